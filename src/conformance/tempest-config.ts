@@ -1,0 +1,191 @@
+// tempest.conf written from a running cloud: its credentials and its service catalog decide what
+// Tempest tests (a service absent from the catalog is marked unavailable, so its tests skip).
+import path from 'node:path';
+
+export interface CloudCredentials {
+  authUrl: string;
+  username: string;
+  password: string;
+  projectName: string;
+  userDomainName: string;
+  projectDomainName: string;
+  regionName?: string;
+}
+
+export interface CatalogEndpoint {
+  interface: string;
+  url: string;
+  region?: string | null;
+  region_id?: string | null;
+}
+
+export interface CatalogEntry {
+  type: string;
+  name?: string;
+  endpoints: CatalogEndpoint[];
+}
+
+/** Keystone's [security_compliance] as the cloud runs it; tempest must be told the same numbers. */
+export interface SecurityCompliance {
+  lockoutFailureAttempts: number;
+  lockoutDuration: number;
+  uniqueLastPasswordCount: number;
+}
+
+export interface TempestConfigInput {
+  /** Absolute path of the tempest workspace (logs and locks go under it). */
+  workspace: string;
+  credentials: CloudCredentials;
+  catalog: CatalogEntry[];
+  /** Set when the cloud enforces lockout and password history (DevStack's gate does). */
+  securityCompliance?: SecurityCompliance;
+  /** `section.key = value` pairs applied last (the --set flag). */
+  overrides?: Record<string, Record<string, string>>;
+}
+
+export type IniDocument = Map<string, Map<string, string>>;
+
+/**
+ * Catalog service type → tempest [service_available] option. Types a service may be registered
+ * under in OpenStack (block-storage, volumev3, volume) map to the same option. Plugins register
+ * their own options; an option tempest does not know is ignored by oslo.config.
+ */
+export const SERVICE_AVAILABLE: Record<string, string> = {
+  compute: 'nova',
+  network: 'neutron',
+  image: 'glance',
+  'block-storage': 'cinder',
+  volumev3: 'cinder',
+  volumev2: 'cinder',
+  volume: 'cinder',
+  'object-store': 'swift',
+  orchestration: 'heat',
+  metric: 'gnocchi',
+  alarming: 'aodh',
+  rca: 'vitrage',
+  workflowv2: 'mistral',
+  'load-balancer': 'load_balancer',
+  dashboard: 'horizon',
+  dns: 'designate',
+  'key-manager': 'barbican',
+  sharev2: 'manila',
+  baremetal: 'ironic',
+};
+
+/** Options whose service has no catalog entry of its own but runs with another (Ceilometer feeds Gnocchi). */
+const IMPLIED_AVAILABLE: Record<string, string> = { ceilometer: 'gnocchi' };
+
+/** What Keystone Zed has on, as DevStack's gate configures tempest for it. */
+export const IDENTITY_FEATURES: Record<string, boolean> = {
+  trust: true,
+  api_v2: false,
+  api_v2_admin: false,
+  api_v3: true,
+  domain_specific_drivers: false,
+  project_tags: true,
+  application_credentials: true,
+  access_rules: true,
+  immutable_user_source: false,
+  external_idp: false,
+};
+
+/** The identity v3 URI for tempest: the catalog's identity endpoint (public first) ending in /v3. */
+export function identityUriV3(catalog: CatalogEntry[], fallbackAuthUrl: string, region?: string): string {
+  const identity = catalog.find((s) => s.type === 'identity');
+  const eps = identity?.endpoints ?? [];
+  const inRegion = eps.filter((e) => !region || (e.region_id ?? e.region ?? region) === region);
+  const pick = (list: CatalogEndpoint[]) => list.find((e) => e.interface === 'public') ?? list[0];
+  const url = pick(inRegion)?.url ?? pick(eps)?.url ?? fallbackAuthUrl;
+  const base = url.replace(/\/+$/, '');
+  return /\/v3$/.test(base) ? base : `${base}/v3`;
+}
+
+function regionOf(catalog: CatalogEntry[], creds: CloudCredentials): string {
+  if (creds.regionName) return creds.regionName;
+  for (const s of catalog) for (const e of s.endpoints) if (e.region_id ?? e.region) return (e.region_id ?? e.region)!;
+  return 'RegionOne';
+}
+
+const b = (v: boolean) => (v ? 'True' : 'False');
+
+export function buildTempestConfig(input: TempestConfigInput): IniDocument {
+  const { workspace, credentials: c, catalog } = input;
+  const types = new Set(catalog.map((s) => s.type));
+  types.add('identity');
+  const region = regionOf(catalog, c);
+  const doc: IniDocument = new Map();
+  const set = (section: string, key: string, value: string) => {
+    if (/[\r\n]/.test(value)) throw new Error(`tempest.conf value for [${section}] ${key} has a line break`);
+    let s = doc.get(section);
+    if (!s) { s = new Map(); doc.set(section, s); }
+    s.set(key, value);
+  };
+
+  set('DEFAULT', 'log_dir', path.join(workspace, 'logs'));
+  set('DEFAULT', 'log_file', 'tempest.log');
+  set('DEFAULT', 'use_stderr', 'False');
+  set('DEFAULT', 'debug', 'True');
+  set('oslo_concurrency', 'lock_path', path.join(workspace, 'tempest_lock'));
+
+  set('auth', 'use_dynamic_credentials', 'True');
+  set('auth', 'admin_username', c.username);
+  set('auth', 'admin_password', c.password);
+  set('auth', 'admin_project_name', c.projectName);
+  set('auth', 'admin_domain_name', c.userDomainName);
+  set('auth', 'admin_user_domain_name', c.userDomainName);
+  set('auth', 'admin_project_domain_name', c.projectDomainName);
+  set('auth', 'default_credentials_domain_name', c.userDomainName);
+
+  set('identity', 'uri_v3', identityUriV3(catalog, c.authUrl, region));
+  set('identity', 'auth_version', 'v3');
+  set('identity', 'region', region);
+  set('identity', 'v3_endpoint_type', 'public');
+  set('identity', 'admin_role', 'admin');
+  set('identity', 'admin_domain_scope', 'False');
+  set('identity', 'default_domain_id', 'default');
+  const sc = input.securityCompliance;
+  if (sc) {
+    set('identity', 'user_lockout_failure_attempts', String(sc.lockoutFailureAttempts));
+    set('identity', 'user_lockout_duration', String(sc.lockoutDuration));
+    set('identity', 'user_unique_last_password_count', String(sc.uniqueLastPasswordCount));
+  }
+
+  for (const [k, v] of Object.entries(IDENTITY_FEATURES)) set('identity-feature-enabled', k, b(v));
+  set('identity-feature-enabled', 'security_compliance', b(!!sc));
+
+  set('enforce_scope', 'keystone', 'False');
+
+  const available = new Map<string, boolean>();
+  for (const option of new Set(Object.values(SERVICE_AVAILABLE))) available.set(option, false);
+  for (const t of types) { const o = SERVICE_AVAILABLE[t]; if (o) available.set(o, true); }
+  for (const [option, via] of Object.entries(IMPLIED_AVAILABLE)) available.set(option, available.get(via) ?? false);
+  for (const [option, on] of [...available].sort(([x], [y]) => x.localeCompare(y))) set('service_available', option, b(on));
+
+  // Tempest looks volumes up as volumev3 by default; follow the catalog when it uses another type.
+  if (available.get('cinder') && !types.has('volumev3')) {
+    const t = ['block-storage', 'volume', 'volumev2'].find((x) => types.has(x));
+    if (t) set('volume', 'catalog_type', t);
+  }
+
+  for (const [section, kv] of Object.entries(input.overrides ?? {})) for (const [k, v] of Object.entries(kv)) set(section, k, v);
+  return doc;
+}
+
+/** oslo.config's ini dialect: `key = value`, no quoting, no interpolation. */
+export function renderIni(doc: IniDocument): string {
+  const out: string[] = [];
+  for (const [section, kv] of doc) {
+    out.push(`[${section}]`);
+    for (const [k, v] of kv) out.push(`${k} = ${v}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Parses `section.key=value` (the --set flag) into overrides. */
+export function parseOverride(spec: string, into: Record<string, Record<string, string>> = {}): Record<string, Record<string, string>> {
+  const m = /^([^.=\s]+)\.([^=\s]+)=(.*)$/.exec(spec);
+  if (!m) throw new Error(`--set wants section.key=value, got ${JSON.stringify(spec)}`);
+  (into[m[1]!] ??= {})[m[2]!] = m[3]!;
+  return into;
+}

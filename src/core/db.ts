@@ -1,0 +1,70 @@
+// The database: Kysely over better-sqlite3 (a file per service in the data directory) or
+// PostgreSQL (one schema per service). Each service owns its tables and its migrations;
+// nothing outside a service reads them.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Migrator, type Migration } from 'kysely/migration';
+
+export type { Migration };
+export { sql };
+
+export interface DatabaseOptions {
+  /** 'sqlite' or 'sqlite:<dir>' (a file per service), ':memory:', or a postgres:// URL. */
+  url: string;
+  dataDir: string;
+  service: string;
+}
+
+export function isPostgres(url: string) { return /^postgres(ql)?:\/\//.test(url); }
+
+export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>> {
+  if (isPostgres(opts.url)) {
+    const schema = opts.service.replace(/[^a-z0-9_]/g, '_');
+    const admin = new pg.Client({ connectionString: opts.url });
+    await admin.connect();
+    try { await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`); } finally { await admin.end(); }
+    const pool = new pg.Pool({ connectionString: opts.url, max: 10, options: `-c search_path="${schema}"` });
+    return new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
+  }
+  let file = ':memory:';
+  if (opts.url !== ':memory:') {
+    const dir = opts.url.startsWith('sqlite:') ? opts.url.slice(7) : opts.dataDir;
+    fs.mkdirSync(dir, { recursive: true });
+    file = path.join(dir, `${opts.service}.sqlite`);
+  }
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a crash of the process (what a restart means here); only an
+  // OS crash may lose the last commits. FULL would cost an fsync per write.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return new Kysely<T>({ dialect: new SqliteDialect({ database: db }) });
+}
+
+export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r: { status: string }) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
+  }
+}
+
+/** Booleans are stored as integers (0/1) so that SQLite and PostgreSQL read back the same. */
+export const bool = (v: unknown): boolean => v === true || v === 1 || v === '1';
+export const int = (v: boolean | undefined | null): number => (v ? 1 : 0);
+/** JSON columns are text in both engines. */
+export const json = <T = unknown>(v: unknown, fallback: T): T => {
+  if (v === null || v === undefined || v === '') return fallback;
+  try { return JSON.parse(v as string) as T; } catch { return fallback; }
+};
+export const now = () => new Date().toISOString();
+
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err?.message ?? '');
+}

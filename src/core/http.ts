@@ -1,0 +1,260 @@
+// The HTTP app factory shared by every service: request ids, the service's own error body,
+// JSON-schema validation answering 400 with the field, authentication, policy enforcement,
+// version documents, microversions and pagination helpers.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ApiError, STATUS_TITLES, forbidden, unauthorized } from './errors.ts';
+import type { Logger } from './log.ts';
+import { policyCredentials, type AuthContext, type TokenValidator } from './auth.ts';
+import type { PolicyEngine } from './policy.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller, set by token validation (undefined on public routes). */
+    ctx?: AuthContext;
+    service?: MountedService;
+    /** Set once a policy rule was enforced for this request. */
+    authorized: boolean;
+    /** Public base URL of the service this request reached, e.g. http://host:8000/identity */
+    baseUrl: string;
+    /** Enforce a named policy rule against a target; throws 403 (or 401 without a token). */
+    authorize(rule: string, target?: Record<string, unknown>): void;
+    /** Evaluate a rule without throwing. */
+    allowed(rule: string, target?: Record<string, unknown>): boolean;
+  }
+  interface FastifyContextConfig {
+    /** false: a public route, no token needed (version documents, POST /v3/auth/tokens, ...). */
+    auth?: boolean;
+  }
+}
+
+export interface ServiceModule {
+  /** Service folder name, e.g. 'identity'. */
+  name: string;
+  /** Catalog service type, e.g. 'identity', 'compute'. */
+  type: string;
+  /** Path prefix in the single-port mode (DevStack's), e.g. '/identity'. */
+  prefix: string;
+  /** The port of the separate-ports mode (the upstream default). */
+  standardPort: number;
+  /** Path appended to the base URL in the catalog (e.g. '/v3' for identity). */
+  catalogPath: string;
+  /** Render an error in the service's own body. */
+  renderError(e: ApiError): unknown;
+  policy: PolicyEngine;
+  register(app: FastifyInstance): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface MountedService { module: ServiceModule; prefix: string }
+
+export function createHttpApp(log: Logger): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: log,
+    genReqId: () => `req-${randomUUID()}`,
+    requestIdHeader: false,
+    bodyLimit: 16 * 1024 * 1024,
+    return503OnClosing: true,
+    exposeHeadRoutes: false,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // OpenStack APIs never coerce or drop what the client sent: a wrong type is a 400.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+  } as any) as unknown as FastifyInstance;
+  // Clients send Content-Type: application/json on bodiless requests; that is not an error.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/openstack-images-v2.1-json-patch'], { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (!text) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v)));
+    } catch {
+      done(new ApiError(400, 'Malformed request body: the body is not valid JSON.'), undefined);
+    }
+  });
+  app.decorateRequest('ctx', undefined);
+  app.decorateRequest('service', undefined);
+  app.decorateRequest('authorized', false);
+  app.decorateRequest('baseUrl', '');
+  app.decorateRequest('authorize', function (this: FastifyRequest, rule: string, target: Record<string, unknown> = {}) {
+    const policy = this.service?.module.policy;
+    if (!policy) throw new Error('authorize() outside of a service');
+    const res = policy.check(rule, target, policyCredentials(this.ctx));
+    this.authorized = true;
+    if (res.allowed && !res.scopeError) return;
+    if (!this.ctx) throw unauthorized();
+    throw forbidden(`You are not authorized to perform the requested action: ${rule}.`);
+  });
+  app.decorateRequest('allowed', function (this: FastifyRequest, rule: string, target: Record<string, unknown> = {}) {
+    const policy = this.service?.module.policy;
+    if (!policy) return false;
+    const res = policy.check(rule, target, policyCredentials(this.ctx));
+    return res.allowed && !res.scopeError;
+  });
+  return app;
+}
+
+function validationMessage(err: any): string {
+  const v = err.validation?.[0];
+  if (!v) return err.message;
+  const where = err.validationContext ?? 'body';
+  let field = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
+  if (v.keyword === 'required' && v.params?.missingProperty) field = field ? `${field}.${v.params.missingProperty}` : v.params.missingProperty;
+  if (v.keyword === 'additionalProperties' && v.params?.additionalProperty) {
+    return `Invalid input for field '${field || where}': Additional properties are not allowed ('${v.params.additionalProperty}' was unexpected)`;
+  }
+  return `Invalid input for field '${field || where}': ${v.message}`;
+}
+
+/** Turns anything thrown into the service's error body. Never lets an internal error escape as text. */
+export function toApiError(err: any): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err?.validation) return new ApiError(400, validationMessage(err), 'ValidationError');
+  if (err?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, `Unsupported Content-Type`);
+  if (err?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'Request is too large.');
+  if (err?.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || err?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'Malformed request body.');
+  if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return new ApiError(err.statusCode, err.message);
+  return new ApiError(500, 'An unexpected error prevented the server from fulfilling your request.');
+}
+
+export function sendError(reply: FastifyReply, svc: ServiceModule, err: ApiError) {
+  if (err.headers) reply.headers(err.headers);
+  reply.code(err.status).type('application/json').send(svc.renderError(err));
+}
+
+export interface MountOptions {
+  prefix: string;
+  validator: TokenValidator;
+  /** Public URL of identity, for WWW-Authenticate. */
+  identityUrl: () => string;
+}
+
+/** Registers a service under a prefix ('' for its own port) with its hooks and error body. */
+export async function mountService(app: FastifyInstance, svc: ServiceModule, opts: MountOptions) {
+  const mounted: MountedService = { module: svc, prefix: opts.prefix };
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => {
+      req.service = mounted;
+      req.baseUrl = `${req.protocol}://${req.headers.host ?? 'localhost'}${opts.prefix}`;
+      reply.header('x-openstack-request-id', req.id);
+      if (req.routeOptions.config?.auth === false) return;
+      const token = req.headers['x-auth-token'];
+      if (typeof token !== 'string' || !token) {
+        throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', { 'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"` });
+      }
+      try {
+        req.ctx = await opts.validator.validate(token);
+      } catch (e) {
+        if (e instanceof ApiError && e.status >= 500) throw e;
+        throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', { 'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"` });
+      }
+      const st = req.headers['x-service-token'];
+      if (typeof st === 'string' && st) {
+        try { req.ctx = { ...req.ctx, serviceRoles: (await opts.validator.validate(st)).roles }; } catch { /* an invalid service token only removes service privileges */ }
+      }
+    });
+    scope.setErrorHandler((err, req, reply) => {
+      const apiErr = toApiError(err);
+      if (apiErr.status >= 500) req.log.error({ err }, 'unhandled error');
+      sendError(reply, svc, apiErr);
+    });
+    scope.setNotFoundHandler((req, reply) => {
+      reply.header('x-openstack-request-id', req.id);
+      sendError(reply, svc, new ApiError(404, 'The resource could not be found.', 'NotFound'));
+    });
+    await svc.register(scope);
+  }, { prefix: opts.prefix });
+}
+
+// ---- microversions -------------------------------------------------------------------
+
+export class Microversion {
+  constructor(public major: number, public minor: number) {}
+  static parse(s: string): Microversion | null {
+    const m = /^(\d+)\.(\d+)$/.exec(s.trim());
+    return m ? new Microversion(Number(m[1]), Number(m[2])) : null;
+  }
+  cmp(o: Microversion | string): number {
+    const v = typeof o === 'string' ? Microversion.parse(o)! : o;
+    return this.major - v.major || this.minor - v.minor;
+  }
+  gte(v: string) { return this.cmp(v) >= 0; }
+  lt(v: string) { return this.cmp(v) < 0; }
+  toString() { return `${this.major}.${this.minor}`; }
+}
+
+export interface MicroversionSpec {
+  /** Service name in OpenStack-API-Version, e.g. 'compute', 'volume', 'placement'. */
+  service: string;
+  /** Older service-specific header, e.g. 'x-openstack-nova-api-version'. */
+  legacyHeader?: string;
+  min: string; max: string;
+}
+
+/** Negotiates the request's microversion (406 outside the supported range) and sets the answer headers. */
+export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, spec: MicroversionSpec): Microversion {
+  const min = Microversion.parse(spec.min)!, max = Microversion.parse(spec.max)!;
+  let asked: string | undefined;
+  const header = req.headers['openstack-api-version'];
+  if (typeof header === 'string') {
+    for (const part of header.split(',')) {
+      const [svc, ver] = part.trim().split(/\s+/, 2);
+      if (svc?.toLowerCase() === spec.service && ver) asked = ver;
+    }
+  }
+  if (!asked && spec.legacyHeader) {
+    const legacy = req.headers[spec.legacyHeader];
+    if (typeof legacy === 'string') asked = legacy;
+  }
+  let v = min;
+  if (asked) {
+    if (asked.toLowerCase() === 'latest') v = max;
+    else {
+      const p = Microversion.parse(asked);
+      if (!p) throw new ApiError(400, `Invalid API version request string ${asked}.`);
+      if (p.cmp(min) < 0 || p.cmp(max) > 0) throw new ApiError(406, `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`);
+      v = p;
+    }
+  }
+  reply.header('OpenStack-API-Version', `${spec.service} ${v}`);
+  const vary = ['OpenStack-API-Version'];
+  if (spec.legacyHeader) { reply.header(spec.legacyHeader, v.toString()); vary.push(spec.legacyHeader); }
+  reply.header('Vary', vary.join(', '));
+  return v;
+}
+
+// ---- pagination ----------------------------------------------------------------------
+
+export interface PageParams { limit?: number; marker?: string }
+
+/** Reads `limit` and `marker` from the query; a bad limit is a 400. `maxLimit` caps it. */
+export function pageParams(query: Record<string, unknown>, maxLimit?: number): PageParams {
+  const out: PageParams = {};
+  if (query.limit !== undefined) {
+    const n = Number(query.limit);
+    if (!Number.isInteger(n) || n < 0) throw new ApiError(400, `Invalid limit: '${String(query.limit)}' must be a non-negative integer.`);
+    out.limit = maxLimit ? Math.min(n, maxLimit) : n;
+  } else if (maxLimit) out.limit = maxLimit;
+  if (typeof query.marker === 'string' && query.marker) out.marker = query.marker;
+  return out;
+}
+
+/** The same request's URL with a new marker: the `next` link of a page. */
+export function nextPageHref(req: FastifyRequest, marker: string): string {
+  const url = new URL(req.url, `${req.protocol}://${req.headers.host ?? 'localhost'}`);
+  url.searchParams.set('marker', marker);
+  return `${req.baseUrl}${url.pathname.slice(req.service?.prefix.length ?? 0)}${url.search}`;
+}
+
+/** Slices an ordered list by marker and limit; returns the page and whether more follow. */
+export function paginate<T>(items: T[], p: PageParams, key: (t: T) => string): { page: T[]; more: boolean } {
+  let start = 0;
+  if (p.marker !== undefined) {
+    const i = items.findIndex((t) => key(t) === p.marker);
+    if (i < 0) throw new ApiError(404, `Marker ${p.marker} could not be found.`);
+    start = i + 1;
+  }
+  const end = p.limit !== undefined ? start + p.limit : items.length;
+  return { page: items.slice(start, end), more: end < items.length };
+}
+
+export { STATUS_TITLES };

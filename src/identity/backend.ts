@@ -1,0 +1,53 @@
+// What every part of identity shares: the database, configuration, the bus, the key
+// repositories, and a generation counter that any write affecting tokens bumps, so that
+// cached token validations are dropped exactly when they may have changed.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { StratusConfig } from '../core/config.ts';
+import type { MessageBus } from '../core/bus.ts';
+import type { Logger } from '../core/log.ts';
+import { ApiError } from '../core/errors.ts';
+
+export const ROOT_DOMAIN = '<<keystone.domain.root>>';
+export const NULL_DOMAIN = '<<null>>';
+export const DEFAULT_DOMAIN = 'default';
+
+export class IdentityBackend {
+  generation = 0;
+  /** Revokes every token of a user (set by the revocation manager). */
+  revokeUser?: (userId: string) => void;
+  private listeners: Array<() => void> = [];
+  constructor(public db: Kysely<any>, public config: StratusConfig, public bus: MessageBus, public log: Logger) {}
+
+  /** Called after any write that may change a token's validity or content. */
+  changed() {
+    this.generation++;
+    for (const l of this.listeners) l();
+  }
+  onChange(fn: () => void) { this.listeners.push(fn); }
+
+  /** Keystone's CADF-style basic notifications: identity.<resource>.<created|updated|deleted>. */
+  notify(resource: string, operation: 'created' | 'updated' | 'deleted' | 'disabled', id: string) {
+    this.bus.notify('identity.stratus', `identity.${resource}.${operation}`, { resource_info: id });
+  }
+}
+
+export const newId = () => randomUUID().replace(/-/g, '');
+
+export function notFound(kind: string, id: string, type = `${kind[0]!.toUpperCase()}${kind.slice(1)}NotFound`) {
+  return new ApiError(404, `Could not find ${kind}: ${id}.`, type);
+}
+
+export function conflictDup(kind: string, field: string, value: string) {
+  return new ApiError(409, `Conflict occurred attempting to store ${kind} - Duplicate entry found with ${field} ${value}.`, 'Conflict');
+}
+
+/** Keystone's timestamp format: microseconds and a Z on token times. */
+export function isoMicro(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+/** ...and without the Z on resource times (password_expires_at, trust expires_at). */
+export function isoMicroNoZ(s: string | null | undefined): string | null {
+  if (!s) return null;
+  return new Date(s).toISOString().replace(/\.(\d{3})Z$/, '.$1000');
+}

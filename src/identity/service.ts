@@ -1,0 +1,92 @@
+// The identity service (Keystone v3): wires its managers, routes and token provider.
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { StratusConfig } from '../core/config.ts';
+import type { MessageBus } from '../core/bus.ts';
+import type { Logger } from '../core/log.ts';
+import { ApiError } from '../core/errors.ts';
+import type { ServiceModule } from '../core/http.ts';
+import type { TokenValidator } from '../core/auth.ts';
+import { PolicyEngine } from '../core/policy.ts';
+import { migrate } from '../core/db.ts';
+import { migrations } from './db/migrations.ts';
+import { IdentityBackend } from './backend.ts';
+import { ResourceManager } from './resource.ts';
+import { UserManager } from './users.ts';
+import { AssignmentManager } from './assignment.ts';
+import { CatalogManager } from './catalog.ts';
+import { RevokeManager } from './revoke.ts';
+import { KeyRepository } from './token/keys.ts';
+import { TokenFormatter } from './token/formatter.ts';
+import { TokenProvider } from './token/provider.ts';
+import { IDENTITY_POLICIES } from './policies.ts';
+import { registerAuthRoutes } from './api/auth.ts';
+import { registerResourceRoutes } from './api/resource.ts';
+import { registerUserRoutes } from './api/users.ts';
+import { registerRoleRoutes } from './api/roles.ts';
+import { registerCatalogRoutes } from './api/catalog.ts';
+import { extensions } from './extensions.ts';
+
+export class IdentityService implements ServiceModule {
+  name = 'identity';
+  type = 'identity';
+  prefix = '/identity';
+  standardPort = 5000;
+  catalogPath = '';
+  policy: PolicyEngine;
+  backend: IdentityBackend;
+  resource: ResourceManager;
+  users: UserManager;
+  assignment: AssignmentManager;
+  catalog: CatalogManager;
+  revoke: RevokeManager;
+  tokenKeys: KeyRepository;
+  credentialKeys: KeyRepository;
+  tokens: TokenProvider;
+  /** Managers added by the extension modules (credentials, trusts, ...), by name. */
+  ext: Record<string, any> = {};
+
+  constructor(public db: Kysely<any>, public config: StratusConfig, bus: MessageBus, log: Logger) {
+    this.policy = new PolicyEngine(IDENTITY_POLICIES, { overrides: PolicyEngine.loadOverrides(path.join(config.policyDir, 'identity.yaml')), logger: { warn: (m: string) => log.warn(m) } } as any);
+    this.backend = new IdentityBackend(db, config, bus, log);
+    this.resource = new ResourceManager(this.backend);
+    this.users = new UserManager(this.backend);
+    this.assignment = new AssignmentManager(this.backend, this.resource, this.users);
+    this.catalog = new CatalogManager(this.backend);
+    this.revoke = new RevokeManager(this.backend);
+    this.tokenKeys = new KeyRepository(path.join(config.dataDir, 'fernet-keys'), config.identity.fernetMaxActiveKeys);
+    this.credentialKeys = new KeyRepository(path.join(config.dataDir, 'credential-keys'), config.identity.fernetMaxActiveKeys);
+    this.tokens = new TokenProvider(this.backend, new TokenFormatter(this.tokenKeys), this.resource, this.users, this.assignment, this.catalog, this.revoke);
+  }
+
+  /** Migrates, sets up key repositories, loads revocation events. */
+  async init() {
+    await migrate(this.db, migrations);
+    if (!this.tokenKeys.load().length) this.tokenKeys.setup();
+    if (!this.credentialKeys.load().length) this.credentialKeys.setup();
+    this.tokens.formatter.reload();
+    await this.revoke.load();
+    for (const ext of extensions) await ext.init?.(this);
+  }
+
+  renderError(e: ApiError) {
+    return { error: { code: e.status, title: e.title, message: e.message } };
+  }
+
+  async register(app: FastifyInstance) {
+    registerAuthRoutes(app, this);
+    registerResourceRoutes(app, this);
+    registerUserRoutes(app, this);
+    registerRoleRoutes(app, this);
+    registerCatalogRoutes(app, this);
+    for (const ext of extensions) ext.routes(app, this);
+  }
+
+  /** Token validation for every service of this process. */
+  validator(): TokenValidator {
+    return { validate: async (token, opts) => this.tokens.toContext(await this.tokens.validate(token, opts)) };
+  }
+
+  async close() { await this.db.destroy(); }
+}

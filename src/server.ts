@@ -1,0 +1,130 @@
+// The all-in-one cloud: every service in one process, on one port under DevStack's path
+// prefixes (or each on its standard port), sharing the bus and the token validator.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import YAML from 'yaml';
+import type { FastifyInstance } from 'fastify';
+import type { StratusConfig } from './core/config.ts';
+import { createLogger, type Logger } from './core/log.ts';
+import { InProcessBus, type MessageBus } from './core/bus.ts';
+import { openDatabase } from './core/db.ts';
+import { createHttpApp, mountService, type ServiceModule } from './core/http.ts';
+import { IdentityService } from './identity/service.ts';
+import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
+
+export interface Secrets { adminPassword: string; servicePassword: string }
+
+/** Passwords generated on the first start and kept (0600) in the data directory. */
+export function loadSecrets(cfg: StratusConfig): Secrets {
+  const file = path.join(cfg.dataDir, 'secrets.yaml');
+  let s: Partial<Secrets> = {};
+  if (fs.existsSync(file)) s = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {};
+  const gen = () => randomBytes(12).toString('base64url');
+  const out: Secrets = { adminPassword: cfg.adminPassword ?? s.adminPassword ?? gen(), servicePassword: s.servicePassword ?? gen() };
+  if (out.adminPassword !== s.adminPassword || out.servicePassword !== s.servicePassword) {
+    fs.mkdirSync(cfg.dataDir, { recursive: true });
+    fs.writeFileSync(file, YAML.stringify(out), { mode: 0o600 });
+  }
+  return out;
+}
+
+/** The catalog entries of the services this process runs. */
+export function catalogServices(cfg: StratusConfig, services: ServiceModule[]): CatalogService[] {
+  return services.map((s) => ({
+    type: s.type, name: s.name === 'identity' ? 'keystone' : s.name, description: `Stratus ${s.name} service`,
+    url: serviceUrl(cfg, s),
+  }));
+}
+
+export function serviceUrl(cfg: StratusConfig, s: ServiceModule): string {
+  return cfg.separatePorts ? `http://${cfg.publicHost}:${s.standardPort}${s.catalogPath}` : `http://${cfg.publicHost}:${cfg.port}${s.prefix}${s.catalogPath}`;
+}
+
+export class Cloud {
+  apps: FastifyInstance[] = [];
+  services: ServiceModule[] = [];
+  identity!: IdentityService;
+  bus: MessageBus;
+  log: Logger;
+  secrets!: Secrets;
+  constructor(public cfg: StratusConfig, log?: Logger) {
+    this.log = log ?? createLogger(cfg.logLevel);
+    this.bus = new InProcessBus();
+  }
+
+  async init(opts: { bootstrap?: boolean; resetAdminPassword?: boolean } = {}) {
+    fs.mkdirSync(this.cfg.dataDir, { recursive: true });
+    const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: 'identity' });
+    this.identity = new IdentityService(db, this.cfg, this.bus, this.log.child({ service: 'identity' }));
+    await this.identity.init();
+    this.services = [this.identity];
+    this.secrets = loadSecrets(this.cfg);
+    if (opts.bootstrap !== false) {
+      await bootstrap(this.identity, {
+        adminPassword: this.secrets.adminPassword, servicePassword: this.secrets.servicePassword, region: this.cfg.region,
+        services: catalogServices(this.cfg, this.services), resetAdminPassword: opts.resetAdminPassword,
+      });
+    }
+  }
+
+  async listen(): Promise<string[]> {
+    const validator = this.identity.validator();
+    const identityUrl = () => serviceUrl(this.cfg, this.identity);
+    const urls: string[] = [];
+    if (this.cfg.separatePorts) {
+      for (const s of this.services) {
+        const app = createHttpApp(this.log);
+        await mountService(app, s, { prefix: '', validator, identityUrl });
+        await app.listen({ host: this.cfg.host, port: s.standardPort });
+        this.apps.push(app);
+        urls.push(`${s.type}: ${serviceUrl(this.cfg, s)}`);
+      }
+    } else {
+      const app = createHttpApp(this.log);
+      for (const s of this.services) await mountService(app, s, { prefix: s.prefix, validator, identityUrl });
+      app.get('/', async () => ({ versions: this.services.map((s) => ({ type: s.type, href: serviceUrl(this.cfg, s) })) }));
+      await app.listen({ host: this.cfg.host, port: this.cfg.port });
+      this.apps.push(app);
+      for (const s of this.services) urls.push(`${s.type}: ${serviceUrl(this.cfg, s)}`);
+    }
+    return urls;
+  }
+
+  /** Graceful shutdown: stop accepting, finish requests in flight, close databases. */
+  async close() {
+    for (const app of this.apps) await app.close();
+    for (const s of this.services) await s.close?.();
+    await this.bus.close();
+  }
+
+  authUrl() { return `${serviceUrl(this.cfg, this.identity)}/v3`; }
+
+  /** Writes clouds.yaml (data dir, and the user's ~/.config/openstack unless disabled) and an openrc. */
+  writeClientConfig(): { cloudsYaml: string[]; openrc: string } {
+    const cloud = {
+      auth: { auth_url: this.authUrl(), username: 'admin', password: this.secrets.adminPassword, project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
+      region_name: this.cfg.region, identity_api_version: 3, interface: 'public',
+    };
+    const system = { ...cloud, auth: { auth_url: cloud.auth.auth_url, username: 'admin', password: this.secrets.adminPassword, user_domain_name: 'Default', system_scope: 'all' } };
+    const written: string[] = [];
+    const write = (file: string) => {
+      let doc: any = {};
+      if (fs.existsSync(file)) { try { doc = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {}; } catch { doc = {}; } }
+      doc.clouds = { ...(doc.clouds ?? {}), stratus: cloud, 'stratus-system': system };
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, YAML.stringify(doc), { mode: 0o600 });
+      written.push(file);
+    };
+    write(path.join(this.cfg.dataDir, 'clouds.yaml'));
+    if (process.env.STRATUS_USER_CLOUDS !== '0') write(path.join(os.homedir(), '.config', 'openstack', 'clouds.yaml'));
+    const openrc = path.join(this.cfg.dataDir, 'openrc');
+    fs.writeFileSync(openrc, [
+      `export OS_AUTH_URL=${cloud.auth.auth_url}`, 'export OS_IDENTITY_API_VERSION=3', 'export OS_USERNAME=admin',
+      `export OS_PASSWORD='${this.secrets.adminPassword}'`, 'export OS_PROJECT_NAME=admin', 'export OS_USER_DOMAIN_NAME=Default',
+      'export OS_PROJECT_DOMAIN_NAME=Default', `export OS_REGION_NAME=${this.cfg.region}`, '',
+    ].join('\n'), { mode: 0o600 });
+    return { cloudsYaml: written, openrc };
+  }
+}
