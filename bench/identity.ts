@@ -299,8 +299,10 @@ class Bench {
   }
 
   // -- report ----------------------------------------------------------------
-  find(target: TargetName, op: Op, c: number, cost?: number, note?: string): Row | undefined {
-    return this.rows.find((r) => r.target === target && r.op === op && r.r.concurrency === c && r.cost === cost && (note === undefined || r.note === note));
+  /** note: undefined = any row, null = only rows without a note. */
+  find(target: TargetName, op: Op, c: number, cost?: number, note?: string | null): Row | undefined {
+    return this.rows.find((r) => r.target === target && r.op === op && r.r.concurrency === c && r.cost === cost &&
+      (note === undefined || (r.note ?? null) === note));
   }
 
   report(startedAt: Date, wallMs: number): Report {
@@ -337,7 +339,7 @@ class Bench {
       for (const c of [1, 8]) {
         const s = this.find('Stratus', op, c, cost);
         const k = this.find('Keystone', op, c, cost);
-        const bare = this.find('bare node:http', 'GET 1 KiB JSON', c, undefined, undefined);
+        const bare = this.find('bare node:http', 'GET 1 KiB JSON', c, undefined, null);
         ratioRows.push([op, cost ?? '', c,
           s && k ? `${fmt(s.r.rps / k.r.rps)}×` : '–',
           s && k ? `${fmt(k.r.p50 / s.r.p50)}×` : '–',

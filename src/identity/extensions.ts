@@ -5,8 +5,10 @@ import type { IdentityService } from './service.ts';
 
 export interface IdentityExtension {
   name: string;
+  /** Runs after migrations; may set s.ext[name] and hook into s.tokens (appCreds, trusts). */
   init?(s: IdentityService): Promise<void> | void;
   routes(app: FastifyInstance, s: IdentityService): void;
 }
 
 export const extensions: IdentityExtension[] = [];
+// Each extension module registers itself with one line below.

@@ -1,0 +1,41 @@
+// Benchmark runner: `npm run bench -- <area> [<area> ...] [options]`.
+// Each area is bench/<area>.ts exporting run(options). No area: every area.
+// Options (--x, --x=y) are passed to each area. Reports go to bench/reports/.
+const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }> = {
+  identity: {
+    describe: 'token issue and validation: Stratus vs Keystone (Debian) vs a bare node:http server; start-up and RSS',
+    load: () => import('./identity.ts'),
+  },
+};
+
+function usage(): string {
+  return [
+    'usage: npm run bench -- [area ...] [options]',
+    'areas:',
+    ...Object.entries(AREAS).map(([name, a]) => `  ${name.padEnd(10)} ${a.describe}`),
+  ].join('\n');
+}
+
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(usage());
+  process.exit(0);
+}
+const areas = argv.filter((a) => !a.startsWith('-'));
+const options = argv.filter((a) => a.startsWith('-'));
+const unknown = areas.filter((a) => !(a in AREAS));
+if (unknown.length) {
+  console.error(`unknown benchmark area${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}\n${usage()}`);
+  process.exit(2);
+}
+let failed = false;
+for (const name of areas.length ? areas : Object.keys(AREAS)) {
+  try {
+    const mod = await AREAS[name]!.load();
+    await mod.run(options);
+  } catch (e) {
+    failed = true;
+    console.error(`bench ${name} failed: ${(e as Error).stack ?? e}`);
+  }
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,52 @@
+// Starts an in-process all-in-one cloud on a free port for API tests.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/core/config.ts';
+import { createLogger } from '../../src/core/log.ts';
+import { Cloud } from '../../src/server.ts';
+
+export interface TestCloud {
+  cloud: Cloud; url: string; identity: string; adminToken: string; adminPassword: string; dataDir: string;
+  /** JSON request against the cloud; `token` defaults to the admin token. */
+  req(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  token(user: { name?: string; id?: string; password: string; domain?: string }, scope?: unknown): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startCloud(opts: { database?: string; dataDir?: string } = {}): Promise<TestCloud> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
+  process.env.STRATUS_USER_CLOUDS = '0';
+  const cfg = loadConfig({ dataDir, port: 0, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
+  cfg.identity.passwordHashRounds = 4;
+  const cloud = new Cloud(cfg, createLogger('silent'));
+  await cloud.init();
+  await cloud.listen();
+  const addr = cloud.apps[0]!.server.address() as { port: number };
+  cfg.port = addr.port;
+  const url = `http://127.0.0.1:${addr.port}`;
+  const identity = `${url}/identity`;
+  const req: TestCloud['req'] = async (method, p, body, o = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    const token = o.token === undefined ? tc.adminToken : o.token;
+    if (token) headers['X-Auth-Token'] = token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(p.startsWith('http') ? p : `${identity}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let parsed: any = text;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  const token: TestCloud['token'] = async (u, scope) => {
+    const user = u.id ? { id: u.id, password: u.password } : { name: u.name, domain: { id: u.domain ?? 'default' }, password: u.password };
+    const r = await req('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['password'], password: { user } }, ...(scope ? { scope } : {}) } }, { token: null });
+    if (r.status !== 201) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.headers.get('x-subject-token')!;
+  };
+  const tc: TestCloud = {
+    cloud, url, identity, adminToken: '', adminPassword: 'admin-secret', dataDir, req, token,
+    async stop() { await cloud.close(); if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true }); },
+  };
+  tc.adminToken = await token({ name: 'admin', password: 'admin-secret' }, { project: { name: 'admin', domain: { id: 'default' } } });
+  return tc;
+}
