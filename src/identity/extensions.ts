@@ -1,7 +1,15 @@
-// Identity's optional API families (credentials, application credentials, trusts, limits,
-// policies, endpoint groups, domain configuration). Each module adds its manager and routes.
+// Identity's API families beyond the core (credentials, application credentials, trusts,
+// limits, policies, endpoint filter, domain configuration). Each module exports one
+// extension: its manager (set up in init) and its routes.
 import type { FastifyInstance } from 'fastify';
 import type { IdentityService } from './service.ts';
+import { credentialsExtension } from './api/credentials.ts';
+import { applicationCredentialsExtension } from './api/application_credentials.ts';
+import { trustsExtension } from './api/trusts.ts';
+import { limitsExtension } from './api/limits.ts';
+import { policiesExtension } from './api/policies.ts';
+import { endpointFilterExtension } from './api/endpoint_filter.ts';
+import { domainConfigExtension } from './api/domain_config.ts';
 
 export interface IdentityExtension {
   name: string;
@@ -10,5 +18,7 @@ export interface IdentityExtension {
   routes(app: FastifyInstance, s: IdentityService): void;
 }
 
-export const extensions: IdentityExtension[] = [];
-// Each extension module registers itself with one line below.
+export const extensions: IdentityExtension[] = [
+  credentialsExtension, applicationCredentialsExtension, trustsExtension, limitsExtension,
+  policiesExtension, endpointFilterExtension, domainConfigExtension,
+];
