@@ -68,3 +68,8 @@ export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err?.message ?? '');
 }
+
+/** An auto-numbered integer primary key in either engine ('serial' in PostgreSQL, the rowid alias in SQLite). */
+export function serialType(db: Kysely<any>): 'serial' | 'integer' {
+  return db.getExecutor().adapter.constructor.name === 'PostgresAdapter' ? 'serial' : 'integer';
+}

@@ -1,4 +1,72 @@
-// Placeholder: the domain_config API family is being built.
+// /v3/domains/{domain_id}/config[/{group}[/{option}]] and /v3/domains/config[/{group}[/{option}]]/default.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityExtension } from '../extensions.ts';
+import type { IdentityService } from '../service.ts';
+import { DomainConfigManager } from '../domain_config.ts';
 
-export const domainConfigExtension: IdentityExtension = { name: 'domain_config', routes() {} };
+type P = { domain_id: string; group?: string; option?: string };
+
+/** The `config` object of a request body; anything missing becomes {} (upstream then answers 403). */
+const bodyConfig = (req: FastifyRequest): unknown => (req.body as any)?.config ?? {};
+
+function routes(app: FastifyInstance, s: IdentityService) {
+  const m = (): DomainConfigManager => s.ext.domain_config;
+
+  // GET/HEAD: authorization first (so an unknown domain is not revealed to the unauthorized), then the domain.
+  const show = async (req: FastifyRequest) => {
+    const { domain_id, group, option } = req.params as P;
+    if (group === 'security_compliance') {
+      req.authorize('identity:get_security_compliance_domain_config');
+      await s.resource.getDomain(domain_id);
+      return { config: m().getSecurityCompliance(domain_id, option) };
+    }
+    req.authorize('identity:get_domain_config');
+    await s.resource.getDomain(domain_id);
+    return { config: await m().get(domain_id, group, option) };
+  };
+  const update = async (req: FastifyRequest) => {
+    const { domain_id, group, option } = req.params as P;
+    req.authorize('identity:update_domain_config');
+    await s.resource.getDomain(domain_id);
+    return { config: await m().update(domain_id, bodyConfig(req), group, option) };
+  };
+  const remove = async (req: FastifyRequest, reply: FastifyReply) => {
+    const { domain_id, group, option } = req.params as P;
+    req.authorize('identity:delete_domain_config');
+    await s.resource.getDomain(domain_id);
+    await m().delete(domain_id, group, option);
+    reply.code(204).send();
+  };
+
+  for (const path of ['/v3/domains/:domain_id/config', '/v3/domains/:domain_id/config/:group', '/v3/domains/:domain_id/config/:group/:option']) {
+    app.get(path, show);
+    app.head(path, show);
+    app.patch(path, update);
+    app.delete(path, remove);
+  }
+  app.put('/v3/domains/:domain_id/config', async (req, reply) => {
+    const { domain_id } = req.params as P;
+    req.authorize('identity:create_domain_config');
+    await s.resource.getDomain(domain_id);
+    const replaced = await m().exists(domain_id);
+    const config = await m().create(domain_id, bodyConfig(req));
+    reply.code(replaced ? 200 : 201);
+    return { config };
+  });
+
+  const showDefault = async (req: FastifyRequest) => {
+    const { group, option } = req.params as Partial<P>;
+    req.authorize('identity:get_domain_config_default');
+    return { config: m().getDefault(group, option) };
+  };
+  for (const path of ['/v3/domains/config/default', '/v3/domains/config/:group/default', '/v3/domains/config/:group/:option/default']) {
+    app.get(path, showDefault);
+    app.head(path, showDefault);
+  }
+}
+
+export const domainConfigExtension: IdentityExtension = {
+  name: 'domain_config',
+  init(s) { s.ext.domain_config = new DomainConfigManager(s.backend, s.config); },
+  routes,
+};

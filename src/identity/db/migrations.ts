@@ -2,6 +2,7 @@
 // projects acting as domains and the hierarchy share one table.
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
+import { serialType } from '../../core/db.ts';
 
 const id = 'varchar(64)';
 
@@ -44,7 +45,7 @@ export const migrations: Record<string, Migration> = {
       // Every password a user had, newest last: the current one and the history for
       // unique_last_password_count.
       await db.schema.createTable('password')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('user_id', id, (c) => c.notNull().references('user.id').onDelete('cascade'))
         .addColumn('hash', 'varchar(255)', (c) => c.notNull())
         .addColumn('created_at', 'varchar(40)', (c) => c.notNull())
@@ -113,7 +114,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('extra', 'text')
         .execute();
       await db.schema.createTable('revocation_event')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('domain_id', id)
         .addColumn('project_id', id)
         .addColumn('user_id', id)

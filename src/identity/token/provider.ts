@@ -125,7 +125,8 @@ export class TokenProvider {
     if (!user) throw unauthorized();
 
     const scope = auth.scope;
-    const now = new Date();
+    // Fernet carries whole seconds: issue and validation then render the same times.
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
     let expiresAt = new Date(now.getTime() + this.b.config.identity.tokenExpiration * 1000);
     let auditIds = [randomAuditId()];
     if (fromToken) {

@@ -1,0 +1,216 @@
+// `npm run conformance -- <area|regex> [options]`: Debian's tempest against a Stratus, and a report.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AREAS, packagesFor, resolveSelection, type Selection } from './areas.ts';
+import { addToPassingList, includeListFor, judgeRegression, readPassingList } from './passing.ts';
+import { buildReport, writeReport } from './report.ts';
+import { DEVSTACK_SECURITY_COMPLIANCE, fetchCatalog, freePort, readCloudsYaml, startStratus, waitFor200, type StartedStratus } from './stratus.ts';
+import { collectResults, parseSubunit, summarizeResult } from './subunit.ts';
+import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
+import { debianPackageVersion, ensureTempest, lastRunSubunit, prepareWorkspace, runTempest } from './tempest.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CONFORMANCE = path.join(REPO, 'conformance');
+const WORK = path.join(CONFORMANCE, 'work');
+const PASSING = path.join(CONFORMANCE, 'passing.txt');
+
+const USAGE = `Usage: npm run conformance -- <area|regex>... [options]
+       npm run conformance -- --regression
+
+Runs Debian's tempest against a Stratus and writes conformance/reports/<area>-<time>.{md,json}.
+
+Areas: ${AREAS.map((a) => a.name).join(', ')}
+(anything else is taken as a tempest test regex)
+
+Options:
+  --regression         run exactly the tests in conformance/passing.txt; exit 1 if any does not pass
+  --update-passing     add the tests that passed to conformance/passing.txt
+  --url URL            test a Stratus already running at URL (e.g. http://127.0.0.1:8000)
+                       instead of starting one; credentials from --clouds
+  --clouds FILE        clouds.yaml with the admin credentials (with --url; default
+                       $STRATUS_DATA_DIR/clouds.yaml or .stratus/clouds.yaml)
+  --cloud NAME         the cloud in clouds.yaml (default stratus)
+  --security-compliance  with --url: the cloud runs DevStack's lockout/password-history settings
+  --port N             port for the Stratus started here (default: a free one)
+  --concurrency N      tempest workers (default 2)
+  --set SECTION.KEY=VALUE  extra tempest.conf setting (repeatable)
+  --verbose            show tempest's whole output (always in conformance/work/tempest/run.log)
+`;
+
+interface Args {
+  selections: string[];
+  regression: boolean;
+  updatePassing: boolean;
+  url?: string;
+  clouds?: string;
+  cloud: string;
+  securityCompliance: boolean;
+  port?: number;
+  concurrency: number;
+  overrides: Record<string, Record<string, string>>;
+  verbose: boolean;
+}
+
+function parseArgs(argv: string[]): Args | 'help' {
+  const a: Args = { selections: [], regression: false, updatePassing: false, cloud: 'stratus', securityCompliance: false, concurrency: 2, overrides: {}, verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) { a.selections.push(arg); continue; }
+    const eq = arg.indexOf('=');
+    const key = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    const val = () => {
+      const v = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (v === undefined) throw new Error(`--${key} needs a value`);
+      return v;
+    };
+    const int = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} wants a positive integer`); return n; };
+    switch (key) {
+      case 'help': return 'help';
+      case 'regression': a.regression = true; break;
+      case 'update-passing': a.updatePassing = true; break;
+      case 'url': a.url = val().replace(/\/+$/, ''); break;
+      case 'clouds': a.clouds = val(); break;
+      case 'cloud': a.cloud = val(); break;
+      case 'security-compliance': a.securityCompliance = true; break;
+      case 'port': a.port = int(val()); break;
+      case 'concurrency': a.concurrency = int(val()); break;
+      case 'set': parseOverride(val(), a.overrides); break;
+      case 'verbose': a.verbose = true; break;
+      default: throw new Error(`unknown option --${key}\n\n${USAGE}`);
+    }
+  }
+  if (!a.regression && !a.selections.length) return 'help';
+  if (a.regression && a.selections.length) throw new Error('--regression runs conformance/passing.txt; give no area with it');
+  return a;
+}
+
+const log = (s: string) => process.stdout.write(`[conformance] ${s}\n`);
+
+/** Several areas/regexes in one run: their regexes joined with |. */
+function combine(sel: Selection[]): Selection {
+  if (sel.length === 1) return sel[0]!;
+  return {
+    label: sel.map((s) => s.label).join('+').slice(0, 80),
+    regex: sel.map((s) => `(${s.regex})`).join('|'),
+    packages: [...new Set(sel.flatMap((s) => s.packages))].sort(),
+  };
+}
+
+async function run(a: Args): Promise<number> {
+  const started = new Date();
+  const t0 = performance.now();
+  let selection: Selection;
+  let kept: string[] = [];
+  if (a.regression) {
+    kept = readPassingList(PASSING);
+    if (!kept.length) {
+      log(`${path.relative(REPO, PASSING)} lists no test: nothing to check`);
+      process.stdout.write('0 passed, 0 failed\n');
+      return 0;
+    }
+    selection = { label: 'regression', regex: '', packages: packagesFor(kept.join('\n')) };
+  } else {
+    selection = combine(a.selections.map(resolveSelection));
+  }
+
+  ensureTempest(selection.packages, log);
+
+  let stratus: StartedStratus | undefined;
+  const stopOnSignal = (sig: NodeJS.Signals) => {
+    log(`${sig}: stopping`);
+    void (stratus?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    let url: string;
+    let cloudsFile: string;
+    const securityCompliance = a.url ? (a.securityCompliance ? DEVSTACK_SECURITY_COMPLIANCE : undefined) : DEVSTACK_SECURITY_COMPLIANCE;
+    if (a.url) {
+      url = a.url;
+      cloudsFile = a.clouds ?? path.join(process.env.STRATUS_DATA_DIR ?? path.join(REPO, '.stratus'), 'clouds.yaml');
+      await waitFor200(`${url}/identity/v3`, 10_000);
+    } else {
+      const port = a.port ?? (await freePort());
+      log(`starting Stratus on port ${port} (data in ${path.relative(REPO, path.join(WORK, 'stratus-data'))})`);
+      stratus = await startStratus({
+        repoRoot: REPO, dataDir: path.join(WORK, 'stratus-data'), port, outputFile: path.join(WORK, 'stratus.out'), securityCompliance,
+      });
+      url = stratus.url;
+      cloudsFile = stratus.cloudsFile;
+    }
+    const credentials = readCloudsYaml(cloudsFile, a.cloud);
+    const { catalog } = await fetchCatalog(credentials);
+    log(`cloud at ${url}: catalog has ${catalog.map((s) => s.type).join(', ') || 'nothing'}`);
+
+    const ws = path.join(WORK, 'tempest');
+    const conf = buildTempestConfig({ workspace: ws, credentials, catalog, securityCompliance, overrides: a.overrides });
+    prepareWorkspace(ws, renderIni(conf));
+    let includeList: string | undefined;
+    if (a.regression) {
+      includeList = path.join(ws, 'regression-include.txt');
+      fs.writeFileSync(includeList, includeListFor(kept));
+    }
+    log(`running tempest (${a.regression ? `${kept.length} kept tests` : selection.regex}), concurrency ${a.concurrency}`);
+    const runLog = path.join(ws, 'run.log');
+    const code = await runTempest(ws, { regex: a.regression ? undefined : selection.regex, includeList, concurrency: a.concurrency, logFile: runLog, verbose: a.verbose });
+
+    const results = collectResults(parseSubunit(lastRunSubunit(ws)));
+    if (!results.length && !a.regression) {
+      const tail = fs.readFileSync(runLog, 'utf8').split('\n').slice(-25).join('\n');
+      throw new Error(`tempest ran no test (exit ${code}); see ${runLog}:\n${tail}`);
+    }
+    const regression = a.regression ? judgeRegression(kept, results, summarizeResult) : undefined;
+    const report = buildReport({
+      label: selection.label, regex: a.regression ? `conformance/passing.txt (${kept.length} tests)` : selection.regex,
+      stratusUrl: url, tempestVersion: debianPackageVersion('tempest'), startedAt: started,
+      wallSeconds: (performance.now() - t0) / 1000, workspace: ws,
+      ...(regression ? { regression: { passed: regression.passed.length, failed: regression.failed } } : {}),
+    }, results);
+    const files = writeReport(path.join(CONFORMANCE, 'reports'), report);
+    const c = report.counts;
+    log(`${c.total} results: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped in ${report.wallSeconds} s`);
+    for (const g of report.causes.slice(0, 15)) log(`  ${String(g.count).padStart(4)} × ${g.cause.slice(0, 160)}`);
+    log(`report: ${path.relative(REPO, files.md)} (and .json)`);
+
+    if (a.updatePassing) {
+      const added = addToPassingList(PASSING, report.passed);
+      log(`${path.relative(REPO, PASSING)}: ${added.length} test(s) added, ${readPassingList(PASSING).length} kept`);
+    }
+    if (regression) {
+      for (const f of regression.failed) log(`REGRESSION ${f.id}: ${f.why}`);
+      process.stdout.write(`${regression.passed.length} passed, ${regression.failed.length} failed\n`);
+      return regression.failed.length ? 1 : 0;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    if (stratus) {
+      await stratus.stop();
+      log(`Stratus stopped (its log: ${path.relative(REPO, path.join(stratus.dataDir, 'stratus.log'))})`);
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  let a: Args | 'help';
+  try {
+    a = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  if (a === 'help') { process.stdout.write(USAGE); return process.argv.includes('--help') ? 0 : 2; }
+  try {
+    return await run(a);
+  } catch (e) {
+    process.stderr.write(`[conformance] error: ${(e as Error).message}\n`);
+    // A regression run that could not run counts every kept test as failed.
+    if (a.regression) process.stdout.write(`0 passed, ${readPassingList(PASSING).length} failed\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();
