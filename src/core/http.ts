@@ -152,6 +152,12 @@ export async function mountService(app: FastifyInstance, svc: ServiceModule, opt
         try { req.ctx = { ...req.ctx, serviceRoles: (await opts.validator.validate(st)).roles }; } catch { /* an invalid service token only removes service privileges */ }
       }
     });
+    // Every authenticated route must enforce a named policy rule; one that forgot is a bug.
+    scope.addHook('onResponse', async (req, reply) => {
+      if (req.routeOptions.config?.auth !== false && reply.statusCode < 400 && !req.authorized && req.routeOptions.url) {
+        req.log.error({ route: req.routeOptions.url, method: req.method }, 'route answered without enforcing a policy rule');
+      }
+    });
     scope.setErrorHandler((err, req, reply) => {
       const apiErr = toApiError(err);
       if (apiErr.status >= 500) req.log.error({ err }, 'unhandled error');
