@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { fetchOnce, runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
-import { freePort, sleep, startServer, stopAll, tail, treeMemMb, waitReady, type Server } from './lib/proc.ts';
+import { cpuBusy, freePort, procStatusKb, sleep, startServer, stopAll, tail, treeMemMb, waitQuiet, waitReady, type Server } from './lib/proc.ts';
 import { keystoneMissing, keystoneVersion, removeSetup, setupKeystone, startKeystone, type KeystoneSetup } from './lib/keystone.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 
@@ -17,23 +17,31 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_COST = 12; // Keystone's default bcrypt cost
 const MIN_COST = 4; // bcrypt's minimum
 const IDLE_MS = 3000; // idle time before reading the idle RSS
+const KS_CACHE = 'memory cache';
 
 type Op = 'issue' | 'validate' | 'GET 1 KiB JSON';
 type TargetName = 'Stratus' | 'Keystone' | 'bare node:http';
 
 interface Row {
   target: TargetName;
+  /** A non-default configuration of the target (Keystone + memory cache). */
+  variant?: string;
+  keepAlive: boolean;
   op: Op;
   cost?: number;
-  note?: string;
   bound: string;
   r: LoadResult;
 }
+
+const label = (r: { target: string; variant?: string; keepAlive: boolean }) =>
+  r.target + (r.variant ? ` + ${r.variant}` : '') + (r.keepAlive ? '' : ' (no keep-alive)');
 
 interface Resources {
   target: TargetName;
   config: string;
   startupMs?: number;
+  /** VmRSS of the main process alone (the pid that was started). */
+  idleMainMb?: number;
   idleRssMb?: number;
   peakRssMb?: number;
   processes?: number;
@@ -56,17 +64,20 @@ interface Settings {
   warmupMs: number;
   only: Set<string>;
   write: boolean;
+  /** Wait up to this long for the machine to be quiet before starting. */
+  waitQuietMs: number;
 }
 
 function parseArgs(args: string[]): Settings {
-  const s: Settings = { cellMs: 5000, slowCount: [20, 40], warmupMs: 500, only: new Set(['bare', 'keystone', 'stratus']), write: true };
+  const s: Settings = { cellMs: 5000, slowCount: [20, 40], warmupMs: 500, only: new Set(['bare', 'keystone', 'stratus']), write: true, waitQuietMs: 0 };
   for (const a of args) {
     const [k, v] = a.split('=', 2) as [string, string | undefined];
     if (k === '--quick') { s.cellMs = 1000; s.slowCount = [5, 10]; s.warmupMs = 200; }
     else if (k === '--seconds' && v) s.cellMs = Number(v) * 1000;
     else if (k === '--only' && v) s.only = new Set(v.split(','));
     else if (k === '--no-write') s.write = false;
-    else throw new Error(`identity: unknown option ${a} (options: --seconds=N --quick --only=bare,keystone,stratus --no-write)`);
+    else if (k === '--wait-quiet') s.waitQuietMs = Number(v ?? 60) * 1000;
+    else throw new Error(`identity: unknown option ${a} (options: --seconds=N --quick --only=bare,keystone,stratus --no-write --wait-quiet[=S])`);
   }
   return s;
 }
@@ -122,19 +133,21 @@ class Bench {
   rows: Row[] = [];
   resources: Resources[] = [];
   problems: string[] = [];
+  conditions: string[] = [];
   constructor(readonly s: Settings) {}
 
   log(msg: string): void {
     process.stderr.write(`[bench identity] ${msg}\n`);
   }
 
-  async cell(target: TargetName, op: Op, cost: number | undefined, opts: LoadOptions, note?: string): Promise<Row> {
+  async cell(target: TargetName, variant: string | undefined, op: Op, cost: number | undefined, opts: LoadOptions): Promise<Row> {
     const bound = opts.maxRequests !== undefined ? `${opts.maxRequests} req` : `${fmt((opts.durationMs ?? 5000) / 1000, 0)} s`;
     const r = await runLoad(opts);
-    const row: Row = { target, op, cost, note, bound, r };
+    const row: Row = { target, variant, keepAlive: opts.keepAlive ?? true, op, cost, bound, r };
     this.rows.push(row);
-    this.log(`${target} ${op}${cost ? ` bcrypt ${cost}` : ''} c=${r.concurrency}: ${r.ok} ok, ${r.errors} errors, ${fmt(r.rps)} req/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`);
-    if (r.errors) this.problems.push(`${target} ${op}${cost ? ` (bcrypt ${cost})` : ''} c=${r.concurrency}: ${r.errors} errors, first: ${r.firstError}`);
+    const name = `${label(row)} ${op}${cost ? ` bcrypt ${cost}` : ''} c=${r.concurrency}`;
+    this.log(`${name}: ${r.ok} ok, ${r.errors} errors, ${fmt(r.rps)} req/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`);
+    if (r.errors) this.problems.push(`${name}: ${r.errors} errors, first: ${r.firstError}`);
     return row;
   }
 
@@ -147,15 +160,14 @@ class Bench {
   }
 
   /** Issue (and, when asked, validation) cells against one running identity service. */
-  async identityCells(target: TargetName, origin: string, creds: Creds, cost: number, opts: { validate: boolean; keepAlive: boolean }): Promise<void> {
+  async identityCells(target: TargetName, variant: string | undefined, origin: string, creds: Creds, cost: number, opts: { validate: boolean; keepAlive: boolean }): Promise<void> {
     const body = authBody(creds);
     const issue = {
       origin, keepAlive: opts.keepAlive, expectStatus: [201],
       request: { method: 'POST', path: tokensPath(creds.authUrl), headers: { 'Content-Type': 'application/json' }, body },
     };
-    const note = opts.keepAlive ? undefined : 'no keep-alive';
     for (const c of [1, 8]) {
-      await this.cell(target, 'issue', cost, { ...issue, ...(cost >= 10 ? this.counted(c) : this.timed(c)) }, note);
+      await this.cell(target, variant, 'issue', cost, { ...issue, ...(cost >= 10 ? this.counted(c) : this.timed(c)) });
     }
     if (!opts.validate) return;
     const admin = await issueToken(origin, creds);
@@ -164,7 +176,7 @@ class Bench {
       origin, keepAlive: opts.keepAlive, expectStatus: [200],
       request: { method: 'GET', path: tokensPath(creds.authUrl), headers: { 'X-Auth-Token': admin, 'X-Subject-Token': subject } },
     };
-    for (const c of [1, 8]) await this.cell(target, 'validate', undefined, { ...validate, ...this.timed(c) }, note);
+    for (const c of [1, 8]) await this.cell(target, variant, 'validate', undefined, { ...validate, ...this.timed(c) });
   }
 
   // -- the machine's limit ---------------------------------------------------
@@ -179,9 +191,8 @@ class Bench {
       await waitReady(server, `${origin}/v3`, 20_000);
       for (const keepAlive of [true, false]) {
         for (const c of [1, 8]) {
-          await this.cell('bare node:http', 'GET 1 KiB JSON', undefined,
-            { origin, keepAlive, request: { path: '/v3' }, ...this.timed(c, keepAlive ? {} : { durationMs: Math.min(this.s.cellMs, 2000) }) },
-            keepAlive ? undefined : 'no keep-alive');
+          await this.cell('bare node:http', undefined, 'GET 1 KiB JSON', undefined,
+            { origin, keepAlive, request: { path: '/v3' }, ...this.timed(c, keepAlive ? {} : { durationMs: Math.min(this.s.cellMs, 2000) }) });
         }
       }
     } finally {
@@ -192,45 +203,59 @@ class Bench {
 
   // -- Keystone --------------------------------------------------------------
   async keystone(setups: Map<number, Promise<KeystoneSetup>>): Promise<void> {
-    for (const cost of [MIN_COST, DEFAULT_COST]) {
-      const res: Resources = { target: 'Keystone', config: `bcrypt ${cost}, uwsgi 2 processes × 1 thread` };
+    // Validation does not depend on the bcrypt cost: it is measured on the cost-4 instances.
+    const runs: { cost: number; cache: boolean }[] = [
+      { cost: MIN_COST, cache: false },
+      { cost: MIN_COST, cache: true },
+      { cost: DEFAULT_COST, cache: false },
+    ];
+    const done = new Set<KeystoneSetup>();
+    for (const { cost, cache } of runs) {
+      const variant = cache ? KS_CACHE : undefined;
+      const res: Resources = { target: 'Keystone', config: `bcrypt ${cost}${cache ? ', ' + KS_CACHE : ''}, uwsgi 2 processes × 1 thread` };
       this.resources.push(res);
-      let setup: KeystoneSetup | undefined;
       try {
-        setup = await setups.get(cost)!;
-        this.log(`Keystone (bcrypt ${cost}) set up in ${fmt(setup.setupMs / 1000)} s: ${setup.dir}`);
-        const ks = await startKeystone(setup, 2);
+        const setup = await setups.get(cost)!;
+        if (!done.has(setup)) this.log(`Keystone (bcrypt ${cost}) set up in ${fmt(setup.setupMs / 1000)} s: ${setup.dir}`);
+        done.add(setup);
+        const ks = await startKeystone(setup, 2, { cache });
         try {
           res.startupMs = ks.startupMs;
           await sleep(IDLE_MS);
           const idle = treeMemMb(ks.server.pid, 'VmRSS');
+          res.idleMainMb = procStatusKb(ks.server.pid, 'VmRSS') / 1024;
           res.idleRssMb = idle.mb;
           res.processes = idle.processes;
           const creds: Creds = {
             authUrl: ks.authUrl, username: 'admin', password: setup.password, projectName: 'admin',
             userDomain: { name: 'Default' }, projectDomain: { name: 'Default' },
           };
-          // Validation does not depend on the bcrypt cost: measure it on the cost-4 instance.
-          await this.identityCells('Keystone', ks.origin, creds, cost, { validate: cost === MIN_COST, keepAlive: false });
+          await this.identityCells('Keystone', variant, ks.origin, creds, cost, { validate: cost === MIN_COST, keepAlive: false });
           res.peakRssMb = treeMemMb(ks.server.pid, 'VmHWM').mb;
         } finally {
           await ks.stop();
         }
       } catch (e) {
         res.error = (e as Error).message.split('\n')[0];
-        this.problems.push(`Keystone (bcrypt ${cost}): ${(e as Error).message}`);
+        this.problems.push(`Keystone (bcrypt ${cost}${cache ? ', cache' : ''}): ${(e as Error).message}`);
         this.log(`Keystone (bcrypt ${cost}) failed: ${(e as Error).message}`);
-      } finally {
-        if (setup) removeSetup(setup);
       }
     }
+    for (const p of setups.values()) await p.then(removeSetup, () => {});
   }
 
   // -- Stratus ---------------------------------------------------------------
   async startStratus(cost: number, dataDir: string, logFile: string): Promise<{ server: Server; port: number; startupMs: number }> {
     const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      STRATUS_PASSWORD_HASH_ROUNDS: String(cost),
+      // Leave the user's ~/.config/openstack/clouds.yaml alone.
+      STRATUS_USER_CLOUDS: '0',
+    };
+    for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST']) delete env[k];
     const server = startServer(`stratus (bcrypt ${cost})`, process.execPath, [path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', dataDir, '--port', String(port)], {
-      cwd: ROOT, logFile, env: { ...process.env, STRATUS_PASSWORD_HASH_ROUNDS: String(cost) },
+      cwd: ROOT, logFile, env,
     });
     try {
       const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, 30_000, 200, 10);
@@ -258,6 +283,7 @@ class Bench {
         try {
           await sleep(IDLE_MS);
           const idle = treeMemMb(server.pid, 'VmRSS');
+          res.idleMainMb = procStatusKb(server.pid, 'VmRSS') / 1024;
           res.idleRssMb = idle.mb;
           res.processes = idle.processes;
           const creds = readCloudsYaml(dataDir);
@@ -266,7 +292,7 @@ class Bench {
             this.log(`clouds.yaml auth_url ${creds.authUrl} is not loopback; benchmarking 127.0.0.1:${port} instead`);
           }
           const origin = `http://127.0.0.1:${port}`;
-          await this.identityCells('Stratus', origin, creds, cost, { validate: cost === MIN_COST, keepAlive: true });
+          await this.identityCells('Stratus', undefined, origin, creds, cost, { validate: cost === MIN_COST, keepAlive: true });
           res.peakRssMb = treeMemMb(server.pid, 'VmHWM').mb;
         } finally {
           await server.stop();
@@ -279,6 +305,7 @@ class Bench {
           again.startupMs = r.startupMs;
           await sleep(IDLE_MS);
           const idle = treeMemMb(r.server.pid, 'VmRSS');
+          again.idleMainMb = procStatusKb(r.server.pid, 'VmRSS') / 1024;
           again.idleRssMb = idle.mb;
           again.processes = idle.processes;
           await r.server.stop();
@@ -299,66 +326,67 @@ class Bench {
   }
 
   // -- report ----------------------------------------------------------------
-  /** note: undefined = any row, null = only rows without a note. */
-  find(target: TargetName, op: Op, c: number, cost?: number, note?: string | null): Row | undefined {
+  /** variant: undefined = the default configuration; keepAlive: undefined = either. */
+  find(target: TargetName, op: Op, c: number, cost?: number, variant?: string, keepAlive?: boolean): Row | undefined {
     return this.rows.find((r) => r.target === target && r.op === op && r.r.concurrency === c && r.cost === cost &&
-      (note === undefined || (r.note ?? null) === note));
+      r.variant === variant && (keepAlive === undefined || r.keepAlive === keepAlive));
   }
 
   report(startedAt: Date, wallMs: number): Report {
     const rep = new Report('identity', `Identity benchmark — ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
     rep.text([
-      `Machine: ${machineLine()}.`,
-      `Keystone ${keystoneVersion()} (Debian) on uwsgi --http-socket, 2 processes × 1 thread, SQLite, fernet tokens, no cache; ` +
-        'uwsgi closes the connection after each answer, so Keystone is measured without keep-alive ' +
-        '(the bare-node rows show what that costs). Stratus: `node bin/stratus.js start`, SQLite, keep-alive.',
-      `Closed-loop load generator (bench/lib/load.ts) in the benchmark process, on the same ${os.cpus().length} cores as the server; ` +
-        `time-bounded cells ${fmt(this.s.cellMs / 1000, 0)} s after ${this.s.warmupMs} ms warm-up; ` +
-        `bcrypt ${DEFAULT_COST} issue cells are count-bounded. Issue = POST /v3/auth/tokens (password, project-scoped); ` +
-        'validate = GET /v3/auth/tokens with X-Auth-Token (admin) and X-Subject-Token. Total wall time ' + `${fmt(wallMs / 1000, 0)} s.`,
+      `Machine: ${machineLine()}. Total wall time ${fmt(wallMs / 1000, 0)} s; ${this.conditions.join(', ')}` +
+        ' (other work on the machine skews every number: compare rows of one run, not runs).',
+      `Keystone ${keystoneVersion()} (Debian), SQLite, fernet tokens, Keystone's default (no) cache unless "+ ${KS_CACHE}" ` +
+        '(oslo.cache dogpile.cache.memory, in-process: an upper bound for memcached); uwsgi --http-socket, 2 processes × 1 thread, ' +
+        'which closes the connection after each answer, so Keystone runs without keep-alive (the bare-node rows show what that costs). ' +
+        'Stratus: `node bin/stratus.js start`, SQLite, keep-alive.',
+      `Closed-loop load generator (bench/lib/load.ts, node:http) in the benchmark process, on the same ${os.cpus().length} cores as the server. ` +
+        `Time-bounded cells run ${fmt(this.s.cellMs / 1000, 0)} s after ${this.s.warmupMs} ms of warm-up; bcrypt-${DEFAULT_COST} issue cells are count-bounded. ` +
+        'issue = POST /v3/auth/tokens (password, project-scoped); validate = GET /v3/auth/tokens (X-Auth-Token: admin token, X-Subject-Token: another token).',
     ].join('\n'));
 
     rep.heading('Throughput and latency');
     const order: TargetName[] = ['bare node:http', 'Keystone', 'Stratus'];
+    const ops: Op[] = ['GET 1 KiB JSON', 'validate', 'issue'];
     const sorted = [...this.rows].sort((a, b) =>
-      order.indexOf(a.target) - order.indexOf(b.target) || a.op.localeCompare(b.op) || (a.cost ?? 0) - (b.cost ?? 0) ||
-      (a.note ?? '').localeCompare(b.note ?? '') || a.r.concurrency - b.r.concurrency);
+      order.indexOf(a.target) - order.indexOf(b.target) || ops.indexOf(a.op) - ops.indexOf(b.op) || (a.cost ?? 0) - (b.cost ?? 0) ||
+      Number(b.keepAlive) - Number(a.keepAlive) || (a.variant ?? '').localeCompare(b.variant ?? '') || a.r.concurrency - b.r.concurrency);
     rep.table(
       ['target', 'operation', 'bcrypt', 'c', 'run', 'ok', 'errors', 'req/s', 'p50 ms', 'p99 ms'],
-      sorted.map((r) => [
-        r.target + (r.note ? ` (${r.note})` : ''), r.op, r.cost ?? '', r.r.concurrency, r.bound, r.r.ok, r.r.errors,
-        fmt(r.r.rps), fmt(r.r.p50), fmt(r.r.p99),
-      ]),
+      sorted.map((r) => [label(r), r.op, r.cost ?? '', r.r.concurrency, r.bound, r.r.ok, r.r.errors, fmt(r.r.rps), fmt(r.r.p50), fmt(r.r.p99)]),
       ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     );
 
     rep.heading('Stratus / Keystone');
     const ratioRows: (string | number)[][] = [];
     const pairs: [Op, number | undefined][] = [['validate', undefined], ['issue', MIN_COST], ['issue', DEFAULT_COST]];
+    const x = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b)}×` : '–');
     for (const [op, cost] of pairs) {
       for (const c of [1, 8]) {
         const s = this.find('Stratus', op, c, cost);
         const k = this.find('Keystone', op, c, cost);
-        const bare = this.find('bare node:http', 'GET 1 KiB JSON', c, undefined, null);
+        const kc = this.find('Keystone', op, c, cost, KS_CACHE);
+        const bare = this.find('bare node:http', 'GET 1 KiB JSON', c, undefined, undefined, true);
+        if (!k && !kc) continue;
         ratioRows.push([op, cost ?? '', c,
-          s && k ? `${fmt(s.r.rps / k.r.rps)}×` : '–',
-          s && k ? `${fmt(k.r.p50 / s.r.p50)}×` : '–',
+          x(s?.r.rps, k?.r.rps), x(k?.r.p50, s?.r.p50), x(s?.r.rps, kc?.r.rps),
           s && bare ? `${fmt((100 * s.r.rps) / bare.r.rps, 0)} %` : '–']);
       }
     }
-    rep.table(['operation', 'bcrypt', 'c', 'throughput ratio', 'p50 speed-up', 'Stratus req/s as % of bare node'], ratioRows,
-      ['l', 'r', 'r', 'r', 'r', 'r']);
+    rep.table(['operation', 'bcrypt', 'c', 'req/s ratio', 'p50 ratio (Keystone/Stratus)', `req/s ratio vs Keystone + ${KS_CACHE}`, 'Stratus req/s as % of bare node'],
+      ratioRows, ['l', 'r', 'r', 'r', 'r', 'r', 'r']);
 
     rep.heading('Start-up and memory');
-    rep.table(['target', 'configuration', 'start-up to first answer', 'RSS idle', 'peak RSS after load', 'processes'],
+    const mb = (v: number | undefined) => (v !== undefined ? `${fmt(v, 0)} MB` : '–');
+    rep.table(['target', 'configuration', 'start-up to first answer', 'RSS idle, main process', 'RSS idle, all processes', 'peak RSS after load, all', 'processes'],
       this.resources.map((r) => [r.target, r.config,
         r.error ? `failed: ${r.error.slice(0, 80)}` : r.startupMs !== undefined ? `${fmt(r.startupMs, 0)} ms` : '–',
-        r.idleRssMb !== undefined ? `${fmt(r.idleRssMb, 0)} MB` : '–',
-        r.peakRssMb !== undefined ? `${fmt(r.peakRssMb, 0)} MB` : '–',
-        r.processes ?? '–']),
-      ['l', 'l', 'r', 'r', 'r', 'r']);
-    rep.text('RSS is VmRSS (idle: after start-up and ' + `${IDLE_MS / 1000} s idle) and VmHWM (peak) from /proc, summed over the server's processes; ` +
-      'Keystone start-up is uwsgi spawn to the first answer of GET /v3, Stratus start-up is process spawn to the first 200 from GET /identity/v3.');
+        mb(r.idleMainMb), mb(r.idleRssMb), mb(r.peakRssMb), r.processes ?? '–']),
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r']);
+    rep.text(`RSS: VmRSS after start-up and ${IDLE_MS / 1000} s idle, and VmHWM (peak) after the load, from /proc; "all processes" sums the server's process tree ` +
+      '(uwsgi master + workers; Stratus plus any child, e.g. the esbuild service tsx may start). MB = MiB. ' +
+      'Start-up: from spawning the process (uwsgi; `node bin/stratus.js start`) to the first 200 from GET /v3 (Keystone) or GET /identity/v3 (Stratus).');
 
     rep.heading('Goals');
     rep.bullets(this.goals());
@@ -386,9 +414,11 @@ class Bench {
     };
     ratio('validate', undefined, 20, 'Validation throughput');
     ratio('issue', MIN_COST, 10, `Issue throughput at bcrypt ${MIN_COST}`);
-    const idle = this.resources.filter((r) => r.target === 'Stratus' && r.idleRssMb !== undefined);
-    const maxIdle = idle.length ? Math.max(...idle.map((r) => r.idleRssMb!)) : undefined;
-    out.push(`RSS at idle < 150 MB (Stratus, largest idle reading): ${maxIdle !== undefined ? `${fmt(maxIdle, 0)} MB` : '–'} → ${verdict(maxIdle !== undefined ? maxIdle < 150 : undefined)}`);
+    const idle = this.resources.filter((r) => r.target === 'Stratus' && r.idleMainMb !== undefined);
+    const maxIdle = idle.length ? Math.max(...idle.map((r) => r.idleMainMb!)) : undefined;
+    const maxTree = idle.length ? Math.max(...idle.map((r) => r.idleRssMb ?? 0)) : undefined;
+    out.push(`RSS at idle < 150 MB (Stratus process VmRSS, largest idle reading): ${maxIdle !== undefined ? `${fmt(maxIdle, 0)} MB` : '–'}` +
+      `${maxTree !== undefined && maxTree - (maxIdle ?? 0) > 1 ? ` (${fmt(maxTree, 0)} MB with child processes)` : ''} → ${verdict(maxIdle !== undefined ? maxIdle < 150 : undefined)}`);
     const first = this.resources.find((r) => r.target === 'Stratus' && r.config.includes('first start') && r.config.startsWith(`bcrypt ${DEFAULT_COST}`));
     const restart = this.resources.find((r) => r.target === 'Stratus' && r.config.includes('restart'));
     const starts = [first, restart].filter((r) => r?.startupMs !== undefined) as Resources[];
@@ -403,6 +433,14 @@ export async function run(args: string[]): Promise<void> {
   const startedAt = new Date();
   const t0 = performance.now();
   const bench = new Bench(s);
+  let busyBefore: number;
+  if (s.waitQuietMs > 0) {
+    bench.log(`waiting up to ${s.waitQuietMs / 1000} s for the machine to be quiet ...`);
+    busyBefore = await waitQuiet(s.waitQuietMs, 0.15, (b) => bench.log(`machine ${fmt(100 * b, 0)} % busy; waiting`));
+  } else {
+    busyBefore = await cpuBusy(1000);
+  }
+  bench.conditions.push(`CPU busy before the run: ${fmt(100 * busyBefore, 0)} %`, `load average at start: ${os.loadavg().map((l) => fmt(l)).join(' ')}`);
   try {
     // Keystone's set-up (db_sync, keys, bootstrap: ~20 s of python) runs before anything is measured.
     const setups = new Map<number, Promise<KeystoneSetup>>();
@@ -427,6 +465,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await stopAll();
   }
+  bench.conditions.push(`at end: ${os.loadavg().map((l) => fmt(l)).join(' ')}`);
   const rep = bench.report(startedAt, performance.now() - t0);
   const file = rep.write({ file: s.write });
   if (bench.problems.length) {

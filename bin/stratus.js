@@ -1,5 +1,30 @@
 #!/usr/bin/env node
-// The `stratus` command: TypeScript sources run through tsx's loader, so no build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli.ts');
+// The `stratus` command. The TypeScript sources are bundled once with esbuild into
+// dist/stratus.mjs (rebuilt whenever a source is newer), so that a start does not pay for
+// compiling TypeScript nor keep a compiler process alive.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist', 'stratus.mjs');
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+let built = 0;
+try { built = fs.statSync(out).mtimeMs; } catch { /* not built yet */ }
+if (built < Math.max(newestSource(path.join(root, 'src')), fs.statSync(path.join(root, 'package.json')).mtimeMs)) {
+  const esbuild = await import('esbuild');
+  esbuild.buildSync({
+    entryPoints: [path.join(root, 'src', 'cli.ts')], outfile: out, bundle: true, platform: 'node', format: 'esm',
+    target: 'node20', packages: 'external', sourcemap: 'inline', logLevel: 'error',
+  });
+}
+await import(pathToFileURL(out).href);

@@ -64,7 +64,7 @@ export function percentile(sorted: Float64Array, p: number): number {
 
 interface Outcome { status: number; error?: string }
 
-function send(agent: http.Agent, origin: URL, spec: RequestSpec, keepAlive: boolean, timeoutMs: number): Promise<Outcome> {
+function send(agent: http.Agent | false, origin: URL, spec: RequestSpec, keepAlive: boolean, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const headers: Record<string, string | number> = { ...(spec.headers ?? {}) };
     if (spec.body !== undefined) headers['Content-Length'] = Buffer.byteLength(spec.body);
@@ -93,7 +93,7 @@ function send(agent: http.Agent, origin: URL, spec: RequestSpec, keepAlive: bool
 
 interface Phase { durationMs?: number; maxRequests?: number; record: boolean }
 
-async function phase(opts: LoadOptions, agent: http.Agent, p: Phase): Promise<LoadResult> {
+async function phase(opts: LoadOptions, agent: http.Agent | false, p: Phase): Promise<LoadResult> {
   const origin = new URL(opts.origin);
   const keepAlive = opts.keepAlive ?? true;
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -166,7 +166,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   }
   if (!(opts.concurrency >= 1)) throw new Error('concurrency must be >= 1');
   const keepAlive = opts.keepAlive ?? true;
-  const agent = new http.Agent({ keepAlive, maxSockets: opts.concurrency, maxFreeSockets: opts.concurrency });
+  // Without keep-alive every request gets its own connection (agent: false). A pooling
+  // agent would hand a queued request a socket whose answer said `Connection: close`
+  // when the previous socket is not yet destroyed, and the request dies with
+  // "socket hang up".
+  const agent = keepAlive ? new http.Agent({ keepAlive, maxSockets: opts.concurrency, maxFreeSockets: opts.concurrency }) : false;
   try {
     if (opts.warmupMs || opts.warmupRequests) {
       await phase(opts, agent, { durationMs: opts.warmupMs, maxRequests: opts.warmupRequests, record: false });
@@ -174,7 +178,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const durationMs = opts.durationMs ?? (opts.maxRequests === undefined ? 5000 : undefined);
     return await phase(opts, agent, { durationMs, maxRequests: opts.maxRequests, record: true });
   } finally {
-    agent.destroy();
+    if (agent) agent.destroy();
   }
 }
 

@@ -172,3 +172,32 @@ export function runCommand(cmd: string, args: string[], opts: SpawnOptions = {})
     });
   });
 }
+
+function cpuTimes(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0); // idle + iowait
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/** Share of all CPUs busy (0..1) over the next `ms` milliseconds, machine-wide. */
+export async function cpuBusy(ms = 1000): Promise<number> {
+  const a = cpuTimes();
+  await sleep(ms);
+  const b = cpuTimes();
+  return b.total > a.total ? (b.busy - a.busy) / (b.total - a.total) : 0;
+}
+
+/**
+ * Wait (at most maxMs) until the machine is quiet: under `threshold` of the CPUs
+ * busy over one second. Returns the last reading.
+ */
+export async function waitQuiet(maxMs: number, threshold = 0.15, onWait?: (busy: number) => void): Promise<number> {
+  const until = performance.now() + maxMs;
+  for (;;) {
+    const busy = await cpuBusy(1000);
+    if (busy < threshold || performance.now() >= until) return busy;
+    onWait?.(busy);
+  }
+}

@@ -4,16 +4,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AREAS, packagesFor, resolveSelection, type Selection } from './areas.ts';
 import { addToPassingList, includeListFor, judgeRegression, readPassingList } from './passing.ts';
-import { buildReport, writeReport } from './report.ts';
+import { buildReport, perTestEntries, writeReport } from './report.ts';
 import { DEVSTACK_SECURITY_COMPLIANCE, fetchCatalog, freePort, readCloudsYaml, startStratus, waitFor200, type StartedStratus } from './stratus.ts';
-import { collectResults, parseSubunit, summarizeResult } from './subunit.ts';
+import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
-import { debianPackageVersion, ensureTempest, lastRunSubunit, prepareWorkspace, runTempest } from './tempest.ts';
+import { debianPackageVersion, ensureTempest, lastRunSubunit, listTests, prepareWorkspace, runTempest } from './tempest.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CONFORMANCE = path.join(REPO, 'conformance');
 const WORK = path.join(CONFORMANCE, 'work');
-const PASSING = path.join(CONFORMANCE, 'passing.txt');
+const DEFAULT_PASSING = path.join(CONFORMANCE, 'passing.txt');
 
 const USAGE = `Usage: npm run conformance -- <area|regex>... [options]
        npm run conformance -- --regression
@@ -26,6 +26,7 @@ Areas: ${AREAS.map((a) => a.name).join(', ')}
 Options:
   --regression         run exactly the tests in conformance/passing.txt; exit 1 if any does not pass
   --update-passing     add the tests that passed to conformance/passing.txt
+  --passing FILE       another kept list than conformance/passing.txt
   --url URL            test a Stratus already running at URL (e.g. http://127.0.0.1:8000)
                        instead of starting one; credentials from --clouds
   --clouds FILE        clouds.yaml with the admin credentials (with --url; default
@@ -50,10 +51,11 @@ interface Args {
   concurrency: number;
   overrides: Record<string, Record<string, string>>;
   verbose: boolean;
+  passing: string;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
-  const a: Args = { selections: [], regression: false, updatePassing: false, cloud: 'stratus', securityCompliance: false, concurrency: 2, overrides: {}, verbose: false };
+  const a: Args = { selections: [], regression: false, updatePassing: false, cloud: 'stratus', securityCompliance: false, concurrency: 2, overrides: {}, verbose: false, passing: DEFAULT_PASSING };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) { a.selections.push(arg); continue; }
@@ -77,6 +79,7 @@ function parseArgs(argv: string[]): Args | 'help' {
       case 'concurrency': a.concurrency = int(val()); break;
       case 'set': parseOverride(val(), a.overrides); break;
       case 'verbose': a.verbose = true; break;
+      case 'passing': a.passing = path.resolve(val()); break;
       default: throw new Error(`unknown option --${key}\n\n${USAGE}`);
     }
   }
@@ -97,16 +100,19 @@ function combine(sel: Selection[]): Selection {
   };
 }
 
+/** The closing `N passed, M failed` of a regression run: printed last, after the cloud is stopped. */
+let closingLine: string | undefined;
+
 async function run(a: Args): Promise<number> {
   const started = new Date();
   const t0 = performance.now();
   let selection: Selection;
   let kept: string[] = [];
   if (a.regression) {
-    kept = readPassingList(PASSING);
+    kept = readPassingList(a.passing);
     if (!kept.length) {
-      log(`${path.relative(REPO, PASSING)} lists no test: nothing to check`);
-      process.stdout.write('0 passed, 0 failed\n');
+      log(`${path.relative(REPO, a.passing)} lists no test: nothing to check`);
+      closingLine = '0 passed, 0 failed';
       return 0;
     }
     selection = { label: 'regression', regex: '', packages: packagesFor(kept.join('\n')) };
@@ -152,35 +158,40 @@ async function run(a: Args): Promise<number> {
       includeList = path.join(ws, 'regression-include.txt');
       fs.writeFileSync(includeList, includeListFor(kept));
     }
-    log(`running tempest (${a.regression ? `${kept.length} kept tests` : selection.regex}), concurrency ${a.concurrency}`);
+    const regex = a.regression ? undefined : selection.regex;
+    const listed = listTests(ws, { regex, includeList });
+    if (!listed.length) throw new Error(`no tempest test matches ${regex ?? includeList}`);
+    log(`running ${listed.length} tempest tests (${a.regression ? path.relative(REPO, a.passing) : selection.regex}), concurrency ${a.concurrency}`);
     const runLog = path.join(ws, 'run.log');
-    const code = await runTempest(ws, { regex: a.regression ? undefined : selection.regex, includeList, concurrency: a.concurrency, logFile: runLog, verbose: a.verbose });
+    const code = await runTempest(ws, { regex, includeList, concurrency: a.concurrency, logFile: runLog, verbose: a.verbose });
 
     const results = collectResults(parseSubunit(lastRunSubunit(ws)));
     if (!results.length && !a.regression) {
       const tail = fs.readFileSync(runLog, 'utf8').split('\n').slice(-25).join('\n');
       throw new Error(`tempest ran no test (exit ${code}); see ${runLog}:\n${tail}`);
     }
-    const regression = a.regression ? judgeRegression(kept, results, summarizeResult) : undefined;
+    const tempestLog = path.join(ws, 'logs', 'tempest.log');
+    const logs = fs.existsSync(tempestLog) ? requestLinesByCaller(fs.readFileSync(tempestLog, 'utf8')) : undefined;
+    const regression = a.regression ? judgeRegression(kept, perTestEntries(results, listed, logs).tests) : undefined;
     const report = buildReport({
-      label: selection.label, regex: a.regression ? `conformance/passing.txt (${kept.length} tests)` : selection.regex,
+      label: selection.label, regex: a.regression ? `${path.relative(REPO, a.passing)} (${kept.length} tests)` : selection.regex,
       stratusUrl: url, tempestVersion: debianPackageVersion('tempest'), startedAt: started,
       wallSeconds: (performance.now() - t0) / 1000, workspace: ws,
       ...(regression ? { regression: { passed: regression.passed.length, failed: regression.failed } } : {}),
-    }, results);
+    }, results, listed, logs);
     const files = writeReport(path.join(CONFORMANCE, 'reports'), report);
     const c = report.counts;
-    log(`${c.total} results: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped in ${report.wallSeconds} s`);
-    for (const g of report.causes.slice(0, 15)) log(`  ${String(g.count).padStart(4)} × ${g.cause.slice(0, 160)}`);
+    log(`${c.total} tests: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (${c.classErrors} class-level errors) in ${report.wallSeconds} s`);
+    for (const g of report.causes.slice(0, 15)) log(`  ${String(g.count).padStart(4)} × ${g.cause.slice(0, 200)}`);
     log(`report: ${path.relative(REPO, files.md)} (and .json)`);
 
     if (a.updatePassing) {
-      const added = addToPassingList(PASSING, report.passed);
-      log(`${path.relative(REPO, PASSING)}: ${added.length} test(s) added, ${readPassingList(PASSING).length} kept`);
+      const added = addToPassingList(a.passing, report.passed);
+      log(`${path.relative(REPO, a.passing)}: ${added.length} test(s) added, ${readPassingList(a.passing).length} kept`);
     }
     if (regression) {
       for (const f of regression.failed) log(`REGRESSION ${f.id}: ${f.why}`);
-      process.stdout.write(`${regression.passed.length} passed, ${regression.failed.length} failed\n`);
+      closingLine = `${regression.passed.length} passed, ${regression.failed.length} failed`;
       return regression.failed.length ? 1 : 0;
     }
     return 0;
@@ -202,15 +213,22 @@ async function main(): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
-  if (a === 'help') { process.stdout.write(USAGE); return process.argv.includes('--help') ? 0 : 2; }
+  if (a === 'help') {
+    const asked = process.argv.includes('--help');
+    (asked ? process.stdout : process.stderr).write(USAGE);
+    return asked ? 0 : 2;
+  }
+  let code: number;
   try {
-    return await run(a);
+    code = await run(a);
   } catch (e) {
     process.stderr.write(`[conformance] error: ${(e as Error).message}\n`);
     // A regression run that could not run counts every kept test as failed.
-    if (a.regression) process.stdout.write(`0 passed, ${readPassingList(PASSING).length} failed\n`);
-    return 1;
+    if (a.regression) closingLine = `0 passed, ${readPassingList(a.passing).length} failed`;
+    code = 1;
   }
+  if (closingLine) process.stdout.write(`${closingLine}\n`);
+  return code;
 }
 
 process.exitCode = await main();

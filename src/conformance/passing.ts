@@ -1,7 +1,7 @@
 // conformance/passing.txt: the tempest tests that once passed against Stratus and must keep passing.
 // One bare test id a line (no `[id-…]` suffix), sorted, no duplicates; `#` starts a comment.
 import fs from 'node:fs';
-import type { TestResult } from './subunit.ts';
+import type { TestEntry } from './report.ts';
 
 export function readPassingList(file: string): string[] {
   if (!fs.existsSync(file)) return [];
@@ -42,20 +42,20 @@ export interface RegressionOutcome {
 }
 
 /**
- * Judges a run against the kept list. A kept test that fails, skips, or never reports (its class's
- * setUpClass failed, a worker died) counts as failed: it once passed, so anything else is a regression.
+ * Judges a run against the kept list. A kept test that fails, skips, or never reports counts as
+ * failed: it once passed, so anything else is a regression.
  */
-export function judgeRegression(kept: string[], results: TestResult[], why: (r: TestResult) => string): RegressionOutcome {
-  const byId = new Map<string, TestResult>();
-  for (const r of results) if (!r.fixtureOf) byId.set(r.id, r);
-  const fixtureFailures = results.filter((r) => r.fixtureOf && r.outcome !== 'pass');
+export function judgeRegression(kept: string[], tests: TestEntry[]): RegressionOutcome {
+  const byId = new Map(tests.map((t) => [t.id, t]));
   const out: RegressionOutcome = { passed: [], failed: [] };
   for (const id of kept) {
-    const r = byId.get(id);
-    if (r?.outcome === 'pass') { out.passed.push(id); continue; }
-    if (r) { out.failed.push({ id, why: `${r.outcome === 'skip' ? 'skipped' : 'failed'}: ${why(r)}` }); continue; }
-    const fixture = fixtureFailures.find((f) => id.startsWith(`${f.fixtureOf}.`));
-    out.failed.push({ id, why: fixture ? `${fixture.id} ${fixture.outcome === 'skip' ? 'skipped' : 'failed'}: ${why(fixture)}` : 'did not run (no result in the stream)' });
+    const t = byId.get(id);
+    if (t?.outcome === 'pass') out.passed.push(id);
+    else if (!t) out.failed.push({ id, why: 'did not run (no such test, or no result)' });
+    else {
+      const what = t.outcome === 'skip' ? 'skipped' : 'failed';
+      out.failed.push({ id, why: `${what}${t.via ? ` in ${t.via}` : ''}: ${t.summary}${t.request ? ` [${t.request}]` : ''}` });
+    }
   }
   return out;
 }

@@ -119,6 +119,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
 
 /** The admin credentials of cloud `name` in a clouds.yaml. */
 export function readCloudsYaml(file: string, name = 'stratus'): CloudCredentials {
+  if (!fs.existsSync(file)) throw new Error(`no clouds.yaml at ${file} (give the cloud's with --clouds)`);
   const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { clouds?: Record<string, any> } | null;
   const cloud = doc?.clouds?.[name];
   if (!cloud) throw new Error(`${file} has no cloud named ${JSON.stringify(name)}`);

@@ -285,3 +285,52 @@ export function lastException(traceback: string, maxChars = 400): string {
   const text = rest.map((l) => l.trim()).filter(Boolean).join(' ');
   return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }
+
+/** A request URL with the host dropped and ids masked, so the same call groups across tests. */
+export function normalizeRequestUrl(url: string): string {
+  let u: URL;
+  try { u = new URL(url); } catch { return url; }
+  const id = /^([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{3,}|tempest-[\w-]+)$/i;
+  const p = u.pathname.split('/').map((seg) => (id.test(seg) ? '{id}' : seg)).join('/');
+  const keys = [...new Set([...u.searchParams.keys()])];
+  return keys.length ? `${p}?${keys.map((k) => `${k}=`).join('&')}` : p;
+}
+
+/**
+ * The call that failed, when tempest's REST client raised: `METHOD /path → status` from the test's
+ * captured log (the last request answered >= 400); a class fixture has no captured log, so its
+ * lines from tempest.log come as `extraLog` (see requestLinesByCaller), failing which the traceback's
+ * service-client method is named.
+ */
+export function failingRequest(r: TestResult, extraLog = ''): string | undefined {
+  if (r.outcome !== 'fail') return undefined;
+  const tb = r.details.traceback ?? '';
+  if (!/tempest\.lib\.exceptions\.|rest_client\.py/.test(tb)) return undefined;
+  const log = Object.entries(r.details).filter(([k]) => k.startsWith('pythonlogging')).map(([, v]) => v).join('\n') + extraLog;
+  let last: RegExpMatchArray | undefined;
+  for (const m of log.matchAll(/Request \([^)]*\): (\d{3}) ([A-Z]+) (\S+)/g)) if (Number(m[1]) >= 400) last = m;
+  if (last) return `${last[2]} ${normalizeRequestUrl(last[3]!)} → ${last[1]}`;
+  const frames = [...tb.matchAll(/File "[^"]*\/tempest\/lib\/services\/([^"]+)\.py", line \d+, in (\w+)/g)];
+  const f = frames.at(-1);
+  return f ? `${f[1]}.${f[2]}()` : undefined;
+}
+
+/**
+ * tempest.log's request lines by caller (`Request (EndPointsTestJSON:setUpClass): 400 POST ...`):
+ * class fixtures log there only.
+ */
+export function requestLinesByCaller(tempestLog: string): Map<string, string> {
+  const out = new Map<string, string[]>();
+  for (const m of tempestLog.matchAll(/Request \(([\w]+:[\w]+)\): \d{3} [A-Z]+ \S+/g)) {
+    const list = out.get(m[1]!) ?? [];
+    list.push(m[0]);
+    out.set(m[1]!, list);
+  }
+  return new Map([...out].map(([k, v]) => [k, `\n${v.join('\n')}`]));
+}
+
+/** The caller name tempest logs for a fixture: `setUpClass (pkg.mod.Class)` → `Class:setUpClass`. */
+export function fixtureCaller(r: TestResult): string | undefined {
+  const m = /^(\w+) \((.+)\)$/.exec(r.id);
+  return m ? `${m[2]!.split('.').pop()}:${m[1]}` : undefined;
+}

@@ -55,9 +55,12 @@ export function ensureTempest(plugins: string[], log: (s: string) => void): void
 export function prepareWorkspace(ws: string, tempestConf: string): void {
   for (const d of ['etc', 'logs', 'tempest_lock']) fs.mkdirSync(path.join(ws, d), { recursive: true });
   fs.rmSync(path.join(ws, '.stestr'), { recursive: true, force: true });
-  fs.rmSync(path.join(ws, 'logs', 'tempest.log'), { force: true });
+  for (const f of ['logs/tempest.log', 'run.log', 'regression-include.txt']) fs.rmSync(path.join(ws, f), { force: true });
   fs.writeFileSync(path.join(ws, 'etc', 'tempest.conf'), tempestConf, { mode: 0o600 });
   fs.writeFileSync(path.join(ws, '.stestr.conf'), stestrConf(TEMPEST_PKG_ROOT));
+  // `stestr list` wants a repository even though it stores nothing in it.
+  const r = spawnSync(PYTHON, ['-m', 'stestr', 'init'], { cwd: ws, env: tempestEnv(ws), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`stestr init failed in ${ws}: ${r.stderr || r.error?.message}`);
 }
 
 export function stestrConf(tempestRoot: string): string {
@@ -135,4 +138,16 @@ export function lastRunSubunit(ws: string): Buffer {
     throw new Error(`stestr last --subunit failed (exit ${r.status}): ${r.stderr?.toString('utf8').slice(-2000)}`);
   }
   return r.stdout;
+}
+
+/** The test ids (with their `[id-…]` suffix) a selection covers, as `stestr list` gives them. */
+export function listTests(ws: string, o: { regex?: string; includeList?: string }): string[] {
+  const args = ['-m', 'stestr', 'list'];
+  if (o.includeList) args.push('--include-list', o.includeList);
+  if (o.regex) args.push(o.regex);
+  const r = spawnSync(PYTHON, args, { cwd: ws, env: tempestEnv(ws), encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`stestr list failed (exit ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
+  // Discovery may print warnings; test ids are dotted names.
+  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[A-Za-z_][\w]*(\.[\w]+)+(\[[^\]]*\])?$/.test(l));
 }

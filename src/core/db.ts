@@ -46,7 +46,7 @@ export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>>
 }
 
 export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r: { status: string }) => r.status === 'Error');

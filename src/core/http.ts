@@ -2,7 +2,7 @@
 // JSON-schema validation answering 400 with the field, authentication, policy enforcement,
 // version documents, microversions and pagination helpers.
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError, STATUS_TITLES, forbidden, unauthorized } from './errors.ts';
 import type { Logger } from './log.ts';
 import { policyCredentials, type AuthContext, type TokenValidator } from './auth.ts';
@@ -52,6 +52,8 @@ export function createHttpApp(log: Logger): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
     genReqId: () => `req-${randomUUID()}`,
+    // One access line per request (written in onResponse below), as an OpenStack API logs, not two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     requestIdHeader: false,
     bodyLimit: 16 * 1024 * 1024,
     return503OnClosing: true,
@@ -70,6 +72,9 @@ export function createHttpApp(log: Logger): FastifyInstance {
     } catch {
       done(new ApiError(400, 'Malformed request body: the body is not valid JSON.'), undefined);
     }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
   app.decorateRequest('ctx', undefined);
   app.decorateRequest('service', undefined);

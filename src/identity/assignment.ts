@@ -115,9 +115,11 @@ export class AssignmentManager {
     return this.impliesCache;
   }
   async createImplied(prior: string, implied: string) {
-    await this.getRole(prior);
+    const pri = await this.getRole(prior);
     const imp = await this.getRole(implied);
-    if (imp.domain_id) throw new ApiError(403, `${implied} is a domain-specific role and cannot be implied.`, 'InvalidImpliedRole');
+    // Keystone's [assignment] prohibited_implied_role defaults to ['admin'].
+    if (imp.name === 'admin') throw new ApiError(403, `${implied} is not allowed to be an implied role.`, 'InvalidImpliedRole');
+    if (pri.domain_id === null && imp.domain_id) throw new ApiError(403, 'Global role cannot imply a domain-specific role.', 'InvalidImpliedRole');
     // A cycle would make every role imply itself.
     const graph = await this.implies();
     const seen = new Set<string>();

@@ -151,8 +151,9 @@ export class CatalogManager {
       if (!s) throw badRequest(`Could not find service: ${e.service_id}.`, 'ValidationError');
     }
     if (e.region_id) {
+      // Upstream creates a region an endpoint names when it does not exist yet (legacy behaviour clients rely on).
       const r = await this.b.db.selectFrom('region').select('id').where('id', '=', e.region_id).executeTakeFirst();
-      if (!r) throw badRequest(`Could not find region: ${e.region_id}.`, 'ValidationError');
+      if (!r) await this.createRegion({ id: e.region_id, description: '', extra: {} });
     }
   }
   async createEndpoint(body: { service_id: string; interface: string; region_id?: string | null; url: string; enabled?: boolean; extra: Record<string, unknown> }) {

@@ -117,9 +117,4 @@ export class CredentialManager {
     await this.b.db.deleteFrom('credential').where('id', '=', id).execute();
     this.b.notify('credential', 'deleted', id);
   }
-
-  /** Keystone deletes a project's credentials with the project. */
-  async deleteForProject(projectId: string): Promise<void> {
-    await this.b.db.deleteFrom('credential').where('project_id', '=', projectId).execute();
-  }
 }

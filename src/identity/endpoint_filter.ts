@@ -139,12 +139,6 @@ export class EndpointFilterManager {
     return [...out.values()];
   }
 
-  /** Drops the associations of a deleted project (upstream does this on the project's deletion event). */
-  async forgetProject(projectId: string) {
-    await this.b.db.deleteFrom('project_endpoint').where('project_id', '=', projectId).execute();
-    await this.b.db.deleteFrom('project_endpoint_group').where('project_id', '=', projectId).execute();
-  }
-
   private async projects(ids: string[]): Promise<Project[]> {
     const out: Project[] = [];
     for (const id of ids) { const p = await this.resource.find(id); if (p) out.push(p); }

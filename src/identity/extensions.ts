@@ -10,6 +10,7 @@ import { limitsExtension } from './api/limits.ts';
 import { policiesExtension } from './api/policies.ts';
 import { endpointFilterExtension } from './api/endpoint_filter.ts';
 import { domainConfigExtension } from './api/domain_config.ts';
+import { oauth1Extension } from './api/oauth1.ts';
 
 export interface IdentityExtension {
   name: string;
@@ -20,5 +21,5 @@ export interface IdentityExtension {
 
 export const extensions: IdentityExtension[] = [
   credentialsExtension, applicationCredentialsExtension, trustsExtension, limitsExtension,
-  policiesExtension, endpointFilterExtension, domainConfigExtension,
+  policiesExtension, endpointFilterExtension, domainConfigExtension, oauth1Extension,
 ];

@@ -15,8 +15,19 @@ export interface Project {
 
 export const MAX_PROJECT_TREE_DEPTH = 5;
 
+/** What else in identity belongs to a project and goes with it (as Keystone's project-deleted callbacks do). */
+async function deleteProjectReferences(tx: any, ids: string[]) {
+  await tx.deleteFrom('project_endpoint').where('project_id', 'in', ids).execute();
+  await tx.deleteFrom('project_endpoint_group').where('project_id', 'in', ids).execute();
+  await tx.deleteFrom('credential').where('project_id', 'in', ids).execute();
+  await tx.deleteFrom('application_credential').where('project_id', 'in', ids).execute();
+  await tx.deleteFrom('limit').where('project_id', 'in', ids).execute();
+}
+
 export class ResourceManager {
-  constructor(private b: IdentityBackend) {}
+  /** Projects and domains by id, dropped on any identity change (token validation reads them on every call). */
+  private cache = new Map<string, Project>();
+  constructor(private b: IdentityBackend) { b.onChange(() => this.cache.clear()); }
 
   private async tags(ids: string[]): Promise<Map<string, string[]>> {
     const m = new Map<string, string[]>();
@@ -35,9 +46,14 @@ export class ResourceManager {
   }
 
   async find(id: string): Promise<Project | undefined> {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
     const r = await this.b.db.selectFrom('project').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) return undefined;
-    return this.toProject(r as ProjectRow, (await this.tags([id])).get(id) ?? []);
+    const p = this.toProject(r as ProjectRow, (await this.tags([id])).get(id) ?? []);
+    if (this.cache.size > 10000) this.cache.clear();
+    this.cache.set(id, p);
+    return p;
   }
 
   async getProject(id: string): Promise<Project> {
@@ -211,6 +227,7 @@ export class ResourceManager {
     await this.b.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('assignment').where('target_id', '=', id).execute();
       await tx.deleteFrom('project_tag').where('project_id', '=', id).execute();
+      await deleteProjectReferences(tx, [id]);
       await tx.deleteFrom('project').where('id', '=', id).execute();
     });
     this.b.notify('project', 'deleted', id);
@@ -230,6 +247,7 @@ export class ResourceManager {
       if (users.length || groups.length) await tx.deleteFrom('assignment').where('actor_id', 'in', [...users, ...groups]).execute();
       if (roles.length) await tx.deleteFrom('assignment').where('role_id', 'in', roles).execute();
       if (projects.length) await tx.deleteFrom('project_tag').where('project_id', 'in', projects).execute();
+      if (projects.length) await deleteProjectReferences(tx, projects);
       await tx.deleteFrom('project_tag').where('project_id', '=', id).execute();
       await tx.deleteFrom('project').where('domain_id', '=', id).execute();
       if (users.length) await tx.deleteFrom('user').where('id', 'in', users).execute();
@@ -247,10 +265,12 @@ export class ResourceManager {
     if (p.tags.includes(tag)) return;
     if (p.tags.length >= 80) throw badRequest('The number of tags is over the limit of 80.', 'ValidationError');
     await this.b.db.insertInto('project_tag').values({ project_id: id, name: tag }).execute();
+    this.b.changed();
   }
   async removeTag(id: string, tag: string) {
     const p = await this.getProject(id);
     if (!p.tags.includes(tag)) throw new ApiError(404, `Could not find project tag: ${tag}.`, 'ProjectTagNotFound');
     await this.b.db.deleteFrom('project_tag').where('project_id', '=', id).where('name', '=', tag).execute();
+    this.b.changed();
   }
 }

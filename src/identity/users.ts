@@ -22,7 +22,10 @@ export const USER_OPTIONS = new Set([
 const authFailed = () => new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
 
 export class UserManager {
-  constructor(private b: IdentityBackend) {}
+  /** Users and group memberships by user id, dropped on any identity change. */
+  private cache = new Map<string, User>();
+  private groupsCache = new Map<string, string[]>();
+  constructor(private b: IdentityBackend) { b.onChange(() => { this.cache.clear(); this.groupsCache.clear(); }); }
 
   private async passwordExpiry(ids: string[]): Promise<Map<string, string | null>> {
     const m = new Map<string, string | null>();
@@ -40,8 +43,14 @@ export class UserManager {
   }
 
   async find(id: string): Promise<User | undefined> {
+    const hit = this.cache.get(id);
+    if (hit) return hit;
     const r = await this.b.db.selectFrom('user').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? this.toUser(r as UserRow, (await this.passwordExpiry([id])).get(id) ?? null) : undefined;
+    if (!r) return undefined;
+    const u = this.toUser(r as UserRow, (await this.passwordExpiry([id])).get(id) ?? null);
+    if (this.cache.size > 10000) this.cache.clear();
+    this.cache.set(id, u);
+    return u;
   }
   async get(id: string): Promise<User> {
     const u = await this.find(id);
@@ -292,7 +301,12 @@ export class UserManager {
     this.b.changed();
   }
   async groupIdsOf(userId: string): Promise<string[]> {
-    return (await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()).map((r: any) => r.group_id);
+    const hit = this.groupsCache.get(userId);
+    if (hit) return hit;
+    const ids = (await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()).map((r: any) => r.group_id);
+    if (this.groupsCache.size > 10000) this.groupsCache.clear();
+    this.groupsCache.set(userId, ids);
+    return ids;
   }
   async memberIds(groupId: string): Promise<string[]> {
     return (await this.b.db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId).execute()).map((r: any) => r.user_id);

@@ -177,8 +177,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     const { user_id, credential_id } = req.params as { user_id: string; credential_id: string };
     const id = hashAccessKey(credential_id);
     const cur = await creds.find(id);
+    // Upstream loads the credential to build the policy target, so an unknown access key is a 404 first.
+    if (!cur) { req.authorized = true; throw new ApiError(404, `Could not find credential: ${id}.`, 'CredentialNotFound'); }
     req.authorize(rule, { user_id, ...credTarget(cur) });
-    if (!cur) throw new ApiError(404, `Could not find credential: ${id}.`, 'CredentialNotFound');
     await s.users.get(user_id);
     // An ec2 credential is only reachable under its own user.
     if (cur.type !== 'ec2' || cur.user_id !== user_id) throw new ApiError(401, 'EC2 access key not found.', 'Unauthorized');

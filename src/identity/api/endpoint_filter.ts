@@ -1,4 +1,137 @@
-// Placeholder: the endpoint_filter API family is being built.
+// /v3/OS-EP-FILTER: endpoint groups and project associations with endpoints and endpoint groups.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityExtension } from '../extensions.ts';
+import type { IdentityService } from '../service.ts';
+import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts';
+import { renderEndpoint } from './catalog.ts';
+import { renderProject } from './resource.ts';
+import { description, listBody, name255, q, selfLink, wrap } from './common.ts';
 
-export const endpointFilterExtension: IdentityExtension = { name: 'endpoint_filter', routes() {} };
+const PREFIX = '/v3/OS-EP-FILTER';
+
+const renderGroup = (req: FastifyRequest, g: EndpointGroup) => ({
+  id: g.id, name: g.name, description: g.description, filters: g.filters, links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${g.id}`),
+});
+
+const groupProps = { name: name255, description, filters: { type: 'object' } };
+
+function routes(app: FastifyInstance, s: IdentityService) {
+  const m = (): EndpointFilterManager => s.ext.endpoint_filter;
+  /** Flask answers HEAD wherever it answers GET. */
+  const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
+    app.get(path, handler);
+    app.head(path, handler);
+  };
+  const listLimited = (req: FastifyRequest, key: string, items: unknown[]) => {
+    const limit = s.config.identity.listLimit;
+    return limit && items.length > limit ? listBody(req, key, items.slice(0, limit), true) : listBody(req, key, items);
+  };
+
+  // ---- endpoint groups ----
+  app.post(`${PREFIX}/endpoint_groups`, { schema: { body: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }) } }, async (req, reply) => {
+    req.authorize('identity:create_endpoint_group');
+    const { name, description: d, filters } = (req.body as any).endpoint_group;
+    const g = await m().createGroup({ name, description: d, filters });
+    reply.code(201);
+    return { endpoint_group: renderGroup(req, g) };
+  });
+  getAndHead(`${PREFIX}/endpoint_groups`, async (req) => {
+    req.authorize('identity:list_endpoint_groups');
+    return listLimited(req, 'endpoint_groups', (await m().listGroups(q(req).name)).map((g) => renderGroup(req, g)));
+  });
+  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req) => {
+    req.authorize('identity:get_endpoint_group');
+    return { endpoint_group: renderGroup(req, await m().getGroup((req.params as any).endpoint_group_id)) };
+  });
+  app.patch(`${PREFIX}/endpoint_groups/:endpoint_group_id`, { schema: { body: wrap('endpoint_group', { minProperties: 1, properties: groupProps }) } }, async (req) => {
+    req.authorize('identity:update_endpoint_group');
+    return { endpoint_group: renderGroup(req, await m().updateGroup((req.params as any).endpoint_group_id, (req.body as any).endpoint_group)) };
+  });
+  app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req, reply) => {
+    req.authorize('identity:delete_endpoint_group');
+    await m().deleteGroup((req.params as any).endpoint_group_id);
+    reply.code(204).send();
+  });
+  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/endpoints`, async (req) => {
+    req.authorize('identity:list_endpoints_associated_with_endpoint_group');
+    return listBody(req, 'endpoints', (await m().endpointsInGroup((req.params as any).endpoint_group_id)).map((e) => renderEndpoint(req, e)));
+  });
+  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects`, async (req) => {
+    req.authorize('identity:list_projects_associated_with_endpoint_group');
+    return listBody(req, 'projects', (await m().projectsForGroup((req.params as any).endpoint_group_id)).map((p) => renderProject(req, p)));
+  });
+
+  // ---- endpoint group <-> project ----
+  type GP = { endpoint_group_id: string; project_id: string };
+  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req) => {
+    const { endpoint_group_id, project_id } = req.params as GP;
+    req.authorize('identity:get_endpoint_group_in_project');
+    await s.resource.getProject(project_id);
+    await m().getGroup(endpoint_group_id);
+    await m().checkGroupInProject(endpoint_group_id, project_id);
+    return { project_endpoint_group: { endpoint_group_id, project_id, links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${endpoint_group_id}/projects/${project_id}`) } };
+  });
+  app.put(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req, reply) => {
+    const { endpoint_group_id, project_id } = req.params as GP;
+    req.authorize('identity:add_endpoint_group_to_project');
+    await s.resource.getProject(project_id);
+    await m().getGroup(endpoint_group_id);
+    await m().addGroupToProject(endpoint_group_id, project_id);
+    reply.code(204).send();
+  });
+  app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req, reply) => {
+    const { endpoint_group_id, project_id } = req.params as GP;
+    req.authorize('identity:remove_endpoint_group_from_project');
+    await s.resource.getProject(project_id);
+    await m().getGroup(endpoint_group_id);
+    await m().removeGroupFromProject(endpoint_group_id, project_id);
+    reply.code(204).send();
+  });
+  getAndHead(`${PREFIX}/projects/:project_id/endpoint_groups`, async (req) => {
+    req.authorize('identity:list_endpoint_groups_for_project');
+    return listBody(req, 'endpoint_groups', (await m().groupsForProject((req.params as any).project_id)).map((g) => renderGroup(req, g)));
+  });
+
+  // ---- endpoint <-> project ----
+  type EP = { project_id: string; endpoint_id: string };
+  getAndHead(`${PREFIX}/projects/:project_id/endpoints/:endpoint_id`, async (req, reply) => {
+    const { project_id, endpoint_id } = req.params as EP;
+    req.authorize('identity:check_endpoint_in_project');
+    await s.catalog.getEndpoint(endpoint_id);
+    await s.resource.getProject(project_id);
+    await m().checkEndpointInProject(endpoint_id, project_id);
+    return reply.code(204).send();
+  });
+  app.put(`${PREFIX}/projects/:project_id/endpoints/:endpoint_id`, async (req, reply) => {
+    const { project_id, endpoint_id } = req.params as EP;
+    req.authorize('identity:add_endpoint_to_project');
+    await s.catalog.getEndpoint(endpoint_id);
+    await s.resource.getProject(project_id);
+    await m().addEndpointToProject(endpoint_id, project_id);
+    reply.code(204).send();
+  });
+  app.delete(`${PREFIX}/projects/:project_id/endpoints/:endpoint_id`, async (req, reply) => {
+    const { project_id, endpoint_id } = req.params as EP;
+    req.authorize('identity:remove_endpoint_from_project');
+    await m().removeEndpointFromProject(endpoint_id, project_id);
+    reply.code(204).send();
+  });
+  getAndHead(`${PREFIX}/projects/:project_id/endpoints`, async (req) => {
+    req.authorize('identity:list_endpoints_for_project');
+    return listBody(req, 'endpoints', (await m().endpointsForProject((req.params as any).project_id)).map((e) => renderEndpoint(req, e)));
+  });
+  getAndHead(`${PREFIX}/endpoints/:endpoint_id/projects`, async (req) => {
+    req.authorize('identity:list_projects_for_endpoint');
+    return listBody(req, 'projects', (await m().projectsForEndpoint((req.params as any).endpoint_id)).map((p) => renderProject(req, p)));
+  });
+}
+
+export const endpointFilterExtension: IdentityExtension = {
+  name: 'endpoint_filter',
+  init(s) {
+    const m = new EndpointFilterManager(s.backend, s.catalog, s.resource);
+    s.ext.endpoint_filter = m;
+    // A project's associations are deleted with it, in ResourceManager.deleteProject.
+  },
+  routes,
+};

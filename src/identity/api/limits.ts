@@ -1,4 +1,124 @@
-// Placeholder: the limits API family is being built.
+// /v3/registered_limits, /v3/limits and /v3/limits/model (unified limits).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badRequest } from '../../core/errors.ts';
 import type { IdentityExtension } from '../extensions.ts';
+import type { IdentityService } from '../service.ts';
+import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
+import { idString, listBody, q, selfLink } from './common.ts';
 
-export const limitsExtension: IdentityExtension = { name: 'limits', routes() {} };
+const renderRegistered = (req: FastifyRequest, r: RegisteredLimit) => ({ ...r, links: selfLink(req, `registered_limits/${r.id}`) });
+const renderLimit = (req: FastifyRequest, l: Limit) => ({ ...l, links: selfLink(req, `limits/${l.id}`) });
+
+const limitValue = { type: 'integer', minimum: -1, maximum: 0x7fffffff };
+const resourceName = { type: 'string', minLength: 1, maxLength: 255 };
+const nullableDescription = { type: ['string', 'null'] };
+
+const registeredProps = { service_id: idString, region_id: { type: ['null', 'string'] }, resource_name: resourceName, default_limit: limitValue, description: nullableDescription };
+const registeredCreate = {
+  type: 'object', required: ['registered_limits'],
+  properties: { registered_limits: { type: 'array', minItems: 1, items: { type: 'object', properties: registeredProps, additionalProperties: false, required: ['service_id', 'resource_name', 'default_limit'] } } },
+};
+const registeredUpdate = { type: 'object', required: ['registered_limit'], properties: { registered_limit: { type: 'object', properties: registeredProps, additionalProperties: false } } };
+
+// Keystone's limit_create is a oneOf project/domain limit; the either-or is checked in the handler.
+const limitProps = { project_id: idString, domain_id: idString, service_id: idString, region_id: { type: 'string' }, resource_name: resourceName, resource_limit: limitValue, description: nullableDescription };
+const limitCreate = {
+  type: 'object', required: ['limits'],
+  properties: { limits: { type: 'array', minItems: 1, items: { type: 'object', properties: limitProps, additionalProperties: false, required: ['service_id', 'resource_name', 'resource_limit'] } } },
+};
+const limitUpdate = { type: 'object', required: ['limit'], properties: { limit: { type: 'object', properties: { resource_limit: limitValue, description: nullableDescription }, additionalProperties: false } } };
+
+function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitManager) {
+  // ---- registered limits ----
+  app.post('/v3/registered_limits', { schema: { body: registeredCreate } }, async (req, reply) => {
+    req.authorize('identity:create_registered_limits');
+    const refs = await m.createRegistered((req.body as any).registered_limits);
+    reply.code(201);
+    return { registered_limits: refs.map((r) => renderRegistered(req, r)) };
+  });
+  app.get('/v3/registered_limits', async (req) => {
+    req.authorize('identity:list_registered_limits');
+    const query = q(req);
+    const list = await m.listRegistered({ service_id: query.service_id, region_id: query.region_id, resource_name: query.resource_name });
+    return listBody(req, 'registered_limits', list.map((r) => renderRegistered(req, r)));
+  });
+  app.get('/v3/registered_limits/:registered_limit_id', async (req) => {
+    req.authorize('identity:get_registered_limit');
+    return { registered_limit: renderRegistered(req, await m.getRegistered((req.params as any).registered_limit_id)) };
+  });
+  app.patch('/v3/registered_limits/:registered_limit_id', { schema: { body: registeredUpdate } }, async (req) => {
+    req.authorize('identity:update_registered_limit');
+    return { registered_limit: renderRegistered(req, await m.updateRegistered((req.params as any).registered_limit_id, (req.body as any).registered_limit)) };
+  });
+  app.delete('/v3/registered_limits/:registered_limit_id', async (req, reply) => {
+    req.authorize('identity:delete_registered_limit');
+    await m.deleteRegistered((req.params as any).registered_limit_id);
+    reply.code(204).send();
+  });
+
+  // ---- limits ----
+  app.get('/v3/limits/model', async (req) => {
+    req.authorize('identity:get_limit_model');
+    return { model: { ...LIMIT_MODEL } };
+  });
+  app.post('/v3/limits', { schema: { body: limitCreate } }, async (req, reply) => {
+    req.authorize('identity:create_limits');
+    const items = (req.body as any).limits as Array<Record<string, any>>;
+    items.forEach((l, i) => {
+      if ((l.project_id === undefined) === (l.domain_id === undefined)) {
+        throw badRequest(`Invalid input for field 'limits.${i}': exactly one of 'project_id' or 'domain_id' is required`, 'ValidationError');
+      }
+    });
+    const refs = await m.createLimits(items as any);
+    reply.code(201);
+    return { limits: refs.map((l) => renderLimit(req, l)) };
+  });
+  app.get('/v3/limits', async (req) => {
+    req.authorize('identity:list_limits');
+    const query = q(req);
+    const f = { service_id: query.service_id, region_id: query.region_id, resource_name: query.resource_name, project_id: query.project_id, domain_id: query.domain_id };
+    const ctx = req.ctx!;
+    let list: Limit[] = [];
+    // What a caller sees depends on its token's scope (api/limits.py _list_limits).
+    if (ctx.system) list = await m.listLimits(f);
+    else if (ctx.domainId) {
+      const projects = await s.resource.list({ isDomain: false, domainId: ctx.domainId });
+      list = await m.listLimits({ ...f, projectIds: projects.map((p) => p.id), orDomainId: ctx.domainId });
+    } else if (ctx.projectId) {
+      if (f.project_id === undefined || f.project_id === ctx.projectId) list = await m.listLimits({ ...f, project_id: ctx.projectId });
+    }
+    return listBody(req, 'limits', list.map((l) => renderLimit(req, l)));
+  });
+  app.get('/v3/limits/:limit_id', async (req) => {
+    const { limit_id } = req.params as { limit_id: string };
+    // The target carries the limit's project or domain; a missing limit is checked after policy.
+    const target: Record<string, unknown> = {};
+    const l = await m.getLimit(limit_id).catch(() => undefined);
+    if (l) {
+      const t: Record<string, unknown> = { ...l };
+      if (l.project_id) { const p = await s.resource.find(l.project_id); if (p) t.project = { id: p.id, domain_id: p.domain_id, name: p.name }; }
+      else if (l.domain_id) { const d = await s.resource.find(l.domain_id); if (d) t.domain = { id: d.id, name: d.name }; }
+      target.limit = t;
+    }
+    req.authorize('identity:get_limit', { target });
+    return { limit: renderLimit(req, await m.getLimit(limit_id)) };
+  });
+  app.patch('/v3/limits/:limit_id', { schema: { body: limitUpdate } }, async (req) => {
+    req.authorize('identity:update_limit');
+    return { limit: renderLimit(req, await m.updateLimit((req.params as any).limit_id, (req.body as any).limit)) };
+  });
+  app.delete('/v3/limits/:limit_id', async (req, reply) => {
+    req.authorize('identity:delete_limit');
+    await m.deleteLimit((req.params as any).limit_id);
+    reply.code(204).send();
+  });
+}
+
+export const limitsExtension: IdentityExtension = {
+  name: 'limits',
+  init(s) {
+    const m = new LimitManager(s);
+    s.ext.limits = m;
+  },
+  routes(app, s) { registerLimitRoutes(app, s, s.ext.limits as LimitManager); },
+};

@@ -1,4 +1,98 @@
-// Placeholder: the policies API family is being built.
+// /v3/policies (policy blobs) and OS-ENDPOINT-POLICY (/v3/policies/{id}/OS-ENDPOINT-POLICY/...,
+// /v3/endpoints/{id}/OS-ENDPOINT-POLICY/policy).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityExtension } from '../extensions.ts';
+import type { IdentityService } from '../service.ts';
+import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
+import { renderEndpoint } from './catalog.ts';
+import { listBody, q, selfLink, wrap } from './common.ts';
 
-export const policiesExtension: IdentityExtension = { name: 'policies', routes() {} };
+const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({ ...p.extra, id: p.id, type: p.type, blob: p.blob, links: selfLink(req, `policies/${p.id}`) });
+
+const policyProps = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } };
+
+function routes(app: FastifyInstance, s: IdentityService) {
+  const m = (): PolicyBlobManager => s.ext.policies;
+  const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
+    app.get(path, handler);
+    app.head(path, handler);
+  };
+
+  app.post('/v3/policies', { schema: { body: wrap('policy', { required: ['blob', 'type'], properties: policyProps }) } }, async (req, reply) => {
+    req.authorize('identity:create_policy');
+    const p = await m().create((req.body as any).policy);
+    reply.code(201);
+    return { policy: renderPolicy(req, p) };
+  });
+  getAndHead('/v3/policies', async (req) => {
+    req.authorize('identity:list_policies');
+    const items = (await m().list(q(req).type)).map((p) => renderPolicy(req, p));
+    const limit = s.config.identity.listLimit;
+    return limit && items.length > limit ? listBody(req, 'policies', items.slice(0, limit), true) : listBody(req, 'policies', items);
+  });
+  getAndHead('/v3/policies/:policy_id', async (req) => {
+    req.authorize('identity:get_policy');
+    return { policy: renderPolicy(req, await m().get((req.params as any).policy_id)) };
+  });
+  app.patch('/v3/policies/:policy_id', { schema: { body: wrap('policy', { minProperties: 1, properties: policyProps }) } }, async (req) => {
+    req.authorize('identity:update_policy');
+    return { policy: renderPolicy(req, await m().update((req.params as any).policy_id, (req.body as any).policy)) };
+  });
+  app.delete('/v3/policies/:policy_id', async (req, reply) => {
+    req.authorize('identity:delete_policy');
+    await m().delete((req.params as any).policy_id);
+    reply.code(204).send();
+  });
+
+  // ---- OS-ENDPOINT-POLICY ----
+  const base = '/v3/policies/:policy_id/OS-ENDPOINT-POLICY';
+  getAndHead(`${base}/endpoints`, async (req) => {
+    req.authorize('identity:list_endpoints_for_policy');
+    const { policy_id } = req.params as { policy_id: string };
+    await m().get(policy_id);
+    return listBody(req, 'endpoints', (await m().endpointsForPolicy(policy_id)).map((e) => renderEndpoint(req, e)));
+  });
+
+  /** PUT (associate), GET/HEAD (check) and DELETE for one kind of association target. */
+  const association = (path: string, kind: string, target: (p: Record<string, string>) => Promise<PolicyTarget>) => {
+    const handle = (action: 'create' | 'check' | 'delete') => async (req: FastifyRequest, reply: FastifyReply) => {
+      const params = req.params as Record<string, string>;
+      req.authorize(`identity:${action}_policy_association_for_${kind}`);
+      await m().get(params.policy_id!);
+      const t = await target(params);
+      if (action === 'create') await m().associate(params.policy_id!, t);
+      else if (action === 'check') await m().checkAssociation(params.policy_id!, t);
+      else await m().dissociate(params.policy_id!, t);
+      return reply.code(204).send();
+    };
+    app.put(path, handle('create'));
+    getAndHead(path, handle('check'));
+    app.delete(path, handle('delete'));
+  };
+  association(`${base}/endpoints/:endpoint_id`, 'endpoint', async (p) => {
+    await s.catalog.getEndpoint(p.endpoint_id!);
+    return { endpointId: p.endpoint_id };
+  });
+  association(`${base}/services/:service_id`, 'service', async (p) => {
+    await s.catalog.getService(p.service_id!);
+    return { serviceId: p.service_id };
+  });
+  association(`${base}/services/:service_id/regions/:region_id`, 'region_and_service', async (p) => {
+    await s.catalog.getService(p.service_id!);
+    await s.catalog.getRegion(p.region_id!);
+    return { serviceId: p.service_id, regionId: p.region_id };
+  });
+
+  getAndHead('/v3/endpoints/:endpoint_id/OS-ENDPOINT-POLICY/policy', async (req) => {
+    req.authorize('identity:get_policy_for_endpoint');
+    const { endpoint_id } = req.params as { endpoint_id: string };
+    await s.catalog.getEndpoint(endpoint_id);
+    return { policy: renderPolicy(req, await m().policyForEndpoint(endpoint_id)) };
+  });
+}
+
+export const policiesExtension: IdentityExtension = {
+  name: 'policies',
+  init(s) { s.ext.policies = new PolicyBlobManager(s.backend, s.catalog); },
+  routes,
+};

@@ -135,7 +135,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   const tagTarget = async (id: string) => { const p = await r.getProject(id); return { target: { project: { id: p.id, domain_id: p.domain_id } } }; };
   app.get('/v3/projects/:project_id/tags', async (req) => {
     const { project_id } = req.params as { project_id: string };
-    req.authorize('identity:get_project_tags', await tagTarget(project_id));
+    req.authorize('identity:list_project_tags', await tagTarget(project_id));
     return { tags: (await r.getProject(project_id)).tags };
   });
   app.put('/v3/projects/:project_id/tags', { schema: { body: { type: 'object', required: ['tags'], properties: { tags } } } }, async (req) => {
@@ -162,8 +162,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     req.authorize('identity:create_project_tag', await tagTarget(project_id));
     if (!new RegExp(tagName.pattern).test(tag) || tag.length > 255) throw badRequest(`Invalid input for field 'tag': '${tag}'`, 'ValidationError');
     await r.addTag(project_id, tag);
-    reply.code(201).header('Location', `${req.baseUrl}/v3/projects/${project_id}/tags/${tag}`);
-    return { links: selfLink(req, `projects/${project_id}/tags`), tags: (await r.getProject(project_id)).tags };
+    // 201 with an empty body, as the API-WG tags guideline (and tempest) expect.
+    reply.code(201).header('Location', `${req.baseUrl}/v3/projects/${project_id}/tags/${tag}`).send();
   });
   app.delete('/v3/projects/:project_id/tags/:tag', async (req, reply) => {
     const { project_id, tag } = req.params as { project_id: string; tag: string };

@@ -39,7 +39,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
     req.authorize('identity:create_user', { target: { user: { ...body, domain_id: domainId } } });
     checkOptions(body.options);
-    await s.resource.getDomain(domainId).catch(() => { throw new ApiError(400, `Unable to create user, domain ${domainId} could not be found.`, 'ValidationError'); });
+    await s.resource.getDomain(domainId);
     if (body.default_project_id) {
       const p = await s.resource.find(body.default_project_id);
       if (p?.is_domain) throw badRequest('Domains are not valid default projects.', 'ValidationError');
@@ -120,7 +120,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const body = (req.body as any).group;
     const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
     req.authorize('identity:create_group', { target: { group: { ...body, domain_id: domainId } } });
-    await s.resource.getDomain(domainId).catch(() => { throw new ApiError(400, `Unable to create group, domain ${domainId} could not be found.`, 'ValidationError'); });
+    await s.resource.getDomain(domainId);
     const { name, domain_id: _d, description: desc, id: _id, links: _l, ...extra } = body;
     const g = await users.createGroup({ name, domain_id: domainId, description: desc, extra });
     reply.code(201);

@@ -221,4 +221,27 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // OS-ENDPOINT-POLICY: a policy blob associated with an endpoint, a service, or a service in a region.
+  '0002_policy_association': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('policy_association')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('policy_id', id, (c) => c.notNull())
+        .addColumn('endpoint_id', id)
+        .addColumn('service_id', id)
+        .addColumn('region_id', 'varchar(255)')
+        .execute();
+    },
+  },
+  // OS-OAUTH1 consumers (the delegation flow itself is not implemented).
+  '0003_oauth1_consumer': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('consumer')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('description', 'text')
+        .addColumn('secret', 'varchar(255)', (c) => c.notNull())
+        .addColumn('extra', 'text')
+        .execute();
+    },
+  },
 };

@@ -107,7 +107,8 @@ export class TokenProvider {
       else if (m === 'token') {
         const id = identity.token?.id;
         if (typeof id !== 'string') throw badRequest('Invalid input for field \'identity/token/id\'.', 'ValidationError');
-        try { fromToken = await this.validate(id); } catch { throw unauthorized(); }
+        // Keystone's token method answers 404 for a token that does not validate.
+        try { fromToken = await this.validate(id); } catch { throw new ApiError(404, `Could not find token: ${id}.`, 'TokenNotFound'); }
         if (fromToken.trust) throw new ApiError(403, 'Rescoping a trust-scoped token is not allowed.', 'Forbidden');
         if (fromToken.appCred) throw unauthorized('A token created with an application credential cannot be rescoped.');
         u = fromToken.user;
@@ -167,11 +168,10 @@ export class TokenProvider {
         payload.system = 'all';
       } else if (scope['OS-TRUST:trust']) {
         const t = await this.trusts?.getTrust(scope['OS-TRUST:trust'].id);
-        if (!t || t.deleted) throw new ApiError(404, `Could not find trust: ${scope['OS-TRUST:trust'].id}.`, 'TrustNotFound');
+        if (!t || t.deleted) throw unauthorized();
         if (t.trustee_user_id !== user.id) throw new ApiError(403, 'User is not a trustee.', 'Forbidden');
         if (t.expires_at && Date.parse(t.expires_at) < Date.now()) throw unauthorized();
         if (t.expires_at && Date.parse(t.expires_at) < expiresAt.getTime()) payload.expiresAt = expiresAt = new Date(Date.parse(t.expires_at));
-        await this.trusts!.consume(t.id);
         payload.trustId = t.id;
         payload.projectId = t.project_id ?? undefined;
       } else throw badRequest('Invalid input for field \'scope\'.', 'ValidationError');
@@ -187,12 +187,16 @@ export class TokenProvider {
     }
 
     const token = this.formatter.create(payload);
+    let model: TokenModel;
     try {
-      return await this.build(token, payload, { issuedAt: now, forIssue: true });
+      model = await this.build(token, payload, { issuedAt: now, forIssue: true });
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) throw unauthorized(e.message);
       throw e;
     }
+    // A trust use is spent only by a token actually issued.
+    if (payload.trustId) await this.trusts!.consume(payload.trustId);
+    return model;
   }
 
   // ---- validation ----
