@@ -10,6 +10,7 @@ import type { ServiceModule } from '../core/http.ts';
 import type { TokenValidator } from '../core/auth.ts';
 import { PolicyEngine } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
+import { PeriodicTasks } from '../core/periodic.ts';
 import { migrations } from './db/migrations.ts';
 import { IdentityBackend } from './backend.ts';
 import { ResourceManager } from './resource.ts';
@@ -46,8 +47,10 @@ export class IdentityService implements ServiceModule {
   tokens: TokenProvider;
   /** Managers added by the extension modules (credentials, trusts, ...), by name. */
   ext: Record<string, any> = {};
+  periodic: PeriodicTasks;
 
   constructor(public db: Kysely<any>, public config: StratusConfig, bus: MessageBus, log: Logger) {
+    this.periodic = new PeriodicTasks(log);
     this.policy = new PolicyEngine(IDENTITY_POLICIES, { overrides: PolicyEngine.loadOverrides(path.join(config.policyDir, 'identity.yaml')), logger: { warn: (m: string) => log.warn(m) } } as any);
     this.backend = new IdentityBackend(db, config, bus, log);
     this.resource = new ResourceManager(this.backend);
@@ -68,6 +71,16 @@ export class IdentityService implements ServiceModule {
     this.tokens.formatter.reload();
     await this.revoke.load();
     for (const ext of extensions) await ext.init?.(this);
+    // `stratus keys rotate` works on the key repository on disk; a running process picks the new keys up.
+    let keys = this.tokenKeys.load().map((k) => k.toString('hex')).join();
+    this.periodic.add('reload-fernet-keys', 60, () => {
+      const now = this.tokenKeys.load().map((k) => k.toString('hex')).join();
+      if (now === keys) return;
+      keys = now;
+      this.tokens.formatter.reload();
+      this.backend.changed(); // cached validations of tokens under a pruned key must go
+    });
+    this.periodic.add('prune-revocation-events', 3600, () => this.revoke.prune(this.config.identity.tokenExpiration + this.config.identity.allowExpiredWindow));
   }
 
   renderError(e: ApiError) {
@@ -88,5 +101,5 @@ export class IdentityService implements ServiceModule {
     return { validate: async (token, opts) => this.tokens.toContext(await this.tokens.validate(token, opts)) };
   }
 
-  async close() { await this.db.destroy(); }
+  async close() { this.periodic.stop(); await this.db.destroy(); }
 }
