@@ -2,20 +2,9 @@
 // real HTTP API, on SQLite and (when STRATUS_TEST_PG is set) PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { databaseEngines, startCloud, type TestCloud } from './lib/cloud.ts';
 
-const engines: Array<{ name: string; database?: string }> = [{ name: 'sqlite' }];
-const pgUrl = process.env.STRATUS_TEST_PG;
-if (pgUrl) engines.push({ name: 'postgres', database: pgUrl });
-else it('identity-misc on PostgreSQL', { skip: 'STRATUS_TEST_PG is not set (CI sets it and starts PostgreSQL)' }, () => {});
-
-async function resetPg(url: string) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query('DROP SCHEMA IF EXISTS identity CASCADE');
-  await c.end();
-}
+const engines = databaseEngines('identity-misc');
 
 for (const engine of engines) {
   describe(`identity policies, endpoint filter, domain config (${engine.name})`, () => {
@@ -27,7 +16,6 @@ for (const engine of engines) {
     const endpoints: Record<string, string> = {};
 
     before(async () => {
-      if (engine.database) await resetPg(engine.database);
       c = await startCloud({ database: engine.database });
       const p = await c.req('POST', '/v3/projects', { project: { name: 'misc-project', domain_id: 'default' } });
       projectId = p.body.project.id;

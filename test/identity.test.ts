@@ -4,25 +4,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { databaseEngines, startCloud, type TestCloud } from './lib/cloud.ts';
 
-const engines: Array<{ name: string; database?: string }> = [{ name: 'sqlite' }];
-const pgUrl = process.env.STRATUS_TEST_PG;
-if (pgUrl) engines.push({ name: 'postgres', database: pgUrl });
-else it('identity on PostgreSQL', { skip: 'STRATUS_TEST_PG is not set (CI sets it and starts PostgreSQL)' }, () => {});
-
-async function resetPg(url: string) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query('DROP SCHEMA IF EXISTS identity CASCADE');
-  await c.end();
-}
+const engines = databaseEngines('identity');
 
 for (const engine of engines) {
   describe(`identity (${engine.name})`, () => {
     let c: TestCloud;
-    before(async () => { if (engine.database) await resetPg(engine.database); c = await startCloud({ database: engine.database }); });
+    before(async () => { c = await startCloud({ database: engine.database }); });
     after(async () => { await c.stop(); });
 
     it('serves the version documents without a token', async () => {

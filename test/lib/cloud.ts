@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { it } from 'node:test';
+import pg from 'pg';
 import { loadConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { Cloud } from '../../src/server.ts';
@@ -14,7 +16,25 @@ export interface TestCloud {
   stop(): Promise<void>;
 }
 
+/** The databases an API test runs on: SQLite always, PostgreSQL when STRATUS_TEST_PG is set (CI sets it). */
+export function databaseEngines(what: string): Array<{ name: string; database?: string }> {
+  const engines: Array<{ name: string; database?: string }> = [{ name: 'sqlite' }];
+  const url = process.env.STRATUS_TEST_PG;
+  if (url) engines.push({ name: 'postgres', database: url });
+  else it(`${what} on PostgreSQL`, { skip: 'STRATUS_TEST_PG is not set (CI sets it and starts PostgreSQL)' }, () => {});
+  return engines;
+}
+
+/** Drops identity's schema so that a PostgreSQL test starts from nothing. */
+async function resetPg(url: string) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('DROP SCHEMA IF EXISTS identity CASCADE');
+  await c.end();
+}
+
 export async function startCloud(opts: { database?: string; dataDir?: string } = {}): Promise<TestCloud> {
+  if (opts.database?.startsWith('postgres')) await resetPg(opts.database);
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
   process.env.STRATUS_USER_CLOUDS = '0';
   const cfg = loadConfig({ dataDir, port: 0, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
