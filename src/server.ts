@@ -13,6 +13,8 @@ import { openDatabase } from './core/db.ts';
 import { createHttpApp, mountService, type ServiceModule } from './core/http.ts';
 import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
+import { ServiceSession } from './core/clients.ts';
+import { SERVICES } from './services.ts';
 
 export interface Secrets { adminPassword: string; servicePassword: string }
 
@@ -33,7 +35,7 @@ export function loadSecrets(cfg: StratusConfig): Secrets {
 /** The catalog entries of the services this process runs. */
 export function catalogServices(cfg: StratusConfig, services: ServiceModule[]): CatalogService[] {
   return services.map((s) => ({
-    type: s.type, name: s.name === 'identity' ? 'keystone' : s.name, description: `Stratus ${s.name} service`,
+    type: s.type, name: s.catalogName, description: `Stratus ${s.name} service`,
     url: serviceUrl(cfg, s),
   }));
 }
@@ -61,6 +63,13 @@ export class Cloud {
     await this.identity.init();
     this.services = [this.identity];
     this.secrets = loadSecrets(this.cfg);
+    for (const f of SERVICES) {
+      const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
+      this.services.push(await f.create({
+        config: this.cfg, bus: this.bus, log: this.log.child({ service: f.name }), session,
+        openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
+      }));
+    }
     if (opts.bootstrap !== false) {
       await bootstrap(this.identity, {
         adminPassword: this.secrets.adminPassword, servicePassword: this.secrets.servicePassword, region: this.cfg.region,

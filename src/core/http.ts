@@ -23,8 +23,11 @@ declare module 'fastify' {
     allowed(rule: string, target?: Record<string, unknown>): boolean;
   }
   interface FastifyContextConfig {
-    /** false: a public route, no token needed (version documents, POST /v3/auth/tokens, ...). */
-    auth?: boolean;
+    /**
+     * false: a public route, no token needed (version documents, POST /v3/auth/tokens, ...);
+     * 'optional': a token is validated when one is sent (Swift's public containers, temp URLs).
+     */
+    auth?: boolean | 'optional';
   }
 }
 
@@ -39,8 +42,12 @@ export interface ServiceModule {
   standardPort: number;
   /** Path appended to the base URL in the catalog (e.g. '/v3' for identity). */
   catalogPath: string;
+  /** Upstream project name, as the catalog names the service (keystone, glance, swift, ...). */
+  catalogName: string;
   /** Render an error in the service's own body. */
   renderError(e: ApiError): unknown;
+  /** Content type of rendered errors (Swift answers text/html), default application/json. */
+  errorContentType?: string;
   policy: PolicyEngine;
   register(app: FastifyInstance): Promise<void>;
   close?(): Promise<void>;
@@ -123,7 +130,7 @@ export function toApiError(err: any): ApiError {
 
 export function sendError(reply: FastifyReply, svc: ServiceModule, err: ApiError) {
   if (err.headers) reply.headers(err.headers);
-  reply.code(err.status).type('application/json').send(svc.renderError(err));
+  reply.code(err.status).type(svc.errorContentType ?? 'application/json').send(svc.renderError(err));
 }
 
 export interface MountOptions {
@@ -141,8 +148,10 @@ export async function mountService(app: FastifyInstance, svc: ServiceModule, opt
       req.service = mounted;
       req.baseUrl = `${req.protocol}://${req.headers.host ?? 'localhost'}${opts.prefix}`;
       reply.header('x-openstack-request-id', req.id);
-      if (req.routeOptions.config?.auth === false) return;
+      const mode = req.routeOptions.config?.auth;
+      if (mode === false) return;
       const token = req.headers['x-auth-token'];
+      if (mode === 'optional' && (typeof token !== 'string' || !token)) return;
       if (typeof token !== 'string' || !token) {
         throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', { 'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"` });
       }
@@ -159,7 +168,7 @@ export async function mountService(app: FastifyInstance, svc: ServiceModule, opt
     });
     // Every authenticated route must enforce a named policy rule; one that forgot is a bug.
     scope.addHook('onResponse', async (req, reply) => {
-      if (req.routeOptions.config?.auth !== false && reply.statusCode < 400 && !req.authorized && req.routeOptions.url) {
+      if (req.routeOptions.config?.auth === undefined && reply.statusCode < 400 && !req.authorized && req.routeOptions.url) {
         req.log.error({ route: req.routeOptions.url, method: req.method }, 'route answered without enforcing a policy rule');
       }
     });

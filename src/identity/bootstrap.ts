@@ -26,6 +26,8 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
   const member = await role('member');
   const admin = await role('admin');
   const service = await role('service');
+  // Swift's keystoneauth gives ResellerAdmin every account (DevStack creates it with Swift).
+  await role('ResellerAdmin');
   await s.assignment.createImplied(admin.id, member.id);
   await s.assignment.createImplied(member.id, reader.id);
 

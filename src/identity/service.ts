@@ -35,6 +35,7 @@ export class IdentityService implements ServiceModule {
   prefix = '/identity';
   standardPort = 5000;
   catalogPath = '';
+  catalogName = 'keystone';
   policy: PolicyEngine;
   backend: IdentityBackend;
   resource: ResourceManager;

@@ -1,0 +1,26 @@
+// What a service gets from the process that runs it, and how it is created. Every service
+// but identity is built by a factory listed in src/services.ts.
+import type { Kysely } from 'kysely';
+import type { StratusConfig } from './config.ts';
+import type { MessageBus } from './bus.ts';
+import type { Logger } from './log.ts';
+import type { ServiceModule } from './http.ts';
+import type { ServiceSession } from './clients.ts';
+
+export interface ServiceContext {
+  config: StratusConfig;
+  bus: MessageBus;
+  log: Logger;
+  /** The service's own database (a SQLite file or a PostgreSQL schema named after the service). */
+  openDatabase(): Promise<Kysely<any>>;
+  /** Authenticated as this service's user (project `service`), for REST calls to other services. */
+  session: ServiceSession;
+}
+
+export interface ServiceFactory {
+  /** Folder name and database name, e.g. 'image'. */
+  name: string;
+  /** The service user bootstrap creates for it (glance, swift, ...). */
+  user: string;
+  create(ctx: ServiceContext): Promise<ServiceModule>;
+}

@@ -1,0 +1,7 @@
+// The services this code base runs besides identity, in start order. A service is a folder
+// named by its service type, with a factory exported from its service.ts.
+import type { ServiceFactory } from './core/service.ts';
+import { objectStoreService } from './object-store/service.ts';
+import { imageService } from './image/service.ts';
+
+export const SERVICES: ServiceFactory[] = [objectStoreService, imageService].filter((s): s is ServiceFactory => !!s);
