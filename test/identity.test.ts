@@ -104,6 +104,18 @@ for (const engine of engines) {
       assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status, 404);
     });
 
+    it('drops a user\'s application credentials when their role on the project is removed', async () => {
+      const u = await c.req('POST', '/v3/users', { user: { name: 'carol', password: 'pw-carol' } });
+      const p = await c.req('POST', '/v3/projects', { project: { name: 'carol-proj' } });
+      const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
+      assert.equal((await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`)).status, 204);
+      const t = await c.token({ name: 'carol', password: 'pw-carol' }, { project: { id: p.body.project.id } });
+      const ac = await c.req('POST', `/v3/users/${u.body.user.id}/application_credentials`, { application_credential: { name: 'ci' } }, { token: t });
+      assert.equal(ac.status, 201);
+      assert.equal((await c.req('DELETE', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`)).status, 204);
+      assert.equal((await c.req('GET', `/v3/users/${u.body.user.id}/application_credentials/${ac.body.application_credential.id}`)).status, 404);
+    });
+
     it('rescopes an unscoped token and keeps the audit chain', async () => {
       const unscoped = await c.token({ name: 'admin', password: c.adminPassword });
       const r = await c.req('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: unscoped } }, scope: { system: { all: true } } } }, { token: null });

@@ -137,6 +137,11 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       req.authorize('identity:revoke_grant', target);
       await a.revoke(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!));
       if (spec.actor === 'users') await s.revoke.revoke({ user_id: p.actor_id, ...(spec.scope === 'projects' ? { project_id: p.scope_id } : { domain_id: p.scope_id }) });
+      // As Keystone's assignment-removal callback: the user's application credentials on that project go too.
+      if (spec.actor === 'users' && spec.scope === 'projects') {
+        await s.db.deleteFrom('application_credential').where('user_id', '=', p.actor_id!).where('project_id', '=', p.scope_id!).execute();
+        s.backend.changed();
+      }
       reply.code(204).send();
     });
     app.get(`${base}/roles${suffix}`, async (req) => {
