@@ -269,6 +269,7 @@ export class TrustManager implements TrustLookup {
       id: t.id, trustor_user_id: t.trustor_user_id, trustee_user_id: t.trustee_user_id, project_id: t.project_id,
       impersonation: t.impersonation, expires_at: t.expires_at, remaining_uses: t.remaining_uses, roleIds: t.roleIds,
       deleted, redelegation_count: t.redelegation_count,
+      originalTrustorId: t.redelegated_trust_id ? (await this.pedigree(t)).at(-1)!.trustor_user_id : t.trustor_user_id,
     };
   }
 

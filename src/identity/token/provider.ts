@@ -16,6 +16,8 @@ import { InvalidToken, TokenFormatter, randomAuditId, type TokenPayload } from '
 export interface TrustInfo {
   id: string; trustor_user_id: string; trustee_user_id: string; project_id: string | null; impersonation: boolean;
   expires_at: string | null; remaining_uses: number | null; roleIds: string[]; deleted: boolean; redelegation_count?: number | null;
+  /** The trustor at the root of a redelegation chain: the roles are checked against theirs. */
+  originalTrustorId?: string;
 }
 export interface TrustLookup {
   getTrust(id: string): Promise<TrustInfo | undefined>;
@@ -239,7 +241,7 @@ export class TokenProvider {
       if (!trustor || !trustor.enabled) throw tokenNotFound();
       if (t.impersonation) { model.user = trustor; model.userDomain = (await this.resource.find(trustor.domain_id))!; }
       if (t.project_id) {
-        const held = new Set(await this.assignment.rolesOnProject(t.trustor_user_id, t.project_id));
+        const held = new Set(await this.assignment.rolesOnProject(t.originalTrustorId ?? t.trustor_user_id, t.project_id));
         roleIds = (await this.assignment.expandImplied(t.roleIds)).map((r) => r.id).filter((r) => held.has(r));
         if (!roleIds.length) throw tokenNotFound();
       }
