@@ -65,7 +65,7 @@ export function createHttpApp(log: Logger): FastifyInstance {
     bodyLimit: 16 * 1024 * 1024,
     return503OnClosing: true,
     exposeHeadRoutes: false,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
     // OpenStack APIs never coerce or drop what the client sent: a wrong type is a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   } as any) as unknown as FastifyInstance;

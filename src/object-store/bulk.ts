@@ -1,0 +1,174 @@
+// Bulk operations: POST ?bulk-delete (a newline-separated list of /container[/object]) and
+// PUT ?extract-archive=tar|tar.gz|tar.bz2 (each file of the archive becomes an object,
+// streamed from the archive to the driver, never held whole).
+import zlib from 'node:zlib';
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../core/errors.ts';
+import type { ObjectStoreService } from './service.ts';
+import { authorize } from './acl.ts';
+import { isoOf, xTimestamp } from './store.ts';
+import { CONSTRAINTS, guessContentType, hdr } from './api/common.ts';
+
+export const MAX_DELETES_PER_REQUEST = 10000;
+export const MAX_CONTAINERS_PER_EXTRACTION = 10000;
+export const MAX_FAILED_EXTRACTIONS = 1000;
+
+/** Pulls exact byte counts out of an async byte stream. */
+class ByteReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private it: AsyncIterator<Buffer>;
+  private done = false;
+  constructor(src: AsyncIterable<Buffer>) { this.it = src[Symbol.asyncIterator](); }
+  private async fill(n: number) {
+    while (this.buf.length < n && !this.done) {
+      const r = await this.it.next();
+      if (r.done) this.done = true; else this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
+    }
+  }
+  async read(n: number): Promise<Buffer> {
+    await this.fill(n);
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(out.length);
+    return out;
+  }
+  async *chunks(n: number): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      if (!this.buf.length) await this.fill(1);
+      if (!this.buf.length) throw new ApiError(400, 'Invalid Tar File: truncated');
+      const take = this.buf.subarray(0, Math.min(left, this.buf.length));
+      this.buf = this.buf.subarray(take.length);
+      left -= take.length;
+      yield take;
+    }
+  }
+  async skip(n: number) { for await (const _ of this.chunks(n)) { /* discard */ } }
+}
+
+const cstr = (b: Buffer) => { const i = b.indexOf(0); return b.subarray(0, i < 0 ? b.length : i).toString('utf8'); };
+const octal = (b: Buffer) => parseInt(cstr(b).trim() || '0', 8);
+
+export class Bulk {
+  constructor(private s: ObjectStoreService) {}
+
+  /** The bulk middleware's result body, in the format the Accept header asks for. */
+  result(req: FastifyRequest, reply: FastifyReply, r: Record<string, unknown>) {
+    const accept = hdr(req, 'accept') ?? '';
+    reply.code(200);
+    if (/json/.test(accept)) return reply.type('application/json; charset=utf-8').send(JSON.stringify(r));
+    if (/xml/.test(accept)) {
+      const tag = (k: string) => k.toLowerCase().replace(/ /g, '_');
+      return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r).map(([k, v]) => `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`).join('')}</delete>\n`);
+    }
+    return reply.type('text/plain; charset=utf-8').send(Object.entries(r).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map((e) => e.join(', ')).join('\n') : v}`).join('\n') + '\n');
+  }
+
+  async bulkDelete(req: FastifyRequest, reply: FastifyReply, account: string) {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const body = req.body as AsyncIterable<Buffer> | undefined;
+    if (body && typeof (body as any)[Symbol.asyncIterator] === 'function') {
+      for await (const c of body) { n += c.length; if (n > MAX_DELETES_PER_REQUEST * (CONSTRAINTS.max_object_name_length + 260)) throw new ApiError(413, 'Request Entity Too Large'); chunks.push(c); }
+    }
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+    if (lines.length > MAX_DELETES_PER_REQUEST) throw new ApiError(413, `Maximum Bulk Deletes: ${MAX_DELETES_PER_REQUEST} per request`);
+    let deleted = 0, notFound = 0;
+    const errors: Array<[string, string]> = [];
+    for (const line of lines) {
+      const path = decodeURIComponent(line).replace(/^\//, '');
+      const i = path.indexOf('/');
+      const container = i < 0 ? path : path.slice(0, i), object = i < 0 ? '' : path.slice(i + 1);
+      try {
+        const c = await this.s.store.getContainer(account, container);
+        if (!object) {
+          authorize(req, account, 'admin');
+          if (!c) { notFound++; continue; }
+          if ((await this.s.store.containerStats(account, container)).objects > 0) { errors.push([`/${path}`, '409 Conflict']); continue; }
+          await this.s.store.deleteContainer(account, container);
+          deleted++;
+        } else {
+          authorize(req, account, 'write', c);
+          const o = await this.s.store.getObject(account, container, object);
+          if (!o) { notFound++; continue; }
+          await this.s.objects.remove(c, o);
+          deleted++;
+        }
+      } catch (e) {
+        const st = e instanceof ApiError ? e.status : 500;
+        errors.push([`/${path}`, st === 401 ? '401 Unauthorized' : st === 403 ? '403 Forbidden' : `${st} Error`]);
+      }
+    }
+    const status = errors.length ? (errors.every((e) => e[1].startsWith('409')) ? '409 Conflict' : errors[0]![1]) : '200 OK';
+    return this.result(req, reply, { 'Number Deleted': deleted, 'Number Not Found': notFound, 'Response Body': '', 'Response Status': errors.length ? status : '200 OK', Errors: errors });
+  }
+
+  async extractArchive(req: FastifyRequest, reply: FastifyReply, account: string, base: string) {
+    const kind = String((req.query as any)['extract-archive']).toLowerCase();
+    let src: AsyncIterable<Buffer> = (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function' ? (req.body as any) : Readable.from([]);
+    if (kind === 'tar.gz' || kind === 'tgz') src = (src as Readable).pipe(zlib.createGunzip());
+    else if (kind === 'tar.bz2') throw new ApiError(400, 'Unsupported archive format: tar.bz2');
+    else if (kind !== 'tar') throw new ApiError(400, 'Unsupported archive format');
+    const reader = new ByteReader(src);
+    let created = 0;
+    const errors: Array<[string, string]> = [];
+    let longName: string | undefined, paxPath: string | undefined;
+    try {
+      for (;;) {
+        const h = await reader.read(512);
+        if (h.length < 512 || h.every((b) => b === 0)) break;
+        const size = octal(h.subarray(124, 136));
+        const type = String.fromCharCode(h[156] || 48);
+        const prefix = h.subarray(257, 263).toString() === 'ustar\0' || h.subarray(257, 262).toString() === 'ustar' ? cstr(h.subarray(345, 500)) : '';
+        let name = longName ?? paxPath ?? (prefix ? `${prefix}/${cstr(h.subarray(0, 100))}` : cstr(h.subarray(0, 100)));
+        const pad = (512 - (size % 512)) % 512;
+        if (type === 'L' || type === 'x' || type === 'g') {
+          const data = Buffer.concat(await arr(reader.chunks(size)));
+          await reader.skip(pad);
+          if (type === 'L') longName = cstr(data);
+          if (type === 'x') { const m = /\d+ path=([^\n]*)\n/.exec(data.toString('utf8')); if (m) paxPath = m[1]; }
+          continue;
+        }
+        longName = undefined; paxPath = undefined;
+        if (type !== '0' && type !== '\0' && type !== '7') { await reader.skip(size + pad); continue; }
+        name = (base ? `${base}/${name}` : name).replace(/^\.?\//, '').replace(/^\/+/, '');
+        const i = name.indexOf('/');
+        const container = i < 0 ? '' : name.slice(0, i), object = i < 0 ? '' : name.slice(i + 1);
+        if (!container || !object) { errors.push([`/${name}`, '400 Bad Request']); await reader.skip(size + pad); continue; }
+        let consumed = false;
+        try {
+          let c = await this.s.store.getContainer(account, container);
+          if (!c) {
+            authorize(req, account, 'admin');
+            if (container.length > CONSTRAINTS.max_container_name_length) throw new ApiError(400, 'bad container');
+            await this.s.store.createContainer(account, container, {});
+            c = (await this.s.store.getContainer(account, container))!;
+          }
+          authorize(req, account, 'write', c);
+          await this.s.objects.checkQuotas(c, size, 1);
+          consumed = true;
+          const res = await this.s.backend.put(reader.chunks(size));
+          const ts = xTimestamp();
+          const existing = await this.s.store.getObject(account, container, object);
+          await this.s.objects.store(c, { account, container, name: object, blob: res.blob, etag: res.etag, bytes: res.bytes, content_type: guessContentType(object), timestamp: ts, last_modified: isoOf(ts), metadata: {}, delete_at: null }, existing);
+          created++;
+        } catch (e) {
+          const st = e instanceof ApiError ? e.status : 500;
+          errors.push([`/${name}`, st === 401 ? '401 Unauthorized' : st === 403 ? '403 Forbidden' : st === 413 ? '413 Request Entity Too Large' : `${st} Error`]);
+          if (errors.length > MAX_FAILED_EXTRACTIONS) break;
+          if (consumed) throw e;
+          await reader.skip(size + pad);
+          continue;
+        }
+        await reader.skip(pad);
+      }
+    } catch (e) {
+      if (e instanceof ApiError) return this.result(req, reply, { 'Number Files Created': created, 'Response Body': e.message, 'Response Status': '400 Bad Request', Errors: errors });
+      throw e;
+    }
+    const status = errors.length ? errors[0]![1] : '201 Created';
+    return this.result(req, reply, { 'Number Files Created': created, 'Response Body': '', 'Response Status': status, Errors: errors });
+  }
+}
+
+async function arr(g: AsyncGenerator<Buffer>) { const out: Buffer[] = []; for await (const c of g) out.push(c); return out; }

@@ -1,0 +1,162 @@
+// Accounts, containers and objects in the database: rows, exact counts, listings.
+import type { Kysely } from 'kysely';
+import { json } from '../core/db.ts';
+
+export type Meta = Record<string, string>;
+
+export interface AccountRow { account: string; metadata: Meta; timestamp: string }
+export interface ContainerRow { account: string; name: string; metadata: Meta; timestamp: string; last_modified: string }
+export interface ObjectRow {
+  account: string; container: string; name: string; blob: string; etag: string; bytes: number;
+  content_type: string; timestamp: string; last_modified: string; metadata: Meta; delete_at: number | null;
+}
+
+/** Swift's X-Timestamp: seconds with 5 decimals. */
+export const xTimestamp = (ms = Date.now()) => (ms / 1000).toFixed(5);
+/** Listing last_modified: ISO without the zone, microseconds. */
+export const isoOf = (ts: string) => new Date(Math.floor(Number(ts) * 1000)).toISOString().replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
+
+const objRow = (r: any): ObjectRow => ({ ...r, bytes: Number(r.bytes), delete_at: r.delete_at === null || r.delete_at === undefined ? null : Number(r.delete_at), metadata: json<Meta>(r.metadata, {}) });
+
+export interface ListOptions { prefix?: string; marker?: string; endMarker?: string; limit: number; delimiter?: string; reverse?: boolean }
+
+export class SwiftStore {
+  constructor(public db: Kysely<any>) {}
+
+  async getAccount(account: string): Promise<AccountRow | undefined> {
+    const r = await this.db.selectFrom('swift_accounts').selectAll().where('account', '=', account).executeTakeFirst();
+    return r ? ({ ...r, metadata: json<Meta>(r.metadata, {}) } as any) : undefined;
+  }
+  async ensureAccount(account: string): Promise<AccountRow> {
+    const a = await this.getAccount(account);
+    if (a) return a;
+    const row = { account, metadata: '{}', timestamp: xTimestamp() };
+    await this.db.insertInto('swift_accounts').values(row).onConflict((oc) => oc.column('account').doNothing()).execute();
+    return (await this.getAccount(account))!;
+  }
+  async setAccountMeta(account: string, metadata: Meta) {
+    await this.db.updateTable('swift_accounts').set({ metadata: JSON.stringify(metadata) }).where('account', '=', account).execute();
+  }
+  async accountStats(account: string) {
+    const c = await this.db.selectFrom('swift_containers').select((eb) => eb.fn.countAll().as('n')).where('account', '=', account).executeTakeFirst();
+    const o = await this.db.selectFrom('swift_objects').select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')]).where('account', '=', account).executeTakeFirst();
+    return { containers: Number(c?.n ?? 0), objects: Number(o?.n ?? 0), bytes: Number(o?.b ?? 0) };
+  }
+
+  async getContainer(account: string, name: string): Promise<ContainerRow | undefined> {
+    const r = await this.db.selectFrom('swift_containers').selectAll().where('account', '=', account).where('name', '=', name).executeTakeFirst();
+    return r ? ({ ...r, metadata: json<Meta>(r.metadata, {}) } as any) : undefined;
+  }
+  async createContainer(account: string, name: string, metadata: Meta): Promise<boolean> {
+    const ts = xTimestamp();
+    const res = await this.db.insertInto('swift_containers').values({ account, name, metadata: JSON.stringify(metadata), timestamp: ts, last_modified: isoOf(ts) })
+      .onConflict((oc) => oc.columns(['account', 'name']).doNothing()).executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async setContainerMeta(account: string, name: string, metadata: Meta) {
+    await this.db.updateTable('swift_containers').set({ metadata: JSON.stringify(metadata) }).where('account', '=', account).where('name', '=', name).execute();
+  }
+  async deleteContainer(account: string, name: string) {
+    await this.db.deleteFrom('swift_containers').where('account', '=', account).where('name', '=', name).execute();
+  }
+  async containerStats(account: string, name: string) {
+    const o = await this.db.selectFrom('swift_objects').select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')]).where('account', '=', account).where('container', '=', name).executeTakeFirst();
+    return { objects: Number(o?.n ?? 0), bytes: Number(o?.b ?? 0) };
+  }
+  /** Per-container stats for an account listing. */
+  async containerStatsMap(account: string, names: string[]) {
+    const out = new Map<string, { objects: number; bytes: number }>();
+    if (!names.length) return out;
+    const rows = await this.db.selectFrom('swift_objects').select((eb) => ['container', eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')])
+      .where('account', '=', account).where('container', 'in', names).groupBy('container').execute();
+    for (const r of rows as any[]) out.set(r.container, { objects: Number(r.n), bytes: Number(r.b ?? 0) });
+    return out;
+  }
+
+  async getObject(account: string, container: string, name: string): Promise<ObjectRow | undefined> {
+    const r = await this.db.selectFrom('swift_objects').selectAll().where('account', '=', account).where('container', '=', container).where('name', '=', name).executeTakeFirst();
+    return r ? objRow(r) : undefined;
+  }
+  /** Inserts or replaces; returns the blob of the replaced object (to delete after). */
+  async putObject(o: ObjectRow): Promise<string | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const old = await tx.selectFrom('swift_objects').select('blob').where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).executeTakeFirst();
+      const values = { ...o, metadata: JSON.stringify(o.metadata) };
+      if (old) {
+        await tx.updateTable('swift_objects').set(values).where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).execute();
+      } else {
+        await tx.insertInto('swift_objects').values(values).execute();
+      }
+      await tx.updateTable('swift_containers').set({ last_modified: o.last_modified }).where('account', '=', o.account).where('name', '=', o.container).execute();
+      return old && old.blob !== o.blob ? old.blob : undefined;
+    });
+  }
+  async updateObjectMeta(o: ObjectRow) {
+    await this.db.updateTable('swift_objects').set({ metadata: JSON.stringify(o.metadata), content_type: o.content_type, delete_at: o.delete_at, timestamp: o.timestamp, last_modified: o.last_modified })
+      .where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).execute();
+  }
+  /** Deletes the row; returns its blob when one was deleted. */
+  async deleteObject(account: string, container: string, name: string, onlyBlob?: string): Promise<string | undefined> {
+    let q = this.db.deleteFrom('swift_objects').where('account', '=', account).where('container', '=', container).where('name', '=', name);
+    if (onlyBlob) q = q.where('blob', '=', onlyBlob);
+    const r = await q.returning('blob').executeTakeFirst();
+    return r?.blob as string | undefined;
+  }
+  async blobReferenced(blob: string): Promise<boolean> {
+    return !!(await this.db.selectFrom('swift_objects').select('blob').where('blob', '=', blob).limit(1).executeTakeFirst());
+  }
+  async expired(nowSec: number, limit = 1000): Promise<ObjectRow[]> {
+    return (await this.db.selectFrom('swift_objects').selectAll().where('delete_at', 'is not', null).where('delete_at', '<=', nowSec).limit(limit).execute()).map(objRow);
+  }
+
+  /** Names with prefix between markers, in byte order (or reversed), in pages of `page`. */
+  private async page(table: 'swift_containers' | 'swift_objects', where: Record<string, string>, o: { prefix?: string; after?: string; before?: string; reverse?: boolean }, page: number): Promise<any[]> {
+    let q = this.db.selectFrom(table).selectAll();
+    for (const [k, v] of Object.entries(where)) q = q.where(k as any, '=', v);
+    if (o.prefix) q = q.where('name', '>=', o.prefix).where('name', '<', o.prefix + '\u{10FFFF}');
+    if (o.after !== undefined) q = q.where('name', '>', o.after);
+    if (o.before !== undefined) q = q.where('name', '<', o.before);
+    return q.orderBy('name', o.reverse ? 'desc' : 'asc').limit(page).execute();
+  }
+
+  /** Swift's listing: prefix, delimiter roll-up into subdirs, marker/end_marker, limit, reverse. */
+  async list(kind: 'containers' | 'objects', account: string, container: string | undefined, opts: ListOptions): Promise<Array<{ subdir: string } | any>> {
+    const table = kind === 'containers' ? 'swift_containers' : 'swift_objects';
+    const where: Record<string, string> = { account };
+    if (container !== undefined) where.container = container;
+    const out: any[] = [];
+    if (opts.limit <= 0) return out;
+    let after = opts.reverse ? opts.endMarker : opts.marker;
+    let before = opts.reverse ? opts.marker : opts.endMarker;
+    if (after === '') after = undefined;
+    if (before === '') before = undefined;
+    const pageSize = Math.max(100, Math.min(opts.limit + 1, 1000));
+    for (;;) {
+      const rows = await this.page(table, where, { prefix: opts.prefix, after, before, reverse: opts.reverse }, pageSize);
+      if (!rows.length) break;
+      let jumped = false;
+      for (const r of rows) {
+        if (opts.delimiter) {
+          const rest = (r.name as string).slice((opts.prefix ?? '').length);
+          const i = rest.indexOf(opts.delimiter);
+          if (i >= 0) {
+            const subdir = (opts.prefix ?? '') + rest.slice(0, i + opts.delimiter.length);
+            if (!(opts.marker && !opts.reverse && subdir <= opts.marker)) out.push({ subdir });
+            if (out.length >= opts.limit) return out;
+            // Skip everything under this subdir.
+            if (opts.reverse) before = subdir; else after = subdir + '\u{10FFFF}';
+            jumped = true;
+            break;
+          }
+        }
+        out.push(kind === 'objects' ? objRow(r) : { ...r, metadata: json<Meta>(r.metadata, {}) });
+        if (out.length >= opts.limit) return out;
+      }
+      if (jumped) continue;
+      if (rows.length < pageSize) break;
+      const last = rows[rows.length - 1].name as string;
+      if (opts.reverse) before = last; else after = last;
+    }
+    return out;
+  }
+}
