@@ -33,15 +33,29 @@ export class FsBackend implements ObjectBackend {
     const fh = await fs.promises.open(tmpFile, 'wx', 0o600);
     const md5 = createHash('md5');
     let bytes = 0;
+    // Socket chunks are small (64 KiB): gather them and write 1 MiB at a time with one writev.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      let bufs = pending;
+      pending = []; pendingBytes = 0;
+      while (bufs.length) {
+        let { bytesWritten } = await fh.writev(bufs);
+        while (bufs.length && bytesWritten >= bufs[0]!.length) { bytesWritten -= bufs[0]!.length; bufs.shift(); }
+        if (bufs.length && bytesWritten) bufs[0] = bufs[0]!.subarray(bytesWritten);
+      }
+    };
     try {
       for await (const chunk of stream) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         bytes += buf.length;
         if (opts.maxBytes !== undefined && bytes > opts.maxBytes) throw new ApiError(413, 'Your request is too large.');
         md5.update(buf);
-        let off = 0;
-        while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+        pending.push(buf);
+        pendingBytes += buf.length;
+        if (pendingBytes >= 1 << 20) await flush();
       }
+      await flush();
       await fh.sync();
       await fh.close();
       const dest = this.pathOf(blob);
@@ -56,7 +70,7 @@ export class FsBackend implements ObjectBackend {
   }
 
   get(blob: string, range?: { start: number; end: number }): Readable {
-    return fs.createReadStream(this.pathOf(blob), range ? { start: range.start, end: range.end } : {});
+    return fs.createReadStream(this.pathOf(blob), { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async delete(blob: string): Promise<void> {
