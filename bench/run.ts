@@ -6,6 +6,14 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
     describe: 'token issue and validation: Stratus vs Keystone (Debian) vs a bare node:http server; start-up and RSS',
     load: () => import('./identity.ts'),
   },
+  image: {
+    describe: 'image create, upload and download (1 MiB, 100 MiB, 2 GiB) vs raw copies and a bare node:http server; peak RSS',
+    load: () => import('./image.ts'),
+  },
+  object: {
+    describe: 'object-store streaming PUT/GET (1 MiB, 100 MiB, 2 GiB) and 1 KiB objects/s vs raw copies and a bare node:http server; peak RSS',
+    load: () => import('./object.ts'),
+  },
 };
 
 function usage(): string {

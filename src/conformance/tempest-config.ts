@@ -154,6 +154,11 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   set('identity-feature-enabled', 'security_compliance', b(!!sc));
 
   set('enforce_scope', 'keystone', 'False');
+  // What Stratus's Glance supports beyond tempest's defaults (interoperable import, os_glance_* reserved namespace).
+  if (types.has('image')) {
+    set('image-feature-enabled', 'import_image', 'True');
+    set('image-feature-enabled', 'os_glance_reserved', 'True');
+  }
 
   const available = new Map<string, boolean>();
   for (const option of new Set(Object.values(SERVICE_AVAILABLE))) available.set(option, false);

@@ -1,4 +1,213 @@
-// Placeholder: the image service (Glance v2) is being built.
-import type { ServiceFactory } from '../core/service.ts';
+// The image service (Glance v2, as Zed answers it): images and their data, members, tags,
+// schemas, discovery, and the stores that keep the bytes.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { ServiceFactory, ServiceContext } from '../core/service.ts';
+import type { ServiceModule } from '../core/http.ts';
+import { ApiError } from '../core/errors.ts';
+import { PolicyEngine } from '../core/policy.ts';
+import { migrate } from '../core/db.ts';
+import { migrations } from './db/migrations.ts';
+import { IMAGE_POLICIES } from './policies.ts';
+import { ImageRepo, isAdmin, type Image } from './images.ts';
+import type { ImageStore } from './drivers/store.ts';
+import { FileStore } from './drivers/file.ts';
+import { registerDiscoveryRoutes } from './api/discovery.ts';
+import { registerImageRoutes } from './api/images.ts';
+import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
+import { registerMemberRoutes } from './api/members.ts';
+import { registerMetadefRoutes, seedMetadefs } from './api/metadefs.ts';
 
-export const imageService: ServiceFactory | undefined = undefined;
+export const JSON_PATCH = 'application/openstack-images-v2.1-json-patch';
+
+export class ImageService implements ServiceModule {
+  name = 'image';
+  type = 'image';
+  prefix = '/image';
+  standardPort = 9292;
+  catalogPath = '';
+  catalogName = 'glance';
+  policy: PolicyEngine;
+  repo: ImageRepo;
+  stores = new Map<string, ImageStore>();
+  defaultStore = 'file';
+  /** Glance's image_size_cap (1 TiB by default). */
+  sizeCap: number;
+  stagingDir: string;
+
+  constructor(public db: Kysely<any>, public ctx: ServiceContext) {
+    const cfg = ctx.config as any;
+    this.policy = new PolicyEngine(IMAGE_POLICIES, { overrides: PolicyEngine.loadOverrides(path.join(cfg.policyDir, 'image.yaml')), logger: { warn: (m: string) => ctx.log.warn(m) } } as any);
+    this.repo = new ImageRepo(db);
+    const root = path.join(cfg.dataDir, 'image');
+    this.stores.set('file', new FileStore(path.join(root, 'images')));
+    this.stagingDir = path.join(root, 'staging');
+    this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
+  }
+
+  async init() {
+    await migrate(this.db, migrations);
+    // An upload or import in flight when the process stopped did not finish: its temporary
+    // bytes were removed by the store; the image goes back to where it was before.
+    await this.db.updateTable('images').set({ status: 'queued' }).where('status', '=', 'saving').execute();
+    for (const r of await this.db.selectFrom('images').select('id').where('status', '=', 'importing').execute()) {
+      await this.db.updateTable('images').set({ status: fs.existsSync(path.join(this.stagingDir, r.id)) ? 'uploading' : 'queued' }).where('id', '=', r.id).execute();
+    }
+    await seedMetadefs(this);
+  }
+
+  renderError(e: ApiError) {
+    // webob's JSON error body, as Glance answers: {"message", "code": "404 Not Found", "title"}.
+    return { message: `${e.message}<br /><br />\n\n\n`, code: `${e.status} ${e.title}`, title: e.title };
+  }
+
+  store(id: string): ImageStore {
+    const s = this.stores.get(id);
+    if (!s) throw new ApiError(400, `Unknown scheme '${id}' found in URI`);
+    return s;
+  }
+
+  /** Glance's is_image_visible. */
+  async visible(img: Image, req: FastifyRequest): Promise<boolean> {
+    const ctx = req.ctx;
+    if (isAdmin(ctx) || img.owner === null) return true;
+    if (img.visibility === 'public' || img.visibility === 'community') return true;
+    if (!ctx?.projectId) return false;
+    if (img.owner === ctx.projectId) return true;
+    if (img.visibility === 'shared') return !!(await this.repo.member(img.id, ctx.projectId));
+    return false;
+  }
+
+  /** The policy target of an image (Glance's ImageTarget). */
+  async target(img: Image, req: FastifyRequest): Promise<Record<string, unknown>> {
+    const pid = req.ctx?.projectId;
+    const member = pid && img.visibility === 'shared' && (await this.repo.member(img.id, pid)) ? pid : undefined;
+    return { project_id: img.owner, owner: img.owner, visibility: img.visibility, member_id: member, id: img.id, image_id: img.id };
+  }
+
+  /** Loads an image the caller may see (404 otherwise) and enforces `rule` on it. */
+  async find(req: FastifyRequest, id: string, rule?: string): Promise<Image> {
+    const img = await this.repo.get(id);
+    if (!img || !(await this.visible(img, req))) throw new ApiError(404, `No image found with ID ${id}`);
+    if (rule) req.authorize(rule, await this.target(img, req));
+    return img;
+  }
+
+  async register(app: FastifyInstance) {
+    // Image data streams through; JSON (and JSON patch) bodies are small and parsed whole.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(['application/json', JSON_PATCH, 'application/openstack-images-v2.0-json-patch'], { parseAs: 'string' }, (_req, body, done) => {
+      const text = (body as string).trim();
+      if (!text) return done(null, undefined);
+      try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed JSON in request body.'), undefined); }
+    });
+    app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    registerDiscoveryRoutes(app, this);
+    registerImageRoutes(app, this);
+    registerDataRoutes(app, this);
+    registerMemberRoutes(app, this);
+    registerMetadefRoutes(app, this);
+  }
+
+  /**
+   * Streams `data` into a store, hashing it; on success the image becomes active with its
+   * checksums and location; on failure it goes back to `revertTo` and the store keeps nothing.
+   */
+  async saveData(img: Image, data: Readable, storeId: string, from: string[], revertTo: string) {
+    const store = this.store(storeId);
+    const hasher = new ImageHasher(this.sizeCap);
+    let stored;
+    try {
+      const passing = data.pipe(hasher);
+      data.on('error', (e) => hasher.destroy(e));
+      stored = await store.add(img.id, passing);
+    } catch (e) {
+      await this.repo.transition(img.id, from, revertTo);
+      if (e instanceof ApiError) throw e;
+      throw new ApiError(400, 'Image data upload was interrupted; the image was put back to queued.');
+    }
+    const loc = { store: store.id, url: stored.url };
+    const current = await this.repo.get(img.id);
+    const ok = current && await this.repo.transition(img.id, from, 'active', {
+      size: hasher.size, checksum: hasher.md5.digest('hex'), os_hash_algo: 'sha512', os_hash_value: hasher.sha512.digest('hex'),
+      virtual_size: virtualSize(current.disk_format, hasher.head, hasher.size),
+      locations: JSON.stringify([...current.locations.filter((l) => l.store !== store.id), loc]),
+    });
+    if (!ok) {
+      await store.delete(stored.url).catch(() => {});
+      throw new ApiError(410, `Image ${img.id} could not be found after upload. The image may have been deleted during the upload.`);
+    }
+  }
+
+  /** Removes an image's bytes from every store and the staging area. */
+  async deleteData(img: Image) {
+    for (const l of img.locations) await this.stores.get(l.store)?.delete(l.url).catch((e) => this.ctx.log.warn({ err: e, image: img.id }, 'could not delete image data'));
+    await fsp.rm(path.join(this.stagingDir, img.id), { force: true });
+  }
+
+  /** Changes extra properties of an image in place (the os_glance_* import bookkeeping). */
+  async setProperties(id: string, change: (p: Record<string, string>) => void) {
+    const cur = await this.repo.get(id);
+    if (!cur) return;
+    change(cur.properties);
+    await this.repo.save(cur, { properties: 1 });
+  }
+
+  /**
+   * The import flows: glance-direct (from staging), web-download (from a URL), copy-image (to
+   * more stores). Progress shows in os_glance_importing_to_stores / os_glance_failed_import, as
+   * Glance reports it; the first store failing reverts the image to `from`.
+   */
+  async runImport(img: Image, method: string, stores: string[], uri: string | undefined, from: string) {
+    const staged = path.join(this.stagingDir, img.id);
+    const done = (s: string, failed: boolean) => this.setProperties(img.id, (p) => {
+      p.os_glance_importing_to_stores = (p.os_glance_importing_to_stores ?? '').split(',').filter((x) => x && x !== s).join(',');
+      if (failed) p.os_glance_failed_import = [...(p.os_glance_failed_import ?? '').split(',').filter(Boolean), s].join(',');
+    });
+    let firstError: unknown;
+    for (const [n, s] of stores.entries()) {
+      const cur = (await this.repo.get(img.id))!;
+      try {
+        if (method !== 'copy-image' && n === 0) {
+          const source: Readable = method === 'web-download' ? await download(uri!) : fs.createReadStream(staged);
+          await this.saveData(img, source, s, ['importing'], from);
+        } else if (!cur.locations.some((l) => l.store === s)) {
+          const src = cur.locations[0]!;
+          const stored = await this.store(s).add(img.id, await this.store(src.store).get(src.url));
+          const again = (await this.repo.get(img.id))!;
+          await this.repo.save({ ...again, locations: [...again.locations, { store: s, url: stored.url }] }, { locations: 1 });
+        }
+        await done(s, false);
+      } catch (e) {
+        firstError ??= e;
+        if (method !== 'copy-image' && n === 0) await this.repo.transition(img.id, ['importing'], from);
+        await done(s, true);
+        if (method !== 'copy-image' && n === 0) break;
+      }
+    }
+    if (method === 'glance-direct' && !firstError) await fsp.rm(staged, { force: true });
+    if (firstError) throw firstError;
+  }
+
+  async close() { await this.db.destroy(); }
+}
+
+async function download(uri: string): Promise<Readable> {
+  const res = await fetch(uri);
+  if (!res.ok || !res.body) throw new ApiError(400, `web-download of ${uri} answered ${res.status}`);
+  return Readable.fromWeb(res.body as any);
+}
+
+export const imageService: ServiceFactory = {
+  name: 'image',
+  user: 'glance',
+  async create(ctx: ServiceContext) {
+    const svc = new ImageService(await ctx.openDatabase(), ctx);
+    await svc.init();
+    return svc;
+  },
+};

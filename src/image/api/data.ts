@@ -1,0 +1,182 @@
+// Image data: PUT /file streams into the default store (queued → saving → active) hashing on
+// the way (md5 checksum, sha512 os_hash_value, size, qcow2 virtual size); GET /file streams
+// back, whole or a byte range. A failed or interrupted upload leaves the image queued and
+// no bytes behind.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../../core/errors.ts';
+import type { ImageService } from '../service.ts';
+import { isAdmin } from '../images.ts';
+
+/** Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing. */
+export class ImageHasher extends Transform {
+  md5 = createHash('md5');
+  sha512 = createHash('sha512');
+  size = 0;
+  head = Buffer.alloc(0);
+  constructor(private cap: number) { super({ highWaterMark: 1 << 20 }); }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+    this.size += chunk.length;
+    if (this.size > this.cap) return cb(new ApiError(413, `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`));
+    if (this.head.length < 512) this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
+    this.md5.update(chunk);
+    this.sha512.update(chunk);
+    cb(null, chunk);
+  }
+}
+
+/** virtual_size: qcow2's header field (bytes 24-31, big-endian); the data size for raw and iso. */
+export function virtualSize(diskFormat: string | null, head: Buffer, size: number): number | null {
+  if (head.length >= 32 && head.readUInt32BE(0) === 0x514649fb) return Number(head.readBigUInt64BE(24));
+  if (diskFormat === 'raw' || diskFormat === 'iso') return size;
+  return null;
+}
+
+function checkContentType(req: FastifyRequest) {
+  const ct = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
+  if (ct !== 'application/octet-stream') throw new ApiError(415, `Content-Type must be application/octet-stream, not ${ct}`);
+}
+
+function checkLength(req: FastifyRequest, cap: number) {
+  const len = Number(req.headers['content-length']);
+  if (Number.isFinite(len) && len > cap) throw new ApiError(413, `Image exceeds the storage quota: The size of the data ${len} will exceed the limit. ${cap} bytes remaining.`);
+}
+
+function parseRange(header: string, size: number): { start: number; end: number } {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) throw new ApiError(416, 'Requested range not satisfiable');
+  let start: number, end: number;
+  if (m[1] === '') { const n = Number(m[2]); start = Math.max(0, size - n); end = size - 1; }
+  else { start = Number(m[1]); end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1); }
+  if (start > end || start >= size) throw new ApiError(416, 'Requested range not satisfiable');
+  return { start, end };
+}
+
+function taskView(r: any) {
+  const iso = (v: string | null) => (v ? v.replace(/\.\d+Z$/, 'Z') : null);
+  return {
+    id: r.id, type: r.type, status: r.status, owner: r.owner, input: r.input ? JSON.parse(r.input) : null,
+    result: r.result ? JSON.parse(r.result) : null, message: r.message ?? '', image_id: r.image_id, request_id: r.request_id,
+    user_id: r.user_id, expires_at: iso(r.expires_at), created_at: iso(r.created_at), updated_at: iso(r.updated_at),
+    self: `/v2/tasks/${r.id}`, schema: '/v2/schemas/task',
+  };
+}
+
+export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
+  app.get<{ Params: { id: string } }>('/v2/images/:id/tasks', async (req) => {
+    const img = await svc.find(req, req.params.id, 'get_image');
+    const rows = await svc.db.selectFrom('tasks').selectAll().where('image_id', '=', img.id).orderBy('created_at').execute();
+    return { tasks: rows.map(taskView) };
+  });
+  app.get<{ Params: { id: string } }>('/v2/tasks/:id', async (req) => {
+    req.authorize('tasks_api_access');
+    req.authorize('get_task');
+    const r = await svc.db.selectFrom('tasks').selectAll().where('id', '=', req.params.id).executeTakeFirst();
+    if (!r) throw new ApiError(404, `Task with the given id ${req.params.id} not found`);
+    return taskView(r);
+  });
+  app.get('/v2/tasks', async (req) => {
+    req.authorize('tasks_api_access');
+    req.authorize('get_tasks');
+    const rows = await svc.db.selectFrom('tasks').selectAll().orderBy('created_at', 'desc').execute();
+    return { tasks: rows.map(taskView), first: '/v2/tasks', schema: '/v2/schemas/tasks' };
+  });
+
+  app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
+    const img = await svc.find(req, req.params.id, 'upload_image');
+    checkContentType(req);
+    checkLength(req, svc.sizeCap);
+    if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'saving'))) {
+      throw new ApiError(409, `Image status transition from ${img.status} to saving is not allowed`);
+    }
+    await svc.saveData(img, req.body as Readable, svc.defaultStore, ['saving'], 'queued');
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
+    const img = await svc.find(req, req.params.id, 'download_image');
+    if (img.status === 'deactivated' && !isAdmin(req.ctx)) throw new ApiError(403, 'The requested image has been deactivated. Image data download is forbidden.');
+    const loc = img.locations[0];
+    if (!loc || img.status !== 'active' && img.status !== 'deactivated') return reply.code(204).send();
+    const size = img.size ?? 0;
+    const range = typeof req.headers.range === 'string' && size > 0 ? parseRange(req.headers.range, size) : undefined;
+    const stream = await svc.store(loc.store).get(loc.url, range);
+    reply.header('Content-Type', 'application/octet-stream');
+    if (range) {
+      reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1));
+    } else {
+      reply.code(200).header('Content-Length', String(size));
+      if (img.checksum) reply.header('Content-MD5', img.checksum);
+    }
+    return reply.send(stream);
+  });
+
+  // Interoperable import: stage the bytes, then import them into a store.
+  app.put<{ Params: { id: string } }>('/v2/images/:id/stage', async (req, reply) => {
+    const img = await svc.find(req, req.params.id, 'modify_image');
+    checkContentType(req);
+    checkLength(req, svc.sizeCap);
+    if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'uploading'))) {
+      throw new ApiError(409, `Image status transition from ${img.status} to uploading is not allowed`);
+    }
+    await fsp.mkdir(svc.stagingDir, { recursive: true });
+    const staged = path.join(svc.stagingDir, img.id);
+    const tmp = `${staged}.tmp-${randomUUID()}`;
+    const hasher = new ImageHasher(svc.sizeCap);
+    try {
+      await pipeline(req.body as Readable, hasher, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      const fd = await fsp.open(tmp, 'r+');
+      try { await fd.sync(); } finally { await fd.close(); }
+      await fsp.rename(tmp, staged);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      await svc.repo.transition(img.id, ['uploading'], 'queued');
+      throw e;
+    }
+    await svc.repo.transition(img.id, ['uploading'], 'uploading', { size: hasher.size });
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { id: string } }>('/v2/images/:id/import', async (req, reply) => {
+    const img = await svc.find(req, req.params.id, 'modify_image');
+    const body = (req.body ?? {}) as any;
+    const method = body?.method?.name;
+    if (!['glance-direct', 'web-download', 'copy-image'].includes(method)) throw new ApiError(400, `Import method ${method} is not valid.`);
+    const storesAsked: string[] = body.all_stores ? [...svc.stores.keys()] : (body.stores ?? [typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore]);
+    for (const s of storesAsked) if (!svc.stores.has(s)) throw new ApiError(409, `Unknown store ${s}.`);
+    if (method === 'copy-image') {
+      req.authorize('copy_image', await svc.target(img, req));
+      if (img.status !== 'active') throw new ApiError(409, 'Only images with status active can be targeted for copying');
+    } else {
+      if (img.status === 'active') throw new ApiError(409, 'Image with status active cannot be target for import');
+      if (method === 'glance-direct' && img.status !== 'uploading') throw new ApiError(409, "Image needs to be staged before 'glance-direct' method can be used");
+      if (method === 'web-download' && img.status !== 'queued') throw new ApiError(409, "Image needs to be in 'queued' state to use 'web-download' method");
+      if (!img.container_format) throw new ApiError(400, "'container_format' needs to be set before import");
+      if (!img.disk_format) throw new ApiError(400, "'disk_format' needs to be set before import");
+      if (method === 'web-download' && (typeof body.method.uri !== 'string' || !/^https?:\/\//.test(body.method.uri))) throw new ApiError(400, 'URI for web-download does not pass filtering: ' + String(body.method.uri));
+    }
+    const from = img.status;
+    const targets = method === 'copy-image' ? storesAsked.filter((s) => !img.locations.some((l) => l.store === s)) : storesAsked;
+    if (method !== 'copy-image' && !(await svc.repo.transition(img.id, [from], 'importing'))) throw new ApiError(409, 'Image status changed during the import request.');
+    // Runs after the 202, as Glance's api_image_import task does; the task records the outcome.
+    const taskId = randomUUID();
+    const t = new Date().toISOString();
+    await svc.db.insertInto('tasks').values({
+      id: taskId, type: 'api_image_import', status: 'processing', owner: req.ctx!.projectId ?? null,
+      input: JSON.stringify({ image_id: img.id, import_req: body, backend: storesAsked }), result: null, message: '',
+      image_id: img.id, request_id: req.id, user_id: req.ctx!.userId, expires_at: null, created_at: t, updated_at: t,
+    }).execute();
+    await svc.setProperties(img.id, (p) => { p.os_glance_importing_to_stores = targets.join(','); p.os_glance_failed_import = ''; p.os_glance_import_task = taskId; });
+    const finish = (status: string, message: string) => svc.db.updateTable('tasks').set({ status, message, updated_at: new Date().toISOString() }).where('id', '=', taskId).execute();
+    void svc.runImport(img, method, targets, body.method?.uri, from)
+      .then(() => finish('success', ''))
+      .catch(async (e) => { svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed'); await finish('failure', String(e?.message ?? e)); });
+    return reply.code(202).send();
+  });
+}
+
