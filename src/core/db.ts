@@ -46,7 +46,11 @@ export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>>
 }
 
 export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, allowUnorderedMigrations: true });
+  // In PostgreSQL every service has its own schema; the migrator must look for its tables
+  // there, not in whichever schema first holds a table of that name.
+  let migrationTableSchema: string | undefined;
+  if (serialType(db) === 'serial') migrationTableSchema = ((await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]!).s;
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, allowUnorderedMigrations: true, migrationTableSchema });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r: { status: string }) => r.status === 'Error');

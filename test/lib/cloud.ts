@@ -7,6 +7,7 @@ import pg from 'pg';
 import { loadConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { Cloud } from '../../src/server.ts';
+import { SERVICES } from '../../src/services.ts';
 
 export interface TestCloud {
   cloud: Cloud; url: string; identity: string; adminToken: string; adminPassword: string; dataDir: string;
@@ -25,11 +26,11 @@ export function databaseEngines(what: string): Array<{ name: string; database?: 
   return engines;
 }
 
-/** Drops identity's schema so that a PostgreSQL test starts from nothing. */
+/** Drops every service's schema so that a PostgreSQL test starts from nothing. */
 async function resetPg(url: string) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  await c.query('DROP SCHEMA IF EXISTS identity CASCADE');
+  for (const schema of ['identity', ...SERVICES.map((s) => s.name.replace(/[^a-z0-9_]/g, '_'))]) await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await c.end();
 }
 
