@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
 import { fetchOnce, runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
 import { cpuBusy, freePort, procStatusKb, sleep, startServer, stopAll, tail, treeMemMb, waitQuiet, waitReady, type Server } from './lib/proc.ts';
 import { keystoneMissing, keystoneVersion, removeSetup, setupKeystone, startKeystone, type KeystoneSetup } from './lib/keystone.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
+import { authBody, readCloudsYaml, tokensPath, type Creds } from './lib/stratus.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_COST = 12; // Keystone's default bcrypt cost
@@ -48,14 +48,6 @@ interface Resources {
   error?: string;
 }
 
-interface Creds {
-  authUrl: string;
-  username: string;
-  password: string;
-  projectName: string;
-  userDomain: { name?: string; id?: string };
-  projectDomain: { name?: string; id?: string };
-}
 
 interface Settings {
   cellMs: number;
@@ -82,20 +74,7 @@ function parseArgs(args: string[]): Settings {
   return s;
 }
 
-function authBody(c: Creds): string {
-  return JSON.stringify({
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: c.username, domain: c.userDomain, password: c.password } } },
-      scope: { project: { name: c.projectName, domain: c.projectDomain } },
-    },
-  });
-}
 
-function tokensPath(authUrl: string): string {
-  const u = new URL(authUrl);
-  const p = u.pathname.replace(/\/+$/, '');
-  return (p.endsWith('/v3') ? p : `${p}/v3`) + '/auth/tokens';
-}
 
 async function issueToken(origin: string, c: Creds): Promise<string> {
   const r = await fetchOnce(origin + tokensPath(c.authUrl), {
@@ -108,24 +87,6 @@ async function issueToken(origin: string, c: Creds): Promise<string> {
   return tok;
 }
 
-function readCloudsYaml(dataDir: string): Creds {
-  const file = path.join(dataDir, 'clouds.yaml');
-  if (!fs.existsSync(file)) throw new Error(`${file} was not written by the server`);
-  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { clouds?: Record<string, { auth?: Record<string, string> }> };
-  const auth = doc.clouds?.stratus?.auth;
-  if (!auth) throw new Error(`${file} has no clouds.stratus.auth`);
-  const need = (k: string) => {
-    const v = auth[k];
-    if (!v) throw new Error(`${file}: clouds.stratus.auth.${k} is missing`);
-    return String(v);
-  };
-  const dom = (kind: 'user' | 'project') =>
-    auth[`${kind}_domain_id`] ? { id: String(auth[`${kind}_domain_id`]) } : { name: auth[`${kind}_domain_name`] ?? 'Default' };
-  return {
-    authUrl: need('auth_url'), username: need('username'), password: need('password'),
-    projectName: need('project_name'), userDomain: dom('user'), projectDomain: dom('project'),
-  };
-}
 
 // ---------------------------------------------------------------------------
 

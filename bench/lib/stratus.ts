@@ -73,6 +73,22 @@ export function readCloudsYaml(dataDir: string): Creds {
   };
 }
 
+/** The password auth body of POST /v3/auth/tokens, project-scoped. */
+export function authBody(c: Creds): string {
+  return JSON.stringify({
+    auth: {
+      identity: { methods: ['password'], password: { user: { name: c.username, domain: c.userDomain, password: c.password } } },
+      scope: { project: { name: c.projectName, domain: c.projectDomain } },
+    },
+  });
+}
+
+/** The tokens path under an auth URL with or without its /v3. */
+export function tokensPath(authUrl: string): string {
+  const p = new URL(authUrl).pathname.replace(/\/+$/, '');
+  return (p.endsWith('/v3') ? p : `${p}/v3`) + '/auth/tokens';
+}
+
 export interface CatalogEntry { type: string; name?: string; endpoints: { interface: string; url: string; region_id?: string }[] }
 
 export interface Session {
@@ -86,17 +102,8 @@ export interface Session {
 /** Issue a project-scoped token with the clouds.yaml credentials; the catalog comes with it. */
 export async function login(st: Stratus): Promise<Session> {
   const c = readCloudsYaml(st.dataDir);
-  const u = new URL(c.authUrl);
-  const p = u.pathname.replace(/\/+$/, '');
-  const tokens = (p.endsWith('/v3') ? p : `${p}/v3`) + '/auth/tokens';
-  const r = await fetchOnce(st.origin + tokens, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: c.username, domain: c.userDomain, password: c.password } } },
-        scope: { project: { name: c.projectName, domain: c.projectDomain } },
-      },
-    }),
+  const r = await fetchOnce(st.origin + tokensPath(c.authUrl), {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: authBody(c),
   });
   const token = r.headers['x-subject-token'];
   if (r.status !== 201 || typeof token !== 'string') throw new Error(`token issue answered ${r.status}: ${r.body.slice(0, 300)}`);
