@@ -36,6 +36,28 @@ describe('image service', () => {
   });
   after(async () => { await c.stop(); });
 
+  it('keeps image data in the object store when asked (X-Image-Meta-Store), and removes it on delete', async () => {
+    const stores = await req('GET', '/v2/info/stores');
+    assert.deepEqual(stores.body.stores.map((s: any) => s.id), ['file', 'object-store']);
+    const r = await req('POST', '/v2/images', { name: 'in-swift', disk_format: 'raw', container_format: 'bare' });
+    const data = Buffer.alloc(300000, 7);
+    const up = await fetch(api(`/v2/images/${r.body.id}/file`), {
+      method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream', 'X-Image-Meta-Store': 'object-store' }, body: new Uint8Array(data),
+    });
+    assert.equal(up.status, 204);
+    const shown = await req('GET', `/v2/images/${r.body.id}`);
+    assert.equal(shown.body.status, 'active');
+    assert.equal(shown.body.size, 300000);
+    assert.equal(shown.body.stores, 'object-store');
+    const down = await fetch(api(`/v2/images/${r.body.id}/file`), { headers: { 'X-Auth-Token': c.adminToken } });
+    assert.ok(Buffer.from(await down.arrayBuffer()).equals(data));
+    assert.equal((await req('DELETE', `/v2/images/${r.body.id}`)).status, 204);
+    const bad = await req('POST', '/v2/images', { name: 'nowhere', disk_format: 'raw', container_format: 'bare' });
+    const up2 = await fetch(api(`/v2/images/${bad.body.id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream', 'X-Image-Meta-Store': 'nope' }, body: 'x' });
+    assert.equal(up2.status, 400);
+    assert.equal((await req('GET', `/v2/images/${bad.body.id}`)).body.status, 'queued');
+  });
+
   it('answers version documents (300 at the root)', async () => {
     const r = await req('GET', '/', undefined, { token: null });
     assert.equal(r.status, 300);

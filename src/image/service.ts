@@ -16,6 +16,7 @@ import { IMAGE_POLICIES } from './policies.ts';
 import { ImageRepo, isAdmin, type Image } from './images.ts';
 import type { ImageStore } from './drivers/store.ts';
 import { FileStore } from './drivers/file.ts';
+import { ObjectStoreStore } from './drivers/object_store.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
 import { registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
@@ -45,6 +46,7 @@ export class ImageService implements ServiceModule {
     this.repo = new ImageRepo(db);
     const root = path.join(cfg.dataDir, 'image');
     this.stores.set('file', new FileStore(path.join(root, 'images')));
+    this.stores.set('object-store', new ObjectStoreStore(ctx.session));
     this.stagingDir = path.join(root, 'staging');
     this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
   }

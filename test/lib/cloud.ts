@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/core/config.ts';
@@ -38,7 +39,9 @@ export async function startCloud(opts: { database?: string; dataDir?: string } =
   if (opts.database?.startsWith('postgres')) await resetPg(opts.database);
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
   process.env.STRATUS_USER_CLOUDS = '0';
-  const cfg = loadConfig({ dataDir, port: 0, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
+  // A free port known before bootstrap, so that the catalog holds the real URLs.
+  const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+  const cfg = loadConfig({ dataDir, port, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
   cfg.identity.passwordHashRounds = 4;
   const cloud = new Cloud(cfg, createLogger('silent'));
   await cloud.init();

@@ -94,7 +94,13 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'saving'))) {
       throw new ApiError(409, `Image status transition from ${img.status} to saving is not allowed`);
     }
-    await svc.saveData(img, req.body as Readable, svc.defaultStore, ['saving'], 'queued');
+    // Glance's multi-store upload names its store in X-Image-Meta-Store.
+    const store = typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore;
+    if (!svc.stores.has(store)) {
+      await svc.repo.transition(img.id, ['saving'], 'queued');
+      throw new ApiError(400, `Store for identifier ${store} not found`);
+    }
+    await svc.saveData(img, req.body as Readable, store, ['saving'], 'queued');
     return reply.code(204).send();
   });
 
