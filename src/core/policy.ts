@@ -26,6 +26,7 @@
  * simply False.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 // ---------------------------------------------------------------------------
@@ -873,6 +874,11 @@ export class PolicyEngine implements RuleResolver {
    * A missing file yields {}.  A rule with an empty value (null) means
    * "always allow", as in oslo.  Unreadable/invalid files throw.
    */
+  /** A service's engine: its upstream defaults, overridden by <policyDir>/<service>.yaml, warnings to its log. */
+  static forService(service: string, defaults: PolicyDefault[], policyDir: string, log: PolicyLogger): PolicyEngine {
+    return new PolicyEngine(defaults, { overrides: PolicyEngine.loadOverrides(join(policyDir, `${service}.yaml`)), logger: { warn: (m: string) => log.warn(m) } });
+  }
+
   static loadOverrides(file: string): Record<string, string> {
     let text: string;
     try {

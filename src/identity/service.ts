@@ -52,7 +52,7 @@ export class IdentityService implements ServiceModule {
 
   constructor(public db: Kysely<any>, public config: StratusConfig, bus: MessageBus, log: Logger) {
     this.periodic = new PeriodicTasks(log);
-    this.policy = new PolicyEngine(IDENTITY_POLICIES, { overrides: PolicyEngine.loadOverrides(path.join(config.policyDir, 'identity.yaml')), logger: { warn: (m: string) => log.warn(m) } } as any);
+    this.policy = PolicyEngine.forService('identity', IDENTITY_POLICIES, config.policyDir, log);
     this.backend = new IdentityBackend(db, config, bus, log);
     this.resource = new ResourceManager(this.backend);
     this.users = new UserManager(this.backend);

@@ -42,7 +42,7 @@ export class ImageService implements ServiceModule {
 
   constructor(public db: Kysely<any>, public ctx: ServiceContext) {
     const cfg = ctx.config as any;
-    this.policy = new PolicyEngine(IMAGE_POLICIES, { overrides: PolicyEngine.loadOverrides(path.join(cfg.policyDir, 'image.yaml')), logger: { warn: (m: string) => ctx.log.warn(m) } } as any);
+    this.policy = PolicyEngine.forService('image', IMAGE_POLICIES, cfg.policyDir, ctx.log);
     this.repo = new ImageRepo(db);
     const root = path.join(cfg.dataDir, 'image');
     this.stores.set('file', new FileStore(path.join(root, 'images')));

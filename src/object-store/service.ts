@@ -57,7 +57,7 @@ export class ObjectStoreService implements ServiceModule {
   sendObject!: (req: FastifyRequest, reply: FastifyReply, o: ObjectRow, head: boolean, size?: number, open?: (r?: { start: number; end: number }) => Readable) => FastifyReply | Promise<FastifyReply>;
 
   constructor(public db: Kysely<any>, private ctx: ServiceContext) {
-    this.policy = new PolicyEngine(OBJECT_STORE_POLICIES, { overrides: PolicyEngine.loadOverrides(path.join(ctx.config.policyDir, 'object-store.yaml')), logger: { warn: (m: string) => ctx.log.warn(m) } } as any);
+    this.policy = PolicyEngine.forService('object-store', OBJECT_STORE_POLICIES, ctx.config.policyDir, ctx.log);
     this.store = new SwiftStore(db);
     this.backend = new FsBackend(path.join(ctx.config.dataDir, 'object-store'));
     this.objects = new ObjectWriter(this);
