@@ -14,6 +14,10 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
     describe: 'object-store streaming PUT/GET (1 MiB, 100 MiB, 2 GiB) and 1 KiB objects/s vs raw copies and a bare node:http server; peak RSS',
     load: () => import('./object.ts'),
   },
+  network: {
+    describe: 'port creates (sequential, 32 concurrent) on a /16 and the no-duplicate-IP proof, port lists with 10,000 ports, 1,000 security group rules; peak RSS',
+    load: () => import('./network.ts'),
+  },
 };
 
 function usage(): string {

@@ -3,12 +3,14 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
 import { AREAS, packagesFor, resolveSelection } from '../src/conformance/areas.ts';
 import { addToPassingList, exactTestRegex, includeListFor, judgeRegression, readPassingList } from '../src/conformance/passing.ts';
 import { buildReport, causeKey, perTestEntries, renderMarkdown, tracebackExcerpt, writeReport } from '../src/conformance/report.ts';
+import { DEVSTACK_NETWORK, networkEndpoint, prepareNetwork } from '../src/conformance/network.ts';
 import { readCloudsYaml, tokensUrl } from '../src/conformance/stratus.ts';
 import {
   collectResults, encodeSubunitPacket, failingRequest, fixtureCaller, lastException, normalizeRequestUrl, parseSubunit,
@@ -141,6 +143,192 @@ describe('tempest.conf from the cloud', () => {
     const s = stestrConf('/usr/lib/python3/dist-packages/tempest');
     assert.match(s, /^test_path=\/usr\/lib\/python3\/dist-packages\/tempest\/test_discover$/m);
     assert.match(s, /^top_dir=\/usr\/lib\/python3\/dist-packages$/m);
+  });
+});
+
+describe('tempest.conf for networking', () => {
+  const ws = '/work/ws';
+  const withNetwork: CatalogEntry[] = [...catalog, { type: 'network', name: 'neutron', endpoints: [ep('http://127.0.0.1:8000/networking')] }];
+  const extensions = ['external-net', 'router', 'port-security', 'standard-attr-tag', 'quotas'];
+  const conf = (network?: { extensions: string[]; publicNetworkId?: string }, cat = withNetwork) =>
+    parseIni(renderIni(buildTempestConfig({ workspace: ws, credentials: creds, catalog: cat, network })));
+
+  test('[network]: the public network, project CIDRs, nothing reachable', () => {
+    const n = conf({ extensions, publicNetworkId: 'pub-id' }).network!;
+    assert.equal(n.public_network_id, 'pub-id');
+    assert.equal(n.floating_network_name, 'public');
+    assert.equal(n.project_network_cidr, '10.100.0.0/16');
+    assert.equal(n.project_network_mask_bits, '28');
+    assert.equal(n.project_network_v6_cidr, '2001:db8::/48');
+    assert.equal(n.project_network_v6_mask_bits, '64');
+    assert.equal(n.project_networks_reachable, 'False');
+    assert.equal(n.shared_physical_network, 'False');
+    assert.equal(n.default_network, '10.0.0.0/22');
+  });
+
+  test('[network-feature-enabled]: exactly the extensions the cloud lists, features that follow them', () => {
+    const f = conf({ extensions, publicNetworkId: 'pub-id' })['network-feature-enabled']!;
+    assert.equal(f.api_extensions, 'external-net,router,port-security,standard-attr-tag,quotas');
+    assert.equal(f.ipv6, 'True');
+    assert.equal(f.ipv6_subnet_attributes, 'True');
+    assert.equal(f.port_security, 'True');
+    assert.equal(f.floating_ips, 'True');
+    assert.equal(f.available_features, '');
+    const bare = conf({ extensions: ['quotas'] })['network-feature-enabled']!;
+    assert.equal(bare.api_extensions, 'quotas');
+    assert.equal(bare.port_security, 'False');
+    assert.equal(bare.floating_ips, 'False');
+    // A cloud that lists no extension gets an empty list (all disabled), never tempest's 'all'.
+    assert.equal(conf({ extensions: [] })['network-feature-enabled']!.api_extensions, '');
+    assert.equal(conf()['network-feature-enabled']!.api_extensions, '');
+  });
+
+  test('no public network: its id is empty and no floating network is named', () => {
+    const n = conf({ extensions: ['router'] }).network!;
+    assert.equal(n.public_network_id, '');
+    assert.equal(n.floating_network_name, undefined);
+  });
+
+  test('[neutron_plugin_options], scope and validation', () => {
+    const c = conf({ extensions });
+    const p = c.neutron_plugin_options!;
+    assert.equal(p.available_type_drivers, 'flat,vxlan');
+    assert.equal(p.provider_vlans, '');
+    assert.equal(p.agent_availability_zone, 'nova');
+    assert.equal(c.enforce_scope!.neutron, 'False');
+    assert.equal(c.validation!.run_validation, 'False');
+    assert.equal(c.service_available!.neutron, 'True');
+  });
+
+  test('a catalog without network writes no network section', () => {
+    const c = conf({ extensions, publicNetworkId: 'x' }, catalog);
+    for (const s of ['network', 'network-feature-enabled', 'neutron_plugin_options']) assert.equal(c[s], undefined, s);
+    assert.equal(c.service_available!.neutron, 'False');
+    assert.equal(c.validation!.run_validation, 'False');
+  });
+
+  test('networkEndpoint: public first, in the region, no trailing slash', () => {
+    assert.equal(networkEndpoint(withNetwork), 'http://127.0.0.1:8000/networking');
+    assert.equal(networkEndpoint(catalog), undefined);
+    const two: CatalogEntry[] = [{ type: 'network', endpoints: [ep('http://a/net/', 'admin', 'Two'), ep('http://b/net/', 'public', 'One'), ep('http://c/net/', 'public', 'Two')] }];
+    assert.equal(networkEndpoint(two, 'Two'), 'http://c/net');
+    assert.equal(networkEndpoint(two, 'Three'), 'http://b/net');
+  });
+});
+
+/** A Neutron that knows networks, subnets and subnet pools by name; records what it was sent. */
+async function fakeNeutron(extensions: string[], refuse: (method: string, path: string, body: any) => boolean = () => false) {
+  const store: Record<string, any[]> = { networks: [], subnets: [], subnetpools: [] };
+  const posts: Array<{ plural: string; body: any }> = [];
+  const tokens: string[] = [];
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => { raw += c; });
+    req.on('end', () => {
+      tokens.push(String(req.headers['x-auth-token']));
+      const url = new URL(req.url!, 'http://x');
+      const body = raw ? JSON.parse(raw) : undefined;
+      const send = (status: number, doc: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(doc)); };
+      const m = /^\/networking\/v2\.0\/(\w+)$/.exec(url.pathname);
+      if (!m) return send(404, { NeutronError: { message: 'no' } });
+      const plural = m[1]!;
+      if (refuse(req.method!, plural, body)) return send(400, { NeutronError: { type: 'HTTPBadRequest', message: 'Unrecognized attribute(s)' } });
+      if (plural === 'extensions') return send(200, { extensions: extensions.map((alias) => ({ alias, name: alias, description: '' })) });
+      const list = store[plural];
+      if (!list) return send(404, { NeutronError: { message: 'no' } });
+      if (req.method === 'GET') {
+        const filters = [...url.searchParams];
+        return send(200, { [plural]: list.filter((r) => filters.every(([k, v]) => String(r[k]) === v)) });
+      }
+      const singular = plural.replace(/s$/, '');
+      const item = { id: `${singular}-${++n}`, ...body[singular] };
+      list.push(item);
+      posts.push({ plural, body: body[singular] });
+      send(201, { [singular]: item });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/networking`;
+  return { endpoint, store, posts, tokens, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('what DevStack creates in Neutron before tempest', () => {
+  const ALL = ['subnet_allocation', 'default-subnetpools', 'external-net', 'provider', 'auto-allocated-topology', 'router'];
+
+  test('subnet pools, the flat external network public with its subnets, the shared network', async () => {
+    const f = await fakeNeutron(ALL);
+    const logs: string[] = [];
+    try {
+      const facts = await prepareNetwork({ endpoint: f.endpoint, token: 'tok', log: (s) => logs.push(s) });
+      assert.deepEqual(facts.extensions, ALL);
+      const pub = f.store.networks!.find((x) => x.name === 'public');
+      assert.equal(facts.publicNetworkId, pub.id);
+      assert.deepEqual(f.posts.find((p) => p.body.name === 'public')!.body, {
+        name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public', is_default: true,
+      });
+      assert.deepEqual(f.posts.find((p) => p.body.name === 'public-subnet')!.body, {
+        name: 'public-subnet', network_id: pub.id, ip_version: 4, cidr: '172.24.4.0/24', enable_dhcp: false,
+      });
+      assert.deepEqual(f.posts.find((p) => p.body.name === 'ipv6-public-subnet')!.body, {
+        name: 'ipv6-public-subnet', network_id: pub.id, ip_version: 6, cidr: '2001:db8::/64', gateway_ip: '2001:db8::2', enable_dhcp: false,
+      });
+      assert.deepEqual(f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v4')!.body, {
+        name: 'shared-default-subnetpool-v4', prefixes: ['10.0.0.0/22'], default_prefixlen: 26, shared: true, is_default: true,
+      });
+      const v6 = f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v6')!.body;
+      assert.equal(v6.prefixes[0], DEVSTACK_NETWORK.subnetPoolV6.prefix);
+      assert.equal(v6.default_prefixlen, 64);
+      assert.equal(f.posts.find((p) => p.body.name === 'shared')!.body.shared, true);
+      assert.equal(f.posts.find((p) => p.body.name === 'shared-subnet')!.body.cidr, '192.168.233.0/24');
+      assert.equal(f.posts.length, 7);
+      assert.ok(f.tokens.every((t) => t === 'tok'));
+      assert.ok(!logs.some((l) => l.startsWith('warning')), logs.join('\n'));
+
+      // A second run (a cloud given with --url) reuses all of it.
+      const again = await prepareNetwork({ endpoint: `${f.endpoint}/`, token: 'tok', log: () => {} });
+      assert.equal(again.publicNetworkId, pub.id);
+      assert.equal(f.posts.length, 7);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('only what the extensions allow; a refused step is a warning and the rest goes on', async () => {
+    const f = await fakeNeutron(['external-net', 'subnet_allocation'], (method, plural, body) => method === 'POST' && plural === 'subnetpools' && body.subnetpool.prefixes[0].includes(':'));
+    const logs: string[] = [];
+    try {
+      const facts = await prepareNetwork({ endpoint: f.endpoint, token: 't', log: (s) => logs.push(s) });
+      const pubPost = f.posts.find((p) => p.body.name === 'public')!.body;
+      assert.deepEqual(pubPost, { name: 'public', 'router:external': true });
+      assert.equal(f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v4')!.body.is_default, undefined);
+      assert.equal(f.store.subnetpools!.length, 1);
+      assert.match(logs.find((l) => l.startsWith('warning'))!, /shared-default-subnetpool-v6: POST \/v2\.0\/subnetpools answered 400/);
+      assert.ok(facts.publicNetworkId);
+      assert.equal(f.store.subnets!.length, 3);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('no external-net: no public network; no API at all: no extensions, no error', async () => {
+    const f = await fakeNeutron(['router']);
+    try {
+      const facts = await prepareNetwork({ endpoint: f.endpoint, token: 't', log: () => {} });
+      assert.equal(facts.publicNetworkId, undefined);
+      assert.equal(f.posts.length, 0);
+    } finally {
+      await f.close();
+    }
+    const g = await fakeNeutron([], () => true);
+    const logs: string[] = [];
+    try {
+      const facts = await prepareNetwork({ endpoint: g.endpoint, token: 't', log: (s) => logs.push(s) });
+      assert.deepEqual(facts, { extensions: [] });
+      assert.ok(logs.some((l) => /listing the extensions: GET \/v2\.0\/extensions answered 400/.test(l)));
+    } finally {
+      await g.close();
+    }
   });
 });
 

@@ -7,12 +7,14 @@ import { addToPassingList, includeListFor, judgeRegression, readPassingList } fr
 import { buildReport, perTestEntries, writeReport } from './report.ts';
 import { DEVSTACK_SECURITY_COMPLIANCE, fetchCatalog, freePort, readCloudsYaml, startStratus, waitFor200, type StartedStratus } from './stratus.ts';
 import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
+import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
 import { debianPackageVersion, ensureTempest, lastRunSubunit, listTests, prepareWorkspace, runTempest } from './tempest.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CONFORMANCE = path.join(REPO, 'conformance');
-const WORK = path.join(CONFORMANCE, 'work');
+// STRATUS_CONFORMANCE_WORK lets two runs (say, two areas) use separate workspaces at once.
+const WORK = process.env.STRATUS_CONFORMANCE_WORK ? path.resolve(process.env.STRATUS_CONFORMANCE_WORK) : path.join(CONFORMANCE, 'work');
 const DEFAULT_PASSING = path.join(CONFORMANCE, 'passing.txt');
 
 const USAGE = `Usage: npm run conformance -- <area|regex>... [options]
@@ -147,11 +149,18 @@ async function run(a: Args): Promise<number> {
       cloudsFile = stratus.cloudsFile;
     }
     const credentials = readCloudsYaml(cloudsFile, a.cloud);
-    const { catalog } = await fetchCatalog(credentials);
+    const { token, catalog } = await fetchCatalog(credentials);
     log(`cloud at ${url}: catalog has ${catalog.map((s) => s.type).join(', ') || 'nothing'}`);
+    let network: NetworkFacts | undefined;
+    const networkUrl = networkEndpoint(catalog, credentials.regionName);
+    if (networkUrl) {
+      log('network: what DevStack creates (subnet pools, the public network, the shared network)');
+      network = await prepareNetwork({ endpoint: networkUrl, token, log: (s) => log(`network: ${s}`) });
+      log(`network: ${network.extensions.length} API extensions, public network ${network.publicNetworkId ?? 'none'}`);
+    }
 
     const ws = path.join(WORK, 'tempest');
-    const conf = buildTempestConfig({ workspace: ws, credentials, catalog, securityCompliance, overrides: a.overrides });
+    const conf = buildTempestConfig({ workspace: ws, credentials, catalog, securityCompliance, network, overrides: a.overrides });
     prepareWorkspace(ws, renderIni(conf));
     let includeList: string | undefined;
     if (a.regression) {

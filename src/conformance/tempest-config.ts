@@ -1,6 +1,7 @@
 // tempest.conf written from a running cloud: its credentials and its service catalog decide what
 // Tempest tests (a service absent from the catalog is marked unavailable, so its tests skip).
 import path from 'node:path';
+import { DEVSTACK_NETWORK, type NetworkFacts } from './network.ts';
 
 export interface CloudCredentials {
   authUrl: string;
@@ -39,6 +40,8 @@ export interface TempestConfigInput {
   catalog: CatalogEntry[];
   /** Set when the cloud enforces lockout and password history (DevStack's gate does). */
   securityCompliance?: SecurityCompliance;
+  /** The cloud's networking (extensions, the public network) when the catalog has `network`. */
+  network?: NetworkFacts;
   /** `section.key = value` pairs applied last (the --set flag). */
   overrides?: Record<string, Record<string, string>>;
 }
@@ -106,6 +109,20 @@ function regionOf(catalog: CatalogEntry[], creds: CloudCredentials): string {
   return 'RegionOne';
 }
 
+/** Tempest's project networks, as its defaults and DevStack's gate have them. */
+export const PROJECT_NETWORKS = { v4Cidr: '10.100.0.0/16', v4MaskBits: 28, v6Cidr: '2001:db8::/48', v6MaskBits: 64 };
+
+/**
+ * neutron-tempest-plugin's options for what Stratus's ML2 runs: type drivers flat and vxlan (no
+ * VLAN provider networks), agents in availability zone `nova`; the base segmentation id is the gate's.
+ */
+export const NEUTRON_PLUGIN_OPTIONS: Record<string, string> = {
+  available_type_drivers: 'flat,vxlan',
+  provider_vlans: '',
+  provider_net_base_segm_id: '1',
+  agent_availability_zone: 'nova',
+};
+
 const b = (v: boolean) => (v ? 'True' : 'False');
 
 export function buildTempestConfig(input: TempestConfigInput): IniDocument {
@@ -160,6 +177,10 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('image-feature-enabled', 'os_glance_reserved', 'True');
   }
 
+  if (types.has('network')) networkSections(set, input.network ?? { extensions: [] });
+  // No server Stratus boots is reachable over SSH.
+  set('validation', 'run_validation', 'False');
+
   const available = new Map<string, boolean>();
   for (const option of new Set(Object.values(SERVICE_AVAILABLE))) available.set(option, false);
   for (const t of types) { const o = SERVICE_AVAILABLE[t]; if (o) available.set(o, true); }
@@ -174,6 +195,33 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
 
   for (const [section, kv] of Object.entries(input.overrides ?? {})) for (const [k, v] of Object.entries(kv)) set(section, k, v);
   return doc;
+}
+
+/** [network], [network-feature-enabled], [neutron_plugin_options] as DevStack's lib/tempest writes them. */
+function networkSections(set: (section: string, key: string, value: string) => void, net: NetworkFacts): void {
+  const ext = new Set(net.extensions);
+  set('network', 'project_network_cidr', PROJECT_NETWORKS.v4Cidr);
+  set('network', 'project_network_mask_bits', String(PROJECT_NETWORKS.v4MaskBits));
+  set('network', 'project_network_v6_cidr', PROJECT_NETWORKS.v6Cidr);
+  set('network', 'project_network_v6_mask_bits', String(PROJECT_NETWORKS.v6MaskBits));
+  set('network', 'project_networks_reachable', 'False');
+  set('network', 'public_network_id', net.publicNetworkId ?? '');
+  if (net.publicNetworkId) set('network', 'floating_network_name', DEVSTACK_NETWORK.publicNetworkName);
+  set('network', 'public_router_id', '');
+  set('network', 'default_network', DEVSTACK_NETWORK.fixedRange);
+  set('network', 'shared_physical_network', 'False');
+
+  // Exactly what the cloud lists (tempest's default 'all' would run tests of extensions it lacks).
+  set('network-feature-enabled', 'api_extensions', [...ext].join(','));
+  // Features not discoverable through the API (ipv6_metadata, ...): none, there is no metadata service.
+  set('network-feature-enabled', 'available_features', '');
+  set('network-feature-enabled', 'ipv6', 'True');
+  set('network-feature-enabled', 'ipv6_subnet_attributes', 'True');
+  set('network-feature-enabled', 'port_security', b(ext.has('port-security')));
+  set('network-feature-enabled', 'floating_ips', b(ext.has('router')));
+
+  for (const [k, v] of Object.entries(NEUTRON_PLUGIN_OPTIONS)) set('neutron_plugin_options', k, v);
+  set('enforce_scope', 'neutron', 'False');
 }
 
 /** oslo.config's ini dialect: `key = value`, no quoting, no interpolation. */

@@ -35,6 +35,21 @@ export interface IdentityConfig {
   listLimit: number;
 }
 
+export interface NetworkConfig {
+  /** The host name agents report and ports bind to (neutron's `host`); default: this machine's hostname. */
+  host?: string;
+  /** Run the network agent inside this process (the all-in-one shape). */
+  agent: boolean;
+  /** The agent's data plane: 'logical' (state only); 'linuxbridge' comes with the real data plane. */
+  dataplane: string;
+  /** neutron's global_physnet_mtu. */
+  mtu: number;
+  /** VXLAN VNIs for project networks, as ml2_type_vxlan's vni_ranges ('1:1000', comma-separated). */
+  vniRanges: string;
+  /** Physical networks flat provider networks may use (ml2_type_flat's flat_networks). */
+  flatNetworks: string[];
+}
+
 export interface StratusConfig {
   dataDir: string;
   /** Address to listen on. */
@@ -55,6 +70,7 @@ export interface StratusConfig {
   /** Where a policy.yaml override per service is looked for: <policyDir>/<service>.yaml. */
   policyDir: string;
   identity: IdentityConfig;
+  network: NetworkConfig;
 }
 
 export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
@@ -69,6 +85,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
+    network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'] },
     identity: {
       tokenExpiration: 3600,
       allowExpiredWindow: 172800,

@@ -680,6 +680,12 @@ export class GenericCheck extends Check {
 type TokenType = '(' | ')' | 'and' | 'or' | 'not' | 'string' | 'check' | 'and_expr' | 'or_expr';
 type Token = { type: TokenType; value: Check | string };
 
+/**
+ * Check kinds a service registers into oslo's registry (Neutron's `field:networks:shared=True`);
+ * a service adds its own at import time, before its engine parses rules.
+ */
+export const CUSTOM_CHECKS = new Map<string, (match: string) => Check>();
+
 /** Kinds that oslo implements as remote (HTTP) calls; unsupported here. */
 const UNSUPPORTED_KINDS = new Set(['http', 'https']);
 
@@ -695,6 +701,8 @@ function parseCheck(text: string, logger: PolicyLogger): Check {
   const match = text.slice(colon + 1);
   if (kind === 'rule') return new RuleCheck(match);
   if (kind === 'role') return new RoleCheck(match);
+  const custom = CUSTOM_CHECKS.get(kind);
+  if (custom) return custom(match);
   if (UNSUPPORTED_KINDS.has(kind)) {
     logger.warn(`Unsupported check kind ${kind} in ${text}; denying`);
     return new FalseCheck();
@@ -917,6 +925,11 @@ export class PolicyEngine implements RuleResolver {
   /** The parsed rule for `name`, falling back to the "default" rule (oslo Rules.__missing__). */
   resolveRule(name: string): Check | undefined {
     return (this.compiled.get(name) ?? this.compiled.get(DEFAULT_RULE))?.check;
+  }
+
+  /** Is a rule of that name registered (Neutron enforces attribute rules only where one exists)? */
+  has(rule: string): boolean {
+    return this.compiled.has(rule);
   }
 
   enforce(rule: string, target: Record<string, unknown>, creds: PolicyCredentials): boolean {

@@ -1,0 +1,275 @@
+// The network agent: one per host, playing the roles upstream splits over three processes
+// (the L2 agent, the DHCP agent and the L3 agent), with the data plane behind a driver
+// (drivers/dataplane.ts). The all-in-one runs it inside the API process; a compute or network
+// node runs it alone: it talks to the server only over the bus (PluginRpc), never to the
+// database.
+//
+// Each role reports its state every report interval (which makes it an alive agent in
+// /v2.0/agents), listens to its topic, and on any event re-reads what it serves from the server
+// and makes the driver match, one job at a time per port, network or router:
+// - L2: a port bound to this host is plugged, then reported up (ACTIVE) or down;
+// - DHCP: a network it serves with DHCP-enabled subnets gets its DHCP port (created through the
+//   plugin, as upstream's agent does) and the driver serves it; otherwise the port is released;
+// - L3: a router it hosts is realised by the driver, and its floating IPs reported ACTIVE when
+//   associated, DOWN otherwise.
+import type { MessageBus } from '../../core/bus.ts';
+import type { Logger } from '../../core/log.ts';
+import type { View } from '../api/resource.ts';
+import type { DataplaneDriver, DeviceDetails, DhcpNetwork, Mechanism, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
+import { dhcpDeviceId } from './server.ts';
+import { AGENT_TYPE_DHCP, AGENT_TYPE_L3, DHCP_AGENT_TOPIC, L2_AGENT_TOPIC, L3_AGENT_TOPIC, PLUGIN_TOPIC, type AgentState } from './rpc.ts';
+
+export const AGENT_BINARY = 'stratus-network-agent';
+
+export interface AgentOptions {
+  host: string;
+  driver: DataplaneDriver;
+  mechanism: Mechanism;
+  /** Seconds between state reports (neutron's report_interval, 30). */
+  reportInterval: number;
+  availabilityZone: string;
+  log: Logger;
+}
+
+interface Job { again: boolean; done: Promise<void> }
+
+export class NetworkAgent {
+  /** The ports plugged on this host, as last fetched. */
+  readonly plugged = new Map<string, DeviceDetails>();
+  readonly servedNetworks = new Set<string>();
+  readonly routers = new Map<string, Set<string>>();
+  private jobs = new Map<string, Job>();
+  private unserve: Array<() => void> = [];
+  private timer?: NodeJS.Timeout;
+  private needsResync = true;
+  /** The subnets last asked for on each network's DHCP port, so that a refused update is not retried forever. */
+  private dhcpAsked = new Map<string, string>();
+  private stopped = false;
+
+  constructor(private bus: MessageBus, private o: AgentOptions) {}
+
+  get host() { return this.o.host; }
+  get driver() { return this.o.driver; }
+
+  private call<T>(method: string, args: Record<string, unknown>): Promise<T> {
+    return this.bus.call<T>(PLUGIN_TOPIC, method, { agent_id: this.o.host, host: this.o.host, ...args });
+  }
+
+  async start() {
+    await this.o.driver.start(this.o.host);
+    const on = (topic: string, handlers: Record<string, (a: any) => void>) => this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
+    on(L2_AGENT_TOPIC, {
+      port_update: ({ port }: { port: View }) => { if (port?.['binding:host_id'] === this.o.host || this.plugged.has(port?.id)) this.syncPortLater(port.id); },
+      port_delete: ({ port_id }: { port_id: string }) => { if (this.plugged.has(port_id)) this.syncPortLater(port_id); },
+      network_update: ({ network }: { network: View }) => { for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id); },
+      network_delete: () => {},
+      security_groups_rule_updated: ({ security_groups }: { security_groups: string[] }) => this.securityGroupsChanged(security_groups),
+      security_groups_member_updated: ({ security_groups }: { security_groups: string[] }) => this.securityGroupsChanged(security_groups),
+    });
+    const dhcpEvent = (a: { network_id?: string }) => { if (a?.network_id) this.syncNetworkLater(a.network_id); };
+    const dhcp: Record<string, (a: any) => void> = { agent_updated: () => { this.needsResync = true; } };
+    for (const r of ['network', 'subnet', 'port']) for (const e of ['create', 'update', 'delete']) dhcp[`${r}_${e}_end`] = dhcpEvent;
+    on(DHCP_AGENT_TOPIC, dhcp);
+    on(L3_AGENT_TOPIC, {
+      routers_updated: ({ routers }: { routers: string[] }) => { for (const id of routers ?? []) this.syncRouterLater(id); },
+      router_deleted: ({ router_id }: { router_id: string }) => this.syncRouterLater(router_id),
+      agent_updated: () => { this.needsResync = true; },
+    });
+    await this.report(true);
+    await this.resync();
+    this.timer = setInterval(() => { void this.tick(); }, this.o.reportInterval * 1000);
+    this.timer.unref();
+  }
+
+  async stop() {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const u of this.unserve) u();
+    this.unserve = [];
+    await this.idle();
+    await this.o.driver.stop();
+  }
+
+  /** Resolves when no job is running (tests wait on it). */
+  async idle() {
+    while (this.jobs.size) await Promise.all([...this.jobs.values()].map((j) => j.done));
+  }
+
+  private async tick() {
+    try {
+      if (await this.report(false)) this.needsResync = true;
+      if (this.needsResync) await this.resync();
+    } catch (err) {
+      this.needsResync = true;
+      this.o.log.warn({ err }, 'network agent: report or resync failed');
+    }
+  }
+
+  /** What each role reports (neutron's agent_state); true when the server saw an agent come back. */
+  states(startFlag: boolean): AgentState[] {
+    const base = { binary: AGENT_BINARY, host: this.o.host, start_flag: startFlag };
+    const dhcpPorts = [...this.plugged.values()].filter((p) => p.device_owner === 'network:dhcp').length;
+    let fips = 0;
+    for (const s of this.routers.values()) fips += s.size;
+    return [
+      { ...base, topic: 'N/A', agent_type: this.o.mechanism.agentType,
+        configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] } },
+      { ...base, topic: DHCP_AGENT_TOPIC, agent_type: AGENT_TYPE_DHCP, availability_zone: this.o.availabilityZone,
+        configurations: { dhcp_driver: `stratus.${this.o.driver.name}`, dhcp_lease_duration: 86400, networks: this.servedNetworks.size, ports: dhcpPorts, log_agent_heartbeats: false } },
+      { ...base, topic: L3_AGENT_TOPIC, agent_type: AGENT_TYPE_L3, availability_zone: this.o.availabilityZone,
+        configurations: { agent_mode: 'legacy', routers: this.routers.size, floating_ips: fips, log_agent_heartbeats: false } },
+    ];
+  }
+
+  private async report(startFlag: boolean): Promise<boolean> {
+    let revived = false;
+    for (const s of this.states(startFlag)) {
+      const status = await this.call<string>('report_state', { agent_state: s, time: new Date().toISOString() });
+      if (status === 'revived') revived = true;
+    }
+    return revived;
+  }
+
+  /** Makes everything match the server again: the ports bound here, the networks and routers scheduled here. */
+  async resync() {
+    try {
+      const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
+      for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
+      const networks = new Set(await this.call<string[]>('get_active_networks_info', {}));
+      for (const id of new Set([...networks, ...this.servedNetworks])) this.syncNetworkLater(id);
+      const routers = await this.call<RouterInfo[]>('sync_routers', {});
+      for (const id of new Set([...routers.map((r) => r.id), ...this.routers.keys()])) this.syncRouterLater(id);
+      this.needsResync = false;
+      await this.idle();
+    } catch (err) {
+      this.needsResync = true;
+      this.o.log.warn({ err }, 'network agent: resync failed');
+    }
+  }
+
+  /** Runs fn for a key, one at a time; events arriving meanwhile make it run once more after. */
+  private run(key: string, fn: () => Promise<void>) {
+    if (this.stopped) return;
+    const existing = this.jobs.get(key);
+    if (existing) { existing.again = true; return; }
+    const job: Job = { again: false, done: Promise.resolve() };
+    job.done = (async () => {
+      try {
+        do {
+          job.again = false;
+          try { await fn(); } catch (err) { this.needsResync = true; this.o.log.warn({ err, job: key }, 'network agent job failed'); }
+        } while (job.again && !this.stopped);
+      } finally { this.jobs.delete(key); }
+    })();
+    this.jobs.set(key, job);
+  }
+
+  // ---- L2 -----------------------------------------------------------------------------
+
+  syncPortLater(portId: string) { this.run(`port:${portId}`, () => this.syncPort(portId)); }
+
+  private async syncPort(portId: string) {
+    const d = await this.call<DeviceDetails | { device: string }>('get_device_details', { device: portId });
+    if (!('port_id' in d)) {
+      if (this.plugged.delete(portId)) {
+        await this.o.driver.unplugPort(portId);
+        this.refreshSecurityGroupsLater();
+      }
+      return;
+    }
+    const before = this.plugged.get(portId);
+    // A status change alone (our own update_device_up coming back as a port_update) changes nothing here.
+    if (!before || JSON.stringify({ ...before, status: '' }) !== JSON.stringify({ ...d, status: '' })) {
+      await this.o.driver.plugPort(d);
+      this.refreshSecurityGroupsLater();
+    }
+    this.plugged.set(portId, d);
+    if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
+    else if (!d.admin_state_up && d.status !== 'DOWN') await this.call('update_device_down', { device: portId });
+    if (d.trunk_details) {
+      await this.call('update_subport_bindings', { trunk_id: d.trunk_details.trunk_id });
+      await this.call('update_trunk_status', { trunk_id: d.trunk_details.trunk_id, status: d.admin_state_up ? 'ACTIVE' : 'DOWN' });
+    }
+  }
+
+  private securityGroupsChanged(ids: string[]) {
+    const set = new Set(ids ?? []);
+    if ([...this.plugged.values()].some((p) => p.security_groups.some((g) => set.has(g)))) this.refreshSecurityGroupsLater();
+  }
+
+  private refreshSecurityGroupsLater() {
+    this.run('security_groups', async () => {
+      const info = await this.call<SecurityGroupInfo>('security_group_info_for_devices', { devices: [...this.plugged.keys()] });
+      await this.o.driver.updateSecurityGroups(info);
+    });
+  }
+
+  // ---- DHCP ---------------------------------------------------------------------------
+
+  syncNetworkLater(networkId: string) { this.run(`network:${networkId}`, () => this.syncNetwork(networkId)); }
+
+  private async syncNetwork(networkId: string) {
+    const info = await this.call<DhcpNetwork | null>('get_network_info', { network_id: networkId });
+    const deviceId = dhcpDeviceId(this.o.host, networkId);
+    const stopServing = async () => {
+      if (this.servedNetworks.delete(networkId)) await this.o.driver.removeDhcp(networkId);
+      this.dhcpAsked.delete(networkId);
+    };
+    if (!info) return stopServing();
+    const wanted = info.subnets.filter((s) => s.enable_dhcp).map((s) => s.id as string);
+    let port = info.ports.find((p) => p.device_id === deviceId);
+    if (!wanted.length || !info.admin_state_up) {
+      if (port) await this.call('release_dhcp_port', { network_id: networkId, device_id: deviceId });
+      return stopServing();
+    }
+    const asked = [...wanted].sort().join(',');
+    if (!port) {
+      port = await this.call<View | null>('create_dhcp_port', { port: { network_id: networkId, device_id: deviceId, fixed_ips: wanted.map((subnet_id) => ({ subnet_id })) } }) ?? undefined;
+      this.dhcpAsked.set(networkId, asked);
+    } else {
+      const ips = (port.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>;
+      const have = new Set(ips.map((ip) => ip.subnet_id));
+      const differs = wanted.some((s) => !have.has(s)) || ips.some((ip) => !wanted.includes(ip.subnet_id));
+      if (differs && this.dhcpAsked.get(networkId) !== asked) {
+        this.dhcpAsked.set(networkId, asked);
+        const fixed = [...ips.filter((ip) => wanted.includes(ip.subnet_id)), ...wanted.filter((s) => !have.has(s)).map((subnet_id) => ({ subnet_id }))];
+        port = await this.call<View | null>('update_dhcp_port', { port_id: port.id, port: { fixed_ips: fixed } }) ?? port;
+      }
+    }
+    if (!port) return;
+    info.ports = [...info.ports.filter((p) => p.id !== port!.id), port];
+    await this.o.driver.syncDhcp(info);
+    this.servedNetworks.add(networkId);
+    this.syncPortLater(port.id);
+  }
+
+  // ---- L3 -----------------------------------------------------------------------------
+
+  syncRouterLater(routerId: string) { this.run(`router:${routerId}`, () => this.syncRouter(routerId)); }
+
+  private async syncRouter(routerId: string) {
+    const [router] = await this.call<RouterInfo[]>('sync_routers', { router_ids: [routerId] });
+    const before = this.routers.get(routerId);
+    const statuses: Record<string, string> = {};
+    if (!router) {
+      if (before) {
+        this.routers.delete(routerId);
+        await this.o.driver.removeRouter(routerId);
+        for (const id of before) statuses[id] = 'DOWN';
+        await this.call('update_floatingip_statuses', { router_id: routerId, fip_statuses: statuses });
+      }
+      return;
+    }
+    await this.o.driver.syncRouter(router);
+    const now = new Set<string>();
+    for (const f of router.floating_ips) {
+      now.add(f.id);
+      const want = router.admin_state_up && f.port_id ? 'ACTIVE' : 'DOWN';
+      if (f.status !== want) statuses[f.id] = want;
+    }
+    // Floating IPs that left the router are down as far as this router goes.
+    for (const id of before ?? []) if (!now.has(id)) statuses[id] = 'DOWN';
+    this.routers.set(routerId, now);
+    if (Object.keys(statuses).length) await this.call('update_floatingip_statuses', { router_id: routerId, fip_statuses: statuses });
+  }
+}

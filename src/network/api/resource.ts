@@ -1,0 +1,656 @@
+// Neutron's API layer (neutron/api/v2/base.py) for every resource, driven by a declaration of its
+// attributes as Neutron's RESOURCE_ATTRIBUTE_MAP is: which attributes a POST or PUT may carry,
+// their defaults and validators, which are filters and sort keys. From one ResourceSpec this
+// file serves list (filters on any attribute, `fields`, sorting, marker pagination with links,
+// tag filters), show, create (one or a bulk list, atomically), update (with
+// `If-Match: revision_number=N`) and delete, with the per-attribute policy rules
+// (`create_port:binding:host_id`, `get_network:provider:network_type`), standard attributes
+// (description, created_at, updated_at, revision_number, tags), quotas and notifications.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../../core/errors.ts';
+import { bool, json } from '../../core/db.ts';
+import type { NetworkService } from '../service.ts';
+import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts';
+
+export type Row = Record<string, any>;
+export type View = Record<string, any>;
+export type Tx = Transaction<any> | Kysely<any>;
+
+export interface AttrContext {
+  req: FastifyRequest;
+  /** The values of the resource being created (after defaults) or the existing resource's view on update. */
+  values: View;
+  existing?: View;
+}
+
+export interface Attr {
+  /** Column in the resource's table: by default the name with ':' as '_'; false for computed attributes. */
+  column?: string | false;
+  /** How the column stores it: booleans as 0/1, json as text. */
+  type?: 'string' | 'boolean' | 'integer' | 'json';
+  /** Allowed in a POST body / a PUT body. */
+  post?: boolean;
+  put?: boolean;
+  required?: boolean;
+  /** Default on create when the body does not carry it (a function is called with the values so far). */
+  default?: unknown;
+  /** Validates and converts a value the client sent (not called for defaults). */
+  validate?: (v: unknown, name: string, c: AttrContext) => unknown;
+  /** May the list be filtered by it (default true). */
+  filter?: boolean;
+  /** Converts a query-string value for filtering (default: by type). */
+  filterValue?: (s: string) => unknown;
+  /** Shown in responses (default true). */
+  visible?: boolean;
+}
+
+export interface ResourceSpec {
+  singular: string;
+  plural: string;
+  /** URL path below /v2.0 (default: plural); sub-resources use `qos/policies/:policy_id/bandwidth_limit_rules`. */
+  path?: string;
+  /** The parent of a sub-resource: its URL parameter and the column holding the parent's id. */
+  parent?: { param: string; column: string; /** loads the parent (404 when not visible) and returns the policy target keys it adds. */ load(req: FastifyRequest, id: string): Promise<Record<string, unknown>> };
+  /** Policy names are `<action>_<policyName>` (default: singular). */
+  policyName?: string;
+  table: string;
+  attrs: Record<string, Attr>;
+  /** Has project_id/tenant_id (default true). */
+  owned?: boolean;
+  /** Has description, created_at, updated_at, revision_number, tags (default true). */
+  standard?: boolean;
+  /** The resource name in tag URLs and the tags table (default plural); false: not taggable. */
+  tags?: string | false;
+  /** The quota resource counted on create (e.g. 'network'). */
+  quota?: string;
+  /** The not-found error, e.g. NetworkNotFound (with the parent's id for a sub-resource). */
+  notFound(id: string, parentId?: string): ApiError;
+  /** Restricts what a non-admin caller sees (default: their project's rows). */
+  scope?(q: SelectQueryBuilder<any, any, any>, req: FastifyRequest): SelectQueryBuilder<any, any, any>;
+  /** Filters for attributes that are not plain columns: name -> (query, values) -> query. */
+  filters?: Record<string, (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => SelectQueryBuilder<any, any, any>>;
+  /** Fills computed attributes of a page of views (one query for the page, not one per row). */
+  expand?(views: View[], req: FastifyRequest, tx: Tx): Promise<void>;
+  /** Extra policy target keys for a resource (e.g. `network:tenant_id` of a port's network). */
+  target?(view: View, req: FastifyRequest): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** Checks and side effects inside the create transaction, before the row is inserted; may change `values`. */
+  beforeCreate?(values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  /** After the row (and its tags) exist, still inside the transaction. */
+  afterCreate?(view: View, values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  beforeUpdate?(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  afterUpdate?(view: View, existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  beforeDelete?(existing: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  /** After the transaction committed: tell the agents (RPC), never fails the request. */
+  committed?(event: 'create' | 'update' | 'delete', view: View, req: FastifyRequest, before?: View): Promise<void> | void;
+  /** Checks only a DELETE through the API makes (not an internal removal), e.g. router-owned ports. */
+  checkDelete?(existing: View, req: FastifyRequest): Promise<void> | void;
+  /** Checks only a POST through the API makes (before policy), e.g. a port on another project's network. */
+  checkCreate?(values: View, req: FastifyRequest): Promise<void> | void;
+  /** Which of the standard routes exist (default all five). */
+  routes?: Array<'list' | 'show' | 'create' | 'update' | 'delete'>;
+}
+
+const STANDARD_ATTRS: Record<string, Attr> = {
+  description: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
+  created_at: { filter: true },
+  updated_at: { filter: true },
+  revision_number: { type: 'integer' },
+};
+
+export const colName = (attr: string, a: Attr) => (a.column === false ? undefined : a.column ?? attr.replace(/:/g, '_'));
+
+/** Neutron's timestamps: second precision, 'Z'. */
+export const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
+  const own: Record<string, Attr> = { id: { post: false }, ...spec.attrs };
+  if (spec.owned !== false) {
+    own.project_id = { post: true, column: 'project_id', validate: (v, n) => toString(v, n, 255) };
+    own.tenant_id = { post: true, column: 'project_id', validate: (v, n) => toString(v, n, 255) };
+  }
+  if (spec.standard !== false) Object.assign(own, STANDARD_ATTRS, { ...spec.attrs });
+  return own;
+}
+
+/** A row from the database as the API shows it (before computed attributes and policy). */
+export function rowToView(spec: ResourceSpec, row: Row): View {
+  const v: View = {};
+  for (const [name, a] of Object.entries(allAttrs(spec))) {
+    const col = colName(name, a);
+    if (!col || !(col in row)) continue;
+    const raw = row[col];
+    v[name] = a.type === 'boolean' ? (raw === null ? null : bool(raw)) : a.type === 'json' ? json(raw, null) : a.type === 'integer' && raw !== null ? Number(raw) : raw;
+  }
+  return v;
+}
+
+function viewToRow(spec: ResourceSpec, values: View, only?: Set<string>): Row {
+  const row: Row = {};
+  for (const [name, a] of Object.entries(allAttrs(spec))) {
+    if (only && !only.has(name)) continue;
+    const col = colName(name, a);
+    if (!col || !(name in values)) continue;
+    const v = values[name];
+    row[col] = a.type === 'boolean' ? (v === null || v === undefined ? null : v ? 1 : 0) : a.type === 'json' ? (v === undefined ? null : JSON.stringify(v)) : v;
+  }
+  return row;
+}
+
+/**
+ * What another family adds to a resource, as ML2 extension drivers and service plugins do
+ * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
+ * networks): attributes, filters and hooks, run after the resource's own.
+ */
+export type ResourceExtension = Pick<ResourceSpec, 'expand' | 'beforeCreate' | 'afterCreate' | 'beforeUpdate' | 'afterUpdate' | 'beforeDelete' | 'committed' | 'checkDelete'> & {
+  attrs?: Record<string, Attr>;
+  filters?: ResourceSpec['filters'];
+};
+
+type HookName = 'expand' | 'beforeCreate' | 'afterCreate' | 'beforeUpdate' | 'afterUpdate' | 'beforeDelete' | 'committed' | 'checkDelete';
+
+export class ResourceApi {
+  attrs: Record<string, Attr>;
+  constructor(public svc: NetworkService, public spec: ResourceSpec) {
+    this.attrs = allAttrs(spec);
+  }
+
+  /** Adds another family's attributes and hooks (see ResourceExtension). */
+  extend(ext: ResourceExtension) {
+    const spec = this.spec;
+    spec.attrs = { ...spec.attrs, ...(ext.attrs ?? {}) };
+    spec.filters = { ...(spec.filters ?? {}), ...(ext.filters ?? {}) };
+    const hooks: HookName[] = ['expand', 'beforeCreate', 'afterCreate', 'beforeUpdate', 'afterUpdate', 'beforeDelete', 'committed', 'checkDelete'];
+    for (const h of hooks) {
+      const mine = spec[h] as ((...a: any[]) => any) | undefined;
+      const theirs = ext[h] as ((...a: any[]) => any) | undefined;
+      if (!theirs) continue;
+      (spec as any)[h] = mine ? async (...a: any[]) => { await mine(...a); await theirs(...a); } : theirs;
+    }
+    this.attrs = allAttrs(spec);
+  }
+
+  get policyName() { return this.spec.policyName ?? this.spec.singular; }
+  get tagResource() { return this.spec.tags === false || this.spec.standard === false ? undefined : this.spec.tags ?? this.spec.plural; }
+
+  // ---- reading ----------------------------------------------------------------------
+
+  /** The rows a caller may see, before policy: admins see all, others what `scope` lets them. */
+  baseQuery(req: FastifyRequest, tx: Tx = this.svc.db): SelectQueryBuilder<any, any, any> {
+    let q = tx.selectFrom(this.spec.table).selectAll(this.spec.table);
+    if (!this.svc.isAdmin(req) && this.spec.owned !== false) {
+      q = this.spec.scope ? this.spec.scope(q, req) : q.where(`${this.spec.table}.project_id`, '=', req.ctx?.projectId ?? '');
+    }
+    return q;
+  }
+
+  /** Views with computed attributes, tags and standard attributes for rows. */
+  async views(rows: Row[], req: FastifyRequest, tx: Tx = this.svc.db): Promise<View[]> {
+    const views = rows.map((r) => rowToView(this.spec, r));
+    if (this.tagResource && views.length) {
+      const tags = await this.svc.tagsOf(tx, this.tagResource, views.map((v) => v.id));
+      for (const v of views) v.tags = tags.get(v.id) ?? [];
+    }
+    if (this.spec.expand && views.length) await this.spec.expand(views, req, tx);
+    return views;
+  }
+
+  async policyTarget(view: View, req: FastifyRequest): Promise<Record<string, unknown>> {
+    const extra = this.spec.target ? await this.spec.target(view, req) : {};
+    return { ...view, ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}), ...extra };
+  }
+
+  /** One resource the caller may see (404 otherwise), without policy. */
+  async load(req: FastifyRequest, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<View> {
+    let q = this.baseQuery(req, tx).where(`${this.spec.table}.id`, '=', id);
+    if (this.spec.parent && parentId !== undefined) q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
+    const row = await q.executeTakeFirst();
+    if (!row) throw this.spec.notFound(id, parentId);
+    return (await this.views([row], req, tx))[0]!;
+  }
+
+  /** Loads and enforces `<action>_<resource>`; a resource the policy hides is a 404, as upstream. */
+  async find(req: FastifyRequest, id: string, action: string, parentId?: string, parentTarget: Record<string, unknown> = {}): Promise<View> {
+    const view = await this.load(req, id, this.svc.db, parentId);
+    const target = { ...(await this.policyTarget(view, req)), ...parentTarget };
+    if (!req.allowed(`get_${this.policyName}`, target)) { req.authorized = true; throw this.spec.notFound(id, parentId); }
+    if (action !== 'get') this.enforce(req, `${action}_${this.policyName}`, target);
+    else req.authorized = true;
+    return view;
+  }
+
+  enforce(req: FastifyRequest, rule: string, target: Record<string, unknown>) {
+    if (!req.allowed(rule, target)) {
+      req.authorized = true;
+      throw new ApiError(403, `(rule:${rule}) is disallowed by policy`, 'PolicyNotAuthorized');
+    }
+    req.authorized = true;
+  }
+
+  /** Removes the attributes the caller may not read (`get_<res>:<attr>` rules) and applies `fields`. */
+  async present(view: View, req: FastifyRequest, fields?: string[]): Promise<View> {
+    const out: View = {};
+    let target: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(view)) {
+      const a = this.attrs[k];
+      if (a && a.visible === false) continue;
+      if (fields && !fields.includes(k)) continue;
+      const rule = `get_${this.policyName}:${k}`;
+      if (this.svc.policy.has(rule)) {
+        target ??= await this.policyTarget(view, req);
+        if (!req.allowed(rule, target)) continue;
+      }
+      out[k] = v;
+    }
+    return out;
+  }
+
+  async list(req: FastifyRequest, reply: FastifyReply, parentId?: string, parentTarget: Record<string, unknown> = {}) {
+    req.authorized = true; // per item below
+    const query = req.query as Record<string, string | string[]>;
+    const many = (k: string): string[] => { const v = query[k]; return v === undefined ? [] : Array.isArray(v) ? v : [v]; };
+    let q = this.baseQuery(req);
+    if (this.spec.parent && parentId !== undefined) q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
+    const memoryFilters: Array<[string, unknown[]]> = [];
+    for (const key of Object.keys(query)) {
+      if (['fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse', 'tags', 'tags-any', 'not-tags', 'not-tags-any'].includes(key)) continue;
+      const values = many(key);
+      if (this.spec.filters?.[key]) { q = this.spec.filters[key]!(q, values, req); continue; }
+      const a = this.attrs[key];
+      if (!a || a.filter === false || a.visible === false) throw new ApiError(400, `[${key}] is invalid attribute for filtering`, 'HTTPBadRequest');
+      const converted = values.map((s) => this.filterValue(key, a, s));
+      const col = colName(key, a);
+      if (col) {
+        const nonNull = converted.filter((x) => x !== null && x !== undefined);
+        q = q.where((eb: any) => {
+          const ors = [] as any[];
+          if (nonNull.length) ors.push(eb(`${this.spec.table}.${col}`, 'in', nonNull.map((x) => (a.type === 'boolean' ? (x ? 1 : 0) : a.type === 'json' ? JSON.stringify(x) : x))));
+          if (nonNull.length < converted.length) ors.push(eb(`${this.spec.table}.${col}`, 'is', null));
+          return eb.or(ors);
+        });
+      } else memoryFilters.push([key, converted]);
+    }
+    q = this.tagFilters(q, many);
+    const sortKeys = many('sort_key');
+    const sortDirs = many('sort_dir');
+    if (sortDirs.length && sortDirs.length !== sortKeys.length) throw new ApiError(400, 'The number of sort_keys and sort_dirs must be same', 'HTTPBadRequest');
+    const order: Array<[string, 'asc' | 'desc']> = sortKeys.map((k, i) => {
+      const a = this.attrs[k];
+      const col = a && colName(k, a);
+      if (!col || a.type === 'json') throw new ApiError(400, `${k} is invalid attribute for sort_keys`, 'HTTPBadRequest');
+      const d = (sortDirs[i] ?? 'asc').toLowerCase();
+      if (d !== 'asc' && d !== 'desc') throw new ApiError(400, `${sortDirs[i]} is invalid value for sort_dirs, valid value is 'asc' and 'desc'`, 'HTTPBadRequest');
+      return [col, d];
+    });
+    if (!order.some(([c]) => c === 'id')) order.push(['id', order[0]?.[1] ?? 'asc']);
+    let limit: number | undefined;
+    if (query.limit !== undefined) {
+      limit = toInt(query.limit, 'limit', 0);
+      if (limit === 0) limit = undefined;
+    }
+    const marker = typeof query.marker === 'string' ? query.marker : undefined;
+    const reverse = query.page_reverse !== undefined && toBoolean(query.page_reverse, 'page_reverse');
+    const dir = (d: 'asc' | 'desc') => (reverse ? (d === 'asc' ? 'desc' : 'asc') : d);
+    if (marker) {
+      const m = await this.svc.db.selectFrom(this.spec.table).selectAll().where('id', '=', marker).executeTakeFirst();
+      if (!m) throw this.spec.notFound(marker);
+      // Keyset condition on (k1, k2, ..., id) in the requested direction.
+      q = q.where((eb: any) => eb.or(order.map((_, i) => eb.and([
+        ...order.slice(0, i).map(([c]) => (m[c] === null ? eb(`${this.spec.table}.${c}`, 'is', null) : eb(`${this.spec.table}.${c}`, '=', m[c]))),
+        eb(`${this.spec.table}.${order[i]![0]}`, dir(order[i]![1]) === 'asc' ? '>' : '<', m[order[i]![0]]),
+      ]))));
+    }
+    for (const [c, d] of order) q = q.orderBy(`${this.spec.table}.${c}`, dir(d));
+    const pageNative = memoryFilters.length === 0;
+    if (limit !== undefined && pageNative) q = q.limit(limit);
+    let rows = await q.execute();
+    let views = await this.views(rows, req);
+    for (const [key, values] of memoryFilters) views = views.filter((v) => values.some((x) => sameValue(v[key], x)));
+    const out: View[] = [];
+    for (const v of views) {
+      if (limit !== undefined && out.length >= limit) break;
+      const target = { ...(await this.policyTarget(v, req)), ...parentTarget };
+      if (!req.allowed(`get_${this.policyName}`, target)) continue;
+      out.push(v);
+    }
+    if (reverse) out.reverse();
+    rows = [];
+    const fields = many('fields').flatMap((f) => f.split(',')).filter(Boolean);
+    const body: Record<string, unknown> = { [this.spec.plural]: await Promise.all(out.map((v) => this.present(v, req, fields.length ? fields : undefined))) };
+    if (limit !== undefined) body[`${this.spec.plural}_links`] = this.links(req, out, limit, reverse);
+    return body;
+  }
+
+  private filterValue(key: string, a: Attr, s: string): unknown {
+    if (a.filterValue) return a.filterValue(s);
+    if (s === '' && a.type !== 'string' && a.type !== undefined) return null;
+    if (a.type === 'boolean') return toBoolean(s, key);
+    if (a.type === 'integer') return s === 'None' ? null : toInt(s, key);
+    return s;
+  }
+
+  private tagFilters(q: SelectQueryBuilder<any, any, any>, many: (k: string) => string[]) {
+    const res = this.tagResource;
+    if (!res) return q;
+    const split = (k: string) => many(k).flatMap((s) => s.split(',')).filter(Boolean);
+    const t = this.spec.table;
+    const has = (eb: any, tag: string) => eb.exists(eb.selectFrom('tags').select('tag').where('resource_type', '=', res).where('tag', '=', tag).whereRef('tags.resource_id', '=', `${t}.id`));
+    const all = split('tags'), any = split('tags-any'), notAll = split('not-tags'), notAny = split('not-tags-any');
+    if (all.length) q = q.where((eb: any) => eb.and(all.map((x) => has(eb, x))));
+    if (any.length) q = q.where((eb: any) => eb.or(any.map((x) => has(eb, x))));
+    if (notAll.length) q = q.where((eb: any) => eb.not(eb.and(notAll.map((x) => has(eb, x)))));
+    if (notAny.length) q = q.where((eb: any) => eb.not(eb.or(notAny.map((x) => has(eb, x)))));
+    return q;
+  }
+
+  /** Neutron's pagination links: `next` unless a forward page came back short, `previous` unless a reverse one did. */
+  private links(req: FastifyRequest, items: View[], limit: number, reverse: boolean) {
+    const links: Array<{ rel: string; href: string }> = [];
+    // An empty page links without a marker, as upstream's get_next_link/get_previous_link.
+    const href = (marker: string | undefined, rev: boolean) => {
+      const url = new URL(req.url, 'http://x');
+      url.searchParams.delete('marker');
+      if (marker !== undefined) url.searchParams.set('marker', marker);
+      url.searchParams.delete('page_reverse');
+      if (rev) url.searchParams.set('page_reverse', 'True');
+      return `${req.baseUrl}${url.pathname.slice(req.service?.prefix.length ?? 0)}${url.search}`;
+    };
+    if (!(items.length < limit && !reverse)) links.push({ rel: 'next', href: href(items[items.length - 1]?.id, false) });
+    if (!(items.length < limit && reverse)) links.push({ rel: 'previous', href: href(items[0]?.id, true) });
+    return links;
+  }
+
+  // ---- writing ----------------------------------------------------------------------
+
+  /** Validates a POST item: unknown or read-only attributes are 400s; defaults fill the rest. */
+  prepareCreate(item: unknown, req: FastifyRequest): { values: View; given: Set<string> } {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new ApiError(400, `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`, 'HTTPBadRequest');
+    const body = item as Record<string, unknown>;
+    const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
+    if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
+    for (const k of Object.keys(body)) {
+      if (!this.attrs[k]!.post) throw new ApiError(400, `Attribute '${k}' not allowed in POST`, 'HTTPBadRequest');
+    }
+    const values: View = {};
+    const given = new Set(Object.keys(body));
+    if (this.spec.owned !== false) {
+      if (body.tenant_id !== undefined && body.project_id !== undefined && body.tenant_id !== body.project_id) {
+        throw new ApiError(400, "'project_id' and 'tenant_id' do not match", 'HTTPBadRequest');
+      }
+      const pid = (body.project_id ?? body.tenant_id ?? req.ctx?.projectId) as string | undefined;
+      if (!pid) throw new ApiError(400, "Running without keystone AuthN requires that tenant_id is specified", 'HTTPBadRequest');
+      values.project_id = toString(pid, 'project_id', 255);
+      given.delete('tenant_id');
+      if (body.tenant_id !== undefined || body.project_id !== undefined) given.add('project_id'); else given.delete('project_id');
+    }
+    for (const [name, a] of Object.entries(this.attrs)) {
+      if (name === 'project_id' || name === 'tenant_id' || name === 'id') continue;
+      if (name in body) {
+        values[name] = a.validate ? a.validate(body[name], name, { req, values }) : body[name];
+      } else if (a.post) {
+        if (a.required) throw new ApiError(400, `Failed to parse request. Required attribute '${name}' not specified`, 'HTTPBadRequest');
+        if (a.default !== undefined) values[name] = typeof a.default === 'function' ? (a.default as (v: View, r: FastifyRequest) => unknown)(values, req) : structuredClone(a.default);
+      }
+    }
+    if ('id' in body && this.attrs.id!.post) values.id = body.id;
+    return { values, given };
+  }
+
+  /** `create_<res>` plus `create_<res>:<attr>` for every attribute the client set (and `:<attr>:<key>` inside lists of dicts). */
+  async enforceAttrs(req: FastifyRequest, action: string, target: Record<string, unknown>, given: Iterable<string>, values: View) {
+    this.enforce(req, `${action}_${this.policyName}`, target);
+    for (const name of given) {
+      const rule = `${action}_${this.policyName}:${name}`;
+      if (this.svc.policy.has(rule)) this.enforce(req, rule, target);
+      const v = values[name];
+      const subs = Array.isArray(v) ? v.filter((x) => x && typeof x === 'object') : v && typeof v === 'object' ? [v] : [];
+      for (const s of subs) for (const k of Object.keys(s)) {
+        const sub = `${rule}:${k}`;
+        if (this.svc.policy.has(sub)) this.enforce(req, sub, target);
+      }
+    }
+  }
+
+  async create(req: FastifyRequest, reply: FastifyReply, parentId?: string, parentTarget: Record<string, unknown> = {}) {
+    const body = req.body as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object') throw new ApiError(400, 'Resource body required', 'HTTPBadRequest');
+    const bulk = Array.isArray(body[this.spec.plural]);
+    // A bulk item may come wrapped in its singular key, as upstream's prepare_request_body allows.
+    const unwrap = (i: unknown) => (i && typeof i === 'object' && !Array.isArray(i) && this.spec.singular in i ? (i as Record<string, unknown>)[this.spec.singular] : i);
+    const items = bulk ? (body[this.spec.plural] as unknown[]).map(unwrap) : body[this.spec.singular] !== undefined ? [body[this.spec.singular]] : undefined;
+    if (!items) throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
+    if (bulk && !items.length) throw new ApiError(400, `Resources required`, 'HTTPBadRequest');
+    const prepared = items.map((i) => this.prepareCreate(i, req));
+    for (const p of prepared) {
+      if (this.spec.parent && parentId !== undefined) p.values[this.spec.parent.column] = parentId;
+      // neutron-lib _validate_privileges: only admins (and advsvc) create for another project.
+      if (this.spec.owned !== false && p.given.has('project_id') && p.values.project_id !== req.ctx?.projectId && !this.svc.isAdmin(req) && !this.svc.isAdvsvc(req)) {
+        throw new ApiError(400, "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin or advsvc privileges", 'HTTPBadRequest');
+      }
+      if (this.spec.checkCreate) await this.spec.checkCreate(p.values, req);
+      // As upstream's _is_attribute_explicitly_set: an attribute given with its default value needs no attribute rule.
+      const explicit = [...p.given].filter((k) => { const d = this.attrs[k]?.default; return d === undefined || typeof d === 'function' || JSON.stringify(d) !== JSON.stringify(p.values[k]); });
+      await this.enforceAttrs(req, 'create', { ...(await this.policyTarget(p.values, req)), ...parentTarget, tenant_id: p.values.project_id }, explicit, p.values);
+    }
+    for (const p of prepared) this.svc.notify(req, `${this.spec.singular}.create.start`, { [this.spec.singular]: items[prepared.indexOf(p)] });
+    const created = await this.svc.transaction(async (tx) => {
+      const out: View[] = [];
+      for (const p of prepared) out.push(await this.insert(p.values, req, tx));
+      return out;
+    });
+    const shown: View[] = [];
+    for (const v of created) {
+      await this.safely(() => this.spec.committed?.('create', v, req));
+      this.svc.notify(req, `${this.spec.singular}.create.end`, { [this.spec.singular]: v });
+      shown.push(await this.present(v, req));
+    }
+    reply.code(201);
+    return bulk ? { [this.spec.plural]: shown } : { [this.spec.singular]: shown[0] };
+  }
+
+  /** Inserts one validated resource inside a transaction and returns its view. */
+  async insert(values: View, req: FastifyRequest, tx: Transaction<any>): Promise<View> {
+    if (this.spec.quota && values.project_id) await this.svc.quotas.check(tx, values.project_id, this.spec.quota, 1);
+    values.id ??= randomUUID();
+    if (this.spec.standard !== false) {
+      values.created_at = values.updated_at = timestamp();
+      values.revision_number = 0;
+      values.description ??= '';
+    }
+    if (this.spec.beforeCreate) await this.spec.beforeCreate(values, req, tx);
+    await tx.insertInto(this.spec.table).values(viewToRow(this.spec, values)).execute();
+    if (this.spec.afterCreate) {
+      const fresh = await this.loadInTx(values.id, req, tx);
+      await this.spec.afterCreate(fresh, values, req, tx);
+    }
+    return this.loadInTx(values.id, req, tx);
+  }
+
+  async loadInTx(id: string, req: FastifyRequest, tx: Tx): Promise<View> {
+    const row = await tx.selectFrom(this.spec.table).selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return (await this.views([row], req, tx))[0]!;
+  }
+
+  prepareUpdate(item: unknown, req: FastifyRequest, existing: View): View {
+    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new ApiError(400, `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`, 'HTTPBadRequest');
+    const body = item as Record<string, unknown>;
+    const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
+    if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
+    const changes: View = {};
+    for (const [k, v] of Object.entries(body)) {
+      const a = this.attrs[k]!;
+      if (!a.put) throw new ApiError(400, `Cannot update read-only attribute ${k}`, 'HTTPBadRequest');
+      changes[k] = a.validate ? a.validate(v, k, { req, values: { ...existing, ...changes }, existing }) : v;
+    }
+    return changes;
+  }
+
+  async update(req: FastifyRequest, id: string, parentId?: string, parentTarget: Record<string, unknown> = {}) {
+    const body = req.body as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object' || body[this.spec.singular] === undefined) throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
+    let existing: View;
+    try {
+      existing = await this.find(req, id, 'get', parentId, parentTarget);
+    } catch (e) {
+      // Upstream validates the body before it looks the resource up: a bad body is a 400 even then.
+      if (e instanceof ApiError && e.status === 404) this.prepareUpdate(body[this.spec.singular], req, {});
+      throw e;
+    }
+    const changes = this.prepareUpdate(body[this.spec.singular], req, existing);
+    const target = { ...(await this.policyTarget({ ...existing, ...changes }, req)), ...parentTarget };
+    await this.enforceAttrs(req, 'update', target, Object.keys(changes), changes);
+    this.checkRevision(req, existing);
+    this.svc.notify(req, `${this.spec.singular}.update.start`, { [this.spec.singular]: { ...changes, id } });
+    const view = await this.svc.transaction((tx) => this.applyUpdate(existing, changes, req, tx));
+    await this.safely(() => this.spec.committed?.('update', view, req, existing));
+    this.svc.notify(req, `${this.spec.singular}.update.end`, { [this.spec.singular]: view });
+    return { [this.spec.singular]: await this.present(view, req) };
+  }
+
+  /** Neutron's revision_number precondition: `If-Match: revision_number=N` (412 when it moved on). */
+  checkRevision(req: FastifyRequest, existing: View) {
+    const h = req.headers['if-match'];
+    if (typeof h !== 'string') return;
+    const m = /revision_number=(-?\d+)/.exec(h);
+    if (!m) return;
+    if (Number(m[1]) !== existing.revision_number) {
+      throw new ApiError(412, `Constrained to 1 revision number, but found revision number ${existing.revision_number}`, 'RevisionNumberConstraintFailed');
+    }
+  }
+
+  async applyUpdate(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<View> {
+    if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, req, tx);
+    const row = viewToRow(this.spec, changes, new Set(Object.keys(changes)));
+    if (this.spec.standard !== false) Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
+    if (Object.keys(row).length) await tx.updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
+    const view = await this.loadInTx(existing.id, req, tx);
+    if (this.spec.afterUpdate) await this.spec.afterUpdate(view, existing, changes, req, tx);
+    return this.spec.afterUpdate ? this.loadInTx(existing.id, req, tx) : view;
+  }
+
+  async delete(req: FastifyRequest, reply: FastifyReply, id: string, parentId?: string, parentTarget: Record<string, unknown> = {}) {
+    const existing = await this.find(req, id, 'delete', parentId, parentTarget);
+    this.checkRevision(req, existing);
+    if (this.spec.checkDelete) await this.spec.checkDelete(existing, req);
+    this.svc.notify(req, `${this.spec.singular}.delete.start`, { [`${this.spec.singular}_id`]: id });
+    await this.svc.transaction((tx) => this.remove(existing, req, tx));
+    await this.safely(() => this.spec.committed?.('delete', existing, req));
+    this.svc.notify(req, `${this.spec.singular}.delete.end`, { [`${this.spec.singular}_id`]: id, [this.spec.singular]: existing });
+    reply.code(204);
+    return reply.send();
+  }
+
+  async remove(existing: View, req: FastifyRequest, tx: Transaction<any>) {
+    if (this.spec.beforeDelete) await this.spec.beforeDelete(existing, req, tx);
+    if (this.tagResource) await tx.deleteFrom('tags').where('resource_type', '=', this.tagResource).where('resource_id', '=', existing.id).execute();
+    await tx.deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
+  }
+
+  private async safely(fn: () => unknown) {
+    try { await fn(); } catch (err) { this.svc.ctx.log.error({ err, resource: this.spec.singular }, 'after-commit step failed'); }
+  }
+
+  // ---- routes -------------------------------------------------------------------------
+
+  register(app: FastifyInstance) {
+    const base = `/v2.0/${this.spec.path ?? this.spec.plural}`;
+    const routes = new Set(this.spec.routes ?? ['list', 'show', 'create', 'update', 'delete']);
+    const parent = async (req: FastifyRequest) => {
+      if (!this.spec.parent) return { id: undefined, target: {} };
+      const id = (req.params as Record<string, string>)[this.spec.parent.param]!;
+      return { id, target: await this.spec.parent.load(req, id) };
+    };
+    const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
+    if (routes.has('list')) app.get(base, async (req, reply) => { const p = await parent(req); return this.list(req, reply, p.id, p.target); });
+    if (routes.has('show')) app.get(`${base}/:id`, async (req) => {
+      const p = await parent(req);
+      const view = await this.find(req, idOf(req), 'get', p.id, p.target);
+      const q = req.query as Record<string, string | string[]>;
+      const fields = q.fields === undefined ? undefined : ([] as string[]).concat(q.fields).flatMap((f) => f.split(',')).filter(Boolean);
+      return { [this.spec.singular]: await this.present(view, req, fields) };
+    });
+    if (routes.has('create')) app.post(base, async (req, reply) => { const p = await parent(req); return this.create(req, reply, p.id, p.target); });
+    if (routes.has('update')) app.put(`${base}/:id`, async (req) => { const p = await parent(req); return this.update(req, idOf(req), p.id, p.target); });
+    if (routes.has('delete')) app.delete(`${base}/:id`, async (req, reply) => { const p = await parent(req); return this.delete(req, reply, idOf(req), p.id, p.target); });
+    if (this.tagResource) this.registerTags(app, base);
+  }
+
+  /** The tag-ext routes: /<resources>/<id>/tags[/<tag>]. */
+  private registerTags(app: FastifyInstance, base: string) {
+    const res = this.tagResource!;
+    const parentOf = async (req: FastifyRequest, write: boolean) => {
+      const id = (req.params as { id: string }).id;
+      return this.find(req, id, write ? 'update' : 'get');
+    };
+    const checkTag = (t: unknown) => {
+      if (typeof t !== 'string' || t.length > 255 || t.length === 0) throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
+      return t;
+    };
+    const bump = async (id: string, tx: Tx) => {
+      await tx.updateTable(this.spec.table).set({ revision_number: (await tx.selectFrom(this.spec.table).select('revision_number').where('id', '=', id).executeTakeFirstOrThrow()).revision_number + 1, updated_at: timestamp() }).where('id', '=', id).execute();
+    };
+    app.get(`${base}/:id/tags`, async (req) => ({ tags: (await parentOf(req, false)).tags }));
+    app.get(`${base}/:id/tags/:tag`, async (req, reply) => {
+      const v = await parentOf(req, false);
+      const tag = checkTag((req.params as { tag: string }).tag);
+      if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
+      reply.code(204); return reply.send();
+    });
+    app.put(`${base}/:id/tags`, async (req) => {
+      const v = await parentOf(req, true);
+      const body = req.body as { tags?: unknown } | undefined;
+      if (!body || !Array.isArray(body.tags)) throw new ApiError(400, 'Invalid input for operation: Invalid tags body.', 'InvalidInput');
+      const tags = body.tags.map(checkTag);
+      if (new Set(tags).size !== tags.length) throw new ApiError(400, `Invalid input for operation: Duplicate items in the list: '${tags.find((t, i) => tags.indexOf(t) !== i)}'.`, 'InvalidInput');
+      await this.svc.transaction(async (tx) => {
+        await tx.deleteFrom('tags').where('resource_type', '=', res).where('resource_id', '=', v.id).execute();
+        if (tags.length) await tx.insertInto('tags').values(tags.map((tag) => ({ resource_type: res, resource_id: v.id, tag }))).execute();
+        await bump(v.id, tx);
+      });
+      this.svc.notify(req, 'tag.update.end', { parent_resource: res, parent_resource_id: v.id, tags });
+      return { tags };
+    });
+    app.put(`${base}/:id/tags/:tag`, async (req, reply) => {
+      const v = await parentOf(req, true);
+      const tag = checkTag((req.params as { tag: string }).tag);
+      if (!v.tags.includes(tag)) {
+        await this.svc.transaction(async (tx) => {
+          await tx.insertInto('tags').values({ resource_type: res, resource_id: v.id, tag }).execute();
+          await bump(v.id, tx);
+        });
+      }
+      this.svc.notify(req, 'tag.create.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
+      reply.code(201); return reply.send();
+    });
+    app.delete(`${base}/:id/tags`, async (req, reply) => {
+      const v = await parentOf(req, true);
+      await this.svc.transaction(async (tx) => {
+        await tx.deleteFrom('tags').where('resource_type', '=', res).where('resource_id', '=', v.id).execute();
+        await bump(v.id, tx);
+      });
+      this.svc.notify(req, 'tag.delete_all.end', { parent_resource: res, parent_resource_id: v.id });
+      reply.code(204); return reply.send();
+    });
+    app.delete(`${base}/:id/tags/:tag`, async (req, reply) => {
+      const v = await parentOf(req, true);
+      const tag = checkTag((req.params as { tag: string }).tag);
+      if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
+      await this.svc.transaction(async (tx) => {
+        await tx.deleteFrom('tags').where('resource_type', '=', res).where('resource_id', '=', v.id).where('tag', '=', tag).execute();
+        await bump(v.id, tx);
+      });
+      this.svc.notify(req, 'tag.delete.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
+      reply.code(204); return reply.send();
+    });
+  }
+}
+
+function sameValue(actual: unknown, wanted: unknown): boolean {
+  if (Array.isArray(actual)) return actual.some((x) => sameValue(x, wanted));
+  if (typeof actual === 'boolean' || typeof wanted === 'boolean') return actual === wanted;
+  return String(actual) === String(wanted);
+}
+
+export const isUuid = (s: string) => UUID_RE.test(s);
+export { badInput };

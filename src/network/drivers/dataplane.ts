@@ -1,0 +1,96 @@
+// The data plane behind the network agent, as a narrow interface: the agent hears what changed
+// (agent/agent.ts), fetches the details from the server, and tells its driver what the host
+// must look like. A driver has two halves:
+// - its Mechanism, static data the API server needs without talking to the agent (what ML2's
+//   mechanism driver, the QoS driver and the trunk driver declare upstream): the agent type
+//   that must be alive on a host to bind ports there, the vif_type/vif_details bound ports
+//   get, the QoS rule types and trunk segmentation it supports;
+// - the DataplaneDriver the agent runs on each host: plug/unplug ports, apply security
+//   groups, serve DHCP for networks, realise routers.
+// `logical` (drivers/logical.ts) keeps state only; a driver with a real data plane
+// (linuxbridge) is one more file registered in drivers/index.ts.
+import type { View } from '../api/resource.ts';
+
+/** A QoS rule parameter's allowed values, as upstream's `type:range` / `type:values` validators. */
+export type QosParameter = { range: [number, number] } | { values: ReadonlyArray<string | number> };
+
+export interface Mechanism {
+  /** The agent_type of the L2 agent that runs this driver (must be alive on a host to bind there). */
+  agentType: string;
+  vifType: string;
+  vifDetails: Record<string, unknown>;
+  /** Network types it can wire (flat, vxlan, ...). */
+  networkTypes: string[];
+  /** QoS rule types and their parameters (GET /v2.0/qos/rule-types/<type> shows these). */
+  qosRules: Record<string, Record<string, QosParameter>>;
+  /** Trunk support: segmentation types of subports and whether a bound port may become a parent. */
+  trunk?: { segmentationTypes: string[]; canTrunkBoundPort: boolean };
+}
+
+/** What the server says about a port bound to the agent's host (get_device_details). */
+export interface DeviceDetails {
+  device: string;
+  port_id: string;
+  network_id: string;
+  mac_address: string;
+  admin_state_up: boolean;
+  status: string;
+  network_type: string | null;
+  segmentation_id: number | null;
+  physical_network: string | null;
+  mtu: number;
+  fixed_ips: Array<{ subnet_id: string; ip_address: string }>;
+  device_owner: string;
+  allowed_address_pairs: Array<{ ip_address: string; mac_address: string }>;
+  port_security_enabled: boolean;
+  security_groups: string[];
+  qos_policy_id: string | null;
+  network_qos_policy_id: string | null;
+  profile: Record<string, unknown>;
+  /** Set when the port is a trunk's parent. */
+  trunk_details?: { trunk_id: string; sub_ports: Array<{ port_id: string; segmentation_type: string; segmentation_id: number; mac_address?: string }> };
+}
+
+/** A network as the DHCP role serves it (get_network_info): subnets and ports. */
+export interface DhcpNetwork {
+  id: string;
+  project_id: string;
+  admin_state_up: boolean;
+  mtu: number;
+  subnets: View[];
+  ports: View[];
+}
+
+/** A router as the L3 role realises it (sync_routers). */
+export interface RouterInfo {
+  id: string;
+  admin_state_up: boolean;
+  gw_port: View | null;
+  interfaces: View[];
+  floating_ips: View[];
+  routes: Array<{ destination: string; nexthop: string }>;
+  enable_snat: boolean;
+}
+
+/** Security group rules of the ports a driver filters (security_group_info_for_devices). */
+export interface SecurityGroupInfo {
+  security_groups: Record<string, View[]>;
+  devices: Record<string, DeviceDetails>;
+}
+
+export interface DataplaneDriver {
+  readonly name: string;
+  start(host: string): Promise<void>;
+  stop(): Promise<void>;
+  /** Wire a port bound to this host (called again when it changes; must be idempotent). */
+  plugPort(port: DeviceDetails): Promise<void>;
+  unplugPort(portId: string): Promise<void>;
+  /** The current security group rules of this host's ports. */
+  updateSecurityGroups(info: SecurityGroupInfo): Promise<void>;
+  /** Serve DHCP for a network as it is now (idempotent). */
+  syncDhcp(network: DhcpNetwork): Promise<void>;
+  removeDhcp(networkId: string): Promise<void>;
+  /** Realise a router as it is now (idempotent). */
+  syncRouter(router: RouterInfo): Promise<void>;
+  removeRouter(routerId: string): Promise<void>;
+}

@@ -1,0 +1,199 @@
+// The network service (Neutron v2.0 with ML2, as Zed answers it). The API layer is one
+// mechanism (api/resource.ts) fed by resource declarations grouped in families:
+//   api/core.ts      networks, segments, subnets, subnet pools, address scopes, ports, IPAM, IP availability
+//   api/l3.ts        routers, floating IPs, port forwardings, auto-allocated topology
+//   api/security.ts  security groups and rules, RBAC policies, quotas
+//   api/extras.ts    QoS, trunks, agents, availability zones
+// Agents (agent/) hear about changes over the bus and report back; the logical agent runs in
+// this process unless `network.agent` is false.
+import os from 'node:os';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely, Transaction } from 'kysely';
+import type { ServiceFactory, ServiceContext } from '../core/service.ts';
+import type { NetworkConfig } from '../core/config.ts';
+import type { ServiceModule } from '../core/http.ts';
+import { ApiError } from '../core/errors.ts';
+import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyTarget } from '../core/policy.ts';
+import { migrate } from '../core/db.ts';
+import { migrations } from './db/migrations.ts';
+import { NETWORK_POLICIES } from './policies.ts';
+import { ResourceApi, type ResourceExtension, type ResourceSpec, type Tx } from './api/resource.ts';
+import { Quotas } from './quotas.ts';
+import type { AgentNotifier, PortBinder } from './agent/rpc.ts';
+import { coreFamily } from './api/core.ts';
+import { l3Family } from './api/l3.ts';
+import { securityFamily } from './api/security.ts';
+import { extrasFamily } from './api/extras.ts';
+
+/** Neutron's FieldCheck: `field:networks:shared=True` is true when the target's `shared` is True. */
+class FieldCheck extends Check {
+  private field: string; private value: string;
+  constructor(readonly match: string) {
+    super();
+    const [, fv = ''] = match.split(/:(.*)/s);
+    [this.field, this.value] = fv.split(/=(.*)/s) as [string, string];
+  }
+  evaluate(target: PolicyTarget): boolean {
+    const v = target[this.field];
+    if (v === undefined || v === null) return false;
+    // `field:port:device_owner=~^network:` is a regular expression match, as upstream.
+    if (this.value.startsWith('~')) return new RegExp(this.value.slice(1)).test(String(v));
+    if (typeof v === 'boolean') return String(v) === this.value.toLowerCase() || (v ? 'True' : 'False') === this.value;
+    return String(v) === this.value;
+  }
+  toString() { return `field:${this.match}`; }
+}
+CUSTOM_CHECKS.set('field', (m) => new FieldCheck(m));
+
+/** One entry of /v2.0/extensions. */
+export interface ApiExtension { alias: string; name: string; description: string; updated?: string }
+
+/** A family of resources: defines its resources, extends others', adds routes and extensions. */
+export interface Family {
+  define(svc: NetworkService): void;
+  /** Runs after every family defined its resources. */
+  extend?(svc: NetworkService): void;
+  /** Routes that are not a plain resource (router interfaces, quotas, tags of ...). */
+  routes?(app: FastifyInstance, svc: NetworkService): void;
+  init?(svc: NetworkService): Promise<void>;
+  close?(svc: NetworkService): Promise<void>;
+}
+
+const FAMILIES: Family[] = [coreFamily, l3Family, securityFamily, extrasFamily];
+
+/** Until an agent family plugs in its own: nobody listens, nothing binds. */
+const NO_AGENTS: AgentNotifier = {
+  networkUpdated() {}, networkDeleted() {}, portUpdated() {}, portDeleted() {}, securityGroupRulesUpdated() {},
+  securityGroupMembersUpdated() {}, routersUpdated() {}, routerDeleted() {}, dhcpChanged() {},
+};
+
+export class NetworkService implements ServiceModule {
+  name = 'network';
+  type = 'network';
+  prefix = '/networking';
+  standardPort = 9696;
+  catalogPath = '';
+  catalogName = 'neutron';
+  policy: PolicyEngine;
+  quotas: Quotas;
+  readonly resources = new Map<string, ResourceApi>();
+  readonly extensions: ApiExtension[] = [];
+  notifier: AgentNotifier = NO_AGENTS;
+  binder: PortBinder = { bind: async () => ({ vif_type: 'binding_failed', vif_details: {} }) };
+  /** The host this process's agents run on (neutron's `host` option). */
+  host: string;
+  /** Neutron's global_physnet_mtu and the overhead of the tunnel types. */
+  mtu: number;
+
+  constructor(public db: Kysely<any>, public ctx: ServiceContext) {
+    const cfg = ctx.config as any;
+    this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log);
+    // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
+    const check = this.policy.check.bind(this.policy);
+    this.policy.check = (rule, target, creds) => check(rule, target, { ...creds, tenant_id: creds.project_id ?? null });
+    this.quotas = new Quotas(db);
+    this.host = cfg.network?.host ?? os.hostname();
+    this.mtu = Number(cfg.network?.mtu ?? 1500);
+    for (const f of FAMILIES) f.define(this);
+    for (const f of FAMILIES) f.extend?.(this);
+  }
+
+  get config(): NetworkConfig { return this.ctx.config.network; }
+
+  async init() {
+    await migrate(this.db, migrations);
+    for (const f of FAMILIES) await f.init?.(this);
+  }
+
+  /** Declares a resource served by the generic API layer. */
+  define(spec: ResourceSpec): ResourceApi {
+    const api = new ResourceApi(this, spec);
+    this.resources.set(spec.plural, api);
+    if (spec.quota) this.quotas.track(spec.quota, { table: spec.table });
+    return api;
+  }
+
+  resource(plural: string): ResourceApi {
+    const r = this.resources.get(plural);
+    if (!r) throw new Error(`no network resource ${plural}`);
+    return r;
+  }
+
+  extend(plural: string, ext: ResourceExtension) { this.resource(plural).extend(ext); }
+
+  declareExtension(...e: ApiExtension[]) { this.extensions.push(...e); }
+
+  isAdmin(req: FastifyRequest): boolean { return !!req.ctx && req.allowed('context_is_admin'); }
+
+  /** Neutron's advsvc role (service VMs): sees and changes ports of every project. */
+  isAdvsvc(req: FastifyRequest): boolean { return !!req.ctx && req.allowed('context_is_advsvc'); }
+
+  transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  async tagsOf(tx: Tx, resourceType: string, ids: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await tx.selectFrom('tags').select(['resource_id', 'tag']).where('resource_type', '=', resourceType).where('resource_id', 'in', ids.slice(i, i + 500)).execute();
+      for (const r of rows) { const l = out.get(r.resource_id) ?? []; l.push(r.tag); out.set(r.resource_id, l); }
+    }
+    for (const l of out.values()) l.sort();
+    return out;
+  }
+
+  /** Neutron's notifications (`network.create.end`, ...), publisher `network.<host>`. */
+  notify(_req: FastifyRequest | undefined, eventType: string, payload: unknown) {
+    this.ctx.bus.notify(`network.${this.host}`, eventType, payload);
+  }
+
+  renderError(e: ApiError) {
+    const type = e.type ?? ({ 400: 'HTTPBadRequest', 401: 'HTTPUnauthorized', 403: 'HTTPForbidden', 404: 'HTTPNotFound', 405: 'HTTPMethodNotAllowed', 409: 'HTTPConflict', 412: 'HTTPPreconditionFailed', 413: 'HTTPRequestEntityTooLarge' } as Record<number, string>)[e.status] ?? 'HTTPInternalServerError';
+    return { NeutronError: { type, message: e.message, detail: '' } };
+  }
+
+  async register(app: FastifyInstance) {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+      const text = (body as string).trim();
+      if (!text) return done(null, undefined);
+      try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed request body', 'HTTPBadRequest'), undefined); }
+    });
+    app.get('/', { config: { auth: false } }, async (req) => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }] }));
+    app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req));
+    app.get('/v2.0/extensions', async (req) => { req.authorized = true; return { extensions: this.extensions.map((e) => this.extensionView(e)) }; });
+    app.get('/v2.0/extensions/:alias', async (req) => {
+      req.authorized = true;
+      const alias = (req.params as { alias: string }).alias;
+      const e = this.extensions.find((x) => x.alias === alias);
+      if (!e) throw new ApiError(404, `Extension with alias ${alias} does not exist`, 'HTTPNotFound');
+      return { extension: this.extensionView(e) };
+    });
+    for (const r of this.resources.values()) r.register(app);
+    for (const f of FAMILIES) f.routes?.(app, this);
+  }
+
+  private extensionView(e: ApiExtension) {
+    return { name: e.name, alias: e.alias, description: e.description, updated: e.updated ?? '2013-01-01T00:00:00-00:00', links: [] };
+  }
+
+  private resourceIndex(req: FastifyRequest) {
+    const core = ['networks', 'subnets', 'ports', 'subnetpools'];
+    return { resources: core.filter((r) => this.resources.has(r)).map((r) => ({ name: this.resource(r).spec.singular, collection: r, links: [{ href: `${req.baseUrl}/v2.0/${r}`, rel: 'self' }] })) };
+  }
+
+  async close() {
+    for (const f of FAMILIES) await f.close?.(this);
+    await this.db.destroy();
+  }
+}
+
+export const networkService: ServiceFactory = {
+  name: 'network',
+  user: 'neutron',
+  async create(ctx: ServiceContext) {
+    const svc = new NetworkService(await ctx.openDatabase(), ctx);
+    await svc.init();
+    return svc;
+  },
+};
