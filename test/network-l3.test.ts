@@ -324,6 +324,22 @@ for (const engine of databaseEngines('l3 API')) {
       assert.equal((await ok('GET', '/routers?name=auto_allocated_router')).routers.length, 0);
     });
 
+    it('keeps one interface per subnet and one floating IP per fixed IP under concurrent requests', async () => {
+      const { net, subnet } = await tenantNet(member, '10.70.0.0/24');
+      const r = await router({ external_gateway_info: { network_id: publicNet } });
+      const adds = await Promise.all(Array.from({ length: 6 }, () => addIf(r.id, { subnet_id: subnet.id })));
+      assert.deepEqual(adds.map((a) => a.status).sort(), [200, 400, 400, 400, 400, 400]);
+      assert.equal((await ok('GET', `/ports?device_id=${r.id}&device_owner=network:router_interface`)).ports.length, 1);
+      const p = await port(net.id);
+      const fips = await Promise.all(Array.from({ length: 6 }, () => ok('POST', '/floatingips', { floatingip: { floating_network_id: publicNet } }, member)));
+      const assoc = await Promise.all(fips.map((f) => req('PUT', `/floatingips/${f.floatingip.id}`, { floatingip: { port_id: p.id } }, member)));
+      assert.deepEqual(assoc.map((a) => a.status).sort(), [200, 409, 409, 409, 409, 409]);
+      assert.equal((await ok('GET', `/floatingips?port_id=${p.id}`, undefined, member)).floatingips.length, 1);
+      for (const f of fips) await ok('DELETE', `/floatingips/${f.floatingip.id}`, undefined, member);
+      assert.equal((await removeIf(r.id, { subnet_id: subnet.id })).status, 200);
+      await ok('DELETE', `/routers/${r.id}`, undefined, member);
+    });
+
     it('counts routers and floating IPs against the project quota', async () => {
       await ok('PUT', `/quotas/${proj}`, { quota: { router: 1 } });
       const existing = (await ok('GET', '/routers', undefined, member)).routers.length;

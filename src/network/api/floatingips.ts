@@ -13,6 +13,7 @@ import {
   badRequest, createPort, DEVICE_OWNER_FLOATINGIP, DEVICE_OWNER_ROUTER_GW, flushAfterCommit, portView, removePort,
   ROUTER_INTERFACE_OWNERS, subnetRows, type FixedIp,
 } from './l3_common.ts';
+import { lockRow } from './core_common.ts';
 
 export const FIP_DOWN = 'DOWN';
 
@@ -74,6 +75,8 @@ async function resolveAssociation(svc: NetworkService, req: FastifyRequest, requ
   if (request.port_id) {
     out = await associationOf(svc, req, request.port_id, request.fixed_ip_address, fip, tx);
     if (out.port_id === fip.fixed_port_id) return out;
+    // Concurrent associations with one port wait for each other (the unique key is the last word).
+    await lockRow(tx, 'ports', out.port_id!);
     const taken = await tx.selectFrom('floatingips').select('id').where('fixed_port_id', '=', out.port_id).where('floating_network_id', '=', fip.floating_network_id)
       .where('fixed_ip_address', '=', out.fixed_ip_address).where('id', '!=', fip.id).executeTakeFirst();
     if (taken) {

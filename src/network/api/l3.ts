@@ -4,7 +4,7 @@
 // away loses its floating IPs and port forwardings, and deleting an external network deletes its
 // unassociated floating IPs. (An external network with gateways stays external: networks.ts.)
 import type { Family, NetworkService } from '../service.ts';
-import { toString } from './validate.ts';
+import { toDnsName } from './networks.ts';
 import { afterCommit, flushAfterCommit, elevated } from './l3_common.ts';
 import { routerRoutes, routersSpec } from './routers.ts';
 import { disassociatePort, floatingIpPoolRoutes, floatingIpsSpec } from './floatingips.ts';
@@ -29,8 +29,10 @@ const EXTENSIONS = [
 /** dns-integration's floating IP attributes (set on create only), when the core family serves DNS. */
 function dnsAttrs(svc: NetworkService) {
   if (!svc.extensions.some((e) => e.alias === 'dns-integration')) return;
-  const dns = (v: unknown, n: string) => toString(v, n, 255).toLowerCase();
-  svc.extend('floatingips', { attrs: { dns_name: { post: true, default: '', validate: dns }, dns_domain: { post: true, default: '', validate: dns } } });
+  svc.extend('floatingips', { attrs: {
+    dns_name: { post: true, default: '', validate: (v, n) => toDnsName(v, n, false) },
+    dns_domain: { post: true, default: '', validate: (v, n) => toDnsName(v, n, true) },
+  } });
 }
 
 export const l3Family: Family = {

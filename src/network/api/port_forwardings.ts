@@ -12,6 +12,7 @@ import type { ResourceSpec, Tx } from './resource.ts';
 import { badInput, invalidInput, py, toIp, toString, toUuid } from './validate.ts';
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
 import { routerForFloatingIp } from './floatingips.ts';
+import { lockRow } from './core_common.ts';
 
 /** neutron_lib.constants.IPTABLES_PROTOCOL_MAP's keys, in its order. */
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
@@ -202,6 +203,8 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     },
 
     async beforeCreate(values, req, tx) {
+      // A floating IP's forwardings change one at a time (PostgreSQL; SQLite serializes writers anyway).
+      await lockRow(tx, 'floatingips', values.floatingip_id);
       const fip = await fipRow(tx, values.floatingip_id);
       const internal = rangeOf(values.internal_port, values.internal_port_range);
       const external = rangeOf(values.external_port, values.external_port_range);
@@ -220,6 +223,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     },
 
     async beforeUpdate(existing, changes, req, tx) {
+      await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
       const merged: any = { ...existing, ...changes };
       if (changes.internal_port_id) await checkPortHasNoFloatingIp(tx, changes.internal_port_id, merged.internal_ip_address);

@@ -15,6 +15,7 @@ import {
   badRequest, createPort, DEVICE_OWNER_ROUTER_GW, DEVICE_OWNER_ROUTER_INTF, fixedIpsOf, flushAfterCommit, inTransaction,
   portView, pyRepr, removePort, ROUTER_INTERFACE_OWNERS, subnetRows, updatePort, type FixedIp, type SubnetRow,
 } from './l3_common.ts';
+import { lockRow } from './core_common.ts';
 
 /** neutron.conf max_routes. */
 const MAX_ROUTES = 30;
@@ -227,6 +228,9 @@ async function deleteGatewayPort(svc: NetworkService, req: FastifyRequest, route
 async function setGateway(svc: NetworkService, req: FastifyRequest, router: GatewayRouter, info: Record<string, any> | null, tx: Transaction<any>): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
   const extIps: FixedIp[] = info?.external_fixed_ips ?? [];
+  await lockRow(tx, 'routers', router.id);
+  const current = await tx.selectFrom('routers').select('gw_port_id').where('id', '=', router.id).executeTakeFirst();
+  if (current) router = { ...router, gw_port_id: current.gw_port_id };
   let gw = router.gw_port_id ? await portView(svc, req, router.gw_port_id, tx) : undefined;
   const networkId = await validateGateway(svc, req, info, extIps, router, tx);
   if (gw && extIps.length && ipsChanged(gw.fixed_ips ?? [], extIps) && gw.network_id === networkId) {
@@ -293,6 +297,8 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
 
 /** add_router_interface (l3_db.py) inside a transaction. */
 export async function addInterface(svc: NetworkService, req: FastifyRequest, router: View, info: { port_id?: string; subnet_id?: string }, tx: Transaction<any>): Promise<InterfaceInfo> {
+  // One change of a router's ports at a time (PostgreSQL; SQLite writes one transaction at a time).
+  await lockRow(tx, 'routers', router.id);
   if (info.port_id) {
     const port = await svc.resource('ports').load(req, info.port_id, tx);
     if (port.device_id) {
@@ -371,6 +377,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 
 /** remove_router_interface (l3_db.py) inside a transaction. */
 export async function removeInterface(svc: NetworkService, req: FastifyRequest, router: View, info: { port_id?: string; subnet_id?: string }, tx: Transaction<any>): Promise<InterfaceInfo> {
+  await lockRow(tx, 'routers', router.id);
   if (info.port_id) {
     const owned = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find((p) => p.id === info.port_id);
     if (!owned) throw new ApiError(404, `Router ${router.id} does not have an interface with id ${info.port_id}`, 'RouterInterfaceNotFound');
@@ -460,6 +467,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
     },
 
     async beforeDelete(existing, req, tx) {
+      await lockRow(tx, 'routers', existing.id);
       const attached = await routerPorts(tx, existing.id, [DEVICE_OWNER_ROUTER_INTF]);
       if (attached.length) throw new ApiError(409, `Router ${existing.id} has ports still attached: ${attached.map((p) => p.id).join(', ')}`, 'RouterInUse');
       const gw = existing.gw_port_id ? await portView(svc, req, existing.gw_port_id, tx) : undefined;
