@@ -76,6 +76,19 @@ for (const engine of databaseEngines('network core')) {
       assert.equal(multi['provider:network_type'], undefined);
       const segs = await req('GET', `/v2.0/segments?network_id=${multi.id}`);
       assert.deepEqual(segs.body.segments.map((s: any) => s.network_type).sort(), ['local', 'vxlan']);
+      // Segments of their own: a VNI taken by a network is refused, a subnet on a segment keeps it.
+      const extra = await req('POST', '/v2.0/segments', { segment: { network_id: multi.id, network_type: 'vxlan', segmentation_id: 4001, name: 'third' } });
+      assert.equal(extra.status, 201, JSON.stringify(extra.body));
+      assert.equal(extra.body.segment.segmentation_id, 4001);
+      assert.equal(extra.body.segment.revision_number, 0);
+      error(await req('POST', '/v2.0/segments', { segment: { network_id: a.id, network_type: 'vxlan', segmentation_id: 4001 } }), 409, 'TunnelIdInUse');
+      error(await req('GET', `/v2.0/segments/${extra.body.segment.id}`, undefined, alice.token), 404, 'SegmentNotFound');
+      const onSeg = await subnet({ network_id: multi.id, cidr: '10.44.0.0/24', segment_id: extra.body.segment.id });
+      error(await req('POST', '/v2.0/subnets', { subnet: { network_id: multi.id, ip_version: 4, cidr: '10.45.0.0/24' } }), 400, 'SubnetsNotAllAssociatedWithSegments');
+      error(await req('DELETE', `/v2.0/segments/${extra.body.segment.id}`), 409, 'SegmentInUse');
+      await req('DELETE', `/v2.0/subnets/${onSeg.id}`);
+      assert.equal((await req('DELETE', `/v2.0/segments/${extra.body.segment.id}`)).status, 204);
+      assert.equal((await req('PUT', `/v2.0/networks/${mine.id}`, { network: { mtu: 1280 } }, alice.token)).body.network.mtu, 1280);
       // A deleted network gives its VNI back.
       assert.equal((await req('DELETE', `/v2.0/networks/${multi.id}`)).status, 204);
       assert.equal((await net({ 'provider:network_type': 'vxlan', 'provider:segmentation_id': 4000 }))['provider:segmentation_id'], 4000);

@@ -48,6 +48,14 @@ export interface NetworkConfig {
   vniRanges: string;
   /** Physical networks flat provider networks may use (ml2_type_flat's flat_networks). */
   flatNetworks: string[];
+  /** Seconds without a report after which an agent is down (neutron's agent_down_time). */
+  agentDownTime: number;
+  /** Seconds between an agent's state reports (report_interval). */
+  agentReportInterval: number;
+  /** The availability zone the agents of this host report. */
+  availabilityZone: string;
+  /** Default quota per resource (network, port, ...), over Neutron's defaults. */
+  quotas?: Record<string, number>;
 }
 
 export interface StratusConfig {
@@ -85,7 +93,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
-    network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'] },
+    network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
     identity: {
       tokenExpiration: 3600,
       allowExpiredWindow: 172800,

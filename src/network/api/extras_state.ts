@@ -23,10 +23,7 @@ export function extrasState(svc: NetworkService): ExtrasState {
 
 export function setExtrasState(svc: NetworkService, s: ExtrasState) { states.set(svc, s); }
 
-/**
- * Agent options not (yet) in NetworkConfig: agentDownTime (s, 75), agentReportInterval (s, 30),
- * availabilityZone ('nova'), as neutron's agent_down_time, report_interval and availability_zone.
- */
+/** Agent options of NetworkConfig: agentDownTime (s, 75), agentReportInterval (s, 30), availabilityZone ('nova'). */
 export function agentOption<T>(svc: NetworkService, name: 'agentDownTime' | 'agentReportInterval' | 'availabilityZone', fallback: T): T {
   const v = (svc.config as unknown as Record<string, unknown>)[name];
   return v === undefined || v === null ? fallback : (v as T);

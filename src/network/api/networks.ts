@@ -144,9 +144,6 @@ export function defineNetworks(svc: NetworkService) {
         const max = maxMtu(svc, (segs.get(existing.id) ?? []).map((s: any) => s.network_type));
         if (changes.mtu > max) throw invalidInput(`Requested MTU is too big, maximum is ${max}`);
         if (!changes.mtu) changes.mtu = max;
-        if (changes.mtu < 1280 && await tx.selectFrom('subnets').select('id').where('network_id', '=', existing.id).where('ip_version', '=', 6).executeTakeFirst()) {
-          throw invalidInput('IPv6 subnet requires MTU to be at least 1280');
-        }
       }
       if (changes.shared !== undefined) {
         const wildcard = (await grantedIds(tx, 'network', [existing.id], '', 'access_as_shared', true)).has(existing.id);

@@ -95,7 +95,7 @@ function toExtraDhcpOpts(v: unknown, n: string): Array<Partial<DhcpOpt>> {
 }
 
 /** The DNS integration's assignment: one (hostname, fqdn) per fixed IP. */
-function dnsAssignment(svc: NetworkService, port: View, ips: FixedIp[]) {
+function dnsAssignment(port: View, ips: FixedIp[]) {
   const domain = DNS_DOMAIN;
   return ips.map((ip) => {
     // Upstream ignores dns_name under the default 'openstacklocal.' domain; we honour it as a configured domain does.
@@ -173,7 +173,7 @@ export function definePorts(svc: NetworkService) {
       const shared = await grantedIds(tx, 'network', netIds, projectOf(req), 'access_as_shared');
       for (const v of views) {
         v.fixed_ips = ips.get(v.id) ?? [];
-        v.dns_assignment = dnsAssignment(svc, v, v.fixed_ips);
+        v.dns_assignment = dnsAssignment(v, v.fixed_ips);
         v['binding:profile'] ??= {};
         v['binding:vif_details'] ??= {};
         v.extra_dhcp_opts ??= [];

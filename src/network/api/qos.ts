@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
+import { bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
@@ -95,9 +95,7 @@ async function unshare(tx: Tx, policyId: string) {
   await tx.deleteFrom('rbac_policies').where('id', '=', row.id).execute();
 }
 
-async function bumpPolicy(tx: Tx, policyId: string) {
-  await tx.updateTable('qos_policies').set({ revision_number: sql`revision_number + 1`, updated_at: timestamp() }).where('id', '=', policyId).execute();
-}
+const bumpPolicy = (tx: Tx, policyId: string) => bumpRevision(tx, 'qos_policies', policyId);
 
 interface RuleType { type: string; table: string; attrs: Record<string, Attr>; /** Which rules of the policy a new one may not coexist with. */ sameSlot(a: View, b: View): boolean }
 

@@ -9,7 +9,8 @@ import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type View } from './resource.ts';
 import { badInput, invalidInput, py, toString, UUID_RE } from './validate.ts';
-import { bumpRevision, sgNotFound } from './security_groups.ts';
+import { sgNotFound } from './security_groups.ts';
+import { bumpRevision } from './resource.ts';
 import { lockRow } from './core_common.ts';
 
 const SHARED = 'access_as_shared';

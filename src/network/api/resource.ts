@@ -44,6 +44,8 @@ export interface Attr {
   filterValue?: (s: string) => unknown;
   /** Shown in responses (default true). */
   visible?: boolean;
+  /** false: no `create_/update_<res>:<attr>` rule applies, as for upstream attributes without enforce_policy. */
+  enforcePolicy?: boolean;
 }
 
 export interface ResourceSpec {
@@ -103,6 +105,11 @@ export const colName = (attr: string, a: Attr) => (a.column === false ? undefine
 
 /** Neutron's timestamps: second precision, 'Z'. */
 export const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** A new revision of a resource whose related state changed (its rules, interfaces, tags, RBAC). */
+export async function bumpRevision(tx: Tx, table: string, id: string) {
+  await tx.updateTable(table).set((eb: any) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() })).where('id', '=', id).execute();
+}
 
 export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
   const own: Record<string, Attr> = { id: { post: false }, ...spec.attrs };
@@ -401,6 +408,7 @@ export class ResourceApi {
   async enforceAttrs(req: FastifyRequest, action: string, target: Record<string, unknown>, given: Iterable<string>, values: View) {
     this.enforce(req, `${action}_${this.policyName}`, target);
     for (const name of given) {
+      if (this.attrs[name]?.enforcePolicy === false) continue;
       const rule = `${action}_${this.policyName}:${name}`;
       if (this.svc.policy.has(rule)) this.enforce(req, rule, target);
       const v = values[name];
@@ -573,7 +581,8 @@ export class ResourceApi {
     if (routes.has('create')) app.post(base, async (req, reply) => { const p = await parent(req); return this.create(req, reply, p.id, p.target); });
     if (routes.has('update')) app.put(`${base}/:id`, async (req) => { const p = await parent(req); return this.update(req, idOf(req), p.id, p.target); });
     if (routes.has('delete')) app.delete(`${base}/:id`, async (req, reply) => { const p = await parent(req); return this.delete(req, reply, idOf(req), p.id, p.target); });
-    if (this.tagResource) this.registerTags(app, base);
+    // Tag URLs name the tags table's collection, not the resource's path: QoS policies are /v2.0/policies/<id>/tags.
+    if (this.tagResource) this.registerTags(app, `/v2.0/${this.tagResource}`);
   }
 
   /** The tag-ext routes: /<resources>/<id>/tags[/<tag>]. */
@@ -587,9 +596,7 @@ export class ResourceApi {
       if (typeof t !== 'string' || t.length > 255 || t.length === 0) throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
       return t;
     };
-    const bump = async (id: string, tx: Tx) => {
-      await tx.updateTable(this.spec.table).set({ revision_number: (await tx.selectFrom(this.spec.table).select('revision_number').where('id', '=', id).executeTakeFirstOrThrow()).revision_number + 1, updated_at: timestamp() }).where('id', '=', id).execute();
-    };
+    const bump = (id: string, tx: Tx) => bumpRevision(tx, this.spec.table, id);
     app.get(`${base}/:id/tags`, async (req) => ({ tags: (await parentOf(req, false)).tags }));
     app.get(`${base}/:id/tags/:tag`, async (req, reply) => {
       const v = await parentOf(req, false);

@@ -9,7 +9,7 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { cidrContains, cidrsOverlap, formatCidr, ipInRanges, parseCidr, parseIp, rangeFromStrings, type IpRange } from '../netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx, View } from './resource.ts';
+import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUniqueStrings, toUuid, UUID_RE } from './validate.ts';
 import {
   badRequest, createPort, DEVICE_OWNER_ROUTER_GW, DEVICE_OWNER_ROUTER_INTF, fixedIpsOf, flushAfterCommit, inTransaction,
@@ -299,6 +299,8 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
 export async function addInterface(svc: NetworkService, req: FastifyRequest, router: View, info: { port_id?: string; subnet_id?: string }, tx: Transaction<any>): Promise<InterfaceInfo> {
   // One change of a router's ports at a time (PostgreSQL; SQLite writes one transaction at a time).
   await lockRow(tx, 'routers', router.id);
+  // A router's revision moves with its interfaces, as upstream's revision plugin bumps the port's router.
+  await bumpRevision(tx, 'routers', router.id);
   if (info.port_id) {
     const port = await svc.resource('ports').load(req, info.port_id, tx);
     if (port.device_id) {
@@ -378,6 +380,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 /** remove_router_interface (l3_db.py) inside a transaction. */
 export async function removeInterface(svc: NetworkService, req: FastifyRequest, router: View, info: { port_id?: string; subnet_id?: string }, tx: Transaction<any>): Promise<InterfaceInfo> {
   await lockRow(tx, 'routers', router.id);
+  await bumpRevision(tx, 'routers', router.id);
   if (info.port_id) {
     const owned = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find((p) => p.id === info.port_id);
     if (!owned) throw new ApiError(404, `Router ${router.id} does not have an interface with id ${info.port_id}`, 'RouterInterfaceNotFound');

@@ -13,7 +13,7 @@ const tablesOf = new WeakMap<object, Set<string>>();
 export const securityFamily: Family = {
   define(svc) {
     // neutron.conf [quotas] quota_<resource> overrides: network.quotas in the configuration.
-    Object.assign(svc.quotas.defaults, (svc.config as { quotas?: Record<string, number> }).quotas ?? {});
+    Object.assign(svc.quotas.defaults, svc.config.quotas ?? {});
     defineSecurityGroups(svc);
     const tables = new Set<string>();
     tablesOf.set(svc, tables);

@@ -9,7 +9,7 @@ import { ApiError } from '../../core/errors.ts';
 import { bool } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../netaddr.ts';
-import { timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
+import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
@@ -182,9 +182,6 @@ async function groupInUse(tx: Tx, sgId: string): Promise<boolean> {
 }
 
 /** A related resource's revision moves on (upstream's revises_on_change). */
-export async function bumpRevision(tx: Tx, table: string, id: string) {
-  await tx.updateTable(table).set((eb: any) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() })).where('id', '=', id).execute();
-}
 
 function insertRule(tx: Tx, r: { projectId: string; sgId: string; direction: string; ethertype: string; remoteGroupId?: string }) {
   const now = timestamp();

@@ -170,7 +170,7 @@ export function defineSegments(svc: NetworkService) {
       is_dynamic: { type: 'boolean', visible: false, filter: false },
       allocation: { visible: false, filter: false },
     },
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, _req, tx) {
       const net = await tx.selectFrom('networks').select('id').where('id', '=', values.network_id).executeTakeFirst();
       if (!net) throw notFound.network(values.network_id);
       const s: SegmentRequest = { network_type: values.network_type, physical_network: values.physical_network ?? null, segmentation_id: values.segmentation_id ?? null };

@@ -2,14 +2,13 @@
 // cidr or a prefix from a subnet pool, gateway and allocation pools with upstream's checks,
 // DNS servers and host routes, IPv6 address modes, service types, segments; deletion releases
 // the addresses of network-owned ports and of auto-address subnets.
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
 import {
-  cidrContains, cidrFirst, cidrLast, cidrsOverlap, defaultAllocationPools, defaultGateway, eui64, formatCidr, formatIp,
+  cidrFirst, cidrHasHostBits, cidrLast, cidrsOverlap, defaultAllocationPools, defaultGateway, eui64, formatCidr, formatIp,
   gatewayInvalidInSubnet, normalizeIp, parseCidr, parseIp, rangeFromStrings, rangesOverlap, rangeToStrings, rangeContains,
   type Cidr, type IpRange,
 } from '../netaddr.ts';
@@ -68,12 +67,10 @@ function toHostRoutes(v: unknown, n: string): Array<{ destination: string; nexth
     const keys = Object.keys(r).sort();
     if (keys.join() !== 'destination,nexthop') throw badInput(n, `Validation of dictionary's keys failed. Expected keys: {'destination', 'nexthop'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`);
     const { destination, nexthop } = r as { destination: unknown; nexthop: unknown };
+    // validate_route_cidr: a CIDR without host bits.
     const c = typeof destination === 'string' ? parseCidr(destination, { allowBareIp: true }) : null;
     if (!c) throw badInput(n, `'${py(destination)}' is not a valid CIDR`);
-    const strict = parseCidr(destination as string);
-    if (!(destination as string).includes('/') || !strict || formatCidr(strict) !== formatCidr(parseCidr(destination as string)!) || parseIp((destination as string).split('/')[0])!.value !== c.network) {
-      throw badInput(n, `'${destination}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`);
-    }
+    if (!(destination as string).includes('/') || cidrHasHostBits(destination)) throw badInput(n, `'${destination}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`);
     if (typeof nexthop !== 'string' || !parseIp(nexthop)) throw badInput(n, `'${py(nexthop)}' is not a valid IP address`);
     const route = { destination: formatCidr(c), nexthop: normalizeIp(nexthop)! };
     if (out.some((x) => x.destination === route.destination && x.nexthop === route.nexthop)) throw badInput(n, `Duplicate hostroute '${py(r)}'`);
@@ -264,8 +261,9 @@ export function defineSubnets(svc: NetworkService) {
       enable_dhcp: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
       ipv6_ra_mode: { post: true, default: null, validate: (v, n) => (v === null ? null : toEnumStr(v, n, IPV6_MODES)) },
       ipv6_address_mode: { post: true, default: null, validate: (v, n) => (v === null ? null : toEnumStr(v, n, IPV6_MODES)) },
-      segment_id: { post: true, put: true, default: null, validate: (v, n) => toUuidOrNull(v, n) },
-      service_types: { type: 'json', post: true, put: true, filter: false, default: [], validate: toServiceTypes },
+      // Upstream's definitions carry no enforce_policy here: their create/update rules never apply.
+      segment_id: { post: true, put: true, default: null, enforcePolicy: false, validate: (v, n) => toUuidOrNull(v, n) },
+      service_types: { type: 'json', post: true, put: true, filter: false, default: [], enforcePolicy: false, validate: toServiceTypes },
       shared: { type: 'boolean', column: false, visible: false },
     },
     scope: (q, req) => q.where((eb: any) => eb.or([eb('subnets.project_id', '=', projectOf(req)), rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared'])])),
