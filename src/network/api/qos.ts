@@ -159,7 +159,7 @@ async function checkRule(tx: Tx, rt: RuleType, rule: View) {
 
 export function defineQos(svc: NetworkService) {
   const policies = svc.define({
-    singular: 'policy', plural: 'policies', path: 'qos/policies', table: 'qos_policies',
+    singular: 'policy', plural: 'policies', path: 'qos/policies', tagPath: 'policies', table: 'qos_policies',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
       shared: { column: false, type: 'boolean', post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },

@@ -65,6 +65,8 @@ export interface ResourceSpec {
   standard?: boolean;
   /** The resource name in tag URLs and the tags table (default plural); false: not taggable. */
   tags?: string | false;
+  /** Where the tag routes are when not under the resource's path (QoS policies: `policies`, as upstream). */
+  tagPath?: string;
   /** The quota resource counted on create (e.g. 'network'). */
   quota?: string;
   /** The not-found error, e.g. NetworkNotFound (with the parent's id for a sub-resource). */
@@ -581,16 +583,16 @@ export class ResourceApi {
     if (routes.has('create')) app.post(base, async (req, reply) => { const p = await parent(req); return this.create(req, reply, p.id, p.target); });
     if (routes.has('update')) app.put(`${base}/:id`, async (req) => { const p = await parent(req); return this.update(req, idOf(req), p.id, p.target); });
     if (routes.has('delete')) app.delete(`${base}/:id`, async (req, reply) => { const p = await parent(req); return this.delete(req, reply, idOf(req), p.id, p.target); });
-    // Tag URLs name the tags table's collection, not the resource's path: QoS policies are /v2.0/policies/<id>/tags.
-    if (this.tagResource) this.registerTags(app, `/v2.0/${this.tagResource}`);
+    if (this.tagResource) this.registerTags(app, this.spec.tagPath ? `/v2.0/${this.spec.tagPath}` : base);
   }
 
   /** The tag-ext routes: /<resources>/<id>/tags[/<tag>]. */
   private registerTags(app: FastifyInstance, base: string) {
     const res = this.tagResource!;
-    const parentOf = async (req: FastifyRequest, write: boolean) => {
+    // Zed's tagging enforces no rule of its own: whoever sees a resource may tag it (a shared QoS policy too).
+    const parentOf = async (req: FastifyRequest, _write: boolean) => {
       const id = (req.params as { id: string }).id;
-      return this.find(req, id, write ? 'update' : 'get');
+      return this.find(req, id, 'get');
     };
     const checkTag = (t: unknown) => {
       if (typeof t !== 'string' || t.length > 255 || t.length === 0) throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
