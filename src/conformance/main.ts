@@ -125,8 +125,10 @@ async function run(a: Args): Promise<number> {
   ensureTempest(selection.packages, log);
 
   let stratus: StartedStratus | undefined;
+  const stopTempest = new AbortController();
   const stopOnSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping`);
+    stopTempest.abort();
     void (stratus?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
@@ -172,7 +174,7 @@ async function run(a: Args): Promise<number> {
     if (!listed.length) throw new Error(`no tempest test matches ${regex ?? includeList}`);
     log(`running ${listed.length} tempest tests (${a.regression ? path.relative(REPO, a.passing) : selection.regex}), concurrency ${a.concurrency}`);
     const runLog = path.join(ws, 'run.log');
-    const code = await runTempest(ws, { regex, includeList, concurrency: a.concurrency, logFile: runLog, verbose: a.verbose });
+    const code = await runTempest(ws, { regex, includeList, concurrency: a.concurrency, logFile: runLog, verbose: a.verbose, signal: stopTempest.signal });
 
     const results = collectResults(parseSubunit(lastRunSubunit(ws)));
     if (!results.length && !a.regression) {

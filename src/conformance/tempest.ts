@@ -93,6 +93,8 @@ export interface RunOptions {
   logFile: string;
   /** Echo every line (else only the per-test lines and the totals). */
   verbose: boolean;
+  /** Aborting stops tempest and its workers. */
+  signal?: AbortSignal;
 }
 
 /** A per-test line of subunit-trace (`{0} tempest.api...  [0.12s] ... ok`) or the totals block. */
@@ -110,7 +112,11 @@ export function runTempest(ws: string, o: RunOptions): Promise<number> {
   const log = fs.createWriteStream(o.logFile);
   log.write(`$ ${cmd} ${args.map((a) => JSON.stringify(a)).join(' ')}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ws, env: tempestEnv(ws), stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that a stop reaches the stestr workers too.
+    const child = spawn(cmd, args, { cwd: ws, env: tempestEnv(ws), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stop = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } };
+    if (o.signal?.aborted) stop();
+    o.signal?.addEventListener('abort', stop, { once: true });
     let pending = '';
     const onData = (chunk: Buffer) => {
       log.write(chunk);
@@ -124,6 +130,7 @@ export function runTempest(ws: string, o: RunOptions): Promise<number> {
     child.stderr.on('data', onData);
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      o.signal?.removeEventListener('abort', stop);
       if (!o.verbose && pending && isProgressLine(pending)) process.stdout.write(`${pending}\n`);
       log.end(() => resolve(code ?? (signal ? 128 : 1)));
     });

@@ -124,9 +124,9 @@ export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
 }
 
 /** A row from the database as the API shows it (before computed attributes and policy). */
-export function rowToView(spec: ResourceSpec, row: Row): View {
+export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, Attr> = allAttrs(spec)): View {
   const v: View = {};
-  for (const [name, a] of Object.entries(allAttrs(spec))) {
+  for (const [name, a] of Object.entries(attrs)) {
     const col = colName(name, a);
     if (!col || !(col in row)) continue;
     const raw = row[col];
@@ -196,7 +196,7 @@ export class ResourceApi {
 
   /** Views with computed attributes, tags and standard attributes for rows. */
   async views(rows: Row[], req: FastifyRequest, tx: Tx = this.svc.db): Promise<View[]> {
-    const views = rows.map((r) => rowToView(this.spec, r));
+    const views = rows.map((r) => rowToView(this.spec, r, this.attrs));
     if (this.tagResource && views.length) {
       const tags = await this.svc.tagsOf(tx, this.tagResource, views.map((v) => v.id));
       for (const v of views) v.tags = tags.get(v.id) ?? [];
