@@ -3,20 +3,12 @@
 // availability zones, QoS policies and rules, trunks, the L3 agent's router sync.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, type TestCloud } from './lib/cloud.ts';
+import { startCloud, databaseEngines, type TestCloud, member } from './lib/cloud.ts';
 import type { NetworkService } from '../src/network/service.ts';
 import { localAgent } from '../src/network/api/extras.ts';
 import type { LogicalDriver } from '../src/network/drivers/logical.ts';
 import { PLUGIN_TOPIC } from '../src/network/agent/rpc.ts';
 import { dhcpDeviceId } from '../src/network/agent/server.ts';
-
-async function member(c: TestCloud, name: string) {
-  const p = await c.req('POST', '/v3/projects', { project: { name, domain_id: 'default' } });
-  const u = await c.req('POST', '/v3/users', { user: { name: `${name}-user`, password: `pw-${name}`, domain_id: 'default' } });
-  const role = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
-  await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${role}`);
-  return { project: p.body.project.id as string, token: await c.token({ id: u.body.user.id, password: `pw-${name}` }, { project: { id: p.body.project.id } }) };
-}
 
 /** Polls until fn answers something truthy (the agent works after the request returned). */
 async function eventually<T>(fn: () => Promise<T>, what: string, ms = 5000): Promise<T> {

@@ -74,3 +74,12 @@ export async function startCloud(opts: { database?: string; dataDir?: string } =
   tc.adminToken = await token({ name: 'admin', password: 'admin-secret' }, { project: { name: 'admin', domain: { id: 'default' } } });
   return tc;
 }
+
+/** A new project with a user holding `member` on it, and that user's project token. */
+export async function member(c: TestCloud, name: string) {
+  const p = await c.req('POST', '/v3/projects', { project: { name, domain_id: 'default' } });
+  const u = await c.req('POST', '/v3/users', { user: { name: `${name}-user`, password: `pw-${name}`, domain_id: 'default' } });
+  const role = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
+  await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${role}`);
+  return { project: p.body.project.id as string, token: await c.token({ id: u.body.user.id, password: `pw-${name}` }, { project: { id: p.body.project.id } }) };
+}
