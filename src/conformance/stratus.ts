@@ -58,6 +58,9 @@ export async function waitFor200(url: string, timeoutMs: number, child?: ChildPr
   throw new Error(`${url} did not answer 200 within ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
 }
 
+/** The image service options the conformance cloud runs with. */
+export const STRATUS_IMAGE_CONFIG = { enforceScope: true };
+
 export interface StartOptions {
   repoRoot: string;
   dataDir: string;
@@ -72,9 +75,10 @@ export interface StartOptions {
 export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   fs.rmSync(o.dataDir, { recursive: true, force: true });
   fs.mkdirSync(o.dataDir, { recursive: true });
-  if (o.securityCompliance) {
-    fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify({ identity: { securityCompliance: o.securityCompliance } }));
-  }
+  // Glance as the gate's tempest expects it (tempest-config.ts says the same to tempest): scope enforced.
+  const config: Record<string, unknown> = { image: STRATUS_IMAGE_CONFIG };
+  if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
+  fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));
   fs.mkdirSync(path.dirname(o.outputFile), { recursive: true });
   const out = fs.openSync(o.outputFile, 'w');
   const env: NodeJS.ProcessEnv = {

@@ -173,6 +173,8 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   set('enforce_scope', 'keystone', 'False');
   // What Stratus's Glance supports beyond tempest's defaults (interoperable import, os_glance_* reserved namespace).
   if (types.has('image')) {
+    // Stratus's conformance cloud enforces scope in Glance (src/conformance/stratus.ts), so the RBAC tests run.
+    set('enforce_scope', 'glance', 'True');
     set('image-feature-enabled', 'import_image', 'True');
     set('image-feature-enabled', 'os_glance_reserved', 'True');
   }

@@ -58,6 +58,15 @@ export interface NetworkConfig {
   quotas?: Record<string, number>;
 }
 
+export interface ImageConfig {
+  /** Refuse tokens whose scope is not one of a rule's scope types (Glance's [oslo_policy] enforce_scope). */
+  enforceScope: boolean;
+  /** Show `locations` and `direct_url` and allow changing locations (Glance's show_multiple_locations). */
+  showMultipleLocations: boolean;
+  /** Largest image in bytes (Glance's image_size_cap). */
+  sizeCap: number;
+}
+
 export interface StratusConfig {
   dataDir: string;
   /** Address to listen on. */
@@ -79,6 +88,7 @@ export interface StratusConfig {
   policyDir: string;
   identity: IdentityConfig;
   network: NetworkConfig;
+  image: ImageConfig;
 }
 
 export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
@@ -93,6 +103,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
+    image: { enforceScope: false, showMultipleLocations: false, sizeCap: 1024 ** 4 },
     network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
     identity: {
       tokenExpiration: 3600,

@@ -883,8 +883,8 @@ export class PolicyEngine implements RuleResolver {
    * "always allow", as in oslo.  Unreadable/invalid files throw.
    */
   /** A service's engine: its upstream defaults, overridden by <policyDir>/<service>.yaml, warnings to its log. */
-  static forService(service: string, defaults: PolicyDefault[], policyDir: string, log: PolicyLogger): PolicyEngine {
-    return new PolicyEngine(defaults, { overrides: PolicyEngine.loadOverrides(join(policyDir, `${service}.yaml`)), logger: { warn: (m: string) => log.warn(m) } });
+  static forService(service: string, defaults: PolicyDefault[], policyDir: string, log: PolicyLogger, options: { enforceScope?: boolean } = {}): PolicyEngine {
+    return new PolicyEngine(defaults, { ...options, overrides: PolicyEngine.loadOverrides(join(policyDir, `${service}.yaml`)), logger: { warn: (m: string) => log.warn(m) } });
   }
 
   static loadOverrides(file: string): Record<string, string> {

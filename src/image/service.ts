@@ -39,16 +39,20 @@ export class ImageService implements ServiceModule {
   /** Glance's image_size_cap (1 TiB by default). */
   sizeCap: number;
   stagingDir: string;
+  /** Glance's show_multiple_locations. */
+  showLocations: boolean;
 
   constructor(public db: Kysely<any>, public ctx: ServiceContext) {
     const cfg = ctx.config as any;
-    this.policy = PolicyEngine.forService('image', IMAGE_POLICIES, cfg.policyDir, ctx.log);
+    // Glance's enforce_scope: rules are project-scoped, so system- and domain-scoped tokens are refused.
+    this.policy = PolicyEngine.forService('image', IMAGE_POLICIES, cfg.policyDir, ctx.log, { enforceScope: !!cfg.image?.enforceScope });
     this.repo = new ImageRepo(db);
     const root = path.join(cfg.dataDir, 'image');
     this.stores.set('file', new FileStore(path.join(root, 'images')));
     this.stores.set('object-store', new ObjectStoreStore(ctx.session));
     this.stagingDir = path.join(root, 'staging');
     this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
+    this.showLocations = !!cfg.image?.showMultipleLocations;
   }
 
   async init() {
@@ -95,8 +99,29 @@ export class ImageService implements ServiceModule {
   async find(req: FastifyRequest, id: string, rule?: string): Promise<Image> {
     const img = await this.repo.get(id);
     if (!img || !(await this.visible(img, req))) throw new ApiError(404, `No image found with ID ${id}`);
-    if (rule) req.authorize(rule, await this.target(img, req));
+    if (rule) await this.enforce(req, img, rule);
     return img;
+  }
+
+  /**
+   * Enforces an image rule as Glance's ImageAPIPolicy does: a refusal is a 404 when the caller
+   * may not even get the image (so its existence is not revealed), a 403 otherwise.
+   */
+  async enforce(req: FastifyRequest, img: Image, rule: string, extra: Record<string, unknown> = {}) {
+    const target = await this.target(img, req);
+    const full = { ...target, ...extra };
+    if (req.allowed(rule, full)) { req.authorized = true; return; }
+    if (rule === 'get_image' || !req.allowed('get_image', target)) {
+      req.authorized = true;
+      throw new ApiError(404, `No image found with ID ${img.id}`);
+    }
+    req.authorize(rule, full);
+  }
+
+  /** A member rule (Glance's MemberAPIPolicy): the image must be gettable first, then the rule itself. */
+  async enforceMember(req: FastifyRequest, img: Image, rule: string, extra: Record<string, unknown> = {}) {
+    await this.enforce(req, img, 'get_image');
+    req.authorize(rule, { ...(await this.target(img, req)), ...extra });
   }
 
   async register(app: FastifyInstance) {

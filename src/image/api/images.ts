@@ -180,9 +180,8 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     if (ct !== JSON_PATCH && ct !== 'application/openstack-images-v2.0-json-patch') {
       throw new ApiError(415, `Unsupported Content-Type`, undefined, { 'Accept-Patch': 'application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch' });
     }
-    const img = await svc.find(req, req.params.id);
+    const img = await svc.find(req, req.params.id, 'modify_image');
     const target = await svc.target(img, req);
-    req.authorize('modify_image', target);
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
     const updated = applyChanges(img, changes, req.ctx!, (rule) => req.authorize(rule, target));

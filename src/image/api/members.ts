@@ -14,7 +14,7 @@ const view = (m: any) => ({
 export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   app.post<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
     const img = await svc.find(req, req.params.id);
-    req.authorize('add_member', await svc.target(img, req));
+    await svc.enforceMember(req, img, 'add_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx)) throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const member = (req.body as any)?.member;
     if (typeof member !== 'string' || !member) throw new ApiError(400, 'Member to be added not specified');
@@ -29,7 +29,7 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
     const img = await svc.find(req, req.params.id);
-    req.authorize('get_members', await svc.target(img, req));
+    await svc.enforceMember(req, img, 'get_members');
     if (img.visibility !== 'shared') throw new ApiError(403, 'Only shared images have members.');
     let rows = await svc.repo.members(img.id);
     if (!isAdmin(req.ctx) && img.owner !== req.ctx!.projectId) rows = rows.filter((m: any) => m.member_id === req.ctx!.projectId);
@@ -37,19 +37,19 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req) => {
-    const img = await svc.find(req, req.params.id);
+    const img = await svc.find(req, req.params.id, 'get_image');
     const pid = req.ctx!.projectId;
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m || (!isAdmin(req.ctx) && img.owner !== pid && req.params.member !== pid)) throw new ApiError(404, `Member ${req.params.member} not found`);
-    req.authorize('get_member', { ...(await svc.target(img, req)), member_id: m.member_id });
+    await svc.enforceMember(req, img, 'get_member', { member_id: m.member_id });
     return view(m);
   });
 
   app.put<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req) => {
-    const img = await svc.find(req, req.params.id);
+    const img = await svc.find(req, req.params.id, 'get_image');
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m) throw new ApiError(404, `Member ${req.params.member} not found`);
-    req.authorize('modify_member', { ...(await svc.target(img, req)), member_id: m.member_id });
+    await svc.enforceMember(req, img, 'modify_member', { member_id: m.member_id });
     if (!isAdmin(req.ctx) && req.ctx!.projectId !== m.member_id) throw new ApiError(403, 'You are not permitted to modify this member.');
     const status = (req.body as any)?.status;
     if (!['pending', 'accepted', 'rejected'].includes(status)) throw new ApiError(400, `Status must be one of pending, accepted, rejected; got ${JSON.stringify(status)}`);
@@ -60,7 +60,7 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.delete<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req, reply) => {
     const img = await svc.find(req, req.params.id);
-    req.authorize('delete_member', await svc.target(img, req));
+    await svc.enforceMember(req, img, 'delete_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx)) throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m) throw new ApiError(404, `Member ${req.params.member} not found`);

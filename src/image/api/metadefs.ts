@@ -86,7 +86,13 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   const load = async (req: FastifyRequest, name: string, rule: string): Promise<Namespace> => {
     const r = await svc.db.selectFrom('metadef_namespaces').selectAll().where('namespace', '=', name).executeTakeFirst();
     const n = r ? { ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) } : undefined;
-    if (!n || !visibleNs(n, req)) throw new ApiError(404, `Metadata definition namespace=${name} was not found.`);
+    const notFound = () => new ApiError(404, `Metadata definition namespace=${name} was not found.`);
+    if (!n || !visibleNs(n, req)) throw notFound();
+    // Glance's MetadefAPIPolicy: refused by a namespace the caller cannot get is a 404, else 403.
+    if (!req.allowed(rule, target(n)) && (rule === 'get_metadef_namespace' || !req.allowed('get_metadef_namespace', target(n)))) {
+      req.authorized = true;
+      throw notFound();
+    }
     req.authorize(rule, target(n));
     return n;
   };
