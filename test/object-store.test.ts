@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 import { FsBackend } from '../src/object-store/drivers/fs.ts';
 import { parseRanges } from '../src/object-store/api/common.ts';
@@ -233,6 +234,34 @@ describe('object-store', () => {
     const bad = await sw('POST', '/box/up-', { token: null, body: Buffer.from(form.replace(sig, '0'.repeat(40))), headers: { 'Content-Type': 'multipart/form-data; boundary=bnd' } });
     assert.equal(bad.status, 401);
     assert.match(bad.text, /FormPost: Invalid Signature/);
+  });
+
+  it('extracts tar, tar.gz and tar.bz2 archives', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swift-tar-'));
+    fs.mkdirSync(path.join(dir, 'src', 'arch', 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'src', 'arch', 'one.txt'), 'one');
+    fs.writeFileSync(path.join(dir, 'src', 'arch', 'sub', 'two.txt'), 'two');
+    fs.writeFileSync(path.join(dir, 'src', 'top.txt'), 'top');
+    for (const [kind, flag] of [['tar', ''], ['tar.gz', 'z'], ['tar.bz2', 'j']] as const) {
+      execFileSync('tar', [`-c${flag}f`, path.join(dir, `a.${kind}`), '-C', path.join(dir, 'src'), 'arch', 'top.txt']);
+      const r = await sw('PUT', `/ex-${kind.replace('.', '-')}?extract-archive=${kind}`, {
+        body: fs.readFileSync(path.join(dir, `a.${kind}`)), headers: { Accept: 'application/json', 'X-Object-Meta-Batch': kind },
+      });
+      const out = JSON.parse(r.text);
+      assert.equal(out['Response Status'], '201 Created', r.text);
+      assert.equal(out['Number Files Created'], 3); // top.txt lands in the container named by the path
+      const c = `/ex-${kind.replace('.', '-')}`;
+      assert.equal((await sw('GET', `${c}/arch/sub/two.txt`)).text, 'two');
+      assert.equal((await sw('HEAD', `${c}/arch/one.txt`)).headers.get('x-object-meta-batch'), kind);
+    }
+    const broken = await sw('PUT', '?extract-archive=tar.bz2', { body: Buffer.from('BZh9 not really bzip2'), headers: { Accept: 'application/json' } });
+    const b = JSON.parse(broken.text);
+    assert.equal(b['Response Status'], '400 Bad Request');
+    assert.match(b['Response Body'], /^Invalid Tar File: /);
+    const gz = await sw('PUT', '?extract-archive=tar.gz', { body: Buffer.from('not gzip'), headers: { Accept: 'application/json' } });
+    assert.match(JSON.parse(gz.text)['Response Body'], /^Invalid Tar File: /);
+    assert.equal((await sw('PUT', '?extract-archive=zip', { body: 'x' })).status, 400);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('reaps blobs that no object row references', async () => {

@@ -1,18 +1,49 @@
 // Bulk operations: POST ?bulk-delete (a newline-separated list of /container[/object]) and
 // PUT ?extract-archive=tar|tar.gz|tar.bz2 (each file of the archive becomes an object,
-// streamed from the archive to the driver, never held whole).
+// streamed from the archive to the driver, never held whole). bzip2 has no decoder in Node:
+// the system's bzip2 (Debian's `bzip2` package) decompresses as a child process, streamed.
 import zlib from 'node:zlib';
+import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import { isoOf, xTimestamp } from './store.ts';
-import { CONSTRAINTS, guessContentType, hdr } from './api/common.ts';
+import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
 
 export const MAX_DELETES_PER_REQUEST = 10000;
 export const MAX_CONTAINERS_PER_EXTRACTION = 10000;
 export const MAX_FAILED_EXTRACTIONS = 1000;
+
+/** A broken archive: the answer is 400 with 'Invalid Tar File: <why>', as upstream's tarfile errors. */
+class ArchiveError extends ApiError {
+  constructor(why: string) { super(400, `Invalid Tar File: ${why}`); }
+}
+
+/** The archive's tar stream: the body as is, gunzipped, or through `bzip2 -dc`; close() stops the decoder. */
+function tarStream(kind: string, body: Readable): { stream: AsyncIterable<Buffer>; close: () => void } {
+  if (kind === 'tar') return { stream: body, close: () => {} };
+  if (kind === 'tar.gz') {
+    const gunzip = zlib.createGunzip();
+    body.pipe(gunzip);
+    return { stream: gunzip, close: () => { body.unpipe(gunzip); gunzip.destroy(); } };
+  }
+  const child = spawn('bzip2', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const stderr: Buffer[] = [];
+  let failure: string | undefined;
+  child.stderr.on('data', (d: Buffer) => stderr.push(d));
+  child.on('error', (e) => { failure = e.message; });
+  child.stdin.on('error', () => { /* bzip2 stopped reading: its exit status tells why */ });
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  body.pipe(child.stdin);
+  async function* out() {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    const code = await exited;
+    if (failure || code !== 0) throw new ArchiveError(Buffer.concat(stderr).toString('utf8').trim().replace(/^bzip2: /, '') || failure || `bzip2 exited ${code}`);
+  }
+  return { stream: out(), close: () => { body.unpipe(child.stdin); if (child.exitCode === null) child.kill(); } };
+}
 
 /** Pulls exact byte counts out of an async byte stream. */
 class ByteReader {
@@ -22,7 +53,8 @@ class ByteReader {
   constructor(src: AsyncIterable<Buffer>) { this.it = src[Symbol.asyncIterator](); }
   private async fill(n: number) {
     while (this.buf.length < n && !this.done) {
-      const r = await this.it.next();
+      let r: IteratorResult<Buffer>;
+      try { r = await this.it.next(); } catch (e) { throw e instanceof ApiError ? e : new ArchiveError((e as Error).message); }
       if (r.done) this.done = true; else this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
     }
   }
@@ -36,7 +68,7 @@ class ByteReader {
     let left = n;
     while (left > 0) {
       if (!this.buf.length) await this.fill(1);
-      if (!this.buf.length) throw new ApiError(400, 'Invalid Tar File: truncated');
+      if (!this.buf.length) throw new ArchiveError('unexpected end of data');
       const take = this.buf.subarray(0, Math.min(left, this.buf.length));
       this.buf = this.buf.subarray(take.length);
       left -= take.length;
@@ -104,11 +136,21 @@ export class Bulk {
   }
 
   async extractArchive(req: FastifyRequest, reply: FastifyReply, account: string, base: string) {
-    const kind = String((req.query as any)['extract-archive']).toLowerCase();
-    let src: AsyncIterable<Buffer> = (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function' ? (req.body as any) : Readable.from([]);
-    if (kind === 'tar.gz' || kind === 'tgz') src = (src as Readable).pipe(zlib.createGunzip());
-    else if (kind === 'tar.bz2') throw new ApiError(400, 'Unsupported archive format: tar.bz2');
-    else if (kind !== 'tar') throw new ApiError(400, 'Unsupported archive format');
+    const kind = String((req.query as any)['extract-archive']).toLowerCase().replace(/^\.+|\.+$/g, '');
+    if (!['tar', 'tar.gz', 'tar.bz2'].includes(kind)) throw new ApiError(400, 'Unsupported archive format');
+    if (hdr(req, 'content-length') === undefined && !/chunked/i.test(hdr(req, 'transfer-encoding') ?? '')) throw new ApiError(411, 'Length Required');
+    // Each object gets the request's user metadata and expiry, as upstream's subrequests do.
+    const metadata = applyMeta(req, 'object', {});
+    const deleteAt = this.s.objects.deleteAtFrom(req) ?? null;
+    const body: Readable = (req.body as any) && typeof (req.body as any).pipe === 'function' ? (req.body as any) : Readable.from([]);
+    const tar = tarStream(kind, body);
+    try {
+      return await this.extract(req, reply, account, base, tar.stream, metadata, deleteAt);
+    } finally { tar.close(); }
+  }
+
+  private async extract(req: FastifyRequest, reply: FastifyReply, account: string, base: string, src: AsyncIterable<Buffer>, metadata: Record<string, string>, deleteAt: number | null) {
+    base = base.replace(/\/+$/, '');
     const reader = new ByteReader(src);
     let created = 0;
     const errors: Array<[string, string]> = [];
@@ -134,7 +176,8 @@ export class Bulk {
         name = (base ? `${base}/${name}` : name).replace(/^\.?\//, '').replace(/^\/+/, '');
         const i = name.indexOf('/');
         const container = i < 0 ? '' : name.slice(0, i), object = i < 0 ? '' : name.slice(i + 1);
-        if (!container || !object) { errors.push([`/${name}`, '400 Bad Request']); await reader.skip(size + pad); continue; }
+        // A file at the archive's top level maps to no container: skipped, as upstream does.
+        if (!container || !object) { await reader.skip(size + pad); continue; }
         let consumed = false;
         try {
           let c = await this.s.store.getContainer(account, container);
@@ -150,7 +193,7 @@ export class Bulk {
           const res = await this.s.backend.put(reader.chunks(size));
           const ts = xTimestamp();
           const existing = await this.s.store.getObject(account, container, object);
-          await this.s.objects.store(c, { account, container, name: object, blob: res.blob, etag: res.etag, bytes: res.bytes, content_type: guessContentType(object), timestamp: ts, last_modified: isoOf(ts), metadata: {}, delete_at: null }, existing);
+          await this.s.objects.store(c, { account, container, name: object, blob: res.blob, etag: res.etag, bytes: res.bytes, content_type: guessContentType(object), timestamp: ts, last_modified: isoOf(ts), metadata, delete_at: deleteAt }, existing);
           created++;
         } catch (e) {
           const st = e instanceof ApiError ? e.status : 500;
@@ -163,10 +206,11 @@ export class Bulk {
         await reader.skip(pad);
       }
     } catch (e) {
-      if (e instanceof ApiError) return this.result(req, reply, { 'Number Files Created': created, 'Response Body': e.message, 'Response Status': '400 Bad Request', Errors: errors });
+      if (e instanceof ApiError) return this.result(req, reply, { 'Number Files Created': created, 'Response Body': e.message, 'Response Status': `${e.status} ${e.title}`, Errors: errors });
       throw e;
     }
-    const status = errors.length ? errors[0]![1] : '201 Created';
+    if (!errors.length && !created) return this.result(req, reply, { 'Number Files Created': 0, 'Response Body': 'Invalid Tar File: No Valid Files', 'Response Status': '400 Bad Request', Errors: [] });
+    const status = errors.length ? (errors.some((e) => e[1].startsWith('5')) ? '502 Bad Gateway' : '400 Bad Request') : '201 Created';
     return this.result(req, reply, { 'Number Files Created': created, 'Response Body': '', 'Response Status': status, Errors: errors });
   }
 }
