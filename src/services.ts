@@ -4,5 +4,6 @@ import type { ServiceFactory } from './core/service.ts';
 import { objectStoreService } from './object-store/service.ts';
 import { imageService } from './image/service.ts';
 import { networkService } from './network/service.ts';
+import { placementService } from './placement/service.ts';
 
-export const SERVICES: ServiceFactory[] = [objectStoreService, imageService, networkService].filter((s): s is ServiceFactory => !!s);
+export const SERVICES: ServiceFactory[] = [objectStoreService, imageService, networkService, placementService].filter((s): s is ServiceFactory => !!s);
