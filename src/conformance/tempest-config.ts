@@ -103,6 +103,14 @@ export function identityUriV3(catalog: CatalogEntry[], fallbackAuthUrl: string, 
   return /\/v3$/.test(base) ? base : `${base}/v3`;
 }
 
+/** A service's public endpoint URL in the region (any interface when there is no public one). */
+function endpointOf(catalog: CatalogEntry[], type: string, region: string): string | undefined {
+  const eps = catalog.find((s) => s.type === type)?.endpoints ?? [];
+  const inRegion = eps.filter((e) => (e.region_id ?? e.region ?? region) === region);
+  const list = inRegion.length ? inRegion : eps;
+  return (list.find((e) => e.interface === 'public') ?? list[0])?.url;
+}
+
 function regionOf(catalog: CatalogEntry[], creds: CloudCredentials): string {
   if (creds.regionName) return creds.regionName;
   for (const s of catalog) for (const e of s.endpoints) if (e.region_id ?? e.region) return (e.region_id ?? e.region)!;
@@ -173,8 +181,14 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   set('enforce_scope', 'keystone', 'False');
   // What Stratus's Glance supports beyond tempest's defaults (interoperable import, os_glance_* reserved namespace).
   if (types.has('image')) {
-    // Stratus's conformance cloud enforces scope in Glance (src/conformance/stratus.ts), so the RBAC tests run.
+    // Stratus's conformance cloud enforces scope in Glance and shows locations (src/conformance/stratus.ts),
+    // so the RBAC and location tests run.
     set('enforce_scope', 'glance', 'True');
+    set('image-feature-enabled', 'manage_locations', 'True');
+    // tempest's http_image is on the internet; the image service's own version document is an
+    // anonymous HTTP resource with a size, which is all the http store and web-download need.
+    const image = endpointOf(catalog, 'image', region);
+    if (image) set('image', 'http_image', `${image.replace(/\/+$/, '')}/versions`);
     set('image-feature-enabled', 'import_image', 'True');
     set('image-feature-enabled', 'os_glance_reserved', 'True');
   }

@@ -63,6 +63,8 @@ export interface ImageConfig {
   enforceScope: boolean;
   /** Show `locations` and `direct_url` and allow changing locations (Glance's show_multiple_locations). */
   showMultipleLocations: boolean;
+  /** Show `direct_url`, the first location's URL (Glance's show_image_direct_url). */
+  showDirectUrl: boolean;
   /** Largest image in bytes (Glance's image_size_cap). */
   sizeCap: number;
 }
@@ -103,7 +105,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
-    image: { enforceScope: false, showMultipleLocations: false, sizeCap: 1024 ** 4 },
+    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, sizeCap: 1024 ** 4 },
     network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
     identity: {
       tokenExpiration: 3600,

@@ -24,9 +24,15 @@ export interface Image {
   size: number | null; virtual_size: number | null; status: string; visibility: string;
   checksum: string | null; os_hash_algo: string | null; os_hash_value: string | null;
   min_disk: number; min_ram: number; protected: boolean; os_hidden: boolean; owner: string | null;
-  properties: Record<string, string>; tags: string[]; locations: Array<{ store: string; url: string }>;
+  properties: Record<string, string>; tags: string[]; locations: Location[];
   created_at: string; updated_at: string;
 }
+
+/** Where an image's bytes are: the store that reads them, its URL, and the location's metadata. */
+export interface Location { store: string; url: string; metadata?: Record<string, unknown> }
+
+/** What an image view shows beyond the base attributes (Glance's show_multiple_locations, show_image_direct_url). */
+export interface ViewOptions { locations?: boolean; directUrl?: boolean }
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
@@ -55,7 +61,7 @@ export function toRow(i: Image): Record<string, unknown> {
 /** Glance's timeutils.isotime: seconds precision, Z. */
 export const isotime = (s: string) => s.replace(/\.\d+Z$/, 'Z');
 
-export function imageView(i: Image): Record<string, unknown> {
+export function imageView(i: Image, opts: ViewOptions = {}): Record<string, unknown> {
   const v: Record<string, unknown> = { ...i.properties };
   for (const k of ['name', 'disk_format', 'container_format', 'visibility', 'size', 'virtual_size', 'status', 'checksum', 'protected', 'min_ram', 'min_disk', 'owner', 'os_hidden', 'os_hash_algo', 'os_hash_value'] as const) v[k] = i[k];
   v.id = i.id;
@@ -65,8 +71,17 @@ export function imageView(i: Image): Record<string, unknown> {
   v.self = `/v2/images/${i.id}`;
   v.file = `/v2/images/${i.id}/file`;
   v.schema = '/v2/schemas/image';
-  if (i.locations.length) v.stores = [...new Set(i.locations.map((l) => l.store))].join(',');
+  if (opts.locations) v.locations = i.locations.map(locationView);
+  if (opts.directUrl && i.locations.length) v.direct_url = i.locations[0]!.url;
+  // Multi-store Glance names the stores the data is in; read-only http locations are in none.
+  const stores = [...new Set(i.locations.map((l) => l.store).filter((s) => s !== 'http'))];
+  if (stores.length) v.stores = stores.join(',');
   return v;
+}
+
+/** A location as Glance shows it: url and metadata (with the store for data Glance wrote itself). */
+export function locationView(l: Location) {
+  return { url: l.url, metadata: l.metadata ?? (l.store === 'http' ? {} : { store: l.store }) };
 }
 
 export function isAdmin(ctx: AuthContext | undefined) { return !!ctx?.roles.includes('admin'); }
@@ -189,18 +204,51 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
     const root = path[0]!;
     if (READONLY.includes(root) || DISALLOWED.includes(root)) throw new ApiError(403, `Attribute '${root}' is read-only.`);
     if (RESERVED.includes(root) || root.startsWith(RESERVED_NS)) throw new ApiError(403, `Attribute '${root}' is reserved.`);
-    if (op !== 'remove' && root !== 'locations') validateAttribute(root, c.value);
+    if (op !== 'remove') {
+      if (root !== 'locations') validateAttribute(root, c.value);
+      else if (op === 'add') validateLocation(c.value);
+      else {
+        if (!Array.isArray(c.value)) throw schemaError(`${JSON.stringify(c.value)} is not of type 'array'`);
+        for (const l of c.value) validateLocation(l);
+      }
+    }
     out.push(c);
   }
   return out;
 }
 
+/** A location value of a patch, against the image schema's `locations` items. */
+export function validateLocation(v: unknown) {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw schemaError(`${JSON.stringify(v)} is not of type 'object'`);
+  const l = v as Record<string, unknown>;
+  for (const k of ['url', 'metadata']) if (!(k in l)) throw schemaError(`'${k}' is a required property`);
+  if (typeof l.url !== 'string') throw schemaError(`${JSON.stringify(l.url)} is not of type 'string'`);
+  if (l.url.length > 255) throw schemaError(`'${l.url}' is too long`);
+  if (!l.metadata || typeof l.metadata !== 'object' || Array.isArray(l.metadata)) throw schemaError(`${JSON.stringify(l.metadata)} is not of type 'object'`);
+  if ('validation_data' in l) {
+    const d = l.validation_data as Record<string, unknown>;
+    if (!d || typeof d !== 'object' || Array.isArray(d)) throw schemaError(`${JSON.stringify(d)} is not of type 'object'`);
+    for (const k of Object.keys(d)) if (!['checksum', 'os_hash_algo', 'os_hash_value'].includes(k)) throw schemaError(`Additional properties are not allowed ('${k}' was unexpected)`);
+    for (const k of ['os_hash_algo', 'os_hash_value']) if (!(k in d)) throw schemaError(`'${k}' is a required property`);
+    for (const [k, max, min] of [['checksum', 32, 32], ['os_hash_algo', 64, 0], ['os_hash_value', 128, 0]] as const) {
+      if (!(k in d)) continue;
+      const x = d[k];
+      if (typeof x !== 'string') throw schemaError(`${JSON.stringify(x)} is not of type 'string'`);
+      if (x.length > max) throw schemaError(`'${x}' is too long`);
+      if (x.length < min) throw schemaError(`'${x}' is too short`);
+    }
+  }
+}
+
+/** Changes of `/locations`, applied by the service (they need the stores and their own policies). */
+export type LocationChange = (i: Image, c: Change) => Promise<void>;
+
 /** Applies changes to a copy of the image; `can` answers policy questions (publicize, communitize). */
-export function applyChanges(img: Image, changes: Change[], ctx: AuthContext, can: (rule: string) => void): Image {
-  const i: Image = { ...img, properties: { ...img.properties }, tags: [...img.tags] };
+export async function applyChanges(img: Image, changes: Change[], ctx: AuthContext, can: (rule: string) => void, locations: LocationChange): Promise<Image> {
+  const i: Image = { ...img, properties: { ...img.properties }, tags: [...img.tags], locations: img.locations.map((l) => ({ ...l })) };
   for (const c of changes) {
     const root = c.path[0]!;
-    if (root === 'locations') throw new ApiError(403, "It's not allowed to update locations if locations are invisible.");
+    if (root === 'locations') { await locations(i, c); continue; }
     if (c.op === 'remove') {
       if (BASE.includes(root)) throw new ApiError(403, `Property ${root} may not be removed.`);
       if (!(root in i.properties)) throw new ApiError(409, `Property ${root} does not exist.`);

@@ -13,10 +13,11 @@ import { PolicyEngine } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { IMAGE_POLICIES } from './policies.ts';
-import { ImageRepo, isAdmin, type Image } from './images.ts';
+import { ImageRepo, imageView, isAdmin, type Image } from './images.ts';
 import type { ImageStore } from './drivers/store.ts';
 import { FileStore } from './drivers/file.ts';
 import { ObjectStoreStore } from './drivers/object_store.ts';
+import { HttpStore } from './drivers/http.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
 import { registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
@@ -41,6 +42,10 @@ export class ImageService implements ServiceModule {
   stagingDir: string;
   /** Glance's show_multiple_locations. */
   showLocations: boolean;
+  /** Glance's show_image_direct_url. */
+  showDirectUrl: boolean;
+  /** The read-only store of locations added by URL (not listed in /v2/info/stores). */
+  httpStore = new HttpStore();
 
   constructor(public db: Kysely<any>, public ctx: ServiceContext) {
     const cfg = ctx.config as any;
@@ -53,6 +58,7 @@ export class ImageService implements ServiceModule {
     this.stagingDir = path.join(root, 'staging');
     this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
     this.showLocations = !!cfg.image?.showMultipleLocations;
+    this.showDirectUrl = !!cfg.image?.showDirectUrl;
   }
 
   async init() {
@@ -72,7 +78,7 @@ export class ImageService implements ServiceModule {
   }
 
   store(id: string): ImageStore {
-    const s = this.stores.get(id);
+    const s = id === 'http' ? this.httpStore : this.stores.get(id);
     if (!s) throw new ApiError(400, `Unknown scheme '${id}' found in URI`);
     return s;
   }
@@ -93,6 +99,13 @@ export class ImageService implements ServiceModule {
     const pid = req.ctx?.projectId;
     const member = pid && img.visibility === 'shared' && (await this.repo.member(img.id, pid)) ? pid : undefined;
     return { project_id: img.owner, owner: img.owner, visibility: img.visibility, member_id: member, id: img.id, image_id: img.id };
+  }
+
+  /** The image as this caller sees it: locations and direct_url when shown and get_image_location allows. */
+  async view(img: Image, req: FastifyRequest): Promise<Record<string, unknown>> {
+    if (!this.showLocations && !this.showDirectUrl) return imageView(img);
+    const can = req.allowed('get_image_location', await this.target(img, req));
+    return imageView(can ? img : { ...img, locations: [] }, { locations: this.showLocations, directUrl: this.showDirectUrl });
   }
 
   /** Loads an image the caller may see (404 otherwise) and enforces `rule` on it. */
@@ -172,7 +185,7 @@ export class ImageService implements ServiceModule {
 
   /** Removes an image's bytes from every store and the staging area. */
   async deleteData(img: Image) {
-    for (const l of img.locations) await this.stores.get(l.store)?.delete(l.url).catch((e) => this.ctx.log.warn({ err: e, image: img.id }, 'could not delete image data'));
+    for (const l of img.locations) await (l.store === 'http' ? this.httpStore : this.stores.get(l.store))?.delete(l.url).catch((e) => this.ctx.log.warn({ err: e, image: img.id }, 'could not delete image data'));
     await fsp.rm(path.join(this.stagingDir, img.id), { force: true });
   }
 

@@ -41,7 +41,15 @@ export function imageSchema() {
       file: { type: 'string', readOnly: true, description: 'An image file url' },
       stores: { type: 'string', readOnly: true, description: 'Store in which image data resides.  Only present when the operator has enabled multiple stores.' },
       schema: { type: 'string', readOnly: true, description: 'An image schema url' },
-      locations: { type: 'array', description: 'A set of URLs to access the image file kept in external store', items: { type: 'object', properties: { url: { type: 'string', maxLength: 255 }, metadata: { type: 'object' }, validation_data: { type: 'object' } }, required: ['url', 'metadata'] } },
+      locations: { type: 'array', description: 'A set of URLs to access the image file kept in external store', items: { type: 'object', properties: {
+        url: { type: 'string', maxLength: 255 }, metadata: { type: 'object' },
+        validation_data: {
+          description: "Values to be used to populate the corresponding image properties. If the image status is not 'queued', values must exactly match those already contained in the image properties.",
+          type: 'object', writeOnly: true, additionalProperties: false,
+          properties: { checksum: { type: 'string', minLength: 32, maxLength: 32 }, os_hash_algo: { type: 'string', maxLength: 64 }, os_hash_value: { type: 'string', maxLength: 128 } },
+          required: ['os_hash_algo', 'os_hash_value'],
+        },
+      }, required: ['url', 'metadata'] } },
       kernel_id: nullable('string', { pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$', description: 'ID of image stored in Glance that should be used as the kernel when booting an AMI-style image.', is_base: false }),
       ramdisk_id: nullable('string', { pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$', description: 'ID of image stored in Glance that should be used as the ramdisk when booting an AMI-style image.', is_base: false }),
       instance_uuid: { type: 'string', description: 'Metadata which can be used to record which instance this image is associated with. (Informational only, does not create an instance snapshot.)', is_base: false },
@@ -75,7 +83,8 @@ export function memberSchema() {
 
 export function registerDiscoveryRoutes(app: FastifyInstance, svc: ImageService) {
   app.get('/', { config: { auth: false } }, async (req, reply) => reply.code(300).send(versions(req)));
-  app.get('/versions', { config: { auth: false } }, async (req) => versions(req));
+  // HEAD too: a document any client can size, which the conformance run uses as its http_image.
+  app.get('/versions', { config: { auth: false }, exposeHeadRoute: true }, async (req) => versions(req));
   app.get('/v2', { config: { auth: false } }, async (req, reply) => reply.code(300).send(versions(req)));
 
   // Schemas need a valid token in Glance, but no policy rule.

@@ -5,7 +5,8 @@ import { ApiError } from '../../core/errors.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
 import type { ImageService } from '../service.ts';
 import { JSON_PATCH } from '../service.ts';
-import { applyChanges, imageView, isAdmin, newImage, parseChanges, SORT_KEYS, TAG_QUOTA, type Image } from '../images.ts';
+import { LocationPatcher } from '../locations.ts';
+import { applyChanges, isAdmin, newImage, parseChanges, SORT_KEYS, TAG_QUOTA, type Image } from '../images.ts';
 
 const LIMIT_MAX = 1000, LIMIT_DEFAULT = 25;
 
@@ -88,7 +89,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
       throw e;
     }
     reply.code(201).header('Location', `${req.baseUrl}/v2/images/${img.id}`);
-    return imageView(img);
+    return svc.view(img, req);
   });
 
   app.get('/v2/images', async (req) => {
@@ -167,13 +168,13 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const page = images.slice(0, limit);
     const rest = q.filter(([n]) => n !== 'marker');
     const qs = (list: Array<[string, string]>) => new URLSearchParams(list).toString();
-    const body: Record<string, unknown> = { images: page.map(imageView), first: '/v2/images', schema: '/v2/schemas/images' };
+    const body: Record<string, unknown> = { images: await Promise.all(page.map((i) => svc.view(i, req))), first: '/v2/images', schema: '/v2/schemas/images' };
     if (rest.length) body.first = `/v2/images?${qs(rest)}`;
     if (page.length && page.length === limit) body.next = `/v2/images?${qs([...rest, ['marker', page[page.length - 1]!.id]])}`;
     return body;
   });
 
-  app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) => imageView(await svc.find(req, req.params.id, 'get_image')));
+  app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) => svc.view(await svc.find(req, req.params.id, 'get_image'), req));
 
   app.patch<{ Params: { id: string } }>('/v2/images/:id', async (req) => {
     const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
@@ -184,10 +185,12 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const target = await svc.target(img, req);
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
-    const updated = applyChanges(img, changes, req.ctx!, (rule) => req.authorize(rule, target));
+    const locations = new LocationPatcher(svc, req, img);
+    const updated = await applyChanges(img, changes, req.ctx!, (rule) => req.authorize(rule, target), locations.apply);
     updated.updated_at = now();
     await svc.repo.save(updated);
-    return imageView(updated);
+    await locations.cleanup(updated);
+    return svc.view(updated, req);
   });
 
   app.delete<{ Params: { id: string } }>('/v2/images/:id', async (req, reply) => {

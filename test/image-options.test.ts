@@ -1,0 +1,154 @@
+// The image service with its Glance options on (stratus.yaml `image:`): enforce_scope (system-scoped
+// tokens refused: 403 where no image is involved, 404 where one is, as Glance hides images a caller
+// cannot get; project personas as Glance's new defaults say), show_multiple_locations and
+// show_image_direct_url (locations changed by JSON patch with Glance's rules).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import http from 'node:http';
+import { startCloud, member, type TestCloud } from './lib/cloud.ts';
+
+const PATCH = 'application/openstack-images-v2.1-json-patch';
+
+describe('image service with enforce_scope and locations', () => {
+  let c: TestCloud;
+  let systemToken: string;
+  let readerToken: string;
+  let readerProject: string;
+  let memberToken: string;
+  // An HTTP server with an image behind it (and a 404 and a sizeless answer).
+  const bytes = Buffer.from('0123456789'.repeat(100));
+  let web: http.Server;
+  let webUrl: string;
+  const api = (p: string) => `${c.url}/image${p}`;
+  const req = (method: string, p: string, body?: unknown, token?: string) => c.req(method, api(p), body, { token });
+
+  before(async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
+    fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  enforceScope: true\n  showMultipleLocations: true\n  showDirectUrl: true\n');
+    web = http.createServer((rq, rs) => {
+      if (rq.url?.startsWith('/missing')) { rs.writeHead(404).end(); return; }
+      const range = /bytes=(\d+)-(\d+)/.exec(rq.headers.range ?? '');
+      if (range) { const part = bytes.subarray(Number(range[1]), Number(range[2]) + 1); rs.writeHead(206, { 'Content-Length': part.length }); rs.end(rq.method === 'HEAD' ? undefined : part); return; }
+      rs.writeHead(200, { 'Content-Length': bytes.length });
+      rs.end(rq.method === 'HEAD' ? undefined : bytes);
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+    webUrl = `http://127.0.0.1:${(web.address() as any).port}`;
+    c = await startCloud({ dataDir });
+    systemToken = await c.token({ name: 'admin', password: c.adminPassword }, { system: { all: true } });
+    const m = await member(c, 'img-scope');
+    readerProject = m.project;
+    memberToken = m.token;
+    const u = await c.req('POST', '/v3/users', { user: { name: 'img-reader', password: 'pw-reader', domain_id: 'default' } });
+    const reader = (await c.req('GET', '/v3/roles?name=reader')).body.roles[0].id;
+    await c.req('PUT', `/v3/projects/${readerProject}/users/${u.body.user.id}/roles/${reader}`);
+    readerToken = await c.token({ id: u.body.user.id, password: 'pw-reader' }, { project: { id: readerProject } });
+  });
+  after(async () => {
+    web.close();
+    const dir = c.dataDir;
+    await c.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses system-scoped tokens: 403 to create and list, 404 on an image', async () => {
+    assert.equal((await req('POST', '/v2/images', { name: 'sys' }, systemToken)).status, 403);
+    assert.equal((await req('GET', '/v2/images', undefined, systemToken)).status, 403);
+    const img = await req('POST', '/v2/images', { name: 'mine', visibility: 'public' });
+    assert.equal(img.status, 201);
+    const id = img.body.id;
+    assert.equal((await req('GET', `/v2/images/${id}`, undefined, systemToken)).status, 404);
+    const patch = await fetch(api(`/v2/images/${id}`), {
+      method: 'PATCH', headers: { 'X-Auth-Token': systemToken, 'Content-Type': 'application/openstack-images-v2.1-json-patch' },
+      body: JSON.stringify([{ op: 'replace', path: '/name', value: 'x' }]),
+    });
+    assert.equal(patch.status, 404);
+    const up = await fetch(api(`/v2/images/${id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': systemToken, 'Content-Type': 'application/octet-stream' }, body: 'abc' });
+    assert.equal(up.status, 404);
+    assert.equal((await req('GET', `/v2/images/${id}/members`, undefined, systemToken)).status, 404);
+    assert.equal((await req('DELETE', `/v2/images/${id}`, undefined, systemToken)).status, 404);
+    assert.equal((await req('GET', `/v2/images/${id}`)).status, 200);
+    assert.equal((await req('DELETE', `/v2/images/${id}`)).status, 204);
+  });
+
+  it('lets a project reader see but not change: 403 on an image it can get', async () => {
+    const img = await req('POST', '/v2/images', { name: 'pub', visibility: 'public' });
+    const id = img.body.id;
+    assert.equal((await req('GET', `/v2/images/${id}`, undefined, readerToken)).status, 200);
+    assert.equal((await req('GET', '/v2/images', undefined, readerToken)).status, 200);
+    assert.equal((await req('DELETE', `/v2/images/${id}`, undefined, readerToken)).status, 403);
+    assert.equal((await req('POST', '/v2/images', { name: 'r' }, readerToken)).status, 403);
+    const priv = await req('POST', '/v2/images', { name: 'priv', visibility: 'private' });
+    assert.equal((await req('DELETE', `/v2/images/${priv.body.id}`, undefined, readerToken)).status, 404);
+  });
+
+  it('keeps metadef namespaces from system-scoped tokens', async () => {
+    assert.equal((await req('GET', '/v2/metadefs/namespaces', undefined, systemToken)).status, 403);
+    assert.equal((await req('GET', '/v2/metadefs/namespaces/OS::Compute::LibvirtImage', undefined, systemToken)).status, 404);
+    assert.equal((await req('GET', '/v2/metadefs/namespaces/OS::Compute::LibvirtImage', undefined, readerToken)).status, 200);
+  });
+
+  const patch = async (id: string, ops: unknown, token?: string) => {
+    const r = await fetch(api(`/v2/images/${id}`), { method: 'PATCH', headers: { 'X-Auth-Token': token ?? c.adminToken, 'Content-Type': PATCH }, body: JSON.stringify(ops) });
+    return { status: r.status, body: await r.json() as any };
+  };
+
+  it('shows locations and direct_url; an uploaded image has one location in its store', async () => {
+    const img = await req('POST', '/v2/images', { name: 'up', disk_format: 'raw', container_format: 'bare' }, memberToken);
+    assert.deepEqual(img.body.locations, []);
+    assert.equal(img.body.direct_url, undefined);
+    const up = await fetch(api(`/v2/images/${img.body.id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': memberToken, 'Content-Type': 'application/octet-stream' }, body: 'abcdef' });
+    assert.equal(up.status, 204);
+    const shown = (await req('GET', `/v2/images/${img.body.id}`, undefined, memberToken)).body;
+    assert.equal(shown.locations.length, 1);
+    assert.deepEqual(shown.locations[0].metadata, { store: 'file' });
+    assert.equal(shown.direct_url, shown.locations[0].url);
+  });
+
+  it('adds http locations (queued -> active, size from HEAD, validation data), replaces metadata, refuses bad ones', async () => {
+    const img = (await req('POST', '/v2/images', { name: 'web', disk_format: 'raw', container_format: 'bare' }, memberToken)).body;
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: 'gopher://info.cern.ch', metadata: {} } }], memberToken)).status, 400);
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/missing`, metadata: {} } }], memberToken)).status, 400);
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/a` } }], memberToken)).status, 400);
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/locations/x', value: { url: `${webUrl}/a`, metadata: {} } }], memberToken)).status, 400);
+    const hash = createHash('sha512').update(bytes).digest('hex');
+    const bad = await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/a`, metadata: {}, validation_data: { os_hash_algo: 'sha256', os_hash_value: 'ab' } } }], memberToken);
+    assert.equal(bad.status, 409);
+    const r = await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/a`, metadata: { foo: 'bar' }, validation_data: { os_hash_algo: 'sha512', os_hash_value: hash } } }], memberToken);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'active');
+    assert.equal(r.body.size, bytes.length);
+    assert.equal(r.body.os_hash_value, hash);
+    assert.deepEqual(r.body.locations, [{ url: `${webUrl}/a`, metadata: { foo: 'bar' } }]);
+    assert.equal(r.body.direct_url, `${webUrl}/a`);
+    // Data comes from the URL, whole or a range.
+    const down = await fetch(api(`/v2/images/${img.id}/file`), { headers: { 'X-Auth-Token': memberToken } });
+    assert.ok(Buffer.from(await down.arrayBuffer()).equals(bytes));
+    const part = await fetch(api(`/v2/images/${img.id}/file`), { headers: { 'X-Auth-Token': memberToken, Range: 'bytes=10-19' } });
+    assert.equal(part.status, 206);
+    assert.equal(await part.text(), '0123456789');
+    // A second location, then metadata-only replace works; replacing URLs or dropping one does not.
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/a`, metadata: {} } }], memberToken)).status, 400);
+    const two = await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/b`, metadata: {}, validation_data: { os_hash_algo: 'sha512', os_hash_value: 'cd'.repeat(64) } } }], memberToken);
+    assert.equal(two.status, 409);
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/locations/-', value: { url: `${webUrl}/b`, metadata: {} } }], memberToken)).status, 200);
+    const locs = (await req('GET', `/v2/images/${img.id}`, undefined, memberToken)).body.locations;
+    locs[0].metadata.date = 'today';
+    const rep = await patch(img.id, [{ op: 'replace', path: '/locations', value: locs }], memberToken);
+    assert.equal(rep.status, 200);
+    assert.equal(rep.body.locations[0].metadata.date, 'today');
+    assert.equal((await patch(img.id, [{ op: 'replace', path: '/locations', value: [locs[0]] }], memberToken)).status, 400);
+    assert.equal((await patch(img.id, [{ op: 'replace', path: '/locations', value: [] }], memberToken)).status, 403);
+    // Removing a location is admin-only (delete_image_location), and never the last one.
+    assert.equal((await patch(img.id, [{ op: 'remove', path: '/locations/0' }], memberToken)).status, 403);
+    const rm = await patch(img.id, [{ op: 'remove', path: '/locations/0' }]);
+    assert.equal(rm.status, 200);
+    assert.deepEqual(rm.body.locations.map((l: any) => l.url), [`${webUrl}/b`]);
+    assert.equal((await patch(img.id, [{ op: 'remove', path: '/locations/0' }])).status, 403);
+    assert.equal((await req('DELETE', `/v2/images/${img.id}`)).status, 204);
+  });
+});
