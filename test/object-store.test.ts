@@ -284,6 +284,15 @@ describe('object-store', () => {
     assert.equal(fs.readdirSync(path.join(root, 'tmp')).length, 0);
     assert.throws(() => b.get('../../etc/passwd'));
     await assert.rejects(b.put(Readable.from([Buffer.alloc(10)]), { maxBytes: 5 }));
+    // Group commit: concurrent writes share their fsync batches and their directory.
+    const before = { ...b.groupCommitStats };
+    const many = await Promise.all(Array.from({ length: 16 }, (_, i) => b.put(Readable.from([Buffer.from(`obj-${i}`)]))));
+    const st = b.groupCommitStats;
+    assert.equal(st.files - before.files, 16);
+    assert.ok(st.batches - before.batches < 16, `16 writes took ${st.batches - before.batches} batches`);
+    assert.ok(st.dirs - before.dirs <= st.batches - before.batches + 1);
+    for (const [i, r] of many.entries()) assert.equal(fs.readFileSync(path.join(root, 'objects', r.blob.slice(0, 2), r.blob.slice(2, 4), r.blob), 'utf8'), `obj-${i}`);
+    assert.equal(fs.readdirSync(path.join(root, 'tmp')).length, 0);
     fs.rmSync(root, { recursive: true, force: true });
     assert.deepEqual(parseRanges('bytes=0-1,5-', 8), [{ start: 0, end: 1 }, { start: 5, end: 7 }]);
     assert.equal(parseRanges('bytes=9-', 8), 'unsatisfiable');
