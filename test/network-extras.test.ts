@@ -153,6 +153,25 @@ for (const engine of databaseEngines('network extras')) {
         assert.equal((await req('DELETE', `/networks/${net.id}`, undefined, alice.token)).status, 204);
       });
 
+      it('follows port creates, updates and deletes on a served network, and makes a new DHCP port when its own is deleted', async () => {
+        const { net } = await network({}, undefined, '10.22.0.0/24');
+        const dhcp = await eventually(async () => (await req('GET', `/ports?network_id=${net.id}&device_owner=network:dhcp`)).body.ports[0], 'a DHCP port');
+        await idle();
+        const served = () => (driver().dhcp.get(net.id)?.ports ?? []).map((p: any) => p.id).sort();
+        const ports = [];
+        for (let i = 0; i < 3; i++) ports.push((await req('POST', '/ports', { port: { network_id: net.id, name: `p${i}` } })).body.port);
+        const want = (ids: string[]) => eventually(async () => JSON.stringify(served()) === JSON.stringify(ids.sort()), `the driver to serve ${ids}`);
+        await want([dhcp.id, ...ports.map((p) => p.id)]);
+        assert.equal((await req('PUT', `/ports/${ports[0].id}`, { port: { name: 'renamed' } })).status, 200);
+        assert.equal((await req('DELETE', `/ports/${ports[1].id}`)).status, 204);
+        await want([dhcp.id, ports[0].id, ports[2].id]);
+        assert.equal(driver().dhcp.get(net.id)!.ports.find((p: any) => p.id === ports[0].id)!.name, 'renamed');
+        assert.equal((await req('DELETE', `/ports/${dhcp.id}`)).status, 204);
+        const again = await eventually(async () => (await req('GET', `/ports?network_id=${net.id}&device_owner=network:dhcp`)).body.ports[0], 'a new DHCP port');
+        assert.notEqual(again.id, dhcp.id);
+        await want([again.id, ports[0].id, ports[2].id]);
+      });
+
       it('moves networks off and onto a DHCP agent by hand, keeping the port reserved in between', async () => {
         const { net } = await network({}, undefined, '10.21.0.0/24');
         const agent = (await req('GET', `/networks/${net.id}/dhcp-agents`)).body.agents[0];

@@ -42,7 +42,32 @@ export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>>
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  return new Kysely<T>({ dialect: new SqliteDialect({ database: db }) });
+  return new Kysely<T>({ dialect: new SqliteDialect({ database: cachingStatements(db) }) });
+}
+
+/**
+ * better-sqlite3 with its prepared statements kept (Kysely prepares every query anew, which
+ * costs more than running it): the most recently used STATEMENT_CACHE statements by SQL text.
+ * A statement still being iterated is busy; such a query gets a fresh statement.
+ */
+const STATEMENT_CACHE = 1000;
+function cachingStatements(db: Database.Database) {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    prepare(sqlText: string) {
+      let stmt = cache.get(sqlText);
+      if (stmt && !stmt.busy) {
+        cache.delete(sqlText);
+        cache.set(sqlText, stmt);
+        return stmt;
+      }
+      stmt = db.prepare(sqlText);
+      cache.set(sqlText, stmt);
+      if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+      return stmt;
+    },
+    close() { cache.clear(); db.close(); },
+  };
 }
 
 export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {

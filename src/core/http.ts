@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import { ApiError, STATUS_TITLES, forbidden, unauthorized } from './errors.ts';
 import type { Logger } from './log.ts';
 import { policyCredentials, type AuthContext, type TokenValidator } from './auth.ts';
-import type { PolicyEngine } from './policy.ts';
+import type { PolicyCredentials, PolicyEngine } from './policy.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -90,7 +90,7 @@ export function createHttpApp(log: Logger): FastifyInstance {
   app.decorateRequest('authorize', function (this: FastifyRequest, rule: string, target: Record<string, unknown> = {}) {
     const policy = this.service?.module.policy;
     if (!policy) throw new Error('authorize() outside of a service');
-    const res = policy.check(rule, target, policyCredentials(this.ctx));
+    const res = checkPolicy(this, policy, rule, target);
     this.authorized = true;
     if (res.allowed && !res.scopeError) return;
     if (!this.ctx) throw unauthorized();
@@ -99,10 +99,24 @@ export function createHttpApp(log: Logger): FastifyInstance {
   app.decorateRequest('allowed', function (this: FastifyRequest, rule: string, target: Record<string, unknown> = {}) {
     const policy = this.service?.module.policy;
     if (!policy) return false;
-    const res = policy.check(rule, target, policyCredentials(this.ctx));
+    const res = checkPolicy(this, policy, rule, target);
     return res.allowed && !res.scopeError;
   });
   return app;
+}
+
+type PolicyResult = { allowed: boolean; scopeError: boolean };
+/** Per request: the policy credentials, and the outcome of rules that do not look at the target. */
+const requestPolicy = new WeakMap<FastifyRequest, { ctx: AuthContext | undefined; creds: PolicyCredentials; memo: Map<string, PolicyResult> }>();
+
+/** A rule checked for a request; a rule whose outcome cannot depend on the target is checked once per request (lists check them per item). */
+function checkPolicy(req: FastifyRequest, policy: PolicyEngine, rule: string, target: Record<string, unknown>): PolicyResult {
+  let state = requestPolicy.get(req);
+  if (!state || state.ctx !== req.ctx) requestPolicy.set(req, state = { ctx: req.ctx, creds: policyCredentials(req.ctx), memo: new Map() });
+  if (!policy.targetFree(rule)) return policy.check(rule, target, state.creds);
+  let res = state.memo.get(rule);
+  if (!res) state.memo.set(rule, res = policy.check(rule, target, state.creds));
+  return res;
 }
 
 function validationMessage(err: any): string {

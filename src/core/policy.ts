@@ -537,12 +537,15 @@ function kindIsSyntaxError(kind: string): boolean {
 export abstract class Check {
   abstract evaluate(target: PolicyTarget, creds: PolicyCredentials, engine?: RuleResolver): boolean;
   abstract toString(): string;
+  /** Whether the outcome may depend on the target (true unless the check knows better). */
+  usesTarget(_engine?: RuleResolver, _depth = 0): boolean { return true; }
 }
 
 export class TrueCheck extends Check {
   evaluate(): boolean {
     return true;
   }
+  usesTarget() { return false; }
   toString(): string {
     return '@';
   }
@@ -552,6 +555,7 @@ export class FalseCheck extends Check {
   evaluate(): boolean {
     return false;
   }
+  usesTarget() { return false; }
   toString(): string {
     return '!';
   }
@@ -564,6 +568,7 @@ export class NotCheck extends Check {
   evaluate(target: PolicyTarget, creds: PolicyCredentials, engine?: RuleResolver): boolean {
     return !this.rule.evaluate(target, creds, engine);
   }
+  usesTarget(engine?: RuleResolver, depth = 0) { return this.rule.usesTarget(engine, depth); }
   toString(): string {
     return `not ${this.rule.toString()}`;
   }
@@ -577,6 +582,7 @@ export class AndCheck extends Check {
     for (const r of this.rules) if (!r.evaluate(target, creds, engine)) return false;
     return true;
   }
+  usesTarget(engine?: RuleResolver, depth = 0) { return this.rules.some((r) => r.usesTarget(engine, depth)); }
   toString(): string {
     return `(${this.rules.map(String).join(' and ')})`;
   }
@@ -590,6 +596,7 @@ export class OrCheck extends Check {
     for (const r of this.rules) if (r.evaluate(target, creds, engine)) return true;
     return false;
   }
+  usesTarget(engine?: RuleResolver, depth = 0) { return this.rules.some((r) => r.usesTarget(engine, depth)); }
   toString(): string {
     return `(${this.rules.map(String).join(' or ')})`;
   }
@@ -616,6 +623,10 @@ export class RuleCheck extends Check {
   }
   toString(): string {
     return `rule:${this.match}`;
+  }
+  usesTarget(engine?: RuleResolver, depth = 0): boolean {
+    const rule = engine?.resolveRule(this.match);
+    return !rule ? false : depth >= MAX_RULE_DEPTH ? true : rule.usesTarget(engine, depth + 1);
   }
 }
 
@@ -645,6 +656,7 @@ export class RoleCheck extends Check {
   toString(): string {
     return `role:${this.match}`;
   }
+  usesTarget() { return this.lowered === undefined; }
 }
 
 export class GenericCheck extends Check {
@@ -671,6 +683,7 @@ export class GenericCheck extends Check {
   toString(): string {
     return `${this.kind}:${this.match}`;
   }
+  usesTarget() { return this.template.constantValue() === undefined; }
 }
 
 // ---------------------------------------------------------------------------
@@ -926,6 +939,21 @@ export class PolicyEngine implements RuleResolver {
   resolveRule(name: string): Check | undefined {
     return (this.compiled.get(name) ?? this.compiled.get(DEFAULT_RULE))?.check;
   }
+
+  /**
+   * Whether a rule's outcome is the same for every target (only roles, scope and other
+   * credential checks): callers may then evaluate it once per request.
+   */
+  targetFree(rule: string): boolean {
+    let v = this.targetFreeMemo.get(rule);
+    if (v === undefined) {
+      const compiled = this.resolveRule(rule);
+      v = !compiled || !compiled.usesTarget(this);
+      this.targetFreeMemo.set(rule, v);
+    }
+    return v;
+  }
+  private targetFreeMemo = new Map<string, boolean>();
 
   /** Is a rule of that name registered (Neutron enforces attribute rules only where one exists)? */
   has(rule: string): boolean {

@@ -42,6 +42,14 @@ export class NetworkAgent {
   private unserve: Array<() => void> = [];
   private timer?: NodeJS.Timeout;
   private needsResync = true;
+  /** The networks this host serves DHCP for, as last read from the server plus the port events since. */
+  private dhcpNetworks = new Map<string, DhcpNetwork>();
+  /** Port events not yet applied to dhcpNetworks: port id → the port, or null when deleted. */
+  private dhcpPending = new Map<string, Map<string, View | null>>();
+  /** Networks to re-read whole from the server at their next job. */
+  private dhcpStale = new Set<string>();
+  /** The ids of this host's own DHCP ports. */
+  private dhcpPortIds = new Set<string>();
   /** The subnets last asked for on each network's DHCP port, so that a refused update is not retried forever. */
   private dhcpAsked = new Map<string, string>();
   private stopped = false;
@@ -66,9 +74,13 @@ export class NetworkAgent {
       security_groups_rule_updated: ({ security_groups }: { security_groups: string[] }) => this.securityGroupsChanged(security_groups),
       security_groups_member_updated: ({ security_groups }: { security_groups: string[] }) => this.securityGroupsChanged(security_groups),
     });
-    const dhcpEvent = (a: { network_id?: string }) => { if (a?.network_id) this.syncNetworkLater(a.network_id); };
     const dhcp: Record<string, (a: any) => void> = { agent_updated: () => { this.needsResync = true; } };
-    for (const r of ['network', 'subnet', 'port']) for (const e of ['create', 'update', 'delete']) dhcp[`${r}_${e}_end`] = dhcpEvent;
+    for (const r of ['network', 'subnet']) for (const e of ['create', 'update', 'delete']) {
+      dhcp[`${r}_${e}_end`] = (a: { network_id?: string }) => { if (a?.network_id) this.syncNetworkLater(a.network_id); };
+    }
+    for (const e of ['create', 'update', 'delete']) {
+      dhcp[`port_${e}_end`] = (a: { network_id?: string; port?: View }) => { if (a?.network_id) this.dhcpPortChanged(a.network_id, a.port, e === 'delete'); };
+    }
     on(DHCP_AGENT_TOPIC, dhcp);
     on(L3_AGENT_TOPIC, {
       routers_updated: ({ routers }: { routers: string[] }) => { for (const id of routers ?? []) this.syncRouterLater(id); },
@@ -206,12 +218,50 @@ export class NetworkAgent {
 
   // ---- DHCP ---------------------------------------------------------------------------
 
-  syncNetworkLater(networkId: string) { this.run(`network:${networkId}`, () => this.syncNetwork(networkId)); }
+  /** Re-reads the whole network (its subnets, ports and DHCP port) at its next job. */
+  syncNetworkLater(networkId: string) {
+    this.dhcpStale.add(networkId);
+    this.run(`network:${networkId}`, () => this.syncNetwork(networkId));
+  }
+
+  /**
+   * A port of a network changed. As upstream's DHCP agent does with its network cache, a port
+   * event on a network this host serves updates the cached network and reloads the allocations;
+   * only network and subnet events (or a network not served yet) re-read the whole network.
+   */
+  dhcpPortChanged(networkId: string, port: View | undefined, deleted: boolean) {
+    if (!port?.id || !this.dhcpNetworks.has(networkId)) return this.syncNetworkLater(networkId);
+    let pending = this.dhcpPending.get(networkId);
+    if (!pending) this.dhcpPending.set(networkId, pending = new Map());
+    pending.set(port.id, deleted ? null : port);
+    this.run(`network:${networkId}`, () => this.syncNetwork(networkId));
+  }
 
   private async syncNetwork(networkId: string) {
+    const cached = this.dhcpNetworks.get(networkId);
+    if (cached && !this.dhcpStale.has(networkId)) {
+      const pending = this.dhcpPending.get(networkId);
+      this.dhcpPending.delete(networkId);
+      if (!pending?.size) return;
+      const ports = new Map(cached.ports.map((p) => [p.id as string, p]));
+      for (const [id, p] of pending) { if (p) ports.set(id, p); else ports.delete(id); }
+      cached.ports = [...ports.values()];
+      // Our own DHCP port deleted: read the network again, which makes a new one.
+      if ([...pending].some(([id, p]) => p === null && this.dhcpPortIds.has(id))) {
+        this.dhcpPortIds.forEach((id) => { if (pending.has(id)) this.dhcpPortIds.delete(id); });
+        return this.syncNetworkLater(networkId);
+      }
+      await this.o.driver.syncDhcp(cached);
+      return;
+    }
+    this.dhcpStale.delete(networkId);
+    this.dhcpPending.delete(networkId);
     const info = await this.call<DhcpNetwork | null>('get_network_info', { network_id: networkId });
     const deviceId = dhcpDeviceId(this.o.host, networkId);
     const stopServing = async () => {
+      const own = this.dhcpNetworks.get(networkId)?.ports.find((p) => p.device_id === deviceId);
+      if (own) this.dhcpPortIds.delete(own.id as string);
+      this.dhcpNetworks.delete(networkId);
       if (this.servedNetworks.delete(networkId)) await this.o.driver.removeDhcp(networkId);
       this.dhcpAsked.delete(networkId);
     };
@@ -239,6 +289,8 @@ export class NetworkAgent {
     if (!port) return;
     info.ports = [...info.ports.filter((p) => p.id !== port!.id), port];
     await this.o.driver.syncDhcp(info);
+    this.dhcpNetworks.set(networkId, info);
+    this.dhcpPortIds.add(port.id as string);
     this.servedNetworks.add(networkId);
     this.syncPortLater(port.id);
   }

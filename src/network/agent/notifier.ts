@@ -65,8 +65,14 @@ export class BusNotifier implements AgentNotifier {
     this.later(method, async () => {
       // A new subnet or port is when a network gets its DHCP agent (as upstream's DhcpAgentNotifyAPI).
       const isAgentPort = method === 'port_create_end' && (payload?.device_owner === DEVICE_OWNER_DHCP || payload?.device_id === RESERVED_DHCP_PORT);
-      if (method === 'subnet_create_end' || (method === 'port_create_end' && !isAgentPort)) await this.server.scheduleNetwork(networkId);
-      for (const host of await this.server.dhcpHostsOf(networkId)) this.cast(DHCP_AGENT_TOPIC, host, method, { network_id: networkId });
+      let hosts = await this.server.dhcpHostsOf(networkId);
+      if (!hosts.length && (method === 'subnet_create_end' || (method === 'port_create_end' && !isAgentPort))) {
+        await this.server.scheduleNetwork(networkId);
+        hosts = await this.server.dhcpHostsOf(networkId);
+      }
+      // Port events carry the port, so that the agent updates its copy instead of re-reading the network.
+      const args = method.startsWith('port_') ? { network_id: networkId, port: payload } : { network_id: networkId };
+      for (const host of hosts) this.cast(DHCP_AGENT_TOPIC, host, method, args);
     });
   }
 

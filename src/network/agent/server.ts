@@ -181,6 +181,8 @@ export class PluginServer implements PluginRpc {
    * neutron's dhcp_agents_per_network default).
    */
   async scheduleNetwork(networkId: string): Promise<void> {
+    // Already hosted (every port create asks): no write transaction.
+    if (await this.svc.db.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', networkId).executeTakeFirst()) return;
     await this.svc.transaction(async (tx) => {
       if (await tx.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', networkId).executeTakeFirst()) return;
       const net = await tx.selectFrom('networks').select(['id', 'availability_zone_hints']).where('id', '=', networkId).executeTakeFirst();

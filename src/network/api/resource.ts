@@ -81,7 +81,7 @@ export interface ResourceSpec {
   target?(view: View, req: FastifyRequest): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Checks and side effects inside the create transaction, before the row is inserted; may change `values`. */
   beforeCreate?(values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
-  /** After the row (and its tags) exist, still inside the transaction. */
+  /** After the row exists, still inside the transaction; `view` holds the stored columns only (expand has not run). */
   afterCreate?(view: View, values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
   beforeUpdate?(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
   afterUpdate?(view: View, existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
@@ -126,18 +126,29 @@ export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
 /** A row from the database as the API shows it (before computed attributes and policy). */
 export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, Attr> = allAttrs(spec)): View {
   const v: View = {};
-  for (const [name, a] of Object.entries(attrs)) {
-    const col = colName(name, a);
-    if (!col || !(col in row)) continue;
+  for (const [name, col, type] of columnsOf(attrs)) {
+    if (!(col in row)) continue;
     const raw = row[col];
-    v[name] = a.type === 'boolean' ? (raw === null ? null : bool(raw)) : a.type === 'json' ? json(raw, null) : a.type === 'integer' && raw !== null ? Number(raw) : raw;
+    v[name] = type === 'boolean' ? (raw === null ? null : bool(raw)) : type === 'json' ? json(raw, null) : type === 'integer' && raw !== null ? Number(raw) : raw;
   }
   return v;
 }
 
-function viewToRow(spec: ResourceSpec, values: View, only?: Set<string>): Row {
+/** [attribute, column, type] of the attributes stored in a column, computed once per attribute map. */
+const COLUMNS = new WeakMap<Record<string, Attr>, Array<[string, string, Attr['type']]>>();
+function columnsOf(attrs: Record<string, Attr>) {
+  let cols = COLUMNS.get(attrs);
+  if (!cols) {
+    cols = [];
+    for (const [name, a] of Object.entries(attrs)) { const col = colName(name, a); if (col) cols.push([name, col, a.type]); }
+    COLUMNS.set(attrs, cols);
+  }
+  return cols;
+}
+
+function viewToRow(spec: ResourceSpec, values: View, only?: Set<string>, attrs: Record<string, Attr> = allAttrs(spec)): Row {
   const row: Row = {};
-  for (const [name, a] of Object.entries(allAttrs(spec))) {
+  for (const [name, a] of Object.entries(attrs)) {
     if (only && !only.has(name)) continue;
     const col = colName(name, a);
     if (!col || !(name in values)) continue;
@@ -205,10 +216,17 @@ export class ResourceApi {
     return views;
   }
 
+  /** The policy target of a view: the view, `tenant_id`, and what spec.target adds. Kept per view object (a list asks twice per item). */
   async policyTarget(view: View, req: FastifyRequest): Promise<Record<string, unknown>> {
-    const extra = this.spec.target ? await this.spec.target(view, req) : {};
-    return { ...view, ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}), ...extra };
+    let t = this.targets.get(view);
+    if (!t) {
+      const extra = this.spec.target ? await this.spec.target(view, req) : {};
+      t = { ...view, ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}), ...extra };
+      this.targets.set(view, t);
+    }
+    return t;
   }
+  private targets = new WeakMap<View, Record<string, unknown>>();
 
   /** One resource the caller may see (404 otherwise), without policy. */
   async load(req: FastifyRequest, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<View> {
@@ -241,19 +259,30 @@ export class ResourceApi {
   async present(view: View, req: FastifyRequest, fields?: string[]): Promise<View> {
     const out: View = {};
     let target: Record<string, unknown> | undefined;
-    for (const [k, v] of Object.entries(view)) {
+    for (const k in view) {
       const a = this.attrs[k];
       if (a && a.visible === false) continue;
       if (fields && !fields.includes(k)) continue;
-      const rule = `get_${this.policyName}:${k}`;
-      if (this.svc.policy.has(rule)) {
+      const rule = this.readRule(k);
+      if (rule) {
         target ??= await this.policyTarget(view, req);
         if (!req.allowed(rule, target)) continue;
       }
-      out[k] = v;
+      out[k] = view[k];
     }
     return out;
   }
+
+  /** The `get_<res>:<attr>` rule of an attribute, when the policy has one. */
+  private readRule(attr: string): string | undefined {
+    let r = this.readRules.get(attr);
+    if (r === undefined) {
+      const rule = `get_${this.policyName}:${attr}`;
+      this.readRules.set(attr, r = this.svc.policy.has(rule) ? rule : '');
+    }
+    return r || undefined;
+  }
+  private readRules = new Map<string, string>();
 
   async list(req: FastifyRequest, reply: FastifyReply, parentId?: string, parentTarget: Record<string, unknown> = {}) {
     req.authorized = true; // per item below
@@ -469,11 +498,9 @@ export class ResourceApi {
       values.description ??= '';
     }
     if (this.spec.beforeCreate) await this.spec.beforeCreate(values, req, tx);
-    await tx.insertInto(this.spec.table).values(viewToRow(this.spec, values)).execute();
-    if (this.spec.afterCreate) {
-      const fresh = await this.loadInTx(values.id, req, tx);
-      await this.spec.afterCreate(fresh, values, req, tx);
-    }
+    const row = viewToRow(this.spec, values, undefined, this.attrs);
+    await tx.insertInto(this.spec.table).values(row).execute();
+    if (this.spec.afterCreate) await this.spec.afterCreate(rowToView(this.spec, row, this.attrs), values, req, tx);
     return this.loadInTx(values.id, req, tx);
   }
 
