@@ -236,6 +236,76 @@ describe('object-store', () => {
     assert.match(bad.text, /FormPost: Invalid Signature/);
   });
 
+  it('honours account ACLs, settable only by the account owner', async () => {
+    const otherProject = otherBase.slice(otherBase.lastIndexOf('AUTH_') + 5);
+    const setAcl = (acl: unknown, token?: string) => sw('POST', '', { token, headers: { 'X-Account-Access-Control': typeof acl === 'string' ? acl : JSON.stringify(acl) } });
+    await sw('PUT', '/acct-acl');
+    await sw('PUT', '/acct-acl/o', { body: 'shared' });
+    const bad = await setAcl({ 'read-only': ['x'], bogus: [] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get('content-type')!, /text\/plain/);
+    assert.match(bad.text, /^X-Account-Access-Control invalid: Key "bogus" not recognized/);
+    assert.equal((await setAcl('not json')).status, 400);
+    assert.equal((await setAcl({ admin: 'x' })).status, 400);
+    // Nothing granted yet.
+    assert.equal((await sw('GET', '/acct-acl/o', { token: otherToken })).status, 403);
+    assert.equal((await setAcl({ 'read-only': [`${otherProject}:*`] })).status, 204);
+    assert.equal((await sw('HEAD', '')).headers.get('x-account-access-control'), `{"read-only":["${otherProject}:*"]}`);
+    const ro = await sw('GET', '', { token: otherToken });
+    assert.equal(ro.status, 200);
+    assert.ok(ro.text.split('\n').includes('acct-acl'));
+    assert.equal(ro.headers.get('x-account-access-control'), null, 'only owners see the account ACL');
+    assert.equal((await sw('GET', '/acct-acl/o', { token: otherToken })).text, 'shared');
+    assert.equal((await sw('PUT', '/acct-acl/o2', { token: otherToken, body: 'x' })).status, 403);
+    assert.equal((await setAcl({ admin: [`${otherProject}:*`] }, otherToken)).status, 403);
+    assert.equal((await setAcl({ 'read-write': [`${otherProject}:*`] })).status, 204);
+    assert.equal((await sw('PUT', '/acct-acl/o2', { token: otherToken, body: 'x' })).status, 201);
+    assert.equal((await sw('PUT', '/acct-acl-rw', { token: otherToken, headers: { 'X-Container-Read': '.r:*' } })).status, 201);
+    assert.equal((await sw('HEAD', '/acct-acl-rw')).headers.get('x-container-read'), null, 'read-write grantees cannot set container ACLs');
+    assert.equal((await sw('POST', '', { token: otherToken, headers: { 'X-Account-Meta-X': '1' } })).status, 403);
+    assert.equal((await sw('DELETE', '/acct-acl-rw', { token: otherToken })).status, 204);
+    assert.equal((await setAcl({ admin: [`${otherProject}:*`] })).status, 204);
+    assert.equal((await sw('POST', '', { token: otherToken, headers: { 'X-Account-Meta-By-Admin': 'yes' } })).status, 204);
+    assert.equal((await sw('HEAD', '', { token: otherToken })).headers.get('x-account-access-control'), `{"admin":["${otherProject}:*"]}`);
+    assert.equal((await sw('DELETE', '', { token: otherToken })).status, 403);
+    assert.equal((await setAcl('')).status, 204);
+    assert.equal((await sw('HEAD', '')).headers.get('x-account-access-control'), null);
+    assert.equal((await sw('GET', '/acct-acl/o', { token: otherToken })).status, 403);
+  });
+
+  it('lets a reseller admin create and delete accounts', async () => {
+    const p = await c.req('POST', '/v3/projects', { project: { name: 'swift-reseller', domain_id: 'default' } });
+    const u = await c.req('POST', '/v3/users', { user: { name: 'swift-reseller', password: 'pw-reseller', domain_id: 'default' } });
+    const role = (await c.req('GET', '/v3/roles?name=ResellerAdmin')).body.roles[0].id;
+    await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${role}`);
+    const reseller = await c.token({ id: u.body.user.id, password: 'pw-reseller' }, { project: { id: p.body.project.id } });
+    const acct = `${c.url}/object-store/v1/AUTH_reaped`;
+    assert.equal((await sw('PUT', acct, { token: otherToken })).status, 403);
+    assert.equal((await sw('PUT', acct, { token: reseller, headers: { 'X-Account-Meta-Owner': 'ops' } })).status, 201);
+    assert.equal((await sw('PUT', acct, { token: reseller })).status, 202);
+    assert.equal((await sw('HEAD', acct, { token: reseller })).headers.get('x-account-meta-owner'), 'ops');
+    assert.equal((await sw('PUT', `${acct}/c`, { token: reseller })).status, 201);
+    assert.equal((await sw('PUT', `${acct}/c/o`, { token: reseller, body: 'bytes' })).status, 201);
+    assert.equal((await sw('DELETE', acct)).status, 403, 'the owner cannot delete an account (keystoneauth)');
+    assert.equal((await sw('DELETE', `${acct}?whoops`, { token: reseller })).status, 400);
+    assert.equal((await sw('DELETE', acct, { token: reseller })).status, 204);
+    assert.equal((await sw('HEAD', acct, { token: reseller })).status, 410);
+    assert.equal((await sw('GET', `${acct}/c/o`, { token: reseller })).status, 404);
+    assert.equal((await sw('PUT', `${acct}/c2`, { token: reseller })).status, 404);
+    assert.equal((await sw('POST', acct, { token: reseller })).status, 404);
+    assert.equal((await sw('DELETE', acct, { token: reseller })).status, 404);
+    const again = await sw('PUT', acct, { token: reseller });
+    assert.equal(again.status, 403);
+    assert.match(again.text, /Recently deleted/);
+    const svc = c.cloud.services.find((x) => x.name === 'object-store') as any;
+    await svc.reapAccounts();
+    const rows = await svc.store.objectsOf('AUTH_reaped', 10);
+    assert.equal(rows.length, 0);
+    assert.deepEqual(await svc.store.containerNames('AUTH_reaped', 10), []);
+    const info = await (await fetch(`${c.url}/object-store/info`)).json() as any;
+    assert.equal(info.swift.allow_account_management, true);
+  });
+
   it('extracts tar, tar.gz and tar.bz2 archives', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'swift-tar-'));
     fs.mkdirSync(path.join(dir, 'src', 'arch', 'sub'), { recursive: true });

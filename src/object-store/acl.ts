@@ -1,24 +1,100 @@
 // keystoneauth semantics: the token's project owns AUTH_<project_id> when the user has an
 // operator role; the reseller admin role may act on any account; others get what container
 // ACLs grant (X-Container-Read/Write: project:user, project:*, *:user, *:*, role names, and for
-// reads the referrer ACLs .r:* / .r:host / .rlistings that also admit anonymous requests).
+// reads the referrer ACLs .r:* / .r:host / .rlistings that also admit anonymous requests) and
+// what the account's X-Account-Access-Control grants, with tempauth's rules (keystoneauth has no
+// account ACLs of its own): `admin` makes the grantee an owner of the account (swift_owner),
+// `read-write` allows every container and object request and account GET/HEAD, `read-only` GET
+// and HEAD. Grantees are written as in container ACLs.
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
-import type { ContainerRow } from './store.ts';
+import type { ContainerRow, SwiftStore } from './store.ts';
 
+/** 'owner' is swift_owner (the project's operator, or an account ACL admin); 'acl' a grantee that is not. */
 export type Access = 'owner' | 'reseller' | 'acl';
+
+export const ACCOUNT_ACL = 'x-account-access-control';
+const ACCOUNT_ACL_KEYS = ['admin', 'read-write', 'read-only'] as const;
+export type AccountAcl = Partial<Record<(typeof ACCOUNT_ACL_KEYS)[number], string[]>>;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Account ACLs loaded for this request, by account (undefined: none set). */
+    swiftAccountAcls?: Map<string, AccountAcl | undefined>;
+  }
+}
+
+/**
+ * Validates an X-Account-Access-Control value as tempauth does; returns the error text (for
+ * `X-Account-Access-Control invalid: <error>`) or the ACL in Swift's canonical form ('' for none).
+ */
+export function checkAccountAcl(value: string): { error: string } | { acl: string } {
+  if (value === '') return { acl: '' };
+  let parsed: unknown;
+  try { parsed = JSON.parse(value); } catch { parsed = undefined; }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return { error: `Syntax error in input (${pyRepr(value)})` };
+  const acl = parsed as Record<string, unknown>;
+  for (const k of Object.keys(acl)) if (!(ACCOUNT_ACL_KEYS as readonly string[]).includes(k)) return { error: `Key ${JSON.stringify(k)} not recognized` };
+  for (const k of ACCOUNT_ACL_KEYS) {
+    if (!(k in acl)) continue;
+    if (!Array.isArray(acl[k])) return { error: `Value for key ${JSON.stringify(k)} must be a list` };
+    if ((acl[k] as unknown[]).some((g) => typeof g !== 'string')) return { error: `Elements of ${JSON.stringify(k)} list must be strings` };
+  }
+  // format_acl(version=2): sorted keys, no spaces; an empty object is no ACL.
+  const keys = Object.keys(acl).sort();
+  return { acl: keys.length ? JSON.stringify(Object.fromEntries(keys.map((k) => [k, acl[k]]))) : '' };
+}
+const pyRepr = (s: string) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+
+/** Loads the account ACLs of `accounts` that a request may need (not for owners of them). */
+export async function loadAccountAcls(req: FastifyRequest, store: SwiftStore, ...accounts: string[]) {
+  if (!req.ctx) return;
+  const map = (req.swiftAccountAcls ??= new Map());
+  for (const account of accounts) {
+    if (map.has(account) || isReseller(req) || isProjectOwner(req, account)) continue;
+    const raw = (await store.getAccount(account))?.metadata[ACCOUNT_ACL];
+    let acl: AccountAcl | undefined;
+    try { acl = raw ? JSON.parse(raw) : undefined; } catch { acl = undefined; }
+    map.set(account, acl);
+  }
+}
+
+/** The strongest account ACL grant the caller has on `account`. */
+function accountGrant(req: FastifyRequest, account: string): 'admin' | 'read-write' | 'read-only' | undefined {
+  const acl = req.swiftAccountAcls?.get(account);
+  if (!acl) return undefined;
+  for (const k of ACCOUNT_ACL_KEYS) if (acl[k]?.length && userAllowed(req, acl[k]!)) return k;
+  return undefined;
+}
+const isRead = (req: FastifyRequest) => req.method === 'GET' || req.method === 'HEAD';
 
 export const unauthorizedError = () => new ApiError(401, 'This server could not verify that you are authorized to access the document you requested.');
 export const forbiddenError = () => new ApiError(403, 'Access was denied to this resource.');
 
 export function isReseller(req: FastifyRequest) { return !!req.ctx && req.allowed('swift:reseller_admin'); }
 
+export function isProjectOwner(req: FastifyRequest, account: string) {
+  return !!req.ctx?.projectId && account === `AUTH_${req.ctx.projectId}` && req.allowed('swift:operator');
+}
+
+/** Reseller admins, the project's operators and account ACL admins own an account (swift_owner). */
 export function ownerAccess(req: FastifyRequest, account: string): Access | undefined {
   req.authorized = true;
   if (!req.ctx) return undefined;
   if (isReseller(req)) return 'reseller';
-  if (req.ctx.projectId && account === `AUTH_${req.ctx.projectId}` && req.allowed('swift:operator')) return 'owner';
+  if (isProjectOwner(req, account)) return 'owner';
+  if (accountGrant(req, account) === 'admin') return 'owner';
   return undefined;
+}
+
+/** Account GET/HEAD/POST: owners; account ACL read-write and read-only grantees may read. */
+export function accountAccess(req: FastifyRequest, account: string): Access {
+  const own = ownerAccess(req, account);
+  if (own) return own;
+  const grant = accountGrant(req, account);
+  if (grant && isRead(req)) return 'acl';
+  if (!req.ctx) throw unauthorizedError();
+  throw forbiddenError();
 }
 
 export function parseAcl(v: string | undefined): string[] {
@@ -62,6 +138,8 @@ function userAllowed(req: FastifyRequest, entries: string[]): boolean {
 export function authorize(req: FastifyRequest, account: string, op: 'read' | 'listing' | 'write' | 'admin', container?: ContainerRow): Access {
   const own = ownerAccess(req, account);
   if (own) return own;
+  const grant = accountGrant(req, account);
+  if (grant === 'read-write' || (grant === 'read-only' && isRead(req) && (op === 'read' || op === 'listing'))) return 'acl';
   if (container && op !== 'admin') {
     const read = parseAcl(container.metadata['x-container-read']);
     const write = parseAcl(container.metadata['x-container-write']);

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
-import { authorize } from './acl.ts';
+import { authorize, loadAccountAcls } from './acl.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
 
@@ -153,6 +153,7 @@ export class ObjectWriter {
 
   /** Server-side copy (COPY with Destination, or PUT with X-Copy-From). */
   async copy(req: FastifyRequest, reply: FastifyReply, src: ObjectRef, dst: ObjectRef) {
+    await loadAccountAcls(req, this.s.store, src.account, dst.account);
     const sc = await this.s.store.getContainer(src.account, src.container);
     authorize(req, src.account, 'read', sc);
     const dc = await this.s.store.getContainer(dst.account, dst.container);

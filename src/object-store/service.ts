@@ -29,7 +29,7 @@ import { CONSTRAINTS, transId } from './api/common.ts';
 
 /** Swift's error bodies: a tiny HTML page. */
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone',
   411: 'Length Required', 412: 'Precondition Failed', 413: 'Request Entity Too Large', 416: 'Requested Range Not Satisfiable',
   422: 'Unprocessable Entity', 499: 'Client Disconnect', 500: 'Internal Error', 503: 'Service Unavailable',
 };
@@ -53,6 +53,10 @@ export class ObjectStoreService implements ServiceModule {
   bulk: Bulk;
   periodic: PeriodicTasks;
   sync: ContainerSync;
+  /** Accounts marked deleted (a reseller admin's DELETE), until the reaper has emptied and reclaimed them. */
+  deletedAccounts = new Set<string>();
+  /** How long a deleted account's name stays taken (upstream's reclaim_age). */
+  reclaimAgeSec = 7 * 24 * 3600;
   /** Streams one stored object (set by the routes). */
   sendObject!: (req: FastifyRequest, reply: FastifyReply, o: ObjectRow, head: boolean, size?: number, open?: (r?: { start: number; end: number }) => Readable) => FastifyReply | Promise<FastifyReply>;
 
@@ -72,10 +76,32 @@ export class ObjectStoreService implements ServiceModule {
 
   async init() {
     await migrate(this.db, migrations);
+    for (const a of await this.store.deletedAccounts()) this.deletedAccounts.add(a.account);
+    this.periodic.add('account-reaper', 10, () => this.reapAccounts());
     this.periodic.add('object-expirer', 5, () => this.objects.reap());
     this.periodic.add('container-sync', 3, () => this.sync.run());
     // A crash between the file's rename and the row's commit leaves bytes no row points to.
     this.periodic.add('orphan-blobs', 3600, () => this.reapOrphans());
+  }
+
+  /** The account reaper: empties deleted accounts, then forgets them after the reclaim age. */
+  async reapAccounts(): Promise<void> {
+    if (!this.deletedAccounts.size) return;
+    for (const a of await this.store.deletedAccounts()) {
+      for (;;) {
+        const batch = await this.store.objectsOf(a.account, 500);
+        for (const o of batch) {
+          const blob = await this.store.deleteObject(o.account, o.container, o.name, o.blob);
+          if (blob) await this.backend.delete(blob);
+        }
+        if (batch.length < 500) break;
+      }
+      for (const c of await this.store.containerNames(a.account, 10000)) await this.store.deleteContainer(a.account, c);
+      if (Date.now() / 1000 - Number(a.deleted_at) > this.reclaimAgeSec) {
+        await this.store.removeAccount(a.account);
+        this.deletedAccounts.delete(a.account);
+      }
+    }
   }
 
   /** Deletes blobs older than `graceMs` that no object row references. */
@@ -108,7 +134,7 @@ export class ObjectStoreService implements ServiceModule {
   capabilities() {
     return {
       swift: {
-        version: '2.30.1', ...CONSTRAINTS, strict_cors_mode: true, allow_account_management: false, account_autocreate: true,
+        version: '2.30.1', ...CONSTRAINTS, strict_cors_mode: true, allow_account_management: true, account_autocreate: true,
         policies: [{ name: 'Policy-0', aliases: 'Policy-0', default: true }],
       },
       keystoneauth: {},

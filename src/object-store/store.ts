@@ -4,7 +4,7 @@ import { json } from '../core/db.ts';
 
 export type Meta = Record<string, string>;
 
-export interface AccountRow { account: string; metadata: Meta; timestamp: string }
+export interface AccountRow { account: string; metadata: Meta; timestamp: string; deleted_at: string | null }
 export interface ContainerRow { account: string; name: string; metadata: Meta; timestamp: string; last_modified: string }
 export interface ObjectRow {
   account: string; container: string; name: string; blob: string; etag: string; bytes: number;
@@ -33,6 +33,32 @@ export class SwiftStore {
     const row = { account, metadata: '{}', timestamp: xTimestamp() };
     await this.db.insertInto('swift_accounts').values(row).onConflict((oc) => oc.column('account').doNothing()).execute();
     return (await this.getAccount(account))!;
+  }
+  /** Account PUT: 'created', 'accepted' (it exists) or 'deleted' (marked deleted, not reclaimed yet). */
+  async putAccount(account: string, metadata: Meta): Promise<'created' | 'accepted' | 'deleted'> {
+    const a = await this.getAccount(account);
+    if (a?.deleted_at) return 'deleted';
+    if (a) { await this.setAccountMeta(account, metadata); return 'accepted'; }
+    const res = await this.db.insertInto('swift_accounts').values({ account, metadata: JSON.stringify(metadata), timestamp: xTimestamp() })
+      .onConflict((oc) => oc.column('account').doNothing()).executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) return 'created';
+    return (await this.getAccount(account))?.deleted_at ? 'deleted' : 'accepted';
+  }
+  async markAccountDeleted(account: string) {
+    await this.ensureAccount(account);
+    await this.db.updateTable('swift_accounts').set({ deleted_at: xTimestamp() }).where('account', '=', account).where('deleted_at', 'is', null).execute();
+  }
+  async deletedAccounts(): Promise<AccountRow[]> {
+    return (await this.db.selectFrom('swift_accounts').selectAll().where('deleted_at', 'is not', null).execute()).map((r: any) => ({ ...r, metadata: json<Meta>(r.metadata, {}) }));
+  }
+  async removeAccount(account: string) {
+    await this.db.deleteFrom('swift_accounts').where('account', '=', account).where('deleted_at', 'is not', null).execute();
+  }
+  async objectsOf(account: string, limit: number): Promise<ObjectRow[]> {
+    return (await this.db.selectFrom('swift_objects').selectAll().where('account', '=', account).limit(limit).execute()).map(objRow);
+  }
+  async containerNames(account: string, limit: number): Promise<string[]> {
+    return (await this.db.selectFrom('swift_containers').select('name').where('account', '=', account).limit(limit).execute()).map((r: any) => r.name);
   }
   async setAccountMeta(account: string, metadata: Meta) {
     await this.db.updateTable('swift_accounts').set({ metadata: JSON.stringify(metadata) }).where('account', '=', account).execute();

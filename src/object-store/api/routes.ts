@@ -3,7 +3,10 @@ import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ObjectStoreService } from '../service.ts';
-import { authorize, forbiddenError, ownerAccess, unauthorizedError, type Access } from '../acl.ts';
+import {
+  ACCOUNT_ACL, accountAccess, authorize, checkAccountAcl, forbiddenError, isProjectOwner, isReseller, loadAccountAcls, ownerAccess,
+  unauthorizedError, type Access,
+} from '../acl.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from '../store.ts';
 import {
   CONSTRAINTS, LISTING_TYPES, applyMeta, guessContentType, hdr, httpDate, listingFormat, listingParams, metaHeaders,
@@ -12,6 +15,14 @@ import {
 
 const CONTAINER_SYSTEM = ['x-container-read', 'x-container-write', 'x-versions-location', 'x-history-location', 'x-container-sync-to', 'x-container-sync-key'];
 const OBJECT_SYSTEM = ['content-disposition', 'content-encoding', 'x-object-manifest'];
+/** The proxy's swift_owner_headers: only owners see them, and others' requests cannot set them. */
+const OWNER_HEADERS = [
+  'x-container-read', 'x-container-write', 'x-container-sync-key', 'x-container-sync-to', 'x-account-meta-temp-url-key',
+  'x-account-meta-temp-url-key-2', 'x-container-meta-temp-url-key', 'x-container-meta-temp-url-key-2', ACCOUNT_ACL,
+];
+function stripOwnerHeaders(req: FastifyRequest) {
+  for (const h of OWNER_HEADERS) { delete req.headers[h]; delete req.headers[`x-remove-${h.slice(2)}`]; }
+}
 const HTML = 'text/html; charset=UTF-8';
 
 type Params = { account: string; container?: string; '*'?: string };
@@ -83,6 +94,9 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
       req.params = parsed.params;
       const h = table.get(`${method} ${parsed.level}`);
       if (!h) { drain(req); throw new ApiError(405, 'Method Not Allowed'); }
+      // Containers and objects of a deleted account are gone at once; the account reaper removes them.
+      if (parsed.level >= 2 && s.deletedAccounts.has(parsed.params.account)) { drain(req); throw new ApiError(404, 'The resource could not be found.'); }
+      await loadAccountAcls(req, store, parsed.params.account);
       return h(req, reply);
     } });
   }
@@ -107,7 +121,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
   });
 
   // ---- account ------------------------------------------------------------------------
-  async function accountHeaders(reply: FastifyReply, account: string) {
+  async function accountHeaders(reply: FastifyReply, account: string, access: Access) {
     const a = await store.ensureAccount(account);
     const st = await store.accountStats(account);
     reply.headers({
@@ -116,25 +130,49 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
       'x-account-storage-policy-policy-0-bytes-used': String(st.bytes),
       'x-timestamp': a.timestamp, 'x-put-timestamp': a.timestamp, 'accept-ranges': 'bytes',
     });
-    metaHeaders(reply, a.metadata);
+    metaHeaders(reply, access === 'acl' ? Object.fromEntries(Object.entries(a.metadata).filter(([k]) => !OWNER_HEADERS.includes(k))) : a.metadata);
     return a;
   }
-  function accountAccess(req: FastifyRequest, account: string): Access {
-    const a = ownerAccess(req, account);
-    if (a) return a;
-    if (!req.ctx) throw unauthorizedError();
-    throw forbiddenError();
+  /** A deleted account answers 410 Gone to reads (the proxy's rewrite of X-Account-Status: Deleted). */
+  async function notDeleted(account: string, status = 410) {
+    if (!s.deletedAccounts.has(account)) return;
+    throw new ApiError(status, status === 410 ? 'This resource is no longer available.' : 'The resource could not be found.');
+  }
+  /** The account's metadata after a PUT/POST: user metadata, quota (reseller admins only), the account ACL. */
+  function accountMetaFrom(req: FastifyRequest, reply: FastifyReply, access: Access, current: Meta): Meta | undefined {
+    const quotaKeys = ['x-account-meta-quota-bytes', 'x-remove-account-meta-quota-bytes'];
+    if (access !== 'reseller' && quotaKeys.some((k) => req.headers[k] !== undefined)) throw forbiddenError();
+    if (req.headers['x-account-meta-quota-bytes'] !== undefined && !/^\d*$/.test(hdr(req, 'x-account-meta-quota-bytes')!)) throw new ApiError(400, 'Invalid bytes quota.');
+    const aclHeader = hdr(req, ACCOUNT_ACL);
+    let acl: string | undefined;
+    if (aclHeader !== undefined) {
+      const r = checkAccountAcl(aclHeader);
+      if ('error' in r) {
+        reply.code(400).type('text/plain; charset=UTF-8').send(`X-Account-Access-Control invalid: ${r.error}\n\nInput: ${aclHeader}\n`);
+        return undefined;
+      }
+      acl = r.acl;
+    }
+    const meta = applyMeta(req, 'account', current);
+    if (acl !== undefined) { if (acl) meta[ACCOUNT_ACL] = acl; else delete meta[ACCOUNT_ACL]; }
+    return meta;
+  }
+  function checkAccountName(account: string) {
+    const n = Buffer.byteLength(account);
+    if (n > CONSTRAINTS.max_account_name_length) throw new ApiError(400, `Account name length of ${n} longer than ${CONSTRAINTS.max_account_name_length}`);
   }
   v1.route({ method: 'HEAD', url: '/v1/:account', config: { auth: 'optional' }, handler: async (req, reply) => {
     const { account } = names(req);
-    accountAccess(req, account);
-    await accountHeaders(reply, account);
+    const access = accountAccess(req, account);
+    await notDeleted(account);
+    await accountHeaders(reply, account, access);
     reply.code(204).type('text/plain; charset=utf-8').send();
   } });
   v1.get('/v1/:account', { config: { auth: 'optional' } }, async (req, reply) => {
     const { account } = names(req);
-    accountAccess(req, account);
-    await accountHeaders(reply, account);
+    const access = accountAccess(req, account);
+    await notDeleted(account);
+    await accountHeaders(reply, account, access);
     const fmt = listingFormat(req);
     const opts = listingParams(req);
     const items = await store.list('containers', account, undefined, opts);
@@ -147,26 +185,49 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
   v1.route({ method: ['POST', 'DELETE'], url: '/v1/:account', config: { auth: 'optional' }, handler: async (req, reply) => {
     const { account } = names(req);
     if (isBulkDelete(req)) {
-      try { accountAccess(req, account); } catch (e) { drain(req); throw e; }
+      try { accountAccess(req, account); await notDeleted(account, 404); } catch (e) { drain(req); throw e; }
       return s.bulk.bulkDelete(req, reply, account);
     }
     drain(req);
-    if (req.method === 'DELETE') throw new ApiError(405, 'Method Not Allowed');
+    if (req.method === 'DELETE') {
+      // Only a reseller admin deletes an account (keystoneauth denies the owner); a query string is a typo'd bulk request.
+      if (!isReseller(req)) { ownerAccess(req, account); if (!req.ctx) throw unauthorizedError(); throw forbiddenError(); }
+      if (req.url.includes('?')) throw new ApiError(400, 'Bad Request');
+      const a = await store.getAccount(account);
+      if (!a || a.deleted_at) throw new ApiError(404, 'The resource could not be found.');
+      await store.markAccountDeleted(account);
+      s.deletedAccounts.add(account);
+      return reply.code(204).type(HTML).send();
+    }
     const access = accountAccess(req, account);
+    checkAccountName(account);
+    await notDeleted(account, 404);
     const a = await store.ensureAccount(account);
-    const quotaKeys = ['x-account-meta-quota-bytes', 'x-remove-account-meta-quota-bytes'];
-    if (access !== 'reseller' && quotaKeys.some((k) => req.headers[k] !== undefined)) throw forbiddenError();
-    if (req.headers['x-account-meta-quota-bytes'] !== undefined && !/^\d*$/.test(hdr(req, 'x-account-meta-quota-bytes')!)) throw new ApiError(400, 'Invalid bytes quota.');
-    await store.setAccountMeta(account, applyMeta(req, 'account', a.metadata));
+    const meta = accountMetaFrom(req, reply, access, a.metadata);
+    if (!meta) return reply;
+    await store.setAccountMeta(account, meta);
     reply.code(204).type(HTML).send();
   } });
   v1.put('/v1/:account', { config: { auth: 'optional' } }, async (req, reply) => {
     const { account } = names(req);
     try {
-      if (!isExtract(req)) { ownerAccess(req, account); throw new ApiError(405, 'Method Not Allowed'); }
-      if (!req.ctx) throw unauthorizedError();
-      await store.ensureAccount(account);
-      return await s.bulk.extractArchive(req, reply, account, '');
+      if (isExtract(req)) {
+        if (!req.ctx) throw unauthorizedError();
+        await notDeleted(account, 404);
+        await store.ensureAccount(account);
+        return await s.bulk.extractArchive(req, reply, account, '');
+      }
+      // allow_account_management: the project's operators and reseller admins create accounts.
+      ownerAccess(req, account);
+      if (!isReseller(req) && !isProjectOwner(req, account)) { if (!req.ctx) throw unauthorizedError(); throw forbiddenError(); }
+      checkAccountName(account);
+      const current = await store.getAccount(account);
+      if (current?.deleted_at) throw new ApiError(403, 'Recently deleted');
+      const meta = accountMetaFrom(req, reply, isReseller(req) ? 'reseller' : 'owner', current?.metadata ?? {});
+      if (!meta) return reply;
+      const r = await store.putAccount(account, meta);
+      if (r === 'deleted') throw new ApiError(403, 'Recently deleted');
+      return reply.code(r === 'created' ? 201 : 202).type(HTML).send();
     } finally { drain(req); }
   });
 
@@ -189,7 +250,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
   function visibleContainer(c: ContainerRow, access: Access): ContainerRow {
     if (access !== 'acl') return c;
     const metadata: Meta = {};
-    for (const [k, v] of Object.entries(c.metadata)) if (!CONTAINER_SYSTEM.includes(k)) metadata[k] = v;
+    for (const [k, v] of Object.entries(c.metadata)) if (!CONTAINER_SYSTEM.includes(k) && !OWNER_HEADERS.includes(k)) metadata[k] = v;
     return { ...c, metadata };
   }
   v1.route({ method: 'HEAD', url: '/v1/:account/:container', config: { auth: 'optional' }, handler: async (req, reply) => {
@@ -222,7 +283,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
       } finally { drain(req); }
     }
     drain(req);
-    authorize(req, account, 'admin');
+    if (authorize(req, account, 'admin') === 'acl') stripOwnerHeaders(req);
     checkContainerName(container!);
     await store.ensureAccount(account);
     const existing = await store.getContainer(account, container!);
@@ -242,7 +303,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     try {
       if (await s.formpost.maybeHandle(req, reply, account, container!, '')) return reply;
     } finally { drain(req); }
-    authorize(req, account, 'admin');
+    if (authorize(req, account, 'admin') === 'acl') stripOwnerHeaders(req);
     const c = await containerOr404(account, container!);
     checkContainerQuotaHeaders(req);
     checkVersionHeaders(req);

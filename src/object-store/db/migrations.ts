@@ -40,4 +40,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('swift_objects_delete_at').on('swift_objects').column('delete_at').execute();
     },
   },
+  // Account DELETE (by a reseller admin) marks the account; the account reaper empties it.
+  '002_swift_account_deleted': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('swift_accounts').addColumn('deleted_at', 'varchar(32)').execute();
+    },
+  },
 };
