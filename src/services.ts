@@ -5,5 +5,6 @@ import { objectStoreService } from './object-store/service.ts';
 import { imageService } from './image/service.ts';
 import { networkService } from './network/service.ts';
 import { placementService } from './placement/service.ts';
+import { computeService } from './compute/service.ts';
 
-export const SERVICES: ServiceFactory[] = [objectStoreService, imageService, networkService, placementService].filter((s): s is ServiceFactory => !!s);
+export const SERVICES: ServiceFactory[] = [objectStoreService, imageService, networkService, placementService, computeService].filter((s): s is ServiceFactory => !!s);

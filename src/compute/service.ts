@@ -1,0 +1,182 @@
+// The compute service (Nova v2.1 as Zed answers it, microversions 2.1 to 2.93). The API is a
+// list of families (api/<family>.ts), each with its own tables (migrations), routes and
+// start/stop hooks; long work goes over the bus to the conductor and scheduler (worker/) and
+// to one compute agent per host (agent/), which drives a virt driver (drivers/).
+import os from 'node:os';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { ServiceFactory, ServiceContext } from '../core/service.ts';
+import { negotiateMicroversion, type Microversion, type ServiceModule } from '../core/http.ts';
+import { ApiError } from '../core/errors.ts';
+import { PolicyEngine } from '../core/policy.ts';
+import { migrate, type Migration } from '../core/db.ts';
+import { PeriodicTasks } from '../core/periodic.ts';
+import { COMPUTE_POLICIES } from './policies.ts';
+import { faultBody } from './api/common.ts';
+import { serversFamily } from './api/servers.ts';
+
+export const MIN_VERSION = '2.1';
+export const MAX_VERSION = '2.93';
+
+declare module 'fastify' {
+  interface FastifyRequest { computeVersion?: Microversion }
+}
+
+/** A family of the compute API: its tables, its routes, and what it starts and stops. */
+export interface Family {
+  /** Short name; prefixes the family's migration names ('servers' → 'servers/001_...'). */
+  name: string;
+  migrations: Record<string, Migration>;
+  routes(app: FastifyInstance, svc: ComputeService): void;
+  init?(svc: ComputeService): Promise<void>;
+  close?(svc: ComputeService): Promise<void>;
+}
+
+/** A flavor as other families see it (the flavors family provides them; see README). */
+export interface Flavor {
+  /** The public flavor id (Nova's flavorid). */
+  id: string; name: string; vcpus: number; ram: number; disk: number; ephemeral: number; swap: number;
+  rxtx_factor?: number; is_public?: boolean; disabled?: boolean; description?: string | null;
+  extra_specs: Record<string, string>;
+}
+export interface Keypair { name: string; public_key: string; type: string; user_id: string }
+
+/** What families offer each other, set by the owning family in its init(). */
+export interface ComputeProviders {
+  flavors?: { find(id: string): Promise<Flavor | null> };
+  keypairs?: { find(userId: string, name: string): Promise<Keypair | null> };
+}
+
+/** Every family of the compute API. A new family is one import and one entry here. */
+export const FAMILIES: Family[] = [serversFamily];
+
+/** Compute options (`compute:` in stratus.yaml); every field has a default. */
+export interface ComputeOptions {
+  /** The host of this process's compute agent (nova's `host`), default the machine's hostname. */
+  host: string;
+  /** Run a compute agent inside this process (the all-in-one shape). */
+  agent: boolean;
+  /** The agent's virt driver: 'fake'. */
+  driver: string;
+  /** Capacity the fake driver reports. */
+  vcpus: number; memoryMb: number; localGb: number;
+  /** Allocation ratios written to placement (Zed's initial_*_allocation_ratio). */
+  cpuAllocationRatio: number; ramAllocationRatio: number; diskAllocationRatio: number;
+  /** Seconds without a heartbeat after which a compute service is down (service_down_time). */
+  serviceDownTime: number;
+  /** Seconds between heartbeats and resource updates (report_interval). */
+  reportInterval: number;
+  /** Builds tried on other hosts before a server goes to ERROR (scheduler max_attempts). */
+  maxAttempts: number;
+  /** The availability zone of hosts in no aggregate zone (default_availability_zone). */
+  defaultAvailabilityZone: string;
+}
+
+export function computeOptions(cfg: any): ComputeOptions {
+  const c = cfg?.compute ?? {};
+  return {
+    host: c.host ?? os.hostname(), agent: c.agent ?? true, driver: c.driver ?? 'fake',
+    vcpus: Number(c.vcpus ?? 16), memoryMb: Number(c.memoryMb ?? 32768), localGb: Number(c.localGb ?? 500),
+    cpuAllocationRatio: Number(c.cpuAllocationRatio ?? 16), ramAllocationRatio: Number(c.ramAllocationRatio ?? 1.5), diskAllocationRatio: Number(c.diskAllocationRatio ?? 1.0),
+    serviceDownTime: Number(c.serviceDownTime ?? 60), reportInterval: Number(c.reportInterval ?? 10),
+    maxAttempts: Number(c.maxAttempts ?? 3), defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
+  };
+}
+
+/** Nova's version documents (nova.api.openstack.compute.versions). */
+const VERSIONS = {
+  'v2.0': { id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z', type: 'application/vnd.openstack.compute+json;version=2' },
+  'v2.1': { id: 'v2.1', status: 'CURRENT', version: MAX_VERSION, min_version: MIN_VERSION, updated: '2013-07-23T11:33:21Z', type: 'application/vnd.openstack.compute+json;version=2.1' },
+};
+function versionDoc(base: string, id: 'v2.0' | 'v2.1') {
+  const v = VERSIONS[id];
+  return { version: {
+    id: v.id, status: v.status, version: v.version, min_version: v.min_version, updated: v.updated,
+    links: [{ rel: 'self', href: `${base}/${id === 'v2.0' ? 'v2' : 'v2.1'}/` }, { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' }],
+    'media-types': [{ base: 'application/json', type: v.type }],
+  } };
+}
+
+export class ComputeService implements ServiceModule {
+  name = 'compute';
+  type = 'compute';
+  prefix = '/compute';
+  standardPort = 8774;
+  catalogPath = '/v2.1';
+  catalogName = 'nova';
+  policy: PolicyEngine;
+  options: ComputeOptions;
+  periodic: PeriodicTasks;
+  /** Whatever a family wants to keep for the others (its store, its agent, ...), by name. */
+  readonly parts = new Map<string, unknown>();
+  /** Lookups one family offers the others (flavors, keypairs, ...). */
+  readonly providers: ComputeProviders = {};
+
+  constructor(public db: Kysely<any>, public ctx: ServiceContext) {
+    const cfg = ctx.config as any;
+    this.options = computeOptions(cfg);
+    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg.policyDir, ctx.log);
+    // Nova's RequestContext: is_admin is the outcome of context_is_admin (role:admin).
+    const check = this.policy.check.bind(this.policy);
+    this.policy.check = (rule, target, creds) => check(rule, target, { ...creds, is_admin: (creds.roles ?? []).includes('admin') } as any);
+    this.periodic = new PeriodicTasks(ctx.log);
+  }
+
+  async init() {
+    const all: Record<string, Migration> = {};
+    for (const f of FAMILIES) for (const [k, m] of Object.entries(f.migrations)) all[`${f.name}/${k}`] = m;
+    await migrate(this.db, all);
+    for (const f of FAMILIES) await f.init?.(this);
+  }
+
+  renderError(e: ApiError) { return faultBody(e); }
+
+  async register(app: FastifyInstance) {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+      const text = (body as string).trim();
+      if (!text) return done(null, undefined);
+      try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed request body'), undefined); }
+    });
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      const url = req.routeOptions.url ?? '';
+      if (url === '/' || url === '/v2' || url === '/v2.1' || url === '') return;
+      try {
+        req.computeVersion = negotiateMicroversion(req, reply, { service: 'compute', legacyHeader: 'x-openstack-nova-api-version', min: MIN_VERSION, max: MAX_VERSION });
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 400) {
+          const h = String(req.headers['openstack-api-version'] ?? req.headers['x-openstack-nova-api-version'] ?? '').replace(/^\s*compute\s+/i, '');
+          throw new ApiError(400, `API Version String ${h} is of invalid format. Must be of format MajorNum.MinorNum.`);
+        }
+        throw e;
+      }
+    });
+    app.get('/', { config: { auth: false } }, async (req) => ({
+      versions: (['v2.0', 'v2.1'] as const).map((id) => {
+        const v = VERSIONS[id];
+        return { id: v.id, status: v.status, version: v.version, min_version: v.min_version, updated: v.updated, links: [{ rel: 'self', href: `${req.baseUrl}/${id === 'v2.0' ? 'v2' : 'v2.1'}/` }] };
+      }),
+    }));
+    app.get('/v2.1', { config: { auth: false } }, async (req) => versionDoc(req.baseUrl, 'v2.1'));
+    app.get('/v2', { config: { auth: false } }, async (req) => versionDoc(req.baseUrl, 'v2.0'));
+    await app.register(async (v21) => {
+      for (const f of FAMILIES) f.routes(v21, this);
+    }, { prefix: '/v2.1' });
+  }
+
+  async close() {
+    this.periodic.stop();
+    for (const f of [...FAMILIES].reverse()) await f.close?.(this);
+    await this.db.destroy();
+  }
+}
+
+export const computeService: ServiceFactory = {
+  name: 'compute',
+  user: 'nova',
+  async create(ctx: ServiceContext) {
+    const svc = new ComputeService(await ctx.openDatabase(), ctx);
+    await svc.init();
+    return svc;
+  },
+};
