@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Ajv } from 'ajv';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import { toApiError, negotiateMicroversion, type Microversion, type ServiceModule } from '../core/http.ts';
+import { toApiError, Microversion, type ServiceModule } from '../core/http.ts';
 import { ApiError, STATUS_TITLES } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
@@ -44,7 +44,7 @@ declare module 'fastify' {
 
 export const mv = (req: FastifyRequest): Microversion => req.placementVersion!;
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+const ajv = new Ajv({ allErrors: false, strict: false, verbose: true });
 const UUID_LIKE = /^(?:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$/;
 ajv.addFormat('uuid', UUID_LIKE);
 export const isUuidLike = (s: unknown) => typeof s === 'string' && UUID_LIKE.test(s);
@@ -55,22 +55,57 @@ export function canonicalUuid(s: string): string {
 }
 const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
 
-/** The request body validated against a JSON schema: 400 "JSON does not validate" otherwise. */
-export function jsonBody<T = any>(req: FastifyRequest, schema: object): T {
-  const data = req.body;
-  if (data === undefined) throw perr(400, 'Malformed JSON: Expecting value: line 1 column 1 (char 0)');
+const py = (v: unknown): string => {
+  if (typeof v === 'string') return `'${v}'`;
+  if (v === null) return 'None';
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  return JSON.stringify(v);
+};
+
+/** jsonschema's ValidationError text (message, the failing keyword, the instance path). */
+function schemaError(e: { keyword: string; message?: string; params: any; instancePath: string; schemaPath: string; data?: unknown; parentSchema?: any }): string {
+  let msg: string;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const pats = Object.keys(e.parentSchema?.patternProperties ?? {});
+      msg = pats.length ? `'${e.params.additionalProperty}' does not match any of the regexes: ${pats.map((x) => `'${x}'`).join(', ')}`
+        : `Additional properties are not allowed ('${e.params.additionalProperty}' was unexpected)`;
+      break;
+    }
+    case 'required': msg = `'${e.params.missingProperty}' is a required property`; break;
+    case 'maxLength': msg = `${py(e.data)} is too long`; break;
+    case 'minLength': msg = `${py(e.data)} is too short`; break;
+    case 'type': msg = `${py(e.data)} is not of type ${String(e.params.type).split(',').map((t) => `'${t}'`).join(', ')}`; break;
+    case 'format': msg = `${py(e.data)} is not a '${e.params.format}'`; break;
+    case 'pattern': msg = `${py(e.data)} does not match '${e.params.pattern}'`; break;
+    case 'minimum': msg = `${py(e.data)} is less than the minimum of ${e.params.limit}`; break;
+    case 'maximum': msg = `${py(e.data)} is greater than the maximum of ${e.params.limit}`; break;
+    case 'minProperties': msg = `${py(e.data)} does not have enough properties`; break;
+    case 'minItems': msg = `${py(e.data)} is too short`; break;
+    case 'uniqueItems': msg = `${py(e.data)} has non-unique elements`; break;
+    case 'enum': msg = `${py(e.data)} is not one of ${JSON.stringify(e.params.allowedValues).replace(/"/g, "'")}`; break;
+    case 'anyOf': msg = `${py(e.data)} is not valid under any of the given schemas`; break;
+    default: msg = e.message ?? 'is invalid';
+  }
+  const schemaPath = e.schemaPath.replace(/^#\//, '').split('/').slice(0, -1).map((x) => `[${py(decodeURIComponent(x))}]`).join('');
+  const instance = e.instancePath.split('/').slice(1).map((x) => `[${py(x)}]`).join('');
+  return `${msg}\n\nFailed validating '${e.keyword}' in schema${schemaPath}\n\nOn instance${instance}:\n    ${py(e.data)}`;
+}
+
+/** Data validated against a JSON schema: 400 "JSON does not validate" otherwise. */
+export function validateJson<T = any>(data: unknown, schema: object): T {
   let validate = compiled.get(schema);
   if (!validate) { validate = ajv.compile(schema); compiled.set(schema, validate); }
-  if (!validate(data)) {
-    const e = validate.errors![0]!;
-    const where = e.instancePath ? ` at '${e.instancePath.replace(/^\//, '').replace(/\//g, '.')}'` : '';
-    let msg = e.message ?? 'is invalid';
-    if (e.keyword === 'additionalProperties') msg = `Additional properties are not allowed ('${(e.params as any).additionalProperty}' was unexpected)`;
-    else if (e.keyword === 'required') msg = `'${(e.params as any).missingProperty}' is a required property`;
-    else if (e.keyword === 'pattern' || e.keyword === 'format') msg = `${JSON.stringify(e.data ?? '')} ${msg}`;
-    throw perr(400, `JSON does not validate: ${msg}${where}`);
-  }
+  if (!validate(data)) throw perr(400, `JSON does not validate: ${schemaError(validate.errors![0]! as any)}`);
   return data as T;
+}
+
+/** The request body validated against a JSON schema. */
+export function jsonBody<T = any>(req: FastifyRequest, schema: object): T {
+  if (req.body === undefined) throw perr(400, 'Malformed JSON: Expecting value: line 1 column 1 (char 0)');
+  if (typeof req.body === 'string') throw perr(400, 'Malformed JSON: the body is not JSON');
+  return validateJson<T>(req.body, schema);
 }
 
 /** Query parameters validated against a JSON schema (each value a string; the last one wins). */
@@ -78,14 +113,7 @@ export function queryParams(req: FastifyRequest, schema: object): Record<string,
   const q = flatQuery(req);
   let validate = compiled.get(schema);
   if (!validate) { validate = ajv.compile(schema); compiled.set(schema, validate); }
-  if (!validate(q)) {
-    const e = validate.errors![0]!;
-    let msg = e.message ?? 'is invalid';
-    if (e.keyword === 'additionalProperties') msg = `Additional properties are not allowed ('${(e.params as any).additionalProperty}' was unexpected)`;
-    else if (e.keyword === 'required') msg = `'${(e.params as any).missingProperty}' is a required property`;
-    else if (e.instancePath) msg = `${JSON.stringify(e.data)} ${msg}`;
-    throw perr(400, `Invalid query string parameters: ${msg}`);
-  }
+  if (!validate(q)) throw perr(400, `Invalid query string parameters: ${schemaError(validate.errors![0]! as any)}`);
   return q;
 }
 
@@ -107,6 +135,47 @@ export function errorBody(e: ApiError, version?: Microversion, requestId?: strin
   if (requestId) err.request_id = requestId;
   if (e.status === 406 && !version) { err.max_version = MAX_VERSION; err.min_version = MIN_VERSION; }
   return { errors: [err] };
+}
+
+const ROUTES = [
+  'GET /', 'GET /resource_classes', 'POST /resource_classes', 'GET /resource_classes/:name', 'PUT /resource_classes/:name', 'DELETE /resource_classes/:name',
+  'GET /resource_providers', 'POST /resource_providers', 'GET /resource_providers/:uuid', 'PUT /resource_providers/:uuid', 'DELETE /resource_providers/:uuid',
+  'GET /resource_providers/:uuid/inventories', 'POST /resource_providers/:uuid/inventories', 'PUT /resource_providers/:uuid/inventories', 'DELETE /resource_providers/:uuid/inventories',
+  'GET /resource_providers/:uuid/inventories/:rc', 'PUT /resource_providers/:uuid/inventories/:rc', 'DELETE /resource_providers/:uuid/inventories/:rc',
+  'GET /resource_providers/:uuid/usages', 'GET /resource_providers/:uuid/aggregates', 'PUT /resource_providers/:uuid/aggregates',
+  'GET /resource_providers/:uuid/allocations', 'POST /allocations', 'GET /allocations/:consumer', 'PUT /allocations/:consumer', 'DELETE /allocations/:consumer',
+  'GET /allocation_candidates', 'GET /traits', 'GET /traits/:name', 'PUT /traits/:name', 'DELETE /traits/:name',
+  'GET /resource_providers/:uuid/traits', 'PUT /resource_providers/:uuid/traits', 'DELETE /resource_providers/:uuid/traits', 'GET /usages', 'POST /reshaper',
+];
+
+/** Routes added by a microversion: below it they answer 404 (or 405). */
+const ROUTE_SINCE: Record<string, [string, number]> = {
+  'GET /resource_classes': ['1.2', 404], 'POST /resource_classes': ['1.2', 404], 'GET /resource_classes/:name': ['1.2', 404],
+  'PUT /resource_classes/:name': ['1.2', 404], 'DELETE /resource_classes/:name': ['1.2', 404],
+  'GET /resource_providers/:uuid/aggregates': ['1.1', 404], 'PUT /resource_providers/:uuid/aggregates': ['1.1', 404],
+  'DELETE /resource_providers/:uuid/inventories': ['1.5', 405],
+  'GET /traits': ['1.6', 404], 'GET /traits/:name': ['1.6', 404], 'PUT /traits/:name': ['1.6', 404], 'DELETE /traits/:name': ['1.6', 404],
+  'GET /resource_providers/:uuid/traits': ['1.6', 404], 'PUT /resource_providers/:uuid/traits': ['1.6', 404], 'DELETE /resource_providers/:uuid/traits': ['1.6', 404],
+  'GET /usages': ['1.9', 404], 'GET /allocation_candidates': ['1.10', 404], 'POST /allocations': ['1.13', 404], 'POST /reshaper': ['1.30', 404],
+};
+
+/** The request's microversion, as microversion_parse extracts it (400 unparsable, 406 unknown). */
+function negotiate(req: FastifyRequest): Microversion {
+  let asked: string | undefined;
+  const header = req.headers['openstack-api-version'];
+  for (const h of Array.isArray(header) ? header : header ? [header] : []) {
+    for (const part of h.split(',')) {
+      const [svc, ver] = part.trim().split(/\s+/, 2);
+      if (svc?.toLowerCase() === 'placement' && ver) asked = ver;
+    }
+  }
+  let s = asked ?? MIN_VERSION;
+  if (s === 'latest') s = MAX_VERSION;
+  const m = /^\s*(\d+)\s*\.\s*(\d+)\s*$/.exec(s);
+  if (!m) throw perr(400, `Invalid microversion: invalid version string: ${s}`);
+  const v = new Microversion(Number(m[1]), Number(m[2]));
+  if (v.major !== 1 || v.cmp(MIN_VERSION) < 0 || v.cmp(MAX_VERSION) > 0) throw perr(406, `Invalid microversion: Unacceptable version header: ${s}`);
+  return v;
 }
 
 export class PlacementService implements ServiceModule {
@@ -133,9 +202,39 @@ export class PlacementService implements ServiceModule {
   renderError(e: ApiError) { return errorBody(e); }
 
   async register(app: FastifyInstance) {
+    app.addHook('onSend', async (_req, reply, payload) => {
+      if (String(reply.getHeader('content-type') ?? '').startsWith('application/json;')) reply.header('content-type', 'application/json');
+      return payload;
+    });
     await app.register(async (scope) => {
+      // Placement's own JSON parsing message, and its content type without a charset.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+        const text = (body as string).trim();
+        if (!text) return done(null, undefined);
+        try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch (e) { done(perr(400, `Malformed JSON: ${(e as Error).message}`), undefined); }
+      });
       scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-        req.placementVersion = negotiateMicroversion(req, reply, { service: 'placement', min: MIN_VERSION, max: MAX_VERSION });
+        req.placementVersion = negotiate(req);
+        reply.header('openstack-api-version', `placement ${req.placementVersion}`);
+        reply.header('vary', 'openstack-api-version');
+        const clen = req.headers['content-length'];
+        if (clen && Number(clen) > 0 && !req.headers['content-type']) throw perr(400, 'content-type header required when content-length > 0');
+        const accept = req.headers.accept;
+        if (req.method === 'GET' && accept && !acceptsJson(accept)) throw perr(406, 'Only application/json is provided');
+      });
+      // Handlers that read a JSON body (placement's require_content) answer 415 for anything else.
+      scope.addHook('preValidation', async (req) => {
+        const url = req.routeOptions.url ?? '';
+        if ((req.routeOptions.config as any)?.methodNotAllowed) return;
+        // A route that does not exist at this microversion is a 404 before anything else.
+        const since = ROUTE_SINCE[`${req.method} ${url}`];
+        if (since && !mv(req).gte(since[0])) throw perr(since[1], since[1] === 405 ? `The method ${req.method} is not allowed for this resource.` : 'The resource could not be found.');
+        if (req.method !== 'POST' && req.method !== 'PUT') return;
+        if (url === '/traits/:name' || (url === '/resource_classes/:name' && mv(req).gte('1.7'))) return;
+        const ct = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (ct !== 'application/json') throw perr(415, `The media type ${ct || 'None'} is not supported, use application/json`);
       });
       scope.setErrorHandler((err, req, reply) => {
         const apiErr = toApiError(err);
@@ -148,10 +247,31 @@ export class PlacementService implements ServiceModule {
       registerClassAndTraitRoutes(scope, this);
       registerAllocationRoutes(scope, this);
       registerCandidateRoutes(scope, this);
+      // A known path with a method it does not have: 405 with Allow, as placement's router answers.
+      const methods = new Map<string, string[]>();
+      for (const r of ROUTES) { const [m, u] = r.split(' ') as [string, string]; methods.set(u, [...(methods.get(u) ?? []), m]); }
+      for (const [url, allowed] of methods) {
+        const others = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'].filter((m) => !allowed.includes(m));
+        scope.route({ method: others as any, url, config: { auth: false, methodNotAllowed: true } as any, handler: async (_req, reply) => {
+          reply.header('allow', allowed.join(', '));
+          throw perr(405, `The method ${_req.method} is not allowed for this resource.`);
+        } });
+      }
+      scope.route({ method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'], url: '/*', handler: async () => { throw perr(404, 'The resource could not be found.'); } });
     });
   }
 
   async close() { await this.db.destroy(); }
+}
+
+/** Whether an Accept header admits application/json (webob's acceptable_offers). */
+function acceptsJson(accept: string): boolean {
+  return accept.split(',').some((part) => {
+    const [type, ...params] = part.trim().split(';').map((x) => x.trim());
+    const q = params.find((p) => p.startsWith('q='));
+    if (q && Number(q.slice(2)) === 0) return false;
+    return type === 'application/json' || type === 'application/*' || type === '*/*';
+  });
 }
 
 /** Sets Placement's cache headers (1.15+): Last-Modified and Cache-Control: no-cache. */

@@ -390,23 +390,13 @@ export class PlacementStore {
     }
   }
 
+  /** Deletes a consumer's allocations (upstream leaves provider generations alone here). */
   async deleteAllocations(consumer: string): Promise<boolean> {
-    for (let retries = 10; ; retries--) {
-      try {
-        return await this.db.transaction().execute(async (trx) => {
-          const old = await this.allocationsOfConsumer(consumer, trx);
-          if (!old.length) return false;
-          const rps = new Map<string, number>();
-          for (const a of old) if (!rps.has(a.rp_uuid)) rps.set(a.rp_uuid, (await this.provider(a.rp_uuid, trx))!.generation);
-          await trx.deleteFrom('allocations').where('consumer_uuid', '=', consumer).execute();
-          await trx.deleteFrom('consumers').where('uuid', '=', consumer).execute();
-          for (const [rp, gen] of rps) await this.bump(trx, rp, gen);
-          return true;
-        });
-      } catch (e) {
-        if (!(e instanceof PlacementFailure && e.kind === 'concurrent') || retries <= 1) throw e;
-      }
-    }
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('allocations').where('consumer_uuid', '=', consumer).executeTakeFirst();
+      await trx.deleteFrom('consumers').where('uuid', '=', consumer).execute();
+      return Number(r.numDeletedRows) > 0;
+    });
   }
 
   /** Usage of a project (and user), by resource class, optionally grouped by consumer type (1.38). */

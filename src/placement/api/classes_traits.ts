@@ -1,10 +1,10 @@
 // /resource_classes (1.2+) and /traits (1.6+): standard ones come from os-resource-classes and
 // os-traits, custom ones (CUSTOM_*) are created by the API.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, type PlacementService } from '../service.ts';
+import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, validateJson, type PlacementService } from '../service.ts';
 import { isStandardClass, isStandardTrait } from '../store.ts';
 import { STANDARD_RESOURCE_CLASSES } from '../standard.ts';
-import { since } from './common.ts';
+import { absoluteUrl, since } from './common.ts';
 
 const CUSTOM = '^CUSTOM_[A-Z0-9_]+$';
 const RC_BODY = { type: 'object', properties: { name: { type: 'string', pattern: CUSTOM, maxLength: 255 } }, required: ['name'], additionalProperties: false };
@@ -27,7 +27,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
     since(req, '1.2');
     const { name } = jsonBody<{ name: string }>(req, RC_BODY);
     if (!(await store.createClass(name))) throw perr(409, `Conflicting resource class already exists: ${name}`, ErrorCode.DUPLICATE_NAME);
-    reply.code(201).header('location', `${req.service?.prefix ?? ''}/resource_classes/${name}`);
+    reply.code(201).header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/resource_classes/${name}`));
     return reply.send();
   });
 
@@ -46,10 +46,9 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
     const name = (req.params as any).name as string;
     if (mv(req).gte('1.7')) {
       // Bodiless create-or-verify.
-      if (!new RegExp(CUSTOM).test(name) || name.length > 255) throw perr(400, `JSON does not validate: '${name}' does not match '${CUSTOM}'`);
+      validateJson({ name }, RC_BODY);
       const created = await store.createClass(name);
-      reply.code(created ? 201 : 204).header('location', `${req.service?.prefix ?? ''}/resource_classes/${name}`);
-      cacheHeaders(req, reply);
+      reply.code(created ? 201 : 204).header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/resource_classes/${name}`));
       return reply.send();
     }
     const { name: to } = jsonBody<{ name: string }>(req, RC_BODY);
@@ -107,7 +106,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
       throw perr(400, 'The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix "CUSTOM_" and use following characters: "A"-"Z", "0"-"9" and "_"');
     }
     const created = await store.createTrait(name);
-    reply.code(created ? 201 : 204).header('location', `${req.service?.prefix ?? ''}/traits/${name}`);
+    reply.code(created ? 201 : 204).header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/traits/${name}`));
     cacheHeaders(req, reply);
     return reply.send();
   });

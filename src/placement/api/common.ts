@@ -36,8 +36,7 @@ export function parseTraits(val: string, allowForbidden: boolean, allowAny: bool
   if ([...all, ...forbidden].some((t) => !t)) {
     throw perr(400, `Invalid query string parameters: Expected 'required' parameter value of the form: ${allowForbidden ? 'HW_CPU_X86_VMX,!CUSTOM_MAGIC' : 'HW_CPU_X86_VMX,CUSTOM_MAGIC'}. Got an empty trait in: ${val}`);
   }
-  // Before 1.22 a '!' is part of the name (and then an unknown trait).
-  if (!allowForbidden) return { required: all.map((t) => new Set([t])), forbidden: new Set() };
+  if (forbidden.size && !allowForbidden) throw perr(400, `Invalid query string parameters: Expected 'required' parameter value of the form: HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: ${val}`);
   return { required: all.filter((t) => !t.startsWith('!')).map((t) => new Set([t])), forbidden };
 }
 
@@ -85,6 +84,9 @@ export function parseInTree(value: string): string {
   if (!isUuidLike(r)) throw perr(400, `Invalid query string parameters: Expected 'in_tree' parameter to be a format of uuid. Got: ${value}`);
   return r;
 }
+
+/** An absolute URL (webob makes every Location absolute). */
+export function absoluteUrl(req: FastifyRequest, path: string) { return `${req.protocol}://${req.headers.host ?? 'localhost'}${path}`; }
 
 export function providerUrl(req: FastifyRequest, uuid: string) { return `${req.service?.prefix ?? ''}/resource_providers/${uuid}`; }
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, cacheHeaders, canonicalUuid, jsonBody, mv, perr, queryAll, queryParams, type PlacementService } from '../service.ts';
 import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, capacity, type Inventory, type Provider } from '../store.ts';
-import { findProvider, parseInTree, parseMemberOf, parseResources, parseTraitParams, providerUrl, serializeProvider, since } from './common.ts';
+import { absoluteUrl, findProvider, parseInTree, parseMemberOf, parseResources, parseTraitParams, providerUrl, serializeProvider, since } from './common.ts';
 
 const P = 'placement:resource_providers';
 const RC_PATTERN = '^[A-Z0-9_]+$';
@@ -47,16 +47,16 @@ const listSchema = (req: FastifyRequest) => {
 };
 
 /** An inventory record with placement's defaults, checked as make_inventory_object and the 1.26 rule do. */
-export function inventoryFrom(req: FastifyRequest, rpUuid: string, rc: string, raw: Record<string, unknown>): Inventory {
+export function inventoryFrom(req: FastifyRequest, rpUuid: string, rc: string, raw: Record<string, unknown>, action = 'update'): Inventory {
   const inv = { ...DEFAULT_INVENTORY, ...raw, resource_class: rc } as Inventory;
   delete (inv as any).resource_provider_generation;
   if (inv.allocation_ratio <= 0) throw perr(400, `Bad inventory ${rc} for resource provider ${rpUuid}: allocation_ratio must be greater than 0.`);
   const bad = mv(req).gte('1.26') ? inv.reserved > inv.total : inv.reserved >= inv.total;
   if (bad) {
     const what = mv(req).gte('1.26') ? 'The reserved value is greater than total.' : 'The reserved value is greater than or equal to total.';
-    throw perr(400, `Unable to update inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. ${what}`);
+    throw perr(400, `Unable to ${action} inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. ${what}`);
   }
-  if (inv.min_unit > inv.max_unit) throw perr(400, `Unable to update inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. The min_unit value is greater than max_unit.`);
+  if (inv.min_unit > inv.max_unit) throw perr(400, `Unable to ${action} inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. The min_unit value is greater than max_unit.`);
   return inv;
 }
 
@@ -143,7 +143,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
       if ((await import('../../core/db.ts')).isUniqueViolation(e)) throw perr(409, `Conflicting resource provider name: ${data.name} already exists.`, ErrorCode.DUPLICATE_NAME);
       throw e;
     }
-    reply.header('location', providerUrl(req, rp.uuid));
+    reply.header('location', absoluteUrl(req, providerUrl(req, rp.uuid)));
     if (v.gte('1.20')) {
       cacheHeaders(req, reply, rp.updated_at);
       return serializeProvider(req, rp);
@@ -224,7 +224,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     const rc = data.resource_class as string;
     const raw = { ...data };
     delete raw.resource_class;
-    const inv = inventoryFrom(req, uuid, rc, raw);
+    const inv = inventoryFrom(req, uuid, rc, raw, 'create');
     if (!(await store.classExists(rc))) throw perr(400, `Unable to create inventory for resource provider ${uuid}: No such resource class ${rc}.`);
     const existing = await store.inventories(uuid);
     if (existing.some((i) => i.resource_class === rc)) throw perr(409, `Update conflict: Inventory for '${rc}' on resource provider '${uuid}' already exists.`, ErrorCode.CONCURRENT_UPDATE);
@@ -232,7 +232,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     if (gen !== rp.generation) throw perr(409, 'resource provider generation conflict', ErrorCode.CONCURRENT_UPDATE);
     let newGen: number;
     try { newGen = await store.setInventories(uuid, gen, [inv], { replace: false }); } catch (e) { failure(e, 'Update conflict'); }
-    reply.code(201).header('location', `${providerUrl(req, uuid)}/inventories/${rc}`);
+    reply.code(201).header('location', absoluteUrl(req, `${providerUrl(req, uuid)}/inventories/${rc}`));
     cacheHeaders(req, reply);
     return { resource_provider_generation: newGen, ...invView(inv) };
   });
@@ -332,7 +332,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
       throw e;
     }
     cacheHeaders(req, reply);
-    const out: Record<string, unknown> = { aggregates: [...new Set(aggs)].sort() };
+    const out: Record<string, unknown> = { aggregates: [...new Set(aggs)] };
     if (v.gte('1.19')) out.resource_provider_generation = newGen;
     return out;
   });
