@@ -19,11 +19,11 @@ describe('object-store', () => {
   let account: string;
   let otherToken: string;
   let otherBase: string;
-  const sw = async (method: string, p: string, opts: { token?: string | null; headers?: Record<string, string>; body?: any } = {}) => {
+  const sw = async (method: string, p: string, opts: { token?: string | null; headers?: Record<string, string>; body?: any; manual?: boolean } = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const token = opts.token === undefined ? c.adminToken : opts.token;
     if (token) headers['X-Auth-Token'] = token;
-    const res = await fetch(p.startsWith('http') ? p : `${base}${p}`, { method, headers, body: opts.body, ...(opts.body instanceof Readable ? { duplex: 'half' } : {}) } as any);
+    const res = await fetch(p.startsWith('http') ? p : `${base}${p}`, { method, headers, body: opts.body, ...(opts.body instanceof Readable ? { duplex: 'half' } : {}), ...(opts.manual ? { redirect: 'manual' } : {}) } as any);
     const buf = Buffer.from(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, text: buf.toString('utf8'), buf };
   };
@@ -304,6 +304,92 @@ describe('object-store', () => {
     assert.deepEqual(await svc.store.containerNames('AUTH_reaped', 10), []);
     const info = await (await fetch(`${c.url}/object-store/info`)).json() as any;
     assert.equal(info.swift.allow_account_management, true);
+  });
+
+  it('serves symlinks: dynamic, static, chained, cross-account, POST 307 and listings', async () => {
+    await sw('PUT', '/sl');
+    await sw('PUT', '/sl-t');
+    const t = await sw('PUT', '/sl-t/target', { body: 'target bytes', headers: { 'Content-Type': 'text/x-target', 'X-Object-Meta-Kind': 'target' } });
+    const etag = t.headers.get('etag')!;
+    const mk = await sw('PUT', '/sl/link', { headers: { 'X-Symlink-Target': 'sl-t/target', 'Content-Length': '0' } });
+    assert.equal(mk.status, 201);
+    assert.equal(mk.headers.get('etag'), 'd41d8cd98f00b204e9800998ecf8427e');
+    const g = await sw('GET', '/sl/link');
+    assert.equal(g.status, 200);
+    assert.equal(g.text, 'target bytes');
+    assert.equal(g.headers.get('content-location'), `/v1/${account}/sl-t/target`);
+    assert.equal(g.headers.get('x-object-meta-kind'), 'target');
+    assert.equal((await sw('GET', '/sl/link', { headers: { Range: 'bytes=0-5' } })).text, 'target');
+    const self = await sw('HEAD', '/sl/link?symlink=get');
+    assert.equal(self.headers.get('x-symlink-target'), 'sl-t/target');
+    assert.equal(self.headers.get('content-type'), 'application/symlink');
+    assert.equal(self.headers.get('content-length'), '0');
+    // Errors, as the middleware answers them.
+    const body = await sw('PUT', '/sl/bad', { body: 'x', headers: { 'X-Symlink-Target': 'sl-t/target' } });
+    assert.equal(body.status, 400);
+    assert.equal(body.text, 'Symlink requests require a zero byte body');
+    assert.match(body.headers.get('content-type')!, /text\/plain/);
+    assert.equal((await sw('PUT', '/sl/bad', { body: '', headers: { 'X-Symlink-Target': 'no-slash' } })).status, 412);
+    assert.equal((await sw('PUT', '/sl/bad', { body: '', headers: { 'X-Symlink-Target': '/sl-t/target' } })).status, 412);
+    assert.equal((await sw('PUT', '/sl/self', { body: '', headers: { 'X-Symlink-Target': 'sl/self' } })).text, 'Symlink cannot target itself');
+    assert.equal((await sw('POST', '/sl/link', { headers: { 'X-Symlink-Target': 'sl-t/other' } })).status, 400);
+    // POST applies to the link and answers 307 to the target.
+    const post = await sw('POST', '/sl/link', { headers: { 'X-Object-Meta-On-Link': 'yes' }, manual: true });
+    assert.equal(post.status, 307);
+    assert.equal(post.headers.get('location'), `/v1/${account}/sl-t/target`);
+    assert.equal((await sw('HEAD', '/sl/link?symlink=get')).headers.get('x-object-meta-on-link'), 'yes');
+    assert.equal((await sw('HEAD', '/sl/link?symlink=get')).headers.get('x-symlink-target'), 'sl-t/target');
+    // Dangling, chained (symloop_max 2) and loops.
+    await sw('PUT', '/sl/dangling', { body: '', headers: { 'X-Symlink-Target': 'sl-t/missing' } });
+    const d = await sw('GET', '/sl/dangling');
+    assert.equal(d.status, 404);
+    assert.equal(d.headers.get('content-location'), `/v1/${account}/sl-t/missing`);
+    await sw('PUT', '/sl/hop2', { body: '', headers: { 'X-Symlink-Target': 'sl/link' } });
+    assert.equal((await sw('GET', '/sl/hop2')).text, 'target bytes');
+    await sw('PUT', '/sl/hop3', { body: '', headers: { 'X-Symlink-Target': 'sl/hop2' } });
+    const loop = await sw('GET', '/sl/hop3');
+    assert.equal(loop.status, 409);
+    assert.equal(loop.text, 'Too many levels of symbolic links, maximum allowed is 2');
+    // Static links: checked at PUT and on every read.
+    const st = await sw('PUT', '/sl/static', { body: Buffer.alloc(0), headers: { 'X-Symlink-Target': 'sl-t/target', 'X-Symlink-Target-Etag': etag } });
+    assert.equal(st.status, 201);
+    const sh = await sw('HEAD', '/sl/static?symlink=get');
+    assert.equal(sh.headers.get('x-symlink-target-etag'), etag);
+    assert.equal(sh.headers.get('x-symlink-target-bytes'), '12');
+    assert.equal(sh.headers.get('content-type'), 'text/x-target');
+    const wrong = await sw('PUT', '/sl/static2', { body: '', headers: { 'X-Symlink-Target': 'sl-t/target', 'X-Symlink-Target-Etag': 'f'.repeat(32) } });
+    assert.equal(wrong.status, 409);
+    assert.match(wrong.text, /does not match X-Symlink-Target-Etag header/);
+    assert.equal((await sw('PUT', '/sl/static3', { body: '', headers: { 'X-Symlink-Target': 'sl-t/missing', 'X-Symlink-Target-Etag': etag } })).text, 'X-Symlink-Target does not exist');
+    const listing = JSON.parse((await sw('GET', '/sl?format=json')).text);
+    const byName = Object.fromEntries(listing.map((o: any) => [o.name, o]));
+    assert.equal(byName.link.symlink_path, `/v1/${account}/sl-t/target`);
+    assert.equal(byName.link.hash, 'd41d8cd98f00b204e9800998ecf8427e');
+    assert.equal(byName.static.symlink_etag, etag);
+    assert.equal(byName.static.symlink_bytes, 12);
+    assert.equal(byName.static.content_type, 'text/x-target');
+    await sw('PUT', '/sl-t/target', { body: 'changed' });
+    assert.equal((await sw('GET', '/sl/link')).text, 'changed');
+    assert.equal((await sw('GET', '/sl/static')).status, 409);
+    // Copies follow the link unless ?symlink=get; DELETE removes only the link.
+    assert.equal((await sw('COPY', '/sl/link', { headers: { Destination: 'sl/copied' } })).status, 201);
+    assert.equal((await sw('GET', '/sl/copied?symlink=get')).text, 'changed');
+    assert.equal((await sw('COPY', '/sl/link?symlink=get', { headers: { Destination: 'sl/link-copy' } })).status, 201);
+    assert.equal((await sw('HEAD', '/sl/link-copy?symlink=get')).headers.get('x-symlink-target'), 'sl-t/target');
+    assert.equal((await sw('DELETE', '/sl/link')).status, 204);
+    assert.equal((await sw('GET', '/sl-t/target')).text, 'changed');
+    // Cross-account: the target is read with the caller's rights.
+    await sw('PUT', `${otherBase}/theirs`, { token: otherToken });
+    await sw('PUT', `${otherBase}/theirs/o`, { token: otherToken, body: 'other account' });
+    const otherAccount = otherBase.slice(otherBase.lastIndexOf('/') + 1);
+    await sw('PUT', '/sl/xacct', { body: '', headers: { 'X-Symlink-Target': 'theirs/o', 'X-Symlink-Target-Account': otherAccount } });
+    assert.equal((await sw('GET', '/sl/xacct')).status, 403);
+    await sw('POST', `${otherBase}/theirs`, { token: otherToken, headers: { 'X-Container-Read': '.r:*' } });
+    const x = await sw('GET', '/sl/xacct');
+    assert.equal(x.text, 'other account');
+    assert.equal(x.headers.get('content-location'), `/v1/${otherAccount}/theirs/o`);
+    const info = await (await fetch(`${c.url}/object-store/info`)).json() as any;
+    assert.deepEqual(info.symlink, { symloop_max: 2, static_links: true });
   });
 
   it('extracts tar, tar.gz and tar.bz2 archives', async () => {

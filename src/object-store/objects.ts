@@ -7,6 +7,7 @@ import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
+import { PLAIN_ERROR } from './symlink.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
 
 const OBJECT_SYSTEM = ['content-disposition', 'content-encoding', 'x-object-manifest'];
@@ -60,10 +61,16 @@ export class ObjectWriter {
   async put(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
     if ((req.query as any)['multipart-manifest'] === 'put') return this.s.large.putSlo(req, reply, account, container, object);
     const c = await this.s.store.getContainer(account, container);
-    if (!(await this.s.tempurl.check(req, account, container, object))) authorize(req, account, 'write', c);
+    const temp = await this.s.tempurl.check(req, account, container, object);
+    if (!temp) authorize(req, account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
     this.checkName(object);
     const copyFrom = hdr(req, 'x-copy-from');
+    let link: { meta: Meta; contentType?: string } | undefined;
+    if (req.headers['x-symlink-target'] !== undefined) {
+      if (temp || copyFrom !== undefined) throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
+      link = await this.s.symlinks.prepare(req, account, container, object);
+    }
     if (copyFrom !== undefined) {
       if (hdr(req, 'content-length') && hdr(req, 'content-length') !== '0') throw new ApiError(400, 'Copy requests require a zero byte body');
       const src = decodeURIComponent(copyFrom).replace(/^\//, '');
@@ -94,6 +101,7 @@ export class ObjectWriter {
     const res = await this.s.backend.put(body, { maxBytes: CONSTRAINTS.max_file_size });
     try {
       if (length !== undefined && res.bytes !== length) throw new ApiError(499, 'Client Disconnect');
+      if (link && res.bytes > 0) throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
       const etag = hdr(req, 'etag');
       if (etag !== undefined && etag.replace(/^"(.*)"$/, '$1').toLowerCase() !== res.etag) throw new ApiError(422, 'Unprocessable Entity');
       if (length === undefined) await this.checkQuotas(c, res.bytes, liveExisting ? 0 : 1);
@@ -102,7 +110,9 @@ export class ObjectWriter {
       throw e;
     }
     let contentType = hdr(req, 'content-type');
-    if (!contentType || truthy(hdr(req, 'x-detect-content-type'))) contentType = guessContentType(object);
+    if (link) Object.assign(metadata, link.meta);
+    if (link?.contentType) contentType = link.contentType;
+    else if (!contentType || truthy(hdr(req, 'x-detect-content-type'))) contentType = guessContentType(object);
     const ts = xTimestamp();
     const row: ObjectRow = {
       account, container, name: object, blob: res.blob, etag: res.etag, bytes: res.bytes, content_type: contentType,
@@ -159,8 +169,10 @@ export class ObjectWriter {
     const dc = await this.s.store.getContainer(dst.account, dst.container);
     authorize(req, dst.account, 'write', dc);
     this.checkName(dst.object);
-    const so = await this.s.store.getObject(src.account, src.container, src.object);
+    let so = await this.s.store.getObject(src.account, src.container, src.object);
     if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000)) throw new ApiError(404, 'The resource could not be found.');
+    // A link is copied as its target unless ?symlink=get asks for the link itself.
+    if (this.s.symlinks.isLink(so) && (req.query as any).symlink !== 'get') so = (await this.s.symlinks.resolve(req, so)).row;
     if (!dc) throw new ApiError(404, 'The resource could not be found.');
     const manifestGet = (req.query as any)['multipart-manifest'] === 'get';
     const whole = manifestGet ? null : await this.s.large.wholeSize(so);
@@ -170,6 +182,7 @@ export class ObjectWriter {
     const fresh = truthy(hdr(req, 'x-fresh-metadata'));
     let base: Meta = {};
     if (!fresh) base = { ...so.metadata };
+    else for (const [k, v] of Object.entries(so.metadata)) if (k.startsWith('x-object-sysmeta-')) base[k] = v;
     // A copy of a large object is a plain object holding its content, not a manifest.
     if (!manifestGet) { delete base['x-object-manifest']; delete base['x-static-large-object']; }
     const metadata = applyMeta(req, 'object', base, OBJECT_SYSTEM);
@@ -188,7 +201,7 @@ export class ObjectWriter {
       'x-copied-from-last-modified': httpDate(so.timestamp),
       ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
     });
-    for (const [k, v] of Object.entries(metadata)) reply.header(k, v);
+    for (const [k, v] of Object.entries(metadata)) if (!k.startsWith('x-object-sysmeta-')) reply.header(k, v);
     return reply.send();
   }
 

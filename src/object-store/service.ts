@@ -25,6 +25,7 @@ import { FormPost } from './formpost.ts';
 import { Bulk, MAX_CONTAINERS_PER_EXTRACTION, MAX_DELETES_PER_REQUEST, MAX_FAILED_EXTRACTIONS } from './bulk.ts';
 import { registerRoutes } from './api/routes.ts';
 import { ContainerSync, SYNC_REALMS } from './sync.ts';
+import { PLAIN_ERROR, SYMLOOP_MAX, Symlinks } from './symlink.ts';
 import { CONSTRAINTS, transId } from './api/common.ts';
 
 /** Swift's error bodies: a tiny HTML page. */
@@ -53,6 +54,7 @@ export class ObjectStoreService implements ServiceModule {
   bulk: Bulk;
   periodic: PeriodicTasks;
   sync: ContainerSync;
+  symlinks: Symlinks;
   /** Accounts marked deleted (a reseller admin's DELETE), until the reaper has emptied and reclaimed them. */
   deletedAccounts = new Set<string>();
   /** How long a deleted account's name stays taken (upstream's reclaim_age). */
@@ -72,6 +74,7 @@ export class ObjectStoreService implements ServiceModule {
     this.bulk = new Bulk(this);
     this.periodic = new PeriodicTasks(ctx.log);
     this.sync = new ContainerSync(this);
+    this.symlinks = new Symlinks(this);
   }
 
   async init() {
@@ -116,6 +119,7 @@ export class ObjectStoreService implements ServiceModule {
 
   renderError(e: ApiError) {
     const title = ERROR_TEXT[e.status] ?? e.title;
+    if (e.type === 'text/plain') return e.message;
     if (e.status === 404) return '<html><h1>Not Found</h1><p>The resource could not be found.</p></html>';
     if (e.status === 401 && /^(FormPost|Temp URL)/.test(e.message)) return `<html><h1>Unauthorized</h1><p>${e.message}</p></html>`;
     if (e.status === 401) return '<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>';
@@ -149,6 +153,7 @@ export class ObjectStoreService implements ServiceModule {
       bulk_upload: { max_containers_per_extraction: MAX_CONTAINERS_PER_EXTRACTION, max_failed_extractions: MAX_FAILED_EXTRACTIONS },
       account_quotas: {},
       container_quotas: {},
+      symlink: { symloop_max: SYMLOOP_MAX, static_links: true },
       staticweb: {},
       cors: {},
       formpost: {},
@@ -167,6 +172,7 @@ export class ObjectStoreService implements ServiceModule {
       reply.header('x-trans-id', tx).header('x-openstack-request-id', tx);
     });
     app.addHook('onSend', async (req, reply, payload) => {
+      if (reply.getHeader(PLAIN_ERROR)) { reply.removeHeader(PLAIN_ERROR); reply.type('text/plain; charset=UTF-8'); }
       const p = req.params as { account?: string; container?: string } | undefined;
       if (req.headers.origin && p?.account && p.container && req.method !== 'OPTIONS') {
         try { await this.web.corsHeaders(req, reply, p.account, p.container); } catch { /* no CORS headers */ }

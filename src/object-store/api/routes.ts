@@ -7,6 +7,7 @@ import {
   ACCOUNT_ACL, accountAccess, authorize, checkAccountAcl, forbiddenError, isProjectOwner, isReseller, loadAccountAcls, ownerAccess,
   unauthorizedError, type Access,
 } from '../acl.ts';
+import { PLAIN_ERROR, TARGET_ETAG } from '../symlink.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from '../store.ts';
 import {
   CONSTRAINTS, LISTING_TYPES, applyMeta, guessContentType, hdr, httpDate, listingFormat, listingParams, metaHeaders,
@@ -270,7 +271,11 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     await containerHeaders(reply, visibleContainer(c, access));
     const fmt = listingFormat(req);
     const items = await store.list('objects', account, container, listingParams(req));
-    const rows = items.map((o: any) => o.subdir ? o : { hash: o.etag, last_modified: o.last_modified, bytes: o.bytes, name: o.name, content_type: o.content_type });
+    const rows = items.map((o: any) => o.subdir ? o : {
+      hash: o.etag, last_modified: o.last_modified, bytes: o.bytes, name: o.name, content_type: o.content_type,
+      // Only JSON listings name symlink targets, as upstream.
+      ...(fmt === 'json' ? s.symlinks.listingExtras(o, account) : {}),
+    });
     sendListing(reply, fmt, 'container', container!, rows);
   });
   v1.put('/v1/:account/:container', { config: { auth: 'optional' } }, async (req, reply) => {
@@ -365,7 +370,8 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
       'last-modified': httpDate(o.timestamp), 'x-timestamp': o.timestamp, 'accept-ranges': 'bytes',
     });
     reply.type(o.content_type);
-    for (const [k, v] of Object.entries(o.metadata)) if (k !== 'x-static-large-object' || v) reply.header(k, v);
+    for (const [k, v] of Object.entries(o.metadata)) if ((k !== 'x-static-large-object' || v) && !k.startsWith('x-object-sysmeta-')) reply.header(k, v);
+    reply.headers(s.symlinks.userHeaders(o.metadata));
     if (o.delete_at !== null) reply.header('x-delete-at', String(o.delete_at));
   }
 
@@ -397,8 +403,13 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     const c = await store.getContainer(account, container!);
     const temp = await s.tempurl.check(req, account, container!, object!);
     if (!temp) authorize(req, account, 'read', c);
-    const o = live(await store.getObject(account, container!, object!));
+    let o = live(await store.getObject(account, container!, object!));
     if (!o) throw new ApiError(404, 'The resource could not be found.');
+    if (s.symlinks.isLink(o) && (req.query as Record<string, string>).symlink !== 'get') {
+      const r = await s.symlinks.resolve(req, o, !!temp);
+      o = r.row;
+      reply.header('content-location', r.location);
+    }
     if (conditional(req, reply, o)) return reply;
     if (temp?.disposition) reply.header('content-disposition', temp.disposition);
     return s.large.serve(req, reply, o, head);
@@ -468,11 +479,13 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     } finally { drain(req); }
     const c = await store.getContainer(account, container!);
     if (!(await s.tempurl.check(req, account, container!, object!))) authorize(req, account, 'write', c);
+    if (req.headers['x-symlink-target'] !== undefined) throw new ApiError(400, 'A PUT request is required to set a symlink target', 'text/plain', { [PLAIN_ERROR]: '1' });
     const o = live(await store.getObject(account, container!, object!));
     if (!o) throw new ApiError(404, 'The resource could not be found.');
     const deleteAt = s.objects.deleteAtFrom(req);
     const kept: Meta = {};
     if (o.metadata['x-static-large-object']) kept['x-static-large-object'] = o.metadata['x-static-large-object'];
+    for (const [k, v] of Object.entries(o.metadata)) if (k.startsWith('x-object-sysmeta-')) kept[k] = v;
     const metadata = applyMeta(req, 'object', kept, OBJECT_SYSTEM);
     const ts = xTimestamp();
     const updated: ObjectRow = {
@@ -481,6 +494,12 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
       delete_at: deleteAt === undefined ? (req.headers['x-remove-delete-at'] !== undefined ? null : o.delete_at) : deleteAt,
     };
     await store.updateObjectMeta(updated);
+    if (s.symlinks.isLink(o)) {
+      // The metadata went to the link; the client is told where the target is.
+      reply.code(307).type(HTML).header('location', s.symlinks.targetPath(o));
+      if (o.metadata[TARGET_ETAG]) reply.header('x-symlink-target-etag', o.metadata[TARGET_ETAG]);
+      return reply.send('The requested POST was applied to a symlink. POST directly to the target to apply requested metadata.');
+    }
     reply.code(202).type(HTML).send();
   });
   v1.delete('/v1/:account/:container/*', { config: { auth: 'optional' } }, async (req, reply) => {
