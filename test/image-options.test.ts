@@ -1,7 +1,7 @@
 // The image service with its Glance options on (stratus.yaml `image:`): enforce_scope (system-scoped
 // tokens refused: 403 where no image is involved, 404 where one is, as Glance hides images a caller
 // cannot get; project personas as Glance's new defaults say), show_multiple_locations and
-// show_image_direct_url (locations changed by JSON patch with Glance's rules).
+// show_image_direct_url (locations changed by JSON patch with Glance's rules), the image cache.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -28,7 +28,7 @@ describe('image service with enforce_scope and locations', () => {
 
   before(async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
-    fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  enforceScope: true\n  showMultipleLocations: true\n  showDirectUrl: true\n');
+    fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  enforceScope: true\n  showMultipleLocations: true\n  showDirectUrl: true\n  cache: true\n');
     web = http.createServer((rq, rs) => {
       if (rq.url?.startsWith('/missing')) { rs.writeHead(404).end(); return; }
       const range = /bytes=(\d+)-(\d+)/.exec(rq.headers.range ?? '');
@@ -150,5 +150,60 @@ describe('image service with enforce_scope and locations', () => {
     assert.deepEqual(rm.body.locations.map((l: any) => l.url), [`${webUrl}/b`]);
     assert.equal((await patch(img.id, [{ op: 'remove', path: '/locations/0' }])).status, 403);
     assert.equal((await req('DELETE', `/v2/images/${img.id}`)).status, 204);
+  });
+
+  const waitCached = async (id: string) => {
+    for (let i = 0; i < 100; i++) {
+      const l = (await req('GET', '/v2/cache')).body;
+      if (l.cached_images.some((x: any) => x.image_id === id)) return l;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${id} was not cached`);
+  };
+
+  it('caches images: admin-only API, queue, prefetch, hits, download tee from a remote store, clear', async () => {
+    assert.equal((await req('GET', '/v2/cache', undefined, memberToken)).status, 403);
+    const empty = await req('GET', '/v2/cache');
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body, { cached_images: [], queued_images: [] });
+    assert.equal((await req('PUT', '/v2/cache/non-existing-image-id')).status, 404);
+    const queued = (await req('POST', '/v2/images', { name: 'q' })).body;
+    assert.equal((await req('PUT', `/v2/cache/${queued.id}`)).status, 400);
+    const img = (await req('POST', '/v2/images', { name: 'c', disk_format: 'raw', container_format: 'bare', visibility: 'private' })).body;
+    await fetch(api(`/v2/images/${img.id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: 'cached bytes' });
+    assert.equal((await req('PUT', `/v2/cache/${img.id}`, undefined, memberToken)).status, 404);
+    assert.equal((await req('PUT', `/v2/cache/${img.id}`)).status, 202);
+    const l = await waitCached(img.id);
+    assert.deepEqual(l.queued_images, []);
+    const entry = l.cached_images.find((x: any) => x.image_id === img.id);
+    assert.equal(entry.size, 12);
+    assert.equal(entry.hits, 0);
+    assert.equal(typeof entry.last_accessed, 'number');
+    const down = await fetch(api(`/v2/images/${img.id}/file`), { headers: { 'X-Auth-Token': c.adminToken } });
+    assert.equal(await down.text(), 'cached bytes');
+    const part = await fetch(api(`/v2/images/${img.id}/file`), { headers: { 'X-Auth-Token': c.adminToken, Range: 'bytes=0-5' } });
+    assert.equal(await part.text(), 'cached');
+    assert.equal((await req('GET', '/v2/cache')).body.cached_images.find((x: any) => x.image_id === img.id).hits, 2);
+    // An object-store image is cached by its first whole download.
+    const remote = (await req('POST', '/v2/images', { name: 'r', disk_format: 'raw', container_format: 'bare' })).body;
+    const data = Buffer.alloc(3 * 1024 * 1024, 5);
+    await fetch(api(`/v2/images/${remote.id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream', 'X-Image-Meta-Store': 'object-store' }, body: new Uint8Array(data) });
+    const got = await fetch(api(`/v2/images/${remote.id}/file`), { headers: { 'X-Auth-Token': c.adminToken } });
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(data));
+    await waitCached(remote.id);
+    assert.ok(fs.existsSync(path.join(c.dataDir, 'image', 'cache', remote.id)));
+    // Deleting an entry, clearing, and a bad clear target.
+    assert.equal((await req('DELETE', `/v2/cache/${remote.id}`)).status, 204);
+    assert.ok(!fs.existsSync(path.join(c.dataDir, 'image', 'cache', remote.id)));
+    assert.equal((await req('DELETE', '/v2/cache/00000000-0000-0000-0000-000000000000')).status, 404);
+    assert.equal((await c.req('DELETE', api('/v2/cache'), undefined, { headers: { 'x-image-cache-clear-target': 'invalid' } })).status, 400);
+    assert.equal((await req('DELETE', '/v2/cache')).status, 204);
+    assert.deepEqual((await req('GET', '/v2/cache')).body, { cached_images: [], queued_images: [] });
+    // A deleted image leaves no cached copy.
+    assert.equal((await req('PUT', `/v2/cache/${img.id}`)).status, 202);
+    await waitCached(img.id);
+    assert.equal((await req('DELETE', `/v2/images/${img.id}`)).status, 204);
+    assert.deepEqual((await req('GET', '/v2/cache')).body.cached_images, []);
+    assert.ok(!fs.existsSync(path.join(c.dataDir, 'image', 'cache', img.id)));
   });
 });

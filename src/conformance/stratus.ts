@@ -59,7 +59,7 @@ export async function waitFor200(url: string, timeoutMs: number, child?: ChildPr
 }
 
 /** The image service options the conformance cloud runs with. */
-export const STRATUS_IMAGE_CONFIG = { enforceScope: true, showMultipleLocations: true, showDirectUrl: true };
+export const STRATUS_IMAGE_CONFIG = { enforceScope: true, showMultipleLocations: true, showDirectUrl: true, cache: true };
 
 export interface StartOptions {
   repoRoot: string;
@@ -76,7 +76,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   fs.rmSync(o.dataDir, { recursive: true, force: true });
   fs.mkdirSync(o.dataDir, { recursive: true });
   // Glance as the gate's tempest expects it (tempest-config.ts says the same to tempest): scope
-  // enforced, locations shown and manageable.
+  // enforced, locations shown and manageable, the image cache on.
   const config: Record<string, unknown> = { image: STRATUS_IMAGE_CONFIG };
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));

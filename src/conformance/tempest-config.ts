@@ -181,10 +181,11 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   set('enforce_scope', 'keystone', 'False');
   // What Stratus's Glance supports beyond tempest's defaults (interoperable import, os_glance_* reserved namespace).
   if (types.has('image')) {
-    // Stratus's conformance cloud enforces scope in Glance and shows locations (src/conformance/stratus.ts),
-    // so the RBAC and location tests run.
+    // Stratus's conformance cloud enforces scope in Glance, shows locations and caches images
+    // (src/conformance/stratus.ts), so the RBAC, location and cache tests run.
     set('enforce_scope', 'glance', 'True');
     set('image-feature-enabled', 'manage_locations', 'True');
+    set('image', 'image_caching_enabled', 'True');
     // tempest's http_image is on the internet; the image service's own version document is an
     // anonymous HTTP resource with a size, which is all the http store and web-download need.
     const image = endpointOf(catalog, 'image', region);

@@ -65,6 +65,10 @@ export interface ImageConfig {
   showMultipleLocations: boolean;
   /** Show `direct_url`, the first location's URL (Glance's show_image_direct_url). */
   showDirectUrl: boolean;
+  /** Keep local copies of image data and serve /v2/cache (Glance's image_cache_dir set). */
+  cache: boolean;
+  /** Bytes the cache may hold before the least recently used copies go (Glance's image_cache_max_size). */
+  cacheMaxSize: number;
   /** Largest image in bytes (Glance's image_size_cap). */
   sizeCap: number;
 }
@@ -105,7 +109,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
-    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, sizeCap: 1024 ** 4 },
+    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, cache: false, cacheMaxSize: 10 * 1024 ** 3, sizeCap: 1024 ** 4 },
     network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
     identity: {
       tokenExpiration: 3600,

@@ -18,6 +18,8 @@ import type { ImageStore } from './drivers/store.ts';
 import { FileStore } from './drivers/file.ts';
 import { ObjectStoreStore } from './drivers/object_store.ts';
 import { HttpStore } from './drivers/http.ts';
+import { ImageCache } from './cache.ts';
+import { registerCacheRoutes } from './api/cache.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
 import { registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
@@ -46,6 +48,8 @@ export class ImageService implements ServiceModule {
   showDirectUrl: boolean;
   /** The read-only store of locations added by URL (not listed in /v2/info/stores). */
   httpStore = new HttpStore();
+  /** Local copies of image data (Glance's image cache), when configured. */
+  cache?: ImageCache;
 
   constructor(public db: Kysely<any>, public ctx: ServiceContext) {
     const cfg = ctx.config as any;
@@ -59,6 +63,14 @@ export class ImageService implements ServiceModule {
     this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
     this.showLocations = !!cfg.image?.showMultipleLocations;
     this.showDirectUrl = !!cfg.image?.showDirectUrl;
+    if (cfg.image?.cache) {
+      this.cache = new ImageCache(db, path.join(root, 'cache'), Number(cfg.image.cacheMaxSize ?? 10 * 1024 ** 3), ctx.log, async (id) => {
+        const img = await this.repo.get(id);
+        const loc = img?.locations[0];
+        if (!img || !loc || img.status !== 'active') return undefined;
+        return { img, data: () => this.store(loc.store).get(loc.url) };
+      });
+    }
   }
 
   async init() {
@@ -70,6 +82,10 @@ export class ImageService implements ServiceModule {
       await this.db.updateTable('images').set({ status: fs.existsSync(path.join(this.stagingDir, r.id)) ? 'uploading' : 'queued' }).where('id', '=', r.id).execute();
     }
     await seedMetadefs(this);
+    if (this.cache) {
+      await fsp.mkdir(this.cache.dir, { recursive: true });
+      await this.cache.init();
+    }
   }
 
   renderError(e: ApiError) {
@@ -151,6 +167,7 @@ export class ImageService implements ServiceModule {
     registerDataRoutes(app, this);
     registerMemberRoutes(app, this);
     registerMetadefRoutes(app, this);
+    registerCacheRoutes(app, this);
   }
 
   /**
@@ -187,6 +204,7 @@ export class ImageService implements ServiceModule {
   async deleteData(img: Image) {
     for (const l of img.locations) await (l.store === 'http' ? this.httpStore : this.stores.get(l.store))?.delete(l.url).catch((e) => this.ctx.log.warn({ err: e, image: img.id }, 'could not delete image data'));
     await fsp.rm(path.join(this.stagingDir, img.id), { force: true });
+    await this.cache?.delete(img.id);
   }
 
   /** Changes extra properties of an image in place (the os_glance_* import bookkeeping). */

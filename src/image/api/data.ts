@@ -111,7 +111,12 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     if (!loc || img.status !== 'active' && img.status !== 'deactivated') return reply.code(204).send();
     const size = img.size ?? 0;
     const range = typeof req.headers.range === 'string' && size > 0 ? parseRange(req.headers.range, size) : undefined;
-    const stream = await svc.store(loc.store).get(loc.url, range);
+    // A cached copy first; a whole download from a remote store fills the cache on the way.
+    let stream = await svc.cache?.open(img.id, range);
+    if (!stream) {
+      stream = await svc.store(loc.store).get(loc.url, range);
+      if (svc.cache && !range && loc.store !== 'file' && img.status === 'active') stream = svc.cache.tee(img, stream);
+    }
     reply.header('Content-Type', 'application/octet-stream');
     if (range) {
       reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1));

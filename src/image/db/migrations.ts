@@ -71,4 +71,20 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '003_cache': {
+    async up(db: Kysely<any>) {
+      // The image cache's records (its files are under <dataDir>/image/cache) and its queue; times in ms.
+      await db.schema.createTable('image_cache')
+        .addColumn('image_id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('hits', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_accessed', 'bigint', (c) => c.notNull())
+        .addColumn('last_modified', 'bigint', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createTable('image_cache_queue')
+        .addColumn('image_id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('queued_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
