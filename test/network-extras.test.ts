@@ -158,7 +158,7 @@ for (const engine of databaseEngines('network extras')) {
         const dhcp = await eventually(async () => (await req('GET', `/ports?network_id=${net.id}&device_owner=network:dhcp`)).body.ports[0], 'a DHCP port');
         await idle();
         const served = () => (driver().dhcp.get(net.id)?.ports ?? []).map((p: any) => p.id).sort();
-        const ports = [];
+        const ports: any[] = [];
         for (let i = 0; i < 3; i++) ports.push((await req('POST', '/ports', { port: { network_id: net.id, name: `p${i}` } })).body.port);
         const want = (ids: string[]) => eventually(async () => JSON.stringify(served()) === JSON.stringify(ids.sort()), `the driver to serve ${ids}`);
         await want([dhcp.id, ...ports.map((p) => p.id)]);
