@@ -206,4 +206,45 @@ describe('image service with enforce_scope and locations', () => {
     assert.deepEqual((await req('GET', '/v2/cache')).body.cached_images, []);
     assert.ok(!fs.existsSync(path.join(c.dataDir, 'image', 'cache', img.id)));
   });
+
+  it('runs import tasks (POST /v2/tasks) and lists and shows them, admin only', async () => {
+    assert.equal((await req('GET', '/v2/tasks', undefined, memberToken)).status, 403);
+    assert.equal((await req('POST', '/v2/tasks', { type: 'import', input: {} }, memberToken)).status, 403);
+    assert.equal((await req('POST', '/v2/tasks', { input: {} })).status, 400);
+    assert.equal((await req('POST', '/v2/tasks', { type: 'other', input: {} })).status, 400);
+    const r = await req('POST', '/v2/tasks', { type: 'import', input: { import_from: `${webUrl}/img`, import_from_format: 'raw', image_properties: { name: 'from-task', disk_format: 'raw', container_format: 'bare' } } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'pending');
+    assert.equal(r.headers.get('location'), `/v2/tasks/${r.body.id}`);
+    let t: any;
+    for (let i = 0; i < 100; i++) {
+      t = (await req('GET', `/v2/tasks/${r.body.id}`)).body;
+      if (t.status === 'success' || t.status === 'failure') break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(t.status, 'success', t.message);
+    assert.ok(t.expires_at);
+    const img = (await req('GET', `/v2/images/${t.result.image_id}`)).body;
+    assert.equal(img.status, 'active');
+    assert.equal(img.size, bytes.length);
+    assert.equal(img.name, 'from-task');
+    const bad = await req('POST', '/v2/tasks', { type: 'import', input: { import_from: 'gopher://x' } });
+    for (let i = 0; i < 100; i++) {
+      t = (await req('GET', `/v2/tasks/${bad.body.id}`)).body;
+      if (t.status === 'failure') break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(t.status, 'failure');
+    assert.match(t.message, /import_from_format/);
+    const list = await req('GET', '/v2/tasks?type=import&sort_dir=asc&limit=1');
+    assert.equal(list.status, 200);
+    assert.equal(list.body.tasks.length, 1);
+    assert.equal(list.body.tasks[0].id, r.body.id);
+    assert.equal(list.body.tasks[0].input, undefined);
+    assert.match(list.body.next, /marker=/);
+    assert.equal((await req('GET', '/v2/tasks?status=bogus')).status, 400);
+    assert.equal((await req('DELETE', `/v2/tasks/${r.body.id}`)).status, 405);
+    assert.equal((await req('GET', '/v2/schemas/task')).body.name, 'task');
+    assert.equal((await req('GET', '/v2/schemas/tasks')).body.properties.tasks.items.properties.input, undefined);
+  });
 });

@@ -20,6 +20,7 @@ import { ObjectStoreStore } from './drivers/object_store.ts';
 import { HttpStore } from './drivers/http.ts';
 import { ImageCache } from './cache.ts';
 import { registerCacheRoutes } from './api/cache.ts';
+import { registerTaskRoutes } from './api/tasks.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
 import { registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
@@ -168,6 +169,7 @@ export class ImageService implements ServiceModule {
     registerMemberRoutes(app, this);
     registerMetadefRoutes(app, this);
     registerCacheRoutes(app, this);
+    registerTaskRoutes(app, this);
   }
 
   /**
@@ -254,7 +256,7 @@ export class ImageService implements ServiceModule {
   async close() { await this.db.destroy(); }
 }
 
-async function download(uri: string): Promise<Readable> {
+export async function download(uri: string): Promise<Readable> {
   const res = await fetch(uri);
   if (!res.ok || !res.body) throw new ApiError(400, `web-download of ${uri} answered ${res.status}`);
   return Readable.fromWeb(res.body as any);

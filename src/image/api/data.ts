@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ImageService } from '../service.ts';
 import { isAdmin } from '../images.ts';
+import { finishTask, taskView } from './tasks.ts';
 
 /** Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing. */
 export class ImageHasher extends Transform {
@@ -57,34 +58,11 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return { start, end };
 }
 
-function taskView(r: any) {
-  const iso = (v: string | null) => (v ? v.replace(/\.\d+Z$/, 'Z') : null);
-  return {
-    id: r.id, type: r.type, status: r.status, owner: r.owner, input: r.input ? JSON.parse(r.input) : null,
-    result: r.result ? JSON.parse(r.result) : null, message: r.message ?? '', image_id: r.image_id, request_id: r.request_id,
-    user_id: r.user_id, expires_at: iso(r.expires_at), created_at: iso(r.created_at), updated_at: iso(r.updated_at),
-    self: `/v2/tasks/${r.id}`, schema: '/v2/schemas/task',
-  };
-}
-
 export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   app.get<{ Params: { id: string } }>('/v2/images/:id/tasks', async (req) => {
     const img = await svc.find(req, req.params.id, 'get_image');
     const rows = await svc.db.selectFrom('tasks').selectAll().where('image_id', '=', img.id).orderBy('created_at').execute();
     return { tasks: rows.map(taskView) };
-  });
-  app.get<{ Params: { id: string } }>('/v2/tasks/:id', async (req) => {
-    req.authorize('tasks_api_access');
-    req.authorize('get_task');
-    const r = await svc.db.selectFrom('tasks').selectAll().where('id', '=', req.params.id).executeTakeFirst();
-    if (!r) throw new ApiError(404, `Task with the given id ${req.params.id} not found`);
-    return taskView(r);
-  });
-  app.get('/v2/tasks', async (req) => {
-    req.authorize('tasks_api_access');
-    req.authorize('get_tasks');
-    const rows = await svc.db.selectFrom('tasks').selectAll().orderBy('created_at', 'desc').execute();
-    return { tasks: rows.map(taskView), first: '/v2/tasks', schema: '/v2/schemas/tasks' };
   });
 
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
@@ -183,7 +161,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
       image_id: img.id, request_id: req.id, user_id: req.ctx!.userId, expires_at: null, created_at: t, updated_at: t,
     }).execute();
     await svc.setProperties(img.id, (p) => { p.os_glance_importing_to_stores = targets.join(','); p.os_glance_failed_import = ''; p.os_glance_import_task = taskId; });
-    const finish = (status: string, message: string) => svc.db.updateTable('tasks').set({ status, message, updated_at: new Date().toISOString() }).where('id', '=', taskId).execute();
+    const finish = (status: 'success' | 'failure', message: string) => finishTask(svc, taskId, status, message);
     void svc.runImport(img, method, targets, body.method?.uri, from)
       .then(() => finish('success', ''))
       .catch(async (e) => { svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed'); await finish('failure', String(e?.message ?? e)); });
