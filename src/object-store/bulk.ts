@@ -40,7 +40,9 @@ function tarStream(kind: string, body: Readable): { stream: AsyncIterable<Buffer
   async function* out() {
     for await (const chunk of child.stdout) yield chunk as Buffer;
     const code = await exited;
-    if (failure || code !== 0) throw new ArchiveError(Buffer.concat(stderr).toString('utf8').trim().replace(/^bzip2: /, '') || failure || `bzip2 exited ${code}`);
+    // bzip2's first line says what is wrong (the rest is advice for a terminal user).
+    const why = Buffer.concat(stderr).toString('utf8').trim().split('\n')[0]!.replace(/^bzip2: /, '').replace(/[;:.]\s*$/, '');
+    if (failure || code !== 0) throw new ArchiveError(why || failure || `bzip2 exited ${code}`);
   }
   return { stream: out(), close: () => { body.unpipe(child.stdin); if (child.exitCode === null) child.kill(); } };
 }
