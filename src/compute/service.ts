@@ -14,6 +14,16 @@ import { PeriodicTasks } from '../core/periodic.ts';
 import { COMPUTE_POLICIES } from './policies.ts';
 import { faultBody } from './api/common.ts';
 import { serversFamily } from './api/servers.ts';
+import { flavorsFamily } from './api/flavors.ts';
+import { keypairsFamily } from './api/keypairs.ts';
+import { quotasFamily } from './api/quotas.ts';
+import { limitsFamily } from './api/limits.ts';
+import { serverGroupsFamily } from './api/server_groups.ts';
+import { aggregatesFamily } from './api/aggregates.ts';
+import { availabilityZonesFamily } from './api/availability_zones.ts';
+import { servicesFamily } from './api/services.ts';
+import { hypervisorsFamily } from './api/hypervisors.ts';
+import { usageFamily } from './api/usage.ts';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
@@ -45,10 +55,26 @@ export interface Keypair { name: string; public_key: string; type: string; user_
 export interface ComputeProviders {
   flavors?: { find(id: string): Promise<Flavor | null> };
   keypairs?: { find(userId: string, name: string): Promise<Keypair | null> };
+  /** Every availability zone a server may ask for (aggregates); default: only the default zone. */
+  availabilityZones?(): Promise<string[]>;
+  /** The availability zone of a host (aggregates); default: the default zone. */
+  hostAvailabilityZone?(host: string): Promise<string>;
 }
 
 /** Every family of the compute API. A new family is one import and one entry here. */
-export const FAMILIES: Family[] = [serversFamily];
+export const FAMILIES: Family[] = [
+  serversFamily,
+  flavorsFamily,
+  keypairsFamily,
+  quotasFamily,
+  limitsFamily,
+  serverGroupsFamily,
+  aggregatesFamily,
+  availabilityZonesFamily,
+  servicesFamily,
+  hypervisorsFamily,
+  usageFamily,
+];
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
 export interface ComputeOptions {

@@ -53,6 +53,7 @@ ajv.addFormat('uuid', UUID);
 ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
 ajv.addFormat('ipv4', /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
 ajv.addFormat('ipv6', (s: string) => s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
+ajv.addFormat('base64', (s: string) => /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(s));
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
 
@@ -98,10 +99,6 @@ export function validateBody<T = any>(req: FastifyRequest, schema: object): T {
   if (!validate(data)) {
     const e = validate.errors![0]! as any;
     const path = e.instancePath.split('/').slice(1);
-    if (e.keyword === 'required' || e.keyword === 'additionalProperties') {
-      // jsonschema reports these at the object; Nova names the object's own key when it has one.
-      if (!path.length) throw badRequest(message(e));
-    }
     if (!path.length) throw badRequest(message(e));
     throw badRequest(`Invalid input for field/attribute ${decodeURIComponent(path[path.length - 1]!)}. Value: ${py(e.data)}. ${message(e)}`);
   }

@@ -1,11 +1,695 @@
-// Servers: create (through the conductor), list/detail with Nova's filters, show, update,
-// delete, and the server actions. The view follows nova.api.openstack.compute.views.servers.
-import type { FastifyInstance } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+// Servers: create (handed to the conductor), list/detail with Nova's filters, show, update,
+// delete, the power actions, lock/unlock, and os-instance-actions. The view follows
+// nova.api.openstack.compute.views.servers; states follow nova.compute.api's checks.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
+import { bool } from '../../core/db.ts';
+import type { ComputeService, Family, Flavor } from '../service.ts';
 import { serverMigrations } from '../db/servers.ts';
+import { InstanceStore, PowerState, VmState, type Instance, type RequestedNetwork } from '../instances.ts';
+import { ComputeClients } from '../clients.ts';
+import { Conductor, type BuildRequest } from '../worker/conductor.ts';
+import { Scheduler } from '../worker/scheduler.ts';
+import { ComputeAgent } from '../agent/compute.ts';
+import { FakeDriver } from '../drivers/fake.ts';
+import { notifyInstance } from '../notifications.ts';
+import { authorize, allowed, badRequest, conflict, isAdmin, isoZ, links, mv, notFound, queryOf, validateBody, isUuid } from './common.ts';
+import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
+
+/** The parts of the servers family, kept on the service for other families and tests. */
+export interface ServerParts { store: InstanceStore; clients: ComputeClients; scheduler: Scheduler; conductor: Conductor; agent?: ComputeAgent }
+export const serverParts = (svc: ComputeService) => svc.parts.get('servers') as ServerParts;
+
+// ---- states --------------------------------------------------------------------------
+
+/** Nova's status from vm_state and task_state (nova.api.openstack.common._STATE_MAP). */
+const STATE_MAP: Record<string, Record<string, string>> = {
+  active: { default: 'ACTIVE', rebooting: 'REBOOT', reboot_pending: 'REBOOT', reboot_started: 'REBOOT', rebooting_hard: 'HARD_REBOOT', reboot_pending_hard: 'HARD_REBOOT', reboot_started_hard: 'HARD_REBOOT', updating_password: 'PASSWORD', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD', migrating: 'MIGRATING', resize_prep: 'RESIZE', resize_migrating: 'RESIZE', resize_migrated: 'RESIZE', resize_finish: 'RESIZE' },
+  building: { default: 'BUILD' },
+  stopped: { default: 'SHUTOFF', resize_prep: 'RESIZE', resize_migrating: 'RESIZE', resize_migrated: 'RESIZE', resize_finish: 'RESIZE', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD' },
+  resized: { default: 'VERIFY_RESIZE', resize_reverting: 'REVERT_RESIZE' },
+  paused: { default: 'PAUSED', migrating: 'MIGRATING' },
+  suspended: { default: 'SUSPENDED' },
+  rescued: { default: 'RESCUE' },
+  error: { default: 'ERROR', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD' },
+  deleted: { default: 'DELETED' },
+  'soft-delete': { default: 'SOFT_DELETED' },
+  shelved: { default: 'SHELVED' },
+  shelved_offloaded: { default: 'SHELVED_OFFLOADED' },
+};
+export function statusOf(i: Pick<Instance, 'vm_state' | 'task_state' | 'deleted'>): string {
+  if (i.deleted) return 'DELETED';
+  const m = STATE_MAP[i.vm_state];
+  if (!m) return 'UNKNOWN';
+  return (i.task_state && m[i.task_state]) || m.default!;
+}
+
+/** The (vm_state, task_state) pairs a status names (task_and_vm_state_from_status). */
+function statesFromStatus(status: string): Array<{ vm: string; task: string }> {
+  const out: Array<{ vm: string; task: string }> = [];
+  for (const [vm, m] of Object.entries(STATE_MAP)) for (const [task, s] of Object.entries(m)) if (s.toLowerCase() === status.toLowerCase()) out.push({ vm, task });
+  return out;
+}
+
+function invalidState(action: string, inst: Instance, attr: 'vm_state' | 'task_state' = 'vm_state') {
+  return conflict(`Cannot '${action}' instance ${inst.uuid} while it is in ${attr} ${attr === 'vm_state' ? inst.vm_state : inst.task_state}`);
+}
+
+// ---- view ----------------------------------------------------------------------------
+
+const hostId = (i: Instance) => (i.host ? createHash('sha224').update(i.project_id + i.host).digest('hex') : '');
+
+function addresses(i: Instance, extended: boolean) {
+  if (i.vm_state === VmState.BUILDING) return {};
+  const out: Record<string, unknown[]> = {};
+  for (const v of i.network_info) {
+    const l = out[v.network_label] ?? (out[v.network_label] = []);
+    for (const f of v.fixed_ips) l.push(extended ? { version: f.version, addr: f.ip_address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': v.mac_address } : { version: f.version, addr: f.ip_address });
+    for (const ip of v.floating_ips ?? []) l.push(extended ? { version: ip.includes(':') ? 6 : 4, addr: ip, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': v.mac_address } : { version: ip.includes(':') ? 6 : 4, addr: ip });
+  }
+  return out;
+}
+
+function flavorView(req: FastifyRequest, f: Flavor, showExtraSpecs: boolean) {
+  if (mv(req).gte('2.47')) {
+    const d: Record<string, unknown> = { vcpus: f.vcpus, ram: f.ram, disk: f.disk, ephemeral: f.ephemeral, swap: f.swap, original_name: f.name };
+    if (showExtraSpecs) d.extra_specs = f.extra_specs ?? {};
+    return d;
+  }
+  return { id: String(f.id), links: [{ rel: 'bookmark', href: `${req.baseUrl}/flavors/${f.id}` }] };
+}
+
+export function serverView(req: FastifyRequest, i: Instance, opts: { extended?: boolean; extraSpecs?: boolean } = {}) {
+  const v = mv(req);
+  const extended = opts.extended ?? allowed(req, 'os_compute_api:os-extended-server-attributes', { project_id: i.project_id });
+  const extraSpecs = opts.extraSpecs ?? (v.gte('2.47') && allowed(req, 'os_compute_api:servers:show:flavor-extra-specs', { project_id: i.project_id }));
+  const status = statusOf(i);
+  const s: Record<string, unknown> = {
+    id: i.uuid, name: i.display_name, status, tenant_id: i.project_id, user_id: i.user_id, metadata: i.metadata, hostId: hostId(i),
+    image: i.image_ref ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${req.baseUrl}/images/${i.image_ref}` }] } : '',
+    flavor: flavorView(req, i.flavor, extraSpecs),
+    created: isoZ(i.created_at), updated: isoZ(i.updated_at), addresses: addresses(i, true),
+    accessIPv4: i.access_ip_v4 ?? '', accessIPv6: i.access_ip_v6 ?? '', links: links(req, 'servers', i.uuid),
+    'OS-DCF:diskConfig': (i.system_metadata.disk_config as string) ?? 'MANUAL',
+  };
+  if ((status === 'ERROR' || status === 'DELETED') && i.fault) {
+    const f: Record<string, unknown> = { code: i.fault.code, created: isoZ(i.fault.created), message: i.fault.message };
+    if (i.fault.details && (isAdmin(req) || i.fault.code !== 500)) f.details = i.fault.details;
+    s.fault = f;
+  }
+  if (['BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING'].includes(status)) s.progress = i.progress ?? 0;
+  s['OS-EXT-AZ:availability_zone'] = i.availability_zone ?? '';
+  s.config_drive = i.config_drive ?? '';
+  s.key_name = i.key_name;
+  s['OS-SRV-USG:launched_at'] = i.launched_at ? i.launched_at.replace(/Z$/, '') : null;
+  s['OS-SRV-USG:terminated_at'] = i.terminated_at ? i.terminated_at.replace(/Z$/, '') : null;
+  if (i.security_groups.length) s.security_groups = i.security_groups.map((g) => ({ name: g.name }));
+  if (extended) {
+    s['OS-EXT-SRV-ATTR:host'] = i.host;
+    s['OS-EXT-SRV-ATTR:instance_name'] = `instance-${i.uuid.slice(0, 8)}`;
+    s['OS-EXT-SRV-ATTR:hypervisor_hostname'] = i.node;
+    if (v.gte('2.3')) {
+      s['OS-EXT-SRV-ATTR:reservation_id'] = i.reservation_id;
+      s['OS-EXT-SRV-ATTR:launch_index'] = i.launch_index;
+      s['OS-EXT-SRV-ATTR:hostname'] = i.hostname;
+      s['OS-EXT-SRV-ATTR:kernel_id'] = '';
+      s['OS-EXT-SRV-ATTR:ramdisk_id'] = '';
+      s['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda';
+      s['OS-EXT-SRV-ATTR:user_data'] = i.user_data;
+    }
+  }
+  s['OS-EXT-STS:task_state'] = i.task_state;
+  s['OS-EXT-STS:vm_state'] = i.vm_state;
+  s['OS-EXT-STS:power_state'] = i.power_state;
+  s['os-extended-volumes:volumes_attached'] = [];
+  if (v.gte('2.16') && allowed(req, 'os_compute_api:servers:show:host_status', { project_id: i.project_id })) s.host_status = i.host ? 'UP' : '';
+  if (v.gte('2.9')) s.locked = i.locked;
+  if (v.gte('2.73')) s.locked_reason = i.locked_reason;
+  if (v.gte('2.19')) s.description = i.display_description;
+  if (v.gte('2.26')) s.tags = i.tags;
+  if (v.gte('2.63')) s.trusted_image_certificates = i.trusted_certs;
+  if (v.gte('2.90') && !extended) s['OS-EXT-SRV-ATTR:hostname'] = i.hostname;
+  if (v.gte('2.71')) s.server_groups = (i.system_metadata.server_groups as string[] | undefined) ?? [];
+  return s;
+}
+
+// ---- helpers -------------------------------------------------------------------------
+
+/** A server the caller may see: another project's is a 404 for non-admins (Nova's project_only). */
+async function getServer(svc: ComputeService, req: FastifyRequest, id: string, opts: { readDeleted?: boolean } = {}): Promise<Instance> {
+  const inst = await serverParts(svc).store.get(id, opts);
+  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
+  return inst;
+}
+
+const idFromHref = (ref: string) => { const s = String(ref).replace(/\/+$/, ''); return s.slice(s.lastIndexOf('/') + 1); };
+
+/** A hostname from a display name (nova.utils.sanitize_hostname). */
+function sanitizeHostname(name: string): string {
+  let h = name.toLowerCase().replace(/[ _]/g, '-').replace(/[^\w.-]+/g, '').replace(/_/g, '-');
+  h = h.replace(/^[.-]+|[.-]+$/g, '').slice(0, 63).replace(/[.-]+$/, '');
+  return h || 'server';
+}
+
+const NAME_FORMAT = /^(?!\s)[\P{C}]*(?<!\s)$/u;
+
+function checkLocked(req: FastifyRequest, inst: Instance) {
+  if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
+}
+
+async function hostIsUp(svc: ComputeService, host: string): Promise<boolean> {
+  const s = await svc.db.selectFrom('services').select(['last_seen_up', 'forced_down']).where('host', '=', host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+  if (!s || bool(s.forced_down) || !s.last_seen_up) return false;
+  return Date.parse(s.last_seen_up) >= Date.now() - svc.options.serviceDownTime * 1000;
+}
+
+// ---- create --------------------------------------------------------------------------
+
+async function createServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const v = mv(req);
+  const body = validateBody<any>(req, createSchema(v));
+  const sd = body.server;
+  const ctx = req.ctx!;
+  if (!NAME_FORMAT.test(sd.name)) throw badRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
+  const target = { project_id: ctx.projectId ?? null, user_id: ctx.userId, availability_zone: sd.availability_zone ?? null };
+  authorize(req, 'os_compute_api:servers:create', target);
+  const { store, clients } = serverParts(svc);
+
+  const minCount = Number(sd.min_count ?? 1);
+  const maxCount = Number(sd.max_count ?? minCount);
+  if (minCount > maxCount) throw badRequest('min_count must be <= max_count');
+
+  // Availability zone, possibly zone:host[:node] (forced host, admin only).
+  let az: string | null = sd.availability_zone ?? null;
+  let forcedHost: string | null = null;
+  if (az && az.includes(':')) {
+    const [zone, host] = az.split(':');
+    az = zone || null;
+    forcedHost = host || null;
+    if (forcedHost) authorize(req, 'os_compute_api:servers:create:forced_host', target);
+  }
+  if (sd.host || sd.hypervisor_hostname) {
+    authorize(req, 'compute:servers:create:requested_destination', target);
+    forcedHost = sd.host ?? sd.hypervisor_hostname;
+  }
+  if (forcedHost && !(await svc.db.selectFrom('compute_nodes').select('id').where('host', '=', forcedHost).where('deleted', '=', 0).executeTakeFirst())) {
+    throw badRequest(`Compute host ${forcedHost} could not be found.`);
+  }
+  if (az) {
+    const zones = svc.providers.availabilityZones ? await svc.providers.availabilityZones() : [svc.options.defaultAvailabilityZone];
+    if (!zones.includes(az)) throw badRequest('The requested availability zone is not available');
+  }
+
+  // Image (or boot from an image BDM).
+  let imageRef: string | null = sd.imageRef ?? null;
+  const bdm = sd.block_device_mapping_v2 as any[] | undefined;
+  if (!imageRef && bdm?.length) {
+    const boot = bdm.find((b) => String(b.boot_index ?? '') === '0');
+    if (boot?.source_type === 'image') imageRef = boot.uuid;
+    else if (boot?.source_type === 'volume' || boot?.source_type === 'snapshot') throw badRequest('Block storage is not available: booting from a volume is not supported yet.');
+  }
+  if (!imageRef) throw badRequest('Missing imageRef attribute');
+  imageRef = idFromHref(imageRef);
+  if (!isUuid(imageRef)) throw badRequest('Invalid imageRef provided.');
+  const image = await clients.getImage(imageRef, ctx.token);
+  if (!image) throw badRequest('Can not find requested image');
+  if (image.status !== 'active') throw badRequest(`Image ${imageRef} is not active.`);
+
+  // Flavor.
+  const flavorId = idFromHref(String(sd.flavorRef));
+  const flavor = svc.providers.flavors ? await svc.providers.flavors.find(flavorId) : null;
+  if (!flavor || flavor.disabled) throw badRequest(`Flavor ${flavorId} could not be found.`);
+  if (flavor.ram < Number(image.properties.min_ram ?? 0)) throw badRequest("Flavor's memory is too small for requested image.");
+  if (flavor.disk && flavor.disk < Number(image.properties.min_disk ?? 0)) throw badRequest("Flavor's disk is too small for requested image.");
+  if (image.size && flavor.disk && image.size > flavor.disk * 1024 ** 3) throw badRequest("Flavor's disk is too small for requested image.");
+
+  // Key pair.
+  let keyData: string | null = null;
+  if (sd.key_name) {
+    const kp = svc.providers.keypairs ? await svc.providers.keypairs.find(ctx.userId, sd.key_name) : null;
+    if (!kp) throw badRequest('Invalid key_name provided.');
+    keyData = kp.public_key;
+  }
+
+  // Networks, validated with the caller's token: only what the caller may see can be used.
+  const requested = await requestedNetworks(svc, req, sd.networks, maxCount);
+
+  // Security groups: names or ids, resolved in the caller's project.
+  let securityGroups: Array<{ name: string; id: string }> = [];
+  let sgIds: string[] | undefined;
+  const sgNames = [...new Set(((sd.security_groups ?? []) as Array<{ name?: string }>).map((g) => g.name).filter((n): n is string => !!n))];
+  if (sgNames.length && requested.length) {
+    for (const name of sgNames) {
+      const r = await clients.network.request('GET', `/v2.0/security-groups?${isUuid(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`, undefined, { token: ctx.token });
+      let g = r.body?.security_groups?.[0];
+      if (!g && isUuid(name)) g = (await clients.network.request('GET', `/v2.0/security-groups/${name}`, undefined, { token: ctx.token })).body?.security_group;
+      if (!g) throw badRequest(`Security group ${name} not found.`);
+      securityGroups.push({ name: g.name, id: g.id });
+    }
+    sgIds = securityGroups.map((g) => g.id);
+  } else if (requested.length) securityGroups = [{ name: 'default', id: '' }];
+
+  // User data must be base64 (the schema checks the alphabet; this checks the padding).
+  if (sd.user_data !== undefined && Buffer.from(sd.user_data, 'base64').toString('base64').replace(/=+$/, '') !== sd.user_data.replace(/\s/g, '').replace(/=+$/, '')) {
+    throw badRequest('Userdata content cannot be decoded.');
+  }
+  const tags: string[] = v.gte('2.52') ? [...new Set((sd.tags ?? []) as string[])] : [];
+  const reservationId = `r-${randomBytes(4).toString('hex').slice(0, 8)}`;
+  const adminPass: string = sd.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
+  if (sd.hostname && maxCount > 1) throw badRequest('Unable to launch multiple instances with a single configured hostname.');
+  const configDrive = sd.config_drive !== undefined && isTrue(sd.config_drive) ? 'True' : '';
+  const zone = az ?? svc.options.defaultAvailabilityZone;
+  const requestId = req.id;
+
+  const created: Instance[] = [];
+  for (let n = 0; n < maxCount; n++) {
+    const uuid = randomUUID();
+    const name = maxCount > 1 ? `${sd.name}-${n + 1}` : sd.name;
+    const inst = await store.create({
+      uuid, display_name: name, display_description: v.gte('2.19') ? (sd.description ?? null) : sd.name,
+      project_id: ctx.projectId!, user_id: ctx.userId, image_ref: imageRef,
+      flavor: { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram, disk: flavor.disk, ephemeral: flavor.ephemeral, swap: flavor.swap, extra_specs: flavor.extra_specs ?? {} },
+      host: null, node: null, availability_zone: zone, vm_state: VmState.BUILDING, task_state: 'scheduling', power_state: PowerState.NOSTATE,
+      key_name: sd.key_name ?? null, key_data: keyData, user_data: sd.user_data ?? null, config_drive: configDrive,
+      access_ip_v4: sd.accessIPv4 ?? null, access_ip_v6: sd.accessIPv6 ?? null, metadata: sd.metadata ?? {},
+      system_metadata: { disk_config: sd['OS-DCF:diskConfig'] ?? 'MANUAL', image_name: image.name ?? null },
+      security_groups: securityGroups, requested_networks: requested, network_info: [], fault: null,
+      locked: false, locked_by: null, locked_reason: null,
+      hostname: sd.hostname ?? sanitizeHostname(name), launch_index: n, reservation_id: reservationId, progress: 0,
+      trusted_certs: sd.trusted_image_certificates ?? null, tags, launched_at: null, terminated_at: null,
+    });
+    await store.startAction({ instance_uuid: uuid, action: 'create', request_id: requestId, user_id: ctx.userId, project_id: ctx.projectId });
+    notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'create.start', inst);
+    created.push(inst);
+  }
+  const build: BuildRequest = { uuids: created.map((i) => i.uuid), request_id: requestId, image, availability_zone: az, force_host: forcedHost, security_group_ids: sgIds };
+  svc.ctx.bus.cast('conductor', 'build_instances', build);
+
+  reply.code(202);
+  if (sd.return_reservation_id !== undefined && isTrue(sd.return_reservation_id)) return { reservation_id: reservationId };
+  const first = created[0]!;
+  const out: Record<string, unknown> = {
+    id: first.uuid, links: links(req, 'servers', first.uuid), 'OS-DCF:diskConfig': sd['OS-DCF:diskConfig'] ?? 'MANUAL',
+    security_groups: sd.security_groups ?? [{ name: 'default' }],
+  };
+  out.adminPass = adminPass;
+  return { server: out };
+}
+
+/** The create request's `networks`, checked against what the caller may see (Nova's validate_networks). */
+async function requestedNetworks(svc: ComputeService, req: FastifyRequest, networks: unknown, maxCount: number): Promise<RequestedNetwork[]> {
+  const { clients } = serverParts(svc);
+  const token = req.ctx!.token;
+  const projectId = req.ctx!.projectId!;
+  if (networks === 'none') return [];
+  if (networks === undefined || networks === 'auto') {
+    const r = await clients.network.request('GET', '/v2.0/networks', undefined, { token });
+    const visible = ((r.body?.networks ?? []) as any[]).filter((n) => !n['router:external'] && (n.project_id === projectId || n.shared));
+    if (visible.length > 1) throw conflict('More than one possible network found. Specify network ID(s) to select which one(s) to connect to.');
+    if (visible.length === 1) return [{ network_id: visible[0].id }];
+    if (networks === undefined) return [];
+    const auto = await clients.network.request('GET', `/v2.0/auto-allocated-topology/${projectId}`);
+    if (auto.status !== 200) throw badRequest(`Unable to automatically allocate a network for project ${projectId}`);
+    return [{ network_id: auto.body.auto_allocated_topology.id }];
+  }
+  const out: RequestedNetwork[] = [];
+  for (const n of networks as Array<{ uuid?: string; port?: string | null; fixed_ip?: string; tag?: string }>) {
+    authorize(req, 'os_compute_api:servers:create:attach_network', { project_id: projectId, user_id: req.ctx!.userId });
+    if (n.port) {
+      if (maxCount > 1) throw badRequest('Multiple instances cannot be created with the same port.');
+      const p = await clients.network.request('GET', `/v2.0/ports/${n.port}`, undefined, { token });
+      if (p.status !== 200) throw badRequest(`Port id ${n.port} could not be found.`);
+      if (p.body.port.device_id) throw conflict(`Port ${n.port} is still in use.`);
+      out.push({ port_id: n.port, network_id: p.body.port.network_id, tag: n.tag });
+      continue;
+    }
+    if (!n.uuid) throw badRequest('Bad networks format: network uuid is not in proper format ()');
+    if (!isUuid(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
+    const r = await clients.network.request('GET', `/v2.0/networks/${n.uuid}`, undefined, { token });
+    if (r.status !== 200) throw badRequest(`Network ${n.uuid} could not be found.`);
+    if (!(r.body.network.subnets ?? []).length) throw badRequest(`Network ${n.uuid} requires a subnet in order to boot instances on.`);
+    if (r.body.network['router:external'] && !r.body.network.shared) authorize(req, 'network:attach_external_network', { project_id: projectId });
+    if (n.fixed_ip && maxCount > 1) throw badRequest('max_count cannot be greater than 1 if an fixed_ip is specified.');
+    out.push({ network_id: n.uuid, fixed_ip: n.fixed_ip, tag: n.tag });
+  }
+  return out;
+}
+
+// ---- list ----------------------------------------------------------------------------
+
+async function listServers(svc: ComputeService, req: FastifyRequest, detail: boolean) {
+  const v = mv(req);
+  authorize(req, detail ? 'os_compute_api:servers:detail' : 'os_compute_api:servers:index');
+  const q = queryOf(req);
+  const get = (k: string) => { const all = q.getAll(k); return all.length ? all[all.length - 1]! : undefined; };
+  const admin = isAdmin(req);
+  const allFilters = allowed(req, 'os_compute_api:servers:allow_all_filters');
+  const allTenants = get('all_tenants') !== undefined && (get('all_tenants') === '' || isTrue(get('all_tenants')!) || !['0', 'false', 'off', 'no'].includes(get('all_tenants')!.toLowerCase()));
+  if (allTenants) authorize(req, detail ? 'os_compute_api:servers:detail:get_all_tenants' : 'os_compute_api:servers:index:get_all_tenants');
+
+  const limitRaw = get('limit');
+  let limit: number | undefined;
+  if (limitRaw !== undefined) {
+    if (!/^[0-9]+$/.test(limitRaw)) throw badRequest(`Invalid input for query parameters limit. Value: ${limitRaw}. '${limitRaw}' does not match '^[0-9]*$'`);
+    limit = Math.min(Number(limitRaw), 1000);
+  }
+  const sortKeys = q.getAll('sort_key');
+  const sortDirs = q.getAll('sort_dir');
+  for (const k of sortKeys) if (!SORT_KEYS.includes(k)) throw badRequest(`Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of [${SORT_KEYS.map((x) => `'${x}'`).join(', ')}]`);
+  for (const d of sortDirs) if (d !== 'asc' && d !== 'desc') throw badRequest(`Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`);
+  const changesSince = get('changes-since');
+  const changesBefore = v.gte('2.66') ? get('changes-before') : undefined;
+  for (const [k, t] of [['changes-since', changesSince], ['changes-before', changesBefore]] as const) {
+    if (t !== undefined && Number.isNaN(Date.parse(t))) throw badRequest(`Invalid input for query parameters ${k}. Value: ${t}. '${t}' is not a 'date-time'`);
+  }
+  if (changesSince && changesBefore && Date.parse(changesSince) > Date.parse(changesBefore)) throw badRequest('The value of changes-since must be less than or equal to changes-before.');
+  const deletedParam = admin ? get('deleted') : undefined;
+  const readDeleted = changesSince !== undefined || changesBefore !== undefined || (deletedParam !== undefined && isTrue(deletedParam));
+
+  const { store } = serverParts(svc);
+  let projectFilter: string | undefined = req.ctx!.projectId;
+  if (allTenants) projectFilter = (admin || allFilters) ? (get('project_id') ?? get('tenant_id')) : projectFilter;
+  let items = await store.list({ projectId: projectFilter, deleted: readDeleted ? undefined : false });
+  if (deletedParam !== undefined && !isTrue(deletedParam)) items = items.filter((i) => !i.deleted);
+  else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
+
+  const filters: Array<(i: Instance) => boolean> = [];
+  const name = get('name');
+  if (name !== undefined) {
+    let re: RegExp;
+    try { re = new RegExp(name); } catch { re = new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')); }
+    filters.push((i) => re.test(i.display_name));
+  }
+  const status = q.getAll('status');
+  if (status.length) {
+    const states = status.flatMap(statesFromStatus);
+    const wantsDeleted = status.some((s) => s.toLowerCase() === 'deleted');
+    if (wantsDeleted && !readDeleted && admin) {
+      items = await store.list({ projectId: projectFilter });
+    }
+    filters.push((i) => (i.deleted ? wantsDeleted && admin : states.some((s) => s.vm === i.vm_state && (s.task === 'default' ? !STATE_MAP[i.vm_state]![i.task_state ?? ''] : s.task === i.task_state))));
+  }
+  const image = get('image');
+  if (image !== undefined) filters.push((i) => i.image_ref === idFromHref(image));
+  const flavor = get('flavor');
+  if (flavor !== undefined) filters.push((i) => String(i.flavor.id) === idFromHref(flavor));
+  if (changesSince) filters.push((i) => Date.parse(i.updated_at) >= Date.parse(changesSince));
+  if (changesBefore) filters.push((i) => Date.parse(i.updated_at) <= Date.parse(changesBefore));
+  const ip = get('ip');
+  if (ip !== undefined) { const re = safeRe(ip); filters.push((i) => i.network_info.some((n) => n.fixed_ips.some((f) => f.version === 4 && re.test(f.ip_address)))); }
+  const ip6 = get('ip6');
+  if (ip6 !== undefined && (v.gte('2.5') || admin)) { const re = safeRe(ip6); filters.push((i) => i.network_info.some((n) => n.fixed_ips.some((f) => f.version === 6 && re.test(f.ip_address)))); }
+  const simple: Array<[string, (i: Instance) => unknown]> = [['reservation_id', (i) => i.reservation_id]];
+  if (v.gte('2.83') || admin || allFilters) simple.push(['availability_zone', (i) => i.availability_zone], ['key_name', (i) => i.key_name], ['user_id', (i) => i.user_id], ['config_drive', (i) => i.config_drive], ['created_at', (i) => i.created_at], ['launched_at', (i) => i.launched_at], ['terminated_at', (i) => i.terminated_at], ['vm_state', (i) => i.vm_state], ['task_state', (i) => i.task_state], ['power_state', (i) => String(i.power_state)], ['progress', (i) => String(i.progress)]);
+  if (admin || allFilters) simple.push(['host', (i) => i.host], ['node', (i) => i.node], ['uuid', (i) => i.uuid], ['hostname', (i) => i.hostname]);
+  for (const [k, f] of simple) {
+    const want = get(k);
+    if (want !== undefined) filters.push((i) => String(f(i) ?? '') === want);
+  }
+  if (v.gte('2.73') && get('locked') !== undefined) {
+    const lv = get('locked')!.toLowerCase();
+    if (!['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 't', 'f', 'y', 'n'].includes(lv)) throw badRequest(`Unrecognized value '${get('locked')}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'`);
+    const want = ['true', '1', 'yes', 'on', 't', 'y'].includes(lv);
+    filters.push((i) => i.locked === want);
+  }
+  if (v.gte('2.26')) {
+    const list = (k: string) => (get(k) ?? '').split(',').filter(Boolean);
+    const tags = list('tags'), any = list('tags-any'), notTags = list('not-tags'), notAny = list('not-tags-any');
+    if (tags.length) filters.push((i) => tags.every((t) => i.tags.includes(t)));
+    if (any.length) filters.push((i) => any.some((t) => i.tags.includes(t)));
+    if (notTags.length) filters.push((i) => !notTags.every((t) => i.tags.includes(t)));
+    if (notAny.length) filters.push((i) => !notAny.some((t) => i.tags.includes(t)));
+  }
+  items = items.filter((i) => filters.every((f) => f(i)));
+
+  // Sort: created_at desc then uuid desc by default, as Nova.
+  const keys = sortKeys.length ? sortKeys : ['created_at'];
+  const dirs = keys.map((_, n) => sortDirs[n] ?? sortDirs[0] ?? 'desc');
+  if (!keys.includes('uuid')) { keys.push('uuid'); dirs.push(dirs[0] ?? 'desc'); }
+  const col = (i: Instance, k: string): any => (k === 'display_name' ? i.display_name : k === 'display_description' ? i.display_description : (i as any)[k]);
+  items.sort((a, b) => {
+    for (let n = 0; n < keys.length; n++) {
+      const x = col(a, keys[n]!), y = col(b, keys[n]!);
+      if (x === y) continue;
+      const c = x === null || x === undefined ? -1 : y === null || y === undefined ? 1 : x < y ? -1 : 1;
+      return dirs[n] === 'asc' ? c : -c;
+    }
+    return 0;
+  });
+  const marker = get('marker');
+  if (marker !== undefined) {
+    const at = items.findIndex((i) => i.uuid === marker);
+    if (at < 0) throw badRequest(`marker [${marker}] not found`);
+    items = items.slice(at + 1);
+  }
+  const page = limit !== undefined ? items.slice(0, limit) : items.slice(0, 1000);
+  const servers = page.map((i) => (detail ? serverView(req, i) : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) }));
+  const out: Record<string, unknown> = { servers };
+  const max = limit ?? 1000;
+  if (page.length && page.length === max && items.length > page.length) {
+    const u = new URLSearchParams(q);
+    u.set('limit', String(max));
+    u.set('marker', page[page.length - 1]!.uuid);
+    out.servers_links = [{ rel: 'next', href: `${req.baseUrl}/v2.1/servers${detail ? '/detail' : ''}?${u.toString()}` }];
+  }
+  return out;
+}
+
+function safeRe(s: string): RegExp { try { return new RegExp(s); } catch { return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')); } }
+
+// ---- delete and actions ----------------------------------------------------------------
+
+async function deleteServer(svc: ComputeService, req: FastifyRequest, inst: Instance) {
+  const { store, clients } = serverParts(svc);
+  checkLocked(req, inst);
+  await store.startAction({ instance_uuid: inst.uuid, action: 'delete', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+  await store.update(inst.uuid, { task_state: 'deleting' });
+  if (inst.host && (await hostIsUp(svc, inst.host))) {
+    svc.ctx.bus.cast(`compute.${inst.host}`, 'terminate_instance', { uuid: inst.uuid, request_id: req.id });
+    return;
+  }
+  // No host (never built, or its build failed) or a host that is down: the API deletes it
+  // itself (Nova's local delete), giving back what the build may have taken.
+  notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'delete.start', inst);
+  await store.event(inst.uuid, req.id, 'compute_terminate_instance', undefined, async () => {
+    const vifs = inst.network_info.length ? inst.network_info : (await clients.portsOf(inst.uuid)).map((p) => ({ port_id: p.id, network_id: p.network_id, network_label: '', mac_address: p.mac_address, fixed_ips: [], preserve_on_delete: false }));
+    await clients.deallocatePorts(vifs);
+    await clients.deleteAllocations(inst.uuid);
+  });
+  await store.markDeleted(inst.uuid);
+  notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'delete.end', { ...inst, vm_state: VmState.DELETED });
+}
+
+interface PowerAction { rule: string; action: string; method: string; vmStates: string[]; taskStates: Array<string | null>; taskState: string }
+const POWER_ACTIONS: Record<string, PowerAction> = {
+  'os-stop': { rule: 'os_compute_api:servers:stop', action: 'stop', method: 'stop_instance', vmStates: ['active', 'error'], taskStates: [null], taskState: 'powering-off' },
+  'os-start': { rule: 'os_compute_api:servers:start', action: 'start', method: 'start_instance', vmStates: ['stopped'], taskStates: [null], taskState: 'powering-on' },
+  pause: { rule: 'os_compute_api:os-pause-server:pause', action: 'pause', method: 'pause_instance', vmStates: ['active'], taskStates: [null], taskState: 'pausing' },
+  unpause: { rule: 'os_compute_api:os-pause-server:unpause', action: 'unpause', method: 'unpause_instance', vmStates: ['paused'], taskStates: [null], taskState: 'unpausing' },
+  suspend: { rule: 'os_compute_api:os-suspend-server:suspend', action: 'suspend', method: 'suspend_instance', vmStates: ['active'], taskStates: [null], taskState: 'suspending' },
+  resume: { rule: 'os_compute_api:os-suspend-server:resume', action: 'resume', method: 'resume_instance', vmStates: ['suspended'], taskStates: [null], taskState: 'resuming' },
+};
+const ACTION_NAMES: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start' };
+
+async function serverAction(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const body = req.body as Record<string, any> | undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length !== 1) {
+    req.authorized = true;
+    throw badRequest('Malformed request body');
+  }
+  const name = Object.keys(body)[0]!;
+  const { store } = serverParts(svc);
+  const power = POWER_ACTIONS[name];
+  if (power || name === 'reboot') {
+    const inst = await getServer(svc, req, id);
+    let a = power;
+    let extra: Record<string, unknown> = {};
+    if (name === 'reboot') {
+      validateBody(req, REBOOT_SCHEMA);
+      const hard = String(body.reboot.type).toUpperCase() === 'HARD';
+      a = hard
+        ? { rule: 'os_compute_api:servers:reboot', action: 'reboot', method: 'reboot_instance', vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'], taskStates: [null, 'rebooting', 'reboot_pending', 'reboot_started', 'rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'], taskState: 'rebooting_hard' }
+        : { rule: 'os_compute_api:servers:reboot', action: 'reboot', method: 'reboot_instance', vmStates: ['active'], taskStates: [null], taskState: 'rebooting' };
+      extra = { reboot_type: hard ? 'HARD' : 'SOFT' };
+    }
+    authorize(req, a!.rule, { project_id: inst.project_id, user_id: inst.user_id });
+    checkLocked(req, inst);
+    const actionName = ACTION_NAMES[name] ?? a!.action;
+    if (!a!.vmStates.includes(inst.vm_state)) throw invalidState(actionName, inst);
+    if (!a!.taskStates.includes(inst.task_state)) throw invalidState(actionName, inst, 'task_state');
+    if (!inst.host) throw invalidState(actionName, inst);
+    if (!(await store.update(inst.uuid, { task_state: a!.taskState }, { expectTaskState: a!.taskStates, expectVmState: a!.vmStates }))) throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
+    await store.startAction({ instance_uuid: inst.uuid, action: a!.action, request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    svc.ctx.bus.cast(`compute.${inst.host}`, a!.method, { uuid: inst.uuid, request_id: req.id, ...extra });
+    reply.code(202);
+    return null;
+  }
+  if (name === 'lock') {
+    const inst = await getServer(svc, req, id);
+    authorize(req, 'os_compute_api:os-lock-server:lock', { project_id: inst.project_id, user_id: inst.user_id });
+    let reason: string | null = null;
+    if (mv(req).gte('2.73')) reason = validateBody<any>(req, LOCK_SCHEMA_273).lock?.locked_reason ?? null;
+    else if (body.lock !== null && (typeof body.lock !== 'object' || Object.keys(body.lock).length)) throw badRequest("Invalid input for field/attribute lock. Value: " + JSON.stringify(body.lock) + ". None is not of type 'null'");
+    if (!inst.locked) {
+      const by = inst.project_id === req.ctx!.projectId ? 'owner' : 'admin';
+      await store.update(inst.uuid, { locked: true, locked_by: by, locked_reason: reason });
+      await store.startAction({ instance_uuid: inst.uuid, action: 'lock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+      notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
+    }
+    reply.code(202);
+    return null;
+  }
+  if (name === 'unlock') {
+    const inst = await getServer(svc, req, id);
+    authorize(req, 'os_compute_api:os-lock-server:unlock', { project_id: inst.project_id, user_id: inst.user_id });
+    if (inst.locked && inst.locked_by === 'admin' && inst.project_id === req.ctx!.projectId) {
+      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', { project_id: inst.project_id, user_id: inst.user_id });
+    } else if (inst.locked && inst.locked_by === 'admin' && !isAdmin(req)) {
+      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', { project_id: inst.project_id, user_id: inst.user_id });
+    }
+    if (inst.locked) {
+      await store.update(inst.uuid, { locked: false, locked_by: null, locked_reason: null });
+      await store.startAction({ instance_uuid: inst.uuid, action: 'unlock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+      notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
+    }
+    reply.code(202);
+    return null;
+  }
+  // Actions of other families (resize, rebuild, ... once they exist) register here.
+  const other = svc.parts.get(`action:${name}`) as ((req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>) | undefined;
+  if (other) return other(req, reply, id);
+  req.authorized = true;
+  await getServer(svc, req, id);
+  throw badRequest(`There is no such action: ${name}`);
+}
+
+// ---- instance actions ------------------------------------------------------------------
+
+function actionView(req: FastifyRequest, a: any) {
+  const out: Record<string, unknown> = { action: a.action, instance_uuid: a.instance_uuid, message: a.message, project_id: a.project_id, request_id: a.request_id, start_time: isoZ(a.start_time)?.replace(/Z$/, '') ?? null, user_id: a.user_id };
+  if (mv(req).gte('2.58')) out.updated_at = isoZ(a.updated_at)?.replace(/Z$/, '') ?? null;
+  return out;
+}
+
+// ---- routes ----------------------------------------------------------------------------
+
+function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+  type P = { Params: { id: string; rid: string } };
+  app.post('/servers', (req, reply) => createServer(svc, req, reply));
+  app.get('/servers', (req) => listServers(svc, req, false));
+  app.get('/servers/detail', (req) => listServers(svc, req, true));
+  app.get<P>('/servers/:id', async (req) => {
+    const inst = await getServer(svc, req, req.params.id);
+    authorize(req, 'os_compute_api:servers:show', { project_id: inst.project_id, user_id: inst.user_id });
+    return { server: serverView(req, inst) };
+  });
+  app.put<P>('/servers/:id', async (req) => {
+    const v = mv(req);
+    const body = validateBody<any>(req, updateSchema(v));
+    const inst = await getServer(svc, req, req.params.id);
+    authorize(req, 'os_compute_api:servers:update', { project_id: inst.project_id, user_id: inst.user_id });
+    const sd = body.server;
+    const patch: Partial<Instance> = {};
+    if (sd.name !== undefined) {
+      if (!NAME_FORMAT.test(sd.name)) throw badRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
+      patch.display_name = sd.name;
+    }
+    if (sd.description !== undefined) patch.display_description = sd.description;
+    if (sd.accessIPv4 !== undefined) patch.access_ip_v4 = sd.accessIPv4;
+    if (sd.accessIPv6 !== undefined) patch.access_ip_v6 = sd.accessIPv6;
+    if (sd.hostname !== undefined) patch.hostname = sd.hostname;
+    if (sd['OS-DCF:diskConfig'] !== undefined) patch.system_metadata = { ...inst.system_metadata, disk_config: sd['OS-DCF:diskConfig'] };
+    const { store } = serverParts(svc);
+    await store.update(inst.uuid, patch);
+    const updated = (await store.get(inst.uuid))!;
+    notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'update', updated);
+    // Since 2.75 the update answer is the full show view; before, without some fields.
+    const view = serverView(req, updated);
+    if (v.lt('2.75')) for (const k of Object.keys(view)) if (k.startsWith('OS-EXT-') || k.startsWith('OS-SRV-USG') || ['key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached', 'host_status', 'locked', 'tags', 'trusted_image_certificates', 'server_groups', 'locked_reason', 'fault'].includes(k)) delete view[k];
+    return { server: view };
+  });
+  app.delete<P>('/servers/:id', async (req, reply) => {
+    const inst = await getServer(svc, req, req.params.id);
+    authorize(req, 'os_compute_api:servers:delete', { project_id: inst.project_id, user_id: inst.user_id });
+    await deleteServer(svc, req, inst);
+    reply.code(204);
+    return null;
+  });
+  app.post<P>('/servers/:id/action', async (req, reply) => serverAction(svc, req, reply, req.params.id));
+
+  app.get<P>('/servers/:id/os-instance-actions', async (req) => {
+    const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
+    authorize(req, 'os_compute_api:os-instance-actions:list', { project_id: inst.project_id });
+    const q = queryOf(req);
+    let actions = await serverParts(svc).store.actions(inst.uuid);
+    if (mv(req).gte('2.58')) {
+      const since = q.get('changes-since'), before = q.get('changes-before');
+      if (since) actions = actions.filter((a) => Date.parse(a.updated_at) >= Date.parse(since));
+      if (before && mv(req).gte('2.66')) actions = actions.filter((a) => Date.parse(a.updated_at) <= Date.parse(before));
+      const marker = q.get('marker');
+      if (marker) {
+        const at = actions.findIndex((a) => a.request_id === marker);
+        if (at < 0) throw badRequest(`Marker ${marker} could not be found.`);
+        actions = actions.slice(at + 1);
+      }
+      const limit = q.get('limit');
+      if (limit) actions = actions.slice(0, Number(limit));
+    }
+    return { instanceActions: actions.map((a) => actionView(req, a)) };
+  });
+  app.get<P>('/servers/:id/os-instance-actions/:rid', async (req) => {
+    const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
+    authorize(req, 'os_compute_api:os-instance-actions:show', { project_id: inst.project_id });
+    const found = await serverParts(svc).store.action(inst.uuid, req.params.rid);
+    if (!found) throw notFound(`Action for request_id ${req.params.rid} on instance ${inst.uuid} not found`);
+    const view: Record<string, unknown> = actionView(req, found.action);
+    const admin = allowed(req, 'os_compute_api:os-instance-actions:events', { project_id: inst.project_id });
+    if (mv(req).gte('2.51') || admin) {
+      view.events = found.events.map((e) => {
+        const ev: Record<string, unknown> = { event: e.event, start_time: isoZ(e.start_time)?.replace(/Z$/, '') ?? null, finish_time: isoZ(e.finish_time)?.replace(/Z$/, '') ?? null, result: e.result };
+        if (admin) ev.traceback = e.traceback;
+        if (mv(req).gte('2.62')) {
+          if (admin) ev.host = e.host;
+          ev.hostId = e.host ? createHash('sha224').update(inst.project_id + e.host).digest('hex') : '';
+        }
+        if (mv(req).gte('2.84') && allowed(req, 'os_compute_api:os-instance-actions:events:details', { project_id: inst.project_id })) ev.details = e.details;
+        return ev;
+      });
+    }
+    return { instanceAction: view };
+  });
+}
+
+// ---- the family ------------------------------------------------------------------------
 
 export const serversFamily: Family = {
   name: 'servers',
   migrations: serverMigrations,
-  routes(_app: FastifyInstance, _svc: ComputeService) {},
+  routes: registerRoutes,
+  async init(svc) {
+    const o = svc.options;
+    const store = new InstanceStore(svc.db);
+    const clients = new ComputeClients(svc.ctx.session);
+    const log = svc.ctx.log;
+    const scheduler = new Scheduler(svc.db, clients, svc.ctx.bus, o, log.child({ role: 'scheduler' }));
+    const conductor = new Conductor(store, clients, svc.ctx.bus, o, log.child({ role: 'conductor' }));
+    scheduler.hostZone = async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone);
+    const parts: ServerParts = { store, clients, scheduler, conductor };
+    svc.parts.set('servers', parts);
+    scheduler.start();
+    conductor.start();
+    if (o.agent) {
+      const driver = new FakeDriver({ host: o.host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0) });
+      parts.agent = new ComputeAgent(svc.db, store, clients, svc.ctx.bus, driver, o, log.child({ role: 'compute', host: o.host }));
+      await parts.agent.start();
+    }
+  },
+  async close(svc) {
+    const parts = serverParts(svc);
+    if (!parts) return;
+    await parts.agent?.stop();
+    parts.conductor.stop();
+    parts.scheduler.stop();
+  },
 };
+

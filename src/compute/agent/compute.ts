@@ -1,0 +1,200 @@
+// The compute agent of one host (nova-compute): registers its service and its node, keeps its
+// resource provider's inventory in placement, sends heartbeats, and runs what the conductor
+// and the API ask of it over the bus (topic `compute`, server = host) through its virt driver.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { MessageBus } from '../../core/bus.ts';
+import type { Logger } from '../../core/log.ts';
+import { now } from '../../core/db.ts';
+import { PeriodicTasks } from '../../core/periodic.ts';
+import type { ComputeOptions } from '../service.ts';
+import { InstanceStore, PowerState, VmState, type Instance } from '../instances.ts';
+import type { ComputeClients } from '../clients.ts';
+import type { ImageMeta, VirtDriver } from '../drivers/virt.ts';
+import { VirtError } from '../drivers/virt.ts';
+import { notifyInstance } from '../notifications.ts';
+
+/** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
+export type AgentResult = { ok: true } | { ok: false; message: string; reschedule: boolean };
+
+/** Nova's reserved_host_memory_mb default. */
+const RESERVED_HOST_MEMORY_MB = 512;
+
+export class ComputeAgent {
+  readonly host: string;
+  nodeUuid?: string;
+  private periodic: PeriodicTasks;
+  private stopServing?: () => void;
+  private registered = false;
+  private lastInventory = '';
+  private publisher: string;
+
+  constructor(private db: Kysely<any>, private store: InstanceStore, private clients: ComputeClients, private bus: MessageBus,
+    public driver: VirtDriver, private o: ComputeOptions, private log: Logger) {
+    this.host = o.host;
+    this.periodic = new PeriodicTasks(log);
+    this.publisher = `nova-compute:${this.host}`;
+  }
+
+  async start() {
+    await this.registerService();
+    this.stopServing = this.bus.serve('compute', this.host, {
+      build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
+      terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
+      stop_instance: (a) => this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN }),
+      start_instance: (a) => this.simple(a, 'start', 'power_on', (i) => this.driver.powerOn(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
+      reboot_instance: (a) => this.simple(a, 'reboot', 'reboot', (i) => this.driver.reboot(i, a.reboot_type ?? 'SOFT'), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
+      pause_instance: (a) => this.simple(a, 'pause', 'pause', (i) => this.driver.pause(i), { vm_state: VmState.PAUSED, power_state: PowerState.PAUSED }),
+      unpause_instance: (a) => this.simple(a, 'unpause', 'unpause', (i) => this.driver.unpause(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
+      suspend_instance: (a) => this.simple(a, 'suspend', 'suspend', (i) => this.driver.suspend(i), { vm_state: VmState.SUSPENDED, power_state: PowerState.SUSPENDED }),
+      resume_instance: (a) => this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
+    });
+    // Placement may not answer yet (the API starts listening after every service is created):
+    // the provider is registered by the first periodic run that reaches it.
+    const tick = async () => { await this.heartbeat(); await this.updateResources(); };
+    this.periodic.add('report', this.o.reportInterval, tick);
+    this.periodic.add('register', 0.25, async () => { if (!this.registered) await this.updateResources().catch(() => undefined); });
+  }
+
+  async stop() { this.periodic.stop(); this.stopServing?.(); }
+
+  /** The nova-compute service row of this host (created once, kept across restarts). */
+  private async registerService() {
+    const t = now();
+    const svc = await this.db.selectFrom('services').selectAll().where('host', '=', this.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+    let serviceId: number;
+    if (svc) {
+      serviceId = Number(svc.id);
+      await this.db.updateTable('services').set({ last_seen_up: t, updated_at: t }).where('id', '=', svc.id).execute();
+    } else {
+      await this.db.insertInto('services').values({ uuid: randomUUID(), host: this.host, binary: 'nova-compute', topic: 'compute', disabled: 0, forced_down: 0, report_count: 0, last_seen_up: t, created_at: t, updated_at: t, deleted: 0 }).execute();
+      serviceId = Number((await this.db.selectFrom('services').select('id').where('host', '=', this.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirstOrThrow()).id);
+    }
+    const cap = this.driver.capacity();
+    const node = await this.db.selectFrom('compute_nodes').selectAll().where('host', '=', this.host).where('deleted', '=', 0).executeTakeFirst();
+    const values = {
+      service_id: serviceId, hypervisor_hostname: cap.hypervisor_hostname, hypervisor_type: cap.hypervisor_type, hypervisor_version: cap.hypervisor_version,
+      host_ip: '127.0.0.1', vcpus: cap.vcpus, memory_mb: cap.memory_mb, local_gb: cap.local_gb, cpu_info: JSON.stringify(cap.cpu_info),
+      cpu_allocation_ratio: this.o.cpuAllocationRatio, ram_allocation_ratio: this.o.ramAllocationRatio, disk_allocation_ratio: this.o.diskAllocationRatio, updated_at: t,
+    };
+    if (node) {
+      this.nodeUuid = node.uuid;
+      await this.db.updateTable('compute_nodes').set(values).where('id', '=', node.id).execute();
+    } else {
+      this.nodeUuid = randomUUID();
+      await this.db.insertInto('compute_nodes').values({ ...values, uuid: this.nodeUuid, host: this.host, created_at: t, deleted: 0 }).execute();
+    }
+  }
+
+  private async heartbeat() {
+    const t = now();
+    const svc = await this.db.selectFrom('services').select(['id', 'report_count']).where('host', '=', this.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+    if (!svc) { await this.registerService(); return; }
+    await this.db.updateTable('services').set({ last_seen_up: t, updated_at: t, report_count: Number(svc.report_count) + 1 }).where('id', '=', svc.id).execute();
+  }
+
+  /** The resource audit: usage into compute_nodes, inventory into placement (when it changed). */
+  async updateResources() {
+    const cap = this.driver.capacity();
+    const mine = await this.store.list({ host: this.host, deleted: false });
+    const used = mine.reduce((a, i) => ({ vcpus: a.vcpus + i.flavor.vcpus, ram: a.ram + i.flavor.ram, disk: a.disk + i.flavor.disk + i.flavor.ephemeral }), { vcpus: 0, ram: RESERVED_HOST_MEMORY_MB, disk: 0 });
+    await this.db.updateTable('compute_nodes').set({ vcpus_used: used.vcpus, memory_mb_used: used.ram, local_gb_used: used.disk, running_vms: mine.length, updated_at: now() }).where('uuid', '=', this.nodeUuid!).execute();
+    const inventories = {
+      VCPU: { total: cap.vcpus, reserved: 0, min_unit: 1, max_unit: cap.vcpus, step_size: 1, allocation_ratio: this.o.cpuAllocationRatio },
+      MEMORY_MB: { total: cap.memory_mb, reserved: RESERVED_HOST_MEMORY_MB, min_unit: 1, max_unit: cap.memory_mb, step_size: 1, allocation_ratio: this.o.ramAllocationRatio },
+      DISK_GB: { total: cap.local_gb, reserved: 0, min_unit: 1, max_unit: cap.local_gb, step_size: 1, allocation_ratio: this.o.diskAllocationRatio },
+    };
+    const key = JSON.stringify(inventories);
+    if (this.registered && key === this.lastInventory) return;
+    const p = this.clients.placement;
+    let rp = await p.request('GET', `/resource_providers/${this.nodeUuid}`);
+    if (rp.status === 404) {
+      const created = await p.request('POST', '/resource_providers', { uuid: this.nodeUuid, name: cap.hypervisor_hostname });
+      if (created.status === 409) {
+        // A provider of this name with another uuid (the compute database was reset): adopt it.
+        const byName = await p.ok('GET', `/resource_providers?name=${encodeURIComponent(cap.hypervisor_hostname)}`);
+        const existing = byName.resource_providers?.[0];
+        if (!existing) throw new Error(`placement refused provider ${cap.hypervisor_hostname}: ${JSON.stringify(created.body)}`);
+        await this.db.updateTable('compute_nodes').set({ uuid: existing.uuid }).where('uuid', '=', this.nodeUuid!).execute();
+        this.nodeUuid = existing.uuid;
+      } else if (created.status !== 200) throw new Error(`placement answered ${created.status} creating provider ${cap.hypervisor_hostname}`);
+      rp = await p.request('GET', `/resource_providers/${this.nodeUuid}`);
+    }
+    if (rp.status !== 200) throw new Error(`placement answered ${rp.status} for provider ${this.nodeUuid}`);
+    const put = await p.request('PUT', `/resource_providers/${this.nodeUuid}/inventories`, { resource_provider_generation: rp.body.generation, inventories });
+    if (put.status !== 200) throw new Error(`placement answered ${put.status} to the inventory of ${this.host}: ${JSON.stringify(put.body)}`);
+    const traits = await p.request('GET', `/resource_providers/${this.nodeUuid}/traits`);
+    if (traits.status === 200 && !traits.body.traits.includes('COMPUTE_NODE')) {
+      await p.request('PUT', `/resource_providers/${this.nodeUuid}/traits`, { resource_provider_generation: traits.body.resource_provider_generation, traits: [...traits.body.traits, 'COMPUTE_NODE'] });
+    }
+    this.lastInventory = key;
+    if (!this.registered) { this.registered = true; this.log.info({ host: this.host, provider: this.nodeUuid }, 'compute node registered in placement'); }
+  }
+
+  /** Whether the first inventory reached placement (tests and the conductor wait on it). */
+  get ready() { return this.registered; }
+
+  private async buildAndRun(uuid: string, requestId: string, image: ImageMeta | null): Promise<AgentResult> {
+    const inst = await this.store.get(uuid);
+    if (!inst) return { ok: false, message: `Instance ${uuid} could not be found.`, reschedule: false };
+    try {
+      await this.store.event(uuid, requestId, 'compute__do_build_and_run_instance', this.host, async () => {
+        await this.store.update(uuid, { task_state: 'spawning' });
+        notifyInstance(this.bus, this.publisher, 'create.start', { ...inst, task_state: 'spawning' });
+        await this.driver.spawn(inst, image, inst.network_info);
+      });
+    } catch (e) {
+      const reschedule = e instanceof VirtError ? e.reschedule : false;
+      notifyInstance(this.bus, this.publisher, 'create.error', inst, { fault: { message: (e as Error).message } });
+      // The guest may be half there: the driver cleans up before another host is tried.
+      await this.driver.destroy(inst).catch(() => undefined);
+      return { ok: false, message: (e as Error).message, reschedule };
+    }
+    const t = now();
+    await this.store.update(uuid, { vm_state: VmState.ACTIVE, task_state: null, power_state: PowerState.RUNNING, launched_at: t });
+    const done = await this.store.get(uuid);
+    if (done) notifyInstance(this.bus, this.publisher, 'create.end', done);
+    this.updateResources().catch(() => undefined);
+    return { ok: true };
+  }
+
+  private async terminate(uuid: string, requestId: string): Promise<AgentResult> {
+    const inst = await this.store.get(uuid);
+    if (!inst) return { ok: true };
+    notifyInstance(this.bus, this.publisher, 'delete.start', inst);
+    try {
+      await this.store.event(uuid, requestId, 'compute_terminate_instance', this.host, async () => {
+        await this.driver.destroy(inst);
+        await this.clients.deallocatePorts(inst.network_info);
+        await this.clients.deleteAllocations(uuid);
+      });
+    } catch (e) {
+      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null });
+      await this.store.setFault(uuid, 500, (e as Error).message);
+      return { ok: false, message: (e as Error).message, reschedule: false };
+    }
+    await this.store.markDeleted(uuid);
+    notifyInstance(this.bus, this.publisher, 'delete.end', { ...inst, vm_state: VmState.DELETED, task_state: null, deleted_at: now(), terminated_at: now() });
+    this.updateResources().catch(() => undefined);
+    return { ok: true };
+  }
+
+  /** A power action: the driver call, then the states it leads to; the action's event recorded. */
+  private async simple(a: { uuid: string; request_id: string }, action: string, notification: string, fn: (i: Instance) => Promise<void>, after: Partial<Instance>): Promise<AgentResult> {
+    const inst = await this.store.get(a.uuid);
+    if (!inst) return { ok: false, message: `Instance ${a.uuid} could not be found.`, reschedule: false };
+    notifyInstance(this.bus, this.publisher, `${notification}.start`, inst);
+    try {
+      await this.store.event(a.uuid, a.request_id, `compute_${action}_instance`, this.host, () => fn(inst));
+    } catch (e) {
+      // The guest is as it was: the task is over, the state stays.
+      await this.store.update(a.uuid, { task_state: null, power_state: this.driver.powerState(inst) });
+      notifyInstance(this.bus, this.publisher, `${notification}.error`, inst);
+      return { ok: false, message: (e as Error).message, reschedule: false };
+    }
+    await this.store.update(a.uuid, { ...after, task_state: null });
+    const done = await this.store.get(a.uuid);
+    if (done) notifyInstance(this.bus, this.publisher, `${notification}.end`, done);
+    return { ok: true };
+  }
+}

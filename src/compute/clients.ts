@@ -1,0 +1,126 @@
+// Compute's calls to the other services, over their public REST APIs with the nova service
+// user's token (as Nova does with its [placement], [neutron] and [glance] sessions): placement
+// for providers and allocations, network for ports, image for image metadata.
+import type { ServiceSession } from '../core/clients.ts';
+import { ApiError } from '../core/errors.ts';
+import type { Instance, Vif, RequestedNetwork } from './instances.ts';
+import type { ImageMeta } from './drivers/virt.ts';
+
+export interface RestAnswer { status: number; body: any }
+
+export class ServiceClient {
+  constructor(private session: ServiceSession, private type: string, private headers: Record<string, string> = {}) {}
+
+  async request(method: string, path: string, body?: unknown, opts: { token?: string; headers?: Record<string, string> } = {}): Promise<RestAnswer> {
+    const base = (await this.session.endpoint(this.type)).replace(/\/$/, '');
+    const headers: Record<string, string> = { Accept: 'application/json', ...this.headers, ...(opts.headers ?? {}) };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const init: RequestInit = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    // A user's own token when the call must see what the user may see (Nova validates networks and images so).
+    const res = opts.token ? await fetch(`${base}${path}`, { ...init, headers: { ...headers, 'X-Auth-Token': opts.token } }) : await this.session.fetch(`${base}${path}`, init);
+    const text = await res.text();
+    let parsed: any = undefined;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+    return { status: res.status, body: parsed };
+  }
+
+  /** A request that must succeed: anything else is an error naming the service and its answer. */
+  async ok(method: string, path: string, body?: unknown, expect: number[] = [200, 201, 202, 204]): Promise<any> {
+    const r = await this.request(method, path, body);
+    if (!expect.includes(r.status)) throw new ApiError(r.status >= 500 ? 503 : r.status, `${this.type} ${method} ${path} answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`);
+    return r.body;
+  }
+}
+
+export class ComputeClients {
+  placement: ServiceClient;
+  network: ServiceClient;
+  image: ServiceClient;
+  constructor(session: ServiceSession) {
+    this.placement = new ServiceClient(session, 'placement', { 'OpenStack-API-Version': 'placement 1.36' });
+    this.network = new ServiceClient(session, 'network');
+    this.image = new ServiceClient(session, 'image');
+  }
+
+  /** An image's metadata (user token when given); null when the image service has no such image. */
+  async getImage(id: string, token?: string): Promise<ImageMeta | null> {
+    const r = await this.image.request('GET', `/v2/images/${encodeURIComponent(id)}`, undefined, { token });
+    if (r.status === 404) return null;
+    if (r.status !== 200) throw new ApiError(503, `image GET answered ${r.status}`);
+    const b = r.body;
+    const known = new Set(['id', 'name', 'status', 'disk_format', 'container_format', 'size', 'visibility', 'owner', 'protected', 'checksum', 'created_at', 'updated_at', 'tags', 'self', 'file', 'schema', 'min_disk', 'min_ram', 'virtual_size', 'os_hidden', 'os_hash_algo', 'os_hash_value', 'locations', 'direct_url', 'stores']);
+    const properties: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(b)) if (!known.has(k)) properties[k] = v;
+    return { id: b.id, name: b.name, status: b.status, disk_format: b.disk_format, container_format: b.container_format, size: b.size, properties: { ...properties, min_disk: b.min_disk, min_ram: b.min_ram } };
+  }
+
+  /**
+   * Ports for a server on `host`: creates one per requested network (Nova's own ports,
+   * deleted with the server), binds the ports the user brought. Returns the info cache.
+   * On failure, what it did is undone before the error is rethrown.
+   */
+  async allocatePorts(inst: Instance, host: string, requested: RequestedNetwork[], securityGroupIds: string[] | undefined): Promise<Vif[]> {
+    const vifs: Vif[] = [];
+    const owner = `compute:${inst.availability_zone ?? 'nova'}`;
+    try {
+      for (const rn of requested) {
+        let port: any;
+        if (rn.port_id) {
+          port = (await this.network.ok('PUT', `/v2.0/ports/${rn.port_id}`, { port: { device_id: inst.uuid, device_owner: owner, 'binding:host_id': host } })).port;
+          vifs.push(await this.vif(port, true));
+        } else {
+          const body: Record<string, unknown> = { network_id: rn.network_id, project_id: inst.project_id, device_id: inst.uuid, device_owner: owner, 'binding:host_id': host, admin_state_up: true };
+          if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
+          if (securityGroupIds) body.security_groups = securityGroupIds;
+          const r = await this.network.request('POST', '/v2.0/ports', { port: body });
+          if (r.status !== 201) throw new ApiError(r.status === 409 ? 409 : 400, r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`);
+          port = r.body.port;
+          vifs.push(await this.vif(port, false));
+        }
+      }
+    } catch (e) {
+      await this.deallocatePorts(vifs);
+      throw e;
+    }
+    return vifs;
+  }
+
+  private networkNames = new Map<string, string>();
+  private async vif(port: any, preserve: boolean): Promise<Vif> {
+    let label = this.networkNames.get(port.network_id);
+    if (label === undefined) {
+      const n = await this.network.request('GET', `/v2.0/networks/${port.network_id}`);
+      label = n.body?.network?.name ?? port.network_id;
+      this.networkNames.set(port.network_id, label!);
+    }
+    return {
+      port_id: port.id, network_id: port.network_id, network_label: label!, mac_address: port.mac_address,
+      fixed_ips: (port.fixed_ips ?? []).map((f: any) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: f.ip_address.includes(':') ? 6 : 4 })),
+      preserve_on_delete: preserve,
+    };
+  }
+
+  /** Deletes Nova's own ports and unbinds the user's; a port already gone is fine. */
+  async deallocatePorts(vifs: Vif[]) {
+    for (const v of vifs) {
+      if (v.preserve_on_delete) {
+        const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { device_id: '', device_owner: '', 'binding:host_id': '' } });
+        if (r.status !== 200 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} unbinding port ${v.port_id}`);
+      } else {
+        const r = await this.network.request('DELETE', `/v2.0/ports/${v.port_id}`);
+        if (r.status !== 204 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} deleting port ${v.port_id}`);
+      }
+    }
+  }
+
+  /** Every port whose device is this server (including ones a crash left out of the info cache). */
+  async portsOf(uuid: string): Promise<any[]> {
+    const r = await this.network.request('GET', `/v2.0/ports?device_id=${encodeURIComponent(uuid)}`);
+    return r.status === 200 ? r.body.ports : [];
+  }
+
+  async deleteAllocations(consumer: string) {
+    const r = await this.placement.request('DELETE', `/allocations/${consumer}`);
+    if (r.status !== 204 && r.status !== 404) throw new ApiError(503, `placement answered ${r.status} deleting allocations of ${consumer}`);
+  }
+}

@@ -1,0 +1,49 @@
+// The simulated virt driver: guests are entries in a map, every action is instant (or takes
+// `delayMs`), capacity comes from config. Faults on demand, to exercise the conductor's revert
+// and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
+// flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
+import { PowerState, type Instance, type Vif } from '../instances.ts';
+import { VirtError, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
+
+export interface FakeDriverOptions { host: string; vcpus: number; memoryMb: number; localGb: number; delayMs?: number; failRate?: number }
+
+export class FakeDriver implements VirtDriver {
+  readonly type = 'fake';
+  private guests = new Map<string, number>();
+  constructor(private o: FakeDriverOptions) {}
+
+  capacity(): HostCapacity {
+    return {
+      vcpus: this.o.vcpus, memory_mb: this.o.memoryMb, local_gb: this.o.localGb,
+      hypervisor_type: 'fake', hypervisor_version: 1000, hypervisor_hostname: this.o.host,
+      cpu_info: { arch: 'x86_64', model: 'fake', vendor: 'Stratus', topology: { sockets: 1, cores: this.o.vcpus, threads: 1 }, features: [] },
+    };
+  }
+
+  listInstances() { return new Map(this.guests); }
+
+  private async delay() { if (this.o.delayMs) await new Promise((r) => setTimeout(r, this.o.delayMs)); }
+
+  private need(instance: Instance) {
+    if (!this.guests.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+  }
+
+  async spawn(instance: Instance, image: ImageMeta | null, _networkInfo: Vif[]) {
+    await this.delay();
+    const flavorFail = instance.flavor.extra_specs?.['fake:fail_spawn'];
+    const imageFail = image?.properties?.fake_fail_spawn;
+    if (flavorFail || imageFail) throw new VirtError(`Fake driver: spawn failed (${flavorFail ? 'flavor fake:fail_spawn' : 'image fake_fail_spawn'}).`);
+    if (this.o.failRate && Math.random() < this.o.failRate) throw new VirtError('Fake driver: spawn failed (fail rate).');
+    this.guests.set(instance.uuid, PowerState.RUNNING);
+  }
+
+  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); }
+  async powerOff(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SHUTDOWN); }
+  async powerOn(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  async reboot(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  async pause(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.PAUSED); }
+  async unpause(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  async suspend(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SUSPENDED); }
+  async resume(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  powerState(instance: Instance) { return this.guests.get(instance.uuid) ?? PowerState.NOSTATE; }
+}

@@ -1,0 +1,35 @@
+// The virt driver interface: what a compute agent asks of its hypervisor. Narrow on purpose:
+// the agent keeps the database, placement and the network in order; a driver only runs guests.
+import type { Instance, Vif } from '../instances.ts';
+
+export interface HostCapacity {
+  vcpus: number; memory_mb: number; local_gb: number;
+  hypervisor_type: string; hypervisor_version: number; hypervisor_hostname: string;
+  cpu_info: Record<string, unknown>;
+}
+
+/** An image as the agent got it from the image service. */
+export interface ImageMeta { id: string; name?: string; status: string; disk_format?: string; container_format?: string; size?: number | null; properties: Record<string, unknown> }
+
+/** A driver failure; `reschedule` says another host may succeed (Nova's RescheduledException). */
+export class VirtError extends Error {
+  constructor(message: string, public reschedule = true) { super(message); }
+}
+
+export interface VirtDriver {
+  readonly type: string;
+  capacity(): HostCapacity;
+  /** The guests this driver runs, by instance uuid, with their power state. */
+  listInstances(): Map<string, number>;
+  spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[]): Promise<void>;
+  destroy(instance: Instance): Promise<void>;
+  powerOff(instance: Instance): Promise<void>;
+  powerOn(instance: Instance): Promise<void>;
+  reboot(instance: Instance, type: 'SOFT' | 'HARD'): Promise<void>;
+  pause(instance: Instance): Promise<void>;
+  unpause(instance: Instance): Promise<void>;
+  suspend(instance: Instance): Promise<void>;
+  resume(instance: Instance): Promise<void>;
+  /** The power state the hypervisor reports (PowerState.NOSTATE when it has no such guest). */
+  powerState(instance: Instance): number;
+}

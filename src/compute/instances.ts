@@ -1,0 +1,213 @@
+// Instances as the API, the conductor and the agents share them: rows of `instances` turned
+// into objects and back, state changes, faults, tags, and the instance actions with their
+// events (os-instance-actions). Nova's vm_state / task_state / power_state vocabulary.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { bool, json, now } from '../core/db.ts';
+import type { Flavor } from './service.ts';
+
+export const VmState = {
+  ACTIVE: 'active', BUILDING: 'building', PAUSED: 'paused', SUSPENDED: 'suspended', STOPPED: 'stopped',
+  RESCUED: 'rescued', RESIZED: 'resized', SOFT_DELETED: 'soft-delete', DELETED: 'deleted', ERROR: 'error',
+  SHELVED: 'shelved', SHELVED_OFFLOADED: 'shelved_offloaded',
+} as const;
+
+/** Nova's power states (nova.compute.power_state). */
+export const PowerState = { NOSTATE: 0, RUNNING: 1, PAUSED: 3, SHUTDOWN: 4, CRASHED: 6, SUSPENDED: 7 } as const;
+
+/** One port of a server as the info cache keeps it (Nova's network_info, reduced). */
+export interface Vif {
+  port_id: string; network_id: string; network_label: string; mac_address: string;
+  fixed_ips: Array<{ ip_address: string; subnet_id: string; version: number }>;
+  floating_ips?: string[];
+  /** The user brought this port: it is unbound, not deleted, with the server. */
+  preserve_on_delete: boolean;
+}
+
+export interface Fault { code: number; message: string; details?: string; created: string }
+
+export interface Instance {
+  uuid: string; display_name: string; display_description: string | null;
+  project_id: string; user_id: string; image_ref: string | null; flavor: Flavor;
+  host: string | null; node: string | null; availability_zone: string | null;
+  vm_state: string; task_state: string | null; power_state: number;
+  key_name: string | null; key_data: string | null; user_data: string | null; config_drive: string;
+  access_ip_v4: string | null; access_ip_v6: string | null;
+  metadata: Record<string, string>; system_metadata: Record<string, unknown>;
+  security_groups: Array<{ name: string; id?: string }>;
+  /** What the create request asked for ({network_id?, port_id?, fixed_ip?} or 'auto' / 'none'). */
+  requested_networks: RequestedNetwork[];
+  network_info: Vif[];
+  fault: Fault | null;
+  locked: boolean; locked_by: string | null; locked_reason: string | null;
+  hostname: string | null; launch_index: number; reservation_id: string; progress: number;
+  trusted_certs: string[] | null; tags: string[];
+  launched_at: string | null; terminated_at: string | null;
+  created_at: string; updated_at: string; deleted_at: string | null; deleted: boolean;
+}
+
+export interface RequestedNetwork { network_id?: string; port_id?: string; fixed_ip?: string; tag?: string }
+
+const JSON_COLUMNS = ['flavor', 'metadata', 'system_metadata', 'security_groups', 'requested_networks', 'network_info', 'fault', 'trusted_certs'] as const;
+
+export function rowToInstance(r: any, tags: string[] = []): Instance {
+  return {
+    ...r,
+    flavor: json(r.flavor, {}), metadata: json(r.metadata, {}), system_metadata: json(r.system_metadata, {}),
+    security_groups: json(r.security_groups, []), requested_networks: json(r.requested_networks, []), network_info: json(r.network_info, []),
+    fault: json(r.fault, null), trusted_certs: json(r.trusted_certs, null),
+    locked: bool(r.locked), deleted: bool(r.deleted), power_state: Number(r.power_state), launch_index: Number(r.launch_index),
+    progress: Number(r.progress), config_drive: r.config_drive ?? '', tags,
+  };
+}
+
+function toRow(patch: Partial<Instance>): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'tags') continue;
+    if ((JSON_COLUMNS as readonly string[]).includes(k)) row[k] = v === null ? null : JSON.stringify(v);
+    else if (typeof v === 'boolean') row[k] = v ? 1 : 0;
+    else row[k] = v;
+  }
+  return row;
+}
+
+export class InstanceStore {
+  constructor(public db: Kysely<any>) {}
+
+  async create(inst: Omit<Instance, 'created_at' | 'updated_at' | 'deleted_at' | 'deleted'>): Promise<Instance> {
+    const t = now();
+    const full: Instance = { ...inst, created_at: t, updated_at: t, deleted_at: null, deleted: false };
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('instances').values(toRow(full)).execute();
+      for (const tag of inst.tags) await tx.insertInto('instance_tags').values({ instance_uuid: inst.uuid, tag }).execute();
+    });
+    return full;
+  }
+
+  async get(uuid: string, opts: { readDeleted?: boolean } = {}): Promise<Instance | null> {
+    let q = this.db.selectFrom('instances').selectAll().where('uuid', '=', uuid);
+    if (!opts.readDeleted) q = q.where('deleted', '=', 0);
+    const r = await q.executeTakeFirst();
+    if (!r) return null;
+    return rowToInstance(r, (await this.tagsOf([uuid])).get(uuid) ?? []);
+  }
+
+  async list(where: { projectId?: string; deleted?: boolean; host?: string } = {}): Promise<Instance[]> {
+    let q = this.db.selectFrom('instances').selectAll();
+    if (where.projectId) q = q.where('project_id', '=', where.projectId);
+    if (where.deleted === false) q = q.where('deleted', '=', 0);
+    if (where.host) q = q.where('host', '=', where.host);
+    const rows = await q.execute();
+    const tags = await this.tagsOf(rows.map((r) => r.uuid));
+    return rows.map((r) => rowToInstance(r, tags.get(r.uuid) ?? []));
+  }
+
+  async tagsOf(uuids: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (let i = 0; i < uuids.length; i += 500) {
+      const rows = await this.db.selectFrom('instance_tags').selectAll().where('instance_uuid', 'in', uuids.slice(i, i + 500)).execute();
+      for (const r of rows) { const l = out.get(r.instance_uuid) ?? []; l.push(r.tag); out.set(r.instance_uuid, l); }
+    }
+    for (const l of out.values()) l.sort();
+    return out;
+  }
+
+  /**
+   * Updates an instance. With `expectTaskState` the update happens only when the current
+   * task_state is one of those (Nova's expected_task_state): returns false otherwise.
+   */
+  async update(uuid: string, patch: Partial<Instance>, opts: { expectTaskState?: Array<string | null>; expectVmState?: string[] } = {}): Promise<boolean> {
+    let q = this.db.updateTable('instances').set({ ...toRow(patch), updated_at: now() }).where('uuid', '=', uuid).where('deleted', '=', 0);
+    if (opts.expectTaskState) {
+      const vals = opts.expectTaskState.filter((x): x is string => x !== null);
+      const withNull = opts.expectTaskState.includes(null);
+      q = q.where((eb) => {
+        const ors = [];
+        if (vals.length) ors.push(eb('task_state', 'in', vals));
+        if (withNull) ors.push(eb('task_state', 'is', null));
+        return eb.or(ors);
+      });
+    }
+    if (opts.expectVmState) q = q.where('vm_state', 'in', opts.expectVmState);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async setTags(uuid: string, tags: string[]) {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('instance_tags').where('instance_uuid', '=', uuid).execute();
+      for (const tag of tags) await tx.insertInto('instance_tags').values({ instance_uuid: uuid, tag }).execute();
+      await tx.updateTable('instances').set({ updated_at: now() }).where('uuid', '=', uuid).execute();
+    });
+  }
+
+  /** Soft delete, as Nova keeps deleted instances readable by admins and changes-since. */
+  async markDeleted(uuid: string) {
+    const t = now();
+    await this.db.updateTable('instances').set({ deleted: 1, deleted_at: t, updated_at: t, terminated_at: t, vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE }).where('uuid', '=', uuid).execute();
+  }
+
+  async setFault(uuid: string, code: number, message: string, details?: string) {
+    const fault: Fault = { code, message, details, created: now() };
+    await this.db.updateTable('instances').set({ fault: JSON.stringify(fault), updated_at: now() }).where('uuid', '=', uuid).execute();
+  }
+
+  // ---- instance actions and events ----------------------------------------------------
+
+  async startAction(a: { instance_uuid: string; action: string; request_id: string; user_id?: string; project_id?: string }): Promise<void> {
+    const t = now();
+    await this.db.insertInto('instance_actions').values({ ...a, start_time: t, updated_at: t, message: null }).execute();
+  }
+
+  private async actionId(uuid: string, requestId: string): Promise<number | null> {
+    const r = await this.db.selectFrom('instance_actions').select('id').where('instance_uuid', '=', uuid).where('request_id', '=', requestId).orderBy('id', 'desc').executeTakeFirst();
+    return r ? Number(r.id) : null;
+  }
+
+  async startEvent(uuid: string, requestId: string, event: string, host?: string): Promise<void> {
+    const id = await this.actionId(uuid, requestId);
+    if (id === null) return;
+    const t = now();
+    await this.db.insertInto('instance_action_events').values({ action_id: id, event, start_time: t, host: host ?? null }).execute();
+    await this.db.updateTable('instance_actions').set({ updated_at: t }).where('id', '=', id).execute();
+  }
+
+  async finishEvent(uuid: string, requestId: string, event: string, result: 'Success' | 'Error', traceback?: string): Promise<void> {
+    const id = await this.actionId(uuid, requestId);
+    if (id === null) return;
+    const t = now();
+    const ev = await this.db.selectFrom('instance_action_events').select('id').where('action_id', '=', id).where('event', '=', event).orderBy('id', 'desc').executeTakeFirst();
+    if (ev) await this.db.updateTable('instance_action_events').set({ finish_time: t, result, traceback: traceback ?? null }).where('id', '=', ev.id).execute();
+    else await this.db.insertInto('instance_action_events').values({ action_id: id, event, start_time: t, finish_time: t, result, traceback: traceback ?? null }).execute();
+    const patch: Record<string, unknown> = { updated_at: t };
+    if (result === 'Error') patch.message = 'Error';
+    await this.db.updateTable('instance_actions').set(patch).where('id', '=', id).execute();
+  }
+
+  /** Runs fn as an event of an action, recording its start, end and result. */
+  async event<T>(uuid: string, requestId: string, event: string, host: string | undefined, fn: () => Promise<T>): Promise<T> {
+    await this.startEvent(uuid, requestId, event, host);
+    try {
+      const out = await fn();
+      await this.finishEvent(uuid, requestId, event, 'Success');
+      return out;
+    } catch (e) {
+      await this.finishEvent(uuid, requestId, event, 'Error', (e as Error)?.stack ?? String(e));
+      throw e;
+    }
+  }
+
+  async actions(uuid: string) {
+    return this.db.selectFrom('instance_actions').selectAll().where('instance_uuid', '=', uuid).orderBy('id', 'desc').execute();
+  }
+
+  async action(uuid: string, requestId: string) {
+    const a = await this.db.selectFrom('instance_actions').selectAll().where('instance_uuid', '=', uuid).where('request_id', '=', requestId).orderBy('id', 'desc').executeTakeFirst();
+    if (!a) return null;
+    const events = await this.db.selectFrom('instance_action_events').selectAll().where('action_id', '=', a.id).orderBy('id').execute();
+    return { action: a, events };
+  }
+}
+
+export const newRequestId = () => `req-${randomUUID()}`;

@@ -1,0 +1,133 @@
+// The conductor (nova-conductor): runs the build of a server as a flow with revert —
+// schedule and claim (the scheduler), ports (the network service), spawn (the chosen host's
+// compute agent). A failed spawn that another host may fix is rescheduled, up to max_attempts;
+// otherwise, and when no host fits, the server goes to ERROR with a fault, and every
+// allocation and port the build took is given back.
+import type { MessageBus } from '../../core/bus.ts';
+import type { Logger } from '../../core/log.ts';
+import { LinearFlow } from '../../core/flow.ts';
+import type { ComputeOptions } from '../service.ts';
+import { InstanceStore, VmState, type Instance, type Vif } from '../instances.ts';
+import type { ComputeClients } from '../clients.ts';
+import type { ImageMeta } from '../drivers/virt.ts';
+import type { AgentResult } from '../agent/compute.ts';
+import type { RequestSpec, Selection } from './scheduler.ts';
+import { notifyInstance } from '../notifications.ts';
+
+export interface BuildRequest {
+  uuids: string[]; request_id: string; image: ImageMeta | null;
+  availability_zone?: string | null; force_host?: string | null;
+  /** Security group ids for the ports Nova creates (undefined: the network's default). */
+  security_group_ids?: string[];
+}
+
+/** A build failure: `reschedule` when another host may succeed. */
+class BuildFailure extends Error {
+  constructor(message: string, public reschedule: boolean, public host?: string) { super(message); }
+}
+
+interface BuildState { inst: Instance; selection?: { host: string; node: string; provider: string }; vifs: Vif[] }
+
+export class Conductor {
+  private stopServing?: () => void;
+  constructor(private store: InstanceStore, private clients: ComputeClients, private bus: MessageBus, private o: ComputeOptions, private log: Logger) {}
+
+  start() {
+    this.stopServing = this.bus.serve('conductor', this.o.host, {
+      build_instances: (a: BuildRequest) => { void this.buildInstances(a); return null; },
+    });
+  }
+  stop() { this.stopServing?.(); }
+
+  async buildInstances(req: BuildRequest) {
+    await Promise.all(req.uuids.map((u) => this.build(u, req).catch((err) => this.log.error({ err, instance: u }, 'build failed unexpectedly'))));
+  }
+
+  private async build(uuid: string, req: BuildRequest) {
+    const excluded: string[] = [];
+    let lastFailure: BuildFailure | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const inst = await this.store.get(uuid);
+      // Deleted while it waited: nothing to build.
+      if (!inst || inst.task_state === 'deleting') return;
+      try {
+        await this.store.event(uuid, req.request_id, attempt === 1 ? 'conductor_schedule_and_build_instances' : `conductor_reschedule_${attempt}`, this.o.host, async () => {
+          await this.flow(req, excluded).run({ inst, vifs: [] });
+        });
+        return;
+      } catch (e) {
+        let f = e instanceof BuildFailure ? e : new BuildFailure((e as Error).message, false);
+        // No host left after reschedules: the reason is the last build failure (MaxRetriesExceeded).
+        if (!f.reschedule && lastFailure && f.message.startsWith('No valid host')) f = lastFailure;
+        if (f.reschedule && f.host) excluded.push(f.host);
+        if (f.reschedule) lastFailure = f;
+        if (f.reschedule && attempt < this.o.maxAttempts) {
+          this.log.info({ instance: uuid, host: f.host, attempt }, 'rescheduling build');
+          await this.store.update(uuid, { host: null, node: null, task_state: 'scheduling', network_info: [] });
+          continue;
+        }
+        const message = f.reschedule
+          ? `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${uuid}.`
+          : f.message;
+        // A server deleted meanwhile stays deleted; otherwise it is ERROR with the reason.
+        if (await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, host: null, node: null }, { expectTaskState: ['scheduling', 'networking', 'spawning', 'block_device_mapping', null] })) {
+          await this.store.setFault(uuid, 500, message, f.reschedule ? f.message : undefined);
+          const failed = await this.store.get(uuid);
+          if (failed) notifyInstance(this.bus, `nova-conductor:${this.o.host}`, 'create.error', failed, { fault: { message } });
+        }
+        return;
+      }
+    }
+  }
+
+  private flow(req: BuildRequest, excluded: string[]) {
+    const onRevertError = (task: string, err: unknown) => this.log.error({ err, task }, 'build revert failed');
+    return new LinearFlow<BuildState>('build_instance', { onRevertError })
+      .add({
+        name: 'schedule_and_claim',
+        execute: async (s) => {
+          const spec: RequestSpec = {
+            instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
+            availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, exclude_hosts: excluded,
+          };
+          const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
+          if ('error' in sel) throw new BuildFailure(sel.error, false);
+          s.selection = sel;
+          await this.store.update(s.inst.uuid, { host: sel.host, node: sel.node, task_state: 'networking' });
+          s.inst = { ...s.inst, host: sel.host, node: sel.node };
+        },
+        revert: async (s) => { if (s.selection) await this.clients.deleteAllocations(s.inst.uuid); },
+      })
+      .add({
+        name: 'allocate_network',
+        execute: async (s) => {
+          const requested = s.inst.requested_networks;
+          try {
+            s.vifs = await this.clients.allocatePorts(s.inst, s.selection!.host, requested, req.security_group_ids);
+          } catch (e) {
+            throw new BuildFailure(`Build of instance ${s.inst.uuid} aborted: ${(e as Error).message}`, false);
+          }
+          await this.store.update(s.inst.uuid, { network_info: s.vifs, task_state: 'spawning' });
+          s.inst = { ...s.inst, network_info: s.vifs };
+        },
+        revert: async (s) => {
+          if (s.vifs.length) await this.clients.deallocatePorts(s.vifs);
+          await this.store.update(s.inst.uuid, { network_info: [] });
+        },
+      })
+      .add({
+        name: 'spawn',
+        execute: async (s) => {
+          const host = s.selection!.host;
+          let res: AgentResult;
+          try {
+            res = await this.bus.call<AgentResult>(`compute.${host}`, 'build_and_run_instance', { uuid: s.inst.uuid, request_id: req.request_id, image: req.image });
+          } catch (e) {
+            // The agent did not answer (down, or killed mid-build): another host may.
+            throw new BuildFailure(`Compute host ${host} did not answer: ${(e as Error).message}`, true, host);
+          }
+          if (!res.ok) throw new BuildFailure(res.message, res.reschedule, host);
+        },
+      });
+  }
+}

@@ -1,0 +1,85 @@
+// The scheduler (nova-scheduler): asks placement for allocation candidates with the flavor's
+// resources, filters the hosts (compute service enabled and up, availability zone, requested
+// or excluded hosts), weighs them by free RAM, and claims the first that placement accepts
+// (PUT /allocations with consumer generation; a 409 means someone was faster: next one).
+import type { Kysely } from 'kysely';
+import type { MessageBus } from '../../core/bus.ts';
+import type { Logger } from '../../core/log.ts';
+import { bool } from '../../core/db.ts';
+import type { ComputeOptions, Flavor } from '../service.ts';
+import type { ComputeClients } from '../clients.ts';
+
+export interface RequestSpec {
+  instance_uuid: string; project_id: string; user_id: string; flavor: Flavor;
+  availability_zone?: string | null;
+  /** Forced host (zone:host) or a requested one (2.74 `host`). */
+  force_host?: string | null;
+  exclude_hosts?: string[];
+}
+
+export type Selection = { host: string; node: string; provider: string } | { error: string };
+
+/** The placement resources a flavor asks for (nova.scheduler.utils.resources_from_flavor). */
+export function flavorResources(f: Flavor): Record<string, number> {
+  const res: Record<string, number> = { VCPU: f.vcpus, MEMORY_MB: f.ram, DISK_GB: f.disk + f.ephemeral + Math.ceil(f.swap / 1024) };
+  for (const [k, v] of Object.entries(f.extra_specs ?? {})) {
+    const m = /^resources:([A-Z0-9_]+)$/.exec(k);
+    if (m) res[m[1]!] = Number(v);
+  }
+  for (const k of Object.keys(res)) if (!res[k]) delete res[k];
+  return res;
+}
+
+export class Scheduler {
+  private stopServing?: () => void;
+  /** The availability zone of a host (aggregates decide it; this default says 'the default zone'). */
+  hostZone: (host: string) => Promise<string>;
+
+  constructor(private db: Kysely<any>, private clients: ComputeClients, private bus: MessageBus, private o: ComputeOptions, private log: Logger) {
+    this.hostZone = async () => o.defaultAvailabilityZone;
+  }
+
+  start() { this.stopServing = this.bus.serve('scheduler', this.o.host, { select_destinations: (a) => this.select(a.spec) }); }
+  stop() { this.stopServing?.(); }
+
+  /** Hosts whose nova-compute is enabled and has reported within service_down_time. */
+  private async usableHosts(): Promise<Map<string, string>> {
+    const cutoff = new Date(Date.now() - this.o.serviceDownTime * 1000).toISOString();
+    const services = await this.db.selectFrom('services').selectAll().where('binary', '=', 'nova-compute').where('deleted', '=', 0).execute();
+    const up = new Set(services.filter((s) => !bool(s.disabled) && !bool(s.forced_down) && s.last_seen_up && s.last_seen_up >= cutoff).map((s) => s.host));
+    const nodes = await this.db.selectFrom('compute_nodes').select(['uuid', 'host', 'hypervisor_hostname']).where('deleted', '=', 0).execute();
+    const out = new Map<string, string>();
+    for (const n of nodes) if (up.has(n.host)) out.set(n.uuid, n.host);
+    return out;
+  }
+
+  async select(spec: RequestSpec): Promise<Selection> {
+    const resources = flavorResources(spec.flavor);
+    const q = Object.entries(resources).map(([k, v]) => `${k}:${v}`).join(',');
+    const r = await this.clients.placement.request('GET', `/allocation_candidates?resources=${q}&limit=1000`);
+    if (r.status !== 200) return { error: `No valid host was found. Placement answered ${r.status}.` };
+    const usable = await this.usableHosts();
+    const summaries = r.body.provider_summaries as Record<string, { resources: Record<string, { capacity: number; used: number }> }>;
+    const candidates: Array<{ host: string; provider: string; allocations: any; freeRam: number }> = [];
+    for (const ar of r.body.allocation_requests as Array<{ allocations: Record<string, unknown> }>) {
+      const provider = Object.keys(ar.allocations).find((u) => usable.has(u));
+      if (!provider) continue;
+      const host = usable.get(provider)!;
+      if (spec.exclude_hosts?.includes(host)) continue;
+      if (spec.force_host && spec.force_host !== host) continue;
+      if (spec.availability_zone && !spec.force_host && (await this.hostZone(host)) !== spec.availability_zone) continue;
+      const mem = summaries[provider]?.resources?.MEMORY_MB;
+      candidates.push({ host, provider, allocations: ar.allocations, freeRam: mem ? mem.capacity - mem.used : 0 });
+    }
+    // The RAM weigher (multiplier 1.0): the most free memory first; ties by host name, stable.
+    candidates.sort((a, b) => b.freeRam - a.freeRam || a.host.localeCompare(b.host));
+    for (const c of candidates) {
+      const claim = await this.clients.placement.request('PUT', `/allocations/${spec.instance_uuid}`, {
+        allocations: c.allocations, project_id: spec.project_id, user_id: spec.user_id, consumer_generation: null,
+      });
+      if (claim.status === 204) return { host: c.host, node: c.host, provider: c.provider };
+      if (claim.status !== 409) this.log.warn({ status: claim.status, body: claim.body }, 'placement refused a claim');
+    }
+    return { error: 'No valid host was found. There are not enough hosts available.' };
+  }
+}
