@@ -248,3 +248,56 @@ describe('image service with enforce_scope and locations', () => {
     assert.equal((await req('GET', '/v2/schemas/tasks')).body.properties.tasks.items.properties.input, undefined);
   });
 });
+
+describe('image quotas through Keystone unified limits (use_keystone_limits)', () => {
+  let c: TestCloud;
+  let m: { project: string; token: string };
+  const api = (p: string) => `${c.url}/image${p}`;
+  const req = (method: string, p: string, body?: unknown, token?: string) => c.req(method, api(p), body, { token });
+  const upload = (id: string, data: Buffer, token: string) => fetch(api(`/v2/images/${id}/file`), {
+    method: 'PUT', headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(data),
+  });
+
+  before(async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
+    fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  useKeystoneLimits: true\n');
+    c = await startCloud({ dataDir });
+    m = await member(c, 'img-quota');
+  });
+  after(async () => {
+    const dir = c.dataDir;
+    await c.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses over the limits with 413 and reports usage', async () => {
+    // No limit registered: oslo.limit's limit is 0.
+    const none = await req('POST', '/v2/images', { name: 'a' }, m.token);
+    assert.equal(none.status, 413);
+    assert.match(none.body.message, /Resource image_count_total is over limit of 0 due to current usage 0 and delta 1/);
+    const service = (await c.req('GET', '/v3/services?type=image')).body.services[0].id;
+    const reg = await c.req('POST', '/v3/registered_limits', { registered_limits: [
+      { service_id: service, region_id: 'RegionOne', resource_name: 'image_count_total', default_limit: 2 },
+      { service_id: service, region_id: 'RegionOne', resource_name: 'image_size_total', default_limit: 1 },
+      { service_id: service, region_id: 'RegionOne', resource_name: 'image_stage_total', default_limit: 1 },
+      { service_id: service, region_id: 'RegionOne', resource_name: 'image_count_uploading', default_limit: 1 },
+    ] });
+    assert.equal(reg.status, 201, JSON.stringify(reg.body));
+    const a = (await req('POST', '/v2/images', { name: 'a', disk_format: 'raw', container_format: 'bare' }, m.token)).body;
+    const b = (await req('POST', '/v2/images', { name: 'b', disk_format: 'raw', container_format: 'bare' }, m.token)).body;
+    assert.equal((await req('POST', '/v2/images', { name: 'c' }, m.token)).status, 413);
+    // A project limit of its own wins over the default.
+    assert.equal((await c.req('POST', '/v3/limits', { limits: [{ service_id: service, region_id: 'RegionOne', project_id: m.project, resource_name: 'image_count_total', resource_limit: 3 }] })).status, 201);
+    assert.equal((await req('POST', '/v2/images', { name: 'c' }, m.token)).status, 201);
+    // image_size_total is checked before an upload: the first goes over, the next is refused.
+    assert.equal((await upload(a.id, Buffer.alloc(2 * 1024 * 1024, 1), m.token)).status, 204);
+    const over = await upload(b.id, Buffer.alloc(10, 1), m.token);
+    assert.equal(over.status, 413);
+    assert.equal((await req('GET', `/v2/images/${b.id}`, undefined, m.token)).body.status, 'queued');
+    const usage = (await req('GET', '/v2/info/usage', undefined, m.token)).body.usage;
+    assert.deepEqual(usage.image_count_total, { limit: 3, usage: 3 });
+    assert.deepEqual(usage.image_size_total, { limit: 1, usage: 2 });
+    assert.deepEqual(usage.image_count_uploading, { limit: 1, usage: 0 });
+    assert.deepEqual(usage.image_stage_total, { limit: 1, usage: 0 });
+  });
+});

@@ -8,14 +8,19 @@ interface CatalogEntry { type: string; endpoints: Array<{ interface: string; reg
 export class ServiceSession {
   private cached?: { token: string; expires: number; catalog: CatalogEntry[] };
   private pending?: Promise<{ token: string; expires: number; catalog: CatalogEntry[] }>;
-  constructor(private authUrl: () => string, private username: string, private password: string, private region: string, private project = 'service') {}
+  constructor(private authUrl: () => string, private username: string, private password: string, private region: string, private project = 'service', private system = false) {}
+
+  /** The same user with a system-scoped token (for APIs that answer system readers, like Keystone's limits). */
+  systemScoped(): ServiceSession {
+    return new ServiceSession(this.authUrl, this.username, this.password, this.region, this.project, true);
+  }
 
   private async login() {
     const res = await fetch(`${this.authUrl()}/auth/tokens`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ auth: {
         identity: { methods: ['password'], password: { user: { name: this.username, domain: { id: 'default' }, password: this.password } } },
-        scope: { project: { name: this.project, domain: { id: 'default' } } },
+        scope: this.system ? { system: { all: true } } : { project: { name: this.project, domain: { id: 'default' } } },
       } }),
     });
     if (res.status !== 201) throw new ApiError(503, `Service user ${this.username} could not authenticate (${res.status}).`);

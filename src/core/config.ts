@@ -69,6 +69,8 @@ export interface ImageConfig {
   cache: boolean;
   /** Bytes the cache may hold before the least recently used copies go (Glance's image_cache_max_size). */
   cacheMaxSize: number;
+  /** Enforce image quotas from Keystone's unified limits (Glance's use_keystone_limits). */
+  useKeystoneLimits: boolean;
   /** Largest image in bytes (Glance's image_size_cap). */
   sizeCap: number;
 }
@@ -109,7 +111,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
-    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, cache: false, cacheMaxSize: 10 * 1024 ** 3, sizeCap: 1024 ** 4 },
+    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, cache: false, cacheMaxSize: 10 * 1024 ** 3, useKeystoneLimits: false, sizeCap: 1024 ** 4 },
     network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
     identity: {
       tokenExpiration: 3600,

@@ -1,6 +1,6 @@
 // `stratus bootstrap` (keystone-manage bootstrap): the Default domain, the admin project and
 // user, roles admin ⇒ member ⇒ reader (plus service), admin on the project and the system,
-// the service project with a user per service, the region and the catalog. Idempotent.
+// the service project with a user per service (system reader too), the region and the catalog. Idempotent.
 import type { IdentityService } from './service.ts';
 import { DEFAULT_DOMAIN } from './backend.ts';
 
@@ -43,6 +43,8 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
     if (!u) u = await s.users.create({ name: svc.name, domain_id: domain.id, password: o.servicePassword, options: { ignore_password_expiry: true, ignore_lockout_failure_attempts: true }, extra: {} });
     await s.assignment.grant({ type: 'UserProject', actor_id: u.id, target_id: serviceProject.id, role_id: admin.id, inherited: false });
     await s.assignment.grant({ type: 'UserProject', actor_id: u.id, target_id: serviceProject.id, role_id: service.id, inherited: false });
+    // System reader, as DevStack grants services that read Keystone's unified limits (oslo.limit).
+    await s.assignment.grant({ type: 'UserSystem', actor_id: u.id, target_id: 'system', role_id: reader.id, inherited: false });
   }
 
   if (!(await s.catalog.listRegions()).some((r) => r.id === o.region)) await s.catalog.createRegion({ id: o.region, description: '', extra: {} });

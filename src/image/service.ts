@@ -13,7 +13,7 @@ import { PolicyEngine } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { IMAGE_POLICIES } from './policies.ts';
-import { ImageRepo, imageView, isAdmin, type Image } from './images.ts';
+import { fromRow, ImageRepo, imageView, isAdmin, type Image } from './images.ts';
 import type { ImageStore } from './drivers/store.ts';
 import { FileStore } from './drivers/file.ts';
 import { ObjectStoreStore } from './drivers/object_store.ts';
@@ -21,6 +21,7 @@ import { HttpStore } from './drivers/http.ts';
 import { ImageCache } from './cache.ts';
 import { registerCacheRoutes } from './api/cache.ts';
 import { registerTaskRoutes } from './api/tasks.ts';
+import { ImageQuotas } from './quota.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
 import { registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
@@ -51,6 +52,8 @@ export class ImageService implements ServiceModule {
   httpStore = new HttpStore();
   /** Local copies of image data (Glance's image cache), when configured. */
   cache?: ImageCache;
+  /** Quotas from Keystone's unified limits (use_keystone_limits), when configured. */
+  quotas?: ImageQuotas;
 
   constructor(public db: Kysely<any>, public ctx: ServiceContext) {
     const cfg = ctx.config as any;
@@ -64,6 +67,11 @@ export class ImageService implements ServiceModule {
     this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
     this.showLocations = !!cfg.image?.showMultipleLocations;
     this.showDirectUrl = !!cfg.image?.showDirectUrl;
+    if (cfg.image?.useKeystoneLimits) {
+      this.quotas = new ImageQuotas(ctx.session.systemScoped(), cfg.region,
+        async (pid) => (await this.db.selectFrom('images').selectAll().where('owner', '=', pid).execute()).map(fromRow),
+        (img) => ['uploading', 'importing'].includes(img.status) && fs.existsSync(path.join(this.stagingDir, img.id)));
+    }
     if (cfg.image?.cache) {
       this.cache = new ImageCache(db, path.join(root, 'cache'), Number(cfg.image.cacheMaxSize ?? 10 * 1024 ** 3), ctx.log, async (id) => {
         const img = await this.repo.get(id);

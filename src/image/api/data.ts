@@ -66,12 +66,15 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
     const img = await svc.find(req, req.params.id, 'upload_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'saving'))) {
       throw new ApiError(409, `Image status transition from ${img.status} to saving is not allowed`);
     }
+    // The image now counts as uploading: over the limit, it goes back to queued.
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_count_uploading: 0 }).catch(async (e) => { await svc.repo.transition(img.id, ['saving'], 'queued'); throw e; });
     // Glance's multi-store upload names its store in X-Image-Meta-Store.
     const store = typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore;
     if (!svc.stores.has(store)) {
@@ -107,12 +110,14 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   // Interoperable import: stage the bytes, then import them into a store.
   app.put<{ Params: { id: string } }>('/v2/images/:id/stage', async (req, reply) => {
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_stage_total: 0 });
     const img = await svc.find(req, req.params.id, 'modify_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'uploading'))) {
       throw new ApiError(409, `Image status transition from ${img.status} to uploading is not allowed`);
     }
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_count_uploading: 0 }).catch(async (e) => { await svc.repo.transition(img.id, ['uploading'], 'queued'); throw e; });
     await fsp.mkdir(svc.stagingDir, { recursive: true });
     const staged = path.join(svc.stagingDir, img.id);
     const tmp = `${staged}.tmp-${randomUUID()}`;
@@ -132,6 +137,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.post<{ Params: { id: string } }>('/v2/images/:id/import', async (req, reply) => {
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
     const img = await svc.find(req, req.params.id, 'modify_image');
     const body = (req.body ?? {}) as any;
     const method = body?.method?.name;

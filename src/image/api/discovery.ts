@@ -116,14 +116,10 @@ export function registerDiscoveryRoutes(app: FastifyInstance, svc: ImageService)
     req.authorize('stores_info_detail');
     return { stores: [...svc.stores.values()].map((s) => ({ id: s.id, description: s.description, type: s.id, properties: {}, ...(s.id === svc.defaultStore ? { default: true } : {}) })) };
   });
+  // Glance answers {} here unless it enforces Keystone's unified limits.
   app.get('/v2/info/usage', async (req) => {
     req.authorized = true;
     const pid = req.ctx?.projectId;
-    const mine = (await svc.repo.all()).filter((i) => i.owner === pid);
-    const bytes = mine.reduce((n, i) => n + (i.size ?? 0), 0);
-    return { usage: {
-      image_size_total: { limit: -1, usage: bytes }, image_count_total: { limit: -1, usage: mine.length },
-      image_stage_total: { limit: -1, usage: 0 }, image_count_uploading: { limit: -1, usage: mine.filter((i) => ['saving', 'uploading', 'importing'].includes(i.status)).length },
-    } };
+    return { usage: svc.quotas && pid ? await svc.quotas.report(pid) : {} };
   });
 }

@@ -84,6 +84,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     if (img.owner !== ctx.projectId && !isAdmin(ctx)) throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
     if (img.visibility === 'public') req.authorize('publicize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
     if (img.visibility === 'community') req.authorize('communitize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
+    await svc.quotas?.enforce(ctx.projectId, { image_count_total: 1 });
     try { await svc.repo.insert(img); } catch (e) {
       if (isUniqueViolation(e)) throw new ApiError(409, `Image with identifier ${img.id} already exists!`);
       throw e;
