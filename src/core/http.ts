@@ -71,15 +71,8 @@ export function createHttpApp(log: Logger): FastifyInstance {
   } as any) as unknown as FastifyInstance;
   // Clients send Content-Type: application/json on bodiless requests; that is not an error.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', 'application/openstack-images-v2.1-json-patch'], { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim();
-    if (!text) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v)));
-    } catch {
-      done(new ApiError(400, 'Malformed request body: the body is not valid JSON.'), undefined);
-    }
-  });
+  app.addContentTypeParser(['application/json', 'application/openstack-images-v2.1-json-patch'], { parseAs: 'string' },
+    jsonBodyParser(() => new ApiError(400, 'Malformed request body: the body is not valid JSON.')));
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
@@ -103,6 +96,19 @@ export function createHttpApp(log: Logger): FastifyInstance {
     return res.allowed && !res.scopeError;
   });
   return app;
+}
+
+/**
+ * A Fastify body parser for JSON: an empty body is no body (clients send Content-Type:
+ * application/json on bodiless requests), `__proto__` keys are dropped, and bad JSON is the
+ * service's own 400 (each service words it its own way).
+ */
+export function jsonBodyParser(malformed: (err: Error) => Error) {
+  return (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const text = String(body).trim();
+    if (!text) return done(null, undefined);
+    try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch (e) { done(malformed(e as Error), undefined); }
+  };
 }
 
 type PolicyResult = { allowed: boolean; scopeError: boolean };

@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from '../core/config.ts';
-import type { ServiceModule } from '../core/http.ts';
+import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
 import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyTarget } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
@@ -154,11 +154,7 @@ export class NetworkService implements ServiceModule {
 
   async register(app: FastifyInstance) {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-      const text = (body as string).trim();
-      if (!text) return done(null, undefined);
-      try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed request body', 'HTTPBadRequest'), undefined); }
-    });
+    app.addContentTypeParser('*', { parseAs: 'string' }, jsonBodyParser(() => new ApiError(400, 'Malformed request body', 'HTTPBadRequest')));
     app.get('/', { config: { auth: false } }, async (req) => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }] }));
     app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req));
     app.get('/v2.0/extensions', async (req) => { req.authorized = true; return { extensions: this.extensions.map((e) => this.extensionView(e)) }; });
