@@ -457,5 +457,21 @@ export const flavorsFamily: Family = {
   name: 'flavors',
   migrations: flavorMigrations,
   routes: registerRoutes,
-  async init(svc) { flavorStore(svc); },
+  async init(svc) {
+    const store = flavorStore(svc);
+    svc.providers.flavors = {
+      async find(id: string) {
+        const f = await store.get(id);
+        return f ? providedFlavor(f) : null;
+      },
+    };
+  },
 };
+
+/** A flavor as the other families see it (service.ts Flavor). */
+export function providedFlavor(f: Flavor) {
+  return {
+    id: f.flavorid, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap,
+    rxtx_factor: f.rxtx_factor, is_public: f.is_public, disabled: f.disabled, description: f.description, extra_specs: { ...f.extra_specs },
+  };
+}

@@ -1,0 +1,202 @@
+// os-hypervisors (nova.api.openstack.compute.hypervisors): the compute nodes the agents report
+// (servers family's `compute_nodes`) with their service's state: list, detail (paginated from
+// 2.33), show, search and servers routes (to 2.52), uuids, hostname pattern and with_servers
+// (2.53), statistics and uptime (to 2.87), 2.88's slimmer detail with uptime inline.
+import os from 'node:os';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ComputeService, Family } from '../service.ts';
+import { json } from '../../core/db.ts';
+import { authorize, badRequest, isUuid, mv, notFound, queryOf } from './common.ts';
+import { listServices, serviceIsUp, type ServiceRow } from './services.ts';
+import { limitOf, nextLink } from './flavors.ts';
+
+const HV = 'os_compute_api:os-hypervisors';
+
+interface Node {
+  id: number; uuid: string; host: string; hypervisor_hostname: string; hypervisor_type: string; hypervisor_version: number; host_ip: string | null;
+  vcpus: number; memory_mb: number; local_gb: number; vcpus_used: number; memory_mb_used: number; local_gb_used: number; running_vms: number; cpu_info: string | null;
+}
+
+async function nodes(svc: ComputeService): Promise<Node[]> {
+  const rows = await svc.db.selectFrom('compute_nodes').selectAll().where('deleted', '=', 0).orderBy('id').execute();
+  return rows.map((r: any) => ({
+    id: Number(r.id), uuid: r.uuid, host: r.host, hypervisor_hostname: r.hypervisor_hostname, hypervisor_type: r.hypervisor_type,
+    hypervisor_version: Number(r.hypervisor_version), host_ip: r.host_ip ?? null, vcpus: Number(r.vcpus), memory_mb: Number(r.memory_mb),
+    local_gb: Number(r.local_gb), vcpus_used: Number(r.vcpus_used), memory_mb_used: Number(r.memory_mb_used), local_gb_used: Number(r.local_gb_used),
+    running_vms: Number(r.running_vms), cpu_info: r.cpu_info ?? null,
+  }));
+}
+
+async function serversOn(svc: ComputeService, host: string): Promise<Array<{ name: string; uuid: string }>> {
+  const rows = await svc.db.selectFrom('instances').select(['uuid']).where('host', '=', host).where('deleted', '=', 0).orderBy('created_at').execute().catch(() => []);
+  return rows.map((r: any) => ({ name: `instance-${String(r.uuid).slice(0, 8)}`, uuid: r.uuid }));
+}
+
+/** The host's uptime line, as `uptime` prints it (what Nova's drivers return). */
+function uptimeLine(): string {
+  const t = new Date();
+  const up = os.uptime();
+  const days = Math.floor(up / 86400), h = Math.floor((up % 86400) / 3600), m = Math.floor((up % 3600) / 60);
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(', ');
+  const clock = t.toISOString().slice(11, 19);
+  return ` ${clock} up ${days ? `${days} days, ` : ''}${String(h).padStart(2, ' ')}:${String(m).padStart(2, '0')},  0 users,  load average: ${load}`;
+}
+
+function view(req: FastifyRequest, svc: ComputeService, n: Node, s: ServiceRow, detail: boolean, servers?: Array<{ name: string; uuid: string }>, withServers = false) {
+  const v = mv(req);
+  const uuids = v.gte('2.53');
+  const out: Record<string, unknown> = {
+    id: uuids ? n.uuid : n.id, hypervisor_hostname: n.hypervisor_hostname,
+    state: serviceIsUp(svc, s) ? 'up' : 'down', status: s.disabled ? 'disabled' : 'enabled',
+  };
+  if (detail) {
+    out.hypervisor_type = n.hypervisor_type; out.hypervisor_version = n.hypervisor_version; out.host_ip = n.host_ip;
+    out.service = { id: uuids ? s.uuid : s.id, host: n.host, disabled_reason: s.disabled_reason };
+  }
+  if (detail && v.lt('2.88')) {
+    const freeDisk = n.local_gb - n.local_gb_used;
+    Object.assign(out, {
+      vcpus: n.vcpus, memory_mb: n.memory_mb, local_gb: n.local_gb, vcpus_used: n.vcpus_used, memory_mb_used: n.memory_mb_used,
+      local_gb_used: n.local_gb_used, free_ram_mb: n.memory_mb - n.memory_mb_used, free_disk_gb: freeDisk, current_workload: 0,
+      running_vms: n.running_vms, disk_available_least: freeDisk,
+    });
+    out.cpu_info = v.lt('2.28') ? (n.cpu_info ?? '') : json(n.cpu_info, {});
+  }
+  if (detail && v.gte('2.88')) out.uptime = serviceIsUp(svc, s) ? uptimeLine() : null;
+  if (servers && servers.length) out.servers = servers;
+  else if (withServers && v.gte('2.75')) out.servers = [];
+  return out;
+}
+
+/** oslo's bool_from_string(strict=True) for a query parameter. */
+function boolParam(name: string, raw: string | null): boolean {
+  if (raw === null) return false;
+  const s = raw.trim().toLowerCase();
+  if (['1', 't', 'true', 'on', 'y', 'yes'].includes(s)) return true;
+  if (['0', 'f', 'false', 'off', 'n', 'no'].includes(s)) return false;
+  throw badRequest(`Invalid input for query parameters ${name}. Value: ${raw}. '${raw}' is not one of ['True', 'true', 'False', 'false', ...]`);
+}
+
+function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+  const serviceOf = async () => {
+    const services = (await listServices(svc)).filter((s) => s.binary === 'nova-compute');
+    return (host: string) => services.find((s) => s.host === host);
+  };
+
+  const list = async (req: FastifyRequest, detail: boolean) => {
+    const v = mv(req);
+    const q = queryOf(req);
+    let pattern: string | null = null, withServers = false;
+    let limit: number | undefined, marker: string | null = null;
+    if (v.gte('2.53')) {
+      for (const k of q.keys()) if (!['limit', 'marker', 'hypervisor_hostname_pattern', 'with_servers'].includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+      pattern = q.get('hypervisor_hostname_pattern');
+      withServers = boolParam('with_servers', q.get('with_servers'));
+    }
+    if (v.gte('2.33')) { limit = limitOf(req); marker = q.get('marker'); }
+    let all = await nodes(svc);
+    let links = v.gte('2.33');
+    if (pattern !== null) {
+      if (q.has('limit') || marker) throw badRequest('Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.');
+      links = false;
+      all = all.filter((n) => n.hypervisor_hostname.includes(pattern!));
+      if (!all.length) throw notFound(`No hypervisor matching '${pattern}' could be found.`);
+    } else {
+      if (marker !== null) {
+        const i = all.findIndex((n) => (v.gte('2.53') ? n.uuid === marker : String(n.id) === marker));
+        if (i < 0) throw badRequest(`marker [${marker}] not found`);
+        all = all.slice(i + 1);
+      }
+      if (limit !== undefined) all = all.slice(0, limit);
+    }
+    const service = await serviceOf();
+    const out: unknown[] = [];
+    for (const n of all) {
+      const s = service(n.host);
+      if (!s) continue;
+      out.push(view(req, svc, n, s, detail, withServers ? await serversOn(svc, n.host) : undefined, withServers));
+    }
+    const body: Record<string, unknown> = { hypervisors: out };
+    if (links && limit !== undefined && out.length && out.length === limit) {
+      const last = all[all.length - 1]!;
+      body.hypervisors_links = nextLink(req, detail ? 'os-hypervisors/detail' : 'os-hypervisors', v.gte('2.53') ? last.uuid : String(last.id));
+    }
+    return body;
+  };
+
+  /** The node for an id: a uuid from 2.53 (400 otherwise), an integer before (404 otherwise). */
+  const findNode = async (req: FastifyRequest, id: string) => {
+    const uuids = mv(req).gte('2.53');
+    if (uuids && !isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
+    if (!uuids && !/^\s*[-+]?\d+\s*$/.test(id)) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
+    const n = (await nodes(svc)).find((x) => (uuids ? x.uuid === id.toLowerCase() : x.id === Number(id)));
+    if (!n) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
+    const s = (await serviceOf())(n.host);
+    if (!s) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
+    return { n, s };
+  };
+
+  app.get('/os-hypervisors', async (req) => { authorize(req, `${HV}:list`, {}); return list(req, false); });
+  app.get('/os-hypervisors/detail', async (req) => { authorize(req, `${HV}:list-detail`, {}); return list(req, true); });
+
+  app.get('/os-hypervisors/statistics', async (req) => {
+    if (mv(req).gte('2.88')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    authorize(req, `${HV}:statistics`, {});
+    const enabled = new Set((await listServices(svc)).filter((s) => s.binary === 'nova-compute' && !s.disabled).map((s) => s.host));
+    const stats = { count: 0, vcpus: 0, memory_mb: 0, local_gb: 0, vcpus_used: 0, memory_mb_used: 0, local_gb_used: 0, free_ram_mb: 0, free_disk_gb: 0, current_workload: 0, running_vms: 0, disk_available_least: 0 };
+    for (const n of await nodes(svc)) {
+      if (!enabled.has(n.host)) continue;
+      stats.count++; stats.vcpus += n.vcpus; stats.memory_mb += n.memory_mb; stats.local_gb += n.local_gb;
+      stats.vcpus_used += n.vcpus_used; stats.memory_mb_used += n.memory_mb_used; stats.local_gb_used += n.local_gb_used;
+      stats.free_ram_mb += n.memory_mb - n.memory_mb_used; stats.free_disk_gb += n.local_gb - n.local_gb_used;
+      stats.running_vms += n.running_vms; stats.disk_available_least += n.local_gb - n.local_gb_used;
+    }
+    return { hypervisor_statistics: stats };
+  });
+
+  app.get<{ Params: { id: string } }>('/os-hypervisors/:id', async (req) => {
+    let withServers = false;
+    if (mv(req).gte('2.53')) {
+      const q = queryOf(req);
+      for (const k of q.keys()) if (k !== 'with_servers') throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+      withServers = boolParam('with_servers', q.get('with_servers'));
+    }
+    authorize(req, `${HV}:show`, {});
+    const { n, s } = await findNode(req, req.params.id);
+    return { hypervisor: view(req, svc, n, s, true, withServers ? await serversOn(svc, n.host) : undefined, withServers) };
+  });
+
+  app.get<{ Params: { id: string } }>('/os-hypervisors/:id/uptime', async (req) => {
+    if (mv(req).gte('2.88')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    authorize(req, `${HV}:uptime`, {});
+    const { n, s } = await findNode(req, req.params.id);
+    if (!serviceIsUp(svc, s)) throw badRequest(`Compute service of ${n.host} is unavailable at this time.`);
+    return { hypervisor: { ...view(req, svc, n, s, false), uptime: uptimeLine() } };
+  });
+
+  const byPattern = async (req: FastifyRequest, pattern: string, servers: boolean) => {
+    const matched = (await nodes(svc)).filter((n) => n.hypervisor_hostname.includes(pattern));
+    if (!matched.length) throw notFound(`No hypervisor matching '${pattern}' could be found.`);
+    const service = await serviceOf();
+    const out: unknown[] = [];
+    for (const n of matched) {
+      const s = service(n.host);
+      if (s) out.push(view(req, svc, n, s, false, servers ? await serversOn(svc, n.host) : undefined));
+    }
+    return { hypervisors: out };
+  };
+
+  app.get<{ Params: { pattern: string } }>('/os-hypervisors/:pattern/search', async (req) => {
+    if (mv(req).gte('2.53')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    authorize(req, `${HV}:search`, {});
+    return byPattern(req, req.params.pattern, false);
+  });
+
+  app.get<{ Params: { pattern: string } }>('/os-hypervisors/:pattern/servers', async (req) => {
+    if (mv(req).gte('2.53')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    authorize(req, `${HV}:servers`, {});
+    return byPattern(req, req.params.pattern, true);
+  });
+}
+
+export const hypervisorsFamily: Family = { name: 'hypervisors', migrations: {}, routes: registerRoutes };

@@ -1,0 +1,164 @@
+// os-services (nova.api.openstack.compute.services): the services the compute agents and
+// workers register in the servers family's `services` table, up or down by their heartbeat
+// (`last_seen_up` within service_down_time, unless forced down), enable/disable with a reason,
+// forced_down (2.11), PUT /os-services/{uuid} (2.53), delete (not while hosting servers).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ComputeService, Family } from '../service.ts';
+import { now } from '../../core/db.ts';
+import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
+import { aggregateStore, hostZones, novaTime } from './aggregates.ts';
+
+const OS = 'os_compute_api:os-services';
+/** Nova's internal_service_availability_zone: where services other than nova-compute are shown. */
+export const INTERNAL_ZONE = 'internal';
+
+export interface ServiceRow {
+  id: number; uuid: string; host: string; binary: string; topic: string | null; disabled: boolean; disabled_reason: string | null;
+  forced_down: boolean; report_count: number; last_seen_up: string | null; created_at: string; updated_at: string | null;
+}
+
+const toService = (r: any): ServiceRow => ({
+  id: Number(r.id), uuid: r.uuid, host: r.host, binary: r.binary, topic: r.topic ?? null, disabled: !!Number(r.disabled),
+  disabled_reason: r.disabled_reason ?? null, forced_down: !!Number(r.forced_down), report_count: Number(r.report_count),
+  last_seen_up: r.last_seen_up ?? null, created_at: r.created_at, updated_at: r.updated_at ?? null,
+});
+
+export async function listServices(svc: ComputeService): Promise<ServiceRow[]> {
+  return (await svc.db.selectFrom('services').selectAll().where('deleted', '=', 0).orderBy('id').execute()).map(toService);
+}
+
+/** The DB servicegroup driver's is_up: a recent heartbeat, and not forced down. */
+export function serviceIsUp(svc: ComputeService, s: ServiceRow): boolean {
+  if (s.forced_down) return false;
+  const last = s.last_seen_up ?? s.updated_at ?? s.created_at;
+  return Date.now() - Date.parse(last) <= svc.options.serviceDownTime * 1000;
+}
+
+/** The zone a service is shown in: its aggregates' zone (compute) or the internal zone. */
+export function serviceZone(svc: ComputeService, s: ServiceRow, zones: Map<string, string>): string {
+  if (s.binary !== 'nova-compute') return INTERNAL_ZONE;
+  return zones.get(s.host) ?? svc.options.defaultAvailabilityZone;
+}
+
+function view(req: FastifyRequest, svc: ComputeService, s: ServiceRow, zones: Map<string, string>, forcedDown: boolean) {
+  const out: Record<string, unknown> = {
+    binary: s.binary, host: s.host, id: mv(req).gte('2.53') ? s.uuid : s.id, zone: serviceZone(svc, s, zones),
+    status: s.disabled ? 'disabled' : 'enabled', state: serviceIsUp(svc, s) ? 'up' : 'down',
+    updated_at: novaTime(s.last_seen_up ?? s.updated_at ?? s.created_at), disabled_reason: s.disabled_reason,
+  };
+  if (forcedDown) out.forced_down = s.forced_down;
+  return out;
+}
+
+const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
+const REASON = { type: 'string', minLength: 1, maxLength: 255 };
+const BOOL = { type: ['boolean', 'string'], enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] };
+const UPDATE = { type: 'object', required: ['host', 'binary'], additionalProperties: false, properties: { host: FQDN, binary: REASON, disabled_reason: REASON } };
+const UPDATE_211 = { ...UPDATE, properties: { ...UPDATE.properties, forced_down: BOOL } };
+const UPDATE_253 = { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['enabled', 'disabled'] }, disabled_reason: REASON, forced_down: BOOL } };
+
+const asBool = (v: unknown) => v === true || ['true', '1', 'on', 'yes'].includes(String(v).toLowerCase());
+
+function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+  const update = async (host: string, binary: string, values: Record<string, unknown>) => {
+    if (binary !== 'nova-compute') throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
+    const r = await svc.db.updateTable('services').set({ ...values, updated_at: now() }).where('host', '=', host).where('binary', '=', binary).where('deleted', '=', 0).executeTakeFirst();
+    if (!Number(r.numUpdatedRows)) {
+      const anyHost = await svc.db.selectFrom('services').select('id').where('host', '=', host).where('deleted', '=', 0).executeTakeFirst();
+      throw notFound(anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`);
+    }
+  };
+
+  app.get('/os-services', async (req) => {
+    const q = queryOf(req);
+    if (mv(req).gte('2.75')) for (const k of q.keys()) if (k !== 'host' && k !== 'binary') throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+    authorize(req, `${OS}:list`, {});
+    let list = (await listServices(svc)).filter((s) => s.binary !== 'nova-osapi_compute' && s.binary !== 'nova-metadata');
+    const host = q.get('host'), binary = q.get('binary');
+    if (host) list = list.filter((s) => s.host === host);
+    if (binary) list = list.filter((s) => s.binary === binary);
+    const zones = await hostZones(svc);
+    return { services: list.map((s) => view(req, svc, s, zones, mv(req).gte('2.11'))) };
+  });
+
+  app.put<{ Params: { id: string } }>('/os-services/:id', async (req) => {
+    const v = mv(req);
+    if (v.lt('2.53')) {
+      const body = validateBody<any>(req, v.gte('2.11') ? UPDATE_211 : UPDATE);
+      authorize(req, `${OS}:update`, {});
+      const action = req.params.id;
+      const { host, binary } = body;
+      if (action === 'enable') {
+        await update(host, binary, { disabled: 0, disabled_reason: null });
+        return { service: { host, binary, status: 'enabled' } };
+      }
+      if (action === 'disable' || action === 'disable-log-reason') {
+        if (action === 'disable-log-reason' && body.disabled_reason === undefined) throw badRequest('Missing disabled reason field');
+        const reason = action === 'disable-log-reason' ? body.disabled_reason : null;
+        await update(host, binary, { disabled: 1, disabled_reason: reason });
+        return { service: { host, binary, status: 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
+      }
+      if (action === 'force-down' && v.gte('2.11')) {
+        if (body.forced_down === undefined) throw badRequest('Missing forced_down field');
+        const forced = asBool(body.forced_down);
+        await update(host, binary, { forced_down: forced ? 1 : 0 });
+        return { service: { host, binary, forced_down: forced } };
+      }
+      throw notFound('Unknown action');
+    }
+    const body = validateBody<any>(req, UPDATE_253);
+    const id = req.params.id;
+    if (!isUuid(id)) { req.authorized = true; throw badRequest(`Invalid uuid ${id}`); }
+    authorize(req, `${OS}:update`, {});
+    const row = await svc.db.selectFrom('services').selectAll().where('uuid', '=', id).where('deleted', '=', 0).executeTakeFirst();
+    if (!row) throw notFound(`Service ${id} could not be found.`);
+    const s = toService(row);
+    if (s.binary !== 'nova-compute') throw badRequest(`Updating a ${s.binary} service is not supported. Only nova-compute services can be updated.`);
+    const values: Record<string, unknown> = {};
+    if (body.status === 'enabled') {
+      if (body.disabled_reason) throw badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.");
+      if (s.disabled) values.disabled = 0;
+      if (s.disabled_reason !== null) values.disabled_reason = null;
+    } else if (body.status === 'disabled') {
+      if (!s.disabled) values.disabled = 1;
+      if ((body.disabled_reason ?? null) !== s.disabled_reason) values.disabled_reason = body.disabled_reason ?? null;
+    }
+    if (body.forced_down !== undefined) {
+      if (!['true', 'false', '1', '0', 'on', 'off', 'yes', 'no', 't', 'f', 'y', 'n'].includes(String(body.forced_down).toLowerCase())) throw badRequest(`Unrecognized value '${body.forced_down}'`);
+      const f = asBool(body.forced_down);
+      if (f !== s.forced_down) values.forced_down = f ? 1 : 0;
+    }
+    // Nova's obj_what_changed: setting a field, even to its current value, counts as a change.
+    if (body.status === undefined && body.forced_down === undefined) throw badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
+    if (Object.keys(values).length) await svc.db.updateTable('services').set({ ...values, updated_at: now() }).where('id', '=', s.id).execute();
+    const fresh = toService(await svc.db.selectFrom('services').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow());
+    return { service: view(req, svc, fresh, await hostZones(svc), true) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/os-services/:id', async (req, reply) => {
+    authorize(req, `${OS}:delete`, {});
+    const id = req.params.id;
+    if (mv(req).gte('2.53')) { if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`); } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
+    const row = await svc.db.selectFrom('services').selectAll().where(mv(req).gte('2.53') ? 'uuid' : 'id', '=', mv(req).gte('2.53') ? id : Number(id)).where('deleted', '=', 0).executeTakeFirst();
+    if (!row) throw notFound(`Service ${id} not found.`);
+    const s = toService(row);
+    if (s.binary === 'nova-compute') {
+      const n = await svc.db.selectFrom('instances').select((eb) => eb.fn.countAll().as('n')).where('host', '=', s.host).where('deleted', '=', 0).executeTakeFirst().catch(() => ({ n: 0 }));
+      if (Number(n?.n ?? 0)) throw conflict('Unable to delete compute service that is hosting instances. Migrate or delete the instances first.');
+      const aggregates = aggregateStore(svc);
+      for (const a of await aggregates.all()) if (a.hosts.includes(s.host)) await aggregates.removeHost(a.id, s.host);
+      const nodes = await svc.db.selectFrom('compute_nodes').select(['id', 'uuid']).where('host', '=', s.host).where('deleted', '=', 0).execute();
+      for (const node of nodes) {
+        await svc.db.updateTable('compute_nodes').set({ deleted: 1, updated_at: now() }).where('id', '=', node.id).execute();
+        try {
+          const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
+          await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, { method: 'DELETE', headers: { 'OpenStack-API-Version': 'placement 1.14' } });
+        } catch (e) { svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider'); }
+      }
+    }
+    await svc.db.updateTable('services').set({ deleted: 1, updated_at: now() }).where('id', '=', s.id).execute();
+    reply.code(204).send();
+  });
+}
+
+export const servicesFamily: Family = { name: 'services', migrations: {}, routes: registerRoutes };

@@ -1,0 +1,105 @@
+// os-simple-tenant-usage (nova.api.openstack.compute.simple_tenant_usage): hours, vCPU, RAM
+// and disk hours of the servers (the servers family's `instances`, deleted ones included) that
+// ran in a period, per project (all projects for admins), paginated by server from 2.40.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ComputeService, Family } from '../service.ts';
+import { json } from '../../core/db.ts';
+import { authorize, badRequest, mv, queryOf } from './common.ts';
+import { limitOf, nextLink } from './flavors.ts';
+import { novaTime } from './aggregates.ts';
+
+const STU = 'os_compute_api:os-simple-tenant-usage';
+
+/** Nova's accepted period formats (naive times are UTC). */
+function parseTime(raw: string | null): number {
+  if (!raw) return Date.now();
+  const m = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d{1,6})?$/.exec(raw);
+  if (!m || (raw.includes(' ') && !m[3])) throw badRequest('Invalid datetime string: Datetime is in invalid format');
+  const t = Date.parse(`${m[1]}T${m[2]}${m[3] ? m[3].slice(0, 4) : ''}Z`);
+  if (Number.isNaN(t)) throw badRequest('Invalid datetime string: Datetime is in invalid format');
+  return t;
+}
+
+const iso = (t: number) => novaTime(new Date(t).toISOString());
+
+async function usages(req: FastifyRequest, svc: ComputeService, projectId: string | undefined, detailed: boolean, paged: boolean) {
+  const q = queryOf(req);
+  const start = parseTime(q.get('start'));
+  let stop = parseTime(q.get('end'));
+  if (!(start < stop) && (q.get('start') || q.get('end'))) throw badRequest('Invalid start time. The start time cannot occur after the end time.');
+  stop = Math.min(stop, Date.now());
+  let limit = 1000;
+  let marker: string | null = null;
+  if (paged) { limit = limitOf(req); marker = q.get('marker'); }
+  let rows: any[] = await svc.db.selectFrom('instances').selectAll()
+    .$if(!!projectId, (qb) => qb.where('project_id', '=', projectId!))
+    .orderBy('created_at').orderBy('uuid').execute().catch(() => []);
+  // Nova's get_active_by_window_joined: not terminated before the period, launched before its end.
+  rows = rows.filter((r) => (!r.terminated_at || Date.parse(r.terminated_at) > start) && (!r.launched_at || Date.parse(r.launched_at) < stop));
+  if (marker !== null) {
+    const i = rows.findIndex((r) => r.uuid === marker);
+    if (i < 0) throw badRequest(`Marker ${marker} could not be found.`);
+    rows = rows.slice(i + 1);
+  }
+  rows = rows.slice(0, limit);
+  const byTenant = new Map<string, any>();
+  const servers: any[] = [];
+  for (const r of rows) {
+    const launched = r.launched_at ? Date.parse(r.launched_at) : null;
+    const terminated = r.terminated_at ? Date.parse(r.terminated_at) : null;
+    let hours = 0;
+    if (launched !== null && !(terminated !== null && terminated < start) && !(launched > stop)) {
+      hours = (Math.min(stop, terminated ?? stop) - Math.max(launched, start)) / 3600000;
+    }
+    const f = json<{ name?: string; ram?: number; disk?: number; ephemeral?: number; vcpus?: number }>(r.flavor, {});
+    const info: Record<string, unknown> = {
+      hours, flavor: f.name ?? '', instance_id: r.uuid, name: r.display_name, tenant_id: r.project_id,
+      memory_mb: Number(f.ram ?? 0), local_gb: Number(f.disk ?? 0) + Number(f.ephemeral ?? 0), vcpus: Number(f.vcpus ?? 0),
+      started_at: launched !== null ? iso(launched) : null, ended_at: terminated !== null ? iso(terminated) : null,
+    };
+    info.state = terminated !== null ? 'terminated' : r.vm_state;
+    info.uptime = launched === null ? 0 : Math.floor(((terminated ?? Date.now()) - launched) / 1000);
+    let s = byTenant.get(r.project_id);
+    if (!s) {
+      s = { tenant_id: r.project_id, ...(detailed ? { server_usages: [] } : {}), total_local_gb_usage: 0, total_vcpus_usage: 0, total_memory_mb_usage: 0, total_hours: 0, start: iso(start), stop: iso(stop) };
+      byTenant.set(r.project_id, s);
+    }
+    s.total_local_gb_usage += (info.local_gb as number) * hours;
+    s.total_vcpus_usage += (info.vcpus as number) * hours;
+    s.total_memory_mb_usage += (info.memory_mb as number) * hours;
+    s.total_hours += hours;
+    servers.push(info);
+    if (detailed) s.server_usages.push(info);
+  }
+  const more = paged && servers.length > 0 && servers.length === limit ? servers[servers.length - 1].instance_id as string : undefined;
+  return { list: [...byTenant.values()], more };
+}
+
+function checkQuery(req: FastifyRequest, allowed: string[]) {
+  if (!mv(req).gte('2.75')) return;
+  const q = queryOf(req);
+  for (const k of q.keys()) if (!allowed.includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+}
+
+function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+  app.get('/os-simple-tenant-usage', async (req) => {
+    checkQuery(req, ['start', 'end', 'detailed', 'limit', 'marker']);
+    authorize(req, `${STU}:list`);
+    const detailed = queryOf(req).get('detailed') === '1';
+    const { list, more } = await usages(req, svc, undefined, detailed, mv(req).gte('2.40'));
+    const out: Record<string, unknown> = { tenant_usages: list };
+    if (more) out.tenant_usages_links = nextLink(req, 'os-simple-tenant-usage', more);
+    return out;
+  });
+
+  app.get<{ Params: { id: string } }>('/os-simple-tenant-usage/:id', async (req) => {
+    checkQuery(req, ['start', 'end', 'limit', 'marker']);
+    authorize(req, `${STU}:show`, { project_id: req.params.id });
+    const { list, more } = await usages(req, svc, req.params.id, true, mv(req).gte('2.40'));
+    const out: Record<string, unknown> = { tenant_usage: list[0] ?? {} };
+    if (more) out.tenant_usage_links = nextLink(req, `os-simple-tenant-usage/${req.params.id}`, more);
+    return out;
+  });
+}
+
+export const usageFamily: Family = { name: 'usage', migrations: {}, routes: registerRoutes };
