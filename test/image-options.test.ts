@@ -1,7 +1,8 @@
 // The image service with its Glance options on (stratus.yaml `image:`): enforce_scope (system-scoped
 // tokens refused: 403 where no image is involved, 404 where one is, as Glance hides images a caller
 // cannot get; project personas as Glance's new defaults say), show_multiple_locations and
-// show_image_direct_url (locations changed by JSON patch with Glance's rules), the image cache.
+// show_image_direct_url (locations changed by JSON patch with Glance's rules), the image cache,
+// tasks, property protections; unified-limits quotas in a cloud of their own.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,8 +11,36 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
 import { startCloud, member, type TestCloud } from './lib/cloud.ts';
+import { PropertyProtections } from '../src/image/protections.ts';
 
 const PATCH = 'application/openstack-images-v2.1-json-patch';
+
+// Glance's property protections, roles format (first matching expression wins).
+const PROTECTIONS = `
+[^x_owner_.*]
+create = admin,member
+read = admin,member
+update = admin,member
+delete = admin,member
+
+[^x_admin_.*]
+create = admin
+read = admin
+update = admin
+delete = admin
+
+[^x_readonly_.*]
+create = admin
+read = @
+update = !
+delete = admin
+
+[.*]
+create = @
+read = @
+update = @
+delete = @
+`;
 
 describe('image service with enforce_scope and locations', () => {
   let c: TestCloud;
@@ -28,7 +57,8 @@ describe('image service with enforce_scope and locations', () => {
 
   before(async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
-    fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  enforceScope: true\n  showMultipleLocations: true\n  showDirectUrl: true\n  cache: true\n');
+    fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  enforceScope: true\n  showMultipleLocations: true\n  showDirectUrl: true\n  cache: true\n  propertyProtectionFile: protections.conf\n');
+    fs.writeFileSync(path.join(dataDir, 'protections.conf'), PROTECTIONS);
     web = http.createServer((rq, rs) => {
       if (rq.url?.startsWith('/missing')) { rs.writeHead(404).end(); return; }
       const range = /bytes=(\d+)-(\d+)/.exec(rq.headers.range ?? '');
@@ -150,6 +180,31 @@ describe('image service with enforce_scope and locations', () => {
     assert.deepEqual(rm.body.locations.map((l: any) => l.url), [`${webUrl}/b`]);
     assert.equal((await patch(img.id, [{ op: 'remove', path: '/locations/0' }])).status, 403);
     assert.equal((await req('DELETE', `/v2/images/${img.id}`)).status, 204);
+  });
+
+  it('protects properties by role (property_protection_file)', async () => {
+    assert.equal((await req('POST', '/v2/images', { name: 'p', x_admin_a: '1' }, memberToken)).status, 403);
+    const img = (await req('POST', '/v2/images', { name: 'p', x_owner_a: '1', free: 'yes' }, memberToken)).body;
+    assert.equal(img.x_owner_a, '1');
+    // Admin sets an admin-only and a read-only property on the member's image.
+    const set = await patch(img.id, [{ op: 'add', path: '/x_admin_secret', value: 's' }, { op: 'add', path: '/x_readonly_r', value: 'r' }]);
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.equal(set.body.x_admin_secret, 's');
+    const seen = (await req('GET', `/v2/images/${img.id}`, undefined, memberToken)).body;
+    assert.equal(seen.x_admin_secret, undefined);
+    assert.equal(seen.x_readonly_r, 'r');
+    assert.equal((await patch(img.id, [{ op: 'replace', path: '/x_admin_secret', value: 't' }], memberToken)).status, 409);
+    assert.equal((await patch(img.id, [{ op: 'remove', path: '/x_admin_secret' }], memberToken)).status, 409);
+    assert.equal((await patch(img.id, [{ op: 'add', path: '/x_admin_secret', value: 't' }], memberToken)).status, 403);
+    assert.equal((await patch(img.id, [{ op: 'replace', path: '/x_readonly_r', value: 'x' }], memberToken)).status, 403);
+    assert.equal((await patch(img.id, [{ op: 'remove', path: '/x_readonly_r' }], memberToken)).status, 403);
+    const ok = await patch(img.id, [{ op: 'replace', path: '/x_owner_a', value: '2' }, { op: 'remove', path: '/free' }], memberToken);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.x_owner_a, '2');
+    // What the member could not see is still there.
+    const full = (await req('GET', `/v2/images/${img.id}`)).body;
+    assert.equal(full.x_admin_secret, 's');
+    assert.equal(full.free, undefined);
   });
 
   const waitCached = async (id: string) => {
@@ -299,5 +354,27 @@ describe('image quotas through Keystone unified limits (use_keystone_limits)', (
     assert.deepEqual(usage.image_size_total, { limit: 1, usage: 2 });
     assert.deepEqual(usage.image_count_uploading, { limit: 1, usage: 0 });
     assert.deepEqual(usage.image_stage_total, { limit: 1, usage: 0 });
+  });
+});
+
+describe('property protection files', () => {
+  const write = (text: string) => { const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pp-')), 'p.conf'); fs.writeFileSync(f, text); return f; };
+  it('reads roles and policies formats and refuses bad files', () => {
+    const p = new PropertyProtections(write('[^a_]\ncreate = Admin\nread = @\nupdate = !\ndelete =\n'));
+    const none = () => false;
+    assert.equal(p.allows('a_x', 'create', ['admin'], none), true);
+    assert.equal(p.allows('a_x', 'create', ['member'], none), false);
+    assert.equal(p.allows('a_x', 'read', [], none), true);
+    assert.equal(p.allows('a_x', 'update', ['admin'], none), false);
+    assert.equal(p.allows('a_x', 'delete', ['admin'], none), false);
+    assert.equal(p.allows('b', 'read', ['admin'], none), false);
+    const pol = new PropertyProtections(write('[.*]\ncreate = glance_creator\nread = @\nupdate = glance_creator\ndelete = !\n'), 'policies');
+    assert.equal(pol.allows('x', 'create', [], (r) => r === 'glance_creator'), true);
+    assert.equal(pol.allows('x', 'create', [], () => false), false);
+    assert.throws(() => new PropertyProtections(write('[.*]\ncreate = @,!\nread = @\nupdate = @\ndelete = @\n')), /mutually exclusive/);
+    assert.throws(() => new PropertyProtections(write('[.*]\ncreate = @\n')), /has no 'read'/);
+    assert.throws(() => new PropertyProtections(write('[(]\ncreate = @\nread = @\nupdate = @\ndelete = @\n')), /malformed/);
+    assert.throws(() => new PropertyProtections(write('[.*]\ncreate = a,b\nread = @\nupdate = @\ndelete = @\n'), 'policies'), /Multiple policies/);
+    assert.throws(() => new PropertyProtections('/nonexistent/file'), /Couldn't find/);
   });
 });

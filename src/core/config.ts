@@ -71,6 +71,10 @@ export interface ImageConfig {
   cacheMaxSize: number;
   /** Enforce image quotas from Keystone's unified limits (Glance's use_keystone_limits). */
   useKeystoneLimits: boolean;
+  /** Glance's property_protection_file (relative to the data directory unless absolute; '' = none). */
+  propertyProtectionFile: string;
+  /** Glance's property_protection_rule_format: 'roles' or 'policies'. */
+  propertyProtectionRuleFormat: 'roles' | 'policies';
   /** Largest image in bytes (Glance's image_size_cap). */
   sizeCap: number;
 }
@@ -111,7 +115,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
-    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, cache: false, cacheMaxSize: 10 * 1024 ** 3, useKeystoneLimits: false, sizeCap: 1024 ** 4 },
+    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, cache: false, cacheMaxSize: 10 * 1024 ** 3, useKeystoneLimits: false, propertyProtectionFile: '', propertyProtectionRuleFormat: 'roles', sizeCap: 1024 ** 4 },
     network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
     identity: {
       tokenExpiration: 3600,

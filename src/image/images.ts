@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { AuthContext } from '../core/auth.ts';
 import { ApiError } from '../core/errors.ts';
 import { bool, json, now } from '../core/db.ts';
+import type { PropertyGuard } from './protections.ts';
 
 export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
 export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'];
@@ -244,19 +245,22 @@ export function validateLocation(v: unknown) {
 export type LocationChange = (i: Image, c: Change) => Promise<void>;
 
 /** Applies changes to a copy of the image; `can` answers policy questions (publicize, communitize). */
-export async function applyChanges(img: Image, changes: Change[], ctx: AuthContext, can: (rule: string) => void, locations: LocationChange): Promise<Image> {
+export async function applyChanges(img: Image, changes: Change[], ctx: AuthContext, can: (rule: string) => void, locations: LocationChange, guard?: PropertyGuard): Promise<Image> {
+  // With property protections, a property the caller cannot read does not exist for it.
+  const exists = (i: Image, k: string) => k in i.properties && (!guard || guard.readable(k));
   const i: Image = { ...img, properties: { ...img.properties }, tags: [...img.tags], locations: img.locations.map((l) => ({ ...l })) };
   for (const c of changes) {
     const root = c.path[0]!;
     if (root === 'locations') { await locations(i, c); continue; }
     if (c.op === 'remove') {
       if (BASE.includes(root)) throw new ApiError(403, `Property ${root} may not be removed.`);
-      if (!(root in i.properties)) throw new ApiError(409, `Property ${root} does not exist.`);
+      if (!exists(i, root)) throw new ApiError(409, `Property ${root} does not exist.`);
+      guard?.require(root, 'delete');
       delete i.properties[root];
       continue;
     }
     if (root === 'owner' && !isAdmin(ctx)) throw new ApiError(403, "Owner can't be updated by non admin.");
-    if (c.op === 'add' && c.draft === 4 && (BASE.includes(root) || root in i.properties)) throw new ApiError(409, `Property ${root} already present.`);
+    if (c.op === 'add' && c.draft === 4 && (BASE.includes(root) || exists(i, root))) throw new ApiError(409, `Property ${root} already present.`);
     if (BASE.includes(root)) {
       if (root === 'visibility' && c.value !== i.visibility) {
         if (c.value === 'public') can('publicize_image');
@@ -267,8 +271,9 @@ export async function applyChanges(img: Image, changes: Change[], ctx: AuthConte
       }
       (i as any)[root] = root === 'tags' ? [...new Set(c.value as string[])] : c.value;
     } else {
-      if (c.op === 'replace' && !(root in i.properties)) throw new ApiError(409, `Property ${root} does not exist.`);
+      if (c.op === 'replace' && !exists(i, root)) throw new ApiError(409, `Property ${root} does not exist.`);
       if (root.length > 255) throw new ApiError(400, 'Custom property should not be greater than 255 characters.');
+      guard?.require(root, exists(i, root) ? 'update' : 'create');
       i.properties[root] = c.value as string;
     }
   }

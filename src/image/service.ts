@@ -22,6 +22,7 @@ import { ImageCache } from './cache.ts';
 import { registerCacheRoutes } from './api/cache.ts';
 import { registerTaskRoutes } from './api/tasks.ts';
 import { ImageQuotas } from './quota.ts';
+import { PropertyProtections, propertyGuard, type PropertyGuard } from './protections.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
 import { registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
@@ -52,6 +53,8 @@ export class ImageService implements ServiceModule {
   httpStore = new HttpStore();
   /** Local copies of image data (Glance's image cache), when configured. */
   cache?: ImageCache;
+  /** Property protections (property_protection_file), when configured. */
+  protections?: PropertyProtections;
   /** Quotas from Keystone's unified limits (use_keystone_limits), when configured. */
   quotas?: ImageQuotas;
 
@@ -67,6 +70,9 @@ export class ImageService implements ServiceModule {
     this.sizeCap = Number(process.env.STRATUS_IMAGE_SIZE_CAP ?? cfg.image?.sizeCap ?? 1024 ** 4);
     this.showLocations = !!cfg.image?.showMultipleLocations;
     this.showDirectUrl = !!cfg.image?.showDirectUrl;
+    if (cfg.image?.propertyProtectionFile) {
+      this.protections = new PropertyProtections(path.resolve(cfg.dataDir, cfg.image.propertyProtectionFile), cfg.image.propertyProtectionRuleFormat ?? 'roles');
+    }
     if (cfg.image?.useKeystoneLimits) {
       this.quotas = new ImageQuotas(ctx.session.systemScoped(), cfg.region,
         async (pid) => (await this.db.selectFrom('images').selectAll().where('owner', '=', pid).execute()).map(fromRow),
@@ -126,8 +132,16 @@ export class ImageService implements ServiceModule {
     return { project_id: img.owner, owner: img.owner, visibility: img.visibility, member_id: member, id: img.id, image_id: img.id };
   }
 
+  /** What the caller may do with extra properties, when protections are configured. */
+  guard(req: FastifyRequest): PropertyGuard | undefined {
+    const ctx = req.ctx;
+    return propertyGuard(this.protections, [...(ctx?.roles ?? []), ...(ctx?.serviceRoles ?? [])], (rule) => req.allowed(rule, {}));
+  }
+
   /** The image as this caller sees it: locations and direct_url when shown and get_image_location allows. */
   async view(img: Image, req: FastifyRequest): Promise<Record<string, unknown>> {
+    const guard = this.guard(req);
+    if (guard) img = { ...img, properties: Object.fromEntries(Object.entries(img.properties).filter(([k]) => guard.readable(k))) };
     if (!this.showLocations && !this.showDirectUrl) return imageView(img);
     const can = req.allowed('get_image_location', await this.target(img, req));
     return imageView(can ? img : { ...img, locations: [] }, { locations: this.showLocations, directUrl: this.showDirectUrl });

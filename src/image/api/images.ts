@@ -81,6 +81,8 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const ctx = req.ctx!;
     const img = newImage(req.body, ctx);
     req.authorize('add_image', { project_id: ctx.projectId, owner: img.owner, visibility: img.visibility });
+    const guard = svc.guard(req);
+    if (guard) for (const k of Object.keys(img.properties)) guard.require(k, 'create');
     if (img.owner !== ctx.projectId && !isAdmin(ctx)) throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
     if (img.visibility === 'public') req.authorize('publicize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
     if (img.visibility === 'community') req.authorize('communitize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
@@ -187,7 +189,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
     const locations = new LocationPatcher(svc, req, img);
-    const updated = await applyChanges(img, changes, req.ctx!, (rule) => req.authorize(rule, target), locations.apply);
+    const updated = await applyChanges(img, changes, req.ctx!, (rule) => req.authorize(rule, target), locations.apply, svc.guard(req));
     updated.updated_at = now();
     await svc.repo.save(updated);
     await locations.cleanup(updated);
