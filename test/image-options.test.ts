@@ -10,7 +10,7 @@ import os from 'node:os';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
-import { startCloud, member, type TestCloud } from './lib/cloud.ts';
+import { startCloud, member, databaseEngines, type TestCloud } from './lib/cloud.ts';
 import { PropertyProtections } from '../src/image/protections.ts';
 
 const PATCH = 'application/openstack-images-v2.1-json-patch';
@@ -42,7 +42,7 @@ update = @
 delete = @
 `;
 
-describe('image service with enforce_scope and locations', () => {
+for (const engine of databaseEngines('image options')) describe(`image service with enforce_scope, locations, cache, tasks, protections (${engine.name})`, () => {
   let c: TestCloud;
   let systemToken: string;
   let readerToken: string;
@@ -68,7 +68,7 @@ describe('image service with enforce_scope and locations', () => {
     });
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
     webUrl = `http://127.0.0.1:${(web.address() as any).port}`;
-    c = await startCloud({ dataDir });
+    c = await startCloud({ dataDir, database: engine.database });
     systemToken = await c.token({ name: 'admin', password: c.adminPassword }, { system: { all: true } });
     const m = await member(c, 'img-scope');
     readerProject = m.project;
@@ -304,7 +304,7 @@ describe('image service with enforce_scope and locations', () => {
   });
 });
 
-describe('image quotas through Keystone unified limits (use_keystone_limits)', () => {
+for (const engine of databaseEngines('image quotas')) describe(`image quotas through Keystone unified limits (${engine.name})`, () => {
   let c: TestCloud;
   let m: { project: string; token: string };
   const api = (p: string) => `${c.url}/image${p}`;
@@ -316,7 +316,7 @@ describe('image quotas through Keystone unified limits (use_keystone_limits)', (
   before(async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
     fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'image:\n  useKeystoneLimits: true\n');
-    c = await startCloud({ dataDir });
+    c = await startCloud({ dataDir, database: engine.database });
     m = await member(c, 'img-quota');
   });
   after(async () => {
