@@ -173,6 +173,31 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(shown.body.instanceAction.events[0].traceback, undefined);
     });
 
+    it('keeps server metadata, tags and addresses', async () => {
+      const s = await boot({ name: 'meta', metadata: { a: '1' } }, alice.token);
+      await waitFor(s.id, 'ACTIVE', alice.token);
+      const m = (method: string, p: string, body?: unknown) => nova(method, `/servers/${s.id}${p}`, body, { token: alice.token });
+      assert.deepEqual((await m('POST', '/metadata', { metadata: { b: '2' } })).body.metadata, { a: '1', b: '2' });
+      assert.deepEqual((await m('PUT', '/metadata/c', { meta: { c: '3' } })).body.meta, { c: '3' });
+      assert.equal((await m('PUT', '/metadata/c', { meta: { d: '3' } })).body.badRequest.message, 'Request body and URI mismatch');
+      assert.deepEqual((await m('GET', '/metadata/b')).body, { meta: { b: '2' } });
+      assert.equal((await m('DELETE', '/metadata/a')).status, 204);
+      assert.equal((await m('GET', '/metadata/a')).body.itemNotFound.message, 'Metadata item was not found');
+      assert.deepEqual((await m('PUT', '/metadata', { metadata: { z: '9' } })).body.metadata, { z: '9' });
+      assert.equal((await m('PUT', '/tags/t1')).status, 201);
+      assert.equal((await m('PUT', '/tags/t1')).status, 204);
+      assert.deepEqual((await m('PUT', '/tags', { tags: ['y', 'x'] })).body.tags, ['x', 'y']);
+      assert.equal((await m('GET', '/tags/x')).status, 204);
+      assert.equal((await m('GET', '/tags/t1')).status, 404);
+      assert.equal((await m('DELETE', '/tags/x')).status, 204);
+      assert.deepEqual((await m('GET', '/tags')).body.tags, ['y']);
+      assert.equal((await nova('GET', `/servers?tags=y`, undefined, { token: alice.token })).body.servers[0].id, s.id);
+      const ips = await m('GET', '/ips');
+      assert.equal(ips.body.addresses.private.length, 1);
+      assert.deepEqual((await m('GET', '/ips/private')).body.private, ips.body.addresses.private);
+      assert.equal((await m('GET', '/ips/nowhere')).status, 404);
+    });
+
     it('deletes a server: its ports and allocation are given back', async () => {
       const s = await boot({ name: 'gone' });
       await waitFor(s.id, 'ACTIVE');

@@ -14,6 +14,7 @@ import { ComputeAgent } from '../agent/compute.ts';
 import { FakeDriver } from '../drivers/fake.ts';
 import { notifyInstance } from '../notifications.ts';
 import { authorize, allowed, badRequest, conflict, isAdmin, isoZ, links, mv, notFound, queryOf, validateBody, isUuid } from './common.ts';
+import { registerServerDetails } from './server_details.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
 
 /** The parts of the servers family, kept on the service for other families and tests. */
@@ -616,6 +617,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     return null;
   });
   app.post<P>('/servers/:id/action', async (req, reply) => serverAction(svc, req, reply, req.params.id));
+  registerServerDetails(app, svc);
 
   app.get<P>('/servers/:id/os-instance-actions', async (req) => {
     const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
