@@ -9,11 +9,11 @@ import path from 'node:path';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { databaseEngines, startCloud, type TestCloud } from './lib/cloud.ts';
 import { FsBackend } from '../src/object-store/drivers/fs.ts';
 import { parseRanges } from '../src/object-store/api/common.ts';
 
-describe('object-store', () => {
+for (const engine of databaseEngines('object-store')) describe(`object-store on ${engine.name}`, () => {
   let c: TestCloud;
   let base: string; // .../object-store/v1/AUTH_<admin project>
   let account: string;
@@ -29,7 +29,7 @@ describe('object-store', () => {
   };
 
   before(async () => {
-    c = await startCloud();
+    c = await startCloud({ database: engine.database });
     const ap = await c.req('GET', '/v3/projects?name=admin');
     account = `AUTH_${ap.body.projects[0].id}`;
     base = `${c.url}/object-store/v1/${account}`;
