@@ -253,3 +253,41 @@ for (const engine of databaseEngines('compute servers')) {
     });
   });
 }
+
+describe('compute across a restart', () => {
+  it('keeps servers running and actionable after the cloud restarts', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-compute-restart-'));
+    const flavor: Flavor = { id: '1', name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, extra_specs: {} };
+    const start = async () => {
+      const c = await startCloud({ dataDir });
+      const svc = computeService(c);
+      const own = svc.providers.flavors;
+      svc.providers.flavors = { find: async (id) => (id === '1' ? flavor : own ? own.find(id) : null) };
+      await until('compute node in placement', async () => serverParts(svc).agent?.ready);
+      return c;
+    };
+    let c = await start();
+    const nova = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+    try {
+      const img = await c.req('POST', `${c.url}/image/v2/images`, { name: 'i', disk_format: 'raw', container_format: 'bare' });
+      await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: 'x' });
+      const r = await nova('POST', '/servers', { server: { name: 'keep', imageRef: img.body.id, flavorRef: '1', networks: 'none' } });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const id = r.body.server.id;
+      await until('ACTIVE', async () => (await nova('GET', `/servers/${id}`)).body.server.status === 'ACTIVE');
+      await c.stop();
+      c = await start();
+      const s = (await nova('GET', `/servers/${id}`)).body.server;
+      assert.equal(s.status, 'ACTIVE');
+      assert.equal(s['OS-EXT-STS:power_state'], 1);
+      assert.equal((await nova('POST', `/servers/${id}/action`, { 'os-stop': null })).status, 202);
+      await until('SHUTOFF', async () => (await nova('GET', `/servers/${id}`)).body.server.status === 'SHUTOFF');
+    } finally {
+      await c.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

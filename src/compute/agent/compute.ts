@@ -38,6 +38,7 @@ export class ComputeAgent {
 
   async start() {
     await this.registerService();
+    await this.initInstances();
     this.stopServing = this.bus.serve('compute', this.host, {
       build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
@@ -57,6 +58,30 @@ export class ComputeAgent {
   }
 
   async stop() { this.periodic.stop(); this.stopServing?.(); }
+
+  /**
+   * Nova's _init_instance: what this host ran before a restart. Guests come back to the driver;
+   * a build that was running here cannot finish (ERROR); an action that was running is over
+   * (its task state is cleared, the power state is the driver's).
+   */
+  private async initInstances() {
+    const mine = await this.store.list({ host: this.host, deleted: false });
+    this.driver.recover?.(mine.filter((i) => i.vm_state !== VmState.BUILDING));
+    const later: Array<() => Promise<unknown>> = [];
+    for (const i of mine) {
+      if (i.vm_state === VmState.BUILDING) {
+        await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
+        await this.store.setFault(i.uuid, 500, 'Instance was building when its compute service restarted.');
+        later.push(() => this.clients.deleteAllocations(i.uuid), () => this.clients.deallocatePorts(i.network_info));
+      } else if (i.task_state === 'deleting') {
+        later.push(() => this.terminate(i.uuid, 'req-init-instance'));
+      } else if (i.task_state) {
+        await this.store.update(i.uuid, { task_state: null, power_state: this.driver.powerState(i) });
+      }
+    }
+    // Placement and the network answer only once the cloud listens.
+    if (later.length) setTimeout(async () => { for (const f of later) await f().catch((err) => this.log.error({ err }, 'instance recovery failed')); }, 2000).unref();
+  }
 
   /** The nova-compute service row of this host (created once, kept across restarts). */
   private async registerService() {

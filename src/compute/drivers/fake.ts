@@ -45,5 +45,6 @@ export class FakeDriver implements VirtDriver {
   async unpause(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
   async suspend(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SUSPENDED); }
   async resume(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  recover(instances: Instance[]) { for (const i of instances) if (i.power_state !== PowerState.NOSTATE) this.guests.set(i.uuid, i.power_state); }
   powerState(instance: Instance) { return this.guests.get(instance.uuid) ?? PowerState.NOSTATE; }
 }

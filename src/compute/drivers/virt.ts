@@ -30,6 +30,11 @@ export interface VirtDriver {
   unpause(instance: Instance): Promise<void>;
   suspend(instance: Instance): Promise<void>;
   resume(instance: Instance): Promise<void>;
+  /**
+   * At agent start: the guests the database says this host runs. A real hypervisor's guests
+   * outlive the agent and it ignores this; a simulated one takes them back.
+   */
+  recover?(instances: Instance[]): void;
   /** The power state the hypervisor reports (PowerState.NOSTATE when it has no such guest). */
   powerState(instance: Instance): number;
 }

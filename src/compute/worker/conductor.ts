@@ -32,6 +32,21 @@ export class Conductor {
   private stopServing?: () => void;
   constructor(private store: InstanceStore, private clients: ComputeClients, private bus: MessageBus, private o: ComputeOptions, private log: Logger) {}
 
+  /**
+   * Builds that were waiting for a host or ports when the conductor stopped cannot go on: they
+   * go to ERROR and give back what they took (the all-in-one shape has one conductor).
+   */
+  async recover() {
+    const started = new Date().toISOString();
+    for (const i of await this.store.list({ deleted: false })) {
+      if (i.vm_state !== VmState.BUILDING || i.host || i.updated_at >= started) continue;
+      await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
+      await this.store.setFault(i.uuid, 500, 'Build interrupted: the conductor restarted before a host was chosen.');
+      await this.clients.deleteAllocations(i.uuid).catch(() => undefined);
+      for (const p of await this.clients.portsOf(i.uuid).catch(() => [])) await this.clients.network.request('DELETE', `/v2.0/ports/${p.id}`).catch(() => undefined);
+    }
+  }
+
   start() {
     this.stopServing = this.bus.serve('conductor', this.o.host, {
       build_instances: (a: BuildRequest) => { void this.buildInstances(a); return null; },
