@@ -207,6 +207,45 @@ for (const engine of databaseEngines('image options')) describe(`image service w
     assert.equal(full.free, undefined);
   });
 
+  it('imports with glance-download from the image service of a region (metadata, data, reverts on failure)', async () => {
+    const src = (await req('POST', '/v2/images', { name: 'src', disk_format: 'qcow2', container_format: 'bare', hw_cpu_cores: '5', os_distro: 'rhel', speed: '88mph' }, memberToken)).body;
+    await fetch(api(`/v2/images/${src.id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': memberToken, 'Content-Type': 'application/octet-stream' }, body: 'remote bytes' });
+    const info = (await req('GET', '/v2/info/import', undefined, memberToken)).body;
+    assert.ok(info['import-methods'].value.includes('glance-download'));
+    const dst = (await req('POST', '/v2/images', { name: 'dst', disk_format: 'iso', container_format: 'ovf', os_distro: 'windows' }, memberToken)).body;
+    const bad = await req('POST', `/v2/images/${dst.id}/import`, { method: { name: 'glance-download', glance_image_id: 'foo', glance_region: 'RegionOne' } }, memberToken);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /image id does not look like a UUID/);
+    assert.equal((await req('POST', `/v2/images/${dst.id}/import`, { method: { name: 'glance-download', glance_image_id: src.id } }, memberToken)).status, 400);
+    const waitTask = async (id: string, status: string) => {
+      for (let i = 0; i < 100; i++) {
+        const tasks = (await req('GET', `/v2/images/${id}/tasks`, undefined, memberToken)).body.tasks;
+        if (tasks.length && tasks.every((t: any) => t.status === status)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`tasks of ${id} did not reach ${status}`);
+    };
+    // A region without an image service: the task fails, the image is as it was.
+    assert.equal((await req('POST', `/v2/images/${dst.id}/import`, { method: { name: 'glance-download', glance_image_id: src.id, glance_region: 'nowhere', glance_service_interface: 'nope' } }, memberToken)).status, 202);
+    await waitTask(dst.id, 'failure');
+    let shown = (await req('GET', `/v2/images/${dst.id}`, undefined, memberToken)).body;
+    assert.equal(shown.status, 'queued');
+    assert.equal(shown.os_distro, 'windows');
+    const dst2 = (await req('POST', '/v2/images', { name: 'dst2', disk_format: 'iso', container_format: 'ovf', os_distro: 'windows' }, memberToken)).body;
+    assert.equal((await req('POST', `/v2/images/${dst2.id}/import`, { method: { name: 'glance-download', glance_image_id: src.id, glance_region: 'regionone' } }, memberToken)).status, 202);
+    await waitTask(dst2.id, 'success');
+    shown = (await req('GET', `/v2/images/${dst2.id}`, undefined, memberToken)).body;
+    assert.equal(shown.status, 'active');
+    assert.equal(shown.disk_format, 'qcow2');
+    assert.equal(shown.container_format, 'bare');
+    assert.equal(shown.hw_cpu_cores, '5');
+    assert.equal(shown.os_distro, 'rhel');
+    assert.equal(shown.speed, undefined);
+    assert.equal(shown.checksum, src.checksum ?? shown.checksum);
+    const data = await fetch(api(`/v2/images/${dst2.id}/file`), { headers: { 'X-Auth-Token': memberToken } });
+    assert.equal(await data.text(), 'remote bytes');
+  });
+
   const waitCached = async (id: string) => {
     for (let i = 0; i < 100; i++) {
       const l = (await req('GET', '/v2/cache')).body;

@@ -141,7 +141,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     const img = await svc.find(req, req.params.id, 'modify_image');
     const body = (req.body ?? {}) as any;
     const method = body?.method?.name;
-    if (!['glance-direct', 'web-download', 'copy-image'].includes(method)) throw new ApiError(400, `Import method ${method} is not valid.`);
+    if (!['glance-direct', 'web-download', 'copy-image', 'glance-download'].includes(method)) throw new ApiError(400, `Import method ${method} is not valid.`);
     const storesAsked: string[] = body.all_stores ? [...svc.stores.keys()] : (body.stores ?? [typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore]);
     for (const s of storesAsked) if (!svc.stores.has(s)) throw new ApiError(409, `Unknown store ${s}.`);
     if (method === 'copy-image') {
@@ -150,9 +150,16 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     } else {
       if (img.status === 'active') throw new ApiError(409, 'Image with status active cannot be target for import');
       if (method === 'glance-direct' && img.status !== 'uploading') throw new ApiError(409, "Image needs to be staged before 'glance-direct' method can be used");
-      if (method === 'web-download' && img.status !== 'queued') throw new ApiError(409, "Image needs to be in 'queued' state to use 'web-download' method");
+      if ((method === 'web-download' || method === 'glance-download') && img.status !== 'queued') throw new ApiError(409, `Image needs to be in 'queued' state to use '${method}' method`);
       if (!img.container_format) throw new ApiError(400, "'container_format' needs to be set before import");
       if (!img.disk_format) throw new ApiError(400, "'disk_format' needs to be set before import");
+      if (method === 'glance-download') {
+        for (const k of ['glance_region', 'glance_image_id']) if (!(k in body.method)) throw new ApiError(400, `'${k}' needs to be set for glance-download import method`);
+        if (typeof body.method.glance_image_id !== 'string' || !/^(urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/.test(body.method.glance_image_id)) {
+          throw new ApiError(400, `Remote image id does not look like a UUID: ${body.method.glance_image_id}`);
+        }
+        body.method.glance_service_interface ??= 'public';
+      }
       if (method === 'web-download' && (typeof body.method.uri !== 'string' || !/^https?:\/\//.test(body.method.uri))) throw new ApiError(400, 'URI for web-download does not pass filtering: ' + String(body.method.uri));
     }
     const from = img.status;
@@ -168,7 +175,10 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     }).execute();
     await svc.setProperties(img.id, (p) => { p.os_glance_importing_to_stores = targets.join(','); p.os_glance_failed_import = ''; p.os_glance_import_task = taskId; });
     const finish = (status: 'success' | 'failure', message: string) => finishTask(svc, taskId, status, message);
-    void svc.runImport(img, method, targets, body.method?.uri, from)
+    const remote = method === 'glance-download'
+      ? { imageId: body.method.glance_image_id, region: String(body.method.glance_region), interface: String(body.method.glance_service_interface), token: String(req.headers['x-auth-token'] ?? '') }
+      : undefined;
+    void svc.runImport(img, method, targets, body.method?.uri, from, remote)
       .then(() => finish('success', ''))
       .catch(async (e) => { svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed'); await finish('failure', String(e?.message ?? e)); });
     return reply.code(202).send();

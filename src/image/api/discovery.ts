@@ -106,7 +106,7 @@ export function registerDiscoveryRoutes(app: FastifyInstance, svc: ImageService)
 
   app.get('/v2/info/import', async (req) => {
     req.authorized = true;
-    return { 'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download', 'copy-image'] } };
+    return { 'import-methods': { description: 'Import methods available.', type: 'array', value: ['glance-direct', 'web-download', 'copy-image', 'glance-download'] } };
   });
   app.get('/v2/info/stores', async (req) => {
     req.authorized = true;
