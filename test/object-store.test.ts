@@ -388,6 +388,18 @@ for (const engine of databaseEngines('object-store')) describe(`object-store on 
     const x = await sw('GET', '/sl/xacct');
     assert.equal(x.text, 'other account');
     assert.equal(x.headers.get('content-location'), `/v1/${otherAccount}/theirs/o`);
+    // Temp URLs: a container key follows links inside its container only; no links made through them.
+    await sw('POST', '/sl', { headers: { 'X-Container-Meta-Temp-URL-Key': 'ck' } });
+    await sw('PUT', '/sl/local', { body: 'local' });
+    await sw('PUT', '/sl/to-local', { body: Buffer.alloc(0), headers: { 'X-Symlink-Target': 'sl/local' } });
+    await sw('PUT', '/sl/link', { body: Buffer.alloc(0), headers: { 'X-Symlink-Target': 'sl-t/target' } });
+    const expires = Math.floor(Date.now() / 1000) + 60;
+    const signed = (method: string, name: string) => `/${name}?temp_url_sig=${createHmac('sha1', 'ck').update(`${method}\n${expires}\n/v1/${account}/${name}`).digest('hex')}&temp_url_expires=${expires}`;
+    assert.equal((await sw('GET', signed('GET', 'sl/to-local'), { token: null })).text, 'local');
+    assert.equal((await sw('GET', signed('GET', 'sl/link'), { token: null })).status, 401);
+    const viaTemp = await sw('PUT', signed('PUT', 'sl/made'), { token: null, body: Buffer.alloc(0), headers: { 'X-Symlink-Target': 'sl/local' } });
+    assert.equal(viaTemp.status, 400);
+    assert.equal(viaTemp.text, "The header 'X-Symlink-Target' is not allowed in this tempurl");
     const info = await (await fetch(`${c.url}/object-store/info`)).json() as any;
     assert.deepEqual(info.symlink, { symloop_max: 2, static_links: true });
   });

@@ -112,11 +112,11 @@ export class Symlinks {
   }
 
   /** GET/HEAD of a link: the object at the end of the chain, with the path of the last target. */
-  async resolve(req: FastifyRequest, link: ObjectRow, viaTempUrl = false): Promise<Resolved> {
-    return this.follow(req, link, undefined, undefined, viaTempUrl);
+  async resolve(req: FastifyRequest, link: ObjectRow, tempUrlScope?: 'account' | 'container'): Promise<Resolved> {
+    return this.follow(req, link, undefined, undefined, tempUrlScope);
   }
 
-  private async follow(req: FastifyRequest, start: ObjectRow, wantEtag: string | undefined, location: string | undefined, viaTempUrl = false): Promise<Resolved> {
+  private async follow(req: FastifyRequest, start: ObjectRow, wantEtag: string | undefined, location: string | undefined, tempUrlScope?: 'account' | 'container'): Promise<Resolved> {
     let cur = start;
     let loops = 0;
     let targetEtag = wantEtag;
@@ -131,9 +131,9 @@ export class Symlinks {
       loops++;
       const ref = this.targetRef(cur);
       lastPath = this.targetPath(cur);
-      // The target is read with the caller's own rights; a temp URL reaches only its own container.
-      if (viaTempUrl) {
-        if (ref.account !== start.account || ref.container !== start.container) throw new ApiError(401, 'Temp URL invalid');
+      // The target is read with the caller's own rights; a temp URL reaches what its key's scope covers.
+      if (tempUrlScope) {
+        if (ref.account !== start.account || (tempUrlScope === 'container' && ref.container !== start.container)) throw new ApiError(401, 'Temp URL invalid');
       } else {
         await loadAccountAcls(req, this.s.store, ref.account);
         authorize(req, ref.account, 'read', await this.s.store.getContainer(ref.account, ref.container));

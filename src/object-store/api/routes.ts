@@ -406,7 +406,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     let o = live(await store.getObject(account, container!, object!));
     if (!o) throw new ApiError(404, 'The resource could not be found.');
     if (s.symlinks.isLink(o) && (req.query as Record<string, string>).symlink !== 'get') {
-      const r = await s.symlinks.resolve(req, o, !!temp);
+      const r = await s.symlinks.resolve(req, o, temp?.scope);
       o = r.row;
       reply.header('content-location', r.location);
     }
