@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { json } from '../../core/db.ts';
-import { authorize, badRequest, mv, queryOf } from './common.ts';
+import { authorize, badRequest, mv, notFound, queryOf } from './common.ts';
 import { limitOf, nextLink } from './flavors.ts';
 import { novaTime } from './aggregates.ts';
 
@@ -83,6 +83,8 @@ function checkQuery(req: FastifyRequest, allowed: string[]) {
 
 function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get('/os-simple-tenant-usage', async (req) => {
+    // Nova's router has no route for an empty tenant id (a trailing slash): 404.
+    if (req.url.split('?')[0]!.endsWith('/')) { req.authorized = true; throw notFound('The resource could not be found.'); }
     checkQuery(req, ['start', 'end', 'detailed', 'limit', 'marker']);
     authorize(req, `${STU}:list`);
     const detailed = queryOf(req).get('detailed') === '1';
