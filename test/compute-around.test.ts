@@ -276,6 +276,9 @@ for (const engine of databaseEngines('compute around servers')) {
       assert.equal((await nova('PUT', `/os-aggregates/${id}`, { aggregate: { name: 'renamed' } })).body.aggregate.name, 'renamed');
       assert.equal((await nova('DELETE', `/os-aggregates/${id}`)).status, 200);
       assert.equal((await nova('GET', `/os-aggregates/${id}`)).status, 404);
+      // Ids are never reused, as in Nova.
+      const next = await nova('POST', '/os-aggregates', { aggregate: { name: 'agg3' } });
+      assert.ok(next.body.aggregate.id > other.body.aggregate.id);
       assert.equal((await nova('GET', '/os-aggregates/abc')).status, 400);
 
       // Services: disable with a reason, force down, by uuid from 2.53.

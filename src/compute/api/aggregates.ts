@@ -22,7 +22,7 @@ const migrations: Record<string, Migration> = {
   '001_aggregates': {
     async up(db: Kysely<any>) {
       await db.schema.createTable('aggregates')
-        .addColumn('id', serialType(db), (c) => c.primaryKey())
+        .addColumn('id', serialType(db), (c) => (serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey()))
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())

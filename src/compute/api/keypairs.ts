@@ -12,7 +12,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
 import { isUniqueViolation, now, serialType, type Migration } from '../../core/db.ts';
-import { authorize, badRequest, conflict, forbidden, isoZ, mv, notFound, py, queryOf, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
+import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
 import { OverQuota, quotaEngine } from './quotas.ts';
 
@@ -28,7 +29,7 @@ const migrations: Record<string, Migration> = {
   '001_keypairs': {
     async up(db: Kysely<any>) {
       await db.schema.createTable('key_pairs')
-        .addColumn('id', serialType(db), (c) => c.primaryKey())
+        .addColumn('id', serialType(db), (c) => (serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey()))
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
@@ -170,7 +171,7 @@ function checkKeypairName(name: string, v292: boolean) {
 function view(k: Keypair, fields: string[], privateKey?: string) {
   const all: Record<string, unknown> = {
     name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, user_id: k.user_id, type: k.type,
-    created_at: isoZ(k.created_at)?.replace('Z', '').replace(/\.\d+$/, '') ?? null, updated_at: k.updated_at ? k.updated_at.replace('Z', '').replace(/\.\d+$/, '') : null,
+    created_at: novaTime(k.created_at), updated_at: novaTime(k.updated_at),
     deleted: false, deleted_at: null, id: k.id, private_key: privateKey,
   };
   return Object.fromEntries(fields.map((f) => [f, all[f]]));
@@ -203,6 +204,17 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
       throw e;
     }
+    // Nova rechecks the quota after the create (recheck_quota), so racing creates cannot both pass.
+    const recheck = async (k: Keypair) => {
+      const used = await store.count(userId);
+      try {
+        await quotas.check(req.ctx?.projectId ?? '', userId, { key_pairs: 0 }, { project: { key_pairs: used }, user: { key_pairs: used } });
+      } catch (e) {
+        await store.destroy(userId, k.name);
+        if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
+        throw e;
+      }
+    };
     let kp: Keypair, priv: string | undefined;
     if (p.public_key !== undefined) {
       const fingerprint = type === 'x509' ? x509Fingerprint(p.public_key) : sshFingerprint(p.public_key);
@@ -213,6 +225,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       kp = await store.create({ name, user_id: userId, fingerprint: gen.fingerprint, public_key: gen.publicKey, type });
       priv = gen.privateKey;
     }
+    await recheck(kp);
     reply.code(v.gte('2.2') ? 201 : 200);
     const fields = [...(priv !== undefined ? ['private_key'] : []), ...(v.gte('2.2') ? ['type'] : []), 'name', 'public_key', 'fingerprint', 'user_id'];
     return { keypair: view(kp, fields, priv) };

@@ -23,7 +23,7 @@ const migrations: Record<string, Migration> = {
   '001_server_groups': {
     async up(db: Kysely<any>) {
       await db.schema.createTable('server_groups')
-        .addColumn('id', serialType(db), (c) => c.primaryKey())
+        .addColumn('id', serialType(db), (c) => (serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey()))
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('name', 'varchar(255)')
         .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
