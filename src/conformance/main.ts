@@ -8,6 +8,7 @@ import { buildReport, perTestEntries, writeReport } from './report.ts';
 import { DEVSTACK_SECURITY_COMPLIANCE, fetchCatalog, freePort, readCloudsYaml, startStratus, waitFor200, type StartedStratus } from './stratus.ts';
 import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
 import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
+import { prepareCompute, serviceEndpoint, type ComputeFacts } from './compute.ts';
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
 import { debianPackageVersion, ensureTempest, lastRunSubunit, listTests, prepareWorkspace, runTempest } from './tempest.ts';
 
@@ -161,8 +162,16 @@ async function run(a: Args): Promise<number> {
       log(`network: ${network.extensions.length} API extensions, public network ${network.publicNetworkId ?? 'none'}`);
     }
 
+    let compute: ComputeFacts | undefined;
+    const computeUrl = serviceEndpoint(catalog, 'compute', credentials.regionName);
+    if (computeUrl) {
+      log('compute: what DevStack creates (the tempest images, flavors m1.nano and m1.micro)');
+      compute = await prepareCompute({ computeEndpoint: computeUrl, imageEndpoint: serviceEndpoint(catalog, 'image', credentials.regionName), token, log: (s) => log(`compute: ${s}`) });
+      log(`compute: image ${compute.imageRef ?? 'none'}, flavor ${compute.flavorRef ?? 'none'}, microversions ${compute.minMicroversion ?? '?'}-${compute.maxMicroversion ?? '?'}`);
+    }
+
     const ws = path.join(WORK, 'tempest');
-    const conf = buildTempestConfig({ workspace: ws, credentials, catalog, securityCompliance, network, overrides: a.overrides });
+    const conf = buildTempestConfig({ workspace: ws, credentials, catalog, securityCompliance, network, compute, overrides: a.overrides });
     prepareWorkspace(ws, renderIni(conf));
     let includeList: string | undefined;
     if (a.regression) {

@@ -2,6 +2,7 @@
 // Tempest tests (a service absent from the catalog is marked unavailable, so its tests skip).
 import path from 'node:path';
 import { DEVSTACK_NETWORK, type NetworkFacts } from './network.ts';
+import { computeSections, type ComputeFacts } from './compute.ts';
 
 export interface CloudCredentials {
   authUrl: string;
@@ -42,6 +43,8 @@ export interface TempestConfigInput {
   securityCompliance?: SecurityCompliance;
   /** The cloud's networking (extensions, the public network) when the catalog has `network`. */
   network?: NetworkFacts;
+  /** The images and flavors made for tempest when the catalog has `compute`. */
+  compute?: ComputeFacts;
   /** `section.key = value` pairs applied last (the --set flag). */
   overrides?: Record<string, Record<string, string>>;
 }
@@ -195,6 +198,8 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   }
 
   if (types.has('network')) networkSections(set, input.network ?? { extensions: [] });
+  // DevStack's fixed_network_name is its private network; here the `shared` one network.ts makes.
+  if (types.has('compute')) computeSections(set, input.compute ?? {}, types.has('network') ? DEVSTACK_NETWORK.sharedNetworkName : undefined);
   // No server Stratus boots is reachable over SSH.
   set('validation', 'run_validation', 'False');
 

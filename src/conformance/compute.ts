@@ -1,0 +1,213 @@
+// What DevStack gives tempest for compute (lib/tempest, Zed), done here over the REST APIs as
+// the admin: an active image and its alt uploaded through the image API (a tiny empty qcow2;
+// the fake virt driver boots nothing), the flavors m1.nano (42) and m1.micro (84), and what
+// tempest.conf's [compute] and [compute-feature-enabled] say of the cloud. Existing images and
+// flavors (a cloud given with --url) are reused. A refused step is a warning: tests needing it fail.
+import type { CatalogEntry } from './tempest-config.ts';
+
+/** DevStack's flavors for tempest (lib/tempest: m1.nano 42 and m1.micro 84, hw_rng:allowed=True). */
+export const DEVSTACK_TEMPEST_FLAVORS = [
+  { id: '42', name: 'm1.nano', ram: 128, vcpus: 1 },
+  { id: '84', name: 'm1.micro', ram: 192, vcpus: 1 },
+] as const;
+
+/** The images uploaded for image_ref and image_ref_alt (public, qcow2, bare). */
+export const TEMPEST_IMAGES = { name: 'stratus-tiny-qcow2', altName: 'stratus-tiny-qcow2-alt', virtualSize: 64 * 1024 * 1024 } as const;
+
+/** DevStack's [compute] build_timeout (BUILD_TIMEOUT, 196 s). */
+export const BUILD_TIMEOUT = 196;
+
+/**
+ * [compute-feature-enabled] as Stratus's compute (and its fake virt driver) behaves today: a
+ * feature is on only when its API exists and works, so tempest skips what is not built yet.
+ */
+export const COMPUTE_FEATURES: Record<string, boolean> = {
+  // Nova's server actions not built yet.
+  resize: false,
+  cold_migration: false,
+  live_migration: false,
+  block_migration_for_live_migration: false,
+  live_migrate_back_and_forth: false,
+  shelve: false,
+  shelve_migrate: false,
+  snapshot: false,
+  rescue: false,
+  stable_rescue: false,
+  change_password: false,
+  console_output: false,
+  interface_attach: false,
+  // OS-DCF:diskConfig is kept, but tempest's disk_config tests rebuild and resize.
+  disk_config: false,
+  swap_volume: false,
+  volume_multiattach: false,
+  volume_backed_live_migration: false,
+  attach_encrypted_volume: false,
+  // Built: pause/unpause and suspend/resume through the compute agent; adminPass on create.
+  pause: true,
+  suspend: true,
+  enable_instance_password: true,
+  // The API takes config_drive; no guest reads it (there is no validation either).
+  config_drive: true,
+  // No consoles, no metadata service, no file injection (personality, gone since 2.57).
+  vnc_console: false,
+  spice_console: false,
+  rdp_console: false,
+  serial_console: false,
+  metadata_service: false,
+  personality: false,
+  nova_cert: false,
+  xenapi_apis: false,
+  // Quotas are Nova's own (quota classes, os-quota-sets), not Keystone unified limits.
+  unified_limits: false,
+  hostname_fqdn_sanitization: false,
+};
+
+/** The scheduler's filters tempest may send hints for: zones and enabled, live compute services. */
+export const SCHEDULER_FILTERS = ['AvailabilityZoneFilter', 'ComputeFilter'];
+
+/** What tempest.conf needs to know of the cloud's compute. */
+export interface ComputeFacts {
+  imageRef?: string;
+  imageRefAlt?: string;
+  flavorRef?: string;
+  flavorRefAlt?: string;
+  /** The API's microversion range (its version document). */
+  minMicroversion?: string;
+  maxMicroversion?: string;
+  /** Hypervisors the cloud lists (tempest's min_compute_nodes). */
+  computeNodes?: number;
+}
+
+/** A service's endpoint (public first, in the region if given), without a trailing slash. */
+export function serviceEndpoint(catalog: CatalogEntry[], type: string, region?: string): string | undefined {
+  const eps = catalog.find((s) => s.type === type)?.endpoints ?? [];
+  const inRegion = eps.filter((e) => !region || (e.region_id ?? e.region ?? region) === region);
+  const list = inRegion.length ? inRegion : eps;
+  const ep = list.find((e) => e.interface === 'public') ?? list[0];
+  return ep?.url.replace(/\/+$/, '');
+}
+
+/**
+ * An empty qcow2 (version 2, 64 KiB clusters) of `virtualSize` bytes, laid out as `qemu-img
+ * create -f qcow2` lays it: header, refcount table, one refcount block, a one-entry L1 table.
+ */
+export function tinyQcow2(virtualSize: number): Buffer {
+  const cluster = 0x10000;
+  const l1Entries = Math.max(1, Math.ceil(virtualSize / (cluster * (cluster / 8))));
+  const l1Offset = 3 * cluster;
+  const buf = Buffer.alloc(l1Offset + 8 * l1Entries);
+  buf.writeUInt32BE(0x514649fb, 0); // 'QFI\xfb'
+  buf.writeUInt32BE(2, 4); // version
+  buf.writeUInt32BE(16, 20); // cluster_bits
+  buf.writeBigUInt64BE(BigInt(virtualSize), 24);
+  buf.writeUInt32BE(l1Entries, 36);
+  buf.writeBigUInt64BE(BigInt(l1Offset), 40);
+  buf.writeBigUInt64BE(BigInt(cluster), 48); // refcount_table_offset
+  buf.writeUInt32BE(1, 56); // refcount_table_clusters
+  buf.writeBigUInt64BE(BigInt(2 * cluster), cluster); // the table's one block
+  for (let c = 0; c < 4; c++) buf.writeUInt16BE(1, 2 * cluster + 2 * c); // clusters 0-3 in use
+  return buf;
+}
+
+export interface PrepareComputeOptions {
+  /** The compute endpoint from the catalog (…/compute/v2.1). */
+  computeEndpoint: string;
+  /** The image endpoint from the catalog (…/image); /v2 is added. Without it no image is made. */
+  imageEndpoint?: string;
+  /** An admin token (project scope). */
+  token: string;
+  log: (s: string) => void;
+  timeoutMs?: number;
+}
+
+class Refused extends Error {}
+
+/** Creates DevStack's images and flavors for tempest (unless they exist) and returns what tempest.conf needs. */
+export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeFacts> {
+  const warn = (s: string) => o.log(`warning: ${s}`);
+  const call = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> => {
+    const json = body !== undefined && !Buffer.isBuffer(body);
+    const res = await fetch(url, {
+      method,
+      headers: { 'X-Auth-Token': o.token, accept: 'application/json', ...(json ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : json ? JSON.stringify(body) : new Uint8Array(body as Buffer),
+      signal: AbortSignal.timeout(o.timeoutMs ?? 60_000),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Refused(`${method} ${url} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
+    return text ? JSON.parse(text) : {};
+  };
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      warn(`${what}: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+  const facts: ComputeFacts = {};
+  const nova = o.computeEndpoint.replace(/\/+$/, '');
+
+  const version = await step('the compute version document', () => call('GET', `${nova}/`));
+  if (version?.version?.version) {
+    facts.minMicroversion = version.version.min_version || undefined;
+    facts.maxMicroversion = version.version.version || undefined;
+  }
+
+  if (o.imageEndpoint) {
+    const glance = `${o.imageEndpoint.replace(/\/+$/, '')}/v2`;
+    const data = tinyQcow2(TEMPEST_IMAGES.virtualSize);
+    const ensureImage = async (name: string): Promise<string> => {
+      const found = ((await call('GET', `${glance}/images?name=${encodeURIComponent(name)}`)).images ?? []) as any[];
+      const active = found.find((i) => i.status === 'active');
+      if (active) return active.id;
+      const image = await call('POST', `${glance}/images`, { name, disk_format: 'qcow2', container_format: 'bare', visibility: 'public' });
+      await call('PUT', `${glance}/images/${image.id}/file`, data, { 'content-type': 'application/octet-stream' });
+      const after = await call('GET', `${glance}/images/${image.id}`);
+      if (after.status !== 'active') throw new Refused(`image ${image.id} is ${after.status} after its upload`);
+      o.log(`created image ${name} (${image.id})`);
+      return image.id;
+    };
+    facts.imageRef = await step(`image ${TEMPEST_IMAGES.name}`, () => ensureImage(TEMPEST_IMAGES.name));
+    facts.imageRefAlt = await step(`image ${TEMPEST_IMAGES.altName}`, () => ensureImage(TEMPEST_IMAGES.altName));
+  } else {
+    warn('the catalog has no image service: no image_ref (server tests fail)');
+  }
+
+  // The flavor's disk holds the image (DevStack: image_size_in_gib, at least 1).
+  const disk = Math.max(1, Math.ceil(TEMPEST_IMAGES.virtualSize / 1024 ** 3));
+  const ensureFlavor = async (f: (typeof DEVSTACK_TEMPEST_FLAVORS)[number]): Promise<string> => {
+    const r = await fetch(`${nova}/flavors/${f.id}`, { headers: { 'X-Auth-Token': o.token, accept: 'application/json' }, signal: AbortSignal.timeout(o.timeoutMs ?? 60_000) });
+    await r.arrayBuffer();
+    if (r.status === 200) return f.id;
+    const byName = ((await call('GET', `${nova}/flavors/detail?is_public=None`)).flavors ?? []) as any[];
+    const same = byName.find((x) => x.name === f.name);
+    if (same) return String(same.id);
+    await call('POST', `${nova}/flavors`, { flavor: { id: f.id, name: f.name, ram: f.ram, disk, vcpus: f.vcpus } });
+    await call('POST', `${nova}/flavors/${f.id}/os-extra_specs`, { extra_specs: { 'hw_rng:allowed': 'True' } });
+    o.log(`created flavor ${f.name} (${f.id})`);
+    return f.id;
+  };
+  facts.flavorRef = await step(`flavor ${DEVSTACK_TEMPEST_FLAVORS[0].name}`, () => ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[0]));
+  facts.flavorRefAlt = await step(`flavor ${DEVSTACK_TEMPEST_FLAVORS[1].name}`, () => ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[1]));
+
+  const hypervisors = await step('listing the hypervisors', () => call('GET', `${nova}/os-hypervisors`));
+  if (Array.isArray(hypervisors?.hypervisors)) facts.computeNodes = hypervisors.hypervisors.length;
+  return facts;
+}
+
+/** [compute] and [compute-feature-enabled] as DevStack's lib/tempest writes them for this cloud. */
+export function computeSections(set: (section: string, key: string, value: string) => void, facts: ComputeFacts, fixedNetworkName?: string): void {
+  const b = (v: boolean) => (v ? 'True' : 'False');
+  if (facts.imageRef) set('compute', 'image_ref', facts.imageRef);
+  if (facts.imageRefAlt ?? facts.imageRef) set('compute', 'image_ref_alt', (facts.imageRefAlt ?? facts.imageRef)!);
+  if (facts.flavorRef) set('compute', 'flavor_ref', facts.flavorRef);
+  if (facts.flavorRefAlt ?? facts.flavorRef) set('compute', 'flavor_ref_alt', (facts.flavorRefAlt ?? facts.flavorRef)!);
+  set('compute', 'build_timeout', String(BUILD_TIMEOUT));
+  set('compute', 'min_microversion', facts.minMicroversion ?? '2.1');
+  set('compute', 'max_microversion', facts.maxMicroversion ?? '2.93');
+  if (facts.computeNodes) set('compute', 'min_compute_nodes', String(facts.computeNodes));
+  if (fixedNetworkName) set('compute', 'fixed_network_name', fixedNetworkName);
+  for (const [k, v] of Object.entries(COMPUTE_FEATURES)) set('compute-feature-enabled', k, b(v));
+  set('compute-feature-enabled', 'scheduler_enabled_filters', SCHEDULER_FILTERS.join(','));
+}
