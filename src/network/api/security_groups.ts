@@ -431,8 +431,8 @@ async function checkPortGroups(tx: Tx, ids: string[], projectId: string, admin: 
   }
 }
 
-async function bindGroups(tx: Tx, portId: string, ids: string[]) {
-  await tx.deleteFrom('securitygroupportbindings').where('port_id', '=', portId).execute();
+async function bindGroups(tx: Tx, portId: string, ids: string[], newPort = false) {
+  if (!newPort) await tx.deleteFrom('securitygroupportbindings').where('port_id', '=', portId).execute();
   if (ids.length) await tx.insertInto('securitygroupportbindings').values(ids.map((id) => ({ port_id: portId, security_group_id: id }))).execute();
 }
 
@@ -488,7 +488,7 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       values.security_groups = groups;
     },
     async afterCreate(view, values, _req, tx) {
-      await bindGroups(tx, view.id, values.security_groups ?? []);
+      await bindGroups(tx, view.id, values.security_groups ?? [], true);
     },
     async beforeUpdate(existing, changes, req, tx) {
       const psec = 'port_security_enabled' in changes ? changes.port_security_enabled : existing.port_security_enabled;
