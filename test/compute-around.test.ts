@@ -204,6 +204,19 @@ for (const engine of databaseEngines('compute around servers')) {
       await nova('PUT', '/os-quota-class-sets/default', { quota_class_set: { key_pairs: 100 } });
     });
 
+    it('checks server creates against the instances, cores and RAM quotas as Nova does', async () => {
+      const svc = c.cloud.services.find((s: any) => s.name === 'compute') as any;
+      const q = svc.parts.get('quotas');
+      await nova('PUT', `/os-quota-sets/${bob.project}`, { quota_set: { instances: 3, cores: 4, metadata_items: 2 } });
+      assert.equal(await q.checkServers(bob.project, 'u', { vcpus: 1, ram: 64 }, 1, 2), 2);
+      assert.equal(await q.checkServers(bob.project, 'u', { vcpus: 2, ram: 64 }, 1, 3), 2);
+      await assert.rejects(q.checkServers(bob.project, 'u', { vcpus: 1, ram: 64 }, 4, 4), (e: any) => e.status === 403 && e.message === 'Quota exceeded for instances: Requested 4, but already used 0 of 3 instances');
+      await assert.rejects(q.checkServers(bob.project, 'u', { vcpus: 8, ram: 64 }, 1, 1), (e: any) => e.status === 403 && /^Quota exceeded for cores: Requested 8, but already used 0 of 4 cores$/.test(e.message));
+      await assert.rejects(q.checkMetadata(bob.project, 'u', 3), (e: any) => e.status === 403 && e.message === 'Maximum number of metadata items exceeds 2');
+      await q.checkMetadata(bob.project, 'u', 2);
+      await nova('DELETE', `/os-quota-sets/${bob.project}`);
+    });
+
     it('creates server groups with policies and rules, lists them per project, enforces their quota', async () => {
       const legacy = await nova('POST', '/os-server-groups', { server_group: { name: 'g1', policies: ['affinity'] } }, { token: alice.token });
       assert.equal(legacy.status, 200);

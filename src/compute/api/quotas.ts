@@ -135,6 +135,43 @@ export class QuotaEngine {
     if (over.length) throw new OverQuota(over, detail);
   }
 
+  /**
+   * Nova's check_num_instances_quota for a server create of min..max servers of a flavor: the
+   * number that fits (max, or less down to min), or 403 "Quota exceeded for instances: ...".
+   * Usage is counted now (Nova counts, then rechecks after the create).
+   */
+  async checkServers(projectId: string, userId: string, flavor: { vcpus: number; ram: number }, minCount: number, maxCount: number): Promise<number> {
+    const userRows = await this.rows('project_user_quotas', { project_id: projectId, user_id: userId });
+    const perUser = ['instances', 'cores', 'ram'].some((r) => r in userRows);
+    const limits = perUser ? await this.userLimits(projectId, userId) : await this.projectLimits(projectId);
+    const projectLimits = await this.projectLimits(projectId);
+    const used = await this.countServers(projectId);
+    const usedUser = perUser ? await this.countServers(projectId, userId) : used;
+    const deltas = { instances: maxCount, cores: maxCount * flavor.vcpus, ram: maxCount * flavor.ram };
+    const keys = ['instances', 'cores', 'ram'] as const;
+    const overFor = (lim: Limits, u: Record<string, number>) => keys.filter((r) => lim[r]! >= 0 && u[r]! + deltas[r] > lim[r]!);
+    let overs = overFor(projectLimits, used);
+    let quotas: Limits = projectLimits, usage: Record<string, number> = used;
+    if (!overs.length && perUser) { overs = overFor(limits, usedUser); quotas = limits; usage = usedUser; }
+    if (!overs.length) return maxCount;
+    const headroom: Record<string, number> = Object.fromEntries(keys.map((r) => [r, quotas[r]! - usage[r]!]));
+    if (quotas.cores === -1) headroom.cores = deltas.cores ? (headroom.instances! * deltas.cores) / deltas.instances : headroom.instances!;
+    if (quotas.ram === -1) headroom.ram = deltas.ram ? (headroom.instances! * deltas.ram) / deltas.instances : headroom.instances!;
+    let allowed = quotas.instances === -1 ? Infinity : headroom.instances!;
+    if (flavor.vcpus) allowed = Math.min(allowed, Math.floor(headroom.cores! / flavor.vcpus));
+    if (flavor.ram) allowed = Math.min(allowed, Math.floor(headroom.ram! / flavor.ram));
+    if (allowed > 0 && minCount <= allowed && allowed <= maxCount) return this.checkServers(projectId, userId, flavor, minCount, allowed);
+    const requested: Record<string, string> = { instances: minCount === maxCount ? String(minCount) : `${minCount}-${maxCount}`, cores: String(deltas.cores), ram: String(deltas.ram) };
+    const j = (f: (r: typeof keys[number]) => string) => overs.map(f).join(', ');
+    throw forbidden(`Quota exceeded for ${overs.join(', ')}: Requested ${j((r) => requested[r]!)}, but already used ${j((r) => String(quotas[r]! - headroom[r]!))} of ${j((r) => String(quotas[r]))} ${overs.join(', ')}`);
+  }
+
+  /** Nova's metadata_items limit on a server's metadata: 403 "Maximum number of metadata items exceeds N". */
+  async checkMetadata(projectId: string, userId: string, count: number) {
+    const limit = (await this.userLimits(projectId, userId)).metadata_items!;
+    if (limit >= 0 && count > limit) throw forbidden(`Maximum number of metadata items exceeds ${limit}`);
+  }
+
   async set(projectId: string, userId: string | undefined, values: Limits) {
     await this.db.transaction().execute(async (trx) => {
       for (const [resource, hard_limit] of Object.entries(values)) {
