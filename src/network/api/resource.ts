@@ -346,9 +346,11 @@ export class ResourceApi {
     let views = await this.views(rows, req);
     for (const [key, values] of memoryFilters) views = views.filter((v) => values.some((x) => sameValue(v[key], x)));
     const out: View[] = [];
+    const hasParent = Object.keys(parentTarget).length > 0;
     for (const v of views) {
       if (limit !== undefined && out.length >= limit) break;
-      const target = { ...(await this.policyTarget(v, req)), ...parentTarget };
+      const own = await this.policyTarget(v, req);
+      const target = hasParent ? { ...own, ...parentTarget } : own;
       if (!req.allowed(`get_${this.policyName}`, target)) continue;
       out.push(v);
     }
