@@ -198,6 +198,48 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal((await m('GET', '/ips/nowhere')).status, 404);
     });
 
+    it('rebuilds, changes security groups, keeps an empty password, places server groups', async () => {
+      const s = await boot({ name: 'rb' }, alice.token);
+      await waitFor(s.id, 'ACTIVE', alice.token);
+      const act = (body: unknown) => nova('POST', `/servers/${s.id}/action`, body, { token: alice.token });
+      const other = await createImage({ name: 'other' });
+      const rb = await act({ rebuild: { imageRef: other, name: 'rebuilt', metadata: { x: 'y' } } });
+      assert.equal(rb.status, 202, JSON.stringify(rb.body));
+      assert.equal(rb.body.server.status, 'REBUILD');
+      assert.ok(rb.body.server.adminPass);
+      const after = await waitFor(s.id, 'ACTIVE', alice.token);
+      assert.equal(after.image.id, other);
+      assert.equal(after.name, 'rebuilt');
+      assert.equal((await act({ 'os-stop': null })).status, 202);
+      await waitFor(s.id, 'SHUTOFF', alice.token);
+      assert.equal((await act({ rebuild: { imageRef: image } })).status, 202);
+      await waitFor(s.id, 'SHUTOFF', alice.token);
+      // Security groups on the server's ports.
+      const sg = await neutron('POST', '/v2.0/security-groups', { security_group: { name: 'web' } }, alice.token);
+      assert.equal((await act({ addSecurityGroup: { name: 'web' } })).status, 202);
+      const port = (await neutron('GET', `/v2.0/ports?device_id=${s.id}`)).body.ports[0];
+      assert.ok(port.security_groups.includes(sg.body.security_group.id));
+      assert.equal((await act({ addSecurityGroup: { name: 'web' } })).status, 400);
+      assert.equal((await act({ removeSecurityGroup: { name: 'web' } })).status, 202);
+      assert.equal((await act({ removeSecurityGroup: { name: 'web' } })).status, 400);
+      assert.equal((await act({ addSecurityGroup: { name: 'nope' } })).status, 404);
+      assert.deepEqual((await nova('GET', `/servers/${s.id}/os-server-password`, undefined, { token: alice.token })).body, { password: '' });
+      assert.equal((await nova('DELETE', `/servers/${s.id}/os-server-password`, undefined, { token: alice.token })).status, 204);
+      // Anti-affinity on a one-host cloud: the second member finds no host.
+      const g = await nova('POST', '/os-server-groups', { server_group: { name: 'g', policy: 'anti-affinity' } }, { token: alice.token });
+      assert.equal(g.status, 200, JSON.stringify(g.body));
+      const hint = { 'os:scheduler_hints': { group: g.body.server_group.id } };
+      const first = await nova('POST', '/servers', { server: { name: 'm1', imageRef: image, flavorRef: '1', networks: 'none' }, ...hint }, { token: alice.token });
+      await waitFor(first.body.server.id, 'ACTIVE', alice.token);
+      const second = await nova('POST', '/servers', { server: { name: 'm2', imageRef: image, flavorRef: '1', networks: 'none' }, ...hint }, { token: alice.token });
+      const err = await waitFor(second.body.server.id, 'ERROR', alice.token);
+      assert.match(err.fault.message, /^No valid host was found/);
+      assert.deepEqual(err.server_groups, [g.body.server_group.id]);
+      const members = (await nova('GET', `/os-server-groups/${g.body.server_group.id}`, undefined, { token: alice.token })).body.server_group.members;
+      assert.ok(members.includes(first.body.server.id));
+      assert.equal((await nova('POST', '/servers', { server: { name: 'm3', imageRef: image, flavorRef: '1', networks: 'none' }, 'os:scheduler_hints': { group: '00000000-0000-0000-0000-000000000000' } }, { token: alice.token })).status, 400);
+    });
+
     it('deletes a server: its ports and allocation are given back', async () => {
       const s = await boot({ name: 'gone' });
       await waitFor(s.id, 'ACTIVE');
@@ -227,6 +269,9 @@ for (const engine of databaseEngines('compute servers')) {
 
     it('no host with room: ERROR "No valid host was found"', async () => {
       flavors.set('huge', { id: 'huge', name: 'huge', vcpus: 1, ram: 10_000_000, disk: 1, ephemeral: 0, swap: 0, extra_specs: {} });
+      // Past the quota check (ram unlimited for the project), the scheduler finds no host.
+      const project = (await nova('GET', '/servers/detail')).body.servers[0]?.tenant_id ?? (await c.req('GET', `${c.url}/identity/v3/auth/projects`)).body.projects.find((p: any) => p.name === 'admin').id;
+      assert.equal((await nova('PUT', `/os-quota-sets/${project}`, { quota_set: { ram: -1 } })).status, 200);
       const s = await boot({ name: 'big', flavorRef: 'huge' });
       const err = await waitFor(s.id, 'ERROR');
       assert.match(err.fault.message, /^No valid host was found\./);

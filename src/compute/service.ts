@@ -53,7 +53,8 @@ export interface Keypair { name: string; public_key: string; type: string; user_
 
 /** What families offer each other, set by the owning family in its init(). */
 export interface ComputeProviders {
-  flavors?: { find(id: string): Promise<Flavor | null> };
+  /** With `viewer`, a private flavor is found only by admins and projects with access (Nova's flavor query). */
+  flavors?: { find(id: string, viewer?: { projectId?: string; admin: boolean }): Promise<Flavor | null> };
   keypairs?: { find(userId: string, name: string): Promise<Keypair | null> };
   /** Every availability zone a server may ask for (aggregates); default: only the default zone. */
   availabilityZones?(): Promise<string[]>;
@@ -165,6 +166,8 @@ export class ComputeService implements ServiceModule {
       try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed request body'), undefined); }
     });
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      // Nova answers its request id under both names.
+      reply.header('x-compute-request-id', req.id);
       const url = req.routeOptions.url ?? '';
       if (url === '/' || url === '/v2' || url === '/v2.1' || url === '') return;
       try {

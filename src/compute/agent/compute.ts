@@ -42,6 +42,7 @@ export class ComputeAgent {
     this.stopServing = this.bus.serve('compute', this.host, {
       build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
+      rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null),
       stop_instance: (a) => this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN }),
       start_instance: (a) => this.simple(a, 'start', 'power_on', (i) => this.driver.powerOn(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
       reboot_instance: (a) => this.simple(a, 'reboot', 'reboot', (i) => this.driver.reboot(i, a.reboot_type ?? 'SOFT'), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
@@ -201,6 +202,33 @@ export class ComputeAgent {
     await this.store.markDeleted(uuid);
     notifyInstance(this.bus, this.publisher, 'delete.end', { ...inst, vm_state: VmState.DELETED, task_state: null, deleted_at: now(), terminated_at: now() });
     this.updateResources().catch(() => undefined);
+    return { ok: true };
+  }
+
+  /** Rebuild: the guest destroyed and spawned again from the new image; a stopped server stays stopped. */
+  private async rebuild(uuid: string, requestId: string, image: ImageMeta | null): Promise<AgentResult> {
+    const inst = await this.store.get(uuid);
+    if (!inst) return { ok: false, message: `Instance ${uuid} could not be found.`, reschedule: false };
+    const wasStopped = inst.vm_state === VmState.STOPPED;
+    notifyInstance(this.bus, this.publisher, 'rebuild.start', inst);
+    try {
+      await this.store.event(uuid, requestId, 'compute_rebuild_instance', this.host, async () => {
+        await this.driver.destroy(inst);
+        await this.store.update(uuid, { task_state: 'rebuild_spawning' });
+        await this.driver.spawn(inst, image, inst.network_info);
+        if (wasStopped) await this.driver.powerOff(inst);
+      });
+    } catch (e) {
+      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, power_state: this.driver.powerState(inst) });
+      await this.store.setFault(uuid, 500, (e as Error).message);
+      notifyInstance(this.bus, this.publisher, 'rebuild.error', inst);
+      return { ok: false, message: (e as Error).message, reschedule: false };
+    }
+    await this.store.update(uuid, wasStopped
+      ? { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN, task_state: null, launched_at: now() }
+      : { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING, task_state: null, launched_at: now() });
+    const done = await this.store.get(uuid);
+    if (done) notifyInstance(this.bus, this.publisher, 'rebuild.end', done);
     return { ok: true };
   }
 

@@ -78,8 +78,7 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     changeable(req, i, 'delete metadata', ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded', 'building']);
     const { [req.params.key]: _gone, ...rest } = i.metadata;
     await store().update(i.uuid, { metadata: rest });
-    reply.code(204);
-    return null;
+    return reply.code(204).send();
   });
 
   // ---- tags (2.26) ----
@@ -95,8 +94,7 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     const i = await get(req, req.params.id);
     authorize(req, 'os_compute_api:os-server-tags:show', target(i));
     if (!i.tags.includes(req.params.tag)) throw notFound(`Server ${i.uuid} has no tag '${req.params.tag}'`);
-    reply.code(204);
-    return null;
+    return reply.code(204).send();
   });
   app.put<P>('/servers/:id/tags', async (req) => {
     since226(req);
@@ -115,11 +113,10 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     changeable(req, i, 'update tag');
     const tag = req.params.tag;
     if (!TAG_RE.test(tag)) throw badRequest(`Tag '${tag}' is invalid. It must be a non empty string without characters '/' and ','. Validation error message: '${tag}' does not match '^[^,/]*$'`);
-    if (i.tags.includes(tag)) { reply.code(204); return null; }
+    if (i.tags.includes(tag)) return reply.code(204).send();
     if (i.tags.length >= 50) throw badRequest('The number of tags exceeded the per-server limit 50');
     await store().setTags(i.uuid, [...i.tags, tag].sort());
-    reply.code(201).header('location', `${req.baseUrl}/v2.1/servers/${i.uuid}/tags/${encodeURIComponent(tag)}`);
-    return null;
+    return reply.code(201).header('location', `${req.baseUrl}/v2.1/servers/${i.uuid}/tags/${encodeURIComponent(tag)}`).send();
   });
   app.delete<P>('/servers/:id/tags', async (req, reply) => {
     since226(req);
@@ -127,8 +124,7 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     authorize(req, 'os_compute_api:os-server-tags:delete_all', target(i));
     changeable(req, i, 'delete tags');
     await store().setTags(i.uuid, []);
-    reply.code(204);
-    return null;
+    return reply.code(204).send();
   });
   app.delete<P>('/servers/:id/tags/:tag', async (req, reply) => {
     since226(req);
@@ -137,8 +133,7 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     changeable(req, i, 'delete tag');
     if (!i.tags.includes(req.params.tag)) throw notFound(`Tag ${req.params.tag} could not be found.`);
     await store().setTags(i.uuid, i.tags.filter((t) => t !== req.params.tag));
-    reply.code(204);
-    return null;
+    return reply.code(204).send();
   });
 
   // ---- ips ----

@@ -15,7 +15,10 @@ import { FakeDriver } from '../drivers/fake.ts';
 import { notifyInstance } from '../notifications.ts';
 import { authorize, allowed, badRequest, conflict, isAdmin, isoZ, links, mv, notFound, queryOf, validateBody, isUuid } from './common.ts';
 import { registerServerDetails } from './server_details.ts';
+import { registerServerActions } from './server_actions.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
+import { normalizeIp } from '../../network/netaddr.ts';
+import { quotaEngine } from './quotas.ts';
 
 /** The parts of the servers family, kept on the service for other families and tests. */
 export interface ServerParts { store: InstanceStore; clients: ComputeClients; scheduler: Scheduler; conductor: Conductor; agent?: ComputeAgent }
@@ -80,16 +83,22 @@ function flavorView(req: FastifyRequest, f: Flavor, showExtraSpecs: boolean) {
   return { id: String(f.id), links: [{ rel: 'bookmark', href: `${req.baseUrl}/flavors/${f.id}` }] };
 }
 
-export function serverView(req: FastifyRequest, i: Instance, opts: { extended?: boolean; extraSpecs?: boolean } = {}) {
+/**
+ * The server view. `reduced` is what PUT and rebuild answered before 2.75 (no addresses' extra
+ * fields, AZ, config drive, extended attributes, host status, key, usage, security groups,
+ * states, volumes or groups unless `keypair` / `serverGroups` say so).
+ */
+export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: boolean; keypair?: boolean; serverGroups?: boolean } = {}) {
   const v = mv(req);
-  const extended = opts.extended ?? allowed(req, 'os_compute_api:os-extended-server-attributes', { project_id: i.project_id });
-  const extraSpecs = opts.extraSpecs ?? (v.gte('2.47') && allowed(req, 'os_compute_api:servers:show:flavor-extra-specs', { project_id: i.project_id }));
+  const full = !opts.reduced;
+  const extended = full && allowed(req, 'os_compute_api:os-extended-server-attributes', { project_id: i.project_id });
+  const extraSpecs = v.gte('2.47') && allowed(req, 'os_compute_api:servers:show:flavor-extra-specs', { project_id: i.project_id });
   const status = statusOf(i);
   const s: Record<string, unknown> = {
     id: i.uuid, name: i.display_name, status, tenant_id: i.project_id, user_id: i.user_id, metadata: i.metadata, hostId: hostId(i),
     image: i.image_ref ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${req.baseUrl}/images/${i.image_ref}` }] } : '',
     flavor: flavorView(req, i.flavor, extraSpecs),
-    created: isoZ(i.created_at), updated: isoZ(i.updated_at), addresses: addresses(i, true),
+    created: isoZ(i.created_at), updated: isoZ(i.updated_at), addresses: addresses(i, full),
     accessIPv4: i.access_ip_v4 ?? '', accessIPv6: i.access_ip_v6 ?? '', links: links(req, 'servers', i.uuid),
     'OS-DCF:diskConfig': (i.system_metadata.disk_config as string) ?? 'MANUAL',
   };
@@ -99,12 +108,16 @@ export function serverView(req: FastifyRequest, i: Instance, opts: { extended?: 
     s.fault = f;
   }
   if (['BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING'].includes(status)) s.progress = i.progress ?? 0;
-  s['OS-EXT-AZ:availability_zone'] = i.availability_zone ?? '';
-  s.config_drive = i.config_drive ?? '';
-  s.key_name = i.key_name;
-  s['OS-SRV-USG:launched_at'] = i.launched_at ? i.launched_at.replace(/Z$/, '') : null;
-  s['OS-SRV-USG:terminated_at'] = i.terminated_at ? i.terminated_at.replace(/Z$/, '') : null;
-  if (i.security_groups.length) s.security_groups = i.security_groups.map((g) => ({ name: g.name }));
+  if (full) {
+    s['OS-EXT-AZ:availability_zone'] = i.availability_zone ?? '';
+    s.config_drive = i.config_drive ?? '';
+  }
+  if (full || opts.keypair) s.key_name = i.key_name;
+  if (full) {
+    s['OS-SRV-USG:launched_at'] = i.launched_at ? i.launched_at.replace(/Z$/, '') : null;
+    s['OS-SRV-USG:terminated_at'] = i.terminated_at ? i.terminated_at.replace(/Z$/, '') : null;
+    if (i.security_groups.length) s.security_groups = i.security_groups.map((g) => ({ name: g.name }));
+  }
   if (extended) {
     s['OS-EXT-SRV-ATTR:host'] = i.host;
     s['OS-EXT-SRV-ATTR:instance_name'] = `instance-${i.uuid.slice(0, 8)}`;
@@ -119,18 +132,20 @@ export function serverView(req: FastifyRequest, i: Instance, opts: { extended?: 
       s['OS-EXT-SRV-ATTR:user_data'] = i.user_data;
     }
   }
-  s['OS-EXT-STS:task_state'] = i.task_state;
-  s['OS-EXT-STS:vm_state'] = i.vm_state;
-  s['OS-EXT-STS:power_state'] = i.power_state;
-  s['os-extended-volumes:volumes_attached'] = [];
-  if (v.gte('2.16') && allowed(req, 'os_compute_api:servers:show:host_status', { project_id: i.project_id })) s.host_status = i.host ? 'UP' : '';
+  if (full) {
+    s['OS-EXT-STS:task_state'] = i.task_state;
+    s['OS-EXT-STS:vm_state'] = i.vm_state;
+    s['OS-EXT-STS:power_state'] = i.power_state;
+    s['os-extended-volumes:volumes_attached'] = [];
+    if (v.gte('2.16') && allowed(req, 'os_compute_api:servers:show:host_status', { project_id: i.project_id })) s.host_status = i.host ? 'UP' : '';
+  }
   if (v.gte('2.9')) s.locked = i.locked;
   if (v.gte('2.73')) s.locked_reason = i.locked_reason;
   if (v.gte('2.19')) s.description = i.display_description;
   if (v.gte('2.26')) s.tags = i.tags;
   if (v.gte('2.63')) s.trusted_image_certificates = i.trusted_certs;
   if (v.gte('2.90') && !extended) s['OS-EXT-SRV-ATTR:hostname'] = i.hostname;
-  if (v.gte('2.71')) s.server_groups = (i.system_metadata.server_groups as string[] | undefined) ?? [];
+  if (v.gte('2.71') && (full || opts.serverGroups)) s.server_groups = (i.system_metadata.server_groups as string[] | undefined) ?? [];
   return s;
 }
 
@@ -151,6 +166,9 @@ function sanitizeHostname(name: string): string {
   h = h.replace(/^[.-]+|[.-]+$/g, '').slice(0, 63).replace(/[.-]+$/, '');
   return h || 'server';
 }
+
+/** ISO 8601 as Nova's query schema takes it (a date, optionally a time and an offset). */
+const ISO8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 const NAME_FORMAT = /^(?!\s)[\P{C}]*(?<!\s)$/u;
 
@@ -218,7 +236,7 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
 
   // Flavor.
   const flavorId = idFromHref(String(sd.flavorRef));
-  const flavor = svc.providers.flavors ? await svc.providers.flavors.find(flavorId) : null;
+  const flavor = svc.providers.flavors ? await svc.providers.flavors.find(flavorId, { projectId: ctx.projectId, admin: isAdmin(req) }) : null;
   if (!flavor || flavor.disabled) throw badRequest(`Flavor ${flavorId} could not be found.`);
   if (flavor.ram < Number(image.properties.min_ram ?? 0)) throw badRequest("Flavor's memory is too small for requested image.");
   if (flavor.disk && flavor.disk < Number(image.properties.min_disk ?? 0)) throw badRequest("Flavor's disk is too small for requested image.");
@@ -262,8 +280,26 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   const zone = az ?? svc.options.defaultAvailabilityZone;
   const requestId = req.id;
 
+  // Quotas, as Nova checks them at create: metadata items, then instances/cores/ram (as many
+  // servers as fit between min_count and max_count).
+  const quotas = quotaEngine(svc);
+  await quotas.checkMetadata(ctx.projectId!, ctx.userId, Object.keys(sd.metadata ?? {}).length);
+  // Server group (the `group` hint): it must exist; the servers become its members.
+  const hints = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}) as Record<string, unknown>;
+  const groups = svc.parts.get('serverGroups') as { get(uuid: string): Promise<{ uuid: string; policy: string } | undefined>; addMembers(g: string, uuids: string[]): Promise<void> } | undefined;
+  let group: { uuid: string; policy: string } | undefined;
+  if (hints.group !== undefined) {
+    group = groups ? await groups.get(String(hints.group)) : undefined;
+    if (!group) throw badRequest(`Instance group ${String(hints.group)} could not be found.`);
+  }
+
+  // The quota check and the rows it counts happen under one lock per project, so concurrent
+  // creates never pass the quota together (one API process; Nova rechecks after the create).
+  const release = await projectLock(ctx.projectId!);
   const created: Instance[] = [];
-  for (let n = 0; n < maxCount; n++) {
+  try {
+  const count = await quotas.checkServers(ctx.projectId!, ctx.userId, flavor, minCount, maxCount);
+  for (let n = 0; n < count; n++) {
     const uuid = randomUUID();
     const name = maxCount > 1 ? `${sd.name}-${n + 1}` : sd.name;
     const inst = await store.create({
@@ -272,8 +308,8 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
       flavor: { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram, disk: flavor.disk, ephemeral: flavor.ephemeral, swap: flavor.swap, extra_specs: flavor.extra_specs ?? {} },
       host: null, node: null, availability_zone: zone, vm_state: VmState.BUILDING, task_state: 'scheduling', power_state: PowerState.NOSTATE,
       key_name: sd.key_name ?? null, key_data: keyData, user_data: sd.user_data ?? null, config_drive: configDrive,
-      access_ip_v4: sd.accessIPv4 ?? null, access_ip_v6: sd.accessIPv6 ?? null, metadata: sd.metadata ?? {},
-      system_metadata: { disk_config: sd['OS-DCF:diskConfig'] ?? 'MANUAL', image_name: image.name ?? null },
+      access_ip_v4: accessIp(sd.accessIPv4), access_ip_v6: accessIp(sd.accessIPv6), metadata: sd.metadata ?? {},
+      system_metadata: { disk_config: sd['OS-DCF:diskConfig'] ?? 'MANUAL', image_name: image.name ?? null, ...(group ? { server_groups: [group.uuid] } : {}) },
       security_groups: securityGroups, requested_networks: requested, network_info: [], fault: null,
       locked: false, locked_by: null, locked_reason: null,
       hostname: sd.hostname ?? sanitizeHostname(name), launch_index: n, reservation_id: reservationId, progress: 0,
@@ -283,7 +319,9 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
     notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'create.start', inst);
     created.push(inst);
   }
-  const build: BuildRequest = { uuids: created.map((i) => i.uuid), request_id: requestId, image, availability_zone: az, force_host: forcedHost, security_group_ids: sgIds };
+  } finally { release(); }
+  if (group) await groups!.addMembers(group.uuid, created.map((i) => i.uuid));
+  const build: BuildRequest = { uuids: created.map((i) => i.uuid), request_id: requestId, image, availability_zone: az, force_host: forcedHost, security_group_ids: sgIds, group: group?.uuid, different_host: hostList(hints.different_host), same_host: hostList(hints.same_host) };
   svc.ctx.bus.cast('conductor', 'build_instances', build);
 
   reply.code(202);
@@ -296,6 +334,20 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   out.adminPass = adminPass;
   return { server: out };
 }
+
+const locks = new Map<string, Promise<void>>();
+/** An in-process lock per project: resolves with its release function. */
+async function projectLock(project: string): Promise<() => void> {
+  const prev = locks.get(project) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => { release = r; });
+  const chained = prev.then(() => mine);
+  locks.set(project, chained);
+  await prev;
+  return () => { release(); if (locks.get(project) === chained) locks.delete(project); };
+}
+
+const hostList = (v: unknown): string[] | undefined => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).map(String));
 
 /** The create request's `networks`, checked against what the caller may see (Nova's validate_networks). */
 async function requestedNetworks(svc: ComputeService, req: FastifyRequest, networks: unknown, maxCount: number): Promise<RequestedNetwork[]> {
@@ -361,7 +413,7 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   const changesSince = get('changes-since');
   const changesBefore = v.gte('2.66') ? get('changes-before') : undefined;
   for (const [k, t] of [['changes-since', changesSince], ['changes-before', changesBefore]] as const) {
-    if (t !== undefined && Number.isNaN(Date.parse(t))) throw badRequest(`Invalid input for query parameters ${k}. Value: ${t}. '${t}' is not a 'date-time'`);
+    if (t !== undefined && (!ISO8601.test(t) || Number.isNaN(Date.parse(t)))) throw badRequest(`Invalid input for query parameters ${k}. Value: ${t}. '${t}' is not a 'date-time'`);
   }
   if (changesSince && changesBefore && Date.parse(changesSince) > Date.parse(changesBefore)) throw badRequest('The value of changes-since must be less than or equal to changes-before.');
   const deletedParam = admin ? get('deleted') : undefined;
@@ -456,6 +508,12 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   return out;
 }
 
+/** Access addresses are kept in their canonical form, as Nova's IPAddress column keeps them ('::babe:dc0c:1602'). */
+function accessIp(s: string | null | undefined): string | null {
+  if (s === undefined || s === null || s === '') return s ?? null;
+  return normalizeIp(s) ?? s;
+}
+
 function safeRe(s: string): RegExp { try { return new RegExp(s); } catch { return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')); } }
 
 // ---- delete and actions ----------------------------------------------------------------
@@ -522,8 +580,7 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
     if (!(await store.update(inst.uuid, { task_state: a!.taskState }, { expectTaskState: a!.taskStates, expectVmState: a!.vmStates }))) throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
     await store.startAction({ instance_uuid: inst.uuid, action: a!.action, request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
     svc.ctx.bus.cast(`compute.${inst.host}`, a!.method, { uuid: inst.uuid, request_id: req.id, ...extra });
-    reply.code(202);
-    return null;
+    return reply.code(202).send();
   }
   if (name === 'lock') {
     const inst = await getServer(svc, req, id);
@@ -537,8 +594,7 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
       await store.startAction({ instance_uuid: inst.uuid, action: 'lock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
       notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
     }
-    reply.code(202);
-    return null;
+    return reply.code(202).send();
   }
   if (name === 'unlock') {
     const inst = await getServer(svc, req, id);
@@ -553,8 +609,20 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
       await store.startAction({ instance_uuid: inst.uuid, action: 'unlock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
       notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
     }
-    reply.code(202);
-    return null;
+    return reply.code(202).send();
+  }
+  // Deferred delete: Stratus deletes at once (Nova's reclaim_instance_interval = 0), so no
+  // server is ever SOFT_DELETED to restore, and forceDelete is a plain delete.
+  if (name === 'restore') {
+    const inst = await getServer(svc, req, id);
+    authorize(req, 'os_compute_api:os-deferred-delete:restore', { project_id: inst.project_id, user_id: inst.user_id });
+    throw invalidState('restore', inst);
+  }
+  if (name === 'forceDelete') {
+    const inst = await getServer(svc, req, id);
+    authorize(req, 'os_compute_api:os-deferred-delete:force', { project_id: inst.project_id, user_id: inst.user_id });
+    await deleteServer(svc, req, inst);
+    return reply.code(202).send();
   }
   // Actions of other families (resize, rebuild, ... once they exist) register here.
   const other = svc.parts.get(`action:${name}`) as ((req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>) | undefined;
@@ -596,8 +664,8 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       patch.display_name = sd.name;
     }
     if (sd.description !== undefined) patch.display_description = sd.description;
-    if (sd.accessIPv4 !== undefined) patch.access_ip_v4 = sd.accessIPv4;
-    if (sd.accessIPv6 !== undefined) patch.access_ip_v6 = sd.accessIPv6;
+    if (sd.accessIPv4 !== undefined) patch.access_ip_v4 = accessIp(sd.accessIPv4);
+    if (sd.accessIPv6 !== undefined) patch.access_ip_v6 = accessIp(sd.accessIPv6);
     if (sd.hostname !== undefined) patch.hostname = sd.hostname;
     if (sd['OS-DCF:diskConfig'] !== undefined) patch.system_metadata = { ...inst.system_metadata, disk_config: sd['OS-DCF:diskConfig'] };
     const { store } = serverParts(svc);
@@ -606,18 +674,24 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'update', updated);
     // Since 2.75 the update answer is the full show view; before, without some fields.
     const view = serverView(req, updated);
-    if (v.lt('2.75')) for (const k of Object.keys(view)) if (k.startsWith('OS-EXT-') || k.startsWith('OS-SRV-USG') || ['key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached', 'host_status', 'locked', 'tags', 'trusted_image_certificates', 'server_groups', 'locked_reason', 'fault'].includes(k)) delete view[k];
+    // (locked 2.9, description, tags, trusted certs, locked_reason, server groups stay: Nova's show() adds them unconditionally.)
+    if (v.lt('2.75')) {
+      for (const k of Object.keys(view)) if (k.startsWith('OS-EXT-') || k.startsWith('OS-SRV-USG') || ['key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached', 'host_status'].includes(k)) delete view[k];
+      // Addresses without the extended attributes (Nova's extend_address=False).
+      const addrs = view.addresses as Record<string, Array<Record<string, unknown>>> | undefined;
+      if (addrs) for (const net of Object.keys(addrs)) addrs[net] = addrs[net]!.map((a) => ({ version: a.version, addr: a.addr }));
+    }
     return { server: view };
   });
   app.delete<P>('/servers/:id', async (req, reply) => {
     const inst = await getServer(svc, req, req.params.id);
     authorize(req, 'os_compute_api:servers:delete', { project_id: inst.project_id, user_id: inst.user_id });
     await deleteServer(svc, req, inst);
-    reply.code(204);
-    return null;
+    return reply.code(204).send();
   });
   app.post<P>('/servers/:id/action', async (req, reply) => serverAction(svc, req, reply, req.params.id));
   registerServerDetails(app, svc);
+  registerServerActions(app, svc);
 
   app.get<P>('/servers/:id/os-instance-actions', async (req) => {
     const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });

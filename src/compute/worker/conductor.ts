@@ -19,6 +19,8 @@ export interface BuildRequest {
   availability_zone?: string | null; force_host?: string | null;
   /** Security group ids for the ports Nova creates (undefined: the network's default). */
   security_group_ids?: string[];
+  /** The server group (hint `group`) and the same_host / different_host hints (server uuids). */
+  group?: string; same_host?: string[]; different_host?: string[];
 }
 
 /** A build failure: `reschedule` when another host may succeed. */
@@ -55,6 +57,11 @@ export class Conductor {
   stop() { this.stopServing?.(); }
 
   async buildInstances(req: BuildRequest) {
+    // Members of one group are placed one after the other, each seeing where the others went.
+    if (req.group) {
+      for (const u of req.uuids) await this.build(u, req).catch((err) => this.log.error({ err, instance: u }, 'build failed unexpectedly'));
+      return;
+    }
     await Promise.all(req.uuids.map((u) => this.build(u, req).catch((err) => this.log.error({ err, instance: u }, 'build failed unexpectedly'))));
   }
 
@@ -95,6 +102,29 @@ export class Conductor {
     }
   }
 
+  /** Where the servers a request's hints name run: the group's policy with its members' hosts, same/different host. */
+  private async placementHints(uuid: string, req: BuildRequest): Promise<Partial<RequestSpec>> {
+    const out: Partial<RequestSpec> = {};
+    const hostsOf = async (uuids: string[]) => {
+      if (!uuids.length) return [] as string[];
+      const rows = await this.store.db.selectFrom('instances').select('host').where('uuid', 'in', uuids).where('deleted', '=', 0).where('uuid', '!=', uuid).execute();
+      return rows.map((r) => r.host as string | null).filter((h): h is string => !!h);
+    };
+    if (req.group) {
+      try {
+        const g = await this.store.db.selectFrom('server_groups').select(['policy', 'rules']).where('uuid', '=', req.group).executeTakeFirst();
+        const members = await this.store.db.selectFrom('server_group_members').select('instance_uuid').where('group_uuid', '=', req.group).execute();
+        if (g) {
+          const rules = typeof g.rules === 'string' && g.rules ? JSON.parse(g.rules) : {};
+          out.group = { policy: g.policy, hosts: await hostsOf(members.map((m) => m.instance_uuid)), max_server_per_host: Number(rules.max_server_per_host ?? 1) };
+        }
+      } catch (err) { this.log.warn({ err }, 'server group lookup failed'); }
+    }
+    if (req.same_host) out.same_hosts = await hostsOf(req.same_host);
+    if (req.different_host) out.different_hosts = await hostsOf(req.different_host);
+    return out;
+  }
+
   private flow(req: BuildRequest, excluded: string[]) {
     const onRevertError = (task: string, err: unknown) => this.log.error({ err, task }, 'build revert failed');
     return new LinearFlow<BuildState>('build_instance', { onRevertError })
@@ -104,11 +134,15 @@ export class Conductor {
           const spec: RequestSpec = {
             instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
             availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, exclude_hosts: excluded,
+            ...(await this.placementHints(s.inst.uuid, req)),
           };
           const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
           if ('error' in sel) throw new BuildFailure(sel.error, false);
           s.selection = sel;
-          await this.store.update(s.inst.uuid, { host: sel.host, node: sel.node, task_state: 'networking' });
+          // A server deleted meanwhile (task_state deleting, or gone) is not built: the revert gives back its claim.
+          if (!(await this.store.update(s.inst.uuid, { host: sel.host, node: sel.node, task_state: 'networking' }, { expectTaskState: ['scheduling'] }))) {
+            throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
+          }
           s.inst = { ...s.inst, host: sel.host, node: sel.node };
         },
         revert: async (s) => { if (s.selection) await this.clients.deleteAllocations(s.inst.uuid); },
@@ -122,7 +156,10 @@ export class Conductor {
           } catch (e) {
             throw new BuildFailure(`Build of instance ${s.inst.uuid} aborted: ${(e as Error).message}`, false);
           }
-          await this.store.update(s.inst.uuid, { network_info: s.vifs, task_state: 'spawning' });
+          // Deleted while its ports were made: the revert deletes them (the delete could not see them).
+          if (!(await this.store.update(s.inst.uuid, { network_info: s.vifs, task_state: 'spawning' }, { expectTaskState: ['networking'] }))) {
+            throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
+          }
           s.inst = { ...s.inst, network_info: s.vifs };
         },
         revert: async (s) => {

@@ -15,6 +15,9 @@ export interface RequestSpec {
   /** Forced host (zone:host) or a requested one (2.74 `host`). */
   force_host?: string | null;
   exclude_hosts?: string[];
+  /** The server group: its policy and where its other members run (one entry per member). */
+  group?: { policy: string; hosts: string[]; max_server_per_host: number };
+  same_hosts?: string[]; different_hosts?: string[];
 }
 
 export type Selection = { host: string; node: string; provider: string } | { error: string };
@@ -60,7 +63,7 @@ export class Scheduler {
     if (r.status !== 200) return { error: `No valid host was found. Placement answered ${r.status}.` };
     const usable = await this.usableHosts();
     const summaries = r.body.provider_summaries as Record<string, { resources: Record<string, { capacity: number; used: number }> }>;
-    const candidates: Array<{ host: string; provider: string; allocations: any; freeRam: number }> = [];
+    const candidates: Array<{ host: string; provider: string; allocations: any; freeRam: number; soft: number }> = [];
     for (const ar of r.body.allocation_requests as Array<{ allocations: Record<string, unknown> }>) {
       const provider = Object.keys(ar.allocations).find((u) => usable.has(u));
       if (!provider) continue;
@@ -68,11 +71,20 @@ export class Scheduler {
       if (spec.exclude_hosts?.includes(host)) continue;
       if (spec.force_host && spec.force_host !== host) continue;
       if (spec.availability_zone && !spec.force_host && (await this.hostZone(host)) !== spec.availability_zone) continue;
+      // ServerGroupAffinityFilter / ServerGroupAntiAffinityFilter, SameHostFilter / DifferentHostFilter.
+      const g = spec.group;
+      const onHost = g ? g.hosts.filter((h) => h === host).length : 0;
+      if (g?.policy === 'affinity' && g.hosts.length && !onHost) continue;
+      if (g?.policy === 'anti-affinity' && onHost >= g.max_server_per_host) continue;
+      if (spec.same_hosts && spec.same_hosts.length && !spec.same_hosts.includes(host)) continue;
+      if (spec.different_hosts?.includes(host)) continue;
       const mem = summaries[provider]?.resources?.MEMORY_MB;
-      candidates.push({ host, provider, allocations: ar.allocations, freeRam: mem ? mem.capacity - mem.used : 0 });
+      // The soft policies are weighers: members together (soft-affinity) or apart (soft-anti-affinity).
+      const soft = g?.policy === 'soft-affinity' ? onHost : g?.policy === 'soft-anti-affinity' ? -onHost : 0;
+      candidates.push({ host, provider, allocations: ar.allocations, freeRam: mem ? mem.capacity - mem.used : 0, soft });
     }
-    // The RAM weigher (multiplier 1.0): the most free memory first; ties by host name, stable.
-    candidates.sort((a, b) => b.freeRam - a.freeRam || a.host.localeCompare(b.host));
+    // The group weighers first, then the RAM weigher (multiplier 1.0): the most free memory; ties by host name.
+    candidates.sort((a, b) => b.soft - a.soft || b.freeRam - a.freeRam || a.host.localeCompare(b.host));
     for (const c of candidates) {
       const claim = await this.clients.placement.request('PUT', `/allocations/${spec.instance_uuid}`, {
         allocations: c.allocations, project_id: spec.project_id, user_id: spec.user_id, consumer_generation: null,
