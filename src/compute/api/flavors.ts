@@ -460,8 +460,8 @@ export const flavorsFamily: Family = {
   async init(svc) {
     const store = flavorStore(svc);
     svc.providers.flavors = {
-      async find(id: string) {
-        const f = await store.get(id);
+      async find(id: string, viewer?: { projectId?: string; admin: boolean }) {
+        const f = viewer ? await store.visible(id, viewer.projectId, viewer.admin) : await store.get(id);
         return f ? providedFlavor(f) : null;
       },
     };
