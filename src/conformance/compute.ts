@@ -36,8 +36,8 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   change_password: false,
   console_output: false,
   interface_attach: false,
-  // OS-DCF:diskConfig is kept, but tempest's disk_config tests rebuild and resize.
-  disk_config: false,
+  // OS-DCF:diskConfig kept at create, update and rebuild (its resize tests skip with resize).
+  disk_config: true,
   swap_volume: false,
   volume_multiattach: false,
   volume_backed_live_migration: false,
@@ -62,8 +62,11 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   hostname_fqdn_sanitization: false,
 };
 
-/** The scheduler's filters tempest may send hints for: zones and enabled, live compute services. */
-export const SCHEDULER_FILTERS = ['AvailabilityZoneFilter', 'ComputeFilter'];
+/**
+ * The scheduler's filters tempest may send hints for: zones, enabled and live compute services,
+ * server group (anti-)affinity, same_host/different_host.
+ */
+export const SCHEDULER_FILTERS = ['AvailabilityZoneFilter', 'ComputeFilter', 'ServerGroupAntiAffinityFilter', 'ServerGroupAffinityFilter', 'SameHostFilter', 'DifferentHostFilter'];
 
 /** What tempest.conf needs to know of the cloud's compute. */
 export interface ComputeFacts {
