@@ -312,6 +312,26 @@ for (const engine of databaseEngines('compute around servers')) {
       assert.equal((await nova('PUT', '/os-services/not-a-uuid', { status: 'enabled' }, { version: '2.53' })).status, 400);
       await nova('PUT', `/os-services/${mine.id}`, { forced_down: false }, { version: '2.53' });
 
+      // os-hosts (to 2.42) and the instance usage audit log.
+      const hosts = await nova('GET', '/os-hosts');
+      assert.ok(hosts.body.hosts.some((h: any) => h.host_name === host && h.service === 'compute'));
+      assert.equal((await nova('GET', '/os-hosts?zone=nowhere')).body.hosts.length, 0);
+      const hostShow = await nova('GET', `/os-hosts/${host}`);
+      assert.deepEqual(hostShow.body.host.slice(0, 3).map((r: any) => r.resource.project), ['(total)', '(used_now)', '(used_max)']);
+      assert.equal((await nova('GET', '/os-hosts/nowhere')).status, 404);
+      assert.deepEqual((await nova('PUT', `/os-hosts/${host}`, { status: 'enable', maintenance_mode: 'disable' })).body, { host, status: 'enabled', maintenance_mode: 'off_maintenance' });
+      assert.equal((await nova('PUT', `/os-hosts/${host}`, { status: null, maintenance_mode: null })).status, 400);
+      assert.equal((await nova('PUT', '/os-hosts/nowhere', { status: 'enable' })).status, 404);
+      assert.equal((await nova('GET', `/os-hosts/${host}/reboot`)).body.power_action, 'reboot');
+      assert.equal((await nova('GET', '/os-hosts', undefined, { token: alice.token })).status, 403);
+      assert.equal((await nova('GET', '/os-hosts', undefined, { version: '2.43' })).status, 404);
+      const audit = await nova('GET', '/os-instance_usage_audit_log');
+      assert.ok(audit.body.instance_usage_audit_logs.hosts_not_run.includes(host));
+      const before = await nova('GET', `/os-instance_usage_audit_log/${encodeURIComponent('2020-03-15 10:00:00')}`);
+      assert.equal(before.body.instance_usage_audit_log.period_beginning, '2020-02-01 00:00:00');
+      assert.equal(before.body.instance_usage_audit_log.period_ending, '2020-03-01 00:00:00');
+      assert.equal((await nova('GET', '/os-instance_usage_audit_log/invalid_time')).status, 400);
+
       // Hypervisors.
       const hv = await nova('GET', '/os-hypervisors/detail');
       const node = hv.body.hypervisors.find((h: any) => h.service.host === host);

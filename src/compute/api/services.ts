@@ -161,4 +161,86 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   });
 }
 
-export const servicesFamily: Family = { name: 'services', migrations: {}, routes: registerRoutes };
+// ---- os-hosts (nova.api.openstack.compute.hosts, deprecated at 2.43): the same services seen by host ----
+
+const HOSTS = 'os_compute_api:os-hosts';
+const ENABLE = { type: 'string', enum: ['enable', 'disable', 'Enable', 'Disable', 'ENABLE', 'DISABLE'] };
+const HOST_UPDATE = { type: 'object', additionalProperties: false, properties: { status: ENABLE, maintenance_mode: ENABLE } };
+
+function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
+  const gone = (req: FastifyRequest) => {
+    if (mv(req).gte('2.43')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+  };
+  /** The compute service of a host, or Nova's 404 for a host no cell knows. */
+  const computeHost = async (host: string) => {
+    const s = (await listServices(svc)).find((x) => x.host === host && x.binary === 'nova-compute');
+    if (!s) throw notFound(`Host '${host}' is not mapped to any cell`);
+    return s;
+  };
+
+  app.get('/os-hosts', async (req) => {
+    gone(req);
+    authorize(req, `${HOSTS}:list`, {});
+    const zone = queryOf(req).get('zone');
+    const zones = await hostZones(svc);
+    const hosts = (await listServices(svc))
+      .filter((s) => !s.disabled && !['nova-osapi_compute', 'nova-metadata'].includes(s.binary))
+      .map((s) => ({ host_name: s.host, service: s.topic ?? s.binary.replace(/^nova-/, ''), zone: serviceZone(svc, s, zones) }))
+      .filter((h) => !zone || h.zone === zone);
+    return { hosts };
+  });
+
+  app.get<{ Params: { host: string } }>('/os-hosts/:host', async (req) => {
+    gone(req);
+    authorize(req, `${HOSTS}:show`, {});
+    const host = req.params.host;
+    const node = await svc.db.selectFrom('compute_nodes').selectAll().where('host', '=', host).where('deleted', '=', 0).orderBy('id').executeTakeFirst();
+    if (!node) throw notFound(`Compute host ${host} could not be found.`);
+    const rows: any[] = await svc.db.selectFrom('instances').select(['project_id', 'flavor']).where('host', '=', host).where('deleted', '=', 0).execute().catch(() => []);
+    const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({ resource: { host, project, cpu, memory_mb, disk_gb } });
+    const byProject = new Map<string, { cpu: number; memory_mb: number; disk_gb: number }>();
+    let cpu = 0, mem = 0, disk = 0;
+    for (const r of rows) {
+      const f = (() => { try { return JSON.parse(r.flavor); } catch { return {}; } })();
+      const c = Number(f.vcpus ?? 0), m = Number(f.ram ?? 0), d = Number(f.disk ?? 0) + Number(f.ephemeral ?? 0);
+      cpu += c; mem += m; disk += d;
+      const p = byProject.get(r.project_id) ?? { cpu: 0, memory_mb: 0, disk_gb: 0 };
+      p.cpu += c; p.memory_mb += m; p.disk_gb += d;
+      byProject.set(r.project_id, p);
+    }
+    return { host: [
+      resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
+      resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),
+      resource('(used_max)', cpu, mem, disk),
+      ...[...byProject].map(([project, p]) => resource(project, p.cpu, p.memory_mb, p.disk_gb)),
+    ] };
+  });
+
+  app.put<{ Params: { host: string } }>('/os-hosts/:host', async (req) => {
+    gone(req);
+    const body = validateBody<any>(req, HOST_UPDATE);
+    authorize(req, `${HOSTS}:update`, {});
+    const out: Record<string, unknown> = { host: req.params.host };
+    if (body.status === undefined && body.maintenance_mode === undefined) return out;
+    await computeHost(req.params.host);
+    // The fake virt driver answers as Nova's does; enabling/disabling scheduling is os-services' job.
+    if (body.status !== undefined) out.status = body.status.toLowerCase() === 'enable' ? 'enabled' : 'disabled';
+    if (body.maintenance_mode !== undefined) out.maintenance_mode = body.maintenance_mode.toLowerCase() === 'enable' ? 'on_maintenance' : 'off_maintenance';
+    return out;
+  });
+
+  for (const [action, rule] of [['startup', 'start'], ['shutdown', 'shutdown'], ['reboot', 'reboot']] as const) {
+    app.get<{ Params: { host: string } }>(`/os-hosts/:host/${action}`, async (req) => {
+      gone(req);
+      authorize(req, `${HOSTS}:${rule}`, {});
+      await computeHost(req.params.host);
+      return { host: req.params.host, power_action: action };
+    });
+  }
+}
+
+export const servicesFamily: Family = {
+  name: 'services',
+  migrations: {},
+  routes(app, svc) { registerRoutes(app, svc); registerHostRoutes(app, svc); },
+};

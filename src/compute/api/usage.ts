@@ -104,4 +104,46 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   });
 }
 
-export const usageFamily: Family = { name: 'usage', migrations: {}, routes: registerRoutes };
+// ---- os-instance_usage_audit_log (nova.api.openstack.compute.instance_usage_audit_log) ----
+
+/** Nova's last_completed_audit_period for the default 'month' unit: [1st of last month, 1st of this month). */
+function lastAuditPeriod(before: Date): [Date, Date] {
+  let end = new Date(Date.UTC(before.getUTCFullYear(), before.getUTCMonth(), 1));
+  if (end.getTime() >= before.getTime()) end = new Date(Date.UTC(before.getUTCFullYear(), before.getUTCMonth() - 1, 1));
+  const begin = new Date(Date.UTC(end.getUTCFullYear(), end.getUTCMonth() - 1, 1));
+  return [begin, end];
+}
+const pyDate = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
+
+/** The audit task logs: the periodic audit is off (as Nova's default), so every compute host has not run. */
+async function auditLog(svc: ComputeService, before: Date) {
+  const [begin, end] = lastAuditPeriod(before);
+  const rows = await svc.db.selectFrom('services').select('host').where('topic', '=', 'compute').where('deleted', '=', 0).execute().catch(() => []);
+  const hosts = [...new Set(rows.map((r: any) => r.host as string))];
+  return {
+    period_beginning: pyDate(begin), period_ending: pyDate(end), num_hosts: hosts.length, num_hosts_done: 0, num_hosts_running: 0,
+    num_hosts_not_run: hosts.length, hosts_not_run: hosts, total_instances: 0, total_errors: 0,
+    overall_status: `${hosts.length === 0 ? 'ALL' : `0 of ${hosts.length}`} hosts done. 0 errors.`, log: {},
+  };
+}
+
+function registerAuditRoutes(app: FastifyInstance, svc: ComputeService) {
+  app.get('/os-instance_usage_audit_log', async (req) => {
+    authorize(req, 'os_compute_api:os-instance-usage-audit-log:list', {});
+    return { instance_usage_audit_logs: await auditLog(svc, new Date()) };
+  });
+  app.get<{ Params: { before: string } }>('/os-instance_usage_audit_log/:before', async (req) => {
+    authorize(req, 'os_compute_api:os-instance-usage-audit-log:show', {});
+    const id = req.params.before;
+    const m = id.includes('.') ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{1,6})$/.exec(id) : /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)$/.exec(id);
+    const t = m ? Date.parse(`${m[1]}T${m[2]}${m[3] ? `.${m[3].padEnd(3, '0').slice(0, 3)}` : ''}Z`) : NaN;
+    if (Number.isNaN(t)) throw badRequest(`Invalid timestamp for date ${id}`);
+    return { instance_usage_audit_log: await auditLog(svc, new Date(t)) };
+  });
+}
+
+export const usageFamily: Family = {
+  name: 'usage',
+  migrations: {},
+  routes(app, svc) { registerRoutes(app, svc); registerAuditRoutes(app, svc); },
+};
