@@ -8,13 +8,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
 import type { ObjectBackend, PutResult } from './backend.ts';
 
 const BLOB_RE = /^[0-9a-f]{32}$/;
 
-interface Pending { fh: fs.promises.FileHandle; dir: string; resolve: () => void; reject: (e: Error) => void }
+// Plain descriptors with callback calls: half the main-thread time of FileHandles per small write.
+const openFd = promisify(fs.open);
+const writevFd = promisify(fs.writev);
+const datasyncFd = promisify(fs.fdatasync);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+
+interface Pending { fd: number; dir: string; resolve: () => void; reject: (e: Error) => void }
 
 /** Syncs files and their directories in batches: whatever queued while a batch ran forms the next one. */
 export class GroupCommit {
@@ -24,9 +32,9 @@ export class GroupCommit {
   /** Batches flushed and files synced (for tests and benchmarks). */
   stats = { batches: 0, files: 0, dirs: 0 };
 
-  sync(fh: fs.promises.FileHandle, dir: string): Promise<void> {
+  sync(fd: number, dir: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ fh, dir, resolve, reject });
+      this.queue.push({ fd, dir, resolve, reject });
       if (!this.running) void this.run();
     });
   }
@@ -42,7 +50,7 @@ export class GroupCommit {
         // File data and directory entries are independent: all of them sync at once, and the
         // filesystem's journal commits them together.
         const [files, dirResults] = await Promise.all([
-          Promise.allSettled(batch.map((p) => p.fh.datasync())),
+          Promise.allSettled(batch.map((p) => datasyncFd(p.fd))),
           Promise.allSettled(dirs.map((d) => syncDir(d))),
         ]);
         const dirError = new Map(dirs.map((d, i) => [d, dirResults[i]!.status === 'rejected' ? (dirResults[i] as PromiseRejectedResult).reason : undefined]));
@@ -58,8 +66,8 @@ export class GroupCommit {
 }
 
 async function syncDir(dir: string) {
-  const fh = await fs.promises.open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
+  const fd = await openFd(dir, 'r');
+  try { await fsyncFd(fd); } finally { await closeFd(fd); }
 }
 
 export class FsBackend implements ObjectBackend {
@@ -108,7 +116,7 @@ export class FsBackend implements ObjectBackend {
     const file = this.pathOf(blob);
     const dir = path.dirname(file);
     await this.ensureDir(dir);
-    const fh = await fs.promises.open(file, 'wx', 0o600);
+    const fd = await openFd(file, 'wx', 0o600);
     const md5 = createHash('md5');
     let bytes = 0;
     // Socket chunks are small (64 KiB): gather them and write 1 MiB at a time with one writev.
@@ -117,7 +125,7 @@ export class FsBackend implements ObjectBackend {
       let bufs = pending;
       pending = [];
       while (bufs.length) {
-        let { bytesWritten } = await fh.writev(bufs);
+        let { bytesWritten } = await writevFd(fd, bufs);
         while (bufs.length && bytesWritten >= bufs[0]!.length) { bytesWritten -= bufs[0]!.length; bufs.shift(); }
         if (bufs.length && bytesWritten) bufs[0] = bufs[0]!.subarray(bytesWritten);
       }
@@ -135,12 +143,12 @@ export class FsBackend implements ObjectBackend {
         if (pendingBytes >= 1 << 20) { await flush(); pendingBytes = 0; }
       }
       await flush();
-      await this.commit.sync(fh, dir);
+      await this.commit.sync(fd, dir);
       closed = true;
-      await fh.close();
+      await closeFd(fd);
       return { blob, etag: md5.digest('hex'), bytes };
     } catch (e) {
-      if (!closed) await fh.close().catch(() => {});
+      if (!closed) await closeFd(fd).catch(() => {});
       await fs.promises.rm(file, { force: true });
       throw e;
     }
