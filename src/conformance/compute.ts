@@ -34,7 +34,6 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   rescue: false,
   stable_rescue: false,
   change_password: false,
-  console_output: false,
   interface_attach: false,
   // OS-DCF:diskConfig kept at create, update and rebuild (its resize tests skip with resize).
   disk_config: true,
@@ -42,7 +41,9 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   volume_multiattach: false,
   volume_backed_live_migration: false,
   attach_encrypted_volume: false,
-  // Built: pause/unpause and suspend/resume through the compute agent; adminPass on create.
+  // Built: pause/unpause and suspend/resume through the compute agent; adminPass on create;
+  // the text console (the fake driver's boot log).
+  console_output: true,
   pause: true,
   suspend: true,
   enable_instance_password: true,

@@ -42,6 +42,7 @@ export class ComputeAgent {
     this.stopServing = this.bus.serve('compute', this.host, {
       build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
+      get_console_output: (a) => this.consoleOutput(a.uuid),
       rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null),
       stop_instance: (a) => this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN }),
       start_instance: (a) => this.simple(a, 'start', 'power_on', (i) => this.driver.powerOn(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
@@ -182,6 +183,18 @@ export class ComputeAgent {
     if (done) notifyInstance(this.bus, this.publisher, 'create.end', done);
     this.updateResources().catch(() => undefined);
     return { ok: true };
+  }
+
+  /** The guest's console log from the driver (api/server_console.ts maps the failures to 404/409/501). */
+  private async consoleOutput(uuid: string): Promise<{ ok: true; output: string } | { ok: false; code: 404 | 409 | 501; message: string }> {
+    const inst = await this.store.get(uuid);
+    if (!inst) return { ok: false, code: 404, message: `Instance ${uuid} could not be found.` };
+    if (!this.driver.consoleLog) return { ok: false, code: 501, message: 'Feature not supported.' };
+    try {
+      return { ok: true, output: this.driver.consoleLog(inst) };
+    } catch (e) {
+      return { ok: false, code: 404, message: `Guest does not have a console available. (${(e as Error).message})` };
+    }
   }
 
   private async terminate(uuid: string, requestId: string): Promise<AgentResult> {

@@ -16,6 +16,7 @@ import { notifyInstance } from '../notifications.ts';
 import { authorize, allowed, badRequest, conflict, isAdmin, isoZ, links, mv, notFound, queryOf, validateBody, isUuid } from './common.ts';
 import { registerServerDetails } from './server_details.ts';
 import { registerServerActions } from './server_actions.ts';
+import { registerServerConsole } from './server_console.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
 import { normalizeIp } from '../../network/netaddr.ts';
 import { quotaEngine } from './quotas.ts';
@@ -692,6 +693,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.post<P>('/servers/:id/action', async (req, reply) => serverAction(svc, req, reply, req.params.id));
   registerServerDetails(app, svc);
   registerServerActions(app, svc);
+  registerServerConsole(app, svc);
 
   app.get<P>('/servers/:id/os-instance-actions', async (req) => {
     const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });

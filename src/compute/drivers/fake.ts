@@ -10,6 +10,8 @@ export interface FakeDriverOptions { host: string; vcpus: number; memoryMb: numb
 export class FakeDriver implements VirtDriver {
   readonly type = 'fake';
   private guests = new Map<string, number>();
+  /** Each guest's console: a boot log written at every (re)boot, as a serial console fills up. */
+  private consoles = new Map<string, string[]>();
   constructor(private o: FakeDriverOptions) {}
 
   capacity(): HostCapacity {
@@ -35,16 +37,38 @@ export class FakeDriver implements VirtDriver {
     if (flavorFail || imageFail) throw new VirtError(`Fake driver: spawn failed (${flavorFail ? 'flavor fake:fail_spawn' : 'image fake_fail_spawn'}).`);
     if (this.o.failRate && Math.random() < this.o.failRate) throw new VirtError('Fake driver: spawn failed (fail rate).');
     this.guests.set(instance.uuid, PowerState.RUNNING);
+    this.boot(instance);
   }
 
-  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); }
+  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); }
   async powerOff(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SHUTDOWN); }
-  async powerOn(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
-  async reboot(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  async powerOn(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
+  async reboot(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
   async pause(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.PAUSED); }
   async unpause(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
   async suspend(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SUSPENDED); }
   async resume(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
+  private boot(instance: Instance) {
+    const log = this.consoles.get(instance.uuid) ?? [];
+    const t = (s: number) => `[${s.toFixed(6).padStart(12)}]`;
+    log.push(
+      `${t(0)} Linux version 6.1.0-fake (Stratus fake virt driver)`,
+      `${t(0)} Command line: root=/dev/vda1 console=ttyS0`,
+      `${t(0.25)} Memory: ${instance.flavor.ram}M, ${instance.flavor.vcpus} vCPU`,
+      `${t(1.5)} EXT4-fs (vda1): mounted filesystem`,
+      `cloud-init: instance-id ${instance.uuid}`,
+      `cloud-init: hostname ${instance.hostname ?? instance.display_name}`,
+      `${instance.hostname ?? 'guest'} login: `,
+    );
+    this.consoles.set(instance.uuid, log.slice(-1000));
+  }
+
+  consoleLog(instance: Instance): string {
+    this.need(instance);
+    if (!this.consoles.has(instance.uuid)) this.boot(instance);
+    return this.consoles.get(instance.uuid)!.join('\n');
+  }
+
   recover(instances: Instance[]) { for (const i of instances) if (i.power_state !== PowerState.NOSTATE) this.guests.set(i.uuid, i.power_state); }
   powerState(instance: Instance) { return this.guests.get(instance.uuid) ?? PowerState.NOSTATE; }
 }

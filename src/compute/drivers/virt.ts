@@ -35,6 +35,8 @@ export interface VirtDriver {
    * outlive the agent and it ignores this; a simulated one takes them back.
    */
   recover?(instances: Instance[]): void;
+  /** The guest's console log (absent: the driver has none, Nova's NotImplementedError). Throws a VirtError when it has no such guest. */
+  consoleLog?(instance: Instance): string;
   /** The power state the hypervisor reports (PowerState.NOSTATE when it has no such guest). */
   powerState(instance: Instance): number;
 }

@@ -1,0 +1,68 @@
+// The server's text console (os-getConsoleOutput): the agent asks the fake driver for the boot
+// log, `length` keeps the last lines, a stopped server still has its log; Nova's errors.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCloud, type TestCloud } from './lib/cloud.ts';
+import type { ComputeService } from '../src/compute/service.ts';
+import { serverParts } from '../src/compute/api/servers.ts';
+import { tailLog } from '../src/compute/api/server_console.ts';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('server console output', () => {
+  let c: TestCloud;
+  const nova = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+  const action = (id: string, body: unknown) => nova('POST', `/servers/${id}/action`, body);
+  let server: string;
+
+  before(async () => {
+    c = await startCloud();
+    const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+    const img = await c.req('POST', `${c.url}/image/v2/images`, { name: 'tiny', disk_format: 'raw', container_format: 'bare', visibility: 'public' });
+    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.from('tiny')) });
+    await until('compute node', async () => serverParts(svc).agent?.ready);
+    const r = await nova('POST', '/servers', { server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    server = r.body.server.id;
+    await until('ACTIVE', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'ACTIVE');
+  });
+  after(async () => { await c.stop(); });
+
+  it('answers the boot log, the last `length` lines of it, also for a stopped server', async () => {
+    const all = await action(server, { 'os-getConsoleOutput': {} });
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.ok(all.body.output.split('\n').length > 3);
+    assert.match(all.body.output, new RegExp(server));
+    const three = await action(server, { 'os-getConsoleOutput': { length: '3' } });
+    assert.equal(three.body.output.split('\n').length, 3);
+    assert.equal((await action(server, { 'os-getConsoleOutput': { length: -1 } })).body.output, all.body.output);
+    assert.equal((await action(server, { 'os-getConsoleOutput': { length: 0 } })).body.output, '');
+    assert.equal((await action(server, { 'os-stop': null })).status, 202);
+    await until('SHUTOFF', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'SHUTOFF');
+    assert.equal((await action(server, { 'os-getConsoleOutput': { length: 3 } })).status, 200);
+  });
+
+  it("refuses a bad length and an unknown server with Nova's errors", async () => {
+    const bad = await action(server, { 'os-getConsoleOutput': { length: 'abc' } });
+    assert.equal(bad.status, 400);
+    assert.ok(bad.body.badRequest);
+    assert.equal((await action(server, { 'os-getConsoleOutput': { length: -2 } })).status, 400);
+    assert.equal((await action(server, { 'os-getConsoleOutput': { other: 1 } })).status, 400);
+    const missing = await action('00000000-0000-0000-0000-000000000000', { 'os-getConsoleOutput': {} });
+    assert.equal(missing.status, 404);
+  });
+
+  it('tailLog keeps the last lines as Nova does', () => {
+    assert.equal(tailLog('a\nb\nc', 2), 'b\nc');
+    assert.equal(tailLog('a\nb', null), 'a\nb');
+    assert.equal(tailLog('a\nb', 0), '');
+  });
+});
