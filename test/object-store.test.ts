@@ -261,6 +261,8 @@ for (const engine of databaseEngines('object-store')) describe(`object-store on 
     assert.equal((await setAcl({ admin: [`${otherProject}:*`] }, otherToken)).status, 403);
     assert.equal((await setAcl({ 'read-write': [`${otherProject}:*`] })).status, 204);
     assert.equal((await sw('PUT', '/acct-acl/o2', { token: otherToken, body: 'x' })).status, 201);
+    const bd = await sw('POST', '?bulk-delete', { token: otherToken, body: '/acct-acl/o2\n', headers: { Accept: 'application/json', 'Content-Type': 'text/plain' } });
+    assert.equal(JSON.parse(bd.text)['Number Deleted'], 1, bd.text);
     assert.equal((await sw('PUT', '/acct-acl-rw', { token: otherToken, headers: { 'X-Container-Read': '.r:*' } })).status, 201);
     assert.equal((await sw('HEAD', '/acct-acl-rw')).headers.get('x-container-read'), null, 'read-write grantees cannot set container ACLs');
     assert.equal((await sw('POST', '', { token: otherToken, headers: { 'X-Account-Meta-X': '1' } })).status, 403);

@@ -186,7 +186,8 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
   v1.route({ method: ['POST', 'DELETE'], url: '/v1/:account', config: { auth: 'optional' }, handler: async (req, reply) => {
     const { account } = names(req);
     if (isBulkDelete(req)) {
-      try { accountAccess(req, account); await notDeleted(account, 404); } catch (e) { drain(req); throw e; }
+      // Each path is authorized on its own (as upstream's subrequests are): account ACL grantees may bulk-delete.
+      try { ownerAccess(req, account); if (!req.ctx) throw unauthorizedError(); await notDeleted(account, 404); } catch (e) { drain(req); throw e; }
       return s.bulk.bulkDelete(req, reply, account);
     }
     drain(req);
