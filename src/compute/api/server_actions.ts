@@ -33,7 +33,44 @@ function rebuildSchema(v: { gte(x: string): boolean }) {
   return { type: 'object', properties: { rebuild: r }, required: ['rebuild'], additionalProperties: false };
 }
 
+const RESET_STATE_SCHEMA = { type: 'object', properties: { 'os-resetState': { type: 'object', properties: { state: { type: 'string', enum: ['active', 'error'] } }, required: ['state'], additionalProperties: false } }, required: ['os-resetState'], additionalProperties: false };
+
+function eventsSchema(v: { gte(x: string): boolean }) {
+  const names = ['network-changed', 'network-vif-plugged', 'network-vif-unplugged', 'network-vif-deleted'];
+  if (v.gte('2.51')) names.push('volume-extended');
+  if (v.gte('2.76')) names.push('power-update');
+  if (v.gte('2.82')) names.push('accelerator-request-bound');
+  if (v.gte('2.93')) names.push('volume-reimaged');
+  return {
+    type: 'object',
+    properties: { events: { type: 'array', minItems: 1, items: { type: 'object', properties: { server_uuid: { type: 'string', format: 'uuid' }, name: { type: 'string', enum: names }, status: { type: 'string', enum: ['failed', 'completed', 'in-progress'] }, tag: { type: 'string', maxLength: 255 } }, required: ['server_uuid', 'name'], additionalProperties: false } } },
+    required: ['events'], additionalProperties: false,
+  };
+}
+
 const SG_SCHEMA = (action: string) => ({ type: 'object', properties: { [action]: { type: 'object', properties: { name: NAME }, required: ['name'], additionalProperties: false } }, required: [action], additionalProperties: false });
+
+/** The info cache rebuilt from the server's ports and their floating IPs (Nova's _heal_instance_info_cache). */
+export async function refreshNetworkInfo(svc: ComputeService, uuid: string) {
+  const { store, clients } = serverParts(svc);
+  const inst = await store.get(uuid);
+  if (!inst) return;
+  const ports = await clients.portsOf(uuid);
+  const known = new Map(inst.network_info.map((v) => [v.port_id, v]));
+  const fips = await clients.network.request('GET', `/v2.0/floatingips?${ports.map((p) => `port_id=${p.id}`).join('&')}`);
+  const byPort = new Map<string, string[]>();
+  for (const f of (fips.body?.floatingips ?? []) as any[]) if (f.port_id) byPort.set(f.port_id, [...(byPort.get(f.port_id) ?? []), f.floating_ip_address]);
+  const vifs = ports.map((p) => ({
+    port_id: p.id, network_id: p.network_id, network_label: known.get(p.id)?.network_label ?? p.network_id, mac_address: p.mac_address,
+    fixed_ips: (p.fixed_ips ?? []).map((f: any) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: f.ip_address.includes(':') ? 6 : 4 })),
+    floating_ips: byPort.get(p.id) ?? [], preserve_on_delete: known.get(p.id)?.preserve_on_delete ?? true,
+  }));
+  for (const v of vifs) if (v.network_label === v.network_id) {
+    const n = await clients.network.request('GET', `/v2.0/networks/${v.network_id}`);
+    if (n.body?.network?.name) v.network_label = n.body.network.name;
+  }
+  await store.update(uuid, { network_info: vifs });
+}
 
 export function registerServerActions(app: FastifyInstance, svc: ComputeService) {
   const get = async (req: FastifyRequest, id: string): Promise<Instance> => {
@@ -78,7 +115,7 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     await store.startAction({ instance_uuid: inst.uuid, action: 'rebuild', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
     svc.ctx.bus.cast(`compute.${inst.host}`, 'rebuild_instance', { uuid: inst.uuid, request_id: req.id, image });
     const updated = (await store.get(inst.uuid))!;
-    const view = serverView(req, updated, { reduced: v.lt('2.75'), keypair: v.gte('2.54'), serverGroups: v.gte('2.71') });
+    const view = serverView(req, updated, { reduced: v.lt('2.75'), keypair: v.gte('2.54'), serverGroups: v.gte('2.71'), userData: false });
     view.adminPass = rd.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
     if (v.gte('2.57')) view.user_data = updated.user_data;
     reply.code(202).header('location', `${req.baseUrl}/v2.1/servers/${inst.uuid}`);
@@ -119,9 +156,81 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     return reply.code(202).send();
   };
 
+  /** os-resetState (admin): vm_state to active or error, the task forgotten. */
+  const resetState: Handler = async (req, reply, id) => {
+    const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
+    const inst = await get(req, id);
+    authorize(req, 'os_compute_api:os-admin-actions:reset_state', target(inst));
+    await serverParts(svc).store.update(inst.uuid, { vm_state: state, task_state: null });
+    await serverParts(svc).store.startAction({ instance_uuid: inst.uuid, action: 'resetState', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    return reply.code(202).send();
+  };
+
+  svc.parts.set('action:os-resetState', resetState);
   svc.parts.set('action:rebuild', rebuild);
   svc.parts.set('action:addSecurityGroup', securityGroup(true));
   svc.parts.set('action:removeSecurityGroup', securityGroup(false));
+
+  // Diagnostics (admin): what the driver knows of the guest; the 2.48 standard form or the older free one.
+  app.get<P>('/servers/:id/diagnostics', async (req) => {
+    const inst = await get(req, req.params.id);
+    authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
+    if (!inst.host) throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+    const f = inst.flavor;
+    const nics = inst.network_info.map((v) => ({ mac_address: v.mac_address, rx_octets: 0, rx_errors: 0, rx_drop: 0, rx_packets: 0, rx_rate: null, tx_octets: 0, tx_errors: 0, tx_drop: 0, tx_packets: 0, tx_rate: null }));
+    if (mv(req).lt('2.48')) {
+      const out: Record<string, unknown> = { memory: f.ram * 1024, vda_read: 0, vda_read_req: 0, vda_write: 0, vda_write_req: 0, vda_errors: -1 };
+      for (let n = 0; n < f.vcpus; n++) out[`cpu${n}_time`] = 0;
+      inst.network_info.forEach((v, n) => { out[`tap${n}_rx`] = 0; out[`tap${n}_tx`] = 0; });
+      return out;
+    }
+    const POWER: Record<number, string> = { 0: 'pending', 1: 'running', 3: 'paused', 4: 'shutdown', 6: 'crashed', 7: 'suspended' };
+    const up = inst.launched_at ? Math.max(0, Math.round((Date.now() - Date.parse(inst.launched_at)) / 1000)) : 0;
+    return {
+      state: POWER[inst.power_state] ?? 'pending', driver: 'fake', hypervisor: 'fake', hypervisor_os: 'fake', uptime: up,
+      config_drive: inst.config_drive === 'True', num_cpus: f.vcpus, num_nics: nics.length, num_disks: 1,
+      cpu_details: Array.from({ length: f.vcpus }, (_, n) => ({ id: n, time: 0, utilisation: 0 })),
+      nic_details: nics, disk_details: [{ read_bytes: 0, read_requests: 0, write_bytes: 0, write_requests: 0, errors_count: 0 }],
+      memory_details: { maximum: f.ram, used: 0 },
+    };
+  });
+
+  // Migrations: Stratus does not move servers yet, so there are none to list.
+  app.get('/os-migrations', async (req) => {
+    authorize(req, 'os_compute_api:os-migrations:index');
+    return { migrations: [] };
+  });
+  app.get<P>('/servers/:id/migrations', async (req) => {
+    const inst = await get(req, req.params.id);
+    authorize(req, 'os_compute_api:servers:migrations:index', { project_id: inst.project_id });
+    return { migrations: [] };
+  });
+
+  // os-server-external-events: the network (and later block storage) tell compute what changed.
+  // network-changed refreshes the server's info cache (addresses, floating IPs) from its ports.
+  app.post('/os-server-external-events', async (req, reply) => {
+    const body = validateBody<any>(req, eventsSchema(mv(req)));
+    authorize(req, 'os_compute_api:os-server-external-events:create', {});
+    const { store } = serverParts(svc);
+    let code = 200;
+    const out: any[] = [];
+    const refresh = new Set<string>();
+    for (const e of body.events) {
+      const ev = { ...e };
+      const inst = await store.get(e.server_uuid);
+      if (!inst) { ev.status = 'failed'; ev.code = 404; code = 207; }
+      else if (e.name === 'volume-extended' && !e.tag) { ev.status = 'failed'; ev.code = 400; code = 207; }
+      else if (!inst.host) { ev.status = 'failed'; ev.code = 422; code = 207; }
+      else {
+        ev.status = 'completed'; ev.code = 200;
+        if (e.name.startsWith('network-')) refresh.add(inst.uuid);
+      }
+      out.push(ev);
+    }
+    for (const uuid of refresh) await refreshNetworkInfo(svc, uuid).catch((err) => svc.ctx.log.warn({ err, instance: uuid }, 'info cache refresh failed'));
+    reply.code(code);
+    return { events: out };
+  });
 
   // os-server-password: Stratus has no metadata service to post one, so it is always empty.
   type P = { Params: { id: string } };

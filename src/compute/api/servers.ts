@@ -89,7 +89,7 @@ function flavorView(req: FastifyRequest, f: Flavor, showExtraSpecs: boolean) {
  * fields, AZ, config drive, extended attributes, host status, key, usage, security groups,
  * states, volumes or groups unless `keypair` / `serverGroups` say so).
  */
-export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: boolean; keypair?: boolean; serverGroups?: boolean } = {}) {
+export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: boolean; keypair?: boolean; serverGroups?: boolean; userData?: boolean } = {}) {
   const v = mv(req);
   const full = !opts.reduced;
   const extended = full && allowed(req, 'os_compute_api:os-extended-server-attributes', { project_id: i.project_id });
@@ -130,7 +130,7 @@ export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: b
       s['OS-EXT-SRV-ATTR:kernel_id'] = '';
       s['OS-EXT-SRV-ATTR:ramdisk_id'] = '';
       s['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda';
-      s['OS-EXT-SRV-ATTR:user_data'] = i.user_data;
+      if (opts.userData !== false) s['OS-EXT-SRV-ATTR:user_data'] = i.user_data;
     }
   }
   if (full) {
