@@ -301,7 +301,7 @@ export class CandidateSearch {
       const resources = [...(this.snap.inventories.get(p.uuid) ?? new Map<string, Inventory>())].map(([rc, inv]) => ({
         rc, capacity: capacity(inv), used: this.snap.usage.get(p.uuid)?.get(rc) ?? 0, max_unit: inv.max_unit,
       }));
-      this.summaries.set(p.uuid, { provider: p, resources, traits: [...this.traitsOf(p.uuid)].sort() });
+      this.summaries.set(p.uuid, { provider: p, resources, traits: traitOrder([...this.traitsOf(p.uuid)]) });
     }
   }
 
@@ -370,6 +370,12 @@ export class CandidateSearch {
     }
     return false;
   }
+}
+
+/** Traits in upstream's id order: the standard ones (synced first), then the custom ones. */
+export function traitOrder(ts: string[]): string[] {
+  const custom = (t: string) => t.startsWith('CUSTOM_');
+  return ts.sort((a, b) => Number(custom(a)) - Number(custom(b)) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function consolidate(anchor: string, combo: AllocationRequest[]): AllocationRequest {

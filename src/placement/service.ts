@@ -84,7 +84,7 @@ function schemaError(e: { keyword: string; message?: string; params: any; instan
     case 'minProperties': msg = `${py(e.data)} does not have enough properties`; break;
     case 'minItems': msg = `${py(e.data)} is too short`; break;
     case 'uniqueItems': msg = `${py(e.data)} has non-unique elements`; break;
-    case 'enum': msg = `${py(e.data)} is not one of ${JSON.stringify(e.params.allowedValues).replace(/"/g, "'")}`; break;
+    case 'enum': msg = `${py(e.data)} is not one of [${(e.params.allowedValues as unknown[]).map(py).join(', ')}]`; break;
     case 'anyOf': msg = `${py(e.data)} is not valid under any of the given schemas`; break;
     default: msg = e.message ?? 'is invalid';
   }
@@ -222,11 +222,11 @@ export class PlacementService implements ServiceModule {
         const clen = req.headers['content-length'];
         if (clen && Number(clen) > 0 && !req.headers['content-type']) throw perr(400, 'content-type header required when content-length > 0');
         const accept = req.headers.accept;
-        if (req.method === 'GET' && accept && !acceptsJson(accept)) throw perr(406, 'Only application/json is provided');
+        if (req.method === 'GET' && accept && !acceptsJson(accept) && routePath(req) !== '/*' && !(req.routeOptions.config as any)?.methodNotAllowed) throw perr(406, 'Only application/json is provided');
       });
       // Handlers that read a JSON body (placement's require_content) answer 415 for anything else.
       scope.addHook('preValidation', async (req) => {
-        const url = req.routeOptions.url ?? '';
+        const url = routePath(req);
         if ((req.routeOptions.config as any)?.methodNotAllowed) return;
         // A route that does not exist at this microversion is a 404 before anything else.
         const since = ROUTE_SINCE[`${req.method} ${url}`];
@@ -263,6 +263,9 @@ export class PlacementService implements ServiceModule {
 
   async close() { await this.db.destroy(); }
 }
+
+/** The route's path without the service's mount prefix ('/placement' in the single-port mode). */
+const routePath = (req: FastifyRequest) => (req.routeOptions.url ?? '').slice(req.service?.prefix.length ?? 0);
 
 /** Whether an Accept header admits application/json (webob's acceptable_offers). */
 function acceptsJson(accept: string): boolean {

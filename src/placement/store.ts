@@ -10,6 +10,11 @@ export const MAX_INT = 2147483647;
 const STD_RC = new Set(STANDARD_RESOURCE_CLASSES);
 const STD_TRAITS = new Set(STANDARD_TRAITS);
 export const isStandardClass = (n: string) => STD_RC.has(n);
+/** Resource classes in upstream's id order: standard ones by their index, then custom ones. */
+export function classOrder(names: string[]): string[] {
+  const idx = (n: string) => { const i = STANDARD_RESOURCE_CLASSES.indexOf(n); return i < 0 ? 10000 : i; };
+  return names.sort((a, b) => idx(a) - idx(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
 export const isStandardTrait = (n: string) => STD_TRAITS.has(n);
 /** Consumers written before 1.8 carry no project or user (placement's incomplete_consumer_*_id). */
 export const INCOMPLETE_CONSUMER_ID = '00000000-0000-0000-0000-000000000000';
@@ -216,7 +221,7 @@ export class PlacementStore {
       const removed = opts.replace ? existing.filter((e) => !wanted.has(e.resource_class)).map((e) => e.resource_class) : (opts.remove ?? []);
       if (removed.length && !opts.allowInUse) {
         const used = await trx.selectFrom('allocations').select('resource_class').distinct().where('rp_uuid', '=', uuid).where('resource_class', 'in', removed).execute();
-        if (used.length) throw new PlacementFailure('inuse', `Inventory for '${used.map((u) => u.resource_class).sort().join(', ')}' on resource provider '${uuid}' in use.`);
+        if (used.length) throw new PlacementFailure('inuse', `Inventory for '${classOrder(used.map((u) => u.resource_class as string)).join(', ')}' on resource provider '${uuid}' in use.`);
       }
       if (removed.length) await trx.deleteFrom('inventories').where('rp_uuid', '=', uuid).where('resource_class', 'in', removed).execute();
       const t = now();
@@ -324,7 +329,8 @@ export class PlacementStore {
     const needs = new Map<string, Map<string, number>>();
     for (const w of writes) {
       const old = await this.allocationsOfConsumer(w.uuid, trx);
-      for (const a of old) await providerGen(a.rp_uuid);
+      // Upstream bumps the providers of the new allocations; an emptied consumer's old ones too.
+      if (!Object.keys(w.allocations).length) for (const a of old) await providerGen(a.rp_uuid);
       const c = await this.consumer(w.uuid, trx);
       if (w.generation !== undefined) {
         if (c && c.generation !== w.generation) throw new PlacementFailure('consumer_generation', `consumer generation conflict - expected ${c.generation} but got ${w.generation}`);

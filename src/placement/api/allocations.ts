@@ -201,17 +201,17 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
     const writes = Object.entries(data.allocations).map(([c, d]) => consumerWrite(v, canonicalUuid(c), d));
     try {
       await store.db.transaction().execute(async (trx) => {
-        // Inventories first (allocations may sit on classes being moved), then the allocations,
-        // then nothing may be left allocated against an inventory that is gone.
-        for (const i of invs) await store.setInventories(i.uuid, i.generation, i.list, { replace: true, allowInUse: true }, trx);
-        // The inventories just bumped the generations that the allocation write re-reads.
-        await store.replaceAllocations(writes, trx);
+        // As upstream: an interim inventory (old and new classes merged) so that allocations can
+        // move, then the allocations, then the final inventory, which must cover every allocation.
+        const gen = async (uuid: string) => (await store.provider(uuid, trx))!.generation;
         for (const i of invs) {
-          const have = new Set(i.list.map((x) => x.resource_class));
-          const orphan = await trx.selectFrom('allocations').select('resource_class').distinct().where('rp_uuid', '=', i.uuid).execute();
-          const bad = orphan.map((o) => o.resource_class as string).filter((rc) => !have.has(rc));
-          if (bad.length) throw new PlacementFailure('inuse', `Inventory for '${bad.sort().join(', ')}' on resource provider '${i.uuid}' in use.`);
+          if (!i.list.length) continue;
+          const merged = new Map((await store.inventories(i.uuid, trx)).map((x) => [x.resource_class, x]));
+          for (const x of i.list) merged.set(x.resource_class, x);
+          await store.setInventories(i.uuid, await gen(i.uuid), [...merged.values()], { replace: true }, trx);
         }
+        await store.replaceAllocations(writes, trx);
+        for (const i of invs) await store.setInventories(i.uuid, await gen(i.uuid), i.list, { replace: true }, trx);
       });
     } catch (e) {
       if (!(e instanceof PlacementFailure)) throw e;

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, cacheHeaders, canonicalUuid, jsonBody, mv, perr, queryAll, queryParams, type PlacementService } from '../service.ts';
-import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, capacity, type Inventory, type Provider } from '../store.ts';
+import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, type Inventory, type Provider } from '../store.ts';
 import { absoluteUrl, findProvider, parseInTree, parseMemberOf, parseResources, parseTraitParams, providerUrl, serializeProvider, since } from './common.ts';
 
 const P = 'placement:resource_providers';
@@ -115,8 +115,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
         const inv = snap.inventories.get(p.uuid)?.get(rc);
         if (!inv) return false;
         const used = snap.usage.get(p.uuid)?.get(rc) ?? 0;
-        // Upstream's listing filter checks capacity and max_unit only.
-        return used + amount <= capacity(inv) && amount <= inv.max_unit;
+        return used + amount <= (inv.total - inv.reserved) * inv.allocation_ratio && inv.min_unit <= amount && amount <= inv.max_unit && amount % inv.step_size === 0;
       }));
     }
     cacheHeaders(req, reply, list.reduce<string | null>((m, p) => (!m || p.updated_at > m ? p.updated_at : m), null));
