@@ -24,6 +24,7 @@ import { availabilityZonesFamily } from './api/availability_zones.ts';
 import { servicesFamily } from './api/services.ts';
 import { hypervisorsFamily } from './api/hypervisors.ts';
 import { usageFamily } from './api/usage.ts';
+import { imagesFamily } from './api/images.ts';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
@@ -75,6 +76,7 @@ export const FAMILIES: Family[] = [
   servicesFamily,
   hypervisorsFamily,
   usageFamily,
+  imagesFamily,
 ];
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
