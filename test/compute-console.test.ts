@@ -60,6 +60,18 @@ describe('server console output', () => {
     assert.equal(missing.status, 404);
   });
 
+  it('os-resetState (admin) sets error or active and clears the task state', async () => {
+    assert.equal((await action(server, { 'os-resetState': { state: 'error' } })).status, 202);
+    assert.equal((await nova('GET', `/servers/${server}`)).body.server.status, 'ERROR');
+    assert.equal((await action(server, { 'os-resetState': { state: 'active' } })).status, 202);
+    const s = (await nova('GET', `/servers/${server}`)).body.server;
+    assert.equal(s.status, 'ACTIVE');
+    assert.equal(s['OS-EXT-STS:task_state'], null);
+    assert.equal((await action(server, { 'os-resetState': { state: 'paused' } })).status, 400);
+    const actions = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions.map((a: any) => a.action);
+    assert.ok(actions.includes('resetState'));
+  });
+
   it('tailLog keeps the last lines as Nova does', () => {
     assert.equal(tailLog('a\nb\nc', 2), 'b\nc');
     assert.equal(tailLog('a\nb', null), 'a\nb');

@@ -532,8 +532,7 @@ async function deleteServer(svc: ComputeService, req: FastifyRequest, inst: Inst
   // itself (Nova's local delete), giving back what the build may have taken.
   notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'delete.start', inst);
   await store.event(inst.uuid, req.id, 'compute_terminate_instance', undefined, async () => {
-    const vifs = inst.network_info.length ? inst.network_info : (await clients.portsOf(inst.uuid)).map((p) => ({ port_id: p.id, network_id: p.network_id, network_label: '', mac_address: p.mac_address, fixed_ips: [], preserve_on_delete: false }));
-    await clients.deallocatePorts(vifs);
+    await clients.releasePorts(inst);
     await clients.deleteAllocations(inst.uuid);
   });
   await store.markDeleted(inst.uuid);
@@ -549,6 +548,7 @@ const POWER_ACTIONS: Record<string, PowerAction> = {
   suspend: { rule: 'os_compute_api:os-suspend-server:suspend', action: 'suspend', method: 'suspend_instance', vmStates: ['active'], taskStates: [null], taskState: 'suspending' },
   resume: { rule: 'os_compute_api:os-suspend-server:resume', action: 'resume', method: 'resume_instance', vmStates: ['suspended'], taskStates: [null], taskState: 'resuming' },
 };
+const RESET_STATE_SCHEMA = { type: 'object', properties: { 'os-resetState': { type: 'object', properties: { state: { type: 'string', enum: ['active', 'error'] } }, required: ['state'], additionalProperties: false } }, required: ['os-resetState'], additionalProperties: false };
 const ACTION_NAMES: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start' };
 
 async function serverAction(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
@@ -610,6 +610,15 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
       await store.startAction({ instance_uuid: inst.uuid, action: 'unlock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
       notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
     }
+    return reply.code(202).send();
+  }
+  // os-resetState (admin): the vm_state given, no task state, whatever the server was doing.
+  if (name === 'os-resetState') {
+    const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
+    const inst = await getServer(svc, req, id);
+    authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
+    await store.startAction({ instance_uuid: inst.uuid, action: 'resetState', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
     return reply.code(202).send();
   }
   // Deferred delete: Stratus deletes at once (Nova's reclaim_instance_interval = 0), so no
