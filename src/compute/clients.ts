@@ -113,6 +113,22 @@ export class ComputeClients {
     }
   }
 
+  /**
+   * Every port of a server given back: the info cache's and any other port whose device is the
+   * server (a build cut short may have made ports the cache never saw). Ports the user brought
+   * (requested by port id) are unbound, Nova's own are deleted.
+   */
+  async releasePorts(inst: Instance) {
+    const brought = new Set(inst.requested_networks.map((r) => r.port_id).filter(Boolean));
+    const vifs = [...inst.network_info];
+    const known = new Set(vifs.map((v) => v.port_id));
+    for (const p of await this.portsOf(inst.uuid)) {
+      if (known.has(p.id)) continue;
+      vifs.push({ port_id: p.id, network_id: p.network_id, network_label: '', mac_address: p.mac_address, fixed_ips: [], preserve_on_delete: brought.has(p.id) });
+    }
+    await this.deallocatePorts(vifs);
+  }
+
   /** Every port whose device is this server (including ones a crash left out of the info cache). */
   async portsOf(uuid: string): Promise<any[]> {
     const r = await this.network.request('GET', `/v2.0/ports?device_id=${encodeURIComponent(uuid)}`);

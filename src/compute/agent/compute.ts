@@ -74,7 +74,7 @@ export class ComputeAgent {
       if (i.vm_state === VmState.BUILDING) {
         await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
         await this.store.setFault(i.uuid, 500, 'Instance was building when its compute service restarted.');
-        later.push(() => this.clients.deleteAllocations(i.uuid), () => this.clients.deallocatePorts(i.network_info));
+        later.push(() => this.clients.deleteAllocations(i.uuid), () => this.clients.releasePorts(i));
       } else if (i.task_state === 'deleting') {
         later.push(() => this.terminate(i.uuid, 'req-init-instance'));
       } else if (i.task_state) {
@@ -204,7 +204,7 @@ export class ComputeAgent {
     try {
       await this.store.event(uuid, requestId, 'compute_terminate_instance', this.host, async () => {
         await this.driver.destroy(inst);
-        await this.clients.deallocatePorts(inst.network_info);
+        await this.clients.releasePorts(inst);
         await this.clients.deleteAllocations(uuid);
       });
     } catch (e) {

@@ -45,7 +45,7 @@ export class Conductor {
       await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
       await this.store.setFault(i.uuid, 500, 'Build interrupted: the conductor restarted before a host was chosen.');
       await this.clients.deleteAllocations(i.uuid).catch(() => undefined);
-      for (const p of await this.clients.portsOf(i.uuid).catch(() => [])) await this.clients.network.request('DELETE', `/v2.0/ports/${p.id}`).catch(() => undefined);
+      await this.clients.releasePorts(i).catch(() => undefined);
     }
   }
 
