@@ -33,7 +33,6 @@ function rebuildSchema(v: { gte(x: string): boolean }) {
   return { type: 'object', properties: { rebuild: r }, required: ['rebuild'], additionalProperties: false };
 }
 
-const RESET_STATE_SCHEMA = { type: 'object', properties: { 'os-resetState': { type: 'object', properties: { state: { type: 'string', enum: ['active', 'error'] } }, required: ['state'], additionalProperties: false } }, required: ['os-resetState'], additionalProperties: false };
 
 function eventsSchema(v: { gte(x: string): boolean }) {
   const names = ['network-changed', 'network-vif-plugged', 'network-vif-unplugged', 'network-vif-deleted'];
@@ -156,17 +155,6 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     return reply.code(202).send();
   };
 
-  /** os-resetState (admin): vm_state to active or error, the task forgotten. */
-  const resetState: Handler = async (req, reply, id) => {
-    const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
-    const inst = await get(req, id);
-    authorize(req, 'os_compute_api:os-admin-actions:reset_state', target(inst));
-    await serverParts(svc).store.update(inst.uuid, { vm_state: state, task_state: null });
-    await serverParts(svc).store.startAction({ instance_uuid: inst.uuid, action: 'resetState', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
-    return reply.code(202).send();
-  };
-
-  svc.parts.set('action:os-resetState', resetState);
   svc.parts.set('action:rebuild', rebuild);
   svc.parts.set('action:addSecurityGroup', securityGroup(true));
   svc.parts.set('action:removeSecurityGroup', securityGroup(false));
