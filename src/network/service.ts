@@ -4,6 +4,7 @@
 //   api/l3.ts        routers, floating IPs, port forwardings, auto-allocated topology
 //   api/security.ts  security groups and rules, RBAC policies, quotas
 //   api/extras.ts    QoS, trunks, agents, availability zones
+//   api/ext.ts       the later extensions: address groups, metering, ...
 // Agents (agent/) hear about changes over the bus and report back; the logical agent runs in
 // this process unless `network.agent` is false.
 import os from 'node:os';
@@ -24,6 +25,7 @@ import { coreFamily } from './api/core.ts';
 import { l3Family } from './api/l3.ts';
 import { securityFamily } from './api/security.ts';
 import { extrasFamily } from './api/extras.ts';
+import { extFamily } from './api/ext.ts';
 
 /** Neutron's FieldCheck: `field:networks:shared=True` is true when the target's `shared` is True. */
 class FieldCheck extends Check {
@@ -59,7 +61,7 @@ export interface Family {
   close?(svc: NetworkService): Promise<void>;
 }
 
-const FAMILIES: Family[] = [coreFamily, l3Family, securityFamily, extrasFamily];
+const FAMILIES: Family[] = [coreFamily, l3Family, securityFamily, extrasFamily, extFamily];
 
 /** Until an agent family plugs in its own: nobody listens, nothing binds. */
 const NO_AGENTS: AgentNotifier = {

@@ -8,6 +8,7 @@ import { coreMigration } from './core.ts';
 import { l3Migration } from './l3.ts';
 import { securityMigration } from './security.ts';
 import { extrasMigration } from './extras.ts';
+import { addressGroupsMigration } from './ext.ts';
 
 export const migrations: Record<string, Migration> = {
   '0000_base': {
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '0002_l3': l3Migration,
   '0003_security': securityMigration,
   '0004_extras': extrasMigration,
+  '0005_address_groups': addressGroupsMigration,
 };

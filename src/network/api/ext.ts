@@ -1,0 +1,13 @@
+// The family of the extensions added after the first four (see service.ts): address groups
+// (api/address_groups.ts), ... Each has its own file and its tables in db/ext.ts.
+import type { Family } from '../service.ts';
+import { addressGroupRoutes, defineAddressGroups } from './address_groups.ts';
+
+export const extFamily: Family = {
+  define(svc) {
+    defineAddressGroups(svc);
+  },
+  routes(app, svc) {
+    addressGroupRoutes(app, svc);
+  },
+};
