@@ -17,3 +17,26 @@ export const addressGroupsMigration: Migration = {
       .execute();
   },
 };
+
+/** Metering labels and their rules (neutron's meteringlabels and meteringlabelrules; no standard attributes). */
+export const meteringMigration: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createTable('metering_labels')
+      .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
+      .addColumn('project_id', 'varchar(255)')
+      .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
+      .addColumn('description', 'varchar(1024)', (c: any) => c.notNull().defaultTo(''))
+      .addColumn('shared', 'integer', (c: any) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.createTable('metering_label_rules')
+      .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
+      .addColumn('metering_label_id', 'varchar(36)', (c: any) => c.notNull().references('metering_labels.id').onDelete('cascade'))
+      .addColumn('direction', 'varchar(16)', (c: any) => c.notNull())
+      .addColumn('excluded', 'integer', (c: any) => c.notNull().defaultTo(0))
+      .addColumn('remote_ip_prefix', 'varchar(64)')
+      .addColumn('source_ip_prefix', 'varchar(64)')
+      .addColumn('destination_ip_prefix', 'varchar(64)')
+      .execute();
+    await db.schema.createIndex('metering_label_rules_label').on('metering_label_rules').column('metering_label_id').execute();
+  },
+};
