@@ -56,6 +56,16 @@ describe('compute image proxy', () => {
     assert.equal((await nova('POST', `/images/${image}/metadata`, { metadata: { 'bad/key': 'x' } })).status, 400);
   });
 
+  it("lists v2.1's extensions and shows one by alias", async () => {
+    const list = await nova('GET', '/extensions');
+    assert.equal(list.status, 200);
+    assert.ok(list.body.extensions.some((e: any) => e.name === 'Hosts'));
+    const one = await nova('GET', '/extensions/os-consoles');
+    assert.equal(one.body.extension.alias, 'os-consoles');
+    assert.equal(one.body.extension.updated, '2014-12-03T00:00:00Z');
+    assert.equal((await nova('GET', '/extensions/nope')).status, 404);
+  });
+
   it('deletes through the image service', async () => {
     assert.equal((await nova('DELETE', `/images/${image}`)).status, 204);
     assert.equal((await nova('GET', `/images/${image}`)).status, 404);

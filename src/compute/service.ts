@@ -25,6 +25,7 @@ import { servicesFamily } from './api/services.ts';
 import { hypervisorsFamily } from './api/hypervisors.ts';
 import { usageFamily } from './api/usage.ts';
 import { imagesFamily } from './api/images.ts';
+import { extensionsFamily } from './api/extensions.ts';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
@@ -77,6 +78,7 @@ export const FAMILIES: Family[] = [
   hypervisorsFamily,
   usageFamily,
   imagesFamily,
+  extensionsFamily,
 ];
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
