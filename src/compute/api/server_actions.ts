@@ -159,30 +159,6 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
   svc.parts.set('action:addSecurityGroup', securityGroup(true));
   svc.parts.set('action:removeSecurityGroup', securityGroup(false));
 
-  // Diagnostics (admin): what the driver knows of the guest; the 2.48 standard form or the older free one.
-  app.get<P>('/servers/:id/diagnostics', async (req) => {
-    const inst = await get(req, req.params.id);
-    authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
-    if (!inst.host) throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    const f = inst.flavor;
-    const nics = inst.network_info.map((v) => ({ mac_address: v.mac_address, rx_octets: 0, rx_errors: 0, rx_drop: 0, rx_packets: 0, rx_rate: null, tx_octets: 0, tx_errors: 0, tx_drop: 0, tx_packets: 0, tx_rate: null }));
-    if (mv(req).lt('2.48')) {
-      const out: Record<string, unknown> = { memory: f.ram * 1024, vda_read: 0, vda_read_req: 0, vda_write: 0, vda_write_req: 0, vda_errors: -1 };
-      for (let n = 0; n < f.vcpus; n++) out[`cpu${n}_time`] = 0;
-      inst.network_info.forEach((v, n) => { out[`tap${n}_rx`] = 0; out[`tap${n}_tx`] = 0; });
-      return out;
-    }
-    const POWER: Record<number, string> = { 0: 'pending', 1: 'running', 3: 'paused', 4: 'shutdown', 6: 'crashed', 7: 'suspended' };
-    const up = inst.launched_at ? Math.max(0, Math.round((Date.now() - Date.parse(inst.launched_at)) / 1000)) : 0;
-    return {
-      state: POWER[inst.power_state] ?? 'pending', driver: 'fake', hypervisor: 'fake', hypervisor_os: 'fake', uptime: up,
-      config_drive: inst.config_drive === 'True', num_cpus: f.vcpus, num_nics: nics.length, num_disks: 1,
-      cpu_details: Array.from({ length: f.vcpus }, (_, n) => ({ id: n, time: 0, utilisation: 0 })),
-      nic_details: nics, disk_details: [{ read_bytes: 0, read_requests: 0, write_bytes: 0, write_requests: 0, errors_count: 0 }],
-      memory_details: { maximum: f.ram, used: 0 },
-    };
-  });
-
   // Migrations: Stratus does not move servers yet, so there are none to list.
   app.get('/os-migrations', async (req) => {
     authorize(req, 'os_compute_api:os-migrations:index');
