@@ -72,6 +72,20 @@ describe('server console output', () => {
     assert.ok(actions.includes('resetState'));
   });
 
+  it('diagnostics for admins: flat counters before 2.48, the standard form since', async () => {
+    const old = await nova('GET', `/servers/${server}/diagnostics`, undefined);
+    assert.equal(old.status, 200, JSON.stringify(old.body));
+    const legacy = await c.req('GET', `${c.url}/compute/v2.1/servers/${server}/diagnostics`, undefined, { headers: { 'OpenStack-API-Version': 'compute 2.47' } });
+    assert.equal(typeof legacy.body.cpu0_time, 'number');
+    assert.equal(legacy.body.memory, 1024 * 512);
+    const d = old.body;
+    assert.equal(d.driver, 'libvirt');
+    assert.equal(d.num_cpus, 1);
+    assert.equal(d.num_disks, 1);
+    assert.deepEqual(Object.keys(d.memory_details).sort(), ['maximum', 'used']);
+    assert.equal((await nova('GET', '/servers/00000000-0000-0000-0000-000000000000/diagnostics')).status, 404);
+  });
+
   it('tailLog keeps the last lines as Nova does', () => {
     assert.equal(tailLog('a\nb\nc', 2), 'b\nc');
     assert.equal(tailLog('a\nb', null), 'a\nb');

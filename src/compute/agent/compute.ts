@@ -10,7 +10,7 @@ import { PeriodicTasks } from '../../core/periodic.ts';
 import type { ComputeOptions } from '../service.ts';
 import { InstanceStore, PowerState, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
-import type { ImageMeta, VirtDriver } from '../drivers/virt.ts';
+import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 
@@ -43,6 +43,7 @@ export class ComputeAgent {
       build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
       get_console_output: (a) => this.consoleOutput(a.uuid),
+      get_diagnostics: (a) => this.diagnostics(a.uuid),
       rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null),
       stop_instance: (a) => this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN }),
       start_instance: (a) => this.simple(a, 'start', 'power_on', (i) => this.driver.powerOn(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
@@ -194,6 +195,17 @@ export class ComputeAgent {
       return { ok: true, output: this.driver.consoleLog(inst) };
     } catch (e) {
       return { ok: false, code: 404, message: `Guest does not have a console available. (${(e as Error).message})` };
+    }
+  }
+
+  private async diagnostics(uuid: string): Promise<{ ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: 404 | 409 | 501; message: string }> {
+    const inst = await this.store.get(uuid);
+    if (!inst) return { ok: false, code: 404, message: `Instance ${uuid} could not be found.` };
+    if (!this.driver.diagnostics) return { ok: false, code: 501, message: 'Feature not supported.' };
+    try {
+      return { ok: true, diagnostics: this.driver.diagnostics(inst) };
+    } catch (e) {
+      return { ok: false, code: 409, message: `Instance ${uuid} is not ready: ${(e as Error).message}` };
     }
   }
 

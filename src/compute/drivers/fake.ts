@@ -3,7 +3,7 @@
 // and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
 // flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
 import { PowerState, type Instance, type Vif } from '../instances.ts';
-import { VirtError, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
+import { VirtError, type GuestDiagnostics, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
 
 export interface FakeDriverOptions { host: string; vcpus: number; memoryMb: number; localGb: number; delayMs?: number; failRate?: number }
 
@@ -61,6 +61,25 @@ export class FakeDriver implements VirtDriver {
       `${instance.hostname ?? 'guest'} login: `,
     );
     this.consoles.set(instance.uuid, log.slice(-1000));
+  }
+
+  /**
+   * Plausible counters: one CPU per vCPU, one NIC per port, one disk, uptime since launch. The
+   * driver field is an enum of real drivers (no 'fake'): libvirt, as Nova's own fake driver says.
+   */
+  diagnostics(instance: Instance): GuestDiagnostics {
+    this.need(instance);
+    const power = this.guests.get(instance.uuid)!;
+    const state = ({ [PowerState.RUNNING]: 'running', [PowerState.PAUSED]: 'paused', [PowerState.SHUTDOWN]: 'shutdown', [PowerState.SUSPENDED]: 'suspended' } as Record<number, string>)[power] ?? 'pending';
+    const launched = instance.launched_at ? Date.parse(instance.launched_at) : Date.now();
+    return {
+      state, driver: 'libvirt', hypervisor: 'fake', hypervisor_os: 'linux', uptime: Math.max(0, Math.floor((Date.now() - launched) / 1000)),
+      config_drive: !!instance.config_drive,
+      memory_details: { maximum: instance.flavor.ram * 1024, used: 0 },
+      cpu_details: Array.from({ length: instance.flavor.vcpus }, (_, id) => ({ id, time: 17300000000, utilisation: 15 })),
+      nic_details: instance.network_info.map((v) => ({ mac_address: v.mac_address, rx_octets: 2070139, rx_errors: 0, rx_drop: 0, rx_packets: 26701, rx_rate: null, tx_octets: 140208, tx_errors: 0, tx_drop: 0, tx_packets: 662, tx_rate: null })),
+      disk_details: [{ read_bytes: 262144, read_requests: 112, write_bytes: 5778432, write_requests: 488, errors_count: 0 }],
+    };
   }
 
   consoleLog(instance: Instance): string {

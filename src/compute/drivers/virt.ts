@@ -16,6 +16,15 @@ export class VirtError extends Error {
   constructor(message: string, public reschedule = true) { super(message); }
 }
 
+/** nova.objects.diagnostics.Diagnostics, as the 2.48 API shows it. */
+export interface GuestDiagnostics {
+  state: string; driver: string; hypervisor: string | null; hypervisor_os: string | null; uptime: number | null; config_drive: boolean;
+  memory_details: { maximum: number | null; used: number | null };
+  cpu_details: Array<{ id: number | null; time: number | null; utilisation: number | null }>;
+  nic_details: Array<{ mac_address: string | null; rx_octets: number | null; rx_errors: number | null; rx_drop: number | null; rx_packets: number | null; rx_rate: number | null; tx_octets: number | null; tx_errors: number | null; tx_drop: number | null; tx_packets: number | null; tx_rate: number | null }>;
+  disk_details: Array<{ read_bytes: number | null; read_requests: number | null; write_bytes: number | null; write_requests: number | null; errors_count: number | null }>;
+}
+
 export interface VirtDriver {
   readonly type: string;
   capacity(): HostCapacity;
@@ -35,6 +44,8 @@ export interface VirtDriver {
    * outlive the agent and it ignores this; a simulated one takes them back.
    */
   recover?(instances: Instance[]): void;
+  /** The guest's diagnostics in Nova's standard form (2.48); absent: the driver has none. Throws a VirtError when it has no such guest. */
+  diagnostics?(instance: Instance): GuestDiagnostics;
   /** The guest's console log (absent: the driver has none, Nova's NotImplementedError). Throws a VirtError when it has no such guest. */
   consoleLog?(instance: Instance): string;
   /** The power state the hypervisor reports (PowerState.NOSTATE when it has no such guest). */
