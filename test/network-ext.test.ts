@@ -104,5 +104,33 @@ for (const engine of databaseEngines('network extensions')) {
       r = await req('GET', `/v2.0/metering/metering-label-rules?metering_label_id=${label.id}`);
       assert.deepEqual(r.body.metering_label_rules, []);
     });
+    it('conntrack helpers: on a router, allowed helpers only, once each, shown in the router', async () => {
+      let r = await req('POST', '/v2.0/routers', { router: { name: 'r' } }, alice.token);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const router = r.body.router;
+      assert.deepEqual(router.conntrack_helpers, []);
+      const base = `/v2.0/routers/${router.id}/conntrack_helpers`;
+      r = await req('POST', base, { conntrack_helper: { helper: 'tftp', protocol: 'udp', port: 69 } }, alice.token);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const cth = r.body.conntrack_helper;
+      assert.deepEqual(cth, { id: cth.id, protocol: 'udp', port: 69, helper: 'tftp' });
+      error(await req('POST', base, { conntrack_helper: { helper: 'tftp', protocol: 'udp', port: 69 } }, alice.token), 400, 'BadRequest');
+      error(await req('POST', base, { conntrack_helper: { helper: 'nope', protocol: 'udp', port: 69 } }, alice.token), 400, 'ConntrackHelperNotAllowed');
+      error(await req('POST', base, { conntrack_helper: { helper: 'tftp', protocol: 'tcp', port: 69 } }, alice.token), 400, 'InvalidProtocolForHelper');
+      error(await req('POST', base, { conntrack_helper: { helper: 'tftp', protocol: 'udp', port: 70000 } }, alice.token), 400);
+      error(await req('POST', base, { conntrack_helper: { helper: 'ftp', protocol: 'tcp', port: 21 } }, bob.token), 404, 'RouterNotFound');
+      assert.equal((await req('POST', base, { conntrack_helper: { helper: 'ftp', protocol: 'tcp', port: 21 } }, alice.token)).status, 201);
+      r = await req('PUT', `${base}/${cth.id}`, { conntrack_helper: { port: 6969 } }, alice.token);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.conntrack_helper.port, 6969);
+      r = await req('GET', `/v2.0/routers/${router.id}`, undefined, alice.token);
+      assert.ok(r.body.router.conntrack_helpers.some((h: any) => h.helper === 'tftp' && h.port === 6969 && h.protocol === 'udp'));
+      assert.equal(r.body.router.conntrack_helpers.length, 2);
+      r = await req('GET', `${base}?helper=ftp`, undefined, alice.token);
+      assert.equal(r.body.conntrack_helpers.length, 1);
+      assert.equal((await req('DELETE', `${base}/${cth.id}`, undefined, alice.token)).status, 204);
+      error(await req('GET', `${base}/${cth.id}`, undefined, alice.token), 404, 'ConntrackHelperNotFound');
+      assert.equal((await req('DELETE', `/v2.0/routers/${router.id}`, undefined, alice.token)).status, 204);
+    });
   });
 }

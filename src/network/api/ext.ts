@@ -1,13 +1,19 @@
 // The family of the extensions added after the first four (see service.ts): address groups
-// (api/address_groups.ts), metering (api/metering.ts), ... Each has its own file and its tables in db/ext.ts.
+// (api/address_groups.ts), metering (api/metering.ts),
+// routers' conntrack helpers (api/conntrack_helpers.ts), ... Each has its own file and its tables in db/ext.ts.
 import type { Family } from '../service.ts';
 import { addressGroupRoutes, defineAddressGroups } from './address_groups.ts';
 import { defineMetering } from './metering.ts';
+import { defineConntrackHelpers, extendRoutersForConntrackHelpers } from './conntrack_helpers.ts';
 
 export const extFamily: Family = {
   define(svc) {
     defineAddressGroups(svc);
     defineMetering(svc);
+    if (svc.resources.has('routers')) defineConntrackHelpers(svc);
+  },
+  extend(svc) {
+    if (svc.resources.has('routers')) extendRoutersForConntrackHelpers(svc);
   },
   routes(app, svc) {
     addressGroupRoutes(app, svc);

@@ -40,3 +40,17 @@ export const meteringMigration: Migration = {
     await db.schema.createIndex('metering_label_rules_label').on('metering_label_rules').column('metering_label_id').execute();
   },
 };
+
+/** Conntrack helpers of routers (neutron's conntrack_helpers): one (protocol, port, helper) per router once. */
+export const conntrackHelpersMigration: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createTable('conntrack_helpers')
+      .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
+      .addColumn('router_id', 'varchar(36)', (c: any) => c.notNull().references('routers.id').onDelete('cascade'))
+      .addColumn('protocol', 'varchar(40)', (c: any) => c.notNull())
+      .addColumn('port', 'integer', (c: any) => c.notNull())
+      .addColumn('helper', 'varchar(64)', (c: any) => c.notNull())
+      .execute();
+    await db.schema.createIndex('conntrack_helpers_unique').on('conntrack_helpers').columns(['router_id', 'protocol', 'port', 'helper']).unique().execute();
+  },
+};
