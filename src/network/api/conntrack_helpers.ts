@@ -70,7 +70,10 @@ export function defineConntrackHelpers(svc: NetworkService) {
       await checkDuplicate(tx, merged, existing.id);
     },
   });
-  svc.declareExtension({ alias: 'l3-conntrack-helper', name: 'L3 Conntrack helper', description: 'Allow adding CT target rules for conntrack helper', updated: '2019-04-04T10:00:00-00:00' });
+  svc.declareExtension(
+    { alias: 'l3-conntrack-helper', name: 'L3 Conntrack helper', description: 'Allow adding CT target rules for conntrack helper', updated: '2019-04-04T10:00:00-00:00' },
+    { alias: 'expose-l3-conntrack-helper', name: 'Expose CT target rules for conntrack helper', description: 'Expose allow adding CT target rules for conntrack helper', updated: '2019-04-04T10:00:00-00:00' },
+  );
 }
 
 /** Routers show their helpers as {protocol, port, helper}. */
