@@ -766,7 +766,9 @@ export const serversFamily: Family = {
     scheduler.start();
     conductor.start();
     // Placement and the network answer only once the cloud listens: recovery runs a moment later.
-    setTimeout(() => { conductor.recover().catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
+    // Only builds older than this start were interrupted: a server created in those 2 s is not.
+    const startedAt = new Date().toISOString();
+    setTimeout(() => { conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
     if (o.agent) {
       const driver = new FakeDriver({ host: o.host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0) });
       parts.agent = new ComputeAgent(svc.db, store, clients, svc.ctx.bus, driver, o, log.child({ role: 'compute', host: o.host }));

@@ -38,8 +38,7 @@ export class Conductor {
    * Builds that were waiting for a host or ports when the conductor stopped cannot go on: they
    * go to ERROR and give back what they took (the all-in-one shape has one conductor).
    */
-  async recover() {
-    const started = new Date().toISOString();
+  async recover(started = new Date().toISOString()) {
     for (const i of await this.store.list({ deleted: false })) {
       if (i.vm_state !== VmState.BUILDING || i.host || i.updated_at >= started) continue;
       await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
