@@ -78,7 +78,8 @@ for (const engine of databaseEngines('network core')) {
       const onSeg = await subnet({ network_id: multi.id, cidr: '10.44.0.0/24', segment_id: extra.body.segment.id });
       error(await req('POST', '/v2.0/subnets', { subnet: { network_id: multi.id, ip_version: 4, cidr: '10.45.0.0/24' } }), 400, 'SubnetsNotAllAssociatedWithSegments');
       error(await req('DELETE', `/v2.0/segments/${extra.body.segment.id}`), 409, 'SegmentInUse');
-      await req('DELETE', `/v2.0/subnets/${onSeg.id}`);
+      const gone = await req('DELETE', `/v2.0/subnets/${onSeg.id}`);
+      assert.equal(gone.status, 204, JSON.stringify(gone.body));
       assert.equal((await req('DELETE', `/v2.0/segments/${extra.body.segment.id}`)).status, 204);
       assert.equal((await req('PUT', `/v2.0/networks/${mine.id}`, { network: { mtu: 1280 } }, alice.token)).body.network.mtu, 1280);
       // A deleted network gives its VNI back.

@@ -360,6 +360,9 @@ export function defineSubnets(svc: NetworkService) {
       }
     },
     async beforeDelete(existing, _req, tx) {
+      // An allocation racing the delete (the DHCP agent's port, on PostgreSQL) commits before we
+      // look, or waits for us and then finds no subnet: never a half-deleted subnet.
+      await lockRow(tx, 'subnets', existing.id);
       const allocs = await tx.selectFrom('ipallocations').innerJoin('ports', 'ports.id', 'ipallocations.port_id')
         .select(['ports.id as port_id', 'ports.device_owner']).where('ipallocations.subnet_id', '=', existing.id).execute();
       const inUse = () => new ApiError(409, `Unable to complete operation on subnet ${existing.id}: One or more ports have an IP allocation from this subnet.`, 'SubnetInUse');
