@@ -73,8 +73,8 @@ export class ComputeAgent {
     const later: Array<() => Promise<unknown>> = [];
     for (const i of mine) {
       if (i.vm_state === VmState.BUILDING) {
-        await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
         await this.store.setFault(i.uuid, 500, 'Instance was building when its compute service restarted.');
+        await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
         later.push(() => this.clients.deleteAllocations(i.uuid), () => this.clients.releasePorts(i));
       } else if (i.task_state === 'deleting') {
         later.push(() => this.terminate(i.uuid, 'req-init-instance'));
@@ -220,8 +220,8 @@ export class ComputeAgent {
         await this.clients.deleteAllocations(uuid);
       });
     } catch (e) {
-      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null });
       await this.store.setFault(uuid, 500, (e as Error).message);
+      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null });
       return { ok: false, message: (e as Error).message, reschedule: false };
     }
     await this.store.markDeleted(uuid);
@@ -244,8 +244,8 @@ export class ComputeAgent {
         if (wasStopped) await this.driver.powerOff(inst);
       });
     } catch (e) {
-      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, power_state: this.driver.powerState(inst) });
       await this.store.setFault(uuid, 500, (e as Error).message);
+      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, power_state: this.driver.powerState(inst) });
       notifyInstance(this.bus, this.publisher, 'rebuild.error', inst);
       return { ok: false, message: (e as Error).message, reschedule: false };
     }

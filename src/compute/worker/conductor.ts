@@ -41,8 +41,8 @@ export class Conductor {
   async recover(started = new Date().toISOString()) {
     for (const i of await this.store.list({ deleted: false })) {
       if (i.vm_state !== VmState.BUILDING || i.host || i.updated_at >= started) continue;
-      await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
       await this.store.setFault(i.uuid, 500, 'Build interrupted: the conductor restarted before a host was chosen.');
+      await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
       await this.clients.deleteAllocations(i.uuid).catch(() => undefined);
       await this.clients.releasePorts(i).catch(() => undefined);
     }
@@ -91,8 +91,9 @@ export class Conductor {
           ? `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${uuid}.`
           : f.message;
         // A server deleted meanwhile stays deleted; otherwise it is ERROR with the reason.
+        // The fault is written first: nobody may see ERROR without its reason.
+        await this.store.setFault(uuid, 500, message, f.reschedule ? f.message : undefined);
         if (await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, host: null, node: null }, { expectTaskState: ['scheduling', 'networking', 'spawning', 'block_device_mapping', null] })) {
-          await this.store.setFault(uuid, 500, message, f.reschedule ? f.message : undefined);
           const failed = await this.store.get(uuid);
           if (failed) notifyInstance(this.bus, `nova-conductor:${this.o.host}`, 'create.error', failed, { fault: { message } });
         }
