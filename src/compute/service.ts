@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import { negotiateMicroversion, type Microversion, type ServiceModule } from '../core/http.ts';
+import { jsonBodyParser, negotiateMicroversion, type Microversion, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy.ts';
 import { migrate, type Migration } from '../core/db.ts';
@@ -164,11 +164,7 @@ export class ComputeService implements ServiceModule {
 
   async register(app: FastifyInstance) {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-      const text = (body as string).trim();
-      if (!text) return done(null, undefined);
-      try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed request body'), undefined); }
-    });
+    app.addContentTypeParser('*', { parseAs: 'string' }, jsonBodyParser(() => new ApiError(400, 'Malformed request body')));
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       // Nova answers its request id under both names.
       reply.header('x-compute-request-id', req.id);

@@ -7,7 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import type { ServiceModule } from '../core/http.ts';
+import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
@@ -185,11 +185,8 @@ export class ImageService implements ServiceModule {
   async register(app: FastifyInstance) {
     // Image data streams through; JSON (and JSON patch) bodies are small and parsed whole.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser(['application/json', JSON_PATCH, 'application/openstack-images-v2.0-json-patch'], { parseAs: 'string' }, (_req, body, done) => {
-      const text = (body as string).trim();
-      if (!text) return done(null, undefined);
-      try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch { done(new ApiError(400, 'Malformed JSON in request body.'), undefined); }
-    });
+    app.addContentTypeParser(['application/json', JSON_PATCH, 'application/openstack-images-v2.0-json-patch'], { parseAs: 'string' },
+      jsonBodyParser(() => new ApiError(400, 'Malformed JSON in request body.')));
     app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     registerDiscoveryRoutes(app, this);
     registerImageRoutes(app, this);

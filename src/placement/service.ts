@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Ajv } from 'ajv';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import { toApiError, Microversion, type ServiceModule } from '../core/http.ts';
+import { jsonBodyParser, toApiError, Microversion, type ServiceModule } from '../core/http.ts';
 import { ApiError, STATUS_TITLES } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy.ts';
 import { migrate } from '../core/db.ts';
@@ -210,11 +210,7 @@ export class PlacementService implements ServiceModule {
       // Placement's own JSON parsing message, and its content type without a charset.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-        const text = (body as string).trim();
-        if (!text) return done(null, undefined);
-        try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch (e) { done(perr(400, `Malformed JSON: ${(e as Error).message}`), undefined); }
-      });
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser((e) => perr(400, `Malformed JSON: ${e.message}`)));
       scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
         req.placementVersion = negotiate(req);
         reply.header('openstack-api-version', `placement ${req.placementVersion}`);
