@@ -23,14 +23,15 @@ const RESERVED_HOST_MEMORY_MB = 512;
 export class ComputeAgent {
   readonly host: string;
   nodeUuid?: string;
-  private periodic: PeriodicTasks;
+  readonly periodic: PeriodicTasks;
   private stopServing?: () => void;
   private registered = false;
   private lastInventory = '';
-  private publisher: string;
+  readonly publisher: string;
 
-  constructor(private db: Kysely<any>, private store: InstanceStore, private clients: ComputeClients, private bus: MessageBus,
-    public driver: VirtDriver, private o: ComputeOptions, private log: Logger) {
+  // Public so that the agent's handler modules (agent/<family>.ts) can use them.
+  constructor(readonly db: Kysely<any>, readonly store: InstanceStore, readonly clients: ComputeClients, readonly bus: MessageBus,
+    public driver: VirtDriver, readonly o: ComputeOptions, readonly log: Logger) {
     this.host = o.host;
     this.periodic = new PeriodicTasks(log);
     this.publisher = `nova-compute:${this.host}`;
