@@ -101,6 +101,19 @@ export interface ComputeOptions {
   maxAttempts: number;
   /** The availability zone of hosts in no aggregate zone (default_availability_zone). */
   defaultAvailabilityZone: string;
+  /** How many fake compute hosts this process runs (`<host>`, `<host>-2`, ...), each its own agent and driver. */
+  fakeHosts: number;
+  /** The fake driver's time for a live migration, in ms (so that force-complete and abort can be shown). */
+  fakeLiveMigrationMs: number;
+  /** Seconds after which a resize waiting in VERIFY_RESIZE is confirmed by the agent (resize_confirm_window; 0: never). */
+  resizeConfirmWindow: number;
+  /** A resize may stay on its host (allow_resize_to_same_host). */
+  allowResizeToSameHost: boolean;
+}
+
+/** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */
+export function agentHosts(o: ComputeOptions): string[] {
+  return Array.from({ length: Math.max(1, o.fakeHosts) }, (_, i) => (i === 0 ? o.host : `${o.host}-${i + 1}`));
 }
 
 export function computeOptions(cfg: any): ComputeOptions {
@@ -111,6 +124,8 @@ export function computeOptions(cfg: any): ComputeOptions {
     cpuAllocationRatio: Number(c.cpuAllocationRatio ?? 16), ramAllocationRatio: Number(c.ramAllocationRatio ?? 1.5), diskAllocationRatio: Number(c.diskAllocationRatio ?? 1.0),
     serviceDownTime: Number(c.serviceDownTime ?? 60), reportInterval: Number(c.reportInterval ?? 10),
     maxAttempts: Number(c.maxAttempts ?? 3), defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
+    fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1), fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
+    resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0), allowResizeToSameHost: c.allowResizeToSameHost ?? true,
   };
 }
 

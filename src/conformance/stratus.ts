@@ -58,6 +58,9 @@ export async function waitFor200(url: string, timeoutMs: number, child?: ChildPr
   throw new Error(`${url} did not answer 200 within ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
 }
 
+/** The compute options the conformance cloud runs with: two fake hosts (tempest's min_compute_nodes 2). */
+export const STRATUS_COMPUTE_CONFIG = { fakeHosts: 2 };
+
 /** The image service options the conformance cloud runs with. */
 export const STRATUS_IMAGE_CONFIG = { enforceScope: true, showMultipleLocations: true, showDirectUrl: true, cache: true };
 
@@ -78,6 +81,8 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // Glance as the gate's tempest expects it (tempest-config.ts says the same to tempest): scope
   // enforced, locations shown and manageable, the image cache on.
   const config: Record<string, unknown> = { image: STRATUS_IMAGE_CONFIG };
+  // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
+  config.compute = STRATUS_COMPUTE_CONFIG;
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));
   fs.mkdirSync(path.dirname(o.outputFile), { recursive: true });

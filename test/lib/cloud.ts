@@ -35,7 +35,7 @@ async function resetPg(url: string) {
   await c.end();
 }
 
-export async function startCloud(opts: { database?: string; dataDir?: string } = {}): Promise<TestCloud> {
+export async function startCloud(opts: { database?: string; dataDir?: string; configure?: (cfg: any) => void } = {}): Promise<TestCloud> {
   if (opts.database?.startsWith('postgres')) await resetPg(opts.database);
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
   process.env.STRATUS_USER_CLOUDS = '0';
@@ -43,6 +43,7 @@ export async function startCloud(opts: { database?: string; dataDir?: string } =
   const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
   const cfg = loadConfig({ dataDir, port, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
   cfg.identity.passwordHashRounds = 4;
+  opts.configure?.(cfg);
   const cloud = new Cloud(cfg, createLogger('silent'));
   await cloud.init();
   await cloud.listen();

@@ -5,6 +5,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
 import { bool } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
+import { agentHosts } from '../service.ts';
 import { serverMigrations } from '../db/servers.ts';
 import { InstanceStore, PowerState, VmState, type Instance, type RequestedNetwork } from '../instances.ts';
 import { ComputeClients } from '../clients.ts';
@@ -22,7 +23,11 @@ import { normalizeIp } from '../../network/netaddr.ts';
 import { quotaEngine } from './quotas.ts';
 
 /** The parts of the servers family, kept on the service for other families and tests. */
-export interface ServerParts { store: InstanceStore; clients: ComputeClients; scheduler: Scheduler; conductor: Conductor; agent?: ComputeAgent }
+export interface ServerParts {
+  store: InstanceStore; clients: ComputeClients; scheduler: Scheduler; conductor: Conductor;
+  /** The first of this process's agents (compute.fakeHosts may run more: `agents`). */
+  agent?: ComputeAgent; agents: ComputeAgent[];
+}
 export const serverParts = (svc: ComputeService) => svc.parts.get('servers') as ServerParts;
 
 // ---- states --------------------------------------------------------------------------
@@ -761,7 +766,7 @@ export const serversFamily: Family = {
     const scheduler = new Scheduler(svc.db, clients, svc.ctx.bus, o, log.child({ role: 'scheduler' }));
     const conductor = new Conductor(store, clients, svc.ctx.bus, o, log.child({ role: 'conductor' }));
     scheduler.hostZone = async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone);
-    const parts: ServerParts = { store, clients, scheduler, conductor };
+    const parts: ServerParts = { store, clients, scheduler, conductor, agents: [] };
     svc.parts.set('servers', parts);
     scheduler.start();
     conductor.start();
@@ -770,15 +775,20 @@ export const serversFamily: Family = {
     const startedAt = new Date().toISOString();
     setTimeout(() => { conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
     if (o.agent) {
-      const driver = new FakeDriver({ host: o.host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0) });
-      parts.agent = new ComputeAgent(svc.db, store, clients, svc.ctx.bus, driver, o, log.child({ role: 'compute', host: o.host }));
-      await parts.agent.start();
+      // One agent and one fake driver per host (compute.fakeHosts): each its own service, node and provider.
+      for (const host of agentHosts(o)) {
+        const driver = new FakeDriver({ host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0), liveMigrationMs: o.fakeLiveMigrationMs });
+        const agent = new ComputeAgent(svc.db, store, clients, svc.ctx.bus, driver, { ...o, host }, log.child({ role: 'compute', host }));
+        parts.agents.push(agent);
+        await agent.start();
+      }
+      parts.agent = parts.agents[0];
     }
   },
   async close(svc) {
     const parts = serverParts(svc);
     if (!parts) return;
-    await parts.agent?.stop();
+    for (const a of parts.agents) await a.stop();
     parts.conductor.stop();
     parts.scheduler.stop();
   },

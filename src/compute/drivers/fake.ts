@@ -5,7 +5,11 @@
 import { PowerState, type Instance, type Vif } from '../instances.ts';
 import { VirtError, type GuestDiagnostics, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
 
-export interface FakeDriverOptions { host: string; vcpus: number; memoryMb: number; localGb: number; delayMs?: number; failRate?: number }
+export interface FakeDriverOptions {
+  host: string; vcpus: number; memoryMb: number; localGb: number; delayMs?: number; failRate?: number;
+  /** How long a live migration runs (ms) unless forced to complete or aborted. */
+  liveMigrationMs?: number;
+}
 
 export class FakeDriver implements VirtDriver {
   readonly type = 'fake';
