@@ -24,6 +24,16 @@ export class ServiceClient {
     return { status: res.status, body: parsed };
   }
 
+  /** A request with a body that is not JSON (image data, a JSON patch): sent as given. */
+  async raw(method: string, path: string, body: Uint8Array | string, headers: Record<string, string>): Promise<RestAnswer> {
+    const base = (await this.session.endpoint(this.type)).replace(/\/$/, '');
+    const res = await this.session.fetch(`${base}${path}`, { method, headers: { Accept: 'application/json', ...this.headers, ...headers }, body: body as BodyInit });
+    const text = await res.text();
+    let parsed: any = undefined;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+    return { status: res.status, body: parsed };
+  }
+
   /** A request that must succeed: anything else is an error naming the service and its answer. */
   async ok(method: string, path: string, body?: unknown, expect: number[] = [200, 201, 202, 204]): Promise<any> {
     const r = await this.request(method, path, body);
@@ -133,6 +143,47 @@ export class ComputeClients {
   async portsOf(uuid: string): Promise<any[]> {
     const r = await this.network.request('GET', `/v2.0/ports?device_id=${encodeURIComponent(uuid)}`);
     return r.status === 200 ? r.body.ports : [];
+  }
+
+  // ---- images of snapshots, backups and shelved servers (agent/shelve.ts, api/server_shelve.ts) ----
+
+  /** A new image record in the image service (Nova's image_api.create), with the caller's token so the caller's project owns it. */
+  async createImage(meta: Record<string, unknown>, token?: string): Promise<any> {
+    const r = await this.image.request('POST', '/v2/images', meta, { token });
+    if (r.status === 413 || r.status === 403) throw new ApiError(403, r.body?.message ?? r.body?.error?.message ?? `Quota exceeded creating the image (image service answered ${r.status}).`);
+    if (r.status !== 201) throw new ApiError(r.status >= 500 ? 503 : 400, `image POST /v2/images answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  /** A snapshot's data: formats set (the image service needs them before data), then the bytes. */
+  async uploadImage(id: string, data: Uint8Array, diskFormat: string, containerFormat: string) {
+    const patch = [{ op: 'replace', path: '/disk_format', value: diskFormat }, { op: 'replace', path: '/container_format', value: containerFormat }];
+    const p = await this.image.raw('PATCH', `/v2/images/${id}`, JSON.stringify(patch), { 'Content-Type': 'application/openstack-images-v2.1-json-patch' });
+    if (p.status !== 200) throw new ApiError(p.status === 404 ? 404 : 503, `image PATCH ${id} answered ${p.status}: ${JSON.stringify(p.body)}`);
+    const u = await this.image.raw('PUT', `/v2/images/${id}/file`, data, { 'Content-Type': 'application/octet-stream' });
+    if (u.status !== 204) throw new ApiError(u.status === 404 ? 404 : 503, `image upload ${id} answered ${u.status}: ${JSON.stringify(u.body)}`);
+  }
+
+  /** Deletes an image; one already gone is fine. */
+  async deleteImage(id: string) {
+    const r = await this.image.request('DELETE', `/v2/images/${encodeURIComponent(id)}`);
+    if (r.status !== 204 && r.status !== 404) throw new ApiError(503, `image DELETE ${id} answered ${r.status}`);
+  }
+
+  /** Images whose properties match (`name=value` pairs), in the order asked (`created_at:desc`). */
+  async listImages(filters: Record<string, string>, sort = 'created_at:desc'): Promise<any[]> {
+    const q = new URLSearchParams({ ...filters, sort, limit: '1000' });
+    const r = await this.image.request('GET', `/v2/images?${q.toString()}`);
+    if (r.status !== 200) throw new ApiError(503, `image GET /v2/images answered ${r.status}`);
+    return r.body.images ?? [];
+  }
+
+  /** Binds a server's ports to a host (unshelve: Nova's setup_instance_network_on_host), or unbinds them (host ''). */
+  async bindPorts(vifs: Vif[], host: string) {
+    for (const v of vifs) {
+      const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { 'binding:host_id': host } });
+      if (r.status !== 200 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} binding port ${v.port_id} to '${host}'`);
+    }
   }
 
   async deleteAllocations(consumer: string) {

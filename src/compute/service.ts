@@ -26,6 +26,7 @@ import { hypervisorsFamily } from './api/hypervisors.ts';
 import { usageFamily } from './api/usage.ts';
 import { imagesFamily } from './api/images.ts';
 import { extensionsFamily } from './api/extensions.ts';
+import { guestActionsFamily } from './api/server_shelve.ts';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
@@ -79,6 +80,7 @@ export const FAMILIES: Family[] = [
   usageFamily,
   imagesFamily,
   extensionsFamily,
+  guestActionsFamily,
 ];
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
@@ -109,6 +111,12 @@ export interface ComputeOptions {
   resizeConfirmWindow: number;
   /** A resize may stay on its host (allow_resize_to_same_host). */
   allowResizeToSameHost: boolean;
+  /** Seconds a shelved server keeps its host before it is offloaded (shelved_offload_time): 0 at once, -1 never. */
+  shelvedOffloadTime: number;
+  /** Seconds between the agent's checks for shelved servers to offload (shelved_poll_interval). */
+  shelvedPollInterval: number;
+  /** Seconds a deleted server stays SOFT_DELETED, restorable, before it is reclaimed (reclaim_instance_interval; 0: delete at once). */
+  reclaimInstanceInterval: number;
 }
 
 /** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */
@@ -126,6 +134,7 @@ export function computeOptions(cfg: any): ComputeOptions {
     maxAttempts: Number(c.maxAttempts ?? 3), defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
     fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1), fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
     resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0), allowResizeToSameHost: c.allowResizeToSameHost ?? true,
+    shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0), shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600), reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
   };
 }
 

@@ -13,6 +13,7 @@ import type { ComputeClients } from '../clients.ts';
 import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
+import { guestHandlers } from './shelve.ts';
 
 /** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
 export type AgentResult = { ok: true } | { ok: false; message: string; reschedule: boolean };
@@ -53,6 +54,7 @@ export class ComputeAgent {
       unpause_instance: (a) => this.simple(a, 'unpause', 'unpause', (i) => this.driver.unpause(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
       suspend_instance: (a) => this.simple(a, 'suspend', 'suspend', (i) => this.driver.suspend(i), { vm_state: VmState.SUSPENDED, power_state: PowerState.SUSPENDED }),
       resume_instance: (a) => this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
+      ...guestHandlers(this),
     });
     // Placement may not answer yet (the API starts listening after every service is created):
     // the provider is registered by the first periodic run that reaches it.
@@ -210,7 +212,7 @@ export class ComputeAgent {
     }
   }
 
-  private async terminate(uuid: string, requestId: string): Promise<AgentResult> {
+  async terminate(uuid: string, requestId: string): Promise<AgentResult> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: true };
     notifyInstance(this.bus, this.publisher, 'delete.start', inst);

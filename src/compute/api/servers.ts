@@ -524,9 +524,12 @@ function safeRe(s: string): RegExp { try { return new RegExp(s); } catch { retur
 
 // ---- delete and actions ----------------------------------------------------------------
 
-async function deleteServer(svc: ComputeService, req: FastifyRequest, inst: Instance) {
+export async function deleteServer(svc: ComputeService, req: FastifyRequest, inst: Instance, opts: { force?: boolean } = {}) {
   const { store, clients } = serverParts(svc);
   checkLocked(req, inst);
+  // Deferred delete (compute.reclaimInstanceInterval > 0, api/server_shelve.ts): SOFT_DELETED instead.
+  const soft = svc.parts.get('softDelete') as ((req: FastifyRequest, inst: Instance) => Promise<boolean>) | undefined;
+  if (!opts.force && soft && (await soft(req, inst))) return;
   await store.startAction({ instance_uuid: inst.uuid, action: 'delete', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
   await store.update(inst.uuid, { task_state: 'deleting' });
   if (inst.host && (await hostIsUp(svc, inst.host))) {
@@ -624,19 +627,6 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
     authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
     await store.startAction({ instance_uuid: inst.uuid, action: 'resetState', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
     await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
-    return reply.code(202).send();
-  }
-  // Deferred delete: Stratus deletes at once (Nova's reclaim_instance_interval = 0), so no
-  // server is ever SOFT_DELETED to restore, and forceDelete is a plain delete.
-  if (name === 'restore') {
-    const inst = await getServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-deferred-delete:restore', { project_id: inst.project_id, user_id: inst.user_id });
-    throw invalidState('restore', inst);
-  }
-  if (name === 'forceDelete') {
-    const inst = await getServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-deferred-delete:force', { project_id: inst.project_id, user_id: inst.user_id });
-    await deleteServer(svc, req, inst);
     return reply.code(202).send();
   }
   // Actions of other families (resize, rebuild, ... once they exist) register here.

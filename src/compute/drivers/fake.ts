@@ -3,7 +3,8 @@
 // and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
 // flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
 import { PowerState, type Instance, type Vif } from '../instances.ts';
-import { VirtError, type GuestDiagnostics, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
+import { VirtError, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
+import { tinyQcow2 } from '../../conformance/compute.ts';
 
 export interface FakeDriverOptions {
   host: string; vcpus: number; memoryMb: number; localGb: number; delayMs?: number; failRate?: number;
@@ -44,7 +45,7 @@ export class FakeDriver implements VirtDriver {
     this.boot(instance);
   }
 
-  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); }
+  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); this.rescued.delete(instance.uuid); }
   async powerOff(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SHUTDOWN); }
   async powerOn(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
   async reboot(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
@@ -90,6 +91,32 @@ export class FakeDriver implements VirtDriver {
     this.need(instance);
     if (!this.consoles.has(instance.uuid)) this.boot(instance);
     return this.consoles.get(instance.uuid)!.join('\n');
+  }
+
+  // ---- snapshots, rescue, passwords, crash dumps (agent/shelve.ts) ----
+  /** Guests booted from a rescue image. */
+  private rescued = new Set<string>();
+  /** A snapshot is a tiny empty qcow2 of the flavor's root disk size (1 GB when it has none). */
+  async snapshot(instance: Instance): Promise<GuestImage> {
+    await this.delay(); this.need(instance);
+    return { data: tinyQcow2(Math.max(1, instance.flavor.disk || 1) * 1024 ** 3), diskFormat: 'qcow2', containerFormat: 'bare' };
+  }
+  async rescue(instance: Instance, image: ImageMeta | null, _password: string) {
+    await this.delay();
+    if (image?.properties?.fake_fail_rescue) throw new VirtError('Fake driver: rescue failed (image fake_fail_rescue).', false);
+    this.rescued.add(instance.uuid); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance);
+  }
+  async unrescue(instance: Instance) { await this.delay(); this.need(instance); this.rescued.delete(instance.uuid); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
+  isRescued(instance: Instance) { return this.rescued.has(instance.uuid); }
+  async setAdminPassword(instance: Instance, _password: string) {
+    await this.delay(); this.need(instance);
+    if (this.guests.get(instance.uuid) !== PowerState.RUNNING) throw new VirtError(`Failed to set admin password on ${instance.uuid} because instance ${instance.uuid} is not running`, false);
+  }
+  async triggerCrashDump(instance: Instance) {
+    await this.delay(); this.need(instance);
+    const log = this.consoles.get(instance.uuid) ?? [];
+    log.push('Uhhuh. NMI received for unknown reason 3d on CPU 0.', 'Kernel panic - not syncing: NMI: Not continuing');
+    this.consoles.set(instance.uuid, log.slice(-1000));
   }
 
   recover(instances: Instance[]) { for (const i of instances) if (i.power_state !== PowerState.NOSTATE) this.guests.set(i.uuid, i.power_state); }

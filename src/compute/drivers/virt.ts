@@ -50,4 +50,18 @@ export interface VirtDriver {
   consoleLog?(instance: Instance): string;
   /** The power state the hypervisor reports (PowerState.NOSTATE when it has no such guest). */
   powerState(instance: Instance): number;
+  // Guest actions of snapshots, shelve and rescue (agent/shelve.ts). Absent: Nova's NotImplementedError.
+  /** The guest's root disk as an image (the agent uploads it): its bytes and formats. Throws a VirtError when it has no such guest. */
+  snapshot?(instance: Instance): Promise<GuestImage>;
+  /** Boots the guest from the rescue image, its own disk attached second; the password is the rescue root password. */
+  rescue?(instance: Instance, image: ImageMeta | null, password: string): Promise<void>;
+  /** Back to the guest's own disk. */
+  unrescue?(instance: Instance): Promise<void>;
+  /** Sets the guest's admin password (through its agent); throws a VirtError when the guest is not running. */
+  setAdminPassword?(instance: Instance, password: string): Promise<void>;
+  /** Injects an NMI into the guest (its kernel dumps). */
+  triggerCrashDump?(instance: Instance): Promise<void>;
 }
+
+/** A snapshot of a guest's disk, as the driver hands it to the agent for the image service. */
+export interface GuestImage { data: Uint8Array; diskFormat: string; containerFormat: string }

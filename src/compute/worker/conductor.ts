@@ -24,7 +24,7 @@ export interface BuildRequest {
 }
 
 /** A build failure: `reschedule` when another host may succeed. */
-class BuildFailure extends Error {
+export class BuildFailure extends Error {
   constructor(message: string, public reschedule: boolean, public host?: string) { super(message); }
 }
 
@@ -32,7 +32,7 @@ interface BuildState { inst: Instance; selection?: { host: string; node: string;
 
 export class Conductor {
   private stopServing?: () => void;
-  constructor(private store: InstanceStore, private clients: ComputeClients, private bus: MessageBus, private o: ComputeOptions, private log: Logger) {}
+  constructor(readonly store: InstanceStore, readonly clients: ComputeClients, readonly bus: MessageBus, readonly o: ComputeOptions, readonly log: Logger) {}
 
   /**
    * Builds that were waiting for a host or ports when the conductor stopped cannot go on: they
@@ -48,10 +48,16 @@ export class Conductor {
     }
   }
 
+  /**
+   * The conductor's RPC methods. Served as this very object, so other workers may add theirs
+   * (worker/shelve.ts: unshelve_instance) after start.
+   */
+  readonly methods: Record<string, (a: any) => unknown> = {
+    build_instances: (a: BuildRequest) => { void this.buildInstances(a); return null; },
+  };
+
   start() {
-    this.stopServing = this.bus.serve('conductor', this.o.host, {
-      build_instances: (a: BuildRequest) => { void this.buildInstances(a); return null; },
-    });
+    this.stopServing = this.bus.serve('conductor', this.o.host, this.methods);
   }
   stop() { this.stopServing?.(); }
 
@@ -103,7 +109,7 @@ export class Conductor {
   }
 
   /** Where the servers a request's hints name run: the group's policy with its members' hosts, same/different host. */
-  private async placementHints(uuid: string, req: BuildRequest): Promise<Partial<RequestSpec>> {
+  private async placementHints(uuid: string, req: Pick<BuildRequest, 'group' | 'same_host' | 'different_host'>): Promise<Partial<RequestSpec>> {
     const out: Partial<RequestSpec> = {};
     const hostsOf = async (uuids: string[]) => {
       if (!uuids.length) return [] as string[];
@@ -125,28 +131,41 @@ export class Conductor {
     return out;
   }
 
+  /**
+   * The schedule-and-claim step of a flow (the build's, and unshelve's): asks the scheduler for
+   * a host (its claim in placement made), then records the host on the instance while its task
+   * state is still one of `expect` (a server deleted meanwhile is not placed); the revert gives
+   * the claim back. `req` carries the zone, forced host and hints.
+   */
+  scheduleAndClaimTask<S extends { inst: Instance; selection?: { host: string; node: string; provider: string } }>(
+    req: Pick<BuildRequest, 'availability_zone' | 'force_host' | 'group' | 'same_host' | 'different_host'>, excluded: string[],
+    expect: Array<string | null>, next: string | null,
+  ) {
+    return {
+      name: 'schedule_and_claim',
+      execute: async (s: S) => {
+        const spec: RequestSpec = {
+          instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
+          availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, exclude_hosts: excluded,
+          ...(await this.placementHints(s.inst.uuid, req as BuildRequest)),
+        };
+        const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
+        if ('error' in sel) throw new BuildFailure(sel.error, false);
+        s.selection = sel;
+        // A server deleted meanwhile (task_state deleting, or gone) is not built: the revert gives back its claim.
+        if (!(await this.store.update(s.inst.uuid, { host: sel.host, node: sel.node, task_state: next }, { expectTaskState: expect }))) {
+          throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
+        }
+        s.inst = { ...s.inst, host: sel.host, node: sel.node };
+      },
+      revert: async (s: S) => { if (s.selection) await this.clients.deleteAllocations(s.inst.uuid); },
+    };
+  }
+
   private flow(req: BuildRequest, excluded: string[]) {
     const onRevertError = (task: string, err: unknown) => this.log.error({ err, task }, 'build revert failed');
     return new LinearFlow<BuildState>('build_instance', { onRevertError })
-      .add({
-        name: 'schedule_and_claim',
-        execute: async (s) => {
-          const spec: RequestSpec = {
-            instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
-            availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, exclude_hosts: excluded,
-            ...(await this.placementHints(s.inst.uuid, req)),
-          };
-          const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
-          if ('error' in sel) throw new BuildFailure(sel.error, false);
-          s.selection = sel;
-          // A server deleted meanwhile (task_state deleting, or gone) is not built: the revert gives back its claim.
-          if (!(await this.store.update(s.inst.uuid, { host: sel.host, node: sel.node, task_state: 'networking' }, { expectTaskState: ['scheduling'] }))) {
-            throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
-          }
-          s.inst = { ...s.inst, host: sel.host, node: sel.node };
-        },
-        revert: async (s) => { if (s.selection) await this.clients.deleteAllocations(s.inst.uuid); },
-      })
+      .add(this.scheduleAndClaimTask(req, excluded, ['scheduling'], 'networking'))
       .add({
         name: 'allocate_network',
         execute: async (s) => {
