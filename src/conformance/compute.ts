@@ -28,12 +28,8 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   live_migration: false,
   block_migration_for_live_migration: false,
   live_migrate_back_and_forth: false,
-  shelve: false,
   shelve_migrate: false,
-  snapshot: false,
-  rescue: false,
   stable_rescue: false,
-  change_password: false,
   interface_attach: false,
   // OS-DCF:diskConfig kept at create, update and rebuild (its resize tests skip with resize).
   disk_config: true,
@@ -41,6 +37,11 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   volume_multiattach: false,
   volume_backed_live_migration: false,
   attach_encrypted_volume: false,
+  // Built (api/server_shelve.ts): snapshots (createImage, createBackup), shelve/unshelve, rescue, changePassword.
+  shelve: true,
+  snapshot: true,
+  rescue: true,
+  change_password: true,
   // Built: pause/unpause and suspend/resume through the compute agent; adminPass on create;
   // the text console (the fake driver's boot log).
   console_output: true,
