@@ -18,6 +18,10 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
     describe: 'port creates (sequential, 32 concurrent) on a /16 and the no-duplicate-IP proof, port lists with 10,000 ports, 1,000 security group rules; peak RSS',
     load: () => import('./network.ts'),
   },
+  compute: {
+    describe: 'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',
+    load: () => import('./compute.ts'),
+  },
 };
 
 function usage(): string {

@@ -24,7 +24,7 @@ export function stratusAvailable(): boolean {
   return fs.existsSync(path.join(ROOT, 'bin/stratus.js'));
 }
 
-export async function startStratus(o: { dataDir: string; logFile: string; hashRounds?: number; timeoutMs?: number }): Promise<Stratus> {
+export async function startStratus(o: { dataDir: string; logFile: string; hashRounds?: number; timeoutMs?: number; nodeArgs?: string[] }): Promise<Stratus> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -33,7 +33,7 @@ export async function startStratus(o: { dataDir: string; logFile: string; hashRo
     STRATUS_USER_CLOUDS: '0',
   };
   for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST']) delete env[k];
-  const server = startServer('stratus', process.execPath, [path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(port)], {
+  const server = startServer('stratus', process.execPath, [...(o.nodeArgs ?? []), path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(port)], {
     cwd: ROOT, logFile: o.logFile, env,
   });
   try {

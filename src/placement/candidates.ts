@@ -308,6 +308,13 @@ export class CandidateSearch {
   // ---- merging the groups -------------------------------------------------------------
 
   private merge(candidates: Map<string, AllocationRequest[]>): { requests: AllocationRequest[]; summaries: ProviderSummary[] } {
+    // One group served by single providers, no trees, no sharing providers: every request is already one
+    // distinct provider that fits (the scheduler's usual query); nothing to combine.
+    const only = candidates.size === 1 ? [...candidates.values()][0]! : undefined;
+    if (only && !this.sharing.size && !this.hasTrees && !this.rw.sameSubtrees.length && only.every((a) => a.resources.length && a.resources.every((r) => r.rp === a.resources[0]!.rp))) {
+      const roots = new Set(only.map((a) => this.root(a.resources[0]!.rp)));
+      return { requests: only, summaries: [...this.summaries.values()].filter((s) => roots.has(s.provider.root_uuid)) };
+    }
     const byAnchor = new Map<string, Map<string, AllocationRequest[]>>();
     for (const [suffix, areqs] of candidates) {
       for (const a of areqs) {

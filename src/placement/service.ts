@@ -54,6 +54,17 @@ export function canonicalUuid(s: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+/** Compiled validators by the schema's text: schemas built per request (per microversion) compile once. */
+const compiledByText = new Map<string, ReturnType<typeof ajv.compile>>();
+function validatorOf(schema: object): ReturnType<typeof ajv.compile> {
+  let validate = compiled.get(schema);
+  if (validate) return validate;
+  const text = JSON.stringify(schema);
+  validate = compiledByText.get(text);
+  if (!validate) { validate = ajv.compile(schema); compiledByText.set(text, validate); }
+  compiled.set(schema, validate);
+  return validate;
+}
 
 const py = (v: unknown): string => {
   if (typeof v === 'string') return `'${v}'`;
@@ -95,8 +106,7 @@ function schemaError(e: { keyword: string; message?: string; params: any; instan
 
 /** Data validated against a JSON schema: 400 "JSON does not validate" otherwise. */
 export function validateJson<T = any>(data: unknown, schema: object): T {
-  let validate = compiled.get(schema);
-  if (!validate) { validate = ajv.compile(schema); compiled.set(schema, validate); }
+  const validate = validatorOf(schema);
   if (!validate(data)) throw perr(400, `JSON does not validate: ${schemaError(validate.errors![0]! as any)}`);
   return data as T;
 }
@@ -111,8 +121,7 @@ export function jsonBody<T = any>(req: FastifyRequest, schema: object): T {
 /** Query parameters validated against a JSON schema (each value a string; the last one wins). */
 export function queryParams(req: FastifyRequest, schema: object): Record<string, string> {
   const q = flatQuery(req);
-  let validate = compiled.get(schema);
-  if (!validate) { validate = ajv.compile(schema); compiled.set(schema, validate); }
+  const validate = validatorOf(schema);
   if (!validate(q)) throw perr(400, `Invalid query string parameters: ${schemaError(validate.errors![0]! as any)}`);
   return q;
 }

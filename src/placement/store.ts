@@ -98,6 +98,7 @@ export class PlacementStore {
       await trx.updateTable('resource_classes').set({ name: to, updated_at: now() }).where('name', '=', from).execute();
       await trx.updateTable('inventories').set({ resource_class: to }).where('resource_class', '=', from).execute();
       await trx.updateTable('allocations').set({ resource_class: to }).where('resource_class', '=', from).execute();
+      await this.touch(trx);
     });
   }
 
@@ -147,6 +148,7 @@ export class PlacementStore {
       const t = now();
       const row = { uuid: p.uuid, name: p.name, generation: 0, parent_uuid: p.parent_uuid, root_uuid: root, created_at: t, updated_at: t };
       await trx.insertInto('resource_providers').values(row).execute();
+      await this.touch(trx);
       return row;
     });
   }
@@ -180,6 +182,7 @@ export class PlacementStore {
         }
       }
       await trx.updateTable('resource_providers').set({ name, parent_uuid: parent, root_uuid: root, updated_at: t }).where('uuid', '=', rp.uuid).execute();
+      await this.touch(trx);
       return { ...rp, name, parent_uuid: parent, root_uuid: root, updated_at: t };
     });
   }
@@ -189,7 +192,13 @@ export class PlacementStore {
       if (await trx.selectFrom('resource_providers').select('uuid').where('parent_uuid', '=', uuid).limit(1).executeTakeFirst()) throw new PlacementFailure('provider_missing', 'has children');
       for (const t of ['inventories', 'provider_traits', 'provider_aggregates']) await trx.deleteFrom(t).where('rp_uuid', '=', uuid).execute();
       await trx.deleteFrom('resource_providers').where('uuid', '=', uuid).execute();
+      await this.touch(trx);
     });
+  }
+
+  /** Marks providers, inventories, traits or aggregates changed (the snapshot cache reloads them). */
+  private async touch(trx: Kysely<any>) {
+    await trx.updateTable('placement_revision').set((eb) => ({ revision: eb('revision', '+', 1) })).where('id', '=', 1).execute();
   }
 
   /** Compare-and-swap of a provider generation; ConcurrentUpdate when someone else moved it. */
@@ -230,6 +239,7 @@ export class PlacementStore {
         const r = await trx.updateTable('inventories').set(row).where('rp_uuid', '=', uuid).where('resource_class', '=', inv.resource_class).executeTakeFirst();
         if (Number(r.numUpdatedRows) === 0) await trx.insertInto('inventories').values({ ...row, rp_uuid: uuid, resource_class: inv.resource_class, created_at: t }).execute();
       }
+      await this.touch(trx);
       return this.bump(trx, uuid, generation);
     };
     return db ? work(db) : this.db.transaction().execute(work);
@@ -257,6 +267,7 @@ export class PlacementStore {
       if (rp.generation !== gen) throw new PlacementFailure('concurrent', 'resource provider generation conflict');
       await trx.deleteFrom('provider_traits').where('rp_uuid', '=', uuid).execute();
       for (const t of new Set(traits)) await trx.insertInto('provider_traits').values({ rp_uuid: uuid, trait: t }).execute();
+      await this.touch(trx);
       return this.bump(trx, uuid, gen);
     });
   }
@@ -271,6 +282,7 @@ export class PlacementStore {
       if (rp.generation !== gen) throw new PlacementFailure('concurrent', 'resource provider generation conflict');
       await trx.deleteFrom('provider_aggregates').where('rp_uuid', '=', uuid).execute();
       for (const a of new Set(aggs)) await trx.insertInto('provider_aggregates').values({ rp_uuid: uuid, aggregate_uuid: a }).execute();
+      await this.touch(trx);
       return this.bump(trx, uuid, gen);
     });
   }
@@ -417,18 +429,22 @@ export class PlacementStore {
   /** Everything allocation candidates look at, read in one transaction. */
   async snapshot(): Promise<Snapshot> {
     return this.db.transaction().execute(async (trx: Transaction<any>) => {
+      // Providers, inventories, traits and aggregates change rarely: kept while the revision stands.
+      const rev = Number((await trx.selectFrom('placement_revision').select('revision').where('id', '=', 1).executeTakeFirst())?.revision ?? -1);
+      const kept = this.cached && rev >= 0 && this.cached.revision === rev ? this.cached.snapshot : undefined;
+      const usage = new Map<string, Map<string, number>>();
+      for (const r of await trx.selectFrom('allocations').select(['rp_uuid', 'resource_class']).select((eb) => eb.fn.sum<number>('used').as('used')).groupBy(['rp_uuid', 'resource_class']).execute()) {
+        const m = usage.get(r.rp_uuid as string) ?? new Map();
+        usage.set(r.rp_uuid as string, m);
+        m.set(r.resource_class as string, Number(r.used));
+      }
+      if (kept) return { ...kept, usage };
       const providers = new Map((await trx.selectFrom('resource_providers').selectAll().orderBy('created_at').orderBy('uuid').execute()).map((r) => [r.uuid as string, toProvider(r)]));
       const inventories = new Map<string, Map<string, Inventory>>();
       for (const r of await trx.selectFrom('inventories').selectAll().execute()) {
         const m = inventories.get(r.rp_uuid) ?? new Map();
         inventories.set(r.rp_uuid, m);
         m.set(r.resource_class, toInventory(r));
-      }
-      const usage = new Map<string, Map<string, number>>();
-      for (const r of await trx.selectFrom('allocations').select(['rp_uuid', 'resource_class']).select((eb) => eb.fn.sum<number>('used').as('used')).groupBy(['rp_uuid', 'resource_class']).execute()) {
-        const m = usage.get(r.rp_uuid as string) ?? new Map();
-        usage.set(r.rp_uuid as string, m);
-        m.set(r.resource_class as string, Number(r.used));
       }
       const traits = new Map<string, Set<string>>();
       for (const r of await trx.selectFrom('provider_traits').selectAll().execute()) {
@@ -442,7 +458,9 @@ export class PlacementStore {
         aggregates.set(r.rp_uuid, s);
         s.add(r.aggregate_uuid);
       }
+      if (rev >= 0) this.cached = { revision: rev, snapshot: { providers, inventories, traits, aggregates } };
       return { providers, inventories, usage, traits, aggregates };
     });
   }
+  private cached?: { revision: number; snapshot: Omit<Snapshot, 'usage'> };
 }

@@ -5,9 +5,9 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
-import { now } from '../../core/db.ts';
+import { json, now } from '../../core/db.ts';
 import { PeriodicTasks } from '../../core/periodic.ts';
-import type { ComputeOptions } from '../service.ts';
+import type { ComputeOptions, Flavor } from '../service.ts';
 import { InstanceStore, PowerState, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
 import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts';
@@ -127,8 +127,9 @@ export class ComputeAgent {
   /** The resource audit: usage into compute_nodes, inventory into placement (when it changed). */
   async updateResources() {
     const cap = this.driver.capacity();
-    const mine = await this.store.list({ host: this.host, deleted: false });
-    const used = mine.reduce((a, i) => ({ vcpus: a.vcpus + i.flavor.vcpus, ram: a.ram + i.flavor.ram, disk: a.disk + i.flavor.disk + i.flavor.ephemeral }), { vcpus: 0, ram: RESERVED_HOST_MEMORY_MB, disk: 0 });
+    // Only the flavors are needed (a full instance list costs O(servers) objects per build).
+    const mine = (await this.db.selectFrom('instances').select('flavor').where('host', '=', this.host).where('deleted', '=', 0).execute()).map((r) => json<Flavor>(r.flavor, {} as Flavor));
+    const used = mine.reduce((a, f) => ({ vcpus: a.vcpus + (f.vcpus ?? 0), ram: a.ram + (f.ram ?? 0), disk: a.disk + (f.disk ?? 0) + (f.ephemeral ?? 0) }), { vcpus: 0, ram: RESERVED_HOST_MEMORY_MB, disk: 0 });
     await this.db.updateTable('compute_nodes').set({ vcpus_used: used.vcpus, memory_mb_used: used.ram, local_gb_used: used.disk, running_vms: mine.length, updated_at: now() }).where('uuid', '=', this.nodeUuid!).execute();
     const inventories = {
       VCPU: { total: cap.vcpus, reserved: 0, min_unit: 1, max_unit: cap.vcpus, step_size: 1, allocation_ratio: this.o.cpuAllocationRatio },
@@ -162,6 +163,22 @@ export class ComputeAgent {
     if (!this.registered) { this.registered = true; this.log.info({ host: this.host, provider: this.nodeUuid }, 'compute node registered in placement'); }
   }
 
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+  /**
+   * The resource audit after a build or a delete, coalesced: one runs at a time and at most one
+   * more follows it (a batch of builds does not run one audit per server).
+   */
+  refreshResources() {
+    if (this.refreshing) { this.refreshAgain = true; return; }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.updateResources().catch(() => undefined);
+      } while (this.refreshAgain);
+    })().finally(() => { this.refreshing = undefined; });
+  }
+
   /** Whether the first inventory reached placement (tests and the conductor wait on it). */
   get ready() { return this.registered; }
 
@@ -185,7 +202,7 @@ export class ComputeAgent {
     await this.store.update(uuid, { vm_state: VmState.ACTIVE, task_state: null, power_state: PowerState.RUNNING, launched_at: t });
     const done = await this.store.get(uuid);
     if (done) notifyInstance(this.bus, this.publisher, 'create.end', done);
-    this.updateResources().catch(() => undefined);
+    this.refreshResources();
     return { ok: true };
   }
 
@@ -229,7 +246,7 @@ export class ComputeAgent {
     }
     await this.store.markDeleted(uuid);
     notifyInstance(this.bus, this.publisher, 'delete.end', { ...inst, vm_state: VmState.DELETED, task_state: null, deleted_at: now(), terminated_at: now() });
-    this.updateResources().catch(() => undefined);
+    this.refreshResources();
     return { ok: true };
   }
 

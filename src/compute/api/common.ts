@@ -56,6 +56,7 @@ ajv.addFormat('ipv6', (s: string) => s.includes(':') && /^[0-9a-fA-F:.]+$/.test(
 ajv.addFormat('base64', (s: string) => /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(s));
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
+const compiledByText = new Map<string, ReturnType<typeof ajv.compile>>();
 
 /** A value as Python prints it in jsonschema's messages. */
 export function py(v: unknown): string {
@@ -95,7 +96,13 @@ export function validateBody<T = any>(req: FastifyRequest, schema: object): T {
   const data = req.body;
   if (data === undefined || data === null) throw badRequest('The request body is invalid.');
   let validate = compiled.get(schema);
-  if (!validate) { validate = ajv.compile(schema); compiled.set(schema, validate); }
+  if (!validate) {
+    // Schemas built per request (per microversion) compile once: by their text.
+    const text = JSON.stringify(schema);
+    validate = compiledByText.get(text);
+    if (!validate) { validate = ajv.compile(schema); compiledByText.set(text, validate); }
+    compiled.set(schema, validate);
+  }
   if (!validate(data)) {
     const e = validate.errors![0]! as any;
     const path = e.instancePath.split('/').slice(1);

@@ -23,6 +23,8 @@ export interface BuildRequest {
   group?: string; same_host?: string[]; different_host?: string[];
 }
 
+const BUILD_SLOTS = 10;
+
 /** A build failure: `reschedule` when another host may succeed. */
 export class BuildFailure extends Error {
   constructor(message: string, public reschedule: boolean, public host?: string) { super(message); }
@@ -64,10 +66,27 @@ export class Conductor {
   async buildInstances(req: BuildRequest) {
     // Members of one group are placed one after the other, each seeing where the others went.
     if (req.group) {
-      for (const u of req.uuids) await this.build(u, req).catch((err) => this.log.error({ err, instance: u }, 'build failed unexpectedly'));
+      for (const u of req.uuids) await this.limited(u, req);
       return;
     }
-    await Promise.all(req.uuids.map((u) => this.build(u, req).catch((err) => this.log.error({ err, instance: u }, 'build failed unexpectedly'))));
+    await Promise.all(req.uuids.map((u) => this.limited(u, req)));
+  }
+
+  /**
+   * At most BUILD_SLOTS builds run at once (Nova's max_concurrent_builds, 10): a batch of 500
+   * servers queues here instead of in 500 scheduler calls that time out waiting for each other.
+   */
+  private running = 0;
+  private waiting: Array<() => void> = [];
+  private async limited(uuid: string, req: BuildRequest) {
+    if (this.running >= BUILD_SLOTS) await new Promise<void>((r) => this.waiting.push(r));
+    else this.running++;
+    try {
+      await this.build(uuid, req).catch((err) => this.log.error({ err, instance: uuid }, 'build failed unexpectedly'));
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); else this.running--;
+    }
   }
 
   private async build(uuid: string, req: BuildRequest) {

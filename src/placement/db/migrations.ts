@@ -76,4 +76,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('allocations_rp').on('allocations').columns(['rp_uuid', 'resource_class']).execute();
     },
   },
+  // One counter that every write of providers, inventories, traits and aggregates bumps in its
+  // transaction: allocation candidates keep those tables in memory while it stands still. The
+  // usage sums read an index alone.
+  '002_revision': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('placement_revision')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .execute();
+      await db.insertInto('placement_revision').values({ id: 1, revision: 0 }).execute();
+      await db.schema.createIndex('allocations_rp_used').on('allocations').columns(['rp_uuid', 'resource_class', 'used']).execute();
+    },
+  },
 };
