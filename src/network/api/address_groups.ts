@@ -25,6 +25,9 @@ function toSubnetList(v: unknown, attr: string, allowBareIp = false): string[] {
 
 const pyList = (l: string[]) => `[${l.map((a) => `'${a}'`).join(', ')}]`;
 
+const inUseByRules = async (db: Tx | NetworkService['db'], id: string) =>
+  !!(await (db as Tx).selectFrom('securitygrouprules').select('id').where('remote_address_group_id', '=', id).limit(1).executeTakeFirst());
+
 async function addressesOf(tx: Tx, ids: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (let i = 0; i < ids.length; i += 500) {
@@ -34,24 +37,51 @@ async function addressesOf(tx: Tx, ids: string[]): Promise<Map<string, string[]>
   return out;
 }
 
+/** Address groups shared with a project through RBAC (`rbac-address-group`: access_as_shared to it or to '*'). */
+function sharedWith(eb: any, projectId: string) {
+  return eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id')
+    .where('rbac_policies.object_type', '=', 'address_group').where('rbac_policies.action', '=', 'access_as_shared')
+    .whereRef('rbac_policies.object_id', '=', 'address_groups.id').where('rbac_policies.target_tenant', 'in', ['*', projectId]));
+}
+
+export const addressGroupInUse = (id: string) => new ApiError(409, `Address group ${id} is in use on one or more security group rules.`, 'AddressGroupInUse');
+
 export function defineAddressGroups(svc: NetworkService) {
   svc.define({
     singular: 'address_group', plural: 'address_groups', path: 'address-groups', table: 'address_groups',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
       addresses: { column: false, post: true, put: false, default: [], filter: false, validate: (v, n) => toSubnetList(v, n) },
+      // Not shown; the policy's `field:address_groups:shared=True` reads it.
+      shared: { column: false, visible: false, filter: false },
     },
     notFound: addressGroupNotFound,
-    async expand(views, _req, tx) {
-      const addrs = await addressesOf(tx, views.map((v) => v.id));
-      for (const v of views) v.addresses = addrs.get(v.id) ?? [];
+    scope: (q, req) => q.where((eb: any) => eb.or([eb('address_groups.project_id', '=', req.ctx?.projectId ?? ''), sharedWith(eb, req.ctx?.projectId ?? '')])),
+    async expand(views, req, tx) {
+      const ids = views.map((v) => v.id);
+      const addrs = await addressesOf(tx, ids);
+      const pid = req.ctx?.projectId ?? '';
+      const shared = new Set((await tx.selectFrom('rbac_policies').select('object_id').where('object_type', '=', 'address_group')
+        .where('action', '=', 'access_as_shared').where('target_tenant', 'in', ['*', pid]).where('object_id', 'in', ids).execute()).map((r: any) => r.object_id));
+      for (const v of views) { v.addresses = addrs.get(v.id) ?? []; v.shared = shared.has(v.id); }
+    },
+    async checkDelete(existing) {
+      if (await inUseByRules(svc.db, existing.id)) throw addressGroupInUse(existing.id);
+    },
+    async beforeDelete(existing, _req, tx) {
+      if (await inUseByRules(tx, existing.id)) throw addressGroupInUse(existing.id);
+      await tx.deleteFrom('rbac_policies').where('object_type', '=', 'address_group').where('object_id', '=', existing.id).execute();
     },
     async afterCreate(view, values, _req, tx) {
       const list = (values.addresses ?? []) as string[];
       if (list.length) await tx.insertInto('address_group_addresses').values(list.map((address) => ({ address_group_id: view.id, address }))).execute();
     },
   });
-  svc.declareExtension({ alias: 'address-group', name: 'Address group', description: 'Support address group', updated: '2020-07-15T10:00:00-00:00' });
+  svc.declareExtension(
+    { alias: 'address-group', name: 'Address group', description: 'Support address group', updated: '2020-07-15T10:00:00-00:00' },
+    { alias: 'rbac-address-group', name: 'Add address_group type to RBAC', description: 'Add address_group type to network RBAC', updated: '2021-01-20T00:00:00-00:00' },
+    { alias: 'security-groups-remote-address-group', name: 'Remote address group id field for security group rules', description: 'Add new field of remote address group id in SG rules', updated: '2020-08-25T10:00:00-00:00' },
+  );
 }
 
 export function addressGroupRoutes(app: FastifyInstance, svc: NetworkService) {

@@ -1,6 +1,6 @@
 // RBAC policies (/v2.0/rbac-policies: neutron/db/rbac_db_mixin.py and the callbacks of the
-// objects they share, Zed): who may use a network, QoS policy, security group, address scope
-// or subnet pool of another project (access_as_shared), or a network as external
+// objects they share, Zed): who may use a network, QoS policy, security group, address scope,
+// subnet pool or address group of another project (access_as_shared), or a network as external
 // (access_as_external). Only the object's owner (or an admin) writes them; a policy that
 // other projects' resources depend on cannot be removed or retargeted.
 import type { FastifyRequest } from 'fastify';
@@ -10,6 +10,7 @@ import type { NetworkService } from '../service.ts';
 import { timestamp, type View } from './resource.ts';
 import { badInput, invalidInput, py, toString, UUID_RE } from './validate.ts';
 import { sgNotFound } from './security_groups.ts';
+import { addressGroupNotFound } from './address_groups.ts';
 import { bumpRevision } from './resource.ts';
 import { lockRow } from './core_common.ts';
 
@@ -54,6 +55,11 @@ const TYPES: Record<string, ObjectType> = {
     table: 'subnetpools',
     notFound: (id) => new ApiError(404, `Subnet pool ${id} could not be found.`, 'SubnetPoolNotFound'),
     boundProjects: (tx, id) => projectsOf(tx.selectFrom('subnets').select('project_id').distinct().where('subnetpool_id', '=', id)),
+  },
+  address_group: {
+    table: 'address_groups',
+    notFound: addressGroupNotFound,
+    boundProjects: (tx, id) => projectsOf(tx.selectFrom('securitygrouprules').select('project_id').distinct().where('remote_address_group_id', '=', id)),
   },
 };
 

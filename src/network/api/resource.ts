@@ -538,7 +538,17 @@ export class ResourceApi {
     }
     const changes = this.prepareUpdate(body[this.spec.singular], req, existing);
     const target = { ...(await this.policyTarget({ ...existing, ...changes }, req)), ...parentTarget };
-    await this.enforceAttrs(req, 'update', target, Object.keys(changes), changes);
+    try {
+      await this.enforceAttrs(req, 'update', target, Object.keys(changes), changes);
+    } catch (e) {
+      // Upstream then checks get_<res> on the resource as its attribute map has it, without hidden
+      // attributes (an address group's `shared`): who could not see it that way gets a 404.
+      if (e instanceof ApiError && e.status === 403) {
+        const shown = Object.fromEntries(Object.entries(target).filter(([k]) => this.attrs[k]?.visible !== false));
+        if (!req.allowed(`get_${this.policyName}`, shown)) throw this.spec.notFound(id, parentId);
+      }
+      throw e;
+    }
     this.checkRevision(req, existing);
     this.svc.notify(req, `${this.spec.singular}.update.start`, { [this.spec.singular]: { ...changes, id } });
     const view = await this.svc.transaction((tx) => this.applyUpdate(existing, changes, req, tx));

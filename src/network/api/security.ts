@@ -7,7 +7,7 @@ import { defineRbac } from './rbac.ts';
 import { quotaRoutes } from './quotas.ts';
 
 /** Tables of other families RBAC policies may be about (qos_policies comes with QoS, routers with L3). */
-const OPTIONAL_TABLES = ['networks', 'qos_policies', 'securitygroups', 'address_scopes', 'subnetpools', 'routers'];
+const OPTIONAL_TABLES = ['networks', 'qos_policies', 'securitygroups', 'address_scopes', 'subnetpools', 'routers', 'address_groups'];
 const tablesOf = new WeakMap<object, Set<string>>();
 
 export const securityFamily: Family = {

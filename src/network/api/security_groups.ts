@@ -11,6 +11,7 @@ import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../netaddr.ts';
 import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
+import { addressGroupNotFound } from './address_groups.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;
@@ -109,7 +110,7 @@ function ruleKey(r: View): string {
   const any = (x: unknown) => (x === null || x === undefined ? '+' : String(x));
   const prefix = r.remote_ip_prefix === null || r.remote_ip_prefix === undefined || r.remote_ip_prefix === '0.0.0.0/0' || r.remote_ip_prefix === '::/0' ? '+' : r.remote_ip_prefix;
   return [r.direction, r.ethertype, any(r.port_range_max), any(r.port_range_min), r.protocol === null || r.protocol === undefined ? '+' : protocolKey(r.protocol, r.ethertype),
-    any(r.remote_group_id), '+', prefix, r.security_group_id].join('_');
+    any(r.remote_group_id), any(r.remote_address_group_id), prefix, r.security_group_id].join('_');
 }
 
 /** _validate_security_group_rule's checks that need no database; may canonicalize the rule. */
@@ -145,7 +146,7 @@ function validateRule(rule: View) {
   if (rule.protocol && IPV6_ONLY_PROTOCOLS.includes(rule.protocol) && rule.ethertype === 'IPv4') {
     throw invalid('SecurityGroupEthertypeConflictWithProtocol', `Invalid ethertype ${rule.ethertype} for protocol ${rule.protocol}.`);
   }
-  if (rule.remote_ip_prefix && rule.remote_group_id) {
+  if ([rule.remote_ip_prefix, rule.remote_group_id, rule.remote_address_group_id].filter(Boolean).length > 1) {
     throw invalid('SecurityGroupMultipleRemoteEntites', 'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.');
   }
 }
@@ -165,6 +166,17 @@ async function usableGroups(tx: Tx, ids: string[], projectId: string, admin: boo
   let q = tx.selectFrom('securitygroups').select(['securitygroups.id', 'securitygroups.stateful']).where('securitygroups.id', 'in', ids);
   if (!admin) q = q.where((eb: any) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
   return (await q.execute()).map((r: any) => ({ id: r.id, stateful: bool(r.stateful) }));
+}
+
+/** check_address_group: the project's own address group, one shared with it, or any for an admin. */
+async function usableAddressGroup(tx: Tx, id: string, projectId: string, admin: boolean): Promise<boolean> {
+  let q = tx.selectFrom('address_groups').select('address_groups.id').where('address_groups.id', '=', id);
+  if (!admin) {
+    q = q.where((eb: any) => eb.or([eb('address_groups.project_id', '=', projectId), eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id')
+      .where('rbac_policies.object_type', '=', 'address_group').where('rbac_policies.action', '=', 'access_as_shared')
+      .where('rbac_policies.object_id', '=', id).where('rbac_policies.target_tenant', 'in', ['*', projectId]))]));
+  }
+  return !!(await q.executeTakeFirst());
 }
 
 export async function portGroups(tx: Tx, portIds: string[]): Promise<Map<string, string[]>> {
@@ -342,6 +354,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     attrs: {
       security_group_id: { post: true, required: true, validate: (v, n) => toString(v, n, 36) },
       remote_group_id: { post: true, default: null, validate: (v, n) => (v === null ? null : toString(v, n, 255)) },
+      remote_address_group_id: { post: true, default: null, validate: (v, n) => (v === null ? null : toString(v, n, 36)) },
       direction: {
         post: true, required: true,
         validate: (v, n) => { if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${py(v)} is not in valid_values`); return v; },
@@ -377,6 +390,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       validateRule(values);
       const admin = svc.isAdmin(req);
       if (values.remote_group_id && !(await usableGroups(tx, [values.remote_group_id], values.project_id, admin)).length) throw sgNotFound(values.remote_group_id);
+      if (values.remote_address_group_id && !(await usableAddressGroup(tx, values.remote_address_group_id, values.project_id, admin))) throw addressGroupNotFound(values.remote_address_group_id);
       // Rules go into the rule's project's own groups (an admin's into any).
       let q = tx.selectFrom('securitygroups').select('id').where('id', '=', values.security_group_id);
       if (!admin) q = q.where('project_id', '=', values.project_id);

@@ -54,3 +54,11 @@ export const conntrackHelpersMigration: Migration = {
     await db.schema.createIndex('conntrack_helpers_unique').on('conntrack_helpers').columns(['router_id', 'protocol', 'port', 'helper']).unique().execute();
   },
 };
+
+/** Security group rules may name an address group as their remote (`security-groups-remote-address-group`). */
+export const remoteAddressGroupMigration: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('securitygrouprules').addColumn('remote_address_group_id', 'varchar(36)').execute();
+    await db.schema.createIndex('securitygrouprules_remote_ag').on('securitygrouprules').column('remote_address_group_id').execute();
+  },
+};

@@ -8,7 +8,7 @@ import { coreMigration } from './core.ts';
 import { l3Migration } from './l3.ts';
 import { securityMigration } from './security.ts';
 import { extrasMigration } from './extras.ts';
-import { addressGroupsMigration, conntrackHelpersMigration, meteringMigration } from './ext.ts';
+import { addressGroupsMigration, conntrackHelpersMigration, meteringMigration, remoteAddressGroupMigration } from './ext.ts';
 
 export const migrations: Record<string, Migration> = {
   '0000_base': {
@@ -35,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0005_address_groups': addressGroupsMigration,
   '0006_metering': meteringMigration,
   '0007_conntrack_helpers': conntrackHelpersMigration,
+  '0008_remote_address_group': remoteAddressGroupMigration,
 };
