@@ -26,6 +26,7 @@ for (const engine of databaseEngines('network extensions')) {
       const r = await req('GET', '/v2.0/extensions');
       const aliases = r.body.extensions.map((e: any) => e.alias);
       assert.ok(aliases.includes('address-group'));
+      assert.ok(aliases.includes('rbac-address-group') && aliases.includes('security-groups-remote-address-group'));
     });
 
     it('address groups: normalized addresses, add and remove, errors leave the group unchanged', async () => {
@@ -65,6 +66,35 @@ for (const engine of databaseEngines('network extensions')) {
       assert.equal(r.status, 204);
       error(await req('GET', `/v2.0/address-groups/${ag.id}`, undefined, alice.token), 404, 'AddressGroupNotFound');
     });
+    it('address groups shared through RBAC and named by security group rules', async () => {
+      let r = await req('POST', '/v2.0/address-groups', { address_group: { name: 'shared-ag', addresses: ['10.1.0.0/16'] } }, alice.token);
+      const ag = r.body.address_group;
+      error(await req('GET', `/v2.0/address-groups/${ag.id}`, undefined, bob.token), 404, 'AddressGroupNotFound');
+      r = await req('POST', '/v2.0/security-groups', { security_group: { name: 'bob-sg' } }, bob.token);
+      const sg = r.body.security_group;
+      const rule = { security_group_rule: { security_group_id: sg.id, direction: 'ingress', remote_address_group_id: ag.id } };
+      error(await req('POST', '/v2.0/security-group-rules', rule, bob.token), 404, 'AddressGroupNotFound');
+      r = await req('POST', '/v2.0/rbac-policies', { rbac_policy: { object_type: 'address_group', object_id: ag.id, action: 'access_as_shared', target_tenant: bob.project } }, alice.token);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const policy = r.body.rbac_policy;
+      r = await req('GET', `/v2.0/address-groups/${ag.id}`, undefined, bob.token);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.address_group.shared, undefined);
+      // Upstream's update re-checks visibility without the hidden `shared`: a 404, not a 403.
+      error(await req('PUT', `/v2.0/address-groups/${ag.id}`, { address_group: { name: 'x' } }, bob.token), 404, 'AddressGroupNotFound');
+      error(await req('POST', '/v2.0/security-group-rules', { security_group_rule: { ...rule.security_group_rule, remote_ip_prefix: '10.0.0.0/8' } }, bob.token), 400, 'SecurityGroupMultipleRemoteEntites');
+      r = await req('POST', '/v2.0/security-group-rules', rule, bob.token);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.security_group_rule.remote_address_group_id, ag.id);
+      error(await req('POST', '/v2.0/security-group-rules', rule, bob.token), 409, 'SecurityGroupRuleExists');
+      // Bob's rule depends on the policy, and the rule on the group.
+      error(await req('DELETE', `/v2.0/rbac-policies/${policy.id}`, undefined, alice.token), 409, 'RbacPolicyInUse');
+      error(await req('DELETE', `/v2.0/address-groups/${ag.id}`, undefined, alice.token), 409, 'AddressGroupInUse');
+      assert.equal((await req('DELETE', `/v2.0/security-group-rules/${r.body.security_group_rule.id}`, undefined, bob.token)).status, 204);
+      assert.equal((await req('DELETE', `/v2.0/address-groups/${ag.id}`, undefined, alice.token)).status, 204);
+      error(await req('GET', `/v2.0/rbac-policies/${policy.id}`, undefined, alice.token), 404);
+    });
+
     it('metering: admin-only labels and rules, overlaps, prefixes, a label takes its rules', async () => {
       error(await req('POST', '/v2.0/metering/metering-labels', { metering_label: { name: 'm' } }, alice.token), 403, 'PolicyNotAuthorized');
       error(await req('POST', '/v2.0/metering/metering-labels', { metering_label: { name: 'x'.repeat(256) } }), 400);
