@@ -185,6 +185,8 @@ export class ComputeClients {
       if (r.status !== 200 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} binding port ${v.port_id} to '${host}'`);
     }
   }
+  /** A port as the info cache keeps it (its network's name looked up once). */
+  portVif(port: any, preserve: boolean): Promise<Vif> { return this.vif(port, preserve); }
 
   async deleteAllocations(consumer: string) {
     const r = await this.placement.request('DELETE', `/allocations/${consumer}`);

@@ -22,6 +22,8 @@ export interface Vif {
   floating_ips?: string[];
   /** The user brought this port: it is unbound, not deleted, with the server. */
   preserve_on_delete: boolean;
+  /** The device tag given when the port was attached (os-interface 2.49, shown from 2.70). */
+  tag?: string | null;
 }
 
 export interface Fault { code: number; message: string; details?: string; created: string }

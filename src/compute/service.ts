@@ -27,6 +27,10 @@ import { usageFamily } from './api/usage.ts';
 import { imagesFamily } from './api/images.ts';
 import { extensionsFamily } from './api/extensions.ts';
 import { guestActionsFamily } from './api/server_shelve.ts';
+import { securityGroupsFamily } from './api/security_groups.ts';
+import { floatingIpsFamily } from './api/floating_ips.ts';
+import { networksFamily } from './api/networks.ts';
+import { interfacesFamily } from './api/interfaces.ts';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
@@ -81,6 +85,7 @@ export const FAMILIES: Family[] = [
   imagesFamily,
   extensionsFamily,
   guestActionsFamily,
+  securityGroupsFamily, floatingIpsFamily, networksFamily, interfacesFamily,
 ];
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
@@ -117,6 +122,10 @@ export interface ComputeOptions {
   shelvedPollInterval: number;
   /** Seconds a deleted server stays SOFT_DELETED, restorable, before it is reclaimed (reclaim_instance_interval; 0: delete at once). */
   reclaimInstanceInterval: number;
+  /** Seconds between two info cache heals, one server each (heal_instance_info_cache_interval; 0: off). */
+  healInstanceInfoCacheInterval: number;
+  /** Seconds between two power-state syncs of the host's servers (sync_power_state_interval; 0 or less: off). */
+  syncPowerStateInterval: number;
 }
 
 /** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */
@@ -135,6 +144,7 @@ export function computeOptions(cfg: any): ComputeOptions {
     fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1), fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
     resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0), allowResizeToSameHost: c.allowResizeToSameHost ?? true,
     shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0), shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600), reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
+    healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60), syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
   };
 }
 

@@ -30,7 +30,8 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   live_migrate_back_and_forth: false,
   shelve_migrate: false,
   stable_rescue: false,
-  interface_attach: false,
+  // os-interface attach/detach through the agent (its tempest tests also need SSH validation).
+  interface_attach: true,
   // OS-DCF:diskConfig kept at create, update and rebuild (its resize tests skip with resize).
   disk_config: true,
   swap_volume: false,

@@ -14,6 +14,7 @@ import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { guestHandlers } from './shelve.ts';
+import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 
 /** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
 export type AgentResult = { ok: true } | { ok: false; message: string; reschedule: boolean };
@@ -55,12 +56,14 @@ export class ComputeAgent {
       suspend_instance: (a) => this.simple(a, 'suspend', 'suspend', (i) => this.driver.suspend(i), { vm_state: VmState.SUSPENDED, power_state: PowerState.SUSPENDED }),
       resume_instance: (a) => this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
       ...guestHandlers(this),
+      ...netproxyHandlers(this),
     });
     // Placement may not answer yet (the API starts listening after every service is created):
     // the provider is registered by the first periodic run that reaches it.
     const tick = async () => { await this.heartbeat(); await this.updateResources(); };
     this.periodic.add('report', this.o.reportInterval, tick);
     this.periodic.add('register', 0.25, async () => { if (!this.registered) await this.updateResources().catch(() => undefined); });
+    startNetproxyPeriodics(this);
   }
 
   async stop() { this.periodic.stop(); this.stopServing?.(); }

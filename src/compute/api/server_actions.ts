@@ -7,6 +7,8 @@ import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, isUuid, mv, notFound, validateBody } from './common.ts';
 import { serverParts, serverView } from './servers.ts';
+import { refreshInfoCache } from '../network_info.ts';
+import { serialized } from '../agent/netproxy.ts';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
@@ -52,23 +54,7 @@ const SG_SCHEMA = (action: string) => ({ type: 'object', properties: { [action]:
 /** The info cache rebuilt from the server's ports and their floating IPs (Nova's _heal_instance_info_cache). */
 export async function refreshNetworkInfo(svc: ComputeService, uuid: string) {
   const { store, clients } = serverParts(svc);
-  const inst = await store.get(uuid);
-  if (!inst) return;
-  const ports = await clients.portsOf(uuid);
-  const known = new Map(inst.network_info.map((v) => [v.port_id, v]));
-  const fips = await clients.network.request('GET', `/v2.0/floatingips?${ports.map((p) => `port_id=${p.id}`).join('&')}`);
-  const byPort = new Map<string, string[]>();
-  for (const f of (fips.body?.floatingips ?? []) as any[]) if (f.port_id) byPort.set(f.port_id, [...(byPort.get(f.port_id) ?? []), f.floating_ip_address]);
-  const vifs = ports.map((p) => ({
-    port_id: p.id, network_id: p.network_id, network_label: known.get(p.id)?.network_label ?? p.network_id, mac_address: p.mac_address,
-    fixed_ips: (p.fixed_ips ?? []).map((f: any) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: f.ip_address.includes(':') ? 6 : 4 })),
-    floating_ips: byPort.get(p.id) ?? [], preserve_on_delete: known.get(p.id)?.preserve_on_delete ?? true,
-  }));
-  for (const v of vifs) if (v.network_label === v.network_id) {
-    const n = await clients.network.request('GET', `/v2.0/networks/${v.network_id}`);
-    if (n.body?.network?.name) v.network_label = n.body.network.name;
-  }
-  await store.update(uuid, { network_info: vifs });
+  await serialized(uuid, () => refreshInfoCache(store, clients, uuid));
 }
 
 export function registerServerActions(app: FastifyInstance, svc: ComputeService) {

@@ -45,7 +45,7 @@ export class FakeDriver implements VirtDriver {
     this.boot(instance);
   }
 
-  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); this.rescued.delete(instance.uuid); }
+  async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); this.rescued.delete(instance.uuid); this.nics.delete(instance.uuid); }
   async powerOff(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SHUTDOWN); }
   async powerOn(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
   async reboot(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
@@ -118,6 +118,24 @@ export class FakeDriver implements VirtDriver {
     log.push('Uhhuh. NMI received for unknown reason 3d on CPU 0.', 'Kernel panic - not syncing: NMI: Not continuing');
     this.consoles.set(instance.uuid, log.slice(-1000));
   }
+
+  /** The ports plugged into each guest (hot-plugged ones and those it was spawned with). */
+  private nics = new Map<string, Set<string>>();
+  async attachInterface(instance: Instance, vif: Vif) {
+    await this.delay(); this.need(instance);
+    if (instance.flavor.extra_specs?.['fake:fail_attach_interface']) throw new VirtError('Fake driver: attach interface failed (flavor fake:fail_attach_interface).', false);
+    const set = this.nics.get(instance.uuid) ?? new Set(instance.network_info.map((v) => v.port_id));
+    set.add(vif.port_id);
+    this.nics.set(instance.uuid, set);
+  }
+  async detachInterface(instance: Instance, vif: Vif) {
+    await this.delay(); this.need(instance);
+    this.nics.get(instance.uuid)?.delete(vif.port_id);
+  }
+  /** The ports the guest has (tests). */
+  interfaces(uuid: string): string[] { return [...(this.nics.get(uuid) ?? [])]; }
+  /** Changes a guest's power state behind the agent's back, as a guest shutting itself down does (tests, power-state sync). */
+  setPowerState(uuid: string, state: number) { if (this.guests.has(uuid)) this.guests.set(uuid, state); }
 
   recover(instances: Instance[]) { for (const i of instances) if (i.power_state !== PowerState.NOSTATE) this.guests.set(i.uuid, i.power_state); }
   powerState(instance: Instance) { return this.guests.get(instance.uuid) ?? PowerState.NOSTATE; }

@@ -61,6 +61,10 @@ export interface VirtDriver {
   setAdminPassword?(instance: Instance, password: string): Promise<void>;
   /** Injects an NMI into the guest (its kernel dumps). */
   triggerCrashDump?(instance: Instance): Promise<void>;
+  /** Hot-plugs a port into the guest (absent: Nova's AttachInterfaceNotSupported). Throws a VirtError on failure. */
+  attachInterface?(instance: Instance, vif: Vif): Promise<void>;
+  /** Unplugs a port from the guest. Throws a VirtError on failure. */
+  detachInterface?(instance: Instance, vif: Vif): Promise<void>;
 }
 
 /** A snapshot of a guest's disk, as the driver hands it to the agent for the image service. */
