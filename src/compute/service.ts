@@ -31,6 +31,8 @@ import { securityGroupsFamily } from './api/security_groups.ts';
 import { floatingIpsFamily } from './api/floating_ips.ts';
 import { networksFamily } from './api/networks.ts';
 import { interfacesFamily } from './api/interfaces.ts';
+import { migrationsFamily } from './api/migrations.ts';
+import { serverMovesFamily } from './api/server_moves.ts';
 
 export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
@@ -86,6 +88,8 @@ export const FAMILIES: Family[] = [
   extensionsFamily,
   guestActionsFamily,
   securityGroupsFamily, floatingIpsFamily, networksFamily, interfacesFamily,
+  migrationsFamily,
+  serverMovesFamily,
 ];
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */

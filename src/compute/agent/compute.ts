@@ -15,6 +15,7 @@ import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { guestHandlers } from './shelve.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
+import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 
 /** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
 export type AgentResult = { ok: true } | { ok: false; message: string; reschedule: boolean };
@@ -57,7 +58,9 @@ export class ComputeAgent {
       resume_instance: (a) => this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
       ...guestHandlers(this),
       ...netproxyHandlers(this),
+      ...moveHandlers(this),
     });
+    startMovePeriodics(this);
     // Placement may not answer yet (the API starts listening after every service is created):
     // the provider is registered by the first periodic run that reaches it.
     const tick = async () => { await this.heartbeat(); await this.updateResources(); };
@@ -241,6 +244,7 @@ export class ComputeAgent {
         await this.driver.destroy(inst);
         await this.clients.releasePorts(inst);
         await this.clients.deleteAllocations(uuid);
+        await forgetMoves(this, inst);
       });
     } catch (e) {
       await this.store.setFault(uuid, 500, (e as Error).message);

@@ -145,17 +145,6 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
   svc.parts.set('action:addSecurityGroup', securityGroup(true));
   svc.parts.set('action:removeSecurityGroup', securityGroup(false));
 
-  // Migrations: Stratus does not move servers yet, so there are none to list.
-  app.get('/os-migrations', async (req) => {
-    authorize(req, 'os_compute_api:os-migrations:index');
-    return { migrations: [] };
-  });
-  app.get<P>('/servers/:id/migrations', async (req) => {
-    const inst = await get(req, req.params.id);
-    authorize(req, 'os_compute_api:servers:migrations:index', { project_id: inst.project_id });
-    return { migrations: [] };
-  });
-
   // os-server-external-events: the network (and later block storage) tell compute what changed.
   // network-changed refreshes the server's info cache (addresses, floating IPs) from its ports.
   app.post('/os-server-external-events', async (req, reply) => {

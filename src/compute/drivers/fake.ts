@@ -3,7 +3,7 @@
 // and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
 // flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
 import { PowerState, type Instance, type Vif } from '../instances.ts';
-import { VirtError, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type VirtDriver } from './virt.ts';
+import { VirtError, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type LiveMigrationJob, type VirtDriver } from './virt.ts';
 import { tinyQcow2 } from '../../conformance/compute.ts';
 
 export interface FakeDriverOptions {
@@ -136,6 +136,62 @@ export class FakeDriver implements VirtDriver {
   interfaces(uuid: string): string[] { return [...(this.nics.get(uuid) ?? [])]; }
   /** Changes a guest's power state behind the agent's back, as a guest shutting itself down does (tests, power-state sync). */
   setPowerState(uuid: string, state: number) { if (this.guests.has(uuid)) this.guests.set(uuid, state); }
+
+  // ---- moves: a guest leaves one fake host's map and enters another's ----
+  /** Fails a move when the flavor has the extra spec `fake:fail_migrate`. */
+  private failMove(instance: Instance) {
+    if (instance.flavor.extra_specs?.['fake:fail_migrate']) throw new VirtError('Fake driver: migration failed (flavor fake:fail_migrate).', false);
+  }
+  async migrateDiskAndPowerOff(instance: Instance) { await this.delay(); this.failMove(instance); this.guests.set(instance.uuid, PowerState.SHUTDOWN); }
+  async finishMigration(instance: Instance, powerOn: boolean) {
+    await this.delay();
+    this.guests.set(instance.uuid, powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN);
+    if (powerOn) this.boot(instance);
+  }
+  async confirmMigration(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); }
+  async finishRevertMigration(instance: Instance, powerOn: boolean) {
+    await this.delay();
+    this.guests.set(instance.uuid, powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN);
+    if (powerOn) this.boot(instance);
+  }
+  async preLiveMigration(instance: Instance) { await this.delay(); this.failMove(instance); }
+  async postLiveMigrationAtDestination(instance: Instance, powerState: number) { this.guests.set(instance.uuid, powerState); this.boot(instance); }
+
+  /**
+   * A live migration that copies the guest's memory for `liveMigrationMs` (progress grows
+   * linearly), unless forced to complete or aborted; the guest leaves this host on completion.
+   */
+  liveMigration(instance: Instance, _dest: string, blockMigration: boolean): LiveMigrationJob {
+    const total = instance.flavor.ram * 1024 * 1024;
+    const diskTotal = blockMigration ? (instance.flavor.disk + instance.flavor.ephemeral) * 1024 ** 3 : 0;
+    const ms = this.o.liveMigrationMs ?? 0;
+    const started = Date.now();
+    let finish!: (r: 'completed' | 'cancelled') => void;
+    let fail!: (e: Error) => void;
+    let settled = false;
+    const done = new Promise<'completed' | 'cancelled'>((res, rej) => { finish = res; fail = rej; });
+    const end = (r: 'completed' | 'cancelled' | Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (r instanceof Error) { fail(r); return; }
+      if (r === 'completed') { this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); }
+      finish(r);
+    };
+    const timer = setTimeout(() => {
+      try { this.need(instance); this.failMove(instance); end('completed'); } catch (e) { end(e as Error); }
+    }, ms);
+    const fraction = () => (settled ? 1 : ms ? Math.min(1, (Date.now() - started) / ms) : 1);
+    return {
+      done,
+      progress: () => {
+        const f = fraction();
+        return { memory_total: total, memory_processed: Math.floor(total * f), memory_remaining: total - Math.floor(total * f), disk_total: diskTotal, disk_processed: Math.floor(diskTotal * f), disk_remaining: diskTotal - Math.floor(diskTotal * f) };
+      },
+      forceComplete: () => { try { this.need(instance); end('completed'); } catch (e) { end(e as Error); } },
+      abort: () => end('cancelled'),
+    };
+  }
 
   recover(instances: Instance[]) { for (const i of instances) if (i.power_state !== PowerState.NOSTATE) this.guests.set(i.uuid, i.power_state); }
   powerState(instance: Instance) { return this.guests.get(instance.uuid) ?? PowerState.NOSTATE; }

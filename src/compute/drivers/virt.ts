@@ -65,6 +65,32 @@ export interface VirtDriver {
   attachInterface?(instance: Instance, vif: Vif): Promise<void>;
   /** Unplugs a port from the guest. Throws a VirtError on failure. */
   detachInterface?(instance: Instance, vif: Vif): Promise<void>;
+  // ---- moves (resize, cold and live migration, evacuation); absent: the driver cannot move guests ----
+  /** Source of a resize/cold migration: the guest is powered off and its disk sent away (kept until confirm). */
+  migrateDiskAndPowerOff?(instance: Instance): Promise<void>;
+  /** Destination of a resize/cold migration: the guest set up here with its (new) flavor, powered on or not. */
+  finishMigration?(instance: Instance, powerOn: boolean): Promise<void>;
+  /** Source, on confirm: the old guest is gone for good. */
+  confirmMigration?(instance: Instance): Promise<void>;
+  /** Source, on revert: the old guest comes back, powered on or not. */
+  finishRevertMigration?(instance: Instance, powerOn: boolean): Promise<void>;
+  /** Destination of a live migration, before it starts (Nova's pre_live_migration). */
+  preLiveMigration?(instance: Instance, blockMigration: boolean): Promise<void>;
+  /** Source: the live migration of the running guest to `dest`; the job can be forced to complete or aborted. */
+  liveMigration?(instance: Instance, dest: string, blockMigration: boolean): LiveMigrationJob;
+  /** Destination after a live migration: the guest now runs here with this power state. */
+  postLiveMigrationAtDestination?(instance: Instance, powerState: number): Promise<void>;
+}
+
+/** A running live migration (the driver's side): progress, and what an operator can do to it. */
+export interface LiveMigrationJob {
+  /** 'completed' when the guest runs on the destination, 'cancelled' when aborted; rejects on failure. */
+  done: Promise<'completed' | 'cancelled'>;
+  /** Memory and disk progress in bytes (Nova's migration memory_* / disk_* fields). */
+  progress(): { memory_total: number; memory_processed: number; memory_remaining: number; disk_total: number; disk_processed: number; disk_remaining: number };
+  /** Switch to post-copy / pause the guest so that it completes now (force_complete). */
+  forceComplete(): void;
+  abort(): void;
 }
 
 /** A snapshot of a guest's disk, as the driver hands it to the agent for the image service. */

@@ -18,6 +18,8 @@ export interface RequestSpec {
   /** The server group: its policy and where its other members run (one entry per member). */
   group?: { policy: string; hosts: string[]; max_server_per_host: number };
   same_hosts?: string[]; different_hosts?: string[];
+  /** A move (evacuation) whose instance keeps its allocation on the source: the claim adds the destination's to it. */
+  merge_allocations?: boolean;
 }
 
 export type Selection = { host: string; node: string; provider: string } | { error: string };
@@ -86,8 +88,18 @@ export class Scheduler {
     // The group weighers first, then the RAM weigher (multiplier 1.0): the most free memory; ties by host name.
     candidates.sort((a, b) => b.soft - a.soft || b.freeRam - a.freeRam || a.host.localeCompare(b.host));
     for (const c of candidates) {
+      let allocations = c.allocations;
+      let generation: number | null = null;
+      if (spec.merge_allocations) {
+        const cur = await this.clients.placement.request('GET', `/allocations/${spec.instance_uuid}`);
+        const held = (cur.body?.allocations ?? {}) as Record<string, { resources: Record<string, number> }>;
+        if (Object.keys(held).length) {
+          generation = cur.body.consumer_generation ?? null;
+          allocations = { ...Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])), ...c.allocations };
+        }
+      }
       const claim = await this.clients.placement.request('PUT', `/allocations/${spec.instance_uuid}`, {
-        allocations: c.allocations, project_id: spec.project_id, user_id: spec.user_id, consumer_generation: null,
+        allocations, project_id: spec.project_id, user_id: spec.user_id, consumer_generation: generation,
       });
       if (claim.status === 204) return { host: c.host, node: c.host, provider: c.provider };
       if (claim.status !== 409) this.log.warn({ status: claim.status, body: claim.body }, 'placement refused a claim');
