@@ -52,6 +52,13 @@ export interface RequestedNetwork { network_id?: string; port_id?: string; fixed
 
 const JSON_COLUMNS = ['flavor', 'metadata', 'system_metadata', 'security_groups', 'requested_networks', 'network_info', 'fault', 'trusted_certs'] as const;
 
+/** The columns of `instances` that are not JSON (what list filters and sort keys read). */
+const LIGHT_COLUMNS = [
+  'uuid', 'display_name', 'display_description', 'project_id', 'user_id', 'image_ref', 'host', 'node', 'availability_zone',
+  'vm_state', 'task_state', 'power_state', 'key_name', 'config_drive', 'access_ip_v4', 'access_ip_v6', 'locked', 'locked_by',
+  'hostname', 'launch_index', 'reservation_id', 'progress', 'launched_at', 'terminated_at', 'created_at', 'updated_at', 'deleted_at', 'deleted',
+] as const;
+
 export function rowToInstance(r: any, tags: string[] = []): Instance {
   return {
     ...r,
@@ -103,6 +110,27 @@ export class InstanceStore {
     const rows = await q.execute();
     const tags = await this.tagsOf(rows.map((r) => r.uuid));
     return rows.map((r) => rowToInstance(r, tags.get(r.uuid) ?? []));
+  }
+
+  /**
+   * Instances without their JSON columns and tags (flavor, metadata, network_info, ... come back
+   * empty): enough to filter and sort a list of thousands, whose page is then read with getMany.
+   */
+  async listLight(where: { projectId?: string; deleted?: boolean } = {}): Promise<Instance[]> {
+    let q = this.db.selectFrom('instances').select(LIGHT_COLUMNS);
+    if (where.projectId) q = q.where('project_id', '=', where.projectId);
+    if (where.deleted === false) q = q.where('deleted', '=', 0);
+    return (await q.execute()).map((r) => rowToInstance(r));
+  }
+
+  /** Whole instances (deleted ones too) by uuid, in the order asked. */
+  async getMany(uuids: string[]): Promise<Instance[]> {
+    const rows = new Map<string, any>();
+    for (let i = 0; i < uuids.length; i += 500) {
+      for (const r of await this.db.selectFrom('instances').selectAll().where('uuid', 'in', uuids.slice(i, i + 500)).execute()) rows.set(r.uuid, r);
+    }
+    const tags = await this.tagsOf(uuids);
+    return uuids.filter((u) => rows.has(u)).map((u) => rowToInstance(rows.get(u), tags.get(u) ?? []));
   }
 
   async tagsOf(uuids: string[]): Promise<Map<string, string[]>> {

@@ -428,7 +428,11 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   const { store } = serverParts(svc);
   let projectFilter: string | undefined = req.ctx!.projectId;
   if (allTenants) projectFilter = (admin || allFilters) ? (get('project_id') ?? get('tenant_id')) : projectFilter;
-  let items = await store.list({ projectId: projectFilter, deleted: readDeleted ? undefined : false });
+  // Without filters on JSON columns or tags, the list is filtered and sorted on light rows and
+  // only the page is read whole (a page of 1,000 out of 10,000 servers parses 1,000, not 10,000).
+  const light = !['flavor', 'ip', 'ip6', 'tags', 'tags-any', 'not-tags', 'not-tags-any'].some((k) => get(k) !== undefined);
+  const load = (where: { projectId?: string; deleted?: boolean }) => (light ? store.listLight(where) : store.list(where));
+  let items = await load({ projectId: projectFilter, deleted: readDeleted ? undefined : false });
   if (deletedParam !== undefined && !isTrue(deletedParam)) items = items.filter((i) => !i.deleted);
   else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
 
@@ -444,7 +448,7 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     const states = status.flatMap(statesFromStatus);
     const wantsDeleted = status.some((s) => s.toLowerCase() === 'deleted');
     if (wantsDeleted && !readDeleted && admin) {
-      items = await store.list({ projectId: projectFilter });
+      items = await load({ projectId: projectFilter });
     }
     filters.push((i) => (i.deleted ? wantsDeleted && admin : states.some((s) => s.vm === i.vm_state && (s.task === 'default' ? !STATE_MAP[i.vm_state]![i.task_state ?? ''] : s.task === i.task_state))));
   }
@@ -501,7 +505,8 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     if (at < 0) throw badRequest(`marker [${marker}] not found`);
     items = items.slice(at + 1);
   }
-  const page = limit !== undefined ? items.slice(0, limit) : items.slice(0, 1000);
+  let page = limit !== undefined ? items.slice(0, limit) : items.slice(0, 1000);
+  if (light && detail) page = await store.getMany(page.map((i) => i.uuid));
   const servers = page.map((i) => (detail ? serverView(req, i) : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) }));
   const out: Record<string, unknown> = { servers };
   const max = limit ?? 1000;
