@@ -10,7 +10,7 @@ import { KeyRepository } from './identity/token/keys.ts';
 const USAGE = `Usage: stratus <command> [options]
 
 Commands:
-  start            run the whole cloud in one process (all-in-one)
+  start            run the whole cloud in one process (all-in-one), or some roles of it (--role)
   bootstrap        create the Default domain, admin project/user, roles, service users and catalog
                    (like keystone-manage bootstrap; resets the admin password to --admin-password)
   db migrate       apply the database migrations of every service
@@ -25,6 +25,14 @@ Options:
   --public-host NAME   host name written into the catalog (default 127.0.0.1)
   --separate-ports     serve each service on its standard port (5000, 8774, ...)
   --database URL       'sqlite' (default) or postgres://user:pass@host/db
+  --bus URL            message bus: 'memory' (default, in-process) or amqp://user:pass@host:5672/
+                       (RabbitMQ; env STRATUS_BUS; --transport is the same option)
+  --role LIST          what this process runs, comma separated: api, conductor, scheduler,
+                       compute (default all). Other roles than all need --bus amqp://... and,
+                       for several processes, --database postgres://...; worker roles wait for
+                       the api process and read its --data-dir (secrets.yaml)
+  --compute-host NAME  the host name of this process's compute agent, conductor and scheduler
+                       (nova's [DEFAULT] host; default this machine's hostname)
   --admin-password PW  the admin password (default: generated once, kept in <data-dir>/secrets.yaml)
   --log-level LEVEL    pino level (default info)
   --log-file FILE      where JSON logs go (default <data-dir>/stratus.log; '-' for stdout)
@@ -46,7 +54,9 @@ function parseArgs(argv: string[]) {
       case 'public-host': flags.publicHost = val(); break;
       case 'separate-ports': flags.separatePorts = true; break;
       case 'database': flags.database = val(); break;
-      case 'transport': flags.transport = val(); break;
+      case 'transport': case 'bus': flags.transport = val(); break;
+      case 'role': case 'roles': flags.roles = val(); break;
+      case 'compute-host': flags.compute = { host: val() }; break;
       case 'admin-password': flags.adminPassword = val(); break;
       case 'log-level': flags.logLevel = val(); break;
       case 'log-file': flags.logFile = val(); break;
@@ -75,9 +85,13 @@ async function main() {
       const cloud = new Cloud(cfg, log);
       await cloud.init();
       const urls = await cloud.listen();
-      const cc = cloud.writeClientConfig();
       const ms = Math.round(performance.now() - t0);
-      process.stdout.write([
+      if (!cloud.api) {
+        const compute = (cfg as any).compute?.host;
+        process.stdout.write(`Stratus ${cfg.roles.join(', ')} is running (${ms} ms)${compute ? ` as host ${compute}` : ''}. Bus: ${cfg.transport.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}  Logs: ${flags.logFile ?? path.join(cfg.dataDir, 'stratus.log')}\n`);
+      }
+      const cc = cloud.api ? cloud.writeClientConfig() : undefined;
+      if (cc) process.stdout.write([
         `Stratus is running (${ms} ms). Data: ${cfg.dataDir}  Logs: ${flags.logFile ?? path.join(cfg.dataDir, 'stratus.log')}`,
         'Endpoints:', ...urls.map((u) => `  ${u}`),
         `Admin: user admin, password ${cloud.secrets.adminPassword}, project admin, domain Default`,

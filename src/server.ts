@@ -1,20 +1,24 @@
-// The all-in-one cloud: every service in one process, on one port under DevStack's path
-// prefixes (or each on its standard port), sharing the bus and the token validator.
+// The cloud of one process: by default every service in it (all-in-one), on one port under
+// DevStack's path prefixes (or each on its standard port), sharing the bus and the token
+// validator. With roles (cfg.roles) a process runs part of it: `api` serves every REST API (and
+// the services' other workers), `conductor`, `scheduler` and `compute` run only those workers,
+// talking to the API's process over REST and to the others over the bus (RabbitMQ).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
 import type { FastifyInstance } from 'fastify';
-import type { StratusConfig } from './core/config.ts';
+import { ROLES, type StratusConfig } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
 import { InProcessBus, type MessageBus } from './core/bus.ts';
+import { AmqpBus, isAmqpUrl } from './core/bus-amqp.ts';
 import { openDatabase } from './core/db.ts';
 import { createHttpApp, mountService, type ServiceModule } from './core/http.ts';
 import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
 import { ServiceSession } from './core/clients.ts';
-import { SERVICES } from './services.ts';
+import { SERVICES, WORKER_ROLES } from './services.ts';
 
 export interface Secrets { adminPassword: string; servicePassword: string }
 
@@ -40,7 +44,10 @@ export function catalogServices(cfg: StratusConfig, services: ServiceModule[]): 
   }));
 }
 
-export function serviceUrl(cfg: StratusConfig, s: ServiceModule): string {
+/** Where identity answers, known without running it (the roles without `api` ask the API's process). */
+const IDENTITY_ENDPOINT = { prefix: '/identity', standardPort: 5000, catalogPath: '' };
+
+export function serviceUrl(cfg: StratusConfig, s: Pick<ServiceModule, 'prefix' | 'standardPort' | 'catalogPath'>): string {
   return cfg.separatePorts ? `http://${cfg.publicHost}:${s.standardPort}${s.catalogPath}` : `http://${cfg.publicHost}:${cfg.port}${s.prefix}${s.catalogPath}`;
 }
 
@@ -53,11 +60,22 @@ export class Cloud {
   secrets!: Secrets;
   constructor(public cfg: StratusConfig, log?: Logger) {
     this.log = log ?? createLogger(cfg.logLevel);
-    this.bus = new InProcessBus();
+    if (isAmqpUrl(cfg.transport)) this.bus = new AmqpBus(cfg.transport, { log: this.log.child({ component: 'bus' }), name: `stratus ${cfg.roles.join(',')} (pid ${process.pid})` });
+    else if (cfg.transport === 'memory' || !cfg.transport) this.bus = new InProcessBus();
+    else throw new Error(`unknown transport '${cfg.transport}' (use 'memory' or an amqp:// URL)`);
   }
+
+  /** Whether this process serves the REST APIs. */
+  get api() { return this.cfg.roles.includes('api'); }
 
   async init(opts: { bootstrap?: boolean; resetAdminPassword?: boolean } = {}) {
     fs.mkdirSync(this.cfg.dataDir, { recursive: true });
+    // The in-process bus reaches only this process: the other roles could never be called.
+    if (this.cfg.roles.length < ROLES.length && !isAmqpUrl(this.cfg.transport)) {
+      throw new Error(`a process with only some roles (${this.cfg.roles.join(',')}) talks to the others over RabbitMQ: give --bus amqp://...`);
+    }
+    if (this.bus instanceof AmqpBus) await this.bus.connect();
+    if (!this.api) return this.initWorkers();
     const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: 'identity' });
     this.identity = new IdentityService(db, this.cfg, this.bus, this.log.child({ service: 'identity' }));
     await this.identity.init();
@@ -78,7 +96,34 @@ export class Cloud {
     }
   }
 
+  /**
+   * A process without the api role: only the services with workers for its roles, once the API's
+   * process answers (it has migrated the databases and written the service users' secrets).
+   */
+  private async initWorkers() {
+    const url = this.authUrl();
+    const deadline = Date.now() + 300_000;
+    for (let logged = false; ; ) {
+      try { if ((await fetch(url)).ok) break; } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error(`the API at ${url} did not answer within 5 minutes`);
+      if (!logged) { this.log.info({ url }, 'waiting for the API process'); logged = true; }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const file = path.join(this.cfg.dataDir, 'secrets.yaml');
+    if (!fs.existsSync(file)) throw new Error(`${file} not found: a worker role needs the API's data directory (or a copy of its secrets.yaml)`);
+    this.secrets = loadSecrets(this.cfg);
+    for (const f of SERVICES) {
+      if (!(WORKER_ROLES[f.name] ?? []).some((r) => this.cfg.roles.includes(r))) continue;
+      const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
+      this.services.push(await f.create({
+        config: this.cfg, bus: this.bus, log: this.log.child({ service: f.name }), session,
+        openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
+      }));
+    }
+  }
+
   async listen(): Promise<string[]> {
+    if (!this.api) return [];
     const validator = this.identity.validator();
     const identityUrl = () => serviceUrl(this.cfg, this.identity);
     const urls: string[] = [];
@@ -108,7 +153,7 @@ export class Cloud {
     await this.bus.close();
   }
 
-  authUrl() { return `${serviceUrl(this.cfg, this.identity)}/v3`; }
+  authUrl() { return `${serviceUrl(this.cfg, this.identity ?? IDENTITY_ENDPOINT)}/v3`; }
 
   /** Writes clouds.yaml (data dir, and the user's ~/.config/openstack unless disabled) and an openrc. */
   writeClientConfig(): { cloudsYaml: string[]; openrc: string } {

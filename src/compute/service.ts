@@ -96,8 +96,10 @@ export const FAMILIES: Family[] = [
 export interface ComputeOptions {
   /** The host of this process's compute agent (nova's `host`), default the machine's hostname. */
   host: string;
-  /** Run a compute agent inside this process (the all-in-one shape). */
+  /** Run a compute agent inside this process (the all-in-one shape, or the `compute` role). */
   agent: boolean;
+  /** Run the conductor / the scheduler inside this process (roles `conductor`, `scheduler`). */
+  conductor: boolean; scheduler: boolean;
   /** The agent's virt driver: 'fake'. */
   driver: string;
   /** Capacity the fake driver reports. */
@@ -139,8 +141,10 @@ export function agentHosts(o: ComputeOptions): string[] {
 
 export function computeOptions(cfg: any): ComputeOptions {
   const c = cfg?.compute ?? {};
+  const roles: string[] = cfg?.roles ?? ['conductor', 'scheduler', 'compute'];
   return {
-    host: c.host ?? os.hostname(), agent: c.agent ?? true, driver: c.driver ?? 'fake',
+    host: c.host ?? os.hostname(), agent: (c.agent ?? true) && roles.includes('compute'), driver: c.driver ?? 'fake',
+    conductor: roles.includes('conductor'), scheduler: roles.includes('scheduler'),
     vcpus: Number(c.vcpus ?? 16), memoryMb: Number(c.memoryMb ?? 32768), localGb: Number(c.localGb ?? 500),
     cpuAllocationRatio: Number(c.cpuAllocationRatio ?? 16), ramAllocationRatio: Number(c.ramAllocationRatio ?? 1.5), diskAllocationRatio: Number(c.diskAllocationRatio ?? 1.0),
     serviceDownTime: Number(c.serviceDownTime ?? 60), reportInterval: Number(c.reportInterval ?? 10),

@@ -91,8 +91,10 @@ export interface StratusConfig {
   separatePorts: boolean;
   /** 'sqlite' (a file per service in the data directory) or a postgres:// URL. */
   database: string;
-  /** 'memory' (in-process) or an amqp:// URL. */
+  /** The message bus: 'memory' (in-process) or an amqp:// URL (RabbitMQ). `bus:` in the file, --bus, STRATUS_BUS say the same. */
   transport: string;
+  /** What this process runs: 'api' (every REST API and the services' other workers), 'conductor', 'scheduler', 'compute' (an agent). */
+  roles: Role[];
   logLevel: string;
   region: string;
   adminPassword?: string;
@@ -101,6 +103,18 @@ export interface StratusConfig {
   identity: IdentityConfig;
   network: NetworkConfig;
   image: ImageConfig;
+}
+
+export const ROLES = ['api', 'conductor', 'scheduler', 'compute'] as const;
+export type Role = typeof ROLES[number];
+
+/** 'api,compute' → ['api', 'compute']; an unknown role is an error. */
+export function parseRoles(v: string | string[]): Role[] {
+  const list = (Array.isArray(v) ? v : String(v).split(',')).map((r) => String(r).trim()).filter(Boolean);
+  if (list.length === 1 && list[0] === 'all') return [...ROLES];
+  for (const r of list) if (!(ROLES as readonly string[]).includes(r)) throw new Error(`unknown role '${r}' (roles: ${ROLES.join(', ')}, or all)`);
+  if (!list.length) throw new Error(`no role given (roles: ${ROLES.join(', ')}, or all)`);
+  return [...new Set(list)] as Role[];
 }
 
 export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
@@ -112,6 +126,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     separatePorts: false,
     database: 'sqlite',
     transport: 'memory',
+    roles: [...ROLES],
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
@@ -163,6 +178,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Plain {
   str('publicHost', 'STRATUS_PUBLIC_HOST');
   str('database', 'STRATUS_DATABASE');
   str('transport', 'STRATUS_TRANSPORT');
+  str('transport', 'STRATUS_BUS');
+  if (env.STRATUS_ROLE) o.roles = env.STRATUS_ROLE;
   str('logLevel', 'STRATUS_LOG_LEVEL');
   str('region', 'STRATUS_REGION');
   str('adminPassword', 'STRATUS_ADMIN_PASSWORD');
@@ -175,6 +192,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Plain {
 export interface ConfigFlags {
   dataDir?: string; configFile?: string; host?: string; port?: number; publicHost?: string;
   separatePorts?: boolean; database?: string; transport?: string; logLevel?: string; adminPassword?: string;
+  roles?: string; compute?: { host?: string };
 }
 
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): StratusConfig {
@@ -182,11 +200,17 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const dataDir = path.resolve(flags.dataDir ?? (envConf.dataDir as string | undefined) ?? defaultDataDir());
   let cfg = defaultConfig(dataDir);
   const file = flags.configFile ?? env.STRATUS_CONFIG ?? path.join(dataDir, 'stratus.yaml');
-  if (fs.existsSync(file)) cfg = merge(cfg, YAML.parse(fs.readFileSync(file, 'utf8')) as Plain);
+  if (fs.existsSync(file)) {
+    const doc = (YAML.parse(fs.readFileSync(file, 'utf8')) ?? {}) as Plain;
+    if (doc.bus !== undefined && doc.transport === undefined) doc.transport = doc.bus;
+    delete doc.bus;
+    cfg = merge(cfg, doc);
+  }
   cfg = merge(cfg, envConf);
   const { configFile: _ignored, ...rest } = flags;
   cfg = merge(cfg, rest as Plain);
   cfg.dataDir = dataDir;
+  cfg.roles = parseRoles(cfg.roles as unknown as string | string[]);
   if (!cfg.policyDir || cfg.policyDir === defaultConfig(defaultDataDir()).policyDir) cfg.policyDir = path.join(dataDir, 'policy');
   return cfg;
 }

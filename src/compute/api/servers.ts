@@ -763,12 +763,14 @@ export const serversFamily: Family = {
     scheduler.hostZone = async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone);
     const parts: ServerParts = { store, clients, scheduler, conductor, agents: [] };
     svc.parts.set('servers', parts);
-    scheduler.start();
-    conductor.start();
-    // Placement and the network answer only once the cloud listens: recovery runs a moment later.
-    // Only builds older than this start were interrupted: a server created in those 2 s is not.
-    const startedAt = new Date().toISOString();
-    setTimeout(() => { conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
+    if (o.scheduler) scheduler.start();
+    if (o.conductor) {
+      conductor.start();
+      // Placement and the network answer only once the cloud listens: recovery runs a moment later.
+      // Only builds older than this start were interrupted: a server created in those 2 s is not.
+      const startedAt = new Date().toISOString();
+      setTimeout(() => { conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
+    }
     if (o.agent) {
       // One agent and one fake driver per host (compute.fakeHosts): each its own service, node and provider.
       for (const host of agentHosts(o)) {
