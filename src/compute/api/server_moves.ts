@@ -59,7 +59,7 @@ export const serverMovesFamily: Family = {
   async init(svc) {
     const parts = serverParts(svc);
     const conductor = new MoveConductor(parts.store, migrationStore(svc), parts.clients, svc.ctx.bus, svc.options, svc.ctx.log.child({ role: 'conductor' }));
-    conductor.start();
+    if (svc.options.conductor) conductor.start();
     svc.parts.set('moveConductor', conductor);
     registerMoveActions(svc);
   },
