@@ -27,6 +27,7 @@ import { usageFamily } from './api/usage.ts';
 import { imagesFamily } from './api/images.ts';
 import { extensionsFamily } from './api/extensions.ts';
 import { guestActionsFamily } from './api/server_shelve.ts';
+import { remoteConsolesFamily } from './api/remote_consoles.ts';
 import { securityGroupsFamily } from './api/security_groups.ts';
 import { floatingIpsFamily } from './api/floating_ips.ts';
 import { networksFamily } from './api/networks.ts';
@@ -87,6 +88,7 @@ export const FAMILIES: Family[] = [
   imagesFamily,
   extensionsFamily,
   guestActionsFamily,
+  remoteConsolesFamily,
   securityGroupsFamily, floatingIpsFamily, networksFamily, interfacesFamily,
   migrationsFamily,
   serverMovesFamily,
@@ -132,6 +134,13 @@ export interface ComputeOptions {
   healInstanceInfoCacheInterval: number;
   /** Seconds between two power-state syncs of the host's servers (sync_power_state_interval; 0 or less: off). */
   syncPowerStateInterval: number;
+  /**
+   * Remote consoles: per protocol the proxy's base URL handed out with a token, or false when
+   * the protocol is off (Nova's [vnc]/[spice]/[rdp]/[serial_console]/[mks] enabled and base URLs).
+   */
+  consoles: Record<'vnc' | 'spice' | 'rdp' | 'serial' | 'mks', string | false>;
+  /** Seconds a console token stays valid ([consoleauth] token_ttl). */
+  consoleTokenTtl: number;
 }
 
 /** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */
@@ -153,6 +162,9 @@ export function computeOptions(cfg: any): ComputeOptions {
     resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0), allowResizeToSameHost: c.allowResizeToSameHost ?? true,
     shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0), shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600), reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
     healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60), syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
+    // Nova's defaults: only VNC is on.
+    consoles: { vnc: 'http://127.0.0.1:6080/vnc_auto.html', spice: false, rdp: false, serial: false, mks: false, ...(c.consoles ?? {}) },
+    consoleTokenTtl: Number(c.consoleTokenTtl ?? 600),
   };
 }
 

@@ -14,6 +14,7 @@ import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { guestHandlers } from './shelve.ts';
+import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 
@@ -57,6 +58,7 @@ export class ComputeAgent {
       suspend_instance: (a) => this.simple(a, 'suspend', 'suspend', (i) => this.driver.suspend(i), { vm_state: VmState.SUSPENDED, power_state: PowerState.SUSPENDED }),
       resume_instance: (a) => this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
       ...guestHandlers(this),
+      ...consoleHandlers(this),
       ...netproxyHandlers(this),
       ...moveHandlers(this),
     });

@@ -3,7 +3,7 @@
 // and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
 // flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
 import { PowerState, type Instance, type Vif } from '../instances.ts';
-import { VirtError, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type LiveMigrationJob, type VirtDriver } from './virt.ts';
+import { VirtError, type ConsoleEndpoint, type ConsoleProtocol, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type LiveMigrationJob, type VirtDriver } from './virt.ts';
 import { tinyQcow2 } from '../../conformance/compute.ts';
 
 export interface FakeDriverOptions {
@@ -85,6 +85,12 @@ export class FakeDriver implements VirtDriver {
       nic_details: instance.network_info.map((v) => ({ mac_address: v.mac_address, rx_octets: 2070139, rx_errors: 0, rx_drop: 0, rx_packets: 26701, rx_rate: null, tx_octets: 140208, tx_errors: 0, tx_drop: 0, tx_packets: 662, tx_rate: null })),
       disk_details: [{ read_bytes: 262144, read_requests: 112, write_bytes: 5778432, write_requests: 488, errors_count: 0 }],
     };
+  }
+
+  /** As Nova's fake driver: every protocol at a fake host, port 6969. */
+  remoteConsole(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint {
+    if (!this.guests.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+    return { host: `fake${protocol}console.com`, port: 6969, internal_access_path: protocol === 'vnc' || protocol === 'mks' ? 'FAKE' : null };
   }
 
   consoleLog(instance: Instance): string {

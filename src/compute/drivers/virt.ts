@@ -25,6 +25,10 @@ export interface GuestDiagnostics {
   disk_details: Array<{ read_bytes: number | null; read_requests: number | null; write_bytes: number | null; write_requests: number | null; errors_count: number | null }>;
 }
 
+export type ConsoleProtocol = 'vnc' | 'spice' | 'rdp' | 'serial' | 'mks';
+/** Where a guest's remote console listens (nova.console.type.Console): the console proxy connects there. */
+export interface ConsoleEndpoint { host: string; port: number; internal_access_path: string | null }
+
 export interface VirtDriver {
   readonly type: string;
   capacity(): HostCapacity;
@@ -80,6 +84,8 @@ export interface VirtDriver {
   liveMigration?(instance: Instance, dest: string, blockMigration: boolean): LiveMigrationJob;
   /** Destination after a live migration: the guest now runs here with this power state. */
   postLiveMigrationAtDestination?(instance: Instance, powerState: number): Promise<void>;
+  /** Where the guest's remote console of `protocol` listens; absent: the driver has none (Nova's NotImplementedError). Throws a VirtError when it has no such guest. */
+  remoteConsole?(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint;
 }
 
 /** A running live migration (the driver's side): progress, and what an operator can do to it. */
