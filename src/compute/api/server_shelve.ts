@@ -360,7 +360,18 @@ export const guestActionsFamily: Family = {
   routes: registerGuestActions,
   async init(svc) {
     // The conductor's unshelve (the servers family made the conductor: it comes first in FAMILIES).
-    const { conductor } = serverParts(svc);
+    const { conductor, store } = serverParts(svc);
     addUnshelve(conductor, async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : svc.options.defaultAvailabilityZone));
+    // An unshelve of an offloaded server that the conductor had not placed when it stopped
+    // cannot go on: the server stays offloaded, with no task (the user may unshelve again).
+    const startedAt = new Date().toISOString();
+    setTimeout(async () => {
+      try {
+        for (const i of await store.list({ deleted: false })) {
+          if (i.vm_state !== VmState.SHELVED_OFFLOADED || i.task_state !== 'unshelving' || i.host || i.updated_at >= startedAt) continue;
+          await store.update(i.uuid, { task_state: null }, { expectTaskState: ['unshelving'] });
+        }
+      } catch (err) { svc.ctx.log.error({ err }, 'unshelve recovery failed'); }
+    }, 2000).unref();
   },
 };
