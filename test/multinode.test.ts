@@ -111,6 +111,9 @@ describe('multi-node: api, conductor + scheduler, three compute agents over Rabb
   it('places servers on the three hosts, and only on the living ones once a host is killed', { timeout: 600_000 }, async () => {
     const services = async () => (await nova('GET', '/os-services?binary=nova-compute')).body.services as Array<{ host: string; state: string }>;
     await until('three compute services up', async () => (await services()).filter((s) => s.state === 'up').length === 3);
+    // The conductor + scheduler process keeps its own service rows (zone internal), up.
+    const others = (await nova('GET', '/os-services')).body.services as Array<{ binary: string; state: string; zone: string }>;
+    assert.deepEqual(others.filter((s) => s.binary !== 'nova-compute').map((s) => `${s.binary}:${s.state}:${s.zone}`).sort(), ['nova-conductor:up:internal', 'nova-scheduler:up:internal']);
     await until('three providers in placement', async () => (await api('GET', '/placement/resource_providers')).body?.resource_providers?.length === 3);
 
     const img = await api('POST', '/image/v2/images', { name: 'tiny', disk_format: 'raw', container_format: 'bare', visibility: 'public' });

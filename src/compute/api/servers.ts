@@ -21,12 +21,15 @@ import { registerServerConsole } from './server_console.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
 import { normalizeIp } from '../../network/netaddr.ts';
 import { quotaEngine } from './quotas.ts';
+import { ServiceHeartbeat } from '../worker/heartbeat.ts';
 
 /** The parts of the servers family, kept on the service for other families and tests. */
 export interface ServerParts {
   store: InstanceStore; clients: ComputeClients; scheduler: Scheduler; conductor: Conductor;
   /** The first of this process's agents (compute.fakeHosts may run more: `agents`). */
   agent?: ComputeAgent; agents: ComputeAgent[];
+  /** The nova-conductor / nova-scheduler service rows this process keeps up (its roles). */
+  heartbeats: ServiceHeartbeat[];
 }
 export const serverParts = (svc: ComputeService) => svc.parts.get('servers') as ServerParts;
 
@@ -761,16 +764,21 @@ export const serversFamily: Family = {
     const scheduler = new Scheduler(svc.db, clients, svc.ctx.bus, o, log.child({ role: 'scheduler' }));
     const conductor = new Conductor(store, clients, svc.ctx.bus, o, log.child({ role: 'conductor' }));
     scheduler.hostZone = async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone);
-    const parts: ServerParts = { store, clients, scheduler, conductor, agents: [] };
+    const parts: ServerParts = { store, clients, scheduler, conductor, agents: [], heartbeats: [] };
     svc.parts.set('servers', parts);
-    if (o.scheduler) scheduler.start();
+    if (o.scheduler) {
+      scheduler.start();
+      parts.heartbeats.push(new ServiceHeartbeat(svc.db, o.host, 'nova-scheduler', 'scheduler', o.reportInterval, log.child({ role: 'scheduler' })));
+    }
     if (o.conductor) {
       conductor.start();
+      parts.heartbeats.push(new ServiceHeartbeat(svc.db, o.host, 'nova-conductor', 'conductor', o.reportInterval, log.child({ role: 'conductor' })));
       // Placement and the network answer only once the cloud listens: recovery runs a moment later.
       // Only builds older than this start were interrupted: a server created in those 2 s is not.
       const startedAt = new Date().toISOString();
       setTimeout(() => { conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
     }
+    for (const h of parts.heartbeats) await h.start();
     if (o.agent) {
       // One agent and one fake driver per host (compute.fakeHosts): each its own service, node and provider.
       for (const host of agentHosts(o)) {
@@ -785,6 +793,7 @@ export const serversFamily: Family = {
   async close(svc) {
     const parts = serverParts(svc);
     if (!parts) return;
+    for (const h of parts.heartbeats) h.stop();
     for (const a of parts.agents) await a.stop();
     parts.conductor.stop();
     parts.scheduler.stop();
