@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ControlledTransaction, type Transaction } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 
 export type { Migration };
@@ -68,6 +68,80 @@ function cachingStatements(db: Database.Database) {
     },
     close() { cache.clear(); db.close(); },
   };
+}
+
+/**
+ * Transactions with group commit on SQLite. SQLite writes one transaction at a time and its
+ * commit (the WAL write) costs more than a small transaction's statements: the transactions
+ * that arrive while one runs are run one after another in a single SQLite transaction, each
+ * in its own savepoint (one that fails is rolled back alone and its caller gets the error at
+ * once), and committed together; every caller's promise settles after that commit, so nothing
+ * is acknowledged before it is durable. PostgreSQL runs each transaction on its own.
+ */
+export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T> {
+  if (serialType(db) === 'serial') return (fn) => db.transaction().execute(fn);
+  interface Member { fn: (tx: Transaction<any>) => Promise<unknown>; resolve(v: unknown): void; reject(e: unknown): void }
+  const queue: Member[] = [];
+  let running = false;
+
+  async function runBatch(batch: Member[]) {
+    if (batch.length === 1) {
+      const m = batch[0]!;
+      await db.transaction().execute(m.fn).then(m.resolve, m.reject);
+      return;
+    }
+    let trx: ControlledTransaction<any>;
+    try { trx = await db.startTransaction().execute(); } catch (e) { for (const m of batch) m.reject(e); return; }
+    const done: Array<[Member, unknown]> = [];
+    for (const m of batch) {
+      const sp = await trx.savepoint('member').execute();
+      try {
+        const value = await m.fn(sp);
+        await sp.releaseSavepoint('member').execute();
+        done.push([m, value]);
+      } catch (e) {
+        try {
+          await sp.rollbackToSavepoint('member').execute();
+          await sp.releaseSavepoint('member').execute();
+        } catch (lost) {
+          // The whole transaction is gone: those before lose their work, those after run again.
+          await trx.rollback().execute().catch(() => {});
+          m.reject(e);
+          for (const [d] of done) d.reject(lost);
+          queue.unshift(...batch.slice(batch.indexOf(m) + 1));
+          return;
+        }
+        m.reject(e);
+      }
+    }
+    try {
+      await trx.commit().execute();
+    } catch (e) {
+      await trx.rollback().execute().catch(() => {});
+      for (const [m] of done) m.reject(e);
+      return;
+    }
+    for (const [m, value] of done) m.resolve(value);
+  }
+
+  async function drain() {
+    running = true;
+    try {
+      // One turn of the event loop first: the requests whose reads waited for the connection
+      // reach their transaction meanwhile and join this batch.
+      while (queue.length) {
+        await new Promise((r) => setImmediate(r));
+        await runBatch(queue.splice(0, maxBatch));
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return <T>(fn: (tx: Transaction<any>) => Promise<T>) => new Promise<T>((resolve, reject) => {
+    queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+    if (!running) void drain();
+  });
 }
 
 export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {

@@ -15,7 +15,7 @@ import type { NetworkConfig } from '../core/config.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
 import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyTarget } from '../core/policy.ts';
-import { migrate } from '../core/db.ts';
+import { groupCommit, migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { NETWORK_POLICIES } from './policies.ts';
 import { ResourceApi, type ResourceExtension, type ResourceSpec, type Tx } from './api/resource.ts';
@@ -94,6 +94,7 @@ export class NetworkService implements ServiceModule {
     const check = this.policy.check.bind(this.policy);
     this.policy.check = (rule, target, creds) => check(rule, target, { ...creds, tenant_id: creds.project_id ?? null });
     this.quotas = new Quotas(db);
+    this.runTransaction = groupCommit(db);
     this.host = cfg.network?.host ?? os.hostname();
     this.mtu = Number(cfg.network?.mtu ?? 1500);
     for (const f of FAMILIES) f.define(this);
@@ -130,9 +131,11 @@ export class NetworkService implements ServiceModule {
   /** Neutron's advsvc role (service VMs): sees and changes ports of every project. */
   isAdvsvc(req: FastifyRequest): boolean { return !!req.ctx && req.allowed('context_is_advsvc'); }
 
+  /** A write transaction; on SQLite concurrent ones share one commit (core/db.ts groupCommit). */
   transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(fn);
+    return this.runTransaction(fn);
   }
+  private runTransaction: <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T>;
 
   async tagsOf(tx: Tx, resourceType: string, ids: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();

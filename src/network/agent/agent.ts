@@ -240,6 +240,9 @@ export class NetworkAgent {
   private async syncNetwork(networkId: string) {
     const cached = this.dhcpNetworks.get(networkId);
     if (cached && !this.dhcpStale.has(networkId)) {
+      // One turn of the event loop first: the port events of one commit arrive together, and
+      // the network (all its ports) is handed to the driver once for them.
+      await new Promise((r) => setImmediate(r));
       const pending = this.dhcpPending.get(networkId);
       this.dhcpPending.delete(networkId);
       if (!pending?.size) return;

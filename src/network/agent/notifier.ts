@@ -56,23 +56,32 @@ export class BusNotifier implements AgentNotifier {
     });
   }
 
+  /** DHCP events per network not yet sent: the events of one turn of the event loop share one look-up of the network's agents. */
+  private dhcpQueued = new Map<string, Array<{ method: string; args: unknown; schedule: boolean }>>();
+
   dhcpChanged(event: string, networkId: string, payload: View) {
     const method = event.replace(/\./g, '_');
     if (method === 'network_delete_end') {
       this.bus.fanout(DHCP_AGENT_TOPIC, method, { network_id: networkId });
       return;
     }
+    // A new subnet or port is when a network gets its DHCP agent (as upstream's DhcpAgentNotifyAPI).
+    const isAgentPort = method === 'port_create_end' && (payload?.device_owner === DEVICE_OWNER_DHCP || payload?.device_id === RESERVED_DHCP_PORT);
+    const schedule = method === 'subnet_create_end' || (method === 'port_create_end' && !isAgentPort);
+    // Port events carry the port, so that the agent updates its copy instead of re-reading the network.
+    const args = method.startsWith('port_') ? { network_id: networkId, port: payload } : { network_id: networkId };
+    const queued = this.dhcpQueued.get(networkId);
+    if (queued) { queued.push({ method, args, schedule }); return; }
+    this.dhcpQueued.set(networkId, [{ method, args, schedule }]);
     this.later(method, async () => {
-      // A new subnet or port is when a network gets its DHCP agent (as upstream's DhcpAgentNotifyAPI).
-      const isAgentPort = method === 'port_create_end' && (payload?.device_owner === DEVICE_OWNER_DHCP || payload?.device_id === RESERVED_DHCP_PORT);
+      const events = this.dhcpQueued.get(networkId) ?? [];
+      this.dhcpQueued.delete(networkId);
       let hosts = await this.server.dhcpHostsOf(networkId);
-      if (!hosts.length && (method === 'subnet_create_end' || (method === 'port_create_end' && !isAgentPort))) {
+      if (!hosts.length && events.some((e) => e.schedule)) {
         await this.server.scheduleNetwork(networkId);
         hosts = await this.server.dhcpHostsOf(networkId);
       }
-      // Port events carry the port, so that the agent updates its copy instead of re-reading the network.
-      const args = method.startsWith('port_') ? { network_id: networkId, port: payload } : { network_id: networkId };
-      for (const host of hosts) this.cast(DHCP_AGENT_TOPIC, host, method, args);
+      for (const e of events) for (const host of hosts) this.cast(DHCP_AGENT_TOPIC, host, e.method, e.args);
     });
   }
 

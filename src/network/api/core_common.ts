@@ -10,7 +10,9 @@ import { timestamp, type Tx } from './resource.ts';
 
 /** Hidden facts about a subnet's or port's network, kept on the view for policy targets (never serialized). */
 export const NET_INFO = Symbol('network-info');
-export interface NetInfo { project_id: string; shared: boolean; external: boolean; name: string }
+/** The network row a port create read in its transaction (ports' beforeCreate), for the hooks after it. */
+export const NETWORK_ROW = Symbol('network-row');
+export interface NetInfo { project_id: string; shared: boolean; external: boolean; name: string; /** The network's QoS policy (set where ports read it). */ qos_policy_id?: string | null }
 
 export const DEVICE_OWNER_DHCP = 'network:dhcp';
 export const DEVICE_OWNER_ROUTER_GW = 'network:router_gateway';

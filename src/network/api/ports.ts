@@ -6,12 +6,12 @@ import type { FastifyRequest } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { View } from './resource.ts';
+import type { Tx, View } from './resource.ts';
 import { badInput, py, toBoolean, toString, toUuid } from './validate.ts';
 import { isValidIp, normalizeIp, normalizeMac, parseCidr, randomMac, isValidMac } from '../netaddr.ts';
 import { allocatePortIps, fixedIpsOf, releasePortIps, updatePortIps, type FixedIp, type FixedIpRequest } from '../ipam.ts';
 import {
-  DEVICE_OWNER_FLOATINGIP, NET_INFO, isPostgres, ROUTER_INTERFACE_OWNERS, grantedIds, inChunks, notFound, projectOf, type NetInfo,
+  DEVICE_OWNER_FLOATINGIP, NET_INFO, NETWORK_ROW, isPostgres, ROUTER_INTERFACE_OWNERS, grantedIds, inChunks, notFound, projectOf, type NetInfo,
   networkOwnershipCheck,
 } from './core_common.ts';
 import { toDnsName, visibleNetwork } from './networks.ts';
@@ -113,6 +113,22 @@ async function macInUse(tx: Transaction<any>, networkId: string, mac: string) {
   return !!(await tx.selectFrom('ports').select('id').where('network_id', '=', networkId).where('mac_address', '=', mac).executeTakeFirst());
 }
 
+/** What a port's view and policy need of its network, for each network of a page of ports. */
+async function netInfos(tx: Tx, netIds: string[], projectId: string): Promise<Map<string, NetInfo>> {
+  const out = new Map<string, NetInfo>();
+  if (!netIds.length) return out;
+  const nets = await inChunks(netIds, (c) => tx.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id']).where('id', 'in', c).execute());
+  const shared = await grantedIds(tx, 'network', nets.map((n: any) => n.id), projectId, 'access_as_shared');
+  for (const n of nets as any[]) out.set(n.id, { project_id: n.project_id ?? '', shared: shared.has(n.id), external: !!Number(n.router_external), name: n.name ?? '', qos_policy_id: n.qos_policy_id ?? null });
+  return out;
+}
+
+/**
+ * The network facts a request looked up for the policy target of a port it creates, reused for
+ * the port's view in the same request (one look-up instead of two).
+ */
+const netInfoOfRequest = new WeakMap<FastifyRequest, Map<string, NetInfo>>();
+
 export function definePorts(svc: NetworkService) {
   const str = (max: number) => (v: unknown, n: string) => toString(v, n, max);
   const api = svc.define({
@@ -168,9 +184,9 @@ export function definePorts(svc: NetworkService) {
     },
     async expand(views, req, tx) {
       const ips = await fixedIpsOf(tx, views.map((v) => v.id));
-      const netIds = [...new Set(views.map((v) => v.network_id))];
-      const nets = new Map((await inChunks(netIds, (c) => tx.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external']).where('id', 'in', c).execute())).map((n: any) => [n.id, n]));
-      const shared = await grantedIds(tx, 'network', netIds, projectOf(req), 'access_as_shared');
+      const known = netInfoOfRequest.get(req);
+      const netIds = [...new Set(views.map((v) => v.network_id as string))].filter((id) => !known?.has(id));
+      const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(req)))]);
       for (const v of views) {
         v.fixed_ips = ips.get(v.id) ?? [];
         v.dns_assignment = dnsAssignment(v, v.fixed_ips);
@@ -178,21 +194,24 @@ export function definePorts(svc: NetworkService) {
         v['binding:vif_details'] ??= {};
         v.extra_dhcp_opts ??= [];
         v.allowed_address_pairs ??= [];
-        const n = nets.get(v.network_id);
-        (v as any)[NET_INFO] = { project_id: n?.project_id ?? '', shared: shared.has(v.network_id), external: !!Number(n?.router_external), name: n?.name ?? '' } satisfies NetInfo;
+        (v as any)[NET_INFO] = infos.get(v.network_id) ?? { project_id: '', shared: false, external: false, name: '', qos_policy_id: null };
       }
     },
     async target(view, req) {
-      const info = (view as any)[NET_INFO] as NetInfo | undefined;
-      if (info) return { 'network:tenant_id': info.project_id, 'network:project_id': info.project_id, 'network:shared': info.shared, shared: info.shared };
-      const n = await svc.db.selectFrom('networks').select('project_id').where('id', '=', view.network_id ?? '').executeTakeFirst();
-      if (!n) return {};
-      const shared = (await grantedIds(svc.db, 'network', [view.network_id], projectOf(req), 'access_as_shared')).has(view.network_id);
-      return { 'network:tenant_id': n.project_id, 'network:project_id': n.project_id, 'network:shared': shared, shared };
+      let info = (view as any)[NET_INFO] as NetInfo | undefined;
+      if (!info) {
+        // A port being created: its network's facts, kept for the view this request shows next.
+        info = (await netInfos(svc.db, [view.network_id ?? ''], projectOf(req))).get(view.network_id);
+        if (!info) return {};
+        let known = netInfoOfRequest.get(req);
+        if (!known) netInfoOfRequest.set(req, known = new Map());
+        known.set(view.network_id, info);
+      }
+      return { 'network:tenant_id': info.project_id, 'network:project_id': info.project_id, 'network:shared': info.shared, shared: info.shared };
     },
     checkCreate: networkOwnershipCheck(svc),
     async beforeCreate(values, req, tx) {
-      await visibleNetwork(svc, req, tx, values.network_id);
+      (values as any)[NETWORK_ROW] = await visibleNetwork(svc, req, tx, values.network_id);
       values.status = 'DOWN';
       if (values.mac_address) {
         if (await macInUse(tx, values.network_id, values.mac_address)) {

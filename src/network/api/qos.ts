@@ -14,6 +14,7 @@ import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from '.
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
+import { NET_INFO, type NetInfo } from './core_common.ts';
 
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];
@@ -280,12 +281,14 @@ export function extendForQos(svc: NetworkService) {
     async beforeCreate(values, req, tx) { await checkUsable(req, tx, values.qos_policy_id); },
     async beforeUpdate(existing, changes, req, tx) { await checkDetach(req, tx, existing, changes); },
     async expand(views, _req, tx) {
-      const nets = [...new Set(views.map((v) => v.network_id).filter(Boolean))] as string[];
+      // The ports' own expand read their networks (NET_INFO) already; others are read here.
+      const known = (v: View) => ((v as any)[NET_INFO] as NetInfo | undefined)?.qos_policy_id;
+      const nets = [...new Set(views.filter((v) => known(v) === undefined).map((v) => v.network_id).filter(Boolean))] as string[];
       const rows = nets.length ? await tx.selectFrom('networks').select(['id', 'qos_policy_id']).where('id', 'in', nets).execute() : [];
       const byNet = new Map(rows.map((r: any) => [r.id, r.qos_policy_id]));
       for (const v of views) {
         v.qos_policy_id ??= null;
-        v.qos_network_policy_id = byNet.get(v.network_id) ?? null;
+        v.qos_network_policy_id = known(v) ?? byNet.get(v.network_id) ?? null;
       }
     },
   });

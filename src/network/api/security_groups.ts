@@ -12,6 +12,7 @@ import { formatCidr, normalizeIp, parseCidr } from '../netaddr.ts';
 import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
+import { NETWORK_ROW } from './core_common.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;
@@ -485,7 +486,7 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       if (trusted) psec = false;
       else if (typeof values.port_security_enabled === 'boolean') psec = values.port_security_enabled;
       else {
-        const net = await tx.selectFrom('networks').select('port_security_enabled').where('id', '=', values.network_id).executeTakeFirst();
+        const net = (values as any)[NETWORK_ROW] ?? await tx.selectFrom('networks').select('port_security_enabled').where('id', '=', values.network_id).executeTakeFirst();
         psec = net ? bool(net.port_security_enabled) : true;
       }
       values.port_security_enabled = psec;
