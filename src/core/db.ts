@@ -52,18 +52,25 @@ export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>>
  */
 const STATEMENT_CACHE = 1000;
 function cachingStatements(db: Database.Database) {
-  const cache = new Map<string, Database.Statement>();
+  // A hit only stamps its entry (no re-insertion into the map); the least recently used entry
+  // is looked for when one must go, which is rare.
+  const cache = new Map<string, { stmt: Database.Statement; used: number }>();
+  let clock = 0;
   return {
     prepare(sqlText: string) {
-      let stmt = cache.get(sqlText);
-      if (stmt && !stmt.busy) {
-        cache.delete(sqlText);
-        cache.set(sqlText, stmt);
-        return stmt;
+      const hit = cache.get(sqlText);
+      if (hit && !hit.stmt.busy) {
+        hit.used = ++clock;
+        return hit.stmt;
       }
-      stmt = db.prepare(sqlText);
-      cache.set(sqlText, stmt);
-      if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+      const stmt = db.prepare(sqlText);
+      if (!hit && cache.size >= STATEMENT_CACHE) {
+        let oldest: string | undefined;
+        let min = Infinity;
+        for (const [k, e] of cache) if (e.used < min) { min = e.used; oldest = k; }
+        cache.delete(oldest!);
+      }
+      cache.set(sqlText, { stmt, used: ++clock });
       return stmt;
     },
     close() { cache.clear(); db.close(); },

@@ -14,7 +14,7 @@ import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from '../core/config.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
-import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyTarget } from '../core/policy.ts';
+import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyCredentials, type PolicyTarget } from '../core/policy.ts';
 import { groupCommit, migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { NETWORK_POLICIES } from './policies.ts';
@@ -92,7 +92,12 @@ export class NetworkService implements ServiceModule {
     this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log);
     // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
     const check = this.policy.check.bind(this.policy);
-    this.policy.check = (rule, target, creds) => check(rule, target, { ...creds, tenant_id: creds.project_id ?? null });
+    const withTenant = new WeakMap<PolicyCredentials, PolicyCredentials>();
+    this.policy.check = (rule, target, creds) => {
+      let c = withTenant.get(creds);
+      if (!c) withTenant.set(creds, c = { ...creds, tenant_id: creds.project_id ?? null });
+      return check(rule, target, c);
+    };
     this.quotas = new Quotas(db);
     this.runTransaction = groupCommit(db);
     this.host = cfg.network?.host ?? os.hostname();
