@@ -214,10 +214,11 @@ export class ImageService implements ServiceModule {
       if (e instanceof ApiError) throw e;
       throw new ApiError(400, 'Image data upload was interrupted; the image was put back to queued.');
     }
+    const digests = hasher.digests;
     const loc = { store: store.id, url: stored.url };
     const current = await this.repo.get(img.id);
     const ok = current && await this.repo.transition(img.id, from, 'active', {
-      size: hasher.size, checksum: hasher.md5.digest('hex'), os_hash_algo: 'sha512', os_hash_value: hasher.sha512.digest('hex'),
+      size: hasher.size, checksum: digests.md5, os_hash_algo: 'sha512', os_hash_value: digests.sha512,
       virtual_size: virtualSize(current.disk_format, hasher.head, hasher.size),
       locations: JSON.stringify([...current.locations.filter((l) => l.store !== store.id), loc]),
     });

@@ -5,29 +5,49 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
+import { BodyHash } from '../../core/hashing.ts';
 import type { ImageService } from '../service.ts';
 import { isAdmin } from '../images.ts';
 import { finishTask, taskView } from './tasks.ts';
 
-/** Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing. */
+/**
+ * Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing.
+ * MD5 and SHA-512 of a large body run on hashing threads (core/hashing.ts), in parallel; the
+ * digests are ready when the stream ends. `hash: false` only counts (a staged upload).
+ */
 export class ImageHasher extends Transform {
-  md5 = createHash('md5');
-  sha512 = createHash('sha512');
+  private hash?: BodyHash;
+  private result?: { md5: string; sha512: string };
   size = 0;
   head = Buffer.alloc(0);
-  constructor(private cap: number) { super({ highWaterMark: 1 << 20 }); }
+  constructor(private cap: number, opts: { hash?: boolean } = {}) {
+    super({ highWaterMark: 1 << 20 });
+    if (opts.hash !== false) this.hash = new BodyHash(['md5', 'sha512']);
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
     this.size += chunk.length;
     if (this.size > this.cap) return cb(new ApiError(413, `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`));
     if (this.head.length < 512) this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
-    this.md5.update(chunk);
-    this.sha512.update(chunk);
-    cb(null, chunk);
+    if (!this.hash) return cb(null, chunk);
+    this.hash.update(chunk).then(() => cb(null, chunk), cb);
+  }
+  override _flush(cb: TransformCallback) {
+    if (!this.hash) return cb();
+    this.hash.digest().then(([md5, sha512]) => { this.result = { md5: md5!, sha512: sha512! }; cb(); }, cb);
+  }
+  override _destroy(err: Error | null, cb: (e: Error | null) => void) {
+    this.hash?.abort();
+    cb(err);
+  }
+  /** The checksum (md5) and os_hash_value (sha512), hex, once every byte went through. */
+  get digests(): { md5: string; sha512: string } {
+    if (!this.result) throw new Error('image data not hashed to the end');
+    return this.result;
   }
 }
 
@@ -121,7 +141,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     await fsp.mkdir(svc.stagingDir, { recursive: true });
     const staged = path.join(svc.stagingDir, img.id);
     const tmp = `${staged}.tmp-${randomUUID()}`;
-    const hasher = new ImageHasher(svc.sizeCap);
+    const hasher = new ImageHasher(svc.sizeCap, { hash: false });
     try {
       await pipeline(req.body as Readable, hasher, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
       const fd = await fsp.open(tmp, 'r+');

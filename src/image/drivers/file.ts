@@ -1,16 +1,19 @@
 // The `file` store: one file per image under <dataDir>/image/images. A write goes to a
-// temporary file in the same directory, is fsynced, then renamed, so a crash never leaves a
-// half image under the final name; temporary files from a crashed write are removed on start.
+// temporary file in the same directory, is synced (in the background as it arrives, then the
+// tail), renamed and its directory synced, so a crash never leaves a half image under the final
+// name nor loses a finished one; temporary files from a crashed write are removed on start.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
+import { FdWriter } from '../../core/filewrite.ts';
 import type { ImageStore, StoredImage } from './store.ts';
 
 const ID = /^[0-9a-fA-F-]{1,64}$/;
+/** Background fdatasync every this many bytes (the final sync then has only the tail left). */
+const SYNC_EVERY = 32 << 20;
 
 export class FileStore implements ImageStore {
   id = 'file';
@@ -30,18 +33,26 @@ export class FileStore implements ImageStore {
     if (!ID.test(imageId)) throw new ApiError(400, 'Invalid image id.');
     const final = path.join(this.dir, imageId);
     const tmp = path.join(this.dir, `.tmp-${imageId}-${randomUUID()}`);
+    const fh = await fsp.open(tmp, 'wx', 0o600);
+    const out = new FdWriter(fh.fd, { syncEvery: SYNC_EVERY });
     let ok = false;
     try {
-      await pipeline(data, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }));
-      // fsync through a second descriptor: it flushes the inode's data all the same.
-      const fd = await fsp.open(tmp, 'r+');
-      let size: number;
-      try { await fd.sync(); size = (await fd.stat()).size; } finally { await fd.close(); }
+      for await (const chunk of data) await out.write(chunk);
+      await out.end();
+      await fh.datasync();
+      await fh.close();
       await fsp.rename(tmp, final);
+      // The rename itself must survive a crash: the directory's entry is synced too.
+      const dir = await fsp.open(this.dir, 'r');
+      try { await dir.sync(); } finally { await dir.close(); }
       ok = true;
-      return { url: `file://${final}`, size };
+      return { url: `file://${final}`, size: out.bytes };
     } finally {
-      if (!ok) await fsp.rm(tmp, { force: true });
+      if (!ok) {
+        await out.settle();
+        await fh.close().catch(() => {});
+        await fsp.rm(tmp, { force: true });
+      }
     }
   }
 
