@@ -5,7 +5,7 @@
 // _poll_unconfirmed_resizes), and at start the clean-up of guests evacuated away from this host.
 import type { ComputeAgent, AgentResult } from './compute.ts';
 import { PowerState, VmState, type Instance } from '../instances.ts';
-import { MigrationStore, type Migration } from '../api/migrations.ts';
+import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../api/migrations.ts';
 import type { LiveMigrationJob } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { dropProviderAllocation, moveAllocations } from '../worker/moves.ts';
@@ -345,6 +345,19 @@ export function startMovePeriodics(agent: ComputeAgent) {
 }
 
 async function cleanupEvacuated(agent: ComputeAgent, migrations: MigrationStore) {
+  // Live migrations this host was running when it stopped cannot go on (Nova's _init_instance on
+  // MIGRATING): the migration is an error, the source's allocation goes back to the instance.
+  for (const m of await migrations.list({ source_compute: agent.host, migration_type: 'live-migration' })) {
+    if (![...LIVE_IN_PROGRESS, 'accepted'].includes(m.status) || running.get(agent)?.has(m.instance_uuid)) continue;
+    if (Date.parse(m.updated_at ?? m.created_at) > Date.now() - 5000) continue;
+    const inst = await agent.store.get(m.instance_uuid);
+    if (inst?.host === agent.host) {
+      await agent.clients.deleteAllocations(inst.uuid).catch(() => undefined);
+      await moveAllocations(agent.clients, m.uuid, inst.uuid).catch(() => undefined);
+      await agent.store.update(inst.uuid, { task_state: null }, { expectTaskState: ['migrating'] });
+    }
+    await migrations.update(m.id, { status: 'error' });
+  }
   for (const m of await migrations.list({ source_compute: agent.host, migration_type: 'evacuation' })) {
     if (m.status !== 'done') continue;
     const inst = await agent.store.get(m.instance_uuid, { readDeleted: true });
