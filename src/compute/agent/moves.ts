@@ -92,7 +92,8 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       const x = await load(a);
       if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
       notify('resize_confirm.start', x.inst);
-      await agent.driver.confirmMigration!(x.inst);
+      // A resize that stayed on its host has one guest, the new one: nothing to destroy.
+      if (x.m.dest_compute !== x.m.source_compute) await agent.driver.confirmMigration!(x.inst);
       await clients.deleteAllocations(x.m.uuid);
       await migrations.update(x.m.id, { status: 'confirmed' });
       const stopped = x.m.old_vm_state === VmState.STOPPED;
