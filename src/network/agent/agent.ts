@@ -147,6 +147,7 @@ export class NetworkAgent {
     try {
       const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
       for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
+      this.refreshSecurityGroupsLater([...this.plugged.keys()]);
       const networks = new Set(await this.call<string[]>('get_active_networks_info', {}));
       for (const id of new Set([...networks, ...this.servedNetworks])) this.syncNetworkLater(id);
       const routers = await this.call<RouterInfo[]>('sync_routers', {});
@@ -193,9 +194,11 @@ export class NetworkAgent {
     // A status change alone (our own update_device_up coming back as a port_update) changes nothing here.
     if (!before || JSON.stringify({ ...before, status: '' }) !== JSON.stringify({ ...d, status: '' })) {
       await this.o.driver.plugPort(d);
-      this.refreshSecurityGroupsLater();
     }
     this.plugged.set(portId, d);
+    if (!before || JSON.stringify(before.security_groups) !== JSON.stringify(d.security_groups) || JSON.stringify(before.fixed_ips) !== JSON.stringify(d.fixed_ips)) {
+      this.refreshSecurityGroupsLater([portId]);
+    }
     if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
     else if (!d.admin_state_up && d.status !== 'DOWN') await this.call('update_device_down', { device: portId });
     if (d.trunk_details) {
@@ -204,17 +207,49 @@ export class NetworkAgent {
     }
   }
 
+  /** Rules or members of groups changed: only those groups' rules are read again (the devices did not change). */
   private securityGroupsChanged(ids: string[]) {
-    const set = new Set(ids ?? []);
-    if ([...this.plugged.values()].some((p) => p.security_groups.some((g) => set.has(g)))) this.refreshSecurityGroupsLater();
+    const used = new Set([...this.plugged.values()].flatMap((p) => p.security_groups));
+    const mine = (ids ?? []).filter((g) => used.has(g));
+    if (mine.length) this.refreshSecurityGroupsLater([], mine);
   }
 
-  private refreshSecurityGroupsLater() {
+  /**
+   * The driver's security group picture is kept piece by piece, as upstream's agent cache is: a
+   * plugged or changed port reads its own details and its groups' rules, a group change its rules,
+   * an unplugged port only leaves the picture. (Reading every port's again on every event made
+   * each new port cost as much as all the ports of the host.)
+   */
+  private refreshSecurityGroupsLater(devices: string[] = [], groups: string[] = []) {
+    for (const d of devices) this.sgDirtyDevices.add(d);
+    for (const g of groups) this.sgDirtyGroups.add(g);
     this.run('security_groups', async () => {
-      const info = await this.call<SecurityGroupInfo>('security_group_info_for_devices', { devices: [...this.plugged.keys()] });
-      await this.o.driver.updateSecurityGroups(info);
+      const wanted = [...this.sgDirtyDevices].filter((d) => this.plugged.has(d));
+      const groups = [...this.sgDirtyGroups];
+      this.sgDirtyDevices.clear();
+      this.sgDirtyGroups.clear();
+      for (const d of Object.keys(this.sgInfo.devices)) if (!this.plugged.has(d)) delete this.sgInfo.devices[d];
+      if (wanted.length || groups.length) {
+        let info: SecurityGroupInfo;
+        try {
+          info = await this.call<SecurityGroupInfo>('security_group_info_for_devices', { devices: wanted, security_groups: groups });
+        } catch (err) {
+          for (const d of wanted) this.sgDirtyDevices.add(d);
+          for (const g of groups) this.sgDirtyGroups.add(g);
+          throw err;
+        }
+        Object.assign(this.sgInfo.devices, info.devices);
+        Object.assign(this.sgInfo.security_groups, info.security_groups);
+      }
+      const used = new Set(Object.values(this.sgInfo.devices).flatMap((d) => d.security_groups));
+      for (const g of Object.keys(this.sgInfo.security_groups)) if (!used.has(g)) delete this.sgInfo.security_groups[g];
+      await this.o.driver.updateSecurityGroups(this.sgInfo);
     });
   }
+  /** What the driver was last given: this host's ports and their groups' rules. */
+  private sgInfo: SecurityGroupInfo = { security_groups: {}, devices: {} };
+  private sgDirtyDevices = new Set<string>();
+  private sgDirtyGroups = new Set<string>();
 
   // ---- DHCP ---------------------------------------------------------------------------
 

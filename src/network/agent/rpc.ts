@@ -51,7 +51,7 @@ export interface PluginRpc {
   update_device_down(args: { device: string; agent_id: string; host: string }): Promise<{ device: string; exists: boolean }>;
   /** The ports bound to a host (the agent's full resync; upstream agents scan their devices instead). */
   get_ports_on_host(args: { host: string }): Promise<string[]>;
-  security_group_info_for_devices(args: { devices: string[] }): Promise<SecurityGroupInfo>;
+  security_group_info_for_devices(args: { devices: string[]; security_groups?: string[] }): Promise<SecurityGroupInfo>;
   sync_routers(args: { host: string; router_ids?: string[] }): Promise<RouterInfo[]>;
   update_floatingip_statuses(args: { router_id: string; fip_statuses: Record<string, string> }): Promise<void>;
   /** The networks scheduled to the host's DHCP agent. */

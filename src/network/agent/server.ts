@@ -292,9 +292,10 @@ export class PluginServer implements PluginRpc {
     return rows.map((r: any) => r.id);
   }
 
-  async security_group_info_for_devices({ devices }: { devices: string[] }): Promise<SecurityGroupInfo> {
+  /** The details of `devices` and the rules of their groups, plus the rules of `security_groups` (a group change). */
+  async security_group_info_for_devices({ devices, security_groups }: { devices: string[]; security_groups?: string[] }): Promise<SecurityGroupInfo> {
     const info: SecurityGroupInfo = { security_groups: {}, devices: {} };
-    const ids = new Set<string>();
+    const ids = new Set<string>(security_groups ?? []);
     for (const device of devices ?? []) {
       const port = await this.loadPort(device);
       if (!port) continue;
