@@ -80,8 +80,9 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       const moved: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
       await agent.driver.finishMigration!(moved, powerOn);
       const zone = await hostZone(agent, agent.host);
-      await store.update(x.inst.uuid, { host: agent.host, node: agent.host, flavor, availability_zone: zone ?? x.inst.availability_zone, vm_state: VmState.RESIZED, task_state: null, power_state: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN, progress: 100 });
+      // The migration first, as Nova saves it: who sees VERIFY_RESIZE sees it finished.
       await migrations.update(x.m.id, { status: 'finished' });
+      await store.update(x.inst.uuid, { host: agent.host, node: agent.host, flavor, availability_zone: zone ?? x.inst.availability_zone, vm_state: VmState.RESIZED, task_state: null, power_state: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN, progress: 100 });
       const done = await store.get(x.inst.uuid);
       if (done) notify('resize_finish.end', done);
       refresh();
@@ -211,10 +212,11 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
         await migrations.update(x.m.id, { status: 'failed' });
         throw e;
       }
+      // The migration first: who sees the server ACTIVE on its new host sees the evacuation done.
+      await migrations.update(x.m.id, { status: 'done' });
       await store.update(x.inst.uuid, wasStopped
         ? { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN, task_state: null, launched_at: new Date().toISOString() }
         : { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING, task_state: null, launched_at: new Date().toISOString() });
-      await migrations.update(x.m.id, { status: 'done' });
       const done = await store.get(x.inst.uuid);
       if (done) notify('rebuild.end', done);
       refresh();
