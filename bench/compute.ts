@@ -365,7 +365,7 @@ class Bench {
       `Batches: ${this.s.batch} servers as ${Math.ceil(this.s.batch / this.s.batchSize)} POST /servers with min_count = max_count = ${this.s.batchSize} (${this.s.batchNetwork === 'port' ? 'one port each' : '**networks none**'}), sent one after the other, ` +
         'then GET /servers?status=BUILD&limit=1 every 200 ms until none is left: the time is from the first POST to that answer.',
       'Lists and candidates: closed-loop load generator (bench/lib/load.ts, keep-alive), c=1.',
-      'Over RabbitMQ: **not measured** (the AMQP transport, src/core/bus-amqp.ts, had not landed on main when this ran).',
+      'Over RabbitMQ: **not measured** (the AMQP transport, src/core/bus-amqp.ts, is on main; the benchmark has no RabbitMQ mode yet).',
     ].join('\n'));
     rep.heading('Latency');
     rep.table(['operation', 'detail', 'n', 'p50 ms', 'p99 ms', 'max ms', 'notes'],
