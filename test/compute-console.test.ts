@@ -2,20 +2,11 @@
 // log, `length` keeps the last lines, a stopped server still has its log; Nova's errors.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 import { tailLog } from '../src/compute/api/server_console.ts';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('server console output', () => {
   let c: TestCloud;

@@ -6,7 +6,7 @@
 // shut down by itself).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, member, type TestCloud } from './lib/cloud.ts';
+import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 import { InfoCacheHealer, syncPowerStates } from '../src/compute/agent/netproxy.ts';
@@ -15,15 +15,6 @@ import { PowerState } from '../src/compute/instances.ts';
 
 const computeService = (c: TestCloud) => c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 10000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 for (const engine of databaseEngines('compute network proxies')) {
   describe(`compute network proxies (${engine.name})`, () => {

@@ -3,19 +3,10 @@
 // RDP only before), protocols that are off, and the 2.78 topology of a guest without NUMA.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('remote consoles', () => {
   let c: TestCloud;

@@ -4,19 +4,10 @@
 // forceDelete, reclaim) — states, instance actions and notifications.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, type TestCloud } from './lib/cloud.ts';
+import { startCloud, databaseEngines, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 for (const engine of databaseEngines('guest actions')) describe(`guest actions (${engine.name})`, () => {
   let c: TestCloud;

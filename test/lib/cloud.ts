@@ -84,3 +84,14 @@ export async function member(c: TestCloud, name: string) {
   await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${role}`);
   return { project: p.body.project.id as string, token: await c.token({ id: u.body.user.id, password: `pw-${name}` }, { project: { id: p.body.project.id } }) };
 }
+
+/** Polls `fn` until it answers something truthy (returned), or fails after `ms` naming `what`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
