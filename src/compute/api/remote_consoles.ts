@@ -10,8 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Family, ComputeService } from '../service.ts';
 import type { Migration } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
-import { allowed, authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { serverParts } from './servers.ts';
+import { allowed, authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
+import { getServer, serverParts } from './servers.ts';
 import type { Instance } from '../instances.ts';
 import type { ConsoleProtocol } from '../drivers/virt.ts';
 import { tokenHash, type RemoteConsoleAnswer } from '../agent/consoles.ts';
@@ -81,11 +81,7 @@ export const remoteConsolesFamily: Family = {
   name: 'remote_consoles',
   migrations,
   routes(app: FastifyInstance, svc: ComputeService) {
-    const visible = async (req: FastifyRequest, id: string): Promise<Instance> => {
-      const inst = await serverParts(svc).store.get(id);
-      if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) { req.authorized = true; throw notFound(`Instance ${id} could not be found.`); }
-      return inst;
-    };
+    const visible = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
 
     app.post<{ Params: { id: string } }>('/servers/:id/remote-consoles', async (req) => {
       const v = mv(req);

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, isUuid, mv, notFound, validateBody } from './common.ts';
-import { serverParts, serverView } from './servers.ts';
+import { serverParts, serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
 
@@ -58,11 +58,7 @@ export async function refreshNetworkInfo(svc: ComputeService, uuid: string) {
 }
 
 export function registerServerActions(app: FastifyInstance, svc: ComputeService) {
-  const get = async (req: FastifyRequest, id: string): Promise<Instance> => {
-    const inst = await serverParts(svc).store.get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
-    return inst;
-  };
+  const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
 
   const rebuild: Handler = async (req, reply, id) => {

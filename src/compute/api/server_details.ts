@@ -6,7 +6,7 @@ import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { serverParts } from './servers.ts';
+import { serverParts, getServer } from './servers.ts';
 
 const META = { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } }, additionalProperties: false };
 const METADATA_SCHEMA = { type: 'object', properties: { metadata: META }, required: ['metadata'], additionalProperties: false };
@@ -20,11 +20,7 @@ type P = { Params: { id: string; key: string; tag: string; network: string } };
 
 export function registerServerDetails(app: FastifyInstance, svc: ComputeService) {
   const store = () => serverParts(svc).store;
-  const get = async (req: FastifyRequest, id: string): Promise<Instance> => {
-    const inst = await store().get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
-    return inst;
-  };
+  const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
   const changeable = (req: FastifyRequest, i: Instance, action: string, states = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded']) => {
     if (i.locked && !isAdmin(req)) throw conflict(`Instance ${i.uuid} is locked`);

@@ -10,7 +10,7 @@ import { bool } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { serverParts } from './servers.ts';
+import { serverParts, getServer } from './servers.ts';
 import { migrationStore, type MigrationType } from './migrations.ts';
 import { MoveConductor, type MoveAnswer } from '../worker/moves.ts';
 import { notifyInstance } from '../notifications.ts';
@@ -67,11 +67,7 @@ export const serverMovesFamily: Family = {
 function registerMoveActions(svc: ComputeService) {
   const { store } = serverParts(svc);
   const bus = svc.ctx.bus;
-  const get = async (req: FastifyRequest, id: string): Promise<Instance> => {
-    const inst = await store.get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
-    return inst;
-  };
+  const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const locked = (req: FastifyRequest, i: Instance) => { if (i.locked && !isAdmin(req)) throw conflict(`Instance ${i.uuid} is locked`); };
   const states = (i: Instance, action: string, vm: string[], task: Array<string | null> = [null]) => {
     if (!vm.includes(i.vm_state)) throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in vm_state ${i.vm_state}`);

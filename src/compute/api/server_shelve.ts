@@ -11,8 +11,8 @@ import type { ImageMeta } from '../drivers/virt.ts';
 import type { GuestCallResult } from '../agent/shelve.ts';
 import { addUnshelve, type UnshelveRequest } from '../worker/shelve.ts';
 import { ApiError } from '../../core/errors.ts';
-import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { serverParts, deleteServer } from './servers.ts';
+import { authorize, badRequest, conflict, isAdmin, mv, validateBody } from './common.ts';
+import { serverParts, deleteServer, getServer } from './servers.ts';
 import { quotaEngine } from './quotas.ts';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
@@ -51,11 +51,7 @@ function checkState(action: string, inst: Instance, vmStates: string[] | null, t
 
 export function registerGuestActions(app: FastifyInstance, svc: ComputeService) {
   const parts = () => serverParts(svc);
-  const get = async (req: FastifyRequest, id: string): Promise<Instance> => {
-    const inst = await parts().store.get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
-    return inst;
-  };
+  const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const checkLocked = (req: FastifyRequest, inst: Instance) => { if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`); };
   const record = (req: FastifyRequest, inst: Instance, action: string) => parts().store.startAction({ instance_uuid: inst.uuid, action, request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
   /** Moves the task state from none to `task` (with more fields), or 409 when another task got there first. */

@@ -161,7 +161,7 @@ export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: b
 // ---- helpers -------------------------------------------------------------------------
 
 /** A server the caller may see: another project's is a 404 for non-admins (Nova's project_only). */
-async function getServer(svc: ComputeService, req: FastifyRequest, id: string, opts: { readDeleted?: boolean } = {}): Promise<Instance> {
+export async function getServer(svc: ComputeService, req: FastifyRequest, id: string, opts: { readDeleted?: boolean } = {}): Promise<Instance> {
   const inst = await serverParts(svc).store.get(id, opts);
   if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
   return inst;
