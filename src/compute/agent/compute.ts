@@ -195,6 +195,7 @@ export class ComputeAgent {
     if (!inst) return { ok: false, message: `Instance ${uuid} could not be found.`, reschedule: false };
     try {
       await this.store.event(uuid, requestId, 'compute__do_build_and_run_instance', this.host, async () => {
+        await this.checkGroupPolicy(inst);
         await this.store.update(uuid, { task_state: 'spawning' });
         notifyInstance(this.bus, this.publisher, 'create.start', { ...inst, task_state: 'spawning' });
         await this.driver.spawn(inst, image, inst.network_info);
@@ -212,6 +213,30 @@ export class ComputeAgent {
     if (done) notifyInstance(this.bus, this.publisher, 'create.end', done);
     this.refreshResources();
     return { ok: true };
+  }
+
+  /**
+   * Nova's late group check (_validate_instance_group_policy): two builds scheduled at once
+   * (by two conductors) may both have picked this host; the one that breaks its group's
+   * (anti-)affinity is rescheduled.
+   */
+  private async checkGroupPolicy(inst: Instance) {
+    const group = ((inst.system_metadata.server_groups as string[] | undefined) ?? [])[0];
+    if (!group) return;
+    const g = await this.store.db.selectFrom('server_groups').select(['policy', 'rules']).where('uuid', '=', group).executeTakeFirst();
+    if (!g || (g.policy !== 'affinity' && g.policy !== 'anti-affinity')) return;
+    const others = await this.store.db.selectFrom('instances').innerJoin('server_group_members', 'server_group_members.instance_uuid', 'instances.uuid')
+      .select('instances.host').where('server_group_members.group_uuid', '=', group).where('instances.deleted', '=', 0)
+      .where('instances.uuid', '!=', inst.uuid).execute();
+    const hosts = others.map((o) => o.host as string | null).filter((h): h is string => !!h);
+    if (g.policy === 'anti-affinity') {
+      const rules = typeof g.rules === 'string' && g.rules ? JSON.parse(g.rules) : {};
+      if (hosts.filter((h) => h === this.host).length >= Number(rules.max_server_per_host ?? 1)) {
+        throw new VirtError('Build of instance ' + inst.uuid + ' was re-scheduled: Anti-affinity instance group policy was violated.', true);
+      }
+    } else if (hosts.length && !hosts.includes(this.host)) {
+      throw new VirtError('Build of instance ' + inst.uuid + ' was re-scheduled: Affinity instance group policy was violated.', true);
+    }
   }
 
   /** The guest's console log from the driver (api/server_console.ts maps the failures to 404/409/501). */

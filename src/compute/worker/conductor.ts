@@ -162,7 +162,9 @@ export class Conductor {
   ) {
     return {
       name: 'schedule_and_claim',
-      execute: async (s: S) => {
+      // Members of one group are scheduled one at a time, across requests too: each sees where
+      // the others went. (The agent's late check catches what another conductor placed meanwhile.)
+      execute: (s: S) => this.inTurn(req.group, async () => {
         const spec: RequestSpec = {
           instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
           availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, exclude_hosts: excluded,
@@ -176,9 +178,21 @@ export class Conductor {
           throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
         }
         s.inst = { ...s.inst, host: sel.host, node: sel.node };
-      },
+      }),
       revert: async (s: S) => { if (s.selection) await this.clients.deleteAllocations(s.inst.uuid); },
     };
+  }
+
+  /** Runs `fn` after every earlier `fn` of the same key has finished (no key: at once). */
+  private turns = new Map<string, Promise<unknown>>();
+  private inTurn<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (!key) return fn();
+    const prev = this.turns.get(key) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    const tail = run.catch(() => undefined);
+    this.turns.set(key, tail);
+    void tail.then(() => { if (this.turns.get(key) === tail) this.turns.delete(key); });
+    return run;
   }
 
   private flow(req: BuildRequest, excluded: string[]) {
