@@ -7,6 +7,7 @@ import type { NetworkService } from '../service.ts';
 import { formatCidr, parseCidr } from '../netaddr.ts';
 import { bumpRevision, type Tx, type View } from './resource.ts';
 import { badInput, py, toList, toString } from './validate.ts';
+import { rbacScope } from './core_common.ts';
 
 export const addressGroupNotFound = (id: string) => new ApiError(404, `Address group ${id} could not be found.`, 'AddressGroupNotFound');
 
@@ -37,13 +38,6 @@ async function addressesOf(tx: Tx, ids: string[]): Promise<Map<string, string[]>
   return out;
 }
 
-/** Address groups shared with a project through RBAC (`rbac-address-group`: access_as_shared to it or to '*'). */
-function sharedWith(eb: any, projectId: string) {
-  return eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id')
-    .where('rbac_policies.object_type', '=', 'address_group').where('rbac_policies.action', '=', 'access_as_shared')
-    .whereRef('rbac_policies.object_id', '=', 'address_groups.id').where('rbac_policies.target_tenant', 'in', ['*', projectId]));
-}
-
 export const addressGroupInUse = (id: string) => new ApiError(409, `Address group ${id} is in use on one or more security group rules.`, 'AddressGroupInUse');
 
 export function defineAddressGroups(svc: NetworkService) {
@@ -56,7 +50,8 @@ export function defineAddressGroups(svc: NetworkService) {
       shared: { column: false, visible: false, filter: false },
     },
     notFound: addressGroupNotFound,
-    scope: (q, req) => q.where((eb: any) => eb.or([eb('address_groups.project_id', '=', req.ctx?.projectId ?? ''), sharedWith(eb, req.ctx?.projectId ?? '')])),
+    // Shared through RBAC (`rbac-address-group`): access_as_shared to the project or to '*'.
+    scope: rbacScope('address_groups', 'address_group', ['access_as_shared']),
     async expand(views, req, tx) {
       const ids = views.map((v) => v.id);
       const addrs = await addressesOf(tx, ids);

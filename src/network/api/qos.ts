@@ -14,7 +14,7 @@ import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from '.
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
-import { NET_INFO, type NetInfo } from './core_common.ts';
+import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts';
 
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];
@@ -43,9 +43,7 @@ function visibleTo(req: FastifyRequest, svc: NetworkService) {
   const pid = req.ctx?.projectId ?? '';
   return (eb: any) => (svc.isAdmin(req) ? eb.lit(true) : eb.or([
     eb('qos_policies.project_id', '=', pid),
-    eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id').whereRef('rbac_policies.object_id', '=', 'qos_policies.id')
-      .where('rbac_policies.object_type', '=', 'qos_policy').where('rbac_policies.action', '=', 'access_as_shared')
-      .where('rbac_policies.target_tenant', 'in', ['*', pid])),
+    rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
   ]));
 }
 
@@ -174,8 +172,7 @@ export function defineQos(svc: NetworkService) {
         const on = toBoolean(values[0], 'shared');
         const pid = req.ctx?.projectId ?? '';
         return q.where((eb: any) => {
-          const e = eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id').whereRef('rbac_policies.object_id', '=', 'qos_policies.id')
-            .where('rbac_policies.object_type', '=', 'qos_policy').where('rbac_policies.action', '=', 'access_as_shared').where('rbac_policies.target_tenant', 'in', ['*', pid]));
+          const e = rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']);
           return on ? e : eb.not(e);
         });
       },
@@ -188,8 +185,7 @@ export function defineQos(svc: NetworkService) {
       const ids = views.map((v) => v.id);
       const rules = await rulesOf(tx, ids);
       const pid = req.ctx?.projectId ?? '';
-      const shared = new Set((await tx.selectFrom('rbac_policies').select('object_id').where('object_type', '=', 'qos_policy').where('action', '=', 'access_as_shared')
-        .where('object_id', 'in', ids).where('target_tenant', 'in', ['*', pid]).execute()).map((r: any) => r.object_id));
+      const shared = await grantedIds(tx, 'qos_policy', ids, pid, 'access_as_shared');
       const defaults = new Set((await tx.selectFrom('qos_default_policies').select('qos_policy_id').where('qos_policy_id', 'in', ids).execute()).map((r: any) => r.qos_policy_id));
       for (const v of views) {
         v.rules = rules.get(v.id) ?? [];

@@ -12,7 +12,7 @@ import { formatCidr, normalizeIp, parseCidr } from '../netaddr.ts';
 import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
-import { NETWORK_ROW } from './core_common.ts';
+import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;
@@ -155,11 +155,7 @@ function validateRule(rule: View) {
 // ---- queries --------------------------------------------------------------------------------
 
 /** Security groups shared with a project through RBAC (access_as_shared to it or to '*'). */
-function sharedWith(eb: any, projectId: string) {
-  return eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id')
-    .where('rbac_policies.object_type', '=', 'security_group').where('rbac_policies.action', '=', 'access_as_shared')
-    .whereRef('rbac_policies.object_id', '=', 'securitygroups.id').where('rbac_policies.target_tenant', 'in', ['*', projectId]));
-}
+const sharedWith = (eb: any, projectId: string) => rbacGrants(eb, 'security_group', 'securitygroups.id', projectId, ['access_as_shared']);
 
 /** The groups among `ids` a port of `projectId` may use: its own, shared with it, or any for an admin. */
 async function usableGroups(tx: Tx, ids: string[], projectId: string, admin: boolean): Promise<Array<{ id: string; stateful: boolean }>> {
@@ -173,9 +169,7 @@ async function usableGroups(tx: Tx, ids: string[], projectId: string, admin: boo
 async function usableAddressGroup(tx: Tx, id: string, projectId: string, admin: boolean): Promise<boolean> {
   let q = tx.selectFrom('address_groups').select('address_groups.id').where('address_groups.id', '=', id);
   if (!admin) {
-    q = q.where((eb: any) => eb.or([eb('address_groups.project_id', '=', projectId), eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id')
-      .where('rbac_policies.object_type', '=', 'address_group').where('rbac_policies.action', '=', 'access_as_shared')
-      .where('rbac_policies.object_id', '=', id).where('rbac_policies.target_tenant', 'in', ['*', projectId]))]));
+    q = q.where((eb: any) => eb.or([eb('address_groups.project_id', '=', projectId), rbacGrants(eb, 'address_group', 'address_groups.id', projectId, ['access_as_shared'])]));
   }
   return !!(await q.executeTakeFirst());
 }
@@ -288,7 +282,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       shared: { column: false, type: 'boolean' },
       security_group_rules: { column: false, filter: false },
     },
-    scope: (q, req) => q.where((eb: any) => eb.or([eb('securitygroups.project_id', '=', req.ctx?.projectId ?? ''), sharedWith(eb, req.ctx?.projectId ?? '')])),
+    scope: rbacScope('securitygroups', 'security_group', ['access_as_shared']),
     filters: {
       shared: (q, values, req) => {
         const want = values.map((v) => toBoolean(v, 'shared'));
