@@ -197,49 +197,52 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
     await finishUnshelve(inst, 'unshelve.end');
   };
 
-  const rescue = async (a: { uuid: string; request_id: string; password: string; image: ImageMeta | null }) => {
+  /**
+   * The shape of rescue, unrescue, soft delete and restore: the server loaded (gone: nothing to
+   * do), `<name>.start`, the driver's work recorded as the action's event, `<name>.end` with the
+   * server as it is now. A failure (but a server deleted meanwhile) leaves a fault and the
+   * `failed` patch (with `<name>.error` when `errorNotice`).
+   */
+  const guestAction = async (
+    a: { uuid: string; request_id: string }, name: string, event: string,
+    work: (inst: Instance) => Promise<void>,
+    failed: { fault: (e: unknown) => string; patch: (inst: Instance) => Partial<Instance>; errorNotice?: boolean },
+    extra?: Record<string, unknown>,
+  ) => {
     let inst: Instance;
     try { inst = await load(a.uuid); } catch { return; }
-    notify('rescue.start', inst, { rescue_image_ref: a.image?.id ?? null });
-    const d = driver();
+    notify(`${name}.start`, inst, extra);
     try {
-      await store.event(a.uuid, a.request_id, 'compute_rescue_instance', agent.host, async () => {
-        if (!d.rescue) throw new VirtError('Rescue is not supported by this virt driver.', false);
-        await d.rescue(inst, a.image, a.password);
-        await step(a.uuid, ['rescuing'], { vm_state: VmState.RESCUED, task_state: null, power_state: d.powerState(inst), launched_at: now() });
-      });
+      await store.event(a.uuid, a.request_id, event, agent.host, () => work(inst));
     } catch (e) {
       if (e instanceof Interrupted) return;
-      // Nova's InstanceNotRescuable: the server is left in ERROR.
-      await store.setFault(a.uuid, 500, `Instance ${a.uuid} cannot be rescued: Driver Error: ${message(e)}`);
-      await store.update(a.uuid, { vm_state: VmState.ERROR, task_state: null, power_state: d.powerState(inst) });
-      notify('rescue.error', inst, { fault: { message: message(e) } });
+      await store.setFault(a.uuid, 500, failed.fault(e));
+      await store.update(a.uuid, { task_state: null, ...failed.patch(inst) });
+      if (failed.errorNotice) notify(`${name}.error`, inst, { fault: { message: message(e) } });
       return;
     }
     const done = await store.get(a.uuid);
-    if (done) notify('rescue.end', done, { rescue_image_ref: a.image?.id ?? null });
+    if (done) notify(`${name}.end`, done, extra);
   };
+  const powerOf = (inst: Instance) => ({ power_state: driver().powerState(inst) });
 
-  const unrescue = async (a: { uuid: string; request_id: string }) => {
-    let inst: Instance;
-    try { inst = await load(a.uuid); } catch { return; }
-    notify('unrescue.start', inst);
+  const rescue = (a: { uuid: string; request_id: string; password: string; image: ImageMeta | null }) => guestAction(a, 'rescue', 'compute_rescue_instance', async (inst) => {
     const d = driver();
-    try {
-      await store.event(a.uuid, a.request_id, 'compute_unrescue_instance', agent.host, async () => {
-        if (!d.unrescue) throw new VirtError('Unrescue is not supported by this virt driver.', false);
-        await d.unrescue(inst);
-        await step(a.uuid, ['unrescuing'], { vm_state: VmState.ACTIVE, task_state: null, power_state: d.powerState(inst) });
-      });
-    } catch (e) {
-      if (e instanceof Interrupted) return;
-      await store.setFault(a.uuid, 500, message(e));
-      await store.update(a.uuid, { task_state: null, power_state: d.powerState(inst) });
-      return;
-    }
-    const done = await store.get(a.uuid);
-    if (done) notify('unrescue.end', done);
-  };
+    if (!d.rescue) throw new VirtError('Rescue is not supported by this virt driver.', false);
+    await d.rescue(inst, a.image, a.password);
+    await step(a.uuid, ['rescuing'], { vm_state: VmState.RESCUED, task_state: null, power_state: d.powerState(inst), launched_at: now() });
+  }, {
+    // Nova's InstanceNotRescuable: the server is left in ERROR.
+    fault: (e) => `Instance ${a.uuid} cannot be rescued: Driver Error: ${message(e)}`,
+    patch: (inst) => ({ vm_state: VmState.ERROR, ...powerOf(inst) }), errorNotice: true,
+  }, { rescue_image_ref: a.image?.id ?? null });
+
+  const unrescue = (a: { uuid: string; request_id: string }) => guestAction(a, 'unrescue', 'compute_unrescue_instance', async (inst) => {
+    const d = driver();
+    if (!d.unrescue) throw new VirtError('Unrescue is not supported by this virt driver.', false);
+    await d.unrescue(inst);
+    await step(a.uuid, ['unrescuing'], { vm_state: VmState.ACTIVE, task_state: null, power_state: d.powerState(inst) });
+  }, { fault: message, patch: powerOf });
 
   /** changePassword, an RPC call: the API answers 409 when the guest is not running, 501 when the driver cannot. */
   const setAdminPassword = async (a: { uuid: string; request_id: string; password: string }): Promise<GuestCallResult> => {
@@ -279,46 +282,18 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
   };
 
   /** Soft delete (reclaim_instance_interval > 0): powered off, resources kept, restorable until reclaimed. */
-  const softDelete = async (a: { uuid: string; request_id: string }) => {
-    let inst: Instance;
-    try { inst = await load(a.uuid); } catch { return; }
-    notify('soft_delete.start', inst);
+  const softDelete = (a: { uuid: string; request_id: string }) => guestAction(a, 'soft_delete', 'compute_soft_delete_instance', async (inst) => {
     const d = driver();
-    try {
-      await store.event(a.uuid, a.request_id, 'compute_soft_delete_instance', agent.host, async () => {
-        const power = d.powerState(inst);
-        if (power !== PowerState.SHUTDOWN && power !== PowerState.NOSTATE) await d.powerOff(inst);
-        await step(a.uuid, ['soft-deleting'], { vm_state: VmState.SOFT_DELETED, task_state: null, power_state: d.powerState(inst) });
-      });
-    } catch (e) {
-      if (e instanceof Interrupted) return;
-      await store.setFault(a.uuid, 500, message(e));
-      await store.update(a.uuid, { vm_state: VmState.ERROR, task_state: null });
-      return;
-    }
-    const done = await store.get(a.uuid);
-    if (done) notify('soft_delete.end', done);
-  };
+    const power = d.powerState(inst);
+    if (power !== PowerState.SHUTDOWN && power !== PowerState.NOSTATE) await d.powerOff(inst);
+    await step(a.uuid, ['soft-deleting'], { vm_state: VmState.SOFT_DELETED, task_state: null, power_state: d.powerState(inst) });
+  }, { fault: message, patch: () => ({ vm_state: VmState.ERROR }) });
 
-  const restore = async (a: { uuid: string; request_id: string }) => {
-    let inst: Instance;
-    try { inst = await load(a.uuid); } catch { return; }
-    notify('restore.start', inst);
+  const restore = (a: { uuid: string; request_id: string }) => guestAction(a, 'restore', 'compute_restore_instance', async (inst) => {
     const d = driver();
-    try {
-      await store.event(a.uuid, a.request_id, 'compute_restore_instance', agent.host, async () => {
-        if (d.powerState(inst) !== PowerState.RUNNING) await d.powerOn(inst);
-        await step(a.uuid, ['restoring'], { vm_state: VmState.ACTIVE, task_state: null, power_state: d.powerState(inst), deleted_at: null });
-      });
-    } catch (e) {
-      if (e instanceof Interrupted) return;
-      await store.setFault(a.uuid, 500, message(e));
-      await store.update(a.uuid, { task_state: null, power_state: d.powerState(inst) });
-      return;
-    }
-    const done = await store.get(a.uuid);
-    if (done) notify('restore.end', done);
-  };
+    if (d.powerState(inst) !== PowerState.RUNNING) await d.powerOn(inst);
+    await step(a.uuid, ['restoring'], { vm_state: VmState.ACTIVE, task_state: null, power_state: d.powerState(inst), deleted_at: null });
+  }, { fault: message, patch: powerOf });
 
   // Nova's _poll_shelved_instances: a shelved server older than shelved_offload_time is offloaded.
   if (o.shelvedOffloadTime > 0) {
