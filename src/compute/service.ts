@@ -132,6 +132,10 @@ export interface ComputeOptions {
   reclaimInstanceInterval: number;
   /** Seconds between two info cache heals, one server each (heal_instance_info_cache_interval; 0: off). */
   healInstanceInfoCacheInterval: number;
+  /** Seconds a driver that waits for network-vif-plugged events waits (vif_plugging_timeout, 300; 0: no wait). */
+  vifPluggingTimeout?: number;
+  /** A vif that did not plug in time (or failed) fails the build (vif_plugging_is_fatal, true). */
+  vifPluggingIsFatal?: boolean;
   /** Seconds between two power-state syncs of the host's servers (sync_power_state_interval; 0 or less: off). */
   syncPowerStateInterval: number;
   /**
@@ -161,7 +165,8 @@ export function computeOptions(cfg: any): ComputeOptions {
     fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1), fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
     resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0), allowResizeToSameHost: c.allowResizeToSameHost ?? true,
     shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0), shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600), reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
-    healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60), syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
+    healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60),
+    vifPluggingTimeout: Number(c.vifPluggingTimeout ?? 300), vifPluggingIsFatal: c.vifPluggingIsFatal !== false, syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
     // Nova's defaults: only VNC is on.
     consoles: { vnc: 'http://127.0.0.1:6080/vnc_auto.html', spice: false, rdp: false, serial: false, mks: false, ...(c.consoles ?? {}) },
     consoleTokenTtl: Number(c.consoleTokenTtl ?? 600),

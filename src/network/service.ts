@@ -26,6 +26,7 @@ import { l3Family } from './api/l3.ts';
 import { securityFamily } from './api/security.ts';
 import { extrasFamily } from './api/extras.ts';
 import { extFamily } from './api/ext.ts';
+import { novaNotifierFamily } from './nova_notifier.ts';
 
 /** Neutron's FieldCheck: `field:networks:shared=True` is true when the target's `shared` is True. */
 class FieldCheck extends Check {
@@ -61,7 +62,7 @@ export interface Family {
   close?(svc: NetworkService): Promise<void>;
 }
 
-const FAMILIES: Family[] = [coreFamily, l3Family, securityFamily, extrasFamily, extFamily];
+const FAMILIES: Family[] = [coreFamily, l3Family, securityFamily, extrasFamily, extFamily, novaNotifierFamily];
 
 /** Until an agent family plugs in its own: nobody listens, nothing binds. */
 const NO_AGENTS: AgentNotifier = {

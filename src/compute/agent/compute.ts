@@ -17,6 +17,7 @@ import { guestHandlers } from './shelve.ts';
 import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
+import { eventHandlers, virtApi } from './events.ts';
 
 /** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
 export type AgentResult = { ok: true } | { ok: false; message: string; reschedule: boolean };
@@ -61,7 +62,9 @@ export class ComputeAgent {
       ...consoleHandlers(this),
       ...netproxyHandlers(this),
       ...moveHandlers(this),
+      ...eventHandlers(this),
     });
+    this.driver.setVirtApi?.(virtApi(this));
     startMovePeriodics(this);
     // Placement may not answer yet (the API starts listening after every service is created):
     // the provider is registered by the first periodic run that reaches it.

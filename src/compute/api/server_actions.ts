@@ -51,6 +51,18 @@ function eventsSchema(v: { gte(x: string): boolean }) {
 
 const SG_SCHEMA = (action: string) => ({ type: 'object', properties: { [action]: { type: 'object', properties: { name: NAME }, required: ['name'], additionalProperties: false } }, required: [action], additionalProperties: false });
 
+/** The hosts an event for a server goes to (Nova's _get_relevant_hosts): its host, plus both ends of a move under way. */
+async function relevantHosts(svc: ComputeService, inst: Instance): Promise<string[]> {
+  const hosts = new Set<string>([inst.host!]);
+  if (inst.task_state || inst.vm_state === 'resized') {
+    const m = await svc.db.selectFrom('migrations').select(['source_compute', 'dest_compute']).where('instance_uuid', '=', inst.uuid)
+      .where('status', 'not in', ['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done']).orderBy('id', 'desc').executeTakeFirst()
+      .catch(() => undefined);
+    for (const h of [m?.source_compute, m?.dest_compute]) if (h) hosts.add(h as string);
+  }
+  return [...hosts];
+}
+
 /** The info cache rebuilt from the server's ports and their floating IPs (Nova's _heal_instance_info_cache). */
 export async function refreshNetworkInfo(svc: ComputeService, uuid: string) {
   const { store, clients } = serverParts(svc);
@@ -142,14 +154,18 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
   svc.parts.set('action:removeSecurityGroup', securityGroup(false));
 
   // os-server-external-events: the network (and later block storage) tell compute what changed.
-  // network-changed refreshes the server's info cache (addresses, floating IPs) from its ports.
+  // As Nova's API: each event is checked (server known, tag when required, server on a host),
+  // the accepted ones are cast to the agents of each server's hosts (its host, and during a move
+  // the migration's other host), which refresh the info cache (network-changed), drop a deleted
+  // port (network-vif-deleted) or wake a waiting driver (network-vif-plugged, ...).
   app.post('/os-server-external-events', async (req, reply) => {
     const body = validateBody<any>(req, eventsSchema(mv(req)));
     authorize(req, 'os_compute_api:os-server-external-events:create', {});
     const { store } = serverParts(svc);
     let code = 200;
     const out: any[] = [];
-    const refresh = new Set<string>();
+    const byHost = new Map<string, any[]>();
+    const hostsOf = new Map<string, string[]>();
     for (const e of body.events) {
       const ev = { ...e };
       const inst = await store.get(e.server_uuid);
@@ -158,11 +174,19 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
       else if (!inst.host) { ev.status = 'failed'; ev.code = 422; code = 207; }
       else {
         ev.status = 'completed'; ev.code = 200;
-        if (e.name.startsWith('network-')) refresh.add(inst.uuid);
+        let hosts = hostsOf.get(inst.uuid);
+        if (!hosts) hostsOf.set(inst.uuid, hosts = await relevantHosts(svc, inst));
+        for (const h of hosts) {
+          const list = byHost.get(h) ?? [];
+          list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
+          byHost.set(h, list);
+        }
       }
       out.push(ev);
     }
-    for (const uuid of refresh) await refreshNetworkInfo(svc, uuid).catch((err) => svc.ctx.log.warn({ err, instance: uuid }, 'info cache refresh failed'));
+    for (const [host, events] of byHost) {
+      try { svc.ctx.bus.cast(`compute.${host}`, 'external_instance_event', { events }); } catch (err) { svc.ctx.log.warn({ err, host }, 'external events: no agent for the host'); }
+    }
     reply.code(code);
     return { events: out };
   });

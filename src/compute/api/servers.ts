@@ -782,7 +782,7 @@ export const serversFamily: Family = {
     if (o.agent) {
       // One agent and one fake driver per host (compute.fakeHosts): each its own service, node and provider.
       for (const host of agentHosts(o)) {
-        const driver = new FakeDriver({ host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0), liveMigrationMs: o.fakeLiveMigrationMs });
+        const driver = new FakeDriver({ host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0), liveMigrationMs: o.fakeLiveMigrationMs, waitForVifPlugged: (svc.ctx.config as any).compute?.fakeWaitForVifPlugged === true });
         const agent = new ComputeAgent(svc.db, store, clients, svc.ctx.bus, driver, { ...o, host }, log.child({ role: 'compute', host }));
         parts.agents.push(agent);
         await agent.start();

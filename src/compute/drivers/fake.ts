@@ -3,13 +3,18 @@
 // and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
 // flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
 import { PowerState, type Instance, type Vif } from '../instances.ts';
-import { VirtError, type ConsoleEndpoint, type ConsoleProtocol, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type LiveMigrationJob, type VirtDriver } from './virt.ts';
+import { VirtError, type ConsoleEndpoint, type ConsoleProtocol, type GuestDiagnostics, type GuestImage, type HostCapacity, type ImageMeta, type LiveMigrationJob, type VirtApi, type VirtDriver } from './virt.ts';
 import { tinyQcow2 } from '../../conformance/compute.ts';
 
 export interface FakeDriverOptions {
   host: string; vcpus: number; memoryMb: number; localGb: number; delayMs?: number; failRate?: number;
   /** How long a live migration runs (ms) unless forced to complete or aborted. */
   liveMigrationMs?: number;
+  /**
+   * Spawn waits for the network's `network-vif-plugged` event of each port, as libvirt does
+   * (compute.fakeWaitForVifPlugged; off by default, so a create costs no more).
+   */
+  waitForVifPlugged?: boolean;
 }
 
 export class FakeDriver implements VirtDriver {
@@ -35,15 +40,27 @@ export class FakeDriver implements VirtDriver {
     if (!this.guests.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
   }
 
-  async spawn(instance: Instance, image: ImageMeta | null, _networkInfo: Vif[]) {
+  async spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[]) {
     await this.delay();
     const flavorFail = instance.flavor.extra_specs?.['fake:fail_spawn'];
     const imageFail = image?.properties?.fake_fail_spawn;
     if (flavorFail || imageFail) throw new VirtError(`Fake driver: spawn failed (${flavorFail ? 'flavor fake:fail_spawn' : 'image fake_fail_spawn'}).`);
     if (this.o.failRate && Math.random() < this.o.failRate) throw new VirtError('Fake driver: spawn failed (fail rate).');
-    this.guests.set(instance.uuid, PowerState.RUNNING);
-    this.boot(instance);
+    const start = async () => { this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); };
+    if (this.o.waitForVifPlugged && this.virtApi && networkInfo.length) {
+      try {
+        await this.virtApi.waitForInstanceEvent(instance, networkInfo.map((v) => ({ name: 'network-vif-plugged', tag: v.port_id })), start);
+      } catch (e) {
+        this.guests.delete(instance.uuid);
+        throw e;
+      }
+      return;
+    }
+    await start();
   }
+
+  private virtApi?: VirtApi;
+  setVirtApi(api: VirtApi) { this.virtApi = api; }
 
   async destroy(instance: Instance) { await this.delay(); this.guests.delete(instance.uuid); this.consoles.delete(instance.uuid); this.rescued.delete(instance.uuid); this.nics.delete(instance.uuid); }
   async powerOff(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SHUTDOWN); }

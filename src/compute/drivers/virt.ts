@@ -86,6 +86,20 @@ export interface VirtDriver {
   postLiveMigrationAtDestination?(instance: Instance, powerState: number): Promise<void>;
   /** Where the guest's remote console of `protocol` listens; absent: the driver has none (Nova's NotImplementedError). Throws a VirtError when it has no such guest. */
   remoteConsole?(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint;
+  /** The agent hands the driver what it offers drivers (Nova's virtapi), once at start. */
+  setVirtApi?(api: VirtApi): void;
+}
+
+/** An event a driver waits for: `network-vif-plugged` with the port id as tag. */
+export interface WaitedEvent { name: string; tag?: string | null }
+
+/** What the compute agent offers its driver (Nova's ComputeVirtAPI). */
+export interface VirtApi {
+  /**
+   * Registers the events, runs `body`, then waits for them (compute.vifPluggingTimeout);
+   * throws a VirtError when one failed or the time ran out and compute.vifPluggingIsFatal.
+   */
+  waitForInstanceEvent(instance: Instance, events: WaitedEvent[], body: () => Promise<void>): Promise<void>;
 }
 
 /** A running live migration (the driver's side): progress, and what an operator can do to it. */

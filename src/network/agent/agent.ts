@@ -29,6 +29,11 @@ export interface AgentOptions {
   reportInterval: number;
   availabilityZone: string;
   log: Logger;
+  /**
+   * Only the L2 role (the agent of a compute host that is not a network node): no DHCP or L3
+   * agent is reported or served here.
+   */
+  l2Only?: boolean;
 }
 
 interface Job { again: boolean; done: Promise<void> }
@@ -81,8 +86,8 @@ export class NetworkAgent {
     for (const e of ['create', 'update', 'delete']) {
       dhcp[`port_${e}_end`] = (a: { network_id?: string; port?: View }) => { if (a?.network_id) this.dhcpPortChanged(a.network_id, a.port, e === 'delete'); };
     }
-    on(DHCP_AGENT_TOPIC, dhcp);
-    on(L3_AGENT_TOPIC, {
+    if (!this.o.l2Only) on(DHCP_AGENT_TOPIC, dhcp);
+    if (!this.o.l2Only) on(L3_AGENT_TOPIC, {
       routers_updated: ({ routers }: { routers: string[] }) => { for (const id of routers ?? []) this.syncRouterLater(id); },
       router_deleted: ({ router_id }: { router_id: string }) => this.syncRouterLater(router_id),
       agent_updated: () => { this.needsResync = true; },
@@ -123,9 +128,11 @@ export class NetworkAgent {
     const dhcpPorts = [...this.plugged.values()].filter((p) => p.device_owner === 'network:dhcp').length;
     let fips = 0;
     for (const s of this.routers.values()) fips += s.size;
+    const l2: AgentState = { ...base, topic: 'N/A', agent_type: this.o.mechanism.agentType,
+      configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] } };
+    if (this.o.l2Only) return [l2];
     return [
-      { ...base, topic: 'N/A', agent_type: this.o.mechanism.agentType,
-        configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] } },
+      l2,
       { ...base, topic: DHCP_AGENT_TOPIC, agent_type: AGENT_TYPE_DHCP, availability_zone: this.o.availabilityZone,
         configurations: { dhcp_driver: `stratus.${this.o.driver.name}`, dhcp_lease_duration: 86400, networks: this.servedNetworks.size, ports: dhcpPorts, log_agent_heartbeats: false } },
       { ...base, topic: L3_AGENT_TOPIC, agent_type: AGENT_TYPE_L3, availability_zone: this.o.availabilityZone,
@@ -148,6 +155,7 @@ export class NetworkAgent {
       const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
       for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
       this.refreshSecurityGroupsLater([...this.plugged.keys()]);
+      if (this.o.l2Only) { this.needsResync = false; await this.idle(); return; }
       const networks = new Set(await this.call<string[]>('get_active_networks_info', {}));
       for (const id of new Set([...networks, ...this.servedNetworks])) this.syncNetworkLater(id);
       const routers = await this.call<RouterInfo[]>('sync_routers', {});

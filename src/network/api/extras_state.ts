@@ -11,6 +11,30 @@ export interface ExtrasState {
   notifier: BusNotifier;
   /** The agent this process runs (the all-in-one), if any. */
   agent?: NetworkAgent;
+  /** L2-only agents for this process's other compute hosts (compute.fakeHosts; see l2Hosts). */
+  l2Agents?: NetworkAgent[];
+}
+
+/**
+ * The hosts besides the network's own whose ports this process's agents must plug: the compute
+ * hosts of this process (compute.host, `<host>-2`, ... with compute.fakeHosts, as the compute
+ * service names them), or `network.l2Hosts` when given. Upstream every compute host runs its own
+ * L2 agent; without one a port bound there stays binding_failed and DOWN.
+ */
+export function extraL2Hosts(svc: NetworkService): string[] {
+  const cfg = svc.ctx.config as any;
+  const given = cfg.network?.l2Hosts;
+  let hosts: string[];
+  if (Array.isArray(given)) hosts = given.map(String);
+  else {
+    const c = cfg.compute ?? {};
+    const roles: string[] = cfg.roles ?? ['compute'];
+    if (c.agent === false || !roles.includes('compute') || (c.driver ?? 'fake') !== 'fake') return [];
+    const host = String(c.host ?? svc.host);
+    const n = Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1);
+    hosts = Array.from({ length: n }, (_, i) => (i === 0 ? host : `${host}-${i + 1}`));
+  }
+  return [...new Set(hosts)].filter((h) => h && h !== svc.host);
 }
 
 const states = new WeakMap<NetworkService, ExtrasState>();
