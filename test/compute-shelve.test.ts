@@ -145,8 +145,24 @@ for (const engine of databaseEngines('guest actions')) describe(`guest actions (
     assert.equal((await action(id, { unrescue: null })).status, 202);
     await status(id, 'ACTIVE');
     assert.equal((await action(id, { unrescue: null })).status, 409);
-    assert.equal((await action(id, { rescue: { rescue_image_ref: '00000000-0000-0000-0000-000000000000' } })).status, 400);
+    assert.equal((await action(id, { rescue: { rescue_image_ref: '00000000-0000-0000-0000-000000000000' } })).body.badRequest.message, "Requested rescue image '00000000-0000-0000-0000-000000000000' is not supported");
     await until('rescue notifications', async () => events.includes('instance.rescue.end') && events.includes('instance.unrescue.end'));
+  });
+
+  it('stable device rescue: an image with hw_rescue_bus keeps the server\'s disk and adds the rescue disk on that bus', async () => {
+    const id = await boot('stable');
+    const img = await glance('POST', '/images', { name: 'rescue', disk_format: 'raw', container_format: 'bare', hw_rescue_device: 'disk', hw_rescue_bus: 'scsi' } as any);
+    assert.equal(img.status, 201, JSON.stringify(img.body));
+    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.from('rescue')) });
+    assert.equal((await action(id, { rescue: { rescue_image_ref: img.body.id } }, '2.87')).status, 200);
+    await status(id, 'RESCUE');
+    const console = async () => (await action(id, { 'os-getConsoleOutput': { length: 20 } })).body.output as string;
+    assert.match(await console(), /root=\/dev\/sda1 /);
+    assert.equal((await nova('GET', `/servers/${id}/diagnostics`, undefined, '2.48')).body.disk_details.length, 2);
+    assert.equal((await action(id, { unrescue: null })).status, 202);
+    await status(id, 'ACTIVE');
+    assert.match((await console()).split('Linux version').pop()!, /root=\/dev\/vda1 /);
+    assert.equal((await nova('GET', `/servers/${id}/diagnostics`, undefined, '2.48')).body.disk_details.length, 1);
   });
 
   it('changePassword: 202 when running, 409 when stopped; trigger_crash_dump from 2.17', async () => {

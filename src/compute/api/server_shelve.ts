@@ -233,7 +233,8 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     let image: ImageMeta | null = null;
     if (body.rescue_image_ref) {
       image = await clients.getImage(body.rescue_image_ref, req.ctx!.token);
-      if (!image) throw badRequest(`Image ${body.rescue_image_ref} could not be found.`);
+      // Nova's UnsupportedRescueImage: an image it cannot read, or a volume snapshot (no rescue from those).
+      if (!image || image.properties.img_block_device_mapping) throw badRequest(`Requested rescue image '${body.rescue_image_ref}' is not supported`);
     } else {
       const ref = (inst.system_metadata.image_base_image_ref as string | undefined) ?? inst.image_ref;
       image = ref ? await clients.getImage(ref).catch(() => null) : null;

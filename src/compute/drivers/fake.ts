@@ -70,12 +70,12 @@ export class FakeDriver implements VirtDriver {
   async unpause(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
   async suspend(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.SUSPENDED); }
   async resume(instance: Instance) { await this.delay(); this.need(instance); this.guests.set(instance.uuid, PowerState.RUNNING); }
-  private boot(instance: Instance) {
+  private boot(instance: Instance, root = '/dev/vda') {
     const log = this.consoles.get(instance.uuid) ?? [];
     const t = (s: number) => `[${s.toFixed(6).padStart(12)}]`;
     log.push(
       `${t(0)} Linux version 6.1.0-fake (Stratus fake virt driver)`,
-      `${t(0)} Command line: root=/dev/vda1 console=ttyS0`,
+      `${t(0)} Command line: root=${root}1 console=ttyS0`,
       `${t(0.25)} Memory: ${instance.flavor.ram}M, ${instance.flavor.vcpus} vCPU`,
       `${t(1.5)} EXT4-fs (vda1): mounted filesystem`,
       `cloud-init: instance-id ${instance.uuid}`,
@@ -100,7 +100,8 @@ export class FakeDriver implements VirtDriver {
       memory_details: { maximum: instance.flavor.ram * 1024, used: 0 },
       cpu_details: Array.from({ length: instance.flavor.vcpus }, (_, id) => ({ id, time: 17300000000, utilisation: 15 })),
       nic_details: instance.network_info.map((v) => ({ mac_address: v.mac_address, rx_octets: 2070139, rx_errors: 0, rx_drop: 0, rx_packets: 26701, rx_rate: null, tx_octets: 140208, tx_errors: 0, tx_drop: 0, tx_packets: 662, tx_rate: null })),
-      disk_details: [{ read_bytes: 262144, read_requests: 112, write_bytes: 5778432, write_requests: 488, errors_count: 0 }],
+      // Rescued: the rescue disk and the server's own disk.
+      disk_details: Array.from({ length: this.rescued.has(instance.uuid) ? 2 : 1 }, () => ({ read_bytes: 262144, read_requests: 112, write_bytes: 5778432, write_requests: 488, errors_count: 0 })),
     };
   }
 
@@ -117,8 +118,8 @@ export class FakeDriver implements VirtDriver {
   }
 
   // ---- snapshots, rescue, passwords, crash dumps (agent/shelve.ts) ----
-  /** Guests booted from a rescue image. */
-  private rescued = new Set<string>();
+  /** Guests booted from a rescue image: the rescue disk's device. */
+  private rescued = new Map<string, string>();
   /** A snapshot is a tiny empty qcow2 of the flavor's root disk size (1 GB when it has none). */
   async snapshot(instance: Instance): Promise<GuestImage> {
     await this.delay(); this.need(instance);
@@ -127,7 +128,8 @@ export class FakeDriver implements VirtDriver {
   async rescue(instance: Instance, image: ImageMeta | null, _password: string) {
     await this.delay();
     if (image?.properties?.fake_fail_rescue) throw new VirtError('Fake driver: rescue failed (image fake_fail_rescue).', false);
-    this.rescued.add(instance.uuid); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance);
+    const device = rescueDevice(image);
+    this.rescued.set(instance.uuid, device); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance, device);
   }
   async unrescue(instance: Instance) { await this.delay(); this.need(instance); this.rescued.delete(instance.uuid); this.guests.set(instance.uuid, PowerState.RUNNING); this.boot(instance); }
   isRescued(instance: Instance) { return this.rescued.has(instance.uuid); }
@@ -218,4 +220,17 @@ export class FakeDriver implements VirtDriver {
 
   recover(instances: Instance[]) { for (const i of instances) if (i.power_state !== PowerState.NOSTATE) this.guests.set(i.uuid, i.power_state); }
   powerState(instance: Instance) { return this.guests.get(instance.uuid) ?? PowerState.NOSTATE; }
+}
+
+/**
+ * Where the rescue disk goes, as libvirt's blockinfo: the legacy rescue boots it as the first disk
+ * (vda, the server's disk moved to vdb); a stable device rescue (the image has hw_rescue_bus or
+ * hw_rescue_device) keeps the server's disks where they are and adds the rescue disk after them
+ * on the given bus (virtio by default: vdb; scsi, usb, sata: sda; ide: hda).
+ */
+export function rescueDevice(image: ImageMeta | null): string {
+  const p = image?.properties ?? {};
+  if (p.hw_rescue_bus === undefined && p.hw_rescue_device === undefined) return '/dev/vda';
+  const bus = String(p.hw_rescue_bus ?? 'virtio');
+  return bus === 'ide' ? '/dev/hda' : bus === 'virtio' ? '/dev/vdb' : '/dev/sda';
 }
