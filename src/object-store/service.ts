@@ -182,7 +182,7 @@ export class ObjectStoreService implements ServiceModule {
     registerRoutes(app, this);
   }
 
-  async close() { this.periodic.stop(); await this.db.destroy(); }
+  async close() { this.periodic.stop(); await this.backend.close?.(); await this.db.destroy(); }
 }
 
 export const objectStoreService: ServiceFactory | undefined = {

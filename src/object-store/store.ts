@@ -1,6 +1,6 @@
 // Accounts, containers and objects in the database: rows, exact counts, listings.
 import type { Kysely } from 'kysely';
-import { json } from '../core/db.ts';
+import { groupCommit, json } from '../core/db.ts';
 
 export type Meta = Record<string, string>;
 
@@ -21,7 +21,9 @@ const objRow = (r: any): ObjectRow => ({ ...r, bytes: Number(r.bytes), delete_at
 export interface ListOptions { prefix?: string; marker?: string; endMarker?: string; limit: number; delimiter?: string; reverse?: boolean }
 
 export class SwiftStore {
-  constructor(public db: Kysely<any>) {}
+  /** Object writes: on SQLite the transactions of concurrent PUTs share one commit (core/db.ts). */
+  private write: ReturnType<typeof groupCommit>;
+  constructor(public db: Kysely<any>) { this.write = groupCommit(db); }
 
   async getAccount(account: string): Promise<AccountRow | undefined> {
     const r = await this.db.selectFrom('swift_accounts').selectAll().where('account', '=', account).executeTakeFirst();
@@ -105,7 +107,7 @@ export class SwiftStore {
   }
   /** Inserts or replaces; returns the blob of the replaced object (to delete after). */
   async putObject(o: ObjectRow): Promise<string | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const old = await tx.selectFrom('swift_objects').select('blob').where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).executeTakeFirst();
       const values = { ...o, metadata: JSON.stringify(o.metadata) };
       if (old) {

@@ -13,4 +13,6 @@ export interface ObjectBackend {
   exists(blob: string): Promise<boolean>;
   /** Every stored blob with its write time, for the orphan reconcile loop. */
   list(): AsyncIterable<{ blob: string; mtimeMs: number }>;
+  /** Releases what the driver holds open (the service stops). */
+  close?(): Promise<void>;
 }
