@@ -3,18 +3,25 @@
 // single servers (POST, then GET /servers/{id} polled), 1,000 servers in batches of 50
 // (min_count = max_count = 50), GET /servers/detail?limit=1000 with 10,000 servers, and
 // GET /allocation_candidates with 1,000 resource providers; the Stratus process's peak RSS.
+// Then, when Debian's rabbitmq-server is installed, the same process shape over RabbitMQ
+// (`stratus start --bus amqp://...`, a private broker on loopback): the single servers and the
+// batches again (the lists and the candidates never touch the bus).
 //
 //   npm run bench -- compute [--quick] [--singles=N] [--batch=N] [--batch-size=N] [--batch-network=port|none] [--list-servers=N]
-//                            [--providers=N] [--reps=N] [--poll-ms=N] [--fill-minutes=N]
+//                            [--providers=N] [--reps=N] [--poll-ms=N] [--fill-minutes=N] [--singles-only] [--no-rabbitmq]
 //                            [--no-write] [--keep] [--cpu-prof[=DIR]] [--wait-quiet[=S]]
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
-import { cpuBusy, procStatusKb, sleep, stopAll, tail, waitQuiet } from './lib/proc.ts';
+import { cpuBusy, procCpuMs, procStatusKb, sleep, stopAll, tail, waitQuiet } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { login, startStratus, stratusAvailable, type Session, type Stratus } from './lib/stratus.ts';
+import { TestBroker } from '../test/lib/rabbitmq.ts';
+
+/** Debian's broker (the tests start it the same way: test/lib/rabbitmq.ts). */
+const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
 interface Settings {
   /** Single servers created one after the other, each waited for until ACTIVE (per network mode). */
@@ -40,10 +47,14 @@ interface Settings {
   /** Run the server under --cpu-prof, the profile written into this directory when it stops. */
   cpuProf?: string;
   waitQuietMs: number;
+  /** Only the single servers (no batches, lists, candidates): for latency work. */
+  singlesOnly: boolean;
+  /** Measure over RabbitMQ too (when rabbitmq-server is installed). */
+  rabbitmq: boolean;
 }
 
 function parseArgs(args: string[]): Settings {
-  const s: Settings = { singles: 100, batch: 1000, batchSize: 50, batchNetwork: 'port', listServers: 10_000, fillBatch: 500, fillMs: 20 * 60_000, providers: 1000, reps: 30, pollMs: 2, write: true, keep: false, waitQuietMs: 0 };
+  const s: Settings = { singles: 100, batch: 1000, batchSize: 50, batchNetwork: 'port', listServers: 10_000, fillBatch: 500, fillMs: 20 * 60_000, providers: 1000, reps: 30, pollMs: 2, write: true, keep: false, waitQuietMs: 0, singlesOnly: false, rabbitmq: true };
   const int = (k: string, v: string | undefined, min = 1) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`compute: ${k} wants an integer ≥ ${min}`);
@@ -66,10 +77,12 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--reps') s.reps = int(k, v);
     else if (k === '--poll-ms') s.pollMs = int(k, v, 0);
     else if (k === '--no-write') s.write = false;
+    else if (k === '--singles-only') s.singlesOnly = true;
+    else if (k === '--no-rabbitmq') s.rabbitmq = false;
     else if (k === '--keep') s.keep = true;
     else if (k === '--cpu-prof') s.cpuProf = v ?? path.join(os.tmpdir(), 'bench-compute-prof');
     else if (k === '--wait-quiet') s.waitQuietMs = Number(v ?? 60) * 1000;
-    else throw new Error(`compute: unknown option ${a} (options: --quick --singles=N --batch=N --batch-size=N --batch-network=port|none --list-servers=N --fill-batch=N --fill-minutes=N --providers=N --reps=N --poll-ms=N --no-write --keep --cpu-prof[=DIR] --wait-quiet[=S])`);
+    else throw new Error(`compute: unknown option ${a} (options: --quick --singles=N --batch=N --batch-size=N --batch-network=port|none --list-servers=N --fill-batch=N --fill-minutes=N --providers=N --reps=N --poll-ms=N --singles-only --no-rabbitmq --no-write --keep --cpu-prof[=DIR] --wait-quiet[=S])`);
   }
   return s;
 }
@@ -127,9 +140,13 @@ class Bench {
   placement = '';
   neutron = '';
   glance = '';
-  constructor(readonly s: Settings) {}
+  /** The same measurements over RabbitMQ (singles and batches), or why there are none. */
+  amqp?: Bench;
+  amqpMissing?: string;
+  /** 'in-process' (the full run) or 'RabbitMQ' (singles and batches only). */
+  constructor(readonly s: Settings, readonly bus: 'in-process' | 'RabbitMQ' = 'in-process') {}
 
-  log(msg: string): void { process.stderr.write(`[bench compute] ${msg}\n`); }
+  log(msg: string): void { process.stderr.write(`[bench compute${this.bus === 'RabbitMQ' ? ' rabbitmq' : ''}] ${msg}\n`); }
 
   rssPoint(label: string): void {
     if (!this.st) return;
@@ -267,6 +284,7 @@ class Bench {
       const posts: number[] = [];
       let pollMean = 0;
       let polls = 0;
+      const cpu0 = procCpuMs(this.st!.server.pid);
       for (let i = 0; i < this.s.singles; i++) {
         const r = await this.createAndWait({ ...body, name: `single-${i}` });
         totals.push(r.total);
@@ -274,10 +292,13 @@ class Bench {
         pollMean += r.pollMean;
         polls += r.polls;
       }
-      this.addRow('create → ACTIVE', label, totals, `${fmt(polls / this.s.singles, 1)} polls a server, a poll ${fmt(pollMean / this.s.singles)} ms on average`);
+      // The server's CPU time per create (polls included): steadier than wall time on a busy machine.
+      const cpu = (procCpuMs(this.st!.server.pid) - cpu0) / this.s.singles;
+      this.addRow('create → ACTIVE', label, totals, `${fmt(polls / this.s.singles, 1)} polls a server, a poll ${fmt(pollMean / this.s.singles)} ms on average; Stratus CPU ${fmt(cpu)} ms a server`);
       this.addRow('POST /servers (202)', label, posts);
     }
     this.rssPoint(`${2 * this.s.singles + 5} single servers`);
+    if (this.s.singlesOnly) return;
 
     // 1,000 servers in batches of 50.
     this.batchResult = await this.batches(this.s.batch, this.s.batchSize, { ...(this.s.batchNetwork === 'port' ? withNet : noNet), name: 'batch' });
@@ -285,6 +306,8 @@ class Bench {
     this.log(`${b.servers} servers in batches of ${this.s.batchSize}: ${fmt(b.ms / 1000)} s (POSTs done after ${fmt(b.postMs / 1000)} s), ${b.errors} in ERROR`);
     if (b.errors) this.problems.push(`${b.errors} servers of the batch run went to ERROR`);
     this.rssPoint(`${b.servers} servers in batches`);
+    // Over RabbitMQ only what goes over the bus: the lists and the candidates are API reads.
+    if (this.bus === 'RabbitMQ') return;
 
     // Fill to listServers (not timed per server): batches of fillBatch, networks none.
     let have = (await this.countStatus('ACTIVE'));
@@ -365,13 +388,17 @@ class Bench {
       `Batches: ${this.s.batch} servers as ${Math.ceil(this.s.batch / this.s.batchSize)} POST /servers with min_count = max_count = ${this.s.batchSize} (${this.s.batchNetwork === 'port' ? 'one port each' : '**networks none**'}), sent one after the other, ` +
         'then GET /servers?status=BUILD&limit=1 every 200 ms until none is left: the time is from the first POST to that answer.',
       'Lists and candidates: closed-loop load generator (bench/lib/load.ts, keep-alive), c=1.',
-      'Over RabbitMQ: **not measured** (the AMQP transport, src/core/bus-amqp.ts, is on main; the benchmark has no RabbitMQ mode yet).',
+      this.amqp
+        ? 'Over RabbitMQ: then a second Stratus, the same but started with `--bus amqp://...` (src/core/bus-amqp.ts; every cast and call between the API, conductor, scheduler and agent goes through the broker), ' +
+          'on a fresh data directory, measured the same way for the single servers and the batches (the lists and the candidates are API reads that never touch the bus, not repeated).'
+        : `Over RabbitMQ: **${this.amqpMissing ?? 'not measured'}**.`,
     ].join('\n'));
     rep.heading('Latency');
     rep.table(['operation', 'detail', 'n', 'p50 ms', 'p99 ms', 'max ms', 'notes'],
       this.rows.map((x) => [x.op, x.detail, x.n, fmt(x.p50), fmt(x.p99), fmt(x.max), x.extra ?? '']),
       ['l', 'l', 'r', 'r', 'r', 'r', 'l']);
     const b = this.batchResult;
+    if (this.amqp) this.amqpSection(rep);
     rep.heading('Servers in batches');
     rep.text(b ? `${b.servers} servers in batches of ${this.s.batchSize}: **${fmt(b.ms / 1000)} s** (${fmt(b.servers / (b.ms / 1000), 1)} servers/s; the POSTs were answered after ${fmt(b.postMs / 1000)} s), ${b.errors} in ERROR.` : 'Not reached.');
     if (this.info.length) rep.bullets(this.info);
@@ -387,6 +414,38 @@ class Bench {
     return rep;
   }
 
+  /** The in-process and the RabbitMQ figures side by side (the rows both runs have). */
+  amqpSection(rep: Report): void {
+    const a = this.amqp!;
+    rep.heading('In-process bus and RabbitMQ');
+    const rows: Array<Array<string | number>> = [];
+    for (const r of a.rows) {
+      const mine = this.rows.find((x) => x.op === r.op && x.detail === r.detail);
+      rows.push([r.op, r.detail, mine ? fmt(mine.p50) : '–', mine ? fmt(mine.p99) : '–', fmt(r.p50), fmt(r.p99), r.extra ?? '']);
+    }
+    const ab = a.batchResult;
+    const b = this.batchResult;
+    if (ab || b) {
+      rows.push([`${this.s.batch} servers, batches of ${this.s.batchSize}`, `${this.s.batchNetwork === 'port' ? 'one port each' : 'networks none'}, total s`, b ? fmt(b.ms / 1000) : '–', '', ab ? fmt(ab.ms / 1000) : '–', '', ab ? `${fmt(ab.servers / (ab.ms / 1000), 1)} servers/s, POSTs answered after ${fmt(ab.postMs / 1000)} s, ${ab.errors} in ERROR` : '']);
+    }
+    rep.table(['operation', 'detail', 'in-process p50 ms', 'p99 ms', 'RabbitMQ p50 ms', 'p99 ms', 'RabbitMQ notes'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l']);
+    const peak = a.rss.reduce((m, p) => Math.max(m, p.hwmMb), 0);
+    rep.bullets([
+      ...a.info,
+      `Stratus over RabbitMQ: start-up ${fmt(a.startupMs, 0)} ms, peak RSS ${fmt(peak, 0)} MB (${a.rss.map((p) => `${p.label}: ${fmt(p.hwmMb, 0)}`).join(', ')})`,
+    ]);
+  }
+
+  amqpGoal(): string {
+    const a = this.amqp;
+    if (!a) return `Over RabbitMQ: **${this.amqpMissing ?? 'not measured'}**.`;
+    const single = a.rows.find((r) => r.op === 'create → ACTIVE' && r.detail === 'one port');
+    const b = a.batchResult;
+    const verdict = (ok: boolean | undefined) => (ok === undefined ? '**not measured**' : ok ? '**met**' : '**not met**');
+    return `Over RabbitMQ, the same goals: create → ACTIVE p50 (one port) ${single ? `${fmt(single.p50)} ms` : '–'} → ${verdict(single ? single.p50 < 50 : undefined)}; ` +
+      `1,000 servers in batches of 50 ${b ? `${fmt(b.ms / 1000)} s for ${b.servers}` : '–'} → ${verdict(b ? b.servers >= 1000 && b.ms < 30_000 && !b.errors : undefined)}`;
+  }
+
   goals(): string[] {
     const verdict = (ok: boolean | undefined) => (ok === undefined ? '**not measured**' : ok ? '**met**' : '**not met**');
     const single = this.rows.find((r) => r.op === 'create → ACTIVE' && r.detail === 'one port');
@@ -398,27 +457,19 @@ class Bench {
       `1,000 servers (batches of 50) < 30 s: ${b ? `${fmt(b.ms / 1000)} s for ${b.servers} (${this.s.batchNetwork === 'port' ? 'one port each' : 'networks none'})` : '–'} → ${verdict(b ? b.servers >= 1000 && b.ms < 30_000 && !b.errors : undefined)}`,
       `allocation candidates for 1,000 providers < 50 ms (p50): ${cands ? `${fmt(cands.p50)} ms` : '–'} → ${verdict(cands ? cands.p50 < 50 : undefined)}`,
       `GET /servers/detail?limit=1000 with 10,000 servers < 300 ms (p50): ${detail ? `${fmt(detail.p50)} ms (${detail.detail})` : '–'} → ${verdict(detail ? detail.p50 < 300 && this.listed >= 10_000 : undefined)}`,
-      'Over RabbitMQ: **not measured**.',
+      this.amqpGoal(),
     ];
   }
 }
 
-export async function run(args: string[]): Promise<void> {
-  const s = parseArgs(args);
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const bench = new Bench(s);
-  if (!stratusAvailable()) throw new Error('bin/stratus.js not found');
-  const busyBefore = s.waitQuietMs > 0
-    ? await waitQuiet(s.waitQuietMs, 0.15, (b) => bench.log(`machine ${fmt(100 * b, 0)} % busy; waiting`))
-    : await cpuBusy(1000);
-  bench.conditions.push(`CPU busy before the run: ${fmt(100 * busyBefore, 0)} %`, `load average at start: ${os.loadavg().map((l) => fmt(l)).join(' ')}`);
+/** One Stratus on a fresh data directory (with `args`, e.g. --bus), the bench run on it, stopped; the error that stopped it, if any. */
+async function onStratus(bench: Bench, args: string[], nodeArgs: string[]): Promise<{ failed?: Error; dataDir: string; logFile: string }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-compute-'));
   const logFile = path.join(os.tmpdir(), `${path.basename(dataDir)}.log`);
   let failed: Error | undefined;
   try {
     fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'compute:\n  vcpus: 4096\n  memoryMb: 4194304\n  localGb: 1000000\n');
-    bench.st = await startStratus({ dataDir, logFile, nodeArgs: s.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf}`] : [] });
+    bench.st = await startStratus({ dataDir, logFile, nodeArgs, args });
     bench.startupMs = bench.st.startupMs;
     await sleep(2000);
     bench.rssPoint('idle, 2 s after start');
@@ -431,12 +482,51 @@ export async function run(args: string[]): Promise<void> {
     agent.destroy();
     await stopAll();
   }
+  return { failed, dataDir, logFile };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const s = parseArgs(args);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const bench = new Bench(s);
+  if (!stratusAvailable()) throw new Error('bin/stratus.js not found');
+  const busyBefore = s.waitQuietMs > 0
+    ? await waitQuiet(s.waitQuietMs, 0.15, (b) => bench.log(`machine ${fmt(100 * b, 0)} % busy; waiting`))
+    : await cpuBusy(1000);
+  bench.conditions.push(`CPU busy before the run: ${fmt(100 * busyBefore, 0)} %`, `load average at start: ${os.loadavg().map((l) => fmt(l)).join(' ')}`);
+  const nodeArgs = s.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf}`] : [];
+  const main = await onStratus(bench, [], nodeArgs);
+  let failed = main.failed;
+  const dirs = [main.dataDir, main.logFile];
+
+  // The same over RabbitMQ: a private broker on loopback, Stratus all-in-one with --bus amqp://.
+  if (!s.rabbitmq) bench.amqpMissing = 'not measured: --no-rabbitmq';
+  else if (failed) bench.amqpMissing = 'not measured: the in-process run stopped';
+  else if (!fs.existsSync(RABBITMQ_SERVER)) bench.amqpMissing = `not measured: no broker (${RABBITMQ_SERVER} is not installed; apt-get install rabbitmq-server)`;
+  else {
+    const amqp = new Bench(s, 'RabbitMQ');
+    bench.amqp = amqp;
+    const broker = new TestBroker();
+    try {
+      const tb = performance.now();
+      await broker.start();
+      amqp.info.push(`broker: Debian's rabbitmq-server on loopback, a private node started for the run (${fmt((performance.now() - tb) / 1000, 1)} s to accept AMQP), no plugins`);
+      const r = await onStratus(amqp, ['--bus', broker.url], nodeArgs);
+      dirs.push(r.dataDir, r.logFile);
+      if (r.failed) { failed = r.failed; bench.problems.push(...amqp.problems.map((p) => `over RabbitMQ: ${p}`)); }
+    } catch (e) {
+      failed = e as Error;
+      bench.problems.push(`over RabbitMQ: ${failed.message}`);
+    } finally {
+      await broker.stop().catch(() => undefined);
+    }
+  }
   bench.conditions.push(`load average at end: ${os.loadavg().map((l) => fmt(l)).join(' ')}`);
   const rep = bench.report(startedAt, performance.now() - t0);
   const file = rep.write({ file: s.write && !failed });
   if (file) process.stderr.write(`\nreport written to ${path.relative(process.cwd(), file)}\n`);
-  if (failed) throw new Error(`${failed.message} (data kept in ${dataDir}, server log ${logFile})`);
-  if (s.keep) { process.stderr.write(`data kept in ${dataDir}, server log ${logFile}\n`); return; }
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  fs.rmSync(logFile, { force: true });
+  if (failed) throw new Error(`${failed.message} (data kept in ${dirs.filter((d) => !d.endsWith('.log')).join(', ')}, server logs ${dirs.filter((d) => d.endsWith('.log')).join(', ')})`);
+  if (s.keep) { process.stderr.write(`data kept in ${dirs.join(', ')}\n`); return; }
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }

@@ -144,6 +144,18 @@ export function procStatusKb(pid: number, field: string): number {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; 0 if gone. */
+export function procCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
 /** Sum of a /proc status field over the process tree rooted at pid, in MB (MiB). */
 export function treeMemMb(pid: number, field: 'VmRSS' | 'VmHWM'): { mb: number; processes: number } {
   const pids = processTree(pid);

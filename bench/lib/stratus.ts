@@ -24,7 +24,7 @@ export function stratusAvailable(): boolean {
   return fs.existsSync(path.join(ROOT, 'bin/stratus.js'));
 }
 
-export async function startStratus(o: { dataDir: string; logFile: string; hashRounds?: number; timeoutMs?: number; nodeArgs?: string[] }): Promise<Stratus> {
+export async function startStratus(o: { dataDir: string; logFile: string; hashRounds?: number; timeoutMs?: number; nodeArgs?: string[]; args?: string[] }): Promise<Stratus> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -32,8 +32,8 @@ export async function startStratus(o: { dataDir: string; logFile: string; hashRo
     // Leave the user's ~/.config/openstack/clouds.yaml alone.
     STRATUS_USER_CLOUDS: '0',
   };
-  for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST']) delete env[k];
-  const server = startServer('stratus', process.execPath, [...(o.nodeArgs ?? []), path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(port)], {
+  for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST', 'STRATUS_BUS', 'STRATUS_TRANSPORT']) delete env[k];
+  const server = startServer('stratus', process.execPath, [...(o.nodeArgs ?? []), path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(port), ...(o.args ?? [])], {
     cwd: ROOT, logFile: o.logFile, env,
   });
   try {

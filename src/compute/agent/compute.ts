@@ -199,7 +199,7 @@ export class ComputeAgent {
     try {
       await this.store.event(uuid, requestId, 'compute__do_build_and_run_instance', this.host, async () => {
         await this.checkGroupPolicy(inst);
-        await this.store.update(uuid, { task_state: 'spawning' });
+        // The conductor set task_state spawning with the ports (writing it again could undo a delete's 'deleting').
         notifyInstance(this.bus, this.publisher, 'create.start', { ...inst, task_state: 'spawning' });
         await this.driver.spawn(inst, image, inst.network_info);
       });
