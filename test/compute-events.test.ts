@@ -110,6 +110,24 @@ for (const engine of databaseEngines('compute external events')) {
       assert.equal(instanceEvents(serverParts(computeService(c)).agents[0]!).size, 0, 'no waiter left');
     });
 
+    it('a trunk on the second host: parent and subport ACTIVE there, and again after a live migration (the tempest trunk test)', async () => {
+      const sub = (await neutron('POST', '/v2.0/networks', { network: { name: 'subnet-net' } })).body.network;
+      await neutron('POST', '/v2.0/subnets', { subnet: { network_id: sub.id, ip_version: 4, cidr: '19.80.0.0/24' } });
+      const parent = (await neutron('POST', '/v2.0/ports', { port: { network_id: privateNet, name: 'parent' } })).body.port;
+      const subport = (await neutron('POST', '/v2.0/ports', { port: { network_id: sub.id, name: 'subport' } })).body.port;
+      const trunk = await neutron('POST', '/v2.0/trunks', { trunk: { port_id: parent.id, sub_ports: [{ port_id: subport.id, segmentation_type: 'vlan', segmentation_id: 42 }] } });
+      assert.equal(trunk.status, 201, JSON.stringify(trunk.body));
+      const id = await boot('trunk', hosts[1]!, [{ port: parent.id }]);
+      await waitFor(id, 'ACTIVE');
+      const ports = async () => Promise.all([parent.id, subport.id].map(async (p) => (await neutron('GET', `/v2.0/ports/${p}`)).body.port));
+      await until('parent and subport ACTIVE on the second host', async () => (await ports()).every((p) => p.status === 'ACTIVE' && p['binding:host_id'] === hosts[1]));
+      const lm = await admin('POST', `/servers/${id}/action`, { 'os-migrateLive': { host: hosts[0], block_migration: 'auto' } });
+      assert.equal(lm.status, 202, JSON.stringify(lm.body));
+      await until('migrated', async () => { const s = await show(id); return s['OS-EXT-SRV-ATTR:host'] === hosts[0] && s.status === 'ACTIVE' && !s['OS-EXT-STS:task_state']; });
+      await until('parent and subport ACTIVE on the first host', async () => (await ports()).every((p) => p.status === 'ACTIVE' && p['binding:host_id'] === hosts[0]));
+      await admin('DELETE', `/servers/${id}`);
+    });
+
     it('a port that never goes ACTIVE: the build waits vifPluggingTimeout and fails (vif_plugging_is_fatal)', async () => {
       const port = (await neutron('POST', '/v2.0/ports', { port: { network_id: privateNet, admin_state_up: false } })).body.port;
       const id = await boot('never-plugged', hosts[0]!, [{ port: port.id }]);
