@@ -205,6 +205,42 @@ for (const engine of databaseEngines('compute moves')) {
       await nova('DELETE', `/servers/${id}`);
     });
 
+    it('moves keep the server group; a forced host (force, 2.30–2.67) skips the filters, a requested one does not', async () => {
+      // An anti-affinity member with a sibling on every other host has nowhere to go.
+      const g = await nova('POST', '/os-server-groups', { server_group: { name: 'apart', policy: 'anti-affinity' } });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await c.req('POST', `${c.url}/compute/v2.1/servers`, { server: { name: `apart-${i}`, imageRef: image, flavorRef: '1', networks: 'none' }, 'os:scheduler_hints': { group: g.body.server_group.id } }, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        ids.push(r.body.server.id);
+        await waitFor(r.body.server.id, 'ACTIVE');
+      }
+      const before = await hostOf(ids[0]!);
+      await act(ids[0]!, { migrate: null });
+      await until('cold migration refused', async () => (await migrationsOf(ids[0]!)).find((m) => m.status === 'error') ?? null);
+      const after = await waitFor(ids[0]!, 'ACTIVE');
+      assert.equal(after['OS-EXT-SRV-ATTR:host'], before);
+      // Forced live migration onto a sibling's host, which is even disabled: allowed, as in Nova.
+      const target = await hostOf(ids[1]!);
+      const svcId = (await nova('GET', `/os-services?binary=nova-compute&host=${target}`)).body.services[0].id;
+      assert.equal((await nova('PUT', `/os-services/${svcId}`, { status: 'disabled' })).status, 200);
+      try {
+        // Requested (not forced): the scheduler's filters refuse the disabled host (before 2.34 the API waits: 400).
+        const refused = await act(ids[0]!, { 'os-migrateLive': { host: target, block_migration: false, force: false } }, '2.30');
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.match(refused.body.badRequest.message, /No valid host/);
+        await waitFor(ids[0]!, 'ACTIVE');
+        assert.equal(await hostOf(ids[0]!), before);
+        const forced = await act(ids[0]!, { 'os-migrateLive': { host: target, block_migration: false, force: true } }, '2.30');
+        assert.equal(forced.status, 202, JSON.stringify(forced.body));
+        await until('forced live migration done', async () => (await hostOf(ids[0]!)) === target || null);
+        await waitFor(ids[0]!, 'ACTIVE');
+      } finally {
+        await nova('PUT', `/os-services/${svcId}`, { status: 'enabled' });
+      }
+      for (const id of ids) await nova('DELETE', `/servers/${id}`);
+    });
+
     it('lists migrations with filters, paging (2.59) and user/project (2.80)', async () => {
       const all = (await nova('GET', '/os-migrations')).body.migrations;
       assert.ok(all.length >= 5);

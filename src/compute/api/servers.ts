@@ -210,15 +210,19 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   // Availability zone, possibly zone:host[:node] (forced host, admin only).
   let az: string | null = sd.availability_zone ?? null;
   let forcedHost: string | null = null;
+  let ignoreFilters = false;
   if (az && az.includes(':')) {
     const [zone, host] = az.split(':');
     az = zone || null;
     forcedHost = host || null;
+    ignoreFilters = !!forcedHost;
     if (forcedHost) authorize(req, 'os_compute_api:servers:create:forced_host', target);
   }
   if (sd.host || sd.hypervisor_hostname) {
     authorize(req, 'compute:servers:create:requested_destination', target);
+    // 2.74's host is requested, not forced: the filters still run.
     forcedHost = sd.host ?? sd.hypervisor_hostname;
+    ignoreFilters = false;
   }
   if (forcedHost && !(await svc.db.selectFrom('compute_nodes').select('id').where('host', '=', forcedHost).where('deleted', '=', 0).executeTakeFirst())) {
     throw badRequest(`Compute host ${forcedHost} could not be found.`);
@@ -330,7 +334,7 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   }
   } finally { release(); }
   if (group) await groups!.addMembers(group.uuid, created.map((i) => i.uuid));
-  const build: BuildRequest = { uuids: created.map((i) => i.uuid), request_id: requestId, image, availability_zone: az, force_host: forcedHost, security_group_ids: sgIds, group: group?.uuid, different_host: hostList(hints.different_host), same_host: hostList(hints.same_host) };
+  const build: BuildRequest = { uuids: created.map((i) => i.uuid), request_id: requestId, image, availability_zone: az, force_host: forcedHost, ignore_filters: ignoreFilters, security_group_ids: sgIds, group: group?.uuid, different_host: hostList(hints.different_host), same_host: hostList(hints.same_host) };
   svc.ctx.bus.cast('conductor', 'build_instances', build);
 
   reply.code(202);

@@ -4,6 +4,7 @@
 // otherwise, and when no host fits, the server goes to ERROR with a fault, and every
 // allocation and port the build took is given back.
 import type { MessageBus } from '../../core/bus.ts';
+import type { Kysely } from 'kysely';
 import type { Logger } from '../../core/log.ts';
 import { LinearFlow } from '../../core/flow.ts';
 import type { ComputeOptions } from '../service.ts';
@@ -17,6 +18,8 @@ import { notifyInstance } from '../notifications.ts';
 export interface BuildRequest {
   uuids: string[]; request_id: string; image: ImageMeta | null;
   availability_zone?: string | null; force_host?: string | null;
+  /** force_host came from zone:host: no filter runs (Nova's force_hosts). */
+  ignore_filters?: boolean;
   /** Security group ids for the ports Nova creates (undefined: the network's default). */
   security_group_ids?: string[];
   /** The server group (hint `group`) and the same_host / different_host hints (server uuids). */
@@ -31,6 +34,32 @@ export class BuildFailure extends Error {
 }
 
 interface BuildState { inst: Instance; selection?: { host: string; node: string; provider: string }; vifs: Vif[] }
+
+/**
+ * Where the servers a request's hints name run (the build's, and a move's with the server's
+ * group): the group's policy with its other members' hosts, same_host and different_host.
+ */
+export async function schedulingHints(db: Kysely<any>, log: Logger, uuid: string, req: Pick<BuildRequest, 'group' | 'same_host' | 'different_host'>): Promise<Partial<RequestSpec>> {
+  const out: Partial<RequestSpec> = {};
+  const hostsOf = async (uuids: string[]) => {
+    if (!uuids.length) return [] as string[];
+    const rows = await db.selectFrom('instances').select('host').where('uuid', 'in', uuids).where('deleted', '=', 0).where('uuid', '!=', uuid).execute();
+    return rows.map((r) => r.host as string | null).filter((h): h is string => !!h);
+  };
+  if (req.group) {
+    try {
+      const g = await db.selectFrom('server_groups').select(['policy', 'rules']).where('uuid', '=', req.group).executeTakeFirst();
+      const members = await db.selectFrom('server_group_members').select('instance_uuid').where('group_uuid', '=', req.group).execute();
+      if (g) {
+        const rules = typeof g.rules === 'string' && g.rules ? JSON.parse(g.rules) : {};
+        out.group = { policy: g.policy, hosts: await hostsOf(members.map((m) => m.instance_uuid)), max_server_per_host: Number(rules.max_server_per_host ?? 1) };
+      }
+    } catch (err) { log.warn({ err }, 'server group lookup failed'); }
+  }
+  if (req.same_host) out.same_hosts = await hostsOf(req.same_host);
+  if (req.different_host) out.different_hosts = await hostsOf(req.different_host);
+  return out;
+}
 
 export class Conductor {
   private stopServing?: () => void;
@@ -127,29 +156,6 @@ export class Conductor {
     }
   }
 
-  /** Where the servers a request's hints name run: the group's policy with its members' hosts, same/different host. */
-  private async placementHints(uuid: string, req: Pick<BuildRequest, 'group' | 'same_host' | 'different_host'>): Promise<Partial<RequestSpec>> {
-    const out: Partial<RequestSpec> = {};
-    const hostsOf = async (uuids: string[]) => {
-      if (!uuids.length) return [] as string[];
-      const rows = await this.store.db.selectFrom('instances').select('host').where('uuid', 'in', uuids).where('deleted', '=', 0).where('uuid', '!=', uuid).execute();
-      return rows.map((r) => r.host as string | null).filter((h): h is string => !!h);
-    };
-    if (req.group) {
-      try {
-        const g = await this.store.db.selectFrom('server_groups').select(['policy', 'rules']).where('uuid', '=', req.group).executeTakeFirst();
-        const members = await this.store.db.selectFrom('server_group_members').select('instance_uuid').where('group_uuid', '=', req.group).execute();
-        if (g) {
-          const rules = typeof g.rules === 'string' && g.rules ? JSON.parse(g.rules) : {};
-          out.group = { policy: g.policy, hosts: await hostsOf(members.map((m) => m.instance_uuid)), max_server_per_host: Number(rules.max_server_per_host ?? 1) };
-        }
-      } catch (err) { this.log.warn({ err }, 'server group lookup failed'); }
-    }
-    if (req.same_host) out.same_hosts = await hostsOf(req.same_host);
-    if (req.different_host) out.different_hosts = await hostsOf(req.different_host);
-    return out;
-  }
-
   /**
    * The schedule-and-claim step of a flow (the build's, and unshelve's): asks the scheduler for
    * a host (its claim in placement made), then records the host on the instance while its task
@@ -157,7 +163,7 @@ export class Conductor {
    * the claim back. `req` carries the zone, forced host and hints.
    */
   scheduleAndClaimTask<S extends { inst: Instance; selection?: { host: string; node: string; provider: string } }>(
-    req: Pick<BuildRequest, 'availability_zone' | 'force_host' | 'group' | 'same_host' | 'different_host'>, excluded: string[],
+    req: Pick<BuildRequest, 'availability_zone' | 'force_host' | 'ignore_filters' | 'group' | 'same_host' | 'different_host'>, excluded: string[],
     expect: Array<string | null>, next: string | null,
   ) {
     return {
@@ -167,8 +173,8 @@ export class Conductor {
       execute: (s: S) => this.inTurn(req.group, async () => {
         const spec: RequestSpec = {
           instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
-          availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, exclude_hosts: excluded,
-          ...(await this.placementHints(s.inst.uuid, req as BuildRequest)),
+          availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, ignore_filters: !!(req.ignore_filters && req.force_host), exclude_hosts: excluded,
+          ...(await schedulingHints(this.store.db, this.log, s.inst.uuid, req)),
         };
         const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
         if ('error' in sel) throw new BuildFailure(sel.error, false);

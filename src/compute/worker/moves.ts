@@ -12,6 +12,7 @@ import { InstanceStore, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
 import type { AgentResult } from '../agent/compute.ts';
 import type { RequestSpec, Selection } from './scheduler.ts';
+import { schedulingHints } from './conductor.ts';
 import type { MigrationStore, Migration } from '../api/migrations.ts';
 import { notifyInstance } from '../notifications.ts';
 
@@ -65,11 +66,14 @@ export class MoveConductor {
   }
   stop() { this.stopServing?.(); }
 
-  private async schedule(s: MoveState, flavor: Flavor, opts: { exclude: string[]; host?: string | null; merge?: boolean }) {
+  /** A destination for a move: the server's group still applies, unless the host was forced. */
+  private async schedule(s: MoveState, flavor: Flavor, opts: { exclude: string[]; host?: string | null; force?: boolean; merge?: boolean }) {
+    const group = ((s.inst.system_metadata.server_groups as string[] | undefined) ?? [])[0];
+    const ignoreFilters = !!(opts.force && opts.host);
     const spec: RequestSpec = {
       instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor,
-      force_host: opts.host ?? null, exclude_hosts: opts.exclude, merge_allocations: opts.merge,
-      availability_zone: opts.host ? null : null,
+      force_host: opts.host ?? null, exclude_hosts: opts.exclude, merge_allocations: opts.merge, ignore_filters: ignoreFilters,
+      ...(group && !ignoreFilters ? await schedulingHints(this.store.db, this.log, s.inst.uuid, { group }) : {}),
     };
     const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
     if ('error' in sel) throw new MoveFailure(sel.error, false, true);
@@ -160,7 +164,7 @@ export class MoveConductor {
       })
       .add({
         name: 'select_destination',
-        execute: async (st) => { await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host }); },
+        execute: async (st) => { await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host, force: a.force }); },
       })
       .add({
         name: 'check_can_live_migrate_destination',
@@ -191,7 +195,7 @@ export class MoveConductor {
       .add({
         name: 'schedule_and_claim',
         execute: async (st) => {
-          await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host, merge: true });
+          await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host, force: a.force, merge: true });
           claimed = { host: st.selection!.host, provider: st.selection!.provider };
         },
         revert: async () => { if (claimed) await dropProviderAllocation(this.clients, a.uuid, claimed.provider); },

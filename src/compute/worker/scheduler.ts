@@ -15,6 +15,11 @@ export interface RequestSpec {
   /** Forced host (zone:host) or a requested one (2.74 `host`). */
   force_host?: string | null;
   exclude_hosts?: string[];
+  /**
+   * The host was forced (create's zone:host, force=true of live migration and evacuation up to
+   * 2.67): no filter runs, as Nova's force_hosts; the host need only be up and have room.
+   */
+  ignore_filters?: boolean;
   /** The server group: its policy and where its other members run (one entry per member). */
   group?: { policy: string; hosts: string[]; max_server_per_host: number };
   same_hosts?: string[]; different_hosts?: string[];
@@ -47,11 +52,11 @@ export class Scheduler {
   start() { this.stopServing = this.bus.serve('scheduler', this.o.host, { select_destinations: (a) => this.select(a.spec) }); }
   stop() { this.stopServing?.(); }
 
-  /** Hosts whose nova-compute is enabled and has reported within service_down_time. */
-  private async usableHosts(): Promise<Map<string, string>> {
+  /** Hosts whose nova-compute has reported within service_down_time and is enabled (ComputeFilter; a forced host may be disabled). */
+  private async usableHosts(includeDisabled = false): Promise<Map<string, string>> {
     const cutoff = new Date(Date.now() - this.o.serviceDownTime * 1000).toISOString();
     const services = await this.db.selectFrom('services').selectAll().where('binary', '=', 'nova-compute').where('deleted', '=', 0).execute();
-    const up = new Set(services.filter((s) => !bool(s.disabled) && !bool(s.forced_down) && s.last_seen_up && s.last_seen_up >= cutoff).map((s) => s.host));
+    const up = new Set(services.filter((s) => (includeDisabled || !bool(s.disabled)) && !bool(s.forced_down) && s.last_seen_up && s.last_seen_up >= cutoff).map((s) => s.host));
     const nodes = await this.db.selectFrom('compute_nodes').select(['uuid', 'host', 'hypervisor_hostname']).where('deleted', '=', 0).execute();
     const out = new Map<string, string>();
     for (const n of nodes) if (up.has(n.host)) out.set(n.uuid, n.host);
@@ -63,7 +68,8 @@ export class Scheduler {
     const q = Object.entries(resources).map(([k, v]) => `${k}:${v}`).join(',');
     const r = await this.clients.placement.request('GET', `/allocation_candidates?resources=${q}&limit=1000`);
     if (r.status !== 200) return { error: `No valid host was found. Placement answered ${r.status}.` };
-    const usable = await this.usableHosts();
+    const usable = await this.usableHosts(!!spec.ignore_filters);
+    const filtered = !spec.ignore_filters;
     const summaries = r.body.provider_summaries as Record<string, { resources: Record<string, { capacity: number; used: number }> }>;
     const candidates: Array<{ host: string; provider: string; allocations: any; freeRam: number; soft: number }> = [];
     for (const ar of r.body.allocation_requests as Array<{ allocations: Record<string, unknown> }>) {
@@ -72,14 +78,15 @@ export class Scheduler {
       const host = usable.get(provider)!;
       if (spec.exclude_hosts?.includes(host)) continue;
       if (spec.force_host && spec.force_host !== host) continue;
-      if (spec.availability_zone && !spec.force_host && (await this.hostZone(host)) !== spec.availability_zone) continue;
+      // AvailabilityZoneFilter (a requested host is in its zone by the API's choice).
+      if (filtered && spec.availability_zone && !spec.force_host && (await this.hostZone(host)) !== spec.availability_zone) continue;
       // ServerGroupAffinityFilter / ServerGroupAntiAffinityFilter, SameHostFilter / DifferentHostFilter.
       const g = spec.group;
       const onHost = g ? g.hosts.filter((h) => h === host).length : 0;
-      if (g?.policy === 'affinity' && g.hosts.length && !onHost) continue;
-      if (g?.policy === 'anti-affinity' && onHost >= g.max_server_per_host) continue;
-      if (spec.same_hosts && spec.same_hosts.length && !spec.same_hosts.includes(host)) continue;
-      if (spec.different_hosts?.includes(host)) continue;
+      if (filtered && g?.policy === 'affinity' && g.hosts.length && !onHost) continue;
+      if (filtered && g?.policy === 'anti-affinity' && onHost >= g.max_server_per_host) continue;
+      if (filtered && spec.same_hosts && spec.same_hosts.length && !spec.same_hosts.includes(host)) continue;
+      if (filtered && spec.different_hosts?.includes(host)) continue;
       const mem = summaries[provider]?.resources?.MEMORY_MB;
       // The soft policies are weighers: members together (soft-affinity) or apart (soft-anti-affinity).
       const soft = g?.policy === 'soft-affinity' ? onHost : g?.policy === 'soft-anti-affinity' ? -onHost : 0;
