@@ -193,9 +193,22 @@ async function hostIsUp(svc: ComputeService, host: string): Promise<boolean> {
 
 // ---- create --------------------------------------------------------------------------
 
+/**
+ * The create schema of a microversion, built once: validateBody caches compiled schemas by
+ * object, and a schema built per request was stringified whole on every create to find its
+ * compiled twin.
+ */
+const createSchemas = new Map<string, object>();
+function createSchemaOf(v: ReturnType<typeof mv>): object {
+  const key = v.toString();
+  let schema = createSchemas.get(key);
+  if (!schema) { schema = createSchema(v); createSchemas.set(key, schema); }
+  return schema;
+}
+
 async function createServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
   const v = mv(req);
-  const body = validateBody<any>(req, createSchema(v));
+  const body = validateBody<any>(req, createSchemaOf(v));
   const sd = body.server;
   const ctx = req.ctx!;
   if (!NAME_FORMAT.test(sd.name)) throw badRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
