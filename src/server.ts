@@ -19,6 +19,7 @@ import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
 import { ServiceSession } from './core/clients.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
+import type { ServiceFactory } from './core/service.ts';
 
 export interface Secrets { adminPassword: string; servicePassword: string }
 
@@ -68,7 +69,21 @@ export class Cloud {
   /** Whether this process serves the REST APIs. */
   get api() { return this.cfg.roles.includes('api'); }
 
+  /**
+   * Opens the databases, starts the services of this process's roles and bootstraps identity.
+   * A failure closes what had started (timers, database pools, the bus) before it is thrown:
+   * a half-started cloud must not keep working, or keep its process alive, behind the error.
+   */
   async init(opts: { bootstrap?: boolean; resetAdminPassword?: boolean } = {}) {
+    try {
+      await this.start(opts);
+    } catch (err) {
+      await this.close().catch((e) => this.log.warn({ err: e }, 'closing a half-started cloud failed'));
+      throw err;
+    }
+  }
+
+  private async start(opts: { bootstrap?: boolean; resetAdminPassword?: boolean }) {
     fs.mkdirSync(this.cfg.dataDir, { recursive: true });
     // The in-process bus reaches only this process: the other roles could never be called.
     if (this.cfg.roles.length < ROLES.length && !isAmqpUrl(this.cfg.transport)) {
@@ -78,15 +93,12 @@ export class Cloud {
     if (!this.api) return this.initWorkers();
     const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: 'identity' });
     this.identity = new IdentityService(db, this.cfg, this.bus, this.log.child({ service: 'identity' }));
-    await this.identity.init();
     this.services = [this.identity];
+    await this.identity.init();
     this.secrets = loadSecrets(this.cfg);
     for (const f of SERVICES) {
       const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
-      this.services.push(await f.create({
-        config: this.cfg, bus: this.bus, log: this.log.child({ service: f.name }), session,
-        openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
-      }));
+      await this.startService(f, session);
     }
     if (opts.bootstrap !== false) {
       await bootstrap(this.identity, {
@@ -115,11 +127,18 @@ export class Cloud {
     for (const f of SERVICES) {
       if (!(WORKER_ROLES[f.name] ?? []).some((r) => this.cfg.roles.includes(r))) continue;
       const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
-      this.services.push(await f.create({
-        config: this.cfg, bus: this.bus, log: this.log.child({ service: f.name }), session,
-        openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
-      }));
+      await this.startService(f, session);
     }
+  }
+
+  /** Creates a service and starts it; it is closed with the others even when its init fails. */
+  private async startService(f: ServiceFactory, session: ServiceSession) {
+    const svc = await f.create({
+      config: this.cfg, bus: this.bus, log: this.log.child({ service: f.name }), session,
+      openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
+    });
+    this.services.push(svc);
+    await svc.init?.();
   }
 
   async listen(): Promise<string[]> {
@@ -149,7 +168,10 @@ export class Cloud {
   /** Graceful shutdown: stop accepting, finish requests in flight, close databases. */
   async close() {
     for (const app of this.apps) await app.close();
-    for (const s of this.services) await s.close?.();
+    this.apps = [];
+    // One service failing to close (say, one whose init failed half-way) must not keep the others open.
+    for (const s of this.services) await s.close?.().catch((err) => this.log.warn({ err, service: s.name }, 'closing a service failed'));
+    this.services = [];
     await this.bus.close();
   }
 

@@ -264,7 +264,6 @@ export const computeService: ServiceFactory = {
   user: 'nova',
   async create(ctx: ServiceContext) {
     const svc = new ComputeService(await ctx.openDatabase(), ctx);
-    await svc.init();
     return svc;
   },
 };

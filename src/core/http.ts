@@ -50,6 +50,8 @@ export interface ServiceModule {
   errorContentType?: string;
   policy: PolicyEngine;
   register(app: FastifyInstance): Promise<void>;
+  /** Starts the service (migrations, periodic tasks, workers); called once after its factory made it. */
+  init?(): Promise<void>;
   close?(): Promise<void>;
 }
 

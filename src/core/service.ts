@@ -22,5 +22,6 @@ export interface ServiceFactory {
   name: string;
   /** The service user bootstrap creates for it (glance, swift, ...). */
   user: string;
+  /** The service, not started yet: the process calls its `init()` (and `close()`, also when init failed). */
   create(ctx: ServiceContext): Promise<ServiceModule>;
 }

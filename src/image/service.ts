@@ -342,7 +342,6 @@ export const imageService: ServiceFactory = {
   user: 'glance',
   async create(ctx: ServiceContext) {
     const svc = new ImageService(await ctx.openDatabase(), ctx);
-    await svc.init();
     return svc;
   },
 };

@@ -200,7 +200,6 @@ export const networkService: ServiceFactory = {
   user: 'neutron',
   async create(ctx: ServiceContext) {
     const svc = new NetworkService(await ctx.openDatabase(), ctx);
-    await svc.init();
     return svc;
   },
 };

@@ -190,7 +190,6 @@ export const objectStoreService: ServiceFactory | undefined = {
   user: 'swift',
   async create(ctx: ServiceContext) {
     const s = new ObjectStoreService(await ctx.openDatabase(), ctx);
-    await s.init();
     return s;
   },
 };

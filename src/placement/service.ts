@@ -294,7 +294,6 @@ export const placementService: ServiceFactory = {
   user: 'placement',
   async create(ctx: ServiceContext) {
     const svc = new PlacementService(await ctx.openDatabase(), ctx);
-    await svc.init();
     return svc;
   },
 };
