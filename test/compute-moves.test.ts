@@ -76,6 +76,17 @@ for (const engine of databaseEngines('compute moves')) {
       for (const id of withHint) placed.push((await waitFor(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host']);
       assert.deepEqual([...placed].sort(), [...hosts].sort());
       for (const id of withHint) await nova('DELETE', `/servers/${id}`);
+      // One request for three members: built side by side, scheduled in turn.
+      const g2 = await nova('POST', '/os-server-groups', { server_group: { name: 'spread-3', policy: 'anti-affinity' } }, { token: alice.token });
+      const r = await c.req('POST', `${c.url}/compute/v2.1/servers`, { server: { name: 'trio', imageRef: image, flavorRef: '1', networks: 'none', min_count: 3, return_reservation_id: true }, 'os:scheduler_hints': { group: g2.body.server_group.id } }, { token: alice.token, headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const trio = await until('three members', async () => {
+        const l = (await nova('GET', `/servers/detail?reservation_id=${r.body.reservation_id}`, undefined, { token: alice.token })).body.servers as any[];
+        return l.length === 3 && l.every((x) => x.status === 'ACTIVE') && l;
+      });
+      const trioHosts = await Promise.all(trio.map(async (x: any) => (await server(x.id))['OS-EXT-SRV-ATTR:host']));
+      assert.deepEqual([...trioHosts].sort(), [...hosts].sort());
+      for (const x of trio) await nova('DELETE', `/servers/${x.id}`);
     });
 
     const act = (id: string, body: unknown, version?: string) => nova('POST', `/servers/${id}/action`, body, { version });

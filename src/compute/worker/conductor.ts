@@ -92,12 +92,8 @@ export class Conductor {
   }
   stop() { this.stopServing?.(); }
 
+  /** The servers of one request build side by side (members of one group take turns to be scheduled: scheduleAndClaimTask). */
   async buildInstances(req: BuildRequest) {
-    // Members of one group are placed one after the other, each seeing where the others went.
-    if (req.group) {
-      for (const u of req.uuids) await this.limited(u, req);
-      return;
-    }
     await Promise.all(req.uuids.map((u) => this.limited(u, req)));
   }
 
