@@ -247,6 +247,33 @@ for (const engine of databaseEngines('network core')) {
       assert.equal((await req('GET', `/v2.0/ports?network_id=${n.id}`)).body.ports.length, before);
     });
 
+    it('answers a port create with the port as a show then reads it (the view is built from what the create wrote)', async () => {
+      const n = await net();
+      const s4 = await subnet({ network_id: n.id, cidr: '10.91.0.0/24' });
+      const s6 = await subnet({ network_id: n.id, ip_version: 6, cidr: 'fd00:91::/64', ipv6_address_mode: 'slaac', ipv6_ra_mode: 'slaac' });
+      const sgs = await Promise.all(['z', 'a'].map(async (name) => (await req('POST', '/v2.0/security-groups', { security_group: { name } })).body.security_group.id));
+      const mine = await net({}, alice.token);
+      await subnet({ network_id: mine.id, cidr: '10.92.0.0/24' }, alice.token);
+      const cases: Array<[Record<string, unknown>, string?]> = [
+        [{ network_id: n.id }],
+        [{ network_id: mine.id, name: 'member' }, alice.token],
+        [{
+          network_id: n.id, name: 'full', description: 'd', fixed_ips: [{ subnet_id: s4.id }, { ip_address: '10.91.0.3' }, { subnet_id: s4.id }], tags: ['b', 'a'],
+          security_groups: sgs, allowed_address_pairs: [{ ip_address: '10.91.0.0/28' }], extra_dhcp_opts: [{ opt_name: 'tftp-server', opt_value: '10.0.0.1' }],
+          dns_name: 'web', device_owner: 'compute:nova', device_id: 'vm-9', 'binding:profile': { k: 'v' }, 'binding:vnic_type': 'normal',
+        }],
+        [{ network_id: n.id, port_security_enabled: false }],
+        [{ network_id: n.id, device_owner: 'network:router_interface', device_id: 'r-1', fixed_ips: [{ subnet_id: s6.id }] }],
+        [{ network_id: n.id, 'binding:host_id': 'compute-9', fixed_ips: [] }],
+      ];
+      for (const [body, token] of cases) {
+        const created = await port(body, token);
+        const shown = await req('GET', `/v2.0/ports/${created.id}`, undefined, token);
+        assert.equal(shown.status, 200);
+        assert.deepEqual(created, shown.body.port, JSON.stringify(body));
+      }
+    });
+
     it('carves subnets out of subnet pools, within bounds and quota, and keeps address scopes disjoint', async () => {
       const pool = (await req('POST', '/v2.0/subnetpools', { subnetpool: { name: 'p', prefixes: ['10.100.0.0/24', '10.100.1.0/24'], min_prefixlen: 26, max_prefixlen: 28, default_quota: 100 } }, alice.token));
       assert.equal(pool.status, 201, JSON.stringify(pool.body));

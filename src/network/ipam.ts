@@ -282,9 +282,14 @@ export async function fixedIpsOf(tx: Transaction<any> | any, portIds: string[]):
     const rows = await tx.selectFrom('ipallocations').select(['port_id', 'subnet_id', 'ip_address']).where('port_id', 'in', portIds.slice(i, i + 500)).execute();
     for (const r of rows) { const l = out.get(r.port_id) ?? []; l.push({ subnet_id: r.subnet_id, ip_address: r.ip_address }); out.set(r.port_id, l); }
   }
-  const key = (ip: string) => parseIp(ip) ?? { version: 4, value: 0n };
-  for (const l of out.values()) l.sort((a, b) => { const x = key(a.ip_address), y = key(b.ip_address); return x.version - y.version || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0); });
+  for (const l of out.values()) sortFixedIps(l);
   return out;
+}
+
+/** A port's fixed_ips in the order the API shows them: IPv4 first, then by address. */
+export function sortFixedIps(ips: FixedIp[]): FixedIp[] {
+  const key = (ip: string) => parseIp(ip) ?? { version: 4, value: 0n };
+  return ips.sort((a, b) => { const x = key(a.ip_address), y = key(b.ip_address); return x.version - y.version || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0); });
 }
 
 export async function releasePortIps(tx: Transaction<any>, portId: string) {

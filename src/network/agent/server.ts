@@ -180,8 +180,21 @@ export class PluginServer implements PluginRpc {
    * availability_zone_hints when it has any), unless an agent serves it already (one per network,
    * neutron's dhcp_agents_per_network default).
    */
-  async scheduleNetwork(networkId: string): Promise<void> {
-    // Already hosted (every port create asks): no write transaction.
+  /**
+   * Gives a network a DHCP agent when it has none. Every port create asks: the asks that arrive
+   * while one look-up for the network is under way share it.
+   */
+  scheduleNetwork(networkId: string): Promise<void> {
+    let p = this.scheduling.get(networkId);
+    if (!p) {
+      this.scheduling.set(networkId, p = this.scheduleNetworkNow(networkId).finally(() => this.scheduling.delete(networkId)));
+    }
+    return p;
+  }
+  private scheduling = new Map<string, Promise<void>>();
+
+  private async scheduleNetworkNow(networkId: string): Promise<void> {
+    // Already hosted: no write transaction.
     if (await this.svc.db.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', networkId).executeTakeFirst()) return;
     await this.svc.transaction(async (tx) => {
       if (await tx.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', networkId).executeTakeFirst()) return;

@@ -5,13 +5,14 @@
 import type { FastifyRequest } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
+import { bool } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { badInput, py, toBoolean, toString, toUuid } from './validate.ts';
 import { isValidIp, normalizeIp, normalizeMac, parseCidr, randomMac, isValidMac } from '../netaddr.ts';
-import { allocatePortIps, fixedIpsOf, releasePortIps, updatePortIps, type FixedIp, type FixedIpRequest } from '../ipam.ts';
+import { allocatePortIps, fixedIpsOf, releasePortIps, sortFixedIps, updatePortIps, type FixedIp, type FixedIpRequest } from '../ipam.ts';
 import {
-  DEVICE_OWNER_FLOATINGIP, NET_INFO, NETWORK_ROW, isPostgres, ROUTER_INTERFACE_OWNERS, grantedIds, inChunks, notFound, projectOf, type NetInfo,
+  DEVICE_OWNER_FLOATINGIP, NET_INFO, NETWORK_ROW, isPostgres, ROUTER_INTERFACE_OWNERS, inChunks, rbacGrants, notFound, projectOf, type NetInfo,
   networkOwnershipCheck,
 } from './core_common.ts';
 import { toDnsName, visibleNetwork } from './networks.ts';
@@ -117,9 +118,9 @@ async function macInUse(tx: Transaction<any>, networkId: string, mac: string) {
 async function netInfos(tx: Tx, netIds: string[], projectId: string): Promise<Map<string, NetInfo>> {
   const out = new Map<string, NetInfo>();
   if (!netIds.length) return out;
-  const nets = await inChunks(netIds, (c) => tx.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id']).where('id', 'in', c).execute());
-  const shared = await grantedIds(tx, 'network', nets.map((n: any) => n.id), projectId, 'access_as_shared');
-  for (const n of nets as any[]) out.set(n.id, { project_id: n.project_id ?? '', shared: shared.has(n.id), external: !!Number(n.router_external), name: n.name ?? '', qos_policy_id: n.qos_policy_id ?? null });
+  const nets = await inChunks(netIds, (c) => tx.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id'])
+    .select((eb: any) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared')).where('id', 'in', c).execute());
+  for (const n of nets as any[]) out.set(n.id, { project_id: n.project_id ?? '', shared: bool(n.shared), external: !!Number(n.router_external), name: n.name ?? '', qos_policy_id: n.qos_policy_id ?? null });
   return out;
 }
 
@@ -132,7 +133,7 @@ const netInfoOfRequest = new WeakMap<FastifyRequest, Map<string, NetInfo>>();
 export function definePorts(svc: NetworkService) {
   const str = (max: number) => (v: unknown, n: string) => toString(v, n, max);
   const api = svc.define({
-    singular: 'port', plural: 'ports', table: 'ports', quota: 'port',
+    singular: 'port', plural: 'ports', table: 'ports', quota: 'port', viewFromCreate: true,
     notFound: notFound.port,
     attrs: {
       name: { post: true, put: true, default: '', validate: str(255) },
@@ -182,8 +183,9 @@ export function definePorts(svc: NetworkService) {
         return q;
       },
     },
-    async expand(views, req, tx) {
-      const ips = await fixedIpsOf(tx, views.map((v) => v.id));
+    async expand(views, req, tx, created) {
+      // A port just created carries the addresses afterCreate allocated.
+      const ips = created ? new Map(views.map((v) => [v.id, v.fixed_ips])) : await fixedIpsOf(tx, views.map((v) => v.id));
       const known = netInfoOfRequest.get(req);
       const netIds = [...new Set(views.map((v) => v.network_id as string))].filter((id) => !known?.has(id));
       const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(req)))]);
@@ -227,9 +229,9 @@ export function definePorts(svc: NetworkService) {
       values['binding:vif_details'] = {};
     },
     async afterCreate(view, values, req, tx) {
-      await allocatePortIps(tx, ipamPort(view), values.fixed_ips);
+      view.fixed_ips = sortFixedIps(await allocatePortIps(tx, ipamPort(view), values.fixed_ips));
       if (values.tags?.length) await tx.insertInto('tags').values(values.tags.map((tag: string) => ({ resource_type: 'ports', resource_id: view.id, tag }))).execute();
-      if (view['binding:host_id']) await bind(svc, api, req, tx, view.id);
+      if (view['binding:host_id']) Object.assign(view, await bind(svc, api, req, tx, view.id));
     },
     async beforeUpdate(existing, changes, _req, tx) {
       if (changes.mac_address === null) {
@@ -281,7 +283,8 @@ export function definePorts(svc: NetworkService) {
     },
     committed(event, view) {
       if (event === 'delete') svc.notifier.portDeleted(view);
-      else svc.notifier.portUpdated(view);
+      // An L2 agent acts on the ports bound to its host: a new unbound port is none of theirs.
+      else if (event === 'update' || view['binding:host_id']) svc.notifier.portUpdated(view);
       svc.notifier.dhcpChanged(`port.${event}.end`, view.network_id, view);
     },
   });
@@ -292,5 +295,7 @@ export function definePorts(svc: NetworkService) {
 async function bind(svc: NetworkService, api: ReturnType<NetworkService['resource']>, req: FastifyRequest, tx: Transaction<any>, id: string) {
   const view = await api.loadInTx(id, req, tx);
   const r = await svc.binder.bind(view);
-  await tx.updateTable('ports').set({ binding_vif_type: r.vif_type, binding_vif_details: JSON.stringify(r.vif_details ?? {}) }).where('id', '=', id).execute();
+  const bound = { 'binding:vif_type': r.vif_type, 'binding:vif_details': r.vif_details ?? {} };
+  await tx.updateTable('ports').set({ binding_vif_type: bound['binding:vif_type'], binding_vif_details: JSON.stringify(bound['binding:vif_details']) }).where('id', '=', id).execute();
+  return bound;
 }

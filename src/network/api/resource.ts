@@ -75,14 +75,28 @@ export interface ResourceSpec {
   scope?(q: SelectQueryBuilder<any, any, any>, req: FastifyRequest): SelectQueryBuilder<any, any, any>;
   /** Filters for attributes that are not plain columns: name -> (query, values) -> query. */
   filters?: Record<string, (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => SelectQueryBuilder<any, any, any>>;
-  /** Fills computed attributes of a page of views (one query for the page, not one per row). */
-  expand?(views: View[], req: FastifyRequest, tx: Tx): Promise<void>;
+  /**
+   * Fills computed attributes of a page of views (one query for the page, not one per row).
+   * `created`: the views of resources this transaction just created (see `viewFromCreate`), on
+   * which afterCreate already put what it wrote: only what is missing needs reading.
+   */
+  expand?(views: View[], req: FastifyRequest, tx: Tx, created?: boolean): Promise<void>;
   /** Extra policy target keys for a resource (e.g. `network:tenant_id` of a port's network). */
   target?(view: View, req: FastifyRequest): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Checks and side effects inside the create transaction, before the row is inserted; may change `values`. */
   beforeCreate?(values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
-  /** After the row exists, still inside the transaction; `view` holds the stored columns only (expand has not run). */
+  /**
+   * After the row exists, still inside the transaction; `view` holds the stored columns only
+   * (expand has not run). With `viewFromCreate` it becomes the created resource's view: a hook
+   * that writes more (related rows, a column update) puts the result on it.
+   */
   afterCreate?(view: View, values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  /**
+   * The created resource's view is made from what the create wrote (every column is set by the
+   * create: attribute defaults and beforeCreate) instead of being read back: expand runs with
+   * `created` on the view afterCreate completed.
+   */
+  viewFromCreate?: boolean;
   beforeUpdate?(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
   afterUpdate?(view: View, existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
   beforeDelete?(existing: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
@@ -502,8 +516,12 @@ export class ResourceApi {
     if (this.spec.beforeCreate) await this.spec.beforeCreate(values, req, tx);
     const row = viewToRow(this.spec, values, undefined, this.attrs);
     await tx.insertInto(this.spec.table).values(row).execute();
-    if (this.spec.afterCreate) await this.spec.afterCreate(rowToView(this.spec, row, this.attrs), values, req, tx);
-    return this.loadInTx(values.id, req, tx);
+    const view = rowToView(this.spec, row, this.attrs);
+    if (this.spec.afterCreate) await this.spec.afterCreate(view, values, req, tx);
+    if (!this.spec.viewFromCreate) return this.loadInTx(values.id, req, tx);
+    if (this.tagResource) view.tags = [...(values.tags ?? [])].sort();
+    if (this.spec.expand) await this.spec.expand([view], req, tx, true);
+    return view;
   }
 
   async loadInTx(id: string, req: FastifyRequest, tx: Tx): Promise<View> {

@@ -470,7 +470,8 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       security_groups: (q: SelectQueryBuilder<any, any, any>, values: unknown[]) =>
         q.where('ports.id', 'in', (eb: any) => eb.selectFrom('securitygroupportbindings').select('port_id').where('security_group_id', 'in', values as string[])),
     },
-    async expand(views, _req, tx) {
+    async expand(views, _req, tx, created) {
+      if (created) return; // afterCreate put the groups it bound
       const groups = await portGroups(tx, views.map((v) => v.id));
       for (const v of views) v.security_groups = groups.get(v.id) ?? [];
     },
@@ -488,16 +489,18 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       let groups: string[] = [];
       if (psec) {
         if (values.security_groups === undefined) {
+          // The project's own default group: usable by the port without a check.
           const d = await ensureDefaultGroup(svc, req, values.project_id, tx);
           groups = d ? [d] : [];
         } else groups = values.security_groups;
       } else if (hasItems(values.security_groups)) throw groupsNeedPortSecurity();
       if (trusted) groups = [];
-      await checkPortGroups(tx, groups, values.project_id, svc.isAdmin(req));
+      else if (values.security_groups !== undefined) await checkPortGroups(tx, groups, values.project_id, svc.isAdmin(req));
       values.security_groups = groups;
     },
     async afterCreate(view, values, _req, tx) {
-      await bindGroups(tx, view.id, values.security_groups ?? [], true);
+      view.security_groups = [...new Set<string>(values.security_groups ?? [])].sort();
+      await bindGroups(tx, view.id, view.security_groups, true);
     },
     async beforeUpdate(existing, changes, req, tx) {
       const psec = 'port_security_enabled' in changes ? changes.port_security_enabled : existing.port_security_enabled;

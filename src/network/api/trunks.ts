@@ -172,7 +172,8 @@ export function extendForTrunks(svc: NetworkService) {
   if (!svc.resources.has('ports')) return;
   svc.extend('ports', {
     attrs: { trunk_details: { column: false, filter: false } },
-    async expand(views, _req, tx) {
+    async expand(views, _req, tx, created) {
+      if (created) return; // a port just created is no trunk's parent yet
       const trunks = await tx.selectFrom('trunks').select(['id', 'port_id']).where('port_id', 'in', views.map((v) => v.id)).execute() as Array<{ id: string; port_id: string }>;
       if (!trunks.length) return;
       const subs = await subportsOf(tx, trunks.map((t) => t.id));
