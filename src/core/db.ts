@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type ControlledTransaction, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Compilable, type ControlledTransaction, type QueryResult, type Transaction } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 
 export type { Migration };
@@ -150,6 +150,40 @@ export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transa
     if (!running) void drain();
   });
 }
+
+/**
+ * A query of a fixed shape compiled once per dialect: Kysely builds and compiles a query on
+ * every run, which on a hot path costs more than SQLite takes to run it. `build` gets a marker
+ * for each named parameter; a run passes their values (constants in `build` stay constants).
+ */
+export function precompiled<N extends string>(names: readonly N[], build: (db: Kysely<any>, p: Record<N, any>) => Compilable) {
+  const byDialect = new Map<string, { sql: string; slots: Array<{ name: N } | { value: unknown }> }>();
+  return <R = any>(db: Kysely<any>, values: Record<N, unknown>): Promise<QueryResult<R>> => {
+    const dialect = db.getExecutor().adapter.constructor.name;
+    let c = byDialect.get(dialect);
+    if (!c) {
+      const markers = Object.fromEntries(names.map((n) => [n, `\u0000${n}\u0000`])) as Record<N, string>;
+      const q = build(db, markers).compile();
+      const slots = q.parameters.map((v) => { const name = names.find((n) => markers[n] === v); return name ? { name } : { value: v }; });
+      // Every marker must have become a parameter (none inlined into the SQL text, none lost).
+      if (names.some((n) => !slots.some((x) => 'name' in x && x.name === n)) || q.sql.includes('\u0000')) throw new Error(`precompiled: not every parameter of ${q.sql} is a placeholder`);
+      byDialect.set(dialect, c = { sql: q.sql, slots });
+    }
+    return db.executeQuery<R>(CompiledQuery.raw(c.sql, c.slots.map((x) => ('name' in x ? values[x.name] : x.value))));
+  };
+}
+
+/** Inserts a row, the statement compiled once per table and set of columns (see precompiled). */
+export function insertRow(db: Kysely<any>, table: string, given: Record<string, unknown>): Promise<QueryResult<never>> {
+  // As Kysely's values(): an undefined value leaves the column to its default.
+  const row = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const cols = Object.keys(row);
+  const key = `${table}\u0000${cols.join('\u0000')}`;
+  let q = INSERTS.get(key);
+  if (!q) INSERTS.set(key, q = precompiled(cols, (d, p) => d.insertInto(table).values(p)));
+  return q(db, row);
+}
+const INSERTS = new Map<string, ReturnType<typeof precompiled>>();
 
 export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
   // In PostgreSQL every service has its own schema; the migrator must look for its tables

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
-import { json } from '../core/db.ts';
+import { json, precompiled } from '../core/db.ts';
 import {
   cidrContains, eui64, formatIp, isIpUsableInSubnet, normalizeIp, parseCidr, parseIp, rangeFromStrings, rangeSize,
   type Cidr, type IpRange,
@@ -54,8 +54,10 @@ const alreadyAllocated = (ip: string, subnetId: string) => new ApiError(409, `IP
  * find_candidate_subnets for a port without a host: the network's subnets whose service types
  * admit the device owner (DHCP ports go on any DHCP-enabled subnet), service-typed ones first.
  */
+const subnetsOfNetwork = precompiled(['networkId'], (db, p) => db.selectFrom('subnets').selectAll().where('network_id', '=', p.networkId).orderBy('created_at').orderBy('id'));
+
 export async function candidateSubnets(tx: Transaction<any>, networkId: string, deviceOwner: string): Promise<IpamSubnet[]> {
-  const all = (await tx.selectFrom('subnets').selectAll().where('network_id', '=', networkId).orderBy('created_at').orderBy('id').execute()).map(subnetFromRow);
+  const all = (await subnetsOfNetwork(tx, { networkId })).rows.map(subnetFromRow);
   const fit = all.filter((s) => !s.service_types.length || s.service_types.includes(deviceOwner) || (s.enable_dhcp && deviceOwner === DEVICE_OWNER_DHCP));
   if (all.length && !fit.length) {
     throw new ApiError(409, `No valid service subnet for the given device owner, network ${networkId}, service type ${deviceOwner}.`, 'IpAddressGenerationFailureNoMatchingSubnet');
@@ -95,10 +97,12 @@ async function freeRanges(tx: Transaction<any>, s: IpamSubnet): Promise<IpRange[
   return out;
 }
 
+const insertAllocation = precompiled(['subnet_id', 'ip_address', 'network_id', 'port_id'], (db, p) => db.insertInto('ipallocations').values(p)
+  .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing()));
+
 async function tryInsert(tx: Transaction<any>, s: IpamSubnet, portId: string, ip: string): Promise<boolean> {
-  const r = await tx.insertInto('ipallocations').values({ subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: portId })
-    .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing()).executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+  const r = await insertAllocation(tx, { subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: portId });
+  return Number(r.numAffectedRows ?? 0n) === 1;
 }
 
 /** Any free address of the subnet's pools (the first one for DHCP ports, as upstream); null when exhausted. */

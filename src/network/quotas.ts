@@ -5,7 +5,7 @@
 // takes an advisory lock on (project, resource) first.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
-import { serialType } from '../core/db.ts';
+import { precompiled, serialType } from '../core/db.ts';
 
 /** Neutron's defaults (neutron.conf [quotas]). */
 export const DEFAULT_QUOTAS: Record<string, number> = {
@@ -19,6 +19,8 @@ export interface QuotaResource { table: string; where?: (q: any) => any }
 type Db = Kysely<any> | Transaction<any>;
 
 export const overQuota = (names: string[]) => new ApiError(409, `Quota exceeded for resources: [${[...names].sort().map((n) => `'${n}'`).join(', ')}].`, 'OverQuota');
+
+const limitOf = precompiled(['projectId', 'name'], (db, p) => db.selectFrom('quotas').select('limit').where('project_id', '=', p.projectId).where('resource', '=', p.name));
 
 export class Quotas {
   readonly resources = new Map<string, QuotaResource>();
@@ -52,7 +54,7 @@ export class Quotas {
   async check(tx: Transaction<any>, projectId: string, name: string, count = 1) {
     if (!this.resources.has(name)) return;
     if (serialType(tx) === 'serial') await sql`select pg_advisory_xact_lock(hashtext(${`${projectId}/${name}`}))`.execute(tx);
-    const limit = (await tx.selectFrom('quotas').select('limit').where('project_id', '=', projectId).where('resource', '=', name).executeTakeFirst())?.limit ?? this.defaults[name] ?? -1;
+    const limit = (await limitOf(tx, { projectId, name })).rows[0]?.limit ?? this.defaults[name] ?? -1;
     if (Number(limit) < 0) return;
     const used = await this.used(tx, projectId, name);
     if (used + count > Number(limit)) throw overQuota([name]);

@@ -3,6 +3,7 @@
 // deletion that takes the network's own (DHCP) ports and subnets with it.
 import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
+import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
@@ -40,10 +41,11 @@ export function networkScopeCondition(eb: any, table: string, idRef: string, pro
 }
 
 /** Loads a network the caller may see (inside or outside a transaction); 404 otherwise. */
+const networkById = precompiled(['id'], (db, p) => db.selectFrom('networks').selectAll().where('networks.id', '=', p.id));
+
 export async function visibleNetwork(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
-  let q = tx.selectFrom('networks').selectAll().where('networks.id', '=', id);
-  if (!svc.isAdmin(req) && !svc.isAdvsvc(req)) q = q.where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req)));
-  const row = await q.executeTakeFirst();
+  const row = svc.isAdmin(req) || svc.isAdvsvc(req) ? (await networkById(tx, { id })).rows[0]
+    : await tx.selectFrom('networks').selectAll().where('networks.id', '=', id).where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req))).executeTakeFirst();
   if (!row) throw notFound.network(id);
   return row;
 }

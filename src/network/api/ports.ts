@@ -5,7 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
-import { bool } from '../../core/db.ts';
+import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { badInput, py, toBoolean, toString, toUuid } from './validate.ts';
@@ -111,8 +111,9 @@ const ipamPort = (v: View) => ({ id: v.id, network_id: v.network_id, mac_address
 /** Whether the MAC is taken on the network; on PostgreSQL a lock on (network, MAC) makes check-then-insert safe. */
 async function macInUse(tx: Transaction<any>, networkId: string, mac: string) {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${`${networkId}/${mac}`}))`.execute(tx);
-  return !!(await tx.selectFrom('ports').select('id').where('network_id', '=', networkId).where('mac_address', '=', mac).executeTakeFirst());
+  return (await portWithMac(tx, { networkId, mac })).rows.length > 0;
 }
+const portWithMac = precompiled(['networkId', 'mac'], (db, p) => db.selectFrom('ports').select('id').where('network_id', '=', p.networkId).where('mac_address', '=', p.mac));
 
 /** What a port's view and policy need of its network, for each network of a page of ports. */
 async function netInfos(tx: Tx, netIds: string[], projectId: string): Promise<Map<string, NetInfo>> {

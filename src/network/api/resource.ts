@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
-import { bool, json } from '../../core/db.ts';
+import { bool, insertRow, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts';
 
@@ -515,7 +515,7 @@ export class ResourceApi {
     }
     if (this.spec.beforeCreate) await this.spec.beforeCreate(values, req, tx);
     const row = viewToRow(this.spec, values, undefined, this.attrs);
-    await tx.insertInto(this.spec.table).values(row).execute();
+    await insertRow(tx, this.spec.table, row);
     const view = rowToView(this.spec, row, this.attrs);
     if (this.spec.afterCreate) await this.spec.afterCreate(view, values, req, tx);
     if (!this.spec.viewFromCreate) return this.loadInTx(values.id, req, tx);

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SelectQueryBuilder, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
-import { bool } from '../../core/db.ts';
+import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../netaddr.ts';
 import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
@@ -210,9 +210,11 @@ async function checkRuleLimit(svc: NetworkService, tx: Tx, projectId: string, co
  * when missing (never for another project unless the caller is an admin). Safe when two
  * requests race: the default_security_group key admits one group, the loser drops its own.
  */
+const defaultGroupOf = precompiled(['projectId'], (db, p) => db.selectFrom('default_security_group').select('security_group_id').where('project_id', '=', p.projectId));
+
 export async function ensureDefaultGroup(svc: NetworkService, req: FastifyRequest, projectId: string | undefined, tx?: Transaction<any>): Promise<string | undefined> {
   if (!projectId || (projectId !== req.ctx?.projectId && !svc.isAdmin(req))) return undefined;
-  const find = async (t: Tx) => (await t.selectFrom('default_security_group').select('security_group_id').where('project_id', '=', projectId).executeTakeFirst())?.security_group_id as string | undefined;
+  const find = async (t: Tx) => (await defaultGroupOf(t, { projectId })).rows[0]?.security_group_id as string | undefined;
   const existing = await find(tx ?? svc.db);
   if (existing) return existing;
   const run = async (t: Transaction<any>) => {
@@ -442,7 +444,7 @@ async function checkPortGroups(tx: Tx, ids: string[], projectId: string, admin: 
 
 async function bindGroups(tx: Tx, portId: string, ids: string[], newPort = false) {
   if (!newPort) await tx.deleteFrom('securitygroupportbindings').where('port_id', '=', portId).execute();
-  if (ids.length) await tx.insertInto('securitygroupportbindings').values(ids.map((id) => ({ port_id: portId, security_group_id: id }))).execute();
+  for (const id of ids) await insertRow(tx, 'securitygroupportbindings', { port_id: portId, security_group_id: id });
 }
 
 /** Ports whose membership changes matter to the agents (not DHCP or router interfaces). */
