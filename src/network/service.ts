@@ -132,10 +132,19 @@ export class NetworkService implements ServiceModule {
 
   declareExtension(...e: ApiExtension[]) { this.extensions.push(...e); }
 
-  isAdmin(req: FastifyRequest): boolean { return !!req.ctx && req.allowed('context_is_admin'); }
+  isAdmin(req: FastifyRequest): boolean { return this.role(req, 'context_is_admin'); }
 
   /** Neutron's advsvc role (service VMs): sees and changes ports of every project. */
-  isAdvsvc(req: FastifyRequest): boolean { return !!req.ctx && req.allowed('context_is_advsvc'); }
+  isAdvsvc(req: FastifyRequest): boolean { return this.role(req, 'context_is_advsvc'); }
+
+  /** A rule on the caller's credentials alone, evaluated once per request (a create asks many times). */
+  private role(req: FastifyRequest, rule: 'context_is_admin' | 'context_is_advsvc'): boolean {
+    if (!req.ctx) return false;
+    let known = this.roles.get(req);
+    if (!known) this.roles.set(req, known = {});
+    return (known[rule] ??= req.allowed(rule));
+  }
+  private roles = new WeakMap<FastifyRequest, Partial<Record<string, boolean>>>();
 
   /** A write transaction; on SQLite concurrent ones share one commit (core/db.ts groupCommit). */
   transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {

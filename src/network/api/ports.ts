@@ -119,11 +119,15 @@ const portWithMac = precompiled(['networkId', 'mac'], (db, p) => db.selectFrom('
 async function netInfos(tx: Tx, netIds: string[], projectId: string): Promise<Map<string, NetInfo>> {
   const out = new Map<string, NetInfo>();
   if (!netIds.length) return out;
-  const nets = await inChunks(netIds, (c) => tx.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id'])
-    .select((eb: any) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared')).where('id', 'in', c).execute());
+  // One network (a port being created, a page of one network's ports): the statement compiled once.
+  const nets = netIds.length === 1 ? (await netInfoOfOne(tx, { id: netIds[0], projectId })).rows : await inChunks(netIds, (c) => netInfoQuery(tx, c, projectId).execute());
   for (const n of nets as any[]) out.set(n.id, { project_id: n.project_id ?? '', shared: bool(n.shared), external: !!Number(n.router_external), name: n.name ?? '', qos_policy_id: n.qos_policy_id ?? null });
   return out;
 }
+
+const netInfoQuery = (db: Tx, ids: string[], projectId: string) => db.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id'])
+  .select((eb: any) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared')).where('id', 'in', ids);
+const netInfoOfOne = precompiled(['id', 'projectId'], (db, p) => netInfoQuery(db, [p.id], p.projectId));
 
 /**
  * The network facts a request looked up for the policy target of a port it creates, reused for

@@ -162,12 +162,11 @@ function columnsOf(attrs: Record<string, Attr>) {
 
 function viewToRow(spec: ResourceSpec, values: View, only?: Set<string>, attrs: Record<string, Attr> = allAttrs(spec)): Row {
   const row: Row = {};
-  for (const [name, a] of Object.entries(attrs)) {
+  for (const [name, col, type] of columnsOf(attrs)) {
     if (only && !only.has(name)) continue;
-    const col = colName(name, a);
-    if (!col || !(name in values)) continue;
+    if (!(name in values)) continue;
     const v = values[name];
-    row[col] = a.type === 'boolean' ? (v === null || v === undefined ? null : v ? 1 : 0) : a.type === 'json' ? (v === undefined ? null : JSON.stringify(v)) : v;
+    row[col] = type === 'boolean' ? (v === null || v === undefined ? null : v ? 1 : 0) : type === 'json' ? (v === undefined ? null : JSON.stringify(v)) : v;
   }
   return row;
 }
@@ -588,7 +587,7 @@ export class ResourceApi {
 
   async applyUpdate(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<View> {
     if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, req, tx);
-    const row = viewToRow(this.spec, changes, new Set(Object.keys(changes)));
+    const row = viewToRow(this.spec, changes, new Set(Object.keys(changes)), this.attrs);
     if (this.spec.standard !== false) Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
     if (Object.keys(row).length) await tx.updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
     const view = await this.loadInTx(existing.id, req, tx);
