@@ -6,7 +6,7 @@
 // (as upstream does, so concurrent requests rarely collide); when a few random draws all hit
 // taken addresses, the free ranges are computed from the subnet's allocations (O(allocated))
 // and a free address is drawn from them. Nothing ever walks the whole pool.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
 import { json, precompiled } from '../core/db.ts';
@@ -66,6 +66,8 @@ export async function candidateSubnets(tx: Transaction<any>, networkId: string, 
 }
 
 function randomBelow(n: bigint): bigint {
+  // randomInt (pooled, exact) covers IPv4 and small IPv6 pools; larger ones take 192 random bits.
+  if (n <= 0xffffffffffffn) return BigInt(randomInt(Number(n)));
   return BigInt(`0x${randomBytes(24).toString('hex')}`) % n;
 }
 

@@ -443,7 +443,8 @@ export class ResourceApi {
         values[name] = a.validate ? a.validate(body[name], name, { req, values }) : body[name];
       } else if (a.post) {
         if (a.required) throw new ApiError(400, `Failed to parse request. Required attribute '${name}' not specified`, 'HTTPBadRequest');
-        if (a.default !== undefined) values[name] = typeof a.default === 'function' ? (a.default as (v: View, r: FastifyRequest) => unknown)(values, req) : structuredClone(a.default);
+        const d = a.default;
+        if (d !== undefined) values[name] = typeof d === 'function' ? (d as (v: View, r: FastifyRequest) => unknown)(values, req) : d !== null && typeof d === 'object' ? structuredClone(d) : d;
       }
     }
     if ('id' in body && this.attrs.id!.post) values.id = body.id;
