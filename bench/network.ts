@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fetchOnce, runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
-import { cpuBusy, procStatusKb, sleep, stopAll, tail, waitQuiet } from './lib/proc.ts';
+import { cpuBusy, processCpuMs, procStatusKb, sleep, stopAll, tail, waitQuiet } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { login, startStratus, stratusAvailable, type Session, type Stratus } from './lib/stratus.ts';
 
@@ -59,7 +59,7 @@ function parseArgs(args: string[]): Settings {
   return s;
 }
 
-interface Row { op: string; detail: string; r: LoadResult }
+interface Row { op: string; detail: string; r: LoadResult; /** The Stratus process's CPU time per request (user + system), less noisy than wall clock on a busy machine. */ cpuMs: number }
 interface RssPoint { label: string; hwmMb: number; rssMb: number }
 interface Proof { ports: number; addresses: number; distinctAddresses: number; distinctMacs: number; notOneIp: number; created: number }
 
@@ -99,10 +99,11 @@ class Bench {
   }
 
   async cell(op: string, detail: string, opts: Omit<LoadOptions, 'origin'>): Promise<Row> {
+    const cpu0 = processCpuMs(this.st!.server.pid);
     const r = await runLoad({ origin: this.st!.origin, maxDurationMs: 600_000, timeoutMs: 120_000, ...opts });
-    const row = { op, detail, r };
+    const row = { op, detail, r, cpuMs: (processCpuMs(this.st!.server.pid) - cpu0) / Math.max(1, r.ok + r.errors) };
     this.rows.push(row);
-    this.log(`${op} (${detail}) c=${r.concurrency}: ${r.ok} ok, ${r.errors} errors, ${fmt(r.rps)}/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`);
+    this.log(`${op} (${detail}) c=${r.concurrency}: ${r.ok} ok, ${r.errors} errors, ${fmt(r.rps)}/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, server CPU ${fmt(row.cpuMs)} ms/request`);
     if (r.errors) this.problems.push(`${op} (${detail}) c=${r.concurrency}: ${r.errors} errors, first: ${r.firstError}`);
     return row;
   }
@@ -240,13 +241,14 @@ class Bench {
         `the admin project's quotas raised to unlimited. One network with one IPv4 subnet ${SUBNET_CIDR} (DHCP on, allocation pool as Neutron derives it).`,
       'Closed-loop load generator (bench/lib/load.ts, node:http, keep-alive) in the benchmark process, on the same cores as the server; every request must answer 201/200. ' +
         'port create: POST /v2.0/ports {network_id, name} (the fixed IP and the MAC are allocated by the server); ' +
-        'list: GET /v2.0/ports with the query shown (admin: every project); rule create: POST /v2.0/security-group-rules (ingress tcp, one port each, so no two are equal).',
+        'list: GET /v2.0/ports with the query shown (admin: every project); rule create: POST /v2.0/security-group-rules (ingress tcp, one port each, so no two are equal). ' +
+        'server CPU: the Stratus process\'s user + system CPU time during the cell over its requests (less noisy than wall clock on a busy machine).',
       'No neutron-server side by side: skipped (Debian\'s neutron-server needs MySQL/PostgreSQL, RabbitMQ and an ML2 agent set-up to mean anything; the goals below are absolute).',
     ].join('\n'));
     rep.heading('Throughput and latency');
-    rep.table(['operation', 'detail', 'c', 'requests', 'ok', 'errors', 'per s', 'p50 ms', 'p99 ms', 'max ms'],
-      this.rows.map((x) => [x.op, x.detail, x.r.concurrency, x.r.ok + x.r.errors, x.r.ok, x.r.errors, fmt(x.r.rps), fmt(x.r.p50), fmt(x.r.p99), fmt(x.r.max)]),
-      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']);
+    rep.table(['operation', 'detail', 'c', 'requests', 'ok', 'errors', 'per s', 'p50 ms', 'p99 ms', 'max ms', 'server CPU ms/req'],
+      this.rows.map((x) => [x.op, x.detail, x.r.concurrency, x.r.ok + x.r.errors, x.r.ok, x.r.errors, fmt(x.r.rps), fmt(x.r.p50), fmt(x.r.p99), fmt(x.r.max), fmt(x.cpuMs)]),
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']);
     if (this.info.length) rep.bullets(this.info);
     rep.heading('Concurrency proof');
     const pr = this.proof;

@@ -135,6 +135,14 @@ export function processTree(root: number): number[] {
 }
 
 /** A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...), or 0 if gone. */
+/** CPU time (user + system) a process has used, in ms, from /proc/<pid>/stat. */
+export function processCpuMs(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 1000 / 100; // clock ticks: USER_HZ is 100 on Linux
+  } catch { return NaN; }
+}
+
 export function procStatusKb(pid: number, field: string): number {
   try {
     const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
