@@ -1,8 +1,9 @@
 // Port-create profiling driver (not part of `npm run bench`): starts Stratus (optionally under
 // --cpu-prof), creates a /16 network, then `seq` ports one at a time and `conc` ports by 32
-// clients, prints the rates and the server's CPU time per create (from /proc), stops the server.
+// clients, prints the rates and the server's CPU time per create (from /proc), optionally times
+// N lists of 1,000 ports, stops the server.
 //
-//   node --import tsx bench/port-profile.ts [--prof=DIR] [--seq=N] [--conc=N] [--c=N]
+//   node --import tsx bench/port-profile.ts [--prof=DIR] [--seq=N] [--conc=N] [--c=N] [--lists=N]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +43,14 @@ try {
     const r = await runLoad({ origin: st.origin, concurrency: conc, maxRequests: n, expectStatus: [201], timeoutMs: 120_000, request: post });
     const cpu1 = cpuMs(st.server.pid), user = cpu1[0] - cpu0[0], sys = cpu1[1] - cpu0[1];
     console.log(`${label} c=${conc}: ${r.ok} ok ${r.errors} errors, ${r.rps.toFixed(1)}/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, server CPU ${((user + sys) / r.ok).toFixed(2)} ms/create (user ${(user / r.ok).toFixed(2)}, sys ${(sys / r.ok).toFixed(2)})${r.firstError ? ` first error ${r.firstError}` : ''}`);
+  }
+  const lists = Number(arg('lists', '0'));
+  if (lists) {
+    const get = { method: 'GET', path: urlPath + '/v2.0/ports?limit=1000', headers: auth };
+    const cpu0 = cpuMs(st.server.pid);
+    const r = await runLoad({ origin: st.origin, concurrency: 1, maxRequests: lists, expectStatus: [200], timeoutMs: 120_000, request: get });
+    const cpu1 = cpuMs(st.server.pid);
+    console.log(`list limit=1000 c=1: ${r.ok} ok, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, server CPU ${((cpu1[0] + cpu1[1] - cpu0[0] - cpu0[1]) / r.ok).toFixed(1)} ms/list`);
   }
   const ports = (await call('GET', `/v2.0/ports?network_id=${net.id}&fields=id&fields=fixed_ips&fields=mac_address`)).ports as any[];
   const ips = new Set(ports.flatMap((p) => p.fixed_ips.map((f: any) => f.ip_address)));
