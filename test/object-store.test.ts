@@ -464,6 +464,7 @@ for (const engine of databaseEngines('object-store')) describe(`object-store on 
     assert.ok(st.dirs - before.dirs <= st.batches - before.batches + 1);
     for (const [i, r] of many.entries()) assert.equal(fs.readFileSync(path.join(root, 'objects', r.blob.slice(0, 2), r.blob.slice(2, 4), r.blob), 'utf8'), `obj-${i}`);
     assert.equal(fs.readdirSync(path.join(root, 'tmp')).length, 0);
+    await b.close();
     fs.rmSync(root, { recursive: true, force: true });
     assert.deepEqual(parseRanges('bytes=0-1,5-', 8), [{ start: 0, end: 1 }, { start: 5, end: 7 }]);
     assert.equal(parseRanges('bytes=9-', 8), 'unsatisfiable');

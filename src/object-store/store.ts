@@ -1,6 +1,6 @@
 // Accounts, containers and objects in the database: rows, exact counts, listings.
 import type { Kysely } from 'kysely';
-import { groupCommit, json } from '../core/db.ts';
+import { groupCommit, json, precompiled } from '../core/db.ts';
 
 export type Meta = Record<string, string>;
 
@@ -18,6 +18,22 @@ export const isoOf = (ts: string) => new Date(Math.floor(Number(ts) * 1000)).toI
 
 const objRow = (r: any): ObjectRow => ({ ...r, bytes: Number(r.bytes), delete_at: r.delete_at === null || r.delete_at === undefined ? null : Number(r.delete_at), metadata: json<Meta>(r.metadata, {}) });
 
+// The statements of every object request, compiled once (core/db.ts precompiled).
+const OBJECT_COLUMNS = ['account', 'container', 'name', 'blob', 'etag', 'bytes', 'content_type', 'timestamp', 'last_modified', 'metadata', 'delete_at'] as const;
+const Q = {
+  account: precompiled(['account'], (db, v) => db.selectFrom('swift_accounts').selectAll().where('account', '=', v.account)),
+  container: precompiled(['account', 'name'], (db, v) => db.selectFrom('swift_containers').selectAll().where('account', '=', v.account).where('name', '=', v.name)),
+  object: precompiled(['account', 'container', 'name'], (db, v) =>
+    db.selectFrom('swift_objects').selectAll().where('account', '=', v.account).where('container', '=', v.container).where('name', '=', v.name)),
+  objectBlob: precompiled(['account', 'container', 'name'], (db, v) =>
+    db.selectFrom('swift_objects').select('blob').where('account', '=', v.account).where('container', '=', v.container).where('name', '=', v.name)),
+  insertObject: precompiled(OBJECT_COLUMNS, (db, v) => db.insertInto('swift_objects').values(v)),
+  replaceObject: precompiled(OBJECT_COLUMNS, (db, v) => db.updateTable('swift_objects').set(v)
+    .where('account', '=', v.account).where('container', '=', v.container).where('name', '=', v.name)),
+  touchContainer: precompiled(['account', 'name', 'last_modified'], (db, v) =>
+    db.updateTable('swift_containers').set({ last_modified: v.last_modified }).where('account', '=', v.account).where('name', '=', v.name)),
+};
+
 export interface ListOptions { prefix?: string; marker?: string; endMarker?: string; limit: number; delimiter?: string; reverse?: boolean }
 
 export class SwiftStore {
@@ -26,7 +42,7 @@ export class SwiftStore {
   constructor(public db: Kysely<any>) { this.write = groupCommit(db); }
 
   async getAccount(account: string): Promise<AccountRow | undefined> {
-    const r = await this.db.selectFrom('swift_accounts').selectAll().where('account', '=', account).executeTakeFirst();
+    const r = (await Q.account(this.db, { account })).rows[0];
     return r ? ({ ...r, metadata: json<Meta>(r.metadata, {}) } as any) : undefined;
   }
   async ensureAccount(account: string): Promise<AccountRow> {
@@ -72,7 +88,7 @@ export class SwiftStore {
   }
 
   async getContainer(account: string, name: string): Promise<ContainerRow | undefined> {
-    const r = await this.db.selectFrom('swift_containers').selectAll().where('account', '=', account).where('name', '=', name).executeTakeFirst();
+    const r = (await Q.container(this.db, { account, name })).rows[0];
     return r ? ({ ...r, metadata: json<Meta>(r.metadata, {}) } as any) : undefined;
   }
   async createContainer(account: string, name: string, metadata: Meta): Promise<boolean> {
@@ -102,20 +118,16 @@ export class SwiftStore {
   }
 
   async getObject(account: string, container: string, name: string): Promise<ObjectRow | undefined> {
-    const r = await this.db.selectFrom('swift_objects').selectAll().where('account', '=', account).where('container', '=', container).where('name', '=', name).executeTakeFirst();
+    const r = (await Q.object(this.db, { account, container, name })).rows[0];
     return r ? objRow(r) : undefined;
   }
   /** Inserts or replaces; returns the blob of the replaced object (to delete after). */
   async putObject(o: ObjectRow): Promise<string | undefined> {
     return this.write(async (tx) => {
-      const old = await tx.selectFrom('swift_objects').select('blob').where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).executeTakeFirst();
-      const values = { ...o, metadata: JSON.stringify(o.metadata) };
-      if (old) {
-        await tx.updateTable('swift_objects').set(values).where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).execute();
-      } else {
-        await tx.insertInto('swift_objects').values(values).execute();
-      }
-      await tx.updateTable('swift_containers').set({ last_modified: o.last_modified }).where('account', '=', o.account).where('name', '=', o.container).execute();
+      const old = (await Q.objectBlob(tx, o)).rows[0] as { blob: string } | undefined;
+      const values = { ...o, metadata: JSON.stringify(o.metadata), delete_at: o.delete_at ?? null };
+      await (old ? Q.replaceObject : Q.insertObject)(tx, values);
+      await Q.touchContainer(tx, { account: o.account, name: o.container, last_modified: o.last_modified });
       return old && old.blob !== o.blob ? old.blob : undefined;
     });
   }
