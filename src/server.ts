@@ -20,6 +20,9 @@ import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
 import { ServiceSession } from './core/clients.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
+import { agentHosts, computeOptions } from './compute/service.ts';
+import { startL2Agents } from './network/agent/l2_agents.ts';
+import type { NetworkAgent } from './network/agent/agent.ts';
 
 export interface Secrets { adminPassword: string; servicePassword: string }
 
@@ -55,6 +58,8 @@ export function serviceUrl(cfg: StratusConfig, s: Pick<ServiceModule, 'prefix' |
 export class Cloud {
   apps: FastifyInstance[] = [];
   services: ServiceModule[] = [];
+  /** The L2 agents of a compute-only process (src/network/agent/l2_agents.ts). */
+  l2Agents: NetworkAgent[] = [];
   identity!: IdentityService;
   bus: MessageBus;
   log: Logger;
@@ -129,6 +134,11 @@ export class Cloud {
       const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
       await this.startService(f, session);
     }
+    // A compute node runs the network's L2 agent next to nova-compute, for the same hosts.
+    const compute = computeOptions(this.cfg);
+    if (compute.agent && this.cfg.network?.agent !== false) {
+      this.l2Agents = await startL2Agents(agentHosts(compute), this.cfg, this.bus, this.log.child({ service: 'network' }));
+    }
   }
 
   /** Creates a service and starts it; it is closed with the others even when its init fails. */
@@ -170,6 +180,8 @@ export class Cloud {
     for (const app of this.apps) await app.close();
     this.apps = [];
     // One service failing to close (say, one whose init failed half-way) must not keep the others open.
+    for (const a of this.l2Agents) await a.stop().catch((err) => this.log.warn({ err }, 'stopping an L2 agent failed'));
+    this.l2Agents = [];
     for (const s of this.services) await s.close?.().catch((err) => this.log.warn({ err, service: s.name }, 'closing a service failed'));
     this.services = [];
     await this.bus.close();

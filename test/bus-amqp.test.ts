@@ -7,17 +7,9 @@ import assert from 'node:assert/strict';
 import { InProcessBus, RpcError, type MessageBus } from '../src/core/bus.ts';
 import { AmqpBus } from '../src/core/bus-amqp.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
+import { until } from './lib/cloud.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 10000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 /** Declarations a transport makes in the background are done (RabbitMQ); nothing to wait for in-process. */
 const settled = async (...buses: MessageBus[]) => { for (const b of buses) await (b as AmqpBus).ready?.(); };
 

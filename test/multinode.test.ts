@@ -14,18 +14,11 @@ import pg from 'pg';
 import YAML from 'yaml';
 import { SERVICES } from '../src/services.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
+import { until as untilDone } from './lib/cloud.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(250);
-  }
-}
+// Processes over RabbitMQ take their time: a minute by default.
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000) => untilDone(what, fn, ms);
 
 const pgUrl = process.env.STRATUS_TEST_PG;
 const skip = !pgUrl ? 'STRATUS_TEST_PG is not set (CI sets it and starts PostgreSQL)' : rabbitmqUnavailable();
@@ -134,5 +127,20 @@ describe('multi-node: api, conductor + scheduler, three compute agents over Rabb
     for (let i = 3; i < 7; i++) later.push(await boot(img.body.id, `vm${i}`));
     assert.ok(later.every((h) => h === 'node1' || h === 'node2'), `new servers on ${later.join(', ')}`);
     assert.equal(new Set(later).size, 2, 'both living hosts take servers');
+
+    // Each compute process runs the network's L2 agent for its host: a server's port binds there and goes ACTIVE.
+    const agents = (await api('GET', '/networking/v2.0/agents')).body.agents as Array<{ host: string; binary: string }>;
+    for (const h of ['node1', 'node2', 'node3']) assert.ok(agents.some((a) => a.host === h), `an agent on ${h}: ${JSON.stringify(agents.map((a) => a.host))}`);
+    const n = await api('POST', '/networking/v2.0/networks', { network: { name: 'private' } });
+    await api('POST', '/networking/v2.0/subnets', { subnet: { network_id: n.body.network.id, ip_version: 4, cidr: '10.7.0.0/24' } });
+    const r = await nova('POST', '/servers', { server: { name: 'wired', imageRef: img.body.id, flavorRef: '1', networks: [{ uuid: n.body.network.id }] } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const host = await until('wired to be ACTIVE', () => hostOf(r.body.server.id), 60_000);
+    const port = await until('its port ACTIVE', async () => {
+      const p = ((await api('GET', `/networking/v2.0/ports?device_id=${r.body.server.id}`)).body.ports as any[])[0];
+      return p?.status === 'ACTIVE' && p;
+    }, 60_000);
+    assert.equal(port['binding:host_id'], host);
+    assert.notEqual(port['binding:vif_type'], 'binding_failed');
   });
 });

@@ -86,7 +86,7 @@ export async function member(c: TestCloud, name: string) {
 }
 
 /** Polls `fn` until it answers something truthy (returned), or fails after `ms` naming `what`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
+export async function until<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

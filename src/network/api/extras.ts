@@ -9,6 +9,7 @@ import { BusNotifier } from '../agent/notifier.ts';
 import { NetworkAgent } from '../agent/agent.ts';
 import { dataplane } from '../drivers/index.ts';
 import { agentOption, extraL2Hosts, extrasState, setExtrasState } from './extras_state.ts';
+import { startL2Agents } from '../agent/l2_agents.ts';
 import { agentRoutes, defineAgents, extendForAgents } from './agents.ts';
 import { defineQos, extendFloatingIpsForQos, extendForQos, qosRoutes } from './qos.ts';
 import { defineTrunks, extendForTrunks, trunkRoutes } from './trunks.ts';
@@ -69,16 +70,7 @@ export const extrasFamily: Family = {
         availabilityZone: String(agentOption(svc, 'availabilityZone', 'nova')),
       });
       await state.agent.start();
-      state.l2Agents = [];
-      for (const host of extraL2Hosts(svc)) {
-        const extra = new NetworkAgent(svc.ctx.bus, {
-          host, driver: create(), mechanism, log: svc.ctx.log.child({ l2host: host }), l2Only: true,
-          reportInterval: Number(agentOption(svc, 'agentReportInterval', 30)),
-          availabilityZone: String(agentOption(svc, 'availabilityZone', 'nova')),
-        });
-        state.l2Agents.push(extra);
-        await extra.start();
-      }
+      state.l2Agents = await startL2Agents(extraL2Hosts(svc), svc.ctx.config, svc.ctx.bus, svc.ctx.log);
     }
   },
 

@@ -1,0 +1,25 @@
+// L2-only network agents (neutron's L2 agent on a compute node): one per compute host whose
+// ports must be plugged — the other fake hosts of an all-in-one process, or the hosts of a
+// `--role compute` process, which has no network service of its own. Each talks to the
+// network service over the bus like any agent; without one, a port bound there stays
+// binding_failed and DOWN.
+import type { StratusConfig } from '../../core/config.ts';
+import type { MessageBus } from '../../core/bus.ts';
+import type { Logger } from '../../core/log.ts';
+import { dataplane } from '../drivers/index.ts';
+import { NetworkAgent } from './agent.ts';
+
+export async function startL2Agents(hosts: string[], cfg: StratusConfig, bus: MessageBus, log: Logger): Promise<NetworkAgent[]> {
+  const net = cfg.network;
+  const { create, mechanism } = dataplane(net?.dataplane);
+  const agents: NetworkAgent[] = [];
+  for (const host of hosts) {
+    const agent = new NetworkAgent(bus, {
+      host, driver: create(), mechanism, log: log.child({ l2host: host }), l2Only: true,
+      reportInterval: Number(net?.agentReportInterval ?? 30), availabilityZone: String(net?.availabilityZone ?? 'nova'),
+    });
+    agents.push(agent);
+    await agent.start();
+  }
+  return agents;
+}
