@@ -30,8 +30,22 @@ const LIST_FORM = {
 };
 const LIST_FORM_18 = { ...LIST_FORM, properties: { ...LIST_FORM.properties, project_id: ID, user_id: ID }, required: ['allocations', 'project_id', 'user_id'] };
 
+/**
+ * Schemas built once per shape: the validator cache (service.ts validatorOf) finds a schema it
+ * has seen by identity; a schema built per request would be stringified whole on every request.
+ */
+const built = new Map<string, object>();
+const once = <T extends object>(key: string, make: () => T): T => {
+  let s = built.get(key);
+  if (!s) built.set(key, s = make());
+  return s as T;
+};
+
 /** The dict form (1.12+); options add what later microversions require. */
 function dictForm(o: { minProps: number; generation?: boolean; mappings?: boolean; consumerType?: boolean }) {
+  return once(`dict ${JSON.stringify(o)}`, () => makeDictForm(o));
+}
+function makeDictForm(o: { minProps: number; generation?: boolean; mappings?: boolean; consumerType?: boolean }) {
   const props: Record<string, unknown> = {
     allocations: {
       type: 'object', minProperties: o.minProps,
@@ -56,10 +70,10 @@ function putSchema(v: Microversion) {
   return LIST_FORM;
 }
 export function postSchema(v: Microversion, minProperties = 1) {
-  const per = v.gte('1.38') ? dictForm({ minProps: 0, generation: true, mappings: true, consumerType: true })
-    : v.gte('1.34') ? dictForm({ minProps: 0, generation: true, mappings: true })
-      : v.gte('1.28') ? dictForm({ minProps: 0, generation: true }) : dictForm({ minProps: 0 });
-  return { type: 'object', minProperties, additionalProperties: false, patternProperties: { [UUID]: per } };
+  const form = v.gte('1.38') ? { minProps: 0, generation: true, mappings: true, consumerType: true }
+    : v.gte('1.34') ? { minProps: 0, generation: true, mappings: true }
+      : v.gte('1.28') ? { minProps: 0, generation: true } : { minProps: 0 };
+  return once(`post ${minProperties} ${JSON.stringify(form)}`, () => ({ type: 'object', minProperties, additionalProperties: false, patternProperties: { [UUID]: dictForm(form) } }));
 }
 
 /** A consumer's write from its request body at a microversion. */
