@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { FALLBACK_AUTOCHECKPOINT, checkpointInBackground } from './sqlite-checkpoint.ts';
 import pg from 'pg';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Compilable, type ControlledTransaction, type QueryResult, type Transaction } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
@@ -42,7 +43,13 @@ export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>>
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  return new Kysely<T>({ dialect: new SqliteDialect({ database: cachingStatements(db) }) });
+  // Checkpoints run on a worker thread (core/sqlite-checkpoint.ts); this connection's own is the fallback.
+  let forget = () => {};
+  if (file !== ':memory:') {
+    db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT}`);
+    forget = checkpointInBackground(file);
+  }
+  return new Kysely<T>({ dialect: new SqliteDialect({ database: cachingStatements(db, forget) }) });
 }
 
 /**
@@ -51,7 +58,7 @@ export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>>
  * A statement still being iterated is busy; such a query gets a fresh statement.
  */
 const STATEMENT_CACHE = 1000;
-function cachingStatements(db: Database.Database) {
+function cachingStatements(db: Database.Database, onClose: () => void) {
   // A hit only stamps its entry (no re-insertion into the map); the least recently used entry
   // is looked for when one must go, which is rare.
   const cache = new Map<string, { stmt: Database.Statement; used: number }>();
@@ -73,7 +80,7 @@ function cachingStatements(db: Database.Database) {
       cache.set(sqlText, { stmt, used: ++clock });
       return stmt;
     },
-    close() { cache.clear(); db.close(); },
+    close() { cache.clear(); db.close(); onClose(); },
   };
 }
 
