@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fetchOnce, runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
-import { cpuBusy, processCpuMs, procStatusKb, sleep, stopAll, tail, waitQuiet } from './lib/proc.ts';
+import { processCpuMs, procStatusKb, sleep, startConditions, stopAll, tail } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { login, startStratus, stratusAvailable, type Session, type Stratus } from './lib/stratus.ts';
 
@@ -292,10 +292,7 @@ export async function run(args: string[]): Promise<void> {
   const t0 = performance.now();
   const bench = new Bench(s);
   if (!stratusAvailable()) throw new Error('bin/stratus.js not found');
-  const busyBefore = s.waitQuietMs > 0
-    ? await waitQuiet(s.waitQuietMs, 0.15, (b) => bench.log(`machine ${fmt(100 * b, 0)} % busy; waiting`))
-    : await cpuBusy(1000);
-  bench.conditions.push(`CPU busy before the run: ${fmt(100 * busyBefore, 0)} %`, `load average at start: ${os.loadavg().map((l) => fmt(l)).join(' ')}`);
+  bench.conditions.push(...(await startConditions(s.waitQuietMs, (line) => bench.log(line))));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-network-'));
   const logFile = path.join(os.tmpdir(), `${path.basename(dataDir)}.log`);
   let failed: Error | undefined;

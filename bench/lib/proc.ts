@@ -4,7 +4,9 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { fetchOnce } from './load.ts';
+import { fmt } from './report.ts';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -220,4 +222,13 @@ export async function waitQuiet(maxMs: number, threshold = 0.15, onWait?: (busy:
     if (busy < threshold || performance.now() >= until) return busy;
     onWait?.(busy);
   }
+}
+
+/**
+ * The machine's state at the start of a run, for the report's conditions: waits for quiet first
+ * when `waitQuietMs` > 0 (--wait-quiet), else measures one second of CPU.
+ */
+export async function startConditions(waitQuietMs: number, log: (line: string) => void): Promise<string[]> {
+  const busy = waitQuietMs > 0 ? await waitQuiet(waitQuietMs, 0.15, (b) => log(`machine ${fmt(100 * b, 0)} % busy; waiting`)) : await cpuBusy(1000);
+  return [`CPU busy before the run: ${fmt(100 * busy, 0)} %`, `load average at start: ${os.loadavg().map((l) => fmt(l)).join(' ')}`];
 }
