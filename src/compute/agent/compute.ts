@@ -13,6 +13,7 @@ import type { ComputeClients } from '../clients.ts';
 import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
+import { schedulingHints } from '../worker/conductor.ts';
 import { guestHandlers } from './shelve.ts';
 import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
@@ -226,19 +227,13 @@ export class ComputeAgent {
   private async checkGroupPolicy(inst: Instance) {
     const group = ((inst.system_metadata.server_groups as string[] | undefined) ?? [])[0];
     if (!group) return;
-    const g = await this.store.db.selectFrom('server_groups').select(['policy', 'rules']).where('uuid', '=', group).executeTakeFirst();
-    if (!g || (g.policy !== 'affinity' && g.policy !== 'anti-affinity')) return;
-    const others = await this.store.db.selectFrom('instances').innerJoin('server_group_members', 'server_group_members.instance_uuid', 'instances.uuid')
-      .select('instances.host').where('server_group_members.group_uuid', '=', group).where('instances.deleted', '=', 0)
-      .where('instances.uuid', '!=', inst.uuid).execute();
-    const hosts = others.map((o) => o.host as string | null).filter((h): h is string => !!h);
-    if (g.policy === 'anti-affinity') {
-      const rules = typeof g.rules === 'string' && g.rules ? JSON.parse(g.rules) : {};
-      if (hosts.filter((h) => h === this.host).length >= Number(rules.max_server_per_host ?? 1)) {
-        throw new VirtError('Build of instance ' + inst.uuid + ' was re-scheduled: Anti-affinity instance group policy was violated.', true);
-      }
-    } else if (hosts.length && !hosts.includes(this.host)) {
-      throw new VirtError('Build of instance ' + inst.uuid + ' was re-scheduled: Affinity instance group policy was violated.', true);
+    // Where the other members run, as the scheduler saw it (its filters are what this re-checks).
+    const g = (await schedulingHints(this.store.db, this.log, inst.uuid, { group })).group;
+    if (g?.policy === 'anti-affinity' && g.hosts.filter((h) => h === this.host).length >= g.max_server_per_host) {
+      throw new VirtError(`Build of instance ${inst.uuid} was re-scheduled: Anti-affinity instance group policy was violated.`, true);
+    }
+    if (g?.policy === 'affinity' && g.hosts.length && !g.hosts.includes(this.host)) {
+      throw new VirtError(`Build of instance ${inst.uuid} was re-scheduled: Affinity instance group policy was violated.`, true);
     }
   }
 
