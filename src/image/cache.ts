@@ -134,9 +134,12 @@ export class ImageCache {
     try { await fh.sync(); } finally { await fh.close(); }
     await fsp.rename(tmp, this.file(img.id));
     const t = Date.now();
-    await this.db.deleteFrom('image_cache').where('image_id', '=', img.id).execute();
-    await this.db.insertInto('image_cache').values({ image_id: img.id, hits: 0, last_accessed: t, last_modified: t, size: st.size }).execute();
-    await this.db.deleteFrom('image_cache_queue').where('image_id', '=', img.id).execute();
+    // One transaction: nobody sees the image cached and still queued.
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('image_cache').where('image_id', '=', img.id).execute();
+      await tx.insertInto('image_cache').values({ image_id: img.id, hits: 0, last_accessed: t, last_modified: t, size: st.size }).execute();
+      await tx.deleteFrom('image_cache_queue').where('image_id', '=', img.id).execute();
+    });
     await this.prune(img.id);
     return true;
   }
