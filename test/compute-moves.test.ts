@@ -123,6 +123,12 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal(done.flavor.original_name, 'm1.small');
       assert.deepEqual(await usedOn(m.uuid), {});
       assert.equal((await migrationsOf(id))[0].status, 'confirmed');
+      // The resource audit counts the new flavor on the destination (512 MB of the host are reserved).
+      const dest = done['OS-EXT-SRV-ATTR:host'];
+      await until(`usage of ${dest}`, async () => {
+        const hv = (await nova('GET', '/os-hypervisors/detail', undefined, { version: '2.87' })).body.hypervisors.find((h: any) => h.service.host === dest);
+        return hv.running_vms === 1 && hv.vcpus_used === 1 && hv.memory_mb_used === 512 + 2048 && hv.local_gb_used === 20;
+      });
       const acts = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.map((a: any) => a.action);
       assert.deepEqual(acts.slice(0, 2), ['confirmResize', 'resize']);
       const resizeAct = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.find((a: any) => a.action === 'resize');

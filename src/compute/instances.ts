@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { bool, json, now } from '../core/db.ts';
 import type { Flavor } from './service.ts';
+import { flavorColumns } from './db/servers.ts';
 
 export const VmState = {
   ACTIVE: 'active', BUILDING: 'building', PAUSED: 'paused', SUSPENDED: 'suspended', STOPPED: 'stopped',
@@ -59,7 +60,9 @@ const LIGHT_COLUMNS = [
   'hostname', 'launch_index', 'reservation_id', 'progress', 'launched_at', 'terminated_at', 'created_at', 'updated_at', 'deleted_at', 'deleted',
 ] as const;
 
-export function rowToInstance(r: any, tags: string[] = []): Instance {
+export function rowToInstance(row: any, tags: string[] = []): Instance {
+  // The flavor's sizes are columns for SQL sums only; the instance carries the flavor.
+  const { vcpus: _v, memory_mb: _m, root_gb: _r, ephemeral_gb: _e, ...r } = row;
   return {
     ...r,
     flavor: json(r.flavor, {}), metadata: json(r.metadata, {}), system_metadata: json(r.system_metadata, {}),
@@ -74,6 +77,7 @@ function toRow(patch: Partial<Instance>): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(patch)) {
     if (k === 'tags') continue;
+    if (k === 'flavor' && v) Object.assign(row, flavorColumns(v as Flavor));
     if ((JSON_COLUMNS as readonly string[]).includes(k)) row[k] = v === null ? null : JSON.stringify(v);
     else if (typeof v === 'boolean') row[k] = v ? 1 : 0;
     else row[k] = v;
@@ -170,6 +174,15 @@ export class InstanceStore {
       for (const tag of tags) await tx.insertInto('instance_tags').values({ instance_uuid: uuid, tag }).execute();
       await tx.updateTable('instances').set({ updated_at: now() }).where('uuid', '=', uuid).execute();
     });
+  }
+
+  /** What the instances of a host use (the resource audit's sums: Nova's instances columns). */
+  async hostUsage(host: string): Promise<{ count: number; vcpus: number; memory_mb: number; disk_gb: number }> {
+    const r = await this.db.selectFrom('instances')
+      .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.sum<number>('vcpus').as('vcpus'), eb.fn.sum<number>('memory_mb').as('memory_mb'),
+        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb')])
+      .where('host', '=', host).where('deleted', '=', 0).executeTakeFirstOrThrow();
+    return { count: Number(r.count), vcpus: Number(r.vcpus ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) };
   }
 
   /** Soft delete, as Nova keeps deleted instances readable by admins and changes-since. */

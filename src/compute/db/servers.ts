@@ -130,4 +130,21 @@ export const serverMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '003_instance_resources': {
+    // Nova's instances.vcpus/memory_mb/root_gb/ephemeral_gb: the flavor's sizes as columns, so the
+    // resource audit sums a host's usage in SQL instead of parsing every flavor.
+    async up(db: Kysely<any>) {
+      for (const col of ['vcpus', 'memory_mb', 'root_gb', 'ephemeral_gb']) {
+        await db.schema.alterTable('instances').addColumn(col, 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      }
+      for (const r of await db.selectFrom('instances').select(['uuid', 'flavor']).execute()) {
+        await db.updateTable('instances').set(flavorColumns(JSON.parse(r.flavor))).where('uuid', '=', r.uuid).execute();
+      }
+    },
+  },
 };
+
+/** The sizes of a flavor as the instances columns that repeat them. */
+export function flavorColumns(f: { vcpus?: number; ram?: number; disk?: number; ephemeral?: number }) {
+  return { vcpus: f.vcpus ?? 0, memory_mb: f.ram ?? 0, root_gb: f.disk ?? 0, ephemeral_gb: f.ephemeral ?? 0 };
+}
