@@ -129,6 +129,30 @@ export class InstanceStore {
     return (await q.execute()).map((r) => rowToInstance(r));
   }
 
+  /**
+   * One page of a list without filters, in SQL: live instances (of a project) ordered by
+   * created_at/uuid, after the marker's position (keyset), at most `limit` (light, as listLight).
+   * Null when the marker is not one of them.
+   */
+  async pageLight(o: { projectId?: string; order: Array<{ key: 'created_at' | 'uuid'; dir: 'asc' | 'desc' }>; marker?: string; limit: number }): Promise<{ items: Instance[]; more: boolean } | null> {
+    let q = this.db.selectFrom('instances').select(LIGHT_COLUMNS).where('deleted', '=', 0);
+    if (o.projectId) q = q.where('project_id', '=', o.projectId);
+    if (o.marker !== undefined) {
+      let mq = this.db.selectFrom('instances').select(['created_at', 'uuid']).where('uuid', '=', o.marker).where('deleted', '=', 0);
+      if (o.projectId) mq = mq.where('project_id', '=', o.projectId);
+      const m = await mq.executeTakeFirst();
+      if (!m) return null;
+      // After the marker: greater (or less) on the first key, or equal on it and after on the next, ...
+      q = q.where((eb) => eb.or(o.order.map((k, n) => eb.and([
+        ...o.order.slice(0, n).map((p) => eb(p.key, '=', m[p.key])),
+        eb(k.key, k.dir === 'asc' ? '>' : '<', m[k.key]),
+      ]))));
+    }
+    for (const k of o.order) q = q.orderBy(k.key, k.dir);
+    const rows = await q.limit(o.limit + 1).execute();
+    return { items: rows.slice(0, o.limit).map((r) => rowToInstance(r)), more: rows.length > o.limit };
+  }
+
   /** Whole instances (deleted ones too) by uuid, in the order asked. */
   async getMany(uuids: string[]): Promise<Instance[]> {
     const rows = new Map<string, any>();

@@ -452,9 +452,8 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   // only the page is read whole (a page of 1,000 out of 10,000 servers parses 1,000, not 10,000).
   const light = !['flavor', 'ip', 'ip6', 'tags', 'tags-any', 'not-tags', 'not-tags-any'].some((k) => get(k) !== undefined);
   const load = (where: { projectId?: string; deleted?: boolean }) => (light ? store.listLight(where) : store.list(where));
-  let items = await load({ projectId: projectFilter, deleted: readDeleted ? undefined : false });
-  if (deletedParam !== undefined && !isTrue(deletedParam)) items = items.filter((i) => !i.deleted);
-  else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
+  // status=deleted lets an admin see deleted servers without changes-since.
+  let withDeleted = false;
 
   const filters: Array<(i: Instance) => boolean> = [];
   const name = get('name');
@@ -467,9 +466,7 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   if (status.length) {
     const states = status.flatMap(statesFromStatus);
     const wantsDeleted = status.some((s) => s.toLowerCase() === 'deleted');
-    if (wantsDeleted && !readDeleted && admin) {
-      items = await load({ projectId: projectFilter });
-    }
+    if (wantsDeleted && !readDeleted && admin) withDeleted = true;
     filters.push((i) => (i.deleted ? wantsDeleted && admin : states.some((s) => s.vm === i.vm_state && (s.task === 'default' ? !STATE_MAP[i.vm_state]![i.task_state ?? ''] : s.task === i.task_state))));
   }
   const image = get('image');
@@ -503,12 +500,28 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     if (notTags.length) filters.push((i) => !notTags.every((t) => i.tags.includes(t)));
     if (notAny.length) filters.push((i) => !notAny.some((t) => i.tags.includes(t)));
   }
-  items = items.filter((i) => filters.every((f) => f(i)));
 
   // Sort: created_at desc then uuid desc by default, as Nova.
   const keys = sortKeys.length ? sortKeys : ['created_at'];
   const dirs = keys.map((_, n) => sortDirs[n] ?? sortDirs[0] ?? 'desc');
   if (!keys.includes('uuid')) { keys.push('uuid'); dirs.push(dirs[0] ?? 'desc'); }
+  const marker = get('marker');
+  const max = limit ?? 1000;
+
+  let items: Instance[];
+  if (light && !filters.length && !readDeleted && !withDeleted && deletedParam === undefined && keys.every((k) => k === 'created_at' || k === 'uuid')) {
+    // No filters, a sort on created_at/uuid (the default): the page comes from SQL, not from every server of the project.
+    const r = await store.pageLight({ projectId: projectFilter, order: keys.map((k, n) => ({ key: k as 'created_at' | 'uuid', dir: dirs[n] as 'asc' | 'desc' })), marker, limit: max });
+    if (!r) throw badRequest(`marker [${marker}] not found`);
+    return pageAnswer(req, q, detail, detail ? await store.getMany(r.items.map((i) => i.uuid)) : r.items, max, r.more);
+  }
+  if (withDeleted) items = await load({ projectId: projectFilter });
+  else {
+    items = await load({ projectId: projectFilter, deleted: readDeleted ? undefined : false });
+    if (deletedParam !== undefined && !isTrue(deletedParam)) items = items.filter((i) => !i.deleted);
+    else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
+  }
+  items = items.filter((i) => filters.every((f) => f(i)));
   const col = (i: Instance, k: string): any => (k === 'display_name' ? i.display_name : k === 'display_description' ? i.display_description : (i as any)[k]);
   items.sort((a, b) => {
     for (let n = 0; n < keys.length; n++) {
@@ -519,18 +532,20 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     }
     return 0;
   });
-  const marker = get('marker');
   if (marker !== undefined) {
     const at = items.findIndex((i) => i.uuid === marker);
     if (at < 0) throw badRequest(`marker [${marker}] not found`);
     items = items.slice(at + 1);
   }
-  let page = limit !== undefined ? items.slice(0, limit) : items.slice(0, 1000);
-  if (light && detail) page = await store.getMany(page.map((i) => i.uuid));
+  const page = items.slice(0, max);
+  return pageAnswer(req, q, detail, light && detail ? await store.getMany(page.map((i) => i.uuid)) : page, max, items.length > page.length);
+}
+
+/** The list's answer: the page's servers and, when more follow a full page, the link to the next. */
+function pageAnswer(req: FastifyRequest, q: URLSearchParams, detail: boolean, page: Instance[], max: number, more: boolean) {
   const servers = page.map((i) => (detail ? serverView(req, i) : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) }));
   const out: Record<string, unknown> = { servers };
-  const max = limit ?? 1000;
-  if (page.length && page.length === max && items.length > page.length) {
+  if (page.length && page.length === max && more) {
     const u = new URLSearchParams(q);
     u.set('limit', String(max));
     u.set('marker', page[page.length - 1]!.uuid);
