@@ -28,9 +28,8 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
       const reps = repsFor(size);
       const md5 = await patternMd5(size);
       const ids: string[] = [];
-      await b.bareUpload(size);
-      if (!live) { await b.bareDownload(size); continue; }
-      let downloaded = false;
+      const bare = b.bareCells(size);
+      if (!live) { await bare.end(); continue; }
       try {
         const create = await b.cell('create', undefined, size, reps, async (i) => {
           const t0 = performance.now();
@@ -61,7 +60,7 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
           if (img.size !== size) return { ms: t.ms, error: `image size ${img.size} after upload, not ${size}` };
           if (img.checksum !== md5) return { ms: t.ms, error: `image checksum ${img.checksum}, not the MD5 of the data (${md5})` };
           return { ms: t.ms };
-        });
+        }, { before: bare.put });
         if (!create.error && !upload.error) {
           const both: StreamRow = {
             op: 'create + upload', limitOp: 'PUT', size, reps, ok: upload.ok, ms: create.ms + upload.ms,
@@ -70,8 +69,6 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
           b.streams.push(both);
         }
         b.rssPoint(`upload ${sizeLabel(size)}`, size);
-        await b.bareDownload(size);
-        downloaded = true;
         if (upload.error) { failedAt = size; continue; }
         await b.cell('download', 'GET', size, reps, async (i, signal) => {
           const t = await transfer(`${base}/v2/images/${ids[i]}/file`, { method: 'GET', headers: auth, verify: true, agent, signal, maxMs: s.maxTransferMs });
@@ -82,10 +79,10 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
           const cmd5 = t.headers['content-md5'];
           if (cmd5 !== undefined && cmd5 !== md5) return { ms: t.ms, error: `Content-MD5 ${cmd5}, not ${md5}` };
           return { ms: t.ms };
-        });
+        }, { before: bare.get });
         b.rssPoint(`download ${sizeLabel(size)}`, size);
       } finally {
-        if (!downloaded) await b.bareDownload(size);
+        await bare.end();
         for (const id of ids.filter(Boolean)) {
           const d = await fetchOnce(`${base}/v2/images/${id}`, { method: 'DELETE', headers: auth }).catch((e: Error) => ({ status: 0, body: e.message }));
           if (d.status !== 204) b.problems.push(`DELETE image (${sizeLabel(size)}) answered ${d.status}: ${d.body.slice(0, 200)}`);

@@ -39,8 +39,8 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
       const reps = repsFor(size);
       const md5 = await patternMd5(size);
       const name = (i: number) => `${base}/bench-large/obj-${size}-${i}`;
-      await b.bareUpload(size);
-      if (!live) { await b.bareDownload(size); continue; }
+      const bare = b.bareCells(size);
+      if (!live) { await bare.end(); continue; }
       const put = await b.cell('PUT', 'PUT', size, reps, async (i, signal) => {
         const t = await transfer(name(i), {
           method: 'PUT', upload: size, headers: { ...auth, 'Content-Type': 'application/octet-stream' }, agent, signal, maxMs: s.maxTransferMs,
@@ -50,11 +50,10 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
         const etag = unquote(t.headers.etag);
         if (etag !== md5) return { ms: t.ms, error: `ETag ${etag ?? '(none)'} is not the MD5 of the body (${md5})` };
         return { ms: t.ms };
-      });
+      }, { before: bare.put });
       b.rssPoint(`PUT ${sizeLabel(size)}`, size);
       if (put.error) failedAt = size;
-      await b.bareDownload(size);
-      if (put.ok === 0) continue;
+      if (put.ok === 0) { await bare.end(); continue; }
       await b.cell('GET', 'GET', size, put.ok, async (i, signal) => {
         const t = await transfer(name(i), { method: 'GET', headers: auth, verify: true, agent, signal, maxMs: s.maxTransferMs });
         if (t.error) return { ms: t.ms, error: `${t.error} (after ${t.received} bytes)` };
@@ -65,7 +64,8 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
         const etag = unquote(t.headers.etag);
         if (etag !== md5) return { ms: t.ms, error: `ETag ${etag ?? '(none)'} is not the MD5 of the body (${md5})` };
         return { ms: t.ms };
-      });
+      }, { before: bare.get });
+      await bare.end();
       b.rssPoint(`GET ${sizeLabel(size)}`, size);
       for (let i = 0; i < put.ok; i++) {
         const d = await transfer(name(i), { method: 'DELETE', headers: auth, agent });

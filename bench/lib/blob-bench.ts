@@ -10,6 +10,7 @@ import fsp from 'node:fs/promises';
 import { GiB, MiB, freeBytes, keepAliveAgent, machineLimits, makeTemp, mbps, median, parseSize, removeTemp, sizeLabel, startBlobServer, syncDisk, transfer, watchRss, type Limits, type LimitRow, type SmallRow } from './blob.ts';
 export { Report };
 import { cpuBusy, procStatusKb, sleep, stopAll, tail, treeMemMb, waitQuiet, type Server } from './proc.ts';
+import { fetchOnce } from './load.ts';
 import { fmt, machineLine, Report } from './report.ts';
 import { login, startStratus, stratusAvailable, type Session, type Stratus } from './stratus.ts';
 
@@ -47,8 +48,11 @@ export function parseArgs(area: string, args: string[], defaults: Partial<Settin
   return s;
 }
 
-/** Repetitions per size: many for small transfers (their time is mostly the request), one for the largest. */
-export const repsFor = (size: number) => (size <= MiB ? 20 : size <= 100 * MiB ? 3 : 1);
+/**
+ * Repetitions per size: many for small transfers (their time is mostly the request), three for
+ * the largest (one 2 GiB run swung between 67 % and 76 % of the bare server from run to run).
+ */
+export const repsFor = (size: number) => (size <= MiB ? 20 : 3);
 
 export interface StreamRow {
   /** e.g. PUT, GET, create, upload, download. */
@@ -168,11 +172,14 @@ export class BlobBench {
    * process's RSS watched (aborting beyond rssLimitMb). fn returns its own timing.
    */
   async cell(op: string, limitOp: 'PUT' | 'GET' | undefined, size: number, reps: number,
-    fn: (rep: number, signal: AbortSignal) => Promise<{ ms: number; error?: string }>): Promise<StreamRow> {
+    fn: (rep: number, signal: AbortSignal) => Promise<{ ms: number; error?: string }>,
+    opts: { before?: (rep: number) => Promise<void> } = {}): Promise<StreamRow> {
     const times: number[] = [];
     let error: string | undefined;
     let rssMax = 0;
     for (let i = 0; i < reps && !error; i++) {
+      // Not timed: e.g. the bare server's repetition that this one is held against.
+      await opts.before?.(i);
       await syncDisk();
       const ctl = new AbortController();
       const w = watchRss(this.stratus!.server.pid, this.s.rssLimitMb, ctl);
@@ -238,7 +245,7 @@ export class BlobBench {
       what,
       `Bytes: a fixed pseudo-random pattern (period 1,048,573 bytes) generated on the fly in ${fmt(256, 0)} KiB pieces, never held whole in memory; ` +
         'every download is compared with the pattern byte for byte and its length checked. MB = MiB; MB/s = size / wall time of one request ' +
-        '(first byte sent to last byte of the answer), the median of the repetitions (1 MiB ×20, 100 MiB ×3, 2 GiB ×1), each after `sync`; ' +
+        '(first byte sent to last byte of the answer), the median of the repetitions (1 MiB ×20, 100 MiB ×3, 2 GiB ×3), each after `sync`; ' +
         'the client runs in the benchmark process, on the same cores as the server. All files are on the disk of ' + os.tmpdir() +
         ' with a warm page cache (downloads read what was just written).',
       `Peak RSS: VmHWM of the Stratus process (from /proc) after each size; it only grows, so the growth from the first size to the last is what a ` +
@@ -263,55 +270,71 @@ export class BlobBench {
     const bare = this.bareHwm.map((b) => `${fmt(b.mb, 0)} MB after ${sizeLabel(b.size)}`).join(', ');
     rep.text((this.limits ? `Raw copies: measured ${this.limits.measuredAt.toISOString().slice(11, 19)} UTC in this run (${fmt(this.limits.wallMs / 1000, 0)} s; shared by the areas run together), ` +
       'each from a source file created once, after `sync`; cp and dd include their process start (it dominates at 1 MiB). ' : '') +
-      'bare node:http (bench/lib/blob-server.ts, its own process, keep-alive): measured in this area just before the Stratus cells of the same size, so that both see the same machine; ' +
+      'bare node:http (bench/lib/blob-server.ts, its own process, keep-alive): measured in this area, each repetition just before the Stratus repetition it is held against (PUT before upload, GET before download: the disk slows over gigabytes of writes, and both see the same); ' +
       'it streams a PUT body into a file (temporary, then renamed; "fdatasync": synced before the answer, as Swift\'s object server does; "hashes": computed on the way) ' +
       `and a file into a GET answer; the PUT without the service's own durability runs only below 1 GiB (to save time). Its peak RSS: ${bare || '–'}.`);
   }
 
-  /** Bare PUT cells for a size: the variant matching the service's durability, the one with its hashes, and (below 1 GiB, or when the service does not sync) the other. */
-  async bareUpload(size: number): Promise<void> {
-    if (!this.bare) return;
+  /**
+   * The bare server's cells for a size. PUT: the variant matching the service's durability, the
+   * one with its hashes, and (below 1 GiB, or when the service does not sync) the other; GET:
+   * the main variant's files. `put(i)` and `get(i)` run the i-th repetition, so that a Stratus
+   * cell can alternate with them (cell's `before`): both then see the same disk and page cache,
+   * whose speed drifts over gigabytes of writes. `end()` runs what is left, records the rows and
+   * removes the files.
+   */
+  bareCells(size: number): { put: (i: number) => Promise<void>; get: (i: number) => Promise<void>; end: () => Promise<void> } {
     const durable = this.durable ?? true;
-    const variants: { durable: boolean; hash?: string; name: string }[] = [{ durable, name: 'main' }];
-    if (this.hash) variants.push({ durable, hash: this.hash, name: 'hash' });
-    if (size < GiB || !durable) variants.push({ durable: !durable, name: 'other' });
-    for (const v of variants) {
-      const reps = repsFor(size);
-      const times: number[] = [];
-      let error: string | undefined;
-      const q = [v.durable ? 'durable=1' : '', v.hash ? `hash=${v.hash}` : ''].filter(Boolean).join('&');
-      const label = `bare node:http PUT${v.durable ? ' + fdatasync' : ''}${v.hash ? ` + ${v.hash}` : ''} ${sizeLabel(size)}`;
-      for (let i = 0; i < reps && !error; i++) {
+    const variants: { durable: boolean; hash?: string; name: string; times: number[]; error?: string }[] = [{ durable, name: 'main', times: [] }];
+    if (this.hash) variants.push({ durable, hash: this.hash, name: 'hash', times: [] });
+    if (size < GiB || !durable) variants.push({ durable: !durable, name: 'other', times: [] });
+    const gets: { times: number[]; error?: string } = { times: [] };
+    const reps = repsFor(size);
+    const putDone = new Set<number>(), getDone = new Set<number>();
+    let recorded = false;
+    const put = async (i: number) => {
+      if (!this.bare || putDone.has(i) || i >= reps) return;
+      putDone.add(i);
+      for (const v of variants) {
+        if (v.error) continue;
+        const q = [v.durable ? 'durable=1' : '', v.hash ? `hash=${v.hash}` : ''].filter(Boolean).join('&');
         await syncDisk();
         const t = await transfer(`${this.bare.origin}/obj-${size}-${v.name}-${i}${q ? `?${q}` : ''}`, { method: 'PUT', upload: size, agent: this.bare.agent, maxMs: this.s.maxTransferMs });
-        if (t.error || t.status !== 201) error = t.error ?? `HTTP ${t.status}: ${t.body.slice(0, 200)}`;
-        else times.push(t.ms);
+        if (t.error || t.status !== 201) v.error = t.error ?? `HTTP ${t.status}: ${t.body.slice(0, 200)}`;
+        else v.times.push(t.ms);
+        // Only the main variant's files are read back: the others go at once, so that the bare
+        // server leaves no more bytes in the page cache than Stratus's cells do.
+        if (v.name !== 'main') await fetchOnce(`${this.bare.origin}/obj-${size}-${v.name}-${i}`, { method: 'DELETE' }).catch(() => undefined);
       }
-      const ms = median(times);
-      this.bareRows.push({ method: 'bare node:http', op: 'PUT', size, durable: v.durable, hash: v.hash, reps, ms, mbps: mbps(size, ms), error });
-      if (error) this.problems.push(`${label}: ${error}`);
-      this.log(`${label}: ${fmt(mbps(size, ms))} MB/s`);
-    }
-  }
-
-  /** Bare GET cell for a size (the files of bareUpload's main variant), then its files removed. */
-  async bareDownload(size: number): Promise<void> {
-    if (!this.bare) return;
-    const reps = repsFor(size);
-    const times: number[] = [];
-    let error: string | undefined;
-    for (let i = 0; i < reps && !error; i++) {
+    };
+    const get = async (i: number) => {
+      if (!this.bare || getDone.has(i) || i >= reps || gets.error) return;
+      await put(i);
+      getDone.add(i);
       const t = await transfer(`${this.bare.origin}/obj-${size}-main-${i}`, { method: 'GET', verify: true, agent: this.bare.agent, maxMs: this.s.maxTransferMs });
-      if (t.error || t.status !== 200) error = t.error ?? `HTTP ${t.status}: ${t.body.slice(0, 200)}`;
-      else if (t.received !== size || t.mismatchAt !== undefined) error = `got ${t.received} bytes${t.mismatchAt !== undefined ? `, differing at ${t.mismatchAt}` : ''}`;
-      else times.push(t.ms);
-    }
-    const ms = median(times);
-    this.bareRows.push({ method: 'bare node:http', op: 'GET', size, durable: false, reps, ms, mbps: mbps(size, ms), error });
-    if (error) this.problems.push(`bare node:http GET ${sizeLabel(size)}: ${error}`);
-    this.log(`bare node:http GET ${sizeLabel(size)}: ${fmt(mbps(size, ms))} MB/s`);
-    this.bareHwm.push({ size, mb: procStatusKb(this.bare.server.pid, 'VmHWM') / 1024 });
-    for (const f of await fsp.readdir(this.bare.dir)) if (f.startsWith(`obj-${size}-`)) await fsp.rm(`${this.bare.dir}/${f}`, { force: true });
+      if (t.error || t.status !== 200) gets.error = t.error ?? `HTTP ${t.status}: ${t.body.slice(0, 200)}`;
+      else if (t.received !== size || t.mismatchAt !== undefined) gets.error = `got ${t.received} bytes${t.mismatchAt !== undefined ? `, differing at ${t.mismatchAt}` : ''}`;
+      else gets.times.push(t.ms);
+    };
+    const end = async () => {
+      if (!this.bare || recorded) return;
+      recorded = true;
+      for (let i = 0; i < reps; i++) await get(i);
+      for (const v of variants) {
+        const ms = median(v.times);
+        this.bareRows.push({ method: 'bare node:http', op: 'PUT', size, durable: v.durable, hash: v.hash, reps, ms, mbps: mbps(size, ms), error: v.error });
+        const label = `bare node:http PUT${v.durable ? ' + fdatasync' : ''}${v.hash ? ` + ${v.hash}` : ''} ${sizeLabel(size)}`;
+        if (v.error) this.problems.push(`${label}: ${v.error}`);
+        this.log(`${label}: ${fmt(mbps(size, ms))} MB/s`);
+      }
+      const ms = median(gets.times);
+      this.bareRows.push({ method: 'bare node:http', op: 'GET', size, durable: false, reps, ms, mbps: mbps(size, ms), error: gets.error });
+      if (gets.error) this.problems.push(`bare node:http GET ${sizeLabel(size)}: ${gets.error}`);
+      this.log(`bare node:http GET ${sizeLabel(size)}: ${fmt(mbps(size, ms))} MB/s`);
+      this.bareHwm.push({ size, mb: procStatusKb(this.bare.server.pid, 'VmHWM') / 1024 });
+      for (const f of await fsp.readdir(this.bare.dir)) if (f.startsWith(`obj-${size}-`)) await fsp.rm(`${this.bare.dir}/${f}`, { force: true });
+    };
+    return { put, get, end };
   }
 
   streamTable(rep: Report, title: string): void {

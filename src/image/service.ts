@@ -206,9 +206,7 @@ export class ImageService implements ServiceModule {
     const hasher = new ImageHasher(this.sizeCap);
     let stored;
     try {
-      const passing = data.pipe(hasher);
-      data.on('error', (e) => hasher.destroy(e));
-      stored = await store.add(img.id, passing);
+      stored = await store.add(img.id, hasher.pass(data));
     } catch (e) {
       await this.repo.transition(img.id, from, revertTo);
       if (e instanceof ApiError) throw e;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
@@ -18,31 +18,33 @@ import { finishTask, taskView } from './tasks.ts';
 /**
  * Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing.
  * MD5 and SHA-512 of a large body run on hashing threads (core/hashing.ts), in parallel; the
- * digests are ready when the stream ends. `hash: false` only counts (a staged upload).
+ * digests are ready when the stream ends. `hash: false` only counts (a staged upload). A plain
+ * async generator between the body and the store (a Transform stream cost more per chunk).
  */
-export class ImageHasher extends Transform {
+export class ImageHasher {
   private hash?: BodyHash;
   private result?: { md5: string; sha512: string };
   size = 0;
   head = Buffer.alloc(0);
   constructor(private cap: number, opts: { hash?: boolean } = {}) {
-    super({ highWaterMark: 1 << 20 });
     if (opts.hash !== false) this.hash = new BodyHash(['md5', 'sha512']);
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-    this.size += chunk.length;
-    if (this.size > this.cap) return cb(new ApiError(413, `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`));
-    if (this.head.length < 512) this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
-    if (!this.hash) return cb(null, chunk);
-    this.hash.update(chunk).then(() => cb(null, chunk), cb);
-  }
-  override _flush(cb: TransformCallback) {
-    if (!this.hash) return cb();
-    this.hash.digest().then(([md5, sha512]) => { this.result = { md5: md5!, sha512: sha512! }; cb(); }, cb);
-  }
-  override _destroy(err: Error | null, cb: (e: Error | null) => void) {
-    this.hash?.abort();
-    cb(err);
+  /** The bytes of `data`, counted, capped and hashed on their way; a failure or an early stop forgets the hash. */
+  async *pass(data: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let done = false;
+    try {
+      for await (const chunk of data) {
+        this.size += chunk.length;
+        if (this.size > this.cap) throw new ApiError(413, `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`);
+        if (this.head.length < 512) this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
+        if (this.hash) await this.hash.update(chunk);
+        yield chunk;
+      }
+      if (this.hash) { const [md5, sha512] = await this.hash.digest(); this.result = { md5: md5!, sha512: sha512! }; }
+      done = true;
+    } finally {
+      if (!done) this.hash?.abort();
+    }
   }
   /** The checksum (md5) and os_hash_value (sha512), hex, once every byte went through. */
   get digests(): { md5: string; sha512: string } {
@@ -143,7 +145,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     const tmp = `${staged}.tmp-${randomUUID()}`;
     const hasher = new ImageHasher(svc.sizeCap, { hash: false });
     try {
-      await pipeline(req.body as Readable, hasher, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+      await pipeline(hasher.pass(req.body as Readable), fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
       const fd = await fsp.open(tmp, 'r+');
       try { await fd.sync(); } finally { await fd.close(); }
       await fsp.rename(tmp, staged);

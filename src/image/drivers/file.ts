@@ -29,7 +29,7 @@ export class FileStore implements ImageStore {
     return path.join(this.dir, name);
   }
 
-  async add(imageId: string, data: Readable): Promise<StoredImage> {
+  async add(imageId: string, data: AsyncIterable<Buffer>): Promise<StoredImage> {
     if (!ID.test(imageId)) throw new ApiError(400, 'Invalid image id.');
     const final = path.join(this.dir, imageId);
     const tmp = path.join(this.dir, `.tmp-${imageId}-${randomUUID()}`);

@@ -1,7 +1,7 @@
 // The `object-store` store: images kept in Stratus's own Swift, in the container `glance` of
 // the service project's account, reached over Swift's REST API with the glance service
 // user's token (as glance_store's swift driver with a single-tenant account).
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
 import type { ServiceSession } from '../../core/clients.ts';
 import type { ImageStore, StoredImage } from './store.ts';
@@ -29,7 +29,7 @@ export class ObjectStoreStore implements ImageStore {
     try { await this.account(); return true; } catch { return false; }
   }
 
-  async add(imageId: string, data: Readable): Promise<StoredImage> {
+  async add(imageId: string, data: AsyncIterable<Buffer>): Promise<StoredImage> {
     if (!ID.test(imageId)) throw new ApiError(400, 'Invalid image id.');
     const account = await this.account();
     if (!this.containerReady) {
@@ -38,8 +38,7 @@ export class ObjectStoreStore implements ImageStore {
       this.containerReady = true;
     }
     let size = 0;
-    const counted = data.pipe(new Transform({ transform(chunk: Buffer, _e, cb) { size += chunk.length; cb(null, chunk); } }));
-    data.on('error', (e) => counted.destroy(e));
+    const counted = Readable.from((async function* () { for await (const chunk of data) { size += chunk.length; yield chunk; } })());
     const res = await this.session.fetch(`${account}/${CONTAINER}/${imageId}`, {
       method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' },
       body: Readable.toWeb(counted) as unknown as BodyInit, duplex: 'half',

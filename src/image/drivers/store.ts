@@ -14,7 +14,7 @@ export interface ImageStore {
   id: string;
   description: string;
   /** Writes the stream; on any error nothing is left behind. */
-  add(imageId: string, data: Readable): Promise<StoredImage>;
+  add(imageId: string, data: AsyncIterable<Buffer>): Promise<StoredImage>;
   /** Reads [start, end] inclusive when given. */
   get(url: string, range?: { start: number; end: number }): Promise<Readable>;
   delete(url: string): Promise<void>;
