@@ -2,11 +2,11 @@
 // per-project and per-user limits over the 'default' class and the configured defaults, usage
 // counted from what exists (Nova counts, it does not reserve), settable ranges, quota classes.
 // Other families check deltas through the QuotaEngine kept in svc.parts ('quotas'); servers are
-// counted by whatever the servers family registers as svc.parts 'serverUsage' (ServerUsage).
+// counted in SQL over the instances table (its flavor-size columns give cores and RAM).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import { json, type Migration } from '../../core/db.ts';
+import type { Migration } from '../../core/db.ts';
 import { authorize, badRequest, forbidden, mv, queryOf, validateBody } from './common.ts';
 
 /** Nova's quota resources, in QUOTAS order, with their [quota] defaults (-1: unlimited). */
@@ -21,11 +21,6 @@ const FILTERED_2_36 = NETWORK_QUOTAS;
 const FILTERED_2_57 = [...NETWORK_QUOTAS, 'injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes'];
 const QS = 'os_compute_api:os-quota-sets';
 const QCS = 'os_compute_api:os-quota-class-sets';
-
-/** What the servers family counts for quotas: a project's (or one of its users') servers. */
-export interface ServerUsage {
-  count(projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }>;
-}
 
 /** Deltas over quota answer 403 with Nova's message. */
 export class OverQuota extends Error {
@@ -93,23 +88,19 @@ export class QuotaEngine {
 
   /** Usage as Nova's _get_usages counts it (key pairs and group members are per user, shown 0). */
   async usages(projectId: string, userId?: string): Promise<Record<string, number>> {
-    const servers = (this.svc.parts.get('serverUsage') as ServerUsage | undefined);
-    const s = servers ? await servers.count(projectId, userId) : await this.countServers(projectId, userId);
+    const s = await this.countServers(projectId, userId);
     const groups = await this.db.selectFrom('server_groups').select((eb) => eb.fn.countAll().as('n')).where('project_id', '=', projectId)
       .$if(!!userId, (q) => q.where('user_id', '=', userId!)).executeTakeFirst().catch(() => ({ n: 0 }));
     return { instances: s.instances, cores: s.cores, ram: s.ram, key_pairs: 0, server_groups: Number(groups?.n ?? 0), server_group_members: 0 };
   }
 
-  /** Servers counted from the servers family's `instances` table (not deleted), cores and RAM from their flavors. */
+  /** Servers counted from the servers family's `instances` table (not deleted), cores and RAM summed over its flavor-size columns. */
   async countServers(projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
-    const rows = await this.db.selectFrom('instances').select(['flavor']).where('project_id', '=', projectId).where('deleted', '=', 0)
-      .$if(!!userId, (q) => q.where('user_id', '=', userId!)).execute().catch(() => [] as Array<{ flavor: string }>);
-    let cores = 0, ram = 0;
-    for (const r of rows) {
-      const f = json<{ vcpus?: number; ram?: number }>(r.flavor, {});
-      cores += Number(f.vcpus ?? 0); ram += Number(f.ram ?? 0);
-    }
-    return { instances: rows.length, cores, ram };
+    const r = await this.db.selectFrom('instances')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('vcpus').as('cores'), eb.fn.sum<number>('memory_mb').as('ram')])
+      .where('project_id', '=', projectId).where('deleted', '=', 0)
+      .$if(!!userId, (q) => q.where('user_id', '=', userId!)).executeTakeFirst().catch(() => undefined);
+    return { instances: Number(r?.n ?? 0), cores: Number(r?.cores ?? 0), ram: Number(r?.ram ?? 0) };
   }
 
   async detail(projectId: string, userId?: string): Promise<Detail> {

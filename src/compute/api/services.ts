@@ -196,18 +196,14 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
     const host = req.params.host;
     const node = await svc.db.selectFrom('compute_nodes').selectAll().where('host', '=', host).where('deleted', '=', 0).orderBy('id').executeTakeFirst();
     if (!node) throw notFound(`Compute host ${host} could not be found.`);
-    const rows: any[] = await svc.db.selectFrom('instances').select(['project_id', 'flavor']).where('host', '=', host).where('deleted', '=', 0).execute().catch(() => []);
+    // Per project, summed over the instances' flavor-size columns.
+    const rows = await svc.db.selectFrom('instances')
+      .select((eb) => ['project_id', eb.fn.sum<number>('vcpus').as('cpu'), eb.fn.sum<number>('memory_mb').as('memory_mb'), eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb')])
+      .where('host', '=', host).where('deleted', '=', 0).groupBy('project_id').execute().catch(() => [] as any[]);
     const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({ resource: { host, project, cpu, memory_mb, disk_gb } });
-    const byProject = new Map<string, { cpu: number; memory_mb: number; disk_gb: number }>();
+    const byProject = new Map(rows.map((r) => [r.project_id as string, { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) }]));
     let cpu = 0, mem = 0, disk = 0;
-    for (const r of rows) {
-      const f = (() => { try { return JSON.parse(r.flavor); } catch { return {}; } })();
-      const c = Number(f.vcpus ?? 0), m = Number(f.ram ?? 0), d = Number(f.disk ?? 0) + Number(f.ephemeral ?? 0);
-      cpu += c; mem += m; disk += d;
-      const p = byProject.get(r.project_id) ?? { cpu: 0, memory_mb: 0, disk_gb: 0 };
-      p.cpu += c; p.memory_mb += m; p.disk_gb += d;
-      byProject.set(r.project_id, p);
-    }
+    for (const p of byProject.values()) { cpu += p.cpu; mem += p.memory_mb; disk += p.disk_gb; }
     return { host: [
       resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
       resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),

@@ -2,7 +2,7 @@
 // their tags, and the instance actions with their events. Names follow Nova's schema.
 import type { Kysely } from 'kysely';
 import type { Migration } from '../../core/db.ts';
-import { serialType } from '../../core/db.ts';
+import { json, serialType } from '../../core/db.ts';
 
 export const serverMigrations: Record<string, Migration> = {
   '001_instances': {
@@ -138,7 +138,7 @@ export const serverMigrations: Record<string, Migration> = {
         await db.schema.alterTable('instances').addColumn(col, 'integer', (c) => c.notNull().defaultTo(0)).execute();
       }
       for (const r of await db.selectFrom('instances').select(['uuid', 'flavor']).execute()) {
-        await db.updateTable('instances').set(flavorColumns(JSON.parse(r.flavor))).where('uuid', '=', r.uuid).execute();
+        await db.updateTable('instances').set(flavorColumns(json(r.flavor, {}))).where('uuid', '=', r.uuid).execute();
       }
     },
   },
