@@ -6,7 +6,7 @@
 //
 //   npm run bench -- image [--quick] [--sizes=1M,100M,2G] [--only=limit,stratus] [--no-write] [--wait-quiet[=S]]
 import { fetchOnce } from './lib/load.ts';
-import { GiB, keepAliveAgent, mbps, patternMd5, sizeLabel, transfer } from './lib/blob.ts';
+import { GiB, keepAliveAgent, mbps, patternMd5, sizeLabel, timedGet, transfer } from './lib/blob.ts';
 import { BlobBench, Report, parseArgs, repsFor, type StreamRow } from './lib/blob-bench.ts';
 import { stopAll } from './lib/proc.ts';
 import { fmt } from './lib/report.ts';
@@ -71,7 +71,7 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
         b.rssPoint(`upload ${sizeLabel(size)}`, size);
         if (upload.error) { failedAt = size; continue; }
         await b.cell('download', 'GET', size, reps, async (i, signal) => {
-          const t = await transfer(`${base}/v2/images/${ids[i]}/file`, { method: 'GET', headers: auth, verify: true, agent, signal, maxMs: s.maxTransferMs });
+          const t = await timedGet(`${base}/v2/images/${ids[i]}/file`, { headers: auth, agent, signal, maxMs: s.maxTransferMs });
           if (t.error) return { ms: t.ms, error: `${t.error} (after ${t.received} bytes)` };
           if (t.status !== 200) return { ms: t.ms, error: `HTTP ${t.status}` };
           if (t.mismatchAt !== undefined) return { ms: t.ms, error: `data differs from what was uploaded at byte ${t.mismatchAt}` };

@@ -5,7 +5,7 @@
 //
 //   npm run bench -- object [--seconds=5] [--quick] [--sizes=1M,100M,2G] [--only=limit,stratus] [--no-write] [--wait-quiet[=S]]
 import { runLoad, type LoadOptions } from './lib/load.ts';
-import { KiB, bareSmallLimits, keepAliveAgent, patternMd5, patternSlice, sizeLabel, transfer, type SmallRow } from './lib/blob.ts';
+import { KiB, bareSmallLimits, keepAliveAgent, patternMd5, patternSlice, sizeLabel, timedGet, transfer, type SmallRow } from './lib/blob.ts';
 import { BlobBench, Report, parseArgs, repsFor } from './lib/blob-bench.ts';
 import { stopAll } from './lib/proc.ts';
 import { fmt } from './lib/report.ts';
@@ -55,7 +55,7 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
       if (put.error) failedAt = size;
       if (put.ok === 0) { await bare.end(); continue; }
       await b.cell('GET', 'GET', size, put.ok, async (i, signal) => {
-        const t = await transfer(name(i), { method: 'GET', headers: auth, verify: true, agent, signal, maxMs: s.maxTransferMs });
+        const t = await timedGet(name(i), { headers: auth, agent, signal, maxMs: s.maxTransferMs });
         if (t.error) return { ms: t.ms, error: `${t.error} (after ${t.received} bytes)` };
         if (t.status !== 200) return { ms: t.ms, error: `HTTP ${t.status}` };
         if (t.mismatchAt !== undefined) return { ms: t.ms, error: `body differs from what was PUT at byte ${t.mismatchAt}` };

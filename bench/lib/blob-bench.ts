@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import fsp from 'node:fs/promises';
-import { GiB, MiB, freeBytes, keepAliveAgent, machineLimits, makeTemp, mbps, median, parseSize, removeTemp, sizeLabel, startBlobServer, syncDisk, transfer, watchRss, type Limits, type LimitRow, type SmallRow } from './blob.ts';
+import { GiB, MiB, freeBytes, keepAliveAgent, machineLimits, makeTemp, mbps, median, parseSize, removeTemp, sizeLabel, startBlobServer, syncDisk, getClient, timedGet, transfer, watchRss, type Limits, type LimitRow, type SmallRow } from './blob.ts';
 export { Report };
 import { cpuBusy, procStatusKb, sleep, stopAll, tail, treeMemMb, waitQuiet, type Server } from './proc.ts';
 import { fetchOnce } from './load.ts';
@@ -246,7 +246,8 @@ export class BlobBench {
       `Bytes: a fixed pseudo-random pattern (period 1,048,573 bytes) generated on the fly in ${fmt(256, 0)} KiB pieces, never held whole in memory; ` +
         'every download is compared with the pattern byte for byte and its length checked. MB = MiB; MB/s = size / wall time of one request ' +
         '(first byte sent to last byte of the answer), the median of the repetitions (1 MiB ×20, 100 MiB ×3, 2 GiB ×3), each after `sync`; ' +
-        'the client runs in the benchmark process, on the same cores as the server. All files are on the disk of ' + os.tmpdir() +
+        `uploads are sent by the benchmark process; downloads (Stratus's and the bare server's alike) are ${getClient()}; ` +
+        'clients run on the same cores as the servers. All files are on the disk of ' + os.tmpdir() +
         ' with a warm page cache (downloads read what was just written).',
       `Peak RSS: VmHWM of the Stratus process (from /proc) after each size; it only grows, so the growth from the first size to the last is what a ` +
         `larger object costs in memory. Transfers are aborted if the Stratus process's RSS passes ${this.s.rssLimitMb} MB.`,
@@ -311,7 +312,7 @@ export class BlobBench {
       if (!this.bare || getDone.has(i) || i >= reps || gets.error) return;
       await put(i);
       getDone.add(i);
-      const t = await transfer(`${this.bare.origin}/obj-${size}-main-${i}`, { method: 'GET', verify: true, agent: this.bare.agent, maxMs: this.s.maxTransferMs });
+      const t = await timedGet(`${this.bare.origin}/obj-${size}-main-${i}`, { agent: this.bare.agent, maxMs: this.s.maxTransferMs });
       if (t.error || t.status !== 200) gets.error = t.error ?? `HTTP ${t.status}: ${t.body.slice(0, 200)}`;
       else if (t.received !== size || t.mismatchAt !== undefined) gets.error = `got ${t.received} bytes${t.mismatchAt !== undefined ? `, differing at ${t.mismatchAt}` : ''}`;
       else gets.times.push(t.ms);

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
 import { FdWriter } from '../../core/filewrite.ts';
+import { FileBody } from '../../core/fileread.ts';
 import type { ImageStore, StoredImage } from './store.ts';
 
 const ID = /^[0-9a-fA-F-]{1,64}$/;
@@ -59,7 +60,7 @@ export class FileStore implements ImageStore {
   async get(url: string, range?: { start: number; end: number }): Promise<Readable> {
     const file = this.pathOf(url);
     try { await fsp.access(file); } catch { throw new ApiError(404, 'Image data could not be found in the store.'); }
-    return fs.createReadStream(file, range ? { start: range.start, end: range.end, highWaterMark: 1 << 20 } : { highWaterMark: 1 << 20 });
+    return new FileBody(file, range);
   }
 
   async delete(url: string): Promise<void> {

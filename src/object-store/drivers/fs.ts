@@ -11,6 +11,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
+import { FileBody } from '../../core/fileread.ts';
 import { ApiError } from '../../core/errors.ts';
 import { FdWriter } from '../../core/filewrite.ts';
 import { BodyHash } from '../../core/hashing.ts';
@@ -168,7 +169,7 @@ export class FsBackend implements ObjectBackend {
   }
 
   get(blob: string, range?: { start: number; end: number }): Readable {
-    return fs.createReadStream(this.pathOf(blob), { highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
+    return new FileBody(this.pathOf(blob), range);
   }
 
   async delete(blob: string): Promise<void> {
