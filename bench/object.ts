@@ -5,7 +5,17 @@
 //
 //   npm run bench -- object [--seconds=5] [--quick] [--sizes=1M,100M,2G] [--only=limit,stratus] [--no-write] [--wait-quiet[=S]]
 import { runLoad, type LoadOptions } from './lib/load.ts';
-import { KiB, bareSmallLimits, keepAliveAgent, patternMd5, patternSlice, sizeLabel, timedGet, transfer, type SmallRow } from './lib/blob.ts';
+import {
+  KiB,
+  bareSmallLimits,
+  keepAliveAgent,
+  patternMd5,
+  patternSlice,
+  sizeLabel,
+  timedGet,
+  transfer,
+  type SmallRow,
+} from './lib/blob.ts';
 import { BlobBench, Report, parseArgs, repsFor } from './lib/blob-bench.ts';
 import { stopAll } from './lib/proc.ts';
 import { fmt } from './lib/report.ts';
@@ -26,7 +36,8 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
   try {
     if (live) {
       const mk = await transfer(`${base}/bench-large`, { method: 'PUT', headers: auth, agent });
-      if (mk.error || ![201, 202].includes(mk.status)) throw new Error(`PUT container answered ${mk.error ?? `HTTP ${mk.status}: ${mk.body.slice(0, 300)}`}`);
+      if (mk.error || ![201, 202].includes(mk.status))
+        throw new Error(`PUT container answered ${mk.error ?? `HTTP ${mk.status}: ${mk.body.slice(0, 300)}`}`);
     }
 
     let failedAt: number | undefined;
@@ -40,36 +51,66 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
       const md5 = await patternMd5(size);
       const name = (i: number) => `${base}/bench-large/obj-${size}-${i}`;
       const bare = b.bareCells(size);
-      if (!live) { await bare.end(); continue; }
-      const put = await b.cell('PUT', 'PUT', size, reps, async (i, signal) => {
-        const t = await transfer(name(i), {
-          method: 'PUT', upload: size, headers: { ...auth, 'Content-Type': 'application/octet-stream' }, agent, signal, maxMs: s.maxTransferMs,
-        });
-        if (t.error) return { ms: t.ms, error: t.error };
-        if (t.status !== 201) return { ms: t.ms, error: `HTTP ${t.status}: ${t.body.slice(0, 300)}` };
-        const etag = unquote(t.headers.etag);
-        if (etag !== md5) return { ms: t.ms, error: `ETag ${etag ?? '(none)'} is not the MD5 of the body (${md5})` };
-        return { ms: t.ms };
-      }, { before: bare.put });
+      if (!live) {
+        await bare.end();
+        continue;
+      }
+      const put = await b.cell(
+        'PUT',
+        'PUT',
+        size,
+        reps,
+        async (i, signal) => {
+          const t = await transfer(name(i), {
+            method: 'PUT',
+            upload: size,
+            headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+            agent,
+            signal,
+            maxMs: s.maxTransferMs,
+          });
+          if (t.error) return { ms: t.ms, error: t.error };
+          if (t.status !== 201) return { ms: t.ms, error: `HTTP ${t.status}: ${t.body.slice(0, 300)}` };
+          const etag = unquote(t.headers.etag);
+          if (etag !== md5) return { ms: t.ms, error: `ETag ${etag ?? '(none)'} is not the MD5 of the body (${md5})` };
+          return { ms: t.ms };
+        },
+        { before: bare.put },
+      );
       b.rssPoint(`PUT ${sizeLabel(size)}`, size);
       if (put.error) failedAt = size;
-      if (put.ok === 0) { await bare.end(); continue; }
-      await b.cell('GET', 'GET', size, put.ok, async (i, signal) => {
-        const t = await timedGet(name(i), { headers: auth, agent, signal, maxMs: s.maxTransferMs });
-        if (t.error) return { ms: t.ms, error: `${t.error} (after ${t.received} bytes)` };
-        if (t.status !== 200) return { ms: t.ms, error: `HTTP ${t.status}` };
-        if (t.mismatchAt !== undefined) return { ms: t.ms, error: `body differs from what was PUT at byte ${t.mismatchAt}` };
-        if (t.received !== size) return { ms: t.ms, error: `got ${t.received} bytes, PUT ${size}` };
-        if (t.headers['content-length'] !== String(size)) return { ms: t.ms, error: `Content-Length ${t.headers['content-length']}, expected ${size}` };
-        const etag = unquote(t.headers.etag);
-        if (etag !== md5) return { ms: t.ms, error: `ETag ${etag ?? '(none)'} is not the MD5 of the body (${md5})` };
-        return { ms: t.ms };
-      }, { before: bare.get });
+      if (put.ok === 0) {
+        await bare.end();
+        continue;
+      }
+      await b.cell(
+        'GET',
+        'GET',
+        size,
+        put.ok,
+        async (i, signal) => {
+          const t = await timedGet(name(i), { headers: auth, agent, signal, maxMs: s.maxTransferMs });
+          if (t.error) return { ms: t.ms, error: `${t.error} (after ${t.received} bytes)` };
+          if (t.status !== 200) return { ms: t.ms, error: `HTTP ${t.status}` };
+          if (t.mismatchAt !== undefined)
+            return { ms: t.ms, error: `body differs from what was PUT at byte ${t.mismatchAt}` };
+          if (t.received !== size) return { ms: t.ms, error: `got ${t.received} bytes, PUT ${size}` };
+          if (t.headers['content-length'] !== String(size))
+            return { ms: t.ms, error: `Content-Length ${t.headers['content-length']}, expected ${size}` };
+          const etag = unquote(t.headers.etag);
+          if (etag !== md5) return { ms: t.ms, error: `ETag ${etag ?? '(none)'} is not the MD5 of the body (${md5})` };
+          return { ms: t.ms };
+        },
+        { before: bare.get },
+      );
       await bare.end();
       b.rssPoint(`GET ${sizeLabel(size)}`, size);
       for (let i = 0; i < put.ok; i++) {
         const d = await transfer(name(i), { method: 'DELETE', headers: auth, agent });
-        if (d.error || d.status !== 204) b.problems.push(`DELETE ${sizeLabel(size)} object answered ${d.error ?? `HTTP ${d.status}: ${d.body.slice(0, 200)}`}`);
+        if (d.error || d.status !== 204)
+          b.problems.push(
+            `DELETE ${sizeLabel(size)} object answered ${d.error ?? `HTTP ${d.status}: ${d.body.slice(0, 200)}`}`,
+          );
       }
     }
   } finally {
@@ -78,24 +119,47 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
 
   // Small objects: count-bounded and time-bounded, at c=1 and c=16; the bare server's just before.
   if (b.bare) {
-    const bare = await bareSmallLimits({ size: SMALL, cellMs: Math.min(s.cellMs, 3000), concurrencies: CONCURRENCY, log: (m) => b.log(m) });
+    const bare = await bareSmallLimits({
+      size: SMALL,
+      cellMs: Math.min(s.cellMs, 3000),
+      concurrencies: CONCURRENCY,
+      log: (m) => b.log(m),
+    });
     b.bareSmall = bare.rows;
     b.problems.push(...bare.problems);
   }
   if (!live) return;
   const mk = await transfer(`${base}/bench-small`, { method: 'PUT', headers: auth });
-  if (mk.error || ![201, 202].includes(mk.status)) throw new Error(`PUT container answered ${mk.error ?? `HTTP ${mk.status}: ${mk.body.slice(0, 300)}`}`);
+  if (mk.error || ![201, 202].includes(mk.status))
+    throw new Error(`PUT container answered ${mk.error ?? `HTTP ${mk.status}: ${mk.body.slice(0, 300)}`}`);
   const body = Buffer.from(patternSlice(0, SMALL));
   const basePath = new URL(base).pathname;
   const origin = new URL(base).origin;
-  const smallCell = async (op: 'PUT' | 'GET', c: number, counted: boolean, request: LoadOptions['request']): Promise<SmallRow> => {
+  const smallCell = async (
+    op: 'PUT' | 'GET',
+    c: number,
+    counted: boolean,
+    request: LoadOptions['request'],
+  ): Promise<SmallRow> => {
     const r = await runLoad({
-      origin, concurrency: c, request, expectStatus: op === 'PUT' ? [201] : [200],
-      ...(counted ? { maxRequests: SMALL_COUNT[c], maxDurationMs: 2 * s.cellMs, warmupRequests: 10 * c } : { durationMs: s.cellMs, warmupMs: 300 }),
+      origin,
+      concurrency: c,
+      request,
+      expectStatus: op === 'PUT' ? [201] : [200],
+      ...(counted
+        ? { maxRequests: SMALL_COUNT[c], maxDurationMs: 2 * s.cellMs, warmupRequests: 10 * c }
+        : { durationMs: s.cellMs, warmupMs: 300 }),
     });
-    const row: SmallRow = { target: 'Stratus object-store', op, bound: counted ? `${SMALL_COUNT[c]} req` : `${s.cellMs / 1000} s`, r };
+    const row: SmallRow = {
+      target: 'Stratus object-store',
+      op,
+      bound: counted ? `${SMALL_COUNT[c]} req` : `${s.cellMs / 1000} s`,
+      r,
+    };
     b.small.push(row);
-    b.log(`small ${op} ${sizeLabel(SMALL)} c=${c} ${row.bound}: ${r.ok} ok, ${r.errors} errors, ${fmt(r.rps)}/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`);
+    b.log(
+      `small ${op} ${sizeLabel(SMALL)} c=${c} ${row.bound}: ${r.ok} ok, ${r.errors} errors, ${fmt(r.rps)}/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`,
+    );
     if (r.errors) b.problems.push(`small ${op} c=${c} (${row.bound}): ${r.errors} errors, first: ${r.firstError}`);
     return row;
   };
@@ -106,17 +170,27 @@ async function cells(b: BlobBench, live: boolean): Promise<void> {
       const prefix = `${basePath}/bench-small/p${cell++}-`;
       let seq = 0;
       const row = await smallCell('PUT', c, counted, () => ({
-        method: 'PUT', path: `${prefix}${seq++}`, headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body,
+        method: 'PUT',
+        path: `${prefix}${seq++}`,
+        headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+        body,
       }));
       if (cell === 1 && row.r.errors === 0) readable = seq;
     }
   }
   b.rssPoint('small-object PUTs');
-  if (!readable) { b.problems.push('small GET not measured: the first small PUT cell had errors'); return; }
+  if (!readable) {
+    b.problems.push('small GET not measured: the first small PUT cell had errors');
+    return;
+  }
   for (const c of CONCURRENCY) {
     for (const counted of [true, false]) {
       let seq = 0;
-      await smallCell('GET', c, counted, () => ({ method: 'GET', path: `${basePath}/bench-small/p0-${seq++ % readable}`, headers: auth }));
+      await smallCell('GET', c, counted, () => ({
+        method: 'GET',
+        path: `${basePath}/bench-small/p0-${seq++ % readable}`,
+        headers: auth,
+      }));
     }
   }
   b.rssPoint('small-object GETs');
@@ -134,13 +208,24 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await stopAll();
   }
-  b.conditions.push(`load average at end: ${(await import('node:os')).loadavg().map((l) => fmt(l)).join(' ')}`);
+  b.conditions.push(
+    `load average at end: ${(await import('node:os'))
+      .loadavg()
+      .map((l) => fmt(l))
+      .join(' ')}`,
+  );
 
-  const rep = new Report('object', `Object-store benchmark — ${b.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
-  b.header(rep, 'Stratus: `node bin/stratus.js start` on a fresh data directory (SQLite), Swift v1 API at the catalog\'s object-store endpoint ' +
-    '(/object-store/v1/AUTH_<project_id>), admin token. PUT: Content-Length, Content-Type application/octet-stream, answer 201 with ETag = MD5 of the body (checked); ' +
-    'GET: 200, Content-Length, ETag and every byte checked. Small objects: 1 KiB PUT (new names) and GET (the objects of the first PUT cell), ' +
-    'closed loop (bench/lib/load.ts, keep-alive), count-bounded and time-bounded cells.');
+  const rep = new Report(
+    'object',
+    `Object-store benchmark — ${b.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+  );
+  b.header(
+    rep,
+    "Stratus: `node bin/stratus.js start` on a fresh data directory (SQLite), Swift v1 API at the catalog's object-store endpoint " +
+      '(/object-store/v1/AUTH_<project_id>), admin token. PUT: Content-Length, Content-Type application/octet-stream, answer 201 with ETag = MD5 of the body (checked); ' +
+      'GET: 200, Content-Length, ETag and every byte checked. Small objects: 1 KiB PUT (new names) and GET (the objects of the first PUT cell), ' +
+      'closed loop (bench/lib/load.ts, keep-alive), count-bounded and time-bounded cells.',
+  );
   b.limitTables(rep);
   b.streamTable(rep, 'Stratus object-store: streaming');
   b.rssTable(rep);
@@ -149,7 +234,9 @@ export async function run(args: string[]): Promise<void> {
   const put16 = b.small.find((r) => r.op === 'PUT' && r.r.concurrency === 16 && r.bound.endsWith(' s'));
   const put1 = b.small.find((r) => r.op === 'PUT' && r.r.concurrency === 1 && r.bound.endsWith(' s'));
   const verdict = !put16 ? '**not measured**' : put16.r.rps >= 1000 && put16.r.errors === 0 ? '**met**' : '**not met**';
-  goals.push(`Small objects ≥ 1,000 PUT/s (1 KiB, c=16, time-bounded): ${put16 ? `${fmt(put16.r.rps, 0)}/s` : '–'}` +
-    `${put1 ? ` (c=1: ${fmt(put1.r.rps, 0)}/s${put1.r.rps >= 1000 ? ', also met' : ', not met at c=1'})` : ''} → ${verdict}`);
+  goals.push(
+    `Small objects ≥ 1,000 PUT/s (1 KiB, c=16, time-bounded): ${put16 ? `${fmt(put16.r.rps, 0)}/s` : '–'}` +
+      `${put1 ? ` (c=1: ${fmt(put1.r.rps, 0)}/s${put1.r.rps >= 1000 ? ', also met' : ', not met at c=1'})` : ''} → ${verdict}`,
+  );
   b.finish(rep, goals);
 }

@@ -7,19 +7,23 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
     load: () => import('./identity.ts'),
   },
   image: {
-    describe: 'image create, upload and download (1 MiB, 100 MiB, 2 GiB) vs raw copies and a bare node:http server; peak RSS',
+    describe:
+      'image create, upload and download (1 MiB, 100 MiB, 2 GiB) vs raw copies and a bare node:http server; peak RSS',
     load: () => import('./image.ts'),
   },
   object: {
-    describe: 'object-store streaming PUT/GET (1 MiB, 100 MiB, 2 GiB) and 1 KiB objects/s vs raw copies and a bare node:http server; peak RSS',
+    describe:
+      'object-store streaming PUT/GET (1 MiB, 100 MiB, 2 GiB) and 1 KiB objects/s vs raw copies and a bare node:http server; peak RSS',
     load: () => import('./object.ts'),
   },
   network: {
-    describe: 'port creates (sequential, 32 concurrent) on a /16 and the no-duplicate-IP proof, port lists with 10,000 ports, 1,000 security group rules; peak RSS',
+    describe:
+      'port creates (sequential, 32 concurrent) on a /16 and the no-duplicate-IP proof, port lists with 10,000 ports, 1,000 security group rules; peak RSS',
     load: () => import('./network.ts'),
   },
   compute: {
-    describe: 'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',
+    describe:
+      'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',
     load: () => import('./compute.ts'),
   },
 };

@@ -19,15 +19,26 @@ function newestSource(dir) {
 }
 
 let built = 0;
-try { built = fs.statSync(out).mtimeMs; } catch { /* not built yet */ }
+try {
+  built = fs.statSync(out).mtimeMs;
+} catch {
+  /* not built yet */
+}
 if (built < Math.max(newestSource(path.join(root, 'src')), fs.statSync(path.join(root, 'package.json')).mtimeMs)) {
   const esbuild = await import('esbuild');
   // Built aside and renamed into place: processes started together (the roles of a multi-node
   // cloud) never load a half-written bundle.
   const tmp = `${out}.${process.pid}.tmp`;
   esbuild.buildSync({
-    entryPoints: [path.join(root, 'src', 'cli.ts')], outfile: tmp, bundle: true, platform: 'node', format: 'esm',
-    target: 'node20', packages: 'external', sourcemap: 'inline', logLevel: 'error',
+    entryPoints: [path.join(root, 'src', 'cli.ts')],
+    outfile: tmp,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'inline',
+    logLevel: 'error',
   });
   fs.renameSync(tmp, out);
 }

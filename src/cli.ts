@@ -43,25 +43,59 @@ function parseArgs(argv: string[]) {
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
     const [key, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
     const val = () => inline ?? argv[++i];
     switch (key) {
-      case 'data-dir': flags.dataDir = val(); break;
-      case 'config': flags.configFile = val(); break;
-      case 'host': flags.host = val(); break;
-      case 'port': flags.port = Number(val()); break;
-      case 'public-host': flags.publicHost = val(); break;
-      case 'separate-ports': flags.separatePorts = true; break;
-      case 'database': flags.database = val(); break;
-      case 'transport': case 'bus': flags.transport = val(); break;
-      case 'role': case 'roles': flags.roles = val(); break;
-      case 'compute-host': flags.compute = { host: val() }; break;
-      case 'admin-password': flags.adminPassword = val(); break;
-      case 'log-level': flags.logLevel = val(); break;
-      case 'log-file': flags.logFile = val(); break;
-      case 'help': positional.unshift('help'); break;
-      default: throw new Error(`unknown option --${key}`);
+      case 'data-dir':
+        flags.dataDir = val();
+        break;
+      case 'config':
+        flags.configFile = val();
+        break;
+      case 'host':
+        flags.host = val();
+        break;
+      case 'port':
+        flags.port = Number(val());
+        break;
+      case 'public-host':
+        flags.publicHost = val();
+        break;
+      case 'separate-ports':
+        flags.separatePorts = true;
+        break;
+      case 'database':
+        flags.database = val();
+        break;
+      case 'transport':
+      case 'bus':
+        flags.transport = val();
+        break;
+      case 'role':
+      case 'roles':
+        flags.roles = val();
+        break;
+      case 'compute-host':
+        flags.compute = { host: val() };
+        break;
+      case 'admin-password':
+        flags.adminPassword = val();
+        break;
+      case 'log-level':
+        flags.logLevel = val();
+        break;
+      case 'log-file':
+        flags.logFile = val();
+        break;
+      case 'help':
+        positional.unshift('help');
+        break;
+      default:
+        throw new Error(`unknown option --${key}`);
     }
   }
   return { flags, positional };
@@ -88,17 +122,24 @@ async function main() {
       const ms = Math.round(performance.now() - t0);
       if (!cloud.api) {
         const compute = (cfg as any).compute?.host;
-        process.stdout.write(`Stratus ${cfg.roles.join(', ')} is running (${ms} ms)${compute ? ` as host ${compute}` : ''}. Bus: ${cfg.transport.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}  Logs: ${flags.logFile ?? path.join(cfg.dataDir, 'stratus.log')}\n`);
+        process.stdout.write(
+          `Stratus ${cfg.roles.join(', ')} is running (${ms} ms)${compute ? ` as host ${compute}` : ''}. Bus: ${cfg.transport.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}  Logs: ${flags.logFile ?? path.join(cfg.dataDir, 'stratus.log')}\n`,
+        );
       }
       const cc = cloud.api ? cloud.writeClientConfig() : undefined;
-      if (cc) process.stdout.write([
-        `Stratus is running (${ms} ms). Data: ${cfg.dataDir}  Logs: ${flags.logFile ?? path.join(cfg.dataDir, 'stratus.log')}`,
-        'Endpoints:', ...urls.map((u) => `  ${u}`),
-        `Admin: user admin, password ${cloud.secrets.adminPassword}, project admin, domain Default`,
-        `clouds.yaml (cloud "stratus", and "stratus-system" for system scope): ${cc.cloudsYaml.join(', ')}`,
-        `openrc: ${cc.openrc}`,
-        'Try: openstack --os-cloud stratus token issue', '',
-      ].join('\n'));
+      if (cc)
+        process.stdout.write(
+          [
+            `Stratus is running (${ms} ms). Data: ${cfg.dataDir}  Logs: ${flags.logFile ?? path.join(cfg.dataDir, 'stratus.log')}`,
+            'Endpoints:',
+            ...urls.map((u) => `  ${u}`),
+            `Admin: user admin, password ${cloud.secrets.adminPassword}, project admin, domain Default`,
+            `clouds.yaml (cloud "stratus", and "stratus-system" for system scope): ${cc.cloudsYaml.join(', ')}`,
+            `openrc: ${cc.openrc}`,
+            'Try: openstack --os-cloud stratus token issue',
+            '',
+          ].join('\n'),
+        );
       let stopping = false;
       const stop = async (sig: string) => {
         if (stopping) return;
@@ -116,7 +157,9 @@ async function main() {
       const cloud = new Cloud(cfg, logTo(flags.logFile));
       await cloud.init({ bootstrap: true, resetAdminPassword: true });
       const cc = cloud.writeClientConfig();
-      console.log(`Bootstrapped. Admin password: ${cloud.secrets.adminPassword}. clouds.yaml: ${cc.cloudsYaml.join(', ')}`);
+      console.log(
+        `Bootstrapped. Admin password: ${cloud.secrets.adminPassword}. clouds.yaml: ${cc.cloudsYaml.join(', ')}`,
+      );
       await cloud.close();
       return;
     }
@@ -131,11 +174,15 @@ async function main() {
       const repo = new KeyRepository(path.join(cfg.dataDir, 'fernet-keys'), cfg.identity.fernetMaxActiveKeys);
       if (!repo.load().length) repo.setup();
       repo.rotate();
-      console.log(`Rotated Fernet keys in ${repo.dir}: ${repo.load().length} keys active. A running Stratus picks them up within a minute.`);
+      console.log(
+        `Rotated Fernet keys in ${repo.dir}: ${repo.load().length} keys active. A running Stratus picks them up within a minute.`,
+      );
       return;
     }
     case 'status': {
-      const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
+      const base = cfg.separatePorts
+        ? `http://${cfg.publicHost}:5000`
+        : `http://${cfg.publicHost}:${cfg.port}/identity`;
       try {
         const res = await fetch(`${base}/v3`);
         console.log(`identity: ${res.status === 200 ? 'up' : `answered ${res.status}`} (${base})`);
@@ -152,4 +199,7 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(`stratus: ${e?.message ?? e}`); process.exit(1); });
+main().catch((e) => {
+  console.error(`stratus: ${e?.message ?? e}`);
+  process.exit(1);
+});

@@ -7,7 +7,13 @@ import { networkService } from './network/service.ts';
 import { placementService } from './placement/service.ts';
 import { computeService } from './compute/service.ts';
 
-export const SERVICES: ServiceFactory[] = [objectStoreService, imageService, networkService, placementService, computeService].filter((s): s is ServiceFactory => !!s);
+export const SERVICES: ServiceFactory[] = [
+  objectStoreService,
+  imageService,
+  networkService,
+  placementService,
+  computeService,
+].filter((s): s is ServiceFactory => !!s);
 
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */
 export const WORKER_ROLES: Record<string, Array<'conductor' | 'scheduler' | 'compute'>> = {

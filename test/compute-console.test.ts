@@ -7,25 +7,38 @@ import type { ComputeService } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 import { tailLog } from '../src/compute/api/server_console.ts';
 
-
 describe('server console output', () => {
   let c: TestCloud;
-  const nova = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+  const nova = (method: string, p: string, body?: unknown) =>
+    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
   const action = (id: string, body: unknown) => nova('POST', `/servers/${id}/action`, body);
   let server: string;
 
   before(async () => {
     c = await startCloud();
     const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    const img = await c.req('POST', `${c.url}/image/v2/images`, { name: 'tiny', disk_format: 'raw', container_format: 'bare', visibility: 'public' });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.from('tiny')) });
+    const img = await c.req('POST', `${c.url}/image/v2/images`, {
+      name: 'tiny',
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'public',
+    });
+    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(Buffer.from('tiny')),
+    });
     await until('compute node', async () => serverParts(svc).agent?.ready);
-    const r = await nova('POST', '/servers', { server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' } });
+    const r = await nova('POST', '/servers', {
+      server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
+    });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     server = r.body.server.id;
     await until('ACTIVE', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'ACTIVE');
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   it('answers the boot log, the last `length` lines of it, also for a stopped server', async () => {
     const all = await action(server, { 'os-getConsoleOutput': {} });
@@ -59,14 +72,18 @@ describe('server console output', () => {
     assert.equal(s.status, 'ACTIVE');
     assert.equal(s['OS-EXT-STS:task_state'], null);
     assert.equal((await action(server, { 'os-resetState': { state: 'paused' } })).status, 400);
-    const actions = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions.map((a: any) => a.action);
+    const actions = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions.map(
+      (a: any) => a.action,
+    );
     assert.ok(actions.includes('resetState'));
   });
 
   it('diagnostics for admins: flat counters before 2.48, the standard form since', async () => {
     const old = await nova('GET', `/servers/${server}/diagnostics`, undefined);
     assert.equal(old.status, 200, JSON.stringify(old.body));
-    const legacy = await c.req('GET', `${c.url}/compute/v2.1/servers/${server}/diagnostics`, undefined, { headers: { 'OpenStack-API-Version': 'compute 2.47' } });
+    const legacy = await c.req('GET', `${c.url}/compute/v2.1/servers/${server}/diagnostics`, undefined, {
+      headers: { 'OpenStack-API-Version': 'compute 2.47' },
+    });
     assert.equal(typeof legacy.body.cpu0_time, 'number');
     assert.equal(legacy.body.memory, 1024 * 512);
     const d = old.body;

@@ -7,17 +7,29 @@ import { startCloud, type TestCloud } from './lib/cloud.ts';
 describe('compute image proxy', () => {
   let c: TestCloud;
   let image: string;
-  const nova = (method: string, p: string, body?: unknown, version = '2.1') => c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
+  const nova = (method: string, p: string, body?: unknown, version = '2.1') =>
+    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
 
   before(async () => {
     c = await startCloud();
-    const r = await c.req('POST', `${c.url}/image/v2/images`, { name: 'proxied', disk_format: 'raw', container_format: 'bare', os_distro: 'cirros' });
+    const r = await c.req('POST', `${c.url}/image/v2/images`, {
+      name: 'proxied',
+      disk_format: 'raw',
+      container_format: 'bare',
+      os_distro: 'cirros',
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     image = r.body.id;
-    const up = await fetch(`${c.url}/image/v2/images/${image}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.alloc(1024, 42)) });
+    const up = await fetch(`${c.url}/image/v2/images/${image}/file`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(Buffer.alloc(1024, 42)),
+    });
     assert.equal(up.status, 204);
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   it("lists and shows images in Nova's view, with its filters", async () => {
     const list = await nova('GET', '/images');
@@ -38,16 +50,27 @@ describe('compute image proxy', () => {
     assert.match(one.body.images_links[0].href, /marker=/);
     const show = await nova('GET', `/images/${image}`);
     assert.equal(show.body.image.minRam, 0);
-    assert.equal((await nova('GET', '/images/00000000-0000-0000-0000-000000000000')).body.itemNotFound.message, 'Image not found.');
+    assert.equal(
+      (await nova('GET', '/images/00000000-0000-0000-0000-000000000000')).body.itemNotFound.message,
+      'Image not found.',
+    );
     assert.equal((await nova('GET', '/images', undefined, '2.36')).status, 404);
   });
 
   it('keeps metadata as the image properties', async () => {
-    assert.deepEqual((await nova('POST', `/images/${image}/metadata`, { metadata: { os_version: '1' } })).body.metadata, { os_distro: 'cirros', os_version: '1' });
-    assert.deepEqual((await nova('PUT', `/images/${image}/metadata/os_version`, { meta: { os_version: '2' } })).body, { meta: { os_version: '2' } });
+    assert.deepEqual(
+      (await nova('POST', `/images/${image}/metadata`, { metadata: { os_version: '1' } })).body.metadata,
+      { os_distro: 'cirros', os_version: '1' },
+    );
+    assert.deepEqual((await nova('PUT', `/images/${image}/metadata/os_version`, { meta: { os_version: '2' } })).body, {
+      meta: { os_version: '2' },
+    });
     assert.equal((await nova('PUT', `/images/${image}/metadata/other`, { meta: { os_version: '2' } })).status, 400);
     assert.deepEqual((await nova('GET', `/images/${image}/metadata/os_version`)).body, { meta: { os_version: '2' } });
-    assert.deepEqual((await nova('PUT', `/images/${image}/metadata`, { metadata: { architecture: 'x86_64' } })).body.metadata, { architecture: 'x86_64' });
+    assert.deepEqual(
+      (await nova('PUT', `/images/${image}/metadata`, { metadata: { architecture: 'x86_64' } })).body.metadata,
+      { architecture: 'x86_64' },
+    );
     assert.deepEqual((await nova('GET', `/images/${image}/metadata`)).body.metadata, { architecture: 'x86_64' });
     assert.equal((await nova('DELETE', `/images/${image}/metadata/architecture`)).status, 204);
     assert.deepEqual((await nova('GET', `/images/${image}/metadata`)).body.metadata, {});

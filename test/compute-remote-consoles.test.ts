@@ -7,34 +7,60 @@ import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 
-
 describe('remote consoles', () => {
   let c: TestCloud;
-  const nova = (method: string, p: string, body?: unknown, version = '2.93') => c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
+  const nova = (method: string, p: string, body?: unknown, version = '2.93') =>
+    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
   let server: string;
 
   before(async () => {
-    c = await startCloud({ configure: (cfg: any) => { cfg.compute = { ...(cfg.compute ?? {}), consoles: { serial: 'ws://127.0.0.1:6083/' } }; } });
+    c = await startCloud({
+      configure: (cfg: any) => {
+        cfg.compute = { ...(cfg.compute ?? {}), consoles: { serial: 'ws://127.0.0.1:6083/' } };
+      },
+    });
     const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    const img = await c.req('POST', `${c.url}/image/v2/images`, { name: 'tiny', disk_format: 'raw', container_format: 'bare', visibility: 'public' });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.from('tiny')) });
+    const img = await c.req('POST', `${c.url}/image/v2/images`, {
+      name: 'tiny',
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'public',
+    });
+    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(Buffer.from('tiny')),
+    });
     await until('compute node', async () => serverParts(svc).agent?.ready);
-    const r = await nova('POST', '/servers', { server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' } });
+    const r = await nova('POST', '/servers', {
+      server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
+    });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     server = r.body.server.id;
     await until('ACTIVE', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'ACTIVE');
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   it('hands out a noVNC URL whose token the proxy can read back', async () => {
-    const r = await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol: 'vnc', type: 'novnc' } });
+    const r = await nova('POST', `/servers/${server}/remote-consoles`, {
+      remote_console: { protocol: 'vnc', type: 'novnc' },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.remote_console.protocol, 'vnc');
-    const m = /^http:\/\/127\.0\.0\.1:6080\/vnc_auto\.html\?path=%3Ftoken%3D([0-9a-f-]{36})$/.exec(r.body.remote_console.url);
+    const m = /^http:\/\/127\.0\.0\.1:6080\/vnc_auto\.html\?path=%3Ftoken%3D([0-9a-f-]{36})$/.exec(
+      r.body.remote_console.url,
+    );
     assert.ok(m, r.body.remote_console.url);
     const t = await nova('GET', `/os-console-auth-tokens/${m![1]}`, undefined, '2.31');
     assert.equal(t.status, 200, JSON.stringify(t.body));
-    assert.deepEqual(t.body.console, { instance_uuid: server, host: 'fakevncconsole.com', port: 6969, internal_access_path: 'FAKE' });
+    assert.deepEqual(t.body.console, {
+      instance_uuid: server,
+      host: 'fakevncconsole.com',
+      port: 6969,
+      internal_access_path: 'FAKE',
+    });
     assert.equal((await nova('GET', `/os-console-auth-tokens/${m![1]}`, undefined, '2.30')).status, 401);
     assert.equal((await nova('GET', '/os-console-auth-tokens/not-a-token', undefined, '2.31')).status, 404);
   });
@@ -43,18 +69,47 @@ describe('remote consoles', () => {
     const legacy = await nova('POST', `/servers/${server}/action`, { 'os-getVNCConsole': { type: 'novnc' } }, '2.5');
     assert.equal(legacy.status, 200, JSON.stringify(legacy.body));
     assert.equal(legacy.body.console.type, 'novnc');
-    assert.equal((await nova('POST', `/servers/${server}/action`, { 'os-getVNCConsole': { type: 'novnc' } }, '2.6')).status, 404);
-    const serial = await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol: 'serial', type: 'serial' } });
+    assert.equal(
+      (await nova('POST', `/servers/${server}/action`, { 'os-getVNCConsole': { type: 'novnc' } }, '2.6')).status,
+      404,
+    );
+    const serial = await nova('POST', `/servers/${server}/remote-consoles`, {
+      remote_console: { protocol: 'serial', type: 'serial' },
+    });
     assert.equal(serial.status, 200, JSON.stringify(serial.body));
     assert.match(serial.body.remote_console.url, /^ws:\/\/127\.0\.0\.1:6083\/\?token=/);
-    const spice = await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol: 'spice', type: 'spice-html5' } });
+    const spice = await nova('POST', `/servers/${server}/remote-consoles`, {
+      remote_console: { protocol: 'spice', type: 'spice-html5' },
+    });
     assert.equal(spice.status, 400);
     assert.equal(spice.body.badRequest.message, 'Unavailable console type spice-html5.');
-    const mismatch = await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol: 'vnc', type: 'serial' } });
+    const mismatch = await nova('POST', `/servers/${server}/remote-consoles`, {
+      remote_console: { protocol: 'vnc', type: 'serial' },
+    });
     assert.equal(mismatch.status, 400);
     assert.equal(mismatch.body.badRequest.message, 'Invalid console type serial');
-    assert.equal((await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol: 'mks', type: 'webmks' } }, '2.7')).status, 400);
-    assert.equal((await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol: 'vnc', type: 'novnc' } }, '2.5')).status, 404);
+    assert.equal(
+      (
+        await nova(
+          'POST',
+          `/servers/${server}/remote-consoles`,
+          { remote_console: { protocol: 'mks', type: 'webmks' } },
+          '2.7',
+        )
+      ).status,
+      400,
+    );
+    assert.equal(
+      (
+        await nova(
+          'POST',
+          `/servers/${server}/remote-consoles`,
+          { remote_console: { protocol: 'vnc', type: 'novnc' } },
+          '2.5',
+        )
+      ).status,
+      404,
+    );
   });
 
   it('shows an empty topology for a guest without NUMA (2.78)', async () => {

@@ -8,8 +8,8 @@ import { startCloud, databaseEngines, member, type TestCloud, until } from './li
 import type { ComputeService, Flavor } from '../src/compute/service.ts';
 import { serverParts } from '../src/compute/api/servers.ts';
 
-const computeService = (c: TestCloud) => c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-
+const computeService = (c: TestCloud) =>
+  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
 
 for (const engine of databaseEngines('compute servers')) {
   describe(`compute servers (${engine.name})`, () => {
@@ -20,23 +20,45 @@ for (const engine of databaseEngines('compute servers')) {
     let network: string;
     const flavors = new Map<string, Flavor>();
     const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, { token: opts.token, headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` } });
-    const placement = (method: string, p: string) => c.req(method, `${c.url}/placement${p}`, undefined, { headers: { 'OpenStack-API-Version': 'placement 1.36' } });
-    const neutron = (method: string, p: string, body?: unknown, token?: string) => c.req(method, `${c.url}/networking${p}`, body, { token });
+      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
+        token: opts.token,
+        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
+      });
+    const placement = (method: string, p: string) =>
+      c.req(method, `${c.url}/placement${p}`, undefined, { headers: { 'OpenStack-API-Version': 'placement 1.36' } });
+    const neutron = (method: string, p: string, body?: unknown, token?: string) =>
+      c.req(method, `${c.url}/networking${p}`, body, { token });
     const createImage = async (props: Record<string, unknown> = {}) => {
-      const r = await c.req('POST', `${c.url}/image/v2/images`, { name: 'cirros', disk_format: 'qcow2', container_format: 'bare', visibility: 'public', ...props });
+      const r = await c.req('POST', `${c.url}/image/v2/images`, {
+        name: 'cirros',
+        disk_format: 'qcow2',
+        container_format: 'bare',
+        visibility: 'public',
+        ...props,
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
-      const up = await fetch(`${c.url}/image/v2/images/${r.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.from('fake image')) });
+      const up = await fetch(`${c.url}/image/v2/images/${r.body.id}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+        body: new Uint8Array(Buffer.from('fake image')),
+      });
       assert.equal(up.status, 204);
       return r.body.id as string;
     };
-    const waitFor = (id: string, status: string, token?: string) => until(`server ${id} ${status}`, async () => {
-      const r = await nova('GET', `/servers/${id}`, undefined, { token });
-      if (r.body.server?.status === 'ERROR' && status !== 'ERROR') throw new Error(`server went to ERROR: ${JSON.stringify(r.body.server.fault)}`);
-      return r.body.server?.status === status && !r.body.server['OS-EXT-STS:task_state'] ? r.body.server : null;
-    });
+    const waitFor = (id: string, status: string, token?: string) =>
+      until(`server ${id} ${status}`, async () => {
+        const r = await nova('GET', `/servers/${id}`, undefined, { token });
+        if (r.body.server?.status === 'ERROR' && status !== 'ERROR')
+          throw new Error(`server went to ERROR: ${JSON.stringify(r.body.server.fault)}`);
+        return r.body.server?.status === status && !r.body.server['OS-EXT-STS:task_state'] ? r.body.server : null;
+      });
     const boot = async (body: Record<string, unknown>, token?: string) => {
-      const r = await nova('POST', '/servers', { server: { name: 'vm', imageRef: image, flavorRef: '1', networks: [{ uuid: network }], ...body } }, { token });
+      const r = await nova(
+        'POST',
+        '/servers',
+        { server: { name: 'vm', imageRef: image, flavorRef: '1', networks: [{ uuid: network }], ...body } },
+        { token },
+      );
       assert.equal(r.status, 202, JSON.stringify(r.body));
       return r.body.server;
     };
@@ -46,23 +68,51 @@ for (const engine of databaseEngines('compute servers')) {
       alice = await member(c, 'alice');
       const svc = computeService(c);
       // The flavors family provides flavors when it is there; otherwise the test brings its own.
-      flavors.set('1', { id: '1', name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, extra_specs: {} });
-      flavors.set('fail', { id: 'fail', name: 'm1.fail', vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, extra_specs: { 'fake:fail_spawn': 'true' } });
+      flavors.set('1', {
+        id: '1',
+        name: 'm1.tiny',
+        vcpus: 1,
+        ram: 512,
+        disk: 1,
+        ephemeral: 0,
+        swap: 0,
+        extra_specs: {},
+      });
+      flavors.set('fail', {
+        id: 'fail',
+        name: 'm1.fail',
+        vcpus: 1,
+        ram: 512,
+        disk: 1,
+        ephemeral: 0,
+        swap: 0,
+        extra_specs: { 'fake:fail_spawn': 'true' },
+      });
       const own = svc.providers.flavors;
       svc.providers.flavors = { find: async (id) => flavors.get(id) ?? (own ? own.find(id) : null) };
       image = await createImage();
       failingImage = await createImage({ fake_fail_spawn: 'true' });
       const n = await neutron('POST', '/v2.0/networks', { network: { name: 'private', shared: true } });
       network = n.body.network.id;
-      const s = await neutron('POST', '/v2.0/subnets', { subnet: { network_id: network, ip_version: 4, cidr: '10.9.0.0/24' } });
+      const s = await neutron('POST', '/v2.0/subnets', {
+        subnet: { network_id: network, ip_version: 4, cidr: '10.9.0.0/24' },
+      });
       assert.equal(s.status, 201, JSON.stringify(s.body));
       await until('compute node in placement', async () => serverParts(svc).agent?.ready);
     });
-    after(async () => { await c.stop(); });
+    after(async () => {
+      await c.stop();
+    });
 
     it('serves version documents and negotiates microversions', async () => {
       const root = await c.req('GET', `${c.url}/compute/`, undefined, { token: null });
-      assert.deepEqual(root.body.versions.map((v: any) => [v.id, v.status]), [['v2.0', 'SUPPORTED'], ['v2.1', 'CURRENT']]);
+      assert.deepEqual(
+        root.body.versions.map((v: any) => [v.id, v.status]),
+        [
+          ['v2.0', 'SUPPORTED'],
+          ['v2.1', 'CURRENT'],
+        ],
+      );
       const v21 = await c.req('GET', `${c.url}/compute/v2.1`, undefined, { token: null });
       assert.equal(v21.body.version.version, '2.93');
       assert.equal(v21.body.version.min_version, '2.1');
@@ -75,7 +125,10 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(bad.body.computeFault.code, 406);
       const missing = await nova('GET', '/servers/00000000-0000-0000-0000-000000000000');
       assert.equal(missing.status, 404);
-      assert.equal(missing.body.itemNotFound.message, 'Instance 00000000-0000-0000-0000-000000000000 could not be found.');
+      assert.equal(
+        missing.body.itemNotFound.message,
+        'Instance 00000000-0000-0000-0000-000000000000 could not be found.',
+      );
     });
 
     it('builds a server: ACTIVE on the fake host with an address, a port and a placement allocation', async () => {
@@ -106,17 +159,28 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(alloc.body.project_id, alice.project);
       // Lists: the owner sees it, another project does not; detail has the full view.
       const list = await nova('GET', '/servers', undefined, { token: alice.token });
-      assert.deepEqual(list.body.servers.map((x: any) => x.id), [created.id]);
+      assert.deepEqual(
+        list.body.servers.map((x: any) => x.id),
+        [created.id],
+      );
       const detail = await nova('GET', '/servers/detail?name=^we&status=ACTIVE', undefined, { token: alice.token });
       assert.equal(detail.body.servers[0].id, created.id);
-      assert.equal((await nova('GET', '/servers/detail?status=SHUTOFF', undefined, { token: alice.token })).body.servers.length, 0);
+      assert.equal(
+        (await nova('GET', '/servers/detail?status=SHUTOFF', undefined, { token: alice.token })).body.servers.length,
+        0,
+      );
       const bob = await member(c, 'bob');
       assert.equal((await nova('GET', `/servers/${created.id}`, undefined, { token: bob.token })).status, 404);
       assert.equal((await nova('GET', '/servers', undefined, { token: bob.token })).body.servers.length, 0);
       assert.ok((await nova('GET', '/servers?all_tenants=1')).body.servers.some((x: any) => x.id === created.id));
       assert.equal((await nova('GET', '/servers?all_tenants=1', undefined, { token: bob.token })).status, 403);
       // Update.
-      const up = await nova('PUT', `/servers/${created.id}`, { server: { name: 'web2', description: 'd' } }, { token: alice.token });
+      const up = await nova(
+        'PUT',
+        `/servers/${created.id}`,
+        { server: { name: 'web2', description: 'd' } },
+        { token: alice.token },
+      );
       assert.equal(up.status, 200, JSON.stringify(up.body));
       assert.equal(up.body.server.name, 'web2');
       assert.equal(up.body.server.description, 'd');
@@ -131,7 +195,10 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(off['OS-EXT-STS:power_state'], 4);
       const again = await act({ 'os-stop': null });
       assert.equal(again.status, 409);
-      assert.equal(again.body.conflictingRequest.message, `Cannot 'stop' instance ${s.id} while it is in vm_state stopped`);
+      assert.equal(
+        again.body.conflictingRequest.message,
+        `Cannot 'stop' instance ${s.id} while it is in vm_state stopped`,
+      );
       assert.equal((await act({ 'os-start': null })).status, 202);
       await waitFor(s.id, 'ACTIVE', alice.token);
       assert.equal((await act({ reboot: { type: 'HARD' } })).status, 202);
@@ -147,7 +214,10 @@ for (const engine of databaseEngines('compute servers')) {
       await waitFor(s.id, 'ACTIVE', alice.token);
       assert.equal((await act({ nonsense: null })).status, 400);
       // Locked by an admin: the owner can neither stop nor unlock it.
-      assert.equal((await nova('POST', `/servers/${s.id}/action`, { lock: { locked_reason: 'maintenance' } })).status, 202);
+      assert.equal(
+        (await nova('POST', `/servers/${s.id}/action`, { lock: { locked_reason: 'maintenance' } })).status,
+        202,
+      );
       const locked = (await nova('GET', `/servers/${s.id}`, undefined, { token: alice.token })).body.server;
       assert.equal(locked.locked, true);
       assert.equal(locked.locked_reason, 'maintenance');
@@ -157,20 +227,32 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal((await nova('POST', `/servers/${s.id}/action`, { unlock: null })).status, 202);
       // Instance actions, with their events (tracebacks for admins only).
       const actions = await nova('GET', `/servers/${s.id}/os-instance-actions`, undefined, { token: alice.token });
-      assert.deepEqual(actions.body.instanceActions.map((a: any) => a.action), ['unlock', 'lock', 'resume', 'suspend', 'unpause', 'pause', 'reboot', 'start', 'stop', 'create']);
+      assert.deepEqual(
+        actions.body.instanceActions.map((a: any) => a.action),
+        ['unlock', 'lock', 'resume', 'suspend', 'unpause', 'pause', 'reboot', 'start', 'stop', 'create'],
+      );
       const create = actions.body.instanceActions.at(-1);
-      const shown = await nova('GET', `/servers/${s.id}/os-instance-actions/${create.request_id}`, undefined, { token: alice.token });
-      assert.deepEqual(shown.body.instanceAction.events.map((e: any) => [e.event, e.result]).sort(), [['compute__do_build_and_run_instance', 'Success'], ['conductor_schedule_and_build_instances', 'Success']]);
+      const shown = await nova('GET', `/servers/${s.id}/os-instance-actions/${create.request_id}`, undefined, {
+        token: alice.token,
+      });
+      assert.deepEqual(shown.body.instanceAction.events.map((e: any) => [e.event, e.result]).sort(), [
+        ['compute__do_build_and_run_instance', 'Success'],
+        ['conductor_schedule_and_build_instances', 'Success'],
+      ]);
       assert.equal(shown.body.instanceAction.events[0].traceback, undefined);
     });
 
     it('keeps server metadata, tags and addresses', async () => {
       const s = await boot({ name: 'meta', metadata: { a: '1' } }, alice.token);
       await waitFor(s.id, 'ACTIVE', alice.token);
-      const m = (method: string, p: string, body?: unknown) => nova(method, `/servers/${s.id}${p}`, body, { token: alice.token });
+      const m = (method: string, p: string, body?: unknown) =>
+        nova(method, `/servers/${s.id}${p}`, body, { token: alice.token });
       assert.deepEqual((await m('POST', '/metadata', { metadata: { b: '2' } })).body.metadata, { a: '1', b: '2' });
       assert.deepEqual((await m('PUT', '/metadata/c', { meta: { c: '3' } })).body.meta, { c: '3' });
-      assert.equal((await m('PUT', '/metadata/c', { meta: { d: '3' } })).body.badRequest.message, 'Request body and URI mismatch');
+      assert.equal(
+        (await m('PUT', '/metadata/c', { meta: { d: '3' } })).body.badRequest.message,
+        'Request body and URI mismatch',
+      );
       assert.deepEqual((await m('GET', '/metadata/b')).body, { meta: { b: '2' } });
       assert.equal((await m('DELETE', '/metadata/a')).status, 204);
       assert.equal((await m('GET', '/metadata/a')).body.itemNotFound.message, 'Metadata item was not found');
@@ -214,27 +296,85 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal((await act({ removeSecurityGroup: { name: 'web' } })).status, 202);
       assert.equal((await act({ removeSecurityGroup: { name: 'web' } })).status, 400);
       assert.equal((await act({ addSecurityGroup: { name: 'nope' } })).status, 404);
-      assert.deepEqual((await nova('GET', `/servers/${s.id}/os-server-password`, undefined, { token: alice.token })).body, { password: '' });
-      assert.equal((await nova('DELETE', `/servers/${s.id}/os-server-password`, undefined, { token: alice.token })).status, 204);
+      assert.deepEqual(
+        (await nova('GET', `/servers/${s.id}/os-server-password`, undefined, { token: alice.token })).body,
+        { password: '' },
+      );
+      assert.equal(
+        (await nova('DELETE', `/servers/${s.id}/os-server-password`, undefined, { token: alice.token })).status,
+        204,
+      );
       // Anti-affinity on a one-host cloud: the second member finds no host.
-      const g = await nova('POST', '/os-server-groups', { server_group: { name: 'g', policy: 'anti-affinity' } }, { token: alice.token });
+      const g = await nova(
+        'POST',
+        '/os-server-groups',
+        { server_group: { name: 'g', policy: 'anti-affinity' } },
+        { token: alice.token },
+      );
       assert.equal(g.status, 200, JSON.stringify(g.body));
       const hint = { 'os:scheduler_hints': { group: g.body.server_group.id } };
-      const first = await nova('POST', '/servers', { server: { name: 'm1', imageRef: image, flavorRef: '1', networks: 'none' }, ...hint }, { token: alice.token });
+      const first = await nova(
+        'POST',
+        '/servers',
+        { server: { name: 'm1', imageRef: image, flavorRef: '1', networks: 'none' }, ...hint },
+        { token: alice.token },
+      );
       await waitFor(first.body.server.id, 'ACTIVE', alice.token);
-      const second = await nova('POST', '/servers', { server: { name: 'm2', imageRef: image, flavorRef: '1', networks: 'none' }, ...hint }, { token: alice.token });
+      const second = await nova(
+        'POST',
+        '/servers',
+        { server: { name: 'm2', imageRef: image, flavorRef: '1', networks: 'none' }, ...hint },
+        { token: alice.token },
+      );
       const err = await waitFor(second.body.server.id, 'ERROR', alice.token);
       assert.match(err.fault.message, /^No valid host was found/);
       assert.deepEqual(err.server_groups, [g.body.server_group.id]);
-      const members = (await nova('GET', `/os-server-groups/${g.body.server_group.id}`, undefined, { token: alice.token })).body.server_group.members;
+      const members = (
+        await nova('GET', `/os-server-groups/${g.body.server_group.id}`, undefined, { token: alice.token })
+      ).body.server_group.members;
       assert.ok(members.includes(first.body.server.id));
-      assert.equal((await nova('POST', '/servers', { server: { name: 'm3', imageRef: image, flavorRef: '1', networks: 'none' }, 'os:scheduler_hints': { group: '00000000-0000-0000-0000-000000000000' } }, { token: alice.token })).status, 400);
+      assert.equal(
+        (
+          await nova(
+            'POST',
+            '/servers',
+            {
+              server: { name: 'm3', imageRef: image, flavorRef: '1', networks: 'none' },
+              'os:scheduler_hints': { group: '00000000-0000-0000-0000-000000000000' },
+            },
+            { token: alice.token },
+          )
+        ).status,
+        400,
+      );
     });
 
     it('pages server lists by marker in SQL (no filters) as the filtered path does', async () => {
-      const r = await nova('POST', '/servers', { server: { name: 'pg', imageRef: image, flavorRef: '1', networks: 'none', min_count: 3, return_reservation_id: true } }, { token: alice.token });
+      const r = await nova(
+        'POST',
+        '/servers',
+        {
+          server: {
+            name: 'pg',
+            imageRef: image,
+            flavorRef: '1',
+            networks: 'none',
+            min_count: 3,
+            return_reservation_id: true,
+          },
+        },
+        { token: alice.token },
+      );
       assert.equal(r.status, 202, JSON.stringify(r.body));
-      await until('three servers', async () => (await nova('GET', `/servers/detail?reservation_id=${r.body.reservation_id}`, undefined, { token: alice.token })).body.servers.filter((x: any) => x.status === 'ACTIVE').length === 3);
+      await until(
+        'three servers',
+        async () =>
+          (
+            await nova('GET', `/servers/detail?reservation_id=${r.body.reservation_id}`, undefined, {
+              token: alice.token,
+            })
+          ).body.servers.filter((x: any) => x.status === 'ACTIVE').length === 3,
+      );
       // Walks every page; `filter` (a name that matches every server) sends the same list through the filtered path.
       const walk = async (query: string, filter: string) => {
         const ids: string[] = [];
@@ -248,19 +388,36 @@ for (const engine of databaseEngines('compute servers')) {
         }
         return ids;
       };
-      for (const query of ['', '&sort_key=uuid&sort_dir=asc', '&sort_key=created_at&sort_dir=asc&sort_key=uuid&sort_dir=desc']) {
+      for (const query of [
+        '',
+        '&sort_key=uuid&sort_dir=asc',
+        '&sort_key=created_at&sort_dir=asc&sort_key=uuid&sort_dir=desc',
+      ]) {
         const sql = await walk(query, '');
         assert.ok(sql.length >= 3, `${query}: ${sql.length} servers`);
         assert.equal(new Set(sql).size, sql.length, `${query}: no server twice`);
         assert.deepEqual(sql, await walk(query, '&name=.'), query);
       }
       const all = await nova('GET', '/servers?sort_key=uuid&sort_dir=asc', undefined, { token: alice.token });
-      assert.deepEqual(all.body.servers.map((x: any) => x.id), all.body.servers.map((x: any) => x.id).sort());
-      assert.equal((await nova('GET', '/servers?marker=00000000-0000-0000-0000-000000000000', undefined, { token: alice.token })).body.badRequest.message, 'marker [00000000-0000-0000-0000-000000000000] not found');
+      assert.deepEqual(
+        all.body.servers.map((x: any) => x.id),
+        all.body.servers.map((x: any) => x.id).sort(),
+      );
+      assert.equal(
+        (await nova('GET', '/servers?marker=00000000-0000-0000-0000-000000000000', undefined, { token: alice.token }))
+          .body.badRequest.message,
+        'marker [00000000-0000-0000-0000-000000000000] not found',
+      );
       // Another project's server is no marker here.
-      const other = (await nova('GET', '/servers?all_tenants=1')).body.servers.find((x: any) => !all.body.servers.some((y: any) => y.id === x.id));
-      if (other) assert.equal((await nova('GET', `/servers?marker=${other.id}`, undefined, { token: alice.token })).status, 400);
-      for (const x of (await nova('GET', `/servers?reservation_id=${r.body.reservation_id}`, undefined, { token: alice.token })).body.servers) await nova('DELETE', `/servers/${x.id}`, undefined, { token: alice.token });
+      const other = (await nova('GET', '/servers?all_tenants=1')).body.servers.find(
+        (x: any) => !all.body.servers.some((y: any) => y.id === x.id),
+      );
+      if (other)
+        assert.equal((await nova('GET', `/servers?marker=${other.id}`, undefined, { token: alice.token })).status, 400);
+      for (const x of (
+        await nova('GET', `/servers?reservation_id=${r.body.reservation_id}`, undefined, { token: alice.token })
+      ).body.servers)
+        await nova('DELETE', `/servers/${x.id}`, undefined, { token: alice.token });
     });
 
     it('deletes a server: its ports and allocation are given back', async () => {
@@ -271,7 +428,10 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal((await neutron('GET', `/v2.0/ports?device_id=${s.id}`)).body.ports.length, 0);
       assert.deepEqual((await placement('GET', `/allocations/${s.id}`)).body.allocations, {});
       // Deleted servers appear in changes-since lists, as DELETED.
-      const since = await nova('GET', `/servers/detail?changes-since=${encodeURIComponent(new Date(Date.now() - 60000).toISOString())}`);
+      const since = await nova(
+        'GET',
+        `/servers/detail?changes-since=${encodeURIComponent(new Date(Date.now() - 60000).toISOString())}`,
+      );
       assert.equal(since.body.servers.find((x: any) => x.id === s.id)?.status, 'DELETED');
     });
 
@@ -291,27 +451,64 @@ for (const engine of databaseEngines('compute servers')) {
     });
 
     it('no host with room: ERROR "No valid host was found"', async () => {
-      flavors.set('huge', { id: 'huge', name: 'huge', vcpus: 1, ram: 10_000_000, disk: 1, ephemeral: 0, swap: 0, extra_specs: {} });
+      flavors.set('huge', {
+        id: 'huge',
+        name: 'huge',
+        vcpus: 1,
+        ram: 10_000_000,
+        disk: 1,
+        ephemeral: 0,
+        swap: 0,
+        extra_specs: {},
+      });
       // Past the quota check (ram unlimited for the project), the scheduler finds no host.
-      const project = (await nova('GET', '/servers/detail')).body.servers[0]?.tenant_id ?? (await c.req('GET', `${c.url}/identity/v3/auth/projects`)).body.projects.find((p: any) => p.name === 'admin').id;
+      const project =
+        (await nova('GET', '/servers/detail')).body.servers[0]?.tenant_id ??
+        (await c.req('GET', `${c.url}/identity/v3/auth/projects`)).body.projects.find((p: any) => p.name === 'admin')
+          .id;
       assert.equal((await nova('PUT', `/os-quota-sets/${project}`, { quota_set: { ram: -1 } })).status, 200);
       const s = await boot({ name: 'big', flavorRef: 'huge' });
       const err = await waitFor(s.id, 'ERROR');
       assert.match(err.fault.message, /^No valid host was found\./);
     });
 
-    it('refuses bad create requests with Nova\'s messages', async () => {
-      const post = (server: Record<string, unknown>, version = '2.93') => nova('POST', '/servers', { server: { name: 'x', imageRef: image, flavorRef: '1', networks: 'none', ...server } }, { version });
-      const msg = (r: { status: number; body: any }) => { assert.equal(r.status, 400, JSON.stringify(r.body)); return r.body.badRequest.message as string; };
+    it("refuses bad create requests with Nova's messages", async () => {
+      const post = (server: Record<string, unknown>, version = '2.93') =>
+        nova(
+          'POST',
+          '/servers',
+          { server: { name: 'x', imageRef: image, flavorRef: '1', networks: 'none', ...server } },
+          { version },
+        );
+      const msg = (r: { status: number; body: any }) => {
+        assert.equal(r.status, 400, JSON.stringify(r.body));
+        return r.body.badRequest.message as string;
+      };
       assert.equal(msg(await post({ flavorRef: 'nope' })), 'Flavor nope could not be found.');
-      assert.equal(msg(await post({ imageRef: '00000000-0000-0000-0000-000000000000' })), 'Can not find requested image');
-      assert.equal(msg(await post({ networks: [{ uuid: '00000000-0000-0000-0000-000000000000' }] })), 'Network 00000000-0000-0000-0000-000000000000 could not be found.');
-      assert.match(msg(await post({ networks: undefined })), /^Invalid input for field\/attribute server\. Value: .*'networks' is a required property$/);
+      assert.equal(
+        msg(await post({ imageRef: '00000000-0000-0000-0000-000000000000' })),
+        'Can not find requested image',
+      );
+      assert.equal(
+        msg(await post({ networks: [{ uuid: '00000000-0000-0000-0000-000000000000' }] })),
+        'Network 00000000-0000-0000-0000-000000000000 could not be found.',
+      );
+      assert.match(
+        msg(await post({ networks: undefined })),
+        /^Invalid input for field\/attribute server\. Value: .*'networks' is a required property$/,
+      );
       assert.equal(msg(await post({ key_name: 'nokey' })), 'Invalid key_name provided.');
       assert.match(msg(await post({ foo: 1 })), /Additional properties are not allowed \('foo' was unexpected\)/);
       assert.equal(msg(await post({ min_count: 2, max_count: 1 })), 'min_count must be <= max_count');
-      assert.equal(msg(await post({ availability_zone: 'elsewhere' })), 'The requested availability zone is not available');
-      const pending = await c.req('POST', `${c.url}/image/v2/images`, { name: 'queued', disk_format: 'raw', container_format: 'bare' });
+      assert.equal(
+        msg(await post({ availability_zone: 'elsewhere' })),
+        'The requested availability zone is not available',
+      );
+      const pending = await c.req('POST', `${c.url}/image/v2/images`, {
+        name: 'queued',
+        disk_format: 'raw',
+        container_format: 'bare',
+      });
       assert.equal(msg(await post({ imageRef: pending.body.id })), `Image ${pending.body.id} is not active.`);
       // networks 'none' builds a server without ports.
       const r = await post({});
@@ -328,7 +525,16 @@ describe('compute across a restart', () => {
     const os = await import('node:os');
     const path = await import('node:path');
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-compute-restart-'));
-    const flavor: Flavor = { id: '1', name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, extra_specs: {} };
+    const flavor: Flavor = {
+      id: '1',
+      name: 'm1.tiny',
+      vcpus: 1,
+      ram: 512,
+      disk: 1,
+      ephemeral: 0,
+      swap: 0,
+      extra_specs: {},
+    };
     const start = async () => {
       const c = await startCloud({ dataDir });
       const svc = computeService(c);
@@ -338,11 +544,22 @@ describe('compute across a restart', () => {
       return c;
     };
     let c = await start();
-    const nova = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+    const nova = (method: string, p: string, body?: unknown) =>
+      c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
     try {
-      const img = await c.req('POST', `${c.url}/image/v2/images`, { name: 'i', disk_format: 'raw', container_format: 'bare' });
-      await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: 'x' });
-      const r = await nova('POST', '/servers', { server: { name: 'keep', imageRef: img.body.id, flavorRef: '1', networks: 'none' } });
+      const img = await c.req('POST', `${c.url}/image/v2/images`, {
+        name: 'i',
+        disk_format: 'raw',
+        container_format: 'bare',
+      });
+      await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+        body: 'x',
+      });
+      const r = await nova('POST', '/servers', {
+        server: { name: 'keep', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
+      });
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const id = r.body.server.id;
       await until('ACTIVE', async () => (await nova('GET', `/servers/${id}`)).body.server.status === 'ACTIVE');

@@ -7,20 +7,46 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { COMPUTE_FEATURES, prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2 } from '../src/conformance/compute.ts';
-import { buildTempestConfig, renderIni, type CatalogEntry, type CloudCredentials } from '../src/conformance/tempest-config.ts';
+import {
+  COMPUTE_FEATURES,
+  prepareCompute,
+  serviceEndpoint,
+  TEMPEST_IMAGES,
+  tinyQcow2,
+} from '../conformance/lib/compute.ts';
+import {
+  buildTempestConfig,
+  renderIni,
+  type CatalogEntry,
+  type CloudCredentials,
+} from '../conformance/lib/tempest-config.ts';
 
 const tmpDirs: string[] = [];
-after(() => { for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const creds: CloudCredentials = {
-  authUrl: 'http://127.0.0.1:8000/identity/v3', username: 'admin', password: 'pw', projectName: 'admin',
-  userDomainName: 'Default', projectDomainName: 'Default', regionName: 'RegionOne',
+  authUrl: 'http://127.0.0.1:8000/identity/v3',
+  username: 'admin',
+  password: 'pw',
+  projectName: 'admin',
+  userDomainName: 'Default',
+  projectDomainName: 'Default',
+  regionName: 'RegionOne',
 };
-const ep = (url: string, iface = 'public', region = 'RegionOne') => ({ interface: iface, url, region, region_id: region });
+const ep = (url: string, iface = 'public', region = 'RegionOne') => ({
+  interface: iface,
+  url,
+  region,
+  region_id: region,
+});
 const catalog: CatalogEntry[] = [
   { type: 'identity', endpoints: [ep('http://127.0.0.1:8000/identity')] },
-  { type: 'compute', endpoints: [ep('http://127.0.0.1:8000/compute/v2.1/', 'internal'), ep('http://127.0.0.1:8000/compute/v2.1')] },
+  {
+    type: 'compute',
+    endpoints: [ep('http://127.0.0.1:8000/compute/v2.1/', 'internal'), ep('http://127.0.0.1:8000/compute/v2.1')],
+  },
   { type: 'network', endpoints: [ep('http://127.0.0.1:8000/networking')] },
 ];
 
@@ -29,7 +55,10 @@ function parseIni(text: string): Record<string, Record<string, string>> {
   let cur: Record<string, string> | undefined;
   for (const line of text.split('\n')) {
     const sec = /^\[(.+)\]$/.exec(line);
-    if (sec) { cur = out[sec[1]!] = {}; continue; }
+    if (sec) {
+      cur = out[sec[1]!] = {};
+      continue;
+    }
     const kv = /^([^=]+?) = (.*)$/.exec(line);
     if (kv && cur) cur[kv[1]!] = kv[2]!;
   }
@@ -58,10 +87,26 @@ describe('the tempest image', () => {
 });
 
 describe('tempest.conf for compute', () => {
-  const conf = (cat = catalog) => parseIni(renderIni(buildTempestConfig({
-    workspace: '/ws', credentials: creds, catalog: cat, network: { extensions: [] },
-    compute: { imageRef: 'img-1', imageRefAlt: 'img-2', flavorRef: '42', flavorRefAlt: '84', minMicroversion: '2.1', maxMicroversion: '2.93', computeNodes: 1 },
-  })));
+  const conf = (cat = catalog) =>
+    parseIni(
+      renderIni(
+        buildTempestConfig({
+          workspace: '/ws',
+          credentials: creds,
+          catalog: cat,
+          network: { extensions: [] },
+          compute: {
+            imageRef: 'img-1',
+            imageRefAlt: 'img-2',
+            flavorRef: '42',
+            flavorRefAlt: '84',
+            minMicroversion: '2.1',
+            maxMicroversion: '2.93',
+            computeNodes: 1,
+          },
+        }),
+      ),
+    );
 
   test('[compute]: images, flavors, microversions, the shared network', () => {
     const c = conf().compute!;
@@ -81,8 +126,12 @@ describe('tempest.conf for compute', () => {
   test('[compute-feature-enabled]: what works on, consoles and the metadata service off', () => {
     const f = conf()['compute-feature-enabled']!;
     for (const [k, v] of Object.entries(COMPUTE_FEATURES)) assert.equal(f[k], v ? 'True' : 'False', k);
-    for (const k of ['vnc_console', 'spice_console', 'serial_console', 'metadata_service', 'attach_encrypted_volume']) assert.equal(f[k], 'False', k);
-    assert.match(f.scheduler_enabled_filters!, /^AvailabilityZoneFilter,ComputeFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter/);
+    for (const k of ['vnc_console', 'spice_console', 'serial_console', 'metadata_service', 'attach_encrypted_volume'])
+      assert.equal(f[k], 'False', k);
+    assert.match(
+      f.scheduler_enabled_filters!,
+      /^AvailabilityZoneFilter,ComputeFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter/,
+    );
   });
 
   test('no compute in the catalog: no [compute] sections, nova unavailable', () => {
@@ -112,7 +161,10 @@ async function fakeCloud(opts: { refuseFlavors?: boolean } = {}) {
       const raw = Buffer.concat(chunks);
       const url = new URL(req.url!, 'http://x');
       const p = url.pathname;
-      const send = (status: number, doc?: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(doc === undefined ? '' : JSON.stringify(doc)); };
+      const send = (status: number, doc?: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(doc === undefined ? '' : JSON.stringify(doc));
+      };
       if (req.headers['x-auth-token'] !== 'tok') return send(401, { error: 'no token' });
       let m: RegExpExecArray | null;
       if (p === '/compute/v2.1/') return send(200, { version: { id: 'v2.1', min_version: '2.1', version: '2.93' } });
@@ -124,9 +176,16 @@ async function fakeCloud(opts: { refuseFlavors?: boolean } = {}) {
         flavors.set(f.id, f);
         return send(200, { flavor: f });
       }
-      if ((m = /^\/compute\/v2\.1\/flavors\/(\w+)\/os-extra_specs$/.exec(p))) { specs.set(m[1]!, JSON.parse(raw.toString()).extra_specs); return send(200, {}); }
-      if ((m = /^\/compute\/v2\.1\/flavors\/(\w+)$/.exec(p))) return flavors.has(m[1]!) ? send(200, { flavor: flavors.get(m[1]!) }) : send(404, { itemNotFound: { code: 404, message: 'no' } });
-      if (p === '/image/v2/images' && req.method === 'GET') return send(200, { images: images.filter((i) => i.name === url.searchParams.get('name')) });
+      if ((m = /^\/compute\/v2\.1\/flavors\/(\w+)\/os-extra_specs$/.exec(p))) {
+        specs.set(m[1]!, JSON.parse(raw.toString()).extra_specs);
+        return send(200, {});
+      }
+      if ((m = /^\/compute\/v2\.1\/flavors\/(\w+)$/.exec(p)))
+        return flavors.has(m[1]!)
+          ? send(200, { flavor: flavors.get(m[1]!) })
+          : send(404, { itemNotFound: { code: 404, message: 'no' } });
+      if (p === '/image/v2/images' && req.method === 'GET')
+        return send(200, { images: images.filter((i) => i.name === url.searchParams.get('name')) });
       if (p === '/image/v2/images' && req.method === 'POST') {
         const i = { id: `image-${++n}`, status: 'queued', ...JSON.parse(raw.toString()) };
         images.push(i);
@@ -137,7 +196,11 @@ async function fakeCloud(opts: { refuseFlavors?: boolean } = {}) {
         images.find((i) => i.id === m![1])!.status = 'active';
         return send(204);
       }
-      if ((m = /^\/image\/v2\/images\/([\w-]+)$/.exec(p))) return send(200, images.find((i) => i.id === m![1]));
+      if ((m = /^\/image\/v2\/images\/([\w-]+)$/.exec(p)))
+        return send(
+          200,
+          images.find((i) => i.id === m![1]),
+        );
       send(404, { error: p });
     });
   });
@@ -151,10 +214,23 @@ describe('what DevStack creates for compute before tempest', () => {
     const f = await fakeCloud();
     const logs: string[] = [];
     try {
-      const o = { computeEndpoint: `${f.base}/compute/v2.1`, imageEndpoint: `${f.base}/image`, token: 'tok', log: (s: string) => logs.push(s) };
+      const o = {
+        computeEndpoint: `${f.base}/compute/v2.1`,
+        imageEndpoint: `${f.base}/image`,
+        token: 'tok',
+        log: (s: string) => logs.push(s),
+      };
       const facts = await prepareCompute(o);
       assert.ok(!logs.some((l) => l.startsWith('warning')), logs.join('\n'));
-      assert.deepEqual(facts, { minMicroversion: '2.1', maxMicroversion: '2.93', imageRef: 'image-1', imageRefAlt: 'image-2', flavorRef: '42', flavorRefAlt: '84', computeNodes: 1 });
+      assert.deepEqual(facts, {
+        minMicroversion: '2.1',
+        maxMicroversion: '2.93',
+        imageRef: 'image-1',
+        imageRefAlt: 'image-2',
+        flavorRef: '42',
+        flavorRefAlt: '84',
+        computeNodes: 1,
+      });
       assert.deepEqual(f.flavors.get('42'), { id: '42', name: 'm1.nano', ram: 128, disk: 1, vcpus: 1 });
       assert.deepEqual(f.flavors.get('84'), { id: '84', name: 'm1.micro', ram: 192, disk: 1, vcpus: 1 });
       assert.deepEqual(f.specs.get('42'), { 'hw_rng:allowed': 'True' });
@@ -174,11 +250,18 @@ describe('what DevStack creates for compute before tempest', () => {
     const f = await fakeCloud({ refuseFlavors: true });
     const logs: string[] = [];
     try {
-      const facts = await prepareCompute({ computeEndpoint: `${f.base}/compute/v2.1`, token: 'tok', log: (s) => logs.push(s) });
+      const facts = await prepareCompute({
+        computeEndpoint: `${f.base}/compute/v2.1`,
+        token: 'tok',
+        log: (s) => logs.push(s),
+      });
       assert.equal(facts.flavorRef, undefined);
       assert.equal(facts.imageRef, undefined);
       assert.equal(facts.maxMicroversion, '2.93');
-      assert.ok(logs.some((l) => /flavor m1\.nano: POST .* answered 403/.test(l)), logs.join('\n'));
+      assert.ok(
+        logs.some((l) => /flavor m1\.nano: POST .* answered 403/.test(l)),
+        logs.join('\n'),
+      );
       assert.ok(logs.some((l) => /no image service/.test(l)));
     } finally {
       await f.close();

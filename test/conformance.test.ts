@@ -7,17 +7,47 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
-import { AREAS, packagesFor, resolveSelection } from '../src/conformance/areas.ts';
-import { addToPassingList, exactTestRegex, includeListFor, judgeRegression, readPassingList } from '../src/conformance/passing.ts';
-import { buildReport, causeKey, perTestEntries, renderMarkdown, tracebackExcerpt, writeReport } from '../src/conformance/report.ts';
-import { DEVSTACK_NETWORK, networkEndpoint, prepareNetwork } from '../src/conformance/network.ts';
-import { readCloudsYaml, tokensUrl } from '../src/conformance/stratus.ts';
+import { AREAS, packagesFor, resolveSelection } from '../conformance/lib/areas.ts';
 import {
-  collectResults, encodeSubunitPacket, failingRequest, fixtureCaller, lastException, normalizeRequestUrl, parseSubunit,
-  requestLinesByCaller, splitTestId, SubunitParseError, summarizeResult, type SubunitPacket,
-} from '../src/conformance/subunit.ts';
-import { buildTempestConfig, identityUriV3, parseOverride, renderIni, type CatalogEntry, type CloudCredentials } from '../src/conformance/tempest-config.ts';
-import { stestrConf } from '../src/conformance/tempest.ts';
+  addToPassingList,
+  exactTestRegex,
+  includeListFor,
+  judgeRegression,
+  readPassingList,
+} from '../conformance/lib/passing.ts';
+import {
+  buildReport,
+  causeKey,
+  perTestEntries,
+  renderMarkdown,
+  tracebackExcerpt,
+  writeReport,
+} from '../conformance/lib/report.ts';
+import { DEVSTACK_NETWORK, networkEndpoint, prepareNetwork } from '../conformance/lib/network.ts';
+import { readCloudsYaml, tokensUrl } from '../conformance/lib/stratus.ts';
+import {
+  collectResults,
+  encodeSubunitPacket,
+  failingRequest,
+  fixtureCaller,
+  lastException,
+  normalizeRequestUrl,
+  parseSubunit,
+  requestLinesByCaller,
+  splitTestId,
+  SubunitParseError,
+  summarizeResult,
+  type SubunitPacket,
+} from '../conformance/lib/subunit.ts';
+import {
+  buildTempestConfig,
+  identityUriV3,
+  parseOverride,
+  renderIni,
+  type CatalogEntry,
+  type CloudCredentials,
+} from '../conformance/lib/tempest-config.ts';
+import { stestrConf } from '../conformance/lib/tempest.ts';
 
 const tmpDirs: string[] = [];
 function tmp(): string {
@@ -25,20 +55,36 @@ function tmp(): string {
   tmpDirs.push(d);
   return d;
 }
-after(() => { for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const DEBIAN_PYTHON = '/usr/bin/python3';
-const hasPythonSubunit = fs.existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import subunit, testtools']).status === 0;
+const hasPythonSubunit =
+  fs.existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import subunit, testtools']).status === 0;
 
 const creds: CloudCredentials = {
   authUrl: 'http://127.0.0.1:8000/identity/v3',
-  username: 'admin', password: 's3cret=%x', projectName: 'admin',
-  userDomainName: 'Default', projectDomainName: 'Default', regionName: 'RegionOne',
+  username: 'admin',
+  password: 's3cret=%x',
+  projectName: 'admin',
+  userDomainName: 'Default',
+  projectDomainName: 'Default',
+  regionName: 'RegionOne',
 };
-const ep = (url: string, iface = 'public', region = 'RegionOne') => ({ interface: iface, url, region, region_id: region });
+const ep = (url: string, iface = 'public', region = 'RegionOne') => ({
+  interface: iface,
+  url,
+  region,
+  region_id: region,
+});
 const catalog: CatalogEntry[] = [
-  { type: 'identity', name: 'keystone', endpoints: [ep('http://127.0.0.1:8000/identity', 'admin'), ep('http://127.0.0.1:8000/identity')] },
+  {
+    type: 'identity',
+    name: 'keystone',
+    endpoints: [ep('http://127.0.0.1:8000/identity', 'admin'), ep('http://127.0.0.1:8000/identity')],
+  },
   { type: 'compute', name: 'nova', endpoints: [ep('http://127.0.0.1:8000/compute/v2.1')] },
   { type: 'block-storage', name: 'cinder', endpoints: [ep('http://127.0.0.1:8000/volume/v3')] },
   { type: 'metric', name: 'gnocchi', endpoints: [ep('http://127.0.0.1:8000/metric')] },
@@ -50,7 +96,10 @@ function parseIni(text: string): Record<string, Record<string, string>> {
   let cur: Record<string, string> | undefined;
   for (const line of text.split('\n')) {
     const sec = /^\[(.+)\]$/.exec(line);
-    if (sec) { cur = out[sec[1]!] = {}; continue; }
+    if (sec) {
+      cur = out[sec[1]!] = {};
+      continue;
+    }
     const kv = /^([^=]+?) = (.*)$/.exec(line);
     if (kv && cur) cur[kv[1]!] = kv[2]!;
   }
@@ -80,14 +129,21 @@ describe('tempest.conf from the cloud', () => {
   test('the identity features Keystone Zed has on', () => {
     const f = conf()['identity-feature-enabled']!;
     for (const k of ['trust', 'project_tags', 'application_credentials', 'access_rules']) assert.equal(f[k], 'True', k);
-    for (const k of ['domain_specific_drivers', 'external_idp', 'immutable_user_source', 'security_compliance']) assert.equal(f[k], 'False', k);
+    for (const k of ['domain_specific_drivers', 'external_idp', 'immutable_user_source', 'security_compliance'])
+      assert.equal(f[k], 'False', k);
   });
 
   test('security compliance: on with the numbers the cloud runs', () => {
-    const c = parseIni(renderIni(buildTempestConfig({
-      workspace: ws, credentials: creds, catalog,
-      securityCompliance: { lockoutFailureAttempts: 2, lockoutDuration: 10, uniqueLastPasswordCount: 2 },
-    })));
+    const c = parseIni(
+      renderIni(
+        buildTempestConfig({
+          workspace: ws,
+          credentials: creds,
+          catalog,
+          securityCompliance: { lockoutFailureAttempts: 2, lockoutDuration: 10, uniqueLastPasswordCount: 2 },
+        }),
+      ),
+    );
     assert.equal(c['identity-feature-enabled']!.security_compliance, 'True');
     assert.equal(c.identity!.user_lockout_failure_attempts, '2');
     assert.equal(c.identity!.user_lockout_duration, '10');
@@ -100,13 +156,16 @@ describe('tempest.conf from the cloud', () => {
     assert.equal(s.cinder, 'True');
     assert.equal(s.gnocchi, 'True');
     assert.equal(s.ceilometer, 'True');
-    for (const k of ['neutron', 'glance', 'swift', 'heat', 'aodh', 'vitrage', 'mistral', 'horizon', 'load_balancer']) assert.equal(s[k], 'False', k);
+    for (const k of ['neutron', 'glance', 'swift', 'heat', 'aodh', 'vitrage', 'mistral', 'horizon', 'load_balancer'])
+      assert.equal(s[k], 'False', k);
     // Cinder is registered as block-storage here, not tempest's default volumev3.
     assert.equal(conf().volume!.catalog_type, 'block-storage');
   });
 
   test('an identity-only catalog makes every other service unavailable', () => {
-    const c = parseIni(renderIni(buildTempestConfig({ workspace: ws, credentials: creds, catalog: catalog.slice(0, 1) })));
+    const c = parseIni(
+      renderIni(buildTempestConfig({ workspace: ws, credentials: creds, catalog: catalog.slice(0, 1) })),
+    );
     for (const [k, v] of Object.entries(c.service_available!)) assert.equal(v, 'False', k);
     assert.equal(c.volume, undefined);
   });
@@ -127,7 +186,10 @@ describe('tempest.conf from the cloud', () => {
   });
 
   test('a value with a line break is refused', () => {
-    assert.throws(() => buildTempestConfig({ workspace: ws, credentials: { ...creds, password: 'a\nb' }, catalog }), /line break/);
+    assert.throws(
+      () => buildTempestConfig({ workspace: ws, credentials: { ...creds, password: 'a\nb' }, catalog }),
+      /line break/,
+    );
   });
 
   test('identityUriV3: public endpoint first, /v3 added once, fallback to auth_url', () => {
@@ -135,7 +197,12 @@ describe('tempest.conf from the cloud', () => {
     assert.equal(identityUriV3([{ type: 'identity', endpoints: [ep('http://h:5000/v3/')] }], 'x'), 'http://h:5000/v3');
     assert.equal(identityUriV3([], 'http://h:5000/v3'), 'http://h:5000/v3');
     assert.equal(identityUriV3([], 'http://h:5000'), 'http://h:5000/v3');
-    const twoRegions = [{ type: 'identity', endpoints: [ep('http://a/identity', 'public', 'One'), ep('http://b/identity', 'public', 'Two')] }];
+    const twoRegions = [
+      {
+        type: 'identity',
+        endpoints: [ep('http://a/identity', 'public', 'One'), ep('http://b/identity', 'public', 'Two')],
+      },
+    ];
     assert.equal(identityUriV3(twoRegions, 'x', 'Two'), 'http://b/identity/v3');
   });
 
@@ -148,7 +215,10 @@ describe('tempest.conf from the cloud', () => {
 
 describe('tempest.conf for networking', () => {
   const ws = '/work/ws';
-  const withNetwork: CatalogEntry[] = [...catalog, { type: 'network', name: 'neutron', endpoints: [ep('http://127.0.0.1:8000/networking')] }];
+  const withNetwork: CatalogEntry[] = [
+    ...catalog,
+    { type: 'network', name: 'neutron', endpoints: [ep('http://127.0.0.1:8000/networking')] },
+  ];
   const extensions = ['external-net', 'router', 'port-security', 'standard-attr-tag', 'quotas'];
   const conf = (network?: { extensions: string[]; publicNetworkId?: string }, cat = withNetwork) =>
     parseIni(renderIni(buildTempestConfig({ workspace: ws, credentials: creds, catalog: cat, network })));
@@ -210,31 +280,50 @@ describe('tempest.conf for networking', () => {
   test('networkEndpoint: public first, in the region, no trailing slash', () => {
     assert.equal(networkEndpoint(withNetwork), 'http://127.0.0.1:8000/networking');
     assert.equal(networkEndpoint(catalog), undefined);
-    const two: CatalogEntry[] = [{ type: 'network', endpoints: [ep('http://a/net/', 'admin', 'Two'), ep('http://b/net/', 'public', 'One'), ep('http://c/net/', 'public', 'Two')] }];
+    const two: CatalogEntry[] = [
+      {
+        type: 'network',
+        endpoints: [
+          ep('http://a/net/', 'admin', 'Two'),
+          ep('http://b/net/', 'public', 'One'),
+          ep('http://c/net/', 'public', 'Two'),
+        ],
+      },
+    ];
     assert.equal(networkEndpoint(two, 'Two'), 'http://c/net');
     assert.equal(networkEndpoint(two, 'Three'), 'http://b/net');
   });
 });
 
 /** A Neutron that knows networks, subnets and subnet pools by name; records what it was sent. */
-async function fakeNeutron(extensions: string[], refuse: (method: string, path: string, body: any) => boolean = () => false) {
+async function fakeNeutron(
+  extensions: string[],
+  refuse: (method: string, path: string, body: any) => boolean = () => false,
+) {
   const store: Record<string, any[]> = { networks: [], subnets: [], subnetpools: [] };
   const posts: Array<{ plural: string; body: any }> = [];
   const tokens: string[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
     let raw = '';
-    req.on('data', (c) => { raw += c; });
+    req.on('data', (c) => {
+      raw += c;
+    });
     req.on('end', () => {
       tokens.push(String(req.headers['x-auth-token']));
       const url = new URL(req.url!, 'http://x');
       const body = raw ? JSON.parse(raw) : undefined;
-      const send = (status: number, doc: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(doc)); };
+      const send = (status: number, doc: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(doc));
+      };
       const m = /^\/networking\/v2\.0\/(\w+)$/.exec(url.pathname);
       if (!m) return send(404, { NeutronError: { message: 'no' } });
       const plural = m[1]!;
-      if (refuse(req.method!, plural, body)) return send(400, { NeutronError: { type: 'HTTPBadRequest', message: 'Unrecognized attribute(s)' } });
-      if (plural === 'extensions') return send(200, { extensions: extensions.map((alias) => ({ alias, name: alias, description: '' })) });
+      if (refuse(req.method!, plural, body))
+        return send(400, { NeutronError: { type: 'HTTPBadRequest', message: 'Unrecognized attribute(s)' } });
+      if (plural === 'extensions')
+        return send(200, { extensions: extensions.map((alias) => ({ alias, name: alias, description: '' })) });
       const list = store[plural];
       if (!list) return send(404, { NeutronError: { message: 'no' } });
       if (req.method === 'GET') {
@@ -254,7 +343,14 @@ async function fakeNeutron(extensions: string[], refuse: (method: string, path: 
 }
 
 describe('what DevStack creates in Neutron before tempest', () => {
-  const ALL = ['subnet_allocation', 'default-subnetpools', 'external-net', 'provider', 'auto-allocated-topology', 'router'];
+  const ALL = [
+    'subnet_allocation',
+    'default-subnetpools',
+    'external-net',
+    'provider',
+    'auto-allocated-topology',
+    'router',
+  ];
 
   test('subnet pools, the flat external network public with its subnets, the shared network', async () => {
     const f = await fakeNeutron(ALL);
@@ -265,16 +361,33 @@ describe('what DevStack creates in Neutron before tempest', () => {
       const pub = f.store.networks!.find((x) => x.name === 'public');
       assert.equal(facts.publicNetworkId, pub.id);
       assert.deepEqual(f.posts.find((p) => p.body.name === 'public')!.body, {
-        name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public', is_default: true,
+        name: 'public',
+        'router:external': true,
+        'provider:network_type': 'flat',
+        'provider:physical_network': 'public',
+        is_default: true,
       });
       assert.deepEqual(f.posts.find((p) => p.body.name === 'public-subnet')!.body, {
-        name: 'public-subnet', network_id: pub.id, ip_version: 4, cidr: '172.24.4.0/24', enable_dhcp: false,
+        name: 'public-subnet',
+        network_id: pub.id,
+        ip_version: 4,
+        cidr: '172.24.4.0/24',
+        enable_dhcp: false,
       });
       assert.deepEqual(f.posts.find((p) => p.body.name === 'ipv6-public-subnet')!.body, {
-        name: 'ipv6-public-subnet', network_id: pub.id, ip_version: 6, cidr: '2001:db8::/64', gateway_ip: '2001:db8::2', enable_dhcp: false,
+        name: 'ipv6-public-subnet',
+        network_id: pub.id,
+        ip_version: 6,
+        cidr: '2001:db8::/64',
+        gateway_ip: '2001:db8::2',
+        enable_dhcp: false,
       });
       assert.deepEqual(f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v4')!.body, {
-        name: 'shared-default-subnetpool-v4', prefixes: ['10.0.0.0/22'], default_prefixlen: 26, shared: true, is_default: true,
+        name: 'shared-default-subnetpool-v4',
+        prefixes: ['10.0.0.0/22'],
+        default_prefixlen: 26,
+        shared: true,
+        is_default: true,
       });
       const v6 = f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v6')!.body;
       assert.equal(v6.prefixes[0], DEVSTACK_NETWORK.subnetPoolV6.prefix);
@@ -295,7 +408,11 @@ describe('what DevStack creates in Neutron before tempest', () => {
   });
 
   test('only what the extensions allow; a refused step is a warning and the rest goes on', async () => {
-    const f = await fakeNeutron(['external-net', 'subnet_allocation'], (method, plural, body) => method === 'POST' && plural === 'subnetpools' && body.subnetpool.prefixes[0].includes(':'));
+    const f = await fakeNeutron(
+      ['external-net', 'subnet_allocation'],
+      (method, plural, body) =>
+        method === 'POST' && plural === 'subnetpools' && body.subnetpool.prefixes[0].includes(':'),
+    );
     const logs: string[] = [];
     try {
       const facts = await prepareNetwork({ endpoint: f.endpoint, token: 't', log: (s) => logs.push(s) });
@@ -303,7 +420,10 @@ describe('what DevStack creates in Neutron before tempest', () => {
       assert.deepEqual(pubPost, { name: 'public', 'router:external': true });
       assert.equal(f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v4')!.body.is_default, undefined);
       assert.equal(f.store.subnetpools!.length, 1);
-      assert.match(logs.find((l) => l.startsWith('warning'))!, /shared-default-subnetpool-v6: POST \/v2\.0\/subnetpools answered 400/);
+      assert.match(
+        logs.find((l) => l.startsWith('warning'))!,
+        /shared-default-subnetpool-v6: POST \/v2\.0\/subnetpools answered 400/,
+      );
       assert.ok(facts.publicNetworkId);
       assert.equal(f.store.subnets!.length, 3);
     } finally {
@@ -335,14 +455,31 @@ describe('what DevStack creates in Neutron before tempest', () => {
 describe('clouds.yaml and the token URL', () => {
   test('reads the admin credentials of the named cloud', () => {
     const f = path.join(tmp(), 'clouds.yaml');
-    fs.writeFileSync(f, [
-      'clouds:', '  stratus:', '    auth:', '      auth_url: http://127.0.0.1:9/identity/v3', '      username: admin',
-      '      password: "p w"', '      project_name: admin', '      user_domain_name: Default', '      project_domain_name: Default',
-      '    region_name: RegionOne', '    identity_api_version: 3', '',
-    ].join('\n'));
+    fs.writeFileSync(
+      f,
+      [
+        'clouds:',
+        '  stratus:',
+        '    auth:',
+        '      auth_url: http://127.0.0.1:9/identity/v3',
+        '      username: admin',
+        '      password: "p w"',
+        '      project_name: admin',
+        '      user_domain_name: Default',
+        '      project_domain_name: Default',
+        '    region_name: RegionOne',
+        '    identity_api_version: 3',
+        '',
+      ].join('\n'),
+    );
     assert.deepEqual(readCloudsYaml(f), {
-      authUrl: 'http://127.0.0.1:9/identity/v3', username: 'admin', password: 'p w', projectName: 'admin',
-      userDomainName: 'Default', projectDomainName: 'Default', regionName: 'RegionOne',
+      authUrl: 'http://127.0.0.1:9/identity/v3',
+      username: 'admin',
+      password: 'p w',
+      projectName: 'admin',
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+      regionName: 'RegionOne',
     });
     assert.throws(() => readCloudsYaml(f, 'other'), /no cloud named "other"/);
   });
@@ -356,13 +493,21 @@ describe('clouds.yaml and the token URL', () => {
 describe('subunit v2', () => {
   const T = 'tempest.api.identity.v3.test_x.XTest';
   const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
-  const stream = (packets: Array<Parameters<typeof encodeSubunitPacket>[0]>) => Buffer.concat(packets.map(encodeSubunitPacket));
+  const stream = (packets: Array<Parameters<typeof encodeSubunitPacket>[0]>) =>
+    Buffer.concat(packets.map(encodeSubunitPacket));
 
   test('packets round-trip through the encoder and the parser', () => {
     const big = Buffer.alloc(20_000, 'x');
     const pk: Parameters<typeof encodeSubunitPacket>[0] = {
-      testId: `${T}.test_a[id-1,smoke]`, status: 'fail', tags: ['worker-0'], timestamp: at(3),
-      mimeType: 'text/x-traceback; charset="utf8"', fileName: 'traceback', fileBytes: big, routeCode: '0', eof: true,
+      testId: `${T}.test_a[id-1,smoke]`,
+      status: 'fail',
+      tags: ['worker-0'],
+      timestamp: at(3),
+      mimeType: 'text/x-traceback; charset="utf8"',
+      fileName: 'traceback',
+      fileBytes: big,
+      routeCode: '0',
+      eof: true,
     };
     const [p] = parseSubunit(encodeSubunitPacket(pk));
     assert.equal(p!.testId, pk.testId);
@@ -383,27 +528,48 @@ describe('subunit v2', () => {
     assert.throws(() => parseSubunit(bad), SubunitParseError);
     const mixed = Buffer.concat([Buffer.from('hello\n'), good, Buffer.from('bye')]);
     const ps = parseSubunit(mixed);
-    assert.deepEqual(ps.map((p: SubunitPacket) => p.testId ?? p.fileBytes!.toString()), ['hello\n', 'a', 'bye']);
+    assert.deepEqual(
+      ps.map((p: SubunitPacket) => p.testId ?? p.fileBytes!.toString()),
+      ['hello\n', 'a', 'bye'],
+    );
   });
 
   test('results fold per test: last status wins, attachments concatenate, fixtures and attrs are named', () => {
-    const rs = collectResults(parseSubunit(stream([
-      { testId: `${T}.test_a[id-1,smoke]`, status: 'exists' },
-      { testId: `${T}.test_a[id-1,smoke]`, status: 'inprogress', timestamp: at(1) },
-      { testId: `${T}.test_a[id-1,smoke]`, fileName: 'traceback', fileBytes: Buffer.from('Traceback (most recent call last):\n') },
-      { testId: `${T}.test_a[id-1,smoke]`, fileName: 'traceback', fileBytes: Buffer.from('  File "x.py", line 1, in f\n    g()\nValueError: boom\n') },
-      { testId: `${T}.test_a[id-1,smoke]`, status: 'fail', timestamp: at(3), tags: ['worker-1'] },
-      { testId: `${T}.test_b[id-2]`, status: 'inprogress' },
-      { testId: `${T}.test_b[id-2]`, status: 'success' },
-      { testId: `${T}.test_c`, status: 'inprogress' },
-      { testId: `setUpClass (${T})`, status: 'inprogress' },
-      { testId: `setUpClass (${T})`, fileName: 'reason', fileBytes: Buffer.from('not configured') },
-      { testId: `setUpClass (${T})`, status: 'skip' },
-      { testId: `${T}.test_only_listed`, status: 'exists' },
-    ])));
-    assert.deepEqual(rs.map((r) => [r.id, r.outcome]), [
-      [`setUpClass (${T})`, 'skip'], [`${T}.test_a`, 'fail'], [`${T}.test_b`, 'pass'], [`${T}.test_c`, 'fail'],
-    ]);
+    const rs = collectResults(
+      parseSubunit(
+        stream([
+          { testId: `${T}.test_a[id-1,smoke]`, status: 'exists' },
+          { testId: `${T}.test_a[id-1,smoke]`, status: 'inprogress', timestamp: at(1) },
+          {
+            testId: `${T}.test_a[id-1,smoke]`,
+            fileName: 'traceback',
+            fileBytes: Buffer.from('Traceback (most recent call last):\n'),
+          },
+          {
+            testId: `${T}.test_a[id-1,smoke]`,
+            fileName: 'traceback',
+            fileBytes: Buffer.from('  File "x.py", line 1, in f\n    g()\nValueError: boom\n'),
+          },
+          { testId: `${T}.test_a[id-1,smoke]`, status: 'fail', timestamp: at(3), tags: ['worker-1'] },
+          { testId: `${T}.test_b[id-2]`, status: 'inprogress' },
+          { testId: `${T}.test_b[id-2]`, status: 'success' },
+          { testId: `${T}.test_c`, status: 'inprogress' },
+          { testId: `setUpClass (${T})`, status: 'inprogress' },
+          { testId: `setUpClass (${T})`, fileName: 'reason', fileBytes: Buffer.from('not configured') },
+          { testId: `setUpClass (${T})`, status: 'skip' },
+          { testId: `${T}.test_only_listed`, status: 'exists' },
+        ]),
+      ),
+    );
+    assert.deepEqual(
+      rs.map((r) => [r.id, r.outcome]),
+      [
+        [`setUpClass (${T})`, 'skip'],
+        [`${T}.test_a`, 'fail'],
+        [`${T}.test_b`, 'pass'],
+        [`${T}.test_c`, 'fail'],
+      ],
+    );
     const a = rs.find((r) => r.id.endsWith('test_a'))!;
     assert.deepEqual(a.attrs, ['id-1', 'smoke']);
     assert.equal(a.rawId, `${T}.test_a[id-1,smoke]`);
@@ -416,29 +582,37 @@ describe('subunit v2', () => {
   });
 
   test('splitTestId', () => {
-    assert.deepEqual(splitTestId('a.b.C.test_d[id-0f3c,negative]'), { id: 'a.b.C.test_d', attrs: ['id-0f3c', 'negative'] });
+    assert.deepEqual(splitTestId('a.b.C.test_d[id-0f3c,negative]'), {
+      id: 'a.b.C.test_d',
+      attrs: ['id-0f3c', 'negative'],
+    });
     assert.deepEqual(splitTestId('a.b.C.test_d'), { id: 'a.b.C.test_d', attrs: [] });
   });
 
-  test('a stream written by python-subunit (a real run of unittest tests)', { skip: !hasPythonSubunit && 'no python3-subunit in /usr/bin/python3' }, () => {
+  test('a stream written by python-subunit (a real run of unittest tests)', {
+    skip: !hasPythonSubunit && 'no python3-subunit in /usr/bin/python3',
+  }, () => {
     const dir = tmp();
-    fs.writeFileSync(path.join(dir, 'fake_tempest_tests.py'), [
-      'import unittest',
-      'class Sample(unittest.TestCase):',
-      '    def test_pass(self):',
-      '        pass',
-      '    def test_fail(self):',
-      "        raise ValueError('boom')",
-      '    def test_skip(self):',
-      "        self.skipTest('not today')",
-      'class Broken(unittest.TestCase):',
-      '    @classmethod',
-      '    def setUpClass(cls):',
-      "        raise RuntimeError('no cloud')",
-      '    def test_never(self):',
-      '        pass',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(dir, 'fake_tempest_tests.py'),
+      [
+        'import unittest',
+        'class Sample(unittest.TestCase):',
+        '    def test_pass(self):',
+        '        pass',
+        '    def test_fail(self):',
+        "        raise ValueError('boom')",
+        '    def test_skip(self):',
+        "        self.skipTest('not today')",
+        'class Broken(unittest.TestCase):',
+        '    @classmethod',
+        '    def setUpClass(cls):',
+        "        raise RuntimeError('no cloud')",
+        '    def test_never(self):',
+        '        pass',
+        '',
+      ].join('\n'),
+    );
     const run = spawnSync(DEBIAN_PYTHON, ['-m', 'subunit.run', 'fake_tempest_tests'], { cwd: dir });
     assert.equal(run.status, 0, run.stderr.toString());
     const rs = collectResults(parseSubunit(run.stdout));
@@ -476,25 +650,49 @@ describe('tracebacks and failing requests', () => {
   ].join('\n');
 
   test('lastException: the exception after the last frame, continuation lines included', () => {
-    assert.equal(lastException(tempestTb), "tempest.lib.exceptions.NotFound: Object not found Details: {'code': 404, 'title': 'Not Found', 'message': 'The resource could not be found.'}");
-    const chained = 'Traceback (most recent call last):\n  File "a.py", line 1, in f\n    x()\nKeyError: 1\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File "b.py", line 2, in g\n    y()\ntesttools.matchers._impl.MismatchError: 1 != 2\n';
+    assert.equal(
+      lastException(tempestTb),
+      "tempest.lib.exceptions.NotFound: Object not found Details: {'code': 404, 'title': 'Not Found', 'message': 'The resource could not be found.'}",
+    );
+    const chained =
+      'Traceback (most recent call last):\n  File "a.py", line 1, in f\n    x()\nKeyError: 1\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File "b.py", line 2, in g\n    y()\ntesttools.matchers._impl.MismatchError: 1 != 2\n';
     assert.equal(lastException(chained), 'testtools.matchers._impl.MismatchError: 1 != 2');
     assert.equal(lastException('x'.repeat(1000), 50).length, 50);
   });
 
-  const failing = (details: Record<string, string>) => ({ rawId: 'a', id: 'a', attrs: [], status: 'fail' as const, outcome: 'fail' as const, details });
+  const failing = (details: Record<string, string>) => ({
+    rawId: 'a',
+    id: 'a',
+    attrs: [],
+    status: 'fail' as const,
+    outcome: 'fail' as const,
+    details,
+  });
 
   test('failingRequest: the last call answered >= 400, ids masked', () => {
     const log = [
-      "Request (CredentialsTestJSON:test_x): 201 POST http://127.0.0.1:1/identity/v3/users 0.01s",
-      "Request (CredentialsTestJSON:test_x): 404 POST http://127.0.0.1:1/identity/v3/credentials 0.01s",
-      "Request (CredentialsTestJSON:_run_cleanups): 204 DELETE http://127.0.0.1:1/identity/v3/users/0123456789abcdef0123456789abcdef 0.01s",
+      'Request (CredentialsTestJSON:test_x): 201 POST http://127.0.0.1:1/identity/v3/users 0.01s',
+      'Request (CredentialsTestJSON:test_x): 404 POST http://127.0.0.1:1/identity/v3/credentials 0.01s',
+      'Request (CredentialsTestJSON:_run_cleanups): 204 DELETE http://127.0.0.1:1/identity/v3/users/0123456789abcdef0123456789abcdef 0.01s',
     ].join('\n');
-    assert.equal(failingRequest(failing({ traceback: tempestTb, "pythonlogging:''": log })), 'POST /identity/v3/credentials → 404');
+    assert.equal(
+      failingRequest(failing({ traceback: tempestTb, "pythonlogging:''": log })),
+      'POST /identity/v3/credentials → 404',
+    );
     // No captured log (a class fixture): the service client method instead.
-    assert.equal(failingRequest(failing({ traceback: tempestTb })), 'identity/v3/credentials_client.create_credential()');
+    assert.equal(
+      failingRequest(failing({ traceback: tempestTb })),
+      'identity/v3/credentials_client.create_credential()',
+    );
     // Not raised by the REST client: no request.
-    assert.equal(failingRequest(failing({ traceback: 'Traceback (most recent call last):\n  File "a.py", line 1, in f\n    x\nValueError: v\n' })), undefined);
+    assert.equal(
+      failingRequest(
+        failing({
+          traceback: 'Traceback (most recent call last):\n  File "a.py", line 1, in f\n    x\nValueError: v\n',
+        }),
+      ),
+      undefined,
+    );
   });
 
   test('class fixtures find their calls in tempest.log', () => {
@@ -504,13 +702,22 @@ describe('tracebacks and failing requests', () => {
       '2026-01-01 INFO tempest.lib.common.rest_client [req-3 ] Request (OtherTest:test_y): 404 GET http://h/identity/v3/x 0.01s',
     ].join('\n');
     const byCaller = requestLinesByCaller(log);
-    const fx = { ...failing({ traceback: tempestTb }), id: 'setUpClass (tempest.api.identity.admin.v3.test_endpoints.EndPointsTestJSON)', fixtureOf: 'tempest.api.identity.admin.v3.test_endpoints.EndPointsTestJSON' };
+    const fx = {
+      ...failing({ traceback: tempestTb }),
+      id: 'setUpClass (tempest.api.identity.admin.v3.test_endpoints.EndPointsTestJSON)',
+      fixtureOf: 'tempest.api.identity.admin.v3.test_endpoints.EndPointsTestJSON',
+    };
     assert.equal(fixtureCaller(fx), 'EndPointsTestJSON:setUpClass');
     assert.equal(failingRequest(fx, byCaller.get('EndPointsTestJSON:setUpClass')), 'POST /identity/v3/endpoints → 400');
   });
 
   test('normalizeRequestUrl', () => {
-    assert.equal(normalizeRequestUrl('http://h:1/identity/v3/users/0123456789abcdef0123456789abcdef/groups?name=x&name=y&enabled=1'), '/identity/v3/users/{id}/groups?name=&enabled=');
+    assert.equal(
+      normalizeRequestUrl(
+        'http://h:1/identity/v3/users/0123456789abcdef0123456789abcdef/groups?name=x&name=y&enabled=1',
+      ),
+      '/identity/v3/users/{id}/groups?name=&enabled=',
+    );
     assert.equal(normalizeRequestUrl('http://h/identity/v3/regions/tempest-region-123'), '/identity/v3/regions/{id}');
   });
 
@@ -526,17 +733,62 @@ describe('tracebacks and failing requests', () => {
 
 describe('report', () => {
   const T = 'tempest.api.identity.v3.test_x';
-  const results = collectResults(parseSubunit(Buffer.concat([
-    { testId: `${T}.A.test_ok[id-1]`, status: 'success' as const },
-    { testId: `${T}.A.test_bad[id-2]`, status: 'fail' as const, fileName: 'traceback', fileBytes: Buffer.from('Traceback (most recent call last):\n  File "t.py", line 1, in t\n    x\ntempest.lib.exceptions.NotFound: Object not found\nDetails: {\'code\': 404, \'message\': \'Could not find user: 0123456789abcdef0123456789abcdef.\'}\n') },
-    { testId: `${T}.A.test_bad2[id-3]`, status: 'fail' as const, fileName: 'traceback', fileBytes: Buffer.from('Traceback (most recent call last):\n  File "t.py", line 1, in t\n    x\ntempest.lib.exceptions.NotFound: Object not found\nDetails: {\'code\': 404, \'message\': \'Could not find user: fedcba9876543210fedcba9876543210.\'}\n') },
-    { testId: `setUpClass (${T}.B)`, status: 'fail' as const, fileName: 'traceback', fileBytes: Buffer.from('Traceback (most recent call last):\n  File "t.py", line 1, in t\n    x\nRuntimeError: setup broke\n') },
-    { testId: `setUpClass (${T}.C)`, status: 'skip' as const, fileName: 'reason', fileBytes: Buffer.from('Identity api v2 is not enabled') },
-  ].map((p) => encodeSubunitPacket(p)))));
-  const listed = [`${T}.A.test_ok[id-1]`, `${T}.A.test_bad[id-2]`, `${T}.A.test_bad2[id-3]`, `${T}.B.test_b1[id-4]`, `${T}.B.test_b2[id-5]`, `${T}.C.test_c[id-6]`, `${T}.D.test_lost[id-7]`];
+  const results = collectResults(
+    parseSubunit(
+      Buffer.concat(
+        [
+          { testId: `${T}.A.test_ok[id-1]`, status: 'success' as const },
+          {
+            testId: `${T}.A.test_bad[id-2]`,
+            status: 'fail' as const,
+            fileName: 'traceback',
+            fileBytes: Buffer.from(
+              "Traceback (most recent call last):\n  File \"t.py\", line 1, in t\n    x\ntempest.lib.exceptions.NotFound: Object not found\nDetails: {'code': 404, 'message': 'Could not find user: 0123456789abcdef0123456789abcdef.'}\n",
+            ),
+          },
+          {
+            testId: `${T}.A.test_bad2[id-3]`,
+            status: 'fail' as const,
+            fileName: 'traceback',
+            fileBytes: Buffer.from(
+              "Traceback (most recent call last):\n  File \"t.py\", line 1, in t\n    x\ntempest.lib.exceptions.NotFound: Object not found\nDetails: {'code': 404, 'message': 'Could not find user: fedcba9876543210fedcba9876543210.'}\n",
+            ),
+          },
+          {
+            testId: `setUpClass (${T}.B)`,
+            status: 'fail' as const,
+            fileName: 'traceback',
+            fileBytes: Buffer.from(
+              'Traceback (most recent call last):\n  File "t.py", line 1, in t\n    x\nRuntimeError: setup broke\n',
+            ),
+          },
+          {
+            testId: `setUpClass (${T}.C)`,
+            status: 'skip' as const,
+            fileName: 'reason',
+            fileBytes: Buffer.from('Identity api v2 is not enabled'),
+          },
+        ].map((p) => encodeSubunitPacket(p)),
+      ),
+    ),
+  );
+  const listed = [
+    `${T}.A.test_ok[id-1]`,
+    `${T}.A.test_bad[id-2]`,
+    `${T}.A.test_bad2[id-3]`,
+    `${T}.B.test_b1[id-4]`,
+    `${T}.B.test_b2[id-5]`,
+    `${T}.C.test_c[id-6]`,
+    `${T}.D.test_lost[id-7]`,
+  ];
   const info = {
-    label: 'identity', regex: '^tempest\\.api\\.identity\\.', stratusUrl: 'http://127.0.0.1:1', tempestVersion: '33',
-    startedAt: new Date('2026-01-02T03:04:05.678Z'), wallSeconds: 12.34, workspace: '/ws',
+    label: 'identity',
+    regex: '^tempest\\.api\\.identity\\.',
+    stratusUrl: 'http://127.0.0.1:1',
+    tempestVersion: '33',
+    startedAt: new Date('2026-01-02T03:04:05.678Z'),
+    wallSeconds: 12.34,
+    workspace: '/ws',
   };
 
   test('tests under a failed or skipped setUpClass take its verdict; unreported tests fail', () => {
@@ -552,13 +804,29 @@ describe('report', () => {
 
   test('a module that reported only a skip (a gabbi suite) lends it to its silent tests', () => {
     const M = 'heat_tempest_plugin.tests.api.test_heat_api';
-    const rs = collectResults(parseSubunit(encodeSubunitPacket({ testId: `${M}.stacks_list.test_request[id-1]`, status: 'skip', fileName: 'reason', fileBytes: Buffer.from('Heat is not available') })));
-    const { tests } = perTestEntries(rs, [`${M}.stacks_list.test_request[id-1]`, `${M}.stacks_create.test_request[id-2]`, 'other.mod.C.test_x[id-3]']);
-    assert.deepEqual(tests.map((t) => [t.id, t.outcome, t.summary]), [
-      [`${M}.stacks_create.test_request`, 'skip', 'Heat is not available'],
-      [`${M}.stacks_list.test_request`, 'skip', 'Heat is not available'],
-      ['other.mod.C.test_x', 'fail', 'no result: listed for the run but never reported (worker crash?)'],
+    const rs = collectResults(
+      parseSubunit(
+        encodeSubunitPacket({
+          testId: `${M}.stacks_list.test_request[id-1]`,
+          status: 'skip',
+          fileName: 'reason',
+          fileBytes: Buffer.from('Heat is not available'),
+        }),
+      ),
+    );
+    const { tests } = perTestEntries(rs, [
+      `${M}.stacks_list.test_request[id-1]`,
+      `${M}.stacks_create.test_request[id-2]`,
+      'other.mod.C.test_x[id-3]',
     ]);
+    assert.deepEqual(
+      tests.map((t) => [t.id, t.outcome, t.summary]),
+      [
+        [`${M}.stacks_create.test_request`, 'skip', 'Heat is not available'],
+        [`${M}.stacks_list.test_request`, 'skip', 'Heat is not available'],
+        ['other.mod.C.test_x', 'fail', 'no result: listed for the run but never reported (worker crash?)'],
+      ],
+    );
   });
 
   test('counts per test, causes grouped with ids masked', () => {
@@ -571,7 +839,10 @@ describe('report', () => {
   });
 
   test('causeKey masks what varies', () => {
-    assert.equal(causeKey('x 12 tempest-region-123456 0x7f00 3fa85f64-5717-4562-b3fc-2c963f66afa6'), 'x N <name> <addr> <uuid>');
+    assert.equal(
+      causeKey('x 12 tempest-region-123456 0x7f00 3fa85f64-5717-4562-b3fc-2c963f66afa6'),
+      'x N <name> <addr> <uuid>',
+    );
   });
 
   test('markdown and json files named <label>-<timestamp>', () => {
@@ -582,10 +853,23 @@ describe('report', () => {
     assert.equal(path.basename(files.json), 'identity-20260102T030405Z.json');
     assert.deepEqual(JSON.parse(fs.readFileSync(files.json, 'utf8')).counts, r.counts);
     const md = fs.readFileSync(files.md, 'utf8');
-    for (const h of ['# Conformance: identity', '## Failures by cause', '## Class-level errors', '## Skipped classes', '## Failures', '## Skipped', '## Passed']) assert.ok(md.includes(h), h);
+    for (const h of [
+      '# Conformance: identity',
+      '## Failures by cause',
+      '## Class-level errors',
+      '## Skipped classes',
+      '## Failures',
+      '## Skipped',
+      '## Passed',
+    ])
+      assert.ok(md.includes(h), h);
     assert.match(md, /\| 7 \| 1 \| 5 \| 1 \| 1 \|/);
     assert.match(md, /RuntimeError: setup broke/);
-    assert.ok(renderMarkdown({ ...r, regression: { passed: 1, failed: [{ id: 'x', why: 'y' }] } }).includes('1 passed, 1 failed'));
+    assert.ok(
+      renderMarkdown({ ...r, regression: { passed: 1, failed: [{ id: 'x', why: 'y' }] } }).includes(
+        '1 passed, 1 failed',
+      ),
+    );
   });
 });
 
@@ -609,8 +893,18 @@ describe('kept list and regression', () => {
   });
 
   test('judgeRegression: anything but a pass is a regression', () => {
-    const t = (id: string, outcome: 'pass' | 'fail' | 'skip', extra = {}) => ({ id, rawId: id, outcome, status: outcome, summary: `${id} why`, ...extra });
-    const out = judgeRegression(['a', 'b', 'c', 'd'], [t('a', 'pass'), t('b', 'fail', { request: 'GET /x → 500' }), t('c', 'skip', { via: 'setUpClass (C)' })]);
+    const t = (id: string, outcome: 'pass' | 'fail' | 'skip', extra = {}) => ({
+      id,
+      rawId: id,
+      outcome,
+      status: outcome,
+      summary: `${id} why`,
+      ...extra,
+    });
+    const out = judgeRegression(
+      ['a', 'b', 'c', 'd'],
+      [t('a', 'pass'), t('b', 'fail', { request: 'GET /x → 500' }), t('c', 'skip', { via: 'setUpClass (C)' })],
+    );
     assert.deepEqual(out.passed, ['a']);
     assert.deepEqual(out.failed, [
       { id: 'b', why: 'failed: b why [GET /x → 500]' },
@@ -622,10 +916,19 @@ describe('kept list and regression', () => {
 
 describe('areas', () => {
   test('area names and aliases give their regex and packages', () => {
-    assert.deepEqual(resolveSelection('identity'), { label: 'identity', regex: '^tempest\\.api\\.identity\\.', packages: [] });
+    assert.deepEqual(resolveSelection('identity'), {
+      label: 'identity',
+      regex: '^tempest\\.api\\.identity\\.',
+      packages: [],
+    });
     assert.equal(resolveSelection('keystone').label, 'identity');
     assert.deepEqual(resolveSelection('orchestration').packages, ['heat-tempest-plugin']);
-    assert.ok(AREAS.every((a) => { new RegExp(a.regex); return true; }));
+    assert.ok(
+      AREAS.every((a) => {
+        new RegExp(a.regex);
+        return true;
+      }),
+    );
   });
 
   test('anything else is a regex; plugin modules in it bring their package', () => {
@@ -634,12 +937,19 @@ describe('areas', () => {
     assert.deepEqual(s.packages, ['heat-tempest-plugin']);
     assert.equal(s.label, 'heat_tempest_plugin.tests.api.test_heat_api');
     assert.throws(() => resolveSelection('tempest.(api'), /neither an area/);
-    assert.deepEqual(packagesFor('tempest.api.identity.x\nmistral_tempest_tests.tests.api.v2.y'), ['mistral-tempest-plugin']);
+    assert.deepEqual(packagesFor('tempest.api.identity.x\nmistral_tempest_tests.tests.api.v2.y'), [
+      'mistral-tempest-plugin',
+    ]);
   });
 });
 
 describe('the command', () => {
-  const cli = (args: string[]) => spawnSync(process.execPath, [path.join(REPO, 'bin', 'conformance.js'), ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [path.join(REPO, 'bin', 'conformance.js'), ...args], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
   test('--regression with no kept list or an empty one: 0 passed, 0 failed, exit 0', () => {
     const dir = tmp();

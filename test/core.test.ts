@@ -15,7 +15,12 @@ describe('microversions', () => {
   async function ask(headers: Record<string, string>) {
     const app = Fastify();
     app.get('/', async (req, reply) => {
-      try { return { v: negotiateMicroversion(req, reply, spec).toString() }; } catch (e) { reply.code((e as ApiError).status); return { error: (e as Error).message }; }
+      try {
+        return { v: negotiateMicroversion(req, reply, spec).toString() };
+      } catch (e) {
+        reply.code((e as ApiError).status);
+        return { error: (e as Error).message };
+      }
     });
     const res = await app.inject({ method: 'GET', url: '/', headers });
     await app.close();
@@ -47,14 +52,29 @@ describe('microversions', () => {
 describe('pagination', () => {
   const items = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id }));
   it('slices by marker and limit', () => {
-    assert.deepEqual(paginate(items, { limit: 2 }, (x) => x.id), { page: [{ id: 'a' }, { id: 'b' }], more: true });
-    assert.deepEqual(paginate(items, { limit: 2, marker: 'd' }, (x) => x.id), { page: [{ id: 'e' }], more: false });
+    assert.deepEqual(
+      paginate(items, { limit: 2 }, (x) => x.id),
+      { page: [{ id: 'a' }, { id: 'b' }], more: true },
+    );
+    assert.deepEqual(
+      paginate(items, { limit: 2, marker: 'd' }, (x) => x.id),
+      { page: [{ id: 'e' }], more: false },
+    );
   });
   it('rejects a bad limit and an unknown marker', () => {
-    assert.throws(() => pageParams({ limit: '-1' }), (e: ApiError) => e.status === 400);
-    assert.throws(() => pageParams({ limit: 'x' }), (e: ApiError) => e.status === 400);
+    assert.throws(
+      () => pageParams({ limit: '-1' }),
+      (e: ApiError) => e.status === 400,
+    );
+    assert.throws(
+      () => pageParams({ limit: 'x' }),
+      (e: ApiError) => e.status === 400,
+    );
     assert.equal(pageParams({ limit: '5000' }, 1000).limit, 1000);
-    assert.throws(() => paginate(items, { marker: 'zz' }, (x) => x.id), (e: ApiError) => e.status === 404);
+    assert.throws(
+      () => paginate(items, { marker: 'zz' }, (x) => x.id),
+      (e: ApiError) => e.status === 404,
+    );
   });
 });
 
@@ -62,16 +82,31 @@ describe('message bus (in-process)', () => {
   it('calls, casts, fans out and notifies', async () => {
     const bus = new InProcessBus();
     const seen: string[] = [];
-    bus.serve('compute', 'host1', { ping: (a: any) => ({ pong: a.n + 1, host: 'host1' }), note: (a: any) => { seen.push(`h1:${a.x}`); } });
-    bus.serve('compute', 'host2', { ping: (a: any) => ({ pong: a.n + 1, host: 'host2' }), note: (a: any) => { seen.push(`h2:${a.x}`); } });
+    bus.serve('compute', 'host1', {
+      ping: (a: any) => ({ pong: a.n + 1, host: 'host1' }),
+      note: (a: any) => {
+        seen.push(`h1:${a.x}`);
+      },
+    });
+    bus.serve('compute', 'host2', {
+      ping: (a: any) => ({ pong: a.n + 1, host: 'host2' }),
+      note: (a: any) => {
+        seen.push(`h2:${a.x}`);
+      },
+    });
     assert.deepEqual(await bus.call('compute.host2', 'ping', { n: 1 }), { pong: 2, host: 'host2' });
-    const hosts = new Set([(await bus.call<any>('compute', 'ping', { n: 0 })).host, (await bus.call<any>('compute', 'ping', { n: 0 })).host]);
+    const hosts = new Set([
+      (await bus.call<any>('compute', 'ping', { n: 0 })).host,
+      (await bus.call<any>('compute', 'ping', { n: 0 })).host,
+    ]);
     assert.equal(hosts.size, 2, 'round robin over the servers of a topic');
     await assert.rejects(bus.call('compute', 'nope'), /does not support/);
     await assert.rejects(bus.call('network', 'ping'), /No server/);
     bus.fanout('compute', 'note', { x: 1 });
     const notes: string[] = [];
-    bus.onNotification('identity.', (n) => { notes.push(n.event_type); });
+    bus.onNotification('identity.', (n) => {
+      notes.push(n.event_type);
+    });
     bus.notify('identity.host', 'identity.user.created', { resource_info: 'u1' });
     bus.notify('compute.host', 'compute.instance.create.end', {});
     await new Promise((r) => setTimeout(r, 20));
@@ -83,9 +118,20 @@ describe('message bus (in-process)', () => {
 describe('logging', () => {
   it('never writes passwords or tokens', async () => {
     let out = '';
-    const sink = new Writable({ write(chunk, _enc, cb) { out += chunk.toString(); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        out += chunk.toString();
+        cb();
+      },
+    });
     const log = createLogger('info', sink);
-    log.info({ auth: { identity: { password: { user: { password: 'hunter2' } } } }, req: { headers: { 'x-auth-token': 'gAAAAsecret' } } }, 'x');
+    log.info(
+      {
+        auth: { identity: { password: { user: { password: 'hunter2' } } } },
+        req: { headers: { 'x-auth-token': 'gAAAAsecret' } },
+      },
+      'x',
+    );
     log.info({ user: { password: 'hunter3', original_password: 'old' } }, 'y');
     await new Promise((r) => setTimeout(r, 10));
     assert.ok(out.length > 0);
@@ -104,6 +150,8 @@ describe('token validation over REST (services apart from identity)', () => {
       assert.equal(viaRest.projectId, inProcess.projectId);
       assert.deepEqual([...viaRest.roles].sort(), [...inProcess.roles].sort());
       await assert.rejects(http.validate('not-a-token'));
-    } finally { await c.stop(); }
+    } finally {
+      await c.stop();
+    }
   });
 });

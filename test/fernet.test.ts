@@ -128,7 +128,10 @@ describe('key repository', () => {
     assert.deepEqual(listKeys(dir), ['0', '7', '8']);
     for (const f of listKeys(dir)) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600);
     const keys = repo.load();
-    assert.deepEqual(keys.map(b64), ['8', '7', '0'].map((f) => readFileSync(join(dir, f), 'utf8')));
+    assert.deepEqual(
+      keys.map(b64),
+      ['8', '7', '0'].map((f) => readFileSync(join(dir, f), 'utf8')),
+    );
 
     const dir5 = tmp();
     const repo5 = new KeyRepository(dir5, 5);
@@ -176,16 +179,42 @@ describe('token formatter', () => {
   test('every supported scope round-trips', () => {
     const audit = [randomAuditId()];
     roundTrip({ userId: hex(), methods: ['password'], expiresAt, auditIds: audit });
-    roundTrip({ userId: 'ldap-user', methods: ['token', 'password'], expiresAt, auditIds: [randomAuditId(), randomAuditId()] });
+    roundTrip({
+      userId: 'ldap-user',
+      methods: ['token', 'password'],
+      expiresAt,
+      auditIds: [randomAuditId(), randomAuditId()],
+    });
     roundTrip({ userId: hex(), methods: ['password'], expiresAt, auditIds: audit, domainId: hex() });
     roundTrip({ userId: hex(), methods: ['password'], expiresAt, auditIds: audit, domainId: 'default' });
     roundTrip({ userId: hex(), methods: ['password'], expiresAt, auditIds: audit, projectId: hex() });
     roundTrip({ userId: 'ü-ser', methods: ['password'], expiresAt, auditIds: audit, projectId: 'my-project' });
     roundTrip({ userId: hex(), methods: ['token'], expiresAt, auditIds: audit, projectId: hex(), trustId: hex() });
     roundTrip({ userId: hex(), methods: ['password'], expiresAt, auditIds: audit, system: 'all' });
-    roundTrip({ userId: hex(), methods: ['application_credential'], expiresAt, auditIds: audit, projectId: hex(), appCredId: hex() });
+    roundTrip({
+      userId: hex(),
+      methods: ['application_credential'],
+      expiresAt,
+      auditIds: audit,
+      projectId: hex(),
+      appCredId: hex(),
+    });
     roundTrip({ userId: 'x'.repeat(300), methods: [], expiresAt: new Date(1893553445123), auditIds: [] });
-    roundTrip({ userId: hex(), methods: ['oauth2_credential', 'ec2credential', 'application_credential', 'mapped', 'oauth1', 'token', 'password', 'external'], expiresAt, auditIds: audit });
+    roundTrip({
+      userId: hex(),
+      methods: [
+        'oauth2_credential',
+        'ec2credential',
+        'application_credential',
+        'mapped',
+        'oauth1',
+        'token',
+        'password',
+        'external',
+      ],
+      expiresAt,
+      auditIds: audit,
+    });
     // a hyphenated uuid is not compressed, so it survives unchanged
     roundTrip({ userId: randomUUID(), methods: ['password'], expiresAt, auditIds: audit, projectId: randomUUID() });
   });
@@ -263,7 +292,16 @@ describe('token formatter', () => {
     r.rotate(); // 3 keys; token under the oldest so every key is tried
     const f = new TokenFormatter(r);
     const keys = r.load();
-    const token = fernetEncrypt(keys[2]!, f.encodePayload({ userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], projectId: hex() })).replace(/=+$/, '');
+    const token = fernetEncrypt(
+      keys[2]!,
+      f.encodePayload({
+        userId: hex(),
+        methods: ['password'],
+        expiresAt,
+        auditIds: [randomAuditId()],
+        projectId: hex(),
+      }),
+    ).replace(/=+$/, '');
     for (let i = 0; i < 500; i++) f.validate(token);
     const n = 5000;
     const t0 = process.hrtime.bigint();
@@ -423,16 +461,66 @@ describe('interop with real Keystone (python)', { skip: skipInterop }, () => {
   const expiresAt = new Date('2030-01-02T03:04:05.000Z');
   const cases: Array<[string, TokenPayload]> = [
     ['unscoped', { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()] }],
-    ['unscoped, non-uuid user, 2 methods, audit chain', { userId: 'ldap-' + 'ab'.repeat(20), methods: ['token', 'password'], expiresAt, auditIds: [randomAuditId(), randomAuditId()] }],
-    ['domain (uuid)', { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], domainId: hex() }],
-    ['domain (default)', { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], domainId: 'default' }],
-    ['project (uuid)', { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], projectId: hex() }],
-    ['project (non-uuid ids, unicode)', { userId: 'ü-ser', methods: ['external'], expiresAt, auditIds: [randomAuditId()], projectId: 'my-project' }],
-    ['trust', { userId: hex(), methods: ['token'], expiresAt, auditIds: [randomAuditId()], projectId: hex(), trustId: hex() }],
+    [
+      'unscoped, non-uuid user, 2 methods, audit chain',
+      {
+        userId: 'ldap-' + 'ab'.repeat(20),
+        methods: ['token', 'password'],
+        expiresAt,
+        auditIds: [randomAuditId(), randomAuditId()],
+      },
+    ],
+    [
+      'domain (uuid)',
+      { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], domainId: hex() },
+    ],
+    [
+      'domain (default)',
+      { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], domainId: 'default' },
+    ],
+    [
+      'project (uuid)',
+      { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], projectId: hex() },
+    ],
+    [
+      'project (non-uuid ids, unicode)',
+      { userId: 'ü-ser', methods: ['external'], expiresAt, auditIds: [randomAuditId()], projectId: 'my-project' },
+    ],
+    [
+      'trust',
+      { userId: hex(), methods: ['token'], expiresAt, auditIds: [randomAuditId()], projectId: hex(), trustId: hex() },
+    ],
     ['system', { userId: hex(), methods: ['password'], expiresAt, auditIds: [randomAuditId()], system: 'all' }],
-    ['application credential', { userId: hex(), methods: ['application_credential'], expiresAt, auditIds: [randomAuditId()], projectId: hex(), appCredId: hex() }],
-    ['pseudo methods, sub-second expiry', { userId: hex(), methods: ['oauth2_credential', 'ec2credential', 'mapped', 'oauth1'], expiresAt: new Date('2031-05-06T07:08:09.123Z'), auditIds: [randomAuditId()] }],
-    ['long (str8) id', { userId: 'f'.repeat(64), methods: ['password'], expiresAt, auditIds: [randomAuditId()], projectId: 'p'.repeat(40) }],
+    [
+      'application credential',
+      {
+        userId: hex(),
+        methods: ['application_credential'],
+        expiresAt,
+        auditIds: [randomAuditId()],
+        projectId: hex(),
+        appCredId: hex(),
+      },
+    ],
+    [
+      'pseudo methods, sub-second expiry',
+      {
+        userId: hex(),
+        methods: ['oauth2_credential', 'ec2credential', 'mapped', 'oauth1'],
+        expiresAt: new Date('2031-05-06T07:08:09.123Z'),
+        auditIds: [randomAuditId()],
+      },
+    ],
+    [
+      'long (str8) id',
+      {
+        userId: 'f'.repeat(64),
+        methods: ['password'],
+        expiresAt,
+        auditIds: [randomAuditId()],
+        projectId: 'p'.repeat(40),
+      },
+    ],
   ];
 
   const keystoneView = (p: TokenPayload) => ({
@@ -445,7 +533,9 @@ describe('interop with real Keystone (python)', { skip: skipInterop }, () => {
     trust_id: p.trustId ?? null,
     app_cred_id: p.appCredId ?? null,
     // keystone reports expiry with the sub-seconds zeroed
-    expires_at: new Date(Math.floor(p.expiresAt.getTime() / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, '.000000Z'),
+    expires_at: new Date(Math.floor(p.expiresAt.getTime() / 1000) * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, '.000000Z'),
   });
 
   test('fernet primitive matches cryptography byte for byte', async () => {
@@ -453,11 +543,19 @@ describe('interop with real Keystone (python)', { skip: skipInterop }, () => {
     const iv = randomBytes(16);
     for (const n of [0, 5, 16, 33]) {
       const data = randomBytes(n);
-      const theirs = await py<string>('fernet_encrypt', { key: b64(key), data: data.toString('hex'), time: 1700000000, iv: iv.toString('hex') });
+      const theirs = await py<string>('fernet_encrypt', {
+        key: b64(key),
+        data: data.toString('hex'),
+        time: 1700000000,
+        iv: iv.toString('hex'),
+      });
       assert.equal(fernetEncrypt(key, data, new Date(1700000000_000), iv), theirs);
       assert.deepEqual(fernetDecrypt([randomBytes(32), key], theirs), data);
       const ours = fernetEncrypt(key, data);
-      assert.equal(await py('fernet_decrypt', { keys: [b64(randomBytes(32)), b64(key)], token: ours }), data.toString('hex'));
+      assert.equal(
+        await py('fernet_decrypt', { keys: [b64(randomBytes(32)), b64(key)], token: ours }),
+        data.toString('hex'),
+      );
     }
   });
 
@@ -529,12 +627,27 @@ describe('interop with real Keystone (python)', { skip: skipInterop }, () => {
       const token = fmt.create({ ...p, issuedAt });
       const kv = await py<Record<string, unknown>>('validate', { dir, token });
       assert.deepEqual(
-        { ...kv, federated_group_ids: undefined, identity_provider_id: undefined, protocol_id: undefined, access_token_id: undefined, issued_at: undefined },
-        { ...keystoneView(p), federated_group_ids: undefined, identity_provider_id: undefined, protocol_id: undefined, access_token_id: undefined, issued_at: undefined },
+        {
+          ...kv,
+          federated_group_ids: undefined,
+          identity_provider_id: undefined,
+          protocol_id: undefined,
+          access_token_id: undefined,
+          issued_at: undefined,
+        },
+        {
+          ...keystoneView(p),
+          federated_group_ids: undefined,
+          identity_provider_id: undefined,
+          protocol_id: undefined,
+          access_token_id: undefined,
+          issued_at: undefined,
+        },
         name,
       );
       assert.equal(kv.issued_at, '2026-01-01T00:00:00.000000Z', name);
-      for (const k of ['federated_group_ids', 'identity_provider_id', 'protocol_id', 'access_token_id']) assert.equal(kv[k], null, `${name}: ${k}`);
+      for (const k of ['federated_group_ids', 'identity_provider_id', 'protocol_id', 'access_token_id'])
+        assert.equal(kv[k], null, `${name}: ${k}`);
     }
   });
 

@@ -39,14 +39,22 @@ describe('FileBody', () => {
     // Count the answers sent through the reused buffers (fastify pipes the payload into reply.raw).
     const proto = FileBody.prototype as unknown as { send: (...a: unknown[]) => Promise<void> };
     const send = proto.send;
-    proto.send = function (this: unknown, ...a: unknown[]) { sent++; return send.apply(this, a); };
+    proto.send = function (this: unknown, ...a: unknown[]) {
+      sent++;
+      return send.apply(this, a);
+    };
   });
   let sent = 0;
-  after(async () => { await app.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await app.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it('reads the whole file and a range with for await', async () => {
     assert.ok((await collect(new FileBody(file))).equals(data));
-    assert.ok((await collect(new FileBody(file, { start: 1000, end: 2_500_000 }))).equals(data.subarray(1000, 2_500_001)));
+    assert.ok(
+      (await collect(new FileBody(file, { start: 1000, end: 2_500_000 }))).equals(data.subarray(1000, 2_500_001)),
+    );
     assert.equal((await collect(new FileBody(file, { start: 5, end: 5 }))).length, 1);
     fs.writeFileSync(path.join(dir, 'empty'), '');
     assert.equal((await collect(new FileBody(path.join(dir, 'empty')))).length, 0);
@@ -58,7 +66,12 @@ describe('FileBody', () => {
     assert.equal(whole.headers.get('x-hook'), 'kept');
     assert.ok(Buffer.from(await whole.arrayBuffer()).equals(data));
     assert.equal(sent, 1, 'the answer went through the reused buffers');
-    for (const [start, end] of [[0, 0], [1, 1024 * 1024], [1024 * 1024, 3 * 1024 * 1024 + 17], [data.length - 3, data.length - 1]] as const) {
+    for (const [start, end] of [
+      [0, 0],
+      [1, 1024 * 1024],
+      [1024 * 1024, 3 * 1024 * 1024 + 17],
+      [data.length - 3, data.length - 1],
+    ] as const) {
       const r = await fetch(`${base}/f?start=${start}&end=${end}`);
       assert.ok(Buffer.from(await r.arrayBuffer()).equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
     }
@@ -77,9 +90,14 @@ describe('FileBody', () => {
     const fdsBefore = openFds();
     await new Promise<void>((resolve, reject) => {
       const req = http.get(`${base}/f`, (res) => {
-        res.once('data', () => { req.destroy(); setTimeout(resolve, 200); });
+        res.once('data', () => {
+          req.destroy();
+          setTimeout(resolve, 200);
+        });
       });
-      req.on('error', (e) => { if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e); });
+      req.on('error', (e) => {
+        if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+      });
     });
     for (let i = 0; i < 20 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(openFds() <= fdsBefore, `descriptors: ${openFds()} now, ${fdsBefore} before`);

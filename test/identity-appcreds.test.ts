@@ -8,22 +8,37 @@ describe('identity application credentials', () => {
   let projectId: string, userId: string, otherId: string, userToken: string, otherToken: string;
   let member: string, reader: string, extraRole: string;
   const base = () => `/v3/users/${userId}/application_credentials`;
-  const create = (body: Record<string, unknown>, token = userToken) => c.req('POST', base(), { application_credential: body }, { token });
-  const appCredAuth = (ac: Record<string, unknown>) => c.req('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['application_credential'], application_credential: ac } } }, { token: null });
+  const create = (body: Record<string, unknown>, token = userToken) =>
+    c.req('POST', base(), { application_credential: body }, { token });
+  const appCredAuth = (ac: Record<string, unknown>) =>
+    c.req(
+      'POST',
+      '/v3/auth/tokens',
+      { auth: { identity: { methods: ['application_credential'], application_credential: ac } } },
+      { token: null },
+    );
 
   before(async () => {
     c = await startCloud();
-    projectId = (await c.req('POST', '/v3/projects', { project: { name: 'ac-p1', domain_id: 'default' } })).body.project.id;
-    userId = (await c.req('POST', '/v3/users', { user: { name: 'ac-user', domain_id: 'default', password: 'secret-pw' } })).body.user.id;
-    otherId = (await c.req('POST', '/v3/users', { user: { name: 'ac-other', domain_id: 'default', password: 'secret-pw' } })).body.user.id;
+    projectId = (await c.req('POST', '/v3/projects', { project: { name: 'ac-p1', domain_id: 'default' } })).body.project
+      .id;
+    userId = (
+      await c.req('POST', '/v3/users', { user: { name: 'ac-user', domain_id: 'default', password: 'secret-pw' } })
+    ).body.user.id;
+    otherId = (
+      await c.req('POST', '/v3/users', { user: { name: 'ac-other', domain_id: 'default', password: 'secret-pw' } })
+    ).body.user.id;
     member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
     reader = (await c.req('GET', '/v3/roles?name=reader')).body.roles[0].id;
     extraRole = (await c.req('POST', '/v3/roles', { role: { name: 'ac-extra' } })).body.role.id;
-    for (const u of [userId, otherId]) assert.equal((await c.req('PUT', `/v3/projects/${projectId}/users/${u}/roles/${member}`)).status, 204);
+    for (const u of [userId, otherId])
+      assert.equal((await c.req('PUT', `/v3/projects/${projectId}/users/${u}/roles/${member}`)).status, 204);
     userToken = await c.token({ id: userId, password: 'secret-pw' }, { project: { id: projectId } });
     otherToken = await c.token({ id: otherId, password: 'secret-pw' }, { project: { id: projectId } });
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   it('creates an application credential with the token roles and shows the secret only once', async () => {
     const r = await create({ name: 'ci', description: 'for CI' });
@@ -45,7 +60,11 @@ describe('identity application credentials', () => {
     assert.equal(shown.body.application_credential.secret, undefined);
     assert.equal(shown.body.application_credential.name, 'ci');
     // The secret is stored hashed.
-    const row: any = await (c.cloud as any).identity.db.selectFrom('application_credential').selectAll().where('id', '=', ac.id).executeTakeFirst();
+    const row: any = await (c.cloud as any).identity.db
+      .selectFrom('application_credential')
+      .selectAll()
+      .where('id', '=', ac.id)
+      .executeTakeFirst();
     assert.ok(row.secret_hash.startsWith('$2'));
     assert.ok(!row.secret_hash.includes(ac.secret));
   });
@@ -62,7 +81,11 @@ describe('identity application credentials', () => {
     assert.deepEqual(byId.body.token.application_credential, { id: ac.id, name: 'auth-me', restricted: true });
     const byName = await appCredAuth({ name: 'auth-me', user: { id: userId }, secret: 'my-own-secret' });
     assert.equal(byName.status, 201);
-    const byUserName = await appCredAuth({ name: 'auth-me', user: { name: 'ac-user', domain: { name: 'Default' } }, secret: 'my-own-secret' });
+    const byUserName = await appCredAuth({
+      name: 'auth-me',
+      user: { name: 'ac-user', domain: { name: 'Default' } },
+      secret: 'my-own-secret',
+    });
     assert.equal(byUserName.status, 201);
 
     for (const bad of [
@@ -88,7 +111,17 @@ describe('identity application credentials', () => {
     assert.equal(dup.status, 409);
     assert.match(dup.body.error.message, /Duplicate entry found with name ci/);
     // The other user may reuse the name.
-    assert.equal((await c.req('POST', `/v3/users/${otherId}/application_credentials`, { application_credential: { name: 'ci' } }, { token: otherToken })).status, 201);
+    assert.equal(
+      (
+        await c.req(
+          'POST',
+          `/v3/users/${otherId}/application_credentials`,
+          { application_credential: { name: 'ci' } },
+          { token: otherToken },
+        )
+      ).status,
+      201,
+    );
 
     const unassigned = await create({ name: 'too-much', roles: [{ id: extraRole }] });
     assert.equal(unassigned.status, 400);
@@ -97,7 +130,10 @@ describe('identity application credentials', () => {
     assert.equal((await create({ name: 'r3', roles: [{ id: member, name: 'member' }] })).status, 400);
     const byName = await create({ name: 'reader-only', roles: [{ name: 'reader' }] });
     assert.equal(byName.status, 201);
-    assert.deepEqual(byName.body.application_credential.roles.map((x: any) => x.id), [reader]);
+    assert.deepEqual(
+      byName.body.application_credential.roles.map((x: any) => x.id),
+      [reader],
+    );
 
     const past = await create({ name: 'old', expires_at: '2001-01-01T00:00:00' });
     assert.equal(past.status, 400);
@@ -108,7 +144,12 @@ describe('identity application credentials', () => {
     assert.equal(future.status, 201);
     assert.equal(future.body.application_credential.expires_at, when);
 
-    const forOther = await c.req('POST', `/v3/users/${otherId}/application_credentials`, { application_credential: { name: 'nope' } }, { token: userToken });
+    const forOther = await c.req(
+      'POST',
+      `/v3/users/${otherId}/application_credentials`,
+      { application_credential: { name: 'nope' } },
+      { token: userToken },
+    );
     assert.equal(forOther.status, 403);
     // Only a project-scoped token can create one.
     const unscoped = await c.token({ id: userId, password: 'secret-pw' });
@@ -122,13 +163,24 @@ describe('identity application credentials', () => {
     assert.ok(names.includes('ci') && names.includes('auth-me'));
     assert.ok(list.body.application_credentials.every((x: any) => x.secret === undefined));
     const one = await c.req('GET', `${base()}?name=ci`, undefined, { token: userToken });
-    assert.deepEqual(one.body.application_credentials.map((x: any) => x.name), ['ci']);
+    assert.deepEqual(
+      one.body.application_credentials.map((x: any) => x.name),
+      ['ci'],
+    );
     const id = one.body.application_credentials[0].id;
     // The other user can neither list nor read them, even naming their own id in the path.
     assert.equal((await c.req('GET', base(), undefined, { token: otherToken })).status, 403);
     assert.equal((await c.req('GET', `${base()}/${id}`, undefined, { token: otherToken })).status, 403);
-    assert.equal((await c.req('GET', `/v3/users/${otherId}/application_credentials/${id}`, undefined, { token: otherToken })).status, 403);
-    assert.equal((await c.req('DELETE', `/v3/users/${otherId}/application_credentials/${id}`, undefined, { token: otherToken })).status, 403);
+    assert.equal(
+      (await c.req('GET', `/v3/users/${otherId}/application_credentials/${id}`, undefined, { token: otherToken }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await c.req('DELETE', `/v3/users/${otherId}/application_credentials/${id}`, undefined, { token: otherToken }))
+        .status,
+      403,
+    );
     // The admin can, but only under the owner's path.
     assert.equal((await c.req('GET', `${base()}/${id}`)).status, 200);
     assert.equal((await c.req('GET', `/v3/users/${otherId}/application_credentials/${id}`)).status, 404);
@@ -139,7 +191,8 @@ describe('identity application credentials', () => {
 
   it('lets only unrestricted application credentials manage application credentials', async () => {
     const restricted = (await create({ name: 'restricted', secret: 's1' })).body.application_credential;
-    const unrestricted = (await create({ name: 'unrestricted', secret: 's2', unrestricted: true })).body.application_credential;
+    const unrestricted = (await create({ name: 'unrestricted', secret: 's2', unrestricted: true })).body
+      .application_credential;
     assert.equal(unrestricted.unrestricted, true);
     const rTok = (await appCredAuth({ id: restricted.id, secret: 's1' })).headers.get('x-subject-token')!;
     const uTok = (await appCredAuth({ id: unrestricted.id, secret: 's2' })).headers.get('x-subject-token')!;
@@ -156,9 +209,15 @@ describe('identity application credentials', () => {
   it('deleting an application credential revokes its tokens', async () => {
     const ac = (await create({ name: 'short-lived', secret: 'bye' })).body.application_credential;
     const tok = (await appCredAuth({ id: ac.id, secret: 'bye' })).headers.get('x-subject-token')!;
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': tok } })).status, 200);
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': tok } })).status,
+      200,
+    );
     assert.equal((await c.req('DELETE', `${base()}/${ac.id}`, undefined, { token: userToken })).status, 204);
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': tok } })).status, 404);
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': tok } })).status,
+      404,
+    );
     assert.equal((await appCredAuth({ id: ac.id, secret: 'bye' })).status, 401);
     assert.equal((await c.req('DELETE', `${base()}/${ac.id}`, undefined, { token: userToken })).status, 404);
   });
@@ -173,10 +232,19 @@ describe('identity application credentials', () => {
     await new Promise((r) => setTimeout(r, 1700));
     assert.equal((await appCredAuth({ id: ac.id, secret: 'tick' })).status, 401);
 
-    const d = (await c.req('POST', '/v3/users', { user: { name: 'ac-disabled', domain_id: 'default', password: 'pw-pw-pw' } })).body.user.id;
+    const d = (
+      await c.req('POST', '/v3/users', { user: { name: 'ac-disabled', domain_id: 'default', password: 'pw-pw-pw' } })
+    ).body.user.id;
     await c.req('PUT', `/v3/projects/${projectId}/users/${d}/roles/${member}`);
     const dTok = await c.token({ id: d, password: 'pw-pw-pw' }, { project: { id: projectId } });
-    const dac = (await c.req('POST', `/v3/users/${d}/application_credentials`, { application_credential: { name: 'd', secret: 'dd' } }, { token: dTok })).body.application_credential;
+    const dac = (
+      await c.req(
+        'POST',
+        `/v3/users/${d}/application_credentials`,
+        { application_credential: { name: 'd', secret: 'dd' } },
+        { token: dTok },
+      )
+    ).body.application_credential;
     assert.equal((await appCredAuth({ id: dac.id, secret: 'dd' })).status, 201);
     assert.equal((await c.req('PATCH', `/v3/users/${d}`, { user: { enabled: false } })).status, 200);
     assert.equal((await appCredAuth({ id: dac.id, secret: 'dd' })).status, 401);
@@ -200,18 +268,34 @@ describe('identity application credentials', () => {
     assert.equal((await create({ name: 'ar-bad2', access_rules: [{ ...rule, path: 'no-slash' }] })).status, 400);
     assert.equal((await create({ name: 'ar-bad3', access_rules: [{ ...rule, extra: 1 }] })).status, 400);
     // Another user cannot borrow it by id.
-    assert.equal((await c.req('POST', `/v3/users/${otherId}/application_credentials`, { application_credential: { name: 'steal', access_rules: [{ id: ruleId }] } }, { token: otherToken })).status, 400);
+    assert.equal(
+      (
+        await c.req(
+          'POST',
+          `/v3/users/${otherId}/application_credentials`,
+          { application_credential: { name: 'steal', access_rules: [{ id: ruleId }] } },
+          { token: otherToken },
+        )
+      ).status,
+      400,
+    );
 
     const rules = `/v3/users/${userId}/access_rules`;
     const list = await c.req('GET', rules, undefined, { token: userToken });
     assert.equal(list.status, 200);
     assert.equal(list.body.access_rules.length, 1);
-    assert.equal((await c.req('GET', `${rules}?service=image`, undefined, { token: userToken })).body.access_rules.length, 0);
+    assert.equal(
+      (await c.req('GET', `${rules}?service=image`, undefined, { token: userToken })).body.access_rules.length,
+      0,
+    );
     const shown = await c.req('GET', `${rules}/${ruleId}`, undefined, { token: userToken });
     assert.equal(shown.status, 200);
     assert.equal(shown.body.access_rule.path, rule.path);
     assert.equal((await c.req('GET', `${rules}/${ruleId}`, undefined, { token: otherToken })).status, 403);
-    assert.equal((await c.req('GET', `/v3/users/${otherId}/access_rules/${ruleId}`, undefined, { token: otherToken })).status, 404);
+    assert.equal(
+      (await c.req('GET', `/v3/users/${otherId}/access_rules/${ruleId}`, undefined, { token: otherToken })).status,
+      404,
+    );
 
     // The token of a credential with access rules carries them.
     const ac = (await create({ name: 'ar-auth', secret: 'ar', access_rules: [rule] })).body.application_credential;

@@ -20,23 +20,49 @@ describe('identity unified limits', () => {
     adminProjectId = ap.body.projects[0].id;
     const p = await c.req('POST', '/v3/projects', { project: { name: 'limited', domain_id: 'default' } });
     projectId = p.body.project.id;
-    const u = await c.req('POST', '/v3/users', { user: { name: 'limit-member', password: 'pw-limit', domain_id: 'default' } });
+    const u = await c.req('POST', '/v3/users', {
+      user: { name: 'limit-member', password: 'pw-limit', domain_id: 'default' },
+    });
     const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
     assert.equal((await c.req('PUT', `/v3/projects/${projectId}/users/${u.body.user.id}/roles/${member}`)).status, 204);
     memberToken = await c.token({ id: u.body.user.id, password: 'pw-limit' }, { project: { id: projectId } });
     systemToken = await c.token({ name: 'admin', password: c.adminPassword }, { system: { all: true } });
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
-  const reg = (over: Record<string, unknown> = {}) => ({ service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', default_limit: 10, ...over });
+  const reg = (over: Record<string, unknown> = {}) => ({
+    service_id: serviceId,
+    region_id: 'RegionOne',
+    resource_name: 'widgets',
+    default_limit: 10,
+    ...over,
+  });
 
   it('creates, lists, shows, updates and deletes registered limits', async () => {
-    const r = await c.req('POST', '/v3/registered_limits', { registered_limits: [reg(), reg({ resource_name: 'gadgets', default_limit: 5, description: 'gadgets', region_id: undefined })] });
+    const r = await c.req('POST', '/v3/registered_limits', {
+      registered_limits: [
+        reg(),
+        reg({ resource_name: 'gadgets', default_limit: 5, description: 'gadgets', region_id: undefined }),
+      ],
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.ok(!('links' in r.body));
     assert.equal(r.body.registered_limits.length, 2);
     const [w, g] = r.body.registered_limits;
-    assert.deepEqual({ ...w, id: undefined, links: undefined }, { id: undefined, links: undefined, service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', default_limit: 10, description: null });
+    assert.deepEqual(
+      { ...w, id: undefined, links: undefined },
+      {
+        id: undefined,
+        links: undefined,
+        service_id: serviceId,
+        region_id: 'RegionOne',
+        resource_name: 'widgets',
+        default_limit: 10,
+        description: null,
+      },
+    );
     assert.match(w.links.self, new RegExp(`/v3/registered_limits/${w.id}$`));
     assert.equal(g.region_id, null);
     assert.equal(g.description, 'gadgets');
@@ -46,9 +72,15 @@ describe('identity unified limits', () => {
     assert.equal(list.body.registered_limits.length, 2);
     assert.match(list.body.links.self, /\/v3\/registered_limits$/);
     const filtered = await c.req('GET', '/v3/registered_limits?resource_name=widgets');
-    assert.deepEqual(filtered.body.registered_limits.map((x: any) => x.id), [w.id]);
+    assert.deepEqual(
+      filtered.body.registered_limits.map((x: any) => x.id),
+      [w.id],
+    );
     assert.equal((await c.req('GET', '/v3/registered_limits?region_id=RegionOne')).body.registered_limits.length, 1);
-    assert.equal((await c.req('GET', `/v3/registered_limits?service_id=${serviceId}`)).body.registered_limits.length, 2);
+    assert.equal(
+      (await c.req('GET', `/v3/registered_limits?service_id=${serviceId}`)).body.registered_limits.length,
+      2,
+    );
     assert.equal((await c.req('GET', '/v3/registered_limits?service_id=nope')).body.registered_limits.length, 0);
 
     const one = await c.req('GET', `/v3/registered_limits/${w.id}`, undefined, { token: memberToken });
@@ -58,16 +90,34 @@ describe('identity unified limits', () => {
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.message, 'Could not find registered limit for nope.');
 
-    const up = await c.req('PATCH', `/v3/registered_limits/${g.id}`, { registered_limit: { default_limit: 7, description: null } });
+    const up = await c.req('PATCH', `/v3/registered_limits/${g.id}`, {
+      registered_limit: { default_limit: 7, description: null },
+    });
     assert.equal(up.status, 200);
     assert.equal(up.body.registered_limit.default_limit, 7);
     assert.equal(up.body.registered_limit.description, null);
     // Moving gadgets onto widgets' (service, region, resource) is a duplicate.
-    assert.equal((await c.req('PATCH', `/v3/registered_limits/${g.id}`, { registered_limit: { resource_name: 'widgets', region_id: 'RegionOne' } })).status, 409);
+    assert.equal(
+      (
+        await c.req('PATCH', `/v3/registered_limits/${g.id}`, {
+          registered_limit: { resource_name: 'widgets', region_id: 'RegionOne' },
+        })
+      ).status,
+      409,
+    );
     // Re-stating its own values is not.
-    assert.equal((await c.req('PATCH', `/v3/registered_limits/${w.id}`, { registered_limit: { region_id: 'RegionOne' } })).status, 200);
-    assert.equal((await c.req('PATCH', `/v3/registered_limits/${g.id}`, { registered_limit: { region_id: 'Nowhere' } })).status, 400);
-    assert.equal((await c.req('PATCH', `/v3/registered_limits/${g.id}`, { registered_limit: { id: 'x' } })).status, 400);
+    assert.equal(
+      (await c.req('PATCH', `/v3/registered_limits/${w.id}`, { registered_limit: { region_id: 'RegionOne' } })).status,
+      200,
+    );
+    assert.equal(
+      (await c.req('PATCH', `/v3/registered_limits/${g.id}`, { registered_limit: { region_id: 'Nowhere' } })).status,
+      400,
+    );
+    assert.equal(
+      (await c.req('PATCH', `/v3/registered_limits/${g.id}`, { registered_limit: { id: 'x' } })).status,
+      400,
+    );
 
     assert.equal((await c.req('DELETE', `/v3/registered_limits/${g.id}`)).status, 204);
     assert.equal((await c.req('GET', `/v3/registered_limits/${g.id}`)).status, 404);
@@ -75,7 +125,8 @@ describe('identity unified limits', () => {
   });
 
   it('validates registered limits as Keystone does', async () => {
-    const post = (body: unknown, token?: string) => c.req('POST', '/v3/registered_limits', body, token ? { token } : {});
+    const post = (body: unknown, token?: string) =>
+      c.req('POST', '/v3/registered_limits', body, token ? { token } : {});
     const badSvc = await post({ registered_limits: [reg({ service_id: 'nosuchservice', resource_name: 'x' })] });
     assert.equal(badSvc.status, 400);
     assert.match(badSvc.body.error.message, /^Expecting to find service_id in registered_limit/);
@@ -91,7 +142,10 @@ describe('identity unified limits', () => {
     const dup = await post({ registered_limits: [reg()] });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.error.message, 'Conflict occurred attempting to store registered_limit - Duplicate entry.');
-    assert.equal((await post({ registered_limits: [reg({ resource_name: 'twice' }), reg({ resource_name: 'twice' })] })).status, 409);
+    assert.equal(
+      (await post({ registered_limits: [reg({ resource_name: 'twice' }), reg({ resource_name: 'twice' })] })).status,
+      409,
+    );
     // Nothing of a failed batch is kept.
     assert.equal((await c.req('GET', '/v3/registered_limits?resource_name=twice')).body.registered_limits.length, 0);
     // Only an admin creates; anyone may read.
@@ -103,19 +157,57 @@ describe('identity unified limits', () => {
   });
 
   it('creates project and domain limits against registered limits', async () => {
-    const r = await c.req('POST', '/v3/limits', { limits: [
-      { project_id: projectId, service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 5, description: 'five' },
-      { domain_id: 'default', service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 50 },
-    ] });
+    const r = await c.req('POST', '/v3/limits', {
+      limits: [
+        {
+          project_id: projectId,
+          service_id: serviceId,
+          region_id: 'RegionOne',
+          resource_name: 'widgets',
+          resource_limit: 5,
+          description: 'five',
+        },
+        {
+          domain_id: 'default',
+          service_id: serviceId,
+          region_id: 'RegionOne',
+          resource_name: 'widgets',
+          resource_limit: 50,
+        },
+      ],
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.ok(!('links' in r.body));
     const [pl, dl] = r.body.limits;
-    assert.deepEqual({ ...pl, id: undefined, links: undefined }, { id: undefined, links: undefined, project_id: projectId, domain_id: null, service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 5, description: 'five' });
+    assert.deepEqual(
+      { ...pl, id: undefined, links: undefined },
+      {
+        id: undefined,
+        links: undefined,
+        project_id: projectId,
+        domain_id: null,
+        service_id: serviceId,
+        region_id: 'RegionOne',
+        resource_name: 'widgets',
+        resource_limit: 5,
+        description: 'five',
+      },
+    );
     assert.match(pl.links.self, new RegExp(`/v3/limits/${pl.id}$`));
     assert.equal(dl.domain_id, 'default');
     assert.equal(dl.project_id, null);
 
-    const post = (l: Record<string, unknown>, token?: string) => c.req('POST', '/v3/limits', { limits: [{ service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 1, ...l }] }, token ? { token } : {});
+    const post = (l: Record<string, unknown>, token?: string) =>
+      c.req(
+        'POST',
+        '/v3/limits',
+        {
+          limits: [
+            { service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 1, ...l },
+          ],
+        },
+        token ? { token } : {},
+      );
     const dup = await post({ project_id: projectId });
     assert.equal(dup.status, 409);
     assert.equal(dup.body.error.message, 'Conflict occurred attempting to store limit - Duplicate entry.');
@@ -139,22 +231,45 @@ describe('identity unified limits', () => {
     assert.equal(adminLimit.status, 201);
   });
 
-  it('lists limits by the caller\'s scope and filters', async () => {
+  it("lists limits by the caller's scope and filters", async () => {
     // System scope: everything.
     const sys = await c.req('GET', '/v3/limits', undefined, { token: systemToken });
     assert.equal(sys.status, 200);
     assert.equal(sys.body.limits.length, 3);
-    assert.equal((await c.req('GET', `/v3/limits?project_id=${projectId}`, undefined, { token: systemToken })).body.limits.length, 1);
-    assert.equal((await c.req('GET', '/v3/limits?domain_id=default', undefined, { token: systemToken })).body.limits.length, 1);
-    assert.equal((await c.req('GET', '/v3/limits?resource_name=widgets&region_id=RegionOne', undefined, { token: systemToken })).body.limits.length, 3);
-    assert.equal((await c.req('GET', '/v3/limits?resource_name=nothing', undefined, { token: systemToken })).body.limits.length, 0);
+    assert.equal(
+      (await c.req('GET', `/v3/limits?project_id=${projectId}`, undefined, { token: systemToken })).body.limits.length,
+      1,
+    );
+    assert.equal(
+      (await c.req('GET', '/v3/limits?domain_id=default', undefined, { token: systemToken })).body.limits.length,
+      1,
+    );
+    assert.equal(
+      (await c.req('GET', '/v3/limits?resource_name=widgets&region_id=RegionOne', undefined, { token: systemToken }))
+        .body.limits.length,
+      3,
+    );
+    assert.equal(
+      (await c.req('GET', '/v3/limits?resource_name=nothing', undefined, { token: systemToken })).body.limits.length,
+      0,
+    );
     // Project scope: that project's limits only.
     const mine = await c.req('GET', '/v3/limits', undefined, { token: memberToken });
     assert.equal(mine.status, 200);
-    assert.deepEqual(mine.body.limits.map((l: any) => l.project_id), [projectId]);
-    assert.equal((await c.req('GET', `/v3/limits?project_id=${adminProjectId}`, undefined, { token: memberToken })).body.limits.length, 0);
+    assert.deepEqual(
+      mine.body.limits.map((l: any) => l.project_id),
+      [projectId],
+    );
+    assert.equal(
+      (await c.req('GET', `/v3/limits?project_id=${adminProjectId}`, undefined, { token: memberToken })).body.limits
+        .length,
+      0,
+    );
     const adminView = await c.req('GET', '/v3/limits');
-    assert.deepEqual(adminView.body.limits.map((l: any) => l.project_id), [adminProjectId]);
+    assert.deepEqual(
+      adminView.body.limits.map((l: any) => l.project_id),
+      [adminProjectId],
+    );
     // Domain scope: the domain's limit and its projects' limits.
     const adminId = (await c.req('GET', '/v3/users?name=admin')).body.users[0].id;
     const readerId = (await c.req('GET', '/v3/roles?name=reader')).body.roles[0].id;
@@ -165,12 +280,15 @@ describe('identity unified limits', () => {
     assert.equal(dom.body.limits.length, 3);
     // A domain without limits or projects with limits sees none.
     const d2 = await c.req('POST', '/v3/domains', { domain: { name: 'empty-domain' } });
-    assert.equal((await c.req('PUT', `/v3/domains/${d2.body.domain.id}/users/${adminId}/roles/${readerId}`)).status, 204);
+    assert.equal(
+      (await c.req('PUT', `/v3/domains/${d2.body.domain.id}/users/${adminId}/roles/${readerId}`)).status,
+      204,
+    );
     const d2Token = await c.token({ name: 'admin', password: c.adminPassword }, { domain: { id: d2.body.domain.id } });
     assert.deepEqual((await c.req('GET', '/v3/limits', undefined, { token: d2Token })).body.limits, []);
   });
 
-  it('shows, updates and deletes limits with Keystone\'s policy', async () => {
+  it("shows, updates and deletes limits with Keystone's policy", async () => {
     const all = (await c.req('GET', '/v3/limits', undefined, { token: systemToken })).body.limits;
     const own = all.find((l: any) => l.project_id === projectId);
     const other = all.find((l: any) => l.project_id === adminProjectId);
@@ -188,7 +306,10 @@ describe('identity unified limits', () => {
     assert.equal(up.body.limit.resource_limit, 0);
     assert.equal(up.body.limit.description, 'zero');
     assert.equal((await c.req('PATCH', `/v3/limits/${own.id}`, { limit: { resource_name: 'x' } })).status, 400);
-    assert.equal((await c.req('PATCH', `/v3/limits/${own.id}`, { limit: { resource_limit: 1 } }, { token: memberToken })).status, 403);
+    assert.equal(
+      (await c.req('PATCH', `/v3/limits/${own.id}`, { limit: { resource_limit: 1 } }, { token: memberToken })).status,
+      403,
+    );
     assert.equal((await c.req('PATCH', '/v3/limits/nope', { limit: { resource_limit: 1 } })).status, 404);
 
     // A registered limit in use can be neither changed nor deleted.
@@ -196,18 +317,28 @@ describe('identity unified limits', () => {
     const inUse = await c.req('DELETE', `/v3/registered_limits/${rl.id}`);
     assert.equal(inUse.status, 403);
     assert.match(inUse.body.error.message, /because there are project limits associated with it/);
-    assert.equal((await c.req('PATCH', `/v3/registered_limits/${rl.id}`, { registered_limit: { default_limit: 11 } })).status, 403);
+    assert.equal(
+      (await c.req('PATCH', `/v3/registered_limits/${rl.id}`, { registered_limit: { default_limit: 11 } })).status,
+      403,
+    );
 
     assert.equal((await c.req('DELETE', `/v3/limits/${own.id}`, undefined, { token: memberToken })).status, 403);
     for (const l of all) assert.equal((await c.req('DELETE', `/v3/limits/${l.id}`)).status, 204);
     assert.equal((await c.req('DELETE', `/v3/limits/${own.id}`)).status, 404);
-    assert.equal((await c.req('PATCH', `/v3/registered_limits/${rl.id}`, { registered_limit: { default_limit: 11 } })).status, 200);
+    assert.equal(
+      (await c.req('PATCH', `/v3/registered_limits/${rl.id}`, { registered_limit: { default_limit: 11 } })).status,
+      200,
+    );
   });
 
-  it('deletes a project\'s limits with the project', async () => {
+  it("deletes a project's limits with the project", async () => {
     const p = await c.req('POST', '/v3/projects', { project: { name: 'short-lived', domain_id: 'default' } });
     const id = p.body.project.id;
-    const r = await c.req('POST', '/v3/limits', { limits: [{ project_id: id, service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 2 }] });
+    const r = await c.req('POST', '/v3/limits', {
+      limits: [
+        { project_id: id, service_id: serviceId, region_id: 'RegionOne', resource_name: 'widgets', resource_limit: 2 },
+      ],
+    });
     assert.equal(r.status, 201);
     assert.equal((await c.req('DELETE', `/v3/projects/${id}`)).status, 204);
     let gone = false;
@@ -221,7 +352,12 @@ describe('identity unified limits', () => {
   it('reports the flat enforcement model', async () => {
     const r = await c.req('GET', '/v3/limits/model', undefined, { token: memberToken });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body, { model: { name: 'flat', description: 'Limit enforcement and validation does not take project hierarchy into consideration.' } });
+    assert.deepEqual(r.body, {
+      model: {
+        name: 'flat',
+        description: 'Limit enforcement and validation does not take project hierarchy into consideration.',
+      },
+    });
     assert.equal((await c.req('GET', '/v3/limits/model', undefined, { token: null })).status, 401);
   });
 });

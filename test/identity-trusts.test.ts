@@ -26,11 +26,27 @@ describe('identity trusts', () => {
     return { id: r.body.role.id as string, name };
   };
   const tokenOf = (u: string, scope?: unknown) => c.token({ id: users[u]!.id, password: users[u]!.password }, scope);
-  const trustAuth = (u: string, trustId: string) => c.req('POST', '/v3/auth/tokens', {
-    auth: { identity: { methods: ['password'], password: { user: { id: users[u]!.id, password: users[u]!.password } } }, scope: { 'OS-TRUST:trust': { id: trustId } } },
-  }, { token: null });
+  const trustAuth = (u: string, trustId: string) =>
+    c.req(
+      'POST',
+      '/v3/auth/tokens',
+      {
+        auth: {
+          identity: { methods: ['password'], password: { user: { id: users[u]!.id, password: users[u]!.password } } },
+          scope: { 'OS-TRUST:trust': { id: trustId } },
+        },
+      },
+      { token: null },
+    );
   const trustBody = (over: Record<string, unknown> = {}) => ({
-    trust: { trustor_user_id: users.trustor!.id, trustee_user_id: users.trustee!.id, project_id: projectId, impersonation: false, roles: [{ id: memberRole.id }], ...over },
+    trust: {
+      trustor_user_id: users.trustor!.id,
+      trustee_user_id: users.trustee!.id,
+      project_id: projectId,
+      impersonation: false,
+      roles: [{ id: memberRole.id }],
+      ...over,
+    },
   });
   const createTrust = async (over: Record<string, unknown> = {}, token = trustorToken) => {
     const r = await c.req('POST', '/v3/OS-TRUST/trusts', trustBody(over), { token });
@@ -48,20 +64,34 @@ describe('identity trusts', () => {
     memberRole = { id: roles.body.roles[0].id, name: 'member' };
     extraRole = await mkRole('trust-extra');
     notHeldRole = await mkRole('trust-not-held');
-    await mkUser('trustor'); await mkUser('trustee'); await mkUser('third'); await mkUser('doomed');
-    for (const [u, r] of [['trustor', memberRole], ['trustor', extraRole], ['doomed', memberRole]] as const) {
+    await mkUser('trustor');
+    await mkUser('trustee');
+    await mkUser('third');
+    await mkUser('doomed');
+    for (const [u, r] of [
+      ['trustor', memberRole],
+      ['trustor', extraRole],
+      ['doomed', memberRole],
+    ] as const) {
       const g = await c.req('PUT', `/v3/projects/${projectId}/users/${users[u]!.id}/roles/${r.id}`);
       assert.equal(g.status, 204);
     }
     trustorToken = await tokenOf('trustor', { project: { id: projectId } });
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
-  it('creates a trust with Keystone\'s response shape', async () => {
+  it("creates a trust with Keystone's response shape", async () => {
     const expires = new Date(Date.now() + 3600_000);
     expires.setUTCMilliseconds(0);
     const iso = expires.toISOString().replace('.000Z', 'Z');
-    const r = await c.req('POST', '/v3/OS-TRUST/trusts', trustBody({ roles: [{ name: 'member' }], expires_at: iso, remaining_uses: 3 }), { token: trustorToken });
+    const r = await c.req(
+      'POST',
+      '/v3/OS-TRUST/trusts',
+      trustBody({ roles: [{ name: 'member' }], expires_at: iso, remaining_uses: 3 }),
+      { token: trustorToken },
+    );
     assert.equal(r.status, 201);
     const t = r.body.trust;
     assert.match(t.id, /^[0-9a-f]{32}$/);
@@ -82,18 +112,24 @@ describe('identity trusts', () => {
     assert.match(t.roles_links.self, new RegExp(`/v3/OS-TRUST/trusts/${t.id}/roles$`));
     assert.match(t.links.self, new RegExp(`/v3/OS-TRUST/trusts/${t.id}$`));
     // A trust without a project (an unscoped trust) needs no roles.
-    const u = await c.req('POST', '/v3/OS-TRUST/trusts', { trust: { trustor_user_id: users.trustor!.id, trustee_user_id: users.trustee!.id, impersonation: true } }, { token: trustorToken });
+    const u = await c.req(
+      'POST',
+      '/v3/OS-TRUST/trusts',
+      { trust: { trustor_user_id: users.trustor!.id, trustee_user_id: users.trustee!.id, impersonation: true } },
+      { token: trustorToken },
+    );
     assert.equal(u.status, 201);
     assert.equal(u.body.trust.project_id, null);
     assert.deepEqual(u.body.trust.roles, []);
   });
 
-  it('rejects bad trusts with Keystone\'s statuses', async () => {
+  it("rejects bad trusts with Keystone's statuses", async () => {
     const post = (body: unknown, token = trustorToken) => c.req('POST', '/v3/OS-TRUST/trusts', body, { token });
     // Policy comes first: an empty trust does not name the caller as trustor.
     assert.equal((await post({ trust: {} })).status, 403);
     assert.equal((await post(trustBody({ trustor_user_id: users.third!.id }))).status, 403);
-    const noImp = trustBody(); delete (noImp.trust as any).impersonation;
+    const noImp = trustBody();
+    delete (noImp.trust as any).impersonation;
     const r1 = await post(noImp);
     assert.equal(r1.status, 400);
     assert.match(r1.body.error.message, /impersonation/);
@@ -128,7 +164,7 @@ describe('identity trusts', () => {
     assert.equal((await post(trustBody({ allow_redelegation: true, remaining_uses: 2 }))).status, 400);
   });
 
-  it('shows, lists and checks roles with Keystone\'s policy', async () => {
+  it("shows, lists and checks roles with Keystone's policy", async () => {
     const t = await createTrust({ roles: [{ id: memberRole.id }] });
     const trusteeToken = await tokenOf('trustee');
     const thirdToken = await tokenOf('third');
@@ -151,41 +187,92 @@ describe('identity trusts', () => {
     assert.ok(!('roles' in summary));
     assert.match(summary.links.self, /\/v3\/OS-TRUST\/trusts\//);
     assert.equal((await c.req('GET', '/v3/OS-TRUST/trusts', undefined, { token: trustorToken })).status, 403);
-    const mine = await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, { token: trustorToken });
+    const mine = await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, {
+      token: trustorToken,
+    });
     assert.equal(mine.status, 200);
     assert.ok(mine.body.trusts.length >= 1);
     assert.ok(mine.body.trusts.every((x: any) => x.trustor_user_id === users.trustor!.id));
-    const asTrustee = await c.req('GET', `/v3/OS-TRUST/trusts?trustee_user_id=${users.trustee!.id}`, undefined, { token: trusteeToken });
+    const asTrustee = await c.req('GET', `/v3/OS-TRUST/trusts?trustee_user_id=${users.trustee!.id}`, undefined, {
+      token: trusteeToken,
+    });
     assert.equal(asTrustee.status, 200);
     assert.ok(asTrustee.body.trusts.some((x: any) => x.id === t.id));
-    assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, { token: thirdToken })).status, 403);
-    assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts?trustee_user_id=${users.trustee!.id}`, undefined, { token: trustorToken })).status, 403);
-    assert.equal((await c.req('HEAD', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, { token: trustorToken })).status, 200);
+    assert.equal(
+      (await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, { token: thirdToken }))
+        .status,
+      403,
+    );
+    assert.equal(
+      (
+        await c.req('GET', `/v3/OS-TRUST/trusts?trustee_user_id=${users.trustee!.id}`, undefined, {
+          token: trustorToken,
+        })
+      ).status,
+      403,
+    );
+    assert.equal(
+      (
+        await c.req('HEAD', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, {
+          token: trustorToken,
+        })
+      ).status,
+      200,
+    );
 
     // Roles of the trust.
     const roles = await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles`, undefined, { token: trusteeToken });
     assert.equal(roles.status, 200);
-    assert.deepEqual(roles.body.roles.map((r: any) => r.id), [memberRole.id]);
+    assert.deepEqual(
+      roles.body.roles.map((r: any) => r.id),
+      [memberRole.id],
+    );
     assert.match(roles.body.links.self, new RegExp(`/trusts/${t.id}/roles$`));
-    const one = await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles/${memberRole.id}`, undefined, { token: trustorToken });
+    const one = await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles/${memberRole.id}`, undefined, {
+      token: trustorToken,
+    });
     assert.equal(one.status, 200);
     assert.equal(one.body.role.name, 'member');
-    assert.equal((await c.req('HEAD', `/v3/OS-TRUST/trusts/${t.id}/roles/${memberRole.id}`, undefined, { token: trustorToken })).status, 200);
-    const notDelegated = await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles/${extraRole.id}`, undefined, { token: trustorToken });
+    assert.equal(
+      (await c.req('HEAD', `/v3/OS-TRUST/trusts/${t.id}/roles/${memberRole.id}`, undefined, { token: trustorToken }))
+        .status,
+      200,
+    );
+    const notDelegated = await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles/${extraRole.id}`, undefined, {
+      token: trustorToken,
+    });
     assert.equal(notDelegated.status, 404);
-    assert.equal((await c.req('HEAD', `/v3/OS-TRUST/trusts/${t.id}/roles/${extraRole.id}`, undefined, { token: trustorToken })).status, 404);
-    assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles`, undefined, { token: thirdToken })).status, 403);
+    assert.equal(
+      (await c.req('HEAD', `/v3/OS-TRUST/trusts/${t.id}/roles/${extraRole.id}`, undefined, { token: trustorToken }))
+        .status,
+      404,
+    );
+    assert.equal(
+      (await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles`, undefined, { token: thirdToken })).status,
+      403,
+    );
 
     // Only the trustor (or an admin) deletes.
-    assert.equal((await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trusteeToken })).status, 403);
-    assert.equal((await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trustorToken })).status, 204);
+    assert.equal(
+      (await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trusteeToken })).status,
+      403,
+    );
+    assert.equal(
+      (await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trustorToken })).status,
+      204,
+    );
     assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trustorToken })).status, 404);
-    assert.equal((await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trustorToken })).status, 404);
-    const after = await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, { token: trustorToken });
+    assert.equal(
+      (await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trustorToken })).status,
+      404,
+    );
+    const after = await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, {
+      token: trustorToken,
+    });
     assert.ok(!after.body.trusts.some((x: any) => x.id === t.id));
   });
 
-  it('issues trust-scoped tokens limited to the trust\'s roles', async () => {
+  it("issues trust-scoped tokens limited to the trust's roles", async () => {
     const t = await createTrust({ impersonation: false });
     const r = await trustAuth('trustee', t.id);
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -195,7 +282,12 @@ describe('identity trusts', () => {
     // The delegated role and what it implies (member implies reader), nothing else the trustor holds.
     assert.deepEqual(tok.roles.map((x: any) => x.name).sort(), ['member', 'reader']);
     assert.ok(!tok.roles.some((x: any) => x.id === extraRole.id));
-    assert.deepEqual(tok['OS-TRUST:trust'], { id: t.id, trustor_user: { id: users.trustor!.id }, trustee_user: { id: users.trustee!.id }, impersonation: false });
+    assert.deepEqual(tok['OS-TRUST:trust'], {
+      id: t.id,
+      trustor_user: { id: users.trustor!.id },
+      trustee_user: { id: users.trustee!.id },
+      impersonation: false,
+    });
     // The token validates, and is usable against the API.
     const subject = r.headers.get('x-subject-token')!;
     const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } });
@@ -228,14 +320,20 @@ describe('identity trusts', () => {
     assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: trustorToken })).status, 404);
   });
 
-  it('invalidates the trust\'s tokens when it is deleted', async () => {
+  it("invalidates the trust's tokens when it is deleted", async () => {
     const t = await createTrust();
     const r = await trustAuth('trustee', t.id);
     const subject = r.headers.get('x-subject-token')!;
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status, 200);
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status,
+      200,
+    );
     assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}`, undefined, { token: subject })).status, 200);
     assert.equal((await c.req('DELETE', `/v3/OS-TRUST/trusts/${t.id}`)).status, 204);
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status, 404);
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status,
+      404,
+    );
     assert.equal((await c.req('GET', '/v3/auth/projects', undefined, { token: subject })).status, 401);
     const again = await trustAuth('trustee', t.id);
     assert.ok([401, 404].includes(again.status), String(again.status));
@@ -247,10 +345,22 @@ describe('identity trusts', () => {
   it('drops the trust from tokens when the trustor loses the role', async () => {
     const t = await createTrust({ roles: [{ id: extraRole.id }] });
     const subject = (await trustAuth('trustee', t.id)).headers.get('x-subject-token')!;
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status, 200);
-    assert.equal((await c.req('DELETE', `/v3/projects/${projectId}/users/${users.trustor!.id}/roles/${extraRole.id}`)).status, 204);
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status, 404);
-    assert.equal((await c.req('PUT', `/v3/projects/${projectId}/users/${users.trustor!.id}/roles/${extraRole.id}`)).status, 204);
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status,
+      200,
+    );
+    assert.equal(
+      (await c.req('DELETE', `/v3/projects/${projectId}/users/${users.trustor!.id}/roles/${extraRole.id}`)).status,
+      204,
+    );
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': subject } })).status,
+      404,
+    );
+    assert.equal(
+      (await c.req('PUT', `/v3/projects/${projectId}/users/${users.trustor!.id}/roles/${extraRole.id}`)).status,
+      204,
+    );
     // The revocation event covers tokens issued within its second.
     await new Promise((res) => setTimeout(res, 1100));
     trustorToken = await tokenOf('trustor', { project: { id: projectId } });
@@ -258,12 +368,25 @@ describe('identity trusts', () => {
 
   it('redelegates from a trust-scoped token, only narrowing', async () => {
     const expires = new Date(Date.now() + 2 * 3600_000).toISOString();
-    const parent = await createTrust({ impersonation: true, allow_redelegation: true, expires_at: expires, roles: [{ id: memberRole.id }, { id: extraRole.id }] });
+    const parent = await createTrust({
+      impersonation: true,
+      allow_redelegation: true,
+      expires_at: expires,
+      roles: [{ id: memberRole.id }, { id: extraRole.id }],
+    });
     assert.equal(parent.redelegation_count, 3);
     const trustToken = (await trustAuth('trustee', parent.id)).headers.get('x-subject-token')!;
     // With impersonation the token's user is the trustor, who stays the trustor of the new trust.
-    const child = { trustor_user_id: users.trustor!.id, trustee_user_id: users.third!.id, project_id: projectId, impersonation: true, allow_redelegation: true, roles: [{ id: memberRole.id }] };
-    const post = (over: Record<string, unknown>) => c.req('POST', '/v3/OS-TRUST/trusts', { trust: { ...child, ...over } }, { token: trustToken });
+    const child = {
+      trustor_user_id: users.trustor!.id,
+      trustee_user_id: users.third!.id,
+      project_id: projectId,
+      impersonation: true,
+      allow_redelegation: true,
+      roles: [{ id: memberRole.id }],
+    };
+    const post = (over: Record<string, unknown>) =>
+      c.req('POST', '/v3/OS-TRUST/trusts', { trust: { ...child, ...over } }, { token: trustToken });
     assert.equal((await post({ roles: [{ id: notHeldRole.id }] })).status, 404);
     const tooLong = await post({ expires_at: new Date(Date.now() + 5 * 3600_000).toISOString() });
     assert.equal(tooLong.status, 403);
@@ -283,34 +406,73 @@ describe('identity trusts', () => {
     assert.deepEqual(third.body.token.roles.map((x: any) => x.name).sort(), ['member', 'reader']);
     const thirdToken = third.headers.get('x-subject-token')!;
     // A terminator: no further redelegation from it.
-    const term = await c.req('POST', '/v3/OS-TRUST/trusts', { trust: { ...child, trustee_user_id: users.trustee!.id, allow_redelegation: false } }, { token: thirdToken });
+    const term = await c.req(
+      'POST',
+      '/v3/OS-TRUST/trusts',
+      { trust: { ...child, trustee_user_id: users.trustee!.id, allow_redelegation: false } },
+      { token: thirdToken },
+    );
     assert.equal(term.status, 201, JSON.stringify(term.body));
     assert.equal(term.body.trust.redelegation_count, 0);
     const termToken = (await trustAuth('trustee', term.body.trust.id)).headers.get('x-subject-token')!;
-    const beyond = await c.req('POST', '/v3/OS-TRUST/trusts', { trust: { ...child, allow_redelegation: false } }, { token: termToken });
+    const beyond = await c.req(
+      'POST',
+      '/v3/OS-TRUST/trusts',
+      { trust: { ...child, allow_redelegation: false } },
+      { token: termToken },
+    );
     assert.equal(beyond.status, 403);
     // Without impersonation in the parent, the child may not impersonate.
     const plain = await createTrust({ impersonation: false, allow_redelegation: true });
     const plainToken = (await trustAuth('trustee', plain.id)).headers.get('x-subject-token')!;
-    const imp = await c.req('POST', '/v3/OS-TRUST/trusts', { trust: { ...child, trustor_user_id: users.trustee!.id } }, { token: plainToken });
+    const imp = await c.req(
+      'POST',
+      '/v3/OS-TRUST/trusts',
+      { trust: { ...child, trustor_user_id: users.trustee!.id } },
+      { token: plainToken },
+    );
     // The trustee holds no role on the project itself: Keystone answers 404 for the role.
     assert.equal(imp.status, 404);
     // Deleting the parent takes the chain down, tokens included.
-    assert.equal((await c.req('DELETE', `/v3/OS-TRUST/trusts/${parent.id}`, undefined, { token: trustorToken })).status, 204);
+    assert.equal(
+      (await c.req('DELETE', `/v3/OS-TRUST/trusts/${parent.id}`, undefined, { token: trustorToken })).status,
+      204,
+    );
     assert.equal((await c.req('GET', `/v3/OS-TRUST/trusts/${b.id}`)).status, 404);
-    assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': thirdToken } })).status, 404);
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': thirdToken } })).status,
+      404,
+    );
   });
 
   it('refuses to rescope a trust-scoped token', async () => {
     const t = await createTrust();
     const subject = (await trustAuth('trustee', t.id)).headers.get('x-subject-token')!;
-    const r = await c.req('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: subject } }, scope: { project: { id: projectId } } } }, { token: null });
+    const r = await c.req(
+      'POST',
+      '/v3/auth/tokens',
+      { auth: { identity: { methods: ['token'], token: { id: subject } }, scope: { project: { id: projectId } } } },
+      { token: null },
+    );
     assert.equal(r.status, 403);
   });
 
   it('deletes the trusts of a deleted user', async () => {
     const doomedToken = await tokenOf('doomed', { project: { id: projectId } });
-    const r = await c.req('POST', '/v3/OS-TRUST/trusts', { trust: { trustor_user_id: users.doomed!.id, trustee_user_id: users.trustee!.id, project_id: projectId, impersonation: false, roles: [{ id: memberRole.id }] } }, { token: doomedToken });
+    const r = await c.req(
+      'POST',
+      '/v3/OS-TRUST/trusts',
+      {
+        trust: {
+          trustor_user_id: users.doomed!.id,
+          trustee_user_id: users.trustee!.id,
+          project_id: projectId,
+          impersonation: false,
+          roles: [{ id: memberRole.id }],
+        },
+      },
+      { token: doomedToken },
+    );
     assert.equal(r.status, 201);
     assert.equal((await c.req('DELETE', `/v3/users/${users.doomed!.id}`)).status, 204);
     let status = 0;

@@ -11,8 +11,12 @@ const engines = databaseEngines('identity');
 for (const engine of engines) {
   describe(`identity (${engine.name})`, () => {
     let c: TestCloud;
-    before(async () => { c = await startCloud({ database: engine.database }); });
-    after(async () => { await c.stop(); });
+    before(async () => {
+      c = await startCloud({ database: engine.database });
+    });
+    after(async () => {
+      await c.stop();
+    });
 
     it('serves the version documents without a token', async () => {
       const root = await c.req('GET', '/', undefined, { token: null });
@@ -25,7 +29,10 @@ for (const engine of engines) {
     });
 
     it('issues, validates and revokes a project-scoped token', async () => {
-      const t = await c.token({ name: 'admin', password: c.adminPassword }, { project: { name: 'admin', domain: { name: 'Default' } } });
+      const t = await c.token(
+        { name: 'admin', password: c.adminPassword },
+        { project: { name: 'admin', domain: { name: 'Default' } } },
+      );
       const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } });
       assert.equal(v.status, 200);
       assert.deepEqual(v.body.token.methods, ['password']);
@@ -35,14 +42,27 @@ for (const engine of engines) {
       assert.match(v.body.token.expires_at, /\.000000Z$/);
       const nocat = await c.req('GET', '/v3/auth/tokens?nocatalog', undefined, { headers: { 'X-Subject-Token': t } });
       assert.equal(nocat.body.token.catalog, undefined);
-      assert.equal((await c.req('HEAD', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status, 200);
-      assert.equal((await c.req('DELETE', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status, 204);
-      assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status, 404);
+      assert.equal(
+        (await c.req('HEAD', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status,
+        200,
+      );
+      assert.equal(
+        (await c.req('DELETE', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status,
+        204,
+      );
+      assert.equal(
+        (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status,
+        404,
+      );
       assert.equal((await c.req('GET', '/v3/users', undefined, { token: t })).status, 401);
     });
 
     it('answers 401 with one message for an unknown user and a wrong password', async () => {
-      const body = (name: string, password: string) => ({ auth: { identity: { methods: ['password'], password: { user: { name, domain: { id: 'default' }, password } } } } });
+      const body = (name: string, password: string) => ({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name, domain: { id: 'default' }, password } } },
+        },
+      });
       const a = await c.req('POST', '/v3/auth/tokens', body('nobody', 'x'), { token: null });
       const b = await c.req('POST', '/v3/auth/tokens', body('admin', 'wrong'), { token: null });
       assert.equal(a.status, 401);
@@ -55,7 +75,11 @@ for (const engine of engines) {
       const r = await c.req('POST', '/v3/projects', { project: { name: 5 } });
       assert.equal(r.status, 400);
       assert.match(r.body.error.message, /name/);
-      const res = await fetch(`${c.identity}/v3/projects`, { method: 'POST', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' }, body: '{bad' });
+      const res = await fetch(`${c.identity}/v3/projects`, {
+        method: 'POST',
+        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' },
+        body: '{bad',
+      });
       assert.equal(res.status, 400);
       assert.equal((await res.json()).error.title, 'Bad Request');
     });
@@ -68,12 +92,21 @@ for (const engine of engines) {
       const dup = await c.req('POST', '/v3/projects', { project: { name: 'top' } });
       assert.equal(dup.status, 409);
       const sub = await c.req('GET', `/v3/projects/${p.body.project.id}?subtree_as_list`);
-      assert.deepEqual(sub.body.project.subtree.map((x: any) => x.project.name), ['kid']);
+      assert.deepEqual(
+        sub.body.project.subtree.map((x: any) => x.project.name),
+        ['kid'],
+      );
       const par = await c.req('GET', `/v3/projects/${k.body.project.id}?parents_as_list`);
-      assert.deepEqual(par.body.project.parents.map((x: any) => x.project.name), ['top']);
+      assert.deepEqual(
+        par.body.project.parents.map((x: any) => x.project.name),
+        ['top'],
+      );
       assert.equal((await c.req('DELETE', `/v3/projects/${p.body.project.id}`)).status, 403);
       const tagged = await c.req('GET', '/v3/projects?tags=a');
-      assert.deepEqual(tagged.body.projects.map((x: any) => x.name), ['top']);
+      assert.deepEqual(
+        tagged.body.projects.map((x: any) => x.name),
+        ['top'],
+      );
     });
 
     it('computes effective roles through groups, inheritance and implied roles', async () => {
@@ -85,8 +118,13 @@ for (const engine of engines) {
       const roles = (await c.req('GET', '/v3/roles?name=member')).body.roles;
       const member = roles[0].id;
       const proj = await c.req('POST', '/v3/projects', { project: { name: 'inh-parent' } });
-      const child = await c.req('POST', '/v3/projects', { project: { name: 'inh-child', parent_id: proj.body.project.id } });
-      const inh = await c.req('PUT', `/v3/OS-INHERIT/projects/${proj.body.project.id}/groups/${g.body.group.id}/roles/${member}/inherited_to_projects`);
+      const child = await c.req('POST', '/v3/projects', {
+        project: { name: 'inh-child', parent_id: proj.body.project.id },
+      });
+      const inh = await c.req(
+        'PUT',
+        `/v3/OS-INHERIT/projects/${proj.body.project.id}/groups/${g.body.group.id}/roles/${member}/inherited_to_projects`,
+      );
       assert.equal(inh.status, 204);
       const eff = await c.req('GET', `/v3/role_assignments?effective&include_names&user.id=${u.body.user.id}`);
       const names = eff.body.role_assignments.map((a: any) => `${a.role.name}@${a.scope.project?.name}`).sort();
@@ -95,30 +133,61 @@ for (const engine of engines) {
       const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } });
       assert.deepEqual(v.body.token.roles.map((r: any) => r.name).sort(), ['member', 'reader']);
       // no role on the parent itself: scoping there is refused
-      const body = { auth: { identity: { methods: ['password'], password: { user: { name: 'alice', domain: { id: 'default' }, password: 'pw-alice' } } }, scope: { project: { id: proj.body.project.id } } } };
+      const body = {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'alice', domain: { id: 'default' }, password: 'pw-alice' } },
+          },
+          scope: { project: { id: proj.body.project.id } },
+        },
+      };
       assert.equal((await c.req('POST', '/v3/auth/tokens', body, { token: null })).status, 401);
       // a member may not list users
       assert.equal((await c.req('GET', '/v3/users', undefined, { token: t })).status, 403);
       // removing the user from the group invalidates the token
       assert.equal((await c.req('DELETE', `/v3/groups/${g.body.group.id}/users/${u.body.user.id}`)).status, 204);
-      assert.equal((await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status, 404);
+      assert.equal(
+        (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } })).status,
+        404,
+      );
     });
 
-    it('drops a user\'s application credentials when their role on the project is removed', async () => {
+    it("drops a user's application credentials when their role on the project is removed", async () => {
       const u = await c.req('POST', '/v3/users', { user: { name: 'carol', password: 'pw-carol' } });
       const p = await c.req('POST', '/v3/projects', { project: { name: 'carol-proj' } });
       const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
-      assert.equal((await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`)).status, 204);
+      assert.equal(
+        (await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`)).status,
+        204,
+      );
       const t = await c.token({ name: 'carol', password: 'pw-carol' }, { project: { id: p.body.project.id } });
-      const ac = await c.req('POST', `/v3/users/${u.body.user.id}/application_credentials`, { application_credential: { name: 'ci' } }, { token: t });
+      const ac = await c.req(
+        'POST',
+        `/v3/users/${u.body.user.id}/application_credentials`,
+        { application_credential: { name: 'ci' } },
+        { token: t },
+      );
       assert.equal(ac.status, 201);
-      assert.equal((await c.req('DELETE', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`)).status, 204);
-      assert.equal((await c.req('GET', `/v3/users/${u.body.user.id}/application_credentials/${ac.body.application_credential.id}`)).status, 404);
+      assert.equal(
+        (await c.req('DELETE', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`)).status,
+        204,
+      );
+      assert.equal(
+        (await c.req('GET', `/v3/users/${u.body.user.id}/application_credentials/${ac.body.application_credential.id}`))
+          .status,
+        404,
+      );
     });
 
     it('rescopes an unscoped token and keeps the audit chain', async () => {
       const unscoped = await c.token({ name: 'admin', password: c.adminPassword });
-      const r = await c.req('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['token'], token: { id: unscoped } }, scope: { system: { all: true } } } }, { token: null });
+      const r = await c.req(
+        'POST',
+        '/v3/auth/tokens',
+        { auth: { identity: { methods: ['token'], token: { id: unscoped } }, scope: { system: { all: true } } } },
+        { token: null },
+      );
       assert.equal(r.status, 201);
       assert.deepEqual(r.body.token.system, { all: true });
       assert.equal(r.body.token.audit_ids.length, 2);

@@ -17,32 +17,60 @@ describe('image service', () => {
   let memberToken: string;
   let memberProject: string;
   const api = (p: string) => `${c.url}/image${p}`;
-  const req = (method: string, p: string, body?: unknown, opts: { token?: string | null; headers?: Record<string, string> } = {}) => c.req(method, api(p), body, opts);
-  const patch = (id: string, ops: unknown, token?: string) => req('PATCH', `/v2/images/${id}`, undefined, { token, headers: {} }).then(() => fetch(api(`/v2/images/${id}`), {
-    method: 'PATCH', headers: { 'X-Auth-Token': token ?? c.adminToken, 'Content-Type': PATCH }, body: JSON.stringify(ops),
-  })).then(async (r) => ({ status: r.status, body: await r.json() as any }));
-  const upload = (id: string, data: Buffer, token?: string) => fetch(api(`/v2/images/${id}/file`), {
-    method: 'PUT', headers: { 'X-Auth-Token': token ?? c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(data),
-  });
+  const req = (
+    method: string,
+    p: string,
+    body?: unknown,
+    opts: { token?: string | null; headers?: Record<string, string> } = {},
+  ) => c.req(method, api(p), body, opts);
+  const patch = (id: string, ops: unknown, token?: string) =>
+    req('PATCH', `/v2/images/${id}`, undefined, { token, headers: {} })
+      .then(() =>
+        fetch(api(`/v2/images/${id}`), {
+          method: 'PATCH',
+          headers: { 'X-Auth-Token': token ?? c.adminToken, 'Content-Type': PATCH },
+          body: JSON.stringify(ops),
+        }),
+      )
+      .then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const upload = (id: string, data: Buffer, token?: string) =>
+    fetch(api(`/v2/images/${id}/file`), {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': token ?? c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(data),
+    });
 
   before(async () => {
     c = await startCloud();
     const p = await c.req('POST', '/v3/projects', { project: { name: 'img-member', domain_id: 'default' } });
     memberProject = p.body.project.id;
-    const u = await c.req('POST', '/v3/users', { user: { name: 'img-user', password: 'pw-img', domain_id: 'default' } });
+    const u = await c.req('POST', '/v3/users', {
+      user: { name: 'img-user', password: 'pw-img', domain_id: 'default' },
+    });
     const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
     await c.req('PUT', `/v3/projects/${memberProject}/users/${u.body.user.id}/roles/${member}`);
     memberToken = await c.token({ id: u.body.user.id, password: 'pw-img' }, { project: { id: memberProject } });
   });
-  after(async () => { await c.stop(); });
+  after(async () => {
+    await c.stop();
+  });
 
   it('keeps image data in the object store when asked (X-Image-Meta-Store), and removes it on delete', async () => {
     const stores = await req('GET', '/v2/info/stores');
-    assert.deepEqual(stores.body.stores.map((s: any) => s.id), ['file', 'object-store']);
+    assert.deepEqual(
+      stores.body.stores.map((s: any) => s.id),
+      ['file', 'object-store'],
+    );
     const r = await req('POST', '/v2/images', { name: 'in-swift', disk_format: 'raw', container_format: 'bare' });
     const data = Buffer.alloc(300000, 7);
     const up = await fetch(api(`/v2/images/${r.body.id}/file`), {
-      method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream', 'X-Image-Meta-Store': 'object-store' }, body: new Uint8Array(data),
+      method: 'PUT',
+      headers: {
+        'X-Auth-Token': c.adminToken,
+        'Content-Type': 'application/octet-stream',
+        'X-Image-Meta-Store': 'object-store',
+      },
+      body: new Uint8Array(data),
     });
     assert.equal(up.status, 204);
     const shown = await req('GET', `/v2/images/${r.body.id}`);
@@ -53,7 +81,15 @@ describe('image service', () => {
     assert.ok(Buffer.from(await down.arrayBuffer()).equals(data));
     assert.equal((await req('DELETE', `/v2/images/${r.body.id}`)).status, 204);
     const bad = await req('POST', '/v2/images', { name: 'nowhere', disk_format: 'raw', container_format: 'bare' });
-    const up2 = await fetch(api(`/v2/images/${bad.body.id}/file`), { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream', 'X-Image-Meta-Store': 'nope' }, body: 'x' });
+    const up2 = await fetch(api(`/v2/images/${bad.body.id}/file`), {
+      method: 'PUT',
+      headers: {
+        'X-Auth-Token': c.adminToken,
+        'Content-Type': 'application/octet-stream',
+        'X-Image-Meta-Store': 'nope',
+      },
+      body: 'x',
+    });
     assert.equal(up2.status, 400);
     assert.equal((await req('GET', `/v2/images/${bad.body.id}`)).body.status, 'queued');
   });
@@ -68,7 +104,13 @@ describe('image service', () => {
   });
 
   it('creates an image with defaults and rejects read-only, reserved and invalid attributes', async () => {
-    const r = await req('POST', '/v2/images', { name: 'one', disk_format: 'qcow2', container_format: 'bare', tags: ['a', 'a'], color: 'blue' });
+    const r = await req('POST', '/v2/images', {
+      name: 'one',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      tags: ['a', 'a'],
+      color: 'blue',
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     img = r.body.id;
     assert.equal(r.body.status, 'queued');
@@ -91,7 +133,11 @@ describe('image service', () => {
   });
 
   it('applies JSON patches with the upstream rules', async () => {
-    let r = await patch(img, [{ op: 'replace', path: '/name', value: 'renamed' }, { op: 'add', path: '/os_distro', value: 'debian' }, { op: 'remove', path: '/color' }]);
+    let r = await patch(img, [
+      { op: 'replace', path: '/name', value: 'renamed' },
+      { op: 'add', path: '/os_distro', value: 'debian' },
+      { op: 'remove', path: '/color' },
+    ]);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.name, 'renamed');
     assert.equal(r.body.os_distro, 'debian');
@@ -104,7 +150,11 @@ describe('image service', () => {
     assert.equal((await patch(img, [{ op: 'replace', path: '/min_ram', value: 'x' }])).status, 400);
     r = await patch(img, [{ op: 'replace', path: '/name', value: 'x' }], memberToken);
     assert.equal(r.status, 404);
-    const wrongType = await fetch(api(`/v2/images/${img}`), { method: 'PATCH', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' }, body: '[]' });
+    const wrongType = await fetch(api(`/v2/images/${img}`), {
+      method: 'PATCH',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' },
+      body: '[]',
+    });
     assert.equal(wrongType.status, 415);
   });
 
@@ -126,12 +176,17 @@ describe('image service', () => {
     assert.equal(d.status, 200);
     assert.equal(d.headers.get('content-md5'), s.checksum);
     assert.deepEqual(Buffer.from(await d.arrayBuffer()), data);
-    const part = await fetch(api(`/v2/images/${img}/file`), { headers: { 'X-Auth-Token': c.adminToken, Range: 'bytes=0-3' } });
+    const part = await fetch(api(`/v2/images/${img}/file`), {
+      headers: { 'X-Auth-Token': c.adminToken, Range: 'bytes=0-3' },
+    });
     assert.equal(part.status, 206);
     assert.equal(part.headers.get('content-range'), 'bytes 0-3/4096');
     assert.deepEqual(Buffer.from(await part.arrayBuffer()), data.subarray(0, 4));
     const fresh = await req('POST', '/v2/images', { name: 'empty' });
-    assert.equal((await fetch(api(`/v2/images/${fresh.body.id}/file`), { headers: { 'X-Auth-Token': c.adminToken } })).status, 204);
+    assert.equal(
+      (await fetch(api(`/v2/images/${fresh.body.id}/file`), { headers: { 'X-Auth-Token': c.adminToken } })).status,
+      204,
+    );
   });
 
   it('puts an interrupted upload back to queued and leaves no bytes', async () => {
@@ -139,10 +194,23 @@ describe('image service', () => {
     const id = r.body.id;
     await new Promise<void>((resolve) => {
       const u = new URL(api(`/v2/images/${id}/file`));
-      const h = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream', 'Content-Length': '1000000' } });
+      const h = http.request({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'PUT',
+        headers: {
+          'X-Auth-Token': c.adminToken,
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': '1000000',
+        },
+      });
       h.on('error', () => resolve());
       h.write(Buffer.alloc(1000, 1));
-      setTimeout(() => { h.destroy(); resolve(); }, 200);
+      setTimeout(() => {
+        h.destroy();
+        resolve();
+      }, 200);
     });
     let status = '';
     for (let i = 0; i < 50 && status !== 'queued'; i++) {
@@ -151,23 +219,42 @@ describe('image service', () => {
     }
     assert.equal(status, 'queued');
     const dir = path.join(c.dataDir, 'image', 'images');
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes(id)), []);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes(id)),
+      [],
+    );
   });
 
   it('lists with filters, sorting and pagination', async () => {
-    for (const n of ['p1', 'p2', 'p3']) await req('POST', '/v2/images', { name: n, tags: ['paged'], flavor: n === 'p2' ? 'big' : 'small' });
+    for (const n of ['p1', 'p2', 'p3'])
+      await req('POST', '/v2/images', { name: n, tags: ['paged'], flavor: n === 'p2' ? 'big' : 'small' });
     let r = await req('GET', '/v2/images?tag=paged&sort=name:asc&limit=2');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.images.map((i: any) => i.name), ['p1', 'p2']);
+    assert.deepEqual(
+      r.body.images.map((i: any) => i.name),
+      ['p1', 'p2'],
+    );
     assert.ok(r.body.next);
     r = await req('GET', r.body.next);
-    assert.deepEqual(r.body.images.map((i: any) => i.name), ['p3']);
+    assert.deepEqual(
+      r.body.images.map((i: any) => i.name),
+      ['p3'],
+    );
     r = await req('GET', '/v2/images?flavor=big');
-    assert.deepEqual(r.body.images.map((i: any) => i.name), ['p2']);
+    assert.deepEqual(
+      r.body.images.map((i: any) => i.name),
+      ['p2'],
+    );
     r = await req('GET', '/v2/images?size_min=4000&status=active');
-    assert.deepEqual(r.body.images.map((i: any) => i.id), [img]);
+    assert.deepEqual(
+      r.body.images.map((i: any) => i.id),
+      [img],
+    );
     r = await req('GET', `/v2/images?created_at=gte:2000-01-01T00:00:00Z&name=in:p1,p3&sort_key=name&sort_dir=desc`);
-    assert.deepEqual(r.body.images.map((i: any) => i.name), ['p3', 'p1']);
+    assert.deepEqual(
+      r.body.images.map((i: any) => i.name),
+      ['p3', 'p1'],
+    );
     assert.equal((await req('GET', '/v2/images?sort_key=bogus')).status, 400);
     assert.equal((await req('GET', '/v2/images?limit=-1')).status, 400);
     assert.equal((await req('GET', '/v2/images?visibility=bogus')).status, 400);
@@ -183,7 +270,10 @@ describe('image service', () => {
     assert.equal((await req('GET', `/v2/images/${img}`, undefined, { token: memberToken })).status, 200);
     let list = await req('GET', '/v2/images', undefined, { token: memberToken });
     assert.ok(!list.body.images.some((i: any) => i.id === img));
-    assert.equal((await req('POST', `/v2/images/${img}/members`, { member: 'someone' }, { token: memberToken })).status, 403);
+    assert.equal(
+      (await req('POST', `/v2/images/${img}/members`, { member: 'someone' }, { token: memberToken })).status,
+      403,
+    );
     r = await req('PUT', `/v2/images/${img}/members/${memberProject}`, { status: 'accepted' }, { token: memberToken });
     assert.equal(r.status, 200);
     list = await req('GET', '/v2/images', undefined, { token: memberToken });
@@ -207,13 +297,20 @@ describe('image service', () => {
     await patch(img, [{ op: 'replace', path: '/protected', value: false }]);
     assert.equal((await req('DELETE', `/v2/images/${img}`)).status, 204);
     assert.equal((await req('GET', `/v2/images/${img}`)).status, 404);
-    assert.deepEqual(fs.readdirSync(path.join(c.dataDir, 'image', 'images')).filter((f) => f.includes(img)), []);
+    assert.deepEqual(
+      fs.readdirSync(path.join(c.dataDir, 'image', 'images')).filter((f) => f.includes(img)),
+      [],
+    );
   });
 
   it('imports staged data with glance-direct', async () => {
     const r = await req('POST', '/v2/images', { name: 'imp', disk_format: 'raw', container_format: 'bare' });
     const id = r.body.id;
-    const st = await fetch(api(`/v2/images/${id}/stage`), { method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(Buffer.from('staged bytes')) });
+    const st = await fetch(api(`/v2/images/${id}/stage`), {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(Buffer.from('staged bytes')),
+    });
     assert.equal(st.status, 204);
     assert.equal((await req('GET', `/v2/images/${id}`)).body.status, 'uploading');
     const imp = await req('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } });

@@ -27,14 +27,21 @@ for (const engine of databaseEngines('network security')) {
       const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
       for (const who of ['member', 'alt'] as const) {
         const p = await c.req('POST', '/v3/projects', { project: { name: `sec-${who}`, domain_id: 'default' } });
-        const u = await c.req('POST', '/v3/users', { user: { name: `sec-${who}`, password: 'pw-sec', domain_id: 'default' } });
+        const u = await c.req('POST', '/v3/users', {
+          user: { name: `sec-${who}`, password: 'pw-sec', domain_id: 'default' },
+        });
         await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${member}`);
-        users[who] = { project: p.body.project.id, token: await c.token({ id: u.body.user.id, password: 'pw-sec' }, { project: { id: p.body.project.id } }) };
+        users[who] = {
+          project: p.body.project.id,
+          token: await c.token({ id: u.body.user.id, password: 'pw-sec' }, { project: { id: p.body.project.id } }),
+        };
       }
     });
-    after(async () => { await c.stop(); });
+    after(async () => {
+      await c.stop();
+    });
 
-    it('creates each project\'s default group once, on first need, with its four rules', async () => {
+    it("creates each project's default group once, on first need, with its four rules", async () => {
       const lists = await Promise.all([1, 2, 3, 4, 5].map(() => as('member').get('/security-groups')));
       for (const l of lists) assert.equal(l.status, 200, JSON.stringify(l.body));
       const again = await as('member').get('/security-groups');
@@ -46,7 +53,9 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(d.description, 'Default security group');
       assert.equal(d.stateful, true);
       assert.equal(d.shared, false);
-      const rules = d.security_group_rules.map((r: any) => `${r.direction}/${r.ethertype}/${r.remote_group_id === d.id ? 'self' : r.remote_group_id}`).sort();
+      const rules = d.security_group_rules
+        .map((r: any) => `${r.direction}/${r.ethertype}/${r.remote_group_id === d.id ? 'self' : r.remote_group_id}`)
+        .sort();
       assert.deepEqual(rules, ['egress/IPv4/null', 'egress/IPv6/null', 'ingress/IPv4/self', 'ingress/IPv6/self']);
       // Rules listing shows them too; another project's default is not made by a member.
       const r = await as('member').get('/security-group-rules');
@@ -83,11 +92,16 @@ for (const engine of databaseEngines('network security')) {
     });
 
     it('creates, updates and deletes a group with its egress rules and revisions', async () => {
-      let r = await as('member').post('/security-groups', { security_group: { name: 'web', description: 'd', stateful: false } });
+      let r = await as('member').post('/security-groups', {
+        security_group: { name: 'web', description: 'd', stateful: false },
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const g = r.body.security_group;
       assert.equal(g.stateful, false);
-      assert.deepEqual(g.security_group_rules.map((x: any) => `${x.direction}/${x.ethertype}`).sort(), ['egress/IPv4', 'egress/IPv6']);
+      assert.deepEqual(g.security_group_rules.map((x: any) => `${x.direction}/${x.ethertype}`).sort(), [
+        'egress/IPv4',
+        'egress/IPv6',
+      ]);
       assert.equal(g.revision_number, 0);
       assert.deepEqual(g.tags, []);
       r = await as('member').put(`/security-groups/${g.id}`, { security_group: { stateful: true, name: 'web2' } });
@@ -95,7 +109,15 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.security_group.revision_number, 1);
       r = await as('member').put(`/security-groups/${g.id}`, { security_group: { name: 'default' } });
       assert.equal(r.status, 409);
-      const rule = await as('member').post('/security-group-rules', { security_group_rule: { security_group_id: g.id, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 } });
+      const rule = await as('member').post('/security-group-rules', {
+        security_group_rule: {
+          security_group_id: g.id,
+          direction: 'ingress',
+          protocol: 'tcp',
+          port_range_min: 22,
+          port_range_max: 22,
+        },
+      });
       assert.equal(rule.status, 201, JSON.stringify(rule.body));
       const shown = (await as('member').get(`/security-groups/${g.id}`)).body.security_group;
       assert.ok(shown.revision_number > 1);
@@ -114,35 +136,90 @@ for (const engine of databaseEngines('network security')) {
     });
 
     it('validates rules as upstream does and normalizes what it stores', async () => {
-      const g = (await as('member').post('/security-groups', { security_group: { name: 'rules' } })).body.security_group;
-      const mk = (body: Record<string, unknown>) => as('member').post('/security-group-rules', { security_group_rule: { security_group_id: g.id, direction: 'ingress', ...body } });
+      const g = (await as('member').post('/security-groups', { security_group: { name: 'rules' } })).body
+        .security_group;
+      const mk = (body: Record<string, unknown>) =>
+        as('member').post('/security-group-rules', {
+          security_group_rule: { security_group_id: g.id, direction: 'ingress', ...body },
+        });
       const bad = async (body: Record<string, unknown>, status: number, type: string, message?: string) => {
         const r = await mk(body);
         assert.equal(r.status, status, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
         assert.equal(r.body.NeutronError.type, type);
         if (message) assert.equal(r.body.NeutronError.message, message);
       };
-      await bad({ protocol: 'tcp', port_range_min: 90, port_range_max: 80 }, 400, 'SecurityGroupInvalidPortRange', 'For TCP/UDP protocols, port_range_min must be <= port_range_max');
-      await bad({ protocol: 'tcp', port_range_min: 0, port_range_max: 80 }, 400, 'SecurityGroupInvalidPortValue', 'Invalid value for port 0');
-      await bad({ protocol: 'tcp', port_range_min: 70000 }, 400, 'SecurityGroupInvalidPortValue', 'Invalid value for port 70000');
-      await bad({ protocol: 'icmp', port_range_min: 300 }, 400, 'SecurityGroupInvalidIcmpValue', 'Invalid value for ICMP type (port_range_min) 300. It must be 0 to 255.');
+      await bad(
+        { protocol: 'tcp', port_range_min: 90, port_range_max: 80 },
+        400,
+        'SecurityGroupInvalidPortRange',
+        'For TCP/UDP protocols, port_range_min must be <= port_range_max',
+      );
+      await bad(
+        { protocol: 'tcp', port_range_min: 0, port_range_max: 80 },
+        400,
+        'SecurityGroupInvalidPortValue',
+        'Invalid value for port 0',
+      );
+      await bad(
+        { protocol: 'tcp', port_range_min: 70000 },
+        400,
+        'SecurityGroupInvalidPortValue',
+        'Invalid value for port 70000',
+      );
+      await bad(
+        { protocol: 'icmp', port_range_min: 300 },
+        400,
+        'SecurityGroupInvalidIcmpValue',
+        'Invalid value for ICMP type (port_range_min) 300. It must be 0 to 255.',
+      );
       await bad({ protocol: 'icmp', port_range_max: 3 }, 400, 'SecurityGroupMissingIcmpType');
       await bad({ port_range_min: 22, port_range_max: 22 }, 400, 'SecurityGroupProtocolRequiredWithPorts');
-      await bad({ protocol: 'gre', port_range_min: 22, port_range_max: 22 }, 400, 'SecurityGroupInvalidProtocolForPort', 'Ports cannot be specified for protocol 47. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.');
+      await bad(
+        { protocol: 'gre', port_range_min: 22, port_range_max: 22 },
+        400,
+        'SecurityGroupInvalidProtocolForPort',
+        'Ports cannot be specified for protocol 47. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.',
+      );
       await bad({ protocol: 'bogus' }, 400, 'SecurityGroupRuleInvalidProtocol');
       await bad({ protocol: 256 }, 400, 'SecurityGroupRuleInvalidProtocol');
-      await bad({ protocol: 'ipv6-icmp', ethertype: 'IPv4' }, 400, 'SecurityGroupEthertypeConflictWithProtocol', 'Invalid ethertype IPv4 for protocol ipv6-icmp.');
+      await bad(
+        { protocol: 'ipv6-icmp', ethertype: 'IPv4' },
+        400,
+        'SecurityGroupEthertypeConflictWithProtocol',
+        'Invalid ethertype IPv4 for protocol ipv6-icmp.',
+      );
       await bad({ protocol: '58' }, 400, 'SecurityGroupEthertypeConflictWithProtocol');
-      await bad({ ethertype: 'IPv6', remote_ip_prefix: '10.0.0.0/8' }, 400, 'SecurityGroupRuleParameterConflict', 'Conflicting value ethertype IPv6 for CIDR 10.0.0.0/8');
-      await bad({ ethertype: 'IPv5' }, 400, 'SecurityGroupRuleInvalidEtherType', "Security group rule for ethertype 'IPv5' not supported. Allowed values are ['IPv4', 'IPv6'].");
+      await bad(
+        { ethertype: 'IPv6', remote_ip_prefix: '10.0.0.0/8' },
+        400,
+        'SecurityGroupRuleParameterConflict',
+        'Conflicting value ethertype IPv6 for CIDR 10.0.0.0/8',
+      );
+      await bad(
+        { ethertype: 'IPv5' },
+        400,
+        'SecurityGroupRuleInvalidEtherType',
+        "Security group rule for ethertype 'IPv5' not supported. Allowed values are ['IPv4', 'IPv6'].",
+      );
       await bad({ remote_ip_prefix: '10.0.0.300/8' }, 400, 'InvalidCIDR');
       await bad({ remote_ip_prefix: '10.0.0.0/8', remote_group_id: g.id }, 400, 'SecurityGroupMultipleRemoteEntites');
-      await bad({ direction: 'sideways' }, 400, 'HTTPBadRequest', 'Invalid input for direction. Reason: sideways is not in valid_values.');
+      await bad(
+        { direction: 'sideways' },
+        400,
+        'HTTPBadRequest',
+        'Invalid input for direction. Reason: sideways is not in valid_values.',
+      );
       await bad({ remote_group_id: '6a1c7f4e-0000-4000-8000-000000000000' }, 404, 'SecurityGroupNotFound');
       let r = await as('member').post('/security-group-rules', { security_group_rule: { direction: 'ingress' } });
       assert.equal(r.status, 400);
       // Canonical forms: ethertype case, host bits kept, legacy IPv6 ICMP names, the whole port range.
-      r = await mk({ ethertype: 'ipv4', protocol: 'TCP', port_range_min: '1', port_range_max: 65535, remote_ip_prefix: '10.1.2.3/16' });
+      r = await mk({
+        ethertype: 'ipv4',
+        protocol: 'TCP',
+        port_range_min: '1',
+        port_range_max: 65535,
+        remote_ip_prefix: '10.1.2.3/16',
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const rule = r.body.security_group_rule;
       assert.equal(rule.ethertype, 'IPv4');
@@ -168,16 +245,25 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.status, 409);
       assert.equal(r.body.NeutronError.type, 'SecurityGroupRuleExists');
       assert.match(r.body.NeutronError.message, /^Security group rule already exists\. Rule id is [0-9a-f-]{36}\.$/);
-      r = await as('member').post('/security-group-rules', { security_group_rules: [
-        { security_group_id: g.id, direction: 'egress', protocol: 'tcp', port_range_min: 80, port_range_max: 80 },
-        { security_group_id: g.id, direction: 'egress', protocol: '6', port_range_min: 80, port_range_max: 80 },
-      ] });
+      r = await as('member').post('/security-group-rules', {
+        security_group_rules: [
+          { security_group_id: g.id, direction: 'egress', protocol: 'tcp', port_range_min: 80, port_range_max: 80 },
+          { security_group_id: g.id, direction: 'egress', protocol: '6', port_range_min: 80, port_range_max: 80 },
+        ],
+      });
       assert.equal(r.status, 409);
       assert.equal(r.body.NeutronError.type, 'DuplicateSecurityGroupRuleInPost');
-      assert.equal((await as('member').get('/security-group-rules?direction=egress&protocol=tcp')).body.security_group_rules.length, 0);
+      assert.equal(
+        (await as('member').get('/security-group-rules?direction=egress&protocol=tcp')).body.security_group_rules
+          .length,
+        0,
+      );
       // Another project's group takes no rules from a member; its rules are invisible.
-      const admins = (await req('POST', '/security-groups', { security_group: { name: 'admin-only' } })).body.security_group;
-      r = await as('member').post('/security-group-rules', { security_group_rule: { security_group_id: admins.id, direction: 'ingress' } });
+      const admins = (await req('POST', '/security-groups', { security_group: { name: 'admin-only' } })).body
+        .security_group;
+      r = await as('member').post('/security-group-rules', {
+        security_group_rule: { security_group_id: admins.id, direction: 'ingress' },
+      });
       assert.equal(r.status, 404);
       assert.equal(r.body.NeutronError.type, 'SecurityGroupNotFound');
       assert.equal((await as('member').get(`/security-group-rules/${admins.security_group_rules[0].id}`)).status, 404);
@@ -187,13 +273,24 @@ for (const engine of databaseEngines('network security')) {
       assert.equal((await as('member').del(`/security-group-rules/${rule.id}`)).status, 204);
       assert.equal((await as('member').get(`/security-group-rules/${rule.id}`)).status, 404);
       // An admin's rule in the member's group is the member's to see.
-      r = await req('POST', '/security-group-rules', { security_group_rule: { security_group_id: g.id, direction: 'ingress', protocol: 'vrrp', project_id: adminProject } });
+      r = await req('POST', '/security-group-rules', {
+        security_group_rule: {
+          security_group_id: g.id,
+          direction: 'ingress',
+          protocol: 'vrrp',
+          project_id: adminProject,
+        },
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
-      assert.ok((await as('member').get('/security-group-rules')).body.security_group_rules.some((x: any) => x.id === r.body.security_group_rule.id));
+      assert.ok(
+        (await as('member').get('/security-group-rules')).body.security_group_rules.some(
+          (x: any) => x.id === r.body.security_group_rule.id,
+        ),
+      );
       assert.equal((await as('member').get(`/security-group-rules/${r.body.security_group_rule.id}`)).status, 200);
     });
 
-    it('counts groups and rules against the project\'s quotas', async () => {
+    it("counts groups and rules against the project's quotas", async () => {
       const p = users.alt.project;
       const have = (await as('alt').get('/security-groups')).body.security_groups.length;
       let r = await req('PUT', `/quotas/${p}`, { quota: { security_group: have + 1 } });
@@ -209,8 +306,17 @@ for (const engine of databaseEngines('network security')) {
       const rules = (await as('alt').get(`/security-group-rules?project_id=${p}`)).body.security_group_rules.length;
       await req('PUT', `/quotas/${p}`, { quota: { security_group_rule: rules + 1 } });
       const g = (await as('alt').get('/security-groups?name=q1')).body.security_groups[0];
-      assert.equal((await as('alt').post('/security-group-rules', { security_group_rule: { security_group_id: g.id, direction: 'ingress' } })).status, 201);
-      r = await as('alt').post('/security-group-rules', { security_group_rule: { security_group_id: g.id, direction: 'ingress', protocol: 'tcp' } });
+      assert.equal(
+        (
+          await as('alt').post('/security-group-rules', {
+            security_group_rule: { security_group_id: g.id, direction: 'ingress' },
+          })
+        ).status,
+        201,
+      );
+      r = await as('alt').post('/security-group-rules', {
+        security_group_rule: { security_group_id: g.id, direction: 'ingress', protocol: 'tcp' },
+      });
       assert.equal(r.status, 409);
       assert.equal(r.body.NeutronError.type, 'OverQuota');
       assert.equal((await req('DELETE', `/quotas/${p}`)).status, 204);
@@ -224,7 +330,14 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.quota.security_group_rule, 100);
       assert.equal(r.body.quota.rbac_policy, 10);
       assert.deepEqual((await req('GET', `/quotas/${p}/default`)).body.quota, r.body.quota);
-      for (const [v, msg] of [[-2, "Invalid input for security_group. Reason: '-2' is too small - must be at least '-1'."], [2147483648, "Invalid input for security_group. Reason: '2147483648' is too large - must be no larger than '2147483647'."], ['value', "Invalid input for operation: 'value' is not an integer."]] as const) {
+      for (const [v, msg] of [
+        [-2, "Invalid input for security_group. Reason: '-2' is too small - must be at least '-1'."],
+        [
+          2147483648,
+          "Invalid input for security_group. Reason: '2147483648' is too large - must be no larger than '2147483647'.",
+        ],
+        ['value', "Invalid input for operation: 'value' is not an integer."],
+      ] as const) {
         r = await req('PUT', `/quotas/${p}`, { quota: { security_group: v } });
         assert.equal(r.status, 400);
         assert.equal(r.body.NeutronError.message, msg);
@@ -242,15 +355,24 @@ for (const engine of databaseEngines('network security')) {
       // check_limit refuses a limit under the usage.
       r = await req('PUT', `/quotas/${p}`, { quota: { security_group: 0, check_limit: true } });
       assert.equal(r.status, 400);
-      assert.match(r.body.NeutronError.message, /^Quota limit 0 for security_group must be greater than or equal to already used \d+$/);
+      assert.match(
+        r.body.NeutronError.message,
+        /^Quota limit 0 for security_group must be greater than or equal to already used \d+$/,
+      );
       const details = (await as('member').get(`/quotas/${p}/details`)).body.quota;
       assert.equal(details.security_group.limit, 7);
       assert.equal(details.security_group.reserved, 0);
-      assert.equal(details.security_group.used, (await as('member').get('/security-groups')).body.security_groups.length);
+      assert.equal(
+        details.security_group.used,
+        (await as('member').get('/security-groups')).body.security_groups.length,
+      );
       // A member reads its own quotas, not others', and changes none.
       assert.equal((await as('member').get(`/quotas/${p}`)).status, 200);
       assert.equal((await as('member').get(`/quotas/${users.alt.project}`)).status, 403);
-      assert.equal((await as('member').get(`/quotas/${users.alt.project}/details`)).body.NeutronError.type, 'AdminRequired');
+      assert.equal(
+        (await as('member').get(`/quotas/${users.alt.project}/details`)).body.NeutronError.type,
+        'AdminRequired',
+      );
       assert.equal((await as('member').put(`/quotas/${p}`, { quota: { port: 1 } })).status, 403);
       assert.equal((await as('member').get('/quotas')).status, 403);
       assert.deepEqual((await as('member').get('/quotas/tenant')).body, { tenant: { tenant_id: p } });
@@ -266,47 +388,133 @@ for (const engine of databaseEngines('network security')) {
     it('shares security groups through RBAC policies', async () => {
       const sg = (await req('POST', '/security-groups', { security_group: { name: 'to-share' } })).body.security_group;
       assert.equal((await as('member').get(`/security-groups/${sg.id}`)).status, 404);
-      let r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_shared', target_tenant: users.member.project } });
+      let r = await req('POST', '/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: sg.id,
+          action: 'access_as_shared',
+          target_tenant: users.member.project,
+        },
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const pol = r.body.rbac_policy;
-      assert.deepEqual(Object.keys(pol).sort(), ['action', 'id', 'object_id', 'object_type', 'project_id', 'target_tenant', 'tenant_id']);
+      assert.deepEqual(Object.keys(pol).sort(), [
+        'action',
+        'id',
+        'object_id',
+        'object_type',
+        'project_id',
+        'target_tenant',
+        'tenant_id',
+      ]);
       assert.equal(pol.project_id, adminProject);
       assert.deepEqual((await req('GET', `/rbac-policies/${pol.id}`)).body.rbac_policy, pol);
       r = await as('member').get(`/security-groups/${sg.id}`);
       assert.equal(r.status, 200);
       assert.equal(r.body.security_group.shared, true);
       assert.equal(r.body.security_group.security_group_rules.length, 2);
-      assert.ok((await as('member').get('/security-groups?shared=true')).body.security_groups.some((g: any) => g.id === sg.id));
-      assert.ok(!(await as('member').get('/security-groups?shared=false')).body.security_groups.some((g: any) => g.id === sg.id));
+      assert.ok(
+        (await as('member').get('/security-groups?shared=true')).body.security_groups.some((g: any) => g.id === sg.id),
+      );
+      assert.ok(
+        !(await as('member').get('/security-groups?shared=false')).body.security_groups.some(
+          (g: any) => g.id === sg.id,
+        ),
+      );
       assert.equal((await req('GET', `/security-groups/${sg.id}`)).body.security_group.shared, false);
       assert.equal((await as('alt').get(`/security-groups/${sg.id}`)).status, 404);
       // The target does not see the policy; it cannot share what it does not own.
       assert.deepEqual((await as('member').get('/rbac-policies')).body.rbac_policies, []);
       assert.equal((await as('member').get(`/rbac-policies/${pol.id}`)).status, 404);
-      r = await as('member').post('/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_shared', target_tenant: users.alt.project } });
+      r = await as('member').post('/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: sg.id,
+          action: 'access_as_shared',
+          target_tenant: users.alt.project,
+        },
+      });
       assert.equal(r.status, 400);
-      r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_shared', target_tenant: users.member.project } });
+      r = await req('POST', '/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: sg.id,
+          action: 'access_as_shared',
+          target_tenant: users.member.project,
+        },
+      });
       assert.equal(r.status, 409);
       assert.equal(r.body.NeutronError.type, 'DuplicateRbacPolicy');
-      r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_external', target_tenant: '*' } });
+      r = await req('POST', '/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: sg.id,
+          action: 'access_as_external',
+          target_tenant: '*',
+        },
+      });
       assert.equal(r.status, 400);
-      assert.equal(r.body.NeutronError.message, "Invalid action 'access_as_external' for object type 'security_group'. Valid actions: ('access_as_shared',)");
-      r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'widget', object_id: sg.id, action: 'access_as_shared', target_tenant: '*' } });
+      assert.equal(
+        r.body.NeutronError.message,
+        "Invalid action 'access_as_external' for object type 'security_group'. Valid actions: ('access_as_shared',)",
+      );
+      r = await req('POST', '/rbac-policies', {
+        rbac_policy: { object_type: 'widget', object_id: sg.id, action: 'access_as_shared', target_tenant: '*' },
+      });
       assert.equal(r.status, 400);
-      r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_shared', target_tenant: null } });
+      r = await req('POST', '/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: sg.id,
+          action: 'access_as_shared',
+          target_tenant: null,
+        },
+      });
       assert.equal(r.status, 400);
-      r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_shared', target_tenant: '1234'.repeat(100) } });
+      r = await req('POST', '/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: sg.id,
+          action: 'access_as_shared',
+          target_tenant: '1234'.repeat(100),
+        },
+      });
       assert.equal(r.status, 400);
-      r = await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: '6a1c7f4e-0000-4000-8000-000000000000', action: 'access_as_shared', target_tenant: '*' } });
+      r = await req('POST', '/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: '6a1c7f4e-0000-4000-8000-000000000000',
+          action: 'access_as_shared',
+          target_tenant: '*',
+        },
+      });
       assert.equal(r.status, 404);
       // A member shares its own group, but not with everyone.
-      const own = (await as('member').post('/security-groups', { security_group: { name: 'mine' } })).body.security_group;
-      r = await as('member').post('/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: own.id, action: 'access_as_shared', target_tenant: '*' } });
+      const own = (await as('member').post('/security-groups', { security_group: { name: 'mine' } })).body
+        .security_group;
+      r = await as('member').post('/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: own.id,
+          action: 'access_as_shared',
+          target_tenant: '*',
+        },
+      });
       assert.equal(r.status, 403);
-      r = await as('member').post('/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: own.id, action: 'access_as_shared', target_tenant: users.alt.project } });
+      r = await as('member').post('/rbac-policies', {
+        rbac_policy: {
+          object_type: 'security_group',
+          object_id: own.id,
+          action: 'access_as_shared',
+          target_tenant: users.alt.project,
+        },
+      });
       assert.equal(r.status, 201);
       const mine = r.body.rbac_policy;
-      assert.equal((await as('member').put(`/rbac-policies/${mine.id}`, { rbac_policy: { target_tenant: '*' } })).status, 403);
+      assert.equal(
+        (await as('member').put(`/rbac-policies/${mine.id}`, { rbac_policy: { target_tenant: '*' } })).status,
+        403,
+      );
       assert.equal((await as('alt').get(`/security-groups/${own.id}`)).status, 200);
       // Retarget: only target_tenant moves.
       r = await req('PUT', `/rbac-policies/${pol.id}`, { rbac_policy: { target_tenant: users.alt.project } });
@@ -327,7 +535,15 @@ for (const engine of databaseEngines('network security')) {
     it('counts RBAC policies against the rbac_policy quota', async () => {
       const sg = (await as('alt').post('/security-groups', { security_group: { name: 'many' } })).body.security_group;
       await req('PUT', `/quotas/${users.alt.project}`, { quota: { rbac_policy: 1 } });
-      const mk = (t: string) => as('alt').post('/rbac-policies', { rbac_policy: { object_type: 'security_group', object_id: sg.id, action: 'access_as_shared', target_tenant: t } });
+      const mk = (t: string) =>
+        as('alt').post('/rbac-policies', {
+          rbac_policy: {
+            object_type: 'security_group',
+            object_id: sg.id,
+            action: 'access_as_shared',
+            target_tenant: t,
+          },
+        });
       assert.equal((await mk('p1')).status, 201);
       const r = await mk('p2');
       assert.equal(r.status, 409);
@@ -337,7 +553,16 @@ for (const engine of databaseEngines('network security')) {
 
     it('declares the extensions it serves', async () => {
       const aliases = (await req('GET', '/extensions')).body.extensions.map((e: any) => e.alias);
-      for (const a of ['security-group', 'port-security', 'rbac-policies', 'rbac-security-groups', 'quotas', 'quota_details', 'stateful-security-group']) assert.ok(aliases.includes(a), a);
+      for (const a of [
+        'security-group',
+        'port-security',
+        'rbac-policies',
+        'rbac-security-groups',
+        'quotas',
+        'quota_details',
+        'stateful-security-group',
+      ])
+        assert.ok(aliases.includes(a), a);
       // With address groups, rules may name one as their remote.
       assert.ok(aliases.includes('security-groups-remote-address-group'));
     });
@@ -367,7 +592,10 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.status, 409);
       assert.equal(r.body.NeutronError.type, 'SecurityGroupInUse');
       assert.equal((await m.put(`/security-groups/${sg.id}`, { security_group: { stateful: false } })).status, 409);
-      assert.deepEqual((await m.get(`/ports?security_groups=${sg.id}`)).body.ports.map((p: any) => p.id), [port.id]);
+      assert.deepEqual(
+        (await m.get(`/ports?security_groups=${sg.id}`)).body.ports.map((p: any) => p.id),
+        [port.id],
+      );
       assert.deepEqual((await m.get(`/ports?security_groups=${def.id}`)).body.ports, []);
       // Port security off needs no groups and no address pairs.
       r = await m.put(`/ports/${port.id}`, { port: { port_security_enabled: false } });
@@ -386,7 +614,8 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.NeutronError.type, 'AddressPairAndPortSecurityRequired');
       assert.equal((await m.del(`/security-groups/${sg.id}`)).status, 204);
       // Ports inherit the network's port security; a port with it off gets no group.
-      const open = (await m.post('/networks', { network: { name: 'open', port_security_enabled: false } })).body.network;
+      const open = (await m.post('/networks', { network: { name: 'open', port_security_enabled: false } })).body
+        .network;
       assert.equal(open.port_security_enabled, false);
       r = await m.post('/ports', { port: { network_id: open.id } });
       assert.equal(r.body.port.port_security_enabled, false);
@@ -400,7 +629,8 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.port.port_security_enabled, true);
       // The default group comes back when a port changes after an admin removed it.
       assert.equal((await req('DELETE', `/security-groups/${def.id}`)).status, 409);
-      for (const p of (await m.get('/ports')).body.ports) await m.put(`/ports/${p.id}`, { port: { security_groups: [] } });
+      for (const p of (await m.get('/ports')).body.ports)
+        await m.put(`/ports/${p.id}`, { port: { security_groups: [] } });
       assert.equal((await req('DELETE', `/security-groups/${def.id}`)).status, 204);
       await m.put(`/ports/${r.body.port.id}`, { port: { name: 'again' } });
       assert.equal((await m.get('/security-groups?name=default')).body.security_groups.length, 1);
@@ -411,7 +641,16 @@ for (const engine of databaseEngines('network security')) {
       const net = (await req('POST', '/networks', { network: { name: 'rbac-net' } })).body.network;
       await req('POST', '/subnets', { subnet: { network_id: net.id, cidr: '10.8.0.0/24', ip_version: 4 } });
       const rev = net.revision_number;
-      const pol = (await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'network', object_id: net.id, action: 'access_as_shared', target_tenant: users.member.project } })).body.rbac_policy;
+      const pol = (
+        await req('POST', '/rbac-policies', {
+          rbac_policy: {
+            object_type: 'network',
+            object_id: net.id,
+            action: 'access_as_shared',
+            target_tenant: users.member.project,
+          },
+        })
+      ).body.rbac_policy;
       assert.ok((await req('GET', `/networks/${net.id}`)).body.network.revision_number > rev);
       assert.equal((await as('member').get(`/networks/${net.id}`)).status, 200);
       assert.equal((await as('alt').get(`/networks/${net.id}`)).status, 404);
@@ -419,16 +658,30 @@ for (const engine of databaseEngines('network security')) {
       let r = await req('DELETE', `/rbac-policies/${pol.id}`);
       assert.equal(r.status, 409);
       assert.equal(r.body.NeutronError.type, 'RbacPolicyInUse');
-      assert.equal((await req('PUT', `/rbac-policies/${pol.id}`, { rbac_policy: { target_tenant: users.alt.project } })).status, 409);
+      assert.equal(
+        (await req('PUT', `/rbac-policies/${pol.id}`, { rbac_policy: { target_tenant: users.alt.project } })).status,
+        409,
+      );
       // A wildcard policy covers the port, so the specific one may go.
-      const star = (await req('POST', '/rbac-policies', { rbac_policy: { object_type: 'network', object_id: net.id, action: 'access_as_shared', target_tenant: '*' } })).body.rbac_policy;
+      const star = (
+        await req('POST', '/rbac-policies', {
+          rbac_policy: { object_type: 'network', object_id: net.id, action: 'access_as_shared', target_tenant: '*' },
+        })
+      ).body.rbac_policy;
       assert.equal((await req('GET', `/networks/${net.id}`)).body.network.shared, true);
       assert.equal((await req('DELETE', `/rbac-policies/${pol.id}`)).status, 204);
       assert.equal((await req('DELETE', `/rbac-policies/${star.id}`)).status, 409);
       assert.equal((await as('member').del(`/ports/${port.id}`)).status, 204);
       assert.equal((await req('DELETE', `/rbac-policies/${star.id}`)).status, 204);
       // A member cannot share a network it does not own, nor see one not shared with it.
-      r = await as('member').post('/rbac-policies', { rbac_policy: { object_type: 'network', object_id: net.id, action: 'access_as_shared', target_tenant: users.member.project } });
+      r = await as('member').post('/rbac-policies', {
+        rbac_policy: {
+          object_type: 'network',
+          object_id: net.id,
+          action: 'access_as_shared',
+          target_tenant: users.member.project,
+        },
+      });
       assert.equal(r.status, 404);
     });
   });

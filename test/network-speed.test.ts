@@ -12,21 +12,41 @@ describe('group commit (SQLite)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupcommit-'));
     const db = await openDatabase<any>({ url: `sqlite:${dir}`, dataDir: dir, service: 'gc' });
     try {
-      await db.schema.createTable('t').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('v', 'text').execute();
+      await db.schema
+        .createTable('t')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('v', 'text')
+        .execute();
       const run = groupCommit(db);
-      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => run(async (tx) => {
-        await tx.insertInto('t').values({ id: i, v: 'a' }).execute();
-        if (i % 5 === 3) throw new Error(`no ${i}`);
-        await tx.updateTable('t').set({ v: 'b' }).where('id', '=', i).execute();
-        return i;
-      })));
-      assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message), ['no 3', 'no 8', 'no 13', 'no 18']);
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          run(async (tx) => {
+            await tx.insertInto('t').values({ id: i, v: 'a' }).execute();
+            if (i % 5 === 3) throw new Error(`no ${i}`);
+            await tx.updateTable('t').set({ v: 'b' }).where('id', '=', i).execute();
+            return i;
+          }),
+        ),
+      );
+      assert.deepEqual(
+        results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.message),
+        ['no 3', 'no 8', 'no 13', 'no 18'],
+      );
       const rows = await db.selectFrom('t').selectAll().orderBy('id').execute();
-      assert.deepEqual(rows.map((r) => r.id), [0, 1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19]);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [0, 1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19],
+      );
       assert.ok(rows.every((r) => r.v === 'b'));
       // A unique violation fails its own transaction only.
-      const again = await Promise.allSettled([run((tx) => tx.insertInto('t').values({ id: 100, v: 'x' }).execute()), run((tx) => tx.insertInto('t').values({ id: 0, v: 'dup' }).execute())]);
-      assert.deepEqual(again.map((r) => r.status), ['fulfilled', 'rejected']);
+      const again = await Promise.allSettled([
+        run((tx) => tx.insertInto('t').values({ id: 100, v: 'x' }).execute()),
+        run((tx) => tx.insertInto('t').values({ id: 0, v: 'dup' }).execute()),
+      ]);
+      assert.deepEqual(
+        again.map((r) => r.status),
+        ['fulfilled', 'rejected'],
+      );
       assert.equal((await db.selectFrom('t').select('v').where('id', '=', 100).executeTakeFirst())?.v, 'x');
     } finally {
       await db.destroy();

@@ -18,8 +18,15 @@ const MiB = 1 << 20;
 /** Deterministic bytes that differ from one megabyte to the next. */
 const bytes = (n: number, seed = 1) => {
   const b = Buffer.allocUnsafe(n);
-  let x = seed * 2654435761 >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; b[i] = x & 0xff; }
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    b[i] = x & 0xff;
+  }
   return b;
 };
 const hex = (algo: string, b: Buffer) => createHash(algo).update(b).digest('hex');
@@ -49,12 +56,20 @@ describe('large bodies: hashing and writing', () => {
     for (const p of pieces(bytes(3 * MiB, 9), [65536])) await aborted.update(p);
     aborted.abort();
     await assert.rejects(aborted.update(Buffer.alloc(10)));
-    const results = await Promise.all(datas.map(async (d) => {
-      const h = new BodyHash(['md5']);
-      for (const p of pieces(d, [65536, 1000])) { await h.update(p); await new Promise((r) => setImmediate(r)); }
-      return (await h.digest())[0];
-    }));
-    assert.deepEqual(results, datas.map((d) => hex('md5', d)));
+    const results = await Promise.all(
+      datas.map(async (d) => {
+        const h = new BodyHash(['md5']);
+        for (const p of pieces(d, [65536, 1000])) {
+          await h.update(p);
+          await new Promise((r) => setImmediate(r));
+        }
+        return (await h.digest())[0];
+      }),
+    );
+    assert.deepEqual(
+      results,
+      datas.map((d) => hex('md5', d)),
+    );
   });
 
   it('FdWriter writes every byte in order, with background syncs', async () => {
@@ -85,9 +100,15 @@ describe('large bodies: hashing and writing', () => {
       const back: Buffer[] = [];
       for await (const c of b.get(r.blob)) back.push(c as Buffer);
       assert.ok(Buffer.concat(back).equals(data));
-      async function* failing() { yield* pieces(bytes(3 * MiB, 6), [65536]); throw new Error('client went away'); }
+      async function* failing() {
+        yield* pieces(bytes(3 * MiB, 6), [65536]);
+        throw new Error('client went away');
+      }
       await assert.rejects(b.put(failing()), /client went away/);
-      await assert.rejects(b.put(Readable.from(pieces(bytes(4 * MiB, 7), [65536])), { maxBytes: 2 * MiB }), (e: any) => e.status === 413);
+      await assert.rejects(
+        b.put(Readable.from(pieces(bytes(4 * MiB, 7), [65536])), { maxBytes: 2 * MiB }),
+        (e: any) => e.status === 413,
+      );
       const left: string[] = [];
       for await (const x of b.list()) left.push(x.blob);
       assert.deepEqual(left, [r.blob]);
@@ -105,7 +126,12 @@ describe('large objects and images over HTTP, across a restart', () => {
   const image = bytes(3 * MiB + 1, 9);
   let imageId: string;
   const sw = async (method: string, p: string, body?: Buffer | Readable, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${base}${p}`, { method, headers: { 'X-Auth-Token': c.adminToken, ...headers }, body, ...(body instanceof Readable ? { duplex: 'half' } : {}) } as any);
+    const res = await fetch(`${base}${p}`, {
+      method,
+      headers: { 'X-Auth-Token': c.adminToken, ...headers },
+      body,
+      ...(body instanceof Readable ? { duplex: 'half' } : {}),
+    } as any);
     return { status: res.status, headers: res.headers, buf: Buffer.from(await res.arrayBuffer()) };
   };
   const boot = async () => {
@@ -114,7 +140,10 @@ describe('large objects and images over HTTP, across a restart', () => {
     base = `${c.url}/object-store/v1/AUTH_${ap.body.projects[0].id}`;
   };
   before(boot);
-  after(async () => { await c.stop(); fs.rmSync(dataDir, { recursive: true, force: true }); });
+  after(async () => {
+    await c.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('PUTs a chunked 5 MiB object with its MD5 ETag; a wrong ETag is 422 and stores nothing', async () => {
     assert.equal((await sw('PUT', '/large')).status, 201);
@@ -131,15 +160,21 @@ describe('large objects and images over HTTP, across a restart', () => {
 
   it('uploads a 3 MiB image with its md5 checksum and sha512 os_hash_value', async () => {
     const img = await fetch(`${c.url}/image/v2/images`, {
-      method: 'POST', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: 'large', disk_format: 'raw', container_format: 'bare' }),
     });
     imageId = ((await img.json()) as any).id;
     const up = await fetch(`${c.url}/image/v2/images/${imageId}/file`, {
-      method: 'PUT', headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' }, body: Readable.from(pieces(image, [65536])), duplex: 'half',
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: Readable.from(pieces(image, [65536])),
+      duplex: 'half',
     } as any);
     assert.equal(up.status, 204);
-    const s = await (await fetch(`${c.url}/image/v2/images/${imageId}`, { headers: { 'X-Auth-Token': c.adminToken } })).json() as any;
+    const s = (await (
+      await fetch(`${c.url}/image/v2/images/${imageId}`, { headers: { 'X-Auth-Token': c.adminToken } })
+    ).json()) as any;
     assert.equal(s.status, 'active');
     assert.equal(s.size, image.length);
     assert.equal(s.checksum, hex('md5', image));

@@ -78,7 +78,20 @@ describe('parser', () => {
   }
 
   it('treats unparseable rules as "!" and logs', () => {
-    for (const bad of [' ', 'a:b)', '((a:b)', '(a:b', 'a:b and', 'role:a or', 'and', '(', '"foo"', 'a:b c:d', 'nocolon', '@ not !']) {
+    for (const bad of [
+      ' ',
+      'a:b)',
+      '((a:b)',
+      '(a:b',
+      'a:b and',
+      'role:a or',
+      'and',
+      '(',
+      '"foo"',
+      'a:b c:d',
+      'nocolon',
+      '@ not !',
+    ]) {
       const log = recorder();
       const check = parseRule(bad, log);
       assert.ok(check instanceof FalseCheck, `${JSON.stringify(bad)} should parse to !`);
@@ -236,9 +249,22 @@ describe('python value formatting', () => {
 
   it('pythonLiteralStr', () => {
     const cases: Array<[string, string | undefined]> = [
-      ['True', 'True'], ['None', 'None'], ['-1', '-1'], ['0x1F', '31'], ['1_000', '1000'], ['1.', '1.0'],
-      ['1e3', '1000.0'], ['1e16', '1e+16'], ["'a''b'", 'ab'], ["r'a\\n'", 'a\\n'], ["'a\\n'", 'a\n'],
-      ["'\\x41'", 'A'], ['abc', undefined], ['a.b', undefined], ['01', undefined], ['1a', undefined],
+      ['True', 'True'],
+      ['None', 'None'],
+      ['-1', '-1'],
+      ['0x1F', '31'],
+      ['1_000', '1000'],
+      ['1.', '1.0'],
+      ['1e3', '1000.0'],
+      ['1e16', '1e+16'],
+      ["'a''b'", 'ab'],
+      ["r'a\\n'", 'a\\n'],
+      ["'a\\n'", 'a\n'],
+      ["'\\x41'", 'A'],
+      ['abc', undefined],
+      ['a.b', undefined],
+      ['01', undefined],
+      ['1a', undefined],
     ];
     for (const [src, want] of cases) assert.equal(pythonLiteralStr(src), want, src);
   });
@@ -283,7 +309,10 @@ const keystoneDefaults: PolicyDefault[] = [
 const projectAdmin: PolicyCredentials = { user_id: 'admin', project_id: 'p1', roles: ['admin', 'member', 'reader'] };
 const systemReader: PolicyCredentials = { user_id: 'sr', system_scope: 'all', roles: ['reader'] };
 const domainReader: PolicyCredentials = {
-  user_id: 'dr', domain_id: 'd1', roles: ['reader'], token: { domain: { id: 'd1' } },
+  user_id: 'dr',
+  domain_id: 'd1',
+  roles: ['reader'],
+  token: { domain: { id: 'd1' } },
 };
 const projectMember: PolicyCredentials = { user_id: 'u1', project_id: 'p1', roles: ['member', 'reader'] };
 
@@ -299,7 +328,10 @@ describe('PolicyEngine with keystone (Zed) defaults', () => {
     assert.equal(engine.enforce('identity:get_user', userTarget('u1', 'd2'), projectMember), true, 'self');
     assert.equal(engine.enforce('identity:get_user', userTarget('u2', 'd2'), projectMember), false);
     // nested target objects work too
-    assert.equal(engine.enforce('identity:get_user', { target: { user: { id: 'u1', domain_id: 'd2' } } }, projectMember), true);
+    assert.equal(
+      engine.enforce('identity:get_user', { target: { user: { id: 'u1', domain_id: 'd2' } } }, projectMember),
+      true,
+    );
   });
 
   it('admin_required: is_admin:1 does not match a boolean is_admin', () => {
@@ -346,7 +378,8 @@ describe('scope checking', () => {
   it('derives the token scope: system, then domain, then project', () => {
     assert.deepEqual(engine.check('identity:list_users', {}, projectAdmin), { allowed: false, scopeError: true });
     assert.deepEqual(engine.check('identity:list_users', { 'target.domain_id': 'd1' }, domainReader), {
-      allowed: true, scopeError: false,
+      allowed: true,
+      scopeError: false,
     });
     assert.equal(engine.check('identity:list_users', {}, systemReader).scopeError, false);
     // system wins over domain
@@ -374,7 +407,11 @@ describe('overrides', () => {
   it('replace defaults and add rules', () => {
     const engine = new PolicyEngine(keystoneDefaults, {
       logger: quiet,
-      overrides: { 'identity:get_user': 'role:auditor', admin_required: 'role:superuser', custom: 'rule:admin_required' },
+      overrides: {
+        'identity:get_user': 'role:auditor',
+        admin_required: 'role:superuser',
+        custom: 'rule:admin_required',
+      },
     });
     assert.equal(engine.enforce('identity:get_user', {}, { roles: ['auditor'] }), true);
     assert.equal(engine.enforce('identity:get_user', { 'target.user.id': 'u1' }, projectMember), false);
@@ -385,14 +422,17 @@ describe('overrides', () => {
 
   it('keep the default scopeTypes', () => {
     const engine = new PolicyEngine(keystoneDefaults, {
-      enforceScope: true, logger: quiet, overrides: { 'identity:create_region': '@' },
+      enforceScope: true,
+      logger: quiet,
+      overrides: { 'identity:create_region': '@' },
     });
     assert.deepEqual(engine.check('identity:create_region', {}, projectMember), { allowed: false, scopeError: true });
   });
 
   it('"default" rule is used for unknown rules and unknown rule: references', () => {
     const engine = new PolicyEngine([{ name: 'r', checkStr: 'rule:undefined_rule' }], {
-      logger: quiet, overrides: { default: 'role:admin' },
+      logger: quiet,
+      overrides: { default: 'role:admin' },
     });
     assert.equal(engine.enforce('not-registered', {}, { roles: ['admin'] }), true);
     assert.equal(engine.enforce('not-registered', {}, { roles: ['member'] }), false);
@@ -402,7 +442,10 @@ describe('overrides', () => {
 
   it('bad override strings deny and are logged, never throw', () => {
     const log = recorder();
-    const engine = new PolicyEngine(keystoneDefaults, { logger: log, overrides: { 'identity:get_user': '(role:admin' } });
+    const engine = new PolicyEngine(keystoneDefaults, {
+      logger: log,
+      overrides: { 'identity:get_user': '(role:admin' },
+    });
     assert.equal(engine.enforce('identity:get_user', {}, projectAdmin), false);
     assert.ok(log.lines.some((l) => l.includes('identity:get_user')));
   });
@@ -426,7 +469,8 @@ describe('overrides', () => {
 
   it('rules() returns the effective rules', () => {
     const engine = new PolicyEngine(keystoneDefaults, {
-      logger: quiet, overrides: { 'identity:get_user': 'role:auditor', extra: '@' },
+      logger: quiet,
+      overrides: { 'identity:get_user': 'role:auditor', extra: '@' },
     });
     const rules = engine.rules();
     assert.equal(rules.length, keystoneDefaults.length + 1);
@@ -443,7 +487,13 @@ describe('overrides', () => {
   });
 
   it('duplicate default names are a programming error', () => {
-    assert.throws(() => new PolicyEngine([{ name: 'x', checkStr: '@' }, { name: 'x', checkStr: '!' }]));
+    assert.throws(
+      () =>
+        new PolicyEngine([
+          { name: 'x', checkStr: '@' },
+          { name: 'x', checkStr: '!' },
+        ]),
+    );
   });
 });
 

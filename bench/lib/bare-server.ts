@@ -6,7 +6,9 @@ import http from 'node:http';
 const port = Number(process.argv[2] ?? 0);
 const doc = {
   version: {
-    id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z',
+    id: 'v3.14',
+    status: 'stable',
+    updated: '2020-04-07T00:00:00Z',
     links: [{ rel: 'self', href: `http://127.0.0.1:${port}/v3/` }],
     'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
   },
@@ -26,6 +28,8 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`listening on 127.0.0.1:${(server.address() as { port: number }).port}, body ${buf.length} bytes\n`);
+  process.stdout.write(
+    `listening on 127.0.0.1:${(server.address() as { port: number }).port}, body ${buf.length} bytes\n`,
+  );
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -29,7 +29,10 @@ fs.mkdirSync(dir, { recursive: true });
 let seq = 0;
 
 function fail(res: http.ServerResponse, status: number, msg: string): void {
-  if (res.headersSent) { res.destroy(); return; }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(msg) });
   res.end(msg);
 }
@@ -64,7 +67,10 @@ async function sendFile(file: string, size: number, res: http.ServerResponse): P
 async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const name = decodeURIComponent(url.pathname.slice(1));
-  if (!name || name.includes('/') || name.startsWith('.')) { req.resume(); return fail(res, 400, 'bad name'); }
+  if (!name || name.includes('/') || name.startsWith('.')) {
+    req.resume();
+    return fail(res, 400, 'bad name');
+  }
   const file = path.join(dir!, name);
   if (req.method === 'PUT') {
     const tmp = path.join(dir!, `.tmp-${process.pid}-${seq++}`);
@@ -73,7 +79,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       const hashes = algos.map((a) => createHash(a));
       if (hashes.length) {
         const hasher = new Transform({
-          transform(chunk: Buffer, _enc, cb) { for (const h of hashes) h.update(chunk); cb(null, chunk); },
+          transform(chunk: Buffer, _enc, cb) {
+            for (const h of hashes) h.update(chunk);
+            cb(null, chunk);
+          },
         });
         await pipeline(req, hasher, fs.createWriteStream(tmp));
         res.setHeader('ETag', hashes[0]!.digest('hex'));
@@ -83,7 +92,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       }
       if (url.searchParams.get('durable') === '1') {
         const fh = await fsp.open(tmp, 'r+');
-        try { await fh.datasync(); } finally { await fh.close(); }
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
       }
       await fsp.rename(tmp, file);
     } catch (e) {
@@ -95,7 +108,11 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   } else if (req.method === 'GET') {
     req.resume();
     let st: fs.Stats;
-    try { st = await fsp.stat(file); } catch { return fail(res, 404, 'not found'); }
+    try {
+      st = await fsp.stat(file);
+    } catch {
+      return fail(res, 404, 'not found');
+    }
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': st.size });
     await sendFile(file, st.size, res).catch(() => res.destroy());
   } else if (req.method === 'DELETE') {
@@ -109,7 +126,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   }
 }
 
-const server = http.createServer((req, res) => { void handle(req, res).catch((e) => fail(res, 500, String(e))); });
+const server = http.createServer((req, res) => {
+  void handle(req, res).catch((e) => fail(res, 500, String(e)));
+});
 server.keepAliveTimeout = 60_000;
 server.requestTimeout = 0; // a 2 GiB body may take longer than the default 300 s on a slow disk
 server.listen(port, '127.0.0.1', () => {

@@ -52,7 +52,11 @@ const PATTERN = (() => {
   const b = Buffer.allocUnsafe(PERIOD + MiB);
   let x = 0x9e3779b9;
   for (let i = 0; i < PERIOD; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     b[i] = x & 0xff;
   }
   b.copy(b, PERIOD, 0, MiB); // the tail repeats the head, so any piece ≤ 1 MiB is one slice
@@ -124,7 +128,7 @@ export async function writePatternFile(file: string, size: number): Promise<void
   const h = createHash('md5');
   const fh = await fsp.open(file, 'w');
   try {
-    for (let off = 0; off < size;) {
+    for (let off = 0; off < size; ) {
       const n = Math.min(MiB, size - off);
       const piece = patternSlice(off, n);
       h.update(piece);
@@ -186,32 +190,59 @@ export function transfer(url: string, o: TransferOptions): Promise<Transfer> {
       settled = true;
       clearTimeout(deadline);
       resolve({
-        status, headers: resHeaders, body: Buffer.concat(chunks).toString('utf8'), received: check.bytes,
-        mismatchAt: check.mismatchAt, ms: performance.now() - t0, error,
+        status,
+        headers: resHeaders,
+        body: Buffer.concat(chunks).toString('utf8'),
+        received: check.bytes,
+        mismatchAt: check.mismatchAt,
+        ms: performance.now() - t0,
+        error,
       });
     };
-    const req = http.request({
-      agent: o.agent ?? false, host: u.hostname, port: u.port, method: o.method, path: u.pathname + u.search, headers, signal: o.signal,
-    }, (res) => {
-      status = res.statusCode ?? 0;
-      resHeaders = res.headers;
-      res.on('data', (c: Buffer) => {
-        if (o.verify) check.add(c);
-        else {
-          check.bytes += c.length;
-          if (kept < 64 * KiB) { chunks.push(c); kept += c.length; }
-        }
-      });
-      res.on('end', () => finish());
-      res.on('error', (e) => finish(e.message));
-      res.on('close', () => finish(res.complete ? undefined : 'connection closed before the end of the answer'));
-    });
-    const deadline = o.maxMs ? setTimeout(() => req.destroy(new Error(`aborted after ${Math.round(o.maxMs! / 1000)} s`)), o.maxMs) : undefined;
-    req.setTimeout(o.idleTimeoutMs ?? 30_000, () => req.destroy(new Error(`no progress for ${(o.idleTimeoutMs ?? 30_000) / 1000} s (${check.bytes} bytes of the answer received, HTTP ${status || 'no answer'})`)));
+    const req = http.request(
+      {
+        agent: o.agent ?? false,
+        host: u.hostname,
+        port: u.port,
+        method: o.method,
+        path: u.pathname + u.search,
+        headers,
+        signal: o.signal,
+      },
+      (res) => {
+        status = res.statusCode ?? 0;
+        resHeaders = res.headers;
+        res.on('data', (c: Buffer) => {
+          if (o.verify) check.add(c);
+          else {
+            check.bytes += c.length;
+            if (kept < 64 * KiB) {
+              chunks.push(c);
+              kept += c.length;
+            }
+          }
+        });
+        res.on('end', () => finish());
+        res.on('error', (e) => finish(e.message));
+        res.on('close', () => finish(res.complete ? undefined : 'connection closed before the end of the answer'));
+      },
+    );
+    const deadline = o.maxMs
+      ? setTimeout(() => req.destroy(new Error(`aborted after ${Math.round(o.maxMs! / 1000)} s`)), o.maxMs)
+      : undefined;
+    req.setTimeout(o.idleTimeoutMs ?? 30_000, () =>
+      req.destroy(
+        new Error(
+          `no progress for ${(o.idleTimeoutMs ?? 30_000) / 1000} s (${check.bytes} bytes of the answer received, HTTP ${status || 'no answer'})`,
+        ),
+      ),
+    );
     req.on('error', (e) => finish(e.message));
     if (o.upload !== undefined) {
       // An early answer (401, 413 ...) may close the socket mid-body: the answer wins.
-      pipeline(patternStream(o.upload), req).catch((e) => { if (!status) finish((e as Error).message); });
+      pipeline(patternStream(o.upload), req).catch((e) => {
+        if (!status) finish((e as Error).message);
+      });
     } else {
       req.end();
     }
@@ -229,9 +260,10 @@ export function curlBinary(): string | null {
 }
 
 /** Which client times the streaming GETs (for the report). */
-export const getClient = () => (curlBinary()
-  ? 'timed by curl to /dev/null (its time_total), then every byte checked by a second, untimed GET in the benchmark process'
-  : 'timed and checked byte for byte by the benchmark process (no curl on this machine)');
+export const getClient = () =>
+  curlBinary()
+    ? 'timed by curl to /dev/null (its time_total), then every byte checked by a second, untimed GET in the benchmark process'
+    : 'timed and checked byte for byte by the benchmark process (no curl on this machine)';
 
 /**
  * A streaming GET whose time is that of the server, not of the benchmark's own client.
@@ -242,7 +274,10 @@ export const getClient = () => (curlBinary()
  * bytes are then checked against the pattern by an untimed transfer(). Without curl, one
  * verified transfer() does both.
  */
-export async function timedGet(url: string, o: { headers?: Record<string, string>; agent?: http.Agent; signal?: AbortSignal; maxMs?: number }): Promise<Transfer> {
+export async function timedGet(
+  url: string,
+  o: { headers?: Record<string, string>; agent?: http.Agent; signal?: AbortSignal; maxMs?: number },
+): Promise<Transfer> {
   const curl = curlBinary();
   if (!curl) return transfer(url, { method: 'GET', verify: true, ...o });
   const args = ['-sS', '-o', '/dev/null', '-D', '-', '-w', '\n%{http_code} %{size_download} %{time_total}'];
@@ -250,7 +285,9 @@ export async function timedGet(url: string, o: { headers?: Record<string, string
   if (o.maxMs) args.push('--max-time', String(Math.ceil(o.maxMs / 1000)));
   args.push(url);
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(curl, args, { signal: o.signal, maxBuffer: 1 << 20 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(curl, args, { signal: o.signal, maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
   const lines = out.stdout.split(/\r?\n/);
   const [code, bytes, secs] = (lines.pop() ?? '').split(' ');
@@ -259,11 +296,18 @@ export async function timedGet(url: string, o: { headers?: Record<string, string
     const m = /^([^:\s]+):\s*(.*)$/.exec(l);
     if (m) headers[m[1]!.toLowerCase()] = m[2];
   }
-  const timed: Transfer = { status: Number(code) || 0, headers, body: '', received: Number(bytes) || 0, ms: Number(secs) * 1000 };
+  const timed: Transfer = {
+    status: Number(code) || 0,
+    headers,
+    body: '',
+    received: Number(bytes) || 0,
+    ms: Number(secs) * 1000,
+  };
   if (out.code !== 0) return { ...timed, error: `curl: ${out.stderr.trim() || `exit ${out.code}`}` };
   if (timed.status !== 200) return timed;
   const check = await transfer(url, { method: 'GET', verify: true, ...o });
-  if (check.error || check.status !== 200) return { ...timed, error: `the checking GET: ${check.error ?? `HTTP ${check.status}`}` };
+  if (check.error || check.status !== 200)
+    return { ...timed, error: `the checking GET: ${check.error ?? `HTTP ${check.status}`}` };
   return { ...timed, mismatchAt: check.mismatchAt, received: Math.min(timed.received, check.received) };
 }
 
@@ -275,17 +319,32 @@ export const keepAliveAgent = () => new http.Agent({ keepAlive: true, maxSockets
  * aborts `ctl` when it exceeds limitMb (a service buffering a 2 GiB body must not
  * take the machine down).
  */
-export function watchRss(pid: number, limitMb: number, ctl?: AbortController, everyMs = 200): { stop(): number; exceeded: () => boolean } {
+export function watchRss(
+  pid: number,
+  limitMb: number,
+  ctl?: AbortController,
+  everyMs = 200,
+): { stop(): number; exceeded: () => boolean } {
   let max = 0;
   let over = false;
   const tick = () => {
     const mb = procStatusKb(pid, 'VmRSS') / 1024;
     if (mb > max) max = mb;
-    if (mb > limitMb && !over) { over = true; ctl?.abort(new Error(`RSS ${Math.round(mb)} MB > ${limitMb} MB`)); }
+    if (mb > limitMb && !over) {
+      over = true;
+      ctl?.abort(new Error(`RSS ${Math.round(mb)} MB > ${limitMb} MB`));
+    }
   };
   tick();
   const t = setInterval(tick, everyMs);
-  return { stop() { clearInterval(t); tick(); return max; }, exceeded: () => over };
+  return {
+    stop() {
+      clearInterval(t);
+      tick();
+      return max;
+    },
+    exceeded: () => over,
+  };
 }
 
 // -- temporary data ------------------------------------------------------------
@@ -297,7 +356,15 @@ export function makeTemp(prefix: string, base = os.tmpdir()): string {
   if (!tempHooked) {
     tempHooked = true;
     // proc.ts turns SIGINT/SIGTERM into process.exit(), which runs this.
-    process.on('exit', () => { for (const d of tempDirs) { try { fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ } } });
+    process.on('exit', () => {
+      for (const d of tempDirs) {
+        try {
+          fs.rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+        } catch {
+          /* best effort */
+        }
+      }
+    });
     // Without a handler, ^C would end the process without running the 'exit' handlers.
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
   }
@@ -366,14 +433,24 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
 
 async function datasync(file: string): Promise<void> {
   const fh = await fsp.open(file, 'r+');
-  try { await fh.datasync(); } finally { await fh.close(); }
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function startBlobServer(dir: string, logFile: string): Promise<{ server: Server; origin: string }> {
   const port = await freePort();
-  const server = startServer('bare node:http blob server', process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/lib/blob-server.ts'), String(port), dir], {
-    cwd: ROOT, logFile,
-  });
+  const server = startServer(
+    'bare node:http blob server',
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench/lib/blob-server.ts'), String(port), dir],
+    {
+      cwd: ROOT,
+      logFile,
+    },
+  );
   const origin = `http://127.0.0.1:${port}`;
   await waitReady(server, `${origin}/ready-probe`, 20_000, 404);
   return { server, origin };
@@ -404,7 +481,9 @@ async function measureLimits(o: LimitOptions): Promise<Limits> {
     const sizes = o.sizes.filter((s) => {
       // a source, a copy, and room to spare
       if (free < 2 * s + 2 * GiB) {
-        out.skipped.push(`raw limit at ${sizeLabel(s)}: ${fmtGiB(free)} free on ${os.tmpdir()}, needs ${fmtGiB(2 * s + 2 * GiB)}`);
+        out.skipped.push(
+          `raw limit at ${sizeLabel(s)}: ${fmtGiB(free)} free on ${os.tmpdir()}, needs ${fmtGiB(2 * s + 2 * GiB)}`,
+        );
         return false;
       }
       return true;
@@ -416,11 +495,30 @@ async function measureLimits(o: LimitOptions): Promise<Limits> {
       const dst = path.join(dir, `dst-${size}`);
       const reps = o.reps(size);
       const copies: { method: string; durable: boolean; run: () => Promise<unknown> }[] = [
-        { method: 'node fs streams', durable: false, run: () => pipeline(fs.createReadStream(src), fs.createWriteStream(dst)) },
-        { method: 'node fs streams', durable: true, run: async () => { await pipeline(fs.createReadStream(src), fs.createWriteStream(dst)); await datasync(dst); } },
+        {
+          method: 'node fs streams',
+          durable: false,
+          run: () => pipeline(fs.createReadStream(src), fs.createWriteStream(dst)),
+        },
+        {
+          method: 'node fs streams',
+          durable: true,
+          run: async () => {
+            await pipeline(fs.createReadStream(src), fs.createWriteStream(dst));
+            await datasync(dst);
+          },
+        },
         { method: 'cp', durable: false, run: () => runCommand('cp', [src, dst]) },
-        { method: 'dd bs=1M', durable: false, run: () => runCommand('dd', [`if=${src}`, `of=${dst}`, 'bs=1M', 'status=none']) },
-        { method: 'dd bs=1M', durable: true, run: () => runCommand('dd', [`if=${src}`, `of=${dst}`, 'bs=1M', 'conv=fdatasync', 'status=none']) },
+        {
+          method: 'dd bs=1M',
+          durable: false,
+          run: () => runCommand('dd', [`if=${src}`, `of=${dst}`, 'bs=1M', 'status=none']),
+        },
+        {
+          method: 'dd bs=1M',
+          durable: true,
+          run: () => runCommand('dd', [`if=${src}`, `of=${dst}`, 'bs=1M', 'conv=fdatasync', 'status=none']),
+        },
       ];
       for (const c of copies) {
         const times: number[] = [];
@@ -432,16 +530,26 @@ async function measureLimits(o: LimitOptions): Promise<Limits> {
           }
           const ms = median(times);
           out.rows.push({ method: c.method, op: 'copy', size, durable: c.durable, reps, ms, mbps: mbps(size, ms) });
-          o.log(`${c.method}${c.durable ? ' + fdatasync' : ''} copy ${sizeLabel(size)}: ${mbps(size, ms).toFixed(0)} MB/s`);
+          o.log(
+            `${c.method}${c.durable ? ' + fdatasync' : ''} copy ${sizeLabel(size)}: ${mbps(size, ms).toFixed(0)} MB/s`,
+          );
         } catch (e) {
-          out.rows.push({ method: c.method, op: 'copy', size, durable: c.durable, reps, ms: NaN, mbps: NaN, error: (e as Error).message.split('\n')[0] });
+          out.rows.push({
+            method: c.method,
+            op: 'copy',
+            size,
+            durable: c.durable,
+            reps,
+            ms: NaN,
+            mbps: NaN,
+            error: (e as Error).message.split('\n')[0],
+          });
           out.problems.push(`${c.method} copy ${sizeLabel(size)}: ${(e as Error).message}`);
         }
       }
       await fsp.rm(src, { force: true });
       await fsp.rm(dst, { force: true });
     }
-
   } catch (e) {
     out.problems.push(`raw limit: ${(e as Error).message}`);
   } finally {
@@ -466,7 +574,12 @@ export interface SmallRow {
 const smallMemo = new Map<string, Promise<{ rows: SmallRow[]; problems: string[] }>>();
 
 /** 1 KiB PUT (with and without fdatasync) and GET on the bare server, time-bounded; once per process. */
-export function bareSmallLimits(o: { size: number; cellMs: number; concurrencies: number[]; log: (m: string) => void }): Promise<{ rows: SmallRow[]; problems: string[] }> {
+export function bareSmallLimits(o: {
+  size: number;
+  cellMs: number;
+  concurrencies: number[];
+  log: (m: string) => void;
+}): Promise<{ rows: SmallRow[]; problems: string[] }> {
   const key = `${o.size}/${o.cellMs}/${o.concurrencies.join(',')}`;
   let p = smallMemo.get(key);
   if (!p) {
@@ -476,7 +589,12 @@ export function bareSmallLimits(o: { size: number; cellMs: number; concurrencies
   return p;
 }
 
-async function measureBareSmall(o: { size: number; cellMs: number; concurrencies: number[]; log: (m: string) => void }): Promise<{ rows: SmallRow[]; problems: string[] }> {
+async function measureBareSmall(o: {
+  size: number;
+  cellMs: number;
+  concurrencies: number[];
+  log: (m: string) => void;
+}): Promise<{ rows: SmallRow[]; problems: string[] }> {
   const rows: SmallRow[] = [];
   const problems: string[] = [];
   const dir = makeTemp('bench-small-');
@@ -490,19 +608,29 @@ async function measureBareSmall(o: { size: number; cellMs: number; concurrencies
         for (const c of o.concurrencies) {
           const prefix = `s${cell++}-`;
           const r = await runLoad({
-            origin, concurrency: c, durationMs: o.cellMs, warmupMs: 300, expectStatus: [201],
+            origin,
+            concurrency: c,
+            durationMs: o.cellMs,
+            warmupMs: 300,
+            expectStatus: [201],
             request: (i) => ({ method: 'PUT', path: `/${prefix}${i}${durable ? '?durable=1' : ''}`, body }),
           });
           if (cell === 1) written = r.ok;
           rows.push({ target: 'bare node:http', op: 'PUT', durable, bound: `${o.cellMs / 1000} s`, r });
           if (r.errors) problems.push(`bare node:http small PUT c=${c}: ${r.errors} errors, first: ${r.firstError}`);
-          o.log(`bare node:http PUT ${sizeLabel(o.size)}${durable ? ' + fdatasync' : ''} c=${c}: ${r.rps.toFixed(0)}/s`);
+          o.log(
+            `bare node:http PUT ${sizeLabel(o.size)}${durable ? ' + fdatasync' : ''} c=${c}: ${r.rps.toFixed(0)}/s`,
+          );
         }
       }
       const n = Math.max(1, written);
       for (const c of o.concurrencies) {
         const r = await runLoad({
-          origin, concurrency: c, durationMs: o.cellMs, warmupMs: 300, expectStatus: [200],
+          origin,
+          concurrency: c,
+          durationMs: o.cellMs,
+          warmupMs: 300,
+          expectStatus: [200],
           request: (i) => ({ method: 'GET', path: `/s0-${i % n}` }),
         });
         rows.push({ target: 'bare node:http', op: 'GET', bound: `${o.cellMs / 1000} s`, r });

@@ -63,46 +63,64 @@ function systemPythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** A fresh Keystone: config, SQLite database, fernet and credential keys, bootstrap admin. */
-export async function setupKeystone(opts: { rounds: number; password: string; baseDir?: string }): Promise<KeystoneSetup> {
+export async function setupKeystone(opts: {
+  rounds: number;
+  password: string;
+  baseDir?: string;
+}): Promise<KeystoneSetup> {
   const t0 = performance.now();
   const dir = fs.mkdtempSync(path.join(opts.baseDir ?? os.tmpdir(), `keystone-r${opts.rounds}-`));
   const port = await freePort();
   fs.mkdirSync(path.join(dir, 'fernet-keys'), { mode: 0o700 });
   fs.mkdirSync(path.join(dir, 'credential-keys'), { mode: 0o700 });
   const conf = path.join(dir, 'keystone.conf');
-  fs.writeFileSync(conf, [
-    '[DEFAULT]',
-    `log_file = ${path.join(dir, 'keystone.log')}`,
-    '[database]',
-    `connection = sqlite:///${path.join(dir, 'keystone.db')}`,
-    '[token]',
-    'provider = fernet',
-    '[fernet_tokens]',
-    `key_repository = ${path.join(dir, 'fernet-keys')}`,
-    '[credential]',
-    `key_repository = ${path.join(dir, 'credential-keys')}`,
-    '[identity]',
-    'password_hash_algorithm = bcrypt',
-    `password_hash_rounds = ${opts.rounds}`,
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    conf,
+    [
+      '[DEFAULT]',
+      `log_file = ${path.join(dir, 'keystone.log')}`,
+      '[database]',
+      `connection = sqlite:///${path.join(dir, 'keystone.db')}`,
+      '[token]',
+      'provider = fernet',
+      '[fernet_tokens]',
+      `key_repository = ${path.join(dir, 'fernet-keys')}`,
+      '[credential]',
+      `key_repository = ${path.join(dir, 'credential-keys')}`,
+      '[identity]',
+      'password_hash_algorithm = bcrypt',
+      `password_hash_rounds = ${opts.rounds}`,
+      '',
+    ].join('\n'),
+  );
   const user = os.userInfo();
   const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
   const env = systemPythonEnv();
-  const manage = (...args: string[]) => runCommand(KEYSTONE_MANAGE, ['--config-file', conf, ...args], { env, cwd: dir });
+  const manage = (...args: string[]) =>
+    runCommand(KEYSTONE_MANAGE, ['--config-file', conf, ...args], { env, cwd: dir });
   await manage('db_sync');
   await manage('fernet_setup', '--keystone-user', user.username, '--keystone-group', group);
   await manage('credential_setup', '--keystone-user', user.username, '--keystone-group', group);
   const url = `http://127.0.0.1:${port}/v3`;
-  await manage('bootstrap',
-    '--bootstrap-password', opts.password,
-    '--bootstrap-username', 'admin',
-    '--bootstrap-project-name', 'admin',
-    '--bootstrap-role-name', 'admin',
-    '--bootstrap-service-name', 'keystone',
-    '--bootstrap-region-id', 'RegionOne',
-    '--bootstrap-public-url', url,
-    '--bootstrap-internal-url', url);
+  await manage(
+    'bootstrap',
+    '--bootstrap-password',
+    opts.password,
+    '--bootstrap-username',
+    'admin',
+    '--bootstrap-project-name',
+    'admin',
+    '--bootstrap-role-name',
+    'admin',
+    '--bootstrap-service-name',
+    'keystone',
+    '--bootstrap-region-id',
+    'RegionOne',
+    '--bootstrap-public-url',
+    url,
+    '--bootstrap-internal-url',
+    url,
+  );
   return { dir, conf, port, rounds: opts.rounds, password: opts.password, setupMs: performance.now() - t0 };
 }
 
@@ -112,7 +130,11 @@ export async function setupKeystone(opts: { rounds: number; password: string; ba
  * request logging off. uwsgi's --http-socket closes the connection after each
  * answer (no keep-alive); the load generator is told so.
  */
-export async function startKeystone(setup: KeystoneSetup, processes = 2, opts: { cache?: boolean } = {}): Promise<KeystoneInstance> {
+export async function startKeystone(
+  setup: KeystoneSetup,
+  processes = 2,
+  opts: { cache?: boolean } = {},
+): Promise<KeystoneInstance> {
   const confFiles = [setup.conf];
   if (opts.cache) {
     // oslo.cache's in-process backend: an upper bound for what memcached (one more
@@ -122,14 +144,29 @@ export async function startKeystone(setup: KeystoneSetup, processes = 2, opts: {
     confFiles.push(cacheConf);
   }
   const args = [
-    '--plugin', 'python3',
-    '--http-socket', `127.0.0.1:${setup.port}`,
-    '--wsgi-file', WSGI_PUBLIC,
-    '--master', '--need-app', '--lazy-apps', '--thunder-lock', '--enable-threads', '--die-on-term',
-    '--processes', String(processes), '--threads', '1',
-    '--buffer-size', '65535', '--listen', '100',
+    '--plugin',
+    'python3',
+    '--http-socket',
+    `127.0.0.1:${setup.port}`,
+    '--wsgi-file',
+    WSGI_PUBLIC,
+    '--master',
+    '--need-app',
+    '--lazy-apps',
+    '--thunder-lock',
+    '--enable-threads',
+    '--die-on-term',
+    '--processes',
+    String(processes),
+    '--threads',
+    '1',
+    '--buffer-size',
+    '65535',
+    '--listen',
+    '100',
     '--disable-logging',
-    '--chdir', setup.dir,
+    '--chdir',
+    setup.dir,
   ];
   const server = startServer(`keystone (uwsgi, bcrypt ${setup.rounds}${opts.cache ? ', cache' : ''})`, UWSGI, args, {
     env: systemPythonEnv({ OS_KEYSTONE_CONFIG_FILES: confFiles.join(';') }),
@@ -143,8 +180,12 @@ export async function startKeystone(setup: KeystoneSetup, processes = 2, opts: {
     // With lazy apps each worker loads Keystone itself; the first answer comes from
     // the first worker ready. Wait for all of them before anything is measured.
     const until = performance.now() + 90_000;
-    while ((fs.readFileSync(server.logFile, 'utf8').match(/WSGI app \d+ \(mountpoint='[^']*'\) ready/g) ?? []).length < processes) {
-      if (performance.now() > until) throw new Error(`not all ${processes} uwsgi workers loaded Keystone; see ${server.logFile}`);
+    while (
+      (fs.readFileSync(server.logFile, 'utf8').match(/WSGI app \d+ \(mountpoint='[^']*'\) ready/g) ?? []).length <
+      processes
+    ) {
+      if (performance.now() > until)
+        throw new Error(`not all ${processes} uwsgi workers loaded Keystone; see ${server.logFile}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } catch (e) {

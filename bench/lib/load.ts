@@ -62,9 +62,18 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
-interface Outcome { status: number; error?: string }
+interface Outcome {
+  status: number;
+  error?: string;
+}
 
-function send(agent: http.Agent | false, origin: URL, spec: RequestSpec, keepAlive: boolean, timeoutMs: number): Promise<Outcome> {
+function send(
+  agent: http.Agent | false,
+  origin: URL,
+  spec: RequestSpec,
+  keepAlive: boolean,
+  timeoutMs: number,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     const headers: Record<string, string | number> = { ...(spec.headers ?? {}) };
     if (spec.body !== undefined) headers['Content-Length'] = Buffer.byteLength(spec.body);
@@ -91,7 +100,11 @@ function send(agent: http.Agent | false, origin: URL, spec: RequestSpec, keepAli
   });
 }
 
-interface Phase { durationMs?: number; maxRequests?: number; record: boolean }
+interface Phase {
+  durationMs?: number;
+  maxRequests?: number;
+  record: boolean;
+}
 
 async function phase(opts: LoadOptions, agent: http.Agent | false, p: Phase): Promise<LoadResult> {
   const origin = new URL(opts.origin);
@@ -114,9 +127,15 @@ async function phase(opts: LoadOptions, agent: http.Agent | false, p: Phase): Pr
 
   const worker = async () => {
     for (;;) {
-      if (p.maxRequests !== undefined && sent >= p.maxRequests) { stoppedBy = 'count'; return; }
+      if (p.maxRequests !== undefined && sent >= p.maxRequests) {
+        stoppedBy = 'count';
+        return;
+      }
       const now = process.hrtime.bigint();
-      if (now >= deadline) { stoppedBy = 'time'; return; }
+      if (now >= deadline) {
+        stoppedBy = 'time';
+        return;
+      }
       const i = sent++;
       const start = process.hrtime.bigint();
       const out = await send(agent, origin, build(i), keepAlive, timeoutMs);
@@ -124,7 +143,11 @@ async function phase(opts: LoadOptions, agent: http.Agent | false, p: Phase): Pr
       if (end > tEnd) tEnd = end;
       if (isOk(out.status)) {
         if (p.record) {
-          if (n === lat.length) { const g = new Float64Array(lat.length * 2); g.set(lat); lat = g; }
+          if (n === lat.length) {
+            const g = new Float64Array(lat.length * 2);
+            g.set(lat);
+            lat = g;
+          }
           lat[n] = Number(end - start) / 1e6;
         }
         n++;
@@ -170,7 +193,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   // agent would hand a queued request a socket whose answer said `Connection: close`
   // when the previous socket is not yet destroyed, and the request dies with
   // "socket hang up".
-  const agent = keepAlive ? new http.Agent({ keepAlive, maxSockets: opts.concurrency, maxFreeSockets: opts.concurrency }) : false;
+  const agent = keepAlive
+    ? new http.Agent({ keepAlive, maxSockets: opts.concurrency, maxFreeSockets: opts.concurrency })
+    : false;
   try {
     if (opts.warmupMs || opts.warmupRequests) {
       await phase(opts, agent, { durationMs: opts.warmupMs, maxRequests: opts.warmupRequests, record: false });
@@ -193,11 +218,20 @@ export function fetchOnce(
     const headers: Record<string, string | number> = { ...(spec.headers ?? {}) };
     if (spec.body !== undefined) headers['Content-Length'] = Buffer.byteLength(spec.body);
     const req = http.request(
-      { agent: false, host: u.hostname, port: u.port, method: spec.method ?? 'GET', path: u.pathname + u.search, headers },
+      {
+        agent: false,
+        host: u.hostname,
+        port: u.port,
+        method: spec.method ?? 'GET',
+        path: u.pathname + u.search,
+        headers,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );

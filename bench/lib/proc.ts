@@ -43,17 +43,29 @@ function hookExit(): void {
   hooked = true;
   const killSync = () => {
     for (const s of running) {
-      try { process.kill(-s.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-s.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   };
   process.on('exit', killSync);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => { killSync(); process.exit(130); });
+    process.on(sig, () => {
+      killSync();
+      process.exit(130);
+    });
   }
 }
 
 /** Start a server in its own process group; stdout and stderr go to logFile. */
-export function startServer(name: string, cmd: string, args: string[], opts: SpawnOptions & { logFile: string }): Server {
+export function startServer(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { logFile: string },
+): Server {
   hookExit();
   const fd = fs.openSync(opts.logFile, 'a');
   const spawnedAt = performance.now();
@@ -66,16 +78,35 @@ export function startServer(name: string, cmd: string, args: string[], opts: Spa
     child.on('error', () => resolve(-1));
   });
   const server: Server = {
-    name, child, pid, logFile: opts.logFile, spawnedAt, exited,
+    name,
+    child,
+    pid,
+    logFile: opts.logFile,
+    spawnedAt,
+    exited,
     async stop() {
       if (!running.has(server)) return;
       running.delete(server);
-      try { process.kill(-pid, 'SIGTERM'); } catch { return; }
-      const t = setTimeout(() => { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      const t = setTimeout(() => {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 5000);
       await exited;
       clearTimeout(t);
       // Workers of a pre-forking server may outlive the master for a moment.
-      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     },
   };
   running.add(server);
@@ -86,13 +117,24 @@ export function startServer(name: string, cmd: string, args: string[], opts: Spa
  * Poll url until it answers `status` (default 200). Returns ms from the server's
  * spawn to the first such answer. Throws if the process exits or the timeout passes.
  */
-export async function waitReady(server: Server, url: string, timeoutMs = 60_000, status = 200, intervalMs = 10): Promise<number> {
+export async function waitReady(
+  server: Server,
+  url: string,
+  timeoutMs = 60_000,
+  status = 200,
+  intervalMs = 10,
+): Promise<number> {
   let exitCode: number | null | undefined;
-  void server.exited.then((c) => { exitCode = c; });
+  void server.exited.then((c) => {
+    exitCode = c;
+  });
   const until = performance.now() + timeoutMs;
   let last = '';
   while (performance.now() < until) {
-    if (exitCode !== undefined) throw new Error(`${server.name} exited (code ${exitCode}) before answering ${url}; log: ${server.logFile}\n${tail(server.logFile)}`);
+    if (exitCode !== undefined)
+      throw new Error(
+        `${server.name} exited (code ${exitCode}) before answering ${url}; log: ${server.logFile}\n${tail(server.logFile)}`,
+      );
     try {
       const r = await fetchOnce(url, {}, 2000);
       if (r.status === status) return performance.now() - server.spawnedAt;
@@ -102,7 +144,9 @@ export async function waitReady(server: Server, url: string, timeoutMs = 60_000,
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`${server.name} did not answer ${url} with ${status} within ${timeoutMs} ms (last: ${last}); log: ${server.logFile}\n${tail(server.logFile)}`);
+  throw new Error(
+    `${server.name} did not answer ${url} with ${status} within ${timeoutMs} ms (last: ${last}); log: ${server.logFile}\n${tail(server.logFile)}`,
+  );
 }
 
 export function tail(file: string, lines = 15): string {
@@ -124,7 +168,9 @@ export function processTree(root: number): number[] {
       const list = children.get(ppid) ?? [];
       list.push(Number(d));
       children.set(ppid, list);
-    } catch { /* raced with exit */ }
+    } catch {
+      /* raced with exit */
+    }
   }
   const out: number[] = [];
   const stack = [root];
@@ -141,8 +187,10 @@ export function processTree(root: number): number[] {
 export function processCpuMs(pid: number): number {
   try {
     const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 1000 / 100; // clock ticks: USER_HZ is 100 on Linux
-  } catch { return NaN; }
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks: USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
 }
 
 export function procStatusKb(pid: number, field: string): number {
@@ -173,7 +221,10 @@ export function treeMemMb(pid: number, field: 'VmRSS' | 'VmHWM'): { mb: number; 
   let n = 0;
   for (const p of pids) {
     const v = procStatusKb(p, field);
-    if (v > 0) { kb += v; n++; }
+    if (v > 0) {
+      kb += v;
+      n++;
+    }
   }
   return { mb: kb / 1024, processes: n };
 }
@@ -185,8 +236,12 @@ export function runCommand(cmd: string, args: string[], opts: SpawnOptions = {})
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.on('data', (c) => { out += c; });
-    child.stderr!.on('data', (c) => { out += c; });
+    child.stdout!.on('data', (c) => {
+      out += c;
+    });
+    child.stderr!.on('data', (c) => {
+      out += c;
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code === 0) resolve(out);
@@ -229,6 +284,15 @@ export async function waitQuiet(maxMs: number, threshold = 0.15, onWait?: (busy:
  * when `waitQuietMs` > 0 (--wait-quiet), else measures one second of CPU.
  */
 export async function startConditions(waitQuietMs: number, log: (line: string) => void): Promise<string[]> {
-  const busy = waitQuietMs > 0 ? await waitQuiet(waitQuietMs, 0.15, (b) => log(`machine ${fmt(100 * b, 0)} % busy; waiting`)) : await cpuBusy(1000);
-  return [`CPU busy before the run: ${fmt(100 * busy, 0)} %`, `load average at start: ${os.loadavg().map((l) => fmt(l)).join(' ')}`];
+  const busy =
+    waitQuietMs > 0
+      ? await waitQuiet(waitQuietMs, 0.15, (b) => log(`machine ${fmt(100 * b, 0)} % busy; waiting`))
+      : await cpuBusy(1000);
+  return [
+    `CPU busy before the run: ${fmt(100 * busy, 0)} %`,
+    `load average at start: ${os
+      .loadavg()
+      .map((l) => fmt(l))
+      .join(' ')}`,
+  ];
 }

@@ -30,12 +30,27 @@ export function table(headers: string[], rows: Cell[][], align?: ('l' | 'r')[]):
 
 export class Report {
   private parts: string[] = [];
-  constructor(public readonly area: string, public readonly title: string) {}
+  constructor(
+    public readonly area: string,
+    public readonly title: string,
+  ) {}
 
-  heading(text: string): this { this.parts.push(`## ${text}`); return this; }
-  text(text: string): this { this.parts.push(text); return this; }
-  table(headers: string[], rows: Cell[][], align?: ('l' | 'r')[]): this { this.parts.push(table(headers, rows, align)); return this; }
-  bullets(items: string[]): this { this.parts.push(items.map((i) => `- ${i}`).join('\n')); return this; }
+  heading(text: string): this {
+    this.parts.push(`## ${text}`);
+    return this;
+  }
+  text(text: string): this {
+    this.parts.push(text);
+    return this;
+  }
+  table(headers: string[], rows: Cell[][], align?: ('l' | 'r')[]): this {
+    this.parts.push(table(headers, rows, align));
+    return this;
+  }
+  bullets(items: string[]): this {
+    this.parts.push(items.map((i) => `- ${i}`).join('\n'));
+    return this;
+  }
 
   render(): string {
     return [`# ${this.title}`, ...this.parts].join('\n\n') + '\n';

@@ -24,7 +24,14 @@ export function stratusAvailable(): boolean {
   return fs.existsSync(path.join(ROOT, 'bin/stratus.js'));
 }
 
-export async function startStratus(o: { dataDir: string; logFile: string; hashRounds?: number; timeoutMs?: number; nodeArgs?: string[]; args?: string[] }): Promise<Stratus> {
+export async function startStratus(o: {
+  dataDir: string;
+  logFile: string;
+  hashRounds?: number;
+  timeoutMs?: number;
+  nodeArgs?: string[];
+  args?: string[];
+}): Promise<Stratus> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -32,10 +39,34 @@ export async function startStratus(o: { dataDir: string; logFile: string; hashRo
     // Leave the user's ~/.config/openstack/clouds.yaml alone.
     STRATUS_USER_CLOUDS: '0',
   };
-  for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST', 'STRATUS_BUS', 'STRATUS_TRANSPORT']) delete env[k];
-  const server = startServer('stratus', process.execPath, [...(o.nodeArgs ?? []), path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(port), ...(o.args ?? [])], {
-    cwd: ROOT, logFile: o.logFile, env,
-  });
+  for (const k of [
+    'STRATUS_DATA_DIR',
+    'STRATUS_PORT',
+    'STRATUS_CONFIG',
+    'STRATUS_HOST',
+    'STRATUS_BUS',
+    'STRATUS_TRANSPORT',
+  ])
+    delete env[k];
+  const server = startServer(
+    'stratus',
+    process.execPath,
+    [
+      ...(o.nodeArgs ?? []),
+      path.join(ROOT, 'bin/stratus.js'),
+      'start',
+      '--data-dir',
+      o.dataDir,
+      '--port',
+      String(port),
+      ...(o.args ?? []),
+    ],
+    {
+      cwd: ROOT,
+      logFile: o.logFile,
+      env,
+    },
+  );
   try {
     const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, o.timeoutMs ?? 60_000, 200, 20);
     return { server, port, origin: `http://127.0.0.1:${port}`, startupMs, dataDir: o.dataDir, logFile: o.logFile };
@@ -57,7 +88,9 @@ export interface Creds {
 export function readCloudsYaml(dataDir: string): Creds {
   const file = path.join(dataDir, 'clouds.yaml');
   if (!fs.existsSync(file)) throw new Error(`${file} was not written by the server`);
-  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { clouds?: Record<string, { auth?: Record<string, string> }> };
+  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as {
+    clouds?: Record<string, { auth?: Record<string, string> }>;
+  };
   const auth = doc.clouds?.stratus?.auth;
   if (!auth) throw new Error(`${file} has no clouds.stratus.auth`);
   const need = (k: string) => {
@@ -66,10 +99,16 @@ export function readCloudsYaml(dataDir: string): Creds {
     return String(v);
   };
   const dom = (kind: 'user' | 'project') =>
-    auth[`${kind}_domain_id`] ? { id: String(auth[`${kind}_domain_id`]) } : { name: auth[`${kind}_domain_name`] ?? 'Default' };
+    auth[`${kind}_domain_id`]
+      ? { id: String(auth[`${kind}_domain_id`]) }
+      : { name: auth[`${kind}_domain_name`] ?? 'Default' };
   return {
-    authUrl: need('auth_url'), username: need('username'), password: need('password'),
-    projectName: need('project_name'), userDomain: dom('user'), projectDomain: dom('project'),
+    authUrl: need('auth_url'),
+    username: need('username'),
+    password: need('password'),
+    projectName: need('project_name'),
+    userDomain: dom('user'),
+    projectDomain: dom('project'),
   };
 }
 
@@ -77,7 +116,10 @@ export function readCloudsYaml(dataDir: string): Creds {
 export function authBody(c: Creds): string {
   return JSON.stringify({
     auth: {
-      identity: { methods: ['password'], password: { user: { name: c.username, domain: c.userDomain, password: c.password } } },
+      identity: {
+        methods: ['password'],
+        password: { user: { name: c.username, domain: c.userDomain, password: c.password } },
+      },
       scope: { project: { name: c.projectName, domain: c.projectDomain } },
     },
   });
@@ -89,7 +131,11 @@ export function tokensPath(authUrl: string): string {
   return (p.endsWith('/v3') ? p : `${p}/v3`) + '/auth/tokens';
 }
 
-export interface CatalogEntry { type: string; name?: string; endpoints: { interface: string; url: string; region_id?: string }[] }
+export interface CatalogEntry {
+  type: string;
+  name?: string;
+  endpoints: { interface: string; url: string; region_id?: string }[];
+}
 
 export interface Session {
   token: string;
@@ -103,14 +149,19 @@ export interface Session {
 export async function login(st: Stratus): Promise<Session> {
   const c = readCloudsYaml(st.dataDir);
   const r = await fetchOnce(st.origin + tokensPath(c.authUrl), {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: authBody(c),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: authBody(c),
   });
   const token = r.headers['x-subject-token'];
-  if (r.status !== 201 || typeof token !== 'string') throw new Error(`token issue answered ${r.status}: ${r.body.slice(0, 300)}`);
+  if (r.status !== 201 || typeof token !== 'string')
+    throw new Error(`token issue answered ${r.status}: ${r.body.slice(0, 300)}`);
   const body = JSON.parse(r.body) as { token: { project?: { id: string }; catalog?: CatalogEntry[] } };
   const catalog = body.token.catalog ?? [];
   return {
-    token, projectId: body.token.project?.id ?? '', catalog,
+    token,
+    projectId: body.token.project?.id ?? '',
+    catalog,
     endpoint(type) {
       const entry = catalog.find((e) => e.type === type);
       const ep = entry?.endpoints.find((e) => e.interface === 'public') ?? entry?.endpoints[0];

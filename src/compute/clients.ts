@@ -7,12 +7,24 @@ import { httpRequest } from '../core/httpc.ts';
 import type { Instance, Vif, RequestedNetwork } from './instances.ts';
 import type { ImageMeta } from './drivers/virt.ts';
 
-export interface RestAnswer { status: number; body: any }
+export interface RestAnswer {
+  status: number;
+  body: any;
+}
 
 export class ServiceClient {
-  constructor(private session: ServiceSession, private type: string, private headers: Record<string, string> = {}) {}
+  constructor(
+    private session: ServiceSession,
+    private type: string,
+    private headers: Record<string, string> = {},
+  ) {}
 
-  async request(method: string, path: string, body?: unknown, opts: { token?: string; headers?: Record<string, string> } = {}): Promise<RestAnswer> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: { token?: string; headers?: Record<string, string> } = {},
+  ): Promise<RestAnswer> {
     const headers: Record<string, string> = { Accept: 'application/json', ...this.headers, ...(opts.headers ?? {}) };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     // A user's own token when the call must see what the user may see (Nova validates networks and images so).
@@ -20,23 +32,46 @@ export class ServiceClient {
   }
 
   /** A request with a body that is not JSON (image data, a JSON patch): sent as given. */
-  async raw(method: string, path: string, body: Uint8Array | string, headers: Record<string, string>): Promise<RestAnswer> {
+  async raw(
+    method: string,
+    path: string,
+    body: Uint8Array | string,
+    headers: Record<string, string>,
+  ): Promise<RestAnswer> {
     return this.send(method, path, { Accept: 'application/json', ...this.headers, ...headers }, body);
   }
 
   /** Over core/httpc.ts (keep-alive, cheaper than fetch() per round trip), with the service's token unless another is given. */
-  private async send(method: string, path: string, headers: Record<string, string>, body: Uint8Array | string | undefined, token?: string): Promise<RestAnswer> {
+  private async send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Uint8Array | string | undefined,
+    token?: string,
+  ): Promise<RestAnswer> {
     const base = (await this.session.endpoint(this.type)).replace(/\/$/, '');
-    const res = await httpRequest(`${base}${path}`, { method, headers: { ...headers, 'X-Auth-Token': token ?? (await this.session.token()) }, body });
+    const res = await httpRequest(`${base}${path}`, {
+      method,
+      headers: { ...headers, 'X-Auth-Token': token ?? (await this.session.token()) },
+      body,
+    });
     let parsed: any = undefined;
-    try { parsed = res.text ? JSON.parse(res.text) : undefined; } catch { parsed = res.text; }
+    try {
+      parsed = res.text ? JSON.parse(res.text) : undefined;
+    } catch {
+      parsed = res.text;
+    }
     return { status: res.status, body: parsed };
   }
 
   /** A request that must succeed: anything else is an error naming the service and its answer. */
   async ok(method: string, path: string, body?: unknown, expect: number[] = [200, 201, 202, 204]): Promise<any> {
     const r = await this.request(method, path, body);
-    if (!expect.includes(r.status)) throw new ApiError(r.status >= 500 ? 503 : r.status, `${this.type} ${method} ${path} answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`);
+    if (!expect.includes(r.status))
+      throw new ApiError(
+        r.status >= 500 ? 503 : r.status,
+        `${this.type} ${method} ${path} answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`,
+      );
     return r.body;
   }
 }
@@ -57,10 +92,44 @@ export class ComputeClients {
     if (r.status === 404) return null;
     if (r.status !== 200) throw new ApiError(503, `image GET answered ${r.status}`);
     const b = r.body;
-    const known = new Set(['id', 'name', 'status', 'disk_format', 'container_format', 'size', 'visibility', 'owner', 'protected', 'checksum', 'created_at', 'updated_at', 'tags', 'self', 'file', 'schema', 'min_disk', 'min_ram', 'virtual_size', 'os_hidden', 'os_hash_algo', 'os_hash_value', 'locations', 'direct_url', 'stores']);
+    const known = new Set([
+      'id',
+      'name',
+      'status',
+      'disk_format',
+      'container_format',
+      'size',
+      'visibility',
+      'owner',
+      'protected',
+      'checksum',
+      'created_at',
+      'updated_at',
+      'tags',
+      'self',
+      'file',
+      'schema',
+      'min_disk',
+      'min_ram',
+      'virtual_size',
+      'os_hidden',
+      'os_hash_algo',
+      'os_hash_value',
+      'locations',
+      'direct_url',
+      'stores',
+    ]);
     const properties: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(b)) if (!known.has(k)) properties[k] = v;
-    return { id: b.id, name: b.name, status: b.status, disk_format: b.disk_format, container_format: b.container_format, size: b.size, properties: { ...properties, min_disk: b.min_disk, min_ram: b.min_ram } };
+    return {
+      id: b.id,
+      name: b.name,
+      status: b.status,
+      disk_format: b.disk_format,
+      container_format: b.container_format,
+      size: b.size,
+      properties: { ...properties, min_disk: b.min_disk, min_ram: b.min_ram },
+    };
   }
 
   /**
@@ -68,21 +137,41 @@ export class ComputeClients {
    * deleted with the server), binds the ports the user brought. Returns the info cache.
    * On failure, what it did is undone before the error is rethrown.
    */
-  async allocatePorts(inst: Instance, host: string, requested: RequestedNetwork[], securityGroupIds: string[] | undefined): Promise<Vif[]> {
+  async allocatePorts(
+    inst: Instance,
+    host: string,
+    requested: RequestedNetwork[],
+    securityGroupIds: string[] | undefined,
+  ): Promise<Vif[]> {
     const vifs: Vif[] = [];
     const owner = `compute:${inst.availability_zone ?? 'nova'}`;
     try {
       for (const rn of requested) {
         let port: any;
         if (rn.port_id) {
-          port = (await this.network.ok('PUT', `/v2.0/ports/${rn.port_id}`, { port: { device_id: inst.uuid, device_owner: owner, 'binding:host_id': host } })).port;
+          port = (
+            await this.network.ok('PUT', `/v2.0/ports/${rn.port_id}`, {
+              port: { device_id: inst.uuid, device_owner: owner, 'binding:host_id': host },
+            })
+          ).port;
           vifs.push(await this.vif(port, true));
         } else {
-          const body: Record<string, unknown> = { network_id: rn.network_id, project_id: inst.project_id, device_id: inst.uuid, device_owner: owner, 'binding:host_id': host, admin_state_up: true };
+          const body: Record<string, unknown> = {
+            network_id: rn.network_id,
+            project_id: inst.project_id,
+            device_id: inst.uuid,
+            device_owner: owner,
+            'binding:host_id': host,
+            admin_state_up: true,
+          };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;
           const r = await this.network.request('POST', '/v2.0/ports', { port: body });
-          if (r.status !== 201) throw new ApiError(r.status === 409 ? 409 : 400, r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`);
+          if (r.status !== 201)
+            throw new ApiError(
+              r.status === 409 ? 409 : 400,
+              r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`,
+            );
           port = r.body.port;
           vifs.push(await this.vif(port, false));
         }
@@ -103,8 +192,15 @@ export class ComputeClients {
       this.networkNames.set(port.network_id, label!);
     }
     return {
-      port_id: port.id, network_id: port.network_id, network_label: label!, mac_address: port.mac_address,
-      fixed_ips: (port.fixed_ips ?? []).map((f: any) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: f.ip_address.includes(':') ? 6 : 4 })),
+      port_id: port.id,
+      network_id: port.network_id,
+      network_label: label!,
+      mac_address: port.mac_address,
+      fixed_ips: (port.fixed_ips ?? []).map((f: any) => ({
+        ip_address: f.ip_address,
+        subnet_id: f.subnet_id,
+        version: f.ip_address.includes(':') ? 6 : 4,
+      })),
       preserve_on_delete: preserve,
     };
   }
@@ -113,11 +209,15 @@ export class ComputeClients {
   async deallocatePorts(vifs: Vif[]) {
     for (const v of vifs) {
       if (v.preserve_on_delete) {
-        const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { device_id: '', device_owner: '', 'binding:host_id': '' } });
-        if (r.status !== 200 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} unbinding port ${v.port_id}`);
+        const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, {
+          port: { device_id: '', device_owner: '', 'binding:host_id': '' },
+        });
+        if (r.status !== 200 && r.status !== 404)
+          throw new ApiError(503, `network answered ${r.status} unbinding port ${v.port_id}`);
       } else {
         const r = await this.network.request('DELETE', `/v2.0/ports/${v.port_id}`);
-        if (r.status !== 204 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} deleting port ${v.port_id}`);
+        if (r.status !== 204 && r.status !== 404)
+          throw new ApiError(503, `network answered ${r.status} deleting port ${v.port_id}`);
       }
     }
   }
@@ -133,7 +233,14 @@ export class ComputeClients {
     const known = new Set(vifs.map((v) => v.port_id));
     for (const p of await this.portsOf(inst.uuid)) {
       if (known.has(p.id)) continue;
-      vifs.push({ port_id: p.id, network_id: p.network_id, network_label: '', mac_address: p.mac_address, fixed_ips: [], preserve_on_delete: brought.has(p.id) });
+      vifs.push({
+        port_id: p.id,
+        network_id: p.network_id,
+        network_label: '',
+        mac_address: p.mac_address,
+        fixed_ips: [],
+        preserve_on_delete: brought.has(p.id),
+      });
     }
     await this.deallocatePorts(vifs);
   }
@@ -149,18 +256,43 @@ export class ComputeClients {
   /** A new image record in the image service (Nova's image_api.create), with the caller's token so the caller's project owns it. */
   async createImage(meta: Record<string, unknown>, token?: string): Promise<any> {
     const r = await this.image.request('POST', '/v2/images', meta, { token });
-    if (r.status === 413 || r.status === 403) throw new ApiError(403, r.body?.message ?? r.body?.error?.message ?? `Quota exceeded creating the image (image service answered ${r.status}).`);
-    if (r.status !== 201) throw new ApiError(r.status >= 500 ? 503 : 400, `image POST /v2/images answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`);
+    if (r.status === 413 || r.status === 403)
+      throw new ApiError(
+        403,
+        r.body?.message ??
+          r.body?.error?.message ??
+          `Quota exceeded creating the image (image service answered ${r.status}).`,
+      );
+    if (r.status !== 201)
+      throw new ApiError(
+        r.status >= 500 ? 503 : 400,
+        `image POST /v2/images answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`,
+      );
     return r.body;
   }
 
   /** A snapshot's data: formats set (the image service needs them before data), then the bytes. */
   async uploadImage(id: string, data: Uint8Array, diskFormat: string, containerFormat: string) {
-    const patch = [{ op: 'replace', path: '/disk_format', value: diskFormat }, { op: 'replace', path: '/container_format', value: containerFormat }];
-    const p = await this.image.raw('PATCH', `/v2/images/${id}`, JSON.stringify(patch), { 'Content-Type': 'application/openstack-images-v2.1-json-patch' });
-    if (p.status !== 200) throw new ApiError(p.status === 404 ? 404 : 503, `image PATCH ${id} answered ${p.status}: ${JSON.stringify(p.body)}`);
-    const u = await this.image.raw('PUT', `/v2/images/${id}/file`, data, { 'Content-Type': 'application/octet-stream' });
-    if (u.status !== 204) throw new ApiError(u.status === 404 ? 404 : 503, `image upload ${id} answered ${u.status}: ${JSON.stringify(u.body)}`);
+    const patch = [
+      { op: 'replace', path: '/disk_format', value: diskFormat },
+      { op: 'replace', path: '/container_format', value: containerFormat },
+    ];
+    const p = await this.image.raw('PATCH', `/v2/images/${id}`, JSON.stringify(patch), {
+      'Content-Type': 'application/openstack-images-v2.1-json-patch',
+    });
+    if (p.status !== 200)
+      throw new ApiError(
+        p.status === 404 ? 404 : 503,
+        `image PATCH ${id} answered ${p.status}: ${JSON.stringify(p.body)}`,
+      );
+    const u = await this.image.raw('PUT', `/v2/images/${id}/file`, data, {
+      'Content-Type': 'application/octet-stream',
+    });
+    if (u.status !== 204)
+      throw new ApiError(
+        u.status === 404 ? 404 : 503,
+        `image upload ${id} answered ${u.status}: ${JSON.stringify(u.body)}`,
+      );
   }
 
   /** Deletes an image; one already gone is fine. */
@@ -181,14 +313,18 @@ export class ComputeClients {
   async bindPorts(vifs: Vif[], host: string) {
     for (const v of vifs) {
       const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { 'binding:host_id': host } });
-      if (r.status !== 200 && r.status !== 404) throw new ApiError(503, `network answered ${r.status} binding port ${v.port_id} to '${host}'`);
+      if (r.status !== 200 && r.status !== 404)
+        throw new ApiError(503, `network answered ${r.status} binding port ${v.port_id} to '${host}'`);
     }
   }
   /** A port as the info cache keeps it (its network's name looked up once). */
-  portVif(port: any, preserve: boolean): Promise<Vif> { return this.vif(port, preserve); }
+  portVif(port: any, preserve: boolean): Promise<Vif> {
+    return this.vif(port, preserve);
+  }
 
   async deleteAllocations(consumer: string) {
     const r = await this.placement.request('DELETE', `/allocations/${consumer}`);
-    if (r.status !== 204 && r.status !== 404) throw new ApiError(503, `placement answered ${r.status} deleting allocations of ${consumer}`);
+    if (r.status !== 204 && r.status !== 404)
+      throw new ApiError(503, `placement answered ${r.status} deleting allocations of ${consumer}`);
   }
 }

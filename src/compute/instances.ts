@@ -8,9 +8,18 @@ import type { Flavor } from './service.ts';
 import { flavorColumns } from './db/servers.ts';
 
 export const VmState = {
-  ACTIVE: 'active', BUILDING: 'building', PAUSED: 'paused', SUSPENDED: 'suspended', STOPPED: 'stopped',
-  RESCUED: 'rescued', RESIZED: 'resized', SOFT_DELETED: 'soft-delete', DELETED: 'deleted', ERROR: 'error',
-  SHELVED: 'shelved', SHELVED_OFFLOADED: 'shelved_offloaded',
+  ACTIVE: 'active',
+  BUILDING: 'building',
+  PAUSED: 'paused',
+  SUSPENDED: 'suspended',
+  STOPPED: 'stopped',
+  RESCUED: 'rescued',
+  RESIZED: 'resized',
+  SOFT_DELETED: 'soft-delete',
+  DELETED: 'deleted',
+  ERROR: 'error',
+  SHELVED: 'shelved',
+  SHELVED_OFFLOADED: 'shelved_offloaded',
 } as const;
 
 /** Nova's power states (nova.compute.power_state). */
@@ -18,7 +27,10 @@ export const PowerState = { NOSTATE: 0, RUNNING: 1, PAUSED: 3, SHUTDOWN: 4, CRAS
 
 /** One port of a server as the info cache keeps it (Nova's network_info, reduced). */
 export interface Vif {
-  port_id: string; network_id: string; network_label: string; mac_address: string;
+  port_id: string;
+  network_id: string;
+  network_label: string;
+  mac_address: string;
   fixed_ips: Array<{ ip_address: string; subnet_id: string; version: number }>;
   floating_ips?: string[];
   /** The user brought this port: it is unbound, not deleted, with the server. */
@@ -27,37 +39,105 @@ export interface Vif {
   tag?: string | null;
 }
 
-export interface Fault { code: number; message: string; details?: string; created: string }
+export interface Fault {
+  code: number;
+  message: string;
+  details?: string;
+  created: string;
+}
 
 export interface Instance {
-  uuid: string; display_name: string; display_description: string | null;
-  project_id: string; user_id: string; image_ref: string | null; flavor: Flavor;
-  host: string | null; node: string | null; availability_zone: string | null;
-  vm_state: string; task_state: string | null; power_state: number;
-  key_name: string | null; key_data: string | null; user_data: string | null; config_drive: string;
-  access_ip_v4: string | null; access_ip_v6: string | null;
-  metadata: Record<string, string>; system_metadata: Record<string, unknown>;
+  uuid: string;
+  display_name: string;
+  display_description: string | null;
+  project_id: string;
+  user_id: string;
+  image_ref: string | null;
+  flavor: Flavor;
+  host: string | null;
+  node: string | null;
+  availability_zone: string | null;
+  vm_state: string;
+  task_state: string | null;
+  power_state: number;
+  key_name: string | null;
+  key_data: string | null;
+  user_data: string | null;
+  config_drive: string;
+  access_ip_v4: string | null;
+  access_ip_v6: string | null;
+  metadata: Record<string, string>;
+  system_metadata: Record<string, unknown>;
   security_groups: Array<{ name: string; id?: string }>;
   /** What the create request asked for ({network_id?, port_id?, fixed_ip?} or 'auto' / 'none'). */
   requested_networks: RequestedNetwork[];
   network_info: Vif[];
   fault: Fault | null;
-  locked: boolean; locked_by: string | null; locked_reason: string | null;
-  hostname: string | null; launch_index: number; reservation_id: string; progress: number;
-  trusted_certs: string[] | null; tags: string[];
-  launched_at: string | null; terminated_at: string | null;
-  created_at: string; updated_at: string; deleted_at: string | null; deleted: boolean;
+  locked: boolean;
+  locked_by: string | null;
+  locked_reason: string | null;
+  hostname: string | null;
+  launch_index: number;
+  reservation_id: string;
+  progress: number;
+  trusted_certs: string[] | null;
+  tags: string[];
+  launched_at: string | null;
+  terminated_at: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+  deleted: boolean;
 }
 
-export interface RequestedNetwork { network_id?: string; port_id?: string; fixed_ip?: string; tag?: string }
+export interface RequestedNetwork {
+  network_id?: string;
+  port_id?: string;
+  fixed_ip?: string;
+  tag?: string;
+}
 
-const JSON_COLUMNS = ['flavor', 'metadata', 'system_metadata', 'security_groups', 'requested_networks', 'network_info', 'fault', 'trusted_certs'] as const;
+const JSON_COLUMNS = [
+  'flavor',
+  'metadata',
+  'system_metadata',
+  'security_groups',
+  'requested_networks',
+  'network_info',
+  'fault',
+  'trusted_certs',
+] as const;
 
 /** The columns of `instances` that are not JSON (what list filters and sort keys read). */
 const LIGHT_COLUMNS = [
-  'uuid', 'display_name', 'display_description', 'project_id', 'user_id', 'image_ref', 'host', 'node', 'availability_zone',
-  'vm_state', 'task_state', 'power_state', 'key_name', 'config_drive', 'access_ip_v4', 'access_ip_v6', 'locked', 'locked_by',
-  'hostname', 'launch_index', 'reservation_id', 'progress', 'launched_at', 'terminated_at', 'created_at', 'updated_at', 'deleted_at', 'deleted',
+  'uuid',
+  'display_name',
+  'display_description',
+  'project_id',
+  'user_id',
+  'image_ref',
+  'host',
+  'node',
+  'availability_zone',
+  'vm_state',
+  'task_state',
+  'power_state',
+  'key_name',
+  'config_drive',
+  'access_ip_v4',
+  'access_ip_v6',
+  'locked',
+  'locked_by',
+  'hostname',
+  'launch_index',
+  'reservation_id',
+  'progress',
+  'launched_at',
+  'terminated_at',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+  'deleted',
 ] as const;
 
 // Whole rows ride along, the flavor's size columns (vcpus, memory_mb, root_gb, ephemeral_gb)
@@ -66,11 +146,21 @@ const LIGHT_COLUMNS = [
 export function rowToInstance(r: any, tags: string[] = []): Instance {
   return {
     ...r,
-    flavor: json(r.flavor, {}), metadata: json(r.metadata, {}), system_metadata: json(r.system_metadata, {}),
-    security_groups: json(r.security_groups, []), requested_networks: json(r.requested_networks, []), network_info: json(r.network_info, []),
-    fault: json(r.fault, null), trusted_certs: json(r.trusted_certs, null),
-    locked: bool(r.locked), deleted: bool(r.deleted), power_state: Number(r.power_state), launch_index: Number(r.launch_index),
-    progress: Number(r.progress), config_drive: r.config_drive ?? '', tags,
+    flavor: json(r.flavor, {}),
+    metadata: json(r.metadata, {}),
+    system_metadata: json(r.system_metadata, {}),
+    security_groups: json(r.security_groups, []),
+    requested_networks: json(r.requested_networks, []),
+    network_info: json(r.network_info, []),
+    fault: json(r.fault, null),
+    trusted_certs: json(r.trusted_certs, null),
+    locked: bool(r.locked),
+    deleted: bool(r.deleted),
+    power_state: Number(r.power_state),
+    launch_index: Number(r.launch_index),
+    progress: Number(r.progress),
+    config_drive: r.config_drive ?? '',
+    tags,
   };
 }
 
@@ -95,7 +185,8 @@ export class InstanceStore {
     const full: Instance = { ...inst, created_at: t, updated_at: t, deleted_at: null, deleted: false };
     await this.db.transaction().execute(async (tx) => {
       await tx.insertInto('instances').values(toRow(full)).execute();
-      for (const tag of inst.tags) await tx.insertInto('instance_tags').values({ instance_uuid: inst.uuid, tag }).execute();
+      for (const tag of inst.tags)
+        await tx.insertInto('instance_tags').values({ instance_uuid: inst.uuid, tag }).execute();
     });
     return full;
   }
@@ -134,19 +225,34 @@ export class InstanceStore {
    * created_at/uuid, after the marker's position (keyset), at most `limit` (light, as listLight).
    * Null when the marker is not one of them.
    */
-  async pageLight(o: { projectId?: string; order: Array<{ key: 'created_at' | 'uuid'; dir: 'asc' | 'desc' }>; marker?: string; limit: number }): Promise<{ items: Instance[]; more: boolean } | null> {
+  async pageLight(o: {
+    projectId?: string;
+    order: Array<{ key: 'created_at' | 'uuid'; dir: 'asc' | 'desc' }>;
+    marker?: string;
+    limit: number;
+  }): Promise<{ items: Instance[]; more: boolean } | null> {
     let q = this.db.selectFrom('instances').select(LIGHT_COLUMNS).where('deleted', '=', 0);
     if (o.projectId) q = q.where('project_id', '=', o.projectId);
     if (o.marker !== undefined) {
-      let mq = this.db.selectFrom('instances').select(['created_at', 'uuid']).where('uuid', '=', o.marker).where('deleted', '=', 0);
+      let mq = this.db
+        .selectFrom('instances')
+        .select(['created_at', 'uuid'])
+        .where('uuid', '=', o.marker)
+        .where('deleted', '=', 0);
       if (o.projectId) mq = mq.where('project_id', '=', o.projectId);
       const m = await mq.executeTakeFirst();
       if (!m) return null;
       // After the marker: greater (or less) on the first key, or equal on it and after on the next, ...
-      q = q.where((eb) => eb.or(o.order.map((k, n) => eb.and([
-        ...o.order.slice(0, n).map((p) => eb(p.key, '=', m[p.key])),
-        eb(k.key, k.dir === 'asc' ? '>' : '<', m[k.key]),
-      ]))));
+      q = q.where((eb) =>
+        eb.or(
+          o.order.map((k, n) =>
+            eb.and([
+              ...o.order.slice(0, n).map((p) => eb(p.key, '=', m[p.key])),
+              eb(k.key, k.dir === 'asc' ? '>' : '<', m[k.key]),
+            ]),
+          ),
+        ),
+      );
     }
     for (const k of o.order) q = q.orderBy(k.key, k.dir);
     const rows = await q.limit(o.limit + 1).execute();
@@ -157,7 +263,12 @@ export class InstanceStore {
   async getMany(uuids: string[]): Promise<Instance[]> {
     const rows = new Map<string, any>();
     for (let i = 0; i < uuids.length; i += 500) {
-      for (const r of await this.db.selectFrom('instances').selectAll().where('uuid', 'in', uuids.slice(i, i + 500)).execute()) rows.set(r.uuid, r);
+      for (const r of await this.db
+        .selectFrom('instances')
+        .selectAll()
+        .where('uuid', 'in', uuids.slice(i, i + 500))
+        .execute())
+        rows.set(r.uuid, r);
     }
     const tags = await this.tagsOf(uuids);
     return uuids.filter((u) => rows.has(u)).map((u) => rowToInstance(rows.get(u), tags.get(u) ?? []));
@@ -166,8 +277,16 @@ export class InstanceStore {
   async tagsOf(uuids: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     for (let i = 0; i < uuids.length; i += 500) {
-      const rows = await this.db.selectFrom('instance_tags').selectAll().where('instance_uuid', 'in', uuids.slice(i, i + 500)).execute();
-      for (const r of rows) { const l = out.get(r.instance_uuid) ?? []; l.push(r.tag); out.set(r.instance_uuid, l); }
+      const rows = await this.db
+        .selectFrom('instance_tags')
+        .selectAll()
+        .where('instance_uuid', 'in', uuids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) {
+        const l = out.get(r.instance_uuid) ?? [];
+        l.push(r.tag);
+        out.set(r.instance_uuid, l);
+      }
     }
     for (const l of out.values()) l.sort();
     return out;
@@ -177,8 +296,16 @@ export class InstanceStore {
    * Updates an instance. With `expectTaskState` the update happens only when the current
    * task_state is one of those (Nova's expected_task_state): returns false otherwise.
    */
-  async update(uuid: string, patch: Partial<Instance>, opts: { expectTaskState?: Array<string | null>; expectVmState?: string[] } = {}): Promise<boolean> {
-    let q = this.db.updateTable('instances').set({ ...toRow(patch), updated_at: now() }).where('uuid', '=', uuid).where('deleted', '=', 0);
+  async update(
+    uuid: string,
+    patch: Partial<Instance>,
+    opts: { expectTaskState?: Array<string | null>; expectVmState?: string[] } = {},
+  ): Promise<boolean> {
+    let q = this.db
+      .updateTable('instances')
+      .set({ ...toRow(patch), updated_at: now() })
+      .where('uuid', '=', uuid)
+      .where('deleted', '=', 0);
     if (opts.expectTaskState) {
       const vals = opts.expectTaskState.filter((x): x is string => x !== null);
       const withNull = opts.expectTaskState.includes(null);
@@ -204,33 +331,76 @@ export class InstanceStore {
 
   /** What the instances of a host use (the resource audit's sums: Nova's instances columns). */
   async hostUsage(host: string): Promise<{ count: number; vcpus: number; memory_mb: number; disk_gb: number }> {
-    const r = await this.db.selectFrom('instances')
-      .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.sum<number>('vcpus').as('vcpus'), eb.fn.sum<number>('memory_mb').as('memory_mb'),
-        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb')])
-      .where('host', '=', host).where('deleted', '=', 0).executeTakeFirstOrThrow();
-    return { count: Number(r.count), vcpus: Number(r.vcpus ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) };
+    const r = await this.db
+      .selectFrom('instances')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('count'),
+        eb.fn.sum<number>('vcpus').as('vcpus'),
+        eb.fn.sum<number>('memory_mb').as('memory_mb'),
+        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+      ])
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .executeTakeFirstOrThrow();
+    return {
+      count: Number(r.count),
+      vcpus: Number(r.vcpus ?? 0),
+      memory_mb: Number(r.memory_mb ?? 0),
+      disk_gb: Number(r.disk_gb ?? 0),
+    };
   }
 
   /** Soft delete, as Nova keeps deleted instances readable by admins and changes-since. */
   async markDeleted(uuid: string) {
     const t = now();
-    await this.db.updateTable('instances').set({ deleted: 1, deleted_at: t, updated_at: t, terminated_at: t, vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE }).where('uuid', '=', uuid).execute();
+    await this.db
+      .updateTable('instances')
+      .set({
+        deleted: 1,
+        deleted_at: t,
+        updated_at: t,
+        terminated_at: t,
+        vm_state: VmState.DELETED,
+        task_state: null,
+        power_state: PowerState.NOSTATE,
+      })
+      .where('uuid', '=', uuid)
+      .execute();
   }
 
   async setFault(uuid: string, code: number, message: string, details?: string) {
     const fault: Fault = { code, message, details, created: now() };
-    await this.db.updateTable('instances').set({ fault: JSON.stringify(fault), updated_at: now() }).where('uuid', '=', uuid).execute();
+    await this.db
+      .updateTable('instances')
+      .set({ fault: JSON.stringify(fault), updated_at: now() })
+      .where('uuid', '=', uuid)
+      .execute();
   }
 
   // ---- instance actions and events ----------------------------------------------------
 
-  async startAction(a: { instance_uuid: string; action: string; request_id: string; user_id?: string; project_id?: string }): Promise<void> {
+  async startAction(a: {
+    instance_uuid: string;
+    action: string;
+    request_id: string;
+    user_id?: string;
+    project_id?: string;
+  }): Promise<void> {
     const t = now();
-    await this.db.insertInto('instance_actions').values({ ...a, start_time: t, updated_at: t, message: null }).execute();
+    await this.db
+      .insertInto('instance_actions')
+      .values({ ...a, start_time: t, updated_at: t, message: null })
+      .execute();
   }
 
   private async actionId(uuid: string, requestId: string): Promise<number | null> {
-    const r = await this.db.selectFrom('instance_actions').select('id').where('instance_uuid', '=', uuid).where('request_id', '=', requestId).orderBy('id', 'desc').executeTakeFirst();
+    const r = await this.db
+      .selectFrom('instance_actions')
+      .select('id')
+      .where('instance_uuid', '=', uuid)
+      .where('request_id', '=', requestId)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
     return r ? Number(r.id) : null;
   }
 
@@ -238,24 +408,54 @@ export class InstanceStore {
     const id = await this.actionId(uuid, requestId);
     if (id === null) return;
     const t = now();
-    await this.db.insertInto('instance_action_events').values({ action_id: id, event, start_time: t, host: host ?? null }).execute();
+    await this.db
+      .insertInto('instance_action_events')
+      .values({ action_id: id, event, start_time: t, host: host ?? null })
+      .execute();
     await this.db.updateTable('instance_actions').set({ updated_at: t }).where('id', '=', id).execute();
   }
 
-  async finishEvent(uuid: string, requestId: string, event: string, result: 'Success' | 'Error', traceback?: string): Promise<void> {
+  async finishEvent(
+    uuid: string,
+    requestId: string,
+    event: string,
+    result: 'Success' | 'Error',
+    traceback?: string,
+  ): Promise<void> {
     const id = await this.actionId(uuid, requestId);
     if (id === null) return;
     const t = now();
-    const ev = await this.db.selectFrom('instance_action_events').select('id').where('action_id', '=', id).where('event', '=', event).orderBy('id', 'desc').executeTakeFirst();
-    if (ev) await this.db.updateTable('instance_action_events').set({ finish_time: t, result, traceback: traceback ?? null }).where('id', '=', ev.id).execute();
-    else await this.db.insertInto('instance_action_events').values({ action_id: id, event, start_time: t, finish_time: t, result, traceback: traceback ?? null }).execute();
+    const ev = await this.db
+      .selectFrom('instance_action_events')
+      .select('id')
+      .where('action_id', '=', id)
+      .where('event', '=', event)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    if (ev)
+      await this.db
+        .updateTable('instance_action_events')
+        .set({ finish_time: t, result, traceback: traceback ?? null })
+        .where('id', '=', ev.id)
+        .execute();
+    else
+      await this.db
+        .insertInto('instance_action_events')
+        .values({ action_id: id, event, start_time: t, finish_time: t, result, traceback: traceback ?? null })
+        .execute();
     const patch: Record<string, unknown> = { updated_at: t };
     if (result === 'Error') patch.message = 'Error';
     await this.db.updateTable('instance_actions').set(patch).where('id', '=', id).execute();
   }
 
   /** Runs fn as an event of an action, recording its start, end and result. */
-  async event<T>(uuid: string, requestId: string, event: string, host: string | undefined, fn: () => Promise<T>): Promise<T> {
+  async event<T>(
+    uuid: string,
+    requestId: string,
+    event: string,
+    host: string | undefined,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     await this.startEvent(uuid, requestId, event, host);
     try {
       const out = await fn();
@@ -268,13 +468,29 @@ export class InstanceStore {
   }
 
   async actions(uuid: string) {
-    return this.db.selectFrom('instance_actions').selectAll().where('instance_uuid', '=', uuid).orderBy('id', 'desc').execute();
+    return this.db
+      .selectFrom('instance_actions')
+      .selectAll()
+      .where('instance_uuid', '=', uuid)
+      .orderBy('id', 'desc')
+      .execute();
   }
 
   async action(uuid: string, requestId: string) {
-    const a = await this.db.selectFrom('instance_actions').selectAll().where('instance_uuid', '=', uuid).where('request_id', '=', requestId).orderBy('id', 'desc').executeTakeFirst();
+    const a = await this.db
+      .selectFrom('instance_actions')
+      .selectAll()
+      .where('instance_uuid', '=', uuid)
+      .where('request_id', '=', requestId)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
     if (!a) return null;
-    const events = await this.db.selectFrom('instance_action_events').selectAll().where('action_id', '=', a.id).orderBy('id').execute();
+    const events = await this.db
+      .selectFrom('instance_action_events')
+      .selectAll()
+      .where('action_id', '=', a.id)
+      .orderBy('id')
+      .execute();
     return { action: a, events };
   }
 }

@@ -12,8 +12,12 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
   const byPortId = new Map(known.map((v) => [v.port_id, v]));
   const floating = new Map<string, string[]>();
   if (ports.length) {
-    const r = await clients.network.request('GET', `/v2.0/floatingips?${ports.map((p) => `port_id=${p.id}`).join('&')}`);
-    for (const f of (r.body?.floatingips ?? []) as any[]) if (f.port_id) floating.set(f.port_id, [...(floating.get(f.port_id) ?? []), f.floating_ip_address]);
+    const r = await clients.network.request(
+      'GET',
+      `/v2.0/floatingips?${ports.map((p) => `port_id=${p.id}`).join('&')}`,
+    );
+    for (const f of (r.body?.floatingips ?? []) as any[])
+      if (f.port_id) floating.set(f.port_id, [...(floating.get(f.port_id) ?? []), f.floating_ip_address]);
   }
   const order = new Map(known.map((v, i) => [v.port_id, i]));
   ports.sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
@@ -26,8 +30,15 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
       label = n.body?.network?.name || p.network_id;
     }
     const vif: Vif = {
-      port_id: p.id, network_id: p.network_id, network_label: label!, mac_address: p.mac_address,
-      fixed_ips: ((p.fixed_ips ?? []) as any[]).map((f) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: String(f.ip_address).includes(':') ? 6 : 4 })),
+      port_id: p.id,
+      network_id: p.network_id,
+      network_label: label!,
+      mac_address: p.mac_address,
+      fixed_ips: ((p.fixed_ips ?? []) as any[]).map((f) => ({
+        ip_address: f.ip_address,
+        subnet_id: f.subnet_id,
+        version: String(f.ip_address).includes(':') ? 6 : 4,
+      })),
       floating_ips: floating.get(p.id) ?? [],
       // A port the cache never saw is kept with the server rather than deleted with it.
       preserve_on_delete: was?.preserve_on_delete ?? true,

@@ -39,7 +39,9 @@ export const MIN_VERSION = '2.1';
 export const MAX_VERSION = '2.93';
 
 declare module 'fastify' {
-  interface FastifyRequest { computeVersion?: Microversion }
+  interface FastifyRequest {
+    computeVersion?: Microversion;
+  }
 }
 
 /** A family of the compute API: its tables, its routes, and what it starts and stops. */
@@ -55,11 +57,25 @@ export interface Family {
 /** A flavor as other families see it (the flavors family provides them; see README). */
 export interface Flavor {
   /** The public flavor id (Nova's flavorid). */
-  id: string; name: string; vcpus: number; ram: number; disk: number; ephemeral: number; swap: number;
-  rxtx_factor?: number; is_public?: boolean; disabled?: boolean; description?: string | null;
+  id: string;
+  name: string;
+  vcpus: number;
+  ram: number;
+  disk: number;
+  ephemeral: number;
+  swap: number;
+  rxtx_factor?: number;
+  is_public?: boolean;
+  disabled?: boolean;
+  description?: string | null;
   extra_specs: Record<string, string>;
 }
-export interface Keypair { name: string; public_key: string; type: string; user_id: string }
+export interface Keypair {
+  name: string;
+  public_key: string;
+  type: string;
+  user_id: string;
+}
 
 /** What families offer each other, set by the owning family in its init(). */
 export interface ComputeProviders {
@@ -89,7 +105,10 @@ export const FAMILIES: Family[] = [
   extensionsFamily,
   guestActionsFamily,
   remoteConsolesFamily,
-  securityGroupsFamily, floatingIpsFamily, networksFamily, interfacesFamily,
+  securityGroupsFamily,
+  floatingIpsFamily,
+  networksFamily,
+  interfacesFamily,
   migrationsFamily,
   serverMovesFamily,
 ];
@@ -101,13 +120,18 @@ export interface ComputeOptions {
   /** Run a compute agent inside this process (the all-in-one shape, or the `compute` role). */
   agent: boolean;
   /** Run the conductor / the scheduler inside this process (roles `conductor`, `scheduler`). */
-  conductor: boolean; scheduler: boolean;
+  conductor: boolean;
+  scheduler: boolean;
   /** The agent's virt driver: 'fake'. */
   driver: string;
   /** Capacity the fake driver reports. */
-  vcpus: number; memoryMb: number; localGb: number;
+  vcpus: number;
+  memoryMb: number;
+  localGb: number;
   /** Allocation ratios written to placement (Zed's initial_*_allocation_ratio). */
-  cpuAllocationRatio: number; ramAllocationRatio: number; diskAllocationRatio: number;
+  cpuAllocationRatio: number;
+  ramAllocationRatio: number;
+  diskAllocationRatio: number;
   /** Seconds without a heartbeat after which a compute service is down (service_down_time). */
   serviceDownTime: number;
   /** Seconds between heartbeats and resource updates (report_interval). */
@@ -156,35 +180,80 @@ export function computeOptions(cfg: any): ComputeOptions {
   const c = cfg?.compute ?? {};
   const roles: string[] = cfg?.roles ?? ['conductor', 'scheduler', 'compute'];
   return {
-    host: c.host ?? os.hostname(), agent: (c.agent ?? true) && roles.includes('compute'), driver: c.driver ?? 'fake',
-    conductor: roles.includes('conductor'), scheduler: roles.includes('scheduler'),
-    vcpus: Number(c.vcpus ?? 16), memoryMb: Number(c.memoryMb ?? 32768), localGb: Number(c.localGb ?? 500),
-    cpuAllocationRatio: Number(c.cpuAllocationRatio ?? 16), ramAllocationRatio: Number(c.ramAllocationRatio ?? 1.5), diskAllocationRatio: Number(c.diskAllocationRatio ?? 1.0),
-    serviceDownTime: Number(c.serviceDownTime ?? 60), reportInterval: Number(c.reportInterval ?? 10),
-    maxAttempts: Number(c.maxAttempts ?? 3), defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
-    fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1), fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
-    resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0), allowResizeToSameHost: c.allowResizeToSameHost ?? true,
-    shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0), shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600), reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
+    host: c.host ?? os.hostname(),
+    agent: (c.agent ?? true) && roles.includes('compute'),
+    driver: c.driver ?? 'fake',
+    conductor: roles.includes('conductor'),
+    scheduler: roles.includes('scheduler'),
+    vcpus: Number(c.vcpus ?? 16),
+    memoryMb: Number(c.memoryMb ?? 32768),
+    localGb: Number(c.localGb ?? 500),
+    cpuAllocationRatio: Number(c.cpuAllocationRatio ?? 16),
+    ramAllocationRatio: Number(c.ramAllocationRatio ?? 1.5),
+    diskAllocationRatio: Number(c.diskAllocationRatio ?? 1.0),
+    serviceDownTime: Number(c.serviceDownTime ?? 60),
+    reportInterval: Number(c.reportInterval ?? 10),
+    maxAttempts: Number(c.maxAttempts ?? 3),
+    defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
+    fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1),
+    fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
+    resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0),
+    allowResizeToSameHost: c.allowResizeToSameHost ?? true,
+    shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0),
+    shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600),
+    reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
     healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60),
-    vifPluggingTimeout: Number(c.vifPluggingTimeout ?? 300), vifPluggingIsFatal: c.vifPluggingIsFatal !== false, syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
+    vifPluggingTimeout: Number(c.vifPluggingTimeout ?? 300),
+    vifPluggingIsFatal: c.vifPluggingIsFatal !== false,
+    syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
     // Nova's defaults: only VNC is on.
-    consoles: { vnc: 'http://127.0.0.1:6080/vnc_auto.html', spice: false, rdp: false, serial: false, mks: false, ...(c.consoles ?? {}) },
+    consoles: {
+      vnc: 'http://127.0.0.1:6080/vnc_auto.html',
+      spice: false,
+      rdp: false,
+      serial: false,
+      mks: false,
+      ...(c.consoles ?? {}),
+    },
     consoleTokenTtl: Number(c.consoleTokenTtl ?? 600),
   };
 }
 
 /** Nova's version documents (nova.api.openstack.compute.versions). */
 const VERSIONS = {
-  'v2.0': { id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z', type: 'application/vnd.openstack.compute+json;version=2' },
-  'v2.1': { id: 'v2.1', status: 'CURRENT', version: MAX_VERSION, min_version: MIN_VERSION, updated: '2013-07-23T11:33:21Z', type: 'application/vnd.openstack.compute+json;version=2.1' },
+  'v2.0': {
+    id: 'v2.0',
+    status: 'SUPPORTED',
+    version: '',
+    min_version: '',
+    updated: '2011-01-21T11:33:21Z',
+    type: 'application/vnd.openstack.compute+json;version=2',
+  },
+  'v2.1': {
+    id: 'v2.1',
+    status: 'CURRENT',
+    version: MAX_VERSION,
+    min_version: MIN_VERSION,
+    updated: '2013-07-23T11:33:21Z',
+    type: 'application/vnd.openstack.compute+json;version=2.1',
+  },
 };
 function versionDoc(base: string, id: 'v2.0' | 'v2.1') {
   const v = VERSIONS[id];
-  return { version: {
-    id: v.id, status: v.status, version: v.version, min_version: v.min_version, updated: v.updated,
-    links: [{ rel: 'self', href: `${base}/${id === 'v2.0' ? 'v2' : 'v2.1'}/` }, { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' }],
-    'media-types': [{ base: 'application/json', type: v.type }],
-  } };
+  return {
+    version: {
+      id: v.id,
+      status: v.status,
+      version: v.version,
+      min_version: v.min_version,
+      updated: v.updated,
+      links: [
+        { rel: 'self', href: `${base}/${id === 'v2.0' ? 'v2' : 'v2.1'}/` },
+        { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+      ],
+      'media-types': [{ base: 'application/json', type: v.type }],
+    },
+  };
 }
 
 export class ComputeService implements ServiceModule {
@@ -202,13 +271,16 @@ export class ComputeService implements ServiceModule {
   /** Lookups one family offers the others (flavors, keypairs, ...). */
   readonly providers: ComputeProviders = {};
 
-  constructor(public db: Kysely<any>, public ctx: ServiceContext) {
+  constructor(
+    public db: Kysely<any>,
+    public ctx: ServiceContext,
+  ) {
     const cfg = ctx.config as any;
     this.options = computeOptions(cfg);
-    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg.policyDir, ctx.log);
     // Nova's RequestContext: is_admin is the outcome of context_is_admin (role:admin).
-    const check = this.policy.check.bind(this.policy);
-    this.policy.check = (rule, target, creds) => check(rule, target, { ...creds, is_admin: (creds.roles ?? []).includes('admin') } as any);
+    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg.policyDir, ctx.log, {
+      contextIsAdmin: true,
+    });
     this.periodic = new PeriodicTasks(ctx.log);
   }
 
@@ -219,21 +291,34 @@ export class ComputeService implements ServiceModule {
     for (const f of FAMILIES) await f.init?.(this);
   }
 
-  renderError(e: ApiError) { return faultBody(e); }
+  renderError(e: ApiError) {
+    return faultBody(e);
+  }
 
   async register(app: FastifyInstance) {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, jsonBodyParser(() => new ApiError(400, 'Malformed request body')));
+    app.addContentTypeParser(
+      '*',
+      { parseAs: 'string' },
+      jsonBodyParser(() => new ApiError(400, 'Malformed request body')),
+    );
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       // Nova answers its request id under both names.
       reply.header('x-compute-request-id', req.id);
       const url = req.routeOptions.url ?? '';
       if (url === '/' || url === '/v2' || url === '/v2.1' || url === '') return;
       try {
-        req.computeVersion = negotiateMicroversion(req, reply, { service: 'compute', legacyHeader: 'x-openstack-nova-api-version', min: MIN_VERSION, max: MAX_VERSION });
+        req.computeVersion = negotiateMicroversion(req, reply, {
+          service: 'compute',
+          legacyHeader: 'x-openstack-nova-api-version',
+          min: MIN_VERSION,
+          max: MAX_VERSION,
+        });
       } catch (e) {
         if (e instanceof ApiError && e.status === 400) {
-          const h = String(req.headers['openstack-api-version'] ?? req.headers['x-openstack-nova-api-version'] ?? '').replace(/^\s*compute\s+/i, '');
+          const h = String(
+            req.headers['openstack-api-version'] ?? req.headers['x-openstack-nova-api-version'] ?? '',
+          ).replace(/^\s*compute\s+/i, '');
           throw new ApiError(400, `API Version String ${h} is of invalid format. Must be of format MajorNum.MinorNum.`);
         }
         throw e;
@@ -242,14 +327,24 @@ export class ComputeService implements ServiceModule {
     app.get('/', { config: { auth: false } }, async (req) => ({
       versions: (['v2.0', 'v2.1'] as const).map((id) => {
         const v = VERSIONS[id];
-        return { id: v.id, status: v.status, version: v.version, min_version: v.min_version, updated: v.updated, links: [{ rel: 'self', href: `${req.baseUrl}/${id === 'v2.0' ? 'v2' : 'v2.1'}/` }] };
+        return {
+          id: v.id,
+          status: v.status,
+          version: v.version,
+          min_version: v.min_version,
+          updated: v.updated,
+          links: [{ rel: 'self', href: `${req.baseUrl}/${id === 'v2.0' ? 'v2' : 'v2.1'}/` }],
+        };
       }),
     }));
     app.get('/v2.1', { config: { auth: false } }, async (req) => versionDoc(req.baseUrl, 'v2.1'));
     app.get('/v2', { config: { auth: false } }, async (req) => versionDoc(req.baseUrl, 'v2.0'));
-    await app.register(async (v21) => {
-      for (const f of FAMILIES) f.routes(v21, this);
-    }, { prefix: '/v2.1' });
+    await app.register(
+      async (v21) => {
+        for (const f of FAMILIES) f.routes(v21, this);
+      },
+      { prefix: '/v2.1' },
+    );
   }
 
   async close() {

@@ -20,7 +20,14 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
-import { RpcError, type MessageBus, type Notification, type NotificationListener, type RpcContext, type RpcHandler } from './bus.ts';
+import {
+  RpcError,
+  type MessageBus,
+  type Notification,
+  type NotificationListener,
+  type RpcContext,
+  type RpcHandler,
+} from './bus.ts';
 import type { Logger } from './log.ts';
 
 export const RPC_EXCHANGE = 'stratus';
@@ -37,11 +44,37 @@ export interface AmqpBusOptions {
   connectTimeoutMs?: number;
 }
 
-interface Subscription { topic: string; server: string; handlers: Record<string, RpcHandler>; tags: string[]; link?: Link }
-interface Outgoing { exchange: string; key: string; body: Buffer; options: Options.Publish; prepare?: (link: Link) => Promise<void>; sent: boolean }
-interface PendingCall { method: string; target: string; resolve(v: unknown): void; reject(e: Error): void }
+interface Subscription {
+  topic: string;
+  server: string;
+  handlers: Record<string, RpcHandler>;
+  tags: string[];
+  link?: Link;
+}
+interface Outgoing {
+  exchange: string;
+  key: string;
+  body: Buffer;
+  options: Options.Publish;
+  prepare?: (link: Link) => Promise<void>;
+  sent: boolean;
+}
+interface PendingCall {
+  method: string;
+  target: string;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
 /** One connection to the broker and what was declared on it. */
-interface Link { conn: ChannelModel; ch: ConfirmChannel; alive: boolean; declared: Set<string>; chain: Promise<void>; replyQueue: string; notificationQueue?: string }
+interface Link {
+  conn: ChannelModel;
+  ch: ConfirmChannel;
+  alive: boolean;
+  declared: Set<string>;
+  chain: Promise<void>;
+  replyQueue: string;
+  notificationQueue?: string;
+}
 
 const redact = (url: string) => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 
@@ -59,19 +92,29 @@ export class AmqpBus implements MessageBus {
   private connectedWaiters: Array<() => void> = [];
   private log?: Logger;
 
-  constructor(readonly url: string, private o: AmqpBusOptions = {}) {
+  constructor(
+    readonly url: string,
+    private o: AmqpBusOptions = {},
+  ) {
     this.log = o.log?.child({ bus: redact(url) });
   }
 
   /** True while a connection to the broker is up. */
-  get connected() { return !!this.link?.alive; }
+  get connected() {
+    return !!this.link?.alive;
+  }
 
   /** Connects, retrying while the broker starts (connectTimeoutMs); afterwards reconnects by itself. */
   async connect(): Promise<void> {
     const deadline = Date.now() + (this.o.connectTimeoutMs ?? 30000);
     let last: unknown;
     while (!this.closed) {
-      try { await this.open(); return; } catch (e) { last = e; }
+      try {
+        await this.open();
+        return;
+      } catch (e) {
+        last = e;
+      }
       if (Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -82,7 +125,10 @@ export class AmqpBus implements MessageBus {
   async ready(): Promise<void> {
     await this.whenConnected();
     let chain: Promise<void> | undefined;
-    while (this.link && chain !== this.link.chain) { chain = this.link.chain; await chain; }
+    while (this.link && chain !== this.link.chain) {
+      chain = this.link.chain;
+      await chain;
+    }
   }
 
   /** Resolves when the broker has confirmed every cast, fanout and notification sent so far. */
@@ -94,7 +140,10 @@ export class AmqpBus implements MessageBus {
   private open(): Promise<void> {
     if (this.link?.alive) return Promise.resolve();
     this.connecting ??= (async () => {
-      const conn = await amqp.connect(this.url, { noDelay: true, clientProperties: { connection_name: this.o.name ?? `stratus:${process.pid}` } });
+      const conn = await amqp.connect(this.url, {
+        noDelay: true,
+        clientProperties: { connection_name: this.o.name ?? `stratus:${process.pid}` },
+      });
       let link: Link | undefined;
       try {
         const ch = await conn.createConfirmChannel();
@@ -114,7 +163,10 @@ export class AmqpBus implements MessageBus {
         throw e;
       }
       if (!link.alive) throw new Error('the connection closed while it was being set up');
-      if (this.closed) { await conn.close().catch(() => undefined); throw new Error('closed'); }
+      if (this.closed) {
+        await conn.close().catch(() => undefined);
+        throw new Error('closed');
+      }
       this.link = link;
       this.reconnectDelay = 200;
       // Queues and consumers first (serve() calls made while connecting included), then the outbox.
@@ -125,7 +177,9 @@ export class AmqpBus implements MessageBus {
       await l.chain;
       this.log?.info('connected to the message bus');
       for (const w of this.connectedWaiters.splice(0)) w();
-    })().finally(() => { this.connecting = undefined; });
+    })().finally(() => {
+      this.connecting = undefined;
+    });
     return this.connecting;
   }
 
@@ -133,11 +187,20 @@ export class AmqpBus implements MessageBus {
     if (!link.alive) return;
     link.alive = false;
     if (this.link === link) this.link = undefined;
-    for (const s of this.subs) if (s.link === link) { s.link = undefined; s.tags = []; }
+    for (const s of this.subs)
+      if (s.link === link) {
+        s.link = undefined;
+        s.tags = [];
+      }
     for (const m of this.outbox) m.sent = false;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
-      p.reject(new RpcError(`Lost the connection to the message bus while waiting for a reply to ${p.method}`, 'MessagingTimeout'));
+      p.reject(
+        new RpcError(
+          `Lost the connection to the message bus while waiting for a reply to ${p.method}`,
+          'MessagingTimeout',
+        ),
+      );
     }
     if (this.closed) return;
     this.log?.warn('lost the connection to the message bus; reconnecting');
@@ -164,9 +227,13 @@ export class AmqpBus implements MessageBus {
 
   /** Runs declarations and publishes in order on one connection. */
   private enqueue(link: Link, fn: () => Promise<void>) {
-    link.chain = link.chain.then(async () => { if (link.alive) await fn(); }).catch((err) => {
-      this.log?.warn({ err }, 'message bus operation failed');
-    });
+    link.chain = link.chain
+      .then(async () => {
+        if (link.alive) await fn();
+      })
+      .catch((err) => {
+        this.log?.warn({ err }, 'message bus operation failed');
+      });
     return link.chain;
   }
 
@@ -180,7 +247,13 @@ export class AmqpBus implements MessageBus {
     return () => {
       this.subs.delete(sub);
       const l = sub.link;
-      if (l?.alive) { const tags = sub.tags; sub.tags = []; void this.enqueue(l, async () => { for (const t of tags) await l.ch.cancel(t); }); }
+      if (l?.alive) {
+        const tags = sub.tags;
+        sub.tags = [];
+        void this.enqueue(l, async () => {
+          for (const t of tags) await l.ch.cancel(t);
+        });
+      }
     };
   }
 
@@ -190,10 +263,22 @@ export class AmqpBus implements MessageBus {
     const direct = `${sub.topic}.${sub.server}`;
     for (const q of [sub.topic, direct]) await this.declareQueue(link, q);
     await ch.assertExchange(fanoutExchange(sub.topic), 'fanout', { durable: true });
-    const fan = (await ch.assertQueue(`${fanoutExchange(sub.topic)}_${sub.server}_${randomUUID().slice(0, 8)}`, { exclusive: true, autoDelete: true })).queue;
+    const fan = (
+      await ch.assertQueue(`${fanoutExchange(sub.topic)}_${sub.server}_${randomUUID().slice(0, 8)}`, {
+        exclusive: true,
+        autoDelete: true,
+      })
+    ).queue;
     await ch.bindQueue(fan, fanoutExchange(sub.topic), '');
     const tags: string[] = [];
-    for (const q of [sub.topic, direct, fan]) tags.push((await ch.consume(q, (m) => { void this.dispatch(sub, link, m); })).consumerTag);
+    for (const q of [sub.topic, direct, fan])
+      tags.push(
+        (
+          await ch.consume(q, (m) => {
+            void this.dispatch(sub, link, m);
+          })
+        ).consumerTag,
+      );
     sub.link = link;
     sub.tags = tags;
   }
@@ -207,10 +292,20 @@ export class AmqpBus implements MessageBus {
 
   private async dispatch(sub: Subscription, link: Link, m: ConsumeMessage | null) {
     if (!m) return; // the broker cancelled the consumer (queue deleted)
-    const ack = () => { if (link.alive) { try { link.ch.ack(m); } catch { /* the channel closed: redelivered */ } } };
+    const ack = () => {
+      if (link.alive) {
+        try {
+          link.ch.ack(m);
+        } catch {
+          /* the channel closed: redelivered */
+        }
+      }
+    };
     const replyTo = m.properties.replyTo as string | undefined;
     let req: { method?: string; args?: unknown; ctx?: RpcContext };
-    try { req = JSON.parse(m.content.toString('utf8')); } catch {
+    try {
+      req = JSON.parse(m.content.toString('utf8'));
+    } catch {
       this.log?.warn({ topic: sub.topic }, 'dropped a message that is not JSON');
       ack();
       return;
@@ -225,38 +320,79 @@ export class AmqpBus implements MessageBus {
       reply = { result: await h(req.args ?? {}, req.ctx ?? {}) };
     } catch (e) {
       const err = e as Error & { remoteType?: string };
-      reply = { failure: { type: err?.remoteType ?? err?.constructor?.name ?? 'Error', message: err?.message ?? String(e) } };
+      reply = {
+        failure: { type: err?.remoteType ?? err?.constructor?.name ?? 'Error', message: err?.message ?? String(e) },
+      };
       if (!replyTo) this.log?.warn({ err, topic: sub.topic, method: req.method }, 'cast handler failed');
     }
-    if (!replyTo) { ack(); return; }
+    if (!replyTo) {
+      ack();
+      return;
+    }
     const cur = this.link;
     if (!cur?.alive) return; // the caller has been told the connection was lost
     try {
-      cur.ch.publish('', replyTo, Buffer.from(JSON.stringify(reply)), { correlationId: m.properties.correlationId, contentType: 'application/json' });
-    } catch (err) { this.log?.warn({ err }, 'could not send an RPC reply'); }
+      cur.ch.publish('', replyTo, Buffer.from(JSON.stringify(reply)), {
+        correlationId: m.properties.correlationId,
+        contentType: 'application/json',
+      });
+    } catch (err) {
+      this.log?.warn({ err }, 'could not send an RPC reply');
+    }
   }
 
   // ---- calling ------------------------------------------------------------------------
 
-  async call<T = unknown>(target: string, method: string, args: unknown = {}, ctx: RpcContext = {}, timeoutMs = 60000): Promise<T> {
+  async call<T = unknown>(
+    target: string,
+    method: string,
+    args: unknown = {},
+    ctx: RpcContext = {},
+    timeoutMs = 60000,
+  ): Promise<T> {
     const id = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     let done = false;
     return new Promise<T>((resolve, reject) => {
-      const finish = (fn: () => void) => { if (done) return; done = true; clearTimeout(timer); this.pending.delete(id); fn(); };
-      timer = setTimeout(() => finish(() => reject(new RpcError(`Timed out waiting for a reply to ${method}`, 'MessagingTimeout'))), timeoutMs);
-      // After what this process declared before (a serve() then a call() reaches the new server).
-      this.whenConnected().then(() => this.link?.chain).then(() => {
+      const finish = (fn: () => void) => {
         if (done) return;
-        const link = this.link;
-        if (!link?.alive) throw new RpcError('The message bus is closed', 'MessageDeliveryFailure');
-        this.pending.set(id, { method, target, resolve: (v) => finish(() => resolve(v as T)), reject: (e) => finish(() => reject(e)) });
-        const body = Buffer.from(JSON.stringify({ method, args, ctx }));
-        link.ch.publish(RPC_EXCHANGE, target, body, {
-          correlationId: id, replyTo: link.replyQueue, mandatory: true, expiration: String(Math.max(1, Math.ceil(timeoutMs))),
-          contentType: 'application/json', type: method,
-        });
-      }).catch((e) => finish(() => reject(e instanceof RpcError ? e : new RpcError((e as Error).message, 'MessageDeliveryFailure'))));
+        done = true;
+        clearTimeout(timer);
+        this.pending.delete(id);
+        fn();
+      };
+      timer = setTimeout(
+        () => finish(() => reject(new RpcError(`Timed out waiting for a reply to ${method}`, 'MessagingTimeout'))),
+        timeoutMs,
+      );
+      // After what this process declared before (a serve() then a call() reaches the new server).
+      this.whenConnected()
+        .then(() => this.link?.chain)
+        .then(() => {
+          if (done) return;
+          const link = this.link;
+          if (!link?.alive) throw new RpcError('The message bus is closed', 'MessageDeliveryFailure');
+          this.pending.set(id, {
+            method,
+            target,
+            resolve: (v) => finish(() => resolve(v as T)),
+            reject: (e) => finish(() => reject(e)),
+          });
+          const body = Buffer.from(JSON.stringify({ method, args, ctx }));
+          link.ch.publish(RPC_EXCHANGE, target, body, {
+            correlationId: id,
+            replyTo: link.replyQueue,
+            mandatory: true,
+            expiration: String(Math.max(1, Math.ceil(timeoutMs))),
+            contentType: 'application/json',
+            type: method,
+          });
+        })
+        .catch((e) =>
+          finish(() =>
+            reject(e instanceof RpcError ? e : new RpcError((e as Error).message, 'MessageDeliveryFailure')),
+          ),
+        );
     });
   }
 
@@ -265,14 +401,22 @@ export class AmqpBus implements MessageBus {
     const p = this.pending.get(m.properties.correlationId as string);
     if (!p) return; // timed out meanwhile
     let reply: { result?: unknown; failure?: { type: string; message: string } };
-    try { reply = JSON.parse(m.content.toString('utf8')); } catch { p.reject(new RpcError('Malformed reply', 'MessageDeliveryFailure')); return; }
+    try {
+      reply = JSON.parse(m.content.toString('utf8'));
+    } catch {
+      p.reject(new RpcError('Malformed reply', 'MessageDeliveryFailure'));
+      return;
+    }
     if (reply.failure) p.reject(new RpcError(reply.failure.message, reply.failure.type));
     else p.resolve(reply.result);
   }
 
   private returned(m: Message) {
     const p = this.pending.get(m.properties.correlationId as string);
-    if (p) { p.reject(new RpcError(`No server listens on ${p.target}`, 'MessagingTimeout')); return; }
+    if (p) {
+      p.reject(new RpcError(`No server listens on ${p.target}`, 'MessagingTimeout'));
+      return;
+    }
     this.log?.warn({ target: m.fields.routingKey, method: m.properties.type }, 'no server listens: message dropped');
   }
 
@@ -281,7 +425,9 @@ export class AmqpBus implements MessageBus {
   cast(target: string, method: string, args: unknown = {}, ctx: RpcContext = {}) {
     const plainTopic = !target.includes('.');
     this.send({
-      exchange: RPC_EXCHANGE, key: target, body: Buffer.from(JSON.stringify({ method, args, ctx })),
+      exchange: RPC_EXCHANGE,
+      key: target,
+      body: Buffer.from(JSON.stringify({ method, args, ctx })),
       options: { persistent: true, mandatory: true, contentType: 'application/json', type: method },
       prepare: plainTopic ? (link) => this.declareQueue(link, target) : undefined,
     });
@@ -290,16 +436,31 @@ export class AmqpBus implements MessageBus {
   fanout(topic: string, method: string, args: unknown = {}, ctx: RpcContext = {}) {
     const ex = fanoutExchange(topic);
     this.send({
-      exchange: ex, key: '', body: Buffer.from(JSON.stringify({ method, args, ctx })),
+      exchange: ex,
+      key: '',
+      body: Buffer.from(JSON.stringify({ method, args, ctx })),
       options: { contentType: 'application/json', type: method },
-      prepare: async (link) => { if (!link.declared.has(`x:${ex}`)) { await link.ch.assertExchange(ex, 'fanout', { durable: true }); link.declared.add(`x:${ex}`); } },
+      prepare: async (link) => {
+        if (!link.declared.has(`x:${ex}`)) {
+          await link.ch.assertExchange(ex, 'fanout', { durable: true });
+          link.declared.add(`x:${ex}`);
+        }
+      },
     });
   }
 
   notify(publisherId: string, eventType: string, payload: unknown, priority: Notification['priority'] = 'INFO') {
-    const n: Notification = { message_id: randomUUID(), publisher_id: publisherId, event_type: eventType, priority, payload, timestamp: new Date().toISOString() };
+    const n: Notification = {
+      message_id: randomUUID(),
+      publisher_id: publisherId,
+      event_type: eventType,
+      priority,
+      payload,
+      timestamp: new Date().toISOString(),
+    };
     this.send({
-      exchange: NOTIFICATION_EXCHANGE, key: `notifications.${priority.toLowerCase()}`,
+      exchange: NOTIFICATION_EXCHANGE,
+      key: `notifications.${priority.toLowerCase()}`,
       body: Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': JSON.stringify(n) })),
       options: { contentType: 'application/json', type: eventType },
       prepare: (link) => this.declareNotificationExchange(link),
@@ -323,7 +484,13 @@ export class AmqpBus implements MessageBus {
         try {
           await m.prepare?.(link);
           link.ch.publish(m.exchange, m.key, m.body, m.options, (err) => {
-            if (err) { if (link.alive && this.link === link) { m.sent = false; setTimeout(() => this.pump(), 200).unref(); } return; }
+            if (err) {
+              if (link.alive && this.link === link) {
+                m.sent = false;
+                setTimeout(() => this.pump(), 200).unref();
+              }
+              return;
+            }
             this.confirmed(m);
           });
         } catch (err) {
@@ -352,7 +519,9 @@ export class AmqpBus implements MessageBus {
     this.listeners.push(entry);
     const link = this.link;
     if (link?.alive && !link.notificationQueue) void this.enqueue(link, () => this.listen(link));
-    return () => { this.listeners = this.listeners.filter((l) => l !== entry); };
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== entry);
+    };
   }
 
   /** One exclusive queue per process gets every notification; listeners pick theirs by prefix. */
@@ -362,15 +531,25 @@ export class AmqpBus implements MessageBus {
     const q = (await link.ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
     await link.ch.bindQueue(q, NOTIFICATION_EXCHANGE, 'notifications.*');
     link.notificationQueue = q;
-    await link.ch.consume(q, (m) => {
-      if (!m) return;
-      let n: Notification;
-      try {
-        const env = JSON.parse(m.content.toString('utf8'));
-        n = typeof env['oslo.message'] === 'string' ? JSON.parse(env['oslo.message']) : env;
-      } catch { return; }
-      for (const l of this.listeners) if (String(n.event_type ?? '').startsWith(l.prefix)) Promise.resolve().then(() => l.fn(n)).catch(() => undefined);
-    }, { noAck: true });
+    await link.ch.consume(
+      q,
+      (m) => {
+        if (!m) return;
+        let n: Notification;
+        try {
+          const env = JSON.parse(m.content.toString('utf8'));
+          n = typeof env['oslo.message'] === 'string' ? JSON.parse(env['oslo.message']) : env;
+        } catch {
+          return;
+        }
+        for (const l of this.listeners)
+          if (String(n.event_type ?? '').startsWith(l.prefix))
+            Promise.resolve()
+              .then(() => l.fn(n))
+              .catch(() => undefined);
+      },
+      { noAck: true },
+    );
   }
 
   // ---- closing ------------------------------------------------------------------------
@@ -378,7 +557,8 @@ export class AmqpBus implements MessageBus {
   /** Gives unconfirmed messages a moment to reach the broker, then closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.outbox.length && this.link?.alive) await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    if (this.outbox.length && this.link?.alive)
+      await Promise.race([this.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     for (const w of this.connectedWaiters.splice(0)) w();
@@ -390,7 +570,8 @@ export class AmqpBus implements MessageBus {
     }
     for (const [, p] of this.pending) p.reject(new RpcError('The message bus was closed', 'MessagingTimeout'));
     this.pending.clear();
-    if (this.outbox.length) this.log?.warn({ unsent: this.outbox.length }, 'message bus closed with unconfirmed messages');
+    if (this.outbox.length)
+      this.log?.warn({ unsent: this.outbox.length }, 'message bus closed with unconfirmed messages');
     this.subs.clear();
     this.listeners = [];
   }

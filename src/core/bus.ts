@@ -4,10 +4,17 @@
 import { randomUUID } from 'node:crypto';
 
 export type RpcHandler = (args: any, ctx: RpcContext) => unknown | Promise<unknown>;
-export interface RpcContext { requestId?: string; [k: string]: unknown }
+export interface RpcContext {
+  requestId?: string;
+  [k: string]: unknown;
+}
 export interface Notification {
-  message_id: string; publisher_id: string; event_type: string; priority: 'INFO' | 'WARN' | 'ERROR' | 'DEBUG';
-  payload: unknown; timestamp: string;
+  message_id: string;
+  publisher_id: string;
+  event_type: string;
+  priority: 'INFO' | 'WARN' | 'ERROR' | 'DEBUG';
+  payload: unknown;
+  timestamp: string;
 }
 export type NotificationListener = (n: Notification) => void | Promise<void>;
 
@@ -27,10 +34,18 @@ export interface MessageBus {
 }
 
 export class RpcError extends Error {
-  constructor(message: string, public remoteType?: string) { super(message); }
+  constructor(
+    message: string,
+    public remoteType?: string,
+  ) {
+    super(message);
+  }
 }
 
-interface Server { server: string; handlers: Record<string, RpcHandler> }
+interface Server {
+  server: string;
+  handlers: Record<string, RpcHandler>;
+}
 
 export class InProcessBus implements MessageBus {
   private topics = new Map<string, Server[]>();
@@ -42,7 +57,14 @@ export class InProcessBus implements MessageBus {
     const list = this.topics.get(topic) ?? [];
     list.push(entry);
     this.topics.set(topic, list);
-    return () => { const l = this.topics.get(topic); if (l) this.topics.set(topic, l.filter((s) => s !== entry)); };
+    return () => {
+      const l = this.topics.get(topic);
+      if (l)
+        this.topics.set(
+          topic,
+          l.filter((s) => s !== entry),
+        );
+    };
   }
 
   private pick(target: string): Server {
@@ -66,32 +88,68 @@ export class InProcessBus implements MessageBus {
     return structuredClone(await h(structuredClone(args), ctx));
   }
 
-  async call<T>(target: string, method: string, args: unknown = {}, ctx: RpcContext = {}, timeoutMs = 60000): Promise<T> {
+  async call<T>(
+    target: string,
+    method: string,
+    args: unknown = {},
+    ctx: RpcContext = {},
+    timeoutMs = 60000,
+  ): Promise<T> {
     const s = this.pick(target);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new RpcError(`Timed out waiting for a reply to ${method}`, 'MessagingTimeout')), timeoutMs); });
-    try { return (await Promise.race([this.invoke(s, method, args, ctx), timeout])) as T; } finally { clearTimeout(timer); }
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(
+        () => rej(new RpcError(`Timed out waiting for a reply to ${method}`, 'MessagingTimeout')),
+        timeoutMs,
+      );
+    });
+    try {
+      return (await Promise.race([this.invoke(s, method, args, ctx), timeout])) as T;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   cast(target: string, method: string, args: unknown = {}, ctx: RpcContext = {}) {
     const s = this.pick(target);
-    setImmediate(() => { this.invoke(s, method, args, ctx).catch(() => undefined); });
+    setImmediate(() => {
+      this.invoke(s, method, args, ctx).catch(() => undefined);
+    });
   }
 
   fanout(topic: string, method: string, args: unknown = {}, ctx: RpcContext = {}) {
-    for (const s of this.topics.get(topic) ?? []) setImmediate(() => { this.invoke(s, method, args, ctx).catch(() => undefined); });
+    for (const s of this.topics.get(topic) ?? [])
+      setImmediate(() => {
+        this.invoke(s, method, args, ctx).catch(() => undefined);
+      });
   }
 
   notify(publisherId: string, eventType: string, payload: unknown, priority: Notification['priority'] = 'INFO') {
-    const n: Notification = { message_id: randomUUID(), publisher_id: publisherId, event_type: eventType, priority, payload, timestamp: new Date().toISOString() };
-    for (const l of this.listeners) if (eventType.startsWith(l.prefix)) setImmediate(() => { Promise.resolve(l.fn(n)).catch(() => undefined); });
+    const n: Notification = {
+      message_id: randomUUID(),
+      publisher_id: publisherId,
+      event_type: eventType,
+      priority,
+      payload,
+      timestamp: new Date().toISOString(),
+    };
+    for (const l of this.listeners)
+      if (eventType.startsWith(l.prefix))
+        setImmediate(() => {
+          Promise.resolve(l.fn(n)).catch(() => undefined);
+        });
   }
 
   onNotification(prefix: string, fn: NotificationListener) {
     const entry = { prefix, fn };
     this.listeners.push(entry);
-    return () => { this.listeners = this.listeners.filter((l) => l !== entry); };
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== entry);
+    };
   }
 
-  async close() { this.topics.clear(); this.listeners = []; }
+  async close() {
+    this.topics.clear();
+    this.listeners = [];
+  }
 }

@@ -106,13 +106,15 @@ export interface StratusConfig {
 }
 
 export const ROLES = ['api', 'conductor', 'scheduler', 'compute'] as const;
-export type Role = typeof ROLES[number];
+export type Role = (typeof ROLES)[number];
 
 /** 'api,compute' → ['api', 'compute']; an unknown role is an error. */
 export function parseRoles(v: string | string[]): Role[] {
   const list = (Array.isArray(v) ? v : String(v).split(',')).map((r) => String(r).trim()).filter(Boolean);
   if (list.length === 1 && list[0] === 'all') return [...ROLES];
-  for (const r of list) if (!(ROLES as readonly string[]).includes(r)) throw new Error(`unknown role '${r}' (roles: ${ROLES.join(', ')}, or all)`);
+  for (const r of list)
+    if (!(ROLES as readonly string[]).includes(r))
+      throw new Error(`unknown role '${r}' (roles: ${ROLES.join(', ')}, or all)`);
   if (!list.length) throw new Error(`no role given (roles: ${ROLES.join(', ')}, or all)`);
   return [...new Set(list)] as Role[];
 }
@@ -130,8 +132,27 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
-    image: { enforceScope: false, showMultipleLocations: false, showDirectUrl: false, cache: false, cacheMaxSize: 10 * 1024 ** 3, useKeystoneLimits: false, propertyProtectionFile: '', propertyProtectionRuleFormat: 'roles', sizeCap: 1024 ** 4 },
-    network: { agent: true, dataplane: 'logical', mtu: 1500, vniRanges: '1:1000', flatNetworks: ['public'], agentDownTime: 75, agentReportInterval: 30, availabilityZone: 'nova' },
+    image: {
+      enforceScope: false,
+      showMultipleLocations: false,
+      showDirectUrl: false,
+      cache: false,
+      cacheMaxSize: 10 * 1024 ** 3,
+      useKeystoneLimits: false,
+      propertyProtectionFile: '',
+      propertyProtectionRuleFormat: 'roles',
+      sizeCap: 1024 ** 4,
+    },
+    network: {
+      agent: true,
+      dataplane: 'logical',
+      mtu: 1500,
+      vniRanges: '1:1000',
+      flatNetworks: ['public'],
+      agentDownTime: 75,
+      agentReportInterval: 30,
+      availabilityZone: 'nova',
+    },
     identity: {
       tokenExpiration: 3600,
       allowExpiredWindow: 172800,
@@ -164,7 +185,8 @@ function merge<T>(base: T, over: Plain | undefined): T {
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) continue;
     const cur = out[k];
-    out[k] = cur && typeof cur === 'object' && !Array.isArray(cur) && v && typeof v === 'object' ? merge(cur, v as Plain) : v;
+    out[k] =
+      cur && typeof cur === 'object' && !Array.isArray(cur) && v && typeof v === 'object' ? merge(cur, v as Plain) : v;
   }
   return out as T;
 }
@@ -172,7 +194,9 @@ function merge<T>(base: T, over: Plain | undefined): T {
 /** Environment variables: STRATUS_<KEY> for top-level keys (STRATUS_PORT, STRATUS_DATABASE, ...). */
 function fromEnv(env: NodeJS.ProcessEnv): Plain {
   const o: Plain = {};
-  const str = (k: string, name: string) => { if (env[name] !== undefined) o[k] = env[name]; };
+  const str = (k: string, name: string) => {
+    if (env[name] !== undefined) o[k] = env[name];
+  };
   str('dataDir', 'STRATUS_DATA_DIR');
   str('host', 'STRATUS_HOST');
   str('publicHost', 'STRATUS_PUBLIC_HOST');
@@ -184,15 +208,25 @@ function fromEnv(env: NodeJS.ProcessEnv): Plain {
   str('region', 'STRATUS_REGION');
   str('adminPassword', 'STRATUS_ADMIN_PASSWORD');
   if (env.STRATUS_PORT) o.port = Number(env.STRATUS_PORT);
-  if (env.STRATUS_SEPARATE_PORTS) o.separatePorts = env.STRATUS_SEPARATE_PORTS === '1' || env.STRATUS_SEPARATE_PORTS === 'true';
+  if (env.STRATUS_SEPARATE_PORTS)
+    o.separatePorts = env.STRATUS_SEPARATE_PORTS === '1' || env.STRATUS_SEPARATE_PORTS === 'true';
   if (env.STRATUS_PASSWORD_HASH_ROUNDS) o.identity = { passwordHashRounds: Number(env.STRATUS_PASSWORD_HASH_ROUNDS) };
   return o;
 }
 
 export interface ConfigFlags {
-  dataDir?: string; configFile?: string; host?: string; port?: number; publicHost?: string;
-  separatePorts?: boolean; database?: string; transport?: string; logLevel?: string; adminPassword?: string;
-  roles?: string; compute?: { host?: string };
+  dataDir?: string;
+  configFile?: string;
+  host?: string;
+  port?: number;
+  publicHost?: string;
+  separatePorts?: boolean;
+  database?: string;
+  transport?: string;
+  logLevel?: string;
+  adminPassword?: string;
+  roles?: string;
+  compute?: { host?: string };
 }
 
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): StratusConfig {
@@ -211,6 +245,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   cfg = merge(cfg, rest as Plain);
   cfg.dataDir = dataDir;
   cfg.roles = parseRoles(cfg.roles as unknown as string | string[]);
-  if (!cfg.policyDir || cfg.policyDir === defaultConfig(defaultDataDir()).policyDir) cfg.policyDir = path.join(dataDir, 'policy');
+  if (!cfg.policyDir || cfg.policyDir === defaultConfig(defaultDataDir()).policyDir)
+    cfg.policyDir = path.join(dataDir, 'policy');
   return cfg;
 }

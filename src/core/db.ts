@@ -6,7 +6,17 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FALLBACK_AUTOCHECKPOINT, checkpointInBackground } from './sqlite-checkpoint.ts';
 import pg from 'pg';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql, type Compilable, type ControlledTransaction, type QueryResult, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Compilable,
+  type ControlledTransaction,
+  type QueryResult,
+  type Transaction,
+} from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 
 export type { Migration };
@@ -19,14 +29,20 @@ export interface DatabaseOptions {
   service: string;
 }
 
-export function isPostgres(url: string) { return /^postgres(ql)?:\/\//.test(url); }
+export function isPostgres(url: string) {
+  return /^postgres(ql)?:\/\//.test(url);
+}
 
 export async function openDatabase<T>(opts: DatabaseOptions): Promise<Kysely<T>> {
   if (isPostgres(opts.url)) {
     const schema = opts.service.replace(/[^a-z0-9_]/g, '_');
     const admin = new pg.Client({ connectionString: opts.url });
     await admin.connect();
-    try { await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`); } finally { await admin.end(); }
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } finally {
+      await admin.end();
+    }
     const pool = new pg.Pool({ connectionString: opts.url, max: 10, options: `-c search_path="${schema}"` });
     return new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
   }
@@ -74,13 +90,21 @@ function cachingStatements(db: Database.Database, onClose: () => void) {
       if (!hit && cache.size >= STATEMENT_CACHE) {
         let oldest: string | undefined;
         let min = Infinity;
-        for (const [k, e] of cache) if (e.used < min) { min = e.used; oldest = k; }
+        for (const [k, e] of cache)
+          if (e.used < min) {
+            min = e.used;
+            oldest = k;
+          }
         cache.delete(oldest!);
       }
       cache.set(sqlText, { stmt, used: ++clock });
       return stmt;
     },
-    close() { cache.clear(); db.close(); onClose(); },
+    close() {
+      cache.clear();
+      db.close();
+      onClose();
+    },
   };
 }
 
@@ -92,9 +116,16 @@ function cachingStatements(db: Database.Database, onClose: () => void) {
  * once), and committed together; every caller's promise settles after that commit, so nothing
  * is acknowledged before it is durable. PostgreSQL runs each transaction on its own.
  */
-export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T> {
+export function groupCommit(
+  db: Kysely<any>,
+  maxBatch = 64,
+): <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T> {
   if (serialType(db) === 'serial') return (fn) => db.transaction().execute(fn);
-  interface Member { fn: (tx: Transaction<any>) => Promise<unknown>; resolve(v: unknown): void; reject(e: unknown): void }
+  interface Member {
+    fn: (tx: Transaction<any>) => Promise<unknown>;
+    resolve(v: unknown): void;
+    reject(e: unknown): void;
+  }
   const queue: Member[] = [];
   let running = false;
 
@@ -105,7 +136,12 @@ export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transa
       return;
     }
     let trx: ControlledTransaction<any>;
-    try { trx = await db.startTransaction().execute(); } catch (e) { for (const m of batch) m.reject(e); return; }
+    try {
+      trx = await db.startTransaction().execute();
+    } catch (e) {
+      for (const m of batch) m.reject(e);
+      return;
+    }
     const done: Array<[Member, unknown]> = [];
     for (const m of batch) {
       const sp = await trx.savepoint('member').execute();
@@ -119,7 +155,10 @@ export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transa
           await sp.releaseSavepoint('member').execute();
         } catch (lost) {
           // The whole transaction is gone: those before lose their work, those after run again.
-          await trx.rollback().execute().catch(() => {});
+          await trx
+            .rollback()
+            .execute()
+            .catch(() => {});
           m.reject(e);
           for (const [d] of done) d.reject(lost);
           queue.unshift(...batch.slice(batch.indexOf(m) + 1));
@@ -131,7 +170,10 @@ export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transa
     try {
       await trx.commit().execute();
     } catch (e) {
-      await trx.rollback().execute().catch(() => {});
+      await trx
+        .rollback()
+        .execute()
+        .catch(() => {});
       for (const [m] of done) m.reject(e);
       return;
     }
@@ -152,10 +194,11 @@ export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transa
     }
   }
 
-  return <T>(fn: (tx: Transaction<any>) => Promise<T>) => new Promise<T>((resolve, reject) => {
-    queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-    if (!running) void drain();
-  });
+  return <T>(fn: (tx: Transaction<any>) => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!running) void drain();
+    });
 }
 
 /**
@@ -163,7 +206,10 @@ export function groupCommit(db: Kysely<any>, maxBatch = 64): <T>(fn: (tx: Transa
  * every run, which on a hot path costs more than SQLite takes to run it. `build` gets a marker
  * for each named parameter; a run passes their values (constants in `build` stay constants).
  */
-export function precompiled<N extends string>(names: readonly N[], build: (db: Kysely<any>, p: Record<N, any>) => Compilable) {
+export function precompiled<N extends string>(
+  names: readonly N[],
+  build: (db: Kysely<any>, p: Record<N, any>) => Compilable,
+) {
   const byDialect = new Map<string, { sql: string; slots: Array<{ name: N } | { value: unknown }> }>();
   return <R = any>(db: Kysely<any>, values: Record<N, unknown>): Promise<QueryResult<R>> => {
     const dialect = db.getExecutor().adapter.constructor.name;
@@ -171,12 +217,21 @@ export function precompiled<N extends string>(names: readonly N[], build: (db: K
     if (!c) {
       const markers = Object.fromEntries(names.map((n) => [n, `\u0000${n}\u0000`])) as Record<N, string>;
       const q = build(db, markers).compile();
-      const slots = q.parameters.map((v) => { const name = names.find((n) => markers[n] === v); return name ? { name } : { value: v }; });
+      const slots = q.parameters.map((v) => {
+        const name = names.find((n) => markers[n] === v);
+        return name ? { name } : { value: v };
+      });
       // Every marker must have become a parameter (none inlined into the SQL text, none lost).
-      if (names.some((n) => !slots.some((x) => 'name' in x && x.name === n)) || q.sql.includes('\u0000')) throw new Error(`precompiled: not every parameter of ${q.sql} is a placeholder`);
-      byDialect.set(dialect, c = { sql: q.sql, slots });
+      if (names.some((n) => !slots.some((x) => 'name' in x && x.name === n)) || q.sql.includes('\u0000'))
+        throw new Error(`precompiled: not every parameter of ${q.sql} is a placeholder`);
+      byDialect.set(dialect, (c = { sql: q.sql, slots }));
     }
-    return db.executeQuery<R>(CompiledQuery.raw(c.sql, c.slots.map((x) => ('name' in x ? values[x.name] : x.value))));
+    return db.executeQuery<R>(
+      CompiledQuery.raw(
+        c.sql,
+        c.slots.map((x) => ('name' in x ? values[x.name] : x.value)),
+      ),
+    );
   };
 }
 
@@ -187,7 +242,7 @@ export function insertRow(db: Kysely<any>, table: string, given: Record<string, 
   const cols = Object.keys(row);
   const key = `${table}\u0000${cols.join('\u0000')}`;
   let q = INSERTS.get(key);
-  if (!q) INSERTS.set(key, q = precompiled(cols, (d, p) => d.insertInto(table).values(p)));
+  if (!q) INSERTS.set(key, (q = precompiled(cols, (d, p) => d.insertInto(table).values(p))));
   return q(db, row);
 }
 const INSERTS = new Map<string, ReturnType<typeof precompiled>>();
@@ -196,8 +251,14 @@ export async function migrate(db: Kysely<any>, migrations: Record<string, Migrat
   // In PostgreSQL every service has its own schema; the migrator must look for its tables
   // there, not in whichever schema first holds a table of that name.
   let migrationTableSchema: string | undefined;
-  if (serialType(db) === 'serial') migrationTableSchema = ((await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]!).s;
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, allowUnorderedMigrations: true, migrationTableSchema });
+  if (serialType(db) === 'serial')
+    migrationTableSchema = (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]!.s;
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    allowUnorderedMigrations: true,
+    migrationTableSchema,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r: { status: string }) => r.status === 'Error');
@@ -211,13 +272,22 @@ export const int = (v: boolean | undefined | null): number => (v ? 1 : 0);
 /** JSON columns are text in both engines. */
 export const json = <T = unknown>(v: unknown, fallback: T): T => {
   if (v === null || v === undefined || v === '') return fallback;
-  try { return JSON.parse(v as string) as T; } catch { return fallback; }
+  try {
+    return JSON.parse(v as string) as T;
+  } catch {
+    return fallback;
+  }
 };
 export const now = () => new Date().toISOString();
 
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err?.message ?? '');
+  return (
+    err?.code === '23505' ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    /UNIQUE constraint failed/.test(err?.message ?? '')
+  );
 }
 
 /** An auto-numbered integer primary key in either engine ('serial' in PostgreSQL, the rowid alias in SQLite). */

@@ -29,7 +29,10 @@ export class FileBody extends Readable {
   private sending = false;
 
   /** `range` is inclusive, as in HTTP (and fs.createReadStream). */
-  constructor(private readonly file: string, range?: { start: number; end: number }) {
+  constructor(
+    private readonly file: string,
+    range?: { start: number; end: number },
+  ) {
     super({ highWaterMark: CHUNK });
     this.pos = range?.start ?? 0;
     this.end = range ? range.end + 1 : Infinity;
@@ -69,17 +72,23 @@ export class FileBody extends Readable {
 
   override _read(): void {
     if (this.sending) return;
-    this.open().then(async () => {
-      const n = this.next();
-      if (n === 0) { this.push(null); return; }
-      const buf = Buffer.allocUnsafe(n);
-      const got = await this.readInto(buf);
-      this.push(got === 0 ? null : got < n ? buf.subarray(0, got) : buf);
-    }).catch((e) => this.destroy(e as Error));
+    this.open()
+      .then(async () => {
+        const n = this.next();
+        if (n === 0) {
+          this.push(null);
+          return;
+        }
+        const buf = Buffer.allocUnsafe(n);
+        const got = await this.readInto(buf);
+        this.push(got === 0 ? null : got < n ? buf.subarray(0, got) : buf);
+      })
+      .catch((e) => this.destroy(e as Error));
   }
 
   override pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T {
-    if (!(dest instanceof http.ServerResponse) || this.readableFlowing !== null || this.sending) return super.pipe(dest, opts);
+    if (!(dest instanceof http.ServerResponse) || this.readableFlowing !== null || this.sending)
+      return super.pipe(dest, opts);
     this.sending = true;
     void this.send(dest, opts?.end !== false);
     return dest;
@@ -99,7 +108,12 @@ export class FileBody extends Readable {
         if (n === 0) break; // the file shrank under us: the answer ends short, as a ReadStream's would
         const chunk = buf.subarray(0, n);
         // Never rejects: a failed write is recorded, so no rejection waits unhandled meanwhile.
-        taken[i] = new Promise((resolve) => (res as Writable).write(chunk, (e) => { if (e) failed ??= e; resolve(); }));
+        taken[i] = new Promise((resolve) =>
+          (res as Writable).write(chunk, (e) => {
+            if (e) failed ??= e;
+            resolve();
+          }),
+        );
       }
       await Promise.all(taken);
       if (this.destroyed) return; // the client went away: fastify destroyed this stream
@@ -115,7 +129,16 @@ export class FileBody extends Readable {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const fd = this.fd;
-    if (!fd) { cb(err); return; }
-    this.busy.then(() => fd).then((n) => closeFd(n)).then(() => cb(err), () => cb(err));
+    if (!fd) {
+      cb(err);
+      return;
+    }
+    this.busy
+      .then(() => fd)
+      .then((n) => closeFd(n))
+      .then(
+        () => cb(err),
+        () => cb(err),
+      );
   }
 }

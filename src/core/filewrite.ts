@@ -21,7 +21,10 @@ export class FdWriter {
   /** A background sync's failure: reported by end() (a later fdatasync may not report it again). */
   private syncError?: Error;
 
-  constructor(private fd: number, private opts: { syncEvery?: number } = {}) {}
+  constructor(
+    private fd: number,
+    private opts: { syncEvery?: number } = {},
+  ) {}
 
   /** Queues a chunk; resolves once the caller may send the next one (a write of the previous megabyte may still run). */
   async write(chunk: Buffer): Promise<void> {
@@ -58,15 +61,22 @@ export class FdWriter {
   private async writeAll(bufs: Buffer[]) {
     while (bufs.length) {
       let { bytesWritten } = await writevFd(this.fd, bufs);
-      while (bufs.length && bytesWritten >= bufs[0]!.length) { bytesWritten -= bufs[0]!.length; bufs.shift(); }
+      while (bufs.length && bytesWritten >= bufs[0]!.length) {
+        bytesWritten -= bufs[0]!.length;
+        bufs.shift();
+      }
       if (bufs.length && bytesWritten) bufs[0] = bufs[0]!.subarray(bytesWritten);
     }
     const every = this.opts.syncEvery;
     if (every && !this.syncing && this.bytes - this.syncedUpTo >= every) {
       this.syncedUpTo = this.bytes;
       this.syncing = datasyncFd(this.fd)
-        .catch((e: Error) => { this.syncError ??= e; })
-        .finally(() => { this.syncing = undefined; });
+        .catch((e: Error) => {
+          this.syncError ??= e;
+        })
+        .finally(() => {
+          this.syncing = undefined;
+        });
     }
   }
 }

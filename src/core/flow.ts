@@ -17,16 +17,25 @@ export interface FlowOptions {
 }
 
 export class FlowError extends Error {
-  constructor(public task: string, public cause: unknown) {
+  constructor(
+    public task: string,
+    public cause: unknown,
+  ) {
     super(`task ${task} failed: ${(cause as Error)?.message ?? String(cause)}`);
   }
 }
 
 export class LinearFlow<S> {
   private tasks: Task<S>[] = [];
-  constructor(public name: string, private opts: FlowOptions = {}) {}
+  constructor(
+    public name: string,
+    private opts: FlowOptions = {},
+  ) {}
 
-  add(...tasks: Task<S>[]): this { this.tasks.push(...tasks); return this; }
+  add(...tasks: Task<S>[]): this {
+    this.tasks.push(...tasks);
+    return this;
+  }
 
   /** Runs every task; on failure reverts the completed ones and rethrows the task's error. */
   async run(store: S): Promise<S> {
@@ -38,7 +47,11 @@ export class LinearFlow<S> {
       } catch (err) {
         // The failing task may have half-done its work: it is reverted too.
         for (const r of [t, ...done.reverse()]) {
-          try { await r.revert?.(store, err); } catch (e) { this.opts.onRevertError?.(r.name, e); }
+          try {
+            await r.revert?.(store, err);
+          } catch (e) {
+            this.opts.onRevertError?.(r.name, e);
+          }
         }
         throw err;
       }

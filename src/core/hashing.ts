@@ -47,7 +47,11 @@ class HashThreads {
   readonly size = Math.max(1, Math.min(2, os.availableParallelism()));
 
   /** Starts a lane (one algorithm over one ring) on the next thread in turn. */
-  open(algo: string, ring: SharedArrayBuffer, lane: Omit<Lane, 'id'>): { id: number; post: (m: object) => void; close: () => void } {
+  open(
+    algo: string,
+    ring: SharedArrayBuffer,
+    lane: Omit<Lane, 'id'>,
+  ): { id: number; post: (m: object) => void; close: () => void } {
     const i = this.next++ % this.size;
     const t = (this.threads[i] ??= this.spawn(i));
     const id = ++this.seq;
@@ -68,7 +72,10 @@ class HashThreads {
     worker.on('message', (m: { id: number; slot?: number; digest?: string }) => {
       const lane = t.lanes.get(m.id);
       if (!lane) return;
-      if (m.digest !== undefined) { this.drop(t, m.id); lane.onDigest(m.digest); } else lane.onAck(m.slot!);
+      if (m.digest !== undefined) {
+        this.drop(t, m.id);
+        lane.onDigest(m.digest);
+      } else lane.onAck(m.slot!);
     });
     const fail = (e: Error) => {
       if (this.threads[i] === t) delete this.threads[i];
@@ -133,7 +140,12 @@ export class BodyHash {
     }
     if (r.error) throw r.error;
     if (r.fill) this.send();
-    const hex = await Promise.all(r.lanes.map((l) => { l.post({ op: 'end' }); return l.digest; }));
+    const hex = await Promise.all(
+      r.lanes.map((l) => {
+        l.post({ op: 'end' });
+        return l.digest;
+      }),
+    );
     this.ring = undefined;
     return hex;
   }
@@ -145,14 +157,24 @@ export class BodyHash {
     this.held = [];
     if (!r) return;
     this.ring = undefined;
-    for (const l of r.lanes) { l.post({ op: 'abort' }); l.close(); }
+    for (const l of r.lanes) {
+      l.post({ op: 'abort' });
+      l.close();
+    }
     r.error ??= new Error('hashing aborted');
     for (const w of r.waiting) w?.(r.error);
   }
 
   private startThreads() {
     const sab = new SharedArrayBuffer(SLOTS * SLOT);
-    const r: NonNullable<BodyHash['ring']> = { buf: Buffer.from(sab), pending: new Array(SLOTS).fill(0), waiting: [], cur: 0, fill: 0, lanes: [] };
+    const r: NonNullable<BodyHash['ring']> = {
+      buf: Buffer.from(sab),
+      pending: new Array(SLOTS).fill(0),
+      waiting: [],
+      cur: 0,
+      fill: 0,
+      lanes: [],
+    };
     this.ring = r;
     const fail = (e: Error) => {
       r.error ??= e;
@@ -161,14 +183,24 @@ export class BodyHash {
     };
     for (const algo of this.algos) {
       let resolve!: (hex: string) => void, reject!: (e: Error) => void;
-      const digest = new Promise<string>((res, rej) => { resolve = res; reject = rej; });
+      const digest = new Promise<string>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       digest.catch(() => {});
       const lane = threads.open(algo, sab, {
         onAck: (slot) => {
-          if (--r.pending[slot]! === 0) { const w = r.waiting[slot]; delete r.waiting[slot]; w?.(); }
+          if (--r.pending[slot]! === 0) {
+            const w = r.waiting[slot];
+            delete r.waiting[slot];
+            w?.();
+          }
         },
         onDigest: resolve,
-        onError: (e) => { reject(e); fail(e); },
+        onError: (e) => {
+          reject(e);
+          fail(e);
+        },
       });
       r.lanes.push({ ...lane, digest });
     }
@@ -180,7 +212,9 @@ export class BodyHash {
       const r = this.ring!;
       if (r.error) throw r.error;
       if (r.pending[r.cur]) {
-        await new Promise<void>((resolve, reject) => { r.waiting[r.cur] = (e) => (e ? reject(e) : resolve()); });
+        await new Promise<void>((resolve, reject) => {
+          r.waiting[r.cur] = (e) => (e ? reject(e) : resolve());
+        });
         continue;
       }
       const n = Math.min(chunk.length - off, SLOT - r.fill);

@@ -3,16 +3,20 @@
 // version documents, microversions and pagination helpers.
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ApiError, STATUS_TITLES, forbidden, unauthorized } from './errors.ts';
+import { ApiError, STATUS_TITLES } from './errors.ts';
 import type { Logger } from './log.ts';
-import { policyCredentials, type AuthContext, type TokenValidator } from './auth.ts';
-import type { PolicyCredentials, PolicyEngine } from './policy.ts';
+import type { AuthContext, TokenValidator } from './auth.ts';
+import { RequestContext } from './context.ts';
+const CONTEXT = Symbol('requestContext');
+import type { PolicyEngine } from './policy.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The caller, set by token validation (undefined on public routes). */
     ctx?: AuthContext;
     service?: MountedService;
+    /** The request context handed to every layer below the handler (core/context.ts). */
+    readonly context: RequestContext;
     /** Set once a policy rule was enforced for this request. */
     authorized: boolean;
     /** Public base URL of the service this request reached, e.g. http://host:8000/identity */
@@ -55,7 +59,10 @@ export interface ServiceModule {
   close?(): Promise<void>;
 }
 
-export interface MountedService { module: ServiceModule; prefix: string }
+export interface MountedService {
+  module: ServiceModule;
+  prefix: string;
+}
 
 export function createHttpApp(log: Logger): FastifyInstance {
   const app = Fastify({
@@ -73,29 +80,39 @@ export function createHttpApp(log: Logger): FastifyInstance {
   } as any) as unknown as FastifyInstance;
   // Clients send Content-Type: application/json on bodiless requests; that is not an error.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', 'application/openstack-images-v2.1-json-patch'], { parseAs: 'string' },
-    jsonBodyParser(() => new ApiError(400, 'Malformed request body: the body is not valid JSON.')));
+  app.addContentTypeParser(
+    ['application/json', 'application/openstack-images-v2.1-json-patch'],
+    { parseAs: 'string' },
+    jsonBodyParser(() => new ApiError(400, 'Malformed request body: the body is not valid JSON.')),
+  );
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    req.log.info(
+      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
   });
   app.decorateRequest('ctx', undefined);
   app.decorateRequest('service', undefined);
   app.decorateRequest('authorized', false);
   app.decorateRequest('baseUrl', '');
+  app.decorateRequest('context', {
+    getter(this: FastifyRequest): RequestContext {
+      const self = this as FastifyRequest & { [CONTEXT]?: RequestContext };
+      let c = self[CONTEXT];
+      // Rebuilt if authentication replaced the caller after a first use.
+      if (!c || c.auth !== this.ctx)
+        self[CONTEXT] = c = new RequestContext(this.ctx, this.id, this.service?.module.policy);
+      return c;
+    },
+  });
   app.decorateRequest('authorize', function (this: FastifyRequest, rule: string, target: Record<string, unknown> = {}) {
-    const policy = this.service?.module.policy;
-    if (!policy) throw new Error('authorize() outside of a service');
-    const res = checkPolicy(this, policy, rule, target);
+    if (!this.service) throw new Error('authorize() outside of a service');
     this.authorized = true;
-    if (res.allowed && !res.scopeError) return;
-    if (!this.ctx) throw unauthorized();
-    throw forbidden(`You are not authorized to perform the requested action: ${rule}.`);
+    this.context.authorize(rule, target);
   });
   app.decorateRequest('allowed', function (this: FastifyRequest, rule: string, target: Record<string, unknown> = {}) {
-    const policy = this.service?.module.policy;
-    if (!policy) return false;
-    const res = checkPolicy(this, policy, rule, target);
-    return res.allowed && !res.scopeError;
+    if (!this.service) return false;
+    return this.context.allowed(rule, target);
   });
   return app;
 }
@@ -109,22 +126,15 @@ export function jsonBodyParser(malformed: (err: Error) => Error) {
   return (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const text = String(body).trim();
     if (!text) return done(null, undefined);
-    try { done(null, JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v))); } catch (e) { done(malformed(e as Error), undefined); }
+    try {
+      done(
+        null,
+        JSON.parse(text, (k, v) => (k === '__proto__' ? undefined : v)),
+      );
+    } catch (e) {
+      done(malformed(e as Error), undefined);
+    }
   };
-}
-
-type PolicyResult = { allowed: boolean; scopeError: boolean };
-/** Per request: the policy credentials, and the outcome of rules that do not look at the target. */
-const requestPolicy = new WeakMap<FastifyRequest, { ctx: AuthContext | undefined; creds: PolicyCredentials; memo: Map<string, PolicyResult> }>();
-
-/** A rule checked for a request; a rule whose outcome cannot depend on the target is checked once per request (lists check them per item). */
-function checkPolicy(req: FastifyRequest, policy: PolicyEngine, rule: string, target: Record<string, unknown>): PolicyResult {
-  let state = requestPolicy.get(req);
-  if (!state || state.ctx !== req.ctx) requestPolicy.set(req, state = { ctx: req.ctx, creds: policyCredentials(req.ctx), memo: new Map() });
-  if (!policy.targetFree(rule)) return policy.check(rule, target, state.creds);
-  let res = state.memo.get(rule);
-  if (!res) state.memo.set(rule, res = policy.check(rule, target, state.creds));
-  return res;
 }
 
 function validationMessage(err: any): string {
@@ -132,7 +142,8 @@ function validationMessage(err: any): string {
   if (!v) return err.message;
   const where = err.validationContext ?? 'body';
   let field = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
-  if (v.keyword === 'required' && v.params?.missingProperty) field = field ? `${field}.${v.params.missingProperty}` : v.params.missingProperty;
+  if (v.keyword === 'required' && v.params?.missingProperty)
+    field = field ? `${field}.${v.params.missingProperty}` : v.params.missingProperty;
   if (v.keyword === 'additionalProperties' && v.params?.additionalProperty) {
     return `Invalid input for field '${field || where}': Additional properties are not allowed ('${v.params.additionalProperty}' was unexpected)`;
   }
@@ -145,14 +156,19 @@ export function toApiError(err: any): ApiError {
   if (err?.validation) return new ApiError(400, validationMessage(err), 'ValidationError');
   if (err?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, `Unsupported Content-Type`);
   if (err?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'Request is too large.');
-  if (err?.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || err?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'Malformed request body.');
-  if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) return new ApiError(err.statusCode, err.message);
+  if (err?.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || err?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return new ApiError(400, 'Malformed request body.');
+  if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500)
+    return new ApiError(err.statusCode, err.message);
   return new ApiError(500, 'An unexpected error prevented the server from fulfilling your request.');
 }
 
 export function sendError(reply: FastifyReply, svc: ServiceModule, err: ApiError) {
   if (err.headers) reply.headers(err.headers);
-  reply.code(err.status).type(svc.errorContentType ?? 'application/json').send(svc.renderError(err));
+  reply
+    .code(err.status)
+    .type(svc.errorContentType ?? 'application/json')
+    .send(svc.renderError(err));
 }
 
 export interface MountOptions {
@@ -165,52 +181,75 @@ export interface MountOptions {
 /** Registers a service under a prefix ('' for its own port) with its hooks and error body. */
 export async function mountService(app: FastifyInstance, svc: ServiceModule, opts: MountOptions) {
   const mounted: MountedService = { module: svc, prefix: opts.prefix };
-  await app.register(async (scope) => {
-    scope.addHook('onRequest', async (req, reply) => {
-      req.service = mounted;
-      req.baseUrl = `${req.protocol}://${req.headers.host ?? 'localhost'}${opts.prefix}`;
-      reply.header('x-openstack-request-id', req.id);
-      const mode = req.routeOptions.config?.auth;
-      if (mode === false) return;
-      const token = req.headers['x-auth-token'];
-      if (mode === 'optional' && (typeof token !== 'string' || !token)) return;
-      if (typeof token !== 'string' || !token) {
-        throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', { 'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"` });
-      }
-      try {
-        req.ctx = await opts.validator.validate(token);
-      } catch (e) {
-        if (e instanceof ApiError && e.status >= 500) throw e;
-        throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', { 'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"` });
-      }
-      const st = req.headers['x-service-token'];
-      if (typeof st === 'string' && st) {
-        try { req.ctx = { ...req.ctx, serviceRoles: (await opts.validator.validate(st)).roles }; } catch { /* an invalid service token only removes service privileges */ }
-      }
-    });
-    // Every authenticated route must enforce a named policy rule; one that forgot is a bug.
-    scope.addHook('onResponse', async (req, reply) => {
-      if (req.routeOptions.config?.auth === undefined && reply.statusCode < 400 && !req.authorized && req.routeOptions.url) {
-        req.log.error({ route: req.routeOptions.url, method: req.method }, 'route answered without enforcing a policy rule');
-      }
-    });
-    scope.setErrorHandler((err, req, reply) => {
-      const apiErr = toApiError(err);
-      if (apiErr.status >= 500) req.log.error({ err }, 'unhandled error');
-      sendError(reply, svc, apiErr);
-    });
-    scope.setNotFoundHandler((req, reply) => {
-      reply.header('x-openstack-request-id', req.id);
-      sendError(reply, svc, new ApiError(404, 'The resource could not be found.', 'NotFound'));
-    });
-    await svc.register(scope);
-  }, { prefix: opts.prefix });
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', async (req, reply) => {
+        req.service = mounted;
+        req.baseUrl = `${req.protocol}://${req.headers.host ?? 'localhost'}${opts.prefix}`;
+        reply.header('x-openstack-request-id', req.id);
+        const mode = req.routeOptions.config?.auth;
+        if (mode === false) return;
+        const token = req.headers['x-auth-token'];
+        if (mode === 'optional' && (typeof token !== 'string' || !token)) return;
+        if (typeof token !== 'string' || !token) {
+          throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', {
+            'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"`,
+          });
+        }
+        try {
+          req.ctx = await opts.validator.validate(token);
+        } catch (e) {
+          if (e instanceof ApiError && e.status >= 500) throw e;
+          throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized', {
+            'WWW-Authenticate': `Keystone uri="${opts.identityUrl()}"`,
+          });
+        }
+        const st = req.headers['x-service-token'];
+        if (typeof st === 'string' && st) {
+          try {
+            req.ctx = { ...req.ctx, serviceRoles: (await opts.validator.validate(st)).roles };
+          } catch {
+            /* an invalid service token only removes service privileges */
+          }
+        }
+      });
+      // Every authenticated route must enforce a named policy rule; one that forgot is a bug.
+      scope.addHook('onResponse', async (req, reply) => {
+        if (
+          req.routeOptions.config?.auth === undefined &&
+          reply.statusCode < 400 &&
+          !req.authorized &&
+          !req.context.enforced &&
+          req.routeOptions.url
+        ) {
+          req.log.error(
+            { route: req.routeOptions.url, method: req.method },
+            'route answered without enforcing a policy rule',
+          );
+        }
+      });
+      scope.setErrorHandler((err, req, reply) => {
+        const apiErr = toApiError(err);
+        if (apiErr.status >= 500) req.log.error({ err }, 'unhandled error');
+        sendError(reply, svc, apiErr);
+      });
+      scope.setNotFoundHandler((req, reply) => {
+        reply.header('x-openstack-request-id', req.id);
+        sendError(reply, svc, new ApiError(404, 'The resource could not be found.', 'NotFound'));
+      });
+      await svc.register(scope);
+    },
+    { prefix: opts.prefix },
+  );
 }
 
 // ---- microversions -------------------------------------------------------------------
 
 export class Microversion {
-  constructor(public major: number, public minor: number) {}
+  constructor(
+    public major: number,
+    public minor: number,
+  ) {}
   static parse(s: string): Microversion | null {
     const m = /^(\d+)\.(\d+)$/.exec(s.trim());
     return m ? new Microversion(Number(m[1]), Number(m[2])) : null;
@@ -219,9 +258,15 @@ export class Microversion {
     const v = typeof o === 'string' ? Microversion.parse(o)! : o;
     return this.major - v.major || this.minor - v.minor;
   }
-  gte(v: string) { return this.cmp(v) >= 0; }
-  lt(v: string) { return this.cmp(v) < 0; }
-  toString() { return `${this.major}.${this.minor}`; }
+  gte(v: string) {
+    return this.cmp(v) >= 0;
+  }
+  lt(v: string) {
+    return this.cmp(v) < 0;
+  }
+  toString() {
+    return `${this.major}.${this.minor}`;
+  }
 }
 
 export interface MicroversionSpec {
@@ -229,12 +274,14 @@ export interface MicroversionSpec {
   service: string;
   /** Older service-specific header, e.g. 'x-openstack-nova-api-version'. */
   legacyHeader?: string;
-  min: string; max: string;
+  min: string;
+  max: string;
 }
 
 /** Negotiates the request's microversion (406 outside the supported range) and sets the answer headers. */
 export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, spec: MicroversionSpec): Microversion {
-  const min = Microversion.parse(spec.min)!, max = Microversion.parse(spec.max)!;
+  const min = Microversion.parse(spec.min)!,
+    max = Microversion.parse(spec.max)!;
   let asked: string | undefined;
   const header = req.headers['openstack-api-version'];
   if (typeof header === 'string') {
@@ -253,27 +300,38 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
     else {
       const p = Microversion.parse(asked);
       if (!p) throw new ApiError(400, `Invalid API version request string ${asked}.`);
-      if (p.cmp(min) < 0 || p.cmp(max) > 0) throw new ApiError(406, `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`);
+      if (p.cmp(min) < 0 || p.cmp(max) > 0)
+        throw new ApiError(
+          406,
+          `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`,
+        );
       v = p;
     }
   }
   reply.header('OpenStack-API-Version', `${spec.service} ${v}`);
   const vary = ['OpenStack-API-Version'];
-  if (spec.legacyHeader) { reply.header(spec.legacyHeader, v.toString()); vary.push(spec.legacyHeader); }
+  if (spec.legacyHeader) {
+    reply.header(spec.legacyHeader, v.toString());
+    vary.push(spec.legacyHeader);
+  }
   reply.header('Vary', vary.join(', '));
   return v;
 }
 
 // ---- pagination ----------------------------------------------------------------------
 
-export interface PageParams { limit?: number; marker?: string }
+export interface PageParams {
+  limit?: number;
+  marker?: string;
+}
 
 /** Reads `limit` and `marker` from the query; a bad limit is a 400. `maxLimit` caps it. */
 export function pageParams(query: Record<string, unknown>, maxLimit?: number): PageParams {
   const out: PageParams = {};
   if (query.limit !== undefined) {
     const n = Number(query.limit);
-    if (!Number.isInteger(n) || n < 0) throw new ApiError(400, `Invalid limit: '${String(query.limit)}' must be a non-negative integer.`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new ApiError(400, `Invalid limit: '${String(query.limit)}' must be a non-negative integer.`);
     out.limit = maxLimit ? Math.min(n, maxLimit) : n;
   } else if (maxLimit) out.limit = maxLimit;
   if (typeof query.marker === 'string' && query.marker) out.marker = query.marker;

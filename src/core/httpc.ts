@@ -5,7 +5,11 @@
 import http from 'node:http';
 import https from 'node:https';
 
-export interface HttpAnswer { status: number; headers: http.IncomingHttpHeaders; text: string }
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
 
 // Idle sockets are closed after 30 s, well before the servers' keep-alive timeout (Fastify: 72 s).
 const agents = {
@@ -13,7 +17,13 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true, maxSockets: 64, timeout: 30_000 }),
 };
 
-function once(url: URL, method: string, headers: Record<string, string>, body: Uint8Array | string | undefined, timeoutMs: number): Promise<HttpAnswer> {
+function once(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Uint8Array | string | undefined,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     const h: Record<string, string | number> = { ...headers };
@@ -21,10 +31,15 @@ function once(url: URL, method: string, headers: Record<string, string>, body: U
     const req = mod.request(url, { method, headers: h, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
-    const timer = setTimeout(() => req.destroy(new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`${method} ${url.pathname} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     req.on('close', () => clearTimeout(timer));
     req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     req.end(body);
@@ -36,7 +51,10 @@ function once(url: URL, method: string, headers: Record<string, string>, body: U
  * reused (ECONNRESET before any answer) is retried once on a new socket: the request never
  * reached the server.
  */
-export async function httpRequest(url: string, o: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export async function httpRequest(
+  url: string,
+  o: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported URL ${url}`);
   const method = o.method ?? 'GET';
@@ -44,7 +62,8 @@ export async function httpRequest(url: string, o: { method?: string; headers?: R
     return await once(u, method, o.headers ?? {}, o.body, o.timeoutMs ?? 300_000);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { reusedSocket?: boolean };
-    if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return once(u, method, o.headers ?? {}, o.body, o.timeoutMs ?? 300_000);
+    if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+      return once(u, method, o.headers ?? {}, o.body, o.timeoutMs ?? 300_000);
     throw e;
   }
 }

@@ -12,11 +12,20 @@ export class PeriodicTasks {
     const t = setInterval(async () => {
       if (running) return;
       running = true;
-      try { await fn(); } catch (err) { this.log.error({ err, task: name }, 'periodic task failed'); } finally { running = false; }
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err, task: name }, 'periodic task failed');
+      } finally {
+        running = false;
+      }
     }, seconds * 1000);
     t.unref();
     this.timers.push(t);
   }
 
-  stop() { for (const t of this.timers) clearInterval(t); this.timers = []; }
+  stop() {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
 }

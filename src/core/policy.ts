@@ -71,6 +71,10 @@ export interface PolicyEngineOptions {
   enforceScope?: boolean;
   /** Where parse problems are reported; defaults to console.warn. */
   logger?: PolicyLogger;
+  /** Credentials carry is_admin = role:admin, as nova's RequestContext sets it from context_is_admin. */
+  contextIsAdmin?: boolean;
+  /** Credentials carry tenant_id = project_id, as neutron_lib's context adds it (`tenant_id:%(network:tenant_id)s`). */
+  tenantIdCredential?: boolean;
 }
 
 /**
@@ -349,7 +353,9 @@ class Template {
     this.valid = valid;
     this.parts = parts;
     this.constant =
-      valid && parts.every((p) => 'literal' in p) ? parts.map((p) => (p as { literal: string }).literal).join('') : undefined;
+      valid && parts.every((p) => 'literal' in p)
+        ? parts.map((p) => (p as { literal: string }).literal).join('')
+        : undefined;
   }
 
   /** The result when the template has no substitutions (and is valid). */
@@ -433,16 +439,36 @@ function parseStringLiterals(src: string): string | undefined {
       }
       i += 2;
       switch (e) {
-        case '\\': out += '\\'; break;
-        case "'": out += "'"; break;
-        case '"': out += '"'; break;
-        case 'a': out += '\x07'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'v': out += '\v'; break;
+        case '\\':
+          out += '\\';
+          break;
+        case "'":
+          out += "'";
+          break;
+        case '"':
+          out += '"';
+          break;
+        case 'a':
+          out += '\x07';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'v':
+          out += '\v';
+          break;
         case 'x':
         case 'u':
         case 'U': {
@@ -501,9 +527,41 @@ export function pythonLiteralStr(kind: string): string | undefined {
 }
 
 const PY_KEYWORDS = new Set([
-  'and', 'as', 'assert', 'async', 'await', 'break', 'class', 'continue', 'def', 'del', 'elif', 'else', 'except',
-  'finally', 'for', 'from', 'global', 'if', 'import', 'in', 'is', 'lambda', 'nonlocal', 'not', 'or', 'pass',
-  'raise', 'return', 'try', 'while', 'with', 'yield', 'True', 'False', 'None',
+  'and',
+  'as',
+  'assert',
+  'async',
+  'await',
+  'break',
+  'class',
+  'continue',
+  'def',
+  'del',
+  'elif',
+  'else',
+  'except',
+  'finally',
+  'for',
+  'from',
+  'global',
+  'if',
+  'import',
+  'in',
+  'is',
+  'lambda',
+  'nonlocal',
+  'not',
+  'or',
+  'pass',
+  'raise',
+  'return',
+  'try',
+  'while',
+  'with',
+  'yield',
+  'True',
+  'False',
+  'None',
 ]);
 const DOTTED_IDENT = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
@@ -538,14 +596,18 @@ export abstract class Check {
   abstract evaluate(target: PolicyTarget, creds: PolicyCredentials, engine?: RuleResolver): boolean;
   abstract toString(): string;
   /** Whether the outcome may depend on the target (true unless the check knows better). */
-  usesTarget(_engine?: RuleResolver, _depth = 0): boolean { return true; }
+  usesTarget(_engine?: RuleResolver, _depth = 0): boolean {
+    return true;
+  }
 }
 
 export class TrueCheck extends Check {
   evaluate(): boolean {
     return true;
   }
-  usesTarget() { return false; }
+  usesTarget() {
+    return false;
+  }
   toString(): string {
     return '@';
   }
@@ -555,7 +617,9 @@ export class FalseCheck extends Check {
   evaluate(): boolean {
     return false;
   }
-  usesTarget() { return false; }
+  usesTarget() {
+    return false;
+  }
   toString(): string {
     return '!';
   }
@@ -568,7 +632,9 @@ export class NotCheck extends Check {
   evaluate(target: PolicyTarget, creds: PolicyCredentials, engine?: RuleResolver): boolean {
     return !this.rule.evaluate(target, creds, engine);
   }
-  usesTarget(engine?: RuleResolver, depth = 0) { return this.rule.usesTarget(engine, depth); }
+  usesTarget(engine?: RuleResolver, depth = 0) {
+    return this.rule.usesTarget(engine, depth);
+  }
   toString(): string {
     return `not ${this.rule.toString()}`;
   }
@@ -582,7 +648,9 @@ export class AndCheck extends Check {
     for (const r of this.rules) if (!r.evaluate(target, creds, engine)) return false;
     return true;
   }
-  usesTarget(engine?: RuleResolver, depth = 0) { return this.rules.some((r) => r.usesTarget(engine, depth)); }
+  usesTarget(engine?: RuleResolver, depth = 0) {
+    return this.rules.some((r) => r.usesTarget(engine, depth));
+  }
   toString(): string {
     return `(${this.rules.map(String).join(' and ')})`;
   }
@@ -596,7 +664,9 @@ export class OrCheck extends Check {
     for (const r of this.rules) if (r.evaluate(target, creds, engine)) return true;
     return false;
   }
-  usesTarget(engine?: RuleResolver, depth = 0) { return this.rules.some((r) => r.usesTarget(engine, depth)); }
+  usesTarget(engine?: RuleResolver, depth = 0) {
+    return this.rules.some((r) => r.usesTarget(engine, depth));
+  }
   toString(): string {
     return `(${this.rules.map(String).join(' or ')})`;
   }
@@ -613,7 +683,8 @@ export class RuleCheck extends Check {
   evaluate(target: PolicyTarget, creds: PolicyCredentials, engine?: RuleResolver): boolean {
     const rule = engine?.resolveRule(this.match);
     if (!rule) return false; // fail closed
-    if (ruleDepth >= MAX_RULE_DEPTH) throw new PolicyEvaluationError(`Rule references nested too deeply (cycle?) at rule:${this.match}`);
+    if (ruleDepth >= MAX_RULE_DEPTH)
+      throw new PolicyEvaluationError(`Rule references nested too deeply (cycle?) at rule:${this.match}`);
     ruleDepth++;
     try {
       return rule.evaluate(target, creds, engine);
@@ -656,7 +727,9 @@ export class RoleCheck extends Check {
   toString(): string {
     return `role:${this.match}`;
   }
-  usesTarget() { return this.lowered === undefined; }
+  usesTarget() {
+    return this.lowered === undefined;
+  }
 }
 
 export class GenericCheck extends Check {
@@ -666,7 +739,10 @@ export class GenericCheck extends Check {
   private readonly path: DottedPath;
   private readonly badKind: boolean;
 
-  constructor(readonly kind: string, readonly match: string) {
+  constructor(
+    readonly kind: string,
+    readonly match: string,
+  ) {
     super();
     this.template = new Template(match);
     this.literal = pythonLiteralStr(kind);
@@ -683,7 +759,9 @@ export class GenericCheck extends Check {
   toString(): string {
     return `${this.kind}:${this.match}`;
   }
-  usesTarget() { return this.template.constantValue() === undefined; }
+  usesTarget() {
+    return this.template.constantValue() === undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -770,7 +848,8 @@ const REDUCTIONS: readonly Reduction[] = [
     reduce: (v) => {
       const or = v[0] as OrCheck;
       const last = or.rules.pop()!;
-      const and = last instanceof AndCheck ? (last.rules.push(v[2] as Check), last) : new AndCheck([last, v[2] as Check]);
+      const and =
+        last instanceof AndCheck ? (last.rules.push(v[2] as Check), last) : new AndCheck([last, v[2] as Check]);
       or.rules.push(and);
       return { type: 'or_expr', value: or };
     },
@@ -863,9 +942,14 @@ export class PolicyEngine implements RuleResolver {
   private readonly compiled = new Map<string, CompiledRule>();
   private readonly enforceScope: boolean;
   private readonly logger: PolicyLogger;
+  /** See PolicyEngineOptions. */
+  readonly contextIsAdmin: boolean;
+  readonly tenantIdCredential: boolean;
 
   constructor(defaults: PolicyDefault[], options: PolicyEngineOptions = {}) {
     this.enforceScope = options.enforceScope ?? false;
+    this.contextIsAdmin = options.contextIsAdmin ?? false;
+    this.tenantIdCredential = options.tenantIdCredential ?? false;
     this.logger = options.logger ?? consoleLogger;
     const overrides = options.overrides ?? {};
     for (const d of defaults) {
@@ -882,7 +966,13 @@ export class PolicyEngine implements RuleResolver {
     }
     for (const [name, checkStr] of Object.entries(overrides)) {
       if (this.compiled.has(name) || typeof checkStr !== 'string') continue;
-      this.compiled.set(name, { name, checkStr, check: this.parse(name, checkStr), scopeTypes: undefined, base: undefined });
+      this.compiled.set(name, {
+        name,
+        checkStr,
+        check: this.parse(name, checkStr),
+        scopeTypes: undefined,
+        base: undefined,
+      });
     }
   }
 
@@ -896,8 +986,18 @@ export class PolicyEngine implements RuleResolver {
    * "always allow", as in oslo.  Unreadable/invalid files throw.
    */
   /** A service's engine: its upstream defaults, overridden by <policyDir>/<service>.yaml, warnings to its log. */
-  static forService(service: string, defaults: PolicyDefault[], policyDir: string, log: PolicyLogger, options: { enforceScope?: boolean } = {}): PolicyEngine {
-    return new PolicyEngine(defaults, { ...options, overrides: PolicyEngine.loadOverrides(join(policyDir, `${service}.yaml`)), logger: { warn: (m: string) => log.warn(m) } });
+  static forService(
+    service: string,
+    defaults: PolicyDefault[],
+    policyDir: string,
+    log: PolicyLogger,
+    options: Pick<PolicyEngineOptions, 'enforceScope' | 'contextIsAdmin' | 'tenantIdCredential'> = {},
+  ): PolicyEngine {
+    return new PolicyEngine(defaults, {
+      ...options,
+      overrides: PolicyEngine.loadOverrides(join(policyDir, `${service}.yaml`)),
+      logger: { warn: (m: string) => log.warn(m) },
+    });
   }
 
   static loadOverrides(file: string): Record<string, string> {
@@ -920,7 +1020,8 @@ export class PolicyEngine implements RuleResolver {
       }
     }
     if (parsed === null || parsed === undefined || parsed === '') return {};
-    if (!isPlainObject(parsed)) throw new Error(`Invalid policy file ${file}: expected a mapping of rule names to rules`);
+    if (!isPlainObject(parsed))
+      throw new Error(`Invalid policy file ${file}: expected a mapping of rule names to rules`);
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(parsed)) {
       if (typeof value === 'string') out[name] = value;
@@ -964,13 +1065,17 @@ export class PolicyEngine implements RuleResolver {
     return this.check(rule, target, creds).allowed;
   }
 
-  check(rule: string, target: Record<string, unknown>, creds: PolicyCredentials): { allowed: boolean; scopeError: boolean } {
+  check(
+    rule: string,
+    target: Record<string, unknown>,
+    creds: PolicyCredentials,
+  ): { allowed: boolean; scopeError: boolean } {
     try {
       const own = this.compiled.get(rule);
       const compiled = own ?? this.compiled.get(DEFAULT_RULE);
       if (!compiled) return { allowed: false, scopeError: false };
+      let c = this.serviceCredentials(creds);
       // oslo copies system_scope into creds['system'] before checking.
-      let c = creds;
       if (pyTruthy(creds.system_scope) && creds['system'] !== creds.system_scope) {
         c = { ...creds, system: creds.system_scope };
       }
@@ -987,6 +1092,17 @@ export class PolicyEngine implements RuleResolver {
       this.logger.warn(`Error enforcing ${rule}: ${(err as Error).message}; denying`);
       return { allowed: false, scopeError: false };
     }
+  }
+
+  /** The credentials with what this service's context adds (see the options); the same object when nothing is missing. */
+  serviceCredentials(creds: PolicyCredentials): PolicyCredentials {
+    const isAdmin = this.contextIsAdmin && creds.is_admin === undefined;
+    const tenant = this.tenantIdCredential && !('tenant_id' in creds);
+    if (!isAdmin && !tenant) return creds;
+    const c: PolicyCredentials = { ...creds };
+    if (isAdmin) c.is_admin = (creds.roles ?? []).includes('admin');
+    if (tenant) c.tenant_id = creds.project_id ?? null;
+    return c;
   }
 
   rules(): PolicyDefault[] {

@@ -38,8 +38,15 @@ const watched = new Map<string, number>();
 /** Checkpoints `file` from the worker until the returned function is called (one call per connection). */
 export function checkpointInBackground(file: string): () => void {
   if (!worker) {
-    worker = new Worker(WORKER_SOURCE, { eval: true, name: 'sqlite-checkpoint', workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
-    worker.on('error', () => { worker = undefined; watched.clear(); });
+    worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      name: 'sqlite-checkpoint',
+      workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3') },
+    });
+    worker.on('error', () => {
+      worker = undefined;
+      watched.clear();
+    });
     worker.unref();
   }
   const w = worker;
@@ -51,7 +58,10 @@ export function checkpointInBackground(file: string): () => void {
     if (done) return;
     done = true;
     const left = (watched.get(file) ?? 1) - 1;
-    if (left > 0) { watched.set(file, left); return; }
+    if (left > 0) {
+      watched.set(file, left);
+      return;
+    }
     watched.delete(file);
     if (worker === w) w.postMessage({ op: 'close', file });
   };

@@ -11,25 +11,40 @@ import type { UserManager } from './users.ts';
 import type { ResourceManager } from './resource.ts';
 import type { AppCredInfo, AppCredLookup } from './token/provider.ts';
 
-export interface AccessRule { id: string; service: string; path: string; method: string }
+export interface AccessRule {
+  id: string;
+  service: string;
+  path: string;
+  method: string;
+}
 
 export interface ApplicationCredential {
-  id: string; name: string; description: string | null; user_id: string; project_id: string | null; system: string | null;
+  id: string;
+  name: string;
+  description: string | null;
+  user_id: string;
+  project_id: string | null;
+  system: string | null;
   /** ISO 8601 with microseconds and Z, or null. */
   expires_at: string | null;
-  unrestricted: boolean; roleIds: string[]; access_rules: AccessRule[];
+  unrestricted: boolean;
+  roleIds: string[];
+  access_rules: AccessRule[];
 }
 
 const hex = () => randomUUID().replace(/-/g, '');
 
-export const appCredNotFound = (id: string) => new ApiError(404, `Could not find Application Credential: ${id}.`, 'ApplicationCredentialNotFound');
-export const accessRuleNotFound = (id: string) => new ApiError(404, `Could not find Access Rule: ${id}.`, 'AccessRuleNotFound');
+export const appCredNotFound = (id: string) =>
+  new ApiError(404, `Could not find Application Credential: ${id}.`, 'ApplicationCredentialNotFound');
+export const accessRuleNotFound = (id: string) =>
+  new ApiError(404, `Could not find Access Rule: ${id}.`, 'AccessRuleNotFound');
 const unauthorized = () => new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
 
 /** Keystone's generated secret: 64 random bytes, urlsafe base64 without padding. */
 export const generateSecret = () => randomBytes(64).toString('base64url');
 
-const TS_SUFFIX = ' The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.';
+const TS_SUFFIX =
+  ' The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.';
 
 /**
  * Parses an expires_at as Keystone does (a time without a zone is UTC) and keeps its
@@ -37,12 +52,21 @@ const TS_SUFFIX = ' The server could not comply with the request since it is eit
  * 400 when malformed or in the past.
  */
 export function parseExpiration(s: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(s.trim());
+  const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i.exec(
+    s.trim(),
+  );
   if (!m) throw badRequest(`Timestamp not in expected format.${TS_SUFFIX}`, 'ValidationTimeStampError');
   const [, y, mo, d, h, mi, sec, frac, tz] = m;
   let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0));
   const check = new Date(ms);
-  if (Number.isNaN(ms) || check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59) {
+  if (
+    Number.isNaN(ms) ||
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(sec ?? 0) > 59
+  ) {
     throw badRequest(`Timestamp not in expected format.${TS_SUFFIX}`, 'ValidationTimeStampError');
   }
   if (tz && tz.toUpperCase() !== 'Z') {
@@ -51,7 +75,8 @@ export function parseExpiration(s: string): string {
     ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || 0)) * 60000;
   }
   const micro = (frac ?? '').slice(0, 6).padEnd(6, '0');
-  if (ms + Number(micro) / 1000 <= Date.now()) throw badRequest(`The 'expires_at' must not be before now.${TS_SUFFIX}`, 'ValidationExpirationError');
+  if (ms + Number(micro) / 1000 <= Date.now())
+    throw badRequest(`The 'expires_at' must not be before now.${TS_SUFFIX}`, 'ValidationExpirationError');
   return `${new Date(ms).toISOString().slice(0, 19)}.${micro}Z`;
 }
 
@@ -59,13 +84,22 @@ export function parseExpiration(s: string): string {
 export const renderTime = (t: string | null) => (t ? t.replace(/Z$/, '') : null);
 
 export class ApplicationCredentialManager implements AppCredLookup {
-  constructor(private b: IdentityBackend, private users: UserManager, private resource: ResourceManager) {}
+  constructor(
+    private b: IdentityBackend,
+    private users: UserManager,
+    private resource: ResourceManager,
+  ) {}
 
   // ---- access rules ----
 
-  private toRule(r: any): AccessRule { return { id: r.id, service: r.service, path: r.path, method: r.method }; }
+  private toRule(r: any): AccessRule {
+    return { id: r.id, service: r.service, path: r.path, method: r.method };
+  }
 
-  async listAccessRules(userId: string, f: { service?: string; path?: string; method?: string } = {}): Promise<AccessRule[]> {
+  async listAccessRules(
+    userId: string,
+    f: { service?: string; path?: string; method?: string } = {},
+  ): Promise<AccessRule[]> {
     let q = this.b.db.selectFrom('access_rule').selectAll().where('user_id', '=', userId);
     if (f.service !== undefined) q = q.where('service', '=', f.service);
     if (f.path !== undefined) q = q.where('path', '=', f.path);
@@ -75,15 +109,25 @@ export class ApplicationCredentialManager implements AppCredLookup {
 
   /** A user's access rule; 404 when it is not theirs. */
   async getAccessRule(userId: string, id: string): Promise<AccessRule> {
-    const r = await this.b.db.selectFrom('access_rule').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    const r = await this.b.db
+      .selectFrom('access_rule')
+      .selectAll()
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     if (!r) throw accessRuleNotFound(id);
     return this.toRule(r);
   }
 
   async deleteAccessRule(userId: string, id: string): Promise<void> {
     await this.getAccessRule(userId, id);
-    const creds = await this.b.db.selectFrom('application_credential').select('access_rules').where('user_id', '=', userId).execute();
-    if (creds.some((c: any) => json<string[]>(c.access_rules, []).includes(id))) throw new ApiError(403, 'May not delete access rule in use', 'ForbiddenNotSecurity');
+    const creds = await this.b.db
+      .selectFrom('application_credential')
+      .select('access_rules')
+      .where('user_id', '=', userId)
+      .execute();
+    if (creds.some((c: any) => json<string[]>(c.access_rules, []).includes(id)))
+      throw new ApiError(403, 'May not delete access rule in use', 'ForbiddenNotSecurity');
     await this.b.db.deleteFrom('access_rule').where('id', '=', id).execute();
     this.b.notify('access_rule', 'deleted', id);
   }
@@ -99,9 +143,18 @@ export class ApplicationCredentialManager implements AppCredLookup {
   private async toAppCreds(rows: any[]): Promise<ApplicationCredential[]> {
     const rules = await this.rulesById([...new Set(rows.flatMap((r) => json<string[]>(r.access_rules, [])))]);
     return rows.map((r) => ({
-      id: r.id, name: r.name, description: r.description ?? null, user_id: r.user_id, project_id: r.project_id ?? null, system: r.system ?? null,
-      expires_at: r.expires_at ?? null, unrestricted: bool(r.unrestricted), roleIds: json<string[]>(r.roles, []),
-      access_rules: json<string[]>(r.access_rules, []).map((id) => rules.get(id)).filter((x): x is AccessRule => !!x),
+      id: r.id,
+      name: r.name,
+      description: r.description ?? null,
+      user_id: r.user_id,
+      project_id: r.project_id ?? null,
+      system: r.system ?? null,
+      expires_at: r.expires_at ?? null,
+      unrestricted: bool(r.unrestricted),
+      roleIds: json<string[]>(r.roles, []),
+      access_rules: json<string[]>(r.access_rules, [])
+        .map((id) => rules.get(id))
+        .filter((x): x is AccessRule => !!x),
     }));
   }
 
@@ -127,13 +180,25 @@ export class ApplicationCredentialManager implements AppCredLookup {
    * `heldRoleIds` are the user's effective roles on the project, which every role must be in.
    */
   async create(c: {
-    id?: string; name: string; description?: string | null; secret: string; user_id: string; project_id: string | null;
-    expires_at?: string | null; unrestricted?: boolean; roleIds: string[]; heldRoleIds: string[];
+    id?: string;
+    name: string;
+    description?: string | null;
+    secret: string;
+    user_id: string;
+    project_id: string | null;
+    expires_at?: string | null;
+    unrestricted?: boolean;
+    roleIds: string[];
+    heldRoleIds: string[];
     access_rules?: Array<{ id?: string; service?: string; path?: string; method?: string }>;
   }): Promise<ApplicationCredential> {
     const held = new Set(c.heldRoleIds);
     for (const r of c.roleIds) {
-      if (!held.has(r)) throw badRequest(`Invalid application credential: Could not find role assignment with role: ${r}, user or group: ${c.user_id}, project, domain, or system: ${c.project_id}.`, 'ApplicationCredentialValidationError');
+      if (!held.has(r))
+        throw badRequest(
+          `Invalid application credential: Could not find role assignment with role: ${r}, user or group: ${c.user_id}, project, domain, or system: ${c.project_id}.`,
+          'ApplicationCredentialValidationError',
+        );
     }
     const id = c.id ?? hex();
     const secretHash = await this.users.hash(c.secret);
@@ -144,13 +209,26 @@ export class ApplicationCredentialManager implements AppCredLookup {
           let found: any;
           // An id names one of the user's rules; otherwise an identical rule of the user is reused.
           if (ar.id) found = await tx.selectFrom('access_rule').selectAll().where('id', '=', ar.id).executeTakeFirst();
-          if (found && found.user_id !== c.user_id) throw badRequest(`Invalid application credential: access rule ${ar.id} belongs to another user.`, 'ApplicationCredentialValidationError');
+          if (found && found.user_id !== c.user_id)
+            throw badRequest(
+              `Invalid application credential: access rule ${ar.id} belongs to another user.`,
+              'ApplicationCredentialValidationError',
+            );
           if (!found) {
             if (ar.service === undefined || ar.path === undefined || ar.method === undefined) {
-              throw badRequest(`Invalid application credential: ${ar.id ? `access rule ${ar.id} not found; ` : ''}a new access rule needs service, path and method.`, 'ApplicationCredentialValidationError');
+              throw badRequest(
+                `Invalid application credential: ${ar.id ? `access rule ${ar.id} not found; ` : ''}a new access rule needs service, path and method.`,
+                'ApplicationCredentialValidationError',
+              );
             }
-            found = await tx.selectFrom('access_rule').selectAll()
-              .where('user_id', '=', c.user_id).where('service', '=', ar.service).where('path', '=', ar.path).where('method', '=', ar.method).executeTakeFirst();
+            found = await tx
+              .selectFrom('access_rule')
+              .selectAll()
+              .where('user_id', '=', c.user_id)
+              .where('service', '=', ar.service)
+              .where('path', '=', ar.path)
+              .where('method', '=', ar.method)
+              .executeTakeFirst();
           }
           if (!found) {
             found = { id: ar.id ?? hex(), user_id: c.user_id, service: ar.service, path: ar.path, method: ar.method };
@@ -158,11 +236,22 @@ export class ApplicationCredentialManager implements AppCredLookup {
           }
           if (!ruleIds.includes(found.id)) ruleIds.push(found.id);
         }
-        await tx.insertInto('application_credential').values({
-          id, name: c.name, secret_hash: secretHash, description: c.description ?? null, user_id: c.user_id, project_id: c.project_id,
-          system: null, expires_at: c.expires_at ?? null, unrestricted: int(c.unrestricted ?? false),
-          roles: JSON.stringify([...new Set(c.roleIds)]), access_rules: ruleIds.length ? JSON.stringify(ruleIds) : null,
-        }).execute();
+        await tx
+          .insertInto('application_credential')
+          .values({
+            id,
+            name: c.name,
+            secret_hash: secretHash,
+            description: c.description ?? null,
+            user_id: c.user_id,
+            project_id: c.project_id,
+            system: null,
+            expires_at: c.expires_at ?? null,
+            unrestricted: int(c.unrestricted ?? false),
+            roles: JSON.stringify([...new Set(c.roleIds)]),
+            access_rules: ruleIds.length ? JSON.stringify(ruleIds) : null,
+          })
+          .execute();
       });
     } catch (e) {
       if (isUniqueViolation(e)) throw conflictDup('application_credential', 'name', c.name);
@@ -184,8 +273,15 @@ export class ApplicationCredentialManager implements AppCredLookup {
 
   private info(a: ApplicationCredential): AppCredInfo {
     return {
-      id: a.id, name: a.name, user_id: a.user_id, project_id: a.project_id, system: a.system, expires_at: a.expires_at,
-      unrestricted: a.unrestricted, roleIds: a.roleIds, access_rules: a.access_rules.map((r) => ({ ...r })),
+      id: a.id,
+      name: a.name,
+      user_id: a.user_id,
+      project_id: a.project_id,
+      system: a.system,
+      expires_at: a.expires_at,
+      unrestricted: a.unrestricted,
+      roleIds: a.roleIds,
+      access_rules: a.access_rules.map((r) => ({ ...r })),
     };
   }
 
@@ -196,26 +292,35 @@ export class ApplicationCredentialManager implements AppCredLookup {
 
   /** The `application_credential` auth method: id + secret, or name + user + secret. Every mismatch is the same 401. */
   async authenticate(body: any): Promise<AppCredInfo> {
-    if (!body || typeof body !== 'object') throw badRequest(`Expecting to find id or name in application credential.${TS_SUFFIX}`, 'ValidationError');
+    if (!body || typeof body !== 'object')
+      throw badRequest(`Expecting to find id or name in application credential.${TS_SUFFIX}`, 'ValidationError');
     let ac: ApplicationCredential | undefined;
     if (body.id) {
       if (typeof body.id !== 'string') throw unauthorized();
       ac = await this.find(body.id);
     } else if (body.name) {
       const u = body.user;
-      if (!u || typeof u !== 'object') throw badRequest(`Expecting to find user in application credential.${TS_SUFFIX}`, 'ValidationError');
+      if (!u || typeof u !== 'object')
+        throw badRequest(`Expecting to find user in application credential.${TS_SUFFIX}`, 'ValidationError');
       let userId: string | undefined;
       if (u.id) userId = (await this.users.find(String(u.id)))?.id;
       else if (u.name) {
         const dref = u.domain;
-        if (!dref || typeof dref !== 'object' || (!dref.id && !dref.name)) throw badRequest(`Expecting to find domain in user.${TS_SUFFIX}`, 'ValidationError');
-        const d = dref.id ? await this.resource.find(String(dref.id)) : await this.resource.findDomainByName(String(dref.name));
+        if (!dref || typeof dref !== 'object' || (!dref.id && !dref.name))
+          throw badRequest(`Expecting to find domain in user.${TS_SUFFIX}`, 'ValidationError');
+        const d = dref.id
+          ? await this.resource.find(String(dref.id))
+          : await this.resource.findDomainByName(String(dref.name));
         if (d && d.is_domain) userId = (await this.users.findByName(String(u.name), d.id))?.id;
       } else throw badRequest(`Expecting to find id or name in user.${TS_SUFFIX}`, 'ValidationError');
       if (userId) ac = (await this.list(userId, { name: String(body.name) }))[0];
     } else throw badRequest(`Expecting to find id or name in application credential.${TS_SUFFIX}`, 'ValidationError');
     if (!ac || typeof body.secret !== 'string') throw unauthorized();
-    const row: any = await this.b.db.selectFrom('application_credential').select('secret_hash').where('id', '=', ac.id).executeTakeFirst();
+    const row: any = await this.b.db
+      .selectFrom('application_credential')
+      .select('secret_hash')
+      .where('id', '=', ac.id)
+      .executeTakeFirst();
     if (!row || !(await bcrypt.compare(body.secret, row.secret_hash))) throw unauthorized();
     if (ac.expires_at && Date.parse(ac.expires_at) <= Date.now()) throw unauthorized();
     const user = await this.users.find(ac.user_id);

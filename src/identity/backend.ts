@@ -17,14 +17,21 @@ export class IdentityBackend {
   /** Revokes every token of a user (set by the revocation manager). */
   revokeUser?: (userId: string) => void;
   private listeners: Array<() => void> = [];
-  constructor(public db: Kysely<any>, public config: StratusConfig, public bus: MessageBus, public log: Logger) {}
+  constructor(
+    public db: Kysely<any>,
+    public config: StratusConfig,
+    public bus: MessageBus,
+    public log: Logger,
+  ) {}
 
   /** Called after any write that may change a token's validity or content. */
   changed() {
     this.generation++;
     for (const l of this.listeners) l();
   }
-  onChange(fn: () => void) { this.listeners.push(fn); }
+  onChange(fn: () => void) {
+    this.listeners.push(fn);
+  }
 
   /** Keystone's CADF-style basic notifications: identity.<resource>.<created|updated|deleted>. */
   notify(resource: string, operation: 'created' | 'updated' | 'deleted' | 'disabled', id: string) {
@@ -39,7 +46,11 @@ export function notFound(kind: string, id: string, type = `${kind[0]!.toUpperCas
 }
 
 export function conflictDup(kind: string, field: string, value: string) {
-  return new ApiError(409, `Conflict occurred attempting to store ${kind} - Duplicate entry found with ${field} ${value}.`, 'Conflict');
+  return new ApiError(
+    409,
+    `Conflict occurred attempting to store ${kind} - Duplicate entry found with ${field} ${value}.`,
+    'Conflict',
+  );
 }
 
 /** Keystone's timestamp format: microseconds and a Z on token times. */

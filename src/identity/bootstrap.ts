@@ -4,7 +4,12 @@
 import type { IdentityService } from './service.ts';
 import { DEFAULT_DOMAIN } from './backend.ts';
 
-export interface CatalogService { type: string; name: string; description: string; url: string }
+export interface CatalogService {
+  type: string;
+  name: string;
+  description: string;
+  url: string;
+}
 
 export interface BootstrapOptions {
   adminPassword: string;
@@ -17,11 +22,16 @@ export interface BootstrapOptions {
 }
 
 export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
-  const domain = (await s.resource.find(DEFAULT_DOMAIN)) ?? await s.resource.createDomain({ id: DEFAULT_DOMAIN, name: 'Default', description: 'The default domain' });
-  const project = async (name: string) => (await s.resource.findProjectByName(name, domain.id)) ?? s.resource.createProject({ name, domain_id: domain.id, description: `Bootstrap project for ${name}` }, domain.id);
+  const domain =
+    (await s.resource.find(DEFAULT_DOMAIN)) ??
+    (await s.resource.createDomain({ id: DEFAULT_DOMAIN, name: 'Default', description: 'The default domain' }));
+  const project = async (name: string) =>
+    (await s.resource.findProjectByName(name, domain.id)) ??
+    s.resource.createProject({ name, domain_id: domain.id, description: `Bootstrap project for ${name}` }, domain.id);
   const adminProject = await project('admin');
   const serviceProject = await project('service');
-  const role = async (name: string) => (await s.assignment.findRoleByName(name)) ?? s.assignment.createRole({ name, extra: {} });
+  const role = async (name: string) =>
+    (await s.assignment.findRoleByName(name)) ?? s.assignment.createRole({ name, extra: {} });
   const reader = await role('reader');
   const member = await role('member');
   const admin = await role('admin');
@@ -32,29 +42,85 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
   await s.assignment.createImplied(member.id, reader.id);
 
   let adminUser = await s.users.findByName('admin', domain.id);
-  if (!adminUser) adminUser = await s.users.create({ name: 'admin', domain_id: domain.id, password: o.adminPassword, options: {}, extra: {} });
+  if (!adminUser)
+    adminUser = await s.users.create({
+      name: 'admin',
+      domain_id: domain.id,
+      password: o.adminPassword,
+      options: {},
+      extra: {},
+    });
   else if (o.resetAdminPassword) await s.users.update(adminUser.id, { password: o.adminPassword, enabled: true });
-  await s.assignment.grant({ type: 'UserProject', actor_id: adminUser.id, target_id: adminProject.id, role_id: admin.id, inherited: false });
-  await s.assignment.grant({ type: 'UserSystem', actor_id: adminUser.id, target_id: 'system', role_id: admin.id, inherited: false });
+  await s.assignment.grant({
+    type: 'UserProject',
+    actor_id: adminUser.id,
+    target_id: adminProject.id,
+    role_id: admin.id,
+    inherited: false,
+  });
+  await s.assignment.grant({
+    type: 'UserSystem',
+    actor_id: adminUser.id,
+    target_id: 'system',
+    role_id: admin.id,
+    inherited: false,
+  });
 
   for (const svc of o.services) {
     if (svc.type === 'identity') continue;
     let u = await s.users.findByName(svc.name, domain.id);
-    if (!u) u = await s.users.create({ name: svc.name, domain_id: domain.id, password: o.servicePassword, options: { ignore_password_expiry: true, ignore_lockout_failure_attempts: true }, extra: {} });
-    await s.assignment.grant({ type: 'UserProject', actor_id: u.id, target_id: serviceProject.id, role_id: admin.id, inherited: false });
-    await s.assignment.grant({ type: 'UserProject', actor_id: u.id, target_id: serviceProject.id, role_id: service.id, inherited: false });
+    if (!u)
+      u = await s.users.create({
+        name: svc.name,
+        domain_id: domain.id,
+        password: o.servicePassword,
+        options: { ignore_password_expiry: true, ignore_lockout_failure_attempts: true },
+        extra: {},
+      });
+    await s.assignment.grant({
+      type: 'UserProject',
+      actor_id: u.id,
+      target_id: serviceProject.id,
+      role_id: admin.id,
+      inherited: false,
+    });
+    await s.assignment.grant({
+      type: 'UserProject',
+      actor_id: u.id,
+      target_id: serviceProject.id,
+      role_id: service.id,
+      inherited: false,
+    });
     // System reader, as DevStack grants services that read Keystone's unified limits (oslo.limit).
-    await s.assignment.grant({ type: 'UserSystem', actor_id: u.id, target_id: 'system', role_id: reader.id, inherited: false });
+    await s.assignment.grant({
+      type: 'UserSystem',
+      actor_id: u.id,
+      target_id: 'system',
+      role_id: reader.id,
+      inherited: false,
+    });
   }
 
-  if (!(await s.catalog.listRegions()).some((r) => r.id === o.region)) await s.catalog.createRegion({ id: o.region, description: '', extra: {} });
+  if (!(await s.catalog.listRegions()).some((r) => r.id === o.region))
+    await s.catalog.createRegion({ id: o.region, description: '', extra: {} });
   for (const svc of o.services) {
     let entry = (await s.catalog.listServices({ type: svc.type })).find((x) => x.extra.name === svc.name);
-    if (!entry) entry = await s.catalog.createService({ type: svc.type, extra: { name: svc.name, description: svc.description } });
+    if (!entry)
+      entry = await s.catalog.createService({
+        type: svc.type,
+        extra: { name: svc.name, description: svc.description },
+      });
     const eps = await s.catalog.listEndpoints({ serviceId: entry.id });
     for (const iface of ['public', 'internal', 'admin']) {
       const ep = eps.find((e) => e.interface === iface && e.region_id === o.region);
-      if (!ep) await s.catalog.createEndpoint({ service_id: entry.id, interface: iface, region_id: o.region, url: svc.url, extra: {} });
+      if (!ep)
+        await s.catalog.createEndpoint({
+          service_id: entry.id,
+          interface: iface,
+          region_id: o.region,
+          url: svc.url,
+          extra: {},
+        });
       else if (ep.url !== svc.url) await s.catalog.updateEndpoint(ep.id, { url: svc.url });
     }
   }

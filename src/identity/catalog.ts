@@ -3,19 +3,55 @@ import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json } from '../core/db.ts';
 import { IdentityBackend, newId, notFound } from './backend.ts';
 
-export interface Region { id: string; description: string; parent_region_id: string | null; extra: Record<string, unknown> }
-export interface Service { id: string; type: string; enabled: boolean; name?: string; description?: string; extra: Record<string, unknown> }
-export interface Endpoint { id: string; service_id: string; interface: string; region_id: string | null; url: string; enabled: boolean; extra: Record<string, unknown> }
-export interface CatalogEntry { id: string; type: string; name: string; endpoints: Array<{ id: string; interface: string; region_id: string | null; region: string | null; url: string }> }
+export interface Region {
+  id: string;
+  description: string;
+  parent_region_id: string | null;
+  extra: Record<string, unknown>;
+}
+export interface Service {
+  id: string;
+  type: string;
+  enabled: boolean;
+  name?: string;
+  description?: string;
+  extra: Record<string, unknown>;
+}
+export interface Endpoint {
+  id: string;
+  service_id: string;
+  interface: string;
+  region_id: string | null;
+  url: string;
+  enabled: boolean;
+  extra: Record<string, unknown>;
+}
+export interface CatalogEntry {
+  id: string;
+  type: string;
+  name: string;
+  endpoints: Array<{ id: string; interface: string; region_id: string | null; region: string | null; url: string }>;
+}
 
 export const INTERFACES = ['public', 'internal', 'admin'];
 
 export class CatalogManager {
   private catalogCache?: { services: Service[]; endpoints: Endpoint[] };
-  constructor(private b: IdentityBackend) { b.onChange(() => { this.catalogCache = undefined; }); }
+  constructor(private b: IdentityBackend) {
+    b.onChange(() => {
+      this.catalogCache = undefined;
+    });
+  }
 
   // ---- regions ----
-  private toRegion(r: any): Region { return { id: r.id, description: r.description ?? '', parent_region_id: r.parent_region_id ?? null, extra: json(r.extra, {}) }; }
+  private toRegion(r: any): Region {
+    return {
+      id: r.id,
+      description: r.description ?? '',
+      parent_region_id: r.parent_region_id ?? null,
+      extra: json(r.extra, {}),
+    };
+  }
   async listRegions(parent?: string) {
     let q = this.b.db.selectFrom('region').selectAll();
     if (parent !== undefined) q = q.where('parent_region_id', '=', parent);
@@ -28,24 +64,50 @@ export class CatalogManager {
   }
   private async assertParent(id: string, parent: string | null | undefined) {
     if (!parent) return;
-    if (parent === id) throw badRequest(`The specified parent region ${parent} would create a circular region hierarchy.`, 'CircularRegionHierarchyError');
+    if (parent === id)
+      throw badRequest(
+        `The specified parent region ${parent} would create a circular region hierarchy.`,
+        'CircularRegionHierarchyError',
+      );
     let cur: string | null = parent;
     const seen = new Set<string>();
     while (cur) {
-      if (cur === id || seen.has(cur)) throw badRequest(`The specified parent region ${parent} would create a circular region hierarchy.`, 'CircularRegionHierarchyError');
+      if (cur === id || seen.has(cur))
+        throw badRequest(
+          `The specified parent region ${parent} would create a circular region hierarchy.`,
+          'CircularRegionHierarchyError',
+        );
       seen.add(cur);
-      const row: any = await this.b.db.selectFrom('region').select('parent_region_id').where('id', '=', cur).executeTakeFirst();
+      const row: any = await this.b.db
+        .selectFrom('region')
+        .select('parent_region_id')
+        .where('id', '=', cur)
+        .executeTakeFirst();
       if (!row) throw badRequest(`The specified parent region ${parent} could not be found.`, 'ValidationError');
       cur = row.parent_region_id;
     }
   }
-  async createRegion(body: { id?: string; description?: string; parent_region_id?: string | null; extra: Record<string, unknown> }) {
+  async createRegion(body: {
+    id?: string;
+    description?: string;
+    parent_region_id?: string | null;
+    extra: Record<string, unknown>;
+  }) {
     const id = body.id ?? newId();
     await this.assertParent(id, body.parent_region_id);
     try {
-      await this.b.db.insertInto('region').values({ id, description: body.description ?? '', parent_region_id: body.parent_region_id ?? null, extra: JSON.stringify(body.extra) }).execute();
+      await this.b.db
+        .insertInto('region')
+        .values({
+          id,
+          description: body.description ?? '',
+          parent_region_id: body.parent_region_id ?? null,
+          extra: JSON.stringify(body.extra),
+        })
+        .execute();
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError(409, `Conflict occurred attempting to store region - Duplicate ID, ${id}.`, 'Conflict');
+      if (isUniqueViolation(e))
+        throw new ApiError(409, `Conflict occurred attempting to store region - Duplicate ID, ${id}.`, 'Conflict');
       throw e;
     }
     this.b.notify('region', 'created', id);
@@ -53,24 +115,44 @@ export class CatalogManager {
   }
   async updateRegion(id: string, patch: Record<string, any>) {
     const cur = await this.getRegion(id);
-    if (patch.id !== undefined && patch.id !== id) throw badRequest('Update of `id` is not allowed.', 'ValidationError');
+    if (patch.id !== undefined && patch.id !== id)
+      throw badRequest('Update of `id` is not allowed.', 'ValidationError');
     if (patch.parent_region_id !== undefined) await this.assertParent(id, patch.parent_region_id);
     const extra = { ...cur.extra };
-    for (const [k, v] of Object.entries(patch)) if (!['id', 'description', 'parent_region_id', 'links'].includes(k)) extra[k] = v;
-    await this.b.db.updateTable('region').set({
-      ...(patch.description !== undefined ? { description: patch.description } : {}),
-      ...(patch.parent_region_id !== undefined ? { parent_region_id: patch.parent_region_id } : {}),
-      extra: JSON.stringify(extra),
-    }).where('id', '=', id).execute();
+    for (const [k, v] of Object.entries(patch))
+      if (!['id', 'description', 'parent_region_id', 'links'].includes(k)) extra[k] = v;
+    await this.b.db
+      .updateTable('region')
+      .set({
+        ...(patch.description !== undefined ? { description: patch.description } : {}),
+        ...(patch.parent_region_id !== undefined ? { parent_region_id: patch.parent_region_id } : {}),
+        extra: JSON.stringify(extra),
+      })
+      .where('id', '=', id)
+      .execute();
     this.b.changed();
     return this.getRegion(id);
   }
   async deleteRegion(id: string) {
     await this.getRegion(id);
-    const child = await this.b.db.selectFrom('region').select('id').where('parent_region_id', '=', id).executeTakeFirst();
-    if (child) throw new ApiError(403, `Unable to delete region ${id} because it or its child regions have associated endpoints.`, 'RegionDeletionError');
+    const child = await this.b.db
+      .selectFrom('region')
+      .select('id')
+      .where('parent_region_id', '=', id)
+      .executeTakeFirst();
+    if (child)
+      throw new ApiError(
+        403,
+        `Unable to delete region ${id} because it or its child regions have associated endpoints.`,
+        'RegionDeletionError',
+      );
     const ep = await this.b.db.selectFrom('endpoint').select('id').where('region_id', '=', id).executeTakeFirst();
-    if (ep) throw new ApiError(403, `Unable to delete region ${id} because it or its child regions have associated endpoints.`, 'RegionDeletionError');
+    if (ep)
+      throw new ApiError(
+        403,
+        `Unable to delete region ${id} because it or its child regions have associated endpoints.`,
+        'RegionDeletionError',
+      );
     await this.b.db.deleteFrom('region').where('id', '=', id).execute();
     this.b.changed();
   }
@@ -94,7 +176,10 @@ export class CatalogManager {
   }
   async createService(body: { type: string; enabled?: boolean; extra: Record<string, unknown> }) {
     const id = newId();
-    await this.b.db.insertInto('service').values({ id, type: body.type, enabled: int(body.enabled ?? true), extra: JSON.stringify(body.extra) }).execute();
+    await this.b.db
+      .insertInto('service')
+      .values({ id, type: body.type, enabled: int(body.enabled ?? true), extra: JSON.stringify(body.extra) })
+      .execute();
     this.b.changed();
     this.b.notify('service', 'created', id);
     return this.getService(id);
@@ -103,11 +188,15 @@ export class CatalogManager {
     const cur = await this.getService(id);
     const extra = { ...cur.extra };
     for (const [k, v] of Object.entries(patch)) if (!['id', 'type', 'enabled', 'links'].includes(k)) extra[k] = v;
-    await this.b.db.updateTable('service').set({
-      ...(patch.type !== undefined ? { type: patch.type } : {}),
-      ...(patch.enabled !== undefined ? { enabled: int(patch.enabled) } : {}),
-      extra: JSON.stringify(extra),
-    }).where('id', '=', id).execute();
+    await this.b.db
+      .updateTable('service')
+      .set({
+        ...(patch.type !== undefined ? { type: patch.type } : {}),
+        ...(patch.enabled !== undefined ? { enabled: int(patch.enabled) } : {}),
+        extra: JSON.stringify(extra),
+      })
+      .where('id', '=', id)
+      .execute();
     this.b.changed();
     return this.getService(id);
   }
@@ -122,7 +211,15 @@ export class CatalogManager {
 
   // ---- endpoints ----
   private toEndpoint(r: any): Endpoint {
-    return { id: r.id, service_id: r.service_id, interface: r.interface, region_id: r.region_id ?? null, url: r.url, enabled: bool(r.enabled), extra: json(r.extra, {}) };
+    return {
+      id: r.id,
+      service_id: r.service_id,
+      interface: r.interface,
+      region_id: r.region_id ?? null,
+      url: r.url,
+      enabled: bool(r.enabled),
+      extra: json(r.extra, {}),
+    };
   }
   async listEndpoints(f: { interface?: string; serviceId?: string; regionId?: string } = {}) {
     let q = this.b.db.selectFrom('endpoint').selectAll();
@@ -134,7 +231,14 @@ export class CatalogManager {
       const regions = await this.listRegions();
       const wanted = new Set([f.regionId]);
       let grew = true;
-      while (grew) { grew = false; for (const r of regions) if (r.parent_region_id && wanted.has(r.parent_region_id) && !wanted.has(r.id)) { wanted.add(r.id); grew = true; } }
+      while (grew) {
+        grew = false;
+        for (const r of regions)
+          if (r.parent_region_id && wanted.has(r.parent_region_id) && !wanted.has(r.id)) {
+            wanted.add(r.id);
+            grew = true;
+          }
+      }
       rows = rows.filter((e) => e.region_id && wanted.has(e.region_id));
     }
     return rows;
@@ -145,7 +249,11 @@ export class CatalogManager {
     return this.toEndpoint(r);
   }
   private async checkEndpoint(e: { service_id?: string; region_id?: string | null; interface?: string; url?: string }) {
-    if (e.interface !== undefined && !INTERFACES.includes(e.interface)) throw badRequest(`Invalid input for field 'interface': '${e.interface}' does not match '^public$|^internal$|^admin$'`, 'ValidationError');
+    if (e.interface !== undefined && !INTERFACES.includes(e.interface))
+      throw badRequest(
+        `Invalid input for field 'interface': '${e.interface}' does not match '^public$|^internal$|^admin$'`,
+        'ValidationError',
+      );
     if (e.service_id !== undefined) {
       const s = await this.b.db.selectFrom('service').select('id').where('id', '=', e.service_id).executeTakeFirst();
       if (!s) throw badRequest(`Could not find service: ${e.service_id}.`, 'ValidationError');
@@ -156,10 +264,28 @@ export class CatalogManager {
       if (!r) await this.createRegion({ id: e.region_id, description: '', extra: {} });
     }
   }
-  async createEndpoint(body: { service_id: string; interface: string; region_id?: string | null; url: string; enabled?: boolean; extra: Record<string, unknown> }) {
+  async createEndpoint(body: {
+    service_id: string;
+    interface: string;
+    region_id?: string | null;
+    url: string;
+    enabled?: boolean;
+    extra: Record<string, unknown>;
+  }) {
     await this.checkEndpoint(body);
     const id = newId();
-    await this.b.db.insertInto('endpoint').values({ id, service_id: body.service_id, interface: body.interface, region_id: body.region_id ?? null, url: body.url, enabled: int(body.enabled ?? true), extra: JSON.stringify(body.extra) }).execute();
+    await this.b.db
+      .insertInto('endpoint')
+      .values({
+        id,
+        service_id: body.service_id,
+        interface: body.interface,
+        region_id: body.region_id ?? null,
+        url: body.url,
+        enabled: int(body.enabled ?? true),
+        extra: JSON.stringify(body.extra),
+      })
+      .execute();
     this.b.changed();
     return this.getEndpoint(id);
   }
@@ -167,7 +293,9 @@ export class CatalogManager {
     const cur = await this.getEndpoint(id);
     await this.checkEndpoint(patch);
     const extra = { ...cur.extra };
-    for (const [k, v] of Object.entries(patch)) if (!['id', 'service_id', 'interface', 'region_id', 'region', 'url', 'enabled', 'links'].includes(k)) extra[k] = v;
+    for (const [k, v] of Object.entries(patch))
+      if (!['id', 'service_id', 'interface', 'region_id', 'region', 'url', 'enabled', 'links'].includes(k))
+        extra[k] = v;
     const values: Record<string, unknown> = { extra: JSON.stringify(extra) };
     for (const k of ['service_id', 'interface', 'url']) if (patch[k] !== undefined) values[k] = patch[k];
     if (patch.region_id !== undefined) values.region_id = patch.region_id;
@@ -189,14 +317,26 @@ export class CatalogManager {
       this.catalogCache = { services: await this.listServices(), endpoints: await this.listEndpoints() };
     }
     const { services, endpoints } = this.catalogCache;
-    const subst = (url: string) => url
-      .replace(/\$\((tenant_id|project_id)\)s|%\((tenant_id|project_id)\)s/g, projectId ?? '$(project_id)s')
-      .replace(/\$\(user_id\)s|%\(user_id\)s/g, userId ?? '$(user_id)s');
-    return services.filter((s) => s.enabled).map((s) => ({
-      endpoints: endpoints.filter((e) => e.service_id === s.id && e.enabled)
-        .filter((e) => projectId || !/(tenant_id|project_id)\)s/.test(e.url))
-        .map((e) => ({ id: e.id, interface: e.interface, region_id: e.region_id, url: subst(e.url), region: e.region_id })),
-      id: s.id, type: s.type, name: (s.extra.name as string) ?? '',
-    }));
+    const subst = (url: string) =>
+      url
+        .replace(/\$\((tenant_id|project_id)\)s|%\((tenant_id|project_id)\)s/g, projectId ?? '$(project_id)s')
+        .replace(/\$\(user_id\)s|%\(user_id\)s/g, userId ?? '$(user_id)s');
+    return services
+      .filter((s) => s.enabled)
+      .map((s) => ({
+        endpoints: endpoints
+          .filter((e) => e.service_id === s.id && e.enabled)
+          .filter((e) => projectId || !/(tenant_id|project_id)\)s/.test(e.url))
+          .map((e) => ({
+            id: e.id,
+            interface: e.interface,
+            region_id: e.region_id,
+            url: subst(e.url),
+            region: e.region_id,
+          })),
+        id: s.id,
+        type: s.type,
+        name: (s.extra.name as string) ?? '',
+      }));
   }
 }

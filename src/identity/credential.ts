@@ -10,7 +10,10 @@ import type { KeyRepository } from './token/keys.ts';
 import { encodeFernetKey, fernetDecrypt, fernetEncrypt } from './token/fernet.ts';
 
 export interface Credential {
-  id: string; user_id: string; project_id: string | null; type: string;
+  id: string;
+  user_id: string;
+  project_id: string | null;
+  type: string;
   /** The plaintext blob: a string (for ec2, a JSON document). */
   blob: string;
   extra: Record<string, unknown>;
@@ -23,13 +26,21 @@ export const CREDENTIAL_COLUMNS = ['id', 'user_id', 'project_id', 'type', 'blob'
 export const hashAccessKey = (access: string) => createHash('sha256').update(access, 'utf8').digest('hex');
 
 export class CredentialManager {
-  constructor(private b: IdentityBackend, private keys: KeyRepository) {}
+  constructor(
+    private b: IdentityBackend,
+    private keys: KeyRepository,
+  ) {}
 
   // ---- encryption ----
 
   private encrypt(plaintext: string): { encrypted_blob: string; key_hash: string } {
     const keys = this.keys.load();
-    if (!keys.length) throw new ApiError(500, 'Credential could not be encrypted: no credential keys are set up.', 'CredentialEncryptionError');
+    if (!keys.length)
+      throw new ApiError(
+        500,
+        'Credential could not be encrypted: no credential keys are set up.',
+        'CredentialEncryptionError',
+      );
     // Keystone hashes the primary key as it is written in its file (urlsafe base64).
     const key_hash = createHash('sha1').update(encodeFernetKey(keys[0]!), 'utf8').digest('hex');
     return { encrypted_blob: fernetEncrypt(keys[0]!, Buffer.from(plaintext, 'utf8')), key_hash };
@@ -39,7 +50,11 @@ export class CredentialManager {
     try {
       return fernetDecrypt(this.keys.load(), token).toString('utf8');
     } catch {
-      throw new ApiError(500, 'Credential could not be decrypted. Please contact the administrator', 'CredentialEncryptionError');
+      throw new ApiError(
+        500,
+        'Credential could not be decrypted. Please contact the administrator',
+        'CredentialEncryptionError',
+      );
     }
   }
 
@@ -53,10 +68,21 @@ export class CredentialManager {
     if (r.type === 'ec2') {
       // Stored as a JSON string (or, from old Keystone releases, a JSON object).
       let v: unknown;
-      try { v = JSON.parse(blob); } catch { v = blob; }
+      try {
+        v = JSON.parse(blob);
+      } catch {
+        v = blob;
+      }
       blob = typeof v === 'string' ? v : JSON.stringify(v);
     }
-    return { id: r.id, user_id: r.user_id, project_id: r.project_id ?? null, type: r.type, blob, extra: json(r.extra, {}) };
+    return {
+      id: r.id,
+      user_id: r.user_id,
+      project_id: r.project_id ?? null,
+      type: r.type,
+      blob,
+      extra: json(r.extra, {}),
+    };
   }
 
   // ---- CRUD ----
@@ -79,22 +105,53 @@ export class CredentialManager {
     return c;
   }
 
-  async create(c: { id?: string; user_id: string; project_id?: string | null; type: string; blob: string; extra?: Record<string, unknown> }): Promise<Credential> {
+  async create(c: {
+    id?: string;
+    user_id: string;
+    project_id?: string | null;
+    type: string;
+    blob: string;
+    extra?: Record<string, unknown>;
+  }): Promise<Credential> {
     const id = c.id ?? newId();
     const sealed = this.sealBlob(c.type, c.blob);
     try {
-      await this.b.db.insertInto('credential').values({
-        id, user_id: c.user_id, project_id: c.project_id ?? null, type: c.type, ...sealed, extra: JSON.stringify(c.extra ?? {}),
-      }).execute();
+      await this.b.db
+        .insertInto('credential')
+        .values({
+          id,
+          user_id: c.user_id,
+          project_id: c.project_id ?? null,
+          type: c.type,
+          ...sealed,
+          extra: JSON.stringify(c.extra ?? {}),
+        })
+        .execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw conflictDup('credential', 'ID', id);
       throw e;
     }
     this.b.notify('credential', 'created', id);
-    return { id, user_id: c.user_id, project_id: c.project_id ?? null, type: c.type, blob: c.blob, extra: c.extra ?? {} };
+    return {
+      id,
+      user_id: c.user_id,
+      project_id: c.project_id ?? null,
+      type: c.type,
+      blob: c.blob,
+      extra: c.extra ?? {},
+    };
   }
 
-  async update(id: string, patch: { user_id?: string; project_id?: string | null; type?: string; blob?: string; extra?: Record<string, unknown> }): Promise<Credential> {
+  async update(
+    id: string,
+    patch: {
+      user_id?: string;
+      project_id?: string | null;
+      type?: string;
+      blob?: string;
+      extra?: Record<string, unknown>;
+    },
+  ): Promise<Credential> {
     const cur = await this.get(id);
     const next: Credential = {
       ...cur,
@@ -105,7 +162,12 @@ export class CredentialManager {
       extra: { ...cur.extra, ...(patch.extra ?? {}) },
     };
     // Re-encrypt whenever the blob or the type (which decides the encoding) changes.
-    const values: Record<string, unknown> = { user_id: next.user_id, project_id: next.project_id, type: next.type, extra: JSON.stringify(next.extra) };
+    const values: Record<string, unknown> = {
+      user_id: next.user_id,
+      project_id: next.project_id,
+      type: next.type,
+      extra: JSON.stringify(next.extra),
+    };
     if (patch.blob !== undefined || next.type !== cur.type) Object.assign(values, this.sealBlob(next.type, next.blob));
     await this.b.db.updateTable('credential').set(values).where('id', '=', id).execute();
     this.b.notify('credential', 'updated', id);

@@ -14,25 +14,62 @@ export type DomainConfig = Record<string, Record<string, unknown>>;
 const WHITELISTED: Record<string, Record<string, unknown>> = {
   identity: { driver: 'sql', list_limit: null },
   ldap: {
-    url: 'ldap://localhost', user: null, suffix: 'cn=example,cn=com', query_scope: 'one', page_size: 0,
-    alias_dereferencing: 'default', debug_level: null, chase_referrals: null, user_tree_dn: null, user_filter: null,
-    user_objectclass: 'inetOrgPerson', user_id_attribute: 'cn', user_name_attribute: 'sn', user_mail_attribute: 'mail',
-    user_description_attribute: 'description', user_pass_attribute: 'userPassword', user_enabled_attribute: 'enabled',
-    user_enabled_invert: false, user_enabled_mask: 0, user_enabled_default: 'True', user_attribute_ignore: ['default_project_id'],
-    user_default_project_id_attribute: null, user_enabled_emulation: false, user_enabled_emulation_dn: null,
-    user_enabled_emulation_use_group_config: false, user_additional_attribute_mapping: [], group_tree_dn: null,
-    group_filter: null, group_objectclass: 'groupOfNames', group_id_attribute: 'cn', group_name_attribute: 'ou',
-    group_members_are_ids: false, group_member_attribute: 'member', group_desc_attribute: 'description',
-    group_attribute_ignore: [], group_additional_attribute_mapping: [], tls_cacertfile: null, tls_cacertdir: null,
-    use_tls: false, tls_req_cert: 'demand', use_pool: true, pool_size: 10, pool_retry_max: 3, pool_retry_delay: 0.1,
-    pool_connection_timeout: -1, pool_connection_lifetime: 600, use_auth_pool: true, auth_pool_size: 100,
+    url: 'ldap://localhost',
+    user: null,
+    suffix: 'cn=example,cn=com',
+    query_scope: 'one',
+    page_size: 0,
+    alias_dereferencing: 'default',
+    debug_level: null,
+    chase_referrals: null,
+    user_tree_dn: null,
+    user_filter: null,
+    user_objectclass: 'inetOrgPerson',
+    user_id_attribute: 'cn',
+    user_name_attribute: 'sn',
+    user_mail_attribute: 'mail',
+    user_description_attribute: 'description',
+    user_pass_attribute: 'userPassword',
+    user_enabled_attribute: 'enabled',
+    user_enabled_invert: false,
+    user_enabled_mask: 0,
+    user_enabled_default: 'True',
+    user_attribute_ignore: ['default_project_id'],
+    user_default_project_id_attribute: null,
+    user_enabled_emulation: false,
+    user_enabled_emulation_dn: null,
+    user_enabled_emulation_use_group_config: false,
+    user_additional_attribute_mapping: [],
+    group_tree_dn: null,
+    group_filter: null,
+    group_objectclass: 'groupOfNames',
+    group_id_attribute: 'cn',
+    group_name_attribute: 'ou',
+    group_members_are_ids: false,
+    group_member_attribute: 'member',
+    group_desc_attribute: 'description',
+    group_attribute_ignore: [],
+    group_additional_attribute_mapping: [],
+    tls_cacertfile: null,
+    tls_cacertdir: null,
+    use_tls: false,
+    tls_req_cert: 'demand',
+    use_pool: true,
+    pool_size: 10,
+    pool_retry_max: 3,
+    pool_retry_delay: 0.1,
+    pool_connection_timeout: -1,
+    pool_connection_lifetime: 600,
+    use_auth_pool: true,
+    auth_pool_size: 100,
     auth_pool_connection_lifetime: 60,
   },
 };
 const SENSITIVE: Record<string, string[]> = { identity: [], ldap: ['password'] };
 const SECURITY_COMPLIANCE_READABLE = ['password_regex', 'password_regex_description'];
 
-const invalid = (reason: string) => new ApiError(403, `Invalid domain specific configuration: ${reason}.`, 'InvalidDomainConfig');
+const invalid = (reason: string) =>
+  new ApiError(403, `Invalid domain specific configuration: ${reason}.`, 'InvalidDomainConfig');
 const notFound = (domainId: string, what: string) =>
   new ApiError(404, `Could not find ${what} in domain configuration for domain ${domainId}.`, 'DomainConfigNotFound');
 const what = (group?: string, option?: string) =>
@@ -42,10 +79,17 @@ const isWhitelisted = (group: string, option: string) => Object.hasOwn(WHITELIST
 const isSensitive = (group: string, option: string) => (SENSITIVE[group] ?? []).includes(option);
 const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
-interface Row { group: string; option: string; value: unknown }
+interface Row {
+  group: string;
+  option: string;
+  value: unknown;
+}
 
 export class DomainConfigManager {
-  constructor(private b: IdentityBackend, private config: StratusConfig) {}
+  constructor(
+    private b: IdentityBackend,
+    private config: StratusConfig,
+  ) {}
 
   private assertGroupAndOption(group?: string, option?: string) {
     if (!group) return;
@@ -72,7 +116,11 @@ export class DomainConfigManager {
     let q = this.b.db.selectFrom('domain_config').selectAll().where('domain_id', '=', domainId);
     if (group) q = q.where('group', '=', group);
     if (group && option) q = q.where('option', '=', option);
-    const rows = (await q.orderBy('group').orderBy('option').execute()).map((r: any) => ({ group: r.group, option: r.option, value: json(r.value, null) }));
+    const rows = (await q.orderBy('group').orderBy('option').execute()).map((r: any) => ({
+      group: r.group,
+      option: r.option,
+      value: json(r.value, null),
+    }));
     return sensitive === undefined ? rows : rows.filter((r) => isSensitive(r.group, r.option) === sensitive);
   }
 
@@ -88,8 +136,17 @@ export class DomainConfigManager {
       if (replaceAll) await tx.deleteFrom('domain_config').where('domain_id', '=', domainId).execute();
       for (const [group, options] of Object.entries(config)) {
         for (const [option, value] of Object.entries(options)) {
-          if (!replaceAll) await tx.deleteFrom('domain_config').where('domain_id', '=', domainId).where('group', '=', group).where('option', '=', option).execute();
-          await tx.insertInto('domain_config').values({ domain_id: domainId, group, option, value: JSON.stringify(value ?? null) }).execute();
+          if (!replaceAll)
+            await tx
+              .deleteFrom('domain_config')
+              .where('domain_id', '=', domainId)
+              .where('group', '=', group)
+              .where('option', '=', option)
+              .execute();
+          await tx
+            .insertInto('domain_config')
+            .values({ domain_id: domainId, group, option, value: JSON.stringify(value ?? null) })
+            .execute();
         }
       }
     });
@@ -97,7 +154,11 @@ export class DomainConfigManager {
 
   /** Whether the domain has any configuration at all (sensitive options included). */
   async exists(domainId: string): Promise<boolean> {
-    return !!(await this.b.db.selectFrom('domain_config').select('option').where('domain_id', '=', domainId).executeTakeFirst());
+    return !!(await this.b.db
+      .selectFrom('domain_config')
+      .select('option')
+      .where('domain_id', '=', domainId)
+      .executeTakeFirst());
   }
 
   /** PUT: replaces the whole configuration; answers the non-sensitive options. */
@@ -122,13 +183,18 @@ export class DomainConfigManager {
     if (group) {
       const groups = Object.keys(update);
       if (groups.length !== 1 || (option && Object.keys(update[groups[0]!]!).length !== 1)) {
-        throw invalid(option
-          ? `Trying to update option ${option} in group ${group}, so that, and only that, option must be specified  in the config`
-          : `Trying to update group ${group}, so that, and only that, group must be specified in the config`);
+        throw invalid(
+          option
+            ? `Trying to update option ${option} in group ${group}, so that, and only that, option must be specified  in the config`
+            : `Trying to update group ${group}, so that, and only that, group must be specified in the config`,
+        );
       }
-      if (!Object.hasOwn(update, group)) throw invalid(`request to update group ${group}, but config provided contains group ${groups[0]} instead`);
+      if (!Object.hasOwn(update, group))
+        throw invalid(`request to update group ${group}, but config provided contains group ${groups[0]} instead`);
       if (option && !Object.hasOwn(update[group]!, option)) {
-        throw invalid(`Trying to update option ${option} in group ${group}, but config provided contains option ${Object.keys(update[group]!)[0]} instead`);
+        throw invalid(
+          `Trying to update option ${option} in group ${group}, but config provided contains option ${Object.keys(update[group]!)[0]} instead`,
+        );
       }
       if (!(await this.rows(domainId, group, option)).length) throw notFound(domainId, what(group, option));
     }
@@ -152,9 +218,13 @@ export class DomainConfigManager {
   /** The defaults of the whitelisted options (sensitive ones are never shown). */
   getDefault(group?: string, option?: string): Record<string, unknown> {
     this.assertGroupAndOption(group, option);
-    const defaults: DomainConfig = { identity: { ...WHITELISTED.identity, list_limit: this.config.identity.listLimit || null }, ldap: WHITELISTED.ldap! };
+    const defaults: DomainConfig = {
+      identity: { ...WHITELISTED.identity, list_limit: this.config.identity.listLimit || null },
+      ldap: WHITELISTED.ldap!,
+    };
     if (group && option) {
-      if (!isWhitelisted(group, option)) throw invalid(`Reading the default for option ${option} in group ${group} is not supported`);
+      if (!isWhitelisted(group, option))
+        throw invalid(`Reading the default for option ${option} in group ${group} is not supported`);
       return { [option]: defaults[group]![option] };
     }
     if (group) return { [group]: { ...defaults[group] } };
@@ -164,13 +234,20 @@ export class DomainConfigManager {
   /** The readable security_compliance options, for the default domain only (upstream's rule). */
   getSecurityCompliance(domainId: string, option?: string): Record<string, unknown> {
     if (domainId !== 'default') {
-      throw invalid('Reading security compliance information for any domain other than the default domain is not allowed or supported');
+      throw invalid(
+        'Reading security compliance information for any domain other than the default domain is not allowed or supported',
+      );
     }
     if (option && !SECURITY_COMPLIANCE_READABLE.includes(option)) {
-      throw invalid('Reading security compliance values other than password_regex and password_regex_description is not allowed');
+      throw invalid(
+        'Reading security compliance values other than password_regex and password_regex_description is not allowed',
+      );
     }
     const sc = this.config.identity.securityCompliance;
-    const values: Record<string, unknown> = { password_regex: sc.passwordRegex || null, password_regex_description: sc.passwordRegexDescription || null };
+    const values: Record<string, unknown> = {
+      password_regex: sc.passwordRegex || null,
+      password_regex_description: sc.passwordRegexDescription || null,
+    };
     return option ? { [option]: values[option] } : { security_compliance: values };
   }
 }

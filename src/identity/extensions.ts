@@ -20,6 +20,12 @@ export interface IdentityExtension {
 }
 
 export const extensions: IdentityExtension[] = [
-  credentialsExtension, applicationCredentialsExtension, trustsExtension, limitsExtension,
-  policiesExtension, endpointFilterExtension, domainConfigExtension, oauth1Extension,
+  credentialsExtension,
+  applicationCredentialsExtension,
+  trustsExtension,
+  limitsExtension,
+  policiesExtension,
+  endpointFilterExtension,
+  domainConfigExtension,
+  oauth1Extension,
 ];

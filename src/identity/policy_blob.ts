@@ -6,13 +6,25 @@ import { json } from '../core/db.ts';
 import type { CatalogManager, Endpoint } from './catalog.ts';
 import { IdentityBackend, newId, notFound } from './backend.ts';
 
-export interface PolicyBlob { id: string; type: string; blob: string; extra: Record<string, unknown> }
-export interface PolicyTarget { endpointId?: string; serviceId?: string; regionId?: string }
+export interface PolicyBlob {
+  id: string;
+  type: string;
+  blob: string;
+  extra: Record<string, unknown>;
+}
+export interface PolicyTarget {
+  endpointId?: string;
+  serviceId?: string;
+  regionId?: string;
+}
 
 const CORE = ['id', 'type', 'blob', 'links'];
 
 export class PolicyBlobManager {
-  constructor(private b: IdentityBackend, private catalog: CatalogManager) {}
+  constructor(
+    private b: IdentityBackend,
+    private catalog: CatalogManager,
+  ) {}
 
   private toPolicy(r: any): PolicyBlob {
     return { id: r.id, type: r.type, blob: r.blob, extra: json(r.extra, {}) };
@@ -35,7 +47,10 @@ export class PolicyBlobManager {
     const id = newId();
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body)) if (!CORE.includes(k)) extra[k.replace(/[:-]/g, '_')] = v;
-    await this.b.db.insertInto('policy').values({ id, type: body.type, blob: body.blob, extra: JSON.stringify(extra) }).execute();
+    await this.b.db
+      .insertInto('policy')
+      .values({ id, type: body.type, blob: body.blob, extra: JSON.stringify(extra) })
+      .execute();
     this.b.notify('policy', 'created', id);
     return this.get(id);
   }
@@ -45,11 +60,15 @@ export class PolicyBlobManager {
     const cur = await this.get(id);
     const extra = { ...cur.extra };
     for (const [k, v] of Object.entries(patch)) if (!CORE.includes(k)) extra[k] = v;
-    await this.b.db.updateTable('policy').set({
-      ...(patch.type !== undefined ? { type: patch.type } : {}),
-      ...(patch.blob !== undefined ? { blob: patch.blob } : {}),
-      extra: JSON.stringify(extra),
-    }).where('id', '=', id).execute();
+    await this.b.db
+      .updateTable('policy')
+      .set({
+        ...(patch.type !== undefined ? { type: patch.type } : {}),
+        ...(patch.blob !== undefined ? { blob: patch.blob } : {}),
+        extra: JSON.stringify(extra),
+      })
+      .where('id', '=', id)
+      .execute();
     this.b.notify('policy', 'updated', id);
     return this.get(id);
   }
@@ -78,28 +97,45 @@ export class PolicyBlobManager {
   async associate(policyId: string, t: PolicyTarget) {
     const cur = await this.matching(t).executeTakeFirst();
     if (cur) {
-      await this.b.db.updateTable('policy_association').set({ policy_id: policyId }).where('id', '=', (cur as any).id).execute();
+      await this.b.db
+        .updateTable('policy_association')
+        .set({ policy_id: policyId })
+        .where('id', '=', (cur as any).id)
+        .execute();
       return;
     }
-    await this.b.db.insertInto('policy_association').values({
-      id: newId(), policy_id: policyId, endpoint_id: t.endpointId ?? null, service_id: t.serviceId ?? null, region_id: t.regionId ?? null,
-    }).execute();
+    await this.b.db
+      .insertInto('policy_association')
+      .values({
+        id: newId(),
+        policy_id: policyId,
+        endpoint_id: t.endpointId ?? null,
+        service_id: t.serviceId ?? null,
+        region_id: t.regionId ?? null,
+      })
+      .execute();
   }
 
   async checkAssociation(policyId: string, t: PolicyTarget) {
     const cur: any = await this.matching(t).executeTakeFirst();
-    if (!cur || cur.policy_id !== policyId) throw new ApiError(404, 'Could not find policy association.', 'PolicyAssociationNotFound');
+    if (!cur || cur.policy_id !== policyId)
+      throw new ApiError(404, 'Could not find policy association.', 'PolicyAssociationNotFound');
   }
 
   /** Deleting an association that does not exist is not an error upstream. */
   async dissociate(policyId: string, t: PolicyTarget) {
     const cur: any = await this.matching(t).executeTakeFirst();
-    if (cur && cur.policy_id === policyId) await this.b.db.deleteFrom('policy_association').where('id', '=', cur.id).execute();
+    if (cur && cur.policy_id === policyId)
+      await this.b.db.deleteFrom('policy_association').where('id', '=', cur.id).execute();
   }
 
   /** The endpoints a policy applies to: its endpoints, its services' endpoints, and those in its regions and their sub-regions. */
   async endpointsForPolicy(policyId: string): Promise<Endpoint[]> {
-    const assocs: any[] = await this.b.db.selectFrom('policy_association').selectAll().where('policy_id', '=', policyId).execute();
+    const assocs: any[] = await this.b.db
+      .selectFrom('policy_association')
+      .selectAll()
+      .where('policy_id', '=', policyId)
+      .execute();
     const endpoints = await this.catalog.listEndpoints();
     const regions = await this.catalog.listRegions();
     const out: Endpoint[] = [];
@@ -111,9 +147,13 @@ export class PolicyBlobManager {
         out.push(...endpoints.filter((e) => e.service_id === a.service_id));
       } else if (a.service_id && a.region_id) {
         const tree = new Set<string>([a.region_id]);
-        for (let grew = true; grew;) {
+        for (let grew = true; grew; ) {
           grew = false;
-          for (const r of regions) if (r.parent_region_id && tree.has(r.parent_region_id) && !tree.has(r.id)) { tree.add(r.id); grew = true; }
+          for (const r of regions)
+            if (r.parent_region_id && tree.has(r.parent_region_id) && !tree.has(r.id)) {
+              tree.add(r.id);
+              grew = true;
+            }
         }
         out.push(...endpoints.filter((e) => e.service_id === a.service_id && e.region_id && tree.has(e.region_id)));
       }
@@ -127,11 +167,15 @@ export class PolicyBlobManager {
     if (own) return this.get(own.policy_id);
     const e = await this.catalog.getEndpoint(endpointId);
     const seen = new Set<string>();
-    for (let region = e.region_id; region && !seen.has(region);) {
+    for (let region = e.region_id; region && !seen.has(region); ) {
       seen.add(region);
       const a: any = await this.matching({ serviceId: e.service_id, regionId: region }).executeTakeFirst();
       if (a) return this.get(a.policy_id);
-      const r: any = await this.b.db.selectFrom('region').select('parent_region_id').where('id', '=', region).executeTakeFirst();
+      const r: any = await this.b.db
+        .selectFrom('region')
+        .select('parent_region_id')
+        .where('id', '=', region)
+        .executeTakeFirst();
       region = r?.parent_region_id ?? null;
     }
     const svc: any = await this.matching({ serviceId: e.service_id }).executeTakeFirst();

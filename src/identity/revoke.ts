@@ -5,16 +5,31 @@ import { now } from '../core/db.ts';
 import type { IdentityBackend } from './backend.ts';
 
 export interface RevocationEvent {
-  domain_id?: string | null; project_id?: string | null; user_id?: string | null; role_id?: string | null;
-  trust_id?: string | null; audit_id?: string | null; audit_chain_id?: string | null;
-  issued_before: string; revoked_at: string;
+  domain_id?: string | null;
+  project_id?: string | null;
+  user_id?: string | null;
+  role_id?: string | null;
+  trust_id?: string | null;
+  audit_id?: string | null;
+  audit_chain_id?: string | null;
+  issued_before: string;
+  revoked_at: string;
 }
 
 /** What of a token the events are matched against. */
 export interface TokenFacts {
-  userId: string; trustorId?: string; trusteeId?: string; projectId?: string; domainId?: string;
-  userDomainId?: string; projectDomainId?: string; roleIds: string[]; trustId?: string;
-  auditId: string; auditChainId: string; issuedAt: Date;
+  userId: string;
+  trustorId?: string;
+  trusteeId?: string;
+  projectId?: string;
+  domainId?: string;
+  userDomainId?: string;
+  projectDomainId?: string;
+  roleIds: string[];
+  trustId?: string;
+  auditId: string;
+  auditChainId: string;
+  issuedAt: Date;
 }
 
 export class RevokeManager {
@@ -24,7 +39,9 @@ export class RevokeManager {
   async load() {
     const rows = await this.b.db.selectFrom('revocation_event').selectAll().execute();
     this.events = rows.map((r: any) => ({ ...r }));
-    this.b.revokeUser = (userId) => { void this.revoke({ user_id: userId }); };
+    this.b.revokeUser = (userId) => {
+      void this.revoke({ user_id: userId });
+    };
   }
 
   async revoke(e: Omit<RevocationEvent, 'issued_before' | 'revoked_at'> & { issued_before?: string }) {
@@ -46,7 +63,13 @@ export class RevokeManager {
       if (issued > Date.parse(e.issued_before)) continue;
       if (e.user_id && e.user_id !== t.userId && e.user_id !== t.trustorId && e.user_id !== t.trusteeId) continue;
       if (e.project_id && e.project_id !== t.projectId) continue;
-      if (e.domain_id && e.domain_id !== t.domainId && e.domain_id !== t.userDomainId && e.domain_id !== t.projectDomainId) continue;
+      if (
+        e.domain_id &&
+        e.domain_id !== t.domainId &&
+        e.domain_id !== t.userDomainId &&
+        e.domain_id !== t.projectDomainId
+      )
+        continue;
       if (e.role_id && !t.roleIds.includes(e.role_id)) continue;
       if (e.trust_id && e.trust_id !== t.trustId) continue;
       if (e.audit_id && e.audit_id !== t.auditId) continue;

@@ -50,7 +50,12 @@ export class IdentityService implements ServiceModule {
   ext: Record<string, any> = {};
   periodic: PeriodicTasks;
 
-  constructor(public db: Kysely<any>, public config: StratusConfig, bus: MessageBus, log: Logger) {
+  constructor(
+    public db: Kysely<any>,
+    public config: StratusConfig,
+    bus: MessageBus,
+    log: Logger,
+  ) {
     this.periodic = new PeriodicTasks(log);
     this.policy = PolicyEngine.forService('identity', IDENTITY_POLICIES, config.policyDir, log);
     this.backend = new IdentityBackend(db, config, bus, log);
@@ -60,8 +65,19 @@ export class IdentityService implements ServiceModule {
     this.catalog = new CatalogManager(this.backend);
     this.revoke = new RevokeManager(this.backend);
     this.tokenKeys = new KeyRepository(path.join(config.dataDir, 'fernet-keys'), config.identity.fernetMaxActiveKeys);
-    this.credentialKeys = new KeyRepository(path.join(config.dataDir, 'credential-keys'), config.identity.fernetMaxActiveKeys);
-    this.tokens = new TokenProvider(this.backend, new TokenFormatter(this.tokenKeys), this.resource, this.users, this.assignment, this.catalog, this.revoke);
+    this.credentialKeys = new KeyRepository(
+      path.join(config.dataDir, 'credential-keys'),
+      config.identity.fernetMaxActiveKeys,
+    );
+    this.tokens = new TokenProvider(
+      this.backend,
+      new TokenFormatter(this.tokenKeys),
+      this.resource,
+      this.users,
+      this.assignment,
+      this.catalog,
+      this.revoke,
+    );
   }
 
   /** Migrates, sets up key repositories, loads revocation events. */
@@ -73,15 +89,23 @@ export class IdentityService implements ServiceModule {
     await this.revoke.load();
     for (const ext of extensions) await ext.init?.(this);
     // `stratus keys rotate` works on the key repository on disk; a running process picks the new keys up.
-    let keys = this.tokenKeys.load().map((k) => k.toString('hex')).join();
+    let keys = this.tokenKeys
+      .load()
+      .map((k) => k.toString('hex'))
+      .join();
     this.periodic.add('reload-fernet-keys', 60, () => {
-      const now = this.tokenKeys.load().map((k) => k.toString('hex')).join();
+      const now = this.tokenKeys
+        .load()
+        .map((k) => k.toString('hex'))
+        .join();
       if (now === keys) return;
       keys = now;
       this.tokens.formatter.reload();
       this.backend.changed(); // cached validations of tokens under a pruned key must go
     });
-    this.periodic.add('prune-revocation-events', 3600, () => this.revoke.prune(this.config.identity.tokenExpiration + this.config.identity.allowExpiredWindow));
+    this.periodic.add('prune-revocation-events', 3600, () =>
+      this.revoke.prune(this.config.identity.tokenExpiration + this.config.identity.allowExpiredWindow),
+    );
   }
 
   renderError(e: ApiError) {
@@ -102,5 +126,8 @@ export class IdentityService implements ServiceModule {
     return { validate: async (token, opts) => this.tokens.toContext(await this.tokens.validate(token, opts)) };
   }
 
-  async close() { this.periodic.stop(); await this.db.destroy(); }
+  async close() {
+    this.periodic.stop();
+    await this.db.destroy();
+  }
 }

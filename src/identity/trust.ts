@@ -9,33 +9,64 @@ import type { IdentityService } from './service.ts';
 import type { TrustInfo, TrustLookup } from './token/provider.ts';
 
 export interface Trust {
-  id: string; trustor_user_id: string; trustee_user_id: string; project_id: string | null; impersonation: boolean;
+  id: string;
+  trustor_user_id: string;
+  trustee_user_id: string;
+  project_id: string | null;
+  impersonation: boolean;
   /** ISO time (UTC, with milliseconds) or null for a trust that never expires. */
-  expires_at: string | null; remaining_uses: number | null;
-  redelegated_trust_id: string | null; redelegation_count: number | null;
-  roleIds: string[]; deleted_at: string | null;
+  expires_at: string | null;
+  remaining_uses: number | null;
+  redelegated_trust_id: string | null;
+  redelegation_count: number | null;
+  roleIds: string[];
+  deleted_at: string | null;
   /** Properties the client sent beyond the known ones (Keystone keeps and returns them). */
   extra: Record<string, unknown>;
 }
 
 /** What POST /v3/OS-TRUST/trusts asks for, after validation. */
 export interface TrustRequest {
-  trustor_user_id: string; trustee_user_id: string; project_id?: string | null; impersonation: boolean;
-  expires_at?: string | null; remaining_uses?: number | null; allow_redelegation?: boolean | null; redelegation_count?: number | null;
-  roles?: Array<{ id?: string; name?: string }>; extra: Record<string, unknown>;
+  trustor_user_id: string;
+  trustee_user_id: string;
+  project_id?: string | null;
+  impersonation: boolean;
+  expires_at?: string | null;
+  remaining_uses?: number | null;
+  allow_redelegation?: boolean | null;
+  redelegation_count?: number | null;
+  roles?: Array<{ id?: string; name?: string }>;
+  extra: Record<string, unknown>;
 }
 
 export const TRUST_FIELDS = new Set([
-  'id', 'trustor_user_id', 'trustee_user_id', 'project_id', 'impersonation', 'expires_at', 'remaining_uses',
-  'allow_redelegation', 'redelegation_count', 'redelegated_trust_id', 'roles', 'links', 'roles_links', 'deleted_at',
+  'id',
+  'trustor_user_id',
+  'trustee_user_id',
+  'project_id',
+  'impersonation',
+  'expires_at',
+  'remaining_uses',
+  'allow_redelegation',
+  'redelegation_count',
+  'redelegated_trust_id',
+  'roles',
+  'links',
+  'roles_links',
+  'deleted_at',
 ]);
 
 const trustNotFound = (id: string) => notFound('trust', id);
 
 /** Keystone's parse_expiration_date: ISO 8601 (a missing zone is UTC), never in the past. */
 export function parseExpiration(v: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?Z?$/.exec(v);
-  const invalid = () => badRequest('Timestamp not in expected format. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.', 'ValidationTimeStampError');
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?Z?$/.exec(v);
+  const invalid = () =>
+    badRequest(
+      'Timestamp not in expected format. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+      'ValidationTimeStampError',
+    );
   if (!m) throw invalid();
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone] = m;
   let tz = 'Z';
@@ -45,8 +76,13 @@ export function parseExpiration(v: string): string {
   }
   const ms = frac ? `.${frac.padEnd(3, '0').slice(0, 3)}` : '';
   const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${ms}${tz}`);
-  if (Number.isNaN(t) || Number(mo) > 12 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) throw invalid();
-  if (t < Date.now()) throw badRequest("The 'expires_at' must not be before now. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.", 'ValidationExpirationError');
+  if (Number.isNaN(t) || Number(mo) > 12 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60)
+    throw invalid();
+  if (t < Date.now())
+    throw badRequest(
+      "The 'expires_at' must not be before now. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.",
+      'ValidationExpirationError',
+    );
   return new Date(t).toISOString();
 }
 
@@ -58,18 +94,29 @@ export function renderTrustTime(iso: string | null): string | null {
 
 export class TrustManager implements TrustLookup {
   constructor(private s: IdentityService) {}
-  private get db() { return this.s.db; }
-  private get maxCount() { return this.s.config.identity.maxRedelegationCount; }
+  private get db() {
+    return this.s.db;
+  }
+  private get maxCount() {
+    return this.s.config.identity.maxRedelegationCount;
+  }
 
   private toTrust(r: any): Trust {
     const roles = json<Array<{ id: string } | string>>(r.roles, []);
     return {
-      id: r.id, trustor_user_id: r.trustor_user_id, trustee_user_id: r.trustee_user_id, project_id: r.project_id ?? null,
-      impersonation: bool(r.impersonation), expires_at: r.expires_at ?? null,
+      id: r.id,
+      trustor_user_id: r.trustor_user_id,
+      trustee_user_id: r.trustee_user_id,
+      project_id: r.project_id ?? null,
+      impersonation: bool(r.impersonation),
+      expires_at: r.expires_at ?? null,
       remaining_uses: r.remaining_uses === null || r.remaining_uses === undefined ? null : Number(r.remaining_uses),
       redelegated_trust_id: r.redelegated_trust_id ?? null,
-      redelegation_count: r.redelegation_count === null || r.redelegation_count === undefined ? null : Number(r.redelegation_count),
-      roleIds: roles.map((x) => (typeof x === 'string' ? x : x.id)), deleted_at: r.deleted_at ?? null, extra: json(r.extra, {}),
+      redelegation_count:
+        r.redelegation_count === null || r.redelegation_count === undefined ? null : Number(r.redelegation_count),
+      roleIds: roles.map((x) => (typeof x === 'string' ? x : x.id)),
+      deleted_at: r.deleted_at ?? null,
+      extra: json(r.extra, {}),
     };
   }
 
@@ -130,13 +177,18 @@ export class TrustManager implements TrustLookup {
   }
 
   /** Checks a redelegation against one trust of its parent chain (trust/core.py _validate_redelegation). */
-  private validateRedelegation(parent: Trust, child: { expires_at: string | null; remaining_uses: number | null; roleIds: string[]; impersonation: boolean }) {
+  private validateRedelegation(
+    parent: Trust,
+    child: { expires_at: string | null; remaining_uses: number | null; roleIds: string[]; impersonation: boolean },
+  ) {
     const depth = parent.redelegation_count ?? 0;
     if (!(depth > 0 && depth <= this.maxCount)) {
       throw forbidden(`Remaining redelegation depth of ${depth} out of allowed range of [0..${this.maxCount}]`);
     }
     if (child.remaining_uses !== null && child.remaining_uses !== undefined) {
-      throw forbidden(`Field "remaining_uses" is set to ${child.remaining_uses} while it must not be set in order to redelegate a trust`);
+      throw forbidden(
+        `Field "remaining_uses" is set to ${child.remaining_uses} while it must not be set in order to redelegate a trust`,
+      );
     }
     if (child.expires_at) {
       if (parent.expires_at && Date.parse(parent.expires_at) < Date.parse(child.expires_at)) {
@@ -144,9 +196,12 @@ export class TrustManager implements TrustLookup {
       }
     } else child.expires_at = parent.expires_at;
     const parentRoles = new Set(parent.roleIds);
-    if (!child.roleIds.every((r) => parentRoles.has(r))) throw forbidden('Some of requested roles are not in redelegated trust');
+    if (!child.roleIds.every((r) => parentRoles.has(r)))
+      throw forbidden('Some of requested roles are not in redelegated trust');
     if (!parent.impersonation && child.impersonation) {
-      throw forbidden(`Impersonation is not allowed because redelegated trust does not specify impersonation. Redelegated trust id: ${parent.id}`);
+      throw forbidden(
+        `Impersonation is not allowed because redelegated trust does not specify impersonation. Redelegated trust id: ${parent.id}`,
+      );
     }
   }
 
@@ -154,10 +209,17 @@ export class TrustManager implements TrustLookup {
   private async roleIds(roles: Array<{ id?: string; name?: string }>): Promise<string[]> {
     const out: string[] = [];
     for (const r of roles) {
-      if (r.id) { out.push(r.id); continue; }
+      if (r.id) {
+        out.push(r.id);
+        continue;
+      }
       const found = [...(await this.s.assignment.roles()).values()].filter((x) => x.name === r.name);
       if (!found.length) throw new ApiError(404, `Role ${r.name} is not defined`, 'RoleNotFound');
-      if (found.length > 1) throw badRequest(`There are multiple role entities named '${r.name}'. Please use ID instead of names to resolve the ambiguity.`, 'AmbiguityError');
+      if (found.length > 1)
+        throw badRequest(
+          `There are multiple role entities named '${r.name}'. Please use ID instead of names to resolve the ambiguity.`,
+          'AmbiguityError',
+        );
       out.push(found[0]!.id);
     }
     return [...new Set(out)];
@@ -168,7 +230,8 @@ export class TrustManager implements TrustLookup {
    * used a trust-scoped token (a redelegation).
    */
   async create(req: TrustRequest, parentTrustId?: string): Promise<Trust> {
-    if (req.project_id && !(req.roles && req.roles.length)) throw forbidden('You are not authorized to perform the requested action: At least one role should be specified.');
+    if (req.project_id && !(req.roles && req.roles.length))
+      throw forbidden('You are not authorized to perform the requested action: At least one role should be specified.');
     const trustee = await this.s.users.find(req.trustee_user_id);
     if (!trustee) throw notFound('user', req.trustee_user_id);
     const roleIds = await this.roleIds(req.roles ?? []);
@@ -184,16 +247,21 @@ export class TrustManager implements TrustLookup {
     let count: number | null = null;
     if (!redelegatable) {
       count = requested = 0;
-      if (remainingUses !== null && remainingUses <= 0) throw badRequest('remaining_uses must be a positive integer or null.', 'ValidationError');
+      if (remainingUses !== null && remainingUses <= 0)
+        throw badRequest('remaining_uses must be a positive integer or null.', 'ValidationError');
     } else {
-      if (requested && requested > this.maxCount) throw forbidden(`Requested redelegation depth of ${requested} is greater than allowed ${this.maxCount}`);
-      if (remainingUses !== null) throw badRequest('remaining_uses must not be set if redelegation is allowed', 'ValidationError');
+      if (requested && requested > this.maxCount)
+        throw forbidden(`Requested redelegation depth of ${requested} is greater than allowed ${this.maxCount}`);
+      if (remainingUses !== null)
+        throw badRequest('remaining_uses must not be set if redelegation is allowed', 'ValidationError');
       count = requested;
     }
     if (parent) {
       const remaining = (parent.redelegation_count ?? 0) - 1;
       if (redelegatable && requested && requested !== remaining) {
-        throw forbidden('Modifying "redelegation_count" upon redelegation is forbidden. Omitting this parameter is advised.');
+        throw forbidden(
+          'Modifying "redelegation_count" upon redelegation is forbidden. Omitting this parameter is advised.',
+        );
       }
       if (count === null) count = remaining;
       const child = { expires_at: expiresAt, remaining_uses: remainingUses, roleIds, impersonation: req.impersonation };
@@ -203,12 +271,23 @@ export class TrustManager implements TrustLookup {
     if (count === null) count = this.maxCount;
 
     const id = newId();
-    await this.db.insertInto('trust').values({
-      id, trustor_user_id: req.trustor_user_id, trustee_user_id: req.trustee_user_id, project_id: req.project_id ?? null,
-      impersonation: int(req.impersonation), expires_at: expiresAt, remaining_uses: remainingUses,
-      redelegated_trust_id: parent?.id ?? null, redelegation_count: count,
-      roles: JSON.stringify(roleIds.map((r) => ({ id: r }))), deleted_at: null, extra: JSON.stringify(req.extra),
-    }).execute();
+    await this.db
+      .insertInto('trust')
+      .values({
+        id,
+        trustor_user_id: req.trustor_user_id,
+        trustee_user_id: req.trustee_user_id,
+        project_id: req.project_id ?? null,
+        impersonation: int(req.impersonation),
+        expires_at: expiresAt,
+        remaining_uses: remainingUses,
+        redelegated_trust_id: parent?.id ?? null,
+        redelegation_count: count,
+        roles: JSON.stringify(roleIds.map((r) => ({ id: r }))),
+        deleted_at: null,
+        extra: JSON.stringify(req.extra),
+      })
+      .execute();
     this.s.backend.notify('OS-TRUST:trust', 'created', id);
     return (await this.find(id))!;
   }
@@ -231,11 +310,21 @@ export class TrustManager implements TrustLookup {
     let frontier = ids;
     while (frontier.length) {
       all.push(...frontier);
-      const kids = await this.db.selectFrom('trust').select('id').where('redelegated_trust_id', 'in', frontier).where('deleted_at', 'is', null).execute();
+      const kids = await this.db
+        .selectFrom('trust')
+        .select('id')
+        .where('redelegated_trust_id', 'in', frontier)
+        .where('deleted_at', 'is', null)
+        .execute();
       frontier = kids.map((k: any) => k.id as string).filter((k) => !all.includes(k));
     }
     if (!all.length) return;
-    await this.db.updateTable('trust').set({ deleted_at: now() }).where('id', 'in', all).where('deleted_at', 'is', null).execute();
+    await this.db
+      .updateTable('trust')
+      .set({ deleted_at: now() })
+      .where('id', 'in', all)
+      .where('deleted_at', 'is', null)
+      .execute();
     for (const id of all) {
       // Keystone records a revocation event per deleted trust (revoke/core.py _trust_callback).
       await this.s.revoke.revoke({ trust_id: id });
@@ -246,12 +335,21 @@ export class TrustManager implements TrustLookup {
 
   /** Keystone deletes the trusts of a deleted user and of a deleted project. */
   async deleteForUser(userId: string) {
-    const rows = await this.db.selectFrom('trust').select('id').where('deleted_at', 'is', null)
-      .where((eb: any) => eb.or([eb('trustor_user_id', '=', userId), eb('trustee_user_id', '=', userId)])).execute();
+    const rows = await this.db
+      .selectFrom('trust')
+      .select('id')
+      .where('deleted_at', 'is', null)
+      .where((eb: any) => eb.or([eb('trustor_user_id', '=', userId), eb('trustee_user_id', '=', userId)]))
+      .execute();
     await this.softDelete(rows.map((r: any) => r.id));
   }
   async deleteForProject(projectId: string) {
-    const rows = await this.db.selectFrom('trust').select('id').where('deleted_at', 'is', null).where('project_id', '=', projectId).execute();
+    const rows = await this.db
+      .selectFrom('trust')
+      .select('id')
+      .where('deleted_at', 'is', null)
+      .where('project_id', '=', projectId)
+      .execute();
     await this.softDelete(rows.map((r: any) => r.id));
   }
 
@@ -263,12 +361,23 @@ export class TrustManager implements TrustLookup {
     let deleted = !!t.deleted_at;
     // A redelegated trust lives only as long as its whole chain does.
     if (!deleted && t.redelegated_trust_id) {
-      try { await this.get(id); } catch { deleted = true; }
+      try {
+        await this.get(id);
+      } catch {
+        deleted = true;
+      }
     }
     return {
-      id: t.id, trustor_user_id: t.trustor_user_id, trustee_user_id: t.trustee_user_id, project_id: t.project_id,
-      impersonation: t.impersonation, expires_at: t.expires_at, remaining_uses: t.remaining_uses, roleIds: t.roleIds,
-      deleted, redelegation_count: t.redelegation_count,
+      id: t.id,
+      trustor_user_id: t.trustor_user_id,
+      trustee_user_id: t.trustee_user_id,
+      project_id: t.project_id,
+      impersonation: t.impersonation,
+      expires_at: t.expires_at,
+      remaining_uses: t.remaining_uses,
+      roleIds: t.roleIds,
+      deleted,
+      redelegation_count: t.redelegation_count,
       originalTrustorId: t.redelegated_trust_id ? (await this.pedigree(t)).at(-1)!.trustor_user_id : t.trustor_user_id,
     };
   }
@@ -276,13 +385,23 @@ export class TrustManager implements TrustLookup {
   async consume(id: string): Promise<void> {
     // Optimistic: decrement only the value we read, retry when someone else got there first.
     for (let attempt = 0; attempt < 10; attempt++) {
-      const r: any = await this.db.selectFrom('trust').select('remaining_uses').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      const r: any = await this.db
+        .selectFrom('trust')
+        .select('remaining_uses')
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
       if (!r) throw new ApiError(401, `Could not find trust: ${id}.`, 'Unauthorized');
       if (r.remaining_uses === null || r.remaining_uses === undefined) return;
       const left = Number(r.remaining_uses);
       if (left <= 0) throw new ApiError(401, `No remaining uses for trust: ${id}.`, 'Unauthorized');
-      const res = await this.db.updateTable('trust').set({ remaining_uses: left - 1 })
-        .where('id', '=', id).where('deleted_at', 'is', null).where('remaining_uses', '=', left).executeTakeFirst();
+      const res = await this.db
+        .updateTable('trust')
+        .set({ remaining_uses: left - 1 })
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .where('remaining_uses', '=', left)
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) === 1) return;
     }
     throw new ApiError(500, `Failed to consume a use of trust ${id}: too many concurrent attempts.`);

@@ -5,18 +5,44 @@ import { bool, int, isUniqueViolation, json, now } from '../core/db.ts';
 import { IdentityBackend, newId, notFound, isoMicroNoZ } from './backend.ts';
 
 export interface UserRow {
-  id: string; name: string; domain_id: string; enabled: number; default_project_id: string | null; extra: string | null;
-  options: string | null; created_at: string | null; last_active_at: string | null; failed_auth_count: number; failed_auth_at: string | null;
+  id: string;
+  name: string;
+  domain_id: string;
+  enabled: number;
+  default_project_id: string | null;
+  extra: string | null;
+  options: string | null;
+  created_at: string | null;
+  last_active_at: string | null;
+  failed_auth_count: number;
+  failed_auth_at: string | null;
 }
 export interface User {
-  id: string; name: string; domain_id: string; enabled: boolean; default_project_id: string | null;
-  extra: Record<string, unknown>; options: Record<string, unknown>; password_expires_at: string | null;
+  id: string;
+  name: string;
+  domain_id: string;
+  enabled: boolean;
+  default_project_id: string | null;
+  extra: Record<string, unknown>;
+  options: Record<string, unknown>;
+  password_expires_at: string | null;
 }
-export interface Group { id: string; name: string; domain_id: string; description: string; extra: Record<string, unknown> }
+export interface Group {
+  id: string;
+  name: string;
+  domain_id: string;
+  description: string;
+  extra: Record<string, unknown>;
+}
 
 export const USER_OPTIONS = new Set([
-  'ignore_change_password_upon_first_use', 'ignore_password_expiry', 'ignore_lockout_failure_attempts', 'lock_password',
-  'multi_factor_auth_enabled', 'multi_factor_auth_rules', 'ignore_user_inactivity',
+  'ignore_change_password_upon_first_use',
+  'ignore_password_expiry',
+  'ignore_lockout_failure_attempts',
+  'lock_password',
+  'multi_factor_auth_enabled',
+  'multi_factor_auth_rules',
+  'ignore_user_inactivity',
 ]);
 
 const authFailed = () => new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
@@ -25,20 +51,36 @@ export class UserManager {
   /** Users and group memberships by user id, dropped on any identity change. */
   private cache = new Map<string, User>();
   private groupsCache = new Map<string, string[]>();
-  constructor(private b: IdentityBackend) { b.onChange(() => { this.cache.clear(); this.groupsCache.clear(); }); }
+  constructor(private b: IdentityBackend) {
+    b.onChange(() => {
+      this.cache.clear();
+      this.groupsCache.clear();
+    });
+  }
 
   private async passwordExpiry(ids: string[]): Promise<Map<string, string | null>> {
     const m = new Map<string, string | null>();
     if (!ids.length) return m;
-    const rows = await this.b.db.selectFrom('password').select(['user_id', 'expires_at', 'id']).where('user_id', 'in', ids).orderBy('id').execute();
+    const rows = await this.b.db
+      .selectFrom('password')
+      .select(['user_id', 'expires_at', 'id'])
+      .where('user_id', 'in', ids)
+      .orderBy('id')
+      .execute();
     for (const r of rows) m.set(r.user_id, r.expires_at);
     return m;
   }
 
   private toUser(r: UserRow, expires: string | null): User {
     return {
-      id: r.id, name: r.name, domain_id: r.domain_id, enabled: bool(r.enabled), default_project_id: r.default_project_id,
-      extra: json(r.extra, {}), options: json(r.options, {}), password_expires_at: isoMicroNoZ(expires),
+      id: r.id,
+      name: r.name,
+      domain_id: r.domain_id,
+      enabled: bool(r.enabled),
+      default_project_id: r.default_project_id,
+      extra: json(r.extra, {}),
+      options: json(r.options, {}),
+      password_expires_at: isoMicroNoZ(expires),
     };
   }
 
@@ -58,23 +100,44 @@ export class UserManager {
     return u;
   }
   async findByName(name: string, domainId: string): Promise<User | undefined> {
-    const r = await this.b.db.selectFrom('user').selectAll().where('name', '=', name).where('domain_id', '=', domainId).executeTakeFirst();
+    const r = await this.b.db
+      .selectFrom('user')
+      .selectAll()
+      .where('name', '=', name)
+      .where('domain_id', '=', domainId)
+      .executeTakeFirst();
     return r ? this.toUser(r as UserRow, (await this.passwordExpiry([r.id])).get(r.id) ?? null) : undefined;
   }
 
-  async list(filter: { domainId?: string; name?: string; enabled?: boolean; ids?: string[]; passwordExpiresAt?: { op: string; at: string } }): Promise<User[]> {
+  async list(filter: {
+    domainId?: string;
+    name?: string;
+    enabled?: boolean;
+    ids?: string[];
+    passwordExpiresAt?: { op: string; at: string };
+  }): Promise<User[]> {
     let q = this.b.db.selectFrom('user').selectAll();
     if (filter.domainId !== undefined) q = q.where('domain_id', '=', filter.domainId);
     if (filter.name !== undefined) q = q.where('name', '=', filter.name);
     if (filter.enabled !== undefined) q = q.where('enabled', '=', int(filter.enabled));
-    if (filter.ids) { if (!filter.ids.length) return []; q = q.where('id', 'in', filter.ids); }
-    const rows = (await q.orderBy("name").execute()) as UserRow[];
+    if (filter.ids) {
+      if (!filter.ids.length) return [];
+      q = q.where('id', 'in', filter.ids);
+    }
+    const rows = (await q.orderBy('name').execute()) as UserRow[];
     const exp = await this.passwordExpiry(rows.map((r) => r.id));
     let users = rows.map((r) => this.toUser(r as UserRow, exp.get(r.id) ?? null));
     if (filter.passwordExpiresAt) {
       const { op, at } = filter.passwordExpiresAt;
       const t = Date.parse(at);
-      const cmp: Record<string, (x: number) => boolean> = { lt: (x) => x < t, lte: (x) => x <= t, gt: (x) => x > t, gte: (x) => x >= t, eq: (x) => x === t, neq: (x) => x !== t };
+      const cmp: Record<string, (x: number) => boolean> = {
+        lt: (x) => x < t,
+        lte: (x) => x <= t,
+        gt: (x) => x > t,
+        gte: (x) => x >= t,
+        eq: (x) => x === t,
+        neq: (x) => x !== t,
+      };
       const f = cmp[op];
       if (!f) throw badRequest(`Invalid operator ${op} for password_expires_at.`, 'ValidationError');
       users = users.filter((u) => u.password_expires_at && f(Date.parse(u.password_expires_at + 'Z')));
@@ -86,7 +149,10 @@ export class UserManager {
   validatePassword(password: string) {
     const sc = this.b.config.identity.securityCompliance;
     if (sc.passwordRegex && !new RegExp(sc.passwordRegex).test(password)) {
-      throw badRequest(`Password validation error: The password does not meet the requirements: ${sc.passwordRegexDescription || sc.passwordRegex}.`, 'PasswordValidationError');
+      throw badRequest(
+        `Password validation error: The password does not meet the requirements: ${sc.passwordRegexDescription || sc.passwordRegex}.`,
+        'PasswordValidationError',
+      );
     }
   }
 
@@ -97,26 +163,61 @@ export class UserManager {
   private expiresAtFor(user: { options: Record<string, unknown> }, selfService: boolean): string | null {
     const sc = this.b.config.identity.securityCompliance;
     if (user.options.ignore_password_expiry) return null;
-    if (!selfService && sc.changePasswordUponFirstUse && !user.options.ignore_change_password_upon_first_use) return now();
+    if (!selfService && sc.changePasswordUponFirstUse && !user.options.ignore_change_password_upon_first_use)
+      return now();
     if (sc.passwordExpiresDays > 0) return new Date(Date.now() + sc.passwordExpiresDays * 86400000).toISOString();
     return null;
   }
 
-  async create(body: { id?: string; name: string; domain_id: string; enabled?: boolean; password?: string | null; default_project_id?: string | null; options?: Record<string, unknown>; extra: Record<string, unknown> }): Promise<User> {
+  async create(body: {
+    id?: string;
+    name: string;
+    domain_id: string;
+    enabled?: boolean;
+    password?: string | null;
+    default_project_id?: string | null;
+    options?: Record<string, unknown>;
+    extra: Record<string, unknown>;
+  }): Promise<User> {
     if (body.password) this.validatePassword(body.password);
     const id = body.id ?? newId();
     const options = body.options ?? {};
     const hash = body.password ? await this.hash(body.password) : null;
     try {
       await this.b.db.transaction().execute(async (tx) => {
-        await tx.insertInto('user').values({
-          id, name: body.name, domain_id: body.domain_id, enabled: int(body.enabled ?? true), default_project_id: body.default_project_id ?? null,
-          extra: JSON.stringify(body.extra), options: JSON.stringify(options), created_at: now(), failed_auth_count: 0,
-        }).execute();
-        if (hash) await tx.insertInto('password').values({ user_id: id, hash, created_at: now(), expires_at: this.expiresAtFor({ options }, false), self_service: 0 }).execute();
+        await tx
+          .insertInto('user')
+          .values({
+            id,
+            name: body.name,
+            domain_id: body.domain_id,
+            enabled: int(body.enabled ?? true),
+            default_project_id: body.default_project_id ?? null,
+            extra: JSON.stringify(body.extra),
+            options: JSON.stringify(options),
+            created_at: now(),
+            failed_auth_count: 0,
+          })
+          .execute();
+        if (hash)
+          await tx
+            .insertInto('password')
+            .values({
+              user_id: id,
+              hash,
+              created_at: now(),
+              expires_at: this.expiresAtFor({ options }, false),
+              self_service: 0,
+            })
+            .execute();
       });
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError(409, `Conflict occurred attempting to store user - Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}.`, 'Conflict');
+      if (isUniqueViolation(e))
+        throw new ApiError(
+          409,
+          `Conflict occurred attempting to store user - Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}.`,
+          'Conflict',
+        );
       throw e;
     }
     this.b.notify('user', 'created', id);
@@ -125,8 +226,10 @@ export class UserManager {
 
   async update(id: string, patch: Record<string, any>): Promise<User> {
     const cur = await this.get(id);
-    if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id) throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');
-    if (patch.id !== undefined && patch.id !== id) throw badRequest('Update of `id` is not allowed.', 'ValidationError');
+    if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id)
+      throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (patch.id !== undefined && patch.id !== id)
+      throw badRequest('Update of `id` is not allowed.', 'ValidationError');
     const values: Record<string, unknown> = {};
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.enabled !== undefined) values.enabled = int(patch.enabled);
@@ -134,10 +237,23 @@ export class UserManager {
     let options = cur.options;
     if (patch.options !== undefined) {
       options = { ...cur.options };
-      for (const [k, v] of Object.entries(patch.options as Record<string, unknown>)) { if (v === null) delete options[k]; else options[k] = v; }
+      for (const [k, v] of Object.entries(patch.options as Record<string, unknown>)) {
+        if (v === null) delete options[k];
+        else options[k] = v;
+      }
       values.options = JSON.stringify(options);
     }
-    const known = new Set(['id', 'name', 'domain_id', 'enabled', 'default_project_id', 'options', 'password', 'links', 'password_expires_at']);
+    const known = new Set([
+      'id',
+      'name',
+      'domain_id',
+      'enabled',
+      'default_project_id',
+      'options',
+      'password',
+      'links',
+      'password_expires_at',
+    ]);
     const extra = { ...cur.extra };
     for (const [k, v] of Object.entries(patch)) if (!known.has(k)) extra[k] = v;
     values.extra = JSON.stringify(extra);
@@ -146,11 +262,31 @@ export class UserManager {
     try {
       await this.b.db.transaction().execute(async (tx) => {
         await tx.updateTable('user').set(values).where('id', '=', id).execute();
-        if (hash) await tx.insertInto('password').values({ user_id: id, hash, created_at: now(), expires_at: this.expiresAtFor({ options }, false), self_service: 0 }).execute();
-        if (patch.enabled === true) await tx.updateTable('user').set({ failed_auth_count: 0, failed_auth_at: null }).where('id', '=', id).execute();
+        if (hash)
+          await tx
+            .insertInto('password')
+            .values({
+              user_id: id,
+              hash,
+              created_at: now(),
+              expires_at: this.expiresAtFor({ options }, false),
+              self_service: 0,
+            })
+            .execute();
+        if (patch.enabled === true)
+          await tx
+            .updateTable('user')
+            .set({ failed_auth_count: 0, failed_auth_at: null })
+            .where('id', '=', id)
+            .execute();
       });
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError(409, `Conflict occurred attempting to store user - Duplicate entry found with name ${patch.name} at domain ID ${cur.domain_id}.`, 'Conflict');
+      if (isUniqueViolation(e))
+        throw new ApiError(
+          409,
+          `Conflict occurred attempting to store user - Duplicate entry found with name ${patch.name} at domain ID ${cur.domain_id}.`,
+          'Conflict',
+        );
       throw e;
     }
     this.b.notify('user', 'updated', id);
@@ -166,7 +302,11 @@ export class UserManager {
       await tx.deleteFrom('application_credential').where('user_id', '=', id).execute();
       await tx.deleteFrom('access_rule').where('user_id', '=', id).execute();
       await tx.deleteFrom('credential').where('user_id', '=', id).execute();
-      await tx.updateTable('trust').set({ deleted_at: now() }).where((eb: any) => eb.or([eb('trustor_user_id', '=', id), eb('trustee_user_id', '=', id)])).execute();
+      await tx
+        .updateTable('trust')
+        .set({ deleted_at: now() })
+        .where((eb: any) => eb.or([eb('trustor_user_id', '=', id), eb('trustee_user_id', '=', id)]))
+        .execute();
       await tx.deleteFrom('user').where('id', '=', id).execute();
     });
     this.b.notify('user', 'deleted', id);
@@ -177,47 +317,108 @@ export class UserManager {
   /** Checks a password for authentication: lockout, expiry, then bcrypt. Same 401 for every failure but lockout and expiry. */
   async checkPassword(user: User, password: string): Promise<void> {
     const sc = this.b.config.identity.securityCompliance;
-    const row = await this.b.db.selectFrom('user').select(['failed_auth_count', 'failed_auth_at']).where('id', '=', user.id).executeTakeFirst();
+    const row = await this.b.db
+      .selectFrom('user')
+      .select(['failed_auth_count', 'failed_auth_at'])
+      .where('id', '=', user.id)
+      .executeTakeFirst();
     const lockable = sc.lockoutFailureAttempts > 0 && !user.options.ignore_lockout_failure_attempts;
     if (lockable && row && row.failed_auth_count >= sc.lockoutFailureAttempts) {
       const lockedUntil = Date.parse(row.failed_auth_at ?? '') + sc.lockoutDuration * 1000;
-      if (!(lockedUntil < Date.now())) throw new ApiError(401, `The account is locked for user: ${user.id}.`, 'AccountLocked');
-      await this.b.db.updateTable('user').set({ failed_auth_count: 0, failed_auth_at: null }).where('id', '=', user.id).execute();
+      if (!(lockedUntil < Date.now()))
+        throw new ApiError(401, `The account is locked for user: ${user.id}.`, 'AccountLocked');
+      await this.b.db
+        .updateTable('user')
+        .set({ failed_auth_count: 0, failed_auth_at: null })
+        .where('id', '=', user.id)
+        .execute();
     }
-    const pw = await this.b.db.selectFrom('password').select(['hash', 'expires_at']).where('user_id', '=', user.id).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const pw = await this.b.db
+      .selectFrom('password')
+      .select(['hash', 'expires_at'])
+      .where('user_id', '=', user.id)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     const ok = pw ? await bcrypt.compare(password, pw.hash) : false;
     if (!ok) {
-      if (lockable) await this.b.db.updateTable('user').set({ failed_auth_count: (row?.failed_auth_count ?? 0) + 1, failed_auth_at: now() }).where('id', '=', user.id).execute();
+      if (lockable)
+        await this.b.db
+          .updateTable('user')
+          .set({ failed_auth_count: (row?.failed_auth_count ?? 0) + 1, failed_auth_at: now() })
+          .where('id', '=', user.id)
+          .execute();
       throw authFailed();
     }
     if (pw!.expires_at && Date.parse(pw!.expires_at) <= Date.now() && !user.options.ignore_password_expiry) {
-      throw new ApiError(401, `The password is expired and needs to be changed for user: ${user.id}.`, 'PasswordExpired');
+      throw new ApiError(
+        401,
+        `The password is expired and needs to be changed for user: ${user.id}.`,
+        'PasswordExpired',
+      );
     }
-    if (row && row.failed_auth_count) await this.b.db.updateTable('user').set({ failed_auth_count: 0, failed_auth_at: null }).where('id', '=', user.id).execute();
+    if (row && row.failed_auth_count)
+      await this.b.db
+        .updateTable('user')
+        .set({ failed_auth_count: 0, failed_auth_at: null })
+        .where('id', '=', user.id)
+        .execute();
   }
 
   /** POST /v3/users/{id}/password: a self-service change, with history and minimum age. */
   async changePassword(id: string, original: string, password: string) {
     const user = await this.get(id);
     const sc = this.b.config.identity.securityCompliance;
-    if (user.options.lock_password) throw new ApiError(403, `You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.`, 'Forbidden');
-    try { await this.checkPassword(user, original); } catch (e) {
+    if (user.options.lock_password)
+      throw new ApiError(
+        403,
+        `You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.`,
+        'Forbidden',
+      );
+    try {
+      await this.checkPassword(user, original);
+    } catch (e) {
       if ((e as ApiError).type !== 'PasswordExpired') throw e;
     }
-    const history = await this.b.db.selectFrom('password').select(['hash', 'created_at', 'self_service']).where('user_id', '=', id).orderBy('id', 'desc').execute();
+    const history = await this.b.db
+      .selectFrom('password')
+      .select(['hash', 'created_at', 'self_service'])
+      .where('user_id', '=', id)
+      .orderBy('id', 'desc')
+      .execute();
     const current = history[0];
     if (current && sc.minimumPasswordAge > 0 && bool(current.self_service)) {
       const age = (Date.now() - Date.parse(current.created_at)) / 86400000;
-      if (age < sc.minimumPasswordAge) throw badRequest(`Password validation error: You cannot change your password at this time due to the minimum password age. Once you change your password, it must be used for ${sc.minimumPasswordAge} day(s) before it can be changed. Please try again in ${Math.ceil(sc.minimumPasswordAge - age)} day(s) or contact your administrator to reset your password.`, 'PasswordAgeValidationError');
+      if (age < sc.minimumPasswordAge)
+        throw badRequest(
+          `Password validation error: You cannot change your password at this time due to the minimum password age. Once you change your password, it must be used for ${sc.minimumPasswordAge} day(s) before it can be changed. Please try again in ${Math.ceil(sc.minimumPasswordAge - age)} day(s) or contact your administrator to reset your password.`,
+          'PasswordAgeValidationError',
+        );
     }
     this.validatePassword(password);
     if (sc.uniqueLastPasswordCount > 0) {
       for (const h of history.slice(0, sc.uniqueLastPasswordCount)) {
-        if (await bcrypt.compare(password, h.hash)) throw badRequest(`Password validation error: The new password cannot be identical to a previous password. The total number which includes the new password must be unique is ${sc.uniqueLastPasswordCount}.`, 'PasswordHistoryValidationError');
+        if (await bcrypt.compare(password, h.hash))
+          throw badRequest(
+            `Password validation error: The new password cannot be identical to a previous password. The total number which includes the new password must be unique is ${sc.uniqueLastPasswordCount}.`,
+            'PasswordHistoryValidationError',
+          );
       }
     }
     const hash = await this.hash(password);
-    await this.b.db.insertInto('password').values({ user_id: id, hash, created_at: now(), expires_at: this.expiresAtFor({ options: { ...user.options, ignore_change_password_upon_first_use: true } }, true), self_service: 1 }).execute();
+    await this.b.db
+      .insertInto('password')
+      .values({
+        user_id: id,
+        hash,
+        created_at: now(),
+        expires_at: this.expiresAtFor(
+          { options: { ...user.options, ignore_change_password_upon_first_use: true } },
+          true,
+        ),
+        self_service: 1,
+      })
+      .execute();
     this.b.notify('user', 'updated', id);
     this.b.revokeUser?.(id);
     this.b.changed();
@@ -226,7 +427,13 @@ export class UserManager {
   // ---- groups ----
 
   private toGroup(r: any): Group {
-    return { id: r.id, name: r.name, domain_id: r.domain_id, description: r.description ?? '', extra: json(r.extra, {}) };
+    return {
+      id: r.id,
+      name: r.name,
+      domain_id: r.domain_id,
+      description: r.description ?? '',
+      extra: json(r.extra, {}),
+    };
   }
   async findGroup(id: string) {
     const r = await this.b.db.selectFrom('group').selectAll().where('id', '=', id).executeTakeFirst();
@@ -238,22 +445,44 @@ export class UserManager {
     return g;
   }
   async findGroupByName(name: string, domainId: string) {
-    const r = await this.b.db.selectFrom('group').selectAll().where('name', '=', name).where('domain_id', '=', domainId).executeTakeFirst();
+    const r = await this.b.db
+      .selectFrom('group')
+      .selectAll()
+      .where('name', '=', name)
+      .where('domain_id', '=', domainId)
+      .executeTakeFirst();
     return r ? this.toGroup(r) : undefined;
   }
   async listGroups(filter: { domainId?: string; name?: string; ids?: string[] }): Promise<Group[]> {
     let q = this.b.db.selectFrom('group').selectAll();
     if (filter.domainId !== undefined) q = q.where('domain_id', '=', filter.domainId);
     if (filter.name !== undefined) q = q.where('name', '=', filter.name);
-    if (filter.ids) { if (!filter.ids.length) return []; q = q.where('id', 'in', filter.ids); }
+    if (filter.ids) {
+      if (!filter.ids.length) return [];
+      q = q.where('id', 'in', filter.ids);
+    }
     return (await q.orderBy('name').execute()).map((r: any) => this.toGroup(r));
   }
   async createGroup(body: { name: string; domain_id: string; description?: string; extra: Record<string, unknown> }) {
     const id = newId();
     try {
-      await this.b.db.insertInto('group').values({ id, name: body.name, domain_id: body.domain_id, description: body.description ?? '', extra: JSON.stringify(body.extra) }).execute();
+      await this.b.db
+        .insertInto('group')
+        .values({
+          id,
+          name: body.name,
+          domain_id: body.domain_id,
+          description: body.description ?? '',
+          extra: JSON.stringify(body.extra),
+        })
+        .execute();
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError(409, `Conflict occurred attempting to store group - Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}.`, 'Conflict');
+      if (isUniqueViolation(e))
+        throw new ApiError(
+          409,
+          `Conflict occurred attempting to store group - Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}.`,
+          'Conflict',
+        );
       throw e;
     }
     this.b.notify('group', 'created', id);
@@ -261,15 +490,24 @@ export class UserManager {
   }
   async updateGroup(id: string, patch: Record<string, any>) {
     const cur = await this.getGroup(id);
-    if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id) throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');
+    if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id)
+      throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');
     const values: Record<string, unknown> = {};
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.description !== undefined) values.description = patch.description;
     const extra = { ...cur.extra };
-    for (const [k, v] of Object.entries(patch)) if (!['id', 'name', 'description', 'domain_id', 'links'].includes(k)) extra[k] = v;
+    for (const [k, v] of Object.entries(patch))
+      if (!['id', 'name', 'description', 'domain_id', 'links'].includes(k)) extra[k] = v;
     values.extra = JSON.stringify(extra);
-    try { await this.b.db.updateTable('group').set(values).where('id', '=', id).execute(); } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError(409, `Conflict occurred attempting to store group - Duplicate entry found with name ${patch.name}.`, 'Conflict');
+    try {
+      await this.b.db.updateTable('group').set(values).where('id', '=', id).execute();
+    } catch (e) {
+      if (isUniqueViolation(e))
+        throw new ApiError(
+          409,
+          `Conflict occurred attempting to store group - Duplicate entry found with name ${patch.name}.`,
+          'Conflict',
+        );
       throw e;
     }
     this.b.notify('group', 'updated', id);
@@ -286,29 +524,49 @@ export class UserManager {
     this.b.changed();
   }
   async addMember(groupId: string, userId: string) {
-    await this.getGroup(groupId); await this.get(userId);
-    try { await this.b.db.insertInto('user_group_membership').values({ user_id: userId, group_id: groupId }).execute(); } catch (e) { if (!isUniqueViolation(e)) throw e; }
+    await this.getGroup(groupId);
+    await this.get(userId);
+    try {
+      await this.b.db.insertInto('user_group_membership').values({ user_id: userId, group_id: groupId }).execute();
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+    }
     this.b.changed();
   }
   async isMember(groupId: string, userId: string) {
-    await this.getGroup(groupId); await this.get(userId);
-    return !!(await this.b.db.selectFrom('user_group_membership').select('user_id').where('user_id', '=', userId).where('group_id', '=', groupId).executeTakeFirst());
+    await this.getGroup(groupId);
+    await this.get(userId);
+    return !!(await this.b.db
+      .selectFrom('user_group_membership')
+      .select('user_id')
+      .where('user_id', '=', userId)
+      .where('group_id', '=', groupId)
+      .executeTakeFirst());
   }
   async removeMember(groupId: string, userId: string) {
-    if (!(await this.isMember(groupId, userId))) throw new ApiError(404, `Could not find user ${userId} in group ${groupId}.`, 'NotFound');
-    await this.b.db.deleteFrom('user_group_membership').where('user_id', '=', userId).where('group_id', '=', groupId).execute();
+    if (!(await this.isMember(groupId, userId)))
+      throw new ApiError(404, `Could not find user ${userId} in group ${groupId}.`, 'NotFound');
+    await this.b.db
+      .deleteFrom('user_group_membership')
+      .where('user_id', '=', userId)
+      .where('group_id', '=', groupId)
+      .execute();
     this.b.revokeUser?.(userId);
     this.b.changed();
   }
   async groupIdsOf(userId: string): Promise<string[]> {
     const hit = this.groupsCache.get(userId);
     if (hit) return hit;
-    const ids = (await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()).map((r: any) => r.group_id);
+    const ids = (
+      await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()
+    ).map((r: any) => r.group_id);
     if (this.groupsCache.size > 10000) this.groupsCache.clear();
     this.groupsCache.set(userId, ids);
     return ids;
   }
   async memberIds(groupId: string): Promise<string[]> {
-    return (await this.b.db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId).execute()).map((r: any) => r.user_id);
+    return (
+      await this.b.db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId).execute()
+    ).map((r: any) => r.user_id);
   }
 }

@@ -19,7 +19,13 @@ import type { Image } from './images.ts';
 const ID = /^[0-9a-fA-F-]{1,64}$/;
 const PREFETCH_DELAY_MS = 1000;
 
-export interface CachedImage { image_id: string; hits: number; last_accessed: number; last_modified: number; size: number }
+export interface CachedImage {
+  image_id: string;
+  hits: number;
+  last_accessed: number;
+  last_modified: number;
+  size: number;
+}
 
 export class ImageCache {
   private readonly incomplete: string;
@@ -46,23 +52,37 @@ export class ImageCache {
     await fsp.rm(this.incomplete, { recursive: true, force: true });
     await fsp.mkdir(this.incomplete, { recursive: true });
     for (const r of await this.db.selectFrom('image_cache').select('image_id').execute()) {
-      if (!fs.existsSync(this.file(r.image_id))) await this.db.deleteFrom('image_cache').where('image_id', '=', r.image_id).execute();
+      if (!fs.existsSync(this.file(r.image_id)))
+        await this.db.deleteFrom('image_cache').where('image_id', '=', r.image_id).execute();
     }
-    const known = new Set((await this.db.selectFrom('image_cache').select('image_id').execute()).map((r: any) => r.image_id));
-    for (const f of await fsp.readdir(this.dir)) if (ID.test(f) && !known.has(f)) await fsp.rm(path.join(this.dir, f), { force: true });
+    const known = new Set(
+      (await this.db.selectFrom('image_cache').select('image_id').execute()).map((r: any) => r.image_id),
+    );
+    for (const f of await fsp.readdir(this.dir))
+      if (ID.test(f) && !known.has(f)) await fsp.rm(path.join(this.dir, f), { force: true });
     this.kick();
   }
 
   async cached(): Promise<CachedImage[]> {
     const rows = await this.db.selectFrom('image_cache').selectAll().orderBy('image_id').execute();
     return rows.map((r: any) => ({
-      image_id: r.image_id, hits: Number(r.hits), last_accessed: Number(r.last_accessed) / 1000,
-      last_modified: Number(r.last_modified) / 1000, size: Number(r.size),
+      image_id: r.image_id,
+      hits: Number(r.hits),
+      last_accessed: Number(r.last_accessed) / 1000,
+      last_modified: Number(r.last_modified) / 1000,
+      size: Number(r.size),
     }));
   }
 
   async queued(): Promise<string[]> {
-    return (await this.db.selectFrom('image_cache_queue').select('image_id').orderBy('queued_at').orderBy('image_id').execute()).map((r: any) => r.image_id);
+    return (
+      await this.db
+        .selectFrom('image_cache_queue')
+        .select('image_id')
+        .orderBy('queued_at')
+        .orderBy('image_id')
+        .execute()
+    ).map((r: any) => r.image_id);
   }
 
   async has(id: string): Promise<boolean> {
@@ -72,7 +92,9 @@ export class ImageCache {
   /** Queues an image and starts the worker (nothing happens when it is already cached). */
   async queue(id: string) {
     if (await this.has(id)) return;
-    if (!(await this.db.selectFrom('image_cache_queue').select('image_id').where('image_id', '=', id).executeTakeFirst())) {
+    if (
+      !(await this.db.selectFrom('image_cache_queue').select('image_id').where('image_id', '=', id).executeTakeFirst())
+    ) {
       await this.db.insertInto('image_cache_queue').values({ image_id: id, queued_at: Date.now() }).execute();
     }
     this.kick();
@@ -110,7 +132,11 @@ export class ImageCache {
       return undefined;
     }
     const row = await this.db.selectFrom('image_cache').select('hits').where('image_id', '=', id).executeTakeFirst();
-    await this.db.updateTable('image_cache').set({ hits: Number(row?.hits ?? 0) + 1, last_accessed: Date.now() }).where('image_id', '=', id).execute();
+    await this.db
+      .updateTable('image_cache')
+      .set({ hits: Number(row?.hits ?? 0) + 1, last_accessed: Date.now() })
+      .where('image_id', '=', id)
+      .execute();
     return stream;
   }
 
@@ -129,15 +155,25 @@ export class ImageCache {
 
   private async commit(img: Image, tmp: string): Promise<boolean> {
     const st = await fsp.stat(tmp);
-    if (img.size !== null && st.size !== img.size) { await fsp.rm(tmp, { force: true }); return false; }
+    if (img.size !== null && st.size !== img.size) {
+      await fsp.rm(tmp, { force: true });
+      return false;
+    }
     const fh = await fsp.open(tmp, 'r+');
-    try { await fh.sync(); } finally { await fh.close(); }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fsp.rename(tmp, this.file(img.id));
     const t = Date.now();
     // One transaction: nobody sees the image cached and still queued.
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('image_cache').where('image_id', '=', img.id).execute();
-      await tx.insertInto('image_cache').values({ image_id: img.id, hits: 0, last_accessed: t, last_modified: t, size: st.size }).execute();
+      await tx
+        .insertInto('image_cache')
+        .values({ image_id: img.id, hits: 0, last_accessed: t, last_modified: t, size: st.size })
+        .execute();
       await tx.deleteFrom('image_cache_queue').where('image_id', '=', img.id).execute();
     });
     await this.prune(img.id);
@@ -152,25 +188,56 @@ export class ImageCache {
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const tmp = path.join(this.incomplete, `${img.id}.${randomUUID()}`);
     const file = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    let failed = false, fileWaiting = false, outWaiting = false;
+    let failed = false,
+      fileWaiting = false,
+      outWaiting = false;
     // The source waits for the slower of the two (client and cache file), so memory stays flat.
-    const resume = () => { if (!fileWaiting && !outWaiting) data.resume(); };
-    const onFileDrain = () => { fileWaiting = false; resume(); };
+    const resume = () => {
+      if (!fileWaiting && !outWaiting) data.resume();
+    };
+    const onFileDrain = () => {
+      fileWaiting = false;
+      resume();
+    };
     const fail = () => {
       if (failed) return;
       failed = true;
       file.off('drain', onFileDrain);
       file.destroy();
-      if (fileWaiting) { fileWaiting = false; resume(); }
+      if (fileWaiting) {
+        fileWaiting = false;
+        resume();
+      }
     };
     file.on('error', fail);
-    file.on('close', () => { if (failed) void fsp.rm(tmp, { force: true }); });
-    data.on('error', (e) => { fail(); out.destroy(e); });
+    file.on('close', () => {
+      if (failed) void fsp.rm(tmp, { force: true });
+    });
+    data.on('error', (e) => {
+      fail();
+      out.destroy(e);
+    });
     // A client gone before the end: stop reading, keep nothing.
-    out.on('close', () => { if (!out.writableFinished) { fail(); data.destroy(); } });
+    out.on('close', () => {
+      if (!out.writableFinished) {
+        fail();
+        data.destroy();
+      }
+    });
     data.on('data', (chunk: Buffer) => {
-      if (!failed && !file.write(chunk)) { fileWaiting = true; data.pause(); file.once('drain', onFileDrain); }
-      if (!out.write(chunk)) { outWaiting = true; data.pause(); out.once('drain', () => { outWaiting = false; resume(); }); }
+      if (!failed && !file.write(chunk)) {
+        fileWaiting = true;
+        data.pause();
+        file.once('drain', onFileDrain);
+      }
+      if (!out.write(chunk)) {
+        outWaiting = true;
+        data.pause();
+        out.once('drain', () => {
+          outWaiting = false;
+          resume();
+        });
+      }
     });
     data.on('end', () => {
       out.end();
@@ -178,8 +245,14 @@ export class ImageCache {
       file.end(() => {
         void (async () => {
           // Not when the image was deleted (or cached otherwise) meanwhile.
-          if (failed || (await this.has(img.id)) || !(await this.source(img.id).catch(() => undefined))) { await fsp.rm(tmp, { force: true }); return; }
-          await this.commit(img, tmp).catch(async (e) => { await fsp.rm(tmp, { force: true }); this.log.warn({ err: e, image: img.id }, 'image cache: could not keep the downloaded copy'); });
+          if (failed || (await this.has(img.id)) || !(await this.source(img.id).catch(() => undefined))) {
+            await fsp.rm(tmp, { force: true });
+            return;
+          }
+          await this.commit(img, tmp).catch(async (e) => {
+            await fsp.rm(tmp, { force: true });
+            this.log.warn({ err: e, image: img.id }, 'image cache: could not keep the downloaded copy');
+          });
         })();
       });
     });
@@ -207,22 +280,26 @@ export class ImageCache {
   kick() {
     if (this.working) return;
     this.working = true;
-    setTimeout(() => void (async () => {
-      try {
-        for (;;) {
-          const next = (await this.queued())[0];
-          if (!next) break;
-          const src = await this.source(next).catch(() => undefined);
-          if (src && !(await this.has(next))) await this.fill(src.img, await src.data()).catch(() => false);
-          await this.db.deleteFrom('image_cache_queue').where('image_id', '=', next).execute();
-        }
-      } catch (e) {
-        this.log.warn({ err: e }, 'image cache: the prefetch worker stopped');
-      } finally {
-        this.working = false;
-      }
-      // Something queued while the last look found the queue empty.
-      if ((await this.queued().catch(() => [])).length) this.kick();
-    })(), PREFETCH_DELAY_MS).unref();
+    setTimeout(
+      () =>
+        void (async () => {
+          try {
+            for (;;) {
+              const next = (await this.queued())[0];
+              if (!next) break;
+              const src = await this.source(next).catch(() => undefined);
+              if (src && !(await this.has(next))) await this.fill(src.img, await src.data()).catch(() => false);
+              await this.db.deleteFrom('image_cache_queue').where('image_id', '=', next).execute();
+            }
+          } catch (e) {
+            this.log.warn({ err: e }, 'image cache: the prefetch worker stopped');
+          } finally {
+            this.working = false;
+          }
+          // Something queued while the last look found the queue empty.
+          if ((await this.queued().catch(() => [])).length) this.kick();
+        })(),
+      PREFETCH_DELAY_MS,
+    ).unref();
   }
 }

@@ -41,16 +41,28 @@ function validationData(img: Image, values: LocationValue[]): Record<string, str
     fresh[k] = x;
   }
   if (!Object.keys(fresh).length) return {};
-  if (img.status !== 'queued') throw new ApiError(409, `New value(s) for ${Object.keys(fresh).join(', ')} may only be provided when image status is 'queued'`);
+  if (img.status !== 'queued')
+    throw new ApiError(
+      409,
+      `New value(s) for ${Object.keys(fresh).join(', ')} may only be provided when image status is 'queued'`,
+    );
   if ('checksum' in fresh) {
-    if (!/^([0-9a-fA-F]{2})*$/.test(fresh.checksum!)) throw new ApiError(409, `checksum (${fresh.checksum}) is not a valid hexadecimal value`);
-    if (fresh.checksum!.length !== 32) throw new ApiError(409, `checksum (${fresh.checksum}) is not the correct size for md5 (should be 16 bytes)`);
+    if (!/^([0-9a-fA-F]{2})*$/.test(fresh.checksum!))
+      throw new ApiError(409, `checksum (${fresh.checksum}) is not a valid hexadecimal value`);
+    if (fresh.checksum!.length !== 32)
+      throw new ApiError(409, `checksum (${fresh.checksum}) is not the correct size for md5 (should be 16 bytes)`);
   }
-  if (fresh.os_hash_algo !== HASH_ALGO) throw new ApiError(409, `os_hash_algo must be ${HASH_ALGO}, not ${fresh.os_hash_algo}`);
+  if (fresh.os_hash_algo !== HASH_ALGO)
+    throw new ApiError(409, `os_hash_algo must be ${HASH_ALGO}, not ${fresh.os_hash_algo}`);
   const value = fresh.os_hash_value ?? '';
-  if (!/^([0-9a-fA-F]{2})*$/.test(value)) throw new ApiError(409, `os_hash_value (${value}) is not a valid hexadecimal value`);
+  if (!/^([0-9a-fA-F]{2})*$/.test(value))
+    throw new ApiError(409, `os_hash_value (${value}) is not a valid hexadecimal value`);
   const want = createHash(HASH_ALGO).digest().length;
-  if (value.length / 2 !== want) throw new ApiError(409, `os_hash_value (${value}) is not the correct size for ${HASH_ALGO} (should be ${want} bytes)`);
+  if (value.length / 2 !== want)
+    throw new ApiError(
+      409,
+      `os_hash_value (${value}) is not the correct size for ${HASH_ALGO} (should be ${want} bytes)`,
+    );
   return fresh;
 }
 
@@ -58,14 +70,22 @@ export class LocationPatcher {
   /** Bytes of locations removed by the patch, deleted once the image is saved. */
   removed: Location[] = [];
 
-  constructor(private svc: ImageService, private req: FastifyRequest, private original: Image) {}
+  constructor(
+    private svc: ImageService,
+    private req: FastifyRequest,
+    private original: Image,
+  ) {}
 
   /** A new location must be an http(s) URL with bytes behind it (Glance's _check_location_uri). */
   private async check(v: LocationValue, img: Image): Promise<Location> {
     const known = this.original.locations.find((l) => l.url === v.url);
     if (known) return { ...known, metadata: v.metadata };
     let scheme: string;
-    try { scheme = new URL(v.url).protocol; } catch { throw new ApiError(400, 'Invalid location'); }
+    try {
+      scheme = new URL(v.url).protocol;
+    } catch {
+      throw new ApiError(400, 'Invalid location');
+    }
     if (!HTTP_SCHEMES.includes(scheme)) throw new ApiError(400, 'Invalid location');
     const size = await this.svc.httpStore.size(v.url);
     if (size <= 0) throw new ApiError(400, 'Invalid location');
@@ -85,16 +105,23 @@ export class LocationPatcher {
       const value = c.value as LocationValue[];
       if (!value.length) throw new ApiError(403, 'Cannot set locations to empty list.');
       await svc.enforce(this.req, this.original, 'set_image_location');
-      if (!svc.showLocations) throw new ApiError(403, "It's not allowed to update locations if locations are invisible.");
-      if (!['active', 'queued'].includes(img.status)) throw new ApiError(409, `It's not allowed to replace locations if image status is ${img.status}.`);
+      if (!svc.showLocations)
+        throw new ApiError(403, "It's not allowed to update locations if locations are invisible.");
+      if (!['active', 'queued'].includes(img.status))
+        throw new ApiError(409, `It's not allowed to replace locations if image status is ${img.status}.`);
       const values = validationData(img, value);
-      const urls = value.map((l) => l.url).sort(), current = img.locations.map((l) => l.url).sort();
+      const urls = value.map((l) => l.url).sort(),
+        current = img.locations.map((l) => l.url).sort();
       if (img.locations.length && JSON.stringify(urls) !== JSON.stringify(current)) {
-        throw new ApiError(400, `Original locations is not empty: ${JSON.stringify(img.locations.map((l) => ({ url: l.url, metadata: l.metadata ?? {} })))}`);
+        throw new ApiError(
+          400,
+          `Original locations is not empty: ${JSON.stringify(img.locations.map((l) => ({ url: l.url, metadata: l.metadata ?? {} })))}`,
+        );
       }
       const next: Location[] = [];
       for (const v of value) {
-        if (value.filter((x) => x.url === v.url).length > 1) throw new ApiError(400, `The location ${v.url} already exists`);
+        if (value.filter((x) => x.url === v.url).length > 1)
+          throw new ApiError(400, `The location ${v.url} already exists`);
         next.push(await this.check(v, img));
       }
       img.locations = next;
@@ -104,7 +131,8 @@ export class LocationPatcher {
     if (c.op === 'add') {
       await svc.enforce(this.req, this.original, 'set_image_location');
       if (!svc.showLocations) throw new ApiError(403, "It's not allowed to add locations if locations are invisible.");
-      if (!['active', 'queued'].includes(img.status)) throw new ApiError(409, `It's not allowed to add locations if image status is ${img.status}.`);
+      if (!['active', 'queued'].includes(img.status))
+        throw new ApiError(409, `It's not allowed to add locations if image status is ${img.status}.`);
       const v = c.value as LocationValue;
       const values = validationData(img, [v]);
       const pos = opPosition(c.path[1], img.locations.length, true);
@@ -117,7 +145,8 @@ export class LocationPatcher {
     }
     await svc.enforce(this.req, this.original, 'delete_image_location');
     if (!svc.showLocations) throw new ApiError(403, "It's not allowed to remove locations if locations are invisible.");
-    if (img.status !== 'active') throw new ApiError(409, `It's not allowed to remove locations if image status is ${img.status}.`);
+    if (img.status !== 'active')
+      throw new ApiError(409, `It's not allowed to remove locations if image status is ${img.status}.`);
     if (img.locations.length === 1) throw new ApiError(403, 'Cannot remove last location in the image.');
     const pos = opPosition(c.path[1], img.locations.length, false);
     if (pos === undefined) throw new ApiError(400, 'Invalid position for removing a location.');
@@ -128,7 +157,10 @@ export class LocationPatcher {
   async cleanup(saved: Image) {
     for (const l of this.removed) {
       if (saved.locations.some((x) => x.url === l.url)) continue;
-      await this.svc.store(l.store).delete(l.url).catch((e) => this.svc.ctx.log.warn({ err: e, image: saved.id }, 'could not delete removed location data'));
+      await this.svc
+        .store(l.store)
+        .delete(l.url)
+        .catch((e) => this.svc.ctx.log.warn({ err: e, image: saved.id }, 'could not delete removed location data'));
     }
   }
 }

@@ -1,32 +1,87 @@
 // Seed content of the metadata definitions catalog: the resource types and the namespaces
 // whose hw_* / os_* properties compute reads from images and flavors (a subset of Glance's
 // etc/metadefs/*.json).
-export const RESOURCE_TYPES = ['OS::Glance::Image', 'OS::Cinder::Volume', 'OS::Nova::Flavor', 'OS::Nova::Aggregate', 'OS::Nova::Server', 'OS::Trove::Instance', 'OS::Glance::Snapshot'];
+export const RESOURCE_TYPES = [
+  'OS::Glance::Image',
+  'OS::Cinder::Volume',
+  'OS::Nova::Flavor',
+  'OS::Nova::Aggregate',
+  'OS::Nova::Server',
+  'OS::Trove::Instance',
+  'OS::Glance::Snapshot',
+];
 
-const str = (title: string, description: string, e?: string[]) => ({ title, description, type: 'string', ...(e ? { enum: e } : {}) });
+const str = (title: string, description: string, e?: string[]) => ({
+  title,
+  description,
+  type: 'string',
+  ...(e ? { enum: e } : {}),
+});
 const boolean = (title: string, description: string) => ({ title, description, type: 'boolean' });
 
 export const SEED_NAMESPACES = [
   {
-    namespace: 'OS::Compute::LibvirtImage', display_name: 'libvirt Driver Options for Images',
+    namespace: 'OS::Compute::LibvirtImage',
+    display_name: 'libvirt Driver Options for Images',
     description: 'The libvirt compute driver options. These are properties specific to compute drivers.',
     resource_type_associations: [{ name: 'OS::Glance::Image' }],
     properties: {
-      hw_disk_bus: str('Disk Bus', 'Specifies the type of disk controller to attach disk devices to.', ['scsi', 'virtio', 'uml', 'xen', 'ide', 'usb', 'fdc', 'sata']),
-      hw_cdrom_bus: str('CD-ROM Bus', 'Specifies the type of disk controller to attach CD-ROM devices to.', ['scsi', 'virtio', 'uml', 'xen', 'ide', 'usb', 'fdc', 'sata']),
-      hw_vif_model: str('Virtual Network Interface', 'Specifies the model of virtual network interface device to use.', ['e1000', 'ne2k_pci', 'pcnet', 'rtl8139', 'virtio', 'e1000e', 'vmxnet3']),
+      hw_disk_bus: str('Disk Bus', 'Specifies the type of disk controller to attach disk devices to.', [
+        'scsi',
+        'virtio',
+        'uml',
+        'xen',
+        'ide',
+        'usb',
+        'fdc',
+        'sata',
+      ]),
+      hw_cdrom_bus: str('CD-ROM Bus', 'Specifies the type of disk controller to attach CD-ROM devices to.', [
+        'scsi',
+        'virtio',
+        'uml',
+        'xen',
+        'ide',
+        'usb',
+        'fdc',
+        'sata',
+      ]),
+      hw_vif_model: str(
+        'Virtual Network Interface',
+        'Specifies the model of virtual network interface device to use.',
+        ['e1000', 'ne2k_pci', 'pcnet', 'rtl8139', 'virtio', 'e1000e', 'vmxnet3'],
+      ),
       hw_scsi_model: str('SCSI Model', 'Specifies the type of SCSI controller.', ['virtio-scsi']),
-      hw_video_model: str('Video Model', 'The video image driver used.', ['vga', 'cirrus', 'vmvga', 'xen', 'qxl', 'virtio', 'gop', 'none', 'bochs']),
+      hw_video_model: str('Video Model', 'The video image driver used.', [
+        'vga',
+        'cirrus',
+        'vmvga',
+        'xen',
+        'qxl',
+        'virtio',
+        'gop',
+        'none',
+        'bochs',
+      ]),
       hw_machine_type: str('Machine Type', 'Enables booting an ARM system using the specified machine type.'),
       hw_qemu_guest_agent: str('QEMU Guest Agent', 'Whether the guest runs the QEMU guest agent.', ['yes', 'no']),
-      hw_rng_model: str('Random Number Generator Device', 'Adds a random-number generator device to the image\'s instances.', ['virtio']),
+      hw_rng_model: str(
+        'Random Number Generator Device',
+        "Adds a random-number generator device to the image's instances.",
+        ['virtio'],
+      ),
       hw_firmware_type: str('Firmware Type', 'The firmware type of the instance.', ['bios', 'uefi']),
-      os_require_quiesce: boolean('Require Quiescent File system', 'Require quiescent file system when taking a snapshot.'),
+      os_require_quiesce: boolean(
+        'Require Quiescent File system',
+        'Require quiescent file system when taking a snapshot.',
+      ),
     },
   },
   {
-    namespace: 'OS::OperatingSystem', display_name: 'Common Operating System Properties',
-    description: 'Details of the operating system contained within this image as well as common operating system properties that can be set on a VM instance created from this image.',
+    namespace: 'OS::OperatingSystem',
+    display_name: 'Common Operating System Properties',
+    description:
+      'Details of the operating system contained within this image as well as common operating system properties that can be set on a VM instance created from this image.',
     resource_type_associations: [{ name: 'OS::Glance::Image' }, { name: 'OS::Cinder::Volume' }],
     properties: {
       os_distro: str('OS Distro', 'The common name of the operating system distribution in lowercase.'),
@@ -36,14 +91,35 @@ export const SEED_NAMESPACES = [
     },
   },
   {
-    namespace: 'OS::Compute::CPUTopology', display_name: 'Virtual CPU Topology',
+    namespace: 'OS::Compute::CPUTopology',
+    display_name: 'Virtual CPU Topology',
     description: 'Image properties and flavor extra specs that control the virtual CPU topology of instances.',
-    resource_type_associations: [{ name: 'OS::Glance::Image', prefix: 'hw_' }, { name: 'OS::Cinder::Volume', prefix: 'hw_', properties_target: 'image' }, { name: 'OS::Nova::Flavor', prefix: 'hw:' }],
+    resource_type_associations: [
+      { name: 'OS::Glance::Image', prefix: 'hw_' },
+      { name: 'OS::Cinder::Volume', prefix: 'hw_', properties_target: 'image' },
+      { name: 'OS::Nova::Flavor', prefix: 'hw:' },
+    ],
     properties: {
-      cpu_sockets: { title: 'vCPU Sockets', description: 'Preferred number of sockets to expose to the guest.', type: 'integer' },
-      cpu_cores: { title: 'vCPU Cores', description: 'Preferred number of cores to expose to the guest.', type: 'integer' },
-      cpu_threads: { title: 'vCPU Threads', description: 'Preferred number of threads to expose to the guest.', type: 'integer' },
-      cpu_max_sockets: { title: 'Max vCPU Sockets', description: 'Maximum number of sockets to expose to the guest.', type: 'integer' },
+      cpu_sockets: {
+        title: 'vCPU Sockets',
+        description: 'Preferred number of sockets to expose to the guest.',
+        type: 'integer',
+      },
+      cpu_cores: {
+        title: 'vCPU Cores',
+        description: 'Preferred number of cores to expose to the guest.',
+        type: 'integer',
+      },
+      cpu_threads: {
+        title: 'vCPU Threads',
+        description: 'Preferred number of threads to expose to the guest.',
+        type: 'integer',
+      },
+      cpu_max_sockets: {
+        title: 'Max vCPU Sockets',
+        description: 'Maximum number of sockets to expose to the guest.',
+        type: 'integer',
+      },
     },
   },
 ];

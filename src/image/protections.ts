@@ -10,7 +10,11 @@ import { ApiError } from '../core/errors.ts';
 export type PropertyAction = 'create' | 'read' | 'update' | 'delete';
 const ACTIONS: PropertyAction[] = ['create', 'read', 'update', 'delete'];
 
-interface Rule { expression: string; pattern: RegExp; permissions: Record<PropertyAction, string[]> }
+interface Rule {
+  expression: string;
+  pattern: RegExp;
+  permissions: Record<PropertyAction, string[]>;
+}
 
 /** Python configparser's reading of the file: sections, `key = value` / `key: value`, comments, continuations. */
 function parseIni(text: string, file: string): Array<{ name: string; options: Map<string, string> }> {
@@ -20,14 +24,18 @@ function parseIni(text: string, file: string): Array<{ name: string; options: Ma
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.replace(/\s+$/, '');
     const trimmed = line.trim();
-    if (!trimmed || trimmed.startsWith('#') || trimmed.startsWith(';')) { lastKey = undefined; continue; }
+    if (!trimmed || trimmed.startsWith('#') || trimmed.startsWith(';')) {
+      lastKey = undefined;
+      continue;
+    }
     if (/^\s/.test(line) && current && lastKey !== undefined) {
       current.options.set(lastKey, `${current.options.get(lastKey)}\n${trimmed}`);
       continue;
     }
     const section = /^\[(.+)\]$/.exec(trimmed);
     if (section) {
-      if (sections.some((s) => s.name === section[1])) throw new Error(`Invalid property protection file ${file}: section [${section[1]}] appears twice`);
+      if (sections.some((s) => s.name === section[1]))
+        throw new Error(`Invalid property protection file ${file}: section [${section[1]}] appears twice`);
       current = { name: section[1]!, options: new Map() };
       sections.push(current);
       lastKey = undefined;
@@ -44,20 +52,38 @@ function parseIni(text: string, file: string): Array<{ name: string; options: Ma
 export class PropertyProtections {
   private rules: Rule[] = [];
 
-  constructor(file: string, readonly format: 'roles' | 'policies' = 'roles') {
-    if (format !== 'roles' && format !== 'policies') throw new Error(`Invalid value '${format}' for the property protection rule format: 'roles' or 'policies'`);
+  constructor(
+    file: string,
+    readonly format: 'roles' | 'policies' = 'roles',
+  ) {
+    if (format !== 'roles' && format !== 'policies')
+      throw new Error(`Invalid value '${format}' for the property protection rule format: 'roles' or 'policies'`);
     let text: string;
-    try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new Error(`Couldn't find property protection file ${file}: ${(e as Error).message}`); }
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`Couldn't find property protection file ${file}: ${(e as Error).message}`);
+    }
     for (const s of parseIni(text, file)) {
       let pattern: RegExp;
-      try { pattern = new RegExp(s.name); } catch (e) { throw new Error(`Encountered a malformed property protection rule ${s.name}: ${(e as Error).message}`); }
+      try {
+        pattern = new RegExp(s.name);
+      } catch (e) {
+        throw new Error(`Encountered a malformed property protection rule ${s.name}: ${(e as Error).message}`);
+      }
       const permissions = {} as Record<PropertyAction, string[]>;
       for (const a of ACTIONS) {
         const v = s.options.get(a);
         if (v === undefined) throw new Error(`Invalid property protection file ${file}: [${s.name}] has no '${a}'`);
         const list = v.trim() ? v.split(',').map((x) => x.trim()) : [];
-        if (format === 'policies' && list.length > 1) throw new Error(`Multiple policies '${v}' not allowed for a given operation. Policies can be combined in the policy file`);
-        if (list.includes('@') && list.includes('!')) throw new Error(`Malformed property protection rule in [${s.name}] ${a}=${v}: '@' and '!' are mutually exclusive`);
+        if (format === 'policies' && list.length > 1)
+          throw new Error(
+            `Multiple policies '${v}' not allowed for a given operation. Policies can be combined in the policy file`,
+          );
+        if (list.includes('@') && list.includes('!'))
+          throw new Error(
+            `Malformed property protection rule in [${s.name}] ${a}=${v}: '@' and '!' are mutually exclusive`,
+          );
         permissions[a] = list;
       }
       this.rules.push({ expression: s.name, pattern, permissions });
@@ -88,10 +114,16 @@ export interface PropertyGuard {
   require(name: string, action: Exclude<PropertyAction, 'read'>): void;
 }
 
-export function propertyGuard(p: PropertyProtections | undefined, roles: string[], policy: (rule: string) => boolean): PropertyGuard | undefined {
+export function propertyGuard(
+  p: PropertyProtections | undefined,
+  roles: string[],
+  policy: (rule: string) => boolean,
+): PropertyGuard | undefined {
   if (!p) return undefined;
   return {
     readable: (name) => p.allows(name, 'read', roles, policy),
-    require: (name, action) => { if (!p.allows(name, action, roles, policy)) throw new ApiError(403, `Attribute '${name}' is reserved.`); },
+    require: (name, action) => {
+      if (!p.allows(name, action, roles, policy)) throw new ApiError(403, `Attribute '${name}' is reserved.`);
+    },
   };
 }

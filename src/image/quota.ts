@@ -43,12 +43,21 @@ export class ImageQuotas {
       this.serviceId = services[0]!.id;
     }
     const q = `service_id=${encodeURIComponent(this.serviceId)}&region_id=${encodeURIComponent(this.region)}`;
-    const registered = (await this.get(`/registered_limits?${q}`)).registered_limits as Array<{ resource_name: string; default_limit: number }>;
-    const own = (await this.get(`/limits?${q}&project_id=${encodeURIComponent(projectId)}`)).limits as Array<{ resource_name: string; resource_limit: number; project_id?: string }>;
+    const registered = (await this.get(`/registered_limits?${q}`)).registered_limits as Array<{
+      resource_name: string;
+      default_limit: number;
+    }>;
+    const own = (await this.get(`/limits?${q}&project_id=${encodeURIComponent(projectId)}`)).limits as Array<{
+      resource_name: string;
+      resource_limit: number;
+      project_id?: string;
+    }>;
     const out = {} as Record<QuotaName, number>;
     for (const name of QUOTAS) {
-      out[name] = own.find((l) => l.resource_name === name && l.project_id === projectId)?.resource_limit
-        ?? registered.find((r) => r.resource_name === name)?.default_limit ?? 0;
+      out[name] =
+        own.find((l) => l.resource_name === name && l.project_id === projectId)?.resource_limit ??
+        registered.find((r) => r.resource_name === name)?.default_limit ??
+        0;
     }
     return out;
   }
@@ -56,14 +65,21 @@ export class ImageQuotas {
   /** What a project uses, in Glance's units (sizes in MiB, rounded down). */
   async usage(projectId: string): Promise<Record<QuotaName, number>> {
     const images = await this.owned(projectId);
-    let stored = 0, staging = 0, uploading = 0;
+    let stored = 0,
+      staging = 0,
+      uploading = 0;
     for (const i of images) {
       // Every copy counts: an image in two stores uses its size twice.
       if (i.size) stored += i.size * i.locations.filter((l) => l.store !== 'http').length;
       if (i.size && this.staged(i)) staging += i.size;
       if (UPLOADING.includes(i.status) || (i.properties.os_glance_importing_to_stores ?? '') !== '') uploading++;
     }
-    return { image_size_total: Math.floor(stored / MiB), image_stage_total: Math.floor(staging / MiB), image_count_total: images.length, image_count_uploading: uploading };
+    return {
+      image_size_total: Math.floor(stored / MiB),
+      image_stage_total: Math.floor(staging / MiB),
+      image_count_total: images.length,
+      image_count_uploading: uploading,
+    };
   }
 
   /** Refuses (413) when any usage + delta is over its limit; oslo.limit's message. */
@@ -72,7 +88,10 @@ export class ImageQuotas {
     const [limits, usage] = await Promise.all([this.limits(projectId), this.usage(projectId)]);
     const over: string[] = [];
     for (const [name, delta] of Object.entries(deltas) as Array<[QuotaName, number]>) {
-      if (usage[name] + delta > limits[name]) over.push(`Resource ${name} is over limit of ${limits[name]} due to current usage ${usage[name]} and delta ${delta}`);
+      if (usage[name] + delta > limits[name])
+        over.push(
+          `Resource ${name} is over limit of ${limits[name]} due to current usage ${usage[name]} and delta ${delta}`,
+        );
     }
     if (over.length) throw new ApiError(413, `Project ${projectId} is over a limit for [${over.join(', ')}]`);
   }

@@ -16,14 +16,24 @@
 import type { NetworkService, Family } from './service.ts';
 import type { View } from './api/resource.ts';
 
-export interface NovaEvent { server_uuid: string; name: string; status?: string; tag?: string }
+export interface NovaEvent {
+  server_uuid: string;
+  name: string;
+  status?: string;
+  tag?: string;
+}
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 /** neutron's _is_compute_port. */
 export function isComputePort(port: { device_id?: unknown; device_owner?: unknown } | undefined | null): boolean {
-  return !!port && typeof port.device_id === 'string' && UUID.test(port.device_id)
-    && typeof port.device_owner === 'string' && port.device_owner.startsWith('compute:');
+  return (
+    !!port &&
+    typeof port.device_id === 'string' &&
+    UUID.test(port.device_id) &&
+    typeof port.device_owner === 'string' &&
+    port.device_owner.startsWith('compute:')
+  );
 }
 
 /** NEUTRON_NOVA_EVENT_STATUS_MAP. */
@@ -35,12 +45,21 @@ export function statusEvent(port: View, previous: string | undefined): NovaEvent
   if (previous === current || !isComputePort(port)) return undefined;
   let name: string;
   if (previous === 'ACTIVE' && current === 'DOWN') name = 'network-vif-unplugged';
-  else if ((previous === undefined || previous === 'DOWN' || previous === 'BUILD') && (current === 'ACTIVE' || current === 'ERROR')) name = 'network-vif-plugged';
+  else if (
+    (previous === undefined || previous === 'DOWN' || previous === 'BUILD') &&
+    (current === 'ACTIVE' || current === 'ERROR')
+  )
+    name = 'network-vif-plugged';
   else return undefined;
   return { server_uuid: port.device_id, name, status: EVENT_STATUS[current], tag: port.id };
 }
 
-const ipsOf = (p: View | undefined) => JSON.stringify(((p?.fixed_ips ?? []) as Array<{ ip_address: string; subnet_id: string }>).map((f) => `${f.subnet_id}/${f.ip_address}`).sort());
+const ipsOf = (p: View | undefined) =>
+  JSON.stringify(
+    ((p?.fixed_ips ?? []) as Array<{ ip_address: string; subnet_id: string }>)
+      .map((f) => `${f.subnet_id}/${f.ip_address}`)
+      .sort(),
+  );
 
 /** Queues events and sends them in batches (upstream's BatchNotifier). */
 export class NovaNotifier {
@@ -53,11 +72,20 @@ export class NovaNotifier {
 
   constructor(private svc: NetworkService) {}
 
-  private get cfg() { return (this.svc.ctx.config as any).network ?? {}; }
-  get statusChanges(): boolean { return this.cfg.notifyNovaOnPortStatusChanges !== false; }
-  get dataChanges(): boolean { return this.cfg.notifyNovaOnPortDataChanges !== false; }
+  private get cfg() {
+    return (this.svc.ctx.config as any).network ?? {};
+  }
+  get statusChanges(): boolean {
+    return this.cfg.notifyNovaOnPortStatusChanges !== false;
+  }
+  get dataChanges(): boolean {
+    return this.cfg.notifyNovaOnPortDataChanges !== false;
+  }
   /** neutron's send_events_interval, in seconds (2). */
-  get interval(): number { const v = Number(this.cfg.sendEventsInterval ?? 2); return Number.isFinite(v) && v >= 0 ? v : 2; }
+  get interval(): number {
+    const v = Number(this.cfg.sendEventsInterval ?? 2);
+    return Number.isFinite(v) && v >= 0 ? v : 2;
+  }
 
   queue(event: NovaEvent | undefined) {
     if (!event) return;
@@ -72,7 +100,12 @@ export class NovaNotifier {
     this.timer = undefined;
     if (!this.pending.length) return;
     const seen = new Set<string>();
-    const batch = this.pending.splice(0).filter((e) => { const k = JSON.stringify(e); if (seen.has(k)) return false; seen.add(k); return true; });
+    const batch = this.pending.splice(0).filter((e) => {
+      const k = JSON.stringify(e);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
     this.lastSent = Date.now();
     const p = this.send(batch).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
@@ -80,24 +113,39 @@ export class NovaNotifier {
 
   /** Sends what is queued now and waits for every send under way (tests, shutdown). */
   async flush() {
-    if (this.timer) { clearTimeout(this.timer); this.fire(); }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.fire();
+    }
     await Promise.all([...this.inflight]);
   }
 
-  stop() { if (this.timer) clearTimeout(this.timer); this.timer = undefined; this.pending = []; }
+  stop() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = [];
+  }
 
   private async send(events: NovaEvent[]) {
     const log = this.svc.ctx.log;
     try {
       const base = (await this.svc.ctx.session.endpoint('compute')).replace(/\/$/, '');
       const res = await this.svc.ctx.session.fetch(`${base}/os-server-external-events`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ events }),
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify({ events }),
       });
       const text = await res.text();
       this.sent.push(events);
       if (this.sent.length > 100) this.sent.shift();
-      if (res.status === 404) { log.debug({ events }, 'compute knows none of the servers of these events'); return; }
-      if (res.status !== 200 && res.status !== 207) { log.warn({ status: res.status, body: text, events }, 'compute refused the network events'); return; }
+      if (res.status === 404) {
+        log.debug({ events }, 'compute knows none of the servers of these events');
+        return;
+      }
+      if (res.status !== 200 && res.status !== 207) {
+        log.warn({ status: res.status, body: text, events }, 'compute refused the network events');
+        return;
+      }
       for (const e of (JSON.parse(text)?.events ?? []) as Array<NovaEvent & { code?: number }>) {
         if (e.code !== 200) log.debug({ event: e }, 'compute event failed');
       }
@@ -110,7 +158,8 @@ export class NovaNotifier {
 
   portChanged(event: 'create' | 'update' | 'delete', port: View, before: View | undefined) {
     if (event === 'delete') {
-      if (this.dataChanges && isComputePort(port)) this.queue({ server_uuid: port.device_id, name: 'network-vif-deleted', tag: port.id });
+      if (this.dataChanges && isComputePort(port))
+        this.queue({ server_uuid: port.device_id, name: 'network-vif-deleted', tag: port.id });
       return;
     }
     if (this.statusChanges) this.queue(statusEvent(port, event === 'create' ? undefined : before?.status));
@@ -122,12 +171,17 @@ export class NovaNotifier {
   async floatingIpChanged(event: 'create' | 'update' | 'delete', fip: View, before: View | undefined) {
     if (!this.dataChanges) return;
     const now = event === 'delete' ? undefined : (fip.port_id as string | null | undefined);
-    const was = event === 'delete' ? (fip.port_id as string | null | undefined) : (before?.port_id as string | null | undefined);
+    const was =
+      event === 'delete' ? (fip.port_id as string | null | undefined) : (before?.port_id as string | null | undefined);
     // Moved from one port to another without a disassociation: the old server hears of it too.
     const ids = now && was ? [was, now] : [now || was];
     for (const id of new Set(ids)) {
       if (!id) continue;
-      const port = await this.svc.db.selectFrom('ports').select(['id', 'device_id', 'device_owner']).where('id', '=', id).executeTakeFirst();
+      const port = await this.svc.db
+        .selectFrom('ports')
+        .select(['id', 'device_id', 'device_owner'])
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (isComputePort(port)) this.queue({ server_uuid: port!.device_id, name: 'network-changed', tag: port!.id });
     }
   }
@@ -138,7 +192,7 @@ const notifiers = new WeakMap<NetworkService, NovaNotifier>();
 /** The service's compute notifier (made on first use). */
 export function novaNotifier(svc: NetworkService): NovaNotifier {
   let n = notifiers.get(svc);
-  if (!n) notifiers.set(svc, n = new NovaNotifier(svc));
+  if (!n) notifiers.set(svc, (n = new NovaNotifier(svc)));
   return n;
 }
 
@@ -146,9 +200,15 @@ export function novaNotifier(svc: NetworkService): NovaNotifier {
 export const novaNotifierFamily: Family = {
   define() {},
   extend(svc) {
-    svc.extend('ports', { committed: (event, view, _req, before) => { novaNotifier(svc).portChanged(event, view, before); } });
+    svc.extend('ports', {
+      committed: (event, view, _req, before) => {
+        novaNotifier(svc).portChanged(event, view, before);
+      },
+    });
     if (svc.resources.has('floatingips')) {
-      svc.extend('floatingips', { committed: (event, view, _req, before) => novaNotifier(svc).floatingIpChanged(event, view, before) });
+      svc.extend('floatingips', {
+        committed: (event, view, _req, before) => novaNotifier(svc).floatingIpChanged(event, view, before),
+      });
     }
   },
   async close(svc) {

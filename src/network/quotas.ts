@@ -9,25 +9,51 @@ import { precompiled, serialType } from '../core/db.ts';
 
 /** Neutron's defaults (neutron.conf [quotas]). */
 export const DEFAULT_QUOTAS: Record<string, number> = {
-  network: 100, subnet: 100, port: 500, router: 10, floatingip: 50,
-  security_group: 10, security_group_rule: 100, subnetpool: -1, rbac_policy: 10, trunk: -1,
+  network: 100,
+  subnet: 100,
+  port: 500,
+  router: 10,
+  floatingip: 50,
+  security_group: 10,
+  security_group_rule: 100,
+  subnetpool: -1,
+  rbac_policy: 10,
+  trunk: -1,
 };
 
 /** How usage of a quota resource is counted: its table and an optional extra condition. */
-export interface QuotaResource { table: string; where?: (q: any) => any }
+export interface QuotaResource {
+  table: string;
+  where?: (q: any) => any;
+}
 
 type Db = Kysely<any> | Transaction<any>;
 
-export const overQuota = (names: string[]) => new ApiError(409, `Quota exceeded for resources: [${[...names].sort().map((n) => `'${n}'`).join(', ')}].`, 'OverQuota');
+export const overQuota = (names: string[]) =>
+  new ApiError(
+    409,
+    `Quota exceeded for resources: [${[...names]
+      .sort()
+      .map((n) => `'${n}'`)
+      .join(', ')}].`,
+    'OverQuota',
+  );
 
-const limitOf = precompiled(['projectId', 'name'], (db, p) => db.selectFrom('quotas').select('limit').where('project_id', '=', p.projectId).where('resource', '=', p.name));
+const limitOf = precompiled(['projectId', 'name'], (db, p) =>
+  db.selectFrom('quotas').select('limit').where('project_id', '=', p.projectId).where('resource', '=', p.name),
+);
 
 export class Quotas {
   readonly resources = new Map<string, QuotaResource>();
-  constructor(private db: Kysely<any>, public defaults: Record<string, number> = { ...DEFAULT_QUOTAS }) {}
+  constructor(
+    private db: Kysely<any>,
+    public defaults: Record<string, number> = { ...DEFAULT_QUOTAS },
+  ) {}
 
   /** A family declares how its quota resource is counted. */
-  track(name: string, r: QuotaResource) { this.resources.set(name, r); }
+  track(name: string, r: QuotaResource) {
+    this.resources.set(name, r);
+  }
 
   /** The tracked resources' defaults (GET /v2.0/quotas/<project>/default). */
   defaultLimits(): Record<string, number> {
@@ -38,14 +64,18 @@ export class Quotas {
 
   async limits(projectId: string, tx: Db = this.db): Promise<Record<string, number>> {
     const out = this.defaultLimits();
-    for (const r of await tx.selectFrom('quotas').selectAll().where('project_id', '=', projectId).execute()) if (r.resource in out) out[r.resource] = Number(r.limit);
+    for (const r of await tx.selectFrom('quotas').selectAll().where('project_id', '=', projectId).execute())
+      if (r.resource in out) out[r.resource] = Number(r.limit);
     return out;
   }
 
   async used(tx: Db, projectId: string, name: string): Promise<number> {
     const r = this.resources.get(name);
     if (!r) return 0;
-    let q = tx.selectFrom(r.table).select((eb: any) => eb.fn.countAll().as('n')).where(`${r.table}.project_id`, '=', projectId);
+    let q = tx
+      .selectFrom(r.table)
+      .select((eb: any) => eb.fn.countAll().as('n'))
+      .where(`${r.table}.project_id`, '=', projectId);
     if (r.where) q = r.where(q);
     return Number(((await q.executeTakeFirst()) as { n?: unknown } | undefined)?.n ?? 0);
   }
@@ -53,7 +83,8 @@ export class Quotas {
   /** Raises Neutron's OverQuota (409) when `count` more of `name` would pass the project's limit. */
   async check(tx: Transaction<any>, projectId: string, name: string, count = 1) {
     if (!this.resources.has(name)) return;
-    if (serialType(tx) === 'serial') await sql`select pg_advisory_xact_lock(hashtext(${`${projectId}/${name}`}))`.execute(tx);
+    if (serialType(tx) === 'serial')
+      await sql`select pg_advisory_xact_lock(hashtext(${`${projectId}/${name}`}))`.execute(tx);
     const limit = (await limitOf(tx, { projectId, name })).rows[0]?.limit ?? this.defaults[name] ?? -1;
     if (Number(limit) < 0) return;
     const used = await this.used(tx, projectId, name);
@@ -65,7 +96,10 @@ export class Quotas {
     const out = new Map<string, Record<string, string | number>>();
     for (const r of await this.db.selectFrom('quotas').selectAll().orderBy('project_id').execute()) {
       let p = out.get(r.project_id);
-      if (!p) { p = { ...this.defaultLimits(), project_id: r.project_id, tenant_id: r.project_id }; out.set(r.project_id, p); }
+      if (!p) {
+        p = { ...this.defaultLimits(), project_id: r.project_id, tenant_id: r.project_id };
+        out.set(r.project_id, p);
+      }
       if (r.resource in p) p[r.resource] = Number(r.limit);
     }
     return [...out.values()];
@@ -74,8 +108,11 @@ export class Quotas {
   async setLimits(projectId: string, limits: Record<string, number>) {
     await this.db.transaction().execute(async (tx) => {
       for (const [resource, limit] of Object.entries(limits)) {
-        await tx.insertInto('quotas').values({ project_id: projectId, resource, limit })
-          .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet({ limit })).execute();
+        await tx
+          .insertInto('quotas')
+          .values({ project_id: projectId, resource, limit })
+          .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet({ limit }))
+          .execute();
       }
     });
   }

@@ -14,7 +14,7 @@ import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from '../core/config.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
-import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyCredentials, type PolicyTarget } from '../core/policy.ts';
+import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyTarget } from '../core/policy.ts';
 import { groupCommit, migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { NETWORK_POLICIES } from './policies.ts';
@@ -30,7 +30,8 @@ import { novaNotifierFamily } from './nova_notifier.ts';
 
 /** Neutron's FieldCheck: `field:networks:shared=True` is true when the target's `shared` is True. */
 class FieldCheck extends Check {
-  private field: string; private value: string;
+  private field: string;
+  private value: string;
   constructor(readonly match: string) {
     super();
     const [, fv = ''] = match.split(/:(.*)/s);
@@ -44,12 +45,19 @@ class FieldCheck extends Check {
     if (typeof v === 'boolean') return String(v) === this.value.toLowerCase() || (v ? 'True' : 'False') === this.value;
     return String(v) === this.value;
   }
-  toString() { return `field:${this.match}`; }
+  toString() {
+    return `field:${this.match}`;
+  }
 }
 CUSTOM_CHECKS.set('field', (m) => new FieldCheck(m));
 
 /** One entry of /v2.0/extensions. */
-export interface ApiExtension { alias: string; name: string; description: string; updated?: string }
+export interface ApiExtension {
+  alias: string;
+  name: string;
+  description: string;
+  updated?: string;
+}
 
 /** A family of resources: defines its resources, extends others', adds routes and extensions. */
 export interface Family {
@@ -66,8 +74,15 @@ const FAMILIES: Family[] = [coreFamily, l3Family, securityFamily, extrasFamily, 
 
 /** Until an agent family plugs in its own: nobody listens, nothing binds. */
 const NO_AGENTS: AgentNotifier = {
-  networkUpdated() {}, networkDeleted() {}, portUpdated() {}, portDeleted() {}, securityGroupRulesUpdated() {},
-  securityGroupMembersUpdated() {}, routersUpdated() {}, routerDeleted() {}, dhcpChanged() {},
+  networkUpdated() {},
+  networkDeleted() {},
+  portUpdated() {},
+  portDeleted() {},
+  securityGroupRulesUpdated() {},
+  securityGroupMembersUpdated() {},
+  routersUpdated() {},
+  routerDeleted() {},
+  dhcpChanged() {},
 };
 
 export class NetworkService implements ServiceModule {
@@ -88,17 +103,15 @@ export class NetworkService implements ServiceModule {
   /** Neutron's global_physnet_mtu and the overhead of the tunnel types. */
   mtu: number;
 
-  constructor(public db: Kysely<any>, public ctx: ServiceContext) {
+  constructor(
+    public db: Kysely<any>,
+    public ctx: ServiceContext,
+  ) {
     const cfg = ctx.config as any;
-    this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log);
     // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
-    const check = this.policy.check.bind(this.policy);
-    const withTenant = new WeakMap<PolicyCredentials, PolicyCredentials>();
-    this.policy.check = (rule, target, creds) => {
-      let c = withTenant.get(creds);
-      if (!c) withTenant.set(creds, c = { ...creds, tenant_id: creds.project_id ?? null });
-      return check(rule, target, c);
-    };
+    this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log, {
+      tenantIdCredential: true,
+    });
     this.quotas = new Quotas(db);
     this.runTransaction = groupCommit(db);
     this.host = cfg.network?.host ?? os.hostname();
@@ -107,7 +120,9 @@ export class NetworkService implements ServiceModule {
     for (const f of FAMILIES) f.extend?.(this);
   }
 
-  get config(): NetworkConfig { return this.ctx.config.network; }
+  get config(): NetworkConfig {
+    return this.ctx.config.network;
+  }
 
   async init() {
     await migrate(this.db, migrations);
@@ -128,20 +143,28 @@ export class NetworkService implements ServiceModule {
     return r;
   }
 
-  extend(plural: string, ext: ResourceExtension) { this.resource(plural).extend(ext); }
+  extend(plural: string, ext: ResourceExtension) {
+    this.resource(plural).extend(ext);
+  }
 
-  declareExtension(...e: ApiExtension[]) { this.extensions.push(...e); }
+  declareExtension(...e: ApiExtension[]) {
+    this.extensions.push(...e);
+  }
 
-  isAdmin(req: FastifyRequest): boolean { return this.role(req, 'context_is_admin'); }
+  isAdmin(req: FastifyRequest): boolean {
+    return this.role(req, 'context_is_admin');
+  }
 
   /** Neutron's advsvc role (service VMs): sees and changes ports of every project. */
-  isAdvsvc(req: FastifyRequest): boolean { return this.role(req, 'context_is_advsvc'); }
+  isAdvsvc(req: FastifyRequest): boolean {
+    return this.role(req, 'context_is_advsvc');
+  }
 
   /** A rule on the caller's credentials alone, evaluated once per request (a create asks many times). */
   private role(req: FastifyRequest, rule: 'context_is_admin' | 'context_is_advsvc'): boolean {
     if (!req.ctx) return false;
     let known = this.roles.get(req);
-    if (!known) this.roles.set(req, known = {});
+    if (!known) this.roles.set(req, (known = {}));
     return (known[rule] ??= req.allowed(rule));
   }
   private roles = new WeakMap<FastifyRequest, Partial<Record<string, boolean>>>();
@@ -155,8 +178,17 @@ export class NetworkService implements ServiceModule {
   async tagsOf(tx: Tx, resourceType: string, ids: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
     for (let i = 0; i < ids.length; i += 500) {
-      const rows = await tx.selectFrom('tags').select(['resource_id', 'tag']).where('resource_type', '=', resourceType).where('resource_id', 'in', ids.slice(i, i + 500)).execute();
-      for (const r of rows) { const l = out.get(r.resource_id) ?? []; l.push(r.tag); out.set(r.resource_id, l); }
+      const rows = await tx
+        .selectFrom('tags')
+        .select(['resource_id', 'tag'])
+        .where('resource_type', '=', resourceType)
+        .where('resource_id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) {
+        const l = out.get(r.resource_id) ?? [];
+        l.push(r.tag);
+        out.set(r.resource_id, l);
+      }
     }
     for (const l of out.values()) l.sort();
     return out;
@@ -168,16 +200,39 @@ export class NetworkService implements ServiceModule {
   }
 
   renderError(e: ApiError) {
-    const type = e.type ?? ({ 400: 'HTTPBadRequest', 401: 'HTTPUnauthorized', 403: 'HTTPForbidden', 404: 'HTTPNotFound', 405: 'HTTPMethodNotAllowed', 409: 'HTTPConflict', 412: 'HTTPPreconditionFailed', 413: 'HTTPRequestEntityTooLarge' } as Record<number, string>)[e.status] ?? 'HTTPInternalServerError';
+    const type =
+      e.type ??
+      (
+        {
+          400: 'HTTPBadRequest',
+          401: 'HTTPUnauthorized',
+          403: 'HTTPForbidden',
+          404: 'HTTPNotFound',
+          405: 'HTTPMethodNotAllowed',
+          409: 'HTTPConflict',
+          412: 'HTTPPreconditionFailed',
+          413: 'HTTPRequestEntityTooLarge',
+        } as Record<number, string>
+      )[e.status] ??
+      'HTTPInternalServerError';
     return { NeutronError: { type, message: e.message, detail: '' } };
   }
 
   async register(app: FastifyInstance) {
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'string' }, jsonBodyParser(() => new ApiError(400, 'Malformed request body', 'HTTPBadRequest')));
-    app.get('/', { config: { auth: false } }, async (req) => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }] }));
+    app.addContentTypeParser(
+      '*',
+      { parseAs: 'string' },
+      jsonBodyParser(() => new ApiError(400, 'Malformed request body', 'HTTPBadRequest')),
+    );
+    app.get('/', { config: { auth: false } }, async (req) => ({
+      versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }],
+    }));
     app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req));
-    app.get('/v2.0/extensions', async (req) => { req.authorized = true; return { extensions: this.extensions.map((e) => this.extensionView(e)) }; });
+    app.get('/v2.0/extensions', async (req) => {
+      req.authorized = true;
+      return { extensions: this.extensions.map((e) => this.extensionView(e)) };
+    });
     app.get('/v2.0/extensions/:alias', async (req) => {
       req.authorized = true;
       const alias = (req.params as { alias: string }).alias;
@@ -190,12 +245,26 @@ export class NetworkService implements ServiceModule {
   }
 
   private extensionView(e: ApiExtension) {
-    return { name: e.name, alias: e.alias, description: e.description, updated: e.updated ?? '2013-01-01T00:00:00-00:00', links: [] };
+    return {
+      name: e.name,
+      alias: e.alias,
+      description: e.description,
+      updated: e.updated ?? '2013-01-01T00:00:00-00:00',
+      links: [],
+    };
   }
 
   private resourceIndex(req: FastifyRequest) {
     const core = ['networks', 'subnets', 'ports', 'subnetpools'];
-    return { resources: core.filter((r) => this.resources.has(r)).map((r) => ({ name: this.resource(r).spec.singular, collection: r, links: [{ href: `${req.baseUrl}/v2.0/${r}`, rel: 'self' }] })) };
+    return {
+      resources: core
+        .filter((r) => this.resources.has(r))
+        .map((r) => ({
+          name: this.resource(r).spec.singular,
+          collection: r,
+          links: [{ href: `${req.baseUrl}/v2.0/${r}`, rel: 'self' }],
+        })),
+    };
   }
 
   async close() {

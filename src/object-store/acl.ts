@@ -31,20 +31,29 @@ declare module 'fastify' {
 export function checkAccountAcl(value: string): { error: string } | { acl: string } {
   if (value === '') return { acl: '' };
   let parsed: unknown;
-  try { parsed = JSON.parse(value); } catch { parsed = undefined; }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return { error: `Syntax error in input (${pyRepr(value)})` };
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    return { error: `Syntax error in input (${pyRepr(value)})` };
   const acl = parsed as Record<string, unknown>;
-  for (const k of Object.keys(acl)) if (!(ACCOUNT_ACL_KEYS as readonly string[]).includes(k)) return { error: `Key ${JSON.stringify(k)} not recognized` };
+  for (const k of Object.keys(acl))
+    if (!(ACCOUNT_ACL_KEYS as readonly string[]).includes(k))
+      return { error: `Key ${JSON.stringify(k)} not recognized` };
   for (const k of ACCOUNT_ACL_KEYS) {
     if (!(k in acl)) continue;
     if (!Array.isArray(acl[k])) return { error: `Value for key ${JSON.stringify(k)} must be a list` };
-    if ((acl[k] as unknown[]).some((g) => typeof g !== 'string')) return { error: `Elements of ${JSON.stringify(k)} list must be strings` };
+    if ((acl[k] as unknown[]).some((g) => typeof g !== 'string'))
+      return { error: `Elements of ${JSON.stringify(k)} list must be strings` };
   }
   // format_acl(version=2): sorted keys, no spaces; an empty object is no ACL.
   const keys = Object.keys(acl).sort();
   return { acl: keys.length ? JSON.stringify(Object.fromEntries(keys.map((k) => [k, acl[k]]))) : '' };
 }
-const pyRepr = (s: string) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+const pyRepr = (s: string) =>
+  s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** Loads the account ACLs of `accounts` that a request may need (not for owners of them). */
 export async function loadAccountAcls(req: FastifyRequest, store: SwiftStore, ...accounts: string[]) {
@@ -54,7 +63,11 @@ export async function loadAccountAcls(req: FastifyRequest, store: SwiftStore, ..
     if (map.has(account) || isReseller(req) || isProjectOwner(req, account)) continue;
     const raw = (await store.getAccount(account))?.metadata[ACCOUNT_ACL];
     let acl: AccountAcl | undefined;
-    try { acl = raw ? JSON.parse(raw) : undefined; } catch { acl = undefined; }
+    try {
+      acl = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      acl = undefined;
+    }
     map.set(account, acl);
   }
 }
@@ -68,10 +81,13 @@ function accountGrant(req: FastifyRequest, account: string): 'admin' | 'read-wri
 }
 const isRead = (req: FastifyRequest) => req.method === 'GET' || req.method === 'HEAD';
 
-export const unauthorizedError = () => new ApiError(401, 'This server could not verify that you are authorized to access the document you requested.');
+export const unauthorizedError = () =>
+  new ApiError(401, 'This server could not verify that you are authorized to access the document you requested.');
 export const forbiddenError = () => new ApiError(403, 'Access was denied to this resource.');
 
-export function isReseller(req: FastifyRequest) { return !!req.ctx && req.allowed('swift:reseller_admin'); }
+export function isReseller(req: FastifyRequest) {
+  return !!req.ctx && req.allowed('swift:reseller_admin');
+}
 
 export function isProjectOwner(req: FastifyRequest, account: string) {
   return !!req.ctx?.projectId && account === `AUTH_${req.ctx.projectId}` && req.allowed('swift:operator');
@@ -98,17 +114,25 @@ export function accountAccess(req: FastifyRequest, account: string): Access {
 }
 
 export function parseAcl(v: string | undefined): string[] {
-  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function referrerAllowed(entries: string[], referer: string | undefined): boolean {
   let host = '';
-  try { if (referer) host = new URL(referer).hostname; } catch { /* no host */ }
+  try {
+    if (referer) host = new URL(referer).hostname;
+  } catch {
+    /* no host */
+  }
   let ok = false;
   for (const e of entries) {
     const m = /^\.r(?:ef(?:erer)?)?:(-?)(.*)$/.exec(e);
     if (!m) continue;
-    const neg = m[1] === '-', pat = m[2]!;
+    const neg = m[1] === '-',
+      pat = m[2]!;
     const hit = pat === '*' || (pat.startsWith('.') ? host.endsWith(pat) || host === pat.slice(1) : host === pat);
     if (hit) ok = !neg;
   }
@@ -124,8 +148,12 @@ function userAllowed(req: FastifyRequest, entries: string[]): boolean {
   for (const e of entries) {
     if (e.startsWith('.')) continue;
     const i = e.indexOf(':');
-    if (i < 0) { if (roles.includes(e.toLowerCase())) return true; continue; }
-    const p = e.slice(0, i), u = e.slice(i + 1);
+    if (i < 0) {
+      if (roles.includes(e.toLowerCase())) return true;
+      continue;
+    }
+    const p = e.slice(0, i),
+      u = e.slice(i + 1);
     if ((p === '*' || ids.includes(p)) && (u === '*' || users.includes(u))) return true;
   }
   return false;
@@ -135,11 +163,17 @@ function userAllowed(req: FastifyRequest, entries: string[]): boolean {
  * Authorizes a request on a container or object. `op`: 'read' (object GET/HEAD), 'listing'
  * (container GET/HEAD), 'write' (object PUT/POST/DELETE/COPY), 'admin' (container changes).
  */
-export function authorize(req: FastifyRequest, account: string, op: 'read' | 'listing' | 'write' | 'admin', container?: ContainerRow): Access {
+export function authorize(
+  req: FastifyRequest,
+  account: string,
+  op: 'read' | 'listing' | 'write' | 'admin',
+  container?: ContainerRow,
+): Access {
   const own = ownerAccess(req, account);
   if (own) return own;
   const grant = accountGrant(req, account);
-  if (grant === 'read-write' || (grant === 'read-only' && isRead(req) && (op === 'read' || op === 'listing'))) return 'acl';
+  if (grant === 'read-write' || (grant === 'read-only' && isRead(req) && (op === 'read' || op === 'listing')))
+    return 'acl';
   if (container && op !== 'admin') {
     const read = parseAcl(container.metadata['x-container-read']);
     const write = parseAcl(container.metadata['x-container-write']);

@@ -18,7 +18,9 @@ export const MAX_FAILED_EXTRACTIONS = 1000;
 
 /** A broken archive: the answer is 400 with 'Invalid Tar File: <why>', as upstream's tarfile errors. */
 class ArchiveError extends ApiError {
-  constructor(why: string) { super(400, `Invalid Tar File: ${why}`); }
+  constructor(why: string) {
+    super(400, `Invalid Tar File: ${why}`);
+  }
 }
 
 /** The archive's tar stream: the body as is, gunzipped, or through `bzip2 -dc`; close() stops the decoder. */
@@ -27,24 +29,45 @@ function tarStream(kind: string, body: Readable): { stream: AsyncIterable<Buffer
   if (kind === 'tar.gz') {
     const gunzip = zlib.createGunzip();
     body.pipe(gunzip);
-    return { stream: gunzip, close: () => { body.unpipe(gunzip); gunzip.destroy(); } };
+    return {
+      stream: gunzip,
+      close: () => {
+        body.unpipe(gunzip);
+        gunzip.destroy();
+      },
+    };
   }
   const child = spawn('bzip2', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr: Buffer[] = [];
   let failure: string | undefined;
   child.stderr.on('data', (d: Buffer) => stderr.push(d));
-  child.on('error', (e) => { failure = e.message; });
-  child.stdin.on('error', () => { /* bzip2 stopped reading: its exit status tells why */ });
+  child.on('error', (e) => {
+    failure = e.message;
+  });
+  child.stdin.on('error', () => {
+    /* bzip2 stopped reading: its exit status tells why */
+  });
   const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
   body.pipe(child.stdin);
   async function* out() {
     for await (const chunk of child.stdout) yield chunk as Buffer;
     const code = await exited;
     // bzip2's first line says what is wrong (the rest is advice for a terminal user).
-    const why = Buffer.concat(stderr).toString('utf8').trim().split('\n')[0]!.replace(/^bzip2: /, '').replace(/[;:.]\s*$/, '');
+    const why = Buffer.concat(stderr)
+      .toString('utf8')
+      .trim()
+      .split('\n')[0]!
+      .replace(/^bzip2: /, '')
+      .replace(/[;:.]\s*$/, '');
     if (failure || code !== 0) throw new ArchiveError(why || failure || `bzip2 exited ${code}`);
   }
-  return { stream: out(), close: () => { body.unpipe(child.stdin); if (child.exitCode === null) child.kill(); } };
+  return {
+    stream: out(),
+    close: () => {
+      body.unpipe(child.stdin);
+      if (child.exitCode === null) child.kill();
+    },
+  };
 }
 
 /** Pulls exact byte counts out of an async byte stream. */
@@ -52,12 +75,19 @@ class ByteReader {
   private buf: Buffer = Buffer.alloc(0);
   private it: AsyncIterator<Buffer>;
   private done = false;
-  constructor(src: AsyncIterable<Buffer>) { this.it = src[Symbol.asyncIterator](); }
+  constructor(src: AsyncIterable<Buffer>) {
+    this.it = src[Symbol.asyncIterator]();
+  }
   private async fill(n: number) {
     while (this.buf.length < n && !this.done) {
       let r: IteratorResult<Buffer>;
-      try { r = await this.it.next(); } catch (e) { throw e instanceof ApiError ? e : new ArchiveError((e as Error).message); }
-      if (r.done) this.done = true; else this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
+      try {
+        r = await this.it.next();
+      } catch (e) {
+        throw e instanceof ApiError ? e : new ArchiveError((e as Error).message);
+      }
+      if (r.done) this.done = true;
+      else this.buf = this.buf.length ? Buffer.concat([this.buf, r.value]) : r.value;
     }
   }
   async read(n: number): Promise<Buffer> {
@@ -77,10 +107,17 @@ class ByteReader {
       yield take;
     }
   }
-  async skip(n: number) { for await (const _ of this.chunks(n)) { /* discard */ } }
+  async skip(n: number) {
+    for await (const _ of this.chunks(n)) {
+      /* discard */
+    }
+  }
 }
 
-const cstr = (b: Buffer) => { const i = b.indexOf(0); return b.subarray(0, i < 0 ? b.length : i).toString('utf8'); };
+const cstr = (b: Buffer) => {
+  const i = b.indexOf(0);
+  return b.subarray(0, i < 0 ? b.length : i).toString('utf8');
+};
 const octal = (b: Buffer) => parseInt(cstr(b).trim() || '0', 8);
 
 export class Bulk {
@@ -93,9 +130,20 @@ export class Bulk {
     if (/json/.test(accept)) return reply.type('application/json; charset=utf-8').send(JSON.stringify(r));
     if (/xml/.test(accept)) {
       const tag = (k: string) => k.toLowerCase().replace(/ /g, '_');
-      return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r).map(([k, v]) => `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`).join('')}</delete>\n`);
+      return reply.type('application/xml; charset=utf-8').send(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
+          .map(
+            ([k, v]) =>
+              `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
+          )
+          .join('')}</delete>\n`,
+      );
     }
-    return reply.type('text/plain; charset=utf-8').send(Object.entries(r).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map((e) => e.join(', ')).join('\n') : v}`).join('\n') + '\n');
+    return reply.type('text/plain; charset=utf-8').send(
+      Object.entries(r)
+        .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map((e) => e.join(', ')).join('\n') : v}`)
+        .join('\n') + '\n',
+    );
   }
 
   async bulkDelete(req: FastifyRequest, reply: FastifyReply, account: string) {
@@ -103,28 +151,49 @@ export class Bulk {
     let n = 0;
     const body = req.body as AsyncIterable<Buffer> | undefined;
     if (body && typeof (body as any)[Symbol.asyncIterator] === 'function') {
-      for await (const c of body) { n += c.length; if (n > MAX_DELETES_PER_REQUEST * (CONSTRAINTS.max_object_name_length + 260)) throw new ApiError(413, 'Request Entity Too Large'); chunks.push(c); }
+      for await (const c of body) {
+        n += c.length;
+        if (n > MAX_DELETES_PER_REQUEST * (CONSTRAINTS.max_object_name_length + 260))
+          throw new ApiError(413, 'Request Entity Too Large');
+        chunks.push(c);
+      }
     }
-    const lines = Buffer.concat(chunks).toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-    if (lines.length > MAX_DELETES_PER_REQUEST) throw new ApiError(413, `Maximum Bulk Deletes: ${MAX_DELETES_PER_REQUEST} per request`);
-    let deleted = 0, notFound = 0;
+    const lines = Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (lines.length > MAX_DELETES_PER_REQUEST)
+      throw new ApiError(413, `Maximum Bulk Deletes: ${MAX_DELETES_PER_REQUEST} per request`);
+    let deleted = 0,
+      notFound = 0;
     const errors: Array<[string, string]> = [];
     for (const line of lines) {
       const path = decodeURIComponent(line).replace(/^\//, '');
       const i = path.indexOf('/');
-      const container = i < 0 ? path : path.slice(0, i), object = i < 0 ? '' : path.slice(i + 1);
+      const container = i < 0 ? path : path.slice(0, i),
+        object = i < 0 ? '' : path.slice(i + 1);
       try {
         const c = await this.s.store.getContainer(account, container);
         if (!object) {
           authorize(req, account, 'admin');
-          if (!c) { notFound++; continue; }
-          if ((await this.s.store.containerStats(account, container)).objects > 0) { errors.push([`/${path}`, '409 Conflict']); continue; }
+          if (!c) {
+            notFound++;
+            continue;
+          }
+          if ((await this.s.store.containerStats(account, container)).objects > 0) {
+            errors.push([`/${path}`, '409 Conflict']);
+            continue;
+          }
           await this.s.store.deleteContainer(account, container);
           deleted++;
         } else {
           authorize(req, account, 'write', c);
           const o = await this.s.store.getObject(account, container, object);
-          if (!o) { notFound++; continue; }
+          if (!o) {
+            notFound++;
+            continue;
+          }
           await this.s.objects.remove(c, o);
           deleted++;
         }
@@ -133,25 +202,49 @@ export class Bulk {
         errors.push([`/${path}`, st === 401 ? '401 Unauthorized' : st === 403 ? '403 Forbidden' : `${st} Error`]);
       }
     }
-    const status = errors.length ? (errors.every((e) => e[1].startsWith('409')) ? '409 Conflict' : errors[0]![1]) : '200 OK';
-    return this.result(req, reply, { 'Number Deleted': deleted, 'Number Not Found': notFound, 'Response Body': '', 'Response Status': errors.length ? status : '200 OK', Errors: errors });
+    const status = errors.length
+      ? errors.every((e) => e[1].startsWith('409'))
+        ? '409 Conflict'
+        : errors[0]![1]
+      : '200 OK';
+    return this.result(req, reply, {
+      'Number Deleted': deleted,
+      'Number Not Found': notFound,
+      'Response Body': '',
+      'Response Status': errors.length ? status : '200 OK',
+      Errors: errors,
+    });
   }
 
   async extractArchive(req: FastifyRequest, reply: FastifyReply, account: string, base: string) {
-    const kind = String((req.query as any)['extract-archive']).toLowerCase().replace(/^\.+|\.+$/g, '');
+    const kind = String((req.query as any)['extract-archive'])
+      .toLowerCase()
+      .replace(/^\.+|\.+$/g, '');
     if (!['tar', 'tar.gz', 'tar.bz2'].includes(kind)) throw new ApiError(400, 'Unsupported archive format');
-    if (hdr(req, 'content-length') === undefined && !/chunked/i.test(hdr(req, 'transfer-encoding') ?? '')) throw new ApiError(411, 'Length Required');
+    if (hdr(req, 'content-length') === undefined && !/chunked/i.test(hdr(req, 'transfer-encoding') ?? ''))
+      throw new ApiError(411, 'Length Required');
     // Each object gets the request's user metadata and expiry, as upstream's subrequests do.
     const metadata = applyMeta(req, 'object', {});
     const deleteAt = this.s.objects.deleteAtFrom(req) ?? null;
-    const body: Readable = (req.body as any) && typeof (req.body as any).pipe === 'function' ? (req.body as any) : Readable.from([]);
+    const body: Readable =
+      (req.body as any) && typeof (req.body as any).pipe === 'function' ? (req.body as any) : Readable.from([]);
     const tar = tarStream(kind, body);
     try {
       return await this.extract(req, reply, account, base, tar.stream, metadata, deleteAt);
-    } finally { tar.close(); }
+    } finally {
+      tar.close();
+    }
   }
 
-  private async extract(req: FastifyRequest, reply: FastifyReply, account: string, base: string, src: AsyncIterable<Buffer>, metadata: Record<string, string>, deleteAt: number | null) {
+  private async extract(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    account: string,
+    base: string,
+    src: AsyncIterable<Buffer>,
+    metadata: Record<string, string>,
+    deleteAt: number | null,
+  ) {
     base = base.replace(/\/+$/, '');
     const reader = new ByteReader(src);
     let created = 0;
@@ -163,23 +256,37 @@ export class Bulk {
         if (h.length < 512 || h.every((b) => b === 0)) break;
         const size = octal(h.subarray(124, 136));
         const type = String.fromCharCode(h[156] || 48);
-        const prefix = h.subarray(257, 263).toString() === 'ustar\0' || h.subarray(257, 262).toString() === 'ustar' ? cstr(h.subarray(345, 500)) : '';
+        const prefix =
+          h.subarray(257, 263).toString() === 'ustar\0' || h.subarray(257, 262).toString() === 'ustar'
+            ? cstr(h.subarray(345, 500))
+            : '';
         let name = longName ?? paxPath ?? (prefix ? `${prefix}/${cstr(h.subarray(0, 100))}` : cstr(h.subarray(0, 100)));
         const pad = (512 - (size % 512)) % 512;
         if (type === 'L' || type === 'x' || type === 'g') {
           const data = Buffer.concat(await arr(reader.chunks(size)));
           await reader.skip(pad);
           if (type === 'L') longName = cstr(data);
-          if (type === 'x') { const m = /\d+ path=([^\n]*)\n/.exec(data.toString('utf8')); if (m) paxPath = m[1]; }
+          if (type === 'x') {
+            const m = /\d+ path=([^\n]*)\n/.exec(data.toString('utf8'));
+            if (m) paxPath = m[1];
+          }
           continue;
         }
-        longName = undefined; paxPath = undefined;
-        if (type !== '0' && type !== '\0' && type !== '7') { await reader.skip(size + pad); continue; }
+        longName = undefined;
+        paxPath = undefined;
+        if (type !== '0' && type !== '\0' && type !== '7') {
+          await reader.skip(size + pad);
+          continue;
+        }
         name = (base ? `${base}/${name}` : name).replace(/^\.?\//, '').replace(/^\/+/, '');
         const i = name.indexOf('/');
-        const container = i < 0 ? '' : name.slice(0, i), object = i < 0 ? '' : name.slice(i + 1);
+        const container = i < 0 ? '' : name.slice(0, i),
+          object = i < 0 ? '' : name.slice(i + 1);
         // A file at the archive's top level maps to no container: skipped, as upstream does.
-        if (!container || !object) { await reader.skip(size + pad); continue; }
+        if (!container || !object) {
+          await reader.skip(size + pad);
+          continue;
+        }
         let consumed = false;
         try {
           let c = await this.s.store.getContainer(account, container);
@@ -195,11 +302,36 @@ export class Bulk {
           const res = await this.s.backend.put(reader.chunks(size));
           const ts = xTimestamp();
           const existing = await this.s.store.getObject(account, container, object);
-          await this.s.objects.store(c, { account, container, name: object, blob: res.blob, etag: res.etag, bytes: res.bytes, content_type: guessContentType(object), timestamp: ts, last_modified: isoOf(ts), metadata, delete_at: deleteAt }, existing);
+          await this.s.objects.store(
+            c,
+            {
+              account,
+              container,
+              name: object,
+              blob: res.blob,
+              etag: res.etag,
+              bytes: res.bytes,
+              content_type: guessContentType(object),
+              timestamp: ts,
+              last_modified: isoOf(ts),
+              metadata,
+              delete_at: deleteAt,
+            },
+            existing,
+          );
           created++;
         } catch (e) {
           const st = e instanceof ApiError ? e.status : 500;
-          errors.push([`/${name}`, st === 401 ? '401 Unauthorized' : st === 403 ? '403 Forbidden' : st === 413 ? '413 Request Entity Too Large' : `${st} Error`]);
+          errors.push([
+            `/${name}`,
+            st === 401
+              ? '401 Unauthorized'
+              : st === 403
+                ? '403 Forbidden'
+                : st === 413
+                  ? '413 Request Entity Too Large'
+                  : `${st} Error`,
+          ]);
           if (errors.length > MAX_FAILED_EXTRACTIONS) break;
           if (consumed) throw e;
           await reader.skip(size + pad);
@@ -208,13 +340,38 @@ export class Bulk {
         await reader.skip(pad);
       }
     } catch (e) {
-      if (e instanceof ApiError) return this.result(req, reply, { 'Number Files Created': created, 'Response Body': e.message, 'Response Status': `${e.status} ${e.title}`, Errors: errors });
+      if (e instanceof ApiError)
+        return this.result(req, reply, {
+          'Number Files Created': created,
+          'Response Body': e.message,
+          'Response Status': `${e.status} ${e.title}`,
+          Errors: errors,
+        });
       throw e;
     }
-    if (!errors.length && !created) return this.result(req, reply, { 'Number Files Created': 0, 'Response Body': 'Invalid Tar File: No Valid Files', 'Response Status': '400 Bad Request', Errors: [] });
-    const status = errors.length ? (errors.some((e) => e[1].startsWith('5')) ? '502 Bad Gateway' : '400 Bad Request') : '201 Created';
-    return this.result(req, reply, { 'Number Files Created': created, 'Response Body': '', 'Response Status': status, Errors: errors });
+    if (!errors.length && !created)
+      return this.result(req, reply, {
+        'Number Files Created': 0,
+        'Response Body': 'Invalid Tar File: No Valid Files',
+        'Response Status': '400 Bad Request',
+        Errors: [],
+      });
+    const status = errors.length
+      ? errors.some((e) => e[1].startsWith('5'))
+        ? '502 Bad Gateway'
+        : '400 Bad Request'
+      : '201 Created';
+    return this.result(req, reply, {
+      'Number Files Created': created,
+      'Response Body': '',
+      'Response Status': status,
+      Errors: errors,
+    });
   }
 }
 
-async function arr(g: AsyncGenerator<Buffer>) { const out: Buffer[] = []; for await (const c of g) out.push(c); return out; }
+async function arr(g: AsyncGenerator<Buffer>) {
+  const out: Buffer[] = [];
+  for await (const c of g) out.push(c);
+  return out;
+}

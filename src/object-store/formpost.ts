@@ -23,7 +23,10 @@ class MultipartReader {
   private async more(): Promise<boolean> {
     if (this.done) return false;
     const r = await this.it.next();
-    if (r.done) { this.done = true; return false; }
+    if (r.done) {
+      this.done = true;
+      return false;
+    }
     this.buf = Buffer.concat([this.buf, r.value]);
     return true;
   }
@@ -31,7 +34,10 @@ class MultipartReader {
   async start() {
     for (;;) {
       const i = this.buf.indexOf(this.delim);
-      if (i >= 0) { this.buf = this.buf.subarray(i + this.delim.length); return; }
+      if (i >= 0) {
+        this.buf = this.buf.subarray(i + this.delim.length);
+        return;
+      }
       if (this.buf.length > this.delim.length) this.buf = this.buf.subarray(this.buf.length - this.delim.length);
       if (!(await this.more())) throw new ApiError(400, 'FormPost: invalid starting boundary');
     }
@@ -46,7 +52,10 @@ class MultipartReader {
         const lines = this.buf.subarray(0, i).toString('utf8').split('\r\n').filter(Boolean);
         this.buf = this.buf.subarray(i + 4);
         const h: Record<string, string> = {};
-        for (const l of lines) { const j = l.indexOf(':'); if (j > 0) h[l.slice(0, j).trim().toLowerCase()] = l.slice(j + 1).trim(); }
+        for (const l of lines) {
+          const j = l.indexOf(':');
+          if (j > 0) h[l.slice(0, j).trim().toLowerCase()] = l.slice(j + 1).trim();
+        }
         return h;
       }
       if (this.buf.length > 16384) throw new ApiError(400, 'FormPost: headers too long');
@@ -74,7 +83,11 @@ class MultipartReader {
   async text(max = 8192): Promise<string> {
     const parts: Buffer[] = [];
     let n = 0;
-    for await (const b of this.body()) { n += b.length; if (n > max) throw new ApiError(400, 'FormPost: field too long'); parts.push(b); }
+    for await (const b of this.body()) {
+      n += b.length;
+      if (n > max) throw new ApiError(400, 'FormPost: field too long');
+      parts.push(b);
+    }
     return Buffer.concat(parts).toString('utf8');
   }
 }
@@ -87,29 +100,44 @@ const param = (h: string | undefined, name: string) => {
 export class FormPost {
   constructor(private s: ObjectStoreService) {}
 
-  async maybeHandle(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string): Promise<boolean> {
+  async maybeHandle(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    account: string,
+    container: string,
+    object: string,
+  ): Promise<boolean> {
     const ctype = hdr(req, 'content-type') ?? '';
     if (!/^multipart\/form-data/i.test(ctype)) return false;
     const boundary = param(ctype, 'boundary');
     if (!boundary) throw new ApiError(400, 'FormPost: invalid boundary');
     const src = req.body as AsyncIterable<Buffer>;
-    if (!src || typeof (src as any)[Symbol.asyncIterator] !== 'function') throw new ApiError(400, 'FormPost: empty form');
+    if (!src || typeof (src as any)[Symbol.asyncIterator] !== 'function')
+      throw new ApiError(400, 'FormPost: empty form');
     const reader = new MultipartReader(src, boundary);
     await reader.start();
     const fields: Record<string, string> = {};
-    let verified = false, files = 0;
-    let status = 201, message = '';
+    let verified = false,
+      files = 0;
+    let status = 201,
+      message = '';
     const a = await this.s.store.getAccount(account);
     const c = await this.s.store.getContainer(account, container);
-    const keys = [a?.metadata['x-account-meta-temp-url-key'], a?.metadata['x-account-meta-temp-url-key-2'],
-      c?.metadata['x-container-meta-temp-url-key'], c?.metadata['x-container-meta-temp-url-key-2']].filter((k): k is string => !!k);
+    const keys = [
+      a?.metadata['x-account-meta-temp-url-key'],
+      a?.metadata['x-account-meta-temp-url-key-2'],
+      c?.metadata['x-container-meta-temp-url-key'],
+      c?.metadata['x-container-meta-temp-url-key-2'],
+    ].filter((k): k is string => !!k);
     const verify = () => {
       if (verified) return;
       const expires = Number(fields.expires);
       if (!Number.isFinite(expires) || expires < Date.now() / 1000) throw new ApiError(401, 'FormPost: Form Expired');
       const path = `/v1/${account}/${container}/${object}`;
-      const msg = (p: string) => `${p}\n${fields.redirect ?? ''}\n${fields.max_file_size ?? ''}\n${fields.max_file_count ?? ''}\n${fields.expires ?? ''}`;
-      if (!keys.length || !sigMatches(fields.signature ?? '', keys, [msg(path), msg(this.s.servicePrefix(req) + path)])) throw new ApiError(401, 'FormPost: Invalid Signature');
+      const msg = (p: string) =>
+        `${p}\n${fields.redirect ?? ''}\n${fields.max_file_size ?? ''}\n${fields.max_file_count ?? ''}\n${fields.expires ?? ''}`;
+      if (!keys.length || !sigMatches(fields.signature ?? '', keys, [msg(path), msg(this.s.servicePrefix(req) + path)]))
+        throw new ApiError(401, 'FormPost: Invalid Signature');
       verified = true;
     };
     for (;;) {
@@ -118,37 +146,80 @@ export class FormPost {
       const disp = h['content-disposition'];
       const name = param(disp, 'name') ?? '';
       const filename = param(disp, 'filename');
-      if (filename === undefined) { fields[name] = await reader.text(); continue; }
+      if (filename === undefined) {
+        fields[name] = await reader.text();
+        continue;
+      }
       verify();
-      if (!filename) { for await (const _ of reader.body()) { /* an empty file input */ } continue; }
+      if (!filename) {
+        for await (const _ of reader.body()) {
+          /* an empty file input */
+        }
+        continue;
+      }
       files++;
-      if (files > Number(fields.max_file_count ?? 1)) { status = 400; message = 'max file count exceeded'; for await (const _ of reader.body()) { /* drop */ } continue; }
+      if (files > Number(fields.max_file_count ?? 1)) {
+        status = 400;
+        message = 'max file count exceeded';
+        for await (const _ of reader.body()) {
+          /* drop */
+        }
+        continue;
+      }
       if (!c) throw new ApiError(404, 'The resource could not be found.');
       const maxBytes = Number(fields.max_file_size ?? 0);
       const objName = object + filename;
       let res;
-      try { res = await this.s.backend.put(reader.body(), { maxBytes }); } catch (e) {
+      try {
+        res = await this.s.backend.put(reader.body(), { maxBytes });
+      } catch (e) {
         if (e instanceof ApiError && e.status === 413) throw new ApiError(400, 'FormPost: max_file_size exceeded');
         throw e;
       }
       const ts = xTimestamp();
       const existing = await this.s.store.getObject(account, container, objName);
-      await this.s.objects.store(c, {
-        account, container, name: objName, blob: res.blob, etag: res.etag, bytes: res.bytes,
-        content_type: (h['content-type'] && h['content-type'] !== 'application/octet-stream' ? h['content-type'] : guessContentType(objName)) || 'application/octet-stream',
-        timestamp: ts, last_modified: isoOf(ts), metadata: {}, delete_at: fields.x_delete_after ? Math.floor(Date.now() / 1000 + Number(fields.x_delete_after)) : (fields.x_delete_at ? Number(fields.x_delete_at) : null),
-      }, existing);
+      await this.s.objects.store(
+        c,
+        {
+          account,
+          container,
+          name: objName,
+          blob: res.blob,
+          etag: res.etag,
+          bytes: res.bytes,
+          content_type:
+            (h['content-type'] && h['content-type'] !== 'application/octet-stream'
+              ? h['content-type']
+              : guessContentType(objName)) || 'application/octet-stream',
+          timestamp: ts,
+          last_modified: isoOf(ts),
+          metadata: {},
+          delete_at: fields.x_delete_after
+            ? Math.floor(Date.now() / 1000 + Number(fields.x_delete_after))
+            : fields.x_delete_at
+              ? Number(fields.x_delete_at)
+              : null,
+        },
+        existing,
+      );
     }
     verify();
     req.authorized = true;
     const redirect = fields.redirect;
     if (redirect) {
       const sep = redirect.includes('?') ? '&' : '?';
-      reply.code(303).header('location', `${redirect}${sep}status=${status}&message=${encodeURIComponent(message)}`).type('text/html; charset=UTF-8').send(`<html><body><p><a href="${redirect}">Click to continue...</a></p></body></html>`);
+      reply
+        .code(303)
+        .header('location', `${redirect}${sep}status=${status}&message=${encodeURIComponent(message)}`)
+        .type('text/html; charset=UTF-8')
+        .send(`<html><body><p><a href="${redirect}">Click to continue...</a></p></body></html>`);
       return true;
     }
     const title = status === 201 ? 'Created' : 'Bad Request';
-    reply.code(status).type('text/html; charset=UTF-8').send(`<html><h1>${title}</h1><p>FormPost: ${message || 'Files uploaded'}</p></html>`);
+    reply
+      .code(status)
+      .type('text/html; charset=UTF-8')
+      .send(`<html><h1>${title}</h1><p>FormPost: ${message || 'Files uploaded'}</p></html>`);
     return true;
   }
 }

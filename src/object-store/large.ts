@@ -10,8 +10,19 @@ import { authorize } from './acl.ts';
 import { isoOf, xTimestamp, type ObjectRow } from './store.ts';
 import { applyMeta, hdr, httpDate } from './api/common.ts';
 
-interface Segment { row: ObjectRow; start: number; end: number } // inclusive range within the segment
-interface SloEntry { name: string; hash: string; bytes: number; content_type?: string; last_modified?: string; range?: string }
+interface Segment {
+  row: ObjectRow;
+  start: number;
+  end: number;
+} // inclusive range within the segment
+interface SloEntry {
+  name: string;
+  hash: string;
+  bytes: number;
+  content_type?: string;
+  last_modified?: string;
+  range?: string;
+}
 
 const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
 const MAX_SEGMENTS = 1000;
@@ -19,15 +30,23 @@ const MAX_SEGMENTS = 1000;
 async function readAll(stream: AsyncIterable<Buffer>, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of stream) { n += c.length; if (n > max) throw new ApiError(413, 'Manifest File > 8388608 bytes'); chunks.push(c); }
+  for await (const c of stream) {
+    n += c.length;
+    if (n > max) throw new ApiError(413, 'Manifest File > 8388608 bytes');
+    chunks.push(c);
+  }
   return Buffer.concat(chunks);
 }
 
 export class LargeObjects {
   constructor(private s: ObjectStoreService) {}
 
-  isDlo(o: ObjectRow) { return o.metadata['x-object-manifest'] !== undefined; }
-  isSlo(o: ObjectRow) { return !!o.metadata['x-static-large-object']; }
+  isDlo(o: ObjectRow) {
+    return o.metadata['x-object-manifest'] !== undefined;
+  }
+  isSlo(o: ObjectRow) {
+    return !!o.metadata['x-static-large-object'];
+  }
 
   private async sloEntries(o: ObjectRow): Promise<SloEntry[]> {
     const buf = await readAll(this.s.backend.get(o.blob), MAX_MANIFEST_BYTES);
@@ -40,11 +59,16 @@ export class LargeObjects {
     if (this.isDlo(o)) {
       const spec = decodeURIComponent(o.metadata['x-object-manifest']!);
       const i = spec.indexOf('/');
-      const container = spec.slice(0, i), prefix = spec.slice(i + 1);
+      const container = spec.slice(0, i),
+        prefix = spec.slice(i + 1);
       const out: Segment[] = [];
       let marker: string | undefined;
       for (;;) {
-        const rows = (await this.s.store.list('objects', o.account, container, { prefix, marker, limit: 1000 })) as ObjectRow[];
+        const rows = (await this.s.store.list('objects', o.account, container, {
+          prefix,
+          marker,
+          limit: 1000,
+        })) as ObjectRow[];
         for (const r of rows) {
           if (r.delete_at !== null && r.delete_at <= Date.now() / 1000) continue;
           // Segments are read raw (as with multipart-manifest=get): a manifest among them is its own bytes.
@@ -69,7 +93,8 @@ export class LargeObjects {
           let pos = 0;
           for (const sg of sub) {
             const len = sg.end - sg.start + 1;
-            const lo = Math.max(a, pos), hi = Math.min(b, pos + len - 1);
+            const lo = Math.max(a, pos),
+              hi = Math.min(b, pos + len - 1);
             if (lo <= hi) out.push({ row: sg.row, start: sg.start + lo - pos, end: sg.start + hi - pos });
             pos += len;
           }
@@ -93,7 +118,8 @@ export class LargeObjects {
       for (const sg of segs) {
         const len = sg.end - sg.start + 1;
         if (len <= 0) continue;
-        const lo = range ? Math.max(range.start, pos) : pos, hi = range ? Math.min(range.end, pos + len - 1) : pos + len - 1;
+        const lo = range ? Math.max(range.start, pos) : pos,
+          hi = range ? Math.min(range.end, pos + len - 1) : pos + len - 1;
         if (lo <= hi) yield* backend.get(sg.row.blob, { start: sg.start + lo - pos, end: sg.start + hi - pos });
         pos += len;
         if (range && pos > range.end) break;
@@ -114,19 +140,37 @@ export class LargeObjects {
       let entries = await this.sloEntries(o);
       const raw = q.format === 'raw';
       const body = raw
-        ? JSON.stringify(entries.map((e) => ({ path: e.name, etag: e.hash, size_bytes: e.bytes, ...(e.range ? { range: e.range } : {}) })))
+        ? JSON.stringify(
+            entries.map((e) => ({
+              path: e.name,
+              etag: e.hash,
+              size_bytes: e.bytes,
+              ...(e.range ? { range: e.range } : {}),
+            })),
+          )
         : JSON.stringify(entries);
       entries = [];
-      reply.headers({ 'x-static-large-object': 'True', 'last-modified': httpDate(o.timestamp), 'x-timestamp': o.timestamp, etag: createHash('md5').update(body).digest('hex') });
+      reply.headers({
+        'x-static-large-object': 'True',
+        'last-modified': httpDate(o.timestamp),
+        'x-timestamp': o.timestamp,
+        etag: createHash('md5').update(body).digest('hex'),
+      });
       for (const [k, v] of Object.entries(o.metadata)) if (k.startsWith('x-object-meta-')) reply.header(k, v);
-      reply.code(200).type('application/json; charset=utf-8').header('content-length', String(Buffer.byteLength(body)));
+      reply
+        .code(200)
+        .type('application/json; charset=utf-8')
+        .header('content-length', String(Buffer.byteLength(body)));
       return reply.send(head ? undefined : body);
     }
     if (!this.isDlo(o) && !this.isSlo(o)) return this.s.sendObject(req, reply, o, head);
     const segs = await this.segments(o);
     const size = segs.reduce((n, sg) => n + sg.end - sg.start + 1, 0);
     const view: ObjectRow = { ...o, bytes: size };
-    if (this.isDlo(o)) view.etag = createHash('md5').update(segs.map((sg) => sg.row.etag).join('')).digest('hex');
+    if (this.isDlo(o))
+      view.etag = createHash('md5')
+        .update(segs.map((sg) => sg.row.etag).join(''))
+        .digest('hex');
     return this.s.sendObject(req, reply, view, head, size, (range) => this.stream(segs, range));
   }
 
@@ -134,9 +178,16 @@ export class LargeObjects {
     const c = await this.s.store.getContainer(account, container);
     authorize(req, account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
-    const body = (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function' ? await readAll(req.body as any, MAX_MANIFEST_BYTES) : Buffer.alloc(0);
+    const body =
+      (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function'
+        ? await readAll(req.body as any, MAX_MANIFEST_BYTES)
+        : Buffer.alloc(0);
     let parsed: any;
-    try { parsed = JSON.parse(body.toString('utf8')); } catch { throw new ApiError(400, 'Manifest must be valid JSON.\n'); }
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new ApiError(400, 'Manifest must be valid JSON.\n');
+    }
     if (!Array.isArray(parsed) || !parsed.length) throw new ApiError(400, 'Manifest must be a list.\n');
     if (parsed.length > MAX_SEGMENTS) throw new ApiError(413, `Too many segments; max ${MAX_SEGMENTS}\n`);
     const errors: string[] = [];
@@ -146,26 +197,53 @@ export class LargeObjects {
     for (const [i, seg] of parsed.entries()) {
       const p = typeof seg?.path === 'string' ? seg.path.replace(/^\//, '') : '';
       const j = p.indexOf('/');
-      if (j <= 0) { errors.push(`Index ${i}: path does not refer to an object. Path must be of the form /container/object.`); continue; }
-      const sc = p.slice(0, j), so = p.slice(j + 1);
+      if (j <= 0) {
+        errors.push(`Index ${i}: path does not refer to an object. Path must be of the form /container/object.`);
+        continue;
+      }
+      const sc = p.slice(0, j),
+        so = p.slice(j + 1);
       const r = await this.s.store.getObject(account, decodeURIComponent(sc), decodeURIComponent(so));
-      if (!r) { errors.push(`/${p}, 404 Not Found`); continue; }
+      if (!r) {
+        errors.push(`/${p}, 404 Not Found`);
+        continue;
+      }
       const segBytes = (await this.wholeSize(r)) ?? r.bytes;
-      if (seg.etag != null && String(seg.etag).replace(/"/g, '') !== r.etag) { errors.push(`/${p}, Etag Mismatch`); continue; }
-      if (seg.size_bytes != null && Number(seg.size_bytes) !== segBytes) { errors.push(`/${p}, Size Mismatch`); continue; }
+      if (seg.etag != null && String(seg.etag).replace(/"/g, '') !== r.etag) {
+        errors.push(`/${p}, Etag Mismatch`);
+        continue;
+      }
+      if (seg.size_bytes != null && Number(seg.size_bytes) !== segBytes) {
+        errors.push(`/${p}, Size Mismatch`);
+        continue;
+      }
       let bytes = segBytes;
       let range: string | undefined;
       if (seg.range) {
         const m = /^(\d*)-(\d*)$/.exec(String(seg.range));
-        if (!m) { errors.push(`Index ${i}: invalid range`); continue; }
+        if (!m) {
+          errors.push(`Index ${i}: invalid range`);
+          continue;
+        }
         const a = m[1] === '' ? segBytes - Number(m[2]) : Number(m[1]);
         const b = m[1] === '' || m[2] === '' ? segBytes - 1 : Math.min(Number(m[2]), segBytes - 1);
-        if (a < 0 || a > b) { errors.push(`Index ${i}: unsatisfiable range`); continue; }
-        range = `${a}-${b}`; bytes = b - a + 1;
+        if (a < 0 || a > b) {
+          errors.push(`Index ${i}: unsatisfiable range`);
+          continue;
+        }
+        range = `${a}-${b}`;
+        bytes = b - a + 1;
       }
       total += bytes;
       md5.update(range ? `${r.etag}:${range};` : r.etag);
-      entries.push({ name: `/${decodeURIComponent(sc)}/${decodeURIComponent(so)}`, hash: r.etag, bytes: segBytes, content_type: r.content_type, last_modified: r.last_modified, ...(range ? { range } : {}) });
+      entries.push({
+        name: `/${decodeURIComponent(sc)}/${decodeURIComponent(so)}`,
+        hash: r.etag,
+        bytes: segBytes,
+        content_type: r.content_type,
+        last_modified: r.last_modified,
+        ...(range ? { range } : {}),
+      });
     }
     if (errors.length) throw new ApiError(400, `Errors:\n${errors.join('\n')}`);
     const etag = md5.digest('hex');
@@ -176,11 +254,28 @@ export class LargeObjects {
     metadata['x-static-large-object'] = 'True';
     const ts = xTimestamp();
     const existing = await this.s.store.getObject(account, container, object);
-    await this.s.objects.store(c, {
-      account, container, name: object, blob: res.blob, etag, bytes: total, content_type: hdr(req, 'content-type') || 'application/octet-stream',
-      timestamp: ts, last_modified: isoOf(ts), metadata, delete_at: this.s.objects.deleteAtFrom(req) ?? null,
-    }, existing);
-    reply.code(201).type('text/html; charset=UTF-8').headers({ etag: `"${etag}"`, 'last-modified': httpDate(ts), 'content-length': '0' }).send();
+    await this.s.objects.store(
+      c,
+      {
+        account,
+        container,
+        name: object,
+        blob: res.blob,
+        etag,
+        bytes: total,
+        content_type: hdr(req, 'content-type') || 'application/octet-stream',
+        timestamp: ts,
+        last_modified: isoOf(ts),
+        metadata,
+        delete_at: this.s.objects.deleteAtFrom(req) ?? null,
+      },
+      existing,
+    );
+    reply
+      .code(201)
+      .type('text/html; charset=UTF-8')
+      .headers({ etag: `"${etag}"`, 'last-modified': httpDate(ts), 'content-length': '0' })
+      .send();
   }
 
   async deleteSlo(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
@@ -188,18 +283,34 @@ export class LargeObjects {
     authorize(req, account, 'write', c);
     const o = await this.s.store.getObject(account, container, object);
     if (!o) throw new ApiError(404, 'The resource could not be found.');
-    let deleted = 0, notFound = 0;
+    let deleted = 0,
+      notFound = 0;
     if (this.isSlo(o)) {
       for (const e of await this.sloEntries(o)) {
         const m = /^\/([^/]+)\/(.+)$/.exec(e.name);
         const r = m ? await this.s.store.getObject(account, m[1]!, m[2]!) : undefined;
-        if (!r) { notFound++; continue; }
+        if (!r) {
+          notFound++;
+          continue;
+        }
         const blob = await this.s.store.deleteObject(account, r.container, r.name, r.blob);
-        if (blob) { await this.s.backend.delete(blob); deleted++; }
+        if (blob) {
+          await this.s.backend.delete(blob);
+          deleted++;
+        }
       }
     }
     const blob = await this.s.store.deleteObject(account, container, object, o.blob);
-    if (blob) { await this.s.backend.delete(blob); deleted++; }
-    return this.s.bulk.result(req, reply, { 'Number Deleted': deleted, 'Number Not Found': notFound, 'Response Status': '200 OK', 'Response Body': '', Errors: [] });
+    if (blob) {
+      await this.s.backend.delete(blob);
+      deleted++;
+    }
+    return this.s.bulk.result(req, reply, {
+      'Number Deleted': deleted,
+      'Number Not Found': notFound,
+      'Response Status': '200 OK',
+      'Response Body': '',
+      Errors: [],
+    });
   }
 }

@@ -13,7 +13,11 @@ import { CONSTRAINTS, applyMeta, guessContentType, hdr, httpDate, truthy } from 
 const OBJECT_SYSTEM = ['content-disposition', 'content-encoding', 'x-object-manifest'];
 const HTML = 'text/html; charset=UTF-8';
 
-export interface ObjectRef { account: string; container: string; object: string }
+export interface ObjectRef {
+  account: string;
+  container: string;
+  object: string;
+}
 
 /** A version's name in the versions container: 3 hex digits of the name length, the name, '/', the timestamp. */
 export const versionPrefix = (name: string) => Buffer.byteLength(name).toString(16).padStart(3, '0') + name + '/';
@@ -22,7 +26,8 @@ export class ObjectWriter {
   constructor(private s: ObjectStoreService) {}
 
   deleteAtFrom(req: FastifyRequest): number | undefined {
-    const at = hdr(req, 'x-delete-at'), after = hdr(req, 'x-delete-after');
+    const at = hdr(req, 'x-delete-at'),
+      after = hdr(req, 'x-delete-after');
     const nowSec = Date.now() / 1000;
     if (after !== undefined) {
       if (!/^\d+$/.test(after)) throw new ApiError(400, 'Non-integer X-Delete-After');
@@ -39,12 +44,17 @@ export class ObjectWriter {
 
   private checkName(object: string) {
     if (!object) throw new ApiError(400, 'Object name cannot be empty');
-    if (Buffer.byteLength(object) > CONSTRAINTS.max_object_name_length) throw new ApiError(400, `Object name length of ${Buffer.byteLength(object)} longer than ${CONSTRAINTS.max_object_name_length}`);
+    if (Buffer.byteLength(object) > CONSTRAINTS.max_object_name_length)
+      throw new ApiError(
+        400,
+        `Object name length of ${Buffer.byteLength(object)} longer than ${CONSTRAINTS.max_object_name_length}`,
+      );
   }
 
   /** Container and account quotas for `extraBytes` more bytes and `extraObjects` more objects. */
   async checkQuotas(c: ContainerRow, extraBytes: number, extraObjects: number) {
-    const qb = c.metadata['x-container-meta-quota-bytes'], qc = c.metadata['x-container-meta-quota-count'];
+    const qb = c.metadata['x-container-meta-quota-bytes'],
+      qc = c.metadata['x-container-meta-quota-count'];
     if (qb !== undefined || qc !== undefined) {
       const st = await this.s.store.containerStats(c.account, c.name);
       if (qb !== undefined && st.bytes + extraBytes > Number(qb)) throw new ApiError(413, 'Upload exceeds quota.');
@@ -59,7 +69,8 @@ export class ObjectWriter {
   }
 
   async put(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
-    if ((req.query as any)['multipart-manifest'] === 'put') return this.s.large.putSlo(req, reply, account, container, object);
+    if ((req.query as any)['multipart-manifest'] === 'put')
+      return this.s.large.putSlo(req, reply, account, container, object);
     const c = await this.s.store.getContainer(account, container);
     const temp = await this.s.tempurl.check(req, account, container, object);
     if (!temp) authorize(req, account, 'write', c);
@@ -68,24 +79,34 @@ export class ObjectWriter {
     const copyFrom = hdr(req, 'x-copy-from');
     let link: { meta: Meta; contentType?: string } | undefined;
     if (req.headers['x-symlink-target'] !== undefined) {
-      if (temp || copyFrom !== undefined) throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
+      if (temp || copyFrom !== undefined)
+        throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
       link = await this.s.symlinks.prepare(req, account, container, object);
     }
     if (copyFrom !== undefined) {
-      if (hdr(req, 'content-length') && hdr(req, 'content-length') !== '0') throw new ApiError(400, 'Copy requests require a zero byte body');
+      if (hdr(req, 'content-length') && hdr(req, 'content-length') !== '0')
+        throw new ApiError(400, 'Copy requests require a zero byte body');
       const src = decodeURIComponent(copyFrom).replace(/^\//, '');
       const i = src.indexOf('/');
-      if (i <= 0 || i === src.length - 1) throw new ApiError(412, 'X-Copy-From header must be of the form <container name>/<object name>');
-      return this.copy(req, reply, { account: hdr(req, 'x-copy-from-account') ?? account, container: src.slice(0, i), object: src.slice(i + 1) }, { account, container, object });
+      if (i <= 0 || i === src.length - 1)
+        throw new ApiError(412, 'X-Copy-From header must be of the form <container name>/<object name>');
+      return this.copy(
+        req,
+        reply,
+        { account: hdr(req, 'x-copy-from-account') ?? account, container: src.slice(0, i), object: src.slice(i + 1) },
+        { account, container, object },
+      );
     }
     const cl = hdr(req, 'content-length');
     const chunked = /chunked/i.test(hdr(req, 'transfer-encoding') ?? '');
     if (cl === undefined && !chunked) throw new ApiError(411, 'Length Required');
     if (cl !== undefined && !/^\d+$/.test(cl)) throw new ApiError(400, 'Invalid Content-Length');
     const length = cl !== undefined ? Number(cl) : undefined;
-    if (length !== undefined && length > CONSTRAINTS.max_file_size) throw new ApiError(413, 'Your request is too large.');
+    if (length !== undefined && length > CONSTRAINTS.max_file_size)
+      throw new ApiError(413, 'Your request is too large.');
     const existing = await this.s.store.getObject(account, container, object);
-    const liveExisting = existing && (existing.delete_at === null || existing.delete_at > Date.now() / 1000) ? existing : undefined;
+    const liveExisting =
+      existing && (existing.delete_at === null || existing.delete_at > Date.now() / 1000) ? existing : undefined;
     const inm = hdr(req, 'if-none-match');
     if (inm !== undefined) {
       if (inm.trim() !== '*') throw new ApiError(400, 'If-None-Match only supports *');
@@ -94,16 +115,24 @@ export class ObjectWriter {
     const deleteAt = this.deleteAtFrom(req);
     await this.checkQuotas(c, length ?? 0, liveExisting ? 0 : 1);
     const metadata = applyMeta(req, 'object', {}, OBJECT_SYSTEM);
-    if (metadata['x-object-manifest'] !== undefined && !/^[^/]+\/.*/.test(decodeURIComponent(metadata['x-object-manifest']))) {
+    if (
+      metadata['x-object-manifest'] !== undefined &&
+      !/^[^/]+\/.*/.test(decodeURIComponent(metadata['x-object-manifest']))
+    ) {
       throw new ApiError(400, 'X-Object-Manifest must be in the format container/prefix');
     }
-    const body = (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function' ? (req.body as AsyncIterable<Buffer>) : Readable.from([]);
+    const body =
+      (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function'
+        ? (req.body as AsyncIterable<Buffer>)
+        : Readable.from([]);
     const res = await this.s.backend.put(body, { maxBytes: CONSTRAINTS.max_file_size });
     try {
       if (length !== undefined && res.bytes !== length) throw new ApiError(499, 'Client Disconnect');
-      if (link && res.bytes > 0) throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
+      if (link && res.bytes > 0)
+        throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
       const etag = hdr(req, 'etag');
-      if (etag !== undefined && etag.replace(/^"(.*)"$/, '$1').toLowerCase() !== res.etag) throw new ApiError(422, 'Unprocessable Entity');
+      if (etag !== undefined && etag.replace(/^"(.*)"$/, '$1').toLowerCase() !== res.etag)
+        throw new ApiError(422, 'Unprocessable Entity');
       if (length === undefined) await this.checkQuotas(c, res.bytes, liveExisting ? 0 : 1);
     } catch (e) {
       await this.s.backend.delete(res.blob);
@@ -115,11 +144,24 @@ export class ObjectWriter {
     else if (!contentType || truthy(hdr(req, 'x-detect-content-type'))) contentType = guessContentType(object);
     const ts = xTimestamp();
     const row: ObjectRow = {
-      account, container, name: object, blob: res.blob, etag: res.etag, bytes: res.bytes, content_type: contentType,
-      timestamp: ts, last_modified: isoOf(ts), metadata, delete_at: deleteAt ?? null,
+      account,
+      container,
+      name: object,
+      blob: res.blob,
+      etag: res.etag,
+      bytes: res.bytes,
+      content_type: contentType,
+      timestamp: ts,
+      last_modified: isoOf(ts),
+      metadata,
+      delete_at: deleteAt ?? null,
     };
     await this.store(c, row, liveExisting);
-    reply.code(201).type(HTML).headers({ etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' }).send();
+    reply
+      .code(201)
+      .type(HTML)
+      .headers({ etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' })
+      .send();
   }
 
   /** Writes a row, archiving the object it replaces when the container keeps versions. */
@@ -136,7 +178,13 @@ export class ObjectWriter {
     const vc = await this.s.store.getContainer(c.account, decodeURIComponent(loc));
     if (!vc) return false;
     const ts = xTimestamp();
-    await this.s.store.putObject({ ...o, container: vc.name, name: versionPrefix(o.name) + o.timestamp, timestamp: ts, last_modified: isoOf(ts) });
+    await this.s.store.putObject({
+      ...o,
+      container: vc.name,
+      name: versionPrefix(o.name) + o.timestamp,
+      timestamp: ts,
+      last_modified: isoOf(ts),
+    });
     return true;
   }
 
@@ -153,11 +201,21 @@ export class ObjectWriter {
     const loc = c?.metadata['x-versions-location'];
     if (!loc) return;
     const vname = decodeURIComponent(loc);
-    const versions = await this.s.store.list('objects', o.account, vname, { prefix: versionPrefix(o.name), limit: 1, reverse: true });
+    const versions = await this.s.store.list('objects', o.account, vname, {
+      prefix: versionPrefix(o.name),
+      limit: 1,
+      reverse: true,
+    });
     const prev = versions[0] as ObjectRow | undefined;
     if (!prev) return;
     const ts = xTimestamp();
-    await this.s.store.putObject({ ...prev, container: o.container, name: o.name, timestamp: ts, last_modified: isoOf(ts) });
+    await this.s.store.putObject({
+      ...prev,
+      container: o.container,
+      name: o.name,
+      timestamp: ts,
+      last_modified: isoOf(ts),
+    });
     await this.s.store.deleteObject(o.account, vname, prev.name, prev.blob);
   }
 
@@ -170,9 +228,11 @@ export class ObjectWriter {
     authorize(req, dst.account, 'write', dc);
     this.checkName(dst.object);
     let so = await this.s.store.getObject(src.account, src.container, src.object);
-    if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000)) throw new ApiError(404, 'The resource could not be found.');
+    if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000))
+      throw new ApiError(404, 'The resource could not be found.');
     // A link is copied as its target unless ?symlink=get asks for the link itself.
-    if (this.s.symlinks.isLink(so) && (req.query as any).symlink !== 'get') so = (await this.s.symlinks.resolve(req, so)).row;
+    if (this.s.symlinks.isLink(so) && (req.query as any).symlink !== 'get')
+      so = (await this.s.symlinks.resolve(req, so)).row;
     if (!dc) throw new ApiError(404, 'The resource could not be found.');
     const manifestGet = (req.query as any)['multipart-manifest'] === 'get';
     const whole = manifestGet ? null : await this.s.large.wholeSize(so);
@@ -184,23 +244,43 @@ export class ObjectWriter {
     if (!fresh) base = { ...so.metadata };
     else for (const [k, v] of Object.entries(so.metadata)) if (k.startsWith('x-object-sysmeta-')) base[k] = v;
     // A copy of a large object is a plain object holding its content, not a manifest.
-    if (!manifestGet) { delete base['x-object-manifest']; delete base['x-static-large-object']; }
+    if (!manifestGet) {
+      delete base['x-object-manifest'];
+      delete base['x-static-large-object'];
+    }
     const metadata = applyMeta(req, 'object', base, OBJECT_SYSTEM);
     const deleteAt = this.deleteAtFrom(req);
     const ts = xTimestamp();
-    const ctype = hdr(req, 'content-type') && req.method !== 'COPY' ? hdr(req, 'content-type')! : (hdr(req, 'content-type') ?? so.content_type);
+    const ctype =
+      hdr(req, 'content-type') && req.method !== 'COPY'
+        ? hdr(req, 'content-type')!
+        : (hdr(req, 'content-type') ?? so.content_type);
     const existing = await this.s.store.getObject(dst.account, dst.container, dst.object);
     const row: ObjectRow = {
-      account: dst.account, container: dst.container, name: dst.object, blob: res.blob, etag: res.etag, bytes: res.bytes,
-      content_type: ctype, timestamp: ts, last_modified: isoOf(ts), metadata, delete_at: deleteAt ?? null,
+      account: dst.account,
+      container: dst.container,
+      name: dst.object,
+      blob: res.blob,
+      etag: res.etag,
+      bytes: res.bytes,
+      content_type: ctype,
+      timestamp: ts,
+      last_modified: isoOf(ts),
+      metadata,
+      delete_at: deleteAt ?? null,
     };
     await this.store(dc, row, existing);
-    reply.code(201).type(HTML).headers({
-      etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0',
-      'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
-      'x-copied-from-last-modified': httpDate(so.timestamp),
-      ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
-    });
+    reply
+      .code(201)
+      .type(HTML)
+      .headers({
+        etag: res.etag,
+        'last-modified': httpDate(ts),
+        'content-length': '0',
+        'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
+        'x-copied-from-last-modified': httpDate(so.timestamp),
+        ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
+      });
     for (const [k, v] of Object.entries(metadata)) if (!k.startsWith('x-object-sysmeta-')) reply.header(k, v);
     return reply.send();
   }

@@ -4,6 +4,14 @@
 import type { PolicyDefault } from '../core/policy.ts';
 
 export const OBJECT_STORE_POLICIES: PolicyDefault[] = [
-  { name: 'swift:operator', checkStr: 'role:admin or role:member', description: "keystoneauth operator_roles: the token's project owns AUTH_<project_id>" },
-  { name: 'swift:reseller_admin', checkStr: 'role:ResellerAdmin', description: 'keystoneauth reseller_admin_role: any account' },
+  {
+    name: 'swift:operator',
+    checkStr: 'role:admin or role:member',
+    description: "keystoneauth operator_roles: the token's project owns AUTH_<project_id>",
+  },
+  {
+    name: 'swift:reseller_admin',
+    checkStr: 'role:ResellerAdmin',
+    description: 'keystoneauth reseller_admin_role: any account',
+  },
 ];

@@ -30,9 +30,21 @@ import { CONSTRAINTS, transId } from './api/common.ts';
 
 /** Swift's error bodies: a tiny HTML page. */
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone',
-  411: 'Length Required', 412: 'Precondition Failed', 413: 'Request Entity Too Large', 416: 'Requested Range Not Satisfiable',
-  422: 'Unprocessable Entity', 499: 'Client Disconnect', 500: 'Internal Error', 503: 'Service Unavailable',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
+  412: 'Precondition Failed',
+  413: 'Request Entity Too Large',
+  416: 'Requested Range Not Satisfiable',
+  422: 'Unprocessable Entity',
+  499: 'Client Disconnect',
+  500: 'Internal Error',
+  503: 'Service Unavailable',
 };
 
 export class ObjectStoreService implements ServiceModule {
@@ -60,9 +72,19 @@ export class ObjectStoreService implements ServiceModule {
   /** How long a deleted account's name stays taken (upstream's reclaim_age). */
   reclaimAgeSec = 7 * 24 * 3600;
   /** Streams one stored object (set by the routes). */
-  sendObject!: (req: FastifyRequest, reply: FastifyReply, o: ObjectRow, head: boolean, size?: number, open?: (r?: { start: number; end: number }) => Readable) => FastifyReply | Promise<FastifyReply>;
+  sendObject!: (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    o: ObjectRow,
+    head: boolean,
+    size?: number,
+    open?: (r?: { start: number; end: number }) => Readable,
+  ) => FastifyReply | Promise<FastifyReply>;
 
-  constructor(public db: Kysely<any>, private ctx: ServiceContext) {
+  constructor(
+    public db: Kysely<any>,
+    private ctx: ServiceContext,
+  ) {
     this.policy = PolicyEngine.forService('object-store', OBJECT_STORE_POLICIES, ctx.config.policyDir, ctx.log);
     this.store = new SwiftStore(db);
     this.backend = new FsBackend(path.join(ctx.config.dataDir, 'object-store'));
@@ -112,7 +134,10 @@ export class ObjectStoreService implements ServiceModule {
     let n = 0;
     for await (const b of this.backend.list()) {
       if (Date.now() - b.mtimeMs < graceMs) continue;
-      if (!(await this.store.blobReferenced(b.blob))) { await this.backend.delete(b.blob); n++; }
+      if (!(await this.store.blobReferenced(b.blob))) {
+        await this.backend.delete(b.blob);
+        n++;
+      }
     }
     return n;
   }
@@ -121,10 +146,14 @@ export class ObjectStoreService implements ServiceModule {
     const title = ERROR_TEXT[e.status] ?? e.title;
     if (e.type === 'text/plain') return e.message;
     if (e.status === 404) return '<html><h1>Not Found</h1><p>The resource could not be found.</p></html>';
-    if (e.status === 401 && /^(FormPost|Temp URL)/.test(e.message)) return `<html><h1>Unauthorized</h1><p>${e.message}</p></html>`;
-    if (e.status === 401) return '<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>';
-    if (e.status === 403 && e.message.startsWith('You are not authorized')) return '<html><h1>Forbidden</h1><p>Access was denied to this resource.</p></html>';
-    if (e.status >= 500) return `<html><h1>${title}</h1><p>The server has either erred or is incapable of performing the requested operation.</p></html>`;
+    if (e.status === 401 && /^(FormPost|Temp URL)/.test(e.message))
+      return `<html><h1>Unauthorized</h1><p>${e.message}</p></html>`;
+    if (e.status === 401)
+      return '<html><h1>Unauthorized</h1><p>This server could not verify that you are authorized to access the document you requested.</p></html>';
+    if (e.status === 403 && e.message.startsWith('You are not authorized'))
+      return '<html><h1>Forbidden</h1><p>Access was denied to this resource.</p></html>';
+    if (e.status >= 500)
+      return `<html><h1>${title}</h1><p>The server has either erred or is incapable of performing the requested operation.</p></html>`;
     return `<html><h1>${title}</h1><p>${e.message.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</p></html>`;
   }
 
@@ -132,25 +161,44 @@ export class ObjectStoreService implements ServiceModule {
   crossdomainPolicy = '<allow-access-from domain="*" secure="false" />';
 
   /** The service's path prefix as the request reached it ('' on its own port). */
-  servicePrefix(req: FastifyRequest): string { return req.service?.prefix ?? ''; }
+  servicePrefix(req: FastifyRequest): string {
+    return req.service?.prefix ?? '';
+  }
 
   /** GET /info: the middleware really enabled, with its limits. */
   capabilities() {
     return {
       swift: {
-        version: '2.30.1', ...CONSTRAINTS, strict_cors_mode: true, allow_account_management: true, account_autocreate: true,
+        version: '2.30.1',
+        ...CONSTRAINTS,
+        strict_cors_mode: true,
+        allow_account_management: true,
+        account_autocreate: true,
         policies: [{ name: 'Policy-0', aliases: 'Policy-0', default: true }],
       },
       keystoneauth: {},
       tempurl: {
-        methods: TEMPURL_METHODS, incoming_remove_headers: ['x-timestamp'], incoming_allow_headers: [],
-        outgoing_remove_headers: ['x-object-meta-*'], outgoing_allow_headers: ['x-object-meta-public-*'], allowed_digests: TEMPURL_DIGESTS,
+        methods: TEMPURL_METHODS,
+        incoming_remove_headers: ['x-timestamp'],
+        incoming_allow_headers: [],
+        outgoing_remove_headers: ['x-object-meta-*'],
+        outgoing_allow_headers: ['x-object-meta-public-*'],
+        allowed_digests: TEMPURL_DIGESTS,
       },
-      slo: { max_manifest_segments: 1000, max_manifest_size: 8388608, yield_frequency: 10, min_segment_size: 1, allow_async_delete: false },
+      slo: {
+        max_manifest_segments: 1000,
+        max_manifest_size: 8388608,
+        yield_frequency: 10,
+        min_segment_size: 1,
+        allow_async_delete: false,
+      },
       dlo: { max_segments: 10000 },
       versioned_writes: { allowed_flags: ['x-versions-location', 'x-history-location'] },
       bulk_delete: { max_deletes_per_request: MAX_DELETES_PER_REQUEST, max_failed_deletes: 1000 },
-      bulk_upload: { max_containers_per_extraction: MAX_CONTAINERS_PER_EXTRACTION, max_failed_extractions: MAX_FAILED_EXTRACTIONS },
+      bulk_upload: {
+        max_containers_per_extraction: MAX_CONTAINERS_PER_EXTRACTION,
+        max_failed_extractions: MAX_FAILED_EXTRACTIONS,
+      },
       account_quotas: {},
       container_quotas: {},
       symlink: { symloop_max: SYMLOOP_MAX, static_links: true },
@@ -158,7 +206,14 @@ export class ObjectStoreService implements ServiceModule {
       cors: {},
       formpost: {},
       crossdomain: { cross_domain_policy: this.crossdomainPolicy },
-      container_sync: { realms: Object.fromEntries(Object.entries(SYNC_REALMS).map(([k, v]) => [k.toUpperCase(), { clusters: Object.fromEntries(Object.keys(v.clusters).map((c) => [c.toUpperCase(), {}])) }])) },
+      container_sync: {
+        realms: Object.fromEntries(
+          Object.entries(SYNC_REALMS).map(([k, v]) => [
+            k.toUpperCase(),
+            { clusters: Object.fromEntries(Object.keys(v.clusters).map((c) => [c.toUpperCase(), {}])) },
+          ]),
+        ),
+      },
     };
   }
 
@@ -172,17 +227,28 @@ export class ObjectStoreService implements ServiceModule {
       reply.header('x-trans-id', tx).header('x-openstack-request-id', tx);
     });
     app.addHook('onSend', async (req, reply, payload) => {
-      if (reply.getHeader(PLAIN_ERROR)) { reply.removeHeader(PLAIN_ERROR); reply.type('text/plain; charset=UTF-8'); }
+      if (reply.getHeader(PLAIN_ERROR)) {
+        reply.removeHeader(PLAIN_ERROR);
+        reply.type('text/plain; charset=UTF-8');
+      }
       const p = req.params as { account?: string; container?: string } | undefined;
       if (req.headers.origin && p?.account && p.container && req.method !== 'OPTIONS') {
-        try { await this.web.corsHeaders(req, reply, p.account, p.container); } catch { /* no CORS headers */ }
+        try {
+          await this.web.corsHeaders(req, reply, p.account, p.container);
+        } catch {
+          /* no CORS headers */
+        }
       }
       return payload;
     });
     registerRoutes(app, this);
   }
 
-  async close() { this.periodic.stop(); await this.backend.close?.(); await this.db.destroy(); }
+  async close() {
+    this.periodic.stop();
+    await this.backend.close?.();
+    await this.db.destroy();
+  }
 }
 
 export const objectStoreService: ServiceFactory | undefined = {

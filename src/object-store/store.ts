@@ -4,42 +4,119 @@ import { groupCommit, json, precompiled } from '../core/db.ts';
 
 export type Meta = Record<string, string>;
 
-export interface AccountRow { account: string; metadata: Meta; timestamp: string; deleted_at: string | null }
-export interface ContainerRow { account: string; name: string; metadata: Meta; timestamp: string; last_modified: string }
+export interface AccountRow {
+  account: string;
+  metadata: Meta;
+  timestamp: string;
+  deleted_at: string | null;
+}
+export interface ContainerRow {
+  account: string;
+  name: string;
+  metadata: Meta;
+  timestamp: string;
+  last_modified: string;
+}
 export interface ObjectRow {
-  account: string; container: string; name: string; blob: string; etag: string; bytes: number;
-  content_type: string; timestamp: string; last_modified: string; metadata: Meta; delete_at: number | null;
+  account: string;
+  container: string;
+  name: string;
+  blob: string;
+  etag: string;
+  bytes: number;
+  content_type: string;
+  timestamp: string;
+  last_modified: string;
+  metadata: Meta;
+  delete_at: number | null;
 }
 
 /** Swift's X-Timestamp: seconds with 5 decimals. */
 export const xTimestamp = (ms = Date.now()) => (ms / 1000).toFixed(5);
 /** Listing last_modified: ISO without the zone, microseconds. */
-export const isoOf = (ts: string) => new Date(Math.floor(Number(ts) * 1000)).toISOString().replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
+export const isoOf = (ts: string) =>
+  new Date(Math.floor(Number(ts) * 1000))
+    .toISOString()
+    .replace('Z', '')
+    .replace(/\.(\d{3})$/, '.$1000');
 
-const objRow = (r: any): ObjectRow => ({ ...r, bytes: Number(r.bytes), delete_at: r.delete_at === null || r.delete_at === undefined ? null : Number(r.delete_at), metadata: json<Meta>(r.metadata, {}) });
+const objRow = (r: any): ObjectRow => ({
+  ...r,
+  bytes: Number(r.bytes),
+  delete_at: r.delete_at === null || r.delete_at === undefined ? null : Number(r.delete_at),
+  metadata: json<Meta>(r.metadata, {}),
+});
 
 // The statements of every object request, compiled once (core/db.ts precompiled).
-const OBJECT_COLUMNS = ['account', 'container', 'name', 'blob', 'etag', 'bytes', 'content_type', 'timestamp', 'last_modified', 'metadata', 'delete_at'] as const;
+const OBJECT_COLUMNS = [
+  'account',
+  'container',
+  'name',
+  'blob',
+  'etag',
+  'bytes',
+  'content_type',
+  'timestamp',
+  'last_modified',
+  'metadata',
+  'delete_at',
+] as const;
 const Q = {
-  account: precompiled(['account'], (db, v) => db.selectFrom('swift_accounts').selectAll().where('account', '=', v.account)),
-  container: precompiled(['account', 'name'], (db, v) => db.selectFrom('swift_containers').selectAll().where('account', '=', v.account).where('name', '=', v.name)),
+  account: precompiled(['account'], (db, v) =>
+    db.selectFrom('swift_accounts').selectAll().where('account', '=', v.account),
+  ),
+  container: precompiled(['account', 'name'], (db, v) =>
+    db.selectFrom('swift_containers').selectAll().where('account', '=', v.account).where('name', '=', v.name),
+  ),
   object: precompiled(['account', 'container', 'name'], (db, v) =>
-    db.selectFrom('swift_objects').selectAll().where('account', '=', v.account).where('container', '=', v.container).where('name', '=', v.name)),
+    db
+      .selectFrom('swift_objects')
+      .selectAll()
+      .where('account', '=', v.account)
+      .where('container', '=', v.container)
+      .where('name', '=', v.name),
+  ),
   objectBlob: precompiled(['account', 'container', 'name'], (db, v) =>
-    db.selectFrom('swift_objects').select('blob').where('account', '=', v.account).where('container', '=', v.container).where('name', '=', v.name)),
+    db
+      .selectFrom('swift_objects')
+      .select('blob')
+      .where('account', '=', v.account)
+      .where('container', '=', v.container)
+      .where('name', '=', v.name),
+  ),
   insertObject: precompiled(OBJECT_COLUMNS, (db, v) => db.insertInto('swift_objects').values(v)),
-  replaceObject: precompiled(OBJECT_COLUMNS, (db, v) => db.updateTable('swift_objects').set(v)
-    .where('account', '=', v.account).where('container', '=', v.container).where('name', '=', v.name)),
+  replaceObject: precompiled(OBJECT_COLUMNS, (db, v) =>
+    db
+      .updateTable('swift_objects')
+      .set(v)
+      .where('account', '=', v.account)
+      .where('container', '=', v.container)
+      .where('name', '=', v.name),
+  ),
   touchContainer: precompiled(['account', 'name', 'last_modified'], (db, v) =>
-    db.updateTable('swift_containers').set({ last_modified: v.last_modified }).where('account', '=', v.account).where('name', '=', v.name)),
+    db
+      .updateTable('swift_containers')
+      .set({ last_modified: v.last_modified })
+      .where('account', '=', v.account)
+      .where('name', '=', v.name),
+  ),
 };
 
-export interface ListOptions { prefix?: string; marker?: string; endMarker?: string; limit: number; delimiter?: string; reverse?: boolean }
+export interface ListOptions {
+  prefix?: string;
+  marker?: string;
+  endMarker?: string;
+  limit: number;
+  delimiter?: string;
+  reverse?: boolean;
+}
 
 export class SwiftStore {
   /** Object writes: on SQLite the transactions of concurrent PUTs share one commit (core/db.ts). */
   private write: ReturnType<typeof groupCommit>;
-  constructor(public db: Kysely<any>) { this.write = groupCommit(db); }
+  constructor(public db: Kysely<any>) {
+    this.write = groupCommit(db);
+  }
 
   async getAccount(account: string): Promise<AccountRow | undefined> {
     const r = (await Q.account(this.db, { account })).rows[0];
@@ -49,41 +126,78 @@ export class SwiftStore {
     const a = await this.getAccount(account);
     if (a) return a;
     const row = { account, metadata: '{}', timestamp: xTimestamp() };
-    await this.db.insertInto('swift_accounts').values(row).onConflict((oc) => oc.column('account').doNothing()).execute();
+    await this.db
+      .insertInto('swift_accounts')
+      .values(row)
+      .onConflict((oc) => oc.column('account').doNothing())
+      .execute();
     return (await this.getAccount(account))!;
   }
   /** Account PUT: 'created', 'accepted' (it exists) or 'deleted' (marked deleted, not reclaimed yet). */
   async putAccount(account: string, metadata: Meta): Promise<'created' | 'accepted' | 'deleted'> {
     const a = await this.getAccount(account);
     if (a?.deleted_at) return 'deleted';
-    if (a) { await this.setAccountMeta(account, metadata); return 'accepted'; }
-    const res = await this.db.insertInto('swift_accounts').values({ account, metadata: JSON.stringify(metadata), timestamp: xTimestamp() })
-      .onConflict((oc) => oc.column('account').doNothing()).executeTakeFirst();
+    if (a) {
+      await this.setAccountMeta(account, metadata);
+      return 'accepted';
+    }
+    const res = await this.db
+      .insertInto('swift_accounts')
+      .values({ account, metadata: JSON.stringify(metadata), timestamp: xTimestamp() })
+      .onConflict((oc) => oc.column('account').doNothing())
+      .executeTakeFirst();
     if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) return 'created';
     return (await this.getAccount(account))?.deleted_at ? 'deleted' : 'accepted';
   }
   async markAccountDeleted(account: string) {
     await this.ensureAccount(account);
-    await this.db.updateTable('swift_accounts').set({ deleted_at: xTimestamp() }).where('account', '=', account).where('deleted_at', 'is', null).execute();
+    await this.db
+      .updateTable('swift_accounts')
+      .set({ deleted_at: xTimestamp() })
+      .where('account', '=', account)
+      .where('deleted_at', 'is', null)
+      .execute();
   }
   async deletedAccounts(): Promise<AccountRow[]> {
-    return (await this.db.selectFrom('swift_accounts').selectAll().where('deleted_at', 'is not', null).execute()).map((r: any) => ({ ...r, metadata: json<Meta>(r.metadata, {}) }));
+    return (await this.db.selectFrom('swift_accounts').selectAll().where('deleted_at', 'is not', null).execute()).map(
+      (r: any) => ({ ...r, metadata: json<Meta>(r.metadata, {}) }),
+    );
   }
   async removeAccount(account: string) {
-    await this.db.deleteFrom('swift_accounts').where('account', '=', account).where('deleted_at', 'is not', null).execute();
+    await this.db
+      .deleteFrom('swift_accounts')
+      .where('account', '=', account)
+      .where('deleted_at', 'is not', null)
+      .execute();
   }
   async objectsOf(account: string, limit: number): Promise<ObjectRow[]> {
-    return (await this.db.selectFrom('swift_objects').selectAll().where('account', '=', account).limit(limit).execute()).map(objRow);
+    return (
+      await this.db.selectFrom('swift_objects').selectAll().where('account', '=', account).limit(limit).execute()
+    ).map(objRow);
   }
   async containerNames(account: string, limit: number): Promise<string[]> {
-    return (await this.db.selectFrom('swift_containers').select('name').where('account', '=', account).limit(limit).execute()).map((r: any) => r.name);
+    return (
+      await this.db.selectFrom('swift_containers').select('name').where('account', '=', account).limit(limit).execute()
+    ).map((r: any) => r.name);
   }
   async setAccountMeta(account: string, metadata: Meta) {
-    await this.db.updateTable('swift_accounts').set({ metadata: JSON.stringify(metadata) }).where('account', '=', account).execute();
+    await this.db
+      .updateTable('swift_accounts')
+      .set({ metadata: JSON.stringify(metadata) })
+      .where('account', '=', account)
+      .execute();
   }
   async accountStats(account: string) {
-    const c = await this.db.selectFrom('swift_containers').select((eb) => eb.fn.countAll().as('n')).where('account', '=', account).executeTakeFirst();
-    const o = await this.db.selectFrom('swift_objects').select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')]).where('account', '=', account).executeTakeFirst();
+    const c = await this.db
+      .selectFrom('swift_containers')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('account', '=', account)
+      .executeTakeFirst();
+    const o = await this.db
+      .selectFrom('swift_objects')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')])
+      .where('account', '=', account)
+      .executeTakeFirst();
     return { containers: Number(c?.n ?? 0), objects: Number(o?.n ?? 0), bytes: Number(o?.b ?? 0) };
   }
 
@@ -93,26 +207,44 @@ export class SwiftStore {
   }
   async createContainer(account: string, name: string, metadata: Meta): Promise<boolean> {
     const ts = xTimestamp();
-    const res = await this.db.insertInto('swift_containers').values({ account, name, metadata: JSON.stringify(metadata), timestamp: ts, last_modified: isoOf(ts) })
-      .onConflict((oc) => oc.columns(['account', 'name']).doNothing()).executeTakeFirst();
+    const res = await this.db
+      .insertInto('swift_containers')
+      .values({ account, name, metadata: JSON.stringify(metadata), timestamp: ts, last_modified: isoOf(ts) })
+      .onConflict((oc) => oc.columns(['account', 'name']).doNothing())
+      .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async setContainerMeta(account: string, name: string, metadata: Meta) {
-    await this.db.updateTable('swift_containers').set({ metadata: JSON.stringify(metadata) }).where('account', '=', account).where('name', '=', name).execute();
+    await this.db
+      .updateTable('swift_containers')
+      .set({ metadata: JSON.stringify(metadata) })
+      .where('account', '=', account)
+      .where('name', '=', name)
+      .execute();
   }
   async deleteContainer(account: string, name: string) {
     await this.db.deleteFrom('swift_containers').where('account', '=', account).where('name', '=', name).execute();
   }
   async containerStats(account: string, name: string) {
-    const o = await this.db.selectFrom('swift_objects').select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')]).where('account', '=', account).where('container', '=', name).executeTakeFirst();
+    const o = await this.db
+      .selectFrom('swift_objects')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')])
+      .where('account', '=', account)
+      .where('container', '=', name)
+      .executeTakeFirst();
     return { objects: Number(o?.n ?? 0), bytes: Number(o?.b ?? 0) };
   }
   /** Per-container stats for an account listing. */
   async containerStatsMap(account: string, names: string[]) {
     const out = new Map<string, { objects: number; bytes: number }>();
     if (!names.length) return out;
-    const rows = await this.db.selectFrom('swift_objects').select((eb) => ['container', eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')])
-      .where('account', '=', account).where('container', 'in', names).groupBy('container').execute();
+    const rows = await this.db
+      .selectFrom('swift_objects')
+      .select((eb) => ['container', eb.fn.countAll().as('n'), eb.fn.sum('bytes').as('b')])
+      .where('account', '=', account)
+      .where('container', 'in', names)
+      .groupBy('container')
+      .execute();
     for (const r of rows as any[]) out.set(r.container, { objects: Number(r.n), bytes: Number(r.b ?? 0) });
     return out;
   }
@@ -132,35 +264,76 @@ export class SwiftStore {
     });
   }
   async updateObjectMeta(o: ObjectRow) {
-    await this.db.updateTable('swift_objects').set({ metadata: JSON.stringify(o.metadata), content_type: o.content_type, delete_at: o.delete_at, timestamp: o.timestamp, last_modified: o.last_modified })
-      .where('account', '=', o.account).where('container', '=', o.container).where('name', '=', o.name).execute();
+    await this.db
+      .updateTable('swift_objects')
+      .set({
+        metadata: JSON.stringify(o.metadata),
+        content_type: o.content_type,
+        delete_at: o.delete_at,
+        timestamp: o.timestamp,
+        last_modified: o.last_modified,
+      })
+      .where('account', '=', o.account)
+      .where('container', '=', o.container)
+      .where('name', '=', o.name)
+      .execute();
   }
   /** Deletes the row; returns its blob when one was deleted. */
   async deleteObject(account: string, container: string, name: string, onlyBlob?: string): Promise<string | undefined> {
-    let q = this.db.deleteFrom('swift_objects').where('account', '=', account).where('container', '=', container).where('name', '=', name);
+    let q = this.db
+      .deleteFrom('swift_objects')
+      .where('account', '=', account)
+      .where('container', '=', container)
+      .where('name', '=', name);
     if (onlyBlob) q = q.where('blob', '=', onlyBlob);
     const r = await q.returning('blob').executeTakeFirst();
     return r?.blob as string | undefined;
   }
   async blobReferenced(blob: string): Promise<boolean> {
-    return !!(await this.db.selectFrom('swift_objects').select('blob').where('blob', '=', blob).limit(1).executeTakeFirst());
+    return !!(await this.db
+      .selectFrom('swift_objects')
+      .select('blob')
+      .where('blob', '=', blob)
+      .limit(1)
+      .executeTakeFirst());
   }
   async expired(nowSec: number, limit = 1000): Promise<ObjectRow[]> {
-    return (await this.db.selectFrom('swift_objects').selectAll().where('delete_at', 'is not', null).where('delete_at', '<=', nowSec).limit(limit).execute()).map(objRow);
+    return (
+      await this.db
+        .selectFrom('swift_objects')
+        .selectAll()
+        .where('delete_at', 'is not', null)
+        .where('delete_at', '<=', nowSec)
+        .limit(limit)
+        .execute()
+    ).map(objRow);
   }
 
   /** Names with prefix between markers, in byte order (or reversed), in pages of `page`. */
-  private async page(table: 'swift_containers' | 'swift_objects', where: Record<string, string>, o: { prefix?: string; after?: string; before?: string; reverse?: boolean }, page: number): Promise<any[]> {
+  private async page(
+    table: 'swift_containers' | 'swift_objects',
+    where: Record<string, string>,
+    o: { prefix?: string; after?: string; before?: string; reverse?: boolean },
+    page: number,
+  ): Promise<any[]> {
     let q = this.db.selectFrom(table).selectAll();
     for (const [k, v] of Object.entries(where)) q = q.where(k as any, '=', v);
     if (o.prefix) q = q.where('name', '>=', o.prefix).where('name', '<', o.prefix + '\u{10FFFF}');
     if (o.after !== undefined) q = q.where('name', '>', o.after);
     if (o.before !== undefined) q = q.where('name', '<', o.before);
-    return q.orderBy('name', o.reverse ? 'desc' : 'asc').limit(page).execute();
+    return q
+      .orderBy('name', o.reverse ? 'desc' : 'asc')
+      .limit(page)
+      .execute();
   }
 
   /** Swift's listing: prefix, delimiter roll-up into subdirs, marker/end_marker, limit, reverse. */
-  async list(kind: 'containers' | 'objects', account: string, container: string | undefined, opts: ListOptions): Promise<Array<{ subdir: string } | any>> {
+  async list(
+    kind: 'containers' | 'objects',
+    account: string,
+    container: string | undefined,
+    opts: ListOptions,
+  ): Promise<Array<{ subdir: string } | any>> {
     const table = kind === 'containers' ? 'swift_containers' : 'swift_objects';
     const where: Record<string, string> = { account };
     if (container !== undefined) where.container = container;
@@ -172,7 +345,12 @@ export class SwiftStore {
     if (before === '') before = undefined;
     const pageSize = Math.max(100, Math.min(opts.limit + 1, 1000));
     for (;;) {
-      const rows = await this.page(table, where, { prefix: opts.prefix, after, before, reverse: opts.reverse }, pageSize);
+      const rows = await this.page(
+        table,
+        where,
+        { prefix: opts.prefix, after, before, reverse: opts.reverse },
+        pageSize,
+      );
       if (!rows.length) break;
       let jumped = false;
       for (const r of rows) {
@@ -184,7 +362,8 @@ export class SwiftStore {
             if (!(opts.marker && !opts.reverse && subdir <= opts.marker)) out.push({ subdir });
             if (out.length >= opts.limit) return out;
             // Skip everything under this subdir.
-            if (opts.reverse) before = subdir; else after = subdir + '\u{10FFFF}';
+            if (opts.reverse) before = subdir;
+            else after = subdir + '\u{10FFFF}';
             jumped = true;
             break;
           }
@@ -195,7 +374,8 @@ export class SwiftStore {
       if (jumped) continue;
       if (rows.length < pageSize) break;
       const last = rows[rows.length - 1].name as string;
-      if (opts.reverse) before = last; else after = last;
+      if (opts.reverse) before = last;
+      else after = last;
     }
     return out;
   }

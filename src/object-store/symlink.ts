@@ -21,20 +21,34 @@ export const TARGET_ETAG = `${SYS}target-etag`;
 export const TARGET_BYTES = `${SYS}target-bytes`;
 
 /** Python's urllib quote with '/' safe (how Swift keeps the target). */
-export const pyQuote = (s: string) => encodeURIComponent(s).replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-const unquote = (s: string) => { try { return decodeURIComponent(s); } catch { return s; } };
+export const pyQuote = (s: string) =>
+  encodeURIComponent(s)
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const unquote = (s: string) => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
 
 /** The middleware's errors are plain text (see ObjectStoreService.renderError). */
 export const PLAIN_ERROR = 'x-stratus-plain-error';
 const plain = (status: number, message: string, headers: Record<string, string> = {}) =>
   new ApiError(status, message, 'text/plain', { ...headers, [PLAIN_ERROR]: '1' });
 
-export interface Resolved { row: ObjectRow; location: string }
+export interface Resolved {
+  row: ObjectRow;
+  location: string;
+}
 
 export class Symlinks {
   constructor(private s: ObjectStoreService) {}
 
-  isLink(o: ObjectRow) { return o.metadata[TARGET] !== undefined; }
+  isLink(o: ObjectRow) {
+    return o.metadata[TARGET] !== undefined;
+  }
 
   /** The client-facing X-Symlink-* headers of a link (for ?symlink=get). */
   userHeaders(meta: Meta): Record<string, string> {
@@ -51,13 +65,19 @@ export class Symlinks {
   private targetRef(o: ObjectRow) {
     const t = unquote(o.metadata[TARGET]!);
     const i = t.indexOf('/');
-    return { account: o.metadata[TARGET_ACCOUNT] ? unquote(o.metadata[TARGET_ACCOUNT]) : o.account, container: t.slice(0, i), object: t.slice(i + 1) };
+    return {
+      account: o.metadata[TARGET_ACCOUNT] ? unquote(o.metadata[TARGET_ACCOUNT]) : o.account,
+      container: t.slice(0, i),
+      object: t.slice(i + 1),
+    };
   }
 
   /** Extra keys of a JSON container listing row for a link. */
   listingExtras(o: ObjectRow, listingAccount: string): Record<string, unknown> {
     if (!this.isLink(o)) return {};
-    const out: Record<string, unknown> = { symlink_path: `/v1/${o.metadata[TARGET_ACCOUNT] ?? pyQuote(listingAccount)}/${o.metadata[TARGET]}` };
+    const out: Record<string, unknown> = {
+      symlink_path: `/v1/${o.metadata[TARGET_ACCOUNT] ?? pyQuote(listingAccount)}/${o.metadata[TARGET]}`,
+    };
     if (o.metadata[TARGET_ETAG] !== undefined) {
       out.symlink_etag = o.metadata[TARGET_ETAG];
       out.symlink_bytes = Number(o.metadata[TARGET_BYTES] ?? 0);
@@ -69,7 +89,12 @@ export class Symlinks {
    * A PUT with X-Symlink-Target: checks the headers (and, for a static link, the target) and
    * returns the system metadata to store and the content type the link gets when none was sent.
    */
-  async prepare(req: FastifyRequest, account: string, container: string, object: string): Promise<{ meta: Meta; contentType?: string }> {
+  async prepare(
+    req: FastifyRequest,
+    account: string,
+    container: string,
+    object: string,
+  ): Promise<{ meta: Meta; contentType?: string }> {
     const cl = hdr(req, 'content-length');
     if (cl !== undefined && cl !== '0') throw plain(400, 'Symlink requests require a zero byte body');
     const form = 'X-Symlink-Target header must be of the form <container name>/<object name>';
@@ -77,7 +102,8 @@ export class Symlinks {
     if (raw.startsWith('/')) throw plain(412, form);
     const i = raw.indexOf('/');
     if (i <= 0 || i === raw.length - 1) throw plain(412, form);
-    const tc = raw.slice(0, i), to = raw.slice(i + 1);
+    const tc = raw.slice(0, i),
+      to = raw.slice(i + 1);
     const meta: Meta = { [TARGET]: pyQuote(`${tc}/${to}`) };
     let ta = account;
     const acctHeader = hdr(req, 'x-symlink-target-account');
@@ -102,9 +128,12 @@ export class Symlinks {
     }
     // A static link is followed; a dynamic one is compared as the zero-byte object it is.
     let final = target;
-    if (this.isLink(target) && target.metadata[TARGET_ETAG] !== undefined) final = (await this.follow(req, target, etag, location)).row;
+    if (this.isLink(target) && target.metadata[TARGET_ETAG] !== undefined)
+      final = (await this.follow(req, target, etag, location)).row;
     else if (target.etag !== etag) {
-      throw plain(409, `Object Etag '${target.etag}' does not match X-Symlink-Target-Etag header '${etag}'`, { 'content-location': location });
+      throw plain(409, `Object Etag '${target.etag}' does not match X-Symlink-Target-Etag header '${etag}'`, {
+        'content-location': location,
+      });
     }
     meta[TARGET_ETAG] = etag;
     meta[TARGET_BYTES] = String(final.bytes);
@@ -116,7 +145,13 @@ export class Symlinks {
     return this.follow(req, link, undefined, undefined, tempUrlScope);
   }
 
-  private async follow(req: FastifyRequest, start: ObjectRow, wantEtag: string | undefined, location: string | undefined, tempUrlScope?: 'account' | 'container'): Promise<Resolved> {
+  private async follow(
+    req: FastifyRequest,
+    start: ObjectRow,
+    wantEtag: string | undefined,
+    location: string | undefined,
+    tempUrlScope?: 'account' | 'container',
+  ): Promise<Resolved> {
     let cur = start;
     let loops = 0;
     let targetEtag = wantEtag;
@@ -125,15 +160,21 @@ export class Symlinks {
       const linkEtag = cur.metadata[TARGET_ETAG];
       const found = linkEtag ?? cur.etag;
       if (targetEtag && targetEtag !== found) {
-        throw plain(409, 'X-Symlink-Target-Etag headers do not match', lastPath ? { 'content-location': lastPath } : {});
+        throw plain(
+          409,
+          'X-Symlink-Target-Etag headers do not match',
+          lastPath ? { 'content-location': lastPath } : {},
+        );
       }
-      if (loops >= SYMLOOP_MAX) throw plain(409, `Too many levels of symbolic links, maximum allowed is ${SYMLOOP_MAX}`);
+      if (loops >= SYMLOOP_MAX)
+        throw plain(409, `Too many levels of symbolic links, maximum allowed is ${SYMLOOP_MAX}`);
       loops++;
       const ref = this.targetRef(cur);
       lastPath = this.targetPath(cur);
       // The target is read with the caller's own rights; a temp URL reaches what its key's scope covers.
       if (tempUrlScope) {
-        if (ref.account !== start.account || (tempUrlScope === 'container' && ref.container !== start.container)) throw new ApiError(401, 'Temp URL invalid');
+        if (ref.account !== start.account || (tempUrlScope === 'container' && ref.container !== start.container))
+          throw new ApiError(401, 'Temp URL invalid');
       } else {
         await loadAccountAcls(req, this.s.store, ref.account);
         authorize(req, ref.account, 'read', await this.s.store.getContainer(ref.account, ref.container));
@@ -146,7 +187,11 @@ export class Symlinks {
       cur = next;
     }
     if (targetEtag && cur.etag !== targetEtag) {
-      throw plain(409, `Object Etag '${cur.etag}' does not match X-Symlink-Target-Etag header '${targetEtag}'`, lastPath ? { 'content-location': lastPath } : {});
+      throw plain(
+        409,
+        `Object Etag '${cur.etag}' does not match X-Symlink-Target-Etag header '${targetEtag}'`,
+        lastPath ? { 'content-location': lastPath } : {},
+      );
     }
     return { row: cur, location: lastPath ?? '' };
   }

@@ -19,13 +19,22 @@ export class ContainerSync {
   constructor(private s: ObjectStoreService) {}
 
   async run() {
-    const rows = await this.s.db.selectFrom('swift_containers').selectAll().where('metadata', 'like', '%x-container-sync-to%').execute();
+    const rows = await this.s.db
+      .selectFrom('swift_containers')
+      .selectAll()
+      .where('metadata', 'like', '%x-container-sync-to%')
+      .execute();
     for (const r of rows as any[]) {
       const meta = JSON.parse(r.metadata);
       const to = parseSyncTo(meta['x-container-sync-to'] ?? '');
       if (!to) continue;
       const dst = await this.s.store.getContainer(to.account, to.container);
-      if (!dst || !meta['x-container-sync-key'] || dst.metadata['x-container-sync-key'] !== meta['x-container-sync-key']) continue;
+      if (
+        !dst ||
+        !meta['x-container-sync-key'] ||
+        dst.metadata['x-container-sync-key'] !== meta['x-container-sync-key']
+      )
+        continue;
       let marker: string | undefined;
       for (;;) {
         const objs = (await this.s.store.list('objects', r.account, r.name, { marker, limit: 500 })) as ObjectRow[];
@@ -35,7 +44,14 @@ export class ContainerSync {
           if (there && (there.etag === o.etag || Number(there.timestamp) >= Number(o.timestamp))) continue;
           const res = await this.s.backend.put(this.s.backend.get(o.blob));
           const ts = xTimestamp(Math.max(Date.now(), Number(o.timestamp) * 1000));
-          const old = await this.s.store.putObject({ ...o, account: to.account, container: to.container, blob: res.blob, timestamp: o.timestamp || ts, last_modified: o.last_modified || isoOf(ts) });
+          const old = await this.s.store.putObject({
+            ...o,
+            account: to.account,
+            container: to.container,
+            blob: res.blob,
+            timestamp: o.timestamp || ts,
+            last_modified: o.last_modified || isoOf(ts),
+          });
           if (old) await this.s.backend.delete(old);
         }
         if (objs.length < 500) break;

@@ -26,16 +26,27 @@ export class StaticWeb {
       const under = await this.s.store.list('objects', c.account, c.name, { prefix: object + '/', limit: 1 });
       if (!under.length) return this.error(req, reply, c, 404);
       authorize(req, c.account, 'read', c);
-      reply.code(301).header('location', `${req.url.split('?')[0]}/`).type('text/html; charset=UTF-8').send('');
+      reply
+        .code(301)
+        .header('location', `${req.url.split('?')[0]}/`)
+        .type('text/html; charset=UTF-8')
+        .send('');
       return true;
     }
     authorize(req, c.account, 'read', c);
     if (index) {
       const o = await this.s.store.getObject(c.account, c.name, object + index);
-      if (o) { await this.s.large.serve(req, reply, o, req.method === 'HEAD'); return true; }
+      if (o) {
+        await this.s.large.serve(req, reply, o, req.method === 'HEAD');
+        return true;
+      }
     }
     if (!listings) return this.error(req, reply, c, 404);
-    const rows = await this.s.store.list('objects', c.account, c.name, { prefix: object || undefined, delimiter: '/', limit: 10000 });
+    const rows = await this.s.store.list('objects', c.account, c.name, {
+      prefix: object || undefined,
+      delimiter: '/',
+      limit: 10000,
+    });
     if (!rows.length && object) return this.error(req, reply, c, 404);
     const css = c.metadata['x-container-meta-web-listings-css'];
     const title = `Listing of /v1/${c.account}/${c.name}/${object}`;
@@ -43,10 +54,14 @@ export class StaticWeb {
       '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">',
       `<html><head><title>${xmlEscape(title)}</title>${css ? `<link rel="stylesheet" type="text/css" href="${xmlEscape(css)}" />` : ''}</head>`,
       `<body><h1 id="title">${xmlEscape(title)}</h1><table id="listing"><tr id="heading"><th class="colname">Name</th><th class="colsize">Size</th><th class="coldate">Date</th></tr>`,
-      object ? '<tr id="parent" class="item"><td class="colname"><a href="../">../</a></td><td class="colsize">&nbsp;</td><td class="coldate">&nbsp;</td></tr>' : '',
-      ...rows.map((r: any) => r.subdir
-        ? `<tr class="item subdir"><td class="colname"><a href="${xmlEscape(encodeURIComponent(r.subdir.slice(object.length).replace(/\/$/, '')))}/">${xmlEscape(r.subdir.slice(object.length))}</a></td><td class="colsize">&nbsp;</td><td class="coldate">&nbsp;</td></tr>`
-        : `<tr class="item"><td class="colname"><a href="${xmlEscape(encodeURIComponent((r as ObjectRow).name.slice(object.length)))}">${xmlEscape(r.name.slice(object.length))}</a></td><td class="colsize">${r.bytes}</td><td class="coldate">${r.last_modified.slice(0, 19).replace('T', ' ')}</td></tr>`),
+      object
+        ? '<tr id="parent" class="item"><td class="colname"><a href="../">../</a></td><td class="colsize">&nbsp;</td><td class="coldate">&nbsp;</td></tr>'
+        : '',
+      ...rows.map((r: any) =>
+        r.subdir
+          ? `<tr class="item subdir"><td class="colname"><a href="${xmlEscape(encodeURIComponent(r.subdir.slice(object.length).replace(/\/$/, '')))}/">${xmlEscape(r.subdir.slice(object.length))}</a></td><td class="colsize">&nbsp;</td><td class="coldate">&nbsp;</td></tr>`
+          : `<tr class="item"><td class="colname"><a href="${xmlEscape(encodeURIComponent((r as ObjectRow).name.slice(object.length)))}">${xmlEscape(r.name.slice(object.length))}</a></td><td class="colsize">${r.bytes}</td><td class="coldate">${r.last_modified.slice(0, 19).replace('T', ' ')}</td></tr>`,
+      ),
       '</table></body></html>\n',
     ].join('\n');
     reply.code(200).type('text/html; charset=UTF-8').send(body);
@@ -75,8 +90,20 @@ export class StaticWeb {
     const allowed = (c?.metadata['x-container-meta-access-control-allow-origin'] ?? '').split(/\s+/).filter(Boolean);
     if (!allowed.includes('*') && !allowed.includes(origin)) return;
     reply.header('access-control-allow-origin', allowed.includes('*') && !req.headers['x-auth-token'] ? '*' : origin);
-    const expose = ['cache-control', 'content-language', 'content-type', 'expires', 'last-modified', 'pragma', 'etag', 'x-timestamp', 'x-trans-id', 'x-openstack-request-id'];
-    for (const k of Object.keys(reply.getHeaders())) if (k.startsWith('x-object-meta-') || k.startsWith('x-container-meta-')) expose.push(k);
+    const expose = [
+      'cache-control',
+      'content-language',
+      'content-type',
+      'expires',
+      'last-modified',
+      'pragma',
+      'etag',
+      'x-timestamp',
+      'x-trans-id',
+      'x-openstack-request-id',
+    ];
+    for (const k of Object.keys(reply.getHeaders()))
+      if (k.startsWith('x-object-meta-') || k.startsWith('x-container-meta-')) expose.push(k);
     const extra = c?.metadata['x-container-meta-access-control-expose-headers'];
     if (extra) expose.push(...extra.split(/[\s,]+/).filter(Boolean));
     reply.header('access-control-expose-headers', expose.join(', '));
@@ -94,11 +121,17 @@ export class StaticWeb {
     }
     const c = await this.s.store.getContainer(p.account, p.container);
     const allowed = (c?.metadata['x-container-meta-access-control-allow-origin'] ?? '').split(/\s+/).filter(Boolean);
-    if (!c || (!allowed.includes('*') && !allowed.includes(origin))) throw new ApiError(401, 'This server could not verify that you are authorized to access the document you requested.');
+    if (!c || (!allowed.includes('*') && !allowed.includes(origin)))
+      throw new ApiError(
+        401,
+        'This server could not verify that you are authorized to access the document you requested.',
+      );
     reply.code(200).headers({
-      'access-control-allow-origin': allowed.includes('*') ? '*' : origin, 'access-control-allow-methods': methods,
+      'access-control-allow-origin': allowed.includes('*') ? '*' : origin,
+      'access-control-allow-methods': methods,
       'access-control-max-age': c.metadata['x-container-meta-access-control-max-age'] ?? '',
-      allow: methods, 'content-length': '0',
+      allow: methods,
+      'content-length': '0',
     });
     const reqHeaders = hdr(req, 'access-control-request-headers');
     if (reqHeaders) reply.header('access-control-allow-headers', reqHeaders);

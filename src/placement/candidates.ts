@@ -31,7 +31,11 @@ export interface RequestWide {
   randomize: boolean;
 }
 
-export interface ResourceRequest { rp: string; rc: string; amount: number }
+export interface ResourceRequest {
+  rp: string;
+  rc: string;
+  amount: number;
+}
 export interface AllocationRequest {
   anchor: string;
   useSameProvider: boolean;
@@ -44,11 +48,21 @@ export interface ProviderSummary {
   traits: string[];
 }
 
-interface Candidate { rp: string; root: string; rc: string }
+interface Candidate {
+  rp: string;
+  root: string;
+  rc: string;
+}
 
 const key = (a: AllocationRequest) => {
-  const rr = a.resources.map((r) => `${r.rp}/${r.rc}/${r.amount}`).sort().join(',');
-  const m = [...a.mappings].map(([s, v]) => `${s}=${[...v].sort().join('+')}`).sort().join(';');
+  const rr = a.resources
+    .map((r) => `${r.rp}/${r.rc}/${r.amount}`)
+    .sort()
+    .join(',');
+  const m = [...a.mappings]
+    .map(([s, v]) => `${s}=${[...v].sort().join('+')}`)
+    .sort()
+    .join(';');
   return `${rr}|${m}`;
 };
 
@@ -60,16 +74,33 @@ export class CandidateSearch {
   /** Resource classes asked by more than one group (their arrays are copied when consolidating). */
   private byAggregate = new Map<string, Set<string>>();
 
-  constructor(private snap: Snapshot, private rw: RequestWide) {
+  constructor(
+    private snap: Snapshot,
+    private rw: RequestWide,
+  ) {
     this.hasTrees = [...snap.providers.values()].some((p) => p.parent_uuid);
     this.sharing = new Set([...snap.providers.keys()].filter((u) => snap.traits.get(u)?.has(SHARES)));
-    for (const [rp, aggs] of snap.aggregates) for (const a of aggs) { const s = this.byAggregate.get(a) ?? new Set(); this.byAggregate.set(a, s); s.add(rp); }
+    for (const [rp, aggs] of snap.aggregates)
+      for (const a of aggs) {
+        const s = this.byAggregate.get(a) ?? new Set();
+        this.byAggregate.set(a, s);
+        s.add(rp);
+      }
   }
 
   run(groups: Map<string, RequestGroup>): { requests: AllocationRequest[]; summaries: ProviderSummary[] } {
     const none = { requests: [], summaries: [] };
     if ((this.rw.rootRequired?.size ?? 0) || (this.rw.rootForbidden?.size ?? 0)) {
-      this.anchorRoots = new Set([...this.snap.providers.values()].filter((p) => !p.parent_uuid && this.hasAll(p.uuid, this.rw.rootRequired) && !this.hasAny(p.uuid, this.rw.rootForbidden)).map((p) => p.uuid));
+      this.anchorRoots = new Set(
+        [...this.snap.providers.values()]
+          .filter(
+            (p) =>
+              !p.parent_uuid &&
+              this.hasAll(p.uuid, this.rw.rootRequired) &&
+              !this.hasAny(p.uuid, this.rw.rootForbidden),
+          )
+          .map((p) => p.uuid),
+      );
       if (!this.anchorRoots.size) return none;
     }
     const candidates = new Map<string, AllocationRequest[]>();
@@ -99,11 +130,23 @@ export class CandidateSearch {
 
   // ---- helpers over the snapshot ---------------------------------------------------------
 
-  private root(rp: string) { return this.snap.providers.get(rp)!.root_uuid; }
-  private traitsOf(rp: string) { return this.snap.traits.get(rp) ?? new Set<string>(); }
-  private hasAll(rp: string, ts?: Set<string>) { const t = this.traitsOf(rp); return [...(ts ?? [])].every((x) => t.has(x)); }
-  private hasAny(rp: string, ts?: Set<string>) { const t = this.traitsOf(rp); return [...(ts ?? [])].some((x) => t.has(x)); }
-  private inAnchors(root: string) { return !this.anchorRoots || this.anchorRoots.has(root); }
+  private root(rp: string) {
+    return this.snap.providers.get(rp)!.root_uuid;
+  }
+  private traitsOf(rp: string) {
+    return this.snap.traits.get(rp) ?? new Set<string>();
+  }
+  private hasAll(rp: string, ts?: Set<string>) {
+    const t = this.traitsOf(rp);
+    return [...(ts ?? [])].every((x) => t.has(x));
+  }
+  private hasAny(rp: string, ts?: Set<string>) {
+    const t = this.traitsOf(rp);
+    return [...(ts ?? [])].some((x) => t.has(x));
+  }
+  private inAnchors(root: string) {
+    return !this.anchorRoots || this.anchorRoots.has(root);
+  }
 
   /** Providers in every one of the OR-sets of aggregates. */
   private inAggregates(memberOf: Array<Set<string>>): Set<string> {
@@ -118,7 +161,13 @@ export class CandidateSearch {
   }
 
   private fits(inv: Inventory | undefined, used: number, amount: number) {
-    return !!inv && used + amount <= (inv.total - inv.reserved) * inv.allocation_ratio && inv.min_unit <= amount && inv.max_unit >= amount && amount % inv.step_size === 0;
+    return (
+      !!inv &&
+      used + amount <= (inv.total - inv.reserved) * inv.allocation_ratio &&
+      inv.min_unit <= amount &&
+      inv.max_unit >= amount &&
+      amount % inv.step_size === 0
+    );
   }
 
   /** Providers (with their roots) that can give `amount` of `rc`, optionally inside one tree. */
@@ -135,7 +184,8 @@ export class CandidateSearch {
   /** The roots of the trees that share an aggregate with a sharing provider (its own included). */
   private anchorsOf(sp: string): Set<string> {
     const out = new Set<string>();
-    for (const a of this.snap.aggregates.get(sp) ?? []) for (const rp of this.byAggregate.get(a) ?? []) out.add(this.root(rp));
+    for (const a of this.snap.aggregates.get(sp) ?? [])
+      for (const rp of this.byAggregate.get(a) ?? []) out.add(this.root(rp));
     return out;
   }
 
@@ -170,18 +220,36 @@ export class CandidateSearch {
     return this.singleProvider(suffix, g, this.providersMatching(g, withRes, rpsInAggs, treeRoot));
   }
 
-  private treesMatchingAll(g: RequestGroup, withRes: Map<string, Array<[string, string]>>, rpsInAggs: Set<string>, treeRoot?: string): Candidate[] {
+  private treesMatchingAll(
+    g: RequestGroup,
+    withRes: Map<string, Array<[string, string]>>,
+    rpsInAggs: Set<string>,
+    treeRoot?: string,
+  ): Candidate[] {
     const badAggs = g.forbiddenAggs.size ? this.inAggregates([g.forbiddenAggs]) : new Set<string>();
     let all: Candidate[] | null = null;
     for (const [rc] of g.resources) {
       let list: Candidate[] = withRes.get(rc)!.map(([rp, root]) => ({ rp, root, rc }));
-      const sharingHere = new Set([...this.sharing].filter((sp) => (!g.memberOf.length || rpsInAggs.has(sp)) && withRes.get(rc)!.some(([rp]) => rp === sp)));
+      const sharingHere = new Set(
+        [...this.sharing].filter(
+          (sp) => (!g.memberOf.length || rpsInAggs.has(sp)) && withRes.get(rc)!.some(([rp]) => rp === sp),
+        ),
+      );
       if (sharingHere.size && !treeRoot) {
         for (const sp of sharingHere) for (const anchor of this.anchorsOf(sp)) list.push({ rp: sp, root: anchor, rc });
       }
-      if (this.anchorRoots) { list = list.filter((c) => this.anchorRoots!.has(c.root)); if (!list.length) return []; }
-      if (g.memberOf.length) { list = list.filter((c) => rpsInAggs.has(c.rp) || rpsInAggs.has(c.root)); if (!list.length) return []; }
-      if (g.forbiddenAggs.size) { list = list.filter((c) => !badAggs.has(c.rp) && !badAggs.has(c.root)); if (!list.length) return []; }
+      if (this.anchorRoots) {
+        list = list.filter((c) => this.anchorRoots!.has(c.root));
+        if (!list.length) return [];
+      }
+      if (g.memberOf.length) {
+        list = list.filter((c) => rpsInAggs.has(c.rp) || rpsInAggs.has(c.root));
+        if (!list.length) return [];
+      }
+      if (g.forbiddenAggs.size) {
+        list = list.filter((c) => !badAggs.has(c.rp) && !badAggs.has(c.root));
+        if (!list.length) return [];
+      }
       list = dedupe(list);
       if (!all) all = list;
       else {
@@ -200,8 +268,14 @@ export class CandidateSearch {
     const goodRoots = new Set(good.map((c) => c.root));
     if (!g.required.length) return all.filter((c) => goodRoots.has(c.root));
     const rootTraits = new Map<string, Set<string>>();
-    for (const c of good) { const s = rootTraits.get(c.root) ?? new Set(); rootTraits.set(c.root, s); for (const t of this.traitsOf(c.rp)) s.add(t); }
-    const ok = new Set([...rootTraits].filter(([, ts]) => g.required.every((any) => [...any].some((t) => ts.has(t)))).map(([r]) => r));
+    for (const c of good) {
+      const s = rootTraits.get(c.root) ?? new Set();
+      rootTraits.set(c.root, s);
+      for (const t of this.traitsOf(c.rp)) s.add(t);
+    }
+    const ok = new Set(
+      [...rootTraits].filter(([, ts]) => g.required.every((any) => [...any].some((t) => ts.has(t)))).map(([r]) => r),
+    );
     return all.filter((c) => ok.has(c.root));
   }
 
@@ -221,7 +295,12 @@ export class CandidateSearch {
       const lists = [...byRc.keys()].sort().map((rc) => byRc.get(rc)!);
       for (const combo of product(lists)) {
         if (!this.traitsSatisfied(combo, g)) continue;
-        const a: AllocationRequest = { anchor: root, useSameProvider: false, resources: combo, mappings: new Map([[suffix, new Set(combo.map((r) => r.rp))]]) };
+        const a: AllocationRequest = {
+          anchor: root,
+          useSameProvider: false,
+          resources: combo,
+          mappings: new Map([[suffix, new Set(combo.map((r) => r.rp))]]),
+        };
         out.set(key(a), a);
       }
     }
@@ -238,10 +317,20 @@ export class CandidateSearch {
     return g.required.every((any) => [...any].some((t) => all.has(t)));
   }
 
-  private providersMatching(g: RequestGroup, withRes: Map<string, Array<[string, string]>>, rpsInAggs: Set<string>, treeRoot?: string): Array<[string, string]> {
+  private providersMatching(
+    g: RequestGroup,
+    withRes: Map<string, Array<[string, string]>>,
+    rpsInAggs: Set<string>,
+    treeRoot?: string,
+  ): Array<[string, string]> {
     let filtered = new Set<string>();
     if (g.required.length) {
-      filtered = new Set([...this.snap.providers.keys()].filter((rp) => { const ts = this.traitsOf(rp); return g.required.every((any) => [...any].some((t) => ts.has(t))); }));
+      filtered = new Set(
+        [...this.snap.providers.keys()].filter((rp) => {
+          const ts = this.traitsOf(rp);
+          return g.required.every((any) => [...any].some((t) => ts.has(t)));
+        }),
+      );
       if (!filtered.size) return [];
     }
     if (g.memberOf.length) {
@@ -250,7 +339,8 @@ export class CandidateSearch {
     }
     const forbiddenRps = new Set<string>();
     if (g.forbiddenAggs.size) for (const rp of this.inAggregates([g.forbiddenAggs])) forbiddenRps.add(rp);
-    if (g.forbidden.size) for (const rp of this.snap.providers.keys()) if (this.hasAny(rp, g.forbidden)) forbiddenRps.add(rp);
+    if (g.forbidden.size)
+      for (const rp of this.snap.providers.keys()) if (this.hasAny(rp, g.forbidden)) forbiddenRps.add(rp);
     if (filtered.size && forbiddenRps.size) {
       filtered = new Set([...filtered].filter((x) => !forbiddenRps.has(x)));
       if (!filtered.size) return [];
@@ -262,14 +352,21 @@ export class CandidateSearch {
       const ids = new Set(last.map(([rp]) => rp));
       if (first) {
         first = false;
-        filtered = filtered.size ? new Set([...filtered].filter((x) => ids.has(x))) : new Set([...ids].filter((x) => !forbiddenRps.has(x)));
+        filtered = filtered.size
+          ? new Set([...filtered].filter((x) => ids.has(x)))
+          : new Set([...ids].filter((x) => !forbiddenRps.has(x)));
       } else filtered = new Set([...filtered].filter((x) => ids.has(x)));
       if (!filtered.size) return [];
     }
     if (!g.resources.size) {
       // A resourceless group (1.36, with same_subtree): any provider passing the filters.
       last = [...this.snap.providers.values()]
-        .filter((p) => (!filtered.size || filtered.has(p.uuid)) && !forbiddenRps.has(p.uuid) && (!treeRoot || p.root_uuid === treeRoot))
+        .filter(
+          (p) =>
+            (!filtered.size || filtered.has(p.uuid)) &&
+            !forbiddenRps.has(p.uuid) &&
+            (!treeRoot || p.root_uuid === treeRoot),
+        )
         .map((p) => [p.uuid, p.root_uuid]);
       return last;
     }
@@ -282,7 +379,12 @@ export class CandidateSearch {
     const out: AllocationRequest[] = [];
     for (const [rp, root] of tuples) {
       const resources = [...g.resources].map(([rc, amount]) => ({ rp, rc, amount }));
-      const req: AllocationRequest = { anchor: root, useSameProvider: g.useSameProvider, resources, mappings: new Map([[suffix, new Set([rp])]]) };
+      const req: AllocationRequest = {
+        anchor: root,
+        useSameProvider: g.useSameProvider,
+        resources,
+        mappings: new Map([[suffix, new Set([rp])]]),
+      };
       if (this.inAnchors(root)) out.push(req);
       if (this.traitsOf(rp).has(SHARES)) {
         for (const anchor of this.anchorsOf(rp)) {
@@ -299,7 +401,10 @@ export class CandidateSearch {
     for (const p of this.snap.providers.values()) {
       if (!roots.has(p.root_uuid) || this.summaries.has(p.uuid)) continue;
       const resources = [...(this.snap.inventories.get(p.uuid) ?? new Map<string, Inventory>())].map(([rc, inv]) => ({
-        rc, capacity: capacity(inv), used: this.snap.usage.get(p.uuid)?.get(rc) ?? 0, max_unit: inv.max_unit,
+        rc,
+        capacity: capacity(inv),
+        used: this.snap.usage.get(p.uuid)?.get(rc) ?? 0,
+        max_unit: inv.max_unit,
       }));
       this.summaries.set(p.uuid, { provider: p, resources, traits: traitOrder([...this.traitsOf(p.uuid)]) });
     }
@@ -307,11 +412,20 @@ export class CandidateSearch {
 
   // ---- merging the groups -------------------------------------------------------------
 
-  private merge(candidates: Map<string, AllocationRequest[]>): { requests: AllocationRequest[]; summaries: ProviderSummary[] } {
+  private merge(candidates: Map<string, AllocationRequest[]>): {
+    requests: AllocationRequest[];
+    summaries: ProviderSummary[];
+  } {
     // One group served by single providers, no trees, no sharing providers: every request is already one
     // distinct provider that fits (the scheduler's usual query); nothing to combine.
     const only = candidates.size === 1 ? [...candidates.values()][0]! : undefined;
-    if (only && !this.sharing.size && !this.hasTrees && !this.rw.sameSubtrees.length && only.every((a) => a.resources.length && a.resources.every((r) => r.rp === a.resources[0]!.rp))) {
+    if (
+      only &&
+      !this.sharing.size &&
+      !this.hasTrees &&
+      !this.rw.sameSubtrees.length &&
+      only.every((a) => a.resources.length && a.resources.every((r) => r.rp === a.resources[0]!.rp))
+    ) {
       const roots = new Set(only.map((a) => this.root(a.resources[0]!.rp)));
       return { requests: only, summaries: [...this.summaries.values()].filter((s) => roots.has(s.provider.root_uuid)) };
     }
@@ -359,7 +473,10 @@ export class CandidateSearch {
       const ancestors = [...rps].map((rp) => {
         const out = new Set<string>();
         let cur: string | null = rp;
-        while (cur) { out.add(cur); cur = this.snap.providers.get(cur)?.parent_uuid ?? null; }
+        while (cur) {
+          out.add(cur);
+          cur = this.snap.providers.get(cur)?.parent_uuid ?? null;
+        }
         return out;
       });
       const common = [...ancestors[0]!].filter((x) => ancestors.every((s) => s.has(x)));
@@ -371,7 +488,9 @@ export class CandidateSearch {
   private exceedsCapacity(a: AllocationRequest) {
     for (const r of a.resources) {
       const s = this.summaries.get(r.rp)?.resources.find((x) => x.rc === r.rc);
-      if (!s) { this.buildSummaries(new Set([this.root(r.rp)])); }
+      if (!s) {
+        this.buildSummaries(new Set([this.root(r.rp)]));
+      }
       const sum = this.summaries.get(r.rp)!.resources.find((x) => x.rc === r.rc)!;
       if (sum.used + r.amount > sum.capacity || r.amount > sum.max_unit) return true;
     }
@@ -395,30 +514,48 @@ function consolidate(anchor: string, combo: AllocationRequest[]): AllocationRequ
       if (cur) cur.amount += r.amount;
       else byKey.set(k, { ...r });
     }
-    for (const [s, rps] of a.mappings) { const m = mappings.get(s) ?? new Set(); mappings.set(s, m); for (const rp of rps) m.add(rp); }
+    for (const [s, rps] of a.mappings) {
+      const m = mappings.get(s) ?? new Set();
+      mappings.set(s, m);
+      for (const rp of rps) m.add(rp);
+    }
   }
   return { anchor, useSameProvider: false, resources: [...byKey.values()], mappings };
 }
 
 function* product<T>(lists: T[][]): Generator<T[]> {
-  if (!lists.length) { yield []; return; }
+  if (!lists.length) {
+    yield [];
+    return;
+  }
   const idx = lists.map(() => 0);
   if (lists.some((l) => !l.length)) return;
   for (;;) {
     yield idx.map((i, n) => lists[n]![i]!);
     let n = lists.length - 1;
-    while (n >= 0 && ++idx[n]! >= lists[n]!.length) { idx[n] = 0; n--; }
+    while (n >= 0 && ++idx[n]! >= lists[n]!.length) {
+      idx[n] = 0;
+      n--;
+    }
     if (n < 0) return;
   }
 }
 
 function dedupe(list: Candidate[]): Candidate[] {
   const seen = new Set<string>();
-  return list.filter((c) => { const k = `${c.rp}|${c.root}|${c.rc}`; if (seen.has(k)) return false; seen.add(k); return true; });
+  return list.filter((c) => {
+    const k = `${c.rp}|${c.root}|${c.rc}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 function sample<T>(items: T[], n: number): T[] {
   const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [a[i], a[j]] = [a[j]!, a[i]!]; }
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
   return a.slice(0, n);
 }

@@ -39,7 +39,9 @@ export const ErrorCode = {
 export const perr = (status: number, detail: string, code?: string) => new ApiError(status, detail, code);
 
 declare module 'fastify' {
-  interface FastifyRequest { placementVersion?: Microversion }
+  interface FastifyRequest {
+    placementVersion?: Microversion;
+  }
 }
 
 export const mv = (req: FastifyRequest): Microversion => req.placementVersion!;
@@ -61,7 +63,10 @@ function validatorOf(schema: object): ReturnType<typeof ajv.compile> {
   if (validate) return validate;
   const text = JSON.stringify(schema);
   validate = compiledByText.get(text);
-  if (!validate) { validate = ajv.compile(schema); compiledByText.set(text, validate); }
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiledByText.set(text, validate);
+  }
   compiled.set(schema, validate);
   return validate;
 }
@@ -75,32 +80,80 @@ const py = (v: unknown): string => {
 };
 
 /** jsonschema's ValidationError text (message, the failing keyword, the instance path). */
-function schemaError(e: { keyword: string; message?: string; params: any; instancePath: string; schemaPath: string; data?: unknown; parentSchema?: any }): string {
+function schemaError(e: {
+  keyword: string;
+  message?: string;
+  params: any;
+  instancePath: string;
+  schemaPath: string;
+  data?: unknown;
+  parentSchema?: any;
+}): string {
   let msg: string;
   switch (e.keyword) {
     case 'additionalProperties': {
       const pats = Object.keys(e.parentSchema?.patternProperties ?? {});
-      msg = pats.length ? `'${e.params.additionalProperty}' does not match any of the regexes: ${pats.map((x) => `'${x}'`).join(', ')}`
+      msg = pats.length
+        ? `'${e.params.additionalProperty}' does not match any of the regexes: ${pats.map((x) => `'${x}'`).join(', ')}`
         : `Additional properties are not allowed ('${e.params.additionalProperty}' was unexpected)`;
       break;
     }
-    case 'required': msg = `'${e.params.missingProperty}' is a required property`; break;
-    case 'maxLength': msg = `${py(e.data)} is too long`; break;
-    case 'minLength': msg = `${py(e.data)} is too short`; break;
-    case 'type': msg = `${py(e.data)} is not of type ${String(e.params.type).split(',').map((t) => `'${t}'`).join(', ')}`; break;
-    case 'format': msg = `${py(e.data)} is not a '${e.params.format}'`; break;
-    case 'pattern': msg = `${py(e.data)} does not match '${e.params.pattern}'`; break;
-    case 'minimum': msg = `${py(e.data)} is less than the minimum of ${e.params.limit}`; break;
-    case 'maximum': msg = `${py(e.data)} is greater than the maximum of ${e.params.limit}`; break;
-    case 'minProperties': msg = `${py(e.data)} does not have enough properties`; break;
-    case 'minItems': msg = `${py(e.data)} is too short`; break;
-    case 'uniqueItems': msg = `${py(e.data)} has non-unique elements`; break;
-    case 'enum': msg = `${py(e.data)} is not one of [${(e.params.allowedValues as unknown[]).map(py).join(', ')}]`; break;
-    case 'anyOf': msg = `${py(e.data)} is not valid under any of the given schemas`; break;
-    default: msg = e.message ?? 'is invalid';
+    case 'required':
+      msg = `'${e.params.missingProperty}' is a required property`;
+      break;
+    case 'maxLength':
+      msg = `${py(e.data)} is too long`;
+      break;
+    case 'minLength':
+      msg = `${py(e.data)} is too short`;
+      break;
+    case 'type':
+      msg = `${py(e.data)} is not of type ${String(e.params.type)
+        .split(',')
+        .map((t) => `'${t}'`)
+        .join(', ')}`;
+      break;
+    case 'format':
+      msg = `${py(e.data)} is not a '${e.params.format}'`;
+      break;
+    case 'pattern':
+      msg = `${py(e.data)} does not match '${e.params.pattern}'`;
+      break;
+    case 'minimum':
+      msg = `${py(e.data)} is less than the minimum of ${e.params.limit}`;
+      break;
+    case 'maximum':
+      msg = `${py(e.data)} is greater than the maximum of ${e.params.limit}`;
+      break;
+    case 'minProperties':
+      msg = `${py(e.data)} does not have enough properties`;
+      break;
+    case 'minItems':
+      msg = `${py(e.data)} is too short`;
+      break;
+    case 'uniqueItems':
+      msg = `${py(e.data)} has non-unique elements`;
+      break;
+    case 'enum':
+      msg = `${py(e.data)} is not one of [${(e.params.allowedValues as unknown[]).map(py).join(', ')}]`;
+      break;
+    case 'anyOf':
+      msg = `${py(e.data)} is not valid under any of the given schemas`;
+      break;
+    default:
+      msg = e.message ?? 'is invalid';
   }
-  const schemaPath = e.schemaPath.replace(/^#\//, '').split('/').slice(0, -1).map((x) => `[${py(decodeURIComponent(x))}]`).join('');
-  const instance = e.instancePath.split('/').slice(1).map((x) => `[${py(x)}]`).join('');
+  const schemaPath = e.schemaPath
+    .replace(/^#\//, '')
+    .split('/')
+    .slice(0, -1)
+    .map((x) => `[${py(decodeURIComponent(x))}]`)
+    .join('');
+  const instance = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((x) => `[${py(x)}]`)
+    .join('');
   return `${msg}\n\nFailed validating '${e.keyword}' in schema${schemaPath}\n\nOn instance${instance}:\n    ${py(e.data)}`;
 }
 
@@ -139,33 +192,80 @@ function flatQuery(req: FastifyRequest): Record<string, string> {
 
 /** Placement's JSON error body (API-WG errors guideline); `code` from 1.23. */
 export function errorBody(e: ApiError, version?: Microversion, requestId?: string): unknown {
-  const err: Record<string, unknown> = { status: e.status, title: STATUS_TITLES[e.status] ?? e.title, detail: e.message };
+  const err: Record<string, unknown> = {
+    status: e.status,
+    title: STATUS_TITLES[e.status] ?? e.title,
+    detail: e.message,
+  };
   if (version && version.gte('1.23')) err.code = e.type && e.type.startsWith('placement.') ? e.type : ErrorCode.DEFAULT;
   if (requestId) err.request_id = requestId;
-  if (e.status === 406 && !version) { err.max_version = MAX_VERSION; err.min_version = MIN_VERSION; }
+  if (e.status === 406 && !version) {
+    err.max_version = MAX_VERSION;
+    err.min_version = MIN_VERSION;
+  }
   return { errors: [err] };
 }
 
 const ROUTES = [
-  'GET /', 'GET /resource_classes', 'POST /resource_classes', 'GET /resource_classes/:name', 'PUT /resource_classes/:name', 'DELETE /resource_classes/:name',
-  'GET /resource_providers', 'POST /resource_providers', 'GET /resource_providers/:uuid', 'PUT /resource_providers/:uuid', 'DELETE /resource_providers/:uuid',
-  'GET /resource_providers/:uuid/inventories', 'POST /resource_providers/:uuid/inventories', 'PUT /resource_providers/:uuid/inventories', 'DELETE /resource_providers/:uuid/inventories',
-  'GET /resource_providers/:uuid/inventories/:rc', 'PUT /resource_providers/:uuid/inventories/:rc', 'DELETE /resource_providers/:uuid/inventories/:rc',
-  'GET /resource_providers/:uuid/usages', 'GET /resource_providers/:uuid/aggregates', 'PUT /resource_providers/:uuid/aggregates',
-  'GET /resource_providers/:uuid/allocations', 'POST /allocations', 'GET /allocations/:consumer', 'PUT /allocations/:consumer', 'DELETE /allocations/:consumer',
-  'GET /allocation_candidates', 'GET /traits', 'GET /traits/:name', 'PUT /traits/:name', 'DELETE /traits/:name',
-  'GET /resource_providers/:uuid/traits', 'PUT /resource_providers/:uuid/traits', 'DELETE /resource_providers/:uuid/traits', 'GET /usages', 'POST /reshaper',
+  'GET /',
+  'GET /resource_classes',
+  'POST /resource_classes',
+  'GET /resource_classes/:name',
+  'PUT /resource_classes/:name',
+  'DELETE /resource_classes/:name',
+  'GET /resource_providers',
+  'POST /resource_providers',
+  'GET /resource_providers/:uuid',
+  'PUT /resource_providers/:uuid',
+  'DELETE /resource_providers/:uuid',
+  'GET /resource_providers/:uuid/inventories',
+  'POST /resource_providers/:uuid/inventories',
+  'PUT /resource_providers/:uuid/inventories',
+  'DELETE /resource_providers/:uuid/inventories',
+  'GET /resource_providers/:uuid/inventories/:rc',
+  'PUT /resource_providers/:uuid/inventories/:rc',
+  'DELETE /resource_providers/:uuid/inventories/:rc',
+  'GET /resource_providers/:uuid/usages',
+  'GET /resource_providers/:uuid/aggregates',
+  'PUT /resource_providers/:uuid/aggregates',
+  'GET /resource_providers/:uuid/allocations',
+  'POST /allocations',
+  'GET /allocations/:consumer',
+  'PUT /allocations/:consumer',
+  'DELETE /allocations/:consumer',
+  'GET /allocation_candidates',
+  'GET /traits',
+  'GET /traits/:name',
+  'PUT /traits/:name',
+  'DELETE /traits/:name',
+  'GET /resource_providers/:uuid/traits',
+  'PUT /resource_providers/:uuid/traits',
+  'DELETE /resource_providers/:uuid/traits',
+  'GET /usages',
+  'POST /reshaper',
 ];
 
 /** Routes added by a microversion: below it they answer 404 (or 405). */
 const ROUTE_SINCE: Record<string, [string, number]> = {
-  'GET /resource_classes': ['1.2', 404], 'POST /resource_classes': ['1.2', 404], 'GET /resource_classes/:name': ['1.2', 404],
-  'PUT /resource_classes/:name': ['1.2', 404], 'DELETE /resource_classes/:name': ['1.2', 404],
-  'GET /resource_providers/:uuid/aggregates': ['1.1', 404], 'PUT /resource_providers/:uuid/aggregates': ['1.1', 404],
+  'GET /resource_classes': ['1.2', 404],
+  'POST /resource_classes': ['1.2', 404],
+  'GET /resource_classes/:name': ['1.2', 404],
+  'PUT /resource_classes/:name': ['1.2', 404],
+  'DELETE /resource_classes/:name': ['1.2', 404],
+  'GET /resource_providers/:uuid/aggregates': ['1.1', 404],
+  'PUT /resource_providers/:uuid/aggregates': ['1.1', 404],
   'DELETE /resource_providers/:uuid/inventories': ['1.5', 405],
-  'GET /traits': ['1.6', 404], 'GET /traits/:name': ['1.6', 404], 'PUT /traits/:name': ['1.6', 404], 'DELETE /traits/:name': ['1.6', 404],
-  'GET /resource_providers/:uuid/traits': ['1.6', 404], 'PUT /resource_providers/:uuid/traits': ['1.6', 404], 'DELETE /resource_providers/:uuid/traits': ['1.6', 404],
-  'GET /usages': ['1.9', 404], 'GET /allocation_candidates': ['1.10', 404], 'POST /allocations': ['1.13', 404], 'POST /reshaper': ['1.30', 404],
+  'GET /traits': ['1.6', 404],
+  'GET /traits/:name': ['1.6', 404],
+  'PUT /traits/:name': ['1.6', 404],
+  'DELETE /traits/:name': ['1.6', 404],
+  'GET /resource_providers/:uuid/traits': ['1.6', 404],
+  'PUT /resource_providers/:uuid/traits': ['1.6', 404],
+  'DELETE /resource_providers/:uuid/traits': ['1.6', 404],
+  'GET /usages': ['1.9', 404],
+  'GET /allocation_candidates': ['1.10', 404],
+  'POST /allocations': ['1.13', 404],
+  'POST /reshaper': ['1.30', 404],
 };
 
 /** The request's microversion, as microversion_parse extracts it (400 unparsable, 406 unknown). */
@@ -183,7 +283,8 @@ function negotiate(req: FastifyRequest): Microversion {
   const m = /^\s*(\d+)\s*\.\s*(\d+)\s*$/.exec(s);
   if (!m) throw perr(400, `Invalid microversion: invalid version string: ${s}`);
   const v = new Microversion(Number(m[1]), Number(m[2]));
-  if (v.major !== 1 || v.cmp(MIN_VERSION) < 0 || v.cmp(MAX_VERSION) > 0) throw perr(406, `Invalid microversion: Unacceptable version header: ${s}`);
+  if (v.major !== 1 || v.cmp(MIN_VERSION) < 0 || v.cmp(MAX_VERSION) > 0)
+    throw perr(406, `Invalid microversion: Unacceptable version header: ${s}`);
   return v;
 }
 
@@ -199,35 +300,57 @@ export class PlacementService implements ServiceModule {
   /** Placement's randomize_allocation_candidates (off by default, as upstream). */
   randomizeCandidates: boolean;
 
-  constructor(public db: Kysely<any>, public ctx: ServiceContext) {
+  constructor(
+    public db: Kysely<any>,
+    public ctx: ServiceContext,
+  ) {
     const cfg = ctx.config as any;
     this.policy = PolicyEngine.forService('placement', PLACEMENT_POLICIES, cfg.policyDir, ctx.log);
     this.store = new PlacementStore(db);
-    this.randomizeCandidates = (process.env.STRATUS_PLACEMENT_RANDOMIZE_CANDIDATES ?? String(cfg.placement?.randomizeAllocationCandidates ?? false)) === 'true';
+    this.randomizeCandidates =
+      (process.env.STRATUS_PLACEMENT_RANDOMIZE_CANDIDATES ??
+        String(cfg.placement?.randomizeAllocationCandidates ?? false)) === 'true';
   }
 
-  async init() { await migrate(this.db, migrations); }
+  async init() {
+    await migrate(this.db, migrations);
+  }
 
-  renderError(e: ApiError) { return errorBody(e); }
+  renderError(e: ApiError) {
+    return errorBody(e);
+  }
 
   async register(app: FastifyInstance) {
     app.addHook('onSend', async (_req, reply, payload) => {
-      if (String(reply.getHeader('content-type') ?? '').startsWith('application/json;')) reply.header('content-type', 'application/json');
+      if (String(reply.getHeader('content-type') ?? '').startsWith('application/json;'))
+        reply.header('content-type', 'application/json');
       return payload;
     });
     await app.register(async (scope) => {
       // Placement's own JSON parsing message, and its content type without a charset.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-      scope.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser((e) => perr(400, `Malformed JSON: ${e.message}`)));
+      scope.addContentTypeParser(
+        'application/json',
+        { parseAs: 'string' },
+        jsonBodyParser((e) => perr(400, `Malformed JSON: ${e.message}`)),
+      );
       scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
         req.placementVersion = negotiate(req);
         reply.header('openstack-api-version', `placement ${req.placementVersion}`);
         reply.header('vary', 'openstack-api-version');
         const clen = req.headers['content-length'];
-        if (clen && Number(clen) > 0 && !req.headers['content-type']) throw perr(400, 'content-type header required when content-length > 0');
+        if (clen && Number(clen) > 0 && !req.headers['content-type'])
+          throw perr(400, 'content-type header required when content-length > 0');
         const accept = req.headers.accept;
-        if (req.method === 'GET' && accept && !acceptsJson(accept) && routePath(req) !== '/*' && !(req.routeOptions.config as any)?.methodNotAllowed) throw perr(406, 'Only application/json is provided');
+        if (
+          req.method === 'GET' &&
+          accept &&
+          !acceptsJson(accept) &&
+          routePath(req) !== '/*' &&
+          !(req.routeOptions.config as any)?.methodNotAllowed
+        )
+          throw perr(406, 'Only application/json is provided');
       });
       // Handlers that read a JSON body (placement's require_content) answer 415 for anything else.
       scope.addHook('preValidation', async (req) => {
@@ -235,17 +358,30 @@ export class PlacementService implements ServiceModule {
         if ((req.routeOptions.config as any)?.methodNotAllowed) return;
         // A route that does not exist at this microversion is a 404 before anything else.
         const since = ROUTE_SINCE[`${req.method} ${url}`];
-        if (since && !mv(req).gte(since[0])) throw perr(since[1], since[1] === 405 ? `The method ${req.method} is not allowed for this resource.` : 'The resource could not be found.');
+        if (since && !mv(req).gte(since[0]))
+          throw perr(
+            since[1],
+            since[1] === 405
+              ? `The method ${req.method} is not allowed for this resource.`
+              : 'The resource could not be found.',
+          );
         if (req.method !== 'POST' && req.method !== 'PUT') return;
         if (url === '/traits/:name' || (url === '/resource_classes/:name' && mv(req).gte('1.7'))) return;
-        const ct = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        if (ct !== 'application/json') throw perr(415, `The media type ${ct || 'None'} is not supported, use application/json`);
+        const ct = String(req.headers['content-type'] ?? '')
+          .split(';')[0]!
+          .trim()
+          .toLowerCase();
+        if (ct !== 'application/json')
+          throw perr(415, `The media type ${ct || 'None'} is not supported, use application/json`);
       });
       scope.setErrorHandler((err, req, reply) => {
         const apiErr = toApiError(err);
         if (apiErr.status >= 500) req.log.error({ err }, 'unhandled error');
         if (apiErr.headers) reply.headers(apiErr.headers);
-        reply.code(apiErr.status).type('application/json').send(errorBody(apiErr, req.placementVersion, req.id));
+        reply
+          .code(apiErr.status)
+          .type('application/json')
+          .send(errorBody(apiErr, req.placementVersion, req.id));
       });
       registerRootRoutes(scope, this);
       registerProviderRoutes(scope, this);
@@ -254,19 +390,35 @@ export class PlacementService implements ServiceModule {
       registerCandidateRoutes(scope, this);
       // A known path with a method it does not have: 405 with Allow, as placement's router answers.
       const methods = new Map<string, string[]>();
-      for (const r of ROUTES) { const [m, u] = r.split(' ') as [string, string]; methods.set(u, [...(methods.get(u) ?? []), m]); }
+      for (const r of ROUTES) {
+        const [m, u] = r.split(' ') as [string, string];
+        methods.set(u, [...(methods.get(u) ?? []), m]);
+      }
       for (const [url, allowed] of methods) {
         const others = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'].filter((m) => !allowed.includes(m));
-        scope.route({ method: others as any, url, config: { auth: false, methodNotAllowed: true } as any, handler: async (_req, reply) => {
-          reply.header('allow', allowed.join(', '));
-          throw perr(405, `The method ${_req.method} is not allowed for this resource.`);
-        } });
+        scope.route({
+          method: others as any,
+          url,
+          config: { auth: false, methodNotAllowed: true } as any,
+          handler: async (_req, reply) => {
+            reply.header('allow', allowed.join(', '));
+            throw perr(405, `The method ${_req.method} is not allowed for this resource.`);
+          },
+        });
       }
-      scope.route({ method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'], url: '/*', handler: async () => { throw perr(404, 'The resource could not be found.'); } });
+      scope.route({
+        method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
+        url: '/*',
+        handler: async () => {
+          throw perr(404, 'The resource could not be found.');
+        },
+      });
     });
   }
 
-  async close() { await this.db.destroy(); }
+  async close() {
+    await this.db.destroy();
+  }
 }
 
 /** The route's path without the service's mount prefix ('/placement' in the single-port mode). */
@@ -275,7 +427,10 @@ const routePath = (req: FastifyRequest) => (req.routeOptions.url ?? '').slice(re
 /** Whether an Accept header admits application/json (webob's acceptable_offers). */
 function acceptsJson(accept: string): boolean {
   return accept.split(',').some((part) => {
-    const [type, ...params] = part.trim().split(';').map((x) => x.trim());
+    const [type, ...params] = part
+      .trim()
+      .split(';')
+      .map((x) => x.trim());
     const q = params.find((p) => p.startsWith('q='));
     if (q && Number(q.slice(2)) === 0) return false;
     return type === 'application/json' || type === 'application/*' || type === '*/*';

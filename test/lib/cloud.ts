@@ -11,9 +11,19 @@ import { Cloud } from '../../src/server.ts';
 import { SERVICES } from '../../src/services.ts';
 
 export interface TestCloud {
-  cloud: Cloud; url: string; identity: string; adminToken: string; adminPassword: string; dataDir: string;
+  cloud: Cloud;
+  url: string;
+  identity: string;
+  adminToken: string;
+  adminPassword: string;
+  dataDir: string;
   /** JSON request against the cloud; `token` defaults to the admin token. */
-  req(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  req(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   token(user: { name?: string; id?: string; password: string; domain?: string }, scope?: unknown): Promise<string>;
   stop(): Promise<void>;
 }
@@ -31,16 +41,24 @@ export function databaseEngines(what: string): Array<{ name: string; database?: 
 async function resetPg(url: string) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  for (const schema of ['identity', ...SERVICES.map((s) => s.name.replace(/[^a-z0-9_]/g, '_'))]) await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  for (const schema of ['identity', ...SERVICES.map((s) => s.name.replace(/[^a-z0-9_]/g, '_'))])
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   await c.end();
 }
 
-export async function startCloud(opts: { database?: string; dataDir?: string; configure?: (cfg: any) => void } = {}): Promise<TestCloud> {
+export async function startCloud(
+  opts: { database?: string; dataDir?: string; configure?: (cfg: any) => void } = {},
+): Promise<TestCloud> {
   if (opts.database?.startsWith('postgres')) await resetPg(opts.database);
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-test-'));
   process.env.STRATUS_USER_CLOUDS = '0';
   // A free port known before bootstrap, so that the catalog holds the real URLs.
-  const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
   const cfg = loadConfig({ dataDir, port, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
   cfg.identity.passwordHashRounds = 4;
   opts.configure?.(cfg);
@@ -56,37 +74,74 @@ export async function startCloud(opts: { database?: string; dataDir?: string; co
     const token = o.token === undefined ? tc.adminToken : o.token;
     if (token) headers['X-Auth-Token'] = token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await fetch(p.startsWith('http') ? p : `${identity}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(p.startsWith('http') ? p : `${identity}${p}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     let parsed: any = text;
-    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
     return { status: res.status, body: parsed, headers: res.headers };
   };
   const token: TestCloud['token'] = async (u, scope) => {
-    const user = u.id ? { id: u.id, password: u.password } : { name: u.name, domain: { id: u.domain ?? 'default' }, password: u.password };
-    const r = await req('POST', '/v3/auth/tokens', { auth: { identity: { methods: ['password'], password: { user } }, ...(scope ? { scope } : {}) } }, { token: null });
+    const user = u.id
+      ? { id: u.id, password: u.password }
+      : { name: u.name, domain: { id: u.domain ?? 'default' }, password: u.password };
+    const r = await req(
+      'POST',
+      '/v3/auth/tokens',
+      { auth: { identity: { methods: ['password'], password: { user } }, ...(scope ? { scope } : {}) } },
+      { token: null },
+    );
     if (r.status !== 201) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
     return r.headers.get('x-subject-token')!;
   };
   const tc: TestCloud = {
-    cloud, url, identity, adminToken: '', adminPassword: 'admin-secret', dataDir, req, token,
-    async stop() { await cloud.close(); if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true }); },
+    cloud,
+    url,
+    identity,
+    adminToken: '',
+    adminPassword: 'admin-secret',
+    dataDir,
+    req,
+    token,
+    async stop() {
+      await cloud.close();
+      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
   };
-  tc.adminToken = await token({ name: 'admin', password: 'admin-secret' }, { project: { name: 'admin', domain: { id: 'default' } } });
+  tc.adminToken = await token(
+    { name: 'admin', password: 'admin-secret' },
+    { project: { name: 'admin', domain: { id: 'default' } } },
+  );
   return tc;
 }
 
 /** A new project with a user holding `member` on it, and that user's project token. */
 export async function member(c: TestCloud, name: string) {
   const p = await c.req('POST', '/v3/projects', { project: { name, domain_id: 'default' } });
-  const u = await c.req('POST', '/v3/users', { user: { name: `${name}-user`, password: `pw-${name}`, domain_id: 'default' } });
+  const u = await c.req('POST', '/v3/users', {
+    user: { name: `${name}-user`, password: `pw-${name}`, domain_id: 'default' },
+  });
   const role = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
   await c.req('PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${role}`);
-  return { project: p.body.project.id as string, token: await c.token({ id: u.body.user.id, password: `pw-${name}` }, { project: { id: p.body.project.id } }) };
+  return {
+    project: p.body.project.id as string,
+    token: await c.token({ id: u.body.user.id, password: `pw-${name}` }, { project: { id: p.body.project.id } }),
+  };
 }
 
 /** Polls `fn` until it answers something truthy (returned), or fails after `ms` naming `what`. */
-export async function until<T>(what: string, fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 15000): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  ms = 15000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

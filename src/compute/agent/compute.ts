@@ -36,8 +36,15 @@ export class ComputeAgent {
   readonly publisher: string;
 
   // Public so that the agent's handler modules (agent/<family>.ts) can use them.
-  constructor(readonly db: Kysely<any>, readonly store: InstanceStore, readonly clients: ComputeClients, readonly bus: MessageBus,
-    public driver: VirtDriver, readonly o: ComputeOptions, readonly log: Logger) {
+  constructor(
+    readonly db: Kysely<any>,
+    readonly store: InstanceStore,
+    readonly clients: ComputeClients,
+    readonly bus: MessageBus,
+    public driver: VirtDriver,
+    readonly o: ComputeOptions,
+    readonly log: Logger,
+  ) {
     this.host = o.host;
     this.periodic = new PeriodicTasks(log);
     this.publisher = `nova-compute:${this.host}`;
@@ -52,13 +59,41 @@ export class ComputeAgent {
       get_console_output: (a) => this.consoleOutput(a.uuid),
       get_diagnostics: (a) => this.diagnostics(a.uuid),
       rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null),
-      stop_instance: (a) => this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN }),
-      start_instance: (a) => this.simple(a, 'start', 'power_on', (i) => this.driver.powerOn(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
-      reboot_instance: (a) => this.simple(a, 'reboot', 'reboot', (i) => this.driver.reboot(i, a.reboot_type ?? 'SOFT'), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
-      pause_instance: (a) => this.simple(a, 'pause', 'pause', (i) => this.driver.pause(i), { vm_state: VmState.PAUSED, power_state: PowerState.PAUSED }),
-      unpause_instance: (a) => this.simple(a, 'unpause', 'unpause', (i) => this.driver.unpause(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
-      suspend_instance: (a) => this.simple(a, 'suspend', 'suspend', (i) => this.driver.suspend(i), { vm_state: VmState.SUSPENDED, power_state: PowerState.SUSPENDED }),
-      resume_instance: (a) => this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING }),
+      stop_instance: (a) =>
+        this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), {
+          vm_state: VmState.STOPPED,
+          power_state: PowerState.SHUTDOWN,
+        }),
+      start_instance: (a) =>
+        this.simple(a, 'start', 'power_on', (i) => this.driver.powerOn(i), {
+          vm_state: VmState.ACTIVE,
+          power_state: PowerState.RUNNING,
+        }),
+      reboot_instance: (a) =>
+        this.simple(a, 'reboot', 'reboot', (i) => this.driver.reboot(i, a.reboot_type ?? 'SOFT'), {
+          vm_state: VmState.ACTIVE,
+          power_state: PowerState.RUNNING,
+        }),
+      pause_instance: (a) =>
+        this.simple(a, 'pause', 'pause', (i) => this.driver.pause(i), {
+          vm_state: VmState.PAUSED,
+          power_state: PowerState.PAUSED,
+        }),
+      unpause_instance: (a) =>
+        this.simple(a, 'unpause', 'unpause', (i) => this.driver.unpause(i), {
+          vm_state: VmState.ACTIVE,
+          power_state: PowerState.RUNNING,
+        }),
+      suspend_instance: (a) =>
+        this.simple(a, 'suspend', 'suspend', (i) => this.driver.suspend(i), {
+          vm_state: VmState.SUSPENDED,
+          power_state: PowerState.SUSPENDED,
+        }),
+      resume_instance: (a) =>
+        this.simple(a, 'resume', 'resume', (i) => this.driver.resume(i), {
+          vm_state: VmState.ACTIVE,
+          power_state: PowerState.RUNNING,
+        }),
       ...guestHandlers(this),
       ...consoleHandlers(this),
       ...netproxyHandlers(this),
@@ -69,13 +104,21 @@ export class ComputeAgent {
     startMovePeriodics(this);
     // Placement may not answer yet (the API starts listening after every service is created):
     // the provider is registered by the first periodic run that reaches it.
-    const tick = async () => { await this.heartbeat(); await this.updateResources(); };
+    const tick = async () => {
+      await this.heartbeat();
+      await this.updateResources();
+    };
     this.periodic.add('report', this.o.reportInterval, tick);
-    this.periodic.add('register', 0.25, async () => { if (!this.registered) await this.updateResources().catch(() => undefined); });
+    this.periodic.add('register', 0.25, async () => {
+      if (!this.registered) await this.updateResources().catch(() => undefined);
+    });
     startNetproxyPeriodics(this);
   }
 
-  async stop() { this.periodic.stop(); this.stopServing?.(); }
+  async stop() {
+    this.periodic.stop();
+    this.stopServing?.();
+  }
 
   /**
    * Nova's _init_instance: what this host ran before a restart. Guests come back to the driver;
@@ -90,7 +133,10 @@ export class ComputeAgent {
       if (i.vm_state === VmState.BUILDING) {
         await this.store.setFault(i.uuid, 500, 'Instance was building when its compute service restarted.');
         await this.store.update(i.uuid, { vm_state: VmState.ERROR, task_state: null });
-        later.push(() => this.clients.deleteAllocations(i.uuid), () => this.clients.releasePorts(i));
+        later.push(
+          () => this.clients.deleteAllocations(i.uuid),
+          () => this.clients.releasePorts(i),
+        );
       } else if (i.task_state === 'deleting') {
         later.push(() => this.terminate(i.uuid, 'req-init-instance'));
       } else if (i.task_state) {
@@ -98,42 +144,107 @@ export class ComputeAgent {
       }
     }
     // Placement and the network answer only once the cloud listens.
-    if (later.length) setTimeout(async () => { for (const f of later) await f().catch((err) => this.log.error({ err }, 'instance recovery failed')); }, 2000).unref();
+    if (later.length)
+      setTimeout(async () => {
+        for (const f of later) await f().catch((err) => this.log.error({ err }, 'instance recovery failed'));
+      }, 2000).unref();
   }
 
   /** The nova-compute service row of this host (created once, kept across restarts). */
   private async registerService() {
     const t = now();
-    const svc = await this.db.selectFrom('services').selectAll().where('host', '=', this.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+    const svc = await this.db
+      .selectFrom('services')
+      .selectAll()
+      .where('host', '=', this.host)
+      .where('binary', '=', 'nova-compute')
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     let serviceId: number;
     if (svc) {
       serviceId = Number(svc.id);
       await this.db.updateTable('services').set({ last_seen_up: t, updated_at: t }).where('id', '=', svc.id).execute();
     } else {
-      await this.db.insertInto('services').values({ uuid: randomUUID(), host: this.host, binary: 'nova-compute', topic: 'compute', disabled: 0, forced_down: 0, report_count: 0, last_seen_up: t, created_at: t, updated_at: t, deleted: 0 }).execute();
-      serviceId = Number((await this.db.selectFrom('services').select('id').where('host', '=', this.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirstOrThrow()).id);
+      await this.db
+        .insertInto('services')
+        .values({
+          uuid: randomUUID(),
+          host: this.host,
+          binary: 'nova-compute',
+          topic: 'compute',
+          disabled: 0,
+          forced_down: 0,
+          report_count: 0,
+          last_seen_up: t,
+          created_at: t,
+          updated_at: t,
+          deleted: 0,
+        })
+        .execute();
+      serviceId = Number(
+        (
+          await this.db
+            .selectFrom('services')
+            .select('id')
+            .where('host', '=', this.host)
+            .where('binary', '=', 'nova-compute')
+            .where('deleted', '=', 0)
+            .executeTakeFirstOrThrow()
+        ).id,
+      );
     }
     const cap = this.driver.capacity();
-    const node = await this.db.selectFrom('compute_nodes').selectAll().where('host', '=', this.host).where('deleted', '=', 0).executeTakeFirst();
+    const node = await this.db
+      .selectFrom('compute_nodes')
+      .selectAll()
+      .where('host', '=', this.host)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     const values = {
-      service_id: serviceId, hypervisor_hostname: cap.hypervisor_hostname, hypervisor_type: cap.hypervisor_type, hypervisor_version: cap.hypervisor_version,
-      host_ip: '127.0.0.1', vcpus: cap.vcpus, memory_mb: cap.memory_mb, local_gb: cap.local_gb, cpu_info: JSON.stringify(cap.cpu_info),
-      cpu_allocation_ratio: this.o.cpuAllocationRatio, ram_allocation_ratio: this.o.ramAllocationRatio, disk_allocation_ratio: this.o.diskAllocationRatio, updated_at: t,
+      service_id: serviceId,
+      hypervisor_hostname: cap.hypervisor_hostname,
+      hypervisor_type: cap.hypervisor_type,
+      hypervisor_version: cap.hypervisor_version,
+      host_ip: '127.0.0.1',
+      vcpus: cap.vcpus,
+      memory_mb: cap.memory_mb,
+      local_gb: cap.local_gb,
+      cpu_info: JSON.stringify(cap.cpu_info),
+      cpu_allocation_ratio: this.o.cpuAllocationRatio,
+      ram_allocation_ratio: this.o.ramAllocationRatio,
+      disk_allocation_ratio: this.o.diskAllocationRatio,
+      updated_at: t,
     };
     if (node) {
       this.nodeUuid = node.uuid;
       await this.db.updateTable('compute_nodes').set(values).where('id', '=', node.id).execute();
     } else {
       this.nodeUuid = randomUUID();
-      await this.db.insertInto('compute_nodes').values({ ...values, uuid: this.nodeUuid, host: this.host, created_at: t, deleted: 0 }).execute();
+      await this.db
+        .insertInto('compute_nodes')
+        .values({ ...values, uuid: this.nodeUuid, host: this.host, created_at: t, deleted: 0 })
+        .execute();
     }
   }
 
   private async heartbeat() {
     const t = now();
-    const svc = await this.db.selectFrom('services').select(['id', 'report_count']).where('host', '=', this.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
-    if (!svc) { await this.registerService(); return; }
-    await this.db.updateTable('services').set({ last_seen_up: t, updated_at: t, report_count: Number(svc.report_count) + 1 }).where('id', '=', svc.id).execute();
+    const svc = await this.db
+      .selectFrom('services')
+      .select(['id', 'report_count'])
+      .where('host', '=', this.host)
+      .where('binary', '=', 'nova-compute')
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    if (!svc) {
+      await this.registerService();
+      return;
+    }
+    await this.db
+      .updateTable('services')
+      .set({ last_seen_up: t, updated_at: t, report_count: Number(svc.report_count) + 1 })
+      .where('id', '=', svc.id)
+      .execute();
   }
 
   /** The resource audit: usage into compute_nodes, inventory into placement (when it changed). */
@@ -141,37 +252,87 @@ export class ComputeAgent {
     const cap = this.driver.capacity();
     // One SQL sum (reading every instance of the host per build cost O(servers) per build).
     const used = await this.store.hostUsage(this.host);
-    await this.db.updateTable('compute_nodes').set({ vcpus_used: used.vcpus, memory_mb_used: used.memory_mb + RESERVED_HOST_MEMORY_MB, local_gb_used: used.disk_gb, running_vms: used.count, updated_at: now() }).where('uuid', '=', this.nodeUuid!).execute();
+    await this.db
+      .updateTable('compute_nodes')
+      .set({
+        vcpus_used: used.vcpus,
+        memory_mb_used: used.memory_mb + RESERVED_HOST_MEMORY_MB,
+        local_gb_used: used.disk_gb,
+        running_vms: used.count,
+        updated_at: now(),
+      })
+      .where('uuid', '=', this.nodeUuid!)
+      .execute();
     const inventories = {
-      VCPU: { total: cap.vcpus, reserved: 0, min_unit: 1, max_unit: cap.vcpus, step_size: 1, allocation_ratio: this.o.cpuAllocationRatio },
-      MEMORY_MB: { total: cap.memory_mb, reserved: RESERVED_HOST_MEMORY_MB, min_unit: 1, max_unit: cap.memory_mb, step_size: 1, allocation_ratio: this.o.ramAllocationRatio },
-      DISK_GB: { total: cap.local_gb, reserved: 0, min_unit: 1, max_unit: cap.local_gb, step_size: 1, allocation_ratio: this.o.diskAllocationRatio },
+      VCPU: {
+        total: cap.vcpus,
+        reserved: 0,
+        min_unit: 1,
+        max_unit: cap.vcpus,
+        step_size: 1,
+        allocation_ratio: this.o.cpuAllocationRatio,
+      },
+      MEMORY_MB: {
+        total: cap.memory_mb,
+        reserved: RESERVED_HOST_MEMORY_MB,
+        min_unit: 1,
+        max_unit: cap.memory_mb,
+        step_size: 1,
+        allocation_ratio: this.o.ramAllocationRatio,
+      },
+      DISK_GB: {
+        total: cap.local_gb,
+        reserved: 0,
+        min_unit: 1,
+        max_unit: cap.local_gb,
+        step_size: 1,
+        allocation_ratio: this.o.diskAllocationRatio,
+      },
     };
     const key = JSON.stringify(inventories);
     if (this.registered && key === this.lastInventory) return;
     const p = this.clients.placement;
     let rp = await p.request('GET', `/resource_providers/${this.nodeUuid}`);
     if (rp.status === 404) {
-      const created = await p.request('POST', '/resource_providers', { uuid: this.nodeUuid, name: cap.hypervisor_hostname });
+      const created = await p.request('POST', '/resource_providers', {
+        uuid: this.nodeUuid,
+        name: cap.hypervisor_hostname,
+      });
       if (created.status === 409) {
         // A provider of this name with another uuid (the compute database was reset): adopt it.
         const byName = await p.ok('GET', `/resource_providers?name=${encodeURIComponent(cap.hypervisor_hostname)}`);
         const existing = byName.resource_providers?.[0];
-        if (!existing) throw new Error(`placement refused provider ${cap.hypervisor_hostname}: ${JSON.stringify(created.body)}`);
-        await this.db.updateTable('compute_nodes').set({ uuid: existing.uuid }).where('uuid', '=', this.nodeUuid!).execute();
+        if (!existing)
+          throw new Error(`placement refused provider ${cap.hypervisor_hostname}: ${JSON.stringify(created.body)}`);
+        await this.db
+          .updateTable('compute_nodes')
+          .set({ uuid: existing.uuid })
+          .where('uuid', '=', this.nodeUuid!)
+          .execute();
         this.nodeUuid = existing.uuid;
-      } else if (created.status !== 200) throw new Error(`placement answered ${created.status} creating provider ${cap.hypervisor_hostname}`);
+      } else if (created.status !== 200)
+        throw new Error(`placement answered ${created.status} creating provider ${cap.hypervisor_hostname}`);
       rp = await p.request('GET', `/resource_providers/${this.nodeUuid}`);
     }
     if (rp.status !== 200) throw new Error(`placement answered ${rp.status} for provider ${this.nodeUuid}`);
-    const put = await p.request('PUT', `/resource_providers/${this.nodeUuid}/inventories`, { resource_provider_generation: rp.body.generation, inventories });
-    if (put.status !== 200) throw new Error(`placement answered ${put.status} to the inventory of ${this.host}: ${JSON.stringify(put.body)}`);
+    const put = await p.request('PUT', `/resource_providers/${this.nodeUuid}/inventories`, {
+      resource_provider_generation: rp.body.generation,
+      inventories,
+    });
+    if (put.status !== 200)
+      throw new Error(`placement answered ${put.status} to the inventory of ${this.host}: ${JSON.stringify(put.body)}`);
     const traits = await p.request('GET', `/resource_providers/${this.nodeUuid}/traits`);
     if (traits.status === 200 && !traits.body.traits.includes('COMPUTE_NODE')) {
-      await p.request('PUT', `/resource_providers/${this.nodeUuid}/traits`, { resource_provider_generation: traits.body.resource_provider_generation, traits: [...traits.body.traits, 'COMPUTE_NODE'] });
+      await p.request('PUT', `/resource_providers/${this.nodeUuid}/traits`, {
+        resource_provider_generation: traits.body.resource_provider_generation,
+        traits: [...traits.body.traits, 'COMPUTE_NODE'],
+      });
     }
     this.lastInventory = key;
-    if (!this.registered) { this.registered = true; this.log.info({ host: this.host, provider: this.nodeUuid }, 'compute node registered in placement'); }
+    if (!this.registered) {
+      this.registered = true;
+      this.log.info({ host: this.host, provider: this.nodeUuid }, 'compute node registered in placement');
+    }
   }
 
   private refreshing?: Promise<void>;
@@ -181,17 +342,24 @@ export class ComputeAgent {
    * more follows it (a batch of builds does not run one audit per server).
    */
   refreshResources() {
-    if (this.refreshing) { this.refreshAgain = true; return; }
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
     this.refreshing = (async () => {
       do {
         this.refreshAgain = false;
         await this.updateResources().catch(() => undefined);
       } while (this.refreshAgain);
-    })().finally(() => { this.refreshing = undefined; });
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
   }
 
   /** Whether the first inventory reached placement (tests and the conductor wait on it). */
-  get ready() { return this.registered; }
+  get ready() {
+    return this.registered;
+  }
 
   private async buildAndRun(uuid: string, requestId: string, image: ImageMeta | null): Promise<AgentResult> {
     const inst = await this.store.get(uuid);
@@ -211,7 +379,12 @@ export class ComputeAgent {
       return { ok: false, message: (e as Error).message, reschedule };
     }
     const t = now();
-    await this.store.update(uuid, { vm_state: VmState.ACTIVE, task_state: null, power_state: PowerState.RUNNING, launched_at: t });
+    await this.store.update(uuid, {
+      vm_state: VmState.ACTIVE,
+      task_state: null,
+      power_state: PowerState.RUNNING,
+      launched_at: t,
+    });
     const done = await this.store.get(uuid);
     if (done) notifyInstance(this.bus, this.publisher, 'create.end', done);
     this.refreshResources();
@@ -229,15 +402,23 @@ export class ComputeAgent {
     // Where the other members run, as the scheduler saw it (its filters are what this re-checks).
     const g = (await schedulingHints(this.store.db, this.log, inst.uuid, { group })).group;
     if (g?.policy === 'anti-affinity' && g.hosts.filter((h) => h === this.host).length >= g.max_server_per_host) {
-      throw new VirtError(`Build of instance ${inst.uuid} was re-scheduled: Anti-affinity instance group policy was violated.`, true);
+      throw new VirtError(
+        `Build of instance ${inst.uuid} was re-scheduled: Anti-affinity instance group policy was violated.`,
+        true,
+      );
     }
     if (g?.policy === 'affinity' && g.hosts.length && !g.hosts.includes(this.host)) {
-      throw new VirtError(`Build of instance ${inst.uuid} was re-scheduled: Affinity instance group policy was violated.`, true);
+      throw new VirtError(
+        `Build of instance ${inst.uuid} was re-scheduled: Affinity instance group policy was violated.`,
+        true,
+      );
     }
   }
 
   /** The guest's console log from the driver (api/server_console.ts maps the failures to 404/409/501). */
-  private async consoleOutput(uuid: string): Promise<{ ok: true; output: string } | { ok: false; code: 404 | 409 | 501; message: string }> {
+  private async consoleOutput(
+    uuid: string,
+  ): Promise<{ ok: true; output: string } | { ok: false; code: 404 | 409 | 501; message: string }> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, code: 404, message: `Instance ${uuid} could not be found.` };
     if (!this.driver.consoleLog) return { ok: false, code: 501, message: 'Feature not supported.' };
@@ -248,7 +429,9 @@ export class ComputeAgent {
     }
   }
 
-  private async diagnostics(uuid: string): Promise<{ ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: 404 | 409 | 501; message: string }> {
+  private async diagnostics(
+    uuid: string,
+  ): Promise<{ ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: 404 | 409 | 501; message: string }> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, code: 404, message: `Instance ${uuid} could not be found.` };
     if (!this.driver.diagnostics) return { ok: false, code: 501, message: 'Feature not supported.' };
@@ -276,7 +459,13 @@ export class ComputeAgent {
       return { ok: false, message: (e as Error).message, reschedule: false };
     }
     await this.store.markDeleted(uuid);
-    notifyInstance(this.bus, this.publisher, 'delete.end', { ...inst, vm_state: VmState.DELETED, task_state: null, deleted_at: now(), terminated_at: now() });
+    notifyInstance(this.bus, this.publisher, 'delete.end', {
+      ...inst,
+      vm_state: VmState.DELETED,
+      task_state: null,
+      deleted_at: now(),
+      terminated_at: now(),
+    });
     this.refreshResources();
     return { ok: true };
   }
@@ -296,20 +485,33 @@ export class ComputeAgent {
       });
     } catch (e) {
       await this.store.setFault(uuid, 500, (e as Error).message);
-      await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, power_state: this.driver.powerState(inst) });
+      await this.store.update(uuid, {
+        vm_state: VmState.ERROR,
+        task_state: null,
+        power_state: this.driver.powerState(inst),
+      });
       notifyInstance(this.bus, this.publisher, 'rebuild.error', inst);
       return { ok: false, message: (e as Error).message, reschedule: false };
     }
-    await this.store.update(uuid, wasStopped
-      ? { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN, task_state: null, launched_at: now() }
-      : { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING, task_state: null, launched_at: now() });
+    await this.store.update(
+      uuid,
+      wasStopped
+        ? { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN, task_state: null, launched_at: now() }
+        : { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING, task_state: null, launched_at: now() },
+    );
     const done = await this.store.get(uuid);
     if (done) notifyInstance(this.bus, this.publisher, 'rebuild.end', done);
     return { ok: true };
   }
 
   /** A power action: the driver call, then the states it leads to; the action's event recorded. */
-  private async simple(a: { uuid: string; request_id: string }, action: string, notification: string, fn: (i: Instance) => Promise<void>, after: Partial<Instance>): Promise<AgentResult> {
+  private async simple(
+    a: { uuid: string; request_id: string },
+    action: string,
+    notification: string,
+    fn: (i: Instance) => Promise<void>,
+    after: Partial<Instance>,
+  ): Promise<AgentResult> {
     const inst = await this.store.get(a.uuid);
     if (!inst) return { ok: false, message: `Instance ${a.uuid} could not be found.`, reschedule: false };
     notifyInstance(this.bus, this.publisher, `${notification}.start`, inst);

@@ -9,10 +9,16 @@ import { VirtError } from '../drivers/virt.ts';
 
 /** The console types each protocol serves (the proxy's client). */
 export const CONSOLE_TYPES: Record<ConsoleProtocol, string[]> = {
-  vnc: ['novnc'], spice: ['spice-html5'], rdp: ['rdp-html5'], serial: ['serial'], mks: ['webmks'],
+  vnc: ['novnc'],
+  spice: ['spice-html5'],
+  rdp: ['rdp-html5'],
+  serial: ['serial'],
+  mks: ['webmks'],
 };
 
-export type RemoteConsoleAnswer = { ok: true; url: string } | { ok: false; code: 400 | 404 | 409 | 501; message: string };
+export type RemoteConsoleAnswer =
+  | { ok: true; url: string }
+  | { ok: false; code: 400 | 404 | 409 | 501; message: string };
 
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -24,12 +30,17 @@ function accessUrl(base: string, consoleType: string, token: string): string {
 
 export function consoleHandlers(agent: ComputeAgent) {
   return {
-    get_remote_console: async (a: { uuid: string; protocol: ConsoleProtocol; console_type: string }): Promise<RemoteConsoleAnswer> => {
+    get_remote_console: async (a: {
+      uuid: string;
+      protocol: ConsoleProtocol;
+      console_type: string;
+    }): Promise<RemoteConsoleAnswer> => {
       const inst = await agent.store.get(a.uuid);
       if (!inst) return { ok: false, code: 404, message: `Instance ${a.uuid} could not be found.` };
       const base = agent.o.consoles[a.protocol];
       if (!base) return { ok: false, code: 400, message: `Unavailable console type ${a.console_type}.` };
-      if (!CONSOLE_TYPES[a.protocol].includes(a.console_type)) return { ok: false, code: 400, message: `Invalid console type ${a.console_type}` };
+      if (!CONSOLE_TYPES[a.protocol].includes(a.console_type))
+        return { ok: false, code: 400, message: `Invalid console type ${a.console_type}` };
       if (!agent.driver.remoteConsole) return { ok: false, code: 501, message: 'Feature not supported.' };
       let endpoint;
       try {
@@ -37,17 +48,27 @@ export function consoleHandlers(agent: ComputeAgent) {
       } catch (e) {
         if (!(e instanceof VirtError)) throw e;
         // A guest still being built has no console yet.
-        if (inst.vm_state === VmState.BUILDING) return { ok: false, code: 409, message: `Instance ${inst.uuid} is not ready` };
+        if (inst.vm_state === VmState.BUILDING)
+          return { ok: false, code: 409, message: `Instance ${inst.uuid} is not ready` };
         return { ok: false, code: 404, message: e.message };
       }
       const token = randomUUID();
       const nowS = Math.floor(Date.now() / 1000);
       await agent.db.deleteFrom('console_auth_tokens').where('expires', '<=', nowS).execute();
-      await agent.db.insertInto('console_auth_tokens').values({
-        token_hash: tokenHash(token), console_type: a.console_type, host: endpoint.host, port: endpoint.port,
-        internal_access_path: endpoint.internal_access_path, instance_uuid: inst.uuid, access_url_base: base,
-        expires: nowS + agent.o.consoleTokenTtl, created_at: new Date().toISOString(),
-      }).execute();
+      await agent.db
+        .insertInto('console_auth_tokens')
+        .values({
+          token_hash: tokenHash(token),
+          console_type: a.console_type,
+          host: endpoint.host,
+          port: endpoint.port,
+          internal_access_path: endpoint.internal_access_path,
+          instance_uuid: inst.uuid,
+          access_url_base: base,
+          expires: nowS + agent.o.consoleTokenTtl,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
       return { ok: true, url: accessUrl(base, a.console_type, token) };
     },
   };

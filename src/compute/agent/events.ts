@@ -14,12 +14,19 @@ import { VirtError, type VirtApi, type WaitedEvent } from '../drivers/virt.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from './netproxy.ts';
 
-export interface ExternalEvent { server_uuid: string; name: string; status?: string; tag?: string | null }
+export interface ExternalEvent {
+  server_uuid: string;
+  name: string;
+  status?: string;
+  tag?: string | null;
+}
 
 /** The key Nova gives an event: `<name>-<tag>` (just the name without a tag). */
 export const eventKey = (name: string, tag?: string | null) => (tag ? `${name}-${tag}` : name);
 
-interface Waiter { resolve(status: string): void }
+interface Waiter {
+  resolve(status: string): void;
+}
 
 /** The events drivers wait for, per server and key (Nova's InstanceEvents). */
 export class InstanceEvents {
@@ -28,7 +35,7 @@ export class InstanceEvents {
   /** Registers interest before the action that makes the events happen; each promise resolves with the event's status. */
   prepare(uuid: string, keys: string[]): Map<string, Promise<string>> {
     let mine = this.waiting.get(uuid);
-    if (!mine) this.waiting.set(uuid, mine = new Map());
+    if (!mine) this.waiting.set(uuid, (mine = new Map()));
     const out = new Map<string, Promise<string>>();
     for (const k of keys) {
       const m = mine;
@@ -57,13 +64,17 @@ export class InstanceEvents {
   }
 
   /** How many events are awaited (tests). */
-  get size() { let n = 0; for (const m of this.waiting.values()) n += m.size; return n; }
+  get size() {
+    let n = 0;
+    for (const m of this.waiting.values()) n += m.size;
+    return n;
+  }
 }
 
 const registries = new WeakMap<ComputeAgent, InstanceEvents>();
 export function instanceEvents(agent: ComputeAgent): InstanceEvents {
   let r = registries.get(agent);
-  if (!r) registries.set(agent, r = new InstanceEvents());
+  if (!r) registries.set(agent, (r = new InstanceEvents()));
   return r;
 }
 
@@ -91,19 +102,28 @@ export function virtApi(agent: ComputeAgent): VirtApi {
         const plugged = events.filter((e) => e.name === 'network-vif-plugged' && e.tag);
         if (plugged.length) {
           const ports = await agent.clients.portsOf(instance.uuid).catch(() => [] as any[]);
-          for (const p of ports) if (p.status === 'ACTIVE') registry.pop(instance.uuid, eventKey('network-vif-plugged', p.id), 'completed');
+          for (const p of ports)
+            if (p.status === 'ACTIVE') registry.pop(instance.uuid, eventKey('network-vif-plugged', p.id), 'completed');
         }
-        const expired = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutS * 1000); });
+        const expired = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutS * 1000);
+        });
         const all = Promise.all(keys.map(async (k) => ({ key: k, status: await promises.get(k)! })));
         const outcome = await Promise.race([all, expired]);
         if (outcome === 'timeout') {
-          agent.log.warn({ instance: instance.uuid, events: keys, timeout: timeoutS }, 'timeout waiting for vif plugging events');
+          agent.log.warn(
+            { instance: instance.uuid, events: keys, timeout: timeoutS },
+            'timeout waiting for vif plugging events',
+          );
           if (fatal) throw new VirtError(aborted(instance), false);
           return;
         }
         const failed = outcome.filter((o) => o.status === 'failed');
         if (failed.length) {
-          agent.log.warn({ instance: instance.uuid, events: failed.map((f) => f.key) }, 'neutron reported failure for events');
+          agent.log.warn(
+            { instance: instance.uuid, events: failed.map((f) => f.key) },
+            'neutron reported failure for events',
+          );
           if (fatal) throw new VirtError(aborted(instance), false);
         }
       } finally {
@@ -115,14 +135,19 @@ export function virtApi(agent: ComputeAgent): VirtApi {
 }
 
 /** Nova's BuildAbortException for a VirtualInterfaceCreateException. */
-const aborted = (i: Instance) => `Build of instance ${i.uuid} aborted: Failed to allocate the network(s), not rescheduling.`;
+const aborted = (i: Instance) =>
+  `Build of instance ${i.uuid} aborted: Failed to allocate the network(s), not rescheduling.`;
 
 /** The RPC methods of external events (spread into the agent's serve map). */
 export function eventHandlers(agent: ComputeAgent): Record<string, (a: any) => unknown> {
   return {
     external_instance_event: async (a: { events: ExternalEvent[] }) => {
       for (const e of a.events ?? []) {
-        try { await handleEvent(agent, e); } catch (err) { agent.log.warn({ err, event: e }, 'external instance event failed'); }
+        try {
+          await handleEvent(agent, e);
+        } catch (err) {
+          agent.log.warn({ err, event: e }, 'external instance event failed');
+        }
       }
       return { ok: true };
     },
@@ -138,11 +163,16 @@ async function handleEvent(agent: ComputeAgent, e: ExternalEvent) {
       const inst = await agent.store.get(uuid);
       const vif = inst?.network_info.find((v) => v.port_id === e.tag);
       if (!inst || !vif) return;
-      agent.log.info({ instance: uuid, port: vif.port_id }, 'the network deleted an interface: detaching it and dropping it from the info cache');
+      agent.log.info(
+        { instance: uuid, port: vif.port_id },
+        'the network deleted an interface: detaching it and dropping it from the info cache',
+      );
       await agent.store.update(uuid, { network_info: inst.network_info.filter((v) => v.port_id !== e.tag) });
       // Only this host's guest is unplugged (during a move the other host hears the event too).
       if (inst.host === agent.host && agent.driver.detachInterface && agent.driver.listInstances().has(uuid)) {
-        await agent.driver.detachInterface(inst, vif).catch((err) => agent.log.warn({ err, instance: uuid }, 'detaching a deleted port failed'));
+        await agent.driver
+          .detachInterface(inst, vif)
+          .catch((err) => agent.log.warn({ err, instance: uuid }, 'detaching a deleted port failed'));
       }
     });
   } else {

@@ -20,7 +20,8 @@ const fail = (message: string): AgentResult => ({ ok: false, message, reschedule
 export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Promise<unknown>> {
   const migrations = new MigrationStore(agent.db);
   const { store, clients, bus } = agent;
-  const notify = (event: string, inst: Instance, extra?: Record<string, unknown>) => notifyInstance(bus, agent.publisher, event, inst, extra);
+  const notify = (event: string, inst: Instance, extra?: Record<string, unknown>) =>
+    notifyInstance(bus, agent.publisher, event, inst, extra);
   const load = async (a: Args): Promise<{ inst: Instance; m: Migration } | null> => {
     const inst = await store.get(a.uuid);
     const m = await migrations.get(a.migration_id);
@@ -30,10 +31,13 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
   const bindPorts = async (inst: Instance, host: string) => {
     for (const v of inst.network_info) {
       const r = await clients.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { 'binding:host_id': host } });
-      if (r.status !== 200 && r.status !== 404) throw new Error(`network answered ${r.status} binding port ${v.port_id} to ${host}`);
+      if (r.status !== 200 && r.status !== 404)
+        throw new Error(`network answered ${r.status} binding port ${v.port_id} to ${host}`);
     }
   };
-  const refresh = () => { agent.updateResources().catch(() => undefined); };
+  const refresh = () => {
+    agent.updateResources().catch(() => undefined);
+  };
   const driverCan = (name: keyof NonNullable<typeof agent.driver>) => typeof (agent.driver as any)[name] === 'function';
   /** Runs a step as an action event; a thrown error becomes the answer. */
   const step = async (a: Args, event: string, fn: () => Promise<void>): Promise<AgentResult> => {
@@ -47,62 +51,75 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
 
   return {
     /** Destination: the claim is placement's (the conductor made it); the migration learns its destination. */
-    prep_resize: (a: Args) => step(a, 'compute_prep_resize', async () => {
-      const x = await load(a);
-      if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
-      if (!driverCan('finishMigration')) throw new Error(`The ${agent.driver.type} driver cannot migrate guests.`);
-      await migrations.update(x.m.id, { dest_compute: agent.host, dest_node: agent.host, dest_host: '127.0.0.1' });
-    }),
+    prep_resize: (a: Args) =>
+      step(a, 'compute_prep_resize', async () => {
+        const x = await load(a);
+        if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
+        if (!driverCan('finishMigration')) throw new Error(`The ${agent.driver.type} driver cannot migrate guests.`);
+        await migrations.update(x.m.id, { dest_compute: agent.host, dest_node: agent.host, dest_host: '127.0.0.1' });
+      }),
 
     /** Source: the guest powered off and its disk sent (migrating → post-migrating). */
-    resize_instance: (a: Args) => step(a, 'compute_resize_instance', async () => {
-      const x = await load(a);
-      if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
-      const resize = x.m.migration_type === 'resize';
-      await migrations.update(x.m.id, { status: 'migrating' });
-      await store.update(x.inst.uuid, { task_state: 'resize_migrating' });
-      notify(resize ? 'resize.start' : 'migrate.start', { ...x.inst, task_state: 'resize_migrating' });
-      await agent.driver.migrateDiskAndPowerOff!(x.inst);
-      await migrations.update(x.m.id, { status: 'post-migrating' });
-      await store.update(x.inst.uuid, { task_state: 'resize_migrated' });
-      notify(resize ? 'resize.end' : 'migrate.end', { ...x.inst, task_state: 'resize_migrated' });
-    }),
+    resize_instance: (a: Args) =>
+      step(a, 'compute_resize_instance', async () => {
+        const x = await load(a);
+        if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
+        const resize = x.m.migration_type === 'resize';
+        await migrations.update(x.m.id, { status: 'migrating' });
+        await store.update(x.inst.uuid, { task_state: 'resize_migrating' });
+        notify(resize ? 'resize.start' : 'migrate.start', { ...x.inst, task_state: 'resize_migrating' });
+        await agent.driver.migrateDiskAndPowerOff!(x.inst);
+        await migrations.update(x.m.id, { status: 'post-migrating' });
+        await store.update(x.inst.uuid, { task_state: 'resize_migrated' });
+        notify(resize ? 'resize.end' : 'migrate.end', { ...x.inst, task_state: 'resize_migrated' });
+      }),
 
     /** Destination: the guest set up here with the new flavor; the server waits in VERIFY_RESIZE. */
-    finish_resize: (a: Args) => step(a, 'compute_finish_resize', async () => {
-      const x = await load(a);
-      if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
-      const flavor = x.m.new_flavor ?? x.inst.flavor;
-      const powerOn = x.m.old_vm_state !== VmState.STOPPED;
-      await store.update(x.inst.uuid, { task_state: 'resize_finish' });
-      notify('resize_finish.start', { ...x.inst, task_state: 'resize_finish' });
-      await bindPorts(x.inst, agent.host);
-      const moved: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
-      await agent.driver.finishMigration!(moved, powerOn);
-      const zone = await hostZone(agent, agent.host);
-      // The migration first, as Nova saves it: who sees VERIFY_RESIZE sees it finished.
-      await migrations.update(x.m.id, { status: 'finished' });
-      await store.update(x.inst.uuid, { host: agent.host, node: agent.host, flavor, availability_zone: zone ?? x.inst.availability_zone, vm_state: VmState.RESIZED, task_state: null, power_state: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN, progress: 100 });
-      const done = await store.get(x.inst.uuid);
-      if (done) notify('resize_finish.end', done);
-      refresh();
-    }),
+    finish_resize: (a: Args) =>
+      step(a, 'compute_finish_resize', async () => {
+        const x = await load(a);
+        if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
+        const flavor = x.m.new_flavor ?? x.inst.flavor;
+        const powerOn = x.m.old_vm_state !== VmState.STOPPED;
+        await store.update(x.inst.uuid, { task_state: 'resize_finish' });
+        notify('resize_finish.start', { ...x.inst, task_state: 'resize_finish' });
+        await bindPorts(x.inst, agent.host);
+        const moved: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
+        await agent.driver.finishMigration!(moved, powerOn);
+        const zone = await hostZone(agent, agent.host);
+        // The migration first, as Nova saves it: who sees VERIFY_RESIZE sees it finished.
+        await migrations.update(x.m.id, { status: 'finished' });
+        await store.update(x.inst.uuid, {
+          host: agent.host,
+          node: agent.host,
+          flavor,
+          availability_zone: zone ?? x.inst.availability_zone,
+          vm_state: VmState.RESIZED,
+          task_state: null,
+          power_state: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN,
+          progress: 100,
+        });
+        const done = await store.get(x.inst.uuid);
+        if (done) notify('resize_finish.end', done);
+        refresh();
+      }),
 
     /** Source: the old guest destroyed, the migration's allocation (the source's) given back. */
-    confirm_resize: (a: Args) => step(a, 'compute_confirm_resize', async () => {
-      const x = await load(a);
-      if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
-      notify('resize_confirm.start', x.inst);
-      // A resize that stayed on its host has one guest, the new one: nothing to destroy.
-      if (x.m.dest_compute !== x.m.source_compute) await agent.driver.confirmMigration!(x.inst);
-      await clients.deleteAllocations(x.m.uuid);
-      await migrations.update(x.m.id, { status: 'confirmed' });
-      const stopped = x.m.old_vm_state === VmState.STOPPED;
-      await store.update(x.inst.uuid, { vm_state: stopped ? VmState.STOPPED : VmState.ACTIVE, task_state: null });
-      const done = await store.get(x.inst.uuid);
-      if (done) notify('resize_confirm.end', done);
-      refresh();
-    }),
+    confirm_resize: (a: Args) =>
+      step(a, 'compute_confirm_resize', async () => {
+        const x = await load(a);
+        if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
+        notify('resize_confirm.start', x.inst);
+        // A resize that stayed on its host has one guest, the new one: nothing to destroy.
+        if (x.m.dest_compute !== x.m.source_compute) await agent.driver.confirmMigration!(x.inst);
+        await clients.deleteAllocations(x.m.uuid);
+        await migrations.update(x.m.id, { status: 'confirmed' });
+        const stopped = x.m.old_vm_state === VmState.STOPPED;
+        await store.update(x.inst.uuid, { vm_state: stopped ? VmState.STOPPED : VmState.ACTIVE, task_state: null });
+        const done = await store.get(x.inst.uuid);
+        if (done) notify('resize_confirm.end', done);
+        refresh();
+      }),
 
     /** Destination: the new guest destroyed and its claim dropped; then the source takes the server back. */
     revert_resize: async (a: Args): Promise<AgentResult> => {
@@ -114,7 +131,10 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
         await clients.deleteAllocations(x.inst.uuid);
         refresh();
       });
-      if (!r.ok) { await revertFailed(agent, migrations, a, r.message); return r; }
+      if (!r.ok) {
+        await revertFailed(agent, migrations, a, r.message);
+        return r;
+      }
       const m = await migrations.get(a.migration_id);
       try {
         const res = await bus.call<AgentResult>(`compute.${m!.source_compute}`, 'finish_revert_resize', a, {}, 300_000);
@@ -127,48 +147,71 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
     },
 
     /** Source: the old guest back with the old flavor, the source's allocation back to the instance. */
-    finish_revert_resize: (a: Args) => step(a, 'compute_finish_revert_resize', async () => {
-      const x = await load(a);
-      if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
-      const flavor = x.m.old_flavor ?? x.inst.flavor;
-      const stopped = x.m.old_vm_state === VmState.STOPPED;
-      await moveAllocations(clients, x.m.uuid, x.inst.uuid);
-      await bindPorts(x.inst, agent.host);
-      const back: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
-      await agent.driver.finishRevertMigration!(back, !stopped);
-      const zone = await hostZone(agent, agent.host);
-      await store.update(x.inst.uuid, { host: agent.host, node: agent.host, flavor, availability_zone: zone ?? x.inst.availability_zone, vm_state: stopped ? VmState.STOPPED : VmState.ACTIVE, task_state: null, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING });
-      await migrations.update(x.m.id, { status: 'reverted' });
-      const done = await store.get(x.inst.uuid);
-      if (done) notify('resize_revert.end', done);
-      refresh();
-    }),
+    finish_revert_resize: (a: Args) =>
+      step(a, 'compute_finish_revert_resize', async () => {
+        const x = await load(a);
+        if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
+        const flavor = x.m.old_flavor ?? x.inst.flavor;
+        const stopped = x.m.old_vm_state === VmState.STOPPED;
+        await moveAllocations(clients, x.m.uuid, x.inst.uuid);
+        await bindPorts(x.inst, agent.host);
+        const back: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
+        await agent.driver.finishRevertMigration!(back, !stopped);
+        const zone = await hostZone(agent, agent.host);
+        await store.update(x.inst.uuid, {
+          host: agent.host,
+          node: agent.host,
+          flavor,
+          availability_zone: zone ?? x.inst.availability_zone,
+          vm_state: stopped ? VmState.STOPPED : VmState.ACTIVE,
+          task_state: null,
+          power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
+        });
+        await migrations.update(x.m.id, { status: 'reverted' });
+        const done = await store.get(x.inst.uuid);
+        if (done) notify('resize_revert.end', done);
+        refresh();
+      }),
 
     /** Source: the whole live migration (queued → preparing → running → completed, or cancelled/error). */
-    live_migration: async (a: Args) => { await liveMigration(agent, migrations, a, bindPorts, notify); return { ok: true }; },
-    pre_live_migration: (a: Args) => step(a, 'compute_pre_live_migration', async () => {
-      const inst = await store.get(a.uuid);
-      if (!inst) throw new Error(`Instance ${a.uuid} could not be found.`);
-      if (!driverCan('postLiveMigrationAtDestination')) throw new Error(`The ${agent.driver.type} driver cannot live-migrate guests.`);
-      await agent.driver.preLiveMigration?.(inst, !!a.block_migration);
-    }),
-    post_live_migration_at_destination: (a: Args) => step(a, 'compute_post_live_migration_at_destination', async () => {
-      const inst = await store.get(a.uuid);
-      if (!inst) throw new Error(`Instance ${a.uuid} could not be found.`);
-      notify('live_migration_post_dest.start', inst);
-      await bindPorts(inst, agent.host);
-      const power = inst.vm_state === VmState.PAUSED ? PowerState.PAUSED : PowerState.RUNNING;
-      await agent.driver.postLiveMigrationAtDestination!({ ...inst, host: agent.host, node: agent.host }, power);
-      const zone = await hostZone(agent, agent.host);
-      await store.update(inst.uuid, { host: agent.host, node: agent.host, availability_zone: zone ?? inst.availability_zone, power_state: power, task_state: null, progress: 0 });
-      const done = await store.get(inst.uuid);
-      if (done) notify('live_migration_post_dest.end', done);
-      refresh();
-    }),
-    rollback_live_migration_at_destination: (a: Args) => step(a, 'compute_rollback_live_migration_at_destination', async () => {
-      const inst = await store.get(a.uuid);
-      if (inst) await agent.driver.destroy({ ...inst, host: agent.host }).catch(() => undefined);
-    }),
+    live_migration: async (a: Args) => {
+      await liveMigration(agent, migrations, a, bindPorts, notify);
+      return { ok: true };
+    },
+    pre_live_migration: (a: Args) =>
+      step(a, 'compute_pre_live_migration', async () => {
+        const inst = await store.get(a.uuid);
+        if (!inst) throw new Error(`Instance ${a.uuid} could not be found.`);
+        if (!driverCan('postLiveMigrationAtDestination'))
+          throw new Error(`The ${agent.driver.type} driver cannot live-migrate guests.`);
+        await agent.driver.preLiveMigration?.(inst, !!a.block_migration);
+      }),
+    post_live_migration_at_destination: (a: Args) =>
+      step(a, 'compute_post_live_migration_at_destination', async () => {
+        const inst = await store.get(a.uuid);
+        if (!inst) throw new Error(`Instance ${a.uuid} could not be found.`);
+        notify('live_migration_post_dest.start', inst);
+        await bindPorts(inst, agent.host);
+        const power = inst.vm_state === VmState.PAUSED ? PowerState.PAUSED : PowerState.RUNNING;
+        await agent.driver.postLiveMigrationAtDestination!({ ...inst, host: agent.host, node: agent.host }, power);
+        const zone = await hostZone(agent, agent.host);
+        await store.update(inst.uuid, {
+          host: agent.host,
+          node: agent.host,
+          availability_zone: zone ?? inst.availability_zone,
+          power_state: power,
+          task_state: null,
+          progress: 0,
+        });
+        const done = await store.get(inst.uuid);
+        if (done) notify('live_migration_post_dest.end', done);
+        refresh();
+      }),
+    rollback_live_migration_at_destination: (a: Args) =>
+      step(a, 'compute_rollback_live_migration_at_destination', async () => {
+        const inst = await store.get(a.uuid);
+        if (inst) await agent.driver.destroy({ ...inst, host: agent.host }).catch(() => undefined);
+      }),
     live_migration_force_complete: async (a: Args) => {
       const job = running.get(agent)?.get(a.uuid);
       return step(a, 'compute_live_migration_force_complete', async () => {
@@ -179,7 +222,10 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
     live_migration_abort: async (a: Args) => {
       const job = running.get(agent)?.get(a.uuid);
       return step(a, 'compute_live_migration_abort', async () => {
-        if (job) { job.abort(); return; }
+        if (job) {
+          job.abort();
+          return;
+        }
         // Not started yet (queued/preparing): the migration stops before it runs.
         await migrations.update(a.migration_id, { status: 'cancelled' }, ['queued', 'preparing', 'accepted']);
       });
@@ -194,42 +240,68 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
     },
 
     /** Destination of an evacuation: the server rebuilt here from its image; migration `done`. */
-    evacuate_instance: (a: Args) => step(a, 'compute_rebuild_instance', async () => {
-      const x = await load(a);
-      if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
-      const wasStopped = x.m.old_vm_state === VmState.STOPPED;
-      notify('evacuate', x.inst);
-      notify('rebuild.start', x.inst);
-      await bindPorts(x.inst, agent.host);
-      const zone = await hostZone(agent, agent.host);
-      await store.update(x.inst.uuid, { host: agent.host, node: agent.host, availability_zone: zone ?? x.inst.availability_zone, task_state: 'rebuild_spawning' });
-      const here: Instance = { ...x.inst, host: agent.host, node: agent.host };
-      const image = x.inst.image_ref ? await clients.getImage(x.inst.image_ref).catch(() => null) : null;
-      try {
-        await agent.driver.spawn(here, image, x.inst.network_info);
-        if (wasStopped) await agent.driver.powerOff(here);
-      } catch (e) {
-        await migrations.update(x.m.id, { status: 'failed' });
-        throw e;
-      }
-      // The migration first: who sees the server ACTIVE on its new host sees the evacuation done.
-      await migrations.update(x.m.id, { status: 'done' });
-      await store.update(x.inst.uuid, wasStopped
-        ? { vm_state: VmState.STOPPED, power_state: PowerState.SHUTDOWN, task_state: null, launched_at: new Date().toISOString() }
-        : { vm_state: VmState.ACTIVE, power_state: PowerState.RUNNING, task_state: null, launched_at: new Date().toISOString() });
-      const done = await store.get(x.inst.uuid);
-      if (done) notify('rebuild.end', done);
-      refresh();
-    }),
+    evacuate_instance: (a: Args) =>
+      step(a, 'compute_rebuild_instance', async () => {
+        const x = await load(a);
+        if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
+        const wasStopped = x.m.old_vm_state === VmState.STOPPED;
+        notify('evacuate', x.inst);
+        notify('rebuild.start', x.inst);
+        await bindPorts(x.inst, agent.host);
+        const zone = await hostZone(agent, agent.host);
+        await store.update(x.inst.uuid, {
+          host: agent.host,
+          node: agent.host,
+          availability_zone: zone ?? x.inst.availability_zone,
+          task_state: 'rebuild_spawning',
+        });
+        const here: Instance = { ...x.inst, host: agent.host, node: agent.host };
+        const image = x.inst.image_ref ? await clients.getImage(x.inst.image_ref).catch(() => null) : null;
+        try {
+          await agent.driver.spawn(here, image, x.inst.network_info);
+          if (wasStopped) await agent.driver.powerOff(here);
+        } catch (e) {
+          await migrations.update(x.m.id, { status: 'failed' });
+          throw e;
+        }
+        // The migration first: who sees the server ACTIVE on its new host sees the evacuation done.
+        await migrations.update(x.m.id, { status: 'done' });
+        await store.update(
+          x.inst.uuid,
+          wasStopped
+            ? {
+                vm_state: VmState.STOPPED,
+                power_state: PowerState.SHUTDOWN,
+                task_state: null,
+                launched_at: new Date().toISOString(),
+              }
+            : {
+                vm_state: VmState.ACTIVE,
+                power_state: PowerState.RUNNING,
+                task_state: null,
+                launched_at: new Date().toISOString(),
+              },
+        );
+        const done = await store.get(x.inst.uuid);
+        if (done) notify('rebuild.end', done);
+        refresh();
+      }),
   };
 }
 
 async function hostZone(agent: ComputeAgent, host: string): Promise<string | null> {
   try {
-    const r = await agent.db.selectFrom('aggregate_hosts').innerJoin('aggregate_metadata', 'aggregate_metadata.aggregate_id', 'aggregate_hosts.aggregate_id')
-      .select('aggregate_metadata.value').where('aggregate_hosts.host', '=', host).where('aggregate_metadata.key', '=', 'availability_zone').executeTakeFirst();
+    const r = await agent.db
+      .selectFrom('aggregate_hosts')
+      .innerJoin('aggregate_metadata', 'aggregate_metadata.aggregate_id', 'aggregate_hosts.aggregate_id')
+      .select('aggregate_metadata.value')
+      .where('aggregate_hosts.host', '=', host)
+      .where('aggregate_metadata.key', '=', 'availability_zone')
+      .executeTakeFirst();
     return (r?.value as string | undefined) ?? agent.o.defaultAvailabilityZone;
-  } catch { return agent.o.defaultAvailabilityZone; }
+  } catch {
+    return agent.o.defaultAvailabilityZone;
+  }
 }
 
 async function revertFailed(agent: ComputeAgent, migrations: MigrationStore, a: Args, message: string) {
@@ -239,7 +311,13 @@ async function revertFailed(agent: ComputeAgent, migrations: MigrationStore, a: 
 }
 
 /** The source side of a live migration, start to end. */
-async function liveMigration(agent: ComputeAgent, migrations: MigrationStore, a: Args, bindPorts: (i: Instance, h: string) => Promise<void>, notify: (e: string, i: Instance, x?: Record<string, unknown>) => void) {
+async function liveMigration(
+  agent: ComputeAgent,
+  migrations: MigrationStore,
+  a: Args,
+  bindPorts: (i: Instance, h: string) => Promise<void>,
+  notify: (e: string, i: Instance, x?: Record<string, unknown>) => void,
+) {
   const { store, clients, bus } = agent;
   const dest = a.dest as string;
   const inst = await store.get(a.uuid);
@@ -253,7 +331,9 @@ async function liveMigration(agent: ComputeAgent, migrations: MigrationStore, a:
     notify('live_migration_rollback.start', inst);
     await callDest('rollback_live_migration_at_destination').catch(() => undefined);
     await clients.deleteAllocations(inst.uuid).catch(() => undefined);
-    await moveAllocations(clients, m.uuid, inst.uuid).catch((err) => agent.log.error({ err }, 'live migration: allocations not moved back'));
+    await moveAllocations(clients, m.uuid, inst.uuid).catch((err) =>
+      agent.log.error({ err }, 'live migration: allocations not moved back'),
+    );
     await migrations.update(m.id, { status });
     if (message) await store.setFault(inst.uuid, 500, message);
     await store.update(inst.uuid, { task_state: null, progress: 0 });
@@ -291,15 +371,30 @@ async function liveMigration(agent: ComputeAgent, migrations: MigrationStore, a:
   const progress = setInterval(() => {
     const p = job.progress();
     migrations.update(m.id, p).catch(() => undefined);
-    store.update(inst.uuid, { progress: p.memory_total ? Math.floor((100 * p.memory_processed) / p.memory_total) : 0 }).catch(() => undefined);
+    store
+      .update(inst.uuid, { progress: p.memory_total ? Math.floor((100 * p.memory_processed) / p.memory_total) : 0 })
+      .catch(() => undefined);
   }, 100);
   let outcome: 'completed' | 'cancelled' | Error;
-  try { outcome = await job.done; } catch (e) { outcome = e as Error; }
+  try {
+    outcome = await job.done;
+  } catch (e) {
+    outcome = e as Error;
+  }
   clearInterval(progress);
   jobs.delete(inst.uuid);
   if (outcome !== 'completed') {
-    await rollback(outcome === 'cancelled' ? 'cancelled' : 'error', outcome instanceof Error ? outcome.message : undefined);
-    await store.finishEvent(a.uuid, a.request_id, 'compute_live_migration', 'Error', outcome instanceof Error ? outcome.stack : 'Migration cancelled');
+    await rollback(
+      outcome === 'cancelled' ? 'cancelled' : 'error',
+      outcome instanceof Error ? outcome.message : undefined,
+    );
+    await store.finishEvent(
+      a.uuid,
+      a.request_id,
+      'compute_live_migration',
+      'Error',
+      outcome instanceof Error ? outcome.stack : 'Migration cancelled',
+    );
     return;
   }
   // The guest runs on the destination: the source's claim (the migration's) goes away.
@@ -333,18 +428,30 @@ export function startMovePeriodics(agent: ComputeAgent) {
   if (window > 0) {
     agent.periodic.add('poll_unconfirmed_resizes', Math.max(1, Math.min(60, window / 2)), async () => {
       const cutoff = Date.now() - window * 1000;
-      for (const m of await migrations.list({ status: 'finished', })) {
+      for (const m of await migrations.list({ status: 'finished' })) {
         if (m.dest_compute !== agent.host || Date.parse(m.updated_at ?? m.created_at) > cutoff) continue;
         const inst = await agent.store.get(m.instance_uuid);
         if (!inst || inst.vm_state !== VmState.RESIZED || inst.task_state) continue;
         if (!(await migrations.update(m.id, { status: 'confirming' }, ['finished']))) continue;
         const requestId = `req-auto-confirm-${m.uuid}`;
-        await agent.store.startAction({ instance_uuid: inst.uuid, action: 'confirmResize', request_id: requestId, user_id: inst.user_id, project_id: inst.project_id });
-        agent.bus.cast(`compute.${m.source_compute}`, 'confirm_resize', { uuid: inst.uuid, migration_id: m.id, request_id: requestId });
+        await agent.store.startAction({
+          instance_uuid: inst.uuid,
+          action: 'confirmResize',
+          request_id: requestId,
+          user_id: inst.user_id,
+          project_id: inst.project_id,
+        });
+        agent.bus.cast(`compute.${m.source_compute}`, 'confirm_resize', {
+          uuid: inst.uuid,
+          migration_id: m.id,
+          request_id: requestId,
+        });
       }
     });
   }
-  setTimeout(() => { cleanupEvacuated(agent, migrations).catch((err) => agent.log.error({ err }, 'evacuated instances clean-up failed')); }, 2000).unref();
+  setTimeout(() => {
+    cleanupEvacuated(agent, migrations).catch((err) => agent.log.error({ err }, 'evacuated instances clean-up failed'));
+  }, 2000).unref();
 }
 
 async function cleanupEvacuated(agent: ComputeAgent, migrations: MigrationStore) {
@@ -365,7 +472,8 @@ async function cleanupEvacuated(agent: ComputeAgent, migrations: MigrationStore)
     if (m.status !== 'done') continue;
     const inst = await agent.store.get(m.instance_uuid, { readDeleted: true });
     if (inst) await agent.driver.destroy({ ...inst, host: agent.host }).catch(() => undefined);
-    if (agent.nodeUuid) await dropProviderAllocation(agent.clients, m.instance_uuid, agent.nodeUuid).catch(() => undefined);
+    if (agent.nodeUuid)
+      await dropProviderAllocation(agent.clients, m.instance_uuid, agent.nodeUuid).catch(() => undefined);
     await migrations.update(m.id, { status: 'completed' });
   }
 }
@@ -381,7 +489,13 @@ export async function forgetMoves(agent: ComputeAgent, inst: Instance) {
     await agent.clients.deleteAllocations(m.uuid).catch(() => undefined);
     await migrations.update(m.id, { status: m.status === 'finished' ? 'confirmed' : 'error' });
     for (const h of [m.source_compute, m.dest_compute]) {
-      if (h && h !== agent.host) { try { agent.bus.cast(`compute.${h}`, 'destroy_moved_guest', { uuid: inst.uuid }); } catch { /* that host is gone */ } }
+      if (h && h !== agent.host) {
+        try {
+          agent.bus.cast(`compute.${h}`, 'destroy_moved_guest', { uuid: inst.uuid });
+        } catch {
+          /* that host is gone */
+        }
+      }
     }
   }
 }

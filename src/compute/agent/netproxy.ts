@@ -15,10 +15,13 @@ import { refreshInfoCache } from '../network_info.ts';
 export type AttachAnswer = { ok: true; port_id: string } | { ok: false; code: number; message: string };
 
 export interface AttachRequest {
-  uuid: string; request_id: string;
+  uuid: string;
+  request_id: string;
   /** Exactly one of them, chosen and checked by the API with the caller's token. */
-  network_id?: string | null; port_id?: string | null;
-  requested_ip?: string | null; tag?: string | null;
+  network_id?: string | null;
+  port_id?: string | null;
+  requested_ip?: string | null;
+  tag?: string | null;
 }
 
 /**
@@ -31,17 +34,27 @@ export function serialized<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
   const mine = prev.catch(() => undefined).then(fn);
   const tail = mine.catch(() => undefined);
   busy.set(uuid, tail);
-  void tail.then(() => { if (busy.get(uuid) === tail) busy.delete(uuid); });
+  void tail.then(() => {
+    if (busy.get(uuid) === tail) busy.delete(uuid);
+  });
   return mine;
 }
 
-class AttachError extends Error { constructor(public code: number, message: string) { super(message); } }
+class AttachError extends Error {
+  constructor(
+    public code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The RPC methods the agent serves for its network work (spread into its serve map). */
 export function netproxyHandlers(agent: ComputeAgent): Record<string, (a: any) => unknown> {
   return {
     attach_interface: (a: AttachRequest) => serialized(a.uuid, () => attachInterface(agent, a)),
-    detach_interface: (a: { uuid: string; request_id: string; port_id: string }) => serialized(a.uuid, () => detachInterface(agent, a)),
+    detach_interface: (a: { uuid: string; request_id: string; port_id: string }) =>
+      serialized(a.uuid, () => detachInterface(agent, a)),
   };
 }
 
@@ -67,7 +80,8 @@ async function putVif(agent: ComputeAgent, uuid: string, vif: Vif) {
 async function attachInterface(agent: ComputeAgent, a: AttachRequest): Promise<AttachAnswer> {
   const inst = await agent.store.get(a.uuid);
   if (!inst) return { ok: false, code: 404, message: `Instance ${a.uuid} could not be found.` };
-  if (!agent.driver.attachInterface) return { ok: false, code: 400, message: `Attaching interfaces is not supported for instance ${a.uuid}.` };
+  if (!agent.driver.attachInterface)
+    return { ok: false, code: 400, message: `Attaching interfaces is not supported for instance ${a.uuid}.` };
   notifyInstance(agent.bus, agent.publisher, 'interface_attach.start', inst);
   let vif: Vif | undefined;
   try {
@@ -76,7 +90,10 @@ async function attachInterface(agent: ComputeAgent, a: AttachRequest): Promise<A
       try {
         await agent.driver.attachInterface!(inst, vif);
       } catch (e) {
-        agent.log.warn({ err: e, instance: inst.uuid, port: vif.port_id }, 'attach interface failed, deallocating the port');
+        agent.log.warn(
+          { err: e, instance: inst.uuid, port: vif.port_id },
+          'attach interface failed, deallocating the port',
+        );
         await agent.clients.deallocatePorts([vif]).catch(() => undefined);
         throw new AttachError(500, `Failed to attach network adapter device to ${inst.uuid}`);
       }
@@ -100,11 +117,20 @@ async function allocatePort(agent: ComputeAgent, inst: Instance, a: AttachReques
   if (a.port_id) {
     const r = await net.request('PUT', `/v2.0/ports/${a.port_id}`, { port: binding });
     if (r.status === 404) throw new AttachError(404, `Port id ${a.port_id} could not be found.`);
-    if (r.status !== 200) throw new AttachError(r.status === 409 ? 409 : 400, r.body?.NeutronError?.message ?? `network answered ${r.status} binding port ${a.port_id}`);
+    if (r.status !== 200)
+      throw new AttachError(
+        r.status === 409 ? 409 : 400,
+        r.body?.NeutronError?.message ?? `network answered ${r.status} binding port ${a.port_id}`,
+      );
     const vif = await agent.clients.portVif(r.body.port, true);
     return { ...vif, tag: a.tag ?? null };
   }
-  const body: Record<string, unknown> = { network_id: a.network_id, project_id: inst.project_id, admin_state_up: true, ...binding };
+  const body: Record<string, unknown> = {
+    network_id: a.network_id,
+    project_id: inst.project_id,
+    admin_state_up: true,
+    ...binding,
+  };
   if (a.requested_ip) body.fixed_ips = [{ ip_address: a.requested_ip }];
   // The server's own groups when they are known by id; otherwise the project's default.
   const sgIds = inst.security_groups.map((g) => g.id).filter((id): id is string => !!id);
@@ -113,8 +139,10 @@ async function allocatePort(agent: ComputeAgent, inst: Instance, a: AttachReques
   if (r.status !== 201) {
     const type: string = r.body?.NeutronError?.type ?? '';
     const message: string = r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`;
-    if (type === 'IpAddressInUse' || type === 'IpAddressAlreadyAllocated') throw new AttachError(409, `Fixed IP address ${a.requested_ip} is already in use on instance ${inst.uuid}.`);
-    if (type === 'IpAddressGenerationFailure') throw new AttachError(400, `No fixed IP addresses available for network: ${a.network_id}`);
+    if (type === 'IpAddressInUse' || type === 'IpAddressAlreadyAllocated')
+      throw new AttachError(409, `Fixed IP address ${a.requested_ip} is already in use on instance ${inst.uuid}.`);
+    if (type === 'IpAddressGenerationFailure')
+      throw new AttachError(400, `No fixed IP addresses available for network: ${a.network_id}`);
     if (type === 'MacAddressInUse') throw new AttachError(409, message);
     if (type === 'OverQuota') throw new AttachError(403, 'Maximum number of ports exceeded');
     if (r.status === 404) throw new AttachError(404, `Network ${a.network_id} could not be found.`);
@@ -124,7 +152,10 @@ async function allocatePort(agent: ComputeAgent, inst: Instance, a: AttachReques
   return { ...vif, tag: a.tag ?? null };
 }
 
-async function detachInterface(agent: ComputeAgent, a: { uuid: string; request_id: string; port_id: string }): Promise<{ ok: boolean; message?: string }> {
+async function detachInterface(
+  agent: ComputeAgent,
+  a: { uuid: string; request_id: string; port_id: string },
+): Promise<{ ok: boolean; message?: string }> {
   const inst = await agent.store.get(a.uuid);
   if (!inst) return { ok: false, message: `Instance ${a.uuid} could not be found.` };
   try {
@@ -144,7 +175,8 @@ async function detachInterface(agent: ComputeAgent, a: { uuid: string; request_i
       // A port Nova made goes; one the user brought is unbound and stays.
       await agent.clients.deallocatePorts([vif]);
       const latest = await agent.store.get(a.uuid);
-      if (latest) await agent.store.update(a.uuid, { network_info: latest.network_info.filter((v) => v.port_id !== a.port_id) });
+      if (latest)
+        await agent.store.update(a.uuid, { network_info: latest.network_info.filter((v) => v.port_id !== a.port_id) });
     });
   } catch (e) {
     return { ok: false, message: (e as Error).message };
@@ -166,7 +198,9 @@ export class InfoCacheHealer {
     const a = this.agent;
     let inst: Instance | null = null;
     if (!this.queue.length) {
-      const mine = (await a.store.list({ host: a.host, deleted: false })).filter((i) => i.vm_state !== VmState.BUILDING && i.task_state !== 'deleting');
+      const mine = (await a.store.list({ host: a.host, deleted: false })).filter(
+        (i) => i.vm_state !== VmState.BUILDING && i.task_state !== 'deleting',
+      );
       inst = mine.shift() ?? null;
       this.queue = mine.map((i) => i.uuid);
     } else {
@@ -191,7 +225,10 @@ export async function syncPowerStates(agent: ComputeAgent) {
     try {
       await syncOne(agent, inst);
     } catch (err) {
-      agent.log.error({ err, instance: inst.uuid }, 'Periodic sync_power_state task had an error while processing an instance.');
+      agent.log.error(
+        { err, instance: inst.uuid },
+        'Periodic sync_power_state task had an error while processing an instance.',
+      );
     }
   }
 }
@@ -203,14 +240,23 @@ async function syncOne(agent: ComputeAgent, listed: Instance) {
   const inst = await agent.store.get(listed.uuid);
   if (!inst || inst.host !== agent.host || inst.task_state !== null) return;
   if (vmPower !== inst.power_state) {
-    agent.log.info({ instance: inst.uuid, db_power_state: inst.power_state, vm_power_state: vmPower }, 'During _sync_instance_power_state the DB power_state does not match the vm_power_state from the hypervisor. Updating power_state in the DB to match the hypervisor.');
+    agent.log.info(
+      { instance: inst.uuid, db_power_state: inst.power_state, vm_power_state: vmPower },
+      'During _sync_instance_power_state the DB power_state does not match the vm_power_state from the hypervisor. Updating power_state in the DB to match the hypervisor.',
+    );
     if (!(await agent.store.update(inst.uuid, { power_state: vmPower }, { expectTaskState: [null] }))) return;
   }
   const off = vmPower === PowerState.SHUTDOWN || vmPower === PowerState.CRASHED;
   if (inst.vm_state === VmState.ACTIVE && (off || vmPower === PowerState.SUSPENDED)) {
-    agent.log.warn({ instance: inst.uuid, vm_power_state: vmPower }, 'Instance shutdown by itself. Calling the stop API.');
+    agent.log.warn(
+      { instance: inst.uuid, vm_power_state: vmPower },
+      'Instance shutdown by itself. Calling the stop API.',
+    );
     await stopBySync(agent, inst, false);
-  } else if (inst.vm_state === VmState.STOPPED && ![PowerState.NOSTATE, PowerState.SHUTDOWN, PowerState.CRASHED].includes(vmPower as 0)) {
+  } else if (
+    inst.vm_state === VmState.STOPPED &&
+    ![PowerState.NOSTATE, PowerState.SHUTDOWN, PowerState.CRASHED].includes(vmPower as 0)
+  ) {
     agent.log.warn({ instance: inst.uuid, vm_power_state: vmPower }, 'Instance is not stopped. Calling the stop API.');
     await stopBySync(agent, inst, true);
   } else if (inst.vm_state === VmState.PAUSED && off) {
@@ -222,8 +268,17 @@ async function syncOne(agent: ComputeAgent, listed: Instance) {
 /** compute_api.stop (or force_stop) as the sync calls it: an instance action `stop`, then the power-off. */
 async function stopBySync(agent: ComputeAgent, inst: Instance, force: boolean) {
   const requestId = `req-sync-power-state-${inst.uuid.slice(0, 8)}-${Date.now()}`;
-  const states = force ? [VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.ERROR] : [VmState.ACTIVE, VmState.ERROR];
-  if (!(await agent.store.update(inst.uuid, { task_state: 'powering-off' }, { expectTaskState: [null], expectVmState: states }))) return;
+  const states = force
+    ? [VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.ERROR]
+    : [VmState.ACTIVE, VmState.ERROR];
+  if (
+    !(await agent.store.update(
+      inst.uuid,
+      { task_state: 'powering-off' },
+      { expectTaskState: [null], expectVmState: states },
+    ))
+  )
+    return;
   await agent.store.startAction({ instance_uuid: inst.uuid, action: 'stop', request_id: requestId });
   notifyInstance(agent.bus, agent.publisher, 'power_off.start', inst);
   try {
@@ -235,7 +290,11 @@ async function stopBySync(agent: ComputeAgent, inst: Instance, force: boolean) {
     notifyInstance(agent.bus, agent.publisher, 'power_off.error', inst);
     return;
   }
-  await agent.store.update(inst.uuid, { vm_state: VmState.STOPPED, power_state: agent.driver.powerState(inst), task_state: null });
+  await agent.store.update(inst.uuid, {
+    vm_state: VmState.STOPPED,
+    power_state: agent.driver.powerState(inst),
+    task_state: null,
+  });
   const done = await agent.store.get(inst.uuid);
   if (done) notifyInstance(agent.bus, agent.publisher, 'power_off.end', done);
 }

@@ -24,7 +24,8 @@ export type GuestCallResult = { ok: true } | { ok: false; code: 404 | 409 | 501;
 export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => unknown> {
   const { store, clients, bus, publisher, log, o } = agent;
   const driver = () => agent.driver;
-  const notify = (event: string, inst: Instance, extra?: Record<string, unknown>) => notifyInstance(bus, publisher, event, inst, extra);
+  const notify = (event: string, inst: Instance, extra?: Record<string, unknown>) =>
+    notifyInstance(bus, publisher, event, inst, extra);
   const load = async (uuid: string) => {
     const inst = await store.get(uuid);
     if (!inst) throw new Interrupted(`Instance ${uuid} could not be found.`);
@@ -32,7 +33,8 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
   };
   /** Moves the task state on, only from `from` (Nova's save(expected_task_state=...)). */
   const step = async (uuid: string, from: Array<string | null>, patch: Partial<Instance>) => {
-    if (!(await store.update(uuid, patch, { expectTaskState: from }))) throw new Interrupted(`Instance ${uuid} changed task state (deleted?) during the action.`);
+    if (!(await store.update(uuid, patch, { expectTaskState: from })))
+      throw new Interrupted(`Instance ${uuid} changed task state (deleted?) during the action.`);
   };
   const message = (e: unknown) => (e as Error)?.message ?? String(e);
 
@@ -40,7 +42,11 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
    * The guest's disk into an image: the driver's bytes uploaded through the image service,
    * the task state through pending_upload → uploading (the shelving_ ones for a shelve).
    */
-  const snapshotInto = async (inst: Instance, imageId: string, states: { from: string; pending: string; uploading: string }) => {
+  const snapshotInto = async (
+    inst: Instance,
+    imageId: string,
+    states: { from: string; pending: string; uploading: string },
+  ) => {
     const d = driver();
     if (!d.snapshot) throw new VirtError('Snapshots are not supported by this virt driver.', false);
     await step(inst.uuid, [states.from], { task_state: states.pending });
@@ -51,14 +57,26 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
 
   /** Nova's _rotate_backups: the backups of this type beyond `rotation`, oldest first, deleted. */
   const rotateBackups = async (inst: Instance, backupType: string, rotation: number) => {
-    const images = await clients.listImages({ image_type: 'backup', backup_type: backupType, instance_uuid: inst.uuid });
+    const images = await clients.listImages({
+      image_type: 'backup',
+      backup_type: backupType,
+      instance_uuid: inst.uuid,
+    });
     for (const img of images.slice(rotation)) {
-      await clients.deleteImage(img.id).catch((err) => log.info({ err, image: img.id }, 'could not delete an excess backup; continuing'));
+      await clients
+        .deleteImage(img.id)
+        .catch((err) => log.info({ err, image: img.id }, 'could not delete an excess backup; continuing'));
     }
   };
 
   /** createImage and createBackup (snapshot_instance / backup_instance). */
-  const snapshot = async (a: { uuid: string; request_id: string; image_id: string; backup_type?: string; rotation?: number }) => {
+  const snapshot = async (a: {
+    uuid: string;
+    request_id: string;
+    image_id: string;
+    backup_type?: string;
+    rotation?: number;
+  }) => {
     const backup = a.backup_type !== undefined;
     const from = backup ? 'image_backup' : 'image_snapshot_pending';
     let inst: Instance;
@@ -72,10 +90,20 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
       return;
     }
     try {
-      await store.event(a.uuid, a.request_id, backup ? 'compute_backup_instance' : 'compute_snapshot_instance', agent.host, async () => {
-        await snapshotInto(inst, a.image_id, { from: backup ? from : 'image_snapshot', pending: 'image_pending_upload', uploading: 'image_uploading' });
-        await step(a.uuid, ['image_uploading'], { task_state: null, power_state: driver().powerState(inst) });
-      });
+      await store.event(
+        a.uuid,
+        a.request_id,
+        backup ? 'compute_backup_instance' : 'compute_snapshot_instance',
+        agent.host,
+        async () => {
+          await snapshotInto(inst, a.image_id, {
+            from: backup ? from : 'image_snapshot',
+            pending: 'image_pending_upload',
+            uploading: 'image_uploading',
+          });
+          await step(a.uuid, ['image_uploading'], { task_state: null, power_state: driver().powerState(inst) });
+        },
+      );
       const done = await store.get(a.uuid);
       if (done) notify('snapshot.end', done, { snapshot_image_id: a.image_id });
       if (backup) await rotateBackups(inst, a.backup_type!, Number(a.rotation ?? 0));
@@ -96,12 +124,19 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
     notify('shelve_offload.start', inst);
     const d = driver();
     await store.event(uuid, requestId, 'compute_shelve_offload_instance', agent.host, async () => {
-      if (d.powerState(inst) !== PowerState.NOSTATE && d.powerState(inst) !== PowerState.SHUTDOWN) await d.powerOff(inst).catch(() => undefined);
+      if (d.powerState(inst) !== PowerState.NOSTATE && d.powerState(inst) !== PowerState.SHUTDOWN)
+        await d.powerOff(inst).catch(() => undefined);
       const power = d.powerState(inst) === PowerState.NOSTATE ? PowerState.NOSTATE : PowerState.SHUTDOWN;
       await d.destroy(inst);
       await clients.bindPorts(inst.network_info, '');
       await clients.deleteAllocations(uuid);
-      await step(uuid, from, { vm_state: VmState.SHELVED_OFFLOADED, task_state: null, power_state: power, host: null, node: null });
+      await step(uuid, from, {
+        vm_state: VmState.SHELVED_OFFLOADED,
+        task_state: null,
+        power_state: power,
+        host: null,
+        node: null,
+      });
     });
     const done = await store.get(uuid);
     if (done) notify('shelve_offload.end', done);
@@ -110,7 +145,12 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
 
   const shelve = async (a: { uuid: string; request_id: string; image_id: string | null }) => {
     let inst: Instance;
-    try { inst = await load(a.uuid); } catch { if (a.image_id) await clients.deleteImage(a.image_id).catch(() => undefined); return; }
+    try {
+      inst = await load(a.uuid);
+    } catch {
+      if (a.image_id) await clients.deleteImage(a.image_id).catch(() => undefined);
+      return;
+    }
     const offloadNow = o.shelvedOffloadTime === 0;
     notify('shelve.start', inst);
     const d = driver();
@@ -120,12 +160,26 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
         if (power !== PowerState.SHUTDOWN && power !== PowerState.NOSTATE) await d.powerOff(inst);
         let from = 'shelving';
         if (a.image_id) {
-          await snapshotInto(inst, a.image_id, { from: 'shelving', pending: 'shelving_image_pending_upload', uploading: 'shelving_image_uploading' });
+          await snapshotInto(inst, a.image_id, {
+            from: 'shelving',
+            pending: 'shelving_image_pending_upload',
+            uploading: 'shelving_image_uploading',
+          });
           from = 'shelving_image_uploading';
         }
-        const sys = { ...(await load(a.uuid)).system_metadata, shelved_at: new Date().toISOString().replace(/Z$/, ''), shelved_image_id: a.image_id, shelved_host: agent.host };
+        const sys = {
+          ...(await load(a.uuid)).system_metadata,
+          shelved_at: new Date().toISOString().replace(/Z$/, ''),
+          shelved_image_id: a.image_id,
+          shelved_host: agent.host,
+        };
         if (!a.image_id) delete (sys as Record<string, unknown>).shelved_image_id;
-        await step(a.uuid, [from, 'shelving'], { vm_state: VmState.SHELVED, task_state: offloadNow ? 'shelving_offloading' : null, power_state: d.powerState(inst), system_metadata: sys });
+        await step(a.uuid, [from, 'shelving'], {
+          vm_state: VmState.SHELVED,
+          task_state: offloadNow ? 'shelving_offloading' : null,
+          power_state: d.powerState(inst),
+          system_metadata: sys,
+        });
       });
     } catch (e) {
       log.warn({ err: e, instance: a.uuid }, 'shelve failed');
@@ -152,7 +206,11 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
   /** The conductor placed an offloaded server here (claim made, ports bound): spawn it from its shelved image. */
   const unshelve = async (a: { uuid: string; request_id: string; image: ImageMeta | null }): Promise<AgentResult> => {
     let inst: Instance;
-    try { inst = await load(a.uuid); } catch (e) { return { ok: false, message: message(e), reschedule: false }; }
+    try {
+      inst = await load(a.uuid);
+    } catch (e) {
+      return { ok: false, message: message(e), reschedule: false };
+    }
     notify('unshelve.start', inst);
     try {
       await store.event(a.uuid, a.request_id, 'compute_unshelve_instance', agent.host, async () => {
@@ -160,7 +218,9 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
         await driver().spawn({ ...inst, image_ref: a.image?.id ?? inst.image_ref }, a.image, inst.network_info);
       });
     } catch (e) {
-      await driver().destroy(inst).catch(() => undefined);
+      await driver()
+        .destroy(inst)
+        .catch(() => undefined);
       notify('unshelve.error', inst, { fault: { message: message(e) } });
       return { ok: false, message: message(e), reschedule: e instanceof VirtError ? e.reschedule : false };
     }
@@ -175,8 +235,17 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
     const imageId = fresh.system_metadata.shelved_image_id as string | undefined;
     const sys = { ...fresh.system_metadata };
     for (const k of SHELVED_KEYS) delete sys[k];
-    await store.update(inst.uuid, { vm_state: VmState.ACTIVE, task_state: null, power_state: driver().powerState(inst), launched_at: now(), system_metadata: sys });
-    if (imageId) await clients.deleteImage(imageId).catch((err) => log.warn({ err, image: imageId }, 'could not delete the shelved image'));
+    await store.update(inst.uuid, {
+      vm_state: VmState.ACTIVE,
+      task_state: null,
+      power_state: driver().powerState(inst),
+      launched_at: now(),
+      system_metadata: sys,
+    });
+    if (imageId)
+      await clients
+        .deleteImage(imageId)
+        .catch((err) => log.warn({ err, image: imageId }, 'could not delete the shelved image'));
     const done = await store.get(inst.uuid);
     if (done) notify(event, done);
   };
@@ -184,7 +253,11 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
   /** Unshelve of a server still on its host (SHELVED): powered on where it is (Nova's start_instance). */
   const unshelveOnHost = async (a: { uuid: string; request_id: string }) => {
     let inst: Instance;
-    try { inst = await load(a.uuid); } catch { return; }
+    try {
+      inst = await load(a.uuid);
+    } catch {
+      return;
+    }
     notify('unshelve.start', inst);
     try {
       await store.event(a.uuid, a.request_id, 'compute_start_instance', agent.host, () => driver().powerOn(inst));
@@ -204,13 +277,19 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
    * `failed` patch (with `<name>.error` when `errorNotice`).
    */
   const guestAction = async (
-    a: { uuid: string; request_id: string }, name: string, event: string,
+    a: { uuid: string; request_id: string },
+    name: string,
+    event: string,
     work: (inst: Instance) => Promise<void>,
     failed: { fault: (e: unknown) => string; patch: (inst: Instance) => Partial<Instance>; errorNotice?: boolean },
     extra?: Record<string, unknown>,
   ) => {
     let inst: Instance;
-    try { inst = await load(a.uuid); } catch { return; }
+    try {
+      inst = await load(a.uuid);
+    } catch {
+      return;
+    }
     notify(`${name}.start`, inst, extra);
     try {
       await store.event(a.uuid, a.request_id, event, agent.host, () => work(inst));
@@ -226,33 +305,70 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
   };
   const powerOf = (inst: Instance) => ({ power_state: driver().powerState(inst) });
 
-  const rescue = (a: { uuid: string; request_id: string; password: string; image: ImageMeta | null }) => guestAction(a, 'rescue', 'compute_rescue_instance', async (inst) => {
-    const d = driver();
-    if (!d.rescue) throw new VirtError('Rescue is not supported by this virt driver.', false);
-    await d.rescue(inst, a.image, a.password);
-    await step(a.uuid, ['rescuing'], { vm_state: VmState.RESCUED, task_state: null, power_state: d.powerState(inst), launched_at: now() });
-  }, {
-    // Nova's InstanceNotRescuable: the server is left in ERROR.
-    fault: (e) => `Instance ${a.uuid} cannot be rescued: Driver Error: ${message(e)}`,
-    patch: (inst) => ({ vm_state: VmState.ERROR, ...powerOf(inst) }), errorNotice: true,
-  }, { rescue_image_ref: a.image?.id ?? null });
+  const rescue = (a: { uuid: string; request_id: string; password: string; image: ImageMeta | null }) =>
+    guestAction(
+      a,
+      'rescue',
+      'compute_rescue_instance',
+      async (inst) => {
+        const d = driver();
+        if (!d.rescue) throw new VirtError('Rescue is not supported by this virt driver.', false);
+        await d.rescue(inst, a.image, a.password);
+        await step(a.uuid, ['rescuing'], {
+          vm_state: VmState.RESCUED,
+          task_state: null,
+          power_state: d.powerState(inst),
+          launched_at: now(),
+        });
+      },
+      {
+        // Nova's InstanceNotRescuable: the server is left in ERROR.
+        fault: (e) => `Instance ${a.uuid} cannot be rescued: Driver Error: ${message(e)}`,
+        patch: (inst) => ({ vm_state: VmState.ERROR, ...powerOf(inst) }),
+        errorNotice: true,
+      },
+      { rescue_image_ref: a.image?.id ?? null },
+    );
 
-  const unrescue = (a: { uuid: string; request_id: string }) => guestAction(a, 'unrescue', 'compute_unrescue_instance', async (inst) => {
-    const d = driver();
-    if (!d.unrescue) throw new VirtError('Unrescue is not supported by this virt driver.', false);
-    await d.unrescue(inst);
-    await step(a.uuid, ['unrescuing'], { vm_state: VmState.ACTIVE, task_state: null, power_state: d.powerState(inst) });
-  }, { fault: message, patch: powerOf });
+  const unrescue = (a: { uuid: string; request_id: string }) =>
+    guestAction(
+      a,
+      'unrescue',
+      'compute_unrescue_instance',
+      async (inst) => {
+        const d = driver();
+        if (!d.unrescue) throw new VirtError('Unrescue is not supported by this virt driver.', false);
+        await d.unrescue(inst);
+        await step(a.uuid, ['unrescuing'], {
+          vm_state: VmState.ACTIVE,
+          task_state: null,
+          power_state: d.powerState(inst),
+        });
+      },
+      { fault: message, patch: powerOf },
+    );
 
   /** changePassword, an RPC call: the API answers 409 when the guest is not running, 501 when the driver cannot. */
-  const setAdminPassword = async (a: { uuid: string; request_id: string; password: string }): Promise<GuestCallResult> => {
+  const setAdminPassword = async (a: {
+    uuid: string;
+    request_id: string;
+    password: string;
+  }): Promise<GuestCallResult> => {
     let inst: Instance;
-    try { inst = await load(a.uuid); } catch (e) { return { ok: false, code: 404, message: message(e) }; }
+    try {
+      inst = await load(a.uuid);
+    } catch (e) {
+      return { ok: false, code: 404, message: message(e) };
+    }
     const d = driver();
     try {
       await store.event(a.uuid, a.request_id, 'compute_set_admin_password', agent.host, async () => {
         if (!d.setAdminPassword) throw new NotImplemented('Unable to set password on instance');
-        if (d.powerState(inst) !== PowerState.RUNNING) throw new VirtError(`Failed to set admin password on ${a.uuid} because instance ${a.uuid} is not running`, false);
+        if (d.powerState(inst) !== PowerState.RUNNING)
+          throw new VirtError(
+            `Failed to set admin password on ${a.uuid} because instance ${a.uuid} is not running`,
+            false,
+          );
         await d.setAdminPassword(inst, a.password);
       });
     } catch (e) {
@@ -266,12 +382,17 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
 
   const triggerCrashDump = async (a: { uuid: string; request_id: string }) => {
     let inst: Instance;
-    try { inst = await load(a.uuid); } catch { return; }
+    try {
+      inst = await load(a.uuid);
+    } catch {
+      return;
+    }
     notify('trigger_crash_dump.start', inst);
     try {
       await store.event(a.uuid, a.request_id, 'compute_trigger_crash_dump', agent.host, async () => {
         const d = driver();
-        if (!d.triggerCrashDump) throw new VirtError('Triggering a crash dump is not supported by this virt driver.', false);
+        if (!d.triggerCrashDump)
+          throw new VirtError('Triggering a crash dump is not supported by this virt driver.', false);
         await d.triggerCrashDump(inst);
       });
     } catch (e) {
@@ -282,18 +403,41 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
   };
 
   /** Soft delete (reclaim_instance_interval > 0): powered off, resources kept, restorable until reclaimed. */
-  const softDelete = (a: { uuid: string; request_id: string }) => guestAction(a, 'soft_delete', 'compute_soft_delete_instance', async (inst) => {
-    const d = driver();
-    const power = d.powerState(inst);
-    if (power !== PowerState.SHUTDOWN && power !== PowerState.NOSTATE) await d.powerOff(inst);
-    await step(a.uuid, ['soft-deleting'], { vm_state: VmState.SOFT_DELETED, task_state: null, power_state: d.powerState(inst) });
-  }, { fault: message, patch: () => ({ vm_state: VmState.ERROR }) });
+  const softDelete = (a: { uuid: string; request_id: string }) =>
+    guestAction(
+      a,
+      'soft_delete',
+      'compute_soft_delete_instance',
+      async (inst) => {
+        const d = driver();
+        const power = d.powerState(inst);
+        if (power !== PowerState.SHUTDOWN && power !== PowerState.NOSTATE) await d.powerOff(inst);
+        await step(a.uuid, ['soft-deleting'], {
+          vm_state: VmState.SOFT_DELETED,
+          task_state: null,
+          power_state: d.powerState(inst),
+        });
+      },
+      { fault: message, patch: () => ({ vm_state: VmState.ERROR }) },
+    );
 
-  const restore = (a: { uuid: string; request_id: string }) => guestAction(a, 'restore', 'compute_restore_instance', async (inst) => {
-    const d = driver();
-    if (d.powerState(inst) !== PowerState.RUNNING) await d.powerOn(inst);
-    await step(a.uuid, ['restoring'], { vm_state: VmState.ACTIVE, task_state: null, power_state: d.powerState(inst), deleted_at: null });
-  }, { fault: message, patch: powerOf });
+  const restore = (a: { uuid: string; request_id: string }) =>
+    guestAction(
+      a,
+      'restore',
+      'compute_restore_instance',
+      async (inst) => {
+        const d = driver();
+        if (d.powerState(inst) !== PowerState.RUNNING) await d.powerOn(inst);
+        await step(a.uuid, ['restoring'], {
+          vm_state: VmState.ACTIVE,
+          task_state: null,
+          power_state: d.powerState(inst),
+          deleted_at: null,
+        });
+      },
+      { fault: message, patch: powerOf },
+    );
 
   // Nova's _poll_shelved_instances: a shelved server older than shelved_offload_time is offloaded.
   if (o.shelvedOffloadTime > 0) {
@@ -303,7 +447,14 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
         if (i.vm_state !== VmState.SHELVED || i.task_state) continue;
         const at = Date.parse(`${String(i.system_metadata.shelved_at ?? '')}Z`);
         if (!Number.isFinite(at) || at > cutoff) continue;
-        if (!(await store.update(i.uuid, { task_state: 'shelving_offloading' }, { expectTaskState: [null], expectVmState: [VmState.SHELVED] }))) continue;
+        if (
+          !(await store.update(
+            i.uuid,
+            { task_state: 'shelving_offloading' },
+            { expectTaskState: [null], expectVmState: [VmState.SHELVED] },
+          ))
+        )
+          continue;
         await offload(i.uuid, newRequestId(), ['shelving_offloading']).catch((e) => offloadFailed(i.uuid, e));
       }
     });
@@ -313,8 +464,16 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
     agent.periodic.add('reclaim_queued_deletes', Math.max(0.05, Math.min(o.reclaimInstanceInterval, 60)), async () => {
       const cutoff = Date.now() - o.reclaimInstanceInterval * 1000;
       for (const i of await store.list({ host: agent.host, deleted: false })) {
-        if (i.vm_state !== VmState.SOFT_DELETED || i.task_state || !i.deleted_at || Date.parse(i.deleted_at) > cutoff) continue;
-        if (!(await store.update(i.uuid, { task_state: 'deleting' }, { expectTaskState: [null], expectVmState: [VmState.SOFT_DELETED] }))) continue;
+        if (i.vm_state !== VmState.SOFT_DELETED || i.task_state || !i.deleted_at || Date.parse(i.deleted_at) > cutoff)
+          continue;
+        if (
+          !(await store.update(
+            i.uuid,
+            { task_state: 'deleting' },
+            { expectTaskState: [null], expectVmState: [VmState.SOFT_DELETED] },
+          ))
+        )
+          continue;
         await agent.terminate(i.uuid, newRequestId());
       }
     });
@@ -328,7 +487,9 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
     snapshot_instance: background('snapshot', snapshot),
     backup_instance: background('backup', snapshot),
     shelve_instance: background('shelve', shelve),
-    shelve_offload_instance: background('shelve offload', (a) => offload(a.uuid, a.request_id, ['shelving_offloading']).catch((e) => offloadFailed(a.uuid, e))),
+    shelve_offload_instance: background('shelve offload', (a) =>
+      offload(a.uuid, a.request_id, ['shelving_offloading']).catch((e) => offloadFailed(a.uuid, e)),
+    ),
     unshelve_instance: unshelve,
     start_shelved_instance: background('unshelve', unshelveOnHost),
     rescue_instance: background('rescue', rescue),

@@ -14,26 +14,36 @@ import { checkName } from './flavors.ts';
 const AG = 'os_compute_api:os-aggregates';
 
 export interface Aggregate {
-  id: number; uuid: string; name: string; hosts: string[]; metadata: Record<string, string>;
-  created_at: string; updated_at: string | null;
+  id: number;
+  uuid: string;
+  name: string;
+  hosts: string[];
+  metadata: Record<string, string>;
+  created_at: string;
+  updated_at: string | null;
 }
 
 const migrations: Record<string, Migration> = {
   '001_aggregates': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('aggregates')
-        .addColumn('id', serialType(db), (c) => (serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      await db.schema
+        .createTable('aggregates')
+        .addColumn('id', serialType(db), (c) =>
+          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('updated_at', 'varchar(32)')
         .execute();
-      await db.schema.createTable('aggregate_hosts')
+      await db.schema
+        .createTable('aggregate_hosts')
         .addColumn('aggregate_id', 'integer', (c) => c.notNull())
         .addColumn('host', 'varchar(255)', (c) => c.notNull())
         .addPrimaryKeyConstraint('aggregate_hosts_pk', ['aggregate_id', 'host'])
         .execute();
-      await db.schema.createTable('aggregate_metadata')
+      await db.schema
+        .createTable('aggregate_metadata')
         .addColumn('aggregate_id', 'integer', (c) => c.notNull())
         .addColumn('key', 'varchar(255)', (c) => c.notNull())
         .addColumn('value', 'varchar(255)', (c) => c.notNull())
@@ -51,9 +61,15 @@ export class AggregateStore {
     const hosts = await this.db.selectFrom('aggregate_hosts').selectAll().execute();
     const meta = await this.db.selectFrom('aggregate_metadata').selectAll().execute();
     return rows.map((r) => ({
-      id: Number(r.id), uuid: r.uuid, name: r.name, created_at: r.created_at, updated_at: r.updated_at ?? null,
+      id: Number(r.id),
+      uuid: r.uuid,
+      name: r.name,
+      created_at: r.created_at,
+      updated_at: r.updated_at ?? null,
       hosts: hosts.filter((h) => Number(h.aggregate_id) === Number(r.id)).map((h) => h.host),
-      metadata: Object.fromEntries(meta.filter((m) => Number(m.aggregate_id) === Number(r.id)).map((m) => [m.key, m.value])),
+      metadata: Object.fromEntries(
+        meta.filter((m) => Number(m.aggregate_id) === Number(r.id)).map((m) => [m.key, m.value]),
+      ),
     }));
   }
 
@@ -69,14 +85,22 @@ export class AggregateStore {
       await trx.insertInto('aggregates').values({ uuid, name, created_at: now() }).execute();
       if (az) {
         const r = await trx.selectFrom('aggregates').select('id').where('uuid', '=', uuid).executeTakeFirstOrThrow();
-        await trx.insertInto('aggregate_metadata').values({ aggregate_id: r.id, key: 'availability_zone', value: az }).execute();
+        await trx
+          .insertInto('aggregate_metadata')
+          .values({ aggregate_id: r.id, key: 'availability_zone', value: az })
+          .execute();
       }
     });
     return (await this.all()).find((a) => a.uuid === uuid)!;
   }
 
   async rename(id: number, name: string) {
-    const other = await this.db.selectFrom('aggregates').select('id').where('name', '=', name).where('id', '!=', id).executeTakeFirst();
+    const other = await this.db
+      .selectFrom('aggregates')
+      .select('id')
+      .where('name', '=', name)
+      .where('id', '!=', id)
+      .executeTakeFirst();
     if (other) throw conflict(`Aggregate ${name} already exists.`);
     await this.db.updateTable('aggregates').set({ name, updated_at: now() }).where('id', '=', id).execute();
   }
@@ -86,7 +110,8 @@ export class AggregateStore {
     await this.db.transaction().execute(async (trx) => {
       for (const [key, value] of Object.entries(metadata)) {
         await trx.deleteFrom('aggregate_metadata').where('aggregate_id', '=', id).where('key', '=', key).execute();
-        if (value !== null) await trx.insertInto('aggregate_metadata').values({ aggregate_id: id, key, value }).execute();
+        if (value !== null)
+          await trx.insertInto('aggregate_metadata').values({ aggregate_id: id, key, value }).execute();
       }
       await trx.updateTable('aggregates').set({ updated_at: now() }).where('id', '=', id).execute();
     });
@@ -97,7 +122,11 @@ export class AggregateStore {
   }
 
   async removeHost(id: number, host: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('aggregate_hosts').where('aggregate_id', '=', id).where('host', '=', host).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('aggregate_hosts')
+      .where('aggregate_id', '=', id)
+      .where('host', '=', host)
+      .executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 
@@ -112,7 +141,10 @@ export class AggregateStore {
 
 export function aggregateStore(svc: ComputeService): AggregateStore {
   let s = svc.parts.get('aggregates') as AggregateStore | undefined;
-  if (!s) { s = new AggregateStore(svc.db); svc.parts.set('aggregates', s); }
+  if (!s) {
+    s = new AggregateStore(svc.db);
+    svc.parts.set('aggregates', s);
+  }
   return s;
 }
 
@@ -125,7 +157,11 @@ export async function hostZones(svc: ComputeService): Promise<Map<string, string
   for (const a of await aggregateStore(svc).all()) {
     const az = a.metadata.availability_zone;
     if (!az) continue;
-    for (const h of a.hosts) { const l = zones.get(h) ?? []; if (!l.includes(az)) l.push(az); zones.set(h, l); }
+    for (const h of a.hosts) {
+      const l = zones.get(h) ?? [];
+      if (!l.includes(az)) l.push(az);
+      zones.set(h, l);
+    }
   }
   return new Map([...zones].map(([h, l]) => [h, l.sort().join(',')]));
 }
@@ -141,36 +177,80 @@ export const novaTime = (s: string | null | undefined): string | null => {
 
 const AZ = { oneOf: [{ type: 'string', minLength: 1, maxLength: 255 }, { type: 'null' }] };
 const CREATE = {
-  type: 'object', required: ['aggregate'], additionalProperties: false,
-  properties: { aggregate: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ } } },
+  type: 'object',
+  required: ['aggregate'],
+  additionalProperties: false,
+  properties: {
+    aggregate: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
+    },
+  },
 };
 const UPDATE = {
-  type: 'object', required: ['aggregate'], additionalProperties: false,
-  properties: { aggregate: {
-    type: 'object', additionalProperties: false, anyOf: [{ required: ['name'] }, { required: ['availability_zone'] }],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
-  } },
+  type: 'object',
+  required: ['aggregate'],
+  additionalProperties: false,
+  properties: {
+    aggregate: {
+      type: 'object',
+      additionalProperties: false,
+      anyOf: [{ required: ['name'] }, { required: ['availability_zone'] }],
+      properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
+    },
+  },
 };
 const hostAction = (action: string) => ({
-  type: 'object', required: [action], additionalProperties: false,
-  properties: { [action]: { type: 'object', required: ['host'], additionalProperties: false, properties: { host: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' } } } },
+  type: 'object',
+  required: [action],
+  additionalProperties: false,
+  properties: {
+    [action]: {
+      type: 'object',
+      required: ['host'],
+      additionalProperties: false,
+      properties: { host: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' } },
+    },
+  },
 });
 const ADD_HOST = hostAction('add_host');
 const REMOVE_HOST = hostAction('remove_host');
 const SET_METADATA = {
-  type: 'object', required: ['set_metadata'], additionalProperties: false,
-  properties: { set_metadata: {
-    type: 'object', required: ['metadata'], additionalProperties: false,
-    properties: { metadata: { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: ['string', 'null'], maxLength: 255 } }, additionalProperties: false } },
-  } },
+  type: 'object',
+  required: ['set_metadata'],
+  additionalProperties: false,
+  properties: {
+    set_metadata: {
+      type: 'object',
+      required: ['metadata'],
+      additionalProperties: false,
+      properties: {
+        metadata: {
+          type: 'object',
+          patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: ['string', 'null'], maxLength: 255 } },
+          additionalProperties: false,
+        },
+      },
+    },
+  },
 };
 
 function view(req: FastifyRequest, a: Aggregate, brief = false) {
   const out: Record<string, unknown> = {
-    availability_zone: a.metadata.availability_zone ?? null, created_at: novaTime(a.created_at), deleted: false, deleted_at: null,
-    id: a.id, name: a.name, updated_at: novaTime(a.updated_at),
+    availability_zone: a.metadata.availability_zone ?? null,
+    created_at: novaTime(a.created_at),
+    deleted: false,
+    deleted_at: null,
+    id: a.id,
+    name: a.name,
+    updated_at: novaTime(a.updated_at),
   };
-  if (!brief) { out.hosts = a.hosts; out.metadata = a.metadata; }
+  if (!brief) {
+    out.hosts = a.hosts;
+    out.metadata = a.metadata;
+  }
   if (mv(req).gte('2.41')) out.uuid = a.uuid;
   return out;
 }
@@ -194,14 +274,34 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   };
 
   /** is_safe_to_update_az: no empty zone name, no host in two zones, no zone change under servers. */
-  const checkZone = async (a: Aggregate, az: string | null | undefined, hosts: string[], fail: (reason: string) => Error, checkInstances: boolean) => {
+  const checkZone = async (
+    a: Aggregate,
+    az: string | null | undefined,
+    hosts: string[],
+    fail: (reason: string) => Error,
+    checkInstances: boolean,
+  ) => {
     if (az === undefined) return;
     if (!az) throw fail(`Aggregate ${a.name} does not support empty named availability zone`);
-    const conflicting = (await store.all()).filter((o) => o.id !== a.id && o.metadata.availability_zone && o.metadata.availability_zone !== az && o.hosts.some((h) => hosts.includes(h)))
+    const conflicting = (await store.all())
+      .filter(
+        (o) =>
+          o.id !== a.id &&
+          o.metadata.availability_zone &&
+          o.metadata.availability_zone !== az &&
+          o.hosts.some((h) => hosts.includes(h)),
+      )
       .map((o) => o.metadata.availability_zone!);
-    if (conflicting.length) throw fail(`One or more hosts already in availability zone(s) [${conflicting.map((z) => `'${z}'`).join(', ')}]`);
+    if (conflicting.length)
+      throw fail(`One or more hosts already in availability zone(s) [${conflicting.map((z) => `'${z}'`).join(', ')}]`);
     if (checkInstances && a.metadata.availability_zone !== az && hosts.length) {
-      const n = await svc.db.selectFrom('instances').select((eb) => eb.fn.countAll().as('n')).where('host', 'in', hosts).where('deleted', '=', 0).executeTakeFirst().catch(() => ({ n: 0 }));
+      const n = await svc.db
+        .selectFrom('instances')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('host', 'in', hosts)
+        .where('deleted', '=', 0)
+        .executeTakeFirst()
+        .catch(() => ({ n: 0 }));
       if (Number(n?.n ?? 0)) throw fail('One or more hosts contain instances in this zone');
     }
   };
@@ -218,7 +318,10 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     checkName('name', v.name);
     if (typeof v.availability_zone === 'string') {
       checkName('availability_zone', v.availability_zone);
-      if (v.availability_zone.includes(':')) throw badRequest(`Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`);
+      if (v.availability_zone.includes(':'))
+        throw badRequest(
+          `Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`,
+        );
     }
     const a = await store.create(normalize(v.name), v.availability_zone ? normalize(v.availability_zone) : null);
     return { aggregate: view(req, a, true) };
@@ -233,11 +336,20 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const body = validateBody<any>(req, UPDATE);
     authorize(req, `${AG}:update`, {});
     const v = body.aggregate;
-    if (typeof v.availability_zone === 'string' && v.availability_zone.includes(':')) throw badRequest(`Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`);
+    if (typeof v.availability_zone === 'string' && v.availability_zone.includes(':'))
+      throw badRequest(
+        `Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`,
+      );
     const a = await find(req.params.id);
     if (v.name !== undefined) await store.rename(a.id, normalize(v.name));
     if ('availability_zone' in v) {
-      await checkZone(a, v.availability_zone, a.hosts, (r) => badRequest(`Cannot update aggregate ${a.id}. Reason: ${r}.`), true);
+      await checkZone(
+        a,
+        v.availability_zone,
+        a.hosts,
+        (r) => badRequest(`Cannot update aggregate ${a.id}. Reason: ${r}.`),
+        true,
+      );
       await store.updateMetadata(a.id, { availability_zone: v.availability_zone });
     }
     return { aggregate: view(req, (await store.get(a.id))!) };
@@ -259,10 +371,22 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       authorize(req, `${AG}:add_host`, {});
       const host = body.add_host.host as string;
       aggregateId(req.params.id);
-      const service = await svc.db.selectFrom('services').select('host').where('host', '=', host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+      const service = await svc.db
+        .selectFrom('services')
+        .select('host')
+        .where('host', '=', host)
+        .where('binary', '=', 'nova-compute')
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
       if (!service) throw notFound(`Compute host ${host} could not be found.`);
       const a = await find(req.params.id);
-      await checkZone(a, a.metadata.availability_zone, [host], (r) => conflict(`Cannot add host to aggregate ${a.id}. Reason: ${r}.`), false);
+      await checkZone(
+        a,
+        a.metadata.availability_zone,
+        [host],
+        (r) => conflict(`Cannot add host to aggregate ${a.id}. Reason: ${r}.`),
+        false,
+      );
       if (a.hosts.includes(host)) throw conflict(`Aggregate ${a.id} already has host ${host}.`);
       await store.addHost(a.id, host);
       await syncPlacement(svc, a.uuid, host, 'add');
@@ -274,7 +398,8 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       const host = body.remove_host.host as string;
       aggregateId(req.params.id);
       const a = await store.get(Number(req.params.id));
-      if (!a || !(await store.removeHost(a.id, host))) throw notFound(`Cannot remove host ${host} in aggregate ${req.params.id}`);
+      if (!a || !(await store.removeHost(a.id, host)))
+        throw notFound(`Cannot remove host ${host} in aggregate ${req.params.id}`);
       await syncPlacement(svc, a.uuid, host, 'remove');
       return { aggregate: view(req, (await store.get(a.id))!) };
     }
@@ -284,7 +409,13 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       const a = await find(req.params.id);
       const metadata = body.set_metadata.metadata as Record<string, string | null>;
       if ('availability_zone' in metadata) {
-        await checkZone(a, metadata.availability_zone, a.hosts, (r) => badRequest(`Cannot update metadata of aggregate ${a.id}. Reason: ${r}.`), true);
+        await checkZone(
+          a,
+          metadata.availability_zone,
+          a.hosts,
+          (r) => badRequest(`Cannot update metadata of aggregate ${a.id}. Reason: ${r}.`),
+          true,
+        );
       }
       await store.updateMetadata(a.id, metadata);
       return { aggregate: view(req, (await store.get(a.id))!) };
@@ -300,7 +431,12 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
  */
 async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: string, op: 'add' | 'remove') {
   try {
-    const node = await svc.db.selectFrom('compute_nodes').select('uuid').where('host', '=', host).where('deleted', '=', 0).executeTakeFirst();
+    const node = await svc.db
+      .selectFrom('compute_nodes')
+      .select('uuid')
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     if (!node) return;
     const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
     const headers = { 'Content-Type': 'application/json', 'OpenStack-API-Version': 'placement 1.19' };
@@ -308,9 +444,12 @@ async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: s
     if (!res.ok) return;
     const cur = (await res.json()) as { aggregates: string[]; resource_provider_generation: number };
     const aggs = new Set(cur.aggregates);
-    if (op === 'add') aggs.add(aggregateUuid); else aggs.delete(aggregateUuid);
+    if (op === 'add') aggs.add(aggregateUuid);
+    else aggs.delete(aggregateUuid);
     await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}/aggregates`, {
-      method: 'PUT', headers, body: JSON.stringify({ aggregates: [...aggs], resource_provider_generation: cur.resource_provider_generation }),
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ aggregates: [...aggs], resource_provider_generation: cur.resource_provider_generation }),
     });
   } catch (e) {
     svc.ctx.log.warn({ err: e, host, aggregate: aggregateUuid }, 'could not mirror the aggregate into placement');
@@ -326,7 +465,8 @@ export const aggregatesFamily: Family = {
     Object.assign(svc.providers, {
       async availabilityZones() {
         const zones = new Set([svc.options.defaultAvailabilityZone]);
-        for (const a of await aggregateStore(svc).all()) if (a.metadata.availability_zone) zones.add(a.metadata.availability_zone);
+        for (const a of await aggregateStore(svc).all())
+          if (a.metadata.availability_zone) zones.add(a.metadata.availability_zone);
         return [...zones].sort();
       },
       async hostAvailabilityZone(host: string) {

@@ -16,7 +16,9 @@ async function zonesOf(svc: ComputeService) {
   const zones = await hostZones(svc);
   const withZone = services.map((s) => ({ s, zone: serviceZone(svc, s, zones) }));
   const available = [...new Set(withZone.filter((x) => !x.s.disabled).map((x) => x.zone))].sort();
-  const notAvailable = [...new Set(withZone.filter((x) => x.s.disabled).map((x) => x.zone))].filter((z) => !available.includes(z)).sort();
+  const notAvailable = [...new Set(withZone.filter((x) => x.s.disabled).map((x) => x.zone))]
+    .filter((z) => !available.includes(z))
+    .sort();
   return { withZone, available, notAvailable };
 }
 
@@ -25,7 +27,12 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     authorize(req, `${AZ}:list`, {});
     const { available, notAvailable } = await zonesOf(svc);
     const entry = (zoneName: string, ok: boolean) => ({ zoneName, zoneState: { available: ok }, hosts: null });
-    return { availabilityZoneInfo: [...available.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, true)), ...notAvailable.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, false))] };
+    return {
+      availabilityZoneInfo: [
+        ...available.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, true)),
+        ...notAvailable.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, false)),
+      ],
+    };
   });
 
   app.get('/os-availability-zone/detail', async (req) => {
@@ -34,9 +41,15 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const result: unknown[] = [];
     for (const zone of available) {
       const hosts: Record<string, Record<string, unknown>> = {};
-      for (const { s } of withZone.filter((x) => x.zone === zone && !x.s.disabled && !API_SERVICES.includes(x.s.binary))) {
+      for (const { s } of withZone.filter(
+        (x) => x.zone === zone && !x.s.disabled && !API_SERVICES.includes(x.s.binary),
+      )) {
         hosts[s.host] ??= {};
-        hosts[s.host]![s.binary] = { available: serviceIsUp(svc, s), active: !s.disabled, updated_at: novaTime(s.updated_at ?? s.last_seen_up) };
+        hosts[s.host]![s.binary] = {
+          available: serviceIsUp(svc, s),
+          active: !s.disabled,
+          updated_at: novaTime(s.updated_at ?? s.last_seen_up),
+        };
       }
       result.push({ zoneName: zone, zoneState: { available: true }, hosts });
     }

@@ -8,15 +8,25 @@ import type { Microversion } from '../../core/http.ts';
 
 /** Nova's fault names by status (nova.api.openstack.wsgi.Fault); anything else is computeFault. */
 const FAULT_NAMES: Record<number, string> = {
-  400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod', 409: 'conflictingRequest',
-  413: 'overLimit', 415: 'badMediaType', 429: 'overLimit', 501: 'notImplemented', 503: 'serviceUnavailable',
+  400: 'badRequest',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'badMethod',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+  429: 'overLimit',
+  501: 'notImplemented',
+  503: 'serviceUnavailable',
 };
 
 export function faultBody(e: ApiError): unknown {
   const name = FAULT_NAMES[e.status] ?? 'computeFault';
-  const message = e.status >= 500 && e.status !== 501 && e.status !== 503
-    ? 'Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class \'nova.exception.NovaException\'>'
-    : e.message;
+  const message =
+    e.status >= 500 && e.status !== 501 && e.status !== 503
+      ? "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'nova.exception.NovaException'>"
+      : e.message;
   return { [name]: { code: e.status, message } };
 }
 
@@ -36,7 +46,8 @@ export function defaultTarget(req: FastifyRequest): Record<string, unknown> {
 /** Enforces a Nova rule; 403 "Policy doesn't allow ... to be performed." as nova.policy answers. */
 export function authorize(req: FastifyRequest, rule: string, target?: Record<string, unknown>) {
   req.authorized = true;
-  if (!req.allowed(rule, target ?? defaultTarget(req))) throw forbidden(`Policy doesn't allow ${rule} to be performed.`);
+  if (!req.allowed(rule, target ?? defaultTarget(req)))
+    throw forbidden(`Policy doesn't allow ${rule} to be performed.`);
 }
 
 export function allowed(req: FastifyRequest, rule: string, target?: Record<string, unknown>): boolean {
@@ -65,29 +76,53 @@ export function py(v: unknown): string {
   if (v === true) return 'True';
   if (v === false) return 'False';
   if (Array.isArray(v)) return `[${v.map(py).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v as object).map(([k, x]) => `${py(k)}: ${py(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v as object)
+      .map(([k, x]) => `${py(k)}: ${py(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 
 function message(e: any): string {
   switch (e.keyword) {
-    case 'additionalProperties': return `Additional properties are not allowed ('${e.params.additionalProperty}' was unexpected)`;
-    case 'required': return `'${e.params.missingProperty}' is a required property`;
-    case 'maxLength': return `${py(e.data)} is too long`;
-    case 'minLength': return `${py(e.data)} is too short`;
-    case 'type': return `${py(e.data)} is not of type ${String(e.params.type).split(',').map((t: string) => `'${t}'`).join(', ')}`;
-    case 'format': return `${py(e.data)} is not a '${e.params.format}'`;
-    case 'pattern': return `${py(e.data)} does not match '${e.params.pattern}'`;
-    case 'minimum': return `${py(e.data)} is less than the minimum of ${e.params.limit}`;
-    case 'maximum': return `${py(e.data)} is greater than the maximum of ${e.params.limit}`;
-    case 'minItems': return `${py(e.data)} is too short`;
-    case 'maxItems': return `${py(e.data)} is too long`;
-    case 'uniqueItems': return `${py(e.data)} has non-unique elements`;
-    case 'enum': return `${py(e.data)} is not one of ${py(e.params.allowedValues)}`;
-    case 'minProperties': return `${py(e.data)} does not have enough properties`;
-    case 'maxProperties': return `${py(e.data)} has too many properties`;
-    case 'anyOf': case 'oneOf': return `${py(e.data)} is not valid under any of the given schemas`;
-    default: return e.message ?? 'is invalid';
+    case 'additionalProperties':
+      return `Additional properties are not allowed ('${e.params.additionalProperty}' was unexpected)`;
+    case 'required':
+      return `'${e.params.missingProperty}' is a required property`;
+    case 'maxLength':
+      return `${py(e.data)} is too long`;
+    case 'minLength':
+      return `${py(e.data)} is too short`;
+    case 'type':
+      return `${py(e.data)} is not of type ${String(e.params.type)
+        .split(',')
+        .map((t: string) => `'${t}'`)
+        .join(', ')}`;
+    case 'format':
+      return `${py(e.data)} is not a '${e.params.format}'`;
+    case 'pattern':
+      return `${py(e.data)} does not match '${e.params.pattern}'`;
+    case 'minimum':
+      return `${py(e.data)} is less than the minimum of ${e.params.limit}`;
+    case 'maximum':
+      return `${py(e.data)} is greater than the maximum of ${e.params.limit}`;
+    case 'minItems':
+      return `${py(e.data)} is too short`;
+    case 'maxItems':
+      return `${py(e.data)} is too long`;
+    case 'uniqueItems':
+      return `${py(e.data)} has non-unique elements`;
+    case 'enum':
+      return `${py(e.data)} is not one of ${py(e.params.allowedValues)}`;
+    case 'minProperties':
+      return `${py(e.data)} does not have enough properties`;
+    case 'maxProperties':
+      return `${py(e.data)} has too many properties`;
+    case 'anyOf':
+    case 'oneOf':
+      return `${py(e.data)} is not valid under any of the given schemas`;
+    default:
+      return e.message ?? 'is invalid';
   }
 }
 
@@ -100,14 +135,19 @@ export function validateBody<T = any>(req: FastifyRequest, schema: object): T {
     // Schemas built per request (per microversion) compile once: by their text.
     const text = JSON.stringify(schema);
     validate = compiledByText.get(text);
-    if (!validate) { validate = ajv.compile(schema); compiledByText.set(text, validate); }
+    if (!validate) {
+      validate = ajv.compile(schema);
+      compiledByText.set(text, validate);
+    }
     compiled.set(schema, validate);
   }
   if (!validate(data)) {
     const e = validate.errors![0]! as any;
     const path = e.instancePath.split('/').slice(1);
     if (!path.length) throw badRequest(message(e));
-    throw badRequest(`Invalid input for field/attribute ${decodeURIComponent(path[path.length - 1]!)}. Value: ${py(e.data)}. ${message(e)}`);
+    throw badRequest(
+      `Invalid input for field/attribute ${decodeURIComponent(path[path.length - 1]!)}. Value: ${py(e.data)}. ${message(e)}`,
+    );
   }
   return data as T;
 }

@@ -7,18 +7,59 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
-import { allowed, authorize, badRequest, conflict, isAdmin, links, mv, notFound, py, queryOf, validateBody } from './common.ts';
+import {
+  allowed,
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  links,
+  mv,
+  notFound,
+  py,
+  queryOf,
+  validateBody,
+} from './common.ts';
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES, flavorMigrations } from '../db/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
 
 export interface Flavor {
-  id: number; flavorid: string; name: string; memory_mb: number; vcpus: number; root_gb: number; ephemeral_gb: number;
-  swap: number; rxtx_factor: number; vcpu_weight: number | null; disabled: boolean; is_public: boolean; description: string | null;
-  created_at: string; updated_at: string | null; extra_specs: Record<string, string>;
+  id: number;
+  flavorid: string;
+  name: string;
+  memory_mb: number;
+  vcpus: number;
+  root_gb: number;
+  ephemeral_gb: number;
+  swap: number;
+  rxtx_factor: number;
+  vcpu_weight: number | null;
+  disabled: boolean;
+  is_public: boolean;
+  description: string | null;
+  created_at: string;
+  updated_at: string | null;
+  extra_specs: Record<string, string>;
 }
 
 const MAX_INT = 0x7fffffff;
-const SORT_KEYS = ['created_at', 'description', 'disabled', 'ephemeral_gb', 'flavorid', 'id', 'is_public', 'memory_mb', 'name', 'root_gb', 'rxtx_factor', 'swap', 'updated_at', 'vcpu_weight', 'vcpus'];
+const SORT_KEYS = [
+  'created_at',
+  'description',
+  'disabled',
+  'ephemeral_gb',
+  'flavorid',
+  'id',
+  'is_public',
+  'memory_mb',
+  'name',
+  'root_gb',
+  'rxtx_factor',
+  'swap',
+  'updated_at',
+  'vcpu_weight',
+  'vcpus',
+];
 const FA = 'os_compute_api:os-flavor-access';
 const FM = 'os_compute_api:os-flavor-manage';
 const FES = 'os_compute_api:os-flavor-extra-specs';
@@ -29,10 +70,22 @@ export class FlavorStore {
 
   private row(r: any, specs: Record<string, string>): Flavor {
     return {
-      id: Number(r.id), flavorid: r.flavorid, name: r.name, memory_mb: Number(r.memory_mb), vcpus: Number(r.vcpus), root_gb: Number(r.root_gb),
-      ephemeral_gb: Number(r.ephemeral_gb), swap: Number(r.swap), rxtx_factor: Number(r.rxtx_factor), vcpu_weight: r.vcpu_weight === null ? null : Number(r.vcpu_weight),
-      disabled: !!Number(r.disabled), is_public: !!Number(r.is_public), description: r.description ?? null,
-      created_at: r.created_at, updated_at: r.updated_at ?? null, extra_specs: specs,
+      id: Number(r.id),
+      flavorid: r.flavorid,
+      name: r.name,
+      memory_mb: Number(r.memory_mb),
+      vcpus: Number(r.vcpus),
+      root_gb: Number(r.root_gb),
+      ephemeral_gb: Number(r.ephemeral_gb),
+      swap: Number(r.swap),
+      rxtx_factor: Number(r.rxtx_factor),
+      vcpu_weight: r.vcpu_weight === null ? null : Number(r.vcpu_weight),
+      disabled: !!Number(r.disabled),
+      is_public: !!Number(r.is_public),
+      description: r.description ?? null,
+      created_at: r.created_at,
+      updated_at: r.updated_at ?? null,
+      extra_specs: specs,
     };
   }
 
@@ -40,7 +93,11 @@ export class FlavorStore {
     const rows = await this.db.selectFrom('flavors').selectAll().execute();
     const specs = await this.db.selectFrom('flavor_extra_specs').selectAll().execute();
     const by = new Map<string, Record<string, string>>();
-    for (const s of specs) { let m = by.get(s.flavorid); if (!m) by.set(s.flavorid, m = {}); m[s.key] = s.value; }
+    for (const s of specs) {
+      let m = by.get(s.flavorid);
+      if (!m) by.set(s.flavorid, (m = {}));
+      m[s.key] = s.value;
+    }
     return rows.map((r) => this.row(r, by.get(r.flavorid) ?? {}));
   }
 
@@ -60,22 +117,52 @@ export class FlavorStore {
   }
 
   async projects(flavorid: string): Promise<string[]> {
-    return (await this.db.selectFrom('flavor_projects').select('project_id').where('flavorid', '=', flavorid).orderBy('project_id').execute()).map((r) => r.project_id);
+    return (
+      await this.db
+        .selectFrom('flavor_projects')
+        .select('project_id')
+        .where('flavorid', '=', flavorid)
+        .orderBy('project_id')
+        .execute()
+    ).map((r) => r.project_id);
   }
 
   async projectFlavors(projectId: string): Promise<Set<string>> {
-    return new Set((await this.db.selectFrom('flavor_projects').select('flavorid').where('project_id', '=', projectId).execute()).map((r) => r.flavorid));
+    return new Set(
+      (
+        await this.db.selectFrom('flavor_projects').select('flavorid').where('project_id', '=', projectId).execute()
+      ).map((r) => r.flavorid),
+    );
   }
 
-  async create(f: Omit<Flavor, 'id' | 'created_at' | 'updated_at' | 'extra_specs' | 'vcpu_weight' | 'disabled'>): Promise<Flavor> {
-    const existing = await this.db.selectFrom('flavors').select(['flavorid', 'name']).where((eb) => eb.or([eb('flavorid', '=', f.flavorid), eb('name', '=', f.name)])).execute();
+  async create(
+    f: Omit<Flavor, 'id' | 'created_at' | 'updated_at' | 'extra_specs' | 'vcpu_weight' | 'disabled'>,
+  ): Promise<Flavor> {
+    const existing = await this.db
+      .selectFrom('flavors')
+      .select(['flavorid', 'name'])
+      .where((eb) => eb.or([eb('flavorid', '=', f.flavorid), eb('name', '=', f.name)]))
+      .execute();
     if (existing.some((e) => e.name === f.name)) throw conflict(`Flavor with name ${f.name} already exists.`);
     if (existing.length) throw conflict(`Flavor with ID ${f.flavorid} already exists.`);
     try {
-      await this.db.insertInto('flavors').values({
-        flavorid: f.flavorid, name: f.name, memory_mb: f.memory_mb, vcpus: f.vcpus, root_gb: f.root_gb, ephemeral_gb: f.ephemeral_gb, swap: f.swap,
-        rxtx_factor: f.rxtx_factor, disabled: 0, is_public: f.is_public ? 1 : 0, description: f.description, created_at: now(),
-      }).execute();
+      await this.db
+        .insertInto('flavors')
+        .values({
+          flavorid: f.flavorid,
+          name: f.name,
+          memory_mb: f.memory_mb,
+          vcpus: f.vcpus,
+          root_gb: f.root_gb,
+          ephemeral_gb: f.ephemeral_gb,
+          swap: f.swap,
+          rxtx_factor: f.rxtx_factor,
+          disabled: 0,
+          is_public: f.is_public ? 1 : 0,
+          description: f.description,
+          created_at: now(),
+        })
+        .execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`Flavor with ID ${f.flavorid} already exists.`);
       throw e;
@@ -94,7 +181,11 @@ export class FlavorStore {
   }
 
   async setDescription(flavorid: string, description: string | null) {
-    await this.db.updateTable('flavors').set({ description, updated_at: now() }).where('flavorid', '=', flavorid).execute();
+    await this.db
+      .updateTable('flavors')
+      .set({ description, updated_at: now() })
+      .where('flavorid', '=', flavorid)
+      .execute();
   }
 
   async setSpecs(flavorid: string, specs: Record<string, string>) {
@@ -108,16 +199,30 @@ export class FlavorStore {
   }
 
   async deleteSpec(flavorid: string, key: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('flavor_extra_specs').where('flavorid', '=', flavorid).where('key', '=', key).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('flavor_extra_specs')
+      .where('flavorid', '=', flavorid)
+      .where('key', '=', key)
+      .executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 
   async addAccess(flavorid: string, projectId: string): Promise<boolean> {
-    try { await this.db.insertInto('flavor_projects').values({ flavorid, project_id: projectId }).execute(); return true; } catch (e) { if (isUniqueViolation(e)) return false; throw e; }
+    try {
+      await this.db.insertInto('flavor_projects').values({ flavorid, project_id: projectId }).execute();
+      return true;
+    } catch (e) {
+      if (isUniqueViolation(e)) return false;
+      throw e;
+    }
   }
 
   async removeAccess(flavorid: string, projectId: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('flavor_projects').where('flavorid', '=', flavorid).where('project_id', '=', projectId).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('flavor_projects')
+      .where('flavorid', '=', flavorid)
+      .where('project_id', '=', projectId)
+      .executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 }
@@ -126,33 +231,106 @@ export class FlavorStore {
 
 const positive = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: MAX_INT };
 const nonNegative = { ...positive, minimum: 0 };
-const booleanParam = { type: ['boolean', 'string'], enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] };
+const booleanParam = {
+  type: ['boolean', 'string'],
+  enum: [
+    true,
+    'True',
+    'TRUE',
+    'true',
+    '1',
+    'ON',
+    'On',
+    'on',
+    'YES',
+    'Yes',
+    'yes',
+    false,
+    'False',
+    'FALSE',
+    'false',
+    '0',
+    'OFF',
+    'Off',
+    'off',
+    'NO',
+    'No',
+    'no',
+  ],
+};
 const description = { type: ['string', 'null'], minLength: 0, maxLength: 65535 };
 const CREATE = {
-  type: 'object', required: ['flavor'], additionalProperties: false,
-  properties: { flavor: {
-    type: 'object', required: ['name', 'ram', 'vcpus', 'disk'], additionalProperties: false,
-    properties: {
-      name: { type: 'string', minLength: 1, maxLength: 255 },
-      id: { type: ['string', 'number', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
-      ram: positive, vcpus: positive, disk: nonNegative, 'OS-FLV-EXT-DATA:ephemeral': nonNegative, swap: nonNegative,
-      rxtx_factor: { type: ['number', 'string'], pattern: '^[0-9]+(\\.[0-9]+)?$', exclusiveMinimum: 0, maximum: 3.40282e+38 },
-      'os-flavor-access:is_public': booleanParam,
+  type: 'object',
+  required: ['flavor'],
+  additionalProperties: false,
+  properties: {
+    flavor: {
+      type: 'object',
+      required: ['name', 'ram', 'vcpus', 'disk'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 255 },
+        id: {
+          type: ['string', 'number', 'null'],
+          minLength: 1,
+          maxLength: 255,
+          pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$',
+        },
+        ram: positive,
+        vcpus: positive,
+        disk: nonNegative,
+        'OS-FLV-EXT-DATA:ephemeral': nonNegative,
+        swap: nonNegative,
+        rxtx_factor: {
+          type: ['number', 'string'],
+          pattern: '^[0-9]+(\\.[0-9]+)?$',
+          exclusiveMinimum: 0,
+          maximum: 3.40282e38,
+        },
+        'os-flavor-access:is_public': booleanParam,
+      },
     },
-  } },
+  },
 };
-const CREATE_255 = { ...CREATE, properties: { flavor: { ...CREATE.properties.flavor, properties: { ...CREATE.properties.flavor.properties, description } } } };
+const CREATE_255 = {
+  ...CREATE,
+  properties: {
+    flavor: { ...CREATE.properties.flavor, properties: { ...CREATE.properties.flavor.properties, description } },
+  },
+};
 const UPDATE_255 = {
-  type: 'object', required: ['flavor'], additionalProperties: false,
-  properties: { flavor: { type: 'object', required: ['description'], additionalProperties: false, properties: { description } } },
+  type: 'object',
+  required: ['flavor'],
+  additionalProperties: false,
+  properties: {
+    flavor: { type: 'object', required: ['description'], additionalProperties: false, properties: { description } },
+  },
 };
 const SPEC_KEY = '^[a-zA-Z0-9-_:. ]{1,255}$';
-const SPECS = { type: 'object', patternProperties: { [SPEC_KEY]: { type: ['string', 'number'], maxLength: 255 } }, additionalProperties: false };
-const SPECS_CREATE = { type: 'object', required: ['extra_specs'], additionalProperties: false, properties: { extra_specs: SPECS } };
+const SPECS = {
+  type: 'object',
+  patternProperties: { [SPEC_KEY]: { type: ['string', 'number'], maxLength: 255 } },
+  additionalProperties: false,
+};
+const SPECS_CREATE = {
+  type: 'object',
+  required: ['extra_specs'],
+  additionalProperties: false,
+  properties: { extra_specs: SPECS },
+};
 const SPECS_UPDATE = { ...SPECS, minProperties: 1, maxProperties: 1 };
 const tenantAction = (action: string) => ({
-  type: 'object', required: [action], additionalProperties: false,
-  properties: { [action]: { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: { type: 'string', minLength: 1, maxLength: 255 } } } },
+  type: 'object',
+  required: [action],
+  additionalProperties: false,
+  properties: {
+    [action]: {
+      type: 'object',
+      required: ['tenant'],
+      additionalProperties: false,
+      properties: { tenant: { type: 'string', minLength: 1, maxLength: 255 } },
+    },
+  },
 });
 const ADD_TENANT = tenantAction('addTenantAccess');
 const REMOVE_TENANT = tenantAction('removeTenantAccess');
@@ -163,7 +341,12 @@ export function strictBool(v: unknown, what: string): boolean {
   const s = String(v).trim().toLowerCase();
   if (['1', 't', 'true', 'on', 'y', 'yes'].includes(s)) return true;
   if (['0', 'f', 'false', 'off', 'n', 'no'].includes(s)) return false;
-  throw badRequest(`Unrecognized value '${v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'`.replace('%s', what));
+  throw badRequest(
+    `Unrecognized value '${v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'`.replace(
+      '%s',
+      what,
+    ),
+  );
 }
 
 /** Nova's 'name' format: printable characters, not starting or ending with whitespace. */
@@ -175,7 +358,12 @@ export function checkName(field: string, value: string, allowSpaces = false) {
   }
 }
 
-const ruleRegex = EXTRA_SPEC_RULES.map(([name, type, value]) => ({ re: new RegExp(`^(?:${name})$`), name, type, value }));
+const ruleRegex = EXTRA_SPEC_RULES.map(([name, type, value]) => ({
+  re: new RegExp(`^(?:${name})$`),
+  name,
+  type,
+  value,
+}));
 const exactRules = new Map(ruleRegex.filter((r) => !/[()\\[\]?*+]/.test(r.name)).map((r) => [r.name, r]));
 const namespaces = EXTRA_SPEC_NAMESPACES.map((n) => new RegExp(`^(?:${n})$`));
 
@@ -185,30 +373,39 @@ export function validateExtraSpec(name: string, value: string) {
   if (!rule) {
     if (!name.includes(':')) return;
     const ns = name.split(':', 1)[0]!;
-    if (namespaces.some((re) => re.test(ns))) throw badRequest(`Validation failed; extra spec '${name}' does not appear to be a valid extra spec.`);
+    if (namespaces.some((re) => re.test(ns)))
+      throw badRequest(`Validation failed; extra spec '${name}' does not appear to be a valid extra spec.`);
     return;
   }
   const v = rule.value ?? {};
   if (rule.type === 'i') {
-    if (!/^\s*[-+]?\d+\s*$/.test(value)) throw badRequest(`Validation failed; '${value}' is not a valid integer value.`);
+    if (!/^\s*[-+]?\d+\s*$/.test(value))
+      throw badRequest(`Validation failed; '${value}' is not a valid integer value.`);
     const n = Number(value);
-    if (v.max !== undefined && v.max < n) throw badRequest(`Validation failed; '${value}' is greater than the max value of '${v.max}'.`);
-    if (v.min !== undefined && v.min > n) throw badRequest(`Validation failed; '${value}' is less than the min value of '${v.min}'.`);
+    if (v.max !== undefined && v.max < n)
+      throw badRequest(`Validation failed; '${value}' is greater than the max value of '${v.max}'.`);
+    if (v.min !== undefined && v.min > n)
+      throw badRequest(`Validation failed; '${value}' is less than the min value of '${v.min}'.`);
   } else if (rule.type === 'b') {
-    if (!['1', 't', 'true', 'on', 'y', 'yes', '0', 'f', 'false', 'off', 'n', 'no'].includes(value.trim().toLowerCase())) {
+    if (
+      !['1', 't', 'true', 'on', 'y', 'yes', '0', 'f', 'false', 'off', 'n', 'no'].includes(value.trim().toLowerCase())
+    ) {
       throw badRequest(`Validation failed; '${value}' is not a valid boolean-like value.`);
     }
   } else if (v.pattern !== undefined) {
-    if (!new RegExp(`^(?:${v.pattern})$`).test(value)) throw badRequest(`Validation failed; '${value}' is not of the format '${v.pattern}'.`);
+    if (!new RegExp(`^(?:${v.pattern})$`).test(value))
+      throw badRequest(`Validation failed; '${value}' is not of the format '${v.pattern}'.`);
   } else if (v.enum !== undefined) {
-    if (!v.enum.map(String).includes(value)) throw badRequest(`Validation failed; '${value}' is not one of: ${v.enum.join(', ')}.`);
+    if (!v.enum.map(String).includes(value))
+      throw badRequest(`Validation failed; '${value}' is not one of: ${v.enum.join(', ')}.`);
   }
 }
 
 function checkSpecValues(req: FastifyRequest, specs: Record<string, unknown>) {
   for (const [name, raw] of Object.entries(specs)) {
     const value = typeof raw === 'number' ? pyNumber(raw) : String(raw);
-    if (typeof raw === 'number' && value.length > 255) throw badRequest('extra_specs value has a maximum length of 255.');
+    if (typeof raw === 'number' && value.length > 255)
+      throw badRequest('extra_specs value has a maximum length of 255.');
     if (mv(req).gte('2.86')) validateExtraSpec(name, value);
   }
 }
@@ -217,13 +414,23 @@ const pyNumber = (n: number) => (Number.isInteger(n) ? String(n) : String(n));
 
 // ---- views (nova.api.openstack.compute.views.flavors) ----------------------------------
 
-function flavorView(req: FastifyRequest, f: Flavor, detail: boolean, opts: { description?: boolean; extraSpecs?: boolean } = {}) {
+function flavorView(
+  req: FastifyRequest,
+  f: Flavor,
+  detail: boolean,
+  opts: { description?: boolean; extraSpecs?: boolean } = {},
+) {
   const out: Record<string, unknown> = { id: f.flavorid, name: f.name };
   if (detail) {
     Object.assign(out, {
-      ram: f.memory_mb, disk: f.root_gb, swap: mv(req).gte('2.75') ? f.swap : (f.swap || ''),
-      'OS-FLV-EXT-DATA:ephemeral': f.ephemeral_gb, 'OS-FLV-DISABLED:disabled': f.disabled, vcpus: f.vcpus,
-      'os-flavor-access:is_public': f.is_public, rxtx_factor: f.rxtx_factor || '',
+      ram: f.memory_mb,
+      disk: f.root_gb,
+      swap: mv(req).gte('2.75') ? f.swap : f.swap || '',
+      'OS-FLV-EXT-DATA:ephemeral': f.ephemeral_gb,
+      'OS-FLV-DISABLED:disabled': f.disabled,
+      vcpus: f.vcpus,
+      'os-flavor-access:is_public': f.is_public,
+      rxtx_factor: f.rxtx_factor || '',
     });
   }
   out.links = links(req, 'flavors', f.flavorid);
@@ -233,7 +440,8 @@ function flavorView(req: FastifyRequest, f: Flavor, detail: boolean, opts: { des
 }
 
 /** Whether a 2.61+ flavor view carries extra specs (the caller may read them). */
-const withSpecs = (req: FastifyRequest) => mv(req).gte('2.61') && allowed(req, `${FES}:index`, { project_id: req.ctx?.projectId ?? null });
+const withSpecs = (req: FastifyRequest) =>
+  mv(req).gte('2.61') && allowed(req, `${FES}:index`, { project_id: req.ctx?.projectId ?? null });
 
 /** The `next` link of a page, as Nova's _get_collection_links builds it. */
 export function nextLink(req: FastifyRequest, collection: string, marker: string) {
@@ -246,22 +454,37 @@ export function nextLink(req: FastifyRequest, collection: string, marker: string
 export function limitOf(req: FastifyRequest): number {
   const raw = queryOf(req).get('limit');
   if (raw === null) return 1000;
-  if (!/^\d+$/.test(raw)) throw badRequest(`Invalid input for query parameters limit. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
+  if (!/^\d+$/.test(raw))
+    throw badRequest(`Invalid input for query parameters limit. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
   return Math.min(Number(raw), 1000);
 }
 
 const TRUE_STRINGS = ['1', 't', 'true', 'on', 'y', 'yes'];
 const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
 
-async function listFlavors(req: FastifyRequest, store: FlavorStore, collection: string): Promise<{ page: Flavor[]; next?: string }> {
+async function listFlavors(
+  req: FastifyRequest,
+  store: FlavorStore,
+  collection: string,
+): Promise<{ page: Flavor[]; next?: string }> {
   const q = queryOf(req);
   if (mv(req).gte('2.75')) {
-    for (const k of q.keys()) if (!['limit', 'marker', 'is_public', 'minRam', 'minDisk', 'sort_key', 'sort_dir'].includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+    for (const k of q.keys())
+      if (!['limit', 'marker', 'is_public', 'minRam', 'minDisk', 'sort_key', 'sort_dir'].includes(k))
+        throw badRequest(
+          `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+        );
   }
   const sortKey = q.get('sort_key') || 'flavorid';
   const sortDir = q.get('sort_dir') || 'asc';
-  if (q.has('sort_key') && !SORT_KEYS.includes(q.get('sort_key')!)) throw badRequest(`Invalid input for query parameters sort_key. Value: ${q.get('sort_key')}. '${q.get('sort_key')}' is not one of ${py(SORT_KEYS)}`);
-  if (q.has('sort_dir') && !['asc', 'desc'].includes(q.get('sort_dir')!)) throw badRequest(`Invalid input for query parameters sort_dir. Value: ${q.get('sort_dir')}. '${q.get('sort_dir')}' is not one of ['asc', 'desc']`);
+  if (q.has('sort_key') && !SORT_KEYS.includes(q.get('sort_key')!))
+    throw badRequest(
+      `Invalid input for query parameters sort_key. Value: ${q.get('sort_key')}. '${q.get('sort_key')}' is not one of ${py(SORT_KEYS)}`,
+    );
+  if (q.has('sort_dir') && !['asc', 'desc'].includes(q.get('sort_dir')!))
+    throw badRequest(
+      `Invalid input for query parameters sort_dir. Value: ${q.get('sort_dir')}. '${q.get('sort_dir')}' is not one of ['asc', 'desc']`,
+    );
   const limit = limitOf(req);
   const marker = q.get('marker');
   const admin = isAdmin(req);
@@ -274,8 +497,14 @@ async function listFlavors(req: FastifyRequest, store: FlavorStore, collection: 
     else throw badRequest(`Invalid is_public filter [${q.get('is_public')}]`);
   }
   let minRam: number | undefined, minDisk: number | undefined;
-  if (q.has('minRam')) { minRam = Number.parseInt(q.get('minRam')!, 10); if (!/^\s*[-+]?\d+\s*$/.test(q.get('minRam')!)) throw badRequest(`Invalid minRam filter [${q.get('minRam')}]`); }
-  if (q.has('minDisk')) { minDisk = Number.parseInt(q.get('minDisk')!, 10); if (!/^\s*[-+]?\d+\s*$/.test(q.get('minDisk')!)) throw badRequest(`Invalid minDisk filter [${q.get('minDisk')}]`); }
+  if (q.has('minRam')) {
+    minRam = Number.parseInt(q.get('minRam')!, 10);
+    if (!/^\s*[-+]?\d+\s*$/.test(q.get('minRam')!)) throw badRequest(`Invalid minRam filter [${q.get('minRam')}]`);
+  }
+  if (q.has('minDisk')) {
+    minDisk = Number.parseInt(q.get('minDisk')!, 10);
+    if (!/^\s*[-+]?\d+\s*$/.test(q.get('minDisk')!)) throw badRequest(`Invalid minDisk filter [${q.get('minDisk')}]`);
+  }
   const projectId = req.ctx?.projectId;
   const mine = isPublic && projectId ? await store.projectFlavors(projectId) : new Set<string>();
   let list = (await store.all()).filter((f) => {
@@ -289,7 +518,8 @@ async function listFlavors(req: FastifyRequest, store: FlavorStore, collection: 
     const v = (f as any)[sortKey];
     return typeof v === 'boolean' ? Number(v) : v;
   };
-  const cmp = (a: any, b: any) => (a === b ? 0 : a === null || a === undefined ? -1 : b === null || b === undefined ? 1 : a < b ? -1 : 1);
+  const cmp = (a: any, b: any) =>
+    a === b ? 0 : a === null || a === undefined ? -1 : b === null || b === undefined ? 1 : a < b ? -1 : 1;
   list.sort((a, b) => (sortDir === 'desc' ? -1 : 1) * (cmp(key(a), key(b)) || cmp(a.id, b.id)));
   if (marker !== null) {
     const i = list.findIndex((f) => f.flavorid === marker);
@@ -300,7 +530,9 @@ async function listFlavors(req: FastifyRequest, store: FlavorStore, collection: 
   return { page, next: page.length && page.length === limit ? page[page.length - 1]!.flavorid : undefined };
 }
 
-export function flavorNotFound(id: string) { return notFound(`Flavor ${id} could not be found.`); }
+export function flavorNotFound(id: string) {
+  return notFound(`Flavor ${id} could not be found.`);
+}
 
 function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   const store = flavorStore(svc);
@@ -314,7 +546,9 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get('/flavors', async (req) => {
     req.authorized = true; // Nova checks no rule for flavor lists
     const { page, next } = await listFlavors(req, store, 'flavors');
-    const out: Record<string, unknown> = { flavors: page.map((f) => flavorView(req, f, false, { description: mv(req).gte('2.55') })) };
+    const out: Record<string, unknown> = {
+      flavors: page.map((f) => flavorView(req, f, false, { description: mv(req).gte('2.55') })),
+    };
     if (next) out.flavors_links = nextLink(req, 'flavors', next);
     return out;
   });
@@ -323,7 +557,9 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     req.authorized = true;
     const { page, next } = await listFlavors(req, store, 'flavors/detail');
     const specs = withSpecs(req);
-    const out: Record<string, unknown> = { flavors: page.map((f) => flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: specs })) };
+    const out: Record<string, unknown> = {
+      flavors: page.map((f) => flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: specs })),
+    };
     if (next) out.flavors_links = nextLink(req, 'flavors/detail', next);
     return out;
   });
@@ -343,10 +579,19 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const flavorid = v.id === undefined || v.id === null || v.id === '' ? randomUUID() : String(v.id);
     const int = (x: unknown, d: number) => (x === undefined ? d : Number(x));
     const rxtx = v.rxtx_factor === undefined ? 1.0 : Number(v.rxtx_factor);
-    if (!(rxtx > 0) || rxtx > 3.40282e+38) throw badRequest(`Invalid input received: 'rxtx_factor' argument must be a float between 0 and 3.40282e+38`);
+    if (!(rxtx > 0) || rxtx > 3.40282e38)
+      throw badRequest(`Invalid input received: 'rxtx_factor' argument must be a float between 0 and 3.40282e+38`);
     const f = await store.create({
-      flavorid, name, memory_mb: int(v.ram, 0), vcpus: int(v.vcpus, 0), root_gb: int(v.disk, 0), ephemeral_gb: int(v['OS-FLV-EXT-DATA:ephemeral'], 0),
-      swap: int(v.swap, 0), rxtx_factor: rxtx, is_public: v['os-flavor-access:is_public'] === undefined ? true : strictBool(v['os-flavor-access:is_public'], 'is_public'),
+      flavorid,
+      name,
+      memory_mb: int(v.ram, 0),
+      vcpus: int(v.vcpus, 0),
+      root_gb: int(v.disk, 0),
+      ephemeral_gb: int(v['OS-FLV-EXT-DATA:ephemeral'], 0),
+      swap: int(v.swap, 0),
+      rxtx_factor: rxtx,
+      is_public:
+        v['os-flavor-access:is_public'] === undefined ? true : strictBool(v['os-flavor-access:is_public'], 'is_public'),
       description: mv(req).gte('2.55') ? (v.description ?? null) : null,
     });
     reply.code(200);
@@ -354,13 +599,18 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   });
 
   app.put<{ Params: { id: string } }>('/flavors/:id', async (req) => {
-    if (!mv(req).gte('2.55')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (!mv(req).gte('2.55')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
     const body = validateBody<any>(req, UPDATE_255);
     authorize(req, `${FM}:update`, {});
     const f = await store.get(req.params.id);
     if (!f) throw flavorNotFound(req.params.id);
     await store.setDescription(f.flavorid, body.flavor.description ?? null);
-    return { flavor: flavorView(req, (await store.get(f.flavorid))!, true, { description: true, extraSpecs: withSpecs(req) }) };
+    return {
+      flavor: flavorView(req, (await store.get(f.flavorid))!, true, { description: true, extraSpecs: withSpecs(req) }),
+    };
   });
 
   app.delete<{ Params: { id: string } }>('/flavors/:id', async (req, reply) => {
@@ -382,7 +632,10 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     authorize(req, `${FES}:create`, {});
     checkSpecValues(req, body.extra_specs);
     const f = await getFlavor(req, req.params.id);
-    await store.setSpecs(f.flavorid, Object.fromEntries(Object.entries(body.extra_specs).map(([k, x]) => [k, String(x)])));
+    await store.setSpecs(
+      f.flavorid,
+      Object.fromEntries(Object.entries(body.extra_specs).map(([k, x]) => [k, String(x)])),
+    );
     return body;
   });
 
@@ -399,19 +652,23 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req) => {
     authorize(req, `${FES}:show`, specsTarget(req));
     const f = await getFlavor(req, req.params.id);
-    if (!(req.params.key in f.extra_specs)) throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
+    if (!(req.params.key in f.extra_specs))
+      throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
     return { [req.params.key]: f.extra_specs[req.params.key] };
   });
 
   app.delete<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req, reply) => {
     authorize(req, `${FES}:delete`, {});
     const f = await getFlavor(req, req.params.id);
-    if (!(await store.deleteSpec(f.flavorid, req.params.key))) throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
+    if (!(await store.deleteSpec(f.flavorid, req.params.key)))
+      throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
     reply.code(200).send();
   });
 
   // ---- access ----
-  const accessView = async (flavorid: string) => ({ flavor_access: (await store.projects(flavorid)).map((p) => ({ flavor_id: flavorid, tenant_id: p })) });
+  const accessView = async (flavorid: string) => ({
+    flavor_access: (await store.projects(flavorid)).map((p) => ({ flavor_id: flavorid, tenant_id: p })),
+  });
 
   app.get<{ Params: { id: string } }>('/flavors/:id/os-flavor-access', async (req) => {
     authorize(req, FA);
@@ -429,27 +686,38 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       await verifyProjectId(req, svc, tenant);
       const f = await getFlavor(req, req.params.id);
       if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
-      if (!(await store.addAccess(f.flavorid, tenant))) throw conflict(`Flavor access already exists for flavor ${f.flavorid} and project ${tenant} combination.`);
+      if (!(await store.addAccess(f.flavorid, tenant)))
+        throw conflict(`Flavor access already exists for flavor ${f.flavorid} and project ${tenant} combination.`);
       return accessView(f.flavorid);
     }
     if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
       validateBody(req, REMOVE_TENANT);
       authorize(req, `${FA}:remove_tenant_access`, {});
       const tenant = body.removeTenantAccess.tenant as string;
-      try { await verifyProjectId(req, svc, tenant); } catch (e) { if (!String((e as Error).message).includes(`Project ID ${tenant} is not a valid project.`)) throw e; }
+      try {
+        await verifyProjectId(req, svc, tenant);
+      } catch (e) {
+        if (!String((e as Error).message).includes(`Project ID ${tenant} is not a valid project.`)) throw e;
+      }
       const f = await getFlavor(req, req.params.id);
-      if (!(await store.removeAccess(f.flavorid, tenant))) throw notFound(`Flavor access not found for ${f.flavorid} / ${tenant} combination.`);
+      if (!(await store.removeAccess(f.flavorid, tenant)))
+        throw notFound(`Flavor access not found for ${f.flavorid} / ${tenant} combination.`);
       return accessView(f.flavorid);
     }
     req.authorized = true;
-    throw badRequest('There is no such action: ' + (body && typeof body === 'object' ? Object.keys(body)[0] ?? '' : ''));
+    throw badRequest(
+      'There is no such action: ' + (body && typeof body === 'object' ? (Object.keys(body)[0] ?? '') : ''),
+    );
   });
 }
 
 /** The flavor store of a compute service (created on first use). */
 export function flavorStore(svc: ComputeService): FlavorStore {
   let s = svc.parts.get('flavors') as FlavorStore | undefined;
-  if (!s) { s = new FlavorStore(svc.db); svc.parts.set('flavors', s); }
+  if (!s) {
+    s = new FlavorStore(svc.db);
+    svc.parts.set('flavors', s);
+  }
   return s;
 }
 
@@ -471,7 +739,17 @@ export const flavorsFamily: Family = {
 /** A flavor as the other families see it (service.ts Flavor). */
 export function providedFlavor(f: Flavor) {
   return {
-    id: f.flavorid, name: f.name, vcpus: f.vcpus, ram: f.memory_mb, disk: f.root_gb, ephemeral: f.ephemeral_gb, swap: f.swap,
-    rxtx_factor: f.rxtx_factor, is_public: f.is_public, disabled: f.disabled, description: f.description, extra_specs: { ...f.extra_specs },
+    id: f.flavorid,
+    name: f.name,
+    vcpus: f.vcpus,
+    ram: f.memory_mb,
+    disk: f.root_gb,
+    ephemeral: f.ephemeral_gb,
+    swap: f.swap,
+    rxtx_factor: f.rxtx_factor,
+    is_public: f.is_public,
+    disabled: f.disabled,
+    description: f.description,
+    extra_specs: { ...f.extra_specs },
   };
 }

@@ -9,10 +9,19 @@ import { ApiError } from '../../core/errors.ts';
 import type { ComputeService, Family } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, isUuid, notFound, validateBody } from './common.ts';
-import { MAX_PROXY, goneRoutes, neutron, neutronMessage, neutronType, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
+import {
+  MAX_PROXY,
+  goneRoutes,
+  neutron,
+  neutronMessage,
+  neutronType,
+  unexpected,
+  upTo,
+  visibleServer,
+} from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 import { serverParts } from './servers.ts';
-import { isValidIp } from '../../network/netaddr.ts';
+import { isValidIp } from '../../core/netaddr.ts';
 
 type Call = ReturnType<typeof neutron>;
 const POLICY = (a: string) => `os_compute_api:os-floating-ips:${a}`;
@@ -25,8 +34,11 @@ const defaultPool = (svc: ComputeService): string => (svc.ctx.config as any)?.co
 /** _translate_floating_ip_view: the pool is the network's name (or id), the server the port's device. */
 function fipView(f: any, network: any) {
   return {
-    id: f.id, ip: f.floating_ip_address, pool: network?.name || f.floating_network_id,
-    fixed_ip: f.fixed_ip_address ?? null, instance_id: f.port_details ? (f.port_details.device_id ?? null) : null,
+    id: f.id,
+    ip: f.floating_ip_address,
+    pool: network?.name || f.floating_network_id,
+    fixed_ip: f.fixed_ip_address ?? null,
+    instance_id: f.port_details ? (f.port_details.device_id ?? null) : null,
   };
 }
 
@@ -46,7 +58,11 @@ async function fipById(call: Call, id: string): Promise<any> {
 }
 
 /** A floating IP by address (_get_floating_ip_by_address); the message is the caller's to choose. */
-async function fipByAddress(call: Call, address: string, notFoundMessage = `Floating IP not found for address ${address}.`): Promise<any> {
+async function fipByAddress(
+  call: Call,
+  address: string,
+  notFoundMessage = `Floating IP not found for address ${address}.`,
+): Promise<any> {
   if (!address) throw notFound(notFoundMessage);
   const r = await call('GET', `/v2.0/floatingips?floating_ip_address=${encodeURIComponent(address)}`);
   const fips = r.status === 200 ? (r.body.floatingips as any[]) : r.status === 404 ? [] : null;
@@ -57,7 +73,12 @@ async function fipByAddress(call: Call, address: string, notFoundMessage = `Floa
 }
 
 /** The server a floating IP's port belongs to (get_instance_by_floating_ip_addr), if any. */
-async function serverOfAddress(svc: ComputeService, req: FastifyRequest, call: Call, address: string): Promise<Instance | null> {
+async function serverOfAddress(
+  svc: ComputeService,
+  req: FastifyRequest,
+  call: Call,
+  address: string,
+): Promise<Instance | null> {
   const f = await fipByAddress(call, address);
   if (!f.port_id) return null;
   const p = await call('GET', `/v2.0/ports/${f.port_id}`);
@@ -67,18 +88,46 @@ async function serverOfAddress(svc: ComputeService, req: FastifyRequest, call: C
 
 /** Refreshes a server's info cache, best effort (Nova's refresh_cache decorator). */
 async function refresh(svc: ComputeService, uuid: string) {
-  await refreshNetworkInfo(svc, uuid).catch((err) => svc.ctx.log.warn({ err, instance: uuid }, 'info cache refresh failed'));
+  await refreshNetworkInfo(svc, uuid).catch((err) =>
+    svc.ctx.log.warn({ err, instance: uuid }, 'info cache refresh failed'),
+  );
 }
 
 const IP_SCHEMA = { type: 'string' };
-const ADD_SCHEMA = { type: 'object', properties: { addFloatingIp: { type: 'object', properties: { address: IP_SCHEMA, fixed_address: IP_SCHEMA }, required: ['address'], additionalProperties: false } }, required: ['addFloatingIp'], additionalProperties: false };
-const REMOVE_SCHEMA = { type: 'object', properties: { removeFloatingIp: { type: 'object', properties: { address: IP_SCHEMA }, required: ['address'], additionalProperties: false } }, required: ['removeFloatingIp'], additionalProperties: false };
+const ADD_SCHEMA = {
+  type: 'object',
+  properties: {
+    addFloatingIp: {
+      type: 'object',
+      properties: { address: IP_SCHEMA, fixed_address: IP_SCHEMA },
+      required: ['address'],
+      additionalProperties: false,
+    },
+  },
+  required: ['addFloatingIp'],
+  additionalProperties: false,
+};
+const REMOVE_SCHEMA = {
+  type: 'object',
+  properties: {
+    removeFloatingIp: {
+      type: 'object',
+      properties: { address: IP_SCHEMA },
+      required: ['address'],
+      additionalProperties: false,
+    },
+  },
+  required: ['removeFloatingIp'],
+  additionalProperties: false,
+};
 
 /** parameter_types.ip_address: an IPv4 or IPv6 address, Nova's jsonschema message otherwise. */
 export function checkIp(field: string, v: unknown) {
   if (typeof v === 'string' && isValidIp(v)) return;
   const shown = typeof v === 'string' ? `'${v}'` : String(v);
-  throw badRequest(`Invalid input for field/attribute ${field}. Value: ${typeof v === 'string' ? v : String(v)}. ${shown} is not valid under any of the given schemas`);
+  throw badRequest(
+    `Invalid input for field/attribute ${field}. Value: ${typeof v === 'string' ? v : String(v)}. ${shown} is not valid under any of the given schemas`,
+  );
 }
 
 type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
@@ -127,8 +176,10 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     const r = await call('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: found[0].id } });
     if (r.status !== 201) {
       const type = neutronType(r);
-      if (type === 'IpAddressGenerationFailure' || type === 'ExternalIpAddressExhausted') throw notFound(asked ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
-      if (type === 'OverQuota') throw forbidden(asked ? `IP allocation over quota in pool ${pool}.` : 'IP allocation over quota.');
+      if (type === 'IpAddressGenerationFailure' || type === 'ExternalIpAddressExhausted')
+        throw notFound(asked ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
+      if (type === 'OverQuota')
+        throw forbidden(asked ? `IP allocation over quota in pool ${pool}.` : 'IP allocation over quota.');
       if (r.status === 400) throw badRequest(neutronMessage(r));
       throw unexpected(r, 'allocating a floating IP');
     }
@@ -171,20 +222,34 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     const fixed = inst.network_info.flatMap((v) => v.fixed_ips.map((f) => f.ip_address));
     if (!fixed.length) throw badRequest('No fixed IPs associated to instance');
     let fixedAddress: string | undefined = body.fixed_address;
-    if (fixedAddress !== undefined && !fixed.includes(fixedAddress)) throw badRequest('Specified fixed address not assigned to instance');
+    if (fixedAddress !== undefined && !fixed.includes(fixedAddress))
+      throw badRequest('Specified fixed address not assigned to instance');
     if (!fixedAddress) {
       fixedAddress = fixed.find((a) => isValidIp(a, 4));
-      if (!fixedAddress) throw badRequest(`Unable to associate floating IP ${address} to any fixed IPs for instance ${id}. Instance has no fixed IPv4 addresses to associate.`);
+      if (!fixedAddress)
+        throw badRequest(
+          `Unable to associate floating IP ${address} to any fixed IPs for instance ${id}. Instance has no fixed IPv4 addresses to associate.`,
+        );
     }
     const call = neutron(svc, req);
-    const failed = (error: string) => badRequest(`Unable to associate floating IP ${address} to fixed IP ${fixedAddress} for instance ${id}. Error: ${error}`);
+    const failed = (error: string) =>
+      badRequest(
+        `Unable to associate floating IP ${address} to fixed IP ${fixedAddress} for instance ${id}. Error: ${error}`,
+      );
     // The port holding the fixed address (_get_port_id_by_fixed_address).
-    const ports = await call('GET', `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`);
+    const ports = await call(
+      'GET',
+      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`,
+    );
     if (ports.status !== 200) throw failed(neutronMessage(ports));
-    const port = (ports.body.ports as any[]).find((p) => (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress));
+    const port = (ports.body.ports as any[]).find((p) =>
+      (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress),
+    );
     if (!port) throw failed(`Fixed IP not found for address ${fixedAddress}.`);
     const f = await fipByAddress(call, address, 'floating IP not found');
-    const r = await call('PUT', `/v2.0/floatingips/${f.id}`, { floatingip: { port_id: port.id, fixed_ip_address: fixedAddress } });
+    const r = await call('PUT', `/v2.0/floatingips/${f.id}`, {
+      floatingip: { port_id: port.id, fixed_ip_address: fixedAddress },
+    });
     if (r.status === 409) throw badRequest(neutronMessage(r));
     if (r.status === 403) throw forbidden(neutronMessage(r));
     if (r.status === 404) throw notFound('floating IP not found');
@@ -208,7 +273,8 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     const inst = await serverOfAddress(svc, req, call, address);
     authorize(req, POLICY('remove'), inst ? { project_id: inst.project_id } : {});
     const f = await fipByAddress(call, address, 'floating IP not found');
-    if (!inst || !f.port_id || inst.uuid !== id) throw conflict(`Floating IP ${address} is not associated with instance ${id}.`);
+    if (!inst || !f.port_id || inst.uuid !== id)
+      throw conflict(`Floating IP ${address} is not associated with instance ${id}.`);
     const r = await call('PUT', `/v2.0/floatingips/${f.id}`, { floatingip: { port_id: null } });
     if (r.status === 403) throw forbidden(neutronMessage(r));
     if (r.status === 404) throw notFound(`Floating IP not found for address ${address}.`);
@@ -220,9 +286,16 @@ function routes(app: FastifyInstance, svc: ComputeService) {
   svc.parts.set('action:removeFloatingIp', remove);
 
   goneRoutes(app, [
-    ['GET', '/os-floating-ips-bulk'], ['POST', '/os-floating-ips-bulk'], ['GET', '/os-floating-ips-bulk/:id'], ['PUT', '/os-floating-ips-bulk/:id'],
-    ['GET', '/os-floating-ip-dns'], ['PUT', '/os-floating-ip-dns/:id'], ['DELETE', '/os-floating-ip-dns/:id'],
-    ['GET', '/os-floating-ip-dns/:domain/entries/:id'], ['PUT', '/os-floating-ip-dns/:domain/entries/:id'], ['DELETE', '/os-floating-ip-dns/:domain/entries/:id'],
+    ['GET', '/os-floating-ips-bulk'],
+    ['POST', '/os-floating-ips-bulk'],
+    ['GET', '/os-floating-ips-bulk/:id'],
+    ['PUT', '/os-floating-ips-bulk/:id'],
+    ['GET', '/os-floating-ip-dns'],
+    ['PUT', '/os-floating-ip-dns/:id'],
+    ['DELETE', '/os-floating-ip-dns/:id'],
+    ['GET', '/os-floating-ip-dns/:domain/entries/:id'],
+    ['PUT', '/os-floating-ip-dns/:domain/entries/:id'],
+    ['DELETE', '/os-floating-ip-dns/:domain/entries/:id'],
   ]);
 }
 

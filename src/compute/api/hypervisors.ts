@@ -13,22 +13,53 @@ import { limitOf, nextLink } from './flavors.ts';
 const HV = 'os_compute_api:os-hypervisors';
 
 interface Node {
-  id: number; uuid: string; host: string; hypervisor_hostname: string; hypervisor_type: string; hypervisor_version: number; host_ip: string | null;
-  vcpus: number; memory_mb: number; local_gb: number; vcpus_used: number; memory_mb_used: number; local_gb_used: number; running_vms: number; cpu_info: string | null;
+  id: number;
+  uuid: string;
+  host: string;
+  hypervisor_hostname: string;
+  hypervisor_type: string;
+  hypervisor_version: number;
+  host_ip: string | null;
+  vcpus: number;
+  memory_mb: number;
+  local_gb: number;
+  vcpus_used: number;
+  memory_mb_used: number;
+  local_gb_used: number;
+  running_vms: number;
+  cpu_info: string | null;
 }
 
 async function nodes(svc: ComputeService): Promise<Node[]> {
   const rows = await svc.db.selectFrom('compute_nodes').selectAll().where('deleted', '=', 0).orderBy('id').execute();
   return rows.map((r: any) => ({
-    id: Number(r.id), uuid: r.uuid, host: r.host, hypervisor_hostname: r.hypervisor_hostname, hypervisor_type: r.hypervisor_type,
-    hypervisor_version: Number(r.hypervisor_version), host_ip: r.host_ip ?? null, vcpus: Number(r.vcpus), memory_mb: Number(r.memory_mb),
-    local_gb: Number(r.local_gb), vcpus_used: Number(r.vcpus_used), memory_mb_used: Number(r.memory_mb_used), local_gb_used: Number(r.local_gb_used),
-    running_vms: Number(r.running_vms), cpu_info: r.cpu_info ?? null,
+    id: Number(r.id),
+    uuid: r.uuid,
+    host: r.host,
+    hypervisor_hostname: r.hypervisor_hostname,
+    hypervisor_type: r.hypervisor_type,
+    hypervisor_version: Number(r.hypervisor_version),
+    host_ip: r.host_ip ?? null,
+    vcpus: Number(r.vcpus),
+    memory_mb: Number(r.memory_mb),
+    local_gb: Number(r.local_gb),
+    vcpus_used: Number(r.vcpus_used),
+    memory_mb_used: Number(r.memory_mb_used),
+    local_gb_used: Number(r.local_gb_used),
+    running_vms: Number(r.running_vms),
+    cpu_info: r.cpu_info ?? null,
   }));
 }
 
 async function serversOn(svc: ComputeService, host: string): Promise<Array<{ name: string; uuid: string }>> {
-  const rows = await svc.db.selectFrom('instances').select(['uuid']).where('host', '=', host).where('deleted', '=', 0).orderBy('created_at').execute().catch(() => []);
+  const rows = await svc.db
+    .selectFrom('instances')
+    .select(['uuid'])
+    .where('host', '=', host)
+    .where('deleted', '=', 0)
+    .orderBy('created_at')
+    .execute()
+    .catch(() => []);
   return rows.map((r: any) => ({ name: `instance-${String(r.uuid).slice(0, 8)}`, uuid: r.uuid }));
 }
 
@@ -36,29 +67,54 @@ async function serversOn(svc: ComputeService, host: string): Promise<Array<{ nam
 function uptimeLine(): string {
   const t = new Date();
   const up = os.uptime();
-  const days = Math.floor(up / 86400), h = Math.floor((up % 86400) / 3600), m = Math.floor((up % 3600) / 60);
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(', ');
+  const days = Math.floor(up / 86400),
+    h = Math.floor((up % 86400) / 3600),
+    m = Math.floor((up % 3600) / 60);
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
   const clock = t.toISOString().slice(11, 19);
   return ` ${clock} up ${days ? `${days} days, ` : ''}${String(h).padStart(2, ' ')}:${String(m).padStart(2, '0')},  0 users,  load average: ${load}`;
 }
 
-function view(req: FastifyRequest, svc: ComputeService, n: Node, s: ServiceRow, detail: boolean, servers?: Array<{ name: string; uuid: string }>, withServers = false) {
+function view(
+  req: FastifyRequest,
+  svc: ComputeService,
+  n: Node,
+  s: ServiceRow,
+  detail: boolean,
+  servers?: Array<{ name: string; uuid: string }>,
+  withServers = false,
+) {
   const v = mv(req);
   const uuids = v.gte('2.53');
   const out: Record<string, unknown> = {
-    id: uuids ? n.uuid : n.id, hypervisor_hostname: n.hypervisor_hostname,
-    state: serviceIsUp(svc, s) ? 'up' : 'down', status: s.disabled ? 'disabled' : 'enabled',
+    id: uuids ? n.uuid : n.id,
+    hypervisor_hostname: n.hypervisor_hostname,
+    state: serviceIsUp(svc, s) ? 'up' : 'down',
+    status: s.disabled ? 'disabled' : 'enabled',
   };
   if (detail) {
-    out.hypervisor_type = n.hypervisor_type; out.hypervisor_version = n.hypervisor_version; out.host_ip = n.host_ip;
+    out.hypervisor_type = n.hypervisor_type;
+    out.hypervisor_version = n.hypervisor_version;
+    out.host_ip = n.host_ip;
     out.service = { id: uuids ? s.uuid : s.id, host: n.host, disabled_reason: s.disabled_reason };
   }
   if (detail && v.lt('2.88')) {
     const freeDisk = n.local_gb - n.local_gb_used;
     Object.assign(out, {
-      vcpus: n.vcpus, memory_mb: n.memory_mb, local_gb: n.local_gb, vcpus_used: n.vcpus_used, memory_mb_used: n.memory_mb_used,
-      local_gb_used: n.local_gb_used, free_ram_mb: n.memory_mb - n.memory_mb_used, free_disk_gb: freeDisk, current_workload: 0,
-      running_vms: n.running_vms, disk_available_least: freeDisk,
+      vcpus: n.vcpus,
+      memory_mb: n.memory_mb,
+      local_gb: n.local_gb,
+      vcpus_used: n.vcpus_used,
+      memory_mb_used: n.memory_mb_used,
+      local_gb_used: n.local_gb_used,
+      free_ram_mb: n.memory_mb - n.memory_mb_used,
+      free_disk_gb: freeDisk,
+      current_workload: 0,
+      running_vms: n.running_vms,
+      disk_available_least: freeDisk,
     });
     out.cpu_info = v.lt('2.28') ? (n.cpu_info ?? '') : json(n.cpu_info, {});
   }
@@ -74,7 +130,9 @@ function boolParam(name: string, raw: string | null): boolean {
   const s = raw.trim().toLowerCase();
   if (['1', 't', 'true', 'on', 'y', 'yes'].includes(s)) return true;
   if (['0', 'f', 'false', 'off', 'n', 'no'].includes(s)) return false;
-  throw badRequest(`Invalid input for query parameters ${name}. Value: ${raw}. '${raw}' is not one of ['True', 'true', 'False', 'false', ...]`);
+  throw badRequest(
+    `Invalid input for query parameters ${name}. Value: ${raw}. '${raw}' is not one of ['True', 'true', 'False', 'false', ...]`,
+  );
 }
 
 function registerRoutes(app: FastifyInstance, svc: ComputeService) {
@@ -86,18 +144,30 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   const list = async (req: FastifyRequest, detail: boolean) => {
     const v = mv(req);
     const q = queryOf(req);
-    let pattern: string | null = null, withServers = false;
-    let limit: number | undefined, marker: string | null = null;
+    let pattern: string | null = null,
+      withServers = false;
+    let limit: number | undefined,
+      marker: string | null = null;
     if (v.gte('2.53')) {
-      for (const k of q.keys()) if (!['limit', 'marker', 'hypervisor_hostname_pattern', 'with_servers'].includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+      for (const k of q.keys())
+        if (!['limit', 'marker', 'hypervisor_hostname_pattern', 'with_servers'].includes(k))
+          throw badRequest(
+            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+          );
       pattern = q.get('hypervisor_hostname_pattern');
       withServers = boolParam('with_servers', q.get('with_servers'));
     }
-    if (v.gte('2.33')) { limit = limitOf(req); marker = q.get('marker'); }
+    if (v.gte('2.33')) {
+      limit = limitOf(req);
+      marker = q.get('marker');
+    }
     let all = await nodes(svc);
     let links = v.gte('2.33');
     if (pattern !== null) {
-      if (q.has('limit') || marker) throw badRequest('Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.');
+      if (q.has('limit') || marker)
+        throw badRequest(
+          'Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported.',
+        );
       links = false;
       all = all.filter((n) => n.hypervisor_hostname.includes(pattern!));
       if (!all.length) throw notFound(`No hypervisor matching '${pattern}' could be found.`);
@@ -119,7 +189,11 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const body: Record<string, unknown> = { hypervisors: out };
     if (links && limit !== undefined && out.length && out.length === limit) {
       const last = all[all.length - 1]!;
-      body.hypervisors_links = nextLink(req, detail ? 'os-hypervisors/detail' : 'os-hypervisors', v.gte('2.53') ? last.uuid : String(last.id));
+      body.hypervisors_links = nextLink(
+        req,
+        detail ? 'os-hypervisors/detail' : 'os-hypervisors',
+        v.gte('2.53') ? last.uuid : String(last.id),
+      );
     }
     return body;
   };
@@ -136,20 +210,51 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     return { n, s };
   };
 
-  app.get('/os-hypervisors', async (req) => { authorize(req, `${HV}:list`, {}); return list(req, false); });
-  app.get('/os-hypervisors/detail', async (req) => { authorize(req, `${HV}:list-detail`, {}); return list(req, true); });
+  app.get('/os-hypervisors', async (req) => {
+    authorize(req, `${HV}:list`, {});
+    return list(req, false);
+  });
+  app.get('/os-hypervisors/detail', async (req) => {
+    authorize(req, `${HV}:list-detail`, {});
+    return list(req, true);
+  });
 
   app.get('/os-hypervisors/statistics', async (req) => {
-    if (mv(req).gte('2.88')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (mv(req).gte('2.88')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
     authorize(req, `${HV}:statistics`, {});
-    const enabled = new Set((await listServices(svc)).filter((s) => s.binary === 'nova-compute' && !s.disabled).map((s) => s.host));
-    const stats = { count: 0, vcpus: 0, memory_mb: 0, local_gb: 0, vcpus_used: 0, memory_mb_used: 0, local_gb_used: 0, free_ram_mb: 0, free_disk_gb: 0, current_workload: 0, running_vms: 0, disk_available_least: 0 };
+    const enabled = new Set(
+      (await listServices(svc)).filter((s) => s.binary === 'nova-compute' && !s.disabled).map((s) => s.host),
+    );
+    const stats = {
+      count: 0,
+      vcpus: 0,
+      memory_mb: 0,
+      local_gb: 0,
+      vcpus_used: 0,
+      memory_mb_used: 0,
+      local_gb_used: 0,
+      free_ram_mb: 0,
+      free_disk_gb: 0,
+      current_workload: 0,
+      running_vms: 0,
+      disk_available_least: 0,
+    };
     for (const n of await nodes(svc)) {
       if (!enabled.has(n.host)) continue;
-      stats.count++; stats.vcpus += n.vcpus; stats.memory_mb += n.memory_mb; stats.local_gb += n.local_gb;
-      stats.vcpus_used += n.vcpus_used; stats.memory_mb_used += n.memory_mb_used; stats.local_gb_used += n.local_gb_used;
-      stats.free_ram_mb += n.memory_mb - n.memory_mb_used; stats.free_disk_gb += n.local_gb - n.local_gb_used;
-      stats.running_vms += n.running_vms; stats.disk_available_least += n.local_gb - n.local_gb_used;
+      stats.count++;
+      stats.vcpus += n.vcpus;
+      stats.memory_mb += n.memory_mb;
+      stats.local_gb += n.local_gb;
+      stats.vcpus_used += n.vcpus_used;
+      stats.memory_mb_used += n.memory_mb_used;
+      stats.local_gb_used += n.local_gb_used;
+      stats.free_ram_mb += n.memory_mb - n.memory_mb_used;
+      stats.free_disk_gb += n.local_gb - n.local_gb_used;
+      stats.running_vms += n.running_vms;
+      stats.disk_available_least += n.local_gb - n.local_gb_used;
     }
     return { hypervisor_statistics: stats };
   });
@@ -158,16 +263,25 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     let withServers = false;
     if (mv(req).gte('2.53')) {
       const q = queryOf(req);
-      for (const k of q.keys()) if (k !== 'with_servers') throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+      for (const k of q.keys())
+        if (k !== 'with_servers')
+          throw badRequest(
+            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+          );
       withServers = boolParam('with_servers', q.get('with_servers'));
     }
     authorize(req, `${HV}:show`, {});
     const { n, s } = await findNode(req, req.params.id);
-    return { hypervisor: view(req, svc, n, s, true, withServers ? await serversOn(svc, n.host) : undefined, withServers) };
+    return {
+      hypervisor: view(req, svc, n, s, true, withServers ? await serversOn(svc, n.host) : undefined, withServers),
+    };
   });
 
   app.get<{ Params: { id: string } }>('/os-hypervisors/:id/uptime', async (req) => {
-    if (mv(req).gte('2.88')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (mv(req).gte('2.88')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
     authorize(req, `${HV}:uptime`, {});
     const { n, s } = await findNode(req, req.params.id);
     if (!serviceIsUp(svc, s)) throw badRequest(`Compute service of ${n.host} is unavailable at this time.`);
@@ -187,13 +301,19 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   };
 
   app.get<{ Params: { pattern: string } }>('/os-hypervisors/:pattern/search', async (req) => {
-    if (mv(req).gte('2.53')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (mv(req).gte('2.53')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
     authorize(req, `${HV}:search`, {});
     return byPattern(req, req.params.pattern, false);
   });
 
   app.get<{ Params: { pattern: string } }>('/os-hypervisors/:pattern/servers', async (req) => {
-    if (mv(req).gte('2.53')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (mv(req).gte('2.53')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
     authorize(req, `${HV}:servers`, {});
     return byPattern(req, req.params.pattern, true);
   });

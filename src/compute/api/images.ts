@@ -12,29 +12,76 @@ const MAX_PROXY = '2.35';
 const MAX_META_PROXY = '2.38';
 
 /** Nova's filters → the image API's (property-* and changes-since translated as its glance client does). */
-const FILTERS: Record<string, string> = { name: 'name', status: 'status', 'changes-since': 'changes-since', server: 'property-instance_uuid', type: 'property-image_type', minRam: 'min_ram', minDisk: 'min_disk' };
+const FILTERS: Record<string, string> = {
+  name: 'name',
+  status: 'status',
+  'changes-since': 'changes-since',
+  server: 'property-instance_uuid',
+  type: 'property-image_type',
+  minRam: 'min_ram',
+  minDisk: 'min_disk',
+};
 
-const META = { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } }, additionalProperties: false };
-const METADATA_SCHEMA = { type: 'object', properties: { metadata: META }, required: ['metadata'], additionalProperties: false };
-const META_ITEM_SCHEMA = { type: 'object', properties: { meta: { ...META, minProperties: 1, maxProperties: 1 } }, required: ['meta'], additionalProperties: false };
+const META = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+};
+const METADATA_SCHEMA = {
+  type: 'object',
+  properties: { metadata: META },
+  required: ['metadata'],
+  additionalProperties: false,
+};
+const META_ITEM_SCHEMA = {
+  type: 'object',
+  properties: { meta: { ...META, minProperties: 1, maxProperties: 1 } },
+  required: ['meta'],
+  additionalProperties: false,
+};
 /** Nova's metadata_items quota on image properties (check_img_metadata_properties_quota). */
 const METADATA_ITEMS = 128;
 
-const STATUS: Record<string, string> = { active: 'ACTIVE', queued: 'SAVING', saving: 'SAVING', deleted: 'DELETED', pending_delete: 'DELETED', killed: 'ERROR' };
+const STATUS: Record<string, string> = {
+  active: 'ACTIVE',
+  queued: 'SAVING',
+  saving: 'SAVING',
+  deleted: 'DELETED',
+  pending_delete: 'DELETED',
+  killed: 'ERROR',
+};
 const PROGRESS: Record<string, number> = { queued: 25, saving: 50, active: 100 };
 
-interface ImageCall { status: number; body: any }
+interface ImageCall {
+  status: number;
+  body: any;
+}
 
-async function glance(svc: ComputeService, req: FastifyRequest, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ImageCall> {
+async function glance(
+  svc: ComputeService,
+  req: FastifyRequest,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<ImageCall> {
   const base = (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { 'X-Auth-Token': req.ctx?.token ?? '', Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
+    headers: {
+      'X-Auth-Token': req.ctx?.token ?? '',
+      Accept: 'application/json',
+      ...(body !== undefined ? { 'Content-Type': contentType } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
   let parsed: any;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
   return { status: res.status, body: parsed };
 }
 
@@ -45,7 +92,11 @@ async function baseOf(svc: ComputeService, req: FastifyRequest): Promise<Set<str
     const r = await glance(svc, req, 'GET', '/v2/schemas/image');
     if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status} for its image schema`);
     // Glance marks the common properties it documents (os_distro, instance_uuid, ...) is_base: false.
-    baseProperties = new Set(Object.entries(r.body?.properties ?? {}).filter(([, s]) => (s as any)?.is_base !== false).map(([k]) => k));
+    baseProperties = new Set(
+      Object.entries(r.body?.properties ?? {})
+        .filter(([, s]) => (s as any)?.is_base !== false)
+        .map(([k]) => k),
+    );
   }
   return baseProperties;
 }
@@ -76,16 +127,31 @@ function imageLinks(req: FastifyRequest, svcImageBase: string, id: string) {
 async function detailView(svc: ComputeService, req: FastifyRequest, image: any, imageBase: string) {
   const metadata = await propertiesOf(svc, req, image);
   const out: Record<string, unknown> = {
-    id: image.id, name: image.name ?? null, minRam: Number(image.min_ram ?? 0), minDisk: Number(image.min_disk ?? 0), metadata,
-    created: isoZ(image.created_at), updated: isoZ(image.updated_at), status: STATUS[image.status] ?? 'UNKNOWN',
-    progress: PROGRESS[image.status] ?? 0, 'OS-EXT-IMG-SIZE:size': image.size ?? 0, links: imageLinks(req, imageBase, image.id),
+    id: image.id,
+    name: image.name ?? null,
+    minRam: Number(image.min_ram ?? 0),
+    minDisk: Number(image.min_disk ?? 0),
+    metadata,
+    created: isoZ(image.created_at),
+    updated: isoZ(image.updated_at),
+    status: STATUS[image.status] ?? 'UNKNOWN',
+    progress: PROGRESS[image.status] ?? 0,
+    'OS-EXT-IMG-SIZE:size': image.size ?? 0,
+    links: imageLinks(req, imageBase, image.id),
   };
   const server = metadata.instance_uuid;
   if (typeof server === 'string') {
-    out.server = { id: server, links: [{ rel: 'self', href: `${req.baseUrl}/v2.1/servers/${server}` }, { rel: 'bookmark', href: `${req.baseUrl}/servers/${server}` }] };
+    out.server = {
+      id: server,
+      links: [
+        { rel: 'self', href: `${req.baseUrl}/v2.1/servers/${server}` },
+        { rel: 'bookmark', href: `${req.baseUrl}/servers/${server}` },
+      ],
+    };
   }
   const adc = metadata.auto_disk_config;
-  if (adc !== undefined && adc !== null) out['OS-DCF:diskConfig'] = /^(1|t|true|on|y|yes)$/i.test(String(adc)) ? 'AUTO' : 'MANUAL';
+  if (adc !== undefined && adc !== null)
+    out['OS-DCF:diskConfig'] = /^(1|t|true|on|y|yes)$/i.test(String(adc)) ? 'AUTO' : 'MANUAL';
   return out;
 }
 
@@ -96,16 +162,34 @@ function proxyVersion(req: FastifyRequest, max: string) {
 }
 
 /** Replaces the image's properties by `wanted` with a JSON patch (Nova's update with purge_props). */
-async function setProperties(svc: ComputeService, req: FastifyRequest, id: string, current: Record<string, unknown>, wanted: Record<string, unknown>) {
-  if (Object.keys(wanted).length > METADATA_ITEMS) throw forbidden(`Quota exceeded for metadata_items: Requested ${Object.keys(wanted).length}, but already used 0 of ${METADATA_ITEMS} metadata_items`);
+async function setProperties(
+  svc: ComputeService,
+  req: FastifyRequest,
+  id: string,
+  current: Record<string, unknown>,
+  wanted: Record<string, unknown>,
+) {
+  if (Object.keys(wanted).length > METADATA_ITEMS)
+    throw forbidden(
+      `Quota exceeded for metadata_items: Requested ${Object.keys(wanted).length}, but already used 0 of ${METADATA_ITEMS} metadata_items`,
+    );
   const ops: Array<Record<string, unknown>> = [];
   for (const k of Object.keys(current)) if (!(k in wanted)) ops.push({ op: 'remove', path: `/${k}` });
-  for (const [k, v] of Object.entries(wanted)) if (current[k] !== v) ops.push({ op: k in current ? 'replace' : 'add', path: `/${k}`, value: v });
+  for (const [k, v] of Object.entries(wanted))
+    if (current[k] !== v) ops.push({ op: k in current ? 'replace' : 'add', path: `/${k}`, value: v });
   if (!ops.length) return;
-  const r = await glance(svc, req, 'PATCH', `/v2/images/${encodeURIComponent(id)}`, ops, 'application/openstack-images-v2.1-json-patch');
+  const r = await glance(
+    svc,
+    req,
+    'PATCH',
+    `/v2/images/${encodeURIComponent(id)}`,
+    ops,
+    'application/openstack-images-v2.1-json-patch',
+  );
   if (r.status === 403) throw forbidden('You are not authorized to access image ' + id + '.');
   if (r.status === 404) throw notFound('Image not found.');
-  if (r.status === 400 || r.status === 409 || r.status === 413) throw badRequest(typeof r.body === 'string' ? r.body : (r.body?.message ?? `image service answered ${r.status}`));
+  if (r.status === 400 || r.status === 409 || r.status === 413)
+    throw badRequest(typeof r.body === 'string' ? r.body : (r.body?.message ?? `image service answered ${r.status}`));
   if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status}`);
 }
 
@@ -126,7 +210,10 @@ function routes(app: FastifyInstance, svc: ComputeService) {
       else if (name.startsWith('property-')) out.set(name.slice('property-'.length), value);
       else out.set(name, value);
     }
-    for (const p of ['limit', 'marker']) { const v = q.get(p); if (v !== null) out.set(p, v); }
+    for (const p of ['limit', 'marker']) {
+      const v = q.get(p);
+      if (v !== null) out.set(p, v);
+    }
     const limit = q.get('limit');
     if (limit !== null && !/^\d+$/.test(limit)) throw badRequest('limit param must be an integer');
     const r = await glance(svc, req, 'GET', `/v2/images?${out.toString()}`);
@@ -141,7 +228,9 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     if (limit !== null && images.length && images.length >= Number(limit)) {
       const next = new URLSearchParams(q);
       next.set('marker', images[images.length - 1].id);
-      body.images_links = [{ rel: 'next', href: `${req.baseUrl}/v2.1/images${detail ? '/detail' : ''}?${next.toString()}` }];
+      body.images_links = [
+        { rel: 'next', href: `${req.baseUrl}/v2.1/images${detail ? '/detail' : ''}?${next.toString()}` },
+      ];
     }
     return body;
   };

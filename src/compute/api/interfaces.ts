@@ -20,16 +20,37 @@ const TAG = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' }
 
 function createSchema(tag: boolean) {
   const props: Record<string, unknown> = {
-    net_id: UUID, port_id: UUID,
-    fixed_ips: { type: 'array', minItems: 1, maxItems: 1, items: { type: 'object', properties: { ip_address: { type: 'string' } }, required: ['ip_address'], additionalProperties: false } },
+    net_id: UUID,
+    port_id: UUID,
+    fixed_ips: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 1,
+      items: {
+        type: 'object',
+        properties: { ip_address: { type: 'string' } },
+        required: ['ip_address'],
+        additionalProperties: false,
+      },
+    },
   };
   if (tag) props.tag = TAG;
-  return { type: 'object', properties: { interfaceAttachment: { type: 'object', properties: props, additionalProperties: false } }, additionalProperties: false };
+  return {
+    type: 'object',
+    properties: { interfaceAttachment: { type: 'object', properties: props, additionalProperties: false } },
+    additionalProperties: false,
+  };
 }
 
 /** _translate_interface_attachment_view; the tag (2.70) is the one given at attach (or at boot). */
 function attachmentView(port: any, inst: Instance | null, showTag: boolean) {
-  const out: Record<string, unknown> = { net_id: port.network_id, port_id: port.id, mac_addr: port.mac_address, port_state: port.status, fixed_ips: port.fixed_ips ?? null };
+  const out: Record<string, unknown> = {
+    net_id: port.network_id,
+    port_id: port.id,
+    mac_addr: port.mac_address,
+    port_state: port.status,
+    fixed_ips: port.fixed_ips ?? null,
+  };
   if (showTag) {
     const vif = inst?.network_info.find((v) => v.port_id === port.id);
     const requested = inst?.requested_networks.find((r) => r.port_id === port.id);
@@ -41,8 +62,10 @@ function attachmentView(port: any, inst: Instance | null, showTag: boolean) {
 /** compute.api's check_instance_lock and check_instance_state for (de)attaching a port. */
 function checkAttachable(req: FastifyRequest, inst: Instance, action: string) {
   if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
-  if (!['active', 'paused', 'stopped'].includes(inst.vm_state)) throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-  if (inst.task_state !== null) throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
+  if (!['active', 'paused', 'stopped'].includes(inst.vm_state))
+    throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+  if (inst.task_state !== null)
+    throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
   if (!inst.host) throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
 }
 
@@ -54,7 +77,8 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     if (r.status === 404 || r.status === 400) throw notFound(`Port id ${portId} could not be found.`);
     if (r.status === 403) throw forbidden(neutronMessage(r));
     if (r.status !== 200) throw unexpected(r, `GET port ${portId}`);
-    if (r.body.port.device_id !== inst.uuid) throw notFound(`Instance ${inst.uuid} does not have a port with id ${portId}`);
+    if (r.body.port.device_id !== inst.uuid)
+      throw notFound(`Instance ${inst.uuid} does not have a port with id ${portId}`);
     return { interfaceAttachment: attachmentView(r.body.port, inst, mv(req).gte('2.70')) };
   };
 
@@ -62,7 +86,7 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     const inst = await visibleServer(svc, req, req.params.id);
     authorize(req, POLICY('list'), { project_id: inst.project_id });
     const r = await neutron(svc, req)('GET', `/v2.0/ports?device_id=${inst.uuid}`);
-    if (r.status !== 200) throw unexpected(r, 'listing the server\'s ports');
+    if (r.status !== 200) throw unexpected(r, "listing the server's ports");
     return { interfaceAttachments: (r.body.ports as any[]).map((p) => attachmentView(p, inst, mv(req).gte('2.70'))) };
   });
 
@@ -73,7 +97,8 @@ function routes(app: FastifyInstance, svc: ComputeService) {
   });
 
   app.post<P>('/servers/:id/os-interface', async (req) => {
-    const body = req.body === undefined || req.body === null ? {} : validateBody<any>(req, createSchema(mv(req).gte('2.49')));
+    const body =
+      req.body === undefined || req.body === null ? {} : validateBody<any>(req, createSchema(mv(req).gte('2.49')));
     const att = body.interfaceAttachment ?? {};
     if (att.fixed_ips) checkIp('ip_address', att.fixed_ips[0].ip_address);
     const inst = await visibleServer(svc, req, req.params.id);
@@ -85,7 +110,13 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     if (requestedIp && !networkId) throw badRequest('Must input network_id when request IP address');
     checkAttachable(req, inst, 'attach_interface');
     const { store } = serverParts(svc);
-    await store.startAction({ instance_uuid: inst.uuid, action: 'attach_interface', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    await store.startAction({
+      instance_uuid: inst.uuid,
+      action: 'attach_interface',
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
     const call = neutron(svc, req);
     // What the caller asks for is checked with the caller's token (allocate_for_instance's validation).
     let network = networkId;
@@ -94,9 +125,11 @@ function routes(app: FastifyInstance, svc: ComputeService) {
       if (p.status === 404) throw notFound(`Port id ${portId} could not be found.`);
       if (p.status !== 200) throw unexpected(p, `GET port ${portId}`);
       const port = p.body.port;
-      if ((port.tenant_id ?? port.project_id) !== inst.project_id) throw badRequest(`Port ${portId} not usable for instance ${inst.uuid}.`);
+      if ((port.tenant_id ?? port.project_id) !== inst.project_id)
+        throw badRequest(`Port ${portId} not usable for instance ${inst.uuid}.`);
       if (port.device_id) throw conflict(`Port ${portId} is still in use.`);
-      if (!(port.fixed_ips ?? []).length && port.ip_allocation !== 'deferred') throw badRequest(`Port ${portId} requires a FixedIP in order to be used.`);
+      if (!(port.fixed_ips ?? []).length && port.ip_allocation !== 'deferred')
+        throw badRequest(`Port ${portId} requires a FixedIP in order to be used.`);
     } else {
       let nets: any[];
       if (networkId) {
@@ -107,19 +140,36 @@ function routes(app: FastifyInstance, svc: ComputeService) {
       } else {
         const own = await call('GET', `/v2.0/networks?tenant_id=${encodeURIComponent(inst.project_id)}&shared=False`);
         const shared = await call('GET', '/v2.0/networks?shared=True');
-        if (own.status !== 200 || shared.status !== 200) throw unexpected(own.status !== 200 ? own : shared, 'listing networks');
+        if (own.status !== 200 || shared.status !== 200)
+          throw unexpected(own.status !== 200 ? own : shared, 'listing networks');
         nets = [...own.body.networks, ...shared.body.networks];
-        if (!nets.length) throw badRequest(`No specific network was requested and none are available for project '${inst.project_id}'.`);
-        if (nets.length > 1) throw badRequest('Multiple possible networks found, use a Network ID to be more specific.');
+        if (!nets.length)
+          throw badRequest(
+            `No specific network was requested and none are available for project '${inst.project_id}'.`,
+          );
+        if (nets.length > 1)
+          throw badRequest('Multiple possible networks found, use a Network ID to be more specific.');
         network = nets[0].id;
       }
       const n = nets[0];
-      if (n['router:external'] && !n.shared && !req.allowed('network:attach_external_network', { project_id: inst.project_id })) {
+      if (
+        n['router:external'] &&
+        !n.shared &&
+        !req.allowed('network:attach_external_network', { project_id: inst.project_id })
+      ) {
         throw forbidden(`It is not allowed to create an interface on external network ${n.id}`);
       }
-      if (!(n.subnets ?? []).length) throw badRequest(`Network ${n.id} requires a subnet in order to boot instances on.`);
+      if (!(n.subnets ?? []).length)
+        throw badRequest(`Network ${n.id} requires a subnet in order to boot instances on.`);
     }
-    const request: AttachRequest = { uuid: inst.uuid, request_id: req.id, network_id: portId ? null : network, port_id: portId, requested_ip: requestedIp, tag: att.tag ?? null };
+    const request: AttachRequest = {
+      uuid: inst.uuid,
+      request_id: req.id,
+      network_id: portId ? null : network,
+      port_id: portId,
+      requested_ip: requestedIp,
+      tag: att.tag ?? null,
+    };
     let answer: AttachAnswer;
     try {
       answer = await svc.ctx.bus.call<AttachAnswer>(`compute.${inst.host}`, 'attach_interface', request, {}, 300_000);
@@ -135,8 +185,18 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     authorize(req, POLICY('delete'), { project_id: inst.project_id });
     checkAttachable(req, inst, 'detach_interface');
     const { store } = serverParts(svc);
-    await store.startAction({ instance_uuid: inst.uuid, action: 'detach_interface', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'detach_interface', { uuid: inst.uuid, request_id: req.id, port_id: req.params.port });
+    await store.startAction({
+      instance_uuid: inst.uuid,
+      action: 'detach_interface',
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
+    svc.ctx.bus.cast(`compute.${inst.host}`, 'detach_interface', {
+      uuid: inst.uuid,
+      request_id: req.id,
+      port_id: req.params.port,
+    });
     return reply.code(202).send();
   });
 }

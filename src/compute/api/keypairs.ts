@@ -21,15 +21,24 @@ const run = promisify(execFile);
 const KP = 'os_compute_api:os-keypairs';
 
 export interface Keypair {
-  id: number; name: string; user_id: string; fingerprint: string; public_key: string; type: 'ssh' | 'x509';
-  created_at: string; updated_at: string | null;
+  id: number;
+  name: string;
+  user_id: string;
+  fingerprint: string;
+  public_key: string;
+  type: 'ssh' | 'x509';
+  created_at: string;
+  updated_at: string | null;
 }
 
 const migrations: Record<string, Migration> = {
   '001_keypairs': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('key_pairs')
-        .addColumn('id', serialType(db), (c) => (serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      await db.schema
+        .createTable('key_pairs')
+        .addColumn('id', serialType(db), (c) =>
+          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
@@ -45,22 +54,45 @@ const migrations: Record<string, Migration> = {
 
 export class KeypairStore {
   constructor(private db: Kysely<any>) {}
-  private row = (r: any): Keypair => ({ id: Number(r.id), name: r.name, user_id: r.user_id, fingerprint: r.fingerprint, public_key: r.public_key, type: r.type, created_at: r.created_at, updated_at: r.updated_at ?? null });
+  private row = (r: any): Keypair => ({
+    id: Number(r.id),
+    name: r.name,
+    user_id: r.user_id,
+    fingerprint: r.fingerprint,
+    public_key: r.public_key,
+    type: r.type,
+    created_at: r.created_at,
+    updated_at: r.updated_at ?? null,
+  });
 
   async get(userId: string, name: string): Promise<Keypair | undefined> {
-    const r = await this.db.selectFrom('key_pairs').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('key_pairs')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('name', '=', name)
+      .executeTakeFirst();
     return r ? this.row(r) : undefined;
   }
   async list(userId: string): Promise<Keypair[]> {
-    return (await this.db.selectFrom('key_pairs').selectAll().where('user_id', '=', userId).orderBy('name').execute()).map(this.row);
+    return (
+      await this.db.selectFrom('key_pairs').selectAll().where('user_id', '=', userId).orderBy('name').execute()
+    ).map(this.row);
   }
   async count(userId: string): Promise<number> {
-    const r = await this.db.selectFrom('key_pairs').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', userId).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('key_pairs')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
   async create(k: Omit<Keypair, 'id' | 'created_at' | 'updated_at'>): Promise<Keypair> {
     try {
-      await this.db.insertInto('key_pairs').values({ ...k, created_at: now() }).execute();
+      await this.db
+        .insertInto('key_pairs')
+        .values({ ...k, created_at: now() })
+        .execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`Key pair '${k.name}' already exists.`);
       throw e;
@@ -68,14 +100,21 @@ export class KeypairStore {
     return (await this.get(k.user_id, k.name))!;
   }
   async destroy(userId: string, name: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('key_pairs').where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('key_pairs')
+      .where('user_id', '=', userId)
+      .where('name', '=', name)
+      .executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 }
 
 export function keypairStore(svc: ComputeService): KeypairStore {
   let s = svc.parts.get('keypairs') as KeypairStore | undefined;
-  if (!s) { s = new KeypairStore(svc.db); svc.parts.set('keypairs', s); }
+  if (!s) {
+    s = new KeypairStore(svc.db);
+    svc.parts.set('keypairs', s);
+  }
   return s;
 }
 
@@ -92,7 +131,12 @@ function sshString(buf: Buffer, off: number): [Buffer, number] {
 
 const SSH_KEY_TYPES: Record<string, number> = {
   // the number of further fields each key type's blob carries
-  'ssh-rsa': 2, 'ssh-dss': 4, 'ssh-ed25519': 1, 'ecdsa-sha2-nistp256': 2, 'ecdsa-sha2-nistp384': 2, 'ecdsa-sha2-nistp521': 2,
+  'ssh-rsa': 2,
+  'ssh-dss': 4,
+  'ssh-ed25519': 1,
+  'ecdsa-sha2-nistp256': 2,
+  'ecdsa-sha2-nistp384': 2,
+  'ecdsa-sha2-nistp521': 2,
 };
 
 /** The MD5 fingerprint of an OpenSSH public key (nova.crypto.generate_fingerprint); 400 if it is not one. */
@@ -118,33 +162,76 @@ export function x509Fingerprint(pem: string): string {
   try {
     return new X509Certificate(pem).fingerprint.toLowerCase();
   } catch (e) {
-    throw badRequest(`Keypair data is invalid: failed to generate X509 fingerprint. Error message: ${(e as Error).message}`);
+    throw badRequest(
+      `Keypair data is invalid: failed to generate X509 fingerprint. Error message: ${(e as Error).message}`,
+    );
   }
 }
 
 const sshMpint = (b: Buffer) => (b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
-const sshField = (b: Buffer) => { const len = Buffer.alloc(4); len.writeUInt32BE(b.length); return Buffer.concat([len, b]); };
+const sshField = (b: Buffer) => {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(b.length);
+  return Buffer.concat([len, b]);
+};
 
 /** A new RSA key pair as nova.crypto.generate_key_pair gives it: PEM private key, OpenSSH public key. */
 export function generateSshKey(): { privateKey: string; publicKey: string; fingerprint: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
   const jwk = publicKey.export({ format: 'jwk' });
-  const e = Buffer.from(jwk.e!, 'base64url'), n = Buffer.from(jwk.n!, 'base64url');
+  const e = Buffer.from(jwk.e!, 'base64url'),
+    n = Buffer.from(jwk.n!, 'base64url');
   const blob = Buffer.concat([sshField(Buffer.from('ssh-rsa')), sshField(sshMpint(e)), sshField(sshMpint(n))]);
   const pub = `ssh-rsa ${blob.toString('base64')} Generated-by-Nova`;
-  return { privateKey: privateKey.export({ format: 'pem', type: 'pkcs1' }) as string, publicKey: pub, fingerprint: sshFingerprint(pub) };
+  return {
+    privateKey: privateKey.export({ format: 'pem', type: 'pkcs1' }) as string,
+    publicKey: pub,
+    fingerprint: sshFingerprint(pub),
+  };
 }
 
 /** A self-signed client certificate for WinRM (nova.crypto.generate_winrm_x509_cert), by openssl. */
-export async function generateX509(userId: string): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
+export async function generateX509(
+  userId: string,
+): Promise<{ privateKey: string; publicKey: string; fingerprint: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-x509-'));
   try {
-    const conf = path.join(dir, 'req.conf'), key = path.join(dir, 'key.pem'), cert = path.join(dir, 'cert.pem'), p12 = path.join(dir, 'key.p12');
-    fs.writeFileSync(conf, `distinguished_name = req_distinguished_name\n[req_distinguished_name]\n[v3_req_client]\nextendedKeyUsage = clientAuth\nsubjectAltName = otherName:1.3.6.1.4.1.311.20.2.3;UTF8:${userId}@localhost\n`);
-    await run('openssl', ['req', '-x509', '-nodes', '-days', '3650', '-config', conf, '-newkey', 'rsa:2048', '-outform', 'PEM', '-keyout', key, '-out', cert, '-subj', `/CN=${userId}`, '-extensions', 'v3_req_client']);
+    const conf = path.join(dir, 'req.conf'),
+      key = path.join(dir, 'key.pem'),
+      cert = path.join(dir, 'cert.pem'),
+      p12 = path.join(dir, 'key.p12');
+    fs.writeFileSync(
+      conf,
+      `distinguished_name = req_distinguished_name\n[req_distinguished_name]\n[v3_req_client]\nextendedKeyUsage = clientAuth\nsubjectAltName = otherName:1.3.6.1.4.1.311.20.2.3;UTF8:${userId}@localhost\n`,
+    );
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-nodes',
+      '-days',
+      '3650',
+      '-config',
+      conf,
+      '-newkey',
+      'rsa:2048',
+      '-outform',
+      'PEM',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      `/CN=${userId}`,
+      '-extensions',
+      'v3_req_client',
+    ]);
     await run('openssl', ['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', p12, '-password', 'pass:']);
     const certificate = fs.readFileSync(cert, 'utf8');
-    return { privateKey: fs.readFileSync(p12).toString('base64'), publicKey: certificate, fingerprint: x509Fingerprint(certificate) };
+    return {
+      privateKey: fs.readFileSync(p12).toString('base64'),
+      publicKey: certificate,
+      fingerprint: x509Fingerprint(certificate),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -153,26 +240,52 @@ export async function generateX509(userId: string): Promise<{ privateKey: string
 // ---- the API ------------------------------------------------------------------------------
 
 const schema = (props: Record<string, unknown>, required = ['name']) => ({
-  type: 'object', required: ['keypair'], additionalProperties: false,
-  properties: { keypair: { type: 'object', required, additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, public_key: { type: 'string' }, ...props } } },
+  type: 'object',
+  required: ['keypair'],
+  additionalProperties: false,
+  properties: {
+    keypair: {
+      type: 'object',
+      required,
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, public_key: { type: 'string' }, ...props },
+    },
+  },
 });
 const CREATE_21 = schema({});
 const CREATE_22 = schema({ type: { type: 'string', enum: ['ssh', 'x509'] } });
 const CREATE_210 = schema({ type: { type: 'string', enum: ['ssh', 'x509'] }, user_id: { type: 'string' } });
-const CREATE_292 = schema({ type: { type: 'string', enum: ['ssh', 'x509'] }, user_id: { type: 'string' } }, ['name', 'public_key']);
+const CREATE_292 = schema({ type: { type: 'string', enum: ['ssh', 'x509'] }, user_id: { type: 'string' } }, [
+  'name',
+  'public_key',
+]);
 
 function checkKeypairName(name: string, v292: boolean) {
   const safe = v292 ? /^[@._\- 0-9a-zA-Z]*$/ : /^[_\- 0-9a-zA-Z]*$/;
-  const chars = v292 ? '@._- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ' : '_- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  if (/^\s/.test(name) || /\s$/.test(name)) throw badRequest(`Invalid input for field/attribute name. Value: ${name}. ${py(name)} is not a 'name'`);
-  if (!safe.test(name)) throw badRequest(`Invalid input for field/attribute name. Value: ${name}. An invalid 'name' value was provided. The name must be: Only expected characters: [${chars}]`);
+  const chars = v292
+    ? '@._- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+    : '_- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  if (/^\s/.test(name) || /\s$/.test(name))
+    throw badRequest(`Invalid input for field/attribute name. Value: ${name}. ${py(name)} is not a 'name'`);
+  if (!safe.test(name))
+    throw badRequest(
+      `Invalid input for field/attribute name. Value: ${name}. An invalid 'name' value was provided. The name must be: Only expected characters: [${chars}]`,
+    );
 }
 
 function view(k: Keypair, fields: string[], privateKey?: string) {
   const all: Record<string, unknown> = {
-    name: k.name, public_key: k.public_key, fingerprint: k.fingerprint, user_id: k.user_id, type: k.type,
-    created_at: novaTime(k.created_at), updated_at: novaTime(k.updated_at),
-    deleted: false, deleted_at: null, id: k.id, private_key: privateKey,
+    name: k.name,
+    public_key: k.public_key,
+    fingerprint: k.fingerprint,
+    user_id: k.user_id,
+    type: k.type,
+    created_at: novaTime(k.created_at),
+    updated_at: novaTime(k.updated_at),
+    deleted: false,
+    deleted_at: null,
+    id: k.id,
+    private_key: privateKey,
   };
   return Object.fromEntries(fields.map((f) => [f, all[f]]));
 }
@@ -180,8 +293,13 @@ function view(k: Keypair, fields: string[], privateKey?: string) {
 /** The query's user_id (2.10+), and 2.75's refusal of unknown parameters. */
 function userParam(req: FastifyRequest, allowed: string[]): string | undefined {
   const q = queryOf(req);
-  if (mv(req).gte('2.75')) for (const k of q.keys()) if (!allowed.includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
-  return mv(req).gte('2.10') ? (q.getAll('user_id')[0] || undefined) : undefined;
+  if (mv(req).gte('2.75'))
+    for (const k of q.keys())
+      if (!allowed.includes(k))
+        throw badRequest(
+          `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+        );
+  return mv(req).gte('2.10') ? q.getAll('user_id')[0] || undefined : undefined;
 }
 
 function registerRoutes(app: FastifyInstance, svc: ComputeService) {
@@ -190,7 +308,10 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
   app.post('/os-keypairs', async (req, reply) => {
     const v = mv(req);
-    const body = validateBody<any>(req, v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21);
+    const body = validateBody<any>(
+      req,
+      v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
+    );
     const p = body.keypair;
     checkKeypairName(p.name, v.gte('2.92'));
     const name = String(p.name).trim();
@@ -199,7 +320,12 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     authorize(req, `${KP}:create`, { user_id: userId });
     try {
       const used = await store.count(userId);
-      await quotas.check(req.ctx?.projectId ?? '', userId, { key_pairs: 1 }, { project: { key_pairs: used }, user: { key_pairs: used } });
+      await quotas.check(
+        req.ctx?.projectId ?? '',
+        userId,
+        { key_pairs: 1 },
+        { project: { key_pairs: used }, user: { key_pairs: used } },
+      );
     } catch (e) {
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
       throw e;
@@ -208,7 +334,12 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const recheck = async (k: Keypair) => {
       const used = await store.count(userId);
       try {
-        await quotas.check(req.ctx?.projectId ?? '', userId, { key_pairs: 0 }, { project: { key_pairs: used }, user: { key_pairs: used } });
+        await quotas.check(
+          req.ctx?.projectId ?? '',
+          userId,
+          { key_pairs: 0 },
+          { project: { key_pairs: used }, user: { key_pairs: used } },
+        );
       } catch (e) {
         await store.destroy(userId, k.name);
         if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
@@ -227,7 +358,14 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     }
     await recheck(kp);
     reply.code(v.gte('2.2') ? 201 : 200);
-    const fields = [...(priv !== undefined ? ['private_key'] : []), ...(v.gte('2.2') ? ['type'] : []), 'name', 'public_key', 'fingerprint', 'user_id'];
+    const fields = [
+      ...(priv !== undefined ? ['private_key'] : []),
+      ...(v.gte('2.2') ? ['type'] : []),
+      'name',
+      'public_key',
+      'fingerprint',
+      'user_id',
+    ];
     return { keypair: view(kp, fields, priv) };
   });
 
@@ -259,14 +397,26 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     authorize(req, `${KP}:show`, { user_id: userId });
     const k = await store.get(userId, req.params.name);
     if (!k) throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
-    const fields = ['name', 'public_key', 'fingerprint', 'user_id', 'created_at', 'deleted', 'deleted_at', 'id', 'updated_at', ...(mv(req).gte('2.2') ? ['type'] : [])];
+    const fields = [
+      'name',
+      'public_key',
+      'fingerprint',
+      'user_id',
+      'created_at',
+      'deleted',
+      'deleted_at',
+      'id',
+      'updated_at',
+      ...(mv(req).gte('2.2') ? ['type'] : []),
+    ];
     return { keypair: view(k, fields) };
   });
 
   app.delete<{ Params: { name: string } }>('/os-keypairs/:name', async (req, reply) => {
     const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
     authorize(req, `${KP}:delete`, { user_id: userId });
-    if (!(await store.destroy(userId, req.params.name))) throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
+    if (!(await store.destroy(userId, req.params.name)))
+      throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
     reply.code(mv(req).gte('2.2') ? 204 : 202).send();
   });
 }

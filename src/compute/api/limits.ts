@@ -7,14 +7,26 @@ import { authorize, badRequest, mv, queryOf } from './common.ts';
 import { quotaEngine } from './quotas.ts';
 
 const NAMES: Record<string, string[]> = {
-  ram: ['maxTotalRAMSize'], instances: ['maxTotalInstances'], cores: ['maxTotalCores'], key_pairs: ['maxTotalKeypairs'],
-  floating_ips: ['maxTotalFloatingIps'], metadata_items: ['maxServerMeta', 'maxImageMeta'], injected_files: ['maxPersonality'],
-  injected_file_content_bytes: ['maxPersonalitySize'], security_groups: ['maxSecurityGroups'], security_group_rules: ['maxSecurityGroupRules'],
-  server_groups: ['maxServerGroups'], server_group_members: ['maxServerGroupMembers'],
+  ram: ['maxTotalRAMSize'],
+  instances: ['maxTotalInstances'],
+  cores: ['maxTotalCores'],
+  key_pairs: ['maxTotalKeypairs'],
+  floating_ips: ['maxTotalFloatingIps'],
+  metadata_items: ['maxServerMeta', 'maxImageMeta'],
+  injected_files: ['maxPersonality'],
+  injected_file_content_bytes: ['maxPersonalitySize'],
+  security_groups: ['maxSecurityGroups'],
+  security_group_rules: ['maxSecurityGroupRules'],
+  server_groups: ['maxServerGroups'],
+  server_group_members: ['maxServerGroupMembers'],
 };
 const USED: Record<string, string> = {
-  totalRAMUsed: 'ram', totalCoresUsed: 'cores', totalInstancesUsed: 'instances', totalFloatingIpsUsed: 'floating_ips',
-  totalSecurityGroupsUsed: 'security_groups', totalServerGroupsUsed: 'server_groups',
+  totalRAMUsed: 'ram',
+  totalCoresUsed: 'cores',
+  totalInstancesUsed: 'instances',
+  totalFloatingIpsUsed: 'floating_ips',
+  totalSecurityGroupsUsed: 'security_groups',
+  totalServerGroupsUsed: 'server_groups',
 };
 const FILTERED_2_36 = ['floating_ips', 'security_groups', 'security_group_rules'];
 const FILTERED_2_57 = [...FILTERED_2_36, 'injected_files', 'injected_file_content_bytes'];
@@ -24,7 +36,12 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get('/limits', async (req) => {
     const v = mv(req);
     const q = queryOf(req);
-    if (v.gte('2.75')) for (const k of q.keys()) if (k !== 'tenant_id') throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+    if (v.gte('2.75'))
+      for (const k of q.keys())
+        if (k !== 'tenant_id')
+          throw badRequest(
+            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+          );
     authorize(req, 'os_compute_api:limits', {});
     let projectId = req.ctx?.projectId ?? '';
     if (q.has('tenant_id')) {

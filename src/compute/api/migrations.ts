@@ -15,17 +15,37 @@ import { serverParts } from './servers.ts';
 export type MigrationType = 'migration' | 'resize' | 'live-migration' | 'evacuation';
 
 export interface Migration {
-  id: number; uuid: string; instance_uuid: string; migration_type: MigrationType; status: string;
-  source_compute: string | null; source_node: string | null; dest_compute: string | null; dest_node: string | null; dest_host: string | null;
-  old_instance_type_id: number | null; new_instance_type_id: number | null;
+  id: number;
+  uuid: string;
+  instance_uuid: string;
+  migration_type: MigrationType;
+  status: string;
+  source_compute: string | null;
+  source_node: string | null;
+  dest_compute: string | null;
+  dest_node: string | null;
+  dest_host: string | null;
+  old_instance_type_id: number | null;
+  new_instance_type_id: number | null;
   /** The flavors before and after (Nova keeps them on the instance as old_flavor/new_flavor). */
-  old_flavor: Flavor | null; new_flavor: Flavor | null;
+  old_flavor: Flavor | null;
+  new_flavor: Flavor | null;
   /** The vm_state before the move (Nova's system_metadata old_vm_state), to come back to. */
   old_vm_state: string | null;
-  memory_total: number | null; memory_processed: number | null; memory_remaining: number | null;
-  disk_total: number | null; disk_processed: number | null; disk_remaining: number | null;
-  hidden: boolean; cross_cell_move: boolean; user_id: string | null; project_id: string | null;
-  created_at: string; updated_at: string | null; deleted_at: string | null; deleted: boolean;
+  memory_total: number | null;
+  memory_processed: number | null;
+  memory_remaining: number | null;
+  disk_total: number | null;
+  disk_processed: number | null;
+  disk_remaining: number | null;
+  hidden: boolean;
+  cross_cell_move: boolean;
+  user_id: string | null;
+  project_id: string | null;
+  created_at: string;
+  updated_at: string | null;
+  deleted_at: string | null;
+  deleted: boolean;
 }
 
 /** Live migration statuses in which it can be shown, forced or aborted (Nova's in-progress list). */
@@ -34,7 +54,8 @@ export const LIVE_IN_PROGRESS = ['queued', 'preparing', 'running', 'post-migrati
 const migrations = {
   '001_migrations': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('migrations')
+      await db.schema
+        .createTable('migrations')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
@@ -65,7 +86,11 @@ const migrations = {
         .addColumn('deleted_at', 'varchar(32)')
         .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
-      await db.schema.createIndex('migrations_instance').on('migrations').columns(['instance_uuid', 'status']).execute();
+      await db.schema
+        .createIndex('migrations_instance')
+        .on('migrations')
+        .columns(['instance_uuid', 'status'])
+        .execute();
       await db.schema.createIndex('migrations_created').on('migrations').columns(['created_at', 'id']).execute();
     },
   },
@@ -74,45 +99,100 @@ const migrations = {
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 function rowToMigration(r: any): Migration {
   return {
-    ...r, id: Number(r.id), old_instance_type_id: num(r.old_instance_type_id), new_instance_type_id: num(r.new_instance_type_id),
-    old_flavor: r.old_flavor ? JSON.parse(r.old_flavor) : null, new_flavor: r.new_flavor ? JSON.parse(r.new_flavor) : null,
-    memory_total: num(r.memory_total), memory_processed: num(r.memory_processed), memory_remaining: num(r.memory_remaining),
-    disk_total: num(r.disk_total), disk_processed: num(r.disk_processed), disk_remaining: num(r.disk_remaining),
-    hidden: bool(r.hidden), cross_cell_move: bool(r.cross_cell_move), deleted: bool(r.deleted),
+    ...r,
+    id: Number(r.id),
+    old_instance_type_id: num(r.old_instance_type_id),
+    new_instance_type_id: num(r.new_instance_type_id),
+    old_flavor: r.old_flavor ? JSON.parse(r.old_flavor) : null,
+    new_flavor: r.new_flavor ? JSON.parse(r.new_flavor) : null,
+    memory_total: num(r.memory_total),
+    memory_processed: num(r.memory_processed),
+    memory_remaining: num(r.memory_remaining),
+    disk_total: num(r.disk_total),
+    disk_processed: num(r.disk_processed),
+    disk_remaining: num(r.disk_remaining),
+    hidden: bool(r.hidden),
+    cross_cell_move: bool(r.cross_cell_move),
+    deleted: bool(r.deleted),
   };
 }
 
 export interface MigrationFilters {
-  host?: string; status?: string; instance_uuid?: string; source_compute?: string; migration_type?: string; hidden?: boolean;
-  user_id?: string; project_id?: string; changes_since?: string; changes_before?: string;
+  host?: string;
+  status?: string;
+  instance_uuid?: string;
+  source_compute?: string;
+  migration_type?: string;
+  hidden?: boolean;
+  user_id?: string;
+  project_id?: string;
+  changes_since?: string;
+  changes_before?: string;
 }
 
 /** The `migrations` table, shared by the API, the move conductor and the agents. */
 export class MigrationStore {
   constructor(readonly db: Kysely<any>) {}
 
-  async create(m: { instance: Instance; type: MigrationType; status: string; dest_compute?: string | null; old_flavor?: Flavor; new_flavor?: Flavor; user_id?: string | null; project_id?: string | null }): Promise<Migration> {
+  async create(m: {
+    instance: Instance;
+    type: MigrationType;
+    status: string;
+    dest_compute?: string | null;
+    old_flavor?: Flavor;
+    new_flavor?: Flavor;
+    user_id?: string | null;
+    project_id?: string | null;
+  }): Promise<Migration> {
     const t = now();
     const typeId = async (f?: Flavor) => {
       if (!f) return null;
-      const r = await this.db.selectFrom('flavors').select('id').where('flavorid', '=', f.id).executeTakeFirst().catch(() => undefined);
+      const r = await this.db
+        .selectFrom('flavors')
+        .select('id')
+        .where('flavorid', '=', f.id)
+        .executeTakeFirst()
+        .catch(() => undefined);
       return r ? Number(r.id) : null;
     };
     const uuid = randomUUID();
-    await this.db.insertInto('migrations').values({
-      uuid, instance_uuid: m.instance.uuid, migration_type: m.type, status: m.status,
-      source_compute: m.instance.host, source_node: m.instance.node, dest_compute: m.dest_compute ?? null, dest_node: null, dest_host: null,
-      old_instance_type_id: await typeId(m.old_flavor), new_instance_type_id: await typeId(m.new_flavor),
-      old_flavor: m.old_flavor ? JSON.stringify(m.old_flavor) : null, new_flavor: m.new_flavor ? JSON.stringify(m.new_flavor) : null,
-      old_vm_state: m.instance.vm_state, hidden: 0, cross_cell_move: 0, user_id: m.user_id ?? null, project_id: m.project_id ?? null,
-      created_at: t, updated_at: t, deleted: 0,
-    }).execute();
+    await this.db
+      .insertInto('migrations')
+      .values({
+        uuid,
+        instance_uuid: m.instance.uuid,
+        migration_type: m.type,
+        status: m.status,
+        source_compute: m.instance.host,
+        source_node: m.instance.node,
+        dest_compute: m.dest_compute ?? null,
+        dest_node: null,
+        dest_host: null,
+        old_instance_type_id: await typeId(m.old_flavor),
+        new_instance_type_id: await typeId(m.new_flavor),
+        old_flavor: m.old_flavor ? JSON.stringify(m.old_flavor) : null,
+        new_flavor: m.new_flavor ? JSON.stringify(m.new_flavor) : null,
+        old_vm_state: m.instance.vm_state,
+        hidden: 0,
+        cross_cell_move: 0,
+        user_id: m.user_id ?? null,
+        project_id: m.project_id ?? null,
+        created_at: t,
+        updated_at: t,
+        deleted: 0,
+      })
+      .execute();
     return (await this.byUuid(uuid))!;
   }
 
   async get(id: number): Promise<Migration | null> {
     if (!Number.isSafeInteger(id)) return null;
-    const r = await this.db.selectFrom('migrations').selectAll().where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('migrations')
+      .selectAll()
+      .where('id', '=', id)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     return r ? rowToMigration(r) : null;
   }
 
@@ -123,15 +203,27 @@ export class MigrationStore {
 
   /** The instance's migration with one of these statuses, newest first (Migration.get_by_instance_and_status). */
   async ofInstance(instance: string, statuses: string[], types?: MigrationType[]): Promise<Migration | null> {
-    let q = this.db.selectFrom('migrations').selectAll().where('instance_uuid', '=', instance).where('status', 'in', statuses).where('deleted', '=', 0);
+    let q = this.db
+      .selectFrom('migrations')
+      .selectAll()
+      .where('instance_uuid', '=', instance)
+      .where('status', 'in', statuses)
+      .where('deleted', '=', 0);
     if (types) q = q.where('migration_type', 'in', types);
     const r = await q.orderBy('id', 'desc').executeTakeFirst();
     return r ? rowToMigration(r) : null;
   }
 
   /** Updates a migration; with `from`, only when its status is one of those (returns whether it did). */
-  async update(id: number, patch: Partial<Omit<Migration, 'old_flavor' | 'new_flavor'>>, from?: string[]): Promise<boolean> {
-    let q = this.db.updateTable('migrations').set({ ...patch, ...(patch.hidden !== undefined ? { hidden: patch.hidden ? 1 : 0 } : {}), updated_at: now() }).where('id', '=', id);
+  async update(
+    id: number,
+    patch: Partial<Omit<Migration, 'old_flavor' | 'new_flavor'>>,
+    from?: string[],
+  ): Promise<boolean> {
+    let q = this.db
+      .updateTable('migrations')
+      .set({ ...patch, ...(patch.hidden !== undefined ? { hidden: patch.hidden ? 1 : 0 } : {}), updated_at: now() })
+      .where('id', '=', id);
     if (from) q = q.where('status', 'in', from);
     const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
@@ -148,8 +240,11 @@ export class MigrationStore {
     if (f.user_id) q = q.where('user_id', '=', f.user_id);
     if (f.project_id) q = q.where('project_id', '=', f.project_id);
     const rows = (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').execute()).map(rowToMigration);
-    return rows.filter((m) => (!f.changes_since || Date.parse(m.updated_at ?? m.created_at) >= Date.parse(f.changes_since))
-      && (!f.changes_before || Date.parse(m.updated_at ?? m.created_at) <= Date.parse(f.changes_before)));
+    return rows.filter(
+      (m) =>
+        (!f.changes_since || Date.parse(m.updated_at ?? m.created_at) >= Date.parse(f.changes_since)) &&
+        (!f.changes_before || Date.parse(m.updated_at ?? m.created_at) <= Date.parse(f.changes_before)),
+    );
   }
 }
 
@@ -161,10 +256,18 @@ const naive = (s: string | null) => (s ? new Date(s).toISOString().replace(/\.(\
 function indexView(req: FastifyRequest, m: Migration) {
   const v = mv(req);
   const out: Record<string, unknown> = {
-    id: m.id, status: m.status, instance_uuid: m.instance_uuid, source_node: m.source_node, source_compute: m.source_compute,
-    dest_node: m.dest_node, dest_compute: m.dest_compute, dest_host: m.dest_host,
-    old_instance_type_id: m.old_instance_type_id, new_instance_type_id: m.new_instance_type_id,
-    created_at: naive(m.created_at), updated_at: naive(m.updated_at),
+    id: m.id,
+    status: m.status,
+    instance_uuid: m.instance_uuid,
+    source_node: m.source_node,
+    source_compute: m.source_compute,
+    dest_node: m.dest_node,
+    dest_compute: m.dest_compute,
+    dest_host: m.dest_host,
+    old_instance_type_id: m.old_instance_type_id,
+    new_instance_type_id: m.new_instance_type_id,
+    created_at: naive(m.created_at),
+    updated_at: naive(m.updated_at),
   };
   if (v.gte('2.23')) {
     out.migration_type = m.migration_type;
@@ -176,20 +279,38 @@ function indexView(req: FastifyRequest, m: Migration) {
     }
   }
   if (v.gte('2.59')) out.uuid = m.uuid;
-  if (v.gte('2.80')) { out.user_id = m.user_id; out.project_id = m.project_id; }
+  if (v.gte('2.80')) {
+    out.user_id = m.user_id;
+    out.project_id = m.project_id;
+  }
   return out;
 }
 
 function serverView(req: FastifyRequest, m: Migration) {
   const v = mv(req);
   const out: Record<string, unknown> = {
-    created_at: naive(m.created_at), dest_compute: m.dest_compute, dest_host: m.dest_host, dest_node: m.dest_node,
-    disk_processed_bytes: m.disk_processed, disk_remaining_bytes: m.disk_remaining, disk_total_bytes: m.disk_total,
-    id: m.id, memory_processed_bytes: m.memory_processed, memory_remaining_bytes: m.memory_remaining, memory_total_bytes: m.memory_total,
-    server_uuid: m.instance_uuid, source_compute: m.source_compute, source_node: m.source_node, status: m.status, updated_at: naive(m.updated_at),
+    created_at: naive(m.created_at),
+    dest_compute: m.dest_compute,
+    dest_host: m.dest_host,
+    dest_node: m.dest_node,
+    disk_processed_bytes: m.disk_processed,
+    disk_remaining_bytes: m.disk_remaining,
+    disk_total_bytes: m.disk_total,
+    id: m.id,
+    memory_processed_bytes: m.memory_processed,
+    memory_remaining_bytes: m.memory_remaining,
+    memory_total_bytes: m.memory_total,
+    server_uuid: m.instance_uuid,
+    source_compute: m.source_compute,
+    source_node: m.source_node,
+    status: m.status,
+    updated_at: naive(m.updated_at),
   };
   if (v.gte('2.59')) out.uuid = m.uuid;
-  if (v.gte('2.80')) { out.user_id = m.user_id; out.project_id = m.project_id; }
+  if (v.gte('2.80')) {
+    out.user_id = m.user_id;
+    out.project_id = m.project_id;
+  }
   return out;
 }
 
@@ -199,7 +320,8 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   type P = { Params: { id: string; mid: string } };
   const getServer = async (req: FastifyRequest, id: string): Promise<Instance> => {
     const inst = await serverParts(svc).store.get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
+    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
+      throw notFound(`Instance ${id} could not be found.`);
     return inst;
   };
 
@@ -212,23 +334,40 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     if (v.gte('2.66')) allowedKeys.push('changes-before');
     if (v.gte('2.80')) allowedKeys.push('user_id', 'project_id');
     if (v.gte('2.59')) {
-      for (const k of q.keys()) if (!allowedKeys.includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+      for (const k of q.keys())
+        if (!allowedKeys.includes(k))
+          throw badRequest(
+            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+          );
     }
     const f: MigrationFilters = {};
-    for (const k of ['host', 'status', 'instance_uuid', 'source_compute', 'migration_type', 'user_id', 'project_id'] as const) {
+    for (const k of [
+      'host',
+      'status',
+      'instance_uuid',
+      'source_compute',
+      'migration_type',
+      'user_id',
+      'project_id',
+    ] as const) {
       const val = q.get(k);
       if (val !== null && allowedKeys.includes(k)) f[k] = val;
     }
     const hidden = q.get('hidden');
     // Hidden migrations (cross-cell bookkeeping) are never shown; the filter only narrows further.
     if (hidden !== null) f.hidden = ['1', 'true', 'True', 'yes'].includes(hidden);
-    for (const [k, key] of [['changes-since', 'changes_since'], ['changes-before', 'changes_before']] as const) {
+    for (const [k, key] of [
+      ['changes-since', 'changes_since'],
+      ['changes-before', 'changes_before'],
+    ] as const) {
       const val = q.get(k);
       if (val === null || !allowedKeys.includes(k)) continue;
-      if (!ISO.test(val) || Number.isNaN(Date.parse(val))) throw badRequest(`Invalid input for query parameters ${k}. Value: ${val}. '${val}' is not a 'date-time'`);
+      if (!ISO.test(val) || Number.isNaN(Date.parse(val)))
+        throw badRequest(`Invalid input for query parameters ${k}. Value: ${val}. '${val}' is not a 'date-time'`);
       f[key] = val;
     }
-    if (f.changes_since && f.changes_before && Date.parse(f.changes_before) < Date.parse(f.changes_since)) throw badRequest('The value of changes-since must be less than or equal to changes-before.');
+    if (f.changes_since && f.changes_before && Date.parse(f.changes_before) < Date.parse(f.changes_since))
+      throw badRequest('The value of changes-since must be less than or equal to changes-before.');
     let list = (await migrationStore(svc).list(f)).filter((m) => !m.hidden);
     const out: Record<string, unknown> = {};
     if (v.gte('2.59')) {
@@ -240,7 +379,10 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       }
       const limitRaw = q.get('limit');
       if (limitRaw !== null) {
-        if (!/^\d+$/.test(limitRaw)) throw badRequest(`Invalid input for query parameters limit. Value: ${limitRaw}. '${limitRaw}' does not match '^[0-9]*$'`);
+        if (!/^\d+$/.test(limitRaw))
+          throw badRequest(
+            `Invalid input for query parameters limit. Value: ${limitRaw}. '${limitRaw}' does not match '^[0-9]*$'`,
+          );
         const limit = Math.min(Number(limitRaw), 1000);
         if (list.length > limit || (limit > 0 && list.length === limit)) {
           list = list.slice(0, limit);
@@ -257,14 +399,19 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   });
 
   const since = (req: FastifyRequest, version: string) => {
-    if (mv(req).lt(version)) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (mv(req).lt(version)) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
   };
 
   app.get<P>('/servers/:id/migrations', async (req) => {
     since(req, '2.23');
     const inst = await getServer(req, req.params.id);
     authorize(req, 'os_compute_api:servers:migrations:index', { project_id: inst.project_id });
-    const list = (await migrationStore(svc).list({ instance_uuid: inst.uuid, migration_type: 'live-migration' })).filter((m) => LIVE_IN_PROGRESS.includes(m.status));
+    const list = (
+      await migrationStore(svc).list({ instance_uuid: inst.uuid, migration_type: 'live-migration' })
+    ).filter((m) => LIVE_IN_PROGRESS.includes(m.status));
     return { migrations: list.map((m) => serverView(req, m)) };
   });
 
@@ -273,26 +420,50 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const inst = await getServer(req, req.params.id);
     authorize(req, 'os_compute_api:servers:migrations:show', { project_id: inst.project_id });
     const m = await migrationStore(svc).get(Number(req.params.mid));
-    if (!m || m.instance_uuid !== inst.uuid) throw notFound(`In-progress live migration ${req.params.mid} is not found for server ${inst.uuid}.`);
-    if (m.migration_type !== 'live-migration') throw notFound(`Migration ${req.params.mid} for server ${inst.uuid} is not live-migration.`);
-    if (!LIVE_IN_PROGRESS.includes(m.status)) throw notFound(`Live migration ${req.params.mid} for server ${inst.uuid} is not in progress.`);
+    if (!m || m.instance_uuid !== inst.uuid)
+      throw notFound(`In-progress live migration ${req.params.mid} is not found for server ${inst.uuid}.`);
+    if (m.migration_type !== 'live-migration')
+      throw notFound(`Migration ${req.params.mid} for server ${inst.uuid} is not live-migration.`);
+    if (!LIVE_IN_PROGRESS.includes(m.status))
+      throw notFound(`Live migration ${req.params.mid} for server ${inst.uuid} is not in progress.`);
     return { migration: serverView(req, m) };
   });
 
-  const FORCE_COMPLETE = { type: 'object', properties: { force_complete: { type: 'null' } }, required: ['force_complete'], additionalProperties: false };
+  const FORCE_COMPLETE = {
+    type: 'object',
+    properties: { force_complete: { type: 'null' } },
+    required: ['force_complete'],
+    additionalProperties: false,
+  };
   app.post<P>('/servers/:id/migrations/:mid/action', async (req, reply) => {
     since(req, '2.22');
     validateBody(req, FORCE_COMPLETE);
     const inst = await getServer(req, req.params.id);
     authorize(req, 'os_compute_api:servers:migrations:force_complete', { project_id: inst.project_id });
     if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
-    if (inst.vm_state !== 'active') throw conflict(`Cannot 'force_complete' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    if (inst.task_state !== 'migrating') throw conflict(`Cannot 'force_complete' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
+    if (inst.vm_state !== 'active')
+      throw conflict(`Cannot 'force_complete' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+    if (inst.task_state !== 'migrating')
+      throw conflict(`Cannot 'force_complete' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
     const m = await migrationStore(svc).get(Number(req.params.mid));
-    if (!m || m.instance_uuid !== inst.uuid) throw badRequest(`Migration ${req.params.mid} not found for instance ${inst.uuid}`);
-    if (m.status !== 'running') throw badRequest(`Migration ${m.id} state of instance ${inst.uuid} is ${m.status}. Cannot force complete while the migration is in this state.`);
-    await serverParts(svc).store.startAction({ instance_uuid: inst.uuid, action: 'live_migration_force_complete', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
-    svc.ctx.bus.cast(`compute.${m.source_compute}`, 'live_migration_force_complete', { uuid: inst.uuid, migration_id: m.id, request_id: req.id });
+    if (!m || m.instance_uuid !== inst.uuid)
+      throw badRequest(`Migration ${req.params.mid} not found for instance ${inst.uuid}`);
+    if (m.status !== 'running')
+      throw badRequest(
+        `Migration ${m.id} state of instance ${inst.uuid} is ${m.status}. Cannot force complete while the migration is in this state.`,
+      );
+    await serverParts(svc).store.startAction({
+      instance_uuid: inst.uuid,
+      action: 'live_migration_force_complete',
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
+    svc.ctx.bus.cast(`compute.${m.source_compute}`, 'live_migration_force_complete', {
+      uuid: inst.uuid,
+      migration_id: m.id,
+      request_id: req.id,
+    });
     return reply.code(202).send();
   });
 
@@ -301,13 +472,30 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const inst = await getServer(req, req.params.id);
     authorize(req, 'os_compute_api:servers:migrations:delete', { project_id: inst.project_id });
     if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
-    if (inst.task_state !== 'migrating') throw conflict(`Cannot 'abort live migration' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
+    if (inst.task_state !== 'migrating')
+      throw conflict(
+        `Cannot 'abort live migration' instance ${inst.uuid} while it is in task_state ${inst.task_state}`,
+      );
     const m = await migrationStore(svc).get(Number(req.params.mid));
-    if (!m || m.instance_uuid !== inst.uuid) throw notFound(`Migration ${req.params.mid} not found for instance ${inst.uuid}`);
+    if (!m || m.instance_uuid !== inst.uuid)
+      throw notFound(`Migration ${req.params.mid} not found for instance ${inst.uuid}`);
     const allowedStates = mv(req).gte('2.65') ? ['running', 'queued', 'preparing'] : ['running'];
-    if (!allowedStates.includes(m.status)) throw badRequest(`Migration ${m.id} state of instance ${inst.uuid} is ${m.status}. Cannot abort live migration while the migration is in this state.`);
-    await serverParts(svc).store.startAction({ instance_uuid: inst.uuid, action: 'live_migration_cancel', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
-    svc.ctx.bus.cast(`compute.${m.source_compute}`, 'live_migration_abort', { uuid: inst.uuid, migration_id: m.id, request_id: req.id });
+    if (!allowedStates.includes(m.status))
+      throw badRequest(
+        `Migration ${m.id} state of instance ${inst.uuid} is ${m.status}. Cannot abort live migration while the migration is in this state.`,
+      );
+    await serverParts(svc).store.startAction({
+      instance_uuid: inst.uuid,
+      action: 'live_migration_cancel',
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
+    svc.ctx.bus.cast(`compute.${m.source_compute}`, 'live_migration_abort', {
+      uuid: inst.uuid,
+      migration_id: m.id,
+      request_id: req.id,
+    });
     return reply.code(202).send();
   });
 }
@@ -316,5 +504,7 @@ export const migrationsFamily: Family = {
   name: 'migrations',
   migrations,
   routes: registerRoutes,
-  async init(svc) { svc.parts.set('migrations', new MigrationStore(svc.db)); },
+  async init(svc) {
+    svc.parts.set('migrations', new MigrationStore(svc.db));
+  },
 };

@@ -12,21 +12,80 @@ import { MAX_ACTION, checkIp } from './floating_ips.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 import { serverParts } from './servers.ts';
 
-const FIELDS = ['id', 'cidr', 'netmask', 'gateway', 'broadcast', 'dns1', 'dns2', 'cidr_v6', 'gateway_v6', 'label', 'netmask_v6'];
-const ADMIN_FIELDS = ['created_at', 'updated_at', 'deleted_at', 'deleted', 'injected', 'bridge', 'vlan', 'vpn_public_address', 'vpn_public_port', 'vpn_private_address', 'dhcp_start', 'project_id', 'host', 'bridge_interface', 'multi_host', 'priority', 'rxtx_base', 'mtu', 'dhcp_server', 'enable_dhcp', 'share_address'];
+const FIELDS = [
+  'id',
+  'cidr',
+  'netmask',
+  'gateway',
+  'broadcast',
+  'dns1',
+  'dns2',
+  'cidr_v6',
+  'gateway_v6',
+  'label',
+  'netmask_v6',
+];
+const ADMIN_FIELDS = [
+  'created_at',
+  'updated_at',
+  'deleted_at',
+  'deleted',
+  'injected',
+  'bridge',
+  'vlan',
+  'vpn_public_address',
+  'vpn_public_port',
+  'vpn_private_address',
+  'dhcp_start',
+  'project_id',
+  'host',
+  'bridge_interface',
+  'multi_host',
+  'priority',
+  'rxtx_base',
+  'mtu',
+  'dhcp_server',
+  'enable_dhcp',
+  'share_address',
+];
 
 /** networks.network_dict: two fields of thirty are left since nova-network went. */
 function networkDict(req: FastifyRequest, n: any) {
   const out: Record<string, unknown> = {};
-  for (const f of isAdmin(req) ? [...FIELDS, ...ADMIN_FIELDS] : FIELDS) out[f] = f === 'id' ? n.id : f === 'label' ? n.name : null;
+  for (const f of isAdmin(req) ? [...FIELDS, ...ADMIN_FIELDS] : FIELDS)
+    out[f] = f === 'id' ? n.id : f === 'label' ? n.name : null;
   return out;
 }
 
 /** tenant_networks.network_dict ("cidr" is the string 'None', as Nova has answered since Neutron). */
 const tenantNetworkDict = (n: any) => ({ id: n.id ?? null, cidr: 'None', label: n.name ?? null });
 
-const ADD_FIXED_SCHEMA = { type: 'object', properties: { addFixedIp: { type: 'object', properties: { networkId: { type: ['string', 'number'], minLength: 1, maxLength: 36 } }, required: ['networkId'], additionalProperties: false } }, required: ['addFixedIp'], additionalProperties: false };
-const REMOVE_FIXED_SCHEMA = { type: 'object', properties: { removeFixedIp: { type: 'object', properties: { address: { type: 'string' } }, required: ['address'], additionalProperties: false } }, required: ['removeFixedIp'], additionalProperties: false };
+const ADD_FIXED_SCHEMA = {
+  type: 'object',
+  properties: {
+    addFixedIp: {
+      type: 'object',
+      properties: { networkId: { type: ['string', 'number'], minLength: 1, maxLength: 36 } },
+      required: ['networkId'],
+      additionalProperties: false,
+    },
+  },
+  required: ['addFixedIp'],
+  additionalProperties: false,
+};
+const REMOVE_FIXED_SCHEMA = {
+  type: 'object',
+  properties: {
+    removeFixedIp: {
+      type: 'object',
+      properties: { address: { type: 'string' } },
+      required: ['address'],
+      additionalProperties: false,
+    },
+  },
+  required: ['removeFixedIp'],
+  additionalProperties: false,
+};
 
 type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
@@ -68,10 +127,16 @@ function routes(app: FastifyInstance, svc: ComputeService) {
   });
 
   goneRoutes(app, [
-    ['POST', '/os-networks'], ['POST', '/os-networks/add'], ['DELETE', '/os-networks/:id'], ['POST', '/os-networks/:id/action'],
-    ['POST', '/os-tenant-networks'], ['DELETE', '/os-tenant-networks/:id'],
-    ['GET', '/os-fixed-ips/:id'], ['POST', '/os-fixed-ips/:id/action'],
-    ['GET', '/os-fping'], ['GET', '/os-fping/:id'],
+    ['POST', '/os-networks'],
+    ['POST', '/os-networks/add'],
+    ['DELETE', '/os-networks/:id'],
+    ['POST', '/os-networks/:id/action'],
+    ['POST', '/os-tenant-networks'],
+    ['DELETE', '/os-tenant-networks/:id'],
+    ['GET', '/os-fixed-ips/:id'],
+    ['POST', '/os-fixed-ips/:id/action'],
+    ['GET', '/os-fping'],
+    ['GET', '/os-fping/:id'],
     ['GET', '/servers/:id/os-virtual-interfaces'],
   ]);
 
@@ -79,7 +144,9 @@ function routes(app: FastifyInstance, svc: ComputeService) {
   // Nova casts these to the compute host and answers 202 whatever happens there; the fake
   // driver has no guest network to reconfigure, so the ports are changed here and the info
   // cache refreshed before the answer.
-  const locked = (req: FastifyRequest, locked: boolean, uuid: string) => { if (locked && !isAdmin(req)) throw conflict(`Instance ${uuid} is locked`); };
+  const locked = (req: FastifyRequest, locked: boolean, uuid: string) => {
+    if (locked && !isAdmin(req)) throw conflict(`Instance ${uuid} is locked`);
+  };
 
   const addFixedIp: Handler = async (req, reply, id) => {
     upTo(req, MAX_ACTION);
@@ -91,16 +158,31 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     // A fixed IP from the network's first subnet that takes it, on the server's port in that network.
     const subnets = await net.request('GET', `/v2.0/subnets?network_id=${encodeURIComponent(networkId)}`);
     const owner = `compute:${inst.availability_zone ?? 'nova'}`;
-    const ports = await net.request('GET', `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}&network_id=${encodeURIComponent(networkId)}`);
+    const ports = await net.request(
+      'GET',
+      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}&network_id=${encodeURIComponent(networkId)}`,
+    );
     let done = false;
     outer: for (const p of (ports.body?.ports ?? []) as any[]) {
       for (const s of (subnets.body?.subnets ?? []) as any[]) {
-        const r = await net.request('PUT', `/v2.0/ports/${p.id}`, { port: { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] } });
-        if (r.status === 200) { done = true; break outer; }
+        const r = await net.request('PUT', `/v2.0/ports/${p.id}`, {
+          port: { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] },
+        });
+        if (r.status === 200) {
+          done = true;
+          break outer;
+        }
       }
     }
-    if (!done) svc.ctx.log.info({ instance: inst.uuid, network: networkId }, `Network could not be found for instance ${inst.uuid}.`);
-    else await refreshNetworkInfo(svc, inst.uuid).catch((err) => svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'));
+    if (!done)
+      svc.ctx.log.info(
+        { instance: inst.uuid, network: networkId },
+        `Network could not be found for instance ${inst.uuid}.`,
+      );
+    else
+      await refreshNetworkInfo(svc, inst.uuid).catch((err) =>
+        svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'),
+      );
     return reply.code(202).send();
   };
 
@@ -113,12 +195,22 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     locked(req, inst.locked, inst.uuid);
     const net = serverParts(svc).clients.network;
     const owner = `compute:${inst.availability_zone ?? 'nova'}`;
-    const ports = await net.request('GET', `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}`);
-    const port = ((ports.body?.ports ?? []) as any[]).find((p) => (p.fixed_ips ?? []).some((f: any) => f.ip_address === address));
+    const ports = await net.request(
+      'GET',
+      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}`,
+    );
+    const port = ((ports.body?.ports ?? []) as any[]).find((p) =>
+      (p.fixed_ips ?? []).some((f: any) => f.ip_address === address),
+    );
     if (port) {
-      const r = await net.request('PUT', `/v2.0/ports/${port.id}`, { port: { fixed_ips: (port.fixed_ips as any[]).filter((f) => f.ip_address !== address) } });
-      if (r.status !== 200) svc.ctx.log.info({ instance: inst.uuid, port: port.id, status: r.status }, 'removing a fixed IP failed');
-      await refreshNetworkInfo(svc, inst.uuid).catch((err) => svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'));
+      const r = await net.request('PUT', `/v2.0/ports/${port.id}`, {
+        port: { fixed_ips: (port.fixed_ips as any[]).filter((f) => f.ip_address !== address) },
+      });
+      if (r.status !== 200)
+        svc.ctx.log.info({ instance: inst.uuid, port: port.id, status: r.status }, 'removing a fixed IP failed');
+      await refreshNetworkInfo(svc, inst.uuid).catch((err) =>
+        svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'),
+      );
     } else svc.ctx.log.info({ instance: inst.uuid }, `Instance ${inst.uuid} does not have fixed IP '${address}'.`);
     return reply.code(202).send();
   };

@@ -11,7 +11,10 @@ import { serverParts } from './servers.ts';
 /** Nova's MAX_PROXY_API_SUPPORT_VERSION: the network and image proxies end here (gone from 2.36). */
 export const MAX_PROXY = '2.35';
 
-export interface NeutronAnswer { status: number; body: any }
+export interface NeutronAnswer {
+  status: number;
+  body: any;
+}
 
 /** A network service call with the caller's token (Nova's get_client(context)). */
 export function neutron(svc: ComputeService, req: FastifyRequest) {
@@ -27,11 +30,15 @@ export const neutronMessage = (r: NeutronAnswer): string =>
 export const neutronType = (r: NeutronAnswer): string => r.body?.NeutronError?.type ?? '';
 
 /** An answer the proxy did not expect: the network is unwell, not the request. */
-export const unexpected = (r: NeutronAnswer, what: string) => new ApiError(r.status >= 500 ? 503 : 500, `network answered ${r.status} to ${what}: ${neutronMessage(r)}`);
+export const unexpected = (r: NeutronAnswer, what: string) =>
+  new ApiError(r.status >= 500 ? 503 : 500, `network answered ${r.status} to ${what}: ${neutronMessage(r)}`);
 
 /** Refuses a proxy past its last microversion as Nova does (the method is not there: 404). */
 export function upTo(req: FastifyRequest, max: string) {
-  if (mv(req).cmp(max) > 0) { req.authorized = true; throw notFound('The resource could not be found.'); }
+  if (mv(req).cmp(max) > 0) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
 }
 
 /** webob's HTTPGone, which Nova answers for what went with nova-network. */
@@ -41,16 +48,23 @@ export function gone(req: FastifyRequest): never {
 }
 
 /** Routes that answer 410 whatever the microversion (no policy is checked first, as in Nova). */
-export function goneRoutes(app: FastifyInstance, routes: Array<[method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string]>) {
+export function goneRoutes(
+  app: FastifyInstance,
+  routes: Array<[method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string]>,
+) {
   for (const [method, url] of routes) app.route({ method, url, handler: async (req) => gone(req) });
 }
 
 /** A server the caller may see (Nova's common.get_instance): another project's is a 404 for non-admins. */
 export async function visibleServer(svc: ComputeService, req: FastifyRequest, id: string): Promise<Instance> {
   const inst = await serverParts(svc).store.get(id);
-  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) { req.authorized = true; throw notFound(`Instance ${id} could not be found.`); }
+  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) {
+    req.authorized = true;
+    throw notFound(`Instance ${id} could not be found.`);
+  }
   return inst;
 }
 
 /** Python's str(): what Nova's messages print for a value. */
-export const pyStr = (v: unknown): string => (v === null || v === undefined ? 'None' : v === true ? 'True' : v === false ? 'False' : String(v));
+export const pyStr = (v: unknown): string =>
+  v === null || v === undefined ? 'None' : v === true ? 'True' : v === false ? 'False' : String(v);

@@ -11,9 +11,20 @@ import { authorize, badRequest, forbidden, mv, queryOf, validateBody } from './c
 
 /** Nova's quota resources, in QUOTAS order, with their [quota] defaults (-1: unlimited). */
 export const QUOTA_DEFAULTS: Record<string, number> = {
-  instances: 10, cores: 20, ram: 50 * 1024, metadata_items: 128, injected_files: 5, injected_file_content_bytes: 10 * 1024,
-  injected_file_path_bytes: 255, key_pairs: 100, server_groups: 10, server_group_members: 10,
-  fixed_ips: -1, floating_ips: -1, security_groups: -1, security_group_rules: -1,
+  instances: 10,
+  cores: 20,
+  ram: 50 * 1024,
+  metadata_items: 128,
+  injected_files: 5,
+  injected_file_content_bytes: 10 * 1024,
+  injected_file_path_bytes: 255,
+  key_pairs: 100,
+  server_groups: 10,
+  server_group_members: 10,
+  fixed_ips: -1,
+  floating_ips: -1,
+  security_groups: -1,
+  security_group_rules: -1,
 };
 export const RESOURCES = Object.keys(QUOTA_DEFAULTS);
 const NETWORK_QUOTAS = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'];
@@ -24,26 +35,34 @@ const QCS = 'os_compute_api:os-quota-class-sets';
 
 /** Deltas over quota answer 403 with Nova's message. */
 export class OverQuota extends Error {
-  constructor(public resources: string[], public detail: Record<string, { requested: number; used: number; allowed: number }>) { super(`Quota exceeded for ${resources.join(', ')}`); }
+  constructor(
+    public resources: string[],
+    public detail: Record<string, { requested: number; used: number; allowed: number }>,
+  ) {
+    super(`Quota exceeded for ${resources.join(', ')}`);
+  }
 }
 
 const migrations: Record<string, Migration> = {
   '001_quotas': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('quotas')
+      await db.schema
+        .createTable('quotas')
         .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('resource', 'varchar(255)', (c) => c.notNull())
         .addColumn('hard_limit', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
         .execute();
-      await db.schema.createTable('project_user_quotas')
+      await db.schema
+        .createTable('project_user_quotas')
         .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('resource', 'varchar(255)', (c) => c.notNull())
         .addColumn('hard_limit', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('project_user_quotas_pk', ['project_id', 'user_id', 'resource'])
         .execute();
-      await db.schema.createTable('quota_classes')
+      await db.schema
+        .createTable('quota_classes')
         .addColumn('class_name', 'varchar(255)', (c) => c.notNull())
         .addColumn('resource', 'varchar(255)', (c) => c.notNull())
         .addColumn('hard_limit', 'integer', (c) => c.notNull())
@@ -58,7 +77,9 @@ type Detail = Record<string, { limit: number; in_use: number; reserved: number }
 
 export class QuotaEngine {
   constructor(private svc: ComputeService) {}
-  private get db() { return this.svc.db; }
+  private get db() {
+    return this.svc.db;
+  }
 
   private async rows(table: string, where: Record<string, string>): Promise<Limits> {
     let q = this.db.selectFrom(table).select(['resource', 'hard_limit']);
@@ -72,7 +93,9 @@ export class QuotaEngine {
     return Object.fromEntries(RESOURCES.map((r) => [r, cls[r] ?? QUOTA_DEFAULTS[r]!]));
   }
 
-  async defaults(): Promise<Limits> { return this.classLimits('default'); }
+  async defaults(): Promise<Limits> {
+    return this.classLimits('default');
+  }
 
   async projectLimits(projectId: string): Promise<Limits> {
     const defaults = await this.defaults();
@@ -89,17 +112,37 @@ export class QuotaEngine {
   /** Usage as Nova's _get_usages counts it (key pairs and group members are per user, shown 0). */
   async usages(projectId: string, userId?: string): Promise<Record<string, number>> {
     const s = await this.countServers(projectId, userId);
-    const groups = await this.db.selectFrom('server_groups').select((eb) => eb.fn.countAll().as('n')).where('project_id', '=', projectId)
-      .$if(!!userId, (q) => q.where('user_id', '=', userId!)).executeTakeFirst().catch(() => ({ n: 0 }));
-    return { instances: s.instances, cores: s.cores, ram: s.ram, key_pairs: 0, server_groups: Number(groups?.n ?? 0), server_group_members: 0 };
+    const groups = await this.db
+      .selectFrom('server_groups')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('project_id', '=', projectId)
+      .$if(!!userId, (q) => q.where('user_id', '=', userId!))
+      .executeTakeFirst()
+      .catch(() => ({ n: 0 }));
+    return {
+      instances: s.instances,
+      cores: s.cores,
+      ram: s.ram,
+      key_pairs: 0,
+      server_groups: Number(groups?.n ?? 0),
+      server_group_members: 0,
+    };
   }
 
   /** Servers counted from the servers family's `instances` table (not deleted), cores and RAM summed over its flavor-size columns. */
   async countServers(projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
-    const r = await this.db.selectFrom('instances')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('vcpus').as('cores'), eb.fn.sum<number>('memory_mb').as('ram')])
-      .where('project_id', '=', projectId).where('deleted', '=', 0)
-      .$if(!!userId, (q) => q.where('user_id', '=', userId!)).executeTakeFirst().catch(() => undefined);
+    const r = await this.db
+      .selectFrom('instances')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('n'),
+        eb.fn.sum<number>('vcpus').as('cores'),
+        eb.fn.sum<number>('memory_mb').as('ram'),
+      ])
+      .where('project_id', '=', projectId)
+      .where('deleted', '=', 0)
+      .$if(!!userId, (q) => q.where('user_id', '=', userId!))
+      .executeTakeFirst()
+      .catch(() => undefined);
     return { instances: Number(r?.n ?? 0), cores: Number(r?.cores ?? 0), ram: Number(r?.ram ?? 0) };
   }
 
@@ -113,14 +156,25 @@ export class QuotaEngine {
    * Checks that adding `deltas` stays within the project's and the user's limits
    * (Quotas.check_deltas); `counts` gives the current usage of each resource.
    */
-  async check(projectId: string, userId: string, deltas: Record<string, number>, counts: { project: Record<string, number>; user?: Record<string, number> }) {
+  async check(
+    projectId: string,
+    userId: string,
+    deltas: Record<string, number>,
+    counts: { project: Record<string, number>; user?: Record<string, number> },
+  ) {
     const pl = await this.projectLimits(projectId);
     const ul = await this.userLimits(projectId, userId);
     const over: string[] = [];
     const detail: OverQuota['detail'] = {};
     for (const [r, d] of Object.entries(deltas)) {
-      for (const [limit, used] of [[pl[r]!, counts.project[r] ?? 0], [ul[r]!, counts.user?.[r] ?? counts.project[r] ?? 0]] as const) {
-        if (limit >= 0 && used + d > limit && !over.includes(r)) { over.push(r); detail[r] = { requested: d, used, allowed: limit }; }
+      for (const [limit, used] of [
+        [pl[r]!, counts.project[r] ?? 0],
+        [ul[r]!, counts.user?.[r] ?? counts.project[r] ?? 0],
+      ] as const) {
+        if (limit >= 0 && used + d > limit && !over.includes(r)) {
+          over.push(r);
+          detail[r] = { requested: d, used, allowed: limit };
+        }
       }
     }
     if (over.length) throw new OverQuota(over, detail);
@@ -131,7 +185,13 @@ export class QuotaEngine {
    * number that fits (max, or less down to min), or 403 "Quota exceeded for instances: ...".
    * Usage is counted now (Nova counts, then rechecks after the create).
    */
-  async checkServers(projectId: string, userId: string, flavor: { vcpus: number; ram: number }, minCount: number, maxCount: number): Promise<number> {
+  async checkServers(
+    projectId: string,
+    userId: string,
+    flavor: { vcpus: number; ram: number },
+    minCount: number,
+    maxCount: number,
+  ): Promise<number> {
     const userRows = await this.rows('project_user_quotas', { project_id: projectId, user_id: userId });
     const perUser = ['instances', 'cores', 'ram'].some((r) => r in userRows);
     const limits = perUser ? await this.userLimits(projectId, userId) : await this.projectLimits(projectId);
@@ -140,21 +200,36 @@ export class QuotaEngine {
     const usedUser = perUser ? await this.countServers(projectId, userId) : used;
     const deltas = { instances: maxCount, cores: maxCount * flavor.vcpus, ram: maxCount * flavor.ram };
     const keys = ['instances', 'cores', 'ram'] as const;
-    const overFor = (lim: Limits, u: Record<string, number>) => keys.filter((r) => lim[r]! >= 0 && u[r]! + deltas[r] > lim[r]!);
+    const overFor = (lim: Limits, u: Record<string, number>) =>
+      keys.filter((r) => lim[r]! >= 0 && u[r]! + deltas[r] > lim[r]!);
     let overs = overFor(projectLimits, used);
-    let quotas: Limits = projectLimits, usage: Record<string, number> = used;
-    if (!overs.length && perUser) { overs = overFor(limits, usedUser); quotas = limits; usage = usedUser; }
+    let quotas: Limits = projectLimits,
+      usage: Record<string, number> = used;
+    if (!overs.length && perUser) {
+      overs = overFor(limits, usedUser);
+      quotas = limits;
+      usage = usedUser;
+    }
     if (!overs.length) return maxCount;
     const headroom: Record<string, number> = Object.fromEntries(keys.map((r) => [r, quotas[r]! - usage[r]!]));
-    if (quotas.cores === -1) headroom.cores = deltas.cores ? (headroom.instances! * deltas.cores) / deltas.instances : headroom.instances!;
-    if (quotas.ram === -1) headroom.ram = deltas.ram ? (headroom.instances! * deltas.ram) / deltas.instances : headroom.instances!;
+    if (quotas.cores === -1)
+      headroom.cores = deltas.cores ? (headroom.instances! * deltas.cores) / deltas.instances : headroom.instances!;
+    if (quotas.ram === -1)
+      headroom.ram = deltas.ram ? (headroom.instances! * deltas.ram) / deltas.instances : headroom.instances!;
     let allowed = quotas.instances === -1 ? Infinity : headroom.instances!;
     if (flavor.vcpus) allowed = Math.min(allowed, Math.floor(headroom.cores! / flavor.vcpus));
     if (flavor.ram) allowed = Math.min(allowed, Math.floor(headroom.ram! / flavor.ram));
-    if (allowed > 0 && minCount <= allowed && allowed <= maxCount) return this.checkServers(projectId, userId, flavor, minCount, allowed);
-    const requested: Record<string, string> = { instances: minCount === maxCount ? String(minCount) : `${minCount}-${maxCount}`, cores: String(deltas.cores), ram: String(deltas.ram) };
-    const j = (f: (r: typeof keys[number]) => string) => overs.map(f).join(', ');
-    throw forbidden(`Quota exceeded for ${overs.join(', ')}: Requested ${j((r) => requested[r]!)}, but already used ${j((r) => String(quotas[r]! - headroom[r]!))} of ${j((r) => String(quotas[r]))} ${overs.join(', ')}`);
+    if (allowed > 0 && minCount <= allowed && allowed <= maxCount)
+      return this.checkServers(projectId, userId, flavor, minCount, allowed);
+    const requested: Record<string, string> = {
+      instances: minCount === maxCount ? String(minCount) : `${minCount}-${maxCount}`,
+      cores: String(deltas.cores),
+      ram: String(deltas.ram),
+    };
+    const j = (f: (r: (typeof keys)[number]) => string) => overs.map(f).join(', ');
+    throw forbidden(
+      `Quota exceeded for ${overs.join(', ')}: Requested ${j((r) => requested[r]!)}, but already used ${j((r) => String(quotas[r]! - headroom[r]!))} of ${j((r) => String(quotas[r]))} ${overs.join(', ')}`,
+    );
   }
 
   /** Nova's metadata_items limit on a server's metadata: 403 "Maximum number of metadata items exceeds N". */
@@ -167,8 +242,16 @@ export class QuotaEngine {
     await this.db.transaction().execute(async (trx) => {
       for (const [resource, hard_limit] of Object.entries(values)) {
         if (userId) {
-          await trx.deleteFrom('project_user_quotas').where('project_id', '=', projectId).where('user_id', '=', userId).where('resource', '=', resource).execute();
-          await trx.insertInto('project_user_quotas').values({ project_id: projectId, user_id: userId, resource, hard_limit }).execute();
+          await trx
+            .deleteFrom('project_user_quotas')
+            .where('project_id', '=', projectId)
+            .where('user_id', '=', userId)
+            .where('resource', '=', resource)
+            .execute();
+          await trx
+            .insertInto('project_user_quotas')
+            .values({ project_id: projectId, user_id: userId, resource, hard_limit })
+            .execute();
         } else {
           await trx.deleteFrom('quotas').where('project_id', '=', projectId).where('resource', '=', resource).execute();
           await trx.insertInto('quotas').values({ project_id: projectId, resource, hard_limit }).execute();
@@ -187,7 +270,12 @@ export class QuotaEngine {
   }
 
   async destroy(projectId: string, userId?: string) {
-    if (userId) await this.db.deleteFrom('project_user_quotas').where('project_id', '=', projectId).where('user_id', '=', userId).execute();
+    if (userId)
+      await this.db
+        .deleteFrom('project_user_quotas')
+        .where('project_id', '=', projectId)
+        .where('user_id', '=', userId)
+        .execute();
     else {
       await this.db.deleteFrom('quotas').where('project_id', '=', projectId).execute();
       await this.db.deleteFrom('project_user_quotas').where('project_id', '=', projectId).execute();
@@ -200,19 +288,32 @@ export class QuotaEngine {
     const out: Record<string, { minimum: number; maximum: number }> = {};
     if (!userId) {
       // The minimum is what is used, or what the project's users were given, whichever is more.
-      const users = await this.db.selectFrom('project_user_quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).execute();
+      const users = await this.db
+        .selectFrom('project_user_quotas')
+        .select(['resource', 'hard_limit'])
+        .where('project_id', '=', projectId)
+        .execute();
       for (const r of RESOURCES) {
-        const given = users.filter((u: any) => u.resource === r).reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
+        const given = users
+          .filter((u: any) => u.resource === r)
+          .reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
         out[r] = { minimum: Math.max(given, project[r]!.in_use), maximum: -1 };
       }
       return out;
     }
     const user = await this.detail(projectId, userId);
     const userRows = await this.rows('project_user_quotas', { project_id: projectId, user_id: userId });
-    const others = await this.db.selectFrom('project_user_quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).where('user_id', '!=', userId).execute();
+    const others = await this.db
+      .selectFrom('project_user_quotas')
+      .select(['resource', 'hard_limit'])
+      .where('project_id', '=', projectId)
+      .where('user_id', '!=', userId)
+      .execute();
     for (const r of RESOURCES) {
       const pl = project[r]!.limit;
-      const othersSum = others.filter((u: any) => u.resource === r).reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
+      const othersSum = others
+        .filter((u: any) => u.resource === r)
+        .reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
       // Remains for the project (its limit less what its other users were given and what it uses), plus this user's own quota.
       const remains = pl < 0 ? -1 : pl - Math.max(othersSum + (userRows[r] ?? 0), project[r]!.in_use);
       const maximum = remains < 0 && pl < 0 ? -1 : remains + (userRows[r] ?? 0);
@@ -224,36 +325,98 @@ export class QuotaEngine {
 
 export function quotaEngine(svc: ComputeService): QuotaEngine {
   let q = svc.parts.get('quotas') as QuotaEngine | undefined;
-  if (!q) { q = new QuotaEngine(svc); svc.parts.set('quotas', q); }
+  if (!q) {
+    q = new QuotaEngine(svc);
+    svc.parts.set('quotas', q);
+  }
   return q;
 }
 
 /** nova.api.openstack.identity.verify_project_id: 400 when identity says the project does not exist. */
 export async function verifyProjectId(req: FastifyRequest, svc: ComputeService, projectId: string) {
   let base: string;
-  try { base = await svc.ctx.session.endpoint('identity'); } catch { return; }
+  try {
+    base = await svc.ctx.session.endpoint('identity');
+  } catch {
+    return;
+  }
   base = base.replace(/\/+$/, '').replace(/\/v3$/, '');
   let res: Response;
   try {
-    res = await fetch(`${base}/v3/projects/${encodeURIComponent(projectId)}`, { headers: { 'X-Auth-Token': req.ctx?.token ?? '' } });
-  } catch { return; }
+    res = await fetch(`${base}/v3/projects/${encodeURIComponent(projectId)}`, {
+      headers: { 'X-Auth-Token': req.ctx?.token ?? '' },
+    });
+  } catch {
+    return;
+  }
   if (res.status === 404) throw badRequest(`Project ID ${projectId} is not a valid project.`);
 }
 
 // ---- the API ------------------------------------------------------------------------------
 
 const commonQuota = { type: ['integer', 'string'], pattern: '^-?[0-9]+$', minimum: -1, maximum: 0x7fffffff };
-const booleanParam = { type: ['boolean', 'string'], enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] };
+const booleanParam = {
+  type: ['boolean', 'string'],
+  enum: [
+    true,
+    'True',
+    'TRUE',
+    'true',
+    '1',
+    'ON',
+    'On',
+    'on',
+    'YES',
+    'Yes',
+    'yes',
+    false,
+    'False',
+    'FALSE',
+    'false',
+    '0',
+    'OFF',
+    'Off',
+    'off',
+    'NO',
+    'No',
+    'no',
+  ],
+};
 const setSchema = (wrapper: string, keys: string[], extra: Record<string, unknown> = {}) => ({
-  type: 'object', required: [wrapper], additionalProperties: false,
-  properties: { [wrapper]: { type: 'object', additionalProperties: false, properties: { ...Object.fromEntries(keys.map((k) => [k, commonQuota])), ...extra } } },
+  type: 'object',
+  required: [wrapper],
+  additionalProperties: false,
+  properties: {
+    [wrapper]: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { ...Object.fromEntries(keys.map((k) => [k, commonQuota])), ...extra },
+    },
+  },
 });
 const UPDATE = setSchema('quota_set', [...RESOURCES, 'networks'], { force: booleanParam });
-const UPDATE_236 = setSchema('quota_set', RESOURCES.filter((r) => !FILTERED_2_36.includes(r)), { force: booleanParam });
-const UPDATE_257 = setSchema('quota_set', RESOURCES.filter((r) => !FILTERED_2_57.includes(r)), { force: booleanParam });
-const CLASS_UPDATE = setSchema('quota_class_set', RESOURCES.filter((r) => r !== 'server_groups' && r !== 'server_group_members'));
-const CLASS_UPDATE_250 = setSchema('quota_class_set', RESOURCES.filter((r) => !NETWORK_QUOTAS.includes(r)));
-const CLASS_UPDATE_257 = setSchema('quota_class_set', RESOURCES.filter((r) => !FILTERED_2_57.includes(r)));
+const UPDATE_236 = setSchema(
+  'quota_set',
+  RESOURCES.filter((r) => !FILTERED_2_36.includes(r)),
+  { force: booleanParam },
+);
+const UPDATE_257 = setSchema(
+  'quota_set',
+  RESOURCES.filter((r) => !FILTERED_2_57.includes(r)),
+  { force: booleanParam },
+);
+const CLASS_UPDATE = setSchema(
+  'quota_class_set',
+  RESOURCES.filter((r) => r !== 'server_groups' && r !== 'server_group_members'),
+);
+const CLASS_UPDATE_250 = setSchema(
+  'quota_class_set',
+  RESOURCES.filter((r) => !NETWORK_QUOTAS.includes(r)),
+);
+const CLASS_UPDATE_257 = setSchema(
+  'quota_class_set',
+  RESOURCES.filter((r) => !FILTERED_2_57.includes(r)),
+);
 
 function filtered(req: FastifyRequest): string[] {
   if (mv(req).gte('2.57')) return FILTERED_2_57;
@@ -270,7 +433,12 @@ function format<T>(id: string | null, values: Record<string, T>, skip: string[])
 /** The `user_id` of the query (its first value), and 2.75's refusal of other parameters. */
 function userParam(req: FastifyRequest): string | undefined {
   const q = queryOf(req);
-  if (mv(req).gte('2.75')) for (const k of q.keys()) if (k !== 'user_id') throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+  if (mv(req).gte('2.75'))
+    for (const k of q.keys())
+      if (k !== 'user_id')
+        throw badRequest(
+          `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+        );
   return q.getAll('user_id')[0] || undefined;
 }
 
@@ -309,17 +477,22 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     await verifyProjectId(req, svc, id);
     const set = body.quota_set as Record<string, unknown>;
     if ('networks' in set) throw badRequest('The networks quota has been removed');
-    const force = set.force !== undefined && ['true', '1', 'on', 'yes', 'y', 't'].includes(String(set.force).toLowerCase());
+    const force =
+      set.force !== undefined && ['true', '1', 'on', 'yes', 'y', 't'].includes(String(set.force).toLowerCase());
     const settable = await engine.settable(id, user);
     const values: Record<string, number> = {};
     for (const [key, raw] of Object.entries(set)) {
-      if (key === 'force' || raw === null || raw === '' ) continue;
+      if (key === 'force' || raw === null || raw === '') continue;
       const value = Number(raw);
       if (!force) {
         const { minimum, maximum } = settable[key]!;
         const inf = (v: number) => (v === -1 ? Infinity : v);
-        if (inf(value) < inf(minimum)) throw badRequest(`Quota limit ${value} for ${key} must be greater than or equal to already used and reserved ${minimum}.`);
-        if (inf(value) > inf(maximum)) throw badRequest(`Quota limit ${value} for ${key} must be less than or equal to ${maximum}.`);
+        if (inf(value) < inf(minimum))
+          throw badRequest(
+            `Quota limit ${value} for ${key} must be greater than or equal to already used and reserved ${minimum}.`,
+          );
+        if (inf(value) > inf(maximum))
+          throw badRequest(`Quota limit ${value} for ${key} must be less than or equal to ${maximum}.`);
       }
       values[key] = value;
     }
@@ -336,7 +509,12 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     reply.code(202).send();
   });
 
-  const classSkip = (req: FastifyRequest) => (mv(req).gte('2.57') ? FILTERED_2_57 : mv(req).gte('2.50') ? NETWORK_QUOTAS : ['server_groups', 'server_group_members']);
+  const classSkip = (req: FastifyRequest) =>
+    mv(req).gte('2.57')
+      ? FILTERED_2_57
+      : mv(req).gte('2.50')
+        ? NETWORK_QUOTAS
+        : ['server_groups', 'server_group_members'];
 
   app.get<{ Params: { id: string } }>('/os-quota-class-sets/:id', async (req) => {
     authorize(req, `${QCS}:show`, {});
@@ -344,7 +522,10 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   });
 
   app.put<{ Params: { id: string } }>('/os-quota-class-sets/:id', async (req) => {
-    const body = validateBody<any>(req, mv(req).gte('2.57') ? CLASS_UPDATE_257 : mv(req).gte('2.50') ? CLASS_UPDATE_250 : CLASS_UPDATE);
+    const body = validateBody<any>(
+      req,
+      mv(req).gte('2.57') ? CLASS_UPDATE_257 : mv(req).gte('2.50') ? CLASS_UPDATE_250 : CLASS_UPDATE,
+    );
     authorize(req, `${QCS}:update`, {});
     const id = req.params.id;
     if (id.length > 255) throw badRequest('Invalid input received: quota_class_name has a maximum length of 255.');
@@ -354,11 +535,15 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 }
 
 /** Nova's 403 for a quota check that failed (server groups, key pairs use their own texts). */
-export function overQuotaError(message: string) { return forbidden(message); }
+export function overQuotaError(message: string) {
+  return forbidden(message);
+}
 
 export const quotasFamily: Family = {
   name: 'quotas',
   migrations,
   routes: registerRoutes,
-  async init(svc) { quotaEngine(svc); },
+  async init(svc) {
+    quotaEngine(svc);
+  },
 };

@@ -7,28 +7,65 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService, Family } from '../service.ts';
 import { authorize, badRequest, forbidden, isAdmin, isUuid, notFound, queryOf } from './common.ts';
-import { MAX_PROXY, goneRoutes, neutron, neutronMessage, pyStr, unexpected, upTo, visibleServer, type NeutronAnswer } from './neutron_proxy.ts';
-import { parseCidr } from '../../network/netaddr.ts';
+import {
+  MAX_PROXY,
+  goneRoutes,
+  neutron,
+  neutronMessage,
+  pyStr,
+  unexpected,
+  upTo,
+  visibleServer,
+  type NeutronAnswer,
+} from './neutron_proxy.ts';
+import { parseCidr } from '../../core/netaddr.ts';
 
 type Call = ReturnType<typeof neutron>;
 const POLICY = (a: string) => `os_compute_api:os-security-groups:${a}`;
 
 /** A Neutron rule as Nova shows it (_convert_to_nova_security_group_rule_format). */
-interface NovaRule { id: string; parent_group_id: string; protocol: string | null; from_port: number | null; to_port: number | null; group_id: string | null; cidr: string }
-interface NovaGroup { id: string; name: string; description: string; project_id: string; rules: NovaRule[] }
+interface NovaRule {
+  id: string;
+  parent_group_id: string;
+  protocol: string | null;
+  from_port: number | null;
+  to_port: number | null;
+  group_id: string | null;
+  cidr: string;
+}
+interface NovaGroup {
+  id: string;
+  name: string;
+  description: string;
+  project_id: string;
+  rules: NovaRule[];
+}
 
 function novaRule(r: any): NovaRule {
-  let from = r.port_range_min ?? null, to = r.port_range_max ?? null;
+  let from = r.port_range_min ?? null,
+    to = r.port_range_max ?? null;
   if (r.protocol && from === null && to === null) {
     const tcpUdp = ['TCP', 'UDP'].includes(String(r.protocol).toUpperCase());
-    from = tcpUdp ? 1 : -1; to = tcpUdp ? 65535 : -1;
+    from = tcpUdp ? 1 : -1;
+    to = tcpUdp ? 65535 : -1;
   }
-  return { id: r.id, parent_group_id: r.security_group_id, protocol: r.protocol ?? null, from_port: from, to_port: to, group_id: r.remote_group_id ?? null, cidr: r.remote_ip_prefix || '0.0.0.0/0' };
+  return {
+    id: r.id,
+    parent_group_id: r.security_group_id,
+    protocol: r.protocol ?? null,
+    from_port: from,
+    to_port: to,
+    group_id: r.remote_group_id ?? null,
+    cidr: r.remote_ip_prefix || '0.0.0.0/0',
+  };
 }
 
 function novaGroup(g: any): NovaGroup {
   return {
-    id: g.id, name: g.name, description: g.description, project_id: g.tenant_id ?? g.project_id,
+    id: g.id,
+    name: g.name,
+    description: g.description,
+    project_id: g.tenant_id ?? g.project_id,
     rules: ((g.security_group_rules ?? []) as any[]).filter((r) => r.direction === 'ingress').map(novaRule),
   };
 }
@@ -44,7 +81,10 @@ async function getGroup(call: Call, id: string): Promise<NovaGroup> {
 /** The source groups rules name, looked up once per request (None when the group is gone). */
 class GroupNames {
   private known = new Map<string, { name: string; tenant_id: string } | null>();
-  constructor(private call: Call, groups: NovaGroup[] = []) {
+  constructor(
+    private call: Call,
+    groups: NovaGroup[] = [],
+  ) {
     for (const g of groups) this.known.set(g.id, { name: g.name, tenant_id: g.project_id });
   }
   async of(id: string) {
@@ -58,7 +98,15 @@ class GroupNames {
 }
 
 async function ruleView(rule: NovaRule, names: GroupNames, groupData?: { name: string; tenant_id: string }) {
-  const out: Record<string, unknown> = { id: rule.id, parent_group_id: rule.parent_group_id, ip_protocol: rule.protocol, from_port: rule.from_port, to_port: rule.to_port, group: {}, ip_range: {} };
+  const out: Record<string, unknown> = {
+    id: rule.id,
+    parent_group_id: rule.parent_group_id,
+    ip_protocol: rule.protocol,
+    from_port: rule.from_port,
+    to_port: rule.to_port,
+    group: {},
+    ip_range: {},
+  };
   if (groupData) out.group = groupData;
   else if (rule.group_id) {
     const g = await names.of(rule.group_id);
@@ -71,11 +119,15 @@ async function ruleView(rule: NovaRule, names: GroupNames, groupData?: { name: s
 
 async function groupView(g: NovaGroup, names: GroupNames) {
   const rules = [];
-  for (const r of g.rules) { const v = await ruleView(r, names); if (v) rules.push(v); }
+  for (const r of g.rules) {
+    const v = await ruleView(r, names);
+    if (v) rules.push(v);
+  }
   return { id: g.id, description: g.description, name: g.name, tenant_id: g.project_id, rules };
 }
 
-const byTenantAndName = (a: any, b: any) => (a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byTenantAndName = (a: any, b: any) =>
+  a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 function validateId(id: unknown): string {
   if (!isUuid(id)) throw badRequest('Security group id should be uuid');
@@ -85,7 +137,8 @@ function validateId(id: unknown): string {
 /** The body's object under `key` (SecurityGroupControllerBase._from_body). */
 function fromBody(req: FastifyRequest, key: string): Record<string, unknown> {
   const body = req.body as Record<string, unknown> | undefined | null;
-  if (!body || (typeof body === 'object' && !Object.keys(body).length)) throw badRequest("The request body can't be empty");
+  if (!body || (typeof body === 'object' && !Object.keys(body).length))
+    throw badRequest("The request body can't be empty");
   const v = typeof body === 'object' ? body[key] : undefined;
   if (v === undefined || v === null) throw badRequest(`Missing parameter ${key}`);
   return (typeof v === 'object' ? v : {}) as Record<string, unknown>;
@@ -102,7 +155,9 @@ function limited<T>(req: FastifyRequest, items: T[]): T[] {
   const q = queryOf(req);
   const param = (k: string) => {
     const all = q.getAll(k);
-    for (const v of all) if (!/^[0-9]+$/.test(v)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${v}. '${v}' does not match '^[0-9]*$'`);
+    for (const v of all)
+      if (!/^[0-9]+$/.test(v))
+        throw badRequest(`Invalid input for query parameters ${k}. Value: ${v}. '${v}' does not match '^[0-9]*$'`);
     return all.length ? Number(all[all.length - 1]) : undefined;
   };
   const offset = param('offset') ?? 0;
@@ -120,27 +175,49 @@ function pyInt(v: unknown): number | null {
   return null;
 }
 
-function newIngressRule(protocol: unknown, fromPort: unknown, toPort: unknown, groupId: string | null, cidr: string | null): Record<string, unknown> | null {
+function newIngressRule(
+  protocol: unknown,
+  fromPort: unknown,
+  toPort: unknown,
+  groupId: string | null,
+  cidr: string | null,
+): Record<string, unknown> | null {
   const values: Record<string, unknown> = {};
-  let from = fromPort ?? null, to = toPort ?? null;
+  let from = fromPort ?? null,
+    to = toPort ?? null;
   if (groupId) {
     values.group_id = groupId;
     const p = protocol ? String(protocol).toUpperCase() : '';
-    if (p === 'ICMP' && from === null && to === null) { from = -1; to = -1; }
-    else if ((p === 'TCP' || p === 'UDP') && from === null && to === null) { from = 1; to = 65535; }
+    if (p === 'ICMP' && from === null && to === null) {
+      from = -1;
+      to = -1;
+    } else if ((p === 'TCP' || p === 'UDP') && from === null && to === null) {
+      from = 1;
+      to = 65535;
+    }
   } else if (cidr) values.cidr = cidr;
   if (protocol && from !== null && to !== null) {
     const proto = String(protocol);
     const p = proto.toUpperCase();
-    const f = pyInt(from), t = pyInt(to);
+    const f = pyInt(from),
+      t = pyInt(to);
     if (f === null || t === null) {
-      throw badRequest(p === 'ICMP' ? 'Invalid input received: Type and Code must be integers for ICMP protocol type' : 'Invalid input received: To and From ports must be integers');
+      throw badRequest(
+        p === 'ICMP'
+          ? 'Invalid input received: Type and Code must be integers for ICMP protocol type'
+          : 'Invalid input received: To and From ports must be integers',
+      );
     }
     if (!['TCP', 'UDP', 'ICMP'].includes(p)) throw badRequest(`Invalid IP protocol ${proto}.`);
-    if ((p === 'TCP' || p === 'UDP') && f > t) throw badRequest(`Invalid port range ${f}:${t}. Former value cannot be greater than the later`);
-    if ((p === 'TCP' || p === 'UDP') && (f < 1 || t > 65535)) throw badRequest(`Invalid port range ${f}:${t}. Valid ${p} ports should be between 1-65535`);
-    if (p === 'ICMP' && (f < -1 || f > 255 || t < -1 || t > 255)) throw badRequest(`Invalid port range ${f}:${t}. For ICMP, the type:code must be valid`);
-    values.protocol = proto; values.from_port = f; values.to_port = t;
+    if ((p === 'TCP' || p === 'UDP') && f > t)
+      throw badRequest(`Invalid port range ${f}:${t}. Former value cannot be greater than the later`);
+    if ((p === 'TCP' || p === 'UDP') && (f < 1 || t > 65535))
+      throw badRequest(`Invalid port range ${f}:${t}. Valid ${p} ports should be between 1-65535`);
+    if (p === 'ICMP' && (f < -1 || f > 255 || t < -1 || t > 255))
+      throw badRequest(`Invalid port range ${f}:${t}. For ICMP, the type:code must be valid`);
+    values.protocol = proto;
+    values.from_port = f;
+    values.to_port = t;
   } else if (cidr) return null;
   return values;
 }
@@ -149,7 +226,11 @@ function newIngressRule(protocol: unknown, fromPort: unknown, toPort: unknown, g
 function novaCidr(cidr: unknown): string {
   if (cidr === undefined || cidr === null || cidr === '') return '0.0.0.0/0';
   let s: string;
-  try { s = decodeURIComponent(String(cidr)); } catch { throw badRequest(`${pyStr(cidr)} is not a valid IP network.`); }
+  try {
+    s = decodeURIComponent(String(cidr));
+  } catch {
+    throw badRequest(`${pyStr(cidr)} is not a valid IP network.`);
+  }
   if (!s.includes('/') || !parseCidr(s)) throw badRequest(`${s} is not a valid IP network.`);
   return s;
 }
@@ -166,7 +247,10 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     limited(req, []); // the query's limit and offset are validated before the network is asked
     // Neutron has no all_tenants: an admin asking for it gets every project's groups.
     const all = isAdmin(req) && q.has('all_tenants');
-    const r = await call('GET', `/v2.0/security-groups${all ? '' : `?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`}`);
+    const r = await call(
+      'GET',
+      `/v2.0/security-groups${all ? '' : `?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`}`,
+    );
     if (r.status !== 200) throw unexpected(r, 'listing security groups');
     const groups = (r.body.security_groups as any[]).map(novaGroup);
     const names = new GroupNames(call);
@@ -190,10 +274,15 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     checkString(sg.name ?? null, 'name');
     checkString(sg.description ?? null, 'description');
     const call = neutron(svc, req);
-    const r = await call('POST', '/v2.0/security-groups', { security_group: { name: sg.name, description: sg.description } });
+    const r = await call('POST', '/v2.0/security-groups', {
+      security_group: { name: sg.name, description: sg.description },
+    });
     if (r.status === 400) throw badRequest(neutronMessage(r));
     if (r.status === 409) throw forbidden(neutronMessage(r));
-    if (r.status === 401) throw badRequest('The server could not comply with the request since it is either malformed or otherwise incorrect.');
+    if (r.status === 401)
+      throw badRequest(
+        'The server could not comply with the request since it is either malformed or otherwise incorrect.',
+      );
     if (r.status !== 201) throw unexpected(r, 'creating a security group');
     return { security_group: await groupView(novaGroup(r.body.security_group), new GroupNames(call)) };
   });
@@ -206,7 +295,9 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     const sg = fromBody(req, 'security_group');
     checkString(sg.name ?? null, 'name');
     checkString(sg.description ?? null, 'description');
-    const r = await call('PUT', `/v2.0/security-groups/${g.id}`, { security_group: { name: sg.name, description: sg.description } });
+    const r = await call('PUT', `/v2.0/security-groups/${g.id}`, {
+      security_group: { name: sg.name, description: sg.description },
+    });
     if (r.status === 404) throw notFound(neutronMessage(r));
     if (r.status === 400 || r.status === 409) throw badRequest(neutronMessage(r));
     if (r.status !== 200) throw unexpected(r, `updating security group ${g.id}`);
@@ -238,22 +329,31 @@ function routes(app: FastifyInstance, svc: ComputeService) {
       groupId = validateId(body.group_id);
       source = await getGroup(call, groupId);
     }
-    const rule = groupId !== null
-      ? newIngressRule(body.ip_protocol, body.from_port, body.to_port, groupId, null)
-      : newIngressRule(body.ip_protocol, body.from_port, body.to_port, null, novaCidr(body.cidr));
+    const rule =
+      groupId !== null
+        ? newIngressRule(body.ip_protocol, body.from_port, body.to_port, groupId, null)
+        : newIngressRule(body.ip_protocol, body.from_port, body.to_port, null, novaCidr(body.cidr));
     if (!rule) throw badRequest('Not enough parameters to build a valid rule.');
     if (typeof rule.cidr === 'string') {
       const [net, len] = (rule.cidr as string).split('/');
-      if (net !== '0.0.0.0' && net !== '::' && len === '0') throw badRequest(`Bad prefix for network in cidr ${rule.cidr}`);
+      if (net !== '0.0.0.0' && net !== '::' && len === '0')
+        throw badRequest(`Bad prefix for network in cidr ${rule.cidr}`);
     }
     // The same rule twice is refused before the network is asked (_rule_exists).
-    const same = parent.rules.some((r) => (['group_id', 'cidr', 'from_port', 'to_port', 'protocol'] as const).every((k) => (r[k] ?? null) === ((rule as any)[k] ?? null)));
+    const same = parent.rules.some((r) =>
+      (['group_id', 'cidr', 'from_port', 'to_port', 'protocol'] as const).every(
+        (k) => (r[k] ?? null) === ((rule as any)[k] ?? null),
+      ),
+    );
     if (same) throw badRequest(`This rule already exists in group ${parent.id}`);
     const cidr = (rule.cidr as string | undefined) ?? null;
     const n: Record<string, unknown> = {
-      direction: 'ingress', protocol: rule.protocol ?? null,
+      direction: 'ingress',
+      protocol: rule.protocol ?? null,
       ethertype: cidr && cidr.includes(':') ? 'IPv6' : 'IPv4',
-      remote_ip_prefix: cidr, security_group_id: parent.id, remote_group_id: groupId,
+      remote_ip_prefix: cidr,
+      security_group_id: parent.id,
+      remote_group_id: groupId,
     };
     if (rule.from_port !== undefined && rule.from_port !== -1) n.port_range_min = rule.from_port;
     if (rule.to_port !== undefined && rule.to_port !== -1) n.port_range_max = rule.to_port;
@@ -263,7 +363,11 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     if (r.status === 400) throw badRequest(neutronMessage(r));
     if (r.status !== 201) throw unexpected(r, 'creating a security group rule');
     const created = novaRule(r.body.security_group_rule);
-    const view = await ruleView(created, new GroupNames(call), source ? { name: source.name, tenant_id: source.project_id } : undefined);
+    const view = await ruleView(
+      created,
+      new GroupNames(call),
+      source ? { name: source.name, tenant_id: source.project_id } : undefined,
+    );
     return { security_group_rule: view };
   });
 
@@ -289,7 +393,7 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     authorize(req, POLICY('list'), { project_id: inst.project_id });
     const call = neutron(svc, req);
     const ports = await call('GET', `/v2.0/ports?device_id=${inst.uuid}`);
-    if (ports.status !== 200) throw unexpected(ports, 'listing the server\'s ports');
+    if (ports.status !== 200) throw unexpected(ports, "listing the server's ports");
     const ids = [...new Set(((ports.body.ports ?? []) as any[]).flatMap((p) => p.security_groups ?? []))] as string[];
     const found = new Map<string, NovaGroup>();
     for (let i = 0; i < ids.length; i += 150) {
@@ -299,14 +403,23 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     }
     // One entry per port and group, as Nova lists them (a group on two ports shows twice).
     const groups: NovaGroup[] = [];
-    for (const p of ports.body.ports as any[]) for (const id of (p.security_groups ?? []) as string[]) { const g = found.get(id); if (g) groups.push(g); }
+    for (const p of ports.body.ports as any[])
+      for (const id of (p.security_groups ?? []) as string[]) {
+        const g = found.get(id);
+        if (g) groups.push(g);
+      }
     const names = new GroupNames(call, groups);
     const out = [];
     for (const g of groups) out.push(await groupView(g, names));
     return { security_groups: out.sort(byTenantAndName) };
   });
 
-  goneRoutes(app, [['GET', '/os-security-group-default-rules'], ['POST', '/os-security-group-default-rules'], ['GET', '/os-security-group-default-rules/:id'], ['DELETE', '/os-security-group-default-rules/:id']]);
+  goneRoutes(app, [
+    ['GET', '/os-security-group-default-rules'],
+    ['POST', '/os-security-group-default-rules'],
+    ['GET', '/os-security-group-default-rules/:id'],
+    ['DELETE', '/os-security-group-default-rules/:id'],
+  ]);
 }
 
 export const securityGroupsFamily: Family = { name: 'security_groups', migrations: {}, routes };

@@ -13,28 +13,77 @@ import { serialized } from '../agent/netproxy.ts';
 type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
-const METADATA = { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } }, additionalProperties: false };
-const BOOLEAN = { type: ['boolean', 'string'], enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] };
+const METADATA = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+};
+const BOOLEAN = {
+  type: ['boolean', 'string'],
+  enum: [
+    true,
+    'True',
+    'TRUE',
+    'true',
+    '1',
+    'ON',
+    'On',
+    'on',
+    'YES',
+    'Yes',
+    'yes',
+    false,
+    'False',
+    'FALSE',
+    'false',
+    '0',
+    'OFF',
+    'Off',
+    'off',
+    'NO',
+    'No',
+    'no',
+  ],
+};
 
 function rebuildSchema(v: { gte(x: string): boolean }) {
   const r: any = {
     type: 'object',
     properties: {
-      name: NAME, imageRef: { type: 'string', format: 'uuid' }, adminPass: { type: 'string' }, metadata: METADATA,
-      preserve_ephemeral: BOOLEAN, 'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
-      accessIPv4: { type: 'string', format: 'ipv4' }, accessIPv6: { type: 'string', format: 'ipv6' },
+      name: NAME,
+      imageRef: { type: 'string', format: 'uuid' },
+      adminPass: { type: 'string' },
+      metadata: METADATA,
+      preserve_ephemeral: BOOLEAN,
+      'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
+      accessIPv4: { type: 'string', format: 'ipv4' },
+      accessIPv6: { type: 'string', format: 'ipv6' },
     },
-    required: ['imageRef'], additionalProperties: false,
+    required: ['imageRef'],
+    additionalProperties: false,
   };
   if (v.gte('2.19')) r.properties.description = { type: ['string', 'null'], maxLength: 255 };
   if (!v.gte('2.57')) r.properties.personality = { type: 'array' };
   if (v.gte('2.54')) r.properties.key_name = { oneOf: [NAME, { type: 'null' }] };
-  if (v.gte('2.57')) r.properties.user_data = { oneOf: [{ type: 'string', format: 'base64', maxLength: 65535 }, { type: 'null' }] };
-  if (v.gte('2.63')) r.properties.trusted_image_certificates = { type: ['array', 'null'], minItems: 1, maxItems: 50, uniqueItems: true, items: { type: 'string', minLength: 1 } };
-  if (v.gte('2.90')) r.properties.hostname = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$' };
+  if (v.gte('2.57'))
+    r.properties.user_data = { oneOf: [{ type: 'string', format: 'base64', maxLength: 65535 }, { type: 'null' }] };
+  if (v.gte('2.63'))
+    r.properties.trusted_image_certificates = {
+      type: ['array', 'null'],
+      minItems: 1,
+      maxItems: 50,
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+    };
+  if (v.gte('2.90'))
+    r.properties.hostname = {
+      type: 'string',
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$',
+    };
   return { type: 'object', properties: { rebuild: r }, required: ['rebuild'], additionalProperties: false };
 }
-
 
 function eventsSchema(v: { gte(x: string): boolean }) {
   const names = ['network-changed', 'network-vif-plugged', 'network-vif-unplugged', 'network-vif-deleted'];
@@ -44,19 +93,48 @@ function eventsSchema(v: { gte(x: string): boolean }) {
   if (v.gte('2.93')) names.push('volume-reimaged');
   return {
     type: 'object',
-    properties: { events: { type: 'array', minItems: 1, items: { type: 'object', properties: { server_uuid: { type: 'string', format: 'uuid' }, name: { type: 'string', enum: names }, status: { type: 'string', enum: ['failed', 'completed', 'in-progress'] }, tag: { type: 'string', maxLength: 255 } }, required: ['server_uuid', 'name'], additionalProperties: false } } },
-    required: ['events'], additionalProperties: false,
+    properties: {
+      events: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          properties: {
+            server_uuid: { type: 'string', format: 'uuid' },
+            name: { type: 'string', enum: names },
+            status: { type: 'string', enum: ['failed', 'completed', 'in-progress'] },
+            tag: { type: 'string', maxLength: 255 },
+          },
+          required: ['server_uuid', 'name'],
+          additionalProperties: false,
+        },
+      },
+    },
+    required: ['events'],
+    additionalProperties: false,
   };
 }
 
-const SG_SCHEMA = (action: string) => ({ type: 'object', properties: { [action]: { type: 'object', properties: { name: NAME }, required: ['name'], additionalProperties: false } }, required: [action], additionalProperties: false });
+const SG_SCHEMA = (action: string) => ({
+  type: 'object',
+  properties: {
+    [action]: { type: 'object', properties: { name: NAME }, required: ['name'], additionalProperties: false },
+  },
+  required: [action],
+  additionalProperties: false,
+});
 
 /** The hosts an event for a server goes to (Nova's _get_relevant_hosts): its host, plus both ends of a move under way. */
 async function relevantHosts(svc: ComputeService, inst: Instance): Promise<string[]> {
   const hosts = new Set<string>([inst.host!]);
   if (inst.task_state || inst.vm_state === 'resized') {
-    const m = await svc.db.selectFrom('migrations').select(['source_compute', 'dest_compute']).where('instance_uuid', '=', inst.uuid)
-      .where('status', 'not in', ['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done']).orderBy('id', 'desc').executeTakeFirst()
+    const m = await svc.db
+      .selectFrom('migrations')
+      .select(['source_compute', 'dest_compute'])
+      .where('instance_uuid', '=', inst.uuid)
+      .where('status', 'not in', ['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done'])
+      .orderBy('id', 'desc')
+      .executeTakeFirst()
       .catch(() => undefined);
     for (const h of [m?.source_compute, m?.dest_compute]) if (h) hosts.add(h as string);
   }
@@ -80,8 +158,10 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     authorize(req, 'os_compute_api:servers:rebuild', target(inst));
     if (rd.trusted_image_certificates) authorize(req, 'os_compute_api:servers:rebuild:trusted_certs', target(inst));
     if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
-    if (!['active', 'stopped', 'error'].includes(inst.vm_state)) throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    if (inst.task_state) throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
+    if (!['active', 'stopped', 'error'].includes(inst.vm_state))
+      throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+    if (inst.task_state)
+      throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
     if (!inst.host) throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
     const { store, clients } = serverParts(svc);
     const image = await clients.getImage(rd.imageRef, req.ctx!.token);
@@ -92,23 +172,41 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     if (rd.metadata !== undefined) patch.metadata = rd.metadata;
     if (rd.description !== undefined) patch.display_description = rd.description;
     if (rd.accessIPv4 !== undefined) patch.access_ip_v4 = rd.accessIPv4;
-    if (rd.accessIPv6 !== undefined) patch.access_ip_v6 = new URL(`http://[${rd.accessIPv6}]/`).hostname.replace(/^\[|\]$/g, '');
+    if (rd.accessIPv6 !== undefined)
+      patch.access_ip_v6 = new URL(`http://[${rd.accessIPv6}]/`).hostname.replace(/^\[|\]$/g, '');
     if (rd.hostname !== undefined) patch.hostname = rd.hostname;
     if (rd.trusted_image_certificates !== undefined) patch.trusted_certs = rd.trusted_image_certificates;
-    if (rd['OS-DCF:diskConfig'] !== undefined) patch.system_metadata = { ...inst.system_metadata, disk_config: rd['OS-DCF:diskConfig'] };
+    if (rd['OS-DCF:diskConfig'] !== undefined)
+      patch.system_metadata = { ...inst.system_metadata, disk_config: rd['OS-DCF:diskConfig'] };
     if (rd.key_name !== undefined) {
-      if (rd.key_name === null) { patch.key_name = null; patch.key_data = null; } else {
+      if (rd.key_name === null) {
+        patch.key_name = null;
+        patch.key_data = null;
+      } else {
         const kp = svc.providers.keypairs ? await svc.providers.keypairs.find(inst.user_id, rd.key_name) : null;
         if (!kp) throw badRequest('Invalid key_name provided.');
-        patch.key_name = kp.name; patch.key_data = kp.public_key;
+        patch.key_name = kp.name;
+        patch.key_data = kp.public_key;
       }
     }
     if (rd.user_data !== undefined) patch.user_data = rd.user_data;
-    if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] }))) throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state rebuilding`);
-    await store.startAction({ instance_uuid: inst.uuid, action: 'rebuild', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] })))
+      throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state rebuilding`);
+    await store.startAction({
+      instance_uuid: inst.uuid,
+      action: 'rebuild',
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
     svc.ctx.bus.cast(`compute.${inst.host}`, 'rebuild_instance', { uuid: inst.uuid, request_id: req.id, image });
     const updated = (await store.get(inst.uuid))!;
-    const view = serverView(req, updated, { reduced: v.lt('2.75'), keypair: v.gte('2.54'), serverGroups: v.gte('2.71'), userData: false });
+    const view = serverView(req, updated, {
+      reduced: v.lt('2.75'),
+      keypair: v.gte('2.54'),
+      serverGroups: v.gte('2.71'),
+      userData: false,
+    });
     view.adminPass = rd.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
     if (v.gte('2.57')) view.user_data = updated.user_data;
     reply.code(202).header('location', `${req.baseUrl}/v2.1/servers/${inst.uuid}`);
@@ -116,38 +214,49 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
   };
 
   /** The server's security groups changed on every one of its ports (Nova's add/remove_to_instance). */
-  const securityGroup = (add: boolean): Handler => async (req, reply, id) => {
-    const action = add ? 'addSecurityGroup' : 'removeSecurityGroup';
-    const name = validateBody<any>(req, SG_SCHEMA(action))[action].name as string;
-    const inst = await get(req, id);
-    authorize(req, add ? 'os_compute_api:os-security-groups:add' : 'os_compute_api:os-security-groups:remove', target(inst));
-    const { store, clients } = serverParts(svc);
-    const token = req.ctx!.token;
-    const q = isUuid(name) ? `id=${name}` : `name=${encodeURIComponent(name)}&project_id=${encodeURIComponent(inst.project_id)}`;
-    const found = ((await clients.network.request('GET', `/v2.0/security-groups?${q}`, undefined, { token })).body?.security_groups ?? []) as any[];
-    if (found.length > 1) throw conflict('No Unique Match Found.');
-    const sg = found[0];
-    if (!sg) throw notFound(`Security group ${name} not found for project ${inst.project_id}.`);
-    const ports = await clients.portsOf(inst.uuid);
-    if (!ports.length) throw badRequest(`Security group ${name} cannot be applied: the server has no ports.`);
-    if (add) {
-      if (ports.some((p) => p.port_security_enabled === false)) throw badRequest('Cannot add security group to a port with port security disabled.');
-      if (ports.every((p) => (p.security_groups ?? []).includes(sg.id))) throw badRequest(`Security group ${sg.name} is already associated with the instance ${inst.uuid}`);
-    } else if (!ports.some((p) => (p.security_groups ?? []).includes(sg.id))) {
-      throw badRequest(`Security group ${sg.name} not associated with the instance ${inst.uuid}`);
-    }
-    for (const p of ports) {
-      const groups: string[] = p.security_groups ?? [];
-      const next = add ? [...new Set([...groups, sg.id])] : groups.filter((g) => g !== sg.id);
-      const r = await clients.network.request('PUT', `/v2.0/ports/${p.id}`, { port: { security_groups: next } });
-      if (r.status !== 200) throw badRequest(r.body?.NeutronError?.message ?? `network answered ${r.status}`);
-    }
-    const groups = add
-      ? [...inst.security_groups.filter((g) => g.name !== sg.name), { name: sg.name, id: sg.id }]
-      : inst.security_groups.filter((g) => g.name !== sg.name && g.id !== sg.id);
-    await store.update(inst.uuid, { security_groups: groups });
-    return reply.code(202).send();
-  };
+  const securityGroup =
+    (add: boolean): Handler =>
+    async (req, reply, id) => {
+      const action = add ? 'addSecurityGroup' : 'removeSecurityGroup';
+      const name = validateBody<any>(req, SG_SCHEMA(action))[action].name as string;
+      const inst = await get(req, id);
+      authorize(
+        req,
+        add ? 'os_compute_api:os-security-groups:add' : 'os_compute_api:os-security-groups:remove',
+        target(inst),
+      );
+      const { store, clients } = serverParts(svc);
+      const token = req.ctx!.token;
+      const q = isUuid(name)
+        ? `id=${name}`
+        : `name=${encodeURIComponent(name)}&project_id=${encodeURIComponent(inst.project_id)}`;
+      const found = ((await clients.network.request('GET', `/v2.0/security-groups?${q}`, undefined, { token })).body
+        ?.security_groups ?? []) as any[];
+      if (found.length > 1) throw conflict('No Unique Match Found.');
+      const sg = found[0];
+      if (!sg) throw notFound(`Security group ${name} not found for project ${inst.project_id}.`);
+      const ports = await clients.portsOf(inst.uuid);
+      if (!ports.length) throw badRequest(`Security group ${name} cannot be applied: the server has no ports.`);
+      if (add) {
+        if (ports.some((p) => p.port_security_enabled === false))
+          throw badRequest('Cannot add security group to a port with port security disabled.');
+        if (ports.every((p) => (p.security_groups ?? []).includes(sg.id)))
+          throw badRequest(`Security group ${sg.name} is already associated with the instance ${inst.uuid}`);
+      } else if (!ports.some((p) => (p.security_groups ?? []).includes(sg.id))) {
+        throw badRequest(`Security group ${sg.name} not associated with the instance ${inst.uuid}`);
+      }
+      for (const p of ports) {
+        const groups: string[] = p.security_groups ?? [];
+        const next = add ? [...new Set([...groups, sg.id])] : groups.filter((g) => g !== sg.id);
+        const r = await clients.network.request('PUT', `/v2.0/ports/${p.id}`, { port: { security_groups: next } });
+        if (r.status !== 200) throw badRequest(r.body?.NeutronError?.message ?? `network answered ${r.status}`);
+      }
+      const groups = add
+        ? [...inst.security_groups.filter((g) => g.name !== sg.name), { name: sg.name, id: sg.id }]
+        : inst.security_groups.filter((g) => g.name !== sg.name && g.id !== sg.id);
+      await store.update(inst.uuid, { security_groups: groups });
+      return reply.code(202).send();
+    };
 
   svc.parts.set('action:rebuild', rebuild);
   svc.parts.set('action:addSecurityGroup', securityGroup(true));
@@ -169,13 +278,23 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     for (const e of body.events) {
       const ev = { ...e };
       const inst = await store.get(e.server_uuid);
-      if (!inst) { ev.status = 'failed'; ev.code = 404; code = 207; }
-      else if (e.name === 'volume-extended' && !e.tag) { ev.status = 'failed'; ev.code = 400; code = 207; }
-      else if (!inst.host) { ev.status = 'failed'; ev.code = 422; code = 207; }
-      else {
-        ev.status = 'completed'; ev.code = 200;
+      if (!inst) {
+        ev.status = 'failed';
+        ev.code = 404;
+        code = 207;
+      } else if (e.name === 'volume-extended' && !e.tag) {
+        ev.status = 'failed';
+        ev.code = 400;
+        code = 207;
+      } else if (!inst.host) {
+        ev.status = 'failed';
+        ev.code = 422;
+        code = 207;
+      } else {
+        ev.status = 'completed';
+        ev.code = 200;
         let hosts = hostsOf.get(inst.uuid);
-        if (!hosts) hostsOf.set(inst.uuid, hosts = await relevantHosts(svc, inst));
+        if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
         for (const h of hosts) {
           const list = byHost.get(h) ?? [];
           list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
@@ -185,7 +304,11 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
       out.push(ev);
     }
     for (const [host, events] of byHost) {
-      try { svc.ctx.bus.cast(`compute.${host}`, 'external_instance_event', { events }); } catch (err) { svc.ctx.log.warn({ err, host }, 'external events: no agent for the host'); }
+      try {
+        svc.ctx.bus.cast(`compute.${host}`, 'external_instance_event', { events });
+      } catch (err) {
+        svc.ctx.log.warn({ err, host }, 'external events: no agent for the host');
+      }
     }
     reply.code(code);
     return { events: out };

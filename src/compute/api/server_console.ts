@@ -38,15 +38,32 @@ export function tailLog(log: string, length: number | null): string {
 /** Nova's pre-2.48 diagnostics: the driver's own flat counters (as the libvirt and fake drivers name them). */
 export function legacyDiagnostics(d: GuestDiagnostics): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  d.cpu_details.forEach((c, i) => { out[`cpu${c.id ?? i}_time`] = c.time; });
+  d.cpu_details.forEach((c, i) => {
+    out[`cpu${c.id ?? i}_time`] = c.time;
+  });
   out.memory = d.memory_details.maximum;
   d.disk_details.forEach((k, i) => {
     const dev = `vd${String.fromCharCode(97 + i)}`;
-    Object.assign(out, { [`${dev}_errors`]: k.errors_count, [`${dev}_read`]: k.read_bytes, [`${dev}_read_req`]: k.read_requests, [`${dev}_write`]: k.write_bytes, [`${dev}_write_req`]: k.write_requests });
+    Object.assign(out, {
+      [`${dev}_errors`]: k.errors_count,
+      [`${dev}_read`]: k.read_bytes,
+      [`${dev}_read_req`]: k.read_requests,
+      [`${dev}_write`]: k.write_bytes,
+      [`${dev}_write_req`]: k.write_requests,
+    });
   });
   d.nic_details.forEach((n, i) => {
     const dev = `vnet${i}`;
-    Object.assign(out, { [`${dev}_rx`]: n.rx_octets, [`${dev}_rx_drop`]: n.rx_drop, [`${dev}_rx_errors`]: n.rx_errors, [`${dev}_rx_packets`]: n.rx_packets, [`${dev}_tx`]: n.tx_octets, [`${dev}_tx_drop`]: n.tx_drop, [`${dev}_tx_errors`]: n.tx_errors, [`${dev}_tx_packets`]: n.tx_packets });
+    Object.assign(out, {
+      [`${dev}_rx`]: n.rx_octets,
+      [`${dev}_rx_drop`]: n.rx_drop,
+      [`${dev}_rx_errors`]: n.rx_errors,
+      [`${dev}_rx_packets`]: n.rx_packets,
+      [`${dev}_tx`]: n.tx_octets,
+      [`${dev}_tx_drop`]: n.tx_drop,
+      [`${dev}_tx_errors`]: n.tx_errors,
+      [`${dev}_tx_packets`]: n.tx_packets,
+    });
   });
   return out;
 }
@@ -60,7 +77,8 @@ export function registerServerConsole(app: FastifyInstance, svc: ComputeService)
       throw notFound(`Instance ${req.params.id} could not be found.`);
     }
     authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
-    if (!inst.host) throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+    if (!inst.host)
+      throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
     let answer: { ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: number; message: string };
     try {
       answer = await svc.ctx.bus.call(`compute.${inst.host}`, 'get_diagnostics', { uuid: inst.uuid }, {}, 30_000);
@@ -80,13 +98,20 @@ export function registerServerConsole(app: FastifyInstance, svc: ComputeService)
     const body = validateBody<any>(req, CONSOLE_OUTPUT_SCHEMA)['os-getConsoleOutput'];
     const { store } = serverParts(svc);
     const inst = await store.get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
+    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
+      throw notFound(`Instance ${id} could not be found.`);
     authorize(req, 'os_compute_api:os-console-output', { project_id: inst.project_id });
     if (!inst.host) throw conflict(`Instance ${inst.uuid} is not ready`);
     const length = body.length === undefined || body.length === null ? null : Number(body.length);
     let answer: ConsoleAnswer;
     try {
-      answer = await svc.ctx.bus.call<ConsoleAnswer>(`compute.${inst.host}`, 'get_console_output', { uuid: inst.uuid }, {}, 30_000);
+      answer = await svc.ctx.bus.call<ConsoleAnswer>(
+        `compute.${inst.host}`,
+        'get_console_output',
+        { uuid: inst.uuid },
+        {},
+        30_000,
+      );
     } catch (e) {
       throw new ApiError(409, `Instance ${inst.uuid} is not ready`);
     }

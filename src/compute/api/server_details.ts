@@ -8,11 +8,32 @@ import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
 import { serverParts, getServer } from './servers.ts';
 
-const META = { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } }, additionalProperties: false };
-const METADATA_SCHEMA = { type: 'object', properties: { metadata: META }, required: ['metadata'], additionalProperties: false };
-const META_ITEM_SCHEMA = { type: 'object', properties: { meta: { ...META, minProperties: 1, maxProperties: 1 } }, required: ['meta'], additionalProperties: false };
+const META = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+};
+const METADATA_SCHEMA = {
+  type: 'object',
+  properties: { metadata: META },
+  required: ['metadata'],
+  additionalProperties: false,
+};
+const META_ITEM_SCHEMA = {
+  type: 'object',
+  properties: { meta: { ...META, minProperties: 1, maxProperties: 1 } },
+  required: ['meta'],
+  additionalProperties: false,
+};
 const TAG_RE = /^[^,/]{1,60}$/;
-const TAGS_SCHEMA = { type: 'object', properties: { tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' }, maxItems: 50 } }, required: ['tags'], additionalProperties: false };
+const TAGS_SCHEMA = {
+  type: 'object',
+  properties: {
+    tags: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' }, maxItems: 50 },
+  },
+  required: ['tags'],
+  additionalProperties: false,
+};
 /** Nova's metadata_items quota default. */
 const METADATA_ITEMS = 128;
 
@@ -22,13 +43,31 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
   const store = () => serverParts(svc).store;
   const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
-  const changeable = (req: FastifyRequest, i: Instance, action: string, states = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded']) => {
+  const changeable = (
+    req: FastifyRequest,
+    i: Instance,
+    action: string,
+    states = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded'],
+  ) => {
     if (i.locked && !isAdmin(req)) throw conflict(`Instance ${i.uuid} is locked`);
-    if (!states.includes(i.vm_state)) throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in vm_state ${i.vm_state}`);
+    if (!states.includes(i.vm_state))
+      throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in vm_state ${i.vm_state}`);
   };
   const setMetadata = async (req: FastifyRequest, i: Instance, metadata: Record<string, string>) => {
-    changeable(req, i, 'update metadata', ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded', 'building']);
-    if (Object.keys(metadata).length > METADATA_ITEMS) throw new ApiError(403, `Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${METADATA_ITEMS} metadata_items`);
+    changeable(req, i, 'update metadata', [
+      'active',
+      'paused',
+      'suspended',
+      'stopped',
+      'shelved',
+      'shelved_offloaded',
+      'building',
+    ]);
+    if (Object.keys(metadata).length > METADATA_ITEMS)
+      throw new ApiError(
+        403,
+        `Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${METADATA_ITEMS} metadata_items`,
+      );
     await store().update(i.uuid, { metadata });
     return metadata;
   };
@@ -59,7 +98,10 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
   });
   app.put<P>('/servers/:id/metadata/:key', async (req) => {
     const body = req.body as any;
-    if (body?.meta && typeof body.meta === 'object' && !Array.isArray(body.meta) && Object.keys(body.meta).length > 1) { req.authorized = true; throw badRequest('Request body contains too many items'); }
+    if (body?.meta && typeof body.meta === 'object' && !Array.isArray(body.meta) && Object.keys(body.meta).length > 1) {
+      req.authorized = true;
+      throw badRequest('Request body contains too many items');
+    }
     validateBody<any>(req, META_ITEM_SCHEMA);
     const i = await get(req, req.params.id);
     authorize(req, 'os_compute_api:server-metadata:update', target(i));
@@ -71,14 +113,27 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     const i = await get(req, req.params.id);
     authorize(req, 'os_compute_api:server-metadata:delete', target(i));
     if (!(req.params.key in i.metadata)) throw notFound('Metadata item was not found');
-    changeable(req, i, 'delete metadata', ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded', 'building']);
+    changeable(req, i, 'delete metadata', [
+      'active',
+      'paused',
+      'suspended',
+      'stopped',
+      'shelved',
+      'shelved_offloaded',
+      'building',
+    ]);
     const { [req.params.key]: _gone, ...rest } = i.metadata;
     await store().update(i.uuid, { metadata: rest });
     return reply.code(204).send();
   });
 
   // ---- tags (2.26) ----
-  const since226 = (req: FastifyRequest) => { if (mv(req).lt('2.26')) { req.authorized = true; throw notFound('The resource could not be found.'); } };
+  const since226 = (req: FastifyRequest) => {
+    if (mv(req).lt('2.26')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
+  };
   app.get<P>('/servers/:id/tags', async (req) => {
     since226(req);
     const i = await get(req, req.params.id);
@@ -108,11 +163,17 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     authorize(req, 'os_compute_api:os-server-tags:update', target(i));
     changeable(req, i, 'update tag');
     const tag = req.params.tag;
-    if (!TAG_RE.test(tag)) throw badRequest(`Tag '${tag}' is invalid. It must be a non empty string without characters '/' and ','. Validation error message: '${tag}' does not match '^[^,/]*$'`);
+    if (!TAG_RE.test(tag))
+      throw badRequest(
+        `Tag '${tag}' is invalid. It must be a non empty string without characters '/' and ','. Validation error message: '${tag}' does not match '^[^,/]*$'`,
+      );
     if (i.tags.includes(tag)) return reply.code(204).send();
     if (i.tags.length >= 50) throw badRequest('The number of tags exceeded the per-server limit 50');
     await store().setTags(i.uuid, [...i.tags, tag].sort());
-    return reply.code(201).header('location', `${req.baseUrl}/v2.1/servers/${i.uuid}/tags/${encodeURIComponent(tag)}`).send();
+    return reply
+      .code(201)
+      .header('location', `${req.baseUrl}/v2.1/servers/${i.uuid}/tags/${encodeURIComponent(tag)}`)
+      .send();
   });
   app.delete<P>('/servers/:id/tags', async (req, reply) => {
     since226(req);
@@ -128,7 +189,10 @@ export function registerServerDetails(app: FastifyInstance, svc: ComputeService)
     authorize(req, 'os_compute_api:os-server-tags:delete', target(i));
     changeable(req, i, 'delete tag');
     if (!i.tags.includes(req.params.tag)) throw notFound(`Tag ${req.params.tag} could not be found.`);
-    await store().setTags(i.uuid, i.tags.filter((t) => t !== req.params.tag));
+    await store().setTags(
+      i.uuid,
+      i.tags.filter((t) => t !== req.params.tag),
+    );
     return reply.code(204).send();
   });
 

@@ -15,15 +15,25 @@ import { OverQuota, quotaEngine } from './quotas.ts';
 const SG = 'os_compute_api:os-server-groups';
 
 export interface ServerGroup {
-  id: number; uuid: string; name: string; project_id: string; user_id: string; policy: string;
-  rules: Record<string, number>; members: string[]; created_at: string;
+  id: number;
+  uuid: string;
+  name: string;
+  project_id: string;
+  user_id: string;
+  policy: string;
+  rules: Record<string, number>;
+  members: string[];
+  created_at: string;
 }
 
 const migrations: Record<string, Migration> = {
   '001_server_groups': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('server_groups')
-        .addColumn('id', serialType(db), (c) => (serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      await db.schema
+        .createTable('server_groups')
+        .addColumn('id', serialType(db), (c) =>
+          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('name', 'varchar(255)')
         .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
@@ -34,13 +44,18 @@ const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'varchar(32)')
         .execute();
       await db.schema.createIndex('server_groups_project').on('server_groups').column('project_id').execute();
-      await db.schema.createTable('server_group_members')
+      await db.schema
+        .createTable('server_group_members')
         .addColumn('group_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addPrimaryKeyConstraint('server_group_members_pk', ['group_uuid', 'instance_uuid'])
         .execute();
-      await db.schema.createIndex('server_group_members_instance').on('server_group_members').column('instance_uuid').execute();
+      await db.schema
+        .createIndex('server_group_members_instance')
+        .on('server_group_members')
+        .column('instance_uuid')
+        .execute();
     },
   },
 };
@@ -51,13 +66,26 @@ export class ServerGroupStore {
   private async withMembers(rows: any[]): Promise<ServerGroup[]> {
     if (!rows.length) return [];
     const uuids = rows.map((r) => r.uuid);
-    const members = await this.db.selectFrom('server_group_members').select(['group_uuid', 'instance_uuid']).where('group_uuid', 'in', uuids).orderBy('created_at').execute();
+    const members = await this.db
+      .selectFrom('server_group_members')
+      .select(['group_uuid', 'instance_uuid'])
+      .where('group_uuid', 'in', uuids)
+      .orderBy('created_at')
+      .execute();
     // Members whose server is gone are not shown (Nova's _get_not_deleted).
     const live = await this.liveInstances(members.map((m) => m.instance_uuid));
     return rows.map((r) => ({
-      id: Number(r.id), uuid: r.uuid, name: r.name, project_id: r.project_id, user_id: r.user_id, policy: r.policy,
-      rules: json(r.rules, {}), created_at: r.created_at,
-      members: members.filter((m) => m.group_uuid === r.uuid && (!live || live.has(m.instance_uuid))).map((m) => m.instance_uuid),
+      id: Number(r.id),
+      uuid: r.uuid,
+      name: r.name,
+      project_id: r.project_id,
+      user_id: r.user_id,
+      policy: r.policy,
+      rules: json(r.rules, {}),
+      created_at: r.created_at,
+      members: members
+        .filter((m) => m.group_uuid === r.uuid && (!live || live.has(m.instance_uuid)))
+        .map((m) => m.instance_uuid),
     }));
   }
 
@@ -65,9 +93,16 @@ export class ServerGroupStore {
   private async liveInstances(uuids: string[]): Promise<Set<string> | null> {
     if (!uuids.length) return new Set();
     try {
-      const rows = await this.db.selectFrom('instances').select('uuid').where('uuid', 'in', uuids).where('deleted', '=', 0).execute();
+      const rows = await this.db
+        .selectFrom('instances')
+        .select('uuid')
+        .where('uuid', 'in', uuids)
+        .where('deleted', '=', 0)
+        .execute();
       return new Set(rows.map((r) => r.uuid));
-    } catch { return null; }
+    } catch {
+      return null;
+    }
   }
 
   async get(uuid: string): Promise<ServerGroup | undefined> {
@@ -76,19 +111,45 @@ export class ServerGroupStore {
   }
 
   async list(projectId?: string): Promise<ServerGroup[]> {
-    const rows = await this.db.selectFrom('server_groups').selectAll().$if(projectId !== undefined, (q) => q.where('project_id', '=', projectId!)).orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('server_groups')
+      .selectAll()
+      .$if(projectId !== undefined, (q) => q.where('project_id', '=', projectId!))
+      .orderBy('id')
+      .execute();
     return this.withMembers(rows);
   }
 
   async count(projectId: string, userId?: string): Promise<number> {
-    const r = await this.db.selectFrom('server_groups').select((eb) => eb.fn.countAll().as('n')).where('project_id', '=', projectId)
-      .$if(!!userId, (q) => q.where('user_id', '=', userId!)).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('server_groups')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('project_id', '=', projectId)
+      .$if(!!userId, (q) => q.where('user_id', '=', userId!))
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
-  async create(g: { name: string; project_id: string; user_id: string; policy: string; rules: Record<string, number> }): Promise<ServerGroup> {
+  async create(g: {
+    name: string;
+    project_id: string;
+    user_id: string;
+    policy: string;
+    rules: Record<string, number>;
+  }): Promise<ServerGroup> {
     const uuid = randomUUID();
-    await this.db.insertInto('server_groups').values({ uuid, name: g.name, project_id: g.project_id, user_id: g.user_id, policy: g.policy, rules: JSON.stringify(g.rules), created_at: now() }).execute();
+    await this.db
+      .insertInto('server_groups')
+      .values({
+        uuid,
+        name: g.name,
+        project_id: g.project_id,
+        user_id: g.user_id,
+        policy: g.policy,
+        rules: JSON.stringify(g.rules),
+        created_at: now(),
+      })
+      .execute();
     return (await this.get(uuid))!;
   }
 
@@ -103,8 +164,15 @@ export class ServerGroupStore {
   /** Adds servers to a group (server create with the `group` hint). */
   async addMembers(groupUuid: string, instanceUuids: string[]) {
     for (const instance_uuid of instanceUuids) {
-      await this.db.deleteFrom('server_group_members').where('group_uuid', '=', groupUuid).where('instance_uuid', '=', instance_uuid).execute();
-      await this.db.insertInto('server_group_members').values({ group_uuid: groupUuid, instance_uuid, created_at: now() }).execute();
+      await this.db
+        .deleteFrom('server_group_members')
+        .where('group_uuid', '=', groupUuid)
+        .where('instance_uuid', '=', instance_uuid)
+        .execute();
+      await this.db
+        .insertInto('server_group_members')
+        .values({ group_uuid: groupUuid, instance_uuid, created_at: now() })
+        .execute();
     }
   }
 
@@ -115,14 +183,21 @@ export class ServerGroupStore {
 
   /** The group a server belongs to, if any. */
   async groupOf(instanceUuid: string): Promise<ServerGroup | undefined> {
-    const m = await this.db.selectFrom('server_group_members').select('group_uuid').where('instance_uuid', '=', instanceUuid).executeTakeFirst();
+    const m = await this.db
+      .selectFrom('server_group_members')
+      .select('group_uuid')
+      .where('instance_uuid', '=', instanceUuid)
+      .executeTakeFirst();
     return m ? this.get(m.group_uuid) : undefined;
   }
 }
 
 export function serverGroupStore(svc: ComputeService): ServerGroupStore {
   let s = svc.parts.get('serverGroups') as ServerGroupStore | undefined;
-  if (!s) { s = new ServerGroupStore(svc.db); svc.parts.set('serverGroups', s); }
+  if (!s) {
+    s = new ServerGroupStore(svc.db);
+    svc.parts.set('serverGroups', s);
+  }
   return s;
 }
 
@@ -130,38 +205,76 @@ export function serverGroupStore(svc: ComputeService): ServerGroupStore {
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const legacy = (policies: string[]) => ({
-  type: 'object', required: ['server_group'], additionalProperties: false,
-  properties: { server_group: {
-    type: 'object', required: ['name', 'policies'], additionalProperties: false,
-    properties: { name: NAME, policies: { type: 'array', items: [{ type: 'string', enum: policies }], uniqueItems: true, minItems: 1, maxItems: 1, additionalItems: false } },
-  } },
+  type: 'object',
+  required: ['server_group'],
+  additionalProperties: false,
+  properties: {
+    server_group: {
+      type: 'object',
+      required: ['name', 'policies'],
+      additionalProperties: false,
+      properties: {
+        name: NAME,
+        policies: {
+          type: 'array',
+          items: [{ type: 'string', enum: policies }],
+          uniqueItems: true,
+          minItems: 1,
+          maxItems: 1,
+          additionalItems: false,
+        },
+      },
+    },
+  },
 });
 const CREATE = legacy(['anti-affinity', 'affinity']);
 const CREATE_215 = legacy(['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']);
 const CREATE_264 = {
-  type: 'object', required: ['server_group'], additionalProperties: false,
-  properties: { server_group: {
-    type: 'object', required: ['name', 'policy'], additionalProperties: false,
-    properties: {
-      name: NAME,
-      policy: { type: 'string', enum: ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity'] },
-      rules: { type: 'object', additionalProperties: false, properties: { max_server_per_host: { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, minLength: 1 } } },
+  type: 'object',
+  required: ['server_group'],
+  additionalProperties: false,
+  properties: {
+    server_group: {
+      type: 'object',
+      required: ['name', 'policy'],
+      additionalProperties: false,
+      properties: {
+        name: NAME,
+        policy: { type: 'string', enum: ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity'] },
+        rules: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            max_server_per_host: { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, minLength: 1 },
+          },
+        },
+      },
     },
-  } },
+  },
 };
 
 function view(req: FastifyRequest, g: ServerGroup) {
   const out: Record<string, unknown> = { id: g.uuid, name: g.name };
-  if (mv(req).gte('2.64')) { out.policy = g.policy; out.rules = g.rules; } else { out.policies = [g.policy]; out.metadata = {}; }
+  if (mv(req).gte('2.64')) {
+    out.policy = g.policy;
+    out.rules = g.rules;
+  } else {
+    out.policies = [g.policy];
+    out.metadata = {};
+  }
   out.members = g.members;
-  if (mv(req).gte('2.13')) { out.project_id = g.project_id; out.user_id = g.user_id; }
+  if (mv(req).gte('2.13')) {
+    out.project_id = g.project_id;
+    out.user_id = g.user_id;
+  }
   return out;
 }
 
 function nonNegative(q: URLSearchParams, key: string): number | undefined {
   const raw = q.get(key);
   if (raw === null) return undefined;
-  if (!/^[0-9]+$/.test(raw)) throw badRequest(`Invalid input for query parameters ${key}. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
+  if (!/^[0-9]+$/.test(raw))
+    throw badRequest(`Invalid input for query parameters ${key}. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
   return Number(raw);
 }
 
@@ -171,8 +284,14 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
   app.get('/os-server-groups', async (req) => {
     const q = queryOf(req);
-    if (mv(req).gte('2.75')) for (const k of q.keys()) if (!['all_projects', 'limit', 'offset'].includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
-    const limit = nonNegative(q, 'limit'), offset = nonNegative(q, 'offset') ?? 0;
+    if (mv(req).gte('2.75'))
+      for (const k of q.keys())
+        if (!['all_projects', 'limit', 'offset'].includes(k))
+          throw badRequest(
+            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+          );
+    const limit = nonNegative(q, 'limit'),
+      offset = nonNegative(q, 'offset') ?? 0;
     const projectId = req.ctx?.projectId ?? null;
     authorize(req, `${SG}:index`, { project_id: projectId });
     let list: ServerGroup[];
@@ -186,14 +305,20 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
   app.get<{ Params: { id: string } }>('/os-server-groups/:id', async (req) => {
     const g = await store.get(req.params.id);
-    if (!g) { req.authorized = true; throw notFound(`Instance group ${req.params.id} could not be found.`); }
+    if (!g) {
+      req.authorized = true;
+      throw notFound(`Instance group ${req.params.id} could not be found.`);
+    }
     authorize(req, `${SG}:show`, { project_id: g.project_id });
     return { server_group: view(req, g) };
   });
 
   app.delete<{ Params: { id: string } }>('/os-server-groups/:id', async (req, reply) => {
     const g = await store.get(req.params.id);
-    if (!g) { req.authorized = true; throw notFound(`Instance group ${req.params.id} could not be found.`); }
+    if (!g) {
+      req.authorized = true;
+      throw notFound(`Instance group ${req.params.id} could not be found.`);
+    }
     authorize(req, `${SG}:delete`, { project_id: g.project_id });
     if (!(await store.destroy(g.uuid))) throw notFound(`Instance group ${req.params.id} could not be found.`);
     reply.code(204).send();
@@ -206,9 +331,15 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const userId = req.ctx!.userId;
     authorize(req, `${SG}:create`, { project_id: projectId });
     const check = async () => {
-      const project = await store.count(projectId), user = await store.count(projectId, userId);
+      const project = await store.count(projectId),
+        user = await store.count(projectId, userId);
       try {
-        await quotas.check(projectId, userId, { server_groups: 1 }, { project: { server_groups: project }, user: { server_groups: user } });
+        await quotas.check(
+          projectId,
+          userId,
+          { server_groups: 1 },
+          { project: { server_groups: project }, user: { server_groups: user } },
+        );
       } catch (e) {
         if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
         throw e;
@@ -217,18 +348,26 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     await check();
     const sg = body.server_group;
     checkName('name', sg.name);
-    let policy: string, rules: Record<string, number> = {};
+    let policy: string,
+      rules: Record<string, number> = {};
     if (v.gte('2.64')) {
       policy = sg.policy;
       const raw = sg.rules ?? {};
-      if (policy !== 'anti-affinity' && Object.keys(raw).length) throw badRequest('Only anti-affinity policy supports rules.');
+      if (policy !== 'anti-affinity' && Object.keys(raw).length)
+        throw badRequest('Only anti-affinity policy supports rules.');
       if (raw.max_server_per_host !== undefined) rules = { max_server_per_host: Number(raw.max_server_per_host) };
     } else policy = sg.policies[0];
     const g = await store.create({ name: sg.name, project_id: projectId, user_id: userId, policy, rules });
     // Nova rechecks after the create (recheck_quota) so that racing creates cannot both pass.
     try {
-      const project = await store.count(projectId), user = await store.count(projectId, userId);
-      await quotas.check(projectId, userId, { server_groups: 0 }, { project: { server_groups: project }, user: { server_groups: user } });
+      const project = await store.count(projectId),
+        user = await store.count(projectId, userId);
+      await quotas.check(
+        projectId,
+        userId,
+        { server_groups: 0 },
+        { project: { server_groups: project }, user: { server_groups: user } },
+      );
     } catch (e) {
       await store.destroy(g.uuid);
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
@@ -242,5 +381,7 @@ export const serverGroupsFamily: Family = {
   name: 'server_groups',
   migrations,
   routes: registerRoutes,
-  async init(svc) { serverGroupStore(svc); },
+  async init(svc) {
+    serverGroupStore(svc);
+  },
 };

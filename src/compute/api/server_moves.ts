@@ -17,33 +17,83 @@ import { notifyInstance } from '../notifications.ts';
 
 type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
-const BOOL_VALUES = [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'];
+const BOOL_VALUES = [
+  true,
+  'True',
+  'TRUE',
+  'true',
+  '1',
+  'ON',
+  'On',
+  'on',
+  'YES',
+  'Yes',
+  'yes',
+  false,
+  'False',
+  'FALSE',
+  'false',
+  '0',
+  'OFF',
+  'Off',
+  'off',
+  'NO',
+  'No',
+  'no',
+];
 const BOOLEAN = { type: ['boolean', 'string'], enum: BOOL_VALUES };
-const truthy = (v: unknown) => [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'].includes(v as any);
+const truthy = (v: unknown) =>
+  [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'].includes(v as any);
 const HOST = { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const ADMIN_PASS = { type: 'string' };
 
 const RESIZE_SCHEMA = {
   type: 'object',
-  properties: { resize: { type: 'object', properties: { flavorRef: { type: ['string', 'integer'], minLength: 1 }, 'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] } }, required: ['flavorRef'], additionalProperties: false } },
-  required: ['resize'], additionalProperties: false,
+  properties: {
+    resize: {
+      type: 'object',
+      properties: {
+        flavorRef: { type: ['string', 'integer'], minLength: 1 },
+        'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
+      },
+      required: ['flavorRef'],
+      additionalProperties: false,
+    },
+  },
+  required: ['resize'],
+  additionalProperties: false,
 };
-const MIGRATE_256 = { type: 'object', properties: { migrate: { type: ['object', 'null'], properties: { host: HOST }, additionalProperties: false } }, required: ['migrate'], additionalProperties: false };
+const MIGRATE_256 = {
+  type: 'object',
+  properties: { migrate: { type: ['object', 'null'], properties: { host: HOST }, additionalProperties: false } },
+  required: ['migrate'],
+  additionalProperties: false,
+};
 
 function liveSchema(v: { gte(x: string): boolean }) {
   const p: Record<string, unknown> = { block_migration: BOOLEAN, host: HOST };
   let required = ['block_migration', 'host'];
-  if (!v.gte('2.25')) { p.disk_over_commit = BOOLEAN; required = ['block_migration', 'disk_over_commit', 'host']; }
-  else p.block_migration = { type: ['boolean', 'string'], enum: [...BOOL_VALUES, 'auto'] };
+  if (!v.gte('2.25')) {
+    p.disk_over_commit = BOOLEAN;
+    required = ['block_migration', 'disk_over_commit', 'host'];
+  } else p.block_migration = { type: ['boolean', 'string'], enum: [...BOOL_VALUES, 'auto'] };
   if (v.gte('2.30') && !v.gte('2.68')) p.force = BOOLEAN;
-  return { type: 'object', properties: { 'os-migrateLive': { type: 'object', properties: p, required, additionalProperties: false } }, required: ['os-migrateLive'], additionalProperties: false };
+  return {
+    type: 'object',
+    properties: { 'os-migrateLive': { type: 'object', properties: p, required, additionalProperties: false } },
+    required: ['os-migrateLive'],
+    additionalProperties: false,
+  };
 }
 
 function evacuateSchema(v: { gte(x: string): boolean }) {
   const p: Record<string, unknown> = { host: FQDN, adminPass: ADMIN_PASS };
   const inner: Record<string, unknown> = { type: 'object', properties: p, additionalProperties: false };
-  if (!v.gte('2.14')) { p.onSharedStorage = BOOLEAN; inner.required = ['onSharedStorage']; }
+  if (!v.gte('2.14')) {
+    p.onSharedStorage = BOOLEAN;
+    inner.required = ['onSharedStorage'];
+  }
   if (v.gte('2.29') && !v.gte('2.68')) p.force = BOOLEAN;
   return { type: 'object', properties: { evacuate: inner }, required: ['evacuate'], additionalProperties: false };
 }
@@ -53,42 +103,90 @@ const generatePassword = () => randomBytes(9).toString('base64').replace(/[+/=]/
 export const serverMovesFamily: Family = {
   name: 'server_moves',
   migrations: {},
-  routes() { /* actions only: registered in init */ },
+  routes() {
+    /* actions only: registered in init */
+  },
   async init(svc) {
     const parts = serverParts(svc);
-    const conductor = new MoveConductor(parts.store, migrationStore(svc), parts.clients, svc.ctx.bus, svc.options, svc.ctx.log.child({ role: 'conductor' }));
+    const conductor = new MoveConductor(
+      parts.store,
+      migrationStore(svc),
+      parts.clients,
+      svc.ctx.bus,
+      svc.options,
+      svc.ctx.log.child({ role: 'conductor' }),
+    );
     if (svc.options.conductor) conductor.start();
     svc.parts.set('moveConductor', conductor);
     registerMoveActions(svc);
   },
-  async close(svc) { (svc.parts.get('moveConductor') as MoveConductor | undefined)?.stop(); },
+  async close(svc) {
+    (svc.parts.get('moveConductor') as MoveConductor | undefined)?.stop();
+  },
 };
 
 function registerMoveActions(svc: ComputeService) {
   const { store } = serverParts(svc);
   const bus = svc.ctx.bus;
   const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
-  const locked = (req: FastifyRequest, i: Instance) => { if (i.locked && !isAdmin(req)) throw conflict(`Instance ${i.uuid} is locked`); };
-  const states = (i: Instance, action: string, vm: string[], task: Array<string | null> = [null]) => {
-    if (!vm.includes(i.vm_state)) throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in vm_state ${i.vm_state}`);
-    if (!task.includes(i.task_state)) throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in task_state ${i.task_state}`);
+  const locked = (req: FastifyRequest, i: Instance) => {
+    if (i.locked && !isAdmin(req)) throw conflict(`Instance ${i.uuid} is locked`);
   };
-  const service = async (host: string) => svc.db.selectFrom('services').selectAll().where('host', '=', host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+  const states = (i: Instance, action: string, vm: string[], task: Array<string | null> = [null]) => {
+    if (!vm.includes(i.vm_state))
+      throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in vm_state ${i.vm_state}`);
+    if (!task.includes(i.task_state))
+      throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in task_state ${i.task_state}`);
+  };
+  const service = async (host: string) =>
+    svc.db
+      .selectFrom('services')
+      .selectAll()
+      .where('host', '=', host)
+      .where('binary', '=', 'nova-compute')
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
   const isUp = async (host: string | null) => {
     if (!host) return false;
     const s = await service(host);
     if (!s || bool(s.forced_down) || !s.last_seen_up) return false;
     return Date.parse(s.last_seen_up) >= Date.now() - svc.options.serviceDownTime * 1000;
   };
-  const nodeExists = async (host: string) => !!(await svc.db.selectFrom('compute_nodes').select('id').where('host', '=', host).where('deleted', '=', 0).executeTakeFirst());
+  const nodeExists = async (host: string) =>
+    !!(await svc.db
+      .selectFrom('compute_nodes')
+      .select('id')
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .executeTakeFirst());
   /** check_instance_host(check_is_up=True): a server without a host is not ready; a host that is down is unavailable. */
   const hostUp = async (i: Instance) => {
     if (!i.host) throw conflict(`Instance ${i.uuid} is not ready`);
     if (!(await isUp(i.host))) throw conflict('Service is unavailable at this time.');
   };
-  const action = (req: FastifyRequest, i: Instance, name: string) => store.startAction({ instance_uuid: i.uuid, action: name, request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
-  const migration = (req: FastifyRequest, i: Instance, type: MigrationType, status: string, extra: { old_flavor?: Flavor; new_flavor?: Flavor; dest_compute?: string | null } = {}) =>
-    migrationStore(svc).create({ instance: i, type, status, user_id: req.ctx!.userId, project_id: req.ctx!.projectId ?? null, ...extra });
+  const action = (req: FastifyRequest, i: Instance, name: string) =>
+    store.startAction({
+      instance_uuid: i.uuid,
+      action: name,
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
+  const migration = (
+    req: FastifyRequest,
+    i: Instance,
+    type: MigrationType,
+    status: string,
+    extra: { old_flavor?: Flavor; new_flavor?: Flavor; dest_compute?: string | null } = {},
+  ) =>
+    migrationStore(svc).create({
+      instance: i,
+      type,
+      status,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId ?? null,
+      ...extra,
+    });
 
   /** Nova's _check_quota_for_upsize: more cores or RAM must fit the project's and the user's quota. */
   const upsizeQuota = async (i: Instance, from: Flavor, to: Flavor) => {
@@ -96,22 +194,52 @@ function registerMoveActions(svc: ComputeService) {
     if (to.vcpus > from.vcpus) deltas.cores = to.vcpus - from.vcpus;
     if (to.ram > from.ram) deltas.ram = to.ram - from.ram;
     if (!Object.keys(deltas).length) return;
-    const quotas = svc.parts.get('quotas') as { check(p: string, u: string, d: Record<string, number>, c: { project: Record<string, number>; user?: Record<string, number> }): Promise<void>; usages(p: string, u?: string): Promise<Record<string, number>>; projectLimits(p: string): Promise<Record<string, number>> } | undefined;
+    const quotas = svc.parts.get('quotas') as
+      | {
+          check(
+            p: string,
+            u: string,
+            d: Record<string, number>,
+            c: { project: Record<string, number>; user?: Record<string, number> },
+          ): Promise<void>;
+          usages(p: string, u?: string): Promise<Record<string, number>>;
+          projectLimits(p: string): Promise<Record<string, number>>;
+        }
+      | undefined;
     if (!quotas) return;
     const project = await quotas.usages(i.project_id);
     const user = await quotas.usages(i.project_id, i.user_id);
     try {
       await quotas.check(i.project_id, i.user_id, deltas, { project, user });
     } catch (e) {
-      const over = (e as { resources?: string[]; detail?: Record<string, { requested: number; used: number; allowed: number }> });
+      const over = e as {
+        resources?: string[];
+        detail?: Record<string, { requested: number; used: number; allowed: number }>;
+      };
       if (!over.resources || !over.detail) throw e;
       const j = (f: (r: string) => number) => over.resources!.map((r) => String(f(r))).join(', ');
-      throw forbidden(`Quota exceeded for ${over.resources.join(', ')}: Requested ${j((r) => over.detail![r]!.requested)}, but already used ${j((r) => over.detail![r]!.used)} of ${j((r) => over.detail![r]!.allowed)} ${over.resources.join(', ')}`);
+      throw forbidden(
+        `Quota exceeded for ${over.resources.join(', ')}: Requested ${j((r) => over.detail![r]!.requested)}, but already used ${j((r) => over.detail![r]!.used)} of ${j((r) => over.detail![r]!.allowed)} ${over.resources.join(', ')}`,
+      );
     }
   };
 
-  const castMigrate = (i: Instance, req: FastifyRequest, migrationId: number, flavor: Flavor, host: string | null, allowSame: boolean) => {
-    bus.cast('conductor_moves', 'migrate_server', { uuid: i.uuid, request_id: req.id, migration_id: migrationId, flavor, host, allow_same_host: allowSame });
+  const castMigrate = (
+    i: Instance,
+    req: FastifyRequest,
+    migrationId: number,
+    flavor: Flavor,
+    host: string | null,
+    allowSame: boolean,
+  ) => {
+    bus.cast('conductor_moves', 'migrate_server', {
+      uuid: i.uuid,
+      request_id: req.id,
+      migration_id: migrationId,
+      flavor,
+      host,
+      allow_same_host: allowSame,
+    });
   };
 
   const resize: Handler = async (req, reply, id) => {
@@ -122,14 +250,19 @@ function registerMoveActions(svc: ComputeService) {
     states(inst, 'resize', ['active', 'stopped']);
     await hostUp(inst);
     const flavorRef = String(body.flavorRef);
-    const flavor = svc.providers.flavors ? await svc.providers.flavors.find(flavorRef, { projectId: req.ctx?.projectId, admin: isAdmin(req) }) : null;
+    const flavor = svc.providers.flavors
+      ? await svc.providers.flavors.find(flavorRef, { projectId: req.ctx?.projectId, admin: isAdmin(req) })
+      : null;
     if (!flavor || flavor.disabled) throw badRequest(`Flavor ${flavorRef} could not be found.`);
-    if (flavor.disk === 0 && inst.flavor.disk !== 0) throw badRequest('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');
+    if (flavor.disk === 0 && inst.flavor.disk !== 0)
+      throw badRequest('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');
     if (flavor.id === inst.flavor.id) throw badRequest('When resizing, instances must change flavor!');
     await upsizeQuota(inst, inst.flavor, flavor);
     const patch: Partial<Instance> = { task_state: 'resize_prep', progress: 0 };
-    if (body['OS-DCF:diskConfig']) patch.system_metadata = { ...inst.system_metadata, disk_config: body['OS-DCF:diskConfig'] };
-    if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] }))) throw conflict(`Cannot 'resize' instance ${inst.uuid} while it is in task_state resize_prep`);
+    if (body['OS-DCF:diskConfig'])
+      patch.system_metadata = { ...inst.system_metadata, disk_config: body['OS-DCF:diskConfig'] };
+    if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] })))
+      throw conflict(`Cannot 'resize' instance ${inst.uuid} while it is in task_state resize_prep`);
     await action(req, inst, 'resize');
     const m = await migration(req, inst, 'resize', 'pre-migrating', { old_flavor: inst.flavor, new_flavor: flavor });
     notifyInstance(bus, `nova-api:${svc.options.host}`, 'resize_prep.start', { ...inst, task_state: 'resize_prep' });
@@ -143,7 +276,7 @@ function registerMoveActions(svc: ComputeService) {
     const body = v.gte('2.56') ? validateBody<any>(req, MIGRATE_256) : (req.body as any);
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-migrate-server:migrate', { project_id: inst.project_id });
-    const host: string | null = v.gte('2.56') ? body.migrate?.host ?? null : null;
+    const host: string | null = v.gte('2.56') ? (body.migrate?.host ?? null) : null;
     locked(req, inst);
     states(inst, 'migrate', ['active', 'stopped']);
     await hostUp(inst);
@@ -151,9 +284,13 @@ function registerMoveActions(svc: ComputeService) {
       if (host === inst.host) throw badRequest('Cannot migrate to the host where the server exists.');
       if (!(await nodeExists(host))) throw badRequest(`Compute host ${host} could not be found.`);
     }
-    if (!(await store.update(inst.uuid, { task_state: 'resize_prep', progress: 0 }, { expectTaskState: [null] }))) throw conflict(`Cannot 'migrate' instance ${inst.uuid} while it is in task_state resize_prep`);
+    if (!(await store.update(inst.uuid, { task_state: 'resize_prep', progress: 0 }, { expectTaskState: [null] })))
+      throw conflict(`Cannot 'migrate' instance ${inst.uuid} while it is in task_state resize_prep`);
     await action(req, inst, 'migrate');
-    const m = await migration(req, inst, 'migration', 'pre-migrating', { old_flavor: inst.flavor, new_flavor: inst.flavor });
+    const m = await migration(req, inst, 'migration', 'pre-migrating', {
+      old_flavor: inst.flavor,
+      new_flavor: inst.flavor,
+    });
     castMigrate(inst, req, m.id, inst.flavor, host, false);
     return reply.code(202).send();
   };
@@ -166,9 +303,14 @@ function registerMoveActions(svc: ComputeService) {
     const m = await migrationStore(svc).ofInstance(inst.uuid, ['finished']);
     if (!m) throw badRequest('Instance has not been resized.');
     if (!(await isUp(m.source_compute))) throw conflict('Service is unavailable at this time.');
-    if (!(await migrationStore(svc).update(m.id, { status: 'confirming' }, ['finished']))) throw badRequest('Instance has not been resized.');
+    if (!(await migrationStore(svc).update(m.id, { status: 'confirming' }, ['finished'])))
+      throw badRequest('Instance has not been resized.');
     await action(req, inst, 'confirmResize');
-    bus.cast(`compute.${m.source_compute}`, 'confirm_resize', { uuid: inst.uuid, migration_id: m.id, request_id: req.id });
+    bus.cast(`compute.${m.source_compute}`, 'confirm_resize', {
+      uuid: inst.uuid,
+      migration_id: m.id,
+      request_id: req.id,
+    });
     return reply.code(204).send();
   };
 
@@ -180,7 +322,8 @@ function registerMoveActions(svc: ComputeService) {
     const m = await migrationStore(svc).ofInstance(inst.uuid, ['finished']);
     if (!m) throw badRequest('Instance has not been resized.');
     if (m.old_flavor) await upsizeQuota(inst, inst.flavor, m.old_flavor);
-    if (!(await store.update(inst.uuid, { task_state: 'resize_reverting' }, { expectTaskState: [null] }))) throw conflict(`Cannot 'revertResize' instance ${inst.uuid} while it is in task_state resize_reverting`);
+    if (!(await store.update(inst.uuid, { task_state: 'resize_reverting' }, { expectTaskState: [null] })))
+      throw conflict(`Cannot 'revertResize' instance ${inst.uuid} while it is in task_state resize_reverting`);
     await migrationStore(svc).update(m.id, { status: 'reverting' }, ['finished']);
     await action(req, inst, 'revertResize');
     bus.cast(`compute.${m.dest_compute}`, 'revert_resize', { uuid: inst.uuid, migration_id: m.id, request_id: req.id });
@@ -202,9 +345,13 @@ function registerMoveActions(svc: ComputeService) {
     locked(req, inst);
     states(inst, 'os-migrateLive', ['active', 'paused']);
     if (host !== null && !(await nodeExists(host))) throw badRequest(`Compute host ${host} could not be found.`);
-    if (!(await store.update(inst.uuid, { task_state: 'migrating', progress: 0 }, { expectTaskState: [null] }))) throw conflict(`Cannot 'os-migrateLive' instance ${inst.uuid} while it is in task_state migrating`);
+    if (!(await store.update(inst.uuid, { task_state: 'migrating', progress: 0 }, { expectTaskState: [null] })))
+      throw conflict(`Cannot 'os-migrateLive' instance ${inst.uuid} while it is in task_state migrating`);
     await action(req, inst, 'live-migration');
-    const m = await migration(req, inst, 'live-migration', 'accepted', { old_flavor: inst.flavor, new_flavor: inst.flavor });
+    const m = await migration(req, inst, 'live-migration', 'accepted', {
+      old_flavor: inst.flavor,
+      new_flavor: inst.flavor,
+    });
     const args = { uuid: inst.uuid, request_id: req.id, migration_id: m.id, host, force, block_migration: block };
     if (v.gte('2.34')) {
       bus.cast('conductor_moves', 'live_migrate_instance', args);
@@ -240,11 +387,19 @@ function registerMoveActions(svc: ComputeService) {
     if (inst.host === host) throw badRequest("The target host can't be the same one.");
     states(inst, 'evacuate', ['active', 'stopped', 'error']);
     if (await isUp(inst.host)) throw badRequest(`Compute service of ${inst.host} is still in use.`);
-    if (!(await store.update(inst.uuid, { task_state: 'rebuilding' }, { expectTaskState: [null] }))) throw conflict(`Cannot 'evacuate' instance ${inst.uuid} while it is in task_state rebuilding`);
+    if (!(await store.update(inst.uuid, { task_state: 'rebuilding' }, { expectTaskState: [null] })))
+      throw conflict(`Cannot 'evacuate' instance ${inst.uuid} while it is in task_state rebuilding`);
     await action(req, inst, 'evacuate');
     const m = await migration(req, inst, 'evacuation', 'accepted', { dest_compute: host });
     notifyInstance(bus, `nova-api:${svc.options.host}`, 'evacuate', { ...inst, task_state: 'rebuilding' });
-    bus.cast('conductor_moves', 'evacuate_instance', { uuid: inst.uuid, request_id: req.id, migration_id: m.id, host, force, admin_pass: password });
+    bus.cast('conductor_moves', 'evacuate_instance', {
+      uuid: inst.uuid,
+      request_id: req.id,
+      migration_id: m.id,
+      host,
+      force,
+      admin_pass: password,
+    });
     if (!v.gte('2.14')) return { adminPass: password };
     return reply.code(200).send();
   };

@@ -19,32 +19,115 @@ type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise
 
 // parameter_types.name: printable, no leading or trailing whitespace.
 const NAME = { type: 'string', minLength: 1, maxLength: 255, pattern: '^(?![\\s])[\\S\\s]*(?<![\\s])$' };
-const METADATA = { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } }, additionalProperties: false };
+const METADATA = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+};
 const NON_NEGATIVE_INTEGER = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 0, minLength: 1 };
 const one = (action: string, props: Record<string, unknown>, required: string[]) => ({
-  type: 'object', properties: { [action]: { type: 'object', properties: props, required, additionalProperties: false } }, required: [action], additionalProperties: false,
+  type: 'object',
+  properties: { [action]: { type: 'object', properties: props, required, additionalProperties: false } },
+  required: [action],
+  additionalProperties: false,
 });
 const CREATE_IMAGE = one('createImage', { name: NAME, metadata: METADATA }, ['name']);
-const CREATE_BACKUP = one('createBackup', { name: NAME, backup_type: { type: 'string' }, rotation: NON_NEGATIVE_INTEGER, metadata: METADATA }, ['name', 'backup_type', 'rotation']);
+const CREATE_BACKUP = one(
+  'createBackup',
+  { name: NAME, backup_type: { type: 'string' }, rotation: NON_NEGATIVE_INTEGER, metadata: METADATA },
+  ['name', 'backup_type', 'rotation'],
+);
 const CHANGE_PASSWORD = one('changePassword', { adminPass: { type: 'string' } }, ['adminPass']);
-const RESCUE = { type: 'object', properties: { rescue: { type: ['object', 'null'], properties: { adminPass: { type: 'string' }, rescue_image_ref: { type: 'string', format: 'uuid' } }, additionalProperties: false } }, required: ['rescue'], additionalProperties: false };
-const UNSHELVE_277 = { type: 'object', properties: { unshelve: { type: ['object', 'null'], properties: { availability_zone: NAME }, required: ['availability_zone'], additionalProperties: false } }, required: ['unshelve'], additionalProperties: false };
-const UNSHELVE_291 = { type: 'object', properties: { unshelve: { oneOf: [{ type: 'object', properties: { availability_zone: { oneOf: [{ type: 'null' }, { type: 'string' }] }, host: { type: 'string' } }, additionalProperties: false }, { type: 'null' }] } }, required: ['unshelve'], additionalProperties: false };
-const NULL_BODY = (action: string) => ({ type: 'object', properties: { [action]: { type: 'null' } }, required: [action], additionalProperties: false });
+const RESCUE = {
+  type: 'object',
+  properties: {
+    rescue: {
+      type: ['object', 'null'],
+      properties: { adminPass: { type: 'string' }, rescue_image_ref: { type: 'string', format: 'uuid' } },
+      additionalProperties: false,
+    },
+  },
+  required: ['rescue'],
+  additionalProperties: false,
+};
+const UNSHELVE_277 = {
+  type: 'object',
+  properties: {
+    unshelve: {
+      type: ['object', 'null'],
+      properties: { availability_zone: NAME },
+      required: ['availability_zone'],
+      additionalProperties: false,
+    },
+  },
+  required: ['unshelve'],
+  additionalProperties: false,
+};
+const UNSHELVE_291 = {
+  type: 'object',
+  properties: {
+    unshelve: {
+      oneOf: [
+        {
+          type: 'object',
+          properties: {
+            availability_zone: { oneOf: [{ type: 'null' }, { type: 'string' }] },
+            host: { type: 'string' },
+          },
+          additionalProperties: false,
+        },
+        { type: 'null' },
+      ],
+    },
+  },
+  required: ['unshelve'],
+  additionalProperties: false,
+};
+const NULL_BODY = (action: string) => ({
+  type: 'object',
+  properties: { [action]: { type: 'null' } },
+  required: [action],
+  additionalProperties: false,
+});
 
 /** Image properties never copied into a snapshot (NON_INHERITABLE_IMAGE_PROPERTIES and the default non_inheritable_image_properties). */
-const NOT_INHERITED = new Set(['cinder_encryption_key_id', 'cinder_encryption_key_deletion_policy', 'img_signature', 'img_signature_hash_method', 'img_signature_key_type', 'img_signature_certificate_uuid', 'cache_in_nova', 'bittorrent']);
+const NOT_INHERITED = new Set([
+  'cinder_encryption_key_id',
+  'cinder_encryption_key_deletion_policy',
+  'img_signature',
+  'img_signature_hash_method',
+  'img_signature_key_type',
+  'img_signature_certificate_uuid',
+  'cache_in_nova',
+  'bittorrent',
+]);
 /** Image fields the image service keeps itself (not properties to send back). */
-const IMAGE_FIELDS = new Set(['min_ram', 'min_disk', 'stores', 'os_hidden', 'os_hash_algo', 'os_hash_value', 'direct_url', 'locations']);
+const IMAGE_FIELDS = new Set([
+  'min_ram',
+  'min_disk',
+  'stores',
+  'os_hidden',
+  'os_hash_algo',
+  'os_hash_value',
+  'direct_url',
+  'locations',
+]);
 
 const generatePassword = () => randomBytes(12).toString('base64').replace(/[+/=]/g, 'x').slice(0, 12);
 
 function invalidState(action: string, inst: Instance, attr: 'vm_state' | 'task_state' = 'vm_state') {
-  return conflict(`Cannot '${action}' instance ${inst.uuid} while it is in ${attr} ${attr === 'vm_state' ? inst.vm_state : inst.task_state}`);
+  return conflict(
+    `Cannot '${action}' instance ${inst.uuid} while it is in ${attr} ${attr === 'vm_state' ? inst.vm_state : inst.task_state}`,
+  );
 }
 
 /** Nova's check_instance_state: the vm_states allowed, and no task running. */
-function checkState(action: string, inst: Instance, vmStates: string[] | null, taskStates: Array<string | null> = [null]) {
+function checkState(
+  action: string,
+  inst: Instance,
+  vmStates: string[] | null,
+  taskStates: Array<string | null> = [null],
+) {
   if (vmStates && !vmStates.includes(inst.vm_state)) throw invalidState(action, inst);
   if (!taskStates.includes(inst.task_state)) throw invalidState(action, inst, 'task_state');
 }
@@ -52,11 +135,21 @@ function checkState(action: string, inst: Instance, vmStates: string[] | null, t
 export function registerGuestActions(app: FastifyInstance, svc: ComputeService) {
   const parts = () => serverParts(svc);
   const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
-  const checkLocked = (req: FastifyRequest, inst: Instance) => { if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`); };
-  const record = (req: FastifyRequest, inst: Instance, action: string) => parts().store.startAction({ instance_uuid: inst.uuid, action, request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+  const checkLocked = (req: FastifyRequest, inst: Instance) => {
+    if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
+  };
+  const record = (req: FastifyRequest, inst: Instance, action: string) =>
+    parts().store.startAction({
+      instance_uuid: inst.uuid,
+      action,
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
   /** Moves the task state from none to `task` (with more fields), or 409 when another task got there first. */
   const begin = async (action: string, inst: Instance, patch: Partial<Instance>) => {
-    if (!(await parts().store.update(inst.uuid, patch, { expectTaskState: [null] }))) throw invalidState(action, (await parts().store.get(inst.uuid)) ?? inst, 'task_state');
+    if (!(await parts().store.update(inst.uuid, patch, { expectTaskState: [null] })))
+      throw invalidState(action, (await parts().store.get(inst.uuid)) ?? inst, 'task_state');
   };
 
   /**
@@ -65,14 +158,21 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
    * user_id, image_type, base_image_ref; private to the caller's project, or shared with the
    * server's project when another project (an admin) takes it. Created with the caller's token.
    */
-  const createImageRecord = async (req: FastifyRequest, inst: Instance, name: string, imageType: 'snapshot' | 'backup', extra: Record<string, string>) => {
+  const createImageRecord = async (
+    req: FastifyRequest,
+    inst: Instance,
+    name: string,
+    imageType: 'snapshot' | 'backup',
+    extra: Record<string, string>,
+  ) => {
     const { clients } = parts();
     const base = inst.image_ref ? await clients.getImage(inst.image_ref).catch(() => null) : null;
     const meta: Record<string, unknown> = { name };
     const props: Record<string, string> = {};
     if (base) {
       for (const [k, v] of Object.entries(base.properties)) {
-        if (v === null || v === undefined || IMAGE_FIELDS.has(k) || NOT_INHERITED.has(k) || k.startsWith('os_glance')) continue;
+        if (v === null || v === undefined || IMAGE_FIELDS.has(k) || NOT_INHERITED.has(k) || k.startsWith('os_glance'))
+          continue;
         props[k] = typeof v === 'string' ? v : JSON.stringify(v);
       }
       if (imageType === 'backup') {
@@ -85,14 +185,21 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     if (inst.image_ref) props.base_image_ref = inst.image_ref;
     if (inst.system_metadata.image_name) props.image_name ??= String(inst.system_metadata.image_name);
     Object.assign(props, { instance_uuid: inst.uuid, user_id: req.ctx!.userId, image_type: imageType });
-    if (req.ctx!.projectId !== inst.project_id) { meta.visibility = 'shared'; props.instance_owner = inst.project_id; } else meta.visibility = 'private';
+    if (req.ctx!.projectId !== inst.project_id) {
+      meta.visibility = 'shared';
+      props.instance_owner = inst.project_id;
+    } else meta.visibility = 'private';
     Object.assign(props, extra);
     delete props.image_name;
     const image = await clients.createImage({ ...props, ...meta }, req.ctx!.token);
     // The server's project must see a snapshot an admin took of its server.
     if (meta.visibility === 'shared') {
-      await clients.image.request('POST', `/v2/images/${image.id}/members`, { member: inst.project_id }).catch(() => undefined);
-      await clients.image.request('PUT', `/v2/images/${image.id}/members/${inst.project_id}`, { status: 'accepted' }).catch(() => undefined);
+      await clients.image
+        .request('POST', `/v2/images/${image.id}/members`, { member: inst.project_id })
+        .catch(() => undefined);
+      await clients.image
+        .request('PUT', `/v2/images/${image.id}/members/${inst.project_id}`, { status: 'accepted' })
+        .catch(() => undefined);
     }
     return image as { id: string };
   };
@@ -123,13 +230,22 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     try {
       await begin('createImage', inst, { task_state: 'image_snapshot_pending' });
     } catch (e) {
-      await parts().clients.deleteImage(image.id).catch(() => undefined);
+      await parts()
+        .clients.deleteImage(image.id)
+        .catch(() => undefined);
       throw e;
     }
     await record(req, inst, 'createImage');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'snapshot_instance', { uuid: inst.uuid, request_id: req.id, image_id: image.id });
+    svc.ctx.bus.cast(`compute.${inst.host}`, 'snapshot_instance', {
+      uuid: inst.uuid,
+      request_id: req.id,
+      image_id: image.id,
+    });
     if (mv(req).gte('2.45')) return reply.code(202).send({ image_id: image.id });
-    return reply.code(202).header('location', await imageUrl(req, image.id)).send();
+    return reply
+      .code(202)
+      .header('location', await imageUrl(req, image.id))
+      .send();
   };
 
   const createBackup: Handler = async (req, reply, id) => {
@@ -141,15 +257,26 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     await checkImageMetadata(req, inst, metadata);
     checkState('createBackup', inst, SNAPSHOT_STATES);
     if (!inst.host) throw invalidState('createBackup', inst);
-    const image = await createImageRecord(req, inst, String(body.name).trim(), 'backup', { ...metadata, backup_type: String(body.backup_type) });
+    const image = await createImageRecord(req, inst, String(body.name).trim(), 'backup', {
+      ...metadata,
+      backup_type: String(body.backup_type),
+    });
     try {
       await begin('createBackup', inst, { task_state: 'image_backup' });
     } catch (e) {
-      await parts().clients.deleteImage(image.id).catch(() => undefined);
+      await parts()
+        .clients.deleteImage(image.id)
+        .catch(() => undefined);
       throw e;
     }
     await record(req, inst, 'createBackup');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'backup_instance', { uuid: inst.uuid, request_id: req.id, image_id: image.id, backup_type: String(body.backup_type), rotation });
+    svc.ctx.bus.cast(`compute.${inst.host}`, 'backup_instance', {
+      uuid: inst.uuid,
+      request_id: req.id,
+      image_id: image.id,
+      backup_type: String(body.backup_type),
+      rotation,
+    });
     if (mv(req).gte('2.45')) return reply.code(202).send({ image_id: image.id });
     if (rotation > 0) reply.header('location', await imageUrl(req, image.id));
     return reply.code(202).send();
@@ -161,7 +288,10 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     checkLocked(req, inst);
     checkState('shelve', inst, SNAPSHOT_STATES);
     if (!inst.host) throw invalidState('shelve', inst);
-    await begin('shelve', inst, { task_state: 'shelving', system_metadata: { ...inst.system_metadata, image_base_image_ref: inst.image_ref } });
+    await begin('shelve', inst, {
+      task_state: 'shelving',
+      system_metadata: { ...inst.system_metadata, image_base_image_ref: inst.image_ref },
+    });
     await record(req, inst, 'shelve');
     let image: { id: string };
     try {
@@ -170,7 +300,11 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
       await parts().store.update(inst.uuid, { task_state: null }, { expectTaskState: ['shelving'] });
       throw e;
     }
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'shelve_instance', { uuid: inst.uuid, request_id: req.id, image_id: image.id });
+    svc.ctx.bus.cast(`compute.${inst.host}`, 'shelve_instance', {
+      uuid: inst.uuid,
+      request_id: req.id,
+      image_id: image.id,
+    });
     return reply.code(202).send();
   };
 
@@ -188,28 +322,46 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
 
   const unshelve: Handler = async (req, reply, id) => {
     const v = mv(req);
-    const body = v.gte('2.91') ? validateBody<any>(req, UNSHELVE_291) : v.gte('2.77') ? validateBody<any>(req, UNSHELVE_277) : (req.body as any);
+    const body = v.gte('2.91')
+      ? validateBody<any>(req, UNSHELVE_291)
+      : v.gte('2.77')
+        ? validateBody<any>(req, UNSHELVE_277)
+        : (req.body as any);
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-shelve:unshelve', { project_id: inst.project_id });
-    const args = (v.gte('2.77') && body.unshelve && typeof body.unshelve === 'object') ? body.unshelve : {};
+    const args = v.gte('2.77') && body.unshelve && typeof body.unshelve === 'object' ? body.unshelve : {};
     const azPassed = 'availability_zone' in args;
     const newAz: string | null = azPassed ? args.availability_zone : null;
     const host: string | null = v.gte('2.91') ? (args.host ?? null) : null;
     checkLocked(req, inst);
     checkState('unshelve', inst, [VmState.SHELVED, VmState.SHELVED_OFFLOADED]);
     if ((azPassed || host) && inst.vm_state !== VmState.SHELVED_OFFLOADED) {
-      throw conflict(`Specifying an availability zone or a host when unshelving server "${inst.uuid}" with status "${inst.vm_state}" is not supported. The server status must be SHELVED_OFFLOADED.`);
+      throw conflict(
+        `Specifying an availability zone or a host when unshelving server "${inst.uuid}" with status "${inst.vm_state}" is not supported. The server status must be SHELVED_OFFLOADED.`,
+      );
     }
     if (azPassed && newAz) {
-      const zones = svc.providers.availabilityZones ? await svc.providers.availabilityZones() : [svc.options.defaultAvailabilityZone];
+      const zones = svc.providers.availabilityZones
+        ? await svc.providers.availabilityZones()
+        : [svc.options.defaultAvailabilityZone];
       if (!zones.includes(newAz)) throw badRequest('The requested availability zone is not available');
     }
     if (host) {
-      authorize(req, 'os_compute_api:os-shelve:unshelve_to_host', { user_id: inst.user_id, project_id: inst.project_id });
-      const node = await svc.db.selectFrom('compute_nodes').select('id').where('host', '=', host).where('deleted', '=', 0).executeTakeFirst();
+      authorize(req, 'os_compute_api:os-shelve:unshelve_to_host', {
+        user_id: inst.user_id,
+        project_id: inst.project_id,
+      });
+      const node = await svc.db
+        .selectFrom('compute_nodes')
+        .select('id')
+        .where('host', '=', host)
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
       if (!node) throw badRequest(`Compute host ${host} could not be found.`);
       if (azPassed && newAz) {
-        const hostAz = svc.providers.hostAvailabilityZone ? await svc.providers.hostAvailabilityZone(host) : svc.options.defaultAvailabilityZone;
+        const hostAz = svc.providers.hostAvailabilityZone
+          ? await svc.providers.hostAvailabilityZone(host)
+          : svc.options.defaultAvailabilityZone;
         if (hostAz !== newAz) throw conflict(`Host "${host}" is not in the availability zone "${newAz}".`);
       }
     }
@@ -217,7 +369,12 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     if (azPassed) patch.availability_zone = newAz ?? svc.options.defaultAvailabilityZone;
     await begin('unshelve', inst, patch);
     await record(req, inst, 'unshelve');
-    const r: UnshelveRequest = { uuid: inst.uuid, request_id: req.id, availability_zone: azPassed ? newAz : null, host };
+    const r: UnshelveRequest = {
+      uuid: inst.uuid,
+      request_id: req.id,
+      availability_zone: azPassed ? newAz : null,
+      host,
+    };
     svc.ctx.bus.cast('conductor', 'unshelve_instance', r);
     return reply.code(202).send();
   };
@@ -234,7 +391,8 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     if (body.rescue_image_ref) {
       image = await clients.getImage(body.rescue_image_ref, req.ctx!.token);
       // Nova's UnsupportedRescueImage: an image it cannot read, or a volume snapshot (no rescue from those).
-      if (!image || image.properties.img_block_device_mapping) throw badRequest(`Requested rescue image '${body.rescue_image_ref}' is not supported`);
+      if (!image || image.properties.img_block_device_mapping)
+        throw badRequest(`Requested rescue image '${body.rescue_image_ref}' is not supported`);
     } else {
       const ref = (inst.system_metadata.image_base_image_ref as string | undefined) ?? inst.image_ref;
       image = ref ? await clients.getImage(ref).catch(() => null) : null;
@@ -242,7 +400,12 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     const password = body.adminPass ?? generatePassword();
     await begin('rescue', inst, { task_state: 'rescuing' });
     await record(req, inst, 'rescue');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'rescue_instance', { uuid: inst.uuid, request_id: req.id, password, image });
+    svc.ctx.bus.cast(`compute.${inst.host}`, 'rescue_instance', {
+      uuid: inst.uuid,
+      request_id: req.id,
+      password,
+      image,
+    });
     // Nova answers 200 here, not 202 (kept for compatibility).
     return reply.code(200).send({ adminPass: password });
   };
@@ -269,23 +432,39 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     await record(req, inst, 'changePassword');
     let res: GuestCallResult;
     try {
-      res = await svc.ctx.bus.call<GuestCallResult>(`compute.${inst.host}`, 'set_admin_password', { uuid: inst.uuid, request_id: req.id, password });
+      res = await svc.ctx.bus.call<GuestCallResult>(`compute.${inst.host}`, 'set_admin_password', {
+        uuid: inst.uuid,
+        request_id: req.id,
+        password,
+      });
     } catch (e) {
       await parts().store.update(inst.uuid, { task_state: null }, { expectTaskState: ['updating_password'] });
-      throw new ApiError(409, `Failed to set admin password on ${inst.uuid} because the compute host did not answer: ${(e as Error).message}`);
+      throw new ApiError(
+        409,
+        `Failed to set admin password on ${inst.uuid} because the compute host did not answer: ${(e as Error).message}`,
+      );
     }
     if (!res.ok) throw new ApiError(res.code, res.message);
     return reply.code(202).send();
   };
 
   const triggerCrashDump: Handler = async (req, reply, id) => {
-    if (!mv(req).gte('2.17')) { req.authorized = true; throw new ApiError(404, 'The resource could not be found.'); }
+    if (!mv(req).gte('2.17')) {
+      req.authorized = true;
+      throw new ApiError(404, 'The resource could not be found.');
+    }
     validateBody(req, NULL_BODY('trigger_crash_dump'));
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:servers:trigger_crash_dump', { user_id: inst.user_id, project_id: inst.project_id });
     checkLocked(req, inst);
     if (!inst.host) throw invalidState('trigger_crash_dump', inst);
-    checkState('trigger_crash_dump', inst, [VmState.ACTIVE, VmState.PAUSED, VmState.RESCUED, VmState.RESIZED, VmState.ERROR]);
+    checkState('trigger_crash_dump', inst, [
+      VmState.ACTIVE,
+      VmState.PAUSED,
+      VmState.RESCUED,
+      VmState.RESIZED,
+      VmState.ERROR,
+    ]);
     await record(req, inst, 'trigger_crash_dump');
     svc.ctx.bus.cast(`compute.${inst.host}`, 'trigger_crash_dump', { uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
@@ -301,10 +480,28 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
   const softDelete = async (req: FastifyRequest, inst: Instance): Promise<boolean> => {
     if (svc.options.reclaimInstanceInterval <= 0 || !inst.host || !inst.launched_at) return false;
     if (inst.vm_state === VmState.SOFT_DELETED) return false;
-    const up = await svc.db.selectFrom('services').select(['last_seen_up', 'forced_down']).where('host', '=', inst.host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
-    if (!up || Number(up.forced_down) || !up.last_seen_up || Date.parse(up.last_seen_up) < Date.now() - svc.options.serviceDownTime * 1000) return false;
+    const up = await svc.db
+      .selectFrom('services')
+      .select(['last_seen_up', 'forced_down'])
+      .where('host', '=', inst.host)
+      .where('binary', '=', 'nova-compute')
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    if (
+      !up ||
+      Number(up.forced_down) ||
+      !up.last_seen_up ||
+      Date.parse(up.last_seen_up) < Date.now() - svc.options.serviceDownTime * 1000
+    )
+      return false;
     checkLocked(req, inst);
-    if (!(await parts().store.update(inst.uuid, { task_state: 'soft-deleting', deleted_at: new Date().toISOString() }, { expectTaskState: [null] }))) {
+    if (
+      !(await parts().store.update(
+        inst.uuid,
+        { task_state: 'soft-deleting', deleted_at: new Date().toISOString() },
+        { expectTaskState: [null] },
+      ))
+    ) {
       return false;
     }
     await record(req, inst, 'delete');
@@ -358,17 +555,29 @@ export const guestActionsFamily: Family = {
   async init(svc) {
     // The conductor's unshelve (the servers family made the conductor: it comes first in FAMILIES).
     const { conductor, store } = serverParts(svc);
-    addUnshelve(conductor, async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : svc.options.defaultAvailabilityZone));
+    addUnshelve(conductor, async (host) =>
+      svc.providers.hostAvailabilityZone
+        ? svc.providers.hostAvailabilityZone(host)
+        : svc.options.defaultAvailabilityZone,
+    );
     // An unshelve of an offloaded server that the conductor had not placed when it stopped
     // cannot go on: the server stays offloaded, with no task (the user may unshelve again).
     const startedAt = new Date().toISOString();
     setTimeout(async () => {
       try {
         for (const i of await store.list({ deleted: false })) {
-          if (i.vm_state !== VmState.SHELVED_OFFLOADED || i.task_state !== 'unshelving' || i.host || i.updated_at >= startedAt) continue;
+          if (
+            i.vm_state !== VmState.SHELVED_OFFLOADED ||
+            i.task_state !== 'unshelving' ||
+            i.host ||
+            i.updated_at >= startedAt
+          )
+            continue;
           await store.update(i.uuid, { task_state: null }, { expectTaskState: ['unshelving'] });
         }
-      } catch (err) { svc.ctx.log.error({ err }, 'unshelve recovery failed'); }
+      } catch (err) {
+        svc.ctx.log.error({ err }, 'unshelve recovery failed');
+      }
     }, 2000).unref();
   },
 };

@@ -14,20 +14,37 @@ import { Scheduler } from '../worker/scheduler.ts';
 import { ComputeAgent } from '../agent/compute.ts';
 import { FakeDriver } from '../drivers/fake.ts';
 import { notifyInstance } from '../notifications.ts';
-import { authorize, allowed, badRequest, conflict, isAdmin, isoZ, links, mv, notFound, queryOf, validateBody, isUuid } from './common.ts';
+import {
+  authorize,
+  allowed,
+  badRequest,
+  conflict,
+  isAdmin,
+  isoZ,
+  links,
+  mv,
+  notFound,
+  queryOf,
+  validateBody,
+  isUuid,
+} from './common.ts';
 import { registerServerDetails } from './server_details.ts';
 import { registerServerActions } from './server_actions.ts';
 import { registerServerConsole } from './server_console.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
-import { normalizeIp } from '../../network/netaddr.ts';
+import { normalizeIp } from '../../core/netaddr.ts';
 import { quotaEngine } from './quotas.ts';
 import { ServiceHeartbeat } from '../worker/heartbeat.ts';
 
 /** The parts of the servers family, kept on the service for other families and tests. */
 export interface ServerParts {
-  store: InstanceStore; clients: ComputeClients; scheduler: Scheduler; conductor: Conductor;
+  store: InstanceStore;
+  clients: ComputeClients;
+  scheduler: Scheduler;
+  conductor: Conductor;
   /** The first of this process's agents (compute.fakeHosts may run more: `agents`). */
-  agent?: ComputeAgent; agents: ComputeAgent[];
+  agent?: ComputeAgent;
+  agents: ComputeAgent[];
   /** The nova-conductor / nova-scheduler service rows this process keeps up (its roles). */
   heartbeats: ServiceHeartbeat[];
 }
@@ -37,14 +54,45 @@ export const serverParts = (svc: ComputeService) => svc.parts.get('servers') as 
 
 /** Nova's status from vm_state and task_state (nova.api.openstack.common._STATE_MAP). */
 const STATE_MAP: Record<string, Record<string, string>> = {
-  active: { default: 'ACTIVE', rebooting: 'REBOOT', reboot_pending: 'REBOOT', reboot_started: 'REBOOT', rebooting_hard: 'HARD_REBOOT', reboot_pending_hard: 'HARD_REBOOT', reboot_started_hard: 'HARD_REBOOT', updating_password: 'PASSWORD', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD', migrating: 'MIGRATING', resize_prep: 'RESIZE', resize_migrating: 'RESIZE', resize_migrated: 'RESIZE', resize_finish: 'RESIZE' },
+  active: {
+    default: 'ACTIVE',
+    rebooting: 'REBOOT',
+    reboot_pending: 'REBOOT',
+    reboot_started: 'REBOOT',
+    rebooting_hard: 'HARD_REBOOT',
+    reboot_pending_hard: 'HARD_REBOOT',
+    reboot_started_hard: 'HARD_REBOOT',
+    updating_password: 'PASSWORD',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+    migrating: 'MIGRATING',
+    resize_prep: 'RESIZE',
+    resize_migrating: 'RESIZE',
+    resize_migrated: 'RESIZE',
+    resize_finish: 'RESIZE',
+  },
   building: { default: 'BUILD' },
-  stopped: { default: 'SHUTOFF', resize_prep: 'RESIZE', resize_migrating: 'RESIZE', resize_migrated: 'RESIZE', resize_finish: 'RESIZE', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD' },
+  stopped: {
+    default: 'SHUTOFF',
+    resize_prep: 'RESIZE',
+    resize_migrating: 'RESIZE',
+    resize_migrated: 'RESIZE',
+    resize_finish: 'RESIZE',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+  },
   resized: { default: 'VERIFY_RESIZE', resize_reverting: 'REVERT_RESIZE' },
   paused: { default: 'PAUSED', migrating: 'MIGRATING' },
   suspended: { default: 'SUSPENDED' },
   rescued: { default: 'RESCUE' },
-  error: { default: 'ERROR', rebuilding: 'REBUILD', rebuild_block_device_mapping: 'REBUILD', rebuild_spawning: 'REBUILD' },
+  error: {
+    default: 'ERROR',
+    rebuilding: 'REBUILD',
+    rebuild_block_device_mapping: 'REBUILD',
+    rebuild_spawning: 'REBUILD',
+  },
   deleted: { default: 'DELETED' },
   'soft-delete': { default: 'SOFT_DELETED' },
   shelved: { default: 'SHELVED' },
@@ -60,32 +108,67 @@ export function statusOf(i: Pick<Instance, 'vm_state' | 'task_state' | 'deleted'
 /** The (vm_state, task_state) pairs a status names (task_and_vm_state_from_status). */
 function statesFromStatus(status: string): Array<{ vm: string; task: string }> {
   const out: Array<{ vm: string; task: string }> = [];
-  for (const [vm, m] of Object.entries(STATE_MAP)) for (const [task, s] of Object.entries(m)) if (s.toLowerCase() === status.toLowerCase()) out.push({ vm, task });
+  for (const [vm, m] of Object.entries(STATE_MAP))
+    for (const [task, s] of Object.entries(m)) if (s.toLowerCase() === status.toLowerCase()) out.push({ vm, task });
   return out;
 }
 
 function invalidState(action: string, inst: Instance, attr: 'vm_state' | 'task_state' = 'vm_state') {
-  return conflict(`Cannot '${action}' instance ${inst.uuid} while it is in ${attr} ${attr === 'vm_state' ? inst.vm_state : inst.task_state}`);
+  return conflict(
+    `Cannot '${action}' instance ${inst.uuid} while it is in ${attr} ${attr === 'vm_state' ? inst.vm_state : inst.task_state}`,
+  );
 }
 
 // ---- view ----------------------------------------------------------------------------
 
-const hostId = (i: Instance) => (i.host ? createHash('sha224').update(i.project_id + i.host).digest('hex') : '');
+const hostId = (i: Instance) =>
+  i.host
+    ? createHash('sha224')
+        .update(i.project_id + i.host)
+        .digest('hex')
+    : '';
 
 function addresses(i: Instance, extended: boolean) {
   if (i.vm_state === VmState.BUILDING) return {};
   const out: Record<string, unknown[]> = {};
   for (const v of i.network_info) {
     const l = out[v.network_label] ?? (out[v.network_label] = []);
-    for (const f of v.fixed_ips) l.push(extended ? { version: f.version, addr: f.ip_address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': v.mac_address } : { version: f.version, addr: f.ip_address });
-    for (const ip of v.floating_ips ?? []) l.push(extended ? { version: ip.includes(':') ? 6 : 4, addr: ip, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': v.mac_address } : { version: ip.includes(':') ? 6 : 4, addr: ip });
+    for (const f of v.fixed_ips)
+      l.push(
+        extended
+          ? {
+              version: f.version,
+              addr: f.ip_address,
+              'OS-EXT-IPS:type': 'fixed',
+              'OS-EXT-IPS-MAC:mac_addr': v.mac_address,
+            }
+          : { version: f.version, addr: f.ip_address },
+      );
+    for (const ip of v.floating_ips ?? [])
+      l.push(
+        extended
+          ? {
+              version: ip.includes(':') ? 6 : 4,
+              addr: ip,
+              'OS-EXT-IPS:type': 'floating',
+              'OS-EXT-IPS-MAC:mac_addr': v.mac_address,
+            }
+          : { version: ip.includes(':') ? 6 : 4, addr: ip },
+      );
   }
   return out;
 }
 
 function flavorView(req: FastifyRequest, f: Flavor, showExtraSpecs: boolean) {
   if (mv(req).gte('2.47')) {
-    const d: Record<string, unknown> = { vcpus: f.vcpus, ram: f.ram, disk: f.disk, ephemeral: f.ephemeral, swap: f.swap, original_name: f.name };
+    const d: Record<string, unknown> = {
+      vcpus: f.vcpus,
+      ram: f.ram,
+      disk: f.disk,
+      ephemeral: f.ephemeral,
+      swap: f.swap,
+      original_name: f.name,
+    };
     if (showExtraSpecs) d.extra_specs = f.extra_specs ?? {};
     return d;
   }
@@ -97,18 +180,35 @@ function flavorView(req: FastifyRequest, f: Flavor, showExtraSpecs: boolean) {
  * fields, AZ, config drive, extended attributes, host status, key, usage, security groups,
  * states, volumes or groups unless `keypair` / `serverGroups` say so).
  */
-export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: boolean; keypair?: boolean; serverGroups?: boolean; userData?: boolean } = {}) {
+export function serverView(
+  req: FastifyRequest,
+  i: Instance,
+  opts: { reduced?: boolean; keypair?: boolean; serverGroups?: boolean; userData?: boolean } = {},
+) {
   const v = mv(req);
   const full = !opts.reduced;
   const extended = full && allowed(req, 'os_compute_api:os-extended-server-attributes', { project_id: i.project_id });
-  const extraSpecs = v.gte('2.47') && allowed(req, 'os_compute_api:servers:show:flavor-extra-specs', { project_id: i.project_id });
+  const extraSpecs =
+    v.gte('2.47') && allowed(req, 'os_compute_api:servers:show:flavor-extra-specs', { project_id: i.project_id });
   const status = statusOf(i);
   const s: Record<string, unknown> = {
-    id: i.uuid, name: i.display_name, status, tenant_id: i.project_id, user_id: i.user_id, metadata: i.metadata, hostId: hostId(i),
-    image: i.image_ref ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${req.baseUrl}/images/${i.image_ref}` }] } : '',
+    id: i.uuid,
+    name: i.display_name,
+    status,
+    tenant_id: i.project_id,
+    user_id: i.user_id,
+    metadata: i.metadata,
+    hostId: hostId(i),
+    image: i.image_ref
+      ? { id: i.image_ref, links: [{ rel: 'bookmark', href: `${req.baseUrl}/images/${i.image_ref}` }] }
+      : '',
     flavor: flavorView(req, i.flavor, extraSpecs),
-    created: isoZ(i.created_at), updated: isoZ(i.updated_at), addresses: addresses(i, full),
-    accessIPv4: i.access_ip_v4 ?? '', accessIPv6: i.access_ip_v6 ?? '', links: links(req, 'servers', i.uuid),
+    created: isoZ(i.created_at),
+    updated: isoZ(i.updated_at),
+    addresses: addresses(i, full),
+    accessIPv4: i.access_ip_v4 ?? '',
+    accessIPv6: i.access_ip_v6 ?? '',
+    links: links(req, 'servers', i.uuid),
     'OS-DCF:diskConfig': (i.system_metadata.disk_config as string) ?? 'MANUAL',
   };
   if ((status === 'ERROR' || status === 'DELETED') && i.fault) {
@@ -146,7 +246,8 @@ export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: b
     s['OS-EXT-STS:vm_state'] = i.vm_state;
     s['OS-EXT-STS:power_state'] = i.power_state;
     s['os-extended-volumes:volumes_attached'] = [];
-    if (v.gte('2.16') && allowed(req, 'os_compute_api:servers:show:host_status', { project_id: i.project_id })) s.host_status = i.host ? 'UP' : '';
+    if (v.gte('2.16') && allowed(req, 'os_compute_api:servers:show:host_status', { project_id: i.project_id }))
+      s.host_status = i.host ? 'UP' : '';
   }
   if (v.gte('2.9')) s.locked = i.locked;
   if (v.gte('2.73')) s.locked_reason = i.locked_reason;
@@ -154,25 +255,42 @@ export function serverView(req: FastifyRequest, i: Instance, opts: { reduced?: b
   if (v.gte('2.26')) s.tags = i.tags;
   if (v.gte('2.63')) s.trusted_image_certificates = i.trusted_certs;
   if (v.gte('2.90') && !extended) s['OS-EXT-SRV-ATTR:hostname'] = i.hostname;
-  if (v.gte('2.71') && (full || opts.serverGroups)) s.server_groups = (i.system_metadata.server_groups as string[] | undefined) ?? [];
+  if (v.gte('2.71') && (full || opts.serverGroups))
+    s.server_groups = (i.system_metadata.server_groups as string[] | undefined) ?? [];
   return s;
 }
 
 // ---- helpers -------------------------------------------------------------------------
 
 /** A server the caller may see: another project's is a 404 for non-admins (Nova's project_only). */
-export async function getServer(svc: ComputeService, req: FastifyRequest, id: string, opts: { readDeleted?: boolean } = {}): Promise<Instance> {
+export async function getServer(
+  svc: ComputeService,
+  req: FastifyRequest,
+  id: string,
+  opts: { readDeleted?: boolean } = {},
+): Promise<Instance> {
   const inst = await serverParts(svc).store.get(id, opts);
-  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) throw notFound(`Instance ${id} could not be found.`);
+  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
+    throw notFound(`Instance ${id} could not be found.`);
   return inst;
 }
 
-const idFromHref = (ref: string) => { const s = String(ref).replace(/\/+$/, ''); return s.slice(s.lastIndexOf('/') + 1); };
+const idFromHref = (ref: string) => {
+  const s = String(ref).replace(/\/+$/, '');
+  return s.slice(s.lastIndexOf('/') + 1);
+};
 
 /** A hostname from a display name (nova.utils.sanitize_hostname). */
 function sanitizeHostname(name: string): string {
-  let h = name.toLowerCase().replace(/[ _]/g, '-').replace(/[^\w.-]+/g, '').replace(/_/g, '-');
-  h = h.replace(/^[.-]+|[.-]+$/g, '').slice(0, 63).replace(/[.-]+$/, '');
+  let h = name
+    .toLowerCase()
+    .replace(/[ _]/g, '-')
+    .replace(/[^\w.-]+/g, '')
+    .replace(/_/g, '-');
+  h = h
+    .replace(/^[.-]+|[.-]+$/g, '')
+    .slice(0, 63)
+    .replace(/[.-]+$/, '');
   return h || 'server';
 }
 
@@ -186,7 +304,13 @@ function checkLocked(req: FastifyRequest, inst: Instance) {
 }
 
 async function hostIsUp(svc: ComputeService, host: string): Promise<boolean> {
-  const s = await svc.db.selectFrom('services').select(['last_seen_up', 'forced_down']).where('host', '=', host).where('binary', '=', 'nova-compute').where('deleted', '=', 0).executeTakeFirst();
+  const s = await svc.db
+    .selectFrom('services')
+    .select(['last_seen_up', 'forced_down'])
+    .where('host', '=', host)
+    .where('binary', '=', 'nova-compute')
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
   if (!s || bool(s.forced_down) || !s.last_seen_up) return false;
   return Date.parse(s.last_seen_up) >= Date.now() - svc.options.serviceDownTime * 1000;
 }
@@ -202,7 +326,10 @@ const createSchemas = new Map<string, object>();
 function createSchemaOf(v: ReturnType<typeof mv>): object {
   const key = v.toString();
   let schema = createSchemas.get(key);
-  if (!schema) { schema = createSchema(v); createSchemas.set(key, schema); }
+  if (!schema) {
+    schema = createSchema(v);
+    createSchemas.set(key, schema);
+  }
   return schema;
 }
 
@@ -211,8 +338,15 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   const body = validateBody<any>(req, createSchemaOf(v));
   const sd = body.server;
   const ctx = req.ctx!;
-  if (!NAME_FORMAT.test(sd.name)) throw badRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
-  const target = { project_id: ctx.projectId ?? null, user_id: ctx.userId, availability_zone: sd.availability_zone ?? null };
+  if (!NAME_FORMAT.test(sd.name))
+    throw badRequest(
+      "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
+    );
+  const target = {
+    project_id: ctx.projectId ?? null,
+    user_id: ctx.userId,
+    availability_zone: sd.availability_zone ?? null,
+  };
   authorize(req, 'os_compute_api:servers:create', target);
   const { store, clients } = serverParts(svc);
 
@@ -237,11 +371,21 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
     forcedHost = sd.host ?? sd.hypervisor_hostname;
     ignoreFilters = false;
   }
-  if (forcedHost && !(await svc.db.selectFrom('compute_nodes').select('id').where('host', '=', forcedHost).where('deleted', '=', 0).executeTakeFirst())) {
+  if (
+    forcedHost &&
+    !(await svc.db
+      .selectFrom('compute_nodes')
+      .select('id')
+      .where('host', '=', forcedHost)
+      .where('deleted', '=', 0)
+      .executeTakeFirst())
+  ) {
     throw badRequest(`Compute host ${forcedHost} could not be found.`);
   }
   if (az) {
-    const zones = svc.providers.availabilityZones ? await svc.providers.availabilityZones() : [svc.options.defaultAvailabilityZone];
+    const zones = svc.providers.availabilityZones
+      ? await svc.providers.availabilityZones()
+      : [svc.options.defaultAvailabilityZone];
     if (!zones.includes(az)) throw badRequest('The requested availability zone is not available');
   }
 
@@ -251,7 +395,8 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   if (!imageRef && bdm?.length) {
     const boot = bdm.find((b) => String(b.boot_index ?? '') === '0');
     if (boot?.source_type === 'image') imageRef = boot.uuid;
-    else if (boot?.source_type === 'volume' || boot?.source_type === 'snapshot') throw badRequest('Block storage is not available: booting from a volume is not supported yet.');
+    else if (boot?.source_type === 'volume' || boot?.source_type === 'snapshot')
+      throw badRequest('Block storage is not available: booting from a volume is not supported yet.');
   }
   if (!imageRef) throw badRequest('Missing imageRef attribute');
   imageRef = idFromHref(imageRef);
@@ -262,11 +407,16 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
 
   // Flavor.
   const flavorId = idFromHref(String(sd.flavorRef));
-  const flavor = svc.providers.flavors ? await svc.providers.flavors.find(flavorId, { projectId: ctx.projectId, admin: isAdmin(req) }) : null;
+  const flavor = svc.providers.flavors
+    ? await svc.providers.flavors.find(flavorId, { projectId: ctx.projectId, admin: isAdmin(req) })
+    : null;
   if (!flavor || flavor.disabled) throw badRequest(`Flavor ${flavorId} could not be found.`);
-  if (flavor.ram < Number(image.properties.min_ram ?? 0)) throw badRequest("Flavor's memory is too small for requested image.");
-  if (flavor.disk && flavor.disk < Number(image.properties.min_disk ?? 0)) throw badRequest("Flavor's disk is too small for requested image.");
-  if (image.size && flavor.disk && image.size > flavor.disk * 1024 ** 3) throw badRequest("Flavor's disk is too small for requested image.");
+  if (flavor.ram < Number(image.properties.min_ram ?? 0))
+    throw badRequest("Flavor's memory is too small for requested image.");
+  if (flavor.disk && flavor.disk < Number(image.properties.min_disk ?? 0))
+    throw badRequest("Flavor's disk is too small for requested image.");
+  if (image.size && flavor.disk && image.size > flavor.disk * 1024 ** 3)
+    throw badRequest("Flavor's disk is too small for requested image.");
 
   // Key pair.
   let keyData: string | null = null;
@@ -282,12 +432,23 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   // Security groups: names or ids, resolved in the caller's project.
   let securityGroups: Array<{ name: string; id: string }> = [];
   let sgIds: string[] | undefined;
-  const sgNames = [...new Set(((sd.security_groups ?? []) as Array<{ name?: string }>).map((g) => g.name).filter((n): n is string => !!n))];
+  const sgNames = [
+    ...new Set(
+      ((sd.security_groups ?? []) as Array<{ name?: string }>).map((g) => g.name).filter((n): n is string => !!n),
+    ),
+  ];
   if (sgNames.length && requested.length) {
     for (const name of sgNames) {
-      const r = await clients.network.request('GET', `/v2.0/security-groups?${isUuid(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`, undefined, { token: ctx.token });
+      const r = await clients.network.request(
+        'GET',
+        `/v2.0/security-groups?${isUuid(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`,
+        undefined,
+        { token: ctx.token },
+      );
       let g = r.body?.security_groups?.[0];
-      if (!g && isUuid(name)) g = (await clients.network.request('GET', `/v2.0/security-groups/${name}`, undefined, { token: ctx.token })).body?.security_group;
+      if (!g && isUuid(name))
+        g = (await clients.network.request('GET', `/v2.0/security-groups/${name}`, undefined, { token: ctx.token }))
+          .body?.security_group;
       if (!g) throw badRequest(`Security group ${name} not found.`);
       securityGroups.push({ name: g.name, id: g.id });
     }
@@ -295,13 +456,18 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   } else if (requested.length) securityGroups = [{ name: 'default', id: '' }];
 
   // User data must be base64 (the schema checks the alphabet; this checks the padding).
-  if (sd.user_data !== undefined && Buffer.from(sd.user_data, 'base64').toString('base64').replace(/=+$/, '') !== sd.user_data.replace(/\s/g, '').replace(/=+$/, '')) {
+  if (
+    sd.user_data !== undefined &&
+    Buffer.from(sd.user_data, 'base64').toString('base64').replace(/=+$/, '') !==
+      sd.user_data.replace(/\s/g, '').replace(/=+$/, '')
+  ) {
     throw badRequest('Userdata content cannot be decoded.');
   }
   const tags: string[] = v.gte('2.52') ? [...new Set((sd.tags ?? []) as string[])] : [];
   const reservationId = `r-${randomBytes(4).toString('hex').slice(0, 8)}`;
   const adminPass: string = sd.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
-  if (sd.hostname && maxCount > 1) throw badRequest('Unable to launch multiple instances with a single configured hostname.');
+  if (sd.hostname && maxCount > 1)
+    throw badRequest('Unable to launch multiple instances with a single configured hostname.');
   const configDrive = sd.config_drive !== undefined && isTrue(sd.config_drive) ? 'True' : '';
   const zone = az ?? svc.options.defaultAvailabilityZone;
   const requestId = req.id;
@@ -312,7 +478,12 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   await quotas.checkMetadata(ctx.projectId!, ctx.userId, Object.keys(sd.metadata ?? {}).length);
   // Server group (the `group` hint): it must exist; the servers become its members.
   const hints = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}) as Record<string, unknown>;
-  const groups = svc.parts.get('serverGroups') as { get(uuid: string): Promise<{ uuid: string; policy: string } | undefined>; addMembers(g: string, uuids: string[]): Promise<void> } | undefined;
+  const groups = svc.parts.get('serverGroups') as
+    | {
+        get(uuid: string): Promise<{ uuid: string; policy: string } | undefined>;
+        addMembers(g: string, uuids: string[]): Promise<void>;
+      }
+    | undefined;
   let group: { uuid: string; policy: string } | undefined;
   if (hints.group !== undefined) {
     group = groups ? await groups.get(String(hints.group)) : undefined;
@@ -324,37 +495,101 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
   const release = await projectLock(ctx.projectId!);
   const created: Instance[] = [];
   try {
-  const count = await quotas.checkServers(ctx.projectId!, ctx.userId, flavor, minCount, maxCount);
-  for (let n = 0; n < count; n++) {
-    const uuid = randomUUID();
-    const name = maxCount > 1 ? `${sd.name}-${n + 1}` : sd.name;
-    const inst = await store.create({
-      uuid, display_name: name, display_description: v.gte('2.19') ? (sd.description ?? null) : sd.name,
-      project_id: ctx.projectId!, user_id: ctx.userId, image_ref: imageRef,
-      flavor: { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram, disk: flavor.disk, ephemeral: flavor.ephemeral, swap: flavor.swap, extra_specs: flavor.extra_specs ?? {} },
-      host: null, node: null, availability_zone: zone, vm_state: VmState.BUILDING, task_state: 'scheduling', power_state: PowerState.NOSTATE,
-      key_name: sd.key_name ?? null, key_data: keyData, user_data: sd.user_data ?? null, config_drive: configDrive,
-      access_ip_v4: accessIp(sd.accessIPv4), access_ip_v6: accessIp(sd.accessIPv6), metadata: sd.metadata ?? {},
-      system_metadata: { disk_config: sd['OS-DCF:diskConfig'] ?? 'MANUAL', image_name: image.name ?? null, ...(group ? { server_groups: [group.uuid] } : {}) },
-      security_groups: securityGroups, requested_networks: requested, network_info: [], fault: null,
-      locked: false, locked_by: null, locked_reason: null,
-      hostname: sd.hostname ?? sanitizeHostname(name), launch_index: n, reservation_id: reservationId, progress: 0,
-      trusted_certs: sd.trusted_image_certificates ?? null, tags, launched_at: null, terminated_at: null,
-    });
-    await store.startAction({ instance_uuid: uuid, action: 'create', request_id: requestId, user_id: ctx.userId, project_id: ctx.projectId });
-    notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'create.start', inst);
-    created.push(inst);
+    const count = await quotas.checkServers(ctx.projectId!, ctx.userId, flavor, minCount, maxCount);
+    for (let n = 0; n < count; n++) {
+      const uuid = randomUUID();
+      const name = maxCount > 1 ? `${sd.name}-${n + 1}` : sd.name;
+      const inst = await store.create({
+        uuid,
+        display_name: name,
+        display_description: v.gte('2.19') ? (sd.description ?? null) : sd.name,
+        project_id: ctx.projectId!,
+        user_id: ctx.userId,
+        image_ref: imageRef,
+        flavor: {
+          id: flavor.id,
+          name: flavor.name,
+          vcpus: flavor.vcpus,
+          ram: flavor.ram,
+          disk: flavor.disk,
+          ephemeral: flavor.ephemeral,
+          swap: flavor.swap,
+          extra_specs: flavor.extra_specs ?? {},
+        },
+        host: null,
+        node: null,
+        availability_zone: zone,
+        vm_state: VmState.BUILDING,
+        task_state: 'scheduling',
+        power_state: PowerState.NOSTATE,
+        key_name: sd.key_name ?? null,
+        key_data: keyData,
+        user_data: sd.user_data ?? null,
+        config_drive: configDrive,
+        access_ip_v4: accessIp(sd.accessIPv4),
+        access_ip_v6: accessIp(sd.accessIPv6),
+        metadata: sd.metadata ?? {},
+        system_metadata: {
+          disk_config: sd['OS-DCF:diskConfig'] ?? 'MANUAL',
+          image_name: image.name ?? null,
+          ...(group ? { server_groups: [group.uuid] } : {}),
+        },
+        security_groups: securityGroups,
+        requested_networks: requested,
+        network_info: [],
+        fault: null,
+        locked: false,
+        locked_by: null,
+        locked_reason: null,
+        hostname: sd.hostname ?? sanitizeHostname(name),
+        launch_index: n,
+        reservation_id: reservationId,
+        progress: 0,
+        trusted_certs: sd.trusted_image_certificates ?? null,
+        tags,
+        launched_at: null,
+        terminated_at: null,
+      });
+      await store.startAction({
+        instance_uuid: uuid,
+        action: 'create',
+        request_id: requestId,
+        user_id: ctx.userId,
+        project_id: ctx.projectId,
+      });
+      notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'create.start', inst);
+      created.push(inst);
+    }
+  } finally {
+    release();
   }
-  } finally { release(); }
-  if (group) await groups!.addMembers(group.uuid, created.map((i) => i.uuid));
-  const build: BuildRequest = { uuids: created.map((i) => i.uuid), request_id: requestId, image, availability_zone: az, force_host: forcedHost, ignore_filters: ignoreFilters, security_group_ids: sgIds, group: group?.uuid, different_host: hostList(hints.different_host), same_host: hostList(hints.same_host) };
+  if (group)
+    await groups!.addMembers(
+      group.uuid,
+      created.map((i) => i.uuid),
+    );
+  const build: BuildRequest = {
+    uuids: created.map((i) => i.uuid),
+    request_id: requestId,
+    image,
+    availability_zone: az,
+    force_host: forcedHost,
+    ignore_filters: ignoreFilters,
+    security_group_ids: sgIds,
+    group: group?.uuid,
+    different_host: hostList(hints.different_host),
+    same_host: hostList(hints.same_host),
+  };
   svc.ctx.bus.cast('conductor', 'build_instances', build);
 
   reply.code(202);
-  if (sd.return_reservation_id !== undefined && isTrue(sd.return_reservation_id)) return { reservation_id: reservationId };
+  if (sd.return_reservation_id !== undefined && isTrue(sd.return_reservation_id))
+    return { reservation_id: reservationId };
   const first = created[0]!;
   const out: Record<string, unknown> = {
-    id: first.uuid, links: links(req, 'servers', first.uuid), 'OS-DCF:diskConfig': sd['OS-DCF:diskConfig'] ?? 'MANUAL',
+    id: first.uuid,
+    links: links(req, 'servers', first.uuid),
+    'OS-DCF:diskConfig': sd['OS-DCF:diskConfig'] ?? 'MANUAL',
     security_groups: sd.security_groups ?? [{ name: 'default' }],
   };
   out.adminPass = adminPass;
@@ -366,25 +601,41 @@ const locks = new Map<string, Promise<void>>();
 async function projectLock(project: string): Promise<() => void> {
   const prev = locks.get(project) ?? Promise.resolve();
   let release!: () => void;
-  const mine = new Promise<void>((r) => { release = r; });
+  const mine = new Promise<void>((r) => {
+    release = r;
+  });
   const chained = prev.then(() => mine);
   locks.set(project, chained);
   await prev;
-  return () => { release(); if (locks.get(project) === chained) locks.delete(project); };
+  return () => {
+    release();
+    if (locks.get(project) === chained) locks.delete(project);
+  };
 }
 
-const hostList = (v: unknown): string[] | undefined => (v === undefined ? undefined : (Array.isArray(v) ? v : [v]).map(String));
+const hostList = (v: unknown): string[] | undefined =>
+  v === undefined ? undefined : (Array.isArray(v) ? v : [v]).map(String);
 
 /** The create request's `networks`, checked against what the caller may see (Nova's validate_networks). */
-async function requestedNetworks(svc: ComputeService, req: FastifyRequest, networks: unknown, maxCount: number): Promise<RequestedNetwork[]> {
+async function requestedNetworks(
+  svc: ComputeService,
+  req: FastifyRequest,
+  networks: unknown,
+  maxCount: number,
+): Promise<RequestedNetwork[]> {
   const { clients } = serverParts(svc);
   const token = req.ctx!.token;
   const projectId = req.ctx!.projectId!;
   if (networks === 'none') return [];
   if (networks === undefined || networks === 'auto') {
     const r = await clients.network.request('GET', '/v2.0/networks', undefined, { token });
-    const visible = ((r.body?.networks ?? []) as any[]).filter((n) => !n['router:external'] && (n.project_id === projectId || n.shared));
-    if (visible.length > 1) throw conflict('More than one possible network found. Specify network ID(s) to select which one(s) to connect to.');
+    const visible = ((r.body?.networks ?? []) as any[]).filter(
+      (n) => !n['router:external'] && (n.project_id === projectId || n.shared),
+    );
+    if (visible.length > 1)
+      throw conflict(
+        'More than one possible network found. Specify network ID(s) to select which one(s) to connect to.',
+      );
     if (visible.length === 1) return [{ network_id: visible[0].id }];
     if (networks === undefined) return [];
     const auto = await clients.network.request('GET', `/v2.0/auto-allocated-topology/${projectId}`);
@@ -406,8 +657,10 @@ async function requestedNetworks(svc: ComputeService, req: FastifyRequest, netwo
     if (!isUuid(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
     const r = await clients.network.request('GET', `/v2.0/networks/${n.uuid}`, undefined, { token });
     if (r.status !== 200) throw badRequest(`Network ${n.uuid} could not be found.`);
-    if (!(r.body.network.subnets ?? []).length) throw badRequest(`Network ${n.uuid} requires a subnet in order to boot instances on.`);
-    if (r.body.network['router:external'] && !r.body.network.shared) authorize(req, 'network:attach_external_network', { project_id: projectId });
+    if (!(r.body.network.subnets ?? []).length)
+      throw badRequest(`Network ${n.uuid} requires a subnet in order to boot instances on.`);
+    if (r.body.network['router:external'] && !r.body.network.shared)
+      authorize(req, 'network:attach_external_network', { project_id: projectId });
     if (n.fixed_ip && maxCount > 1) throw badRequest('max_count cannot be greater than 1 if an fixed_ip is specified.');
     out.push({ network_id: n.uuid, fixed_ip: n.fixed_ip, tag: n.tag });
   }
@@ -420,38 +673,69 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   const v = mv(req);
   authorize(req, detail ? 'os_compute_api:servers:detail' : 'os_compute_api:servers:index');
   const q = queryOf(req);
-  const get = (k: string) => { const all = q.getAll(k); return all.length ? all[all.length - 1]! : undefined; };
+  const get = (k: string) => {
+    const all = q.getAll(k);
+    return all.length ? all[all.length - 1]! : undefined;
+  };
   const admin = isAdmin(req);
   const allFilters = allowed(req, 'os_compute_api:servers:allow_all_filters');
-  const allTenants = get('all_tenants') !== undefined && (get('all_tenants') === '' || isTrue(get('all_tenants')!) || !['0', 'false', 'off', 'no'].includes(get('all_tenants')!.toLowerCase()));
-  if (allTenants) authorize(req, detail ? 'os_compute_api:servers:detail:get_all_tenants' : 'os_compute_api:servers:index:get_all_tenants');
+  const allTenants =
+    get('all_tenants') !== undefined &&
+    (get('all_tenants') === '' ||
+      isTrue(get('all_tenants')!) ||
+      !['0', 'false', 'off', 'no'].includes(get('all_tenants')!.toLowerCase()));
+  if (allTenants)
+    authorize(
+      req,
+      detail ? 'os_compute_api:servers:detail:get_all_tenants' : 'os_compute_api:servers:index:get_all_tenants',
+    );
 
   const limitRaw = get('limit');
   let limit: number | undefined;
   if (limitRaw !== undefined) {
-    if (!/^[0-9]+$/.test(limitRaw)) throw badRequest(`Invalid input for query parameters limit. Value: ${limitRaw}. '${limitRaw}' does not match '^[0-9]*$'`);
+    if (!/^[0-9]+$/.test(limitRaw))
+      throw badRequest(
+        `Invalid input for query parameters limit. Value: ${limitRaw}. '${limitRaw}' does not match '^[0-9]*$'`,
+      );
     limit = Math.min(Number(limitRaw), 1000);
   }
   const sortKeys = q.getAll('sort_key');
   const sortDirs = q.getAll('sort_dir');
-  for (const k of sortKeys) if (!SORT_KEYS.includes(k)) throw badRequest(`Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of [${SORT_KEYS.map((x) => `'${x}'`).join(', ')}]`);
-  for (const d of sortDirs) if (d !== 'asc' && d !== 'desc') throw badRequest(`Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`);
+  for (const k of sortKeys)
+    if (!SORT_KEYS.includes(k))
+      throw badRequest(
+        `Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of [${SORT_KEYS.map((x) => `'${x}'`).join(', ')}]`,
+      );
+  for (const d of sortDirs)
+    if (d !== 'asc' && d !== 'desc')
+      throw badRequest(
+        `Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`,
+      );
   const changesSince = get('changes-since');
   const changesBefore = v.gte('2.66') ? get('changes-before') : undefined;
-  for (const [k, t] of [['changes-since', changesSince], ['changes-before', changesBefore]] as const) {
-    if (t !== undefined && (!ISO8601.test(t) || Number.isNaN(Date.parse(t)))) throw badRequest(`Invalid input for query parameters ${k}. Value: ${t}. '${t}' is not a 'date-time'`);
+  for (const [k, t] of [
+    ['changes-since', changesSince],
+    ['changes-before', changesBefore],
+  ] as const) {
+    if (t !== undefined && (!ISO8601.test(t) || Number.isNaN(Date.parse(t))))
+      throw badRequest(`Invalid input for query parameters ${k}. Value: ${t}. '${t}' is not a 'date-time'`);
   }
-  if (changesSince && changesBefore && Date.parse(changesSince) > Date.parse(changesBefore)) throw badRequest('The value of changes-since must be less than or equal to changes-before.');
+  if (changesSince && changesBefore && Date.parse(changesSince) > Date.parse(changesBefore))
+    throw badRequest('The value of changes-since must be less than or equal to changes-before.');
   const deletedParam = admin ? get('deleted') : undefined;
-  const readDeleted = changesSince !== undefined || changesBefore !== undefined || (deletedParam !== undefined && isTrue(deletedParam));
+  const readDeleted =
+    changesSince !== undefined || changesBefore !== undefined || (deletedParam !== undefined && isTrue(deletedParam));
 
   const { store } = serverParts(svc);
   let projectFilter: string | undefined = req.ctx!.projectId;
-  if (allTenants) projectFilter = (admin || allFilters) ? (get('project_id') ?? get('tenant_id')) : projectFilter;
+  if (allTenants) projectFilter = admin || allFilters ? (get('project_id') ?? get('tenant_id')) : projectFilter;
   // Without filters on JSON columns or tags, the list is filtered and sorted on light rows and
   // only the page is read whole (a page of 1,000 out of 10,000 servers parses 1,000, not 10,000).
-  const light = !['flavor', 'ip', 'ip6', 'tags', 'tags-any', 'not-tags', 'not-tags-any'].some((k) => get(k) !== undefined);
-  const load = (where: { projectId?: string; deleted?: boolean }) => (light ? store.listLight(where) : store.list(where));
+  const light = !['flavor', 'ip', 'ip6', 'tags', 'tags-any', 'not-tags', 'not-tags-any'].some(
+    (k) => get(k) !== undefined,
+  );
+  const load = (where: { projectId?: string; deleted?: boolean }) =>
+    light ? store.listLight(where) : store.list(where);
   // status=deleted lets an admin see deleted servers without changes-since.
   let withDeleted = false;
 
@@ -459,7 +743,11 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   const name = get('name');
   if (name !== undefined) {
     let re: RegExp;
-    try { re = new RegExp(name); } catch { re = new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')); }
+    try {
+      re = new RegExp(name);
+    } catch {
+      re = new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    }
     filters.push((i) => re.test(i.display_name));
   }
   const status = q.getAll('status');
@@ -467,7 +755,15 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     const states = status.flatMap(statesFromStatus);
     const wantsDeleted = status.some((s) => s.toLowerCase() === 'deleted');
     if (wantsDeleted && !readDeleted && admin) withDeleted = true;
-    filters.push((i) => (i.deleted ? wantsDeleted && admin : states.some((s) => s.vm === i.vm_state && (s.task === 'default' ? !STATE_MAP[i.vm_state]![i.task_state ?? ''] : s.task === i.task_state))));
+    filters.push((i) =>
+      i.deleted
+        ? wantsDeleted && admin
+        : states.some(
+            (s) =>
+              s.vm === i.vm_state &&
+              (s.task === 'default' ? !STATE_MAP[i.vm_state]![i.task_state ?? ''] : s.task === i.task_state),
+          ),
+    );
   }
   const image = get('image');
   if (image !== undefined) filters.push((i) => i.image_ref === idFromHref(image));
@@ -476,25 +772,56 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   if (changesSince) filters.push((i) => Date.parse(i.updated_at) >= Date.parse(changesSince));
   if (changesBefore) filters.push((i) => Date.parse(i.updated_at) <= Date.parse(changesBefore));
   const ip = get('ip');
-  if (ip !== undefined) { const re = safeRe(ip); filters.push((i) => i.network_info.some((n) => n.fixed_ips.some((f) => f.version === 4 && re.test(f.ip_address)))); }
+  if (ip !== undefined) {
+    const re = safeRe(ip);
+    filters.push((i) => i.network_info.some((n) => n.fixed_ips.some((f) => f.version === 4 && re.test(f.ip_address))));
+  }
   const ip6 = get('ip6');
-  if (ip6 !== undefined && (v.gte('2.5') || admin)) { const re = safeRe(ip6); filters.push((i) => i.network_info.some((n) => n.fixed_ips.some((f) => f.version === 6 && re.test(f.ip_address)))); }
+  if (ip6 !== undefined && (v.gte('2.5') || admin)) {
+    const re = safeRe(ip6);
+    filters.push((i) => i.network_info.some((n) => n.fixed_ips.some((f) => f.version === 6 && re.test(f.ip_address))));
+  }
   const simple: Array<[string, (i: Instance) => unknown]> = [['reservation_id', (i) => i.reservation_id]];
-  if (v.gte('2.83') || admin || allFilters) simple.push(['availability_zone', (i) => i.availability_zone], ['key_name', (i) => i.key_name], ['user_id', (i) => i.user_id], ['config_drive', (i) => i.config_drive], ['created_at', (i) => i.created_at], ['launched_at', (i) => i.launched_at], ['terminated_at', (i) => i.terminated_at], ['vm_state', (i) => i.vm_state], ['task_state', (i) => i.task_state], ['power_state', (i) => String(i.power_state)], ['progress', (i) => String(i.progress)]);
-  if (admin || allFilters) simple.push(['host', (i) => i.host], ['node', (i) => i.node], ['uuid', (i) => i.uuid], ['hostname', (i) => i.hostname]);
+  if (v.gte('2.83') || admin || allFilters)
+    simple.push(
+      ['availability_zone', (i) => i.availability_zone],
+      ['key_name', (i) => i.key_name],
+      ['user_id', (i) => i.user_id],
+      ['config_drive', (i) => i.config_drive],
+      ['created_at', (i) => i.created_at],
+      ['launched_at', (i) => i.launched_at],
+      ['terminated_at', (i) => i.terminated_at],
+      ['vm_state', (i) => i.vm_state],
+      ['task_state', (i) => i.task_state],
+      ['power_state', (i) => String(i.power_state)],
+      ['progress', (i) => String(i.progress)],
+    );
+  if (admin || allFilters)
+    simple.push(
+      ['host', (i) => i.host],
+      ['node', (i) => i.node],
+      ['uuid', (i) => i.uuid],
+      ['hostname', (i) => i.hostname],
+    );
   for (const [k, f] of simple) {
     const want = get(k);
     if (want !== undefined) filters.push((i) => String(f(i) ?? '') === want);
   }
   if (v.gte('2.73') && get('locked') !== undefined) {
     const lv = get('locked')!.toLowerCase();
-    if (!['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 't', 'f', 'y', 'n'].includes(lv)) throw badRequest(`Unrecognized value '${get('locked')}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'`);
+    if (!['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 't', 'f', 'y', 'n'].includes(lv))
+      throw badRequest(
+        `Unrecognized value '${get('locked')}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'`,
+      );
     const want = ['true', '1', 'yes', 'on', 't', 'y'].includes(lv);
     filters.push((i) => i.locked === want);
   }
   if (v.gte('2.26')) {
     const list = (k: string) => (get(k) ?? '').split(',').filter(Boolean);
-    const tags = list('tags'), any = list('tags-any'), notTags = list('not-tags'), notAny = list('not-tags-any');
+    const tags = list('tags'),
+      any = list('tags-any'),
+      notTags = list('not-tags'),
+      notAny = list('not-tags-any');
     if (tags.length) filters.push((i) => tags.every((t) => i.tags.includes(t)));
     if (any.length) filters.push((i) => any.some((t) => i.tags.includes(t)));
     if (notTags.length) filters.push((i) => !notTags.every((t) => i.tags.includes(t)));
@@ -504,14 +831,29 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   // Sort: created_at desc then uuid desc by default, as Nova.
   const keys = sortKeys.length ? sortKeys : ['created_at'];
   const dirs = keys.map((_, n) => sortDirs[n] ?? sortDirs[0] ?? 'desc');
-  if (!keys.includes('uuid')) { keys.push('uuid'); dirs.push(dirs[0] ?? 'desc'); }
+  if (!keys.includes('uuid')) {
+    keys.push('uuid');
+    dirs.push(dirs[0] ?? 'desc');
+  }
   const marker = get('marker');
   const max = limit ?? 1000;
 
   let items: Instance[];
-  if (light && !filters.length && !readDeleted && !withDeleted && deletedParam === undefined && keys.every((k) => k === 'created_at' || k === 'uuid')) {
+  if (
+    light &&
+    !filters.length &&
+    !readDeleted &&
+    !withDeleted &&
+    deletedParam === undefined &&
+    keys.every((k) => k === 'created_at' || k === 'uuid')
+  ) {
     // No filters, a sort on created_at/uuid (the default): the page comes from SQL, not from every server of the project.
-    const r = await store.pageLight({ projectId: projectFilter, order: keys.map((k, n) => ({ key: k as 'created_at' | 'uuid', dir: dirs[n] as 'asc' | 'desc' })), marker, limit: max });
+    const r = await store.pageLight({
+      projectId: projectFilter,
+      order: keys.map((k, n) => ({ key: k as 'created_at' | 'uuid', dir: dirs[n] as 'asc' | 'desc' })),
+      marker,
+      limit: max,
+    });
     if (!r) throw badRequest(`marker [${marker}] not found`);
     return pageAnswer(req, q, detail, detail ? await store.getMany(r.items.map((i) => i.uuid)) : r.items, max, r.more);
   }
@@ -522,10 +864,12 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
   }
   items = items.filter((i) => filters.every((f) => f(i)));
-  const col = (i: Instance, k: string): any => (k === 'display_name' ? i.display_name : k === 'display_description' ? i.display_description : (i as any)[k]);
+  const col = (i: Instance, k: string): any =>
+    k === 'display_name' ? i.display_name : k === 'display_description' ? i.display_description : (i as any)[k];
   items.sort((a, b) => {
     for (let n = 0; n < keys.length; n++) {
-      const x = col(a, keys[n]!), y = col(b, keys[n]!);
+      const x = col(a, keys[n]!),
+        y = col(b, keys[n]!);
       if (x === y) continue;
       const c = x === null || x === undefined ? -1 : y === null || y === undefined ? 1 : x < y ? -1 : 1;
       return dirs[n] === 'asc' ? c : -c;
@@ -538,18 +882,36 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
     items = items.slice(at + 1);
   }
   const page = items.slice(0, max);
-  return pageAnswer(req, q, detail, light && detail ? await store.getMany(page.map((i) => i.uuid)) : page, max, items.length > page.length);
+  return pageAnswer(
+    req,
+    q,
+    detail,
+    light && detail ? await store.getMany(page.map((i) => i.uuid)) : page,
+    max,
+    items.length > page.length,
+  );
 }
 
 /** The list's answer: the page's servers and, when more follow a full page, the link to the next. */
-function pageAnswer(req: FastifyRequest, q: URLSearchParams, detail: boolean, page: Instance[], max: number, more: boolean) {
-  const servers = page.map((i) => (detail ? serverView(req, i) : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) }));
+function pageAnswer(
+  req: FastifyRequest,
+  q: URLSearchParams,
+  detail: boolean,
+  page: Instance[],
+  max: number,
+  more: boolean,
+) {
+  const servers = page.map((i) =>
+    detail ? serverView(req, i) : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) },
+  );
   const out: Record<string, unknown> = { servers };
   if (page.length && page.length === max && more) {
     const u = new URLSearchParams(q);
     u.set('limit', String(max));
     u.set('marker', page[page.length - 1]!.uuid);
-    out.servers_links = [{ rel: 'next', href: `${req.baseUrl}/v2.1/servers${detail ? '/detail' : ''}?${u.toString()}` }];
+    out.servers_links = [
+      { rel: 'next', href: `${req.baseUrl}/v2.1/servers${detail ? '/detail' : ''}?${u.toString()}` },
+    ];
   }
   return out;
 }
@@ -560,17 +922,34 @@ function accessIp(s: string | null | undefined): string | null {
   return normalizeIp(s) ?? s;
 }
 
-function safeRe(s: string): RegExp { try { return new RegExp(s); } catch { return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')); } }
+function safeRe(s: string): RegExp {
+  try {
+    return new RegExp(s);
+  } catch {
+    return new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  }
+}
 
 // ---- delete and actions ----------------------------------------------------------------
 
-export async function deleteServer(svc: ComputeService, req: FastifyRequest, inst: Instance, opts: { force?: boolean } = {}) {
+export async function deleteServer(
+  svc: ComputeService,
+  req: FastifyRequest,
+  inst: Instance,
+  opts: { force?: boolean } = {},
+) {
   const { store, clients } = serverParts(svc);
   checkLocked(req, inst);
   // Deferred delete (compute.reclaimInstanceInterval > 0, api/server_shelve.ts): SOFT_DELETED instead.
   const soft = svc.parts.get('softDelete') as ((req: FastifyRequest, inst: Instance) => Promise<boolean>) | undefined;
   if (!opts.force && soft && (await soft(req, inst))) return;
-  await store.startAction({ instance_uuid: inst.uuid, action: 'delete', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+  await store.startAction({
+    instance_uuid: inst.uuid,
+    action: 'delete',
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
   await store.update(inst.uuid, { task_state: 'deleting' });
   if (inst.host && (await hostIsUp(svc, inst.host))) {
     svc.ctx.bus.cast(`compute.${inst.host}`, 'terminate_instance', { uuid: inst.uuid, request_id: req.id });
@@ -587,16 +966,77 @@ export async function deleteServer(svc: ComputeService, req: FastifyRequest, ins
   notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'delete.end', { ...inst, vm_state: VmState.DELETED });
 }
 
-interface PowerAction { rule: string; action: string; method: string; vmStates: string[]; taskStates: Array<string | null>; taskState: string }
+interface PowerAction {
+  rule: string;
+  action: string;
+  method: string;
+  vmStates: string[];
+  taskStates: Array<string | null>;
+  taskState: string;
+}
 const POWER_ACTIONS: Record<string, PowerAction> = {
-  'os-stop': { rule: 'os_compute_api:servers:stop', action: 'stop', method: 'stop_instance', vmStates: ['active', 'error'], taskStates: [null], taskState: 'powering-off' },
-  'os-start': { rule: 'os_compute_api:servers:start', action: 'start', method: 'start_instance', vmStates: ['stopped'], taskStates: [null], taskState: 'powering-on' },
-  pause: { rule: 'os_compute_api:os-pause-server:pause', action: 'pause', method: 'pause_instance', vmStates: ['active'], taskStates: [null], taskState: 'pausing' },
-  unpause: { rule: 'os_compute_api:os-pause-server:unpause', action: 'unpause', method: 'unpause_instance', vmStates: ['paused'], taskStates: [null], taskState: 'unpausing' },
-  suspend: { rule: 'os_compute_api:os-suspend-server:suspend', action: 'suspend', method: 'suspend_instance', vmStates: ['active'], taskStates: [null], taskState: 'suspending' },
-  resume: { rule: 'os_compute_api:os-suspend-server:resume', action: 'resume', method: 'resume_instance', vmStates: ['suspended'], taskStates: [null], taskState: 'resuming' },
+  'os-stop': {
+    rule: 'os_compute_api:servers:stop',
+    action: 'stop',
+    method: 'stop_instance',
+    vmStates: ['active', 'error'],
+    taskStates: [null],
+    taskState: 'powering-off',
+  },
+  'os-start': {
+    rule: 'os_compute_api:servers:start',
+    action: 'start',
+    method: 'start_instance',
+    vmStates: ['stopped'],
+    taskStates: [null],
+    taskState: 'powering-on',
+  },
+  pause: {
+    rule: 'os_compute_api:os-pause-server:pause',
+    action: 'pause',
+    method: 'pause_instance',
+    vmStates: ['active'],
+    taskStates: [null],
+    taskState: 'pausing',
+  },
+  unpause: {
+    rule: 'os_compute_api:os-pause-server:unpause',
+    action: 'unpause',
+    method: 'unpause_instance',
+    vmStates: ['paused'],
+    taskStates: [null],
+    taskState: 'unpausing',
+  },
+  suspend: {
+    rule: 'os_compute_api:os-suspend-server:suspend',
+    action: 'suspend',
+    method: 'suspend_instance',
+    vmStates: ['active'],
+    taskStates: [null],
+    taskState: 'suspending',
+  },
+  resume: {
+    rule: 'os_compute_api:os-suspend-server:resume',
+    action: 'resume',
+    method: 'resume_instance',
+    vmStates: ['suspended'],
+    taskStates: [null],
+    taskState: 'resuming',
+  },
 };
-const RESET_STATE_SCHEMA = { type: 'object', properties: { 'os-resetState': { type: 'object', properties: { state: { type: 'string', enum: ['active', 'error'] } }, required: ['state'], additionalProperties: false } }, required: ['os-resetState'], additionalProperties: false };
+const RESET_STATE_SCHEMA = {
+  type: 'object',
+  properties: {
+    'os-resetState': {
+      type: 'object',
+      properties: { state: { type: 'string', enum: ['active', 'error'] } },
+      required: ['state'],
+      additionalProperties: false,
+    },
+  },
+  required: ['os-resetState'],
+  additionalProperties: false,
+};
 const ACTION_NAMES: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start' };
 
 async function serverAction(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
@@ -616,8 +1056,30 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
       validateBody(req, REBOOT_SCHEMA);
       const hard = String(body.reboot.type).toUpperCase() === 'HARD';
       a = hard
-        ? { rule: 'os_compute_api:servers:reboot', action: 'reboot', method: 'reboot_instance', vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'], taskStates: [null, 'rebooting', 'reboot_pending', 'reboot_started', 'rebooting_hard', 'reboot_pending_hard', 'reboot_started_hard'], taskState: 'rebooting_hard' }
-        : { rule: 'os_compute_api:servers:reboot', action: 'reboot', method: 'reboot_instance', vmStates: ['active'], taskStates: [null], taskState: 'rebooting' };
+        ? {
+            rule: 'os_compute_api:servers:reboot',
+            action: 'reboot',
+            method: 'reboot_instance',
+            vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
+            taskStates: [
+              null,
+              'rebooting',
+              'reboot_pending',
+              'reboot_started',
+              'rebooting_hard',
+              'reboot_pending_hard',
+              'reboot_started_hard',
+            ],
+            taskState: 'rebooting_hard',
+          }
+        : {
+            rule: 'os_compute_api:servers:reboot',
+            action: 'reboot',
+            method: 'reboot_instance',
+            vmStates: ['active'],
+            taskStates: [null],
+            taskState: 'rebooting',
+          };
       extra = { reboot_type: hard ? 'HARD' : 'SOFT' };
     }
     authorize(req, a!.rule, { project_id: inst.project_id, user_id: inst.user_id });
@@ -626,8 +1088,21 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
     if (!a!.vmStates.includes(inst.vm_state)) throw invalidState(actionName, inst);
     if (!a!.taskStates.includes(inst.task_state)) throw invalidState(actionName, inst, 'task_state');
     if (!inst.host) throw invalidState(actionName, inst);
-    if (!(await store.update(inst.uuid, { task_state: a!.taskState }, { expectTaskState: a!.taskStates, expectVmState: a!.vmStates }))) throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
-    await store.startAction({ instance_uuid: inst.uuid, action: a!.action, request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    if (
+      !(await store.update(
+        inst.uuid,
+        { task_state: a!.taskState },
+        { expectTaskState: a!.taskStates, expectVmState: a!.vmStates },
+      ))
+    )
+      throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
+    await store.startAction({
+      instance_uuid: inst.uuid,
+      action: a!.action,
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
     svc.ctx.bus.cast(`compute.${inst.host}`, a!.method, { uuid: inst.uuid, request_id: req.id, ...extra });
     return reply.code(202).send();
   }
@@ -636,11 +1111,20 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
     authorize(req, 'os_compute_api:os-lock-server:lock', { project_id: inst.project_id, user_id: inst.user_id });
     let reason: string | null = null;
     if (mv(req).gte('2.73')) reason = validateBody<any>(req, LOCK_SCHEMA_273).lock?.locked_reason ?? null;
-    else if (body.lock !== null && (typeof body.lock !== 'object' || Object.keys(body.lock).length)) throw badRequest("Invalid input for field/attribute lock. Value: " + JSON.stringify(body.lock) + ". None is not of type 'null'");
+    else if (body.lock !== null && (typeof body.lock !== 'object' || Object.keys(body.lock).length))
+      throw badRequest(
+        'Invalid input for field/attribute lock. Value: ' + JSON.stringify(body.lock) + ". None is not of type 'null'",
+      );
     if (!inst.locked) {
       const by = inst.project_id === req.ctx!.projectId ? 'owner' : 'admin';
       await store.update(inst.uuid, { locked: true, locked_by: by, locked_reason: reason });
-      await store.startAction({ instance_uuid: inst.uuid, action: 'lock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+      await store.startAction({
+        instance_uuid: inst.uuid,
+        action: 'lock',
+        request_id: req.id,
+        user_id: req.ctx!.userId,
+        project_id: req.ctx!.projectId,
+      });
       notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
     }
     return reply.code(202).send();
@@ -649,13 +1133,25 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
     const inst = await getServer(svc, req, id);
     authorize(req, 'os_compute_api:os-lock-server:unlock', { project_id: inst.project_id, user_id: inst.user_id });
     if (inst.locked && inst.locked_by === 'admin' && inst.project_id === req.ctx!.projectId) {
-      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', { project_id: inst.project_id, user_id: inst.user_id });
+      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', {
+        project_id: inst.project_id,
+        user_id: inst.user_id,
+      });
     } else if (inst.locked && inst.locked_by === 'admin' && !isAdmin(req)) {
-      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', { project_id: inst.project_id, user_id: inst.user_id });
+      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', {
+        project_id: inst.project_id,
+        user_id: inst.user_id,
+      });
     }
     if (inst.locked) {
       await store.update(inst.uuid, { locked: false, locked_by: null, locked_reason: null });
-      await store.startAction({ instance_uuid: inst.uuid, action: 'unlock', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+      await store.startAction({
+        instance_uuid: inst.uuid,
+        action: 'unlock',
+        request_id: req.id,
+        user_id: req.ctx!.userId,
+        project_id: req.ctx!.projectId,
+      });
       notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
     }
     return reply.code(202).send();
@@ -665,12 +1161,20 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
     const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
     const inst = await getServer(svc, req, id);
     authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
-    await store.startAction({ instance_uuid: inst.uuid, action: 'resetState', request_id: req.id, user_id: req.ctx!.userId, project_id: req.ctx!.projectId });
+    await store.startAction({
+      instance_uuid: inst.uuid,
+      action: 'resetState',
+      request_id: req.id,
+      user_id: req.ctx!.userId,
+      project_id: req.ctx!.projectId,
+    });
     await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
     return reply.code(202).send();
   }
   // Actions of other families (resize, rebuild, ... once they exist) register here.
-  const other = svc.parts.get(`action:${name}`) as ((req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>) | undefined;
+  const other = svc.parts.get(`action:${name}`) as
+    | ((req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>)
+    | undefined;
   if (other) return other(req, reply, id);
   req.authorized = true;
   await getServer(svc, req, id);
@@ -680,7 +1184,15 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
 // ---- instance actions ------------------------------------------------------------------
 
 function actionView(req: FastifyRequest, a: any) {
-  const out: Record<string, unknown> = { action: a.action, instance_uuid: a.instance_uuid, message: a.message, project_id: a.project_id, request_id: a.request_id, start_time: isoZ(a.start_time)?.replace(/Z$/, '') ?? null, user_id: a.user_id };
+  const out: Record<string, unknown> = {
+    action: a.action,
+    instance_uuid: a.instance_uuid,
+    message: a.message,
+    project_id: a.project_id,
+    request_id: a.request_id,
+    start_time: isoZ(a.start_time)?.replace(/Z$/, '') ?? null,
+    user_id: a.user_id,
+  };
   if (mv(req).gte('2.58')) out.updated_at = isoZ(a.updated_at)?.replace(/Z$/, '') ?? null;
   return out;
 }
@@ -705,14 +1217,18 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const sd = body.server;
     const patch: Partial<Instance> = {};
     if (sd.name !== undefined) {
-      if (!NAME_FORMAT.test(sd.name)) throw badRequest("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
+      if (!NAME_FORMAT.test(sd.name))
+        throw badRequest(
+          "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
+        );
       patch.display_name = sd.name;
     }
     if (sd.description !== undefined) patch.display_description = sd.description;
     if (sd.accessIPv4 !== undefined) patch.access_ip_v4 = accessIp(sd.accessIPv4);
     if (sd.accessIPv6 !== undefined) patch.access_ip_v6 = accessIp(sd.accessIPv6);
     if (sd.hostname !== undefined) patch.hostname = sd.hostname;
-    if (sd['OS-DCF:diskConfig'] !== undefined) patch.system_metadata = { ...inst.system_metadata, disk_config: sd['OS-DCF:diskConfig'] };
+    if (sd['OS-DCF:diskConfig'] !== undefined)
+      patch.system_metadata = { ...inst.system_metadata, disk_config: sd['OS-DCF:diskConfig'] };
     const { store } = serverParts(svc);
     await store.update(inst.uuid, patch);
     const updated = (await store.get(inst.uuid))!;
@@ -721,10 +1237,24 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const view = serverView(req, updated);
     // (locked 2.9, description, tags, trusted certs, locked_reason, server groups stay: Nova's show() adds them unconditionally.)
     if (v.lt('2.75')) {
-      for (const k of Object.keys(view)) if (k.startsWith('OS-EXT-') || k.startsWith('OS-SRV-USG') || ['key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached', 'host_status'].includes(k)) delete view[k];
+      for (const k of Object.keys(view))
+        if (
+          k.startsWith('OS-EXT-') ||
+          k.startsWith('OS-SRV-USG') ||
+          [
+            'key_name',
+            'config_drive',
+            'security_groups',
+            'os-extended-volumes:volumes_attached',
+            'host_status',
+          ].includes(k)
+        )
+          delete view[k];
       // Addresses without the extended attributes (Nova's extend_address=False).
       const addrs = view.addresses as Record<string, Array<Record<string, unknown>>> | undefined;
-      if (addrs) for (const net of Object.keys(addrs)) addrs[net] = addrs[net]!.map((a) => ({ version: a.version, addr: a.addr }));
+      if (addrs)
+        for (const net of Object.keys(addrs))
+          addrs[net] = addrs[net]!.map((a) => ({ version: a.version, addr: a.addr }));
     }
     return { server: view };
   });
@@ -745,9 +1275,11 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const q = queryOf(req);
     let actions = await serverParts(svc).store.actions(inst.uuid);
     if (mv(req).gte('2.58')) {
-      const since = q.get('changes-since'), before = q.get('changes-before');
+      const since = q.get('changes-since'),
+        before = q.get('changes-before');
       if (since) actions = actions.filter((a) => Date.parse(a.updated_at) >= Date.parse(since));
-      if (before && mv(req).gte('2.66')) actions = actions.filter((a) => Date.parse(a.updated_at) <= Date.parse(before));
+      if (before && mv(req).gte('2.66'))
+        actions = actions.filter((a) => Date.parse(a.updated_at) <= Date.parse(before));
       const marker = q.get('marker');
       if (marker) {
         const at = actions.findIndex((a) => a.request_id === marker);
@@ -768,13 +1300,26 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     const admin = allowed(req, 'os_compute_api:os-instance-actions:events', { project_id: inst.project_id });
     if (mv(req).gte('2.51') || admin) {
       view.events = found.events.map((e) => {
-        const ev: Record<string, unknown> = { event: e.event, start_time: isoZ(e.start_time)?.replace(/Z$/, '') ?? null, finish_time: isoZ(e.finish_time)?.replace(/Z$/, '') ?? null, result: e.result };
+        const ev: Record<string, unknown> = {
+          event: e.event,
+          start_time: isoZ(e.start_time)?.replace(/Z$/, '') ?? null,
+          finish_time: isoZ(e.finish_time)?.replace(/Z$/, '') ?? null,
+          result: e.result,
+        };
         if (admin) ev.traceback = e.traceback;
         if (mv(req).gte('2.62')) {
           if (admin) ev.host = e.host;
-          ev.hostId = e.host ? createHash('sha224').update(inst.project_id + e.host).digest('hex') : '';
+          ev.hostId = e.host
+            ? createHash('sha224')
+                .update(inst.project_id + e.host)
+                .digest('hex')
+            : '';
         }
-        if (mv(req).gte('2.84') && allowed(req, 'os_compute_api:os-instance-actions:events:details', { project_id: inst.project_id })) ev.details = e.details;
+        if (
+          mv(req).gte('2.84') &&
+          allowed(req, 'os_compute_api:os-instance-actions:events:details', { project_id: inst.project_id })
+        )
+          ev.details = e.details;
         return ev;
       });
     }
@@ -795,27 +1340,65 @@ export const serversFamily: Family = {
     const log = svc.ctx.log;
     const scheduler = new Scheduler(svc.db, clients, svc.ctx.bus, o, log.child({ role: 'scheduler' }));
     const conductor = new Conductor(store, clients, svc.ctx.bus, o, log.child({ role: 'conductor' }));
-    scheduler.hostZone = async (host) => (svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone);
+    scheduler.hostZone = async (host) =>
+      svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone;
     const parts: ServerParts = { store, clients, scheduler, conductor, agents: [], heartbeats: [] };
     svc.parts.set('servers', parts);
     if (o.scheduler) {
       scheduler.start();
-      parts.heartbeats.push(new ServiceHeartbeat(svc.db, o.host, 'nova-scheduler', 'scheduler', o.reportInterval, log.child({ role: 'scheduler' })));
+      parts.heartbeats.push(
+        new ServiceHeartbeat(
+          svc.db,
+          o.host,
+          'nova-scheduler',
+          'scheduler',
+          o.reportInterval,
+          log.child({ role: 'scheduler' }),
+        ),
+      );
     }
     if (o.conductor) {
       conductor.start();
-      parts.heartbeats.push(new ServiceHeartbeat(svc.db, o.host, 'nova-conductor', 'conductor', o.reportInterval, log.child({ role: 'conductor' })));
+      parts.heartbeats.push(
+        new ServiceHeartbeat(
+          svc.db,
+          o.host,
+          'nova-conductor',
+          'conductor',
+          o.reportInterval,
+          log.child({ role: 'conductor' }),
+        ),
+      );
       // Placement and the network answer only once the cloud listens: recovery runs a moment later.
       // Only builds older than this start were interrupted: a server created in those 2 s is not.
       const startedAt = new Date().toISOString();
-      setTimeout(() => { conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed')); }, 2000).unref();
+      setTimeout(() => {
+        conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed'));
+      }, 2000).unref();
     }
     for (const h of parts.heartbeats) await h.start();
     if (o.agent) {
       // One agent and one fake driver per host (compute.fakeHosts): each its own service, node and provider.
       for (const host of agentHosts(o)) {
-        const driver = new FakeDriver({ host, vcpus: o.vcpus, memoryMb: o.memoryMb, localGb: o.localGb, delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0), failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0), liveMigrationMs: o.fakeLiveMigrationMs, waitForVifPlugged: (svc.ctx.config as any).compute?.fakeWaitForVifPlugged === true });
-        const agent = new ComputeAgent(svc.db, store, clients, svc.ctx.bus, driver, { ...o, host }, log.child({ role: 'compute', host }));
+        const driver = new FakeDriver({
+          host,
+          vcpus: o.vcpus,
+          memoryMb: o.memoryMb,
+          localGb: o.localGb,
+          delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0),
+          failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0),
+          liveMigrationMs: o.fakeLiveMigrationMs,
+          waitForVifPlugged: (svc.ctx.config as any).compute?.fakeWaitForVifPlugged === true,
+        });
+        const agent = new ComputeAgent(
+          svc.db,
+          store,
+          clients,
+          svc.ctx.bus,
+          driver,
+          { ...o, host },
+          log.child({ role: 'compute', host }),
+        );
         parts.agents.push(agent);
         await agent.start();
       }
@@ -831,4 +1414,3 @@ export const serversFamily: Family = {
     parts.scheduler.stop();
   },
 };
-

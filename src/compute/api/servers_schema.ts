@@ -1,11 +1,42 @@
 // Request schemas of the servers API (nova.api.openstack.compute.schemas.servers), built per
 // microversion from one base as upstream does.
 
-const BOOLEAN = { type: ['boolean', 'string'], enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] };
-export const isTrue = (v: unknown) => v === true || (typeof v === 'string' && ['true', '1', 'on', 'yes'].includes(v.toLowerCase()));
+const BOOLEAN = {
+  type: ['boolean', 'string'],
+  enum: [
+    true,
+    'True',
+    'TRUE',
+    'true',
+    '1',
+    'ON',
+    'On',
+    'on',
+    'YES',
+    'Yes',
+    'yes',
+    false,
+    'False',
+    'FALSE',
+    'false',
+    '0',
+    'OFF',
+    'Off',
+    'off',
+    'NO',
+    'No',
+    'no',
+  ],
+};
+export const isTrue = (v: unknown) =>
+  v === true || (typeof v === 'string' && ['true', '1', 'on', 'yes'].includes(v.toLowerCase()));
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const POSITIVE_INT = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, minLength: 1 };
-const METADATA = { type: 'object', patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } }, additionalProperties: false };
+const METADATA = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+};
 const DESCRIPTION = { type: ['string', 'null'], minLength: 0, maxLength: 255 };
 const TAG = { type: 'string', maxLength: 60, pattern: '^[^,/]*$' };
 const IP = { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] };
@@ -26,29 +57,57 @@ const BDM_V2 = {
     device_name: { type: ['string', 'null'], maxLength: 255 },
     no_device: {},
     connection_info: { type: 'string', maxLength: 16777215 },
-    tag: TAG, volume_type: { type: ['string', 'null'], maxLength: 255 },
+    tag: TAG,
+    volume_type: { type: ['string', 'null'], maxLength: 255 },
   },
   additionalProperties: false,
 };
 
 /** The create schema of a microversion. */
 export function createSchema(v: { gte(x: string): boolean }): object {
-  const network: any = { type: 'object', properties: { fixed_ip: IP, port: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'null' }] }, uuid: { type: 'string' } }, additionalProperties: false };
+  const network: any = {
+    type: 'object',
+    properties: {
+      fixed_ip: IP,
+      port: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'null' }] },
+      uuid: { type: 'string' },
+    },
+    additionalProperties: false,
+  };
   if (v.gte('2.32')) network.properties.tag = TAG;
   if (v.gte('2.37')) network.properties.uuid = { type: 'string', format: 'uuid' };
   const server: any = {
     type: 'object',
     properties: {
       name: NAME,
-      imageRef: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'string', maxLength: 0 }] },
+      imageRef: {
+        oneOf: [
+          { type: 'string', format: 'uuid' },
+          { type: 'string', maxLength: 0 },
+        ],
+      },
       flavorRef: { type: ['string', 'integer'], minLength: 1 },
       adminPass: { type: 'string' },
       metadata: METADATA,
-      networks: v.gte('2.37') ? { oneOf: [{ type: 'array', items: network }, { type: 'string', enum: ['none', 'auto'] }] } : { type: 'array', items: network },
+      networks: v.gte('2.37')
+        ? {
+            oneOf: [
+              { type: 'array', items: network },
+              { type: 'string', enum: ['none', 'auto'] },
+            ],
+          }
+        : { type: 'array', items: network },
       'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
       accessIPv4: { type: 'string', format: 'ipv4' },
       accessIPv6: { type: 'string', format: 'ipv6' },
-      personality: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, contents: { type: 'string', format: 'base64' } }, additionalProperties: false } },
+      personality: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { path: { type: 'string' }, contents: { type: 'string', format: 'base64' } },
+          additionalProperties: false,
+        },
+      },
       availability_zone: NAME,
       block_device_mapping: { type: 'array', items: { type: 'object' } },
       block_device_mapping_v2: { type: 'array', items: BDM_V2 },
@@ -57,7 +116,10 @@ export function createSchema(v: { gte(x: string): boolean }): object {
       min_count: POSITIVE_INT,
       max_count: POSITIVE_INT,
       return_reservation_id: BOOLEAN,
-      security_groups: { type: 'array', items: { type: 'object', properties: { name: NAME }, additionalProperties: false } },
+      security_groups: {
+        type: 'array',
+        items: { type: 'object', properties: { name: NAME }, additionalProperties: false },
+      },
       user_data: { type: 'string', format: 'base64', maxLength: 65535 },
     },
     required: ['name', 'flavorRef'],
@@ -67,17 +129,55 @@ export function createSchema(v: { gte(x: string): boolean }): object {
   if (v.gte('2.37')) server.required = ['name', 'flavorRef', 'networks'];
   if (v.gte('2.52')) server.properties.tags = { type: 'array', items: TAG, maxItems: 50 };
   if (v.gte('2.57')) delete server.properties.personality;
-  if (v.gte('2.63')) server.properties.trusted_image_certificates = { type: ['array', 'null'], minItems: 1, maxItems: 50, uniqueItems: true, items: { type: 'string', minLength: 1 } };
-  if (v.gte('2.74')) { server.properties.host = NAME; server.properties.hypervisor_hostname = NAME; }
+  if (v.gte('2.63'))
+    server.properties.trusted_image_certificates = {
+      type: ['array', 'null'],
+      minItems: 1,
+      maxItems: 50,
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+    };
+  if (v.gte('2.74')) {
+    server.properties.host = NAME;
+    server.properties.hypervisor_hostname = NAME;
+  }
   if (v.gte('2.90')) server.properties.hostname = HOSTNAME;
-  const hints = { type: 'object', properties: { group: { type: 'string', format: 'uuid' }, different_host: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'array', items: { type: 'string', format: 'uuid' } }] }, same_host: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'array', items: { type: 'string', format: 'uuid' } }] } }, additionalProperties: true };
-  return { type: 'object', properties: { server, 'os:scheduler_hints': hints, 'OS-SCH-HNT:scheduler_hints': hints }, required: ['server'], additionalProperties: false };
+  const hints = {
+    type: 'object',
+    properties: {
+      group: { type: 'string', format: 'uuid' },
+      different_host: {
+        oneOf: [
+          { type: 'string', format: 'uuid' },
+          { type: 'array', items: { type: 'string', format: 'uuid' } },
+        ],
+      },
+      same_host: {
+        oneOf: [
+          { type: 'string', format: 'uuid' },
+          { type: 'array', items: { type: 'string', format: 'uuid' } },
+        ],
+      },
+    },
+    additionalProperties: true,
+  };
+  return {
+    type: 'object',
+    properties: { server, 'os:scheduler_hints': hints, 'OS-SCH-HNT:scheduler_hints': hints },
+    required: ['server'],
+    additionalProperties: false,
+  };
 }
 
 export function updateSchema(v: { gte(x: string): boolean }): object {
   const server: any = {
     type: 'object',
-    properties: { name: NAME, 'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] }, accessIPv4: { type: 'string', format: 'ipv4' }, accessIPv6: { type: 'string', format: 'ipv6' } },
+    properties: {
+      name: NAME,
+      'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
+      accessIPv4: { type: 'string', format: 'ipv4' },
+      accessIPv6: { type: 'string', format: 'ipv6' },
+    },
     additionalProperties: false,
   };
   if (v.gte('2.19')) server.properties.description = DESCRIPTION;
@@ -87,15 +187,61 @@ export function updateSchema(v: { gte(x: string): boolean }): object {
 
 export const REBOOT_SCHEMA = {
   type: 'object',
-  properties: { reboot: { type: 'object', properties: { type: { type: 'string', enum: ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft'] } }, required: ['type'], additionalProperties: false } },
-  required: ['reboot'], additionalProperties: false,
+  properties: {
+    reboot: {
+      type: 'object',
+      properties: { type: { type: 'string', enum: ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft'] } },
+      required: ['type'],
+      additionalProperties: false,
+    },
+  },
+  required: ['reboot'],
+  additionalProperties: false,
 };
 
 export const LOCK_SCHEMA_273 = {
   type: 'object',
-  properties: { lock: { type: ['object', 'null'], properties: { locked_reason: { type: 'string', minLength: 1, maxLength: 255 } }, additionalProperties: false } },
-  required: ['lock'], additionalProperties: false,
+  properties: {
+    lock: {
+      type: ['object', 'null'],
+      properties: { locked_reason: { type: 'string', minLength: 1, maxLength: 255 } },
+      additionalProperties: false,
+    },
+  },
+  required: ['lock'],
+  additionalProperties: false,
 };
 
 /** The sort keys Nova accepts on GET /servers (servers schema VALID_SORT_KEYS, the common ones). */
-export const SORT_KEYS = ['access_ip_v4', 'access_ip_v6', 'auto_disk_config', 'availability_zone', 'config_drive', 'created_at', 'display_description', 'display_name', 'host', 'hostname', 'image_ref', 'instance_type_id', 'kernel_id', 'key_name', 'launch_index', 'launched_at', 'locked', 'locked_by', 'node', 'power_state', 'progress', 'project_id', 'ramdisk_id', 'root_device_name', 'task_state', 'terminated_at', 'updated_at', 'user_id', 'uuid', 'vm_state'];
+export const SORT_KEYS = [
+  'access_ip_v4',
+  'access_ip_v6',
+  'auto_disk_config',
+  'availability_zone',
+  'config_drive',
+  'created_at',
+  'display_description',
+  'display_name',
+  'host',
+  'hostname',
+  'image_ref',
+  'instance_type_id',
+  'kernel_id',
+  'key_name',
+  'launch_index',
+  'launched_at',
+  'locked',
+  'locked_by',
+  'node',
+  'power_state',
+  'progress',
+  'project_id',
+  'ramdisk_id',
+  'root_device_name',
+  'task_state',
+  'terminated_at',
+  'updated_at',
+  'user_id',
+  'uuid',
+  'vm_state',
+];

@@ -13,18 +13,39 @@ const OS = 'os_compute_api:os-services';
 export const INTERNAL_ZONE = 'internal';
 
 export interface ServiceRow {
-  id: number; uuid: string; host: string; binary: string; topic: string | null; disabled: boolean; disabled_reason: string | null;
-  forced_down: boolean; report_count: number; last_seen_up: string | null; created_at: string; updated_at: string | null;
+  id: number;
+  uuid: string;
+  host: string;
+  binary: string;
+  topic: string | null;
+  disabled: boolean;
+  disabled_reason: string | null;
+  forced_down: boolean;
+  report_count: number;
+  last_seen_up: string | null;
+  created_at: string;
+  updated_at: string | null;
 }
 
 const toService = (r: any): ServiceRow => ({
-  id: Number(r.id), uuid: r.uuid, host: r.host, binary: r.binary, topic: r.topic ?? null, disabled: !!Number(r.disabled),
-  disabled_reason: r.disabled_reason ?? null, forced_down: !!Number(r.forced_down), report_count: Number(r.report_count),
-  last_seen_up: r.last_seen_up ?? null, created_at: r.created_at, updated_at: r.updated_at ?? null,
+  id: Number(r.id),
+  uuid: r.uuid,
+  host: r.host,
+  binary: r.binary,
+  topic: r.topic ?? null,
+  disabled: !!Number(r.disabled),
+  disabled_reason: r.disabled_reason ?? null,
+  forced_down: !!Number(r.forced_down),
+  report_count: Number(r.report_count),
+  last_seen_up: r.last_seen_up ?? null,
+  created_at: r.created_at,
+  updated_at: r.updated_at ?? null,
 });
 
 export async function listServices(svc: ComputeService): Promise<ServiceRow[]> {
-  return (await svc.db.selectFrom('services').selectAll().where('deleted', '=', 0).orderBy('id').execute()).map(toService);
+  return (await svc.db.selectFrom('services').selectAll().where('deleted', '=', 0).orderBy('id').execute()).map(
+    toService,
+  );
 }
 
 /** The DB servicegroup driver's is_up: a recent heartbeat, and not forced down. */
@@ -40,11 +61,22 @@ export function serviceZone(svc: ComputeService, s: ServiceRow, zones: Map<strin
   return zones.get(s.host) ?? svc.options.defaultAvailabilityZone;
 }
 
-function view(req: FastifyRequest, svc: ComputeService, s: ServiceRow, zones: Map<string, string>, forcedDown: boolean) {
+function view(
+  req: FastifyRequest,
+  svc: ComputeService,
+  s: ServiceRow,
+  zones: Map<string, string>,
+  forcedDown: boolean,
+) {
   const out: Record<string, unknown> = {
-    binary: s.binary, host: s.host, id: mv(req).gte('2.53') ? s.uuid : s.id, zone: serviceZone(svc, s, zones),
-    status: s.disabled ? 'disabled' : 'enabled', state: serviceIsUp(svc, s) ? 'up' : 'down',
-    updated_at: novaTime(s.last_seen_up ?? s.updated_at ?? s.created_at), disabled_reason: s.disabled_reason,
+    binary: s.binary,
+    host: s.host,
+    id: mv(req).gte('2.53') ? s.uuid : s.id,
+    zone: serviceZone(svc, s, zones),
+    status: s.disabled ? 'disabled' : 'enabled',
+    state: serviceIsUp(svc, s) ? 'up' : 'down',
+    updated_at: novaTime(s.last_seen_up ?? s.updated_at ?? s.created_at),
+    disabled_reason: s.disabled_reason,
   };
   if (forcedDown) out.forced_down = s.forced_down;
   return out;
@@ -52,29 +84,86 @@ function view(req: FastifyRequest, svc: ComputeService, s: ServiceRow, zones: Ma
 
 const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const REASON = { type: 'string', minLength: 1, maxLength: 255 };
-const BOOL = { type: ['boolean', 'string'], enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'] };
-const UPDATE = { type: 'object', required: ['host', 'binary'], additionalProperties: false, properties: { host: FQDN, binary: REASON, disabled_reason: REASON } };
+const BOOL = {
+  type: ['boolean', 'string'],
+  enum: [
+    true,
+    'True',
+    'TRUE',
+    'true',
+    '1',
+    'ON',
+    'On',
+    'on',
+    'YES',
+    'Yes',
+    'yes',
+    false,
+    'False',
+    'FALSE',
+    'false',
+    '0',
+    'OFF',
+    'Off',
+    'off',
+    'NO',
+    'No',
+    'no',
+  ],
+};
+const UPDATE = {
+  type: 'object',
+  required: ['host', 'binary'],
+  additionalProperties: false,
+  properties: { host: FQDN, binary: REASON, disabled_reason: REASON },
+};
 const UPDATE_211 = { ...UPDATE, properties: { ...UPDATE.properties, forced_down: BOOL } };
-const UPDATE_253 = { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['enabled', 'disabled'] }, disabled_reason: REASON, forced_down: BOOL } };
+const UPDATE_253 = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { status: { type: 'string', enum: ['enabled', 'disabled'] }, disabled_reason: REASON, forced_down: BOOL },
+};
 
 const asBool = (v: unknown) => v === true || ['true', '1', 'on', 'yes'].includes(String(v).toLowerCase());
 
 function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   const update = async (host: string, binary: string, values: Record<string, unknown>) => {
-    if (binary !== 'nova-compute') throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
-    const r = await svc.db.updateTable('services').set({ ...values, updated_at: now() }).where('host', '=', host).where('binary', '=', binary).where('deleted', '=', 0).executeTakeFirst();
+    if (binary !== 'nova-compute')
+      throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
+    const r = await svc.db
+      .updateTable('services')
+      .set({ ...values, updated_at: now() })
+      .where('host', '=', host)
+      .where('binary', '=', binary)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     if (!Number(r.numUpdatedRows)) {
-      const anyHost = await svc.db.selectFrom('services').select('id').where('host', '=', host).where('deleted', '=', 0).executeTakeFirst();
-      throw notFound(anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`);
+      const anyHost = await svc.db
+        .selectFrom('services')
+        .select('id')
+        .where('host', '=', host)
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
+      throw notFound(
+        anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`,
+      );
     }
   };
 
   app.get('/os-services', async (req) => {
     const q = queryOf(req);
-    if (mv(req).gte('2.75')) for (const k of q.keys()) if (k !== 'host' && k !== 'binary') throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+    if (mv(req).gte('2.75'))
+      for (const k of q.keys())
+        if (k !== 'host' && k !== 'binary')
+          throw badRequest(
+            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+          );
     authorize(req, `${OS}:list`, {});
-    let list = (await listServices(svc)).filter((s) => s.binary !== 'nova-osapi_compute' && s.binary !== 'nova-metadata');
-    const host = q.get('host'), binary = q.get('binary');
+    let list = (await listServices(svc)).filter(
+      (s) => s.binary !== 'nova-osapi_compute' && s.binary !== 'nova-metadata',
+    );
+    const host = q.get('host'),
+      binary = q.get('binary');
     if (host) list = list.filter((s) => s.host === host);
     if (binary) list = list.filter((s) => s.binary === binary);
     const zones = await hostZones(svc);
@@ -93,7 +182,8 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
         return { service: { host, binary, status: 'enabled' } };
       }
       if (action === 'disable' || action === 'disable-log-reason') {
-        if (action === 'disable-log-reason' && body.disabled_reason === undefined) throw badRequest('Missing disabled reason field');
+        if (action === 'disable-log-reason' && body.disabled_reason === undefined)
+          throw badRequest('Missing disabled reason field');
         const reason = action === 'disable-log-reason' ? body.disabled_reason : null;
         await update(host, binary, { disabled: 1, disabled_reason: reason });
         return { service: { host, binary, status: 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
@@ -108,12 +198,21 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     }
     const body = validateBody<any>(req, UPDATE_253);
     const id = req.params.id;
-    if (!isUuid(id)) { req.authorized = true; throw badRequest(`Invalid uuid ${id}`); }
+    if (!isUuid(id)) {
+      req.authorized = true;
+      throw badRequest(`Invalid uuid ${id}`);
+    }
     authorize(req, `${OS}:update`, {});
-    const row = await svc.db.selectFrom('services').selectAll().where('uuid', '=', id).where('deleted', '=', 0).executeTakeFirst();
+    const row = await svc.db
+      .selectFrom('services')
+      .selectAll()
+      .where('uuid', '=', id)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     if (!row) throw notFound(`Service ${id} could not be found.`);
     const s = toService(row);
-    if (s.binary !== 'nova-compute') throw badRequest(`Updating a ${s.binary} service is not supported. Only nova-compute services can be updated.`);
+    if (s.binary !== 'nova-compute')
+      throw badRequest(`Updating a ${s.binary} service is not supported. Only nova-compute services can be updated.`);
     const values: Record<string, unknown> = {};
     if (body.status === 'enabled') {
       if (body.disabled_reason) throw badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.");
@@ -124,36 +223,79 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
       if ((body.disabled_reason ?? null) !== s.disabled_reason) values.disabled_reason = body.disabled_reason ?? null;
     }
     if (body.forced_down !== undefined) {
-      if (!['true', 'false', '1', '0', 'on', 'off', 'yes', 'no', 't', 'f', 'y', 'n'].includes(String(body.forced_down).toLowerCase())) throw badRequest(`Unrecognized value '${body.forced_down}'`);
+      if (
+        !['true', 'false', '1', '0', 'on', 'off', 'yes', 'no', 't', 'f', 'y', 'n'].includes(
+          String(body.forced_down).toLowerCase(),
+        )
+      )
+        throw badRequest(`Unrecognized value '${body.forced_down}'`);
       const f = asBool(body.forced_down);
       if (f !== s.forced_down) values.forced_down = f ? 1 : 0;
     }
     // Nova's obj_what_changed: setting a field, even to its current value, counts as a change.
-    if (body.status === undefined && body.forced_down === undefined) throw badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
-    if (Object.keys(values).length) await svc.db.updateTable('services').set({ ...values, updated_at: now() }).where('id', '=', s.id).execute();
-    const fresh = toService(await svc.db.selectFrom('services').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow());
+    if (body.status === undefined && body.forced_down === undefined)
+      throw badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
+    if (Object.keys(values).length)
+      await svc.db
+        .updateTable('services')
+        .set({ ...values, updated_at: now() })
+        .where('id', '=', s.id)
+        .execute();
+    const fresh = toService(
+      await svc.db.selectFrom('services').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow(),
+    );
     return { service: view(req, svc, fresh, await hostZones(svc), true) };
   });
 
   app.delete<{ Params: { id: string } }>('/os-services/:id', async (req, reply) => {
     authorize(req, `${OS}:delete`, {});
     const id = req.params.id;
-    if (mv(req).gte('2.53')) { if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`); } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
-    const row = await svc.db.selectFrom('services').selectAll().where(mv(req).gte('2.53') ? 'uuid' : 'id', '=', mv(req).gte('2.53') ? id : Number(id)).where('deleted', '=', 0).executeTakeFirst();
+    if (mv(req).gte('2.53')) {
+      if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
+    } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
+    const row = await svc.db
+      .selectFrom('services')
+      .selectAll()
+      .where(mv(req).gte('2.53') ? 'uuid' : 'id', '=', mv(req).gte('2.53') ? id : Number(id))
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     if (!row) throw notFound(`Service ${id} not found.`);
     const s = toService(row);
     if (s.binary === 'nova-compute') {
-      const n = await svc.db.selectFrom('instances').select((eb) => eb.fn.countAll().as('n')).where('host', '=', s.host).where('deleted', '=', 0).executeTakeFirst().catch(() => ({ n: 0 }));
-      if (Number(n?.n ?? 0)) throw conflict('Unable to delete compute service that is hosting instances. Migrate or delete the instances first.');
+      const n = await svc.db
+        .selectFrom('instances')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('host', '=', s.host)
+        .where('deleted', '=', 0)
+        .executeTakeFirst()
+        .catch(() => ({ n: 0 }));
+      if (Number(n?.n ?? 0))
+        throw conflict(
+          'Unable to delete compute service that is hosting instances. Migrate or delete the instances first.',
+        );
       const aggregates = aggregateStore(svc);
       for (const a of await aggregates.all()) if (a.hosts.includes(s.host)) await aggregates.removeHost(a.id, s.host);
-      const nodes = await svc.db.selectFrom('compute_nodes').select(['id', 'uuid']).where('host', '=', s.host).where('deleted', '=', 0).execute();
+      const nodes = await svc.db
+        .selectFrom('compute_nodes')
+        .select(['id', 'uuid'])
+        .where('host', '=', s.host)
+        .where('deleted', '=', 0)
+        .execute();
       for (const node of nodes) {
-        await svc.db.updateTable('compute_nodes').set({ deleted: 1, updated_at: now() }).where('id', '=', node.id).execute();
+        await svc.db
+          .updateTable('compute_nodes')
+          .set({ deleted: 1, updated_at: now() })
+          .where('id', '=', node.id)
+          .execute();
         try {
           const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
-          await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, { method: 'DELETE', headers: { 'OpenStack-API-Version': 'placement 1.14' } });
-        } catch (e) { svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider'); }
+          await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, {
+            method: 'DELETE',
+            headers: { 'OpenStack-API-Version': 'placement 1.14' },
+          });
+        } catch (e) {
+          svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider');
+        }
       }
     }
     await svc.db.updateTable('services').set({ deleted: 1, updated_at: now() }).where('id', '=', s.id).execute();
@@ -165,11 +307,18 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 const HOSTS = 'os_compute_api:os-hosts';
 const ENABLE = { type: 'string', enum: ['enable', 'disable', 'Enable', 'Disable', 'ENABLE', 'DISABLE'] };
-const HOST_UPDATE = { type: 'object', additionalProperties: false, properties: { status: ENABLE, maintenance_mode: ENABLE } };
+const HOST_UPDATE = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { status: ENABLE, maintenance_mode: ENABLE },
+};
 
 function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
   const gone = (req: FastifyRequest) => {
-    if (mv(req).gte('2.43')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (mv(req).gte('2.43')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
   };
   /** The compute service of a host, or Nova's 404 for a host no cell knows. */
   const computeHost = async (host: string) => {
@@ -185,7 +334,11 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
     const zones = await hostZones(svc);
     const hosts = (await listServices(svc))
       .filter((s) => !s.disabled && !['nova-osapi_compute', 'nova-metadata'].includes(s.binary))
-      .map((s) => ({ host_name: s.host, service: s.topic ?? s.binary.replace(/^nova-/, ''), zone: serviceZone(svc, s, zones) }))
+      .map((s) => ({
+        host_name: s.host,
+        service: s.topic ?? s.binary.replace(/^nova-/, ''),
+        zone: serviceZone(svc, s, zones),
+      }))
       .filter((h) => !zone || h.zone === zone);
     return { hosts };
   });
@@ -194,22 +347,53 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
     gone(req);
     authorize(req, `${HOSTS}:show`, {});
     const host = req.params.host;
-    const node = await svc.db.selectFrom('compute_nodes').selectAll().where('host', '=', host).where('deleted', '=', 0).orderBy('id').executeTakeFirst();
+    const node = await svc.db
+      .selectFrom('compute_nodes')
+      .selectAll()
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .orderBy('id')
+      .executeTakeFirst();
     if (!node) throw notFound(`Compute host ${host} could not be found.`);
     // Per project, summed over the instances' flavor-size columns.
-    const rows = await svc.db.selectFrom('instances')
-      .select((eb) => ['project_id', eb.fn.sum<number>('vcpus').as('cpu'), eb.fn.sum<number>('memory_mb').as('memory_mb'), eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb')])
-      .where('host', '=', host).where('deleted', '=', 0).groupBy('project_id').execute().catch(() => [] as any[]);
-    const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({ resource: { host, project, cpu, memory_mb, disk_gb } });
-    const byProject = new Map(rows.map((r) => [r.project_id as string, { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) }]));
-    let cpu = 0, mem = 0, disk = 0;
-    for (const p of byProject.values()) { cpu += p.cpu; mem += p.memory_mb; disk += p.disk_gb; }
-    return { host: [
-      resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
-      resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),
-      resource('(used_max)', cpu, mem, disk),
-      ...[...byProject].map(([project, p]) => resource(project, p.cpu, p.memory_mb, p.disk_gb)),
-    ] };
+    const rows = await svc.db
+      .selectFrom('instances')
+      .select((eb) => [
+        'project_id',
+        eb.fn.sum<number>('vcpus').as('cpu'),
+        eb.fn.sum<number>('memory_mb').as('memory_mb'),
+        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+      ])
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .groupBy('project_id')
+      .execute()
+      .catch(() => [] as any[]);
+    const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
+      resource: { host, project, cpu, memory_mb, disk_gb },
+    });
+    const byProject = new Map(
+      rows.map((r) => [
+        r.project_id as string,
+        { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) },
+      ]),
+    );
+    let cpu = 0,
+      mem = 0,
+      disk = 0;
+    for (const p of byProject.values()) {
+      cpu += p.cpu;
+      mem += p.memory_mb;
+      disk += p.disk_gb;
+    }
+    return {
+      host: [
+        resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
+        resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),
+        resource('(used_max)', cpu, mem, disk),
+        ...[...byProject].map(([project, p]) => resource(project, p.cpu, p.memory_mb, p.disk_gb)),
+      ],
+    };
   });
 
   app.put<{ Params: { host: string } }>('/os-hosts/:host', async (req) => {
@@ -221,11 +405,16 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
     await computeHost(req.params.host);
     // The fake virt driver answers as Nova's does; enabling/disabling scheduling is os-services' job.
     if (body.status !== undefined) out.status = body.status.toLowerCase() === 'enable' ? 'enabled' : 'disabled';
-    if (body.maintenance_mode !== undefined) out.maintenance_mode = body.maintenance_mode.toLowerCase() === 'enable' ? 'on_maintenance' : 'off_maintenance';
+    if (body.maintenance_mode !== undefined)
+      out.maintenance_mode = body.maintenance_mode.toLowerCase() === 'enable' ? 'on_maintenance' : 'off_maintenance';
     return out;
   });
 
-  for (const [action, rule] of [['startup', 'start'], ['shutdown', 'shutdown'], ['reboot', 'reboot']] as const) {
+  for (const [action, rule] of [
+    ['startup', 'start'],
+    ['shutdown', 'shutdown'],
+    ['reboot', 'reboot'],
+  ] as const) {
     app.get<{ Params: { host: string } }>(`/os-hosts/:host/${action}`, async (req) => {
       gone(req);
       authorize(req, `${HOSTS}:${rule}`, {});
@@ -238,5 +427,8 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
 export const servicesFamily: Family = {
   name: 'services',
   migrations: {},
-  routes(app, svc) { registerRoutes(app, svc); registerHostRoutes(app, svc); },
+  routes(app, svc) {
+    registerRoutes(app, svc);
+    registerHostRoutes(app, svc);
+  },
 };

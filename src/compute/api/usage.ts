@@ -22,20 +22,38 @@ function parseTime(raw: string | null): number {
 
 const iso = (t: number) => novaTime(new Date(t).toISOString());
 
-async function usages(req: FastifyRequest, svc: ComputeService, projectId: string | undefined, detailed: boolean, paged: boolean) {
+async function usages(
+  req: FastifyRequest,
+  svc: ComputeService,
+  projectId: string | undefined,
+  detailed: boolean,
+  paged: boolean,
+) {
   const q = queryOf(req);
   const start = parseTime(q.get('start'));
   let stop = parseTime(q.get('end'));
-  if (!(start < stop) && (q.get('start') || q.get('end'))) throw badRequest('Invalid start time. The start time cannot occur after the end time.');
+  if (!(start < stop) && (q.get('start') || q.get('end')))
+    throw badRequest('Invalid start time. The start time cannot occur after the end time.');
   stop = Math.min(stop, Date.now());
   let limit = 1000;
   let marker: string | null = null;
-  if (paged) { limit = limitOf(req); marker = q.get('marker'); }
-  let rows: any[] = await svc.db.selectFrom('instances').selectAll()
+  if (paged) {
+    limit = limitOf(req);
+    marker = q.get('marker');
+  }
+  let rows: any[] = await svc.db
+    .selectFrom('instances')
+    .selectAll()
     .$if(!!projectId, (qb) => qb.where('project_id', '=', projectId!))
-    .orderBy('created_at').orderBy('uuid').execute().catch(() => []);
+    .orderBy('created_at')
+    .orderBy('uuid')
+    .execute()
+    .catch(() => []);
   // Nova's get_active_by_window_joined: not terminated before the period, launched before its end.
-  rows = rows.filter((r) => (!r.terminated_at || Date.parse(r.terminated_at) > start) && (!r.launched_at || Date.parse(r.launched_at) < stop));
+  rows = rows.filter(
+    (r) =>
+      (!r.terminated_at || Date.parse(r.terminated_at) > start) && (!r.launched_at || Date.parse(r.launched_at) < stop),
+  );
   if (marker !== null) {
     const i = rows.findIndex((r) => r.uuid === marker);
     if (i < 0) throw badRequest(`Marker ${marker} could not be found.`);
@@ -53,15 +71,31 @@ async function usages(req: FastifyRequest, svc: ComputeService, projectId: strin
     }
     const f = json<{ name?: string; ram?: number; disk?: number; ephemeral?: number; vcpus?: number }>(r.flavor, {});
     const info: Record<string, unknown> = {
-      hours, flavor: f.name ?? '', instance_id: r.uuid, name: r.display_name, tenant_id: r.project_id,
-      memory_mb: Number(f.ram ?? 0), local_gb: Number(f.disk ?? 0) + Number(f.ephemeral ?? 0), vcpus: Number(f.vcpus ?? 0),
-      started_at: launched !== null ? iso(launched) : null, ended_at: terminated !== null ? iso(terminated) : null,
+      hours,
+      flavor: f.name ?? '',
+      instance_id: r.uuid,
+      name: r.display_name,
+      tenant_id: r.project_id,
+      memory_mb: Number(f.ram ?? 0),
+      local_gb: Number(f.disk ?? 0) + Number(f.ephemeral ?? 0),
+      vcpus: Number(f.vcpus ?? 0),
+      started_at: launched !== null ? iso(launched) : null,
+      ended_at: terminated !== null ? iso(terminated) : null,
     };
     info.state = terminated !== null ? 'terminated' : r.vm_state;
     info.uptime = launched === null ? 0 : Math.floor(((terminated ?? Date.now()) - launched) / 1000);
     let s = byTenant.get(r.project_id);
     if (!s) {
-      s = { tenant_id: r.project_id, ...(detailed ? { server_usages: [] } : {}), total_local_gb_usage: 0, total_vcpus_usage: 0, total_memory_mb_usage: 0, total_hours: 0, start: iso(start), stop: iso(stop) };
+      s = {
+        tenant_id: r.project_id,
+        ...(detailed ? { server_usages: [] } : {}),
+        total_local_gb_usage: 0,
+        total_vcpus_usage: 0,
+        total_memory_mb_usage: 0,
+        total_hours: 0,
+        start: iso(start),
+        stop: iso(stop),
+      };
       byTenant.set(r.project_id, s);
     }
     s.total_local_gb_usage += (info.local_gb as number) * hours;
@@ -71,20 +105,30 @@ async function usages(req: FastifyRequest, svc: ComputeService, projectId: strin
     servers.push(info);
     if (detailed) s.server_usages.push(info);
   }
-  const more = paged && servers.length > 0 && servers.length === limit ? servers[servers.length - 1].instance_id as string : undefined;
+  const more =
+    paged && servers.length > 0 && servers.length === limit
+      ? (servers[servers.length - 1].instance_id as string)
+      : undefined;
   return { list: [...byTenant.values()], more };
 }
 
 function checkQuery(req: FastifyRequest, allowed: string[]) {
   if (!mv(req).gte('2.75')) return;
   const q = queryOf(req);
-  for (const k of q.keys()) if (!allowed.includes(k)) throw badRequest(`Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`);
+  for (const k of q.keys())
+    if (!allowed.includes(k))
+      throw badRequest(
+        `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+      );
 }
 
 function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get('/os-simple-tenant-usage', async (req) => {
     // Nova's router has no route for an empty tenant id (a trailing slash): 404.
-    if (req.url.split('?')[0]!.endsWith('/')) { req.authorized = true; throw notFound('The resource could not be found.'); }
+    if (req.url.split('?')[0]!.endsWith('/')) {
+      req.authorized = true;
+      throw notFound('The resource could not be found.');
+    }
     checkQuery(req, ['start', 'end', 'detailed', 'limit', 'marker']);
     authorize(req, `${STU}:list`);
     const detailed = queryOf(req).get('detailed') === '1';
@@ -118,12 +162,26 @@ const pyDate = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
 /** The audit task logs: the periodic audit is off (as Nova's default), so every compute host has not run. */
 async function auditLog(svc: ComputeService, before: Date) {
   const [begin, end] = lastAuditPeriod(before);
-  const rows = await svc.db.selectFrom('services').select('host').where('topic', '=', 'compute').where('deleted', '=', 0).execute().catch(() => []);
+  const rows = await svc.db
+    .selectFrom('services')
+    .select('host')
+    .where('topic', '=', 'compute')
+    .where('deleted', '=', 0)
+    .execute()
+    .catch(() => []);
   const hosts = [...new Set(rows.map((r: any) => r.host as string))];
   return {
-    period_beginning: pyDate(begin), period_ending: pyDate(end), num_hosts: hosts.length, num_hosts_done: 0, num_hosts_running: 0,
-    num_hosts_not_run: hosts.length, hosts_not_run: hosts, total_instances: 0, total_errors: 0,
-    overall_status: `${hosts.length === 0 ? 'ALL' : `0 of ${hosts.length}`} hosts done. 0 errors.`, log: {},
+    period_beginning: pyDate(begin),
+    period_ending: pyDate(end),
+    num_hosts: hosts.length,
+    num_hosts_done: 0,
+    num_hosts_running: 0,
+    num_hosts_not_run: hosts.length,
+    hosts_not_run: hosts,
+    total_instances: 0,
+    total_errors: 0,
+    overall_status: `${hosts.length === 0 ? 'ALL' : `0 of ${hosts.length}`} hosts done. 0 errors.`,
+    log: {},
   };
 }
 
@@ -135,7 +193,9 @@ function registerAuditRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get<{ Params: { before: string } }>('/os-instance_usage_audit_log/:before', async (req) => {
     authorize(req, 'os_compute_api:os-instance-usage-audit-log:show', {});
     const id = req.params.before;
-    const m = id.includes('.') ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{1,6})$/.exec(id) : /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)$/.exec(id);
+    const m = id.includes('.')
+      ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{1,6})$/.exec(id)
+      : /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)$/.exec(id);
     const t = m ? Date.parse(`${m[1]}T${m[2]}${m[3] ? `.${m[3].padEnd(3, '0').slice(0, 3)}` : ''}Z`) : NaN;
     if (Number.isNaN(t)) throw badRequest(`Invalid timestamp for date ${id}`);
     return { instance_usage_audit_log: await auditLog(svc, new Date(t)) };
@@ -145,5 +205,8 @@ function registerAuditRoutes(app: FastifyInstance, svc: ComputeService) {
 export const usageFamily: Family = {
   name: 'usage',
   migrations: {},
-  routes(app, svc) { registerRoutes(app, svc); registerAuditRoutes(app, svc); },
+  routes(app, svc) {
+    registerRoutes(app, svc);
+    registerAuditRoutes(app, svc);
+  },
 };

@@ -7,7 +7,8 @@ import { json, serialType } from '../../core/db.ts';
 export const serverMigrations: Record<string, Migration> = {
   '001_instances': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('instances')
+      await db.schema
+        .createTable('instances')
         .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('display_name', 'varchar(255)', (c) => c.notNull())
         .addColumn('display_description', 'text')
@@ -51,12 +52,14 @@ export const serverMigrations: Record<string, Migration> = {
       await db.schema.createIndex('instances_project').on('instances').columns(['project_id', 'deleted']).execute();
       await db.schema.createIndex('instances_host').on('instances').columns(['host', 'deleted']).execute();
       await db.schema.createIndex('instances_created').on('instances').columns(['created_at', 'uuid']).execute();
-      await db.schema.createTable('instance_tags')
+      await db.schema
+        .createTable('instance_tags')
         .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('tag', 'varchar(60)', (c) => c.notNull())
         .addPrimaryKeyConstraint('instance_tags_pk', ['instance_uuid', 'tag'])
         .execute();
-      await db.schema.createTable('instance_actions')
+      await db.schema
+        .createTable('instance_actions')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('action', 'varchar(255)', (c) => c.notNull())
@@ -68,8 +71,13 @@ export const serverMigrations: Record<string, Migration> = {
         .addColumn('message', 'varchar(255)')
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('instance_actions_instance').on('instance_actions').columns(['instance_uuid', 'request_id']).execute();
-      await db.schema.createTable('instance_action_events')
+      await db.schema
+        .createIndex('instance_actions_instance')
+        .on('instance_actions')
+        .columns(['instance_uuid', 'request_id'])
+        .execute();
+      await db.schema
+        .createTable('instance_action_events')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('action_id', 'integer', (c) => c.notNull())
         .addColumn('event', 'varchar(255)', (c) => c.notNull())
@@ -80,14 +88,19 @@ export const serverMigrations: Record<string, Migration> = {
         .addColumn('host', 'varchar(255)')
         .addColumn('details', 'text')
         .execute();
-      await db.schema.createIndex('instance_action_events_action').on('instance_action_events').column('action_id').execute();
+      await db.schema
+        .createIndex('instance_action_events_action')
+        .on('instance_action_events')
+        .column('action_id')
+        .execute();
     },
   },
   '002_compute_nodes': {
     // The compute services (nova-compute per host, nova-conductor, nova-scheduler) and the nodes
     // the agents report, read by the scheduler's filters. The os-services API lives in another family.
     async up(db: Kysely<any>) {
-      await db.schema.createTable('services')
+      await db.schema
+        .createTable('services')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('host', 'varchar(255)', (c) => c.notNull())
@@ -103,8 +116,13 @@ export const serverMigrations: Record<string, Migration> = {
         .addColumn('updated_at', 'varchar(32)')
         .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
-      await db.schema.createIndex('services_host_binary').on('services').columns(['host', 'binary', 'deleted']).execute();
-      await db.schema.createTable('compute_nodes')
+      await db.schema
+        .createIndex('services_host_binary')
+        .on('services')
+        .columns(['host', 'binary', 'deleted'])
+        .execute();
+      await db.schema
+        .createTable('compute_nodes')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
         .addColumn('service_id', 'integer')
@@ -135,10 +153,17 @@ export const serverMigrations: Record<string, Migration> = {
     // resource audit sums a host's usage in SQL instead of parsing every flavor.
     async up(db: Kysely<any>) {
       for (const col of ['vcpus', 'memory_mb', 'root_gb', 'ephemeral_gb']) {
-        await db.schema.alterTable('instances').addColumn(col, 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable('instances')
+          .addColumn(col, 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
       }
       for (const r of await db.selectFrom('instances').select(['uuid', 'flavor']).execute()) {
-        await db.updateTable('instances').set(flavorColumns(json(r.flavor, {}))).where('uuid', '=', r.uuid).execute();
+        await db
+          .updateTable('instances')
+          .set(flavorColumns(json(r.flavor, {})))
+          .where('uuid', '=', r.uuid)
+          .execute();
       }
     },
   },

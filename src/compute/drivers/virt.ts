@@ -3,31 +3,75 @@
 import type { Instance, Vif } from '../instances.ts';
 
 export interface HostCapacity {
-  vcpus: number; memory_mb: number; local_gb: number;
-  hypervisor_type: string; hypervisor_version: number; hypervisor_hostname: string;
+  vcpus: number;
+  memory_mb: number;
+  local_gb: number;
+  hypervisor_type: string;
+  hypervisor_version: number;
+  hypervisor_hostname: string;
   cpu_info: Record<string, unknown>;
 }
 
 /** An image as the agent got it from the image service. */
-export interface ImageMeta { id: string; name?: string; status: string; disk_format?: string; container_format?: string; size?: number | null; properties: Record<string, unknown> }
+export interface ImageMeta {
+  id: string;
+  name?: string;
+  status: string;
+  disk_format?: string;
+  container_format?: string;
+  size?: number | null;
+  properties: Record<string, unknown>;
+}
 
 /** A driver failure; `reschedule` says another host may succeed (Nova's RescheduledException). */
 export class VirtError extends Error {
-  constructor(message: string, public reschedule = true) { super(message); }
+  constructor(
+    message: string,
+    public reschedule = true,
+  ) {
+    super(message);
+  }
 }
 
 /** nova.objects.diagnostics.Diagnostics, as the 2.48 API shows it. */
 export interface GuestDiagnostics {
-  state: string; driver: string; hypervisor: string | null; hypervisor_os: string | null; uptime: number | null; config_drive: boolean;
+  state: string;
+  driver: string;
+  hypervisor: string | null;
+  hypervisor_os: string | null;
+  uptime: number | null;
+  config_drive: boolean;
   memory_details: { maximum: number | null; used: number | null };
   cpu_details: Array<{ id: number | null; time: number | null; utilisation: number | null }>;
-  nic_details: Array<{ mac_address: string | null; rx_octets: number | null; rx_errors: number | null; rx_drop: number | null; rx_packets: number | null; rx_rate: number | null; tx_octets: number | null; tx_errors: number | null; tx_drop: number | null; tx_packets: number | null; tx_rate: number | null }>;
-  disk_details: Array<{ read_bytes: number | null; read_requests: number | null; write_bytes: number | null; write_requests: number | null; errors_count: number | null }>;
+  nic_details: Array<{
+    mac_address: string | null;
+    rx_octets: number | null;
+    rx_errors: number | null;
+    rx_drop: number | null;
+    rx_packets: number | null;
+    rx_rate: number | null;
+    tx_octets: number | null;
+    tx_errors: number | null;
+    tx_drop: number | null;
+    tx_packets: number | null;
+    tx_rate: number | null;
+  }>;
+  disk_details: Array<{
+    read_bytes: number | null;
+    read_requests: number | null;
+    write_bytes: number | null;
+    write_requests: number | null;
+    errors_count: number | null;
+  }>;
 }
 
 export type ConsoleProtocol = 'vnc' | 'spice' | 'rdp' | 'serial' | 'mks';
 /** Where a guest's remote console listens (nova.console.type.Console): the console proxy connects there. */
-export interface ConsoleEndpoint { host: string; port: number; internal_access_path: string | null }
+export interface ConsoleEndpoint {
+  host: string;
+  port: number;
+  internal_access_path: string | null;
+}
 
 export interface VirtDriver {
   readonly type: string;
@@ -91,7 +135,10 @@ export interface VirtDriver {
 }
 
 /** An event a driver waits for: `network-vif-plugged` with the port id as tag. */
-export interface WaitedEvent { name: string; tag?: string | null }
+export interface WaitedEvent {
+  name: string;
+  tag?: string | null;
+}
 
 /** What the compute agent offers its driver (Nova's ComputeVirtAPI). */
 export interface VirtApi {
@@ -107,11 +154,22 @@ export interface LiveMigrationJob {
   /** 'completed' when the guest runs on the destination, 'cancelled' when aborted; rejects on failure. */
   done: Promise<'completed' | 'cancelled'>;
   /** Memory and disk progress in bytes (Nova's migration memory_* / disk_* fields). */
-  progress(): { memory_total: number; memory_processed: number; memory_remaining: number; disk_total: number; disk_processed: number; disk_remaining: number };
+  progress(): {
+    memory_total: number;
+    memory_processed: number;
+    memory_remaining: number;
+    disk_total: number;
+    disk_processed: number;
+    disk_remaining: number;
+  };
   /** Switch to post-copy / pause the guest so that it completes now (force_complete). */
   forceComplete(): void;
   abort(): void;
 }
 
 /** A snapshot of a guest's disk, as the driver hands it to the agent for the image service. */
-export interface GuestImage { data: Uint8Array; diskFormat: string; containerFormat: string }
+export interface GuestImage {
+  data: Uint8Array;
+  diskFormat: string;
+  containerFormat: string;
+}

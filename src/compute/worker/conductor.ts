@@ -16,45 +16,85 @@ import type { RequestSpec, Selection } from './scheduler.ts';
 import { notifyInstance } from '../notifications.ts';
 
 export interface BuildRequest {
-  uuids: string[]; request_id: string; image: ImageMeta | null;
-  availability_zone?: string | null; force_host?: string | null;
+  uuids: string[];
+  request_id: string;
+  image: ImageMeta | null;
+  availability_zone?: string | null;
+  force_host?: string | null;
   /** force_host came from zone:host: no filter runs (Nova's force_hosts). */
   ignore_filters?: boolean;
   /** Security group ids for the ports Nova creates (undefined: the network's default). */
   security_group_ids?: string[];
   /** The server group (hint `group`) and the same_host / different_host hints (server uuids). */
-  group?: string; same_host?: string[]; different_host?: string[];
+  group?: string;
+  same_host?: string[];
+  different_host?: string[];
 }
 
 const BUILD_SLOTS = 10;
 
 /** A build failure: `reschedule` when another host may succeed. */
 export class BuildFailure extends Error {
-  constructor(message: string, public reschedule: boolean, public host?: string) { super(message); }
+  constructor(
+    message: string,
+    public reschedule: boolean,
+    public host?: string,
+  ) {
+    super(message);
+  }
 }
 
-interface BuildState { inst: Instance; selection?: { host: string; node: string; provider: string }; vifs: Vif[] }
+interface BuildState {
+  inst: Instance;
+  selection?: { host: string; node: string; provider: string };
+  vifs: Vif[];
+}
 
 /**
  * Where the servers a request's hints name run (the build's, and a move's with the server's
  * group): the group's policy with its other members' hosts, same_host and different_host.
  */
-export async function schedulingHints(db: Kysely<any>, log: Logger, uuid: string, req: Pick<BuildRequest, 'group' | 'same_host' | 'different_host'>): Promise<Partial<RequestSpec>> {
+export async function schedulingHints(
+  db: Kysely<any>,
+  log: Logger,
+  uuid: string,
+  req: Pick<BuildRequest, 'group' | 'same_host' | 'different_host'>,
+): Promise<Partial<RequestSpec>> {
   const out: Partial<RequestSpec> = {};
   const hostsOf = async (uuids: string[]) => {
     if (!uuids.length) return [] as string[];
-    const rows = await db.selectFrom('instances').select('host').where('uuid', 'in', uuids).where('deleted', '=', 0).where('uuid', '!=', uuid).execute();
+    const rows = await db
+      .selectFrom('instances')
+      .select('host')
+      .where('uuid', 'in', uuids)
+      .where('deleted', '=', 0)
+      .where('uuid', '!=', uuid)
+      .execute();
     return rows.map((r) => r.host as string | null).filter((h): h is string => !!h);
   };
   if (req.group) {
     try {
-      const g = await db.selectFrom('server_groups').select(['policy', 'rules']).where('uuid', '=', req.group).executeTakeFirst();
-      const members = await db.selectFrom('server_group_members').select('instance_uuid').where('group_uuid', '=', req.group).execute();
+      const g = await db
+        .selectFrom('server_groups')
+        .select(['policy', 'rules'])
+        .where('uuid', '=', req.group)
+        .executeTakeFirst();
+      const members = await db
+        .selectFrom('server_group_members')
+        .select('instance_uuid')
+        .where('group_uuid', '=', req.group)
+        .execute();
       if (g) {
         const rules = typeof g.rules === 'string' && g.rules ? JSON.parse(g.rules) : {};
-        out.group = { policy: g.policy, hosts: await hostsOf(members.map((m) => m.instance_uuid)), max_server_per_host: Number(rules.max_server_per_host ?? 1) };
+        out.group = {
+          policy: g.policy,
+          hosts: await hostsOf(members.map((m) => m.instance_uuid)),
+          max_server_per_host: Number(rules.max_server_per_host ?? 1),
+        };
       }
-    } catch (err) { log.warn({ err }, 'server group lookup failed'); }
+    } catch (err) {
+      log.warn({ err }, 'server group lookup failed');
+    }
   }
   if (req.same_host) out.same_hosts = await hostsOf(req.same_host);
   if (req.different_host) out.different_hosts = await hostsOf(req.different_host);
@@ -63,7 +103,13 @@ export async function schedulingHints(db: Kysely<any>, log: Logger, uuid: string
 
 export class Conductor {
   private stopServing?: () => void;
-  constructor(readonly store: InstanceStore, readonly clients: ComputeClients, readonly bus: MessageBus, readonly o: ComputeOptions, readonly log: Logger) {}
+  constructor(
+    readonly store: InstanceStore,
+    readonly clients: ComputeClients,
+    readonly bus: MessageBus,
+    readonly o: ComputeOptions,
+    readonly log: Logger,
+  ) {}
 
   /**
    * Builds that were waiting for a host or ports when the conductor stopped cannot go on: they
@@ -84,13 +130,18 @@ export class Conductor {
    * (worker/shelve.ts: unshelve_instance) after start.
    */
   readonly methods: Record<string, (a: any) => unknown> = {
-    build_instances: (a: BuildRequest) => { void this.buildInstances(a); return null; },
+    build_instances: (a: BuildRequest) => {
+      void this.buildInstances(a);
+      return null;
+    },
   };
 
   start() {
     this.stopServing = this.bus.serve('conductor', this.o.host, this.methods);
   }
-  stop() { this.stopServing?.(); }
+  stop() {
+    this.stopServing?.();
+  }
 
   /** The servers of one request build side by side (members of one group take turns to be scheduled: scheduleAndClaimTask). */
   async buildInstances(req: BuildRequest) {
@@ -110,7 +161,8 @@ export class Conductor {
       await this.build(uuid, req).catch((err) => this.log.error({ err, instance: uuid }, 'build failed unexpectedly'));
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); else this.running--;
+      if (next) next();
+      else this.running--;
     }
   }
 
@@ -122,9 +174,15 @@ export class Conductor {
       // Deleted while it waited: nothing to build.
       if (!inst || inst.task_state === 'deleting') return;
       try {
-        await this.store.event(uuid, req.request_id, attempt === 1 ? 'conductor_schedule_and_build_instances' : `conductor_reschedule_${attempt}`, this.o.host, async () => {
-          await this.flow(req, excluded).run({ inst, vifs: [] });
-        });
+        await this.store.event(
+          uuid,
+          req.request_id,
+          attempt === 1 ? 'conductor_schedule_and_build_instances' : `conductor_reschedule_${attempt}`,
+          this.o.host,
+          async () => {
+            await this.flow(req, excluded).run({ inst, vifs: [] });
+          },
+        );
         return;
       } catch (e) {
         let f = e instanceof BuildFailure ? e : new BuildFailure((e as Error).message, false);
@@ -143,9 +201,16 @@ export class Conductor {
         // A server deleted meanwhile stays deleted; otherwise it is ERROR with the reason.
         // The fault is written first: nobody may see ERROR without its reason.
         await this.store.setFault(uuid, 500, message, f.reschedule ? f.message : undefined);
-        if (await this.store.update(uuid, { vm_state: VmState.ERROR, task_state: null, host: null, node: null }, { expectTaskState: ['scheduling', 'networking', 'spawning', 'block_device_mapping', null] })) {
+        if (
+          await this.store.update(
+            uuid,
+            { vm_state: VmState.ERROR, task_state: null, host: null, node: null },
+            { expectTaskState: ['scheduling', 'networking', 'spawning', 'block_device_mapping', null] },
+          )
+        ) {
           const failed = await this.store.get(uuid);
-          if (failed) notifyInstance(this.bus, `nova-conductor:${this.o.host}`, 'create.error', failed, { fault: { message } });
+          if (failed)
+            notifyInstance(this.bus, `nova-conductor:${this.o.host}`, 'create.error', failed, { fault: { message } });
         }
         return;
       }
@@ -159,29 +224,49 @@ export class Conductor {
    * the claim back. `req` carries the zone, forced host and hints.
    */
   scheduleAndClaimTask<S extends { inst: Instance; selection?: { host: string; node: string; provider: string } }>(
-    req: Pick<BuildRequest, 'availability_zone' | 'force_host' | 'ignore_filters' | 'group' | 'same_host' | 'different_host'>, excluded: string[],
-    expect: Array<string | null>, next: string | null,
+    req: Pick<
+      BuildRequest,
+      'availability_zone' | 'force_host' | 'ignore_filters' | 'group' | 'same_host' | 'different_host'
+    >,
+    excluded: string[],
+    expect: Array<string | null>,
+    next: string | null,
   ) {
     return {
       name: 'schedule_and_claim',
       // Members of one group are scheduled one at a time, across requests too: each sees where
       // the others went. (The agent's late check catches what another conductor placed meanwhile.)
-      execute: (s: S) => this.inTurn(req.group, async () => {
-        const spec: RequestSpec = {
-          instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor: s.inst.flavor,
-          availability_zone: req.availability_zone ?? null, force_host: req.force_host ?? null, ignore_filters: !!(req.ignore_filters && req.force_host), exclude_hosts: excluded,
-          ...(await schedulingHints(this.store.db, this.log, s.inst.uuid, req)),
-        };
-        const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
-        if ('error' in sel) throw new BuildFailure(sel.error, false);
-        s.selection = sel;
-        // A server deleted meanwhile (task_state deleting, or gone) is not built: the revert gives back its claim.
-        if (!(await this.store.update(s.inst.uuid, { host: sel.host, node: sel.node, task_state: next }, { expectTaskState: expect }))) {
-          throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
-        }
-        s.inst = { ...s.inst, host: sel.host, node: sel.node };
-      }),
-      revert: async (s: S) => { if (s.selection) await this.clients.deleteAllocations(s.inst.uuid); },
+      execute: (s: S) =>
+        this.inTurn(req.group, async () => {
+          const spec: RequestSpec = {
+            instance_uuid: s.inst.uuid,
+            project_id: s.inst.project_id,
+            user_id: s.inst.user_id,
+            flavor: s.inst.flavor,
+            availability_zone: req.availability_zone ?? null,
+            force_host: req.force_host ?? null,
+            ignore_filters: !!(req.ignore_filters && req.force_host),
+            exclude_hosts: excluded,
+            ...(await schedulingHints(this.store.db, this.log, s.inst.uuid, req)),
+          };
+          const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
+          if ('error' in sel) throw new BuildFailure(sel.error, false);
+          s.selection = sel;
+          // A server deleted meanwhile (task_state deleting, or gone) is not built: the revert gives back its claim.
+          if (
+            !(await this.store.update(
+              s.inst.uuid,
+              { host: sel.host, node: sel.node, task_state: next },
+              { expectTaskState: expect },
+            ))
+          ) {
+            throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
+          }
+          s.inst = { ...s.inst, host: sel.host, node: sel.node };
+        }),
+      revert: async (s: S) => {
+        if (s.selection) await this.clients.deleteAllocations(s.inst.uuid);
+      },
     };
   }
 
@@ -193,7 +278,9 @@ export class Conductor {
     const run = prev.catch(() => undefined).then(fn);
     const tail = run.catch(() => undefined);
     this.turns.set(key, tail);
-    void tail.then(() => { if (this.turns.get(key) === tail) this.turns.delete(key); });
+    void tail.then(() => {
+      if (this.turns.get(key) === tail) this.turns.delete(key);
+    });
     return run;
   }
 
@@ -211,7 +298,13 @@ export class Conductor {
             throw new BuildFailure(`Build of instance ${s.inst.uuid} aborted: ${(e as Error).message}`, false);
           }
           // Deleted while its ports were made: the revert deletes them (the delete could not see them).
-          if (!(await this.store.update(s.inst.uuid, { network_info: s.vifs, task_state: 'spawning' }, { expectTaskState: ['networking'] }))) {
+          if (
+            !(await this.store.update(
+              s.inst.uuid,
+              { network_info: s.vifs, task_state: 'spawning' },
+              { expectTaskState: ['networking'] },
+            ))
+          ) {
             throw new BuildFailure(`Instance ${s.inst.uuid} was deleted while it was being built`, false);
           }
           s.inst = { ...s.inst, network_info: s.vifs };
@@ -227,7 +320,11 @@ export class Conductor {
           const host = s.selection!.host;
           let res: AgentResult;
           try {
-            res = await this.bus.call<AgentResult>(`compute.${host}`, 'build_and_run_instance', { uuid: s.inst.uuid, request_id: req.request_id, image: req.image });
+            res = await this.bus.call<AgentResult>(`compute.${host}`, 'build_and_run_instance', {
+              uuid: s.inst.uuid,
+              request_id: req.request_id,
+              image: req.image,
+            });
           } catch (e) {
             // The agent did not answer (down, or killed mid-build): another host may.
             throw new BuildFailure(`Compute host ${host} did not answer: ${(e as Error).message}`, true, host);

@@ -9,7 +9,14 @@ import { PeriodicTasks } from '../../core/periodic.ts';
 
 export class ServiceHeartbeat {
   private periodic: PeriodicTasks;
-  constructor(private db: Kysely<any>, private host: string, private binary: string, private topic: string, private intervalSeconds: number, log: Logger) {
+  constructor(
+    private db: Kysely<any>,
+    private host: string,
+    private binary: string,
+    private topic: string,
+    private intervalSeconds: number,
+    log: Logger,
+  ) {
     this.periodic = new PeriodicTasks(log);
   }
 
@@ -18,17 +25,46 @@ export class ServiceHeartbeat {
     this.periodic.add(`${this.binary} heartbeat`, this.intervalSeconds, () => this.beat());
   }
 
-  stop() { this.periodic.stop(); }
+  stop() {
+    this.periodic.stop();
+  }
 
   private async beat() {
     const t = now();
-    const row = await this.db.selectFrom('services').select(['id', 'report_count']).where('host', '=', this.host).where('binary', '=', this.binary).where('deleted', '=', 0).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('services')
+      .select(['id', 'report_count'])
+      .where('host', '=', this.host)
+      .where('binary', '=', this.binary)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
     if (row) {
-      await this.db.updateTable('services').set({ last_seen_up: t, updated_at: t, report_count: Number(row.report_count) + 1 }).where('id', '=', row.id).execute();
+      await this.db
+        .updateTable('services')
+        .set({ last_seen_up: t, updated_at: t, report_count: Number(row.report_count) + 1 })
+        .where('id', '=', row.id)
+        .execute();
       return;
     }
     try {
-      await this.db.insertInto('services').values({ uuid: randomUUID(), host: this.host, binary: this.binary, topic: this.topic, disabled: 0, forced_down: 0, report_count: 0, last_seen_up: t, created_at: t, updated_at: t, deleted: 0 }).execute();
-    } catch (e) { if (!isUniqueViolation(e)) throw e; }
+      await this.db
+        .insertInto('services')
+        .values({
+          uuid: randomUUID(),
+          host: this.host,
+          binary: this.binary,
+          topic: this.topic,
+          disabled: 0,
+          forced_down: 0,
+          report_count: 0,
+          last_seen_up: t,
+          created_at: t,
+          updated_at: t,
+          deleted: 0,
+        })
+        .execute();
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+    }
   }
 }

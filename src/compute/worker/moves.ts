@@ -23,11 +23,24 @@ export async function moveAllocations(clients: ComputeClients, from: string, to:
   if (!Object.keys(held).length) return false;
   const target = await clients.placement.request('GET', `/allocations/${to}`);
   const body = {
-    [to]: { allocations: Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])), project_id: cur.body.project_id, user_id: cur.body.user_id, consumer_generation: target.body?.consumer_generation ?? null },
-    [from]: { allocations: {}, project_id: cur.body.project_id, user_id: cur.body.user_id, consumer_generation: cur.body.consumer_generation ?? null },
+    [to]: {
+      allocations: Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])),
+      project_id: cur.body.project_id,
+      user_id: cur.body.user_id,
+      consumer_generation: target.body?.consumer_generation ?? null,
+    },
+    [from]: {
+      allocations: {},
+      project_id: cur.body.project_id,
+      user_id: cur.body.user_id,
+      consumer_generation: cur.body.consumer_generation ?? null,
+    },
   };
   const r = await clients.placement.request('POST', '/allocations', body);
-  if (r.status !== 204) throw new Error(`placement answered ${r.status} moving the allocations of ${from} to ${to}: ${JSON.stringify(r.body)}`);
+  if (r.status !== 204)
+    throw new Error(
+      `placement answered ${r.status} moving the allocations of ${from} to ${to}: ${JSON.stringify(r.body)}`,
+    );
   return true;
 }
 
@@ -36,26 +49,77 @@ export async function dropProviderAllocation(clients: ComputeClients, consumer: 
   const cur = await clients.placement.request('GET', `/allocations/${consumer}`);
   const held = (cur.body?.allocations ?? {}) as Record<string, { resources: Record<string, number> }>;
   if (!held[provider]) return;
-  const rest = Object.fromEntries(Object.entries(held).filter(([rp]) => rp !== provider).map(([rp, a]) => [rp, { resources: a.resources }]));
-  if (!Object.keys(rest).length) { await clients.deleteAllocations(consumer); return; }
-  await clients.placement.request('PUT', `/allocations/${consumer}`, { allocations: rest, project_id: cur.body.project_id, user_id: cur.body.user_id, consumer_generation: cur.body.consumer_generation });
+  const rest = Object.fromEntries(
+    Object.entries(held)
+      .filter(([rp]) => rp !== provider)
+      .map(([rp, a]) => [rp, { resources: a.resources }]),
+  );
+  if (!Object.keys(rest).length) {
+    await clients.deleteAllocations(consumer);
+    return;
+  }
+  await clients.placement.request('PUT', `/allocations/${consumer}`, {
+    allocations: rest,
+    project_id: cur.body.project_id,
+    user_id: cur.body.user_id,
+    consumer_generation: cur.body.consumer_generation,
+  });
 }
 
 /** A move failure: `fatal` when a host failed mid-move (the server goes to ERROR), else it stays as it was. */
 export class MoveFailure extends Error {
-  constructor(message: string, public fatal = false, public noValidHost = false) { super(message); }
+  constructor(
+    message: string,
+    public fatal = false,
+    public noValidHost = false,
+  ) {
+    super(message);
+  }
 }
 
-export interface MigrateRequest { uuid: string; request_id: string; migration_id: number; flavor: Flavor; host?: string | null; allow_same_host: boolean }
-export interface LiveMigrateRequest { uuid: string; request_id: string; migration_id: number; host?: string | null; force: boolean; block_migration: boolean | null }
-export interface EvacuateRequest { uuid: string; request_id: string; migration_id: number; host?: string | null; force: boolean; admin_pass?: string | null }
+export interface MigrateRequest {
+  uuid: string;
+  request_id: string;
+  migration_id: number;
+  flavor: Flavor;
+  host?: string | null;
+  allow_same_host: boolean;
+}
+export interface LiveMigrateRequest {
+  uuid: string;
+  request_id: string;
+  migration_id: number;
+  host?: string | null;
+  force: boolean;
+  block_migration: boolean | null;
+}
+export interface EvacuateRequest {
+  uuid: string;
+  request_id: string;
+  migration_id: number;
+  host?: string | null;
+  force: boolean;
+  admin_pass?: string | null;
+}
 export type MoveAnswer = { ok: true } | { ok: false; message: string; noValidHost: boolean };
 
-interface MoveState { inst: Instance; migration: Migration; selection?: { host: string; node: string; provider: string }; moved?: boolean }
+interface MoveState {
+  inst: Instance;
+  migration: Migration;
+  selection?: { host: string; node: string; provider: string };
+  moved?: boolean;
+}
 
 export class MoveConductor {
   private stopServing?: () => void;
-  constructor(private store: InstanceStore, private migrations: MigrationStore, private clients: ComputeClients, private bus: MessageBus, private o: ComputeOptions, private log: Logger) {}
+  constructor(
+    private store: InstanceStore,
+    private migrations: MigrationStore,
+    private clients: ComputeClients,
+    private bus: MessageBus,
+    private o: ComputeOptions,
+    private log: Logger,
+  ) {}
 
   start() {
     this.stopServing = this.bus.serve('conductor_moves', this.o.host, {
@@ -64,21 +128,37 @@ export class MoveConductor {
       evacuate_instance: (a: EvacuateRequest) => this.evacuate(a),
     });
   }
-  stop() { this.stopServing?.(); }
+  stop() {
+    this.stopServing?.();
+  }
 
   /** A destination for a move: the server's group still applies, unless the host was forced. */
-  private async schedule(s: MoveState, flavor: Flavor, opts: { exclude: string[]; host?: string | null; force?: boolean; merge?: boolean }) {
+  private async schedule(
+    s: MoveState,
+    flavor: Flavor,
+    opts: { exclude: string[]; host?: string | null; force?: boolean; merge?: boolean },
+  ) {
     const group = ((s.inst.system_metadata.server_groups as string[] | undefined) ?? [])[0];
     const ignoreFilters = !!(opts.force && opts.host);
     const spec: RequestSpec = {
-      instance_uuid: s.inst.uuid, project_id: s.inst.project_id, user_id: s.inst.user_id, flavor,
-      force_host: opts.host ?? null, exclude_hosts: opts.exclude, merge_allocations: opts.merge, ignore_filters: ignoreFilters,
+      instance_uuid: s.inst.uuid,
+      project_id: s.inst.project_id,
+      user_id: s.inst.user_id,
+      flavor,
+      force_host: opts.host ?? null,
+      exclude_hosts: opts.exclude,
+      merge_allocations: opts.merge,
+      ignore_filters: ignoreFilters,
       ...(group && !ignoreFilters ? await schedulingHints(this.store.db, this.log, s.inst.uuid, { group }) : {}),
     };
     const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
     if ('error' in sel) throw new MoveFailure(sel.error, false, true);
     s.selection = sel;
-    await this.migrations.update(s.migration.id, { dest_compute: sel.host, dest_node: sel.node, dest_host: '127.0.0.1' });
+    await this.migrations.update(s.migration.id, {
+      dest_compute: sel.host,
+      dest_node: sel.node,
+      dest_host: '127.0.0.1',
+    });
   }
 
   /** The steps of a move that fail: the migration `error`, the fault recorded, the server ERROR when a host failed. */
@@ -105,14 +185,24 @@ export class MoveConductor {
   async migrate(a: MigrateRequest): Promise<MoveAnswer> {
     const inst = await this.store.get(a.uuid);
     const migration = await this.migrations.get(a.migration_id);
-    if (!inst || !migration) return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
+    if (!inst || !migration)
+      return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
     const s: MoveState = { inst, migration };
     const source = inst.host!;
-    const flow = new LinearFlow<MoveState>('migrate_server', { onRevertError: (task, err) => this.log.error({ err, task }, 'migrate revert failed') })
+    const flow = new LinearFlow<MoveState>('migrate_server', {
+      onRevertError: (task, err) => this.log.error({ err, task }, 'migrate revert failed'),
+    })
       .add({
         name: 'allocate_migration',
-        execute: async (st) => { st.moved = await moveAllocations(this.clients, st.inst.uuid, st.migration.uuid); },
-        revert: async (st) => { if (st.moved) { await this.clients.deleteAllocations(st.inst.uuid); await moveAllocations(this.clients, st.migration.uuid, st.inst.uuid); } },
+        execute: async (st) => {
+          st.moved = await moveAllocations(this.clients, st.inst.uuid, st.migration.uuid);
+        },
+        revert: async (st) => {
+          if (st.moved) {
+            await this.clients.deleteAllocations(st.inst.uuid);
+            await moveAllocations(this.clients, st.migration.uuid, st.inst.uuid);
+          }
+        },
       })
       .add({
         name: 'schedule_and_claim',
@@ -123,22 +213,46 @@ export class MoveConductor {
       })
       .add({
         name: 'prep_resize',
-        execute: async (st) => { await this.call(st.selection!.host, 'prep_resize', { uuid: a.uuid, migration_id: a.migration_id, request_id: a.request_id }); },
+        execute: async (st) => {
+          await this.call(st.selection!.host, 'prep_resize', {
+            uuid: a.uuid,
+            migration_id: a.migration_id,
+            request_id: a.request_id,
+          });
+        },
       })
       .add({
         name: 'resize_instance',
-        execute: async (st) => { await this.call(source, 'resize_instance', { uuid: a.uuid, migration_id: a.migration_id, request_id: a.request_id }); },
+        execute: async (st) => {
+          await this.call(source, 'resize_instance', {
+            uuid: a.uuid,
+            migration_id: a.migration_id,
+            request_id: a.request_id,
+          });
+        },
       })
       .add({
         name: 'finish_resize',
-        execute: async (st) => { await this.call(st.selection!.host, 'finish_resize', { uuid: a.uuid, migration_id: a.migration_id, request_id: a.request_id }); },
+        execute: async (st) => {
+          await this.call(st.selection!.host, 'finish_resize', {
+            uuid: a.uuid,
+            migration_id: a.migration_id,
+            request_id: a.request_id,
+          });
+        },
       });
     try {
       await this.store.event(a.uuid, a.request_id, 'conductor_migrate_server', this.o.host, () => flow.run(s));
       return { ok: true };
     } catch (e) {
       const f = await this.failed(s, e, { vm_state: inst.vm_state });
-      notifyInstance(this.bus, `nova-conductor:${this.o.host}`, a.flavor.id === inst.flavor.id ? 'migrate.error' : 'resize.error', inst, { fault: { message: f.message } });
+      notifyInstance(
+        this.bus,
+        `nova-conductor:${this.o.host}`,
+        a.flavor.id === inst.flavor.id ? 'migrate.error' : 'resize.error',
+        inst,
+        { fault: { message: f.message } },
+      );
       return { ok: false, message: f.message, noValidHost: f.noValidHost };
     }
   }
@@ -147,29 +261,48 @@ export class MoveConductor {
   async liveMigrate(a: LiveMigrateRequest): Promise<MoveAnswer> {
     const inst = await this.store.get(a.uuid);
     const migration = await this.migrations.get(a.migration_id);
-    if (!inst || !migration) return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
+    if (!inst || !migration)
+      return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
     const s: MoveState = { inst, migration };
     const source = inst.host!;
-    const flow = new LinearFlow<MoveState>('live_migrate', { onRevertError: (task, err) => this.log.error({ err, task }, 'live migration revert failed') })
+    const flow = new LinearFlow<MoveState>('live_migrate', {
+      onRevertError: (task, err) => this.log.error({ err, task }, 'live migration revert failed'),
+    })
       .add({
         name: 'check_source',
         execute: async () => {
-          if (a.host && a.host === source) throw new MoveFailure(`Unable to migrate instance (${a.uuid}) to current host (${source}).`);
+          if (a.host && a.host === source)
+            throw new MoveFailure(`Unable to migrate instance (${a.uuid}) to current host (${source}).`);
         },
       })
       .add({
         name: 'allocate_migration',
-        execute: async (st) => { st.moved = await moveAllocations(this.clients, st.inst.uuid, st.migration.uuid); },
-        revert: async (st) => { if (st.moved) { await this.clients.deleteAllocations(st.inst.uuid); await moveAllocations(this.clients, st.migration.uuid, st.inst.uuid); } },
+        execute: async (st) => {
+          st.moved = await moveAllocations(this.clients, st.inst.uuid, st.migration.uuid);
+        },
+        revert: async (st) => {
+          if (st.moved) {
+            await this.clients.deleteAllocations(st.inst.uuid);
+            await moveAllocations(this.clients, st.migration.uuid, st.inst.uuid);
+          }
+        },
       })
       .add({
         name: 'select_destination',
-        execute: async (st) => { await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host, force: a.force }); },
+        execute: async (st) => {
+          await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host, force: a.force });
+        },
       })
       .add({
         name: 'check_can_live_migrate_destination',
         execute: async (st) => {
-          await this.store.event(a.uuid, a.request_id, 'compute_check_can_live_migrate_destination', st.selection!.host, async () => undefined);
+          await this.store.event(
+            a.uuid,
+            a.request_id,
+            'compute_check_can_live_migrate_destination',
+            st.selection!.host,
+            async () => undefined,
+          );
         },
       });
     try {
@@ -179,7 +312,13 @@ export class MoveConductor {
       return { ok: false, message: f.message, noValidHost: f.noValidHost };
     }
     // The migration itself runs on the source host; the API does not wait for it.
-    this.bus.cast(`compute.${source}`, 'live_migration', { uuid: a.uuid, migration_id: a.migration_id, request_id: a.request_id, dest: s.selection!.host, block_migration: a.block_migration ?? false });
+    this.bus.cast(`compute.${source}`, 'live_migration', {
+      uuid: a.uuid,
+      migration_id: a.migration_id,
+      request_id: a.request_id,
+      dest: s.selection!.host,
+      block_migration: a.block_migration ?? false,
+    });
     return { ok: true };
   }
 
@@ -187,24 +326,34 @@ export class MoveConductor {
   async evacuate(a: EvacuateRequest): Promise<MoveAnswer> {
     const inst = await this.store.get(a.uuid);
     const migration = await this.migrations.get(a.migration_id);
-    if (!inst || !migration) return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
+    if (!inst || !migration)
+      return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
     const s: MoveState = { inst, migration };
     const source = inst.host!;
     let claimed: { host: string; provider: string } | undefined;
-    const flow = new LinearFlow<MoveState>('evacuate', { onRevertError: (task, err) => this.log.error({ err, task }, 'evacuate revert failed') })
+    const flow = new LinearFlow<MoveState>('evacuate', {
+      onRevertError: (task, err) => this.log.error({ err, task }, 'evacuate revert failed'),
+    })
       .add({
         name: 'schedule_and_claim',
         execute: async (st) => {
           await this.schedule(st, st.inst.flavor, { exclude: [source], host: a.host, force: a.force, merge: true });
           claimed = { host: st.selection!.host, provider: st.selection!.provider };
         },
-        revert: async () => { if (claimed) await dropProviderAllocation(this.clients, a.uuid, claimed.provider); },
+        revert: async () => {
+          if (claimed) await dropProviderAllocation(this.clients, a.uuid, claimed.provider);
+        },
       })
       .add({
         name: 'rebuild_instance',
         execute: async (st) => {
           await this.migrations.update(a.migration_id, { status: 'pre-migrating' });
-          await this.call(st.selection!.host, 'evacuate_instance', { uuid: a.uuid, migration_id: a.migration_id, request_id: a.request_id, admin_pass: a.admin_pass ?? null });
+          await this.call(st.selection!.host, 'evacuate_instance', {
+            uuid: a.uuid,
+            migration_id: a.migration_id,
+            request_id: a.request_id,
+            admin_pass: a.admin_pass ?? null,
+          });
         },
       });
     try {
@@ -213,7 +362,9 @@ export class MoveConductor {
     } catch (e) {
       const f = await this.failed(s, e, {});
       if (!f.fatal) await this.migrations.update(a.migration_id, { status: 'failed' });
-      notifyInstance(this.bus, `nova-conductor:${this.o.host}`, 'evacuate.error', inst, { fault: { message: f.message } });
+      notifyInstance(this.bus, `nova-conductor:${this.o.host}`, 'evacuate.error', inst, {
+        fault: { message: f.message },
+      });
       return { ok: false, message: f.message, noValidHost: f.noValidHost };
     }
   }

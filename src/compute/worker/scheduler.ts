@@ -10,7 +10,10 @@ import type { ComputeOptions, Flavor } from '../service.ts';
 import type { ComputeClients } from '../clients.ts';
 
 export interface RequestSpec {
-  instance_uuid: string; project_id: string; user_id: string; flavor: Flavor;
+  instance_uuid: string;
+  project_id: string;
+  user_id: string;
+  flavor: Flavor;
   availability_zone?: string | null;
   /** Forced host (zone:host) or a requested one (2.74 `host`). */
   force_host?: string | null;
@@ -22,7 +25,8 @@ export interface RequestSpec {
   ignore_filters?: boolean;
   /** The server group: its policy and where its other members run (one entry per member). */
   group?: { policy: string; hosts: string[]; max_server_per_host: number };
-  same_hosts?: string[]; different_hosts?: string[];
+  same_hosts?: string[];
+  different_hosts?: string[];
   /** A move (evacuation) whose instance keeps its allocation on the source: the claim adds the destination's to it. */
   merge_allocations?: boolean;
 }
@@ -31,7 +35,11 @@ export type Selection = { host: string; node: string; provider: string } | { err
 
 /** The placement resources a flavor asks for (nova.scheduler.utils.resources_from_flavor). */
 export function flavorResources(f: Flavor): Record<string, number> {
-  const res: Record<string, number> = { VCPU: f.vcpus, MEMORY_MB: f.ram, DISK_GB: f.disk + f.ephemeral + Math.ceil(f.swap / 1024) };
+  const res: Record<string, number> = {
+    VCPU: f.vcpus,
+    MEMORY_MB: f.ram,
+    DISK_GB: f.disk + f.ephemeral + Math.ceil(f.swap / 1024),
+  };
   for (const [k, v] of Object.entries(f.extra_specs ?? {})) {
     const m = /^resources:([A-Z0-9_]+)$/.exec(k);
     if (m) res[m[1]!] = Number(v);
@@ -45,19 +53,48 @@ export class Scheduler {
   /** The availability zone of a host (aggregates decide it; this default says 'the default zone'). */
   hostZone: (host: string) => Promise<string>;
 
-  constructor(private db: Kysely<any>, private clients: ComputeClients, private bus: MessageBus, private o: ComputeOptions, private log: Logger) {
+  constructor(
+    private db: Kysely<any>,
+    private clients: ComputeClients,
+    private bus: MessageBus,
+    private o: ComputeOptions,
+    private log: Logger,
+  ) {
     this.hostZone = async () => o.defaultAvailabilityZone;
   }
 
-  start() { this.stopServing = this.bus.serve('scheduler', this.o.host, { select_destinations: (a) => this.select(a.spec) }); }
-  stop() { this.stopServing?.(); }
+  start() {
+    this.stopServing = this.bus.serve('scheduler', this.o.host, { select_destinations: (a) => this.select(a.spec) });
+  }
+  stop() {
+    this.stopServing?.();
+  }
 
   /** Hosts whose nova-compute has reported within service_down_time and is enabled (ComputeFilter; a forced host may be disabled). */
   private async usableHosts(includeDisabled = false): Promise<Map<string, string>> {
     const cutoff = new Date(Date.now() - this.o.serviceDownTime * 1000).toISOString();
-    const services = await this.db.selectFrom('services').selectAll().where('binary', '=', 'nova-compute').where('deleted', '=', 0).execute();
-    const up = new Set(services.filter((s) => (includeDisabled || !bool(s.disabled)) && !bool(s.forced_down) && s.last_seen_up && s.last_seen_up >= cutoff).map((s) => s.host));
-    const nodes = await this.db.selectFrom('compute_nodes').select(['uuid', 'host', 'hypervisor_hostname']).where('deleted', '=', 0).execute();
+    const services = await this.db
+      .selectFrom('services')
+      .selectAll()
+      .where('binary', '=', 'nova-compute')
+      .where('deleted', '=', 0)
+      .execute();
+    const up = new Set(
+      services
+        .filter(
+          (s) =>
+            (includeDisabled || !bool(s.disabled)) &&
+            !bool(s.forced_down) &&
+            s.last_seen_up &&
+            s.last_seen_up >= cutoff,
+        )
+        .map((s) => s.host),
+    );
+    const nodes = await this.db
+      .selectFrom('compute_nodes')
+      .select(['uuid', 'host', 'hypervisor_hostname'])
+      .where('deleted', '=', 0)
+      .execute();
     const out = new Map<string, string>();
     for (const n of nodes) if (up.has(n.host)) out.set(n.uuid, n.host);
     return out;
@@ -65,12 +102,17 @@ export class Scheduler {
 
   async select(spec: RequestSpec): Promise<Selection> {
     const resources = flavorResources(spec.flavor);
-    const q = Object.entries(resources).map(([k, v]) => `${k}:${v}`).join(',');
+    const q = Object.entries(resources)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(',');
     const r = await this.clients.placement.request('GET', `/allocation_candidates?resources=${q}&limit=1000`);
     if (r.status !== 200) return { error: `No valid host was found. Placement answered ${r.status}.` };
     const usable = await this.usableHosts(!!spec.ignore_filters);
     const filtered = !spec.ignore_filters;
-    const summaries = r.body.provider_summaries as Record<string, { resources: Record<string, { capacity: number; used: number }> }>;
+    const summaries = r.body.provider_summaries as Record<
+      string,
+      { resources: Record<string, { capacity: number; used: number }> }
+    >;
     const candidates: Array<{ host: string; provider: string; allocations: any; freeRam: number; soft: number }> = [];
     for (const ar of r.body.allocation_requests as Array<{ allocations: Record<string, unknown> }>) {
       const provider = Object.keys(ar.allocations).find((u) => usable.has(u));
@@ -79,7 +121,13 @@ export class Scheduler {
       if (spec.exclude_hosts?.includes(host)) continue;
       if (spec.force_host && spec.force_host !== host) continue;
       // AvailabilityZoneFilter (a requested host is in its zone by the API's choice).
-      if (filtered && spec.availability_zone && !spec.force_host && (await this.hostZone(host)) !== spec.availability_zone) continue;
+      if (
+        filtered &&
+        spec.availability_zone &&
+        !spec.force_host &&
+        (await this.hostZone(host)) !== spec.availability_zone
+      )
+        continue;
       // ServerGroupAffinityFilter / ServerGroupAntiAffinityFilter, SameHostFilter / DifferentHostFilter.
       const g = spec.group;
       const onHost = g ? g.hosts.filter((h) => h === host).length : 0;
@@ -90,7 +138,13 @@ export class Scheduler {
       const mem = summaries[provider]?.resources?.MEMORY_MB;
       // The soft policies are weighers: members together (soft-affinity) or apart (soft-anti-affinity).
       const soft = g?.policy === 'soft-affinity' ? onHost : g?.policy === 'soft-anti-affinity' ? -onHost : 0;
-      candidates.push({ host, provider, allocations: ar.allocations, freeRam: mem ? mem.capacity - mem.used : 0, soft });
+      candidates.push({
+        host,
+        provider,
+        allocations: ar.allocations,
+        freeRam: mem ? mem.capacity - mem.used : 0,
+        soft,
+      });
     }
     // The group weighers first, then the RAM weigher (multiplier 1.0): the most free memory; ties by host name.
     candidates.sort((a, b) => b.soft - a.soft || b.freeRam - a.freeRam || a.host.localeCompare(b.host));
@@ -102,11 +156,17 @@ export class Scheduler {
         const held = (cur.body?.allocations ?? {}) as Record<string, { resources: Record<string, number> }>;
         if (Object.keys(held).length) {
           generation = cur.body.consumer_generation ?? null;
-          allocations = { ...Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])), ...c.allocations };
+          allocations = {
+            ...Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])),
+            ...c.allocations,
+          };
         }
       }
       const claim = await this.clients.placement.request('PUT', `/allocations/${spec.instance_uuid}`, {
-        allocations, project_id: spec.project_id, user_id: spec.user_id, consumer_generation: generation,
+        allocations,
+        project_id: spec.project_id,
+        user_id: spec.user_id,
+        consumer_generation: generation,
       });
       if (claim.status === 204) return { host: c.host, node: c.host, provider: c.provider };
       if (claim.status !== 409) this.log.warn({ status: claim.status, body: claim.body }, 'placement refused a claim');

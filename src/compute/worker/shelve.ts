@@ -12,12 +12,18 @@ import { BuildFailure, type Conductor } from './conductor.ts';
 import { notifyInstance } from '../notifications.ts';
 
 export interface UnshelveRequest {
-  uuid: string; request_id: string;
+  uuid: string;
+  request_id: string;
   /** The zone to place it in (null: any); the 2.91 host (null: the scheduler chooses). */
-  availability_zone: string | null; host: string | null;
+  availability_zone: string | null;
+  host: string | null;
 }
 
-interface UnshelveState { inst: Instance; selection?: { host: string; node: string; provider: string }; bound?: boolean }
+interface UnshelveState {
+  inst: Instance;
+  selection?: { host: string; node: string; provider: string };
+  bound?: boolean;
+}
 
 /** Adds unshelve_instance to the conductor's RPC methods. `zoneOf` gives a host's availability zone. */
 export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Promise<string>) {
@@ -38,15 +44,21 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
     const excluded: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        await store.event(r.uuid, r.request_id, attempt === 1 ? 'conductor_unshelve_instance' : `conductor_unshelve_reschedule_${attempt}`, o.host, async () => {
-          if (imageId && !image) {
-            image = await clients.getImage(imageId);
-            if (!image) throw new BuildFailure(`Unshelve attempted but the image ${imageId} cannot be found.`, false);
-          }
-          const current = await store.get(r.uuid);
-          if (!current) throw new BuildFailure(`Instance ${r.uuid} could not be found.`, false);
-          await flow(r, excluded, image, current).run({ inst: current });
-        });
+        await store.event(
+          r.uuid,
+          r.request_id,
+          attempt === 1 ? 'conductor_unshelve_instance' : `conductor_unshelve_reschedule_${attempt}`,
+          o.host,
+          async () => {
+            if (imageId && !image) {
+              image = await clients.getImage(imageId);
+              if (!image) throw new BuildFailure(`Unshelve attempted but the image ${imageId} cannot be found.`, false);
+            }
+            const current = await store.get(r.uuid);
+            if (!current) throw new BuildFailure(`Instance ${r.uuid} could not be found.`, false);
+            await flow(r, excluded, image, current).run({ inst: current });
+          },
+        );
         return;
       } catch (e) {
         const f = e instanceof BuildFailure ? e : new BuildFailure((e as Error).message, false);
@@ -54,7 +66,13 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
         if (f.reschedule && attempt < o.maxAttempts) continue;
         log.warn({ instance: r.uuid, err: e }, 'unshelve failed');
         await store.setFault(r.uuid, 500, f.message);
-        if (await store.update(r.uuid, { vm_state: VmState.SHELVED_OFFLOADED, task_state: null, host: null, node: null }, { expectTaskState: ['unshelving', 'spawning'] })) {
+        if (
+          await store.update(
+            r.uuid,
+            { vm_state: VmState.SHELVED_OFFLOADED, task_state: null, host: null, node: null },
+            { expectTaskState: ['unshelving', 'spawning'] },
+          )
+        ) {
           const failed = await store.get(r.uuid);
           if (failed) notifyInstance(bus, publisher, 'unshelve.error', failed, { fault: { message: f.message } });
         }
@@ -66,8 +84,17 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
   const flow = (r: UnshelveRequest, excluded: string[], image: ImageMeta | null, inst: Instance) => {
     // The server's group still applies (its members' hosts are read when it is scheduled).
     const group = ((inst.system_metadata.server_groups as string[] | undefined) ?? [])[0];
-    return new LinearFlow<UnshelveState>('unshelve_instance', { onRevertError: (task, err) => log.error({ err, task }, 'unshelve revert failed') })
-      .add(conductor.scheduleAndClaimTask<UnshelveState>({ availability_zone: r.availability_zone, force_host: r.host, group }, excluded, ['unshelving'], 'unshelving'))
+    return new LinearFlow<UnshelveState>('unshelve_instance', {
+      onRevertError: (task, err) => log.error({ err, task }, 'unshelve revert failed'),
+    })
+      .add(
+        conductor.scheduleAndClaimTask<UnshelveState>(
+          { availability_zone: r.availability_zone, force_host: r.host, group },
+          excluded,
+          ['unshelving'],
+          'unshelving',
+        ),
+      )
       .add({
         name: 'bind_ports',
         execute: async (s) => {
@@ -77,7 +104,9 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
           const zone = await zoneOf(host).catch(() => s.inst.availability_zone);
           await store.update(s.inst.uuid, { availability_zone: zone ?? s.inst.availability_zone });
         },
-        revert: async (s) => { if (s.bound) await clients.bindPorts(s.inst.network_info, ''); },
+        revert: async (s) => {
+          if (s.bound) await clients.bindPorts(s.inst.network_info, '');
+        },
       })
       .add({
         name: 'spawn',
@@ -85,7 +114,11 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
           const host = s.selection!.host;
           let res: AgentResult;
           try {
-            res = await bus.call<AgentResult>(`compute.${host}`, 'unshelve_instance', { uuid: s.inst.uuid, request_id: r.request_id, image });
+            res = await bus.call<AgentResult>(`compute.${host}`, 'unshelve_instance', {
+              uuid: s.inst.uuid,
+              request_id: r.request_id,
+              image,
+            });
           } catch (e) {
             throw new BuildFailure(`Compute host ${host} did not answer: ${(e as Error).message}`, true, host);
           }
@@ -94,5 +127,8 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
       });
   };
 
-  conductor.methods.unshelve_instance = (a: UnshelveRequest) => { void unshelve(a).catch((err) => log.error({ err, instance: a.uuid }, 'unshelve failed unexpectedly')); return null; };
+  conductor.methods.unshelve_instance = (a: UnshelveRequest) => {
+    void unshelve(a).catch((err) => log.error({ err, instance: a.uuid }, 'unshelve failed unexpectedly'));
+    return null;
+  };
 }

@@ -5,18 +5,30 @@ import { ApiError, badRequest } from '../../core/errors.ts';
 import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import type { Role } from '../assignment.ts';
-import { ApplicationCredentialManager, generateSecret, parseExpiration, renderTime, type AccessRule, type ApplicationCredential } from '../application_credential.ts';
+import {
+  ApplicationCredentialManager,
+  generateSecret,
+  parseExpiration,
+  renderTime,
+  type AccessRule,
+  type ApplicationCredential,
+} from '../application_credential.ts';
 import { description, idString, listBody, name255, q, wrap } from './common.ts';
 import { isDelegated } from './credentials.ts';
 
-const forbiddenAction = (action: string) => new ApiError(403, `You are not authorized to perform the requested action: ${action}.`, 'ForbiddenAction');
+const forbiddenAction = (action: string) =>
+  new ApiError(403, `You are not authorized to perform the requested action: ${action}.`, 'ForbiddenAction');
 
 const roleRef = {
-  type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: false,
+  type: 'object',
+  minProperties: 1,
+  maxProperties: 1,
+  additionalProperties: false,
   properties: { id: idString, name: name255 },
 };
 const accessRuleRef = {
-  type: 'object', additionalProperties: false,
+  type: 'object',
+  additionalProperties: false,
   properties: {
     path: { type: 'string', minLength: 0, maxLength: 225, pattern: '^\\/.*' },
     method: { type: 'string', pattern: '^(POST|GET|HEAD|PATCH|PUT|DELETE)$' },
@@ -27,37 +39,60 @@ const accessRuleRef = {
 const createSchema = wrap('application_credential', {
   required: ['name'],
   properties: {
-    name: name255, description, secret: { type: ['null', 'string'] }, expires_at: { type: ['null', 'string'] },
-    roles: { type: 'array', items: roleRef }, unrestricted: { type: 'boolean' }, access_rules: { type: 'array', items: accessRuleRef },
+    name: name255,
+    description,
+    secret: { type: ['null', 'string'] },
+    expires_at: { type: ['null', 'string'] },
+    roles: { type: 'array', items: roleRef },
+    unrestricted: { type: 'boolean' },
+    access_rules: { type: 'array', items: accessRuleRef },
   },
 });
 
-const ruleLink = (req: FastifyRequest, userId: string, r: AccessRule) => ({ self: `${req.baseUrl}/v3/users/${userId}/access_rules/${r.id}` });
+const ruleLink = (req: FastifyRequest, userId: string, r: AccessRule) => ({
+  self: `${req.baseUrl}/v3/users/${userId}/access_rules/${r.id}`,
+});
 
 function renderAppCred(req: FastifyRequest, a: ApplicationCredential, roles: Map<string, Role>, secret?: string) {
   const out: Record<string, unknown> = {
-    id: a.id, name: a.name, description: a.description, user_id: a.user_id, project_id: a.project_id,
-    expires_at: renderTime(a.expires_at), unrestricted: a.unrestricted,
-    roles: a.roleIds.map((id) => roles.get(id)).filter((r): r is Role => !!r).map((r) => ({ id: r.id, name: r.name, domain_id: r.domain_id })),
+    id: a.id,
+    name: a.name,
+    description: a.description,
+    user_id: a.user_id,
+    project_id: a.project_id,
+    expires_at: renderTime(a.expires_at),
+    unrestricted: a.unrestricted,
+    roles: a.roleIds
+      .map((id) => roles.get(id))
+      .filter((r): r is Role => !!r)
+      .map((r) => ({ id: r.id, name: r.name, domain_id: r.domain_id })),
   };
-  if (a.access_rules.length) out.access_rules = a.access_rules.map((r) => ({ id: r.id, service: r.service, path: r.path, method: r.method }));
+  if (a.access_rules.length)
+    out.access_rules = a.access_rules.map((r) => ({ id: r.id, service: r.service, path: r.path, method: r.method }));
   if (secret !== undefined) out.secret = secret;
   out.links = { self: `${req.baseUrl}/v3/users/${a.user_id}/application_credentials/${a.id}` };
   return out;
 }
 
-export function registerApplicationCredentialRoutes(app: FastifyInstance, s: IdentityService, acs: ApplicationCredentialManager) {
+export function registerApplicationCredentialRoutes(
+  app: FastifyInstance,
+  s: IdentityService,
+  acs: ApplicationCredentialManager,
+) {
   /** Trust-, OAuth1- and EC2-derived tokens may not manage application credentials; app-cred tokens are judged apart. */
   const blockDelegated = (req: FastifyRequest) => {
     if (req.ctx?.methods.includes('application_credential')) return;
-    if (isDelegated(req)) throw new ApiError(403, 'Cannot manage application credentials with a token issued via delegation.', 'Forbidden');
+    if (isDelegated(req))
+      throw new ApiError(403, 'Cannot manage application credentials with a token issued via delegation.', 'Forbidden');
   };
   /** A restricted application credential may not create or delete application credentials. */
   const requireUnrestricted = async (req: FastifyRequest) => {
     if (!req.ctx?.methods.includes('application_credential')) return;
     const current = req.ctx.appCredId ? await acs.find(req.ctx.appCredId) : undefined;
     if (!current || !current.unrestricted) {
-      throw forbiddenAction("Using method 'application_credential' is not allowed for managing additional application credentials.");
+      throw forbiddenAction(
+        "Using method 'application_credential' is not allowed for managing additional application credentials.",
+      );
     }
   };
 
@@ -82,16 +117,27 @@ export function registerApplicationCredentialRoutes(app: FastifyInstance, s: Ide
           if (!role) throw new ApiError(404, `Could not find role: ${r.name}.`, 'RoleNotFound');
           id = role.id;
         }
-        if (!ctx.roleIds.includes(id)) throw badRequest('Invalid application credential: Cannot create an application credential with unassigned role', 'ApplicationCredentialValidationError');
+        if (!ctx.roleIds.includes(id))
+          throw badRequest(
+            'Invalid application credential: Cannot create an application credential with unassigned role',
+            'ApplicationCredentialValidationError',
+          );
         roleIds.push(id);
       }
     } else roleIds = [...ctx.roleIds];
     const expiresAt = body.expires_at ? parseExpiration(body.expires_at) : null;
     const secret = body.secret || generateSecret();
     const created = await acs.create({
-      name: body.name, description: body.description ?? null, secret, user_id, project_id: ctx.projectId,
-      expires_at: expiresAt, unrestricted: body.unrestricted ?? false, roleIds,
-      heldRoleIds: await s.assignment.rolesOnProject(user_id, ctx.projectId), access_rules: body.access_rules,
+      name: body.name,
+      description: body.description ?? null,
+      secret,
+      user_id,
+      project_id: ctx.projectId,
+      expires_at: expiresAt,
+      unrestricted: body.unrestricted ?? false,
+      roleIds,
+      heldRoleIds: await s.assignment.rolesOnProject(user_id, ctx.projectId),
+      access_rules: body.access_rules,
     });
     reply.code(201);
     return { application_credential: renderAppCred(req, created, allRoles, secret) };
@@ -103,7 +149,11 @@ export function registerApplicationCredentialRoutes(app: FastifyInstance, s: Ide
     blockDelegated(req);
     const list = await acs.list(user_id, { name: q(req).name });
     const roles = await s.assignment.roles();
-    return listBody(req, 'application_credentials', list.map((a) => renderAppCred(req, a, roles)));
+    return listBody(
+      req,
+      'application_credentials',
+      list.map((a) => renderAppCred(req, a, roles)),
+    );
   });
 
   /** Policy sees the credential's owner, not the user named in the path (upstream's fix for OSSA-2018-xxx). */
@@ -112,7 +162,12 @@ export function registerApplicationCredentialRoutes(app: FastifyInstance, s: Ide
     const cur = await acs.find(application_credential_id);
     req.authorize(rule, { user_id: cur ? cur.user_id : user_id });
     blockDelegated(req);
-    if (!cur || cur.user_id !== user_id) throw new ApiError(404, `Could not find Application Credential: ${application_credential_id}.`, 'ApplicationCredentialNotFound');
+    if (!cur || cur.user_id !== user_id)
+      throw new ApiError(
+        404,
+        `Could not find Application Credential: ${application_credential_id}.`,
+        'ApplicationCredentialNotFound',
+      );
     return cur;
   };
 
@@ -141,7 +196,11 @@ export function registerApplicationCredentialRoutes(app: FastifyInstance, s: Ide
     blockDelegated(req);
     const query = q(req);
     const list = await acs.listAccessRules(user_id, { service: query.service, path: query.path, method: query.method });
-    return listBody(req, 'access_rules', list.map((r) => ({ ...r, links: ruleLink(req, user_id, r) })));
+    return listBody(
+      req,
+      'access_rules',
+      list.map((r) => ({ ...r, links: ruleLink(req, user_id, r) })),
+    );
   });
 
   app.get('/v3/users/:user_id/access_rules/:access_rule_id', async (req) => {
@@ -163,11 +222,19 @@ export function registerApplicationCredentialRoutes(app: FastifyInstance, s: Ide
 
 /** The application credential manager of a service (s.ext.application_credentials), created on first use. */
 export function applicationCredentialManager(s: IdentityService): ApplicationCredentialManager {
-  return (s.ext.application_credentials ??= new ApplicationCredentialManager(s.backend, s.users, s.resource)) as ApplicationCredentialManager;
+  return (s.ext.application_credentials ??= new ApplicationCredentialManager(
+    s.backend,
+    s.users,
+    s.resource,
+  )) as ApplicationCredentialManager;
 }
 
 export const applicationCredentialsExtension: IdentityExtension = {
   name: 'application_credentials',
-  init(s) { s.tokens.appCreds = applicationCredentialManager(s); },
-  routes(app, s) { registerApplicationCredentialRoutes(app, s, applicationCredentialManager(s)); },
+  init(s) {
+    s.tokens.appCreds = applicationCredentialManager(s);
+  },
+  routes(app, s) {
+    registerApplicationCredentialRoutes(app, s, applicationCredentialManager(s));
+  },
 };

@@ -24,7 +24,8 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
 
   app.post('/v3/auth/tokens', { config: { auth: false } }, async (req, reply) => {
     const body = req.body as any;
-    if (!body || typeof body !== 'object' || !body.auth || typeof body.auth !== 'object') throw new ApiError(400, "Invalid input for field 'auth': 'auth' is a required property", 'ValidationError');
+    if (!body || typeof body !== 'object' || !body.auth || typeof body.auth !== 'object')
+      throw new ApiError(400, "Invalid input for field 'auth': 'auth' is a required property", 'ValidationError');
     const model = await tokens.authenticate(body.auth);
     reply.code(201).header('X-Subject-Token', model.id);
     return tokens.render(model, q(req).nocatalog === undefined);
@@ -33,10 +34,13 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
   /** The X-Subject-Token of GET/HEAD/DELETE, validated; 404 when it is not a valid token. */
   async function subject(req: FastifyRequest, rule: string) {
     const subjectToken = req.headers['x-subject-token'];
-    if (typeof subjectToken !== 'string' || !subjectToken) throw new ApiError(400, 'Missing required header: X-Subject-Token', 'ValidationError');
+    if (typeof subjectToken !== 'string' || !subjectToken)
+      throw new ApiError(400, 'Missing required header: X-Subject-Token', 'ValidationError');
     const allowExpired = q(req).allow_expired !== undefined && ['1', 'true', 'True'].includes(q(req).allow_expired!);
     let model;
-    try { model = await tokens.validate(subjectToken, { allowExpired }); } catch (e) {
+    try {
+      model = await tokens.validate(subjectToken, { allowExpired });
+    } catch (e) {
       // the caller's own right to validate comes first: a non-admin gets 403, not a 404 oracle
       req.authorize(rule, { target: { token: { user_id: req.ctx?.userId } } });
       throw e;
@@ -62,20 +66,29 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
   app.get('/v3/auth/catalog', async (req) => {
     req.authorize('identity:get_auth_catalog');
     const ctx = req.ctx!;
-    if (!ctx.projectId && !ctx.domainId && !ctx.system) throw new ApiError(403, 'A scoped token is required to get the catalog.', 'Forbidden');
+    if (!ctx.projectId && !ctx.domainId && !ctx.system)
+      throw new ApiError(403, 'A scoped token is required to get the catalog.', 'Forbidden');
     return { catalog: await s.catalog.catalog(ctx.projectId, ctx.userId), links: selfLink(req, 'auth/catalog') };
   });
   app.get('/v3/auth/projects', async (req) => {
     req.authorize('identity:get_auth_projects');
     const ids = await s.assignment.projectIdsForUser(req.ctx!.userId);
     const list = (await s.resource.list({ ids, isDomain: false })).filter((p) => p.enabled);
-    return listBody(req, 'projects', list.map((p) => renderProject(req, p)));
+    return listBody(
+      req,
+      'projects',
+      list.map((p) => renderProject(req, p)),
+    );
   });
   app.get('/v3/auth/domains', async (req) => {
     req.authorize('identity:get_auth_domains');
     const ids = await s.assignment.domainIdsForUser(req.ctx!.userId);
     const list = (await s.resource.list({ ids, isDomain: true })).filter((d) => d.enabled);
-    return listBody(req, 'domains', list.map((d) => renderDomain(req, d)));
+    return listBody(
+      req,
+      'domains',
+      list.map((d) => renderDomain(req, d)),
+    );
   });
   app.get('/v3/auth/system', async (req) => {
     req.authorize('identity:get_auth_system');
@@ -88,7 +101,16 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
     const since = q(req).since;
     const events = s.revoke.list(since).map((e) => {
       const out: Record<string, unknown> = { issued_before: e.issued_before };
-      for (const k of ['user_id', 'project_id', 'domain_id', 'role_id', 'trust_id', 'audit_id', 'audit_chain_id'] as const) if (e[k]) out[k] = e[k];
+      for (const k of [
+        'user_id',
+        'project_id',
+        'domain_id',
+        'role_id',
+        'trust_id',
+        'audit_id',
+        'audit_chain_id',
+      ] as const)
+        if (e[k]) out[k] = e[k];
       return out;
     });
     return { events, links: { self: `${req.baseUrl}/v3/OS-REVOKE/events`, previous: null, next: null } };

@@ -8,7 +8,11 @@ export const selfLink = (req: FastifyRequest, path: string) => ({ self: `${req.b
 export function listBody(req: FastifyRequest, key: string, items: unknown[], truncated = false) {
   const body: Record<string, unknown> = {
     [key]: items,
-    links: { self: `${req.baseUrl}${req.url.slice(req.service?.prefix.length ?? 0).split('?')[0]}`, previous: null, next: null },
+    links: {
+      self: `${req.baseUrl}${req.url.slice(req.service?.prefix.length ?? 0).split('?')[0]}`,
+      previous: null,
+      next: null,
+    },
   };
   if (truncated) body.truncated = true;
   return body;
@@ -17,7 +21,7 @@ export function listBody(req: FastifyRequest, key: string, items: unknown[], tru
 /** Keystone's query booleans: '0', 'false', 'no', 'off' are false (case-insensitive); anything else true. */
 export function queryBool(v: unknown): boolean | undefined {
   if (v === undefined) return undefined;
-  if (v === '' ) return true;
+  if (v === '') return true;
   return !['0', 'false', 'no', 'off', 'f', 'n'].includes(String(v).toLowerCase());
 }
 
@@ -43,6 +47,7 @@ export function wrap(key: string, inner: Record<string, unknown>) {
 export function requireBody(body: unknown, key: string): Record<string, any> {
   const b = body as Record<string, unknown> | undefined;
   const v = b?.[key];
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest(`Invalid input for field '${key}': '${key}' is a required property`, 'ValidationError');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw badRequest(`Invalid input for field '${key}': '${key}' is a required property`, 'ValidationError');
   return v as Record<string, any>;
 }

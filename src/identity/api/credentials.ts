@@ -9,7 +9,17 @@ import { CREDENTIAL_COLUMNS, CredentialManager, hashAccessKey, type Credential }
 import { listBody, q, requireBody } from './common.ts';
 
 /** Methods that authenticate a user directly; any other method is a delegation (keystone/api/_shared/delegation.py). */
-export const PRIMARY_AUTH_METHODS = new Set(['external', 'kerberos', 'mapped', 'openid', 'password', 'saml2', 'token', 'totp', 'x509']);
+export const PRIMARY_AUTH_METHODS = new Set([
+  'external',
+  'kerberos',
+  'mapped',
+  'openid',
+  'password',
+  'saml2',
+  'token',
+  'totp',
+  'x509',
+]);
 
 /** A trust-scoped token, or one obtained by a delegated method (application credential, OAuth1, EC2). */
 export function isDelegated(req: FastifyRequest): boolean {
@@ -18,7 +28,8 @@ export function isDelegated(req: FastifyRequest): boolean {
   return !!ctx.trustId || !ctx.methods.length || !ctx.methods.every((m) => PRIMARY_AUTH_METHODS.has(m));
 }
 
-const forbiddenAction = (action: string) => new ApiError(403, `You are not authorized to perform the requested action: ${action}.`, 'ForbiddenAction');
+const forbiddenAction = (action: string) =>
+  new ApiError(403, `You are not authorized to perform the requested action: ${action}.`, 'ForbiddenAction');
 
 /** Delegated tokens may not touch credentials (LP#2159643). */
 function requirePrimaryAuth(req: FastifyRequest) {
@@ -26,18 +37,33 @@ function requirePrimaryAuth(req: FastifyRequest) {
 }
 
 export const renderCredential = (req: FastifyRequest, c: Credential) => ({
-  ...c.extra, id: c.id, user_id: c.user_id, project_id: c.project_id, type: c.type, blob: c.blob, links: { self: `${req.baseUrl}/v3/credentials/${c.id}` },
+  ...c.extra,
+  id: c.id,
+  user_id: c.user_id,
+  project_id: c.project_id,
+  type: c.type,
+  blob: c.blob,
+  links: { self: `${req.baseUrl}/v3/credentials/${c.id}` },
 });
 
 const credTarget = (c: Partial<Credential> | undefined) => ({ target: c ? { credential: c } : {} });
 
-const validationError = (attribute: string, target: string) => badRequest(`Expecting to find ${attribute} in ${target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`, 'ValidationError');
+const validationError = (attribute: string, target: string) =>
+  badRequest(
+    `Expecting to find ${attribute} in ${target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`,
+    'ValidationError',
+  );
 
 /** An ec2 blob must be a JSON object with an access key. */
 function ec2Blob(blob: unknown): Record<string, unknown> {
   let v: unknown;
-  try { v = JSON.parse(String(blob)); } catch { throw badRequest('Invalid blob in credential', 'ValidationError'); }
-  if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.keys(v).length) throw validationError('blob', 'credential');
+  try {
+    v = JSON.parse(String(blob));
+  } catch {
+    throw badRequest('Invalid blob in credential', 'ValidationError');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v) || !Object.keys(v).length)
+    throw validationError('blob', 'credential');
   const o = v as Record<string, unknown>;
   if (o.access === undefined || o.access === null) throw validationError('access', 'credential');
   return o;
@@ -47,7 +73,10 @@ function checkTypes(c: Record<string, unknown>) {
   for (const k of ['blob', 'project_id', 'type', 'user_id']) {
     if (c[k] !== undefined && typeof c[k] !== 'string') {
       // Keystone's schema has no null for these: a wrong type is a 400 naming the field.
-      throw badRequest(`Invalid input for field '${k}': ${JSON.stringify(c[k])} is not of type 'string'`, 'ValidationError');
+      throw badRequest(
+        `Invalid input for field '${k}': ${JSON.stringify(c[k])} is not of type 'string'`,
+        'ValidationError',
+      );
     }
   }
 }
@@ -61,9 +90,17 @@ const splitExtra = (body: Record<string, unknown>) => {
 /** The OS-EC2 view of an ec2 credential. */
 function renderEc2(req: FastifyRequest, c: Credential) {
   let blob: Record<string, any> = {};
-  try { blob = JSON.parse(c.blob); } catch { /* not JSON: show what we can */ }
+  try {
+    blob = JSON.parse(c.blob);
+  } catch {
+    /* not JSON: show what we can */
+  }
   return {
-    user_id: c.user_id, tenant_id: c.project_id, access: blob.access ?? null, secret: blob.secret ?? null, trust_id: blob.trust_id ?? null,
+    user_id: c.user_id,
+    tenant_id: c.project_id,
+    access: blob.access ?? null,
+    secret: blob.secret ?? null,
+    trust_id: blob.trust_id ?? null,
     links: { self: `${req.baseUrl}/v3/users/${c.user_id}/credentials/OS-EC2/${blob.access}` },
   };
 }
@@ -74,12 +111,25 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     const body = requireBody(req.body, 'credential');
     req.authorize('identity:create_credential', credTarget(body as any));
     checkTypes(body);
-    for (const k of ['blob', 'type', 'user_id']) if (body[k] === undefined) throw badRequest(`Invalid input for field '${k}': '${k}' is a required property`, 'ValidationError');
-    if (body.type === 'ec2' && body.project_id === undefined) throw badRequest("Invalid input for field 'project_id': 'project_id' is a required property for a credential of type ec2", 'ValidationError');
+    for (const k of ['blob', 'type', 'user_id'])
+      if (body[k] === undefined)
+        throw badRequest(`Invalid input for field '${k}': '${k}' is a required property`, 'ValidationError');
+    if (body.type === 'ec2' && body.project_id === undefined)
+      throw badRequest(
+        "Invalid input for field 'project_id': 'project_id' is a required property for a credential of type ec2",
+        'ValidationError',
+      );
     requirePrimaryAuth(req);
     let id: string | undefined;
     if (String(body.type).toLowerCase() === 'ec2') id = hashAccessKey(String(ec2Blob(body.blob).access));
-    const c = await creds.create({ id, user_id: body.user_id, project_id: body.project_id ?? null, type: body.type, blob: body.blob, extra: splitExtra(body) });
+    const c = await creds.create({
+      id,
+      user_id: body.user_id,
+      project_id: body.project_id ?? null,
+      type: body.type,
+      blob: body.blob,
+      extra: splitExtra(body),
+    });
     reply.code(201);
     return { credential: renderCredential(req, c) };
   });
@@ -91,7 +141,11 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     const list = await creds.list({ userId: query.user_id, type: query.type });
     // Only what the caller may read, as upstream re-checks each one.
     const visible = list.filter((c) => req.allowed('identity:get_credential', credTarget(c)) && !isDelegated(req));
-    return listBody(req, 'credentials', visible.map((c) => renderCredential(req, c)));
+    return listBody(
+      req,
+      'credentials',
+      visible.map((c) => renderCredential(req, c)),
+    );
   });
 
   app.get('/v3/credentials/:credential_id', async (req) => {
@@ -109,27 +163,39 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     req.authorize('identity:update_credential', credTarget(cur));
     const patch = requireBody(req.body, 'credential');
     checkTypes(patch);
-    if (!Object.keys(patch).length) throw badRequest("Invalid input for field 'credential': {} does not have enough properties", 'ValidationError');
+    if (!Object.keys(patch).length)
+      throw badRequest("Invalid input for field 'credential': {} does not have enough properties", 'ValidationError');
     if (!cur) throw new ApiError(404, `Could not find credential: ${credential_id}.`, 'CredentialNotFound');
     requirePrimaryAuth(req);
     if (cur.type.toLowerCase() === 'ec2' && patch.blob !== undefined) {
       // The scope an ec2 credential was created with may not change.
       const nb = ec2Blob(patch.blob);
       let ob: Record<string, unknown> = {};
-      try { ob = JSON.parse(cur.blob); } catch { /* keep empty */ }
+      try {
+        ob = JSON.parse(cur.blob);
+      } catch {
+        /* keep empty */
+      }
       for (const k of ['trust_id', 'app_cred_id', 'access_token_id', 'access_id']) {
-        if ((ob[k] ?? null) !== (nb[k] ?? null)) throw badRequest(`${k} can not be updated for credential`, 'ValidationError');
+        if ((ob[k] ?? null) !== (nb[k] ?? null))
+          throw badRequest(`${k} can not be updated for credential`, 'ValidationError');
       }
     }
-    if (patch.id !== undefined && patch.id !== null && patch.id !== credential_id) throw badRequest('Cannot change ID', 'ValidationError');
+    if (patch.id !== undefined && patch.id !== null && patch.id !== credential_id)
+      throw badRequest('Cannot change ID', 'ValidationError');
     const newType = patch.type ?? cur.type;
-    if (newType === 'ec2' && !(patch.project_id !== undefined ? patch.project_id : cur.project_id)) throw validationError('project_id', 'credential');
+    if (newType === 'ec2' && !(patch.project_id !== undefined ? patch.project_id : cur.project_id))
+      throw validationError('project_id', 'credential');
     if (newType.toLowerCase() === 'ec2' && cur.type.toLowerCase() !== 'ec2') ec2Blob(patch.blob ?? cur.blob);
     // The caller must also be allowed the credential as it will be (no handing it to another user).
     req.authorize('identity:update_credential', credTarget({ ...cur, ...patch }));
     const { id: _i, links: _l, ...rest } = patch;
     const updated = await creds.update(credential_id, {
-      user_id: rest.user_id, project_id: rest.project_id, type: rest.type, blob: rest.blob, extra: splitExtra(rest),
+      user_id: rest.user_id,
+      project_id: rest.project_id,
+      type: rest.type,
+      blob: rest.blob,
+      extra: splitExtra(rest),
     });
     return { credential: renderCredential(req, updated) };
   });
@@ -145,7 +211,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
   });
 
   // ---- /v3/users/{user_id}/credentials/OS-EC2 ----
-  const ec2Delegated = (req: FastifyRequest) => { if (isDelegated(req)) throw forbiddenAction('Delegated tokens cannot access credentials directly'); };
+  const ec2Delegated = (req: FastifyRequest) => {
+    if (isDelegated(req)) throw forbiddenAction('Delegated tokens cannot access credentials directly');
+  };
 
   app.get('/v3/users/:user_id/credentials/OS-EC2', async (req) => {
     const { user_id } = req.params as { user_id: string };
@@ -153,7 +221,11 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     ec2Delegated(req);
     await s.users.get(user_id);
     const list = await creds.list({ userId: user_id, type: 'ec2' });
-    return listBody(req, 'credentials', list.map((c) => renderEc2(req, c)));
+    return listBody(
+      req,
+      'credentials',
+      list.map((c) => renderEc2(req, c)),
+    );
   });
 
   app.post('/v3/users/:user_id/credentials/OS-EC2', async (req, reply) => {
@@ -163,12 +235,24 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('Malformed request body.', 'ValidationError');
     const tenantId = body.tenant_id;
-    if (typeof tenantId !== 'string' || !tenantId) throw badRequest("Invalid input for field 'tenant_id': a project id is required.", 'ValidationError');
+    if (typeof tenantId !== 'string' || !tenantId)
+      throw badRequest("Invalid input for field 'tenant_id': a project id is required.", 'ValidationError');
     const project = await s.resource.find(tenantId);
-    if (!project || project.is_domain) throw new ApiError(404, `Could not find project: ${tenantId}.`, 'ProjectNotFound');
+    if (!project || project.is_domain)
+      throw new ApiError(404, `Could not find project: ${tenantId}.`, 'ProjectNotFound');
     ec2Delegated(req);
-    const blob = { access: randomUUID().replace(/-/g, ''), secret: randomUUID().replace(/-/g, ''), trust_id: req.ctx?.trustId ?? null };
-    const c = await creds.create({ id: hashAccessKey(blob.access), user_id, project_id: tenantId, type: 'ec2', blob: JSON.stringify(blob) });
+    const blob = {
+      access: randomUUID().replace(/-/g, ''),
+      secret: randomUUID().replace(/-/g, ''),
+      trust_id: req.ctx?.trustId ?? null,
+    };
+    const c = await creds.create({
+      id: hashAccessKey(blob.access),
+      user_id,
+      project_id: tenantId,
+      type: 'ec2',
+      blob: JSON.stringify(blob),
+    });
     reply.code(201);
     return { credential: renderEc2(req, c) };
   });
@@ -178,11 +262,15 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     const id = hashAccessKey(credential_id);
     const cur = await creds.find(id);
     // Upstream loads the credential to build the policy target, so an unknown access key is a 404 first.
-    if (!cur) { req.authorized = true; throw new ApiError(404, `Could not find credential: ${id}.`, 'CredentialNotFound'); }
+    if (!cur) {
+      req.authorized = true;
+      throw new ApiError(404, `Could not find credential: ${id}.`, 'CredentialNotFound');
+    }
     req.authorize(rule, { user_id, ...credTarget(cur) });
     await s.users.get(user_id);
     // An ec2 credential is only reachable under its own user.
-    if (cur.type !== 'ec2' || cur.user_id !== user_id) throw new ApiError(401, 'EC2 access key not found.', 'Unauthorized');
+    if (cur.type !== 'ec2' || cur.user_id !== user_id)
+      throw new ApiError(401, 'EC2 access key not found.', 'Unauthorized');
     ec2Delegated(req);
     return cur;
   };
@@ -205,6 +293,10 @@ export function credentialManager(s: IdentityService): CredentialManager {
 
 export const credentialsExtension: IdentityExtension = {
   name: 'credentials',
-  init(s) { credentialManager(s); },
-  routes(app, s) { registerCredentialRoutes(app, s, credentialManager(s)); },
+  init(s) {
+    credentialManager(s);
+  },
+  routes(app, s) {
+    registerCredentialRoutes(app, s, credentialManager(s));
+  },
 };

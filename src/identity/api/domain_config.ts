@@ -38,7 +38,11 @@ function routes(app: FastifyInstance, s: IdentityService) {
     reply.code(204).send();
   };
 
-  for (const path of ['/v3/domains/:domain_id/config', '/v3/domains/:domain_id/config/:group', '/v3/domains/:domain_id/config/:group/:option']) {
+  for (const path of [
+    '/v3/domains/:domain_id/config',
+    '/v3/domains/:domain_id/config/:group',
+    '/v3/domains/:domain_id/config/:group/:option',
+  ]) {
     app.get(path, show);
     app.head(path, show);
     app.patch(path, update);
@@ -59,7 +63,11 @@ function routes(app: FastifyInstance, s: IdentityService) {
     req.authorize('identity:get_domain_config_default');
     return { config: m().getDefault(group, option) };
   };
-  for (const path of ['/v3/domains/config/default', '/v3/domains/config/:group/default', '/v3/domains/config/:group/:option/default']) {
+  for (const path of [
+    '/v3/domains/config/default',
+    '/v3/domains/config/:group/default',
+    '/v3/domains/config/:group/:option/default',
+  ]) {
     app.get(path, showDefault);
     app.head(path, showDefault);
   }
@@ -67,6 +75,8 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const domainConfigExtension: IdentityExtension = {
   name: 'domain_config',
-  init(s) { s.ext.domain_config = new DomainConfigManager(s.backend, s.config); },
+  init(s) {
+    s.ext.domain_config = new DomainConfigManager(s.backend, s.config);
+  },
   routes,
 };

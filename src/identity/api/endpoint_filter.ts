@@ -10,7 +10,11 @@ import { description, listBody, name255, q, selfLink, wrap } from './common.ts';
 const PREFIX = '/v3/OS-EP-FILTER';
 
 const renderGroup = (req: FastifyRequest, g: EndpointGroup) => ({
-  id: g.id, name: g.name, description: g.description, filters: g.filters, links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${g.id}`),
+  id: g.id,
+  name: g.name,
+  description: g.description,
+  filters: g.filters,
+  links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${g.id}`),
 });
 
 const groupProps = { name: name255, description, filters: { type: 'object' } };
@@ -28,25 +32,42 @@ function routes(app: FastifyInstance, s: IdentityService) {
   };
 
   // ---- endpoint groups ----
-  app.post(`${PREFIX}/endpoint_groups`, { schema: { body: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }) } }, async (req, reply) => {
-    req.authorize('identity:create_endpoint_group');
-    const { name, description: d, filters } = (req.body as any).endpoint_group;
-    const g = await m().createGroup({ name, description: d, filters });
-    reply.code(201);
-    return { endpoint_group: renderGroup(req, g) };
-  });
+  app.post(
+    `${PREFIX}/endpoint_groups`,
+    { schema: { body: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }) } },
+    async (req, reply) => {
+      req.authorize('identity:create_endpoint_group');
+      const { name, description: d, filters } = (req.body as any).endpoint_group;
+      const g = await m().createGroup({ name, description: d, filters });
+      reply.code(201);
+      return { endpoint_group: renderGroup(req, g) };
+    },
+  );
   getAndHead(`${PREFIX}/endpoint_groups`, async (req) => {
     req.authorize('identity:list_endpoint_groups');
-    return listLimited(req, 'endpoint_groups', (await m().listGroups(q(req).name)).map((g) => renderGroup(req, g)));
+    return listLimited(
+      req,
+      'endpoint_groups',
+      (await m().listGroups(q(req).name)).map((g) => renderGroup(req, g)),
+    );
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req) => {
     req.authorize('identity:get_endpoint_group');
     return { endpoint_group: renderGroup(req, await m().getGroup((req.params as any).endpoint_group_id)) };
   });
-  app.patch(`${PREFIX}/endpoint_groups/:endpoint_group_id`, { schema: { body: wrap('endpoint_group', { minProperties: 1, properties: groupProps }) } }, async (req) => {
-    req.authorize('identity:update_endpoint_group');
-    return { endpoint_group: renderGroup(req, await m().updateGroup((req.params as any).endpoint_group_id, (req.body as any).endpoint_group)) };
-  });
+  app.patch(
+    `${PREFIX}/endpoint_groups/:endpoint_group_id`,
+    { schema: { body: wrap('endpoint_group', { minProperties: 1, properties: groupProps }) } },
+    async (req) => {
+      req.authorize('identity:update_endpoint_group');
+      return {
+        endpoint_group: renderGroup(
+          req,
+          await m().updateGroup((req.params as any).endpoint_group_id, (req.body as any).endpoint_group),
+        ),
+      };
+    },
+  );
   app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req, reply) => {
     req.authorize('identity:delete_endpoint_group');
     await m().deleteGroup((req.params as any).endpoint_group_id);
@@ -54,11 +75,19 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/endpoints`, async (req) => {
     req.authorize('identity:list_endpoints_associated_with_endpoint_group');
-    return listBody(req, 'endpoints', (await m().endpointsInGroup((req.params as any).endpoint_group_id)).map((e) => renderEndpoint(req, e)));
+    return listBody(
+      req,
+      'endpoints',
+      (await m().endpointsInGroup((req.params as any).endpoint_group_id)).map((e) => renderEndpoint(req, e)),
+    );
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects`, async (req) => {
     req.authorize('identity:list_projects_associated_with_endpoint_group');
-    return listBody(req, 'projects', (await m().projectsForGroup((req.params as any).endpoint_group_id)).map((p) => renderProject(req, p)));
+    return listBody(
+      req,
+      'projects',
+      (await m().projectsForGroup((req.params as any).endpoint_group_id)).map((p) => renderProject(req, p)),
+    );
   });
 
   // ---- endpoint group <-> project ----
@@ -69,7 +98,13 @@ function routes(app: FastifyInstance, s: IdentityService) {
     await s.resource.getProject(project_id);
     await m().getGroup(endpoint_group_id);
     await m().checkGroupInProject(endpoint_group_id, project_id);
-    return { project_endpoint_group: { endpoint_group_id, project_id, links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${endpoint_group_id}/projects/${project_id}`) } };
+    return {
+      project_endpoint_group: {
+        endpoint_group_id,
+        project_id,
+        links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${endpoint_group_id}/projects/${project_id}`),
+      },
+    };
   });
   app.put(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req, reply) => {
     const { endpoint_group_id, project_id } = req.params as GP;
@@ -89,7 +124,11 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead(`${PREFIX}/projects/:project_id/endpoint_groups`, async (req) => {
     req.authorize('identity:list_endpoint_groups_for_project');
-    return listBody(req, 'endpoint_groups', (await m().groupsForProject((req.params as any).project_id)).map((g) => renderGroup(req, g)));
+    return listBody(
+      req,
+      'endpoint_groups',
+      (await m().groupsForProject((req.params as any).project_id)).map((g) => renderGroup(req, g)),
+    );
   });
 
   // ---- endpoint <-> project ----
@@ -118,11 +157,19 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead(`${PREFIX}/projects/:project_id/endpoints`, async (req) => {
     req.authorize('identity:list_endpoints_for_project');
-    return listBody(req, 'endpoints', (await m().endpointsForProject((req.params as any).project_id)).map((e) => renderEndpoint(req, e)));
+    return listBody(
+      req,
+      'endpoints',
+      (await m().endpointsForProject((req.params as any).project_id)).map((e) => renderEndpoint(req, e)),
+    );
   });
   getAndHead(`${PREFIX}/endpoints/:endpoint_id/projects`, async (req) => {
     req.authorize('identity:list_projects_for_endpoint');
-    return listBody(req, 'projects', (await m().projectsForEndpoint((req.params as any).endpoint_id)).map((p) => renderProject(req, p)));
+    return listBody(
+      req,
+      'projects',
+      (await m().projectsForEndpoint((req.params as any).endpoint_id)).map((p) => renderProject(req, p)),
+    );
   });
 }
 

@@ -6,27 +6,82 @@ import type { IdentityService } from '../service.ts';
 import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
 import { idString, listBody, q, selfLink } from './common.ts';
 
-const renderRegistered = (req: FastifyRequest, r: RegisteredLimit) => ({ ...r, links: selfLink(req, `registered_limits/${r.id}`) });
+const renderRegistered = (req: FastifyRequest, r: RegisteredLimit) => ({
+  ...r,
+  links: selfLink(req, `registered_limits/${r.id}`),
+});
 const renderLimit = (req: FastifyRequest, l: Limit) => ({ ...l, links: selfLink(req, `limits/${l.id}`) });
 
 const limitValue = { type: 'integer', minimum: -1, maximum: 0x7fffffff };
 const resourceName = { type: 'string', minLength: 1, maxLength: 255 };
 const nullableDescription = { type: ['string', 'null'] };
 
-const registeredProps = { service_id: idString, region_id: { type: ['null', 'string'] }, resource_name: resourceName, default_limit: limitValue, description: nullableDescription };
-const registeredCreate = {
-  type: 'object', required: ['registered_limits'],
-  properties: { registered_limits: { type: 'array', minItems: 1, items: { type: 'object', properties: registeredProps, additionalProperties: false, required: ['service_id', 'resource_name', 'default_limit'] } } },
+const registeredProps = {
+  service_id: idString,
+  region_id: { type: ['null', 'string'] },
+  resource_name: resourceName,
+  default_limit: limitValue,
+  description: nullableDescription,
 };
-const registeredUpdate = { type: 'object', required: ['registered_limit'], properties: { registered_limit: { type: 'object', properties: registeredProps, additionalProperties: false } } };
+const registeredCreate = {
+  type: 'object',
+  required: ['registered_limits'],
+  properties: {
+    registered_limits: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        properties: registeredProps,
+        additionalProperties: false,
+        required: ['service_id', 'resource_name', 'default_limit'],
+      },
+    },
+  },
+};
+const registeredUpdate = {
+  type: 'object',
+  required: ['registered_limit'],
+  properties: { registered_limit: { type: 'object', properties: registeredProps, additionalProperties: false } },
+};
 
 // Keystone's limit_create is a oneOf project/domain limit; the either-or is checked in the handler.
-const limitProps = { project_id: idString, domain_id: idString, service_id: idString, region_id: { type: 'string' }, resource_name: resourceName, resource_limit: limitValue, description: nullableDescription };
-const limitCreate = {
-  type: 'object', required: ['limits'],
-  properties: { limits: { type: 'array', minItems: 1, items: { type: 'object', properties: limitProps, additionalProperties: false, required: ['service_id', 'resource_name', 'resource_limit'] } } },
+const limitProps = {
+  project_id: idString,
+  domain_id: idString,
+  service_id: idString,
+  region_id: { type: 'string' },
+  resource_name: resourceName,
+  resource_limit: limitValue,
+  description: nullableDescription,
 };
-const limitUpdate = { type: 'object', required: ['limit'], properties: { limit: { type: 'object', properties: { resource_limit: limitValue, description: nullableDescription }, additionalProperties: false } } };
+const limitCreate = {
+  type: 'object',
+  required: ['limits'],
+  properties: {
+    limits: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        properties: limitProps,
+        additionalProperties: false,
+        required: ['service_id', 'resource_name', 'resource_limit'],
+      },
+    },
+  },
+};
+const limitUpdate = {
+  type: 'object',
+  required: ['limit'],
+  properties: {
+    limit: {
+      type: 'object',
+      properties: { resource_limit: limitValue, description: nullableDescription },
+      additionalProperties: false,
+    },
+  },
+};
 
 function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitManager) {
   // ---- registered limits ----
@@ -39,8 +94,16 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   app.get('/v3/registered_limits', async (req) => {
     req.authorize('identity:list_registered_limits');
     const query = q(req);
-    const list = await m.listRegistered({ service_id: query.service_id, region_id: query.region_id, resource_name: query.resource_name });
-    return listBody(req, 'registered_limits', list.map((r) => renderRegistered(req, r)));
+    const list = await m.listRegistered({
+      service_id: query.service_id,
+      region_id: query.region_id,
+      resource_name: query.resource_name,
+    });
+    return listBody(
+      req,
+      'registered_limits',
+      list.map((r) => renderRegistered(req, r)),
+    );
   });
   app.get('/v3/registered_limits/:registered_limit_id', async (req) => {
     req.authorize('identity:get_registered_limit');
@@ -48,7 +111,12 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.patch('/v3/registered_limits/:registered_limit_id', { schema: { body: registeredUpdate } }, async (req) => {
     req.authorize('identity:update_registered_limit');
-    return { registered_limit: renderRegistered(req, await m.updateRegistered((req.params as any).registered_limit_id, (req.body as any).registered_limit)) };
+    return {
+      registered_limit: renderRegistered(
+        req,
+        await m.updateRegistered((req.params as any).registered_limit_id, (req.body as any).registered_limit),
+      ),
+    };
   });
   app.delete('/v3/registered_limits/:registered_limit_id', async (req, reply) => {
     req.authorize('identity:delete_registered_limit');
@@ -66,7 +134,10 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
     const items = (req.body as any).limits as Array<Record<string, any>>;
     items.forEach((l, i) => {
       if ((l.project_id === undefined) === (l.domain_id === undefined)) {
-        throw badRequest(`Invalid input for field 'limits.${i}': exactly one of 'project_id' or 'domain_id' is required`, 'ValidationError');
+        throw badRequest(
+          `Invalid input for field 'limits.${i}': exactly one of 'project_id' or 'domain_id' is required`,
+          'ValidationError',
+        );
       }
     });
     const refs = await m.createLimits(items as any);
@@ -76,7 +147,13 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   app.get('/v3/limits', async (req) => {
     req.authorize('identity:list_limits');
     const query = q(req);
-    const f = { service_id: query.service_id, region_id: query.region_id, resource_name: query.resource_name, project_id: query.project_id, domain_id: query.domain_id };
+    const f = {
+      service_id: query.service_id,
+      region_id: query.region_id,
+      resource_name: query.resource_name,
+      project_id: query.project_id,
+      domain_id: query.domain_id,
+    };
     const ctx = req.ctx!;
     let list: Limit[] = [];
     // What a caller sees depends on its token's scope (api/limits.py _list_limits).
@@ -85,9 +162,14 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
       const projects = await s.resource.list({ isDomain: false, domainId: ctx.domainId });
       list = await m.listLimits({ ...f, projectIds: projects.map((p) => p.id), orDomainId: ctx.domainId });
     } else if (ctx.projectId) {
-      if (f.project_id === undefined || f.project_id === ctx.projectId) list = await m.listLimits({ ...f, project_id: ctx.projectId });
+      if (f.project_id === undefined || f.project_id === ctx.projectId)
+        list = await m.listLimits({ ...f, project_id: ctx.projectId });
     }
-    return listBody(req, 'limits', list.map((l) => renderLimit(req, l)));
+    return listBody(
+      req,
+      'limits',
+      list.map((l) => renderLimit(req, l)),
+    );
   });
   app.get('/v3/limits/:limit_id', async (req) => {
     const { limit_id } = req.params as { limit_id: string };
@@ -96,8 +178,13 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
     const l = await m.getLimit(limit_id).catch(() => undefined);
     if (l) {
       const t: Record<string, unknown> = { ...l };
-      if (l.project_id) { const p = await s.resource.find(l.project_id); if (p) t.project = { id: p.id, domain_id: p.domain_id, name: p.name }; }
-      else if (l.domain_id) { const d = await s.resource.find(l.domain_id); if (d) t.domain = { id: d.id, name: d.name }; }
+      if (l.project_id) {
+        const p = await s.resource.find(l.project_id);
+        if (p) t.project = { id: p.id, domain_id: p.domain_id, name: p.name };
+      } else if (l.domain_id) {
+        const d = await s.resource.find(l.domain_id);
+        if (d) t.domain = { id: d.id, name: d.name };
+      }
       target.limit = t;
     }
     req.authorize('identity:get_limit', { target });
@@ -120,5 +207,7 @@ export const limitsExtension: IdentityExtension = {
     const m = new LimitManager(s);
     s.ext.limits = m;
   },
-  routes(app, s) { registerLimitRoutes(app, s, s.ext.limits as LimitManager); },
+  routes(app, s) {
+    registerLimitRoutes(app, s, s.ext.limits as LimitManager);
+  },
 };

@@ -8,7 +8,12 @@ import { newId, notFound } from '../backend.ts';
 import { badRequest } from '../../core/errors.ts';
 import { description, listBody, wrap } from './common.ts';
 
-const render = (req: FastifyRequest, r: any) => ({ ...json<Record<string, unknown>>(r.extra, {}), id: r.id, description: r.description ?? null, links: { self: `${req.baseUrl}/v3/OS-OAUTH1/consumers/${r.id}` } });
+const render = (req: FastifyRequest, r: any) => ({
+  ...json<Record<string, unknown>>(r.extra, {}),
+  id: r.id,
+  description: r.description ?? null,
+  links: { self: `${req.baseUrl}/v3/OS-OAUTH1/consumers/${r.id}` },
+});
 
 export const oauth1Extension: IdentityExtension = {
   name: 'oauth1',
@@ -19,31 +24,56 @@ export const oauth1Extension: IdentityExtension = {
       if (!r) throw notFound('consumer', id);
       return r;
     };
-    app.post('/v3/OS-OAUTH1/consumers', { schema: { body: wrap('consumer', { properties: { description } }) } }, async (req, reply) => {
-      req.authorize('identity:create_consumer');
-      const { description: d, id: _i, secret: _s, links: _l, ...extra } = (req.body as any).consumer;
-      const row = { id: newId(), description: d ?? null, secret: randomBytes(24).toString('base64url'), extra: JSON.stringify(extra) };
-      await db.insertInto('consumer').values(row).execute();
-      reply.code(201);
-      return { consumer: { ...render(req, row), secret: row.secret } };
-    });
+    app.post(
+      '/v3/OS-OAUTH1/consumers',
+      { schema: { body: wrap('consumer', { properties: { description } }) } },
+      async (req, reply) => {
+        req.authorize('identity:create_consumer');
+        const { description: d, id: _i, secret: _s, links: _l, ...extra } = (req.body as any).consumer;
+        const row = {
+          id: newId(),
+          description: d ?? null,
+          secret: randomBytes(24).toString('base64url'),
+          extra: JSON.stringify(extra),
+        };
+        await db.insertInto('consumer').values(row).execute();
+        reply.code(201);
+        return { consumer: { ...render(req, row), secret: row.secret } };
+      },
+    );
     app.get('/v3/OS-OAUTH1/consumers', async (req) => {
       req.authorize('identity:list_consumers');
-      return listBody(req, 'consumers', (await db.selectFrom('consumer').selectAll().execute()).map((r: any) => render(req, r)));
+      return listBody(
+        req,
+        'consumers',
+        (await db.selectFrom('consumer').selectAll().execute()).map((r: any) => render(req, r)),
+      );
     });
     app.get('/v3/OS-OAUTH1/consumers/:id', async (req) => {
       req.authorize('identity:get_consumer');
       return { consumer: render(req, await get((req.params as any).id)) };
     });
-    app.patch('/v3/OS-OAUTH1/consumers/:id', { schema: { body: wrap('consumer', { properties: { description } }) } }, async (req) => {
-      req.authorize('identity:update_consumer');
-      const id = (req.params as any).id;
-      const cur = await get(id);
-      const { description: d, id: newIdValue, secret, links: _l, ...extra } = (req.body as any).consumer;
-      if ((newIdValue !== undefined && newIdValue !== id) || secret !== undefined) throw badRequest('Cannot change consumer secret or id.', 'ValidationError');
-      await db.updateTable('consumer').set({ ...(d !== undefined ? { description: d } : {}), extra: JSON.stringify({ ...json(cur.extra, {}), ...extra }) }).where('id', '=', id).execute();
-      return { consumer: render(req, await get(id)) };
-    });
+    app.patch(
+      '/v3/OS-OAUTH1/consumers/:id',
+      { schema: { body: wrap('consumer', { properties: { description } }) } },
+      async (req) => {
+        req.authorize('identity:update_consumer');
+        const id = (req.params as any).id;
+        const cur = await get(id);
+        const { description: d, id: newIdValue, secret, links: _l, ...extra } = (req.body as any).consumer;
+        if ((newIdValue !== undefined && newIdValue !== id) || secret !== undefined)
+          throw badRequest('Cannot change consumer secret or id.', 'ValidationError');
+        await db
+          .updateTable('consumer')
+          .set({
+            ...(d !== undefined ? { description: d } : {}),
+            extra: JSON.stringify({ ...json(cur.extra, {}), ...extra }),
+          })
+          .where('id', '=', id)
+          .execute();
+        return { consumer: render(req, await get(id)) };
+      },
+    );
     app.delete('/v3/OS-OAUTH1/consumers/:id', async (req, reply) => {
       req.authorize('identity:delete_consumer');
       const id = (req.params as any).id;

@@ -7,7 +7,13 @@ import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy
 import { renderEndpoint } from './catalog.ts';
 import { listBody, q, selfLink, wrap } from './common.ts';
 
-const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({ ...p.extra, id: p.id, type: p.type, blob: p.blob, links: selfLink(req, `policies/${p.id}`) });
+const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
+  ...p.extra,
+  id: p.id,
+  type: p.type,
+  blob: p.blob,
+  links: selfLink(req, `policies/${p.id}`),
+});
 
 const policyProps = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } };
 
@@ -18,26 +24,36 @@ function routes(app: FastifyInstance, s: IdentityService) {
     app.head(path, handler);
   };
 
-  app.post('/v3/policies', { schema: { body: wrap('policy', { required: ['blob', 'type'], properties: policyProps }) } }, async (req, reply) => {
-    req.authorize('identity:create_policy');
-    const p = await m().create((req.body as any).policy);
-    reply.code(201);
-    return { policy: renderPolicy(req, p) };
-  });
+  app.post(
+    '/v3/policies',
+    { schema: { body: wrap('policy', { required: ['blob', 'type'], properties: policyProps }) } },
+    async (req, reply) => {
+      req.authorize('identity:create_policy');
+      const p = await m().create((req.body as any).policy);
+      reply.code(201);
+      return { policy: renderPolicy(req, p) };
+    },
+  );
   getAndHead('/v3/policies', async (req) => {
     req.authorize('identity:list_policies');
     const items = (await m().list(q(req).type)).map((p) => renderPolicy(req, p));
     const limit = s.config.identity.listLimit;
-    return limit && items.length > limit ? listBody(req, 'policies', items.slice(0, limit), true) : listBody(req, 'policies', items);
+    return limit && items.length > limit
+      ? listBody(req, 'policies', items.slice(0, limit), true)
+      : listBody(req, 'policies', items);
   });
   getAndHead('/v3/policies/:policy_id', async (req) => {
     req.authorize('identity:get_policy');
     return { policy: renderPolicy(req, await m().get((req.params as any).policy_id)) };
   });
-  app.patch('/v3/policies/:policy_id', { schema: { body: wrap('policy', { minProperties: 1, properties: policyProps }) } }, async (req) => {
-    req.authorize('identity:update_policy');
-    return { policy: renderPolicy(req, await m().update((req.params as any).policy_id, (req.body as any).policy)) };
-  });
+  app.patch(
+    '/v3/policies/:policy_id',
+    { schema: { body: wrap('policy', { minProperties: 1, properties: policyProps }) } },
+    async (req) => {
+      req.authorize('identity:update_policy');
+      return { policy: renderPolicy(req, await m().update((req.params as any).policy_id, (req.body as any).policy)) };
+    },
+  );
   app.delete('/v3/policies/:policy_id', async (req, reply) => {
     req.authorize('identity:delete_policy');
     await m().delete((req.params as any).policy_id);
@@ -50,7 +66,11 @@ function routes(app: FastifyInstance, s: IdentityService) {
     req.authorize('identity:list_endpoints_for_policy');
     const { policy_id } = req.params as { policy_id: string };
     await m().get(policy_id);
-    return listBody(req, 'endpoints', (await m().endpointsForPolicy(policy_id)).map((e) => renderEndpoint(req, e)));
+    return listBody(
+      req,
+      'endpoints',
+      (await m().endpointsForPolicy(policy_id)).map((e) => renderEndpoint(req, e)),
+    );
   });
 
   /** PUT (associate), GET/HEAD (check) and DELETE for one kind of association target. */
@@ -93,6 +113,8 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const policiesExtension: IdentityExtension = {
   name: 'policies',
-  init(s) { s.ext.policies = new PolicyBlobManager(s.backend, s.catalog); },
+  init(s) {
+    s.ext.policies = new PolicyBlobManager(s.backend, s.catalog);
+  },
   routes,
 };

@@ -3,58 +3,147 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Project } from '../resource.ts';
-import { boolean, description, listBody, name64, nullableId, q, queryBool, selfLink, tagName, tags, wrap } from './common.ts';
+import {
+  boolean,
+  description,
+  listBody,
+  name64,
+  nullableId,
+  q,
+  queryBool,
+  selfLink,
+  tagName,
+  tags,
+  wrap,
+} from './common.ts';
 
 export function renderProject(req: FastifyRequest, p: Project) {
-  return { ...p.extra, id: p.id, name: p.name, domain_id: p.domain_id, description: p.description, enabled: p.enabled, parent_id: p.parent_id, is_domain: p.is_domain, tags: p.tags, options: p.options, links: selfLink(req, `projects/${p.id}`) };
+  return {
+    ...p.extra,
+    id: p.id,
+    name: p.name,
+    domain_id: p.domain_id,
+    description: p.description,
+    enabled: p.enabled,
+    parent_id: p.parent_id,
+    is_domain: p.is_domain,
+    tags: p.tags,
+    options: p.options,
+    links: selfLink(req, `projects/${p.id}`),
+  };
 }
 export function renderDomain(req: FastifyRequest, d: Project) {
-  return { ...d.extra, id: d.id, name: d.name, description: d.description, enabled: d.enabled, tags: d.tags, options: d.options, links: selfLink(req, `domains/${d.id}`) };
+  return {
+    ...d.extra,
+    id: d.id,
+    name: d.name,
+    description: d.description,
+    enabled: d.enabled,
+    tags: d.tags,
+    options: d.options,
+    links: selfLink(req, `domains/${d.id}`),
+  };
 }
 
-const projectProps = { name: name64, description, domain_id: nullableId, parent_id: nullableId, enabled: boolean, is_domain: boolean, tags, options: { type: 'object' } };
-const domainProps = { name: name64, description, enabled: boolean, tags, options: { type: 'object' }, explicit_domain_id: { type: 'string' } };
+const projectProps = {
+  name: name64,
+  description,
+  domain_id: nullableId,
+  parent_id: nullableId,
+  enabled: boolean,
+  is_domain: boolean,
+  tags,
+  options: { type: 'object' },
+};
+const domainProps = {
+  name: name64,
+  description,
+  enabled: boolean,
+  tags,
+  options: { type: 'object' },
+  explicit_domain_id: { type: 'string' },
+};
 
-function splitTags(v: string | undefined) { return v === undefined ? undefined : v.split(',').filter(Boolean); }
+function splitTags(v: string | undefined) {
+  return v === undefined ? undefined : v.split(',').filter(Boolean);
+}
 
 /** tags / tags-any / not-tags / not-tags-any filters, as Keystone applies them. */
 export function tagFilter(query: Record<string, string | undefined>) {
-  const all = splitTags(query.tags), any = splitTags(query['tags-any']), notAll = splitTags(query['not-tags']), notAny = splitTags(query['not-tags-any']);
-  return (p: Project) => (!all || all.every((t) => p.tags.includes(t))) && (!any || any.some((t) => p.tags.includes(t)))
-    && (!notAll || !notAll.every((t) => p.tags.includes(t))) && (!notAny || !notAny.some((t) => p.tags.includes(t)));
+  const all = splitTags(query.tags),
+    any = splitTags(query['tags-any']),
+    notAll = splitTags(query['not-tags']),
+    notAny = splitTags(query['not-tags-any']);
+  return (p: Project) =>
+    (!all || all.every((t) => p.tags.includes(t))) &&
+    (!any || any.some((t) => p.tags.includes(t))) &&
+    (!notAll || !notAll.every((t) => p.tags.includes(t))) &&
+    (!notAny || !notAny.some((t) => p.tags.includes(t)));
 }
 
 export function registerResourceRoutes(app: FastifyInstance, s: IdentityService) {
   const r = s.resource;
 
   // ---- domains ----
-  app.post('/v3/domains', { schema: { body: wrap('domain', { required: ['name'], properties: domainProps }) } }, async (req, reply) => {
-    req.authorize('identity:create_domain');
-    const { explicit_domain_id, name, description: desc, enabled, tags: t, options, id: _id, ...extra } = (req.body as any).domain;
-    const d = await r.createDomain({ id: explicit_domain_id, name, description: desc ?? '', enabled, tags: t, options, extra });
-    reply.code(201);
-    return { domain: renderDomain(req, d) };
-  });
+  app.post(
+    '/v3/domains',
+    { schema: { body: wrap('domain', { required: ['name'], properties: domainProps }) } },
+    async (req, reply) => {
+      req.authorize('identity:create_domain');
+      const {
+        explicit_domain_id,
+        name,
+        description: desc,
+        enabled,
+        tags: t,
+        options,
+        id: _id,
+        ...extra
+      } = (req.body as any).domain;
+      const d = await r.createDomain({
+        id: explicit_domain_id,
+        name,
+        description: desc ?? '',
+        enabled,
+        tags: t,
+        options,
+        extra,
+      });
+      reply.code(201);
+      return { domain: renderDomain(req, d) };
+    },
+  );
   app.get('/v3/domains', async (req) => {
     const query = q(req);
     req.authorize('identity:list_domains');
     let list = await r.list({ isDomain: true, name: query.name, enabled: queryBool(query.enabled) });
     list = list.filter(tagFilter(query));
     // Non-admins see only the domains they can get.
-    return listBody(req, 'domains', list.map((d) => renderDomain(req, d)));
+    return listBody(
+      req,
+      'domains',
+      list.map((d) => renderDomain(req, d)),
+    );
   });
   app.get('/v3/domains/:domain_id', async (req) => {
     const { domain_id } = req.params as { domain_id: string };
-    const d = await r.getDomain(domain_id).catch((e) => { req.authorize('identity:get_domain', { target: { domain: { id: domain_id } }, domain_id }); throw e; });
+    const d = await r.getDomain(domain_id).catch((e) => {
+      req.authorize('identity:get_domain', { target: { domain: { id: domain_id } }, domain_id });
+      throw e;
+    });
     req.authorize('identity:get_domain', { target: { domain: { id: d.id } }, domain_id: d.id });
     return { domain: renderDomain(req, d) };
   });
-  app.patch('/v3/domains/:domain_id', { schema: { body: wrap('domain', { minProperties: 1, properties: domainProps }) } }, async (req) => {
-    const { domain_id } = req.params as { domain_id: string };
-    req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
-    const d = await r.update(domain_id, (req.body as any).domain, 'domain');
-    return { domain: renderDomain(req, d) };
-  });
+  app.patch(
+    '/v3/domains/:domain_id',
+    { schema: { body: wrap('domain', { minProperties: 1, properties: domainProps }) } },
+    async (req) => {
+      const { domain_id } = req.params as { domain_id: string };
+      req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
+      const d = await r.update(domain_id, (req.body as any).domain, 'domain');
+      return { domain: renderDomain(req, d) };
+    },
+  );
   app.delete('/v3/domains/:domain_id', async (req, reply) => {
     const { domain_id } = req.params as { domain_id: string };
     req.authorize('identity:delete_domain', { target: { domain: { id: domain_id } } });
@@ -63,25 +152,50 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   });
 
   // ---- projects ----
-  app.post('/v3/projects', { schema: { body: wrap('project', { required: ['name'], properties: projectProps }) } }, async (req, reply) => {
-    const body = (req.body as any).project;
-    req.authorize('identity:create_project', { target: { project: body } });
-    const { name, description: desc, domain_id, parent_id, enabled, is_domain, tags: t, options, id: _id, ...extra } = body;
-    const tokenDomain = req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
-    const p = await r.createProject({ name, description: desc ?? '', domain_id, parent_id, enabled, is_domain, tags: t, options, extra }, tokenDomain);
-    reply.code(201);
-    return { project: p.is_domain ? { ...renderProject(req, p), domain_id: null } : renderProject(req, p) };
-  });
+  app.post(
+    '/v3/projects',
+    { schema: { body: wrap('project', { required: ['name'], properties: projectProps }) } },
+    async (req, reply) => {
+      const body = (req.body as any).project;
+      req.authorize('identity:create_project', { target: { project: body } });
+      const {
+        name,
+        description: desc,
+        domain_id,
+        parent_id,
+        enabled,
+        is_domain,
+        tags: t,
+        options,
+        id: _id,
+        ...extra
+      } = body;
+      const tokenDomain = req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
+      const p = await r.createProject(
+        { name, description: desc ?? '', domain_id, parent_id, enabled, is_domain, tags: t, options, extra },
+        tokenDomain,
+      );
+      reply.code(201);
+      return { project: p.is_domain ? { ...renderProject(req, p), domain_id: null } : renderProject(req, p) };
+    },
+  );
   app.get('/v3/projects', async (req) => {
     const query = q(req);
     req.authorize('identity:list_projects', { domain_id: query.domain_id });
     let list = await r.list({
-      isDomain: queryBool(query.is_domain) ?? false, domainId: query.domain_id, parentId: query.parent_id,
-      name: query.name, enabled: queryBool(query.enabled),
+      isDomain: queryBool(query.is_domain) ?? false,
+      domainId: query.domain_id,
+      parentId: query.parent_id,
+      name: query.name,
+      enabled: queryBool(query.enabled),
     });
     list = list.filter(tagFilter(query));
     if (!req.allowed('identity:list_projects', {}) && query.domain_id === undefined) list = [];
-    return listBody(req, 'projects', list.map((p) => renderProject(req, p)));
+    return listBody(
+      req,
+      'projects',
+      list.map((p) => renderProject(req, p)),
+    );
   });
   app.get('/v3/projects/:project_id', async (req) => {
     const { project_id } = req.params as { project_id: string };
@@ -89,12 +203,23 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     const p = await r.getProject(project_id);
     req.authorize('identity:get_project', { target: { project: { id: p.id, domain_id: p.domain_id } } });
     const out: Record<string, unknown> = renderProject(req, p);
-    const pal = query.parents_as_list !== undefined, pai = query.parents_as_ids !== undefined;
-    const sal = query.subtree_as_list !== undefined, sai = query.subtree_as_ids !== undefined;
-    if ((pal && pai) || (sal && sai)) throw badRequest('Cannot use parents_as_list and parents_as_ids query params at the same time.', 'ValidationError');
+    const pal = query.parents_as_list !== undefined,
+      pai = query.parents_as_ids !== undefined;
+    const sal = query.subtree_as_list !== undefined,
+      sai = query.subtree_as_ids !== undefined;
+    if ((pal && pai) || (sal && sai))
+      throw badRequest(
+        'Cannot use parents_as_list and parents_as_ids query params at the same time.',
+        'ValidationError',
+      );
     if (pal || pai) {
       const parents = (await r.parents(p.id)).filter((x) => !x.is_domain);
-      if (pal) out.parents = parents.filter((x) => req.allowed('identity:get_project', { target: { project: { id: x.id, domain_id: x.domain_id } } })).map((x) => ({ project: renderProject(req, x) }));
+      if (pal)
+        out.parents = parents
+          .filter((x) =>
+            req.allowed('identity:get_project', { target: { project: { id: x.id, domain_id: x.domain_id } } }),
+          )
+          .map((x) => ({ project: renderProject(req, x) }));
       else {
         // nested {parent: {grandparent: null}}
         let nested: Record<string, unknown> | null = null;
@@ -104,7 +229,12 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     }
     if (sal || sai) {
       const sub = await r.subtree(p.id);
-      if (sal) out.subtree = sub.filter((x) => req.allowed('identity:get_project', { target: { project: { id: x.id, domain_id: x.domain_id } } })).map((x) => ({ project: renderProject(req, x) }));
+      if (sal)
+        out.subtree = sub
+          .filter((x) =>
+            req.allowed('identity:get_project', { target: { project: { id: x.id, domain_id: x.domain_id } } }),
+          )
+          .map((x) => ({ project: renderProject(req, x) }));
       else {
         const build = (id: string): Record<string, unknown> | null => {
           const kids = sub.filter((x) => x.parent_id === id);
@@ -116,13 +246,17 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     }
     return { project: out };
   });
-  app.patch('/v3/projects/:project_id', { schema: { body: wrap('project', { minProperties: 1, properties: projectProps }) } }, async (req) => {
-    const { project_id } = req.params as { project_id: string };
-    const cur = await r.getProject(project_id);
-    req.authorize('identity:update_project', { target: { project: { id: cur.id, domain_id: cur.domain_id } } });
-    const p = await r.update(project_id, (req.body as any).project, 'project');
-    return { project: renderProject(req, p) };
-  });
+  app.patch(
+    '/v3/projects/:project_id',
+    { schema: { body: wrap('project', { minProperties: 1, properties: projectProps }) } },
+    async (req) => {
+      const { project_id } = req.params as { project_id: string };
+      const cur = await r.getProject(project_id);
+      req.authorize('identity:update_project', { target: { project: { id: cur.id, domain_id: cur.domain_id } } });
+      const p = await r.update(project_id, (req.body as any).project, 'project');
+      return { project: renderProject(req, p) };
+    },
+  );
   app.delete('/v3/projects/:project_id', async (req, reply) => {
     const { project_id } = req.params as { project_id: string };
     const cur = await r.getProject(project_id);
@@ -132,18 +266,25 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   });
 
   // ---- project tags ----
-  const tagTarget = async (id: string) => { const p = await r.getProject(id); return { target: { project: { id: p.id, domain_id: p.domain_id } } }; };
+  const tagTarget = async (id: string) => {
+    const p = await r.getProject(id);
+    return { target: { project: { id: p.id, domain_id: p.domain_id } } };
+  };
   app.get('/v3/projects/:project_id/tags', async (req) => {
     const { project_id } = req.params as { project_id: string };
     req.authorize('identity:list_project_tags', await tagTarget(project_id));
     return { tags: (await r.getProject(project_id)).tags };
   });
-  app.put('/v3/projects/:project_id/tags', { schema: { body: { type: 'object', required: ['tags'], properties: { tags } } } }, async (req) => {
-    const { project_id } = req.params as { project_id: string };
-    req.authorize('identity:update_project_tags', await tagTarget(project_id));
-    const p = await r.update(project_id, { tags: (req.body as any).tags }, 'project');
-    return { tags: p.tags, links: selfLink(req, `projects/${project_id}/tags`) };
-  });
+  app.put(
+    '/v3/projects/:project_id/tags',
+    { schema: { body: { type: 'object', required: ['tags'], properties: { tags } } } },
+    async (req) => {
+      const { project_id } = req.params as { project_id: string };
+      req.authorize('identity:update_project_tags', await tagTarget(project_id));
+      const p = await r.update(project_id, { tags: (req.body as any).tags }, 'project');
+      return { tags: p.tags, links: selfLink(req, `projects/${project_id}/tags`) };
+    },
+  );
   app.delete('/v3/projects/:project_id/tags', async (req, reply) => {
     const { project_id } = req.params as { project_id: string };
     req.authorize('identity:delete_project_tags', await tagTarget(project_id));
@@ -154,13 +295,17 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     const { project_id, tag } = req.params as { project_id: string; tag: string };
     req.authorize('identity:get_project_tag', await tagTarget(project_id));
     const p = await r.getProject(project_id);
-    if (!p.tags.includes(tag)) { reply.code(404); return { error: { code: 404, title: 'Not Found', message: `Could not find project tag: ${tag}.` } }; }
+    if (!p.tags.includes(tag)) {
+      reply.code(404);
+      return { error: { code: 404, title: 'Not Found', message: `Could not find project tag: ${tag}.` } };
+    }
     reply.code(204).send();
   });
   app.put('/v3/projects/:project_id/tags/:tag', async (req, reply) => {
     const { project_id, tag } = req.params as { project_id: string; tag: string };
     req.authorize('identity:create_project_tag', await tagTarget(project_id));
-    if (!new RegExp(tagName.pattern).test(tag) || tag.length > 255) throw badRequest(`Invalid input for field 'tag': '${tag}'`, 'ValidationError');
+    if (!new RegExp(tagName.pattern).test(tag) || tag.length > 255)
+      throw badRequest(`Invalid input for field 'tag': '${tag}'`, 'ValidationError');
     await r.addTag(project_id, tag);
     // 201 with an empty body, as the API-WG tags guideline (and tempest) expect.
     reply.code(201).header('Location', `${req.baseUrl}/v3/projects/${project_id}/tags/${tag}`).send();

@@ -8,46 +8,76 @@ import { SYSTEM_TARGET } from '../assignment.ts';
 import { description, listBody, name255, q, queryBool, selfLink, wrap } from './common.ts';
 
 export function renderRole(req: FastifyRequest, r: Role) {
-  return { ...r.extra, id: r.id, name: r.name, domain_id: r.domain_id, description: r.description || null, options: r.options, links: selfLink(req, `roles/${r.id}`) };
+  return {
+    ...r.extra,
+    id: r.id,
+    name: r.name,
+    domain_id: r.domain_id,
+    description: r.description || null,
+    options: r.options,
+    links: selfLink(req, `roles/${r.id}`),
+  };
 }
 const roleRef = (req: FastifyRequest, r: Role) => ({ id: r.id, name: r.name, links: selfLink(req, `roles/${r.id}`) });
 
-const roleProps = { name: name255, domain_id: { type: ['string', 'null'] }, description, options: { type: 'object', properties: { immutable: { type: ['boolean', 'null'] } }, additionalProperties: false } };
+const roleProps = {
+  name: name255,
+  domain_id: { type: ['string', 'null'] },
+  description,
+  options: { type: 'object', properties: { immutable: { type: ['boolean', 'null'] } }, additionalProperties: false },
+};
 
 export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
   const a = s.assignment;
-  const rule = (r: Role | { domain_id?: string | null }, global: string, domain: string) => (r.domain_id ? domain : global);
+  const rule = (r: Role | { domain_id?: string | null }, global: string, domain: string) =>
+    r.domain_id ? domain : global;
 
-  app.post('/v3/roles', { schema: { body: wrap('role', { required: ['name'], properties: roleProps }) } }, async (req, reply) => {
-    const body = (req.body as any).role;
-    req.authorize(rule(body, 'identity:create_role', 'identity:create_domain_role'), { target: { role: body } });
-    const { name, domain_id, description: desc, options, id: _id, links: _l, ...extra } = body;
-    const r = await a.createRole({ name, domain_id, description: desc, options, extra });
-    reply.code(201);
-    return { role: renderRole(req, r) };
-  });
+  app.post(
+    '/v3/roles',
+    { schema: { body: wrap('role', { required: ['name'], properties: roleProps }) } },
+    async (req, reply) => {
+      const body = (req.body as any).role;
+      req.authorize(rule(body, 'identity:create_role', 'identity:create_domain_role'), { target: { role: body } });
+      const { name, domain_id, description: desc, options, id: _id, links: _l, ...extra } = body;
+      const r = await a.createRole({ name, domain_id, description: desc, options, extra });
+      reply.code(201);
+      return { role: renderRole(req, r) };
+    },
+  );
   app.get('/v3/roles', async (req) => {
     const query = q(req);
-    req.authorize(query.domain_id ? 'identity:list_domain_roles' : 'identity:list_roles', { domain_id: query.domain_id });
+    req.authorize(query.domain_id ? 'identity:list_domain_roles' : 'identity:list_roles', {
+      domain_id: query.domain_id,
+    });
     const list = await a.listRoles({ name: query.name, domainId: query.domain_id ?? null });
-    return listBody(req, 'roles', list.map((r) => renderRole(req, r)));
+    return listBody(
+      req,
+      'roles',
+      list.map((r) => renderRole(req, r)),
+    );
   });
   app.get('/v3/roles/:role_id', async (req) => {
     const { role_id } = req.params as { role_id: string };
     const r = await a.getRole(role_id);
-    req.authorize(rule(r, 'identity:get_role', 'identity:get_domain_role'), { target: { role: { id: r.id, domain_id: r.domain_id } } });
+    req.authorize(rule(r, 'identity:get_role', 'identity:get_domain_role'), {
+      target: { role: { id: r.id, domain_id: r.domain_id } },
+    });
     return { role: renderRole(req, r) };
   });
   app.patch('/v3/roles/:role_id', { schema: { body: wrap('role', { properties: roleProps }) } }, async (req) => {
     const { role_id } = req.params as { role_id: string };
     const r = await a.getRole(role_id);
-    req.authorize(rule(r, 'identity:update_role', 'identity:update_domain_role'), { target: { role: { id: r.id, domain_id: r.domain_id } } });
+    req.authorize(rule(r, 'identity:update_role', 'identity:update_domain_role'), {
+      target: { role: { id: r.id, domain_id: r.domain_id } },
+    });
     return { role: renderRole(req, await a.updateRole(role_id, (req.body as any).role)) };
   });
   app.delete('/v3/roles/:role_id', async (req, reply) => {
     const { role_id } = req.params as { role_id: string };
     const r = await a.getRole(role_id);
-    req.authorize(rule(r, 'identity:delete_role', 'identity:delete_domain_role'), { target: { role: { id: r.id, domain_id: r.domain_id } } });
+    req.authorize(rule(r, 'identity:delete_role', 'identity:delete_domain_role'), {
+      target: { role: { id: r.id, domain_id: r.domain_id } },
+    });
     await a.deleteRole(role_id);
     reply.code(204).send();
   });
@@ -58,13 +88,25 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     req.authorize('identity:create_implied_role');
     await a.createImplied(prior, implied);
     reply.code(201);
-    return { role_inference: { prior_role: roleRef(req, await a.getRole(prior)), implies: roleRef(req, await a.getRole(implied)) }, links: selfLink(req, `roles/${prior}/implies/${implied}`) };
+    return {
+      role_inference: {
+        prior_role: roleRef(req, await a.getRole(prior)),
+        implies: roleRef(req, await a.getRole(implied)),
+      },
+      links: selfLink(req, `roles/${prior}/implies/${implied}`),
+    };
   });
   app.get('/v3/roles/:prior/implies/:implied', async (req) => {
     const { prior, implied } = req.params as { prior: string; implied: string };
     req.authorize('identity:get_implied_role');
     await a.checkImplied(prior, implied);
-    return { role_inference: { prior_role: roleRef(req, await a.getRole(prior)), implies: roleRef(req, await a.getRole(implied)) }, links: selfLink(req, `roles/${prior}/implies/${implied}`) };
+    return {
+      role_inference: {
+        prior_role: roleRef(req, await a.getRole(prior)),
+        implies: roleRef(req, await a.getRole(implied)),
+      },
+      links: selfLink(req, `roles/${prior}/implies/${implied}`),
+    };
   });
   app.head('/v3/roles/:prior/implies/:implied', async (req, reply) => {
     const { prior, implied } = req.params as { prior: string; implied: string };
@@ -83,32 +125,68 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     req.authorize('identity:list_implied_roles');
     const p = await a.getRole(prior);
     const implied = (await a.implies()).get(prior) ?? [];
-    return { role_inference: { prior_role: roleRef(req, p), implies: await Promise.all(implied.map(async (id) => roleRef(req, await a.getRole(id)))) }, links: selfLink(req, `roles/${prior}/implies`) };
+    return {
+      role_inference: {
+        prior_role: roleRef(req, p),
+        implies: await Promise.all(implied.map(async (id) => roleRef(req, await a.getRole(id)))),
+      },
+      links: selfLink(req, `roles/${prior}/implies`),
+    };
   });
   app.get('/v3/role_inferences', async (req) => {
     req.authorize('identity:list_role_inference_rules');
     const out = [];
     for (const [prior, implied] of await a.implies()) {
-      out.push({ prior_role: roleRef(req, await a.getRole(prior)), implies: await Promise.all(implied.map(async (id) => roleRef(req, await a.getRole(id)))) });
+      out.push({
+        prior_role: roleRef(req, await a.getRole(prior)),
+        implies: await Promise.all(implied.map(async (id) => roleRef(req, await a.getRole(id)))),
+      });
     }
     return { role_inferences: out, links: selfLink(req, 'role_inferences') };
   });
 
   // ---- grants ----
-  interface GrantSpec { actor: 'users' | 'groups'; scope: 'projects' | 'domains'; inherited: boolean }
-  const grantTypes: Record<string, AssignmentType> = { 'users/projects': 'UserProject', 'groups/projects': 'GroupProject', 'users/domains': 'UserDomain', 'groups/domains': 'GroupDomain' };
+  interface GrantSpec {
+    actor: 'users' | 'groups';
+    scope: 'projects' | 'domains';
+    inherited: boolean;
+  }
+  const grantTypes: Record<string, AssignmentType> = {
+    'users/projects': 'UserProject',
+    'groups/projects': 'GroupProject',
+    'users/domains': 'UserDomain',
+    'groups/domains': 'GroupDomain',
+  };
   async function grantTarget(spec: GrantSpec, scopeId: string, actorId: string, roleId?: string) {
     const target: Record<string, unknown> = {};
-    if (spec.scope === 'projects') { const p = await s.resource.getProject(scopeId); target.project = { id: p.id, domain_id: p.domain_id }; }
-    else { const d = await s.resource.getDomain(scopeId); target.domain = { id: d.id }; }
-    if (spec.actor === 'users') { const u = await s.users.get(actorId); target.user = { id: u.id, domain_id: u.domain_id }; }
-    else { const g = await s.users.getGroup(actorId); target.group = { id: g.id, domain_id: g.domain_id }; }
+    if (spec.scope === 'projects') {
+      const p = await s.resource.getProject(scopeId);
+      target.project = { id: p.id, domain_id: p.domain_id };
+    } else {
+      const d = await s.resource.getDomain(scopeId);
+      target.domain = { id: d.id };
+    }
+    if (spec.actor === 'users') {
+      const u = await s.users.get(actorId);
+      target.user = { id: u.id, domain_id: u.domain_id };
+    } else {
+      const g = await s.users.getGroup(actorId);
+      target.group = { id: g.id, domain_id: g.domain_id };
+    }
     let role: Role | undefined;
-    if (roleId) { role = await a.getRole(roleId); target.role = { id: role.id, domain_id: role.domain_id }; }
+    if (roleId) {
+      role = await a.getRole(roleId);
+      target.role = { id: role.id, domain_id: role.domain_id };
+    }
     return { target: { target }, role };
   }
-  const assignmentOf = (spec: GrantSpec, scopeId: string, actorId: string, roleId: string): Assignment =>
-    ({ type: grantTypes[`${spec.actor}/${spec.scope}`]!, actor_id: actorId, target_id: scopeId, role_id: roleId, inherited: spec.inherited });
+  const assignmentOf = (spec: GrantSpec, scopeId: string, actorId: string, roleId: string): Assignment => ({
+    type: grantTypes[`${spec.actor}/${spec.scope}`]!,
+    actor_id: actorId,
+    target_id: scopeId,
+    role_id: roleId,
+    inherited: spec.inherited,
+  });
 
   function grantRoutes(base: string, spec: GrantSpec, suffix = '') {
     app.put(`${base}/roles/:role_id${suffix}`, async (req, reply) => {
@@ -116,30 +194,49 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       const { target, role } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
       req.authorize('identity:create_grant', target);
       if (role!.domain_id) {
-        const scopeDomain = spec.scope === 'domains' ? p.scope_id : (await s.resource.getProject(p.scope_id!)).domain_id;
-        if (scopeDomain !== role!.domain_id) throw forbidden(`Cannot assign role ${role!.id} of domain ${role!.domain_id} outside of it.`);
+        const scopeDomain =
+          spec.scope === 'domains' ? p.scope_id : (await s.resource.getProject(p.scope_id!)).domain_id;
+        if (scopeDomain !== role!.domain_id)
+          throw forbidden(`Cannot assign role ${role!.id} of domain ${role!.domain_id} outside of it.`);
       }
       await a.grant(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!));
       reply.code(204).send();
     });
-    app.route({ method: ['HEAD', 'GET'], url: `${base}/roles/:role_id${suffix}`, exposeHeadRoute: false, handler: async (req, reply) => {
-      const p = req.params as Record<string, string>;
-      const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
-      req.authorize('identity:check_grant', target);
-      if (!(await a.check(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!)))) {
-        throw new ApiError(404, `Could not find role assignment with role: ${p.role_id}, user or group: ${p.actor_id}, project, domain, or system: ${p.scope_id}.`, 'RoleAssignmentNotFound');
-      }
-      reply.code(204).send();
-    } });
+    app.route({
+      method: ['HEAD', 'GET'],
+      url: `${base}/roles/:role_id${suffix}`,
+      exposeHeadRoute: false,
+      handler: async (req, reply) => {
+        const p = req.params as Record<string, string>;
+        const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
+        req.authorize('identity:check_grant', target);
+        if (!(await a.check(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!)))) {
+          throw new ApiError(
+            404,
+            `Could not find role assignment with role: ${p.role_id}, user or group: ${p.actor_id}, project, domain, or system: ${p.scope_id}.`,
+            'RoleAssignmentNotFound',
+          );
+        }
+        reply.code(204).send();
+      },
+    });
     app.delete(`${base}/roles/:role_id${suffix}`, async (req, reply) => {
       const p = req.params as Record<string, string>;
       const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
       req.authorize('identity:revoke_grant', target);
       await a.revoke(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!));
-      if (spec.actor === 'users') await s.revoke.revoke({ user_id: p.actor_id, ...(spec.scope === 'projects' ? { project_id: p.scope_id } : { domain_id: p.scope_id }) });
+      if (spec.actor === 'users')
+        await s.revoke.revoke({
+          user_id: p.actor_id,
+          ...(spec.scope === 'projects' ? { project_id: p.scope_id } : { domain_id: p.scope_id }),
+        });
       // As Keystone's assignment-removal callback: the user's application credentials on that project go too.
       if (spec.actor === 'users' && spec.scope === 'projects') {
-        await s.db.deleteFrom('application_credential').where('user_id', '=', p.actor_id!).where('project_id', '=', p.scope_id!).execute();
+        await s.db
+          .deleteFrom('application_credential')
+          .where('user_id', '=', p.actor_id!)
+          .where('project_id', '=', p.scope_id!)
+          .execute();
         s.backend.changed();
       }
       reply.code(204).send();
@@ -148,15 +245,31 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       const p = req.params as Record<string, string>;
       const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!);
       req.authorize('identity:list_grants', target);
-      const rows = await a.listDirect({ type: [grantTypes[`${spec.actor}/${spec.scope}`]!], actorIds: [p.actor_id!], targetIds: [p.scope_id!], inherited: spec.inherited });
+      const rows = await a.listDirect({
+        type: [grantTypes[`${spec.actor}/${spec.scope}`]!],
+        actorIds: [p.actor_id!],
+        targetIds: [p.scope_id!],
+        inherited: spec.inherited,
+      });
       const roles = await a.roles();
-      return listBody(req, 'roles', rows.map((r) => roles.get(r.role_id)).filter(Boolean).map((r) => renderRole(req, r!)));
+      return listBody(
+        req,
+        'roles',
+        rows
+          .map((r) => roles.get(r.role_id))
+          .filter(Boolean)
+          .map((r) => renderRole(req, r!)),
+      );
     });
   }
   for (const scope of ['projects', 'domains'] as const) {
     for (const actor of ['users', 'groups'] as const) {
       grantRoutes(`/v3/${scope}/:scope_id/${actor}/:actor_id`, { actor, scope, inherited: false });
-      grantRoutes(`/v3/OS-INHERIT/${scope}/:scope_id/${actor}/:actor_id`, { actor, scope, inherited: true }, '/inherited_to_projects');
+      grantRoutes(
+        `/v3/OS-INHERIT/${scope}/:scope_id/${actor}/:actor_id`,
+        { actor, scope, inherited: true },
+        '/inherited_to_projects',
+      );
     }
   }
 
@@ -171,24 +284,43 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       req.authorize(`identity:list_system_grants_for_${kind}`);
       const rows = await a.listDirect({ type: [type], actorIds: [actor_id], targetIds: [SYSTEM_TARGET] });
       const roles = await a.roles();
-      return listBody(req, 'roles', rows.map((r) => roles.get(r.role_id)).filter(Boolean).map((r) => renderRole(req, r!)));
+      return listBody(
+        req,
+        'roles',
+        rows
+          .map((r) => roles.get(r.role_id))
+          .filter(Boolean)
+          .map((r) => renderRole(req, r!)),
+      );
     });
     app.put(`/v3/system/${actor}/:actor_id/roles/:role_id`, async (req, reply) => {
       const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
       await load(actor_id);
       req.authorize(`identity:create_system_grant_for_${kind}`);
       const role = await a.getRole(role_id);
-      if (role.domain_id) throw badRequest('Domain-specific roles cannot be assigned on the system.', 'ValidationError');
+      if (role.domain_id)
+        throw badRequest('Domain-specific roles cannot be assigned on the system.', 'ValidationError');
       await a.grant({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false });
       reply.code(204).send();
     });
-    app.route({ method: ['HEAD', 'GET'], url: `/v3/system/${actor}/:actor_id/roles/:role_id`, exposeHeadRoute: false, handler: async (req, reply) => {
-      const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
-      await load(actor_id); await a.getRole(role_id);
-      req.authorize(`identity:check_system_grant_for_${kind}`);
-      if (!(await a.check({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false }))) throw new ApiError(404, `Could not find role assignment with role: ${role_id}, ${kind}: ${actor_id}, system.`, 'RoleAssignmentNotFound');
-      reply.code(204).send();
-    } });
+    app.route({
+      method: ['HEAD', 'GET'],
+      url: `/v3/system/${actor}/:actor_id/roles/:role_id`,
+      exposeHeadRoute: false,
+      handler: async (req, reply) => {
+        const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
+        await load(actor_id);
+        await a.getRole(role_id);
+        req.authorize(`identity:check_system_grant_for_${kind}`);
+        if (!(await a.check({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false })))
+          throw new ApiError(
+            404,
+            `Could not find role assignment with role: ${role_id}, ${kind}: ${actor_id}, system.`,
+            'RoleAssignmentNotFound',
+          );
+        reply.code(204).send();
+      },
+    });
     app.delete(`/v3/system/${actor}/:actor_id/roles/:role_id`, async (req, reply) => {
       const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
       await load(actor_id);
@@ -204,18 +336,35 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     const effective = query.effective !== undefined;
     const includeNames = queryBool(query.include_names) ?? false;
     const includeSubtree = queryBool(query.include_subtree) ?? false;
-    if (includeSubtree && !query['scope.project.id']) throw badRequest('scope.project.id needs to be specified if include_subtree is also specified.', 'ValidationError');
-    if (query['user.id'] && query['group.id']) throw badRequest('Specify a user or group, not both.', 'ValidationError');
-    if (query['scope.project.id'] && query['scope.domain.id']) throw badRequest('Specify a domain or project, not both.', 'ValidationError');
-    if (effective && query['group.id']) throw badRequest('Combining effective and group filter will always result in an empty list.', 'ValidationError');
+    if (includeSubtree && !query['scope.project.id'])
+      throw badRequest(
+        'scope.project.id needs to be specified if include_subtree is also specified.',
+        'ValidationError',
+      );
+    if (query['user.id'] && query['group.id'])
+      throw badRequest('Specify a user or group, not both.', 'ValidationError');
+    if (query['scope.project.id'] && query['scope.domain.id'])
+      throw badRequest('Specify a domain or project, not both.', 'ValidationError');
+    if (effective && query['group.id'])
+      throw badRequest('Combining effective and group filter will always result in an empty list.', 'ValidationError');
     if (includeSubtree) {
       const p = await s.resource.find(query['scope.project.id']!);
-      req.authorize('identity:list_role_assignments_for_tree', { 'target.project.domain_id': p?.domain_id, target: { project: { domain_id: p?.domain_id } } });
+      req.authorize('identity:list_role_assignments_for_tree', {
+        'target.project.domain_id': p?.domain_id,
+        target: { project: { domain_id: p?.domain_id } },
+      });
     } else req.authorize('identity:list_role_assignments', { 'target.domain_id': query['scope.domain.id'] });
     const inheritedTo = query['scope.OS-INHERIT:inherited_to'];
     const rows = await a.listAssignments({
-      userId: query['user.id'], groupId: query['group.id'], roleId: query['role.id'], projectId: query['scope.project.id'], domainId: query['scope.domain.id'],
-      system: query['scope.system'] !== undefined, inheritedTo: inheritedTo !== undefined ? true : undefined, effective, includeSubtree,
+      userId: query['user.id'],
+      groupId: query['group.id'],
+      roleId: query['role.id'],
+      projectId: query['scope.project.id'],
+      domainId: query['scope.domain.id'],
+      system: query['scope.system'] !== undefined,
+      inheritedTo: inheritedTo !== undefined ? true : undefined,
+      effective,
+      includeSubtree,
     });
     const out = [];
     for (const e of rows) out.push(await renderAssignment(req, s, e, includeNames));
@@ -227,22 +376,49 @@ async function renderAssignment(req: FastifyRequest, s: IdentityService, e: Effe
   const out: Record<string, any> = {};
   const role = await s.assignment.findRole(e.roleId);
   out.role = { id: e.roleId };
-  if (names && role) { out.role.name = role.name; if (role.domain_id) { const d = await s.resource.find(role.domain_id); out.role.domain = { id: role.domain_id, name: d?.name }; } }
+  if (names && role) {
+    out.role.name = role.name;
+    if (role.domain_id) {
+      const d = await s.resource.find(role.domain_id);
+      out.role.domain = { id: role.domain_id, name: d?.name };
+    }
+  }
   const domainRef = async (id: string) => ({ id, name: (await s.resource.find(id))?.name });
   if (e.userId) {
     out.user = { id: e.userId };
-    if (names) { const u = await s.users.find(e.userId); if (u) { out.user.name = u.name; out.user.domain = await domainRef(u.domain_id); } }
+    if (names) {
+      const u = await s.users.find(e.userId);
+      if (u) {
+        out.user.name = u.name;
+        out.user.domain = await domainRef(u.domain_id);
+      }
+    }
   } else {
     out.group = { id: e.groupId };
-    if (names) { const g = await s.users.findGroup(e.groupId!); if (g) { out.group.name = g.name; out.group.domain = await domainRef(g.domain_id); } }
+    if (names) {
+      const g = await s.users.findGroup(e.groupId!);
+      if (g) {
+        out.group.name = g.name;
+        out.group.domain = await domainRef(g.domain_id);
+      }
+    }
   }
   out.scope = {};
   if (e.projectId) {
     out.scope.project = { id: e.projectId };
-    if (names) { const p = await s.resource.find(e.projectId); if (p) { out.scope.project.name = p.name; out.scope.project.domain = await domainRef(p.domain_id!); } }
+    if (names) {
+      const p = await s.resource.find(e.projectId);
+      if (p) {
+        out.scope.project.name = p.name;
+        out.scope.project.domain = await domainRef(p.domain_id!);
+      }
+    }
   } else if (e.domainId) {
     out.scope.domain = { id: e.domainId };
-    if (names) { const d = await s.resource.find(e.domainId); if (d) out.scope.domain.name = d.name; }
+    if (names) {
+      const d = await s.resource.find(e.domainId);
+      if (d) out.scope.domain.name = d.name;
+    }
   } else out.scope.system = { all: true };
   if (e.inherited) out.scope['OS-INHERIT:inherited_to'] = 'projects';
   // links point at the stored assignment, and at the membership / inference that produced it
@@ -252,7 +428,9 @@ async function renderAssignment(req: FastifyRequest, s: IdentityService, e: Effe
   if (src.type.endsWith('System')) link = `system/${actor}/${src.actor_id}/roles/${src.role_id}`;
   else {
     const scope = src.type.endsWith('Project') ? 'projects' : 'domains';
-    link = src.inherited ? `OS-INHERIT/${scope}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}/inherited_to_projects` : `${scope}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}`;
+    link = src.inherited
+      ? `OS-INHERIT/${scope}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}/inherited_to_projects`
+      : `${scope}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}`;
   }
   out.links = { assignment: `${req.baseUrl}/v3/${link}` };
   if (e.viaGroup) out.links.membership = `${req.baseUrl}/v3/groups/${e.viaGroup}/users/${e.userId}`;

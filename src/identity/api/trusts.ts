@@ -10,17 +10,25 @@ import { listBody, q } from './common.ts';
 
 const BASE = '/v3/OS-TRUST/trusts';
 
-function trustLink(req: FastifyRequest, id: string) { return { self: `${req.baseUrl}${BASE}/${id}` }; }
+function trustLink(req: FastifyRequest, id: string) {
+  return { self: `${req.baseUrl}${BASE}/${id}` };
+}
 
 /** The trust as Keystone's to_dict() has it (attributes plus extras), with its self link. */
 function renderSummary(req: FastifyRequest, t: Trust) {
   const { roles: _r, ...extra } = t.extra as Record<string, unknown>;
   return {
     ...extra,
-    id: t.id, trustor_user_id: t.trustor_user_id, trustee_user_id: t.trustee_user_id, project_id: t.project_id,
-    impersonation: t.impersonation, expires_at: renderTrustTime(t.expires_at), remaining_uses: t.remaining_uses,
+    id: t.id,
+    trustor_user_id: t.trustor_user_id,
+    trustee_user_id: t.trustee_user_id,
+    project_id: t.project_id,
+    impersonation: t.impersonation,
+    expires_at: renderTrustTime(t.expires_at),
+    remaining_uses: t.remaining_uses,
     deleted_at: t.deleted_at ? renderTrustTime(t.deleted_at) : null,
-    redelegated_trust_id: t.redelegated_trust_id, redelegation_count: t.redelegation_count,
+    redelegated_trust_id: t.redelegated_trust_id,
+    redelegation_count: t.redelegation_count,
     links: trustLink(req, t.id),
   };
 }
@@ -28,9 +36,16 @@ function renderSummary(req: FastifyRequest, t: Trust) {
 async function trustRoles(req: FastifyRequest, s: IdentityService, t: Trust) {
   // Roles deleted since the trust was made are left out, as upstream.
   const all = await s.assignment.roles();
-  return t.roleIds.map((id) => all.get(id)).filter((r) => !!r).map((r) => renderRole(req, r!));
+  return t.roleIds
+    .map((id) => all.get(id))
+    .filter((r) => !!r)
+    .map((r) => renderRole(req, r!));
 }
-const rolesLinks = (req: FastifyRequest, id: string) => ({ self: `${req.baseUrl}${BASE}/${id}/roles`, next: null, previous: null });
+const rolesLinks = (req: FastifyRequest, id: string) => ({
+  self: `${req.baseUrl}${BASE}/${id}/roles`,
+  next: null,
+  previous: null,
+});
 
 async function renderFull(req: FastifyRequest, s: IdentityService, t: Trust) {
   return { ...renderSummary(req, t), roles: await trustRoles(req, s, t), roles_links: rolesLinks(req, t.id) };
@@ -43,53 +58,81 @@ function checkDelegated(req: FastifyRequest) {
   }
 }
 
-const invalid = (field: string, msg: string) => badRequest(`Invalid input for field '${field}': ${msg}`, 'ValidationError');
+const invalid = (field: string, msg: string) =>
+  badRequest(`Invalid input for field '${field}': ${msg}`, 'ValidationError');
 const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
 
 /** Keystone's trust_create schema (trust/schema.py). */
 function validateTrust(t: Record<string, any>): TrustRequest {
-  for (const k of ['trustor_user_id', 'trustee_user_id', 'impersonation']) if (!(k in t)) throw invalid(k, `'${k}' is a required property`);
+  for (const k of ['trustor_user_id', 'trustee_user_id', 'impersonation'])
+    if (!(k in t)) throw invalid(k, `'${k}' is a required property`);
   for (const k of ['trustor_user_id', 'trustee_user_id']) {
     const v = t[k];
     if (typeof v !== 'string') throw invalid(k, `${JSON.stringify(v)} is not of type 'string'`);
     if (v.length < 1 || v.length > 64) throw invalid(k, `'${v}' must be between 1 and 64 characters long`);
   }
-  if (typeof t.impersonation !== 'boolean') throw invalid('impersonation', `${JSON.stringify(t.impersonation)} is not of type 'boolean'`);
+  if (typeof t.impersonation !== 'boolean')
+    throw invalid('impersonation', `${JSON.stringify(t.impersonation)} is not of type 'boolean'`);
   if (t.project_id !== undefined && t.project_id !== null) {
-    if (typeof t.project_id !== 'string' || !/^[a-zA-Z0-9-_]{1,64}$/.test(t.project_id)) throw invalid('project_id', `${JSON.stringify(t.project_id)} is not a valid id`);
+    if (typeof t.project_id !== 'string' || !/^[a-zA-Z0-9-_]{1,64}$/.test(t.project_id))
+      throw invalid('project_id', `${JSON.stringify(t.project_id)} is not a valid id`);
   }
   if (t.remaining_uses !== undefined && t.remaining_uses !== null) {
-    if (!isInt(t.remaining_uses)) throw invalid('remaining_uses', `${JSON.stringify(t.remaining_uses)} is not of type 'integer', 'null'`);
+    if (!isInt(t.remaining_uses))
+      throw invalid('remaining_uses', `${JSON.stringify(t.remaining_uses)} is not of type 'integer', 'null'`);
     if (t.remaining_uses < 1) throw invalid('remaining_uses', `${t.remaining_uses} is less than the minimum of 1`);
   }
-  if (t.expires_at !== undefined && t.expires_at !== null && typeof t.expires_at !== 'string') throw invalid('expires_at', `${JSON.stringify(t.expires_at)} is not of type 'null', 'string'`);
-  if (t.allow_redelegation !== undefined && t.allow_redelegation !== null && typeof t.allow_redelegation !== 'boolean') {
+  if (t.expires_at !== undefined && t.expires_at !== null && typeof t.expires_at !== 'string')
+    throw invalid('expires_at', `${JSON.stringify(t.expires_at)} is not of type 'null', 'string'`);
+  if (
+    t.allow_redelegation !== undefined &&
+    t.allow_redelegation !== null &&
+    typeof t.allow_redelegation !== 'boolean'
+  ) {
     throw invalid('allow_redelegation', `${JSON.stringify(t.allow_redelegation)} is not of type 'boolean', 'null'`);
   }
   if (t.redelegation_count !== undefined && t.redelegation_count !== null) {
-    if (!isInt(t.redelegation_count)) throw invalid('redelegation_count', `${JSON.stringify(t.redelegation_count)} is not of type 'integer', 'null'`);
-    if (t.redelegation_count < 0) throw invalid('redelegation_count', `${t.redelegation_count} is less than the minimum of 0`);
+    if (!isInt(t.redelegation_count))
+      throw invalid('redelegation_count', `${JSON.stringify(t.redelegation_count)} is not of type 'integer', 'null'`);
+    if (t.redelegation_count < 0)
+      throw invalid('redelegation_count', `${t.redelegation_count} is less than the minimum of 0`);
   }
   if (t.roles !== undefined) {
     if (!Array.isArray(t.roles)) throw invalid('roles', `${JSON.stringify(t.roles)} is not of type 'array'`);
     t.roles.forEach((r: unknown, i: number) => {
       const f = `roles/${i}`;
-      if (!r || typeof r !== 'object' || Array.isArray(r)) throw invalid(f, `${JSON.stringify(r)} is not of type 'object'`);
+      if (!r || typeof r !== 'object' || Array.isArray(r))
+        throw invalid(f, `${JSON.stringify(r)} is not of type 'object'`);
       const keys = Object.keys(r);
-      if (keys.length !== 1) throw invalid(f, keys.length ? `${JSON.stringify(r)} has too many properties` : '{} does not have enough properties');
+      if (keys.length !== 1)
+        throw invalid(
+          f,
+          keys.length ? `${JSON.stringify(r)} has too many properties` : '{} does not have enough properties',
+        );
       const [k] = keys as [string];
       const v = (r as Record<string, unknown>)[k];
-      if (k === 'id') { if (typeof v !== 'string' || !/^[a-zA-Z0-9-_]{1,64}$/.test(v)) throw invalid(`${f}/id`, `${JSON.stringify(v)} is not a valid id`); }
-      else if (k === 'name') { if (typeof v !== 'string' || v.length < 1 || v.length > 255 || !/\S/.test(v)) throw invalid(`${f}/name`, `${JSON.stringify(v)} is not a valid name`); }
-      else throw invalid(f, `Additional properties are not allowed ('${k}' was unexpected)`);
+      if (k === 'id') {
+        if (typeof v !== 'string' || !/^[a-zA-Z0-9-_]{1,64}$/.test(v))
+          throw invalid(`${f}/id`, `${JSON.stringify(v)} is not a valid id`);
+      } else if (k === 'name') {
+        if (typeof v !== 'string' || v.length < 1 || v.length > 255 || !/\S/.test(v))
+          throw invalid(`${f}/name`, `${JSON.stringify(v)} is not a valid name`);
+      } else throw invalid(f, `Additional properties are not allowed ('${k}' was unexpected)`);
     });
   }
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(t)) if (!TRUST_FIELDS.has(k)) extra[k] = v;
   return {
-    trustor_user_id: t.trustor_user_id, trustee_user_id: t.trustee_user_id, project_id: t.project_id ?? null,
-    impersonation: t.impersonation, expires_at: t.expires_at ?? null, remaining_uses: t.remaining_uses ?? null,
-    allow_redelegation: t.allow_redelegation ?? null, redelegation_count: t.redelegation_count ?? null, roles: t.roles, extra,
+    trustor_user_id: t.trustor_user_id,
+    trustee_user_id: t.trustee_user_id,
+    project_id: t.project_id ?? null,
+    impersonation: t.impersonation,
+    expires_at: t.expires_at ?? null,
+    remaining_uses: t.remaining_uses ?? null,
+    allow_redelegation: t.allow_redelegation ?? null,
+    redelegation_count: t.redelegation_count ?? null,
+    roles: t.roles,
+    extra,
   };
 }
 
@@ -97,7 +140,19 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
   const target = async (req: FastifyRequest) => {
     // The trust is looked up before policy: a missing one is a 404, not a 403 (lp#1840288).
     const t = await m.get((req.params as { trust_id: string }).trust_id);
-    return { t, target: { target: { trust: { id: t.id, trustor_user_id: t.trustor_user_id, trustee_user_id: t.trustee_user_id, project_id: t.project_id } } } };
+    return {
+      t,
+      target: {
+        target: {
+          trust: {
+            id: t.id,
+            trustor_user_id: t.trustor_user_id,
+            trustee_user_id: t.trustee_user_id,
+            project_id: t.project_id,
+          },
+        },
+      },
+    };
   };
 
   app.post(BASE, async (req, reply) => {
@@ -107,30 +162,49 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
     req.authorize('identity:create_trust', { target: { trust: body } });
     const tr = validateTrust(body);
     checkDelegated(req);
-    if (req.ctx!.userId !== tr.trustor_user_id) throw forbidden('You are not authorized to perform the requested action: The authenticated user should match the trustor.');
+    if (req.ctx!.userId !== tr.trustor_user_id)
+      throw forbidden(
+        'You are not authorized to perform the requested action: The authenticated user should match the trustor.',
+      );
     const t = await m.create(tr, req.ctx!.trustId);
     reply.code(201);
     return { trust: await renderFull(req, s, t) };
   });
 
-  app.route({ method: ['GET', 'HEAD'], url: BASE, exposeHeadRoute: false, handler: async (req) => {
-    const query = q(req);
-    const trustor = query.trustor_user_id || undefined;
-    const trustee = query.trustee_user_id || undefined;
-    if (trustor) req.authorize('identity:list_trusts_for_trustor', { target: { trust: { trustor_user_id: trustor } } });
-    else if (trustee) req.authorize('identity:list_trusts_for_trustee', { target: { trust: { trustee_user_id: trustee } } });
-    else req.authorize('identity:list_trusts');
-    checkDelegated(req);
-    const list = await m.list({ trustorId: trustor, trusteeId: trustee });
-    return listBody(req, 'trusts', list.map((t) => renderSummary(req, t)));
-  } });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: BASE,
+    exposeHeadRoute: false,
+    handler: async (req) => {
+      const query = q(req);
+      const trustor = query.trustor_user_id || undefined;
+      const trustee = query.trustee_user_id || undefined;
+      if (trustor)
+        req.authorize('identity:list_trusts_for_trustor', { target: { trust: { trustor_user_id: trustor } } });
+      else if (trustee)
+        req.authorize('identity:list_trusts_for_trustee', { target: { trust: { trustee_user_id: trustee } } });
+      else req.authorize('identity:list_trusts');
+      checkDelegated(req);
+      const list = await m.list({ trustorId: trustor, trusteeId: trustee });
+      return listBody(
+        req,
+        'trusts',
+        list.map((t) => renderSummary(req, t)),
+      );
+    },
+  });
 
-  app.route({ method: ['GET', 'HEAD'], url: `${BASE}/:trust_id`, exposeHeadRoute: false, handler: async (req) => {
-    const { t, target: tg } = await target(req);
-    req.authorize('identity:get_trust', tg);
-    checkDelegated(req);
-    return { trust: await renderFull(req, s, t) };
-  } });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${BASE}/:trust_id`,
+    exposeHeadRoute: false,
+    handler: async (req) => {
+      const { t, target: tg } = await target(req);
+      req.authorize('identity:get_trust', tg);
+      checkDelegated(req);
+      return { trust: await renderFull(req, s, t) };
+    },
+  });
 
   app.delete(`${BASE}/:trust_id`, async (req, reply) => {
     const { t, target: tg } = await target(req);
@@ -140,21 +214,31 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
     reply.code(204).send();
   });
 
-  app.route({ method: ['GET', 'HEAD'], url: `${BASE}/:trust_id/roles`, exposeHeadRoute: false, handler: async (req) => {
-    const { t, target: tg } = await target(req);
-    req.authorize('identity:list_roles_for_trust', tg);
-    checkDelegated(req);
-    return { roles: await trustRoles(req, s, t), links: rolesLinks(req, t.id) };
-  } });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${BASE}/:trust_id/roles`,
+    exposeHeadRoute: false,
+    handler: async (req) => {
+      const { t, target: tg } = await target(req);
+      req.authorize('identity:list_roles_for_trust', tg);
+      checkDelegated(req);
+      return { roles: await trustRoles(req, s, t), links: rolesLinks(req, t.id) };
+    },
+  });
 
-  app.route({ method: ['GET', 'HEAD'], url: `${BASE}/:trust_id/roles/:role_id`, exposeHeadRoute: false, handler: async (req) => {
-    const { t, target: tg } = await target(req);
-    req.authorize('identity:get_role_for_trust', tg);
-    checkDelegated(req);
-    const { role_id } = req.params as { role_id: string };
-    if (!t.roleIds.includes(role_id)) throw notFound('role', role_id);
-    return { role: renderRole(req, await s.assignment.getRole(role_id)) };
-  } });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${BASE}/:trust_id/roles/:role_id`,
+    exposeHeadRoute: false,
+    handler: async (req) => {
+      const { t, target: tg } = await target(req);
+      req.authorize('identity:get_role_for_trust', tg);
+      checkDelegated(req);
+      const { role_id } = req.params as { role_id: string };
+      if (!t.roleIds.includes(role_id)) throw notFound('role', role_id);
+      return { role: renderRole(req, await s.assignment.getRole(role_id)) };
+    },
+  });
 }
 
 export const trustsExtension: IdentityExtension = {
@@ -165,7 +249,11 @@ export const trustsExtension: IdentityExtension = {
     s.tokens.trusts = m;
     // Keystone drops the trusts of deleted users and projects.
     s.backend.bus.onNotification('identity.user.deleted', (n) => m.deleteForUser((n.payload as any)?.resource_info));
-    s.backend.bus.onNotification('identity.project.deleted', (n) => m.deleteForProject((n.payload as any)?.resource_info));
+    s.backend.bus.onNotification('identity.project.deleted', (n) =>
+      m.deleteForProject((n.payload as any)?.resource_info),
+    );
   },
-  routes(app, s) { registerTrustRoutes(app, s, s.ext.trusts as TrustManager); },
+  routes(app, s) {
+    registerTrustRoutes(app, s, s.ext.trusts as TrustManager);
+  },
 };

@@ -8,61 +8,125 @@ import { renderProject } from './resource.ts';
 import { boolean, description, listBody, name255, nullableId, q, queryBool, selfLink, wrap } from './common.ts';
 
 export function renderUser(req: FastifyRequest, u: User) {
-  const out: Record<string, unknown> = { ...u.extra, id: u.id, name: u.name, domain_id: u.domain_id, enabled: u.enabled, password_expires_at: u.password_expires_at, options: u.options, links: selfLink(req, `users/${u.id}`) };
+  const out: Record<string, unknown> = {
+    ...u.extra,
+    id: u.id,
+    name: u.name,
+    domain_id: u.domain_id,
+    enabled: u.enabled,
+    password_expires_at: u.password_expires_at,
+    options: u.options,
+    links: selfLink(req, `users/${u.id}`),
+  };
   if (u.default_project_id) out.default_project_id = u.default_project_id;
   return out;
 }
 export function renderGroup(req: FastifyRequest, g: Group) {
-  return { ...g.extra, id: g.id, name: g.name, domain_id: g.domain_id, description: g.description, links: selfLink(req, `groups/${g.id}`) };
+  return {
+    ...g.extra,
+    id: g.id,
+    name: g.name,
+    domain_id: g.domain_id,
+    description: g.description,
+    links: selfLink(req, `groups/${g.id}`),
+  };
 }
 
 const userProps = {
-  name: name255, domain_id: { type: 'string', minLength: 1, maxLength: 64 }, enabled: boolean, default_project_id: nullableId,
-  password: { type: ['string', 'null'] }, description, email: { type: ['string', 'null'] }, options: { type: 'object' },
+  name: name255,
+  domain_id: { type: 'string', minLength: 1, maxLength: 64 },
+  enabled: boolean,
+  default_project_id: nullableId,
+  password: { type: ['string', 'null'] },
+  description,
+  email: { type: ['string', 'null'] },
+  options: { type: 'object' },
 };
 
 function checkOptions(options: unknown) {
   if (options === undefined) return;
   if (!options || typeof options !== 'object') throw badRequest("Invalid input for field 'options'", 'ValidationError');
   for (const [k, v] of Object.entries(options)) {
-    if (!USER_OPTIONS.has(k)) throw badRequest(`Invalid input for field 'options': Additional properties are not allowed ('${k}' was unexpected)`, 'ValidationError');
-    if (k === 'multi_factor_auth_rules') { if (v !== null && !Array.isArray(v)) throw badRequest(`Invalid input for field 'options.${k}'`, 'ValidationError'); }
-    else if (v !== null && typeof v !== 'boolean') throw badRequest(`Invalid input for field 'options.${k}': ${JSON.stringify(v)} is not of type 'boolean'`, 'ValidationError');
+    if (!USER_OPTIONS.has(k))
+      throw badRequest(
+        `Invalid input for field 'options': Additional properties are not allowed ('${k}' was unexpected)`,
+        'ValidationError',
+      );
+    if (k === 'multi_factor_auth_rules') {
+      if (v !== null && !Array.isArray(v))
+        throw badRequest(`Invalid input for field 'options.${k}'`, 'ValidationError');
+    } else if (v !== null && typeof v !== 'boolean')
+      throw badRequest(
+        `Invalid input for field 'options.${k}': ${JSON.stringify(v)} is not of type 'boolean'`,
+        'ValidationError',
+      );
   }
 }
 
 export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   const users = s.users;
 
-  app.post('/v3/users', { schema: { body: wrap('user', { required: ['name'], properties: userProps }) } }, async (req, reply) => {
-    const body = (req.body as any).user;
-    const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
-    req.authorize('identity:create_user', { target: { user: { ...body, domain_id: domainId } } });
-    checkOptions(body.options);
-    await s.resource.getDomain(domainId);
-    if (body.default_project_id) {
-      const p = await s.resource.find(body.default_project_id);
-      if (p?.is_domain) throw badRequest('Domains are not valid default projects.', 'ValidationError');
-    }
-    const { name, domain_id: _d, enabled, password, default_project_id, options, id: _id, links: _l, ...extra } = body;
-    const u = await users.create({ name, domain_id: domainId, enabled, password, default_project_id, options, extra });
-    reply.code(201);
-    return { user: renderUser(req, u) };
-  });
+  app.post(
+    '/v3/users',
+    { schema: { body: wrap('user', { required: ['name'], properties: userProps }) } },
+    async (req, reply) => {
+      const body = (req.body as any).user;
+      const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
+      req.authorize('identity:create_user', { target: { user: { ...body, domain_id: domainId } } });
+      checkOptions(body.options);
+      await s.resource.getDomain(domainId);
+      if (body.default_project_id) {
+        const p = await s.resource.find(body.default_project_id);
+        if (p?.is_domain) throw badRequest('Domains are not valid default projects.', 'ValidationError');
+      }
+      const {
+        name,
+        domain_id: _d,
+        enabled,
+        password,
+        default_project_id,
+        options,
+        id: _id,
+        links: _l,
+        ...extra
+      } = body;
+      const u = await users.create({
+        name,
+        domain_id: domainId,
+        enabled,
+        password,
+        default_project_id,
+        options,
+        extra,
+      });
+      reply.code(201);
+      return { user: renderUser(req, u) };
+    },
+  );
   app.get('/v3/users', async (req) => {
     const query = q(req);
     req.authorize('identity:list_users', { domain_id: query.domain_id });
     let pe: { op: string; at: string } | undefined;
     if (query.password_expires_at) {
       const m = /^(?:(lt|lte|gt|gte|eq|neq):)?(.+)$/.exec(query.password_expires_at)!;
-      if (Number.isNaN(Date.parse(m[2]!))) throw badRequest(`Invalid time format for password_expires_at: ${m[2]}`, 'ValidationError');
+      if (Number.isNaN(Date.parse(m[2]!)))
+        throw badRequest(`Invalid time format for password_expires_at: ${m[2]}`, 'ValidationError');
       pe = { op: m[1] ?? 'eq', at: m[2]! };
     }
     let domainId = query.domain_id;
     // A domain-scoped token lists its own domain's users.
     if (domainId === undefined && req.ctx?.domainId) domainId = req.ctx.domainId;
-    const list = await users.list({ domainId, name: query.name, enabled: queryBool(query.enabled), passwordExpiresAt: pe });
-    return listBody(req, 'users', list.map((u) => renderUser(req, u)));
+    const list = await users.list({
+      domainId,
+      name: query.name,
+      enabled: queryBool(query.enabled),
+      passwordExpiresAt: pe,
+    });
+    return listBody(
+      req,
+      'users',
+      list.map((u) => renderUser(req, u)),
+    );
   });
   const userTarget = (u: User) => ({ target: { user: { id: u.id, domain_id: u.domain_id } } });
   app.get('/v3/users/:user_id', async (req) => {
@@ -87,50 +151,84 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     await users.delete(user_id);
     reply.code(204).send();
   });
-  app.post('/v3/users/:user_id/password', { config: { auth: false }, schema: { body: wrap('user', { required: ['password', 'original_password'], properties: { password: { type: 'string' }, original_password: { type: 'string' } } }) } }, async (req, reply) => {
-    // Upstream lets an expired password be changed without a token.
-    req.authorized = true;
-    const { user_id } = req.params as { user_id: string };
-    const body = (req.body as any).user;
-    const u = await users.find(user_id);
-    if (!u) throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
-    await users.changePassword(user_id, body.original_password, body.password);
-    reply.code(204).send();
-  });
+  app.post(
+    '/v3/users/:user_id/password',
+    {
+      config: { auth: false },
+      schema: {
+        body: wrap('user', {
+          required: ['password', 'original_password'],
+          properties: { password: { type: 'string' }, original_password: { type: 'string' } },
+        }),
+      },
+    },
+    async (req, reply) => {
+      // Upstream lets an expired password be changed without a token.
+      req.authorized = true;
+      const { user_id } = req.params as { user_id: string };
+      const body = (req.body as any).user;
+      const u = await users.find(user_id);
+      if (!u) throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
+      await users.changePassword(user_id, body.original_password, body.password);
+      reply.code(204).send();
+    },
+  );
   app.get('/v3/users/:user_id/groups', async (req) => {
     const { user_id } = req.params as { user_id: string };
     const u = await users.get(user_id);
     req.authorize('identity:list_groups_for_user', userTarget(u));
     const groups = await users.listGroups({ ids: await users.groupIdsOf(user_id), name: q(req).name });
-    return listBody(req, 'groups', groups.map((g) => renderGroup(req, g)));
+    return listBody(
+      req,
+      'groups',
+      groups.map((g) => renderGroup(req, g)),
+    );
   });
   app.get('/v3/users/:user_id/projects', async (req) => {
     const { user_id } = req.params as { user_id: string };
     const u = await users.get(user_id);
     req.authorize('identity:list_user_projects', userTarget(u));
     const query = q(req);
-    let list = await s.resource.list({ ids: await s.assignment.projectIdsForUser(user_id), isDomain: false, name: query.name, enabled: queryBool(query.enabled), domainId: query.domain_id });
-    return listBody(req, 'projects', list.map((p) => renderProject(req, p)));
+    let list = await s.resource.list({
+      ids: await s.assignment.projectIdsForUser(user_id),
+      isDomain: false,
+      name: query.name,
+      enabled: queryBool(query.enabled),
+      domainId: query.domain_id,
+    });
+    return listBody(
+      req,
+      'projects',
+      list.map((p) => renderProject(req, p)),
+    );
   });
 
   // ---- groups ----
   const groupProps = { name: name255, domain_id: { type: 'string', minLength: 1, maxLength: 64 }, description };
   const groupTarget = (g: Group) => ({ target: { group: { id: g.id, domain_id: g.domain_id } } });
-  app.post('/v3/groups', { schema: { body: wrap('group', { required: ['name'], properties: groupProps }) } }, async (req, reply) => {
-    const body = (req.body as any).group;
-    const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
-    req.authorize('identity:create_group', { target: { group: { ...body, domain_id: domainId } } });
-    await s.resource.getDomain(domainId);
-    const { name, domain_id: _d, description: desc, id: _id, links: _l, ...extra } = body;
-    const g = await users.createGroup({ name, domain_id: domainId, description: desc, extra });
-    reply.code(201);
-    return { group: renderGroup(req, g) };
-  });
+  app.post(
+    '/v3/groups',
+    { schema: { body: wrap('group', { required: ['name'], properties: groupProps }) } },
+    async (req, reply) => {
+      const body = (req.body as any).group;
+      const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
+      req.authorize('identity:create_group', { target: { group: { ...body, domain_id: domainId } } });
+      await s.resource.getDomain(domainId);
+      const { name, domain_id: _d, description: desc, id: _id, links: _l, ...extra } = body;
+      const g = await users.createGroup({ name, domain_id: domainId, description: desc, extra });
+      reply.code(201);
+      return { group: renderGroup(req, g) };
+    },
+  );
   app.get('/v3/groups', async (req) => {
     const query = q(req);
     req.authorize('identity:list_groups', { domain_id: query.domain_id });
     const list = await users.listGroups({ domainId: query.domain_id ?? req.ctx?.domainId, name: query.name });
-    return listBody(req, 'groups', list.map((g) => renderGroup(req, g)));
+    return listBody(
+      req,
+      'groups',
+      list.map((g) => renderGroup(req, g)),
+    );
   });
   app.get('/v3/groups/:group_id', async (req) => {
     const { group_id } = req.params as { group_id: string };
@@ -153,8 +251,16 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const { group_id } = req.params as { group_id: string };
     req.authorize('identity:list_users_in_group', groupTarget(await users.getGroup(group_id)));
     const query = q(req);
-    const list = await users.list({ ids: await users.memberIds(group_id), name: query.name, enabled: queryBool(query.enabled) });
-    return listBody(req, 'users', list.map((u) => renderUser(req, u)));
+    const list = await users.list({
+      ids: await users.memberIds(group_id),
+      name: query.name,
+      enabled: queryBool(query.enabled),
+    });
+    return listBody(
+      req,
+      'users',
+      list.map((u) => renderUser(req, u)),
+    );
   });
   const memberTarget = async (groupId: string, userId: string) => {
     const g = await users.getGroup(groupId);
@@ -167,12 +273,18 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     await users.addMember(group_id, user_id);
     reply.code(204).send();
   });
-  app.route({ method: ['HEAD', 'GET'], url: '/v3/groups/:group_id/users/:user_id', exposeHeadRoute: false, handler: async (req, reply) => {
-    const { group_id, user_id } = req.params as { group_id: string; user_id: string };
-    req.authorize('identity:check_user_in_group', await memberTarget(group_id, user_id));
-    if (!(await users.isMember(group_id, user_id))) throw new ApiError(404, `Could not find user ${user_id} in group ${group_id}.`, 'NotFound');
-    reply.code(204).send();
-  } });
+  app.route({
+    method: ['HEAD', 'GET'],
+    url: '/v3/groups/:group_id/users/:user_id',
+    exposeHeadRoute: false,
+    handler: async (req, reply) => {
+      const { group_id, user_id } = req.params as { group_id: string; user_id: string };
+      req.authorize('identity:check_user_in_group', await memberTarget(group_id, user_id));
+      if (!(await users.isMember(group_id, user_id)))
+        throw new ApiError(404, `Could not find user ${user_id} in group ${group_id}.`, 'NotFound');
+      reply.code(204).send();
+    },
+  });
   app.delete('/v3/groups/:group_id/users/:user_id', async (req, reply) => {
     const { group_id, user_id } = req.params as { group_id: string; user_id: string };
     req.authorize('identity:remove_user_from_group', await memberTarget(group_id, user_id));

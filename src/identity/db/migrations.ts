@@ -9,7 +9,8 @@ const id = 'varchar(64)';
 export const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('project')
+      await db.schema
+        .createTable('project')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('domain_id', id, (c) => c.notNull())
@@ -23,12 +24,14 @@ export const migrations: Record<string, Migration> = {
         .addUniqueConstraint('project_domain_name', ['domain_id', 'name'])
         .execute();
       await db.schema.createIndex('project_parent').on('project').column('parent_id').execute();
-      await db.schema.createTable('project_tag')
+      await db.schema
+        .createTable('project_tag')
         .addColumn('project_id', id, (c) => c.notNull().references('project.id').onDelete('cascade'))
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addPrimaryKeyConstraint('project_tag_pk', ['project_id', 'name'])
         .execute();
-      await db.schema.createTable('user')
+      await db.schema
+        .createTable('user')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('domain_id', id, (c) => c.notNull())
@@ -44,7 +47,8 @@ export const migrations: Record<string, Migration> = {
         .execute();
       // Every password a user had, newest last: the current one and the history for
       // unique_last_password_count.
-      await db.schema.createTable('password')
+      await db.schema
+        .createTable('password')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('user_id', id, (c) => c.notNull().references('user.id').onDelete('cascade'))
         .addColumn('hash', 'varchar(255)', (c) => c.notNull())
@@ -53,7 +57,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('self_service', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
       await db.schema.createIndex('password_user').on('password').column('user_id').execute();
-      await db.schema.createTable('group')
+      await db.schema
+        .createTable('group')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('domain_id', id, (c) => c.notNull())
@@ -61,12 +66,14 @@ export const migrations: Record<string, Migration> = {
         .addColumn('extra', 'text')
         .addUniqueConstraint('group_domain_name', ['domain_id', 'name'])
         .execute();
-      await db.schema.createTable('user_group_membership')
+      await db.schema
+        .createTable('user_group_membership')
         .addColumn('user_id', id, (c) => c.notNull().references('user.id').onDelete('cascade'))
         .addColumn('group_id', id, (c) => c.notNull().references('group.id').onDelete('cascade'))
         .addPrimaryKeyConstraint('membership_pk', ['user_id', 'group_id'])
         .execute();
-      await db.schema.createTable('role')
+      await db.schema
+        .createTable('role')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         // '<<null>>' for global roles so that the unique constraint works in both engines.
@@ -76,13 +83,15 @@ export const migrations: Record<string, Migration> = {
         .addColumn('extra', 'text')
         .addUniqueConstraint('role_name_domain', ['name', 'domain_id'])
         .execute();
-      await db.schema.createTable('implied_role')
+      await db.schema
+        .createTable('implied_role')
         .addColumn('prior_role_id', id, (c) => c.notNull().references('role.id').onDelete('cascade'))
         .addColumn('implied_role_id', id, (c) => c.notNull().references('role.id').onDelete('cascade'))
         .addPrimaryKeyConstraint('implied_role_pk', ['prior_role_id', 'implied_role_id'])
         .execute();
       // type: UserProject, GroupProject, UserDomain, GroupDomain, UserSystem, GroupSystem.
-      await db.schema.createTable('assignment')
+      await db.schema
+        .createTable('assignment')
         .addColumn('type', 'varchar(16)', (c) => c.notNull())
         .addColumn('actor_id', id, (c) => c.notNull())
         .addColumn('target_id', id, (c) => c.notNull())
@@ -92,19 +101,22 @@ export const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('assignment_actor').on('assignment').column('actor_id').execute();
       await db.schema.createIndex('assignment_target').on('assignment').column('target_id').execute();
-      await db.schema.createTable('region')
+      await db.schema
+        .createTable('region')
         .addColumn('id', 'varchar(255)', (c) => c.primaryKey())
         .addColumn('description', 'text')
         .addColumn('parent_region_id', 'varchar(255)')
         .addColumn('extra', 'text')
         .execute();
-      await db.schema.createTable('service')
+      await db.schema
+        .createTable('service')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('type', 'varchar(255)', (c) => c.notNull())
         .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
         .addColumn('extra', 'text')
         .execute();
-      await db.schema.createTable('endpoint')
+      await db.schema
+        .createTable('endpoint')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('service_id', id, (c) => c.notNull().references('service.id'))
         .addColumn('interface', 'varchar(8)', (c) => c.notNull())
@@ -113,7 +125,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
         .addColumn('extra', 'text')
         .execute();
-      await db.schema.createTable('revocation_event')
+      await db.schema
+        .createTable('revocation_event')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
         .addColumn('domain_id', id)
         .addColumn('project_id', id)
@@ -128,7 +141,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('expires_at', 'varchar(40)')
         .addColumn('revoked_at', 'varchar(40)', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('credential')
+      await db.schema
+        .createTable('credential')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('user_id', id, (c) => c.notNull())
         .addColumn('project_id', id)
@@ -137,7 +151,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('key_hash', 'varchar(64)')
         .addColumn('extra', 'text')
         .execute();
-      await db.schema.createTable('application_credential')
+      await db.schema
+        .createTable('application_credential')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('secret_hash', 'varchar(255)', (c) => c.notNull())
@@ -151,14 +166,16 @@ export const migrations: Record<string, Migration> = {
         .addColumn('access_rules', 'text')
         .addUniqueConstraint('app_cred_user_name', ['user_id', 'name'])
         .execute();
-      await db.schema.createTable('access_rule')
+      await db.schema
+        .createTable('access_rule')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('user_id', id, (c) => c.notNull())
         .addColumn('service', 'varchar(64)', (c) => c.notNull())
         .addColumn('path', 'varchar(128)', (c) => c.notNull())
         .addColumn('method', 'varchar(16)', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('trust')
+      await db.schema
+        .createTable('trust')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('trustor_user_id', id, (c) => c.notNull())
         .addColumn('trustee_user_id', id, (c) => c.notNull())
@@ -172,7 +189,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('deleted_at', 'varchar(40)')
         .addColumn('extra', 'text')
         .execute();
-      await db.schema.createTable('registered_limit')
+      await db.schema
+        .createTable('registered_limit')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('service_id', id, (c) => c.notNull())
         .addColumn('region_id', 'varchar(255)')
@@ -180,7 +198,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('default_limit', 'integer', (c) => c.notNull())
         .addColumn('description', 'text')
         .execute();
-      await db.schema.createTable('limit')
+      await db.schema
+        .createTable('limit')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('project_id', id)
         .addColumn('domain_id', id)
@@ -190,29 +209,34 @@ export const migrations: Record<string, Migration> = {
         .addColumn('resource_limit', 'integer', (c) => c.notNull())
         .addColumn('description', 'text')
         .execute();
-      await db.schema.createTable('policy')
+      await db.schema
+        .createTable('policy')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('type', 'varchar(255)', (c) => c.notNull())
         .addColumn('blob', 'text', (c) => c.notNull())
         .addColumn('extra', 'text')
         .execute();
-      await db.schema.createTable('endpoint_group')
+      await db.schema
+        .createTable('endpoint_group')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)', (c) => c.notNull())
         .addColumn('description', 'text')
         .addColumn('filters', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('project_endpoint_group')
+      await db.schema
+        .createTable('project_endpoint_group')
         .addColumn('endpoint_group_id', id, (c) => c.notNull())
         .addColumn('project_id', id, (c) => c.notNull())
         .addPrimaryKeyConstraint('project_endpoint_group_pk', ['endpoint_group_id', 'project_id'])
         .execute();
-      await db.schema.createTable('project_endpoint')
+      await db.schema
+        .createTable('project_endpoint')
         .addColumn('endpoint_id', id, (c) => c.notNull())
         .addColumn('project_id', id, (c) => c.notNull())
         .addPrimaryKeyConstraint('project_endpoint_pk', ['endpoint_id', 'project_id'])
         .execute();
-      await db.schema.createTable('domain_config')
+      await db.schema
+        .createTable('domain_config')
         .addColumn('domain_id', id, (c) => c.notNull())
         .addColumn('group', 'varchar(255)', (c) => c.notNull())
         .addColumn('option', 'varchar(255)', (c) => c.notNull())
@@ -224,7 +248,8 @@ export const migrations: Record<string, Migration> = {
   // OS-ENDPOINT-POLICY: a policy blob associated with an endpoint, a service, or a service in a region.
   '0002_policy_association': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('policy_association')
+      await db.schema
+        .createTable('policy_association')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('policy_id', id, (c) => c.notNull())
         .addColumn('endpoint_id', id)
@@ -236,7 +261,8 @@ export const migrations: Record<string, Migration> = {
   // OS-OAUTH1 consumers (the delegation flow itself is not implemented).
   '0003_oauth1_consumer': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('consumer')
+      await db.schema
+        .createTable('consumer')
         .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('description', 'text')
         .addColumn('secret', 'varchar(255)', (c) => c.notNull())

@@ -135,7 +135,12 @@ export interface FernetDecrypted {
  * older than the TTL, or more than 60 s in the future, are rejected (as
  * cryptography does); without it the timestamp is not checked.
  */
-export function fernetDecryptDetailed(keys: readonly Buffer[], token: string, ttlSeconds?: number, now: Date = new Date()): FernetDecrypted {
+export function fernetDecryptDetailed(
+  keys: readonly Buffer[],
+  token: string,
+  ttlSeconds?: number,
+  now: Date = new Date(),
+): FernetDecrypted {
   if (typeof token !== 'string') throw new InvalidToken('Token must be a string');
   const data = decodeTokenBytes(token);
   if (data.length < HEADER_LEN + BLOCK + HMAC_LEN || data[0] !== VERSION) throw new InvalidToken();

@@ -158,22 +158,22 @@ function pack(w: Writer, v: Packable): void {
     const b = Buffer.from(v, 'utf8');
     const n = b.length;
     if (n < 32) w.byte(0xa0 | n);
-    else if (n < 0x100) (w.byte(0xd9), w.byte(n));
-    else if (n < 0x10000) (w.byte(0xda), w.u16(n));
-    else (w.byte(0xdb), w.u32(n));
+    else if (n < 0x100) w.byte(0xd9), w.byte(n);
+    else if (n < 0x10000) w.byte(0xda), w.u16(n);
+    else w.byte(0xdb), w.u32(n);
     return w.bytes(b);
   }
   if (Buffer.isBuffer(v)) {
     const n = v.length;
-    if (n < 0x100) (w.byte(0xc4), w.byte(n));
-    else if (n < 0x10000) (w.byte(0xc5), w.u16(n));
-    else (w.byte(0xc6), w.u32(n));
+    if (n < 0x100) w.byte(0xc4), w.byte(n);
+    else if (n < 0x10000) w.byte(0xc5), w.u16(n);
+    else w.byte(0xc6), w.u32(n);
     return w.bytes(v);
   }
   const n = v.length;
   if (n < 16) w.byte(0x90 | n);
-  else if (n < 0x10000) (w.byte(0xdc), w.u16(n));
-  else (w.byte(0xdd), w.u32(n));
+  else if (n < 0x10000) w.byte(0xdc), w.u16(n);
+  else w.byte(0xdd), w.u32(n);
   for (const item of v) pack(w, item);
 }
 
@@ -237,34 +237,57 @@ class Unpacker {
     if ((t & 0xf0) === 0x90) return this.arr(t & 0x0f, depth);
     if ((t & 0xe0) === 0xa0) return this.str(t & 0x1f);
     switch (t) {
-      case 0xc0: return null;
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xc4: return this.bin(b[this.need(1)]!);
-      case 0xc5: return this.bin(b.readUInt16BE(this.need(2)));
-      case 0xc6: return this.bin(b.readUInt32BE(this.need(4)));
-      case 0xca: return b.readFloatBE(this.need(4));
-      case 0xcb: return b.readDoubleBE(this.need(8));
-      case 0xcc: return b[this.need(1)]!;
-      case 0xcd: return b.readUInt16BE(this.need(2));
-      case 0xce: return b.readUInt32BE(this.need(4));
-      case 0xcf: return safeInt(b.readBigUInt64BE(this.need(8)));
-      case 0xd0: return b.readInt8(this.need(1));
-      case 0xd1: return b.readInt16BE(this.need(2));
-      case 0xd2: return b.readInt32BE(this.need(4));
-      case 0xd3: return safeInt(b.readBigInt64BE(this.need(8)));
-      case 0xd9: return this.str(b[this.need(1)]!);
-      case 0xda: return this.str(b.readUInt16BE(this.need(2)));
-      case 0xdb: return this.str(b.readUInt32BE(this.need(4)));
-      case 0xdc: return this.arr(b.readUInt16BE(this.need(2)), depth);
-      case 0xdd: return this.arr(b.readUInt32BE(this.need(4)), depth);
-      default: throw new MsgpackError(`unsupported msgpack type 0x${t.toString(16)}`);
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        return this.bin(b[this.need(1)]!);
+      case 0xc5:
+        return this.bin(b.readUInt16BE(this.need(2)));
+      case 0xc6:
+        return this.bin(b.readUInt32BE(this.need(4)));
+      case 0xca:
+        return b.readFloatBE(this.need(4));
+      case 0xcb:
+        return b.readDoubleBE(this.need(8));
+      case 0xcc:
+        return b[this.need(1)]!;
+      case 0xcd:
+        return b.readUInt16BE(this.need(2));
+      case 0xce:
+        return b.readUInt32BE(this.need(4));
+      case 0xcf:
+        return safeInt(b.readBigUInt64BE(this.need(8)));
+      case 0xd0:
+        return b.readInt8(this.need(1));
+      case 0xd1:
+        return b.readInt16BE(this.need(2));
+      case 0xd2:
+        return b.readInt32BE(this.need(4));
+      case 0xd3:
+        return safeInt(b.readBigInt64BE(this.need(8)));
+      case 0xd9:
+        return this.str(b[this.need(1)]!);
+      case 0xda:
+        return this.str(b.readUInt16BE(this.need(2)));
+      case 0xdb:
+        return this.str(b.readUInt32BE(this.need(4)));
+      case 0xdc:
+        return this.arr(b.readUInt16BE(this.need(2)), depth);
+      case 0xdd:
+        return this.arr(b.readUInt32BE(this.need(4)), depth);
+      default:
+        throw new MsgpackError(`unsupported msgpack type 0x${t.toString(16)}`);
     }
   }
 }
 
 function safeInt(v: bigint): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new MsgpackError('int too large');
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+    throw new MsgpackError('int too large');
   return Number(v);
 }
 
@@ -339,7 +362,7 @@ class MethodCodec {
     for (const m of methods) {
       const bit = this.bits.get(m);
       if (bit === undefined) throw new Error(`Auth method '${m}' is not in the configured auth methods`);
-      if (!seen.has(bit)) (seen.add(bit), (sum += bit));
+      if (!seen.has(bit)) seen.add(bit), (sum += bit);
     }
     return sum;
   }
@@ -429,7 +452,15 @@ export class TokenFormatter {
       if (p.domainId !== undefined || p.system !== undefined) {
         throw new Error('An application-credential token can only be project-scoped');
       }
-      body = [PayloadVersion.ApplicationCredentialScoped, user, methods, flaggedId(p.projectId), expires, audits, flaggedId(p.appCredId)];
+      body = [
+        PayloadVersion.ApplicationCredentialScoped,
+        user,
+        methods,
+        flaggedId(p.projectId),
+        expires,
+        audits,
+        flaggedId(p.appCredId),
+      ];
     } else if (p.projectId !== undefined) {
       body = [PayloadVersion.ProjectScoped, user, methods, flaggedId(p.projectId), expires, audits];
     } else if (p.domainId !== undefined) {
@@ -549,4 +580,3 @@ export class TokenFormatter {
     return payload;
   }
 }
-

@@ -14,8 +14,16 @@ import { InvalidToken, TokenFormatter, randomAuditId, type TokenPayload } from '
 
 /** What the trust manager offers the token provider. */
 export interface TrustInfo {
-  id: string; trustor_user_id: string; trustee_user_id: string; project_id: string | null; impersonation: boolean;
-  expires_at: string | null; remaining_uses: number | null; roleIds: string[]; deleted: boolean; redelegation_count?: number | null;
+  id: string;
+  trustor_user_id: string;
+  trustee_user_id: string;
+  project_id: string | null;
+  impersonation: boolean;
+  expires_at: string | null;
+  remaining_uses: number | null;
+  roleIds: string[];
+  deleted: boolean;
+  redelegation_count?: number | null;
   /** The trustor at the root of a redelegation chain: the roles are checked against theirs. */
   originalTrustorId?: string;
 }
@@ -26,8 +34,15 @@ export interface TrustLookup {
 }
 /** What the application-credential manager offers the token provider. */
 export interface AppCredInfo {
-  id: string; name: string; user_id: string; project_id: string | null; system: string | null; expires_at: string | null;
-  unrestricted: boolean; roleIds: string[]; access_rules?: Array<Record<string, unknown>>;
+  id: string;
+  name: string;
+  user_id: string;
+  project_id: string | null;
+  system: string | null;
+  expires_at: string | null;
+  unrestricted: boolean;
+  roleIds: string[];
+  access_rules?: Array<Record<string, unknown>>;
 }
 export interface AppCredLookup {
   /** Checks id (or name + user) and secret; throws 401 on any mismatch. */
@@ -38,16 +53,23 @@ export interface AppCredLookup {
 export interface TokenModel {
   id: string;
   methods: string[];
-  user: User; userDomain: Project;
+  user: User;
+  userDomain: Project;
   /** For impersonating trusts, the trustor; `authUser` stays the trustee. */
-  project?: Project; projectDomain?: Project; domain?: Project; system?: string;
+  project?: Project;
+  projectDomain?: Project;
+  domain?: Project;
+  system?: string;
   roles: Role[];
   auditIds: string[];
-  expiresAt: Date; issuedAt: Date;
-  trust?: TrustInfo; appCred?: AppCredInfo;
+  expiresAt: Date;
+  issuedAt: Date;
+  trust?: TrustInfo;
+  appCred?: AppCredInfo;
 }
 
-const unauthorized = (msg = 'The request you have made requires authentication.') => new ApiError(401, msg, 'Unauthorized');
+const unauthorized = (msg = 'The request you have made requires authentication.') =>
+  new ApiError(401, msg, 'Unauthorized');
 const tokenNotFound = () => new ApiError(404, 'Failed to validate token', 'TokenNotFound');
 
 export class TokenProvider {
@@ -56,30 +78,50 @@ export class TokenProvider {
   private cache = new Map<string, { gen: number; model: TokenModel }>();
 
   constructor(
-    private b: IdentityBackend, public formatter: TokenFormatter, private resource: ResourceManager, private users: UserManager,
-    private assignment: AssignmentManager, private catalog: CatalogManager, private revoke: RevokeManager,
+    private b: IdentityBackend,
+    public formatter: TokenFormatter,
+    private resource: ResourceManager,
+    private users: UserManager,
+    private assignment: AssignmentManager,
+    private catalog: CatalogManager,
+    private revoke: RevokeManager,
   ) {}
 
   // ---- authentication ----
 
   private async resolveDomain(ref: any): Promise<Project> {
-    if (!ref || typeof ref !== 'object') throw badRequest('Invalid input for field \'domain\': expected an object with id or name.', 'ValidationError');
-    const d = ref.id ? await this.resource.find(ref.id) : ref.name ? await this.resource.findDomainByName(ref.name) : undefined;
-    if (!ref.id && !ref.name) throw badRequest('Invalid input for field \'domain\': id or name is required.', 'ValidationError');
+    if (!ref || typeof ref !== 'object')
+      throw badRequest("Invalid input for field 'domain': expected an object with id or name.", 'ValidationError');
+    const d = ref.id
+      ? await this.resource.find(ref.id)
+      : ref.name
+        ? await this.resource.findDomainByName(ref.name)
+        : undefined;
+    if (!ref.id && !ref.name)
+      throw badRequest("Invalid input for field 'domain': id or name is required.", 'ValidationError');
     if (!d || !d.is_domain) throw unauthorized();
     return d;
   }
 
   private async passwordUser(body: any): Promise<User> {
     const u = body?.user;
-    if (!u || typeof u !== 'object' || typeof u.password !== 'string') throw badRequest('Invalid input for field \'identity/password/user\': a user with a password is required.', 'ValidationError');
+    if (!u || typeof u !== 'object' || typeof u.password !== 'string')
+      throw badRequest(
+        "Invalid input for field 'identity/password/user': a user with a password is required.",
+        'ValidationError',
+      );
     let user: User | undefined;
     if (u.id) user = await this.users.find(u.id);
     else if (u.name) {
-      if (!u.domain) throw badRequest('Invalid input for field \'identity/password/user/domain\': a domain is required with a user name.', 'ValidationError');
+      if (!u.domain)
+        throw badRequest(
+          "Invalid input for field 'identity/password/user/domain': a domain is required with a user name.",
+          'ValidationError',
+        );
       const d = await this.resolveDomain(u.domain);
       user = await this.users.findByName(u.name, d.id);
-    } else throw badRequest('Invalid input for field \'identity/password/user\': id or name is required.', 'ValidationError');
+    } else
+      throw badRequest("Invalid input for field 'identity/password/user': id or name is required.", 'ValidationError');
     // The same 401 for an unknown user and a wrong password: no user enumeration.
     if (!user) throw unauthorized();
     await this.users.checkPassword(user, u.password);
@@ -96,21 +138,27 @@ export class TokenProvider {
   /** POST /v3/auth/tokens. */
   async authenticate(auth: any): Promise<TokenModel> {
     const identity = auth?.identity;
-    if (!identity || !Array.isArray(identity.methods) || !identity.methods.length) throw badRequest('Invalid input for field \'identity/methods\': a list of methods is required.', 'ValidationError');
+    if (!identity || !Array.isArray(identity.methods) || !identity.methods.length)
+      throw badRequest("Invalid input for field 'identity/methods': a list of methods is required.", 'ValidationError');
     const methods: string[] = identity.methods;
     let user: User | undefined;
     let fromToken: TokenModel | undefined;
     let appCred: AppCredInfo | undefined;
     const usedMethods = new Set<string>();
     for (const m of methods) {
-      if (!(m in identity)) throw badRequest(`Invalid input for field 'identity/${m}': the method ${m} has no body.`, 'ValidationError');
+      if (!(m in identity))
+        throw badRequest(`Invalid input for field 'identity/${m}': the method ${m} has no body.`, 'ValidationError');
       let u: User;
       if (m === 'password') u = await this.passwordUser(identity.password);
       else if (m === 'token') {
         const id = identity.token?.id;
-        if (typeof id !== 'string') throw badRequest('Invalid input for field \'identity/token/id\'.', 'ValidationError');
+        if (typeof id !== 'string') throw badRequest("Invalid input for field 'identity/token/id'.", 'ValidationError');
         // Keystone's token method answers 404 for a token that does not validate.
-        try { fromToken = await this.validate(id); } catch { throw new ApiError(404, `Could not find token: ${id}.`, 'TokenNotFound'); }
+        try {
+          fromToken = await this.validate(id);
+        } catch {
+          throw new ApiError(404, `Could not find token: ${id}.`, 'TokenNotFound');
+        }
         if (fromToken.trust) throw new ApiError(403, 'Rescoping a trust-scoped token is not allowed.', 'Forbidden');
         if (fromToken.appCred) throw unauthorized('A token created with an application credential cannot be rescoped.');
         u = fromToken.user;
@@ -141,46 +189,60 @@ export class TokenProvider {
     if (appCred) {
       if (scope && scope !== 'unscoped') {
         const p = scope.project;
-        if (!p || (p.id && p.id !== appCred.project_id)) throw unauthorized('Application credentials cannot request a scope.');
+        if (!p || (p.id && p.id !== appCred.project_id))
+          throw unauthorized('Application credentials cannot request a scope.');
       }
-      if (appCred.expires_at && Date.parse(appCred.expires_at) < expiresAt.getTime()) expiresAt = payload.expiresAt = new Date(Date.parse(appCred.expires_at));
+      if (appCred.expires_at && Date.parse(appCred.expires_at) < expiresAt.getTime())
+        expiresAt = payload.expiresAt = new Date(Date.parse(appCred.expires_at));
       payload.appCredId = appCred.id;
-      if (appCred.system) payload.system = appCred.system; else payload.projectId = appCred.project_id ?? undefined;
+      if (appCred.system) payload.system = appCred.system;
+      else payload.projectId = appCred.project_id ?? undefined;
     } else if (scope && scope !== 'unscoped' && typeof scope === 'object') {
       const keys = Object.keys(scope);
-      if (keys.length !== 1) throw badRequest('Invalid input for field \'scope\': exactly one of project, domain, system or OS-TRUST:trust.', 'ValidationError');
+      if (keys.length !== 1)
+        throw badRequest(
+          "Invalid input for field 'scope': exactly one of project, domain, system or OS-TRUST:trust.",
+          'ValidationError',
+        );
       if (scope.project) {
         const ref = scope.project;
         let project: Project | undefined;
         if (ref.id) project = await this.resource.find(ref.id);
         else if (ref.name) {
-          if (!ref.domain) throw badRequest('Invalid input for field \'scope/project/domain\'.', 'ValidationError');
+          if (!ref.domain) throw badRequest("Invalid input for field 'scope/project/domain'.", 'ValidationError');
           const d = await this.resolveDomain(ref.domain);
           project = await this.resource.findProjectByName(ref.name, d.id);
-        } else throw badRequest('Invalid input for field \'scope/project\': id or name is required.', 'ValidationError');
+        } else throw badRequest("Invalid input for field 'scope/project': id or name is required.", 'ValidationError');
         if (!project || project.is_domain) throw unauthorized();
         payload.projectId = project.id;
       } else if (scope.domain) {
-        const d = scope.domain.id ? await this.resource.find(scope.domain.id) : scope.domain.name ? await this.resource.findDomainByName(scope.domain.name) : undefined;
-        if (!scope.domain.id && !scope.domain.name) throw badRequest('Invalid input for field \'scope/domain\'.', 'ValidationError');
+        const d = scope.domain.id
+          ? await this.resource.find(scope.domain.id)
+          : scope.domain.name
+            ? await this.resource.findDomainByName(scope.domain.name)
+            : undefined;
+        if (!scope.domain.id && !scope.domain.name)
+          throw badRequest("Invalid input for field 'scope/domain'.", 'ValidationError');
         if (!d || !d.is_domain) throw unauthorized();
         payload.domainId = d.id;
       } else if (scope.system) {
-        if (scope.system.all !== true) throw badRequest('Invalid input for field \'scope/system\'.', 'ValidationError');
+        if (scope.system.all !== true) throw badRequest("Invalid input for field 'scope/system'.", 'ValidationError');
         payload.system = 'all';
       } else if (scope['OS-TRUST:trust']) {
         const t = await this.trusts?.getTrust(scope['OS-TRUST:trust'].id);
         if (!t || t.deleted) throw unauthorized();
         if (t.trustee_user_id !== user.id) throw new ApiError(403, 'User is not a trustee.', 'Forbidden');
         if (t.expires_at && Date.parse(t.expires_at) < Date.now()) throw unauthorized();
-        if (t.expires_at && Date.parse(t.expires_at) < expiresAt.getTime()) payload.expiresAt = expiresAt = new Date(Date.parse(t.expires_at));
+        if (t.expires_at && Date.parse(t.expires_at) < expiresAt.getTime())
+          payload.expiresAt = expiresAt = new Date(Date.parse(t.expires_at));
         payload.trustId = t.id;
         payload.projectId = t.project_id ?? undefined;
-      } else throw badRequest('Invalid input for field \'scope\'.', 'ValidationError');
+      } else throw badRequest("Invalid input for field 'scope'.", 'ValidationError');
     } else if (!scope && user.default_project_id && !fromToken) {
       // Keystone scopes to the default project when it can, and falls back to unscoped.
       const p = await this.resource.find(user.default_project_id);
-      if (p && p.enabled && !p.is_domain && (await this.assignment.rolesOnProject(user.id, p.id)).length) payload.projectId = p.id;
+      if (p && p.enabled && !p.is_domain && (await this.assignment.rolesOnProject(user.id, p.id)).length)
+        payload.projectId = p.id;
     } else if (fromToken && !scope) {
       // Rescoping with no scope keeps the original scope.
       if (fromToken.project) payload.projectId = fromToken.project.id;
@@ -210,13 +272,16 @@ export class TokenProvider {
       if (!opts.allowExpired) throw tokenNotFound();
     }
     let payload: TokenPayload;
-    try { payload = this.formatter.validate(token); } catch (e) {
+    try {
+      payload = this.formatter.validate(token);
+    } catch (e) {
       if (e instanceof InvalidToken) throw tokenNotFound();
       throw e;
     }
     const nowMs = Date.now();
     if (payload.expiresAt.getTime() <= nowMs) {
-      if (!opts.allowExpired || payload.expiresAt.getTime() + this.b.config.identity.allowExpiredWindow * 1000 <= nowMs) throw tokenNotFound();
+      if (!opts.allowExpired || payload.expiresAt.getTime() + this.b.config.identity.allowExpiredWindow * 1000 <= nowMs)
+        throw tokenNotFound();
     }
     const model = await this.build(token, payload, { issuedAt: payload.issuedAt ?? new Date(0) });
     if (this.cache.size > 20000) this.cache.clear();
@@ -231,7 +296,16 @@ export class TokenProvider {
     const userDomain = await this.resource.find(user.domain_id);
     if (!userDomain || !userDomain.enabled) throw tokenNotFound();
     const roles = await this.assignment.roles();
-    const model: TokenModel = { id: token, methods: p.methods, user, userDomain, roles: [], auditIds: p.auditIds, expiresAt: p.expiresAt, issuedAt: o.issuedAt };
+    const model: TokenModel = {
+      id: token,
+      methods: p.methods,
+      user,
+      userDomain,
+      roles: [],
+      auditIds: p.auditIds,
+      expiresAt: p.expiresAt,
+      issuedAt: o.issuedAt,
+    };
     let roleIds: string[] = [];
     if (p.trustId) {
       const t = await this.trusts?.getTrust(p.trustId);
@@ -239,9 +313,14 @@ export class TokenProvider {
       model.trust = t;
       const trustor = await this.users.find(t.trustor_user_id);
       if (!trustor || !trustor.enabled) throw tokenNotFound();
-      if (t.impersonation) { model.user = trustor; model.userDomain = (await this.resource.find(trustor.domain_id))!; }
+      if (t.impersonation) {
+        model.user = trustor;
+        model.userDomain = (await this.resource.find(trustor.domain_id))!;
+      }
       if (t.project_id) {
-        const held = new Set(await this.assignment.rolesOnProject(t.originalTrustorId ?? t.trustor_user_id, t.project_id));
+        const held = new Set(
+          await this.assignment.rolesOnProject(t.originalTrustorId ?? t.trustor_user_id, t.project_id),
+        );
         roleIds = (await this.assignment.expandImplied(t.roleIds)).map((r) => r.id).filter((r) => held.has(r));
         if (!roleIds.length) throw tokenNotFound();
       }
@@ -251,7 +330,8 @@ export class TokenProvider {
       if (!project || !project.enabled || project.is_domain) throw tokenNotFound();
       const pd = await this.resource.find(project.domain_id!);
       if (!pd || !pd.enabled) throw tokenNotFound();
-      model.project = project; model.projectDomain = pd;
+      model.project = project;
+      model.projectDomain = pd;
       if (!p.trustId) roleIds = await this.assignment.rolesOnProject(user.id, project.id);
     } else if (p.domainId) {
       const d = await this.resource.find(p.domainId);
@@ -270,15 +350,37 @@ export class TokenProvider {
       roleIds = roleIds.filter((r) => allowed.has(r));
     }
     if ((p.projectId || p.domainId || p.system) && !roleIds.length) {
-      if (o.forIssue) throw new ApiError(401, p.projectId ? `User ${user.id} has no access to project ${p.projectId}.` : p.domainId ? `User ${user.id} has no access to domain ${p.domainId}.` : `User ${user.id} has no access to the system.`, 'Unauthorized');
+      if (o.forIssue)
+        throw new ApiError(
+          401,
+          p.projectId
+            ? `User ${user.id} has no access to project ${p.projectId}.`
+            : p.domainId
+              ? `User ${user.id} has no access to domain ${p.domainId}.`
+              : `User ${user.id} has no access to the system.`,
+          'Unauthorized',
+        );
       throw tokenNotFound();
     }
     model.roles = roleIds.map((id) => roles.get(id)!).filter(Boolean);
-    if (!o.forIssue && this.revoke.isRevoked({
-      userId: user.id, trustorId: model.trust?.trustor_user_id, trusteeId: model.trust?.trustee_user_id,
-      projectId: model.project?.id, domainId: model.domain?.id, userDomainId: user.domain_id, projectDomainId: model.project?.domain_id ?? undefined,
-      roleIds, trustId: p.trustId, auditId: p.auditIds[0]!, auditChainId: p.auditIds[p.auditIds.length - 1]!, issuedAt: o.issuedAt,
-    })) throw tokenNotFound();
+    if (
+      !o.forIssue &&
+      this.revoke.isRevoked({
+        userId: user.id,
+        trustorId: model.trust?.trustor_user_id,
+        trusteeId: model.trust?.trustee_user_id,
+        projectId: model.project?.id,
+        domainId: model.domain?.id,
+        userDomainId: user.domain_id,
+        projectDomainId: model.project?.domain_id ?? undefined,
+        roleIds,
+        trustId: p.trustId,
+        auditId: p.auditIds[0]!,
+        auditChainId: p.auditIds[p.auditIds.length - 1]!,
+        issuedAt: o.issuedAt,
+      })
+    )
+      throw tokenNotFound();
     return model;
   }
 
@@ -291,19 +393,37 @@ export class TokenProvider {
   async render(m: TokenModel, includeCatalog = true): Promise<Record<string, unknown>> {
     const t: Record<string, unknown> = {
       methods: m.methods,
-      user: { domain: { id: m.userDomain.id, name: m.userDomain.name }, id: m.user.id, name: m.user.name, password_expires_at: m.user.password_expires_at },
+      user: {
+        domain: { id: m.userDomain.id, name: m.userDomain.name },
+        id: m.user.id,
+        name: m.user.name,
+        password_expires_at: m.user.password_expires_at,
+      },
       audit_ids: m.auditIds,
       expires_at: isoMicro(m.expiresAt),
       issued_at: isoMicro(m.issuedAt),
     };
     const roles = m.roles.map((r) => ({ id: r.id, name: r.name }));
-    if (m.system) { t.roles = roles; t.system = { all: true }; }
-    else if (m.domain) { t.domain = { id: m.domain.id, name: m.domain.name }; t.roles = roles; }
-    else if (m.project) {
+    if (m.system) {
+      t.roles = roles;
+      t.system = { all: true };
+    } else if (m.domain) {
+      t.domain = { id: m.domain.id, name: m.domain.name };
+      t.roles = roles;
+    } else if (m.project) {
       if (m.trust) {
-        t['OS-TRUST:trust'] = { id: m.trust.id, trustor_user: { id: m.trust.trustor_user_id }, trustee_user: { id: m.trust.trustee_user_id }, impersonation: m.trust.impersonation };
+        t['OS-TRUST:trust'] = {
+          id: m.trust.id,
+          trustor_user: { id: m.trust.trustor_user_id },
+          trustee_user: { id: m.trust.trustee_user_id },
+          impersonation: m.trust.impersonation,
+        };
       }
-      t.project = { domain: { id: m.projectDomain!.id, name: m.projectDomain!.name }, id: m.project.id, name: m.project.name };
+      t.project = {
+        domain: { id: m.projectDomain!.id, name: m.projectDomain!.name },
+        id: m.project.id,
+        name: m.project.name,
+      };
       if (!m.trust) t.is_domain = false;
       t.roles = roles;
     }
@@ -311,7 +431,11 @@ export class TokenProvider {
       t.catalog = await this.catalog.catalog(m.project?.id, m.trust ? m.trust.trustor_user_id : m.user.id);
     }
     if (m.appCred) {
-      const ac: Record<string, unknown> = { id: m.appCred.id, name: m.appCred.name, restricted: !m.appCred.unrestricted };
+      const ac: Record<string, unknown> = {
+        id: m.appCred.id,
+        name: m.appCred.name,
+        restricted: !m.appCred.unrestricted,
+      };
       if (m.appCred.access_rules?.length) ac.access_rules = m.appCred.access_rules;
       t.application_credential = ac;
     }
@@ -321,12 +445,27 @@ export class TokenProvider {
   /** The request context other services see for a token. */
   toContext(m: TokenModel): AuthContext {
     return {
-      token: m.id, userId: m.user.id, userName: m.user.name, userDomainId: m.userDomain.id, userDomainName: m.userDomain.name,
-      projectId: m.project?.id, projectName: m.project?.name, projectDomainId: m.projectDomain?.id, projectDomainName: m.projectDomain?.name,
-      domainId: m.domain?.id, domainName: m.domain?.name, system: m.system,
-      roles: m.roles.map((r) => r.name), roleIds: m.roles.map((r) => r.id), methods: m.methods, auditIds: m.auditIds,
-      expiresAt: m.expiresAt.toISOString(), issuedAt: m.issuedAt.toISOString(), isAdminProject: false,
-      trustId: m.trust?.id, appCredId: m.appCred?.id,
+      token: m.id,
+      userId: m.user.id,
+      userName: m.user.name,
+      userDomainId: m.userDomain.id,
+      userDomainName: m.userDomain.name,
+      projectId: m.project?.id,
+      projectName: m.project?.name,
+      projectDomainId: m.projectDomain?.id,
+      projectDomainName: m.projectDomain?.name,
+      domainId: m.domain?.id,
+      domainName: m.domain?.name,
+      system: m.system,
+      roles: m.roles.map((r) => r.name),
+      roleIds: m.roles.map((r) => r.id),
+      methods: m.methods,
+      auditIds: m.auditIds,
+      expiresAt: m.expiresAt.toISOString(),
+      issuedAt: m.issuedAt.toISOString(),
+      isAdminProject: false,
+      trustId: m.trust?.id,
+      appCredId: m.appCred?.id,
     };
   }
 }

@@ -26,7 +26,8 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
     const cache = cacheOf(req, 'cache_delete');
     const raw = req.headers['x-image-cache-clear-target'];
     const target = (typeof raw === 'string' ? raw : '').trim().toLowerCase();
-    if (!['', 'cache', 'queue'].includes(target)) throw new ApiError(400, "If provided 'x-image-cache-clear-target' must be 'cache', 'queue' or empty string.");
+    if (!['', 'cache', 'queue'].includes(target))
+      throw new ApiError(400, "If provided 'x-image-cache-clear-target' must be 'cache', 'queue' or empty string.");
     if (target !== 'queue') await cache.clearCached();
     if (target !== 'cache') await cache.clearQueued();
     return reply.code(204).send();
@@ -34,7 +35,10 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.put<{ Params: { id: string } }>('/v2/cache/:id', async (req, reply) => {
     const img = await visibleImage(req, req.params.id);
-    if (!img) { req.authorized = true; throw new ApiError(404, `Image ${req.params.id} not found.`); }
+    if (!img) {
+      req.authorized = true;
+      throw new ApiError(404, `Image ${req.params.id} not found.`);
+    }
     const cache = cacheOf(req, 'cache_image', await svc.target(img, req));
     if (img.status !== 'active') throw new ApiError(400, 'Only images with status active can be targeted for queueing');
     await cache.queue(img.id);

@@ -26,7 +26,10 @@ export class ImageHasher {
   private result?: { md5: string; sha512: string };
   size = 0;
   head = Buffer.alloc(0);
-  constructor(private cap: number, opts: { hash?: boolean } = {}) {
+  constructor(
+    private cap: number,
+    opts: { hash?: boolean } = {},
+  ) {
     if (opts.hash !== false) this.hash = new BodyHash(['md5', 'sha512']);
   }
   /** The bytes of `data`, counted, capped and hashed on their way; a failure or an early stop forgets the hash. */
@@ -35,12 +38,19 @@ export class ImageHasher {
     try {
       for await (const chunk of data) {
         this.size += chunk.length;
-        if (this.size > this.cap) throw new ApiError(413, `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`);
+        if (this.size > this.cap)
+          throw new ApiError(
+            413,
+            `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`,
+          );
         if (this.head.length < 512) this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
         if (this.hash) await this.hash.update(chunk);
         yield chunk;
       }
-      if (this.hash) { const [md5, sha512] = await this.hash.digest(); this.result = { md5: md5!, sha512: sha512! }; }
+      if (this.hash) {
+        const [md5, sha512] = await this.hash.digest();
+        this.result = { md5: md5!, sha512: sha512! };
+      }
       done = true;
     } finally {
       if (!done) this.hash?.abort();
@@ -62,20 +72,31 @@ export function virtualSize(diskFormat: string | null, head: Buffer, size: numbe
 
 function checkContentType(req: FastifyRequest) {
   const ct = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
-  if (ct !== 'application/octet-stream') throw new ApiError(415, `Content-Type must be application/octet-stream, not ${ct}`);
+  if (ct !== 'application/octet-stream')
+    throw new ApiError(415, `Content-Type must be application/octet-stream, not ${ct}`);
 }
 
 function checkLength(req: FastifyRequest, cap: number) {
   const len = Number(req.headers['content-length']);
-  if (Number.isFinite(len) && len > cap) throw new ApiError(413, `Image exceeds the storage quota: The size of the data ${len} will exceed the limit. ${cap} bytes remaining.`);
+  if (Number.isFinite(len) && len > cap)
+    throw new ApiError(
+      413,
+      `Image exceeds the storage quota: The size of the data ${len} will exceed the limit. ${cap} bytes remaining.`,
+    );
 }
 
 function parseRange(header: string, size: number): { start: number; end: number } {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) throw new ApiError(416, 'Requested range not satisfiable');
   let start: number, end: number;
-  if (m[1] === '') { const n = Number(m[2]); start = Math.max(0, size - n); end = size - 1; }
-  else { start = Number(m[1]); end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1); }
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
   if (start > end || start >= size) throw new ApiError(416, 'Requested range not satisfiable');
   return { start, end };
 }
@@ -83,7 +104,12 @@ function parseRange(header: string, size: number): { start: number; end: number 
 export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   app.get<{ Params: { id: string } }>('/v2/images/:id/tasks', async (req) => {
     const img = await svc.find(req, req.params.id, 'get_image');
-    const rows = await svc.db.selectFrom('tasks').selectAll().where('image_id', '=', img.id).orderBy('created_at').execute();
+    const rows = await svc.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('image_id', '=', img.id)
+      .orderBy('created_at')
+      .execute();
     return { tasks: rows.map(taskView) };
   });
 
@@ -96,9 +122,13 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
       throw new ApiError(409, `Image status transition from ${img.status} to saving is not allowed`);
     }
     // The image now counts as uploading: over the limit, it goes back to queued.
-    await svc.quotas?.enforce(req.ctx!.projectId, { image_count_uploading: 0 }).catch(async (e) => { await svc.repo.transition(img.id, ['saving'], 'queued'); throw e; });
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_count_uploading: 0 }).catch(async (e) => {
+      await svc.repo.transition(img.id, ['saving'], 'queued');
+      throw e;
+    });
     // Glance's multi-store upload names its store in X-Image-Meta-Store.
-    const store = typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore;
+    const store =
+      typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore;
     if (!svc.stores.has(store)) {
       await svc.repo.transition(img.id, ['saving'], 'queued');
       throw new ApiError(400, `Store for identifier ${store} not found`);
@@ -109,9 +139,10 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
     const img = await svc.find(req, req.params.id, 'download_image');
-    if (img.status === 'deactivated' && !isAdmin(req.ctx)) throw new ApiError(403, 'The requested image has been deactivated. Image data download is forbidden.');
+    if (img.status === 'deactivated' && !isAdmin(req.ctx))
+      throw new ApiError(403, 'The requested image has been deactivated. Image data download is forbidden.');
     const loc = img.locations[0];
-    if (!loc || img.status !== 'active' && img.status !== 'deactivated') return reply.code(204).send();
+    if (!loc || (img.status !== 'active' && img.status !== 'deactivated')) return reply.code(204).send();
     const size = img.size ?? 0;
     const range = typeof req.headers.range === 'string' && size > 0 ? parseRange(req.headers.range, size) : undefined;
     // A cached copy first; a whole download from a remote store fills the cache on the way.
@@ -122,7 +153,10 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     }
     reply.header('Content-Type', 'application/octet-stream');
     if (range) {
-      reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1));
+      reply
+        .code(206)
+        .header('Content-Range', `bytes ${range.start}-${range.end}/${size}`)
+        .header('Content-Length', String(range.end - range.start + 1));
     } else {
       reply.code(200).header('Content-Length', String(size));
       if (img.checksum) reply.header('Content-MD5', img.checksum);
@@ -139,7 +173,10 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'uploading'))) {
       throw new ApiError(409, `Image status transition from ${img.status} to uploading is not allowed`);
     }
-    await svc.quotas?.enforce(req.ctx!.projectId, { image_count_uploading: 0 }).catch(async (e) => { await svc.repo.transition(img.id, ['uploading'], 'queued'); throw e; });
+    await svc.quotas?.enforce(req.ctx!.projectId, { image_count_uploading: 0 }).catch(async (e) => {
+      await svc.repo.transition(img.id, ['uploading'], 'queued');
+      throw e;
+    });
     await fsp.mkdir(svc.stagingDir, { recursive: true });
     const staged = path.join(svc.stagingDir, img.id);
     const tmp = `${staged}.tmp-${randomUUID()}`;
@@ -147,7 +184,11 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     try {
       await pipeline(hasher.pass(req.body as Readable), fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
       const fd = await fsp.open(tmp, 'r+');
-      try { await fd.sync(); } finally { await fd.close(); }
+      try {
+        await fd.sync();
+      } finally {
+        await fd.close();
+      }
       await fsp.rename(tmp, staged);
     } catch (e) {
       await fsp.rm(tmp, { force: true });
@@ -163,47 +204,90 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     const img = await svc.find(req, req.params.id, 'modify_image');
     const body = (req.body ?? {}) as any;
     const method = body?.method?.name;
-    if (!['glance-direct', 'web-download', 'copy-image', 'glance-download'].includes(method)) throw new ApiError(400, `Import method ${method} is not valid.`);
-    const storesAsked: string[] = body.all_stores ? [...svc.stores.keys()] : (body.stores ?? [typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore]);
+    if (!['glance-direct', 'web-download', 'copy-image', 'glance-download'].includes(method))
+      throw new ApiError(400, `Import method ${method} is not valid.`);
+    const storesAsked: string[] = body.all_stores
+      ? [...svc.stores.keys()]
+      : (body.stores ?? [
+          typeof req.headers['x-image-meta-store'] === 'string' ? req.headers['x-image-meta-store'] : svc.defaultStore,
+        ]);
     for (const s of storesAsked) if (!svc.stores.has(s)) throw new ApiError(409, `Unknown store ${s}.`);
     if (method === 'copy-image') {
       req.authorize('copy_image', await svc.target(img, req));
-      if (img.status !== 'active') throw new ApiError(409, 'Only images with status active can be targeted for copying');
+      if (img.status !== 'active')
+        throw new ApiError(409, 'Only images with status active can be targeted for copying');
     } else {
       if (img.status === 'active') throw new ApiError(409, 'Image with status active cannot be target for import');
-      if (method === 'glance-direct' && img.status !== 'uploading') throw new ApiError(409, "Image needs to be staged before 'glance-direct' method can be used");
-      if ((method === 'web-download' || method === 'glance-download') && img.status !== 'queued') throw new ApiError(409, `Image needs to be in 'queued' state to use '${method}' method`);
+      if (method === 'glance-direct' && img.status !== 'uploading')
+        throw new ApiError(409, "Image needs to be staged before 'glance-direct' method can be used");
+      if ((method === 'web-download' || method === 'glance-download') && img.status !== 'queued')
+        throw new ApiError(409, `Image needs to be in 'queued' state to use '${method}' method`);
       if (!img.container_format) throw new ApiError(400, "'container_format' needs to be set before import");
       if (!img.disk_format) throw new ApiError(400, "'disk_format' needs to be set before import");
       if (method === 'glance-download') {
-        for (const k of ['glance_region', 'glance_image_id']) if (!(k in body.method)) throw new ApiError(400, `'${k}' needs to be set for glance-download import method`);
-        if (typeof body.method.glance_image_id !== 'string' || !/^(urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/.test(body.method.glance_image_id)) {
+        for (const k of ['glance_region', 'glance_image_id'])
+          if (!(k in body.method)) throw new ApiError(400, `'${k}' needs to be set for glance-download import method`);
+        if (
+          typeof body.method.glance_image_id !== 'string' ||
+          !/^(urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/.test(
+            body.method.glance_image_id,
+          )
+        ) {
           throw new ApiError(400, `Remote image id does not look like a UUID: ${body.method.glance_image_id}`);
         }
         body.method.glance_service_interface ??= 'public';
       }
-      if (method === 'web-download' && (typeof body.method.uri !== 'string' || !/^https?:\/\//.test(body.method.uri))) throw new ApiError(400, 'URI for web-download does not pass filtering: ' + String(body.method.uri));
+      if (method === 'web-download' && (typeof body.method.uri !== 'string' || !/^https?:\/\//.test(body.method.uri)))
+        throw new ApiError(400, 'URI for web-download does not pass filtering: ' + String(body.method.uri));
     }
     const from = img.status;
-    const targets = method === 'copy-image' ? storesAsked.filter((s) => !img.locations.some((l) => l.store === s)) : storesAsked;
-    if (method !== 'copy-image' && !(await svc.repo.transition(img.id, [from], 'importing'))) throw new ApiError(409, 'Image status changed during the import request.');
+    const targets =
+      method === 'copy-image' ? storesAsked.filter((s) => !img.locations.some((l) => l.store === s)) : storesAsked;
+    if (method !== 'copy-image' && !(await svc.repo.transition(img.id, [from], 'importing')))
+      throw new ApiError(409, 'Image status changed during the import request.');
     // Runs after the 202, as Glance's api_image_import task does; the task records the outcome.
     const taskId = randomUUID();
     const t = new Date().toISOString();
-    await svc.db.insertInto('tasks').values({
-      id: taskId, type: 'api_image_import', status: 'processing', owner: req.ctx!.projectId ?? null,
-      input: JSON.stringify({ image_id: img.id, import_req: body, backend: storesAsked }), result: null, message: '',
-      image_id: img.id, request_id: req.id, user_id: req.ctx!.userId, expires_at: null, created_at: t, updated_at: t,
-    }).execute();
-    await svc.setProperties(img.id, (p) => { p.os_glance_importing_to_stores = targets.join(','); p.os_glance_failed_import = ''; p.os_glance_import_task = taskId; });
+    await svc.db
+      .insertInto('tasks')
+      .values({
+        id: taskId,
+        type: 'api_image_import',
+        status: 'processing',
+        owner: req.ctx!.projectId ?? null,
+        input: JSON.stringify({ image_id: img.id, import_req: body, backend: storesAsked }),
+        result: null,
+        message: '',
+        image_id: img.id,
+        request_id: req.id,
+        user_id: req.ctx!.userId,
+        expires_at: null,
+        created_at: t,
+        updated_at: t,
+      })
+      .execute();
+    await svc.setProperties(img.id, (p) => {
+      p.os_glance_importing_to_stores = targets.join(',');
+      p.os_glance_failed_import = '';
+      p.os_glance_import_task = taskId;
+    });
     const finish = (status: 'success' | 'failure', message: string) => finishTask(svc, taskId, status, message);
-    const remote = method === 'glance-download'
-      ? { imageId: body.method.glance_image_id, region: String(body.method.glance_region), interface: String(body.method.glance_service_interface), token: String(req.headers['x-auth-token'] ?? '') }
-      : undefined;
-    void svc.runImport(img, method, targets, body.method?.uri, from, remote)
+    const remote =
+      method === 'glance-download'
+        ? {
+            imageId: body.method.glance_image_id,
+            region: String(body.method.glance_region),
+            interface: String(body.method.glance_service_interface),
+            token: String(req.headers['x-auth-token'] ?? ''),
+          }
+        : undefined;
+    void svc
+      .runImport(img, method, targets, body.method?.uri, from, remote)
       .then(() => finish('success', ''))
-      .catch(async (e) => { svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed'); await finish('failure', String(e?.message ?? e)); });
+      .catch(async (e) => {
+        svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed');
+        await finish('failure', String(e?.message ?? e));
+      });
     return reply.code(202).send();
   });
 }
-

@@ -8,7 +8,8 @@ import { JSON_PATCH } from '../service.ts';
 import { LocationPatcher } from '../locations.ts';
 import { applyChanges, isAdmin, newImage, parseChanges, SORT_KEYS, TAG_QUOTA, type Image } from '../images.ts';
 
-const LIMIT_MAX = 1000, LIMIT_DEFAULT = 25;
+const LIMIT_MAX = 1000,
+  LIMIT_DEFAULT = 25;
 
 /** The query string as webob's MultiDict: every value of a repeated key, in order. */
 function params(req: FastifyRequest): Array<[string, string]> {
@@ -19,13 +20,23 @@ function params(req: FastifyRequest): Array<[string, string]> {
 const OPS = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq'];
 
 function timeFilter(key: string, raw: string): (v: string) => boolean {
-  let op = 'eq', val = raw;
+  let op = 'eq',
+    val = raw;
   const i = raw.indexOf(':');
-  if (i > 0 && OPS.includes(raw.slice(0, i))) { op = raw.slice(0, i); val = raw.slice(i + 1); }
+  if (i > 0 && OPS.includes(raw.slice(0, i))) {
+    op = raw.slice(0, i);
+    val = raw.slice(i + 1);
+  }
   const t = Date.parse(val);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(val) || Number.isNaN(t)) throw new ApiError(400, `Unable to filter on a range with a nonnumeric value.`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(val) || Number.isNaN(t))
+    throw new ApiError(400, `Unable to filter on a range with a nonnumeric value.`);
   const cmp: Record<string, (a: number) => boolean> = {
-    gt: (a) => a > t, gte: (a) => a >= t, lt: (a) => a < t, lte: (a) => a <= t, eq: (a) => a === t, neq: (a) => a !== t,
+    gt: (a) => a > t,
+    gte: (a) => a >= t,
+    lt: (a) => a < t,
+    lte: (a) => a <= t,
+    eq: (a) => a === t,
+    neq: (a) => a !== t,
   };
   void key;
   return (v) => cmp[op]!(Date.parse(v.replace(/\.\d+Z$/, 'Z')));
@@ -39,20 +50,34 @@ function inList(raw: string): string[] | undefined {
 }
 
 function sorting(q: Array<[string, string]>): Array<[string, 'asc' | 'desc']> {
-  const keys: string[] = [], dirs: string[] = [];
+  const keys: string[] = [],
+    dirs: string[] = [];
   const has = (k: string) => q.some(([n]) => n === k);
-  const checkKey = (k: string) => { if (!SORT_KEYS.includes(k)) throw new ApiError(400, `Invalid sort key: ${k}. It must be one of the following: ${SORT_KEYS.join(', ')}.`); return k; };
-  const checkDir = (d: string) => { if (d !== 'asc' && d !== 'desc') throw new ApiError(400, `Invalid sort direction: ${d}`); return d; };
+  const checkKey = (k: string) => {
+    if (!SORT_KEYS.includes(k))
+      throw new ApiError(400, `Invalid sort key: ${k}. It must be one of the following: ${SORT_KEYS.join(', ')}.`);
+    return k;
+  };
+  const checkDir = (d: string) => {
+    if (d !== 'asc' && d !== 'desc') throw new ApiError(400, `Invalid sort direction: ${d}`);
+    return d;
+  };
   if (has('sort')) {
     if (has('sort_key') || has('sort_dir')) throw new ApiError(400, 'Old and new sorting syntax cannot be combined');
-    for (const part of q.filter(([n]) => n === 'sort').pop()![1].trim().split(',')) {
+    for (const part of q
+      .filter(([n]) => n === 'sort')
+      .pop()![1]
+      .trim()
+      .split(',')) {
       const [k, d] = part.split(':', 2);
-      keys.push(checkKey(k!.trim())); dirs.push(checkDir((d ?? 'desc').trim() || 'desc'));
+      keys.push(checkKey(k!.trim()));
+      dirs.push(checkDir((d ?? 'desc').trim() || 'desc'));
     }
   } else {
     for (const [n, v] of q) if (n === 'sort_key') keys.push(checkKey(v.trim()));
     for (const [n, v] of q) if (n === 'sort_dir') dirs.push(checkDir(v.trim()));
-    if (dirs.length > 1 && dirs.length !== keys.length) throw new ApiError(400, 'Number of sort dirs does not match the number of sort keys');
+    if (dirs.length > 1 && dirs.length !== keys.length)
+      throw new ApiError(400, 'Number of sort dirs does not match the number of sort keys');
   }
   if (!keys.length) keys.push('created_at');
   if (!dirs.length) dirs.push('desc');
@@ -65,7 +90,8 @@ function sorting(q: Array<[string, string]>): Array<[string, 'asc' | 'desc']> {
 
 function compare(a: Image, b: Image, keys: Array<[string, 'asc' | 'desc']>): number {
   for (const [k, d] of keys) {
-    const x = (a as any)[k], y = (b as any)[k];
+    const x = (a as any)[k],
+      y = (b as any)[k];
     let c = 0;
     if (x === y) c = 0;
     else if (x === null || x === undefined) c = -1;
@@ -83,11 +109,16 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     req.authorize('add_image', { project_id: ctx.projectId, owner: img.owner, visibility: img.visibility });
     const guard = svc.guard(req);
     if (guard) for (const k of Object.keys(img.properties)) guard.require(k, 'create');
-    if (img.owner !== ctx.projectId && !isAdmin(ctx)) throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
-    if (img.visibility === 'public') req.authorize('publicize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
-    if (img.visibility === 'community') req.authorize('communitize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
+    if (img.owner !== ctx.projectId && !isAdmin(ctx))
+      throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
+    if (img.visibility === 'public')
+      req.authorize('publicize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
+    if (img.visibility === 'community')
+      req.authorize('communitize_image', { project_id: img.owner, owner: img.owner, visibility: img.visibility });
     await svc.quotas?.enforce(ctx.projectId, { image_count_total: 1 });
-    try { await svc.repo.insert(img); } catch (e) {
+    try {
+      await svc.repo.insert(img);
+    } catch (e) {
       if (isUniqueViolation(e)) throw new ApiError(409, `Image with identifier ${img.id} already exists!`);
       throw e;
     }
@@ -98,10 +129,16 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   app.get('/v2/images', async (req) => {
     const ctx = req.ctx!;
     // GET /v2/images/ is a show of the empty id in Glance, not a list.
-    if (req.url.split('?')[0]!.endsWith('/')) { req.authorized = true; throw new ApiError(404, 'No image found with ID '); }
+    if (req.url.split('?')[0]!.endsWith('/')) {
+      req.authorized = true;
+      throw new ApiError(404, 'No image found with ID ');
+    }
     req.authorize('get_images', { project_id: ctx.projectId });
     const q = params(req);
-    const one = (k: string) => { const all = q.filter(([n]) => n === k); return all.length ? all[all.length - 1]![1] : undefined; };
+    const one = (k: string) => {
+      const all = q.filter(([n]) => n === k);
+      return all.length ? all[all.length - 1]![1] : undefined;
+    };
     let limit = LIMIT_DEFAULT;
     const l = one('limit');
     if (l !== undefined) {
@@ -112,9 +149,11 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     limit = Math.min(limit, LIMIT_MAX);
     const marker = one('marker');
     const memberStatus = one('member_status') ?? 'accepted';
-    if (!['pending', 'accepted', 'rejected', 'all'].includes(memberStatus)) throw new ApiError(400, `Invalid status: ${memberStatus}`);
+    if (!['pending', 'accepted', 'rejected', 'all'].includes(memberStatus))
+      throw new ApiError(400, `Invalid status: ${memberStatus}`);
     const visibility = one('visibility');
-    if (visibility && !['community', 'public', 'private', 'shared', 'all'].includes(visibility)) throw new ApiError(400, `Invalid visibility value: ${visibility}`);
+    if (visibility && !['community', 'public', 'private', 'shared', 'all'].includes(visibility))
+      throw new ApiError(400, `Invalid visibility value: ${visibility}`);
     if (one('changes-since')) throw new ApiError(400, 'The "changes-since" filter is no longer available on v2.');
     const keys = sorting(q);
     const tags = q.filter(([n]) => n === 'tag').map(([, v]) => v.trim());
@@ -122,20 +161,34 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const admin = isAdmin(ctx);
     const pid = ctx.projectId;
     const memberships = pid ? await svc.repo.membershipsOf(pid) : new Map<string, string>();
-    const memberOk = (id: string) => { const s = memberships.get(id); return !!s && (memberStatus === 'all' || s === memberStatus); };
+    const memberOk = (id: string) => {
+      const s = memberships.get(id);
+      return !!s && (memberStatus === 'all' || s === memberStatus);
+    };
     const preds: Array<(i: Image) => boolean> = [];
     // Which images a caller sees without filters: Glance's image_get_all visibility rules.
     if (visibility === 'public') preds.push((i) => i.visibility === 'public');
     else if (visibility === 'community') preds.push((i) => i.visibility === 'community');
     else if (visibility === 'private') preds.push((i) => i.visibility === 'private' && (admin || i.owner === pid));
-    else if (visibility === 'shared') preds.push((i) => i.visibility === 'shared' && ((admin && !memberships.size) || i.owner === pid || memberOk(i.id)));
-    else if (!admin) preds.push((i) => i.owner === pid || i.visibility === 'public' || (visibility === 'all' && i.visibility === 'community') || (i.visibility === 'shared' && memberOk(i.id)));
+    else if (visibility === 'shared')
+      preds.push(
+        (i) => i.visibility === 'shared' && ((admin && !memberships.size) || i.owner === pid || memberOk(i.id)),
+      );
+    else if (!admin)
+      preds.push(
+        (i) =>
+          i.owner === pid ||
+          i.visibility === 'public' ||
+          (visibility === 'all' && i.visibility === 'community') ||
+          (i.visibility === 'shared' && memberOk(i.id)),
+      );
     else if (visibility !== 'all') preds.push((i) => i.visibility !== 'community' || i.owner === pid);
 
     const handled = new Set(['limit', 'marker', 'member_status', 'visibility', 'sort', 'sort_key', 'sort_dir', 'tag']);
     const hidden = one('os_hidden');
     if (hidden !== undefined) {
-      if (!['true', 'false'].includes(hidden.toLowerCase())) throw new ApiError(400, `Invalid value for os_hidden: ${hidden}`);
+      if (!['true', 'false'].includes(hidden.toLowerCase()))
+        throw new ApiError(400, `Invalid value for os_hidden: ${hidden}`);
       preds.push((i) => i.os_hidden === (hidden.toLowerCase() === 'true'));
     } else preds.push((i) => !i.os_hidden);
     handled.add('os_hidden');
@@ -150,9 +203,23 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         const f = timeFilter(k, raw);
         preds.push((i) => f((i as any)[k]));
       } else if (k === 'protected') {
-        if (!['true', 'false'].includes(raw.toLowerCase())) throw new ApiError(400, `Invalid value for protected: ${raw}`);
+        if (!['true', 'false'].includes(raw.toLowerCase()))
+          throw new ApiError(400, `Invalid value for protected: ${raw}`);
         preds.push((i) => i.protected === (raw.toLowerCase() === 'true'));
-      } else if (['name', 'id', 'status', 'owner', 'disk_format', 'container_format', 'checksum', 'os_hash_value', 'min_ram', 'min_disk'].includes(k)) {
+      } else if (
+        [
+          'name',
+          'id',
+          'status',
+          'owner',
+          'disk_format',
+          'container_format',
+          'checksum',
+          'os_hash_value',
+          'min_ram',
+          'min_disk',
+        ].includes(k)
+      ) {
         const list = inList(raw) ?? [raw];
         preds.push((i) => (i as any)[k] !== null && list.includes(String((i as any)[k])));
       } else if (k === 'size' || k === 'virtual_size') {
@@ -165,31 +232,48 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     images.sort((a, b) => compare(a, b, keys));
     if (marker !== undefined) {
       const m = await svc.repo.get(marker);
-      if (!m || !(await svc.visible(m, req))) throw new ApiError(400, `Invalid marker. Image ${marker} could not be found.`);
+      if (!m || !(await svc.visible(m, req)))
+        throw new ApiError(400, `Invalid marker. Image ${marker} could not be found.`);
       images = images.filter((i) => compare(i, m, keys) > 0);
     }
     const page = images.slice(0, limit);
     const rest = q.filter(([n]) => n !== 'marker');
     const qs = (list: Array<[string, string]>) => new URLSearchParams(list).toString();
-    const body: Record<string, unknown> = { images: await Promise.all(page.map((i) => svc.view(i, req))), first: '/v2/images', schema: '/v2/schemas/images' };
+    const body: Record<string, unknown> = {
+      images: await Promise.all(page.map((i) => svc.view(i, req))),
+      first: '/v2/images',
+      schema: '/v2/schemas/images',
+    };
     if (rest.length) body.first = `/v2/images?${qs(rest)}`;
-    if (page.length && page.length === limit) body.next = `/v2/images?${qs([...rest, ['marker', page[page.length - 1]!.id]])}`;
+    if (page.length && page.length === limit)
+      body.next = `/v2/images?${qs([...rest, ['marker', page[page.length - 1]!.id]])}`;
     return body;
   });
 
-  app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) => svc.view(await svc.find(req, req.params.id, 'get_image'), req));
+  app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) =>
+    svc.view(await svc.find(req, req.params.id, 'get_image'), req),
+  );
 
   app.patch<{ Params: { id: string } }>('/v2/images/:id', async (req) => {
     const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (ct !== JSON_PATCH && ct !== 'application/openstack-images-v2.0-json-patch') {
-      throw new ApiError(415, `Unsupported Content-Type`, undefined, { 'Accept-Patch': 'application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch' });
+      throw new ApiError(415, `Unsupported Content-Type`, undefined, {
+        'Accept-Patch': 'application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch',
+      });
     }
     const img = await svc.find(req, req.params.id, 'modify_image');
     const target = await svc.target(img, req);
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
     const locations = new LocationPatcher(svc, req, img);
-    const updated = await applyChanges(img, changes, req.ctx!, (rule) => req.authorize(rule, target), locations.apply, svc.guard(req));
+    const updated = await applyChanges(
+      img,
+      changes,
+      req.ctx!,
+      (rule) => req.authorize(rule, target),
+      locations.apply,
+      svc.guard(req),
+    );
     updated.updated_at = now();
     await svc.repo.save(updated);
     await locations.cleanup(updated);
@@ -204,7 +288,10 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     return reply.code(204).send();
   });
 
-  for (const [action, rule, from, to] of [['deactivate', 'deactivate', 'active', 'deactivated'], ['reactivate', 'reactivate', 'deactivated', 'active']] as const) {
+  for (const [action, rule, from, to] of [
+    ['deactivate', 'deactivate', 'active', 'deactivated'],
+    ['reactivate', 'reactivate', 'deactivated', 'active'],
+  ] as const) {
     app.post<{ Params: { id: string } }>(`/v2/images/:id/actions/${action}`, async (req, reply) => {
       const img = await svc.find(req, req.params.id, rule);
       if (img.status === to) return reply.code(204).send();
@@ -218,9 +305,14 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   app.put<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
     const img = await svc.find(req, req.params.id, 'modify_image');
     const tag = req.params.tag;
-    if (tag.length > 255) throw new ApiError(400, `Provided object does not match schema 'image': '${tag}' is too long`);
+    if (tag.length > 255)
+      throw new ApiError(400, `Provided object does not match schema 'image': '${tag}' is too long`);
     if (!img.tags.includes(tag)) {
-      if (img.tags.length + 1 > TAG_QUOTA) throw new ApiError(413, `Maximum number of tags exceeded. (attempted ${img.tags.length + 1}, max ${TAG_QUOTA})`);
+      if (img.tags.length + 1 > TAG_QUOTA)
+        throw new ApiError(
+          413,
+          `Maximum number of tags exceeded. (attempted ${img.tags.length + 1}, max ${TAG_QUOTA})`,
+        );
       img.tags.push(tag);
       img.updated_at = now();
       await svc.repo.save(img, { tags: 1, updated_at: 1 });

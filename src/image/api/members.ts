@@ -7,20 +7,30 @@ import type { ImageService } from '../service.ts';
 import { isAdmin, isotime, MEMBER_QUOTA } from '../images.ts';
 
 const view = (m: any) => ({
-  created_at: isotime(m.created_at), image_id: m.image_id, member_id: m.member_id,
-  schema: '/v2/schemas/member', status: m.status, updated_at: isotime(m.updated_at),
+  created_at: isotime(m.created_at),
+  image_id: m.image_id,
+  member_id: m.member_id,
+  schema: '/v2/schemas/member',
+  status: m.status,
+  updated_at: isotime(m.updated_at),
 });
 
 export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   app.post<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
     const img = await svc.find(req, req.params.id);
     await svc.enforceMember(req, img, 'add_member');
-    if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx)) throw new ApiError(403, 'You are not permitted to modify members of this image.');
+    if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
+      throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const member = (req.body as any)?.member;
     if (typeof member !== 'string' || !member) throw new ApiError(400, 'Member to be added not specified');
     if (img.visibility !== 'shared') throw new ApiError(403, `Only shared images have members.`);
-    if (await svc.repo.member(img.id, member)) throw new ApiError(409, `The given member ${member} of the image ${img.id} already exists.`);
-    if ((await svc.repo.members(img.id)).length + 1 > MEMBER_QUOTA) throw new ApiError(413, `Maximum number of image members exceeded. (attempted ${MEMBER_QUOTA + 1}, max ${MEMBER_QUOTA})`);
+    if (await svc.repo.member(img.id, member))
+      throw new ApiError(409, `The given member ${member} of the image ${img.id} already exists.`);
+    if ((await svc.repo.members(img.id)).length + 1 > MEMBER_QUOTA)
+      throw new ApiError(
+        413,
+        `Maximum number of image members exceeded. (attempted ${MEMBER_QUOTA + 1}, max ${MEMBER_QUOTA})`,
+      );
     const t = now();
     const row = { image_id: img.id, member_id: member, status: 'pending', created_at: t, updated_at: t };
     await svc.db.insertInto('image_members').values(row).execute();
@@ -32,7 +42,8 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
     await svc.enforceMember(req, img, 'get_members');
     if (img.visibility !== 'shared') throw new ApiError(403, 'Only shared images have members.');
     let rows = await svc.repo.members(img.id);
-    if (!isAdmin(req.ctx) && img.owner !== req.ctx!.projectId) rows = rows.filter((m: any) => m.member_id === req.ctx!.projectId);
+    if (!isAdmin(req.ctx) && img.owner !== req.ctx!.projectId)
+      rows = rows.filter((m: any) => m.member_id === req.ctx!.projectId);
     return { members: rows.map(view), schema: '/v2/schemas/members' };
   });
 
@@ -40,7 +51,8 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
     const img = await svc.find(req, req.params.id, 'get_image');
     const pid = req.ctx!.projectId;
     const m = await svc.repo.member(img.id, req.params.member);
-    if (!m || (!isAdmin(req.ctx) && img.owner !== pid && req.params.member !== pid)) throw new ApiError(404, `Member ${req.params.member} not found`);
+    if (!m || (!isAdmin(req.ctx) && img.owner !== pid && req.params.member !== pid))
+      throw new ApiError(404, `Member ${req.params.member} not found`);
     await svc.enforceMember(req, img, 'get_member', { member_id: m.member_id });
     return view(m);
   });
@@ -50,21 +62,33 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m) throw new ApiError(404, `Member ${req.params.member} not found`);
     await svc.enforceMember(req, img, 'modify_member', { member_id: m.member_id });
-    if (!isAdmin(req.ctx) && req.ctx!.projectId !== m.member_id) throw new ApiError(403, 'You are not permitted to modify this member.');
+    if (!isAdmin(req.ctx) && req.ctx!.projectId !== m.member_id)
+      throw new ApiError(403, 'You are not permitted to modify this member.');
     const status = (req.body as any)?.status;
-    if (!['pending', 'accepted', 'rejected'].includes(status)) throw new ApiError(400, `Status must be one of pending, accepted, rejected; got ${JSON.stringify(status)}`);
+    if (!['pending', 'accepted', 'rejected'].includes(status))
+      throw new ApiError(400, `Status must be one of pending, accepted, rejected; got ${JSON.stringify(status)}`);
     const t = now();
-    await svc.db.updateTable('image_members').set({ status, updated_at: t }).where('image_id', '=', img.id).where('member_id', '=', m.member_id).execute();
+    await svc.db
+      .updateTable('image_members')
+      .set({ status, updated_at: t })
+      .where('image_id', '=', img.id)
+      .where('member_id', '=', m.member_id)
+      .execute();
     return view({ ...m, status, updated_at: t });
   });
 
   app.delete<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req, reply) => {
     const img = await svc.find(req, req.params.id);
     await svc.enforceMember(req, img, 'delete_member');
-    if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx)) throw new ApiError(403, 'You are not permitted to modify members of this image.');
+    if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
+      throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m) throw new ApiError(404, `Member ${req.params.member} not found`);
-    await svc.db.deleteFrom('image_members').where('image_id', '=', img.id).where('member_id', '=', m.member_id).execute();
+    await svc.db
+      .deleteFrom('image_members')
+      .where('image_id', '=', img.id)
+      .where('member_id', '=', m.member_id)
+      .execute();
     return reply.code(204).send();
   });
 }

@@ -7,12 +7,22 @@ import type { ImageService } from '../service.ts';
 import { isAdmin, isotime } from '../images.ts';
 import { RESOURCE_TYPES, SEED_NAMESPACES } from '../metadefs.ts';
 
-interface Stamp { created_at: string; updated_at: string }
+interface Stamp {
+  created_at: string;
+  updated_at: string;
+}
 interface Namespace extends Stamp {
-  namespace: string; display_name?: string; description?: string; visibility: string; protected: boolean; owner: string | null;
+  namespace: string;
+  display_name?: string;
+  description?: string;
+  visibility: string;
+  protected: boolean;
+  owner: string | null;
   resource_type_associations: Array<Stamp & { name: string; prefix?: string; properties_target?: string }>;
   properties: Record<string, Record<string, unknown>>;
-  objects: Array<Stamp & { name: string; description?: string; required?: string[]; properties?: Record<string, unknown> }>;
+  objects: Array<
+    Stamp & { name: string; description?: string; required?: string[]; properties?: Record<string, unknown> }
+  >;
   tags: Array<Stamp & { name: string }>;
 }
 
@@ -20,8 +30,13 @@ const stamps = (s: Stamp) => ({ created_at: isotime(s.created_at), updated_at: i
 
 function nsView(n: Namespace, full = true) {
   const v: Record<string, unknown> = {
-    namespace: n.namespace, visibility: n.visibility, protected: n.protected, owner: n.owner, ...stamps(n),
-    self: `/v2/metadefs/namespaces/${n.namespace}`, schema: '/v2/schemas/metadefs/namespace',
+    namespace: n.namespace,
+    visibility: n.visibility,
+    protected: n.protected,
+    owner: n.owner,
+    ...stamps(n),
+    self: `/v2/metadefs/namespaces/${n.namespace}`,
+    schema: '/v2/schemas/metadefs/namespace',
   };
   if (n.display_name !== undefined) v.display_name = n.display_name;
   if (n.description !== undefined) v.description = n.description;
@@ -33,15 +48,26 @@ function nsView(n: Namespace, full = true) {
   }
   return v;
 }
-const rtView = (r: Namespace['resource_type_associations'][number]) => ({ name: r.name, ...(r.prefix !== undefined ? { prefix: r.prefix } : {}), ...(r.properties_target !== undefined ? { properties_target: r.properties_target } : {}), ...stamps(r) });
+const rtView = (r: Namespace['resource_type_associations'][number]) => ({
+  name: r.name,
+  ...(r.prefix !== undefined ? { prefix: r.prefix } : {}),
+  ...(r.properties_target !== undefined ? { properties_target: r.properties_target } : {}),
+  ...stamps(r),
+});
 const objView = (n: Namespace, o: Namespace['objects'][number]) => ({
-  name: o.name, description: o.description, required: o.required ?? [], properties: o.properties ?? {}, ...stamps(o),
-  self: `/v2/metadefs/namespaces/${n.namespace}/objects/${o.name}`, schema: 'v2/schemas/metadefs/object',
+  name: o.name,
+  description: o.description,
+  required: o.required ?? [],
+  properties: o.properties ?? {},
+  ...stamps(o),
+  self: `/v2/metadefs/namespaces/${n.namespace}/objects/${o.name}`,
+  schema: 'v2/schemas/metadefs/object',
 });
 const tagView = (t: Namespace['tags'][number]) => ({ name: t.name, ...stamps(t) });
 
 function need(v: unknown, field: string): string {
-  if (typeof v !== 'string' || !v.trim()) throw new ApiError(400, `Provided object does not match schema: '${field}' is a required property`);
+  if (typeof v !== 'string' || !v.trim())
+    throw new ApiError(400, `Provided object does not match schema: '${field}' is a required property`);
   if (v.length > 255) throw new ApiError(400, `Provided object does not match schema: '${field}' is too long`);
   return v;
 }
@@ -52,9 +78,18 @@ export async function seedMetadefs(svc: ImageService) {
   const t = now();
   for (const s of SEED_NAMESPACES) {
     const n: Namespace = {
-      namespace: s.namespace, display_name: s.display_name, description: s.description, visibility: 'public', protected: true, owner: 'admin',
+      namespace: s.namespace,
+      display_name: s.display_name,
+      description: s.description,
+      visibility: 'public',
+      protected: true,
+      owner: 'admin',
       resource_type_associations: s.resource_type_associations.map((r) => ({ ...r, created_at: t, updated_at: t })),
-      properties: s.properties as any, objects: [], tags: [], created_at: t, updated_at: t,
+      properties: s.properties as any,
+      objects: [],
+      tags: [],
+      created_at: t,
+      updated_at: t,
     };
     await insert(svc, n);
   }
@@ -62,7 +97,18 @@ export async function seedMetadefs(svc: ImageService) {
 
 async function insert(svc: ImageService, n: Namespace) {
   try {
-    await svc.db.insertInto('metadef_namespaces').values({ namespace: n.namespace, owner: n.owner, visibility: n.visibility, protected: n.protected ? 1 : 0, doc: JSON.stringify(n), created_at: n.created_at, updated_at: n.updated_at }).execute();
+    await svc.db
+      .insertInto('metadef_namespaces')
+      .values({
+        namespace: n.namespace,
+        owner: n.owner,
+        visibility: n.visibility,
+        protected: n.protected ? 1 : 0,
+        doc: JSON.stringify(n),
+        created_at: n.created_at,
+        updated_at: n.updated_at,
+      })
+      .execute();
   } catch (e) {
     if (isUniqueViolation(e)) throw new ApiError(409, `Metadata definition namespace=${n.namespace} already exists.`);
     throw e;
@@ -72,24 +118,43 @@ async function insert(svc: ImageService, n: Namespace) {
 async function save(svc: ImageService, n: Namespace, oldName = n.namespace) {
   n.updated_at = now();
   try {
-    await svc.db.updateTable('metadef_namespaces').set({ namespace: n.namespace, owner: n.owner, visibility: n.visibility, protected: n.protected ? 1 : 0, doc: JSON.stringify(n), updated_at: n.updated_at }).where('namespace', '=', oldName).execute();
+    await svc.db
+      .updateTable('metadef_namespaces')
+      .set({
+        namespace: n.namespace,
+        owner: n.owner,
+        visibility: n.visibility,
+        protected: n.protected ? 1 : 0,
+        doc: JSON.stringify(n),
+        updated_at: n.updated_at,
+      })
+      .where('namespace', '=', oldName)
+      .execute();
   } catch (e) {
     if (isUniqueViolation(e)) throw new ApiError(409, `Metadata definition namespace=${n.namespace} already exists.`);
     throw e;
   }
 }
 
-const visibleNs = (n: Namespace, req: FastifyRequest) => isAdmin(req.ctx) || n.visibility === 'public' || n.owner === req.ctx?.projectId;
+const visibleNs = (n: Namespace, req: FastifyRequest) =>
+  isAdmin(req.ctx) || n.visibility === 'public' || n.owner === req.ctx?.projectId;
 const target = (n: Namespace) => ({ project_id: n.owner, visibility: n.visibility, namespace: n.namespace });
 
 export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   const load = async (req: FastifyRequest, name: string, rule: string): Promise<Namespace> => {
-    const r = await svc.db.selectFrom('metadef_namespaces').selectAll().where('namespace', '=', name).executeTakeFirst();
+    const r = await svc.db
+      .selectFrom('metadef_namespaces')
+      .selectAll()
+      .where('namespace', '=', name)
+      .executeTakeFirst();
     const n = r ? { ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) } : undefined;
     const notFound = () => new ApiError(404, `Metadata definition namespace=${name} was not found.`);
     if (!n || !visibleNs(n, req)) throw notFound();
     // Glance's MetadefAPIPolicy: refused by a namespace the caller cannot get is a 404, else 403.
-    if (!req.allowed(rule, target(n)) && (rule === 'get_metadef_namespace' || !req.allowed('get_metadef_namespace', target(n)))) {
+    if (
+      !req.allowed(rule, target(n)) &&
+      (rule === 'get_metadef_namespace' || !req.allowed('get_metadef_namespace', target(n)))
+    ) {
       req.authorized = true;
       throw notFound();
     }
@@ -101,17 +166,32 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   app.get(P, async (req) => {
     req.authorize('get_metadef_namespaces', { project_id: req.ctx?.projectId });
     const q = req.query as Record<string, string>;
-    let list = (await svc.db.selectFrom('metadef_namespaces').selectAll().orderBy('created_at').execute()).map((r: any) => ({ ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) })).filter((n) => visibleNs(n, req));
+    let list = (await svc.db.selectFrom('metadef_namespaces').selectAll().orderBy('created_at').execute())
+      .map((r: any) => ({ ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) }))
+      .filter((n) => visibleNs(n, req));
     if (q.visibility) list = list.filter((n) => n.visibility === q.visibility);
-    if (q.resource_types) { const want = q.resource_types.split(','); list = list.filter((n) => n.resource_type_associations.some((r) => want.includes(r.name))); }
-    const dir = q.sort_dir === 'asc' ? 1 : -1, key = (q.sort_key ?? 'created_at') as keyof Namespace;
+    if (q.resource_types) {
+      const want = q.resource_types.split(',');
+      list = list.filter((n) => n.resource_type_associations.some((r) => want.includes(r.name)));
+    }
+    const dir = q.sort_dir === 'asc' ? 1 : -1,
+      key = (q.sort_key ?? 'created_at') as keyof Namespace;
     list.sort((a, b) => (String(a[key]) < String(b[key]) ? -dir : String(a[key]) > String(b[key]) ? dir : 0));
-    if (q.marker) { const i = list.findIndex((n) => n.namespace === q.marker); if (i < 0) throw new ApiError(400, `Invalid marker ${q.marker}`); list = list.slice(i + 1); }
+    if (q.marker) {
+      const i = list.findIndex((n) => n.namespace === q.marker);
+      if (i < 0) throw new ApiError(400, `Invalid marker ${q.marker}`);
+      list = list.slice(i + 1);
+    }
     const limit = q.limit ? Number(q.limit) : 1000;
     if (!Number.isInteger(limit) || limit < 0) throw new ApiError(400, 'limit param must be an integer');
     const page = list.slice(0, limit);
-    const body: Record<string, unknown> = { namespaces: page.map((n) => nsView(n, false)), first: P, schema: '/v2/schemas/metadefs/namespaces' };
-    if (page.length === limit && list.length > limit) body.next = `${P}?marker=${encodeURIComponent(page[page.length - 1]!.namespace)}&limit=${limit}`;
+    const body: Record<string, unknown> = {
+      namespaces: page.map((n) => nsView(n, false)),
+      first: P,
+      schema: '/v2/schemas/metadefs/namespaces',
+    };
+    if (page.length === limit && list.length > limit)
+      body.next = `${P}?marker=${encodeURIComponent(page[page.length - 1]!.namespace)}&limit=${limit}`;
     return body;
   });
 
@@ -120,27 +200,51 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const b = (req.body ?? {}) as any;
     const t = now();
     const n: Namespace = {
-      namespace: need(b.namespace, 'namespace'), display_name: b.display_name, description: b.description,
-      visibility: b.visibility ?? 'private', protected: b.protected ?? false, owner: b.owner ?? req.ctx?.projectId ?? null,
-      resource_type_associations: (b.resource_type_associations ?? []).map((r: any) => ({ name: need(r.name, 'name'), prefix: r.prefix, properties_target: r.properties_target, created_at: t, updated_at: t })),
-      properties: b.properties ?? {}, objects: (b.objects ?? []).map((o: any) => ({ ...o, name: need(o.name, 'name'), created_at: t, updated_at: t })),
-      tags: (b.tags ?? []).map((x: any) => ({ name: need(x.name, 'name'), created_at: t, updated_at: t })), created_at: t, updated_at: t,
+      namespace: need(b.namespace, 'namespace'),
+      display_name: b.display_name,
+      description: b.description,
+      visibility: b.visibility ?? 'private',
+      protected: b.protected ?? false,
+      owner: b.owner ?? req.ctx?.projectId ?? null,
+      resource_type_associations: (b.resource_type_associations ?? []).map((r: any) => ({
+        name: need(r.name, 'name'),
+        prefix: r.prefix,
+        properties_target: r.properties_target,
+        created_at: t,
+        updated_at: t,
+      })),
+      properties: b.properties ?? {},
+      objects: (b.objects ?? []).map((o: any) => ({ ...o, name: need(o.name, 'name'), created_at: t, updated_at: t })),
+      tags: (b.tags ?? []).map((x: any) => ({ name: need(x.name, 'name'), created_at: t, updated_at: t })),
+      created_at: t,
+      updated_at: t,
     };
-    if (!['public', 'private'].includes(n.visibility)) throw new ApiError(400, `Provided object does not match schema 'namespace': '${n.visibility}' is not one of ['public', 'private']`);
-    if (typeof n.protected !== 'boolean') throw new ApiError(400, "Provided object does not match schema 'namespace': 'protected' is not of type 'boolean'");
+    if (!['public', 'private'].includes(n.visibility))
+      throw new ApiError(
+        400,
+        `Provided object does not match schema 'namespace': '${n.visibility}' is not one of ['public', 'private']`,
+      );
+    if (typeof n.protected !== 'boolean')
+      throw new ApiError(
+        400,
+        "Provided object does not match schema 'namespace': 'protected' is not of type 'boolean'",
+      );
     await insert(svc, n);
     reply.code(201);
     return nsView(n);
   });
 
-  app.get<{ Params: { ns: string } }>(`${P}/:ns`, async (req) => nsView(await load(req, req.params.ns, 'get_metadef_namespace')));
+  app.get<{ Params: { ns: string } }>(`${P}/:ns`, async (req) =>
+    nsView(await load(req, req.params.ns, 'get_metadef_namespace')),
+  );
 
   app.put<{ Params: { ns: string } }>(`${P}/:ns`, async (req) => {
     const n = await load(req, req.params.ns, 'modify_metadef_namespace');
     const b = (req.body ?? {}) as any;
     const old = n.namespace;
     n.namespace = need(b.namespace ?? n.namespace, 'namespace');
-    for (const k of ['display_name', 'description', 'visibility', 'protected', 'owner'] as const) if (b[k] !== undefined) (n as any)[k] = b[k];
+    for (const k of ['display_name', 'description', 'visibility', 'protected', 'owner'] as const)
+      if (b[k] !== undefined) (n as any)[k] = b[k];
     await save(svc, n, old);
     return nsView(n);
   });
@@ -161,9 +265,20 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const n = await load(req, req.params.ns, 'add_metadef_object');
     const b = (req.body ?? {}) as any;
     const name = need(b.name, 'name');
-    if (n.objects.some((o) => o.name === name)) throw new ApiError(409, `A metadata definition object with name=${name} already exists in namespace=${n.namespace}.`);
+    if (n.objects.some((o) => o.name === name))
+      throw new ApiError(
+        409,
+        `A metadata definition object with name=${name} already exists in namespace=${n.namespace}.`,
+      );
     const t = now();
-    const o = { name, description: b.description, required: b.required ?? [], properties: b.properties ?? {}, created_at: t, updated_at: t };
+    const o = {
+      name,
+      description: b.description,
+      required: b.required ?? [],
+      properties: b.properties ?? {},
+      created_at: t,
+      updated_at: t,
+    };
     n.objects.push(o);
     await save(svc, n);
     reply.code(201);
@@ -189,8 +304,18 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const o = findObj(n, req.params.name);
     const b = (req.body ?? {}) as any;
     const name = need(b.name ?? o.name, 'name');
-    if (name !== o.name && n.objects.some((x) => x.name === name)) throw new ApiError(409, `A metadata definition object with name=${name} already exists in namespace=${n.namespace}.`);
-    Object.assign(o, { name, description: b.description ?? o.description, required: b.required ?? o.required, properties: b.properties ?? o.properties, updated_at: now() });
+    if (name !== o.name && n.objects.some((x) => x.name === name))
+      throw new ApiError(
+        409,
+        `A metadata definition object with name=${name} already exists in namespace=${n.namespace}.`,
+      );
+    Object.assign(o, {
+      name,
+      description: b.description ?? o.description,
+      required: b.required ?? o.required,
+      properties: b.properties ?? o.properties,
+      updated_at: now(),
+    });
     await save(svc, n);
     return objView(n, o);
   });
@@ -211,8 +336,16 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const n = await load(req, req.params.ns, 'add_metadef_property');
     const { name, ...def } = (req.body ?? {}) as any;
     need(name, 'name');
-    if (typeof def.title !== 'string' || typeof def.type !== 'string') throw new ApiError(400, "Provided object does not match schema 'property': 'title' and 'type' are required properties");
-    if (n.properties[name]) throw new ApiError(409, `A metadata definition property with name=${name} already exists in namespace=${n.namespace}.`);
+    if (typeof def.title !== 'string' || typeof def.type !== 'string')
+      throw new ApiError(
+        400,
+        "Provided object does not match schema 'property': 'title' and 'type' are required properties",
+      );
+    if (n.properties[name])
+      throw new ApiError(
+        409,
+        `A metadata definition property with name=${name} already exists in namespace=${n.namespace}.`,
+      );
     n.properties[name] = def;
     await save(svc, n);
     reply.code(201);
@@ -241,7 +374,11 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const n = await load(req, req.params.ns, 'modify_metadef_property');
     findProp(n, req.params.name);
     const { name = req.params.name, ...def } = (req.body ?? {}) as any;
-    if (name !== req.params.name && n.properties[name]) throw new ApiError(409, `A metadata definition property with name=${name} already exists in namespace=${n.namespace}.`);
+    if (name !== req.params.name && n.properties[name])
+      throw new ApiError(
+        409,
+        `A metadata definition property with name=${name} already exists in namespace=${n.namespace}.`,
+      );
     delete n.properties[req.params.name];
     n.properties[name] = def;
     await save(svc, n);
@@ -267,7 +404,11 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const names = list.map((x) => need(x?.name, 'name'));
     if (new Set(names).size !== names.length) throw new ApiError(409, 'Duplicate tags in the request.');
     const append = String(req.headers['x-openstack-append'] ?? '').toLowerCase() === 'true';
-    if (append) { for (const nm of names) if (n.tags.some((x) => x.name === nm)) throw new ApiError(409, `A metadata tag with name=${nm} already exists in namespace=${n.namespace}.`); }
+    if (append) {
+      for (const nm of names)
+        if (n.tags.some((x) => x.name === nm))
+          throw new ApiError(409, `A metadata tag with name=${nm} already exists in namespace=${n.namespace}.`);
+    }
     n.tags = [...(append ? n.tags : []), ...names.map((name) => ({ name, created_at: t, updated_at: t }))];
     await save(svc, n);
     reply.code(201);
@@ -291,7 +432,8 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   app.post<{ Params: { ns: string; name: string } }>(`${P}/:ns/tags/:name`, async (req, reply) => {
     const n = await load(req, req.params.ns, 'add_metadef_tag');
     const name = need(req.params.name, 'name');
-    if (n.tags.some((x) => x.name === name)) throw new ApiError(409, `A metadata tag with name=${name} already exists in namespace=${n.namespace}.`);
+    if (n.tags.some((x) => x.name === name))
+      throw new ApiError(409, `A metadata tag with name=${name} already exists in namespace=${n.namespace}.`);
     const t = now();
     const tag = { name, created_at: t, updated_at: t };
     n.tags.push(tag);
@@ -303,8 +445,10 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const n = await load(req, req.params.ns, 'modify_metadef_tag');
     const tag = findTag(n, req.params.name);
     const name = need((req.body as any)?.name, 'name');
-    if (name !== tag.name && n.tags.some((x) => x.name === name)) throw new ApiError(409, `A metadata tag with name=${name} already exists in namespace=${n.namespace}.`);
-    tag.name = name; tag.updated_at = now();
+    if (name !== tag.name && n.tags.some((x) => x.name === name))
+      throw new ApiError(409, `A metadata tag with name=${name} already exists in namespace=${n.namespace}.`);
+    tag.name = name;
+    tag.updated_at = now();
     await save(svc, n);
     return tagView(tag);
   });
@@ -323,9 +467,12 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const t = '2014-08-28T17:13:06Z';
     const seen = new Map<string, string>(RESOURCE_TYPES.map((n) => [n, t]));
     for (const r of await svc.db.selectFrom('metadef_namespaces').select('doc').execute()) {
-      for (const a of (JSON.parse(r.doc) as Namespace).resource_type_associations) if (!seen.has(a.name)) seen.set(a.name, a.created_at);
+      for (const a of (JSON.parse(r.doc) as Namespace).resource_type_associations)
+        if (!seen.has(a.name)) seen.set(a.name, a.created_at);
     }
-    return { resource_types: [...seen].map(([name, at]) => ({ name, created_at: isotime(at), updated_at: isotime(at) })) };
+    return {
+      resource_types: [...seen].map(([name, at]) => ({ name, created_at: isotime(at), updated_at: isotime(at) })),
+    };
   });
   app.get<{ Params: { ns: string } }>(`${P}/:ns/resource_types`, async (req) => {
     const n = await load(req, req.params.ns, 'get_metadef_resource_type');
@@ -335,7 +482,11 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     const n = await load(req, req.params.ns, 'add_metadef_resource_type_association');
     const b = (req.body ?? {}) as any;
     const name = need(b.name, 'name');
-    if (n.resource_type_associations.some((r) => r.name === name)) throw new ApiError(409, `The metadata definition resource-type association of resource-type=${name} to namespace=${n.namespace}, already exists.`);
+    if (n.resource_type_associations.some((r) => r.name === name))
+      throw new ApiError(
+        409,
+        `The metadata definition resource-type association of resource-type=${name} to namespace=${n.namespace}, already exists.`,
+      );
     const t = now();
     const r = { name, prefix: b.prefix, properties_target: b.properties_target, created_at: t, updated_at: t };
     n.resource_type_associations.push(r);
@@ -345,7 +496,8 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   });
   app.delete<{ Params: { ns: string; name: string } }>(`${P}/:ns/resource_types/:name`, async (req, reply) => {
     const n = await load(req, req.params.ns, 'remove_metadef_resource_type_association');
-    if (!n.resource_type_associations.some((r) => r.name === req.params.name)) throw new ApiError(404, `Failed to find resource type ${req.params.name} in namespace ${n.namespace}.`);
+    if (!n.resource_type_associations.some((r) => r.name === req.params.name))
+      throw new ApiError(404, `Failed to find resource type ${req.params.name} in namespace ${n.namespace}.`);
     n.resource_type_associations = n.resource_type_associations.filter((r) => r.name !== req.params.name);
     await save(svc, n);
     return reply.code(204).send();
@@ -353,8 +505,16 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
 
   // Schemas
   const SCHEMAS: Record<string, string> = {
-    namespace: 'namespace', namespaces: 'namespaces', resource_type: 'resource_type_association', resource_types: 'resource_type_associations',
-    object: 'object', objects: 'objects', property: 'property', properties: 'properties', tag: 'tag', tags: 'tags',
+    namespace: 'namespace',
+    namespaces: 'namespaces',
+    resource_type: 'resource_type_association',
+    resource_types: 'resource_type_associations',
+    object: 'object',
+    objects: 'objects',
+    property: 'property',
+    properties: 'properties',
+    tag: 'tag',
+    tags: 'tags',
   };
   app.get<{ Params: { kind: string } }>('/v2/schemas/metadefs/:kind', { config: { auth: 'optional' } }, async (req) => {
     const name = SCHEMAS[req.params.kind];

@@ -7,7 +7,8 @@ import type { Migration } from '../../core/db.ts';
 export const migrations: Record<string, Migration> = {
   '001_images': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('images')
+      await db.schema
+        .createTable('images')
         .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('name', 'varchar(255)')
         .addColumn('disk_format', 'varchar(32)')
@@ -31,7 +32,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('images_owner').on('images').column('owner').execute();
-      await db.schema.createTable('image_members')
+      await db.schema
+        .createTable('image_members')
         .addColumn('image_id', 'varchar(36)', (c) => c.notNull().references('images.id').onDelete('cascade'))
         .addColumn('member_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('status', 'varchar(20)', (c) => c.notNull())
@@ -40,7 +42,8 @@ export const migrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('image_members_pk', ['image_id', 'member_id'])
         .execute();
       await db.schema.createIndex('image_members_member').on('image_members').column('member_id').execute();
-      await db.schema.createTable('tasks')
+      await db.schema
+        .createTable('tasks')
         .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('type', 'varchar(30)', (c) => c.notNull())
         .addColumn('status', 'varchar(30)', (c) => c.notNull())
@@ -60,7 +63,8 @@ export const migrations: Record<string, Migration> = {
   '002_metadefs': {
     async up(db: Kysely<any>) {
       // A namespace with its objects, properties, tags and resource type associations as one JSON document.
-      await db.schema.createTable('metadef_namespaces')
+      await db.schema
+        .createTable('metadef_namespaces')
         .addColumn('namespace', 'varchar(80)', (c) => c.primaryKey())
         .addColumn('owner', 'varchar(255)')
         .addColumn('visibility', 'varchar(32)', (c) => c.notNull())
@@ -74,14 +78,16 @@ export const migrations: Record<string, Migration> = {
   '003_cache': {
     async up(db: Kysely<any>) {
       // The image cache's records (its files are under <dataDir>/image/cache) and its queue; times in ms.
-      await db.schema.createTable('image_cache')
+      await db.schema
+        .createTable('image_cache')
         .addColumn('image_id', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('hits', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('last_accessed', 'bigint', (c) => c.notNull())
         .addColumn('last_modified', 'bigint', (c) => c.notNull())
         .addColumn('size', 'bigint', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('image_cache_queue')
+      await db.schema
+        .createTable('image_cache_queue')
         .addColumn('image_id', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('queued_at', 'bigint', (c) => c.notNull())
         .execute();

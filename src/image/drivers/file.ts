@@ -45,7 +45,11 @@ export class FileStore implements ImageStore {
       await fsp.rename(tmp, final);
       // The rename itself must survive a crash: the directory's entry is synced too.
       const dir = await fsp.open(this.dir, 'r');
-      try { await dir.sync(); } finally { await dir.close(); }
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
       ok = true;
       return { url: `file://${final}`, size: out.bytes };
     } finally {
@@ -59,7 +63,11 @@ export class FileStore implements ImageStore {
 
   async get(url: string, range?: { start: number; end: number }): Promise<Readable> {
     const file = this.pathOf(url);
-    try { await fsp.access(file); } catch { throw new ApiError(404, 'Image data could not be found in the store.'); }
+    try {
+      await fsp.access(file);
+    } catch {
+      throw new ApiError(404, 'Image data could not be found in the store.');
+    }
     return new FileBody(file, range);
   }
 

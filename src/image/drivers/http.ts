@@ -51,10 +51,14 @@ export class HttpStore implements ImageStore {
 async function* slice(src: Readable, start: number, end: number): AsyncGenerator<Buffer> {
   let pos = 0;
   for await (const chunk of src as AsyncIterable<Buffer>) {
-    const from = Math.max(start - pos, 0), to = Math.min(end + 1 - pos, chunk.length);
+    const from = Math.max(start - pos, 0),
+      to = Math.min(end + 1 - pos, chunk.length);
     if (to > from) yield chunk.subarray(from, to);
     pos += chunk.length;
-    if (pos > end) { src.destroy(); return; }
+    if (pos > end) {
+      src.destroy();
+      return;
+    }
   }
 }
 

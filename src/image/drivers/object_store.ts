@@ -26,7 +26,12 @@ export class ObjectStoreStore implements ImageStore {
   }
 
   async available(): Promise<boolean> {
-    try { await this.account(); return true; } catch { return false; }
+    try {
+      await this.account();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async add(imageId: string, data: AsyncIterable<Buffer>): Promise<StoredImage> {
@@ -38,10 +43,19 @@ export class ObjectStoreStore implements ImageStore {
       this.containerReady = true;
     }
     let size = 0;
-    const counted = Readable.from((async function* () { for await (const chunk of data) { size += chunk.length; yield chunk; } })());
+    const counted = Readable.from(
+      (async function* () {
+        for await (const chunk of data) {
+          size += chunk.length;
+          yield chunk;
+        }
+      })(),
+    );
     const res = await this.session.fetch(`${account}/${CONTAINER}/${imageId}`, {
-      method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' },
-      body: Readable.toWeb(counted) as unknown as BodyInit, duplex: 'half',
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: Readable.toWeb(counted) as unknown as BodyInit,
+      duplex: 'half',
     } as RequestInit);
     await res.arrayBuffer().catch(() => undefined);
     if (res.status !== 201) throw new ApiError(503, `The object store did not take the image data (${res.status}).`);
@@ -52,13 +66,15 @@ export class ObjectStoreStore implements ImageStore {
     const headers: Record<string, string> = range ? { Range: `bytes=${range.start}-${range.end}` } : {};
     const res = await this.session.fetch(await this.objectUrl(url), { headers });
     if (res.status === 404) throw new ApiError(404, 'Image data could not be found in the store.');
-    if (!res.ok || !res.body) throw new ApiError(503, `The object store did not return the image data (${res.status}).`);
+    if (!res.ok || !res.body)
+      throw new ApiError(503, `The object store did not return the image data (${res.status}).`);
     return Readable.fromWeb(res.body as any);
   }
 
   async delete(url: string): Promise<void> {
     const res = await this.session.fetch(await this.objectUrl(url), { method: 'DELETE' });
     await res.arrayBuffer().catch(() => undefined);
-    if (res.status >= 300 && res.status !== 404) throw new ApiError(503, `The object store did not delete the image data (${res.status}).`);
+    if (res.status >= 300 && res.status !== 404)
+      throw new ApiError(503, `The object store did not delete the image data (${res.status}).`);
   }
 }

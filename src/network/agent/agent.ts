@@ -15,9 +15,24 @@
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
 import type { View } from '../api/resource.ts';
-import type { DataplaneDriver, DeviceDetails, DhcpNetwork, Mechanism, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
+import type {
+  DataplaneDriver,
+  DeviceDetails,
+  DhcpNetwork,
+  Mechanism,
+  RouterInfo,
+  SecurityGroupInfo,
+} from '../drivers/dataplane.ts';
 import { dhcpDeviceId } from './server.ts';
-import { AGENT_TYPE_DHCP, AGENT_TYPE_L3, DHCP_AGENT_TOPIC, L2_AGENT_TOPIC, L3_AGENT_TOPIC, PLUGIN_TOPIC, type AgentState } from './rpc.ts';
+import {
+  AGENT_TYPE_DHCP,
+  AGENT_TYPE_L3,
+  DHCP_AGENT_TOPIC,
+  L2_AGENT_TOPIC,
+  L3_AGENT_TOPIC,
+  PLUGIN_TOPIC,
+  type AgentState,
+} from './rpc.ts';
 
 export const AGENT_BINARY = 'stratus-network-agent';
 
@@ -36,7 +51,10 @@ export interface AgentOptions {
   l2Only?: boolean;
 }
 
-interface Job { again: boolean; done: Promise<void> }
+interface Job {
+  again: boolean;
+  done: Promise<void>;
+}
 
 export class NetworkAgent {
   /** The ports plugged on this host, as last fetched. */
@@ -59,10 +77,17 @@ export class NetworkAgent {
   private dhcpAsked = new Map<string, string>();
   private stopped = false;
 
-  constructor(private bus: MessageBus, private o: AgentOptions) {}
+  constructor(
+    private bus: MessageBus,
+    private o: AgentOptions,
+  ) {}
 
-  get host() { return this.o.host; }
-  get driver() { return this.o.driver; }
+  get host() {
+    return this.o.host;
+  }
+  get driver() {
+    return this.o.driver;
+  }
 
   private call<T>(method: string, args: Record<string, unknown>): Promise<T> {
     return this.bus.call<T>(PLUGIN_TOPIC, method, { agent_id: this.o.host, host: this.o.host, ...args });
@@ -70,31 +95,56 @@ export class NetworkAgent {
 
   async start() {
     await this.o.driver.start(this.o.host);
-    const on = (topic: string, handlers: Record<string, (a: any) => void>) => this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
+    const on = (topic: string, handlers: Record<string, (a: any) => void>) =>
+      this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
     on(L2_AGENT_TOPIC, {
-      port_update: ({ port }: { port: View }) => { if (port?.['binding:host_id'] === this.o.host || this.plugged.has(port?.id)) this.syncPortLater(port.id); },
-      port_delete: ({ port_id }: { port_id: string }) => { if (this.plugged.has(port_id)) this.syncPortLater(port_id); },
-      network_update: ({ network }: { network: View }) => { for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id); },
+      port_update: ({ port }: { port: View }) => {
+        if (port?.['binding:host_id'] === this.o.host || this.plugged.has(port?.id)) this.syncPortLater(port.id);
+      },
+      port_delete: ({ port_id }: { port_id: string }) => {
+        if (this.plugged.has(port_id)) this.syncPortLater(port_id);
+      },
+      network_update: ({ network }: { network: View }) => {
+        for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id);
+      },
       network_delete: () => {},
-      security_groups_rule_updated: ({ security_groups }: { security_groups: string[] }) => this.securityGroupsChanged(security_groups),
-      security_groups_member_updated: ({ security_groups }: { security_groups: string[] }) => this.securityGroupsChanged(security_groups),
+      security_groups_rule_updated: ({ security_groups }: { security_groups: string[] }) =>
+        this.securityGroupsChanged(security_groups),
+      security_groups_member_updated: ({ security_groups }: { security_groups: string[] }) =>
+        this.securityGroupsChanged(security_groups),
     });
-    const dhcp: Record<string, (a: any) => void> = { agent_updated: () => { this.needsResync = true; } };
-    for (const r of ['network', 'subnet']) for (const e of ['create', 'update', 'delete']) {
-      dhcp[`${r}_${e}_end`] = (a: { network_id?: string }) => { if (a?.network_id) this.syncNetworkLater(a.network_id); };
-    }
+    const dhcp: Record<string, (a: any) => void> = {
+      agent_updated: () => {
+        this.needsResync = true;
+      },
+    };
+    for (const r of ['network', 'subnet'])
+      for (const e of ['create', 'update', 'delete']) {
+        dhcp[`${r}_${e}_end`] = (a: { network_id?: string }) => {
+          if (a?.network_id) this.syncNetworkLater(a.network_id);
+        };
+      }
     for (const e of ['create', 'update', 'delete']) {
-      dhcp[`port_${e}_end`] = (a: { network_id?: string; port?: View }) => { if (a?.network_id) this.dhcpPortChanged(a.network_id, a.port, e === 'delete'); };
+      dhcp[`port_${e}_end`] = (a: { network_id?: string; port?: View }) => {
+        if (a?.network_id) this.dhcpPortChanged(a.network_id, a.port, e === 'delete');
+      };
     }
     if (!this.o.l2Only) on(DHCP_AGENT_TOPIC, dhcp);
-    if (!this.o.l2Only) on(L3_AGENT_TOPIC, {
-      routers_updated: ({ routers }: { routers: string[] }) => { for (const id of routers ?? []) this.syncRouterLater(id); },
-      router_deleted: ({ router_id }: { router_id: string }) => this.syncRouterLater(router_id),
-      agent_updated: () => { this.needsResync = true; },
-    });
+    if (!this.o.l2Only)
+      on(L3_AGENT_TOPIC, {
+        routers_updated: ({ routers }: { routers: string[] }) => {
+          for (const id of routers ?? []) this.syncRouterLater(id);
+        },
+        router_deleted: ({ router_id }: { router_id: string }) => this.syncRouterLater(router_id),
+        agent_updated: () => {
+          this.needsResync = true;
+        },
+      });
     await this.report(true);
     await this.resync();
-    this.timer = setInterval(() => { void this.tick(); }, this.o.reportInterval * 1000);
+    this.timer = setInterval(() => {
+      void this.tick();
+    }, this.o.reportInterval * 1000);
     this.timer.unref();
   }
 
@@ -128,15 +178,40 @@ export class NetworkAgent {
     const dhcpPorts = [...this.plugged.values()].filter((p) => p.device_owner === 'network:dhcp').length;
     let fips = 0;
     for (const s of this.routers.values()) fips += s.size;
-    const l2: AgentState = { ...base, topic: 'N/A', agent_type: this.o.mechanism.agentType,
-      configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] } };
+    const l2: AgentState = {
+      ...base,
+      topic: 'N/A',
+      agent_type: this.o.mechanism.agentType,
+      configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] },
+    };
     if (this.o.l2Only) return [l2];
     return [
       l2,
-      { ...base, topic: DHCP_AGENT_TOPIC, agent_type: AGENT_TYPE_DHCP, availability_zone: this.o.availabilityZone,
-        configurations: { dhcp_driver: `stratus.${this.o.driver.name}`, dhcp_lease_duration: 86400, networks: this.servedNetworks.size, ports: dhcpPorts, log_agent_heartbeats: false } },
-      { ...base, topic: L3_AGENT_TOPIC, agent_type: AGENT_TYPE_L3, availability_zone: this.o.availabilityZone,
-        configurations: { agent_mode: 'legacy', routers: this.routers.size, floating_ips: fips, log_agent_heartbeats: false } },
+      {
+        ...base,
+        topic: DHCP_AGENT_TOPIC,
+        agent_type: AGENT_TYPE_DHCP,
+        availability_zone: this.o.availabilityZone,
+        configurations: {
+          dhcp_driver: `stratus.${this.o.driver.name}`,
+          dhcp_lease_duration: 86400,
+          networks: this.servedNetworks.size,
+          ports: dhcpPorts,
+          log_agent_heartbeats: false,
+        },
+      },
+      {
+        ...base,
+        topic: L3_AGENT_TOPIC,
+        agent_type: AGENT_TYPE_L3,
+        availability_zone: this.o.availabilityZone,
+        configurations: {
+          agent_mode: 'legacy',
+          routers: this.routers.size,
+          floating_ips: fips,
+          log_agent_heartbeats: false,
+        },
+      },
     ];
   }
 
@@ -155,7 +230,11 @@ export class NetworkAgent {
       const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
       for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
       this.refreshSecurityGroupsLater([...this.plugged.keys()]);
-      if (this.o.l2Only) { this.needsResync = false; await this.idle(); return; }
+      if (this.o.l2Only) {
+        this.needsResync = false;
+        await this.idle();
+        return;
+      }
       const networks = new Set(await this.call<string[]>('get_active_networks_info', {}));
       for (const id of new Set([...networks, ...this.servedNetworks])) this.syncNetworkLater(id);
       const routers = await this.call<RouterInfo[]>('sync_routers', {});
@@ -172,22 +251,34 @@ export class NetworkAgent {
   private run(key: string, fn: () => Promise<void>) {
     if (this.stopped) return;
     const existing = this.jobs.get(key);
-    if (existing) { existing.again = true; return; }
+    if (existing) {
+      existing.again = true;
+      return;
+    }
     const job: Job = { again: false, done: Promise.resolve() };
     job.done = (async () => {
       try {
         do {
           job.again = false;
-          try { await fn(); } catch (err) { this.needsResync = true; this.o.log.warn({ err, job: key }, 'network agent job failed'); }
+          try {
+            await fn();
+          } catch (err) {
+            this.needsResync = true;
+            this.o.log.warn({ err, job: key }, 'network agent job failed');
+          }
         } while (job.again && !this.stopped);
-      } finally { this.jobs.delete(key); }
+      } finally {
+        this.jobs.delete(key);
+      }
     })();
     this.jobs.set(key, job);
   }
 
   // ---- L2 -----------------------------------------------------------------------------
 
-  syncPortLater(portId: string) { this.run(`port:${portId}`, () => this.syncPort(portId)); }
+  syncPortLater(portId: string) {
+    this.run(`port:${portId}`, () => this.syncPort(portId));
+  }
 
   private async syncPort(portId: string) {
     const d = await this.call<DeviceDetails | { device: string }>('get_device_details', { device: portId });
@@ -204,14 +295,21 @@ export class NetworkAgent {
       await this.o.driver.plugPort(d);
     }
     this.plugged.set(portId, d);
-    if (!before || JSON.stringify(before.security_groups) !== JSON.stringify(d.security_groups) || JSON.stringify(before.fixed_ips) !== JSON.stringify(d.fixed_ips)) {
+    if (
+      !before ||
+      JSON.stringify(before.security_groups) !== JSON.stringify(d.security_groups) ||
+      JSON.stringify(before.fixed_ips) !== JSON.stringify(d.fixed_ips)
+    ) {
       this.refreshSecurityGroupsLater([portId]);
     }
     if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
     else if (!d.admin_state_up && d.status !== 'DOWN') await this.call('update_device_down', { device: portId });
     if (d.trunk_details) {
       await this.call('update_subport_bindings', { trunk_id: d.trunk_details.trunk_id });
-      await this.call('update_trunk_status', { trunk_id: d.trunk_details.trunk_id, status: d.admin_state_up ? 'ACTIVE' : 'DOWN' });
+      await this.call('update_trunk_status', {
+        trunk_id: d.trunk_details.trunk_id,
+        status: d.admin_state_up ? 'ACTIVE' : 'DOWN',
+      });
     }
   }
 
@@ -240,7 +338,10 @@ export class NetworkAgent {
       if (wanted.length || groups.length) {
         let info: SecurityGroupInfo;
         try {
-          info = await this.call<SecurityGroupInfo>('security_group_info_for_devices', { devices: wanted, security_groups: groups });
+          info = await this.call<SecurityGroupInfo>('security_group_info_for_devices', {
+            devices: wanted,
+            security_groups: groups,
+          });
         } catch (err) {
           for (const d of wanted) this.sgDirtyDevices.add(d);
           for (const g of groups) this.sgDirtyGroups.add(g);
@@ -275,7 +376,7 @@ export class NetworkAgent {
   dhcpPortChanged(networkId: string, port: View | undefined, deleted: boolean) {
     if (!port?.id || !this.dhcpNetworks.has(networkId)) return this.syncNetworkLater(networkId);
     let pending = this.dhcpPending.get(networkId);
-    if (!pending) this.dhcpPending.set(networkId, pending = new Map());
+    if (!pending) this.dhcpPending.set(networkId, (pending = new Map()));
     pending.set(port.id, deleted ? null : port);
     this.run(`network:${networkId}`, () => this.syncNetwork(networkId));
   }
@@ -290,11 +391,16 @@ export class NetworkAgent {
       this.dhcpPending.delete(networkId);
       if (!pending?.size) return;
       const ports = new Map(cached.ports.map((p) => [p.id as string, p]));
-      for (const [id, p] of pending) { if (p) ports.set(id, p); else ports.delete(id); }
+      for (const [id, p] of pending) {
+        if (p) ports.set(id, p);
+        else ports.delete(id);
+      }
       cached.ports = [...ports.values()];
       // Our own DHCP port deleted: read the network again, which makes a new one.
       if ([...pending].some(([id, p]) => p === null && this.dhcpPortIds.has(id))) {
-        this.dhcpPortIds.forEach((id) => { if (pending.has(id)) this.dhcpPortIds.delete(id); });
+        this.dhcpPortIds.forEach((id) => {
+          if (pending.has(id)) this.dhcpPortIds.delete(id);
+        });
         return this.syncNetworkLater(networkId);
       }
       await this.o.driver.syncDhcp(cached);
@@ -320,7 +426,10 @@ export class NetworkAgent {
     }
     const asked = [...wanted].sort().join(',');
     if (!port) {
-      port = await this.call<View | null>('create_dhcp_port', { port: { network_id: networkId, device_id: deviceId, fixed_ips: wanted.map((subnet_id) => ({ subnet_id })) } }) ?? undefined;
+      port =
+        (await this.call<View | null>('create_dhcp_port', {
+          port: { network_id: networkId, device_id: deviceId, fixed_ips: wanted.map((subnet_id) => ({ subnet_id })) },
+        })) ?? undefined;
       this.dhcpAsked.set(networkId, asked);
     } else {
       const ips = (port.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>;
@@ -328,8 +437,12 @@ export class NetworkAgent {
       const differs = wanted.some((s) => !have.has(s)) || ips.some((ip) => !wanted.includes(ip.subnet_id));
       if (differs && this.dhcpAsked.get(networkId) !== asked) {
         this.dhcpAsked.set(networkId, asked);
-        const fixed = [...ips.filter((ip) => wanted.includes(ip.subnet_id)), ...wanted.filter((s) => !have.has(s)).map((subnet_id) => ({ subnet_id }))];
-        port = await this.call<View | null>('update_dhcp_port', { port_id: port.id, port: { fixed_ips: fixed } }) ?? port;
+        const fixed = [
+          ...ips.filter((ip) => wanted.includes(ip.subnet_id)),
+          ...wanted.filter((s) => !have.has(s)).map((subnet_id) => ({ subnet_id })),
+        ];
+        port =
+          (await this.call<View | null>('update_dhcp_port', { port_id: port.id, port: { fixed_ips: fixed } })) ?? port;
       }
     }
     if (!port) return;
@@ -343,7 +456,9 @@ export class NetworkAgent {
 
   // ---- L3 -----------------------------------------------------------------------------
 
-  syncRouterLater(routerId: string) { this.run(`router:${routerId}`, () => this.syncRouter(routerId)); }
+  syncRouterLater(routerId: string) {
+    this.run(`router:${routerId}`, () => this.syncRouter(routerId));
+  }
 
   private async syncRouter(routerId: string) {
     const [router] = await this.call<RouterInfo[]>('sync_routers', { router_ids: [routerId] });
@@ -368,6 +483,7 @@ export class NetworkAgent {
     // Floating IPs that left the router are down as far as this router goes.
     for (const id of before ?? []) if (!now.has(id)) statuses[id] = 'DOWN';
     this.routers.set(routerId, now);
-    if (Object.keys(statuses).length) await this.call('update_floatingip_statuses', { router_id: routerId, fip_statuses: statuses });
+    if (Object.keys(statuses).length)
+      await this.call('update_floatingip_statuses', { router_id: routerId, fip_statuses: statuses });
   }
 }

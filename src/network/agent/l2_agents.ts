@@ -9,14 +9,24 @@ import type { Logger } from '../../core/log.ts';
 import { dataplane } from '../drivers/index.ts';
 import { NetworkAgent } from './agent.ts';
 
-export async function startL2Agents(hosts: string[], cfg: StratusConfig, bus: MessageBus, log: Logger): Promise<NetworkAgent[]> {
+export async function startL2Agents(
+  hosts: string[],
+  cfg: StratusConfig,
+  bus: MessageBus,
+  log: Logger,
+): Promise<NetworkAgent[]> {
   const net = cfg.network;
   const { create, mechanism } = dataplane(net?.dataplane);
   const agents: NetworkAgent[] = [];
   for (const host of hosts) {
     const agent = new NetworkAgent(bus, {
-      host, driver: create(), mechanism, log: log.child({ l2host: host }), l2Only: true,
-      reportInterval: Number(net?.agentReportInterval ?? 30), availabilityZone: String(net?.availabilityZone ?? 'nova'),
+      host,
+      driver: create(),
+      mechanism,
+      log: log.child({ l2host: host }),
+      l2Only: true,
+      reportInterval: Number(net?.agentReportInterval ?? 30),
+      availabilityZone: String(net?.availabilityZone ?? 'nova'),
     });
     agents.push(agent);
     await agent.start();

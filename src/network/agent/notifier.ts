@@ -8,30 +8,47 @@ import { DEVICE_OWNER_DHCP, RESERVED_DHCP_PORT, type PluginServer } from './serv
 import { DHCP_AGENT_TOPIC, L2_AGENT_TOPIC, L3_AGENT_TOPIC, type AgentNotifier } from './rpc.ts';
 
 export class BusNotifier implements AgentNotifier {
-  constructor(private svc: NetworkService, private server: PluginServer) {}
+  constructor(
+    private svc: NetworkService,
+    private server: PluginServer,
+  ) {}
 
-  private get bus() { return this.svc.ctx.bus; }
+  private get bus() {
+    return this.svc.ctx.bus;
+  }
 
   /** Runs after the caller returned; failures are logged, never thrown at the request. */
   private later(what: string, fn: () => Promise<void>) {
-    setImmediate(() => { fn().catch((err) => this.svc.ctx.log.error({ err, what }, 'agent notification failed')); });
+    setImmediate(() => {
+      fn().catch((err) => this.svc.ctx.log.error({ err, what }, 'agent notification failed'));
+    });
   }
 
   /** A cast to one host's agent of a topic; an agent that is not listening is not an error here. */
   private cast(topic: string, host: string, method: string, args: unknown) {
-    try { this.bus.cast(`${topic}.${host}`, method, args); } catch (err) { this.svc.ctx.log.debug({ err, topic, host, method }, 'no agent listening'); }
+    try {
+      this.bus.cast(`${topic}.${host}`, method, args);
+    } catch (err) {
+      this.svc.ctx.log.debug({ err, topic, host, method }, 'no agent listening');
+    }
   }
 
-  networkUpdated(network: View) { this.bus.fanout(L2_AGENT_TOPIC, 'network_update', { network }); }
+  networkUpdated(network: View) {
+    this.bus.fanout(L2_AGENT_TOPIC, 'network_update', { network });
+  }
 
   networkDeleted(networkId: string) {
     this.bus.fanout(L2_AGENT_TOPIC, 'network_delete', { network_id: networkId });
     this.bus.fanout(DHCP_AGENT_TOPIC, 'network_delete_end', { network_id: networkId });
   }
 
-  portUpdated(port: View) { this.bus.fanout(L2_AGENT_TOPIC, 'port_update', { port }); }
+  portUpdated(port: View) {
+    this.bus.fanout(L2_AGENT_TOPIC, 'port_update', { port });
+  }
 
-  portDeleted(port: View) { this.bus.fanout(L2_AGENT_TOPIC, 'port_delete', { port_id: port.id, network_id: port.network_id }); }
+  portDeleted(port: View) {
+    this.bus.fanout(L2_AGENT_TOPIC, 'port_delete', { port_id: port.id, network_id: port.network_id });
+  }
 
   securityGroupRulesUpdated(securityGroupIds: string[]) {
     this.bus.fanout(L2_AGENT_TOPIC, 'security_groups_rule_updated', { security_groups: securityGroupIds });
@@ -43,7 +60,8 @@ export class BusNotifier implements AgentNotifier {
 
   routersUpdated(routerIds: string[]) {
     this.later('routers_updated', async () => {
-      for (const [host, ids] of await this.server.scheduleRouters(routerIds)) this.cast(L3_AGENT_TOPIC, host, 'routers_updated', { routers: ids });
+      for (const [host, ids] of await this.server.scheduleRouters(routerIds))
+        this.cast(L3_AGENT_TOPIC, host, 'routers_updated', { routers: ids });
     });
   }
 
@@ -66,12 +84,17 @@ export class BusNotifier implements AgentNotifier {
       return;
     }
     // A new subnet or port is when a network gets its DHCP agent (as upstream's DhcpAgentNotifyAPI).
-    const isAgentPort = method === 'port_create_end' && (payload?.device_owner === DEVICE_OWNER_DHCP || payload?.device_id === RESERVED_DHCP_PORT);
+    const isAgentPort =
+      method === 'port_create_end' &&
+      (payload?.device_owner === DEVICE_OWNER_DHCP || payload?.device_id === RESERVED_DHCP_PORT);
     const schedule = method === 'subnet_create_end' || (method === 'port_create_end' && !isAgentPort);
     // Port events carry the port, so that the agent updates its copy instead of re-reading the network.
     const args = method.startsWith('port_') ? { network_id: networkId, port: payload } : { network_id: networkId };
     const queued = this.dhcpQueued.get(networkId);
-    if (queued) { queued.push({ method, args, schedule }); return; }
+    if (queued) {
+      queued.push({ method, args, schedule });
+      return;
+    }
     this.dhcpQueued.set(networkId, [{ method, args, schedule }]);
     this.later(method, async () => {
       const events = this.dhcpQueued.get(networkId) ?? [];
@@ -86,8 +109,16 @@ export class BusNotifier implements AgentNotifier {
   }
 
   /** Tells a host's DHCP agent it now serves a network, or no longer does (the scheduler API). */
-  networkAddedToAgent(host: string, networkId: string) { this.cast(DHCP_AGENT_TOPIC, host, 'network_create_end', { network_id: networkId }); }
-  networkRemovedFromAgent(host: string, networkId: string) { this.cast(DHCP_AGENT_TOPIC, host, 'network_delete_end', { network_id: networkId }); }
-  routerAddedToAgent(host: string, routerId: string) { this.cast(L3_AGENT_TOPIC, host, 'routers_updated', { routers: [routerId] }); }
-  routerRemovedFromAgent(host: string, routerId: string) { this.cast(L3_AGENT_TOPIC, host, 'router_deleted', { router_id: routerId }); }
+  networkAddedToAgent(host: string, networkId: string) {
+    this.cast(DHCP_AGENT_TOPIC, host, 'network_create_end', { network_id: networkId });
+  }
+  networkRemovedFromAgent(host: string, networkId: string) {
+    this.cast(DHCP_AGENT_TOPIC, host, 'network_delete_end', { network_id: networkId });
+  }
+  routerAddedToAgent(host: string, routerId: string) {
+    this.cast(L3_AGENT_TOPIC, host, 'routers_updated', { routers: [routerId] });
+  }
+  routerRemovedFromAgent(host: string, routerId: string) {
+    this.cast(L3_AGENT_TOPIC, host, 'router_deleted', { router_id: routerId });
+  }
 }

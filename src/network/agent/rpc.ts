@@ -45,10 +45,22 @@ export interface PortBinder {
 export interface PluginRpc {
   /** Answers 'new', 'alive' or 'revived' (an agent coming back after agent_down_time resyncs everything). */
   report_state(args: { agent_state: AgentState; time?: string }): Promise<'new' | 'alive' | 'revived'>;
-  get_device_details(args: { device: string; agent_id: string; host: string }): Promise<DeviceDetails | { device: string }>;
-  get_devices_details_list(args: { devices: string[]; agent_id: string; host: string }): Promise<Array<DeviceDetails | { device: string }>>;
+  get_device_details(args: {
+    device: string;
+    agent_id: string;
+    host: string;
+  }): Promise<DeviceDetails | { device: string }>;
+  get_devices_details_list(args: {
+    devices: string[];
+    agent_id: string;
+    host: string;
+  }): Promise<Array<DeviceDetails | { device: string }>>;
   update_device_up(args: { device: string; agent_id: string; host: string }): Promise<void>;
-  update_device_down(args: { device: string; agent_id: string; host: string }): Promise<{ device: string; exists: boolean }>;
+  update_device_down(args: {
+    device: string;
+    agent_id: string;
+    host: string;
+  }): Promise<{ device: string; exists: boolean }>;
   /** The ports bound to a host (the agent's full resync; upstream agents scan their devices instead). */
   get_ports_on_host(args: { host: string }): Promise<string[]>;
   security_group_info_for_devices(args: { devices: string[]; security_groups?: string[] }): Promise<SecurityGroupInfo>;
@@ -58,8 +70,15 @@ export interface PluginRpc {
   get_active_networks_info(args: { host: string }): Promise<string[]>;
   get_network_info(args: { network_id: string; host: string }): Promise<DhcpNetwork | null>;
   /** The DHCP agent's own port on a network (upstream's create/update/release_dhcp_port). */
-  create_dhcp_port(args: { host: string; port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> } }): Promise<View | null>;
-  update_dhcp_port(args: { host: string; port_id: string; port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> } }): Promise<View | null>;
+  create_dhcp_port(args: {
+    host: string;
+    port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> };
+  }): Promise<View | null>;
+  update_dhcp_port(args: {
+    host: string;
+    port_id: string;
+    port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> };
+  }): Promise<View | null>;
   release_dhcp_port(args: { host: string; network_id: string; device_id: string }): Promise<void>;
   /** Trunk RPC: bind a trunk's subports where its parent is, and report the trunk's status. */
   update_subport_bindings(args: { host: string; trunk_id: string }): Promise<void>;

@@ -12,7 +12,14 @@ import type { NetworkService } from '../service.ts';
 import { colName, type ResourceApi, type Tx, type View } from '../api/resource.ts';
 import type { DeviceDetails, DhcpNetwork, Mechanism, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
 import { agentOption } from '../api/extras_state.ts';
-import { AGENT_TYPE_DHCP, AGENT_TYPE_L3, PLUGIN_TOPIC, type AgentState, type PluginRpc, type PortBinder } from './rpc.ts';
+import {
+  AGENT_TYPE_DHCP,
+  AGENT_TYPE_L3,
+  PLUGIN_TOPIC,
+  type AgentState,
+  type PluginRpc,
+  type PortBinder,
+} from './rpc.ts';
 
 /** neutron's agent timestamps: 'YYYY-MM-DD HH:MM:SS', UTC. */
 export const agentTime = (d = new Date()) => d.toISOString().slice(0, 19).replace('T', ' ');
@@ -38,18 +45,40 @@ export function internalRequest(svc: NetworkService): FastifyRequest {
   return {
     id: 'internal',
     ctx: {
-      token: '', userId: 'neutron', userName: 'neutron', userDomainId: 'default', userDomainName: 'Default',
-      roles: ['admin'], roleIds: [], methods: [], auditIds: [], expiresAt: '', issuedAt: '', isAdminProject: true,
+      token: '',
+      userId: 'neutron',
+      userName: 'neutron',
+      userDomainId: 'default',
+      userDomainName: 'Default',
+      roles: ['admin'],
+      roleIds: [],
+      methods: [],
+      auditIds: [],
+      expiresAt: '',
+      issuedAt: '',
+      isAdminProject: true,
     },
     allowed: () => true,
     authorize: () => {},
     authorized: true,
-    headers: {}, query: {}, params: {}, body: undefined, baseUrl: '', url: '/',
+    headers: {},
+    query: {},
+    params: {},
+    body: undefined,
+    baseUrl: '',
+    url: '/',
     log: svc.ctx.log,
   } as unknown as FastifyRequest;
 }
 
-interface AgentRow { id: string; agent_type: string; host: string; admin_state_up: number | boolean; heartbeat_timestamp: string; availability_zone: string | null }
+interface AgentRow {
+  id: string;
+  agent_type: string;
+  host: string;
+  admin_state_up: number | boolean;
+  heartbeat_timestamp: string;
+  availability_zone: string | null;
+}
 
 export class PluginServer implements PluginRpc {
   readonly req: FastifyRequest;
@@ -58,31 +87,55 @@ export class PluginServer implements PluginRpc {
   private unserve?: () => void;
   private reloadTimer?: NodeJS.Timeout;
 
-  constructor(private svc: NetworkService, readonly mechanism: Mechanism) {
+  constructor(
+    private svc: NetworkService,
+    readonly mechanism: Mechanism,
+  ) {
     this.req = internalRequest(svc);
   }
 
   /** neutron's agent_down_time: an agent whose last report is older is not alive. */
-  get downTime(): number { return Number(agentOption(this.svc, 'agentDownTime', 75)); }
+  get downTime(): number {
+    return Number(agentOption(this.svc, 'agentDownTime', 75));
+  }
 
   isAlive(heartbeat: string | null | undefined): boolean {
     return !!heartbeat && agentTimeMs(heartbeat) >= Date.now() - this.downTime * 1000;
   }
 
   /** The oldest heartbeat an alive agent may have. */
-  aliveSince(): string { return agentTime(new Date(Date.now() - this.downTime * 1000)); }
+  aliveSince(): string {
+    return agentTime(new Date(Date.now() - this.downTime * 1000));
+  }
 
   async start() {
     await this.reloadAgents();
     const handlers: Record<string, (args: any) => unknown> = {};
-    for (const m of ['report_state', 'get_device_details', 'get_devices_details_list', 'update_device_up', 'update_device_down', 'get_ports_on_host',
-      'security_group_info_for_devices', 'sync_routers', 'update_floatingip_statuses', 'get_active_networks_info', 'get_network_info',
-      'create_dhcp_port', 'update_dhcp_port', 'release_dhcp_port', 'update_subport_bindings', 'update_trunk_status'] as const) {
+    for (const m of [
+      'report_state',
+      'get_device_details',
+      'get_devices_details_list',
+      'update_device_up',
+      'update_device_down',
+      'get_ports_on_host',
+      'security_group_info_for_devices',
+      'sync_routers',
+      'update_floatingip_statuses',
+      'get_active_networks_info',
+      'get_network_info',
+      'create_dhcp_port',
+      'update_dhcp_port',
+      'release_dhcp_port',
+      'update_subport_bindings',
+      'update_trunk_status',
+    ] as const) {
       handlers[m] = (args: any) => (this[m] as (a: any) => unknown).call(this, args ?? {});
     }
     this.unserve = this.svc.ctx.bus.serve(PLUGIN_TOPIC, this.svc.host, handlers);
     // Another API process may have taken an agent's report: refresh the binding cache now and then.
-    this.reloadTimer = setInterval(() => { this.reloadAgents().catch((err) => this.svc.ctx.log.warn({ err }, 'reloading agents failed')); }, 30000);
+    this.reloadTimer = setInterval(() => {
+      this.reloadAgents().catch((err) => this.svc.ctx.log.warn({ err }, 'reloading agents failed'));
+    }, 30000);
     this.reloadTimer.unref();
   }
 
@@ -92,7 +145,10 @@ export class PluginServer implements PluginRpc {
   }
 
   async reloadAgents() {
-    const rows = await this.svc.db.selectFrom('agents').select(['id', 'agent_type', 'host', 'admin_state_up', 'heartbeat_timestamp', 'availability_zone']).execute() as AgentRow[];
+    const rows = (await this.svc.db
+      .selectFrom('agents')
+      .select(['id', 'agent_type', 'host', 'admin_state_up', 'heartbeat_timestamp', 'availability_zone'])
+      .execute()) as AgentRow[];
     this.agents = new Map(rows.map((r) => [`${r.agent_type}|${r.host}`, r]));
   }
 
@@ -100,7 +156,9 @@ export class PluginServer implements PluginRpc {
     for (const [k, a] of this.agents) if (a.id === id) this.agents.delete(k);
   }
 
-  cachedAgent(agentType: string, host: string): AgentRow | undefined { return this.agents.get(`${agentType}|${host}`); }
+  cachedAgent(agentType: string, host: string): AgentRow | undefined {
+    return this.agents.get(`${agentType}|${host}`);
+  }
 
   // ---- binding (ML2's agent-based mechanism driver) -----------------------------------
 
@@ -108,7 +166,9 @@ export class PluginServer implements PluginRpc {
    * A port binds to a host where an L2 agent of the mechanism's type is alive, on a network
    * type it can wire and a vnic_type it supports; otherwise the binding fails.
    */
-  readonly binder: PortBinder & { bind(port: View, tx?: Tx): Promise<{ vif_type: string; vif_details: Record<string, unknown> }> } = {
+  readonly binder: PortBinder & {
+    bind(port: View, tx?: Tx): Promise<{ vif_type: string; vif_details: Record<string, unknown> }>;
+  } = {
     bind: async (port: View, tx?: Tx) => {
       const failed = { vif_type: 'binding_failed', vif_details: {} };
       const host = port['binding:host_id'];
@@ -119,7 +179,11 @@ export class PluginServer implements PluginRpc {
       if (!agent || !this.isAlive(agent.heartbeat_timestamp)) return failed;
       // The segments are read only inside the caller's transaction (a second connection would wait for it on SQLite).
       if (tx && port.network_id) {
-        const segs = await tx.selectFrom('network_segments').select('network_type').where('network_id', '=', port.network_id).execute();
+        const segs = await tx
+          .selectFrom('network_segments')
+          .select('network_type')
+          .where('network_id', '=', port.network_id)
+          .execute();
         if (segs.length && !segs.some((s: any) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
       }
       return { vif_type: this.mechanism.vifType, vif_details: { ...this.mechanism.vifDetails } };
@@ -128,23 +192,49 @@ export class PluginServer implements PluginRpc {
 
   // ---- agents -------------------------------------------------------------------------
 
-  async report_state({ agent_state: s }: { agent_state: AgentState; time?: string }): Promise<'new' | 'alive' | 'revived'> {
+  async report_state({
+    agent_state: s,
+  }: {
+    agent_state: AgentState;
+    time?: string;
+  }): Promise<'new' | 'alive' | 'revived'> {
     const now = agentTime();
     const values = {
-      binary: s.binary, topic: s.topic, availability_zone: s.availability_zone ?? null,
-      configurations: JSON.stringify(s.configurations ?? {}), heartbeat_timestamp: now,
+      binary: s.binary,
+      topic: s.topic,
+      availability_zone: s.availability_zone ?? null,
+      configurations: JSON.stringify(s.configurations ?? {}),
+      heartbeat_timestamp: now,
       ...(s.resource_versions ? { resource_versions: JSON.stringify(s.resource_versions) } : {}),
       load: Number((s.configurations as any)?.networks ?? 0) || 0,
     };
     for (let attempt = 0; ; attempt++) {
-      const existing = await this.svc.db.selectFrom('agents').selectAll().where('agent_type', '=', s.agent_type).where('host', '=', s.host).executeTakeFirst();
+      const existing = await this.svc.db
+        .selectFrom('agents')
+        .selectAll()
+        .where('agent_type', '=', s.agent_type)
+        .where('host', '=', s.host)
+        .executeTakeFirst();
       if (existing) {
         const status = this.isAlive(existing.heartbeat_timestamp) ? 'alive' : 'revived';
-        await this.svc.db.updateTable('agents').set({ ...values, ...(s.start_flag ? { started_at: now } : {}) }).where('id', '=', existing.id).execute();
+        await this.svc.db
+          .updateTable('agents')
+          .set({ ...values, ...(s.start_flag ? { started_at: now } : {}) })
+          .where('id', '=', existing.id)
+          .execute();
         this.agents.set(`${s.agent_type}|${s.host}`, { ...existing, ...values } as unknown as AgentRow);
         return status;
       }
-      const row = { id: randomUUID(), agent_type: s.agent_type, host: s.host, admin_state_up: 1, created_at: now, started_at: now, description: null, ...values };
+      const row = {
+        id: randomUUID(),
+        agent_type: s.agent_type,
+        host: s.host,
+        admin_state_up: 1,
+        created_at: now,
+        started_at: now,
+        description: null,
+        ...values,
+      };
       try {
         await this.svc.db.insertInto('agents').values(row).execute();
         this.agents.set(`${s.agent_type}|${s.host}`, row as AgentRow);
@@ -157,7 +247,12 @@ export class PluginServer implements PluginRpc {
 
   /** An alive, enabled agent of a type on a host. */
   private async agentOn(agentType: string, host: string, db: Tx = this.svc.db) {
-    const a = await db.selectFrom('agents').selectAll().where('agent_type', '=', agentType).where('host', '=', host).executeTakeFirst();
+    const a = await db
+      .selectFrom('agents')
+      .selectAll()
+      .where('agent_type', '=', agentType)
+      .where('host', '=', host)
+      .executeTakeFirst();
     return a && this.isAlive(a.heartbeat_timestamp) ? a : undefined;
   }
 
@@ -165,14 +260,23 @@ export class PluginServer implements PluginRpc {
 
   /** The hosts whose DHCP agents serve a network. */
   async dhcpHostsOf(networkId: string): Promise<string[]> {
-    const rows = await this.svc.db.selectFrom('networkdhcpagentbindings').innerJoin('agents', 'agents.id', 'networkdhcpagentbindings.dhcp_agent_id')
-      .select('agents.host').where('networkdhcpagentbindings.network_id', '=', networkId).execute();
+    const rows = await this.svc.db
+      .selectFrom('networkdhcpagentbindings')
+      .innerJoin('agents', 'agents.id', 'networkdhcpagentbindings.dhcp_agent_id')
+      .select('agents.host')
+      .where('networkdhcpagentbindings.network_id', '=', networkId)
+      .execute();
     return rows.map((r: any) => r.host);
   }
 
   /** Has the network a subnet with DHCP enabled? */
   private async servesDhcp(networkId: string, db: Tx = this.svc.db): Promise<boolean> {
-    return !!(await db.selectFrom('subnets').select('id').where('network_id', '=', networkId).where('enable_dhcp', '=', 1).executeTakeFirst());
+    return !!(await db
+      .selectFrom('subnets')
+      .select('id')
+      .where('network_id', '=', networkId)
+      .where('enable_dhcp', '=', 1)
+      .executeTakeFirst());
   }
 
   /**
@@ -187,7 +291,10 @@ export class PluginServer implements PluginRpc {
   scheduleNetwork(networkId: string): Promise<void> {
     let p = this.scheduling.get(networkId);
     if (!p) {
-      this.scheduling.set(networkId, p = this.scheduleNetworkNow(networkId).finally(() => this.scheduling.delete(networkId)));
+      this.scheduling.set(
+        networkId,
+        (p = this.scheduleNetworkNow(networkId).finally(() => this.scheduling.delete(networkId))),
+      );
     }
     return p;
   }
@@ -195,14 +302,46 @@ export class PluginServer implements PluginRpc {
 
   private async scheduleNetworkNow(networkId: string): Promise<void> {
     // Already hosted: no write transaction.
-    if (await this.svc.db.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', networkId).executeTakeFirst()) return;
-    await this.svc.transaction(async (tx) => {
-      if (await tx.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', networkId).executeTakeFirst()) return;
-      const net = await tx.selectFrom('networks').select(['id', 'availability_zone_hints']).where('id', '=', networkId).executeTakeFirst();
-      if (!net || !(await this.servesDhcp(networkId, tx))) return;
-      const agent = await this.pickAgent(tx, AGENT_TYPE_DHCP, 'networkdhcpagentbindings', 'dhcp_agent_id', json<string[]>(net.availability_zone_hints, []));
-      if (agent) await tx.insertInto('networkdhcpagentbindings').values({ network_id: networkId, dhcp_agent_id: agent.id }).execute();
-    }).catch((e) => { if (!isUniqueViolation(e)) throw e; });
+    if (
+      await this.svc.db
+        .selectFrom('networkdhcpagentbindings')
+        .select('dhcp_agent_id')
+        .where('network_id', '=', networkId)
+        .executeTakeFirst()
+    )
+      return;
+    await this.svc
+      .transaction(async (tx) => {
+        if (
+          await tx
+            .selectFrom('networkdhcpagentbindings')
+            .select('dhcp_agent_id')
+            .where('network_id', '=', networkId)
+            .executeTakeFirst()
+        )
+          return;
+        const net = await tx
+          .selectFrom('networks')
+          .select(['id', 'availability_zone_hints'])
+          .where('id', '=', networkId)
+          .executeTakeFirst();
+        if (!net || !(await this.servesDhcp(networkId, tx))) return;
+        const agent = await this.pickAgent(
+          tx,
+          AGENT_TYPE_DHCP,
+          'networkdhcpagentbindings',
+          'dhcp_agent_id',
+          json<string[]>(net.availability_zone_hints, []),
+        );
+        if (agent)
+          await tx
+            .insertInto('networkdhcpagentbindings')
+            .values({ network_id: networkId, dhcp_agent_id: agent.id })
+            .execute();
+      })
+      .catch((e) => {
+        if (!isUniqueViolation(e)) throw e;
+      });
   }
 
   /** Binds routers no L3 agent hosts yet; answers the hosts of every router's agents. */
@@ -211,50 +350,107 @@ export class PluginServer implements PluginRpc {
     const byHost = new Map<string, string[]>();
     if (!routers || !routerIds.length) return byHost;
     for (const id of routerIds) {
-      await this.svc.transaction(async (tx) => {
-        if (await tx.selectFrom('routerl3agentbindings').select('l3_agent_id').where('router_id', '=', id).executeTakeFirst()) return;
-        const r = await tx.selectFrom(routers.spec.table).selectAll().where('id', '=', id).executeTakeFirst();
-        if (!r) return;
-        const agent = await this.pickAgent(tx, AGENT_TYPE_L3, 'routerl3agentbindings', 'l3_agent_id', json<string[]>((r as any).availability_zone_hints, []));
-        if (agent) await tx.insertInto('routerl3agentbindings').values({ router_id: id, l3_agent_id: agent.id }).execute();
-      }).catch((e) => { if (!isUniqueViolation(e)) throw e; });
+      await this.svc
+        .transaction(async (tx) => {
+          if (
+            await tx
+              .selectFrom('routerl3agentbindings')
+              .select('l3_agent_id')
+              .where('router_id', '=', id)
+              .executeTakeFirst()
+          )
+            return;
+          const r = await tx.selectFrom(routers.spec.table).selectAll().where('id', '=', id).executeTakeFirst();
+          if (!r) return;
+          const agent = await this.pickAgent(
+            tx,
+            AGENT_TYPE_L3,
+            'routerl3agentbindings',
+            'l3_agent_id',
+            json<string[]>((r as any).availability_zone_hints, []),
+          );
+          if (agent)
+            await tx.insertInto('routerl3agentbindings').values({ router_id: id, l3_agent_id: agent.id }).execute();
+        })
+        .catch((e) => {
+          if (!isUniqueViolation(e)) throw e;
+        });
     }
-    const rows = await this.svc.db.selectFrom('routerl3agentbindings').innerJoin('agents', 'agents.id', 'routerl3agentbindings.l3_agent_id')
-      .select(['agents.host', 'routerl3agentbindings.router_id']).where('routerl3agentbindings.router_id', 'in', routerIds).execute();
-    for (const r of rows as Array<{ host: string; router_id: string }>) byHost.set(r.host, [...(byHost.get(r.host) ?? []), r.router_id]);
+    const rows = await this.svc.db
+      .selectFrom('routerl3agentbindings')
+      .innerJoin('agents', 'agents.id', 'routerl3agentbindings.l3_agent_id')
+      .select(['agents.host', 'routerl3agentbindings.router_id'])
+      .where('routerl3agentbindings.router_id', 'in', routerIds)
+      .execute();
+    for (const r of rows as Array<{ host: string; router_id: string }>)
+      byHost.set(r.host, [...(byHost.get(r.host) ?? []), r.router_id]);
     return byHost;
   }
 
   async l3HostsOf(routerId: string): Promise<string[]> {
-    const rows = await this.svc.db.selectFrom('routerl3agentbindings').innerJoin('agents', 'agents.id', 'routerl3agentbindings.l3_agent_id')
-      .select('agents.host').where('routerl3agentbindings.router_id', '=', routerId).execute();
+    const rows = await this.svc.db
+      .selectFrom('routerl3agentbindings')
+      .innerJoin('agents', 'agents.id', 'routerl3agentbindings.l3_agent_id')
+      .select('agents.host')
+      .where('routerl3agentbindings.router_id', '=', routerId)
+      .execute();
     return rows.map((r: any) => r.host);
   }
 
-  private async pickAgent(tx: Transaction<any>, agentType: string, bindings: string, agentColumn: string, azHints: string[]) {
-    const agents = (await tx.selectFrom('agents').selectAll().where('agent_type', '=', agentType).where('admin_state_up', '=', 1)
-      .where('heartbeat_timestamp', '>=', this.aliveSince()).execute()) as Array<AgentRow & { availability_zone: string | null }>;
+  private async pickAgent(
+    tx: Transaction<any>,
+    agentType: string,
+    bindings: string,
+    agentColumn: string,
+    azHints: string[],
+  ) {
+    const agents = (await tx
+      .selectFrom('agents')
+      .selectAll()
+      .where('agent_type', '=', agentType)
+      .where('admin_state_up', '=', 1)
+      .where('heartbeat_timestamp', '>=', this.aliveSince())
+      .execute()) as Array<AgentRow & { availability_zone: string | null }>;
     const inZone = agents.filter((a) => a.availability_zone && azHints.includes(a.availability_zone));
     const candidates = azHints.length && inZone.length ? inZone : agents;
     if (!candidates.length) return undefined;
-    const loads = await tx.selectFrom(bindings).select([agentColumn, (eb: any) => eb.fn.countAll().as('n')]).groupBy(agentColumn).execute();
+    const loads = await tx
+      .selectFrom(bindings)
+      .select([agentColumn, (eb: any) => eb.fn.countAll().as('n')])
+      .groupBy(agentColumn)
+      .execute();
     const load = new Map(loads.map((l: any) => [l[agentColumn], Number(l.n)]));
     return candidates.sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0))[0];
   }
 
   // ---- L2 agent RPCs ------------------------------------------------------------------
 
-  private ports(): ResourceApi { return this.svc.resource('ports'); }
+  private ports(): ResourceApi {
+    return this.svc.resource('ports');
+  }
 
   private async loadPort(id: string, tx?: Tx): Promise<View | undefined> {
-    try { return await this.ports().load(this.req, id, tx); } catch { return undefined; }
+    try {
+      return await this.ports().load(this.req, id, tx);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Updates a resource through its API (hooks, revision, notifications) as the service itself. */
-  async updateResource(api: ResourceApi, existing: View, changes: View, opts: { committed?: boolean } = {}): Promise<View> {
+  async updateResource(
+    api: ResourceApi,
+    existing: View,
+    changes: View,
+    opts: { committed?: boolean } = {},
+  ): Promise<View> {
     const view = await this.svc.transaction((tx) => api.applyUpdate(existing, changes, this.req, tx));
     if (opts.committed !== false) {
-      try { await api.spec.committed?.('update', view, this.req, existing); } catch (err) { this.svc.ctx.log.error({ err }, 'after-commit step failed'); }
+      try {
+        await api.spec.committed?.('update', view, this.req, existing);
+      } catch (err) {
+        this.svc.ctx.log.error({ err }, 'after-commit step failed');
+      }
       this.svc.notify(this.req, `${api.spec.singular}.update.end`, { [api.spec.singular]: view });
     }
     return view;
@@ -262,23 +458,46 @@ export class PluginServer implements PluginRpc {
 
   private async details(device: string, host: string): Promise<DeviceDetails | { device: string }> {
     const port = await this.loadPort(device);
-    if (!port || port['binding:host_id'] !== host || ['unbound', 'binding_failed'].includes(port['binding:vif_type'])) return { device };
-    const net = await this.svc.db.selectFrom('networks').selectAll().where('id', '=', port.network_id).executeTakeFirst();
-    const seg = await this.svc.db.selectFrom('network_segments').selectAll().where('network_id', '=', port.network_id).orderBy('segment_index').executeTakeFirst();
+    if (!port || port['binding:host_id'] !== host || ['unbound', 'binding_failed'].includes(port['binding:vif_type']))
+      return { device };
+    const net = await this.svc.db
+      .selectFrom('networks')
+      .selectAll()
+      .where('id', '=', port.network_id)
+      .executeTakeFirst();
+    const seg = await this.svc.db
+      .selectFrom('network_segments')
+      .selectAll()
+      .where('network_id', '=', port.network_id)
+      .orderBy('segment_index')
+      .executeTakeFirst();
     const d: DeviceDetails = {
-      device, port_id: port.id, network_id: port.network_id, mac_address: port.mac_address,
-      admin_state_up: !!port.admin_state_up, status: port.status,
-      network_type: seg?.network_type ?? null, segmentation_id: seg?.segmentation_id ?? null, physical_network: seg?.physical_network ?? null,
-      mtu: Number(net?.mtu ?? this.svc.mtu), fixed_ips: port.fixed_ips ?? [], device_owner: port.device_owner ?? '',
-      allowed_address_pairs: port.allowed_address_pairs ?? [], port_security_enabled: port.port_security_enabled ?? true,
-      security_groups: port.security_groups ?? [], qos_policy_id: port.qos_policy_id ?? null,
-      network_qos_policy_id: net?.qos_policy_id ?? null, profile: port['binding:profile'] ?? {},
+      device,
+      port_id: port.id,
+      network_id: port.network_id,
+      mac_address: port.mac_address,
+      admin_state_up: !!port.admin_state_up,
+      status: port.status,
+      network_type: seg?.network_type ?? null,
+      segmentation_id: seg?.segmentation_id ?? null,
+      physical_network: seg?.physical_network ?? null,
+      mtu: Number(net?.mtu ?? this.svc.mtu),
+      fixed_ips: port.fixed_ips ?? [],
+      device_owner: port.device_owner ?? '',
+      allowed_address_pairs: port.allowed_address_pairs ?? [],
+      port_security_enabled: port.port_security_enabled ?? true,
+      security_groups: port.security_groups ?? [],
+      qos_policy_id: port.qos_policy_id ?? null,
+      network_qos_policy_id: net?.qos_policy_id ?? null,
+      profile: port['binding:profile'] ?? {},
     };
     if (port.trunk_details) d.trunk_details = port.trunk_details;
     return d;
   }
 
-  get_device_details({ device, host }: { device: string; host: string }) { return this.details(device, host); }
+  get_device_details({ device, host }: { device: string; host: string }) {
+    return this.details(device, host);
+  }
 
   async get_devices_details_list({ devices, host }: { devices: string[]; host: string }) {
     const out = [];
@@ -294,7 +513,9 @@ export class PluginServer implements PluginRpc {
     return true;
   }
 
-  async update_device_up({ device, host }: { device: string; host: string }) { await this.setPortStatus(device, host, 'ACTIVE'); }
+  async update_device_up({ device, host }: { device: string; host: string }) {
+    await this.setPortStatus(device, host, 'ACTIVE');
+  }
 
   async update_device_down({ device, host }: { device: string; host: string }) {
     return { device, exists: await this.setPortStatus(device, host, 'DOWN') };
@@ -306,7 +527,13 @@ export class PluginServer implements PluginRpc {
   }
 
   /** The details of `devices` and the rules of their groups, plus the rules of `security_groups` (a group change). */
-  async security_group_info_for_devices({ devices, security_groups }: { devices: string[]; security_groups?: string[] }): Promise<SecurityGroupInfo> {
+  async security_group_info_for_devices({
+    devices,
+    security_groups,
+  }: {
+    devices: string[];
+    security_groups?: string[];
+  }): Promise<SecurityGroupInfo> {
     const info: SecurityGroupInfo = { security_groups: {}, devices: {} };
     const ids = new Set<string>(security_groups ?? []);
     for (const device of devices ?? []) {
@@ -320,7 +547,10 @@ export class PluginServer implements PluginRpc {
     const rules = this.svc.resources.get('security_group_rules');
     for (const g of ids) info.security_groups[g] = [];
     if (rules && ids.size) {
-      const rows = await rules.baseQuery(this.req).where(`${rules.spec.table}.security_group_id`, 'in', [...ids]).execute();
+      const rows = await rules
+        .baseQuery(this.req)
+        .where(`${rules.spec.table}.security_group_id`, 'in', [...ids])
+        .execute();
       for (const r of await rules.views(rows, this.req)) info.security_groups[r.security_group_id]?.push(r);
     }
     return info;
@@ -348,36 +578,68 @@ export class PluginServer implements PluginRpc {
     let ids = router_ids;
     if (!ids) {
       const hosted = this.svc.db.selectFrom('routerl3agentbindings').select('router_id');
-      ids = (await this.svc.db.selectFrom(routers.spec.table).select('id').where('id', 'not in', hosted).execute()).map((r: any) => r.id);
+      ids = (await this.svc.db.selectFrom(routers.spec.table).select('id').where('id', 'not in', hosted).execute()).map(
+        (r: any) => r.id,
+      );
     }
     if (ids.length) await this.scheduleRouters(ids);
     let mine = this.svc.db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', agent.id);
     if (router_ids) mine = mine.where('router_id', 'in', router_ids.length ? router_ids : ['']);
     const hostedIds = (await mine.execute()).map((r: any) => r.router_id);
     const views = await this.viewsWhere(routers, 'id', hostedIds);
-    let ports = (await this.viewsWhere(this.ports(), 'device_id', views.map((r) => r.id)))
-      .filter((p) => p.device_owner === 'network:router_gateway' || String(p.device_owner).startsWith('network:router_interface'));
+    let ports = (
+      await this.viewsWhere(
+        this.ports(),
+        'device_id',
+        views.map((r) => r.id),
+      )
+    ).filter(
+      (p) =>
+        p.device_owner === 'network:router_gateway' || String(p.device_owner).startsWith('network:router_interface'),
+    );
     // A router's ports are bound to the host of its agent, whose L2 role then plugs them (upstream's _ensure_host_set_on_ports).
-    ports = await Promise.all(ports.map((p) => (p['binding:host_id'] === host ? p : this.updateResource(this.ports(), p, { 'binding:host_id': host }))));
+    ports = await Promise.all(
+      ports.map((p) =>
+        p['binding:host_id'] === host ? p : this.updateResource(this.ports(), p, { 'binding:host_id': host }),
+      ),
+    );
     const fipApi = this.svc.resources.get('floatingips');
-    const fips = fipApi ? await this.viewsWhere(fipApi, 'router_id', views.map((r) => r.id)) : [];
+    const fips = fipApi
+      ? await this.viewsWhere(
+          fipApi,
+          'router_id',
+          views.map((r) => r.id),
+        )
+      : [];
     return views.map((r) => ({
       id: r.id,
       admin_state_up: !!r.admin_state_up,
       gw_port: ports.find((p) => p.device_id === r.id && p.device_owner === 'network:router_gateway') ?? null,
-      interfaces: ports.filter((p) => p.device_id === r.id && String(p.device_owner).startsWith('network:router_interface')),
+      interfaces: ports.filter(
+        (p) => p.device_id === r.id && String(p.device_owner).startsWith('network:router_interface'),
+      ),
       floating_ips: fips.filter((f) => f.router_id === r.id),
       routes: r.routes ?? [],
       enable_snat: r.external_gateway_info?.enable_snat ?? false,
     }));
   }
 
-  async update_floatingip_statuses({ router_id, fip_statuses }: { router_id: string; fip_statuses: Record<string, string> }) {
+  async update_floatingip_statuses({
+    router_id,
+    fip_statuses,
+  }: {
+    router_id: string;
+    fip_statuses: Record<string, string>;
+  }) {
     const api = this.svc.resources.get('floatingips');
     if (!api) return;
     for (const [id, status] of Object.entries(fip_statuses ?? {})) {
       let fip: View;
-      try { fip = await api.load(this.req, id); } catch { continue; }
+      try {
+        fip = await api.load(this.req, id);
+      } catch {
+        continue;
+      }
       // A floating IP that moved to another router meanwhile is that router's to report.
       if (fip.router_id && fip.router_id !== router_id) continue;
       if (fip.status !== status) await this.updateResource(api, fip, { status }, { committed: false });
@@ -391,9 +653,19 @@ export class PluginServer implements PluginRpc {
     if (!agent) return [];
     // Networks no agent serves are scheduled when an agent asks (neutron's network_auto_schedule).
     const hosted = this.svc.db.selectFrom('networkdhcpagentbindings').select('network_id');
-    const orphans = await this.svc.db.selectFrom('subnets').select('network_id').distinct().where('enable_dhcp', '=', 1).where('network_id', 'not in', hosted).execute();
+    const orphans = await this.svc.db
+      .selectFrom('subnets')
+      .select('network_id')
+      .distinct()
+      .where('enable_dhcp', '=', 1)
+      .where('network_id', 'not in', hosted)
+      .execute();
     for (const o of orphans as Array<{ network_id: string }>) await this.scheduleNetwork(o.network_id);
-    const rows = await this.svc.db.selectFrom('networkdhcpagentbindings').select('network_id').where('dhcp_agent_id', '=', agent.id).execute();
+    const rows = await this.svc.db
+      .selectFrom('networkdhcpagentbindings')
+      .select('network_id')
+      .where('dhcp_agent_id', '=', agent.id)
+      .execute();
     return rows.map((r: any) => r.network_id);
   }
 
@@ -401,20 +673,38 @@ export class PluginServer implements PluginRpc {
   async get_network_info({ network_id, host }: { network_id: string; host: string }): Promise<DhcpNetwork | null> {
     const agent = await this.agentOn(AGENT_TYPE_DHCP, host);
     if (!agent) return null;
-    const bound = await this.svc.db.selectFrom('networkdhcpagentbindings').select('network_id').where('network_id', '=', network_id).where('dhcp_agent_id', '=', agent.id).executeTakeFirst();
+    const bound = await this.svc.db
+      .selectFrom('networkdhcpagentbindings')
+      .select('network_id')
+      .where('network_id', '=', network_id)
+      .where('dhcp_agent_id', '=', agent.id)
+      .executeTakeFirst();
     const net = await this.svc.db.selectFrom('networks').selectAll().where('id', '=', network_id).executeTakeFirst();
     if (!bound || !net) return null;
     const subnets = this.svc.resources.get('subnets');
     return {
-      id: net.id, project_id: net.project_id, admin_state_up: bool(net.admin_state_up), mtu: Number(net.mtu),
+      id: net.id,
+      project_id: net.project_id,
+      admin_state_up: bool(net.admin_state_up),
+      mtu: Number(net.mtu),
       subnets: subnets ? await this.viewsWhere(subnets, 'network_id', [network_id]) : [],
       ports: await this.viewsWhere(this.ports(), 'network_id', [network_id]),
     };
   }
 
-  async create_dhcp_port({ host, port }: { host: string; port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> } }): Promise<View | null> {
+  async create_dhcp_port({
+    host,
+    port,
+  }: {
+    host: string;
+    port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> };
+  }): Promise<View | null> {
     const api = this.ports();
-    const net = await this.svc.db.selectFrom('networks').select(['id', 'project_id']).where('id', '=', port.network_id).executeTakeFirst();
+    const net = await this.svc.db
+      .selectFrom('networks')
+      .select(['id', 'project_id'])
+      .where('id', '=', port.network_id)
+      .executeTakeFirst();
     if (!net) return null;
     const existing = await this.viewsWhere(api, 'network_id', [port.network_id]);
     const mine = existing.find((p) => p.device_id === port.device_id);
@@ -422,17 +712,37 @@ export class PluginServer implements PluginRpc {
     // A port a removed agent left reserved is taken over, as upstream's DHCP agent does.
     const reserved = existing.find((p) => p.device_id === RESERVED_DHCP_PORT && p.device_owner === DEVICE_OWNER_DHCP);
     if (reserved) return this.updateResource(api, reserved, { device_id: port.device_id, 'binding:host_id': host });
-    const { values } = api.prepareCreate({
-      network_id: port.network_id, project_id: net.project_id, name: '', admin_state_up: true,
-      device_id: port.device_id, device_owner: DEVICE_OWNER_DHCP, fixed_ips: port.fixed_ips, 'binding:host_id': host,
-    }, this.req);
+    const { values } = api.prepareCreate(
+      {
+        network_id: port.network_id,
+        project_id: net.project_id,
+        name: '',
+        admin_state_up: true,
+        device_id: port.device_id,
+        device_owner: DEVICE_OWNER_DHCP,
+        fixed_ips: port.fixed_ips,
+        'binding:host_id': host,
+      },
+      this.req,
+    );
     const view = await this.svc.transaction((tx) => api.insert(values, this.req, tx));
-    try { await api.spec.committed?.('create', view, this.req); } catch (err) { this.svc.ctx.log.error({ err }, 'after-commit step failed'); }
+    try {
+      await api.spec.committed?.('create', view, this.req);
+    } catch (err) {
+      this.svc.ctx.log.error({ err }, 'after-commit step failed');
+    }
     this.svc.notify(this.req, 'port.create.end', { port: view });
     return view;
   }
 
-  async update_dhcp_port({ port_id, port }: { host: string; port_id: string; port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> } }): Promise<View | null> {
+  async update_dhcp_port({
+    port_id,
+    port,
+  }: {
+    host: string;
+    port_id: string;
+    port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> };
+  }): Promise<View | null> {
     const existing = await this.loadPort(port_id);
     if (!existing) return null;
     return this.updateResource(this.ports(), existing, { fixed_ips: port.fixed_ips });
@@ -442,7 +752,11 @@ export class PluginServer implements PluginRpc {
     const api = this.ports();
     for (const p of (await this.viewsWhere(api, 'network_id', [network_id])).filter((x) => x.device_id === device_id)) {
       await this.svc.transaction((tx) => api.remove(p, this.req, tx));
-      try { await api.spec.committed?.('delete', p, this.req); } catch (err) { this.svc.ctx.log.error({ err }, 'after-commit step failed'); }
+      try {
+        await api.spec.committed?.('delete', p, this.req);
+      } catch (err) {
+        this.svc.ctx.log.error({ err }, 'after-commit step failed');
+      }
       this.svc.notify(this.req, 'port.delete.end', { port_id: p.id, port: p });
     }
   }
@@ -450,7 +764,11 @@ export class PluginServer implements PluginRpc {
   // ---- trunk RPCs ---------------------------------------------------------------------
 
   async update_subport_bindings({ host, trunk_id }: { host: string; trunk_id: string }) {
-    const subports = await this.svc.db.selectFrom('subports').select('port_id').where('trunk_id', '=', trunk_id).execute();
+    const subports = await this.svc.db
+      .selectFrom('subports')
+      .select('port_id')
+      .where('trunk_id', '=', trunk_id)
+      .execute();
     for (const s of subports as Array<{ port_id: string }>) {
       const p = await this.loadPort(s.port_id);
       if (!p) continue;
@@ -465,7 +783,11 @@ export class PluginServer implements PluginRpc {
     const api = this.svc.resources.get('trunks');
     if (!api) return;
     let trunk: View;
-    try { trunk = await api.load(this.req, trunk_id); } catch { return; }
+    try {
+      trunk = await api.load(this.req, trunk_id);
+    } catch {
+      return;
+    }
     if (trunk.status !== status) await this.updateResource(api, trunk, { status }, { committed: false });
   }
 }

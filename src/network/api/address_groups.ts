@@ -4,12 +4,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { formatCidr, parseCidr } from '../netaddr.ts';
+import { formatCidr, parseCidr } from '../../core/netaddr.ts';
 import { bumpRevision, type Tx, type View } from './resource.ts';
 import { badInput, py, toList, toString } from './validate.ts';
 import { rbacScope } from './core_common.ts';
 
-export const addressGroupNotFound = (id: string) => new ApiError(404, `Address group ${id} could not be found.`, 'AddressGroupNotFound');
+export const addressGroupNotFound = (id: string) =>
+  new ApiError(404, `Address group ${id} could not be found.`, 'AddressGroupNotFound');
 
 /** neutron_lib's type:subnet_list: a list of unique 'address/prefixlen' strings, normalized. */
 function toSubnetList(v: unknown, attr: string, allowBareIp = false): string[] {
@@ -27,25 +28,46 @@ function toSubnetList(v: unknown, attr: string, allowBareIp = false): string[] {
 const pyList = (l: string[]) => `[${l.map((a) => `'${a}'`).join(', ')}]`;
 
 const inUseByRules = async (db: Tx | NetworkService['db'], id: string) =>
-  !!(await (db as Tx).selectFrom('securitygrouprules').select('id').where('remote_address_group_id', '=', id).limit(1).executeTakeFirst());
+  !!(await (db as Tx)
+    .selectFrom('securitygrouprules')
+    .select('id')
+    .where('remote_address_group_id', '=', id)
+    .limit(1)
+    .executeTakeFirst());
 
 async function addressesOf(tx: Tx, ids: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (let i = 0; i < ids.length; i += 500) {
-    const rows = await tx.selectFrom('address_group_addresses').select(['address_group_id', 'address']).where('address_group_id', 'in', ids.slice(i, i + 500)).orderBy('address').execute();
+    const rows = await tx
+      .selectFrom('address_group_addresses')
+      .select(['address_group_id', 'address'])
+      .where('address_group_id', 'in', ids.slice(i, i + 500))
+      .orderBy('address')
+      .execute();
     for (const r of rows) out.set(r.address_group_id, [...(out.get(r.address_group_id) ?? []), r.address]);
   }
   return out;
 }
 
-export const addressGroupInUse = (id: string) => new ApiError(409, `Address group ${id} is in use on one or more security group rules.`, 'AddressGroupInUse');
+export const addressGroupInUse = (id: string) =>
+  new ApiError(409, `Address group ${id} is in use on one or more security group rules.`, 'AddressGroupInUse');
 
 export function defineAddressGroups(svc: NetworkService) {
   svc.define({
-    singular: 'address_group', plural: 'address_groups', path: 'address-groups', table: 'address_groups',
+    singular: 'address_group',
+    plural: 'address_groups',
+    path: 'address-groups',
+    table: 'address_groups',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
-      addresses: { column: false, post: true, put: false, default: [], filter: false, validate: (v, n) => toSubnetList(v, n) },
+      addresses: {
+        column: false,
+        post: true,
+        put: false,
+        default: [],
+        filter: false,
+        validate: (v, n) => toSubnetList(v, n),
+      },
       // Not shown; the policy's `field:address_groups:shared=True` reads it.
       shared: { column: false, visible: false, filter: false },
     },
@@ -56,26 +78,62 @@ export function defineAddressGroups(svc: NetworkService) {
       const ids = views.map((v) => v.id);
       const addrs = await addressesOf(tx, ids);
       const pid = req.ctx?.projectId ?? '';
-      const shared = new Set((await tx.selectFrom('rbac_policies').select('object_id').where('object_type', '=', 'address_group')
-        .where('action', '=', 'access_as_shared').where('target_tenant', 'in', ['*', pid]).where('object_id', 'in', ids).execute()).map((r: any) => r.object_id));
-      for (const v of views) { v.addresses = addrs.get(v.id) ?? []; v.shared = shared.has(v.id); }
+      const shared = new Set(
+        (
+          await tx
+            .selectFrom('rbac_policies')
+            .select('object_id')
+            .where('object_type', '=', 'address_group')
+            .where('action', '=', 'access_as_shared')
+            .where('target_tenant', 'in', ['*', pid])
+            .where('object_id', 'in', ids)
+            .execute()
+        ).map((r: any) => r.object_id),
+      );
+      for (const v of views) {
+        v.addresses = addrs.get(v.id) ?? [];
+        v.shared = shared.has(v.id);
+      }
     },
     async checkDelete(existing) {
       if (await inUseByRules(svc.db, existing.id)) throw addressGroupInUse(existing.id);
     },
     async beforeDelete(existing, _req, tx) {
       if (await inUseByRules(tx, existing.id)) throw addressGroupInUse(existing.id);
-      await tx.deleteFrom('rbac_policies').where('object_type', '=', 'address_group').where('object_id', '=', existing.id).execute();
+      await tx
+        .deleteFrom('rbac_policies')
+        .where('object_type', '=', 'address_group')
+        .where('object_id', '=', existing.id)
+        .execute();
     },
     async afterCreate(view, values, _req, tx) {
       const list = (values.addresses ?? []) as string[];
-      if (list.length) await tx.insertInto('address_group_addresses').values(list.map((address) => ({ address_group_id: view.id, address }))).execute();
+      if (list.length)
+        await tx
+          .insertInto('address_group_addresses')
+          .values(list.map((address) => ({ address_group_id: view.id, address })))
+          .execute();
     },
   });
   svc.declareExtension(
-    { alias: 'address-group', name: 'Address group', description: 'Support address group', updated: '2020-07-15T10:00:00-00:00' },
-    { alias: 'rbac-address-group', name: 'Add address_group type to RBAC', description: 'Add address_group type to network RBAC', updated: '2021-01-20T00:00:00-00:00' },
-    { alias: 'security-groups-remote-address-group', name: 'Remote address group id field for security group rules', description: 'Add new field of remote address group id in SG rules', updated: '2020-08-25T10:00:00-00:00' },
+    {
+      alias: 'address-group',
+      name: 'Address group',
+      description: 'Support address group',
+      updated: '2020-07-15T10:00:00-00:00',
+    },
+    {
+      alias: 'rbac-address-group',
+      name: 'Add address_group type to RBAC',
+      description: 'Add address_group type to network RBAC',
+      updated: '2021-01-20T00:00:00-00:00',
+    },
+    {
+      alias: 'security-groups-remote-address-group',
+      name: 'Remote address group id field for security group rules',
+      description: 'Add new field of remote address group id in SG rules',
+      updated: '2020-08-25T10:00:00-00:00',
+    },
   );
 }
 
@@ -95,12 +153,31 @@ export function addressGroupRoutes(app: FastifyInstance, svc: NetworkService) {
       const have = new Set((await addressesOf(tx, [id])).get(id) ?? []);
       if (name === 'add_addresses') {
         const dup = wanted.filter((a) => have.has(a));
-        if (dup.length) throw new ApiError(400, `Addresses ${pyList(dup)} already exist in the address group ${id}.`, 'AddressesAlreadyExist');
-        if (wanted.length) await tx.insertInto('address_group_addresses').values(wanted.map((address) => ({ address_group_id: id, address }))).execute();
+        if (dup.length)
+          throw new ApiError(
+            400,
+            `Addresses ${pyList(dup)} already exist in the address group ${id}.`,
+            'AddressesAlreadyExist',
+          );
+        if (wanted.length)
+          await tx
+            .insertInto('address_group_addresses')
+            .values(wanted.map((address) => ({ address_group_id: id, address })))
+            .execute();
       } else {
         const missing = wanted.filter((a) => !have.has(a));
-        if (missing.length) throw new ApiError(404, `Addresses ${pyList(missing)} not found in the address group ${id}.`, 'AddressesNotFound');
-        if (wanted.length) await tx.deleteFrom('address_group_addresses').where('address_group_id', '=', id).where('address', 'in', wanted).execute();
+        if (missing.length)
+          throw new ApiError(
+            404,
+            `Addresses ${pyList(missing)} not found in the address group ${id}.`,
+            'AddressesNotFound',
+          );
+        if (wanted.length)
+          await tx
+            .deleteFrom('address_group_addresses')
+            .where('address_group_id', '=', id)
+            .where('address', 'in', wanted)
+            .execute();
       }
       await bumpRevision(tx, 'address_groups', id);
       return groups.loadInTx(id, req, tx);

@@ -5,14 +5,28 @@ import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx } from './resource.ts';
 import { toBoolean, toString, badInput, py } from './validate.ts';
-import { boolFilter, deleteRbac, grantedIds, insertRbac, notFound, projectOf, rbacGrants, rbacScope } from './core_common.ts';
+import {
+  boolFilter,
+  deleteRbac,
+  grantedIds,
+  insertRbac,
+  notFound,
+  projectOf,
+  rbacGrants,
+  rbacScope,
+} from './core_common.ts';
 
 /** An address scope the caller may see (own or shared to them); 404 otherwise. */
 export async function visibleAddressScope(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
   let q = tx.selectFrom('address_scopes').selectAll().where('address_scopes.id', '=', id);
   if (!svc.isAdmin(req)) {
     const p = projectOf(req);
-    q = q.where((eb: any) => eb.or([eb('address_scopes.project_id', '=', p), rbacGrants(eb, 'address_scope', 'address_scopes.id', p, ['access_as_shared'])]));
+    q = q.where((eb: any) =>
+      eb.or([
+        eb('address_scopes.project_id', '=', p),
+        rbacGrants(eb, 'address_scope', 'address_scopes.id', p, ['access_as_shared']),
+      ]),
+    );
   }
   const row = await q.executeTakeFirst();
   if (!row) throw notFound.addressScope(id);
@@ -27,40 +41,83 @@ export const toIpVersion = (v: unknown, n: string) => {
 
 export function defineAddressScopes(svc: NetworkService) {
   svc.define({
-    singular: 'address_scope', plural: 'address_scopes', path: 'address-scopes', table: 'address_scopes',
+    singular: 'address_scope',
+    plural: 'address_scopes',
+    path: 'address-scopes',
+    table: 'address_scopes',
     // Address scopes have no standard attributes (no description, timestamps, revisions or tags).
     standard: false,
     notFound: notFound.addressScope,
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
-      shared: { type: 'boolean', column: false, post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },
+      shared: {
+        type: 'boolean',
+        column: false,
+        post: true,
+        put: true,
+        default: false,
+        validate: (v, n) => toBoolean(v, n),
+      },
       ip_version: { type: 'integer', post: true, required: true, validate: toIpVersion },
     },
     scope: rbacScope('address_scopes', 'address_scope', ['access_as_shared']),
     filters: {
-      shared: boolFilter((eb, req) => rbacGrants(eb, 'address_scope', 'address_scopes.id', projectOf(req), ['access_as_shared'])),
+      shared: boolFilter((eb, req) =>
+        rbacGrants(eb, 'address_scope', 'address_scopes.id', projectOf(req), ['access_as_shared']),
+      ),
     },
     async expand(views, req, tx) {
-      const shared = await grantedIds(tx, 'address_scope', views.map((v) => v.id), projectOf(req), 'access_as_shared');
+      const shared = await grantedIds(
+        tx,
+        'address_scope',
+        views.map((v) => v.id),
+        projectOf(req),
+        'access_as_shared',
+      );
       for (const v of views) v.shared = shared.has(v.id);
     },
     async afterCreate(view, values, _req, tx) {
       if (!values.shared) return;
-      await insertRbac(tx, { projectId: view.project_id, objectType: 'address_scope', objectId: view.id, action: 'access_as_shared', target: '*' });
+      await insertRbac(tx, {
+        projectId: view.project_id,
+        objectType: 'address_scope',
+        objectId: view.id,
+        action: 'access_as_shared',
+        target: '*',
+      });
       await tx.updateTable('address_scopes').set({ shared: 1 }).where('id', '=', view.id).execute();
     },
     async beforeUpdate(existing, changes, _req, tx) {
       if (changes.shared === undefined) return;
-      const wildcard = (await grantedIds(tx, 'address_scope', [existing.id], '', 'access_as_shared', true)).has(existing.id);
-      if (!changes.shared && wildcard) throw new ApiError(400, `Unable to update address scope ${existing.id} : Shared address scope can't be unshared.`, 'AddressScopeUpdateError');
+      const wildcard = (await grantedIds(tx, 'address_scope', [existing.id], '', 'access_as_shared', true)).has(
+        existing.id,
+      );
+      if (!changes.shared && wildcard)
+        throw new ApiError(
+          400,
+          `Unable to update address scope ${existing.id} : Shared address scope can't be unshared.`,
+          'AddressScopeUpdateError',
+        );
       if (changes.shared && !wildcard) {
-        await insertRbac(tx, { projectId: existing.project_id, objectType: 'address_scope', objectId: existing.id, action: 'access_as_shared', target: '*' });
+        await insertRbac(tx, {
+          projectId: existing.project_id,
+          objectType: 'address_scope',
+          objectId: existing.id,
+          action: 'access_as_shared',
+          target: '*',
+        });
         await tx.updateTable('address_scopes').set({ shared: 1 }).where('id', '=', existing.id).execute();
       }
     },
     async beforeDelete(existing, _req, tx) {
-      if (await tx.selectFrom('subnetpools').select('id').where('address_scope_id', '=', existing.id).executeTakeFirst()) {
-        throw new ApiError(409, `Unable to complete operation on address scope ${existing.id}. There are one or more subnet pools in use on the address scope.`, 'AddressScopeInUse');
+      if (
+        await tx.selectFrom('subnetpools').select('id').where('address_scope_id', '=', existing.id).executeTakeFirst()
+      ) {
+        throw new ApiError(
+          409,
+          `Unable to complete operation on address scope ${existing.id}. There are one or more subnet pools in use on the address scope.`,
+          'AddressScopeInUse',
+        );
       }
       await deleteRbac(tx, 'address_scope', existing.id);
     },

@@ -15,7 +15,13 @@ import { addInterface, removeInterface } from './routers.ts';
 const failure = (reason: string) => new ApiError(409, `Deployment error: ${reason}.`, 'AutoAllocationFailure');
 
 async function defaultExternalNetwork(svc: NetworkService): Promise<string> {
-  const nets = await svc.db.selectFrom('networks').select('id').where('router_external', '=', 1).where('is_default', '=', 1).orderBy('created_at').execute();
+  const nets = await svc.db
+    .selectFrom('networks')
+    .select('id')
+    .where('router_external', '=', 1)
+    .where('is_default', '=', 1)
+    .orderBy('created_at')
+    .execute();
   if (!nets.length) throw failure('No default router:external network');
   return nets[0]!.id;
 }
@@ -23,7 +29,13 @@ async function defaultExternalNetwork(svc: NetworkService): Promise<string> {
 async function defaultSubnetPools(tx: Tx): Promise<Array<{ id: string; ip_version: number }>> {
   const out: Array<{ id: string; ip_version: number }> = [];
   for (const v of [4, 6]) {
-    const p = await tx.selectFrom('subnetpools').select(['id', 'ip_version']).where('is_default', '=', 1).where('ip_version', '=', v).orderBy('created_at').executeTakeFirst();
+    const p = await tx
+      .selectFrom('subnetpools')
+      .select(['id', 'ip_version'])
+      .where('is_default', '=', 1)
+      .where('ip_version', '=', v)
+      .orderBy('created_at')
+      .executeTakeFirst();
     if (p) out.push({ id: p.id, ip_version: Number(p.ip_version) });
   }
   return out;
@@ -33,7 +45,10 @@ async function defaultSubnetPools(tx: Tx): Promise<Array<{ id: string; ip_versio
 function projectOf(svc: NetworkService, req: FastifyRequest): string {
   let id = (req.params as { project_id: string }).project_id;
   if (id === 'None') id = req.ctx?.projectId ?? '';
-  if (!svc.isAdmin(req) && id !== req.ctx?.projectId) { req.authorized = true; throw new ApiError(403, 'Not authorized.', 'NotAuthorized'); }
+  if (!svc.isAdmin(req) && id !== req.ctx?.projectId) {
+    req.authorized = true;
+    throw new ApiError(403, 'Not authorized.', 'NotAuthorized');
+  }
   return id;
 }
 
@@ -41,7 +56,13 @@ const topologyOf = (svc: NetworkService, projectId: string) =>
   svc.db.selectFrom('auto_allocated_topologies').selectAll().where('project_id', '=', projectId).executeTakeFirst();
 
 /** Creates a resource through its API inside `tx`, its agents told after the commit. */
-async function create(svc: NetworkService, req: FastifyRequest, plural: string, body: Record<string, unknown>, tx: Transaction<any>): Promise<View> {
+async function create(
+  svc: NetworkService,
+  req: FastifyRequest,
+  plural: string,
+  body: Record<string, unknown>,
+  tx: Transaction<any>,
+): Promise<View> {
   const api = svc.resource(plural);
   const view = await api.insert(api.prepareCreate(body, req).values, req, tx);
   afterCommit(req, () => api.spec.committed?.('create', view, req));
@@ -50,30 +71,71 @@ async function create(svc: NetworkService, req: FastifyRequest, plural: string, 
 
 /** Failures of the caller's input become AutoAllocationFailure, as upstream maps BadRequest and NotFound. */
 async function step<T>(reason: string, fn: () => Promise<T>): Promise<T> {
-  try { return await fn(); } catch (e) {
+  try {
+    return await fn();
+  } catch (e) {
     if (e instanceof ApiError && (e.status === 400 || e.status === 404)) throw failure(reason);
     throw e;
   }
 }
 
-async function build(svc: NetworkService, req: FastifyRequest, projectId: string, externalNetworkId: string): Promise<string> {
+async function build(
+  svc: NetworkService,
+  req: FastifyRequest,
+  projectId: string,
+  externalNetworkId: string,
+): Promise<string> {
   return inTransaction(svc, req, async (tx) => {
     const { network, subnets } = await step('Unable to provide tenant private network', async () => {
       const pools = await defaultSubnetPools(tx);
       if (!pools.length) throw new ApiError(404, 'No default subnet pools', 'NotFound');
-      const network = await create(svc, req, 'networks', { name: 'auto_allocated_network', admin_state_up: false, project_id: projectId }, tx);
+      const network = await create(
+        svc,
+        req,
+        'networks',
+        { name: 'auto_allocated_network', admin_state_up: false, project_id: projectId },
+        tx,
+      );
       const subnets: View[] = [];
       for (const p of pools) {
-        subnets.push(await create(svc, req, 'subnets', { name: `auto_allocated_subnet_v${p.ip_version}`, network_id: network.id, ip_version: p.ip_version, subnetpool_id: p.id, project_id: projectId }, tx));
+        subnets.push(
+          await create(
+            svc,
+            req,
+            'subnets',
+            {
+              name: `auto_allocated_subnet_v${p.ip_version}`,
+              network_id: network.id,
+              ip_version: p.ip_version,
+              subnetpool_id: p.id,
+              project_id: projectId,
+            },
+            tx,
+          ),
+        );
       }
       return { network, subnets };
     });
     const router = await step('Unable to provide external connectivity', async () => {
-      const router = await create(svc, req, 'routers', { name: 'auto_allocated_router', external_gateway_info: { network_id: externalNetworkId }, project_id: projectId, admin_state_up: true }, tx);
+      const router = await create(
+        svc,
+        req,
+        'routers',
+        {
+          name: 'auto_allocated_router',
+          external_gateway_info: { network_id: externalNetworkId },
+          project_id: projectId,
+          admin_state_up: true,
+        },
+        tx,
+      );
       for (const s of subnets) await addInterface(svc, req, router, { subnet_id: s.id }, tx);
       return router;
     });
-    await tx.insertInto('auto_allocated_topologies').values({ project_id: projectId, network_id: network.id, router_id: router.id }).execute();
+    await tx
+      .insertInto('auto_allocated_topologies')
+      .values({ project_id: projectId, network_id: network.id, router_id: router.id })
+      .execute();
     const nets = svc.resource('networks');
     const up = await nets.applyUpdate(network, { admin_state_up: true }, req, tx);
     afterCommit(req, () => nets.spec.committed?.('update', up, req, network));
@@ -82,14 +144,26 @@ async function build(svc: NetworkService, req: FastifyRequest, projectId: string
 }
 
 /** _cleanup: the interfaces, the router, then the network (as a DELETE would); what is already gone is skipped. */
-async function cleanup(svc: NetworkService, req: FastifyRequest, topology: { network_id: string; router_id: string | null }) {
-  const gone = async (fn: () => Promise<unknown>) => { try { await fn(); } catch (e) { if (!(e instanceof ApiError && e.status === 404)) throw e; } };
+async function cleanup(
+  svc: NetworkService,
+  req: FastifyRequest,
+  topology: { network_id: string; router_id: string | null },
+) {
+  const gone = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+    }
+  };
   const routers = svc.resource('routers');
   if (topology.router_id) {
     await inTransaction(svc, req, async (tx) => {
       const router = await routers.loadInTx(topology.router_id!, req, tx).catch(() => undefined);
       if (!router) return;
-      const subnetIds = (await tx.selectFrom('subnets').select('id').where('network_id', '=', topology.network_id).execute()).map((r: any) => r.id as string);
+      const subnetIds = (
+        await tx.selectFrom('subnets').select('id').where('network_id', '=', topology.network_id).execute()
+      ).map((r: any) => r.id as string);
       for (const id of subnetIds) await gone(() => removeInterface(svc, req, router, { subnet_id: id }, tx));
       await routers.remove(router, req, tx);
       afterCommit(req, () => routers.spec.committed?.('delete', router, req));
@@ -108,14 +182,20 @@ async function cleanup(svc: NetworkService, req: FastifyRequest, topology: { net
 
 export function autoAllocateRoutes(app: FastifyInstance, svc: NetworkService) {
   const path = '/v2.0/auto-allocated-topology/:project_id';
-  const enforce = (req: FastifyRequest, rule: string, projectId: string) => svc.resource('routers').enforce(req, rule, { project_id: projectId, tenant_id: projectId });
-  const answer = (id: string, projectId: string) => ({ auto_allocated_topology: { id, tenant_id: projectId, project_id: projectId } });
+  const enforce = (req: FastifyRequest, rule: string, projectId: string) =>
+    svc.resource('routers').enforce(req, rule, { project_id: projectId, tenant_id: projectId });
+  const answer = (id: string, projectId: string) => ({
+    auto_allocated_topology: { id, tenant_id: projectId, project_id: projectId },
+  });
 
   app.get(path, async (req) => {
     const projectId = projectOf(svc, req);
     enforce(req, 'get_auto_allocated_topology', projectId);
     const q = req.query as Record<string, string | string[]>;
-    const fields = ([] as string[]).concat(q.fields ?? []).flatMap((f) => f.split(',')).filter(Boolean);
+    const fields = ([] as string[])
+      .concat(q.fields ?? [])
+      .flatMap((f) => f.split(','))
+      .filter(Boolean);
     if (fields.includes('dry-run')) {
       await defaultExternalNetwork(svc);
       if (!(await defaultSubnetPools(svc.db)).length) throw failure('No default subnetpools defined');

@@ -12,7 +12,13 @@ import { timestamp, type Tx } from './resource.ts';
 export const NET_INFO = Symbol('network-info');
 /** The network row a port create read in its transaction (ports' beforeCreate), for the hooks after it. */
 export const NETWORK_ROW = Symbol('network-row');
-export interface NetInfo { project_id: string; shared: boolean; external: boolean; name: string; /** The network's QoS policy (set where ports read it). */ qos_policy_id?: string | null }
+export interface NetInfo {
+  project_id: string;
+  shared: boolean;
+  external: boolean;
+  name: string /** The network's QoS policy (set where ports read it). */;
+  qos_policy_id?: string | null;
+}
 
 export const DEVICE_OWNER_DHCP = 'network:dhcp';
 export const DEVICE_OWNER_ROUTER_GW = 'network:router_gateway';
@@ -20,7 +26,11 @@ export const DEVICE_OWNER_FLOATINGIP = 'network:floatingip';
 /** neutron's AUTO_DELETE_PORT_OWNERS: ports a network (or subnet) removes itself. */
 export const AUTO_DELETE_PORT_OWNERS = ['network:dhcp', 'network:distributed', 'network:floatingip_agent_gateway'];
 /** neutron_lib ROUTER_INTERFACE_OWNERS. */
-export const ROUTER_INTERFACE_OWNERS = ['network:router_interface', 'network:ha_router_replicated_interface', 'network:router_interface_distributed'];
+export const ROUTER_INTERFACE_OWNERS = [
+  'network:router_interface',
+  'network:ha_router_replicated_interface',
+  'network:router_interface_distributed',
+];
 /** ROUTER_INTERFACE_OWNERS_SNAT: router ports that take a real address on auto-address subnets. */
 export const ROUTER_INTERFACE_OWNERS_SNAT = [...ROUTER_INTERFACE_OWNERS, 'network:router_centralized_snat'];
 
@@ -36,7 +46,8 @@ export const notFound = {
 };
 
 /** neutron_lib BadRequest: "Bad <resource> request: <msg>." */
-export const badRequest = (resource: string, msg: string) => new ApiError(400, `Bad ${resource} request: ${msg}.`, 'BadRequest');
+export const badRequest = (resource: string, msg: string) =>
+  new ApiError(400, `Bad ${resource} request: ${msg}.`, 'BadRequest');
 
 export const isPostgres = (tx: Tx) => serialType(tx as any) === 'serial';
 
@@ -50,43 +61,81 @@ export async function lockRow(tx: Tx, table: string, id: string) {
 
 /** `exists` an rbac row granting `actions` on the object in `idRef` to the project (or to everyone). */
 export function rbacGrants(eb: any, objectType: string, idRef: string, projectId: string, actions: string[]) {
-  return eb.exists(eb.selectFrom('rbac_policies').select('rbac_policies.id')
-    .where('rbac_policies.object_type', '=', objectType)
-    .whereRef('rbac_policies.object_id', '=', idRef)
-    .where('rbac_policies.action', 'in', actions)
-    .where('rbac_policies.target_tenant', 'in', ['*', projectId]));
+  return eb.exists(
+    eb
+      .selectFrom('rbac_policies')
+      .select('rbac_policies.id')
+      .where('rbac_policies.object_type', '=', objectType)
+      .whereRef('rbac_policies.object_id', '=', idRef)
+      .where('rbac_policies.action', 'in', actions)
+      .where('rbac_policies.target_tenant', 'in', ['*', projectId]),
+  );
 }
 
 /** A non-admin's rows of an RBAC-shared resource: their own, or shared with them. */
 export function rbacScope(table: string, objectType: string, actions: string[]) {
   return (q: SelectQueryBuilder<any, any, any>, req: FastifyRequest) => {
     const p = projectOf(req);
-    return q.where((eb: any) => eb.or([eb(`${table}.project_id`, '=', p), rbacGrants(eb, objectType, `${table}.id`, p, actions)]));
+    return q.where((eb: any) =>
+      eb.or([eb(`${table}.project_id`, '=', p), rbacGrants(eb, objectType, `${table}.id`, p, actions)]),
+    );
   };
 }
 
 /** The ids among `ids` that an rbac row grants `action` to the project or to everyone. */
-export async function grantedIds(tx: Tx, objectType: string, ids: string[], projectId: string, action: string, onlyWildcard = false): Promise<Set<string>> {
+export async function grantedIds(
+  tx: Tx,
+  objectType: string,
+  ids: string[],
+  projectId: string,
+  action: string,
+  onlyWildcard = false,
+): Promise<Set<string>> {
   const out = new Set<string>();
   for (let i = 0; i < ids.length; i += 500) {
-    const rows = await tx.selectFrom('rbac_policies').select('object_id')
-      .where('object_type', '=', objectType).where('action', '=', action)
+    const rows = await tx
+      .selectFrom('rbac_policies')
+      .select('object_id')
+      .where('object_type', '=', objectType)
+      .where('action', '=', action)
       .where('object_id', 'in', ids.slice(i, i + 500))
-      .where('target_tenant', 'in', onlyWildcard ? ['*'] : ['*', projectId]).execute();
+      .where('target_tenant', 'in', onlyWildcard ? ['*'] : ['*', projectId])
+      .execute();
     for (const r of rows) out.add(r.object_id);
   }
   return out;
 }
 
-export async function insertRbac(tx: Transaction<any>, r: { projectId: string; objectType: string; objectId: string; action: string; target: string }) {
+export async function insertRbac(
+  tx: Transaction<any>,
+  r: { projectId: string; objectType: string; objectId: string; action: string; target: string },
+) {
   const now = timestamp();
-  await tx.insertInto('rbac_policies').values({
-    id: randomUUID(), project_id: r.projectId, description: '', created_at: now, updated_at: now, revision_number: 0,
-    object_type: r.objectType, object_id: r.objectId, action: r.action, target_tenant: r.target,
-  }).onConflict((oc: any) => oc.doNothing()).execute();
+  await tx
+    .insertInto('rbac_policies')
+    .values({
+      id: randomUUID(),
+      project_id: r.projectId,
+      description: '',
+      created_at: now,
+      updated_at: now,
+      revision_number: 0,
+      object_type: r.objectType,
+      object_id: r.objectId,
+      action: r.action,
+      target_tenant: r.target,
+    })
+    .onConflict((oc: any) => oc.doNothing())
+    .execute();
 }
 
-export async function deleteRbac(tx: Transaction<any>, objectType: string, objectId: string, action?: string, target?: string) {
+export async function deleteRbac(
+  tx: Transaction<any>,
+  objectType: string,
+  objectId: string,
+  action?: string,
+  target?: string,
+) {
   let q = tx.deleteFrom('rbac_policies').where('object_type', '=', objectType).where('object_id', '=', objectId);
   if (action) q = q.where('action', '=', action);
   if (target) q = q.where('target_tenant', '=', target);
@@ -96,19 +145,25 @@ export async function deleteRbac(tx: Transaction<any>, objectType: string, objec
 /** Runs fn over ids in chunks (keeps `in (...)` lists small). */
 export async function inChunks<T>(ids: string[], fn: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
   const out: T[] = [];
-  for (let i = 0; i < ids.length; i += 500) out.push(...await fn(ids.slice(i, i + 500)));
+  for (let i = 0; i < ids.length; i += 500) out.push(...(await fn(ids.slice(i, i + 500))));
   return out;
 }
 
 /** Custom filter for a computed boolean that an SQL condition decides. */
 export function boolFilter(cond: (eb: any, req: FastifyRequest) => any) {
   return (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => {
-    const wanted = new Set(values.map((v) => {
-      const s = String(v).toLowerCase();
-      if (s === 'true' || s === '1') return true;
-      if (s === 'false' || s === '0') return false;
-      throw new ApiError(400, `Invalid input for operation: '${String(v)}' cannot be converted to boolean.`, 'InvalidInput');
-    }));
+    const wanted = new Set(
+      values.map((v) => {
+        const s = String(v).toLowerCase();
+        if (s === 'true' || s === '1') return true;
+        if (s === 'false' || s === '0') return false;
+        throw new ApiError(
+          400,
+          `Invalid input for operation: '${String(v)}' cannot be converted to boolean.`,
+          'InvalidInput',
+        );
+      }),
+    );
     if (wanted.size === 2) return q;
     const yes = wanted.has(true);
     return q.where((eb: any) => (yes ? cond(eb, req) : eb.not(cond(eb, req))));
@@ -119,14 +174,28 @@ export function boolFilter(cond: (eb: any, req: FastifyRequest) => any) {
  * neutron's _validate_network_tenant_ownership (API only): a non-admin creates ports and
  * subnets only on their own networks or on networks shared with them (404 otherwise).
  */
-export function networkOwnershipCheck(svc: { isAdmin(r: FastifyRequest): boolean; isAdvsvc(r: FastifyRequest): boolean; db: any }) {
+export function networkOwnershipCheck(svc: {
+  isAdmin(r: FastifyRequest): boolean;
+  isAdvsvc(r: FastifyRequest): boolean;
+  db: any;
+}) {
   return async (values: Record<string, any>, req: FastifyRequest) => {
     if (svc.isAdmin(req) || svc.isAdvsvc(req) || typeof values.network_id !== 'string') return;
     const p = projectOf(req);
-    const net = await svc.db.selectFrom('networks').select(['id', 'project_id']).where('id', '=', values.network_id)
-      .where((eb: any) => eb.or([eb('project_id', '=', p), rbacGrants(eb, 'network', 'networks.id', p, ['access_as_shared', 'access_as_external'])])).executeTakeFirst();
+    const net = await svc.db
+      .selectFrom('networks')
+      .select(['id', 'project_id'])
+      .where('id', '=', values.network_id)
+      .where((eb: any) =>
+        eb.or([
+          eb('project_id', '=', p),
+          rbacGrants(eb, 'network', 'networks.id', p, ['access_as_shared', 'access_as_external']),
+        ]),
+      )
+      .executeTakeFirst();
     if (!net) throw notFound.network(values.network_id);
     if ((await grantedIds(svc.db, 'network', [net.id], p, 'access_as_shared')).has(net.id)) return;
-    if (net.project_id !== values.project_id) throw new ApiError(404, 'The resource could not be found.', 'HTTPNotFound');
+    if (net.project_id !== values.project_id)
+      throw new ApiError(404, 'The resource could not be found.', 'HTTPNotFound');
   };
 }

@@ -45,10 +45,16 @@ export function extrasState(svc: NetworkService): ExtrasState {
   return s;
 }
 
-export function setExtrasState(svc: NetworkService, s: ExtrasState) { states.set(svc, s); }
+export function setExtrasState(svc: NetworkService, s: ExtrasState) {
+  states.set(svc, s);
+}
 
 /** Agent options of NetworkConfig: agentDownTime (s, 75), agentReportInterval (s, 30), availabilityZone ('nova'). */
-export function agentOption<T>(svc: NetworkService, name: 'agentDownTime' | 'agentReportInterval' | 'availabilityZone', fallback: T): T {
+export function agentOption<T>(
+  svc: NetworkService,
+  name: 'agentDownTime' | 'agentReportInterval' | 'availabilityZone',
+  fallback: T,
+): T {
   const v = (svc.config as unknown as Record<string, unknown>)[name];
   return v === undefined || v === null ? fallback : (v as T);
 }

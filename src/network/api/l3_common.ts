@@ -12,7 +12,11 @@ export const DEVICE_OWNER_ROUTER_INTF = 'network:router_interface';
 export const DEVICE_OWNER_ROUTER_GW = 'network:router_gateway';
 export const DEVICE_OWNER_FLOATINGIP = 'network:floatingip';
 /** neutron_lib.constants.ROUTER_INTERFACE_OWNERS */
-export const ROUTER_INTERFACE_OWNERS = ['network:router_interface', 'network:ha_router_replicated_interface', 'network:router_interface_distributed'];
+export const ROUTER_INTERFACE_OWNERS = [
+  'network:router_interface',
+  'network:ha_router_replicated_interface',
+  'network:router_interface_distributed',
+];
 
 /** Neutron's BadRequest: "Bad <resource> request: <msg>." */
 export function badRequest(resource: string, msg: string, type = 'BadRequest'): ApiError {
@@ -26,7 +30,10 @@ export function pyRepr(v: unknown): string {
   if (v === false) return 'False';
   if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 
@@ -36,7 +43,22 @@ const rootOf = (req: FastifyRequest) => roots.get(req) ?? req;
 /** The caller with the admin role added: Neutron's context.elevated(), for ports the service owns. */
 export function elevated(req: FastifyRequest): FastifyRequest {
   const r = Object.create(req) as FastifyRequest;
-  const ctx = req.ctx ?? ({ token: '', userId: '', userName: '', userDomainId: '', userDomainName: '', roles: [], roleIds: [], methods: [], auditIds: [], expiresAt: '', issuedAt: '', isAdminProject: true } as AuthContext);
+  const ctx =
+    req.ctx ??
+    ({
+      token: '',
+      userId: '',
+      userName: '',
+      userDomainId: '',
+      userDomainName: '',
+      roles: [],
+      roleIds: [],
+      methods: [],
+      auditIds: [],
+      expiresAt: '',
+      issuedAt: '',
+      isAdminProject: true,
+    } as AuthContext);
   r.ctx = { ...ctx, roles: [...new Set([...ctx.roles, 'admin'])] };
   roots.set(r, rootOf(req));
   return r;
@@ -55,22 +77,37 @@ export function afterCommit(req: FastifyRequest, fn: () => unknown) {
 }
 
 /** Forgets what a failed transaction queued. */
-export function dropAfterCommit(req: FastifyRequest) { queues.delete(rootOf(req)); }
+export function dropAfterCommit(req: FastifyRequest) {
+  queues.delete(rootOf(req));
+}
 
 export async function flushAfterCommit(svc: NetworkService, req: FastifyRequest) {
   const q = queues.get(rootOf(req));
   if (!q) return;
   queues.delete(rootOf(req));
   for (const fn of q) {
-    try { await fn(); } catch (err) { svc.ctx.log.error({ err }, 'l3: after-commit step failed'); }
+    try {
+      await fn();
+    } catch (err) {
+      svc.ctx.log.error({ err }, 'l3: after-commit step failed');
+    }
   }
 }
 
 /** A transaction whose after-commit steps run once it committed (and are dropped if it failed). */
-export async function inTransaction<T>(svc: NetworkService, req: FastifyRequest, fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  svc: NetworkService,
+  req: FastifyRequest,
+  fn: (tx: Transaction<any>) => Promise<T>,
+): Promise<T> {
   dropAfterCommit(req);
   let out: T;
-  try { out = await svc.transaction(fn); } catch (e) { dropAfterCommit(req); throw e; }
+  try {
+    out = await svc.transaction(fn);
+  } catch (e) {
+    dropAfterCommit(req);
+    throw e;
+  }
   await flushAfterCommit(svc, req);
   return out;
 }
@@ -78,7 +115,13 @@ export async function inTransaction<T>(svc: NetworkService, req: FastifyRequest,
 // ---- ports, through the core family's API (IPAM and validation happen there) --------------
 
 /** Creates a port the service owns (router interface/gateway, floating IP) inside `tx`. */
-export async function createPort(svc: NetworkService, req: FastifyRequest, body: Record<string, unknown>, tx: Transaction<any>, projectId?: string): Promise<View> {
+export async function createPort(
+  svc: NetworkService,
+  req: FastifyRequest,
+  body: Record<string, unknown>,
+  tx: Transaction<any>,
+  projectId?: string,
+): Promise<View> {
   const ports = svc.resource('ports');
   const admin = elevated(req);
   const { values } = ports.prepareCreate(body, admin);
@@ -89,7 +132,13 @@ export async function createPort(svc: NetworkService, req: FastifyRequest, body:
   return view;
 }
 
-export async function updatePort(svc: NetworkService, req: FastifyRequest, existing: View, changes: Record<string, unknown>, tx: Transaction<any>): Promise<View> {
+export async function updatePort(
+  svc: NetworkService,
+  req: FastifyRequest,
+  existing: View,
+  changes: Record<string, unknown>,
+  tx: Transaction<any>,
+): Promise<View> {
   const ports = svc.resource('ports');
   const admin = elevated(req);
   const validated = ports.prepareUpdate(changes, admin, existing);
@@ -106,19 +155,31 @@ export async function removePort(svc: NetworkService, req: FastifyRequest, exist
 }
 
 /** A port's view (any project's), or undefined. */
-export async function portView(svc: NetworkService, req: FastifyRequest, id: string, tx: Tx): Promise<View | undefined> {
+export async function portView(
+  svc: NetworkService,
+  req: FastifyRequest,
+  id: string,
+  tx: Tx,
+): Promise<View | undefined> {
   const row = await tx.selectFrom('ports').select('id').where('id', '=', id).executeTakeFirst();
   if (!row) return undefined;
   return svc.resource('ports').loadInTx(id, elevated(req), tx);
 }
 
-export interface FixedIp { subnet_id: string; ip_address: string }
+export interface FixedIp {
+  subnet_id: string;
+  ip_address: string;
+}
 
 /** The fixed IPs of ports, read from the allocations. */
 export async function fixedIpsOf(tx: Tx, portIds: string[]): Promise<Map<string, FixedIp[]>> {
   const out = new Map<string, FixedIp[]>();
   for (let i = 0; i < portIds.length; i += 500) {
-    const rows = await tx.selectFrom('ipallocations').select(['port_id', 'subnet_id', 'ip_address']).where('port_id', 'in', portIds.slice(i, i + 500)).execute();
+    const rows = await tx
+      .selectFrom('ipallocations')
+      .select(['port_id', 'subnet_id', 'ip_address'])
+      .where('port_id', 'in', portIds.slice(i, i + 500))
+      .execute();
     for (const r of rows) {
       const l = out.get(r.port_id) ?? [];
       l.push({ subnet_id: r.subnet_id, ip_address: r.ip_address });
@@ -128,12 +189,47 @@ export async function fixedIpsOf(tx: Tx, portIds: string[]): Promise<Map<string,
   return out;
 }
 
-export interface SubnetRow { id: string; network_id: string; project_id: string; name: string; cidr: string; gateway_ip: string | null; ip_version: number; ipv6_ra_mode: string | null; ipv6_address_mode: string | null; allocation_pools: Array<{ start: string; end: string }> }
+export interface SubnetRow {
+  id: string;
+  network_id: string;
+  project_id: string;
+  name: string;
+  cidr: string;
+  gateway_ip: string | null;
+  ip_version: number;
+  ipv6_ra_mode: string | null;
+  ipv6_address_mode: string | null;
+  allocation_pools: Array<{ start: string; end: string }>;
+}
 
 export async function subnetRows(tx: Tx, filter: { ids?: string[]; networkIds?: string[] }): Promise<SubnetRow[]> {
-  let q = tx.selectFrom('subnets').select(['id', 'network_id', 'project_id', 'name', 'cidr', 'gateway_ip', 'ip_version', 'ipv6_ra_mode', 'ipv6_address_mode', 'allocation_pools']);
-  if (filter.ids) { if (!filter.ids.length) return []; q = q.where('id', 'in', filter.ids); }
-  if (filter.networkIds) { if (!filter.networkIds.length) return []; q = q.where('network_id', 'in', filter.networkIds); }
+  let q = tx
+    .selectFrom('subnets')
+    .select([
+      'id',
+      'network_id',
+      'project_id',
+      'name',
+      'cidr',
+      'gateway_ip',
+      'ip_version',
+      'ipv6_ra_mode',
+      'ipv6_address_mode',
+      'allocation_pools',
+    ]);
+  if (filter.ids) {
+    if (!filter.ids.length) return [];
+    q = q.where('id', 'in', filter.ids);
+  }
+  if (filter.networkIds) {
+    if (!filter.networkIds.length) return [];
+    q = q.where('network_id', 'in', filter.networkIds);
+  }
   const rows = await q.orderBy('created_at').orderBy('id').execute();
-  return rows.map((r: any) => ({ ...r, ip_version: Number(r.ip_version), allocation_pools: typeof r.allocation_pools === 'string' ? JSON.parse(r.allocation_pools) : r.allocation_pools ?? [] }));
+  return rows.map((r: any) => ({
+    ...r,
+    ip_version: Number(r.ip_version),
+    allocation_pools:
+      typeof r.allocation_pools === 'string' ? JSON.parse(r.allocation_pools) : (r.allocation_pools ?? []),
+  }));
 }

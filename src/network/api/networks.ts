@@ -9,10 +9,27 @@ import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toInt, toString, py } from './validate.ts';
 import {
-  AUTO_DELETE_PORT_OWNERS, DEVICE_OWNER_ROUTER_GW, boolFilter, deleteRbac, grantedIds, inChunks, insertRbac, notFound, projectOf, rbacGrants,
+  AUTO_DELETE_PORT_OWNERS,
+  DEVICE_OWNER_ROUTER_GW,
+  boolFilter,
+  deleteRbac,
+  grantedIds,
+  inChunks,
+  insertRbac,
+  notFound,
+  projectOf,
+  rbacGrants,
 } from './core_common.ts';
 import {
-  insertSegment, maxMtu, providerView, reserveSegment, segmentFromProvider, segmentsOf, tenantSegment, validateSegment, validateSegmentsAttr,
+  insertSegment,
+  maxMtu,
+  providerView,
+  reserveSegment,
+  segmentFromProvider,
+  segmentsOf,
+  tenantSegment,
+  validateSegment,
+  validateSegmentsAttr,
   type SegmentRequest,
 } from './segments.ts';
 
@@ -29,44 +46,89 @@ export function toDnsName(v: unknown, name: string, domain: boolean): string {
   for (const l of labels) {
     if (!l) throw fail('Encountered an empty component');
     if (l.startsWith('-') || l.endsWith('-')) throw fail(`Name '${l}' must not start or end with a hyphen`);
-    if (!/^[a-z0-9-]{1,63}$/i.test(l)) throw fail(`Name '${l}' must be 1-63 characters long, each of which can only be alphanumeric or a hyphen`);
+    if (!/^[a-z0-9-]{1,63}$/i.test(l))
+      throw fail(`Name '${l}' must be 1-63 characters long, each of which can only be alphanumeric or a hyphen`);
   }
-  if (labels.length > 1 && /^[0-9]+$/.test(labels[labels.length - 1]!)) throw fail(`TLD '${labels[labels.length - 1]}' must not be all numeric`);
+  if (labels.length > 1 && /^[0-9]+$/.test(labels[labels.length - 1]!))
+    throw fail(`TLD '${labels[labels.length - 1]}' must not be all numeric`);
   return s;
 }
 
 /** Networks a non-admin sees: their own, shared with them, or external to them. */
 export function networkScopeCondition(eb: any, table: string, idRef: string, projectId: string) {
-  return eb.or([eb(`${table}.project_id`, '=', projectId), rbacGrants(eb, 'network', idRef, projectId, ['access_as_shared', 'access_as_external'])]);
+  return eb.or([
+    eb(`${table}.project_id`, '=', projectId),
+    rbacGrants(eb, 'network', idRef, projectId, ['access_as_shared', 'access_as_external']),
+  ]);
 }
 
 /** Loads a network the caller may see (inside or outside a transaction); 404 otherwise. */
-const networkById = precompiled(['id'], (db, p) => db.selectFrom('networks').selectAll().where('networks.id', '=', p.id));
+const networkById = precompiled(['id'], (db, p) =>
+  db.selectFrom('networks').selectAll().where('networks.id', '=', p.id),
+);
 
 export async function visibleNetwork(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
-  const row = svc.isAdmin(req) || svc.isAdvsvc(req) ? (await networkById(tx, { id })).rows[0]
-    : await tx.selectFrom('networks').selectAll().where('networks.id', '=', id).where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req))).executeTakeFirst();
+  const row =
+    svc.isAdmin(req) || svc.isAdvsvc(req)
+      ? (await networkById(tx, { id })).rows[0]
+      : await tx
+          .selectFrom('networks')
+          .selectAll()
+          .where('networks.id', '=', id)
+          .where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req)))
+          .executeTakeFirst();
   if (!row) throw notFound.network(id);
   return row;
 }
 
 /** Neutron's _validate_shared_update: unsharing needs every other project's use covered by its own RBAC entry. */
 async function checkUnshare(tx: Transaction<any>, net: View) {
-  const ports = await tx.selectFrom('ports').select('project_id').distinct().where('network_id', '=', net.id).where('device_owner', 'not like', 'network:%').execute();
-  const subnets = await tx.selectFrom('subnets').select('project_id').distinct().where('network_id', '=', net.id).execute();
+  const ports = await tx
+    .selectFrom('ports')
+    .select('project_id')
+    .distinct()
+    .where('network_id', '=', net.id)
+    .where('device_owner', 'not like', 'network:%')
+    .execute();
+  const subnets = await tx
+    .selectFrom('subnets')
+    .select('project_id')
+    .distinct()
+    .where('network_id', '=', net.id)
+    .execute();
   const users = new Set([...ports, ...subnets].map((r: any) => r.project_id));
   users.delete(net.project_id);
   if (!users.size) return;
-  const allowed = new Set((await tx.selectFrom('rbac_policies').select('target_tenant').where('object_type', '=', 'network').where('object_id', '=', net.id)
-    .where('action', '=', 'access_as_shared').where('target_tenant', '!=', '*').execute()).map((r: any) => r.target_tenant));
-  if ([...users].some((p) => !allowed.has(p))) throw new ApiError(409, `Unable to reconfigure sharing settings for network ${net.name}. Multiple tenants are using it.`, 'InvalidSharedSetting');
+  const allowed = new Set(
+    (
+      await tx
+        .selectFrom('rbac_policies')
+        .select('target_tenant')
+        .where('object_type', '=', 'network')
+        .where('object_id', '=', net.id)
+        .where('action', '=', 'access_as_shared')
+        .where('target_tenant', '!=', '*')
+        .execute()
+    ).map((r: any) => r.target_tenant),
+  );
+  if ([...users].some((p) => !allowed.has(p)))
+    throw new ApiError(
+      409,
+      `Unable to reconfigure sharing settings for network ${net.name}. Multiple tenants are using it.`,
+      'InvalidSharedSetting',
+    );
 }
 
 /** The segments a create request asks for: provider attributes, `segments`, or a tenant network. */
 function requestedSegments(svc: NetworkService, values: View): SegmentRequest[] {
   const provider = PROVIDER.some((k) => values[k] !== undefined && values[k] !== null);
   const multi = values.segments !== undefined && values.segments !== null;
-  if (provider && multi) throw new ApiError(400, 'Invalid input for operation: Segments and provider values cannot both be set.', 'SegmentsSetInConjunctionWithProviders');
+  if (provider && multi)
+    throw new ApiError(
+      400,
+      'Invalid input for operation: Segments and provider values cannot both be set.',
+      'SegmentsSetInConjunctionWithProviders',
+    );
   let segs: SegmentRequest[];
   if (provider) segs = [segmentFromProvider(values, 'provider:')];
   else if (multi) segs = values.segments as SegmentRequest[];
@@ -77,16 +139,33 @@ function requestedSegments(svc: NetworkService, values: View): SegmentRequest[] 
 
 export function defineNetworks(svc: NetworkService) {
   const api = svc.define({
-    singular: 'network', plural: 'networks', table: 'networks', quota: 'network',
+    singular: 'network',
+    plural: 'networks',
+    table: 'networks',
+    quota: 'network',
     notFound: notFound.network,
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
       admin_state_up: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
       status: {},
       subnets: { column: false, filter: false },
-      shared: { type: 'boolean', column: false, post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },
+      shared: {
+        type: 'boolean',
+        column: false,
+        post: true,
+        put: true,
+        default: false,
+        validate: (v, n) => toBoolean(v, n),
+      },
       mtu: { type: 'integer', post: true, put: true, default: 0, validate: (v, n) => toNonNegative(v, n) },
-      'router:external': { type: 'boolean', column: 'router_external', post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },
+      'router:external': {
+        type: 'boolean',
+        column: 'router_external',
+        post: true,
+        put: true,
+        default: false,
+        validate: (v, n) => toBoolean(v, n),
+      },
       is_default: { type: 'boolean', post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },
       'provider:network_type': { column: false, post: true, put: true, validate: (v, n) => toString(v, n, 32) },
       'provider:physical_network': { column: false, post: true, put: true, validate: (v, n) => toString(v, n, 64) },
@@ -104,15 +183,33 @@ export function defineNetworks(svc: NetworkService) {
     async expand(views, req, tx) {
       const ids = views.map((v) => v.id);
       const shared = await grantedIds(tx, 'network', ids, projectOf(req), 'access_as_shared');
-      const subnets = await inChunks(ids, (c) => tx.selectFrom('subnets').select(['id', 'network_id', 'ip_version', 'subnetpool_id']).where('network_id', 'in', c).orderBy('created_at').orderBy('id').execute());
+      const subnets = await inChunks(ids, (c) =>
+        tx
+          .selectFrom('subnets')
+          .select(['id', 'network_id', 'ip_version', 'subnetpool_id'])
+          .where('network_id', 'in', c)
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute(),
+      );
       const pools = [...new Set(subnets.map((s: any) => s.subnetpool_id).filter(Boolean))] as string[];
-      const scopes = new Map((await inChunks(pools, (c) => tx.selectFrom('subnetpools').select(['id', 'address_scope_id']).where('id', 'in', c).execute())).map((p: any) => [p.id, p.address_scope_id]));
+      const scopes = new Map(
+        (
+          await inChunks(pools, (c) =>
+            tx.selectFrom('subnetpools').select(['id', 'address_scope_id']).where('id', 'in', c).execute(),
+          )
+        ).map((p: any) => [p.id, p.address_scope_id]),
+      );
       const segs = await segmentsOf(tx, ids);
       for (const v of views) {
         v.shared = shared.has(v.id);
         const mine = subnets.filter((s: any) => s.network_id === v.id);
         v.subnets = mine.map((s: any) => s.id);
-        const scopeOf = (ver: number) => mine.filter((s: any) => Number(s.ip_version) === ver).map((s: any) => scopes.get(s.subnetpool_id) ?? null).find((x) => x) ?? null;
+        const scopeOf = (ver: number) =>
+          mine
+            .filter((s: any) => Number(s.ip_version) === ver)
+            .map((s: any) => scopes.get(s.subnetpool_id) ?? null)
+            .find((x) => x) ?? null;
         v.ipv4_address_scope = scopeOf(4);
         v.ipv6_address_scope = scopeOf(6);
         v.l2_adjacency = true;
@@ -121,7 +218,10 @@ export function defineNetworks(svc: NetworkService) {
     },
     async beforeCreate(values, _req, tx) {
       const segs = requestedSegments(svc, values);
-      const max = maxMtu(svc, segs.map((s) => s.network_type));
+      const max = maxMtu(
+        svc,
+        segs.map((s) => s.network_type),
+      );
       if (values.mtu && values.mtu > max) throw invalidInput(`Requested MTU is too big, maximum is ${max}`);
       values.mtu ||= max;
       values.status = 'ACTIVE';
@@ -132,24 +232,57 @@ export function defineNetworks(svc: NetworkService) {
     async afterCreate(view, values, _req, tx) {
       const reserved = (values as any)[RESERVED] as Awaited<ReturnType<typeof reserveSegment>>[];
       for (const [i, s] of reserved.entries()) await insertSegment(tx, view.id, s, i);
-      if (values.shared) await insertRbac(tx, { projectId: view.project_id, objectType: 'network', objectId: view.id, action: 'access_as_shared', target: '*' });
-      if (values['router:external']) await insertRbac(tx, { projectId: view.project_id, objectType: 'network', objectId: view.id, action: 'access_as_external', target: '*' });
+      if (values.shared)
+        await insertRbac(tx, {
+          projectId: view.project_id,
+          objectType: 'network',
+          objectId: view.id,
+          action: 'access_as_shared',
+          target: '*',
+        });
+      if (values['router:external'])
+        await insertRbac(tx, {
+          projectId: view.project_id,
+          objectType: 'network',
+          objectId: view.id,
+          action: 'access_as_external',
+          target: '*',
+        });
     },
     async beforeUpdate(existing, changes, _req, tx) {
       for (const k of ['provider:network_type', 'provider:physical_network']) {
-        if (changes[k] !== undefined && changes[k] !== existing[k]) throw invalidInput('Plugin does not support updating the following provider network attributes: provider:network_type, provider:physical_network');
+        if (changes[k] !== undefined && changes[k] !== existing[k])
+          throw invalidInput(
+            'Plugin does not support updating the following provider network attributes: provider:network_type, provider:physical_network',
+          );
       }
-      if (changes['provider:segmentation_id'] !== undefined && changes['provider:segmentation_id'] !== existing['provider:segmentation_id']) throw invalidInput('Only VLAN type networks can be updated.');
+      if (
+        changes['provider:segmentation_id'] !== undefined &&
+        changes['provider:segmentation_id'] !== existing['provider:segmentation_id']
+      )
+        throw invalidInput('Only VLAN type networks can be updated.');
       if (changes.segments !== undefined) throw invalidInput('Plugin does not support updating provider attributes');
       if (changes.mtu !== undefined) {
         const segs = await segmentsOf(tx, [existing.id]);
-        const max = maxMtu(svc, (segs.get(existing.id) ?? []).map((s: any) => s.network_type));
+        const max = maxMtu(
+          svc,
+          (segs.get(existing.id) ?? []).map((s: any) => s.network_type),
+        );
         if (changes.mtu > max) throw invalidInput(`Requested MTU is too big, maximum is ${max}`);
         if (!changes.mtu) changes.mtu = max;
       }
       if (changes.shared !== undefined) {
-        const wildcard = (await grantedIds(tx, 'network', [existing.id], '', 'access_as_shared', true)).has(existing.id);
-        if (changes.shared && !wildcard) await insertRbac(tx, { projectId: existing.project_id, objectType: 'network', objectId: existing.id, action: 'access_as_shared', target: '*' });
+        const wildcard = (await grantedIds(tx, 'network', [existing.id], '', 'access_as_shared', true)).has(
+          existing.id,
+        );
+        if (changes.shared && !wildcard)
+          await insertRbac(tx, {
+            projectId: existing.project_id,
+            objectType: 'network',
+            objectId: existing.id,
+            action: 'access_as_shared',
+            target: '*',
+          });
         if (!changes.shared && wildcard) {
           await checkUnshare(tx, existing);
           await deleteRbac(tx, 'network', existing.id, 'access_as_shared', '*');
@@ -157,19 +290,47 @@ export function defineNetworks(svc: NetworkService) {
       }
       const ext = changes['router:external'];
       if (ext !== undefined && ext !== existing['router:external']) {
-        if (ext) await insertRbac(tx, { projectId: existing.project_id, objectType: 'network', objectId: existing.id, action: 'access_as_external', target: '*' });
+        if (ext)
+          await insertRbac(tx, {
+            projectId: existing.project_id,
+            objectType: 'network',
+            objectId: existing.id,
+            action: 'access_as_external',
+            target: '*',
+          });
         else {
-          if (await tx.selectFrom('ports').select('id').where('network_id', '=', existing.id).where('device_owner', '=', DEVICE_OWNER_ROUTER_GW).executeTakeFirst()) {
-            throw new ApiError(409, `External network ${existing.id} cannot be updated to be non-external, since it has existing gateway ports.`, 'ExternalNetworkInUse');
+          if (
+            await tx
+              .selectFrom('ports')
+              .select('id')
+              .where('network_id', '=', existing.id)
+              .where('device_owner', '=', DEVICE_OWNER_ROUTER_GW)
+              .executeTakeFirst()
+          ) {
+            throw new ApiError(
+              409,
+              `External network ${existing.id} cannot be updated to be non-external, since it has existing gateway ports.`,
+              'ExternalNetworkInUse',
+            );
           }
           await deleteRbac(tx, 'network', existing.id, 'access_as_external');
         }
       }
     },
     async beforeDelete(existing, req, tx) {
-      const busy = await tx.selectFrom('ports').select('id').where('network_id', '=', existing.id).where('device_owner', 'not in', AUTO_DELETE_PORT_OWNERS).orderBy('id').execute();
+      const busy = await tx
+        .selectFrom('ports')
+        .select('id')
+        .where('network_id', '=', existing.id)
+        .where('device_owner', 'not in', AUTO_DELETE_PORT_OWNERS)
+        .orderBy('id')
+        .execute();
       if (busy.length) {
-        throw new ApiError(409, `Unable to complete operation on network ${existing.id}. There are one or more ports still in use on the network, id for these ports is: ${busy.map((p: any) => p.id).join(',')}.`, 'NetworkInUse');
+        throw new ApiError(
+          409,
+          `Unable to complete operation on network ${existing.id}. There are one or more ports still in use on the network, id for these ports is: ${busy.map((p: any) => p.id).join(',')}.`,
+          'NetworkInUse',
+        );
       }
       const ports = svc.resource('ports');
       for (const p of await tx.selectFrom('ports').selectAll().where('network_id', '=', existing.id).execute()) {

@@ -6,7 +6,7 @@
 // (agent/server.ts).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql, type Transaction } from 'kysely';
+import { type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
@@ -19,9 +19,16 @@ import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];
 /** Every rule type neutron knows (neutron_lib.services.qos.constants.VALID_RULE_TYPES). */
-const VALID_RULE_TYPES = ['bandwidth_limit', 'dscp_marking', 'minimum_bandwidth', 'minimum_packet_rate', 'packet_rate_limit'];
+const VALID_RULE_TYPES = [
+  'bandwidth_limit',
+  'dscp_marking',
+  'minimum_bandwidth',
+  'minimum_packet_rate',
+  'packet_rate_limit',
+];
 
-export const qosPolicyNotFound = (id: string) => new ApiError(404, `QoS policy ${id} could not be found.`, 'QosPolicyNotFound');
+export const qosPolicyNotFound = (id: string) =>
+  new ApiError(404, `QoS policy ${id} could not be found.`, 'QosPolicyNotFound');
 
 /** converters.convert_to_int, then validators.validate_range, with their messages. */
 function toIntInRange(v: unknown, name: string, min = 0, max = INT_MAX): number {
@@ -41,10 +48,13 @@ function oneOf<T>(v: T, name: string, values: readonly unknown[]): T {
 /** Visible to the caller: admin, owner, or shared to '*' or to the caller's project. */
 function visibleTo(req: FastifyRequest, svc: NetworkService) {
   const pid = req.ctx?.projectId ?? '';
-  return (eb: any) => (svc.isAdmin(req) ? eb.lit(true) : eb.or([
-    eb('qos_policies.project_id', '=', pid),
-    rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
-  ]));
+  return (eb: any) =>
+    svc.isAdmin(req)
+      ? eb.lit(true)
+      : eb.or([
+          eb('qos_policies.project_id', '=', pid),
+          rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
+        ]);
 }
 
 /** The projects whose networks, ports and floating IPs use a policy (upstream's get_bound_project_ids). */
@@ -52,33 +62,67 @@ export async function qosBoundProjects(tx: Tx, policyId: string): Promise<Set<st
   const out = new Set<string>();
   // floatingips (db/l3.ts) has its qos_policy_id column whether or not the l3 API is loaded.
   for (const table of ['networks', 'ports', 'floatingips']) {
-    for (const r of await tx.selectFrom(table).select('project_id').distinct().where('qos_policy_id', '=', policyId).execute()) out.add((r as any).project_id);
+    for (const r of await tx
+      .selectFrom(table)
+      .select('project_id')
+      .distinct()
+      .where('qos_policy_id', '=', policyId)
+      .execute())
+      out.add((r as any).project_id);
   }
   return out;
 }
 
 /** May the caller use (or detach) this policy? Answers the policy row, or undefined. */
 async function usablePolicy(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string) {
-  return tx.selectFrom('qos_policies').select(['qos_policies.id', 'qos_policies.project_id']).where('qos_policies.id', '=', id).where(visibleTo(req, svc)).executeTakeFirst();
+  return tx
+    .selectFrom('qos_policies')
+    .select(['qos_policies.id', 'qos_policies.project_id'])
+    .where('qos_policies.id', '=', id)
+    .where(visibleTo(req, svc))
+    .executeTakeFirst();
 }
 
 async function setDefault(tx: Transaction<any>, projectId: string, policyId: string) {
-  const current = await tx.selectFrom('qos_default_policies').select('qos_policy_id').where('project_id', '=', projectId).executeTakeFirst();
-  if (current && current.qos_policy_id !== policyId) throw new ApiError(409, `A default QoS policy exists for project ${projectId}.`, 'QoSPolicyDefaultAlreadyExists');
-  if (!current) await tx.insertInto('qos_default_policies').values({ project_id: projectId, qos_policy_id: policyId }).execute();
+  const current = await tx
+    .selectFrom('qos_default_policies')
+    .select('qos_policy_id')
+    .where('project_id', '=', projectId)
+    .executeTakeFirst();
+  if (current && current.qos_policy_id !== policyId)
+    throw new ApiError(409, `A default QoS policy exists for project ${projectId}.`, 'QoSPolicyDefaultAlreadyExists');
+  if (!current)
+    await tx.insertInto('qos_default_policies').values({ project_id: projectId, qos_policy_id: policyId }).execute();
 }
 
 async function shareRow(tx: Tx, policyId: string) {
-  return tx.selectFrom('rbac_policies').select('id').where('object_type', '=', 'qos_policy').where('object_id', '=', policyId)
-    .where('action', '=', 'access_as_shared').where('target_tenant', '=', '*').executeTakeFirst();
+  return tx
+    .selectFrom('rbac_policies')
+    .select('id')
+    .where('object_type', '=', 'qos_policy')
+    .where('object_id', '=', policyId)
+    .where('action', '=', 'access_as_shared')
+    .where('target_tenant', '=', '*')
+    .executeTakeFirst();
 }
 
 async function share(tx: Tx, policyId: string, projectId: string) {
   const now = timestamp();
-  await tx.insertInto('rbac_policies').values({
-    id: randomUUID(), project_id: projectId, description: '', created_at: now, updated_at: now, revision_number: 0,
-    object_type: 'qos_policy', object_id: policyId, action: 'access_as_shared', target_tenant: '*',
-  }).execute();
+  await tx
+    .insertInto('rbac_policies')
+    .values({
+      id: randomUUID(),
+      project_id: projectId,
+      description: '',
+      created_at: now,
+      updated_at: now,
+      revision_number: 0,
+      object_type: 'qos_policy',
+      object_id: policyId,
+      action: 'access_as_shared',
+      target_tenant: '*',
+    })
+    .execute();
 }
 
 /** Unsharing removes the '*' row, unless projects other than those shared to explicitly use the policy (rbac_db). */
@@ -86,21 +130,41 @@ async function unshare(tx: Tx, policyId: string) {
   const row = await shareRow(tx, policyId);
   if (!row) return;
   const bound = await qosBoundProjects(tx, policyId);
-  const targets = new Set((await tx.selectFrom('rbac_policies').select('target_tenant').where('object_type', '=', 'qos_policy').where('object_id', '=', policyId)
-    .where('action', '=', 'access_as_shared').where('target_tenant', '!=', '*').execute()).map((r: any) => r.target_tenant));
+  const targets = new Set(
+    (
+      await tx
+        .selectFrom('rbac_policies')
+        .select('target_tenant')
+        .where('object_type', '=', 'qos_policy')
+        .where('object_id', '=', policyId)
+        .where('action', '=', 'access_as_shared')
+        .where('target_tenant', '!=', '*')
+        .execute()
+    ).map((r: any) => r.target_tenant),
+  );
   if ([...bound].some((p) => !targets.has(p))) {
-    throw new ApiError(409, `RBAC policy on object ${policyId} cannot be removed because other objects depend on it.\nDetails: project_id=*`, 'RbacPolicyInUse');
+    throw new ApiError(
+      409,
+      `RBAC policy on object ${policyId} cannot be removed because other objects depend on it.\nDetails: project_id=*`,
+      'RbacPolicyInUse',
+    );
   }
   await tx.deleteFrom('rbac_policies').where('id', '=', row.id).execute();
 }
 
 const bumpPolicy = (tx: Tx, policyId: string) => bumpRevision(tx, 'qos_policies', policyId);
 
-interface RuleType { type: string; table: string; attrs: Record<string, Attr>; /** Which rules of the policy a new one may not coexist with. */ sameSlot(a: View, b: View): boolean }
+interface RuleType {
+  type: string;
+  table: string;
+  attrs: Record<string, Attr> /** Which rules of the policy a new one may not coexist with. */;
+  sameSlot(a: View, b: View): boolean;
+}
 
 const RULE_TYPES: RuleType[] = [
   {
-    type: 'bandwidth_limit', table: 'qos_bandwidth_limit_rules',
+    type: 'bandwidth_limit',
+    table: 'qos_bandwidth_limit_rules',
     attrs: {
       max_kbps: { type: 'integer', post: true, put: true, required: true, validate: (v, n) => toIntInRange(v, n) },
       max_burst_kbps: { type: 'integer', post: true, put: true, default: 0, validate: (v, n) => toIntInRange(v, n) },
@@ -109,12 +173,22 @@ const RULE_TYPES: RuleType[] = [
     sameSlot: (a, b) => a.direction === b.direction,
   },
   {
-    type: 'dscp_marking', table: 'qos_dscp_marking_rules',
-    attrs: { dscp_mark: { type: 'integer', post: true, put: true, required: true, validate: (v, n) => oneOf(toIntInRange(v, n, -INT_MAX - 1), n, VALID_DSCP_MARKS) } },
+    type: 'dscp_marking',
+    table: 'qos_dscp_marking_rules',
+    attrs: {
+      dscp_mark: {
+        type: 'integer',
+        post: true,
+        put: true,
+        required: true,
+        validate: (v, n) => oneOf(toIntInRange(v, n, -INT_MAX - 1), n, VALID_DSCP_MARKS),
+      },
+    },
     sameSlot: () => true,
   },
   {
-    type: 'minimum_bandwidth', table: 'qos_minimum_bandwidth_rules',
+    type: 'minimum_bandwidth',
+    table: 'qos_minimum_bandwidth_rules',
     attrs: {
       min_kbps: { type: 'integer', post: true, put: true, required: true, validate: (v, n) => toIntInRange(v, n) },
       direction: { post: true, put: true, default: 'egress', validate: (v, n) => oneOf(v, n, DIRECTIONS) },
@@ -128,7 +202,12 @@ async function rulesOf(tx: Tx, policyIds: string[]): Promise<Map<string, View[]>
   const out = new Map<string, View[]>();
   if (!policyIds.length) return out;
   for (const rt of RULE_TYPES) {
-    const rows = await tx.selectFrom(rt.table).selectAll().where('qos_policy_id', 'in', policyIds).orderBy('id').execute();
+    const rows = await tx
+      .selectFrom(rt.table)
+      .selectAll()
+      .where('qos_policy_id', 'in', policyIds)
+      .orderBy('id')
+      .execute();
     for (const r of rows as View[]) {
       const rule: View = { id: r.id, qos_policy_id: r.qos_policy_id };
       for (const [k, a] of Object.entries(rt.attrs)) rule[k] = a.type === 'integer' ? Number(r[k]) : r[k];
@@ -145,24 +224,54 @@ async function checkRule(tx: Tx, rt: RuleType, rule: View) {
   for (const other of rules) {
     if (other.id === rule.id) continue;
     if (other.type === 'minimum_bandwidth' && rt.type === 'bandwidth_limit' && other.min_kbps > rule.max_kbps) {
-      throw new ApiError(409, `Unable to add the rule with value ${rule.max_kbps} to the policy ${rule.qos_policy_id} as the existing rule of type minimum_bandwidth has value ${other.min_kbps}.`, 'QoSRuleParameterConflict');
+      throw new ApiError(
+        409,
+        `Unable to add the rule with value ${rule.max_kbps} to the policy ${rule.qos_policy_id} as the existing rule of type minimum_bandwidth has value ${other.min_kbps}.`,
+        'QoSRuleParameterConflict',
+      );
     }
     if (other.type === 'bandwidth_limit' && rt.type === 'minimum_bandwidth' && other.max_kbps < rule.min_kbps) {
-      throw new ApiError(409, `Unable to add the rule with value ${rule.min_kbps} to the policy ${rule.qos_policy_id} as the existing rule of type bandwidth_limit has value ${other.max_kbps}.`, 'QoSRuleParameterConflict');
+      throw new ApiError(
+        409,
+        `Unable to add the rule with value ${rule.min_kbps} to the policy ${rule.qos_policy_id} as the existing rule of type bandwidth_limit has value ${other.max_kbps}.`,
+        'QoSRuleParameterConflict',
+      );
     }
     if (other.type === rt.type && rt.sameSlot(other, rule)) {
-      throw new ApiError(409, `Rule ${rt.type} conflicts with rule ${other.id} which already exists in QoS Policy ${rule.qos_policy_id}.`, 'QoSRulesConflict');
+      throw new ApiError(
+        409,
+        `Rule ${rt.type} conflicts with rule ${other.id} which already exists in QoS Policy ${rule.qos_policy_id}.`,
+        'QoSRulesConflict',
+      );
     }
   }
 }
 
 export function defineQos(svc: NetworkService) {
   const policies = svc.define({
-    singular: 'policy', plural: 'policies', path: 'qos/policies', tagPath: 'policies', table: 'qos_policies',
+    singular: 'policy',
+    plural: 'policies',
+    path: 'qos/policies',
+    tagPath: 'policies',
+    table: 'qos_policies',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
-      shared: { column: false, type: 'boolean', post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },
-      is_default: { column: false, type: 'boolean', post: true, put: true, default: false, validate: (v, n) => toBoolean(v, n) },
+      shared: {
+        column: false,
+        type: 'boolean',
+        post: true,
+        put: true,
+        default: false,
+        validate: (v, n) => toBoolean(v, n),
+      },
+      is_default: {
+        column: false,
+        type: 'boolean',
+        post: true,
+        put: true,
+        default: false,
+        validate: (v, n) => toBoolean(v, n),
+      },
       rules: { column: false, filter: false },
     },
     notFound: qosPolicyNotFound,
@@ -176,17 +285,31 @@ export function defineQos(svc: NetworkService) {
           return on ? e : eb.not(e);
         });
       },
-      is_default: (q, values) => q.where((eb: any) => {
-        const e = eb.exists(eb.selectFrom('qos_default_policies').select('qos_default_policies.project_id').whereRef('qos_default_policies.qos_policy_id', '=', 'qos_policies.id'));
-        return toBoolean(values[0], 'is_default') ? e : eb.not(e);
-      }),
+      is_default: (q, values) =>
+        q.where((eb: any) => {
+          const e = eb.exists(
+            eb
+              .selectFrom('qos_default_policies')
+              .select('qos_default_policies.project_id')
+              .whereRef('qos_default_policies.qos_policy_id', '=', 'qos_policies.id'),
+          );
+          return toBoolean(values[0], 'is_default') ? e : eb.not(e);
+        }),
     },
     async expand(views, req, tx) {
       const ids = views.map((v) => v.id);
       const rules = await rulesOf(tx, ids);
       const pid = req.ctx?.projectId ?? '';
       const shared = await grantedIds(tx, 'qos_policy', ids, pid, 'access_as_shared');
-      const defaults = new Set((await tx.selectFrom('qos_default_policies').select('qos_policy_id').where('qos_policy_id', 'in', ids).execute()).map((r: any) => r.qos_policy_id));
+      const defaults = new Set(
+        (
+          await tx
+            .selectFrom('qos_default_policies')
+            .select('qos_policy_id')
+            .where('qos_policy_id', 'in', ids)
+            .execute()
+        ).map((r: any) => r.qos_policy_id),
+      );
       for (const v of views) {
         v.rules = rules.get(v.id) ?? [];
         v.shared = shared.has(v.id);
@@ -198,47 +321,80 @@ export function defineQos(svc: NetworkService) {
       if (values.is_default) await setDefault(tx, view.project_id, view.id);
     },
     async beforeUpdate(existing, changes, req, tx) {
-      if (changes.shared === true && !(await shareRow(tx, existing.id))) await share(tx, existing.id, req.ctx?.projectId ?? existing.project_id);
+      if (changes.shared === true && !(await shareRow(tx, existing.id)))
+        await share(tx, existing.id, req.ctx?.projectId ?? existing.project_id);
       if (changes.shared === false) await unshare(tx, existing.id);
       if (changes.is_default === true) await setDefault(tx, existing.project_id, existing.id);
-      if (changes.is_default === false) await tx.deleteFrom('qos_default_policies').where('qos_policy_id', '=', existing.id).execute();
+      if (changes.is_default === false)
+        await tx.deleteFrom('qos_default_policies').where('qos_policy_id', '=', existing.id).execute();
     },
     async beforeDelete(existing, _req, tx) {
-      for (const [table, type] of [['networks', 'network'], ['ports', 'port'], ['floatingips', 'floatingip']] as const) {
-        const used = await tx.selectFrom(table).select('id').where('qos_policy_id', '=', existing.id).executeTakeFirst();
+      for (const [table, type] of [
+        ['networks', 'network'],
+        ['ports', 'port'],
+        ['floatingips', 'floatingip'],
+      ] as const) {
+        const used = await tx
+          .selectFrom(table)
+          .select('id')
+          .where('qos_policy_id', '=', existing.id)
+          .executeTakeFirst();
         if (used) throw new ApiError(409, `QoS Policy ${existing.id} is used by ${type} ${used.id}.`, 'QosPolicyInUse');
       }
-      await tx.deleteFrom('rbac_policies').where('object_type', '=', 'qos_policy').where('object_id', '=', existing.id).execute();
+      await tx
+        .deleteFrom('rbac_policies')
+        .where('object_type', '=', 'qos_policy')
+        .where('object_id', '=', existing.id)
+        .execute();
     },
   });
 
   for (const rt of RULE_TYPES) {
     const policyName = `policy_${rt.type}_rule`;
     const rules: ResourceApi = svc.define({
-      singular: `${rt.type}_rule`, plural: `${rt.type}_rules`, path: `qos/policies/:policy_id/${rt.type}_rules`, table: rt.table,
-      policyName, owned: false, standard: false,
+      singular: `${rt.type}_rule`,
+      plural: `${rt.type}_rules`,
+      path: `qos/policies/:policy_id/${rt.type}_rules`,
+      table: rt.table,
+      policyName,
+      owned: false,
+      standard: false,
       parent: {
-        param: 'policy_id', column: 'qos_policy_id',
+        param: 'policy_id',
+        column: 'qos_policy_id',
         async load(req, id) {
           // Upstream enforces create_<rule> before it looks the policy up: a user gets 403, not 404.
-          if (req.method === 'POST') rules.enforce(req, `create_${policyName}`, { tenant_id: req.ctx?.projectId, project_id: req.ctx?.projectId });
+          if (req.method === 'POST')
+            rules.enforce(req, `create_${policyName}`, {
+              tenant_id: req.ctx?.projectId,
+              project_id: req.ctx?.projectId,
+            });
           const p = await policies.load(req, id);
           return { tenant_id: p.project_id, project_id: p.project_id };
         },
       },
       attrs: { qos_policy_id: { visible: false }, ...rt.attrs },
-      notFound: (id, policyId) => new ApiError(404, `QoS rule ${id} for policy ${policyId ?? ''} could not be found.`, 'QosRuleNotFound'),
+      notFound: (id, policyId) =>
+        new ApiError(404, `QoS rule ${id} for policy ${policyId ?? ''} could not be found.`, 'QosRuleNotFound'),
       async beforeCreate(values, _req, tx) {
         await checkRule(tx, rt, values);
         await bumpPolicy(tx, values.qos_policy_id);
       },
       async beforeUpdate(existing, changes, _req, tx) {
-        const row = await tx.selectFrom(rt.table).select('qos_policy_id').where('id', '=', existing.id).executeTakeFirstOrThrow();
+        const row = await tx
+          .selectFrom(rt.table)
+          .select('qos_policy_id')
+          .where('id', '=', existing.id)
+          .executeTakeFirstOrThrow();
         await checkRule(tx, rt, { ...existing, ...changes, qos_policy_id: row.qos_policy_id });
         await bumpPolicy(tx, row.qos_policy_id);
       },
       async beforeDelete(existing, _req, tx) {
-        const row = await tx.selectFrom(rt.table).select('qos_policy_id').where('id', '=', existing.id).executeTakeFirst();
+        const row = await tx
+          .selectFrom(rt.table)
+          .select('qos_policy_id')
+          .where('id', '=', existing.id)
+          .executeTakeFirst();
         if (row) await bumpPolicy(tx, row.qos_policy_id);
       },
     });
@@ -254,40 +410,69 @@ export function extendForQos(svc: NetworkService) {
   // Changing a resource's policy needs access to the old one too (upstream's PolicyRemoveAuthorizationError).
   const checkDetach = async (req: FastifyRequest, tx: Tx, existing: View, changes: View) => {
     if (!('qos_policy_id' in changes)) return;
-    const old = existing.qos_policy_id ? await tx.selectFrom('qos_policies').select('id').where('id', '=', existing.qos_policy_id).executeTakeFirst() : undefined;
+    const old = existing.qos_policy_id
+      ? await tx.selectFrom('qos_policies').select('id').where('id', '=', existing.qos_policy_id).executeTakeFirst()
+      : undefined;
     if (old && !(await usablePolicy(svc, req, tx, old.id))) {
-      throw new ApiError(403, `Failed to remove provided policy ${old.id} because you are not authorized.`, 'PolicyRemoveAuthorizationError');
+      throw new ApiError(
+        403,
+        `Failed to remove provided policy ${old.id} because you are not authorized.`,
+        'PolicyRemoveAuthorizationError',
+      );
     }
     await checkUsable(req, tx, changes.qos_policy_id);
   };
-  if (svc.resources.has('networks')) svc.extend('networks', {
-    attrs: { qos_policy_id: { ...attr } },
-    async beforeCreate(values, req, tx) {
-      if (!values.qos_policy_id) {
-        const d = await tx.selectFrom('qos_default_policies').select('qos_policy_id').where('project_id', '=', values.project_id).executeTakeFirst();
-        values.qos_policy_id = d?.qos_policy_id ?? null;
-      }
-      await checkUsable(req, tx, values.qos_policy_id);
-    },
-    async beforeUpdate(existing, changes, req, tx) { await checkDetach(req, tx, existing, changes); },
-    async expand(views) { for (const v of views) v.qos_policy_id ??= null; },
-  });
-  if (svc.resources.has('ports')) svc.extend('ports', {
-    attrs: { qos_policy_id: { ...attr }, qos_network_policy_id: { column: false, filter: false } },
-    async beforeCreate(values, req, tx) { await checkUsable(req, tx, values.qos_policy_id); },
-    async beforeUpdate(existing, changes, req, tx) { await checkDetach(req, tx, existing, changes); },
-    async expand(views, _req, tx) {
-      // The ports' own expand read their networks (NET_INFO) already; others are read here.
-      const known = (v: View) => ((v as any)[NET_INFO] as NetInfo | undefined)?.qos_policy_id;
-      const nets = [...new Set(views.filter((v) => known(v) === undefined).map((v) => v.network_id).filter(Boolean))] as string[];
-      const rows = nets.length ? await tx.selectFrom('networks').select(['id', 'qos_policy_id']).where('id', 'in', nets).execute() : [];
-      const byNet = new Map(rows.map((r: any) => [r.id, r.qos_policy_id]));
-      for (const v of views) {
-        v.qos_policy_id ??= null;
-        v.qos_network_policy_id = known(v) ?? byNet.get(v.network_id) ?? null;
-      }
-    },
-  });
+  if (svc.resources.has('networks'))
+    svc.extend('networks', {
+      attrs: { qos_policy_id: { ...attr } },
+      async beforeCreate(values, req, tx) {
+        if (!values.qos_policy_id) {
+          const d = await tx
+            .selectFrom('qos_default_policies')
+            .select('qos_policy_id')
+            .where('project_id', '=', values.project_id)
+            .executeTakeFirst();
+          values.qos_policy_id = d?.qos_policy_id ?? null;
+        }
+        await checkUsable(req, tx, values.qos_policy_id);
+      },
+      async beforeUpdate(existing, changes, req, tx) {
+        await checkDetach(req, tx, existing, changes);
+      },
+      async expand(views) {
+        for (const v of views) v.qos_policy_id ??= null;
+      },
+    });
+  if (svc.resources.has('ports'))
+    svc.extend('ports', {
+      attrs: { qos_policy_id: { ...attr }, qos_network_policy_id: { column: false, filter: false } },
+      async beforeCreate(values, req, tx) {
+        await checkUsable(req, tx, values.qos_policy_id);
+      },
+      async beforeUpdate(existing, changes, req, tx) {
+        await checkDetach(req, tx, existing, changes);
+      },
+      async expand(views, _req, tx) {
+        // The ports' own expand read their networks (NET_INFO) already; others are read here.
+        const known = (v: View) => ((v as any)[NET_INFO] as NetInfo | undefined)?.qos_policy_id;
+        const nets = [
+          ...new Set(
+            views
+              .filter((v) => known(v) === undefined)
+              .map((v) => v.network_id)
+              .filter(Boolean),
+          ),
+        ] as string[];
+        const rows = nets.length
+          ? await tx.selectFrom('networks').select(['id', 'qos_policy_id']).where('id', 'in', nets).execute()
+          : [];
+        const byNet = new Map(rows.map((r: any) => [r.id, r.qos_policy_id]));
+        for (const v of views) {
+          v.qos_policy_id ??= null;
+          v.qos_network_policy_id = known(v) ?? byNet.get(v.network_id) ?? null;
+        }
+      },
+    });
 }
 
 /** qos_policy_id on floating IPs (`qos-fip`). */
@@ -298,9 +483,15 @@ export function extendFloatingIpsForQos(svc: NetworkService) {
   };
   svc.extend('floatingips', {
     attrs: { qos_policy_id: { post: true, put: true, validate: (v, n) => toUuidOrNull(v, n) } },
-    async beforeCreate(values, req, tx) { await checkUsable(req, tx, values.qos_policy_id); },
-    async beforeUpdate(_existing, changes, req, tx) { await checkUsable(req, tx, changes.qos_policy_id); },
-    async expand(views) { for (const v of views) v.qos_policy_id ??= null; },
+    async beforeCreate(values, req, tx) {
+      await checkUsable(req, tx, values.qos_policy_id);
+    },
+    async beforeUpdate(_existing, changes, req, tx) {
+      await checkUsable(req, tx, changes.qos_policy_id);
+    },
+    async expand(views) {
+      for (const v of views) v.qos_policy_id ??= null;
+    },
   });
 }
 
@@ -308,22 +499,35 @@ export function extendFloatingIpsForQos(svc: NetworkService) {
 export function qosRoutes(app: FastifyInstance, svc: NetworkService) {
   const policies = () => svc.resource('policies');
   const supported = () => extrasState(svc).mechanism.qosRules;
-  const parameter = (name: string, p: QosParameter) => ('range' in p
-    ? { parameter_name: name, parameter_values: { start: p.range[0], end: p.range[1] }, parameter_type: 'range' }
-    : { parameter_name: name, parameter_values: [...p.values], parameter_type: 'choices' });
+  const parameter = (name: string, p: QosParameter) =>
+    'range' in p
+      ? { parameter_name: name, parameter_values: { start: p.range[0], end: p.range[1] }, parameter_type: 'range' }
+      : { parameter_name: name, parameter_values: [...p.values], parameter_type: 'choices' };
   app.get('/v2.0/qos/rule-types', async (req) => {
     policies().enforce(req, 'get_rule_type', {});
     const q = req.query as Record<string, string | string[]>;
     const types = q.type === undefined ? undefined : ([] as string[]).concat(q.type);
-    return { rule_types: Object.keys(supported()).filter((t) => !types || types.includes(t)).map((type) => ({ type })) };
+    return {
+      rule_types: Object.keys(supported())
+        .filter((t) => !types || types.includes(t))
+        .map((type) => ({ type })),
+    };
   });
   app.get('/v2.0/qos/rule-types/:type', async (req) => {
     const { type } = req.params as { type: string };
     policies().enforce(req, 'get_rule_type', {});
     if (!svc.isAdmin(req)) throw new ApiError(403, 'Not authorized.', 'NotAuthorized');
-    if (!VALID_RULE_TYPES.includes(type)) throw new ApiError(404, `QoS rule type ${type} could not be found.`, 'HTTPNotFound');
+    if (!VALID_RULE_TYPES.includes(type))
+      throw new ApiError(404, `QoS rule type ${type} could not be found.`, 'HTTPNotFound');
     const params = supported()[type];
-    const drivers = params ? [{ name: svc.config.dataplane ?? 'logical', supported_parameters: Object.entries(params).map(([n, p]) => parameter(n, p)) }] : [];
+    const drivers = params
+      ? [
+          {
+            name: svc.config.dataplane ?? 'logical',
+            supported_parameters: Object.entries(params).map(([n, p]) => parameter(n, p)),
+          },
+        ]
+      : [];
     return { rule_type: { type, drivers } };
   });
 }

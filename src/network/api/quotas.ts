@@ -25,7 +25,8 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
   /** validate_policy: the rule is checked against the caller's own project. */
   const enforce = (req: FastifyRequest, rule: string) => {
     req.authorized = true;
-    if (!req.allowed(rule, { project_id: req.ctx?.projectId, tenant_id: req.ctx?.projectId })) throw new ApiError(403, `(rule:${rule}) is disallowed by policy`, 'PolicyNotAuthorized');
+    if (!req.allowed(rule, { project_id: req.ctx?.projectId, tenant_id: req.ctx?.projectId }))
+      throw new ApiError(403, `(rule:${rule}) is disallowed by policy`, 'PolicyNotAuthorized');
   };
   const ownOrPolicy = (req: FastifyRequest) => {
     if (idOf(req) !== req.ctx?.projectId) enforce(req, 'get_quota');
@@ -41,7 +42,9 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
     enforce(req, 'get_quota');
     return { quotas: await q.projects() };
   });
-  app.post('/v2.0/quotas', async () => { throw new ApiError(501, 'POST requests are not supported on this resource.', 'HTTPNotImplemented'); });
+  app.post('/v2.0/quotas', async () => {
+    throw new ApiError(501, 'POST requests are not supported on this resource.', 'HTTPNotImplemented');
+  });
   app.get('/v2.0/quotas/tenant', async (req) => ({ tenant: { tenant_id: callerProject(req) } }));
   app.get('/v2.0/quotas/project', async (req) => ({ project: { project_id: callerProject(req) } }));
   app.get('/v2.0/quotas/:id', async (req) => {
@@ -56,11 +59,16 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
     req.authorized = true;
     const id = idOf(req);
     if (id !== req.ctx?.projectId && !svc.isAdmin(req)) {
-      throw new ApiError(403, 'User does not have admin privileges: Only admin is authorized to access quotas for another project.', 'AdminRequired');
+      throw new ApiError(
+        403,
+        'User does not have admin privileges: Only admin is authorized to access quotas for another project.',
+        'AdminRequired',
+      );
     }
     const limits = await q.limits(id);
     const out: Record<string, { limit: number; used: number; reserved: number }> = {};
-    for (const [name, limit] of Object.entries(limits)) out[name] = { limit, used: await q.used(svc.db, id, name), reserved: 0 };
+    for (const [name, limit] of Object.entries(limits))
+      out[name] = { limit, used: await q.used(svc.db, id, name), reserved: 0 };
     return { quota: out };
   };
   app.get('/v2.0/quotas/:id/details', details);
@@ -72,8 +80,10 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object') throw new ApiError(400, 'Resource body required', 'HTTPBadRequest');
     const item = body.quota;
-    if (item === undefined || item === null) throw new ApiError(400, "Unable to find 'quota' in request body", 'HTTPBadRequest');
-    if (typeof item !== 'object' || Array.isArray(item)) throw new ApiError(400, "Object 'quota' contains invalid data", 'HTTPBadRequest');
+    if (item === undefined || item === null)
+      throw new ApiError(400, "Unable to find 'quota' in request body", 'HTTPBadRequest');
+    if (typeof item !== 'object' || Array.isArray(item))
+      throw new ApiError(400, "Object 'quota' contains invalid data", 'HTTPBadRequest');
     const { force: _force, check_limit: checkLimit, ...given } = item as Record<string, unknown>;
     const unknown = Object.keys(given).filter((k) => !q.resources.has(k));
     if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
@@ -83,7 +93,12 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
       for (const [name, limit] of Object.entries(limits)) {
         const used = await q.used(svc.db, id, name);
         // -1 is no limit at all, whatever the usage.
-        if (limit >= 0 && used > limit) throw new ApiError(400, `Quota limit ${limit} for ${name} must be greater than or equal to already used ${used}`, 'HTTPBadRequest');
+        if (limit >= 0 && used > limit)
+          throw new ApiError(
+            400,
+            `Quota limit ${limit} for ${name} must be greater than or equal to already used ${used}`,
+            'HTTPBadRequest',
+          );
       }
     }
     await q.setLimits(id, limits);
@@ -92,7 +107,8 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
   app.delete('/v2.0/quotas/:id', async (req, reply: FastifyReply) => {
     enforce(req, 'delete_quota');
     const id = idOf(req);
-    if (!(await q.reset(id))) throw new ApiError(404, `Quota for tenant ${id} could not be found.`, 'TenantQuotaNotFound');
+    if (!(await q.reset(id)))
+      throw new ApiError(404, `Quota for tenant ${id} could not be found.`, 'TenantQuotaNotFound');
     reply.code(204);
     return reply.send();
   });

@@ -24,50 +24,73 @@ interface ObjectType {
   boundProjects(tx: Transaction<any>, id: string): Promise<Set<string>>;
 }
 
-const projectsOf = async (q: any): Promise<Set<string>> => new Set((await q.execute()).map((r: any) => r.project_id as string));
+const projectsOf = async (q: any): Promise<Set<string>> =>
+  new Set((await q.execute()).map((r: any) => r.project_id as string));
 
 const TYPES: Record<string, ObjectType> = {
   network: {
     table: 'networks',
     notFound: (id) => new ApiError(404, `Network ${id} could not be found.`, 'NetworkNotFound'),
-    boundProjects: (tx, id) => projectsOf(tx.selectFrom('ports').select('project_id').distinct().where('network_id', '=', id)),
+    boundProjects: (tx, id) =>
+      projectsOf(tx.selectFrom('ports').select('project_id').distinct().where('network_id', '=', id)),
   },
   qos_policy: {
     table: 'qos_policies',
     notFound: (id) => new ApiError(404, `QoS policy ${id} could not be found.`, 'QosPolicyNotFound'),
-    boundProjects: async (tx, id) => new Set([
-      ...await projectsOf(tx.selectFrom('ports').select('project_id').distinct().where('qos_policy_id', '=', id)),
-      ...await projectsOf(tx.selectFrom('networks').select('project_id').distinct().where('qos_policy_id', '=', id)),
-    ]),
+    boundProjects: async (tx, id) =>
+      new Set([
+        ...(await projectsOf(tx.selectFrom('ports').select('project_id').distinct().where('qos_policy_id', '=', id))),
+        ...(await projectsOf(
+          tx.selectFrom('networks').select('project_id').distinct().where('qos_policy_id', '=', id),
+        )),
+      ]),
   },
   security_group: {
     table: 'securitygroups',
     notFound: sgNotFound,
-    boundProjects: (tx, id) => projectsOf(tx.selectFrom('ports').select('ports.project_id').distinct()
-      .innerJoin('securitygroupportbindings', 'securitygroupportbindings.port_id', 'ports.id').where('securitygroupportbindings.security_group_id', '=', id)),
+    boundProjects: (tx, id) =>
+      projectsOf(
+        tx
+          .selectFrom('ports')
+          .select('ports.project_id')
+          .distinct()
+          .innerJoin('securitygroupportbindings', 'securitygroupportbindings.port_id', 'ports.id')
+          .where('securitygroupportbindings.security_group_id', '=', id),
+      ),
   },
   address_scope: {
     table: 'address_scopes',
     notFound: (id) => new ApiError(404, `Address scope ${id} could not be found.`, 'AddressScopeNotFound'),
-    boundProjects: (tx, id) => projectsOf(tx.selectFrom('subnetpools').select('project_id').distinct().where('address_scope_id', '=', id)),
+    boundProjects: (tx, id) =>
+      projectsOf(tx.selectFrom('subnetpools').select('project_id').distinct().where('address_scope_id', '=', id)),
   },
   subnetpool: {
     table: 'subnetpools',
     notFound: (id) => new ApiError(404, `Subnet pool ${id} could not be found.`, 'SubnetPoolNotFound'),
-    boundProjects: (tx, id) => projectsOf(tx.selectFrom('subnets').select('project_id').distinct().where('subnetpool_id', '=', id)),
+    boundProjects: (tx, id) =>
+      projectsOf(tx.selectFrom('subnets').select('project_id').distinct().where('subnetpool_id', '=', id)),
   },
   address_group: {
     table: 'address_groups',
     notFound: addressGroupNotFound,
-    boundProjects: (tx, id) => projectsOf(tx.selectFrom('securitygrouprules').select('project_id').distinct().where('remote_address_group_id', '=', id)),
+    boundProjects: (tx, id) =>
+      projectsOf(
+        tx.selectFrom('securitygrouprules').select('project_id').distinct().where('remote_address_group_id', '=', id),
+      ),
   },
 };
 
-const inUse = (objectId: string, details: string) => new ApiError(409, `RBAC policy on object ${objectId} cannot be removed because other objects depend on it.\nDetails: ${details}`, 'RbacPolicyInUse');
+const inUse = (objectId: string, details: string) =>
+  new ApiError(
+    409,
+    `RBAC policy on object ${objectId} cannot be removed because other objects depend on it.\nDetails: ${details}`,
+    'RbacPolicyInUse',
+  );
 
 export function defineRbac(svc: NetworkService, tables: Set<string>) {
   const types = () => Object.keys(TYPES).filter((t) => tables.has(TYPES[t]!.table));
-  const validActions = (type: string) => (type === 'network' && svc.extensions.some((e) => e.alias === 'external-net') ? [SHARED, EXTERNAL] : [SHARED]);
+  const validActions = (type: string) =>
+    type === 'network' && svc.extensions.some((e) => e.alias === 'external-net') ? [SHARED, EXTERNAL] : [SHARED];
   const has = async (tx: Transaction<any>, where: Record<string, string | string[]>, exceptId?: string) => {
     let q = tx.selectFrom('rbac_policies').select('id');
     for (const [k, v] of Object.entries(where)) q = Array.isArray(v) ? q.where(k, 'in', v) : q.where(k, '=', v);
@@ -85,14 +108,26 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     if (!svc.isAdmin(req) && obj.project_id !== req.ctx?.projectId) {
       const pid = req.ctx?.projectId ?? '';
       // A network the caller cannot see at all is not found (upstream's _get_network).
-      if (p.object_type === 'network' && !(await has(tx, { object_type: 'network', object_id: p.object_id, target_tenant: ['*', pid] }))) throw t.notFound(p.object_id);
-      throw invalidInput(`Only admins can manipulate policies on ${p.object_type === 'network' ? 'networks' : 'objects'} they do not own`);
+      if (
+        p.object_type === 'network' &&
+        !(await has(tx, { object_type: 'network', object_id: p.object_id, target_tenant: ['*', pid] }))
+      )
+        throw t.notFound(p.object_id);
+      throw invalidInput(
+        `Only admins can manipulate policies on ${p.object_type === 'network' ? 'networks' : 'objects'} they do not own`,
+      );
     }
     return obj;
   }
 
   /** Whether `target` may lose the access a policy gives it (RBAC_POLICY BEFORE_DELETE callbacks). */
-  async function checkRevoke(p: View, target: string, obj: Record<string, any>, tx: Transaction<any>, newTarget?: string) {
+  async function checkRevoke(
+    p: View,
+    target: string,
+    obj: Record<string, any>,
+    tx: Transaction<any>,
+    newTarget?: string,
+  ) {
     const base = { object_type: p.object_type, object_id: p.object_id };
     if (p.action === SHARED) {
       if (target === obj.project_id) return;
@@ -100,14 +135,26 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         // ensure_no_tenant_ports_on_network
         let ports = tx.selectFrom('ports').select('id').where('network_id', '=', p.object_id);
         if (target === '*') {
-          const others = (await tx.selectFrom('rbac_policies').select('target_tenant').where('object_type', '=', 'network').where('object_id', '=', p.object_id)
-            .where('action', '=', SHARED).where('target_tenant', '!=', '*').execute()).map((r: any) => r.target_tenant as string);
+          const others = (
+            await tx
+              .selectFrom('rbac_policies')
+              .select('target_tenant')
+              .where('object_type', '=', 'network')
+              .where('object_id', '=', p.object_id)
+              .where('action', '=', SHARED)
+              .where('target_tenant', '!=', '*')
+              .execute()
+          ).map((r: any) => r.target_tenant as string);
           ports = ports.where('project_id', 'not in', [...others, obj.project_id]);
         } else {
           if (await has(tx, { ...base, action: SHARED, target_tenant: '*' })) return;
           ports = ports.where('project_id', '=', target);
         }
-        if (await ports.limit(1).executeTakeFirst()) throw inUse(p.object_id, `Unable to reconfigure sharing settings for network ${p.object_id}. Multiple tenants are using it.`);
+        if (await ports.limit(1).executeTakeFirst())
+          throw inUse(
+            p.object_id,
+            `Unable to reconfigure sharing settings for network ${p.object_id}. Multiple tenants are using it.`,
+          );
         return;
       }
       const bound = await TYPES[p.object_type]!.boundProjects(tx, p.object_id);
@@ -117,8 +164,18 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         if (bound.has(target)) throw inUse(p.object_id, `project_id=${target}`);
         return;
       }
-      const others = new Set((await tx.selectFrom('rbac_policies').select('target_tenant').where('object_type', '=', p.object_type).where('object_id', '=', p.object_id)
-        .where('action', '=', SHARED).where('target_tenant', '!=', '*').execute()).map((r: any) => r.target_tenant as string));
+      const others = new Set(
+        (
+          await tx
+            .selectFrom('rbac_policies')
+            .select('target_tenant')
+            .where('object_type', '=', p.object_type)
+            .where('object_id', '=', p.object_id)
+            .where('action', '=', SHARED)
+            .where('target_tenant', '!=', '*')
+            .execute()
+        ).map((r: any) => r.target_tenant as string),
+      );
       if ([...bound].some((x) => !others.has(x))) throw inUse(p.object_id, `project_id=${target}`);
       return;
     }
@@ -131,13 +188,23 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         if (await has(tx, { ...base, action: EXTERNAL, target_tenant: '*' })) return;
         routers = routers.where('project_id', '=', target);
       } else {
-        if (obj.is_default !== undefined && Number(obj.is_default) === 1) throw inUse(p.object_id, 'Default external networks must be shared to everyone.');
-        const keep = (await tx.selectFrom('rbac_policies').select('target_tenant').where('object_type', '=', 'network').where('object_id', '=', p.object_id)
-          .where('action', '=', EXTERNAL).where('target_tenant', '!=', '*').execute()).map((r: any) => r.target_tenant as string);
+        if (obj.is_default !== undefined && Number(obj.is_default) === 1)
+          throw inUse(p.object_id, 'Default external networks must be shared to everyone.');
+        const keep = (
+          await tx
+            .selectFrom('rbac_policies')
+            .select('target_tenant')
+            .where('object_type', '=', 'network')
+            .where('object_id', '=', p.object_id)
+            .where('action', '=', EXTERNAL)
+            .where('target_tenant', '!=', '*')
+            .execute()
+        ).map((r: any) => r.target_tenant as string);
         if (newTarget) keep.push(newTarget);
         if (keep.length) routers = routers.where('project_id', 'not in', keep);
       }
-      if (await routers.limit(1).executeTakeFirst()) throw inUse(p.object_id, 'There are routers attached to this network that depend on this policy for access.');
+      if (await routers.limit(1).executeTakeFirst())
+        throw inUse(p.object_id, 'There are routers attached to this network that depend on this policy for access.');
     }
   }
 
@@ -146,8 +213,16 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   };
   /** Address scopes and subnet pools keep a `shared` column in step with their '*' policy (core's tables). */
   const syncShared = async (tx: Transaction<any>, p: View, shared: boolean) => {
-    if (p.action === SHARED && p.target_tenant === '*' && (p.object_type === 'address_scope' || p.object_type === 'subnetpool')) {
-      await tx.updateTable(TYPES[p.object_type]!.table).set({ shared: shared ? 1 : 0 }).where('id', '=', p.object_id).execute();
+    if (
+      p.action === SHARED &&
+      p.target_tenant === '*' &&
+      (p.object_type === 'address_scope' || p.object_type === 'subnetpool')
+    ) {
+      await tx
+        .updateTable(TYPES[p.object_type]!.table)
+        .set({ shared: shared ? 1 : 0 })
+        .where('id', '=', p.object_id)
+        .execute();
     }
   };
   const duplicate = () => new ApiError(409, 'An RBAC policy already exists with those values.', 'DuplicateRbacPolicy');
@@ -163,14 +238,22 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     notFound: (id) => new ApiError(404, `RBAC policy of type unknown with ID ${id} not found`, 'RbacPolicyNotFound'),
     attrs: {
       object_type: {
-        post: true, required: true,
+        post: true,
+        required: true,
         validate: (v) => {
           const t = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
           if (!t || !types().includes(t)) throw invalidInput(`'${py(v)}' is not a valid RBAC object type`);
           return t;
         },
       },
-      object_id: { post: true, required: true, validate: (v, n) => { if (typeof v !== 'string' || !UUID_RE.test(v)) throw badInput(n, `'${py(v)}' is not a valid UUID`); return v; } },
+      object_id: {
+        post: true,
+        required: true,
+        validate: (v, n) => {
+          if (typeof v !== 'string' || !UUID_RE.test(v)) throw badInput(n, `'${py(v)}' is not a valid UUID`);
+          return v;
+        },
+      },
       target_tenant: { post: true, put: true, required: true, validate: (v, n) => toString(v, n, 255) },
       action: { post: true, required: true, validate: (v, n) => toString(v, n, 255) },
       // The table's bookkeeping columns; RBAC policies have no standard attributes.
@@ -181,27 +264,60 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
       const obj = await ownedObject(values, req, tx);
       const actions = validActions(values.object_type);
       if (!actions.includes(values.action)) {
-        throw new ApiError(400, `Invalid action '${values.action}' for object type '${values.object_type}'. Valid actions: (${actions.map((a) => `'${a}'`).join(', ')}${actions.length === 1 ? ',' : ''})`, 'InvalidActionForType');
+        throw new ApiError(
+          400,
+          `Invalid action '${values.action}' for object type '${values.object_type}'. Valid actions: (${actions.map((a) => `'${a}'`).join(', ')}${actions.length === 1 ? ',' : ''})`,
+          'InvalidActionForType',
+        );
       }
-      if (values.object_type === 'subnetpool' && obj.address_scope_id && values.action === SHARED
-        && !(await has(tx, { object_type: 'address_scope', object_id: obj.address_scope_id, action: SHARED, target_tenant: ['*', values.target_tenant] }))) {
-        throw invalidInput(`Failed to create RBAC policy on object ${values.object_id} because target project doesn't have access to associated address scope.`);
+      if (
+        values.object_type === 'subnetpool' &&
+        obj.address_scope_id &&
+        values.action === SHARED &&
+        !(await has(tx, {
+          object_type: 'address_scope',
+          object_id: obj.address_scope_id,
+          action: SHARED,
+          target_tenant: ['*', values.target_tenant],
+        }))
+      ) {
+        throw invalidInput(
+          `Failed to create RBAC policy on object ${values.object_id} because target project doesn't have access to associated address scope.`,
+        );
       }
-      if (await has(tx, { object_type: values.object_type, object_id: values.object_id, action: values.action, target_tenant: values.target_tenant })) throw duplicate();
+      if (
+        await has(tx, {
+          object_type: values.object_type,
+          object_id: values.object_id,
+          action: values.action,
+          target_tenant: values.target_tenant,
+        })
+      )
+        throw duplicate();
       values.created_at = values.updated_at = timestamp();
     },
     async afterCreate(view, _values, _req, tx) {
       await bumpNetwork(tx, view);
       await syncShared(tx, view, true);
       // A network shared as external becomes an external network.
-      if (view.object_type === 'network' && view.action === EXTERNAL) await tx.updateTable('networks').set({ router_external: 1 }).where('id', '=', view.object_id).execute();
+      if (view.object_type === 'network' && view.action === EXTERNAL)
+        await tx.updateTable('networks').set({ router_external: 1 }).where('id', '=', view.object_id).execute();
     },
     async beforeUpdate(existing, changes, req, tx) {
       if (!('target_tenant' in changes) || changes.target_tenant === existing.target_tenant) return;
       const obj = await ownedObject(existing, req, tx);
       // Generic objects check the old target only when the new one is not everyone.
-      if (existing.object_type === 'network' || changes.target_tenant !== '*') await checkRevoke(existing, existing.target_tenant, obj, tx, changes.target_tenant);
-      if (await has(tx, { object_type: existing.object_type, object_id: existing.object_id, action: existing.action, target_tenant: changes.target_tenant })) throw duplicate();
+      if (existing.object_type === 'network' || changes.target_tenant !== '*')
+        await checkRevoke(existing, existing.target_tenant, obj, tx, changes.target_tenant);
+      if (
+        await has(tx, {
+          object_type: existing.object_type,
+          object_id: existing.object_id,
+          action: existing.action,
+          target_tenant: changes.target_tenant,
+        })
+      )
+        throw duplicate();
       await syncShared(tx, existing, false);
       changes.updated_at = timestamp();
     },
@@ -211,13 +327,17 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     },
     async beforeDelete(existing, _req, tx) {
       const t = TYPES[existing.object_type];
-      const obj = t && await tx.selectFrom(t.table).selectAll().where('id', '=', existing.object_id).executeTakeFirst();
+      const obj =
+        t && (await tx.selectFrom(t.table).selectAll().where('id', '=', existing.object_id).executeTakeFirst());
       if (!obj) return;
       await checkRevoke(existing, existing.target_tenant, obj, tx);
       await bumpNetwork(tx, existing);
       await syncShared(tx, existing, false);
-      if (existing.object_type === 'network' && existing.action === EXTERNAL
-        && !(await has(tx, { object_type: 'network', object_id: existing.object_id, action: EXTERNAL }, existing.id))) {
+      if (
+        existing.object_type === 'network' &&
+        existing.action === EXTERNAL &&
+        !(await has(tx, { object_type: 'network', object_id: existing.object_id, action: EXTERNAL }, existing.id))
+      ) {
         await tx.updateTable('networks').set({ router_external: 0 }).where('id', '=', existing.object_id).execute();
       }
     },

@@ -54,7 +54,11 @@ export interface ResourceSpec {
   /** URL path below /v2.0 (default: plural); sub-resources use `qos/policies/:policy_id/bandwidth_limit_rules`. */
   path?: string;
   /** The parent of a sub-resource: its URL parameter and the column holding the parent's id. */
-  parent?: { param: string; column: string; /** loads the parent (404 when not visible) and returns the policy target keys it adds. */ load(req: FastifyRequest, id: string): Promise<Record<string, unknown>> };
+  parent?: {
+    param: string;
+    column: string /** loads the parent (404 when not visible) and returns the policy target keys it adds. */;
+    load(req: FastifyRequest, id: string): Promise<Record<string, unknown>>;
+  };
   /** Policy names are `<action>_<policyName>` (default: singular). */
   policyName?: string;
   table: string;
@@ -74,7 +78,10 @@ export interface ResourceSpec {
   /** Restricts what a non-admin caller sees (default: their project's rows). */
   scope?(q: SelectQueryBuilder<any, any, any>, req: FastifyRequest): SelectQueryBuilder<any, any, any>;
   /** Filters for attributes that are not plain columns: name -> (query, values) -> query. */
-  filters?: Record<string, (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => SelectQueryBuilder<any, any, any>>;
+  filters?: Record<
+    string,
+    (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => SelectQueryBuilder<any, any, any>
+  >;
   /**
    * Fills computed attributes of a page of views (one query for the page, not one per row).
    * `created`: the views of resources this transaction just created (see `viewFromCreate`), on
@@ -101,7 +108,12 @@ export interface ResourceSpec {
   afterUpdate?(view: View, existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
   beforeDelete?(existing: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
   /** After the transaction committed: tell the agents (RPC), never fails the request. */
-  committed?(event: 'create' | 'update' | 'delete', view: View, req: FastifyRequest, before?: View): Promise<void> | void;
+  committed?(
+    event: 'create' | 'update' | 'delete',
+    view: View,
+    req: FastifyRequest,
+    before?: View,
+  ): Promise<void> | void;
   /** Checks only a DELETE through the API makes (not an internal removal), e.g. router-owned ports. */
   checkDelete?(existing: View, req: FastifyRequest): Promise<void> | void;
   /** Checks only a POST through the API makes (before policy), e.g. a port on another project's network. */
@@ -117,14 +129,19 @@ const STANDARD_ATTRS: Record<string, Attr> = {
   revision_number: { type: 'integer' },
 };
 
-export const colName = (attr: string, a: Attr) => (a.column === false ? undefined : a.column ?? attr.replace(/:/g, '_'));
+export const colName = (attr: string, a: Attr) =>
+  a.column === false ? undefined : (a.column ?? attr.replace(/:/g, '_'));
 
 /** Neutron's timestamps: second precision, 'Z'. */
 export const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** A new revision of a resource whose related state changed (its rules, interfaces, tags, RBAC). */
 export async function bumpRevision(tx: Tx, table: string, id: string) {
-  await tx.updateTable(table).set((eb: any) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() })).where('id', '=', id).execute();
+  await tx
+    .updateTable(table)
+    .set((eb: any) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() }))
+    .where('id', '=', id)
+    .execute();
 }
 
 export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
@@ -143,7 +160,16 @@ export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, At
   for (const [name, col, type] of columnsOf(attrs)) {
     if (!(col in row)) continue;
     const raw = row[col];
-    v[name] = type === 'boolean' ? (raw === null ? null : bool(raw)) : type === 'json' ? json(raw, null) : type === 'integer' && raw !== null ? Number(raw) : raw;
+    v[name] =
+      type === 'boolean'
+        ? raw === null
+          ? null
+          : bool(raw)
+        : type === 'json'
+          ? json(raw, null)
+          : type === 'integer' && raw !== null
+            ? Number(raw)
+            : raw;
   }
   return v;
 }
@@ -154,19 +180,38 @@ function columnsOf(attrs: Record<string, Attr>) {
   let cols = COLUMNS.get(attrs);
   if (!cols) {
     cols = [];
-    for (const [name, a] of Object.entries(attrs)) { const col = colName(name, a); if (col) cols.push([name, col, a.type]); }
+    for (const [name, a] of Object.entries(attrs)) {
+      const col = colName(name, a);
+      if (col) cols.push([name, col, a.type]);
+    }
     COLUMNS.set(attrs, cols);
   }
   return cols;
 }
 
-function viewToRow(spec: ResourceSpec, values: View, only?: Set<string>, attrs: Record<string, Attr> = allAttrs(spec)): Row {
+function viewToRow(
+  spec: ResourceSpec,
+  values: View,
+  only?: Set<string>,
+  attrs: Record<string, Attr> = allAttrs(spec),
+): Row {
   const row: Row = {};
   for (const [name, col, type] of columnsOf(attrs)) {
     if (only && !only.has(name)) continue;
     if (!(name in values)) continue;
     const v = values[name];
-    row[col] = type === 'boolean' ? (v === null || v === undefined ? null : v ? 1 : 0) : type === 'json' ? (v === undefined ? null : JSON.stringify(v)) : v;
+    row[col] =
+      type === 'boolean'
+        ? v === null || v === undefined
+          ? null
+          : v
+            ? 1
+            : 0
+        : type === 'json'
+          ? v === undefined
+            ? null
+            : JSON.stringify(v)
+          : v;
   }
   return row;
 }
@@ -176,16 +221,37 @@ function viewToRow(spec: ResourceSpec, values: View, only?: Set<string>, attrs: 
  * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
  * networks): attributes, filters and hooks, run after the resource's own.
  */
-export type ResourceExtension = Pick<ResourceSpec, 'expand' | 'beforeCreate' | 'afterCreate' | 'beforeUpdate' | 'afterUpdate' | 'beforeDelete' | 'committed' | 'checkDelete'> & {
+export type ResourceExtension = Pick<
+  ResourceSpec,
+  | 'expand'
+  | 'beforeCreate'
+  | 'afterCreate'
+  | 'beforeUpdate'
+  | 'afterUpdate'
+  | 'beforeDelete'
+  | 'committed'
+  | 'checkDelete'
+> & {
   attrs?: Record<string, Attr>;
   filters?: ResourceSpec['filters'];
 };
 
-type HookName = 'expand' | 'beforeCreate' | 'afterCreate' | 'beforeUpdate' | 'afterUpdate' | 'beforeDelete' | 'committed' | 'checkDelete';
+type HookName =
+  | 'expand'
+  | 'beforeCreate'
+  | 'afterCreate'
+  | 'beforeUpdate'
+  | 'afterUpdate'
+  | 'beforeDelete'
+  | 'committed'
+  | 'checkDelete';
 
 export class ResourceApi {
   attrs: Record<string, Attr>;
-  constructor(public svc: NetworkService, public spec: ResourceSpec) {
+  constructor(
+    public svc: NetworkService,
+    public spec: ResourceSpec,
+  ) {
     this.attrs = allAttrs(spec);
   }
 
@@ -194,18 +260,36 @@ export class ResourceApi {
     const spec = this.spec;
     spec.attrs = { ...spec.attrs, ...(ext.attrs ?? {}) };
     spec.filters = { ...(spec.filters ?? {}), ...(ext.filters ?? {}) };
-    const hooks: HookName[] = ['expand', 'beforeCreate', 'afterCreate', 'beforeUpdate', 'afterUpdate', 'beforeDelete', 'committed', 'checkDelete'];
+    const hooks: HookName[] = [
+      'expand',
+      'beforeCreate',
+      'afterCreate',
+      'beforeUpdate',
+      'afterUpdate',
+      'beforeDelete',
+      'committed',
+      'checkDelete',
+    ];
     for (const h of hooks) {
       const mine = spec[h] as ((...a: any[]) => any) | undefined;
       const theirs = ext[h] as ((...a: any[]) => any) | undefined;
       if (!theirs) continue;
-      (spec as any)[h] = mine ? async (...a: any[]) => { await mine(...a); await theirs(...a); } : theirs;
+      (spec as any)[h] = mine
+        ? async (...a: any[]) => {
+            await mine(...a);
+            await theirs(...a);
+          }
+        : theirs;
     }
     this.attrs = allAttrs(spec);
   }
 
-  get policyName() { return this.spec.policyName ?? this.spec.singular; }
-  get tagResource() { return this.spec.tags === false || this.spec.standard === false ? undefined : this.spec.tags ?? this.spec.plural; }
+  get policyName() {
+    return this.spec.policyName ?? this.spec.singular;
+  }
+  get tagResource() {
+    return this.spec.tags === false || this.spec.standard === false ? undefined : (this.spec.tags ?? this.spec.plural);
+  }
 
   // ---- reading ----------------------------------------------------------------------
 
@@ -213,7 +297,9 @@ export class ResourceApi {
   baseQuery(req: FastifyRequest, tx: Tx = this.svc.db): SelectQueryBuilder<any, any, any> {
     let q = tx.selectFrom(this.spec.table).selectAll(this.spec.table);
     if (!this.svc.isAdmin(req) && this.spec.owned !== false) {
-      q = this.spec.scope ? this.spec.scope(q, req) : q.where(`${this.spec.table}.project_id`, '=', req.ctx?.projectId ?? '');
+      q = this.spec.scope
+        ? this.spec.scope(q, req)
+        : q.where(`${this.spec.table}.project_id`, '=', req.ctx?.projectId ?? '');
     }
     return q;
   }
@@ -222,7 +308,11 @@ export class ResourceApi {
   async views(rows: Row[], req: FastifyRequest, tx: Tx = this.svc.db): Promise<View[]> {
     const views = rows.map((r) => rowToView(this.spec, r, this.attrs));
     if (this.tagResource && views.length) {
-      const tags = await this.svc.tagsOf(tx, this.tagResource, views.map((v) => v.id));
+      const tags = await this.svc.tagsOf(
+        tx,
+        this.tagResource,
+        views.map((v) => v.id),
+      );
       for (const v of views) v.tags = tags.get(v.id) ?? [];
     }
     if (this.spec.expand && views.length) await this.spec.expand(views, req, tx);
@@ -234,7 +324,11 @@ export class ResourceApi {
     let t = this.targets.get(view);
     if (!t) {
       const extra = this.spec.target ? await this.spec.target(view, req) : {};
-      t = { ...view, ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}), ...extra };
+      t = {
+        ...view,
+        ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}),
+        ...extra,
+      };
       this.targets.set(view, t);
     }
     return t;
@@ -244,17 +338,27 @@ export class ResourceApi {
   /** One resource the caller may see (404 otherwise), without policy. */
   async load(req: FastifyRequest, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<View> {
     let q = this.baseQuery(req, tx).where(`${this.spec.table}.id`, '=', id);
-    if (this.spec.parent && parentId !== undefined) q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
+    if (this.spec.parent && parentId !== undefined)
+      q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
     const row = await q.executeTakeFirst();
     if (!row) throw this.spec.notFound(id, parentId);
     return (await this.views([row], req, tx))[0]!;
   }
 
   /** Loads and enforces `<action>_<resource>`; a resource the policy hides is a 404, as upstream. */
-  async find(req: FastifyRequest, id: string, action: string, parentId?: string, parentTarget: Record<string, unknown> = {}): Promise<View> {
+  async find(
+    req: FastifyRequest,
+    id: string,
+    action: string,
+    parentId?: string,
+    parentTarget: Record<string, unknown> = {},
+  ): Promise<View> {
     const view = await this.load(req, id, this.svc.db, parentId);
     const target = { ...(await this.policyTarget(view, req)), ...parentTarget };
-    if (!req.allowed(`get_${this.policyName}`, target)) { req.authorized = true; throw this.spec.notFound(id, parentId); }
+    if (!req.allowed(`get_${this.policyName}`, target)) {
+      req.authorized = true;
+      throw this.spec.notFound(id, parentId);
+    }
     if (action !== 'get') this.enforce(req, `${action}_${this.policyName}`, target);
     else req.authorized = true;
     return view;
@@ -291,7 +395,7 @@ export class ResourceApi {
     let r = this.readRules.get(attr);
     if (r === undefined) {
       const rule = `get_${this.policyName}:${attr}`;
-      this.readRules.set(attr, r = this.svc.policy.has(rule) ? rule : '');
+      this.readRules.set(attr, (r = this.svc.policy.has(rule) ? rule : ''));
     }
     return r || undefined;
   }
@@ -300,23 +404,52 @@ export class ResourceApi {
   async list(req: FastifyRequest, reply: FastifyReply, parentId?: string, parentTarget: Record<string, unknown> = {}) {
     req.authorized = true; // per item below
     const query = req.query as Record<string, string | string[]>;
-    const many = (k: string): string[] => { const v = query[k]; return v === undefined ? [] : Array.isArray(v) ? v : [v]; };
+    const many = (k: string): string[] => {
+      const v = query[k];
+      return v === undefined ? [] : Array.isArray(v) ? v : [v];
+    };
     let q = this.baseQuery(req);
-    if (this.spec.parent && parentId !== undefined) q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
+    if (this.spec.parent && parentId !== undefined)
+      q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
     const memoryFilters: Array<[string, unknown[]]> = [];
     for (const key of Object.keys(query)) {
-      if (['fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse', 'tags', 'tags-any', 'not-tags', 'not-tags-any'].includes(key)) continue;
+      if (
+        [
+          'fields',
+          'sort_key',
+          'sort_dir',
+          'limit',
+          'marker',
+          'page_reverse',
+          'tags',
+          'tags-any',
+          'not-tags',
+          'not-tags-any',
+        ].includes(key)
+      )
+        continue;
       const values = many(key);
-      if (this.spec.filters?.[key]) { q = this.spec.filters[key]!(q, values, req); continue; }
+      if (this.spec.filters?.[key]) {
+        q = this.spec.filters[key]!(q, values, req);
+        continue;
+      }
       const a = this.attrs[key];
-      if (!a || a.filter === false || a.visible === false) throw new ApiError(400, `[${key}] is invalid attribute for filtering`, 'HTTPBadRequest');
+      if (!a || a.filter === false || a.visible === false)
+        throw new ApiError(400, `[${key}] is invalid attribute for filtering`, 'HTTPBadRequest');
       const converted = values.map((s) => this.filterValue(key, a, s));
       const col = colName(key, a);
       if (col) {
         const nonNull = converted.filter((x) => x !== null && x !== undefined);
         q = q.where((eb: any) => {
           const ors = [] as any[];
-          if (nonNull.length) ors.push(eb(`${this.spec.table}.${col}`, 'in', nonNull.map((x) => (a.type === 'boolean' ? (x ? 1 : 0) : a.type === 'json' ? JSON.stringify(x) : x))));
+          if (nonNull.length)
+            ors.push(
+              eb(
+                `${this.spec.table}.${col}`,
+                'in',
+                nonNull.map((x) => (a.type === 'boolean' ? (x ? 1 : 0) : a.type === 'json' ? JSON.stringify(x) : x)),
+              ),
+            );
           if (nonNull.length < converted.length) ors.push(eb(`${this.spec.table}.${col}`, 'is', null));
           return eb.or(ors);
         });
@@ -325,13 +458,20 @@ export class ResourceApi {
     q = this.tagFilters(q, many);
     const sortKeys = many('sort_key');
     const sortDirs = many('sort_dir');
-    if (sortDirs.length && sortDirs.length !== sortKeys.length) throw new ApiError(400, 'The number of sort_keys and sort_dirs must be same', 'HTTPBadRequest');
+    if (sortDirs.length && sortDirs.length !== sortKeys.length)
+      throw new ApiError(400, 'The number of sort_keys and sort_dirs must be same', 'HTTPBadRequest');
     const order: Array<[string, 'asc' | 'desc']> = sortKeys.map((k, i) => {
       const a = this.attrs[k];
       const col = a && colName(k, a);
-      if (!col || a.type === 'json') throw new ApiError(400, `${k} is invalid attribute for sort_keys`, 'HTTPBadRequest');
+      if (!col || a.type === 'json')
+        throw new ApiError(400, `${k} is invalid attribute for sort_keys`, 'HTTPBadRequest');
       const d = (sortDirs[i] ?? 'asc').toLowerCase();
-      if (d !== 'asc' && d !== 'desc') throw new ApiError(400, `${sortDirs[i]} is invalid value for sort_dirs, valid value is 'asc' and 'desc'`, 'HTTPBadRequest');
+      if (d !== 'asc' && d !== 'desc')
+        throw new ApiError(
+          400,
+          `${sortDirs[i]} is invalid value for sort_dirs, valid value is 'asc' and 'desc'`,
+          'HTTPBadRequest',
+        );
       return [col, d];
     });
     if (!order.some(([c]) => c === 'id')) order.push(['id', order[0]?.[1] ?? 'asc']);
@@ -347,10 +487,20 @@ export class ResourceApi {
       const m = await this.svc.db.selectFrom(this.spec.table).selectAll().where('id', '=', marker).executeTakeFirst();
       if (!m) throw this.spec.notFound(marker);
       // Keyset condition on (k1, k2, ..., id) in the requested direction.
-      q = q.where((eb: any) => eb.or(order.map((_, i) => eb.and([
-        ...order.slice(0, i).map(([c]) => (m[c] === null ? eb(`${this.spec.table}.${c}`, 'is', null) : eb(`${this.spec.table}.${c}`, '=', m[c]))),
-        eb(`${this.spec.table}.${order[i]![0]}`, dir(order[i]![1]) === 'asc' ? '>' : '<', m[order[i]![0]]),
-      ]))));
+      q = q.where((eb: any) =>
+        eb.or(
+          order.map((_, i) =>
+            eb.and([
+              ...order
+                .slice(0, i)
+                .map(([c]) =>
+                  m[c] === null ? eb(`${this.spec.table}.${c}`, 'is', null) : eb(`${this.spec.table}.${c}`, '=', m[c]),
+                ),
+              eb(`${this.spec.table}.${order[i]![0]}`, dir(order[i]![1]) === 'asc' ? '>' : '<', m[order[i]![0]]),
+            ]),
+          ),
+        ),
+      );
     }
     for (const [c, d] of order) q = q.orderBy(`${this.spec.table}.${c}`, dir(d));
     const pageNative = memoryFilters.length === 0;
@@ -369,8 +519,12 @@ export class ResourceApi {
     }
     if (reverse) out.reverse();
     rows = [];
-    const fields = many('fields').flatMap((f) => f.split(',')).filter(Boolean);
-    const body: Record<string, unknown> = { [this.spec.plural]: await Promise.all(out.map((v) => this.present(v, req, fields.length ? fields : undefined))) };
+    const fields = many('fields')
+      .flatMap((f) => f.split(','))
+      .filter(Boolean);
+    const body: Record<string, unknown> = {
+      [this.spec.plural]: await Promise.all(out.map((v) => this.present(v, req, fields.length ? fields : undefined))),
+    };
     if (limit !== undefined) body[`${this.spec.plural}_links`] = this.links(req, out, limit, reverse);
     return body;
   }
@@ -386,10 +540,24 @@ export class ResourceApi {
   private tagFilters(q: SelectQueryBuilder<any, any, any>, many: (k: string) => string[]) {
     const res = this.tagResource;
     if (!res) return q;
-    const split = (k: string) => many(k).flatMap((s) => s.split(',')).filter(Boolean);
+    const split = (k: string) =>
+      many(k)
+        .flatMap((s) => s.split(','))
+        .filter(Boolean);
     const t = this.spec.table;
-    const has = (eb: any, tag: string) => eb.exists(eb.selectFrom('tags').select('tag').where('resource_type', '=', res).where('tag', '=', tag).whereRef('tags.resource_id', '=', `${t}.id`));
-    const all = split('tags'), any = split('tags-any'), notAll = split('not-tags'), notAny = split('not-tags-any');
+    const has = (eb: any, tag: string) =>
+      eb.exists(
+        eb
+          .selectFrom('tags')
+          .select('tag')
+          .where('resource_type', '=', res)
+          .where('tag', '=', tag)
+          .whereRef('tags.resource_id', '=', `${t}.id`),
+      );
+    const all = split('tags'),
+      any = split('tags-any'),
+      notAll = split('not-tags'),
+      notAny = split('not-tags-any');
     if (all.length) q = q.where((eb: any) => eb.and(all.map((x) => has(eb, x))));
     if (any.length) q = q.where((eb: any) => eb.or(any.map((x) => has(eb, x))));
     if (notAll.length) q = q.where((eb: any) => eb.not(eb.and(notAll.map((x) => has(eb, x)))));
@@ -409,7 +577,8 @@ export class ResourceApi {
       if (rev) url.searchParams.set('page_reverse', 'True');
       return `${req.baseUrl}${url.pathname.slice(req.service?.prefix.length ?? 0)}${url.search}`;
     };
-    if (!(items.length < limit && !reverse)) links.push({ rel: 'next', href: href(items[items.length - 1]?.id, false) });
+    if (!(items.length < limit && !reverse))
+      links.push({ rel: 'next', href: href(items[items.length - 1]?.id, false) });
     if (!(items.length < limit && reverse)) links.push({ rel: 'previous', href: href(items[0]?.id, true) });
     return links;
   }
@@ -418,7 +587,12 @@ export class ResourceApi {
 
   /** Validates a POST item: unknown or read-only attributes are 400s; defaults fill the rest. */
   prepareCreate(item: unknown, req: FastifyRequest): { values: View; given: Set<string> } {
-    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new ApiError(400, `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`, 'HTTPBadRequest');
+    if (!item || typeof item !== 'object' || Array.isArray(item))
+      throw new ApiError(
+        400,
+        `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`,
+        'HTTPBadRequest',
+      );
     const body = item as Record<string, unknown>;
     const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
     if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
@@ -432,19 +606,36 @@ export class ResourceApi {
         throw new ApiError(400, "'project_id' and 'tenant_id' do not match", 'HTTPBadRequest');
       }
       const pid = (body.project_id ?? body.tenant_id ?? req.ctx?.projectId) as string | undefined;
-      if (!pid) throw new ApiError(400, "Running without keystone AuthN requires that tenant_id is specified", 'HTTPBadRequest');
+      if (!pid)
+        throw new ApiError(
+          400,
+          'Running without keystone AuthN requires that tenant_id is specified',
+          'HTTPBadRequest',
+        );
       values.project_id = toString(pid, 'project_id', 255);
       given.delete('tenant_id');
-      if (body.tenant_id !== undefined || body.project_id !== undefined) given.add('project_id'); else given.delete('project_id');
+      if (body.tenant_id !== undefined || body.project_id !== undefined) given.add('project_id');
+      else given.delete('project_id');
     }
     for (const [name, a] of Object.entries(this.attrs)) {
       if (name === 'project_id' || name === 'tenant_id' || name === 'id') continue;
       if (name in body) {
         values[name] = a.validate ? a.validate(body[name], name, { req, values }) : body[name];
       } else if (a.post) {
-        if (a.required) throw new ApiError(400, `Failed to parse request. Required attribute '${name}' not specified`, 'HTTPBadRequest');
+        if (a.required)
+          throw new ApiError(
+            400,
+            `Failed to parse request. Required attribute '${name}' not specified`,
+            'HTTPBadRequest',
+          );
         const d = a.default;
-        if (d !== undefined) values[name] = typeof d === 'function' ? (d as (v: View, r: FastifyRequest) => unknown)(values, req) : d !== null && typeof d === 'object' ? structuredClone(d) : d;
+        if (d !== undefined)
+          values[name] =
+            typeof d === 'function'
+              ? (d as (v: View, r: FastifyRequest) => unknown)(values, req)
+              : d !== null && typeof d === 'object'
+                ? structuredClone(d)
+                : d;
       }
     }
     if ('id' in body && this.attrs.id!.post) values.id = body.id;
@@ -452,43 +643,86 @@ export class ResourceApi {
   }
 
   /** `create_<res>` plus `create_<res>:<attr>` for every attribute the client set (and `:<attr>:<key>` inside lists of dicts). */
-  async enforceAttrs(req: FastifyRequest, action: string, target: Record<string, unknown>, given: Iterable<string>, values: View) {
+  async enforceAttrs(
+    req: FastifyRequest,
+    action: string,
+    target: Record<string, unknown>,
+    given: Iterable<string>,
+    values: View,
+  ) {
     this.enforce(req, `${action}_${this.policyName}`, target);
     for (const name of given) {
       if (this.attrs[name]?.enforcePolicy === false) continue;
       const rule = `${action}_${this.policyName}:${name}`;
       if (this.svc.policy.has(rule)) this.enforce(req, rule, target);
       const v = values[name];
-      const subs = Array.isArray(v) ? v.filter((x) => x && typeof x === 'object') : v && typeof v === 'object' ? [v] : [];
-      for (const s of subs) for (const k of Object.keys(s)) {
-        const sub = `${rule}:${k}`;
-        if (this.svc.policy.has(sub)) this.enforce(req, sub, target);
-      }
+      const subs = Array.isArray(v)
+        ? v.filter((x) => x && typeof x === 'object')
+        : v && typeof v === 'object'
+          ? [v]
+          : [];
+      for (const s of subs)
+        for (const k of Object.keys(s)) {
+          const sub = `${rule}:${k}`;
+          if (this.svc.policy.has(sub)) this.enforce(req, sub, target);
+        }
     }
   }
 
-  async create(req: FastifyRequest, reply: FastifyReply, parentId?: string, parentTarget: Record<string, unknown> = {}) {
+  async create(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    parentId?: string,
+    parentTarget: Record<string, unknown> = {},
+  ) {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object') throw new ApiError(400, 'Resource body required', 'HTTPBadRequest');
     const bulk = Array.isArray(body[this.spec.plural]);
     // A bulk item may come wrapped in its singular key, as upstream's prepare_request_body allows.
-    const unwrap = (i: unknown) => (i && typeof i === 'object' && !Array.isArray(i) && this.spec.singular in i ? (i as Record<string, unknown>)[this.spec.singular] : i);
-    const items = bulk ? (body[this.spec.plural] as unknown[]).map(unwrap) : body[this.spec.singular] !== undefined ? [body[this.spec.singular]] : undefined;
+    const unwrap = (i: unknown) =>
+      i && typeof i === 'object' && !Array.isArray(i) && this.spec.singular in i
+        ? (i as Record<string, unknown>)[this.spec.singular]
+        : i;
+    const items = bulk
+      ? (body[this.spec.plural] as unknown[]).map(unwrap)
+      : body[this.spec.singular] !== undefined
+        ? [body[this.spec.singular]]
+        : undefined;
     if (!items) throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
     if (bulk && !items.length) throw new ApiError(400, `Resources required`, 'HTTPBadRequest');
     const prepared = items.map((i) => this.prepareCreate(i, req));
     for (const p of prepared) {
       if (this.spec.parent && parentId !== undefined) p.values[this.spec.parent.column] = parentId;
       // neutron-lib _validate_privileges: only admins (and advsvc) create for another project.
-      if (this.spec.owned !== false && p.given.has('project_id') && p.values.project_id !== req.ctx?.projectId && !this.svc.isAdmin(req) && !this.svc.isAdvsvc(req)) {
-        throw new ApiError(400, "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin or advsvc privileges", 'HTTPBadRequest');
+      if (
+        this.spec.owned !== false &&
+        p.given.has('project_id') &&
+        p.values.project_id !== req.ctx?.projectId &&
+        !this.svc.isAdmin(req) &&
+        !this.svc.isAdvsvc(req)
+      ) {
+        throw new ApiError(
+          400,
+          "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin or advsvc privileges",
+          'HTTPBadRequest',
+        );
       }
       if (this.spec.checkCreate) await this.spec.checkCreate(p.values, req);
       // As upstream's _is_attribute_explicitly_set: an attribute given with its default value needs no attribute rule.
-      const explicit = [...p.given].filter((k) => { const d = this.attrs[k]?.default; return d === undefined || typeof d === 'function' || JSON.stringify(d) !== JSON.stringify(p.values[k]); });
-      await this.enforceAttrs(req, 'create', { ...(await this.policyTarget(p.values, req)), ...parentTarget, tenant_id: p.values.project_id }, explicit, p.values);
+      const explicit = [...p.given].filter((k) => {
+        const d = this.attrs[k]?.default;
+        return d === undefined || typeof d === 'function' || JSON.stringify(d) !== JSON.stringify(p.values[k]);
+      });
+      await this.enforceAttrs(
+        req,
+        'create',
+        { ...(await this.policyTarget(p.values, req)), ...parentTarget, tenant_id: p.values.project_id },
+        explicit,
+        p.values,
+      );
     }
-    for (const p of prepared) this.svc.notify(req, `${this.spec.singular}.create.start`, { [this.spec.singular]: items[prepared.indexOf(p)] });
+    for (const p of prepared)
+      this.svc.notify(req, `${this.spec.singular}.create.start`, { [this.spec.singular]: items[prepared.indexOf(p)] });
     const created = await this.svc.transaction(async (tx) => {
       const out: View[] = [];
       for (const p of prepared) out.push(await this.insert(p.values, req, tx));
@@ -530,7 +764,12 @@ export class ResourceApi {
   }
 
   prepareUpdate(item: unknown, req: FastifyRequest, existing: View): View {
-    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new ApiError(400, `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`, 'HTTPBadRequest');
+    if (!item || typeof item !== 'object' || Array.isArray(item))
+      throw new ApiError(
+        400,
+        `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`,
+        'HTTPBadRequest',
+      );
     const body = item as Record<string, unknown>;
     const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
     if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
@@ -545,7 +784,8 @@ export class ResourceApi {
 
   async update(req: FastifyRequest, id: string, parentId?: string, parentTarget: Record<string, unknown> = {}) {
     const body = req.body as Record<string, unknown> | undefined;
-    if (!body || typeof body !== 'object' || body[this.spec.singular] === undefined) throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
+    if (!body || typeof body !== 'object' || body[this.spec.singular] === undefined)
+      throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
     let existing: View;
     try {
       existing = await this.find(req, id, 'get', parentId, parentTarget);
@@ -582,40 +822,63 @@ export class ResourceApi {
     const m = /revision_number=(-?\d+)/.exec(h);
     if (!m) return;
     if (Number(m[1]) !== existing.revision_number) {
-      throw new ApiError(412, `Constrained to 1 revision number, but found revision number ${existing.revision_number}`, 'RevisionNumberConstraintFailed');
+      throw new ApiError(
+        412,
+        `Constrained to 1 revision number, but found revision number ${existing.revision_number}`,
+        'RevisionNumberConstraintFailed',
+      );
     }
   }
 
   async applyUpdate(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<View> {
     if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, req, tx);
     const row = viewToRow(this.spec, changes, new Set(Object.keys(changes)), this.attrs);
-    if (this.spec.standard !== false) Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
+    if (this.spec.standard !== false)
+      Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
     if (Object.keys(row).length) await tx.updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
     const view = await this.loadInTx(existing.id, req, tx);
     if (this.spec.afterUpdate) await this.spec.afterUpdate(view, existing, changes, req, tx);
     return this.spec.afterUpdate ? this.loadInTx(existing.id, req, tx) : view;
   }
 
-  async delete(req: FastifyRequest, reply: FastifyReply, id: string, parentId?: string, parentTarget: Record<string, unknown> = {}) {
+  async delete(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    id: string,
+    parentId?: string,
+    parentTarget: Record<string, unknown> = {},
+  ) {
     const existing = await this.find(req, id, 'delete', parentId, parentTarget);
     this.checkRevision(req, existing);
     if (this.spec.checkDelete) await this.spec.checkDelete(existing, req);
     this.svc.notify(req, `${this.spec.singular}.delete.start`, { [`${this.spec.singular}_id`]: id });
     await this.svc.transaction((tx) => this.remove(existing, req, tx));
     await this.safely(() => this.spec.committed?.('delete', existing, req));
-    this.svc.notify(req, `${this.spec.singular}.delete.end`, { [`${this.spec.singular}_id`]: id, [this.spec.singular]: existing });
+    this.svc.notify(req, `${this.spec.singular}.delete.end`, {
+      [`${this.spec.singular}_id`]: id,
+      [this.spec.singular]: existing,
+    });
     reply.code(204);
     return reply.send();
   }
 
   async remove(existing: View, req: FastifyRequest, tx: Transaction<any>) {
     if (this.spec.beforeDelete) await this.spec.beforeDelete(existing, req, tx);
-    if (this.tagResource) await tx.deleteFrom('tags').where('resource_type', '=', this.tagResource).where('resource_id', '=', existing.id).execute();
+    if (this.tagResource)
+      await tx
+        .deleteFrom('tags')
+        .where('resource_type', '=', this.tagResource)
+        .where('resource_id', '=', existing.id)
+        .execute();
     await tx.deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
   }
 
   private async safely(fn: () => unknown) {
-    try { await fn(); } catch (err) { this.svc.ctx.log.error({ err, resource: this.spec.singular }, 'after-commit step failed'); }
+    try {
+      await fn();
+    } catch (err) {
+      this.svc.ctx.log.error({ err, resource: this.spec.singular }, 'after-commit step failed');
+    }
   }
 
   // ---- routes -------------------------------------------------------------------------
@@ -629,17 +892,40 @@ export class ResourceApi {
       return { id, target: await this.spec.parent.load(req, id) };
     };
     const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
-    if (routes.has('list')) app.get(base, async (req, reply) => { const p = await parent(req); return this.list(req, reply, p.id, p.target); });
-    if (routes.has('show')) app.get(`${base}/:id`, async (req) => {
-      const p = await parent(req);
-      const view = await this.find(req, idOf(req), 'get', p.id, p.target);
-      const q = req.query as Record<string, string | string[]>;
-      const fields = q.fields === undefined ? undefined : ([] as string[]).concat(q.fields).flatMap((f) => f.split(',')).filter(Boolean);
-      return { [this.spec.singular]: await this.present(view, req, fields) };
-    });
-    if (routes.has('create')) app.post(base, async (req, reply) => { const p = await parent(req); return this.create(req, reply, p.id, p.target); });
-    if (routes.has('update')) app.put(`${base}/:id`, async (req) => { const p = await parent(req); return this.update(req, idOf(req), p.id, p.target); });
-    if (routes.has('delete')) app.delete(`${base}/:id`, async (req, reply) => { const p = await parent(req); return this.delete(req, reply, idOf(req), p.id, p.target); });
+    if (routes.has('list'))
+      app.get(base, async (req, reply) => {
+        const p = await parent(req);
+        return this.list(req, reply, p.id, p.target);
+      });
+    if (routes.has('show'))
+      app.get(`${base}/:id`, async (req) => {
+        const p = await parent(req);
+        const view = await this.find(req, idOf(req), 'get', p.id, p.target);
+        const q = req.query as Record<string, string | string[]>;
+        const fields =
+          q.fields === undefined
+            ? undefined
+            : ([] as string[])
+                .concat(q.fields)
+                .flatMap((f) => f.split(','))
+                .filter(Boolean);
+        return { [this.spec.singular]: await this.present(view, req, fields) };
+      });
+    if (routes.has('create'))
+      app.post(base, async (req, reply) => {
+        const p = await parent(req);
+        return this.create(req, reply, p.id, p.target);
+      });
+    if (routes.has('update'))
+      app.put(`${base}/:id`, async (req) => {
+        const p = await parent(req);
+        return this.update(req, idOf(req), p.id, p.target);
+      });
+    if (routes.has('delete'))
+      app.delete(`${base}/:id`, async (req, reply) => {
+        const p = await parent(req);
+        return this.delete(req, reply, idOf(req), p.id, p.target);
+      });
     if (this.tagResource) this.registerTags(app, this.spec.tagPath ? `/v2.0/${this.spec.tagPath}` : base);
   }
 
@@ -652,7 +938,8 @@ export class ResourceApi {
       return this.find(req, id, 'get');
     };
     const checkTag = (t: unknown) => {
-      if (typeof t !== 'string' || t.length > 255 || t.length === 0) throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
+      if (typeof t !== 'string' || t.length > 255 || t.length === 0)
+        throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
       return t;
     };
     const bump = (id: string, tx: Tx) => bumpRevision(tx, this.spec.table, id);
@@ -661,17 +948,28 @@ export class ResourceApi {
       const v = await parentOf(req, false);
       const tag = checkTag((req.params as { tag: string }).tag);
       if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
-      reply.code(204); return reply.send();
+      reply.code(204);
+      return reply.send();
     });
     app.put(`${base}/:id/tags`, async (req) => {
       const v = await parentOf(req, true);
       const body = req.body as { tags?: unknown } | undefined;
-      if (!body || !Array.isArray(body.tags)) throw new ApiError(400, 'Invalid input for operation: Invalid tags body.', 'InvalidInput');
+      if (!body || !Array.isArray(body.tags))
+        throw new ApiError(400, 'Invalid input for operation: Invalid tags body.', 'InvalidInput');
       const tags = body.tags.map(checkTag);
-      if (new Set(tags).size !== tags.length) throw new ApiError(400, `Invalid input for operation: Duplicate items in the list: '${tags.find((t, i) => tags.indexOf(t) !== i)}'.`, 'InvalidInput');
+      if (new Set(tags).size !== tags.length)
+        throw new ApiError(
+          400,
+          `Invalid input for operation: Duplicate items in the list: '${tags.find((t, i) => tags.indexOf(t) !== i)}'.`,
+          'InvalidInput',
+        );
       await this.svc.transaction(async (tx) => {
         await tx.deleteFrom('tags').where('resource_type', '=', res).where('resource_id', '=', v.id).execute();
-        if (tags.length) await tx.insertInto('tags').values(tags.map((tag) => ({ resource_type: res, resource_id: v.id, tag }))).execute();
+        if (tags.length)
+          await tx
+            .insertInto('tags')
+            .values(tags.map((tag) => ({ resource_type: res, resource_id: v.id, tag })))
+            .execute();
         await bump(v.id, tx);
       });
       this.svc.notify(req, 'tag.update.end', { parent_resource: res, parent_resource_id: v.id, tags });
@@ -687,7 +985,8 @@ export class ResourceApi {
         });
       }
       this.svc.notify(req, 'tag.create.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
-      reply.code(201); return reply.send();
+      reply.code(201);
+      return reply.send();
     });
     app.delete(`${base}/:id/tags`, async (req, reply) => {
       const v = await parentOf(req, true);
@@ -696,18 +995,25 @@ export class ResourceApi {
         await bump(v.id, tx);
       });
       this.svc.notify(req, 'tag.delete_all.end', { parent_resource: res, parent_resource_id: v.id });
-      reply.code(204); return reply.send();
+      reply.code(204);
+      return reply.send();
     });
     app.delete(`${base}/:id/tags/:tag`, async (req, reply) => {
       const v = await parentOf(req, true);
       const tag = checkTag((req.params as { tag: string }).tag);
       if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
       await this.svc.transaction(async (tx) => {
-        await tx.deleteFrom('tags').where('resource_type', '=', res).where('resource_id', '=', v.id).where('tag', '=', tag).execute();
+        await tx
+          .deleteFrom('tags')
+          .where('resource_type', '=', res)
+          .where('resource_id', '=', v.id)
+          .where('tag', '=', tag)
+          .execute();
         await bump(v.id, tx);
       });
       this.svc.notify(req, 'tag.delete.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
-      reply.code(204); return reply.send();
+      reply.code(204);
+      return reply.send();
     });
   }
 }

@@ -7,13 +7,35 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
-import { cidrContains, cidrsOverlap, formatCidr, ipInRanges, parseCidr, parseIp, rangeFromStrings, type IpRange } from '../netaddr.ts';
+import {
+  cidrContains,
+  cidrsOverlap,
+  formatCidr,
+  ipInRanges,
+  parseCidr,
+  parseIp,
+  rangeFromStrings,
+  type IpRange,
+} from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
 import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUniqueStrings, toUuid, UUID_RE } from './validate.ts';
 import {
-  badRequest, createPort, DEVICE_OWNER_ROUTER_GW, DEVICE_OWNER_ROUTER_INTF, fixedIpsOf, flushAfterCommit, inTransaction,
-  portView, pyRepr, removePort, ROUTER_INTERFACE_OWNERS, subnetRows, updatePort, type FixedIp, type SubnetRow,
+  badRequest,
+  createPort,
+  DEVICE_OWNER_ROUTER_GW,
+  DEVICE_OWNER_ROUTER_INTF,
+  fixedIpsOf,
+  flushAfterCommit,
+  inTransaction,
+  portView,
+  pyRepr,
+  removePort,
+  ROUTER_INTERFACE_OWNERS,
+  subnetRows,
+  updatePort,
+  type FixedIp,
+  type SubnetRow,
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
 
@@ -38,22 +60,32 @@ function validateFixedIps(v: unknown): string | undefined {
       if (!parseIp(o.ip_address)) return `'${py(o.ip_address)}' is not a valid IP address`;
       ips.push(o.ip_address);
     }
-    if ('subnet_id' in o && (typeof o.subnet_id !== 'string' || !UUID_RE.test(o.subnet_id))) return `'${py(o.subnet_id)}' is not a valid UUID`;
+    if ('subnet_id' in o && (typeof o.subnet_id !== 'string' || !UUID_RE.test(o.subnet_id)))
+      return `'${py(o.subnet_id)}' is not a valid UUID`;
   }
   return undefined;
 }
 
 /** type:dict_or_nodata of l3_ext_gw_mode's external_gateway_info; an empty dict or null clears the gateway. */
 export function validateGatewayInfo(v: unknown, name: string): Record<string, unknown> | null {
-  if (!v || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length) || (Array.isArray(v) && !v.length)) return null;
+  if (!v || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length) || (Array.isArray(v) && !v.length))
+    return null;
   if (typeof v !== 'object' || Array.isArray(v)) throw badInput(name, `'${py(v)}' is not a dictionary`);
   const d = v as Record<string, unknown>;
-  if (!('network_id' in d)) throw badInput(name, `Validation of dictionary's keys failed. Expected keys: {'network_id'} Provided keys: ${pySet(Object.keys(d))}`);
+  if (!('network_id' in d))
+    throw badInput(
+      name,
+      `Validation of dictionary's keys failed. Expected keys: {'network_id'} Provided keys: ${pySet(Object.keys(d))}`,
+    );
   const unexpected = Object.keys(d).filter((k) => !['network_id', 'enable_snat', 'external_fixed_ips'].includes(k));
   if (unexpected.length) throw badInput(name, `Unexpected keys supplied: ${unexpected.join(', ')}`);
   const out: Record<string, unknown> = { network_id: toUuid(d.network_id, name) };
   if ('enable_snat' in d) {
-    try { out.enable_snat = toBoolean(d.enable_snat, name); } catch { throw invalidInput(`'${py(d.enable_snat)}' cannot be converted to boolean`); }
+    try {
+      out.enable_snat = toBoolean(d.enable_snat, name);
+    } catch {
+      throw invalidInput(`'${py(d.enable_snat)}' cannot be converted to boolean`);
+    }
   }
   if ('external_fixed_ips' in d) {
     const msg = validateFixedIps(d.external_fixed_ips);
@@ -63,15 +95,20 @@ export function validateGatewayInfo(v: unknown, name: string): Record<string, un
   return out;
 }
 
-export interface Route { destination: string; nexthop: string }
+export interface Route {
+  destination: string;
+  nexthop: string;
+}
 
 /** validate_route_cidr: a CIDR without host bits, not loopback. */
 function routeCidrError(d: unknown): string | undefined {
   const c = typeof d === 'string' && !/\s/.test(d) ? parseCidr(d, { allowBareIp: true }) : null;
   if (!c) return `'${py(d)}' is not a valid CIDR`;
   const ip = parseIp((d as string).split('/')[0]);
-  if (!(d as string).includes('/') || (ip && ip.value !== c.network)) return `'${d}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`;
-  const loopback = c.version === 4 ? (c.network >> 24n) === 127n && c.prefixlen >= 8 : c.network === 1n && c.prefixlen === 128;
+  if (!(d as string).includes('/') || (ip && ip.value !== c.network))
+    return `'${d}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`;
+  const loopback =
+    c.version === 4 ? c.network >> 24n === 127n && c.prefixlen >= 8 : c.network === 1n && c.prefixlen === 128;
   if (loopback) return `'${d}' is not a routable CIDR`;
   return undefined;
 }
@@ -79,14 +116,22 @@ function routeCidrError(d: unknown): string | undefined {
 /** type:hostroutes (None means no routes); destinations and next hops come back normalized. */
 export function validateRoutes(v: unknown, name: string): Route[] {
   if (v === null || v === undefined) return [];
-  if (!Array.isArray(v)) throw badInput(name, `Invalid data format for hostroute: '${typeof v === 'string' ? v : pyRepr(v)}'`);
+  if (!Array.isArray(v))
+    throw badInput(name, `Invalid data format for hostroute: '${typeof v === 'string' ? v : pyRepr(v)}'`);
   const seen: string[] = [];
   const out: Route[] = [];
   for (const r of v) {
-    if (!r || typeof r !== 'object' || Array.isArray(r)) throw badInput(name, `Invalid input. '${typeof r === 'string' ? r : pyRepr(r)}' must be a dictionary with keys: ['destination', 'nexthop']`);
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      throw badInput(
+        name,
+        `Invalid input. '${typeof r === 'string' ? r : pyRepr(r)}' must be a dictionary with keys: ['destination', 'nexthop']`,
+      );
     const keys = Object.keys(r);
     if (keys.length !== 2 || !keys.includes('destination') || !keys.includes('nexthop')) {
-      throw badInput(name, `Validation of dictionary's keys failed. Expected keys: {'destination', 'nexthop'} Provided keys: ${pySet(keys)}`);
+      throw badInput(
+        name,
+        `Validation of dictionary's keys failed. Expected keys: {'destination', 'nexthop'} Provided keys: ${pySet(keys)}`,
+      );
     }
     const { destination, nexthop } = r as Record<string, unknown>;
     const err = routeCidrError(destination);
@@ -101,7 +146,10 @@ export function validateRoutes(v: unknown, name: string): Route[] {
   return out;
 }
 
-const normalizeIpString = (s: string) => { const c = parseCidr(s, { allowBareIp: true }); return c ? formatCidr(c).split('/')[0]! : s; };
+const normalizeIpString = (s: string) => {
+  const c = parseCidr(s, { allowBareIp: true });
+  return c ? formatCidr(c).split('/')[0]! : s;
+};
 
 /** convert_to_boolean_if_not_none */
 const boolOrNone = (v: unknown, name: string) => (v === null ? null : toBoolean(v, name));
@@ -122,12 +170,32 @@ function validateAzHints(v: unknown, name: string): string[] {
 
 // ---- reads ----------------------------------------------------------------------------------
 
-interface RouterPort { id: string; network_id: string; device_owner: string; project_id: string; fixed_ips: FixedIp[] }
+interface RouterPort {
+  id: string;
+  network_id: string;
+  device_owner: string;
+  project_id: string;
+  fixed_ips: FixedIp[];
+}
 
 /** The ports a router owns: its interfaces and its gateway (or only those of `owners`). */
-export async function routerPorts(tx: Tx, routerId: string, owners: string[] = [...ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_GW]): Promise<RouterPort[]> {
-  const rows = await tx.selectFrom('ports').select(['id', 'network_id', 'device_owner', 'project_id']).where('device_id', '=', routerId).where('device_owner', 'in', owners).orderBy('created_at').orderBy('id').execute();
-  const ips = await fixedIpsOf(tx, rows.map((r: any) => r.id));
+export async function routerPorts(
+  tx: Tx,
+  routerId: string,
+  owners: string[] = [...ROUTER_INTERFACE_OWNERS, DEVICE_OWNER_ROUTER_GW],
+): Promise<RouterPort[]> {
+  const rows = await tx
+    .selectFrom('ports')
+    .select(['id', 'network_id', 'device_owner', 'project_id'])
+    .where('device_id', '=', routerId)
+    .where('device_owner', 'in', owners)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  const ips = await fixedIpsOf(
+    tx,
+    rows.map((r: any) => r.id),
+  );
   return rows.map((r: any) => ({ ...r, fixed_ips: ips.get(r.id) ?? [] }));
 }
 
@@ -136,14 +204,20 @@ const isV6 = (ip: string) => parseIp(ip)?.version === 6;
 // ---- checks shared by gateways, interfaces and routes ---------------------------------------
 
 /** _check_for_dup_router_subnets: one port per subnet on a router, and no overlapping cidrs. */
-async function checkDupRouterSubnets(tx: Tx, routerId: string, newSubnets: Array<{ id: string; cidr: string }>, exceptPortId?: string) {
+async function checkDupRouterSubnets(
+  tx: Tx,
+  routerId: string,
+  newSubnets: Array<{ id: string; cidr: string }>,
+  exceptPortId?: string,
+) {
   const newIds = new Set(newSubnets.map((s) => s.id));
   const routerSubnetIds: string[] = [];
   for (const p of await routerPorts(tx, routerId)) {
     if (p.id === exceptPortId) continue;
     for (const ip of p.fixed_ips) {
       if (newIds.has(ip.subnet_id)) throw badRequest('router', `Router already has a port on subnet ${ip.subnet_id}`);
-      if (p.device_owner === DEVICE_OWNER_ROUTER_GW) routerSubnetIds.push(...(await subnetRows(tx, { networkIds: [p.network_id] })).map((s) => s.id));
+      if (p.device_owner === DEVICE_OWNER_ROUTER_GW)
+        routerSubnetIds.push(...(await subnetRows(tx, { networkIds: [p.network_id] })).map((s) => s.id));
       else routerSubnetIds.push(ip.subnet_id);
     }
   }
@@ -151,39 +225,78 @@ async function checkDupRouterSubnets(tx: Tx, routerId: string, newSubnets: Array
     const a = parseCidr(sub.cidr);
     for (const s of newSubnets) {
       const b = parseCidr(s.cidr);
-      if (a && b && cidrsOverlap(a, b)) throw badRequest('router', `Cidr ${s.cidr} of subnet ${s.id} overlaps with cidr ${sub.cidr} of subnet ${sub.id}`);
+      if (a && b && cidrsOverlap(a, b))
+        throw badRequest(
+          'router',
+          `Cidr ${s.cidr} of subnet ${s.id} overlaps with cidr ${sub.cidr} of subnet ${sub.id}`,
+        );
     }
   }
 }
 
 /** _validate_routes: at most MAX_ROUTES, each next hop on a connected subnet and not the router's own address. */
 function checkRoutes(routerId: string, routes: Route[], cidrs: string[], ips: string[]) {
-  if (routes.length > MAX_ROUTES) throw new ApiError(400, `Unable to complete operation for ${routerId}. The number of routes exceeds the maximum ${MAX_ROUTES}.`, 'RoutesExhausted');
+  if (routes.length > MAX_ROUTES)
+    throw new ApiError(
+      400,
+      `Unable to complete operation for ${routerId}. The number of routes exceeds the maximum ${MAX_ROUTES}.`,
+      'RoutesExhausted',
+    );
   const nets = cidrs.map((c) => parseCidr(c)).filter((c) => c !== null);
   for (const r of routes) {
     const hop = parseIp(r.nexthop)!;
-    if (!nets.some((n) => cidrContains(n, hop))) throw new ApiError(400, `Invalid format for routes: ${pyRepr(routes)}, the nexthop is not connected with router`, 'InvalidRoutes');
-    if (ips.includes(r.nexthop)) throw new ApiError(400, `Invalid format for routes: ${pyRepr(routes)}, the nexthop is used by router`, 'InvalidRoutes');
+    if (!nets.some((n) => cidrContains(n, hop)))
+      throw new ApiError(
+        400,
+        `Invalid format for routes: ${pyRepr(routes)}, the nexthop is not connected with router`,
+        'InvalidRoutes',
+      );
+    if (ips.includes(r.nexthop))
+      throw new ApiError(
+        400,
+        `Invalid format for routes: ${pyRepr(routes)}, the nexthop is used by router`,
+        'InvalidRoutes',
+      );
   }
 }
 
 async function checkRoutesAgainstPorts(tx: Tx, routerId: string, routes: Route[]) {
   if (!routes.length) return;
   const ports = await routerPorts(tx, routerId);
-  const subnets = await subnetRows(tx, { ids: [...new Set(ports.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)))] });
-  checkRoutes(routerId, routes, subnets.map((s) => s.cidr), ports.flatMap((p) => p.fixed_ips.map((f) => f.ip_address)));
+  const subnets = await subnetRows(tx, {
+    ids: [...new Set(ports.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)))],
+  });
+  checkRoutes(
+    routerId,
+    routes,
+    subnets.map((s) => s.cidr),
+    ports.flatMap((p) => p.fixed_ips.map((f) => f.ip_address)),
+  );
 }
 
-function subnetAddressModeCheck(s: { id: string; ip_version: number; ipv6_ra_mode: string | null; ipv6_address_mode: string | null }) {
+function subnetAddressModeCheck(s: {
+  id: string;
+  ip_version: number;
+  ipv6_ra_mode: string | null;
+  ipv6_address_mode: string | null;
+}) {
   if (Number(s.ip_version) === 6 && !s.ipv6_ra_mode && s.ipv6_address_mode) {
     // Upstream's message ends with a period and BadRequest adds another.
-    throw badRequest('router', `IPv6 subnet ${s.id} configured to receive RAs from an external router cannot be added to Neutron Router.`);
+    throw badRequest(
+      'router',
+      `IPv6 subnet ${s.id} configured to receive RAs from an external router cannot be added to Neutron Router.`,
+    );
   }
 }
 
 // ---- the external gateway --------------------------------------------------------------------
 
-interface GatewayRouter { id: string; project_id: string; gw_port_id?: string | null; routes?: Route[] }
+interface GatewayRouter {
+  id: string;
+  project_id: string;
+  gw_port_id?: string | null;
+  routes?: Route[];
+}
 
 async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
   const r = await tx.selectFrom('networks').select('router_external').where('id', '=', networkId).executeTakeFirst();
@@ -191,12 +304,20 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 }
 
 /** _validate_gw_info: the network must be external, the addresses not a subnet's gateway, the routes still reachable. */
-async function validateGateway(svc: NetworkService, req: FastifyRequest, info: Record<string, any> | null, extIps: FixedIp[], router: GatewayRouter, tx: Tx): Promise<string | null> {
+async function validateGateway(
+  svc: NetworkService,
+  req: FastifyRequest,
+  info: Record<string, any> | null,
+  extIps: FixedIp[],
+  router: GatewayRouter,
+  tx: Tx,
+): Promise<string | null> {
   const networkId: string | null = info ? info.network_id : null;
   let gwSubnets: SubnetRow[] = [];
   if (networkId) {
     await svc.resource('networks').load(req, networkId, tx);
-    if (!(await isExternal(tx, networkId))) throw badRequest('router', `Network ${networkId} is not an external network`);
+    if (!(await isExternal(tx, networkId)))
+      throw badRequest('router', `Network ${networkId} is not an external network`);
     gwSubnets = await subnetRows(tx, { networkIds: [networkId] });
     for (const ext of extIps) {
       if (ext.ip_address && gwSubnets.some((s) => s.gateway_ip && s.gateway_ip === ext.ip_address)) {
@@ -206,26 +327,53 @@ async function validateGateway(svc: NetworkService, req: FastifyRequest, info: R
   }
   if (router.routes?.length) {
     const ports = (await routerPorts(tx, router.id)).filter((p) => p.id !== router.gw_port_id);
-    const subnets = await subnetRows(tx, { ids: [...new Set(ports.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)))] });
-    checkRoutes(router.id, router.routes, [...subnets.map((s) => s.cidr), ...gwSubnets.map((s) => s.cidr)], ports.flatMap((p) => p.fixed_ips.map((f) => f.ip_address)));
+    const subnets = await subnetRows(tx, {
+      ids: [...new Set(ports.flatMap((p) => p.fixed_ips.map((f) => f.subnet_id)))],
+    });
+    checkRoutes(
+      router.id,
+      router.routes,
+      [...subnets.map((s) => s.cidr), ...gwSubnets.map((s) => s.cidr)],
+      ports.flatMap((p) => p.fixed_ips.map((f) => f.ip_address)),
+    );
   }
   return networkId;
 }
 
 async function floatingIpsOfRouter(tx: Tx, routerId: string): Promise<number> {
-  const r = await tx.selectFrom('floatingips').select((eb: any) => eb.fn.countAll().as('n')).where('router_id', '=', routerId).executeTakeFirst();
+  const r = await tx
+    .selectFrom('floatingips')
+    .select((eb: any) => eb.fn.countAll().as('n'))
+    .where('router_id', '=', routerId)
+    .executeTakeFirst();
   return Number((r as any)?.n ?? 0);
 }
 
-async function deleteGatewayPort(svc: NetworkService, req: FastifyRequest, routerId: string, gw: View, tx: Transaction<any>) {
+async function deleteGatewayPort(
+  svc: NetworkService,
+  req: FastifyRequest,
+  routerId: string,
+  gw: View,
+  tx: Transaction<any>,
+) {
   if (await floatingIpsOfRouter(tx, routerId)) {
-    throw new ApiError(409, `Gateway cannot be updated for router ${routerId}, since a gateway to external network ${gw.network_id} is required by one or more floating IPs.`, 'RouterExternalGatewayInUseByFloatingIp');
+    throw new ApiError(
+      409,
+      `Gateway cannot be updated for router ${routerId}, since a gateway to external network ${gw.network_id} is required by one or more floating IPs.`,
+      'RouterExternalGatewayInUseByFloatingIp',
+    );
   }
   await removePort(svc, req, gw, tx);
 }
 
 /** _update_router_gw_info: creates, moves, readdresses or removes the gateway port; returns the router's new columns. */
-async function setGateway(svc: NetworkService, req: FastifyRequest, router: GatewayRouter, info: Record<string, any> | null, tx: Transaction<any>): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
+async function setGateway(
+  svc: NetworkService,
+  req: FastifyRequest,
+  router: GatewayRouter,
+  info: Record<string, any> | null,
+  tx: Transaction<any>,
+): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
   const extIps: FixedIp[] = info?.external_fixed_ips ?? [];
   await lockRow(tx, 'routers', router.id);
@@ -243,10 +391,21 @@ async function setGateway(svc: NetworkService, req: FastifyRequest, router: Gate
     if (networkId && !gw) {
       const subnets = await subnetRows(tx, { networkIds: [networkId] });
       await checkDupRouterSubnets(tx, router.id, subnets);
-      gw = await createPort(svc, req, {
-        project_id: router.project_id, network_id: networkId, device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_GW,
-        admin_state_up: true, name: '', ...(extIps.length ? { fixed_ips: extIps } : {}),
-      }, tx, '');
+      gw = await createPort(
+        svc,
+        req,
+        {
+          project_id: router.project_id,
+          network_id: networkId,
+          device_id: router.id,
+          device_owner: DEVICE_OWNER_ROUTER_GW,
+          admin_state_up: true,
+          name: '',
+          ...(extIps.length ? { fixed_ips: extIps } : {}),
+        },
+        tx,
+        '',
+      );
     }
   }
   return { gw_port_id: gw?.id ?? null, enable_snat: enableSnat };
@@ -257,28 +416,56 @@ function ipsChanged(current: FixedIp[], wanted: Array<Partial<FixedIp>>): boolea
   const same = (a: Set<string>, b: Set<string>) => a.size === b.size && [...a].every((x) => b.has(x));
   const subnets = new Set(wanted.filter((f) => f.subnet_id).map((f) => f.subnet_id!));
   if (!same(new Set(current.map((f) => f.subnet_id)), subnets)) return true;
-  return !same(new Set(current.map((f) => f.ip_address)), new Set(wanted.filter((f) => f.ip_address).map((f) => f.ip_address!)));
+  return !same(
+    new Set(current.map((f) => f.ip_address)),
+    new Set(wanted.filter((f) => f.ip_address).map((f) => f.ip_address!)),
+  );
 }
 
 // ---- interfaces ------------------------------------------------------------------------------
 
-export interface InterfaceInfo { id: string; tenant_id: string; project_id: string; port_id: string; network_id: string; subnet_id: string; subnet_ids: string[]; tags: string[] }
+export interface InterfaceInfo {
+  id: string;
+  tenant_id: string;
+  project_id: string;
+  port_id: string;
+  network_id: string;
+  subnet_id: string;
+  subnet_ids: string[];
+  tags: string[];
+}
 
-const interfaceInfo = (routerId: string, port: { id: string; project_id: string; network_id: string; tags?: string[] }, subnetId: string, subnetIds: string[]): InterfaceInfo => ({
-  id: routerId, tenant_id: port.project_id, project_id: port.project_id, port_id: port.id, network_id: port.network_id,
-  subnet_id: subnetId, subnet_ids: subnetIds, tags: port.tags ?? [],
+const interfaceInfo = (
+  routerId: string,
+  port: { id: string; project_id: string; network_id: string; tags?: string[] },
+  subnetId: string,
+  subnetIds: string[],
+): InterfaceInfo => ({
+  id: routerId,
+  tenant_id: port.project_id,
+  project_id: port.project_id,
+  port_id: port.id,
+  network_id: port.network_id,
+  subnet_id: subnetId,
+  subnet_ids: subnetIds,
+  tags: port.tags ?? [],
 });
 
 /** _validate_interface_info */
 function parseInterfaceInfo(body: unknown, forRemoval: boolean): { port_id?: string; subnet_id?: string } {
-  const info = body && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : {};
-  const byPort = 'port_id' in info, bySubnet = 'subnet_id' in info;
+  const info = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const byPort = 'port_id' in info,
+    bySubnet = 'subnet_id' in info;
   if (!byPort && !bySubnet) throw badRequest('router', 'Either subnet_id or port_id must be specified');
   for (const k of ['port_id', 'subnet_id']) {
-    if (k in info && (typeof info[k] !== 'string' || !UUID_RE.test(info[k] as string))) throw badRequest('router', `'${py(info[k])}' is not a valid UUID`);
+    if (k in info && (typeof info[k] !== 'string' || !UUID_RE.test(info[k] as string)))
+      throw badRequest('router', `'${py(info[k])}' is not a valid UUID`);
   }
   if (!forRemoval && byPort && bySubnet) throw badRequest('router', 'Cannot specify both subnet-id and port-id');
-  return { ...(byPort ? { port_id: info.port_id as string } : {}), ...(bySubnet ? { subnet_id: info.subnet_id as string } : {}) };
+  return {
+    ...(byPort ? { port_id: info.port_id as string } : {}),
+    ...(bySubnet ? { subnet_id: info.subnet_id as string } : {}),
+  };
 }
 
 /** _validate_port_in_range_or_admin: a project may plug a port of another project's subnet only with a pool address. */
@@ -287,16 +474,27 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
   for (const f of port.fixed_ips as FixedIp[]) {
     const s = subnets.find((x) => x.id === f.subnet_id);
     if (!s) continue;
-    const pools = s.allocation_pools.map((p) => rangeFromStrings(p.start, p.end)).filter((r): r is IpRange => r !== null);
+    const pools = s.allocation_pools
+      .map((p) => rangeFromStrings(p.start, p.end))
+      .filter((r): r is IpRange => r !== null);
     const ip = parseIp(f.ip_address);
     if (ip && !ipInRanges(ip, pools) && req.ctx?.projectId !== s.project_id) {
-      throw badRequest('router', `Cannot add interface to router because specified port ${port.id} has an IP address out of the allocation pool of subnet ${s.id}, which is not owned by the project making the request`);
+      throw badRequest(
+        'router',
+        `Cannot add interface to router because specified port ${port.id} has an IP address out of the allocation pool of subnet ${s.id}, which is not owned by the project making the request`,
+      );
     }
   }
 }
 
 /** add_router_interface (l3_db.py) inside a transaction. */
-export async function addInterface(svc: NetworkService, req: FastifyRequest, router: View, info: { port_id?: string; subnet_id?: string }, tx: Transaction<any>): Promise<InterfaceInfo> {
+export async function addInterface(
+  svc: NetworkService,
+  req: FastifyRequest,
+  router: View,
+  info: { port_id?: string; subnet_id?: string },
+  tx: Transaction<any>,
+): Promise<InterfaceInfo> {
   // One change of a router's ports at a time (PostgreSQL; SQLite writes one transaction at a time).
   await lockRow(tx, 'routers', router.id);
   // A router's revision moves with its interfaces, as upstream's revision plugin bumps the port's router.
@@ -304,61 +502,125 @@ export async function addInterface(svc: NetworkService, req: FastifyRequest, rou
   if (info.port_id) {
     const port = await svc.resource('ports').load(req, info.port_id, tx);
     if (port.device_id) {
-      throw new ApiError(409, `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`, 'PortInUse');
+      throw new ApiError(
+        409,
+        `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`,
+        'PortInUse',
+      );
     }
     const fixed = (port.fixed_ips ?? []) as FixedIp[];
     if (!fixed.length) throw badRequest('router', 'Router port must have at least one fixed IP');
-    const bySubnet = new Map((await subnetRows(tx, { ids: [...new Set(fixed.map((f) => f.subnet_id))] })).map((s) => [s.id, s]));
+    const bySubnet = new Map(
+      (await subnetRows(tx, { ids: [...new Set(fixed.map((f) => f.subnet_id))] })).map((s) => [s.id, s]),
+    );
     const subnets = fixed.map((f) => bySubnet.get(f.subnet_id)!).filter((s, i, a) => s && a.indexOf(s) === i);
     for (const s of subnets) subnetAddressModeCheck(s);
     if (fixed.some((f) => isV6(f.ip_address))) {
       for (const p of await routerPorts(tx, router.id)) {
         if (p.network_id === port.network_id && p.fixed_ips.some((f) => isV6(f.ip_address))) {
-          throw badRequest('router', `Cannot have multiple router ports with the same network id if both contain IPv6 subnets. Existing port ${p.id} has IPv6 subnet(s) and network id ${p.network_id}`);
+          throw badRequest(
+            'router',
+            `Cannot have multiple router ports with the same network id if both contain IPv6 subnets. Existing port ${p.id} has IPv6 subnet(s) and network id ${p.network_id}`,
+          );
         }
       }
     }
     await checkDupRouterSubnets(tx, router.id, subnets, port.id);
-    if (subnets.filter((s) => s.ip_version === 4).length > 1) throw badRequest('router', 'Cannot have multiple IPv4 subnets on router port');
+    if (subnets.filter((s) => s.ip_version === 4).length > 1)
+      throw badRequest('router', 'Cannot have multiple IPv4 subnets on router port');
     checkPortInRange(svc, req, subnets, port);
     await updatePort(svc, req, port, { device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF }, tx);
-    return interfaceInfo(router.id, port as any, subnets[subnets.length - 1]!.id, subnets.map((s) => s.id));
+    return interfaceInfo(
+      router.id,
+      port as any,
+      subnets[subnets.length - 1]!.id,
+      subnets.map((s) => s.id),
+    );
   }
   const subnet = await svc.resource('subnets').load(req, info.subnet_id!, tx);
   if (!subnet.gateway_ip) throw badRequest('router', 'Subnet for router interface must have a gateway IP');
   if (subnet.project_id !== req.ctx?.projectId && !svc.isAdmin(req)) {
     // Shared to this project by RBAC: allowed; shared to everyone ('*'): not (LP 1757482 / 1975603).
-    const rbac = await tx.selectFrom('rbac_policies').select('id').where('object_type', '=', 'network').where('object_id', '=', subnet.network_id)
-      .where('action', '=', 'access_as_shared').where('target_tenant', '=', req.ctx?.projectId ?? '').executeTakeFirst();
-    if (!rbac) throw badRequest('router', `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request`);
+    const rbac = await tx
+      .selectFrom('rbac_policies')
+      .select('id')
+      .where('object_type', '=', 'network')
+      .where('object_id', '=', subnet.network_id)
+      .where('action', '=', 'access_as_shared')
+      .where('target_tenant', '=', req.ctx?.projectId ?? '')
+      .executeTakeFirst();
+    if (!rbac)
+      throw badRequest(
+        'router',
+        `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request`,
+      );
   }
   subnetAddressModeCheck(subnet as any);
   await checkDupRouterSubnets(tx, router.id, [{ id: subnet.id, cidr: subnet.cidr }]);
   const fixedIp = { subnet_id: subnet.id, ip_address: subnet.gateway_ip };
   if (Number(subnet.ip_version) === 6) {
     // Another IPv6 prefix of a network the router is on goes to the same port.
-    const existing = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find((p) => p.network_id === subnet.network_id && p.fixed_ips.some((f) => isV6(f.ip_address)));
+    const existing = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find(
+      (p) => p.network_id === subnet.network_id && p.fixed_ips.some((f) => isV6(f.ip_address)),
+    );
     if (existing) {
       const port = (await portView(svc, req, existing.id, tx))!;
-      const updated = await updatePort(svc, req, port, { fixed_ips: [...existing.fixed_ips.map((f) => ({ ...f })), fixedIp] }, tx);
+      const updated = await updatePort(
+        svc,
+        req,
+        port,
+        { fixed_ips: [...existing.fixed_ips.map((f) => ({ ...f })), fixedIp] },
+        tx,
+      );
       return interfaceInfo(router.id, updated as any, subnet.id, [subnet.id]);
     }
   }
-  const port = await createPort(svc, req, {
-    project_id: router.project_id, network_id: subnet.network_id, fixed_ips: [fixedIp], admin_state_up: true,
-    device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF, name: '',
-  }, tx);
+  const port = await createPort(
+    svc,
+    req,
+    {
+      project_id: router.project_id,
+      network_id: subnet.network_id,
+      fixed_ips: [fixedIp],
+      admin_state_up: true,
+      device_id: router.id,
+      device_owner: DEVICE_OWNER_ROUTER_INTF,
+      name: '',
+    },
+    tx,
+  );
   return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
 }
 
 /** _confirm_router_interface_not_in_use: floating IPs, port forwardings and extra routes that need the subnet. */
 async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: string; cidr: string }) {
   const cidr = parseCidr(subnet.cidr)!;
-  const onSubnet = new Set((await tx.selectFrom('ipallocations').select('port_id').where('subnet_id', '=', subnet.id).execute()).map((r: any) => r.port_id));
-  const inUse = () => new ApiError(409, `Router interface for subnet ${subnet.id} on router ${routerId} cannot be deleted, as it is required by one or more floating IPs.`, 'RouterInterfaceInUseByFloatingIP');
-  const fips = await tx.selectFrom('floatingips').select(['id', 'fixed_ip_address', 'fixed_port_id']).where('router_id', '=', routerId).execute();
+  const onSubnet = new Set(
+    (await tx.selectFrom('ipallocations').select('port_id').where('subnet_id', '=', subnet.id).execute()).map(
+      (r: any) => r.port_id,
+    ),
+  );
+  const inUse = () =>
+    new ApiError(
+      409,
+      `Router interface for subnet ${subnet.id} on router ${routerId} cannot be deleted, as it is required by one or more floating IPs.`,
+      'RouterInterfaceInUseByFloatingIP',
+    );
+  const fips = await tx
+    .selectFrom('floatingips')
+    .select(['id', 'fixed_ip_address', 'fixed_port_id'])
+    .where('router_id', '=', routerId)
+    .execute();
   if (fips.length) {
-    const pfs = await tx.selectFrom('portforwardings').select(['internal_ip_address', 'internal_port_id']).where('floatingip_id', 'in', fips.map((f: any) => f.id)).execute();
+    const pfs = await tx
+      .selectFrom('portforwardings')
+      .select(['internal_ip_address', 'internal_port_id'])
+      .where(
+        'floatingip_id',
+        'in',
+        fips.map((f: any) => f.id),
+      )
+      .execute();
     for (const pf of pfs) {
       const ip = parseIp(pf.internal_ip_address);
       if (ip && cidrContains(cidr, ip) && onSubnet.has(pf.internal_port_id)) throw inUse();
@@ -372,43 +634,79 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
   for (const r of JSON.parse(row?.routes ?? '[]') as Route[]) {
     const hop = parseIp(r.nexthop);
     if (hop && cidrContains(cidr, hop)) {
-      throw new ApiError(409, `Router interface for subnet ${subnet.id} on router ${routerId} cannot be deleted, as it is required by one or more routes.`, 'RouterInterfaceInUseByRoute');
+      throw new ApiError(
+        409,
+        `Router interface for subnet ${subnet.id} on router ${routerId} cannot be deleted, as it is required by one or more routes.`,
+        'RouterInterfaceInUseByRoute',
+      );
     }
   }
 }
 
 /** remove_router_interface (l3_db.py) inside a transaction. */
-export async function removeInterface(svc: NetworkService, req: FastifyRequest, router: View, info: { port_id?: string; subnet_id?: string }, tx: Transaction<any>): Promise<InterfaceInfo> {
+export async function removeInterface(
+  svc: NetworkService,
+  req: FastifyRequest,
+  router: View,
+  info: { port_id?: string; subnet_id?: string },
+  tx: Transaction<any>,
+): Promise<InterfaceInfo> {
   await lockRow(tx, 'routers', router.id);
   await bumpRevision(tx, 'routers', router.id);
   if (info.port_id) {
     const owned = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find((p) => p.id === info.port_id);
-    if (!owned) throw new ApiError(404, `Router ${router.id} does not have an interface with id ${info.port_id}`, 'RouterInterfaceNotFound');
+    if (!owned)
+      throw new ApiError(
+        404,
+        `Router ${router.id} does not have an interface with id ${info.port_id}`,
+        'RouterInterfaceNotFound',
+      );
     const subnetIds = [...new Set(owned.fixed_ips.map((f) => f.subnet_id))];
     if (info.subnet_id && !subnetIds.includes(info.subnet_id)) {
-      throw new ApiError(400, `Subnet on port ${owned.id} does not match the requested subnet ${info.subnet_id}.`, 'SubnetMismatchForPort');
+      throw new ApiError(
+        400,
+        `Subnet on port ${owned.id} does not match the requested subnet ${info.subnet_id}.`,
+        'SubnetMismatchForPort',
+      );
     }
     const subnets = await subnetRows(tx, { ids: subnetIds });
     for (const s of subnets) await confirmInterfaceNotInUse(tx, router.id, s);
     const port = (await portView(svc, req, owned.id, tx))!;
     await removePort(svc, req, port, tx);
-    return interfaceInfo(router.id, port as any, subnets[0]?.id ?? subnetIds[0]!, subnets.map((s) => s.id));
+    return interfaceInfo(
+      router.id,
+      port as any,
+      subnets[0]?.id ?? subnetIds[0]!,
+      subnets.map((s) => s.id),
+    );
   }
   const subnet = await svc.resource('subnets').load(req, info.subnet_id!, tx);
-  const ports = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).filter((p) => p.network_id === subnet.network_id);
+  const ports = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).filter(
+    (p) => p.network_id === subnet.network_id,
+  );
   if (ports.length) await confirmInterfaceNotInUse(tx, router.id, { id: subnet.id, cidr: subnet.cidr });
   for (const p of ports) {
     const subnetIds = p.fixed_ips.map((f) => f.subnet_id);
     if (!subnetIds.includes(subnet.id)) continue;
     const port = (await portView(svc, req, p.id, tx))!;
     if (new Set(subnetIds).size > 1) {
-      await updatePort(svc, req, port, { fixed_ips: p.fixed_ips.filter((f) => f.subnet_id !== subnet.id).map((f) => ({ ...f })) }, tx);
+      await updatePort(
+        svc,
+        req,
+        port,
+        { fixed_ips: p.fixed_ips.filter((f) => f.subnet_id !== subnet.id).map((f) => ({ ...f })) },
+        tx,
+      );
     } else {
       await removePort(svc, req, port, tx);
     }
     return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
   }
-  throw new ApiError(404, `Router ${router.id} has no interface on subnet ${subnet.id}`, 'RouterInterfaceNotFoundForSubnet');
+  throw new ApiError(
+    404,
+    `Router ${router.id} has no interface on subnet ${subnet.id}`,
+    'RouterInterfaceNotFoundForSubnet',
+  );
 }
 
 // ---- the resource ------------------------------------------------------------------------------
@@ -424,7 +722,14 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
       admin_state_up: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
       status: {},
-      external_gateway_info: { column: false, post: true, put: true, default: null, filter: false, validate: (v, n) => validateGatewayInfo(v, n) },
+      external_gateway_info: {
+        column: false,
+        post: true,
+        put: true,
+        default: null,
+        filter: false,
+        validate: (v, n) => validateGatewayInfo(v, n),
+      },
       routes: { type: 'json', put: true, filter: false, validate: (v, n) => validateRoutes(v, n) },
       distributed: { column: false, post: true, put: true, filter: false, validate: boolOrNone },
       ha: { column: false, post: true, put: true, filter: false, validate: boolOrNone },
@@ -438,12 +743,26 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       const gwIds = views.map((v) => v.gw_port_id).filter(Boolean) as string[];
       const nets = new Map<string, string>();
       for (let i = 0; i < gwIds.length; i += 500) {
-        for (const r of await tx.selectFrom('ports').select(['id', 'network_id']).where('id', 'in', gwIds.slice(i, i + 500)).execute()) nets.set(r.id, r.network_id);
+        for (const r of await tx
+          .selectFrom('ports')
+          .select(['id', 'network_id'])
+          .where('id', 'in', gwIds.slice(i, i + 500))
+          .execute())
+          nets.set(r.id, r.network_id);
       }
       const ips = await fixedIpsOf(tx, gwIds);
       for (const v of views) {
         const net = v.gw_port_id ? nets.get(v.gw_port_id) : undefined;
-        v.external_gateway_info = net ? { network_id: net, enable_snat: v.enable_snat, external_fixed_ips: (ips.get(v.gw_port_id) ?? []).map((f) => ({ subnet_id: f.subnet_id, ip_address: f.ip_address })) } : null;
+        v.external_gateway_info = net
+          ? {
+              network_id: net,
+              enable_snat: v.enable_snat,
+              external_fixed_ips: (ips.get(v.gw_port_id) ?? []).map((f) => ({
+                subnet_id: f.subnet_id,
+                ip_address: f.ip_address,
+              })),
+            }
+          : null;
         v.routes ??= [];
         v.distributed = false;
         v.ha = false;
@@ -457,14 +776,26 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       values.routes = [];
       values.enable_snat = true;
       if (values.external_gateway_info) {
-        Object.assign(values, await setGateway(svc, req, { id: values.id, project_id: values.project_id }, values.external_gateway_info, tx));
+        Object.assign(
+          values,
+          await setGateway(
+            svc,
+            req,
+            { id: values.id, project_id: values.project_id },
+            values.external_gateway_info,
+            tx,
+          ),
+        );
       }
     },
 
     async beforeUpdate(existing, changes, req, tx) {
       checkNotDistributed(changes);
       if ('external_gateway_info' in changes) {
-        Object.assign(changes, await setGateway(svc, req, existing as GatewayRouter, changes.external_gateway_info, tx));
+        Object.assign(
+          changes,
+          await setGateway(svc, req, existing as GatewayRouter, changes.external_gateway_info, tx),
+        );
       }
       if ('routes' in changes) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
     },
@@ -472,7 +803,12 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
     async beforeDelete(existing, req, tx) {
       await lockRow(tx, 'routers', existing.id);
       const attached = await routerPorts(tx, existing.id, [DEVICE_OWNER_ROUTER_INTF]);
-      if (attached.length) throw new ApiError(409, `Router ${existing.id} has ports still attached: ${attached.map((p) => p.id).join(', ')}`, 'RouterInUse');
+      if (attached.length)
+        throw new ApiError(
+          409,
+          `Router ${existing.id} has ports still attached: ${attached.map((p) => p.id).join(', ')}`,
+          'RouterInUse',
+        );
       const gw = existing.gw_port_id ? await portView(svc, req, existing.gw_port_id, tx) : undefined;
       if (gw) await deleteGatewayPort(svc, req, existing.id, gw, tx);
     },
@@ -498,7 +834,11 @@ async function routerForAction(svc: NetworkService, req: FastifyRequest, action:
 /** _add_extra_routes / _remove_extra_routes: routes grouped by destination, as upstream orders them. */
 function mergeRoutes(old: Route[], add: Route[], remove: Route[]): Route[] {
   const byDest = new Map<string, Set<string>>();
-  for (const r of [...old, ...add]) { const s = byDest.get(r.destination) ?? new Set(); s.add(r.nexthop); byDest.set(r.destination, s); }
+  for (const r of [...old, ...add]) {
+    const s = byDest.get(r.destination) ?? new Set();
+    s.add(r.nexthop);
+    byDest.set(r.destination, s);
+  }
   for (const r of remove) byDest.get(r.destination)?.delete(r.nexthop);
   return [...byDest].flatMap(([destination, hops]) => [...hops].map((nexthop) => ({ destination, nexthop })));
 }
@@ -506,11 +846,16 @@ function mergeRoutes(old: Route[], add: Route[], remove: Route[]): Route[] {
 export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
   const routers = () => svc.resource('routers');
 
-  for (const [action, add] of [['add_router_interface', true], ['remove_router_interface', false]] as const) {
+  for (const [action, add] of [
+    ['add_router_interface', true],
+    ['remove_router_interface', false],
+  ] as const) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
       const router = await routerForAction(svc, req, action);
       const info = parseInterfaceInfo(req.body, !add);
-      const result = await inTransaction(svc, req, (tx) => (add ? addInterface : removeInterface)(svc, req, router, info, tx));
+      const result = await inTransaction(svc, req, (tx) =>
+        (add ? addInterface : removeInterface)(svc, req, router, info, tx),
+      );
       svc.notifier.routersUpdated([router.id]);
       svc.notify(req, `router.interface.${add ? 'create' : 'delete'}`, { router_interface: result });
       return result;
@@ -521,12 +866,17 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
       const router = await routerForAction(svc, req, action);
       const body = req.body as Record<string, any> | undefined;
-      if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object') throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
-      if (!('routes' in body.router)) throw new ApiError(400, "Failed to parse request. Required attribute 'routes' not specified", 'HTTPBadRequest');
+      if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
+        throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
+      if (!('routes' in body.router))
+        throw new ApiError(400, "Failed to parse request. Required attribute 'routes' not specified", 'HTTPBadRequest');
       const given = validateRoutes(body.router.routes ?? [], 'routes');
       const view = await inTransaction(svc, req, async (tx) => {
         const current = await routers().loadInTx(router.id, req, tx);
-        const routes = action === 'add_extraroutes' ? mergeRoutes(current.routes ?? [], given, []) : mergeRoutes(current.routes ?? [], [], given);
+        const routes =
+          action === 'add_extraroutes'
+            ? mergeRoutes(current.routes ?? [], given, [])
+            : mergeRoutes(current.routes ?? [], [], given);
         return routers().applyUpdate(current, { routes }, req, tx);
       });
       svc.notifier.routersUpdated([router.id]);

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { formatCidr, normalizeIp, parseCidr } from '../netaddr.ts';
+import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
 import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
@@ -19,8 +19,10 @@ const ETHERTYPES = ['IPv4', 'IPv6'] as const;
 
 // ---- errors (neutron/extensions/securitygroup.py) ------------------------------------------
 
-export const sgNotFound = (id: string) => new ApiError(404, `Security group ${id} does not exist`, 'SecurityGroupNotFound');
-const ruleNotFound = (id: string) => new ApiError(404, `Security group rule ${id} does not exist`, 'SecurityGroupRuleNotFound');
+export const sgNotFound = (id: string) =>
+  new ApiError(404, `Security group ${id} does not exist`, 'SecurityGroupNotFound');
+const ruleNotFound = (id: string) =>
+  new ApiError(404, `Security group rule ${id} does not exist`, 'SecurityGroupRuleNotFound');
 const invalid = (type: string, message: string) => new ApiError(400, message, type);
 const inUse = (type: string, message: string) => new ApiError(409, message, type);
 export const sgInUse = (id: string) => inUse('SecurityGroupInUse', `Security Group ${id} in use.`);
@@ -29,16 +31,55 @@ const overQuota = (name: string) => new ApiError(409, `Quota exceeded for resour
 // ---- protocols (neutron_lib.constants) -----------------------------------------------------
 
 const IP_PROTOCOL_MAP: Record<string, number> = {
-  ah: 51, dccp: 33, egp: 8, esp: 50, gre: 47, hopopt: 0, icmp: 1, igmp: 2, ip: 0, ipip: 4,
-  'ipv6-encap': 41, 'ipv6-frag': 44, 'ipv6-icmp': 58, icmpv6: 58, 'ipv6-nonxt': 59, 'ipv6-opts': 60,
-  'ipv6-route': 43, ospf: 89, pgm: 113, rsvp: 46, sctp: 132, tcp: 6, udp: 17, udplite: 136, vrrp: 112,
+  ah: 51,
+  dccp: 33,
+  egp: 8,
+  esp: 50,
+  gre: 47,
+  hopopt: 0,
+  icmp: 1,
+  igmp: 2,
+  ip: 0,
+  ipip: 4,
+  'ipv6-encap': 41,
+  'ipv6-frag': 44,
+  'ipv6-icmp': 58,
+  icmpv6: 58,
+  'ipv6-nonxt': 59,
+  'ipv6-opts': 60,
+  'ipv6-route': 43,
+  ospf: 89,
+  pgm: 113,
+  rsvp: 46,
+  sctp: 132,
+  tcp: 6,
+  udp: 17,
+  udplite: 136,
+  vrrp: 112,
 };
 /** '58' -> 'ipv6-icmp' (never the legacy 'icmpv6'); for 0 the last name wins, 'ip', as upstream's dict. */
 const IP_PROTOCOL_NUM_TO_NAME: Record<string, string> = {};
-for (const [name, num] of Object.entries(IP_PROTOCOL_MAP)) if (name !== 'icmpv6') IP_PROTOCOL_NUM_TO_NAME[String(num)] = name;
-const SUPPORTED_PROTOCOLS = `[None, ${Object.keys(IP_PROTOCOL_MAP).map((p) => `'${p}'`).join(', ')}]`;
+for (const [name, num] of Object.entries(IP_PROTOCOL_MAP))
+  if (name !== 'icmpv6') IP_PROTOCOL_NUM_TO_NAME[String(num)] = name;
+const SUPPORTED_PROTOCOLS = `[None, ${Object.keys(IP_PROTOCOL_MAP)
+  .map((p) => `'${p}'`)
+  .join(', ')}]`;
 const PORT_PROTOCOLS = [33, 132, 6, 17, 136]; // dccp, sctp, tcp, udp, udplite
-const IPV6_ONLY_PROTOCOLS = ['ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6', 'ipv6-nonxt', 'ipv6-opts', 'ipv6-route', '41', '44', '58', '59', '60', '43'];
+const IPV6_ONLY_PROTOCOLS = [
+  'ipv6-encap',
+  'ipv6-frag',
+  'ipv6-icmp',
+  'icmpv6',
+  'ipv6-nonxt',
+  'ipv6-opts',
+  'ipv6-route',
+  '41',
+  '44',
+  '58',
+  '59',
+  '60',
+  '43',
+];
 const IPV6_ICMP_LEGACY = ['icmp', 'icmpv6'];
 
 /** Python's int() on what a client may send: integers, integral strings (spaces allowed), booleans. */
@@ -52,7 +93,11 @@ function pyInt(v: unknown): number | undefined {
 /** convert_protocol: a name (lower-cased) or a number 0-255 kept as the string the client sent. */
 function convertProtocol(v: unknown): string | null {
   if (v === null || v === undefined) return null;
-  const bad = () => invalid('SecurityGroupRuleInvalidProtocol', `Security group rule protocol ${py(v)} not supported. Only protocol values ${SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are supported.`);
+  const bad = () =>
+    invalid(
+      'SecurityGroupRuleInvalidProtocol',
+      `Security group rule protocol ${py(v)} not supported. Only protocol values ${SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are supported.`,
+    );
   if (typeof v === 'boolean') throw bad();
   const n = pyInt(v);
   if (n !== undefined) {
@@ -65,13 +110,17 @@ function convertProtocol(v: unknown): string | null {
 
 function convertEthertype(v: unknown): string {
   if (typeof v === 'string') for (const e of ETHERTYPES) if (e.toLowerCase() === v.toLowerCase()) return e;
-  throw invalid('SecurityGroupRuleInvalidEtherType', `Security group rule for ethertype '${py(v)}' not supported. Allowed values are ['IPv4', 'IPv6'].`);
+  throw invalid(
+    'SecurityGroupRuleInvalidEtherType',
+    `Security group rule for ethertype '${py(v)}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
+  );
 }
 
 function convertPort(v: unknown): number | null {
   if (v === null || v === undefined) return null;
   const n = pyInt(v);
-  if (n === undefined || n < 0 || n > 65535) throw invalid('SecurityGroupInvalidPortValue', `Invalid value for port ${py(v)}`);
+  if (n === undefined || n < 0 || n > 65535)
+    throw invalid('SecurityGroupInvalidPortValue', `Invalid value for port ${py(v)}`);
   return n;
 }
 
@@ -109,9 +158,24 @@ function protocolKey(protocol: string, ethertype: string): string {
 /** What makes two rules the same rule (_rule_to_key). */
 function ruleKey(r: View): string {
   const any = (x: unknown) => (x === null || x === undefined ? '+' : String(x));
-  const prefix = r.remote_ip_prefix === null || r.remote_ip_prefix === undefined || r.remote_ip_prefix === '0.0.0.0/0' || r.remote_ip_prefix === '::/0' ? '+' : r.remote_ip_prefix;
-  return [r.direction, r.ethertype, any(r.port_range_max), any(r.port_range_min), r.protocol === null || r.protocol === undefined ? '+' : protocolKey(r.protocol, r.ethertype),
-    any(r.remote_group_id), any(r.remote_address_group_id), prefix, r.security_group_id].join('_');
+  const prefix =
+    r.remote_ip_prefix === null ||
+    r.remote_ip_prefix === undefined ||
+    r.remote_ip_prefix === '0.0.0.0/0' ||
+    r.remote_ip_prefix === '::/0'
+      ? '+'
+      : r.remote_ip_prefix;
+  return [
+    r.direction,
+    r.ethertype,
+    any(r.port_range_max),
+    any(r.port_range_min),
+    r.protocol === null || r.protocol === undefined ? '+' : protocolKey(r.protocol, r.ethertype),
+    any(r.remote_group_id),
+    any(r.remote_address_group_id),
+    prefix,
+    r.security_group_id,
+  ].join('_');
 }
 
 /** _validate_security_group_rule's checks that need no database; may canonicalize the rule. */
@@ -126,42 +190,81 @@ function validateRule(rule: View) {
   const min = rule.port_range_min as number | null;
   const max = rule.port_range_max as number | null;
   if (min !== null || max !== null) {
-    if (!rule.protocol) throw invalid('SecurityGroupProtocolRequiredWithPorts', 'Must also specify protocol if port range is given.');
+    if (!rule.protocol)
+      throw invalid('SecurityGroupProtocolRequiredWithPorts', 'Must also specify protocol if port range is given.');
     const proto = protocolNumber(rule.protocol);
     if (PORT_PROTOCOLS.includes(proto)) {
       if (min === 0 || max === 0) throw invalid('SecurityGroupInvalidPortValue', 'Invalid value for port 0');
-      if (min === null || max === null || min > max) throw invalid('SecurityGroupInvalidPortRange', 'For TCP/UDP protocols, port_range_min must be <= port_range_max');
+      if (min === null || max === null || min > max)
+        throw invalid(
+          'SecurityGroupInvalidPortRange',
+          'For TCP/UDP protocols, port_range_min must be <= port_range_max',
+        );
     } else if (proto === 1 || proto === 58) {
-      for (const [attr, field, v] of [['port_range_min', 'type', min], ['port_range_max', 'code', max]] as const) {
-        if (v !== null && !(v >= 0 && v <= 255)) throw invalid('SecurityGroupInvalidIcmpValue', `Invalid value for ICMP ${field} (${attr}) ${v}. It must be 0 to 255.`);
+      for (const [attr, field, v] of [
+        ['port_range_min', 'type', min],
+        ['port_range_max', 'code', max],
+      ] as const) {
+        if (v !== null && !(v >= 0 && v <= 255))
+          throw invalid(
+            'SecurityGroupInvalidIcmpValue',
+            `Invalid value for ICMP ${field} (${attr}) ${v}. It must be 0 to 255.`,
+          );
       }
-      if (min === null && max !== null) throw invalid('SecurityGroupMissingIcmpType', `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`);
+      if (min === null && max !== null)
+        throw invalid(
+          'SecurityGroupMissingIcmpType',
+          `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`,
+        );
     } else {
-      throw invalid('SecurityGroupInvalidProtocolForPort', `Ports cannot be specified for protocol ${proto}. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.`);
+      throw invalid(
+        'SecurityGroupInvalidProtocolForPort',
+        `Ports cannot be specified for protocol ${proto}. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.`,
+      );
     }
   }
   if (rule.remote_ip_prefix) {
     const version = parseCidr(rule.remote_ip_prefix)!.version;
-    if (rule.ethertype !== `IPv${version}`) throw invalid('SecurityGroupRuleParameterConflict', `Conflicting value ethertype ${rule.ethertype} for CIDR ${rule.remote_ip_prefix}`);
+    if (rule.ethertype !== `IPv${version}`)
+      throw invalid(
+        'SecurityGroupRuleParameterConflict',
+        `Conflicting value ethertype ${rule.ethertype} for CIDR ${rule.remote_ip_prefix}`,
+      );
   }
   if (rule.protocol && IPV6_ONLY_PROTOCOLS.includes(rule.protocol) && rule.ethertype === 'IPv4') {
-    throw invalid('SecurityGroupEthertypeConflictWithProtocol', `Invalid ethertype ${rule.ethertype} for protocol ${rule.protocol}.`);
+    throw invalid(
+      'SecurityGroupEthertypeConflictWithProtocol',
+      `Invalid ethertype ${rule.ethertype} for protocol ${rule.protocol}.`,
+    );
   }
   if ([rule.remote_ip_prefix, rule.remote_group_id, rule.remote_address_group_id].filter(Boolean).length > 1) {
-    throw invalid('SecurityGroupMultipleRemoteEntites', 'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.');
+    throw invalid(
+      'SecurityGroupMultipleRemoteEntites',
+      'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.',
+    );
   }
 }
 
 // ---- queries --------------------------------------------------------------------------------
 
 /** Security groups shared with a project through RBAC (access_as_shared to it or to '*'). */
-const sharedWith = (eb: any, projectId: string) => rbacGrants(eb, 'security_group', 'securitygroups.id', projectId, ['access_as_shared']);
+const sharedWith = (eb: any, projectId: string) =>
+  rbacGrants(eb, 'security_group', 'securitygroups.id', projectId, ['access_as_shared']);
 
 /** The groups among `ids` a port of `projectId` may use: its own, shared with it, or any for an admin. */
-async function usableGroups(tx: Tx, ids: string[], projectId: string, admin: boolean): Promise<Array<{ id: string; stateful: boolean }>> {
+async function usableGroups(
+  tx: Tx,
+  ids: string[],
+  projectId: string,
+  admin: boolean,
+): Promise<Array<{ id: string; stateful: boolean }>> {
   if (!ids.length) return [];
-  let q = tx.selectFrom('securitygroups').select(['securitygroups.id', 'securitygroups.stateful']).where('securitygroups.id', 'in', ids);
-  if (!admin) q = q.where((eb: any) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
+  let q = tx
+    .selectFrom('securitygroups')
+    .select(['securitygroups.id', 'securitygroups.stateful'])
+    .where('securitygroups.id', 'in', ids);
+  if (!admin)
+    q = q.where((eb: any) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
   return (await q.execute()).map((r: any) => ({ id: r.id, stateful: bool(r.stateful) }));
 }
 
@@ -169,7 +272,12 @@ async function usableGroups(tx: Tx, ids: string[], projectId: string, admin: boo
 async function usableAddressGroup(tx: Tx, id: string, projectId: string, admin: boolean): Promise<boolean> {
   let q = tx.selectFrom('address_groups').select('address_groups.id').where('address_groups.id', '=', id);
   if (!admin) {
-    q = q.where((eb: any) => eb.or([eb('address_groups.project_id', '=', projectId), rbacGrants(eb, 'address_group', 'address_groups.id', projectId, ['access_as_shared'])]));
+    q = q.where((eb: any) =>
+      eb.or([
+        eb('address_groups.project_id', '=', projectId),
+        rbacGrants(eb, 'address_group', 'address_groups.id', projectId, ['access_as_shared']),
+      ]),
+    );
   }
   return !!(await q.executeTakeFirst());
 }
@@ -177,26 +285,56 @@ async function usableAddressGroup(tx: Tx, id: string, projectId: string, admin: 
 export async function portGroups(tx: Tx, portIds: string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (let i = 0; i < portIds.length; i += 500) {
-    const rows = await tx.selectFrom('securitygroupportbindings').select(['port_id', 'security_group_id'])
-      .where('port_id', 'in', portIds.slice(i, i + 500)).orderBy('security_group_id').execute();
-    for (const r of rows as any[]) { const l = out.get(r.port_id) ?? []; l.push(r.security_group_id); out.set(r.port_id, l); }
+    const rows = await tx
+      .selectFrom('securitygroupportbindings')
+      .select(['port_id', 'security_group_id'])
+      .where('port_id', 'in', portIds.slice(i, i + 500))
+      .orderBy('security_group_id')
+      .execute();
+    for (const r of rows as any[]) {
+      const l = out.get(r.port_id) ?? [];
+      l.push(r.security_group_id);
+      out.set(r.port_id, l);
+    }
   }
   return out;
 }
 
 async function groupInUse(tx: Tx, sgId: string): Promise<boolean> {
-  return !!(await tx.selectFrom('securitygroupportbindings').select('port_id').where('security_group_id', '=', sgId).limit(1).executeTakeFirst());
+  return !!(await tx
+    .selectFrom('securitygroupportbindings')
+    .select('port_id')
+    .where('security_group_id', '=', sgId)
+    .limit(1)
+    .executeTakeFirst());
 }
 
 /** A related resource's revision moves on (upstream's revises_on_change). */
 
-function insertRule(tx: Tx, r: { projectId: string; sgId: string; direction: string; ethertype: string; remoteGroupId?: string }) {
+function insertRule(
+  tx: Tx,
+  r: { projectId: string; sgId: string; direction: string; ethertype: string; remoteGroupId?: string },
+) {
   const now = timestamp();
-  return tx.insertInto('securitygrouprules').values({
-    id: randomUUID(), project_id: r.projectId, description: '', created_at: now, updated_at: now, revision_number: 0,
-    security_group_id: r.sgId, remote_group_id: r.remoteGroupId ?? null, direction: r.direction, ethertype: r.ethertype,
-    protocol: null, port_range_min: null, port_range_max: null, remote_ip_prefix: null,
-  }).execute();
+  return tx
+    .insertInto('securitygrouprules')
+    .values({
+      id: randomUUID(),
+      project_id: r.projectId,
+      description: '',
+      created_at: now,
+      updated_at: now,
+      revision_number: 0,
+      security_group_id: r.sgId,
+      remote_group_id: r.remoteGroupId ?? null,
+      direction: r.direction,
+      ethertype: r.ethertype,
+      protocol: null,
+      port_range_min: null,
+      port_range_max: null,
+      remote_ip_prefix: null,
+    })
+    .execute();
 }
 
 /** quota_limit_check: the rules a new group brings must fit the limit itself (usage is not counted, as upstream). */
@@ -210,11 +348,19 @@ async function checkRuleLimit(svc: NetworkService, tx: Tx, projectId: string, co
  * when missing (never for another project unless the caller is an admin). Safe when two
  * requests race: the default_security_group key admits one group, the loser drops its own.
  */
-const defaultGroupOf = precompiled(['projectId'], (db, p) => db.selectFrom('default_security_group').select('security_group_id').where('project_id', '=', p.projectId));
+const defaultGroupOf = precompiled(['projectId'], (db, p) =>
+  db.selectFrom('default_security_group').select('security_group_id').where('project_id', '=', p.projectId),
+);
 
-export async function ensureDefaultGroup(svc: NetworkService, req: FastifyRequest, projectId: string | undefined, tx?: Transaction<any>): Promise<string | undefined> {
+export async function ensureDefaultGroup(
+  svc: NetworkService,
+  req: FastifyRequest,
+  projectId: string | undefined,
+  tx?: Transaction<any>,
+): Promise<string | undefined> {
   if (!projectId || (projectId !== req.ctx?.projectId && !svc.isAdmin(req))) return undefined;
-  const find = async (t: Tx) => (await defaultGroupOf(t, { projectId })).rows[0]?.security_group_id as string | undefined;
+  const find = async (t: Tx) =>
+    (await defaultGroupOf(t, { projectId })).rows[0]?.security_group_id as string | undefined;
   const existing = await find(tx ?? svc.db);
   if (existing) return existing;
   const run = async (t: Transaction<any>) => {
@@ -223,10 +369,29 @@ export async function ensureDefaultGroup(svc: NetworkService, req: FastifyReques
     await checkRuleLimit(svc, t, projectId, 4);
     const id = randomUUID();
     const now = timestamp();
-    await t.insertInto('securitygroups').values({ id, project_id: projectId, name: 'default', description: DEFAULT_SG_DESCRIPTION, stateful: 1, created_at: now, updated_at: now, revision_number: 0 }).execute();
-    await t.insertInto('default_security_group').values({ project_id: projectId, security_group_id: id }).onConflict((oc: any) => oc.column('project_id').doNothing()).execute();
+    await t
+      .insertInto('securitygroups')
+      .values({
+        id,
+        project_id: projectId,
+        name: 'default',
+        description: DEFAULT_SG_DESCRIPTION,
+        stateful: 1,
+        created_at: now,
+        updated_at: now,
+        revision_number: 0,
+      })
+      .execute();
+    await t
+      .insertInto('default_security_group')
+      .values({ project_id: projectId, security_group_id: id })
+      .onConflict((oc: any) => oc.column('project_id').doNothing())
+      .execute();
     const winner = await find(t);
-    if (winner !== id) { await t.deleteFrom('securitygroups').where('id', '=', id).execute(); return winner; }
+    if (winner !== id) {
+      await t.deleteFrom('securitygroups').where('id', '=', id).execute();
+      return winner;
+    }
     for (const ethertype of ETHERTYPES) {
       await insertRule(t, { projectId, sgId: id, direction: 'ingress', ethertype, remoteGroupId: id });
       await insertRule(t, { projectId, sgId: id, direction: 'egress', ethertype });
@@ -252,7 +417,8 @@ const removedRemoteRules = new WeakMap<FastifyRequest, string[]>();
 
 function nameNotDefault(v: unknown, n: string): string {
   const s = toString(v, n, 255);
-  if (s.toLowerCase() === 'default') throw inUse('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
+  if (s.toLowerCase() === 'default')
+    throw inUse('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
   return s;
 }
 
@@ -266,7 +432,12 @@ function uuidList(v: unknown, n: string): string[] {
 }
 
 const sameSet = (a: string[] = [], b: string[] = []) => a.length === b.length && a.every((x) => b.includes(x));
-const SG_BLIND_OWNERS = ['network:dhcp', 'network:router_interface', 'network:ha_router_replicated_interface', 'network:router_interface_distributed'];
+const SG_BLIND_OWNERS = [
+  'network:dhcp',
+  'network:router_interface',
+  'network:ha_router_replicated_interface',
+  'network:router_interface_distributed',
+];
 
 export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi; rules: ResourceApi } {
   let rules!: ResourceApi;
@@ -296,13 +467,31 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     async expand(views, req, tx) {
       const ids = views.map((v) => v.id);
       const pid = req.ctx?.projectId ?? '';
-      const shared = new Set((await tx.selectFrom('rbac_policies').select('object_id').where('object_type', '=', 'security_group')
-        .where('action', '=', 'access_as_shared').where('target_tenant', 'in', ['*', pid]).where('object_id', 'in', ids).execute()).map((r: any) => r.object_id));
-      const ruleRows = await tx.selectFrom('securitygrouprules').selectAll().where('security_group_id', 'in', ids).orderBy('created_at').orderBy('id').execute();
+      const shared = new Set(
+        (
+          await tx
+            .selectFrom('rbac_policies')
+            .select('object_id')
+            .where('object_type', '=', 'security_group')
+            .where('action', '=', 'access_as_shared')
+            .where('target_tenant', 'in', ['*', pid])
+            .where('object_id', 'in', ids)
+            .execute()
+        ).map((r: any) => r.object_id),
+      );
+      const ruleRows = await tx
+        .selectFrom('securitygrouprules')
+        .selectAll()
+        .where('security_group_id', 'in', ids)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
       const ruleViews = await rules.views(ruleRows, req, tx);
       for (const v of views) {
         v.shared = shared.has(v.id);
-        v.security_group_rules = ruleViews.filter((r) => r.security_group_id === v.id).map(({ sg_project_id: _, ...r }) => r);
+        v.security_group_rules = ruleViews
+          .filter((r) => r.security_group_id === v.id)
+          .map(({ sg_project_id: _, ...r }) => r);
       }
     },
     async beforeCreate(values, req, tx) {
@@ -310,28 +499,42 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       await checkRuleLimit(svc, tx, values.project_id, ETHERTYPES.length);
     },
     async afterCreate(view, _values, _req, tx) {
-      for (const ethertype of ETHERTYPES) await insertRule(tx, { projectId: view.project_id, sgId: view.id, direction: 'egress', ethertype });
+      for (const ethertype of ETHERTYPES)
+        await insertRule(tx, { projectId: view.project_id, sgId: view.id, direction: 'egress', ethertype });
     },
     async beforeUpdate(existing, changes, _req, tx) {
-      if ('name' in changes && existing.name === 'default') throw inUse('SecurityGroupCannotUpdateDefault', 'Updating default security group not allowed.');
-      if ('stateful' in changes && changes.stateful !== existing.stateful && await groupInUse(tx, existing.id)) throw sgInUse(existing.id);
+      if ('name' in changes && existing.name === 'default')
+        throw inUse('SecurityGroupCannotUpdateDefault', 'Updating default security group not allowed.');
+      if ('stateful' in changes && changes.stateful !== existing.stateful && (await groupInUse(tx, existing.id)))
+        throw sgInUse(existing.id);
     },
     async checkDelete(existing, req) {
       if (await groupInUse(svc.db, existing.id)) throw sgInUse(existing.id);
-      if (existing.name === 'default' && !svc.isAdmin(req)) throw inUse('SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.');
+      if (existing.name === 'default' && !svc.isAdmin(req))
+        throw inUse('SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.');
     },
     async beforeDelete(existing, req, tx) {
       if (await groupInUse(tx, existing.id)) throw sgInUse(existing.id);
       // Rules of other groups that name this one as their remote go with it (the FK cascades upstream).
-      const remote = await tx.selectFrom('securitygrouprules').select('security_group_id').where('remote_group_id', '=', existing.id).where('security_group_id', '!=', existing.id).execute();
+      const remote = await tx
+        .selectFrom('securitygrouprules')
+        .select('security_group_id')
+        .where('remote_group_id', '=', existing.id)
+        .where('security_group_id', '!=', existing.id)
+        .execute();
       removedRemoteRules.set(req, [...new Set(remote.map((r: any) => r.security_group_id as string))]);
       await tx.deleteFrom('securitygrouprules').where('remote_group_id', '=', existing.id).execute();
       await tx.deleteFrom('securitygrouprules').where('security_group_id', '=', existing.id).execute();
       await tx.deleteFrom('default_security_group').where('security_group_id', '=', existing.id).execute();
-      await tx.deleteFrom('rbac_policies').where('object_type', '=', 'security_group').where('object_id', '=', existing.id).execute();
+      await tx
+        .deleteFrom('rbac_policies')
+        .where('object_type', '=', 'security_group')
+        .where('object_id', '=', existing.id)
+        .execute();
     },
     committed(event, view, req, before) {
-      if (event === 'update' && before && before.stateful !== view.stateful) svc.notifier.securityGroupRulesUpdated([view.id]);
+      if (event === 'update' && before && before.stateful !== view.stateful)
+        svc.notifier.securityGroupRulesUpdated([view.id]);
       if (event === 'delete') {
         const touched = removedRemoteRules.get(req) ?? [];
         if (touched.length) svc.notifier.securityGroupRulesUpdated(touched);
@@ -351,10 +554,18 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     attrs: {
       security_group_id: { post: true, required: true, validate: (v, n) => toString(v, n, 36) },
       remote_group_id: { post: true, default: null, validate: (v, n) => (v === null ? null : toString(v, n, 255)) },
-      remote_address_group_id: { post: true, default: null, validate: (v, n) => (v === null ? null : toString(v, n, 36)) },
+      remote_address_group_id: {
+        post: true,
+        default: null,
+        validate: (v, n) => (v === null ? null : toString(v, n, 36)),
+      },
       direction: {
-        post: true, required: true,
-        validate: (v, n) => { if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${py(v)} is not in valid_values`); return v; },
+        post: true,
+        required: true,
+        validate: (v, n) => {
+          if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${py(v)} is not in valid_values`);
+          return v;
+        },
       },
       protocol: { post: true, default: null, validate: convertProtocol },
       port_range_min: { type: 'integer', post: true, default: null, validate: convertPort },
@@ -366,12 +577,24 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     },
     scope: (q, req) => {
       const pid = req.ctx?.projectId ?? '';
-      return q.where((eb: any) => eb.or([eb('securitygrouprules.project_id', '=', pid),
-        eb('securitygrouprules.security_group_id', 'in', eb.selectFrom('securitygroups').select('securitygroups.id').where('securitygroups.project_id', '=', pid))]));
+      return q.where((eb: any) =>
+        eb.or([
+          eb('securitygrouprules.project_id', '=', pid),
+          eb(
+            'securitygrouprules.security_group_id',
+            'in',
+            eb.selectFrom('securitygroups').select('securitygroups.id').where('securitygroups.project_id', '=', pid),
+          ),
+        ]),
+      );
     },
     async expand(views, _req, tx) {
       const sgIds = [...new Set(views.map((v) => v.security_group_id))];
-      const owners = new Map((await tx.selectFrom('securitygroups').select(['id', 'project_id']).where('id', 'in', sgIds).execute()).map((r: any) => [r.id, r.project_id]));
+      const owners = new Map(
+        (await tx.selectFrom('securitygroups').select(['id', 'project_id']).where('id', 'in', sgIds).execute()).map(
+          (r: any) => [r.id, r.project_id],
+        ),
+      );
       for (const v of views) {
         v.normalized_cidr = normalizedCidr(v.remote_ip_prefix);
         v.sg_project_id = owners.get(v.security_group_id);
@@ -380,14 +603,34 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     target: (view) => ({ 'security_group:tenant_id': view.sg_project_id }),
     async beforeCreate(values, req, tx) {
       // A bulk create is about one group of one project (_validate_single_tenant_and_group).
-      const bulk = bulkRules.get(req) ?? { sgId: values.security_group_id, projectId: values.project_id, ids: new Set<string>() };
+      const bulk = bulkRules.get(req) ?? {
+        sgId: values.security_group_id,
+        projectId: values.project_id,
+        ids: new Set<string>(),
+      };
       bulkRules.set(req, bulk);
-      if (bulk.sgId !== values.security_group_id) throw invalid('SecurityGroupNotSingleGroupRules', 'Only allowed to update rules for one security profile at a time');
-      if (bulk.projectId !== values.project_id) throw invalid('SecurityGroupRulesNotSingleTenant', 'Multiple tenant_ids in bulk security group rule create not allowed');
+      if (bulk.sgId !== values.security_group_id)
+        throw invalid(
+          'SecurityGroupNotSingleGroupRules',
+          'Only allowed to update rules for one security profile at a time',
+        );
+      if (bulk.projectId !== values.project_id)
+        throw invalid(
+          'SecurityGroupRulesNotSingleTenant',
+          'Multiple tenant_ids in bulk security group rule create not allowed',
+        );
       validateRule(values);
       const admin = svc.isAdmin(req);
-      if (values.remote_group_id && !(await usableGroups(tx, [values.remote_group_id], values.project_id, admin)).length) throw sgNotFound(values.remote_group_id);
-      if (values.remote_address_group_id && !(await usableAddressGroup(tx, values.remote_address_group_id, values.project_id, admin))) throw addressGroupNotFound(values.remote_address_group_id);
+      if (
+        values.remote_group_id &&
+        !(await usableGroups(tx, [values.remote_group_id], values.project_id, admin)).length
+      )
+        throw sgNotFound(values.remote_group_id);
+      if (
+        values.remote_address_group_id &&
+        !(await usableAddressGroup(tx, values.remote_address_group_id, values.project_id, admin))
+      )
+        throw addressGroupNotFound(values.remote_address_group_id);
       // Rules go into the rule's project's own groups (an admin's into any).
       let q = tx.selectFrom('securitygroups').select('id').where('id', '=', values.security_group_id);
       if (!admin) q = q.where('project_id', '=', values.project_id);
@@ -395,10 +638,15 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       // The group's revision moves first: its row lock makes concurrent rules of one group take turns.
       await bumpRevision(tx, 'securitygroups', values.security_group_id);
       const key = ruleKey(values);
-      const existing = await tx.selectFrom('securitygrouprules').selectAll().where('security_group_id', '=', values.security_group_id).execute();
+      const existing = await tx
+        .selectFrom('securitygrouprules')
+        .selectAll()
+        .where('security_group_id', '=', values.security_group_id)
+        .execute();
       const dup = existing.find((r: any) => ruleKey(r) === key);
       if (dup) {
-        if (bulk.ids.has(dup.id)) throw inUse('DuplicateSecurityGroupRuleInPost', 'Duplicate Security Group Rule in POST.');
+        if (bulk.ids.has(dup.id))
+          throw inUse('DuplicateSecurityGroupRuleInPost', 'Duplicate Security Group Rule in POST.');
         throw inUse('SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${dup.id}.`);
       }
       bulk.ids.add(values.id);
@@ -430,15 +678,27 @@ export function securityGroupRoutes(app: FastifyInstance, svc: NetworkService) {
 // ---- ports and networks (port-security, security_groups on ports) ----------------------------
 
 const hasItems = (v: unknown) => Array.isArray(v) && v.length > 0;
-const addressPairsNeedPortSecurity = () => inUse('AddressPairAndPortSecurityRequired', 'Port Security must be enabled in order to have allowed address pairs on a port.');
-const groupsNeedPortSecurity = () => invalid('PortSecurityAndIPRequiredForSecurityGroups', 'Port security must be enabled and port must have an IP address in order to use security groups.');
+const addressPairsNeedPortSecurity = () =>
+  inUse(
+    'AddressPairAndPortSecurityRequired',
+    'Port Security must be enabled in order to have allowed address pairs on a port.',
+  );
+const groupsNeedPortSecurity = () =>
+  invalid(
+    'PortSecurityAndIPRequiredForSecurityGroups',
+    'Port security must be enabled and port must have an IP address in order to use security groups.',
+  );
 
 async function checkPortGroups(tx: Tx, ids: string[], projectId: string, admin: boolean) {
   const found = await usableGroups(tx, ids, projectId, admin);
   const missing = ids.filter((id) => !found.some((g) => g.id === id));
   if (missing.length) throw sgNotFound(missing.join(', '));
   if (new Set(found.map((g) => g.stateful)).size > 1) {
-    throw new ApiError(409, 'Error Cannot apply both stateful and stateless security groups on the same port at the same time while attempting the operation.', 'SecurityGroupConflict');
+    throw new ApiError(
+      409,
+      'Error Cannot apply both stateful and stateless security groups on the same port at the same time while attempting the operation.',
+      'SecurityGroupConflict',
+    );
   }
 }
 
@@ -450,14 +710,23 @@ async function bindGroups(tx: Tx, portId: string, ids: string[], newPort = false
 /** Ports whose membership changes matter to the agents (not DHCP or router interfaces). */
 function memberGroups(...ports: Array<View | undefined>): string[] {
   const out = new Set<string>();
-  for (const p of ports) if (p && !SG_BLIND_OWNERS.includes(p.device_owner)) for (const g of p.security_groups ?? []) out.add(g);
+  for (const p of ports)
+    if (p && !SG_BLIND_OWNERS.includes(p.device_owner)) for (const g of p.security_groups ?? []) out.add(g);
   return [...out];
 }
 
 export function extendPortsAndNetworks(svc: NetworkService) {
   if (!svc.resources.has('networks') || !svc.resources.has('ports')) return;
   svc.extend('networks', {
-    attrs: { port_security_enabled: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) } },
+    attrs: {
+      port_security_enabled: {
+        type: 'boolean',
+        post: true,
+        put: true,
+        default: true,
+        validate: (v, n) => toBoolean(v, n),
+      },
+    },
     async beforeCreate(values, req, tx) {
       await ensureDefaultGroup(svc, req, values.project_id, tx);
     },
@@ -470,11 +739,19 @@ export function extendPortsAndNetworks(svc: NetworkService) {
     },
     filters: {
       security_groups: (q: SelectQueryBuilder<any, any, any>, values: unknown[]) =>
-        q.where('ports.id', 'in', (eb: any) => eb.selectFrom('securitygroupportbindings').select('port_id').where('security_group_id', 'in', values as string[])),
+        q.where('ports.id', 'in', (eb: any) =>
+          eb
+            .selectFrom('securitygroupportbindings')
+            .select('port_id')
+            .where('security_group_id', 'in', values as string[]),
+        ),
     },
     async expand(views, _req, tx, created) {
       if (created) return; // afterCreate put the groups it bound
-      const groups = await portGroups(tx, views.map((v) => v.id));
+      const groups = await portGroups(
+        tx,
+        views.map((v) => v.id),
+      );
       for (const v of views) v.security_groups = groups.get(v.id) ?? [];
     },
     async beforeCreate(values, req, tx) {
@@ -483,7 +760,13 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       if (trusted) psec = false;
       else if (typeof values.port_security_enabled === 'boolean') psec = values.port_security_enabled;
       else {
-        const net = (values as any)[NETWORK_ROW] ?? await tx.selectFrom('networks').select('port_security_enabled').where('id', '=', values.network_id).executeTakeFirst();
+        const net =
+          (values as any)[NETWORK_ROW] ??
+          (await tx
+            .selectFrom('networks')
+            .select('port_security_enabled')
+            .where('id', '=', values.network_id)
+            .executeTakeFirst());
         psec = net ? bool(net.port_security_enabled) : true;
       }
       values.port_security_enabled = psec;
@@ -497,7 +780,8 @@ export function extendPortsAndNetworks(svc: NetworkService) {
         } else groups = values.security_groups;
       } else if (hasItems(values.security_groups)) throw groupsNeedPortSecurity();
       if (trusted) groups = [];
-      else if (values.security_groups !== undefined) await checkPortGroups(tx, groups, values.project_id, svc.isAdmin(req));
+      else if (values.security_groups !== undefined)
+        await checkPortGroups(tx, groups, values.project_id, svc.isAdmin(req));
       values.security_groups = groups;
     },
     async afterCreate(view, values, _req, tx) {
@@ -508,10 +792,14 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       const psec = 'port_security_enabled' in changes ? changes.port_security_enabled : existing.port_security_enabled;
       if (psec === false) {
         if (hasItems(changes.allowed_address_pairs)) throw addressPairsNeedPortSecurity();
-        if (!('allowed_address_pairs' in changes) && hasItems(existing.allowed_address_pairs)) throw addressPairsNeedPortSecurity();
+        if (!('allowed_address_pairs' in changes) && hasItems(existing.allowed_address_pairs))
+          throw addressPairsNeedPortSecurity();
         if (hasItems(changes.security_groups)) throw groupsNeedPortSecurity();
         if (!('security_groups' in changes) && hasItems(existing.security_groups)) {
-          throw inUse('PortSecurityPortHasSecurityGroup', 'Port has security group associated. Cannot disable port security or IP address until security group is removed.');
+          throw inUse(
+            'PortSecurityPortHasSecurityGroup',
+            'Port has security group associated. Cannot disable port security or IP address until security group is removed.',
+          );
         }
       }
       // The default group comes back when a port of the project changes (BEFORE_UPDATE upstream).
@@ -524,7 +812,10 @@ export function extendPortsAndNetworks(svc: NetworkService) {
     committed(event, view, _req, before) {
       let groups: string[] = [];
       if (event === 'update' && before) {
-        const moved = !sameSet(before.security_groups, view.security_groups) || JSON.stringify(before.fixed_ips) !== JSON.stringify(view.fixed_ips) || before.mac_address !== view.mac_address;
+        const moved =
+          !sameSet(before.security_groups, view.security_groups) ||
+          JSON.stringify(before.fixed_ips) !== JSON.stringify(view.fixed_ips) ||
+          before.mac_address !== view.mac_address;
         if (moved) groups = memberGroups(before, view);
       } else groups = memberGroups(view);
       if (groups.length) svc.notifier.securityGroupMembersUpdated(groups);

@@ -9,8 +9,14 @@ import { timestamp, type Tx, type View } from './resource.ts';
 import { invalidInput, toInt, toString, toStringOrNull, toUuid, py } from './validate.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
 
-export interface SegmentRequest { network_type: string; physical_network: string | null; segmentation_id: number | null }
-export interface ReservedSegment extends SegmentRequest { allocation: string | null }
+export interface SegmentRequest {
+  network_type: string;
+  physical_network: string | null;
+  segmentation_id: number | null;
+}
+export interface ReservedSegment extends SegmentRequest {
+  allocation: string | null;
+}
 
 /** VXLAN's encapsulation overhead over IPv4 (neutron's IP header 20 + VXLAN 30). */
 const VXLAN_OVERHEAD = 50;
@@ -19,10 +25,14 @@ const MAX_VNI = 2 ** 24 - 1;
 /** The configured type drivers (neutron's [ml2] settings with DevStack's defaults): project networks are VXLAN. */
 export function typeConfig(svc: NetworkService) {
   const cfg = svc.config;
-  const ranges = String(cfg.vniRanges ?? '1:1000').split(',').map((r) => r.trim()).filter(Boolean).map((r) => {
-    const [a, b] = r.split(':').map(Number);
-    return [a!, b ?? a!] as [number, number];
-  });
+  const ranges = String(cfg.vniRanges ?? '1:1000')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => {
+      const [a, b] = r.split(':').map(Number);
+      return [a!, b ?? a!] as [number, number];
+    });
   return { tenantTypes: ['vxlan'], flatNetworks: cfg.flatNetworks ?? ['public'], vniRanges: ranges };
 }
 
@@ -35,11 +45,13 @@ export function validateSegment(svc: NetworkService, s: SegmentRequest) {
   if (type === 'flat') {
     if (!s.physical_network) throw invalidInput('physical_network required for flat provider network');
     const flat = typeConfig(svc).flatNetworks;
-    if (!flat.includes('*') && !flat.includes(s.physical_network)) throw invalidInput(`physical_network '${s.physical_network}' unknown for flat provider network`);
+    if (!flat.includes('*') && !flat.includes(s.physical_network))
+      throw invalidInput(`physical_network '${s.physical_network}' unknown for flat provider network`);
     if (s.segmentation_id) throw invalidInput('segmentation_id prohibited for flat provider network');
   } else if (type === 'vxlan') {
     if (s.physical_network) throw invalidInput(`provider:physical_network specified for ${type} network`);
-    if (s.segmentation_id !== null && (s.segmentation_id < 1 || s.segmentation_id > MAX_VNI)) throw invalidInput(`segmentation_id out of range (1 through ${MAX_VNI})`);
+    if (s.segmentation_id !== null && (s.segmentation_id < 1 || s.segmentation_id > MAX_VNI))
+      throw invalidInput(`segmentation_id out of range (1 through ${MAX_VNI})`);
   } else {
     if (s.physical_network) throw invalidInput('physical_network prohibited for local provider network');
     if (s.segmentation_id) throw invalidInput('segmentation_id prohibited for local provider network');
@@ -64,36 +76,74 @@ export function maxMtu(svc: NetworkService, types: string[]): number {
  * a flat physical network or a VNI belongs to one segment. The `allocation` column's unique key
  * is the guarantee; the lock makes concurrent reservations wait instead of failing.
  */
-export async function reserveSegment(svc: NetworkService, tx: Transaction<any>, s: SegmentRequest): Promise<ReservedSegment> {
+export async function reserveSegment(
+  svc: NetworkService,
+  tx: Transaction<any>,
+  s: SegmentRequest,
+): Promise<ReservedSegment> {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext('network_segments'))`.execute(tx);
-  const taken = async (allocation: string) => !!(await tx.selectFrom('network_segments').select('id').where('allocation', '=', allocation).executeTakeFirst());
+  const taken = async (allocation: string) =>
+    !!(await tx.selectFrom('network_segments').select('id').where('allocation', '=', allocation).executeTakeFirst());
   if (s.network_type === 'flat') {
     const allocation = `flat:${s.physical_network}`;
-    if (await taken(allocation)) throw new ApiError(409, `Unable to create the flat network. Physical network ${s.physical_network} is in use.`, 'FlatNetworkInUse');
+    if (await taken(allocation))
+      throw new ApiError(
+        409,
+        `Unable to create the flat network. Physical network ${s.physical_network} is in use.`,
+        'FlatNetworkInUse',
+      );
     return { ...s, segmentation_id: null, allocation };
   }
   if (s.network_type === 'local') return { ...s, allocation: null };
   if (s.segmentation_id !== null) {
     const allocation = `vxlan:${s.segmentation_id}`;
-    if (await taken(allocation)) throw new ApiError(409, `Unable to create the network. The tunnel ID ${s.segmentation_id} is in use.`, 'TunnelIdInUse');
+    if (await taken(allocation))
+      throw new ApiError(
+        409,
+        `Unable to create the network. The tunnel ID ${s.segmentation_id} is in use.`,
+        'TunnelIdInUse',
+      );
     return { ...s, allocation };
   }
   // The lowest free VNI of the configured ranges.
-  const used = new Set((await tx.selectFrom('network_segments').select('segmentation_id').where('network_type', '=', 'vxlan').execute()).map((r: any) => Number(r.segmentation_id)));
+  const used = new Set(
+    (
+      await tx.selectFrom('network_segments').select('segmentation_id').where('network_type', '=', 'vxlan').execute()
+    ).map((r: any) => Number(r.segmentation_id)),
+  );
   for (const [a, b] of typeConfig(svc).vniRanges) {
-    for (let v = a; v <= b; v++) if (!used.has(v)) return { network_type: 'vxlan', physical_network: null, segmentation_id: v, allocation: `vxlan:${v}` };
+    for (let v = a; v <= b; v++)
+      if (!used.has(v))
+        return { network_type: 'vxlan', physical_network: null, segmentation_id: v, allocation: `vxlan:${v}` };
   }
-  throw new ApiError(503, 'Unable to create the network. No tenant network is available for allocation.', 'NoNetworkAvailable');
+  throw new ApiError(
+    503,
+    'Unable to create the network. No tenant network is available for allocation.',
+    'NoNetworkAvailable',
+  );
 }
 
 /** Stores a reserved segment of a network. */
 export async function insertSegment(tx: Transaction<any>, networkId: string, s: ReservedSegment, index: number) {
   const now = timestamp();
-  await tx.insertInto('network_segments').values({
-    id: randomUUID(), network_id: networkId, name: null, description: '', created_at: now, updated_at: now, revision_number: 0,
-    network_type: s.network_type, physical_network: s.physical_network, segmentation_id: s.segmentation_id,
-    segment_index: index, is_dynamic: 0, allocation: s.allocation,
-  }).execute();
+  await tx
+    .insertInto('network_segments')
+    .values({
+      id: randomUUID(),
+      network_id: networkId,
+      name: null,
+      description: '',
+      created_at: now,
+      updated_at: now,
+      revision_number: 0,
+      network_type: s.network_type,
+      physical_network: s.physical_network,
+      segmentation_id: s.segmentation_id,
+      segment_index: index,
+      is_dynamic: 0,
+      allocation: s.allocation,
+    })
+    .execute();
 }
 
 /** A tenant network's segment: the first tenant network type that has room. */
@@ -117,45 +167,97 @@ export function segmentFromProvider(src: Record<string, unknown>, prefix: string
 
 /** The multi-provider `segments` attribute: a list of dicts of provider keys. */
 export function validateSegmentsAttr(v: unknown, name: string): SegmentRequest[] {
-  if (!Array.isArray(v)) throw new ApiError(400, `Invalid input for ${name}. Reason: Invalid data format for segments: '${py(v)}'.`, 'HTTPBadRequest');
+  if (!Array.isArray(v))
+    throw new ApiError(
+      400,
+      `Invalid input for ${name}. Reason: Invalid data format for segments: '${py(v)}'.`,
+      'HTTPBadRequest',
+    );
   const out = v.map((s) => {
-    if (!s || typeof s !== 'object' || Array.isArray(s)) throw new ApiError(400, `Invalid input for ${name}. Reason: '${py(s)}' is not a dictionary.`, 'HTTPBadRequest');
+    if (!s || typeof s !== 'object' || Array.isArray(s))
+      throw new ApiError(400, `Invalid input for ${name}. Reason: '${py(s)}' is not a dictionary.`, 'HTTPBadRequest');
     const d = s as Record<string, unknown>;
-    const unknown = Object.keys(d).filter((k) => !['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'].includes(k));
-    if (unknown.length) throw new ApiError(400, `Invalid input for ${name}. Reason: Unrecognized attribute(s) '${unknown.join(', ')}'.`, 'HTTPBadRequest');
-    if (d['provider:segmentation_id'] !== undefined && d['provider:segmentation_id'] !== null) d['provider:segmentation_id'] = toInt(d['provider:segmentation_id'], 'provider:segmentation_id');
+    const unknown = Object.keys(d).filter(
+      (k) => !['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'].includes(k),
+    );
+    if (unknown.length)
+      throw new ApiError(
+        400,
+        `Invalid input for ${name}. Reason: Unrecognized attribute(s) '${unknown.join(', ')}'.`,
+        'HTTPBadRequest',
+      );
+    if (d['provider:segmentation_id'] !== undefined && d['provider:segmentation_id'] !== null)
+      d['provider:segmentation_id'] = toInt(d['provider:segmentation_id'], 'provider:segmentation_id');
     return segmentFromProvider(d, 'provider:');
   });
   const keys = out.map((s) => `${s.network_type}|${s.physical_network}|${s.segmentation_id}`);
   // multiprovidernet check_duplicate_segments (full segments only).
   if (out.some((s, i) => (s.network_type !== 'vxlan' || s.segmentation_id !== null) && keys.indexOf(keys[i]!) !== i)) {
-    throw new ApiError(400, 'Invalid input for operation: Duplicate segment entry in request.', 'SegmentsContainDuplicateEntry');
+    throw new ApiError(
+      400,
+      'Invalid input for operation: Duplicate segment entry in request.',
+      'SegmentsContainDuplicateEntry',
+    );
   }
   return out;
 }
 
 /** Segments of networks, in index order. */
 export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<string, any[]>> {
-  const rows = await inChunks(networkIds, (c) => tx.selectFrom('network_segments').selectAll().where('network_id', 'in', c).orderBy('segment_index').orderBy('id').execute());
+  const rows = await inChunks(networkIds, (c) =>
+    tx
+      .selectFrom('network_segments')
+      .selectAll()
+      .where('network_id', 'in', c)
+      .orderBy('segment_index')
+      .orderBy('id')
+      .execute(),
+  );
   const out = new Map<string, any[]>();
-  for (const r of rows) { const l = out.get(r.network_id) ?? []; l.push(r); out.set(r.network_id, l); }
+  for (const r of rows) {
+    const l = out.get(r.network_id) ?? [];
+    l.push(r);
+    out.set(r.network_id, l);
+  }
   return out;
 }
 
 /** ML2 extend_network_with_provider_segments: one segment as provider:*, several as `segments`. */
 export function providerView(view: View, segments: any[]) {
-  const seg = (s: any) => ({ 'provider:network_type': s.network_type, 'provider:physical_network': s.physical_network ?? null, 'provider:segmentation_id': s.segmentation_id === null ? null : Number(s.segmentation_id) });
+  const seg = (s: any) => ({
+    'provider:network_type': s.network_type,
+    'provider:physical_network': s.physical_network ?? null,
+    'provider:segmentation_id': s.segmentation_id === null ? null : Number(s.segmentation_id),
+  });
   delete view.segments;
   if (segments.length > 1) {
-    delete view['provider:network_type']; delete view['provider:physical_network']; delete view['provider:segmentation_id'];
+    delete view['provider:network_type'];
+    delete view['provider:physical_network'];
+    delete view['provider:segmentation_id'];
     view.segments = segments.map(seg);
-  } else Object.assign(view, segments.length ? seg(segments[0]) : { 'provider:network_type': null, 'provider:physical_network': null, 'provider:segmentation_id': null });
+  } else
+    Object.assign(
+      view,
+      segments.length
+        ? seg(segments[0])
+        : { 'provider:network_type': null, 'provider:physical_network': null, 'provider:segmentation_id': null },
+    );
 }
 
 export function defineSegments(svc: NetworkService) {
-  const ignored = { post: true, column: false as const, visible: false, filter: false, validate: (v: unknown, n: string) => toString(v, n, 255) };
+  const ignored = {
+    post: true,
+    column: false as const,
+    visible: false,
+    filter: false,
+    validate: (v: unknown, n: string) => toString(v, n, 255),
+  };
   svc.define({
-    singular: 'segment', plural: 'segments', table: 'network_segments', owned: false, tags: false,
+    singular: 'segment',
+    plural: 'segments',
+    table: 'network_segments',
+    owned: false,
+    tags: false,
     notFound: notFound.segment,
     attrs: {
       // Segments have no owner: a project given on create is accepted and dropped, as upstream.
@@ -165,7 +267,12 @@ export function defineSegments(svc: NetworkService) {
       name: { post: true, put: true, default: null, validate: (v, n) => toStringOrNull(v, n, 255) },
       network_type: { post: true, required: true, validate: (v, n) => toString(v, n, 32) },
       physical_network: { post: true, default: null, validate: (v, n) => toStringOrNull(v, n, 64) },
-      segmentation_id: { type: 'integer', post: true, default: null, validate: (v, n) => (v === null ? null : toInt(v, n)) },
+      segmentation_id: {
+        type: 'integer',
+        post: true,
+        default: null,
+        validate: (v, n) => (v === null ? null : toInt(v, n)),
+      },
       segment_index: { type: 'integer', visible: false, filter: false },
       is_dynamic: { type: 'boolean', visible: false, filter: false },
       allocation: { visible: false, filter: false },
@@ -173,19 +280,42 @@ export function defineSegments(svc: NetworkService) {
     async beforeCreate(values, _req, tx) {
       const net = await tx.selectFrom('networks').select('id').where('id', '=', values.network_id).executeTakeFirst();
       if (!net) throw notFound.network(values.network_id);
-      const s: SegmentRequest = { network_type: values.network_type, physical_network: values.physical_network ?? null, segmentation_id: values.segmentation_id ?? null };
+      const s: SegmentRequest = {
+        network_type: values.network_type,
+        physical_network: values.physical_network ?? null,
+        segmentation_id: values.segmentation_id ?? null,
+      };
       validateSegment(svc, s);
-      const last = await tx.selectFrom('network_segments').select('segment_index').where('network_id', '=', values.network_id).orderBy('segment_index', 'desc').executeTakeFirst();
+      const last = await tx
+        .selectFrom('network_segments')
+        .select('segment_index')
+        .where('network_id', '=', values.network_id)
+        .orderBy('segment_index', 'desc')
+        .executeTakeFirst();
       const r = await reserveSegment(svc, tx, s);
-      Object.assign(values, { segmentation_id: r.segmentation_id, allocation: r.allocation, segment_index: last ? Number(last.segment_index) + 1 : 0, is_dynamic: false });
+      Object.assign(values, {
+        segmentation_id: r.segmentation_id,
+        allocation: r.allocation,
+        segment_index: last ? Number(last.segment_index) + 1 : 0,
+        is_dynamic: false,
+      });
     },
     async beforeDelete(existing, _req, tx) {
       const subnets = await tx.selectFrom('subnets').select('id').where('segment_id', '=', existing.id).execute();
-      if (subnets.length) throw new ApiError(409, `Segment '${existing.id}' cannot be deleted: The segment is still associated with subnet(s) ${subnets.map((s: any) => s.id).join(', ')}.`, 'SegmentInUse');
+      if (subnets.length)
+        throw new ApiError(
+          409,
+          `Segment '${existing.id}' cannot be deleted: The segment is still associated with subnet(s) ${subnets.map((s: any) => s.id).join(', ')}.`,
+          'SegmentInUse',
+        );
     },
     async committed(_event, view, req) {
       // The network's provider view changed: agents hear about the network again.
-      try { svc.notifier.networkUpdated(await svc.resource('networks').loadInTx(view.network_id, req, svc.db)); } catch { /* network gone */ }
+      try {
+        svc.notifier.networkUpdated(await svc.resource('networks').loadInTx(view.network_id, req, svc.db));
+      } catch {
+        /* network gone */
+      }
     },
   });
 }

@@ -9,9 +9,26 @@ import type { NetworkService } from '../service.ts';
 import { timestamp, type Tx } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import {
-  allocatePrefix, cidrContainsCidr, cidrsOverlap, formatCidr, isPrefixAvailable, mergeCidrs, parseCidr, type Cidr,
-} from '../netaddr.ts';
-import { boolFilter, deleteRbac, grantedIds, insertRbac, lockRow, notFound, projectOf, rbacGrants, rbacScope } from './core_common.ts';
+  allocatePrefix,
+  cidrContainsCidr,
+  cidrsOverlap,
+  formatCidr,
+  isPrefixAvailable,
+  mergeCidrs,
+  parseCidr,
+  type Cidr,
+} from '../../core/netaddr.ts';
+import {
+  boolFilter,
+  deleteRbac,
+  grantedIds,
+  insertRbac,
+  lockRow,
+  notFound,
+  projectOf,
+  rbacGrants,
+  rbacScope,
+} from './core_common.ts';
 import { visibleAddressScope } from './address_scopes.ts';
 import { toNonNegative } from './networks.ts';
 
@@ -34,7 +51,8 @@ export function toSubnetCidr(v: unknown, name: string): string {
   if (typeof v !== 'string') throw badInput(name, `'${py(v)}' is not a valid IP subnet`);
   const c = parseCidr(v, { allowBareIp: true });
   if (!c) throw badInput(name, `'${v}' is not a valid IP subnet`);
-  if (!v.includes('/')) throw badInput(name, `'${v}' isn't a recognized IP subnet cidr, '${formatCidr(c)}' is recommended`);
+  if (!v.includes('/'))
+    throw badInput(name, `'${v}' isn't a recognized IP subnet cidr, '${formatCidr(c)}' is recommended`);
   return v;
 }
 
@@ -43,12 +61,16 @@ function readPrefixes(list: string[]): { version: 4 | 6; prefixes: Cidr[] } {
   if (!list.length) throw new ApiError(400, 'Empty subnet pool prefix list.', 'EmptySubnetPoolPrefixList');
   const cidrs = list.map((p) => parseCidr(p)!);
   const version = cidrs[0]!.version;
-  if (cidrs.some((c) => c.version !== version)) throw new ApiError(400, 'Cannot mix IPv4 and IPv6 prefixes in a subnet pool.', 'PrefixVersionMismatch');
+  if (cidrs.some((c) => c.version !== version))
+    throw new ApiError(400, 'Cannot mix IPv4 and IPv6 prefixes in a subnet pool.', 'PrefixVersionMismatch');
   return { version, prefixes: mergeCidrs(cidrs) };
 }
 
 /** SubnetPoolReader's prefix length bounds with their defaults and checks. */
-function readBounds(version: 4 | 6, v: { min_prefixlen?: unknown; max_prefixlen?: unknown; default_prefixlen?: unknown }) {
+function readBounds(
+  version: 4 | 6,
+  v: { min_prefixlen?: unknown; max_prefixlen?: unknown; default_prefixlen?: unknown },
+) {
   const num = (x: unknown) => (x === undefined || x === null ? undefined : Number(x));
   const min = num(v.min_prefixlen) ?? DEFAULT_MIN[version];
   const max = num(v.max_prefixlen) ?? BITS[version];
@@ -65,7 +87,12 @@ export async function visibleSubnetpool(svc: NetworkService, req: FastifyRequest
   let q = tx.selectFrom('subnetpools').selectAll().where('subnetpools.id', '=', id);
   if (!svc.isAdmin(req)) {
     const p = projectOf(req);
-    q = q.where((eb: any) => eb.or([eb('subnetpools.project_id', '=', p), rbacGrants(eb, 'subnetpool', 'subnetpools.id', p, ['access_as_shared'])]));
+    q = q.where((eb: any) =>
+      eb.or([
+        eb('subnetpools.project_id', '=', p),
+        rbacGrants(eb, 'subnetpool', 'subnetpools.id', p, ['access_as_shared']),
+      ]),
+    );
   }
   const row = await q.executeTakeFirst();
   if (!row) throw notFound.subnetpool(id);
@@ -76,23 +103,58 @@ export async function visibleSubnetpool(svc: NetworkService, req: FastifyRequest
  * _validate_address_scope_id: the scope is visible and usable by the caller, of the pool's IP
  * version, its other pools do not overlap this one, and re-scoping keeps networks consistent.
  */
-async function checkAddressScope(svc: NetworkService, req: FastifyRequest, tx: Transaction<any>, scopeId: string | null | undefined, poolId: string, version: number, prefixes: Cidr[]) {
+async function checkAddressScope(
+  svc: NetworkService,
+  req: FastifyRequest,
+  tx: Transaction<any>,
+  scopeId: string | null | undefined,
+  poolId: string,
+  version: number,
+  prefixes: Cidr[],
+) {
   if (!scopeId) return;
   const scope = await visibleAddressScope(svc, req, tx, scopeId);
   if (Number(scope.ip_version) !== version) {
-    throw new ApiError(400, `Illegal subnetpool association: subnetpool ${poolId} cannot associate with address scope ${scopeId} because subnetpool ip_version is not ${scope.ip_version}.`, 'IllegalSubnetPoolIpVersionAssociationToAddressScope');
+    throw new ApiError(
+      400,
+      `Illegal subnetpool association: subnetpool ${poolId} cannot associate with address scope ${scopeId} because subnetpool ip_version is not ${scope.ip_version}.`,
+      'IllegalSubnetPoolIpVersionAssociationToAddressScope',
+    );
   }
   // _check_subnetpool_address_scope_network_affinity
-  const mine = await tx.selectFrom('subnets').select(['id', 'network_id']).where('subnetpool_id', '=', poolId).execute();
+  const mine = await tx
+    .selectFrom('subnets')
+    .select(['id', 'network_id'])
+    .where('subnetpool_id', '=', poolId)
+    .execute();
   if (mine.length) {
-    const others = await tx.selectFrom('subnets').select('id').where('network_id', 'in', [...new Set(mine.map((s: any) => s.network_id))]).where('ip_version', '=', version).execute();
+    const others = await tx
+      .selectFrom('subnets')
+      .select('id')
+      .where('network_id', 'in', [...new Set(mine.map((s: any) => s.network_id))])
+      .where('ip_version', '=', version)
+      .execute();
     const ids = new Set(mine.map((s: any) => s.id));
-    if (others.some((s: any) => !ids.has(s.id))) throw new ApiError(400, 'Subnets of the same address family hosted on the same network must all participate in the same address scope.', 'NetworkAddressScopeAffinityError');
+    if (others.some((s: any) => !ids.has(s.id)))
+      throw new ApiError(
+        400,
+        'Subnets of the same address family hosted on the same network must all participate in the same address scope.',
+        'NetworkAddressScopeAffinityError',
+      );
   }
-  for (const other of await tx.selectFrom('subnetpools').select(['id', 'prefixes']).where('address_scope_id', '=', scopeId).where('id', '!=', poolId).execute()) {
+  for (const other of await tx
+    .selectFrom('subnetpools')
+    .select(['id', 'prefixes'])
+    .where('address_scope_id', '=', scopeId)
+    .where('id', '!=', poolId)
+    .execute()) {
     const theirs = json<string[]>(other.prefixes, []).map((p) => parseCidr(p)!);
     if (theirs.some((a) => prefixes.some((b) => cidrsOverlap(a, b)))) {
-      throw new ApiError(409, 'Failed to associate address scope: subnetpools within an address scope must have unique prefixes.', 'AddressScopePrefixConflict');
+      throw new ApiError(
+        409,
+        'Failed to associate address scope: subnetpools within an address scope must have unique prefixes.',
+        'AddressScopePrefixConflict',
+      );
     }
   }
 }
@@ -100,7 +162,10 @@ async function checkAddressScope(svc: NetworkService, req: FastifyRequest, tx: T
 async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
   let q = tx.selectFrom('subnetpools').select('id').where('is_default', '=', 1).where('ip_version', '=', version);
   if (exceptId) q = q.where('id', '!=', exceptId);
-  if (await q.executeTakeFirst()) throw invalidInput('A default subnetpool for this IP family has already been set. Only one default may exist per IP family');
+  if (await q.executeTakeFirst())
+    throw invalidInput(
+      'A default subnetpool for this IP family has already been set. Only one default may exist per IP family',
+    );
 }
 
 /**
@@ -109,38 +174,90 @@ async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
  * free prefix. Checks the pool's bounds and the project's prefix quota; the pool's row lock
  * keeps two allocations from taking the same space.
  */
-export async function allocateFromPool(tx: Transaction<any>, pool: any, req: { cidr?: Cidr; prefixlen?: number; projectId: string }): Promise<Cidr> {
+export async function allocateFromPool(
+  tx: Transaction<any>,
+  pool: any,
+  req: { cidr?: Cidr; prefixlen?: number; projectId: string },
+): Promise<Cidr> {
   await lockRow(tx, 'subnetpools', pool.id);
   const version = Number(pool.ip_version) as 4 | 6;
-  const prefixlen = req.cidr ? req.cidr.prefixlen : req.prefixlen ?? Number(pool.default_prefixlen);
-  if (prefixlen > Number(pool.max_prefixlen)) throw new ApiError(400, `Unable to allocate subnet with prefix length ${prefixlen}, maximum allowed prefix is ${pool.max_prefixlen}.`, 'MaxPrefixSubnetAllocationError');
-  if (prefixlen < Number(pool.min_prefixlen)) throw new ApiError(400, `Unable to allocate subnet with prefix length ${prefixlen}, minimum allowed prefix is ${pool.min_prefixlen}.`, 'MinPrefixSubnetAllocationError');
-  const allocated = await tx.selectFrom('subnets').select(['cidr', 'project_id']).where('subnetpool_id', '=', pool.id).execute();
+  const prefixlen = req.cidr ? req.cidr.prefixlen : (req.prefixlen ?? Number(pool.default_prefixlen));
+  if (prefixlen > Number(pool.max_prefixlen))
+    throw new ApiError(
+      400,
+      `Unable to allocate subnet with prefix length ${prefixlen}, maximum allowed prefix is ${pool.max_prefixlen}.`,
+      'MaxPrefixSubnetAllocationError',
+    );
+  if (prefixlen < Number(pool.min_prefixlen))
+    throw new ApiError(
+      400,
+      `Unable to allocate subnet with prefix length ${prefixlen}, minimum allowed prefix is ${pool.min_prefixlen}.`,
+      'MinPrefixSubnetAllocationError',
+    );
+  const allocated = await tx
+    .selectFrom('subnets')
+    .select(['cidr', 'project_id'])
+    .where('subnetpool_id', '=', pool.id)
+    .execute();
   if (pool.default_quota !== null && pool.default_quota !== undefined) {
     const unit = QUOTA_UNIT[version];
-    const used = allocated.filter((s: any) => s.project_id === req.projectId).reduce((n: number, s: any) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
-    if (used + 2 ** (unit - prefixlen) > Number(pool.default_quota)) throw new ApiError(409, 'Per-tenant subnet pool prefix quota exceeded.', 'SubnetPoolQuotaExceeded');
+    const used = allocated
+      .filter((s: any) => s.project_id === req.projectId)
+      .reduce((n: number, s: any) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
+    if (used + 2 ** (unit - prefixlen) > Number(pool.default_quota))
+      throw new ApiError(409, 'Per-tenant subnet pool prefix quota exceeded.', 'SubnetPoolQuotaExceeded');
   }
   const prefixes = json<string[]>(pool.prefixes, []).map((p) => parseCidr(p)!);
   const used = allocated.map((s: any) => parseCidr(s.cidr)!);
   if (req.cidr) {
-    if (!isPrefixAvailable(prefixes, used, req.cidr)) throw new ApiError(400, 'Failed to allocate subnet: Cannot allocate requested subnet from the available set of prefixes.', 'SubnetAllocationError');
+    if (!isPrefixAvailable(prefixes, used, req.cidr))
+      throw new ApiError(
+        400,
+        'Failed to allocate subnet: Cannot allocate requested subnet from the available set of prefixes.',
+        'SubnetAllocationError',
+      );
     return req.cidr;
   }
   const got = allocatePrefix(prefixes, used, prefixlen);
-  if (!got) throw new ApiError(409, `Failed to allocate subnet: Insufficient prefix space to allocate subnet size /${prefixlen}.`, 'SubnetAllocationError');
+  if (!got)
+    throw new ApiError(
+      409,
+      `Failed to allocate subnet: Insufficient prefix space to allocate subnet size /${prefixlen}.`,
+      'SubnetAllocationError',
+    );
   return got;
 }
 
 export function defineSubnetpools(svc: NetworkService) {
-  const prefixlenAttr = { type: 'integer' as const, post: true, put: true, validate: (v: unknown, n: string) => toNonNegative(v, n) };
+  const prefixlenAttr = {
+    type: 'integer' as const,
+    post: true,
+    put: true,
+    validate: (v: unknown, n: string) => toNonNegative(v, n),
+  };
   const api = svc.define({
-    singular: 'subnetpool', plural: 'subnetpools', table: 'subnetpools', quota: 'subnetpool',
+    singular: 'subnetpool',
+    plural: 'subnetpools',
+    table: 'subnetpools',
+    quota: 'subnetpool',
     notFound: notFound.subnetpool,
     attrs: {
       name: { post: true, put: true, required: true, validate: (v, n) => toString(v, n, 255) },
-      prefixes: { type: 'json', post: true, put: true, required: true, filter: false, validate: (v, n) => toSubnetList(v, n) },
-      default_quota: { type: 'integer', post: true, put: true, default: null, validate: (v, n) => (v === null ? null : toNonNegative(v, n)) },
+      prefixes: {
+        type: 'json',
+        post: true,
+        put: true,
+        required: true,
+        filter: false,
+        validate: (v, n) => toSubnetList(v, n),
+      },
+      default_quota: {
+        type: 'integer',
+        post: true,
+        put: true,
+        default: null,
+        validate: (v, n) => (v === null ? null : toNonNegative(v, n)),
+      },
       ip_version: { type: 'integer' },
       default_prefixlen: prefixlenAttr,
       min_prefixlen: prefixlenAttr,
@@ -151,10 +268,18 @@ export function defineSubnetpools(svc: NetworkService) {
     },
     scope: rbacScope('subnetpools', 'subnetpool', ['access_as_shared']),
     filters: {
-      shared: boolFilter((eb, req) => rbacGrants(eb, 'subnetpool', 'subnetpools.id', projectOf(req), ['access_as_shared'])),
+      shared: boolFilter((eb, req) =>
+        rbacGrants(eb, 'subnetpool', 'subnetpools.id', projectOf(req), ['access_as_shared']),
+      ),
     },
     async expand(views, req, tx) {
-      const shared = await grantedIds(tx, 'subnetpool', views.map((v) => v.id), projectOf(req), 'access_as_shared');
+      const shared = await grantedIds(
+        tx,
+        'subnetpool',
+        views.map((v) => v.id),
+        projectOf(req),
+        'access_as_shared',
+      );
       for (const v of views) {
         v.shared = shared.has(v.id);
         v.prefixes = (v.prefixes ?? []).map((p: string) => formatCidr(parseCidr(p)!));
@@ -172,7 +297,13 @@ export function defineSubnetpools(svc: NetworkService) {
     },
     async afterCreate(view, values, _req, tx) {
       if (!values.shared) return;
-      await insertRbac(tx, { projectId: view.project_id, objectType: 'subnetpool', objectId: view.id, action: 'access_as_shared', target: '*' });
+      await insertRbac(tx, {
+        projectId: view.project_id,
+        objectType: 'subnetpool',
+        objectId: view.id,
+        action: 'access_as_shared',
+        target: '*',
+      });
       await tx.updateTable('subnetpools').set({ shared: 1 }).where('id', '=', view.id).execute();
     },
     async beforeUpdate(existing, changes, req, tx) {
@@ -180,20 +311,30 @@ export function defineSubnetpools(svc: NetworkService) {
       let prefixes = (existing.prefixes as string[]).map((p) => parseCidr(p)!);
       if (changes.prefixes !== undefined) {
         const next = readPrefixes(changes.prefixes);
-        if (next.version !== version) throw new ApiError(400, 'Cannot mix IPv4 and IPv6 prefixes in a subnet pool.', 'PrefixVersionMismatch');
+        if (next.version !== version)
+          throw new ApiError(400, 'Cannot mix IPv4 and IPv6 prefixes in a subnet pool.', 'PrefixVersionMismatch');
         if (!prefixes.every((old) => next.prefixes.some((n) => cidrContainsCidr(n, old)))) {
-          throw new ApiError(400, 'Illegal update to prefixes: Existing prefixes must be a subset of the new prefixes.', 'IllegalSubnetPoolPrefixUpdate');
+          throw new ApiError(
+            400,
+            'Illegal update to prefixes: Existing prefixes must be a subset of the new prefixes.',
+            'IllegalSubnetPoolPrefixUpdate',
+          );
         }
         prefixes = next.prefixes;
         changes.prefixes = prefixes.map(formatCidr);
       }
       const bounds = readBounds(version, { ...existing, ...changes });
-      for (const k of ['min_prefixlen', 'max_prefixlen', 'default_prefixlen'] as const) if (changes[k] !== undefined) changes[k] = bounds[k];
+      for (const k of ['min_prefixlen', 'max_prefixlen', 'default_prefixlen'] as const)
+        if (changes[k] !== undefined) changes[k] = bounds[k];
       if (changes.is_default && !existing.is_default) await checkSingleDefault(tx, version, existing.id);
       if (existing.address_scope_id && !svc.isAdmin(req)) {
         const scope = await visibleAddressScope(svc, req, tx, existing.address_scope_id);
         if (scope.project_id !== projectOf(req)) {
-          throw new ApiError(400, `Illegal subnetpool update : subnetpool ${existing.id} cannot be updated when associated with shared address scope ${existing.address_scope_id}.`, 'IllegalSubnetPoolUpdate');
+          throw new ApiError(
+            400,
+            `Illegal subnetpool update : subnetpool ${existing.id} cannot be updated when associated with shared address scope ${existing.address_scope_id}.`,
+            'IllegalSubnetPoolUpdate',
+          );
         }
       }
       const scopeId = changes.address_scope_id !== undefined ? changes.address_scope_id : existing.address_scope_id;
@@ -201,7 +342,11 @@ export function defineSubnetpools(svc: NetworkService) {
     },
     async beforeDelete(existing, _req, tx) {
       if (await tx.selectFrom('subnets').select('id').where('subnetpool_id', '=', existing.id).executeTakeFirst()) {
-        throw new ApiError(400, 'Unable to delete subnet pool: Subnet pool has existing allocations.', 'SubnetPoolDeleteError');
+        throw new ApiError(
+          400,
+          'Unable to delete subnet pool: Subnet pool has existing allocations.',
+          'SubnetPoolDeleteError',
+        );
       }
       await deleteRbac(tx, 'subnetpool', existing.id);
     },
@@ -214,7 +359,8 @@ export function subnetpoolRoutes(app: FastifyInstance, svc: NetworkService) {
   const api = svc.resource('subnetpools');
   const body = (req: FastifyRequest): string[] => {
     const b = req.body as { prefixes?: unknown } | undefined;
-    if (!b || typeof b !== 'object' || !Array.isArray(b.prefixes) || !b.prefixes.length) throw new ApiError(400, 'Request body contains invalid data', 'HTTPBadRequest');
+    if (!b || typeof b !== 'object' || !Array.isArray(b.prefixes) || !b.prefixes.length)
+      throw new ApiError(400, 'Request body contains invalid data', 'HTTPBadRequest');
     return toSubnetList(b.prefixes, 'prefixes');
   };
   app.put('/v2.0/subnetpools/:id/add_prefixes', async (req) => {
@@ -222,7 +368,9 @@ export function subnetpoolRoutes(app: FastifyInstance, svc: NetworkService) {
     const pool = await api.find(req, id, 'get');
     api.enforce(req, 'add_prefixes', await api.policyTarget(pool, req));
     const added = body(req);
-    const view = await svc.transaction((tx) => api.applyUpdate(pool, { prefixes: [...pool.prefixes, ...added] }, req, tx));
+    const view = await svc.transaction((tx) =>
+      api.applyUpdate(pool, { prefixes: [...pool.prefixes, ...added] }, req, tx),
+    );
     return { prefixes: view.prefixes };
   });
   app.put('/v2.0/subnetpools/:id/remove_prefixes', async (req) => {
@@ -234,14 +382,24 @@ export function subnetpoolRoutes(app: FastifyInstance, svc: NetworkService) {
     if (!removed.some((r) => current.some((c) => cidrsOverlap(r, c)))) return { prefixes: pool.prefixes };
     return svc.transaction(async (tx) => {
       await lockRow(tx, 'subnetpools', id);
-      const subnets = (await tx.selectFrom('subnets').select('cidr').where('subnetpool_id', '=', id).execute()).map((s: any) => parseCidr(s.cidr)!);
+      const subnets = (await tx.selectFrom('subnets').select('cidr').where('subnetpool_id', '=', id).execute()).map(
+        (s: any) => parseCidr(s.cidr)!,
+      );
       if (subnets.some((s) => removed.some((r) => cidrsOverlap(s, r)))) {
-        throw new ApiError(400, 'Illegal update to prefixes: One or more the prefixes to be removed is in use by a subnet.', 'IllegalSubnetPoolPrefixUpdate');
+        throw new ApiError(
+          400,
+          'Illegal update to prefixes: One or more the prefixes to be removed is in use by a subnet.',
+          'IllegalSubnetPoolPrefixUpdate',
+        );
       }
       // What is left of the pool: its free space with the removed blocks treated as taken, merged.
       const left = mergeCidrs(current.flatMap((c) => subtractAll(c, removed)));
       const prefixes = left.map(formatCidr);
-      await tx.updateTable('subnetpools').set({ prefixes: JSON.stringify(prefixes), updated_at: timestamp(), revision_number: pool.revision_number + 1 }).where('id', '=', id).execute();
+      await tx
+        .updateTable('subnetpools')
+        .set({ prefixes: JSON.stringify(prefixes), updated_at: timestamp(), revision_number: pool.revision_number + 1 })
+        .where('id', '=', id)
+        .execute();
       return { prefixes };
     });
   });
@@ -264,4 +422,3 @@ function subtract(p: Cidr, r: Cidr): Cidr[] {
   const b: Cidr = { version: p.version, network: p.network + half, prefixlen: p.prefixlen + 1 };
   return [...subtract(a, r), ...subtract(b, r)];
 }
-

@@ -8,14 +8,41 @@ import type { NetworkService } from '../service.ts';
 import { timestamp, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
 import {
-  cidrFirst, cidrHasHostBits, cidrLast, cidrsOverlap, defaultAllocationPools, defaultGateway, eui64, formatCidr, formatIp,
-  gatewayInvalidInSubnet, normalizeIp, parseCidr, parseIp, rangeFromStrings, rangesOverlap, rangeToStrings, rangeContains,
-  type Cidr, type IpRange,
-} from '../netaddr.ts';
+  cidrFirst,
+  cidrHasHostBits,
+  cidrLast,
+  cidrsOverlap,
+  defaultAllocationPools,
+  defaultGateway,
+  eui64,
+  formatCidr,
+  formatIp,
+  gatewayInvalidInSubnet,
+  normalizeIp,
+  parseCidr,
+  parseIp,
+  rangeFromStrings,
+  rangesOverlap,
+  rangeToStrings,
+  rangeContains,
+  type Cidr,
+  type IpRange,
+} from '../../core/netaddr.ts';
 import { isAutoAddressSubnet, subnetFromRow } from '../ipam.ts';
 import {
-  AUTO_DELETE_PORT_OWNERS, NET_INFO, ROUTER_INTERFACE_OWNERS, ROUTER_INTERFACE_OWNERS_SNAT, badRequest, boolFilter, grantedIds, inChunks, lockRow,
-  notFound, projectOf, rbacGrants, type NetInfo,
+  AUTO_DELETE_PORT_OWNERS,
+  NET_INFO,
+  ROUTER_INTERFACE_OWNERS,
+  ROUTER_INTERFACE_OWNERS_SNAT,
+  badRequest,
+  boolFilter,
+  grantedIds,
+  inChunks,
+  lockRow,
+  notFound,
+  projectOf,
+  rbacGrants,
+  type NetInfo,
   networkOwnershipCheck,
 } from './core_common.ts';
 import { toNonNegative, visibleNetwork } from './networks.ts';
@@ -37,11 +64,17 @@ function toIpOrNull(v: unknown, n: string): string | null {
 function toPools(v: unknown, n: string): Array<{ start: string; end: string }> {
   if (!Array.isArray(v)) throw badInput(n, `Invalid data format for IP pool: '${py(v)}'`);
   return v.map((p) => {
-    if (!p || typeof p !== 'object' || Array.isArray(p)) throw badInput(n, `Invalid input. '${py(p)}' must be a dictionary with keys: ['start', 'end']`);
+    if (!p || typeof p !== 'object' || Array.isArray(p))
+      throw badInput(n, `Invalid input. '${py(p)}' must be a dictionary with keys: ['start', 'end']`);
     const keys = Object.keys(p).sort();
-    if (keys.join() !== 'end,start') throw badInput(n, `Validation of dictionary's keys failed. Expected keys: {'start', 'end'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`);
+    if (keys.join() !== 'end,start')
+      throw badInput(
+        n,
+        `Validation of dictionary's keys failed. Expected keys: {'start', 'end'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`,
+      );
     const d = p as { start: unknown; end: unknown };
-    for (const k of ['start', 'end'] as const) if (typeof d[k] !== 'string' || !parseIp(d[k])) throw badInput(n, `'${py(d[k])}' is not a valid IP address`);
+    for (const k of ['start', 'end'] as const)
+      if (typeof d[k] !== 'string' || !parseIp(d[k])) throw badInput(n, `'${py(d[k])}' is not a valid IP address`);
     return { start: normalizeIp(d.start)!, end: normalizeIp(d.end)! };
   });
 }
@@ -51,7 +84,8 @@ function toNameservers(v: unknown, n: string): string[] {
   if (!Array.isArray(v)) throw badInput(n, `Invalid data format for nameserver: '${py(v)}'`);
   const seen: string[] = [];
   for (const h of v) {
-    if (typeof h !== 'string' || !parseIp(h)) throw badInput(n, `'${py(h)}' is not a valid nameserver. '${py(h)}' is not a valid IP address`);
+    if (typeof h !== 'string' || !parseIp(h))
+      throw badInput(n, `'${py(h)}' is not a valid nameserver. '${py(h)}' is not a valid IP address`);
     if (seen.includes(h)) throw badInput(n, `Duplicate nameserver '${h}'`);
     seen.push(h);
   }
@@ -63,17 +97,25 @@ function toHostRoutes(v: unknown, n: string): Array<{ destination: string; nexth
   if (!Array.isArray(v)) throw badInput(n, `Invalid data format for hostroute: '${py(v)}'`);
   const out: Array<{ destination: string; nexthop: string }> = [];
   for (const r of v) {
-    if (!r || typeof r !== 'object' || Array.isArray(r)) throw badInput(n, `Invalid input. '${py(r)}' must be a dictionary with keys: ['destination', 'nexthop']`);
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      throw badInput(n, `Invalid input. '${py(r)}' must be a dictionary with keys: ['destination', 'nexthop']`);
     const keys = Object.keys(r).sort();
-    if (keys.join() !== 'destination,nexthop') throw badInput(n, `Validation of dictionary's keys failed. Expected keys: {'destination', 'nexthop'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`);
+    if (keys.join() !== 'destination,nexthop')
+      throw badInput(
+        n,
+        `Validation of dictionary's keys failed. Expected keys: {'destination', 'nexthop'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`,
+      );
     const { destination, nexthop } = r as { destination: unknown; nexthop: unknown };
     // validate_route_cidr: a CIDR without host bits.
     const c = typeof destination === 'string' ? parseCidr(destination, { allowBareIp: true }) : null;
     if (!c) throw badInput(n, `'${py(destination)}' is not a valid CIDR`);
-    if (!(destination as string).includes('/') || cidrHasHostBits(destination)) throw badInput(n, `'${destination}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`);
-    if (typeof nexthop !== 'string' || !parseIp(nexthop)) throw badInput(n, `'${py(nexthop)}' is not a valid IP address`);
+    if (!(destination as string).includes('/') || cidrHasHostBits(destination))
+      throw badInput(n, `'${destination}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`);
+    if (typeof nexthop !== 'string' || !parseIp(nexthop))
+      throw badInput(n, `'${py(nexthop)}' is not a valid IP address`);
     const route = { destination: formatCidr(c), nexthop: normalizeIp(nexthop)! };
-    if (out.some((x) => x.destination === route.destination && x.nexthop === route.nexthop)) throw badInput(n, `Duplicate hostroute '${py(r)}'`);
+    if (out.some((x) => x.destination === route.destination && x.nexthop === route.nexthop))
+      throw badInput(n, `Duplicate hostroute '${py(r)}'`);
     out.push(route);
   }
   return out;
@@ -85,24 +127,35 @@ function toServiceTypes(v: unknown, _n: string): string[] {
   // Upstream adds the characters of "compute:" (not the string) to the allowed prefixes; matched on purpose.
   const prefixes = ['network:', 'neutron:', ...'compute:'];
   for (const t of v) {
-    if (typeof t !== 'string') throw new ApiError(400, `Subnet service type ${py(t)} is not a string.`, 'InvalidInputSubnetServiceType');
-    if (!prefixes.some((p) => t.startsWith(p))) throw new ApiError(400, `Subnet service type ${t} does not correspond to a valid device owner.`, 'InvalidSubnetServiceType');
+    if (typeof t !== 'string')
+      throw new ApiError(400, `Subnet service type ${py(t)} is not a string.`, 'InvalidInputSubnetServiceType');
+    if (!prefixes.some((p) => t.startsWith(p)))
+      throw new ApiError(
+        400,
+        `Subnet service type ${t} does not correspond to a valid device owner.`,
+        'InvalidSubnetServiceType',
+      );
   }
   return v as string[];
 }
 
-const versionMismatch = (name: string, addr: string, version: number) => invalidInput(`${name} '${addr}' does not match the ip_version '${version}'`);
+const versionMismatch = (name: string, addr: string, version: number) =>
+  invalidInput(`${name} '${addr}' does not match the ip_version '${version}'`);
 const versionOf = (addr: string) => (parseIp(addr.split('/')[0]) ?? { version: 0 }).version;
 
 /** _validate_subnet: the checks that create and update share. `cur` is the existing subnet on update. */
 function validateSubnet(s: Record<string, any>, cidr: Cidr, cur?: View) {
   const v = Number(s.ip_version);
   if (s.enable_dhcp && !(cur && cur.enable_dhcp)) {
-    if ((v === 4 && cidr.prefixlen > 30) || (v === 6 && cidr.prefixlen > 126)) throw invalidInput('Subnet has a prefix length that is incompatible with DHCP service enabled');
+    if ((v === 4 && cidr.prefixlen > 30) || (v === 6 && cidr.prefixlen > 126))
+      throw invalidInput('Subnet has a prefix length that is incompatible with DHCP service enabled');
     const first = cidrFirst(cidr);
-    if (v === 4 ? (first >> 28n) === 0xen : (first >> 120n) === 0xffn) throw invalidInput('Multicast IP subnet is not supported if enable_dhcp is True');
-    if (v === 4 ? (first >> 24n) === 127n : (cidr.prefixlen === 128 && first === 1n)) throw invalidInput('Loopback IP subnet is not supported if enable_dhcp is True');
-    if (v === 4 && first === 0n) throw invalidInput("First IP '0.0.0.0' of network is not supported if enable_dhcp is True.");
+    if (v === 4 ? first >> 28n === 0xen : first >> 120n === 0xffn)
+      throw invalidInput('Multicast IP subnet is not supported if enable_dhcp is True');
+    if (v === 4 ? first >> 24n === 127n : cidr.prefixlen === 128 && first === 1n)
+      throw invalidInput('Loopback IP subnet is not supported if enable_dhcp is True');
+    if (v === 4 && first === 0n)
+      throw invalidInput("First IP '0.0.0.0' of network is not supported if enable_dhcp is True.");
   }
   if (isSet(s.gateway_ip)) {
     if (versionOf(s.gateway_ip) !== v) throw versionMismatch('gateway_ip', s.gateway_ip, v);
@@ -110,13 +163,21 @@ function validateSubnet(s: Record<string, any>, cidr: Cidr, cur?: View) {
   }
   if (isSet(s.dns_nameservers)) {
     if (s.dns_nameservers.length > MAX_DNS_NAMESERVERS) {
-      throw new ApiError(400, `Unable to complete operation for ${s.id ?? 'new subnet'}. The number of DNS nameservers exceeds the limit ${MAX_DNS_NAMESERVERS}.`, 'DNSNameServersExhausted');
+      throw new ApiError(
+        400,
+        `Unable to complete operation for ${s.id ?? 'new subnet'}. The number of DNS nameservers exceeds the limit ${MAX_DNS_NAMESERVERS}.`,
+        'DNSNameServersExhausted',
+      );
     }
     for (const d of s.dns_nameservers) if (versionOf(d) !== v) throw versionMismatch('dns_nameserver', d, v);
   }
   if (isSet(s.host_routes)) {
     if (s.host_routes.length > MAX_HOST_ROUTES) {
-      throw new ApiError(400, `Unable to complete operation for ${s.id ?? 'new subnet'}. The number of host routes exceeds the limit ${MAX_HOST_ROUTES}.`, 'HostRoutesExhausted');
+      throw new ApiError(
+        400,
+        `Unable to complete operation for ${s.id ?? 'new subnet'}. The number of host routes exceeds the limit ${MAX_HOST_ROUTES}.`,
+        'HostRoutesExhausted',
+      );
     }
     for (const r of s.host_routes) {
       if (versionOf(r.nexthop) !== v) throw versionMismatch('nexthop', r.nexthop, v);
@@ -129,18 +190,27 @@ function validateSubnet(s: Record<string, any>, cidr: Cidr, cur?: View) {
     return;
   }
   if (cur) {
-    if (s.enable_dhcp === false && (isSet(s.ipv6_ra_mode) || isSet(s.ipv6_address_mode) || isSet(cur.ipv6_ra_mode) || isSet(cur.ipv6_address_mode))) {
+    if (
+      s.enable_dhcp === false &&
+      (isSet(s.ipv6_ra_mode) || isSet(s.ipv6_address_mode) || isSet(cur.ipv6_ra_mode) || isSet(cur.ipv6_address_mode))
+    ) {
       throw invalidInput('Cannot disable enable_dhcp with ipv6 attributes set');
     }
     return;
   }
-  const ra = isSet(s.ipv6_ra_mode), addr = isSet(s.ipv6_address_mode);
-  if ((ra || addr) && !s.enable_dhcp) throw invalidInput('ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False');
+  const ra = isSet(s.ipv6_ra_mode),
+    addr = isSet(s.ipv6_address_mode);
+  if ((ra || addr) && !s.enable_dhcp)
+    throw invalidInput('ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False');
   if (ra && addr && s.ipv6_ra_mode !== s.ipv6_address_mode) {
-    throw invalidInput(`ipv6_ra_mode set to '${s.ipv6_ra_mode}' with ipv6_address_mode set to '${s.ipv6_address_mode}' is not valid. If both attributes are set, they must be the same value`);
+    throw invalidInput(
+      `ipv6_ra_mode set to '${s.ipv6_ra_mode}' with ipv6_address_mode set to '${s.ipv6_address_mode}' is not valid. If both attributes are set, they must be the same value`,
+    );
   }
   if ((ra || addr) && isAutoAddressSubnet(s) && cidr.prefixlen !== 64) {
-    throw invalidInput(`Invalid CIDR ${formatCidr(cidr)} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64`);
+    throw invalidInput(
+      `Invalid CIDR ${formatCidr(cidr)} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64`,
+    );
   }
 }
 
@@ -152,24 +222,48 @@ function validatePools(pools: Array<{ start: string; end: string }>, cidr: Cidr)
     if (!r) throw new ApiError(400, `The allocation pool ${str(p)} is not valid.`, 'InvalidAllocationPool');
     return r;
   });
-  let lo = cidrFirst(cidr), hi = cidrLast(cidr);
-  if (cidr.version === 4) { if (cidr.prefixlen <= 30) { lo += 1n; hi -= 1n; } } else lo += 1n;
-  ranges.forEach((r, i) => {
-    if (r.version !== cidr.version) throw new ApiError(400, `The allocation pool ${str(pools[i]!)} is not valid.`, 'InvalidAllocationPool');
-    if (r.first < lo || r.last > hi) throw new ApiError(400, `The allocation pool ${str(pools[i]!)} spans beyond the subnet cidr ${formatCidr(cidr)}.`, 'OutOfBoundsAllocationPool');
-  });
-  for (let i = 0; i < ranges.length; i++) for (let j = i + 1; j < ranges.length; j++) {
-    if (rangesOverlap(ranges[i]!, ranges[j]!)) {
-      throw new ApiError(409, `Found overlapping allocation pools: ${str(pools[i]!)} ${str(pools[j]!)} for subnet ${formatCidr(cidr)}.`, 'OverlappingAllocationPools');
+  let lo = cidrFirst(cidr),
+    hi = cidrLast(cidr);
+  if (cidr.version === 4) {
+    if (cidr.prefixlen <= 30) {
+      lo += 1n;
+      hi -= 1n;
     }
-  }
+  } else lo += 1n;
+  ranges.forEach((r, i) => {
+    if (r.version !== cidr.version)
+      throw new ApiError(400, `The allocation pool ${str(pools[i]!)} is not valid.`, 'InvalidAllocationPool');
+    if (r.first < lo || r.last > hi)
+      throw new ApiError(
+        400,
+        `The allocation pool ${str(pools[i]!)} spans beyond the subnet cidr ${formatCidr(cidr)}.`,
+        'OutOfBoundsAllocationPool',
+      );
+  });
+  for (let i = 0; i < ranges.length; i++)
+    for (let j = i + 1; j < ranges.length; j++) {
+      if (rangesOverlap(ranges[i]!, ranges[j]!)) {
+        throw new ApiError(
+          409,
+          `Found overlapping allocation pools: ${str(pools[i]!)} ${str(pools[j]!)} for subnet ${formatCidr(cidr)}.`,
+          'OverlappingAllocationPools',
+        );
+      }
+    }
   return ranges;
 }
 
 function checkGatewayOutOfPools(gateway: string, pools: IpRange[]) {
   const ip = parseIp(gateway)!;
   const p = pools.find((r) => rangeContains(r, ip));
-  if (p) { const s = rangeToStrings(p); throw new ApiError(409, `Gateway ip ${gateway} conflicts with allocation pool ${s.start}-${s.end}.`, 'GatewayConflictWithAllocationPools'); }
+  if (p) {
+    const s = rangeToStrings(p);
+    throw new ApiError(
+      409,
+      `Gateway ip ${gateway} conflicts with allocation pool ${s.start}-${s.end}.`,
+      'GatewayConflictWithAllocationPools',
+    );
+  }
 }
 
 const poolsJson = (ranges: IpRange[]) => ranges.map(rangeToStrings);
@@ -177,23 +271,47 @@ const poolsJson = (ranges: IpRange[]) => ranges.map(rangeToStrings);
 /** The address scope of the pool a subnet came from. */
 async function scopeOfPool(tx: Transaction<any>, poolId: string | null): Promise<string | null> {
   if (!poolId) return null;
-  return (await tx.selectFrom('subnetpools').select('address_scope_id').where('id', '=', poolId).executeTakeFirst())?.address_scope_id ?? null;
+  return (
+    (await tx.selectFrom('subnetpools').select('address_scope_id').where('id', '=', poolId).executeTakeFirst())
+      ?.address_scope_id ?? null
+  );
 }
 
 /** _validate_subnet_cidr and _validate_network_subnetpools against the network's other subnets. */
-async function checkNetworkSubnets(tx: Transaction<any>, networkId: string, cidr: Cidr, version: number, pool: any | null) {
+async function checkNetworkSubnets(
+  tx: Transaction<any>,
+  networkId: string,
+  cidr: Cidr,
+  version: number,
+  pool: any | null,
+) {
   if (cidr.prefixlen === 0) throw invalidInput('0 is not allowed as CIDR prefix length');
-  const others = await tx.selectFrom('subnets').select(['id', 'cidr', 'ip_version', 'subnetpool_id']).where('network_id', '=', networkId).execute();
+  const others = await tx
+    .selectFrom('subnets')
+    .select(['id', 'cidr', 'ip_version', 'subnetpool_id'])
+    .where('network_id', '=', networkId)
+    .execute();
   if (others.some((o: any) => cidrsOverlap(parseCidr(o.cidr)!, cidr))) {
-    throw invalidInput(`Requested subnet with cidr: ${formatCidr(cidr)} for network: ${networkId} overlaps with another subnet`);
+    throw invalidInput(
+      `Requested subnet with cidr: ${formatCidr(cidr)} for network: ${networkId} overlaps with another subnet`,
+    );
   }
   const sameVersion = others.filter((o: any) => Number(o.ip_version) === version);
   let networkScope: string | null = null;
   for (const o of sameVersion) networkScope ??= await scopeOfPool(tx, o.subnetpool_id);
   if (networkScope && (!pool || pool.address_scope_id !== networkScope)) {
-    throw new ApiError(400, 'Subnets of the same address family hosted on the same network must all participate in the same address scope.', 'NetworkAddressScopeAffinityError');
+    throw new ApiError(
+      400,
+      'Subnets of the same address family hosted on the same network must all participate in the same address scope.',
+      'NetworkAddressScopeAffinityError',
+    );
   }
-  const affinity = () => new ApiError(400, 'Subnets hosted on the same network must be allocated from the same subnet pool.', 'NetworkSubnetPoolAffinityError');
+  const affinity = () =>
+    new ApiError(
+      400,
+      'Subnets hosted on the same network must be allocated from the same subnet pool.',
+      'NetworkSubnetPoolAffinityError',
+    );
   for (const o of sameVersion) {
     if (pool ? o.subnetpool_id !== pool.id && !networkScope : !!o.subnetpool_id) throw affinity();
   }
@@ -201,31 +319,76 @@ async function checkNetworkSubnets(tx: Transaction<any>, networkId: string, cidr
 
 /** _validate_segment: the segment exists on this network, and a network's subnets are all on segments or none. */
 async function checkSegment(tx: Transaction<any>, networkId: string, segmentId: string | null, subnetId: string) {
-  const segs = (await tx.selectFrom('subnets').select('segment_id').where('network_id', '=', networkId).where('id', '!=', subnetId).execute()).map((r: any) => r.segment_id ?? null);
+  const segs = (
+    await tx
+      .selectFrom('subnets')
+      .select('segment_id')
+      .where('network_id', '=', networkId)
+      .where('id', '!=', subnetId)
+      .execute()
+  ).map((r: any) => r.segment_id ?? null);
   const all = new Set([...segs, segmentId]);
   if (all.has(null) && all.size > 1) {
-    throw new ApiError(400, `All of the subnets on network '${networkId}' must either all be associated with segments or all not associated with any segment.`, 'SubnetsNotAllAssociatedWithSegments');
+    throw new ApiError(
+      400,
+      `All of the subnets on network '${networkId}' must either all be associated with segments or all not associated with any segment.`,
+      'SubnetsNotAllAssociatedWithSegments',
+    );
   }
   if (!segmentId) return;
-  const seg = await tx.selectFrom('network_segments').select(['network_id', 'is_dynamic']).where('id', '=', segmentId).executeTakeFirst();
+  const seg = await tx
+    .selectFrom('network_segments')
+    .select(['network_id', 'is_dynamic'])
+    .where('id', '=', segmentId)
+    .executeTakeFirst();
   if (!seg) throw notFound.segment(segmentId);
-  if (seg.network_id !== networkId) throw new ApiError(400, `The subnet's network id, '${networkId}', doesn't match the segment_id '${segmentId}'`, 'NetworkIdsDontMatch');
-  if (Number(seg.is_dynamic)) throw new ApiError(400, 'A subnet cannot be associated with a dynamic segment.', 'SubnetCantAssociateToDynamicSegment');
+  if (seg.network_id !== networkId)
+    throw new ApiError(
+      400,
+      `The subnet's network id, '${networkId}', doesn't match the segment_id '${segmentId}'`,
+      'NetworkIdsDontMatch',
+    );
+  if (Number(seg.is_dynamic))
+    throw new ApiError(
+      400,
+      'A subnet cannot be associated with a dynamic segment.',
+      'SubnetCantAssociateToDynamicSegment',
+    );
 }
 
 /** add_auto_addrs_on_network_ports: a new SLAAC subnet gives the network's ports their EUI-64 address. */
 async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<string[]> {
-  const s = subnetFromRow({ ...subnet, allocation_pools: JSON.stringify(subnet.allocation_pools), service_types: JSON.stringify(subnet.service_types) });
-  const ports = await tx.selectFrom('ports').select(['id', 'mac_address', 'device_owner', 'revision_number']).where('network_id', '=', subnet.network_id).execute();
+  const s = subnetFromRow({
+    ...subnet,
+    allocation_pools: JSON.stringify(subnet.allocation_pools),
+    service_types: JSON.stringify(subnet.service_types),
+  });
+  const ports = await tx
+    .selectFrom('ports')
+    .select(['id', 'mac_address', 'device_owner', 'revision_number'])
+    .where('network_id', '=', subnet.network_id)
+    .execute();
   const updated: string[] = [];
   for (const p of ports) {
     if (ROUTER_INTERFACE_OWNERS_SNAT.includes(p.device_owner)) continue;
-    if (s.service_types.length && !s.service_types.includes(p.device_owner) && !(s.enable_dhcp && p.device_owner === 'network:dhcp')) continue;
+    if (
+      s.service_types.length &&
+      !s.service_types.includes(p.device_owner) &&
+      !(s.enable_dhcp && p.device_owner === 'network:dhcp')
+    )
+      continue;
     const ip = formatIp(6, eui64(s.cidr, p.mac_address));
-    const r = await tx.insertInto('ipallocations').values({ subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: p.id })
-      .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing()).executeTakeFirst();
+    const r = await tx
+      .insertInto('ipallocations')
+      .values({ subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: p.id })
+      .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing())
+      .executeTakeFirst();
     if (Number(r.numInsertedOrUpdatedRows ?? 0n)) {
-      await tx.updateTable('ports').set({ revision_number: Number(p.revision_number) + 1 }).where('id', '=', p.id).execute();
+      await tx
+        .updateTable('ports')
+        .set({ revision_number: Number(p.revision_number) + 1 })
+        .where('id', '=', p.id)
+        .execute();
       updated.push(p.id);
     }
   }
@@ -235,7 +398,12 @@ async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<str
 /** A subnet added to or removed from a network changes the network: its revision moves (revision plugin). */
 async function bumpNetwork(tx: Transaction<any>, networkId: string) {
   const n = await tx.selectFrom('networks').select('revision_number').where('id', '=', networkId).executeTakeFirst();
-  if (n) await tx.updateTable('networks').set({ revision_number: Number(n.revision_number) + 1, updated_at: timestamp() }).where('id', '=', networkId).execute();
+  if (n)
+    await tx
+      .updateTable('networks')
+      .set({ revision_number: Number(n.revision_number) + 1, updated_at: timestamp() })
+      .where('id', '=', networkId)
+      .execute();
 }
 
 const TOUCHED_PORTS = Symbol('touched-ports');
@@ -244,62 +412,148 @@ const touchedByNewSubnet = new Map<string, string[]>();
 
 export function defineSubnets(svc: NetworkService) {
   svc.define({
-    singular: 'subnet', plural: 'subnets', table: 'subnets', quota: 'subnet',
+    singular: 'subnet',
+    plural: 'subnets',
+    table: 'subnets',
+    quota: 'subnet',
     notFound: notFound.subnet,
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
       network_id: { post: true, required: true, validate: (v, n) => toUuid(v, n) },
       ip_version: { type: 'integer', post: true, required: true, validate: toIpVersion },
       cidr: { post: true, validate: (v, n) => (v === null ? null : toSubnetCidr(v, n)) },
-      prefixlen: { type: 'integer', column: false, post: true, visible: false, filter: false, validate: (v, n) => toNonNegative(v, n) },
+      prefixlen: {
+        type: 'integer',
+        column: false,
+        post: true,
+        visible: false,
+        filter: false,
+        validate: (v, n) => toNonNegative(v, n),
+      },
       subnetpool_id: { post: true, validate: (v, n) => toUuidOrNull(v, n) },
-      use_default_subnetpool: { type: 'boolean', column: false, post: true, visible: false, filter: false, default: false, validate: (v, n) => toBoolean(v, n) },
+      use_default_subnetpool: {
+        type: 'boolean',
+        column: false,
+        post: true,
+        visible: false,
+        filter: false,
+        default: false,
+        validate: (v, n) => toBoolean(v, n),
+      },
       gateway_ip: { post: true, put: true, validate: toIpOrNull },
       allocation_pools: { type: 'json', post: true, put: true, filter: false, validate: toPools },
       dns_nameservers: { type: 'json', post: true, put: true, filter: false, default: [], validate: toNameservers },
       host_routes: { type: 'json', post: true, put: true, filter: false, default: [], validate: toHostRoutes },
       enable_dhcp: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
-      ipv6_ra_mode: { post: true, default: null, validate: (v, n) => (v === null ? null : toEnumStr(v, n, IPV6_MODES)) },
-      ipv6_address_mode: { post: true, default: null, validate: (v, n) => (v === null ? null : toEnumStr(v, n, IPV6_MODES)) },
+      ipv6_ra_mode: {
+        post: true,
+        default: null,
+        validate: (v, n) => (v === null ? null : toEnumStr(v, n, IPV6_MODES)),
+      },
+      ipv6_address_mode: {
+        post: true,
+        default: null,
+        validate: (v, n) => (v === null ? null : toEnumStr(v, n, IPV6_MODES)),
+      },
       // Upstream's definitions carry no enforce_policy here: their create/update rules never apply.
-      segment_id: { post: true, put: true, default: null, enforcePolicy: false, validate: (v, n) => toUuidOrNull(v, n) },
-      service_types: { type: 'json', post: true, put: true, filter: false, default: [], enforcePolicy: false, validate: toServiceTypes },
+      segment_id: {
+        post: true,
+        put: true,
+        default: null,
+        enforcePolicy: false,
+        validate: (v, n) => toUuidOrNull(v, n),
+      },
+      service_types: {
+        type: 'json',
+        post: true,
+        put: true,
+        filter: false,
+        default: [],
+        enforcePolicy: false,
+        validate: toServiceTypes,
+      },
       shared: { type: 'boolean', column: false, visible: false },
     },
-    scope: (q, req) => q.where((eb: any) => eb.or([eb('subnets.project_id', '=', projectOf(req)), rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared'])])),
+    scope: (q, req) =>
+      q.where((eb: any) =>
+        eb.or([
+          eb('subnets.project_id', '=', projectOf(req)),
+          rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared']),
+        ]),
+      ),
     filters: {
-      shared: boolFilter((eb, req) => rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared'])),
+      shared: boolFilter((eb, req) =>
+        rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared']),
+      ),
     },
     async expand(views, req, tx) {
       const netIds = [...new Set(views.map((v) => v.network_id))];
-      const nets = new Map((await inChunks(netIds, (c) => tx.selectFrom('networks').select(['id', 'project_id', 'name', 'router_external']).where('id', 'in', c).execute())).map((n: any) => [n.id, n]));
+      const nets = new Map(
+        (
+          await inChunks(netIds, (c) =>
+            tx
+              .selectFrom('networks')
+              .select(['id', 'project_id', 'name', 'router_external'])
+              .where('id', 'in', c)
+              .execute(),
+          )
+        ).map((n: any) => [n.id, n]),
+      );
       const shared = await grantedIds(tx, 'network', netIds, projectOf(req), 'access_as_shared');
       for (const v of views) {
         const n = nets.get(v.network_id);
         v.shared = shared.has(v.network_id);
-        (v as any)[NET_INFO] = { project_id: n?.project_id ?? '', shared: v.shared, external: !!Number(n?.router_external), name: n?.name ?? '' } satisfies NetInfo;
+        (v as any)[NET_INFO] = {
+          project_id: n?.project_id ?? '',
+          shared: v.shared,
+          external: !!Number(n?.router_external),
+          name: n?.name ?? '',
+        } satisfies NetInfo;
         v.cidr = formatCidr(parseCidr(v.cidr)!);
       }
     },
     async target(view, req) {
       const info = (view as any)[NET_INFO] as NetInfo | undefined;
-      if (info) return { 'network:tenant_id': info.project_id, 'network:project_id': info.project_id, 'network:shared': info.shared, shared: info.shared };
-      const n = await svc.db.selectFrom('networks').select('project_id').where('id', '=', view.network_id ?? '').executeTakeFirst();
-      const shared = n ? (await grantedIds(svc.db, 'network', [view.network_id], projectOf(req), 'access_as_shared')).has(view.network_id) : false;
-      return n ? { 'network:tenant_id': n.project_id, 'network:project_id': n.project_id, 'network:shared': shared, shared } : {};
+      if (info)
+        return {
+          'network:tenant_id': info.project_id,
+          'network:project_id': info.project_id,
+          'network:shared': info.shared,
+          shared: info.shared,
+        };
+      const n = await svc.db
+        .selectFrom('networks')
+        .select('project_id')
+        .where('id', '=', view.network_id ?? '')
+        .executeTakeFirst();
+      const shared = n
+        ? (await grantedIds(svc.db, 'network', [view.network_id], projectOf(req), 'access_as_shared')).has(
+            view.network_id,
+          )
+        : false;
+      return n
+        ? { 'network:tenant_id': n.project_id, 'network:project_id': n.project_id, 'network:shared': shared, shared }
+        : {};
     },
     checkCreate: networkOwnershipCheck(svc),
     async beforeCreate(values, req, tx) {
       const net = await visibleNetwork(svc, req, tx, values.network_id);
       await lockRow(tx, 'networks', net.id);
-      if (isSet(values.cidr) && isSet(values.prefixlen)) throw badRequest('subnets', 'cidr and prefixlen must not be supplied together');
+      if (isSet(values.cidr) && isSet(values.prefixlen))
+        throw badRequest('subnets', 'cidr and prefixlen must not be supplied together');
       let cidr = isSet(values.cidr) ? parseCidr(values.cidr)! : undefined;
       // _get_subnetpool_id
-      if (values.use_default_subnetpool && isSet(values.subnetpool_id)) throw badRequest('subnets', 'subnetpool_id and use_default_subnetpool cannot both be specified');
+      if (values.use_default_subnetpool && isSet(values.subnetpool_id))
+        throw badRequest('subnets', 'subnetpool_id and use_default_subnetpool cannot both be specified');
       let poolId: string | null = values.subnetpool_id ?? null;
       if (!poolId && values.use_default_subnetpool) {
         const version = cidr ? cidr.version : values.ip_version;
-        const def = await tx.selectFrom('subnetpools').select('id').where('is_default', '=', 1).where('ip_version', '=', version).executeTakeFirst();
+        const def = await tx
+          .selectFrom('subnetpools')
+          .select('id')
+          .where('is_default', '=', 1)
+          .where('ip_version', '=', version)
+          .executeTakeFirst();
         if (!def) throw badRequest('subnets', `No default subnetpool found for IPv${version}`);
         poolId = def.id;
       }
@@ -308,11 +562,17 @@ export function defineSubnets(svc: NetworkService) {
       let gatewayDefault: bigint | null;
       if (poolId) {
         pool = await visibleSubnetpool(svc, req, tx, poolId);
-        if (!cidr && isSet(values.allocation_pools)) throw badRequest('subnets', 'allocation_pools allowed only for specific subnet requests.');
-        if (Number(pool.ip_version) !== values.ip_version) throw badRequest('subnets', `Cannot allocate IPv${values.ip_version} subnet from IPv${pool.ip_version} subnet pool`);
+        if (!cidr && isSet(values.allocation_pools))
+          throw badRequest('subnets', 'allocation_pools allowed only for specific subnet requests.');
+        if (Number(pool.ip_version) !== values.ip_version)
+          throw badRequest(
+            'subnets',
+            `Cannot allocate IPv${values.ip_version} subnet from IPv${pool.ip_version} subnet pool`,
+          );
         if (cidr && cidr.version !== values.ip_version) throw versionMismatch('cidr', values.cidr, values.ip_version);
         const any = !cidr && !isSet(values.gateway_ip);
-        if (!cidr && isSet(values.gateway_ip)) cidr = parseCidr(`${values.gateway_ip}/${values.prefixlen ?? pool.default_prefixlen}`)!;
+        if (!cidr && isSet(values.gateway_ip))
+          cidr = parseCidr(`${values.gateway_ip}/${values.prefixlen ?? pool.default_prefixlen}`)!;
         cidr = await allocateFromPool(tx, pool, { cidr, prefixlen: values.prefixlen, projectId: values.project_id });
         gatewayDefault = any ? defaultGateway(cidr, { fromSubnetPool: true }) : defaultGateway(cidr);
       } else {
@@ -322,7 +582,8 @@ export function defineSubnets(svc: NetworkService) {
       cidr = cidr!;
       values.cidr = formatCidr(cidr);
       values.subnetpool_id = poolId;
-      if (values.gateway_ip === undefined) values.gateway_ip = gatewayDefault === null ? null : formatIp(cidr.version, gatewayDefault);
+      if (values.gateway_ip === undefined)
+        values.gateway_ip = gatewayDefault === null ? null : formatIp(cidr.version, gatewayDefault);
       validateSubnet(values, cidr);
       let pools: IpRange[];
       if (isSet(values.allocation_pools)) {
@@ -342,10 +603,20 @@ export function defineSubnets(svc: NetworkService) {
       const s = { ...changes, id: existing.id, ip_version: existing.ip_version, cidr: existing.cidr };
       validateSubnet(s, cidr, existing);
       if (isSet(changes.gateway_ip) && changes.gateway_ip !== existing.gateway_ip && existing.gateway_ip) {
-        const held = await tx.selectFrom('ipallocations').innerJoin('ports', 'ports.id', 'ipallocations.port_id').select('ports.id')
-          .where('ipallocations.subnet_id', '=', existing.id).where('ipallocations.ip_address', '=', existing.gateway_ip)
-          .where('ports.device_owner', 'in', ROUTER_INTERFACE_OWNERS).executeTakeFirst();
-        if (held) throw new ApiError(409, `Current gateway ip ${existing.gateway_ip} already in use by port ${held.id}. Unable to update.`, 'GatewayIpInUse');
+        const held = await tx
+          .selectFrom('ipallocations')
+          .innerJoin('ports', 'ports.id', 'ipallocations.port_id')
+          .select('ports.id')
+          .where('ipallocations.subnet_id', '=', existing.id)
+          .where('ipallocations.ip_address', '=', existing.gateway_ip)
+          .where('ports.device_owner', 'in', ROUTER_INTERFACE_OWNERS)
+          .executeTakeFirst();
+        if (held)
+          throw new ApiError(
+            409,
+            `Current gateway ip ${existing.gateway_ip} already in use by port ${held.id}. Unable to update.`,
+            'GatewayIpInUse',
+          );
       }
       let pools = existing.allocation_pools.map((p: any) => rangeFromStrings(p.start, p.end)!);
       if (changes.allocation_pools !== undefined && changes.allocation_pools !== null) {
@@ -353,9 +624,15 @@ export function defineSubnets(svc: NetworkService) {
         changes.allocation_pools = poolsJson(pools);
       } else delete changes.allocation_pools;
       const gateway = changes.gateway_ip !== undefined ? changes.gateway_ip : existing.gateway_ip;
-      if ((gateway !== existing.gateway_ip || changes.allocation_pools !== undefined) && gateway) checkGatewayOutOfPools(gateway, pools);
+      if ((gateway !== existing.gateway_ip || changes.allocation_pools !== undefined) && gateway)
+        checkGatewayOutOfPools(gateway, pools);
       if (changes.segment_id !== undefined && changes.segment_id !== existing.segment_id) {
-        if (existing.segment_id) throw new ApiError(400, 'A subnet that is already associated with a segment cannot have its segment association changed.', 'SubnetSegmentAssociationChangeNotAllowed');
+        if (existing.segment_id)
+          throw new ApiError(
+            400,
+            'A subnet that is already associated with a segment cannot have its segment association changed.',
+            'SubnetSegmentAssociationChangeNotAllowed',
+          );
         await checkSegment(tx, existing.network_id, changes.segment_id, existing.id);
       }
     },
@@ -363,16 +640,31 @@ export function defineSubnets(svc: NetworkService) {
       // An allocation racing the delete (the DHCP agent's port, on PostgreSQL) commits before we
       // look, or waits for us and then finds no subnet: never a half-deleted subnet.
       await lockRow(tx, 'subnets', existing.id);
-      const allocs = await tx.selectFrom('ipallocations').innerJoin('ports', 'ports.id', 'ipallocations.port_id')
-        .select(['ports.id as port_id', 'ports.device_owner']).where('ipallocations.subnet_id', '=', existing.id).execute();
-      const inUse = () => new ApiError(409, `Unable to complete operation on subnet ${existing.id}: One or more ports have an IP allocation from this subnet.`, 'SubnetInUse');
+      const allocs = await tx
+        .selectFrom('ipallocations')
+        .innerJoin('ports', 'ports.id', 'ipallocations.port_id')
+        .select(['ports.id as port_id', 'ports.device_owner'])
+        .where('ipallocations.subnet_id', '=', existing.id)
+        .execute();
+      const inUse = () =>
+        new ApiError(
+          409,
+          `Unable to complete operation on subnet ${existing.id}: One or more ports have an IP allocation from this subnet.`,
+          'SubnetInUse',
+        );
       if (allocs.some((a: any) => ROUTER_INTERFACE_OWNERS.includes(a.device_owner))) throw inUse();
-      if (!isAutoAddressSubnet(existing) && allocs.some((a: any) => !AUTO_DELETE_PORT_OWNERS.includes(a.device_owner))) throw inUse();
+      if (!isAutoAddressSubnet(existing) && allocs.some((a: any) => !AUTO_DELETE_PORT_OWNERS.includes(a.device_owner)))
+        throw inUse();
       await tx.deleteFrom('ipallocations').where('subnet_id', '=', existing.id).execute();
       const touched = [...new Set(allocs.map((a: any) => a.port_id))];
       for (const id of touched) {
         const p = await tx.selectFrom('ports').select('revision_number').where('id', '=', id).executeTakeFirst();
-        if (p) await tx.updateTable('ports').set({ revision_number: Number(p.revision_number) + 1 }).where('id', '=', id).execute();
+        if (p)
+          await tx
+            .updateTable('ports')
+            .set({ revision_number: Number(p.revision_number) + 1 })
+            .where('id', '=', id)
+            .execute();
       }
       (existing as any)[TOUCHED_PORTS] = touched;
       await bumpNetwork(tx, existing.network_id);
@@ -384,7 +676,11 @@ export function defineSubnets(svc: NetworkService) {
       if (touched.length) {
         const ports = svc.resource('ports');
         for (const id of touched) {
-          try { svc.notifier.portUpdated(await ports.loadInTx(id, req, svc.db)); } catch { /* deleted meanwhile */ }
+          try {
+            svc.notifier.portUpdated(await ports.loadInTx(id, req, svc.db));
+          } catch {
+            /* deleted meanwhile */
+          }
         }
       }
     },
@@ -392,7 +688,7 @@ export function defineSubnets(svc: NetworkService) {
 }
 
 function toEnumStr(v: unknown, n: string, values: string[]): string {
-  if (typeof v !== 'string' || !values.includes(v)) throw badInput(n, `'${py(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
+  if (typeof v !== 'string' || !values.includes(v))
+    throw badInput(n, `'${py(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
   return v;
 }
-

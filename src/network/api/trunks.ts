@@ -10,7 +10,8 @@ import { badInput, invalidInput, toBoolean, toString, toUuid, UUID_RE } from './
 import { extrasState } from './extras_state.ts';
 
 const trunkNotFound = (id: string) => new ApiError(404, `Trunk ${id} could not be found.`, 'TrunkNotFound');
-const parentInUse = (id: string) => new ApiError(409, `Port ${id} is currently in use and is not eligible for use as a parent port.`, 'ParentPortInUse');
+const parentInUse = (id: string) =>
+  new ApiError(409, `Port ${id} is currently in use and is not eligible for use as a parent port.`, 'ParentPortInUse');
 
 /** Python's repr, for messages that quote what the client sent. */
 function repr(v: unknown): string {
@@ -19,7 +20,10 @@ function repr(v: unknown): string {
   if (v === false) return 'False';
   if (typeof v === 'string') return `'${v}'`;
   if (Array.isArray(v)) return `[${v.map(repr).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v as object).map(([k, x]) => `'${k}': ${repr(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v as object)
+      .map(([k, x]) => `'${k}': ${repr(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 const str = (v: unknown) => (typeof v === 'string' ? v : repr(v));
@@ -30,10 +34,12 @@ function subportsError(data: unknown): string | undefined {
   const ids = new Set<string>();
   const segs = new Map<string, Set<unknown>>();
   for (const s of data) {
-    if (!s || typeof s !== 'object' || Array.isArray(s)) return `Invalid data format for subport: '${str(s)}' is not a dict`;
+    if (!s || typeof s !== 'object' || Array.isArray(s))
+      return `Invalid data format for subport: '${str(s)}' is not a dict`;
     const sp = s as Record<string, unknown>;
     if (!('port_id' in sp)) return 'A valid port UUID must be specified';
-    if (typeof sp.port_id !== 'string' || !UUID_RE.test(sp.port_id)) return `Invalid UUID for subport: '${str(sp.port_id)}'`;
+    if (typeof sp.port_id !== 'string' || !UUID_RE.test(sp.port_id))
+      return `Invalid UUID for subport: '${str(sp.port_id)}'`;
     if (ids.has(sp.port_id)) return `Non unique UUID for subport: '${sp.port_id}'`;
     ids.add(sp.port_id);
     const type = sp.segmentation_type;
@@ -49,14 +55,27 @@ function subportsError(data: unknown): string | undefined {
   return undefined;
 }
 
-interface Subport { port_id: string; segmentation_type: string; segmentation_id: number }
+interface Subport {
+  port_id: string;
+  segmentation_type: string;
+  segmentation_id: number;
+}
 
 async function subportsOf(tx: Tx, trunkIds: string[]): Promise<Map<string, Subport[]>> {
   const out = new Map<string, Subport[]>();
   if (!trunkIds.length) return out;
-  const rows = await tx.selectFrom('subports').selectAll().where('trunk_id', 'in', trunkIds).orderBy('segmentation_type').orderBy('segmentation_id').execute();
+  const rows = await tx
+    .selectFrom('subports')
+    .selectAll()
+    .where('trunk_id', 'in', trunkIds)
+    .orderBy('segmentation_type')
+    .orderBy('segmentation_id')
+    .execute();
   for (const r of rows as Array<Subport & { trunk_id: string }>) {
-    out.set(r.trunk_id, [...(out.get(r.trunk_id) ?? []), { segmentation_id: Number(r.segmentation_id), segmentation_type: r.segmentation_type, port_id: r.port_id }]);
+    out.set(r.trunk_id, [
+      ...(out.get(r.trunk_id) ?? []),
+      { segmentation_id: Number(r.segmentation_id), segmentation_type: r.segmentation_type, port_id: r.port_id },
+    ]);
   }
   return out;
 }
@@ -65,7 +84,9 @@ async function subportsOf(tx: Tx, trunkIds: string[]): Promise<Map<string, Subpo
 function canTrunk(svc: NetworkService, port: View): boolean {
   if (!port['binding:host_id']) return true;
   const { mechanism, server } = extrasState(svc);
-  const ours = port['binding:vif_type'] === mechanism.vifType && !!server.cachedAgent(mechanism.agentType, port['binding:host_id']);
+  const ours =
+    port['binding:vif_type'] === mechanism.vifType &&
+    !!server.cachedAgent(mechanism.agentType, port['binding:host_id']);
   return ours && !!mechanism.trunk?.canTrunkBoundPort;
 }
 
@@ -74,7 +95,8 @@ async function checkFree(tx: Tx, portId: string) {
   if (await tx.selectFrom('subports').select('port_id').where('port_id', '=', portId).executeTakeFirst()) {
     throw new ApiError(409, `Port ${portId} is in use by another trunk.`, 'TrunkPortInUse');
   }
-  if (await tx.selectFrom('trunks').select('id').where('port_id', '=', portId).executeTakeFirst()) throw parentInUse(portId);
+  if (await tx.selectFrom('trunks').select('id').where('port_id', '=', portId).executeTakeFirst())
+    throw parentInUse(portId);
 }
 
 async function mtuOf(tx: Tx, networkId: string): Promise<number | undefined> {
@@ -83,7 +105,14 @@ async function mtuOf(tx: Tx, networkId: string): Promise<number | undefined> {
 }
 
 /** SubPortsValidator with trunk validation: the subports as they will be stored. */
-async function validateSubports(svc: NetworkService, req: FastifyRequest, tx: Tx, parent: View, items: Array<Record<string, any>>, trunkId?: string): Promise<Subport[]> {
+async function validateSubports(
+  svc: NetworkService,
+  req: FastifyRequest,
+  tx: Tx,
+  parent: View,
+  items: Array<Record<string, any>>,
+  trunkId?: string,
+): Promise<Subport[]> {
   const { mechanism } = extrasState(svc);
   const types = mechanism.trunk?.segmentationTypes ?? [];
   const parentMtu = await mtuOf(tx, parent.network_id);
@@ -94,28 +123,69 @@ async function validateSubports(svc: NetworkService, req: FastifyRequest, tx: Tx
     // Ports the caller cannot see have no MTU here; they fail below with PortNotFound.
     const seen = await tx.selectFrom('ports').select(['network_id']).where('id', '=', s.port_id).executeTakeFirst();
     if (s.segmentation_type === 'inherit' && seen) {
-      const seg = await tx.selectFrom('network_segments').select(['network_type', 'segmentation_id']).where('network_id', '=', seen.network_id).orderBy('segment_index').executeTakeFirst();
+      const seg = await tx
+        .selectFrom('network_segments')
+        .select(['network_type', 'segmentation_id'])
+        .where('network_id', '=', seen.network_id)
+        .orderBy('segment_index')
+        .executeTakeFirst();
       s.segmentation_type = seg?.network_type;
       s.segmentation_id = seg?.segmentation_id;
     }
     const subMtu = seen ? await mtuOf(tx, seen.network_id) : undefined;
     if (parentMtu && subMtu && subMtu > parentMtu) {
-      throw new ApiError(409, `MTU ${subMtu} of subport ${s.port_id} cannot be greater than MTU ${parentMtu} of trunk ${parent.id}.`, 'SubPortMtuGreaterThanTrunkPortMtu');
+      throw new ApiError(
+        409,
+        `MTU ${subMtu} of subport ${s.port_id} cannot be greater than MTU ${parentMtu} of trunk ${parent.id}.`,
+        'SubPortMtuGreaterThanTrunkPortMtu',
+      );
     }
-    if (s.segmentation_type === undefined || s.segmentation_id === undefined || s.segmentation_type === null || s.segmentation_id === null) {
-      throw invalidInput(`Invalid subport details '${repr(item)}': missing segmentation information. Must specify both segmentation_id and segmentation_type`);
+    if (
+      s.segmentation_type === undefined ||
+      s.segmentation_id === undefined ||
+      s.segmentation_type === null ||
+      s.segmentation_id === null
+    ) {
+      throw invalidInput(
+        `Invalid subport details '${repr(item)}': missing segmentation information. Must specify both segmentation_id and segmentation_type`,
+      );
     }
-    const segId = typeof s.segmentation_id === 'number' ? s.segmentation_id : typeof s.segmentation_id === 'string' && /^-?\d+$/.test(s.segmentation_id) ? Number(s.segmentation_id) : NaN;
-    if (!Number.isInteger(segId)) throw invalidInput(`Invalid subport details: segmentation_id '${str(s.segmentation_id)}' is not an integer`);
-    if (!types.includes(s.segmentation_type)) throw invalidInput(`Unknown segmentation_type '${str(s.segmentation_type)}'`);
-    if (s.segmentation_type === 'vlan' && (segId < 1 || segId > 4094)) throw invalidInput(`Segmentation ID '${segId}' is not in range`);
+    const segId =
+      typeof s.segmentation_id === 'number'
+        ? s.segmentation_id
+        : typeof s.segmentation_id === 'string' && /^-?\d+$/.test(s.segmentation_id)
+          ? Number(s.segmentation_id)
+          : NaN;
+    if (!Number.isInteger(segId))
+      throw invalidInput(`Invalid subport details: segmentation_id '${str(s.segmentation_id)}' is not an integer`);
+    if (!types.includes(s.segmentation_type))
+      throw invalidInput(`Unknown segmentation_type '${str(s.segmentation_type)}'`);
+    if (s.segmentation_type === 'vlan' && (segId < 1 || segId > 4094))
+      throw invalidInput(`Segmentation ID '${segId}' is not in range`);
     await checkFree(tx, s.port_id);
     const port = await svc.resource('ports').load(req, s.port_id, tx);
     if (port.device_id) {
-      throw new ApiError(409, `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`, 'PortInUse');
+      throw new ApiError(
+        409,
+        `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`,
+        'PortInUse',
+      );
     }
-    if (trunkId && await tx.selectFrom('subports').select('port_id').where('trunk_id', '=', trunkId).where('segmentation_type', '=', s.segmentation_type).where('segmentation_id', '=', segId).executeTakeFirst()) {
-      throw new ApiError(409, `segmentation_type ${s.segmentation_type} and segmentation_id ${segId} already in use on trunk ${trunkId}.`, 'DuplicateSubPort');
+    if (
+      trunkId &&
+      (await tx
+        .selectFrom('subports')
+        .select('port_id')
+        .where('trunk_id', '=', trunkId)
+        .where('segmentation_type', '=', s.segmentation_type)
+        .where('segmentation_id', '=', segId)
+        .executeTakeFirst())
+    ) {
+      throw new ApiError(
+        409,
+        `segmentation_type ${s.segmentation_type} and segmentation_id ${segId} already in use on trunk ${trunkId}.`,
+        'DuplicateSubPort',
+      );
     }
     out.push({ port_id: s.port_id, segmentation_type: s.segmentation_type, segmentation_id: segId });
   }
@@ -125,15 +195,24 @@ async function validateSubports(svc: NetworkService, req: FastifyRequest, tx: Tx
 export function defineTrunks(svc: NetworkService) {
   const ports = () => svc.resource('ports');
   svc.define({
-    singular: 'trunk', plural: 'trunks', table: 'trunks',
+    singular: 'trunk',
+    plural: 'trunks',
+    table: 'trunks',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
       admin_state_up: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
       status: {},
       port_id: { post: true, required: true, validate: (v, n) => toUuid(v, n) },
       sub_ports: {
-        column: false, post: true, default: [], filter: false,
-        validate: (v, n) => { const m = subportsError(v); if (m) throw badInput(n, m); return v; },
+        column: false,
+        post: true,
+        default: [],
+        filter: false,
+        validate: (v, n) => {
+          const m = subportsError(v);
+          if (m) throw badInput(n, m);
+          return v;
+        },
       },
     },
     notFound: trunkNotFound,
@@ -145,25 +224,41 @@ export function defineTrunks(svc: NetworkService) {
       values.status = 'DOWN';
     },
     async afterCreate(view, values, _req, tx) {
-      for (const sp of values.sub_ports as Subport[]) await tx.insertInto('subports').values({ ...sp, trunk_id: view.id }).execute();
+      for (const sp of values.sub_ports as Subport[])
+        await tx
+          .insertInto('subports')
+          .values({ ...sp, trunk_id: view.id })
+          .execute();
     },
     async expand(views, _req, tx) {
-      const subs = await subportsOf(tx, views.map((v) => v.id));
+      const subs = await subportsOf(
+        tx,
+        views.map((v) => v.id),
+      );
       for (const v of views) v.sub_ports = subs.get(v.id) ?? [];
     },
     async checkDelete(existing) {
-      if (!existing.admin_state_up) throw new ApiError(409, `Trunk ${existing.id} is currently disabled.`, 'TrunkDisabled');
-      const parent = await ports().load(extrasState(svc).server.req, existing.port_id).catch(() => undefined);
-      if (parent && !canTrunk(svc, parent)) throw new ApiError(409, `Trunk ${existing.id} is currently in use.`, 'TrunkInUse');
+      if (!existing.admin_state_up)
+        throw new ApiError(409, `Trunk ${existing.id} is currently disabled.`, 'TrunkDisabled');
+      const parent = await ports()
+        .load(extrasState(svc).server.req, existing.port_id)
+        .catch(() => undefined);
+      if (parent && !canTrunk(svc, parent))
+        throw new ApiError(409, `Trunk ${existing.id} is currently in use.`, 'TrunkInUse');
     },
-    async committed(_event, view) { await tellParentsAgent(svc, view.port_id); },
+    async committed(_event, view) {
+      await tellParentsAgent(svc, view.port_id);
+    },
   });
 }
 
 /** The parent's agent re-reads the port (its trunk_details) when the trunk changes, if the parent is bound. */
 async function tellParentsAgent(svc: NetworkService, portId: string) {
   const { server, notifier } = extrasState(svc);
-  const parent = await svc.resource('ports').load(server.req, portId).catch(() => undefined);
+  const parent = await svc
+    .resource('ports')
+    .load(server.req, portId)
+    .catch(() => undefined);
   if (parent?.['binding:host_id']) notifier.portUpdated(parent);
 }
 
@@ -174,26 +269,70 @@ export function extendForTrunks(svc: NetworkService) {
     attrs: { trunk_details: { column: false, filter: false } },
     async expand(views, _req, tx, created) {
       if (created) return; // a port just created is no trunk's parent yet
-      const trunks = await tx.selectFrom('trunks').select(['id', 'port_id']).where('port_id', 'in', views.map((v) => v.id)).execute() as Array<{ id: string; port_id: string }>;
+      const trunks = (await tx
+        .selectFrom('trunks')
+        .select(['id', 'port_id'])
+        .where(
+          'port_id',
+          'in',
+          views.map((v) => v.id),
+        )
+        .execute()) as Array<{ id: string; port_id: string }>;
       if (!trunks.length) return;
-      const subs = await subportsOf(tx, trunks.map((t) => t.id));
+      const subs = await subportsOf(
+        tx,
+        trunks.map((t) => t.id),
+      );
       const subIds = [...subs.values()].flat().map((s) => s.port_id);
-      const macs = new Map(subIds.length ? (await tx.selectFrom('ports').select(['id', 'mac_address']).where('id', 'in', subIds).execute()).map((r: any) => [r.id, r.mac_address]) : []);
+      const macs = new Map(
+        subIds.length
+          ? (await tx.selectFrom('ports').select(['id', 'mac_address']).where('id', 'in', subIds).execute()).map(
+              (r: any) => [r.id, r.mac_address],
+            )
+          : [],
+      );
       const byPort = new Map(trunks.map((t) => [t.port_id, t.id]));
       for (const v of views) {
         const trunkId = byPort.get(v.id);
-        if (trunkId) v.trunk_details = { trunk_id: trunkId, sub_ports: (subs.get(trunkId) ?? []).map((s) => ({ ...s, mac_address: macs.get(s.port_id) })) };
+        if (trunkId)
+          v.trunk_details = {
+            trunk_id: trunkId,
+            sub_ports: (subs.get(trunkId) ?? []).map((s) => ({ ...s, mac_address: macs.get(s.port_id) })),
+          };
       }
     },
     async checkDelete(existing) {
-      const sub = await svc.db.selectFrom('subports').select('trunk_id').where('port_id', '=', existing.id).executeTakeFirst();
-      if (sub) throw new ApiError(409, `Port ${existing.id} is currently a subport for trunk ${sub.trunk_id}.`, 'PortInUseAsSubPort');
-      const trunk = await svc.db.selectFrom('trunks').select('id').where('port_id', '=', existing.id).executeTakeFirst();
-      if (trunk) throw new ApiError(409, `Port ${existing.id} is currently a parent port for trunk ${trunk.id}.`, 'PortInUseAsTrunkParent');
+      const sub = await svc.db
+        .selectFrom('subports')
+        .select('trunk_id')
+        .where('port_id', '=', existing.id)
+        .executeTakeFirst();
+      if (sub)
+        throw new ApiError(
+          409,
+          `Port ${existing.id} is currently a subport for trunk ${sub.trunk_id}.`,
+          'PortInUseAsSubPort',
+        );
+      const trunk = await svc.db
+        .selectFrom('trunks')
+        .select('id')
+        .where('port_id', '=', existing.id)
+        .executeTakeFirst();
+      if (trunk)
+        throw new ApiError(
+          409,
+          `Port ${existing.id} is currently a parent port for trunk ${trunk.id}.`,
+          'PortInUseAsTrunkParent',
+        );
     },
     async afterUpdate(view, existing, _changes, _req, tx) {
       if (existing['binding:vif_type'] !== view['binding:vif_type'] && view['binding:vif_type'] === 'unbound') {
-        await tx.updateTable('trunks').set({ status: 'DOWN' }).where('port_id', '=', view.id).where('status', '!=', 'DOWN').execute();
+        await tx
+          .updateTable('trunks')
+          .set({ status: 'DOWN' })
+          .where('port_id', '=', view.id)
+          .where('status', '!=', 'DOWN')
+          .execute();
       }
     },
   });
@@ -223,13 +362,27 @@ export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
         const parent = await svc.resource('ports').load(extrasState(svc).server.req, t.port_id, tx);
         const valid = await validateSubports(svc, req, tx, parent, items, id);
         if (!t.admin_state_up) throw disabled();
-        if (t.status === 'ERROR') throw new ApiError(409, `Trunk ${id} is in error state. Attempt to resolve the error condition before proceeding.`, 'TrunkInErrorState');
-        for (const s of valid) await tx.insertInto('subports').values({ ...s, trunk_id: id }).execute();
+        if (t.status === 'ERROR')
+          throw new ApiError(
+            409,
+            `Trunk ${id} is in error state. Attempt to resolve the error condition before proceeding.`,
+            'TrunkInErrorState',
+          );
+        for (const s of valid)
+          await tx
+            .insertInto('subports')
+            .values({ ...s, trunk_id: id })
+            .execute();
       } else {
         if (!t.admin_state_up) throw disabled();
         for (const s of subportsBody(req)) {
-          const gone = await tx.deleteFrom('subports').where('trunk_id', '=', id).where('port_id', '=', s.port_id).executeTakeFirst();
-          if (!Number(gone.numDeletedRows)) throw new ApiError(404, `SubPort ${s.port_id} on trunk ${id} could not be found.`, 'SubPortNotFound');
+          const gone = await tx
+            .deleteFrom('subports')
+            .where('trunk_id', '=', id)
+            .where('port_id', '=', s.port_id)
+            .executeTakeFirst();
+          if (!Number(gone.numDeletedRows))
+            throw new ApiError(404, `SubPort ${s.port_id} on trunk ${id} could not be found.`, 'SubPortNotFound');
         }
       }
       if (t.status !== 'DOWN') await trunks().applyUpdate(trunk, { status: 'DOWN' }, req, tx);
@@ -249,4 +402,3 @@ export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
     return { sub_ports: trunk.sub_ports };
   });
 }
-

@@ -1,7 +1,7 @@
 // Neutron's attribute validators (neutron_lib.api.validators and converters), with its messages:
 // "Invalid input for <attr>. Reason: <why>." Each returns the converted value or throws a 400.
 import { ApiError } from '../../core/errors.ts';
-import { isValidIp, normalizeIp, parseCidr, isValidMac, normalizeMac } from '../netaddr.ts';
+import { isValidIp, normalizeIp, parseCidr, isValidMac, normalizeMac } from '../../core/netaddr.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
@@ -60,7 +60,8 @@ export function toUuidOrNull(v: unknown, attr: string): string | null {
 }
 
 export function toEnum<T extends string>(v: unknown, attr: string, values: readonly T[]): T {
-  if (typeof v !== 'string' || !values.includes(v as T)) throw badInput(attr, `'${py(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
+  if (typeof v !== 'string' || !values.includes(v as T))
+    throw badInput(attr, `'${py(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
   return v as T;
 }
 

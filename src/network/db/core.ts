@@ -35,7 +35,8 @@ export const coreMigration: Migration = {
       .addColumn('allocation', 'varchar(128)', (c: any) => c.unique())
       .execute();
     await db.schema.createIndex('network_segments_network').on('network_segments').column('network_id').execute();
-    await db.schema.createTable('address_scopes')
+    await db.schema
+      .createTable('address_scopes')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
       .addColumn('project_id', 'varchar(255)')
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
@@ -100,7 +101,8 @@ export const coreMigration: Migration = {
     await db.schema.createIndex('ports_project').on('ports').column('project_id').execute();
     await db.schema.createIndex('ports_mac').on('ports').columns(['network_id', 'mac_address']).unique().execute();
     // One address per subnet at a time: the key is what makes concurrent IPAM safe.
-    await db.schema.createTable('ipallocations')
+    await db.schema
+      .createTable('ipallocations')
       .addColumn('subnet_id', 'varchar(36)', (c: any) => c.notNull().references('subnets.id'))
       .addColumn('ip_address', 'varchar(64)', (c: any) => c.notNull())
       .addColumn('network_id', 'varchar(36)', (c: any) => c.notNull())
@@ -116,6 +118,11 @@ export const coreMigration: Migration = {
       .addColumn('target_tenant', 'varchar(255)', (c: any) => c.notNull())
       .execute();
     await db.schema.createIndex('rbac_policies_object').on('rbac_policies').column('object_id').execute();
-    await db.schema.createIndex('rbac_policies_unique').on('rbac_policies').columns(['object_type', 'object_id', 'action', 'target_tenant']).unique().execute();
+    await db.schema
+      .createIndex('rbac_policies_unique')
+      .on('rbac_policies')
+      .columns(['object_type', 'object_id', 'action', 'target_tenant'])
+      .unique()
+      .execute();
   },
 };

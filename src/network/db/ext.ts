@@ -10,8 +10,11 @@ export const addressGroupsMigration: Migration = {
     await standard(db.schema.createTable('address_groups'))
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .execute();
-    await db.schema.createTable('address_group_addresses')
-      .addColumn('address_group_id', 'varchar(36)', (c: any) => c.notNull().references('address_groups.id').onDelete('cascade'))
+    await db.schema
+      .createTable('address_group_addresses')
+      .addColumn('address_group_id', 'varchar(36)', (c: any) =>
+        c.notNull().references('address_groups.id').onDelete('cascade'),
+      )
       .addColumn('address', 'varchar(64)', (c: any) => c.notNull())
       .addPrimaryKeyConstraint('address_group_addresses_pk', ['address_group_id', 'address'])
       .execute();
@@ -21,37 +24,51 @@ export const addressGroupsMigration: Migration = {
 /** Metering labels and their rules (neutron's meteringlabels and meteringlabelrules; no standard attributes). */
 export const meteringMigration: Migration = {
   async up(db: Kysely<any>) {
-    await db.schema.createTable('metering_labels')
+    await db.schema
+      .createTable('metering_labels')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
       .addColumn('project_id', 'varchar(255)')
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .addColumn('description', 'varchar(1024)', (c: any) => c.notNull().defaultTo(''))
       .addColumn('shared', 'integer', (c: any) => c.notNull().defaultTo(0))
       .execute();
-    await db.schema.createTable('metering_label_rules')
+    await db.schema
+      .createTable('metering_label_rules')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
-      .addColumn('metering_label_id', 'varchar(36)', (c: any) => c.notNull().references('metering_labels.id').onDelete('cascade'))
+      .addColumn('metering_label_id', 'varchar(36)', (c: any) =>
+        c.notNull().references('metering_labels.id').onDelete('cascade'),
+      )
       .addColumn('direction', 'varchar(16)', (c: any) => c.notNull())
       .addColumn('excluded', 'integer', (c: any) => c.notNull().defaultTo(0))
       .addColumn('remote_ip_prefix', 'varchar(64)')
       .addColumn('source_ip_prefix', 'varchar(64)')
       .addColumn('destination_ip_prefix', 'varchar(64)')
       .execute();
-    await db.schema.createIndex('metering_label_rules_label').on('metering_label_rules').column('metering_label_id').execute();
+    await db.schema
+      .createIndex('metering_label_rules_label')
+      .on('metering_label_rules')
+      .column('metering_label_id')
+      .execute();
   },
 };
 
 /** Conntrack helpers of routers (neutron's conntrack_helpers): one (protocol, port, helper) per router once. */
 export const conntrackHelpersMigration: Migration = {
   async up(db: Kysely<any>) {
-    await db.schema.createTable('conntrack_helpers')
+    await db.schema
+      .createTable('conntrack_helpers')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
       .addColumn('router_id', 'varchar(36)', (c: any) => c.notNull().references('routers.id').onDelete('cascade'))
       .addColumn('protocol', 'varchar(40)', (c: any) => c.notNull())
       .addColumn('port', 'integer', (c: any) => c.notNull())
       .addColumn('helper', 'varchar(64)', (c: any) => c.notNull())
       .execute();
-    await db.schema.createIndex('conntrack_helpers_unique').on('conntrack_helpers').columns(['router_id', 'protocol', 'port', 'helper']).unique().execute();
+    await db.schema
+      .createIndex('conntrack_helpers_unique')
+      .on('conntrack_helpers')
+      .columns(['router_id', 'protocol', 'port', 'helper'])
+      .unique()
+      .execute();
   },
 };
 
@@ -59,6 +76,10 @@ export const conntrackHelpersMigration: Migration = {
 export const remoteAddressGroupMigration: Migration = {
   async up(db: Kysely<any>) {
     await db.schema.alterTable('securitygrouprules').addColumn('remote_address_group_id', 'varchar(36)').execute();
-    await db.schema.createIndex('securitygrouprules_remote_ag').on('securitygrouprules').column('remote_address_group_id').execute();
+    await db.schema
+      .createIndex('securitygrouprules_remote_ag')
+      .on('securitygrouprules')
+      .column('remote_address_group_id')
+      .execute();
   },
 };

@@ -7,7 +7,8 @@ import { standard } from './columns.ts';
 export const extrasMigration: Migration = {
   async up(db: Kysely<any>) {
     // One row per (agent_type, host): what an agent reported last (neutron's agents table).
-    await db.schema.createTable('agents')
+    await db.schema
+      .createTable('agents')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
       .addColumn('agent_type', 'varchar(255)', (c: any) => c.notNull())
       .addColumn('binary', 'varchar(255)', (c: any) => c.notNull())
@@ -26,13 +27,15 @@ export const extrasMigration: Migration = {
       .execute();
     await db.schema.createIndex('agents_type_host').on('agents').columns(['agent_type', 'host']).unique().execute();
     // The DHCP scheduler's choice: which DHCP agents serve a network.
-    await db.schema.createTable('networkdhcpagentbindings')
+    await db.schema
+      .createTable('networkdhcpagentbindings')
       .addColumn('network_id', 'varchar(36)', (c: any) => c.notNull().references('networks.id').onDelete('cascade'))
       .addColumn('dhcp_agent_id', 'varchar(36)', (c: any) => c.notNull().references('agents.id').onDelete('cascade'))
       .addPrimaryKeyConstraint('networkdhcpagentbindings_pk', ['network_id', 'dhcp_agent_id'])
       .execute();
     // The L3 scheduler's choice: which L3 agent hosts a router (no foreign key: routers are the l3 family's).
-    await db.schema.createTable('routerl3agentbindings')
+    await db.schema
+      .createTable('routerl3agentbindings')
       .addColumn('router_id', 'varchar(36)', (c: any) => c.notNull())
       .addColumn('l3_agent_id', 'varchar(36)', (c: any) => c.notNull().references('agents.id').onDelete('cascade'))
       .addPrimaryKeyConstraint('routerl3agentbindings_pk', ['router_id', 'l3_agent_id'])
@@ -42,31 +45,53 @@ export const extrasMigration: Migration = {
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .execute();
     // At most one default policy per project: the key is the guarantee.
-    await db.schema.createTable('qos_default_policies')
+    await db.schema
+      .createTable('qos_default_policies')
       .addColumn('project_id', 'varchar(255)', (c: any) => c.primaryKey())
-      .addColumn('qos_policy_id', 'varchar(36)', (c: any) => c.notNull().references('qos_policies.id').onDelete('cascade'))
+      .addColumn('qos_policy_id', 'varchar(36)', (c: any) =>
+        c.notNull().references('qos_policies.id').onDelete('cascade'),
+      )
       .execute();
     // One rule of a type per policy and direction (QoSRulesConflict), enforced by unique keys.
-    await db.schema.createTable('qos_bandwidth_limit_rules')
+    await db.schema
+      .createTable('qos_bandwidth_limit_rules')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
-      .addColumn('qos_policy_id', 'varchar(36)', (c: any) => c.notNull().references('qos_policies.id').onDelete('cascade'))
+      .addColumn('qos_policy_id', 'varchar(36)', (c: any) =>
+        c.notNull().references('qos_policies.id').onDelete('cascade'),
+      )
       .addColumn('max_kbps', 'integer', (c: any) => c.notNull())
       .addColumn('max_burst_kbps', 'integer', (c: any) => c.notNull().defaultTo(0))
       .addColumn('direction', 'varchar(16)', (c: any) => c.notNull().defaultTo('egress'))
       .execute();
-    await db.schema.createIndex('qos_bandwidth_limit_rules_unique').on('qos_bandwidth_limit_rules').columns(['qos_policy_id', 'direction']).unique().execute();
-    await db.schema.createTable('qos_dscp_marking_rules')
+    await db.schema
+      .createIndex('qos_bandwidth_limit_rules_unique')
+      .on('qos_bandwidth_limit_rules')
+      .columns(['qos_policy_id', 'direction'])
+      .unique()
+      .execute();
+    await db.schema
+      .createTable('qos_dscp_marking_rules')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
-      .addColumn('qos_policy_id', 'varchar(36)', (c: any) => c.notNull().unique().references('qos_policies.id').onDelete('cascade'))
+      .addColumn('qos_policy_id', 'varchar(36)', (c: any) =>
+        c.notNull().unique().references('qos_policies.id').onDelete('cascade'),
+      )
       .addColumn('dscp_mark', 'integer', (c: any) => c.notNull())
       .execute();
-    await db.schema.createTable('qos_minimum_bandwidth_rules')
+    await db.schema
+      .createTable('qos_minimum_bandwidth_rules')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
-      .addColumn('qos_policy_id', 'varchar(36)', (c: any) => c.notNull().references('qos_policies.id').onDelete('cascade'))
+      .addColumn('qos_policy_id', 'varchar(36)', (c: any) =>
+        c.notNull().references('qos_policies.id').onDelete('cascade'),
+      )
       .addColumn('min_kbps', 'integer', (c: any) => c.notNull())
       .addColumn('direction', 'varchar(16)', (c: any) => c.notNull().defaultTo('egress'))
       .execute();
-    await db.schema.createIndex('qos_minimum_bandwidth_rules_unique').on('qos_minimum_bandwidth_rules').columns(['qos_policy_id', 'direction']).unique().execute();
+    await db.schema
+      .createIndex('qos_minimum_bandwidth_rules_unique')
+      .on('qos_minimum_bandwidth_rules')
+      .columns(['qos_policy_id', 'direction'])
+      .unique()
+      .execute();
 
     // A port is the parent of at most one trunk, and a subport of at most one.
     await standard(db.schema.createTable('trunks'))
@@ -75,12 +100,18 @@ export const extrasMigration: Migration = {
       .addColumn('status', 'varchar(16)', (c: any) => c.notNull().defaultTo('DOWN'))
       .addColumn('port_id', 'varchar(36)', (c: any) => c.notNull().unique().references('ports.id').onDelete('cascade'))
       .execute();
-    await db.schema.createTable('subports')
+    await db.schema
+      .createTable('subports')
       .addColumn('port_id', 'varchar(36)', (c: any) => c.primaryKey().references('ports.id').onDelete('cascade'))
       .addColumn('trunk_id', 'varchar(36)', (c: any) => c.notNull().references('trunks.id').onDelete('cascade'))
       .addColumn('segmentation_type', 'varchar(32)', (c: any) => c.notNull())
       .addColumn('segmentation_id', 'integer', (c: any) => c.notNull())
       .execute();
-    await db.schema.createIndex('subports_segmentation').on('subports').columns(['trunk_id', 'segmentation_type', 'segmentation_id']).unique().execute();
+    await db.schema
+      .createIndex('subports_segmentation')
+      .on('subports')
+      .columns(['trunk_id', 'segmentation_type', 'segmentation_id'])
+      .unique()
+      .execute();
   },
 };

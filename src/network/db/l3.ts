@@ -34,10 +34,18 @@ export const l3Migration: Migration = {
     await db.schema.createIndex('floatingips_project').on('floatingips').column('project_id').execute();
     await db.schema.createIndex('floatingips_router').on('floatingips').column('router_id').execute();
     // One floating IP per fixed IP and external network (NULLs, i.e. unassociated ones, never collide).
-    await db.schema.createIndex('floatingips_fixed_unique').on('floatingips').columns(['floating_network_id', 'fixed_port_id', 'fixed_ip_address']).unique().execute();
-    await db.schema.createTable('portforwardings')
+    await db.schema
+      .createIndex('floatingips_fixed_unique')
+      .on('floatingips')
+      .columns(['floating_network_id', 'fixed_port_id', 'fixed_ip_address'])
+      .unique()
+      .execute();
+    await db.schema
+      .createTable('portforwardings')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
-      .addColumn('floatingip_id', 'varchar(36)', (c: any) => c.notNull().references('floatingips.id').onDelete('cascade'))
+      .addColumn('floatingip_id', 'varchar(36)', (c: any) =>
+        c.notNull().references('floatingips.id').onDelete('cascade'),
+      )
       .addColumn('internal_port_id', 'varchar(36)', (c: any) => c.notNull().references('ports.id').onDelete('cascade'))
       .addColumn('protocol', 'varchar(40)', (c: any) => c.notNull())
       .addColumn('internal_ip_address', 'varchar(64)', (c: any) => c.notNull())
@@ -47,9 +55,20 @@ export const l3Migration: Migration = {
       .addColumn('external_port_end', 'integer', (c: any) => c.notNull())
       .addColumn('description', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .execute();
-    await db.schema.createIndex('portforwardings_external').on('portforwardings').columns(['floatingip_id', 'protocol', 'external_port_start', 'external_port_end']).unique().execute();
-    await db.schema.createIndex('portforwardings_internal').on('portforwardings').columns(['protocol', 'internal_port_id', 'internal_ip_address', 'internal_port_start', 'internal_port_end']).unique().execute();
-    await db.schema.createTable('auto_allocated_topologies')
+    await db.schema
+      .createIndex('portforwardings_external')
+      .on('portforwardings')
+      .columns(['floatingip_id', 'protocol', 'external_port_start', 'external_port_end'])
+      .unique()
+      .execute();
+    await db.schema
+      .createIndex('portforwardings_internal')
+      .on('portforwardings')
+      .columns(['protocol', 'internal_port_id', 'internal_ip_address', 'internal_port_start', 'internal_port_end'])
+      .unique()
+      .execute();
+    await db.schema
+      .createTable('auto_allocated_topologies')
       .addColumn('project_id', 'varchar(255)', (c: any) => c.primaryKey())
       .addColumn('network_id', 'varchar(36)', (c: any) => c.notNull().references('networks.id').onDelete('cascade'))
       .addColumn('router_id', 'varchar(36)', (c: any) => c.references('routers.id').onDelete('set null'))

@@ -8,19 +8,26 @@ import { coreMigration } from './core.ts';
 import { l3Migration } from './l3.ts';
 import { securityMigration } from './security.ts';
 import { extrasMigration } from './extras.ts';
-import { addressGroupsMigration, conntrackHelpersMigration, meteringMigration, remoteAddressGroupMigration } from './ext.ts';
+import {
+  addressGroupsMigration,
+  conntrackHelpersMigration,
+  meteringMigration,
+  remoteAddressGroupMigration,
+} from './ext.ts';
 
 export const migrations: Record<string, Migration> = {
   '0000_base': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('tags')
+      await db.schema
+        .createTable('tags')
         .addColumn('resource_type', 'varchar(64)', (c) => c.notNull())
         .addColumn('resource_id', 'varchar(36)', (c) => c.notNull())
         .addColumn('tag', 'varchar(255)', (c) => c.notNull())
         .addPrimaryKeyConstraint('tags_pk', ['resource_type', 'resource_id', 'tag'])
         .execute();
       await db.schema.createIndex('tags_tag').on('tags').columns(['resource_type', 'tag']).execute();
-      await db.schema.createTable('quotas')
+      await db.schema
+        .createTable('quotas')
         .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('resource', 'varchar(64)', (c) => c.notNull())
         .addColumn('limit', 'integer', (c) => c.notNull())

@@ -48,7 +48,10 @@ export interface DeviceDetails {
   network_qos_policy_id: string | null;
   profile: Record<string, unknown>;
   /** Set when the port is a trunk's parent. */
-  trunk_details?: { trunk_id: string; sub_ports: Array<{ port_id: string; segmentation_type: string; segmentation_id: number; mac_address?: string }> };
+  trunk_details?: {
+    trunk_id: string;
+    sub_ports: Array<{ port_id: string; segmentation_type: string; segmentation_id: number; mac_address?: string }>;
+  };
 }
 
 /** A network as the DHCP role serves it (get_network_info): subnets and ports. */

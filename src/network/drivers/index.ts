@@ -2,7 +2,10 @@
 import type { DataplaneDriver, Mechanism } from './dataplane.ts';
 import { LogicalDriver, logicalMechanism } from './logical.ts';
 
-export interface Dataplane { mechanism: Mechanism; create(): DataplaneDriver }
+export interface Dataplane {
+  mechanism: Mechanism;
+  create(): DataplaneDriver;
+}
 
 export const DATAPLANES: Record<string, Dataplane> = {
   logical: { mechanism: logicalMechanism, create: () => new LogicalDriver() },

@@ -30,11 +30,17 @@ export function hdr(req: FastifyRequest, name: string): string | undefined {
  * Applies X-<Kind>-Meta-* and X-Remove-<Kind>-Meta-* (and the listed system headers) of a
  * request to `meta`; empty values remove. Checks Swift's metadata limits.
  */
-export function applyMeta(req: FastifyRequest, kind: 'account' | 'container' | 'object', meta: Meta, system: string[] = []): Meta {
+export function applyMeta(
+  req: FastifyRequest,
+  kind: 'account' | 'container' | 'object',
+  meta: Meta,
+  system: string[] = [],
+): Meta {
   const out = { ...meta };
   const prefix = `x-${kind}-meta-`;
   const remove = `x-remove-${kind}-meta-`;
-  let count = 0, size = 0;
+  let count = 0,
+    size = 0;
   for (const [rawKey, raw] of Object.entries(req.headers)) {
     // WSGI turns underscores in header names into hyphens.
     const k = rawKey.replace(/_/g, '-');
@@ -43,26 +49,39 @@ export function applyMeta(req: FastifyRequest, kind: 'account' | 'container' | '
       const name = k.slice(prefix.length);
       if (!name) throw new ApiError(400, 'Metadata name cannot be empty');
       if (name.length > CONSTRAINTS.max_meta_name_length) throw new ApiError(400, `Metadata name too long: ${k}`);
-      if (v.length > CONSTRAINTS.max_meta_value_length) throw new ApiError(400, `Metadata value longer than ${CONSTRAINTS.max_meta_value_length}: ${k}`);
-      count++; size += name.length + v.length;
+      if (v.length > CONSTRAINTS.max_meta_value_length)
+        throw new ApiError(400, `Metadata value longer than ${CONSTRAINTS.max_meta_value_length}: ${k}`);
+      count++;
+      size += name.length + v.length;
       // Objects keep empty values; accounts and containers drop them.
-      if (v === '' && kind !== 'object') delete out[k]; else out[k] = v;
+      if (v === '' && kind !== 'object') delete out[k];
+      else out[k] = v;
     } else if (k.startsWith(remove)) {
       delete out[prefix + k.slice(remove.length)];
     } else if (system.includes(k)) {
-      if (v === '') delete out[k]; else out[k] = v;
+      if (v === '') delete out[k];
+      else out[k] = v;
     } else if (k.startsWith('x-remove-') && system.includes('x-' + k.slice(9))) {
       delete out['x-' + k.slice(9)];
     }
   }
-  if (count > CONSTRAINTS.max_meta_count) throw new ApiError(400, `Too many metadata items; max ${CONSTRAINTS.max_meta_count}`);
-  if (size > CONSTRAINTS.max_meta_overall_size) throw new ApiError(400, `Total metadata too large; max ${CONSTRAINTS.max_meta_overall_size}`);
+  if (count > CONSTRAINTS.max_meta_count)
+    throw new ApiError(400, `Too many metadata items; max ${CONSTRAINTS.max_meta_count}`);
+  if (size > CONSTRAINTS.max_meta_overall_size)
+    throw new ApiError(400, `Total metadata too large; max ${CONSTRAINTS.max_meta_overall_size}`);
   // Limits on what is stored, as Swift checks the whole resulting set for accounts and containers.
   if (kind !== 'object') {
-    let n = 0, s = 0;
-    for (const [k, v] of Object.entries(out)) if (k.startsWith(prefix)) { n++; s += k.length - prefix.length + v.length; }
-    if (n > CONSTRAINTS.max_meta_count) throw new ApiError(400, `Too many metadata items; max ${CONSTRAINTS.max_meta_count}`);
-    if (s > CONSTRAINTS.max_meta_overall_size) throw new ApiError(400, `Total metadata too large; max ${CONSTRAINTS.max_meta_overall_size}`);
+    let n = 0,
+      s = 0;
+    for (const [k, v] of Object.entries(out))
+      if (k.startsWith(prefix)) {
+        n++;
+        s += k.length - prefix.length + v.length;
+      }
+    if (n > CONSTRAINTS.max_meta_count)
+      throw new ApiError(400, `Too many metadata items; max ${CONSTRAINTS.max_meta_count}`);
+    if (s > CONSTRAINTS.max_meta_overall_size)
+      throw new ApiError(400, `Total metadata too large; max ${CONSTRAINTS.max_meta_overall_size}`);
   }
   return out;
 }
@@ -81,10 +100,13 @@ export function listingFormat(req: FastifyRequest): ListingFormat {
   return 'plain';
 }
 export const LISTING_TYPES: Record<ListingFormat, string> = {
-  json: 'application/json; charset=utf-8', xml: 'application/xml; charset=utf-8', plain: 'text/plain; charset=utf-8',
+  json: 'application/json; charset=utf-8',
+  xml: 'application/xml; charset=utf-8',
+  plain: 'text/plain; charset=utf-8',
 };
 
-export const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const xmlEscape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function listingParams(req: FastifyRequest) {
   const q = req.query as Record<string, string>;
@@ -92,24 +114,59 @@ export function listingParams(req: FastifyRequest) {
   if (q.limit !== undefined && q.limit !== '') {
     const n = Number(q.limit);
     if (!Number.isInteger(n) || n < 0) throw new ApiError(412, 'Value of limit must be a positive integer');
-    if (n > CONSTRAINTS.container_listing_limit) throw new ApiError(412, `Maximum limit is ${CONSTRAINTS.container_listing_limit}`);
+    if (n > CONSTRAINTS.container_listing_limit)
+      throw new ApiError(412, `Maximum limit is ${CONSTRAINTS.container_listing_limit}`);
     limit = n;
   }
   for (const k of ['prefix', 'marker', 'end_marker', 'delimiter']) {
-    if (q[k] !== undefined && Buffer.byteLength(q[k]!) > CONSTRAINTS.max_object_name_length) throw new ApiError(400, `${k} too long`);
+    if (q[k] !== undefined && Buffer.byteLength(q[k]!) > CONSTRAINTS.max_object_name_length)
+      throw new ApiError(400, `${k} too long`);
   }
   if (q.delimiter && q.delimiter.length > 1) throw new ApiError(412, 'Bad delimiter');
   const reverse = ['true', '1', 'yes', 'on', 't', 'y'].includes((q.reverse ?? '').toLowerCase());
-  return { prefix: q.prefix || undefined, marker: q.marker || undefined, endMarker: q.end_marker || undefined, delimiter: q.delimiter || undefined, limit, reverse };
+  return {
+    prefix: q.prefix || undefined,
+    marker: q.marker || undefined,
+    endMarker: q.end_marker || undefined,
+    delimiter: q.delimiter || undefined,
+    limit,
+    reverse,
+  };
 }
 
 const MIME: Record<string, string> = {
-  txt: 'text/plain', html: 'text/html', htm: 'text/html', css: 'text/css', js: 'application/javascript', json: 'application/json',
-  xml: 'application/xml', csv: 'text/csv', md: 'text/markdown', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif',
-  svg: 'image/svg+xml', ico: 'image/vnd.microsoft.icon', webp: 'image/webp', pdf: 'application/pdf', zip: 'application/zip',
-  gz: 'application/gzip', tgz: 'application/gzip', tar: 'application/x-tar', bz2: 'application/x-bzip2', xz: 'application/x-xz',
-  mp3: 'audio/mpeg', mp4: 'video/mp4', wav: 'audio/x-wav', iso: 'application/x-iso9660-image', qcow2: 'application/octet-stream',
-  yaml: 'application/yaml', yml: 'application/yaml', sh: 'text/x-sh', py: 'text/x-python',
+  txt: 'text/plain',
+  html: 'text/html',
+  htm: 'text/html',
+  css: 'text/css',
+  js: 'application/javascript',
+  json: 'application/json',
+  xml: 'application/xml',
+  csv: 'text/csv',
+  md: 'text/markdown',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  svg: 'image/svg+xml',
+  ico: 'image/vnd.microsoft.icon',
+  webp: 'image/webp',
+  pdf: 'application/pdf',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  tgz: 'application/gzip',
+  tar: 'application/x-tar',
+  bz2: 'application/x-bzip2',
+  xz: 'application/x-xz',
+  mp3: 'audio/mpeg',
+  mp4: 'video/mp4',
+  wav: 'audio/x-wav',
+  iso: 'application/x-iso9660-image',
+  qcow2: 'application/octet-stream',
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
+  sh: 'text/x-sh',
+  py: 'text/x-python',
 };
 /** mimetypes.guess_type on the name, as Swift's proxy does. */
 export function guessContentType(name: string): string {
@@ -120,7 +177,9 @@ export function guessContentType(name: string): string {
 /** Swift's transaction id: tx + 21 hex + '-' + 10 hex of the time. */
 export function transId(): string {
   const hex = Array.from({ length: 21 }, () => Math.floor(Math.random() * 16).toString(16)).join('');
-  return `tx${hex}-${Math.floor(Date.now() / 1000).toString(16).padStart(10, '0')}`;
+  return `tx${hex}-${Math.floor(Date.now() / 1000)
+    .toString(16)
+    .padStart(10, '0')}`;
 }
 
 export function truthy(v: string | undefined): boolean {
@@ -128,7 +187,10 @@ export function truthy(v: string | undefined): boolean {
 }
 
 /** Parses `bytes=a-b,c-,-n` against a size; null when the header is not a valid range set. */
-export function parseRanges(header: string, size: number): Array<{ start: number; end: number }> | null | 'unsatisfiable' {
+export function parseRanges(
+  header: string,
+  size: number,
+): Array<{ start: number; end: number }> | null | 'unsatisfiable' {
   const m = /^bytes=(.+)$/.exec(header.trim());
   if (!m) return null;
   const out: Array<{ start: number; end: number }> = [];

@@ -8,13 +8,16 @@ export const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>) {
       // Names sort as UTF-8 bytes, as Swift lists them (SQLite's default; PostgreSQL needs the C collation).
       const pg = serialType(db) === 'serial';
-      const name = (n: number) => (pg ? sql`varchar(${sql.raw(String(n))}) collate "C"` : sql`varchar(${sql.raw(String(n))})`);
-      await db.schema.createTable('swift_accounts')
+      const name = (n: number) =>
+        pg ? sql`varchar(${sql.raw(String(n))}) collate "C"` : sql`varchar(${sql.raw(String(n))})`;
+      await db.schema
+        .createTable('swift_accounts')
         .addColumn('account', 'varchar(256)', (c) => c.primaryKey())
         .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
         .addColumn('timestamp', 'varchar(32)', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('swift_containers')
+      await db.schema
+        .createTable('swift_containers')
         .addColumn('account', 'varchar(256)', (c) => c.notNull())
         .addColumn('name', name(256), (c) => c.notNull())
         .addColumn('metadata', 'text', (c) => c.notNull().defaultTo('{}'))
@@ -22,7 +25,8 @@ export const migrations: Record<string, Migration> = {
         .addColumn('last_modified', 'varchar(40)', (c) => c.notNull())
         .addPrimaryKeyConstraint('swift_containers_pk', ['account', 'name'])
         .execute();
-      await db.schema.createTable('swift_objects')
+      await db.schema
+        .createTable('swift_objects')
         .addColumn('account', 'varchar(256)', (c) => c.notNull())
         .addColumn('container', name(256), (c) => c.notNull())
         .addColumn('name', name(1024), (c) => c.notNull())

@@ -2,7 +2,11 @@
 // out, by an opaque blob id the driver chooses. Container and object names never reach it.
 import type { Readable } from 'node:stream';
 
-export interface PutResult { blob: string; etag: string; bytes: number }
+export interface PutResult {
+  blob: string;
+  etag: string;
+  bytes: number;
+}
 
 export interface ObjectBackend {
   /** Stores the stream atomically (visible only once complete and durable); md5 etag. `maxBytes` aborts with 413. */

@@ -27,13 +27,21 @@ const datasyncFd = promisify(fs.fdatasync);
 const fsyncFd = promisify(fs.fsync);
 const closeFd = promisify(fs.close);
 
-interface Pending { fd: number; dir: string; resolve: () => void; reject: (e: Error) => void }
+interface Pending {
+  fd: number;
+  dir: string;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
 
 /** Syncs files and their directories in batches: whatever queued while a batch ran forms the next one. */
 export class GroupCommit {
   private queue: Pending[] = [];
   private running = false;
-  constructor(private onBatch: () => void = () => {}, private syncDirectory: (dir: string) => Promise<void> = syncDir) {}
+  constructor(
+    private onBatch: () => void = () => {},
+    private syncDirectory: (dir: string) => Promise<void> = syncDir,
+  ) {}
   /** Batches flushed and files synced (for tests and benchmarks). */
   stats = { batches: 0, files: 0, dirs: 0 };
 
@@ -58,21 +66,35 @@ export class GroupCommit {
           Promise.allSettled(batch.map((p) => datasyncFd(p.fd))),
           Promise.allSettled(dirs.map((d) => this.syncDirectory(d))),
         ]);
-        const dirError = new Map(dirs.map((d, i) => [d, dirResults[i]!.status === 'rejected' ? (dirResults[i] as PromiseRejectedResult).reason : undefined]));
-        this.stats.batches++; this.stats.files += batch.length; this.stats.dirs += dirs.length;
+        const dirError = new Map(
+          dirs.map((d, i) => [
+            d,
+            dirResults[i]!.status === 'rejected' ? (dirResults[i] as PromiseRejectedResult).reason : undefined,
+          ]),
+        );
+        this.stats.batches++;
+        this.stats.files += batch.length;
+        this.stats.dirs += dirs.length;
         batch.forEach((p, i) => {
           const r = files[i]!;
           const err = r.status === 'rejected' ? r.reason : dirError.get(p.dir);
-          if (err) p.reject(err instanceof Error ? err : new Error(String(err))); else p.resolve();
+          if (err) p.reject(err instanceof Error ? err : new Error(String(err)));
+          else p.resolve();
         });
       }
-    } finally { this.running = false; }
+    } finally {
+      this.running = false;
+    }
   }
 }
 
 async function syncDir(dir: string) {
   const fd = await openFd(dir, 'r');
-  try { await fsyncFd(fd); } finally { await closeFd(fd); }
+  try {
+    await fsyncFd(fd);
+  } finally {
+    await closeFd(fd);
+  }
 }
 
 export class FsBackend implements ObjectBackend {
@@ -81,9 +103,17 @@ export class FsBackend implements ObjectBackend {
   /** Directories made durable by this process (mkdir, then fsync of the parents). */
   private dirs = new Map<string, Promise<void>>();
   /** The first 4 hex digits (two directory levels) new ids get: a pool, one entry per batch in turn. */
-  private windows = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0') + randomBytes(1).toString('hex'));
+  private windows = Array.from(
+    { length: 256 },
+    (_, i) => i.toString(16).padStart(2, '0') + randomBytes(1).toString('hex'),
+  );
   private window = Math.floor(Math.random() * 256);
-  private commit = new GroupCommit(() => { this.window = (this.window + 1) % this.windows.length; }, (dir) => this.syncObjectDir(dir));
+  private commit = new GroupCommit(
+    () => {
+      this.window = (this.window + 1) % this.windows.length;
+    },
+    (dir) => this.syncObjectDir(dir),
+  );
   /** Open descriptors of the object directories (at most one per window), for their fsyncs. */
   private dirFds = new Map<string, Promise<number>>();
 
@@ -96,7 +126,9 @@ export class FsBackend implements ObjectBackend {
     for (const f of fs.readdirSync(this.tmp)) fs.rmSync(path.join(this.tmp, f), { force: true });
   }
 
-  get groupCommitStats() { return this.commit.stats; }
+  get groupCommitStats() {
+    return this.commit.stats;
+  }
 
   /** Only ids this driver generated map to a path: nothing a client sends can escape the root. */
   private pathOf(blob: string): string {
@@ -132,7 +164,14 @@ export class FsBackend implements ObjectBackend {
   async close(): Promise<void> {
     const fds = [...this.dirFds.values()];
     this.dirFds.clear();
-    await Promise.all(fds.map((p) => p.then((fd) => closeFd(fd), () => {})));
+    await Promise.all(
+      fds.map((p) =>
+        p.then(
+          (fd) => closeFd(fd),
+          () => {},
+        ),
+      ),
+    );
   }
 
   async put(stream: AsyncIterable<Buffer>, opts: { maxBytes?: number } = {}): Promise<PutResult> {
@@ -147,7 +186,8 @@ export class FsBackend implements ObjectBackend {
     try {
       for await (const chunk of stream) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (opts.maxBytes !== undefined && md5.bytes + buf.length > opts.maxBytes) throw new ApiError(413, 'Your request is too large.');
+        if (opts.maxBytes !== undefined && md5.bytes + buf.length > opts.maxBytes)
+          throw new ApiError(413, 'Your request is too large.');
         await md5.update(buf);
         await out.write(buf);
       }
@@ -190,6 +230,11 @@ export class FsBackend implements ObjectBackend {
   }
 
   async exists(blob: string): Promise<boolean> {
-    try { await fs.promises.access(this.pathOf(blob)); return true; } catch { return false; }
+    try {
+      await fs.promises.access(this.pathOf(blob));
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

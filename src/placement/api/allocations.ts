@@ -3,7 +3,17 @@
 // transaction that checks consumer and provider generations and capacity.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
-import { ErrorCode, cacheHeaders, canonicalUuid, isUuidLike, jsonBody, mv, perr, queryParams, type PlacementService } from '../service.ts';
+import {
+  ErrorCode,
+  cacheHeaders,
+  canonicalUuid,
+  isUuidLike,
+  jsonBody,
+  mv,
+  perr,
+  queryParams,
+  type PlacementService,
+} from '../service.ts';
 import { INCOMPLETE_CONSUMER_ID, PlacementFailure, type ConsumerWrite, type Inventory } from '../store.ts';
 import { INV_PUT_ALL, inventoryFrom } from './providers.ts';
 import { since } from './common.ts';
@@ -11,24 +21,44 @@ import { since } from './common.ts';
 const RC = '^[A-Z0-9_]+$';
 const UUID = '^[0-9a-fA-F-]{36}$';
 const GROUP_1_33 = '^[a-zA-Z0-9_-]{1,64}$|^$';
-const RESOURCES = { type: 'object', minProperties: 1, patternProperties: { [RC]: { type: 'integer', minimum: 1 } }, additionalProperties: false };
+const RESOURCES = {
+  type: 'object',
+  minProperties: 1,
+  patternProperties: { [RC]: { type: 'integer', minimum: 1 } },
+  additionalProperties: false,
+};
 const ID = { type: 'string', minLength: 1, maxLength: 255 };
 
 const LIST_FORM = {
   type: 'object',
   properties: {
     allocations: {
-      type: 'array', minItems: 1,
+      type: 'array',
+      minItems: 1,
       items: {
         type: 'object',
-        properties: { resource_provider: { type: 'object', properties: { uuid: { type: 'string', format: 'uuid' } }, additionalProperties: false, required: ['uuid'] }, resources: RESOURCES },
-        required: ['resource_provider', 'resources'], additionalProperties: false,
+        properties: {
+          resource_provider: {
+            type: 'object',
+            properties: { uuid: { type: 'string', format: 'uuid' } },
+            additionalProperties: false,
+            required: ['uuid'],
+          },
+          resources: RESOURCES,
+        },
+        required: ['resource_provider', 'resources'],
+        additionalProperties: false,
       },
     },
   },
-  required: ['allocations'], additionalProperties: false,
+  required: ['allocations'],
+  additionalProperties: false,
 };
-const LIST_FORM_18 = { ...LIST_FORM, properties: { ...LIST_FORM.properties, project_id: ID, user_id: ID }, required: ['allocations', 'project_id', 'user_id'] };
+const LIST_FORM_18 = {
+  ...LIST_FORM,
+  properties: { ...LIST_FORM.properties, project_id: ID, user_id: ID },
+  required: ['allocations', 'project_id', 'user_id'],
+};
 
 /**
  * Schemas built once per shape: the validator cache (service.ts validatorOf) finds a schema it
@@ -37,7 +67,7 @@ const LIST_FORM_18 = { ...LIST_FORM, properties: { ...LIST_FORM.properties, proj
 const built = new Map<string, object>();
 const once = <T extends object>(key: string, make: () => T): T => {
   let s = built.get(key);
-  if (!s) built.set(key, s = make());
+  if (!s) built.set(key, (s = make()));
   return s as T;
 };
 
@@ -48,16 +78,36 @@ function dictForm(o: { minProps: number; generation?: boolean; mappings?: boolea
 function makeDictForm(o: { minProps: number; generation?: boolean; mappings?: boolean; consumerType?: boolean }) {
   const props: Record<string, unknown> = {
     allocations: {
-      type: 'object', minProperties: o.minProps,
-      patternProperties: { [UUID]: { type: 'object', properties: { generation: { type: 'integer' }, resources: RESOURCES }, required: ['resources'], additionalProperties: false } },
+      type: 'object',
+      minProperties: o.minProps,
+      patternProperties: {
+        [UUID]: {
+          type: 'object',
+          properties: { generation: { type: 'integer' }, resources: RESOURCES },
+          required: ['resources'],
+          additionalProperties: false,
+        },
+      },
       additionalProperties: false,
     },
-    project_id: ID, user_id: ID,
+    project_id: ID,
+    user_id: ID,
   };
   const required = ['allocations', 'project_id', 'user_id'];
-  if (o.generation) { props.consumer_generation = { type: ['integer', 'null'] }; required.push('consumer_generation'); }
-  if (o.mappings) props.mappings = { type: 'object', minProperties: 1, patternProperties: { [GROUP_1_33]: { type: 'array', minItems: 1, items: { type: 'string', format: 'uuid' } } } };
-  if (o.consumerType) { props.consumer_type = { type: 'string', pattern: RC, minLength: 1, maxLength: 255 }; required.push('consumer_type'); }
+  if (o.generation) {
+    props.consumer_generation = { type: ['integer', 'null'] };
+    required.push('consumer_generation');
+  }
+  if (o.mappings)
+    props.mappings = {
+      type: 'object',
+      minProperties: 1,
+      patternProperties: { [GROUP_1_33]: { type: 'array', minItems: 1, items: { type: 'string', format: 'uuid' } } },
+    };
+  if (o.consumerType) {
+    props.consumer_type = { type: 'string', pattern: RC, minLength: 1, maxLength: 255 };
+    required.push('consumer_type');
+  }
   return { type: 'object', properties: props, required, additionalProperties: false };
 }
 
@@ -70,23 +120,42 @@ function putSchema(v: Microversion) {
   return LIST_FORM;
 }
 export function postSchema(v: Microversion, minProperties = 1) {
-  const form = v.gte('1.38') ? { minProps: 0, generation: true, mappings: true, consumerType: true }
-    : v.gte('1.34') ? { minProps: 0, generation: true, mappings: true }
-      : v.gte('1.28') ? { minProps: 0, generation: true } : { minProps: 0 };
-  return once(`post ${minProperties} ${JSON.stringify(form)}`, () => ({ type: 'object', minProperties, additionalProperties: false, patternProperties: { [UUID]: dictForm(form) } }));
+  const form = v.gte('1.38')
+    ? { minProps: 0, generation: true, mappings: true, consumerType: true }
+    : v.gte('1.34')
+      ? { minProps: 0, generation: true, mappings: true }
+      : v.gte('1.28')
+        ? { minProps: 0, generation: true }
+        : { minProps: 0 };
+  return once(`post ${minProperties} ${JSON.stringify(form)}`, () => ({
+    type: 'object',
+    minProperties,
+    additionalProperties: false,
+    patternProperties: { [UUID]: dictForm(form) },
+  }));
 }
 
 /** A consumer's write from its request body at a microversion. */
 export function consumerWrite(v: Microversion, uuid: string, data: any): ConsumerWrite {
   let allocations: Record<string, Record<string, number>> = {};
   if (Array.isArray(data.allocations)) {
-    for (const a of data.allocations) allocations[canonicalUuid(a.resource_provider.uuid)] = { ...(allocations[canonicalUuid(a.resource_provider.uuid)] ?? {}), ...a.resources };
+    for (const a of data.allocations)
+      allocations[canonicalUuid(a.resource_provider.uuid)] = {
+        ...(allocations[canonicalUuid(a.resource_provider.uuid)] ?? {}),
+        ...a.resources,
+      };
   } else {
-    allocations = Object.fromEntries(Object.entries(data.allocations as Record<string, { resources: Record<string, number> }>).map(([rp, a]) => [canonicalUuid(rp), a.resources]));
+    allocations = Object.fromEntries(
+      Object.entries(data.allocations as Record<string, { resources: Record<string, number> }>).map(([rp, a]) => [
+        canonicalUuid(rp),
+        a.resources,
+      ]),
+    );
   }
   const hasProject = typeof data.project_id === 'string';
   return {
-    uuid, allocations,
+    uuid,
+    allocations,
     project_id: hasProject ? data.project_id : INCOMPLETE_CONSUMER_ID,
     user_id: hasProject ? data.user_id : INCOMPLETE_CONSUMER_ID,
     generation: v.gte('1.28') ? data.consumer_generation : undefined,
@@ -101,11 +170,25 @@ export async function writeAllocations(svc: PlacementService, writes: ConsumerWr
   } catch (e) {
     if (!(e instanceof PlacementFailure)) throw e;
     switch (e.kind) {
-      case 'consumer_generation': throw perr(409, e.message, ErrorCode.CONCURRENT_UPDATE);
-      case 'concurrent': throw perr(409, `Inventory and/or allocations changed while attempting to allocate: ${e.message}`, ErrorCode.CONCURRENT_UPDATE);
-      case 'provider_missing': throw perr(400, e.message);
-      case 'bad_class': throw perr(400, single ? `Unable to allocate inventory for consumer ${single}: ${e.message}` : `Unable to allocate inventory ${e.message}`);
-      default: throw perr(409, `Unable to allocate inventory: ${e.message}`);
+      case 'consumer_generation':
+        throw perr(409, e.message, ErrorCode.CONCURRENT_UPDATE);
+      case 'concurrent':
+        throw perr(
+          409,
+          `Inventory and/or allocations changed while attempting to allocate: ${e.message}`,
+          ErrorCode.CONCURRENT_UPDATE,
+        );
+      case 'provider_missing':
+        throw perr(400, e.message);
+      case 'bad_class':
+        throw perr(
+          400,
+          single
+            ? `Unable to allocate inventory for consumer ${single}: ${e.message}`
+            : `Unable to allocate inventory ${e.message}`,
+        );
+      default:
+        throw perr(409, `Unable to allocate inventory: ${e.message}`);
     }
   }
 }
@@ -119,17 +202,25 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
     const consumer = (req.params as any).consumer as string;
     const rows = await store.allocationsOfConsumer(consumer);
     const gens = new Map<string, number>();
-    for (const r of rows) if (!gens.has(r.rp_uuid)) gens.set(r.rp_uuid, (await store.provider(r.rp_uuid))?.generation ?? 0);
+    for (const r of rows)
+      if (!gens.has(r.rp_uuid)) gens.set(r.rp_uuid, (await store.provider(r.rp_uuid))?.generation ?? 0);
     const allocations: Record<string, { resources: Record<string, number>; generation: number }> = {};
-    for (const r of rows) (allocations[r.rp_uuid] ??= { resources: {}, generation: gens.get(r.rp_uuid)! }).resources[r.resource_class] = r.used;
+    for (const r of rows)
+      (allocations[r.rp_uuid] ??= { resources: {}, generation: gens.get(r.rp_uuid)! }).resources[r.resource_class] =
+        r.used;
     const out: Record<string, unknown> = { allocations };
     if (rows.length && v.gte('1.12')) {
       const c = await store.consumer(consumer);
-      out.project_id = c?.project_id; out.user_id = c?.user_id;
+      out.project_id = c?.project_id;
+      out.user_id = c?.user_id;
       if (v.gte('1.28')) out.consumer_generation = c?.generation;
       if (v.gte('1.38')) out.consumer_type = c?.consumer_type ?? 'unknown';
     }
-    cacheHeaders(req, reply, rows.reduce<string | null>((m, r) => (!m || r.updated_at > m ? r.updated_at : m), null));
+    cacheHeaders(
+      req,
+      reply,
+      rows.reduce<string | null>((m, r) => (!m || r.updated_at > m ? r.updated_at : m), null),
+    );
     return out;
   });
 
@@ -149,7 +240,10 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
     since(req, '1.13');
     const v = mv(req);
     const data = jsonBody<Record<string, any>>(req, postSchema(v));
-    await writeAllocations(svc, Object.entries(data).map(([c, d]) => consumerWrite(v, canonicalUuid(c), d)));
+    await writeAllocations(
+      svc,
+      Object.entries(data).map(([c, d]) => consumerWrite(v, canonicalUuid(c), d)),
+    );
     return reply.code(204).send();
   });
 
@@ -165,8 +259,19 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
     req.authorize('placement:usages', { project_id: q0.project_id });
     since(req, '1.9');
     const v = mv(req);
-    const schema: any = { type: 'object', properties: { project_id: ID, user_id: ID }, required: ['project_id'], additionalProperties: false };
-    if (v.gte('1.38')) schema.properties.consumer_type = { type: 'string', pattern: '^[A-Z0-9_]+$|^all$|^unknown$', minLength: 1, maxLength: 255 };
+    const schema: any = {
+      type: 'object',
+      properties: { project_id: ID, user_id: ID },
+      required: ['project_id'],
+      additionalProperties: false,
+    };
+    if (v.gte('1.38'))
+      schema.properties.consumer_type = {
+        type: 'string',
+        pattern: '^[A-Z0-9_]+$|^all$|^unknown$',
+        minLength: 1,
+        maxLength: 255,
+      };
     const q = queryParams(req, schema);
     const rows = await store.projectUsages(q.project_id!, q.user_id);
     cacheHeaders(req, reply);
@@ -186,7 +291,9 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
       g.consumers.add(r.consumer_uuid);
       g.usage[r.resource_class] = (g.usage[r.resource_class] ?? 0) + r.used;
     }
-    return { usages: Object.fromEntries([...groups].map(([k, g]) => [k, { ...g.usage, consumer_count: g.consumers.size }])) };
+    return {
+      usages: Object.fromEntries([...groups].map(([k, g]) => [k, { ...g.usage, consumer_count: g.consumers.size }])),
+    };
   });
 
   app.post('/reshaper', async (req, reply) => {
@@ -196,21 +303,43 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
     const schema = {
       type: 'object',
       properties: {
-        inventories: { type: 'object', patternProperties: { [UUID]: INV_PUT_ALL }, minProperties: 1, additionalProperties: false },
+        inventories: {
+          type: 'object',
+          patternProperties: { [UUID]: INV_PUT_ALL },
+          minProperties: 1,
+          additionalProperties: false,
+        },
         allocations: postSchema(v, 0),
       },
-      required: ['inventories', 'allocations'], additionalProperties: false,
+      required: ['inventories', 'allocations'],
+      additionalProperties: false,
     };
-    const data = jsonBody<{ inventories: Record<string, { resource_provider_generation: number; inventories: Record<string, any> }>; allocations: Record<string, any> }>(req, schema);
+    const data = jsonBody<{
+      inventories: Record<string, { resource_provider_generation: number; inventories: Record<string, any> }>;
+      allocations: Record<string, any>;
+    }>(req, schema);
     const invs: Array<{ uuid: string; generation: number; list: Inventory[] }> = [];
     for (const [raw, d] of Object.entries(data.inventories)) {
       const uuid = canonicalUuid(raw);
       const rp = await store.provider(uuid);
-      if (!rp) throw perr(400, `Resource provider ${uuid} in inventories not found: No resource provider with uuid ${uuid} found`, ErrorCode.RESOURCE_PROVIDER_NOT_FOUND);
+      if (!rp)
+        throw perr(
+          400,
+          `Resource provider ${uuid} in inventories not found: No resource provider with uuid ${uuid} found`,
+          ErrorCode.RESOURCE_PROVIDER_NOT_FOUND,
+        );
       if (d.resource_provider_generation !== rp.generation) {
-        throw perr(409, `resource provider generation conflict for provider ${uuid}: actual: ${rp.generation}, given: ${d.resource_provider_generation}`, ErrorCode.CONCURRENT_UPDATE);
+        throw perr(
+          409,
+          `resource provider generation conflict for provider ${uuid}: actual: ${rp.generation}, given: ${d.resource_provider_generation}`,
+          ErrorCode.CONCURRENT_UPDATE,
+        );
       }
-      invs.push({ uuid, generation: rp.generation, list: Object.entries(d.inventories).map(([rc, r]) => inventoryFrom(req, uuid, rc, r)) });
+      invs.push({
+        uuid,
+        generation: rp.generation,
+        list: Object.entries(d.inventories).map(([rc, r]) => inventoryFrom(req, uuid, rc, r)),
+      });
     }
     const writes = Object.entries(data.allocations).map(([c, d]) => consumerWrite(v, canonicalUuid(c), d));
     try {
@@ -229,9 +358,11 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
       });
     } catch (e) {
       if (!(e instanceof PlacementFailure)) throw e;
-      if (e.kind === 'concurrent' || e.kind === 'consumer_generation') throw perr(409, `update conflict: ${e.message}`, ErrorCode.CONCURRENT_UPDATE);
+      if (e.kind === 'concurrent' || e.kind === 'consumer_generation')
+        throw perr(409, `update conflict: ${e.message}`, ErrorCode.CONCURRENT_UPDATE);
       if (e.kind === 'inuse') throw perr(409, `update conflict: ${e.message}`, ErrorCode.INVENTORY_INUSE);
-      if (e.kind === 'provider_missing' || e.kind === 'bad_class') throw perr(400, `malformed reshaper data: ${e.message}`);
+      if (e.kind === 'provider_missing' || e.kind === 'bad_class')
+        throw perr(400, `malformed reshaper data: ${e.message}`);
       throw perr(409, `Unable to allocate inventory: ${e.message}`);
     }
     return reply.code(204).send();

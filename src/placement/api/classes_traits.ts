@@ -1,32 +1,56 @@
 // /resource_classes (1.2+) and /traits (1.6+): standard ones come from os-resource-classes and
 // os-traits, custom ones (CUSTOM_*) are created by the API.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, validateJson, type PlacementService } from '../service.ts';
+import {
+  ErrorCode,
+  cacheHeaders,
+  jsonBody,
+  mv,
+  perr,
+  queryParams,
+  validateJson,
+  type PlacementService,
+} from '../service.ts';
 import { isStandardClass, isStandardTrait } from '../store.ts';
 import { STANDARD_RESOURCE_CLASSES } from '../standard.ts';
 import { absoluteUrl, since } from './common.ts';
 
 const CUSTOM = '^CUSTOM_[A-Z0-9_]+$';
-const RC_BODY = { type: 'object', properties: { name: { type: 'string', pattern: CUSTOM, maxLength: 255 } }, required: ['name'], additionalProperties: false };
-const TRAIT_LIST = { type: 'object', properties: { name: { type: 'string' }, associated: { type: 'string' } }, additionalProperties: false };
+const RC_BODY = {
+  type: 'object',
+  properties: { name: { type: 'string', pattern: CUSTOM, maxLength: 255 } },
+  required: ['name'],
+  additionalProperties: false,
+};
+const TRAIT_LIST = {
+  type: 'object',
+  properties: { name: { type: 'string' }, associated: { type: 'string' } },
+  additionalProperties: false,
+};
 
 export function registerClassAndTraitRoutes(app: FastifyInstance, svc: PlacementService) {
   const store = svc.store;
-  const rcLink = (req: FastifyRequest, name: string) => ({ name, links: [{ rel: 'self', href: `${req.service?.prefix ?? ''}/resource_classes/${name}` }] });
+  const rcLink = (req: FastifyRequest, name: string) => ({
+    name,
+    links: [{ rel: 'self', href: `${req.service?.prefix ?? ''}/resource_classes/${name}` }],
+  });
 
   app.get('/resource_classes', async (req, reply) => {
     req.authorize('placement:resource_classes:list');
     since(req, '1.2');
     const custom = await store.customClasses();
     cacheHeaders(req, reply);
-    return { resource_classes: [...STANDARD_RESOURCE_CLASSES, ...custom.map((c) => c.name)].map((n) => rcLink(req, n)) };
+    return {
+      resource_classes: [...STANDARD_RESOURCE_CLASSES, ...custom.map((c) => c.name)].map((n) => rcLink(req, n)),
+    };
   });
 
   app.post('/resource_classes', async (req, reply) => {
     req.authorize('placement:resource_classes:create');
     since(req, '1.2');
     const { name } = jsonBody<{ name: string }>(req, RC_BODY);
-    if (!(await store.createClass(name))) throw perr(409, `Conflicting resource class already exists: ${name}`, ErrorCode.DUPLICATE_NAME);
+    if (!(await store.createClass(name)))
+      throw perr(409, `Conflicting resource class already exists: ${name}`, ErrorCode.DUPLICATE_NAME);
     reply.code(201).header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/resource_classes/${name}`));
     return reply.send();
   });
@@ -48,7 +72,9 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
       // Bodiless create-or-verify.
       validateJson({ name }, RC_BODY);
       const created = await store.createClass(name);
-      reply.code(created ? 201 : 204).header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/resource_classes/${name}`));
+      reply
+        .code(created ? 201 : 204)
+        .header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/resource_classes/${name}`));
       return reply.send();
     }
     const { name: to } = jsonBody<{ name: string }>(req, RC_BODY);
@@ -63,9 +89,14 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
     req.authorize('placement:resource_classes:delete');
     since(req, '1.2');
     const name = (req.params as any).name as string;
-    if (isStandardClass(name)) throw perr(400, `Error in delete resource class '${name}': Cannot delete standard resource class ${name}.`);
+    if (isStandardClass(name))
+      throw perr(400, `Error in delete resource class '${name}': Cannot delete standard resource class ${name}.`);
     if (!(await store.classExists(name))) throw perr(404, `No such resource class ${name}.`);
-    if (await store.classInUse(name)) throw perr(409, `Error in delete resource class '${name}': Cannot delete resource class ${name}. Class is in use in inventory.`);
+    if (await store.classInUse(name))
+      throw perr(
+        409,
+        `Error in delete resource class '${name}': Cannot delete resource class ${name}. Class is in use in inventory.`,
+      );
     await store.deleteClass(name);
     return reply.code(204).send();
   });
@@ -76,12 +107,21 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
     const q = queryParams(req, TRAIT_LIST);
     let names = await store.allTraits();
     if (q.name !== undefined) {
-      if (q.name.startsWith('startswith:')) { const p = q.name.slice(11); names = names.filter((n) => n.startsWith(p)); }
-      else if (q.name.startsWith('in:')) { const s = new Set(q.name.slice(3).split(',')); names = names.filter((n) => s.has(n)); }
-      else throw perr(400, `Badly formatted name parameter. Expected name query string parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: "${q.name}"`);
+      if (q.name.startsWith('startswith:')) {
+        const p = q.name.slice(11);
+        names = names.filter((n) => n.startsWith(p));
+      } else if (q.name.startsWith('in:')) {
+        const s = new Set(q.name.slice(3).split(','));
+        names = names.filter((n) => s.has(n));
+      } else
+        throw perr(
+          400,
+          `Badly formatted name parameter. Expected name query string parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: "${q.name}"`,
+        );
     }
     if (q.associated !== undefined) {
-      if (q.associated !== 'true' && q.associated !== 'false') throw perr(400, `The query parameter "associated" only accepts "true" or "false"`);
+      if (q.associated !== 'true' && q.associated !== 'false')
+        throw perr(400, `The query parameter "associated" only accepts "true" or "false"`);
       const used = await store.associatedTraits();
       names = names.filter((n) => used.has(n) === (q.associated === 'true'));
     }
@@ -103,7 +143,10 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
     since(req, '1.6');
     const name = (req.params as any).name as string;
     if (!new RegExp(CUSTOM).test(name) || name.length > 255) {
-      throw perr(400, 'The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix "CUSTOM_" and use following characters: "A"-"Z", "0"-"9" and "_"');
+      throw perr(
+        400,
+        'The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix "CUSTOM_" and use following characters: "A"-"Z", "0"-"9" and "_"',
+      );
     }
     const created = await store.createTrait(name);
     reply.code(created ? 201 : 204).header('location', absoluteUrl(req, `${req.service?.prefix ?? ''}/traits/${name}`));

@@ -8,13 +8,22 @@ import type { Provider } from '../store.ts';
 
 /** `VCPU:2,MEMORY_MB:1024` -> {VCPU: 2, MEMORY_MB: 1024}. */
 export function parseResources(qs: string): Record<string, number> {
-  if (qs.trim() === '') throw perr(400, 'Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: empty string.');
+  if (qs.trim() === '')
+    throw perr(
+      400,
+      'Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: empty string.',
+    );
   const out: Record<string, number> = {};
   for (const rt of qs.split(',')) {
     const parts = rt.split(':');
-    if (parts.length !== 2) throw perr(400, `Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: ${rt}.`);
+    if (parts.length !== 2)
+      throw perr(
+        400,
+        `Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: ${rt}.`,
+      );
     const [rc, amountStr] = parts as [string, string];
-    if (!/^\s*[-+]?\d+\s*$/.test(amountStr)) throw perr(400, `Requested resource ${rc} expected positive integer amount. Got: ${amountStr}.`);
+    if (!/^\s*[-+]?\d+\s*$/.test(amountStr))
+      throw perr(400, `Requested resource ${rc} expected positive integer amount. Got: ${amountStr}.`);
     const amount = parseInt(amountStr, 10);
     if (amount < 1) throw perr(400, `Requested resource ${rc} requires amount >= 1. Got: ${amount}.`);
     out[rc] = amount;
@@ -23,20 +32,48 @@ export function parseResources(qs: string): Record<string, number> {
 }
 
 /** One `required` value: AND-ed any-of sets of traits, and forbidden traits. */
-export function parseTraits(val: string, allowForbidden: boolean, allowAny: boolean): { required: Array<Set<string>>; forbidden: Set<string> } {
+export function parseTraits(
+  val: string,
+  allowForbidden: boolean,
+  allowAny: boolean,
+): { required: Array<Set<string>>; forbidden: Set<string> } {
   if (val.startsWith('in:')) {
-    if (!allowAny) throw perr(400, `Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since microversion 1.39. Got: ${val}`);
-    const any = new Set(val.slice(3).split(',').map((s) => s.trim()));
-    if ([...any].some((t) => !t)) throw perr(400, `Invalid query string parameters: Expected 'required' parameter value of the form: in:HW_CPU_X86_VMX,CUSTOM_MAGIC. Got an empty trait in: ${val}`);
-    if ([...any].some((t) => t.startsWith('!'))) throw perr(400, `Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' does not support forbidden traits. Got: ${val}`);
+    if (!allowAny)
+      throw perr(
+        400,
+        `Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' only supported since microversion 1.39. Got: ${val}`,
+      );
+    const any = new Set(
+      val
+        .slice(3)
+        .split(',')
+        .map((s) => s.trim()),
+    );
+    if ([...any].some((t) => !t))
+      throw perr(
+        400,
+        `Invalid query string parameters: Expected 'required' parameter value of the form: in:HW_CPU_X86_VMX,CUSTOM_MAGIC. Got an empty trait in: ${val}`,
+      );
+    if ([...any].some((t) => t.startsWith('!')))
+      throw perr(
+        400,
+        `Invalid query string parameters: The format 'in:HW_CPU_X86_VMX,CUSTOM_MAGIC' does not support forbidden traits. Got: ${val}`,
+      );
     return { required: [any], forbidden: new Set() };
   }
   const all = val.split(',').map((s) => s.trim());
   const forbidden = new Set(all.filter((t) => t.startsWith('!')).map((t) => t.replace(/^!+/, '')));
   if ([...all, ...forbidden].some((t) => !t)) {
-    throw perr(400, `Invalid query string parameters: Expected 'required' parameter value of the form: ${allowForbidden ? 'HW_CPU_X86_VMX,!CUSTOM_MAGIC' : 'HW_CPU_X86_VMX,CUSTOM_MAGIC'}. Got an empty trait in: ${val}`);
+    throw perr(
+      400,
+      `Invalid query string parameters: Expected 'required' parameter value of the form: ${allowForbidden ? 'HW_CPU_X86_VMX,!CUSTOM_MAGIC' : 'HW_CPU_X86_VMX,CUSTOM_MAGIC'}. Got an empty trait in: ${val}`,
+    );
   }
-  if (forbidden.size && !allowForbidden) throw perr(400, `Invalid query string parameters: Expected 'required' parameter value of the form: HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: ${val}`);
+  if (forbidden.size && !allowForbidden)
+    throw perr(
+      400,
+      `Invalid query string parameters: Expected 'required' parameter value of the form: HW_CPU_X86_VMX,CUSTOM_MAGIC. Got: ${val}`,
+    );
   return { required: all.filter((t) => !t.startsWith('!')).map((t) => new Set([t])), forbidden };
 }
 
@@ -60,19 +97,28 @@ export function parseMemberOf(values: string[], v: Microversion, suffix = '') {
   const forbidden = new Set<string>();
   for (const value of values) {
     if (value.includes(',') && !(value.startsWith('in:') || value.startsWith('!in:'))) {
-      throw perr(400, `Multiple values for 'member_of' must be prefixed with the 'in:' or '!in:' keyword using the valid microversion. Got: ${value}`);
+      throw perr(
+        400,
+        `Multiple values for 'member_of' must be prefixed with the 'in:' or '!in:' keyword using the valid microversion. Got: ${value}`,
+      );
     }
-    let req: string[] = [], forb: string[] = [];
+    let req: string[] = [],
+      forb: string[] = [];
     if (value.startsWith('!in:')) forb = value.slice(4).split(',');
     else if (value.startsWith('!')) forb = [value.slice(1)];
     else if (value.startsWith('in:')) req = value.slice(3).split(',');
     else req = [value];
     for (const a of [...req, ...forb]) {
-      if (!isUuidLike(a)) throw perr(400, `Invalid query string parameters: Expected 'member_of' parameter to contain valid UUID(s). Got: ${a}`);
+      if (!isUuidLike(a))
+        throw perr(
+          400,
+          `Invalid query string parameters: Expected 'member_of' parameter to contain valid UUID(s). Got: ${a}`,
+        );
     }
     if (req.length) required.push(new Set(req));
     if (forb.length) {
-      if (!v.gte('1.32')) throw perr(400, `Forbidden member_of${suffix} parameters are not supported in the specified microversion`);
+      if (!v.gte('1.32'))
+        throw perr(400, `Forbidden member_of${suffix} parameters are not supported in the specified microversion`);
       for (const f of forb) forbidden.add(f);
     }
   }
@@ -81,14 +127,22 @@ export function parseMemberOf(values: string[], v: Microversion, suffix = '') {
 
 export function parseInTree(value: string): string {
   const r = value.trim();
-  if (!isUuidLike(r)) throw perr(400, `Invalid query string parameters: Expected 'in_tree' parameter to be a format of uuid. Got: ${value}`);
+  if (!isUuidLike(r))
+    throw perr(
+      400,
+      `Invalid query string parameters: Expected 'in_tree' parameter to be a format of uuid. Got: ${value}`,
+    );
   return r;
 }
 
 /** An absolute URL (webob makes every Location absolute). */
-export function absoluteUrl(req: FastifyRequest, path: string) { return `${req.protocol}://${req.headers.host ?? 'localhost'}${path}`; }
+export function absoluteUrl(req: FastifyRequest, path: string) {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}${path}`;
+}
 
-export function providerUrl(req: FastifyRequest, uuid: string) { return `${req.service?.prefix ?? ''}/resource_providers/${uuid}`; }
+export function providerUrl(req: FastifyRequest, uuid: string) {
+  return `${req.service?.prefix ?? ''}/resource_providers/${uuid}`;
+}
 
 export function serializeProvider(req: FastifyRequest, rp: Provider) {
   const v = mv(req);
@@ -98,10 +152,15 @@ export function serializeProvider(req: FastifyRequest, rp: Provider) {
   if (v.gte('1.6')) rels.push('traits');
   if (v.gte('1.11')) rels.push('allocations');
   const out: Record<string, unknown> = {
-    uuid: rp.uuid, name: rp.name, generation: rp.generation,
+    uuid: rp.uuid,
+    name: rp.name,
+    generation: rp.generation,
     links: [{ rel: 'self', href: url }, ...rels.map((rel) => ({ rel, href: `${url}/${rel}` }))],
   };
-  if (v.gte('1.14')) { out.parent_provider_uuid = rp.parent_uuid; out.root_provider_uuid = rp.root_uuid; }
+  if (v.gte('1.14')) {
+    out.parent_provider_uuid = rp.parent_uuid;
+    out.root_provider_uuid = rp.root_uuid;
+  }
   return out;
 }
 
@@ -114,5 +173,9 @@ export async function findProvider(svc: PlacementService, uuid: string, detail?:
 
 /** A route that exists from a microversion on: 404 (or `status`) below it, as version_handler does. */
 export function since(req: FastifyRequest, version: string, status = 404) {
-  if (!mv(req).gte(version)) throw perr(status, status === 405 ? 'The method specified is not allowed for this resource.' : 'The resource could not be found.');
+  if (!mv(req).gte(version))
+    throw perr(
+      status,
+      status === 405 ? 'The method specified is not allowed for this resource.' : 'The resource could not be found.',
+    );
 }

@@ -2,18 +2,51 @@
 // and its allocations.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ErrorCode, cacheHeaders, canonicalUuid, jsonBody, mv, perr, queryAll, queryParams, type PlacementService } from '../service.ts';
+import {
+  ErrorCode,
+  cacheHeaders,
+  canonicalUuid,
+  jsonBody,
+  mv,
+  perr,
+  queryAll,
+  queryParams,
+  type PlacementService,
+} from '../service.ts';
 import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, type Inventory, type Provider } from '../store.ts';
-import { absoluteUrl, findProvider, parseInTree, parseMemberOf, parseResources, parseTraitParams, providerUrl, serializeProvider, since } from './common.ts';
+import {
+  absoluteUrl,
+  findProvider,
+  parseMemberOf,
+  parseResources,
+  parseTraitParams,
+  providerUrl,
+  serializeProvider,
+  since,
+} from './common.ts';
 
 const P = 'placement:resource_providers';
 const RC_PATTERN = '^[A-Z0-9_]+$';
 const UUID_PATTERN = '^[0-9a-fA-F-]{36}$';
 
-const RP_POST = { type: 'object', properties: { name: { type: 'string', maxLength: 200 }, uuid: { type: 'string', format: 'uuid' } }, required: ['name'], additionalProperties: false };
-const RP_POST_14 = { ...RP_POST, properties: { ...RP_POST.properties, parent_provider_uuid: { anyOf: [{ type: 'string', format: 'uuid' }, { type: 'null' }] } } };
+const RP_POST = {
+  type: 'object',
+  properties: { name: { type: 'string', maxLength: 200 }, uuid: { type: 'string', format: 'uuid' } },
+  required: ['name'],
+  additionalProperties: false,
+};
+const RP_POST_14 = {
+  ...RP_POST,
+  properties: {
+    ...RP_POST.properties,
+    parent_provider_uuid: { anyOf: [{ type: 'string', format: 'uuid' }, { type: 'null' }] },
+  },
+};
 const RP_PUT = { ...RP_POST, properties: { name: RP_POST.properties.name } };
-const RP_PUT_14 = { ...RP_POST, properties: { name: RP_POST.properties.name, parent_provider_uuid: RP_POST_14.properties.parent_provider_uuid } };
+const RP_PUT_14 = {
+  ...RP_POST,
+  properties: { name: RP_POST.properties.name, parent_provider_uuid: RP_POST_14.properties.parent_provider_uuid },
+};
 
 const INV_FIELDS = {
   resource_provider_generation: { type: 'integer' },
@@ -24,17 +57,44 @@ const INV_FIELDS = {
   step_size: { type: 'integer', maximum: MAX_INT, minimum: 1 },
   allocation_ratio: { type: 'number', maximum: 3.40282e38 },
 };
-const INV_BASE = { type: 'object', properties: INV_FIELDS, required: ['total', 'resource_provider_generation'], additionalProperties: false };
-const INV_POST = { type: 'object', properties: { ...INV_FIELDS, resource_class: { type: 'string', pattern: RC_PATTERN } }, required: ['total', 'resource_class'], additionalProperties: false };
+const INV_BASE = {
+  type: 'object',
+  properties: INV_FIELDS,
+  required: ['total', 'resource_provider_generation'],
+  additionalProperties: false,
+};
+const INV_POST = {
+  type: 'object',
+  properties: { ...INV_FIELDS, resource_class: { type: 'string', pattern: RC_PATTERN } },
+  required: ['total', 'resource_class'],
+  additionalProperties: false,
+};
 const INV_RECORD = { ...INV_BASE, required: ['total'] };
 export const INV_PUT_ALL = {
   type: 'object',
-  properties: { resource_provider_generation: { type: 'integer' }, inventories: { type: 'object', patternProperties: { [RC_PATTERN]: INV_RECORD } } },
-  required: ['resource_provider_generation', 'inventories'], additionalProperties: false,
+  properties: {
+    resource_provider_generation: { type: 'integer' },
+    inventories: { type: 'object', patternProperties: { [RC_PATTERN]: INV_RECORD } },
+  },
+  required: ['resource_provider_generation', 'inventories'],
+  additionalProperties: false,
 };
 const AGG_LIST = { type: 'array', items: { type: 'string', format: 'uuid' }, uniqueItems: true };
-const AGG_PUT_19 = { type: 'object', properties: { aggregates: AGG_LIST, resource_provider_generation: { type: 'integer' } }, required: ['aggregates', 'resource_provider_generation'], additionalProperties: false };
-const TRAITS_PUT = { type: 'object', properties: { traits: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 } }, resource_provider_generation: { type: 'integer' } }, required: ['traits', 'resource_provider_generation'], additionalProperties: false };
+const AGG_PUT_19 = {
+  type: 'object',
+  properties: { aggregates: AGG_LIST, resource_provider_generation: { type: 'integer' } },
+  required: ['aggregates', 'resource_provider_generation'],
+  additionalProperties: false,
+};
+const TRAITS_PUT = {
+  type: 'object',
+  properties: {
+    traits: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 } },
+    resource_provider_generation: { type: 'integer' },
+  },
+  required: ['traits', 'resource_provider_generation'],
+  additionalProperties: false,
+};
 
 const listSchema = (req: FastifyRequest) => {
   const v = mv(req);
@@ -47,30 +107,58 @@ const listSchema = (req: FastifyRequest) => {
 };
 
 /** An inventory record with placement's defaults, checked as make_inventory_object and the 1.26 rule do. */
-export function inventoryFrom(req: FastifyRequest, rpUuid: string, rc: string, raw: Record<string, unknown>, action = 'update'): Inventory {
+export function inventoryFrom(
+  req: FastifyRequest,
+  rpUuid: string,
+  rc: string,
+  raw: Record<string, unknown>,
+  action = 'update',
+): Inventory {
   const inv = { ...DEFAULT_INVENTORY, ...raw, resource_class: rc } as Inventory;
   delete (inv as any).resource_provider_generation;
-  if (inv.allocation_ratio <= 0) throw perr(400, `Bad inventory ${rc} for resource provider ${rpUuid}: allocation_ratio must be greater than 0.`);
+  if (inv.allocation_ratio <= 0)
+    throw perr(400, `Bad inventory ${rc} for resource provider ${rpUuid}: allocation_ratio must be greater than 0.`);
   const bad = mv(req).gte('1.26') ? inv.reserved > inv.total : inv.reserved >= inv.total;
   if (bad) {
-    const what = mv(req).gte('1.26') ? 'The reserved value is greater than total.' : 'The reserved value is greater than or equal to total.';
-    throw perr(400, `Unable to ${action} inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. ${what}`);
+    const what = mv(req).gte('1.26')
+      ? 'The reserved value is greater than total.'
+      : 'The reserved value is greater than or equal to total.';
+    throw perr(
+      400,
+      `Unable to ${action} inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. ${what}`,
+    );
   }
-  if (inv.min_unit > inv.max_unit) throw perr(400, `Unable to ${action} inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. The min_unit value is greater than max_unit.`);
+  if (inv.min_unit > inv.max_unit)
+    throw perr(
+      400,
+      `Unable to ${action} inventory for resource provider ${rpUuid}: Invalid inventory for '${rc}' on resource provider '${rpUuid}'. The min_unit value is greater than max_unit.`,
+    );
   return inv;
 }
 
-const invView = (inv: Inventory) => ({ total: inv.total, reserved: inv.reserved, min_unit: inv.min_unit, max_unit: inv.max_unit, step_size: inv.step_size, allocation_ratio: inv.allocation_ratio });
+const invView = (inv: Inventory) => ({
+  total: inv.total,
+  reserved: inv.reserved,
+  min_unit: inv.min_unit,
+  max_unit: inv.max_unit,
+  step_size: inv.step_size,
+  allocation_ratio: inv.allocation_ratio,
+});
 
 /** Turns a store failure into placement's answer. */
 export function failure(e: unknown, context: string): never {
   if (!(e instanceof PlacementFailure)) throw e;
   switch (e.kind) {
-    case 'concurrent': throw perr(409, `${context}: ${e.message}`, ErrorCode.CONCURRENT_UPDATE);
-    case 'inuse': throw perr(409, `${context}: ${e.message}`, ErrorCode.INVENTORY_INUSE);
-    case 'bad_class': throw perr(400, `${context}: ${e.message}`);
-    case 'provider_missing': throw perr(404, e.message);
-    default: throw perr(409, `${context}: ${e.message}`);
+    case 'concurrent':
+      throw perr(409, `${context}: ${e.message}`, ErrorCode.CONCURRENT_UPDATE);
+    case 'inuse':
+      throw perr(409, `${context}: ${e.message}`, ErrorCode.INVENTORY_INUSE);
+    case 'bad_class':
+      throw perr(400, `${context}: ${e.message}`);
+    case 'provider_missing':
+      throw perr(404, e.message);
+    default:
+      throw perr(409, `${context}: ${e.message}`);
   }
 }
 
@@ -86,7 +174,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     if (q.name !== undefined) list = list.filter((p) => p.name === q.name);
     if (q.uuid !== undefined) list = list.filter((p) => p.uuid === q.uuid);
     if (q.in_tree !== undefined) {
-      const tree = list.find((p) => p.uuid === q.in_tree) ?? await store.provider(q.in_tree);
+      const tree = list.find((p) => p.uuid === q.in_tree) ?? (await store.provider(q.in_tree));
       list = tree ? list.filter((p) => p.root_uuid === tree.root_uuid) : [];
     }
     if (q.member_of !== undefined) {
@@ -94,52 +182,87 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
       const snap = await store.snapshot();
       list = list.filter((p) => {
         const aggs = snap.aggregates.get(p.uuid) ?? new Set();
-        return m.required.every((any) => [...any].some((a) => aggs.has(a))) && ![...m.forbidden].some((a) => aggs.has(a));
+        return (
+          m.required.every((any) => [...any].some((a) => aggs.has(a))) && ![...m.forbidden].some((a) => aggs.has(a))
+        );
       });
     }
     if (q.required !== undefined) {
       const t = parseTraitParams(all.getAll('required'), v);
       const missing = await store.missingTraits([...t.required.flatMap((s) => [...s]), ...t.forbidden]);
-      if (missing.length) throw perr(400, `Invalid trait(s) in "required" parameter: No such trait(s): ${missing.sort().join(', ')}.`);
+      if (missing.length)
+        throw perr(400, `Invalid trait(s) in "required" parameter: No such trait(s): ${missing.sort().join(', ')}.`);
       const snap = await store.snapshot();
       list = list.filter((p) => {
         const traits = snap.traits.get(p.uuid) ?? new Set();
-        return t.required.every((any) => [...any].some((x) => traits.has(x))) && ![...t.forbidden].some((x) => traits.has(x));
+        return (
+          t.required.every((any) => [...any].some((x) => traits.has(x))) && ![...t.forbidden].some((x) => traits.has(x))
+        );
       });
     }
     if (q.resources !== undefined) {
       const res = parseResources(q.resources);
-      for (const rc of Object.keys(res)) if (!(await store.classExists(rc))) throw perr(400, `Invalid resource class in resources parameter: No such resource class ${rc}.`);
+      for (const rc of Object.keys(res))
+        if (!(await store.classExists(rc)))
+          throw perr(400, `Invalid resource class in resources parameter: No such resource class ${rc}.`);
       const snap = await store.snapshot();
-      list = list.filter((p) => Object.entries(res).every(([rc, amount]) => {
-        const inv = snap.inventories.get(p.uuid)?.get(rc);
-        if (!inv) return false;
-        const used = snap.usage.get(p.uuid)?.get(rc) ?? 0;
-        return used + amount <= (inv.total - inv.reserved) * inv.allocation_ratio && inv.min_unit <= amount && amount <= inv.max_unit && amount % inv.step_size === 0;
-      }));
+      list = list.filter((p) =>
+        Object.entries(res).every(([rc, amount]) => {
+          const inv = snap.inventories.get(p.uuid)?.get(rc);
+          if (!inv) return false;
+          const used = snap.usage.get(p.uuid)?.get(rc) ?? 0;
+          return (
+            used + amount <= (inv.total - inv.reserved) * inv.allocation_ratio &&
+            inv.min_unit <= amount &&
+            amount <= inv.max_unit &&
+            amount % inv.step_size === 0
+          );
+        }),
+      );
     }
-    cacheHeaders(req, reply, list.reduce<string | null>((m, p) => (!m || p.updated_at > m ? p.updated_at : m), null));
+    cacheHeaders(
+      req,
+      reply,
+      list.reduce<string | null>((m, p) => (!m || p.updated_at > m ? p.updated_at : m), null),
+    );
     return { resource_providers: list.map((p) => serializeProvider(req, p)) };
   });
 
   app.post('/resource_providers', async (req, reply) => {
     req.authorize(`${P}:create`);
     const v = mv(req);
-    const data = jsonBody<{ name: string; uuid?: string; parent_provider_uuid?: string | null }>(req, v.gte('1.14') ? RP_POST_14 : RP_POST);
+    const data = jsonBody<{ name: string; uuid?: string; parent_provider_uuid?: string | null }>(
+      req,
+      v.gte('1.14') ? RP_POST_14 : RP_POST,
+    );
     const uuid = data.uuid ? canonicalUuid(data.uuid) : randomUUID();
-    if (!data.name) throw perr(400, `Unable to create resource provider "${data.name}", ${uuid}: Object action create failed because: name is required`);
+    if (!data.name)
+      throw perr(
+        400,
+        `Unable to create resource provider "${data.name}", ${uuid}: Object action create failed because: name is required`,
+      );
     const parent = data.parent_provider_uuid ? canonicalUuid(data.parent_provider_uuid) : null;
-    if (parent === uuid) throw perr(400, `Unable to create resource provider "${data.name}", ${uuid}: Object action create failed because: parent provider UUID cannot be same as UUID. Please set parent provider UUID to None if there is no parent.`);
+    if (parent === uuid)
+      throw perr(
+        400,
+        `Unable to create resource provider "${data.name}", ${uuid}: Object action create failed because: parent provider UUID cannot be same as UUID. Please set parent provider UUID to None if there is no parent.`,
+      );
     const dups: string[] = [];
     if (await store.provider(uuid)) dups.push(`uuid: ${uuid}`);
     if ((await store.providers()).some((p) => p.name === data.name)) dups.push(`name: ${data.name}`);
-    if (dups.length) throw perr(409, `Conflicting resource provider ${dups.join(', ')} already exists.`, ErrorCode.DUPLICATE_NAME);
+    if (dups.length)
+      throw perr(409, `Conflicting resource provider ${dups.join(', ')} already exists.`, ErrorCode.DUPLICATE_NAME);
     let rp: Provider;
     try {
       rp = await store.createProvider({ uuid, name: data.name, parent_uuid: parent });
     } catch (e) {
-      if (e instanceof PlacementFailure) throw perr(400, `Unable to create resource provider "${data.name}", ${uuid}: Object action create failed because: ${e.message}`);
-      if ((await import('../../core/db.ts')).isUniqueViolation(e)) throw perr(409, `Conflicting resource provider name: ${data.name} already exists.`, ErrorCode.DUPLICATE_NAME);
+      if (e instanceof PlacementFailure)
+        throw perr(
+          400,
+          `Unable to create resource provider "${data.name}", ${uuid}: Object action create failed because: ${e.message}`,
+        );
+      if ((await import('../../core/db.ts')).isUniqueViolation(e))
+        throw perr(409, `Conflicting resource provider name: ${data.name} already exists.`, ErrorCode.DUPLICATE_NAME);
       throw e;
     }
     reply.header('location', absoluteUrl(req, providerUrl(req, rp.uuid)));
@@ -162,9 +285,18 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:update`);
     const v = mv(req);
     const rp = await findProvider(svc, (req.params as any).uuid);
-    const data = jsonBody<{ name: string; parent_provider_uuid?: string | null }>(req, v.gte('1.14') ? RP_PUT_14 : RP_PUT);
-    const parent = 'parent_provider_uuid' in data ? (data.parent_provider_uuid ? canonicalUuid(data.parent_provider_uuid) : null) : rp.parent_uuid;
-    if (data.name !== rp.name && (await store.providers()).some((p) => p.name === data.name)) throw perr(409, `Conflicting resource provider ${data.name} already exists.`, ErrorCode.DUPLICATE_NAME);
+    const data = jsonBody<{ name: string; parent_provider_uuid?: string | null }>(
+      req,
+      v.gte('1.14') ? RP_PUT_14 : RP_PUT,
+    );
+    const parent =
+      'parent_provider_uuid' in data
+        ? data.parent_provider_uuid
+          ? canonicalUuid(data.parent_provider_uuid)
+          : null
+        : rp.parent_uuid;
+    if (data.name !== rp.name && (await store.providers()).some((p) => p.name === data.name))
+      throw perr(409, `Conflicting resource provider ${data.name} already exists.`, ErrorCode.DUPLICATE_NAME);
     let out: Provider;
     try {
       out = await store.updateProvider(rp, data.name, parent, v.gte('1.37'));
@@ -183,8 +315,14 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     try {
       await store.deleteProvider(uuid);
     } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'inuse') throw perr(409, `Unable to delete resource provider ${uuid}: ${e.message}`, ErrorCode.PROVIDER_IN_USE);
-      if (e instanceof PlacementFailure) throw perr(409, `Unable to delete parent resource provider ${uuid}: It has child resource providers.`, ErrorCode.PROVIDER_CANNOT_DELETE_PARENT);
+      if (e instanceof PlacementFailure && e.kind === 'inuse')
+        throw perr(409, `Unable to delete resource provider ${uuid}: ${e.message}`, ErrorCode.PROVIDER_IN_USE);
+      if (e instanceof PlacementFailure)
+        throw perr(
+          409,
+          `Unable to delete parent resource provider ${uuid}: It has child resource providers.`,
+          ErrorCode.PROVIDER_CANNOT_DELETE_PARENT,
+        );
       throw e;
     }
     return reply.code(204).send();
@@ -194,13 +332,20 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   const inventoriesBody = async (rp: Provider) => {
     const invs = await store.inventories(rp.uuid);
-    return { resource_provider_generation: rp.generation, inventories: Object.fromEntries(invs.map((i) => [i.resource_class, invView(i)])) };
+    return {
+      resource_provider_generation: rp.generation,
+      inventories: Object.fromEntries(invs.map((i) => [i.resource_class, invView(i)])),
+    };
   };
 
   app.get('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:list`);
     const uuid = (req.params as any).uuid;
-    const rp = await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found : No resource provider with uuid ${uuid} found`);
+    const rp = await findProvider(
+      svc,
+      uuid,
+      `No resource provider with uuid ${uuid} found : No resource provider with uuid ${uuid} found`,
+    );
     cacheHeaders(req, reply, rp.updated_at);
     return inventoriesBody(rp);
   });
@@ -208,7 +353,11 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.get('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:show`);
     const { uuid, rc } = req.params as any;
-    const rp = await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found : No resource provider with uuid ${uuid} found`);
+    const rp = await findProvider(
+      svc,
+      uuid,
+      `No resource provider with uuid ${uuid} found : No resource provider with uuid ${uuid} found`,
+    );
     const inv = (await store.inventories(uuid)).find((i) => i.resource_class === rc);
     if (!inv) throw perr(404, `No inventory of class ${rc} for ${uuid}`);
     cacheHeaders(req, reply, inv.updated_at);
@@ -224,13 +373,23 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     const raw = { ...data };
     delete raw.resource_class;
     const inv = inventoryFrom(req, uuid, rc, raw, 'create');
-    if (!(await store.classExists(rc))) throw perr(400, `Unable to create inventory for resource provider ${uuid}: No such resource class ${rc}.`);
+    if (!(await store.classExists(rc)))
+      throw perr(400, `Unable to create inventory for resource provider ${uuid}: No such resource class ${rc}.`);
     const existing = await store.inventories(uuid);
-    if (existing.some((i) => i.resource_class === rc)) throw perr(409, `Update conflict: Inventory for '${rc}' on resource provider '${uuid}' already exists.`, ErrorCode.CONCURRENT_UPDATE);
+    if (existing.some((i) => i.resource_class === rc))
+      throw perr(
+        409,
+        `Update conflict: Inventory for '${rc}' on resource provider '${uuid}' already exists.`,
+        ErrorCode.CONCURRENT_UPDATE,
+      );
     const gen = data.resource_provider_generation ?? rp.generation;
     if (gen !== rp.generation) throw perr(409, 'resource provider generation conflict', ErrorCode.CONCURRENT_UPDATE);
     let newGen: number;
-    try { newGen = await store.setInventories(uuid, gen, [inv], { replace: false }); } catch (e) { failure(e, 'Update conflict'); }
+    try {
+      newGen = await store.setInventories(uuid, gen, [inv], { replace: false });
+    } catch (e) {
+      failure(e, 'Update conflict');
+    }
     reply.code(201).header('location', absoluteUrl(req, `${providerUrl(req, uuid)}/inventories/${rc}`));
     cacheHeaders(req, reply);
     return { resource_provider_generation: newGen, ...invView(inv) };
@@ -240,13 +399,22 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:inventories:update`);
     const uuid = (req.params as any).uuid;
     await findProvider(svc, uuid);
-    const data = jsonBody<{ resource_provider_generation: number; inventories: Record<string, Record<string, unknown>> }>(req, INV_PUT_ALL);
+    const data = jsonBody<{
+      resource_provider_generation: number;
+      inventories: Record<string, Record<string, unknown>>;
+    }>(req, INV_PUT_ALL);
     const invs = Object.entries(data.inventories).map(([rc, raw]) => inventoryFrom(req, uuid, rc, raw));
-    for (const inv of invs) if (!(await store.classExists(inv.resource_class))) throw perr(400, `Unknown resource class in inventory for resource provider ${uuid}: No such resource class ${inv.resource_class}.`);
+    for (const inv of invs)
+      if (!(await store.classExists(inv.resource_class)))
+        throw perr(
+          400,
+          `Unknown resource class in inventory for resource provider ${uuid}: No such resource class ${inv.resource_class}.`,
+        );
     try {
       await store.setInventories(uuid, data.resource_provider_generation, invs, { replace: true });
     } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw perr(409, 'resource provider generation conflict', ErrorCode.CONCURRENT_UPDATE);
+      if (e instanceof PlacementFailure && e.kind === 'concurrent')
+        throw perr(409, 'resource provider generation conflict', ErrorCode.CONCURRENT_UPDATE);
       failure(e, 'update conflict');
     }
     cacheHeaders(req, reply);
@@ -259,10 +427,17 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     await findProvider(svc, uuid);
     const data = jsonBody<Record<string, any>>(req, INV_BASE);
     const inv = inventoryFrom(req, uuid, rc, data);
-    if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc)) throw perr(400, `No inventory record with resource class for resource provider ${uuid}: No inventory of class ${rc} found.`);
+    if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc))
+      throw perr(
+        400,
+        `No inventory record with resource class for resource provider ${uuid}: No inventory of class ${rc} found.`,
+      );
     let gen: number;
-    try { gen = await store.setInventories(uuid, data.resource_provider_generation, [inv], { replace: false }); } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw perr(409, 'resource provider generation conflict', ErrorCode.CONCURRENT_UPDATE);
+    try {
+      gen = await store.setInventories(uuid, data.resource_provider_generation, [inv], { replace: false });
+    } catch (e) {
+      if (e instanceof PlacementFailure && e.kind === 'concurrent')
+        throw perr(409, 'resource provider generation conflict', ErrorCode.CONCURRENT_UPDATE);
       failure(e, 'update conflict');
     }
     cacheHeaders(req, reply);
@@ -274,8 +449,15 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     since(req, '1.5', 405);
     const uuid = (req.params as any).uuid;
     const rp = await findProvider(svc, uuid);
-    try { await store.setInventories(uuid, rp.generation, [], { replace: true }); } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw perr(409, `Unable to delete inventory for resource provider ${uuid} because the inventory was updated by another process. Please retry your request.`, ErrorCode.CONCURRENT_UPDATE);
+    try {
+      await store.setInventories(uuid, rp.generation, [], { replace: true });
+    } catch (e) {
+      if (e instanceof PlacementFailure && e.kind === 'concurrent')
+        throw perr(
+          409,
+          `Unable to delete inventory for resource provider ${uuid} because the inventory was updated by another process. Please retry your request.`,
+          ErrorCode.CONCURRENT_UPDATE,
+        );
       if (e instanceof PlacementFailure && e.kind === 'inuse') throw perr(409, e.message, ErrorCode.INVENTORY_INUSE);
       throw e;
     }
@@ -286,9 +468,13 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:inventories:delete`);
     const { uuid, rc } = req.params as any;
     const rp = await findProvider(svc, uuid);
-    if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc)) throw perr(404, `No inventory of class ${rc} found for delete`);
-    try { await store.setInventories(uuid, rp.generation, [], { replace: false, remove: [rc] }); } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'inuse') throw perr(409, `Unable to delete inventory of class ${rc}: ${e.message}`, ErrorCode.INVENTORY_INUSE);
+    if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc))
+      throw perr(404, `No inventory of class ${rc} found for delete`);
+    try {
+      await store.setInventories(uuid, rp.generation, [], { replace: false, remove: [rc] });
+    } catch (e) {
+      if (e instanceof PlacementFailure && e.kind === 'inuse')
+        throw perr(409, `Unable to delete inventory of class ${rc}: ${e.message}`, ErrorCode.INVENTORY_INUSE);
       failure(e, `Unable to delete inventory of class ${rc}`);
     }
     return reply.code(204).send();
@@ -319,15 +505,24 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     since(req, '1.1');
     const v = mv(req);
     const rp = await findProvider(svc, (req.params as any).uuid);
-    let aggs: string[]; let gen: number | undefined;
+    let aggs: string[];
+    let gen: number | undefined;
     if (v.gte('1.19')) {
       const d = jsonBody<{ aggregates: string[]; resource_provider_generation: number }>(req, AGG_PUT_19);
-      aggs = d.aggregates; gen = d.resource_provider_generation;
+      aggs = d.aggregates;
+      gen = d.resource_provider_generation;
     } else aggs = jsonBody<string[]>(req, AGG_LIST);
     aggs = aggs.map(canonicalUuid);
     let newGen: number;
-    try { newGen = await store.setProviderAggregates(rp.uuid, gen, aggs); } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw perr(409, `Resource provider's generation already changed. Please update the generation and try again.`, ErrorCode.CONCURRENT_UPDATE);
+    try {
+      newGen = await store.setProviderAggregates(rp.uuid, gen, aggs);
+    } catch (e) {
+      if (e instanceof PlacementFailure && e.kind === 'concurrent')
+        throw perr(
+          409,
+          `Resource provider's generation already changed. Please update the generation and try again.`,
+          ErrorCode.CONCURRENT_UPDATE,
+        );
       throw e;
     }
     cacheHeaders(req, reply);
@@ -340,7 +535,11 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:traits:list`);
     since(req, '1.6');
     const uuid = (req.params as any).uuid;
-    const rp = await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`);
+    const rp = await findProvider(
+      svc,
+      uuid,
+      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
+    );
     cacheHeaders(req, reply, rp.updated_at);
     return { traits: await store.providerTraits(uuid), resource_provider_generation: rp.generation };
   });
@@ -349,14 +548,30 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:traits:update`);
     since(req, '1.6');
     const uuid = (req.params as any).uuid;
-    const rp = await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`);
+    const rp = await findProvider(
+      svc,
+      uuid,
+      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
+    );
     const d = jsonBody<{ traits: string[]; resource_provider_generation: number }>(req, TRAITS_PUT);
-    if (d.resource_provider_generation !== rp.generation) throw perr(409, `Resource provider's generation already changed. Please update the generation and try again.`, ErrorCode.CONCURRENT_UPDATE);
+    if (d.resource_provider_generation !== rp.generation)
+      throw perr(
+        409,
+        `Resource provider's generation already changed. Please update the generation and try again.`,
+        ErrorCode.CONCURRENT_UPDATE,
+      );
     const missing = await store.missingTraits(d.traits);
     if (missing.length) throw perr(400, `No such trait(s): ${missing.join(', ')}.`);
     let gen: number;
-    try { gen = await store.setProviderTraits(uuid, d.resource_provider_generation, d.traits); } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw perr(409, `Resource provider's generation already changed. Please update the generation and try again.`, ErrorCode.CONCURRENT_UPDATE);
+    try {
+      gen = await store.setProviderTraits(uuid, d.resource_provider_generation, d.traits);
+    } catch (e) {
+      if (e instanceof PlacementFailure && e.kind === 'concurrent')
+        throw perr(
+          409,
+          `Resource provider's generation already changed. Please update the generation and try again.`,
+          ErrorCode.CONCURRENT_UPDATE,
+        );
       throw e;
     }
     cacheHeaders(req, reply);
@@ -367,9 +582,20 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:traits:delete`);
     since(req, '1.6');
     const uuid = (req.params as any).uuid;
-    await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`);
-    try { await store.setProviderTraits(uuid, undefined, []); } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw perr(409, `Resource provider ${uuid} was updated concurrently; please retry.`, ErrorCode.CONCURRENT_UPDATE);
+    await findProvider(
+      svc,
+      uuid,
+      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
+    );
+    try {
+      await store.setProviderTraits(uuid, undefined, []);
+    } catch (e) {
+      if (e instanceof PlacementFailure && e.kind === 'concurrent')
+        throw perr(
+          409,
+          `Resource provider ${uuid} was updated concurrently; please retry.`,
+          ErrorCode.CONCURRENT_UPDATE,
+        );
       throw e;
     }
     return reply.code(204).send();
@@ -378,16 +604,24 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.get('/resource_providers/:uuid/allocations', async (req, reply) => {
     req.authorize(`${P}:allocations:list`);
     const uuid = (req.params as any).uuid;
-    const rp = await findProvider(svc, uuid, `Resource provider '${uuid}' not found: No resource provider with uuid ${uuid} found`);
+    const rp = await findProvider(
+      svc,
+      uuid,
+      `Resource provider '${uuid}' not found: No resource provider with uuid ${uuid} found`,
+    );
     const rows = await store.allocationsOfProvider(uuid);
     const consumers = await store.consumersByUuid([...new Set(rows.map((r) => r.consumer_uuid))]);
     const allocations: Record<string, { resources: Record<string, number>; consumer_generation?: number | null }> = {};
     for (const r of rows) {
-      const a = allocations[r.consumer_uuid] ??= { resources: {} };
+      const a = (allocations[r.consumer_uuid] ??= { resources: {} });
       a.resources[r.resource_class] = r.used;
       if (mv(req).gte('1.28')) a.consumer_generation = consumers.get(r.consumer_uuid)?.generation ?? null;
     }
-    cacheHeaders(req, reply, rows.reduce<string | null>((m, r) => (!m || r.updated_at > m ? r.updated_at : m), null));
+    cacheHeaders(
+      req,
+      reply,
+      rows.reduce<string | null>((m, r) => (!m || r.updated_at > m ? r.updated_at : m), null),
+    );
     return { allocations, resource_provider_generation: rp.generation };
   });
 }

@@ -5,6 +5,16 @@ import { MAX_VERSION, MIN_VERSION, cacheHeaders, type PlacementService } from '.
 export function registerRootRoutes(app: FastifyInstance, _svc: PlacementService) {
   app.get('/', { config: { auth: false } }, async (req, reply) => {
     cacheHeaders(req, reply);
-    return { versions: [{ id: `v${MIN_VERSION}`, max_version: MAX_VERSION, min_version: MIN_VERSION, status: 'CURRENT', links: [{ rel: 'self', href: '' }] }] };
+    return {
+      versions: [
+        {
+          id: `v${MIN_VERSION}`,
+          max_version: MAX_VERSION,
+          min_version: MIN_VERSION,
+          status: 'CURRENT',
+          links: [{ rel: 'self', href: '' }],
+        },
+      ],
+    };
   });
 }

@@ -8,7 +8,8 @@ import type { Migration } from '../../core/db.ts';
 export const migrations: Record<string, Migration> = {
   '001_placement': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('resource_providers')
+      await db.schema
+        .createTable('resource_providers')
         .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('name', 'varchar(200)', (c) => c.notNull().unique())
         .addColumn('generation', 'integer', (c) => c.notNull().defaultTo(0))
@@ -19,7 +20,8 @@ export const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('resource_providers_root').on('resource_providers').column('root_uuid').execute();
       await db.schema.createIndex('resource_providers_parent').on('resource_providers').column('parent_uuid').execute();
-      await db.schema.createTable('inventories')
+      await db.schema
+        .createTable('inventories')
         .addColumn('rp_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('resource_class', 'varchar(255)', (c) => c.notNull())
         .addColumn('total', 'integer', (c) => c.notNull())
@@ -32,29 +34,38 @@ export const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .addPrimaryKeyConstraint('inventories_pk', ['rp_uuid', 'resource_class'])
         .execute();
-      await db.schema.createTable('provider_traits')
+      await db.schema
+        .createTable('provider_traits')
         .addColumn('rp_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('trait', 'varchar(255)', (c) => c.notNull())
         .addPrimaryKeyConstraint('provider_traits_pk', ['rp_uuid', 'trait'])
         .execute();
       await db.schema.createIndex('provider_traits_trait').on('provider_traits').column('trait').execute();
-      await db.schema.createTable('provider_aggregates')
+      await db.schema
+        .createTable('provider_aggregates')
         .addColumn('rp_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('aggregate_uuid', 'varchar(36)', (c) => c.notNull())
         .addPrimaryKeyConstraint('provider_aggregates_pk', ['rp_uuid', 'aggregate_uuid'])
         .execute();
-      await db.schema.createIndex('provider_aggregates_agg').on('provider_aggregates').column('aggregate_uuid').execute();
-      await db.schema.createTable('resource_classes')
+      await db.schema
+        .createIndex('provider_aggregates_agg')
+        .on('provider_aggregates')
+        .column('aggregate_uuid')
+        .execute();
+      await db.schema
+        .createTable('resource_classes')
         .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('traits')
+      await db.schema
+        .createTable('traits')
         .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
-      await db.schema.createTable('consumers')
+      await db.schema
+        .createTable('consumers')
         .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
         .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
         .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
@@ -63,8 +74,13 @@ export const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('consumers_project_user').on('consumers').columns(['project_id', 'user_id']).execute();
-      await db.schema.createTable('allocations')
+      await db.schema
+        .createIndex('consumers_project_user')
+        .on('consumers')
+        .columns(['project_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('allocations')
         .addColumn('rp_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('consumer_uuid', 'varchar(36)', (c) => c.notNull())
         .addColumn('resource_class', 'varchar(255)', (c) => c.notNull())
@@ -81,12 +97,17 @@ export const migrations: Record<string, Migration> = {
   // usage sums read an index alone.
   '002_revision': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('placement_revision')
+      await db.schema
+        .createTable('placement_revision')
         .addColumn('id', 'integer', (c) => c.primaryKey())
         .addColumn('revision', 'integer', (c) => c.notNull())
         .execute();
       await db.insertInto('placement_revision').values({ id: 1, revision: 0 }).execute();
-      await db.schema.createIndex('allocations_rp_used').on('allocations').columns(['rp_uuid', 'resource_class', 'used']).execute();
+      await db.schema
+        .createIndex('allocations_rp_used')
+        .on('allocations')
+        .columns(['rp_uuid', 'resource_class', 'used'])
+        .execute();
     },
   },
 };

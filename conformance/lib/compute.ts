@@ -4,6 +4,9 @@
 // tempest.conf's [compute] and [compute-feature-enabled] say of the cloud. Existing images and
 // flavors (a cloud given with --url) are reused. A refused step is a warning: tests needing it fail.
 import type { CatalogEntry } from './tempest-config.ts';
+import { tinyQcow2 } from '../../src/core/qcow2.ts';
+
+export { tinyQcow2 };
 
 /** DevStack's flavors for tempest (lib/tempest: m1.nano 42 and m1.micro 84, hw_rng:allowed=True). */
 export const DEVSTACK_TEMPEST_FLAVORS = [
@@ -12,7 +15,11 @@ export const DEVSTACK_TEMPEST_FLAVORS = [
 ] as const;
 
 /** The images uploaded for image_ref and image_ref_alt (public, qcow2, bare). */
-export const TEMPEST_IMAGES = { name: 'stratus-tiny-qcow2', altName: 'stratus-tiny-qcow2-alt', virtualSize: 64 * 1024 * 1024 } as const;
+export const TEMPEST_IMAGES = {
+  name: 'stratus-tiny-qcow2',
+  altName: 'stratus-tiny-qcow2-alt',
+  virtualSize: 64 * 1024 * 1024,
+} as const;
 
 /** DevStack's [compute] build_timeout (BUILD_TIMEOUT, 196 s). */
 export const BUILD_TIMEOUT = 196;
@@ -73,7 +80,14 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
  * The scheduler's filters tempest may send hints for: zones, enabled and live compute services,
  * server group (anti-)affinity, same_host/different_host.
  */
-export const SCHEDULER_FILTERS = ['AvailabilityZoneFilter', 'ComputeFilter', 'ServerGroupAntiAffinityFilter', 'ServerGroupAffinityFilter', 'SameHostFilter', 'DifferentHostFilter'];
+export const SCHEDULER_FILTERS = [
+  'AvailabilityZoneFilter',
+  'ComputeFilter',
+  'ServerGroupAntiAffinityFilter',
+  'ServerGroupAffinityFilter',
+  'SameHostFilter',
+  'DifferentHostFilter',
+];
 
 /** What tempest.conf needs to know of the cloud's compute. */
 export interface ComputeFacts {
@@ -97,28 +111,6 @@ export function serviceEndpoint(catalog: CatalogEntry[], type: string, region?: 
   return ep?.url.replace(/\/+$/, '');
 }
 
-/**
- * An empty qcow2 (version 2, 64 KiB clusters) of `virtualSize` bytes, laid out as `qemu-img
- * create -f qcow2` lays it: header, refcount table, one refcount block, a one-entry L1 table.
- */
-export function tinyQcow2(virtualSize: number): Buffer {
-  const cluster = 0x10000;
-  const l1Entries = Math.max(1, Math.ceil(virtualSize / (cluster * (cluster / 8))));
-  const l1Offset = 3 * cluster;
-  const buf = Buffer.alloc(l1Offset + 8 * l1Entries);
-  buf.writeUInt32BE(0x514649fb, 0); // 'QFI\xfb'
-  buf.writeUInt32BE(2, 4); // version
-  buf.writeUInt32BE(16, 20); // cluster_bits
-  buf.writeBigUInt64BE(BigInt(virtualSize), 24);
-  buf.writeUInt32BE(l1Entries, 36);
-  buf.writeBigUInt64BE(BigInt(l1Offset), 40);
-  buf.writeBigUInt64BE(BigInt(cluster), 48); // refcount_table_offset
-  buf.writeUInt32BE(1, 56); // refcount_table_clusters
-  buf.writeBigUInt64BE(BigInt(2 * cluster), cluster); // the table's one block
-  for (let c = 0; c < 4; c++) buf.writeUInt16BE(1, 2 * cluster + 2 * c); // clusters 0-3 in use
-  return buf;
-}
-
 export interface PrepareComputeOptions {
   /** The compute endpoint from the catalog (…/compute/v2.1). */
   computeEndpoint: string;
@@ -135,16 +127,27 @@ class Refused extends Error {}
 /** Creates DevStack's images and flavors for tempest (unless they exist) and returns what tempest.conf needs. */
 export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeFacts> {
   const warn = (s: string) => o.log(`warning: ${s}`);
-  const call = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> => {
+  const call = async (
+    method: string,
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<any> => {
     const json = body !== undefined && !Buffer.isBuffer(body);
     const res = await fetch(url, {
       method,
-      headers: { 'X-Auth-Token': o.token, accept: 'application/json', ...(json ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        'X-Auth-Token': o.token,
+        accept: 'application/json',
+        ...(json ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : json ? JSON.stringify(body) : new Uint8Array(body as Buffer),
       signal: AbortSignal.timeout(o.timeoutMs ?? 60_000),
     });
     const text = await res.text();
-    if (res.status >= 300) throw new Refused(`${method} ${url} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
+    if (res.status >= 300)
+      throw new Refused(`${method} ${url} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
     return text ? JSON.parse(text) : {};
   };
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -171,7 +174,12 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
       const found = ((await call('GET', `${glance}/images?name=${encodeURIComponent(name)}`)).images ?? []) as any[];
       const active = found.find((i) => i.status === 'active');
       if (active) return active.id;
-      const image = await call('POST', `${glance}/images`, { name, disk_format: 'qcow2', container_format: 'bare', visibility: 'public' });
+      const image = await call('POST', `${glance}/images`, {
+        name,
+        disk_format: 'qcow2',
+        container_format: 'bare',
+        visibility: 'public',
+      });
       await call('PUT', `${glance}/images/${image.id}/file`, data, { 'content-type': 'application/octet-stream' });
       const after = await call('GET', `${glance}/images/${image.id}`);
       if (after.status !== 'active') throw new Refused(`image ${image.id} is ${after.status} after its upload`);
@@ -187,7 +195,10 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
   // The flavor's disk holds the image (DevStack: image_size_in_gib, at least 1).
   const disk = Math.max(1, Math.ceil(TEMPEST_IMAGES.virtualSize / 1024 ** 3));
   const ensureFlavor = async (f: (typeof DEVSTACK_TEMPEST_FLAVORS)[number]): Promise<string> => {
-    const r = await fetch(`${nova}/flavors/${f.id}`, { headers: { 'X-Auth-Token': o.token, accept: 'application/json' }, signal: AbortSignal.timeout(o.timeoutMs ?? 60_000) });
+    const r = await fetch(`${nova}/flavors/${f.id}`, {
+      headers: { 'X-Auth-Token': o.token, accept: 'application/json' },
+      signal: AbortSignal.timeout(o.timeoutMs ?? 60_000),
+    });
     await r.arrayBuffer();
     if (r.status === 200) return f.id;
     const byName = ((await call('GET', `${nova}/flavors/detail?is_public=None`)).flavors ?? []) as any[];
@@ -198,8 +209,12 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
     o.log(`created flavor ${f.name} (${f.id})`);
     return f.id;
   };
-  facts.flavorRef = await step(`flavor ${DEVSTACK_TEMPEST_FLAVORS[0].name}`, () => ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[0]));
-  facts.flavorRefAlt = await step(`flavor ${DEVSTACK_TEMPEST_FLAVORS[1].name}`, () => ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[1]));
+  facts.flavorRef = await step(`flavor ${DEVSTACK_TEMPEST_FLAVORS[0].name}`, () =>
+    ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[0]),
+  );
+  facts.flavorRefAlt = await step(`flavor ${DEVSTACK_TEMPEST_FLAVORS[1].name}`, () =>
+    ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[1]),
+  );
 
   const hypervisors = await step('listing the hypervisors', () => call('GET', `${nova}/os-hypervisors`));
   if (Array.isArray(hypervisors?.hypervisors)) facts.computeNodes = hypervisors.hypervisors.length;
@@ -207,7 +222,11 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
 }
 
 /** [compute] and [compute-feature-enabled] as DevStack's lib/tempest writes them for this cloud. */
-export function computeSections(set: (section: string, key: string, value: string) => void, facts: ComputeFacts, fixedNetworkName?: string): void {
+export function computeSections(
+  set: (section: string, key: string, value: string) => void,
+  facts: ComputeFacts,
+  fixedNetworkName?: string,
+): void {
   const b = (v: boolean) => (v ? 'True' : 'False');
   if (facts.imageRef) set('compute', 'image_ref', facts.imageRef);
   if (facts.imageRefAlt ?? facts.imageRef) set('compute', 'image_ref_alt', (facts.imageRefAlt ?? facts.imageRef)!);

@@ -1,7 +1,14 @@
 // The report of one conformance run: JSON for tools, Markdown for people.
 import fs from 'node:fs';
 import path from 'node:path';
-import { failingRequest, fixtureCaller, splitTestId, summarizeResult, type Outcome, type TestResult } from './subunit.ts';
+import {
+  failingRequest,
+  fixtureCaller,
+  splitTestId,
+  summarizeResult,
+  type Outcome,
+  type TestResult,
+} from './subunit.ts';
 
 /** One test's verdict; tests whose class fixture failed or skipped get that fixture's verdict. */
 export interface TestEntry {
@@ -41,7 +48,11 @@ const moduleOf = (id: string) => id.split('.').slice(0, -2).join('.');
  * never reported: those under a failed or skipped setUpClass take its verdict, so do those of a
  * module that reported nothing but skips; others fail.
  */
-export function perTestEntries(results: TestResult[], listed: string[] = [], logs?: CallerLogs): { tests: TestEntry[]; fixtures: TestEntry[] } {
+export function perTestEntries(
+  results: TestResult[],
+  listed: string[] = [],
+  logs?: CallerLogs,
+): { tests: TestEntry[]; fixtures: TestEntry[] } {
   const fixtures = results.filter((r) => r.fixtureOf);
   const fixtureEntries = new Map(fixtures.map((f) => [f.id, entryOf(f, logs)]));
   const tests = new Map<string, TestEntry>();
@@ -62,9 +73,22 @@ export function perTestEntries(results: TestResult[], listed: string[] = [], log
     const mod = moduleOf(id);
     const siblings = results.filter((r) => !r.fixtureOf && moduleOf(r.id) === mod);
     if (siblings.length && siblings.every((r) => r.outcome === 'skip')) {
-      tests.set(id, { id, rawId, outcome: 'skip', status: 'skip', summary: summarizeResult(siblings[0]!), via: siblings[0]!.id });
+      tests.set(id, {
+        id,
+        rawId,
+        outcome: 'skip',
+        status: 'skip',
+        summary: summarizeResult(siblings[0]!),
+        via: siblings[0]!.id,
+      });
     } else {
-      tests.set(id, { id, rawId, outcome: 'fail', status: 'none', summary: 'no result: listed for the run but never reported (worker crash?)' });
+      tests.set(id, {
+        id,
+        rawId,
+        outcome: 'fail',
+        status: 'none',
+        summary: 'no result: listed for the run but never reported (worker crash?)',
+      });
     }
   }
   const byId = (a: TestEntry, b: TestEntry) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -136,7 +160,8 @@ export function buildReport(info: RunInfo, results: TestResult[], listed: string
     const k = (f.request ? `${f.request}: ` : '') + causeKey(f.summary);
     groups.set(k, [...(groups.get(k) ?? []), f.id]);
   }
-  const causes = [...groups].map(([cause, ids]) => ({ cause, count: ids.length, tests: ids }))
+  const causes = [...groups]
+    .map(([cause, ids]) => ({ cause, count: ids.length, tests: ids }))
     .sort((a, b) => b.count - a.count || a.cause.localeCompare(b.cause));
   const report: Report = {
     label: info.label,
@@ -146,7 +171,13 @@ export function buildReport(info: RunInfo, results: TestResult[], listed: string
     startedAt: info.startedAt.toISOString(),
     wallSeconds: Math.round(info.wallSeconds * 10) / 10,
     workspace: info.workspace,
-    counts: { total: tests.length, passed: passed.length, failed: failed.length, skipped: skipped.length, classErrors: classErrors.filter((f) => f.outcome === 'fail').length },
+    counts: {
+      total: tests.length,
+      passed: passed.length,
+      failed: failed.length,
+      skipped: skipped.length,
+      classErrors: classErrors.filter((f) => f.outcome === 'fail').length,
+    },
     causes,
     passed,
     failed,
@@ -159,7 +190,10 @@ export function buildReport(info: RunInfo, results: TestResult[], listed: string
 
 /** The first lines of a traceback and its last ones (where the exception is), at most `max` lines. */
 export function tracebackExcerpt(tb: string, max = 24): string {
-  const lines = tb.replace(/\r/g, '').split('\n').filter((l) => l.trim() !== '' && !/^\s*\^+\s*$/.test(l));
+  const lines = tb
+    .replace(/\r/g, '')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^\s*\^+\s*$/.test(l));
   if (lines.length <= max) return lines.join('\n');
   const head = lines.slice(0, 6);
   const tail = lines.slice(lines.length - (max - 7));
@@ -176,11 +210,24 @@ export function renderMarkdown(r: Report): string {
   out.push(`- selection: ${code(r.regex)}`);
   out.push(`- started: ${r.startedAt}, wall time ${r.wallSeconds} s`);
   out.push(`- cloud: ${r.stratusUrl}; tempest ${r.tempestVersion}`);
-  out.push(`- workspace: ${code(r.workspace)} (tempest.conf in etc/, tempest's log in logs/tempest.log, console in run.log)`, '');
-  out.push('| tests | passed | failed | skipped | class-level errors |', '|---|---|---|---|---|', `| ${c.total} | ${c.passed} | ${c.failed} | ${c.skipped} | ${c.classErrors} |`, '');
+  out.push(
+    `- workspace: ${code(r.workspace)} (tempest.conf in etc/, tempest's log in logs/tempest.log, console in run.log)`,
+    '',
+  );
+  out.push(
+    '| tests | passed | failed | skipped | class-level errors |',
+    '|---|---|---|---|---|',
+    `| ${c.total} | ${c.passed} | ${c.failed} | ${c.skipped} | ${c.classErrors} |`,
+    '',
+  );
   out.push('A test whose setUpClass failed or skipped counts as failed or skipped.', '');
   if (r.regression) {
-    out.push('## Regression against conformance/passing.txt', '', `${r.regression.passed} passed, ${r.regression.failed.length} failed`, '');
+    out.push(
+      '## Regression against conformance/passing.txt',
+      '',
+      `${r.regression.passed} passed, ${r.regression.failed.length} failed`,
+      '',
+    );
     for (const f of r.regression.failed) out.push(`- ${code(f.id)}: ${oneLine(f.why)}`);
     out.push('');
   }
@@ -198,7 +245,12 @@ export function renderMarkdown(r: Report): string {
     out.push('## Class-level errors', '');
     for (const f of classFailures) {
       const n = testsVia(f);
-      out.push(`### ${code(f.id)}`, '', `${f.status} (${n} test${n === 1 ? '' : 's'}): ${oneLine(f.summary)}${f.request ? ` [${f.request}]` : ''}`, '');
+      out.push(
+        `### ${code(f.id)}`,
+        '',
+        `${f.status} (${n} test${n === 1 ? '' : 's'}): ${oneLine(f.summary)}${f.request ? ` [${f.request}]` : ''}`,
+        '',
+      );
       if (f.traceback) out.push('```', tracebackExcerpt(f.traceback), '```', '');
     }
   }

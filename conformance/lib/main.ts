@@ -5,17 +5,34 @@ import { fileURLToPath } from 'node:url';
 import { AREAS, packagesFor, resolveSelection, type Selection } from './areas.ts';
 import { addToPassingList, includeListFor, judgeRegression, readPassingList } from './passing.ts';
 import { buildReport, perTestEntries, writeReport } from './report.ts';
-import { DEVSTACK_SECURITY_COMPLIANCE, fetchCatalog, freePort, readCloudsYaml, startStratus, waitFor200, type StartedStratus } from './stratus.ts';
+import {
+  DEVSTACK_SECURITY_COMPLIANCE,
+  fetchCatalog,
+  freePort,
+  readCloudsYaml,
+  startStratus,
+  waitFor200,
+  type StartedStratus,
+} from './stratus.ts';
 import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
 import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
 import { prepareCompute, serviceEndpoint, type ComputeFacts } from './compute.ts';
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
-import { debianPackageVersion, ensureTempest, lastRunSubunit, listTests, prepareWorkspace, runTempest } from './tempest.ts';
+import {
+  debianPackageVersion,
+  ensureTempest,
+  lastRunSubunit,
+  listTests,
+  prepareWorkspace,
+  runTempest,
+} from './tempest.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CONFORMANCE = path.join(REPO, 'conformance');
 // STRATUS_CONFORMANCE_WORK lets two runs (say, two areas) use separate workspaces at once.
-const WORK = process.env.STRATUS_CONFORMANCE_WORK ? path.resolve(process.env.STRATUS_CONFORMANCE_WORK) : path.join(CONFORMANCE, 'work');
+const WORK = process.env.STRATUS_CONFORMANCE_WORK
+  ? path.resolve(process.env.STRATUS_CONFORMANCE_WORK)
+  : path.join(CONFORMANCE, 'work');
 const DEFAULT_PASSING = path.join(CONFORMANCE, 'passing.txt');
 
 const USAGE = `Usage: npm run conformance -- <area|regex>... [options]
@@ -58,10 +75,23 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
-  const a: Args = { selections: [], regression: false, updatePassing: false, cloud: 'stratus', securityCompliance: false, concurrency: 2, overrides: {}, verbose: false, passing: DEFAULT_PASSING };
+  const a: Args = {
+    selections: [],
+    regression: false,
+    updatePassing: false,
+    cloud: 'stratus',
+    securityCompliance: false,
+    concurrency: 2,
+    overrides: {},
+    verbose: false,
+    passing: DEFAULT_PASSING,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith('--')) { a.selections.push(arg); continue; }
+    if (!arg.startsWith('--')) {
+      a.selections.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const key = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     const val = () => {
@@ -69,25 +99,54 @@ function parseArgs(argv: string[]): Args | 'help' {
       if (v === undefined) throw new Error(`--${key} needs a value`);
       return v;
     };
-    const int = (v: string) => { const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} wants a positive integer`); return n; };
+    const int = (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} wants a positive integer`);
+      return n;
+    };
     switch (key) {
-      case 'help': return 'help';
-      case 'regression': a.regression = true; break;
-      case 'update-passing': a.updatePassing = true; break;
-      case 'url': a.url = val().replace(/\/+$/, ''); break;
-      case 'clouds': a.clouds = val(); break;
-      case 'cloud': a.cloud = val(); break;
-      case 'security-compliance': a.securityCompliance = true; break;
-      case 'port': a.port = int(val()); break;
-      case 'concurrency': a.concurrency = int(val()); break;
-      case 'set': parseOverride(val(), a.overrides); break;
-      case 'verbose': a.verbose = true; break;
-      case 'passing': a.passing = path.resolve(val()); break;
-      default: throw new Error(`unknown option --${key}\n\n${USAGE}`);
+      case 'help':
+        return 'help';
+      case 'regression':
+        a.regression = true;
+        break;
+      case 'update-passing':
+        a.updatePassing = true;
+        break;
+      case 'url':
+        a.url = val().replace(/\/+$/, '');
+        break;
+      case 'clouds':
+        a.clouds = val();
+        break;
+      case 'cloud':
+        a.cloud = val();
+        break;
+      case 'security-compliance':
+        a.securityCompliance = true;
+        break;
+      case 'port':
+        a.port = int(val());
+        break;
+      case 'concurrency':
+        a.concurrency = int(val());
+        break;
+      case 'set':
+        parseOverride(val(), a.overrides);
+        break;
+      case 'verbose':
+        a.verbose = true;
+        break;
+      case 'passing':
+        a.passing = path.resolve(val());
+        break;
+      default:
+        throw new Error(`unknown option --${key}\n\n${USAGE}`);
     }
   }
   if (!a.regression && !a.selections.length) return 'help';
-  if (a.regression && a.selections.length) throw new Error('--regression runs conformance/passing.txt; give no area with it');
+  if (a.regression && a.selections.length)
+    throw new Error('--regression runs conformance/passing.txt; give no area with it');
   return a;
 }
 
@@ -97,7 +156,10 @@ const log = (s: string) => process.stdout.write(`[conformance] ${s}\n`);
 function combine(sel: Selection[]): Selection {
   if (sel.length === 1) return sel[0]!;
   return {
-    label: sel.map((s) => s.label).join('+').slice(0, 80),
+    label: sel
+      .map((s) => s.label)
+      .join('+')
+      .slice(0, 80),
     regex: sel.map((s) => `(${s.regex})`).join('|'),
     packages: [...new Set(sel.flatMap((s) => s.packages))].sort(),
   };
@@ -137,7 +199,11 @@ async function run(a: Args): Promise<number> {
   try {
     let url: string;
     let cloudsFile: string;
-    const securityCompliance = a.url ? (a.securityCompliance ? DEVSTACK_SECURITY_COMPLIANCE : undefined) : DEVSTACK_SECURITY_COMPLIANCE;
+    const securityCompliance = a.url
+      ? a.securityCompliance
+        ? DEVSTACK_SECURITY_COMPLIANCE
+        : undefined
+      : DEVSTACK_SECURITY_COMPLIANCE;
     if (a.url) {
       url = a.url;
       cloudsFile = a.clouds ?? path.join(process.env.STRATUS_DATA_DIR ?? path.join(REPO, '.stratus'), 'clouds.yaml');
@@ -146,7 +212,11 @@ async function run(a: Args): Promise<number> {
       const port = a.port ?? (await freePort());
       log(`starting Stratus on port ${port} (data in ${path.relative(REPO, path.join(WORK, 'stratus-data'))})`);
       stratus = await startStratus({
-        repoRoot: REPO, dataDir: path.join(WORK, 'stratus-data'), port, outputFile: path.join(WORK, 'stratus.out'), securityCompliance,
+        repoRoot: REPO,
+        dataDir: path.join(WORK, 'stratus-data'),
+        port,
+        outputFile: path.join(WORK, 'stratus.out'),
+        securityCompliance,
       });
       url = stratus.url;
       cloudsFile = stratus.cloudsFile;
@@ -166,12 +236,27 @@ async function run(a: Args): Promise<number> {
     const computeUrl = serviceEndpoint(catalog, 'compute', credentials.regionName);
     if (computeUrl) {
       log('compute: what DevStack creates (the tempest images, flavors m1.nano and m1.micro)');
-      compute = await prepareCompute({ computeEndpoint: computeUrl, imageEndpoint: serviceEndpoint(catalog, 'image', credentials.regionName), token, log: (s) => log(`compute: ${s}`) });
-      log(`compute: image ${compute.imageRef ?? 'none'}, flavor ${compute.flavorRef ?? 'none'}, microversions ${compute.minMicroversion ?? '?'}-${compute.maxMicroversion ?? '?'}`);
+      compute = await prepareCompute({
+        computeEndpoint: computeUrl,
+        imageEndpoint: serviceEndpoint(catalog, 'image', credentials.regionName),
+        token,
+        log: (s) => log(`compute: ${s}`),
+      });
+      log(
+        `compute: image ${compute.imageRef ?? 'none'}, flavor ${compute.flavorRef ?? 'none'}, microversions ${compute.minMicroversion ?? '?'}-${compute.maxMicroversion ?? '?'}`,
+      );
     }
 
     const ws = path.join(WORK, 'tempest');
-    const conf = buildTempestConfig({ workspace: ws, credentials, catalog, securityCompliance, network, compute, overrides: a.overrides });
+    const conf = buildTempestConfig({
+      workspace: ws,
+      credentials,
+      catalog,
+      securityCompliance,
+      network,
+      compute,
+      overrides: a.overrides,
+    });
     prepareWorkspace(ws, renderIni(conf));
     let includeList: string | undefined;
     if (a.regression) {
@@ -181,9 +266,18 @@ async function run(a: Args): Promise<number> {
     const regex = a.regression ? undefined : selection.regex;
     const listed = listTests(ws, { regex, includeList });
     if (!listed.length) throw new Error(`no tempest test matches ${regex ?? includeList}`);
-    log(`running ${listed.length} tempest tests (${a.regression ? path.relative(REPO, a.passing) : selection.regex}), concurrency ${a.concurrency}`);
+    log(
+      `running ${listed.length} tempest tests (${a.regression ? path.relative(REPO, a.passing) : selection.regex}), concurrency ${a.concurrency}`,
+    );
     const runLog = path.join(ws, 'run.log');
-    const code = await runTempest(ws, { regex, includeList, concurrency: a.concurrency, logFile: runLog, verbose: a.verbose, signal: stopTempest.signal });
+    const code = await runTempest(ws, {
+      regex,
+      includeList,
+      concurrency: a.concurrency,
+      logFile: runLog,
+      verbose: a.verbose,
+      signal: stopTempest.signal,
+    });
 
     const results = collectResults(parseSubunit(lastRunSubunit(ws)));
     if (!results.length && !a.regression) {
@@ -193,21 +287,34 @@ async function run(a: Args): Promise<number> {
     const tempestLog = path.join(ws, 'logs', 'tempest.log');
     const logs = fs.existsSync(tempestLog) ? requestLinesByCaller(fs.readFileSync(tempestLog, 'utf8')) : undefined;
     const regression = a.regression ? judgeRegression(kept, perTestEntries(results, listed, logs).tests) : undefined;
-    const report = buildReport({
-      label: selection.label, regex: a.regression ? `${path.relative(REPO, a.passing)} (${kept.length} tests)` : selection.regex,
-      stratusUrl: url, tempestVersion: debianPackageVersion('tempest'), startedAt: started,
-      wallSeconds: (performance.now() - t0) / 1000, workspace: ws,
-      ...(regression ? { regression: { passed: regression.passed.length, failed: regression.failed } } : {}),
-    }, results, listed, logs);
+    const report = buildReport(
+      {
+        label: selection.label,
+        regex: a.regression ? `${path.relative(REPO, a.passing)} (${kept.length} tests)` : selection.regex,
+        stratusUrl: url,
+        tempestVersion: debianPackageVersion('tempest'),
+        startedAt: started,
+        wallSeconds: (performance.now() - t0) / 1000,
+        workspace: ws,
+        ...(regression ? { regression: { passed: regression.passed.length, failed: regression.failed } } : {}),
+      },
+      results,
+      listed,
+      logs,
+    );
     const files = writeReport(path.join(CONFORMANCE, 'reports'), report);
     const c = report.counts;
-    log(`${c.total} tests: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (${c.classErrors} class-level errors) in ${report.wallSeconds} s`);
+    log(
+      `${c.total} tests: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (${c.classErrors} class-level errors) in ${report.wallSeconds} s`,
+    );
     for (const g of report.causes.slice(0, 15)) log(`  ${String(g.count).padStart(4)} × ${g.cause.slice(0, 200)}`);
     log(`report: ${path.relative(REPO, files.md)} (and .json)`);
 
     if (a.updatePassing) {
       const added = addToPassingList(a.passing, report.passed);
-      log(`${path.relative(REPO, a.passing)}: ${added.length} test(s) added, ${readPassingList(a.passing).length} kept`);
+      log(
+        `${path.relative(REPO, a.passing)}: ${added.length} test(s) added, ${readPassingList(a.passing).length} kept`,
+      );
     }
     if (regression) {
       for (const f of regression.failed) log(`REGRESSION ${f.id}: ${f.why}`);

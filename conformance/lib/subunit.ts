@@ -15,7 +15,16 @@ const FLAG_MIME_TYPE = 0x0020;
 const FLAG_EOF = 0x0010;
 const VERSION_2 = 0x2000;
 
-export const SUBUNIT_STATUSES = [undefined, 'exists', 'inprogress', 'success', 'uxsuccess', 'skip', 'fail', 'xfail'] as const;
+export const SUBUNIT_STATUSES = [
+  undefined,
+  'exists',
+  'inprogress',
+  'success',
+  'uxsuccess',
+  'skip',
+  'fail',
+  'xfail',
+] as const;
 export type SubunitStatus = Exclude<(typeof SUBUNIT_STATUSES)[number], undefined>;
 
 export interface SubunitPacket {
@@ -61,7 +70,8 @@ export function parseSubunit(stream: Buffer): SubunitPacket[] {
   let pos = 0;
   let stray: number | undefined;
   const flushStray = (end: number) => {
-    if (stray !== undefined && end > stray) packets.push({ fileName: 'stdout', fileBytes: stream.subarray(stray, end), runnable: false, eof: false });
+    if (stray !== undefined && end > stray)
+      packets.push({ fileName: 'stdout', fileBytes: stream.subarray(stray, end), runnable: false, eof: false });
     stray = undefined;
   };
   while (pos < stream.length) {
@@ -79,7 +89,7 @@ export function parseSubunit(stream: Buffer): SubunitPacket[] {
     }
     const packet = stream.subarray(pos, pos + length);
     const stored = packet.readUInt32BE(length - 4);
-    if ((crc32(packet.subarray(0, length - 4)) >>> 0) !== stored) {
+    if (crc32(packet.subarray(0, length - 4)) >>> 0 !== stored) {
       throw new SubunitParseError(`bad checksum in packet at byte ${pos}`);
     }
     flushStray(pos);
@@ -131,7 +141,9 @@ function decodeBody(packet: Buffer, flags: number): SubunitPacket {
 }
 
 /** Encodes one packet; used to build streams in tests and nowhere else. */
-export function encodeSubunitPacket(pk: Omit<SubunitPacket, 'runnable' | 'eof'> & { runnable?: boolean; eof?: boolean }): Buffer {
+export function encodeSubunitPacket(
+  pk: Omit<SubunitPacket, 'runnable' | 'eof'> & { runnable?: boolean; eof?: boolean },
+): Buffer {
   const parts: Buffer[] = [];
   const num = (v: number): Buffer => {
     if (v < 0x40) return Buffer.from([v]);
@@ -140,7 +152,10 @@ export function encodeSubunitPacket(pk: Omit<SubunitPacket, 'runnable' | 'eof'> 
     if (v < 0x40000000) return Buffer.from([0xc0 | (v >>> 24), (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff]);
     throw new RangeError(`value too large for subunit: ${v}`);
   };
-  const str = (s: string) => { const b = Buffer.from(s, 'utf8'); return Buffer.concat([num(b.length), b]); };
+  const str = (s: string) => {
+    const b = Buffer.from(s, 'utf8');
+    return Buffer.concat([num(b.length), b]);
+  };
   let flags = VERSION_2 | (pk.status ? SUBUNIT_STATUSES.indexOf(pk.status) : 0);
   if (pk.timestamp) {
     flags |= FLAG_TIMESTAMP;
@@ -149,17 +164,29 @@ export function encodeSubunitPacket(pk: Omit<SubunitPacket, 'runnable' | 'eof'> 
     secs.writeUInt32BE(Math.floor(ms / 1000));
     parts.push(secs, num((ms % 1000) * 1e6));
   }
-  if (pk.testId !== undefined) { flags |= FLAG_TEST_ID; parts.push(str(pk.testId)); }
-  if (pk.tags) { flags |= FLAG_TAGS; parts.push(num(pk.tags.length), ...pk.tags.map(str)); }
+  if (pk.testId !== undefined) {
+    flags |= FLAG_TEST_ID;
+    parts.push(str(pk.testId));
+  }
+  if (pk.tags) {
+    flags |= FLAG_TAGS;
+    parts.push(num(pk.tags.length), ...pk.tags.map(str));
+  }
   if (pk.runnable ?? true) flags |= FLAG_RUNNABLE;
-  if (pk.mimeType !== undefined) { flags |= FLAG_MIME_TYPE; parts.push(str(pk.mimeType)); }
+  if (pk.mimeType !== undefined) {
+    flags |= FLAG_MIME_TYPE;
+    parts.push(str(pk.mimeType));
+  }
   if (pk.fileName !== undefined) {
     flags |= FLAG_FILE_CONTENT;
     const bytes = pk.fileBytes ?? Buffer.alloc(0);
     parts.push(str(pk.fileName), num(bytes.length), bytes);
   }
   if (pk.eof) flags |= FLAG_EOF;
-  if (pk.routeCode !== undefined) { flags |= FLAG_ROUTE_CODE; parts.push(str(pk.routeCode)); }
+  if (pk.routeCode !== undefined) {
+    flags |= FLAG_ROUTE_CODE;
+    parts.push(str(pk.routeCode));
+  }
   const body = Buffer.concat(parts);
   // The length counts the whole packet, its own bytes included: try the sizes from small to large.
   for (const lenBytes of [1, 2, 3, 4]) {
@@ -205,7 +232,13 @@ const FIXTURE_RE = /^(setUpClass|tearDownClass|setUpModule|tearDownModule) \((.+
 export function splitTestId(rawId: string): { id: string; attrs: string[] } {
   const m = /^(.*?)\[([^\]]*)\]$/.exec(rawId);
   if (!m) return { id: rawId, attrs: [] };
-  return { id: m[1]!, attrs: m[2]!.split(',').map((s) => s.trim()).filter(Boolean) };
+  return {
+    id: m[1]!,
+    attrs: m[2]!
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
 }
 
 function outcomeOf(status: SubunitStatus): Outcome {
@@ -219,11 +252,17 @@ function outcomeOf(status: SubunitStatus): Outcome {
  * name are concatenated, the last status wins. Ids that were only enumerated (`exists`) are dropped.
  */
 export function collectResults(packets: SubunitPacket[]): TestResult[] {
-  const byId = new Map<string, { status?: SubunitStatus; tags: Set<string>; details: Map<string, Buffer[]>; start?: Date; stop?: Date }>();
+  const byId = new Map<
+    string,
+    { status?: SubunitStatus; tags: Set<string>; details: Map<string, Buffer[]>; start?: Date; stop?: Date }
+  >();
   for (const pk of packets) {
     if (pk.testId === undefined) continue;
     let t = byId.get(pk.testId);
-    if (!t) { t = { tags: new Set(), details: new Map() }; byId.set(pk.testId, t); }
+    if (!t) {
+      t = { tags: new Set(), details: new Map() };
+      byId.set(pk.testId, t);
+    }
     if (pk.tags) for (const tag of pk.tags) t.tags.add(tag);
     if (pk.fileName !== undefined && pk.fileBytes) {
       const list = t.details.get(pk.fileName) ?? [];
@@ -272,7 +311,11 @@ export function summarizeResult(r: TestResult): string {
 export function lastException(traceback: string, maxChars = 400): string {
   const lines = traceback.replace(/\r/g, '').split('\n');
   let i = -1;
-  for (let k = lines.length - 1; k >= 0; k--) if (/^\s*File "/.test(lines[k]!)) { i = k; break; }
+  for (let k = lines.length - 1; k >= 0; k--)
+    if (/^\s*File "/.test(lines[k]!)) {
+      i = k;
+      break;
+    }
   let rest: string[];
   if (i < 0) rest = lines;
   else {
@@ -282,16 +325,26 @@ export function lastException(traceback: string, maxChars = 400): string {
     while (k < lines.length && (lines[k]!.trim() === '' || /^(\s*)/.exec(lines[k]!)![1]!.length > indent)) k++;
     rest = lines.slice(k);
   }
-  const text = rest.map((l) => l.trim()).filter(Boolean).join(' ');
+  const text = rest
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
   return text.length > maxChars ? `${text.slice(0, maxChars - 1)}…` : text;
 }
 
 /** A request URL with the host dropped and ids masked, so the same call groups across tests. */
 export function normalizeRequestUrl(url: string): string {
   let u: URL;
-  try { u = new URL(url); } catch { return url; }
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
   const id = /^([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{3,}|tempest-[\w-]+)$/i;
-  const p = u.pathname.split('/').map((seg) => (id.test(seg) ? '{id}' : seg)).join('/');
+  const p = u.pathname
+    .split('/')
+    .map((seg) => (id.test(seg) ? '{id}' : seg))
+    .join('/');
   const keys = [...new Set([...u.searchParams.keys()])];
   return keys.length ? `${p}?${keys.map((k) => `${k}=`).join('&')}` : p;
 }
@@ -306,7 +359,11 @@ export function failingRequest(r: TestResult, extraLog = ''): string | undefined
   if (r.outcome !== 'fail') return undefined;
   const tb = r.details.traceback ?? '';
   if (!/tempest\.lib\.exceptions\.|rest_client\.py/.test(tb)) return undefined;
-  const log = Object.entries(r.details).filter(([k]) => k.startsWith('pythonlogging')).map(([, v]) => v).join('\n') + extraLog;
+  const log =
+    Object.entries(r.details)
+      .filter(([k]) => k.startsWith('pythonlogging'))
+      .map(([, v]) => v)
+      .join('\n') + extraLog;
   let last: RegExpMatchArray | undefined;
   for (const m of log.matchAll(/Request \([^)]*\): (\d{3}) ([A-Z]+) (\S+)/g)) if (Number(m[1]) >= 400) last = m;
   if (last) return `${last[2]} ${normalizeRequestUrl(last[3]!)} → ${last[1]}`;

@@ -145,7 +145,10 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   const set = (section: string, key: string, value: string) => {
     if (/[\r\n]/.test(value)) throw new Error(`tempest.conf value for [${section}] ${key} has a line break`);
     let s = doc.get(section);
-    if (!s) { s = new Map(); doc.set(section, s); }
+    if (!s) {
+      s = new Map();
+      doc.set(section, s);
+    }
     s.set(key, value);
   };
 
@@ -185,7 +188,7 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   // What Stratus's Glance supports beyond tempest's defaults (interoperable import, os_glance_* reserved namespace).
   if (types.has('image')) {
     // Stratus's conformance cloud enforces scope in Glance, shows locations and caches images
-    // (src/conformance/stratus.ts), so the RBAC, location and cache tests run.
+    // (conformance/lib/stratus.ts), so the RBAC, location and cache tests run.
     set('enforce_scope', 'glance', 'True');
     set('image-feature-enabled', 'manage_locations', 'True');
     set('image', 'image_caching_enabled', 'True');
@@ -199,15 +202,20 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
 
   if (types.has('network')) networkSections(set, input.network ?? { extensions: [] });
   // DevStack's fixed_network_name is its private network; here the `shared` one network.ts makes.
-  if (types.has('compute')) computeSections(set, input.compute ?? {}, types.has('network') ? DEVSTACK_NETWORK.sharedNetworkName : undefined);
+  if (types.has('compute'))
+    computeSections(set, input.compute ?? {}, types.has('network') ? DEVSTACK_NETWORK.sharedNetworkName : undefined);
   // No server Stratus boots is reachable over SSH.
   set('validation', 'run_validation', 'False');
 
   const available = new Map<string, boolean>();
   for (const option of new Set(Object.values(SERVICE_AVAILABLE))) available.set(option, false);
-  for (const t of types) { const o = SERVICE_AVAILABLE[t]; if (o) available.set(o, true); }
+  for (const t of types) {
+    const o = SERVICE_AVAILABLE[t];
+    if (o) available.set(o, true);
+  }
   for (const [option, via] of Object.entries(IMPLIED_AVAILABLE)) available.set(option, available.get(via) ?? false);
-  for (const [option, on] of [...available].sort(([x], [y]) => x.localeCompare(y))) set('service_available', option, b(on));
+  for (const [option, on] of [...available].sort(([x], [y]) => x.localeCompare(y)))
+    set('service_available', option, b(on));
 
   // Tempest looks volumes up as volumev3 by default; follow the catalog when it uses another type.
   if (available.get('cinder') && !types.has('volumev3')) {
@@ -215,7 +223,8 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     if (t) set('volume', 'catalog_type', t);
   }
 
-  for (const [section, kv] of Object.entries(input.overrides ?? {})) for (const [k, v] of Object.entries(kv)) set(section, k, v);
+  for (const [section, kv] of Object.entries(input.overrides ?? {}))
+    for (const [k, v] of Object.entries(kv)) set(section, k, v);
   return doc;
 }
 
@@ -258,7 +267,10 @@ export function renderIni(doc: IniDocument): string {
 }
 
 /** Parses `section.key=value` (the --set flag) into overrides. */
-export function parseOverride(spec: string, into: Record<string, Record<string, string>> = {}): Record<string, Record<string, string>> {
+export function parseOverride(
+  spec: string,
+  into: Record<string, Record<string, string>> = {},
+): Record<string, Record<string, string>> {
   const m = /^([^.=\s]+)\.([^=\s]+)=(.*)$/.exec(spec);
   if (!m) throw new Error(`--set wants section.key=value, got ${JSON.stringify(spec)}`);
   (into[m[1]!] ??= {})[m[2]!] = m[3]!;

@@ -10,7 +10,12 @@ const TEMPEST_PKG_ROOT = '/usr/lib/python3/dist-packages/tempest';
 function onPath(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     const p = path.join(dir || '.', cmd);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -36,13 +41,18 @@ export function ensureTempest(plugins: string[], log: (s: string) => void): void
   for (const p of plugins) if (!debianPackageInstalled(p)) missing.push(p);
   if (!missing.length) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`missing Debian packages: ${missing.join(' ')}; install them as root: apt-get update && apt-get install -y ${missing.join(' ')}`);
+    throw new Error(
+      `missing Debian packages: ${missing.join(' ')}; install them as root: apt-get update && apt-get install -y ${missing.join(' ')}`,
+    );
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   log(`installing ${missing.join(' ')} with apt-get`);
   const upd = spawnSync('apt-get', ['update', '-q'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   if (upd.status !== 0) throw new Error(`apt-get update failed (exit ${upd.status})`);
-  const inst = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const inst = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (inst.status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed (exit ${inst.status})`);
   if (!tempestCommand()) throw new Error('tempest is still not on PATH after apt-get install tempest');
 }
@@ -55,7 +65,8 @@ export function ensureTempest(plugins: string[], log: (s: string) => void): void
 export function prepareWorkspace(ws: string, tempestConf: string): void {
   for (const d of ['etc', 'logs', 'tempest_lock']) fs.mkdirSync(path.join(ws, d), { recursive: true });
   fs.rmSync(path.join(ws, '.stestr'), { recursive: true, force: true });
-  for (const f of ['logs/tempest.log', 'run.log', 'regression-include.txt']) fs.rmSync(path.join(ws, f), { force: true });
+  for (const f of ['logs/tempest.log', 'run.log', 'regression-include.txt'])
+    fs.rmSync(path.join(ws, f), { force: true });
   fs.writeFileSync(path.join(ws, 'etc', 'tempest.conf'), tempestConf, { mode: 0o600 });
   fs.writeFileSync(path.join(ws, '.stestr.conf'), stestrConf(TEMPEST_PKG_ROOT));
   // `stestr list` wants a repository even though it stores nothing in it.
@@ -99,7 +110,9 @@ export interface RunOptions {
 
 /** A per-test line of subunit-trace (`{0} tempest.api...  [0.12s] ... ok`) or the totals block. */
 function isProgressLine(line: string): boolean {
-  return /^\{\d+\} /.test(line) || /^( - (Passed|Skipped|Failed|Expected Fail|Unexpected Success)|Ran: \d+ tests)/.test(line);
+  return (
+    /^\{\d+\} /.test(line) || /^( - (Passed|Skipped|Failed|Expected Fail|Unexpected Success)|Ran: \d+ tests)/.test(line)
+  );
 }
 
 /** Runs `tempest run` in the workspace; resolves with its exit code (1 when tests failed). */
@@ -114,13 +127,22 @@ export function runTempest(ws: string, o: RunOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     // Its own process group, so that a stop reaches the stestr workers too.
     const child = spawn(cmd, args, { cwd: ws, env: tempestEnv(ws), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const stop = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } };
+    const stop = () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    };
     if (o.signal?.aborted) stop();
     o.signal?.addEventListener('abort', stop, { once: true });
     let pending = '';
     const onData = (chunk: Buffer) => {
       log.write(chunk);
-      if (o.verbose) { process.stdout.write(chunk); return; }
+      if (o.verbose) {
+        process.stdout.write(chunk);
+        return;
+      }
       pending += chunk.toString('utf8');
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
@@ -139,7 +161,11 @@ export function runTempest(ws: string, o: RunOptions): Promise<number> {
 
 /** The subunit v2 stream of the last run in the workspace's stestr repository. */
 export function lastRunSubunit(ws: string): Buffer {
-  const r = spawnSync(PYTHON, ['-m', 'stestr', 'last', '--subunit'], { cwd: ws, env: tempestEnv(ws), maxBuffer: 1 << 30 });
+  const r = spawnSync(PYTHON, ['-m', 'stestr', 'last', '--subunit'], {
+    cwd: ws,
+    env: tempestEnv(ws),
+    maxBuffer: 1 << 30,
+  });
   if (r.error) throw r.error;
   if (r.status !== 0 && !r.stdout?.length) {
     throw new Error(`stestr last --subunit failed (exit ${r.status}): ${r.stderr?.toString('utf8').slice(-2000)}`);
@@ -156,5 +182,8 @@ export function listTests(ws: string, o: { regex?: string; includeList?: string 
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`stestr list failed (exit ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
   // Discovery may print warnings; test ids are dotted names.
-  return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /^[A-Za-z_][\w]*(\.[\w]+)+(\[[^\]]*\])?$/.test(l));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^[A-Za-z_][\w]*(\.[\w]+)+(\[[^\]]*\])?$/.test(l));
 }

@@ -58,17 +58,30 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
   const call = async (method: string, path: string, body?: unknown): Promise<any> => {
     const res = await fetch(base + path, {
       method,
-      headers: { 'X-Auth-Token': o.token, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        'X-Auth-Token': o.token,
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
     });
     const text = await res.text();
-    if (res.status >= 300) throw new Refused(`${method} /v2.0${path} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
+    if (res.status >= 300)
+      throw new Refused(`${method} /v2.0${path} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
     return text ? JSON.parse(text) : {};
   };
   /** The resource named `name` (of `plural`, with `filter`), created with `body` when there is none. */
-  const ensure = async (singular: string, plural: string, name: string, body: Record<string, unknown>, filter = ''): Promise<any> => {
-    const found = (await call('GET', `/${plural}?name=${encodeURIComponent(name)}${filter}`))[plural] as any[] | undefined;
+  const ensure = async (
+    singular: string,
+    plural: string,
+    name: string,
+    body: Record<string, unknown>,
+    filter = '',
+  ): Promise<any> => {
+    const found = (await call('GET', `/${plural}?name=${encodeURIComponent(name)}${filter}`))[plural] as
+      | any[]
+      | undefined;
     if (found?.length) return found[0];
     const created = (await call('POST', `/${plural}`, { [singular]: { name, ...body } }))[singular];
     o.log(`created ${singular} ${name} (${created?.id})`);
@@ -86,15 +99,22 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
   const D = DEVSTACK_NETWORK;
   const facts: NetworkFacts = { extensions: [] };
   const listed = await step('listing the extensions', () => call('GET', '/extensions'));
-  facts.extensions = ((listed?.extensions ?? []) as { alias: string }[]).map((e) => e.alias).filter((a) => typeof a === 'string');
+  facts.extensions = ((listed?.extensions ?? []) as { alias: string }[])
+    .map((e) => e.alias)
+    .filter((a) => typeof a === 'string');
   const has = (alias: string) => facts.extensions.includes(alias);
 
   // `openstack subnet pool create --share [--default]`, one per IP version.
   if (has('subnet_allocation')) {
     for (const pool of [D.subnetPoolV4, D.subnetPoolV6]) {
-      await step(`subnet pool ${pool.name}`, () => ensure('subnetpool', 'subnetpools', pool.name, {
-        prefixes: [pool.prefix], default_prefixlen: pool.size, shared: true, ...(has('default-subnetpools') ? { is_default: true } : {}),
-      }));
+      await step(`subnet pool ${pool.name}`, () =>
+        ensure('subnetpool', 'subnetpools', pool.name, {
+          prefixes: [pool.prefix],
+          default_prefixlen: pool.size,
+          shared: true,
+          ...(has('default-subnetpools') ? { is_default: true } : {}),
+        }),
+      );
     }
   } else {
     warn('the cloud has no subnet_allocation extension: no default subnet pools');
@@ -104,30 +124,70 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
     warn('the cloud has no external-net extension: no public network (tests needing one skip)');
     return facts;
   }
-  const pub = await step(`network ${D.publicNetworkName}`, () => ensure('network', 'networks', D.publicNetworkName, {
-    'router:external': true,
-    ...(has('provider') ? { 'provider:network_type': 'flat', 'provider:physical_network': D.publicPhysicalNetwork } : {}),
-    // DevStack's `--default` when auto-allocated-topology is there.
-    ...(has('auto-allocated-topology') ? { is_default: true } : {}),
-  }));
+  const pub = await step(`network ${D.publicNetworkName}`, () =>
+    ensure('network', 'networks', D.publicNetworkName, {
+      'router:external': true,
+      ...(has('provider')
+        ? { 'provider:network_type': 'flat', 'provider:physical_network': D.publicPhysicalNetwork }
+        : {}),
+      // DevStack's `--default` when auto-allocated-topology is there.
+      ...(has('auto-allocated-topology') ? { is_default: true } : {}),
+    }),
+  );
   if (pub?.id) {
     facts.publicNetworkId = pub.id;
     const onPublic = `&network_id=${pub.id}`;
     // No gateway, no allocation pool given: the cloud picks .1 and .2-.254 as Neutron does.
-    await step(`subnet ${D.publicSubnetName}`, () => ensure('subnet', 'subnets', D.publicSubnetName, {
-      network_id: pub.id, ip_version: 4, cidr: D.floatingRange, enable_dhcp: false,
-    }, onPublic));
-    await step(`subnet ${D.ipv6PublicSubnetName}`, () => ensure('subnet', 'subnets', D.ipv6PublicSubnetName, {
-      network_id: pub.id, ip_version: 6, cidr: D.ipv6PublicRange, gateway_ip: D.ipv6PublicGateway, enable_dhcp: false,
-    }, onPublic));
+    await step(`subnet ${D.publicSubnetName}`, () =>
+      ensure(
+        'subnet',
+        'subnets',
+        D.publicSubnetName,
+        {
+          network_id: pub.id,
+          ip_version: 4,
+          cidr: D.floatingRange,
+          enable_dhcp: false,
+        },
+        onPublic,
+      ),
+    );
+    await step(`subnet ${D.ipv6PublicSubnetName}`, () =>
+      ensure(
+        'subnet',
+        'subnets',
+        D.ipv6PublicSubnetName,
+        {
+          network_id: pub.id,
+          ip_version: 6,
+          cidr: D.ipv6PublicRange,
+          gateway_ip: D.ipv6PublicGateway,
+          enable_dhcp: false,
+        },
+        onPublic,
+      ),
+    );
   }
 
   // lib/tempest: "make sure shared network presence does not confuses the tempest tests".
-  const shared = await step(`network ${D.sharedNetworkName}`, () => ensure('network', 'networks', D.sharedNetworkName, { shared: true }));
+  const shared = await step(`network ${D.sharedNetworkName}`, () =>
+    ensure('network', 'networks', D.sharedNetworkName, { shared: true }),
+  );
   if (shared?.id) {
-    await step(`subnet ${D.sharedSubnetName}`, () => ensure('subnet', 'subnets', D.sharedSubnetName, {
-      network_id: shared.id, ip_version: 4, cidr: D.sharedSubnetRange, description: 'shared-subnet',
-    }, `&network_id=${shared.id}`));
+    await step(`subnet ${D.sharedSubnetName}`, () =>
+      ensure(
+        'subnet',
+        'subnets',
+        D.sharedSubnetName,
+        {
+          network_id: shared.id,
+          ip_version: 4,
+          cidr: D.sharedSubnetRange,
+          description: 'shared-subnet',
+        },
+        `&network_id=${shared.id}`,
+      ),
+    );
   }
   return facts;
 }

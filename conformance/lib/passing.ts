@@ -5,7 +5,11 @@ import type { TestEntry } from './report.ts';
 
 export function readPassingList(file: string): string[] {
   if (!fs.existsSync(file)) return [];
-  const ids = fs.readFileSync(file, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  const ids = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
   return [...new Set(ids)].sort();
 }
 
@@ -54,7 +58,10 @@ export function judgeRegression(kept: string[], tests: TestEntry[]): RegressionO
     else if (!t) out.failed.push({ id, why: 'did not run (no such test, or no result)' });
     else {
       const what = t.outcome === 'skip' ? 'skipped' : 'failed';
-      out.failed.push({ id, why: `${what}${t.via ? ` in ${t.via}` : ''}: ${t.summary}${t.request ? ` [${t.request}]` : ''}` });
+      out.failed.push({
+        id,
+        why: `${what}${t.via ? ` in ${t.via}` : ''}: ${t.summary}${t.request ? ` [${t.request}]` : ''}`,
+      });
     }
   }
   return out;

@@ -43,7 +43,8 @@ export async function waitFor200(url: string, timeoutMs: number, child?: ChildPr
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`Stratus exited with code ${child.exitCode} before ${url} answered`);
+    if (child && child.exitCode !== null)
+      throw new Error(`Stratus exited with code ${child.exitCode} before ${url} answered`);
     if (child && child.signalCode) throw new Error(`Stratus was killed by ${child.signalCode} before ${url} answered`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -62,7 +63,12 @@ export async function waitFor200(url: string, timeoutMs: number, child?: ChildPr
 export const STRATUS_COMPUTE_CONFIG = { fakeHosts: 2 };
 
 /** The image service options the conformance cloud runs with. */
-export const STRATUS_IMAGE_CONFIG = { enforceScope: true, showMultipleLocations: true, showDirectUrl: true, cache: true };
+export const STRATUS_IMAGE_CONFIG = {
+  enforceScope: true,
+  showMultipleLocations: true,
+  showDirectUrl: true,
+  cache: true,
+};
 
 export interface StartOptions {
   repoRoot: string;
@@ -97,9 +103,15 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   delete env.STRATUS_DATA_DIR;
   delete env.STRATUS_PORT;
   delete env.STRATUS_CONFIG;
-  const child = spawn(process.execPath, [path.join(o.repoRoot, 'bin', 'stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(o.port)], {
-    cwd: o.repoRoot, env, stdio: ['ignore', out, out],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(o.repoRoot, 'bin', 'stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(o.port)],
+    {
+      cwd: o.repoRoot,
+      env,
+      stdio: ['ignore', out, out],
+    },
+  );
   fs.closeSync(out);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${o.port}`;
@@ -121,7 +133,9 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
     }
   } catch (e) {
     await stop();
-    const tail = fs.existsSync(o.outputFile) ? fs.readFileSync(o.outputFile, 'utf8').split('\n').slice(-30).join('\n') : '';
+    const tail = fs.existsSync(o.outputFile)
+      ? fs.readFileSync(o.outputFile, 'utf8').split('\n').slice(-30).join('\n')
+      : '';
     throw new Error(`${(e as Error).message}\n--- ${o.outputFile} (end) ---\n${tail}`);
   }
   return { url, dataDir: o.dataDir, cloudsFile, outputFile: o.outputFile, stop };
@@ -159,12 +173,17 @@ export function tokensUrl(authUrl: string): string {
 export async function fetchCatalog(c: CloudCredentials): Promise<{ token: string; catalog: CatalogEntry[] }> {
   const body = {
     auth: {
-      identity: { methods: ['password'], password: { user: { name: c.username, password: c.password, domain: { name: c.userDomainName } } } },
+      identity: {
+        methods: ['password'],
+        password: { user: { name: c.username, password: c.password, domain: { name: c.userDomainName } } },
+      },
       scope: { project: { name: c.projectName, domain: { name: c.projectDomainName } } },
     },
   };
   const res = await fetch(tokensUrl(c.authUrl), {
-    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();

@@ -345,10 +345,7 @@ export function rangeToCidrs(r: IpRange): Cidr[] {
   while (first <= r.last) {
     let plen = 0;
     // Shrink until the block is aligned on `first` and ends within the range.
-    while (
-      (first & hostMask(r.version, plen)) !== 0n ||
-      first + hostMask(r.version, plen) > r.last
-    ) {
+    while ((first & hostMask(r.version, plen)) !== 0n || first + hostMask(r.version, plen) > r.last) {
       plen++;
     }
     out.push({ version: r.version, network: first, prefixlen: plen });
@@ -512,11 +509,7 @@ export function availablePrefixes(poolPrefixes: readonly Cidr[], used: readonly 
  * free block (the smallest free aligned block that can hold it, lowest
  * address first). null when no space is left.
  */
-export function allocatePrefix(
-  poolPrefixes: readonly Cidr[],
-  used: readonly Cidr[],
-  prefixlen: number,
-): Cidr | null {
+export function allocatePrefix(poolPrefixes: readonly Cidr[], used: readonly Cidr[], prefixlen: number): Cidr | null {
   if (poolPrefixes.length === 0) return null;
   const version = poolPrefixes[0]!.version;
   if (!Number.isInteger(prefixlen) || prefixlen < 0 || prefixlen > ipBits(version)) return null;
@@ -527,11 +520,7 @@ export function allocatePrefix(
 }
 
 /** Whether a specific cidr lies wholly in the pool's free space. */
-export function isPrefixAvailable(
-  poolPrefixes: readonly Cidr[],
-  used: readonly Cidr[],
-  cidr: Cidr,
-): boolean {
+export function isPrefixAvailable(poolPrefixes: readonly Cidr[], used: readonly Cidr[], cidr: Cidr): boolean {
   return availablePrefixes(poolPrefixes, used).some((free) => cidrContainsCidr(free, cidr));
 }
 
@@ -565,11 +554,7 @@ function parseMac(s: unknown): bigint | null {
 }
 
 function formatMac(v: bigint): string {
-  return v
-    .toString(16)
-    .padStart(12, '0')
-    .match(/../g)!
-    .join(':');
+  return v.toString(16).padStart(12, '0').match(/../g)!.join(':');
 }
 
 /**
