@@ -17,7 +17,7 @@ import { openDatabase } from './core/db.ts';
 import { createHttpApp, mountService, type ServiceModule } from './core/http.ts';
 import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
-import { ServiceSession } from './core/clients.ts';
+import { ServiceSession } from './core/clients/session.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
 import { agentHosts, computeOptions } from './compute/service.ts';

@@ -1,9 +1,9 @@
 // Compute's calls to the other services, over their public REST APIs with the nova service
 // user's token (as Nova does with its [placement], [neutron] and [glance] sessions): placement
 // for providers and allocations, network for ports, image for image metadata.
-import type { ServiceSession } from '../core/clients.ts';
+import type { ServiceSession } from '../core/clients/session.ts';
 import { ApiError } from '../core/errors.ts';
-import { httpRequest } from '../core/httpc.ts';
+import { httpRequest } from '../core/clients/http.ts';
 import type { Instance, Vif, RequestedNetwork } from './instances.ts';
 import type { ImageMeta } from './drivers/virt.ts';
 

@@ -5,7 +5,7 @@ import type { StratusConfig } from './config.ts';
 import type { MessageBus } from './bus.ts';
 import type { Logger } from './log.ts';
 import type { ServiceModule } from './http.ts';
-import type { ServiceSession } from './clients.ts';
+import type { ServiceSession } from './clients/session.ts';
 
 export interface ServiceContext {
   config: StratusConfig;

@@ -4,7 +4,7 @@
 // this region, else the registered default, else 0. Usage is counted from the images; an
 // operation is refused with 413 when usage + delta would go over the limit.
 import { ApiError } from '../core/errors.ts';
-import type { ServiceSession } from '../core/clients.ts';
+import type { ServiceSession } from '../core/clients/session.ts';
 import type { Image } from './images.ts';
 
 export const QUOTAS = ['image_size_total', 'image_stage_total', 'image_count_total', 'image_count_uploading'] as const;

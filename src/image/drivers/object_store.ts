@@ -3,7 +3,7 @@
 // user's token (as glance_store's swift driver with a single-tenant account).
 import { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
-import type { ServiceSession } from '../../core/clients.ts';
+import type { ServiceSession } from '../../core/clients/session.ts';
 import type { ImageStore, StoredImage } from './store.ts';
 
 const CONTAINER = 'glance';

@@ -1,7 +1,7 @@
 // Calls between services go over their public REST APIs with a service token, as in
 // OpenStack: a session logs in as the service's user, keeps the token until shortly before
 // it expires, and finds the other services in the token's catalog.
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 
 interface CatalogEntry {
   type: string;

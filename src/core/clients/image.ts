@@ -1,0 +1,47 @@
+// The image service (Glance v2) as the other services call it: image records, their data, lists.
+import { type CallOptions, RestClient, type RestAnswer, query, seg } from './rest.ts';
+import type { ServiceSession } from './session.ts';
+
+/** An image as Glance v2 shows it: the standard fields and every extra property at the top level. */
+export interface ImageRecord {
+  id: string;
+  name: string | null;
+  status: string;
+  disk_format: string | null;
+  container_format: string | null;
+  size: number | null;
+  min_disk?: number;
+  min_ram?: number;
+  [property: string]: unknown;
+}
+
+export class ImageClient extends RestClient {
+  constructor(session: ServiceSession) {
+    super(session, 'image');
+  }
+
+  getImage(id: string, o?: CallOptions): Promise<RestAnswer<ImageRecord>> {
+    return this.request('GET', `/v2/images/${seg(id)}`, undefined, o);
+  }
+  createImage(meta: Record<string, unknown>, o?: CallOptions): Promise<RestAnswer<ImageRecord>> {
+    return this.request('POST', '/v2/images', meta, o);
+  }
+  /** A JSON patch (Glance's openstack-images-v2.1 media type). */
+  patchImage(id: string, ops: Array<{ op: string; path: string; value?: unknown }>): Promise<RestAnswer<ImageRecord>> {
+    return this.raw('PATCH', `/v2/images/${seg(id)}`, JSON.stringify(ops), {
+      'Content-Type': 'application/openstack-images-v2.1-json-patch',
+    });
+  }
+  uploadData(id: string, data: Uint8Array): Promise<RestAnswer> {
+    return this.raw('PUT', `/v2/images/${seg(id)}/file`, data, { 'Content-Type': 'application/octet-stream' });
+  }
+  deleteImage(id: string, o?: CallOptions): Promise<RestAnswer> {
+    return this.request('DELETE', `/v2/images/${seg(id)}`, undefined, o);
+  }
+  listImages(
+    filters: Record<string, string | undefined>,
+    o?: CallOptions,
+  ): Promise<RestAnswer<{ images: ImageRecord[] }>> {
+    return this.request('GET', `/v2/images${query(filters)}`, undefined, o);
+  }
+}
