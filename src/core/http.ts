@@ -8,7 +8,7 @@ import type { Logger } from './log.ts';
 import type { AuthContext, TokenValidator } from './auth.ts';
 import { RequestContext } from './context.ts';
 const CONTEXT = Symbol('requestContext');
-import type { PolicyEngine } from './policy.ts';
+import type { PolicyEngine } from './policy/index.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { jsonBodyParser, toApiError, Microversion, type ServiceModule } from '../core/http.ts';
 import { ApiError, STATUS_TITLES } from '../core/errors.ts';
-import { PolicyEngine } from '../core/policy.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { PLACEMENT_POLICIES } from './policies.ts';
