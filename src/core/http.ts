@@ -9,6 +9,7 @@ import type { AuthContext, TokenValidator } from './auth.ts';
 import { RequestContext } from './context.ts';
 const CONTEXT = Symbol('requestContext');
 import type { PolicyEngine } from './policy/index.ts';
+import { AJV_OPTIONS, invalidInputMessage, type SchemaError } from './validate.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -75,8 +76,8 @@ export function createHttpApp(log: Logger): FastifyInstance {
     return503OnClosing: true,
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
-    // OpenStack APIs never coerce or drop what the client sent: a wrong type is a 400.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    // The options of core/validate.ts's validator: OpenStack APIs never coerce or drop what the client sent.
+    ajv: { customOptions: AJV_OPTIONS },
   } as any) as unknown as FastifyInstance;
   // Clients send Content-Type: application/json on bodiless requests; that is not an error.
   app.removeContentTypeParser('application/json');
@@ -137,17 +138,10 @@ export function jsonBodyParser(malformed: (err: Error) => Error) {
   };
 }
 
-function validationMessage(err: any): string {
+/** Fastify's validation errors (route schemas) in the core wording (core/validate.ts). */
+function validationMessage(err: { message: string; validation?: SchemaError[]; validationContext?: string }): string {
   const v = err.validation?.[0];
-  if (!v) return err.message;
-  const where = err.validationContext ?? 'body';
-  let field = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
-  if (v.keyword === 'required' && v.params?.missingProperty)
-    field = field ? `${field}.${v.params.missingProperty}` : v.params.missingProperty;
-  if (v.keyword === 'additionalProperties' && v.params?.additionalProperty) {
-    return `Invalid input for field '${field || where}': Additional properties are not allowed ('${v.params.additionalProperty}' was unexpected)`;
-  }
-  return `Invalid input for field '${field || where}': ${v.message}`;
+  return v ? invalidInputMessage(v, err.validationContext ?? 'body') : err.message;
 }
 
 /** Turns anything thrown into the service's error body. Never lets an internal error escape as text. */

@@ -3,17 +3,8 @@
 // transaction that checks consumer and provider generations and capacity.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
-import {
-  ErrorCode,
-  cacheHeaders,
-  canonicalUuid,
-  isUuidLike,
-  jsonBody,
-  mv,
-  perr,
-  queryParams,
-  type PlacementService,
-} from '../service.ts';
+import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, type PlacementService } from '../service.ts';
+import { canonicalUuid, isUuidLike } from '../../core/validate.ts';
 import { INCOMPLETE_CONSUMER_ID, PlacementFailure, type ConsumerWrite, type Inventory } from '../store.ts';
 import { INV_PUT_ALL, inventoryFrom } from './providers.ts';
 import { since } from './common.ts';
