@@ -270,6 +270,12 @@ export interface MicroversionSpec {
   legacyHeader?: string;
   min: string;
   max: string;
+  /** 'latest' only in lower case (placement's microversion_parse); nova and cinder take any case. */
+  latestLowerCaseOnly?: boolean;
+  /** The service's own wording of a bad version (400) and of one out of range (406), where its upstream differs. */
+  errors?: { invalid(asked: string): Error; unacceptable(asked: string): Error };
+  /** The Vary header's value (placement's is lower case); by default the version headers by their names. */
+  vary?: string;
 }
 
 /** Negotiates the request's microversion (406 outside the supported range) and sets the answer headers. */
@@ -278,8 +284,8 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
     max = Microversion.parse(spec.max)!;
   let asked: string | undefined;
   const header = req.headers['openstack-api-version'];
-  if (typeof header === 'string') {
-    for (const part of header.split(',')) {
+  for (const h of Array.isArray(header) ? header : header ? [header] : []) {
+    for (const part of h.split(',')) {
       const [svc, ver] = part.trim().split(/\s+/, 2);
       if (svc?.toLowerCase() === spec.service && ver) asked = ver;
     }
@@ -290,14 +296,17 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
   }
   let v = min;
   if (asked) {
-    if (asked.toLowerCase() === 'latest') v = max;
+    if ((spec.latestLowerCaseOnly ? asked : asked.toLowerCase()) === 'latest') v = max;
     else {
       const p = Microversion.parse(asked);
-      if (!p) throw new ApiError(400, `Invalid API version request string ${asked}.`);
+      if (!p) throw spec.errors?.invalid(asked) ?? new ApiError(400, `Invalid API version request string ${asked}.`);
       if (p.cmp(min) < 0 || p.cmp(max) > 0)
-        throw new ApiError(
-          406,
-          `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`,
+        throw (
+          spec.errors?.unacceptable(asked) ??
+          new ApiError(
+            406,
+            `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`,
+          )
         );
       v = p;
     }
@@ -308,7 +317,7 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
     reply.header(spec.legacyHeader, v.toString());
     vary.push(spec.legacyHeader);
   }
-  reply.header('Vary', vary.join(', '));
+  reply.header('Vary', spec.vary ?? vary.join(', '));
   return v;
 }
 

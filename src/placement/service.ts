@@ -4,7 +4,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import { jsonBodyParser, toApiError, Microversion, type ServiceModule } from '../core/http.ts';
+import {
+  jsonBodyParser,
+  type Microversion,
+  type MicroversionSpec,
+  negotiateMicroversion,
+  toApiError,
+  type ServiceModule,
+} from '../core/http.ts';
 import { ApiError, STATUS_TITLES } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { jsonschemaDetail, validate } from '../core/validate.ts';
@@ -152,25 +159,18 @@ const ROUTE_SINCE: Record<string, [string, number]> = {
   'POST /reshaper': ['1.30', 404],
 };
 
-/** The request's microversion, as microversion_parse extracts it (400 unparsable, 406 unknown). */
-function negotiate(req: FastifyRequest): Microversion {
-  let asked: string | undefined;
-  const header = req.headers['openstack-api-version'];
-  for (const h of Array.isArray(header) ? header : header ? [header] : []) {
-    for (const part of h.split(',')) {
-      const [svc, ver] = part.trim().split(/\s+/, 2);
-      if (svc?.toLowerCase() === 'placement' && ver) asked = ver;
-    }
-  }
-  let s = asked ?? MIN_VERSION;
-  if (s === 'latest') s = MAX_VERSION;
-  const m = /^\s*(\d+)\s*\.\s*(\d+)\s*$/.exec(s);
-  if (!m) throw perr(400, `Invalid microversion: invalid version string: ${s}`);
-  const v = new Microversion(Number(m[1]), Number(m[2]));
-  if (v.major !== 1 || v.cmp(MIN_VERSION) < 0 || v.cmp(MAX_VERSION) > 0)
-    throw perr(406, `Invalid microversion: Unacceptable version header: ${s}`);
-  return v;
-}
+/** Placement's microversions, as microversion_parse negotiates them (400 unparsable, 406 unknown). */
+const MICROVERSIONS: MicroversionSpec = {
+  service: 'placement',
+  min: MIN_VERSION,
+  max: MAX_VERSION,
+  latestLowerCaseOnly: true,
+  vary: 'openstack-api-version',
+  errors: {
+    invalid: (s) => perr(400, `Invalid microversion: invalid version string: ${s}`),
+    unacceptable: (s) => perr(406, `Invalid microversion: Unacceptable version header: ${s}`),
+  },
+};
 
 export class PlacementService implements ServiceModule {
   name = 'placement';
@@ -220,9 +220,7 @@ export class PlacementService implements ServiceModule {
         jsonBodyParser((e) => perr(400, `Malformed JSON: ${e.message}`)),
       );
       scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-        req.placementVersion = negotiate(req);
-        reply.header('openstack-api-version', `placement ${req.placementVersion}`);
-        reply.header('vary', 'openstack-api-version');
+        req.placementVersion = negotiateMicroversion(req, reply, MICROVERSIONS);
         const clen = req.headers['content-length'];
         if (clen && Number(clen) > 0 && !req.headers['content-type'])
           throw perr(400, 'content-type header required when content-length > 0');
