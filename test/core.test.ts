@@ -9,6 +9,15 @@ import { InProcessBus } from '../src/core/bus.ts';
 import { createLogger } from '../src/core/log.ts';
 import { CachedTokenValidator, HttpTokenValidator } from '../src/core/auth.ts';
 import { startCloud } from './lib/cloud.ts';
+import {
+  canonicalUuid,
+  isUuidLike,
+  jsonschemaDetail,
+  jsonschemaMessage,
+  schemaError,
+  validate,
+} from '../src/core/validate.ts';
+import { pyRepr, pyStr } from '../src/core/python.ts';
 
 describe('microversions', () => {
   const spec = { service: 'compute', legacyHeader: 'x-openstack-nova-api-version', min: '2.1', max: '2.93' };
@@ -46,6 +55,46 @@ describe('microversions', () => {
   it('compares versions numerically', () => {
     assert.ok(Microversion.parse('2.10')!.gte('2.9'));
     assert.ok(Microversion.parse('2.9')!.lt('2.10'));
+  });
+});
+
+describe('validation (core/validate.ts)', () => {
+  const schema = {
+    type: 'object',
+    properties: { name: { type: 'string', maxLength: 3 }, id: { type: 'string', format: 'uuid' } },
+    required: ['name'],
+    additionalProperties: false,
+  };
+  it('answers the core 400 by default, the first error only', () => {
+    assert.deepEqual(validate({ name: 'abc' }, schema), { name: 'abc' });
+    assert.throws(
+      () => validate({ name: 1 }, schema),
+      (e: ApiError) => e.status === 400 && e.message === "Invalid input for field 'name': must be string",
+    );
+    assert.throws(
+      () => validate({}, schema),
+      (e: ApiError) => e.message === "Invalid input for field 'name': must have required property 'name'",
+    );
+    assert.throws(
+      () => validate({ name: 'a', x: 1 }, schema),
+      (e: ApiError) =>
+        e.message === "Invalid input for field 'body': Additional properties are not allowed ('x' was unexpected)",
+    );
+  });
+  it("words errors as Python's jsonschema does, for the services that show them", () => {
+    assert.equal(jsonschemaMessage(schemaError({ name: "it's" }, schema)!), `"it's" is too long`);
+    assert.equal(jsonschemaMessage(schemaError({ name: 'a', id: 'x' }, schema)!), "'x' is not a 'uuid'");
+    assert.equal(
+      jsonschemaDetail(schemaError({ name: 'abcd' }, schema)!),
+      "'abcd' is too long\n\nFailed validating 'maxLength' in schema['properties']['name']\n\nOn instance['name']:\n    'abcd'",
+    );
+  });
+  it('knows UUIDs as oslo does', () => {
+    assert.ok(isUuidLike('0B5A2E2F5C3D4E1F9A8B7C6D5E4F3A2B'));
+    assert.ok(!isUuidLike('0b5a2e2f-5c3d'));
+    assert.equal(canonicalUuid('0B5A2E2F5C3D4E1F9A8B7C6D5E4F3A2B'), '0b5a2e2f-5c3d-4e1f-9a8b-7c6d5e4f3a2b');
+    assert.equal(pyRepr({ a: [1, 1.5, null, true, "o'k"] }), `{'a': [1, 1.5, None, True, "o'k"]}`);
+    assert.equal(pyStr('x'), 'x');
   });
 });
 

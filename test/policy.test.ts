@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import {
   AndCheck,
+  Check,
   FalseCheck,
   GenericCheck,
   NotCheck,
@@ -21,7 +22,7 @@ import {
   type PolicyCredentials,
   type PolicyDefault,
   type PolicyLogger,
-} from '../src/core/policy.ts';
+} from '../src/core/policy/index.ts';
 
 /** Collects log lines instead of printing them. */
 function recorder(): PolicyLogger & { lines: string[] } {
@@ -547,6 +548,32 @@ describe('PolicyEngine.loadOverrides', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, '- just\n- a list\n');
     assert.throws(() => PolicyEngine.loadOverrides(file));
+  });
+});
+
+describe('check kinds a service adds', () => {
+  class ShareCheck extends Check {
+    constructor(readonly match: string) {
+      super();
+    }
+    evaluate(target: Record<string, unknown>): boolean {
+      return target[this.match] === true;
+    }
+    toString(): string {
+      return `shared:${this.match}`;
+    }
+  }
+  const defaults: PolicyDefault[] = [{ name: 'get', checkStr: 'shared:shared or role:admin' }];
+
+  it('belong to the engine that was given them, not to every engine', () => {
+    const withKind = new PolicyEngine(defaults, { logger: quiet, checks: { shared: (m) => new ShareCheck(m) } });
+    const without = new PolicyEngine(defaults, { logger: quiet });
+    assert.equal(withKind.enforce('get', { shared: true }, { roles: [] }), true);
+    assert.equal(withKind.enforce('get', { shared: false }, { roles: [] }), false);
+    // Elsewhere `shared:shared` is a generic check against the credentials.
+    assert.equal(without.enforce('get', { shared: true }, { roles: [] }), false);
+    assert.equal(without.enforce('get', {}, { roles: [], shared: 'shared' }), true);
+    assert.equal(parseRule('shared:x', quiet, { shared: (m) => new ShareCheck(m) }).toString(), 'shared:x');
   });
 });
 

@@ -1,7 +1,7 @@
 // Nova's default policy (Zed), generated from the installed python3-nova 26 (nova.policies.list_rules())
 // with enforce_new_defaults off: where a rule has a deprecated predecessor the two are or-ed, as
 // oslo.policy does in Zed. Override per rule in <policyDir>/compute.yaml.
-import type { PolicyDefault } from '../core/policy.ts';
+import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const COMPUTE_POLICIES: PolicyDefault[] = [
   { name: 'context_is_admin', checkStr: '(role:admin) or (is_admin:True)' },

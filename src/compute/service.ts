@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { jsonBodyParser, negotiateMicroversion, type Microversion, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
-import { PolicyEngine } from '../core/policy.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate, type Migration } from '../core/db.ts';
 import { PeriodicTasks } from '../core/periodic.ts';
 import { COMPUTE_POLICIES } from './policies.ts';

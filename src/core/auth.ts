@@ -2,7 +2,7 @@
 // In the all-in-one process the validator is identity's own token provider; when services
 // run apart it is an HTTP call to identity (GET /v3/auth/tokens). Either way results are
 // cached briefly and the cache is dropped when identity announces a revocation.
-import type { PolicyCredentials } from './policy.ts';
+import type { PolicyCredentials } from './policy/index.ts';
 
 export interface AuthContext {
   token: string;

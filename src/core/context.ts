@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type AuthContext, policyCredentials } from './auth.ts';
 import type { RpcContext } from './bus.ts';
 import { forbidden, unauthorized } from './errors.ts';
-import type { PolicyCredentials, PolicyEngine } from './policy.ts';
+import type { PolicyCredentials, PolicyEngine } from './policy/index.ts';
 
 type PolicyResult = { allowed: boolean; scopeError: boolean };
 

@@ -8,7 +8,8 @@ import type { Logger } from './log.ts';
 import type { AuthContext, TokenValidator } from './auth.ts';
 import { RequestContext } from './context.ts';
 const CONTEXT = Symbol('requestContext');
-import type { PolicyEngine } from './policy.ts';
+import type { PolicyEngine } from './policy/index.ts';
+import { AJV_OPTIONS, invalidInputMessage, type SchemaError } from './validate.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -75,8 +76,8 @@ export function createHttpApp(log: Logger): FastifyInstance {
     return503OnClosing: true,
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
-    // OpenStack APIs never coerce or drop what the client sent: a wrong type is a 400.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    // The options of core/validate.ts's validator: OpenStack APIs never coerce or drop what the client sent.
+    ajv: { customOptions: AJV_OPTIONS },
   } as any) as unknown as FastifyInstance;
   // Clients send Content-Type: application/json on bodiless requests; that is not an error.
   app.removeContentTypeParser('application/json');
@@ -137,17 +138,10 @@ export function jsonBodyParser(malformed: (err: Error) => Error) {
   };
 }
 
-function validationMessage(err: any): string {
+/** Fastify's validation errors (route schemas) in the core wording (core/validate.ts). */
+function validationMessage(err: { message: string; validation?: SchemaError[]; validationContext?: string }): string {
   const v = err.validation?.[0];
-  if (!v) return err.message;
-  const where = err.validationContext ?? 'body';
-  let field = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
-  if (v.keyword === 'required' && v.params?.missingProperty)
-    field = field ? `${field}.${v.params.missingProperty}` : v.params.missingProperty;
-  if (v.keyword === 'additionalProperties' && v.params?.additionalProperty) {
-    return `Invalid input for field '${field || where}': Additional properties are not allowed ('${v.params.additionalProperty}' was unexpected)`;
-  }
-  return `Invalid input for field '${field || where}': ${v.message}`;
+  return v ? invalidInputMessage(v, err.validationContext ?? 'body') : err.message;
 }
 
 /** Turns anything thrown into the service's error body. Never lets an internal error escape as text. */
@@ -276,6 +270,12 @@ export interface MicroversionSpec {
   legacyHeader?: string;
   min: string;
   max: string;
+  /** 'latest' only in lower case (placement's microversion_parse); nova and cinder take any case. */
+  latestLowerCaseOnly?: boolean;
+  /** The service's own wording of a bad version (400) and of one out of range (406), where its upstream differs. */
+  errors?: { invalid(asked: string): Error; unacceptable(asked: string): Error };
+  /** The Vary header's value (placement's is lower case); by default the version headers by their names. */
+  vary?: string;
 }
 
 /** Negotiates the request's microversion (406 outside the supported range) and sets the answer headers. */
@@ -284,8 +284,8 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
     max = Microversion.parse(spec.max)!;
   let asked: string | undefined;
   const header = req.headers['openstack-api-version'];
-  if (typeof header === 'string') {
-    for (const part of header.split(',')) {
+  for (const h of Array.isArray(header) ? header : header ? [header] : []) {
+    for (const part of h.split(',')) {
       const [svc, ver] = part.trim().split(/\s+/, 2);
       if (svc?.toLowerCase() === spec.service && ver) asked = ver;
     }
@@ -296,14 +296,17 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
   }
   let v = min;
   if (asked) {
-    if (asked.toLowerCase() === 'latest') v = max;
+    if ((spec.latestLowerCaseOnly ? asked : asked.toLowerCase()) === 'latest') v = max;
     else {
       const p = Microversion.parse(asked);
-      if (!p) throw new ApiError(400, `Invalid API version request string ${asked}.`);
+      if (!p) throw spec.errors?.invalid(asked) ?? new ApiError(400, `Invalid API version request string ${asked}.`);
       if (p.cmp(min) < 0 || p.cmp(max) > 0)
-        throw new ApiError(
-          406,
-          `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`,
+        throw (
+          spec.errors?.unacceptable(asked) ??
+          new ApiError(
+            406,
+            `Version ${asked} is not supported by the API. Minimum is ${spec.min} and maximum is ${spec.max}.`,
+          )
         );
       v = p;
     }
@@ -314,7 +317,7 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply, 
     reply.header(spec.legacyHeader, v.toString());
     vary.push(spec.legacyHeader);
   }
-  reply.header('Vary', vary.join(', '));
+  reply.header('Vary', spec.vary ?? vary.join(', '));
   return v;
 }
 

@@ -2,6 +2,7 @@
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json } from '../core/db.ts';
 import { IdentityBackend, newId, notFound } from './backend.ts';
+import { pyRepr } from '../core/python.ts';
 
 export interface Region {
   id: string;
@@ -251,7 +252,7 @@ export class CatalogManager {
   private async checkEndpoint(e: { service_id?: string; region_id?: string | null; interface?: string; url?: string }) {
     if (e.interface !== undefined && !INTERFACES.includes(e.interface))
       throw badRequest(
-        `Invalid input for field 'interface': '${e.interface}' does not match '^public$|^internal$|^admin$'`,
+        `Invalid input for field 'interface': ${pyRepr(e.interface)} does not match '^public$|^internal$|^admin$'`,
         'ValidationError',
       );
     if (e.service_id !== undefined) {

@@ -1,7 +1,7 @@
 // Keystone's default policy (Zed) with enforce_new_defaults off: where a rule has a deprecated
 // predecessor, the two are or-ed, as oslo.policy does by default in Zed. Override per rule in
 // <policyDir>/identity.yaml.
-import type { PolicyDefault } from '../core/policy.ts';
+import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const IDENTITY_POLICIES: PolicyDefault[] = [
   { name: 'admin_required', checkStr: 'role:admin or is_admin:1' },

@@ -8,7 +8,7 @@ import type { Logger } from '../core/log.ts';
 import { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
 import type { TokenValidator } from '../core/auth.ts';
-import { PolicyEngine } from '../core/policy.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
 import { PeriodicTasks } from '../core/periodic.ts';
 import { migrations } from './db/migrations.ts';

@@ -6,6 +6,7 @@ import type { AuthContext } from '../core/auth.ts';
 import { ApiError } from '../core/errors.ts';
 import { bool, json, now } from '../core/db.ts';
 import type { PropertyGuard } from './protections.ts';
+import { isUuidLike } from '../core/validate.ts';
 
 export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
 export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'];
@@ -61,7 +62,6 @@ export const SORT_KEYS = [
 export const PROPERTY_QUOTA = 128,
   TAG_QUOTA = 128,
   MEMBER_QUOTA = 128;
-const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 
 export interface Image {
   id: string;
@@ -215,7 +215,7 @@ export function validateAttribute(key: string, value: unknown) {
     case 'owner':
       return str(255);
     case 'id':
-      if (typeof value !== 'string' || !UUID.test(value))
+      if (typeof value !== 'string' || !isUuidLike(value))
         throw schemaError(`'${String(value)}' does not match the uuid pattern`);
       return;
     case 'visibility':

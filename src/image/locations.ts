@@ -9,6 +9,7 @@ import { ApiError } from '../core/errors.ts';
 import type { ImageService } from './service.ts';
 import { HTTP_SCHEMES } from './drivers/http.ts';
 import type { Change, Image, Location } from './images.ts';
+import { pyRepr } from '../core/python.ts';
 
 type LocationValue = { url: string; metadata: Record<string, unknown>; validation_data?: Record<string, string> };
 
@@ -115,7 +116,7 @@ export class LocationPatcher {
       if (img.locations.length && JSON.stringify(urls) !== JSON.stringify(current)) {
         throw new ApiError(
           400,
-          `Original locations is not empty: ${JSON.stringify(img.locations.map((l) => ({ url: l.url, metadata: l.metadata ?? {} })))}`,
+          `Original locations is not empty: ${pyRepr(img.locations.map((l) => ({ url: l.url, metadata: l.metadata ?? {} })))}`,
         );
       }
       const next: Location[] = [];

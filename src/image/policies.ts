@@ -2,7 +2,7 @@
 // target of an image rule carries the image's owner as project_id, the caller's project as
 // member_id when it is a member of the image, and the image's visibility, as Glance's
 // ImageTarget does. Override per rule in <policyDir>/image.yaml.
-import type { PolicyDefault } from '../core/policy.ts';
+import type { PolicyDefault } from '../core/policy/index.ts';
 
 const PROJECT_MEMBER = 'role:member and project_id:%(project_id)s';
 const PROJECT_READER = 'role:reader and project_id:%(project_id)s';

@@ -9,7 +9,7 @@ import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
-import { PolicyEngine } from '../core/policy.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { IMAGE_POLICIES } from './policies.ts';

@@ -1,7 +1,7 @@
 // Neutron's default policy (Zed), generated from the installed neutron 21 (neutron.conf.policies)
 // with enforce_new_defaults off: where a rule has a deprecated predecessor the two are or-ed, as
 // oslo.policy does in Zed. Override per rule in <policyDir>/network.yaml.
-import type { PolicyDefault } from '../core/policy.ts';
+import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const NETWORK_POLICIES: PolicyDefault[] = [
   { name: 'context_is_admin', checkStr: 'role:admin' },

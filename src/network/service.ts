@@ -14,7 +14,7 @@ import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from '../core/config.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
-import { CUSTOM_CHECKS, Check, PolicyEngine, type PolicyTarget } from '../core/policy.ts';
+import { Check, PolicyEngine, type PolicyTarget } from '../core/policy/index.ts';
 import { groupCommit, migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { NETWORK_POLICIES } from './policies.ts';
@@ -49,7 +49,6 @@ class FieldCheck extends Check {
     return `field:${this.match}`;
   }
 }
-CUSTOM_CHECKS.set('field', (m) => new FieldCheck(m));
 
 /** One entry of /v2.0/extensions. */
 export interface ApiExtension {
@@ -111,6 +110,7 @@ export class NetworkService implements ServiceModule {
     // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
     this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log, {
       tenantIdCredential: true,
+      checks: { field: (m) => new FieldCheck(m) },
     });
     this.quotas = new Quotas(db);
     this.runTransaction = groupCommit(db);

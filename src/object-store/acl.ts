@@ -9,6 +9,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ContainerRow, SwiftStore } from './store.ts';
+import { pyStrRepr } from '../core/python.ts';
 
 /** 'owner' is swift_owner (the project's operator, or an account ACL admin); 'acl' a grantee that is not. */
 export type Access = 'owner' | 'reseller' | 'acl';
@@ -37,7 +38,7 @@ export function checkAccountAcl(value: string): { error: string } | { acl: strin
     parsed = undefined;
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-    return { error: `Syntax error in input (${pyRepr(value)})` };
+    return { error: `Syntax error in input (${pyStrRepr(value)})` };
   const acl = parsed as Record<string, unknown>;
   for (const k of Object.keys(acl))
     if (!(ACCOUNT_ACL_KEYS as readonly string[]).includes(k))
@@ -52,8 +53,6 @@ export function checkAccountAcl(value: string): { error: string } | { acl: strin
   const keys = Object.keys(acl).sort();
   return { acl: keys.length ? JSON.stringify(Object.fromEntries(keys.map((k) => [k, acl[k]]))) : '' };
 }
-const pyRepr = (s: string) =>
-  s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** Loads the account ACLs of `accounts` that a request may need (not for owners of them). */
 export async function loadAccountAcls(req: FastifyRequest, store: SwiftStore, ...accounts: string[]) {

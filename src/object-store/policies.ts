@@ -1,7 +1,7 @@
 // Swift authorizes with keystoneauth's own logic (src/object-store/acl.ts), not oslo.policy;
 // these named rules carry its role settings so a deployment can override them in
 // <policyDir>/object-store.yaml: operator_roles and reseller_admin_role.
-import type { PolicyDefault } from '../core/policy.ts';
+import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const OBJECT_STORE_POLICIES: PolicyDefault[] = [
   {

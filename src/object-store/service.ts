@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
-import { PolicyEngine } from '../core/policy.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
 import { PeriodicTasks } from '../core/periodic.ts';
 import type { ServiceContext, ServiceFactory } from '../core/service.ts';

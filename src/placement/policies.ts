@@ -1,7 +1,7 @@
 // Placement's default policy (Zed), generated from the installed python3-placement 8.0.0
 // (placement.policies.list_rules()) with enforce_new_defaults off: where a rule has a deprecated
 // predecessor the two are or-ed, as oslo.policy does in Zed. Override per rule in <policyDir>/placement.yaml.
-import type { PolicyDefault } from '../core/policy.ts';
+import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const PLACEMENT_POLICIES: PolicyDefault[] = [
   { name: 'admin_api', checkStr: 'role:admin', scopeTypes: ['system'] },

@@ -3,11 +3,18 @@
 // allocations with consumer generations and types, usages, allocation candidates, reshaper.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { Ajv } from 'ajv';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import { jsonBodyParser, toApiError, Microversion, type ServiceModule } from '../core/http.ts';
+import {
+  jsonBodyParser,
+  type Microversion,
+  type MicroversionSpec,
+  negotiateMicroversion,
+  toApiError,
+  type ServiceModule,
+} from '../core/http.ts';
 import { ApiError, STATUS_TITLES } from '../core/errors.ts';
-import { PolicyEngine } from '../core/policy.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
+import { jsonschemaDetail, validate } from '../core/validate.ts';
 import { migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { PLACEMENT_POLICIES } from './policies.ts';
@@ -46,122 +53,9 @@ declare module 'fastify' {
 
 export const mv = (req: FastifyRequest): Microversion => req.placementVersion!;
 
-const ajv = new Ajv({ allErrors: false, strict: false, verbose: true });
-const UUID_LIKE = /^(?:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$/;
-ajv.addFormat('uuid', UUID_LIKE);
-export const isUuidLike = (s: unknown) => typeof s === 'string' && UUID_LIKE.test(s);
-/** The canonical form of a UUID-like string (lower case, dashed), as uuid.UUID() gives. */
-export function canonicalUuid(s: string): string {
-  const h = s.replace(/-/g, '').toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
-/** Compiled validators by the schema's text: schemas built per request (per microversion) compile once. */
-const compiledByText = new Map<string, ReturnType<typeof ajv.compile>>();
-function validatorOf(schema: object): ReturnType<typeof ajv.compile> {
-  let validate = compiled.get(schema);
-  if (validate) return validate;
-  const text = JSON.stringify(schema);
-  validate = compiledByText.get(text);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    compiledByText.set(text, validate);
-  }
-  compiled.set(schema, validate);
-  return validate;
-}
-
-const py = (v: unknown): string => {
-  if (typeof v === 'string') return `'${v}'`;
-  if (v === null) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  return JSON.stringify(v);
-};
-
-/** jsonschema's ValidationError text (message, the failing keyword, the instance path). */
-function schemaError(e: {
-  keyword: string;
-  message?: string;
-  params: any;
-  instancePath: string;
-  schemaPath: string;
-  data?: unknown;
-  parentSchema?: any;
-}): string {
-  let msg: string;
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const pats = Object.keys(e.parentSchema?.patternProperties ?? {});
-      msg = pats.length
-        ? `'${e.params.additionalProperty}' does not match any of the regexes: ${pats.map((x) => `'${x}'`).join(', ')}`
-        : `Additional properties are not allowed ('${e.params.additionalProperty}' was unexpected)`;
-      break;
-    }
-    case 'required':
-      msg = `'${e.params.missingProperty}' is a required property`;
-      break;
-    case 'maxLength':
-      msg = `${py(e.data)} is too long`;
-      break;
-    case 'minLength':
-      msg = `${py(e.data)} is too short`;
-      break;
-    case 'type':
-      msg = `${py(e.data)} is not of type ${String(e.params.type)
-        .split(',')
-        .map((t) => `'${t}'`)
-        .join(', ')}`;
-      break;
-    case 'format':
-      msg = `${py(e.data)} is not a '${e.params.format}'`;
-      break;
-    case 'pattern':
-      msg = `${py(e.data)} does not match '${e.params.pattern}'`;
-      break;
-    case 'minimum':
-      msg = `${py(e.data)} is less than the minimum of ${e.params.limit}`;
-      break;
-    case 'maximum':
-      msg = `${py(e.data)} is greater than the maximum of ${e.params.limit}`;
-      break;
-    case 'minProperties':
-      msg = `${py(e.data)} does not have enough properties`;
-      break;
-    case 'minItems':
-      msg = `${py(e.data)} is too short`;
-      break;
-    case 'uniqueItems':
-      msg = `${py(e.data)} has non-unique elements`;
-      break;
-    case 'enum':
-      msg = `${py(e.data)} is not one of [${(e.params.allowedValues as unknown[]).map(py).join(', ')}]`;
-      break;
-    case 'anyOf':
-      msg = `${py(e.data)} is not valid under any of the given schemas`;
-      break;
-    default:
-      msg = e.message ?? 'is invalid';
-  }
-  const schemaPath = e.schemaPath
-    .replace(/^#\//, '')
-    .split('/')
-    .slice(0, -1)
-    .map((x) => `[${py(decodeURIComponent(x))}]`)
-    .join('');
-  const instance = e.instancePath
-    .split('/')
-    .slice(1)
-    .map((x) => `[${py(x)}]`)
-    .join('');
-  return `${msg}\n\nFailed validating '${e.keyword}' in schema${schemaPath}\n\nOn instance${instance}:\n    ${py(e.data)}`;
-}
-
 /** Data validated against a JSON schema: 400 "JSON does not validate" otherwise. */
 export function validateJson<T = any>(data: unknown, schema: object): T {
-  const validate = validatorOf(schema);
-  if (!validate(data)) throw perr(400, `JSON does not validate: ${schemaError(validate.errors![0]! as any)}`);
-  return data as T;
+  return validate<T>(data, schema, (e) => perr(400, `JSON does not validate: ${jsonschemaDetail(e)}`));
 }
 
 /** The request body validated against a JSON schema. */
@@ -173,10 +67,7 @@ export function jsonBody<T = any>(req: FastifyRequest, schema: object): T {
 
 /** Query parameters validated against a JSON schema (each value a string; the last one wins). */
 export function queryParams(req: FastifyRequest, schema: object): Record<string, string> {
-  const q = flatQuery(req);
-  const validate = validatorOf(schema);
-  if (!validate(q)) throw perr(400, `Invalid query string parameters: ${schemaError(validate.errors![0]! as any)}`);
-  return q;
+  return validate(flatQuery(req), schema, (e) => perr(400, `Invalid query string parameters: ${jsonschemaDetail(e)}`));
 }
 
 /** Every value of every query parameter, in order. */
@@ -268,25 +159,18 @@ const ROUTE_SINCE: Record<string, [string, number]> = {
   'POST /reshaper': ['1.30', 404],
 };
 
-/** The request's microversion, as microversion_parse extracts it (400 unparsable, 406 unknown). */
-function negotiate(req: FastifyRequest): Microversion {
-  let asked: string | undefined;
-  const header = req.headers['openstack-api-version'];
-  for (const h of Array.isArray(header) ? header : header ? [header] : []) {
-    for (const part of h.split(',')) {
-      const [svc, ver] = part.trim().split(/\s+/, 2);
-      if (svc?.toLowerCase() === 'placement' && ver) asked = ver;
-    }
-  }
-  let s = asked ?? MIN_VERSION;
-  if (s === 'latest') s = MAX_VERSION;
-  const m = /^\s*(\d+)\s*\.\s*(\d+)\s*$/.exec(s);
-  if (!m) throw perr(400, `Invalid microversion: invalid version string: ${s}`);
-  const v = new Microversion(Number(m[1]), Number(m[2]));
-  if (v.major !== 1 || v.cmp(MIN_VERSION) < 0 || v.cmp(MAX_VERSION) > 0)
-    throw perr(406, `Invalid microversion: Unacceptable version header: ${s}`);
-  return v;
-}
+/** Placement's microversions, as microversion_parse negotiates them (400 unparsable, 406 unknown). */
+const MICROVERSIONS: MicroversionSpec = {
+  service: 'placement',
+  min: MIN_VERSION,
+  max: MAX_VERSION,
+  latestLowerCaseOnly: true,
+  vary: 'openstack-api-version',
+  errors: {
+    invalid: (s) => perr(400, `Invalid microversion: invalid version string: ${s}`),
+    unacceptable: (s) => perr(406, `Invalid microversion: Unacceptable version header: ${s}`),
+  },
+};
 
 export class PlacementService implements ServiceModule {
   name = 'placement';
@@ -336,9 +220,7 @@ export class PlacementService implements ServiceModule {
         jsonBodyParser((e) => perr(400, `Malformed JSON: ${e.message}`)),
       );
       scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-        req.placementVersion = negotiate(req);
-        reply.header('openstack-api-version', `placement ${req.placementVersion}`);
-        reply.header('vary', 'openstack-api-version');
+        req.placementVersion = negotiateMicroversion(req, reply, MICROVERSIONS);
         const clen = req.headers['content-length'];
         if (clen && Number(clen) > 0 && !req.headers['content-type'])
           throw perr(400, 'content-type header required when content-length > 0');

@@ -7,6 +7,7 @@ import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { CREDENTIAL_COLUMNS, CredentialManager, hashAccessKey, type Credential } from '../credential.ts';
 import { listBody, q, requireBody } from './common.ts';
+import { pyRepr } from '../../core/python.ts';
 
 /** Methods that authenticate a user directly; any other method is a delegation (keystone/api/_shared/delegation.py). */
 export const PRIMARY_AUTH_METHODS = new Set([
@@ -73,10 +74,7 @@ function checkTypes(c: Record<string, unknown>) {
   for (const k of ['blob', 'project_id', 'type', 'user_id']) {
     if (c[k] !== undefined && typeof c[k] !== 'string') {
       // Keystone's schema has no null for these: a wrong type is a 400 naming the field.
-      throw badRequest(
-        `Invalid input for field '${k}': ${JSON.stringify(c[k])} is not of type 'string'`,
-        'ValidationError',
-      );
+      throw badRequest(`Invalid input for field '${k}': ${pyRepr(c[k])} is not of type 'string'`, 'ValidationError');
     }
   }
 }

@@ -7,6 +7,7 @@ import { TRUST_FIELDS, TrustManager, renderTrustTime, type Trust, type TrustRequ
 import { notFound } from '../backend.ts';
 import { renderRole } from './roles.ts';
 import { listBody, q } from './common.ts';
+import { pyRepr } from '../../core/python.ts';
 
 const BASE = '/v3/OS-TRUST/trusts';
 
@@ -68,55 +69,51 @@ function validateTrust(t: Record<string, any>): TrustRequest {
     if (!(k in t)) throw invalid(k, `'${k}' is a required property`);
   for (const k of ['trustor_user_id', 'trustee_user_id']) {
     const v = t[k];
-    if (typeof v !== 'string') throw invalid(k, `${JSON.stringify(v)} is not of type 'string'`);
+    if (typeof v !== 'string') throw invalid(k, `${pyRepr(v)} is not of type 'string'`);
     if (v.length < 1 || v.length > 64) throw invalid(k, `'${v}' must be between 1 and 64 characters long`);
   }
   if (typeof t.impersonation !== 'boolean')
-    throw invalid('impersonation', `${JSON.stringify(t.impersonation)} is not of type 'boolean'`);
+    throw invalid('impersonation', `${pyRepr(t.impersonation)} is not of type 'boolean'`);
   if (t.project_id !== undefined && t.project_id !== null) {
     if (typeof t.project_id !== 'string' || !/^[a-zA-Z0-9-_]{1,64}$/.test(t.project_id))
-      throw invalid('project_id', `${JSON.stringify(t.project_id)} is not a valid id`);
+      throw invalid('project_id', `${pyRepr(t.project_id)} is not a valid id`);
   }
   if (t.remaining_uses !== undefined && t.remaining_uses !== null) {
     if (!isInt(t.remaining_uses))
-      throw invalid('remaining_uses', `${JSON.stringify(t.remaining_uses)} is not of type 'integer', 'null'`);
+      throw invalid('remaining_uses', `${pyRepr(t.remaining_uses)} is not of type 'integer', 'null'`);
     if (t.remaining_uses < 1) throw invalid('remaining_uses', `${t.remaining_uses} is less than the minimum of 1`);
   }
   if (t.expires_at !== undefined && t.expires_at !== null && typeof t.expires_at !== 'string')
-    throw invalid('expires_at', `${JSON.stringify(t.expires_at)} is not of type 'null', 'string'`);
+    throw invalid('expires_at', `${pyRepr(t.expires_at)} is not of type 'null', 'string'`);
   if (
     t.allow_redelegation !== undefined &&
     t.allow_redelegation !== null &&
     typeof t.allow_redelegation !== 'boolean'
   ) {
-    throw invalid('allow_redelegation', `${JSON.stringify(t.allow_redelegation)} is not of type 'boolean', 'null'`);
+    throw invalid('allow_redelegation', `${pyRepr(t.allow_redelegation)} is not of type 'boolean', 'null'`);
   }
   if (t.redelegation_count !== undefined && t.redelegation_count !== null) {
     if (!isInt(t.redelegation_count))
-      throw invalid('redelegation_count', `${JSON.stringify(t.redelegation_count)} is not of type 'integer', 'null'`);
+      throw invalid('redelegation_count', `${pyRepr(t.redelegation_count)} is not of type 'integer', 'null'`);
     if (t.redelegation_count < 0)
       throw invalid('redelegation_count', `${t.redelegation_count} is less than the minimum of 0`);
   }
   if (t.roles !== undefined) {
-    if (!Array.isArray(t.roles)) throw invalid('roles', `${JSON.stringify(t.roles)} is not of type 'array'`);
+    if (!Array.isArray(t.roles)) throw invalid('roles', `${pyRepr(t.roles)} is not of type 'array'`);
     t.roles.forEach((r: unknown, i: number) => {
       const f = `roles/${i}`;
-      if (!r || typeof r !== 'object' || Array.isArray(r))
-        throw invalid(f, `${JSON.stringify(r)} is not of type 'object'`);
+      if (!r || typeof r !== 'object' || Array.isArray(r)) throw invalid(f, `${pyRepr(r)} is not of type 'object'`);
       const keys = Object.keys(r);
       if (keys.length !== 1)
-        throw invalid(
-          f,
-          keys.length ? `${JSON.stringify(r)} has too many properties` : '{} does not have enough properties',
-        );
+        throw invalid(f, keys.length ? `${pyRepr(r)} has too many properties` : '{} does not have enough properties');
       const [k] = keys as [string];
       const v = (r as Record<string, unknown>)[k];
       if (k === 'id') {
         if (typeof v !== 'string' || !/^[a-zA-Z0-9-_]{1,64}$/.test(v))
-          throw invalid(`${f}/id`, `${JSON.stringify(v)} is not a valid id`);
+          throw invalid(`${f}/id`, `${pyRepr(v)} is not a valid id`);
       } else if (k === 'name') {
         if (typeof v !== 'string' || v.length < 1 || v.length > 255 || !/\S/.test(v))
-          throw invalid(`${f}/name`, `${JSON.stringify(v)} is not a valid name`);
+          throw invalid(`${f}/name`, `${pyRepr(v)} is not a valid name`);
       } else throw invalid(f, `Additional properties are not allowed ('${k}' was unexpected)`);
     });
   }

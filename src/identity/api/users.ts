@@ -6,6 +6,7 @@ import type { Group, User } from '../users.ts';
 import { USER_OPTIONS } from '../users.ts';
 import { renderProject } from './resource.ts';
 import { boolean, description, listBody, name255, nullableId, q, queryBool, selfLink, wrap } from './common.ts';
+import { pyRepr } from '../../core/python.ts';
 
 export function renderUser(req: FastifyRequest, u: User) {
   const out: Record<string, unknown> = {
@@ -57,7 +58,7 @@ function checkOptions(options: unknown) {
         throw badRequest(`Invalid input for field 'options.${k}'`, 'ValidationError');
     } else if (v !== null && typeof v !== 'boolean')
       throw badRequest(
-        `Invalid input for field 'options.${k}': ${JSON.stringify(v)} is not of type 'boolean'`,
+        `Invalid input for field 'options.${k}': ${pyRepr(v)} is not of type 'boolean'`,
         'ValidationError',
       );
   }

@@ -36,6 +36,7 @@
 import { randomBytes } from 'node:crypto';
 import { fernetDecryptDetailed, fernetEncrypt, InvalidToken } from './fernet.ts';
 import type { KeyRepository } from './keys.ts';
+import { isUuidLike } from '../../core/validate.ts';
 
 export { InvalidToken } from './fernet.ts';
 
@@ -295,7 +296,8 @@ function safeInt(v: bigint): number {
 // Field codecs.
 
 const UUID_HEX = /^[0-9a-f]{32}$/;
-const UUID_ANY = /^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
+/** A UUID in its hex (32) or dashed (36) form. */
+const isUuid = (s: string) => (s.length === 32 || s.length === 36) && isUuidLike(s);
 
 function flaggedId(id: string | undefined): Packable {
   if (id === undefined) return [false, null];
@@ -445,7 +447,7 @@ export class TokenFormatter {
     let body: Packable[];
     if (p.trustId !== undefined) {
       if (p.projectId === undefined) throw new Error('A trust-scoped token needs a projectId');
-      if (!UUID_ANY.test(p.trustId)) throw new Error('A trust id must be a uuid');
+      if (!isUuid(p.trustId)) throw new Error('A trust id must be a uuid');
       const trust = Buffer.from(p.trustId.replaceAll('-', ''), 'hex');
       body = [PayloadVersion.TrustScoped, user, methods, flaggedId(p.projectId), expires, audits, trust];
     } else if (p.appCredId !== undefined) {

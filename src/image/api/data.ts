@@ -14,6 +14,7 @@ import { BodyHash } from '../../core/hashing.ts';
 import type { ImageService } from '../service.ts';
 import { isAdmin } from '../images.ts';
 import { finishTask, taskView } from './tasks.ts';
+import { isUuidLike } from '../../core/validate.ts';
 
 /**
  * Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing.
@@ -229,8 +230,11 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
           if (!(k in body.method)) throw new ApiError(400, `'${k}' needs to be set for glance-download import method`);
         if (
           typeof body.method.glance_image_id !== 'string' ||
-          !/^(urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$/.test(
-            body.method.glance_image_id,
+          !isUuidLike(
+            body.method.glance_image_id
+              .replace(/^urn:uuid:/, '')
+              .replace(/^\{/, '')
+              .replace(/\}$/, ''),
           )
         ) {
           throw new ApiError(400, `Remote image id does not look like a UUID: ${body.method.glance_image_id}`);

@@ -8,12 +8,12 @@ import { ApiError } from '../../core/errors.ts';
 import type { ImageService } from '../service.ts';
 import { download } from '../service.ts';
 import { newImage, validateAttribute } from '../images.ts';
+import { isUuidLike } from '../../core/validate.ts';
 
 const TASK_TTL_MS = 48 * 3600 * 1000;
 const STATUSES = ['pending', 'processing', 'success', 'failure'];
 const TYPES = ['import', 'api_image_import'];
 const SORT_KEYS = ['created_at', 'updated_at', 'id', 'type', 'status', 'owner', 'expires_at'];
-const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
 const LIMIT_DEFAULT = 25,
   LIMIT_MAX = 1000;
 
@@ -258,7 +258,7 @@ export function registerTaskRoutes(app: FastifyInstance, svc: ImageService) {
     if (!SORT_KEYS.includes(sortKey)) throw new ApiError(400, `Invalid sort key: ${sortKey}.`);
     if (q.status && !STATUSES.includes(q.status)) throw new ApiError(400, `Invalid status value: ${q.status}`);
     if (q.type && q.type !== 'import') throw new ApiError(400, `Invalid type value: ${q.type}`);
-    if (q.marker !== undefined && !UUID.test(q.marker)) throw new ApiError(400, 'Invalid marker format');
+    if (q.marker !== undefined && !isUuidLike(q.marker)) throw new ApiError(400, 'Invalid marker format');
     let limit = LIMIT_DEFAULT;
     if (q.limit !== undefined) {
       if (!/^-?\d+$/.test(q.limit)) throw new ApiError(400, 'limit param must be an integer');

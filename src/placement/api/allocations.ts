@@ -3,23 +3,13 @@
 // transaction that checks consumer and provider generations and capacity.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
-import {
-  ErrorCode,
-  cacheHeaders,
-  canonicalUuid,
-  isUuidLike,
-  jsonBody,
-  mv,
-  perr,
-  queryParams,
-  type PlacementService,
-} from '../service.ts';
+import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, type PlacementService } from '../service.ts';
+import { canonicalUuid, isUuidLike } from '../../core/validate.ts';
 import { INCOMPLETE_CONSUMER_ID, PlacementFailure, type ConsumerWrite, type Inventory } from '../store.ts';
-import { INV_PUT_ALL, inventoryFrom } from './providers.ts';
+import { INV_PUT_ALL, UUID_PATTERN as UUID, inventoryFrom } from './providers.ts';
 import { since } from './common.ts';
 
 const RC = '^[A-Z0-9_]+$';
-const UUID = '^[0-9a-fA-F-]{36}$';
 const GROUP_1_33 = '^[a-zA-Z0-9_-]{1,64}$|^$';
 const RESOURCES = {
   type: 'object',

@@ -5,7 +5,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   ErrorCode,
   cacheHeaders,
-  canonicalUuid,
   jsonBody,
   mv,
   perr,
@@ -13,6 +12,7 @@ import {
   queryParams,
   type PlacementService,
 } from '../service.ts';
+import { canonicalUuid } from '../../core/validate.ts';
 import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, type Inventory, type Provider } from '../store.ts';
 import {
   absoluteUrl,
