@@ -126,6 +126,15 @@ export function parseMemberOf(values: string[], v: Microversion, suffix = '') {
   return { required, forbidden };
 }
 
+/** Whether a provider's aggregates (or traits) meet a parsed filter: one of each any-of set, none forbidden. */
+export function satisfies(
+  have: ReadonlySet<string> = new Set(),
+  filter: { required: Array<Set<string>>; forbidden: Set<string> },
+): boolean {
+  for (const f of filter.forbidden) if (have.has(f)) return false;
+  return filter.required.every((any) => [...any].some((x) => have.has(x)));
+}
+
 export function parseInTree(value: string): string {
   const r = value.trim();
   if (!isUuidLike(r))
