@@ -180,12 +180,3 @@ export async function findProvider(svc: PlacementService, uuid: string, detail?:
   if (!rp) throw perr(404, detail ?? `No resource provider with uuid ${uuid} found`);
   return rp;
 }
-
-/** A route that exists from a microversion on: 404 (or `status`) below it, as version_handler does. */
-export function since(req: FastifyRequest, version: string, status = 404) {
-  if (!mv(req).gte(version))
-    throw perr(
-      status,
-      status === 405 ? 'The method specified is not allowed for this resource.' : 'The resource could not be found.',
-    );
-}

@@ -23,7 +23,6 @@ import {
   providerUrl,
   satisfies,
   serializeProvider,
-  since,
 } from './common.ts';
 
 const P = 'placement:resource_providers';
@@ -452,7 +451,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:delete`);
-    since(req, '1.5', 405);
     const uuid = (req.params as any).uuid;
     const rp = await findProvider(svc, uuid);
     try {
@@ -498,7 +496,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:list`);
-    since(req, '1.1');
     const rp = await findProvider(svc, (req.params as any).uuid);
     cacheHeaders(req, reply, rp.updated_at);
     const out: Record<string, unknown> = { aggregates: await store.providerAggregates(rp.uuid) };
@@ -508,7 +505,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:update`);
-    since(req, '1.1');
     const v = mv(req);
     const rp = await findProvider(svc, (req.params as any).uuid);
     let aggs: string[];
@@ -534,7 +530,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:list`);
-    since(req, '1.6');
     const uuid = (req.params as any).uuid;
     const rp = await traitsProvider(uuid);
     cacheHeaders(req, reply, rp.updated_at);
@@ -543,7 +538,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:update`);
-    since(req, '1.6');
     const uuid = (req.params as any).uuid;
     const rp = await traitsProvider(uuid);
     const d = jsonBody<{ traits: string[]; resource_provider_generation: number }>(req, TRAITS_PUT);
@@ -563,7 +557,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:delete`);
-    since(req, '1.6');
     const uuid = (req.params as any).uuid;
     await traitsProvider(uuid);
     try {
