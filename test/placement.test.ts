@@ -130,6 +130,18 @@ for (const engine of databaseEngines('placement')) {
       const r405 = await req('PATCH', '/resource_providers');
       error(r405, 405);
       assert.equal(r405.headers.get('allow'), 'GET, POST');
+      // A route below the microversion that added it: 404 (405 for DELETE inventories before 1.5).
+      error(await req('GET', '/traits', undefined, { v: '1.5' }), 404);
+      error(await req('GET', '/resource_classes', undefined, { v: '1.1' }), 404);
+      const below = await req('DELETE', `/resource_providers/${randomUUID()}/inventories`, undefined, { v: '1.4' });
+      error(below, 405);
+      assert.equal(below.body.errors[0].detail, 'The method DELETE is not allowed for this resource.');
+      // 'latest' is read in lower case only, and the version errors are placement's own.
+      const upper = await req('GET', '/resource_providers', undefined, { v: 'LATEST' });
+      error(upper, 400);
+      assert.equal(upper.body.errors[0].detail, 'Invalid microversion: invalid version string: LATEST');
+      assert.equal(bad.body.errors[0].detail, 'Invalid microversion: Unacceptable version header: 1.40');
+      assert.equal(latest.headers.get('vary'), 'openstack-api-version');
       error(
         await c.req('POST', `${c.url}/placement/resource_providers`, undefined, {
           headers: { 'OpenStack-API-Version': 'placement 1.39', 'content-type': 'text/plain' },

@@ -24,6 +24,7 @@ import {
   RpcError,
   type MessageBus,
   type Notification,
+  notification,
   type NotificationListener,
   type RpcContext,
   type RpcHandler,
@@ -450,14 +451,7 @@ export class AmqpBus implements MessageBus {
   }
 
   notify(publisherId: string, eventType: string, payload: unknown, priority: Notification['priority'] = 'INFO') {
-    const n: Notification = {
-      message_id: randomUUID(),
-      publisher_id: publisherId,
-      event_type: eventType,
-      priority,
-      payload,
-      timestamp: new Date().toISOString(),
-    };
+    const n = notification(publisherId, eventType, payload, priority);
     this.send({
       exchange: NOTIFICATION_EXCHANGE,
       key: `notifications.${priority.toLowerCase()}`,

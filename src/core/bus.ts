@@ -16,6 +16,22 @@ export interface Notification {
   payload: unknown;
   timestamp: string;
 }
+/** A notification as oslo.messaging's Notifier stamps it (a fresh id, the time). */
+export function notification(
+  publisherId: string,
+  eventType: string,
+  payload: unknown,
+  priority: Notification['priority'],
+): Notification {
+  return {
+    message_id: randomUUID(),
+    publisher_id: publisherId,
+    event_type: eventType,
+    priority,
+    payload,
+    timestamp: new Date().toISOString(),
+  };
+}
 export type NotificationListener = (n: Notification) => void | Promise<void>;
 
 export interface MessageBus {
@@ -125,14 +141,7 @@ export class InProcessBus implements MessageBus {
   }
 
   notify(publisherId: string, eventType: string, payload: unknown, priority: Notification['priority'] = 'INFO') {
-    const n: Notification = {
-      message_id: randomUUID(),
-      publisher_id: publisherId,
-      event_type: eventType,
-      priority,
-      payload,
-      timestamp: new Date().toISOString(),
-    };
+    const n = notification(publisherId, eventType, payload, priority);
     for (const l of this.listeners)
       if (eventType.startsWith(l.prefix))
         setImmediate(() => {

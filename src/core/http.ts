@@ -78,7 +78,7 @@ export function createHttpApp(log: Logger): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
     // The options of core/validate.ts's validator: OpenStack APIs never coerce or drop what the client sent.
     ajv: { customOptions: AJV_OPTIONS },
-  } as any) as unknown as FastifyInstance;
+  }) as unknown as FastifyInstance;
   // Clients send Content-Type: application/json on bodiless requests; that is not an error.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(
@@ -145,8 +145,13 @@ function validationMessage(err: { message: string; validation?: SchemaError[]; v
 }
 
 /** Turns anything thrown into the service's error body. Never lets an internal error escape as text. */
-export function toApiError(err: any): ApiError {
-  if (err instanceof ApiError) return err;
+export function toApiError(thrown: unknown): ApiError {
+  if (thrown instanceof ApiError) return thrown;
+  // What Fastify and Node throw: an Error with a code, a status, or schema errors.
+  const err = thrown as
+    | { message: string; code?: string; statusCode?: unknown; validation?: SchemaError[]; validationContext?: string }
+    | null
+    | undefined;
   if (err?.validation) return new ApiError(400, validationMessage(err), 'ValidationError');
   if (err?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, `Unsupported Content-Type`);
   if (err?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'Request is too large.');

@@ -7,7 +7,6 @@ import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, type Placemen
 import { canonicalUuid, isUuidLike } from '../../core/validate.ts';
 import { INCOMPLETE_CONSUMER_ID, PlacementFailure, type ConsumerWrite, type Inventory } from '../store.ts';
 import { INV_PUT_ALL, UUID_PATTERN as UUID, inventoryFrom } from './providers.ts';
-import { since } from './common.ts';
 
 const RC = '^[A-Z0-9_]+$';
 const GROUP_1_33 = '^[a-zA-Z0-9_-]{1,64}$|^$';
@@ -227,7 +226,6 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
 
   app.post('/allocations', async (req, reply) => {
     req.authorize('placement:allocations:manage');
-    since(req, '1.13');
     const v = mv(req);
     const data = jsonBody<Record<string, any>>(req, postSchema(v));
     await writeAllocations(
@@ -247,7 +245,6 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
   app.get('/usages', async (req: FastifyRequest, reply) => {
     const q0 = Object.fromEntries(new URLSearchParams(req.url.split('?')[1] ?? ''));
     req.authorize('placement:usages', { project_id: q0.project_id });
-    since(req, '1.9');
     const v = mv(req);
     const schema: any = {
       type: 'object',
@@ -288,7 +285,6 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
 
   app.post('/reshaper', async (req, reply) => {
     req.authorize('placement:reshaper:reshape');
-    since(req, '1.30');
     const v = mv(req);
     const schema = {
       type: 'object',

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
 import { ErrorCode, cacheHeaders, mv, perr, queryAll, queryParams, type PlacementService } from '../service.ts';
 import { CandidateSearch, type RequestGroup, type RequestWide } from '../candidates.ts';
-import { parseInTree, parseMemberOf, parseResources, parseTraitParams, parseTraits, since } from './common.ts';
+import { parseInTree, parseMemberOf, parseResources, parseTraitParams, parseTraits } from './common.ts';
 
 const GROUP = '[1-9][0-9]*';
 const GROUP_1_33 = '[a-zA-Z0-9_-]{1,64}';
@@ -36,7 +36,6 @@ function schemaFor(v: Microversion) {
 export function registerCandidateRoutes(app: FastifyInstance, svc: PlacementService) {
   app.get('/allocation_candidates', async (req, reply) => {
     req.authorize('placement:allocation_candidates:list');
-    since(req, '1.10');
     const v = mv(req);
     queryParams(req, schemaFor(v));
     const q = queryAll(req);

@@ -13,7 +13,7 @@ import {
 } from '../service.ts';
 import { isStandardClass, isStandardTrait } from '../store.ts';
 import { STANDARD_RESOURCE_CLASSES } from '../standard.ts';
-import { absoluteUrl, since } from './common.ts';
+import { absoluteUrl } from './common.ts';
 
 const CUSTOM = '^CUSTOM_[A-Z0-9_]+$';
 const RC_BODY = {
@@ -37,7 +37,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.get('/resource_classes', async (req, reply) => {
     req.authorize('placement:resource_classes:list');
-    since(req, '1.2');
     const custom = await store.customClasses();
     cacheHeaders(req, reply);
     return {
@@ -47,7 +46,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.post('/resource_classes', async (req, reply) => {
     req.authorize('placement:resource_classes:create');
-    since(req, '1.2');
     const { name } = jsonBody<{ name: string }>(req, RC_BODY);
     if (!(await store.createClass(name)))
       throw perr(409, `Conflicting resource class already exists: ${name}`, ErrorCode.DUPLICATE_NAME);
@@ -57,7 +55,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.get('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:show');
-    since(req, '1.2');
     const name = (req.params as any).name;
     if (!(await store.classExists(name))) throw perr(404, `No such resource class ${name}.`);
     cacheHeaders(req, reply);
@@ -66,7 +63,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.put('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:update');
-    since(req, '1.2');
     const name = (req.params as any).name as string;
     if (mv(req).gte('1.7')) {
       // Bodiless create-or-verify.
@@ -87,7 +83,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.delete('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:delete');
-    since(req, '1.2');
     const name = (req.params as any).name as string;
     if (isStandardClass(name))
       throw perr(400, `Error in delete resource class '${name}': Cannot delete standard resource class ${name}.`);
@@ -103,7 +98,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.get('/traits', async (req, reply) => {
     req.authorize('placement:traits:list');
-    since(req, '1.6');
     const q = queryParams(req, TRAIT_LIST);
     let names = await store.allTraits();
     if (q.name !== undefined) {
@@ -131,7 +125,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.get('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:show');
-    since(req, '1.6');
     const name = (req.params as any).name;
     if (!(await store.traitExists(name))) throw perr(404, `No such trait(s): ${name}.`);
     cacheHeaders(req, reply);
@@ -140,7 +133,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.put('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:update');
-    since(req, '1.6');
     const name = (req.params as any).name as string;
     if (!new RegExp(CUSTOM).test(name) || name.length > 255) {
       throw perr(
@@ -156,7 +148,6 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.delete('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:delete');
-    since(req, '1.6');
     const name = (req.params as any).name as string;
     if (isStandardTrait(name)) throw perr(400, `Cannot delete standard trait ${name}.`);
     if (!(await store.traitExists(name))) throw perr(404, `No such trait(s): ${name}.`);

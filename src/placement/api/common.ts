@@ -126,6 +126,15 @@ export function parseMemberOf(values: string[], v: Microversion, suffix = '') {
   return { required, forbidden };
 }
 
+/** Whether a provider's aggregates (or traits) meet a parsed filter: one of each any-of set, none forbidden. */
+export function satisfies(
+  have: ReadonlySet<string> = new Set(),
+  filter: { required: Array<Set<string>>; forbidden: Set<string> },
+): boolean {
+  for (const f of filter.forbidden) if (have.has(f)) return false;
+  return filter.required.every((any) => [...any].some((x) => have.has(x)));
+}
+
 export function parseInTree(value: string): string {
   const r = value.trim();
   if (!isUuidLike(r))
@@ -170,13 +179,4 @@ export async function findProvider(svc: PlacementService, uuid: string, detail?:
   const rp = await svc.store.provider(uuid);
   if (!rp) throw perr(404, detail ?? `No resource provider with uuid ${uuid} found`);
   return rp;
-}
-
-/** A route that exists from a microversion on: 404 (or `status`) below it, as version_handler does. */
-export function since(req: FastifyRequest, version: string, status = 404) {
-  if (!mv(req).gte(version))
-    throw perr(
-      status,
-      status === 405 ? 'The method specified is not allowed for this resource.' : 'The resource could not be found.',
-    );
 }

@@ -21,8 +21,8 @@ import {
   parseResources,
   parseTraitParams,
   providerUrl,
+  satisfies,
   serializeProvider,
-  since,
 } from './common.ts';
 
 const P = 'placement:resource_providers';
@@ -145,6 +145,14 @@ const invView = (inv: Inventory) => ({
   allocation_ratio: inv.allocation_ratio,
 });
 
+/** The 409 of a write whose resource_provider_generation is not the provider's. */
+const generationConflict = () =>
+  perr(
+    409,
+    `Resource provider's generation already changed. Please update the generation and try again.`,
+    ErrorCode.CONCURRENT_UPDATE,
+  );
+
 /** Turns a store failure into placement's answer. */
 export function failure(e: unknown, context: string): never {
   if (!(e instanceof PlacementFailure)) throw e;
@@ -164,6 +172,13 @@ export function failure(e: unknown, context: string): never {
 
 export function registerProviderRoutes(app: FastifyInstance, svc: PlacementService) {
   const store = svc.store;
+  /** The provider of a /traits route (upstream's 404 there says it twice). */
+  const traitsProvider = (uuid: string) =>
+    findProvider(
+      svc,
+      uuid,
+      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
+    );
 
   app.get('/resource_providers', async (req, reply) => {
     req.authorize(`${P}:list`);
@@ -180,12 +195,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     if (q.member_of !== undefined) {
       const m = parseMemberOf(all.getAll('member_of'), v);
       const snap = await store.snapshot();
-      list = list.filter((p) => {
-        const aggs = snap.aggregates.get(p.uuid) ?? new Set();
-        return (
-          m.required.every((any) => [...any].some((a) => aggs.has(a))) && ![...m.forbidden].some((a) => aggs.has(a))
-        );
-      });
+      list = list.filter((p) => satisfies(snap.aggregates.get(p.uuid), m));
     }
     if (q.required !== undefined) {
       const t = parseTraitParams(all.getAll('required'), v);
@@ -193,12 +203,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
       if (missing.length)
         throw perr(400, `Invalid trait(s) in "required" parameter: No such trait(s): ${missing.sort().join(', ')}.`);
       const snap = await store.snapshot();
-      list = list.filter((p) => {
-        const traits = snap.traits.get(p.uuid) ?? new Set();
-        return (
-          t.required.every((any) => [...any].some((x) => traits.has(x))) && ![...t.forbidden].some((x) => traits.has(x))
-        );
-      });
+      list = list.filter((p) => satisfies(snap.traits.get(p.uuid), t));
     }
     if (q.resources !== undefined) {
       const res = parseResources(q.resources);
@@ -446,7 +451,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:delete`);
-    since(req, '1.5', 405);
     const uuid = (req.params as any).uuid;
     const rp = await findProvider(svc, uuid);
     try {
@@ -492,7 +496,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:list`);
-    since(req, '1.1');
     const rp = await findProvider(svc, (req.params as any).uuid);
     cacheHeaders(req, reply, rp.updated_at);
     const out: Record<string, unknown> = { aggregates: await store.providerAggregates(rp.uuid) };
@@ -502,7 +505,6 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:update`);
-    since(req, '1.1');
     const v = mv(req);
     const rp = await findProvider(svc, (req.params as any).uuid);
     let aggs: string[];
@@ -517,12 +519,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     try {
       newGen = await store.setProviderAggregates(rp.uuid, gen, aggs);
     } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent')
-        throw perr(
-          409,
-          `Resource provider's generation already changed. Please update the generation and try again.`,
-          ErrorCode.CONCURRENT_UPDATE,
-        );
+      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw generationConflict();
       throw e;
     }
     cacheHeaders(req, reply);
@@ -533,45 +530,25 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:list`);
-    since(req, '1.6');
     const uuid = (req.params as any).uuid;
-    const rp = await findProvider(
-      svc,
-      uuid,
-      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
-    );
+    const rp = await traitsProvider(uuid);
     cacheHeaders(req, reply, rp.updated_at);
     return { traits: await store.providerTraits(uuid), resource_provider_generation: rp.generation };
   });
 
   app.put('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:update`);
-    since(req, '1.6');
     const uuid = (req.params as any).uuid;
-    const rp = await findProvider(
-      svc,
-      uuid,
-      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
-    );
+    const rp = await traitsProvider(uuid);
     const d = jsonBody<{ traits: string[]; resource_provider_generation: number }>(req, TRAITS_PUT);
-    if (d.resource_provider_generation !== rp.generation)
-      throw perr(
-        409,
-        `Resource provider's generation already changed. Please update the generation and try again.`,
-        ErrorCode.CONCURRENT_UPDATE,
-      );
+    if (d.resource_provider_generation !== rp.generation) throw generationConflict();
     const missing = await store.missingTraits(d.traits);
     if (missing.length) throw perr(400, `No such trait(s): ${missing.join(', ')}.`);
     let gen: number;
     try {
       gen = await store.setProviderTraits(uuid, d.resource_provider_generation, d.traits);
     } catch (e) {
-      if (e instanceof PlacementFailure && e.kind === 'concurrent')
-        throw perr(
-          409,
-          `Resource provider's generation already changed. Please update the generation and try again.`,
-          ErrorCode.CONCURRENT_UPDATE,
-        );
+      if (e instanceof PlacementFailure && e.kind === 'concurrent') throw generationConflict();
       throw e;
     }
     cacheHeaders(req, reply);
@@ -580,13 +557,8 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:delete`);
-    since(req, '1.6');
     const uuid = (req.params as any).uuid;
-    await findProvider(
-      svc,
-      uuid,
-      `No resource provider with uuid ${uuid} found: No resource provider with uuid ${uuid} found`,
-    );
+    await traitsProvider(uuid);
     try {
       await store.setProviderTraits(uuid, undefined, []);
     } catch (e) {
