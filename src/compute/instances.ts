@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { bool, json, now } from '../core/db.ts';
 import type { Flavor } from './service.ts';
-import { flavorColumns } from './db/servers.ts';
 
 export const VmState = {
   ACTIVE: 'active',
@@ -162,6 +161,11 @@ export function rowToInstance(r: any, tags: string[] = []): Instance {
     config_drive: r.config_drive ?? '',
     tags,
   };
+}
+
+/** The sizes of a flavor as the instances columns that repeat them. */
+function flavorColumns(f: { vcpus?: number; ram?: number; disk?: number; ephemeral?: number }) {
+  return { vcpus: f.vcpus ?? 0, memory_mb: f.ram ?? 0, root_gb: f.disk ?? 0, ephemeral_gb: f.ephemeral ?? 0 };
 }
 
 function toRow(patch: Partial<Instance>): Record<string, unknown> {

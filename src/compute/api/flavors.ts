@@ -20,7 +20,8 @@ import {
   queryOf,
   validateBody,
 } from './common.ts';
-import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES, flavorMigrations } from '../db/flavors.ts';
+import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
+import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
 
 export interface Flavor {

@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import { isUniqueViolation, now, serialType, type Migration } from '../../core/db.ts';
+import { keypairMigrations } from '../db/migrations/keypairs.ts';
+import { isUniqueViolation, now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
 import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
@@ -30,27 +31,6 @@ export interface Keypair {
   created_at: string;
   updated_at: string | null;
 }
-
-const migrations: Record<string, Migration> = {
-  '001_keypairs': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('key_pairs')
-        .addColumn('id', serialType(db), (c) =>
-          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('name', 'varchar(255)', (c) => c.notNull())
-        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
-        .addColumn('public_key', 'text', (c) => c.notNull())
-        .addColumn('type', 'varchar(10)', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .addUniqueConstraint('key_pairs_user_name', ['user_id', 'name'])
-        .execute();
-    },
-  },
-};
 
 export class KeypairStore {
   constructor(private db: Kysely<any>) {}
@@ -423,7 +403,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 export const keypairsFamily: Family = {
   name: 'keypairs',
-  migrations,
+  migrations: keypairMigrations,
   routes: registerRoutes,
   async init(svc) {
     const store = keypairStore(svc);

@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { bool, now, serialType } from '../../core/db.ts';
+import { bool, now } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
+import { migrationMigrations } from '../db/migrations/migrations.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 import { serverParts } from './servers.ts';
@@ -50,51 +51,6 @@ export interface Migration {
 
 /** Live migration statuses in which it can be shown, forced or aborted (Nova's in-progress list). */
 export const LIVE_IN_PROGRESS = ['queued', 'preparing', 'running', 'post-migrating'];
-
-const migrations = {
-  '001_migrations': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('migrations')
-        .addColumn('id', serialType(db), (c) => c.primaryKey())
-        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
-        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('migration_type', 'varchar(32)', (c) => c.notNull())
-        .addColumn('status', 'varchar(255)', (c) => c.notNull())
-        .addColumn('source_compute', 'varchar(255)')
-        .addColumn('source_node', 'varchar(255)')
-        .addColumn('dest_compute', 'varchar(255)')
-        .addColumn('dest_node', 'varchar(255)')
-        .addColumn('dest_host', 'varchar(255)')
-        .addColumn('old_instance_type_id', 'integer')
-        .addColumn('new_instance_type_id', 'integer')
-        .addColumn('old_flavor', 'text')
-        .addColumn('new_flavor', 'text')
-        .addColumn('old_vm_state', 'varchar(255)')
-        .addColumn('memory_total', 'bigint')
-        .addColumn('memory_processed', 'bigint')
-        .addColumn('memory_remaining', 'bigint')
-        .addColumn('disk_total', 'bigint')
-        .addColumn('disk_processed', 'bigint')
-        .addColumn('disk_remaining', 'bigint')
-        .addColumn('hidden', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('cross_cell_move', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('user_id', 'varchar(255)')
-        .addColumn('project_id', 'varchar(255)')
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .addColumn('deleted_at', 'varchar(32)')
-        .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
-        .execute();
-      await db.schema
-        .createIndex('migrations_instance')
-        .on('migrations')
-        .columns(['instance_uuid', 'status'])
-        .execute();
-      await db.schema.createIndex('migrations_created').on('migrations').columns(['created_at', 'id']).execute();
-    },
-  },
-};
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 function rowToMigration(r: any): Migration {
@@ -502,7 +458,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 export const migrationsFamily: Family = {
   name: 'migrations',
-  migrations,
+  migrations: migrationMigrations,
   routes: registerRoutes,
   async init(svc) {
     svc.parts.set('migrations', new MigrationStore(svc.db));

@@ -4,9 +4,8 @@
 // Other families check deltas through the QuotaEngine kept in svc.parts ('quotas'); servers are
 // counted in SQL over the instances table (its flavor-size columns give cores and RAM).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import type { Migration } from '../../core/db.ts';
+import { quotaMigrations } from '../db/migrations/quotas.ts';
 import { authorize, badRequest, forbidden, mv, queryOf, validateBody } from './common.ts';
 
 /** Nova's quota resources, in QUOTAS order, with their [quota] defaults (-1: unlimited). */
@@ -42,35 +41,6 @@ export class OverQuota extends Error {
     super(`Quota exceeded for ${resources.join(', ')}`);
   }
 }
-
-const migrations: Record<string, Migration> = {
-  '001_quotas': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('quotas')
-        .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('resource', 'varchar(255)', (c) => c.notNull())
-        .addColumn('hard_limit', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
-        .execute();
-      await db.schema
-        .createTable('project_user_quotas')
-        .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('resource', 'varchar(255)', (c) => c.notNull())
-        .addColumn('hard_limit', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('project_user_quotas_pk', ['project_id', 'user_id', 'resource'])
-        .execute();
-      await db.schema
-        .createTable('quota_classes')
-        .addColumn('class_name', 'varchar(255)', (c) => c.notNull())
-        .addColumn('resource', 'varchar(255)', (c) => c.notNull())
-        .addColumn('hard_limit', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
-        .execute();
-    },
-  },
-};
 
 type Limits = Record<string, number>;
 type Detail = Record<string, { limit: number; in_use: number; reserved: number }>;
@@ -541,7 +511,7 @@ export function overQuotaError(message: string) {
 
 export const quotasFamily: Family = {
   name: 'quotas',
-  migrations,
+  migrations: quotaMigrations,
   routes: registerRoutes,
   async init(svc) {
     quotaEngine(svc);

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import { json, now, serialType, type Migration } from '../../core/db.ts';
+import { serverGroupMigrations } from '../db/migrations/server_groups.ts';
+import { json, now } from '../../core/db.ts';
 import { authorize, badRequest, forbidden, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
 import { OverQuota, quotaEngine } from './quotas.ts';
@@ -25,40 +26,6 @@ export interface ServerGroup {
   members: string[];
   created_at: string;
 }
-
-const migrations: Record<string, Migration> = {
-  '001_server_groups': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('server_groups')
-        .addColumn('id', serialType(db), (c) =>
-          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
-        .addColumn('name', 'varchar(255)')
-        .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('policy', 'varchar(255)', (c) => c.notNull())
-        .addColumn('rules', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .execute();
-      await db.schema.createIndex('server_groups_project').on('server_groups').column('project_id').execute();
-      await db.schema
-        .createTable('server_group_members')
-        .addColumn('group_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addPrimaryKeyConstraint('server_group_members_pk', ['group_uuid', 'instance_uuid'])
-        .execute();
-      await db.schema
-        .createIndex('server_group_members_instance')
-        .on('server_group_members')
-        .column('instance_uuid')
-        .execute();
-    },
-  },
-};
 
 export class ServerGroupStore {
   constructor(private db: Kysely<any>) {}
@@ -379,7 +346,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 export const serverGroupsFamily: Family = {
   name: 'server_groups',
-  migrations,
+  migrations: serverGroupMigrations,
   routes: registerRoutes,
   async init(svc) {
     serverGroupStore(svc);

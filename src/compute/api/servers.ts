@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
 import { bool } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
 import { agentHosts } from '../service.ts';
-import { serverMigrations } from '../db/servers.ts';
+import { serverMigrations } from '../db/migrations/servers.ts';
 import { InstanceStore, PowerState, VmState, type Instance, type RequestedNetwork } from '../instances.ts';
 import { ComputeClients } from '../clients.ts';
 import { Conductor, type BuildRequest } from '../worker/conductor.ts';
