@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
 import { aggregateMigrations } from '../db/migrations/aggregates.ts';
 import { now } from '../../core/db.ts';
@@ -25,7 +26,7 @@ export interface Aggregate {
 }
 
 export class AggregateStore {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ComputeDb>) {}
 
   async all(): Promise<Aggregate[]> {
     const rows = await this.db.selectFrom('aggregates').selectAll().orderBy('id').execute();

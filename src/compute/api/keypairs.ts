@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, KeyPairsTable } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
 import { keypairMigrations } from '../db/migrations/keypairs.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
@@ -33,14 +34,14 @@ export interface Keypair {
 }
 
 export class KeypairStore {
-  constructor(private db: Kysely<any>) {}
-  private row = (r: any): Keypair => ({
+  constructor(private db: Kysely<ComputeDb>) {}
+  private row = (r: Selectable<KeyPairsTable>): Keypair => ({
     id: Number(r.id),
     name: r.name,
     user_id: r.user_id,
     fingerprint: r.fingerprint,
     public_key: r.public_key,
-    type: r.type,
+    type: r.type as Keypair['type'],
     created_at: r.created_at,
     updated_at: r.updated_at ?? null,
   });

@@ -5,8 +5,9 @@
 // in-progress live migrations; force_complete 2.22; abort 2.24, queued ones from 2.65).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import { bool, now } from '../../core/db.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, MigrationsTable } from '../db/schema.ts';
+import { bool, int, now } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
 import { migrationMigrations } from '../db/migrations/migrations.ts';
 import type { Instance } from '../instances.ts';
@@ -53,10 +54,11 @@ export interface Migration {
 export const LIVE_IN_PROGRESS = ['queued', 'preparing', 'running', 'post-migrating'];
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-function rowToMigration(r: any): Migration {
+function rowToMigration(r: Selectable<MigrationsTable>): Migration {
   return {
     ...r,
     id: Number(r.id),
+    migration_type: r.migration_type as MigrationType,
     old_instance_type_id: num(r.old_instance_type_id),
     new_instance_type_id: num(r.new_instance_type_id),
     old_flavor: r.old_flavor ? JSON.parse(r.old_flavor) : null,
@@ -88,7 +90,7 @@ export interface MigrationFilters {
 
 /** The `migrations` table, shared by the API, the move conductor and the agents. */
 export class MigrationStore {
-  constructor(readonly db: Kysely<any>) {}
+  constructor(readonly db: Kysely<ComputeDb>) {}
 
   async create(m: {
     instance: Instance;
@@ -176,9 +178,17 @@ export class MigrationStore {
     patch: Partial<Omit<Migration, 'old_flavor' | 'new_flavor'>>,
     from?: string[],
   ): Promise<boolean> {
+    // Booleans are stored as 0/1.
+    const { hidden, cross_cell_move, deleted, ...rest } = patch;
     let q = this.db
       .updateTable('migrations')
-      .set({ ...patch, ...(patch.hidden !== undefined ? { hidden: patch.hidden ? 1 : 0 } : {}), updated_at: now() })
+      .set({
+        ...rest,
+        ...(hidden !== undefined ? { hidden: int(hidden) } : {}),
+        ...(cross_cell_move !== undefined ? { cross_cell_move: int(cross_cell_move) } : {}),
+        ...(deleted !== undefined ? { deleted: int(deleted) } : {}),
+        updated_at: now(),
+      })
       .where('id', '=', id);
     if (from) q = q.where('status', 'in', from);
     const r = await q.executeTakeFirst();

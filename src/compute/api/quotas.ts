@@ -51,10 +51,14 @@ export class QuotaEngine {
     return this.svc.db;
   }
 
-  private async rows(table: string, where: Record<string, string>): Promise<Limits> {
+  private async rows(
+    table: 'quotas' | 'project_user_quotas' | 'quota_classes',
+    where: Partial<Record<'project_id' | 'user_id' | 'class_name', string>>,
+  ): Promise<Limits> {
     let q = this.db.selectFrom(table).select(['resource', 'hard_limit']);
-    for (const [k, v] of Object.entries(where)) q = q.where(k as any, '=', v);
-    return Object.fromEntries((await q.execute()).map((r: any) => [r.resource, Number(r.hard_limit)]));
+    // The key columns differ from table to table: a dynamic reference (its names are typed above).
+    for (const [k, v] of Object.entries(where)) q = q.where(this.db.dynamic.ref(k), '=', v);
+    return Object.fromEntries((await q.execute()).map((r) => [r.resource, Number(r.hard_limit)]));
   }
 
   /** A class's limits; what the class does not set is the configured default (resource.default). */
@@ -264,9 +268,7 @@ export class QuotaEngine {
         .where('project_id', '=', projectId)
         .execute();
       for (const r of RESOURCES) {
-        const given = users
-          .filter((u: any) => u.resource === r)
-          .reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
+        const given = users.filter((u) => u.resource === r).reduce((a, u) => a + Number(u.hard_limit), 0);
         out[r] = { minimum: Math.max(given, project[r]!.in_use), maximum: -1 };
       }
       return out;
@@ -281,9 +283,7 @@ export class QuotaEngine {
       .execute();
     for (const r of RESOURCES) {
       const pl = project[r]!.limit;
-      const othersSum = others
-        .filter((u: any) => u.resource === r)
-        .reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
+      const othersSum = others.filter((u) => u.resource === r).reduce((a, u) => a + Number(u.hard_limit), 0);
       // Remains for the project (its limit less what its other users were given and what it uses), plus this user's own quota.
       const remains = pl < 0 ? -1 : pl - Math.max(othersSum + (userRows[r] ?? 0), project[r]!.in_use);
       const maximum = remains < 0 && pl < 0 ? -1 : remains + (userRows[r] ?? 0);

@@ -5,7 +5,8 @@
 // through the ServerGroupStore kept in svc.parts ('serverGroups').
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, ServerGroupsTable } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
 import { serverGroupMigrations } from '../db/migrations/server_groups.ts';
 import { json, now } from '../../core/db.ts';
@@ -18,7 +19,8 @@ const SG = 'os_compute_api:os-server-groups';
 export interface ServerGroup {
   id: number;
   uuid: string;
-  name: string;
+  /** Always given at create; the column is nullable as Nova's. */
+  name: string | null;
   project_id: string;
   user_id: string;
   policy: string;
@@ -28,9 +30,9 @@ export interface ServerGroup {
 }
 
 export class ServerGroupStore {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ComputeDb>) {}
 
-  private async withMembers(rows: any[]): Promise<ServerGroup[]> {
+  private async withMembers(rows: Selectable<ServerGroupsTable>[]): Promise<ServerGroup[]> {
     if (!rows.length) return [];
     const uuids = rows.map((r) => r.uuid);
     const members = await this.db
@@ -48,7 +50,7 @@ export class ServerGroupStore {
       project_id: r.project_id,
       user_id: r.user_id,
       policy: r.policy,
-      rules: json(r.rules, {}),
+      rules: json<ServerGroup['rules']>(r.rules, {}),
       created_at: r.created_at,
       members: members
         .filter((m) => m.group_uuid === r.uuid && (!live || live.has(m.instance_uuid)))

@@ -3,7 +3,9 @@
 // (`last_seen_up` within service_down_time, unless forced down), enable/disable with a reason,
 // forced_down (2.11), PUT /os-services/{uuid} (2.53), delete (not while hosting servers).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Selectable } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
+import type { ServicesTable } from '../db/schema.ts';
 import { now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
 import { aggregateStore, hostZones, novaTime } from './aggregates.ts';
@@ -27,7 +29,7 @@ export interface ServiceRow {
   updated_at: string | null;
 }
 
-const toService = (r: any): ServiceRow => ({
+const toService = (r: Selectable<ServicesTable>): ServiceRow => ({
   id: Number(r.id),
   uuid: r.uuid,
   host: r.host,

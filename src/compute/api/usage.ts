@@ -41,7 +41,7 @@ async function usages(
     limit = limitOf(req);
     marker = q.get('marker');
   }
-  let rows: any[] = await svc.db
+  let rows = await svc.db
     .selectFrom('instances')
     .selectAll()
     .$if(!!projectId, (qb) => qb.where('project_id', '=', projectId!))
@@ -169,7 +169,7 @@ async function auditLog(svc: ComputeService, before: Date) {
     .where('deleted', '=', 0)
     .execute()
     .catch(() => []);
-  const hosts = [...new Set(rows.map((r: any) => r.host as string))];
+  const hosts = [...new Set(rows.map((r) => r.host))];
   return {
     period_beginning: pyDate(begin),
     period_ending: pyDate(end),
