@@ -353,10 +353,10 @@ export class InstanceStore {
     const r = await this.db
       .selectFrom('instances')
       .select((eb) => [
-        eb.fn.countAll<number>().as('count'),
-        eb.fn.sum<number>('vcpus').as('vcpus'),
-        eb.fn.sum<number>('memory_mb').as('memory_mb'),
-        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+        eb.fn.countAll().as('count'),
+        eb.fn.sum('vcpus').as('vcpus'),
+        eb.fn.sum('memory_mb').as('memory_mb'),
+        eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
       ])
       .where('host', '=', host)
       .where('deleted', '=', 0)

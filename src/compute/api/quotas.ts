@@ -107,11 +107,7 @@ export class QuotaEngine {
   async countServers(projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
     const r = await this.db
       .selectFrom('instances')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('n'),
-        eb.fn.sum<number>('vcpus').as('cores'),
-        eb.fn.sum<number>('memory_mb').as('ram'),
-      ])
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('vcpus').as('cores'), eb.fn.sum('memory_mb').as('ram')])
       .where('project_id', '=', projectId)
       .where('deleted', '=', 0)
       .$if(!!userId, (q) => q.where('user_id', '=', userId!))

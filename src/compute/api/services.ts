@@ -362,21 +362,21 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
       .selectFrom('instances')
       .select((eb) => [
         'project_id',
-        eb.fn.sum<number>('vcpus').as('cpu'),
-        eb.fn.sum<number>('memory_mb').as('memory_mb'),
-        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+        eb.fn.sum('vcpus').as('cpu'),
+        eb.fn.sum('memory_mb').as('memory_mb'),
+        eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
       ])
       .where('host', '=', host)
       .where('deleted', '=', 0)
       .groupBy('project_id')
       .execute()
-      .catch(() => [] as any[]);
+      .catch(() => []);
     const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
       resource: { host, project, cpu, memory_mb, disk_gb },
     });
     const byProject = new Map(
       rows.map((r) => [
-        r.project_id as string,
+        r.project_id,
         { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) },
       ]),
     );
