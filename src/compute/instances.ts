@@ -2,10 +2,10 @@
 // into objects and back, state changes, faults, tags, and the instance actions with their
 // events (os-instance-actions). Nova's vm_state / task_state / power_state vocabulary.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ComputeDb, InstanceActionsTable, InstancesTable } from './db/schema.ts';
 import { bool, json, now } from '../core/db.ts';
 import type { Flavor } from './service.ts';
-import { flavorColumns } from './db/servers.ts';
 
 export const VmState = {
   ACTIVE: 'active',
@@ -143,17 +143,25 @@ const LIGHT_COLUMNS = [
 // Whole rows ride along, the flavor's size columns (vcpus, memory_mb, root_gb, ephemeral_gb)
 // too: dropping them (a rest copy, or a 39-column select) made the server lists 3x slower and
 // doubled the memory of a 3,000-server fill (bench compute). They are read by hostUsage only.
-export function rowToInstance(r: any, tags: string[] = []): Instance {
+type InstanceRow = Selectable<InstancesTable>;
+/** A row of instance_actions (os-instance-actions). */
+export type InstanceAction = Selectable<InstanceActionsTable>;
+/** A row of `instances`: whole, or only the light columns (listLight), the others then undefined. */
+type InstanceRowIn = Pick<InstanceRow, (typeof LIGHT_COLUMNS)[number]> & Partial<InstanceRow>;
+
+export function rowToInstance(r: InstanceRowIn, tags: string[] = []): Instance {
   return {
-    ...r,
-    flavor: json(r.flavor, {}),
-    metadata: json(r.metadata, {}),
-    system_metadata: json(r.system_metadata, {}),
-    security_groups: json(r.security_groups, []),
-    requested_networks: json(r.requested_networks, []),
-    network_info: json(r.network_info, []),
-    fault: json(r.fault, null),
-    trusted_certs: json(r.trusted_certs, null),
+    // A light row's missing columns stay undefined, as listLight says.
+    ...(r as InstanceRow),
+    // A light row's flavor is empty, as its other JSON columns.
+    flavor: json<Flavor>(r.flavor, {} as Flavor),
+    metadata: json<Instance['metadata']>(r.metadata, {}),
+    system_metadata: json<Instance['system_metadata']>(r.system_metadata, {}),
+    security_groups: json<Instance['security_groups']>(r.security_groups, []),
+    requested_networks: json<Instance['requested_networks']>(r.requested_networks, []),
+    network_info: json<Instance['network_info']>(r.network_info, []),
+    fault: json<Instance['fault']>(r.fault, null),
+    trusted_certs: json<Instance['trusted_certs']>(r.trusted_certs, null),
     locked: bool(r.locked),
     deleted: bool(r.deleted),
     power_state: Number(r.power_state),
@@ -164,7 +172,13 @@ export function rowToInstance(r: any, tags: string[] = []): Instance {
   };
 }
 
-function toRow(patch: Partial<Instance>): Record<string, unknown> {
+/** The sizes of a flavor as the instances columns that repeat them. */
+function flavorColumns(f: { vcpus?: number; ram?: number; disk?: number; ephemeral?: number }) {
+  return { vcpus: f.vcpus ?? 0, memory_mb: f.ram ?? 0, root_gb: f.disk ?? 0, ephemeral_gb: f.ephemeral ?? 0 };
+}
+
+/** The columns of an instance or a patch of one: JSON columns as text, booleans as 0/1, tags left out. */
+function toRow(patch: Partial<Instance>): Updateable<InstancesTable> {
   const row: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(patch)) {
     if (k === 'tags') continue;
@@ -174,17 +188,22 @@ function toRow(patch: Partial<Instance>): Record<string, unknown> {
   }
   // After the loop: a whole instance's stale size columns must not win over its flavor.
   if (patch.flavor) Object.assign(row, flavorColumns(patch.flavor));
-  return row;
+  // Built field by field from an Instance, whose fields are instances' columns (the loop's conversions).
+  return row as Updateable<InstancesTable>;
 }
 
 export class InstanceStore {
-  constructor(public db: Kysely<any>) {}
+  constructor(public db: Kysely<ComputeDb>) {}
 
   async create(inst: Omit<Instance, 'created_at' | 'updated_at' | 'deleted_at' | 'deleted'>): Promise<Instance> {
     const t = now();
     const full: Instance = { ...inst, created_at: t, updated_at: t, deleted_at: null, deleted: false };
     await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('instances').values(toRow(full)).execute();
+      // A whole instance sets every column without a default.
+      await tx
+        .insertInto('instances')
+        .values(toRow(full) as Insertable<InstancesTable>)
+        .execute();
       for (const tag of inst.tags)
         await tx.insertInto('instance_tags').values({ instance_uuid: inst.uuid, tag }).execute();
     });
@@ -261,7 +280,7 @@ export class InstanceStore {
 
   /** Whole instances (deleted ones too) by uuid, in the order asked. */
   async getMany(uuids: string[]): Promise<Instance[]> {
-    const rows = new Map<string, any>();
+    const rows = new Map<string, InstanceRow>();
     for (let i = 0; i < uuids.length; i += 500) {
       for (const r of await this.db
         .selectFrom('instances')
@@ -271,7 +290,7 @@ export class InstanceStore {
         rows.set(r.uuid, r);
     }
     const tags = await this.tagsOf(uuids);
-    return uuids.filter((u) => rows.has(u)).map((u) => rowToInstance(rows.get(u), tags.get(u) ?? []));
+    return uuids.filter((u) => rows.has(u)).map((u) => rowToInstance(rows.get(u)!, tags.get(u) ?? []));
   }
 
   async tagsOf(uuids: string[]): Promise<Map<string, string[]>> {
@@ -334,10 +353,10 @@ export class InstanceStore {
     const r = await this.db
       .selectFrom('instances')
       .select((eb) => [
-        eb.fn.countAll<number>().as('count'),
-        eb.fn.sum<number>('vcpus').as('vcpus'),
-        eb.fn.sum<number>('memory_mb').as('memory_mb'),
-        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+        eb.fn.countAll().as('count'),
+        eb.fn.sum('vcpus').as('vcpus'),
+        eb.fn.sum('memory_mb').as('memory_mb'),
+        eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
       ])
       .where('host', '=', host)
       .where('deleted', '=', 0)
@@ -443,7 +462,7 @@ export class InstanceStore {
         .insertInto('instance_action_events')
         .values({ action_id: id, event, start_time: t, finish_time: t, result, traceback: traceback ?? null })
         .execute();
-    const patch: Record<string, unknown> = { updated_at: t };
+    const patch: Updateable<InstanceActionsTable> = { updated_at: t };
     if (result === 'Error') patch.message = 'Error';
     await this.db.updateTable('instance_actions').set(patch).where('id', '=', id).execute();
   }

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from './db/schema.ts';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { jsonBodyParser, negotiateMicroversion, type Microversion, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
@@ -272,7 +273,7 @@ export class ComputeService implements ServiceModule {
   readonly providers: ComputeProviders = {};
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<ComputeDb>,
     public ctx: ServiceContext,
   ) {
     const cfg = ctx.config as any;
@@ -358,7 +359,8 @@ export const computeService: ServiceFactory = {
   name: 'compute',
   user: 'nova',
   async create(ctx: ServiceContext) {
-    const svc = new ComputeService(await ctx.openDatabase(), ctx);
+    // core's openDatabase() is untyped; the tables in it are compute's (db/schema.ts).
+    const svc = new ComputeService((await ctx.openDatabase()) as Kysely<ComputeDb>, ctx);
     return svc;
   },
 };

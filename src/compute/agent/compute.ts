@@ -3,6 +3,7 @@
 // and the API ask of it over the bus (topic `compute`, server = host) through its virt driver.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from '../db/schema.ts';
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
 import { now } from '../../core/db.ts';
@@ -37,7 +38,7 @@ export class ComputeAgent {
 
   // Public so that the agent's handler modules (agent/<family>.ts) can use them.
   constructor(
-    readonly db: Kysely<any>,
+    readonly db: Kysely<ComputeDb>,
     readonly store: InstanceStore,
     readonly clients: ComputeClients,
     readonly bus: MessageBus,

@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
-import { now, serialType, type Migration } from '../../core/db.ts';
+import { aggregateMigrations } from '../db/migrations/aggregates.ts';
+import { now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
 
@@ -23,38 +25,8 @@ export interface Aggregate {
   updated_at: string | null;
 }
 
-const migrations: Record<string, Migration> = {
-  '001_aggregates': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('aggregates')
-        .addColumn('id', serialType(db), (c) =>
-          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
-        .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .execute();
-      await db.schema
-        .createTable('aggregate_hosts')
-        .addColumn('aggregate_id', 'integer', (c) => c.notNull())
-        .addColumn('host', 'varchar(255)', (c) => c.notNull())
-        .addPrimaryKeyConstraint('aggregate_hosts_pk', ['aggregate_id', 'host'])
-        .execute();
-      await db.schema
-        .createTable('aggregate_metadata')
-        .addColumn('aggregate_id', 'integer', (c) => c.notNull())
-        .addColumn('key', 'varchar(255)', (c) => c.notNull())
-        .addColumn('value', 'varchar(255)', (c) => c.notNull())
-        .addPrimaryKeyConstraint('aggregate_metadata_pk', ['aggregate_id', 'key'])
-        .execute();
-    },
-  },
-};
-
 export class AggregateStore {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ComputeDb>) {}
 
   async all(): Promise<Aggregate[]> {
     const rows = await this.db.selectFrom('aggregates').selectAll().orderBy('id').execute();
@@ -458,7 +430,7 @@ async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: s
 
 export const aggregatesFamily: Family = {
   name: 'aggregates',
-  migrations,
+  migrations: aggregateMigrations,
   routes: registerRoutes,
   async init(svc) {
     aggregateStore(svc);

@@ -4,7 +4,8 @@
 // Other families get a flavor through the FlavorStore kept in svc.parts ('flavors').
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, FlavorsTable } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
 import {
@@ -20,7 +21,8 @@ import {
   queryOf,
   validateBody,
 } from './common.ts';
-import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES, flavorMigrations } from '../db/flavors.ts';
+import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
+import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
 
 export interface Flavor {
@@ -66,9 +68,9 @@ const FES = 'os_compute_api:os-flavor-extra-specs';
 
 /** Flavor rows with their extra specs and access lists. */
 export class FlavorStore {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ComputeDb>) {}
 
-  private row(r: any, specs: Record<string, string>): Flavor {
+  private row(r: Selectable<FlavorsTable>, specs: Record<string, string>): Flavor {
     return {
       id: Number(r.id),
       flavorid: r.flavorid,

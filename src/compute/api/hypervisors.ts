@@ -32,7 +32,7 @@ interface Node {
 
 async function nodes(svc: ComputeService): Promise<Node[]> {
   const rows = await svc.db.selectFrom('compute_nodes').selectAll().where('deleted', '=', 0).orderBy('id').execute();
-  return rows.map((r: any) => ({
+  return rows.map((r) => ({
     id: Number(r.id),
     uuid: r.uuid,
     host: r.host,
@@ -60,7 +60,7 @@ async function serversOn(svc: ComputeService, host: string): Promise<Array<{ nam
     .orderBy('created_at')
     .execute()
     .catch(() => []);
-  return rows.map((r: any) => ({ name: `instance-${String(r.uuid).slice(0, 8)}`, uuid: r.uuid }));
+  return rows.map((r) => ({ name: `instance-${r.uuid.slice(0, 8)}`, uuid: r.uuid }));
 }
 
 /** The host's uptime line, as `uptime` prints it (what Nova's drivers return). */

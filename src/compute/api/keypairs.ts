@@ -9,9 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, KeyPairsTable } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
-import { isUniqueViolation, now, serialType, type Migration } from '../../core/db.ts';
+import { keypairMigrations } from '../db/migrations/keypairs.ts';
+import { isUniqueViolation, now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
 import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
@@ -31,36 +33,15 @@ export interface Keypair {
   updated_at: string | null;
 }
 
-const migrations: Record<string, Migration> = {
-  '001_keypairs': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('key_pairs')
-        .addColumn('id', serialType(db), (c) =>
-          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('name', 'varchar(255)', (c) => c.notNull())
-        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
-        .addColumn('public_key', 'text', (c) => c.notNull())
-        .addColumn('type', 'varchar(10)', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .addUniqueConstraint('key_pairs_user_name', ['user_id', 'name'])
-        .execute();
-    },
-  },
-};
-
 export class KeypairStore {
-  constructor(private db: Kysely<any>) {}
-  private row = (r: any): Keypair => ({
+  constructor(private db: Kysely<ComputeDb>) {}
+  private row = (r: Selectable<KeyPairsTable>): Keypair => ({
     id: Number(r.id),
     name: r.name,
     user_id: r.user_id,
     fingerprint: r.fingerprint,
     public_key: r.public_key,
-    type: r.type,
+    type: r.type as Keypair['type'],
     created_at: r.created_at,
     updated_at: r.updated_at ?? null,
   });
@@ -423,7 +404,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 export const keypairsFamily: Family = {
   name: 'keypairs',
-  migrations,
+  migrations: keypairMigrations,
   routes: registerRoutes,
   async init(svc) {
     const store = keypairStore(svc);

@@ -5,9 +5,11 @@
 // in-progress live migrations; force_complete 2.22; abort 2.24, queued ones from 2.65).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import { bool, now, serialType } from '../../core/db.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, MigrationsTable } from '../db/schema.ts';
+import { bool, int, now } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
+import { migrationMigrations } from '../db/migrations/migrations.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 import { serverParts } from './servers.ts';
@@ -51,56 +53,12 @@ export interface Migration {
 /** Live migration statuses in which it can be shown, forced or aborted (Nova's in-progress list). */
 export const LIVE_IN_PROGRESS = ['queued', 'preparing', 'running', 'post-migrating'];
 
-const migrations = {
-  '001_migrations': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('migrations')
-        .addColumn('id', serialType(db), (c) => c.primaryKey())
-        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
-        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('migration_type', 'varchar(32)', (c) => c.notNull())
-        .addColumn('status', 'varchar(255)', (c) => c.notNull())
-        .addColumn('source_compute', 'varchar(255)')
-        .addColumn('source_node', 'varchar(255)')
-        .addColumn('dest_compute', 'varchar(255)')
-        .addColumn('dest_node', 'varchar(255)')
-        .addColumn('dest_host', 'varchar(255)')
-        .addColumn('old_instance_type_id', 'integer')
-        .addColumn('new_instance_type_id', 'integer')
-        .addColumn('old_flavor', 'text')
-        .addColumn('new_flavor', 'text')
-        .addColumn('old_vm_state', 'varchar(255)')
-        .addColumn('memory_total', 'bigint')
-        .addColumn('memory_processed', 'bigint')
-        .addColumn('memory_remaining', 'bigint')
-        .addColumn('disk_total', 'bigint')
-        .addColumn('disk_processed', 'bigint')
-        .addColumn('disk_remaining', 'bigint')
-        .addColumn('hidden', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('cross_cell_move', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('user_id', 'varchar(255)')
-        .addColumn('project_id', 'varchar(255)')
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .addColumn('deleted_at', 'varchar(32)')
-        .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
-        .execute();
-      await db.schema
-        .createIndex('migrations_instance')
-        .on('migrations')
-        .columns(['instance_uuid', 'status'])
-        .execute();
-      await db.schema.createIndex('migrations_created').on('migrations').columns(['created_at', 'id']).execute();
-    },
-  },
-};
-
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-function rowToMigration(r: any): Migration {
+function rowToMigration(r: Selectable<MigrationsTable>): Migration {
   return {
     ...r,
     id: Number(r.id),
+    migration_type: r.migration_type as MigrationType,
     old_instance_type_id: num(r.old_instance_type_id),
     new_instance_type_id: num(r.new_instance_type_id),
     old_flavor: r.old_flavor ? JSON.parse(r.old_flavor) : null,
@@ -132,7 +90,7 @@ export interface MigrationFilters {
 
 /** The `migrations` table, shared by the API, the move conductor and the agents. */
 export class MigrationStore {
-  constructor(readonly db: Kysely<any>) {}
+  constructor(readonly db: Kysely<ComputeDb>) {}
 
   async create(m: {
     instance: Instance;
@@ -220,9 +178,17 @@ export class MigrationStore {
     patch: Partial<Omit<Migration, 'old_flavor' | 'new_flavor'>>,
     from?: string[],
   ): Promise<boolean> {
+    // Booleans are stored as 0/1.
+    const { hidden, cross_cell_move, deleted, ...rest } = patch;
     let q = this.db
       .updateTable('migrations')
-      .set({ ...patch, ...(patch.hidden !== undefined ? { hidden: patch.hidden ? 1 : 0 } : {}), updated_at: now() })
+      .set({
+        ...rest,
+        ...(hidden !== undefined ? { hidden: int(hidden) } : {}),
+        ...(cross_cell_move !== undefined ? { cross_cell_move: int(cross_cell_move) } : {}),
+        ...(deleted !== undefined ? { deleted: int(deleted) } : {}),
+        updated_at: now(),
+      })
       .where('id', '=', id);
     if (from) q = q.where('status', 'in', from);
     const r = await q.executeTakeFirst();
@@ -502,7 +468,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 export const migrationsFamily: Family = {
   name: 'migrations',
-  migrations,
+  migrations: migrationMigrations,
   routes: registerRoutes,
   async init(svc) {
     svc.parts.set('migrations', new MigrationStore(svc.db));

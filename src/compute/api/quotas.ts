@@ -4,9 +4,8 @@
 // Other families check deltas through the QuotaEngine kept in svc.parts ('quotas'); servers are
 // counted in SQL over the instances table (its flavor-size columns give cores and RAM).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import type { Migration } from '../../core/db.ts';
+import { quotaMigrations } from '../db/migrations/quotas.ts';
 import { authorize, badRequest, forbidden, mv, queryOf, validateBody } from './common.ts';
 
 /** Nova's quota resources, in QUOTAS order, with their [quota] defaults (-1: unlimited). */
@@ -43,35 +42,6 @@ export class OverQuota extends Error {
   }
 }
 
-const migrations: Record<string, Migration> = {
-  '001_quotas': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('quotas')
-        .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('resource', 'varchar(255)', (c) => c.notNull())
-        .addColumn('hard_limit', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('quotas_pk', ['project_id', 'resource'])
-        .execute();
-      await db.schema
-        .createTable('project_user_quotas')
-        .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('resource', 'varchar(255)', (c) => c.notNull())
-        .addColumn('hard_limit', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('project_user_quotas_pk', ['project_id', 'user_id', 'resource'])
-        .execute();
-      await db.schema
-        .createTable('quota_classes')
-        .addColumn('class_name', 'varchar(255)', (c) => c.notNull())
-        .addColumn('resource', 'varchar(255)', (c) => c.notNull())
-        .addColumn('hard_limit', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('quota_classes_pk', ['class_name', 'resource'])
-        .execute();
-    },
-  },
-};
-
 type Limits = Record<string, number>;
 type Detail = Record<string, { limit: number; in_use: number; reserved: number }>;
 
@@ -81,10 +51,14 @@ export class QuotaEngine {
     return this.svc.db;
   }
 
-  private async rows(table: string, where: Record<string, string>): Promise<Limits> {
+  private async rows(
+    table: 'quotas' | 'project_user_quotas' | 'quota_classes',
+    where: Partial<Record<'project_id' | 'user_id' | 'class_name', string>>,
+  ): Promise<Limits> {
     let q = this.db.selectFrom(table).select(['resource', 'hard_limit']);
-    for (const [k, v] of Object.entries(where)) q = q.where(k as any, '=', v);
-    return Object.fromEntries((await q.execute()).map((r: any) => [r.resource, Number(r.hard_limit)]));
+    // The key columns differ from table to table: a dynamic reference (its names are typed above).
+    for (const [k, v] of Object.entries(where)) q = q.where(this.db.dynamic.ref(k), '=', v);
+    return Object.fromEntries((await q.execute()).map((r) => [r.resource, Number(r.hard_limit)]));
   }
 
   /** A class's limits; what the class does not set is the configured default (resource.default). */
@@ -133,11 +107,7 @@ export class QuotaEngine {
   async countServers(projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
     const r = await this.db
       .selectFrom('instances')
-      .select((eb) => [
-        eb.fn.countAll<number>().as('n'),
-        eb.fn.sum<number>('vcpus').as('cores'),
-        eb.fn.sum<number>('memory_mb').as('ram'),
-      ])
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('vcpus').as('cores'), eb.fn.sum('memory_mb').as('ram')])
       .where('project_id', '=', projectId)
       .where('deleted', '=', 0)
       .$if(!!userId, (q) => q.where('user_id', '=', userId!))
@@ -294,9 +264,7 @@ export class QuotaEngine {
         .where('project_id', '=', projectId)
         .execute();
       for (const r of RESOURCES) {
-        const given = users
-          .filter((u: any) => u.resource === r)
-          .reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
+        const given = users.filter((u) => u.resource === r).reduce((a, u) => a + Number(u.hard_limit), 0);
         out[r] = { minimum: Math.max(given, project[r]!.in_use), maximum: -1 };
       }
       return out;
@@ -311,9 +279,7 @@ export class QuotaEngine {
       .execute();
     for (const r of RESOURCES) {
       const pl = project[r]!.limit;
-      const othersSum = others
-        .filter((u: any) => u.resource === r)
-        .reduce((a: number, u: any) => a + Number(u.hard_limit), 0);
+      const othersSum = others.filter((u) => u.resource === r).reduce((a, u) => a + Number(u.hard_limit), 0);
       // Remains for the project (its limit less what its other users were given and what it uses), plus this user's own quota.
       const remains = pl < 0 ? -1 : pl - Math.max(othersSum + (userRows[r] ?? 0), project[r]!.in_use);
       const maximum = remains < 0 && pl < 0 ? -1 : remains + (userRows[r] ?? 0);
@@ -541,7 +507,7 @@ export function overQuotaError(message: string) {
 
 export const quotasFamily: Family = {
   name: 'quotas',
-  migrations,
+  migrations: quotaMigrations,
   routes: registerRoutes,
   async init(svc) {
     quotaEngine(svc);

@@ -1,44 +1,12 @@
-// Remote consoles (nova.api.openstack.compute.remote_consoles, console_auth_tokens,
-// server_topology): POST /servers/{id}/remote-consoles (2.6+) and the legacy actions
-// os-getVNCConsole / os-getSPICEConsole / os-getRDPConsole / os-getSerialConsole (2.1-2.5) ask the
-// server's compute agent for a console URL with a fresh token; GET /os-console-auth-tokens/{token}
-// is what a console proxy asks with it (admins); GET /servers/{id}/topology (2.78) the guest's NUMA
-// topology. The proxies themselves come with a real hypervisor: the fake driver's consoles point
-// at fake hosts, as Nova's fake driver's do.
-import type { Kysely } from 'kysely';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Family, ComputeService } from '../service.ts';
-import type { Migration } from '../../core/db.ts';
+import { consoleAuthTokenMigrations } from '../db/migrations/remote_consoles.ts';
 import { ApiError } from '../../core/errors.ts';
 import { allowed, authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
 import { getServer, serverParts } from './servers.ts';
 import type { Instance } from '../instances.ts';
 import type { ConsoleProtocol } from '../drivers/virt.ts';
 import { tokenHash, type RemoteConsoleAnswer } from '../agent/consoles.ts';
-
-const migrations: Record<string, Migration> = {
-  '001_console_auth_tokens': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('console_auth_tokens')
-        .addColumn('token_hash', 'varchar(64)', (c) => c.primaryKey())
-        .addColumn('console_type', 'varchar(32)', (c) => c.notNull())
-        .addColumn('host', 'varchar(255)', (c) => c.notNull())
-        .addColumn('port', 'integer', (c) => c.notNull())
-        .addColumn('internal_access_path', 'varchar(255)')
-        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('access_url_base', 'varchar(255)')
-        .addColumn('expires', 'integer', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('console_auth_tokens_instance')
-        .on('console_auth_tokens')
-        .column('instance_uuid')
-        .execute();
-    },
-  },
-};
 
 const LEGACY: Record<string, { protocol: ConsoleProtocol; types: string[] }> = {
   'os-getVNCConsole': { protocol: 'vnc', types: ['novnc', 'xvpvnc'] },
@@ -112,7 +80,7 @@ async function consoleUrl(
 
 export const remoteConsolesFamily: Family = {
   name: 'remote_consoles',
-  migrations,
+  migrations: consoleAuthTokenMigrations,
   routes(app: FastifyInstance, svc: ComputeService) {
     const visible = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
 

@@ -136,7 +136,7 @@ async function relevantHosts(svc: ComputeService, inst: Instance): Promise<strin
       .orderBy('id', 'desc')
       .executeTakeFirst()
       .catch(() => undefined);
-    for (const h of [m?.source_compute, m?.dest_compute]) if (h) hosts.add(h as string);
+    for (const h of [m?.source_compute, m?.dest_compute]) if (h) hosts.add(h);
   }
   return [...hosts];
 }

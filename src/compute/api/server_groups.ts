@@ -5,9 +5,11 @@
 // through the ServerGroupStore kept in svc.parts ('serverGroups').
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, ServerGroupsTable } from '../db/schema.ts';
 import type { ComputeService, Family } from '../service.ts';
-import { json, now, serialType, type Migration } from '../../core/db.ts';
+import { serverGroupMigrations } from '../db/migrations/server_groups.ts';
+import { json, now } from '../../core/db.ts';
 import { authorize, badRequest, forbidden, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
 import { OverQuota, quotaEngine } from './quotas.ts';
@@ -17,7 +19,8 @@ const SG = 'os_compute_api:os-server-groups';
 export interface ServerGroup {
   id: number;
   uuid: string;
-  name: string;
+  /** Always given at create; the column is nullable as Nova's. */
+  name: string | null;
   project_id: string;
   user_id: string;
   policy: string;
@@ -26,44 +29,10 @@ export interface ServerGroup {
   created_at: string;
 }
 
-const migrations: Record<string, Migration> = {
-  '001_server_groups': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('server_groups')
-        .addColumn('id', serialType(db), (c) =>
-          serialType(db) === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
-        .addColumn('name', 'varchar(255)')
-        .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('policy', 'varchar(255)', (c) => c.notNull())
-        .addColumn('rules', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('updated_at', 'varchar(32)')
-        .execute();
-      await db.schema.createIndex('server_groups_project').on('server_groups').column('project_id').execute();
-      await db.schema
-        .createTable('server_group_members')
-        .addColumn('group_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addPrimaryKeyConstraint('server_group_members_pk', ['group_uuid', 'instance_uuid'])
-        .execute();
-      await db.schema
-        .createIndex('server_group_members_instance')
-        .on('server_group_members')
-        .column('instance_uuid')
-        .execute();
-    },
-  },
-};
-
 export class ServerGroupStore {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ComputeDb>) {}
 
-  private async withMembers(rows: any[]): Promise<ServerGroup[]> {
+  private async withMembers(rows: Selectable<ServerGroupsTable>[]): Promise<ServerGroup[]> {
     if (!rows.length) return [];
     const uuids = rows.map((r) => r.uuid);
     const members = await this.db
@@ -81,7 +50,7 @@ export class ServerGroupStore {
       project_id: r.project_id,
       user_id: r.user_id,
       policy: r.policy,
-      rules: json(r.rules, {}),
+      rules: json<ServerGroup['rules']>(r.rules, {}),
       created_at: r.created_at,
       members: members
         .filter((m) => m.group_uuid === r.uuid && (!live || live.has(m.instance_uuid)))
@@ -379,7 +348,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
 export const serverGroupsFamily: Family = {
   name: 'server_groups',
-  migrations,
+  migrations: serverGroupMigrations,
   routes: registerRoutes,
   async init(svc) {
     serverGroupStore(svc);

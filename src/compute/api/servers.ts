@@ -6,8 +6,15 @@ import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
 import { bool } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
 import { agentHosts } from '../service.ts';
-import { serverMigrations } from '../db/servers.ts';
-import { InstanceStore, PowerState, VmState, type Instance, type RequestedNetwork } from '../instances.ts';
+import { serverMigrations } from '../db/migrations/servers.ts';
+import {
+  InstanceStore,
+  PowerState,
+  VmState,
+  type Instance,
+  type InstanceAction,
+  type RequestedNetwork,
+} from '../instances.ts';
 import { ComputeClients } from '../clients.ts';
 import { Conductor, type BuildRequest } from '../worker/conductor.ts';
 import { Scheduler } from '../worker/scheduler.ts';
@@ -1183,7 +1190,7 @@ async function serverAction(svc: ComputeService, req: FastifyRequest, reply: Fas
 
 // ---- instance actions ------------------------------------------------------------------
 
-function actionView(req: FastifyRequest, a: any) {
+function actionView(req: FastifyRequest, a: InstanceAction) {
   const out: Record<string, unknown> = {
     action: a.action,
     instance_uuid: a.instance_uuid,

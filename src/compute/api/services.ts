@@ -3,7 +3,9 @@
 // (`last_seen_up` within service_down_time, unless forced down), enable/disable with a reason,
 // forced_down (2.11), PUT /os-services/{uuid} (2.53), delete (not while hosting servers).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Selectable } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
+import type { ServicesTable } from '../db/schema.ts';
 import { now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
 import { aggregateStore, hostZones, novaTime } from './aggregates.ts';
@@ -27,7 +29,7 @@ export interface ServiceRow {
   updated_at: string | null;
 }
 
-const toService = (r: any): ServiceRow => ({
+const toService = (r: Selectable<ServicesTable>): ServiceRow => ({
   id: Number(r.id),
   uuid: r.uuid,
   host: r.host,
@@ -360,21 +362,21 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
       .selectFrom('instances')
       .select((eb) => [
         'project_id',
-        eb.fn.sum<number>('vcpus').as('cpu'),
-        eb.fn.sum<number>('memory_mb').as('memory_mb'),
-        eb.fn.sum<number>(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+        eb.fn.sum('vcpus').as('cpu'),
+        eb.fn.sum('memory_mb').as('memory_mb'),
+        eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
       ])
       .where('host', '=', host)
       .where('deleted', '=', 0)
       .groupBy('project_id')
       .execute()
-      .catch(() => [] as any[]);
+      .catch(() => []);
     const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
       resource: { host, project, cpu, memory_mb, disk_gb },
     });
     const byProject = new Map(
       rows.map((r) => [
-        r.project_id as string,
+        r.project_id,
         { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) },
       ]),
     );

@@ -22,6 +22,18 @@ function parseTime(raw: string | null): number {
 
 const iso = (t: number) => novaTime(new Date(t).toISOString());
 
+/** One tenant's usage (os-simple-tenant-usage), with its servers' usages when detailed. */
+interface TenantUsage {
+  tenant_id: string;
+  server_usages?: Array<Record<string, unknown>>;
+  total_local_gb_usage: number;
+  total_vcpus_usage: number;
+  total_memory_mb_usage: number;
+  total_hours: number;
+  start: string | null;
+  stop: string | null;
+}
+
 async function usages(
   req: FastifyRequest,
   svc: ComputeService,
@@ -41,7 +53,7 @@ async function usages(
     limit = limitOf(req);
     marker = q.get('marker');
   }
-  let rows: any[] = await svc.db
+  let rows = await svc.db
     .selectFrom('instances')
     .selectAll()
     .$if(!!projectId, (qb) => qb.where('project_id', '=', projectId!))
@@ -60,8 +72,8 @@ async function usages(
     rows = rows.slice(i + 1);
   }
   rows = rows.slice(0, limit);
-  const byTenant = new Map<string, any>();
-  const servers: any[] = [];
+  const byTenant = new Map<string, TenantUsage>();
+  const servers: Array<Record<string, unknown>> = [];
   for (const r of rows) {
     const launched = r.launched_at ? Date.parse(r.launched_at) : null;
     const terminated = r.terminated_at ? Date.parse(r.terminated_at) : null;
@@ -103,7 +115,7 @@ async function usages(
     s.total_memory_mb_usage += (info.memory_mb as number) * hours;
     s.total_hours += hours;
     servers.push(info);
-    if (detailed) s.server_usages.push(info);
+    s.server_usages?.push(info);
   }
   const more =
     paged && servers.length > 0 && servers.length === limit
@@ -169,7 +181,7 @@ async function auditLog(svc: ComputeService, before: Date) {
     .where('deleted', '=', 0)
     .execute()
     .catch(() => []);
-  const hosts = [...new Set(rows.map((r: any) => r.host as string))];
+  const hosts = [...new Set(rows.map((r) => r.host))];
   return {
     period_beginning: pyDate(begin),
     period_ending: pyDate(end),

@@ -5,6 +5,7 @@
 // allocation and port the build took is given back.
 import type { MessageBus } from '../../core/bus.ts';
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from '../db/schema.ts';
 import type { Logger } from '../../core/log.ts';
 import { LinearFlow } from '../../core/flow.ts';
 import type { ComputeOptions } from '../service.ts';
@@ -55,7 +56,7 @@ interface BuildState {
  * group): the group's policy with its other members' hosts, same_host and different_host.
  */
 export async function schedulingHints(
-  db: Kysely<any>,
+  db: Kysely<ComputeDb>,
   log: Logger,
   uuid: string,
   req: Pick<BuildRequest, 'group' | 'same_host' | 'different_host'>,

@@ -3,6 +3,7 @@
 // them `down` when their process stops, which is how the multi-process roles are seen.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from '../db/schema.ts';
 import type { Logger } from '../../core/log.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
 import { PeriodicTasks } from '../../core/periodic.ts';
@@ -10,7 +11,7 @@ import { PeriodicTasks } from '../../core/periodic.ts';
 export class ServiceHeartbeat {
   private periodic: PeriodicTasks;
   constructor(
-    private db: Kysely<any>,
+    private db: Kysely<ComputeDb>,
     private host: string,
     private binary: string,
     private topic: string,

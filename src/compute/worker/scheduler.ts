@@ -3,6 +3,7 @@
 // or excluded hosts), weighs them by free RAM, and claims the first that placement accepts
 // (PUT /allocations with consumer generation; a 409 means someone was faster: next one).
 import type { Kysely } from 'kysely';
+import type { ComputeDb } from '../db/schema.ts';
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
 import { bool } from '../../core/db.ts';
@@ -54,7 +55,7 @@ export class Scheduler {
   hostZone: (host: string) => Promise<string>;
 
   constructor(
-    private db: Kysely<any>,
+    private db: Kysely<ComputeDb>,
     private clients: ComputeClients,
     private bus: MessageBus,
     private o: ComputeOptions,

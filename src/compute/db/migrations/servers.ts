@@ -1,12 +1,12 @@
 // The servers family's tables: instances (one row per server, soft-deleted as Nova does),
-// their tags, and the instance actions with their events. Names follow Nova's schema.
-import type { Kysely } from 'kysely';
-import type { Migration } from '../../core/db.ts';
-import { json, serialType } from '../../core/db.ts';
+// their tags, the instance actions with their events, and the compute services and nodes.
+// Names follow Nova's schema. The keys are recorded in existing databases as 'servers/<key>':
+// never rename one.
+import { json, serialType, type Migration } from '../../../core/db.ts';
 
 export const serverMigrations: Record<string, Migration> = {
   '001_instances': {
-    async up(db: Kysely<any>) {
+    async up(db) {
       await db.schema
         .createTable('instances')
         .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
@@ -98,7 +98,7 @@ export const serverMigrations: Record<string, Migration> = {
   '002_compute_nodes': {
     // The compute services (nova-compute per host, nova-conductor, nova-scheduler) and the nodes
     // the agents report, read by the scheduler's filters. The os-services API lives in another family.
-    async up(db: Kysely<any>) {
+    async up(db) {
       await db.schema
         .createTable('services')
         .addColumn('id', serialType(db), (c) => c.primaryKey())
@@ -151,25 +151,22 @@ export const serverMigrations: Record<string, Migration> = {
   '003_instance_resources': {
     // Nova's instances.vcpus/memory_mb/root_gb/ephemeral_gb: the flavor's sizes as columns, so the
     // resource audit sums a host's usage in SQL instead of parsing every flavor.
-    async up(db: Kysely<any>) {
+    async up(db) {
       for (const col of ['vcpus', 'memory_mb', 'root_gb', 'ephemeral_gb']) {
         await db.schema
           .alterTable('instances')
           .addColumn(col, 'integer', (c) => c.notNull().defaultTo(0))
           .execute();
       }
+      // The sizes as instances.ts's flavorColumns() wrote them then (a migration does not follow later changes).
       for (const r of await db.selectFrom('instances').select(['uuid', 'flavor']).execute()) {
+        const f = json<{ vcpus?: number; ram?: number; disk?: number; ephemeral?: number }>(r.flavor, {});
         await db
           .updateTable('instances')
-          .set(flavorColumns(json(r.flavor, {})))
+          .set({ vcpus: f.vcpus ?? 0, memory_mb: f.ram ?? 0, root_gb: f.disk ?? 0, ephemeral_gb: f.ephemeral ?? 0 })
           .where('uuid', '=', r.uuid)
           .execute();
       }
     },
   },
 };
-
-/** The sizes of a flavor as the instances columns that repeat them. */
-export function flavorColumns(f: { vcpus?: number; ram?: number; disk?: number; ephemeral?: number }) {
-  return { vcpus: f.vcpus ?? 0, memory_mb: f.ram ?? 0, root_gb: f.disk ?? 0, ephemeral_gb: f.ephemeral ?? 0 };
-}
