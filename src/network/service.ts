@@ -7,8 +7,9 @@
 //   api/ext.ts       the later extensions: address groups, metering, ...
 // Agents (agent/) hear about changes over the bus and report back; the logical agent runs in
 // this process unless `network.agent` is false.
+import type { NetworkContext } from './context.ts';
 import os from 'node:os';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from '../core/config.ts';
@@ -151,23 +152,14 @@ export class NetworkService implements ServiceModule {
     this.extensions.push(...e);
   }
 
-  isAdmin(req: FastifyRequest): boolean {
-    return this.role(req, 'context_is_admin');
+  isAdmin(ctx: NetworkContext): boolean {
+    return ctx.isAuthenticated && ctx.allowed('context_is_admin');
   }
 
   /** Neutron's advsvc role (service VMs): sees and changes ports of every project. */
-  isAdvsvc(req: FastifyRequest): boolean {
-    return this.role(req, 'context_is_advsvc');
+  isAdvsvc(ctx: NetworkContext): boolean {
+    return ctx.isAuthenticated && ctx.allowed('context_is_advsvc');
   }
-
-  /** A rule on the caller's credentials alone, evaluated once per request (a create asks many times). */
-  private role(req: FastifyRequest, rule: 'context_is_admin' | 'context_is_advsvc'): boolean {
-    if (!req.ctx) return false;
-    let known = this.roles.get(req);
-    if (!known) this.roles.set(req, (known = {}));
-    return (known[rule] ??= req.allowed(rule));
-  }
-  private roles = new WeakMap<FastifyRequest, Partial<Record<string, boolean>>>();
 
   /** A write transaction; on SQLite concurrent ones share one commit (core/db.ts groupCommit). */
   transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
@@ -195,7 +187,7 @@ export class NetworkService implements ServiceModule {
   }
 
   /** Neutron's notifications (`network.create.end`, ...), publisher `network.<host>`. */
-  notify(_req: FastifyRequest | undefined, eventType: string, payload: unknown) {
+  notify(_ctx: NetworkContext | undefined, eventType: string, payload: unknown) {
     this.ctx.bus.notify(`network.${this.host}`, eventType, payload);
   }
 
@@ -228,7 +220,7 @@ export class NetworkService implements ServiceModule {
     app.get('/', { config: { auth: false } }, async (req) => ({
       versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }],
     }));
-    app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req));
+    app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req.baseUrl));
     app.get('/v2.0/extensions', async (req) => {
       req.authorized = true;
       return { extensions: this.extensions.map((e) => this.extensionView(e)) };
@@ -254,7 +246,7 @@ export class NetworkService implements ServiceModule {
     };
   }
 
-  private resourceIndex(req: FastifyRequest) {
+  private resourceIndex(baseUrl: string) {
     const core = ['networks', 'subnets', 'ports', 'subnetpools'];
     return {
       resources: core
@@ -262,7 +254,7 @@ export class NetworkService implements ServiceModule {
         .map((r) => ({
           name: this.resource(r).spec.singular,
           collection: r,
-          links: [{ href: `${req.baseUrl}/v2.0/${r}`, rel: 'self' }],
+          links: [{ href: `${baseUrl}/v2.0/${r}`, rel: 'self' }],
         })),
     };
   }

@@ -4,8 +4,8 @@
 // DHCP agents and routers to L3 agents, and binds ports to hosts where an L2 agent is alive.
 // Everything it changes goes through the resources' own API (svc.resource(...)), so
 // revision numbers, hooks and notifications follow.
+import { NetworkContext } from '../context.ts';
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { bool, isUniqueViolation, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
@@ -40,37 +40,6 @@ export function dhcpDeviceId(host: string, networkId: string): string {
   return `dhcp${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}-${networkId}`;
 }
 
-/** An admin request for the server's own calls into the resource APIs (no HTTP request behind it). */
-export function internalRequest(svc: NetworkService): FastifyRequest {
-  return {
-    id: 'internal',
-    ctx: {
-      token: '',
-      userId: 'neutron',
-      userName: 'neutron',
-      userDomainId: 'default',
-      userDomainName: 'Default',
-      roles: ['admin'],
-      roleIds: [],
-      methods: [],
-      auditIds: [],
-      expiresAt: '',
-      issuedAt: '',
-      isAdminProject: true,
-    },
-    allowed: () => true,
-    authorize: () => {},
-    authorized: true,
-    headers: {},
-    query: {},
-    params: {},
-    body: undefined,
-    baseUrl: '',
-    url: '/',
-    log: svc.ctx.log,
-  } as unknown as FastifyRequest;
-}
-
 interface AgentRow {
   id: string;
   agent_type: string;
@@ -81,7 +50,6 @@ interface AgentRow {
 }
 
 export class PluginServer implements PluginRpc {
-  readonly req: FastifyRequest;
   /** The agents by type and host, for binding inside other transactions (see binder). */
   private agents = new Map<string, AgentRow>();
   private unserve?: () => void;
@@ -90,8 +58,14 @@ export class PluginServer implements PluginRpc {
   constructor(
     private svc: NetworkService,
     readonly mechanism: Mechanism,
-  ) {
-    this.req = internalRequest(svc);
+  ) {}
+
+  /**
+   * The server's own calls into the resource APIs act as the neutron service user (admin, every
+   * rule allowed): one context per call, so what a call queues after its commit is its own.
+   */
+  context(): NetworkContext {
+    return NetworkContext.internal(this.svc.policy);
   }
 
   /** neutron's agent_down_time: an agent whose last report is older is not alive. */
@@ -430,8 +404,9 @@ export class PluginServer implements PluginRpc {
   }
 
   private async loadPort(id: string, tx?: Tx): Promise<View | undefined> {
+    const ctx = this.context();
     try {
-      return await this.ports().load(this.req, id, tx);
+      return await this.ports().load(ctx, id, tx);
     } catch {
       return undefined;
     }
@@ -444,14 +419,15 @@ export class PluginServer implements PluginRpc {
     changes: View,
     opts: { committed?: boolean } = {},
   ): Promise<View> {
-    const view = await this.svc.transaction((tx) => api.applyUpdate(existing, changes, this.req, tx));
+    const ctx = this.context();
+    const view = await this.svc.transaction((tx) => api.applyUpdate(existing, changes, ctx, tx));
     if (opts.committed !== false) {
       try {
-        await api.spec.committed?.('update', view, this.req, existing);
+        await api.spec.committed?.('update', view, ctx, existing);
       } catch (err) {
         this.svc.ctx.log.error({ err }, 'after-commit step failed');
       }
-      this.svc.notify(this.req, `${api.spec.singular}.update.end`, { [api.spec.singular]: view });
+      this.svc.notify(ctx, `${api.spec.singular}.update.end`, { [api.spec.singular]: view });
     }
     return view;
   }
@@ -534,6 +510,7 @@ export class PluginServer implements PluginRpc {
     devices: string[];
     security_groups?: string[];
   }): Promise<SecurityGroupInfo> {
+    const ctx = this.context();
     const info: SecurityGroupInfo = { security_groups: {}, devices: {} };
     const ids = new Set<string>(security_groups ?? []);
     for (const device of devices ?? []) {
@@ -548,10 +525,10 @@ export class PluginServer implements PluginRpc {
     for (const g of ids) info.security_groups[g] = [];
     if (rules && ids.size) {
       const rows = await rules
-        .baseQuery(this.req)
+        .baseQuery(ctx)
         .where(`${rules.spec.table}.security_group_id`, 'in', [...ids])
         .execute();
-      for (const r of await rules.views(rows, this.req)) info.security_groups[r.security_group_id]?.push(r);
+      for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(r);
     }
     return info;
   }
@@ -560,12 +537,13 @@ export class PluginServer implements PluginRpc {
 
   /** Rows of a resource whose attribute is one of values: in SQL when it has a column, else filtered in memory. */
   private async viewsWhere(api: ResourceApi, attr: string, values: string[]): Promise<View[]> {
+    const ctx = this.context();
     if (!values.length) return [];
     const a = api.attrs[attr];
     const col = a && colName(attr, a);
-    let q = api.baseQuery(this.req);
+    let q = api.baseQuery(ctx);
     if (col) q = q.where(`${api.spec.table}.${col}`, 'in', values);
-    const views = await api.views(await q.execute(), this.req);
+    const views = await api.views(await q.execute(), ctx);
     return col ? views : views.filter((v) => values.includes(v[attr]));
   }
 
@@ -631,12 +609,13 @@ export class PluginServer implements PluginRpc {
     router_id: string;
     fip_statuses: Record<string, string>;
   }) {
+    const ctx = this.context();
     const api = this.svc.resources.get('floatingips');
     if (!api) return;
     for (const [id, status] of Object.entries(fip_statuses ?? {})) {
       let fip: View;
       try {
-        fip = await api.load(this.req, id);
+        fip = await api.load(ctx, id);
       } catch {
         continue;
       }
@@ -699,6 +678,7 @@ export class PluginServer implements PluginRpc {
     host: string;
     port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> };
   }): Promise<View | null> {
+    const ctx = this.context();
     const api = this.ports();
     const net = await this.svc.db
       .selectFrom('networks')
@@ -723,15 +703,15 @@ export class PluginServer implements PluginRpc {
         fixed_ips: port.fixed_ips,
         'binding:host_id': host,
       },
-      this.req,
+      ctx,
     );
-    const view = await this.svc.transaction((tx) => api.insert(values, this.req, tx));
+    const view = await this.svc.transaction((tx) => api.insert(values, ctx, tx));
     try {
-      await api.spec.committed?.('create', view, this.req);
+      await api.spec.committed?.('create', view, ctx);
     } catch (err) {
       this.svc.ctx.log.error({ err }, 'after-commit step failed');
     }
-    this.svc.notify(this.req, 'port.create.end', { port: view });
+    this.svc.notify(ctx, 'port.create.end', { port: view });
     return view;
   }
 
@@ -749,15 +729,16 @@ export class PluginServer implements PluginRpc {
   }
 
   async release_dhcp_port({ network_id, device_id }: { host: string; network_id: string; device_id: string }) {
+    const ctx = this.context();
     const api = this.ports();
     for (const p of (await this.viewsWhere(api, 'network_id', [network_id])).filter((x) => x.device_id === device_id)) {
-      await this.svc.transaction((tx) => api.remove(p, this.req, tx));
+      await this.svc.transaction((tx) => api.remove(p, ctx, tx));
       try {
-        await api.spec.committed?.('delete', p, this.req);
+        await api.spec.committed?.('delete', p, ctx);
       } catch (err) {
         this.svc.ctx.log.error({ err }, 'after-commit step failed');
       }
-      this.svc.notify(this.req, 'port.delete.end', { port_id: p.id, port: p });
+      this.svc.notify(ctx, 'port.delete.end', { port_id: p.id, port: p });
     }
   }
 
@@ -780,11 +761,12 @@ export class PluginServer implements PluginRpc {
   }
 
   async update_trunk_status({ trunk_id, status }: { trunk_id: string; status: string }) {
+    const ctx = this.context();
     const api = this.svc.resources.get('trunks');
     if (!api) return;
     let trunk: View;
     try {
-      trunk = await api.load(this.req, trunk_id);
+      trunk = await api.load(ctx, trunk_id);
     } catch {
       return;
     }

@@ -1,6 +1,7 @@
 // network-ip-availability (admin): per network and per subnet, the size of the allocation pools
 // (total_ips) and the addresses allocated (used_ips), as neutron's IpAvailabilityMixin counts
 // them. IPv6 totals exceed 2^53, so the body is written with exact integers.
+import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { json } from '../../core/db.ts';
@@ -92,11 +93,9 @@ function pick(v: Record<string, unknown>, fields: string[]) {
 }
 
 export function ipAvailabilityRoutes(app: FastifyInstance, svc: NetworkService) {
-  const authorize = (req: FastifyRequest) => {
-    req.authorized = true;
-    if (
-      !req.allowed('get_network_ip_availability', { project_id: req.ctx?.projectId, tenant_id: req.ctx?.projectId })
-    ) {
+  const authorize = (ctx: NetworkContext) => {
+    ctx.markEnforced();
+    if (!ctx.allowed('get_network_ip_availability', { project_id: ctx.projectId, tenant_id: ctx.projectId })) {
       throw new ApiError(403, '(rule:get_network_ip_availability) is disallowed by policy', 'PolicyNotAuthorized');
     }
   };
@@ -118,13 +117,15 @@ export function ipAvailabilityRoutes(app: FastifyInstance, svc: NetworkService) 
   };
   const send = (reply: FastifyReply, body: unknown) => reply.type('application/json').send(exactJson(body));
   app.get('/v2.0/network-ip-availabilities', async (req, reply) => {
-    authorize(req);
+    const ctx = NetworkContext.of(req.context);
+    authorize(ctx);
     const { fields, filters, versions } = query(req);
     const list = await availabilities(svc, filters, versions);
     return send(reply, { network_ip_availabilities: list.map((v) => pick(v, fields)) });
   });
   app.get('/v2.0/network-ip-availabilities/:id', async (req, reply) => {
-    authorize(req);
+    const ctx = NetworkContext.of(req.context);
+    authorize(ctx);
     const id = (req.params as { id: string }).id;
     const { fields } = query(req);
     const [v] = await availabilities(svc, { network_id: [id] }, []);

@@ -1,7 +1,7 @@
 // Networks (db_base_plugin_v2 + ML2): segments behind the provider attributes, MTU from the
 // segment types, `shared` and `router:external` as RBAC rows, visibility through RBAC, and
 // deletion that takes the network's own (DHCP) ports and subnets with it.
-import type { FastifyRequest } from 'fastify';
+import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -67,15 +67,15 @@ const networkById = precompiled(['id'], (db, p) =>
   db.selectFrom('networks').selectAll().where('networks.id', '=', p.id),
 );
 
-export async function visibleNetwork(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
+export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
   const row =
-    svc.isAdmin(req) || svc.isAdvsvc(req)
+    svc.isAdmin(ctx) || svc.isAdvsvc(ctx)
       ? (await networkById(tx, { id })).rows[0]
       : await tx
           .selectFrom('networks')
           .selectAll()
           .where('networks.id', '=', id)
-          .where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req)))
+          .where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx)))
           .executeTakeFirst();
   if (!row) throw notFound.network(id);
   return row;
@@ -176,13 +176,13 @@ export function defineNetworks(svc: NetworkService) {
       ipv6_address_scope: { column: false },
       l2_adjacency: { column: false, filter: false },
     },
-    scope: (q, req) => q.where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req))),
+    scope: (q, ctx) => q.where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx))),
     filters: {
-      shared: boolFilter((eb, req) => rbacGrants(eb, 'network', 'networks.id', projectOf(req), ['access_as_shared'])),
+      shared: boolFilter((eb, ctx) => rbacGrants(eb, 'network', 'networks.id', projectOf(ctx), ['access_as_shared'])),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const ids = views.map((v) => v.id);
-      const shared = await grantedIds(tx, 'network', ids, projectOf(req), 'access_as_shared');
+      const shared = await grantedIds(tx, 'network', ids, projectOf(ctx), 'access_as_shared');
       const subnets = await inChunks(ids, (c) =>
         tx
           .selectFrom('subnets')
@@ -317,7 +317,7 @@ export function defineNetworks(svc: NetworkService) {
         }
       }
     },
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       const busy = await tx
         .selectFrom('ports')
         .select('id')
@@ -334,13 +334,13 @@ export function defineNetworks(svc: NetworkService) {
       }
       const ports = svc.resource('ports');
       for (const p of await tx.selectFrom('ports').selectAll().where('network_id', '=', existing.id).execute()) {
-        const view = await ports.loadInTx(p.id, req, tx);
-        await ports.remove(view, req, tx);
+        const view = await ports.loadInTx(p.id, ctx, tx);
+        await ports.remove(view, ctx, tx);
         (existing as any)[REMOVED_PORTS] = [...((existing as any)[REMOVED_PORTS] ?? []), view];
       }
       const subnets = svc.resource('subnets');
       for (const s of await tx.selectFrom('subnets').select('id').where('network_id', '=', existing.id).execute()) {
-        await subnets.remove(await subnets.loadInTx(s.id, req, tx), req, tx);
+        await subnets.remove(await subnets.loadInTx(s.id, ctx, tx), ctx, tx);
       }
       await tx.deleteFrom('network_segments').where('network_id', '=', existing.id).execute();
       await deleteRbac(tx, 'network', existing.id);

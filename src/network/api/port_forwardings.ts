@@ -3,7 +3,7 @@
 // extensions): /v2.0/floatingips/:floatingip_id/port_forwardings maps a protocol and external
 // port (range) of a floating IP that is not associated with a port to an internal IPv4 address
 // and port (range) of a port behind a router that reaches the floating IP's network.
-import type { FastifyRequest } from 'fastify';
+import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
@@ -149,12 +149,12 @@ async function checkPortHasNoFloatingIp(tx: Tx, portId: string, fixedIp: string)
 /** _find_a_router_for_fip_port_forwarding */
 async function routerFor(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   pf: { internal_port_id: string; internal_ip_address: string },
   fip: { id: string; floating_network_id: string },
   tx: Tx,
 ): Promise<string> {
-  const port = await svc.resource('ports').load(req, pf.internal_port_id, tx);
+  const port = await svc.resource('ports').load(ctx, pf.internal_port_id, tx);
   const v4 = ((port.fixed_ips ?? []) as FixedIp[]).filter((f) => parseIp(f.ip_address)?.version === 4);
   if (!v4.length)
     throw pfBadRequest(`Requested internal port ${pf.internal_port_id} must allocate an IPv4 address at least.`);
@@ -259,8 +259,8 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     parent: {
       param: 'floatingip_id',
       column: 'floatingip_id',
-      async load(req, id) {
-        const fip = await svc.resource('floatingips').find(req, id, 'get');
+      async load(ctx, id) {
+        const fip = await svc.resource('floatingips').find(ctx, id, 'get');
         return { 'ext_parent:tenant_id': fip.project_id, ext_parent_id: fip.id };
       },
     },
@@ -323,7 +323,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       // A floating IP's forwardings change one at a time (PostgreSQL; SQLite serializes writers anyway).
       await lockRow(tx, 'floatingips', values.floatingip_id);
       const fip = await fipRow(tx, values.floatingip_id);
@@ -350,7 +350,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           'FloatingIPPortAlreadyAssociated',
         );
       }
-      const routerId = await routerFor(svc, req, values as any, fip, tx);
+      const routerId = await routerFor(svc, ctx, values as any, fip, tx);
       await checkRouterMatch(tx, fip, routerId, { ...(values as any), internal_port_start: internal[0] });
       if (!fip.router_id)
         await tx
@@ -358,7 +358,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           .set({ router_id: routerId, fixed_port_id: null })
           .where('id', '=', fip.id)
           .execute();
-      afterCommit(req, () => svc.notifier.routersUpdated([fip.router_id ?? routerId]));
+      afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id ?? routerId]));
       Object.assign(values, {
         internal_port_start: internal[0],
         internal_port_end: internal[1],
@@ -367,7 +367,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
       });
     },
 
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
       const merged: any = { ...existing, ...changes };
@@ -383,14 +383,14 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           ? rangeOf(changes.external_port, changes.external_port_range)!
           : ([existing.external_port_start, existing.external_port_end] as Range);
       if (changes.internal_port_id && changes.internal_port_id !== existing.internal_port_id) {
-        const routerId = await routerFor(svc, req, merged, fip, tx);
+        const routerId = await routerFor(svc, ctx, merged, fip, tx);
         await checkRouterMatch(tx, fip, routerId, { ...merged, internal_port_start: internal[0] });
       }
       checkRangeRelation(internal, external);
       // _check_port_forwarding_update: the internal address is the port's, and no other entry has the same sockets.
       const port = await svc
         .resource('ports')
-        .loadInTx(merged.internal_port_id, req, tx)
+        .loadInTx(merged.internal_port_id, ctx, tx)
         .catch(() => undefined);
       const fixed = (port?.fixed_ips ?? []) as FixedIp[];
       if (!fixed.some((f) => f.ip_address === merged.internal_ip_address)) {
@@ -416,12 +416,12 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
         external_port_start: external[0],
         external_port_end: external[1],
       });
-      if (fip.router_id) afterCommit(req, () => svc.notifier.routersUpdated([fip.router_id]));
+      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
     },
 
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       const fip = await fipRow(tx, existing.floatingip_id);
-      if (fip.router_id) afterCommit(req, () => svc.notifier.routersUpdated([fip.router_id]));
+      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
       const others = await tx
         .selectFrom('portforwardings')
         .select('id')
@@ -437,8 +437,8 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           .execute();
     },
 
-    async committed(_event, _view, req) {
-      await flushAfterCommit(svc, req);
+    async committed(_event, _view, ctx) {
+      await flushAfterCommit(svc, ctx);
     },
   };
 }

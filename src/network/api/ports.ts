@@ -2,7 +2,7 @@
 // IPAM, port binding (binding:host_id set → the binder picks vif_type/vif_details), allowed
 // address pairs, extra DHCP options, DNS name and assignment, uplink status propagation,
 // and the protection of router and floating IP ports from a direct DELETE.
-import type { FastifyRequest } from 'fastify';
+import { NetworkContext } from '../context.ts';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
@@ -225,12 +225,6 @@ const netInfoQuery = (db: Tx, ids: string[], projectId: string) =>
     .where('id', 'in', ids);
 const netInfoOfOne = precompiled(['id', 'projectId'], (db, p) => netInfoQuery(db, [p.id], p.projectId));
 
-/**
- * The network facts a request looked up for the policy target of a port it creates, reused for
- * the port's view in the same request (one look-up instead of two).
- */
-const netInfoOfRequest = new WeakMap<FastifyRequest, Map<string, NetInfo>>();
-
 export function definePorts(svc: NetworkService) {
   const str = (max: number) => (v: unknown, n: string) => toString(v, n, max);
   const api = svc.define({
@@ -306,9 +300,9 @@ export function definePorts(svc: NetworkService) {
         },
       },
     },
-    scope: (q, req) => {
-      if (svc.isAdvsvc(req)) return q;
-      const p = projectOf(req);
+    scope: (q, ctx) => {
+      if (svc.isAdvsvc(ctx)) return q;
+      const p = projectOf(ctx);
       return q.where((eb: any) =>
         eb.or([
           eb('ports.project_id', '=', p),
@@ -352,7 +346,7 @@ export function definePorts(svc: NetworkService) {
         return q;
       },
     },
-    async expand(views, req, tx, created) {
+    async expand(views, ctx, tx, created) {
       // A port just created carries the addresses afterCreate allocated.
       const ips = created
         ? new Map(views.map((v) => [v.id, v.fixed_ips]))
@@ -360,9 +354,10 @@ export function definePorts(svc: NetworkService) {
             tx,
             views.map((v) => v.id),
           );
-      const known = netInfoOfRequest.get(req);
+      // The network facts a port create looked up for its policy target (one look-up instead of two).
+      const known = ctx.call.netInfo;
       const netIds = [...new Set(views.map((v) => v.network_id as string))].filter((id) => !known?.has(id));
-      const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(req)))]);
+      const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(ctx)))]);
       for (const v of views) {
         v.fixed_ips = ips.get(v.id) ?? [];
         v.dns_assignment = dnsAssignment(v, v.fixed_ips);
@@ -379,15 +374,13 @@ export function definePorts(svc: NetworkService) {
         };
       }
     },
-    async target(view, req) {
+    async target(view, ctx) {
       let info = (view as any)[NET_INFO] as NetInfo | undefined;
       if (!info) {
         // A port being created: its network's facts, kept for the view this request shows next.
-        info = (await netInfos(svc.db, [view.network_id ?? ''], projectOf(req))).get(view.network_id);
+        info = (await netInfos(svc.db, [view.network_id ?? ''], projectOf(ctx))).get(view.network_id);
         if (!info) return {};
-        let known = netInfoOfRequest.get(req);
-        if (!known) netInfoOfRequest.set(req, (known = new Map()));
-        known.set(view.network_id, info);
+        (ctx.call.netInfo ??= new Map()).set(view.network_id, info);
       }
       return {
         'network:tenant_id': info.project_id,
@@ -397,8 +390,8 @@ export function definePorts(svc: NetworkService) {
       };
     },
     checkCreate: networkOwnershipCheck(svc),
-    async beforeCreate(values, req, tx) {
-      (values as any)[NETWORK_ROW] = await visibleNetwork(svc, req, tx, values.network_id);
+    async beforeCreate(values, ctx, tx) {
+      (values as any)[NETWORK_ROW] = await visibleNetwork(svc, ctx, tx, values.network_id);
       values.status = 'DOWN';
       if (values.mac_address) {
         if (await macInUse(tx, values.network_id, values.mac_address)) {
@@ -421,14 +414,14 @@ export function definePorts(svc: NetworkService) {
       values['binding:vif_type'] = 'unbound';
       values['binding:vif_details'] = {};
     },
-    async afterCreate(view, values, req, tx) {
+    async afterCreate(view, values, ctx, tx) {
       view.fixed_ips = sortFixedIps(await allocatePortIps(tx, ipamPort(view), values.fixed_ips));
       if (values.tags?.length)
         await tx
           .insertInto('tags')
           .values(values.tags.map((tag: string) => ({ resource_type: 'ports', resource_id: view.id, tag })))
           .execute();
-      if (view['binding:host_id']) Object.assign(view, await bind(svc, api, req, tx, view.id));
+      if (view['binding:host_id']) Object.assign(view, await bind(svc, api, ctx, tx, view.id));
     },
     async beforeUpdate(existing, changes, _req, tx) {
       if (changes.mac_address === null) {
@@ -490,11 +483,11 @@ export function definePorts(svc: NetworkService) {
       if (changes['binding:host_id'] === '' && existing['binding:host_id'])
         Object.assign(changes, { 'binding:vif_type': 'unbound', 'binding:vif_details': {}, status: 'DOWN' });
     },
-    async afterUpdate(view, existing, changes, req, tx) {
+    async afterUpdate(view, existing, changes, ctx, tx) {
       const rebind = ['binding:host_id', 'binding:vnic_type', 'binding:profile'].some(
         (k) => changes[k] !== undefined && JSON.stringify(changes[k]) !== JSON.stringify(existing[k]),
       );
-      if (rebind && view['binding:host_id']) await bind(svc, api, req, tx, view.id);
+      if (rebind && view['binding:host_id']) await bind(svc, api, ctx, tx, view.id);
     },
     async checkDelete(existing) {
       if (!L3_PORT_OWNERS.includes(existing.device_owner) || !existing.fixed_ips.length) return;
@@ -529,11 +522,11 @@ export function definePorts(svc: NetworkService) {
 async function bind(
   svc: NetworkService,
   api: ReturnType<NetworkService['resource']>,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   tx: Transaction<any>,
   id: string,
 ) {
-  const view = await api.loadInTx(id, req, tx);
+  const view = await api.loadInTx(id, ctx, tx);
   const r = await svc.binder.bind(view);
   const bound = { 'binding:vif_type': r.vif_type, 'binding:vif_details': r.vif_details ?? {} };
   await tx

@@ -3,7 +3,7 @@
 // subnet pool or address group of another project (access_as_shared), or a network as external
 // (access_as_external). Only the object's owner (or an admin) writes them; a policy that
 // other projects' resources depend on cannot be removed or retargeted.
-import type { FastifyRequest } from 'fastify';
+import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -99,14 +99,14 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   };
 
   /** The object a policy is about, which the caller must own unless an admin. */
-  async function ownedObject(p: View, req: FastifyRequest, tx: Transaction<any>): Promise<Record<string, any>> {
+  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<any>): Promise<Record<string, any>> {
     const t = TYPES[p.object_type]!;
     // Policies on one object are written one at a time (the duplicate checks stay true).
     await lockRow(tx, t.table, p.object_id);
     const obj = await tx.selectFrom(t.table).selectAll().where('id', '=', p.object_id).executeTakeFirst();
     if (!obj) throw t.notFound(p.object_id);
-    if (!svc.isAdmin(req) && obj.project_id !== req.ctx?.projectId) {
-      const pid = req.ctx?.projectId ?? '';
+    if (!svc.isAdmin(ctx) && obj.project_id !== ctx.projectId) {
+      const pid = ctx.projectId ?? '';
       // A network the caller cannot see at all is not found (upstream's _get_network).
       if (
         p.object_type === 'network' &&
@@ -260,8 +260,8 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
       created_at: { visible: false, filter: false },
       updated_at: { visible: false, filter: false },
     },
-    async beforeCreate(values, req, tx) {
-      const obj = await ownedObject(values, req, tx);
+    async beforeCreate(values, ctx, tx) {
+      const obj = await ownedObject(values, ctx, tx);
       const actions = validActions(values.object_type);
       if (!actions.includes(values.action)) {
         throw new ApiError(
@@ -303,9 +303,9 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
       if (view.object_type === 'network' && view.action === EXTERNAL)
         await tx.updateTable('networks').set({ router_external: 1 }).where('id', '=', view.object_id).execute();
     },
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       if (!('target_tenant' in changes) || changes.target_tenant === existing.target_tenant) return;
-      const obj = await ownedObject(existing, req, tx);
+      const obj = await ownedObject(existing, ctx, tx);
       // Generic objects check the old target only when the new one is not everyone.
       if (existing.object_type === 'network' || changes.target_tenant !== '*')
         await checkRevoke(existing, existing.target_tenant, obj, tx, changes.target_tenant);

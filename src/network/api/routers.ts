@@ -4,7 +4,8 @@
 // the subnet's gateway IP), extra routes whose next hop must sit on a connected subnet, and the
 // extraroute-atomic actions. DVR and HA routers are not supported: `distributed` and `ha` read
 // false (admins only, as upstream's policy) and only false is accepted.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { NetworkContext } from '../context.ts';
+import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import {
@@ -306,7 +307,7 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 /** _validate_gw_info: the network must be external, the addresses not a subnet's gateway, the routes still reachable. */
 async function validateGateway(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   info: Record<string, any> | null,
   extIps: FixedIp[],
   router: GatewayRouter,
@@ -315,7 +316,7 @@ async function validateGateway(
   const networkId: string | null = info ? info.network_id : null;
   let gwSubnets: SubnetRow[] = [];
   if (networkId) {
-    await svc.resource('networks').load(req, networkId, tx);
+    await svc.resource('networks').load(ctx, networkId, tx);
     if (!(await isExternal(tx, networkId)))
       throw badRequest('router', `Network ${networkId} is not an external network`);
     gwSubnets = await subnetRows(tx, { networkIds: [networkId] });
@@ -351,7 +352,7 @@ async function floatingIpsOfRouter(tx: Tx, routerId: string): Promise<number> {
 
 async function deleteGatewayPort(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   routerId: string,
   gw: View,
   tx: Transaction<any>,
@@ -363,13 +364,13 @@ async function deleteGatewayPort(
       'RouterExternalGatewayInUseByFloatingIp',
     );
   }
-  await removePort(svc, req, gw, tx);
+  await removePort(svc, ctx, gw, tx);
 }
 
 /** _update_router_gw_info: creates, moves, readdresses or removes the gateway port; returns the router's new columns. */
 async function setGateway(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   router: GatewayRouter,
   info: Record<string, any> | null,
   tx: Transaction<any>,
@@ -379,13 +380,13 @@ async function setGateway(
   await lockRow(tx, 'routers', router.id);
   const current = await tx.selectFrom('routers').select('gw_port_id').where('id', '=', router.id).executeTakeFirst();
   if (current) router = { ...router, gw_port_id: current.gw_port_id };
-  let gw = router.gw_port_id ? await portView(svc, req, router.gw_port_id, tx) : undefined;
-  const networkId = await validateGateway(svc, req, info, extIps, router, tx);
+  let gw = router.gw_port_id ? await portView(svc, ctx, router.gw_port_id, tx) : undefined;
+  const networkId = await validateGateway(svc, ctx, info, extIps, router, tx);
   if (gw && extIps.length && ipsChanged(gw.fixed_ips ?? [], extIps) && gw.network_id === networkId) {
-    gw = await updatePort(svc, req, gw, { fixed_ips: extIps }, tx);
+    gw = await updatePort(svc, ctx, gw, { fixed_ips: extIps }, tx);
   } else {
     if (gw && gw.network_id !== networkId) {
-      await deleteGatewayPort(svc, req, router.id, gw, tx);
+      await deleteGatewayPort(svc, ctx, router.id, gw, tx);
       gw = undefined;
     }
     if (networkId && !gw) {
@@ -393,7 +394,7 @@ async function setGateway(
       await checkDupRouterSubnets(tx, router.id, subnets);
       gw = await createPort(
         svc,
-        req,
+        ctx,
         {
           project_id: router.project_id,
           network_id: networkId,
@@ -469,8 +470,8 @@ function parseInterfaceInfo(body: unknown, forRemoval: boolean): { port_id?: str
 }
 
 /** _validate_port_in_range_or_admin: a project may plug a port of another project's subnet only with a pool address. */
-function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: SubnetRow[], port: View) {
-  if (svc.isAdmin(req)) return;
+function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: SubnetRow[], port: View) {
+  if (svc.isAdmin(ctx)) return;
   for (const f of port.fixed_ips as FixedIp[]) {
     const s = subnets.find((x) => x.id === f.subnet_id);
     if (!s) continue;
@@ -478,7 +479,7 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
       .map((p) => rangeFromStrings(p.start, p.end))
       .filter((r): r is IpRange => r !== null);
     const ip = parseIp(f.ip_address);
-    if (ip && !ipInRanges(ip, pools) && req.ctx?.projectId !== s.project_id) {
+    if (ip && !ipInRanges(ip, pools) && ctx.projectId !== s.project_id) {
       throw badRequest(
         'router',
         `Cannot add interface to router because specified port ${port.id} has an IP address out of the allocation pool of subnet ${s.id}, which is not owned by the project making the request`,
@@ -490,7 +491,7 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
 /** add_router_interface (l3_db.py) inside a transaction. */
 export async function addInterface(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   router: View,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<any>,
@@ -500,7 +501,7 @@ export async function addInterface(
   // A router's revision moves with its interfaces, as upstream's revision plugin bumps the port's router.
   await bumpRevision(tx, 'routers', router.id);
   if (info.port_id) {
-    const port = await svc.resource('ports').load(req, info.port_id, tx);
+    const port = await svc.resource('ports').load(ctx, info.port_id, tx);
     if (port.device_id) {
       throw new ApiError(
         409,
@@ -528,8 +529,8 @@ export async function addInterface(
     await checkDupRouterSubnets(tx, router.id, subnets, port.id);
     if (subnets.filter((s) => s.ip_version === 4).length > 1)
       throw badRequest('router', 'Cannot have multiple IPv4 subnets on router port');
-    checkPortInRange(svc, req, subnets, port);
-    await updatePort(svc, req, port, { device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF }, tx);
+    checkPortInRange(svc, ctx, subnets, port);
+    await updatePort(svc, ctx, port, { device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF }, tx);
     return interfaceInfo(
       router.id,
       port as any,
@@ -537,9 +538,9 @@ export async function addInterface(
       subnets.map((s) => s.id),
     );
   }
-  const subnet = await svc.resource('subnets').load(req, info.subnet_id!, tx);
+  const subnet = await svc.resource('subnets').load(ctx, info.subnet_id!, tx);
   if (!subnet.gateway_ip) throw badRequest('router', 'Subnet for router interface must have a gateway IP');
-  if (subnet.project_id !== req.ctx?.projectId && !svc.isAdmin(req)) {
+  if (subnet.project_id !== ctx.projectId && !svc.isAdmin(ctx)) {
     // Shared to this project by RBAC: allowed; shared to everyone ('*'): not (LP 1757482 / 1975603).
     const rbac = await tx
       .selectFrom('rbac_policies')
@@ -547,7 +548,7 @@ export async function addInterface(
       .where('object_type', '=', 'network')
       .where('object_id', '=', subnet.network_id)
       .where('action', '=', 'access_as_shared')
-      .where('target_tenant', '=', req.ctx?.projectId ?? '')
+      .where('target_tenant', '=', ctx.projectId ?? '')
       .executeTakeFirst();
     if (!rbac)
       throw badRequest(
@@ -564,10 +565,10 @@ export async function addInterface(
       (p) => p.network_id === subnet.network_id && p.fixed_ips.some((f) => isV6(f.ip_address)),
     );
     if (existing) {
-      const port = (await portView(svc, req, existing.id, tx))!;
+      const port = (await portView(svc, ctx, existing.id, tx))!;
       const updated = await updatePort(
         svc,
-        req,
+        ctx,
         port,
         { fixed_ips: [...existing.fixed_ips.map((f) => ({ ...f })), fixedIp] },
         tx,
@@ -577,7 +578,7 @@ export async function addInterface(
   }
   const port = await createPort(
     svc,
-    req,
+    ctx,
     {
       project_id: router.project_id,
       network_id: subnet.network_id,
@@ -646,7 +647,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 /** remove_router_interface (l3_db.py) inside a transaction. */
 export async function removeInterface(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   router: View,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<any>,
@@ -671,8 +672,8 @@ export async function removeInterface(
     }
     const subnets = await subnetRows(tx, { ids: subnetIds });
     for (const s of subnets) await confirmInterfaceNotInUse(tx, router.id, s);
-    const port = (await portView(svc, req, owned.id, tx))!;
-    await removePort(svc, req, port, tx);
+    const port = (await portView(svc, ctx, owned.id, tx))!;
+    await removePort(svc, ctx, port, tx);
     return interfaceInfo(
       router.id,
       port as any,
@@ -680,7 +681,7 @@ export async function removeInterface(
       subnets.map((s) => s.id),
     );
   }
-  const subnet = await svc.resource('subnets').load(req, info.subnet_id!, tx);
+  const subnet = await svc.resource('subnets').load(ctx, info.subnet_id!, tx);
   const ports = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).filter(
     (p) => p.network_id === subnet.network_id,
   );
@@ -688,17 +689,17 @@ export async function removeInterface(
   for (const p of ports) {
     const subnetIds = p.fixed_ips.map((f) => f.subnet_id);
     if (!subnetIds.includes(subnet.id)) continue;
-    const port = (await portView(svc, req, p.id, tx))!;
+    const port = (await portView(svc, ctx, p.id, tx))!;
     if (new Set(subnetIds).size > 1) {
       await updatePort(
         svc,
-        req,
+        ctx,
         port,
         { fixed_ips: p.fixed_ips.filter((f) => f.subnet_id !== subnet.id).map((f) => ({ ...f })) },
         tx,
       );
     } else {
-      await removePort(svc, req, port, tx);
+      await removePort(svc, ctx, port, tx);
     }
     return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
   }
@@ -770,7 +771,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       checkNotDistributed(values);
       values.status = 'ACTIVE';
       values.routes = [];
@@ -780,7 +781,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
           values,
           await setGateway(
             svc,
-            req,
+            ctx,
             { id: values.id, project_id: values.project_id },
             values.external_gateway_info,
             tx,
@@ -789,18 +790,18 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       checkNotDistributed(changes);
       if ('external_gateway_info' in changes) {
         Object.assign(
           changes,
-          await setGateway(svc, req, existing as GatewayRouter, changes.external_gateway_info, tx),
+          await setGateway(svc, ctx, existing as GatewayRouter, changes.external_gateway_info, tx),
         );
       }
       if ('routes' in changes) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
     },
 
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       await lockRow(tx, 'routers', existing.id);
       const attached = await routerPorts(tx, existing.id, [DEVICE_OWNER_ROUTER_INTF]);
       if (attached.length)
@@ -809,12 +810,12 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
           `Router ${existing.id} has ports still attached: ${attached.map((p) => p.id).join(', ')}`,
           'RouterInUse',
         );
-      const gw = existing.gw_port_id ? await portView(svc, req, existing.gw_port_id, tx) : undefined;
-      if (gw) await deleteGatewayPort(svc, req, existing.id, gw, tx);
+      const gw = existing.gw_port_id ? await portView(svc, ctx, existing.gw_port_id, tx) : undefined;
+      if (gw) await deleteGatewayPort(svc, ctx, existing.id, gw, tx);
     },
 
-    async committed(event, view, req) {
-      await flushAfterCommit(svc, req);
+    async committed(event, view, ctx) {
+      await flushAfterCommit(svc, ctx);
       if (event === 'delete') svc.notifier.routerDeleted(view.id);
       else if (event === 'update' || view.external_gateway_info) svc.notifier.routersUpdated([view.id]);
     },
@@ -824,10 +825,10 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
 // ---- actions: interfaces and atomic extra routes ------------------------------------------------
 
 /** A member action's router: 404 when the caller may not see it, 403 when the action's rule refuses. */
-async function routerForAction(svc: NetworkService, req: FastifyRequest, action: string): Promise<View> {
+async function routerForAction(svc: NetworkService, ctx: NetworkContext, id: string, action: string): Promise<View> {
   const routers = svc.resource('routers');
-  const router = await routers.find(req, (req.params as { id: string }).id, 'get');
-  routers.enforce(req, action, await routers.policyTarget(router, req));
+  const router = await routers.find(ctx, id, 'get');
+  routers.enforce(ctx, action, await routers.policyTarget(router, ctx));
   return router;
 }
 
@@ -851,36 +852,38 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     ['remove_router_interface', false],
   ] as const) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
-      const router = await routerForAction(svc, req, action);
+      const ctx = NetworkContext.of(req.context);
+      const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
       const info = parseInterfaceInfo(req.body, !add);
-      const result = await inTransaction(svc, req, (tx) =>
-        (add ? addInterface : removeInterface)(svc, req, router, info, tx),
+      const result = await inTransaction(svc, ctx, (tx) =>
+        (add ? addInterface : removeInterface)(svc, ctx, router, info, tx),
       );
       svc.notifier.routersUpdated([router.id]);
-      svc.notify(req, `router.interface.${add ? 'create' : 'delete'}`, { router_interface: result });
+      svc.notify(ctx, `router.interface.${add ? 'create' : 'delete'}`, { router_interface: result });
       return result;
     });
   }
 
   for (const action of ['add_extraroutes', 'remove_extraroutes'] as const) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
-      const router = await routerForAction(svc, req, action);
+      const ctx = NetworkContext.of(req.context);
+      const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
       const body = req.body as Record<string, any> | undefined;
       if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
         throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
       if (!('routes' in body.router))
         throw new ApiError(400, "Failed to parse request. Required attribute 'routes' not specified", 'HTTPBadRequest');
       const given = validateRoutes(body.router.routes ?? [], 'routes');
-      const view = await inTransaction(svc, req, async (tx) => {
-        const current = await routers().loadInTx(router.id, req, tx);
+      const view = await inTransaction(svc, ctx, async (tx) => {
+        const current = await routers().loadInTx(router.id, ctx, tx);
         const routes =
           action === 'add_extraroutes'
             ? mergeRoutes(current.routes ?? [], given, [])
             : mergeRoutes(current.routes ?? [], [], given);
-        return routers().applyUpdate(current, { routes }, req, tx);
+        return routers().applyUpdate(current, { routes }, ctx, tx);
       });
       svc.notifier.routersUpdated([router.id]);
-      return { router: await routers().present(view, req) };
+      return { router: await routers().present(view, ctx) };
     });
   }
 }

@@ -309,10 +309,10 @@ export function defineSegments(svc: NetworkService) {
           'SegmentInUse',
         );
     },
-    async committed(_event, view, req) {
+    async committed(_event, view, ctx) {
       // The network's provider view changed: agents hear about the network again.
       try {
-        svc.notifier.networkUpdated(await svc.resource('networks').loadInTx(view.network_id, req, svc.db));
+        svc.notifier.networkUpdated(await svc.resource('networks').loadInTx(view.network_id, ctx, svc.db));
       } catch {
         /* network gone */
       }

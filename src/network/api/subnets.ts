@@ -474,19 +474,19 @@ export function defineSubnets(svc: NetworkService) {
       },
       shared: { type: 'boolean', column: false, visible: false },
     },
-    scope: (q, req) =>
+    scope: (q, ctx) =>
       q.where((eb: any) =>
         eb.or([
-          eb('subnets.project_id', '=', projectOf(req)),
-          rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared']),
+          eb('subnets.project_id', '=', projectOf(ctx)),
+          rbacGrants(eb, 'network', 'subnets.network_id', projectOf(ctx), ['access_as_shared']),
         ]),
       ),
     filters: {
-      shared: boolFilter((eb, req) =>
-        rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared']),
+      shared: boolFilter((eb, ctx) =>
+        rbacGrants(eb, 'network', 'subnets.network_id', projectOf(ctx), ['access_as_shared']),
       ),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const netIds = [...new Set(views.map((v) => v.network_id))];
       const nets = new Map(
         (
@@ -499,7 +499,7 @@ export function defineSubnets(svc: NetworkService) {
           )
         ).map((n: any) => [n.id, n]),
       );
-      const shared = await grantedIds(tx, 'network', netIds, projectOf(req), 'access_as_shared');
+      const shared = await grantedIds(tx, 'network', netIds, projectOf(ctx), 'access_as_shared');
       for (const v of views) {
         const n = nets.get(v.network_id);
         v.shared = shared.has(v.network_id);
@@ -512,7 +512,7 @@ export function defineSubnets(svc: NetworkService) {
         v.cidr = formatCidr(parseCidr(v.cidr)!);
       }
     },
-    async target(view, req) {
+    async target(view, ctx) {
       const info = (view as any)[NET_INFO] as NetInfo | undefined;
       if (info)
         return {
@@ -527,7 +527,7 @@ export function defineSubnets(svc: NetworkService) {
         .where('id', '=', view.network_id ?? '')
         .executeTakeFirst();
       const shared = n
-        ? (await grantedIds(svc.db, 'network', [view.network_id], projectOf(req), 'access_as_shared')).has(
+        ? (await grantedIds(svc.db, 'network', [view.network_id], projectOf(ctx), 'access_as_shared')).has(
             view.network_id,
           )
         : false;
@@ -536,8 +536,8 @@ export function defineSubnets(svc: NetworkService) {
         : {};
     },
     checkCreate: networkOwnershipCheck(svc),
-    async beforeCreate(values, req, tx) {
-      const net = await visibleNetwork(svc, req, tx, values.network_id);
+    async beforeCreate(values, ctx, tx) {
+      const net = await visibleNetwork(svc, ctx, tx, values.network_id);
       await lockRow(tx, 'networks', net.id);
       if (isSet(values.cidr) && isSet(values.prefixlen))
         throw badRequest('subnets', 'cidr and prefixlen must not be supplied together');
@@ -561,7 +561,7 @@ export function defineSubnets(svc: NetworkService) {
       let pool: any = null;
       let gatewayDefault: bigint | null;
       if (poolId) {
-        pool = await visibleSubnetpool(svc, req, tx, poolId);
+        pool = await visibleSubnetpool(svc, ctx, tx, poolId);
         if (!cidr && isSet(values.allocation_pools))
           throw badRequest('subnets', 'allocation_pools allowed only for specific subnet requests.');
         if (Number(pool.ip_version) !== values.ip_version)
@@ -669,7 +669,7 @@ export function defineSubnets(svc: NetworkService) {
       (existing as any)[TOUCHED_PORTS] = touched;
       await bumpNetwork(tx, existing.network_id);
     },
-    async committed(event, view, req) {
+    async committed(event, view, ctx) {
       svc.notifier.dhcpChanged(`subnet.${event}.end`, view.network_id, view);
       const touched: string[] = (view as any)[TOUCHED_PORTS] ?? touchedByNewSubnet.get(view.id) ?? [];
       touchedByNewSubnet.delete(view.id);
@@ -677,7 +677,7 @@ export function defineSubnets(svc: NetworkService) {
         const ports = svc.resource('ports');
         for (const id of touched) {
           try {
-            svc.notifier.portUpdated(await ports.loadInTx(id, req, svc.db));
+            svc.notifier.portUpdated(await ports.loadInTx(id, ctx, svc.db));
           } catch {
             /* deleted meanwhile */
           }
