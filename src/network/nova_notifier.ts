@@ -187,13 +187,10 @@ export class NovaNotifier {
   }
 }
 
-const notifiers = new WeakMap<NetworkService, NovaNotifier>();
-
 /** The service's compute notifier (made on first use). */
 export function novaNotifier(svc: NetworkService): NovaNotifier {
-  let n = notifiers.get(svc);
-  if (!n) notifiers.set(svc, (n = new NovaNotifier(svc)));
-  return n;
+  svc.nova ??= new NovaNotifier(svc);
+  return svc.nova;
 }
 
 /** Plugs the notifier into ports and floating IPs (one entry in the service's FAMILIES). */
@@ -212,7 +209,7 @@ export const novaNotifierFamily: Family = {
     }
   },
   async close(svc) {
-    const n = notifiers.get(svc);
+    const n = svc.nova;
     if (!n) return;
     await n.flush().catch(() => undefined);
     n.stop();

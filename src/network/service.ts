@@ -22,6 +22,8 @@ import { NETWORK_POLICIES } from './policies.ts';
 import { ResourceApi, type ResourceExtension, type ResourceSpec, type Tx } from './api/resource.ts';
 import { Quotas } from './quotas.ts';
 import type { AgentNotifier, PortBinder } from './agent/rpc.ts';
+import type { ExtrasState } from './api/extras_state.ts';
+import type { NovaNotifier } from './nova_notifier.ts';
 import { coreFamily } from './api/core.ts';
 import { l3Family } from './api/l3.ts';
 import { securityFamily } from './api/security.ts';
@@ -103,6 +105,12 @@ export class NetworkService implements ServiceModule {
   host: string;
   /** Neutron's global_physnet_mtu and the overhead of the tunnel types. */
   mtu: number;
+  /** The agents' side, set by the extras family: the mechanism, the RPC server and notifier, this process's agents. */
+  extras?: ExtrasState;
+  /** Compute's notifier (nova_notifier.ts), made on first use. */
+  nova?: NovaNotifier;
+  /** The tables RBAC policies may be about that this deployment has (the security family finds them at init). */
+  readonly rbacTables = new Set<string>();
 
   constructor(
     public db: Kysely<any>,

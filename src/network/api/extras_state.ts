@@ -1,4 +1,4 @@
-// What the extras family keeps per network service instance (a process may run several, tests do).
+// What the extras family keeps on the network service (svc.extras; a process may run several services, tests do).
 import type { NetworkService } from '../service.ts';
 import type { PluginServer } from '../agent/server.ts';
 import type { BusNotifier } from '../agent/notifier.ts';
@@ -37,16 +37,14 @@ export function extraL2Hosts(svc: NetworkService): string[] {
   return [...new Set(hosts)].filter((h) => h && h !== svc.host);
 }
 
-const states = new WeakMap<NetworkService, ExtrasState>();
-
 export function extrasState(svc: NetworkService): ExtrasState {
-  const s = states.get(svc);
+  const s = svc.extras;
   if (!s) throw new Error('the extras family was not defined for this network service');
   return s;
 }
 
 export function setExtrasState(svc: NetworkService, s: ExtrasState) {
-  states.set(svc, s);
+  svc.extras = s;
 }
 
 /** Agent options of NetworkConfig: agentDownTime (s, 75), agentReportInterval (s, 30), availabilityZone ('nova'). */

@@ -169,10 +169,22 @@ export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
   return own;
 }
 
+/** [attribute, column, type] of the attributes stored in a column (a resource computes it once). */
+export type Columns = Array<[string, string, Attr['type']]>;
+
+export function columnsOf(attrs: Record<string, Attr>): Columns {
+  const cols: Columns = [];
+  for (const [name, a] of Object.entries(attrs)) {
+    const col = colName(name, a);
+    if (col) cols.push([name, col, a.type]);
+  }
+  return cols;
+}
+
 /** A row from the database as the API shows it (before computed attributes and policy). */
-export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, Attr> = allAttrs(spec)): View {
+export function rowToView(row: Row, columns: Columns): View {
   const v: View = {};
-  for (const [name, col, type] of columnsOf(attrs)) {
+  for (const [name, col, type] of columns) {
     if (!(col in row)) continue;
     const raw = row[col];
     v[name] =
@@ -189,29 +201,9 @@ export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, At
   return v;
 }
 
-/** [attribute, column, type] of the attributes stored in a column, computed once per attribute map. */
-const COLUMNS = new WeakMap<Record<string, Attr>, Array<[string, string, Attr['type']]>>();
-function columnsOf(attrs: Record<string, Attr>) {
-  let cols = COLUMNS.get(attrs);
-  if (!cols) {
-    cols = [];
-    for (const [name, a] of Object.entries(attrs)) {
-      const col = colName(name, a);
-      if (col) cols.push([name, col, a.type]);
-    }
-    COLUMNS.set(attrs, cols);
-  }
-  return cols;
-}
-
-function viewToRow(
-  spec: ResourceSpec,
-  values: View,
-  only?: Set<string>,
-  attrs: Record<string, Attr> = allAttrs(spec),
-): Row {
+function viewToRow(values: View, columns: Columns, only?: Set<string>): Row {
   const row: Row = {};
-  for (const [name, col, type] of columnsOf(attrs)) {
+  for (const [name, col, type] of columns) {
     if (only && !only.has(name)) continue;
     if (!(name in values)) continue;
     const v = values[name];
@@ -263,11 +255,14 @@ type HookName =
 
 export class ResourceApi {
   attrs: Record<string, Attr>;
+  /** The stored attributes of `attrs`, for converting rows and views. */
+  private columns: Columns;
   constructor(
     public svc: NetworkService,
     public spec: ResourceSpec,
   ) {
     this.attrs = allAttrs(spec);
+    this.columns = columnsOf(this.attrs);
   }
 
   /** Adds another family's attributes and hooks (see ResourceExtension). */
@@ -297,6 +292,7 @@ export class ResourceApi {
         : theirs;
     }
     this.attrs = allAttrs(spec);
+    this.columns = columnsOf(this.attrs);
   }
 
   get policyName() {
@@ -321,7 +317,7 @@ export class ResourceApi {
 
   /** Views with computed attributes, tags and standard attributes for rows. */
   async views(rows: Row[], ctx: NetworkContext, tx: Tx = this.svc.db): Promise<View[]> {
-    const views = rows.map((r) => rowToView(this.spec, r, this.attrs));
+    const views = rows.map((r) => rowToView(r, this.columns));
     if (this.tagResource && views.length) {
       const tags = await this.svc.tagsOf(
         tx,
@@ -756,9 +752,9 @@ export class ResourceApi {
       values.description ??= '';
     }
     if (this.spec.beforeCreate) await this.spec.beforeCreate(values, ctx, tx);
-    const row = viewToRow(this.spec, values, undefined, this.attrs);
+    const row = viewToRow(values, this.columns);
     await insertRow(tx, this.spec.table, row);
-    const view = rowToView(this.spec, row, this.attrs);
+    const view = rowToView(row, this.columns);
     if (this.spec.afterCreate) await this.spec.afterCreate(view, values, ctx, tx);
     if (!this.spec.viewFromCreate) return this.loadInTx(values.id, ctx, tx);
     if (this.tagResource) view.tags = [...(values.tags ?? [])].sort();
@@ -846,7 +842,7 @@ export class ResourceApi {
 
   async applyUpdate(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<any>): Promise<View> {
     if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, ctx, tx);
-    const row = viewToRow(this.spec, changes, new Set(Object.keys(changes)), this.attrs);
+    const row = viewToRow(changes, this.columns, new Set(Object.keys(changes)));
     if (this.spec.standard !== false)
       Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
     if (Object.keys(row).length) await tx.updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();

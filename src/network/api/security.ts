@@ -16,16 +16,13 @@ const OPTIONAL_TABLES = [
   'routers',
   'address_groups',
 ];
-const tablesOf = new WeakMap<object, Set<string>>();
 
 export const securityFamily: Family = {
   define(svc) {
     // neutron.conf [quotas] quota_<resource> overrides: network.quotas in the configuration.
     Object.assign(svc.quotas.defaults, svc.config.quotas ?? {});
     defineSecurityGroups(svc);
-    const tables = new Set<string>();
-    tablesOf.set(svc, tables);
-    defineRbac(svc, tables);
+    defineRbac(svc, svc.rbacTables);
     svc.declareExtension(
       {
         alias: 'security-group',
@@ -122,7 +119,7 @@ export const securityFamily: Family = {
           .select((eb: any) => eb.lit(1).as('x'))
           .limit(1)
           .execute();
-        tablesOf.get(svc)!.add(t);
+        svc.rbacTables.add(t);
       } catch {
         /* not there */
       }
