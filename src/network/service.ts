@@ -7,6 +7,7 @@
 //   api/ext.ts       the later extensions: address groups, metering, ...
 // Agents (agent/) hear about changes over the bus and report back; the logical agent runs in
 // this process unless `network.agent` is false.
+import type { NetworkDb } from './db/schema.ts';
 import type { NetworkContext } from './context.ts';
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -113,7 +114,7 @@ export class NetworkService implements ServiceModule {
   readonly rbacTables = new Set<string>();
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<NetworkDb>,
     public ctx: ServiceContext,
   ) {
     const cfg = ctx.config as any;
@@ -170,10 +171,10 @@ export class NetworkService implements ServiceModule {
   }
 
   /** A write transaction; on SQLite concurrent ones share one commit (core/db.ts groupCommit). */
-  transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Transaction<NetworkDb>) => Promise<T>): Promise<T> {
     return this.runTransaction(fn);
   }
-  private runTransaction: <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T>;
+  private runTransaction: <T>(fn: (tx: Transaction<NetworkDb>) => Promise<T>) => Promise<T>;
 
   async tagsOf(tx: Tx, resourceType: string, ids: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();

@@ -4,6 +4,7 @@
 // DHCP agents and routers to L3 agents, and binds ports to hosts where an L2 agent is alive.
 // Everything it changes goes through the resources' own API (svc.resource(...)), so
 // revision numbers, hooks and notifications follow.
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
@@ -334,7 +335,7 @@ export class PluginServer implements PluginRpc {
               .executeTakeFirst()
           )
             return;
-          const r = await tx.selectFrom(routers.spec.table).selectAll().where('id', '=', id).executeTakeFirst();
+          const r = await tx.selectFrom('routers').selectAll().where('id', '=', id).executeTakeFirst();
           if (!r) return;
           const agent = await this.pickAgent(
             tx,
@@ -372,7 +373,7 @@ export class PluginServer implements PluginRpc {
   }
 
   private async pickAgent(
-    tx: Transaction<any>,
+    tx: Transaction<NetworkDb>,
     agentType: string,
     bindings: string,
     agentColumn: string,
@@ -388,12 +389,12 @@ export class PluginServer implements PluginRpc {
     const inZone = agents.filter((a) => a.availability_zone && azHints.includes(a.availability_zone));
     const candidates = azHints.length && inZone.length ? inZone : agents;
     if (!candidates.length) return undefined;
-    const loads = await tx
+    const loads = await dynamic(tx)
       .selectFrom(bindings)
-      .select([agentColumn, (eb: any) => eb.fn.countAll().as('n')])
+      .select([agentColumn, (eb) => eb.fn.countAll().as('n')])
       .groupBy(agentColumn)
       .execute();
-    const load = new Map(loads.map((l: any) => [l[agentColumn], Number(l.n)]));
+    const load = new Map(loads.map((l) => [l[agentColumn], Number(l.n)]));
     return candidates.sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0))[0];
   }
 
@@ -556,8 +557,8 @@ export class PluginServer implements PluginRpc {
     let ids = router_ids;
     if (!ids) {
       const hosted = this.svc.db.selectFrom('routerl3agentbindings').select('router_id');
-      ids = (await this.svc.db.selectFrom(routers.spec.table).select('id').where('id', 'not in', hosted).execute()).map(
-        (r: any) => r.id,
+      ids = (await this.svc.db.selectFrom('routers').select('id').where('id', 'not in', hosted).execute()).map(
+        (r) => r.id,
       );
     }
     if (ids.length) await this.scheduleRouters(ids);
@@ -663,7 +664,7 @@ export class PluginServer implements PluginRpc {
     const subnets = this.svc.resources.get('subnets');
     return {
       id: net.id,
-      project_id: net.project_id,
+      project_id: net.project_id ?? '',
       admin_state_up: bool(net.admin_state_up),
       mtu: Number(net.mtu),
       subnets: subnets ? await this.viewsWhere(subnets, 'network_id', [network_id]) : [],

@@ -3,6 +3,7 @@
 // `network_availability_zone`, `router_availability_zone`), as neutron's agents_db,
 // agentschedulers_db and l3_agentschedulers_db answer them. Agents appear by reporting their
 // state over the bus (agent/server.ts); the API lists, updates and deletes them.
+import { dynamic } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
@@ -104,7 +105,7 @@ function extendWithZones(
     },
     async expand(views, _req, tx) {
       const ids = views.map((v) => v.id);
-      const rows = await tx
+      const rows = await dynamic(tx)
         .selectFrom(bindings)
         .innerJoin('agents', 'agents.id', `${bindings}.${agentColumn}`)
         .select([`${bindings}.${idColumn} as rid`, 'agents.availability_zone as az'])

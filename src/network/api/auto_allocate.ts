@@ -3,6 +3,7 @@
 // first call: a network, a subnet from each default subnet pool, and a router with a gateway on
 // the default external network and an interface on each subnet. All of it is one transaction,
 // so a failed allocation leaves nothing behind. DELETE removes the topology.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
@@ -62,7 +63,7 @@ async function create(
   ctx: NetworkContext,
   plural: string,
   body: Record<string, unknown>,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<View> {
   const api = svc.resource(plural);
   const view = await api.insert(api.prepareCreate(body, ctx).values, ctx, tx);

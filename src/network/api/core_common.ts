@@ -1,6 +1,7 @@
 // What the core family's resources share: RBAC-based visibility (networks, subnet pools and
 // address scopes are shared through rbac_policies rows, as upstream since Ussuri), errors,
 // row locks and device owner constants.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import { randomUUID } from 'node:crypto';
 import { sql, type SelectQueryBuilder, type Transaction } from 'kysely';
@@ -107,7 +108,7 @@ export async function grantedIds(
 }
 
 export async function insertRbac(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   r: { projectId: string; objectType: string; objectId: string; action: string; target: string },
 ) {
   const now = timestamp();
@@ -130,7 +131,7 @@ export async function insertRbac(
 }
 
 export async function deleteRbac(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   objectType: string,
   objectId: string,
   action?: string,

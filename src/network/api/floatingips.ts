@@ -2,6 +2,7 @@
 // floatingip-pools): an address allocated on an external network (held by a network:floatingip
 // port of no project), optionally associated with a fixed IP of a port whose subnet a router
 // connects to that external network. The router is found, never given.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
@@ -364,7 +365,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
 }
 
 /** Disassociates the floating IPs of a port that goes away (ML2's disassociate_floatingips); returns their routers. */
-export async function disassociatePort(tx: Transaction<any>, portId: string): Promise<string[]> {
+export async function disassociatePort(tx: Transaction<NetworkDb>, portId: string): Promise<string[]> {
   const fips = await tx
     .selectFrom('floatingips')
     .select(['id', 'router_id'])

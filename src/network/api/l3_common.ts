@@ -1,6 +1,7 @@
 // What the l3 family's resources share: device owners, Neutron's BadRequest, an elevated request
 // for the ports the service creates on its own behalf, the queue of agent notifications that wait
 // for the transaction to commit, and small reads of the core family's tables.
+import type { NetworkDb } from '../db/schema.ts';
 import type { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -68,7 +69,7 @@ export async function flushAfterCommit(svc: NetworkService, ctx: NetworkContext)
 export async function inTransaction<T>(
   svc: NetworkService,
   ctx: NetworkContext,
-  fn: (tx: Transaction<any>) => Promise<T>,
+  fn: (tx: Transaction<NetworkDb>) => Promise<T>,
 ): Promise<T> {
   dropAfterCommit(ctx);
   let out: T;
@@ -89,7 +90,7 @@ export async function createPort(
   svc: NetworkService,
   ctx: NetworkContext,
   body: Record<string, unknown>,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   projectId?: string,
 ): Promise<View> {
   const ports = svc.resource('ports');
@@ -107,7 +108,7 @@ export async function updatePort(
   ctx: NetworkContext,
   existing: View,
   changes: Record<string, unknown>,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<View> {
   const ports = svc.resource('ports');
   const admin = elevated(ctx);
@@ -118,7 +119,7 @@ export async function updatePort(
 }
 
 /** Removes a port without the API's checks (router-owned ports cannot be deleted through the API). */
-export async function removePort(svc: NetworkService, ctx: NetworkContext, existing: View, tx: Transaction<any>) {
+export async function removePort(svc: NetworkService, ctx: NetworkContext, existing: View, tx: Transaction<NetworkDb>) {
   const ports = svc.resource('ports');
   await ports.remove(existing, elevated(ctx), tx);
   afterCommit(ctx, () => ports.spec.committed?.('delete', existing, ctx));

@@ -1,6 +1,7 @@
 // Networks (db_base_plugin_v2 + ML2): segments behind the provider attributes, MTU from the
 // segment types, `shared` and `router:external` as RBAC rows, visibility through RBAC, and
 // deletion that takes the network's own (DHCP) ports and subnets with it.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { precompiled } from '../../core/db.ts';
@@ -82,7 +83,7 @@ export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, t
 }
 
 /** Neutron's _validate_shared_update: unsharing needs every other project's use covered by its own RBAC entry. */
-async function checkUnshare(tx: Transaction<any>, net: View) {
+async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
   const ports = await tx
     .selectFrom('ports')
     .select('project_id')

@@ -3,6 +3,7 @@
 // extensions): /v2.0/floatingips/:floatingip_id/port_forwardings maps a protocol and external
 // port (range) of a floating IP that is not associated with a port to an internal IPv4 address
 // and port (range) of a port behind a router that reaches the floating IP's network.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -204,7 +205,7 @@ async function fipRow(tx: Tx, id: string): Promise<any> {
 
 /** Port forwardings of a port that goes away or loses addresses; the floating IPs left without any lose their router. */
 export async function removePortForwardings(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   portId: string,
   keepIps?: string[],
 ): Promise<string[]> {

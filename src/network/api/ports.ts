@@ -2,6 +2,7 @@
 // IPAM, port binding (binding:host_id set → the binder picks vif_type/vif_details), allowed
 // address pairs, extra DHCP options, DNS name and assignment, uplink status propagation,
 // and the protection of router and floating IP ports from a direct DELETE.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -189,7 +190,7 @@ const ipamPort = (v: View) => ({
 });
 
 /** Whether the MAC is taken on the network; on PostgreSQL a lock on (network, MAC) makes check-then-insert safe. */
-async function macInUse(tx: Transaction<any>, networkId: string, mac: string) {
+async function macInUse(tx: Transaction<NetworkDb>, networkId: string, mac: string) {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${`${networkId}/${mac}`}))`.execute(tx);
   return (await portWithMac(tx, { networkId, mac })).rows.length > 0;
 }
@@ -523,7 +524,7 @@ async function bind(
   svc: NetworkService,
   api: ReturnType<NetworkService['resource']>,
   ctx: NetworkContext,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   id: string,
 ) {
   const view = await api.loadInTx(id, ctx, tx);

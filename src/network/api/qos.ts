@@ -4,6 +4,7 @@
 // rules as sub-resources, the rule types the data plane supports, and `qos_policy_id` on
 // networks and ports. The data plane hears about a port's policy through the device details
 // (agent/server.ts).
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -63,7 +64,7 @@ export async function qosBoundProjects(tx: Tx, policyId: string): Promise<Set<st
   const out = new Set<string>();
   // floatingips (db/l3.ts) has its qos_policy_id column whether or not the l3 API is loaded.
   for (const table of ['networks', 'ports', 'floatingips']) {
-    for (const r of await tx
+    for (const r of await dynamic(tx)
       .selectFrom(table)
       .select('project_id')
       .distinct()
@@ -84,7 +85,7 @@ async function usablePolicy(svc: NetworkService, ctx: NetworkContext, tx: Tx, id
     .executeTakeFirst();
 }
 
-async function setDefault(tx: Transaction<any>, projectId: string, policyId: string) {
+async function setDefault(tx: Transaction<NetworkDb>, projectId: string, policyId: string) {
   const current = await tx
     .selectFrom('qos_default_policies')
     .select('qos_policy_id')
@@ -157,7 +158,7 @@ const bumpPolicy = (tx: Tx, policyId: string) => bumpRevision(tx, 'qos_policies'
 
 interface RuleType {
   type: string;
-  table: string;
+  table: 'qos_bandwidth_limit_rules' | 'qos_dscp_marking_rules' | 'qos_minimum_bandwidth_rules';
   attrs: Record<string, Attr> /** Which rules of the policy a new one may not coexist with. */;
   sameSlot(a: View, b: View): boolean;
 }

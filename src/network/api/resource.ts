@@ -6,6 +6,7 @@
 // `If-Match: revision_number=N`) and delete, with the per-attribute policy rules
 // (`create_port:binding:host_id`, `get_network:provider:network_type`), standard attributes
 // (description, created_at, updated_at, revision_number, tags), quotas and notifications.
+import { type DynamicDb, dynamic, type NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
@@ -17,7 +18,10 @@ import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts
 
 export type Row = Record<string, any>;
 export type View = Record<string, any>;
-export type Tx = Transaction<any> | Kysely<any>;
+/** A connection or a transaction (a Transaction is a Kysely). */
+export type Tx = Kysely<NetworkDb>;
+/** A query on a resource's table (named at run time, see DynamicDb). */
+export type ResourceQuery = SelectQueryBuilder<DynamicDb, string, Row>;
 
 export interface AttrContext {
   ctx: NetworkContext;
@@ -77,12 +81,9 @@ export interface ResourceSpec {
   /** The not-found error, e.g. NetworkNotFound (with the parent's id for a sub-resource). */
   notFound(id: string, parentId?: string): ApiError;
   /** Restricts what a non-admin caller sees (default: their project's rows). */
-  scope?(q: SelectQueryBuilder<any, any, any>, ctx: NetworkContext): SelectQueryBuilder<any, any, any>;
+  scope?(q: ResourceQuery, ctx: NetworkContext): ResourceQuery;
   /** Filters for attributes that are not plain columns: name -> (query, values) -> query. */
-  filters?: Record<
-    string,
-    (q: SelectQueryBuilder<any, any, any>, values: unknown[], ctx: NetworkContext) => SelectQueryBuilder<any, any, any>
-  >;
+  filters?: Record<string, (q: ResourceQuery, values: unknown[], ctx: NetworkContext) => ResourceQuery>;
   /**
    * Fills computed attributes of a page of views (one query for the page, not one per row).
    * `created`: the views of resources this transaction just created (see `viewFromCreate`), on
@@ -92,22 +93,28 @@ export interface ResourceSpec {
   /** Extra policy target keys for a resource (e.g. `network:tenant_id` of a port's network). */
   target?(view: View, ctx: NetworkContext): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Checks and side effects inside the create transaction, before the row is inserted; may change `values`. */
-  beforeCreate?(values: View, ctx: NetworkContext, tx: Transaction<any>): Promise<void>;
+  beforeCreate?(values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /**
    * After the row exists, still inside the transaction; `view` holds the stored columns only
    * (expand has not run). With `viewFromCreate` it becomes the created resource's view: a hook
    * that writes more (related rows, a column update) puts the result on it.
    */
-  afterCreate?(view: View, values: View, ctx: NetworkContext, tx: Transaction<any>): Promise<void>;
+  afterCreate?(view: View, values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /**
    * The created resource's view is made from what the create wrote (every column is set by the
    * create: attribute defaults and beforeCreate) instead of being read back: expand runs with
    * `created` on the view afterCreate completed.
    */
   viewFromCreate?: boolean;
-  beforeUpdate?(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<any>): Promise<void>;
-  afterUpdate?(view: View, existing: View, changes: View, ctx: NetworkContext, tx: Transaction<any>): Promise<void>;
-  beforeDelete?(existing: View, ctx: NetworkContext, tx: Transaction<any>): Promise<void>;
+  beforeUpdate?(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
+  afterUpdate?(
+    view: View,
+    existing: View,
+    changes: View,
+    ctx: NetworkContext,
+    tx: Transaction<NetworkDb>,
+  ): Promise<void>;
+  beforeDelete?(existing: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /** After the transaction committed: tell the agents (RPC), never fails the request. */
   committed?(
     event: 'create' | 'update' | 'delete',
@@ -152,9 +159,9 @@ export const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'
 
 /** A new revision of a resource whose related state changed (its rules, interfaces, tags, RBAC). */
 export async function bumpRevision(tx: Tx, table: string, id: string) {
-  await tx
+  await dynamic(tx)
     .updateTable(table)
-    .set((eb: any) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() }))
+    .set((eb) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() }))
     .where('id', '=', id)
     .execute();
 }
@@ -305,8 +312,8 @@ export class ResourceApi {
   // ---- reading ----------------------------------------------------------------------
 
   /** The rows a caller may see, before policy: admins see all, others what `scope` lets them. */
-  baseQuery(ctx: NetworkContext, tx: Tx = this.svc.db): SelectQueryBuilder<any, any, any> {
-    let q = tx.selectFrom(this.spec.table).selectAll(this.spec.table);
+  baseQuery(ctx: NetworkContext, tx: Tx = this.svc.db): ResourceQuery {
+    let q: ResourceQuery = dynamic(tx).selectFrom(this.spec.table).selectAll(this.spec.table);
     if (!this.svc.isAdmin(ctx) && this.spec.owned !== false) {
       q = this.spec.scope
         ? this.spec.scope(q, ctx)
@@ -503,7 +510,11 @@ export class ResourceApi {
     const reverse = query.page_reverse !== undefined && toBoolean(query.page_reverse, 'page_reverse');
     const dir = (d: 'asc' | 'desc') => (reverse ? (d === 'asc' ? 'desc' : 'asc') : d);
     if (marker) {
-      const m = await this.svc.db.selectFrom(this.spec.table).selectAll().where('id', '=', marker).executeTakeFirst();
+      const m = await dynamic(this.svc.db)
+        .selectFrom(this.spec.table)
+        .selectAll()
+        .where('id', '=', marker)
+        .executeTakeFirst();
       if (!m) throw this.spec.notFound(marker);
       // Keyset condition on (k1, k2, ..., id) in the requested direction.
       q = q.where((eb: any) =>
@@ -560,7 +571,7 @@ export class ResourceApi {
     return s;
   }
 
-  private tagFilters(q: SelectQueryBuilder<any, any, any>, many: (k: string) => string[]) {
+  private tagFilters(q: ResourceQuery, many: (k: string) => string[]) {
     const res = this.tagResource;
     if (!res) return q;
     const split = (k: string) =>
@@ -743,7 +754,7 @@ export class ResourceApi {
   }
 
   /** Inserts one validated resource inside a transaction and returns its view. */
-  async insert(values: View, ctx: NetworkContext, tx: Transaction<any>): Promise<View> {
+  async insert(values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
     if (this.spec.quota && values.project_id) await this.svc.quotas.check(tx, values.project_id, this.spec.quota, 1);
     values.id ??= randomUUID();
     if (this.spec.standard !== false) {
@@ -763,7 +774,11 @@ export class ResourceApi {
   }
 
   async loadInTx(id: string, ctx: NetworkContext, tx: Tx): Promise<View> {
-    const row = await tx.selectFrom(this.spec.table).selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await dynamic(tx)
+      .selectFrom(this.spec.table)
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     return (await this.views([row], ctx, tx))[0]!;
   }
 
@@ -840,12 +855,13 @@ export class ResourceApi {
     }
   }
 
-  async applyUpdate(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<any>): Promise<View> {
+  async applyUpdate(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
     if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, ctx, tx);
     const row = viewToRow(changes, this.columns, new Set(Object.keys(changes)));
     if (this.spec.standard !== false)
       Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
-    if (Object.keys(row).length) await tx.updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
+    if (Object.keys(row).length)
+      await dynamic(tx).updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
     const view = await this.loadInTx(existing.id, ctx, tx);
     if (this.spec.afterUpdate) await this.spec.afterUpdate(view, existing, changes, ctx, tx);
     return this.spec.afterUpdate ? this.loadInTx(existing.id, ctx, tx) : view;
@@ -871,7 +887,7 @@ export class ResourceApi {
     });
   }
 
-  async remove(existing: View, ctx: NetworkContext, tx: Transaction<any>) {
+  async remove(existing: View, ctx: NetworkContext, tx: Transaction<NetworkDb>) {
     if (this.spec.beforeDelete) await this.spec.beforeDelete(existing, ctx, tx);
     if (this.tagResource)
       await tx
@@ -879,7 +895,7 @@ export class ResourceApi {
         .where('resource_type', '=', this.tagResource)
         .where('resource_id', '=', existing.id)
         .execute();
-    await tx.deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
+    await dynamic(tx).deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
   }
 
   private async safely(fn: () => unknown) {

@@ -4,6 +4,7 @@
 // the subnet's gateway IP), extra routes whose next hop must sit on a connected subnet, and the
 // extraroute-atomic actions. DVR and HA routers are not supported: `distributed` and `ha` read
 // false (admins only, as upstream's policy) and only false is accepted.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
@@ -355,7 +356,7 @@ async function deleteGatewayPort(
   ctx: NetworkContext,
   routerId: string,
   gw: View,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ) {
   if (await floatingIpsOfRouter(tx, routerId)) {
     throw new ApiError(
@@ -373,7 +374,7 @@ async function setGateway(
   ctx: NetworkContext,
   router: GatewayRouter,
   info: Record<string, any> | null,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
   const extIps: FixedIp[] = info?.external_fixed_ips ?? [];
@@ -494,7 +495,7 @@ export async function addInterface(
   ctx: NetworkContext,
   router: View,
   info: { port_id?: string; subnet_id?: string },
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
   // One change of a router's ports at a time (PostgreSQL; SQLite writes one transaction at a time).
   await lockRow(tx, 'routers', router.id);
@@ -650,7 +651,7 @@ export async function removeInterface(
   ctx: NetworkContext,
   router: View,
   info: { port_id?: string; subnet_id?: string },
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
   await lockRow(tx, 'routers', router.id);
   await bumpRevision(tx, 'routers', router.id);

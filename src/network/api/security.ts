@@ -1,6 +1,7 @@
 // The security family of the network API (see service.ts): security groups and their rules
 // (security_groups.ts), port security on ports and networks, RBAC policies (rbac.ts) and the
 // quotas API (quotas.ts).
+import { dynamic } from '../db/schema.ts';
 import type { Family } from '../service.ts';
 import { defineSecurityGroups, extendPortsAndNetworks, securityGroupRoutes } from './security_groups.ts';
 import { defineRbac } from './rbac.ts';
@@ -114,7 +115,7 @@ export const securityFamily: Family = {
   async init(svc) {
     for (const t of OPTIONAL_TABLES) {
       try {
-        await svc.db
+        await dynamic(svc.db)
           .selectFrom(t)
           .select((eb: any) => eb.lit(1).as('x'))
           .limit(1)

@@ -2,6 +2,7 @@
 // and `port_security_enabled` attributes of ports and networks (port-security), and the
 // default group every project gets on first need (listing groups or rules, creating a network,
 // creating or updating a port without groups).
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { SelectQueryBuilder, Transaction } from 'kysely';
@@ -357,14 +358,14 @@ export async function ensureDefaultGroup(
   svc: NetworkService,
   ctx: NetworkContext,
   projectId: string | undefined,
-  tx?: Transaction<any>,
+  tx?: Transaction<NetworkDb>,
 ): Promise<string | undefined> {
   if (!projectId || (projectId !== ctx.projectId && !svc.isAdmin(ctx))) return undefined;
   const find = async (t: Tx) =>
     (await defaultGroupOf(t, { projectId })).rows[0]?.security_group_id as string | undefined;
   const existing = await find(tx ?? svc.db);
   if (existing) return existing;
-  const run = async (t: Transaction<any>) => {
+  const run = async (t: Transaction<NetworkDb>) => {
     const again = await find(t);
     if (again) return again;
     await checkRuleLimit(svc, t, projectId, 4);

@@ -1,6 +1,7 @@
 // Network segments: ML2's type drivers (flat, vxlan, local) that validate and reserve a
 // segment, the provider/multi-provider attributes they back, and the `segment` extension's
 // /v2.0/segments resource.
+import type { NetworkDb } from '../db/schema.ts';
 import { sql, type Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
@@ -78,7 +79,7 @@ export function maxMtu(svc: NetworkService, types: string[]): number {
  */
 export async function reserveSegment(
   svc: NetworkService,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   s: SegmentRequest,
 ): Promise<ReservedSegment> {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext('network_segments'))`.execute(tx);
@@ -124,7 +125,7 @@ export async function reserveSegment(
 }
 
 /** Stores a reserved segment of a network. */
-export async function insertSegment(tx: Transaction<any>, networkId: string, s: ReservedSegment, index: number) {
+export async function insertSegment(tx: Transaction<NetworkDb>, networkId: string, s: ReservedSegment, index: number) {
   const now = timestamp();
   await tx
     .insertInto('network_segments')

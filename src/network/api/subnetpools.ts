@@ -1,6 +1,7 @@
 // Subnet pools (subnet_allocation, default-subnetpools, subnetpool-prefix-ops): prefixes kept
 // compacted, prefix length bounds, one default pool per IP version, per-project prefix quota,
 // address scope association, and the allocator that carves subnets out of a pool.
+import type { NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
@@ -107,7 +108,7 @@ export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext
 async function checkAddressScope(
   svc: NetworkService,
   ctx: NetworkContext,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   scopeId: string | null | undefined,
   poolId: string,
   version: number,
@@ -176,7 +177,7 @@ async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
  * keeps two allocations from taking the same space.
  */
 export async function allocateFromPool(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   pool: any,
   ctx: { cidr?: Cidr; prefixlen?: number; projectId: string },
 ): Promise<Cidr> {

@@ -2,6 +2,7 @@
 // cidr or a prefix from a subnet pool, gateway and allocation pools with upstream's checks,
 // DNS servers and host routes, IPv6 address modes, service types, segments; deletion releases
 // the addresses of network-owned ports and of auto-address subnets.
+import type { NetworkDb } from '../db/schema.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -269,7 +270,7 @@ function checkGatewayOutOfPools(gateway: string, pools: IpRange[]) {
 const poolsJson = (ranges: IpRange[]) => ranges.map(rangeToStrings);
 
 /** The address scope of the pool a subnet came from. */
-async function scopeOfPool(tx: Transaction<any>, poolId: string | null): Promise<string | null> {
+async function scopeOfPool(tx: Transaction<NetworkDb>, poolId: string | null): Promise<string | null> {
   if (!poolId) return null;
   return (
     (await tx.selectFrom('subnetpools').select('address_scope_id').where('id', '=', poolId).executeTakeFirst())
@@ -279,7 +280,7 @@ async function scopeOfPool(tx: Transaction<any>, poolId: string | null): Promise
 
 /** _validate_subnet_cidr and _validate_network_subnetpools against the network's other subnets. */
 async function checkNetworkSubnets(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   networkId: string,
   cidr: Cidr,
   version: number,
@@ -318,7 +319,7 @@ async function checkNetworkSubnets(
 }
 
 /** _validate_segment: the segment exists on this network, and a network's subnets are all on segments or none. */
-async function checkSegment(tx: Transaction<any>, networkId: string, segmentId: string | null, subnetId: string) {
+async function checkSegment(tx: Transaction<NetworkDb>, networkId: string, segmentId: string | null, subnetId: string) {
   const segs = (
     await tx
       .selectFrom('subnets')
@@ -357,7 +358,7 @@ async function checkSegment(tx: Transaction<any>, networkId: string, segmentId: 
 }
 
 /** add_auto_addrs_on_network_ports: a new SLAAC subnet gives the network's ports their EUI-64 address. */
-async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<string[]> {
+async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: View): Promise<string[]> {
   const s = subnetFromRow({
     ...subnet,
     allocation_pools: JSON.stringify(subnet.allocation_pools),
@@ -396,7 +397,7 @@ async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<str
 }
 
 /** A subnet added to or removed from a network changes the network: its revision moves (revision plugin). */
-async function bumpNetwork(tx: Transaction<any>, networkId: string) {
+async function bumpNetwork(tx: Transaction<NetworkDb>, networkId: string) {
   const n = await tx.selectFrom('networks').select('revision_number').where('id', '=', networkId).executeTakeFirst();
   if (n)
     await tx

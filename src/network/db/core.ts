@@ -7,7 +7,7 @@ import type { Migration } from '../../core/db.ts';
 import { standard } from './columns.ts';
 
 export const coreMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await standard(db.schema.createTable('networks'))
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .addColumn('status', 'varchar(16)', (c: any) => c.notNull())

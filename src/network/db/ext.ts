@@ -6,7 +6,7 @@ import { standard } from './columns.ts';
 
 /** Address groups (neutron's address_groups and address_associations): one row per CIDR, unique per group. */
 export const addressGroupsMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await standard(db.schema.createTable('address_groups'))
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .execute();
@@ -23,7 +23,7 @@ export const addressGroupsMigration: Migration = {
 
 /** Metering labels and their rules (neutron's meteringlabels and meteringlabelrules; no standard attributes). */
 export const meteringMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('metering_labels')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
@@ -54,7 +54,7 @@ export const meteringMigration: Migration = {
 
 /** Conntrack helpers of routers (neutron's conntrack_helpers): one (protocol, port, helper) per router once. */
 export const conntrackHelpersMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('conntrack_helpers')
       .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
@@ -74,7 +74,7 @@ export const conntrackHelpersMigration: Migration = {
 
 /** Security group rules may name an address group as their remote (`security-groups-remote-address-group`). */
 export const remoteAddressGroupMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await db.schema.alterTable('securitygrouprules').addColumn('remote_address_group_id', 'varchar(36)').execute();
     await db.schema
       .createIndex('securitygrouprules_remote_ag')

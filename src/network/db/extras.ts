@@ -5,7 +5,7 @@ import type { Migration } from '../../core/db.ts';
 import { standard } from './columns.ts';
 
 export const extrasMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     // One row per (agent_type, host): what an agent reported last (neutron's agents table).
     await db.schema
       .createTable('agents')

@@ -5,7 +5,7 @@ import type { Migration } from '../../core/db.ts';
 import { standard } from './columns.ts';
 
 export const securityMigration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await standard(db.schema.createTable('securitygroups'))
       .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
       .addColumn('stateful', 'integer', (c: any) => c.notNull().defaultTo(1))
