@@ -181,7 +181,7 @@ export class PluginServer implements PluginRpc {
       configurations: JSON.stringify(s.configurations ?? {}),
       heartbeat_timestamp: now,
       ...(s.resource_versions ? { resource_versions: JSON.stringify(s.resource_versions) } : {}),
-      load: Number((s.configurations as any)?.networks ?? 0) || 0,
+      load: Number((s.configurations as { networks?: unknown } | undefined)?.networks ?? 0) || 0,
     };
     for (let attempt = 0; ; attempt++) {
       const existing = await this.svc.db
@@ -342,7 +342,7 @@ export class PluginServer implements PluginRpc {
             AGENT_TYPE_L3,
             'routerl3agentbindings',
             'l3_agent_id',
-            json<string[]>((r as any).availability_zone_hints, []),
+            json<string[]>(r.availability_zone_hints, []),
           );
           if (agent)
             await tx.insertInto('routerl3agentbindings').values({ router_id: id, l3_agent_id: agent.id }).execute();

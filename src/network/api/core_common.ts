@@ -50,7 +50,7 @@ export const notFound = {
 export const badRequest = (resource: string, msg: string) =>
   new ApiError(400, `Bad ${resource} request: ${msg}.`, 'BadRequest');
 
-export const isPostgres = (tx: Tx) => serialType(tx as any) === 'serial';
+export const isPostgres = (tx: Tx) => serialType(tx) === 'serial';
 
 /**
  * Serializes writers on one row for the rest of the transaction (PostgreSQL; SQLite runs one

@@ -37,9 +37,12 @@ const isV4 = (ip: string) => parseIp(ip)?.version === 4;
  * get_router_for_floatingip: a router with an interface on the internal subnet and a gateway on
  * the external network; the one whose interface holds the subnet's gateway IP wins.
  */
+/** What routerForFloatingIp reads of a port. */
+export type FipPort = { id: string; network_id: string };
+
 export async function routerForFloatingIp(
   tx: Tx,
-  port: { id: string; network_id: string },
+  port: FipPort,
   subnet: { id: string; gateway_ip: string | null },
   externalNetworkId: string,
 ): Promise<string | null> {
@@ -125,7 +128,7 @@ async function associationOf(
     subnetId = v4[0]!.subnet_id;
   }
   const [subnet] = await subnetRows(tx, { ids: [subnetId] });
-  const routerId = subnet ? await routerForFloatingIp(tx, port as any, subnet, fip.floating_network_id) : null;
+  const routerId = subnet ? await routerForFloatingIp(tx, port as FipPort, subnet, fip.floating_network_id) : null;
   if (!routerId) {
     throw new ApiError(
       404,

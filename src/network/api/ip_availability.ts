@@ -9,7 +9,7 @@ import type { NetworkService } from '../service.ts';
 import { cidrSize, parseCidr, rangeFromStrings, rangeSize } from '../../core/netaddr.ts';
 import { inChunks, notFound } from './core_common.ts';
 
-const FILTERS: Record<string, string> = {
+const FILTERS: Record<string, 'networks.id' | 'networks.name' | 'networks.project_id'> = {
   network_id: 'networks.id',
   network_name: 'networks.name',
   tenant_id: 'networks.project_id',
@@ -30,9 +30,9 @@ async function availabilities(svc: NetworkService, filters: Record<string, strin
     .selectFrom('networks')
     .select(['networks.id', 'networks.name', 'networks.project_id'])
     .orderBy('networks.id');
-  for (const [k, vals] of Object.entries(filters)) q = q.where(FILTERS[k]! as any, 'in', vals);
+  for (const [k, vals] of Object.entries(filters)) q = q.where(FILTERS[k]!, 'in', vals);
   const nets = await q.execute();
-  const ids = nets.map((n: any) => n.id);
+  const ids = nets.map((n) => n.id);
   let sq = (c: string[]) => {
     let s = svc.db
       .selectFrom('subnets')

@@ -7,7 +7,7 @@ import type { Transaction } from 'kysely';
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import { hidden, setHidden, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toInt, toString, py } from './validate.ts';
 import {
   AUTO_DELETE_PORT_OWNERS,
@@ -228,10 +228,10 @@ export function defineNetworks(svc: NetworkService) {
       values.status = 'ACTIVE';
       const reserved = [];
       for (const s of segs) reserved.push(await reserveSegment(svc, tx, s));
-      (values as any)[RESERVED] = reserved;
+      setHidden(values, RESERVED, reserved);
     },
     async afterCreate(view, values, _req, tx) {
-      const reserved = (values as any)[RESERVED] as Awaited<ReturnType<typeof reserveSegment>>[];
+      const reserved = hidden<Awaited<ReturnType<typeof reserveSegment>>[]>(values, RESERVED) ?? [];
       for (const [i, s] of reserved.entries()) await insertSegment(tx, view.id, s, i);
       if (values.shared)
         await insertRbac(tx, {
@@ -337,7 +337,7 @@ export function defineNetworks(svc: NetworkService) {
       for (const p of await tx.selectFrom('ports').selectAll().where('network_id', '=', existing.id).execute()) {
         const view = await ports.loadInTx(p.id, ctx, tx);
         await ports.remove(view, ctx, tx);
-        (existing as any)[REMOVED_PORTS] = [...((existing as any)[REMOVED_PORTS] ?? []), view];
+        setHidden(existing, REMOVED_PORTS, [...(hidden<View[]>(existing, REMOVED_PORTS) ?? []), view]);
       }
       const subnets = svc.resource('subnets');
       for (const s of await tx.selectFrom('subnets').select('id').where('network_id', '=', existing.id).execute()) {
@@ -349,7 +349,7 @@ export function defineNetworks(svc: NetworkService) {
     committed(event, view) {
       if (event === 'update') svc.notifier.networkUpdated(view);
       if (event === 'delete') {
-        for (const p of (view as any)[REMOVED_PORTS] ?? []) svc.notifier.portDeleted(p);
+        for (const p of hidden<View[]>(view, REMOVED_PORTS) ?? []) svc.notifier.portDeleted(p);
         svc.notifier.networkDeleted(view.id);
       }
       svc.notifier.dhcpChanged(`network.${event}.end`, view.id, view);

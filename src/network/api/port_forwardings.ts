@@ -12,7 +12,7 @@ import type { NetworkService } from '../service.ts';
 import type { ResourceSpec, Tx } from './resource.ts';
 import { badInput, invalidInput, py, toIp, toString, toUuid } from './validate.ts';
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
-import { routerForFloatingIp } from './floatingips.ts';
+import { type FipPort, routerForFloatingIp } from './floatingips.ts';
 import { lockRow } from './core_common.ts';
 
 /** neutron_lib.constants.IPTABLES_PROTOCOL_MAP's keys, in its order. */
@@ -148,10 +148,13 @@ async function checkPortHasNoFloatingIp(tx: Tx, portId: string, fixedIp: string)
 }
 
 /** _find_a_router_for_fip_port_forwarding */
+/** What the router checks read of a port forwarding. */
+type PfTarget = { internal_port_id: string; internal_ip_address: string };
+
 async function routerFor(
   svc: NetworkService,
   ctx: NetworkContext,
-  pf: { internal_port_id: string; internal_ip_address: string },
+  pf: PfTarget,
   fip: { id: string; floating_network_id: string },
   tx: Tx,
 ): Promise<string> {
@@ -166,7 +169,7 @@ async function routerFor(
     );
   }
   const [subnet] = await subnetRows(tx, { ids: [match.subnet_id] });
-  const routerId = subnet ? await routerForFloatingIp(tx, port as any, subnet, fip.floating_network_id) : null;
+  const routerId = subnet ? await routerForFloatingIp(tx, port as FipPort, subnet, fip.floating_network_id) : null;
   if (!routerId) {
     throw pfBadRequest(
       `External network ${fip.floating_network_id} is not reachable from subnet ${match.subnet_id}. Cannot set Port forwarding for port ${pf.internal_port_id} with Floating IP ${fip.id}`,
@@ -180,7 +183,7 @@ async function checkRouterMatch(
   tx: Tx,
   fip: { id: string; router_id: string | null },
   routerId: string,
-  pf: { internal_port_id: string; internal_ip_address: string; internal_port_start: number },
+  pf: PfTarget & { internal_port_start: number },
 ) {
   if (!fip.router_id || fip.router_id === routerId) return;
   const same = await tx
@@ -351,8 +354,8 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           'FloatingIPPortAlreadyAssociated',
         );
       }
-      const routerId = await routerFor(svc, ctx, values as any, fip, tx);
-      await checkRouterMatch(tx, fip, routerId, { ...(values as any), internal_port_start: internal[0] });
+      const routerId = await routerFor(svc, ctx, values as PfTarget, fip, tx);
+      await checkRouterMatch(tx, fip, routerId, { ...(values as PfTarget), internal_port_start: internal[0] });
       if (!fip.router_id)
         await tx
           .updateTable('floatingips')

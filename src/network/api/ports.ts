@@ -8,7 +8,7 @@ import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import { hidden, setHidden, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, toUuid } from './validate.ts';
 import { isValidIp, normalizeIp, normalizeMac, parseCidr, randomMac, isValidMac } from '../../core/netaddr.ts';
 import {
@@ -207,7 +207,7 @@ async function netInfos(tx: Tx, netIds: string[], projectId: string): Promise<Ma
     netIds.length === 1
       ? (await netInfoOfOne(tx, { id: netIds[0], projectId })).rows
       : await inChunks(netIds, (c) => netInfoQuery(tx, c, projectId).execute());
-  for (const n of nets as any[])
+  for (const n of nets)
     out.set(n.id, {
       project_id: n.project_id ?? '',
       shared: bool(n.shared),
@@ -366,17 +366,21 @@ export function definePorts(svc: NetworkService) {
         v['binding:vif_details'] ??= {};
         v.extra_dhcp_opts ??= [];
         v.allowed_address_pairs ??= [];
-        (v as any)[NET_INFO] = infos.get(v.network_id) ?? {
-          project_id: '',
-          shared: false,
-          external: false,
-          name: '',
-          qos_policy_id: null,
-        };
+        setHidden(
+          v,
+          NET_INFO,
+          infos.get(v.network_id) ?? {
+            project_id: '',
+            shared: false,
+            external: false,
+            name: '',
+            qos_policy_id: null,
+          },
+        );
       }
     },
     async target(view, ctx) {
-      let info = (view as any)[NET_INFO] as NetInfo | undefined;
+      let info = hidden<NetInfo>(view, NET_INFO);
       if (!info) {
         // A port being created: its network's facts, kept for the view this request shows next.
         info = (await netInfos(svc.db, [view.network_id ?? ''], projectOf(ctx))).get(view.network_id);
@@ -392,7 +396,7 @@ export function definePorts(svc: NetworkService) {
     },
     checkCreate: networkOwnershipCheck(svc),
     async beforeCreate(values, ctx, tx) {
-      (values as any)[NETWORK_ROW] = await visibleNetwork(svc, ctx, tx, values.network_id);
+      setHidden(values, NETWORK_ROW, await visibleNetwork(svc, ctx, tx, values.network_id));
       values.status = 'DOWN';
       if (values.mac_address) {
         if (await macInUse(tx, values.network_id, values.mac_address)) {

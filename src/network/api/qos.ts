@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
+import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
@@ -70,7 +70,7 @@ export async function qosBoundProjects(tx: Tx, policyId: string): Promise<Set<st
       .distinct()
       .where('qos_policy_id', '=', policyId)
       .execute())
-      out.add((r as any).project_id);
+      out.add(r.project_id as string);
   }
   return out;
 }
@@ -456,7 +456,7 @@ export function extendForQos(svc: NetworkService) {
       },
       async expand(views, _req, tx) {
         // The ports' own expand read their networks (NET_INFO) already; others are read here.
-        const known = (v: View) => ((v as any)[NET_INFO] as NetInfo | undefined)?.qos_policy_id;
+        const known = (v: View) => hidden<NetInfo>(v, NET_INFO)?.qos_policy_id;
         const nets = [
           ...new Set(
             views

@@ -9,7 +9,7 @@
 import { type DynamicDb, dynamic, type NetworkDb } from '../db/schema.ts';
 import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SelectQueryBuilder, SqlBool, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, json } from '../../core/db.ts';
@@ -18,6 +18,14 @@ import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts
 
 export type Row = Record<string, any>;
 export type View = Record<string, any>;
+
+/** What a hook passes along on a view or values under a symbol key (never shown, never stored). */
+export function hidden<T>(v: View, key: symbol): T | undefined {
+  return Reflect.get(v, key) as T | undefined;
+}
+export function setHidden(v: View, key: symbol, value: unknown): void {
+  Reflect.set(v, key, value);
+}
 /** A connection or a transaction (a Transaction is a Kysely). */
 export type Tx = Kysely<NetworkDb>;
 /** A query on a resource's table (named at run time, see DynamicDb). */
@@ -250,6 +258,9 @@ export type ResourceExtension = Pick<
   filters?: ResourceSpec['filters'];
 };
 
+/** Any of the hooks, as extend() chains them. */
+type Hook = (...a: unknown[]) => unknown;
+
 type HookName =
   | 'expand'
   | 'beforeCreate'
@@ -288,11 +299,11 @@ export class ResourceApi {
       'checkDelete',
     ];
     for (const h of hooks) {
-      const mine = spec[h] as ((...a: any[]) => any) | undefined;
-      const theirs = ext[h] as ((...a: any[]) => any) | undefined;
+      const mine = spec[h] as Hook | undefined;
+      const theirs = ext[h] as Hook | undefined;
       if (!theirs) continue;
-      (spec as any)[h] = mine
-        ? async (...a: any[]) => {
+      (spec as Record<HookName, Hook | undefined>)[h] = mine
+        ? async (...a: unknown[]) => {
             await mine(...a);
             await theirs(...a);
           }
@@ -466,8 +477,8 @@ export class ResourceApi {
       const col = colName(key, a);
       if (col) {
         const nonNull = converted.filter((x) => x !== null && x !== undefined);
-        q = q.where((eb: any) => {
-          const ors = [] as any[];
+        q = q.where((eb) => {
+          const ors: Array<Expression<SqlBool>> = [];
           if (nonNull.length)
             ors.push(
               eb(
@@ -517,7 +528,7 @@ export class ResourceApi {
         .executeTakeFirst();
       if (!m) throw this.spec.notFound(marker);
       // Keyset condition on (k1, k2, ..., id) in the requested direction.
-      q = q.where((eb: any) =>
+      q = q.where((eb) =>
         eb.or(
           order.map((_, i) =>
             eb.and([
@@ -579,7 +590,7 @@ export class ResourceApi {
         .flatMap((s) => s.split(','))
         .filter(Boolean);
     const t = this.spec.table;
-    const has = (eb: any, tag: string) =>
+    const has = (eb: ExpressionBuilder<DynamicDb, string>, tag: string) =>
       eb.exists(
         eb
           .selectFrom('tags')
@@ -592,10 +603,10 @@ export class ResourceApi {
       any = split('tags-any'),
       notAll = split('not-tags'),
       notAny = split('not-tags-any');
-    if (all.length) q = q.where((eb: any) => eb.and(all.map((x) => has(eb, x))));
-    if (any.length) q = q.where((eb: any) => eb.or(any.map((x) => has(eb, x))));
-    if (notAll.length) q = q.where((eb: any) => eb.not(eb.and(notAll.map((x) => has(eb, x)))));
-    if (notAny.length) q = q.where((eb: any) => eb.not(eb.or(notAny.map((x) => has(eb, x)))));
+    if (all.length) q = q.where((eb) => eb.and(all.map((x) => has(eb, x))));
+    if (any.length) q = q.where((eb) => eb.or(any.map((x) => has(eb, x))));
+    if (notAll.length) q = q.where((eb) => eb.not(eb.and(notAll.map((x) => has(eb, x)))));
+    if (notAny.length) q = q.where((eb) => eb.not(eb.or(notAny.map((x) => has(eb, x)))));
     return q;
   }
 

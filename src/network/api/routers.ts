@@ -276,12 +276,15 @@ async function checkRoutesAgainstPorts(tx: Tx, routerId: string, routes: Route[]
   );
 }
 
-function subnetAddressModeCheck(s: {
+/** What the address mode check reads of a subnet. */
+type AddressModeSubnet = {
   id: string;
   ip_version: number;
   ipv6_ra_mode: string | null;
   ipv6_address_mode: string | null;
-}) {
+};
+
+function subnetAddressModeCheck(s: AddressModeSubnet) {
   if (Number(s.ip_version) === 6 && !s.ipv6_ra_mode && s.ipv6_address_mode) {
     // Upstream's message ends with a period and BadRequest adds another.
     throw badRequest(
@@ -345,10 +348,10 @@ async function validateGateway(
 async function floatingIpsOfRouter(tx: Tx, routerId: string): Promise<number> {
   const r = await tx
     .selectFrom('floatingips')
-    .select((eb: any) => eb.fn.countAll().as('n'))
+    .select((eb) => eb.fn.countAll().as('n'))
     .where('router_id', '=', routerId)
     .executeTakeFirst();
-  return Number((r as any)?.n ?? 0);
+  return Number(r?.n ?? 0);
 }
 
 async function deleteGatewayPort(
@@ -437,9 +440,12 @@ export interface InterfaceInfo {
   tags: string[];
 }
 
+/** What an interface's info shows of its port. */
+type InterfacePort = { id: string; project_id: string; network_id: string; tags?: string[] };
+
 const interfaceInfo = (
   routerId: string,
-  port: { id: string; project_id: string; network_id: string; tags?: string[] },
+  port: InterfacePort,
   subnetId: string,
   subnetIds: string[],
 ): InterfaceInfo => ({
@@ -534,7 +540,7 @@ export async function addInterface(
     await updatePort(svc, ctx, port, { device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF }, tx);
     return interfaceInfo(
       router.id,
-      port as any,
+      port as InterfacePort,
       subnets[subnets.length - 1]!.id,
       subnets.map((s) => s.id),
     );
@@ -557,7 +563,7 @@ export async function addInterface(
         `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request`,
       );
   }
-  subnetAddressModeCheck(subnet as any);
+  subnetAddressModeCheck(subnet as AddressModeSubnet);
   await checkDupRouterSubnets(tx, router.id, [{ id: subnet.id, cidr: subnet.cidr }]);
   const fixedIp = { subnet_id: subnet.id, ip_address: subnet.gateway_ip };
   if (Number(subnet.ip_version) === 6) {
@@ -574,7 +580,7 @@ export async function addInterface(
         { fixed_ips: [...existing.fixed_ips.map((f) => ({ ...f })), fixedIp] },
         tx,
       );
-      return interfaceInfo(router.id, updated as any, subnet.id, [subnet.id]);
+      return interfaceInfo(router.id, updated as InterfacePort, subnet.id, [subnet.id]);
     }
   }
   const port = await createPort(
@@ -591,7 +597,7 @@ export async function addInterface(
     },
     tx,
   );
-  return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
+  return interfaceInfo(router.id, port as InterfacePort, subnet.id, [subnet.id]);
 }
 
 /** _confirm_router_interface_not_in_use: floating IPs, port forwardings and extra routes that need the subnet. */
@@ -677,7 +683,7 @@ export async function removeInterface(
     await removePort(svc, ctx, port, tx);
     return interfaceInfo(
       router.id,
-      port as any,
+      port as InterfacePort,
       subnets[0]?.id ?? subnetIds[0]!,
       subnets.map((s) => s.id),
     );
@@ -702,7 +708,7 @@ export async function removeInterface(
     } else {
       await removePort(svc, ctx, port, tx);
     }
-    return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
+    return interfaceInfo(router.id, port as InterfacePort, subnet.id, [subnet.id]);
   }
   throw new ApiError(
     404,
@@ -796,7 +802,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       if ('external_gateway_info' in changes) {
         Object.assign(
           changes,
-          await setGateway(svc, ctx, existing as GatewayRouter, changes.external_gateway_info, tx),
+          await setGateway(svc, ctx, existing as View & GatewayRouter, changes.external_gateway_info, tx),
         );
       }
       if ('routes' in changes) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);

@@ -11,7 +11,7 @@ import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
-import { bumpRevision, timestamp, type ListQuery, type ResourceApi, type Tx, type View } from './resource.ts';
+import { hidden, bumpRevision, timestamp, type ListQuery, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
@@ -293,7 +293,7 @@ export async function portGroups(tx: Tx, portIds: string[]): Promise<Map<string,
       .where('port_id', 'in', portIds.slice(i, i + 500))
       .orderBy('security_group_id')
       .execute();
-    for (const r of rows as any[]) {
+    for (const r of rows) {
       const l = out.get(r.port_id) ?? [];
       l.push(r.security_group_id);
       out.set(r.port_id, l);
@@ -341,7 +341,7 @@ function insertRule(
 
 /** quota_limit_check: the rules a new group brings must fit the limit itself (usage is not counted, as upstream). */
 async function checkRuleLimit(svc: NetworkService, tx: Tx, projectId: string, count: number) {
-  const limit = (await svc.quotas.limits(projectId, tx as any)).security_group_rule ?? -1;
+  const limit = (await svc.quotas.limits(projectId, tx)).security_group_rule ?? -1;
   if (limit >= 0 && limit < count) throw overQuota('security_group_rule');
 }
 
@@ -759,7 +759,7 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       else if (typeof values.port_security_enabled === 'boolean') psec = values.port_security_enabled;
       else {
         const net =
-          (values as any)[NETWORK_ROW] ??
+          hidden<{ port_security_enabled: unknown }>(values, NETWORK_ROW) ??
           (await tx
             .selectFrom('networks')
             .select('port_security_enabled')

@@ -6,7 +6,7 @@ import type { NetworkDb } from '../db/schema.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type View } from './resource.ts';
+import { hidden, setHidden, timestamp, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
 import {
   cidrFirst,
@@ -504,17 +504,17 @@ export function defineSubnets(svc: NetworkService) {
       for (const v of views) {
         const n = nets.get(v.network_id);
         v.shared = shared.has(v.network_id);
-        (v as any)[NET_INFO] = {
+        setHidden(v, NET_INFO, {
           project_id: n?.project_id ?? '',
           shared: v.shared,
           external: !!Number(n?.router_external),
           name: n?.name ?? '',
-        } satisfies NetInfo;
+        } satisfies NetInfo);
         v.cidr = formatCidr(parseCidr(v.cidr)!);
       }
     },
     async target(view, ctx) {
-      const info = (view as any)[NET_INFO] as NetInfo | undefined;
+      const info = hidden<NetInfo>(view, NET_INFO);
       if (info)
         return {
           'network:tenant_id': info.project_id,
@@ -667,12 +667,12 @@ export function defineSubnets(svc: NetworkService) {
             .where('id', '=', id)
             .execute();
       }
-      (existing as any)[TOUCHED_PORTS] = touched;
+      setHidden(existing, TOUCHED_PORTS, touched);
       await bumpNetwork(tx, existing.network_id);
     },
     async committed(event, view, ctx) {
       svc.notifier.dhcpChanged(`subnet.${event}.end`, view.network_id, view);
-      const touched: string[] = (view as any)[TOUCHED_PORTS] ?? touchedByNewSubnet.get(view.id) ?? [];
+      const touched = hidden<string[]>(view, TOUCHED_PORTS) ?? touchedByNewSubnet.get(view.id) ?? [];
       touchedByNewSubnet.delete(view.id);
       if (touched.length) {
         const ports = svc.resource('ports');
