@@ -117,7 +117,7 @@ export class NetworkService implements ServiceModule {
     public db: Kysely<NetworkDb>,
     public ctx: ServiceContext,
   ) {
-    const cfg = ctx.config as any;
+    const cfg = ctx.config;
     // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
     this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log, {
       tenantIdCredential: true,

@@ -15,6 +15,13 @@ export interface ExtrasState {
   l2Agents?: NetworkAgent[];
 }
 
+/** What extraL2Hosts reads of the configuration (compute's section is compute's to declare). */
+interface HostOptions {
+  roles?: readonly string[];
+  network?: { l2Hosts?: unknown };
+  compute?: { agent?: boolean; driver?: string; host?: string; fakeHosts?: number };
+}
+
 /**
  * The hosts besides the network's own whose ports this process's agents must plug: the compute
  * hosts of this process (compute.host, `<host>-2`, ... with compute.fakeHosts, as the compute
@@ -22,13 +29,13 @@ export interface ExtrasState {
  * L2 agent; without one a port bound there stays binding_failed and DOWN.
  */
 export function extraL2Hosts(svc: NetworkService): string[] {
-  const cfg = svc.ctx.config as any;
+  const cfg = svc.ctx.config as HostOptions;
   const given = cfg.network?.l2Hosts;
   let hosts: string[];
   if (Array.isArray(given)) hosts = given.map(String);
   else {
     const c = cfg.compute ?? {};
-    const roles: string[] = cfg.roles ?? ['compute'];
+    const roles: readonly string[] = cfg.roles ?? ['compute'];
     if (c.agent === false || !roles.includes('compute') || (c.driver ?? 'fake') !== 'fake') return [];
     const host = String(c.host ?? svc.host);
     const n = Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1);
