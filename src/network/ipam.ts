@@ -6,7 +6,6 @@
 // (as upstream does, so concurrent requests rarely collide); when a few random draws all hit
 // taken addresses, the free ranges are computed from the subnet's allocations (O(allocated))
 // and a free address is drawn from them. Nothing ever walks the whole pool.
-import type { NetworkDb } from './db/schema.ts';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
@@ -31,6 +30,7 @@ import {
   notFound,
 } from './api/core_common.ts';
 import { invalidInput } from './api/validate.ts';
+import type { NetworkDb } from './db/schema.ts';
 
 export interface FixedIpRequest {
   subnet_id?: string;

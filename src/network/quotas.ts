@@ -3,10 +3,10 @@
 // resource's table inside the creating transaction, so the check and the insert are one
 // atomic step: SQLite runs one write transaction at a time, and on PostgreSQL the transaction
 // takes an advisory lock on (project, resource) first.
-import { dynamic, type NetworkDb } from './db/schema.ts';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
 import { precompiled, serialType } from '../core/db.ts';
+import { dynamic, type NetworkDb } from './db/schema.ts';
 
 /** Neutron's defaults (neutron.conf [quotas]). */
 export const DEFAULT_QUOTAS: Record<string, number> = {

@@ -7,8 +7,6 @@
 //   api/ext.ts       the later extensions: address groups, metering, ...
 // Agents (agent/) hear about changes over the bus and report back; the logical agent runs in
 // this process unless `network.agent` is false.
-import type { NetworkDb } from './db/schema.ts';
-import type { NetworkContext } from './context.ts';
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
@@ -31,6 +29,8 @@ import { securityFamily } from './api/security.ts';
 import { extrasFamily } from './api/extras.ts';
 import { extFamily } from './api/ext.ts';
 import { novaNotifierFamily } from './nova_notifier.ts';
+import type { NetworkContext } from './context.ts';
+import type { NetworkDb } from './db/schema.ts';
 
 /** Neutron's FieldCheck: `field:networks:shared=True` is true when the target's `shared` is True. */
 class FieldCheck extends Check {

@@ -4,8 +4,6 @@
 // DHCP agents and routers to L3 agents, and binds ports to hosts where an L2 agent is alive.
 // Everything it changes goes through the resources' own API (svc.resource(...)), so
 // revision numbers, hooks and notifications follow.
-import { dynamic, type NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { bool, isUniqueViolation, json } from '../../core/db.ts';
@@ -21,6 +19,8 @@ import {
   type PluginRpc,
   type PortBinder,
 } from './rpc.ts';
+import { NetworkContext } from '../context.ts';
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 
 /** neutron's agent timestamps: 'YYYY-MM-DD HH:MM:SS', UTC. */
 export const agentTime = (d = new Date()) => d.toISOString().slice(0, 19).replace('T', ' ');

@@ -1,7 +1,6 @@
 // Address groups (`address-group`, neutron/db/address_group_db.py, Zed): a named set of CIDRs a
 // project owns, changed through the add_addresses / remove_addresses member actions. Addresses
 // are stored normalized ('192.168.0.10/24' is '192.168.0.0/24'), one row each.
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -9,6 +8,7 @@ import { formatCidr, parseCidr } from '../../core/netaddr.ts';
 import { bumpRevision, type Tx, type View } from './resource.ts';
 import { badInput, py, toList, toString } from './validate.ts';
 import { rbacScope } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
 
 export const addressGroupNotFound = (id: string) =>
   new ApiError(404, `Address group ${id} could not be found.`, 'AddressGroupNotFound');

@@ -1,6 +1,5 @@
 // Address scopes (the `address-scope` extension): subnet pools of one scope never overlap, and
 // networks take the scope of their subnets' pools. `shared` is an RBAC row, as upstream.
-import { NetworkContext } from '../context.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx } from './resource.ts';
@@ -15,6 +14,7 @@ import {
   rbacGrants,
   rbacScope,
 } from './core_common.ts';
+import type { NetworkContext } from '../context.ts';
 
 /** An address scope the caller may see (own or shared to them); 404 otherwise. */
 export async function visibleAddressScope(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {

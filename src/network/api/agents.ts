@@ -3,8 +3,6 @@
 // `network_availability_zone`, `router_availability_zone`), as neutron's agents_db,
 // agentschedulers_db and l3_agentschedulers_db answer them. Agents appear by reporting their
 // state over the bus (agent/server.ts); the API lists, updates and deletes them.
-import { dynamic } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -13,6 +11,8 @@ import { badInput, invalidInput, py, toBoolean, toString } from './validate.ts';
 import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from '../agent/rpc.ts';
 import { RESERVED_DHCP_PORT, dhcpDeviceId } from '../agent/server.ts';
 import { extrasState } from './extras_state.ts';
+import { NetworkContext } from '../context.ts';
+import { dynamic } from '../db/schema.ts';
 
 const agentNotFound = (id: string) => new ApiError(404, `Agent ${id} could not be found.`, 'AgentNotFound');
 

@@ -3,8 +3,6 @@
 // first call: a network, a subnet from each default subnet pool, and a router with a gateway on
 // the default external network and an interface on each subnet. All of it is one transaction,
 // so a failed allocation leaves nothing behind. DELETE removes the topology.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -13,6 +11,8 @@ import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { afterCommit, badRequest, inTransaction } from './l3_common.ts';
 import { addInterface, removeInterface } from './routers.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const failure = (reason: string) => new ApiError(409, `Deployment error: ${reason}.`, 'AutoAllocationFailure');
 

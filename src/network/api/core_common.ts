@@ -1,13 +1,13 @@
 // What the core family's resources share: RBAC-based visibility (networks, subnet pools and
 // address scopes are shared through rbac_policies rows, as upstream since Ussuri), errors,
 // row locks and device owner constants.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import { randomUUID } from 'node:crypto';
 import { sql, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { serialType } from '../../core/db.ts';
 import { timestamp, type Tx } from './resource.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 /** Hidden facts about a subnet's or port's network, kept on the view for policy targets (never serialized). */
 export const NET_INFO = Symbol('network-info');

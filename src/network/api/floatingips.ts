@@ -2,8 +2,6 @@
 // floatingip-pools): an address allocated on an external network (held by a network:floatingip
 // port of no project), optionally associated with a fixed IP of a port whose subnet a router
 // connects to that external network. The router is found, never given.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -24,6 +22,8 @@ import {
   type FixedIp,
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export const FIP_DOWN = 'DOWN';
 

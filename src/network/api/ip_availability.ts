@@ -1,13 +1,13 @@
 // network-ip-availability (admin): per network and per subnet, the size of the allocation pools
 // (total_ips) and the addresses allocated (used_ips), as neutron's IpAvailabilityMixin counts
 // them. IPv6 totals exceed 2^53, so the body is written with exact integers.
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { cidrSize, parseCidr, rangeFromStrings, rangeSize } from '../../core/netaddr.ts';
 import { inChunks, notFound } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
 
 const FILTERS: Record<string, 'networks.id' | 'networks.name' | 'networks.project_id'> = {
   network_id: 'networks.id',

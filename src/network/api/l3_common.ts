@@ -1,12 +1,12 @@
 // What the l3 family's resources share: device owners, Neutron's BadRequest, an elevated request
 // for the ports the service creates on its own behalf, the queue of agent notifications that wait
 // for the transaction to commit, and small reads of the core family's tables.
-import type { NetworkDb } from '../db/schema.ts';
-import type { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export const DEVICE_OWNER_ROUTER_INTF = 'network:router_interface';
 export const DEVICE_OWNER_ROUTER_GW = 'network:router_gateway';

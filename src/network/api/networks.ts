@@ -1,8 +1,6 @@
 // Networks (db_base_plugin_v2 + ML2): segments behind the provider attributes, MTU from the
 // segment types, `shared` and `router:external` as RBAC rows, visibility through RBAC, and
 // deletion that takes the network's own (DHCP) ports and subnets with it.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -33,6 +31,8 @@ import {
   validateSegmentsAttr,
   type SegmentRequest,
 } from './segments.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
 

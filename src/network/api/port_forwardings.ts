@@ -3,8 +3,6 @@
 // extensions): /v2.0/floatingips/:floatingip_id/port_forwardings maps a protocol and external
 // port (range) of a floating IP that is not associated with a port to an internal IPv4 address
 // and port (range) of a port behind a router that reaches the floating IP's network.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
@@ -14,6 +12,8 @@ import { badInput, invalidInput, py, toIp, toString, toUuid } from './validate.t
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
 import { type FipPort, routerForFloatingIp } from './floatingips.ts';
 import { lockRow } from './core_common.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 /** neutron_lib.constants.IPTABLES_PROTOCOL_MAP's keys, in its order. */
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];

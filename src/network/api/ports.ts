@@ -2,8 +2,6 @@
 // IPAM, port binding (binding:host_id set → the binder picks vif_type/vif_details), allowed
 // address pairs, extra DHCP options, DNS name and assignment, uplink status propagation,
 // and the protection of router and floating IP ports from a direct DELETE.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
@@ -34,6 +32,8 @@ import {
   networkOwnershipCheck,
 } from './core_common.ts';
 import { toDnsName, visibleNetwork } from './networks.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const VNIC_TYPES = [
   'normal',

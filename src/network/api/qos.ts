@@ -4,8 +4,6 @@
 // rules as sub-resources, the rule types the data plane supports, and `qos_policy_id` on
 // networks and ports. The data plane hears about a port's policy through the device details
 // (agent/server.ts).
-import { dynamic, type NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { type Transaction } from 'kysely';
@@ -17,6 +15,8 @@ import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
 import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];

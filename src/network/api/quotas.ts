@@ -1,10 +1,10 @@
 // The quotas API (neutron/extensions/quotasv2.py, quotasv2_detail.py, quota-check-limit, Zed):
 // limits per project, their defaults, usage details, and the caller's own project.
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { badInput, invalidInput, py, toBoolean } from './validate.ts';
+import { NetworkContext } from '../context.ts';
 
 const INT_MAX = 2147483647;
 

@@ -3,8 +3,6 @@
 // subnet pool or address group of another project (access_as_shared), or a network as external
 // (access_as_external). Only the object's owner (or an admin) writes them; a policy that
 // other projects' resources depend on cannot be removed or retargeted.
-import { dynamic, type NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -14,6 +12,8 @@ import { sgNotFound } from './security_groups.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { bumpRevision } from './resource.ts';
 import { lockRow } from './core_common.ts';
+import type { NetworkContext } from '../context.ts';
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 
 const SHARED = 'access_as_shared';
 const EXTERNAL = 'access_as_external';

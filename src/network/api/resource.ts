@@ -7,7 +7,6 @@
 // (`create_port:binding:host_id`, `get_network:provider:network_type`), standard attributes
 // (description, created_at, updated_at, revision_number, tags), quotas and notifications.
 import { type DynamicDb, dynamic, type NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Expression, ExpressionBuilder, Kysely, SelectQueryBuilder, SqlBool, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +14,7 @@ import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts';
+import { NetworkContext } from '../context.ts';
 
 export type Row = Record<string, any>;
 export type View = Record<string, any>;

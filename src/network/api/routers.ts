@@ -4,8 +4,6 @@
 // the subnet's gateway IP), extra routes whose next hop must sit on a connected subnet, and the
 // extraroute-atomic actions. DVR and HA routers are not supported: `distributed` and `ha` read
 // false (admins only, as upstream's policy) and only false is accepted.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -40,6 +38,8 @@ import {
   type SubnetRow,
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 /** neutron.conf max_routes. */
 const MAX_ROUTES = 30;

@@ -1,11 +1,11 @@
 // The security family of the network API (see service.ts): security groups and their rules
 // (security_groups.ts), port security on ports and networks, RBAC policies (rbac.ts) and the
 // quotas API (quotas.ts).
-import { dynamic } from '../db/schema.ts';
 import type { Family } from '../service.ts';
 import { defineSecurityGroups, extendPortsAndNetworks, securityGroupRoutes } from './security_groups.ts';
 import { defineRbac } from './rbac.ts';
 import { quotaRoutes } from './quotas.ts';
+import { dynamic } from '../db/schema.ts';
 
 /** Tables of other families RBAC policies may be about (qos_policies comes with QoS, routers with L3). */
 const OPTIONAL_TABLES = [

@@ -2,8 +2,6 @@
 // and `port_security_enabled` attributes of ports and networks (port-security), and the
 // default group every project gets on first need (listing groups or rules, creating a network,
 // creating or updating a port without groups).
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance } from 'fastify';
 import type { SelectQueryBuilder, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +13,8 @@ import { hidden, bumpRevision, timestamp, type ListQuery, type ResourceApi, type
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;

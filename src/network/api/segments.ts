@@ -1,7 +1,6 @@
 // Network segments: ML2's type drivers (flat, vxlan, local) that validate and reserve a
 // segment, the provider/multi-provider attributes they back, and the `segment` extension's
 // /v2.0/segments resource.
-import type { NetworkDb } from '../db/schema.ts';
 import { sql, type Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
@@ -9,6 +8,7 @@ import type { NetworkService } from '../service.ts';
 import { timestamp, type Tx, type View } from './resource.ts';
 import { invalidInput, toInt, toString, toStringOrNull, toUuid, py } from './validate.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export interface SegmentRequest {
   network_type: string;

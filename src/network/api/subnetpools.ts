@@ -1,8 +1,6 @@
 // Subnet pools (subnet_allocation, default-subnetpools, subnetpool-prefix-ops): prefixes kept
 // compacted, prefix length bounds, one default pool per IP version, per-project prefix quota,
 // address scope association, and the allocator that carves subnets out of a pool.
-import type { NetworkDb } from '../db/schema.ts';
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -33,6 +31,8 @@ import {
 } from './core_common.ts';
 import { visibleAddressScope } from './address_scopes.ts';
 import { toNonNegative } from './networks.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const BITS = { 4: 32, 6: 128 } as const;
 const DEFAULT_MIN = { 4: 8, 6: 64 } as const;

@@ -2,7 +2,6 @@
 // cidr or a prefix from a subnet pool, gateway and allocation pools with upstream's checks,
 // DNS servers and host routes, IPv6 address modes, service types, segments; deletion releases
 // the addresses of network-owned ports and of auto-address subnets.
-import type { NetworkDb } from '../db/schema.ts';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -49,6 +48,7 @@ import {
 import { toNonNegative, visibleNetwork } from './networks.ts';
 import { allocateFromPool, toSubnetCidr, visibleSubnetpool } from './subnetpools.ts';
 import { toIpVersion } from './address_scopes.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const IPV6_MODES = ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac'];
 const MAX_DNS_NAMESERVERS = 5;

@@ -2,13 +2,13 @@
 // port carries subports, each tagged with a segmentation type and id (VLAN), or inheriting
 // its network's segmentation. A trunk is DOWN until the agent of its parent's host wires it
 // (agent/agent.ts reports it ACTIVE); ports that are parents or subports cannot be deleted.
-import { NetworkContext } from '../context.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuid, UUID_RE } from './validate.ts';
 import { extrasState } from './extras_state.ts';
+import { NetworkContext } from '../context.ts';
 
 const trunkNotFound = (id: string) => new ApiError(404, `Trunk ${id} could not be found.`, 'TrunkNotFound');
 const parentInUse = (id: string) =>
