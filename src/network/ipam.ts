@@ -149,7 +149,7 @@ function addressAt(ranges: IpRange[], k: bigint): bigint {
 /** The pools less the addresses already allocated in them (sorted, disjoint). */
 async function freeRanges(tx: Transaction<NetworkDb>, s: IpamSubnet): Promise<IpRange[]> {
   const used = (await tx.selectFrom('ipallocations').select('ip_address').where('subnet_id', '=', s.id).execute())
-    .map((r: any) => parseIp(r.ip_address)?.value)
+    .map((r) => parseIp(r.ip_address)?.value)
     .filter((v): v is bigint => v !== undefined)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const out: IpRange[] = [];
@@ -170,7 +170,7 @@ const insertAllocation = precompiled(['subnet_id', 'ip_address', 'network_id', '
   db
     .insertInto('ipallocations')
     .values(p)
-    .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing()),
+    .onConflict((oc) => oc.columns(['subnet_id', 'ip_address']).doNothing()),
 );
 
 async function tryInsert(tx: Transaction<NetworkDb>, s: IpamSubnet, portId: string, ip: string): Promise<boolean> {

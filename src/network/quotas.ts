@@ -75,7 +75,7 @@ export class Quotas {
     if (!r) return 0;
     let q = dynamic(tx)
       .selectFrom(r.table)
-      .select((eb: any) => eb.fn.countAll().as('n'))
+      .select((eb) => eb.fn.countAll().as('n'))
       .where(`${r.table}.project_id`, '=', projectId);
     if (r.where) q = r.where(q);
     return Number(((await q.executeTakeFirst()) as { n?: unknown } | undefined)?.n ?? 0);

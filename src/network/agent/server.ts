@@ -159,7 +159,7 @@ export class PluginServer implements PluginRpc {
           .select('network_type')
           .where('network_id', '=', port.network_id)
           .execute();
-        if (segs.length && !segs.some((s: any) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
+        if (segs.length && !segs.some((s) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
       }
       return { vif_type: this.mechanism.vifType, vif_details: { ...this.mechanism.vifDetails } };
     },
@@ -241,7 +241,7 @@ export class PluginServer implements PluginRpc {
       .select('agents.host')
       .where('networkdhcpagentbindings.network_id', '=', networkId)
       .execute();
-    return rows.map((r: any) => r.host);
+    return rows.map((r) => r.host);
   }
 
   /** Has the network a subnet with DHCP enabled? */
@@ -369,7 +369,7 @@ export class PluginServer implements PluginRpc {
       .select('agents.host')
       .where('routerl3agentbindings.router_id', '=', routerId)
       .execute();
-    return rows.map((r: any) => r.host);
+    return rows.map((r) => r.host);
   }
 
   private async pickAgent(
@@ -500,7 +500,7 @@ export class PluginServer implements PluginRpc {
 
   async get_ports_on_host({ host }: { host: string }): Promise<string[]> {
     const rows = await this.svc.db.selectFrom('ports').select('id').where('binding_host_id', '=', host).execute();
-    return rows.map((r: any) => r.id);
+    return rows.map((r) => r.id);
   }
 
   /** The details of `devices` and the rules of their groups, plus the rules of `security_groups` (a group change). */
@@ -564,7 +564,7 @@ export class PluginServer implements PluginRpc {
     if (ids.length) await this.scheduleRouters(ids);
     let mine = this.svc.db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', agent.id);
     if (router_ids) mine = mine.where('router_id', 'in', router_ids.length ? router_ids : ['']);
-    const hostedIds = (await mine.execute()).map((r: any) => r.router_id);
+    const hostedIds = (await mine.execute()).map((r) => r.router_id);
     const views = await this.viewsWhere(routers, 'id', hostedIds);
     let ports = (
       await this.viewsWhere(
@@ -646,7 +646,7 @@ export class PluginServer implements PluginRpc {
       .select('network_id')
       .where('dhcp_agent_id', '=', agent.id)
       .execute();
-    return rows.map((r: any) => r.network_id);
+    return rows.map((r) => r.network_id);
   }
 
   /** The network as its DHCP agent serves it, or null when that host's agent does not serve it. */

@@ -89,7 +89,7 @@ export function defineAddressGroups(svc: NetworkService) {
             .where('target_tenant', 'in', ['*', pid])
             .where('object_id', 'in', ids)
             .execute()
-        ).map((r: any) => r.object_id),
+        ).map((r) => r.object_id),
       );
       for (const v of views) {
         v.addresses = addrs.get(v.id) ?? [];

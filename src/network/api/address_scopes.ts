@@ -21,7 +21,7 @@ export async function visibleAddressScope(svc: NetworkService, ctx: NetworkConte
   let q = tx.selectFrom('address_scopes').selectAll().where('address_scopes.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);
-    q = q.where((eb: any) =>
+    q = q.where((eb) =>
       eb.or([
         eb('address_scopes.project_id', '=', p),
         rbacGrants(eb, 'address_scope', 'address_scopes.id', p, ['access_as_shared']),

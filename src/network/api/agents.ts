@@ -96,7 +96,7 @@ function extendWithZones(
       if (!hints.length) return;
       const known = new Set(
         (await tx.selectFrom('agents').select('availability_zone').where('agent_type', '=', agentType).execute()).map(
-          (r: any) => r.availability_zone,
+          (r) => r.availability_zone,
         ),
       );
       const missing = hints.find((h) => !known.has(h));
@@ -185,7 +185,7 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
     await agentById(svc, id);
     const ids = (
       await svc.db.selectFrom('networkdhcpagentbindings').select('network_id').where('dhcp_agent_id', '=', id).execute()
-    ).map((r: any) => r.network_id);
+    ).map((r) => r.network_id);
     return { networks: await presentAll(svc.resource('networks'), ctx, ids) };
   });
   app.post('/v2.0/agents/:id/dhcp-networks', async (req, reply) => {
@@ -248,7 +248,7 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
     const { id } = req.params as { id: string };
     const ids = (
       await svc.db.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', id).execute()
-    ).map((r: any) => r.dhcp_agent_id);
+    ).map((r) => r.dhcp_agent_id);
     return { agents: await presentAll(agents(), ctx, ids) };
   });
 
@@ -262,7 +262,7 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
       await agentById(svc, id);
       const ids = (
         await svc.db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', id).execute()
-      ).map((r: any) => r.router_id);
+      ).map((r) => r.router_id);
       return { routers: await presentAll(routers(), ctx, ids) };
     });
     app.post('/v2.0/agents/:id/l3-routers', async (req, reply) => {
@@ -314,7 +314,7 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
       const { id } = req.params as { id: string };
       const ids = (
         await svc.db.selectFrom('routerl3agentbindings').select('l3_agent_id').where('router_id', '=', id).execute()
-      ).map((r: any) => r.l3_agent_id);
+      ).map((r) => r.l3_agent_id);
       return { agents: await presentAll(agents(), ctx, ids) };
     });
   }

@@ -165,7 +165,7 @@ async function cleanup(
       if (!router) return;
       const subnetIds = (
         await tx.selectFrom('subnets').select('id').where('network_id', '=', topology.network_id).execute()
-      ).map((r: any) => r.id as string);
+      ).map((r) => r.id as string);
       for (const id of subnetIds) await gone(() => removeInterface(svc, ctx, router, { subnet_id: id }, tx));
       await routers.remove(router, ctx, tx);
       afterCommit(ctx, () => routers.spec.committed?.('delete', router, ctx));

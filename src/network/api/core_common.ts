@@ -77,7 +77,7 @@ export function rbacGrants(eb: any, objectType: string, idRef: string, projectId
 export function rbacScope(table: string, objectType: string, actions: string[]) {
   return (q: SelectQueryBuilder<any, any, any>, ctx: NetworkContext) => {
     const p = projectOf(ctx);
-    return q.where((eb: any) =>
+    return q.where((eb) =>
       eb.or([eb(`${table}.project_id`, '=', p), rbacGrants(eb, objectType, `${table}.id`, p, actions)]),
     );
   };
@@ -126,7 +126,7 @@ export async function insertRbac(
       action: r.action,
       target_tenant: r.target,
     })
-    .onConflict((oc: any) => oc.doNothing())
+    .onConflict((oc) => oc.doNothing())
     .execute();
 }
 
@@ -167,7 +167,7 @@ export function boolFilter(cond: (eb: any, ctx: NetworkContext) => any) {
     );
     if (wanted.size === 2) return q;
     const yes = wanted.has(true);
-    return q.where((eb: any) => (yes ? cond(eb, ctx) : eb.not(cond(eb, ctx))));
+    return q.where((eb) => (yes ? cond(eb, ctx) : eb.not(cond(eb, ctx))));
   };
 }
 

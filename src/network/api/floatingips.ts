@@ -53,7 +53,7 @@ export async function routerForFloatingIp(
     .where('p.network_id', '=', port.network_id)
     .where('p.device_owner', 'in', ROUTER_INTERFACE_OWNERS)
     .where('a.subnet_id', '=', subnet.id)
-    .where((eb: any) =>
+    .where((eb) =>
       eb.exists(
         eb
           .selectFrom('ports as g')
@@ -66,7 +66,7 @@ export async function routerForFloatingIp(
     .orderBy('p.created_at')
     .orderBy('p.id')
     .execute();
-  const match = rows.find((r: any) => r.ip_address === subnet.gateway_ip);
+  const match = rows.find((r) => r.ip_address === subnet.gateway_ip);
   return (match ?? rows[0])?.router_id ?? null;
 }
 
@@ -380,7 +380,7 @@ export async function disassociatePort(tx: Transaction<NetworkDb>, portId: strin
     .set({ fixed_port_id: null, fixed_ip_address: null, router_id: null })
     .where('fixed_port_id', '=', portId)
     .execute();
-  return [...new Set(fips.map((f: any) => f.router_id).filter(Boolean))] as string[];
+  return [...new Set(fips.map((f) => f.router_id).filter(Boolean))] as string[];
 }
 
 /** GET /v2.0/floatingip-pools: the IPv4 subnets of external networks (fip64 is not supported). */

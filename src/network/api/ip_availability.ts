@@ -45,23 +45,23 @@ async function availabilities(svc: NetworkService, filters: Record<string, strin
   const used = new Map(
     (
       await inChunks(
-        subnets.map((s: any) => s.id),
+        subnets.map((s) => s.id),
         (c) =>
           svc.db
             .selectFrom('ipallocations')
-            .select(['subnet_id', (eb: any) => eb.fn.countAll().as('n')])
+            .select(['subnet_id', (eb) => eb.fn.countAll().as('n')])
             .where('subnet_id', 'in', c)
             .groupBy('subnet_id')
             .execute(),
       )
-    ).map((r: any) => [r.subnet_id, Number(r.n)]),
+    ).map((r) => [r.subnet_id, Number(r.n)]),
   );
   const out = [];
   for (const n of nets) {
-    if (ipVersions.length && !subnets.some((s: any) => s.network_id === n.id)) continue;
+    if (ipVersions.length && !subnets.some((s) => s.network_id === n.id)) continue;
     const subs = subnets
-      .filter((s: any) => s.network_id === n.id)
-      .map((s: any) => {
+      .filter((s) => s.network_id === n.id)
+      .map((s) => {
         const pools = json<Array<{ start: string; end: string }>>(s.allocation_pools, []);
         const total = pools.length
           ? pools.reduce((t, p) => t + rangeSize(rangeFromStrings(p.start, p.end)!), 0n)

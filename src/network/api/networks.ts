@@ -76,7 +76,7 @@ export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, t
           .selectFrom('networks')
           .selectAll()
           .where('networks.id', '=', id)
-          .where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx)))
+          .where((eb) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx)))
           .executeTakeFirst();
   if (!row) throw notFound.network(id);
   return row;
@@ -97,7 +97,7 @@ async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
     .distinct()
     .where('network_id', '=', net.id)
     .execute();
-  const users = new Set([...ports, ...subnets].map((r: any) => r.project_id));
+  const users = new Set([...ports, ...subnets].map((r) => r.project_id));
   users.delete(net.project_id);
   if (!users.size) return;
   const allowed = new Set(
@@ -177,7 +177,7 @@ export function defineNetworks(svc: NetworkService) {
       ipv6_address_scope: { column: false },
       l2_adjacency: { column: false, filter: false },
     },
-    scope: (q, ctx) => q.where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx))),
+    scope: (q, ctx) => q.where((eb) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx))),
     filters: {
       shared: boolFilter((eb, ctx) => rbacGrants(eb, 'network', 'networks.id', projectOf(ctx), ['access_as_shared'])),
     },
@@ -193,13 +193,13 @@ export function defineNetworks(svc: NetworkService) {
           .orderBy('id')
           .execute(),
       );
-      const pools = [...new Set(subnets.map((s: any) => s.subnetpool_id).filter(Boolean))] as string[];
+      const pools = [...new Set(subnets.map((s) => s.subnetpool_id).filter(Boolean))] as string[];
       const scopes = new Map(
         (
           await inChunks(pools, (c) =>
             tx.selectFrom('subnetpools').select(['id', 'address_scope_id']).where('id', 'in', c).execute(),
           )
-        ).map((p: any) => [p.id, p.address_scope_id]),
+        ).map((p) => [p.id, p.address_scope_id]),
       );
       const segs = await segmentsOf(tx, ids);
       for (const v of views) {
@@ -267,7 +267,7 @@ export function defineNetworks(svc: NetworkService) {
         const segs = await segmentsOf(tx, [existing.id]);
         const max = maxMtu(
           svc,
-          (segs.get(existing.id) ?? []).map((s: any) => s.network_type),
+          (segs.get(existing.id) ?? []).map((s) => s.network_type),
         );
         if (changes.mtu > max) throw invalidInput(`Requested MTU is too big, maximum is ${max}`);
         if (!changes.mtu) changes.mtu = max;
@@ -329,7 +329,7 @@ export function defineNetworks(svc: NetworkService) {
       if (busy.length) {
         throw new ApiError(
           409,
-          `Unable to complete operation on network ${existing.id}. There are one or more ports still in use on the network, id for these ports is: ${busy.map((p: any) => p.id).join(',')}.`,
+          `Unable to complete operation on network ${existing.id}. There are one or more ports still in use on the network, id for these ports is: ${busy.map((p) => p.id).join(',')}.`,
           'NetworkInUse',
         );
       }

@@ -218,18 +218,18 @@ export async function removePortForwardings(
       .select(['id', 'floatingip_id', 'internal_ip_address'])
       .where('internal_port_id', '=', portId)
       .execute()
-  ).filter((p: any) => !keepIps || !keepIps.includes(p.internal_ip_address));
+  ).filter((p) => !keepIps || !keepIps.includes(p.internal_ip_address));
   if (!pfs.length) return [];
   await tx
     .deleteFrom('portforwardings')
     .where(
       'id',
       'in',
-      pfs.map((p: any) => p.id),
+      pfs.map((p) => p.id),
     )
     .execute();
   const routers: string[] = [];
-  for (const fipId of new Set(pfs.map((p: any) => p.floatingip_id as string))) {
+  for (const fipId of new Set(pfs.map((p) => p.floatingip_id as string))) {
     const fip = await tx.selectFrom('floatingips').select('router_id').where('id', '=', fipId).executeTakeFirst();
     if (fip?.router_id) routers.push(fip.router_id);
     if (!(await tx.selectFrom('portforwardings').select('id').where('floatingip_id', '=', fipId).executeTakeFirst())) {
@@ -297,7 +297,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
       internal_ip_address: unsupportedFilter('internal_ip_address'),
       internal_port: unsupportedFilter('internal_port'),
       external_port: (q, values) =>
-        q.where((eb: any) =>
+        q.where((eb) =>
           eb.or(
             values.map((v) => {
               const n = portOrNone(v, 'external_port');
@@ -306,7 +306,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           ),
         ),
       external_port_range: (q, values) =>
-        q.where((eb: any) =>
+        q.where((eb) =>
           eb.or(
             values.map((v) => {
               const r = rangeOf(null, portRangeOrNone(v, 'external_port_range'))!;

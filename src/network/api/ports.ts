@@ -222,7 +222,7 @@ const netInfoQuery = (db: Tx, ids: string[], projectId: string) =>
   db
     .selectFrom('networks')
     .select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id'])
-    .select((eb: any) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared'))
+    .select((eb) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared'))
     .where('id', 'in', ids);
 const netInfoOfOne = precompiled(['id', 'projectId'], (db, p) => netInfoQuery(db, [p.id], p.projectId));
 
@@ -304,7 +304,7 @@ export function definePorts(svc: NetworkService) {
     scope: (q, ctx) => {
       if (svc.isAdvsvc(ctx)) return q;
       const p = projectOf(ctx);
-      return q.where((eb: any) =>
+      return q.where((eb) =>
         eb.or([
           eb('ports.project_id', '=', p),
           eb.exists(

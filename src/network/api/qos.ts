@@ -142,7 +142,7 @@ async function unshare(tx: Tx, policyId: string) {
         .where('action', '=', 'access_as_shared')
         .where('target_tenant', '!=', '*')
         .execute()
-    ).map((r: any) => r.target_tenant),
+    ).map((r) => r.target_tenant),
   );
   if ([...bound].some((p) => !targets.has(p))) {
     throw new ApiError(
@@ -282,13 +282,13 @@ export function defineQos(svc: NetworkService) {
       shared: (q, values, ctx) => {
         const on = toBoolean(values[0], 'shared');
         const pid = ctx.projectId ?? '';
-        return q.where((eb: any) => {
+        return q.where((eb) => {
           const e = rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']);
           return on ? e : eb.not(e);
         });
       },
       is_default: (q, values) =>
-        q.where((eb: any) => {
+        q.where((eb) => {
           const e = eb.exists(
             eb
               .selectFrom('qos_default_policies')
@@ -310,7 +310,7 @@ export function defineQos(svc: NetworkService) {
             .select('qos_policy_id')
             .where('qos_policy_id', 'in', ids)
             .execute()
-        ).map((r: any) => r.qos_policy_id),
+        ).map((r) => r.qos_policy_id),
       );
       for (const v of views) {
         v.rules = rules.get(v.id) ?? [];
@@ -468,7 +468,7 @@ export function extendForQos(svc: NetworkService) {
         const rows = nets.length
           ? await tx.selectFrom('networks').select(['id', 'qos_policy_id']).where('id', 'in', nets).execute()
           : [];
-        const byNet = new Map(rows.map((r: any) => [r.id, r.qos_policy_id]));
+        const byNet = new Map(rows.map((r) => [r.id, r.qos_policy_id]));
         for (const v of views) {
           v.qos_policy_id ??= null;
           v.qos_network_policy_id = known(v) ?? byNet.get(v.network_id) ?? null;

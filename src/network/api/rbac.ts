@@ -150,7 +150,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
               .where('action', '=', SHARED)
               .where('target_tenant', '!=', '*')
               .execute()
-          ).map((r: any) => r.target_tenant as string);
+          ).map((r) => r.target_tenant as string);
           ports = ports.where('project_id', 'not in', [...others, obj.project_id]);
         } else {
           if (await has(tx, { ...base, action: SHARED, target_tenant: '*' })) return;
@@ -180,7 +180,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
             .where('action', '=', SHARED)
             .where('target_tenant', '!=', '*')
             .execute()
-        ).map((r: any) => r.target_tenant as string),
+        ).map((r) => r.target_tenant as string),
       );
       if ([...bound].some((x) => !others.has(x))) throw inUse(p.object_id, `project_id=${target}`);
       return;
@@ -205,7 +205,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
             .where('action', '=', EXTERNAL)
             .where('target_tenant', '!=', '*')
             .execute()
-        ).map((r: any) => r.target_tenant as string);
+        ).map((r) => r.target_tenant as string);
         if (newTarget) keep.push(newTarget);
         if (keep.length) routers = routers.where('project_id', 'not in', keep);
       }

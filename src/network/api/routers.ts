@@ -605,7 +605,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
   const cidr = parseCidr(subnet.cidr)!;
   const onSubnet = new Set(
     (await tx.selectFrom('ipallocations').select('port_id').where('subnet_id', '=', subnet.id).execute()).map(
-      (r: any) => r.port_id,
+      (r) => r.port_id,
     ),
   );
   const inUse = () =>
@@ -626,7 +626,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
       .where(
         'floatingip_id',
         'in',
-        fips.map((f: any) => f.id),
+        fips.map((f) => f.id),
       )
       .execute();
     for (const pf of pfs) {
@@ -636,7 +636,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
   }
   for (const f of fips) {
     const ip = f.fixed_ip_address ? parseIp(f.fixed_ip_address) : null;
-    if (ip && cidrContains(cidr, ip) && onSubnet.has(f.fixed_port_id)) throw inUse();
+    if (ip && cidrContains(cidr, ip) && f.fixed_port_id !== null && onSubnet.has(f.fixed_port_id)) throw inUse();
   }
   const row = await tx.selectFrom('routers').select('routes').where('id', '=', routerId).executeTakeFirst();
   for (const r of JSON.parse(row?.routes ?? '[]') as Route[]) {

@@ -117,7 +117,7 @@ export const securityFamily: Family = {
       try {
         await dynamic(svc.db)
           .selectFrom(t)
-          .select((eb: any) => eb.lit(1).as('x'))
+          .select((eb) => eb.lit(1).as('x'))
           .limit(1)
           .execute();
         svc.rbacTables.add(t);

@@ -265,16 +265,15 @@ async function usableGroups(
     .selectFrom('securitygroups')
     .select(['securitygroups.id', 'securitygroups.stateful'])
     .where('securitygroups.id', 'in', ids);
-  if (!admin)
-    q = q.where((eb: any) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
-  return (await q.execute()).map((r: any) => ({ id: r.id, stateful: bool(r.stateful) }));
+  if (!admin) q = q.where((eb) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
+  return (await q.execute()).map((r) => ({ id: r.id, stateful: bool(r.stateful) }));
 }
 
 /** check_address_group: the project's own address group, one shared with it, or any for an admin. */
 async function usableAddressGroup(tx: Tx, id: string, projectId: string, admin: boolean): Promise<boolean> {
   let q = tx.selectFrom('address_groups').select('address_groups.id').where('address_groups.id', '=', id);
   if (!admin) {
-    q = q.where((eb: any) =>
+    q = q.where((eb) =>
       eb.or([
         eb('address_groups.project_id', '=', projectId),
         rbacGrants(eb, 'address_group', 'address_groups.id', projectId, ['access_as_shared']),
@@ -387,7 +386,7 @@ export async function ensureDefaultGroup(
     await t
       .insertInto('default_security_group')
       .values({ project_id: projectId, security_group_id: id })
-      .onConflict((oc: any) => oc.column('project_id').doNothing())
+      .onConflict((oc) => oc.column('project_id').doNothing())
       .execute();
     const winner = await find(t);
     if (winner !== id) {
@@ -457,7 +456,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         const want = values.map((v) => toBoolean(v, 'shared'));
         if (want.includes(true) && want.includes(false)) return q;
         const pid = ctx.projectId ?? '';
-        return q.where((eb: any) => (want[0] ? sharedWith(eb, pid) : eb.not(sharedWith(eb, pid))));
+        return q.where((eb) => (want[0] ? sharedWith(eb, pid) : eb.not(sharedWith(eb, pid))));
       },
     },
     async expand(views, ctx, tx) {
@@ -473,7 +472,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
             .where('target_tenant', 'in', ['*', pid])
             .where('object_id', 'in', ids)
             .execute()
-        ).map((r: any) => r.object_id),
+        ).map((r) => r.object_id),
       );
       const ruleRows = await tx
         .selectFrom('securitygrouprules')
@@ -518,7 +517,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         .where('remote_group_id', '=', existing.id)
         .where('security_group_id', '!=', existing.id)
         .execute();
-      ctx.call.removedRemoteRules = [...new Set(remote.map((r: any) => r.security_group_id as string))];
+      ctx.call.removedRemoteRules = [...new Set(remote.map((r) => r.security_group_id as string))];
       await tx.deleteFrom('securitygrouprules').where('remote_group_id', '=', existing.id).execute();
       await tx.deleteFrom('securitygrouprules').where('security_group_id', '=', existing.id).execute();
       await tx.deleteFrom('default_security_group').where('security_group_id', '=', existing.id).execute();
@@ -573,7 +572,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     },
     scope: (q, ctx) => {
       const pid = ctx.projectId ?? '';
-      return q.where((eb: any) =>
+      return q.where((eb) =>
         eb.or([
           eb('securitygrouprules.project_id', '=', pid),
           eb(
@@ -588,7 +587,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       const sgIds = [...new Set(views.map((v) => v.security_group_id))];
       const owners = new Map(
         (await tx.selectFrom('securitygroups').select(['id', 'project_id']).where('id', 'in', sgIds).execute()).map(
-          (r: any) => [r.id, r.project_id],
+          (r) => [r.id, r.project_id],
         ),
       );
       for (const v of views) {
@@ -639,7 +638,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         .selectAll()
         .where('security_group_id', '=', values.security_group_id)
         .execute();
-      const dup = existing.find((r: any) => ruleKey(r) === key);
+      const dup = existing.find((r) => ruleKey(r) === key);
       if (dup) {
         if (bulk.ids.has(dup.id))
           throw inUse('DuplicateSecurityGroupRuleInPost', 'Duplicate Security Group Rule in POST.');

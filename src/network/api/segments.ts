@@ -110,7 +110,7 @@ export async function reserveSegment(
   const used = new Set(
     (
       await tx.selectFrom('network_segments').select('segmentation_id').where('network_type', '=', 'vxlan').execute()
-    ).map((r: any) => Number(r.segmentation_id)),
+    ).map((r) => Number(r.segmentation_id)),
   );
   for (const [a, b] of typeConfig(svc).vniRanges) {
     for (let v = a; v <= b; v++)
@@ -306,7 +306,7 @@ export function defineSegments(svc: NetworkService) {
       if (subnets.length)
         throw new ApiError(
           409,
-          `Segment '${existing.id}' cannot be deleted: The segment is still associated with subnet(s) ${subnets.map((s: any) => s.id).join(', ')}.`,
+          `Segment '${existing.id}' cannot be deleted: The segment is still associated with subnet(s) ${subnets.map((s) => s.id).join(', ')}.`,
           'SegmentInUse',
         );
     },

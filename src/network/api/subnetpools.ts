@@ -89,7 +89,7 @@ export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext
   let q = tx.selectFrom('subnetpools').selectAll().where('subnetpools.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);
-    q = q.where((eb: any) =>
+    q = q.where((eb) =>
       eb.or([
         eb('subnetpools.project_id', '=', p),
         rbacGrants(eb, 'subnetpool', 'subnetpools.id', p, ['access_as_shared']),
@@ -133,11 +133,11 @@ async function checkAddressScope(
     const others = await tx
       .selectFrom('subnets')
       .select('id')
-      .where('network_id', 'in', [...new Set(mine.map((s: any) => s.network_id))])
+      .where('network_id', 'in', [...new Set(mine.map((s) => s.network_id))])
       .where('ip_version', '=', version)
       .execute();
-    const ids = new Set(mine.map((s: any) => s.id));
-    if (others.some((s: any) => !ids.has(s.id)))
+    const ids = new Set(mine.map((s) => s.id));
+    if (others.some((s) => !ids.has(s.id)))
       throw new ApiError(
         400,
         'Subnets of the same address family hosted on the same network must all participate in the same address scope.',
@@ -204,13 +204,13 @@ export async function allocateFromPool(
   if (pool.default_quota !== null && pool.default_quota !== undefined) {
     const unit = QUOTA_UNIT[version];
     const used = allocated
-      .filter((s: any) => s.project_id === ctx.projectId)
+      .filter((s) => s.project_id === ctx.projectId)
       .reduce((n: number, s: any) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
     if (used + 2 ** (unit - prefixlen) > Number(pool.default_quota))
       throw new ApiError(409, 'Per-tenant subnet pool prefix quota exceeded.', 'SubnetPoolQuotaExceeded');
   }
   const prefixes = json<string[]>(pool.prefixes, []).map((p) => parseCidr(p)!);
-  const used = allocated.map((s: any) => parseCidr(s.cidr)!);
+  const used = allocated.map((s) => parseCidr(s.cidr)!);
   if (ctx.cidr) {
     if (!isPrefixAvailable(prefixes, used, ctx.cidr))
       throw new ApiError(
@@ -387,7 +387,7 @@ export function subnetpoolRoutes(app: FastifyInstance, svc: NetworkService) {
     return svc.transaction(async (tx) => {
       await lockRow(tx, 'subnetpools', id);
       const subnets = (await tx.selectFrom('subnets').select('cidr').where('subnetpool_id', '=', id).execute()).map(
-        (s: any) => parseCidr(s.cidr)!,
+        (s) => parseCidr(s.cidr)!,
       );
       if (subnets.some((s) => removed.some((r) => cidrsOverlap(s, r)))) {
         throw new ApiError(

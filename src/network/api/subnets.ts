@@ -292,12 +292,12 @@ async function checkNetworkSubnets(
     .select(['id', 'cidr', 'ip_version', 'subnetpool_id'])
     .where('network_id', '=', networkId)
     .execute();
-  if (others.some((o: any) => cidrsOverlap(parseCidr(o.cidr)!, cidr))) {
+  if (others.some((o) => cidrsOverlap(parseCidr(o.cidr)!, cidr))) {
     throw invalidInput(
       `Requested subnet with cidr: ${formatCidr(cidr)} for network: ${networkId} overlaps with another subnet`,
     );
   }
-  const sameVersion = others.filter((o: any) => Number(o.ip_version) === version);
+  const sameVersion = others.filter((o) => Number(o.ip_version) === version);
   let networkScope: string | null = null;
   for (const o of sameVersion) networkScope ??= await scopeOfPool(tx, o.subnetpool_id);
   if (networkScope && (!pool || pool.address_scope_id !== networkScope)) {
@@ -327,7 +327,7 @@ async function checkSegment(tx: Transaction<NetworkDb>, networkId: string, segme
       .where('network_id', '=', networkId)
       .where('id', '!=', subnetId)
       .execute()
-  ).map((r: any) => r.segment_id ?? null);
+  ).map((r) => r.segment_id ?? null);
   const all = new Set([...segs, segmentId]);
   if (all.has(null) && all.size > 1) {
     throw new ApiError(
@@ -382,7 +382,7 @@ async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: View): Promi
     const r = await tx
       .insertInto('ipallocations')
       .values({ subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: p.id })
-      .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing())
+      .onConflict((oc) => oc.columns(['subnet_id', 'ip_address']).doNothing())
       .executeTakeFirst();
     if (Number(r.numInsertedOrUpdatedRows ?? 0n)) {
       await tx
@@ -476,7 +476,7 @@ export function defineSubnets(svc: NetworkService) {
       shared: { type: 'boolean', column: false, visible: false },
     },
     scope: (q, ctx) =>
-      q.where((eb: any) =>
+      q.where((eb) =>
         eb.or([
           eb('subnets.project_id', '=', projectOf(ctx)),
           rbacGrants(eb, 'network', 'subnets.network_id', projectOf(ctx), ['access_as_shared']),
@@ -498,7 +498,7 @@ export function defineSubnets(svc: NetworkService) {
               .where('id', 'in', c)
               .execute(),
           )
-        ).map((n: any) => [n.id, n]),
+        ).map((n) => [n.id, n]),
       );
       const shared = await grantedIds(tx, 'network', netIds, projectOf(ctx), 'access_as_shared');
       for (const v of views) {
@@ -653,11 +653,11 @@ export function defineSubnets(svc: NetworkService) {
           `Unable to complete operation on subnet ${existing.id}: One or more ports have an IP allocation from this subnet.`,
           'SubnetInUse',
         );
-      if (allocs.some((a: any) => ROUTER_INTERFACE_OWNERS.includes(a.device_owner))) throw inUse();
-      if (!isAutoAddressSubnet(existing) && allocs.some((a: any) => !AUTO_DELETE_PORT_OWNERS.includes(a.device_owner)))
+      if (allocs.some((a) => ROUTER_INTERFACE_OWNERS.includes(a.device_owner))) throw inUse();
+      if (!isAutoAddressSubnet(existing) && allocs.some((a) => !AUTO_DELETE_PORT_OWNERS.includes(a.device_owner)))
         throw inUse();
       await tx.deleteFrom('ipallocations').where('subnet_id', '=', existing.id).execute();
-      const touched = [...new Set(allocs.map((a: any) => a.port_id))];
+      const touched = [...new Set(allocs.map((a) => a.port_id))];
       for (const id of touched) {
         const p = await tx.selectFrom('ports').select('revision_number').where('id', '=', id).executeTakeFirst();
         if (p)

@@ -288,7 +288,7 @@ export function extendForTrunks(svc: NetworkService) {
       const macs = new Map(
         subIds.length
           ? (await tx.selectFrom('ports').select(['id', 'mac_address']).where('id', 'in', subIds).execute()).map(
-              (r: any) => [r.id, r.mac_address],
+              (r) => [r.id, r.mac_address],
             )
           : [],
       );
