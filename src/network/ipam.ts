@@ -30,6 +30,7 @@ import {
   notFound,
 } from './api/core_common.ts';
 import { invalidInput } from './api/validate.ts';
+import type { NetworkDb } from './db/schema.ts';
 
 export interface FixedIpRequest {
   subnet_id?: string;
@@ -108,7 +109,7 @@ const subnetsOfNetwork = precompiled(['networkId'], (db, p) =>
 );
 
 export async function candidateSubnets(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   networkId: string,
   deviceOwner: string,
 ): Promise<IpamSubnet[]> {
@@ -146,9 +147,9 @@ function addressAt(ranges: IpRange[], k: bigint): bigint {
 }
 
 /** The pools less the addresses already allocated in them (sorted, disjoint). */
-async function freeRanges(tx: Transaction<any>, s: IpamSubnet): Promise<IpRange[]> {
+async function freeRanges(tx: Transaction<NetworkDb>, s: IpamSubnet): Promise<IpRange[]> {
   const used = (await tx.selectFrom('ipallocations').select('ip_address').where('subnet_id', '=', s.id).execute())
-    .map((r: any) => parseIp(r.ip_address)?.value)
+    .map((r) => parseIp(r.ip_address)?.value)
     .filter((v): v is bigint => v !== undefined)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const out: IpRange[] = [];
@@ -169,17 +170,17 @@ const insertAllocation = precompiled(['subnet_id', 'ip_address', 'network_id', '
   db
     .insertInto('ipallocations')
     .values(p)
-    .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing()),
+    .onConflict((oc) => oc.columns(['subnet_id', 'ip_address']).doNothing()),
 );
 
-async function tryInsert(tx: Transaction<any>, s: IpamSubnet, portId: string, ip: string): Promise<boolean> {
+async function tryInsert(tx: Transaction<NetworkDb>, s: IpamSubnet, portId: string, ip: string): Promise<boolean> {
   const r = await insertAllocation(tx, { subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: portId });
   return Number(r.numAffectedRows ?? 0n) === 1;
 }
 
 /** Any free address of the subnet's pools (the first one for DHCP ports, as upstream); null when exhausted. */
 async function allocateAny(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   s: IpamSubnet,
   portId: string,
   preferFirst: boolean,
@@ -201,7 +202,12 @@ async function allocateAny(
   }
 }
 
-async function allocateSpecific(tx: Transaction<any>, s: IpamSubnet, portId: string, ip: string): Promise<string> {
+async function allocateSpecific(
+  tx: Transaction<NetworkDb>,
+  s: IpamSubnet,
+  portId: string,
+  ip: string,
+): Promise<string> {
   const canonical = normalizeIp(ip)!;
   if (!(await tryInsert(tx, s, portId, canonical))) throw alreadyAllocated(canonical, s.id);
   return canonical;
@@ -213,7 +219,7 @@ type IpRequest =
   | { kind: 'any'; subnets: IpamSubnet[] }
   | { kind: 'eui64'; subnet: IpamSubnet };
 
-async function allocate(tx: Transaction<any>, port: IpamPort, requests: IpRequest[]): Promise<FixedIp[]> {
+async function allocate(tx: Transaction<NetworkDb>, port: IpamPort, requests: IpRequest[]): Promise<FixedIp[]> {
   const out: FixedIp[] = [];
   // Specific addresses first: they may be next in line for the others.
   const ordered = [...requests.filter((r) => r.kind === 'specific'), ...requests.filter((r) => r.kind !== 'specific')];
@@ -242,7 +248,7 @@ async function allocate(tx: Transaction<any>, port: IpamPort, requests: IpReques
 
 /** _get_subnet_for_fixed_ip: the subnet a fixed_ips entry designates, with neutron's errors. */
 async function subnetForFixedIp(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   fixed: FixedIpRequest,
   subnets: IpamSubnet[],
   networkId: string,
@@ -281,7 +287,7 @@ async function subnetForFixedIp(
 
 /** _test_fixed_ips_for_port: the requests for explicit fixed_ips (auto-address subnets are added separately). */
 async function testFixedIps(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   port: IpamPort,
   fixed: FixedIpRequest[],
   subnets: IpamSubnet[],
@@ -320,7 +326,7 @@ function autoAddressRequests(port: IpamPort, subnets: IpamSubnet[], exclude: Set
  * EUI-64 address on every auto-address subnet.
  */
 export async function allocatePortIps(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   port: IpamPort,
   fixed: FixedIpRequest[] | undefined,
 ): Promise<FixedIp[]> {
@@ -345,7 +351,7 @@ export async function allocatePortIps(
  * dropped explicitly; a new MAC re-derives them.
  */
 export async function updatePortIps(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   port: IpamPort,
   original: FixedIp[],
   wanted: FixedIpRequest[] | undefined,
@@ -431,7 +437,7 @@ export async function updatePortIps(
 }
 
 /** The fixed_ips of ports, in address order (IPv4 first). */
-export async function fixedIpsOf(tx: Transaction<any> | any, portIds: string[]): Promise<Map<string, FixedIp[]>> {
+export async function fixedIpsOf(tx: Transaction<NetworkDb> | any, portIds: string[]): Promise<Map<string, FixedIp[]>> {
   const out = new Map<string, FixedIp[]>();
   for (let i = 0; i < portIds.length; i += 500) {
     const rows = await tx
@@ -459,7 +465,7 @@ export function sortFixedIps(ips: FixedIp[]): FixedIp[] {
   });
 }
 
-export async function releasePortIps(tx: Transaction<any>, portId: string) {
+export async function releasePortIps(tx: Transaction<NetworkDb>, portId: string) {
   await tx.deleteFrom('ipallocations').where('port_id', '=', portId).execute();
 }
 

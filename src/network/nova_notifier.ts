@@ -13,6 +13,7 @@
 // at once (one turn of the event loop later, so that the events of one commit travel together),
 // those that arrive within `sendEventsInterval` seconds of a send wait and go together after it.
 // Nothing here is awaited by a request; a failed send is logged and dropped, as upstream.
+import type { NetworkConfig } from '../core/config.ts';
 import type { NetworkService, Family } from './service.ts';
 import type { View } from './api/resource.ts';
 
@@ -62,6 +63,13 @@ const ipsOf = (p: View | undefined) =>
   );
 
 /** Queues events and sends them in batches (upstream's BatchNotifier). */
+/** notify_nova_on_port_status_changes, notify_nova_on_port_data_changes, send_events_interval. */
+interface NovaOptions {
+  notifyNovaOnPortStatusChanges?: boolean;
+  notifyNovaOnPortDataChanges?: boolean;
+  sendEventsInterval?: number;
+}
+
 export class NovaNotifier {
   private pending: NovaEvent[] = [];
   private timer?: NodeJS.Timeout;
@@ -72,8 +80,9 @@ export class NovaNotifier {
 
   constructor(private svc: NetworkService) {}
 
-  private get cfg() {
-    return (this.svc.ctx.config as any).network ?? {};
+  /** neutron's [nova] options, read from the network section as given (NetworkConfig does not declare them). */
+  private get cfg(): Partial<NetworkConfig> & NovaOptions {
+    return this.svc.ctx.config.network ?? {};
   }
   get statusChanges(): boolean {
     return this.cfg.notifyNovaOnPortStatusChanges !== false;
@@ -187,13 +196,10 @@ export class NovaNotifier {
   }
 }
 
-const notifiers = new WeakMap<NetworkService, NovaNotifier>();
-
 /** The service's compute notifier (made on first use). */
 export function novaNotifier(svc: NetworkService): NovaNotifier {
-  let n = notifiers.get(svc);
-  if (!n) notifiers.set(svc, (n = new NovaNotifier(svc)));
-  return n;
+  svc.nova ??= new NovaNotifier(svc);
+  return svc.nova;
 }
 
 /** Plugs the notifier into ports and floating IPs (one entry in the service's FAMILIES). */
@@ -212,7 +218,7 @@ export const novaNotifierFamily: Family = {
     }
   },
   async close(svc) {
-    const n = notifiers.get(svc);
+    const n = svc.nova;
     if (!n) return;
     await n.flush().catch(() => undefined);
     n.stop();

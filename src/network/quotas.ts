@@ -6,6 +6,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
 import { precompiled, serialType } from '../core/db.ts';
+import { dynamic, type NetworkDb } from './db/schema.ts';
 
 /** Neutron's defaults (neutron.conf [quotas]). */
 export const DEFAULT_QUOTAS: Record<string, number> = {
@@ -27,7 +28,7 @@ export interface QuotaResource {
   where?: (q: any) => any;
 }
 
-type Db = Kysely<any> | Transaction<any>;
+type Db = Kysely<NetworkDb> | Transaction<NetworkDb>;
 
 export const overQuota = (names: string[]) =>
   new ApiError(
@@ -46,7 +47,7 @@ const limitOf = precompiled(['projectId', 'name'], (db, p) =>
 export class Quotas {
   readonly resources = new Map<string, QuotaResource>();
   constructor(
-    private db: Kysely<any>,
+    private db: Kysely<NetworkDb>,
     public defaults: Record<string, number> = { ...DEFAULT_QUOTAS },
   ) {}
 
@@ -72,16 +73,16 @@ export class Quotas {
   async used(tx: Db, projectId: string, name: string): Promise<number> {
     const r = this.resources.get(name);
     if (!r) return 0;
-    let q = tx
+    let q = dynamic(tx)
       .selectFrom(r.table)
-      .select((eb: any) => eb.fn.countAll().as('n'))
+      .select((eb) => eb.fn.countAll().as('n'))
       .where(`${r.table}.project_id`, '=', projectId);
     if (r.where) q = r.where(q);
     return Number(((await q.executeTakeFirst()) as { n?: unknown } | undefined)?.n ?? 0);
   }
 
   /** Raises Neutron's OverQuota (409) when `count` more of `name` would pass the project's limit. */
-  async check(tx: Transaction<any>, projectId: string, name: string, count = 1) {
+  async check(tx: Transaction<NetworkDb>, projectId: string, name: string, count = 1) {
     if (!this.resources.has(name)) return;
     if (serialType(tx) === 'serial')
       await sql`select pg_advisory_xact_lock(hashtext(${`${projectId}/${name}`}))`.execute(tx);

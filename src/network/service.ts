@@ -8,7 +8,7 @@
 // Agents (agent/) hear about changes over the bus and report back; the logical agent runs in
 // this process unless `network.agent` is false.
 import os from 'node:os';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from '../core/config.ts';
@@ -21,12 +21,16 @@ import { NETWORK_POLICIES } from './policies.ts';
 import { ResourceApi, type ResourceExtension, type ResourceSpec, type Tx } from './api/resource.ts';
 import { Quotas } from './quotas.ts';
 import type { AgentNotifier, PortBinder } from './agent/rpc.ts';
+import type { ExtrasState } from './api/extras_state.ts';
+import type { NovaNotifier } from './nova_notifier.ts';
 import { coreFamily } from './api/core.ts';
 import { l3Family } from './api/l3.ts';
 import { securityFamily } from './api/security.ts';
 import { extrasFamily } from './api/extras.ts';
 import { extFamily } from './api/ext.ts';
 import { novaNotifierFamily } from './nova_notifier.ts';
+import type { NetworkContext } from './context.ts';
+import type { NetworkDb } from './db/schema.ts';
 
 /** Neutron's FieldCheck: `field:networks:shared=True` is true when the target's `shared` is True. */
 class FieldCheck extends Check {
@@ -101,12 +105,18 @@ export class NetworkService implements ServiceModule {
   host: string;
   /** Neutron's global_physnet_mtu and the overhead of the tunnel types. */
   mtu: number;
+  /** The agents' side, set by the extras family: the mechanism, the RPC server and notifier, this process's agents. */
+  extras?: ExtrasState;
+  /** Compute's notifier (nova_notifier.ts), made on first use. */
+  nova?: NovaNotifier;
+  /** The tables RBAC policies may be about that this deployment has (the security family finds them at init). */
+  readonly rbacTables = new Set<string>();
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<NetworkDb>,
     public ctx: ServiceContext,
   ) {
-    const cfg = ctx.config as any;
+    const cfg = ctx.config;
     // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
     this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log, {
       tenantIdCredential: true,
@@ -151,29 +161,20 @@ export class NetworkService implements ServiceModule {
     this.extensions.push(...e);
   }
 
-  isAdmin(req: FastifyRequest): boolean {
-    return this.role(req, 'context_is_admin');
+  isAdmin(ctx: NetworkContext): boolean {
+    return ctx.isAuthenticated && ctx.allowed('context_is_admin');
   }
 
   /** Neutron's advsvc role (service VMs): sees and changes ports of every project. */
-  isAdvsvc(req: FastifyRequest): boolean {
-    return this.role(req, 'context_is_advsvc');
+  isAdvsvc(ctx: NetworkContext): boolean {
+    return ctx.isAuthenticated && ctx.allowed('context_is_advsvc');
   }
-
-  /** A rule on the caller's credentials alone, evaluated once per request (a create asks many times). */
-  private role(req: FastifyRequest, rule: 'context_is_admin' | 'context_is_advsvc'): boolean {
-    if (!req.ctx) return false;
-    let known = this.roles.get(req);
-    if (!known) this.roles.set(req, (known = {}));
-    return (known[rule] ??= req.allowed(rule));
-  }
-  private roles = new WeakMap<FastifyRequest, Partial<Record<string, boolean>>>();
 
   /** A write transaction; on SQLite concurrent ones share one commit (core/db.ts groupCommit). */
-  transaction<T>(fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: Transaction<NetworkDb>) => Promise<T>): Promise<T> {
     return this.runTransaction(fn);
   }
-  private runTransaction: <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T>;
+  private runTransaction: <T>(fn: (tx: Transaction<NetworkDb>) => Promise<T>) => Promise<T>;
 
   async tagsOf(tx: Tx, resourceType: string, ids: string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
@@ -195,7 +196,7 @@ export class NetworkService implements ServiceModule {
   }
 
   /** Neutron's notifications (`network.create.end`, ...), publisher `network.<host>`. */
-  notify(_req: FastifyRequest | undefined, eventType: string, payload: unknown) {
+  notify(_ctx: NetworkContext | undefined, eventType: string, payload: unknown) {
     this.ctx.bus.notify(`network.${this.host}`, eventType, payload);
   }
 
@@ -228,7 +229,7 @@ export class NetworkService implements ServiceModule {
     app.get('/', { config: { auth: false } }, async (req) => ({
       versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }],
     }));
-    app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req));
+    app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req.baseUrl));
     app.get('/v2.0/extensions', async (req) => {
       req.authorized = true;
       return { extensions: this.extensions.map((e) => this.extensionView(e)) };
@@ -254,7 +255,7 @@ export class NetworkService implements ServiceModule {
     };
   }
 
-  private resourceIndex(req: FastifyRequest) {
+  private resourceIndex(baseUrl: string) {
     const core = ['networks', 'subnets', 'ports', 'subnetpools'];
     return {
       resources: core
@@ -262,7 +263,7 @@ export class NetworkService implements ServiceModule {
         .map((r) => ({
           name: this.resource(r).spec.singular,
           collection: r,
-          links: [{ href: `${req.baseUrl}/v2.0/${r}`, rel: 'self' }],
+          links: [{ href: `${baseUrl}/v2.0/${r}`, rel: 'self' }],
         })),
     };
   }

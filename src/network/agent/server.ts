@@ -5,7 +5,6 @@
 // Everything it changes goes through the resources' own API (svc.resource(...)), so
 // revision numbers, hooks and notifications follow.
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { bool, isUniqueViolation, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
@@ -20,6 +19,8 @@ import {
   type PluginRpc,
   type PortBinder,
 } from './rpc.ts';
+import { NetworkContext } from '../context.ts';
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 
 /** neutron's agent timestamps: 'YYYY-MM-DD HH:MM:SS', UTC. */
 export const agentTime = (d = new Date()) => d.toISOString().slice(0, 19).replace('T', ' ');
@@ -40,37 +41,6 @@ export function dhcpDeviceId(host: string, networkId: string): string {
   return `dhcp${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}-${networkId}`;
 }
 
-/** An admin request for the server's own calls into the resource APIs (no HTTP request behind it). */
-export function internalRequest(svc: NetworkService): FastifyRequest {
-  return {
-    id: 'internal',
-    ctx: {
-      token: '',
-      userId: 'neutron',
-      userName: 'neutron',
-      userDomainId: 'default',
-      userDomainName: 'Default',
-      roles: ['admin'],
-      roleIds: [],
-      methods: [],
-      auditIds: [],
-      expiresAt: '',
-      issuedAt: '',
-      isAdminProject: true,
-    },
-    allowed: () => true,
-    authorize: () => {},
-    authorized: true,
-    headers: {},
-    query: {},
-    params: {},
-    body: undefined,
-    baseUrl: '',
-    url: '/',
-    log: svc.ctx.log,
-  } as unknown as FastifyRequest;
-}
-
 interface AgentRow {
   id: string;
   agent_type: string;
@@ -81,7 +51,6 @@ interface AgentRow {
 }
 
 export class PluginServer implements PluginRpc {
-  readonly req: FastifyRequest;
   /** The agents by type and host, for binding inside other transactions (see binder). */
   private agents = new Map<string, AgentRow>();
   private unserve?: () => void;
@@ -90,8 +59,14 @@ export class PluginServer implements PluginRpc {
   constructor(
     private svc: NetworkService,
     readonly mechanism: Mechanism,
-  ) {
-    this.req = internalRequest(svc);
+  ) {}
+
+  /**
+   * The server's own calls into the resource APIs act as the neutron service user (admin, every
+   * rule allowed): one context per call, so what a call queues after its commit is its own.
+   */
+  context(): NetworkContext {
+    return NetworkContext.internal(this.svc.policy);
   }
 
   /** neutron's agent_down_time: an agent whose last report is older is not alive. */
@@ -184,7 +159,7 @@ export class PluginServer implements PluginRpc {
           .select('network_type')
           .where('network_id', '=', port.network_id)
           .execute();
-        if (segs.length && !segs.some((s: any) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
+        if (segs.length && !segs.some((s) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
       }
       return { vif_type: this.mechanism.vifType, vif_details: { ...this.mechanism.vifDetails } };
     },
@@ -206,7 +181,7 @@ export class PluginServer implements PluginRpc {
       configurations: JSON.stringify(s.configurations ?? {}),
       heartbeat_timestamp: now,
       ...(s.resource_versions ? { resource_versions: JSON.stringify(s.resource_versions) } : {}),
-      load: Number((s.configurations as any)?.networks ?? 0) || 0,
+      load: Number((s.configurations as { networks?: unknown } | undefined)?.networks ?? 0) || 0,
     };
     for (let attempt = 0; ; attempt++) {
       const existing = await this.svc.db
@@ -266,7 +241,7 @@ export class PluginServer implements PluginRpc {
       .select('agents.host')
       .where('networkdhcpagentbindings.network_id', '=', networkId)
       .execute();
-    return rows.map((r: any) => r.host);
+    return rows.map((r) => r.host);
   }
 
   /** Has the network a subnet with DHCP enabled? */
@@ -360,14 +335,14 @@ export class PluginServer implements PluginRpc {
               .executeTakeFirst()
           )
             return;
-          const r = await tx.selectFrom(routers.spec.table).selectAll().where('id', '=', id).executeTakeFirst();
+          const r = await tx.selectFrom('routers').selectAll().where('id', '=', id).executeTakeFirst();
           if (!r) return;
           const agent = await this.pickAgent(
             tx,
             AGENT_TYPE_L3,
             'routerl3agentbindings',
             'l3_agent_id',
-            json<string[]>((r as any).availability_zone_hints, []),
+            json<string[]>(r.availability_zone_hints, []),
           );
           if (agent)
             await tx.insertInto('routerl3agentbindings').values({ router_id: id, l3_agent_id: agent.id }).execute();
@@ -394,11 +369,11 @@ export class PluginServer implements PluginRpc {
       .select('agents.host')
       .where('routerl3agentbindings.router_id', '=', routerId)
       .execute();
-    return rows.map((r: any) => r.host);
+    return rows.map((r) => r.host);
   }
 
   private async pickAgent(
-    tx: Transaction<any>,
+    tx: Transaction<NetworkDb>,
     agentType: string,
     bindings: string,
     agentColumn: string,
@@ -414,12 +389,12 @@ export class PluginServer implements PluginRpc {
     const inZone = agents.filter((a) => a.availability_zone && azHints.includes(a.availability_zone));
     const candidates = azHints.length && inZone.length ? inZone : agents;
     if (!candidates.length) return undefined;
-    const loads = await tx
+    const loads = await dynamic(tx)
       .selectFrom(bindings)
-      .select([agentColumn, (eb: any) => eb.fn.countAll().as('n')])
+      .select([agentColumn, (eb) => eb.fn.countAll().as('n')])
       .groupBy(agentColumn)
       .execute();
-    const load = new Map(loads.map((l: any) => [l[agentColumn], Number(l.n)]));
+    const load = new Map(loads.map((l) => [l[agentColumn], Number(l.n)]));
     return candidates.sort((a, b) => (load.get(a.id) ?? 0) - (load.get(b.id) ?? 0))[0];
   }
 
@@ -430,8 +405,9 @@ export class PluginServer implements PluginRpc {
   }
 
   private async loadPort(id: string, tx?: Tx): Promise<View | undefined> {
+    const ctx = this.context();
     try {
-      return await this.ports().load(this.req, id, tx);
+      return await this.ports().load(ctx, id, tx);
     } catch {
       return undefined;
     }
@@ -444,14 +420,15 @@ export class PluginServer implements PluginRpc {
     changes: View,
     opts: { committed?: boolean } = {},
   ): Promise<View> {
-    const view = await this.svc.transaction((tx) => api.applyUpdate(existing, changes, this.req, tx));
+    const ctx = this.context();
+    const view = await this.svc.transaction((tx) => api.applyUpdate(existing, changes, ctx, tx));
     if (opts.committed !== false) {
       try {
-        await api.spec.committed?.('update', view, this.req, existing);
+        await api.spec.committed?.('update', view, ctx, existing);
       } catch (err) {
         this.svc.ctx.log.error({ err }, 'after-commit step failed');
       }
-      this.svc.notify(this.req, `${api.spec.singular}.update.end`, { [api.spec.singular]: view });
+      this.svc.notify(ctx, `${api.spec.singular}.update.end`, { [api.spec.singular]: view });
     }
     return view;
   }
@@ -523,7 +500,7 @@ export class PluginServer implements PluginRpc {
 
   async get_ports_on_host({ host }: { host: string }): Promise<string[]> {
     const rows = await this.svc.db.selectFrom('ports').select('id').where('binding_host_id', '=', host).execute();
-    return rows.map((r: any) => r.id);
+    return rows.map((r) => r.id);
   }
 
   /** The details of `devices` and the rules of their groups, plus the rules of `security_groups` (a group change). */
@@ -534,6 +511,7 @@ export class PluginServer implements PluginRpc {
     devices: string[];
     security_groups?: string[];
   }): Promise<SecurityGroupInfo> {
+    const ctx = this.context();
     const info: SecurityGroupInfo = { security_groups: {}, devices: {} };
     const ids = new Set<string>(security_groups ?? []);
     for (const device of devices ?? []) {
@@ -548,10 +526,10 @@ export class PluginServer implements PluginRpc {
     for (const g of ids) info.security_groups[g] = [];
     if (rules && ids.size) {
       const rows = await rules
-        .baseQuery(this.req)
+        .baseQuery(ctx)
         .where(`${rules.spec.table}.security_group_id`, 'in', [...ids])
         .execute();
-      for (const r of await rules.views(rows, this.req)) info.security_groups[r.security_group_id]?.push(r);
+      for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(r);
     }
     return info;
   }
@@ -560,12 +538,13 @@ export class PluginServer implements PluginRpc {
 
   /** Rows of a resource whose attribute is one of values: in SQL when it has a column, else filtered in memory. */
   private async viewsWhere(api: ResourceApi, attr: string, values: string[]): Promise<View[]> {
+    const ctx = this.context();
     if (!values.length) return [];
     const a = api.attrs[attr];
     const col = a && colName(attr, a);
-    let q = api.baseQuery(this.req);
+    let q = api.baseQuery(ctx);
     if (col) q = q.where(`${api.spec.table}.${col}`, 'in', values);
-    const views = await api.views(await q.execute(), this.req);
+    const views = await api.views(await q.execute(), ctx);
     return col ? views : views.filter((v) => values.includes(v[attr]));
   }
 
@@ -578,14 +557,14 @@ export class PluginServer implements PluginRpc {
     let ids = router_ids;
     if (!ids) {
       const hosted = this.svc.db.selectFrom('routerl3agentbindings').select('router_id');
-      ids = (await this.svc.db.selectFrom(routers.spec.table).select('id').where('id', 'not in', hosted).execute()).map(
-        (r: any) => r.id,
+      ids = (await this.svc.db.selectFrom('routers').select('id').where('id', 'not in', hosted).execute()).map(
+        (r) => r.id,
       );
     }
     if (ids.length) await this.scheduleRouters(ids);
     let mine = this.svc.db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', agent.id);
     if (router_ids) mine = mine.where('router_id', 'in', router_ids.length ? router_ids : ['']);
-    const hostedIds = (await mine.execute()).map((r: any) => r.router_id);
+    const hostedIds = (await mine.execute()).map((r) => r.router_id);
     const views = await this.viewsWhere(routers, 'id', hostedIds);
     let ports = (
       await this.viewsWhere(
@@ -631,12 +610,13 @@ export class PluginServer implements PluginRpc {
     router_id: string;
     fip_statuses: Record<string, string>;
   }) {
+    const ctx = this.context();
     const api = this.svc.resources.get('floatingips');
     if (!api) return;
     for (const [id, status] of Object.entries(fip_statuses ?? {})) {
       let fip: View;
       try {
-        fip = await api.load(this.req, id);
+        fip = await api.load(ctx, id);
       } catch {
         continue;
       }
@@ -666,7 +646,7 @@ export class PluginServer implements PluginRpc {
       .select('network_id')
       .where('dhcp_agent_id', '=', agent.id)
       .execute();
-    return rows.map((r: any) => r.network_id);
+    return rows.map((r) => r.network_id);
   }
 
   /** The network as its DHCP agent serves it, or null when that host's agent does not serve it. */
@@ -684,7 +664,7 @@ export class PluginServer implements PluginRpc {
     const subnets = this.svc.resources.get('subnets');
     return {
       id: net.id,
-      project_id: net.project_id,
+      project_id: net.project_id ?? '',
       admin_state_up: bool(net.admin_state_up),
       mtu: Number(net.mtu),
       subnets: subnets ? await this.viewsWhere(subnets, 'network_id', [network_id]) : [],
@@ -699,6 +679,7 @@ export class PluginServer implements PluginRpc {
     host: string;
     port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> };
   }): Promise<View | null> {
+    const ctx = this.context();
     const api = this.ports();
     const net = await this.svc.db
       .selectFrom('networks')
@@ -723,15 +704,15 @@ export class PluginServer implements PluginRpc {
         fixed_ips: port.fixed_ips,
         'binding:host_id': host,
       },
-      this.req,
+      ctx,
     );
-    const view = await this.svc.transaction((tx) => api.insert(values, this.req, tx));
+    const view = await this.svc.transaction((tx) => api.insert(values, ctx, tx));
     try {
-      await api.spec.committed?.('create', view, this.req);
+      await api.spec.committed?.('create', view, ctx);
     } catch (err) {
       this.svc.ctx.log.error({ err }, 'after-commit step failed');
     }
-    this.svc.notify(this.req, 'port.create.end', { port: view });
+    this.svc.notify(ctx, 'port.create.end', { port: view });
     return view;
   }
 
@@ -749,15 +730,16 @@ export class PluginServer implements PluginRpc {
   }
 
   async release_dhcp_port({ network_id, device_id }: { host: string; network_id: string; device_id: string }) {
+    const ctx = this.context();
     const api = this.ports();
     for (const p of (await this.viewsWhere(api, 'network_id', [network_id])).filter((x) => x.device_id === device_id)) {
-      await this.svc.transaction((tx) => api.remove(p, this.req, tx));
+      await this.svc.transaction((tx) => api.remove(p, ctx, tx));
       try {
-        await api.spec.committed?.('delete', p, this.req);
+        await api.spec.committed?.('delete', p, ctx);
       } catch (err) {
         this.svc.ctx.log.error({ err }, 'after-commit step failed');
       }
-      this.svc.notify(this.req, 'port.delete.end', { port_id: p.id, port: p });
+      this.svc.notify(ctx, 'port.delete.end', { port_id: p.id, port: p });
     }
   }
 
@@ -780,11 +762,12 @@ export class PluginServer implements PluginRpc {
   }
 
   async update_trunk_status({ trunk_id, status }: { trunk_id: string; status: string }) {
+    const ctx = this.context();
     const api = this.svc.resources.get('trunks');
     if (!api) return;
     let trunk: View;
     try {
-      trunk = await api.load(this.req, trunk_id);
+      trunk = await api.load(ctx, trunk_id);
     } catch {
       return;
     }

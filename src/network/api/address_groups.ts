@@ -8,6 +8,7 @@ import { formatCidr, parseCidr } from '../../core/netaddr.ts';
 import { bumpRevision, type Tx, type View } from './resource.ts';
 import { badInput, py, toList, toString } from './validate.ts';
 import { rbacScope } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
 
 export const addressGroupNotFound = (id: string) =>
   new ApiError(404, `Address group ${id} could not be found.`, 'AddressGroupNotFound');
@@ -74,10 +75,10 @@ export function defineAddressGroups(svc: NetworkService) {
     notFound: addressGroupNotFound,
     // Shared through RBAC (`rbac-address-group`): access_as_shared to the project or to '*'.
     scope: rbacScope('address_groups', 'address_group', ['access_as_shared']),
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const ids = views.map((v) => v.id);
       const addrs = await addressesOf(tx, ids);
-      const pid = req.ctx?.projectId ?? '';
+      const pid = ctx.projectId ?? '';
       const shared = new Set(
         (
           await tx
@@ -88,7 +89,7 @@ export function defineAddressGroups(svc: NetworkService) {
             .where('target_tenant', 'in', ['*', pid])
             .where('object_id', 'in', ids)
             .execute()
-        ).map((r: any) => r.object_id),
+        ).map((r) => r.object_id),
       );
       for (const v of views) {
         v.addresses = addrs.get(v.id) ?? [];
@@ -140,14 +141,15 @@ export function defineAddressGroups(svc: NetworkService) {
 export function addressGroupRoutes(app: FastifyInstance, svc: NetworkService) {
   const groups = svc.resource('address_groups');
   const action = (name: 'add_addresses' | 'remove_addresses') => async (req: FastifyRequest) => {
+    const ctx = NetworkContext.of(req.context);
     const id = (req.params as { id: string }).id;
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body) || !('addresses' in body)) {
       throw new ApiError(400, `Invalid input for operation: Unrecognized action body for ${name}.`, 'HTTPBadRequest');
     }
     const wanted = toSubnetList(body.addresses, 'addresses', true);
-    const existing = await groups.find(req, id, 'get');
-    groups.enforce(req, `${name}_address_group`, await groups.policyTarget(existing, req));
+    const existing = await groups.find(ctx, id, 'get');
+    groups.enforce(ctx, `${name}_address_group`, await groups.policyTarget(existing, ctx));
     const before = existing;
     const view: View = await svc.transaction(async (tx) => {
       const have = new Set((await addressesOf(tx, [id])).get(id) ?? []);
@@ -180,10 +182,10 @@ export function addressGroupRoutes(app: FastifyInstance, svc: NetworkService) {
             .execute();
       }
       await bumpRevision(tx, 'address_groups', id);
-      return groups.loadInTx(id, req, tx);
+      return groups.loadInTx(id, ctx, tx);
     });
-    svc.notify(req, 'address_group.update.end', { address_group: view, original: before });
-    return { address_group: await groups.present(view, req) };
+    svc.notify(ctx, 'address_group.update.end', { address_group: view, original: before });
+    return { address_group: await groups.present(view, ctx) };
   };
   app.put('/v2.0/address-groups/:id/add_addresses', action('add_addresses'));
   app.put('/v2.0/address-groups/:id/remove_addresses', action('remove_addresses'));

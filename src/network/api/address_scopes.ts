@@ -1,6 +1,5 @@
 // Address scopes (the `address-scope` extension): subnet pools of one scope never overlap, and
 // networks take the scope of their subnets' pools. `shared` is an RBAC row, as upstream.
-import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx } from './resource.ts';
@@ -15,13 +14,14 @@ import {
   rbacGrants,
   rbacScope,
 } from './core_common.ts';
+import type { NetworkContext } from '../context.ts';
 
 /** An address scope the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleAddressScope(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
+export async function visibleAddressScope(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
   let q = tx.selectFrom('address_scopes').selectAll().where('address_scopes.id', '=', id);
-  if (!svc.isAdmin(req)) {
-    const p = projectOf(req);
-    q = q.where((eb: any) =>
+  if (!svc.isAdmin(ctx)) {
+    const p = projectOf(ctx);
+    q = q.where((eb) =>
       eb.or([
         eb('address_scopes.project_id', '=', p),
         rbacGrants(eb, 'address_scope', 'address_scopes.id', p, ['access_as_shared']),
@@ -62,16 +62,16 @@ export function defineAddressScopes(svc: NetworkService) {
     },
     scope: rbacScope('address_scopes', 'address_scope', ['access_as_shared']),
     filters: {
-      shared: boolFilter((eb, req) =>
-        rbacGrants(eb, 'address_scope', 'address_scopes.id', projectOf(req), ['access_as_shared']),
+      shared: boolFilter((eb, ctx) =>
+        rbacGrants(eb, 'address_scope', 'address_scopes.id', projectOf(ctx), ['access_as_shared']),
       ),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const shared = await grantedIds(
         tx,
         'address_scope',
         views.map((v) => v.id),
-        projectOf(req),
+        projectOf(ctx),
         'access_as_shared',
       );
       for (const v of views) v.shared = shared.has(v.id);

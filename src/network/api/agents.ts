@@ -11,6 +11,8 @@ import { badInput, invalidInput, py, toBoolean, toString } from './validate.ts';
 import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from '../agent/rpc.ts';
 import { RESERVED_DHCP_PORT, dhcpDeviceId } from '../agent/server.ts';
 import { extrasState } from './extras_state.ts';
+import { NetworkContext } from '../context.ts';
+import { dynamic } from '../db/schema.ts';
 
 const agentNotFound = (id: string) => new ApiError(404, `Agent ${id} could not be found.`, 'AgentNotFound');
 
@@ -94,7 +96,7 @@ function extendWithZones(
       if (!hints.length) return;
       const known = new Set(
         (await tx.selectFrom('agents').select('availability_zone').where('agent_type', '=', agentType).execute()).map(
-          (r: any) => r.availability_zone,
+          (r) => r.availability_zone,
         ),
       );
       const missing = hints.find((h) => !known.has(h));
@@ -103,7 +105,7 @@ function extendWithZones(
     },
     async expand(views, _req, tx) {
       const ids = views.map((v) => v.id);
-      const rows = await tx
+      const rows = await dynamic(tx)
         .selectFrom(bindings)
         .innerJoin('agents', 'agents.id', `${bindings}.${agentColumn}`)
         .select([`${bindings}.${idColumn} as rid`, 'agents.availability_zone as az'])
@@ -150,16 +152,16 @@ async function agentById(svc: NetworkService, id: string) {
   return a;
 }
 
-async function presentAll(api: ResourceApi, req: FastifyRequest, ids: string[]): Promise<View[]> {
+async function presentAll(api: ResourceApi, ctx: NetworkContext, ids: string[]): Promise<View[]> {
   if (!ids.length) return [];
-  const rows = await api.baseQuery(req).where(`${api.spec.table}.id`, 'in', ids).execute();
-  return Promise.all((await api.views(rows, req)).map((v) => api.present(v, req)));
+  const rows = await api.baseQuery(ctx).where(`${api.spec.table}.id`, 'in', ids).execute();
+  return Promise.all((await api.views(rows, ctx)).map((v) => api.present(v, ctx)));
 }
 
 export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
   const agents = () => svc.resource('agents');
   const state = () => extrasState(svc);
-  const enforce = (req: FastifyRequest, rule: string) => agents().enforce(req, rule, {});
+  const enforce = (ctx: NetworkContext, rule: string) => agents().enforce(ctx, rule, {});
   const body = (req: FastifyRequest, key: string): string => {
     const b = req.body as Record<string, unknown> | undefined;
     if (!b || typeof b !== 'object' || typeof b[key] !== 'string')
@@ -177,19 +179,21 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
 
   // ---- DHCP agent scheduler ----
   app.get('/v2.0/agents/:id/dhcp-networks', async (req) => {
-    enforce(req, 'get_dhcp-networks');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'get_dhcp-networks');
     const { id } = req.params as { id: string };
     await agentById(svc, id);
     const ids = (
       await svc.db.selectFrom('networkdhcpagentbindings').select('network_id').where('dhcp_agent_id', '=', id).execute()
-    ).map((r: any) => r.network_id);
-    return { networks: await presentAll(svc.resource('networks'), req, ids) };
+    ).map((r) => r.network_id);
+    return { networks: await presentAll(svc.resource('networks'), ctx, ids) };
   });
   app.post('/v2.0/agents/:id/dhcp-networks', async (req, reply) => {
-    enforce(req, 'create_dhcp-network');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'create_dhcp-network');
     const { id } = req.params as { id: string };
     const networkId = body(req, 'network_id');
-    await svc.resource('networks').load(req, networkId);
+    await svc.resource('networks').load(ctx, networkId);
     const agent = await agentById(svc, id);
     if (agent.agent_type !== AGENT_TYPE_DHCP || !agent.admin_state_up)
       throw new ApiError(404, `Agent ${id} is not a valid DHCP Agent or has been disabled.`, 'InvalidDHCPAgent');
@@ -205,12 +209,13 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
         'NetworkHostedByDHCPAgent',
       );
     }
-    svc.notify(req, 'dhcp_agent.network.add', { agent_id: id, network_id: networkId });
+    svc.notify(ctx, 'dhcp_agent.network.add', { agent_id: id, network_id: networkId });
     state().notifier.networkAddedToAgent(agent.host, networkId);
     return created(reply);
   });
   app.delete('/v2.0/agents/:id/dhcp-networks/:network_id', async (req, reply) => {
-    enforce(req, 'delete_dhcp-network');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'delete_dhcp-network');
     const { id, network_id: networkId } = req.params as { id: string; network_id: string };
     const agent = await agentById(svc, id);
     const deleted = await svc.db
@@ -227,42 +232,45 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
     // The agent's port is kept for whichever agent serves the network next (its address is reused).
     const ports = svc.resource('ports');
     const mine = await ports
-      .baseQuery(state().server.req)
+      .baseQuery(state().server.context())
       .where('ports.device_id', '=', dhcpDeviceId(agent.host, networkId))
       .execute();
-    for (const p of await ports.views(mine, state().server.req))
+    for (const p of await ports.views(mine, state().server.context()))
       await state().server.updateResource(ports, p, { device_id: RESERVED_DHCP_PORT });
-    svc.notify(req, 'dhcp_agent.network.remove', { agent_id: id, network_id: networkId });
+    svc.notify(ctx, 'dhcp_agent.network.remove', { agent_id: id, network_id: networkId });
     state().notifier.networkRemovedFromAgent(agent.host, networkId);
     reply.code(204);
     return reply.send();
   });
   app.get('/v2.0/networks/:id/dhcp-agents', async (req) => {
-    enforce(req, 'get_dhcp-agents');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'get_dhcp-agents');
     const { id } = req.params as { id: string };
     const ids = (
       await svc.db.selectFrom('networkdhcpagentbindings').select('dhcp_agent_id').where('network_id', '=', id).execute()
-    ).map((r: any) => r.dhcp_agent_id);
-    return { agents: await presentAll(agents(), req, ids) };
+    ).map((r) => r.dhcp_agent_id);
+    return { agents: await presentAll(agents(), ctx, ids) };
   });
 
   // ---- L3 agent scheduler ----
   if (svc.resources.has('routers')) {
     const routers = () => svc.resource('routers');
     app.get('/v2.0/agents/:id/l3-routers', async (req) => {
-      enforce(req, 'get_l3-routers');
+      const ctx = NetworkContext.of(req.context);
+      enforce(ctx, 'get_l3-routers');
       const { id } = req.params as { id: string };
       await agentById(svc, id);
       const ids = (
         await svc.db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', id).execute()
-      ).map((r: any) => r.router_id);
-      return { routers: await presentAll(routers(), req, ids) };
+      ).map((r) => r.router_id);
+      return { routers: await presentAll(routers(), ctx, ids) };
     });
     app.post('/v2.0/agents/:id/l3-routers', async (req, reply) => {
-      enforce(req, 'create_l3-router');
+      const ctx = NetworkContext.of(req.context);
+      enforce(ctx, 'create_l3-router');
       const { id } = req.params as { id: string };
       const routerId = body(req, 'router_id');
-      await routers().load(req, routerId);
+      await routers().load(ctx, routerId);
       const agent = await agentById(svc, id);
       if (agent.agent_type !== AGENT_TYPE_L3 || !agent.admin_state_up)
         throw new ApiError(404, `Agent ${id} is not a L3 Agent or has been disabled`, 'InvalidL3Agent');
@@ -279,13 +287,14 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
         );
       if (!bound) {
         await svc.db.insertInto('routerl3agentbindings').values({ router_id: routerId, l3_agent_id: id }).execute();
-        svc.notify(req, 'l3_agent.router.add', { agent_id: id, router_id: routerId });
+        svc.notify(ctx, 'l3_agent.router.add', { agent_id: id, router_id: routerId });
         state().notifier.routerAddedToAgent(agent.host, routerId);
       }
       return created(reply);
     });
     app.delete('/v2.0/agents/:id/l3-routers/:router_id', async (req, reply) => {
-      enforce(req, 'delete_l3-router');
+      const ctx = NetworkContext.of(req.context);
+      enforce(ctx, 'delete_l3-router');
       const { id, router_id: routerId } = req.params as { id: string; router_id: string };
       const agent = await agentById(svc, id);
       await svc.db
@@ -293,25 +302,27 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
         .where('router_id', '=', routerId)
         .where('l3_agent_id', '=', id)
         .execute();
-      await routers().load(req, routerId);
-      svc.notify(req, 'l3_agent.router.remove', { agent_id: id, router_id: routerId });
+      await routers().load(ctx, routerId);
+      svc.notify(ctx, 'l3_agent.router.remove', { agent_id: id, router_id: routerId });
       state().notifier.routerRemovedFromAgent(agent.host, routerId);
       reply.code(204);
       return reply.send();
     });
     app.get('/v2.0/routers/:id/l3-agents', async (req) => {
-      enforce(req, 'get_l3-agents');
+      const ctx = NetworkContext.of(req.context);
+      enforce(ctx, 'get_l3-agents');
       const { id } = req.params as { id: string };
       const ids = (
         await svc.db.selectFrom('routerl3agentbindings').select('l3_agent_id').where('router_id', '=', id).execute()
-      ).map((r: any) => r.l3_agent_id);
-      return { agents: await presentAll(agents(), req, ids) };
+      ).map((r) => r.l3_agent_id);
+      return { agents: await presentAll(agents(), ctx, ids) };
     });
   }
 
   // ---- availability zones ----
   app.get('/v2.0/availability_zones', async (req) => {
-    agents().enforce(req, 'get_availability_zone', {});
+    const ctx = NetworkContext.of(req.context);
+    agents().enforce(ctx, 'get_availability_zone', {});
     const query = req.query as Record<string, string | string[]>;
     const list = (k: string) => {
       const v = query[k];

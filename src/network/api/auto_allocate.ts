@@ -3,7 +3,7 @@
 // first call: a network, a subnet from each default subnet pool, and a router with a gateway on
 // the default external network and an interface on each subnet. All of it is one transaction,
 // so a failed allocation leaves nothing behind. DELETE removes the topology.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { isUniqueViolation } from '../../core/db.ts';
@@ -11,6 +11,8 @@ import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { afterCommit, badRequest, inTransaction } from './l3_common.ts';
 import { addInterface, removeInterface } from './routers.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const failure = (reason: string) => new ApiError(409, `Deployment error: ${reason}.`, 'AutoAllocationFailure');
 
@@ -42,11 +44,11 @@ async function defaultSubnetPools(tx: Tx): Promise<Array<{ id: string; ip_versio
 }
 
 /** _validate: 'None' means the caller's project; another project's topology is for admins only. */
-function projectOf(svc: NetworkService, req: FastifyRequest): string {
-  let id = (req.params as { project_id: string }).project_id;
-  if (id === 'None') id = req.ctx?.projectId ?? '';
-  if (!svc.isAdmin(req) && id !== req.ctx?.projectId) {
-    req.authorized = true;
+function projectOf(svc: NetworkService, ctx: NetworkContext, requested: string): string {
+  let id = requested;
+  if (id === 'None') id = ctx.projectId ?? '';
+  if (!svc.isAdmin(ctx) && id !== ctx.projectId) {
+    ctx.markEnforced();
     throw new ApiError(403, 'Not authorized.', 'NotAuthorized');
   }
   return id;
@@ -58,14 +60,14 @@ const topologyOf = (svc: NetworkService, projectId: string) =>
 /** Creates a resource through its API inside `tx`, its agents told after the commit. */
 async function create(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   plural: string,
   body: Record<string, unknown>,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<View> {
   const api = svc.resource(plural);
-  const view = await api.insert(api.prepareCreate(body, req).values, req, tx);
-  afterCommit(req, () => api.spec.committed?.('create', view, req));
+  const view = await api.insert(api.prepareCreate(body, ctx).values, ctx, tx);
+  afterCommit(ctx, () => api.spec.committed?.('create', view, ctx));
   return view;
 }
 
@@ -81,17 +83,17 @@ async function step<T>(reason: string, fn: () => Promise<T>): Promise<T> {
 
 async function build(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   projectId: string,
   externalNetworkId: string,
 ): Promise<string> {
-  return inTransaction(svc, req, async (tx) => {
+  return inTransaction(svc, ctx, async (tx) => {
     const { network, subnets } = await step('Unable to provide tenant private network', async () => {
       const pools = await defaultSubnetPools(tx);
       if (!pools.length) throw new ApiError(404, 'No default subnet pools', 'NotFound');
       const network = await create(
         svc,
-        req,
+        ctx,
         'networks',
         { name: 'auto_allocated_network', admin_state_up: false, project_id: projectId },
         tx,
@@ -101,7 +103,7 @@ async function build(
         subnets.push(
           await create(
             svc,
-            req,
+            ctx,
             'subnets',
             {
               name: `auto_allocated_subnet_v${p.ip_version}`,
@@ -119,7 +121,7 @@ async function build(
     const router = await step('Unable to provide external connectivity', async () => {
       const router = await create(
         svc,
-        req,
+        ctx,
         'routers',
         {
           name: 'auto_allocated_router',
@@ -129,7 +131,7 @@ async function build(
         },
         tx,
       );
-      for (const s of subnets) await addInterface(svc, req, router, { subnet_id: s.id }, tx);
+      for (const s of subnets) await addInterface(svc, ctx, router, { subnet_id: s.id }, tx);
       return router;
     });
     await tx
@@ -137,8 +139,8 @@ async function build(
       .values({ project_id: projectId, network_id: network.id, router_id: router.id })
       .execute();
     const nets = svc.resource('networks');
-    const up = await nets.applyUpdate(network, { admin_state_up: true }, req, tx);
-    afterCommit(req, () => nets.spec.committed?.('update', up, req, network));
+    const up = await nets.applyUpdate(network, { admin_state_up: true }, ctx, tx);
+    afterCommit(ctx, () => nets.spec.committed?.('update', up, ctx, network));
     return network.id as string;
   });
 }
@@ -146,7 +148,7 @@ async function build(
 /** _cleanup: the interfaces, the router, then the network (as a DELETE would); what is already gone is skipped. */
 async function cleanup(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   topology: { network_id: string; router_id: string | null },
 ) {
   const gone = async (fn: () => Promise<unknown>) => {
@@ -158,39 +160,40 @@ async function cleanup(
   };
   const routers = svc.resource('routers');
   if (topology.router_id) {
-    await inTransaction(svc, req, async (tx) => {
-      const router = await routers.loadInTx(topology.router_id!, req, tx).catch(() => undefined);
+    await inTransaction(svc, ctx, async (tx) => {
+      const router = await routers.loadInTx(topology.router_id!, ctx, tx).catch(() => undefined);
       if (!router) return;
       const subnetIds = (
         await tx.selectFrom('subnets').select('id').where('network_id', '=', topology.network_id).execute()
-      ).map((r: any) => r.id as string);
-      for (const id of subnetIds) await gone(() => removeInterface(svc, req, router, { subnet_id: id }, tx));
-      await routers.remove(router, req, tx);
-      afterCommit(req, () => routers.spec.committed?.('delete', router, req));
+      ).map((r) => r.id as string);
+      for (const id of subnetIds) await gone(() => removeInterface(svc, ctx, router, { subnet_id: id }, tx));
+      await routers.remove(router, ctx, tx);
+      afterCommit(ctx, () => routers.spec.committed?.('delete', router, ctx));
     });
   }
   const nets = svc.resource('networks');
   await gone(async () => {
-    const net = await nets.loadInTx(topology.network_id, req, svc.db);
-    await nets.spec.checkDelete?.(net, req);
-    await inTransaction(svc, req, async (tx) => {
-      await nets.remove(net, req, tx);
-      afterCommit(req, () => nets.spec.committed?.('delete', net, req));
+    const net = await nets.loadInTx(topology.network_id, ctx, svc.db);
+    await nets.spec.checkDelete?.(net, ctx);
+    await inTransaction(svc, ctx, async (tx) => {
+      await nets.remove(net, ctx, tx);
+      afterCommit(ctx, () => nets.spec.committed?.('delete', net, ctx));
     });
   });
 }
 
 export function autoAllocateRoutes(app: FastifyInstance, svc: NetworkService) {
   const path = '/v2.0/auto-allocated-topology/:project_id';
-  const enforce = (req: FastifyRequest, rule: string, projectId: string) =>
-    svc.resource('routers').enforce(req, rule, { project_id: projectId, tenant_id: projectId });
+  const enforce = (ctx: NetworkContext, rule: string, projectId: string) =>
+    svc.resource('routers').enforce(ctx, rule, { project_id: projectId, tenant_id: projectId });
   const answer = (id: string, projectId: string) => ({
     auto_allocated_topology: { id, tenant_id: projectId, project_id: projectId },
   });
 
   app.get(path, async (req) => {
-    const projectId = projectOf(svc, req);
-    enforce(req, 'get_auto_allocated_topology', projectId);
+    const ctx = NetworkContext.of(req.context);
+    const projectId = projectOf(svc, ctx, (req.params as { project_id: string }).project_id);
+    enforce(ctx, 'get_auto_allocated_topology', projectId);
     const q = req.query as Record<string, string | string[]>;
     const fields = ([] as string[])
       .concat(q.fields ?? [])
@@ -206,7 +209,7 @@ export function autoAllocateRoutes(app: FastifyInstance, svc: NetworkService) {
     if (existing) return answer(existing.network_id, projectId);
     const externalNetworkId = await defaultExternalNetwork(svc);
     try {
-      return answer(await build(svc, req, projectId, externalNetworkId), projectId);
+      return answer(await build(svc, ctx, projectId, externalNetworkId), projectId);
     } catch (e) {
       // Another request allocated the project's topology meanwhile: that one is the answer.
       const winner = isUniqueViolation(e) ? await topologyOf(svc, projectId) : undefined;
@@ -216,10 +219,11 @@ export function autoAllocateRoutes(app: FastifyInstance, svc: NetworkService) {
   });
 
   app.delete(path, async (req, reply) => {
-    const projectId = projectOf(svc, req);
-    enforce(req, 'delete_auto_allocated_topology', projectId);
+    const ctx = NetworkContext.of(req.context);
+    const projectId = projectOf(svc, ctx, (req.params as { project_id: string }).project_id);
+    enforce(ctx, 'delete_auto_allocated_topology', projectId);
     const topology = await topologyOf(svc, projectId);
-    if (topology) await cleanup(svc, req, topology as { network_id: string; router_id: string | null });
+    if (topology) await cleanup(svc, ctx, topology as { network_id: string; router_id: string | null });
     reply.code(204);
     return reply.send();
   });

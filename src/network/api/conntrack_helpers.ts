@@ -76,8 +76,8 @@ export function defineConntrackHelpers(svc: NetworkService) {
     parent: {
       param: 'router_id',
       column: 'router_id',
-      async load(req, id) {
-        const router = await svc.resource('routers').find(req, id, 'get');
+      async load(ctx, id) {
+        const router = await svc.resource('routers').find(ctx, id, 'get');
         return {
           'ext_parent:tenant_id': router.project_id,
           ext_parent_id: router.id,

@@ -2,11 +2,12 @@
 // address scopes are shared through rbac_policies rows, as upstream since Ussuri), errors,
 // row locks and device owner constants.
 import { randomUUID } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import { sql, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { serialType } from '../../core/db.ts';
 import { timestamp, type Tx } from './resource.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 /** Hidden facts about a subnet's or port's network, kept on the view for policy targets (never serialized). */
 export const NET_INFO = Symbol('network-info');
@@ -34,7 +35,7 @@ export const ROUTER_INTERFACE_OWNERS = [
 /** ROUTER_INTERFACE_OWNERS_SNAT: router ports that take a real address on auto-address subnets. */
 export const ROUTER_INTERFACE_OWNERS_SNAT = [...ROUTER_INTERFACE_OWNERS, 'network:router_centralized_snat'];
 
-export const projectOf = (req: FastifyRequest) => req.ctx?.projectId ?? '';
+export const projectOf = (ctx: NetworkContext) => ctx.projectId ?? '';
 
 export const notFound = {
   network: (id: string) => new ApiError(404, `Network ${id} could not be found.`, 'NetworkNotFound'),
@@ -49,7 +50,7 @@ export const notFound = {
 export const badRequest = (resource: string, msg: string) =>
   new ApiError(400, `Bad ${resource} request: ${msg}.`, 'BadRequest');
 
-export const isPostgres = (tx: Tx) => serialType(tx as any) === 'serial';
+export const isPostgres = (tx: Tx) => serialType(tx) === 'serial';
 
 /**
  * Serializes writers on one row for the rest of the transaction (PostgreSQL; SQLite runs one
@@ -74,9 +75,9 @@ export function rbacGrants(eb: any, objectType: string, idRef: string, projectId
 
 /** A non-admin's rows of an RBAC-shared resource: their own, or shared with them. */
 export function rbacScope(table: string, objectType: string, actions: string[]) {
-  return (q: SelectQueryBuilder<any, any, any>, req: FastifyRequest) => {
-    const p = projectOf(req);
-    return q.where((eb: any) =>
+  return (q: SelectQueryBuilder<any, any, any>, ctx: NetworkContext) => {
+    const p = projectOf(ctx);
+    return q.where((eb) =>
       eb.or([eb(`${table}.project_id`, '=', p), rbacGrants(eb, objectType, `${table}.id`, p, actions)]),
     );
   };
@@ -107,7 +108,7 @@ export async function grantedIds(
 }
 
 export async function insertRbac(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   r: { projectId: string; objectType: string; objectId: string; action: string; target: string },
 ) {
   const now = timestamp();
@@ -125,12 +126,12 @@ export async function insertRbac(
       action: r.action,
       target_tenant: r.target,
     })
-    .onConflict((oc: any) => oc.doNothing())
+    .onConflict((oc) => oc.doNothing())
     .execute();
 }
 
 export async function deleteRbac(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   objectType: string,
   objectId: string,
   action?: string,
@@ -150,8 +151,8 @@ export async function inChunks<T>(ids: string[], fn: (chunk: string[]) => Promis
 }
 
 /** Custom filter for a computed boolean that an SQL condition decides. */
-export function boolFilter(cond: (eb: any, req: FastifyRequest) => any) {
-  return (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => {
+export function boolFilter(cond: (eb: any, ctx: NetworkContext) => any) {
+  return (q: SelectQueryBuilder<any, any, any>, values: unknown[], ctx: NetworkContext) => {
     const wanted = new Set(
       values.map((v) => {
         const s = String(v).toLowerCase();
@@ -166,7 +167,7 @@ export function boolFilter(cond: (eb: any, req: FastifyRequest) => any) {
     );
     if (wanted.size === 2) return q;
     const yes = wanted.has(true);
-    return q.where((eb: any) => (yes ? cond(eb, req) : eb.not(cond(eb, req))));
+    return q.where((eb) => (yes ? cond(eb, ctx) : eb.not(cond(eb, ctx))));
   };
 }
 
@@ -175,13 +176,13 @@ export function boolFilter(cond: (eb: any, req: FastifyRequest) => any) {
  * subnets only on their own networks or on networks shared with them (404 otherwise).
  */
 export function networkOwnershipCheck(svc: {
-  isAdmin(r: FastifyRequest): boolean;
-  isAdvsvc(r: FastifyRequest): boolean;
+  isAdmin(c: NetworkContext): boolean;
+  isAdvsvc(c: NetworkContext): boolean;
   db: any;
 }) {
-  return async (values: Record<string, any>, req: FastifyRequest) => {
-    if (svc.isAdmin(req) || svc.isAdvsvc(req) || typeof values.network_id !== 'string') return;
-    const p = projectOf(req);
+  return async (values: Record<string, any>, ctx: NetworkContext) => {
+    if (svc.isAdmin(ctx) || svc.isAdvsvc(ctx) || typeof values.network_id !== 'string') return;
+    const p = projectOf(ctx);
     const net = await svc.db
       .selectFrom('networks')
       .select(['id', 'project_id'])

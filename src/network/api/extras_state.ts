@@ -1,4 +1,4 @@
-// What the extras family keeps per network service instance (a process may run several, tests do).
+// What the extras family keeps on the network service (svc.extras; a process may run several services, tests do).
 import type { NetworkService } from '../service.ts';
 import type { PluginServer } from '../agent/server.ts';
 import type { BusNotifier } from '../agent/notifier.ts';
@@ -15,6 +15,13 @@ export interface ExtrasState {
   l2Agents?: NetworkAgent[];
 }
 
+/** What extraL2Hosts reads of the configuration (compute's section is compute's to declare). */
+interface HostOptions {
+  roles?: readonly string[];
+  network?: { l2Hosts?: unknown };
+  compute?: { agent?: boolean; driver?: string; host?: string; fakeHosts?: number };
+}
+
 /**
  * The hosts besides the network's own whose ports this process's agents must plug: the compute
  * hosts of this process (compute.host, `<host>-2`, ... with compute.fakeHosts, as the compute
@@ -22,13 +29,13 @@ export interface ExtrasState {
  * L2 agent; without one a port bound there stays binding_failed and DOWN.
  */
 export function extraL2Hosts(svc: NetworkService): string[] {
-  const cfg = svc.ctx.config as any;
+  const cfg = svc.ctx.config as HostOptions;
   const given = cfg.network?.l2Hosts;
   let hosts: string[];
   if (Array.isArray(given)) hosts = given.map(String);
   else {
     const c = cfg.compute ?? {};
-    const roles: string[] = cfg.roles ?? ['compute'];
+    const roles: readonly string[] = cfg.roles ?? ['compute'];
     if (c.agent === false || !roles.includes('compute') || (c.driver ?? 'fake') !== 'fake') return [];
     const host = String(c.host ?? svc.host);
     const n = Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1);
@@ -37,16 +44,14 @@ export function extraL2Hosts(svc: NetworkService): string[] {
   return [...new Set(hosts)].filter((h) => h && h !== svc.host);
 }
 
-const states = new WeakMap<NetworkService, ExtrasState>();
-
 export function extrasState(svc: NetworkService): ExtrasState {
-  const s = states.get(svc);
+  const s = svc.extras;
   if (!s) throw new Error('the extras family was not defined for this network service');
   return s;
 }
 
 export function setExtrasState(svc: NetworkService, s: ExtrasState) {
-  states.set(svc, s);
+  svc.extras = s;
 }
 
 /** Agent options of NetworkConfig: agentDownTime (s, 75), agentReportInterval (s, 30), availabilityZone ('nova'). */

@@ -2,7 +2,7 @@
 // floatingip-pools): an address allocated on an external network (held by a network:floatingip
 // port of no project), optionally associated with a fixed IP of a port whose subnet a router
 // connects to that external network. The router is found, never given.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
@@ -22,6 +22,8 @@ import {
   type FixedIp,
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export const FIP_DOWN = 'DOWN';
 
@@ -35,9 +37,12 @@ const isV4 = (ip: string) => parseIp(ip)?.version === 4;
  * get_router_for_floatingip: a router with an interface on the internal subnet and a gateway on
  * the external network; the one whose interface holds the subnet's gateway IP wins.
  */
+/** What routerForFloatingIp reads of a port. */
+export type FipPort = { id: string; network_id: string };
+
 export async function routerForFloatingIp(
   tx: Tx,
-  port: { id: string; network_id: string },
+  port: FipPort,
   subnet: { id: string; gateway_ip: string | null },
   externalNetworkId: string,
 ): Promise<string | null> {
@@ -48,7 +53,7 @@ export async function routerForFloatingIp(
     .where('p.network_id', '=', port.network_id)
     .where('p.device_owner', 'in', ROUTER_INTERFACE_OWNERS)
     .where('a.subnet_id', '=', subnet.id)
-    .where((eb: any) =>
+    .where((eb) =>
       eb.exists(
         eb
           .selectFrom('ports as g')
@@ -61,7 +66,7 @@ export async function routerForFloatingIp(
     .orderBy('p.created_at')
     .orderBy('p.id')
     .execute();
-  const match = rows.find((r: any) => r.ip_address === subnet.gateway_ip);
+  const match = rows.find((r) => r.ip_address === subnet.gateway_ip);
   return (match ?? rows[0])?.router_id ?? null;
 }
 
@@ -83,14 +88,14 @@ interface Assoc {
 /** _internal_fip_assoc_data + get_router_for_floatingip */
 async function associationOf(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   portId: string,
   fixedIp: string | null | undefined,
   fip: FipState,
   tx: Tx,
 ): Promise<Assoc> {
-  const port = await svc.resource('ports').load(req, portId, tx);
-  if (port.project_id !== fip.project_id && !svc.isAdmin(req)) {
+  const port = await svc.resource('ports').load(ctx, portId, tx);
+  if (port.project_id !== fip.project_id && !svc.isAdmin(ctx)) {
     throw badRequest(
       'floatingip',
       `Cannot process floating IP association with Port ${portId}, since that port is owned by a different tenant`,
@@ -123,7 +128,7 @@ async function associationOf(
     subnetId = v4[0]!.subnet_id;
   }
   const [subnet] = await subnetRows(tx, { ids: [subnetId] });
-  const routerId = subnet ? await routerForFloatingIp(tx, port as any, subnet, fip.floating_network_id) : null;
+  const routerId = subnet ? await routerForFloatingIp(tx, port as FipPort, subnet, fip.floating_network_id) : null;
   if (!routerId) {
     throw new ApiError(
       404,
@@ -137,7 +142,7 @@ async function associationOf(
 /** _check_and_get_fip_assoc: what the floating IP is associated with after a create or update request. */
 async function resolveAssociation(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   request: Record<string, any>,
   fip: FipState,
   tx: Tx,
@@ -146,7 +151,7 @@ async function resolveAssociation(
   if (request.fixed_ip_address && !request.port_id)
     throw badRequest('floatingip', 'fixed_ip_address cannot be specified without a port_id');
   if (request.port_id) {
-    out = await associationOf(svc, req, request.port_id, request.fixed_ip_address, fip, tx);
+    out = await associationOf(svc, ctx, request.port_id, request.fixed_ip_address, fip, tx);
     if (out.port_id === fip.fixed_port_id) return out;
     // Concurrent associations with one port wait for each other (the unique key is the last word).
     await lockRow(tx, 'ports', out.port_id!);
@@ -168,7 +173,7 @@ async function resolveAssociation(
   } else if (Object.keys(request).length && !('port_id' in request) && fip.fixed_port_id) {
     // An update of other attributes keeps the association (an empty body clears it, as upstream).
     // The fixed IP is kept too, where upstream picks the port's only IPv4 address again.
-    out = await associationOf(svc, req, fip.fixed_port_id, fip.fixed_ip_address, fip, tx);
+    out = await associationOf(svc, ctx, fip.fixed_port_id, fip.fixed_ip_address, fip, tx);
   }
   // A floating IP serving port forwardings keeps the router they need.
   if (!fip.fixed_port_id && fip.router_id) out.router_id = fip.router_id;
@@ -269,9 +274,9 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       const netId = values.floating_network_id as string;
-      await svc.resource('networks').load(req, netId, tx);
+      await svc.resource('networks').load(ctx, netId, tx);
       const net = await tx.selectFrom('networks').select('router_external').where('id', '=', netId).executeTakeFirst();
       if (!net || Number(net.router_external) !== 1)
         throw badRequest('floatingip', `Network ${netId} is not a valid external network`);
@@ -282,7 +287,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
       if (values.floating_ip_address) fixedIp.ip_address = values.floating_ip_address;
       const port = await createPort(
         svc,
-        req,
+        ctx,
         {
           project_id: values.project_id,
           network_id: netId,
@@ -308,7 +313,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
       values.floating_port_id = port.id;
       const assoc = await resolveAssociation(
         svc,
-        req,
+        ctx,
         { port_id: values.port_id, fixed_ip_address: values.fixed_ip_address },
         {
           id: values.id,
@@ -325,14 +330,14 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
       Object.assign(values, assoc, { status: FIP_DOWN });
     },
 
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       // The L3 agent's status report, not a client's request (status is read-only in the API).
       if (Object.keys(changes).length === 1 && 'status' in changes) return;
       const request = { ...changes };
       if (request.port_id && (await hasPortForwardings(tx, existing.id))) throw fipInUseByPf(existing.id);
       const assoc = await resolveAssociation(
         svc,
-        req,
+        ctx,
         request,
         {
           id: existing.id,
@@ -348,14 +353,14 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
       Object.assign(changes, assoc);
     },
 
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       if (await hasPortForwardings(tx, existing.id)) throw fipInUseByPf(existing.id);
-      const port = await portView(svc, req, existing.floating_port_id, tx);
-      if (port) await removePort(svc, req, port, tx);
+      const port = await portView(svc, ctx, existing.floating_port_id, tx);
+      if (port) await removePort(svc, ctx, port, tx);
     },
 
-    async committed(_event, view, req, before) {
-      await flushAfterCommit(svc, req);
+    async committed(_event, view, ctx, before) {
+      await flushAfterCommit(svc, ctx);
       const routers = new Set([view.router_id, before?.router_id].filter(Boolean));
       if (routers.size) svc.notifier.routersUpdated([...routers]);
     },
@@ -363,7 +368,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
 }
 
 /** Disassociates the floating IPs of a port that goes away (ML2's disassociate_floatingips); returns their routers. */
-export async function disassociatePort(tx: Transaction<any>, portId: string): Promise<string[]> {
+export async function disassociatePort(tx: Transaction<NetworkDb>, portId: string): Promise<string[]> {
   const fips = await tx
     .selectFrom('floatingips')
     .select(['id', 'router_id'])
@@ -375,13 +380,14 @@ export async function disassociatePort(tx: Transaction<any>, portId: string): Pr
     .set({ fixed_port_id: null, fixed_ip_address: null, router_id: null })
     .where('fixed_port_id', '=', portId)
     .execute();
-  return [...new Set(fips.map((f: any) => f.router_id).filter(Boolean))] as string[];
+  return [...new Set(fips.map((f) => f.router_id).filter(Boolean))] as string[];
 }
 
 /** GET /v2.0/floatingip-pools: the IPv4 subnets of external networks (fip64 is not supported). */
 export function floatingIpPoolRoutes(app: FastifyInstance, svc: NetworkService) {
   app.get('/v2.0/floatingip-pools', async (req) => {
-    const project = req.ctx?.projectId ?? '';
+    const ctx = NetworkContext.of(req.context);
+    const project = ctx.projectId ?? '';
     const rows = await svc.db
       .selectFrom('subnets as s')
       .innerJoin('networks as n', 'n.id', 's.network_id')
@@ -411,7 +417,7 @@ export function floatingIpPoolRoutes(app: FastifyInstance, svc: NetworkService) 
         network_id: r.network_id,
         cidr: r.cidr,
       };
-      if (!req.allowed('get_floatingip_pool', pool)) continue;
+      if (!ctx.allowed('get_floatingip_pool', pool)) continue;
       if (
         Object.entries(q).some(
           ([k, v]) =>
@@ -423,7 +429,7 @@ export function floatingIpPoolRoutes(app: FastifyInstance, svc: NetworkService) 
         continue;
       out.push(fields.length ? Object.fromEntries(Object.entries(pool).filter(([k]) => fields.includes(k))) : pool);
     }
-    req.authorized = true;
+    ctx.markEnforced();
     return { floatingip_pools: out };
   });
 }

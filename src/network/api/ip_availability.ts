@@ -7,8 +7,9 @@ import { json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { cidrSize, parseCidr, rangeFromStrings, rangeSize } from '../../core/netaddr.ts';
 import { inChunks, notFound } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
 
-const FILTERS: Record<string, string> = {
+const FILTERS: Record<string, 'networks.id' | 'networks.name' | 'networks.project_id'> = {
   network_id: 'networks.id',
   network_name: 'networks.name',
   tenant_id: 'networks.project_id',
@@ -29,9 +30,9 @@ async function availabilities(svc: NetworkService, filters: Record<string, strin
     .selectFrom('networks')
     .select(['networks.id', 'networks.name', 'networks.project_id'])
     .orderBy('networks.id');
-  for (const [k, vals] of Object.entries(filters)) q = q.where(FILTERS[k]! as any, 'in', vals);
+  for (const [k, vals] of Object.entries(filters)) q = q.where(FILTERS[k]!, 'in', vals);
   const nets = await q.execute();
-  const ids = nets.map((n: any) => n.id);
+  const ids = nets.map((n) => n.id);
   let sq = (c: string[]) => {
     let s = svc.db
       .selectFrom('subnets')
@@ -44,23 +45,23 @@ async function availabilities(svc: NetworkService, filters: Record<string, strin
   const used = new Map(
     (
       await inChunks(
-        subnets.map((s: any) => s.id),
+        subnets.map((s) => s.id),
         (c) =>
           svc.db
             .selectFrom('ipallocations')
-            .select(['subnet_id', (eb: any) => eb.fn.countAll().as('n')])
+            .select(['subnet_id', (eb) => eb.fn.countAll().as('n')])
             .where('subnet_id', 'in', c)
             .groupBy('subnet_id')
             .execute(),
       )
-    ).map((r: any) => [r.subnet_id, Number(r.n)]),
+    ).map((r) => [r.subnet_id, Number(r.n)]),
   );
   const out = [];
   for (const n of nets) {
-    if (ipVersions.length && !subnets.some((s: any) => s.network_id === n.id)) continue;
+    if (ipVersions.length && !subnets.some((s) => s.network_id === n.id)) continue;
     const subs = subnets
-      .filter((s: any) => s.network_id === n.id)
-      .map((s: any) => {
+      .filter((s) => s.network_id === n.id)
+      .map((s) => {
         const pools = json<Array<{ start: string; end: string }>>(s.allocation_pools, []);
         const total = pools.length
           ? pools.reduce((t, p) => t + rangeSize(rangeFromStrings(p.start, p.end)!), 0n)
@@ -92,11 +93,9 @@ function pick(v: Record<string, unknown>, fields: string[]) {
 }
 
 export function ipAvailabilityRoutes(app: FastifyInstance, svc: NetworkService) {
-  const authorize = (req: FastifyRequest) => {
-    req.authorized = true;
-    if (
-      !req.allowed('get_network_ip_availability', { project_id: req.ctx?.projectId, tenant_id: req.ctx?.projectId })
-    ) {
+  const authorize = (ctx: NetworkContext) => {
+    ctx.markEnforced();
+    if (!ctx.allowed('get_network_ip_availability', { project_id: ctx.projectId, tenant_id: ctx.projectId })) {
       throw new ApiError(403, '(rule:get_network_ip_availability) is disallowed by policy', 'PolicyNotAuthorized');
     }
   };
@@ -118,13 +117,15 @@ export function ipAvailabilityRoutes(app: FastifyInstance, svc: NetworkService) 
   };
   const send = (reply: FastifyReply, body: unknown) => reply.type('application/json').send(exactJson(body));
   app.get('/v2.0/network-ip-availabilities', async (req, reply) => {
-    authorize(req);
+    const ctx = NetworkContext.of(req.context);
+    authorize(ctx);
     const { fields, filters, versions } = query(req);
     const list = await availabilities(svc, filters, versions);
     return send(reply, { network_ip_availabilities: list.map((v) => pick(v, fields)) });
   });
   app.get('/v2.0/network-ip-availabilities/:id', async (req, reply) => {
-    authorize(req);
+    const ctx = NetworkContext.of(req.context);
+    authorize(ctx);
     const id = (req.params as { id: string }).id;
     const { fields } = query(req);
     const [v] = await availabilities(svc, { network_id: [id] }, []);

@@ -108,32 +108,32 @@ export const l3Family: Family = {
 
   extend(svc) {
     dnsAttrs(svc);
-    const flush = async (_e: string, _v: unknown, req: any) => {
-      await flushAfterCommit(svc, req);
+    const flush = async (_e: string, _v: unknown, ctx: any) => {
+      await flushAfterCommit(svc, ctx);
     };
 
     svc.extend('ports', {
       // ML2's delete_port: the floating IPs of the port are disassociated, its port forwardings go.
-      async beforeDelete(port, req, tx) {
+      async beforeDelete(port, ctx, tx) {
         const routers = [...(await disassociatePort(tx, port.id)), ...(await removePortForwardings(tx, port.id))];
-        if (routers.length) afterCommit(req, () => svc.notifier.routersUpdated([...new Set(routers)]));
+        if (routers.length) afterCommit(ctx, () => svc.notifier.routersUpdated([...new Set(routers)]));
       },
       // pf_plugin's port AFTER_UPDATE: forwardings to an address the port no longer has go.
-      async afterUpdate(port, _existing, changes, req, tx) {
+      async afterUpdate(port, _existing, changes, ctx, tx) {
         if (!('fixed_ips' in changes)) return;
         const routers = await removePortForwardings(
           tx,
           port.id,
           (port.fixed_ips ?? []).map((f: any) => f.ip_address),
         );
-        if (routers.length) afterCommit(req, () => svc.notifier.routersUpdated(routers));
+        if (routers.length) afterCommit(ctx, () => svc.notifier.routersUpdated(routers));
       },
       committed: flush,
     });
 
     svc.extend('networks', {
       // external_net_db's BEFORE_DELETE: the network's unassociated floating IPs are deleted first.
-      async checkDelete(network, req) {
+      async checkDelete(network, ctx) {
         await svc.transaction(async (tx) => {
           const fips = await tx
             .selectFrom('floatingips')
@@ -143,9 +143,9 @@ export const l3Family: Family = {
             .where('router_id', 'is', null)
             .execute();
           const api = svc.resource('floatingips');
-          for (const f of fips) await api.remove(await api.loadInTx(f.id, elevated(req), tx), elevated(req), tx);
+          for (const f of fips) await api.remove(await api.loadInTx(f.id, elevated(ctx), tx), elevated(ctx), tx);
         });
-        await flushAfterCommit(svc, req);
+        await flushAfterCommit(svc, ctx);
       },
       committed: flush,
     });

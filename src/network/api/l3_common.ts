@@ -1,12 +1,12 @@
 // What the l3 family's resources share: device owners, Neutron's BadRequest, an elevated request
 // for the ports the service creates on its own behalf, the queue of agent notifications that wait
 // for the transaction to commit, and small reads of the core family's tables.
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
-import type { AuthContext } from '../../core/auth.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export const DEVICE_OWNER_ROUTER_INTF = 'network:router_interface';
 export const DEVICE_OWNER_ROUTER_GW = 'network:router_gateway';
@@ -37,54 +37,25 @@ export function pyRepr(v: unknown): string {
   return String(v);
 }
 
-const roots = new WeakMap<object, FastifyRequest>();
-const rootOf = (req: FastifyRequest) => roots.get(req) ?? req;
-
 /** The caller with the admin role added: Neutron's context.elevated(), for ports the service owns. */
-export function elevated(req: FastifyRequest): FastifyRequest {
-  const r = Object.create(req) as FastifyRequest;
-  const ctx =
-    req.ctx ??
-    ({
-      token: '',
-      userId: '',
-      userName: '',
-      userDomainId: '',
-      userDomainName: '',
-      roles: [],
-      roleIds: [],
-      methods: [],
-      auditIds: [],
-      expiresAt: '',
-      issuedAt: '',
-      isAdminProject: true,
-    } as AuthContext);
-  r.ctx = { ...ctx, roles: [...new Set([...ctx.roles, 'admin'])] };
-  roots.set(r, rootOf(req));
-  return r;
+export function elevated(ctx: NetworkContext): NetworkContext {
+  return ctx.elevated();
 }
 
 // ---- after-commit steps -----------------------------------------------------------------
 
-const queues = new WeakMap<object, Array<() => unknown>>();
-
-/** Runs `fn` once the request's transaction committed (see flushAfterCommit); dropped on rollback. */
-export function afterCommit(req: FastifyRequest, fn: () => unknown) {
-  const key = rootOf(req);
-  const q = queues.get(key) ?? [];
-  q.push(fn);
-  queues.set(key, q);
+/** Runs `fn` once the call's transaction committed (see flushAfterCommit); dropped on rollback. */
+export function afterCommit(ctx: NetworkContext, fn: () => unknown) {
+  ctx.afterCommit(fn);
 }
 
 /** Forgets what a failed transaction queued. */
-export function dropAfterCommit(req: FastifyRequest) {
-  queues.delete(rootOf(req));
+export function dropAfterCommit(ctx: NetworkContext) {
+  ctx.call.afterCommit.length = 0;
 }
 
-export async function flushAfterCommit(svc: NetworkService, req: FastifyRequest) {
-  const q = queues.get(rootOf(req));
-  if (!q) return;
-  queues.delete(rootOf(req));
+export async function flushAfterCommit(svc: NetworkService, ctx: NetworkContext) {
+  const q = ctx.call.afterCommit.splice(0);
   for (const fn of q) {
     try {
       await fn();
@@ -97,18 +68,18 @@ export async function flushAfterCommit(svc: NetworkService, req: FastifyRequest)
 /** A transaction whose after-commit steps run once it committed (and are dropped if it failed). */
 export async function inTransaction<T>(
   svc: NetworkService,
-  req: FastifyRequest,
-  fn: (tx: Transaction<any>) => Promise<T>,
+  ctx: NetworkContext,
+  fn: (tx: Transaction<NetworkDb>) => Promise<T>,
 ): Promise<T> {
-  dropAfterCommit(req);
+  dropAfterCommit(ctx);
   let out: T;
   try {
     out = await svc.transaction(fn);
   } catch (e) {
-    dropAfterCommit(req);
+    dropAfterCommit(ctx);
     throw e;
   }
-  await flushAfterCommit(svc, req);
+  await flushAfterCommit(svc, ctx);
   return out;
 }
 
@@ -117,53 +88,53 @@ export async function inTransaction<T>(
 /** Creates a port the service owns (router interface/gateway, floating IP) inside `tx`. */
 export async function createPort(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   body: Record<string, unknown>,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   projectId?: string,
 ): Promise<View> {
   const ports = svc.resource('ports');
-  const admin = elevated(req);
+  const admin = elevated(ctx);
   const { values } = ports.prepareCreate(body, admin);
   // Upstream's gateway and floating IP ports belong to no project ('').
   if (projectId !== undefined) values.project_id = projectId;
   const view = await ports.insert(values, admin, tx);
-  afterCommit(req, () => ports.spec.committed?.('create', view, req));
+  afterCommit(ctx, () => ports.spec.committed?.('create', view, ctx));
   return view;
 }
 
 export async function updatePort(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   existing: View,
   changes: Record<string, unknown>,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<View> {
   const ports = svc.resource('ports');
-  const admin = elevated(req);
+  const admin = elevated(ctx);
   const validated = ports.prepareUpdate(changes, admin, existing);
   const view = await ports.applyUpdate(existing, validated, admin, tx);
-  afterCommit(req, () => ports.spec.committed?.('update', view, req, existing));
+  afterCommit(ctx, () => ports.spec.committed?.('update', view, ctx, existing));
   return view;
 }
 
 /** Removes a port without the API's checks (router-owned ports cannot be deleted through the API). */
-export async function removePort(svc: NetworkService, req: FastifyRequest, existing: View, tx: Transaction<any>) {
+export async function removePort(svc: NetworkService, ctx: NetworkContext, existing: View, tx: Transaction<NetworkDb>) {
   const ports = svc.resource('ports');
-  await ports.remove(existing, elevated(req), tx);
-  afterCommit(req, () => ports.spec.committed?.('delete', existing, req));
+  await ports.remove(existing, elevated(ctx), tx);
+  afterCommit(ctx, () => ports.spec.committed?.('delete', existing, ctx));
 }
 
 /** A port's view (any project's), or undefined. */
 export async function portView(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   id: string,
   tx: Tx,
 ): Promise<View | undefined> {
   const row = await tx.selectFrom('ports').select('id').where('id', '=', id).executeTakeFirst();
   if (!row) return undefined;
-  return svc.resource('ports').loadInTx(id, elevated(req), tx);
+  return svc.resource('ports').loadInTx(id, elevated(ctx), tx);
 }
 
 export interface FixedIp {

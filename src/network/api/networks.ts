@@ -1,12 +1,11 @@
 // Networks (db_base_plugin_v2 + ML2): segments behind the provider attributes, MTU from the
 // segment types, `shared` and `router:external` as RBAC rows, visibility through RBAC, and
 // deletion that takes the network's own (DHCP) ports and subnets with it.
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import { hidden, setHidden, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toInt, toString, py } from './validate.ts';
 import {
   AUTO_DELETE_PORT_OWNERS,
@@ -32,6 +31,8 @@ import {
   validateSegmentsAttr,
   type SegmentRequest,
 } from './segments.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
 
@@ -67,22 +68,22 @@ const networkById = precompiled(['id'], (db, p) =>
   db.selectFrom('networks').selectAll().where('networks.id', '=', p.id),
 );
 
-export async function visibleNetwork(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
+export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
   const row =
-    svc.isAdmin(req) || svc.isAdvsvc(req)
+    svc.isAdmin(ctx) || svc.isAdvsvc(ctx)
       ? (await networkById(tx, { id })).rows[0]
       : await tx
           .selectFrom('networks')
           .selectAll()
           .where('networks.id', '=', id)
-          .where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req)))
+          .where((eb) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx)))
           .executeTakeFirst();
   if (!row) throw notFound.network(id);
   return row;
 }
 
 /** Neutron's _validate_shared_update: unsharing needs every other project's use covered by its own RBAC entry. */
-async function checkUnshare(tx: Transaction<any>, net: View) {
+async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
   const ports = await tx
     .selectFrom('ports')
     .select('project_id')
@@ -96,7 +97,7 @@ async function checkUnshare(tx: Transaction<any>, net: View) {
     .distinct()
     .where('network_id', '=', net.id)
     .execute();
-  const users = new Set([...ports, ...subnets].map((r: any) => r.project_id));
+  const users = new Set([...ports, ...subnets].map((r) => r.project_id));
   users.delete(net.project_id);
   if (!users.size) return;
   const allowed = new Set(
@@ -176,13 +177,13 @@ export function defineNetworks(svc: NetworkService) {
       ipv6_address_scope: { column: false },
       l2_adjacency: { column: false, filter: false },
     },
-    scope: (q, req) => q.where((eb: any) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(req))),
+    scope: (q, ctx) => q.where((eb) => networkScopeCondition(eb, 'networks', 'networks.id', projectOf(ctx))),
     filters: {
-      shared: boolFilter((eb, req) => rbacGrants(eb, 'network', 'networks.id', projectOf(req), ['access_as_shared'])),
+      shared: boolFilter((eb, ctx) => rbacGrants(eb, 'network', 'networks.id', projectOf(ctx), ['access_as_shared'])),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const ids = views.map((v) => v.id);
-      const shared = await grantedIds(tx, 'network', ids, projectOf(req), 'access_as_shared');
+      const shared = await grantedIds(tx, 'network', ids, projectOf(ctx), 'access_as_shared');
       const subnets = await inChunks(ids, (c) =>
         tx
           .selectFrom('subnets')
@@ -192,13 +193,13 @@ export function defineNetworks(svc: NetworkService) {
           .orderBy('id')
           .execute(),
       );
-      const pools = [...new Set(subnets.map((s: any) => s.subnetpool_id).filter(Boolean))] as string[];
+      const pools = [...new Set(subnets.map((s) => s.subnetpool_id).filter(Boolean))] as string[];
       const scopes = new Map(
         (
           await inChunks(pools, (c) =>
             tx.selectFrom('subnetpools').select(['id', 'address_scope_id']).where('id', 'in', c).execute(),
           )
-        ).map((p: any) => [p.id, p.address_scope_id]),
+        ).map((p) => [p.id, p.address_scope_id]),
       );
       const segs = await segmentsOf(tx, ids);
       for (const v of views) {
@@ -227,10 +228,10 @@ export function defineNetworks(svc: NetworkService) {
       values.status = 'ACTIVE';
       const reserved = [];
       for (const s of segs) reserved.push(await reserveSegment(svc, tx, s));
-      (values as any)[RESERVED] = reserved;
+      setHidden(values, RESERVED, reserved);
     },
     async afterCreate(view, values, _req, tx) {
-      const reserved = (values as any)[RESERVED] as Awaited<ReturnType<typeof reserveSegment>>[];
+      const reserved = hidden<Awaited<ReturnType<typeof reserveSegment>>[]>(values, RESERVED) ?? [];
       for (const [i, s] of reserved.entries()) await insertSegment(tx, view.id, s, i);
       if (values.shared)
         await insertRbac(tx, {
@@ -266,7 +267,7 @@ export function defineNetworks(svc: NetworkService) {
         const segs = await segmentsOf(tx, [existing.id]);
         const max = maxMtu(
           svc,
-          (segs.get(existing.id) ?? []).map((s: any) => s.network_type),
+          (segs.get(existing.id) ?? []).map((s) => s.network_type),
         );
         if (changes.mtu > max) throw invalidInput(`Requested MTU is too big, maximum is ${max}`);
         if (!changes.mtu) changes.mtu = max;
@@ -317,7 +318,7 @@ export function defineNetworks(svc: NetworkService) {
         }
       }
     },
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       const busy = await tx
         .selectFrom('ports')
         .select('id')
@@ -328,19 +329,19 @@ export function defineNetworks(svc: NetworkService) {
       if (busy.length) {
         throw new ApiError(
           409,
-          `Unable to complete operation on network ${existing.id}. There are one or more ports still in use on the network, id for these ports is: ${busy.map((p: any) => p.id).join(',')}.`,
+          `Unable to complete operation on network ${existing.id}. There are one or more ports still in use on the network, id for these ports is: ${busy.map((p) => p.id).join(',')}.`,
           'NetworkInUse',
         );
       }
       const ports = svc.resource('ports');
       for (const p of await tx.selectFrom('ports').selectAll().where('network_id', '=', existing.id).execute()) {
-        const view = await ports.loadInTx(p.id, req, tx);
-        await ports.remove(view, req, tx);
-        (existing as any)[REMOVED_PORTS] = [...((existing as any)[REMOVED_PORTS] ?? []), view];
+        const view = await ports.loadInTx(p.id, ctx, tx);
+        await ports.remove(view, ctx, tx);
+        setHidden(existing, REMOVED_PORTS, [...(hidden<View[]>(existing, REMOVED_PORTS) ?? []), view]);
       }
       const subnets = svc.resource('subnets');
       for (const s of await tx.selectFrom('subnets').select('id').where('network_id', '=', existing.id).execute()) {
-        await subnets.remove(await subnets.loadInTx(s.id, req, tx), req, tx);
+        await subnets.remove(await subnets.loadInTx(s.id, ctx, tx), ctx, tx);
       }
       await tx.deleteFrom('network_segments').where('network_id', '=', existing.id).execute();
       await deleteRbac(tx, 'network', existing.id);
@@ -348,7 +349,7 @@ export function defineNetworks(svc: NetworkService) {
     committed(event, view) {
       if (event === 'update') svc.notifier.networkUpdated(view);
       if (event === 'delete') {
-        for (const p of (view as any)[REMOVED_PORTS] ?? []) svc.notifier.portDeleted(p);
+        for (const p of hidden<View[]>(view, REMOVED_PORTS) ?? []) svc.notifier.portDeleted(p);
         svc.notifier.networkDeleted(view.id);
       }
       svc.notifier.dhcpChanged(`network.${event}.end`, view.id, view);

@@ -3,7 +3,6 @@
 // extensions): /v2.0/floatingips/:floatingip_id/port_forwardings maps a protocol and external
 // port (range) of a floating IP that is not associated with a port to an internal IPv4 address
 // and port (range) of a port behind a router that reaches the floating IP's network.
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
@@ -11,8 +10,10 @@ import type { NetworkService } from '../service.ts';
 import type { ResourceSpec, Tx } from './resource.ts';
 import { badInput, invalidInput, py, toIp, toString, toUuid } from './validate.ts';
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
-import { routerForFloatingIp } from './floatingips.ts';
+import { type FipPort, routerForFloatingIp } from './floatingips.ts';
 import { lockRow } from './core_common.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 /** neutron_lib.constants.IPTABLES_PROTOCOL_MAP's keys, in its order. */
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
@@ -147,14 +148,17 @@ async function checkPortHasNoFloatingIp(tx: Tx, portId: string, fixedIp: string)
 }
 
 /** _find_a_router_for_fip_port_forwarding */
+/** What the router checks read of a port forwarding. */
+type PfTarget = { internal_port_id: string; internal_ip_address: string };
+
 async function routerFor(
   svc: NetworkService,
-  req: FastifyRequest,
-  pf: { internal_port_id: string; internal_ip_address: string },
+  ctx: NetworkContext,
+  pf: PfTarget,
   fip: { id: string; floating_network_id: string },
   tx: Tx,
 ): Promise<string> {
-  const port = await svc.resource('ports').load(req, pf.internal_port_id, tx);
+  const port = await svc.resource('ports').load(ctx, pf.internal_port_id, tx);
   const v4 = ((port.fixed_ips ?? []) as FixedIp[]).filter((f) => parseIp(f.ip_address)?.version === 4);
   if (!v4.length)
     throw pfBadRequest(`Requested internal port ${pf.internal_port_id} must allocate an IPv4 address at least.`);
@@ -165,7 +169,7 @@ async function routerFor(
     );
   }
   const [subnet] = await subnetRows(tx, { ids: [match.subnet_id] });
-  const routerId = subnet ? await routerForFloatingIp(tx, port as any, subnet, fip.floating_network_id) : null;
+  const routerId = subnet ? await routerForFloatingIp(tx, port as FipPort, subnet, fip.floating_network_id) : null;
   if (!routerId) {
     throw pfBadRequest(
       `External network ${fip.floating_network_id} is not reachable from subnet ${match.subnet_id}. Cannot set Port forwarding for port ${pf.internal_port_id} with Floating IP ${fip.id}`,
@@ -179,7 +183,7 @@ async function checkRouterMatch(
   tx: Tx,
   fip: { id: string; router_id: string | null },
   routerId: string,
-  pf: { internal_port_id: string; internal_ip_address: string; internal_port_start: number },
+  pf: PfTarget & { internal_port_start: number },
 ) {
   if (!fip.router_id || fip.router_id === routerId) return;
   const same = await tx
@@ -204,7 +208,7 @@ async function fipRow(tx: Tx, id: string): Promise<any> {
 
 /** Port forwardings of a port that goes away or loses addresses; the floating IPs left without any lose their router. */
 export async function removePortForwardings(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   portId: string,
   keepIps?: string[],
 ): Promise<string[]> {
@@ -214,18 +218,18 @@ export async function removePortForwardings(
       .select(['id', 'floatingip_id', 'internal_ip_address'])
       .where('internal_port_id', '=', portId)
       .execute()
-  ).filter((p: any) => !keepIps || !keepIps.includes(p.internal_ip_address));
+  ).filter((p) => !keepIps || !keepIps.includes(p.internal_ip_address));
   if (!pfs.length) return [];
   await tx
     .deleteFrom('portforwardings')
     .where(
       'id',
       'in',
-      pfs.map((p: any) => p.id),
+      pfs.map((p) => p.id),
     )
     .execute();
   const routers: string[] = [];
-  for (const fipId of new Set(pfs.map((p: any) => p.floatingip_id as string))) {
+  for (const fipId of new Set(pfs.map((p) => p.floatingip_id as string))) {
     const fip = await tx.selectFrom('floatingips').select('router_id').where('id', '=', fipId).executeTakeFirst();
     if (fip?.router_id) routers.push(fip.router_id);
     if (!(await tx.selectFrom('portforwardings').select('id').where('floatingip_id', '=', fipId).executeTakeFirst())) {
@@ -259,8 +263,8 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     parent: {
       param: 'floatingip_id',
       column: 'floatingip_id',
-      async load(req, id) {
-        const fip = await svc.resource('floatingips').find(req, id, 'get');
+      async load(ctx, id) {
+        const fip = await svc.resource('floatingips').find(ctx, id, 'get');
         return { 'ext_parent:tenant_id': fip.project_id, ext_parent_id: fip.id };
       },
     },
@@ -293,7 +297,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
       internal_ip_address: unsupportedFilter('internal_ip_address'),
       internal_port: unsupportedFilter('internal_port'),
       external_port: (q, values) =>
-        q.where((eb: any) =>
+        q.where((eb) =>
           eb.or(
             values.map((v) => {
               const n = portOrNone(v, 'external_port');
@@ -302,7 +306,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           ),
         ),
       external_port_range: (q, values) =>
-        q.where((eb: any) =>
+        q.where((eb) =>
           eb.or(
             values.map((v) => {
               const r = rangeOf(null, portRangeOrNone(v, 'external_port_range'))!;
@@ -323,7 +327,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       // A floating IP's forwardings change one at a time (PostgreSQL; SQLite serializes writers anyway).
       await lockRow(tx, 'floatingips', values.floatingip_id);
       const fip = await fipRow(tx, values.floatingip_id);
@@ -350,15 +354,15 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           'FloatingIPPortAlreadyAssociated',
         );
       }
-      const routerId = await routerFor(svc, req, values as any, fip, tx);
-      await checkRouterMatch(tx, fip, routerId, { ...(values as any), internal_port_start: internal[0] });
+      const routerId = await routerFor(svc, ctx, values as PfTarget, fip, tx);
+      await checkRouterMatch(tx, fip, routerId, { ...(values as PfTarget), internal_port_start: internal[0] });
       if (!fip.router_id)
         await tx
           .updateTable('floatingips')
           .set({ router_id: routerId, fixed_port_id: null })
           .where('id', '=', fip.id)
           .execute();
-      afterCommit(req, () => svc.notifier.routersUpdated([fip.router_id ?? routerId]));
+      afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id ?? routerId]));
       Object.assign(values, {
         internal_port_start: internal[0],
         internal_port_end: internal[1],
@@ -367,7 +371,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
       });
     },
 
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
       const merged: any = { ...existing, ...changes };
@@ -383,14 +387,14 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           ? rangeOf(changes.external_port, changes.external_port_range)!
           : ([existing.external_port_start, existing.external_port_end] as Range);
       if (changes.internal_port_id && changes.internal_port_id !== existing.internal_port_id) {
-        const routerId = await routerFor(svc, req, merged, fip, tx);
+        const routerId = await routerFor(svc, ctx, merged, fip, tx);
         await checkRouterMatch(tx, fip, routerId, { ...merged, internal_port_start: internal[0] });
       }
       checkRangeRelation(internal, external);
       // _check_port_forwarding_update: the internal address is the port's, and no other entry has the same sockets.
       const port = await svc
         .resource('ports')
-        .loadInTx(merged.internal_port_id, req, tx)
+        .loadInTx(merged.internal_port_id, ctx, tx)
         .catch(() => undefined);
       const fixed = (port?.fixed_ips ?? []) as FixedIp[];
       if (!fixed.some((f) => f.ip_address === merged.internal_ip_address)) {
@@ -416,12 +420,12 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
         external_port_start: external[0],
         external_port_end: external[1],
       });
-      if (fip.router_id) afterCommit(req, () => svc.notifier.routersUpdated([fip.router_id]));
+      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
     },
 
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       const fip = await fipRow(tx, existing.floatingip_id);
-      if (fip.router_id) afterCommit(req, () => svc.notifier.routersUpdated([fip.router_id]));
+      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
       const others = await tx
         .selectFrom('portforwardings')
         .select('id')
@@ -437,8 +441,8 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
           .execute();
     },
 
-    async committed(_event, _view, req) {
-      await flushAfterCommit(svc, req);
+    async committed(_event, _view, ctx) {
+      await flushAfterCommit(svc, ctx);
     },
   };
 }

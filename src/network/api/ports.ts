@@ -2,12 +2,11 @@
 // IPAM, port binding (binding:host_id set → the binder picks vif_type/vif_details), allowed
 // address pairs, extra DHCP options, DNS name and assignment, uplink status propagation,
 // and the protection of router and floating IP ports from a direct DELETE.
-import type { FastifyRequest } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import { hidden, setHidden, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, toUuid } from './validate.ts';
 import { isValidIp, normalizeIp, normalizeMac, parseCidr, randomMac, isValidMac } from '../../core/netaddr.ts';
 import {
@@ -33,6 +32,8 @@ import {
   networkOwnershipCheck,
 } from './core_common.ts';
 import { toDnsName, visibleNetwork } from './networks.ts';
+import type { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const VNIC_TYPES = [
   'normal',
@@ -189,7 +190,7 @@ const ipamPort = (v: View) => ({
 });
 
 /** Whether the MAC is taken on the network; on PostgreSQL a lock on (network, MAC) makes check-then-insert safe. */
-async function macInUse(tx: Transaction<any>, networkId: string, mac: string) {
+async function macInUse(tx: Transaction<NetworkDb>, networkId: string, mac: string) {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext(${`${networkId}/${mac}`}))`.execute(tx);
   return (await portWithMac(tx, { networkId, mac })).rows.length > 0;
 }
@@ -206,7 +207,7 @@ async function netInfos(tx: Tx, netIds: string[], projectId: string): Promise<Ma
     netIds.length === 1
       ? (await netInfoOfOne(tx, { id: netIds[0], projectId })).rows
       : await inChunks(netIds, (c) => netInfoQuery(tx, c, projectId).execute());
-  for (const n of nets as any[])
+  for (const n of nets)
     out.set(n.id, {
       project_id: n.project_id ?? '',
       shared: bool(n.shared),
@@ -221,15 +222,9 @@ const netInfoQuery = (db: Tx, ids: string[], projectId: string) =>
   db
     .selectFrom('networks')
     .select(['id', 'project_id', 'name', 'router_external', 'qos_policy_id'])
-    .select((eb: any) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared'))
+    .select((eb) => rbacGrants(eb, 'network', 'networks.id', projectId, ['access_as_shared']).as('shared'))
     .where('id', 'in', ids);
 const netInfoOfOne = precompiled(['id', 'projectId'], (db, p) => netInfoQuery(db, [p.id], p.projectId));
-
-/**
- * The network facts a request looked up for the policy target of a port it creates, reused for
- * the port's view in the same request (one look-up instead of two).
- */
-const netInfoOfRequest = new WeakMap<FastifyRequest, Map<string, NetInfo>>();
 
 export function definePorts(svc: NetworkService) {
   const str = (max: number) => (v: unknown, n: string) => toString(v, n, max);
@@ -306,10 +301,10 @@ export function definePorts(svc: NetworkService) {
         },
       },
     },
-    scope: (q, req) => {
-      if (svc.isAdvsvc(req)) return q;
-      const p = projectOf(req);
-      return q.where((eb: any) =>
+    scope: (q, ctx) => {
+      if (svc.isAdvsvc(ctx)) return q;
+      const p = projectOf(ctx);
+      return q.where((eb) =>
         eb.or([
           eb('ports.project_id', '=', p),
           eb.exists(
@@ -352,7 +347,7 @@ export function definePorts(svc: NetworkService) {
         return q;
       },
     },
-    async expand(views, req, tx, created) {
+    async expand(views, ctx, tx, created) {
       // A port just created carries the addresses afterCreate allocated.
       const ips = created
         ? new Map(views.map((v) => [v.id, v.fixed_ips]))
@@ -360,9 +355,10 @@ export function definePorts(svc: NetworkService) {
             tx,
             views.map((v) => v.id),
           );
-      const known = netInfoOfRequest.get(req);
+      // The network facts a port create looked up for its policy target (one look-up instead of two).
+      const known = ctx.call.netInfo;
       const netIds = [...new Set(views.map((v) => v.network_id as string))].filter((id) => !known?.has(id));
-      const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(req)))]);
+      const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(ctx)))]);
       for (const v of views) {
         v.fixed_ips = ips.get(v.id) ?? [];
         v.dns_assignment = dnsAssignment(v, v.fixed_ips);
@@ -370,24 +366,26 @@ export function definePorts(svc: NetworkService) {
         v['binding:vif_details'] ??= {};
         v.extra_dhcp_opts ??= [];
         v.allowed_address_pairs ??= [];
-        (v as any)[NET_INFO] = infos.get(v.network_id) ?? {
-          project_id: '',
-          shared: false,
-          external: false,
-          name: '',
-          qos_policy_id: null,
-        };
+        setHidden(
+          v,
+          NET_INFO,
+          infos.get(v.network_id) ?? {
+            project_id: '',
+            shared: false,
+            external: false,
+            name: '',
+            qos_policy_id: null,
+          },
+        );
       }
     },
-    async target(view, req) {
-      let info = (view as any)[NET_INFO] as NetInfo | undefined;
+    async target(view, ctx) {
+      let info = hidden<NetInfo>(view, NET_INFO);
       if (!info) {
         // A port being created: its network's facts, kept for the view this request shows next.
-        info = (await netInfos(svc.db, [view.network_id ?? ''], projectOf(req))).get(view.network_id);
+        info = (await netInfos(svc.db, [view.network_id ?? ''], projectOf(ctx))).get(view.network_id);
         if (!info) return {};
-        let known = netInfoOfRequest.get(req);
-        if (!known) netInfoOfRequest.set(req, (known = new Map()));
-        known.set(view.network_id, info);
+        (ctx.call.netInfo ??= new Map()).set(view.network_id, info);
       }
       return {
         'network:tenant_id': info.project_id,
@@ -397,8 +395,8 @@ export function definePorts(svc: NetworkService) {
       };
     },
     checkCreate: networkOwnershipCheck(svc),
-    async beforeCreate(values, req, tx) {
-      (values as any)[NETWORK_ROW] = await visibleNetwork(svc, req, tx, values.network_id);
+    async beforeCreate(values, ctx, tx) {
+      setHidden(values, NETWORK_ROW, await visibleNetwork(svc, ctx, tx, values.network_id));
       values.status = 'DOWN';
       if (values.mac_address) {
         if (await macInUse(tx, values.network_id, values.mac_address)) {
@@ -421,14 +419,14 @@ export function definePorts(svc: NetworkService) {
       values['binding:vif_type'] = 'unbound';
       values['binding:vif_details'] = {};
     },
-    async afterCreate(view, values, req, tx) {
+    async afterCreate(view, values, ctx, tx) {
       view.fixed_ips = sortFixedIps(await allocatePortIps(tx, ipamPort(view), values.fixed_ips));
       if (values.tags?.length)
         await tx
           .insertInto('tags')
           .values(values.tags.map((tag: string) => ({ resource_type: 'ports', resource_id: view.id, tag })))
           .execute();
-      if (view['binding:host_id']) Object.assign(view, await bind(svc, api, req, tx, view.id));
+      if (view['binding:host_id']) Object.assign(view, await bind(svc, api, ctx, tx, view.id));
     },
     async beforeUpdate(existing, changes, _req, tx) {
       if (changes.mac_address === null) {
@@ -490,11 +488,11 @@ export function definePorts(svc: NetworkService) {
       if (changes['binding:host_id'] === '' && existing['binding:host_id'])
         Object.assign(changes, { 'binding:vif_type': 'unbound', 'binding:vif_details': {}, status: 'DOWN' });
     },
-    async afterUpdate(view, existing, changes, req, tx) {
+    async afterUpdate(view, existing, changes, ctx, tx) {
       const rebind = ['binding:host_id', 'binding:vnic_type', 'binding:profile'].some(
         (k) => changes[k] !== undefined && JSON.stringify(changes[k]) !== JSON.stringify(existing[k]),
       );
-      if (rebind && view['binding:host_id']) await bind(svc, api, req, tx, view.id);
+      if (rebind && view['binding:host_id']) await bind(svc, api, ctx, tx, view.id);
     },
     async checkDelete(existing) {
       if (!L3_PORT_OWNERS.includes(existing.device_owner) || !existing.fixed_ips.length) return;
@@ -529,11 +527,11 @@ export function definePorts(svc: NetworkService) {
 async function bind(
   svc: NetworkService,
   api: ReturnType<NetworkService['resource']>,
-  req: FastifyRequest,
-  tx: Transaction<any>,
+  ctx: NetworkContext,
+  tx: Transaction<NetworkDb>,
   id: string,
 ) {
-  const view = await api.loadInTx(id, req, tx);
+  const view = await api.loadInTx(id, ctx, tx);
   const r = await svc.binder.bind(view);
   const bound = { 'binding:vif_type': r.vif_type, 'binding:vif_details': r.vif_details ?? {} };
   await tx

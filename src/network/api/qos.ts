@@ -5,16 +5,18 @@
 // networks and ports. The data plane hears about a port's policy through the device details
 // (agent/server.ts).
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
+import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
 import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];
@@ -46,10 +48,10 @@ function oneOf<T>(v: T, name: string, values: readonly unknown[]): T {
 }
 
 /** Visible to the caller: admin, owner, or shared to '*' or to the caller's project. */
-function visibleTo(req: FastifyRequest, svc: NetworkService) {
-  const pid = req.ctx?.projectId ?? '';
+function visibleTo(ctx: NetworkContext, svc: NetworkService) {
+  const pid = ctx.projectId ?? '';
   return (eb: any) =>
-    svc.isAdmin(req)
+    svc.isAdmin(ctx)
       ? eb.lit(true)
       : eb.or([
           eb('qos_policies.project_id', '=', pid),
@@ -62,28 +64,28 @@ export async function qosBoundProjects(tx: Tx, policyId: string): Promise<Set<st
   const out = new Set<string>();
   // floatingips (db/l3.ts) has its qos_policy_id column whether or not the l3 API is loaded.
   for (const table of ['networks', 'ports', 'floatingips']) {
-    for (const r of await tx
+    for (const r of await dynamic(tx)
       .selectFrom(table)
       .select('project_id')
       .distinct()
       .where('qos_policy_id', '=', policyId)
       .execute())
-      out.add((r as any).project_id);
+      out.add(r.project_id as string);
   }
   return out;
 }
 
 /** May the caller use (or detach) this policy? Answers the policy row, or undefined. */
-async function usablePolicy(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string) {
+async function usablePolicy(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string) {
   return tx
     .selectFrom('qos_policies')
     .select(['qos_policies.id', 'qos_policies.project_id'])
     .where('qos_policies.id', '=', id)
-    .where(visibleTo(req, svc))
+    .where(visibleTo(ctx, svc))
     .executeTakeFirst();
 }
 
-async function setDefault(tx: Transaction<any>, projectId: string, policyId: string) {
+async function setDefault(tx: Transaction<NetworkDb>, projectId: string, policyId: string) {
   const current = await tx
     .selectFrom('qos_default_policies')
     .select('qos_policy_id')
@@ -140,7 +142,7 @@ async function unshare(tx: Tx, policyId: string) {
         .where('action', '=', 'access_as_shared')
         .where('target_tenant', '!=', '*')
         .execute()
-    ).map((r: any) => r.target_tenant),
+    ).map((r) => r.target_tenant),
   );
   if ([...bound].some((p) => !targets.has(p))) {
     throw new ApiError(
@@ -156,7 +158,7 @@ const bumpPolicy = (tx: Tx, policyId: string) => bumpRevision(tx, 'qos_policies'
 
 interface RuleType {
   type: string;
-  table: string;
+  table: 'qos_bandwidth_limit_rules' | 'qos_dscp_marking_rules' | 'qos_minimum_bandwidth_rules';
   attrs: Record<string, Attr> /** Which rules of the policy a new one may not coexist with. */;
   sameSlot(a: View, b: View): boolean;
 }
@@ -275,18 +277,18 @@ export function defineQos(svc: NetworkService) {
       rules: { column: false, filter: false },
     },
     notFound: qosPolicyNotFound,
-    scope: (q, req) => q.where(visibleTo(req, svc)),
+    scope: (q, ctx) => q.where(visibleTo(ctx, svc)),
     filters: {
-      shared: (q, values, req) => {
+      shared: (q, values, ctx) => {
         const on = toBoolean(values[0], 'shared');
-        const pid = req.ctx?.projectId ?? '';
-        return q.where((eb: any) => {
+        const pid = ctx.projectId ?? '';
+        return q.where((eb) => {
           const e = rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']);
           return on ? e : eb.not(e);
         });
       },
       is_default: (q, values) =>
-        q.where((eb: any) => {
+        q.where((eb) => {
           const e = eb.exists(
             eb
               .selectFrom('qos_default_policies')
@@ -296,10 +298,10 @@ export function defineQos(svc: NetworkService) {
           return toBoolean(values[0], 'is_default') ? e : eb.not(e);
         }),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const ids = views.map((v) => v.id);
       const rules = await rulesOf(tx, ids);
-      const pid = req.ctx?.projectId ?? '';
+      const pid = ctx.projectId ?? '';
       const shared = await grantedIds(tx, 'qos_policy', ids, pid, 'access_as_shared');
       const defaults = new Set(
         (
@@ -308,7 +310,7 @@ export function defineQos(svc: NetworkService) {
             .select('qos_policy_id')
             .where('qos_policy_id', 'in', ids)
             .execute()
-        ).map((r: any) => r.qos_policy_id),
+        ).map((r) => r.qos_policy_id),
       );
       for (const v of views) {
         v.rules = rules.get(v.id) ?? [];
@@ -320,9 +322,9 @@ export function defineQos(svc: NetworkService) {
       if (values.shared) await share(tx, view.id, view.project_id);
       if (values.is_default) await setDefault(tx, view.project_id, view.id);
     },
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       if (changes.shared === true && !(await shareRow(tx, existing.id)))
-        await share(tx, existing.id, req.ctx?.projectId ?? existing.project_id);
+        await share(tx, existing.id, ctx.projectId ?? existing.project_id);
       if (changes.shared === false) await unshare(tx, existing.id);
       if (changes.is_default === true) await setDefault(tx, existing.project_id, existing.id);
       if (changes.is_default === false)
@@ -362,14 +364,14 @@ export function defineQos(svc: NetworkService) {
       parent: {
         param: 'policy_id',
         column: 'qos_policy_id',
-        async load(req, id) {
+        async load(ctx, id, route) {
           // Upstream enforces create_<rule> before it looks the policy up: a user gets 403, not 404.
-          if (req.method === 'POST')
-            rules.enforce(req, `create_${policyName}`, {
-              tenant_id: req.ctx?.projectId,
-              project_id: req.ctx?.projectId,
+          if (route === 'create')
+            rules.enforce(ctx, `create_${policyName}`, {
+              tenant_id: ctx.projectId,
+              project_id: ctx.projectId,
             });
-          const p = await policies.load(req, id);
+          const p = await policies.load(ctx, id);
           return { tenant_id: p.project_id, project_id: p.project_id };
         },
       },
@@ -404,28 +406,28 @@ export function defineQos(svc: NetworkService) {
 /** qos_policy_id on networks (a project's default policy when none is given) and ports. */
 export function extendForQos(svc: NetworkService) {
   const attr: Attr = { post: true, put: true, validate: (v, n) => toUuidOrNull(v, n) };
-  const checkUsable = async (req: FastifyRequest, tx: Tx, id: string | null | undefined) => {
-    if (id && !(await usablePolicy(svc, req, tx, id))) throw qosPolicyNotFound(id);
+  const checkUsable = async (ctx: NetworkContext, tx: Tx, id: string | null | undefined) => {
+    if (id && !(await usablePolicy(svc, ctx, tx, id))) throw qosPolicyNotFound(id);
   };
   // Changing a resource's policy needs access to the old one too (upstream's PolicyRemoveAuthorizationError).
-  const checkDetach = async (req: FastifyRequest, tx: Tx, existing: View, changes: View) => {
+  const checkDetach = async (ctx: NetworkContext, tx: Tx, existing: View, changes: View) => {
     if (!('qos_policy_id' in changes)) return;
     const old = existing.qos_policy_id
       ? await tx.selectFrom('qos_policies').select('id').where('id', '=', existing.qos_policy_id).executeTakeFirst()
       : undefined;
-    if (old && !(await usablePolicy(svc, req, tx, old.id))) {
+    if (old && !(await usablePolicy(svc, ctx, tx, old.id))) {
       throw new ApiError(
         403,
         `Failed to remove provided policy ${old.id} because you are not authorized.`,
         'PolicyRemoveAuthorizationError',
       );
     }
-    await checkUsable(req, tx, changes.qos_policy_id);
+    await checkUsable(ctx, tx, changes.qos_policy_id);
   };
   if (svc.resources.has('networks'))
     svc.extend('networks', {
       attrs: { qos_policy_id: { ...attr } },
-      async beforeCreate(values, req, tx) {
+      async beforeCreate(values, ctx, tx) {
         if (!values.qos_policy_id) {
           const d = await tx
             .selectFrom('qos_default_policies')
@@ -434,10 +436,10 @@ export function extendForQos(svc: NetworkService) {
             .executeTakeFirst();
           values.qos_policy_id = d?.qos_policy_id ?? null;
         }
-        await checkUsable(req, tx, values.qos_policy_id);
+        await checkUsable(ctx, tx, values.qos_policy_id);
       },
-      async beforeUpdate(existing, changes, req, tx) {
-        await checkDetach(req, tx, existing, changes);
+      async beforeUpdate(existing, changes, ctx, tx) {
+        await checkDetach(ctx, tx, existing, changes);
       },
       async expand(views) {
         for (const v of views) v.qos_policy_id ??= null;
@@ -446,15 +448,15 @@ export function extendForQos(svc: NetworkService) {
   if (svc.resources.has('ports'))
     svc.extend('ports', {
       attrs: { qos_policy_id: { ...attr }, qos_network_policy_id: { column: false, filter: false } },
-      async beforeCreate(values, req, tx) {
-        await checkUsable(req, tx, values.qos_policy_id);
+      async beforeCreate(values, ctx, tx) {
+        await checkUsable(ctx, tx, values.qos_policy_id);
       },
-      async beforeUpdate(existing, changes, req, tx) {
-        await checkDetach(req, tx, existing, changes);
+      async beforeUpdate(existing, changes, ctx, tx) {
+        await checkDetach(ctx, tx, existing, changes);
       },
       async expand(views, _req, tx) {
         // The ports' own expand read their networks (NET_INFO) already; others are read here.
-        const known = (v: View) => ((v as any)[NET_INFO] as NetInfo | undefined)?.qos_policy_id;
+        const known = (v: View) => hidden<NetInfo>(v, NET_INFO)?.qos_policy_id;
         const nets = [
           ...new Set(
             views
@@ -466,7 +468,7 @@ export function extendForQos(svc: NetworkService) {
         const rows = nets.length
           ? await tx.selectFrom('networks').select(['id', 'qos_policy_id']).where('id', 'in', nets).execute()
           : [];
-        const byNet = new Map(rows.map((r: any) => [r.id, r.qos_policy_id]));
+        const byNet = new Map(rows.map((r) => [r.id, r.qos_policy_id]));
         for (const v of views) {
           v.qos_policy_id ??= null;
           v.qos_network_policy_id = known(v) ?? byNet.get(v.network_id) ?? null;
@@ -478,16 +480,16 @@ export function extendForQos(svc: NetworkService) {
 /** qos_policy_id on floating IPs (`qos-fip`). */
 export function extendFloatingIpsForQos(svc: NetworkService) {
   if (!svc.resources.has('floatingips')) return;
-  const checkUsable = async (req: FastifyRequest, tx: Tx, id: string | null | undefined) => {
-    if (id && !(await usablePolicy(svc, req, tx, id))) throw qosPolicyNotFound(id);
+  const checkUsable = async (ctx: NetworkContext, tx: Tx, id: string | null | undefined) => {
+    if (id && !(await usablePolicy(svc, ctx, tx, id))) throw qosPolicyNotFound(id);
   };
   svc.extend('floatingips', {
     attrs: { qos_policy_id: { post: true, put: true, validate: (v, n) => toUuidOrNull(v, n) } },
-    async beforeCreate(values, req, tx) {
-      await checkUsable(req, tx, values.qos_policy_id);
+    async beforeCreate(values, ctx, tx) {
+      await checkUsable(ctx, tx, values.qos_policy_id);
     },
-    async beforeUpdate(_existing, changes, req, tx) {
-      await checkUsable(req, tx, changes.qos_policy_id);
+    async beforeUpdate(_existing, changes, ctx, tx) {
+      await checkUsable(ctx, tx, changes.qos_policy_id);
     },
     async expand(views) {
       for (const v of views) v.qos_policy_id ??= null;
@@ -504,7 +506,8 @@ export function qosRoutes(app: FastifyInstance, svc: NetworkService) {
       ? { parameter_name: name, parameter_values: { start: p.range[0], end: p.range[1] }, parameter_type: 'range' }
       : { parameter_name: name, parameter_values: [...p.values], parameter_type: 'choices' };
   app.get('/v2.0/qos/rule-types', async (req) => {
-    policies().enforce(req, 'get_rule_type', {});
+    const ctx = NetworkContext.of(req.context);
+    policies().enforce(ctx, 'get_rule_type', {});
     const q = req.query as Record<string, string | string[]>;
     const types = q.type === undefined ? undefined : ([] as string[]).concat(q.type);
     return {
@@ -514,9 +517,10 @@ export function qosRoutes(app: FastifyInstance, svc: NetworkService) {
     };
   });
   app.get('/v2.0/qos/rule-types/:type', async (req) => {
+    const ctx = NetworkContext.of(req.context);
     const { type } = req.params as { type: string };
-    policies().enforce(req, 'get_rule_type', {});
-    if (!svc.isAdmin(req)) throw new ApiError(403, 'Not authorized.', 'NotAuthorized');
+    policies().enforce(ctx, 'get_rule_type', {});
+    if (!svc.isAdmin(ctx)) throw new ApiError(403, 'Not authorized.', 'NotAuthorized');
     if (!VALID_RULE_TYPES.includes(type))
       throw new ApiError(404, `QoS rule type ${type} could not be found.`, 'HTTPNotFound');
     const params = supported()[type];

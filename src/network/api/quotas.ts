@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { badInput, invalidInput, py, toBoolean } from './validate.ts';
+import { NetworkContext } from '../context.ts';
 
 const INT_MAX = 2147483647;
 
@@ -23,42 +24,50 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
   const q = svc.quotas;
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
   /** validate_policy: the rule is checked against the caller's own project. */
-  const enforce = (req: FastifyRequest, rule: string) => {
-    req.authorized = true;
-    if (!req.allowed(rule, { project_id: req.ctx?.projectId, tenant_id: req.ctx?.projectId }))
+  const enforce = (ctx: NetworkContext, rule: string) => {
+    ctx.markEnforced();
+    if (!ctx.allowed(rule, { project_id: ctx.projectId, tenant_id: ctx.projectId }))
       throw new ApiError(403, `(rule:${rule}) is disallowed by policy`, 'PolicyNotAuthorized');
   };
-  const ownOrPolicy = (req: FastifyRequest) => {
-    if (idOf(req) !== req.ctx?.projectId) enforce(req, 'get_quota');
-    req.authorized = true;
+  const ownOrPolicy = (req: FastifyRequest, ctx: NetworkContext) => {
+    if (idOf(req) !== ctx.projectId) enforce(ctx, 'get_quota');
+    ctx.markEnforced();
   };
-  const callerProject = (req: FastifyRequest) => {
-    req.authorized = true;
-    if (!req.ctx?.projectId) throw new ApiError(400, 'Tenant-id was missing from quota request.', 'QuotaMissingTenant');
-    return req.ctx.projectId;
+  const callerProject = (ctx: NetworkContext) => {
+    ctx.markEnforced();
+    if (!ctx.projectId) throw new ApiError(400, 'Tenant-id was missing from quota request.', 'QuotaMissingTenant');
+    return ctx.projectId;
   };
 
   app.get('/v2.0/quotas', async (req) => {
-    enforce(req, 'get_quota');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'get_quota');
     return { quotas: await q.projects() };
   });
   app.post('/v2.0/quotas', async () => {
     throw new ApiError(501, 'POST requests are not supported on this resource.', 'HTTPNotImplemented');
   });
-  app.get('/v2.0/quotas/tenant', async (req) => ({ tenant: { tenant_id: callerProject(req) } }));
-  app.get('/v2.0/quotas/project', async (req) => ({ project: { project_id: callerProject(req) } }));
+  app.get('/v2.0/quotas/tenant', async (req) => ({
+    tenant: { tenant_id: callerProject(NetworkContext.of(req.context)) },
+  }));
+  app.get('/v2.0/quotas/project', async (req) => ({
+    project: { project_id: callerProject(NetworkContext.of(req.context)) },
+  }));
   app.get('/v2.0/quotas/:id', async (req) => {
-    ownOrPolicy(req);
+    const ctx = NetworkContext.of(req.context);
+    ownOrPolicy(req, ctx);
     return { quota: await q.limits(idOf(req)) };
   });
   app.get('/v2.0/quotas/:id/default', async (req) => {
-    ownOrPolicy(req);
+    const ctx = NetworkContext.of(req.context);
+    ownOrPolicy(req, ctx);
     return { quota: q.defaultLimits() };
   });
   const details = async (req: FastifyRequest) => {
-    req.authorized = true;
+    const ctx = NetworkContext.of(req.context);
+    ctx.markEnforced();
     const id = idOf(req);
-    if (id !== req.ctx?.projectId && !svc.isAdmin(req)) {
+    if (id !== ctx.projectId && !svc.isAdmin(ctx)) {
       throw new ApiError(
         403,
         'User does not have admin privileges: Only admin is authorized to access quotas for another project.',
@@ -75,7 +84,8 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
   // tempest's quotas client asks for details.json (a format suffix upstream's router strips).
   app.get('/v2.0/quotas/:id/details.json', details);
   app.put('/v2.0/quotas/:id', async (req) => {
-    enforce(req, 'update_quota');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'update_quota');
     const id = idOf(req);
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object') throw new ApiError(400, 'Resource body required', 'HTTPBadRequest');
@@ -105,7 +115,8 @@ export function quotaRoutes(app: FastifyInstance, svc: NetworkService) {
     return { quota: await q.limits(id) };
   });
   app.delete('/v2.0/quotas/:id', async (req, reply: FastifyReply) => {
-    enforce(req, 'delete_quota');
+    const ctx = NetworkContext.of(req.context);
+    enforce(ctx, 'delete_quota');
     const id = idOf(req);
     if (!(await q.reset(id)))
       throw new ApiError(404, `Quota for tenant ${id} could not be found.`, 'TenantQuotaNotFound');

@@ -3,7 +3,6 @@
 // subnet pool or address group of another project (access_as_shared), or a network as external
 // (access_as_external). Only the object's owner (or an admin) writes them; a policy that
 // other projects' resources depend on cannot be removed or retargeted.
-import type { FastifyRequest } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -13,6 +12,8 @@ import { sgNotFound } from './security_groups.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { bumpRevision } from './resource.ts';
 import { lockRow } from './core_common.ts';
+import type { NetworkContext } from '../context.ts';
+import { dynamic, type NetworkDb } from '../db/schema.ts';
 
 const SHARED = 'access_as_shared';
 const EXTERNAL = 'access_as_external';
@@ -21,7 +22,7 @@ interface ObjectType {
   table: string;
   notFound(id: string): ApiError;
   /** Projects whose resources use the object (get_bound_project_ids). */
-  boundProjects(tx: Transaction<any>, id: string): Promise<Set<string>>;
+  boundProjects(tx: Transaction<NetworkDb>, id: string): Promise<Set<string>>;
 }
 
 const projectsOf = async (q: any): Promise<Set<string>> =>
@@ -91,22 +92,27 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   const types = () => Object.keys(TYPES).filter((t) => tables.has(TYPES[t]!.table));
   const validActions = (type: string) =>
     type === 'network' && svc.extensions.some((e) => e.alias === 'external-net') ? [SHARED, EXTERNAL] : [SHARED];
-  const has = async (tx: Transaction<any>, where: Record<string, string | string[]>, exceptId?: string) => {
+  const has = async (
+    tx: Transaction<NetworkDb>,
+    where: Partial<Record<'object_type' | 'object_id' | 'action' | 'target_tenant', string | string[]>>,
+    exceptId?: string,
+  ) => {
     let q = tx.selectFrom('rbac_policies').select('id');
-    for (const [k, v] of Object.entries(where)) q = Array.isArray(v) ? q.where(k, 'in', v) : q.where(k, '=', v);
+    for (const [k, v] of Object.entries(where) as Array<[keyof typeof where, string | string[]]>)
+      q = Array.isArray(v) ? q.where(k, 'in', v) : q.where(k, '=', v);
     if (exceptId) q = q.where('id', '!=', exceptId);
     return !!(await q.limit(1).executeTakeFirst());
   };
 
   /** The object a policy is about, which the caller must own unless an admin. */
-  async function ownedObject(p: View, req: FastifyRequest, tx: Transaction<any>): Promise<Record<string, any>> {
+  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<Record<string, any>> {
     const t = TYPES[p.object_type]!;
     // Policies on one object are written one at a time (the duplicate checks stay true).
     await lockRow(tx, t.table, p.object_id);
-    const obj = await tx.selectFrom(t.table).selectAll().where('id', '=', p.object_id).executeTakeFirst();
+    const obj = await dynamic(tx).selectFrom(t.table).selectAll().where('id', '=', p.object_id).executeTakeFirst();
     if (!obj) throw t.notFound(p.object_id);
-    if (!svc.isAdmin(req) && obj.project_id !== req.ctx?.projectId) {
-      const pid = req.ctx?.projectId ?? '';
+    if (!svc.isAdmin(ctx) && obj.project_id !== ctx.projectId) {
+      const pid = ctx.projectId ?? '';
       // A network the caller cannot see at all is not found (upstream's _get_network).
       if (
         p.object_type === 'network' &&
@@ -125,7 +131,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     p: View,
     target: string,
     obj: Record<string, any>,
-    tx: Transaction<any>,
+    tx: Transaction<NetworkDb>,
     newTarget?: string,
   ) {
     const base = { object_type: p.object_type, object_id: p.object_id };
@@ -144,7 +150,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
               .where('action', '=', SHARED)
               .where('target_tenant', '!=', '*')
               .execute()
-          ).map((r: any) => r.target_tenant as string);
+          ).map((r) => r.target_tenant as string);
           ports = ports.where('project_id', 'not in', [...others, obj.project_id]);
         } else {
           if (await has(tx, { ...base, action: SHARED, target_tenant: '*' })) return;
@@ -174,7 +180,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
             .where('action', '=', SHARED)
             .where('target_tenant', '!=', '*')
             .execute()
-        ).map((r: any) => r.target_tenant as string),
+        ).map((r) => r.target_tenant as string),
       );
       if ([...bound].some((x) => !others.has(x))) throw inUse(p.object_id, `project_id=${target}`);
       return;
@@ -199,7 +205,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
             .where('action', '=', EXTERNAL)
             .where('target_tenant', '!=', '*')
             .execute()
-        ).map((r: any) => r.target_tenant as string);
+        ).map((r) => r.target_tenant as string);
         if (newTarget) keep.push(newTarget);
         if (keep.length) routers = routers.where('project_id', 'not in', keep);
       }
@@ -208,17 +214,17 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     }
   }
 
-  const bumpNetwork = async (tx: Transaction<any>, p: View) => {
+  const bumpNetwork = async (tx: Transaction<NetworkDb>, p: View) => {
     if (p.object_type === 'network') await bumpRevision(tx, 'networks', p.object_id);
   };
   /** Address scopes and subnet pools keep a `shared` column in step with their '*' policy (core's tables). */
-  const syncShared = async (tx: Transaction<any>, p: View, shared: boolean) => {
+  const syncShared = async (tx: Transaction<NetworkDb>, p: View, shared: boolean) => {
     if (
       p.action === SHARED &&
       p.target_tenant === '*' &&
       (p.object_type === 'address_scope' || p.object_type === 'subnetpool')
     ) {
-      await tx
+      await dynamic(tx)
         .updateTable(TYPES[p.object_type]!.table)
         .set({ shared: shared ? 1 : 0 })
         .where('id', '=', p.object_id)
@@ -260,8 +266,8 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
       created_at: { visible: false, filter: false },
       updated_at: { visible: false, filter: false },
     },
-    async beforeCreate(values, req, tx) {
-      const obj = await ownedObject(values, req, tx);
+    async beforeCreate(values, ctx, tx) {
+      const obj = await ownedObject(values, ctx, tx);
       const actions = validActions(values.object_type);
       if (!actions.includes(values.action)) {
         throw new ApiError(
@@ -303,9 +309,9 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
       if (view.object_type === 'network' && view.action === EXTERNAL)
         await tx.updateTable('networks').set({ router_external: 1 }).where('id', '=', view.object_id).execute();
     },
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       if (!('target_tenant' in changes) || changes.target_tenant === existing.target_tenant) return;
-      const obj = await ownedObject(existing, req, tx);
+      const obj = await ownedObject(existing, ctx, tx);
       // Generic objects check the old target only when the new one is not everyone.
       if (existing.object_type === 'network' || changes.target_tenant !== '*')
         await checkRevoke(existing, existing.target_tenant, obj, tx, changes.target_tenant);
@@ -328,7 +334,8 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     async beforeDelete(existing, _req, tx) {
       const t = TYPES[existing.object_type];
       const obj =
-        t && (await tx.selectFrom(t.table).selectAll().where('id', '=', existing.object_id).executeTakeFirst());
+        t &&
+        (await dynamic(tx).selectFrom(t.table).selectAll().where('id', '=', existing.object_id).executeTakeFirst());
       if (!obj) return;
       await checkRevoke(existing, existing.target_tenant, obj, tx);
       await bumpNetwork(tx, existing);

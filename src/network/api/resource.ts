@@ -6,20 +6,33 @@
 // `If-Match: revision_number=N`) and delete, with the per-attribute policy rules
 // (`create_port:binding:host_id`, `get_network:provider:network_type`), standard attributes
 // (description, created_at, updated_at, revision_number, tags), quotas and notifications.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
+import { type DynamicDb, dynamic, type NetworkDb } from '../db/schema.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Expression, ExpressionBuilder, Kysely, SelectQueryBuilder, SqlBool, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts';
+import { NetworkContext } from '../context.ts';
 
 export type Row = Record<string, any>;
 export type View = Record<string, any>;
-export type Tx = Transaction<any> | Kysely<any>;
+
+/** What a hook passes along on a view or values under a symbol key (never shown, never stored). */
+export function hidden<T>(v: View, key: symbol): T | undefined {
+  return Reflect.get(v, key) as T | undefined;
+}
+export function setHidden(v: View, key: symbol, value: unknown): void {
+  Reflect.set(v, key, value);
+}
+/** A connection or a transaction (a Transaction is a Kysely). */
+export type Tx = Kysely<NetworkDb>;
+/** A query on a resource's table (named at run time, see DynamicDb). */
+export type ResourceQuery = SelectQueryBuilder<DynamicDb, string, Row>;
 
 export interface AttrContext {
-  req: FastifyRequest;
+  ctx: NetworkContext;
   /** The values of the resource being created (after defaults) or the existing resource's view on update. */
   values: View;
   existing?: View;
@@ -57,7 +70,7 @@ export interface ResourceSpec {
   parent?: {
     param: string;
     column: string /** loads the parent (404 when not visible) and returns the policy target keys it adds. */;
-    load(req: FastifyRequest, id: string): Promise<Record<string, unknown>>;
+    load(ctx: NetworkContext, id: string, route: RouteName): Promise<Record<string, unknown>>;
   };
   /** Policy names are `<action>_<policyName>` (default: singular). */
   policyName?: string;
@@ -76,50 +89,67 @@ export interface ResourceSpec {
   /** The not-found error, e.g. NetworkNotFound (with the parent's id for a sub-resource). */
   notFound(id: string, parentId?: string): ApiError;
   /** Restricts what a non-admin caller sees (default: their project's rows). */
-  scope?(q: SelectQueryBuilder<any, any, any>, req: FastifyRequest): SelectQueryBuilder<any, any, any>;
+  scope?(q: ResourceQuery, ctx: NetworkContext): ResourceQuery;
   /** Filters for attributes that are not plain columns: name -> (query, values) -> query. */
-  filters?: Record<
-    string,
-    (q: SelectQueryBuilder<any, any, any>, values: unknown[], req: FastifyRequest) => SelectQueryBuilder<any, any, any>
-  >;
+  filters?: Record<string, (q: ResourceQuery, values: unknown[], ctx: NetworkContext) => ResourceQuery>;
   /**
    * Fills computed attributes of a page of views (one query for the page, not one per row).
    * `created`: the views of resources this transaction just created (see `viewFromCreate`), on
    * which afterCreate already put what it wrote: only what is missing needs reading.
    */
-  expand?(views: View[], req: FastifyRequest, tx: Tx, created?: boolean): Promise<void>;
+  expand?(views: View[], ctx: NetworkContext, tx: Tx, created?: boolean): Promise<void>;
   /** Extra policy target keys for a resource (e.g. `network:tenant_id` of a port's network). */
-  target?(view: View, req: FastifyRequest): Promise<Record<string, unknown>> | Record<string, unknown>;
+  target?(view: View, ctx: NetworkContext): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Checks and side effects inside the create transaction, before the row is inserted; may change `values`. */
-  beforeCreate?(values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  beforeCreate?(values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /**
    * After the row exists, still inside the transaction; `view` holds the stored columns only
    * (expand has not run). With `viewFromCreate` it becomes the created resource's view: a hook
    * that writes more (related rows, a column update) puts the result on it.
    */
-  afterCreate?(view: View, values: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  afterCreate?(view: View, values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /**
    * The created resource's view is made from what the create wrote (every column is set by the
    * create: attribute defaults and beforeCreate) instead of being read back: expand runs with
    * `created` on the view afterCreate completed.
    */
   viewFromCreate?: boolean;
-  beforeUpdate?(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
-  afterUpdate?(view: View, existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
-  beforeDelete?(existing: View, req: FastifyRequest, tx: Transaction<any>): Promise<void>;
+  beforeUpdate?(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
+  afterUpdate?(
+    view: View,
+    existing: View,
+    changes: View,
+    ctx: NetworkContext,
+    tx: Transaction<NetworkDb>,
+  ): Promise<void>;
+  beforeDelete?(existing: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /** After the transaction committed: tell the agents (RPC), never fails the request. */
   committed?(
     event: 'create' | 'update' | 'delete',
     view: View,
-    req: FastifyRequest,
+    ctx: NetworkContext,
     before?: View,
   ): Promise<void> | void;
   /** Checks only a DELETE through the API makes (not an internal removal), e.g. router-owned ports. */
-  checkDelete?(existing: View, req: FastifyRequest): Promise<void> | void;
+  checkDelete?(existing: View, ctx: NetworkContext): Promise<void> | void;
   /** Checks only a POST through the API makes (before policy), e.g. a port on another project's network. */
-  checkCreate?(values: View, req: FastifyRequest): Promise<void> | void;
+  checkCreate?(values: View, ctx: NetworkContext): Promise<void> | void;
   /** Which of the standard routes exist (default all five). */
-  routes?: Array<'list' | 'show' | 'create' | 'update' | 'delete'>;
+  routes?: RouteName[];
+}
+
+/** The standard routes of a resource. */
+export type RouteName = 'list' | 'show' | 'create' | 'update' | 'delete';
+
+/** A list request's query string, as Fastify parses it (a repeated key is a list). */
+export type ListQuery = Record<string, string | string[] | undefined>;
+
+/** A page of a list: the shown items, their ids, and what the pagination links need. */
+export interface ListPage {
+  items: View[];
+  ids: string[];
+  limit?: number;
+  reverse: boolean;
 }
 
 const STANDARD_ATTRS: Record<string, Attr> = {
@@ -137,9 +167,9 @@ export const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'
 
 /** A new revision of a resource whose related state changed (its rules, interfaces, tags, RBAC). */
 export async function bumpRevision(tx: Tx, table: string, id: string) {
-  await tx
+  await dynamic(tx)
     .updateTable(table)
-    .set((eb: any) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() }))
+    .set((eb) => ({ revision_number: eb('revision_number', '+', 1), updated_at: timestamp() }))
     .where('id', '=', id)
     .execute();
 }
@@ -154,10 +184,22 @@ export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
   return own;
 }
 
+/** [attribute, column, type] of the attributes stored in a column (a resource computes it once). */
+export type Columns = Array<[string, string, Attr['type']]>;
+
+export function columnsOf(attrs: Record<string, Attr>): Columns {
+  const cols: Columns = [];
+  for (const [name, a] of Object.entries(attrs)) {
+    const col = colName(name, a);
+    if (col) cols.push([name, col, a.type]);
+  }
+  return cols;
+}
+
 /** A row from the database as the API shows it (before computed attributes and policy). */
-export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, Attr> = allAttrs(spec)): View {
+export function rowToView(row: Row, columns: Columns): View {
   const v: View = {};
-  for (const [name, col, type] of columnsOf(attrs)) {
+  for (const [name, col, type] of columns) {
     if (!(col in row)) continue;
     const raw = row[col];
     v[name] =
@@ -174,29 +216,9 @@ export function rowToView(spec: ResourceSpec, row: Row, attrs: Record<string, At
   return v;
 }
 
-/** [attribute, column, type] of the attributes stored in a column, computed once per attribute map. */
-const COLUMNS = new WeakMap<Record<string, Attr>, Array<[string, string, Attr['type']]>>();
-function columnsOf(attrs: Record<string, Attr>) {
-  let cols = COLUMNS.get(attrs);
-  if (!cols) {
-    cols = [];
-    for (const [name, a] of Object.entries(attrs)) {
-      const col = colName(name, a);
-      if (col) cols.push([name, col, a.type]);
-    }
-    COLUMNS.set(attrs, cols);
-  }
-  return cols;
-}
-
-function viewToRow(
-  spec: ResourceSpec,
-  values: View,
-  only?: Set<string>,
-  attrs: Record<string, Attr> = allAttrs(spec),
-): Row {
+function viewToRow(values: View, columns: Columns, only?: Set<string>): Row {
   const row: Row = {};
-  for (const [name, col, type] of columnsOf(attrs)) {
+  for (const [name, col, type] of columns) {
     if (only && !only.has(name)) continue;
     if (!(name in values)) continue;
     const v = values[name];
@@ -236,6 +258,9 @@ export type ResourceExtension = Pick<
   filters?: ResourceSpec['filters'];
 };
 
+/** Any of the hooks, as extend() chains them. */
+type Hook = (...a: unknown[]) => unknown;
+
 type HookName =
   | 'expand'
   | 'beforeCreate'
@@ -248,11 +273,14 @@ type HookName =
 
 export class ResourceApi {
   attrs: Record<string, Attr>;
+  /** The stored attributes of `attrs`, for converting rows and views. */
+  private columns: Columns;
   constructor(
     public svc: NetworkService,
     public spec: ResourceSpec,
   ) {
     this.attrs = allAttrs(spec);
+    this.columns = columnsOf(this.attrs);
   }
 
   /** Adds another family's attributes and hooks (see ResourceExtension). */
@@ -271,17 +299,18 @@ export class ResourceApi {
       'checkDelete',
     ];
     for (const h of hooks) {
-      const mine = spec[h] as ((...a: any[]) => any) | undefined;
-      const theirs = ext[h] as ((...a: any[]) => any) | undefined;
+      const mine = spec[h] as Hook | undefined;
+      const theirs = ext[h] as Hook | undefined;
       if (!theirs) continue;
-      (spec as any)[h] = mine
-        ? async (...a: any[]) => {
+      (spec as Record<HookName, Hook | undefined>)[h] = mine
+        ? async (...a: unknown[]) => {
             await mine(...a);
             await theirs(...a);
           }
         : theirs;
     }
     this.attrs = allAttrs(spec);
+    this.columns = columnsOf(this.attrs);
   }
 
   get policyName() {
@@ -294,19 +323,19 @@ export class ResourceApi {
   // ---- reading ----------------------------------------------------------------------
 
   /** The rows a caller may see, before policy: admins see all, others what `scope` lets them. */
-  baseQuery(req: FastifyRequest, tx: Tx = this.svc.db): SelectQueryBuilder<any, any, any> {
-    let q = tx.selectFrom(this.spec.table).selectAll(this.spec.table);
-    if (!this.svc.isAdmin(req) && this.spec.owned !== false) {
+  baseQuery(ctx: NetworkContext, tx: Tx = this.svc.db): ResourceQuery {
+    let q: ResourceQuery = dynamic(tx).selectFrom(this.spec.table).selectAll(this.spec.table);
+    if (!this.svc.isAdmin(ctx) && this.spec.owned !== false) {
       q = this.spec.scope
-        ? this.spec.scope(q, req)
-        : q.where(`${this.spec.table}.project_id`, '=', req.ctx?.projectId ?? '');
+        ? this.spec.scope(q, ctx)
+        : q.where(`${this.spec.table}.project_id`, '=', ctx.projectId ?? '');
     }
     return q;
   }
 
   /** Views with computed attributes, tags and standard attributes for rows. */
-  async views(rows: Row[], req: FastifyRequest, tx: Tx = this.svc.db): Promise<View[]> {
-    const views = rows.map((r) => rowToView(this.spec, r, this.attrs));
+  async views(rows: Row[], ctx: NetworkContext, tx: Tx = this.svc.db): Promise<View[]> {
+    const views = rows.map((r) => rowToView(r, this.columns));
     if (this.tagResource && views.length) {
       const tags = await this.svc.tagsOf(
         tx,
@@ -315,15 +344,15 @@ export class ResourceApi {
       );
       for (const v of views) v.tags = tags.get(v.id) ?? [];
     }
-    if (this.spec.expand && views.length) await this.spec.expand(views, req, tx);
+    if (this.spec.expand && views.length) await this.spec.expand(views, ctx, tx);
     return views;
   }
 
   /** The policy target of a view: the view, `tenant_id`, and what spec.target adds. Kept per view object (a list asks twice per item). */
-  async policyTarget(view: View, req: FastifyRequest): Promise<Record<string, unknown>> {
+  async policyTarget(view: View, ctx: NetworkContext): Promise<Record<string, unknown>> {
     let t = this.targets.get(view);
     if (!t) {
-      const extra = this.spec.target ? await this.spec.target(view, req) : {};
+      const extra = this.spec.target ? await this.spec.target(view, ctx) : {};
       t = {
         ...view,
         ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}),
@@ -336,44 +365,44 @@ export class ResourceApi {
   private targets = new WeakMap<View, Record<string, unknown>>();
 
   /** One resource the caller may see (404 otherwise), without policy. */
-  async load(req: FastifyRequest, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<View> {
-    let q = this.baseQuery(req, tx).where(`${this.spec.table}.id`, '=', id);
+  async load(ctx: NetworkContext, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<View> {
+    let q = this.baseQuery(ctx, tx).where(`${this.spec.table}.id`, '=', id);
     if (this.spec.parent && parentId !== undefined)
       q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
     const row = await q.executeTakeFirst();
     if (!row) throw this.spec.notFound(id, parentId);
-    return (await this.views([row], req, tx))[0]!;
+    return (await this.views([row], ctx, tx))[0]!;
   }
 
   /** Loads and enforces `<action>_<resource>`; a resource the policy hides is a 404, as upstream. */
   async find(
-    req: FastifyRequest,
+    ctx: NetworkContext,
     id: string,
     action: string,
     parentId?: string,
     parentTarget: Record<string, unknown> = {},
   ): Promise<View> {
-    const view = await this.load(req, id, this.svc.db, parentId);
-    const target = { ...(await this.policyTarget(view, req)), ...parentTarget };
-    if (!req.allowed(`get_${this.policyName}`, target)) {
-      req.authorized = true;
+    const view = await this.load(ctx, id, this.svc.db, parentId);
+    const target = { ...(await this.policyTarget(view, ctx)), ...parentTarget };
+    if (!ctx.allowed(`get_${this.policyName}`, target)) {
+      ctx.markEnforced();
       throw this.spec.notFound(id, parentId);
     }
-    if (action !== 'get') this.enforce(req, `${action}_${this.policyName}`, target);
-    else req.authorized = true;
+    if (action !== 'get') this.enforce(ctx, `${action}_${this.policyName}`, target);
+    else ctx.markEnforced();
     return view;
   }
 
-  enforce(req: FastifyRequest, rule: string, target: Record<string, unknown>) {
-    if (!req.allowed(rule, target)) {
-      req.authorized = true;
+  enforce(ctx: NetworkContext, rule: string, target: Record<string, unknown>) {
+    if (!ctx.allowed(rule, target)) {
+      ctx.markEnforced();
       throw new ApiError(403, `(rule:${rule}) is disallowed by policy`, 'PolicyNotAuthorized');
     }
-    req.authorized = true;
+    ctx.markEnforced();
   }
 
   /** Removes the attributes the caller may not read (`get_<res>:<attr>` rules) and applies `fields`. */
-  async present(view: View, req: FastifyRequest, fields?: string[]): Promise<View> {
+  async present(view: View, ctx: NetworkContext, fields?: string[]): Promise<View> {
     const out: View = {};
     let target: Record<string, unknown> | undefined;
     for (const k in view) {
@@ -382,8 +411,8 @@ export class ResourceApi {
       if (fields && !fields.includes(k)) continue;
       const rule = this.readRule(k);
       if (rule) {
-        target ??= await this.policyTarget(view, req);
-        if (!req.allowed(rule, target)) continue;
+        target ??= await this.policyTarget(view, ctx);
+        if (!ctx.allowed(rule, target)) continue;
       }
       out[k] = view[k];
     }
@@ -401,14 +430,22 @@ export class ResourceApi {
   }
   private readRules = new Map<string, string>();
 
-  async list(req: FastifyRequest, reply: FastifyReply, parentId?: string, parentTarget: Record<string, unknown> = {}) {
-    req.authorized = true; // per item below
-    const query = req.query as Record<string, string | string[]>;
+  /**
+   * A page of resources the caller may see: `query` is the request's query string (filters,
+   * `fields`, sorting, `limit`, `marker`, `page_reverse`, tag filters). The handler adds the links.
+   */
+  async list(
+    ctx: NetworkContext,
+    query: ListQuery,
+    parentId?: string,
+    parentTarget: Record<string, unknown> = {},
+  ): Promise<ListPage> {
+    ctx.markEnforced(); // per item below
     const many = (k: string): string[] => {
       const v = query[k];
       return v === undefined ? [] : Array.isArray(v) ? v : [v];
     };
-    let q = this.baseQuery(req);
+    let q = this.baseQuery(ctx);
     if (this.spec.parent && parentId !== undefined)
       q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
     const memoryFilters: Array<[string, unknown[]]> = [];
@@ -430,7 +467,7 @@ export class ResourceApi {
         continue;
       const values = many(key);
       if (this.spec.filters?.[key]) {
-        q = this.spec.filters[key]!(q, values, req);
+        q = this.spec.filters[key]!(q, values, ctx);
         continue;
       }
       const a = this.attrs[key];
@@ -440,8 +477,8 @@ export class ResourceApi {
       const col = colName(key, a);
       if (col) {
         const nonNull = converted.filter((x) => x !== null && x !== undefined);
-        q = q.where((eb: any) => {
-          const ors = [] as any[];
+        q = q.where((eb) => {
+          const ors: Array<Expression<SqlBool>> = [];
           if (nonNull.length)
             ors.push(
               eb(
@@ -484,10 +521,14 @@ export class ResourceApi {
     const reverse = query.page_reverse !== undefined && toBoolean(query.page_reverse, 'page_reverse');
     const dir = (d: 'asc' | 'desc') => (reverse ? (d === 'asc' ? 'desc' : 'asc') : d);
     if (marker) {
-      const m = await this.svc.db.selectFrom(this.spec.table).selectAll().where('id', '=', marker).executeTakeFirst();
+      const m = await dynamic(this.svc.db)
+        .selectFrom(this.spec.table)
+        .selectAll()
+        .where('id', '=', marker)
+        .executeTakeFirst();
       if (!m) throw this.spec.notFound(marker);
       // Keyset condition on (k1, k2, ..., id) in the requested direction.
-      q = q.where((eb: any) =>
+      q = q.where((eb) =>
         eb.or(
           order.map((_, i) =>
             eb.and([
@@ -506,15 +547,15 @@ export class ResourceApi {
     const pageNative = memoryFilters.length === 0;
     if (limit !== undefined && pageNative) q = q.limit(limit);
     let rows = await q.execute();
-    let views = await this.views(rows, req);
+    let views = await this.views(rows, ctx);
     for (const [key, values] of memoryFilters) views = views.filter((v) => values.some((x) => sameValue(v[key], x)));
     const out: View[] = [];
     const hasParent = Object.keys(parentTarget).length > 0;
     for (const v of views) {
       if (limit !== undefined && out.length >= limit) break;
-      const own = await this.policyTarget(v, req);
+      const own = await this.policyTarget(v, ctx);
       const target = hasParent ? { ...own, ...parentTarget } : own;
-      if (!req.allowed(`get_${this.policyName}`, target)) continue;
+      if (!ctx.allowed(`get_${this.policyName}`, target)) continue;
       out.push(v);
     }
     if (reverse) out.reverse();
@@ -522,10 +563,14 @@ export class ResourceApi {
     const fields = many('fields')
       .flatMap((f) => f.split(','))
       .filter(Boolean);
-    const body: Record<string, unknown> = {
-      [this.spec.plural]: await Promise.all(out.map((v) => this.present(v, req, fields.length ? fields : undefined))),
-    };
-    if (limit !== undefined) body[`${this.spec.plural}_links`] = this.links(req, out, limit, reverse);
+    const items = await Promise.all(out.map((v) => this.present(v, ctx, fields.length ? fields : undefined)));
+    return { items, ids: out.map((v) => v.id as string), limit, reverse };
+  }
+
+  /** A list's response body: the items, and Neutron's pagination links when a limit was asked. */
+  listBody(req: FastifyRequest, page: ListPage): Record<string, unknown> {
+    const body: Record<string, unknown> = { [this.spec.plural]: page.items };
+    if (page.limit !== undefined) body[`${this.spec.plural}_links`] = pageLinks(req, page);
     return body;
   }
 
@@ -537,7 +582,7 @@ export class ResourceApi {
     return s;
   }
 
-  private tagFilters(q: SelectQueryBuilder<any, any, any>, many: (k: string) => string[]) {
+  private tagFilters(q: ResourceQuery, many: (k: string) => string[]) {
     const res = this.tagResource;
     if (!res) return q;
     const split = (k: string) =>
@@ -545,7 +590,7 @@ export class ResourceApi {
         .flatMap((s) => s.split(','))
         .filter(Boolean);
     const t = this.spec.table;
-    const has = (eb: any, tag: string) =>
+    const has = (eb: ExpressionBuilder<DynamicDb, string>, tag: string) =>
       eb.exists(
         eb
           .selectFrom('tags')
@@ -558,35 +603,17 @@ export class ResourceApi {
       any = split('tags-any'),
       notAll = split('not-tags'),
       notAny = split('not-tags-any');
-    if (all.length) q = q.where((eb: any) => eb.and(all.map((x) => has(eb, x))));
-    if (any.length) q = q.where((eb: any) => eb.or(any.map((x) => has(eb, x))));
-    if (notAll.length) q = q.where((eb: any) => eb.not(eb.and(notAll.map((x) => has(eb, x)))));
-    if (notAny.length) q = q.where((eb: any) => eb.not(eb.or(notAny.map((x) => has(eb, x)))));
+    if (all.length) q = q.where((eb) => eb.and(all.map((x) => has(eb, x))));
+    if (any.length) q = q.where((eb) => eb.or(any.map((x) => has(eb, x))));
+    if (notAll.length) q = q.where((eb) => eb.not(eb.and(notAll.map((x) => has(eb, x)))));
+    if (notAny.length) q = q.where((eb) => eb.not(eb.or(notAny.map((x) => has(eb, x)))));
     return q;
-  }
-
-  /** Neutron's pagination links: `next` unless a forward page came back short, `previous` unless a reverse one did. */
-  private links(req: FastifyRequest, items: View[], limit: number, reverse: boolean) {
-    const links: Array<{ rel: string; href: string }> = [];
-    // An empty page links without a marker, as upstream's get_next_link/get_previous_link.
-    const href = (marker: string | undefined, rev: boolean) => {
-      const url = new URL(req.url, 'http://x');
-      url.searchParams.delete('marker');
-      if (marker !== undefined) url.searchParams.set('marker', marker);
-      url.searchParams.delete('page_reverse');
-      if (rev) url.searchParams.set('page_reverse', 'True');
-      return `${req.baseUrl}${url.pathname.slice(req.service?.prefix.length ?? 0)}${url.search}`;
-    };
-    if (!(items.length < limit && !reverse))
-      links.push({ rel: 'next', href: href(items[items.length - 1]?.id, false) });
-    if (!(items.length < limit && reverse)) links.push({ rel: 'previous', href: href(items[0]?.id, true) });
-    return links;
   }
 
   // ---- writing ----------------------------------------------------------------------
 
   /** Validates a POST item: unknown or read-only attributes are 400s; defaults fill the rest. */
-  prepareCreate(item: unknown, req: FastifyRequest): { values: View; given: Set<string> } {
+  prepareCreate(item: unknown, ctx: NetworkContext): { values: View; given: Set<string> } {
     if (!item || typeof item !== 'object' || Array.isArray(item))
       throw new ApiError(
         400,
@@ -605,7 +632,7 @@ export class ResourceApi {
       if (body.tenant_id !== undefined && body.project_id !== undefined && body.tenant_id !== body.project_id) {
         throw new ApiError(400, "'project_id' and 'tenant_id' do not match", 'HTTPBadRequest');
       }
-      const pid = (body.project_id ?? body.tenant_id ?? req.ctx?.projectId) as string | undefined;
+      const pid = (body.project_id ?? body.tenant_id ?? ctx.projectId) as string | undefined;
       if (!pid)
         throw new ApiError(
           400,
@@ -620,7 +647,7 @@ export class ResourceApi {
     for (const [name, a] of Object.entries(this.attrs)) {
       if (name === 'project_id' || name === 'tenant_id' || name === 'id') continue;
       if (name in body) {
-        values[name] = a.validate ? a.validate(body[name], name, { req, values }) : body[name];
+        values[name] = a.validate ? a.validate(body[name], name, { ctx, values }) : body[name];
       } else if (a.post) {
         if (a.required)
           throw new ApiError(
@@ -632,7 +659,7 @@ export class ResourceApi {
         if (d !== undefined)
           values[name] =
             typeof d === 'function'
-              ? (d as (v: View, r: FastifyRequest) => unknown)(values, req)
+              ? (d as (v: View, c: NetworkContext) => unknown)(values, ctx)
               : d !== null && typeof d === 'object'
                 ? structuredClone(d)
                 : d;
@@ -644,17 +671,17 @@ export class ResourceApi {
 
   /** `create_<res>` plus `create_<res>:<attr>` for every attribute the client set (and `:<attr>:<key>` inside lists of dicts). */
   async enforceAttrs(
-    req: FastifyRequest,
+    ctx: NetworkContext,
     action: string,
     target: Record<string, unknown>,
     given: Iterable<string>,
     values: View,
   ) {
-    this.enforce(req, `${action}_${this.policyName}`, target);
+    this.enforce(ctx, `${action}_${this.policyName}`, target);
     for (const name of given) {
       if (this.attrs[name]?.enforcePolicy === false) continue;
       const rule = `${action}_${this.policyName}:${name}`;
-      if (this.svc.policy.has(rule)) this.enforce(req, rule, target);
+      if (this.svc.policy.has(rule)) this.enforce(ctx, rule, target);
       const v = values[name];
       const subs = Array.isArray(v)
         ? v.filter((x) => x && typeof x === 'object')
@@ -664,18 +691,18 @@ export class ResourceApi {
       for (const s of subs)
         for (const k of Object.keys(s)) {
           const sub = `${rule}:${k}`;
-          if (this.svc.policy.has(sub)) this.enforce(req, sub, target);
+          if (this.svc.policy.has(sub)) this.enforce(ctx, sub, target);
         }
     }
   }
 
+  /** A POST body (one resource or a bulk list, created atomically): the response body (the handler answers 201). */
   async create(
-    req: FastifyRequest,
-    reply: FastifyReply,
+    ctx: NetworkContext,
+    body: Record<string, unknown> | undefined,
     parentId?: string,
     parentTarget: Record<string, unknown> = {},
   ) {
-    const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object') throw new ApiError(400, 'Resource body required', 'HTTPBadRequest');
     const bulk = Array.isArray(body[this.spec.plural]);
     // A bulk item may come wrapped in its singular key, as upstream's prepare_request_body allows.
@@ -690,16 +717,16 @@ export class ResourceApi {
         : undefined;
     if (!items) throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
     if (bulk && !items.length) throw new ApiError(400, `Resources required`, 'HTTPBadRequest');
-    const prepared = items.map((i) => this.prepareCreate(i, req));
+    const prepared = items.map((i) => this.prepareCreate(i, ctx));
     for (const p of prepared) {
       if (this.spec.parent && parentId !== undefined) p.values[this.spec.parent.column] = parentId;
       // neutron-lib _validate_privileges: only admins (and advsvc) create for another project.
       if (
         this.spec.owned !== false &&
         p.given.has('project_id') &&
-        p.values.project_id !== req.ctx?.projectId &&
-        !this.svc.isAdmin(req) &&
-        !this.svc.isAdvsvc(req)
+        p.values.project_id !== ctx.projectId &&
+        !this.svc.isAdmin(ctx) &&
+        !this.svc.isAdvsvc(ctx)
       ) {
         throw new ApiError(
           400,
@@ -707,39 +734,38 @@ export class ResourceApi {
           'HTTPBadRequest',
         );
       }
-      if (this.spec.checkCreate) await this.spec.checkCreate(p.values, req);
+      if (this.spec.checkCreate) await this.spec.checkCreate(p.values, ctx);
       // As upstream's _is_attribute_explicitly_set: an attribute given with its default value needs no attribute rule.
       const explicit = [...p.given].filter((k) => {
         const d = this.attrs[k]?.default;
         return d === undefined || typeof d === 'function' || JSON.stringify(d) !== JSON.stringify(p.values[k]);
       });
       await this.enforceAttrs(
-        req,
+        ctx,
         'create',
-        { ...(await this.policyTarget(p.values, req)), ...parentTarget, tenant_id: p.values.project_id },
+        { ...(await this.policyTarget(p.values, ctx)), ...parentTarget, tenant_id: p.values.project_id },
         explicit,
         p.values,
       );
     }
     for (const p of prepared)
-      this.svc.notify(req, `${this.spec.singular}.create.start`, { [this.spec.singular]: items[prepared.indexOf(p)] });
+      this.svc.notify(ctx, `${this.spec.singular}.create.start`, { [this.spec.singular]: items[prepared.indexOf(p)] });
     const created = await this.svc.transaction(async (tx) => {
       const out: View[] = [];
-      for (const p of prepared) out.push(await this.insert(p.values, req, tx));
+      for (const p of prepared) out.push(await this.insert(p.values, ctx, tx));
       return out;
     });
     const shown: View[] = [];
     for (const v of created) {
-      await this.safely(() => this.spec.committed?.('create', v, req));
-      this.svc.notify(req, `${this.spec.singular}.create.end`, { [this.spec.singular]: v });
-      shown.push(await this.present(v, req));
+      await this.safely(() => this.spec.committed?.('create', v, ctx));
+      this.svc.notify(ctx, `${this.spec.singular}.create.end`, { [this.spec.singular]: v });
+      shown.push(await this.present(v, ctx));
     }
-    reply.code(201);
     return bulk ? { [this.spec.plural]: shown } : { [this.spec.singular]: shown[0] };
   }
 
   /** Inserts one validated resource inside a transaction and returns its view. */
-  async insert(values: View, req: FastifyRequest, tx: Transaction<any>): Promise<View> {
+  async insert(values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
     if (this.spec.quota && values.project_id) await this.svc.quotas.check(tx, values.project_id, this.spec.quota, 1);
     values.id ??= randomUUID();
     if (this.spec.standard !== false) {
@@ -747,23 +773,27 @@ export class ResourceApi {
       values.revision_number = 0;
       values.description ??= '';
     }
-    if (this.spec.beforeCreate) await this.spec.beforeCreate(values, req, tx);
-    const row = viewToRow(this.spec, values, undefined, this.attrs);
+    if (this.spec.beforeCreate) await this.spec.beforeCreate(values, ctx, tx);
+    const row = viewToRow(values, this.columns);
     await insertRow(tx, this.spec.table, row);
-    const view = rowToView(this.spec, row, this.attrs);
-    if (this.spec.afterCreate) await this.spec.afterCreate(view, values, req, tx);
-    if (!this.spec.viewFromCreate) return this.loadInTx(values.id, req, tx);
+    const view = rowToView(row, this.columns);
+    if (this.spec.afterCreate) await this.spec.afterCreate(view, values, ctx, tx);
+    if (!this.spec.viewFromCreate) return this.loadInTx(values.id, ctx, tx);
     if (this.tagResource) view.tags = [...(values.tags ?? [])].sort();
-    if (this.spec.expand) await this.spec.expand([view], req, tx, true);
+    if (this.spec.expand) await this.spec.expand([view], ctx, tx, true);
     return view;
   }
 
-  async loadInTx(id: string, req: FastifyRequest, tx: Tx): Promise<View> {
-    const row = await tx.selectFrom(this.spec.table).selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    return (await this.views([row], req, tx))[0]!;
+  async loadInTx(id: string, ctx: NetworkContext, tx: Tx): Promise<View> {
+    const row = await dynamic(tx)
+      .selectFrom(this.spec.table)
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return (await this.views([row], ctx, tx))[0]!;
   }
 
-  prepareUpdate(item: unknown, req: FastifyRequest, existing: View): View {
+  prepareUpdate(item: unknown, ctx: NetworkContext, existing: View): View {
     if (!item || typeof item !== 'object' || Array.isArray(item))
       throw new ApiError(
         400,
@@ -777,47 +807,53 @@ export class ResourceApi {
     for (const [k, v] of Object.entries(body)) {
       const a = this.attrs[k]!;
       if (!a.put) throw new ApiError(400, `Cannot update read-only attribute ${k}`, 'HTTPBadRequest');
-      changes[k] = a.validate ? a.validate(v, k, { req, values: { ...existing, ...changes }, existing }) : v;
+      changes[k] = a.validate ? a.validate(v, k, { ctx, values: { ...existing, ...changes }, existing }) : v;
     }
     return changes;
   }
 
-  async update(req: FastifyRequest, id: string, parentId?: string, parentTarget: Record<string, unknown> = {}) {
-    const body = req.body as Record<string, unknown> | undefined;
+  /** A PUT body; `ifMatch` is the request's If-Match header (Neutron's revision precondition). */
+  async update(
+    ctx: NetworkContext,
+    id: string,
+    body: Record<string, unknown> | undefined,
+    ifMatch?: string,
+    parentId?: string,
+    parentTarget: Record<string, unknown> = {},
+  ) {
     if (!body || typeof body !== 'object' || body[this.spec.singular] === undefined)
       throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
     let existing: View;
     try {
-      existing = await this.find(req, id, 'get', parentId, parentTarget);
+      existing = await this.find(ctx, id, 'get', parentId, parentTarget);
     } catch (e) {
       // Upstream validates the body before it looks the resource up: a bad body is a 400 even then.
-      if (e instanceof ApiError && e.status === 404) this.prepareUpdate(body[this.spec.singular], req, {});
+      if (e instanceof ApiError && e.status === 404) this.prepareUpdate(body[this.spec.singular], ctx, {});
       throw e;
     }
-    const changes = this.prepareUpdate(body[this.spec.singular], req, existing);
-    const target = { ...(await this.policyTarget({ ...existing, ...changes }, req)), ...parentTarget };
+    const changes = this.prepareUpdate(body[this.spec.singular], ctx, existing);
+    const target = { ...(await this.policyTarget({ ...existing, ...changes }, ctx)), ...parentTarget };
     try {
-      await this.enforceAttrs(req, 'update', target, Object.keys(changes), changes);
+      await this.enforceAttrs(ctx, 'update', target, Object.keys(changes), changes);
     } catch (e) {
       // Upstream then checks get_<res> on the resource as its attribute map has it, without hidden
       // attributes (an address group's `shared`): who could not see it that way gets a 404.
       if (e instanceof ApiError && e.status === 403) {
         const shown = Object.fromEntries(Object.entries(target).filter(([k]) => this.attrs[k]?.visible !== false));
-        if (!req.allowed(`get_${this.policyName}`, shown)) throw this.spec.notFound(id, parentId);
+        if (!ctx.allowed(`get_${this.policyName}`, shown)) throw this.spec.notFound(id, parentId);
       }
       throw e;
     }
-    this.checkRevision(req, existing);
-    this.svc.notify(req, `${this.spec.singular}.update.start`, { [this.spec.singular]: { ...changes, id } });
-    const view = await this.svc.transaction((tx) => this.applyUpdate(existing, changes, req, tx));
-    await this.safely(() => this.spec.committed?.('update', view, req, existing));
-    this.svc.notify(req, `${this.spec.singular}.update.end`, { [this.spec.singular]: view });
-    return { [this.spec.singular]: await this.present(view, req) };
+    this.checkRevision(existing, ifMatch);
+    this.svc.notify(ctx, `${this.spec.singular}.update.start`, { [this.spec.singular]: { ...changes, id } });
+    const view = await this.svc.transaction((tx) => this.applyUpdate(existing, changes, ctx, tx));
+    await this.safely(() => this.spec.committed?.('update', view, ctx, existing));
+    this.svc.notify(ctx, `${this.spec.singular}.update.end`, { [this.spec.singular]: view });
+    return { [this.spec.singular]: await this.present(view, ctx) };
   }
 
   /** Neutron's revision_number precondition: `If-Match: revision_number=N` (412 when it moved on). */
-  checkRevision(req: FastifyRequest, existing: View) {
-    const h = req.headers['if-match'];
+  checkRevision(existing: View, h: string | undefined) {
     if (typeof h !== 'string') return;
     const m = /revision_number=(-?\d+)/.exec(h);
     if (!m) return;
@@ -830,47 +866,47 @@ export class ResourceApi {
     }
   }
 
-  async applyUpdate(existing: View, changes: View, req: FastifyRequest, tx: Transaction<any>): Promise<View> {
-    if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, req, tx);
-    const row = viewToRow(this.spec, changes, new Set(Object.keys(changes)), this.attrs);
+  async applyUpdate(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
+    if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, ctx, tx);
+    const row = viewToRow(changes, this.columns, new Set(Object.keys(changes)));
     if (this.spec.standard !== false)
       Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
-    if (Object.keys(row).length) await tx.updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
-    const view = await this.loadInTx(existing.id, req, tx);
-    if (this.spec.afterUpdate) await this.spec.afterUpdate(view, existing, changes, req, tx);
-    return this.spec.afterUpdate ? this.loadInTx(existing.id, req, tx) : view;
+    if (Object.keys(row).length)
+      await dynamic(tx).updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
+    const view = await this.loadInTx(existing.id, ctx, tx);
+    if (this.spec.afterUpdate) await this.spec.afterUpdate(view, existing, changes, ctx, tx);
+    return this.spec.afterUpdate ? this.loadInTx(existing.id, ctx, tx) : view;
   }
 
+  /** Deletes through the API (checkDelete applies); the handler answers 204. */
   async delete(
-    req: FastifyRequest,
-    reply: FastifyReply,
+    ctx: NetworkContext,
     id: string,
+    ifMatch?: string,
     parentId?: string,
     parentTarget: Record<string, unknown> = {},
   ) {
-    const existing = await this.find(req, id, 'delete', parentId, parentTarget);
-    this.checkRevision(req, existing);
-    if (this.spec.checkDelete) await this.spec.checkDelete(existing, req);
-    this.svc.notify(req, `${this.spec.singular}.delete.start`, { [`${this.spec.singular}_id`]: id });
-    await this.svc.transaction((tx) => this.remove(existing, req, tx));
-    await this.safely(() => this.spec.committed?.('delete', existing, req));
-    this.svc.notify(req, `${this.spec.singular}.delete.end`, {
+    const existing = await this.find(ctx, id, 'delete', parentId, parentTarget);
+    this.checkRevision(existing, ifMatch);
+    if (this.spec.checkDelete) await this.spec.checkDelete(existing, ctx);
+    this.svc.notify(ctx, `${this.spec.singular}.delete.start`, { [`${this.spec.singular}_id`]: id });
+    await this.svc.transaction((tx) => this.remove(existing, ctx, tx));
+    await this.safely(() => this.spec.committed?.('delete', existing, ctx));
+    this.svc.notify(ctx, `${this.spec.singular}.delete.end`, {
       [`${this.spec.singular}_id`]: id,
       [this.spec.singular]: existing,
     });
-    reply.code(204);
-    return reply.send();
   }
 
-  async remove(existing: View, req: FastifyRequest, tx: Transaction<any>) {
-    if (this.spec.beforeDelete) await this.spec.beforeDelete(existing, req, tx);
+  async remove(existing: View, ctx: NetworkContext, tx: Transaction<NetworkDb>) {
+    if (this.spec.beforeDelete) await this.spec.beforeDelete(existing, ctx, tx);
     if (this.tagResource)
       await tx
         .deleteFrom('tags')
         .where('resource_type', '=', this.tagResource)
         .where('resource_id', '=', existing.id)
         .execute();
-    await tx.deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
+    await dynamic(tx).deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
   }
 
   private async safely(fn: () => unknown) {
@@ -886,22 +922,29 @@ export class ResourceApi {
   register(app: FastifyInstance) {
     const base = `/v2.0/${this.spec.path ?? this.spec.plural}`;
     const routes = new Set(this.spec.routes ?? ['list', 'show', 'create', 'update', 'delete']);
-    const parent = async (req: FastifyRequest) => {
+    const parent = async (req: FastifyRequest, ctx: NetworkContext, route: RouteName) => {
       if (!this.spec.parent) return { id: undefined, target: {} };
       const id = (req.params as Record<string, string>)[this.spec.parent.param]!;
-      return { id, target: await this.spec.parent.load(req, id) };
+      return { id, target: await this.spec.parent.load(ctx, id, route) };
     };
     const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
+    const ifMatch = (req: FastifyRequest) => {
+      const h = req.headers['if-match'];
+      return typeof h === 'string' ? h : undefined;
+    };
+    const body = (req: FastifyRequest) => req.body as Record<string, unknown> | undefined;
     if (routes.has('list'))
-      app.get(base, async (req, reply) => {
-        const p = await parent(req);
-        return this.list(req, reply, p.id, p.target);
+      app.get(base, async (req) => {
+        const ctx = NetworkContext.of(req.context);
+        const p = await parent(req, ctx, 'list');
+        return this.listBody(req, await this.list(ctx, req.query as ListQuery, p.id, p.target));
       });
     if (routes.has('show'))
       app.get(`${base}/:id`, async (req) => {
-        const p = await parent(req);
-        const view = await this.find(req, idOf(req), 'get', p.id, p.target);
-        const q = req.query as Record<string, string | string[]>;
+        const ctx = NetworkContext.of(req.context);
+        const p = await parent(req, ctx, 'show');
+        const view = await this.find(ctx, idOf(req), 'get', p.id, p.target);
+        const q = req.query as ListQuery;
         const fields =
           q.fields === undefined
             ? undefined
@@ -909,22 +952,29 @@ export class ResourceApi {
                 .concat(q.fields)
                 .flatMap((f) => f.split(','))
                 .filter(Boolean);
-        return { [this.spec.singular]: await this.present(view, req, fields) };
+        return { [this.spec.singular]: await this.present(view, ctx, fields) };
       });
     if (routes.has('create'))
       app.post(base, async (req, reply) => {
-        const p = await parent(req);
-        return this.create(req, reply, p.id, p.target);
+        const ctx = NetworkContext.of(req.context);
+        const p = await parent(req, ctx, 'create');
+        const out = await this.create(ctx, body(req), p.id, p.target);
+        reply.code(201);
+        return out;
       });
     if (routes.has('update'))
       app.put(`${base}/:id`, async (req) => {
-        const p = await parent(req);
-        return this.update(req, idOf(req), p.id, p.target);
+        const ctx = NetworkContext.of(req.context);
+        const p = await parent(req, ctx, 'update');
+        return this.update(ctx, idOf(req), body(req), ifMatch(req), p.id, p.target);
       });
     if (routes.has('delete'))
       app.delete(`${base}/:id`, async (req, reply) => {
-        const p = await parent(req);
-        return this.delete(req, reply, idOf(req), p.id, p.target);
+        const ctx = NetworkContext.of(req.context);
+        const p = await parent(req, ctx, 'delete');
+        await this.delete(ctx, idOf(req), ifMatch(req), p.id, p.target);
+        reply.code(204);
+        return reply.send();
       });
     if (this.tagResource) this.registerTags(app, this.spec.tagPath ? `/v2.0/${this.spec.tagPath}` : base);
   }
@@ -933,9 +983,9 @@ export class ResourceApi {
   private registerTags(app: FastifyInstance, base: string) {
     const res = this.tagResource!;
     // Zed's tagging enforces no rule of its own: whoever sees a resource may tag it (a shared QoS policy too).
-    const parentOf = async (req: FastifyRequest, _write: boolean) => {
+    const parentOf = async (req: FastifyRequest, ctx: NetworkContext) => {
       const id = (req.params as { id: string }).id;
-      return this.find(req, id, 'get');
+      return this.find(ctx, id, 'get');
     };
     const checkTag = (t: unknown) => {
       if (typeof t !== 'string' || t.length > 255 || t.length === 0)
@@ -943,16 +993,18 @@ export class ResourceApi {
       return t;
     };
     const bump = (id: string, tx: Tx) => bumpRevision(tx, this.spec.table, id);
-    app.get(`${base}/:id/tags`, async (req) => ({ tags: (await parentOf(req, false)).tags }));
+    app.get(`${base}/:id/tags`, async (req) => ({ tags: (await parentOf(req, NetworkContext.of(req.context))).tags }));
     app.get(`${base}/:id/tags/:tag`, async (req, reply) => {
-      const v = await parentOf(req, false);
+      const ctx = NetworkContext.of(req.context);
+      const v = await parentOf(req, ctx);
       const tag = checkTag((req.params as { tag: string }).tag);
       if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
       reply.code(204);
       return reply.send();
     });
     app.put(`${base}/:id/tags`, async (req) => {
-      const v = await parentOf(req, true);
+      const ctx = NetworkContext.of(req.context);
+      const v = await parentOf(req, ctx);
       const body = req.body as { tags?: unknown } | undefined;
       if (!body || !Array.isArray(body.tags))
         throw new ApiError(400, 'Invalid input for operation: Invalid tags body.', 'InvalidInput');
@@ -972,11 +1024,12 @@ export class ResourceApi {
             .execute();
         await bump(v.id, tx);
       });
-      this.svc.notify(req, 'tag.update.end', { parent_resource: res, parent_resource_id: v.id, tags });
+      this.svc.notify(ctx, 'tag.update.end', { parent_resource: res, parent_resource_id: v.id, tags });
       return { tags };
     });
     app.put(`${base}/:id/tags/:tag`, async (req, reply) => {
-      const v = await parentOf(req, true);
+      const ctx = NetworkContext.of(req.context);
+      const v = await parentOf(req, ctx);
       const tag = checkTag((req.params as { tag: string }).tag);
       if (!v.tags.includes(tag)) {
         await this.svc.transaction(async (tx) => {
@@ -984,22 +1037,24 @@ export class ResourceApi {
           await bump(v.id, tx);
         });
       }
-      this.svc.notify(req, 'tag.create.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
+      this.svc.notify(ctx, 'tag.create.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
       reply.code(201);
       return reply.send();
     });
     app.delete(`${base}/:id/tags`, async (req, reply) => {
-      const v = await parentOf(req, true);
+      const ctx = NetworkContext.of(req.context);
+      const v = await parentOf(req, ctx);
       await this.svc.transaction(async (tx) => {
         await tx.deleteFrom('tags').where('resource_type', '=', res).where('resource_id', '=', v.id).execute();
         await bump(v.id, tx);
       });
-      this.svc.notify(req, 'tag.delete_all.end', { parent_resource: res, parent_resource_id: v.id });
+      this.svc.notify(ctx, 'tag.delete_all.end', { parent_resource: res, parent_resource_id: v.id });
       reply.code(204);
       return reply.send();
     });
     app.delete(`${base}/:id/tags/:tag`, async (req, reply) => {
-      const v = await parentOf(req, true);
+      const ctx = NetworkContext.of(req.context);
+      const v = await parentOf(req, ctx);
       const tag = checkTag((req.params as { tag: string }).tag);
       if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
       await this.svc.transaction(async (tx) => {
@@ -1011,11 +1066,29 @@ export class ResourceApi {
           .execute();
         await bump(v.id, tx);
       });
-      this.svc.notify(req, 'tag.delete.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
+      this.svc.notify(ctx, 'tag.delete.end', { parent_resource: res, parent_resource_id: v.id, tags: [tag] });
       reply.code(204);
       return reply.send();
     });
   }
+}
+
+/** Neutron's pagination links: `next` unless a forward page came back short, `previous` unless a reverse one did. */
+function pageLinks(req: FastifyRequest, page: ListPage) {
+  const { ids, limit = 0, reverse } = page;
+  const links: Array<{ rel: string; href: string }> = [];
+  // An empty page links without a marker, as upstream's get_next_link/get_previous_link.
+  const href = (marker: string | undefined, rev: boolean) => {
+    const url = new URL(req.url, 'http://x');
+    url.searchParams.delete('marker');
+    if (marker !== undefined) url.searchParams.set('marker', marker);
+    url.searchParams.delete('page_reverse');
+    if (rev) url.searchParams.set('page_reverse', 'True');
+    return `${req.baseUrl}${url.pathname.slice(req.service?.prefix.length ?? 0)}${url.search}`;
+  };
+  if (!(ids.length < limit && !reverse)) links.push({ rel: 'next', href: href(ids[ids.length - 1], false) });
+  if (!(ids.length < limit && reverse)) links.push({ rel: 'previous', href: href(ids[0], true) });
+  return links;
 }
 
 function sameValue(actual: unknown, wanted: unknown): boolean {

@@ -4,7 +4,7 @@
 // the subnet's gateway IP), extra routes whose next hop must sit on a connected subnet, and the
 // extraroute-atomic actions. DVR and HA routers are not supported: `distributed` and `ha` read
 // false (admins only, as upstream's policy) and only false is accepted.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import {
@@ -38,6 +38,8 @@ import {
   type SubnetRow,
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 /** neutron.conf max_routes. */
 const MAX_ROUTES = 30;
@@ -274,12 +276,15 @@ async function checkRoutesAgainstPorts(tx: Tx, routerId: string, routes: Route[]
   );
 }
 
-function subnetAddressModeCheck(s: {
+/** What the address mode check reads of a subnet. */
+type AddressModeSubnet = {
   id: string;
   ip_version: number;
   ipv6_ra_mode: string | null;
   ipv6_address_mode: string | null;
-}) {
+};
+
+function subnetAddressModeCheck(s: AddressModeSubnet) {
   if (Number(s.ip_version) === 6 && !s.ipv6_ra_mode && s.ipv6_address_mode) {
     // Upstream's message ends with a period and BadRequest adds another.
     throw badRequest(
@@ -306,7 +311,7 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 /** _validate_gw_info: the network must be external, the addresses not a subnet's gateway, the routes still reachable. */
 async function validateGateway(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   info: Record<string, any> | null,
   extIps: FixedIp[],
   router: GatewayRouter,
@@ -315,7 +320,7 @@ async function validateGateway(
   const networkId: string | null = info ? info.network_id : null;
   let gwSubnets: SubnetRow[] = [];
   if (networkId) {
-    await svc.resource('networks').load(req, networkId, tx);
+    await svc.resource('networks').load(ctx, networkId, tx);
     if (!(await isExternal(tx, networkId)))
       throw badRequest('router', `Network ${networkId} is not an external network`);
     gwSubnets = await subnetRows(tx, { networkIds: [networkId] });
@@ -343,18 +348,18 @@ async function validateGateway(
 async function floatingIpsOfRouter(tx: Tx, routerId: string): Promise<number> {
   const r = await tx
     .selectFrom('floatingips')
-    .select((eb: any) => eb.fn.countAll().as('n'))
+    .select((eb) => eb.fn.countAll().as('n'))
     .where('router_id', '=', routerId)
     .executeTakeFirst();
-  return Number((r as any)?.n ?? 0);
+  return Number(r?.n ?? 0);
 }
 
 async function deleteGatewayPort(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   routerId: string,
   gw: View,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ) {
   if (await floatingIpsOfRouter(tx, routerId)) {
     throw new ApiError(
@@ -363,29 +368,29 @@ async function deleteGatewayPort(
       'RouterExternalGatewayInUseByFloatingIp',
     );
   }
-  await removePort(svc, req, gw, tx);
+  await removePort(svc, ctx, gw, tx);
 }
 
 /** _update_router_gw_info: creates, moves, readdresses or removes the gateway port; returns the router's new columns. */
 async function setGateway(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   router: GatewayRouter,
   info: Record<string, any> | null,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
   const extIps: FixedIp[] = info?.external_fixed_ips ?? [];
   await lockRow(tx, 'routers', router.id);
   const current = await tx.selectFrom('routers').select('gw_port_id').where('id', '=', router.id).executeTakeFirst();
   if (current) router = { ...router, gw_port_id: current.gw_port_id };
-  let gw = router.gw_port_id ? await portView(svc, req, router.gw_port_id, tx) : undefined;
-  const networkId = await validateGateway(svc, req, info, extIps, router, tx);
+  let gw = router.gw_port_id ? await portView(svc, ctx, router.gw_port_id, tx) : undefined;
+  const networkId = await validateGateway(svc, ctx, info, extIps, router, tx);
   if (gw && extIps.length && ipsChanged(gw.fixed_ips ?? [], extIps) && gw.network_id === networkId) {
-    gw = await updatePort(svc, req, gw, { fixed_ips: extIps }, tx);
+    gw = await updatePort(svc, ctx, gw, { fixed_ips: extIps }, tx);
   } else {
     if (gw && gw.network_id !== networkId) {
-      await deleteGatewayPort(svc, req, router.id, gw, tx);
+      await deleteGatewayPort(svc, ctx, router.id, gw, tx);
       gw = undefined;
     }
     if (networkId && !gw) {
@@ -393,7 +398,7 @@ async function setGateway(
       await checkDupRouterSubnets(tx, router.id, subnets);
       gw = await createPort(
         svc,
-        req,
+        ctx,
         {
           project_id: router.project_id,
           network_id: networkId,
@@ -435,9 +440,12 @@ export interface InterfaceInfo {
   tags: string[];
 }
 
+/** What an interface's info shows of its port. */
+type InterfacePort = { id: string; project_id: string; network_id: string; tags?: string[] };
+
 const interfaceInfo = (
   routerId: string,
-  port: { id: string; project_id: string; network_id: string; tags?: string[] },
+  port: InterfacePort,
   subnetId: string,
   subnetIds: string[],
 ): InterfaceInfo => ({
@@ -469,8 +477,8 @@ function parseInterfaceInfo(body: unknown, forRemoval: boolean): { port_id?: str
 }
 
 /** _validate_port_in_range_or_admin: a project may plug a port of another project's subnet only with a pool address. */
-function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: SubnetRow[], port: View) {
-  if (svc.isAdmin(req)) return;
+function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: SubnetRow[], port: View) {
+  if (svc.isAdmin(ctx)) return;
   for (const f of port.fixed_ips as FixedIp[]) {
     const s = subnets.find((x) => x.id === f.subnet_id);
     if (!s) continue;
@@ -478,7 +486,7 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
       .map((p) => rangeFromStrings(p.start, p.end))
       .filter((r): r is IpRange => r !== null);
     const ip = parseIp(f.ip_address);
-    if (ip && !ipInRanges(ip, pools) && req.ctx?.projectId !== s.project_id) {
+    if (ip && !ipInRanges(ip, pools) && ctx.projectId !== s.project_id) {
       throw badRequest(
         'router',
         `Cannot add interface to router because specified port ${port.id} has an IP address out of the allocation pool of subnet ${s.id}, which is not owned by the project making the request`,
@@ -490,17 +498,17 @@ function checkPortInRange(svc: NetworkService, req: FastifyRequest, subnets: Sub
 /** add_router_interface (l3_db.py) inside a transaction. */
 export async function addInterface(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   router: View,
   info: { port_id?: string; subnet_id?: string },
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
   // One change of a router's ports at a time (PostgreSQL; SQLite writes one transaction at a time).
   await lockRow(tx, 'routers', router.id);
   // A router's revision moves with its interfaces, as upstream's revision plugin bumps the port's router.
   await bumpRevision(tx, 'routers', router.id);
   if (info.port_id) {
-    const port = await svc.resource('ports').load(req, info.port_id, tx);
+    const port = await svc.resource('ports').load(ctx, info.port_id, tx);
     if (port.device_id) {
       throw new ApiError(
         409,
@@ -528,18 +536,18 @@ export async function addInterface(
     await checkDupRouterSubnets(tx, router.id, subnets, port.id);
     if (subnets.filter((s) => s.ip_version === 4).length > 1)
       throw badRequest('router', 'Cannot have multiple IPv4 subnets on router port');
-    checkPortInRange(svc, req, subnets, port);
-    await updatePort(svc, req, port, { device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF }, tx);
+    checkPortInRange(svc, ctx, subnets, port);
+    await updatePort(svc, ctx, port, { device_id: router.id, device_owner: DEVICE_OWNER_ROUTER_INTF }, tx);
     return interfaceInfo(
       router.id,
-      port as any,
+      port as InterfacePort,
       subnets[subnets.length - 1]!.id,
       subnets.map((s) => s.id),
     );
   }
-  const subnet = await svc.resource('subnets').load(req, info.subnet_id!, tx);
+  const subnet = await svc.resource('subnets').load(ctx, info.subnet_id!, tx);
   if (!subnet.gateway_ip) throw badRequest('router', 'Subnet for router interface must have a gateway IP');
-  if (subnet.project_id !== req.ctx?.projectId && !svc.isAdmin(req)) {
+  if (subnet.project_id !== ctx.projectId && !svc.isAdmin(ctx)) {
     // Shared to this project by RBAC: allowed; shared to everyone ('*'): not (LP 1757482 / 1975603).
     const rbac = await tx
       .selectFrom('rbac_policies')
@@ -547,7 +555,7 @@ export async function addInterface(
       .where('object_type', '=', 'network')
       .where('object_id', '=', subnet.network_id)
       .where('action', '=', 'access_as_shared')
-      .where('target_tenant', '=', req.ctx?.projectId ?? '')
+      .where('target_tenant', '=', ctx.projectId ?? '')
       .executeTakeFirst();
     if (!rbac)
       throw badRequest(
@@ -555,7 +563,7 @@ export async function addInterface(
         `Cannot add interface to router because subnet ${subnet.id} is not owned by project making the request`,
       );
   }
-  subnetAddressModeCheck(subnet as any);
+  subnetAddressModeCheck(subnet as AddressModeSubnet);
   await checkDupRouterSubnets(tx, router.id, [{ id: subnet.id, cidr: subnet.cidr }]);
   const fixedIp = { subnet_id: subnet.id, ip_address: subnet.gateway_ip };
   if (Number(subnet.ip_version) === 6) {
@@ -564,20 +572,20 @@ export async function addInterface(
       (p) => p.network_id === subnet.network_id && p.fixed_ips.some((f) => isV6(f.ip_address)),
     );
     if (existing) {
-      const port = (await portView(svc, req, existing.id, tx))!;
+      const port = (await portView(svc, ctx, existing.id, tx))!;
       const updated = await updatePort(
         svc,
-        req,
+        ctx,
         port,
         { fixed_ips: [...existing.fixed_ips.map((f) => ({ ...f })), fixedIp] },
         tx,
       );
-      return interfaceInfo(router.id, updated as any, subnet.id, [subnet.id]);
+      return interfaceInfo(router.id, updated as InterfacePort, subnet.id, [subnet.id]);
     }
   }
   const port = await createPort(
     svc,
-    req,
+    ctx,
     {
       project_id: router.project_id,
       network_id: subnet.network_id,
@@ -589,7 +597,7 @@ export async function addInterface(
     },
     tx,
   );
-  return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
+  return interfaceInfo(router.id, port as InterfacePort, subnet.id, [subnet.id]);
 }
 
 /** _confirm_router_interface_not_in_use: floating IPs, port forwardings and extra routes that need the subnet. */
@@ -597,7 +605,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
   const cidr = parseCidr(subnet.cidr)!;
   const onSubnet = new Set(
     (await tx.selectFrom('ipallocations').select('port_id').where('subnet_id', '=', subnet.id).execute()).map(
-      (r: any) => r.port_id,
+      (r) => r.port_id,
     ),
   );
   const inUse = () =>
@@ -618,7 +626,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
       .where(
         'floatingip_id',
         'in',
-        fips.map((f: any) => f.id),
+        fips.map((f) => f.id),
       )
       .execute();
     for (const pf of pfs) {
@@ -628,7 +636,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
   }
   for (const f of fips) {
     const ip = f.fixed_ip_address ? parseIp(f.fixed_ip_address) : null;
-    if (ip && cidrContains(cidr, ip) && onSubnet.has(f.fixed_port_id)) throw inUse();
+    if (ip && cidrContains(cidr, ip) && f.fixed_port_id !== null && onSubnet.has(f.fixed_port_id)) throw inUse();
   }
   const row = await tx.selectFrom('routers').select('routes').where('id', '=', routerId).executeTakeFirst();
   for (const r of JSON.parse(row?.routes ?? '[]') as Route[]) {
@@ -646,10 +654,10 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 /** remove_router_interface (l3_db.py) inside a transaction. */
 export async function removeInterface(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   router: View,
   info: { port_id?: string; subnet_id?: string },
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
   await lockRow(tx, 'routers', router.id);
   await bumpRevision(tx, 'routers', router.id);
@@ -671,16 +679,16 @@ export async function removeInterface(
     }
     const subnets = await subnetRows(tx, { ids: subnetIds });
     for (const s of subnets) await confirmInterfaceNotInUse(tx, router.id, s);
-    const port = (await portView(svc, req, owned.id, tx))!;
-    await removePort(svc, req, port, tx);
+    const port = (await portView(svc, ctx, owned.id, tx))!;
+    await removePort(svc, ctx, port, tx);
     return interfaceInfo(
       router.id,
-      port as any,
+      port as InterfacePort,
       subnets[0]?.id ?? subnetIds[0]!,
       subnets.map((s) => s.id),
     );
   }
-  const subnet = await svc.resource('subnets').load(req, info.subnet_id!, tx);
+  const subnet = await svc.resource('subnets').load(ctx, info.subnet_id!, tx);
   const ports = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).filter(
     (p) => p.network_id === subnet.network_id,
   );
@@ -688,19 +696,19 @@ export async function removeInterface(
   for (const p of ports) {
     const subnetIds = p.fixed_ips.map((f) => f.subnet_id);
     if (!subnetIds.includes(subnet.id)) continue;
-    const port = (await portView(svc, req, p.id, tx))!;
+    const port = (await portView(svc, ctx, p.id, tx))!;
     if (new Set(subnetIds).size > 1) {
       await updatePort(
         svc,
-        req,
+        ctx,
         port,
         { fixed_ips: p.fixed_ips.filter((f) => f.subnet_id !== subnet.id).map((f) => ({ ...f })) },
         tx,
       );
     } else {
-      await removePort(svc, req, port, tx);
+      await removePort(svc, ctx, port, tx);
     }
-    return interfaceInfo(router.id, port as any, subnet.id, [subnet.id]);
+    return interfaceInfo(router.id, port as InterfacePort, subnet.id, [subnet.id]);
   }
   throw new ApiError(
     404,
@@ -770,7 +778,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       checkNotDistributed(values);
       values.status = 'ACTIVE';
       values.routes = [];
@@ -780,7 +788,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
           values,
           await setGateway(
             svc,
-            req,
+            ctx,
             { id: values.id, project_id: values.project_id },
             values.external_gateway_info,
             tx,
@@ -789,18 +797,18 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       }
     },
 
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       checkNotDistributed(changes);
       if ('external_gateway_info' in changes) {
         Object.assign(
           changes,
-          await setGateway(svc, req, existing as GatewayRouter, changes.external_gateway_info, tx),
+          await setGateway(svc, ctx, existing as View & GatewayRouter, changes.external_gateway_info, tx),
         );
       }
       if ('routes' in changes) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
     },
 
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       await lockRow(tx, 'routers', existing.id);
       const attached = await routerPorts(tx, existing.id, [DEVICE_OWNER_ROUTER_INTF]);
       if (attached.length)
@@ -809,12 +817,12 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
           `Router ${existing.id} has ports still attached: ${attached.map((p) => p.id).join(', ')}`,
           'RouterInUse',
         );
-      const gw = existing.gw_port_id ? await portView(svc, req, existing.gw_port_id, tx) : undefined;
-      if (gw) await deleteGatewayPort(svc, req, existing.id, gw, tx);
+      const gw = existing.gw_port_id ? await portView(svc, ctx, existing.gw_port_id, tx) : undefined;
+      if (gw) await deleteGatewayPort(svc, ctx, existing.id, gw, tx);
     },
 
-    async committed(event, view, req) {
-      await flushAfterCommit(svc, req);
+    async committed(event, view, ctx) {
+      await flushAfterCommit(svc, ctx);
       if (event === 'delete') svc.notifier.routerDeleted(view.id);
       else if (event === 'update' || view.external_gateway_info) svc.notifier.routersUpdated([view.id]);
     },
@@ -824,10 +832,10 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
 // ---- actions: interfaces and atomic extra routes ------------------------------------------------
 
 /** A member action's router: 404 when the caller may not see it, 403 when the action's rule refuses. */
-async function routerForAction(svc: NetworkService, req: FastifyRequest, action: string): Promise<View> {
+async function routerForAction(svc: NetworkService, ctx: NetworkContext, id: string, action: string): Promise<View> {
   const routers = svc.resource('routers');
-  const router = await routers.find(req, (req.params as { id: string }).id, 'get');
-  routers.enforce(req, action, await routers.policyTarget(router, req));
+  const router = await routers.find(ctx, id, 'get');
+  routers.enforce(ctx, action, await routers.policyTarget(router, ctx));
   return router;
 }
 
@@ -851,36 +859,38 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     ['remove_router_interface', false],
   ] as const) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
-      const router = await routerForAction(svc, req, action);
+      const ctx = NetworkContext.of(req.context);
+      const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
       const info = parseInterfaceInfo(req.body, !add);
-      const result = await inTransaction(svc, req, (tx) =>
-        (add ? addInterface : removeInterface)(svc, req, router, info, tx),
+      const result = await inTransaction(svc, ctx, (tx) =>
+        (add ? addInterface : removeInterface)(svc, ctx, router, info, tx),
       );
       svc.notifier.routersUpdated([router.id]);
-      svc.notify(req, `router.interface.${add ? 'create' : 'delete'}`, { router_interface: result });
+      svc.notify(ctx, `router.interface.${add ? 'create' : 'delete'}`, { router_interface: result });
       return result;
     });
   }
 
   for (const action of ['add_extraroutes', 'remove_extraroutes'] as const) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
-      const router = await routerForAction(svc, req, action);
+      const ctx = NetworkContext.of(req.context);
+      const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
       const body = req.body as Record<string, any> | undefined;
       if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
         throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
       if (!('routes' in body.router))
         throw new ApiError(400, "Failed to parse request. Required attribute 'routes' not specified", 'HTTPBadRequest');
       const given = validateRoutes(body.router.routes ?? [], 'routes');
-      const view = await inTransaction(svc, req, async (tx) => {
-        const current = await routers().loadInTx(router.id, req, tx);
+      const view = await inTransaction(svc, ctx, async (tx) => {
+        const current = await routers().loadInTx(router.id, ctx, tx);
         const routes =
           action === 'add_extraroutes'
             ? mergeRoutes(current.routes ?? [], given, [])
             : mergeRoutes(current.routes ?? [], [], given);
-        return routers().applyUpdate(current, { routes }, req, tx);
+        return routers().applyUpdate(current, { routes }, ctx, tx);
       });
       svc.notifier.routersUpdated([router.id]);
-      return { router: await routers().present(view, req) };
+      return { router: await routers().present(view, ctx) };
     });
   }
 }

@@ -5,6 +5,7 @@ import type { Family } from '../service.ts';
 import { defineSecurityGroups, extendPortsAndNetworks, securityGroupRoutes } from './security_groups.ts';
 import { defineRbac } from './rbac.ts';
 import { quotaRoutes } from './quotas.ts';
+import { dynamic } from '../db/schema.ts';
 
 /** Tables of other families RBAC policies may be about (qos_policies comes with QoS, routers with L3). */
 const OPTIONAL_TABLES = [
@@ -16,16 +17,13 @@ const OPTIONAL_TABLES = [
   'routers',
   'address_groups',
 ];
-const tablesOf = new WeakMap<object, Set<string>>();
 
 export const securityFamily: Family = {
   define(svc) {
     // neutron.conf [quotas] quota_<resource> overrides: network.quotas in the configuration.
     Object.assign(svc.quotas.defaults, svc.config.quotas ?? {});
     defineSecurityGroups(svc);
-    const tables = new Set<string>();
-    tablesOf.set(svc, tables);
-    defineRbac(svc, tables);
+    defineRbac(svc, svc.rbacTables);
     svc.declareExtension(
       {
         alias: 'security-group',
@@ -117,12 +115,12 @@ export const securityFamily: Family = {
   async init(svc) {
     for (const t of OPTIONAL_TABLES) {
       try {
-        await svc.db
+        await dynamic(svc.db)
           .selectFrom(t)
-          .select((eb: any) => eb.lit(1).as('x'))
+          .select((eb) => eb.lit(1).as('x'))
           .limit(1)
           .execute();
-        tablesOf.get(svc)!.add(t);
+        svc.rbacTables.add(t);
       } catch {
         /* not there */
       }

@@ -2,17 +2,19 @@
 // and `port_security_enabled` attributes of ports and networks (port-security), and the
 // default group every project gets on first need (listing groups or rules, creating a network,
 // creating or updating a port without groups).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { SelectQueryBuilder, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
-import { bumpRevision, timestamp, type ResourceApi, type Tx, type View } from './resource.ts';
+import { hidden, bumpRevision, timestamp, type ListQuery, type ResourceApi, type Tx, type View } from './resource.ts';
 import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;
@@ -263,16 +265,15 @@ async function usableGroups(
     .selectFrom('securitygroups')
     .select(['securitygroups.id', 'securitygroups.stateful'])
     .where('securitygroups.id', 'in', ids);
-  if (!admin)
-    q = q.where((eb: any) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
-  return (await q.execute()).map((r: any) => ({ id: r.id, stateful: bool(r.stateful) }));
+  if (!admin) q = q.where((eb) => eb.or([eb('securitygroups.project_id', '=', projectId), sharedWith(eb, projectId)]));
+  return (await q.execute()).map((r) => ({ id: r.id, stateful: bool(r.stateful) }));
 }
 
 /** check_address_group: the project's own address group, one shared with it, or any for an admin. */
 async function usableAddressGroup(tx: Tx, id: string, projectId: string, admin: boolean): Promise<boolean> {
   let q = tx.selectFrom('address_groups').select('address_groups.id').where('address_groups.id', '=', id);
   if (!admin) {
-    q = q.where((eb: any) =>
+    q = q.where((eb) =>
       eb.or([
         eb('address_groups.project_id', '=', projectId),
         rbacGrants(eb, 'address_group', 'address_groups.id', projectId, ['access_as_shared']),
@@ -291,7 +292,7 @@ export async function portGroups(tx: Tx, portIds: string[]): Promise<Map<string,
       .where('port_id', 'in', portIds.slice(i, i + 500))
       .orderBy('security_group_id')
       .execute();
-    for (const r of rows as any[]) {
+    for (const r of rows) {
       const l = out.get(r.port_id) ?? [];
       l.push(r.security_group_id);
       out.set(r.port_id, l);
@@ -339,7 +340,7 @@ function insertRule(
 
 /** quota_limit_check: the rules a new group brings must fit the limit itself (usage is not counted, as upstream). */
 async function checkRuleLimit(svc: NetworkService, tx: Tx, projectId: string, count: number) {
-  const limit = (await svc.quotas.limits(projectId, tx as any)).security_group_rule ?? -1;
+  const limit = (await svc.quotas.limits(projectId, tx)).security_group_rule ?? -1;
   if (limit >= 0 && limit < count) throw overQuota('security_group_rule');
 }
 
@@ -354,16 +355,16 @@ const defaultGroupOf = precompiled(['projectId'], (db, p) =>
 
 export async function ensureDefaultGroup(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   projectId: string | undefined,
-  tx?: Transaction<any>,
+  tx?: Transaction<NetworkDb>,
 ): Promise<string | undefined> {
-  if (!projectId || (projectId !== req.ctx?.projectId && !svc.isAdmin(req))) return undefined;
+  if (!projectId || (projectId !== ctx.projectId && !svc.isAdmin(ctx))) return undefined;
   const find = async (t: Tx) =>
     (await defaultGroupOf(t, { projectId })).rows[0]?.security_group_id as string | undefined;
   const existing = await find(tx ?? svc.db);
   if (existing) return existing;
-  const run = async (t: Transaction<any>) => {
+  const run = async (t: Transaction<NetworkDb>) => {
     const again = await find(t);
     if (again) return again;
     await checkRuleLimit(svc, t, projectId, 4);
@@ -385,7 +386,7 @@ export async function ensureDefaultGroup(
     await t
       .insertInto('default_security_group')
       .values({ project_id: projectId, security_group_id: id })
-      .onConflict((oc: any) => oc.column('project_id').doNothing())
+      .onConflict((oc) => oc.column('project_id').doNothing())
       .execute();
     const winner = await find(t);
     if (winner !== id) {
@@ -402,16 +403,10 @@ export async function ensureDefaultGroup(
 }
 
 /** The project a list request is about: its project_id/tenant_id filter, else the caller's. */
-function listedProject(req: FastifyRequest): string | undefined {
-  const q = req.query as Record<string, string | string[] | undefined>;
+function listedProject(ctx: NetworkContext, q: ListQuery): string | undefined {
   const f = q.project_id ?? q.tenant_id;
-  return (Array.isArray(f) ? f[0] : f) ?? req.ctx?.projectId;
+  return (Array.isArray(f) ? f[0] : f) ?? ctx.projectId;
 }
-
-// ---- per-request state of a bulk rule create ------------------------------------------------
-
-const bulkRules = new WeakMap<FastifyRequest, { sgId: string; projectId: string; ids: Set<string> }>();
-const removedRemoteRules = new WeakMap<FastifyRequest, string[]>();
 
 // ---- resources ------------------------------------------------------------------------------
 
@@ -457,16 +452,16 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
     },
     scope: rbacScope('securitygroups', 'security_group', ['access_as_shared']),
     filters: {
-      shared: (q, values, req) => {
+      shared: (q, values, ctx) => {
         const want = values.map((v) => toBoolean(v, 'shared'));
         if (want.includes(true) && want.includes(false)) return q;
-        const pid = req.ctx?.projectId ?? '';
-        return q.where((eb: any) => (want[0] ? sharedWith(eb, pid) : eb.not(sharedWith(eb, pid))));
+        const pid = ctx.projectId ?? '';
+        return q.where((eb) => (want[0] ? sharedWith(eb, pid) : eb.not(sharedWith(eb, pid))));
       },
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const ids = views.map((v) => v.id);
-      const pid = req.ctx?.projectId ?? '';
+      const pid = ctx.projectId ?? '';
       const shared = new Set(
         (
           await tx
@@ -477,7 +472,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
             .where('target_tenant', 'in', ['*', pid])
             .where('object_id', 'in', ids)
             .execute()
-        ).map((r: any) => r.object_id),
+        ).map((r) => r.object_id),
       );
       const ruleRows = await tx
         .selectFrom('securitygrouprules')
@@ -486,7 +481,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         .orderBy('created_at')
         .orderBy('id')
         .execute();
-      const ruleViews = await rules.views(ruleRows, req, tx);
+      const ruleViews = await rules.views(ruleRows, ctx, tx);
       for (const v of views) {
         v.shared = shared.has(v.id);
         v.security_group_rules = ruleViews
@@ -494,8 +489,8 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
           .map(({ sg_project_id: _, ...r }) => r);
       }
     },
-    async beforeCreate(values, req, tx) {
-      await ensureDefaultGroup(svc, req, values.project_id, tx);
+    async beforeCreate(values, ctx, tx) {
+      await ensureDefaultGroup(svc, ctx, values.project_id, tx);
       await checkRuleLimit(svc, tx, values.project_id, ETHERTYPES.length);
     },
     async afterCreate(view, _values, _req, tx) {
@@ -508,12 +503,12 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       if ('stateful' in changes && changes.stateful !== existing.stateful && (await groupInUse(tx, existing.id)))
         throw sgInUse(existing.id);
     },
-    async checkDelete(existing, req) {
+    async checkDelete(existing, ctx) {
       if (await groupInUse(svc.db, existing.id)) throw sgInUse(existing.id);
-      if (existing.name === 'default' && !svc.isAdmin(req))
+      if (existing.name === 'default' && !svc.isAdmin(ctx))
         throw inUse('SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.');
     },
-    async beforeDelete(existing, req, tx) {
+    async beforeDelete(existing, ctx, tx) {
       if (await groupInUse(tx, existing.id)) throw sgInUse(existing.id);
       // Rules of other groups that name this one as their remote go with it (the FK cascades upstream).
       const remote = await tx
@@ -522,7 +517,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         .where('remote_group_id', '=', existing.id)
         .where('security_group_id', '!=', existing.id)
         .execute();
-      removedRemoteRules.set(req, [...new Set(remote.map((r: any) => r.security_group_id as string))]);
+      ctx.call.removedRemoteRules = [...new Set(remote.map((r) => r.security_group_id as string))];
       await tx.deleteFrom('securitygrouprules').where('remote_group_id', '=', existing.id).execute();
       await tx.deleteFrom('securitygrouprules').where('security_group_id', '=', existing.id).execute();
       await tx.deleteFrom('default_security_group').where('security_group_id', '=', existing.id).execute();
@@ -532,11 +527,11 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         .where('object_id', '=', existing.id)
         .execute();
     },
-    committed(event, view, req, before) {
+    committed(event, view, ctx, before) {
       if (event === 'update' && before && before.stateful !== view.stateful)
         svc.notifier.securityGroupRulesUpdated([view.id]);
       if (event === 'delete') {
-        const touched = removedRemoteRules.get(req) ?? [];
+        const touched = ctx.call.removedRemoteRules ?? [];
         if (touched.length) svc.notifier.securityGroupRulesUpdated(touched);
       }
     },
@@ -575,9 +570,9 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       normalized_cidr: { column: false },
       sg_project_id: { column: false, visible: false, filter: false },
     },
-    scope: (q, req) => {
-      const pid = req.ctx?.projectId ?? '';
-      return q.where((eb: any) =>
+    scope: (q, ctx) => {
+      const pid = ctx.projectId ?? '';
+      return q.where((eb) =>
         eb.or([
           eb('securitygrouprules.project_id', '=', pid),
           eb(
@@ -592,7 +587,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       const sgIds = [...new Set(views.map((v) => v.security_group_id))];
       const owners = new Map(
         (await tx.selectFrom('securitygroups').select(['id', 'project_id']).where('id', 'in', sgIds).execute()).map(
-          (r: any) => [r.id, r.project_id],
+          (r) => [r.id, r.project_id],
         ),
       );
       for (const v of views) {
@@ -601,14 +596,14 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
       }
     },
     target: (view) => ({ 'security_group:tenant_id': view.sg_project_id }),
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       // A bulk create is about one group of one project (_validate_single_tenant_and_group).
-      const bulk = bulkRules.get(req) ?? {
+      const bulk = ctx.call.ruleBulk ?? {
         sgId: values.security_group_id,
         projectId: values.project_id,
         ids: new Set<string>(),
       };
-      bulkRules.set(req, bulk);
+      ctx.call.ruleBulk = bulk;
       if (bulk.sgId !== values.security_group_id)
         throw invalid(
           'SecurityGroupNotSingleGroupRules',
@@ -620,7 +615,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
           'Multiple tenant_ids in bulk security group rule create not allowed',
         );
       validateRule(values);
-      const admin = svc.isAdmin(req);
+      const admin = svc.isAdmin(ctx);
       if (
         values.remote_group_id &&
         !(await usableGroups(tx, [values.remote_group_id], values.project_id, admin)).length
@@ -643,7 +638,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         .selectAll()
         .where('security_group_id', '=', values.security_group_id)
         .execute();
-      const dup = existing.find((r: any) => ruleKey(r) === key);
+      const dup = existing.find((r) => ruleKey(r) === key);
       if (dup) {
         if (bulk.ids.has(dup.id))
           throw inUse('DuplicateSecurityGroupRuleInPost', 'Duplicate Security Group Rule in POST.');
@@ -665,13 +660,15 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
 export function securityGroupRoutes(app: FastifyInstance, svc: NetworkService) {
   const groups = svc.resource('security_groups');
   const rules = svc.resource('security_group_rules');
-  app.get('/v2.0/security-groups', async (req, reply) => {
-    await ensureDefaultGroup(svc, req, listedProject(req));
-    return groups.list(req, reply);
+  app.get('/v2.0/security-groups', async (req) => {
+    const ctx = NetworkContext.of(req.context);
+    await ensureDefaultGroup(svc, ctx, listedProject(ctx, req.query as ListQuery));
+    return groups.listBody(req, await groups.list(ctx, req.query as ListQuery));
   });
-  app.get('/v2.0/security-group-rules', async (req, reply) => {
-    await ensureDefaultGroup(svc, req, listedProject(req));
-    return rules.list(req, reply);
+  app.get('/v2.0/security-group-rules', async (req) => {
+    const ctx = NetworkContext.of(req.context);
+    await ensureDefaultGroup(svc, ctx, listedProject(ctx, req.query as ListQuery));
+    return rules.listBody(req, await rules.list(ctx, req.query as ListQuery));
   });
 }
 
@@ -727,8 +724,8 @@ export function extendPortsAndNetworks(svc: NetworkService) {
         validate: (v, n) => toBoolean(v, n),
       },
     },
-    async beforeCreate(values, req, tx) {
-      await ensureDefaultGroup(svc, req, values.project_id, tx);
+    async beforeCreate(values, ctx, tx) {
+      await ensureDefaultGroup(svc, ctx, values.project_id, tx);
     },
   });
   svc.extend('ports', {
@@ -754,14 +751,14 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       );
       for (const v of views) v.security_groups = groups.get(v.id) ?? [];
     },
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       const trusted = String(values.device_owner ?? '').startsWith('network:');
       let psec: boolean;
       if (trusted) psec = false;
       else if (typeof values.port_security_enabled === 'boolean') psec = values.port_security_enabled;
       else {
         const net =
-          (values as any)[NETWORK_ROW] ??
+          hidden<{ port_security_enabled: unknown }>(values, NETWORK_ROW) ??
           (await tx
             .selectFrom('networks')
             .select('port_security_enabled')
@@ -775,20 +772,20 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       if (psec) {
         if (values.security_groups === undefined) {
           // The project's own default group: usable by the port without a check.
-          const d = await ensureDefaultGroup(svc, req, values.project_id, tx);
+          const d = await ensureDefaultGroup(svc, ctx, values.project_id, tx);
           groups = d ? [d] : [];
         } else groups = values.security_groups;
       } else if (hasItems(values.security_groups)) throw groupsNeedPortSecurity();
       if (trusted) groups = [];
       else if (values.security_groups !== undefined)
-        await checkPortGroups(tx, groups, values.project_id, svc.isAdmin(req));
+        await checkPortGroups(tx, groups, values.project_id, svc.isAdmin(ctx));
       values.security_groups = groups;
     },
     async afterCreate(view, values, _req, tx) {
       view.security_groups = [...new Set<string>(values.security_groups ?? [])].sort();
       await bindGroups(tx, view.id, view.security_groups, true);
     },
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       const psec = 'port_security_enabled' in changes ? changes.port_security_enabled : existing.port_security_enabled;
       if (psec === false) {
         if (hasItems(changes.allowed_address_pairs)) throw addressPairsNeedPortSecurity();
@@ -803,9 +800,9 @@ export function extendPortsAndNetworks(svc: NetworkService) {
         }
       }
       // The default group comes back when a port of the project changes (BEFORE_UPDATE upstream).
-      await ensureDefaultGroup(svc, req, existing.project_id, tx);
+      await ensureDefaultGroup(svc, ctx, existing.project_id, tx);
       if ('security_groups' in changes && !sameSet(existing.security_groups, changes.security_groups)) {
-        await checkPortGroups(tx, changes.security_groups, existing.project_id, svc.isAdmin(req));
+        await checkPortGroups(tx, changes.security_groups, existing.project_id, svc.isAdmin(ctx));
         await bindGroups(tx, existing.id, changes.security_groups);
       }
     },

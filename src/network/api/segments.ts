@@ -8,6 +8,7 @@ import type { NetworkService } from '../service.ts';
 import { timestamp, type Tx, type View } from './resource.ts';
 import { invalidInput, toInt, toString, toStringOrNull, toUuid, py } from './validate.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 export interface SegmentRequest {
   network_type: string;
@@ -78,7 +79,7 @@ export function maxMtu(svc: NetworkService, types: string[]): number {
  */
 export async function reserveSegment(
   svc: NetworkService,
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   s: SegmentRequest,
 ): Promise<ReservedSegment> {
   if (isPostgres(tx)) await sql`select pg_advisory_xact_lock(hashtext('network_segments'))`.execute(tx);
@@ -109,7 +110,7 @@ export async function reserveSegment(
   const used = new Set(
     (
       await tx.selectFrom('network_segments').select('segmentation_id').where('network_type', '=', 'vxlan').execute()
-    ).map((r: any) => Number(r.segmentation_id)),
+    ).map((r) => Number(r.segmentation_id)),
   );
   for (const [a, b] of typeConfig(svc).vniRanges) {
     for (let v = a; v <= b; v++)
@@ -124,7 +125,7 @@ export async function reserveSegment(
 }
 
 /** Stores a reserved segment of a network. */
-export async function insertSegment(tx: Transaction<any>, networkId: string, s: ReservedSegment, index: number) {
+export async function insertSegment(tx: Transaction<NetworkDb>, networkId: string, s: ReservedSegment, index: number) {
   const now = timestamp();
   await tx
     .insertInto('network_segments')
@@ -305,14 +306,14 @@ export function defineSegments(svc: NetworkService) {
       if (subnets.length)
         throw new ApiError(
           409,
-          `Segment '${existing.id}' cannot be deleted: The segment is still associated with subnet(s) ${subnets.map((s: any) => s.id).join(', ')}.`,
+          `Segment '${existing.id}' cannot be deleted: The segment is still associated with subnet(s) ${subnets.map((s) => s.id).join(', ')}.`,
           'SegmentInUse',
         );
     },
-    async committed(_event, view, req) {
+    async committed(_event, view, ctx) {
       // The network's provider view changed: agents hear about the network again.
       try {
-        svc.notifier.networkUpdated(await svc.resource('networks').loadInTx(view.network_id, req, svc.db));
+        svc.notifier.networkUpdated(await svc.resource('networks').loadInTx(view.network_id, ctx, svc.db));
       } catch {
         /* network gone */
       }

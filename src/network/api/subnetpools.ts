@@ -31,6 +31,8 @@ import {
 } from './core_common.ts';
 import { visibleAddressScope } from './address_scopes.ts';
 import { toNonNegative } from './networks.ts';
+import { NetworkContext } from '../context.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const BITS = { 4: 32, 6: 128 } as const;
 const DEFAULT_MIN = { 4: 8, 6: 64 } as const;
@@ -83,11 +85,11 @@ function readBounds(
 }
 
 /** A subnet pool the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleSubnetpool(svc: NetworkService, req: FastifyRequest, tx: Tx, id: string): Promise<any> {
+export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
   let q = tx.selectFrom('subnetpools').selectAll().where('subnetpools.id', '=', id);
-  if (!svc.isAdmin(req)) {
-    const p = projectOf(req);
-    q = q.where((eb: any) =>
+  if (!svc.isAdmin(ctx)) {
+    const p = projectOf(ctx);
+    q = q.where((eb) =>
       eb.or([
         eb('subnetpools.project_id', '=', p),
         rbacGrants(eb, 'subnetpool', 'subnetpools.id', p, ['access_as_shared']),
@@ -105,15 +107,15 @@ export async function visibleSubnetpool(svc: NetworkService, req: FastifyRequest
  */
 async function checkAddressScope(
   svc: NetworkService,
-  req: FastifyRequest,
-  tx: Transaction<any>,
+  ctx: NetworkContext,
+  tx: Transaction<NetworkDb>,
   scopeId: string | null | undefined,
   poolId: string,
   version: number,
   prefixes: Cidr[],
 ) {
   if (!scopeId) return;
-  const scope = await visibleAddressScope(svc, req, tx, scopeId);
+  const scope = await visibleAddressScope(svc, ctx, tx, scopeId);
   if (Number(scope.ip_version) !== version) {
     throw new ApiError(
       400,
@@ -131,11 +133,11 @@ async function checkAddressScope(
     const others = await tx
       .selectFrom('subnets')
       .select('id')
-      .where('network_id', 'in', [...new Set(mine.map((s: any) => s.network_id))])
+      .where('network_id', 'in', [...new Set(mine.map((s) => s.network_id))])
       .where('ip_version', '=', version)
       .execute();
-    const ids = new Set(mine.map((s: any) => s.id));
-    if (others.some((s: any) => !ids.has(s.id)))
+    const ids = new Set(mine.map((s) => s.id));
+    if (others.some((s) => !ids.has(s.id)))
       throw new ApiError(
         400,
         'Subnets of the same address family hosted on the same network must all participate in the same address scope.',
@@ -175,13 +177,13 @@ async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
  * keeps two allocations from taking the same space.
  */
 export async function allocateFromPool(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   pool: any,
-  req: { cidr?: Cidr; prefixlen?: number; projectId: string },
+  ctx: { cidr?: Cidr; prefixlen?: number; projectId: string },
 ): Promise<Cidr> {
   await lockRow(tx, 'subnetpools', pool.id);
   const version = Number(pool.ip_version) as 4 | 6;
-  const prefixlen = req.cidr ? req.cidr.prefixlen : (req.prefixlen ?? Number(pool.default_prefixlen));
+  const prefixlen = ctx.cidr ? ctx.cidr.prefixlen : (ctx.prefixlen ?? Number(pool.default_prefixlen));
   if (prefixlen > Number(pool.max_prefixlen))
     throw new ApiError(
       400,
@@ -202,21 +204,21 @@ export async function allocateFromPool(
   if (pool.default_quota !== null && pool.default_quota !== undefined) {
     const unit = QUOTA_UNIT[version];
     const used = allocated
-      .filter((s: any) => s.project_id === req.projectId)
+      .filter((s) => s.project_id === ctx.projectId)
       .reduce((n: number, s: any) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
     if (used + 2 ** (unit - prefixlen) > Number(pool.default_quota))
       throw new ApiError(409, 'Per-tenant subnet pool prefix quota exceeded.', 'SubnetPoolQuotaExceeded');
   }
   const prefixes = json<string[]>(pool.prefixes, []).map((p) => parseCidr(p)!);
-  const used = allocated.map((s: any) => parseCidr(s.cidr)!);
-  if (req.cidr) {
-    if (!isPrefixAvailable(prefixes, used, req.cidr))
+  const used = allocated.map((s) => parseCidr(s.cidr)!);
+  if (ctx.cidr) {
+    if (!isPrefixAvailable(prefixes, used, ctx.cidr))
       throw new ApiError(
         400,
         'Failed to allocate subnet: Cannot allocate requested subnet from the available set of prefixes.',
         'SubnetAllocationError',
       );
-    return req.cidr;
+    return ctx.cidr;
   }
   const got = allocatePrefix(prefixes, used, prefixlen);
   if (!got)
@@ -268,16 +270,16 @@ export function defineSubnetpools(svc: NetworkService) {
     },
     scope: rbacScope('subnetpools', 'subnetpool', ['access_as_shared']),
     filters: {
-      shared: boolFilter((eb, req) =>
-        rbacGrants(eb, 'subnetpool', 'subnetpools.id', projectOf(req), ['access_as_shared']),
+      shared: boolFilter((eb, ctx) =>
+        rbacGrants(eb, 'subnetpool', 'subnetpools.id', projectOf(ctx), ['access_as_shared']),
       ),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const shared = await grantedIds(
         tx,
         'subnetpool',
         views.map((v) => v.id),
-        projectOf(req),
+        projectOf(ctx),
         'access_as_shared',
       );
       for (const v of views) {
@@ -287,13 +289,13 @@ export function defineSubnetpools(svc: NetworkService) {
         for (const k of ['default_prefixlen', 'min_prefixlen', 'max_prefixlen']) v[k] = String(v[k]);
       }
     },
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       const { version, prefixes } = readPrefixes(values.prefixes);
       values.ip_version = version;
       values.prefixes = prefixes.map(formatCidr);
       Object.assign(values, readBounds(version, values));
       if (values.is_default) await checkSingleDefault(tx, version);
-      await checkAddressScope(svc, req, tx, values.address_scope_id, values.id, version, prefixes);
+      await checkAddressScope(svc, ctx, tx, values.address_scope_id, values.id, version, prefixes);
     },
     async afterCreate(view, values, _req, tx) {
       if (!values.shared) return;
@@ -306,7 +308,7 @@ export function defineSubnetpools(svc: NetworkService) {
       });
       await tx.updateTable('subnetpools').set({ shared: 1 }).where('id', '=', view.id).execute();
     },
-    async beforeUpdate(existing, changes, req, tx) {
+    async beforeUpdate(existing, changes, ctx, tx) {
       const version = existing.ip_version as 4 | 6;
       let prefixes = (existing.prefixes as string[]).map((p) => parseCidr(p)!);
       if (changes.prefixes !== undefined) {
@@ -327,9 +329,9 @@ export function defineSubnetpools(svc: NetworkService) {
       for (const k of ['min_prefixlen', 'max_prefixlen', 'default_prefixlen'] as const)
         if (changes[k] !== undefined) changes[k] = bounds[k];
       if (changes.is_default && !existing.is_default) await checkSingleDefault(tx, version, existing.id);
-      if (existing.address_scope_id && !svc.isAdmin(req)) {
-        const scope = await visibleAddressScope(svc, req, tx, existing.address_scope_id);
-        if (scope.project_id !== projectOf(req)) {
+      if (existing.address_scope_id && !svc.isAdmin(ctx)) {
+        const scope = await visibleAddressScope(svc, ctx, tx, existing.address_scope_id);
+        if (scope.project_id !== projectOf(ctx)) {
           throw new ApiError(
             400,
             `Illegal subnetpool update : subnetpool ${existing.id} cannot be updated when associated with shared address scope ${existing.address_scope_id}.`,
@@ -338,7 +340,7 @@ export function defineSubnetpools(svc: NetworkService) {
         }
       }
       const scopeId = changes.address_scope_id !== undefined ? changes.address_scope_id : existing.address_scope_id;
-      await checkAddressScope(svc, req, tx, scopeId, existing.id, version, prefixes);
+      await checkAddressScope(svc, ctx, tx, scopeId, existing.id, version, prefixes);
     },
     async beforeDelete(existing, _req, tx) {
       if (await tx.selectFrom('subnets').select('id').where('subnetpool_id', '=', existing.id).executeTakeFirst()) {
@@ -364,26 +366,28 @@ export function subnetpoolRoutes(app: FastifyInstance, svc: NetworkService) {
     return toSubnetList(b.prefixes, 'prefixes');
   };
   app.put('/v2.0/subnetpools/:id/add_prefixes', async (req) => {
+    const ctx = NetworkContext.of(req.context);
     const id = (req.params as { id: string }).id;
-    const pool = await api.find(req, id, 'get');
-    api.enforce(req, 'add_prefixes', await api.policyTarget(pool, req));
+    const pool = await api.find(ctx, id, 'get');
+    api.enforce(ctx, 'add_prefixes', await api.policyTarget(pool, ctx));
     const added = body(req);
     const view = await svc.transaction((tx) =>
-      api.applyUpdate(pool, { prefixes: [...pool.prefixes, ...added] }, req, tx),
+      api.applyUpdate(pool, { prefixes: [...pool.prefixes, ...added] }, ctx, tx),
     );
     return { prefixes: view.prefixes };
   });
   app.put('/v2.0/subnetpools/:id/remove_prefixes', async (req) => {
+    const ctx = NetworkContext.of(req.context);
     const id = (req.params as { id: string }).id;
-    const pool = await api.find(req, id, 'get');
-    api.enforce(req, 'remove_prefixes', await api.policyTarget(pool, req));
+    const pool = await api.find(ctx, id, 'get');
+    api.enforce(ctx, 'remove_prefixes', await api.policyTarget(pool, ctx));
     const removed = body(req).map((p) => parseCidr(p)!);
     const current = (pool.prefixes as string[]).map((p) => parseCidr(p)!);
     if (!removed.some((r) => current.some((c) => cidrsOverlap(r, c)))) return { prefixes: pool.prefixes };
     return svc.transaction(async (tx) => {
       await lockRow(tx, 'subnetpools', id);
       const subnets = (await tx.selectFrom('subnets').select('cidr').where('subnetpool_id', '=', id).execute()).map(
-        (s: any) => parseCidr(s.cidr)!,
+        (s) => parseCidr(s.cidr)!,
       );
       if (subnets.some((s) => removed.some((r) => cidrsOverlap(s, r)))) {
         throw new ApiError(

@@ -5,7 +5,7 @@
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type View } from './resource.ts';
+import { hidden, setHidden, timestamp, type View } from './resource.ts';
 import { badInput, invalidInput, py, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
 import {
   cidrFirst,
@@ -48,6 +48,7 @@ import {
 import { toNonNegative, visibleNetwork } from './networks.ts';
 import { allocateFromPool, toSubnetCidr, visibleSubnetpool } from './subnetpools.ts';
 import { toIpVersion } from './address_scopes.ts';
+import type { NetworkDb } from '../db/schema.ts';
 
 const IPV6_MODES = ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac'];
 const MAX_DNS_NAMESERVERS = 5;
@@ -269,7 +270,7 @@ function checkGatewayOutOfPools(gateway: string, pools: IpRange[]) {
 const poolsJson = (ranges: IpRange[]) => ranges.map(rangeToStrings);
 
 /** The address scope of the pool a subnet came from. */
-async function scopeOfPool(tx: Transaction<any>, poolId: string | null): Promise<string | null> {
+async function scopeOfPool(tx: Transaction<NetworkDb>, poolId: string | null): Promise<string | null> {
   if (!poolId) return null;
   return (
     (await tx.selectFrom('subnetpools').select('address_scope_id').where('id', '=', poolId).executeTakeFirst())
@@ -279,7 +280,7 @@ async function scopeOfPool(tx: Transaction<any>, poolId: string | null): Promise
 
 /** _validate_subnet_cidr and _validate_network_subnetpools against the network's other subnets. */
 async function checkNetworkSubnets(
-  tx: Transaction<any>,
+  tx: Transaction<NetworkDb>,
   networkId: string,
   cidr: Cidr,
   version: number,
@@ -291,12 +292,12 @@ async function checkNetworkSubnets(
     .select(['id', 'cidr', 'ip_version', 'subnetpool_id'])
     .where('network_id', '=', networkId)
     .execute();
-  if (others.some((o: any) => cidrsOverlap(parseCidr(o.cidr)!, cidr))) {
+  if (others.some((o) => cidrsOverlap(parseCidr(o.cidr)!, cidr))) {
     throw invalidInput(
       `Requested subnet with cidr: ${formatCidr(cidr)} for network: ${networkId} overlaps with another subnet`,
     );
   }
-  const sameVersion = others.filter((o: any) => Number(o.ip_version) === version);
+  const sameVersion = others.filter((o) => Number(o.ip_version) === version);
   let networkScope: string | null = null;
   for (const o of sameVersion) networkScope ??= await scopeOfPool(tx, o.subnetpool_id);
   if (networkScope && (!pool || pool.address_scope_id !== networkScope)) {
@@ -318,7 +319,7 @@ async function checkNetworkSubnets(
 }
 
 /** _validate_segment: the segment exists on this network, and a network's subnets are all on segments or none. */
-async function checkSegment(tx: Transaction<any>, networkId: string, segmentId: string | null, subnetId: string) {
+async function checkSegment(tx: Transaction<NetworkDb>, networkId: string, segmentId: string | null, subnetId: string) {
   const segs = (
     await tx
       .selectFrom('subnets')
@@ -326,7 +327,7 @@ async function checkSegment(tx: Transaction<any>, networkId: string, segmentId: 
       .where('network_id', '=', networkId)
       .where('id', '!=', subnetId)
       .execute()
-  ).map((r: any) => r.segment_id ?? null);
+  ).map((r) => r.segment_id ?? null);
   const all = new Set([...segs, segmentId]);
   if (all.has(null) && all.size > 1) {
     throw new ApiError(
@@ -357,7 +358,7 @@ async function checkSegment(tx: Transaction<any>, networkId: string, segmentId: 
 }
 
 /** add_auto_addrs_on_network_ports: a new SLAAC subnet gives the network's ports their EUI-64 address. */
-async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<string[]> {
+async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: View): Promise<string[]> {
   const s = subnetFromRow({
     ...subnet,
     allocation_pools: JSON.stringify(subnet.allocation_pools),
@@ -381,7 +382,7 @@ async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<str
     const r = await tx
       .insertInto('ipallocations')
       .values({ subnet_id: s.id, ip_address: ip, network_id: s.network_id, port_id: p.id })
-      .onConflict((oc: any) => oc.columns(['subnet_id', 'ip_address']).doNothing())
+      .onConflict((oc) => oc.columns(['subnet_id', 'ip_address']).doNothing())
       .executeTakeFirst();
     if (Number(r.numInsertedOrUpdatedRows ?? 0n)) {
       await tx
@@ -396,7 +397,7 @@ async function addAutoAddresses(tx: Transaction<any>, subnet: View): Promise<str
 }
 
 /** A subnet added to or removed from a network changes the network: its revision moves (revision plugin). */
-async function bumpNetwork(tx: Transaction<any>, networkId: string) {
+async function bumpNetwork(tx: Transaction<NetworkDb>, networkId: string) {
   const n = await tx.selectFrom('networks').select('revision_number').where('id', '=', networkId).executeTakeFirst();
   if (n)
     await tx
@@ -474,19 +475,19 @@ export function defineSubnets(svc: NetworkService) {
       },
       shared: { type: 'boolean', column: false, visible: false },
     },
-    scope: (q, req) =>
-      q.where((eb: any) =>
+    scope: (q, ctx) =>
+      q.where((eb) =>
         eb.or([
-          eb('subnets.project_id', '=', projectOf(req)),
-          rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared']),
+          eb('subnets.project_id', '=', projectOf(ctx)),
+          rbacGrants(eb, 'network', 'subnets.network_id', projectOf(ctx), ['access_as_shared']),
         ]),
       ),
     filters: {
-      shared: boolFilter((eb, req) =>
-        rbacGrants(eb, 'network', 'subnets.network_id', projectOf(req), ['access_as_shared']),
+      shared: boolFilter((eb, ctx) =>
+        rbacGrants(eb, 'network', 'subnets.network_id', projectOf(ctx), ['access_as_shared']),
       ),
     },
-    async expand(views, req, tx) {
+    async expand(views, ctx, tx) {
       const netIds = [...new Set(views.map((v) => v.network_id))];
       const nets = new Map(
         (
@@ -497,23 +498,23 @@ export function defineSubnets(svc: NetworkService) {
               .where('id', 'in', c)
               .execute(),
           )
-        ).map((n: any) => [n.id, n]),
+        ).map((n) => [n.id, n]),
       );
-      const shared = await grantedIds(tx, 'network', netIds, projectOf(req), 'access_as_shared');
+      const shared = await grantedIds(tx, 'network', netIds, projectOf(ctx), 'access_as_shared');
       for (const v of views) {
         const n = nets.get(v.network_id);
         v.shared = shared.has(v.network_id);
-        (v as any)[NET_INFO] = {
+        setHidden(v, NET_INFO, {
           project_id: n?.project_id ?? '',
           shared: v.shared,
           external: !!Number(n?.router_external),
           name: n?.name ?? '',
-        } satisfies NetInfo;
+        } satisfies NetInfo);
         v.cidr = formatCidr(parseCidr(v.cidr)!);
       }
     },
-    async target(view, req) {
-      const info = (view as any)[NET_INFO] as NetInfo | undefined;
+    async target(view, ctx) {
+      const info = hidden<NetInfo>(view, NET_INFO);
       if (info)
         return {
           'network:tenant_id': info.project_id,
@@ -527,7 +528,7 @@ export function defineSubnets(svc: NetworkService) {
         .where('id', '=', view.network_id ?? '')
         .executeTakeFirst();
       const shared = n
-        ? (await grantedIds(svc.db, 'network', [view.network_id], projectOf(req), 'access_as_shared')).has(
+        ? (await grantedIds(svc.db, 'network', [view.network_id], projectOf(ctx), 'access_as_shared')).has(
             view.network_id,
           )
         : false;
@@ -536,8 +537,8 @@ export function defineSubnets(svc: NetworkService) {
         : {};
     },
     checkCreate: networkOwnershipCheck(svc),
-    async beforeCreate(values, req, tx) {
-      const net = await visibleNetwork(svc, req, tx, values.network_id);
+    async beforeCreate(values, ctx, tx) {
+      const net = await visibleNetwork(svc, ctx, tx, values.network_id);
       await lockRow(tx, 'networks', net.id);
       if (isSet(values.cidr) && isSet(values.prefixlen))
         throw badRequest('subnets', 'cidr and prefixlen must not be supplied together');
@@ -561,7 +562,7 @@ export function defineSubnets(svc: NetworkService) {
       let pool: any = null;
       let gatewayDefault: bigint | null;
       if (poolId) {
-        pool = await visibleSubnetpool(svc, req, tx, poolId);
+        pool = await visibleSubnetpool(svc, ctx, tx, poolId);
         if (!cidr && isSet(values.allocation_pools))
           throw badRequest('subnets', 'allocation_pools allowed only for specific subnet requests.');
         if (Number(pool.ip_version) !== values.ip_version)
@@ -652,11 +653,11 @@ export function defineSubnets(svc: NetworkService) {
           `Unable to complete operation on subnet ${existing.id}: One or more ports have an IP allocation from this subnet.`,
           'SubnetInUse',
         );
-      if (allocs.some((a: any) => ROUTER_INTERFACE_OWNERS.includes(a.device_owner))) throw inUse();
-      if (!isAutoAddressSubnet(existing) && allocs.some((a: any) => !AUTO_DELETE_PORT_OWNERS.includes(a.device_owner)))
+      if (allocs.some((a) => ROUTER_INTERFACE_OWNERS.includes(a.device_owner))) throw inUse();
+      if (!isAutoAddressSubnet(existing) && allocs.some((a) => !AUTO_DELETE_PORT_OWNERS.includes(a.device_owner)))
         throw inUse();
       await tx.deleteFrom('ipallocations').where('subnet_id', '=', existing.id).execute();
-      const touched = [...new Set(allocs.map((a: any) => a.port_id))];
+      const touched = [...new Set(allocs.map((a) => a.port_id))];
       for (const id of touched) {
         const p = await tx.selectFrom('ports').select('revision_number').where('id', '=', id).executeTakeFirst();
         if (p)
@@ -666,18 +667,18 @@ export function defineSubnets(svc: NetworkService) {
             .where('id', '=', id)
             .execute();
       }
-      (existing as any)[TOUCHED_PORTS] = touched;
+      setHidden(existing, TOUCHED_PORTS, touched);
       await bumpNetwork(tx, existing.network_id);
     },
-    async committed(event, view, req) {
+    async committed(event, view, ctx) {
       svc.notifier.dhcpChanged(`subnet.${event}.end`, view.network_id, view);
-      const touched: string[] = (view as any)[TOUCHED_PORTS] ?? touchedByNewSubnet.get(view.id) ?? [];
+      const touched = hidden<string[]>(view, TOUCHED_PORTS) ?? touchedByNewSubnet.get(view.id) ?? [];
       touchedByNewSubnet.delete(view.id);
       if (touched.length) {
         const ports = svc.resource('ports');
         for (const id of touched) {
           try {
-            svc.notifier.portUpdated(await ports.loadInTx(id, req, svc.db));
+            svc.notifier.portUpdated(await ports.loadInTx(id, ctx, svc.db));
           } catch {
             /* deleted meanwhile */
           }

@@ -8,6 +8,7 @@ import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuid, UUID_RE } from './validate.ts';
 import { extrasState } from './extras_state.ts';
+import { NetworkContext } from '../context.ts';
 
 const trunkNotFound = (id: string) => new ApiError(404, `Trunk ${id} could not be found.`, 'TrunkNotFound');
 const parentInUse = (id: string) =>
@@ -107,7 +108,7 @@ async function mtuOf(tx: Tx, networkId: string): Promise<number | undefined> {
 /** SubPortsValidator with trunk validation: the subports as they will be stored. */
 async function validateSubports(
   svc: NetworkService,
-  req: FastifyRequest,
+  ctx: NetworkContext,
   tx: Tx,
   parent: View,
   items: Array<Record<string, any>>,
@@ -163,7 +164,7 @@ async function validateSubports(
     if (s.segmentation_type === 'vlan' && (segId < 1 || segId > 4094))
       throw invalidInput(`Segmentation ID '${segId}' is not in range`);
     await checkFree(tx, s.port_id);
-    const port = await svc.resource('ports').load(req, s.port_id, tx);
+    const port = await svc.resource('ports').load(ctx, s.port_id, tx);
     if (port.device_id) {
       throw new ApiError(
         409,
@@ -216,11 +217,11 @@ export function defineTrunks(svc: NetworkService) {
       },
     },
     notFound: trunkNotFound,
-    async beforeCreate(values, req, tx) {
+    async beforeCreate(values, ctx, tx) {
       await checkFree(tx, values.port_id);
-      const parent = await ports().load(req, values.port_id, tx);
+      const parent = await ports().load(ctx, values.port_id, tx);
       if (!canTrunk(svc, parent)) throw parentInUse(parent.id);
-      values.sub_ports = await validateSubports(svc, req, tx, parent, values.sub_ports ?? []);
+      values.sub_ports = await validateSubports(svc, ctx, tx, parent, values.sub_ports ?? []);
       values.status = 'DOWN';
     },
     async afterCreate(view, values, _req, tx) {
@@ -241,7 +242,7 @@ export function defineTrunks(svc: NetworkService) {
       if (!existing.admin_state_up)
         throw new ApiError(409, `Trunk ${existing.id} is currently disabled.`, 'TrunkDisabled');
       const parent = await ports()
-        .load(extrasState(svc).server.req, existing.port_id)
+        .load(extrasState(svc).server.context(), existing.port_id)
         .catch(() => undefined);
       if (parent && !canTrunk(svc, parent))
         throw new ApiError(409, `Trunk ${existing.id} is currently in use.`, 'TrunkInUse');
@@ -257,7 +258,7 @@ async function tellParentsAgent(svc: NetworkService, portId: string) {
   const { server, notifier } = extrasState(svc);
   const parent = await svc
     .resource('ports')
-    .load(server.req, portId)
+    .load(server.context(), portId)
     .catch(() => undefined);
   if (parent?.['binding:host_id']) notifier.portUpdated(parent);
 }
@@ -287,7 +288,7 @@ export function extendForTrunks(svc: NetworkService) {
       const macs = new Map(
         subIds.length
           ? (await tx.selectFrom('ports').select(['id', 'mac_address']).where('id', 'in', subIds).execute()).map(
-              (r: any) => [r.id, r.mac_address],
+              (r) => [r.id, r.mac_address],
             )
           : [],
       );
@@ -350,17 +351,18 @@ export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
   };
 
   const action = async (req: FastifyRequest, name: 'add_subports' | 'remove_subports') => {
+    const ctx = NetworkContext.of(req.context);
     const { id } = req.params as { id: string };
-    const trunk = await trunks().find(req, id, 'get');
-    trunks().enforce(req, name, await trunks().policyTarget(trunk, req));
+    const trunk = await trunks().find(ctx, id, 'get');
+    trunks().enforce(ctx, name, await trunks().policyTarget(trunk, ctx));
     const view = await svc.transaction(async (tx) => {
       const t = await tx.selectFrom('trunks').selectAll().where('id', '=', id).executeTakeFirst();
       if (!t) throw trunkNotFound(id);
       const disabled = () => new ApiError(409, `Trunk ${id} is currently disabled.`, 'TrunkDisabled');
       if (name === 'add_subports') {
         const items = subportsBody(req);
-        const parent = await svc.resource('ports').load(extrasState(svc).server.req, t.port_id, tx);
-        const valid = await validateSubports(svc, req, tx, parent, items, id);
+        const parent = await svc.resource('ports').load(extrasState(svc).server.context(), t.port_id, tx);
+        const valid = await validateSubports(svc, ctx, tx, parent, items, id);
         if (!t.admin_state_up) throw disabled();
         if (t.status === 'ERROR')
           throw new ApiError(
@@ -385,20 +387,21 @@ export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
             throw new ApiError(404, `SubPort ${s.port_id} on trunk ${id} could not be found.`, 'SubPortNotFound');
         }
       }
-      if (t.status !== 'DOWN') await trunks().applyUpdate(trunk, { status: 'DOWN' }, req, tx);
-      return trunks().loadInTx(id, req, tx);
+      if (t.status !== 'DOWN') await trunks().applyUpdate(trunk, { status: 'DOWN' }, ctx, tx);
+      return trunks().loadInTx(id, ctx, tx);
     });
-    svc.notify(req, `trunk.${name === 'add_subports' ? 'add' : 'remove'}_subports.end`, { trunk: view });
+    svc.notify(ctx, `trunk.${name === 'add_subports' ? 'add' : 'remove'}_subports.end`, { trunk: view });
     await tellParentsAgent(svc, view.port_id);
-    return trunks().present(view, req);
+    return trunks().present(view, ctx);
   };
 
   app.put('/v2.0/trunks/:id/add_subports', (req) => action(req, 'add_subports'));
   app.put('/v2.0/trunks/:id/remove_subports', (req) => action(req, 'remove_subports'));
   app.get('/v2.0/trunks/:id/get_subports', async (req) => {
+    const ctx = NetworkContext.of(req.context);
     const { id } = req.params as { id: string };
-    const trunk = await trunks().find(req, id, 'get');
-    trunks().enforce(req, 'get_subports', await trunks().policyTarget(trunk, req));
+    const trunk = await trunks().find(ctx, id, 'get');
+    trunks().enforce(ctx, 'get_subports', await trunks().policyTarget(trunk, ctx));
     return { sub_ports: trunk.sub_ports };
   });
 }

@@ -7,28 +7,28 @@ import type { Migration } from '../../core/db.ts';
 import { standard } from './columns.ts';
 
 export const l3Migration: Migration = {
-  async up(db: Kysely<any>) {
+  async up(db: Kysely<unknown>) {
     await standard(db.schema.createTable('routers'))
-      .addColumn('name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
-      .addColumn('status', 'varchar(16)', (c: any) => c.notNull())
-      .addColumn('admin_state_up', 'integer', (c: any) => c.notNull())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().defaultTo(''))
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('admin_state_up', 'integer', (c) => c.notNull())
       .addColumn('gw_port_id', 'varchar(36)')
-      .addColumn('enable_snat', 'integer', (c: any) => c.notNull().defaultTo(1))
-      .addColumn('routes', 'text', (c: any) => c.notNull().defaultTo('[]'))
-      .addColumn('availability_zone_hints', 'text', (c: any) => c.notNull().defaultTo('[]'))
+      .addColumn('enable_snat', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('routes', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('availability_zone_hints', 'text', (c) => c.notNull().defaultTo('[]'))
       .execute();
     await db.schema.createIndex('routers_project').on('routers').column('project_id').execute();
     await standard(db.schema.createTable('floatingips'))
-      .addColumn('floating_network_id', 'varchar(36)', (c: any) => c.notNull())
-      .addColumn('floating_ip_address', 'varchar(64)', (c: any) => c.notNull())
+      .addColumn('floating_network_id', 'varchar(36)', (c) => c.notNull())
+      .addColumn('floating_ip_address', 'varchar(64)', (c) => c.notNull())
       // The address lives in this port's allocation: deleting the port deletes the floating IP.
-      .addColumn('floating_port_id', 'varchar(36)', (c: any) => c.notNull().references('ports.id').onDelete('cascade'))
+      .addColumn('floating_port_id', 'varchar(36)', (c) => c.notNull().references('ports.id').onDelete('cascade'))
       .addColumn('fixed_port_id', 'varchar(36)')
       .addColumn('fixed_ip_address', 'varchar(64)')
       .addColumn('router_id', 'varchar(36)')
-      .addColumn('status', 'varchar(16)', (c: any) => c.notNull())
-      .addColumn('dns_name', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
-      .addColumn('dns_domain', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('dns_name', 'varchar(255)', (c) => c.notNull().defaultTo(''))
+      .addColumn('dns_domain', 'varchar(255)', (c) => c.notNull().defaultTo(''))
       .addColumn('qos_policy_id', 'varchar(36)')
       .execute();
     await db.schema.createIndex('floatingips_project').on('floatingips').column('project_id').execute();
@@ -42,18 +42,16 @@ export const l3Migration: Migration = {
       .execute();
     await db.schema
       .createTable('portforwardings')
-      .addColumn('id', 'varchar(36)', (c: any) => c.primaryKey())
-      .addColumn('floatingip_id', 'varchar(36)', (c: any) =>
-        c.notNull().references('floatingips.id').onDelete('cascade'),
-      )
-      .addColumn('internal_port_id', 'varchar(36)', (c: any) => c.notNull().references('ports.id').onDelete('cascade'))
-      .addColumn('protocol', 'varchar(40)', (c: any) => c.notNull())
-      .addColumn('internal_ip_address', 'varchar(64)', (c: any) => c.notNull())
-      .addColumn('internal_port_start', 'integer', (c: any) => c.notNull())
-      .addColumn('internal_port_end', 'integer', (c: any) => c.notNull())
-      .addColumn('external_port_start', 'integer', (c: any) => c.notNull())
-      .addColumn('external_port_end', 'integer', (c: any) => c.notNull())
-      .addColumn('description', 'varchar(255)', (c: any) => c.notNull().defaultTo(''))
+      .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+      .addColumn('floatingip_id', 'varchar(36)', (c) => c.notNull().references('floatingips.id').onDelete('cascade'))
+      .addColumn('internal_port_id', 'varchar(36)', (c) => c.notNull().references('ports.id').onDelete('cascade'))
+      .addColumn('protocol', 'varchar(40)', (c) => c.notNull())
+      .addColumn('internal_ip_address', 'varchar(64)', (c) => c.notNull())
+      .addColumn('internal_port_start', 'integer', (c) => c.notNull())
+      .addColumn('internal_port_end', 'integer', (c) => c.notNull())
+      .addColumn('external_port_start', 'integer', (c) => c.notNull())
+      .addColumn('external_port_end', 'integer', (c) => c.notNull())
+      .addColumn('description', 'varchar(255)', (c) => c.notNull().defaultTo(''))
       .execute();
     await db.schema
       .createIndex('portforwardings_external')
@@ -69,9 +67,9 @@ export const l3Migration: Migration = {
       .execute();
     await db.schema
       .createTable('auto_allocated_topologies')
-      .addColumn('project_id', 'varchar(255)', (c: any) => c.primaryKey())
-      .addColumn('network_id', 'varchar(36)', (c: any) => c.notNull().references('networks.id').onDelete('cascade'))
-      .addColumn('router_id', 'varchar(36)', (c: any) => c.references('routers.id').onDelete('set null'))
+      .addColumn('project_id', 'varchar(255)', (c) => c.primaryKey())
+      .addColumn('network_id', 'varchar(36)', (c) => c.notNull().references('networks.id').onDelete('cascade'))
+      .addColumn('router_id', 'varchar(36)', (c) => c.references('routers.id').onDelete('set null'))
       .execute();
   },
 };

@@ -17,7 +17,7 @@ import {
 
 export const migrations: Record<string, Migration> = {
   '0000_base': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('tags')
         .addColumn('resource_type', 'varchar(64)', (c) => c.notNull())
