@@ -6,7 +6,7 @@
 // with the caller's context, so what it queues runs when the caller's transaction commits.
 import type { AuthContext } from '../core/auth.ts';
 import { RequestContext } from '../core/context.ts';
-import type { PolicyEngine } from '../core/policy.ts';
+import type { PolicyEngine } from '../core/policy/index.ts';
 import type { NetInfo } from './api/core_common.ts';
 
 /** The state of one API call, shared by its context and the elevated copies made from it. */
