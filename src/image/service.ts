@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
@@ -24,23 +24,10 @@ import { registerTaskRoutes } from './api/tasks.ts';
 import { ImageQuotas } from './quota.ts';
 import { PropertyProtections, propertyGuard, type PropertyGuard } from './protections.ts';
 import { registerDiscoveryRoutes } from './api/discovery.ts';
-import { registerImageRoutes } from './api/images.ts';
+import { JSON_PATCH, registerImageRoutes } from './api/images.ts';
 import { registerDataRoutes, ImageHasher, virtualSize } from './api/data.ts';
 import { registerMemberRoutes } from './api/members.ts';
 import { registerMetadefRoutes, seedMetadefs } from './api/metadefs.ts';
-
-export const JSON_PATCH = 'application/openstack-images-v2.1-json-patch';
-
-/** Glance's [glance_download_properties] extra_properties: the prefixes glance-download copies. */
-export const GLANCE_DOWNLOAD_PROPERTIES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type'];
-
-/** A glance-download source: the image, where its service is, and the caller's token to read it. */
-export interface RemoteImage {
-  imageId: string;
-  region: string;
-  interface: string;
-  token: string;
-}
 
 export class ImageService implements ServiceModule {
   name = 'image';
@@ -300,165 +287,9 @@ export class ImageService implements ServiceModule {
     await this.repo.save(cur, { properties: 1 });
   }
 
-  /**
-   * The import flows: glance-direct (from staging), web-download (from a URL), copy-image (to
-   * more stores). Progress shows in os_glance_importing_to_stores / os_glance_failed_import, as
-   * Glance reports it; the first store failing reverts the image to `from`.
-   */
-  /**
-   * glance-download: the image's metadata and data from the image service of another region (or
-   * this one), found in the caller's catalog and read with the caller's token, as Glance does.
-   * disk/container formats and the properties of GLANCE_DOWNLOAD_PROPERTIES are copied first;
-   * `revert` puts them back when the import fails.
-   */
-  async glanceDownload(img: Image, remote: RemoteImage): Promise<{ data: Readable; revert: () => Promise<void> }> {
-    const identity = (await this.ctx.session.endpoint('identity', 'public')).replace(/\/+$/, '');
-    const catalogRes = await fetch(`${/\/v3$/.test(identity) ? identity : `${identity}/v3`}/auth/catalog`, {
-      headers: { 'X-Auth-Token': remote.token },
-    });
-    if (catalogRes.status !== 200) throw new ApiError(400, `The catalog could not be read (${catalogRes.status}).`);
-    const catalog = ((await catalogRes.json()) as any).catalog as Array<{
-      type: string;
-      endpoints: Array<{ interface: string; region?: string; region_id?: string; url: string }>;
-    }>;
-    const endpoint = catalog
-      .filter((c) => c.type === 'image')
-      .flatMap((c) => c.endpoints)
-      .find(
-        (e) =>
-          (e.region_id ?? e.region ?? '').toLowerCase() === remote.region.toLowerCase() &&
-          e.interface === remote.interface,
-      )?.url;
-    if (!endpoint)
-      throw new ApiError(
-        400,
-        `Glance endpoint not found for region ${remote.region} with interface ${remote.interface}`,
-      );
-    const base = endpoint.replace(/\/+$/, '');
-    const metaRes = await fetch(`${base}/v2/images/${remote.imageId}`, { headers: { 'X-Auth-Token': remote.token } });
-    if (metaRes.status !== 200)
-      throw new ApiError(400, `The remote image ${remote.imageId} could not be read (${metaRes.status}).`);
-    const meta = (await metaRes.json()) as Record<string, any>;
-    if (meta.status !== 'active')
-      throw new ApiError(400, `Source image status should be active instead of ${meta.status}`);
-    const size = Number(meta.size);
-    if (!Number.isFinite(size))
-      throw new ApiError(400, `Size attribute of remote image ${remote.imageId} could not be determined.`);
-    const before = (await this.repo.get(img.id))!;
-    const copied = Object.fromEntries(
-      Object.entries(meta).filter(
-        ([k, v]) => typeof v === 'string' && GLANCE_DOWNLOAD_PROPERTIES.some((p) => k.startsWith(p)),
-      ),
-    );
-    await this.repo.save(
-      {
-        ...before,
-        disk_format: meta.disk_format,
-        container_format: meta.container_format,
-        properties: { ...before.properties, ...copied },
-      },
-      { disk_format: 1, container_format: 1, properties: 1 },
-    );
-    const revert = async () => {
-      const cur = await this.repo.get(img.id);
-      if (!cur) return;
-      const properties = { ...cur.properties };
-      for (const k of Object.keys(copied)) {
-        if (k in before.properties) properties[k] = before.properties[k]!;
-        else delete properties[k];
-      }
-      await this.repo.save(
-        { ...cur, disk_format: before.disk_format, container_format: before.container_format, properties },
-        { disk_format: 1, container_format: 1, properties: 1 },
-      );
-    };
-    try {
-      const res = await fetch(`${base}/v2/images/${remote.imageId}/file`, {
-        headers: { 'X-Auth-Token': remote.token },
-      });
-      if (!res.ok || !res.body) throw new ApiError(400, `The remote image data could not be read (${res.status}).`);
-      let got = 0;
-      const counted = Readable.fromWeb(res.body as any).pipe(
-        new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            got += chunk.length;
-            cb(null, chunk);
-          },
-          flush(cb) {
-            cb(
-              got === size ? null : new ApiError(400, `Downloaded data size ${got} is different from expected ${size}`),
-            );
-          },
-        }),
-      );
-      return { data: counted, revert };
-    } catch (e) {
-      await revert();
-      throw e;
-    }
-  }
-
-  async runImport(
-    img: Image,
-    method: string,
-    stores: string[],
-    uri: string | undefined,
-    from: string,
-    remote?: RemoteImage,
-  ) {
-    const staged = path.join(this.stagingDir, img.id);
-    const done = (s: string, failed: boolean) =>
-      this.setProperties(img.id, (p) => {
-        p.os_glance_importing_to_stores = (p.os_glance_importing_to_stores ?? '')
-          .split(',')
-          .filter((x) => x && x !== s)
-          .join(',');
-        if (failed)
-          p.os_glance_failed_import = [...(p.os_glance_failed_import ?? '').split(',').filter(Boolean), s].join(',');
-      });
-    let firstError: unknown;
-    for (const [n, s] of stores.entries()) {
-      const cur = (await this.repo.get(img.id))!;
-      try {
-        if (method === 'glance-download' && n === 0) {
-          const { data, revert } = await this.glanceDownload(img, remote!);
-          await this.saveData(img, data, s, ['importing'], from).catch(async (e) => {
-            await revert();
-            throw e;
-          });
-        } else if (method !== 'copy-image' && n === 0) {
-          const source: Readable = method === 'web-download' ? await download(uri!) : fs.createReadStream(staged);
-          await this.saveData(img, source, s, ['importing'], from);
-        } else if (!cur.locations.some((l) => l.store === s)) {
-          const src = cur.locations[0]!;
-          const stored = await this.store(s).add(img.id, await this.store(src.store).get(src.url));
-          const again = (await this.repo.get(img.id))!;
-          await this.repo.save(
-            { ...again, locations: [...again.locations, { store: s, url: stored.url }] },
-            { locations: 1 },
-          );
-        }
-        await done(s, false);
-      } catch (e) {
-        firstError ??= e;
-        if (method !== 'copy-image' && n === 0) await this.repo.transition(img.id, ['importing'], from);
-        await done(s, true);
-        if (method !== 'copy-image' && n === 0) break;
-      }
-    }
-    if (method === 'glance-direct' && !firstError) await fsp.rm(staged, { force: true });
-    if (firstError) throw firstError;
-  }
-
   async close() {
     await this.db.destroy();
   }
-}
-
-export async function download(uri: string): Promise<Readable> {
-  const res = await fetch(uri);
-  if (!res.ok || !res.body) throw new ApiError(400, `web-download of ${uri} answered ${res.status}`);
-  return Readable.fromWeb(res.body as any);
 }
 
 export const imageService: ServiceFactory = {

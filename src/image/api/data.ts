@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { BodyHash } from '../../core/hashing.ts';
 import type { ImageService } from '../service.ts';
+import { runImport } from '../import_flow.ts';
 import { isAdmin } from '../images.ts';
 import { finishTask, taskView } from './tasks.ts';
 
@@ -281,8 +282,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
             token: String(req.headers['x-auth-token'] ?? ''),
           }
         : undefined;
-    void svc
-      .runImport(img, method, targets, body.method?.uri, from, remote)
+    void runImport(svc, img, method, targets, body.method?.uri, from, remote)
       .then(() => finish('success', ''))
       .catch(async (e) => {
         svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed');

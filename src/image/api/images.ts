@@ -4,9 +4,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
 import type { ImageService } from '../service.ts';
-import { JSON_PATCH } from '../service.ts';
 import { LocationPatcher } from '../locations.ts';
 import { applyChanges, isAdmin, newImage, parseChanges, SORT_KEYS, TAG_QUOTA, type Image } from '../images.ts';
+
+/** The JSON-patch media type of image updates (v2.1; v2.0 is still accepted). */
+export const JSON_PATCH = 'application/openstack-images-v2.1-json-patch';
 
 const LIMIT_MAX = 1000,
   LIMIT_DEFAULT = 25;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ImageService } from '../service.ts';
-import { download } from '../service.ts';
+import { download } from '../import_flow.ts';
 import { newImage, validateAttribute } from '../images.ts';
 
 const TASK_TTL_MS = 48 * 3600 * 1000;

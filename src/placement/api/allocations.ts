@@ -3,17 +3,10 @@
 // transaction that checks consumer and provider generations and capacity.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
-import {
-  ErrorCode,
-  cacheHeaders,
-  canonicalUuid,
-  isUuidLike,
-  jsonBody,
-  mv,
-  perr,
-  queryParams,
-  type PlacementService,
-} from '../service.ts';
+import { ErrorCode, perr } from './errors.ts';
+import { cacheHeaders, canonicalUuid, isUuidLike, jsonBody, queryParams } from './util.ts';
+import { mv } from './microversion.ts';
+import type { PlacementService } from '../service.ts';
 import { INCOMPLETE_CONSUMER_ID, PlacementFailure, type ConsumerWrite, type Inventory } from '../store.ts';
 import { INV_PUT_ALL, inventoryFrom } from './providers.ts';
 import { since } from './common.ts';

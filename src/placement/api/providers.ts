@@ -2,17 +2,10 @@
 // and its allocations.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import {
-  ErrorCode,
-  cacheHeaders,
-  canonicalUuid,
-  jsonBody,
-  mv,
-  perr,
-  queryAll,
-  queryParams,
-  type PlacementService,
-} from '../service.ts';
+import { ErrorCode, perr } from './errors.ts';
+import { cacheHeaders, canonicalUuid, jsonBody, queryAll, queryParams } from './util.ts';
+import { mv } from './microversion.ts';
+import type { PlacementService } from '../service.ts';
 import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, type Inventory, type Provider } from '../store.ts';
 import {
   absoluteUrl,
