@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
+import type { StratusConfig } from '../core/config.ts';
 import type { ServiceModule } from '../core/http.ts';
 import type { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy.ts';
@@ -11,6 +12,7 @@ import { migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { PLACEMENT_POLICIES } from './policies.ts';
 import { PlacementStore } from './store.ts';
+import type { PlacementDb } from './db/schema.ts';
 import { errorBody } from './api/errors.ts';
 import { registerRoutes } from './api/routes.ts';
 
@@ -27,10 +29,11 @@ export class PlacementService implements ServiceModule {
   randomizeCandidates: boolean;
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<PlacementDb>,
     public ctx: ServiceContext,
   ) {
-    const cfg = ctx.config as any;
+    // placement's options are not part of StratusConfig yet: read from the config file as given.
+    const cfg = ctx.config as StratusConfig & { placement?: { randomizeAllocationCandidates?: boolean } };
     this.policy = PolicyEngine.forService('placement', PLACEMENT_POLICIES, cfg.policyDir, ctx.log);
     this.store = new PlacementStore(db);
     this.randomizeCandidates =
