@@ -12,6 +12,7 @@ import {
   PostgresDialect,
   SqliteDialect,
   sql,
+  type ColumnType,
   type Compilable,
   type ControlledTransaction,
   type QueryResult,
@@ -271,6 +272,11 @@ export async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Mig
     throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
   }
 }
+
+/** A bigint column as read back: a number from SQLite, a string from PostgreSQL (pg's int8); written as a number. */
+export type Int8 = ColumnType<number | string, number, number>;
+/** A boolean column: an integer 0/1 in both engines (read it with bool(), write it with int()). */
+export type IntBool = number;
 
 /** Booleans are stored as integers (0/1) so that SQLite and PostgreSQL read back the same. */
 export const bool = (v: unknown): boolean => v === true || v === 1 || v === '1';

@@ -1,7 +1,8 @@
 // Images: rows, visibility, the view Glance renders, and the create/patch rules (read-only and
 // reserved attributes, the image schema's types) as glance/api/v2/images.py applies them.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ImageDb, ImageTable } from './db/schema.ts';
 import type { AuthContext } from '../core/auth.ts';
 import { ApiError } from '../core/errors.ts';
 import { bool, json, now } from '../core/db.ts';
@@ -102,7 +103,7 @@ export interface ViewOptions {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export function fromRow(r: any): Image {
+export function fromRow(r: Selectable<ImageTable>): Image {
   return {
     id: r.id,
     name: r.name ?? null,
@@ -128,7 +129,7 @@ export function fromRow(r: any): Image {
   };
 }
 
-export function toRow(i: Image): Record<string, unknown> {
+export function toRow(i: Image): Insertable<ImageTable> {
   return {
     id: i.id,
     name: i.name,
@@ -477,7 +478,7 @@ export async function applyChanges(
 }
 
 export class ImageRepo {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ImageDb>) {}
   async get(id: string): Promise<Image | undefined> {
     const r = await this.db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? fromRow(r) : undefined;
@@ -487,11 +488,13 @@ export class ImageRepo {
   }
   async save(i: Image, fields?: Partial<Record<keyof Image, unknown>>) {
     const row = toRow(i);
-    const set = fields ? Object.fromEntries(Object.keys(fields).map((k) => [k, row[k]])) : row;
+    const set: Updateable<ImageTable> = fields
+      ? Object.fromEntries(Object.keys(fields).map((k) => [k, row[k as keyof typeof row]]))
+      : row;
     await this.db.updateTable('images').set(set).where('id', '=', i.id).execute();
   }
   /** Moves status from one of `from` to `to`; false when another request changed it first. */
-  async transition(id: string, from: string[], to: string, extra: Record<string, unknown> = {}): Promise<boolean> {
+  async transition(id: string, from: string[], to: string, extra: Updateable<ImageTable> = {}): Promise<boolean> {
     const r = await this.db
       .updateTable('images')
       .set({ status: to, updated_at: now(), ...extra })
@@ -529,6 +532,6 @@ export class ImageRepo {
       .select(['image_id', 'status'])
       .where('member_id', '=', projectId)
       .execute();
-    return new Map(rows.map((r: any) => [r.image_id, r.status]));
+    return new Map(rows.map((r) => [r.image_id, r.status]));
   }
 }

@@ -35,7 +35,7 @@ function validationData(img: Image, values: LocationValue[]): Record<string, str
   }
   const fresh: Record<string, string> = {};
   for (const [k, x] of Object.entries(merged)) {
-    const current = (img as any)[k] as string | null;
+    const current = (img as unknown as Record<string, string | null>)[k];
     if (x === current) continue;
     if (current) throw new ApiError(409, `${k} is already set with a different value`);
     fresh[k] = x;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { ImageDb } from './db/schema.ts';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
@@ -57,10 +58,10 @@ export class ImageService implements ServiceModule {
   quotas?: ImageQuotas;
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<ImageDb>,
     public ctx: ServiceContext,
   ) {
-    const cfg = ctx.config as any;
+    const cfg = ctx.config;
     // Glance's enforce_scope: rules are project-scoped, so system- and domain-scoped tokens are refused.
     this.policy = PolicyEngine.forService('image', IMAGE_POLICIES, cfg.policyDir, ctx.log, {
       enforceScope: !!cfg.image?.enforceScope,

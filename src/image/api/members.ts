@@ -3,10 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { now } from '../../core/db.ts';
+import type { Selectable } from 'kysely';
+import type { ImageMemberTable } from '../db/schema.ts';
 import type { ImageService } from '../service.ts';
 import { isAdmin, isotime, MEMBER_QUOTA } from '../images.ts';
 
-const view = (m: any) => ({
+const view = (m: Selectable<ImageMemberTable>) => ({
   created_at: isotime(m.created_at),
   image_id: m.image_id,
   member_id: m.member_id,
@@ -43,7 +45,7 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
     if (img.visibility !== 'shared') throw new ApiError(403, 'Only shared images have members.');
     let rows = await svc.repo.members(img.id);
     if (!isAdmin(req.ctx) && img.owner !== req.ctx!.projectId)
-      rows = rows.filter((m: any) => m.member_id === req.ctx!.projectId);
+      rows = rows.filter((m) => m.member_id === req.ctx!.projectId);
     return { members: rows.map(view), schema: '/v2/schemas/members' };
   });
 
