@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { SwiftDb } from './db/schema.ts';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
@@ -82,7 +83,7 @@ export class ObjectStoreService implements ServiceModule {
   ) => FastifyReply | Promise<FastifyReply>;
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<SwiftDb>,
     private ctx: ServiceContext,
   ) {
     this.policy = PolicyEngine.forService('object-store', OBJECT_STORE_POLICIES, ctx.config.policyDir, ctx.log);
