@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { IdentityDb } from './db/schema.ts';
 import type { StratusConfig } from '../core/config.ts';
 import type { MessageBus } from '../core/bus.ts';
 import type { Logger } from '../core/log.ts';
@@ -51,7 +52,7 @@ export class IdentityService implements ServiceModule {
   periodic: PeriodicTasks;
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<IdentityDb>,
     public config: StratusConfig,
     bus: MessageBus,
     log: Logger,

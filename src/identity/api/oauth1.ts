@@ -46,7 +46,7 @@ export const oauth1Extension: IdentityExtension = {
       return listBody(
         req,
         'consumers',
-        (await db.selectFrom('consumer').selectAll().execute()).map((r: any) => render(req, r)),
+        (await db.selectFrom('consumer').selectAll().execute()).map((r) => render(req, r)),
       );
     });
     app.get('/v3/OS-OAUTH1/consumers/:id', async (req) => {
