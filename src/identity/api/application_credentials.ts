@@ -220,21 +220,9 @@ export function registerApplicationCredentialRoutes(
   });
 }
 
-/** The application credential manager of a service (s.ext.application_credentials), created on first use. */
-export function applicationCredentialManager(s: IdentityService): ApplicationCredentialManager {
-  return (s.ext.application_credentials ??= new ApplicationCredentialManager(
-    s.backend,
-    s.users,
-    s.resource,
-  )) as ApplicationCredentialManager;
-}
-
 export const applicationCredentialsExtension: IdentityExtension = {
   name: 'application_credentials',
-  init(s) {
-    s.tokens.appCreds = applicationCredentialManager(s);
-  },
   routes(app, s) {
-    registerApplicationCredentialRoutes(app, s, applicationCredentialManager(s));
+    registerApplicationCredentialRoutes(app, s, s.applicationCredentials);
   },
 };

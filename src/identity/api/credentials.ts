@@ -286,17 +286,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
   });
 }
 
-/** The credential manager of a service (s.ext.credentials), created on first use. */
-export function credentialManager(s: IdentityService): CredentialManager {
-  return (s.ext.credentials ??= new CredentialManager(s.backend, s.credentialKeys)) as CredentialManager;
-}
-
 export const credentialsExtension: IdentityExtension = {
   name: 'credentials',
-  init(s) {
-    credentialManager(s);
-  },
   routes(app, s) {
-    registerCredentialRoutes(app, s, credentialManager(s));
+    registerCredentialRoutes(app, s, s.credentials);
   },
 };

@@ -10,7 +10,7 @@ type P = { domain_id: string; group?: string; option?: string };
 const bodyConfig = (req: FastifyRequest): unknown => (req.body as any)?.config ?? {};
 
 function routes(app: FastifyInstance, s: IdentityService) {
-  const m = (): DomainConfigManager => s.ext.domain_config;
+  const m = (): DomainConfigManager => s.domainConfig;
 
   // GET/HEAD: authorization first (so an unknown domain is not revealed to the unauthorized), then the domain.
   const show = async (req: FastifyRequest) => {
@@ -75,8 +75,5 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const domainConfigExtension: IdentityExtension = {
   name: 'domain_config',
-  init(s) {
-    s.ext.domain_config = new DomainConfigManager(s.backend, s.config);
-  },
   routes,
 };

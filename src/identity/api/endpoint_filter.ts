@@ -20,7 +20,7 @@ const renderGroup = (req: FastifyRequest, g: EndpointGroup) => ({
 const groupProps = { name: name255, description, filters: { type: 'object' } };
 
 function routes(app: FastifyInstance, s: IdentityService) {
-  const m = (): EndpointFilterManager => s.ext.endpoint_filter;
+  const m = (): EndpointFilterManager => s.endpointFilter;
   /** Flask answers HEAD wherever it answers GET. */
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
     app.get(path, handler);
@@ -175,10 +175,6 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const endpointFilterExtension: IdentityExtension = {
   name: 'endpoint_filter',
-  init(s) {
-    const m = new EndpointFilterManager(s.backend, s.catalog, s.resource);
-    s.ext.endpoint_filter = m;
-    // A project's associations are deleted with it, in ResourceManager.deleteProject.
-  },
+  // A project's associations are deleted with it, in ResourceManager.deleteProject.
   routes,
 };

@@ -203,11 +203,7 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
 
 export const limitsExtension: IdentityExtension = {
   name: 'limits',
-  init(s) {
-    const m = new LimitManager(s);
-    s.ext.limits = m;
-  },
   routes(app, s) {
-    registerLimitRoutes(app, s, s.ext.limits as LimitManager);
+    registerLimitRoutes(app, s, s.limits);
   },
 };

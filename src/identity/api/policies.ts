@@ -18,7 +18,7 @@ const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
 const policyProps = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } };
 
 function routes(app: FastifyInstance, s: IdentityService) {
-  const m = (): PolicyBlobManager => s.ext.policies;
+  const m = (): PolicyBlobManager => s.policyBlobs;
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
     app.get(path, handler);
     app.head(path, handler);
@@ -113,8 +113,5 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const policiesExtension: IdentityExtension = {
   name: 'policies',
-  init(s) {
-    s.ext.policies = new PolicyBlobManager(s.backend, s.catalog);
-  },
   routes,
 };

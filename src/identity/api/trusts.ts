@@ -244,16 +244,16 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
 export const trustsExtension: IdentityExtension = {
   name: 'trusts',
   init(s) {
-    const m = new TrustManager(s);
-    s.ext.trusts = m;
-    s.tokens.trusts = m;
+    const m = s.trusts;
     // Keystone drops the trusts of deleted users and projects.
-    s.backend.bus.onNotification('identity.user.deleted', (n) => m.deleteForUser((n.payload as any)?.resource_info));
+    s.backend.bus.onNotification('identity.user.deleted', (n) =>
+      m.deleteForUser((n.payload as { resource_info: string }).resource_info),
+    );
     s.backend.bus.onNotification('identity.project.deleted', (n) =>
-      m.deleteForProject((n.payload as any)?.resource_info),
+      m.deleteForProject((n.payload as { resource_info: string }).resource_info),
     );
   },
   routes(app, s) {
-    registerTrustRoutes(app, s, s.ext.trusts as TrustManager);
+    registerTrustRoutes(app, s, s.trusts);
   },
 };
