@@ -95,7 +95,7 @@ export class EndpointFilterManager {
   async endpointsInGroup(id: string): Promise<Endpoint[]> {
     const { filters } = await this.getGroup(id);
     return (await this.catalog.listEndpoints()).filter((e) =>
-      Object.entries(filters).every(([k, v]) => (e as any)[k] === v),
+      Object.entries(filters).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v),
     );
   }
 
@@ -208,7 +208,11 @@ export class EndpointFilterManager {
     for (const e of all) if (direct.has(e.id)) out.set(e.id, e);
     for (const g of await this.groupsForProject(projectId)) {
       for (const e of all)
-        if (!out.has(e.id) && Object.entries(g.filters).every(([k, v]) => (e as any)[k] === v)) out.set(e.id, e);
+        if (
+          !out.has(e.id) &&
+          Object.entries(g.filters).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v)
+        )
+          out.set(e.id, e);
     }
     return [...out.values()];
   }

@@ -12,7 +12,7 @@ export class StaticWeb {
 
   async maybeServe(req: FastifyRequest, reply: FastifyReply, c: ContainerRow, object: string): Promise<boolean> {
     if (req.ctx && !truthy(hdr(req, 'x-web-mode'))) return false;
-    if ((req.query as any).temp_url_sig !== undefined) return false;
+    if ((req.query as Record<string, string>).temp_url_sig !== undefined) return false;
     const index = c.metadata['x-container-meta-web-index'];
     const listings = truthy(c.metadata['x-container-meta-web-listings']);
     if (!index && !listings) return false;

@@ -82,7 +82,7 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   });
   app.get('/v3/regions/:region_id', async (req) => {
     req.authorize('identity:get_region');
-    return { region: renderRegion(req, await c.getRegion((req.params as any).region_id)) };
+    return { region: renderRegion(req, await c.getRegion((req.params as Record<string, string>).region_id)) };
   });
   app.patch(
     '/v3/regions/:region_id',
@@ -90,13 +90,16 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     async (req) => {
       req.authorize('identity:update_region');
       return {
-        region: renderRegion(req, await c.updateRegion((req.params as any).region_id, (req.body as any).region)),
+        region: renderRegion(
+          req,
+          await c.updateRegion((req.params as Record<string, string>).region_id, (req.body as any).region),
+        ),
       };
     },
   );
   app.delete('/v3/regions/:region_id', async (req, reply) => {
     req.authorize('identity:delete_region');
-    await c.deleteRegion((req.params as any).region_id);
+    await c.deleteRegion((req.params as Record<string, string>).region_id);
     reply.code(204).send();
   });
   // services
@@ -121,7 +124,7 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   });
   app.get('/v3/services/:service_id', async (req) => {
     req.authorize('identity:get_service');
-    return { service: renderService(req, await c.getService((req.params as any).service_id)) };
+    return { service: renderService(req, await c.getService((req.params as Record<string, string>).service_id)) };
   });
   app.patch(
     '/v3/services/:service_id',
@@ -129,13 +132,16 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     async (req) => {
       req.authorize('identity:update_service');
       return {
-        service: renderService(req, await c.updateService((req.params as any).service_id, (req.body as any).service)),
+        service: renderService(
+          req,
+          await c.updateService((req.params as Record<string, string>).service_id, (req.body as any).service),
+        ),
       };
     },
   );
   app.delete('/v3/services/:service_id', async (req, reply) => {
     req.authorize('identity:delete_service');
-    await c.deleteService((req.params as any).service_id);
+    await c.deleteService((req.params as Record<string, string>).service_id);
     reply.code(204).send();
   });
   // endpoints
@@ -181,7 +187,7 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   });
   app.get('/v3/endpoints/:endpoint_id', async (req) => {
     req.authorize('identity:get_endpoint');
-    return { endpoint: renderEndpoint(req, await c.getEndpoint((req.params as any).endpoint_id)) };
+    return { endpoint: renderEndpoint(req, await c.getEndpoint((req.params as Record<string, string>).endpoint_id)) };
   });
   app.patch(
     '/v3/endpoints/:endpoint_id',
@@ -190,12 +196,17 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
       req.authorize('identity:update_endpoint');
       const patch = { ...(req.body as any).endpoint };
       if (patch.region !== undefined && patch.region_id === undefined) patch.region_id = patch.region;
-      return { endpoint: renderEndpoint(req, await c.updateEndpoint((req.params as any).endpoint_id, patch)) };
+      return {
+        endpoint: renderEndpoint(
+          req,
+          await c.updateEndpoint((req.params as Record<string, string>).endpoint_id, patch),
+        ),
+      };
     },
   );
   app.delete('/v3/endpoints/:endpoint_id', async (req, reply) => {
     req.authorize('identity:delete_endpoint');
-    await c.deleteEndpoint((req.params as any).endpoint_id);
+    await c.deleteEndpoint((req.params as Record<string, string>).endpoint_id);
     reply.code(204).send();
   });
 }

@@ -53,7 +53,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req) => {
     req.authorize('identity:get_endpoint_group');
-    return { endpoint_group: renderGroup(req, await m().getGroup((req.params as any).endpoint_group_id)) };
+    return {
+      endpoint_group: renderGroup(req, await m().getGroup((req.params as Record<string, string>).endpoint_group_id)),
+    };
   });
   app.patch(
     `${PREFIX}/endpoint_groups/:endpoint_group_id`,
@@ -63,14 +65,17 @@ function routes(app: FastifyInstance, s: IdentityService) {
       return {
         endpoint_group: renderGroup(
           req,
-          await m().updateGroup((req.params as any).endpoint_group_id, (req.body as any).endpoint_group),
+          await m().updateGroup(
+            (req.params as Record<string, string>).endpoint_group_id,
+            (req.body as any).endpoint_group,
+          ),
         ),
       };
     },
   );
   app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req, reply) => {
     req.authorize('identity:delete_endpoint_group');
-    await m().deleteGroup((req.params as any).endpoint_group_id);
+    await m().deleteGroup((req.params as Record<string, string>).endpoint_group_id);
     reply.code(204).send();
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/endpoints`, async (req) => {
@@ -78,7 +83,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'endpoints',
-      (await m().endpointsInGroup((req.params as any).endpoint_group_id)).map((e) => renderEndpoint(req, e)),
+      (await m().endpointsInGroup((req.params as Record<string, string>).endpoint_group_id)).map((e) =>
+        renderEndpoint(req, e),
+      ),
     );
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects`, async (req) => {
@@ -86,7 +93,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'projects',
-      (await m().projectsForGroup((req.params as any).endpoint_group_id)).map((p) => renderProject(req, p)),
+      (await m().projectsForGroup((req.params as Record<string, string>).endpoint_group_id)).map((p) =>
+        renderProject(req, p),
+      ),
     );
   });
 
@@ -127,7 +136,7 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'endpoint_groups',
-      (await m().groupsForProject((req.params as any).project_id)).map((g) => renderGroup(req, g)),
+      (await m().groupsForProject((req.params as Record<string, string>).project_id)).map((g) => renderGroup(req, g)),
     );
   });
 
@@ -160,7 +169,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'endpoints',
-      (await m().endpointsForProject((req.params as any).project_id)).map((e) => renderEndpoint(req, e)),
+      (await m().endpointsForProject((req.params as Record<string, string>).project_id)).map((e) =>
+        renderEndpoint(req, e),
+      ),
     );
   });
   getAndHead(`${PREFIX}/endpoints/:endpoint_id/projects`, async (req) => {
@@ -168,7 +179,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'projects',
-      (await m().projectsForEndpoint((req.params as any).endpoint_id)).map((p) => renderProject(req, p)),
+      (await m().projectsForEndpoint((req.params as Record<string, string>).endpoint_id)).map((p) =>
+        renderProject(req, p),
+      ),
     );
   });
 }

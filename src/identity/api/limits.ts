@@ -107,20 +107,28 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.get('/v3/registered_limits/:registered_limit_id', async (req) => {
     req.authorize('identity:get_registered_limit');
-    return { registered_limit: renderRegistered(req, await m.getRegistered((req.params as any).registered_limit_id)) };
+    return {
+      registered_limit: renderRegistered(
+        req,
+        await m.getRegistered((req.params as Record<string, string>).registered_limit_id),
+      ),
+    };
   });
   app.patch('/v3/registered_limits/:registered_limit_id', { schema: { body: registeredUpdate } }, async (req) => {
     req.authorize('identity:update_registered_limit');
     return {
       registered_limit: renderRegistered(
         req,
-        await m.updateRegistered((req.params as any).registered_limit_id, (req.body as any).registered_limit),
+        await m.updateRegistered(
+          (req.params as Record<string, string>).registered_limit_id,
+          (req.body as any).registered_limit,
+        ),
       ),
     };
   });
   app.delete('/v3/registered_limits/:registered_limit_id', async (req, reply) => {
     req.authorize('identity:delete_registered_limit');
-    await m.deleteRegistered((req.params as any).registered_limit_id);
+    await m.deleteRegistered((req.params as Record<string, string>).registered_limit_id);
     reply.code(204).send();
   });
 
@@ -192,11 +200,16 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.patch('/v3/limits/:limit_id', { schema: { body: limitUpdate } }, async (req) => {
     req.authorize('identity:update_limit');
-    return { limit: renderLimit(req, await m.updateLimit((req.params as any).limit_id, (req.body as any).limit)) };
+    return {
+      limit: renderLimit(
+        req,
+        await m.updateLimit((req.params as Record<string, string>).limit_id, (req.body as any).limit),
+      ),
+    };
   });
   app.delete('/v3/limits/:limit_id', async (req, reply) => {
     req.authorize('identity:delete_limit');
-    await m.deleteLimit((req.params as any).limit_id);
+    await m.deleteLimit((req.params as Record<string, string>).limit_id);
     reply.code(204).send();
   });
 }

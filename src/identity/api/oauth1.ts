@@ -51,14 +51,14 @@ export const oauth1Extension: IdentityExtension = {
     });
     app.get('/v3/OS-OAUTH1/consumers/:id', async (req) => {
       req.authorize('identity:get_consumer');
-      return { consumer: render(req, await get((req.params as any).id)) };
+      return { consumer: render(req, await get((req.params as Record<string, string>).id)) };
     });
     app.patch(
       '/v3/OS-OAUTH1/consumers/:id',
       { schema: { body: wrap('consumer', { properties: { description } }) } },
       async (req) => {
         req.authorize('identity:update_consumer');
-        const id = (req.params as any).id;
+        const id = (req.params as Record<string, string>).id;
         const cur = await get(id);
         const { description: d, id: newIdValue, secret, links: _l, ...extra } = (req.body as any).consumer;
         if ((newIdValue !== undefined && newIdValue !== id) || secret !== undefined)
@@ -76,7 +76,7 @@ export const oauth1Extension: IdentityExtension = {
     );
     app.delete('/v3/OS-OAUTH1/consumers/:id', async (req, reply) => {
       req.authorize('identity:delete_consumer');
-      const id = (req.params as any).id;
+      const id = (req.params as Record<string, string>).id;
       await get(id);
       await db.deleteFrom('consumer').where('id', '=', id).execute();
       reply.code(204).send();

@@ -44,19 +44,24 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead('/v3/policies/:policy_id', async (req) => {
     req.authorize('identity:get_policy');
-    return { policy: renderPolicy(req, await m().get((req.params as any).policy_id)) };
+    return { policy: renderPolicy(req, await m().get((req.params as Record<string, string>).policy_id)) };
   });
   app.patch(
     '/v3/policies/:policy_id',
     { schema: { body: wrap('policy', { minProperties: 1, properties: policyProps }) } },
     async (req) => {
       req.authorize('identity:update_policy');
-      return { policy: renderPolicy(req, await m().update((req.params as any).policy_id, (req.body as any).policy)) };
+      return {
+        policy: renderPolicy(
+          req,
+          await m().update((req.params as Record<string, string>).policy_id, (req.body as any).policy),
+        ),
+      };
     },
   );
   app.delete('/v3/policies/:policy_id', async (req, reply) => {
     req.authorize('identity:delete_policy');
-    await m().delete((req.params as any).policy_id);
+    await m().delete((req.params as Record<string, string>).policy_id);
     reply.code(204).send();
   });
 

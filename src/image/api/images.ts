@@ -92,8 +92,8 @@ function sorting(q: Array<[string, string]>): Array<[string, 'asc' | 'desc']> {
 
 function compare(a: Image, b: Image, keys: Array<[string, 'asc' | 'desc']>): number {
   for (const [k, d] of keys) {
-    const x = (a as any)[k],
-      y = (b as any)[k];
+    const x = (a as unknown as Record<string, unknown>)[k],
+      y = (b as unknown as Record<string, unknown>)[k];
     let c = 0;
     if (x === y) c = 0;
     else if (x === null || x === undefined) c = -1;
@@ -203,7 +203,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         preds.push(k === 'size_min' ? (i) => i.size !== null && i.size >= n : (i) => i.size !== null && i.size <= n);
       } else if (k === 'created_at' || k === 'updated_at') {
         const f = timeFilter(k, raw);
-        preds.push((i) => f((i as any)[k]));
+        preds.push((i) => f(i[k]));
       } else if (k === 'protected') {
         if (!['true', 'false'].includes(raw.toLowerCase()))
           throw new ApiError(400, `Invalid value for protected: ${raw}`);
@@ -223,9 +223,13 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         ].includes(k)
       ) {
         const list = inList(raw) ?? [raw];
-        preds.push((i) => (i as any)[k] !== null && list.includes(String((i as any)[k])));
+        preds.push(
+          (i) =>
+            (i as unknown as Record<string, unknown>)[k] !== null &&
+            list.includes(String((i as unknown as Record<string, unknown>)[k])),
+        );
       } else if (k === 'size' || k === 'virtual_size') {
-        preds.push((i) => String((i as any)[k]) === raw);
+        preds.push((i) => String((i as unknown as Record<string, unknown>)[k]) === raw);
       } else {
         preds.push((i) => i.properties[k] === raw);
       }
