@@ -1,5 +1,5 @@
 // Accounts, containers and objects in the database: rows, exact counts, listings.
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { groupCommit, json, precompiled } from '../core/db.ts';
 import type { SwiftAccountTable, SwiftContainerTable, SwiftDb, SwiftObjectTable } from './db/schema.ts';
 
@@ -103,6 +103,9 @@ const Q = {
       .where('name', '=', v.name),
   ),
 };
+
+/** A listing's roll-up of the names under a delimiter. */
+export type Subdir = { subdir: string };
 
 export interface ListOptions {
   prefix?: string;
@@ -317,9 +320,9 @@ export class SwiftStore {
     where: Record<string, string>,
     o: { prefix?: string; after?: string; before?: string; reverse?: boolean },
     page: number,
-  ): Promise<any[]> {
+  ): Promise<Array<Selectable<SwiftContainerTable> | Selectable<SwiftObjectTable>>> {
     let q = this.db.selectFrom(table).selectAll();
-    for (const [k, v] of Object.entries(where)) q = q.where(k as any, '=', v);
+    for (const [k, v] of Object.entries(where)) q = q.where(sql.ref(k), '=', v);
     if (o.prefix) q = q.where('name', '>=', o.prefix).where('name', '<', o.prefix + '\u{10FFFF}');
     if (o.after !== undefined) q = q.where('name', '>', o.after);
     if (o.before !== undefined) q = q.where('name', '<', o.before);
@@ -331,15 +334,27 @@ export class SwiftStore {
 
   /** Swift's listing: prefix, delimiter roll-up into subdirs, marker/end_marker, limit, reverse. */
   async list(
+    kind: 'containers',
+    account: string,
+    container: undefined,
+    opts: ListOptions,
+  ): Promise<Array<Subdir | ContainerRow>>;
+  async list(
+    kind: 'objects',
+    account: string,
+    container: string | undefined,
+    opts: ListOptions,
+  ): Promise<Array<Subdir | ObjectRow>>;
+  async list(
     kind: 'containers' | 'objects',
     account: string,
     container: string | undefined,
     opts: ListOptions,
-  ): Promise<Array<{ subdir: string } | any>> {
+  ): Promise<Array<Subdir | ContainerRow | ObjectRow>> {
     const table = kind === 'containers' ? 'swift_containers' : 'swift_objects';
     const where: Record<string, string> = { account };
     if (container !== undefined) where.container = container;
-    const out: any[] = [];
+    const out: Array<Subdir | ContainerRow | ObjectRow> = [];
     if (opts.limit <= 0) return out;
     let after = opts.reverse ? opts.endMarker : opts.marker;
     let before = opts.reverse ? opts.marker : opts.endMarker;
@@ -370,7 +385,12 @@ export class SwiftStore {
             break;
           }
         }
-        out.push(kind === 'objects' ? objRow(r) : { ...r, metadata: json<Meta>(r.metadata, {}) });
+        // The table says which: objects from swift_objects, containers from swift_containers.
+        out.push(
+          kind === 'objects'
+            ? objRow(r as Selectable<SwiftObjectTable>)
+            : { ...(r as Selectable<SwiftContainerTable>), metadata: json<Meta>(r.metadata, {}) },
+        );
         if (out.length >= opts.limit) return out;
       }
       if (jumped) continue;

@@ -112,10 +112,10 @@ export async function getAccount(s: ObjectStoreService, req: FastifyRequest, rep
   const items = await s.store.list('containers', account, undefined, opts);
   const stats = await s.store.containerStatsMap(
     account,
-    items.filter((i) => !i.subdir).map((i) => i.name),
+    items.flatMap((i) => ('subdir' in i ? [] : [i.name])),
   );
   const rows = items.map((i) =>
-    i.subdir
+    'subdir' in i
       ? i
       : {
           name: i.name,

@@ -84,7 +84,7 @@ export async function getContainer(s: ObjectStoreService, req: FastifyRequest, r
   const fmt = listingFormat(req);
   const items = await s.store.list('objects', account, container, listingParams(req));
   const rows = items.map((o) =>
-    o.subdir
+    'subdir' in o
       ? o
       : {
           hash: o.etag,
