@@ -249,10 +249,12 @@ export function insertRow<DB>(
   const key = `${table}\u0000${cols.join('\u0000')}`;
   let q = INSERTS.get(key);
   // The columns are the caller's (checked by its row type, not here): the statement is built untyped.
-  if (!q) INSERTS.set(key, (q = precompiled(cols, (d: Kysely<any>, p) => d.insertInto(table).values(p))));
-  return q(db as Kysely<any>, row); // the statement is built on the untyped view of the database
+  if (!q) INSERTS.set(key, (q = precompiled(cols, (d: Kysely<UntypedDb>, p) => d.insertInto(table).values(p))));
+  return q(db as unknown as Kysely<UntypedDb>, row);
 }
-const INSERTS = new Map<string, ReturnType<typeof precompiled>>();
+/** Any table, any column: the view insertRow builds its statements on. */
+type UntypedDb = Record<string, Record<string, unknown>>;
+const INSERTS = new Map<string, ReturnType<typeof precompiled<string, UntypedDb>>>();
 
 export async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Migration>): Promise<void> {
   // In PostgreSQL every service has its own schema; the migrator must look for its tables
