@@ -332,7 +332,8 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
   for (const raw of body) {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw))
       throw new ApiError(400, 'Operations must be JSON objects.');
-    let op: any, rawPath: unknown;
+    const fields = raw as Record<string, unknown>;
+    let op: Change['op'], rawPath: unknown;
     if (draft === 4) {
       // The v2.0 patch media type names the operation by its key: {"replace": "/name", "value": ...}.
       const ops = ['add', 'remove', 'replace'].filter((k) => k in raw);
@@ -343,10 +344,10 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
           400,
           'Operation objects must contain exactly one member named "add", "remove", or "replace".',
         );
-      op = ops[0];
-      rawPath = (raw as any)[op];
+      op = ops[0] as Change['op'];
+      rawPath = fields[op];
     } else {
-      op = (raw as any).op;
+      op = fields.op as Change['op'];
       if (op === undefined)
         throw new ApiError(
           400,
@@ -355,16 +356,16 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
       if (!['add', 'remove', 'replace'].includes(op))
         throw new ApiError(400, `Invalid operation: \`${op}\`. It must be one of the following: add, remove, replace.`);
       if (!('path' in raw)) throw new ApiError(400, "Unable to find 'path' in JSON Schema change");
-      rawPath = (raw as any).path;
+      rawPath = fields.path;
     }
     const path = decodePointer(rawPath);
-    const depth = path[0] === 'locations' ? ({ add: 2, remove: 2, replace: 1 } as any)[op] : 1;
+    const depth = path[0] === 'locations' ? ({ add: 2, remove: 2, replace: 1 } as Record<string, number>)[op] : 1;
     if (path.length !== depth || !path[0])
       throw new ApiError(400, `Invalid JSON pointer for this resource: '/${path.join('/')}'`);
     const c: Change = { op, path, draft };
     if (op !== 'remove') {
       if (!('value' in raw)) throw new ApiError(400, `Operation "${op}" requires a member named "value".`);
-      c.value = (raw as any).value;
+      c.value = fields.value;
     }
     const root = path[0]!;
     if (READONLY.includes(root) || DISALLOWED.includes(root))
@@ -458,14 +459,10 @@ export async function applyChanges(
         if (c.value === 'public') can('publicize_image');
         if (c.value === 'community') can('communitize_image');
       }
-      if (
-        (root === 'disk_format' || root === 'container_format') &&
-        c.value !== (i as any)[root] &&
-        i.status !== 'queued'
-      ) {
+      if ((root === 'disk_format' || root === 'container_format') && c.value !== i[root] && i.status !== 'queued') {
         throw new ApiError(403, `Attribute ${root} can be only replaced for a queued image.`);
       }
-      (i as any)[root] = root === 'tags' ? [...new Set(c.value as string[])] : c.value;
+      (i as unknown as Record<string, unknown>)[root] = root === 'tags' ? [...new Set(c.value as string[])] : c.value;
     } else {
       if (c.op === 'replace' && !exists(i, root)) throw new ApiError(409, `Property ${root} does not exist.`);
       if (root.length > 255) throw new ApiError(400, 'Custom property should not be greater than 255 characters.');
