@@ -8,6 +8,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ApiError } from '../core/errors.ts';
 import type { Image } from './images.ts';
 import type { ImageService } from './service.ts';
+import { saveData, setProperties, storeOf } from './stores.ts';
 
 /** Glance's [glance_download_properties] extra_properties: the prefixes glance-download copies. */
 export const GLANCE_DOWNLOAD_PROPERTIES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type'];
@@ -128,7 +129,7 @@ export async function runImport(
 ) {
   const staged = path.join(svc.stagingDir, img.id);
   const done = (s: string, failed: boolean) =>
-    svc.setProperties(img.id, (p) => {
+    setProperties(svc, img.id, (p) => {
       p.os_glance_importing_to_stores = (p.os_glance_importing_to_stores ?? '')
         .split(',')
         .filter((x) => x && x !== s)
@@ -142,16 +143,16 @@ export async function runImport(
     try {
       if (method === 'glance-download' && n === 0) {
         const { data, revert } = await glanceDownload(svc, img, remote!);
-        await svc.saveData(img, data, s, ['importing'], from).catch(async (e) => {
+        await saveData(svc, img, data, s, ['importing'], from).catch(async (e) => {
           await revert();
           throw e;
         });
       } else if (method !== 'copy-image' && n === 0) {
         const source: Readable = method === 'web-download' ? await download(uri!) : fs.createReadStream(staged);
-        await svc.saveData(img, source, s, ['importing'], from);
+        await saveData(svc, img, source, s, ['importing'], from);
       } else if (!cur.locations.some((l) => l.store === s)) {
         const src = cur.locations[0]!;
-        const stored = await svc.store(s).add(img.id, await svc.store(src.store).get(src.url));
+        const stored = await storeOf(svc, s).add(img.id, await storeOf(svc, src.store).get(src.url));
         const again = (await svc.repo.get(img.id))!;
         await svc.repo.save(
           { ...again, locations: [...again.locations, { store: s, url: stored.url }] },

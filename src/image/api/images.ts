@@ -6,6 +6,8 @@ import { isUniqueViolation, now } from '../../core/db.ts';
 import type { ImageService } from '../service.ts';
 import { LocationPatcher } from '../locations.ts';
 import { applyChanges, isAdmin, newImage, parseChanges, SORT_KEYS, TAG_QUOTA, type Image } from '../images.ts';
+import { isVisible, imageTarget, propertyGuardOf, viewImage, findImage } from './policy.ts';
+import { deleteData } from '../stores.ts';
 
 /** The JSON-patch media type of image updates (v2.1; v2.0 is still accepted). */
 export const JSON_PATCH = 'application/openstack-images-v2.1-json-patch';
@@ -109,7 +111,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const ctx = req.ctx!;
     const img = newImage(req.body, ctx);
     req.authorize('add_image', { project_id: ctx.projectId, owner: img.owner, visibility: img.visibility });
-    const guard = svc.guard(req);
+    const guard = propertyGuardOf(svc, req);
     if (guard) for (const k of Object.keys(img.properties)) guard.require(k, 'create');
     if (img.owner !== ctx.projectId && !isAdmin(ctx))
       throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
@@ -125,7 +127,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
       throw e;
     }
     reply.code(201).header('Location', `${req.baseUrl}/v2/images/${img.id}`);
-    return svc.view(img, req);
+    return viewImage(svc, img, req);
   });
 
   app.get('/v2/images', async (req) => {
@@ -238,7 +240,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     images.sort((a, b) => compare(a, b, keys));
     if (marker !== undefined) {
       const m = await svc.repo.get(marker);
-      if (!m || !(await svc.visible(m, req)))
+      if (!m || !(await isVisible(svc, m, req)))
         throw new ApiError(400, `Invalid marker. Image ${marker} could not be found.`);
       images = images.filter((i) => compare(i, m, keys) > 0);
     }
@@ -246,7 +248,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const rest = q.filter(([n]) => n !== 'marker');
     const qs = (list: Array<[string, string]>) => new URLSearchParams(list).toString();
     const body: Record<string, unknown> = {
-      images: await Promise.all(page.map((i) => svc.view(i, req))),
+      images: await Promise.all(page.map((i) => viewImage(svc, i, req))),
       first: '/v2/images',
       schema: '/v2/schemas/images',
     };
@@ -257,7 +259,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) =>
-    svc.view(await svc.find(req, req.params.id, 'get_image'), req),
+    viewImage(svc, await findImage(svc, req, req.params.id, 'get_image'), req),
   );
 
   app.patch<{ Params: { id: string } }>('/v2/images/:id', async (req) => {
@@ -267,8 +269,8 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         'Accept-Patch': 'application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch',
       });
     }
-    const img = await svc.find(req, req.params.id, 'modify_image');
-    const target = await svc.target(img, req);
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const target = await imageTarget(svc, img, req);
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
     const locations = new LocationPatcher(svc, req, img);
@@ -278,19 +280,19 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
       req.ctx!,
       (rule) => req.authorize(rule, target),
       locations.apply,
-      svc.guard(req),
+      propertyGuardOf(svc, req),
     );
     updated.updated_at = now();
     await svc.repo.save(updated);
     await locations.cleanup(updated);
-    return svc.view(updated, req);
+    return viewImage(svc, updated, req);
   });
 
   app.delete<{ Params: { id: string } }>('/v2/images/:id', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'delete_image');
+    const img = await findImage(svc, req, req.params.id, 'delete_image');
     if (img.protected) throw new ApiError(403, `Image ${img.id} is protected and cannot be deleted.`);
     await svc.repo.remove(img.id);
-    await svc.deleteData(img);
+    await deleteData(svc, img);
     return reply.code(204).send();
   });
 
@@ -299,7 +301,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     ['reactivate', 'reactivate', 'deactivated', 'active'],
   ] as const) {
     app.post<{ Params: { id: string } }>(`/v2/images/:id/actions/${action}`, async (req, reply) => {
-      const img = await svc.find(req, req.params.id, rule);
+      const img = await findImage(svc, req, req.params.id, rule);
       if (img.status === to) return reply.code(204).send();
       if (img.status !== from || !(await svc.repo.transition(img.id, [from], to))) {
         throw new ApiError(400, `Not allowed to ${action} image in status '${img.status}'`);
@@ -309,7 +311,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   }
 
   app.put<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
     const tag = req.params.tag;
     if (tag.length > 255)
       throw new ApiError(400, `Provided object does not match schema 'image': '${tag}' is too long`);
@@ -327,7 +329,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.delete<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
     if (!img.tags.includes(req.params.tag)) throw new ApiError(404, `Tag ${req.params.tag} not found.`);
     img.tags = img.tags.filter((t) => t !== req.params.tag);
     img.updated_at = now();

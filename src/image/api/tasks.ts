@@ -10,6 +10,7 @@ import type { TaskTable } from '../db/schema.ts';
 import type { ImageService } from '../service.ts';
 import { download } from '../import_flow.ts';
 import { newImage, validateAttribute } from '../images.ts';
+import { saveData } from '../stores.ts';
 
 const TASK_TTL_MS = 48 * 3600 * 1000;
 const STATUSES = ['pending', 'processing', 'success', 'failure'];
@@ -141,7 +142,7 @@ async function runImportTask(
     await svc.db.updateTable('tasks').set({ image_id: img.id }).where('id', '=', task.id).execute();
     if (!(await svc.repo.transition(img.id, ['queued'], 'saving')))
       throw new ApiError(409, 'The image changed while the task ran.');
-    await svc.saveData(img, await download(uri), svc.defaultStore, ['saving'], 'queued');
+    await saveData(svc, img, await download(uri), svc.defaultStore, ['saving'], 'queued');
     await finishTask(svc, task.id, 'success', '', { image_id: img.id });
   } catch (e) {
     svc.ctx.log.warn({ err: e, task: task.id }, 'import task failed');
