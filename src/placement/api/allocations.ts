@@ -192,7 +192,7 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
   app.get('/allocations/:consumer', async (req, reply) => {
     req.authorize('placement:allocations:list');
     const v = mv(req);
-    const consumer = (req.params as Record<string, string>).consumer as string;
+    const consumer = (req.params as any).consumer as string;
     const rows = await store.allocationsOfConsumer(consumer);
     const gens = new Map<string, number>();
     for (const r of rows)
@@ -220,7 +220,7 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
   app.put('/allocations/:consumer', async (req, reply) => {
     req.authorize('placement:allocations:update');
     const v = mv(req);
-    const raw = (req.params as Record<string, string>).consumer as string;
+    const raw = (req.params as any).consumer as string;
     if (!isUuidLike(raw)) throw perr(400, `Malformed consumer_uuid: ${raw}`);
     const consumer = canonicalUuid(raw);
     const data = jsonBody(req, putSchema(v));
@@ -242,7 +242,7 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
 
   app.delete('/allocations/:consumer', async (req, reply) => {
     req.authorize('placement:allocations:delete');
-    const consumer = (req.params as Record<string, string>).consumer as string;
+    const consumer = (req.params as any).consumer as string;
     if (!(await store.deleteAllocations(consumer))) throw perr(404, `No allocations for consumer '${consumer}'`);
     return reply.code(204).send();
   });

@@ -52,7 +52,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
   app.get('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:show');
     since(req, '1.2');
-    const name = (req.params as Record<string, string>).name;
+    const name = (req.params as any).name;
     if (!(await store.classExists(name))) throw perr(404, `No such resource class ${name}.`);
     cacheHeaders(req, reply);
     return rcLink(req, name);
@@ -61,7 +61,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
   app.put('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:update');
     since(req, '1.2');
-    const name = (req.params as Record<string, string>).name as string;
+    const name = (req.params as any).name as string;
     if (mv(req).gte('1.7')) {
       // Bodiless create-or-verify.
       validateJson({ name }, RC_BODY);
@@ -82,7 +82,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
   app.delete('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:delete');
     since(req, '1.2');
-    const name = (req.params as Record<string, string>).name as string;
+    const name = (req.params as any).name as string;
     if (isStandardClass(name))
       throw perr(400, `Error in delete resource class '${name}': Cannot delete standard resource class ${name}.`);
     if (!(await store.classExists(name))) throw perr(404, `No such resource class ${name}.`);
@@ -126,7 +126,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
   app.get('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:show');
     since(req, '1.6');
-    const name = (req.params as Record<string, string>).name;
+    const name = (req.params as any).name;
     if (!(await store.traitExists(name))) throw perr(404, `No such trait(s): ${name}.`);
     cacheHeaders(req, reply);
     return reply.code(204).send();
@@ -135,7 +135,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
   app.put('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:update');
     since(req, '1.6');
-    const name = (req.params as Record<string, string>).name as string;
+    const name = (req.params as any).name as string;
     if (!new RegExp(CUSTOM).test(name) || name.length > 255) {
       throw perr(
         400,
@@ -151,7 +151,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
   app.delete('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:delete');
     since(req, '1.6');
-    const name = (req.params as Record<string, string>).name as string;
+    const name = (req.params as any).name as string;
     if (isStandardTrait(name)) throw perr(400, `Cannot delete standard trait ${name}.`);
     if (!(await store.traitExists(name))) throw perr(404, `No such trait(s): ${name}.`);
     if (await store.traitInUse(name)) throw perr(409, `The trait ${name} is in use by a resource provider.`);

@@ -269,7 +269,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid', async (req, reply) => {
     req.authorize(`${P}:show`);
-    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
+    const rp = await findProvider(svc, (req.params as any).uuid);
     cacheHeaders(req, reply, rp.updated_at);
     return serializeProvider(req, rp);
   });
@@ -277,7 +277,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.put('/resource_providers/:uuid', async (req, reply) => {
     req.authorize(`${P}:update`);
     const v = mv(req);
-    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
+    const rp = await findProvider(svc, (req.params as any).uuid);
     const data = jsonBody<{ name: string; parent_provider_uuid?: string | null }>(
       req,
       v.gte('1.14') ? RP_PUT_14 : RP_PUT,
@@ -303,7 +303,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid', async (req, reply) => {
     req.authorize(`${P}:delete`);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found for delete`);
     try {
       await store.deleteProvider(uuid);
@@ -333,7 +333,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:list`);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(
       svc,
       uuid,
@@ -345,7 +345,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:show`);
-    const { uuid, rc } = req.params as Record<string, string>;
+    const { uuid, rc } = req.params as any;
     const rp = await findProvider(
       svc,
       uuid,
@@ -359,7 +359,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.post('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:create`);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(svc, uuid);
     const data = jsonBody<Record<string, any>>(req, INV_POST);
     const rc = data.resource_class as string;
@@ -390,7 +390,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:update`);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     await findProvider(svc, uuid);
     const data = jsonBody<{
       resource_provider_generation: number;
@@ -416,7 +416,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:update`);
-    const { uuid, rc } = req.params as Record<string, string>;
+    const { uuid, rc } = req.params as any;
     await findProvider(svc, uuid);
     const data = jsonBody<Record<string, any>>(req, INV_BASE);
     const inv = inventoryFrom(req, uuid, rc, data);
@@ -440,7 +440,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.delete('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:delete`);
     since(req, '1.5', 405);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(svc, uuid);
     try {
       await store.setInventories(uuid, rp.generation, [], { replace: true });
@@ -459,7 +459,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:delete`);
-    const { uuid, rc } = req.params as Record<string, string>;
+    const { uuid, rc } = req.params as any;
     const rp = await findProvider(svc, uuid);
     if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc))
       throw perr(404, `No inventory of class ${rc} found for delete`);
@@ -477,7 +477,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/usages', async (req, reply) => {
     req.authorize(`${P}:usages`);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found`);
     cacheHeaders(req, reply);
     return { resource_provider_generation: rp.generation, usages: await store.usages(uuid) };
@@ -486,7 +486,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.get('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:list`);
     since(req, '1.1');
-    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
+    const rp = await findProvider(svc, (req.params as any).uuid);
     cacheHeaders(req, reply, rp.updated_at);
     const out: Record<string, unknown> = { aggregates: await store.providerAggregates(rp.uuid) };
     if (mv(req).gte('1.19')) out.resource_provider_generation = rp.generation;
@@ -497,7 +497,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     req.authorize(`${P}:aggregates:update`);
     since(req, '1.1');
     const v = mv(req);
-    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
+    const rp = await findProvider(svc, (req.params as any).uuid);
     let aggs: string[];
     let gen: number | undefined;
     if (v.gte('1.19')) {
@@ -527,7 +527,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.get('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:list`);
     since(req, '1.6');
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(
       svc,
       uuid,
@@ -540,7 +540,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.put('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:update`);
     since(req, '1.6');
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(
       svc,
       uuid,
@@ -574,7 +574,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.delete('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:delete`);
     since(req, '1.6');
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     await findProvider(
       svc,
       uuid,
@@ -596,7 +596,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/allocations', async (req, reply) => {
     req.authorize(`${P}:allocations:list`);
-    const uuid = (req.params as Record<string, string>).uuid;
+    const uuid = (req.params as any).uuid;
     const rp = await findProvider(
       svc,
       uuid,
