@@ -99,11 +99,7 @@ export class PolicyBlobManager {
   async associate(policyId: string, t: PolicyTarget) {
     const cur = await this.matching(t).executeTakeFirst();
     if (cur) {
-      await this.b.db
-        .updateTable('policy_association')
-        .set({ policy_id: policyId })
-        .where('id', '=', (cur as any).id)
-        .execute();
+      await this.b.db.updateTable('policy_association').set({ policy_id: policyId }).where('id', '=', cur.id).execute();
       return;
     }
     await this.b.db

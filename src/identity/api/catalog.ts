@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import type { Endpoint, Region, Service } from '../catalog.ts';
-import { boolean, description, listBody, q, queryBool, selfLink, wrap } from './common.ts';
+import { boolean, description, listBody, q, queryBool, selfLink, wrap, type Attrs } from './common.ts';
 
 export const renderRegion = (req: FastifyRequest, r: Region) => ({
   ...r.extra,
@@ -55,7 +55,13 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   // regions
   app.post('/v3/regions', { schema: { body: wrap('region', { properties: regionProps }) } }, async (req, reply) => {
     req.authorize('identity:create_region');
-    const { id, description: d, parent_region_id, links: _l, ...extra } = (req.body as any).region;
+    const {
+      id,
+      description: d,
+      parent_region_id,
+      links: _l,
+      ...extra
+    } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
     reply.code(201);
     return { region: renderRegion(req, await c.createRegion({ id, description: d, parent_region_id, extra })) };
   });
@@ -65,7 +71,13 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     async (req, reply) => {
       const { region_id } = req.params as { region_id: string };
       req.authorize('identity:create_region');
-      const { id: _i, description: d, parent_region_id, links: _l, ...extra } = (req.body as any).region;
+      const {
+        id: _i,
+        description: d,
+        parent_region_id,
+        links: _l,
+        ...extra
+      } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
       reply.code(201);
       return {
         region: renderRegion(req, await c.createRegion({ id: region_id, description: d, parent_region_id, extra })),
@@ -92,7 +104,10 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
       return {
         region: renderRegion(
           req,
-          await c.updateRegion((req.params as Record<string, string>).region_id, (req.body as any).region),
+          await c.updateRegion(
+            (req.params as Record<string, string>).region_id,
+            (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region,
+          ),
         ),
       };
     },
@@ -108,7 +123,13 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     { schema: { body: wrap('service', { required: ['type'], properties: serviceProps }) } },
     async (req, reply) => {
       req.authorize('identity:create_service');
-      const { type, enabled, id: _i, links: _l, ...extra } = (req.body as any).service;
+      const {
+        type,
+        enabled,
+        id: _i,
+        links: _l,
+        ...extra
+      } = (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service;
       reply.code(201);
       return { service: renderService(req, await c.createService({ type, enabled, extra })) };
     },
@@ -134,7 +155,10 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
       return {
         service: renderService(
           req,
-          await c.updateService((req.params as Record<string, string>).service_id, (req.body as any).service),
+          await c.updateService(
+            (req.params as Record<string, string>).service_id,
+            (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service,
+          ),
         ),
       };
     },
@@ -160,7 +184,18 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
         id: _i,
         links: _l,
         ...extra
-      } = (req.body as any).endpoint;
+      } = (
+        req.body as {
+          endpoint: Attrs<{
+            service_id: string;
+            interface: string;
+            region_id?: string | null;
+            region?: string | null;
+            url: string;
+            enabled?: boolean;
+          }>;
+        }
+      ).endpoint;
       reply.code(201);
       return {
         endpoint: renderEndpoint(
@@ -194,7 +229,20 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     { schema: { body: wrap('endpoint', { properties: endpointProps }) } },
     async (req) => {
       req.authorize('identity:update_endpoint');
-      const patch = { ...(req.body as any).endpoint };
+      const patch = {
+        ...(
+          req.body as {
+            endpoint: Attrs<{
+              service_id: string;
+              interface: string;
+              region_id?: string | null;
+              region?: string | null;
+              url: string;
+              enabled?: boolean;
+            }>;
+          }
+        ).endpoint,
+      };
       if (patch.region !== undefined && patch.region_id === undefined) patch.region_id = patch.region;
       return {
         endpoint: renderEndpoint(

@@ -109,7 +109,7 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
   // ---- /v3/credentials ----
   app.post('/v3/credentials', async (req, reply) => {
     const body = requireBody(req.body, 'credential');
-    req.authorize('identity:create_credential', credTarget(body as any));
+    req.authorize('identity:create_credential', credTarget(body));
     checkTypes(body);
     for (const k of ['blob', 'type', 'user_id'])
       if (body[k] === undefined)

@@ -5,7 +5,7 @@ import type { IdentityService } from '../service.ts';
 import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts';
 import { renderEndpoint } from './catalog.ts';
 import { renderProject } from './resource.ts';
-import { description, listBody, name255, q, selfLink, wrap } from './common.ts';
+import { description, listBody, name255, q, selfLink, wrap, type Attrs } from './common.ts';
 
 const PREFIX = '/v3/OS-EP-FILTER';
 
@@ -37,7 +37,12 @@ function routes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }) } },
     async (req, reply) => {
       req.authorize('identity:create_endpoint_group');
-      const { name, description: d, filters } = (req.body as any).endpoint_group;
+      const {
+        name,
+        description: d,
+        filters,
+      } = (req.body as { endpoint_group: { name: string; description?: string; filters: Record<string, string> } })
+        .endpoint_group;
       const g = await m().createGroup({ name, description: d, filters });
       reply.code(201);
       return { endpoint_group: renderGroup(req, g) };
@@ -67,7 +72,7 @@ function routes(app: FastifyInstance, s: IdentityService) {
           req,
           await m().updateGroup(
             (req.params as Record<string, string>).endpoint_group_id,
-            (req.body as any).endpoint_group,
+            (req.body as { endpoint_group: Attrs<object> }).endpoint_group,
           ),
         ),
       };

@@ -87,7 +87,9 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   // ---- registered limits ----
   app.post('/v3/registered_limits', { schema: { body: registeredCreate } }, async (req, reply) => {
     req.authorize('identity:create_registered_limits');
-    const refs = await m.createRegistered((req.body as any).registered_limits);
+    const refs = await m.createRegistered(
+      (req.body as { registered_limits: Parameters<LimitManager['createRegistered']>[0] }).registered_limits,
+    );
     reply.code(201);
     return { registered_limits: refs.map((r) => renderRegistered(req, r)) };
   });
@@ -121,7 +123,7 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
         req,
         await m.updateRegistered(
           (req.params as Record<string, string>).registered_limit_id,
-          (req.body as any).registered_limit,
+          (req.body as { registered_limit: Parameters<LimitManager['updateRegistered']>[1] }).registered_limit,
         ),
       ),
     };
@@ -139,7 +141,7 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.post('/v3/limits', { schema: { body: limitCreate } }, async (req, reply) => {
     req.authorize('identity:create_limits');
-    const items = (req.body as any).limits as Array<Record<string, any>>;
+    const items = (req.body as { limits: Parameters<LimitManager['createLimits']>[0] }).limits;
     items.forEach((l, i) => {
       if ((l.project_id === undefined) === (l.domain_id === undefined)) {
         throw badRequest(
@@ -148,7 +150,7 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
         );
       }
     });
-    const refs = await m.createLimits(items as any);
+    const refs = await m.createLimits(items);
     reply.code(201);
     return { limits: refs.map((l) => renderLimit(req, l)) };
   });
@@ -203,7 +205,10 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
     return {
       limit: renderLimit(
         req,
-        await m.updateLimit((req.params as Record<string, string>).limit_id, (req.body as any).limit),
+        await m.updateLimit(
+          (req.params as Record<string, string>).limit_id,
+          (req.body as { limit: Parameters<LimitManager['updateLimit']>[1] }).limit,
+        ),
       ),
     };
   });

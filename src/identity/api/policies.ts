@@ -5,7 +5,7 @@ import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
 import { renderEndpoint } from './catalog.ts';
-import { listBody, q, selfLink, wrap } from './common.ts';
+import { listBody, q, selfLink, wrap, type Attrs } from './common.ts';
 
 const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
   ...p.extra,
@@ -29,7 +29,7 @@ function routes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: wrap('policy', { required: ['blob', 'type'], properties: policyProps }) } },
     async (req, reply) => {
       req.authorize('identity:create_policy');
-      const p = await m().create((req.body as any).policy);
+      const p = await m().create((req.body as { policy: Attrs<object> }).policy);
       reply.code(201);
       return { policy: renderPolicy(req, p) };
     },
@@ -54,7 +54,10 @@ function routes(app: FastifyInstance, s: IdentityService) {
       return {
         policy: renderPolicy(
           req,
-          await m().update((req.params as Record<string, string>).policy_id, (req.body as any).policy),
+          await m().update(
+            (req.params as Record<string, string>).policy_id,
+            (req.body as { policy: Attrs<object> }).policy,
+          ),
         ),
       };
     },
