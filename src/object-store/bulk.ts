@@ -226,8 +226,8 @@ export class Bulk {
     // Each object gets the request's user metadata and expiry, as upstream's subrequests do.
     const metadata = applyMeta(req, 'object', {});
     const deleteAt = this.s.objects.deleteAtFrom(req) ?? null;
-    const body: Readable =
-      (req.body as any) && typeof (req.body as any).pipe === 'function' ? (req.body as any) : Readable.from([]);
+    const given = req.body as Partial<Readable> | null | undefined;
+    const body: Readable = given && typeof given.pipe === 'function' ? (given as Readable) : Readable.from([]);
     const tar = tarStream(kind, body);
     try {
       return await this.extract(req, reply, account, base, tar.stream, metadata, deleteAt);

@@ -8,7 +8,7 @@ import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
-import { CONSTRAINTS, applyMeta, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
+import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
 
 const OBJECT_SYSTEM = ['content-disposition', 'content-encoding', 'x-object-manifest'];
 const HTML = 'text/html; charset=UTF-8';
@@ -121,10 +121,7 @@ export class ObjectWriter {
     ) {
       throw new ApiError(400, 'X-Object-Manifest must be in the format container/prefix');
     }
-    const body =
-      (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function'
-        ? (req.body as AsyncIterable<Buffer>)
-        : Readable.from([]);
+    const body = bodyStream(req) ?? Readable.from([]);
     const res = await this.s.backend.put(body, { maxBytes: CONSTRAINTS.max_file_size });
     try {
       if (length !== undefined && res.bytes !== length) throw new ApiError(499, 'Client Disconnect');

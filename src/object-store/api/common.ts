@@ -272,6 +272,12 @@ export function drain(req: FastifyRequest) {
   if (b && typeof b.resume === 'function' && !b.readableEnded) b.resume();
 }
 
+/** The request body as the stream the pass-through parser hands over; undefined when there is none. */
+export function bodyStream(req: FastifyRequest): AsyncIterable<Buffer> | undefined {
+  const b = req.body as Partial<AsyncIterable<Buffer>> | null | undefined;
+  return b && typeof b[Symbol.asyncIterator] === 'function' ? (b as AsyncIterable<Buffer>) : undefined;
+}
+
 /** ?bulk-delete (the bulk middleware's delete of many paths). */
 export const isBulkDelete = (req: FastifyRequest) => (req.query as Record<string, string>)['bulk-delete'] !== undefined;
 /** ?extract-archive (the bulk middleware's upload of a tar archive). */
