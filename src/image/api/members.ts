@@ -24,7 +24,7 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
     await enforceMember(svc, req, img, 'add_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
       throw new ApiError(403, 'You are not permitted to modify members of this image.');
-    const member = (req.body as any)?.member;
+    const member = (req.body as { member?: unknown } | undefined)?.member;
     if (typeof member !== 'string' || !member) throw new ApiError(400, 'Member to be added not specified');
     if (img.visibility !== 'shared') throw new ApiError(403, `Only shared images have members.`);
     if (await svc.repo.member(img.id, member))
@@ -67,8 +67,8 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
     await enforceMember(svc, req, img, 'modify_member', { member_id: m.member_id });
     if (!isAdmin(req.ctx) && req.ctx!.projectId !== m.member_id)
       throw new ApiError(403, 'You are not permitted to modify this member.');
-    const status = (req.body as any)?.status;
-    if (!['pending', 'accepted', 'rejected'].includes(status))
+    const status = (req.body as { status?: unknown } | undefined)?.status;
+    if (typeof status !== 'string' || !['pending', 'accepted', 'rejected'].includes(status))
       throw new ApiError(400, `Status must be one of pending, accepted, rejected; got ${JSON.stringify(status)}`);
     const t = now();
     await svc.db
