@@ -99,7 +99,7 @@ export function registerApplicationCredentialRoutes(
   app.post('/v3/users/:user_id/application_credentials', { schema: { body: createSchema } }, async (req, reply) => {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:create_application_credential', { user_id });
-    const body = (req.body as any).application_credential as Record<string, any>;
+    const body = (req.body as { application_credential: Record<string, any> }).application_credential;
     blockDelegated(req);
     await requireUnrestricted(req);
     const ctx = req.ctx!;

@@ -7,7 +7,7 @@ import { DomainConfigManager } from '../domain_config.ts';
 type P = { domain_id: string; group?: string; option?: string };
 
 /** The `config` object of a request body; anything missing becomes {} (upstream then answers 403). */
-const bodyConfig = (req: FastifyRequest): unknown => (req.body as any)?.config ?? {};
+const bodyConfig = (req: FastifyRequest): unknown => (req.body as { config?: unknown } | undefined)?.config ?? {};
 
 function routes(app: FastifyInstance, s: IdentityService) {
   const m = (): DomainConfigManager => s.domainConfig;

@@ -156,8 +156,9 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
   };
 
   app.post(BASE, async (req, reply) => {
-    const raw = (req.body as any)?.trust;
-    const body: Record<string, any> = raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
+    const raw = (req.body as { trust?: unknown } | undefined)?.trust;
+    const body: Record<string, any> =
+      raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
     // Policy first: an empty trust is a 403, as upstream (bug 1133435).
     req.authorize('identity:create_trust', { target: { trust: body } });
     const tr = validateTrust(body);
