@@ -12,6 +12,7 @@ import {
   PostgresDialect,
   SqliteDialect,
   sql,
+  type ColumnType,
   type Compilable,
   type ControlledTransaction,
   type QueryResult,
@@ -116,13 +117,13 @@ function cachingStatements(db: Database.Database, onClose: () => void) {
  * once), and committed together; every caller's promise settles after that commit, so nothing
  * is acknowledged before it is durable. PostgreSQL runs each transaction on its own.
  */
-export function groupCommit(
-  db: Kysely<any>,
+export function groupCommit<DB>(
+  db: Kysely<DB>,
   maxBatch = 64,
-): <T>(fn: (tx: Transaction<any>) => Promise<T>) => Promise<T> {
+): <T>(fn: (tx: Transaction<DB>) => Promise<T>) => Promise<T> {
   if (serialType(db) === 'serial') return (fn) => db.transaction().execute(fn);
   interface Member {
-    fn: (tx: Transaction<any>) => Promise<unknown>;
+    fn: (tx: Transaction<DB>) => Promise<unknown>;
     resolve(v: unknown): void;
     reject(e: unknown): void;
   }
@@ -135,7 +136,7 @@ export function groupCommit(
       await db.transaction().execute(m.fn).then(m.resolve, m.reject);
       return;
     }
-    let trx: ControlledTransaction<any>;
+    let trx: ControlledTransaction<DB>;
     try {
       trx = await db.startTransaction().execute();
     } catch (e) {
@@ -194,7 +195,7 @@ export function groupCommit(
     }
   }
 
-  return <T>(fn: (tx: Transaction<any>) => Promise<T>) =>
+  return <T>(fn: (tx: Transaction<DB>) => Promise<T>) =>
     new Promise<T>((resolve, reject) => {
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (!running) void drain();
@@ -205,13 +206,14 @@ export function groupCommit(
  * A query of a fixed shape compiled once per dialect: Kysely builds and compiles a query on
  * every run, which on a hot path costs more than SQLite takes to run it. `build` gets a marker
  * for each named parameter; a run passes their values (constants in `build` stay constants).
+ * DB defaults to any for the services not typed yet; a marker stands for a value of any column.
  */
-export function precompiled<N extends string>(
+export function precompiled<N extends string, DB = any>(
   names: readonly N[],
-  build: (db: Kysely<any>, p: Record<N, any>) => Compilable,
+  build: (db: Kysely<DB>, p: Record<N, any>) => Compilable,
 ) {
   const byDialect = new Map<string, { sql: string; slots: Array<{ name: N } | { value: unknown }> }>();
-  return <R = any>(db: Kysely<any>, values: Record<N, unknown>): Promise<QueryResult<R>> => {
+  return <R = any>(db: Kysely<DB>, values: Record<N, unknown>): Promise<QueryResult<R>> => {
     const dialect = db.getExecutor().adapter.constructor.name;
     let c = byDialect.get(dialect);
     if (!c) {
@@ -236,18 +238,25 @@ export function precompiled<N extends string>(
 }
 
 /** Inserts a row, the statement compiled once per table and set of columns (see precompiled). */
-export function insertRow(db: Kysely<any>, table: string, given: Record<string, unknown>): Promise<QueryResult<never>> {
+export function insertRow<DB>(
+  db: Kysely<DB>,
+  table: keyof DB & string,
+  given: Record<string, unknown>,
+): Promise<QueryResult<never>> {
   // As Kysely's values(): an undefined value leaves the column to its default.
   const row = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const cols = Object.keys(row);
   const key = `${table}\u0000${cols.join('\u0000')}`;
   let q = INSERTS.get(key);
-  if (!q) INSERTS.set(key, (q = precompiled(cols, (d, p) => d.insertInto(table).values(p))));
-  return q(db, row);
+  // The columns are the caller's (checked by its row type, not here): the statement is built untyped.
+  if (!q) INSERTS.set(key, (q = precompiled(cols, (d: Kysely<UntypedDb>, p) => d.insertInto(table).values(p))));
+  return q(db as unknown as Kysely<UntypedDb>, row);
 }
-const INSERTS = new Map<string, ReturnType<typeof precompiled>>();
+/** Any table, any column: the view insertRow builds its statements on. */
+type UntypedDb = Record<string, Record<string, unknown>>;
+const INSERTS = new Map<string, ReturnType<typeof precompiled<string, UntypedDb>>>();
 
-export async function migrate(db: Kysely<any>, migrations: Record<string, Migration>): Promise<void> {
+export async function migrate<DB>(db: Kysely<DB>, migrations: Record<string, Migration>): Promise<void> {
   // In PostgreSQL every service has its own schema; the migrator must look for its tables
   // there, not in whichever schema first holds a table of that name.
   let migrationTableSchema: string | undefined;
@@ -265,6 +274,11 @@ export async function migrate(db: Kysely<any>, migrations: Record<string, Migrat
     throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
   }
 }
+
+/** A bigint column as read back: a number from SQLite, a string from PostgreSQL (pg's int8); written as a number. */
+export type Int8 = ColumnType<number | string, number, number>;
+/** A boolean column: an integer 0/1 in both engines (read it with bool(), write it with int()). */
+export type IntBool = number;
 
 /** Booleans are stored as integers (0/1) so that SQLite and PostgreSQL read back the same. */
 export const bool = (v: unknown): boolean => v === true || v === 1 || v === '1';
@@ -291,6 +305,6 @@ export function isUniqueViolation(e: unknown): boolean {
 }
 
 /** An auto-numbered integer primary key in either engine ('serial' in PostgreSQL, the rowid alias in SQLite). */
-export function serialType(db: Kysely<any>): 'serial' | 'integer' {
+export function serialType(db: Pick<Kysely<unknown>, 'getExecutor'>): 'serial' | 'integer' {
   return db.getExecutor().adapter.constructor.name === 'PostgresAdapter' ? 'serial' : 'integer';
 }

@@ -10,6 +10,8 @@ import { IdentityBackend, conflictDup } from './backend.ts';
 import type { UserManager } from './users.ts';
 import type { ResourceManager } from './resource.ts';
 import type { AppCredInfo, AppCredLookup } from './token/provider.ts';
+import type { Selectable } from 'kysely';
+import type { AccessRuleTable } from './db/schema.ts';
 
 export interface AccessRule {
   id: string;
@@ -92,7 +94,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
 
   // ---- access rules ----
 
-  private toRule(r: any): AccessRule {
+  private toRule(r: Selectable<AccessRuleTable>): AccessRule {
     return { id: r.id, service: r.service, path: r.path, method: r.method };
   }
 
@@ -104,7 +106,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
     if (f.service !== undefined) q = q.where('service', '=', f.service);
     if (f.path !== undefined) q = q.where('path', '=', f.path);
     if (f.method !== undefined) q = q.where('method', '=', f.method);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toRule(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toRule(r));
   }
 
   /** A user's access rule; 404 when it is not theirs. */
@@ -137,7 +139,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
   private async rulesById(ids: string[]): Promise<Map<string, AccessRule>> {
     if (!ids.length) return new Map();
     const rows = await this.b.db.selectFrom('access_rule').selectAll().where('id', 'in', ids).execute();
-    return new Map(rows.map((r: any) => [r.id, this.toRule(r)]));
+    return new Map(rows.map((r) => [r.id, this.toRule(r)]));
   }
 
   private async toAppCreds(rows: any[]): Promise<ApplicationCredential[]> {
@@ -316,7 +318,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
       if (userId) ac = (await this.list(userId, { name: String(body.name) }))[0];
     } else throw badRequest(`Expecting to find id or name in application credential.${TS_SUFFIX}`, 'ValidationError');
     if (!ac || typeof body.secret !== 'string') throw unauthorized();
-    const row: any = await this.b.db
+    const row = await this.b.db
       .selectFrom('application_credential')
       .select('secret_hash')
       .where('id', '=', ac.id)

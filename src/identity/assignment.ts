@@ -5,6 +5,8 @@ import { bool, int, isUniqueViolation, json } from '../core/db.ts';
 import { IdentityBackend, NULL_DOMAIN, newId, notFound } from './backend.ts';
 import type { ResourceManager } from './resource.ts';
 import type { UserManager } from './users.ts';
+import type { Selectable } from 'kysely';
+import type { RoleTable } from './db/schema.ts';
 
 export interface Role {
   id: string;
@@ -60,7 +62,7 @@ export class AssignmentManager {
     });
   }
 
-  private toRole(r: any): Role {
+  private toRole(r: Selectable<RoleTable>): Role {
     return {
       id: r.id,
       name: r.name,
@@ -73,7 +75,7 @@ export class AssignmentManager {
   async roles(): Promise<Map<string, Role>> {
     if (!this.roleCache) {
       const rows = await this.b.db.selectFrom('role').selectAll().execute();
-      this.roleCache = new Map(rows.map((r: any) => [r.id, this.toRole(r)]));
+      this.roleCache = new Map(rows.map((r) => [r.id, this.toRole(r)]));
     }
     return this.roleCache;
   }
@@ -320,7 +322,7 @@ export class AssignmentManager {
     }
     if (f.roleId) q = q.where('role_id', '=', f.roleId);
     if (f.inherited !== undefined) q = q.where('inherited', '=', int(f.inherited));
-    return (await q.execute()).map((r: any) => ({ ...r, inherited: bool(r.inherited) }));
+    return (await q.execute()).map((r) => ({ ...r, type: r.type as AssignmentType, inherited: bool(r.inherited) }));
   }
 
   /** Role ids a user holds on a project (direct, via groups, inherited from ancestors and domain), implied roles included, domain-specific roles dropped. */

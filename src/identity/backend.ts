@@ -3,6 +3,7 @@
 // cached token validations are dropped exactly when they may have changed.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { IdentityDb } from './db/schema.ts';
 import type { StratusConfig } from '../core/config.ts';
 import type { MessageBus } from '../core/bus.ts';
 import type { Logger } from '../core/log.ts';
@@ -18,7 +19,7 @@ export class IdentityBackend {
   revokeUser?: (userId: string) => void;
   private listeners: Array<() => void> = [];
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<IdentityDb>,
     public config: StratusConfig,
     public bus: MessageBus,
     public log: Logger,

@@ -2,6 +2,8 @@
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json } from '../core/db.ts';
 import { IdentityBackend, newId, notFound } from './backend.ts';
+import type { Selectable } from 'kysely';
+import type { EndpointTable, RegionTable, ServiceTable } from './db/schema.ts';
 import { pyRepr } from '../core/python.ts';
 
 export interface Region {
@@ -45,7 +47,7 @@ export class CatalogManager {
   }
 
   // ---- regions ----
-  private toRegion(r: any): Region {
+  private toRegion(r: Selectable<RegionTable>): Region {
     return {
       id: r.id,
       description: r.description ?? '',
@@ -56,7 +58,7 @@ export class CatalogManager {
   async listRegions(parent?: string) {
     let q = this.b.db.selectFrom('region').selectAll();
     if (parent !== undefined) q = q.where('parent_region_id', '=', parent);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toRegion(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toRegion(r));
   }
   async getRegion(id: string) {
     const r = await this.b.db.selectFrom('region').selectAll().where('id', '=', id).executeTakeFirst();
@@ -79,7 +81,7 @@ export class CatalogManager {
           'CircularRegionHierarchyError',
         );
       seen.add(cur);
-      const row: any = await this.b.db
+      const row = await this.b.db
         .selectFrom('region')
         .select('parent_region_id')
         .where('id', '=', cur)
@@ -159,14 +161,14 @@ export class CatalogManager {
   }
 
   // ---- services ----
-  private toService(r: any): Service {
+  private toService(r: Selectable<ServiceTable>): Service {
     const extra = json<Record<string, unknown>>(r.extra, {});
     return { id: r.id, type: r.type, enabled: bool(r.enabled), extra };
   }
   async listServices(f: { type?: string; name?: string } = {}) {
     let q = this.b.db.selectFrom('service').selectAll();
     if (f.type) q = q.where('type', '=', f.type);
-    let out = (await q.orderBy('type').execute()).map((r: any) => this.toService(r));
+    let out = (await q.orderBy('type').execute()).map((r) => this.toService(r));
     if (f.name) out = out.filter((s) => s.extra.name === f.name);
     return out;
   }
@@ -211,7 +213,7 @@ export class CatalogManager {
   }
 
   // ---- endpoints ----
-  private toEndpoint(r: any): Endpoint {
+  private toEndpoint(r: Selectable<EndpointTable>): Endpoint {
     return {
       id: r.id,
       service_id: r.service_id,
@@ -226,7 +228,7 @@ export class CatalogManager {
     let q = this.b.db.selectFrom('endpoint').selectAll();
     if (f.interface) q = q.where('interface', '=', f.interface);
     if (f.serviceId) q = q.where('service_id', '=', f.serviceId);
-    let rows = (await q.execute()).map((r: any) => this.toEndpoint(r));
+    let rows = (await q.execute()).map((r) => this.toEndpoint(r));
     if (f.regionId) {
       // A region filter matches the region and its child regions, as upstream.
       const regions = await this.listRegions();

@@ -8,6 +8,8 @@ import { isUniqueViolation, json } from '../core/db.ts';
 import { IdentityBackend, conflictDup, newId, notFound } from './backend.ts';
 import type { KeyRepository } from './token/keys.ts';
 import { encodeFernetKey, fernetDecrypt, fernetEncrypt } from './token/fernet.ts';
+import type { Selectable } from 'kysely';
+import type { CredentialTable } from './db/schema.ts';
 
 export interface Credential {
   id: string;
@@ -63,7 +65,7 @@ export class CredentialManager {
     return this.encrypt(type === 'ec2' ? JSON.stringify(blob) : blob);
   }
 
-  private toCredential(r: any): Credential {
+  private toCredential(r: Selectable<CredentialTable>): Credential {
     let blob = this.decrypt(r.encrypted_blob);
     if (r.type === 'ec2') {
       // Stored as a JSON string (or, from old Keystone releases, a JSON object).
@@ -91,7 +93,7 @@ export class CredentialManager {
     let q = this.b.db.selectFrom('credential').selectAll();
     if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
     if (f.type !== undefined) q = q.where('type', '=', f.type);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toCredential(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toCredential(r));
   }
 
   async find(id: string): Promise<Credential | undefined> {

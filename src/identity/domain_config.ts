@@ -116,7 +116,7 @@ export class DomainConfigManager {
     let q = this.b.db.selectFrom('domain_config').selectAll().where('domain_id', '=', domainId);
     if (group) q = q.where('group', '=', group);
     if (group && option) q = q.where('option', '=', option);
-    const rows = (await q.orderBy('group').orderBy('option').execute()).map((r: any) => ({
+    const rows = (await q.orderBy('group').orderBy('option').execute()).map((r) => ({
       group: r.group,
       option: r.option,
       value: json(r.value, null),

@@ -7,6 +7,8 @@ import { isUniqueViolation, json } from '../core/db.ts';
 import type { CatalogManager, Endpoint } from './catalog.ts';
 import type { ResourceManager, Project } from './resource.ts';
 import { IdentityBackend, newId } from './backend.ts';
+import type { Selectable } from 'kysely';
+import type { EndpointGroupTable } from './db/schema.ts';
 
 export interface EndpointGroup {
   id: string;
@@ -44,13 +46,13 @@ export class EndpointFilterManager {
   }
 
   // ---- endpoint groups ----
-  private toGroup(r: any): EndpointGroup {
+  private toGroup(r: Selectable<EndpointGroupTable>): EndpointGroup {
     return { id: r.id, name: r.name, description: r.description ?? null, filters: json(r.filters, {}) };
   }
   async listGroups(name?: string): Promise<EndpointGroup[]> {
     let q = this.b.db.selectFrom('endpoint_group').selectAll();
     if (name !== undefined) q = q.where('name', '=', name);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toGroup(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toGroup(r));
   }
   async getGroup(id: string): Promise<EndpointGroup> {
     const r = await this.b.db.selectFrom('endpoint_group').selectAll().where('id', '=', id).executeTakeFirst();
@@ -93,7 +95,7 @@ export class EndpointFilterManager {
   async endpointsInGroup(id: string): Promise<Endpoint[]> {
     const { filters } = await this.getGroup(id);
     return (await this.catalog.listEndpoints()).filter((e) =>
-      Object.entries(filters).every(([k, v]) => (e as any)[k] === v),
+      Object.entries(filters).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v),
     );
   }
 
@@ -134,7 +136,7 @@ export class EndpointFilterManager {
       .where('endpoint_group_id', '=', groupId)
       .orderBy('project_id')
       .execute();
-    return this.projects(rows.map((r: any) => r.project_id));
+    return this.projects(rows.map((r) => r.project_id));
   }
   async groupsForProject(projectId: string): Promise<EndpointGroup[]> {
     await this.resource.getProject(projectId);
@@ -143,11 +145,11 @@ export class EndpointFilterManager {
       .select('endpoint_group_id')
       .where('project_id', '=', projectId)
       .execute();
-    const ids = rows.map((r: any) => r.endpoint_group_id);
+    const ids = rows.map((r) => r.endpoint_group_id);
     if (!ids.length) return [];
     return (
       await this.b.db.selectFrom('endpoint_group').selectAll().where('id', 'in', ids).orderBy('id').execute()
-    ).map((r: any) => this.toGroup(r));
+    ).map((r) => this.toGroup(r));
   }
 
   // ---- endpoint <-> project ----
@@ -187,7 +189,7 @@ export class EndpointFilterManager {
       .where('endpoint_id', '=', endpointId)
       .orderBy('project_id')
       .execute();
-    return this.projects(rows.map((r: any) => r.project_id));
+    return this.projects(rows.map((r) => r.project_id));
   }
   /** A project's endpoints: those associated directly plus those of its endpoint groups. */
   async endpointsForProject(projectId: string): Promise<Endpoint[]> {
@@ -199,14 +201,18 @@ export class EndpointFilterManager {
           .select('endpoint_id')
           .where('project_id', '=', projectId)
           .execute()
-      ).map((r: any) => r.endpoint_id as string),
+      ).map((r) => r.endpoint_id as string),
     );
     const all = await this.catalog.listEndpoints();
     const out = new Map<string, Endpoint>();
     for (const e of all) if (direct.has(e.id)) out.set(e.id, e);
     for (const g of await this.groupsForProject(projectId)) {
       for (const e of all)
-        if (!out.has(e.id) && Object.entries(g.filters).every(([k, v]) => (e as any)[k] === v)) out.set(e.id, e);
+        if (
+          !out.has(e.id) &&
+          Object.entries(g.filters).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v)
+        )
+          out.set(e.id, e);
     }
     return [...out.values()];
   }

@@ -14,7 +14,7 @@ import { oauth1Extension } from './api/oauth1.ts';
 
 export interface IdentityExtension {
   name: string;
-  /** Runs after migrations; may set s.ext[name] and hook into s.tokens (appCreds, trusts). */
+  /** Runs after migrations (e.g. subscribes to notifications); the managers are the service's fields. */
   init?(s: IdentityService): Promise<void> | void;
   routes(app: FastifyInstance, s: IdentityService): void;
 }

@@ -4,6 +4,8 @@
 import { ApiError, badRequest, forbidden } from '../core/errors.ts';
 import { newId } from './backend.ts';
 import type { IdentityService } from './service.ts';
+import type { Selectable } from 'kysely';
+import type { LimitTable, RegisteredLimitTable } from './db/schema.ts';
 
 export interface RegisteredLimit {
   id: string;
@@ -47,7 +49,7 @@ export class LimitManager {
     return this.s.db;
   }
 
-  private toRegistered(r: any): RegisteredLimit {
+  private toRegistered(r: Selectable<RegisteredLimitTable>): RegisteredLimit {
     return {
       id: r.id,
       service_id: r.service_id,
@@ -57,7 +59,7 @@ export class LimitManager {
       description: r.description ?? null,
     };
   }
-  private toLimit(r: any): Limit {
+  private toLimit(r: Selectable<LimitTable>): Limit {
     return {
       id: r.id,
       project_id: r.project_id ?? null,
@@ -91,7 +93,7 @@ export class LimitManager {
     if (f.service_id !== undefined) q = q.where('service_id', '=', f.service_id);
     if (f.region_id !== undefined) q = q.where('region_id', '=', f.region_id);
     if (f.resource_name !== undefined) q = q.where('resource_name', '=', f.resource_name);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toRegistered(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toRegistered(r));
   }
   async getRegistered(id: string): Promise<RegisteredLimit> {
     const r = await this.db.selectFrom('registered_limit').selectAll().where('id', '=', id).executeTakeFirst();
@@ -218,7 +220,7 @@ export class LimitManager {
     for (const k of ['service_id', 'region_id', 'resource_name', 'project_id', 'domain_id'] as const) {
       if (f[k] !== undefined) q = q.where(k, '=', f[k]!);
     }
-    let out = (await q.orderBy('id').execute()).map((r: any) => this.toLimit(r));
+    let out = (await q.orderBy('id').execute()).map((r) => this.toLimit(r));
     // A domain-scoped caller sees the limits of its domain and of the projects in it.
     if (f.projectIds) {
       const ids = new Set(f.projectIds);

@@ -5,6 +5,8 @@ import { ApiError, badRequest } from '../core/errors.ts';
 import { json } from '../core/db.ts';
 import type { CatalogManager, Endpoint } from './catalog.ts';
 import { IdentityBackend, newId, notFound } from './backend.ts';
+import type { Selectable } from 'kysely';
+import type { PolicyTable } from './db/schema.ts';
 
 export interface PolicyBlob {
   id: string;
@@ -26,14 +28,14 @@ export class PolicyBlobManager {
     private catalog: CatalogManager,
   ) {}
 
-  private toPolicy(r: any): PolicyBlob {
+  private toPolicy(r: Selectable<PolicyTable>): PolicyBlob {
     return { id: r.id, type: r.type, blob: r.blob, extra: json(r.extra, {}) };
   }
 
   async list(type?: string): Promise<PolicyBlob[]> {
     let q = this.b.db.selectFrom('policy').selectAll();
     if (type !== undefined) q = q.where('type', '=', type);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toPolicy(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toPolicy(r));
   }
 
   async get(id: string): Promise<PolicyBlob> {
@@ -49,7 +51,7 @@ export class PolicyBlobManager {
     for (const [k, v] of Object.entries(body)) if (!CORE.includes(k)) extra[k.replace(/[:-]/g, '_')] = v;
     await this.b.db
       .insertInto('policy')
-      .values({ id, type: body.type, blob: body.blob, extra: JSON.stringify(extra) })
+      .values({ id, type: body.type as string, blob: body.blob as string, extra: JSON.stringify(extra) })
       .execute();
     this.b.notify('policy', 'created', id);
     return this.get(id);
@@ -63,8 +65,8 @@ export class PolicyBlobManager {
     await this.b.db
       .updateTable('policy')
       .set({
-        ...(patch.type !== undefined ? { type: patch.type } : {}),
-        ...(patch.blob !== undefined ? { blob: patch.blob } : {}),
+        ...(patch.type !== undefined ? { type: patch.type as string } : {}),
+        ...(patch.blob !== undefined ? { blob: patch.blob as string } : {}),
         extra: JSON.stringify(extra),
       })
       .where('id', '=', id)
@@ -97,11 +99,7 @@ export class PolicyBlobManager {
   async associate(policyId: string, t: PolicyTarget) {
     const cur = await this.matching(t).executeTakeFirst();
     if (cur) {
-      await this.b.db
-        .updateTable('policy_association')
-        .set({ policy_id: policyId })
-        .where('id', '=', (cur as any).id)
-        .execute();
+      await this.b.db.updateTable('policy_association').set({ policy_id: policyId }).where('id', '=', cur.id).execute();
       return;
     }
     await this.b.db
@@ -117,14 +115,14 @@ export class PolicyBlobManager {
   }
 
   async checkAssociation(policyId: string, t: PolicyTarget) {
-    const cur: any = await this.matching(t).executeTakeFirst();
+    const cur = await this.matching(t).executeTakeFirst();
     if (!cur || cur.policy_id !== policyId)
       throw new ApiError(404, 'Could not find policy association.', 'PolicyAssociationNotFound');
   }
 
   /** Deleting an association that does not exist is not an error upstream. */
   async dissociate(policyId: string, t: PolicyTarget) {
-    const cur: any = await this.matching(t).executeTakeFirst();
+    const cur = await this.matching(t).executeTakeFirst();
     if (cur && cur.policy_id === policyId)
       await this.b.db.deleteFrom('policy_association').where('id', '=', cur.id).execute();
   }
@@ -171,7 +169,7 @@ export class PolicyBlobManager {
       seen.add(region);
       const a: any = await this.matching({ serviceId: e.service_id, regionId: region }).executeTakeFirst();
       if (a) return this.get(a.policy_id);
-      const r: any = await this.b.db
+      const r = await this.b.db
         .selectFrom('region')
         .select('parent_region_id')
         .where('id', '=', region)

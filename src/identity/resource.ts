@@ -394,17 +394,11 @@ export class ResourceManager {
     if (d.enabled) throw forbidden('Cannot delete a domain that is enabled, please disable it first.');
     await this.b.db.transaction().execute(async (tx) => {
       const projects = (await tx.selectFrom('project').select('id').where('domain_id', '=', id).execute()).map(
-        (r: any) => r.id,
+        (r) => r.id,
       );
-      const users = (await tx.selectFrom('user').select('id').where('domain_id', '=', id).execute()).map(
-        (r: any) => r.id,
-      );
-      const groups = (await tx.selectFrom('group').select('id').where('domain_id', '=', id).execute()).map(
-        (r: any) => r.id,
-      );
-      const roles = (await tx.selectFrom('role').select('id').where('domain_id', '=', id).execute()).map(
-        (r: any) => r.id,
-      );
+      const users = (await tx.selectFrom('user').select('id').where('domain_id', '=', id).execute()).map((r) => r.id);
+      const groups = (await tx.selectFrom('group').select('id').where('domain_id', '=', id).execute()).map((r) => r.id);
+      const roles = (await tx.selectFrom('role').select('id').where('domain_id', '=', id).execute()).map((r) => r.id);
       const targets = [id, ...projects];
       await tx.deleteFrom('assignment').where('target_id', 'in', targets).execute();
       if (users.length || groups.length)

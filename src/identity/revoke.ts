@@ -38,7 +38,7 @@ export class RevokeManager {
 
   async load() {
     const rows = await this.b.db.selectFrom('revocation_event').selectAll().execute();
-    this.events = rows.map((r: any) => ({ ...r }));
+    this.events = rows.map((r) => ({ ...r }));
     this.b.revokeUser = (userId) => {
       void this.revoke({ user_id: userId });
     };

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { IdentityDb } from './db/schema.ts';
 import type { StratusConfig } from '../core/config.ts';
 import type { MessageBus } from '../core/bus.ts';
 import type { Logger } from '../core/log.ts';
@@ -21,6 +22,13 @@ import { RevokeManager } from './revoke.ts';
 import { KeyRepository } from './token/keys.ts';
 import { TokenFormatter } from './token/formatter.ts';
 import { TokenProvider } from './token/provider.ts';
+import { CredentialManager } from './credential.ts';
+import { ApplicationCredentialManager } from './application_credential.ts';
+import { TrustManager } from './trust.ts';
+import { LimitManager } from './limit.ts';
+import { PolicyBlobManager } from './policy_blob.ts';
+import { EndpointFilterManager } from './endpoint_filter.ts';
+import { DomainConfigManager } from './domain_config.ts';
 import { IDENTITY_POLICIES } from './policies.ts';
 import { registerAuthRoutes } from './api/auth.ts';
 import { registerResourceRoutes } from './api/resource.ts';
@@ -46,12 +54,19 @@ export class IdentityService implements ServiceModule {
   tokenKeys: KeyRepository;
   credentialKeys: KeyRepository;
   tokens: TokenProvider;
-  /** Managers added by the extension modules (credentials, trusts, ...), by name. */
-  ext: Record<string, any> = {};
+  // The managers of the API families beyond the core (Keystone's credential, trust, limit, policy,
+  // endpoint_filter, domain_config and application_credential backends); extensions.ts mounts their routes.
+  credentials: CredentialManager;
+  applicationCredentials: ApplicationCredentialManager;
+  trusts: TrustManager;
+  limits: LimitManager;
+  policyBlobs: PolicyBlobManager;
+  endpointFilter: EndpointFilterManager;
+  domainConfig: DomainConfigManager;
   periodic: PeriodicTasks;
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<IdentityDb>,
     public config: StratusConfig,
     bus: MessageBus,
     log: Logger,
@@ -78,6 +93,16 @@ export class IdentityService implements ServiceModule {
       this.catalog,
       this.revoke,
     );
+    this.credentials = new CredentialManager(this.backend, this.credentialKeys);
+    this.applicationCredentials = new ApplicationCredentialManager(this.backend, this.users, this.resource);
+    this.trusts = new TrustManager(this);
+    this.limits = new LimitManager(this);
+    this.policyBlobs = new PolicyBlobManager(this.backend, this.catalog);
+    this.endpointFilter = new EndpointFilterManager(this.backend, this.catalog, this.resource);
+    this.domainConfig = new DomainConfigManager(this.backend, config);
+    // Tokens scoped by a trust or authenticated by an application credential.
+    this.tokens.appCreds = this.applicationCredentials;
+    this.tokens.trusts = this.trusts;
   }
 
   /** Migrates, sets up key repositories, loads revocation events. */

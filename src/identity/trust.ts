@@ -7,6 +7,8 @@ import { bool, int, json, now } from '../core/db.ts';
 import { newId, notFound } from './backend.ts';
 import type { IdentityService } from './service.ts';
 import type { TrustInfo, TrustLookup } from './token/provider.ts';
+import type { Selectable } from 'kysely';
+import type { TrustTable } from './db/schema.ts';
 
 export interface Trust {
   id: string;
@@ -101,7 +103,7 @@ export class TrustManager implements TrustLookup {
     return this.s.config.identity.maxRedelegationCount;
   }
 
-  private toTrust(r: any): Trust {
+  private toTrust(r: Selectable<TrustTable>): Trust {
     const roles = json<Array<{ id: string } | string>>(r.roles, []);
     return {
       id: r.id,
@@ -173,7 +175,7 @@ export class TrustManager implements TrustLookup {
     if (f.trustorId) q = q.where('trustor_user_id', '=', f.trustorId);
     if (f.trusteeId) q = q.where('trustee_user_id', '=', f.trusteeId);
     if (f.redelegatedTrustId) q = q.where('redelegated_trust_id', '=', f.redelegatedTrustId);
-    return (await q.orderBy('id').execute()).map((r: any) => this.toTrust(r));
+    return (await q.orderBy('id').execute()).map((r) => this.toTrust(r));
   }
 
   /** Checks a redelegation against one trust of its parent chain (trust/core.py _validate_redelegation). */
@@ -341,7 +343,7 @@ export class TrustManager implements TrustLookup {
       .where('deleted_at', 'is', null)
       .where((eb: any) => eb.or([eb('trustor_user_id', '=', userId), eb('trustee_user_id', '=', userId)]))
       .execute();
-    await this.softDelete(rows.map((r: any) => r.id));
+    await this.softDelete(rows.map((r) => r.id));
   }
   async deleteForProject(projectId: string) {
     const rows = await this.db
@@ -350,7 +352,7 @@ export class TrustManager implements TrustLookup {
       .where('deleted_at', 'is', null)
       .where('project_id', '=', projectId)
       .execute();
-    await this.softDelete(rows.map((r: any) => r.id));
+    await this.softDelete(rows.map((r) => r.id));
   }
 
   // ---- TrustLookup, for the token provider ----
@@ -385,7 +387,7 @@ export class TrustManager implements TrustLookup {
   async consume(id: string): Promise<void> {
     // Optimistic: decrement only the value we read, retry when someone else got there first.
     for (let attempt = 0; attempt < 10; attempt++) {
-      const r: any = await this.db
+      const r = await this.db
         .selectFrom('trust')
         .select('remaining_uses')
         .where('id', '=', id)

@@ -3,6 +3,8 @@ import bcrypt from 'bcrypt';
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json, now } from '../core/db.ts';
 import { IdentityBackend, newId, notFound, isoMicroNoZ } from './backend.ts';
+import type { Selectable } from 'kysely';
+import type { GroupTable } from './db/schema.ts';
 
 export interface UserRow {
   id: string;
@@ -426,7 +428,7 @@ export class UserManager {
 
   // ---- groups ----
 
-  private toGroup(r: any): Group {
+  private toGroup(r: Selectable<GroupTable>): Group {
     return {
       id: r.id,
       name: r.name,
@@ -461,7 +463,7 @@ export class UserManager {
       if (!filter.ids.length) return [];
       q = q.where('id', 'in', filter.ids);
     }
-    return (await q.orderBy('name').execute()).map((r: any) => this.toGroup(r));
+    return (await q.orderBy('name').execute()).map((r) => this.toGroup(r));
   }
   async createGroup(body: { name: string; domain_id: string; description?: string; extra: Record<string, unknown> }) {
     const id = newId();
@@ -559,7 +561,7 @@ export class UserManager {
     if (hit) return hit;
     const ids = (
       await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()
-    ).map((r: any) => r.group_id);
+    ).map((r) => r.group_id);
     if (this.groupsCache.size > 10000) this.groupsCache.clear();
     this.groupsCache.set(userId, ids);
     return ids;
@@ -567,6 +569,6 @@ export class UserManager {
   async memberIds(groupId: string): Promise<string[]> {
     return (
       await this.b.db.selectFrom('user_group_membership').select('user_id').where('group_id', '=', groupId).execute()
-    ).map((r: any) => r.user_id);
+    ).map((r) => r.user_id);
   }
 }

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
+import type { ImageDb } from './db/schema.ts';
 import type { Logger } from '../core/log.ts';
 import type { Image } from './images.ts';
 
@@ -32,7 +33,7 @@ export class ImageCache {
   private working = false;
 
   constructor(
-    private db: Kysely<any>,
+    private db: Kysely<ImageDb>,
     readonly dir: string,
     private maxSize: number,
     private log: Logger,
@@ -56,7 +57,7 @@ export class ImageCache {
         await this.db.deleteFrom('image_cache').where('image_id', '=', r.image_id).execute();
     }
     const known = new Set(
-      (await this.db.selectFrom('image_cache').select('image_id').execute()).map((r: any) => r.image_id),
+      (await this.db.selectFrom('image_cache').select('image_id').execute()).map((r) => r.image_id),
     );
     for (const f of await fsp.readdir(this.dir))
       if (ID.test(f) && !known.has(f)) await fsp.rm(path.join(this.dir, f), { force: true });
@@ -65,7 +66,7 @@ export class ImageCache {
 
   async cached(): Promise<CachedImage[]> {
     const rows = await this.db.selectFrom('image_cache').selectAll().orderBy('image_id').execute();
-    return rows.map((r: any) => ({
+    return rows.map((r) => ({
       image_id: r.image_id,
       hits: Number(r.hits),
       last_accessed: Number(r.last_accessed) / 1000,
@@ -82,7 +83,7 @@ export class ImageCache {
         .orderBy('queued_at')
         .orderBy('image_id')
         .execute()
-    ).map((r: any) => r.image_id);
+    ).map((r) => r.image_id);
   }
 
   async has(id: string): Promise<boolean> {

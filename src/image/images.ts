@@ -1,7 +1,8 @@
 // Images: rows, visibility, the view Glance renders, and the create/patch rules (read-only and
 // reserved attributes, the image schema's types) as glance/api/v2/images.py applies them.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ImageDb, ImageTable } from './db/schema.ts';
 import type { AuthContext } from '../core/auth.ts';
 import { ApiError } from '../core/errors.ts';
 import { bool, json, now } from '../core/db.ts';
@@ -102,7 +103,7 @@ export interface ViewOptions {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export function fromRow(r: any): Image {
+export function fromRow(r: Selectable<ImageTable>): Image {
   return {
     id: r.id,
     name: r.name ?? null,
@@ -128,7 +129,7 @@ export function fromRow(r: any): Image {
   };
 }
 
-export function toRow(i: Image): Record<string, unknown> {
+export function toRow(i: Image): Insertable<ImageTable> {
   return {
     id: i.id,
     name: i.name,
@@ -331,7 +332,8 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
   for (const raw of body) {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw))
       throw new ApiError(400, 'Operations must be JSON objects.');
-    let op: any, rawPath: unknown;
+    const fields = raw as Record<string, unknown>;
+    let op: Change['op'], rawPath: unknown;
     if (draft === 4) {
       // The v2.0 patch media type names the operation by its key: {"replace": "/name", "value": ...}.
       const ops = ['add', 'remove', 'replace'].filter((k) => k in raw);
@@ -342,10 +344,10 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
           400,
           'Operation objects must contain exactly one member named "add", "remove", or "replace".',
         );
-      op = ops[0];
-      rawPath = (raw as any)[op];
+      op = ops[0] as Change['op'];
+      rawPath = fields[op];
     } else {
-      op = (raw as any).op;
+      op = fields.op as Change['op'];
       if (op === undefined)
         throw new ApiError(
           400,
@@ -354,16 +356,16 @@ export function parseChanges(body: unknown, draft: 4 | 10 = 10): Change[] {
       if (!['add', 'remove', 'replace'].includes(op))
         throw new ApiError(400, `Invalid operation: \`${op}\`. It must be one of the following: add, remove, replace.`);
       if (!('path' in raw)) throw new ApiError(400, "Unable to find 'path' in JSON Schema change");
-      rawPath = (raw as any).path;
+      rawPath = fields.path;
     }
     const path = decodePointer(rawPath);
-    const depth = path[0] === 'locations' ? ({ add: 2, remove: 2, replace: 1 } as any)[op] : 1;
+    const depth = path[0] === 'locations' ? ({ add: 2, remove: 2, replace: 1 } as Record<string, number>)[op] : 1;
     if (path.length !== depth || !path[0])
       throw new ApiError(400, `Invalid JSON pointer for this resource: '/${path.join('/')}'`);
     const c: Change = { op, path, draft };
     if (op !== 'remove') {
       if (!('value' in raw)) throw new ApiError(400, `Operation "${op}" requires a member named "value".`);
-      c.value = (raw as any).value;
+      c.value = fields.value;
     }
     const root = path[0]!;
     if (READONLY.includes(root) || DISALLOWED.includes(root))
@@ -457,14 +459,10 @@ export async function applyChanges(
         if (c.value === 'public') can('publicize_image');
         if (c.value === 'community') can('communitize_image');
       }
-      if (
-        (root === 'disk_format' || root === 'container_format') &&
-        c.value !== (i as any)[root] &&
-        i.status !== 'queued'
-      ) {
+      if ((root === 'disk_format' || root === 'container_format') && c.value !== i[root] && i.status !== 'queued') {
         throw new ApiError(403, `Attribute ${root} can be only replaced for a queued image.`);
       }
-      (i as any)[root] = root === 'tags' ? [...new Set(c.value as string[])] : c.value;
+      (i as unknown as Record<string, unknown>)[root] = root === 'tags' ? [...new Set(c.value as string[])] : c.value;
     } else {
       if (c.op === 'replace' && !exists(i, root)) throw new ApiError(409, `Property ${root} does not exist.`);
       if (root.length > 255) throw new ApiError(400, 'Custom property should not be greater than 255 characters.');
@@ -477,7 +475,7 @@ export async function applyChanges(
 }
 
 export class ImageRepo {
-  constructor(private db: Kysely<any>) {}
+  constructor(private db: Kysely<ImageDb>) {}
   async get(id: string): Promise<Image | undefined> {
     const r = await this.db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? fromRow(r) : undefined;
@@ -487,11 +485,13 @@ export class ImageRepo {
   }
   async save(i: Image, fields?: Partial<Record<keyof Image, unknown>>) {
     const row = toRow(i);
-    const set = fields ? Object.fromEntries(Object.keys(fields).map((k) => [k, row[k]])) : row;
+    const set: Updateable<ImageTable> = fields
+      ? Object.fromEntries(Object.keys(fields).map((k) => [k, row[k as keyof typeof row]]))
+      : row;
     await this.db.updateTable('images').set(set).where('id', '=', i.id).execute();
   }
   /** Moves status from one of `from` to `to`; false when another request changed it first. */
-  async transition(id: string, from: string[], to: string, extra: Record<string, unknown> = {}): Promise<boolean> {
+  async transition(id: string, from: string[], to: string, extra: Updateable<ImageTable> = {}): Promise<boolean> {
     const r = await this.db
       .updateTable('images')
       .set({ status: to, updated_at: now(), ...extra })
@@ -529,6 +529,6 @@ export class ImageRepo {
       .select(['image_id', 'status'])
       .where('member_id', '=', projectId)
       .execute();
-    return new Map(rows.map((r: any) => [r.image_id, r.status]));
+    return new Map(rows.map((r) => [r.image_id, r.status]));
   }
 }

@@ -9,6 +9,8 @@ import { ApiError } from '../core/errors.ts';
 import type { ImageService } from './service.ts';
 import { HTTP_SCHEMES } from './drivers/http.ts';
 import type { Change, Image, Location } from './images.ts';
+import { enforceImage } from './api/policy.ts';
+import { storeOf } from './stores.ts';
 import { pyRepr } from '../core/python.ts';
 
 type LocationValue = { url: string; metadata: Record<string, unknown>; validation_data?: Record<string, string> };
@@ -36,7 +38,7 @@ function validationData(img: Image, values: LocationValue[]): Record<string, str
   }
   const fresh: Record<string, string> = {};
   for (const [k, x] of Object.entries(merged)) {
-    const current = (img as any)[k] as string | null;
+    const current = (img as unknown as Record<string, string | null>)[k];
     if (x === current) continue;
     if (current) throw new ApiError(409, `${k} is already set with a different value`);
     fresh[k] = x;
@@ -105,7 +107,7 @@ export class LocationPatcher {
     if (c.op === 'replace') {
       const value = c.value as LocationValue[];
       if (!value.length) throw new ApiError(403, 'Cannot set locations to empty list.');
-      await svc.enforce(this.req, this.original, 'set_image_location');
+      await enforceImage(svc, this.req, this.original, 'set_image_location');
       if (!svc.showLocations)
         throw new ApiError(403, "It's not allowed to update locations if locations are invisible.");
       if (!['active', 'queued'].includes(img.status))
@@ -130,7 +132,7 @@ export class LocationPatcher {
       return;
     }
     if (c.op === 'add') {
-      await svc.enforce(this.req, this.original, 'set_image_location');
+      await enforceImage(svc, this.req, this.original, 'set_image_location');
       if (!svc.showLocations) throw new ApiError(403, "It's not allowed to add locations if locations are invisible.");
       if (!['active', 'queued'].includes(img.status))
         throw new ApiError(409, `It's not allowed to add locations if image status is ${img.status}.`);
@@ -144,7 +146,7 @@ export class LocationPatcher {
       this.activate(img, values);
       return;
     }
-    await svc.enforce(this.req, this.original, 'delete_image_location');
+    await enforceImage(svc, this.req, this.original, 'delete_image_location');
     if (!svc.showLocations) throw new ApiError(403, "It's not allowed to remove locations if locations are invisible.");
     if (img.status !== 'active')
       throw new ApiError(409, `It's not allowed to remove locations if image status is ${img.status}.`);
@@ -158,8 +160,7 @@ export class LocationPatcher {
   async cleanup(saved: Image) {
     for (const l of this.removed) {
       if (saved.locations.some((x) => x.url === l.url)) continue;
-      await this.svc
-        .store(l.store)
+      await storeOf(this.svc, l.store)
         .delete(l.url)
         .catch((e) => this.svc.ctx.log.warn({ err: e, image: saved.id }, 'could not delete removed location data'));
     }

@@ -150,7 +150,7 @@ export class Bulk {
     const chunks: Buffer[] = [];
     let n = 0;
     const body = req.body as AsyncIterable<Buffer> | undefined;
-    if (body && typeof (body as any)[Symbol.asyncIterator] === 'function') {
+    if (body && typeof (body as Partial<AsyncIterable<Buffer>>)[Symbol.asyncIterator] === 'function') {
       for await (const c of body) {
         n += c.length;
         if (n > MAX_DELETES_PER_REQUEST * (CONSTRAINTS.max_object_name_length + 260))
@@ -217,7 +217,7 @@ export class Bulk {
   }
 
   async extractArchive(req: FastifyRequest, reply: FastifyReply, account: string, base: string) {
-    const kind = String((req.query as any)['extract-archive'])
+    const kind = String((req.query as Record<string, string>)['extract-archive'])
       .toLowerCase()
       .replace(/^\.+|\.+$/g, '');
     if (!['tar', 'tar.gz', 'tar.bz2'].includes(kind)) throw new ApiError(400, 'Unsupported archive format');
@@ -226,8 +226,8 @@ export class Bulk {
     // Each object gets the request's user metadata and expiry, as upstream's subrequests do.
     const metadata = applyMeta(req, 'object', {});
     const deleteAt = this.s.objects.deleteAtFrom(req) ?? null;
-    const body: Readable =
-      (req.body as any) && typeof (req.body as any).pipe === 'function' ? (req.body as any) : Readable.from([]);
+    const given = req.body as Partial<Readable> | null | undefined;
+    const body: Readable = given && typeof given.pipe === 'function' ? (given as Readable) : Readable.from([]);
     const tar = tarStream(kind, body);
     try {
       return await this.extract(req, reply, account, base, tar.stream, metadata, deleteAt);

@@ -112,7 +112,7 @@ export class FormPost {
     const boundary = param(ctype, 'boundary');
     if (!boundary) throw new ApiError(400, 'FormPost: invalid boundary');
     const src = req.body as AsyncIterable<Buffer>;
-    if (!src || typeof (src as any)[Symbol.asyncIterator] !== 'function')
+    if (!src || typeof (src as Partial<AsyncIterable<Buffer>>)[Symbol.asyncIterator] !== 'function')
       throw new ApiError(400, 'FormPost: empty form');
     const reader = new MultipartReader(src, boundary);
     await reader.start();

@@ -8,7 +8,7 @@ import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import { isoOf, xTimestamp, type ObjectRow } from './store.ts';
-import { applyMeta, hdr, httpDate } from './api/common.ts';
+import { applyMeta, bodyStream, hdr, httpDate } from './api/common.ts';
 
 interface Segment {
   row: ObjectRow;
@@ -178,10 +178,8 @@ export class LargeObjects {
     const c = await this.s.store.getContainer(account, container);
     authorize(req, account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
-    const body =
-      (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function'
-        ? await readAll(req.body as any, MAX_MANIFEST_BYTES)
-        : Buffer.alloc(0);
+    const stream = bodyStream(req);
+    const body = stream ? await readAll(stream, MAX_MANIFEST_BYTES) : Buffer.alloc(0);
     let parsed: any;
     try {
       parsed = JSON.parse(body.toString('utf8'));

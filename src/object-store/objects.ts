@@ -8,7 +8,7 @@ import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
-import { CONSTRAINTS, applyMeta, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
+import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
 
 const OBJECT_SYSTEM = ['content-disposition', 'content-encoding', 'x-object-manifest'];
 const HTML = 'text/html; charset=UTF-8';
@@ -69,7 +69,7 @@ export class ObjectWriter {
   }
 
   async put(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
-    if ((req.query as any)['multipart-manifest'] === 'put')
+    if ((req.query as Record<string, string>)['multipart-manifest'] === 'put')
       return this.s.large.putSlo(req, reply, account, container, object);
     const c = await this.s.store.getContainer(account, container);
     const temp = await this.s.tempurl.check(req, account, container, object);
@@ -121,10 +121,7 @@ export class ObjectWriter {
     ) {
       throw new ApiError(400, 'X-Object-Manifest must be in the format container/prefix');
     }
-    const body =
-      (req.body as any) && typeof (req.body as any)[Symbol.asyncIterator] === 'function'
-        ? (req.body as AsyncIterable<Buffer>)
-        : Readable.from([]);
+    const body = bodyStream(req) ?? Readable.from([]);
     const res = await this.s.backend.put(body, { maxBytes: CONSTRAINTS.max_file_size });
     try {
       if (length !== undefined && res.bytes !== length) throw new ApiError(499, 'Client Disconnect');
@@ -231,10 +228,10 @@ export class ObjectWriter {
     if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000))
       throw new ApiError(404, 'The resource could not be found.');
     // A link is copied as its target unless ?symlink=get asks for the link itself.
-    if (this.s.symlinks.isLink(so) && (req.query as any).symlink !== 'get')
+    if (this.s.symlinks.isLink(so) && (req.query as Record<string, string>).symlink !== 'get')
       so = (await this.s.symlinks.resolve(req, so)).row;
     if (!dc) throw new ApiError(404, 'The resource could not be found.');
-    const manifestGet = (req.query as any)['multipart-manifest'] === 'get';
+    const manifestGet = (req.query as Record<string, string>)['multipart-manifest'] === 'get';
     const whole = manifestGet ? null : await this.s.large.wholeSize(so);
     await this.checkQuotas(dc, whole ?? so.bytes, 1);
     const stream = manifestGet ? this.s.backend.get(so.blob) : await this.s.large.open(so);

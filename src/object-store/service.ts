@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { SwiftDb } from './db/schema.ts';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
@@ -24,6 +25,7 @@ import { StaticWeb } from './web.ts';
 import { FormPost } from './formpost.ts';
 import { Bulk, MAX_CONTAINERS_PER_EXTRACTION, MAX_DELETES_PER_REQUEST, MAX_FAILED_EXTRACTIONS } from './bulk.ts';
 import { registerRoutes } from './api/routes.ts';
+import { sendObject } from './api/object.ts';
 import { ContainerSync, SYNC_REALMS } from './sync.ts';
 import { PLAIN_ERROR, SYMLOOP_MAX, Symlinks } from './symlink.ts';
 import { CONSTRAINTS, transId } from './api/common.ts';
@@ -71,18 +73,9 @@ export class ObjectStoreService implements ServiceModule {
   deletedAccounts = new Set<string>();
   /** How long a deleted account's name stays taken (upstream's reclaim_age). */
   reclaimAgeSec = 7 * 24 * 3600;
-  /** Streams one stored object (set by the routes). */
-  sendObject!: (
-    req: FastifyRequest,
-    reply: FastifyReply,
-    o: ObjectRow,
-    head: boolean,
-    size?: number,
-    open?: (r?: { start: number; end: number }) => Readable,
-  ) => FastifyReply | Promise<FastifyReply>;
 
   constructor(
-    public db: Kysely<any>,
+    public db: Kysely<SwiftDb>,
     private ctx: ServiceContext,
   ) {
     this.policy = PolicyEngine.forService('object-store', OBJECT_STORE_POLICIES, ctx.config.policyDir, ctx.log);
@@ -97,6 +90,18 @@ export class ObjectStoreService implements ServiceModule {
     this.periodic = new PeriodicTasks(ctx.log);
     this.sync = new ContainerSync(this);
     this.symlinks = new Symlinks(this);
+  }
+
+  /** Streams one stored object (or a range of it) with its headers. */
+  sendObject(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    o: ObjectRow,
+    head: boolean,
+    size?: number,
+    open?: (r?: { start: number; end: number }) => Readable,
+  ): FastifyReply | Promise<FastifyReply> {
+    return sendObject(this, req, reply, o, head, size, open);
   }
 
   async init() {

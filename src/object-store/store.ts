@@ -1,6 +1,7 @@
 // Accounts, containers and objects in the database: rows, exact counts, listings.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { groupCommit, json, precompiled } from '../core/db.ts';
+import type { SwiftAccountTable, SwiftContainerTable, SwiftDb, SwiftObjectTable } from './db/schema.ts';
 
 export type Meta = Record<string, string>;
 
@@ -40,7 +41,7 @@ export const isoOf = (ts: string) =>
     .replace('Z', '')
     .replace(/\.(\d{3})$/, '.$1000');
 
-const objRow = (r: any): ObjectRow => ({
+const objRow = (r: Selectable<SwiftObjectTable>): ObjectRow => ({
   ...r,
   bytes: Number(r.bytes),
   delete_at: r.delete_at === null || r.delete_at === undefined ? null : Number(r.delete_at),
@@ -61,14 +62,15 @@ const OBJECT_COLUMNS = [
   'metadata',
   'delete_at',
 ] as const;
+type Db = Kysely<SwiftDb>;
 const Q = {
-  account: precompiled(['account'], (db, v) =>
+  account: precompiled(['account'], (db: Db, v) =>
     db.selectFrom('swift_accounts').selectAll().where('account', '=', v.account),
   ),
-  container: precompiled(['account', 'name'], (db, v) =>
+  container: precompiled(['account', 'name'], (db: Db, v) =>
     db.selectFrom('swift_containers').selectAll().where('account', '=', v.account).where('name', '=', v.name),
   ),
-  object: precompiled(['account', 'container', 'name'], (db, v) =>
+  object: precompiled(['account', 'container', 'name'], (db: Db, v) =>
     db
       .selectFrom('swift_objects')
       .selectAll()
@@ -76,7 +78,7 @@ const Q = {
       .where('container', '=', v.container)
       .where('name', '=', v.name),
   ),
-  objectBlob: precompiled(['account', 'container', 'name'], (db, v) =>
+  objectBlob: precompiled(['account', 'container', 'name'], (db: Db, v) =>
     db
       .selectFrom('swift_objects')
       .select('blob')
@@ -84,8 +86,8 @@ const Q = {
       .where('container', '=', v.container)
       .where('name', '=', v.name),
   ),
-  insertObject: precompiled(OBJECT_COLUMNS, (db, v) => db.insertInto('swift_objects').values(v)),
-  replaceObject: precompiled(OBJECT_COLUMNS, (db, v) =>
+  insertObject: precompiled(OBJECT_COLUMNS, (db: Db, v) => db.insertInto('swift_objects').values(v)),
+  replaceObject: precompiled(OBJECT_COLUMNS, (db: Db, v) =>
     db
       .updateTable('swift_objects')
       .set(v)
@@ -93,7 +95,7 @@ const Q = {
       .where('container', '=', v.container)
       .where('name', '=', v.name),
   ),
-  touchContainer: precompiled(['account', 'name', 'last_modified'], (db, v) =>
+  touchContainer: precompiled(['account', 'name', 'last_modified'], (db: Db, v) =>
     db
       .updateTable('swift_containers')
       .set({ last_modified: v.last_modified })
@@ -101,6 +103,9 @@ const Q = {
       .where('name', '=', v.name),
   ),
 };
+
+/** A listing's roll-up of the names under a delimiter. */
+export type Subdir = { subdir: string };
 
 export interface ListOptions {
   prefix?: string;
@@ -113,14 +118,14 @@ export interface ListOptions {
 
 export class SwiftStore {
   /** Object writes: on SQLite the transactions of concurrent PUTs share one commit (core/db.ts). */
-  private write: ReturnType<typeof groupCommit>;
-  constructor(public db: Kysely<any>) {
+  private write: ReturnType<typeof groupCommit<SwiftDb>>;
+  constructor(public db: Kysely<SwiftDb>) {
     this.write = groupCommit(db);
   }
 
   async getAccount(account: string): Promise<AccountRow | undefined> {
-    const r = (await Q.account(this.db, { account })).rows[0];
-    return r ? ({ ...r, metadata: json<Meta>(r.metadata, {}) } as any) : undefined;
+    const r = (await Q.account<Selectable<SwiftAccountTable>>(this.db, { account })).rows[0];
+    return r ? { ...r, metadata: json<Meta>(r.metadata, {}) } : undefined;
   }
   async ensureAccount(account: string): Promise<AccountRow> {
     const a = await this.getAccount(account);
@@ -160,7 +165,7 @@ export class SwiftStore {
   }
   async deletedAccounts(): Promise<AccountRow[]> {
     return (await this.db.selectFrom('swift_accounts').selectAll().where('deleted_at', 'is not', null).execute()).map(
-      (r: any) => ({ ...r, metadata: json<Meta>(r.metadata, {}) }),
+      (r) => ({ ...r, metadata: json<Meta>(r.metadata, {}) }),
     );
   }
   async removeAccount(account: string) {
@@ -178,7 +183,7 @@ export class SwiftStore {
   async containerNames(account: string, limit: number): Promise<string[]> {
     return (
       await this.db.selectFrom('swift_containers').select('name').where('account', '=', account).limit(limit).execute()
-    ).map((r: any) => r.name);
+    ).map((r) => r.name);
   }
   async setAccountMeta(account: string, metadata: Meta) {
     await this.db
@@ -202,8 +207,8 @@ export class SwiftStore {
   }
 
   async getContainer(account: string, name: string): Promise<ContainerRow | undefined> {
-    const r = (await Q.container(this.db, { account, name })).rows[0];
-    return r ? ({ ...r, metadata: json<Meta>(r.metadata, {}) } as any) : undefined;
+    const r = (await Q.container<Selectable<SwiftContainerTable>>(this.db, { account, name })).rows[0];
+    return r ? { ...r, metadata: json<Meta>(r.metadata, {}) } : undefined;
   }
   async createContainer(account: string, name: string, metadata: Meta): Promise<boolean> {
     const ts = xTimestamp();
@@ -245,18 +250,18 @@ export class SwiftStore {
       .where('container', 'in', names)
       .groupBy('container')
       .execute();
-    for (const r of rows as any[]) out.set(r.container, { objects: Number(r.n), bytes: Number(r.b ?? 0) });
+    for (const r of rows) out.set(r.container, { objects: Number(r.n), bytes: Number(r.b ?? 0) });
     return out;
   }
 
   async getObject(account: string, container: string, name: string): Promise<ObjectRow | undefined> {
-    const r = (await Q.object(this.db, { account, container, name })).rows[0];
+    const r = (await Q.object<Selectable<SwiftObjectTable>>(this.db, { account, container, name })).rows[0];
     return r ? objRow(r) : undefined;
   }
   /** Inserts or replaces; returns the blob of the replaced object (to delete after). */
   async putObject(o: ObjectRow): Promise<string | undefined> {
     return this.write(async (tx) => {
-      const old = (await Q.objectBlob(tx, o)).rows[0] as { blob: string } | undefined;
+      const old = (await Q.objectBlob<{ blob: string }>(tx, o)).rows[0];
       const values = { ...o, metadata: JSON.stringify(o.metadata), delete_at: o.delete_at ?? null };
       await (old ? Q.replaceObject : Q.insertObject)(tx, values);
       await Q.touchContainer(tx, { account: o.account, name: o.container, last_modified: o.last_modified });
@@ -287,7 +292,7 @@ export class SwiftStore {
       .where('name', '=', name);
     if (onlyBlob) q = q.where('blob', '=', onlyBlob);
     const r = await q.returning('blob').executeTakeFirst();
-    return r?.blob as string | undefined;
+    return r?.blob;
   }
   async blobReferenced(blob: string): Promise<boolean> {
     return !!(await this.db
@@ -315,9 +320,9 @@ export class SwiftStore {
     where: Record<string, string>,
     o: { prefix?: string; after?: string; before?: string; reverse?: boolean },
     page: number,
-  ): Promise<any[]> {
+  ): Promise<Array<Selectable<SwiftContainerTable> | Selectable<SwiftObjectTable>>> {
     let q = this.db.selectFrom(table).selectAll();
-    for (const [k, v] of Object.entries(where)) q = q.where(k as any, '=', v);
+    for (const [k, v] of Object.entries(where)) q = q.where(sql.ref(k), '=', v);
     if (o.prefix) q = q.where('name', '>=', o.prefix).where('name', '<', o.prefix + '\u{10FFFF}');
     if (o.after !== undefined) q = q.where('name', '>', o.after);
     if (o.before !== undefined) q = q.where('name', '<', o.before);
@@ -329,15 +334,27 @@ export class SwiftStore {
 
   /** Swift's listing: prefix, delimiter roll-up into subdirs, marker/end_marker, limit, reverse. */
   async list(
+    kind: 'containers',
+    account: string,
+    container: undefined,
+    opts: ListOptions,
+  ): Promise<Array<Subdir | ContainerRow>>;
+  async list(
+    kind: 'objects',
+    account: string,
+    container: string | undefined,
+    opts: ListOptions,
+  ): Promise<Array<Subdir | ObjectRow>>;
+  async list(
     kind: 'containers' | 'objects',
     account: string,
     container: string | undefined,
     opts: ListOptions,
-  ): Promise<Array<{ subdir: string } | any>> {
+  ): Promise<Array<Subdir | ContainerRow | ObjectRow>> {
     const table = kind === 'containers' ? 'swift_containers' : 'swift_objects';
     const where: Record<string, string> = { account };
     if (container !== undefined) where.container = container;
-    const out: any[] = [];
+    const out: Array<Subdir | ContainerRow | ObjectRow> = [];
     if (opts.limit <= 0) return out;
     let after = opts.reverse ? opts.endMarker : opts.marker;
     let before = opts.reverse ? opts.marker : opts.endMarker;
@@ -368,7 +385,12 @@ export class SwiftStore {
             break;
           }
         }
-        out.push(kind === 'objects' ? objRow(r) : { ...r, metadata: json<Meta>(r.metadata, {}) });
+        // The table says which: objects from swift_objects, containers from swift_containers.
+        out.push(
+          kind === 'objects'
+            ? objRow(r as Selectable<SwiftObjectTable>)
+            : { ...(r as Selectable<SwiftContainerTable>), metadata: json<Meta>(r.metadata, {}) },
+        );
         if (out.length >= opts.limit) return out;
       }
       if (jumped) continue;

@@ -24,7 +24,7 @@ export class ContainerSync {
       .selectAll()
       .where('metadata', 'like', '%x-container-sync-to%')
       .execute();
-    for (const r of rows as any[]) {
+    for (const r of rows) {
       const meta = JSON.parse(r.metadata);
       const to = parseSyncTo(meta['x-container-sync-to'] ?? '');
       if (!to) continue;

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
-import type { ContainerRow, ObjectRow } from './store.ts';
+import type { ContainerRow } from './store.ts';
 import { hdr, truthy, xmlEscape } from './api/common.ts';
 
 export class StaticWeb {
@@ -12,7 +12,7 @@ export class StaticWeb {
 
   async maybeServe(req: FastifyRequest, reply: FastifyReply, c: ContainerRow, object: string): Promise<boolean> {
     if (req.ctx && !truthy(hdr(req, 'x-web-mode'))) return false;
-    if ((req.query as any).temp_url_sig !== undefined) return false;
+    if ((req.query as Record<string, string>).temp_url_sig !== undefined) return false;
     const index = c.metadata['x-container-meta-web-index'];
     const listings = truthy(c.metadata['x-container-meta-web-listings']);
     if (!index && !listings) return false;
@@ -57,10 +57,10 @@ export class StaticWeb {
       object
         ? '<tr id="parent" class="item"><td class="colname"><a href="../">../</a></td><td class="colsize">&nbsp;</td><td class="coldate">&nbsp;</td></tr>'
         : '',
-      ...rows.map((r: any) =>
-        r.subdir
+      ...rows.map((r) =>
+        'subdir' in r
           ? `<tr class="item subdir"><td class="colname"><a href="${xmlEscape(encodeURIComponent(r.subdir.slice(object.length).replace(/\/$/, '')))}/">${xmlEscape(r.subdir.slice(object.length))}</a></td><td class="colsize">&nbsp;</td><td class="coldate">&nbsp;</td></tr>`
-          : `<tr class="item"><td class="colname"><a href="${xmlEscape(encodeURIComponent((r as ObjectRow).name.slice(object.length)))}">${xmlEscape(r.name.slice(object.length))}</a></td><td class="colsize">${r.bytes}</td><td class="coldate">${r.last_modified.slice(0, 19).replace('T', ' ')}</td></tr>`,
+          : `<tr class="item"><td class="colname"><a href="${xmlEscape(encodeURIComponent(r.name.slice(object.length)))}">${xmlEscape(r.name.slice(object.length))}</a></td><td class="colsize">${r.bytes}</td><td class="coldate">${r.last_modified.slice(0, 19).replace('T', ' ')}</td></tr>`,
       ),
       '</table></body></html>\n',
     ].join('\n');

@@ -4,6 +4,7 @@
 // same generation cannot both commit: the loser sees ConcurrentUpdate and retries or answers 409.
 import type { Kysely, Transaction } from 'kysely';
 import { isUniqueViolation, now } from '../core/db.ts';
+import type { PlacementDb } from './db/schema.ts';
 import { STANDARD_RESOURCE_CLASSES, STANDARD_TRAITS } from './standard.ts';
 
 export const MAX_INT = 2147483647;
@@ -83,8 +84,8 @@ export const DEFAULT_INVENTORY = { reserved: 0, min_unit: 1, max_unit: MAX_INT, 
 export const capacity = (inv: Pick<Inventory, 'total' | 'reserved' | 'allocation_ratio'>) =>
   Math.floor((inv.total - inv.reserved) * inv.allocation_ratio);
 
-const toProvider = (r: any): Provider => ({ ...r, generation: Number(r.generation) });
-const toInventory = (r: any): Inventory => ({
+const toProvider = (r: Provider): Provider => ({ ...r, generation: Number(r.generation) });
+const toInventory = (r: Inventory): Inventory => ({
   resource_class: r.resource_class,
   total: Number(r.total),
   reserved: Number(r.reserved),
@@ -117,14 +118,14 @@ export interface Snapshot {
 }
 
 export class PlacementStore {
-  constructor(public db: Kysely<any>) {}
+  constructor(public db: Kysely<PlacementDb>) {}
 
   // ---- resource classes --------------------------------------------------------------
 
-  async customClasses(db: Kysely<any> = this.db): Promise<Array<{ name: string; updated_at: string }>> {
+  async customClasses(db: Kysely<PlacementDb> = this.db): Promise<Array<{ name: string; updated_at: string }>> {
     return db.selectFrom('resource_classes').select(['name', 'updated_at']).orderBy('name').execute();
   }
-  async classExists(name: string, db: Kysely<any> = this.db): Promise<boolean> {
+  async classExists(name: string, db: Kysely<PlacementDb> = this.db): Promise<boolean> {
     if (STD_RC.has(name)) return true;
     return !!(await db.selectFrom('resource_classes').select('name').where('name', '=', name).executeTakeFirst());
   }
@@ -172,7 +173,7 @@ export class PlacementStore {
     const custom = await this.db.selectFrom('traits').select('name').execute();
     return [...STANDARD_TRAITS, ...custom.map((r) => r.name as string)];
   }
-  async missingTraits(names: Iterable<string>, db: Kysely<any> = this.db): Promise<string[]> {
+  async missingTraits(names: Iterable<string>, db: Kysely<PlacementDb> = this.db): Promise<string[]> {
     const custom = [...names].filter((n) => !STD_TRAITS.has(n));
     if (!custom.length) return [];
     const found = new Set(
@@ -212,7 +213,7 @@ export class PlacementStore {
 
   // ---- providers ---------------------------------------------------------------------
 
-  async provider(uuid: string, db: Kysely<any> = this.db): Promise<Provider | undefined> {
+  async provider(uuid: string, db: Kysely<PlacementDb> = this.db): Promise<Provider | undefined> {
     const r = await db.selectFrom('resource_providers').selectAll().where('uuid', '=', uuid).executeTakeFirst();
     return r ? toProvider(r) : undefined;
   }
@@ -331,7 +332,7 @@ export class PlacementStore {
           .executeTakeFirst()
       )
         throw new PlacementFailure('provider_missing', 'has children');
-      for (const t of ['inventories', 'provider_traits', 'provider_aggregates'])
+      for (const t of ['inventories', 'provider_traits', 'provider_aggregates'] as const)
         await trx.deleteFrom(t).where('rp_uuid', '=', uuid).execute();
       await trx.deleteFrom('resource_providers').where('uuid', '=', uuid).execute();
       await this.touch(trx);
@@ -339,7 +340,7 @@ export class PlacementStore {
   }
 
   /** Marks providers, inventories, traits or aggregates changed (the snapshot cache reloads them). */
-  private async touch(trx: Kysely<any>) {
+  private async touch(trx: Kysely<PlacementDb>) {
     await trx
       .updateTable('placement_revision')
       .set((eb) => ({ revision: eb('revision', '+', 1) }))
@@ -348,7 +349,7 @@ export class PlacementStore {
   }
 
   /** Compare-and-swap of a provider generation; ConcurrentUpdate when someone else moved it. */
-  async bump(trx: Kysely<any>, uuid: string, expected: number): Promise<number> {
+  async bump(trx: Kysely<PlacementDb>, uuid: string, expected: number): Promise<number> {
     const r = await trx
       .updateTable('resource_providers')
       .set({ generation: expected + 1, updated_at: now() })
@@ -365,7 +366,7 @@ export class PlacementStore {
 
   // ---- inventories -------------------------------------------------------------------
 
-  async inventories(uuid: string, db: Kysely<any> = this.db): Promise<Inventory[]> {
+  async inventories(uuid: string, db: Kysely<PlacementDb> = this.db): Promise<Inventory[]> {
     return (
       await db.selectFrom('inventories').selectAll().where('rp_uuid', '=', uuid).orderBy('resource_class').execute()
     ).map(toInventory);
@@ -380,9 +381,9 @@ export class PlacementStore {
     generation: number,
     invs: Inventory[],
     opts: { replace: boolean; remove?: string[]; allowInUse?: boolean },
-    db?: Kysely<any>,
+    db?: Kysely<PlacementDb>,
   ): Promise<number> {
-    const work = async (trx: Kysely<any>) => {
+    const work = async (trx: Kysely<PlacementDb>) => {
       const rp = await this.provider(uuid, trx);
       if (!rp) throw new PlacementFailure('provider_missing', `No resource provider with uuid ${uuid} found`);
       if (rp.generation !== generation)
@@ -504,11 +505,11 @@ export class PlacementStore {
 
   // ---- consumers and allocations -------------------------------------------------------
 
-  async consumer(uuid: string, db: Kysely<any> = this.db): Promise<Consumer | undefined> {
+  async consumer(uuid: string, db: Kysely<PlacementDb> = this.db): Promise<Consumer | undefined> {
     const r = await db.selectFrom('consumers').selectAll().where('uuid', '=', uuid).executeTakeFirst();
     return r ? { ...(r as Consumer), generation: Number(r.generation) } : undefined;
   }
-  async allocationsOfConsumer(uuid: string, db: Kysely<any> = this.db): Promise<AllocationRow[]> {
+  async allocationsOfConsumer(uuid: string, db: Kysely<PlacementDb> = this.db): Promise<AllocationRow[]> {
     return (
       await db
         .selectFrom('allocations')
@@ -545,8 +546,8 @@ export class PlacementStore {
    * provider touched is compared-and-swapped. A provider generation conflict retries the whole
    * transaction (placement's allocation_conflict_retry_count, 10).
    */
-  async replaceAllocations(writes: ConsumerWrite[], inTrx?: Kysely<any>): Promise<void> {
-    const attempt = (trx: Kysely<any>) => this.replaceOnce(trx, writes);
+  async replaceAllocations(writes: ConsumerWrite[], inTrx?: Kysely<PlacementDb>): Promise<void> {
+    const attempt = (trx: Kysely<PlacementDb>) => this.replaceOnce(trx, writes);
     if (inTrx) return attempt(inTrx);
     for (let retries = 10; ; retries--) {
       try {
@@ -558,7 +559,7 @@ export class PlacementStore {
     }
   }
 
-  private async replaceOnce(trx: Kysely<any>, writes: ConsumerWrite[]) {
+  private async replaceOnce(trx: Kysely<PlacementDb>, writes: ConsumerWrite[]) {
     const t = now();
     const touched = new Map<string, number>();
     const providerGen = async (uuid: string) => {
@@ -695,7 +696,7 @@ export class PlacementStore {
     }
   }
 
-  private async checkUnit(trx: Kysely<any>, rp: string, rc: string, amount: number) {
+  private async checkUnit(trx: Kysely<PlacementDb>, rp: string, rc: string, amount: number) {
     const inv = await trx
       .selectFrom('inventories')
       .selectAll()
@@ -737,12 +738,12 @@ export class PlacementStore {
       ])
       .where('consumers.project_id', '=', project);
     if (user) q = q.where('consumers.user_id', '=', user);
-    return (await q.execute()).map((r: any) => ({ ...r, used: Number(r.used) }));
+    return (await q.execute()).map((r) => ({ ...r, used: Number(r.used) }));
   }
 
   /** Everything allocation candidates look at, read in one transaction. */
   async snapshot(): Promise<Snapshot> {
-    return this.db.transaction().execute(async (trx: Transaction<any>) => {
+    return this.db.transaction().execute(async (trx: Transaction<PlacementDb>) => {
       // Providers, inventories, traits and aggregates change rarely: kept while the revision stands.
       const rev = Number(
         (await trx.selectFrom('placement_revision').select('revision').where('id', '=', 1).executeTakeFirst())

@@ -99,7 +99,7 @@ export function registerApplicationCredentialRoutes(
   app.post('/v3/users/:user_id/application_credentials', { schema: { body: createSchema } }, async (req, reply) => {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:create_application_credential', { user_id });
-    const body = (req.body as any).application_credential as Record<string, any>;
+    const body = (req.body as { application_credential: Record<string, any> }).application_credential;
     blockDelegated(req);
     await requireUnrestricted(req);
     const ctx = req.ctx!;
@@ -220,21 +220,9 @@ export function registerApplicationCredentialRoutes(
   });
 }
 
-/** The application credential manager of a service (s.ext.application_credentials), created on first use. */
-export function applicationCredentialManager(s: IdentityService): ApplicationCredentialManager {
-  return (s.ext.application_credentials ??= new ApplicationCredentialManager(
-    s.backend,
-    s.users,
-    s.resource,
-  )) as ApplicationCredentialManager;
-}
-
 export const applicationCredentialsExtension: IdentityExtension = {
   name: 'application_credentials',
-  init(s) {
-    s.tokens.appCreds = applicationCredentialManager(s);
-  },
   routes(app, s) {
-    registerApplicationCredentialRoutes(app, s, applicationCredentialManager(s));
+    registerApplicationCredentialRoutes(app, s, s.applicationCredentials);
   },
 };

@@ -23,7 +23,7 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
   app.get('/v3', { config: { auth: false } }, async (req) => ({ version: versionDoc(req) }));
 
   app.post('/v3/auth/tokens', { config: { auth: false } }, async (req, reply) => {
-    const body = req.body as any;
+    const body = req.body as { auth?: unknown } | null | undefined;
     if (!body || typeof body !== 'object' || !body.auth || typeof body.auth !== 'object')
       throw new ApiError(400, "Invalid input for field 'auth': 'auth' is a required property", 'ValidationError');
     const model = await tokens.authenticate(body.auth);

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import type { Endpoint, Region, Service } from '../catalog.ts';
-import { boolean, description, listBody, q, queryBool, selfLink, wrap } from './common.ts';
+import { boolean, description, listBody, q, queryBool, selfLink, wrap, type Attrs } from './common.ts';
 
 export const renderRegion = (req: FastifyRequest, r: Region) => ({
   ...r.extra,
@@ -55,7 +55,13 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   // regions
   app.post('/v3/regions', { schema: { body: wrap('region', { properties: regionProps }) } }, async (req, reply) => {
     req.authorize('identity:create_region');
-    const { id, description: d, parent_region_id, links: _l, ...extra } = (req.body as any).region;
+    const {
+      id,
+      description: d,
+      parent_region_id,
+      links: _l,
+      ...extra
+    } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
     reply.code(201);
     return { region: renderRegion(req, await c.createRegion({ id, description: d, parent_region_id, extra })) };
   });
@@ -65,7 +71,13 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     async (req, reply) => {
       const { region_id } = req.params as { region_id: string };
       req.authorize('identity:create_region');
-      const { id: _i, description: d, parent_region_id, links: _l, ...extra } = (req.body as any).region;
+      const {
+        id: _i,
+        description: d,
+        parent_region_id,
+        links: _l,
+        ...extra
+      } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
       reply.code(201);
       return {
         region: renderRegion(req, await c.createRegion({ id: region_id, description: d, parent_region_id, extra })),
@@ -82,7 +94,7 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   });
   app.get('/v3/regions/:region_id', async (req) => {
     req.authorize('identity:get_region');
-    return { region: renderRegion(req, await c.getRegion((req.params as any).region_id)) };
+    return { region: renderRegion(req, await c.getRegion((req.params as Record<string, string>).region_id)) };
   });
   app.patch(
     '/v3/regions/:region_id',
@@ -90,13 +102,19 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     async (req) => {
       req.authorize('identity:update_region');
       return {
-        region: renderRegion(req, await c.updateRegion((req.params as any).region_id, (req.body as any).region)),
+        region: renderRegion(
+          req,
+          await c.updateRegion(
+            (req.params as Record<string, string>).region_id,
+            (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region,
+          ),
+        ),
       };
     },
   );
   app.delete('/v3/regions/:region_id', async (req, reply) => {
     req.authorize('identity:delete_region');
-    await c.deleteRegion((req.params as any).region_id);
+    await c.deleteRegion((req.params as Record<string, string>).region_id);
     reply.code(204).send();
   });
   // services
@@ -105,7 +123,13 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     { schema: { body: wrap('service', { required: ['type'], properties: serviceProps }) } },
     async (req, reply) => {
       req.authorize('identity:create_service');
-      const { type, enabled, id: _i, links: _l, ...extra } = (req.body as any).service;
+      const {
+        type,
+        enabled,
+        id: _i,
+        links: _l,
+        ...extra
+      } = (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service;
       reply.code(201);
       return { service: renderService(req, await c.createService({ type, enabled, extra })) };
     },
@@ -121,7 +145,7 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   });
   app.get('/v3/services/:service_id', async (req) => {
     req.authorize('identity:get_service');
-    return { service: renderService(req, await c.getService((req.params as any).service_id)) };
+    return { service: renderService(req, await c.getService((req.params as Record<string, string>).service_id)) };
   });
   app.patch(
     '/v3/services/:service_id',
@@ -129,13 +153,19 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     async (req) => {
       req.authorize('identity:update_service');
       return {
-        service: renderService(req, await c.updateService((req.params as any).service_id, (req.body as any).service)),
+        service: renderService(
+          req,
+          await c.updateService(
+            (req.params as Record<string, string>).service_id,
+            (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service,
+          ),
+        ),
       };
     },
   );
   app.delete('/v3/services/:service_id', async (req, reply) => {
     req.authorize('identity:delete_service');
-    await c.deleteService((req.params as any).service_id);
+    await c.deleteService((req.params as Record<string, string>).service_id);
     reply.code(204).send();
   });
   // endpoints
@@ -154,7 +184,18 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
         id: _i,
         links: _l,
         ...extra
-      } = (req.body as any).endpoint;
+      } = (
+        req.body as {
+          endpoint: Attrs<{
+            service_id: string;
+            interface: string;
+            region_id?: string | null;
+            region?: string | null;
+            url: string;
+            enabled?: boolean;
+          }>;
+        }
+      ).endpoint;
       reply.code(201);
       return {
         endpoint: renderEndpoint(
@@ -181,21 +222,39 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
   });
   app.get('/v3/endpoints/:endpoint_id', async (req) => {
     req.authorize('identity:get_endpoint');
-    return { endpoint: renderEndpoint(req, await c.getEndpoint((req.params as any).endpoint_id)) };
+    return { endpoint: renderEndpoint(req, await c.getEndpoint((req.params as Record<string, string>).endpoint_id)) };
   });
   app.patch(
     '/v3/endpoints/:endpoint_id',
     { schema: { body: wrap('endpoint', { properties: endpointProps }) } },
     async (req) => {
       req.authorize('identity:update_endpoint');
-      const patch = { ...(req.body as any).endpoint };
+      const patch = {
+        ...(
+          req.body as {
+            endpoint: Attrs<{
+              service_id: string;
+              interface: string;
+              region_id?: string | null;
+              region?: string | null;
+              url: string;
+              enabled?: boolean;
+            }>;
+          }
+        ).endpoint,
+      };
       if (patch.region !== undefined && patch.region_id === undefined) patch.region_id = patch.region;
-      return { endpoint: renderEndpoint(req, await c.updateEndpoint((req.params as any).endpoint_id, patch)) };
+      return {
+        endpoint: renderEndpoint(
+          req,
+          await c.updateEndpoint((req.params as Record<string, string>).endpoint_id, patch),
+        ),
+      };
     },
   );
   app.delete('/v3/endpoints/:endpoint_id', async (req, reply) => {
     req.authorize('identity:delete_endpoint');
-    await c.deleteEndpoint((req.params as any).endpoint_id);
+    await c.deleteEndpoint((req.params as Record<string, string>).endpoint_id);
     reply.code(204).send();
   });
 }

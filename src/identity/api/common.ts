@@ -51,3 +51,9 @@ export function requireBody(body: unknown, key: string): Record<string, any> {
     throw badRequest(`Invalid input for field '${key}': '${key}' is a required property`, 'ValidationError');
   return v as Record<string, any>;
 }
+
+/**
+ * A request body's resource as its JSON schema admits it: the attributes named in T, and any other
+ * key (kept as an extra, as Keystone keeps unknown attributes).
+ */
+export type Attrs<T> = T & { id?: string; links?: unknown; [extra: string]: unknown };

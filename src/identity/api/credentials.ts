@@ -107,7 +107,7 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
   // ---- /v3/credentials ----
   app.post('/v3/credentials', async (req, reply) => {
     const body = requireBody(req.body, 'credential');
-    req.authorize('identity:create_credential', credTarget(body as any));
+    req.authorize('identity:create_credential', credTarget(body));
     checkTypes(body);
     for (const k of ['blob', 'type', 'user_id'])
       if (body[k] === undefined)
@@ -284,17 +284,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
   });
 }
 
-/** The credential manager of a service (s.ext.credentials), created on first use. */
-export function credentialManager(s: IdentityService): CredentialManager {
-  return (s.ext.credentials ??= new CredentialManager(s.backend, s.credentialKeys)) as CredentialManager;
-}
-
 export const credentialsExtension: IdentityExtension = {
   name: 'credentials',
-  init(s) {
-    credentialManager(s);
-  },
   routes(app, s) {
-    registerCredentialRoutes(app, s, credentialManager(s));
+    registerCredentialRoutes(app, s, s.credentials);
   },
 };

@@ -7,10 +7,10 @@ import { DomainConfigManager } from '../domain_config.ts';
 type P = { domain_id: string; group?: string; option?: string };
 
 /** The `config` object of a request body; anything missing becomes {} (upstream then answers 403). */
-const bodyConfig = (req: FastifyRequest): unknown => (req.body as any)?.config ?? {};
+const bodyConfig = (req: FastifyRequest): unknown => (req.body as { config?: unknown } | undefined)?.config ?? {};
 
 function routes(app: FastifyInstance, s: IdentityService) {
-  const m = (): DomainConfigManager => s.ext.domain_config;
+  const m = (): DomainConfigManager => s.domainConfig;
 
   // GET/HEAD: authorization first (so an unknown domain is not revealed to the unauthorized), then the domain.
   const show = async (req: FastifyRequest) => {
@@ -75,8 +75,5 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const domainConfigExtension: IdentityExtension = {
   name: 'domain_config',
-  init(s) {
-    s.ext.domain_config = new DomainConfigManager(s.backend, s.config);
-  },
   routes,
 };

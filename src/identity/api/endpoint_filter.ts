@@ -5,7 +5,7 @@ import type { IdentityService } from '../service.ts';
 import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts';
 import { renderEndpoint } from './catalog.ts';
 import { renderProject } from './resource.ts';
-import { description, listBody, name255, q, selfLink, wrap } from './common.ts';
+import { description, listBody, name255, q, selfLink, wrap, type Attrs } from './common.ts';
 
 const PREFIX = '/v3/OS-EP-FILTER';
 
@@ -20,7 +20,7 @@ const renderGroup = (req: FastifyRequest, g: EndpointGroup) => ({
 const groupProps = { name: name255, description, filters: { type: 'object' } };
 
 function routes(app: FastifyInstance, s: IdentityService) {
-  const m = (): EndpointFilterManager => s.ext.endpoint_filter;
+  const m = (): EndpointFilterManager => s.endpointFilter;
   /** Flask answers HEAD wherever it answers GET. */
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
     app.get(path, handler);
@@ -37,7 +37,12 @@ function routes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }) } },
     async (req, reply) => {
       req.authorize('identity:create_endpoint_group');
-      const { name, description: d, filters } = (req.body as any).endpoint_group;
+      const {
+        name,
+        description: d,
+        filters,
+      } = (req.body as { endpoint_group: { name: string; description?: string; filters: Record<string, string> } })
+        .endpoint_group;
       const g = await m().createGroup({ name, description: d, filters });
       reply.code(201);
       return { endpoint_group: renderGroup(req, g) };
@@ -53,7 +58,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req) => {
     req.authorize('identity:get_endpoint_group');
-    return { endpoint_group: renderGroup(req, await m().getGroup((req.params as any).endpoint_group_id)) };
+    return {
+      endpoint_group: renderGroup(req, await m().getGroup((req.params as Record<string, string>).endpoint_group_id)),
+    };
   });
   app.patch(
     `${PREFIX}/endpoint_groups/:endpoint_group_id`,
@@ -63,14 +70,17 @@ function routes(app: FastifyInstance, s: IdentityService) {
       return {
         endpoint_group: renderGroup(
           req,
-          await m().updateGroup((req.params as any).endpoint_group_id, (req.body as any).endpoint_group),
+          await m().updateGroup(
+            (req.params as Record<string, string>).endpoint_group_id,
+            (req.body as { endpoint_group: Attrs<object> }).endpoint_group,
+          ),
         ),
       };
     },
   );
   app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req, reply) => {
     req.authorize('identity:delete_endpoint_group');
-    await m().deleteGroup((req.params as any).endpoint_group_id);
+    await m().deleteGroup((req.params as Record<string, string>).endpoint_group_id);
     reply.code(204).send();
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/endpoints`, async (req) => {
@@ -78,7 +88,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'endpoints',
-      (await m().endpointsInGroup((req.params as any).endpoint_group_id)).map((e) => renderEndpoint(req, e)),
+      (await m().endpointsInGroup((req.params as Record<string, string>).endpoint_group_id)).map((e) =>
+        renderEndpoint(req, e),
+      ),
     );
   });
   getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects`, async (req) => {
@@ -86,7 +98,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'projects',
-      (await m().projectsForGroup((req.params as any).endpoint_group_id)).map((p) => renderProject(req, p)),
+      (await m().projectsForGroup((req.params as Record<string, string>).endpoint_group_id)).map((p) =>
+        renderProject(req, p),
+      ),
     );
   });
 
@@ -127,7 +141,7 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'endpoint_groups',
-      (await m().groupsForProject((req.params as any).project_id)).map((g) => renderGroup(req, g)),
+      (await m().groupsForProject((req.params as Record<string, string>).project_id)).map((g) => renderGroup(req, g)),
     );
   });
 
@@ -160,7 +174,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'endpoints',
-      (await m().endpointsForProject((req.params as any).project_id)).map((e) => renderEndpoint(req, e)),
+      (await m().endpointsForProject((req.params as Record<string, string>).project_id)).map((e) =>
+        renderEndpoint(req, e),
+      ),
     );
   });
   getAndHead(`${PREFIX}/endpoints/:endpoint_id/projects`, async (req) => {
@@ -168,17 +184,15 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'projects',
-      (await m().projectsForEndpoint((req.params as any).endpoint_id)).map((p) => renderProject(req, p)),
+      (await m().projectsForEndpoint((req.params as Record<string, string>).endpoint_id)).map((p) =>
+        renderProject(req, p),
+      ),
     );
   });
 }
 
 export const endpointFilterExtension: IdentityExtension = {
   name: 'endpoint_filter',
-  init(s) {
-    const m = new EndpointFilterManager(s.backend, s.catalog, s.resource);
-    s.ext.endpoint_filter = m;
-    // A project's associations are deleted with it, in ResourceManager.deleteProject.
-  },
+  // A project's associations are deleted with it, in ResourceManager.deleteProject.
   routes,
 };

@@ -87,7 +87,9 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   // ---- registered limits ----
   app.post('/v3/registered_limits', { schema: { body: registeredCreate } }, async (req, reply) => {
     req.authorize('identity:create_registered_limits');
-    const refs = await m.createRegistered((req.body as any).registered_limits);
+    const refs = await m.createRegistered(
+      (req.body as { registered_limits: Parameters<LimitManager['createRegistered']>[0] }).registered_limits,
+    );
     reply.code(201);
     return { registered_limits: refs.map((r) => renderRegistered(req, r)) };
   });
@@ -107,20 +109,28 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.get('/v3/registered_limits/:registered_limit_id', async (req) => {
     req.authorize('identity:get_registered_limit');
-    return { registered_limit: renderRegistered(req, await m.getRegistered((req.params as any).registered_limit_id)) };
+    return {
+      registered_limit: renderRegistered(
+        req,
+        await m.getRegistered((req.params as Record<string, string>).registered_limit_id),
+      ),
+    };
   });
   app.patch('/v3/registered_limits/:registered_limit_id', { schema: { body: registeredUpdate } }, async (req) => {
     req.authorize('identity:update_registered_limit');
     return {
       registered_limit: renderRegistered(
         req,
-        await m.updateRegistered((req.params as any).registered_limit_id, (req.body as any).registered_limit),
+        await m.updateRegistered(
+          (req.params as Record<string, string>).registered_limit_id,
+          (req.body as { registered_limit: Parameters<LimitManager['updateRegistered']>[1] }).registered_limit,
+        ),
       ),
     };
   });
   app.delete('/v3/registered_limits/:registered_limit_id', async (req, reply) => {
     req.authorize('identity:delete_registered_limit');
-    await m.deleteRegistered((req.params as any).registered_limit_id);
+    await m.deleteRegistered((req.params as Record<string, string>).registered_limit_id);
     reply.code(204).send();
   });
 
@@ -131,7 +141,7 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.post('/v3/limits', { schema: { body: limitCreate } }, async (req, reply) => {
     req.authorize('identity:create_limits');
-    const items = (req.body as any).limits as Array<Record<string, any>>;
+    const items = (req.body as { limits: Parameters<LimitManager['createLimits']>[0] }).limits;
     items.forEach((l, i) => {
       if ((l.project_id === undefined) === (l.domain_id === undefined)) {
         throw badRequest(
@@ -140,7 +150,7 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
         );
       }
     });
-    const refs = await m.createLimits(items as any);
+    const refs = await m.createLimits(items);
     reply.code(201);
     return { limits: refs.map((l) => renderLimit(req, l)) };
   });
@@ -192,22 +202,26 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
   });
   app.patch('/v3/limits/:limit_id', { schema: { body: limitUpdate } }, async (req) => {
     req.authorize('identity:update_limit');
-    return { limit: renderLimit(req, await m.updateLimit((req.params as any).limit_id, (req.body as any).limit)) };
+    return {
+      limit: renderLimit(
+        req,
+        await m.updateLimit(
+          (req.params as Record<string, string>).limit_id,
+          (req.body as { limit: Parameters<LimitManager['updateLimit']>[1] }).limit,
+        ),
+      ),
+    };
   });
   app.delete('/v3/limits/:limit_id', async (req, reply) => {
     req.authorize('identity:delete_limit');
-    await m.deleteLimit((req.params as any).limit_id);
+    await m.deleteLimit((req.params as Record<string, string>).limit_id);
     reply.code(204).send();
   });
 }
 
 export const limitsExtension: IdentityExtension = {
   name: 'limits',
-  init(s) {
-    const m = new LimitManager(s);
-    s.ext.limits = m;
-  },
   routes(app, s) {
-    registerLimitRoutes(app, s, s.ext.limits as LimitManager);
+    registerLimitRoutes(app, s, s.limits);
   },
 };

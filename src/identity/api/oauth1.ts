@@ -6,7 +6,7 @@ import { json } from '../../core/db.ts';
 import type { IdentityExtension } from '../extensions.ts';
 import { newId, notFound } from '../backend.ts';
 import { badRequest } from '../../core/errors.ts';
-import { description, listBody, wrap } from './common.ts';
+import { description, listBody, wrap, type Attrs } from './common.ts';
 
 const render = (req: FastifyRequest, r: any) => ({
   ...json<Record<string, unknown>>(r.extra, {}),
@@ -29,7 +29,13 @@ export const oauth1Extension: IdentityExtension = {
       { schema: { body: wrap('consumer', { properties: { description } }) } },
       async (req, reply) => {
         req.authorize('identity:create_consumer');
-        const { description: d, id: _i, secret: _s, links: _l, ...extra } = (req.body as any).consumer;
+        const {
+          description: d,
+          id: _i,
+          secret: _s,
+          links: _l,
+          ...extra
+        } = (req.body as { consumer: Attrs<{ description?: string; secret?: string }> }).consumer;
         const row = {
           id: newId(),
           description: d ?? null,
@@ -46,21 +52,27 @@ export const oauth1Extension: IdentityExtension = {
       return listBody(
         req,
         'consumers',
-        (await db.selectFrom('consumer').selectAll().execute()).map((r: any) => render(req, r)),
+        (await db.selectFrom('consumer').selectAll().execute()).map((r) => render(req, r)),
       );
     });
     app.get('/v3/OS-OAUTH1/consumers/:id', async (req) => {
       req.authorize('identity:get_consumer');
-      return { consumer: render(req, await get((req.params as any).id)) };
+      return { consumer: render(req, await get((req.params as Record<string, string>).id)) };
     });
     app.patch(
       '/v3/OS-OAUTH1/consumers/:id',
       { schema: { body: wrap('consumer', { properties: { description } }) } },
       async (req) => {
         req.authorize('identity:update_consumer');
-        const id = (req.params as any).id;
+        const id = (req.params as Record<string, string>).id;
         const cur = await get(id);
-        const { description: d, id: newIdValue, secret, links: _l, ...extra } = (req.body as any).consumer;
+        const {
+          description: d,
+          id: newIdValue,
+          secret,
+          links: _l,
+          ...extra
+        } = (req.body as { consumer: Attrs<{ description?: string; secret?: string }> }).consumer;
         if ((newIdValue !== undefined && newIdValue !== id) || secret !== undefined)
           throw badRequest('Cannot change consumer secret or id.', 'ValidationError');
         await db
@@ -76,7 +88,7 @@ export const oauth1Extension: IdentityExtension = {
     );
     app.delete('/v3/OS-OAUTH1/consumers/:id', async (req, reply) => {
       req.authorize('identity:delete_consumer');
-      const id = (req.params as any).id;
+      const id = (req.params as Record<string, string>).id;
       await get(id);
       await db.deleteFrom('consumer').where('id', '=', id).execute();
       reply.code(204).send();

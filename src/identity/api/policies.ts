@@ -5,7 +5,7 @@ import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
 import { renderEndpoint } from './catalog.ts';
-import { listBody, q, selfLink, wrap } from './common.ts';
+import { listBody, q, selfLink, wrap, type Attrs } from './common.ts';
 
 const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
   ...p.extra,
@@ -18,7 +18,7 @@ const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
 const policyProps = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } };
 
 function routes(app: FastifyInstance, s: IdentityService) {
-  const m = (): PolicyBlobManager => s.ext.policies;
+  const m = (): PolicyBlobManager => s.policyBlobs;
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
     app.get(path, handler);
     app.head(path, handler);
@@ -29,7 +29,7 @@ function routes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: wrap('policy', { required: ['blob', 'type'], properties: policyProps }) } },
     async (req, reply) => {
       req.authorize('identity:create_policy');
-      const p = await m().create((req.body as any).policy);
+      const p = await m().create((req.body as { policy: Attrs<object> }).policy);
       reply.code(201);
       return { policy: renderPolicy(req, p) };
     },
@@ -44,19 +44,27 @@ function routes(app: FastifyInstance, s: IdentityService) {
   });
   getAndHead('/v3/policies/:policy_id', async (req) => {
     req.authorize('identity:get_policy');
-    return { policy: renderPolicy(req, await m().get((req.params as any).policy_id)) };
+    return { policy: renderPolicy(req, await m().get((req.params as Record<string, string>).policy_id)) };
   });
   app.patch(
     '/v3/policies/:policy_id',
     { schema: { body: wrap('policy', { minProperties: 1, properties: policyProps }) } },
     async (req) => {
       req.authorize('identity:update_policy');
-      return { policy: renderPolicy(req, await m().update((req.params as any).policy_id, (req.body as any).policy)) };
+      return {
+        policy: renderPolicy(
+          req,
+          await m().update(
+            (req.params as Record<string, string>).policy_id,
+            (req.body as { policy: Attrs<object> }).policy,
+          ),
+        ),
+      };
     },
   );
   app.delete('/v3/policies/:policy_id', async (req, reply) => {
     req.authorize('identity:delete_policy');
-    await m().delete((req.params as any).policy_id);
+    await m().delete((req.params as Record<string, string>).policy_id);
     reply.code(204).send();
   });
 
@@ -113,8 +121,5 @@ function routes(app: FastifyInstance, s: IdentityService) {
 
 export const policiesExtension: IdentityExtension = {
   name: 'policies',
-  init(s) {
-    s.ext.policies = new PolicyBlobManager(s.backend, s.catalog);
-  },
   routes,
 };

@@ -15,6 +15,7 @@ import {
   tagName,
   tags,
   wrap,
+  type Attrs,
 } from './common.ts';
 
 export function renderProject(req: FastifyRequest, p: Project) {
@@ -99,7 +100,18 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
         options,
         id: _id,
         ...extra
-      } = (req.body as any).domain;
+      } = (
+        req.body as {
+          domain: Attrs<{
+            explicit_domain_id?: string;
+            name: string;
+            description?: string;
+            enabled?: boolean;
+            tags?: string[];
+            options?: Record<string, unknown>;
+          }>;
+        }
+      ).domain;
       const d = await r.createDomain({
         id: explicit_domain_id,
         name,
@@ -140,7 +152,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     async (req) => {
       const { domain_id } = req.params as { domain_id: string };
       req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
-      const d = await r.update(domain_id, (req.body as any).domain, 'domain');
+      const d = await r.update(domain_id, (req.body as { domain: Attrs<object> }).domain, 'domain');
       return { domain: renderDomain(req, d) };
     },
   );
@@ -156,7 +168,20 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     '/v3/projects',
     { schema: { body: wrap('project', { required: ['name'], properties: projectProps }) } },
     async (req, reply) => {
-      const body = (req.body as any).project;
+      const body = (
+        req.body as {
+          project: Attrs<{
+            name: string;
+            description?: string;
+            domain_id?: string | null;
+            parent_id?: string | null;
+            enabled?: boolean;
+            is_domain?: boolean;
+            tags?: string[];
+            options?: Record<string, unknown>;
+          }>;
+        }
+      ).project;
       req.authorize('identity:create_project', { target: { project: body } });
       const {
         name,
@@ -253,7 +278,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       const { project_id } = req.params as { project_id: string };
       const cur = await r.getProject(project_id);
       req.authorize('identity:update_project', { target: { project: { id: cur.id, domain_id: cur.domain_id } } });
-      const p = await r.update(project_id, (req.body as any).project, 'project');
+      const p = await r.update(project_id, (req.body as { project: Attrs<object> }).project, 'project');
       return { project: renderProject(req, p) };
     },
   );
@@ -281,7 +306,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     async (req) => {
       const { project_id } = req.params as { project_id: string };
       req.authorize('identity:update_project_tags', await tagTarget(project_id));
-      const p = await r.update(project_id, { tags: (req.body as any).tags }, 'project');
+      const p = await r.update(project_id, { tags: (req.body as { tags: string[] }).tags }, 'project');
       return { tags: p.tags, links: selfLink(req, `projects/${project_id}/tags`) };
     },
   );

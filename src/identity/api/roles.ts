@@ -5,7 +5,7 @@ import { ApiError, badRequest, forbidden } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Assignment, AssignmentType, EffectiveAssignment, Role } from '../assignment.ts';
 import { SYSTEM_TARGET } from '../assignment.ts';
-import { description, listBody, name255, q, queryBool, selfLink, wrap } from './common.ts';
+import { description, listBody, name255, q, queryBool, selfLink, wrap, type Attrs } from './common.ts';
 
 export function renderRole(req: FastifyRequest, r: Role) {
   return {
@@ -36,7 +36,16 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/roles',
     { schema: { body: wrap('role', { required: ['name'], properties: roleProps }) } },
     async (req, reply) => {
-      const body = (req.body as any).role;
+      const body = (
+        req.body as {
+          role: Attrs<{
+            name: string;
+            domain_id?: string | null;
+            description?: string;
+            options?: Record<string, unknown>;
+          }>;
+        }
+      ).role;
       req.authorize(rule(body, 'identity:create_role', 'identity:create_domain_role'), { target: { role: body } });
       const { name, domain_id, description: desc, options, id: _id, links: _l, ...extra } = body;
       const r = await a.createRole({ name, domain_id, description: desc, options, extra });
@@ -70,7 +79,7 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     req.authorize(rule(r, 'identity:update_role', 'identity:update_domain_role'), {
       target: { role: { id: r.id, domain_id: r.domain_id } },
     });
-    return { role: renderRole(req, await a.updateRole(role_id, (req.body as any).role)) };
+    return { role: renderRole(req, await a.updateRole(role_id, (req.body as { role: Attrs<object> }).role)) };
   });
   app.delete('/v3/roles/:role_id', async (req, reply) => {
     const { role_id } = req.params as { role_id: string };

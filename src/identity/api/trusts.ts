@@ -153,8 +153,9 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
   };
 
   app.post(BASE, async (req, reply) => {
-    const raw = (req.body as any)?.trust;
-    const body: Record<string, any> = raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
+    const raw = (req.body as { trust?: unknown } | undefined)?.trust;
+    const body: Record<string, any> =
+      raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
     // Policy first: an empty trust is a 403, as upstream (bug 1133435).
     req.authorize('identity:create_trust', { target: { trust: body } });
     const tr = validateTrust(body);
@@ -241,16 +242,16 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
 export const trustsExtension: IdentityExtension = {
   name: 'trusts',
   init(s) {
-    const m = new TrustManager(s);
-    s.ext.trusts = m;
-    s.tokens.trusts = m;
+    const m = s.trusts;
     // Keystone drops the trusts of deleted users and projects.
-    s.backend.bus.onNotification('identity.user.deleted', (n) => m.deleteForUser((n.payload as any)?.resource_info));
+    s.backend.bus.onNotification('identity.user.deleted', (n) =>
+      m.deleteForUser((n.payload as { resource_info: string }).resource_info),
+    );
     s.backend.bus.onNotification('identity.project.deleted', (n) =>
-      m.deleteForProject((n.payload as any)?.resource_info),
+      m.deleteForProject((n.payload as { resource_info: string }).resource_info),
     );
   },
   routes(app, s) {
-    registerTrustRoutes(app, s, s.ext.trusts as TrustManager);
+    registerTrustRoutes(app, s, s.trusts);
   },
 };

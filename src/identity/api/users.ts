@@ -5,7 +5,18 @@ import type { IdentityService } from '../service.ts';
 import type { Group, User } from '../users.ts';
 import { USER_OPTIONS } from '../users.ts';
 import { renderProject } from './resource.ts';
-import { boolean, description, listBody, name255, nullableId, q, queryBool, selfLink, wrap } from './common.ts';
+import {
+  boolean,
+  description,
+  listBody,
+  name255,
+  nullableId,
+  q,
+  queryBool,
+  selfLink,
+  wrap,
+  type Attrs,
+} from './common.ts';
 import { pyRepr } from '../../core/python.ts';
 
 export function renderUser(req: FastifyRequest, u: User) {
@@ -71,7 +82,18 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/users',
     { schema: { body: wrap('user', { required: ['name'], properties: userProps }) } },
     async (req, reply) => {
-      const body = (req.body as any).user;
+      const body = (
+        req.body as {
+          user: Attrs<{
+            name: string;
+            domain_id?: string;
+            enabled?: boolean;
+            password?: string | null;
+            default_project_id?: string | null;
+            options?: Record<string, unknown>;
+          }>;
+        }
+      ).user;
       const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
       req.authorize('identity:create_user', { target: { user: { ...body, domain_id: domainId } } });
       checkOptions(body.options);
@@ -141,7 +163,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const { user_id } = req.params as { user_id: string };
     const cur = await users.get(user_id);
     req.authorize('identity:update_user', userTarget(cur));
-    const patch = (req.body as any).user;
+    const patch = (req.body as { user: Attrs<{ options?: Record<string, unknown> }> }).user;
     checkOptions(patch.options);
     return { user: renderUser(req, await users.update(user_id, patch)) };
   });
@@ -167,7 +189,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
       // Upstream lets an expired password be changed without a token.
       req.authorized = true;
       const { user_id } = req.params as { user_id: string };
-      const body = (req.body as any).user;
+      const body = (req.body as { user: { original_password: string; password: string } }).user;
       const u = await users.find(user_id);
       if (!u) throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
       await users.changePassword(user_id, body.original_password, body.password);
@@ -211,7 +233,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/groups',
     { schema: { body: wrap('group', { required: ['name'], properties: groupProps }) } },
     async (req, reply) => {
-      const body = (req.body as any).group;
+      const body = (req.body as { group: Attrs<{ name: string; domain_id?: string; description?: string }> }).group;
       const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
       req.authorize('identity:create_group', { target: { group: { ...body, domain_id: domainId } } });
       await s.resource.getDomain(domainId);
@@ -240,7 +262,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   app.patch('/v3/groups/:group_id', { schema: { body: wrap('group', { properties: groupProps }) } }, async (req) => {
     const { group_id } = req.params as { group_id: string };
     req.authorize('identity:update_group', groupTarget(await users.getGroup(group_id)));
-    return { group: renderGroup(req, await users.updateGroup(group_id, (req.body as any).group)) };
+    return { group: renderGroup(req, await users.updateGroup(group_id, (req.body as { group: Attrs<object> }).group)) };
   });
   app.delete('/v3/groups/:group_id', async (req, reply) => {
     const { group_id } = req.params as { group_id: string };

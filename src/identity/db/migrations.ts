@@ -8,7 +8,7 @@ const id = 'varchar(64)';
 
 export const migrations: Record<string, Migration> = {
   '0001_initial': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('project')
         .addColumn('id', id, (c) => c.primaryKey())
@@ -247,7 +247,7 @@ export const migrations: Record<string, Migration> = {
   },
   // OS-ENDPOINT-POLICY: a policy blob associated with an endpoint, a service, or a service in a region.
   '0002_policy_association': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('policy_association')
         .addColumn('id', id, (c) => c.primaryKey())
@@ -260,7 +260,7 @@ export const migrations: Record<string, Migration> = {
   },
   // OS-OAUTH1 consumers (the delegation flow itself is not implemented).
   '0003_oauth1_consumer': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('consumer')
         .addColumn('id', id, (c) => c.primaryKey())

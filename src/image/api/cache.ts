@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ImageService } from '../service.ts';
 import type { ImageCache } from '../cache.ts';
+import { isVisible, imageTarget } from './policy.ts';
 
 export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
   /** Glance checks the policy first, then whether the site caches at all. */
@@ -14,7 +15,7 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
   };
   const visibleImage = async (req: FastifyRequest, id: string) => {
     const img = await svc.repo.get(id);
-    return img && (await svc.visible(img, req)) ? img : undefined;
+    return img && (await isVisible(svc, img, req)) ? img : undefined;
   };
 
   app.get('/v2/cache', async (req) => {
@@ -39,7 +40,7 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
       req.authorized = true;
       throw new ApiError(404, `Image ${req.params.id} not found.`);
     }
-    const cache = cacheOf(req, 'cache_image', await svc.target(img, req));
+    const cache = cacheOf(req, 'cache_image', await imageTarget(svc, img, req));
     if (img.status !== 'active') throw new ApiError(400, 'Only images with status active can be targeted for queueing');
     await cache.queue(img.id);
     return reply.code(202).send();
@@ -52,7 +53,7 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
       req.authorized = true;
       throw new ApiError(404, `Image ${id} not found.`);
     }
-    const cache = cacheOf(req, 'cache_delete', img ? await svc.target(img, req) : {});
+    const cache = cacheOf(req, 'cache_delete', img ? await imageTarget(svc, img, req) : {});
     if (/^[0-9a-fA-F-]{1,64}$/.test(id)) await cache.delete(id);
     return reply.code(204).send();
   });

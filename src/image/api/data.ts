@@ -10,66 +10,13 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import { BodyHash } from '../../core/hashing.ts';
 import type { ImageService } from '../service.ts';
+import { runImport } from '../import_flow.ts';
 import { isAdmin } from '../images.ts';
 import { finishTask, taskView } from './tasks.ts';
 import { isUuidLike } from '../../core/validate.ts';
-
-/**
- * Counts, hashes and caps the bytes going through; keeps the first 512 bytes for format probing.
- * MD5 and SHA-512 of a large body run on hashing threads (core/hashing.ts), in parallel; the
- * digests are ready when the stream ends. `hash: false` only counts (a staged upload). An async
- * generator between the body and the store (simpler than the Transform it replaced; as fast).
- */
-export class ImageHasher {
-  private hash?: BodyHash;
-  private result?: { md5: string; sha512: string };
-  size = 0;
-  head = Buffer.alloc(0);
-  constructor(
-    private cap: number,
-    opts: { hash?: boolean } = {},
-  ) {
-    if (opts.hash !== false) this.hash = new BodyHash(['md5', 'sha512']);
-  }
-  /** The bytes of `data`, counted, capped and hashed on their way; a failure or an early stop forgets the hash. */
-  async *pass(data: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    let done = false;
-    try {
-      for await (const chunk of data) {
-        this.size += chunk.length;
-        if (this.size > this.cap)
-          throw new ApiError(
-            413,
-            `Image exceeds the storage quota: The size of the data ${this.size} will exceed the limit. ${this.cap} bytes remaining.`,
-          );
-        if (this.head.length < 512) this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
-        if (this.hash) await this.hash.update(chunk);
-        yield chunk;
-      }
-      if (this.hash) {
-        const [md5, sha512] = await this.hash.digest();
-        this.result = { md5: md5!, sha512: sha512! };
-      }
-      done = true;
-    } finally {
-      if (!done) this.hash?.abort();
-    }
-  }
-  /** The checksum (md5) and os_hash_value (sha512), hex, once every byte went through. */
-  get digests(): { md5: string; sha512: string } {
-    if (!this.result) throw new Error('image data not hashed to the end');
-    return this.result;
-  }
-}
-
-/** virtual_size: qcow2's header field (bytes 24-31, big-endian); the data size for raw and iso. */
-export function virtualSize(diskFormat: string | null, head: Buffer, size: number): number | null {
-  if (head.length >= 32 && head.readUInt32BE(0) === 0x514649fb) return Number(head.readBigUInt64BE(24));
-  if (diskFormat === 'raw' || diskFormat === 'iso') return size;
-  return null;
-}
+import { imageTarget, findImage } from './policy.ts';
+import { ImageHasher, saveData, setProperties, storeOf } from '../stores.ts';
 
 function checkContentType(req: FastifyRequest) {
   const ct = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
@@ -104,7 +51,7 @@ function parseRange(header: string, size: number): { start: number; end: number 
 
 export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   app.get<{ Params: { id: string } }>('/v2/images/:id/tasks', async (req) => {
-    const img = await svc.find(req, req.params.id, 'get_image');
+    const img = await findImage(svc, req, req.params.id, 'get_image');
     const rows = await svc.db
       .selectFrom('tasks')
       .selectAll()
@@ -116,7 +63,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
-    const img = await svc.find(req, req.params.id, 'upload_image');
+    const img = await findImage(svc, req, req.params.id, 'upload_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'saving'))) {
@@ -134,12 +81,12 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
       await svc.repo.transition(img.id, ['saving'], 'queued');
       throw new ApiError(400, `Store for identifier ${store} not found`);
     }
-    await svc.saveData(img, req.body as Readable, store, ['saving'], 'queued');
+    await saveData(svc, img, req.body as Readable, store, ['saving'], 'queued');
     return reply.code(204).send();
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'download_image');
+    const img = await findImage(svc, req, req.params.id, 'download_image');
     if (img.status === 'deactivated' && !isAdmin(req.ctx))
       throw new ApiError(403, 'The requested image has been deactivated. Image data download is forbidden.');
     const loc = img.locations[0];
@@ -149,7 +96,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     // A cached copy first; a whole download from a remote store fills the cache on the way.
     let stream = await svc.cache?.open(img.id, range);
     if (!stream) {
-      stream = await svc.store(loc.store).get(loc.url, range);
+      stream = await storeOf(svc, loc.store).get(loc.url, range);
       if (svc.cache && !range && loc.store !== 'file' && img.status === 'active') stream = svc.cache.tee(img, stream);
     }
     reply.header('Content-Type', 'application/octet-stream');
@@ -168,7 +115,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   // Interoperable import: stage the bytes, then import them into a store.
   app.put<{ Params: { id: string } }>('/v2/images/:id/stage', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_stage_total: 0 });
-    const img = await svc.find(req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'uploading'))) {
@@ -202,7 +149,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.post<{ Params: { id: string } }>('/v2/images/:id/import', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
-    const img = await svc.find(req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
     const body = (req.body ?? {}) as any;
     const method = body?.method?.name;
     if (!['glance-direct', 'web-download', 'copy-image', 'glance-download'].includes(method))
@@ -214,7 +161,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
         ]);
     for (const s of storesAsked) if (!svc.stores.has(s)) throw new ApiError(409, `Unknown store ${s}.`);
     if (method === 'copy-image') {
-      req.authorize('copy_image', await svc.target(img, req));
+      req.authorize('copy_image', await imageTarget(svc, img, req));
       if (img.status !== 'active')
         throw new ApiError(409, 'Only images with status active can be targeted for copying');
     } else {
@@ -270,7 +217,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
         updated_at: t,
       })
       .execute();
-    await svc.setProperties(img.id, (p) => {
+    await setProperties(svc, img.id, (p) => {
       p.os_glance_importing_to_stores = targets.join(',');
       p.os_glance_failed_import = '';
       p.os_glance_import_task = taskId;
@@ -285,8 +232,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
             token: String(req.headers['x-auth-token'] ?? ''),
           }
         : undefined;
-    void svc
-      .runImport(img, method, targets, body.method?.uri, from, remote)
+    void runImport(svc, img, method, targets, body.method?.uri, from, remote)
       .then(() => finish('success', ''))
       .catch(async (e) => {
         svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed');

@@ -4,9 +4,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { isUniqueViolation, now } from '../../core/db.ts';
 import type { ImageService } from '../service.ts';
-import { JSON_PATCH } from '../service.ts';
 import { LocationPatcher } from '../locations.ts';
 import { applyChanges, isAdmin, newImage, parseChanges, SORT_KEYS, TAG_QUOTA, type Image } from '../images.ts';
+import { isVisible, imageTarget, propertyGuardOf, viewImage, findImage } from './policy.ts';
+import { deleteData } from '../stores.ts';
+
+/** The JSON-patch media type of image updates (v2.1; v2.0 is still accepted). */
+export const JSON_PATCH = 'application/openstack-images-v2.1-json-patch';
 
 const LIMIT_MAX = 1000,
   LIMIT_DEFAULT = 25;
@@ -90,8 +94,8 @@ function sorting(q: Array<[string, string]>): Array<[string, 'asc' | 'desc']> {
 
 function compare(a: Image, b: Image, keys: Array<[string, 'asc' | 'desc']>): number {
   for (const [k, d] of keys) {
-    const x = (a as any)[k],
-      y = (b as any)[k];
+    const x = (a as unknown as Record<string, unknown>)[k],
+      y = (b as unknown as Record<string, unknown>)[k];
     let c = 0;
     if (x === y) c = 0;
     else if (x === null || x === undefined) c = -1;
@@ -107,7 +111,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const ctx = req.ctx!;
     const img = newImage(req.body, ctx);
     req.authorize('add_image', { project_id: ctx.projectId, owner: img.owner, visibility: img.visibility });
-    const guard = svc.guard(req);
+    const guard = propertyGuardOf(svc, req);
     if (guard) for (const k of Object.keys(img.properties)) guard.require(k, 'create');
     if (img.owner !== ctx.projectId && !isAdmin(ctx))
       throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
@@ -123,7 +127,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
       throw e;
     }
     reply.code(201).header('Location', `${req.baseUrl}/v2/images/${img.id}`);
-    return svc.view(img, req);
+    return viewImage(svc, img, req);
   });
 
   app.get('/v2/images', async (req) => {
@@ -201,7 +205,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         preds.push(k === 'size_min' ? (i) => i.size !== null && i.size >= n : (i) => i.size !== null && i.size <= n);
       } else if (k === 'created_at' || k === 'updated_at') {
         const f = timeFilter(k, raw);
-        preds.push((i) => f((i as any)[k]));
+        preds.push((i) => f(i[k]));
       } else if (k === 'protected') {
         if (!['true', 'false'].includes(raw.toLowerCase()))
           throw new ApiError(400, `Invalid value for protected: ${raw}`);
@@ -221,9 +225,13 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         ].includes(k)
       ) {
         const list = inList(raw) ?? [raw];
-        preds.push((i) => (i as any)[k] !== null && list.includes(String((i as any)[k])));
+        preds.push(
+          (i) =>
+            (i as unknown as Record<string, unknown>)[k] !== null &&
+            list.includes(String((i as unknown as Record<string, unknown>)[k])),
+        );
       } else if (k === 'size' || k === 'virtual_size') {
-        preds.push((i) => String((i as any)[k]) === raw);
+        preds.push((i) => String((i as unknown as Record<string, unknown>)[k]) === raw);
       } else {
         preds.push((i) => i.properties[k] === raw);
       }
@@ -232,7 +240,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     images.sort((a, b) => compare(a, b, keys));
     if (marker !== undefined) {
       const m = await svc.repo.get(marker);
-      if (!m || !(await svc.visible(m, req)))
+      if (!m || !(await isVisible(svc, m, req)))
         throw new ApiError(400, `Invalid marker. Image ${marker} could not be found.`);
       images = images.filter((i) => compare(i, m, keys) > 0);
     }
@@ -240,7 +248,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const rest = q.filter(([n]) => n !== 'marker');
     const qs = (list: Array<[string, string]>) => new URLSearchParams(list).toString();
     const body: Record<string, unknown> = {
-      images: await Promise.all(page.map((i) => svc.view(i, req))),
+      images: await Promise.all(page.map((i) => viewImage(svc, i, req))),
       first: '/v2/images',
       schema: '/v2/schemas/images',
     };
@@ -251,7 +259,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) =>
-    svc.view(await svc.find(req, req.params.id, 'get_image'), req),
+    viewImage(svc, await findImage(svc, req, req.params.id, 'get_image'), req),
   );
 
   app.patch<{ Params: { id: string } }>('/v2/images/:id', async (req) => {
@@ -261,8 +269,8 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         'Accept-Patch': 'application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch',
       });
     }
-    const img = await svc.find(req, req.params.id, 'modify_image');
-    const target = await svc.target(img, req);
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const target = await imageTarget(svc, img, req);
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
     const locations = new LocationPatcher(svc, req, img);
@@ -272,19 +280,19 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
       req.ctx!,
       (rule) => req.authorize(rule, target),
       locations.apply,
-      svc.guard(req),
+      propertyGuardOf(svc, req),
     );
     updated.updated_at = now();
     await svc.repo.save(updated);
     await locations.cleanup(updated);
-    return svc.view(updated, req);
+    return viewImage(svc, updated, req);
   });
 
   app.delete<{ Params: { id: string } }>('/v2/images/:id', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'delete_image');
+    const img = await findImage(svc, req, req.params.id, 'delete_image');
     if (img.protected) throw new ApiError(403, `Image ${img.id} is protected and cannot be deleted.`);
     await svc.repo.remove(img.id);
-    await svc.deleteData(img);
+    await deleteData(svc, img);
     return reply.code(204).send();
   });
 
@@ -293,7 +301,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     ['reactivate', 'reactivate', 'deactivated', 'active'],
   ] as const) {
     app.post<{ Params: { id: string } }>(`/v2/images/:id/actions/${action}`, async (req, reply) => {
-      const img = await svc.find(req, req.params.id, rule);
+      const img = await findImage(svc, req, req.params.id, rule);
       if (img.status === to) return reply.code(204).send();
       if (img.status !== from || !(await svc.repo.transition(img.id, [from], to))) {
         throw new ApiError(400, `Not allowed to ${action} image in status '${img.status}'`);
@@ -303,7 +311,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   }
 
   app.put<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
     const tag = req.params.tag;
     if (tag.length > 255)
       throw new ApiError(400, `Provided object does not match schema 'image': '${tag}' is too long`);
@@ -321,7 +329,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.delete<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    const img = await svc.find(req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req, req.params.id, 'modify_image');
     if (!img.tags.includes(req.params.tag)) throw new ApiError(404, `Tag ${req.params.tag} not found.`);
     img.tags = img.tags.filter((t) => t !== req.params.tag);
     img.updated_at = now();

@@ -3,10 +3,13 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import { now } from '../../core/db.ts';
+import type { Selectable } from 'kysely';
+import type { ImageMemberTable } from '../db/schema.ts';
 import type { ImageService } from '../service.ts';
 import { isAdmin, isotime, MEMBER_QUOTA } from '../images.ts';
+import { findImage, enforceMember } from './policy.ts';
 
-const view = (m: any) => ({
+const view = (m: Selectable<ImageMemberTable>) => ({
   created_at: isotime(m.created_at),
   image_id: m.image_id,
   member_id: m.member_id,
@@ -17,11 +20,11 @@ const view = (m: any) => ({
 
 export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   app.post<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
-    const img = await svc.find(req, req.params.id);
-    await svc.enforceMember(req, img, 'add_member');
+    const img = await findImage(svc, req, req.params.id);
+    await enforceMember(svc, req, img, 'add_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
       throw new ApiError(403, 'You are not permitted to modify members of this image.');
-    const member = (req.body as any)?.member;
+    const member = (req.body as { member?: unknown } | undefined)?.member;
     if (typeof member !== 'string' || !member) throw new ApiError(400, 'Member to be added not specified');
     if (img.visibility !== 'shared') throw new ApiError(403, `Only shared images have members.`);
     if (await svc.repo.member(img.id, member))
@@ -38,34 +41,34 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
-    const img = await svc.find(req, req.params.id);
-    await svc.enforceMember(req, img, 'get_members');
+    const img = await findImage(svc, req, req.params.id);
+    await enforceMember(svc, req, img, 'get_members');
     if (img.visibility !== 'shared') throw new ApiError(403, 'Only shared images have members.');
     let rows = await svc.repo.members(img.id);
     if (!isAdmin(req.ctx) && img.owner !== req.ctx!.projectId)
-      rows = rows.filter((m: any) => m.member_id === req.ctx!.projectId);
+      rows = rows.filter((m) => m.member_id === req.ctx!.projectId);
     return { members: rows.map(view), schema: '/v2/schemas/members' };
   });
 
   app.get<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req) => {
-    const img = await svc.find(req, req.params.id, 'get_image');
+    const img = await findImage(svc, req, req.params.id, 'get_image');
     const pid = req.ctx!.projectId;
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m || (!isAdmin(req.ctx) && img.owner !== pid && req.params.member !== pid))
       throw new ApiError(404, `Member ${req.params.member} not found`);
-    await svc.enforceMember(req, img, 'get_member', { member_id: m.member_id });
+    await enforceMember(svc, req, img, 'get_member', { member_id: m.member_id });
     return view(m);
   });
 
   app.put<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req) => {
-    const img = await svc.find(req, req.params.id, 'get_image');
+    const img = await findImage(svc, req, req.params.id, 'get_image');
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m) throw new ApiError(404, `Member ${req.params.member} not found`);
-    await svc.enforceMember(req, img, 'modify_member', { member_id: m.member_id });
+    await enforceMember(svc, req, img, 'modify_member', { member_id: m.member_id });
     if (!isAdmin(req.ctx) && req.ctx!.projectId !== m.member_id)
       throw new ApiError(403, 'You are not permitted to modify this member.');
-    const status = (req.body as any)?.status;
-    if (!['pending', 'accepted', 'rejected'].includes(status))
+    const status = (req.body as { status?: unknown } | undefined)?.status;
+    if (typeof status !== 'string' || !['pending', 'accepted', 'rejected'].includes(status))
       throw new ApiError(400, `Status must be one of pending, accepted, rejected; got ${JSON.stringify(status)}`);
     const t = now();
     await svc.db
@@ -78,8 +81,8 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.delete<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req, reply) => {
-    const img = await svc.find(req, req.params.id);
-    await svc.enforceMember(req, img, 'delete_member');
+    const img = await findImage(svc, req, req.params.id);
+    await enforceMember(svc, req, img, 'delete_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
       throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const m = await svc.repo.member(img.id, req.params.member);

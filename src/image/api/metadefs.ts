@@ -364,7 +364,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   };
   app.get<{ Params: { ns: string; name: string } }>(`${P}/:ns/properties/:name`, async (req) => {
     const n = await load(req, req.params.ns, 'get_metadef_property');
-    const rt = (req.query as any).resource_type as string | undefined;
+    const rt = (req.query as Record<string, string>).resource_type as string | undefined;
     let name = req.params.name;
     const prefix = rt && n.resource_type_associations.find((r) => r.name === rt)?.prefix;
     if (prefix && name.startsWith(prefix)) name = name.slice(prefix.length);

@@ -5,9 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
+import type { Selectable } from 'kysely';
+import type { TaskTable } from '../db/schema.ts';
 import type { ImageService } from '../service.ts';
-import { download } from '../service.ts';
+import { download } from '../import_flow.ts';
 import { newImage, validateAttribute } from '../images.ts';
+import { saveData } from '../stores.ts';
 import { isUuidLike } from '../../core/validate.ts';
 
 const TASK_TTL_MS = 48 * 3600 * 1000;
@@ -20,7 +23,7 @@ const LIMIT_DEFAULT = 25,
 const iso = (v: string | null) => (v ? v.replace(/\.\d+Z$/, 'Z') : null);
 
 /** A task as Glance's serializer shows it (image_id, request_id, user_id, expires_at only when set). */
-export function taskView(r: any) {
+export function taskView(r: Selectable<TaskTable>) {
   const v: Record<string, unknown> = {
     id: r.id,
     type: r.type,
@@ -42,7 +45,7 @@ export function taskView(r: any) {
 }
 
 /** The list's stub: no input, result or message. */
-function stubView(r: any) {
+function stubView(r: Selectable<TaskTable>) {
   const { input: _i, result: _r, message: _m, image_id: _a, request_id: _b, user_id: _c, ...stub } = taskView(r);
   return stub;
 }
@@ -139,7 +142,7 @@ async function runImportTask(
     await svc.db.updateTable('tasks').set({ image_id: img.id }).where('id', '=', task.id).execute();
     if (!(await svc.repo.transition(img.id, ['queued'], 'saving')))
       throw new ApiError(409, 'The image changed while the task ran.');
-    await svc.saveData(img, await download(uri), svc.defaultStore, ['saving'], 'queued');
+    await saveData(svc, img, await download(uri), svc.defaultStore, ['saving'], 'queued');
     await finishTask(svc, task.id, 'success', '', { image_id: img.id });
   } catch (e) {
     svc.ctx.log.warn({ err: e, task: task.id }, 'import task failed');
@@ -268,11 +271,11 @@ export function registerTaskRoutes(app: FastifyInstance, svc: ImageService) {
     limit = Math.min(limit, LIMIT_MAX);
     req.authorize('get_tasks');
     await reap();
-    let rows: any[] = await svc.db.selectFrom('tasks').selectAll().execute();
+    let rows = await svc.db.selectFrom('tasks').selectAll().execute();
     if (!req.allowed('context_is_admin')) rows = rows.filter((r) => r.owner === req.ctx?.projectId);
     if (q.status) rows = rows.filter((r) => r.status === q.status);
     if (q.type) rows = rows.filter((r) => r.type === q.type);
-    const key = (r: any) => String(r[sortKey] ?? '');
+    const key = (r: Selectable<TaskTable>) => String(r[sortKey as keyof TaskTable] ?? '');
     rows.sort((a, b) => {
       const c = key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
       return sortDir === 'asc' ? c : -c;

@@ -6,7 +6,7 @@ import type { Migration } from '../../core/db.ts';
 
 export const migrations: Record<string, Migration> = {
   '001_images': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('images')
         .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
@@ -61,7 +61,7 @@ export const migrations: Record<string, Migration> = {
     },
   },
   '002_metadefs': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // A namespace with its objects, properties, tags and resource type associations as one JSON document.
       await db.schema
         .createTable('metadef_namespaces')
@@ -76,7 +76,7 @@ export const migrations: Record<string, Migration> = {
     },
   },
   '003_cache': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // The image cache's records (its files are under <dataDir>/image/cache) and its queue; times in ms.
       await db.schema
         .createTable('image_cache')

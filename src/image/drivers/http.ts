@@ -1,6 +1,7 @@
 // The `http` store, as glance_store's http driver: read-only. It serves image locations that
 // users add with a JSON patch (`/locations`): their size is the Content-Length of a HEAD, their
 // bytes are a GET (a byte range for a ranged download). Nothing is ever written or deleted.
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
 import type { ImageStore, StoredImage } from './store.ts';
@@ -37,7 +38,7 @@ export class HttpStore implements ImageStore {
     }
     if (res.status === 404) throw new ApiError(404, 'HTTP datastore could not find image at URI.');
     if (!res.ok || !res.body) throw new ApiError(503, `HTTP URL returned a ${res.status} status code.`);
-    const body = Readable.fromWeb(res.body as any);
+    const body = Readable.fromWeb(res.body as WebReadableStream);
     // A server that ignores Range sends everything: cut the asked range out of it.
     if (range && res.status === 200) return sliceStream(body, range.start, range.end);
     return body;

@@ -1,6 +1,7 @@
 // The `object-store` store: images kept in Stratus's own Swift, in the container `glance` of
 // the service project's account, reached over Swift's REST API with the glance service
 // user's token (as glance_store's swift driver with a single-tenant account).
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Readable } from 'node:stream';
 import { ApiError } from '../../core/errors.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
@@ -68,7 +69,7 @@ export class ObjectStoreStore implements ImageStore {
     if (res.status === 404) throw new ApiError(404, 'Image data could not be found in the store.');
     if (!res.ok || !res.body)
       throw new ApiError(503, `The object store did not return the image data (${res.status}).`);
-    return Readable.fromWeb(res.body as any);
+    return Readable.fromWeb(res.body as WebReadableStream);
   }
 
   async delete(url: string): Promise<void> {

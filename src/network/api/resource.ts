@@ -775,7 +775,7 @@ export class ResourceApi {
     }
     if (this.spec.beforeCreate) await this.spec.beforeCreate(values, ctx, tx);
     const row = viewToRow(values, this.columns);
-    await insertRow(tx, this.spec.table, row);
+    await insertRow(dynamic(tx), this.spec.table, row);
     const view = rowToView(row, this.columns);
     if (this.spec.afterCreate) await this.spec.afterCreate(view, values, ctx, tx);
     if (!this.spec.viewFromCreate) return this.loadInTx(values.id, ctx, tx);

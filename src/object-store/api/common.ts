@@ -1,8 +1,10 @@
 // Shared pieces of the Swift API: metadata headers and their limits, listing formats,
 // timestamps, content-type guessing, constraints advertised in /info.
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { Meta } from '../store.ts';
+import { ACCOUNT_ACL } from '../acl.ts';
 
 export const CONSTRAINTS = {
   max_file_size: 5368709122,
@@ -215,4 +217,114 @@ export function parseRanges(
   if (!any) return null;
   if (!out.length) return 'unsatisfiable';
   return out;
+}
+
+// ---- what the v1 handlers share
+
+export const CONTAINER_SYSTEM = [
+  'x-container-read',
+  'x-container-write',
+  'x-versions-location',
+  'x-history-location',
+  'x-container-sync-to',
+  'x-container-sync-key',
+];
+export const OBJECT_SYSTEM = ['content-disposition', 'content-encoding', 'x-object-manifest'];
+/** The proxy's swift_owner_headers: only owners see them, and others' requests cannot set them. */
+export const OWNER_HEADERS = [
+  'x-container-read',
+  'x-container-write',
+  'x-container-sync-key',
+  'x-container-sync-to',
+  'x-account-meta-temp-url-key',
+  'x-account-meta-temp-url-key-2',
+  'x-container-meta-temp-url-key',
+  'x-container-meta-temp-url-key-2',
+  ACCOUNT_ACL,
+];
+export function stripOwnerHeaders(req: FastifyRequest) {
+  for (const h of OWNER_HEADERS) {
+    delete req.headers[h];
+    delete req.headers[`x-remove-${h.slice(2)}`];
+  }
+}
+export const HTML = 'text/html; charset=UTF-8';
+
+export type Params = { account: string; container?: string; '*'?: string };
+
+export function names(req: FastifyRequest) {
+  const p = req.params as Params;
+  return { account: p.account, container: p.container, object: p['*'] };
+}
+
+export function checkContainerName(name: string) {
+  if (name.includes('/')) throw new ApiError(400, 'Container name cannot contain slashes');
+  if (Buffer.byteLength(name) > CONSTRAINTS.max_container_name_length)
+    throw new ApiError(
+      400,
+      `Container name length of ${Buffer.byteLength(name)} longer than ${CONSTRAINTS.max_container_name_length}`,
+    );
+}
+
+/** Drains an unread request body so the connection can be reused. */
+export function drain(req: FastifyRequest) {
+  const b = req.body as Partial<Readable> | undefined;
+  if (b && typeof b.resume === 'function' && !b.readableEnded) b.resume();
+}
+
+/** The request body as the stream the pass-through parser hands over; undefined when there is none. */
+export function bodyStream(req: FastifyRequest): AsyncIterable<Buffer> | undefined {
+  const b = req.body as Partial<AsyncIterable<Buffer>> | null | undefined;
+  return b && typeof b[Symbol.asyncIterator] === 'function' ? (b as AsyncIterable<Buffer>) : undefined;
+}
+
+/** ?bulk-delete (the bulk middleware's delete of many paths). */
+export const isBulkDelete = (req: FastifyRequest) => (req.query as Record<string, string>)['bulk-delete'] !== undefined;
+/** ?extract-archive (the bulk middleware's upload of a tar archive). */
+export const isExtract = (req: FastifyRequest) =>
+  (req.query as Record<string, string>)['extract-archive'] !== undefined;
+
+/** A listing entry: a subdir roll-up or an item's fields, in the order Swift lists them. */
+export interface ListingRow {
+  subdir?: string;
+  name?: string;
+  [field: string]: unknown;
+}
+
+/** An account or container listing in the asked format (json, xml, plain text). */
+export function sendListing(
+  reply: FastifyReply,
+  fmt: 'json' | 'xml' | 'plain',
+  kind: 'account' | 'container',
+  name: string,
+  rows: ListingRow[],
+) {
+  if (fmt === 'json') {
+    reply.code(200).type(LISTING_TYPES.json).send(JSON.stringify(rows));
+    return;
+  }
+  if (fmt === 'xml') {
+    const tag = kind === 'account' ? 'container' : 'object';
+    const body = rows
+      .map((r) => {
+        if (r.subdir) return `<subdir name="${xmlEscape(r.subdir)}"><name>${xmlEscape(r.subdir)}</name></subdir>`;
+        return `<${tag}>${Object.entries(r)
+          .map(([k, v]) => `<${k}>${xmlEscape(String(v))}</${k}>`)
+          .join('')}</${tag}>`;
+      })
+      .join('');
+    reply
+      .code(200)
+      .type(LISTING_TYPES.xml)
+      .send(`<?xml version="1.0" encoding="UTF-8"?>\n<${kind} name="${xmlEscape(name)}">${body}</${kind}>`);
+    return;
+  }
+  if (!rows.length) {
+    reply.code(204).type(LISTING_TYPES.plain).send();
+    return;
+  }
+  reply
+    .code(200)
+    .type(LISTING_TYPES.plain)
+    .send(rows.map((r) => (r.subdir ?? r.name) + '\n').join(''));
 }

@@ -5,7 +5,7 @@ import { serialType, type Migration } from '../../core/db.ts';
 
 export const migrations: Record<string, Migration> = {
   '001_swift': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       // Names sort as UTF-8 bytes, as Swift lists them (SQLite's default; PostgreSQL needs the C collation).
       const pg = serialType(db) === 'serial';
       const name = (n: number) =>
@@ -46,7 +46,7 @@ export const migrations: Record<string, Migration> = {
   },
   // Account DELETE (by a reseller admin) marks the account; the account reaper empties it.
   '002_swift_account_deleted': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema.alterTable('swift_accounts').addColumn('deleted_at', 'varchar(32)').execute();
     },
   },

@@ -3,8 +3,11 @@
 // transaction that checks consumer and provider generations and capacity.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
-import { ErrorCode, cacheHeaders, jsonBody, mv, perr, queryParams, type PlacementService } from '../service.ts';
+import { ErrorCode, perr } from './errors.ts';
+import { cacheHeaders, jsonBody, queryParams } from './util.ts';
 import { canonicalUuid, isUuidLike } from '../../core/validate.ts';
+import { mv } from './microversion.ts';
+import type { PlacementService } from '../service.ts';
 import { INCOMPLETE_CONSUMER_ID, PlacementFailure, type ConsumerWrite, type Inventory } from '../store.ts';
 import { INV_PUT_ALL, UUID_PATTERN as UUID, inventoryFrom } from './providers.ts';
 

@@ -2,7 +2,10 @@
 // as placement.lib does, runs the search and shapes the answer for the microversion.
 import type { FastifyInstance } from 'fastify';
 import type { Microversion } from '../../core/http.ts';
-import { ErrorCode, cacheHeaders, mv, perr, queryAll, queryParams, type PlacementService } from '../service.ts';
+import { ErrorCode, perr } from './errors.ts';
+import { cacheHeaders, queryAll, queryParams } from './util.ts';
+import { mv } from './microversion.ts';
+import type { PlacementService } from '../service.ts';
 import { CandidateSearch, type RequestGroup, type RequestWide } from '../candidates.ts';
 import { parseInTree, parseMemberOf, parseResources, parseTraitParams, parseTraits } from './common.ts';
 

@@ -1,16 +1,10 @@
 // /resource_classes (1.2+) and /traits (1.6+): standard ones come from os-resource-classes and
 // os-traits, custom ones (CUSTOM_*) are created by the API.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import {
-  ErrorCode,
-  cacheHeaders,
-  jsonBody,
-  mv,
-  perr,
-  queryParams,
-  validateJson,
-  type PlacementService,
-} from '../service.ts';
+import { ErrorCode, perr } from './errors.ts';
+import { cacheHeaders, jsonBody, queryParams, validateJson } from './util.ts';
+import { mv } from './microversion.ts';
+import type { PlacementService } from '../service.ts';
 import { isStandardClass, isStandardTrait } from '../store.ts';
 import { STANDARD_RESOURCE_CLASSES } from '../standard.ts';
 import { absoluteUrl } from './common.ts';

@@ -1,8 +1,9 @@
 // Query parsing shared by provider listing and allocation candidates (placement.util's
 // normalize_* functions), and small helpers of the handlers.
 import type { FastifyRequest } from 'fastify';
-import { mv, perr } from '../service.ts';
 import { isUuidLike } from '../../core/validate.ts';
+import { mv } from './microversion.ts';
+import { perr } from './errors.ts';
 import type { Microversion } from '../../core/http.ts';
 import type { PlacementService } from '../service.ts';
 import type { Provider } from '../store.ts';

@@ -2,17 +2,11 @@
 // and its allocations.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import {
-  ErrorCode,
-  cacheHeaders,
-  jsonBody,
-  mv,
-  perr,
-  queryAll,
-  queryParams,
-  type PlacementService,
-} from '../service.ts';
+import { ErrorCode, perr } from './errors.ts';
+import { cacheHeaders, jsonBody, queryAll, queryParams } from './util.ts';
 import { canonicalUuid } from '../../core/validate.ts';
+import { mv } from './microversion.ts';
+import type { PlacementService } from '../service.ts';
 import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, type Inventory, type Provider } from '../store.ts';
 import {
   absoluteUrl,

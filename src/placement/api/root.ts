@@ -1,6 +1,8 @@
 // GET / : the version document, unauthenticated, as placement's root handler answers it.
 import type { FastifyInstance } from 'fastify';
-import { MAX_VERSION, MIN_VERSION, cacheHeaders, type PlacementService } from '../service.ts';
+import { MAX_VERSION, MIN_VERSION } from './microversion.ts';
+import { cacheHeaders } from './util.ts';
+import type { PlacementService } from '../service.ts';
 
 export function registerRootRoutes(app: FastifyInstance, _svc: PlacementService) {
   app.get('/', { config: { auth: false } }, async (req, reply) => {

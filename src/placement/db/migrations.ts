@@ -4,10 +4,11 @@
 // Standard resource classes and traits live in code (standard.ts); only custom ones are rows.
 import type { Kysely } from 'kysely';
 import type { Migration } from '../../core/db.ts';
+import type { PlacementDb } from './schema.ts';
 
 export const migrations: Record<string, Migration> = {
   '001_placement': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('resource_providers')
         .addColumn('uuid', 'varchar(36)', (c) => c.primaryKey())
@@ -96,7 +97,7 @@ export const migrations: Record<string, Migration> = {
   // transaction: allocation candidates keep those tables in memory while it stands still. The
   // usage sums read an index alone.
   '002_revision': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<PlacementDb>) {
       await db.schema
         .createTable('placement_revision')
         .addColumn('id', 'integer', (c) => c.primaryKey())
