@@ -5,6 +5,8 @@
 // operation is refused with 413 when usage + delta would go over the limit.
 import { ApiError } from '../core/errors.ts';
 import type { ServiceSession } from '../core/clients/session.ts';
+import { IdentityClient } from '../core/clients/identity.ts';
+import type { RestAnswer } from '../core/clients/rest.ts';
 import type { Image } from './images.ts';
 
 export const QUOTAS = ['image_size_total', 'image_stage_total', 'image_count_total', 'image_count_uploading'] as const;
@@ -16,42 +18,35 @@ const UPLOADING = ['saving', 'uploading', 'importing'];
 export class ImageQuotas {
   private serviceId?: string;
 
+  private readonly identity: IdentityClient;
+
   constructor(
-    private session: ServiceSession,
+    session: ServiceSession,
     private region: string,
     /** The images a project owns and the bytes it has staged. */
     private owned: (projectId: string) => Promise<Image[]>,
     private staged: (img: Image) => boolean,
-  ) {}
-
-  private async identity(): Promise<string> {
-    const base = (await this.session.endpoint('identity', 'public')).replace(/\/+$/, '');
-    return /\/v3$/.test(base) ? base : `${base}/v3`;
+  ) {
+    this.identity = new IdentityClient(session);
   }
 
-  private async get(path: string): Promise<any> {
-    const res = await this.session.fetch(`${await this.identity()}${path}`);
-    if (res.status !== 200) throw new ApiError(503, `Unable to read the unified limits from Keystone (${res.status}).`);
-    return res.json();
+  /** A 200 answer's body; anything else is the 503 Glance answers when Keystone cannot be read. */
+  private static body<T>(r: RestAnswer<T>): T {
+    if (r.status !== 200) throw new ApiError(503, `Unable to read the unified limits from Keystone (${r.status}).`);
+    return r.body;
   }
 
   /** oslo.limit's flat model: the project's limit, else the registered default, else 0. */
   async limits(projectId: string): Promise<Record<QuotaName, number>> {
+    const pub = { iface: 'public' };
     if (!this.serviceId) {
-      const services = (await this.get('/services?type=image')).services as Array<{ id: string }>;
+      const { services } = ImageQuotas.body(await this.identity.servicesOfType('image', pub));
       if (!services.length) throw new ApiError(503, 'The image service is not in the Keystone catalog.');
       this.serviceId = services[0]!.id;
     }
-    const q = `service_id=${encodeURIComponent(this.serviceId)}&region_id=${encodeURIComponent(this.region)}`;
-    const registered = (await this.get(`/registered_limits?${q}`)).registered_limits as Array<{
-      resource_name: string;
-      default_limit: number;
-    }>;
-    const own = (await this.get(`/limits?${q}&project_id=${encodeURIComponent(projectId)}`)).limits as Array<{
-      resource_name: string;
-      resource_limit: number;
-      project_id?: string;
-    }>;
+    const where = { service_id: this.serviceId, region_id: this.region };
+    const registered = ImageQuotas.body(await this.identity.registeredLimits(where, pub)).registered_limits;
+    const own = ImageQuotas.body(await this.identity.projectLimits({ ...where, project_id: projectId }, pub)).limits;
     const out = {} as Record<QuotaName, number>;
     for (const name of QUOTAS) {
       out[name] =
