@@ -5,7 +5,7 @@
 // _poll_unconfirmed_resizes), and at start the clean-up of guests evacuated away from this host.
 import type { ComputeAgent, AgentResult } from './compute.ts';
 import { PowerState, VmState, type Instance } from '../instances.ts';
-import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../api/migrations.ts';
+import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../migrations.ts';
 import type { LiveMigrationJob } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { dropProviderAllocation, moveAllocations } from '../worker/moves.ts';

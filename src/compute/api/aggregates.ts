@@ -139,22 +139,13 @@ export class AggregateStore {
   }
 }
 
-export function aggregateStore(svc: ComputeService): AggregateStore {
-  let s = svc.parts.get('aggregates') as AggregateStore | undefined;
-  if (!s) {
-    s = new AggregateStore(svc.db);
-    svc.parts.set('aggregates', s);
-  }
-  return s;
-}
-
 /**
  * The availability zone of each host in a zoned aggregate (several zones joined by ',', as
  * Nova's get_host_availability_zone); hosts in none are in the default zone.
  */
 export async function hostZones(svc: ComputeService): Promise<Map<string, string>> {
   const zones = new Map<string, string[]>();
-  for (const a of await aggregateStore(svc).all()) {
+  for (const a of await svc.parts.aggregates.all()) {
     const az = a.metadata.availability_zone;
     if (!az) continue;
     for (const h of a.hosts) {
@@ -263,8 +254,8 @@ function aggregateId(raw: string): number {
 /** Nova's normalize_name: surrounding whitespace goes, inner runs stay. */
 const normalize = (s: string) => s.trim();
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = aggregateStore(svc);
+export function registerAggregates(app: FastifyInstance, svc: ComputeService) {
+  const store = svc.parts.aggregates;
 
   const find = async (raw: string) => {
     const id = aggregateId(raw);
@@ -459,13 +450,11 @@ async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: s
 export const aggregatesFamily: Family = {
   name: 'aggregates',
   migrations,
-  routes: registerRoutes,
   async init(svc) {
-    aggregateStore(svc);
     Object.assign(svc.providers, {
       async availabilityZones() {
         const zones = new Set([svc.options.defaultAvailabilityZone]);
-        for (const a of await aggregateStore(svc).all())
+        for (const a of await svc.parts.aggregates.all())
           if (a.metadata.availability_zone) zones.add(a.metadata.availability_zone);
         return [...zones].sort();
       },

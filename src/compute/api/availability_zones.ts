@@ -3,7 +3,7 @@
 // other services are in the internal zone): available when an enabled service is in it. The
 // list hides the internal zone; the admin's detail shows each zone's hosts and services.
 import type { FastifyInstance } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { authorize } from './common.ts';
 import { hostZones, novaTime } from './aggregates.ts';
 import { INTERNAL_ZONE, listServices, serviceIsUp, serviceZone } from './services.ts';
@@ -22,7 +22,7 @@ async function zonesOf(svc: ComputeService) {
   return { withZone, available, notAvailable };
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+export function registerAvailabilityZones(app: FastifyInstance, svc: ComputeService) {
   app.get('/os-availability-zone', async (req) => {
     authorize(req, `${AZ}:list`, {});
     const { available, notAvailable } = await zonesOf(svc);
@@ -57,5 +57,3 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     return { availabilityZoneInfo: result };
   });
 }
-
-export const availabilityZonesFamily: Family = { name: 'availability_zones', migrations: {}, routes: registerRoutes };

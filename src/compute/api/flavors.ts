@@ -534,8 +534,8 @@ export function flavorNotFound(id: string) {
   return notFound(`Flavor ${id} could not be found.`);
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = flavorStore(svc);
+export function registerFlavors(app: FastifyInstance, svc: ComputeService) {
+  const store = svc.parts.flavors;
 
   const getFlavor = async (req: FastifyRequest, id: string) => {
     const f = await store.visible(id, req.ctx?.projectId, isAdmin(req));
@@ -712,21 +712,11 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 }
 
 /** The flavor store of a compute service (created on first use). */
-export function flavorStore(svc: ComputeService): FlavorStore {
-  let s = svc.parts.get('flavors') as FlavorStore | undefined;
-  if (!s) {
-    s = new FlavorStore(svc.db);
-    svc.parts.set('flavors', s);
-  }
-  return s;
-}
-
 export const flavorsFamily: Family = {
   name: 'flavors',
   migrations: flavorMigrations,
-  routes: registerRoutes,
   async init(svc) {
-    const store = flavorStore(svc);
+    const store = svc.parts.flavors;
     svc.providers.flavors = {
       async find(id: string, viewer?: { projectId?: string; admin: boolean }) {
         const f = viewer ? await store.visible(id, viewer.projectId, viewer.admin) : await store.get(id);

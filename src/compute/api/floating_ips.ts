@@ -6,7 +6,7 @@
 // os-floating-ips-bulk and os-floating-ip-dns went with nova-network: 410.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, isUuid, notFound, validateBody } from './common.ts';
 import {
@@ -20,7 +20,6 @@ import {
   visibleServer,
 } from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
-import { serverParts } from './servers.ts';
 import { isValidIp } from '../../core/netaddr.ts';
 
 type Call = ReturnType<typeof neutron>;
@@ -130,9 +129,7 @@ export function checkIp(field: string, v: unknown) {
   );
 }
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
-
-function routes(app: FastifyInstance, svc: ComputeService) {
+export function registerFloatingIps(app: FastifyInstance, svc: ComputeService) {
   type P = { Params: { id: string } };
   const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
@@ -209,82 +206,6 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     return { floating_ip_pools: (r.body.networks as any[]).map((n) => ({ name: n.name || n.id })) };
   });
 
-  // ---- the actions (up to 2.43) ----
-  const add: Handler = async (req, reply, id) => {
-    upTo(req, MAX_ACTION);
-    const body = validateBody<any>(req, ADD_SCHEMA).addFloatingIp;
-    checkIp('address', body.address);
-    if (body.fixed_address !== undefined) checkIp('fixed_address', body.fixed_address);
-    const inst = await visibleServer(svc, req, id);
-    authorize(req, POLICY('add'), { project_id: inst.project_id });
-    const address = body.address as string;
-    if (!inst.network_info.length) throw badRequest('Instance network is not ready yet');
-    const fixed = inst.network_info.flatMap((v) => v.fixed_ips.map((f) => f.ip_address));
-    if (!fixed.length) throw badRequest('No fixed IPs associated to instance');
-    let fixedAddress: string | undefined = body.fixed_address;
-    if (fixedAddress !== undefined && !fixed.includes(fixedAddress))
-      throw badRequest('Specified fixed address not assigned to instance');
-    if (!fixedAddress) {
-      fixedAddress = fixed.find((a) => isValidIp(a, 4));
-      if (!fixedAddress)
-        throw badRequest(
-          `Unable to associate floating IP ${address} to any fixed IPs for instance ${id}. Instance has no fixed IPv4 addresses to associate.`,
-        );
-    }
-    const call = neutron(svc, req);
-    const failed = (error: string) =>
-      badRequest(
-        `Unable to associate floating IP ${address} to fixed IP ${fixedAddress} for instance ${id}. Error: ${error}`,
-      );
-    // The port holding the fixed address (_get_port_id_by_fixed_address).
-    const ports = await call(
-      'GET',
-      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`,
-    );
-    if (ports.status !== 200) throw failed(neutronMessage(ports));
-    const port = (ports.body.ports as any[]).find((p) =>
-      (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress),
-    );
-    if (!port) throw failed(`Fixed IP not found for address ${fixedAddress}.`);
-    const f = await fipByAddress(call, address, 'floating IP not found');
-    const r = await call('PUT', `/v2.0/floatingips/${f.id}`, {
-      floatingip: { port_id: port.id, fixed_ip_address: fixedAddress },
-    });
-    if (r.status === 409) throw badRequest(neutronMessage(r));
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status === 404) throw notFound('floating IP not found');
-    if (r.status !== 200) throw failed(neutronMessage(r));
-    await refresh(svc, inst.uuid);
-    // It was another server's: that server's cache forgets it (_update_inst_info_cache_for_disassociated_fip).
-    if (f.port_id && f.port_id !== port.id) {
-      const old = await serverParts(svc).clients.network.request('GET', `/v2.0/ports/${f.port_id}`);
-      const other = old.body?.port?.device_id;
-      if (other && other !== inst.uuid && (await serverParts(svc).store.get(other))) await refresh(svc, other);
-    }
-    return reply.code(202).send();
-  };
-
-  const remove: Handler = async (req, reply, id) => {
-    upTo(req, MAX_ACTION);
-    const address = validateBody<any>(req, REMOVE_SCHEMA).removeFloatingIp.address;
-    checkIp('address', address);
-    const call = neutron(svc, req);
-    req.authorized = true;
-    const inst = await serverOfAddress(svc, req, call, address);
-    authorize(req, POLICY('remove'), inst ? { project_id: inst.project_id } : {});
-    const f = await fipByAddress(call, address, 'floating IP not found');
-    if (!inst || !f.port_id || inst.uuid !== id)
-      throw conflict(`Floating IP ${address} is not associated with instance ${id}.`);
-    const r = await call('PUT', `/v2.0/floatingips/${f.id}`, { floatingip: { port_id: null } });
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status === 404) throw notFound(`Floating IP not found for address ${address}.`);
-    if (r.status !== 200) throw unexpected(r, `disassociating floating IP ${f.id}`);
-    await refresh(svc, inst.uuid);
-    return reply.code(202).send();
-  };
-  svc.parts.set('action:addFloatingIp', add);
-  svc.parts.set('action:removeFloatingIp', remove);
-
   goneRoutes(app, [
     ['GET', '/os-floating-ips-bulk'],
     ['POST', '/os-floating-ips-bulk'],
@@ -299,4 +220,76 @@ function routes(app: FastifyInstance, svc: ComputeService) {
   ]);
 }
 
-export const floatingIpsFamily: Family = { name: 'floating_ips', migrations: {}, routes };
+// ---- the actions (up to 2.43) ----
+export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  upTo(req, MAX_ACTION);
+  const body = validateBody<any>(req, ADD_SCHEMA).addFloatingIp;
+  checkIp('address', body.address);
+  if (body.fixed_address !== undefined) checkIp('fixed_address', body.fixed_address);
+  const inst = await visibleServer(svc, req, id);
+  authorize(req, POLICY('add'), { project_id: inst.project_id });
+  const address = body.address as string;
+  if (!inst.network_info.length) throw badRequest('Instance network is not ready yet');
+  const fixed = inst.network_info.flatMap((v) => v.fixed_ips.map((f) => f.ip_address));
+  if (!fixed.length) throw badRequest('No fixed IPs associated to instance');
+  let fixedAddress: string | undefined = body.fixed_address;
+  if (fixedAddress !== undefined && !fixed.includes(fixedAddress))
+    throw badRequest('Specified fixed address not assigned to instance');
+  if (!fixedAddress) {
+    fixedAddress = fixed.find((a) => isValidIp(a, 4));
+    if (!fixedAddress)
+      throw badRequest(
+        `Unable to associate floating IP ${address} to any fixed IPs for instance ${id}. Instance has no fixed IPv4 addresses to associate.`,
+      );
+  }
+  const call = neutron(svc, req);
+  const failed = (error: string) =>
+    badRequest(
+      `Unable to associate floating IP ${address} to fixed IP ${fixedAddress} for instance ${id}. Error: ${error}`,
+    );
+  // The port holding the fixed address (_get_port_id_by_fixed_address).
+  const ports = await call(
+    'GET',
+    `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`,
+  );
+  if (ports.status !== 200) throw failed(neutronMessage(ports));
+  const port = (ports.body.ports as any[]).find((p) =>
+    (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress),
+  );
+  if (!port) throw failed(`Fixed IP not found for address ${fixedAddress}.`);
+  const f = await fipByAddress(call, address, 'floating IP not found');
+  const r = await call('PUT', `/v2.0/floatingips/${f.id}`, {
+    floatingip: { port_id: port.id, fixed_ip_address: fixedAddress },
+  });
+  if (r.status === 409) throw badRequest(neutronMessage(r));
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status === 404) throw notFound('floating IP not found');
+  if (r.status !== 200) throw failed(neutronMessage(r));
+  await refresh(svc, inst.uuid);
+  // It was another server's: that server's cache forgets it (_update_inst_info_cache_for_disassociated_fip).
+  if (f.port_id && f.port_id !== port.id) {
+    const old = await svc.parts.clients.network.request('GET', `/v2.0/ports/${f.port_id}`);
+    const other = old.body?.port?.device_id;
+    if (other && other !== inst.uuid && (await svc.parts.store.get(other))) await refresh(svc, other);
+  }
+  return reply.code(202).send();
+}
+
+export async function removeFloatingIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  upTo(req, MAX_ACTION);
+  const address = validateBody<any>(req, REMOVE_SCHEMA).removeFloatingIp.address;
+  checkIp('address', address);
+  const call = neutron(svc, req);
+  req.authorized = true;
+  const inst = await serverOfAddress(svc, req, call, address);
+  authorize(req, POLICY('remove'), inst ? { project_id: inst.project_id } : {});
+  const f = await fipByAddress(call, address, 'floating IP not found');
+  if (!inst || !f.port_id || inst.uuid !== id)
+    throw conflict(`Floating IP ${address} is not associated with instance ${id}.`);
+  const r = await call('PUT', `/v2.0/floatingips/${f.id}`, { floatingip: { port_id: null } });
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status === 404) throw notFound(`Floating IP not found for address ${address}.`);
+  if (r.status !== 200) throw unexpected(r, `disassociating floating IP ${f.id}`);
+  await refresh(svc, inst.uuid);
+  return reply.code(202).send();
+}

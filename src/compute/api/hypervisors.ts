@@ -4,7 +4,7 @@
 // (2.53), statistics and uptime (to 2.87), 2.88's slimmer detail with uptime inline.
 import os from 'node:os';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { json } from '../../core/db.ts';
 import { authorize, badRequest, isUuid, mv, notFound, queryOf } from './common.ts';
 import { listServices, serviceIsUp, type ServiceRow } from './services.ts';
@@ -135,7 +135,7 @@ function boolParam(name: string, raw: string | null): boolean {
   );
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+export function registerHypervisors(app: FastifyInstance, svc: ComputeService) {
   const serviceOf = async () => {
     const services = (await listServices(svc)).filter((s) => s.binary === 'nova-compute');
     return (host: string) => services.find((s) => s.host === host);
@@ -318,5 +318,3 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     return byPattern(req, req.params.pattern, true);
   });
 }
-
-export const hypervisorsFamily: Family = { name: 'hypervisors', migrations: {}, routes: registerRoutes };

@@ -3,7 +3,7 @@
 // Nova's filters, show and delete, and the image's properties as metadata. Every call goes to
 // the image service with the caller's own token, as Nova's glance client does.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { badRequest, forbidden, isoZ, mv, notFound, queryOf, validateBody } from './common.ts';
 
@@ -193,7 +193,7 @@ async function setProperties(
   if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status}`);
 }
 
-function routes(app: FastifyInstance, svc: ComputeService) {
+export function registerImages(app: FastifyInstance, svc: ComputeService) {
   type P = { Params: { id: string; key: string } };
   const imageBase = async () => (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
 
@@ -294,5 +294,3 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     return reply.code(204).send();
   });
 }
-
-export const imagesFamily: Family = { name: 'images', migrations: {}, routes };

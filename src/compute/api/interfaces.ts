@@ -6,12 +6,11 @@
 // the agent's steps are recorded as instance actions attach_interface / detach_interface.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, isAdmin, mv, notFound, validateBody } from './common.ts';
 import { neutron, neutronMessage, unexpected, visibleServer } from './neutron_proxy.ts';
 import { checkIp } from './floating_ips.ts';
-import { serverParts } from './servers.ts';
 import type { AttachAnswer, AttachRequest } from '../agent/netproxy.ts';
 
 const POLICY = (a: string) => `os_compute_api:os-attach-interfaces:${a}`;
@@ -69,7 +68,7 @@ function checkAttachable(req: FastifyRequest, inst: Instance, action: string) {
   if (!inst.host) throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
 }
 
-function routes(app: FastifyInstance, svc: ComputeService) {
+export function registerInterfaces(app: FastifyInstance, svc: ComputeService) {
   type P = { Params: { id: string; port: string } };
 
   const show = async (req: FastifyRequest, inst: Instance, portId: string) => {
@@ -109,7 +108,7 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     if (networkId && portId) throw badRequest('Must not input both network_id and port_id');
     if (requestedIp && !networkId) throw badRequest('Must input network_id when request IP address');
     checkAttachable(req, inst, 'attach_interface');
-    const { store } = serverParts(svc);
+    const { store } = svc.parts;
     await store.startAction({
       instance_uuid: inst.uuid,
       action: 'attach_interface',
@@ -184,7 +183,7 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     const inst = await visibleServer(svc, req, req.params.id);
     authorize(req, POLICY('delete'), { project_id: inst.project_id });
     checkAttachable(req, inst, 'detach_interface');
-    const { store } = serverParts(svc);
+    const { store } = svc.parts;
     await store.startAction({
       instance_uuid: inst.uuid,
       action: 'detach_interface',
@@ -200,5 +199,3 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     return reply.code(202).send();
   });
 }
-
-export const interfacesFamily: Family = { name: 'interfaces', migrations: {}, routes };

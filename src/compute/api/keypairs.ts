@@ -15,7 +15,7 @@ import { isUniqueViolation, now, serialType, type Migration } from '../../core/d
 import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
 import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
-import { OverQuota, quotaEngine } from './quotas.ts';
+import { OverQuota } from '../quota.ts';
 
 const run = promisify(execFile);
 const KP = 'os_compute_api:os-keypairs';
@@ -107,15 +107,6 @@ export class KeypairStore {
       .executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
-}
-
-export function keypairStore(svc: ComputeService): KeypairStore {
-  let s = svc.parts.get('keypairs') as KeypairStore | undefined;
-  if (!s) {
-    s = new KeypairStore(svc.db);
-    svc.parts.set('keypairs', s);
-  }
-  return s;
 }
 
 // ---- keys ---------------------------------------------------------------------------------
@@ -302,9 +293,9 @@ function userParam(req: FastifyRequest, allowed: string[]): string | undefined {
   return mv(req).gte('2.10') ? q.getAll('user_id')[0] || undefined : undefined;
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = keypairStore(svc);
-  const quotas = quotaEngine(svc);
+export function registerKeypairs(app: FastifyInstance, svc: ComputeService) {
+  const store = svc.parts.keypairs;
+  const quotas = svc.parts.quotas;
 
   app.post('/os-keypairs', async (req, reply) => {
     const v = mv(req);
@@ -424,9 +415,8 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 export const keypairsFamily: Family = {
   name: 'keypairs',
   migrations,
-  routes: registerRoutes,
   async init(svc) {
-    const store = keypairStore(svc);
+    const store = svc.parts.keypairs;
     svc.providers.keypairs = {
       async find(userId: string, name: string) {
         const k = await store.get(userId, name);

@@ -2,9 +2,8 @@
 // and what it uses) with the microversion filters (network limits gone at 2.36, maxImageMeta
 // at 2.39, personality at 2.57), tenant_id for admins; rate limits are always empty, as in Nova.
 import type { FastifyInstance } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { authorize, badRequest, mv, queryOf } from './common.ts';
-import { quotaEngine } from './quotas.ts';
 
 const NAMES: Record<string, string[]> = {
   ram: ['maxTotalRAMSize'],
@@ -31,8 +30,8 @@ const USED: Record<string, string> = {
 const FILTERED_2_36 = ['floating_ips', 'security_groups', 'security_group_rules'];
 const FILTERED_2_57 = [...FILTERED_2_36, 'injected_files', 'injected_file_content_bytes'];
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const quotas = quotaEngine(svc);
+export function registerLimits(app: FastifyInstance, svc: ComputeService) {
+  const quotas = svc.parts.quotas;
   app.get('/limits', async (req) => {
     const v = mv(req);
     const q = queryOf(req);
@@ -62,5 +61,3 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     return { limits: { rate: [], absolute } };
   });
 }
-
-export const limitsFamily: Family = { name: 'limits', migrations: {}, routes: registerRoutes };

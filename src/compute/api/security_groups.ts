@@ -5,7 +5,7 @@
 // TCP/UDP without a range, cidr or source group). os-security-group-default-rules is 410.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { authorize, badRequest, forbidden, isAdmin, isUuid, notFound, queryOf } from './common.ts';
 import {
   MAX_PROXY,
@@ -235,7 +235,7 @@ function novaCidr(cidr: unknown): string {
   return s;
 }
 
-function routes(app: FastifyInstance, svc: ComputeService) {
+export function registerSecurityGroups(app: FastifyInstance, svc: ComputeService) {
   type P = { Params: { id: string } };
   const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
@@ -421,5 +421,3 @@ function routes(app: FastifyInstance, svc: ComputeService) {
     ['DELETE', '/os-security-group-default-rules/:id'],
   ]);
 }
-
-export const securityGroupsFamily: Family = { name: 'security_groups', migrations: {}, routes };

@@ -6,7 +6,7 @@ import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { serverParts, getServer } from './servers.ts';
+import { getServer } from './servers.ts';
 
 const META = {
   type: 'object',
@@ -40,7 +40,7 @@ const METADATA_ITEMS = 128;
 type P = { Params: { id: string; key: string; tag: string; network: string } };
 
 export function registerServerDetails(app: FastifyInstance, svc: ComputeService) {
-  const store = () => serverParts(svc).store;
+  const store = () => svc.parts.store;
   const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
   const changeable = (

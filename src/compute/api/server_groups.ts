@@ -10,7 +10,7 @@ import type { ComputeService, Family } from '../service.ts';
 import { json, now, serialType, type Migration } from '../../core/db.ts';
 import { authorize, badRequest, forbidden, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
-import { OverQuota, quotaEngine } from './quotas.ts';
+import { OverQuota } from '../quota.ts';
 
 const SG = 'os_compute_api:os-server-groups';
 
@@ -192,15 +192,6 @@ export class ServerGroupStore {
   }
 }
 
-export function serverGroupStore(svc: ComputeService): ServerGroupStore {
-  let s = svc.parts.get('serverGroups') as ServerGroupStore | undefined;
-  if (!s) {
-    s = new ServerGroupStore(svc.db);
-    svc.parts.set('serverGroups', s);
-  }
-  return s;
-}
-
 // ---- the API ------------------------------------------------------------------------------
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
@@ -278,9 +269,9 @@ function nonNegative(q: URLSearchParams, key: string): number | undefined {
   return Number(raw);
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = serverGroupStore(svc);
-  const quotas = quotaEngine(svc);
+export function registerServerGroups(app: FastifyInstance, svc: ComputeService) {
+  const store = svc.parts.serverGroups;
+  const quotas = svc.parts.quotas;
 
   app.get('/os-server-groups', async (req) => {
     const q = queryOf(req);
@@ -380,8 +371,4 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 export const serverGroupsFamily: Family = {
   name: 'server_groups',
   migrations,
-  routes: registerRoutes,
-  async init(svc) {
-    serverGroupStore(svc);
-  },
 };

@@ -3,10 +3,10 @@
 // (`last_seen_up` within service_down_time, unless forced down), enable/disable with a reason,
 // forced_down (2.11), PUT /os-services/{uuid} (2.53), delete (not while hosting servers).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
-import { aggregateStore, hostZones, novaTime } from './aggregates.ts';
+import { hostZones, novaTime } from './aggregates.ts';
 
 const OS = 'os_compute_api:os-services';
 /** Nova's internal_service_availability_zone: where services other than nova-compute are shown. */
@@ -126,7 +126,7 @@ const UPDATE_253 = {
 
 const asBool = (v: unknown) => v === true || ['true', '1', 'on', 'yes'].includes(String(v).toLowerCase());
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+export function registerServices(app: FastifyInstance, svc: ComputeService) {
   const update = async (host: string, binary: string, values: Record<string, unknown>) => {
     if (binary !== 'nova-compute')
       throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
@@ -273,7 +273,7 @@ function registerRoutes(app: FastifyInstance, svc: ComputeService) {
         throw conflict(
           'Unable to delete compute service that is hosting instances. Migrate or delete the instances first.',
         );
-      const aggregates = aggregateStore(svc);
+      const aggregates = svc.parts.aggregates;
       for (const a of await aggregates.all()) if (a.hosts.includes(s.host)) await aggregates.removeHost(a.id, s.host);
       const nodes = await svc.db
         .selectFrom('compute_nodes')
@@ -313,7 +313,7 @@ const HOST_UPDATE = {
   properties: { status: ENABLE, maintenance_mode: ENABLE },
 };
 
-function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
+export function registerHosts(app: FastifyInstance, svc: ComputeService) {
   const gone = (req: FastifyRequest) => {
     if (mv(req).gte('2.43')) {
       req.authorized = true;
@@ -423,12 +423,3 @@ function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
     });
   }
 }
-
-export const servicesFamily: Family = {
-  name: 'services',
-  migrations: {},
-  routes(app, svc) {
-    registerRoutes(app, svc);
-    registerHostRoutes(app, svc);
-  },
-};

@@ -2,7 +2,7 @@
 // and disk hours of the servers (the servers family's `instances`, deleted ones included) that
 // ran in a period, per project (all projects for admins), paginated by server from 2.40.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { json } from '../../core/db.ts';
 import { authorize, badRequest, mv, notFound, queryOf } from './common.ts';
 import { limitOf, nextLink } from './flavors.ts';
@@ -122,7 +122,7 @@ function checkQuery(req: FastifyRequest, allowed: string[]) {
       );
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+export function registerUsage(app: FastifyInstance, svc: ComputeService) {
   app.get('/os-simple-tenant-usage', async (req) => {
     // Nova's router has no route for an empty tenant id (a trailing slash): 404.
     if (req.url.split('?')[0]!.endsWith('/')) {
@@ -185,7 +185,7 @@ async function auditLog(svc: ComputeService, before: Date) {
   };
 }
 
-function registerAuditRoutes(app: FastifyInstance, svc: ComputeService) {
+export function registerInstanceUsageAudit(app: FastifyInstance, svc: ComputeService) {
   app.get('/os-instance_usage_audit_log', async (req) => {
     authorize(req, 'os_compute_api:os-instance-usage-audit-log:list', {});
     return { instance_usage_audit_logs: await auditLog(svc, new Date()) };
@@ -201,12 +201,3 @@ function registerAuditRoutes(app: FastifyInstance, svc: ComputeService) {
     return { instance_usage_audit_log: await auditLog(svc, new Date(t)) };
   });
 }
-
-export const usageFamily: Family = {
-  name: 'usage',
-  migrations: {},
-  routes(app, svc) {
-    registerRoutes(app, svc);
-    registerAuditRoutes(app, svc);
-  },
-};

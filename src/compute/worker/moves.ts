@@ -13,7 +13,7 @@ import type { ComputeClients } from '../clients.ts';
 import type { AgentResult } from '../agent/compute.ts';
 import type { RequestSpec, Selection } from './scheduler.ts';
 import { schedulingHints } from './conductor.ts';
-import type { MigrationStore, Migration } from '../api/migrations.ts';
+import type { MigrationStore, Migration } from '../migrations.ts';
 import { notifyInstance } from '../notifications.ts';
 
 /** Placement: a consumer's allocations handed to another consumer in one atomic POST /allocations. */

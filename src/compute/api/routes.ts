@@ -1,0 +1,182 @@
+// Compute's whole route table and its server-action map, in one place (as nova's
+// api/openstack/compute/routes.py). Every path is under /v2.1; each handler lives in the module
+// named beside it and goes schema → policy → logic → view. Families whose routes are many and
+// alike (flavors, images, ...) register them in one function of their module, listed here with
+// the paths they own.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
+import { badRequest, type ServerAction } from './common.ts';
+import {
+  createServer,
+  deleteServerRequest,
+  getServer,
+  listInstanceActions,
+  listServers,
+  lockServer,
+  powerAction,
+  resetState,
+  showInstanceAction,
+  showServer,
+  unlockServer,
+  updateServer,
+} from './servers.ts';
+import { registerServerDetails } from './server_details.ts';
+import { addSecurityGroup, rebuild, registerServerActions, removeSecurityGroup } from './server_actions.ts';
+import { getConsoleOutput, registerServerConsole } from './server_console.ts';
+import { legacyConsole, registerRemoteConsoles } from './remote_consoles.ts';
+import { guestActions } from './server_shelve.ts';
+import { moveActions } from './server_moves.ts';
+import { registerFlavors } from './flavors.ts';
+import { registerKeypairs } from './keypairs.ts';
+import { registerQuotas } from './quotas.ts';
+import { registerLimits } from './limits.ts';
+import { registerServerGroups } from './server_groups.ts';
+import { registerAggregates } from './aggregates.ts';
+import { registerAvailabilityZones } from './availability_zones.ts';
+import { registerHosts, registerServices } from './services.ts';
+import { registerHypervisors } from './hypervisors.ts';
+import { registerInstanceUsageAudit, registerUsage } from './usage.ts';
+import { registerImages } from './images.ts';
+import { registerExtensions } from './extensions.ts';
+import { registerSecurityGroups } from './security_groups.ts';
+import { addFloatingIp, registerFloatingIps, removeFloatingIp } from './floating_ips.ts';
+import { addFixedIp, registerNetworks, removeFixedIp } from './networks.ts';
+import { registerInterfaces } from './interfaces.ts';
+import { registerMigrations } from './migrations.ts';
+
+type Id = { Params: { id: string } };
+type ActionId = { Params: { id: string; rid: string } };
+
+export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
+  // ---- servers (servers.ts) ----
+  app.post('/servers', (req, reply) => createServer(svc, req, reply));
+  app.get('/servers', (req) => listServers(svc, req, false));
+  app.get('/servers/detail', (req) => listServers(svc, req, true));
+  app.get<Id>('/servers/:id', (req) => showServer(svc, req));
+  app.put<Id>('/servers/:id', (req) => updateServer(svc, req));
+  app.delete<Id>('/servers/:id', (req, reply) => deleteServerRequest(svc, req, reply));
+  const actions = serverActions(svc);
+  app.post<Id>('/servers/:id/action', (req, reply) => serverAction(svc, actions, req, reply, req.params.id));
+  app.get<Id>('/servers/:id/os-instance-actions', (req) => listInstanceActions(svc, req));
+  app.get<ActionId>('/servers/:id/os-instance-actions/:rid', (req) => showInstanceAction(svc, req));
+
+  // ---- sub-resources of a server ----
+  // metadata, tags, ips, volume attachments, diagnostics-free details (server_details.ts)
+  registerServerDetails(app, svc);
+  // /os-server-external-events, /servers/{id}/os-server-password (server_actions.ts)
+  registerServerActions(app, svc);
+  // /servers/{id}/diagnostics (server_console.ts)
+  registerServerConsole(app, svc);
+  // /servers/{id}/remote-consoles, /os-console-auth-tokens/{token}, /servers/{id}/topology
+  registerRemoteConsoles(app, svc);
+  // /servers/{id}/os-interface[/{port}] (interfaces.ts)
+  registerInterfaces(app, svc);
+  // /servers/{id}/os-security-groups, /os-security-groups, /os-security-group-rules
+  registerSecurityGroups(app, svc);
+  // /os-migrations, /servers/{id}/migrations[/{mid}[/action]] (migrations.ts)
+  registerMigrations(app, svc);
+
+  // ---- the rest of the API, by family ----
+  registerFlavors(app, svc); // /flavors, /flavors/detail, /flavors/{id}[/os-extra_specs, /os-flavor-access, /action]
+  registerKeypairs(app, svc); // /os-keypairs
+  registerQuotas(app, svc); // /os-quota-sets/{project}[/defaults, /detail], /os-quota-class-sets/{class}
+  registerLimits(app, svc); // /limits
+  registerServerGroups(app, svc); // /os-server-groups
+  registerAggregates(app, svc); // /os-aggregates[/{id}[/action]]
+  registerAvailabilityZones(app, svc); // /os-availability-zone[/detail]
+  registerServices(app, svc); // /os-services[/{id}]
+  registerHosts(app, svc); // /os-hosts[/{host}[/reboot, /shutdown, /startup]]
+  registerHypervisors(app, svc); // /os-hypervisors[/detail, /statistics, /{id}[/uptime, /servers]]
+  registerUsage(app, svc); // /os-simple-tenant-usage[/{project}]
+  registerInstanceUsageAudit(app, svc); // /os-instance_usage_audit_log[/{before}]
+  registerImages(app, svc); // /images (proxy to the image service)
+  registerExtensions(app, svc); // /extensions[/{alias}]
+  registerFloatingIps(app, svc); // /os-floating-ips, /os-floating-ip-pools (proxy to the network)
+  registerNetworks(app, svc); // /os-networks, /os-tenant-networks (proxy to the network)
+}
+
+/**
+ * POST /servers/{id}/action: the body's one key names the action, as nova's wsgi dispatch
+ * (`@wsgi.action('...')`) does. Every action of compute, and the module that handles it.
+ */
+function serverActions(svc: ComputeService): Record<string, ServerAction> {
+  const bound =
+    (
+      f: (svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>,
+    ): ServerAction =>
+    (req, reply, id) =>
+      f(svc, req, reply, id);
+  const guest = guestActions(svc);
+  const moves = moveActions(svc);
+  const console =
+    (name: Parameters<typeof legacyConsole>[3]): ServerAction =>
+    (req, _reply, id) =>
+      legacyConsole(svc, req, id, name);
+  return {
+    // power and state (servers.ts)
+    'os-start': bound(powerAction),
+    'os-stop': bound(powerAction),
+    reboot: bound(powerAction),
+    pause: bound(powerAction),
+    unpause: bound(powerAction),
+    suspend: bound(powerAction),
+    resume: bound(powerAction),
+    lock: bound(lockServer),
+    unlock: bound(unlockServer),
+    'os-resetState': bound(resetState),
+    // rebuild and security groups (server_actions.ts)
+    rebuild: bound(rebuild),
+    addSecurityGroup: bound(addSecurityGroup),
+    removeSecurityGroup: bound(removeSecurityGroup),
+    // images, shelve, rescue, password, crash dump, deferred delete (server_shelve.ts)
+    createImage: guest.createImage,
+    createBackup: guest.createBackup,
+    shelve: guest.shelve,
+    shelveOffload: guest.shelveOffload,
+    unshelve: guest.unshelve,
+    rescue: guest.rescue,
+    unrescue: guest.unrescue,
+    changePassword: guest.changePassword,
+    trigger_crash_dump: guest.trigger_crash_dump,
+    restore: guest.restore,
+    forceDelete: guest.forceDelete,
+    // moves (server_moves.ts)
+    resize: moves.resize,
+    confirmResize: moves.confirmResize,
+    revertResize: moves.revertResize,
+    migrate: moves.migrate,
+    'os-migrateLive': moves['os-migrateLive'],
+    evacuate: moves.evacuate,
+    // multinic and floating IPs, up to 2.43 (networks.ts, floating_ips.ts)
+    addFixedIp: bound(addFixedIp),
+    removeFixedIp: bound(removeFixedIp),
+    addFloatingIp: bound(addFloatingIp),
+    removeFloatingIp: bound(removeFloatingIp),
+    // consoles (server_console.ts, remote_consoles.ts)
+    'os-getConsoleOutput': (req, _reply, id) => getConsoleOutput(svc, req, id),
+    'os-getVNCConsole': console('os-getVNCConsole'),
+    'os-getSPICEConsole': console('os-getSPICEConsole'),
+    'os-getRDPConsole': console('os-getRDPConsole'),
+    'os-getSerialConsole': console('os-getSerialConsole'),
+  };
+}
+
+async function serverAction(
+  svc: ComputeService,
+  actions: Record<string, ServerAction>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  id: string,
+) {
+  const body = req.body as Record<string, unknown> | undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length !== 1) {
+    req.authorized = true;
+    throw badRequest('Malformed request body');
+  }
+  const name = Object.keys(body)[0]!;
+  const action = Object.hasOwn(actions, name) ? actions[name] : undefined;
+  if (action) return action(req, reply, id);
+  req.authorized = true;
+  await getServer(svc, req, id);
+  throw badRequest(`There is no such action: ${name}`);
+}
