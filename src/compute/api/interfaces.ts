@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
+import { computeRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, forbidden, isAdmin, mv, notFound, validateBody } from './common.ts';
 import { neutron, neutronMessage, unexpected, visibleServer } from './neutron_proxy.ts';
 import { checkIp } from './floating_ips.ts';
@@ -171,7 +172,7 @@ export function registerInterfaces(app: FastifyInstance, svc: ComputeService) {
     };
     let answer: AttachAnswer;
     try {
-      answer = await svc.ctx.bus.call<AttachAnswer>(`compute.${inst.host}`, 'attach_interface', request, {}, 300_000);
+      answer = await computeRpc(svc.ctx.bus).call(inst.host, { timeoutMs: 300_000 }).attach_interface(request);
     } catch (e) {
       throw new ApiError(500, `Failed to attach network adapter device to ${inst.uuid}: ${(e as Error).message}`);
     }
@@ -191,7 +192,7 @@ export function registerInterfaces(app: FastifyInstance, svc: ComputeService) {
       user_id: req.ctx!.userId,
       project_id: req.ctx!.projectId,
     });
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'detach_interface', {
+    computeRpc(svc.ctx.bus).cast(inst.host).detach_interface({
       uuid: inst.uuid,
       request_id: req.id,
       port_id: req.params.port,

@@ -4,6 +4,7 @@ import { serialType } from '../../core/db.ts';
 import type { ComputeService, Family } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { LIVE_IN_PROGRESS, type Migration, type MigrationFilters } from '../migrations.ts';
+import { computeRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 
 const migrations = {
@@ -260,7 +261,7 @@ export function registerMigrations(app: FastifyInstance, svc: ComputeService) {
       user_id: req.ctx!.userId,
       project_id: req.ctx!.projectId,
     });
-    svc.ctx.bus.cast(`compute.${m.source_compute}`, 'live_migration_force_complete', {
+    computeRpc(svc.ctx.bus).cast(m.source_compute).live_migration_force_complete({
       uuid: inst.uuid,
       migration_id: m.id,
       request_id: req.id,
@@ -292,7 +293,7 @@ export function registerMigrations(app: FastifyInstance, svc: ComputeService) {
       user_id: req.ctx!.userId,
       project_id: req.ctx!.projectId,
     });
-    svc.ctx.bus.cast(`compute.${m.source_compute}`, 'live_migration_abort', {
+    computeRpc(svc.ctx.bus).cast(m.source_compute).live_migration_abort({
       uuid: inst.uuid,
       migration_id: m.id,
       request_id: req.id,

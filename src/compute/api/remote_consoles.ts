@@ -14,7 +14,8 @@ import { allowed, authorize, badRequest, conflict, mv, notFound, validateBody } 
 import { getServer } from './servers.ts';
 import type { Instance } from '../instances.ts';
 import type { ConsoleProtocol } from '../drivers/virt.ts';
-import { tokenHash, type RemoteConsoleAnswer } from '../agent/consoles.ts';
+import { tokenHash } from '../agent/consoles.ts';
+import { computeRpc, type RemoteConsoleAnswer } from '../rpcapi.ts';
 
 const migrations: Record<string, Migration> = {
   '001_console_auth_tokens': {
@@ -94,13 +95,9 @@ async function consoleUrl(
   }
   let answer: RemoteConsoleAnswer;
   try {
-    answer = await svc.ctx.bus.call<RemoteConsoleAnswer>(
-      `compute.${inst.host}`,
-      'get_remote_console',
-      { uuid: inst.uuid, protocol, console_type: consoleType },
-      {},
-      30_000,
-    );
+    answer = await computeRpc(svc.ctx.bus)
+      .call(inst.host, { timeoutMs: 30_000 })
+      .get_remote_console({ uuid: inst.uuid, protocol, console_type: consoleType });
   } catch {
     throw conflict(`Instance ${inst.uuid} is not ready`);
   }

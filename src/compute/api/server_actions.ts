@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
+import { computeRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, isAdmin, isUuid, mv, notFound, validateBody } from './common.ts';
 import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
@@ -192,7 +193,7 @@ export function registerServerActions(app: FastifyInstance, svc: ComputeService)
     }
     for (const [host, events] of byHost) {
       try {
-        svc.ctx.bus.cast(`compute.${host}`, 'external_instance_event', { events });
+        computeRpc(svc.ctx.bus).cast(host).external_instance_event({ events });
       } catch (err) {
         svc.ctx.log.warn({ err, host }, 'external events: no agent for the host');
       }
@@ -265,7 +266,7 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
     user_id: req.ctx!.userId,
     project_id: req.ctx!.projectId,
   });
-  svc.ctx.bus.cast(`compute.${inst.host}`, 'rebuild_instance', { uuid: inst.uuid, request_id: req.id, image });
+  computeRpc(svc.ctx.bus).cast(inst.host).rebuild_instance({ uuid: inst.uuid, request_id: req.id, image });
   const updated = (await store.get(inst.uuid))!;
   const view = serverView(req, updated, {
     reduced: v.lt('2.75'),

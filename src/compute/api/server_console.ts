@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { authorize, conflict, isAdmin, notFound, validateBody } from './common.ts';
+import { computeRpc, type ConsoleAnswer } from '../rpcapi.ts';
 import type { GuestDiagnostics } from '../drivers/virt.ts';
 import { mv } from './common.ts';
 
@@ -25,7 +26,6 @@ const CONSOLE_OUTPUT_SCHEMA = {
 };
 
 /** What the agent answers to get_console_output. */
-export type ConsoleAnswer = { ok: true; output: string } | { ok: false; code: 404 | 409 | 501; message: string };
 
 /** The last `length` lines of `log` (Nova's _tail_log: 0 is nothing, -1 or none is all). */
 export function tailLog(log: string, length: number | null): string {
@@ -80,7 +80,9 @@ export function registerServerConsole(app: FastifyInstance, svc: ComputeService)
       throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
     let answer: { ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: number; message: string };
     try {
-      answer = await svc.ctx.bus.call(`compute.${inst.host}`, 'get_diagnostics', { uuid: inst.uuid }, {}, 30_000);
+      answer = await computeRpc(svc.ctx.bus)
+        .call(inst.host, { timeoutMs: 30_000 })
+        .get_diagnostics({ uuid: inst.uuid });
     } catch {
       throw conflict(`Instance ${inst.uuid} is not ready`);
     }
@@ -106,13 +108,9 @@ export async function getConsoleOutput(svc: ComputeService, req: FastifyRequest,
   const length = body.length === undefined || body.length === null ? null : Number(body.length);
   let answer: ConsoleAnswer;
   try {
-    answer = await svc.ctx.bus.call<ConsoleAnswer>(
-      `compute.${inst.host}`,
-      'get_console_output',
-      { uuid: inst.uuid },
-      {},
-      30_000,
-    );
+    answer = await computeRpc(svc.ctx.bus)
+      .call(inst.host, { timeoutMs: 30_000 })
+      .get_console_output({ uuid: inst.uuid });
   } catch (e) {
     throw new ApiError(409, `Instance ${inst.uuid} is not ready`);
   }

@@ -22,7 +22,7 @@ import {
 } from './common.ts';
 import { getServer } from './servers.ts';
 import type { MigrationType } from '../migrations.ts';
-import { type MoveAnswer } from '../worker/moves.ts';
+import { computeRpc, conductorMovesRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
 
 type Handler = ServerAction;
@@ -206,7 +206,7 @@ export function moveActions(svc: ComputeService) {
     host: string | null,
     allowSame: boolean,
   ) => {
-    bus.cast('conductor_moves', 'migrate_server', {
+    conductorMovesRpc(bus).cast().migrate_server({
       uuid: i.uuid,
       request_id: req.id,
       migration_id: migrationId,
@@ -280,7 +280,7 @@ export function moveActions(svc: ComputeService) {
     if (!(await svc.parts.migrations.update(m.id, { status: 'confirming' }, ['finished'])))
       throw badRequest('Instance has not been resized.');
     await action(req, inst, 'confirmResize');
-    bus.cast(`compute.${m.source_compute}`, 'confirm_resize', {
+    computeRpc(bus).cast(m.source_compute).confirm_resize({
       uuid: inst.uuid,
       migration_id: m.id,
       request_id: req.id,
@@ -300,7 +300,7 @@ export function moveActions(svc: ComputeService) {
       throw conflict(`Cannot 'revertResize' instance ${inst.uuid} while it is in task_state resize_reverting`);
     await svc.parts.migrations.update(m.id, { status: 'reverting' }, ['finished']);
     await action(req, inst, 'revertResize');
-    bus.cast(`compute.${m.dest_compute}`, 'revert_resize', { uuid: inst.uuid, migration_id: m.id, request_id: req.id });
+    computeRpc(bus).cast(m.dest_compute).revert_resize({ uuid: inst.uuid, migration_id: m.id, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -328,10 +328,10 @@ export function moveActions(svc: ComputeService) {
     });
     const args = { uuid: inst.uuid, request_id: req.id, migration_id: m.id, host, force, block_migration: block };
     if (v.gte('2.34')) {
-      bus.cast('conductor_moves', 'live_migrate_instance', args);
+      conductorMovesRpc(bus).cast().live_migrate_instance(args);
     } else {
       // Before 2.34 the API waits for the conductor's checks: no host, or the same host, is a 400.
-      const r = await bus.call<MoveAnswer>('conductor_moves', 'live_migrate_instance', args, {}, 120_000);
+      const r = await conductorMovesRpc(bus).call(undefined, { timeoutMs: 120_000 }).live_migrate_instance(args);
       if (!r.ok) throw badRequest(r.message);
     }
     return reply.code(202).send();
@@ -366,7 +366,7 @@ export function moveActions(svc: ComputeService) {
     await action(req, inst, 'evacuate');
     const m = await migration(req, inst, 'evacuation', 'accepted', { dest_compute: host });
     notifyInstance(bus, `nova-api:${svc.options.host}`, 'evacuate', { ...inst, task_state: 'rebuilding' });
-    bus.cast('conductor_moves', 'evacuate_instance', {
+    conductorMovesRpc(bus).cast().evacuate_instance({
       uuid: inst.uuid,
       request_id: req.id,
       migration_id: m.id,

@@ -8,9 +8,10 @@ import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { VmState, type Instance } from '../instances.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import type { GuestCallResult } from '../agent/shelve.ts';
+import type { GuestCallResult } from '../rpcapi.ts';
 import { type UnshelveRequest } from '../worker/shelve.ts';
 import { ApiError } from '../../core/errors.ts';
+import { computeRpc, conductorRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, validateBody, type ServerAction } from './common.ts';
 import { deleteServer, getServer } from './servers.ts';
 
@@ -235,7 +236,7 @@ export function guestActions(svc: ComputeService) {
       throw e;
     }
     await record(req, inst, 'createImage');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'snapshot_instance', {
+    computeRpc(svc.ctx.bus).cast(inst.host).snapshot_instance({
       uuid: inst.uuid,
       request_id: req.id,
       image_id: image.id,
@@ -269,13 +270,15 @@ export function guestActions(svc: ComputeService) {
       throw e;
     }
     await record(req, inst, 'createBackup');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'backup_instance', {
-      uuid: inst.uuid,
-      request_id: req.id,
-      image_id: image.id,
-      backup_type: String(body.backup_type),
-      rotation,
-    });
+    computeRpc(svc.ctx.bus)
+      .cast(inst.host)
+      .backup_instance({
+        uuid: inst.uuid,
+        request_id: req.id,
+        image_id: image.id,
+        backup_type: String(body.backup_type),
+        rotation,
+      });
     if (mv(req).gte('2.45')) return reply.code(202).send({ image_id: image.id });
     if (rotation > 0) reply.header('location', await imageUrl(req, image.id));
     return reply.code(202).send();
@@ -299,7 +302,7 @@ export function guestActions(svc: ComputeService) {
       await parts().store.update(inst.uuid, { task_state: null }, { expectTaskState: ['shelving'] });
       throw e;
     }
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'shelve_instance', {
+    computeRpc(svc.ctx.bus).cast(inst.host).shelve_instance({
       uuid: inst.uuid,
       request_id: req.id,
       image_id: image.id,
@@ -315,7 +318,7 @@ export function guestActions(svc: ComputeService) {
     if (!inst.host) throw invalidState('shelveOffload', inst);
     await begin('shelveOffload', inst, { task_state: 'shelving_offloading' });
     await record(req, inst, 'shelveOffload');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'shelve_offload_instance', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).shelve_offload_instance({ uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -374,7 +377,7 @@ export function guestActions(svc: ComputeService) {
       availability_zone: azPassed ? newAz : null,
       host,
     };
-    svc.ctx.bus.cast('conductor', 'unshelve_instance', r);
+    conductorRpc(svc.ctx.bus).cast().unshelve_instance(r);
     return reply.code(202).send();
   };
 
@@ -399,7 +402,7 @@ export function guestActions(svc: ComputeService) {
     const password = body.adminPass ?? generatePassword();
     await begin('rescue', inst, { task_state: 'rescuing' });
     await record(req, inst, 'rescue');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'rescue_instance', {
+    computeRpc(svc.ctx.bus).cast(inst.host).rescue_instance({
       uuid: inst.uuid,
       request_id: req.id,
       password,
@@ -416,7 +419,7 @@ export function guestActions(svc: ComputeService) {
     checkState('unrescue', inst, [VmState.RESCUED]);
     await begin('unrescue', inst, { task_state: 'unrescuing' });
     await record(req, inst, 'unrescue');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'unrescue_instance', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).unrescue_instance({ uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -431,7 +434,7 @@ export function guestActions(svc: ComputeService) {
     await record(req, inst, 'changePassword');
     let res: GuestCallResult;
     try {
-      res = await svc.ctx.bus.call<GuestCallResult>(`compute.${inst.host}`, 'set_admin_password', {
+      res = await computeRpc(svc.ctx.bus).call(inst.host).set_admin_password({
         uuid: inst.uuid,
         request_id: req.id,
         password,
@@ -465,7 +468,7 @@ export function guestActions(svc: ComputeService) {
       VmState.ERROR,
     ]);
     await record(req, inst, 'trigger_crash_dump');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'trigger_crash_dump', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).trigger_crash_dump({ uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -480,7 +483,7 @@ export function guestActions(svc: ComputeService) {
     await record(req, inst, 'restore');
     if (inst.host) {
       await begin('restore', inst, { task_state: 'restoring', deleted_at: null });
-      svc.ctx.bus.cast(`compute.${inst.host}`, 'restore_instance', { uuid: inst.uuid, request_id: req.id });
+      computeRpc(svc.ctx.bus).cast(inst.host).restore_instance({ uuid: inst.uuid, request_id: req.id });
     } else {
       await begin('restore', inst, { vm_state: VmState.ACTIVE, task_state: null, deleted_at: null });
     }

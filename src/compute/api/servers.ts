@@ -8,6 +8,7 @@ import type { ComputeService, Family, Flavor } from '../service.ts';
 import { serverMigrations } from '../db/servers.ts';
 import { PowerState, VmState, type Instance, type RequestedNetwork } from '../instances.ts';
 import type { BuildRequest } from '../worker/conductor.ts';
+import { computeRpc, conductorRpc, type ComputeCoreRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
   authorize,
@@ -551,7 +552,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     different_host: hostList(hints.different_host),
     same_host: hostList(hints.same_host),
   };
-  svc.ctx.bus.cast('conductor', 'build_instances', build);
+  conductorRpc(svc.ctx.bus).cast().build_instances(build);
 
   reply.code(202);
   if (sd.return_reservation_id !== undefined && isTrue(sd.return_reservation_id))
@@ -942,7 +943,7 @@ async function softDelete(svc: ComputeService, req: FastifyRequest, inst: Instan
     user_id: req.ctx!.userId,
     project_id: req.ctx!.projectId,
   });
-  svc.ctx.bus.cast(`compute.${inst.host}`, 'soft_delete_instance', { uuid: inst.uuid, request_id: req.id });
+  computeRpc(svc.ctx.bus).cast(inst.host).soft_delete_instance({ uuid: inst.uuid, request_id: req.id });
   return true;
 }
 
@@ -965,7 +966,7 @@ export async function deleteServer(
   });
   await store.update(inst.uuid, { task_state: 'deleting' });
   if (inst.host && (await hostIsUp(svc, inst.host))) {
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'terminate_instance', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).terminate_instance({ uuid: inst.uuid, request_id: req.id });
     return;
   }
   // No host (never built, or its build failed) or a host that is down: the API deletes it
@@ -982,7 +983,17 @@ export async function deleteServer(
 interface PowerAction {
   rule: string;
   action: string;
-  method: string;
+  /** The agent's method (the power actions take the server and the request; reboot its type too). */
+  method: Extract<
+    keyof ComputeCoreRpc,
+    | 'stop_instance'
+    | 'start_instance'
+    | 'reboot_instance'
+    | 'pause_instance'
+    | 'unpause_instance'
+    | 'suspend_instance'
+    | 'resume_instance'
+  >;
   vmStates: string[];
   taskStates: Array<string | null>;
   taskState: string;
@@ -1065,7 +1076,7 @@ export async function powerAction(svc: ComputeService, req: FastifyRequest, repl
   const power = POWER_ACTIONS[name];
   const inst = await getServer(svc, req, id);
   let a = power;
-  let extra: Record<string, unknown> = {};
+  let extra: { reboot_type?: 'SOFT' | 'HARD' } = {};
   if (name === 'reboot') {
     validateBody(req, REBOOT_SCHEMA);
     const hard = String(body.reboot.type).toUpperCase() === 'HARD';
@@ -1117,7 +1128,9 @@ export async function powerAction(svc: ComputeService, req: FastifyRequest, repl
     user_id: req.ctx!.userId,
     project_id: req.ctx!.projectId,
   });
-  svc.ctx.bus.cast(`compute.${inst.host}`, a!.method, { uuid: inst.uuid, request_id: req.id, ...extra });
+  computeRpc(svc.ctx.bus)
+    .cast(inst.host)
+    [a!.method]({ uuid: inst.uuid, request_id: req.id, ...extra });
   return reply.code(202).send();
 }
 
