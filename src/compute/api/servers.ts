@@ -24,7 +24,7 @@ import {
   validateBody,
   isUuid,
 } from './common.ts';
-import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
+import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
 
 // ---- states --------------------------------------------------------------------------
