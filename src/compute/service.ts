@@ -34,10 +34,10 @@ import { serverGroupsFamily } from './api/server_groups.ts';
 import { aggregatesFamily } from './api/aggregates.ts';
 import { remoteConsolesFamily } from './api/remote_consoles.ts';
 import { migrationsFamily } from './api/migrations.ts';
-import { FlavorStore } from './api/flavors.ts';
-import { KeypairStore } from './api/keypairs.ts';
-import { ServerGroupStore } from './api/server_groups.ts';
-import { AggregateStore } from './api/aggregates.ts';
+import { FlavorStore } from './flavors.ts';
+import { KeypairStore } from './keypairs.ts';
+import { ServerGroupStore } from './server_groups.ts';
+import { AggregateStore } from './aggregates.ts';
 
 export { agentHosts, computeOptions, type ComputeOptions } from './config.ts';
 

@@ -21,8 +21,6 @@ import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { eventHandlers, virtApi } from './events.ts';
 
-/** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
-
 /** Nova's reserved_host_memory_mb default. */
 const RESERVED_HOST_MEMORY_MB = 512;
 

@@ -103,7 +103,7 @@ export function virtApi(agent: ComputeAgent): VirtApi {
         // Ports that are ACTIVE already will send no plugged event: they count as arrived.
         const plugged = events.filter((e) => e.name === 'network-vif-plugged' && e.tag);
         if (plugged.length) {
-          const ports = await agent.clients.portsOf(instance.uuid).catch(() => [] as any[]);
+          const ports = await agent.clients.portsOf(instance.uuid).catch(() => []);
           for (const p of ports)
             if (p.status === 'ACTIVE') registry.pop(instance.uuid, eventKey('network-vif-plugged', p.id), 'completed');
         }

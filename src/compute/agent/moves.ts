@@ -8,7 +8,7 @@ import type { RpcHandlers } from '../../core/rpc.ts';
 import { computeRpc, type AgentResult, type ComputeMoveRpc, type LiveMigrationRef, type MoveRef } from '../rpcapi.ts';
 import { PowerState, VmState, type Instance } from '../instances.ts';
 import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../migrations.ts';
-import type { LiveMigrationJob } from '../drivers/virt.ts';
+import type { LiveMigrationJob, VirtDriver } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { dropProviderAllocation, moveAllocations } from '../worker/moves.ts';
 
@@ -40,7 +40,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
   const refresh = () => {
     agent.updateResources().catch(() => undefined);
   };
-  const driverCan = (name: keyof NonNullable<typeof agent.driver>) => typeof (agent.driver as any)[name] === 'function';
+  const driverCan = (name: keyof VirtDriver) => typeof agent.driver[name] === 'function';
   /** Runs a step as an action event; a thrown error becomes the answer. */
   const step = async (a: Args, event: string, fn: () => Promise<void>): Promise<AgentResult> => {
     try {

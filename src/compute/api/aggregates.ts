@@ -1,27 +1,12 @@
-// Host aggregates (nova.api.openstack.compute.aggregates, AggregateAPI): create (with an
-// availability zone), list, show, update, delete (only when empty), add_host/remove_host (a
-// compute host of os-services), set_metadata (null removes a key); the availability zone is
-// the `availability_zone` metadata, and a host may not sit in two zones. The zones of hosts
-// are read by the availability zone, services and hypervisors families (hostZones()).
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import { now, serialType, type Migration } from '../../core/db.ts';
+import { serialType, type Migration } from '../../core/db.ts';
+import { type Aggregate } from '../aggregates.ts';
 import { authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
 
 const AG = 'os_compute_api:os-aggregates';
-
-export interface Aggregate {
-  id: number;
-  uuid: string;
-  name: string;
-  hosts: string[];
-  metadata: Record<string, string>;
-  created_at: string;
-  updated_at: string | null;
-}
 
 const migrations: Record<string, Migration> = {
   '001_aggregates': {
@@ -52,92 +37,6 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
-
-export class AggregateStore {
-  constructor(private db: Kysely<any>) {}
-
-  async all(): Promise<Aggregate[]> {
-    const rows = await this.db.selectFrom('aggregates').selectAll().orderBy('id').execute();
-    const hosts = await this.db.selectFrom('aggregate_hosts').selectAll().execute();
-    const meta = await this.db.selectFrom('aggregate_metadata').selectAll().execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      uuid: r.uuid,
-      name: r.name,
-      created_at: r.created_at,
-      updated_at: r.updated_at ?? null,
-      hosts: hosts.filter((h) => Number(h.aggregate_id) === Number(r.id)).map((h) => h.host),
-      metadata: Object.fromEntries(
-        meta.filter((m) => Number(m.aggregate_id) === Number(r.id)).map((m) => [m.key, m.value]),
-      ),
-    }));
-  }
-
-  async get(id: number): Promise<Aggregate | undefined> {
-    return (await this.all()).find((a) => a.id === id);
-  }
-
-  async create(name: string, az: string | null): Promise<Aggregate> {
-    const existing = await this.db.selectFrom('aggregates').select('id').where('name', '=', name).executeTakeFirst();
-    if (existing) throw conflict(`Aggregate ${name} already exists.`);
-    const uuid = randomUUID();
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('aggregates').values({ uuid, name, created_at: now() }).execute();
-      if (az) {
-        const r = await trx.selectFrom('aggregates').select('id').where('uuid', '=', uuid).executeTakeFirstOrThrow();
-        await trx
-          .insertInto('aggregate_metadata')
-          .values({ aggregate_id: r.id, key: 'availability_zone', value: az })
-          .execute();
-      }
-    });
-    return (await this.all()).find((a) => a.uuid === uuid)!;
-  }
-
-  async rename(id: number, name: string) {
-    const other = await this.db
-      .selectFrom('aggregates')
-      .select('id')
-      .where('name', '=', name)
-      .where('id', '!=', id)
-      .executeTakeFirst();
-    if (other) throw conflict(`Aggregate ${name} already exists.`);
-    await this.db.updateTable('aggregates').set({ name, updated_at: now() }).where('id', '=', id).execute();
-  }
-
-  /** Sets (or with null removes) metadata keys. */
-  async updateMetadata(id: number, metadata: Record<string, string | null>) {
-    await this.db.transaction().execute(async (trx) => {
-      for (const [key, value] of Object.entries(metadata)) {
-        await trx.deleteFrom('aggregate_metadata').where('aggregate_id', '=', id).where('key', '=', key).execute();
-        if (value !== null)
-          await trx.insertInto('aggregate_metadata').values({ aggregate_id: id, key, value }).execute();
-      }
-      await trx.updateTable('aggregates').set({ updated_at: now() }).where('id', '=', id).execute();
-    });
-  }
-
-  async addHost(id: number, host: string) {
-    await this.db.insertInto('aggregate_hosts').values({ aggregate_id: id, host }).execute();
-  }
-
-  async removeHost(id: number, host: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('aggregate_hosts')
-      .where('aggregate_id', '=', id)
-      .where('host', '=', host)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-
-  async destroy(id: number) {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('aggregate_metadata').where('aggregate_id', '=', id).execute();
-      await trx.deleteFrom('aggregate_hosts').where('aggregate_id', '=', id).execute();
-      await trx.deleteFrom('aggregates').where('id', '=', id).execute();
-    });
-  }
-}
 
 /**
  * The availability zone of each host in a zoned aggregate (several zones joined by ',', as

@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
-import { isUniqueViolation, now, serialType, type Migration } from '../../core/db.ts';
+import { serialType, type Migration } from '../../core/db.ts';
+import { type Keypair } from '../keypairs.ts';
 import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
 import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
@@ -19,17 +20,6 @@ import { OverQuota } from '../quota.ts';
 
 const run = promisify(execFile);
 const KP = 'os_compute_api:os-keypairs';
-
-export interface Keypair {
-  id: number;
-  name: string;
-  user_id: string;
-  fingerprint: string;
-  public_key: string;
-  type: 'ssh' | 'x509';
-  created_at: string;
-  updated_at: string | null;
-}
 
 const migrations: Record<string, Migration> = {
   '001_keypairs': {
@@ -51,63 +41,6 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
-
-export class KeypairStore {
-  constructor(private db: Kysely<any>) {}
-  private row = (r: any): Keypair => ({
-    id: Number(r.id),
-    name: r.name,
-    user_id: r.user_id,
-    fingerprint: r.fingerprint,
-    public_key: r.public_key,
-    type: r.type,
-    created_at: r.created_at,
-    updated_at: r.updated_at ?? null,
-  });
-
-  async get(userId: string, name: string): Promise<Keypair | undefined> {
-    const r = await this.db
-      .selectFrom('key_pairs')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return r ? this.row(r) : undefined;
-  }
-  async list(userId: string): Promise<Keypair[]> {
-    return (
-      await this.db.selectFrom('key_pairs').selectAll().where('user_id', '=', userId).orderBy('name').execute()
-    ).map(this.row);
-  }
-  async count(userId: string): Promise<number> {
-    const r = await this.db
-      .selectFrom('key_pairs')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-  async create(k: Omit<Keypair, 'id' | 'created_at' | 'updated_at'>): Promise<Keypair> {
-    try {
-      await this.db
-        .insertInto('key_pairs')
-        .values({ ...k, created_at: now() })
-        .execute();
-    } catch (e) {
-      if (isUniqueViolation(e)) throw conflict(`Key pair '${k.name}' already exists.`);
-      throw e;
-    }
-    return (await this.get(k.user_id, k.name))!;
-  }
-  async destroy(userId: string, name: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('key_pairs')
-      .where('user_id', '=', userId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-}
 
 // ---- keys ---------------------------------------------------------------------------------
 

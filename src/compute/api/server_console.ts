@@ -98,7 +98,9 @@ export function registerServerConsole(app: FastifyInstance, svc: ComputeService)
 
 /** POST /servers/{id}/action os-getConsoleOutput: the tail of the guest's console log from its agent. */
 export async function getConsoleOutput(svc: ComputeService, req: FastifyRequest, id: string) {
-  const body = validateBody<any>(req, CONSOLE_OUTPUT_SCHEMA)['os-getConsoleOutput'];
+  const body = validateBody<{ 'os-getConsoleOutput': { length?: number | string | null } }>(req, CONSOLE_OUTPUT_SCHEMA)[
+    'os-getConsoleOutput'
+  ];
   const { store } = svc.parts;
   const inst = await store.get(id);
   if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
