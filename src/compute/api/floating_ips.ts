@@ -28,7 +28,7 @@ const POLICY = (a: string) => `os_compute_api:os-floating-ips:${a}`;
 export const MAX_ACTION = '2.43';
 
 /** The pool a create without one uses (Nova's [neutron] default_floating_pool; DevStack sets `public`). */
-const defaultPool = (svc: ComputeService): string => (svc.ctx.config as any)?.compute?.defaultFloatingPool ?? 'public';
+const defaultPool = (svc: ComputeService): string => svc.options.defaultFloatingPool;
 
 /** _translate_floating_ip_view: the pool is the network's name (or id), the server the port's device. */
 function fipView(f: any, network: any) {

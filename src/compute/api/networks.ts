@@ -161,8 +161,8 @@ export async function addFixedIp(svc: ComputeService, req: FastifyRequest, reply
     `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}&network_id=${encodeURIComponent(networkId)}`,
   );
   let done = false;
-  outer: for (const p of (ports.body?.ports ?? []) as any[]) {
-    for (const s of (subnets.body?.subnets ?? []) as any[]) {
+  outer: for (const p of ports.body?.ports ?? []) {
+    for (const s of subnets.body?.subnets ?? []) {
       const r = await net.request('PUT', `/v2.0/ports/${p.id}`, {
         port: { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] },
       });

@@ -403,7 +403,7 @@ export function registerSecurityGroups(app: FastifyInstance, svc: ComputeService
     }
     // One entry per port and group, as Nova lists them (a group on two ports shows twice).
     const groups: NovaGroup[] = [];
-    for (const p of ports.body.ports as any[])
+    for (const p of ports.body.ports)
       for (const id of (p.security_groups ?? []) as string[]) {
         const g = found.get(id);
         if (g) groups.push(g);

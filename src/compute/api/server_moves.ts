@@ -53,7 +53,7 @@ const BOOL_VALUES = [
 ];
 const BOOLEAN = { type: ['boolean', 'string'], enum: BOOL_VALUES };
 const truthy = (v: unknown) =>
-  [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'].includes(v as any);
+  ([true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'] as unknown[]).includes(v);
 const HOST = { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const ADMIN_PASS = { type: 'string' };

@@ -368,7 +368,7 @@ export function registerHosts(app: FastifyInstance, svc: ComputeService) {
       .where('deleted', '=', 0)
       .groupBy('project_id')
       .execute()
-      .catch(() => [] as any[]);
+      .catch(() => []);
     const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
       resource: { host, project, cpu, memory_mb, disk_gb },
     });
