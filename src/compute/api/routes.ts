@@ -20,7 +20,23 @@ import {
   unlockServer,
   updateServer,
 } from './servers.ts';
-import { registerServerDetails } from './server_details.ts';
+import {
+  addServerTag,
+  checkServerTag,
+  createServerMetadata,
+  deleteServerMetadataItem,
+  deleteServerTag,
+  deleteServerTags,
+  listServerIps,
+  listServerMetadata,
+  listServerTags,
+  replaceServerMetadata,
+  replaceServerTags,
+  showServerIps,
+  showServerMetadata,
+  updateServerMetadataItem,
+  type P as ServerSub,
+} from './server_details.ts';
 import { addSecurityGroup, rebuild, registerServerActions, removeSecurityGroup } from './server_actions.ts';
 import { getConsoleOutput, registerServerConsole } from './server_console.ts';
 import { legacyConsole, registerRemoteConsoles } from './remote_consoles.ts';
@@ -60,9 +76,23 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get<Id>('/servers/:id/os-instance-actions', (req) => listInstanceActions(svc, req));
   app.get<ActionId>('/servers/:id/os-instance-actions/:rid', (req) => showInstanceAction(svc, req));
 
-  // ---- sub-resources of a server ----
-  // metadata, tags, ips, volume attachments, diagnostics-free details (server_details.ts)
-  registerServerDetails(app, svc);
+  // ---- metadata, tags (2.26), addresses of a server (server_details.ts) ----
+  app.get<ServerSub>('/servers/:id/metadata', (req) => listServerMetadata(svc, req));
+  app.post<ServerSub>('/servers/:id/metadata', (req) => createServerMetadata(svc, req));
+  app.put<ServerSub>('/servers/:id/metadata', (req) => replaceServerMetadata(svc, req));
+  app.get<ServerSub>('/servers/:id/metadata/:key', (req) => showServerMetadata(svc, req));
+  app.put<ServerSub>('/servers/:id/metadata/:key', (req) => updateServerMetadataItem(svc, req));
+  app.delete<ServerSub>('/servers/:id/metadata/:key', (req, reply) => deleteServerMetadataItem(svc, req, reply));
+  app.get<ServerSub>('/servers/:id/tags', (req) => listServerTags(svc, req));
+  app.put<ServerSub>('/servers/:id/tags', (req) => replaceServerTags(svc, req));
+  app.delete<ServerSub>('/servers/:id/tags', (req, reply) => deleteServerTags(svc, req, reply));
+  app.get<ServerSub>('/servers/:id/tags/:tag', (req, reply) => checkServerTag(svc, req, reply));
+  app.put<ServerSub>('/servers/:id/tags/:tag', (req, reply) => addServerTag(svc, req, reply));
+  app.delete<ServerSub>('/servers/:id/tags/:tag', (req, reply) => deleteServerTag(svc, req, reply));
+  app.get<ServerSub>('/servers/:id/ips', (req) => listServerIps(svc, req));
+  app.get<ServerSub>('/servers/:id/ips/:network', (req) => showServerIps(svc, req));
+
+  // ---- other sub-resources of a server, registered by their modules ----
   // /os-server-external-events, /servers/{id}/os-server-password (server_actions.ts)
   registerServerActions(app, svc);
   // /servers/{id}/diagnostics (server_console.ts)
