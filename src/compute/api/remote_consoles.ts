@@ -6,7 +6,7 @@
 // topology. The proxies themselves come with a real hypervisor: the fake driver's consoles point
 // at fake hosts, as Nova's fake driver's do.
 import type { Kysely } from 'kysely';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Family, ComputeService } from '../service.ts';
 import type { Migration } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -113,58 +113,54 @@ export const remoteConsolesFamily: Family = {
   migrations,
 };
 
-export function registerRemoteConsoles(app: FastifyInstance, svc: ComputeService) {
-  const visible = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
+export async function createRemoteConsole(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const v = mv(req);
+  if (!v.gte('2.6')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+  const body = validateBody<any>(req, createSchema(v)).remote_console;
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:os-remote-consoles', { project_id: inst.project_id });
+  const url = await consoleUrl(svc, inst, body.protocol, body.type, `get_${body.protocol}_console`);
+  return { remote_console: { protocol: body.protocol, type: body.type, url } };
+}
 
-  app.post<{ Params: { id: string } }>('/servers/:id/remote-consoles', async (req) => {
-    const v = mv(req);
-    if (!v.gte('2.6')) {
-      req.authorized = true;
-      throw notFound('The resource could not be found.');
-    }
-    const body = validateBody<any>(req, createSchema(v)).remote_console;
-    const inst = await visible(req, req.params.id);
-    authorize(req, 'os_compute_api:os-remote-consoles', { project_id: inst.project_id });
-    const url = await consoleUrl(svc, inst, body.protocol, body.type, `get_${body.protocol}_console`);
-    return { remote_console: { protocol: body.protocol, type: body.type, url } };
-  });
+export async function showConsoleAuthToken(svc: ComputeService, req: FastifyRequest<{ Params: { token: string } }>) {
+  authorize(req, 'os_compute_api:os-console-auth-tokens');
+  const token = req.params.token;
+  if (!token) throw badRequest('token not provided');
+  const row = await svc.db
+    .selectFrom('console_auth_tokens')
+    .selectAll()
+    .where('token_hash', '=', tokenHash(token))
+    .where('expires', '>', Math.floor(Date.now() / 1000))
+    .executeTakeFirst();
+  const inst = row ? await svc.parts.store.get(row.instance_uuid) : null;
+  if (!row || !inst || inst.deleted) throw notFound('Token not found');
+  // Before 2.31 only RDP tokens could be read here.
+  if (!mv(req).gte('2.31') && row.console_type !== 'rdp-html5')
+    throw new ApiError(401, 'The requested console type details are not accessible');
+  return {
+    console: {
+      instance_uuid: row.instance_uuid,
+      host: row.host,
+      port: Number(row.port),
+      internal_access_path: row.internal_access_path,
+    },
+  };
+}
 
-  app.get<{ Params: { token: string } }>('/os-console-auth-tokens/:token', async (req) => {
-    authorize(req, 'os_compute_api:os-console-auth-tokens');
-    const token = req.params.token;
-    if (!token) throw badRequest('token not provided');
-    const row = await svc.db
-      .selectFrom('console_auth_tokens')
-      .selectAll()
-      .where('token_hash', '=', tokenHash(token))
-      .where('expires', '>', Math.floor(Date.now() / 1000))
-      .executeTakeFirst();
-    const inst = row ? await svc.parts.store.get(row.instance_uuid) : null;
-    if (!row || !inst || inst.deleted) throw notFound('Token not found');
-    // Before 2.31 only RDP tokens could be read here.
-    if (!mv(req).gte('2.31') && row.console_type !== 'rdp-html5')
-      throw new ApiError(401, 'The requested console type details are not accessible');
-    return {
-      console: {
-        instance_uuid: row.instance_uuid,
-        host: row.host,
-        port: Number(row.port),
-        internal_access_path: row.internal_access_path,
-      },
-    };
-  });
-
-  app.get<{ Params: { id: string } }>('/servers/:id/topology', async (req) => {
-    if (!mv(req).gte('2.78')) {
-      req.authorized = true;
-      throw notFound('The resource could not be found.');
-    }
-    const inst = await visible(req, req.params.id);
-    authorize(req, 'compute:server:topology:index', { project_id: inst.project_id });
-    allowed(req, 'compute:server:topology:host:index', { project_id: inst.project_id });
-    // No driver gives guests a NUMA topology yet: Nova's answer for a guest without one.
-    return { nodes: [], pagesize_kb: null };
-  });
+export async function showServerTopology(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  if (!mv(req).gte('2.78')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'compute:server:topology:index', { project_id: inst.project_id });
+  allowed(req, 'compute:server:topology:host:index', { project_id: inst.project_id });
+  // No driver gives guests a NUMA topology yet: Nova's answer for a guest without one.
+  return { nodes: [], pagesize_kb: null };
 }
 
 /**

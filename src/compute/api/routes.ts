@@ -37,9 +37,16 @@ import {
   updateServerMetadataItem,
   type P as ServerSub,
 } from './server_details.ts';
-import { addSecurityGroup, rebuild, registerServerActions, removeSecurityGroup } from './server_actions.ts';
-import { getConsoleOutput, registerServerConsole } from './server_console.ts';
-import { legacyConsole, registerRemoteConsoles } from './remote_consoles.ts';
+import {
+  addSecurityGroup,
+  clearServerPassword,
+  createExternalEvents,
+  rebuild,
+  removeSecurityGroup,
+  showServerPassword,
+} from './server_actions.ts';
+import { getConsoleOutput, showDiagnostics } from './server_console.ts';
+import { createRemoteConsole, legacyConsole, showConsoleAuthToken, showServerTopology } from './remote_consoles.ts';
 import { guestActions } from './server_shelve.ts';
 import { moveActions } from './server_moves.ts';
 import { registerFlavors } from './flavors.ts';
@@ -57,8 +64,15 @@ import { registerExtensions } from './extensions.ts';
 import { registerSecurityGroups } from './security_groups.ts';
 import { addFloatingIp, registerFloatingIps, removeFloatingIp } from './floating_ips.ts';
 import { addFixedIp, registerNetworks, removeFixedIp } from './networks.ts';
-import { registerInterfaces } from './interfaces.ts';
-import { registerMigrations } from './migrations.ts';
+import { attachInterface, detachInterface, type InterfaceParams, listInterfaces, showInterface } from './interfaces.ts';
+import {
+  abortMigration,
+  forceCompleteMigration,
+  listMigrations,
+  listServerMigrations,
+  type MigrationParams,
+  showServerMigration,
+} from './migrations.ts';
 
 type Id = { Params: { id: string } };
 type ActionId = { Params: { id: string; rid: string } };
@@ -76,7 +90,7 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get<Id>('/servers/:id/os-instance-actions', (req) => listInstanceActions(svc, req));
   app.get<ActionId>('/servers/:id/os-instance-actions/:rid', (req) => showInstanceAction(svc, req));
 
-  // ---- metadata, tags (2.26), addresses of a server (server_details.ts) ----
+  // ---- metadata, tags (2.26), addresses (server_details.ts), password (server_actions.ts) ----
   app.get<ServerSub>('/servers/:id/metadata', (req) => listServerMetadata(svc, req));
   app.post<ServerSub>('/servers/:id/metadata', (req) => createServerMetadata(svc, req));
   app.put<ServerSub>('/servers/:id/metadata', (req) => replaceServerMetadata(svc, req));
@@ -92,19 +106,35 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get<ServerSub>('/servers/:id/ips', (req) => listServerIps(svc, req));
   app.get<ServerSub>('/servers/:id/ips/:network', (req) => showServerIps(svc, req));
 
+  app.get<Id>('/servers/:id/os-server-password', (req) => showServerPassword(svc, req));
+  app.delete<Id>('/servers/:id/os-server-password', (req, reply) => clearServerPassword(svc, req, reply));
+  app.get<Id>('/servers/:id/diagnostics', (req) => showDiagnostics(svc, req)); // server_console.ts
+  // events from the network and block storage, cast to the servers' agents (server_actions.ts)
+  app.post('/os-server-external-events', (req, reply) => createExternalEvents(svc, req, reply));
+
+  // ---- consoles and topology (remote_consoles.ts) ----
+  app.post<Id>('/servers/:id/remote-consoles', (req) => createRemoteConsole(svc, req));
+  app.get<{ Params: { token: string } }>('/os-console-auth-tokens/:token', (req) => showConsoleAuthToken(svc, req));
+  app.get<Id>('/servers/:id/topology', (req) => showServerTopology(svc, req));
+
+  // ---- interfaces (interfaces.ts) ----
+  app.get<InterfaceParams>('/servers/:id/os-interface', (req) => listInterfaces(svc, req));
+  app.post<InterfaceParams>('/servers/:id/os-interface', (req) => attachInterface(svc, req));
+  app.get<InterfaceParams>('/servers/:id/os-interface/:port', (req) => showInterface(svc, req));
+  app.delete<InterfaceParams>('/servers/:id/os-interface/:port', (req, reply) => detachInterface(svc, req, reply));
+
+  // ---- migrations (migrations.ts) ----
+  app.get('/os-migrations', (req) => listMigrations(svc, req));
+  app.get<MigrationParams>('/servers/:id/migrations', (req) => listServerMigrations(svc, req));
+  app.get<MigrationParams>('/servers/:id/migrations/:mid', (req) => showServerMigration(svc, req));
+  app.post<MigrationParams>('/servers/:id/migrations/:mid/action', (req, reply) =>
+    forceCompleteMigration(svc, req, reply),
+  );
+  app.delete<MigrationParams>('/servers/:id/migrations/:mid', (req, reply) => abortMigration(svc, req, reply));
+
   // ---- other sub-resources of a server, registered by their modules ----
-  // /os-server-external-events, /servers/{id}/os-server-password (server_actions.ts)
-  registerServerActions(app, svc);
-  // /servers/{id}/diagnostics (server_console.ts)
-  registerServerConsole(app, svc);
-  // /servers/{id}/remote-consoles, /os-console-auth-tokens/{token}, /servers/{id}/topology
-  registerRemoteConsoles(app, svc);
-  // /servers/{id}/os-interface[/{port}] (interfaces.ts)
-  registerInterfaces(app, svc);
   // /servers/{id}/os-security-groups, /os-security-groups, /os-security-group-rules
   registerSecurityGroups(app, svc);
-  // /os-migrations, /servers/{id}/migrations[/{mid}[/action]] (migrations.ts)
-  registerMigrations(app, svc);
 
   // ---- the rest of the API, by family ----
   registerFlavors(app, svc); // /flavors, /flavors/detail, /flavors/{id}[/os-extra_specs, /os-flavor-access, /action]

@@ -2,7 +2,7 @@
 // of the servers family: rebuild (a new image on the same host), addSecurityGroup /
 // removeSecurityGroup (the server's ports in the network service), and os-server-password.
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
@@ -148,74 +148,72 @@ export async function refreshNetworkInfo(svc: ComputeService, uuid: string) {
 
 const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
 
-export function registerServerActions(app: FastifyInstance, svc: ComputeService) {
-  const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
-  // os-server-external-events: the network (and later block storage) tell compute what changed.
-  // As Nova's API: each event is checked (server known, tag when required, server on a host),
-  // the accepted ones are cast to the agents of each server's hosts (its host, and during a move
-  // the migration's other host), which refresh the info cache (network-changed), drop a deleted
-  // port (network-vif-deleted) or wake a waiting driver (network-vif-plugged, ...).
-  app.post('/os-server-external-events', async (req, reply) => {
-    const body = validateBody<any>(req, eventsSchema(mv(req)));
-    authorize(req, 'os_compute_api:os-server-external-events:create', {});
-    const { store } = svc.parts;
-    let code = 200;
-    const out: any[] = [];
-    const byHost = new Map<string, any[]>();
-    const hostsOf = new Map<string, string[]>();
-    for (const e of body.events) {
-      const ev = { ...e };
-      const inst = await store.get(e.server_uuid);
-      if (!inst) {
-        ev.status = 'failed';
-        ev.code = 404;
-        code = 207;
-      } else if (e.name === 'volume-extended' && !e.tag) {
-        ev.status = 'failed';
-        ev.code = 400;
-        code = 207;
-      } else if (!inst.host) {
-        ev.status = 'failed';
-        ev.code = 422;
-        code = 207;
-      } else {
-        ev.status = 'completed';
-        ev.code = 200;
-        let hosts = hostsOf.get(inst.uuid);
-        if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
-        for (const h of hosts) {
-          const list = byHost.get(h) ?? [];
-          list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
-          byHost.set(h, list);
-        }
-      }
-      out.push(ev);
-    }
-    for (const [host, events] of byHost) {
-      try {
-        computeRpc(svc.ctx.bus).cast(host).external_instance_event({ events });
-      } catch (err) {
-        svc.ctx.log.warn({ err, host }, 'external events: no agent for the host');
-      }
-    }
-    reply.code(code);
-    return { events: out };
-  });
+type P = { Params: { id: string } };
 
-  // os-server-password: Stratus has no metadata service to post one, so it is always empty.
-  type P = { Params: { id: string } };
-  app.get<P>('/servers/:id/os-server-password', async (req) => {
-    const inst = await get(req, req.params.id);
-    authorize(req, 'os_compute_api:os-server-password:show', { project_id: inst.project_id });
-    return { password: (inst.system_metadata.password as string | undefined) ?? '' };
-  });
-  app.delete<P>('/servers/:id/os-server-password', async (req, reply) => {
-    const inst = await get(req, req.params.id);
-    authorize(req, 'os_compute_api:os-server-password:clear', { project_id: inst.project_id });
-    const { password: _gone, ...rest } = inst.system_metadata;
-    await svc.parts.store.update(inst.uuid, { system_metadata: rest });
-    return reply.code(204).send();
-  });
+// os-server-external-events: the network (and later block storage) tell compute what changed.
+// As Nova's API: each event is checked (server known, tag when required, server on a host),
+// the accepted ones are cast to the agents of each server's hosts (its host, and during a move
+// the migration's other host), which refresh the info cache (network-changed), drop a deleted
+// port (network-vif-deleted) or wake a waiting driver (network-vif-plugged, ...).
+export async function createExternalEvents(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const body = validateBody<any>(req, eventsSchema(mv(req)));
+  authorize(req, 'os_compute_api:os-server-external-events:create', {});
+  const { store } = svc.parts;
+  let code = 200;
+  const out: any[] = [];
+  const byHost = new Map<string, any[]>();
+  const hostsOf = new Map<string, string[]>();
+  for (const e of body.events) {
+    const ev = { ...e };
+    const inst = await store.get(e.server_uuid);
+    if (!inst) {
+      ev.status = 'failed';
+      ev.code = 404;
+      code = 207;
+    } else if (e.name === 'volume-extended' && !e.tag) {
+      ev.status = 'failed';
+      ev.code = 400;
+      code = 207;
+    } else if (!inst.host) {
+      ev.status = 'failed';
+      ev.code = 422;
+      code = 207;
+    } else {
+      ev.status = 'completed';
+      ev.code = 200;
+      let hosts = hostsOf.get(inst.uuid);
+      if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
+      for (const h of hosts) {
+        const list = byHost.get(h) ?? [];
+        list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
+        byHost.set(h, list);
+      }
+    }
+    out.push(ev);
+  }
+  for (const [host, events] of byHost) {
+    try {
+      computeRpc(svc.ctx.bus).cast(host).external_instance_event({ events });
+    } catch (err) {
+      svc.ctx.log.warn({ err, host }, 'external events: no agent for the host');
+    }
+  }
+  reply.code(code);
+  return { events: out };
+}
+
+// os-server-password: Stratus has no metadata service to post one, so it is always empty.
+export async function showServerPassword(svc: ComputeService, req: FastifyRequest<P>) {
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:os-server-password:show', { project_id: inst.project_id });
+  return { password: (inst.system_metadata.password as string | undefined) ?? '' };
+}
+export async function clearServerPassword(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:os-server-password:clear', { project_id: inst.project_id });
+  const { password: _gone, ...rest } = inst.system_metadata;
+  await svc.parts.store.update(inst.uuid, { system_metadata: rest });
+  return reply.code(204).send();
 }
 
 export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {

@@ -3,7 +3,7 @@
 // which asks its virt driver, for the console log; `length` keeps the last N lines. And its
 // diagnostics (server_diagnostics): GET /servers/{id}/diagnostics, the driver's legacy flat
 // counters before 2.48, the standard form since.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { authorize, conflict, isAdmin, notFound, validateBody } from './common.ts';
@@ -67,33 +67,29 @@ export function legacyDiagnostics(d: GuestDiagnostics): Record<string, unknown> 
   return out;
 }
 
-export function registerServerConsole(app: FastifyInstance, svc: ComputeService) {
-  app.get<{ Params: { id: string } }>('/servers/:id/diagnostics', async (req) => {
-    const { store } = svc.parts;
-    const inst = await store.get(req.params.id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) {
-      req.authorized = true;
-      throw notFound(`Instance ${req.params.id} could not be found.`);
-    }
-    authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
-    if (!inst.host)
-      throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    let answer: { ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: number; message: string };
-    try {
-      answer = await computeRpc(svc.ctx.bus)
-        .call(inst.host, { timeoutMs: 30_000 })
-        .get_diagnostics({ uuid: inst.uuid });
-    } catch {
-      throw conflict(`Instance ${inst.uuid} is not ready`);
-    }
-    if (!answer.ok) {
-      if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
-      throw answer.code === 404 ? notFound(answer.message) : conflict(answer.message);
-    }
-    const d = answer.diagnostics;
-    if (!mv(req).gte('2.48')) return legacyDiagnostics(d);
-    return { ...d, num_cpus: d.cpu_details.length, num_nics: d.nic_details.length, num_disks: d.disk_details.length };
-  });
+export async function showDiagnostics(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const { store } = svc.parts;
+  const inst = await store.get(req.params.id);
+  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) {
+    req.authorized = true;
+    throw notFound(`Instance ${req.params.id} could not be found.`);
+  }
+  authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
+  if (!inst.host)
+    throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+  let answer: { ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: number; message: string };
+  try {
+    answer = await computeRpc(svc.ctx.bus).call(inst.host, { timeoutMs: 30_000 }).get_diagnostics({ uuid: inst.uuid });
+  } catch {
+    throw conflict(`Instance ${inst.uuid} is not ready`);
+  }
+  if (!answer.ok) {
+    if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
+    throw answer.code === 404 ? notFound(answer.message) : conflict(answer.message);
+  }
+  const d = answer.diagnostics;
+  if (!mv(req).gte('2.48')) return legacyDiagnostics(d);
+  return { ...d, num_cpus: d.cpu_details.length, num_nics: d.nic_details.length, num_disks: d.disk_details.length };
 }
 
 /** POST /servers/{id}/action os-getConsoleOutput: the tail of the guest's console log from its agent. */
