@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
 import { serialType, type Migration } from '../../core/db.ts';
@@ -226,123 +226,128 @@ function userParam(req: FastifyRequest, allowed: string[]): string | undefined {
   return mv(req).gte('2.10') ? q.getAll('user_id')[0] || undefined : undefined;
 }
 
-export function registerKeypairs(app: FastifyInstance, svc: ComputeService) {
-  const store = svc.parts.keypairs;
-  const quotas = svc.parts.quotas;
-
-  app.post('/os-keypairs', async (req, reply) => {
-    const v = mv(req);
-    const body = validateBody<any>(
-      req,
-      v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
+export async function createKeypair(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const v = mv(req);
+  const body = validateBody<any>(
+    req,
+    v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
+  );
+  const p = body.keypair;
+  checkKeypairName(p.name, v.gte('2.92'));
+  const name = String(p.name).trim();
+  const type: 'ssh' | 'x509' = p.type ?? 'ssh';
+  const userId: string = (v.gte('2.10') ? p.user_id : undefined) || req.ctx!.userId;
+  authorize(req, `${KP}:create`, { user_id: userId });
+  try {
+    const used = await svc.parts.keypairs.count(userId);
+    await svc.parts.quotas.check(
+      req.ctx?.projectId ?? '',
+      userId,
+      { key_pairs: 1 },
+      { project: { key_pairs: used }, user: { key_pairs: used } },
     );
-    const p = body.keypair;
-    checkKeypairName(p.name, v.gte('2.92'));
-    const name = String(p.name).trim();
-    const type: 'ssh' | 'x509' = p.type ?? 'ssh';
-    const userId: string = (v.gte('2.10') ? p.user_id : undefined) || req.ctx!.userId;
-    authorize(req, `${KP}:create`, { user_id: userId });
+  } catch (e) {
+    if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
+    throw e;
+  }
+  // Nova rechecks the quota after the create (recheck_quota), so racing creates cannot both pass.
+  const recheck = async (k: Keypair) => {
+    const used = await svc.parts.keypairs.count(userId);
     try {
-      const used = await store.count(userId);
-      await quotas.check(
+      await svc.parts.quotas.check(
         req.ctx?.projectId ?? '',
         userId,
-        { key_pairs: 1 },
+        { key_pairs: 0 },
         { project: { key_pairs: used }, user: { key_pairs: used } },
       );
     } catch (e) {
+      await svc.parts.keypairs.destroy(userId, k.name);
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
       throw e;
     }
-    // Nova rechecks the quota after the create (recheck_quota), so racing creates cannot both pass.
-    const recheck = async (k: Keypair) => {
-      const used = await store.count(userId);
-      try {
-        await quotas.check(
-          req.ctx?.projectId ?? '',
-          userId,
-          { key_pairs: 0 },
-          { project: { key_pairs: used }, user: { key_pairs: used } },
-        );
-      } catch (e) {
-        await store.destroy(userId, k.name);
-        if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
-        throw e;
-      }
-    };
-    let kp: Keypair, priv: string | undefined;
-    if (p.public_key !== undefined) {
-      const fingerprint = type === 'x509' ? x509Fingerprint(p.public_key) : sshFingerprint(p.public_key);
-      kp = await store.create({ name, user_id: userId, fingerprint, public_key: p.public_key, type });
-    } else {
-      if (await store.get(userId, name)) throw conflict(`Key pair '${name}' already exists.`);
-      const gen = type === 'x509' ? await generateX509(userId) : generateSshKey();
-      kp = await store.create({ name, user_id: userId, fingerprint: gen.fingerprint, public_key: gen.publicKey, type });
-      priv = gen.privateKey;
+  };
+  let kp: Keypair, priv: string | undefined;
+  if (p.public_key !== undefined) {
+    const fingerprint = type === 'x509' ? x509Fingerprint(p.public_key) : sshFingerprint(p.public_key);
+    kp = await svc.parts.keypairs.create({ name, user_id: userId, fingerprint, public_key: p.public_key, type });
+  } else {
+    if (await svc.parts.keypairs.get(userId, name)) throw conflict(`Key pair '${name}' already exists.`);
+    const gen = type === 'x509' ? await generateX509(userId) : generateSshKey();
+    kp = await svc.parts.keypairs.create({
+      name,
+      user_id: userId,
+      fingerprint: gen.fingerprint,
+      public_key: gen.publicKey,
+      type,
+    });
+    priv = gen.privateKey;
+  }
+  await recheck(kp);
+  reply.code(v.gte('2.2') ? 201 : 200);
+  const fields = [
+    ...(priv !== undefined ? ['private_key'] : []),
+    ...(v.gte('2.2') ? ['type'] : []),
+    'name',
+    'public_key',
+    'fingerprint',
+    'user_id',
+  ];
+  return { keypair: view(kp, fields, priv) };
+}
+
+export async function listKeypairs(svc: ComputeService, req: FastifyRequest) {
+  const v = mv(req);
+  const userId = userParam(req, ['user_id', 'limit', 'marker']) ?? req.ctx!.userId;
+  authorize(req, `${KP}:index`, { user_id: userId });
+  let list = await svc.parts.keypairs.list(userId);
+  let more = false;
+  if (v.gte('2.35')) {
+    const limit = limitOf(req);
+    const marker = queryOf(req).get('marker');
+    if (marker !== null) {
+      const i = list.findIndex((k) => k.name === marker);
+      if (i < 0) throw badRequest(`Marker ${marker} could not be found.`);
+      list = list.slice(i + 1);
     }
-    await recheck(kp);
-    reply.code(v.gte('2.2') ? 201 : 200);
-    const fields = [
-      ...(priv !== undefined ? ['private_key'] : []),
-      ...(v.gte('2.2') ? ['type'] : []),
-      'name',
-      'public_key',
-      'fingerprint',
-      'user_id',
-    ];
-    return { keypair: view(kp, fields, priv) };
-  });
+    list = list.slice(0, limit);
+    more = list.length > 0 && list.length === limit;
+  }
+  const fields = v.gte('2.2') ? ['name', 'public_key', 'fingerprint', 'type'] : ['name', 'public_key', 'fingerprint'];
+  const out: Record<string, unknown> = { keypairs: list.map((k) => ({ keypair: view(k, fields) })) };
+  if (more) out.keypairs_links = nextLink(req, 'os-keypairs', list[list.length - 1]!.name);
+  return out;
+}
 
-  app.get('/os-keypairs', async (req) => {
-    const v = mv(req);
-    const userId = userParam(req, ['user_id', 'limit', 'marker']) ?? req.ctx!.userId;
-    authorize(req, `${KP}:index`, { user_id: userId });
-    let list = await store.list(userId);
-    let more = false;
-    if (v.gte('2.35')) {
-      const limit = limitOf(req);
-      const marker = queryOf(req).get('marker');
-      if (marker !== null) {
-        const i = list.findIndex((k) => k.name === marker);
-        if (i < 0) throw badRequest(`Marker ${marker} could not be found.`);
-        list = list.slice(i + 1);
-      }
-      list = list.slice(0, limit);
-      more = list.length > 0 && list.length === limit;
-    }
-    const fields = v.gte('2.2') ? ['name', 'public_key', 'fingerprint', 'type'] : ['name', 'public_key', 'fingerprint'];
-    const out: Record<string, unknown> = { keypairs: list.map((k) => ({ keypair: view(k, fields) })) };
-    if (more) out.keypairs_links = nextLink(req, 'os-keypairs', list[list.length - 1]!.name);
-    return out;
-  });
+export async function showKeypair(svc: ComputeService, req: FastifyRequest<{ Params: { name: string } }>) {
+  const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
+  authorize(req, `${KP}:show`, { user_id: userId });
+  const k = await svc.parts.keypairs.get(userId, req.params.name);
+  if (!k) throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
+  const fields = [
+    'name',
+    'public_key',
+    'fingerprint',
+    'user_id',
+    'created_at',
+    'deleted',
+    'deleted_at',
+    'id',
+    'updated_at',
+    ...(mv(req).gte('2.2') ? ['type'] : []),
+  ];
+  return { keypair: view(k, fields) };
+}
 
-  app.get<{ Params: { name: string } }>('/os-keypairs/:name', async (req) => {
-    const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
-    authorize(req, `${KP}:show`, { user_id: userId });
-    const k = await store.get(userId, req.params.name);
-    if (!k) throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
-    const fields = [
-      'name',
-      'public_key',
-      'fingerprint',
-      'user_id',
-      'created_at',
-      'deleted',
-      'deleted_at',
-      'id',
-      'updated_at',
-      ...(mv(req).gte('2.2') ? ['type'] : []),
-    ];
-    return { keypair: view(k, fields) };
-  });
-
-  app.delete<{ Params: { name: string } }>('/os-keypairs/:name', async (req, reply) => {
-    const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
-    authorize(req, `${KP}:delete`, { user_id: userId });
-    if (!(await store.destroy(userId, req.params.name)))
-      throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
-    reply.code(mv(req).gte('2.2') ? 204 : 202).send();
-  });
+export async function deleteKeypair(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { name: string } }>,
+  reply: FastifyReply,
+) {
+  const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
+  authorize(req, `${KP}:delete`, { user_id: userId });
+  if (!(await svc.parts.keypairs.destroy(userId, req.params.name)))
+    throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
+  reply.code(mv(req).gte('2.2') ? 204 : 202).send();
 }
 
 export const keypairsFamily: Family = {

@@ -50,15 +50,15 @@ import { createRemoteConsole, legacyConsole, showConsoleAuthToken, showServerTop
 import { guestActions } from './server_shelve.ts';
 import { moveActions } from './server_moves.ts';
 import { registerFlavors } from './flavors.ts';
-import { registerKeypairs } from './keypairs.ts';
+import { createKeypair, deleteKeypair, listKeypairs, showKeypair } from './keypairs.ts';
 import { registerQuotas } from './quotas.ts';
-import { registerLimits } from './limits.ts';
-import { registerServerGroups } from './server_groups.ts';
+import { showLimits } from './limits.ts';
+import { createServerGroup, deleteServerGroup, listServerGroups, showServerGroup } from './server_groups.ts';
 import { registerAggregates } from './aggregates.ts';
-import { registerAvailabilityZones } from './availability_zones.ts';
+import { listAvailabilityZones, listAvailabilityZonesDetail } from './availability_zones.ts';
 import { registerHosts, registerServices } from './services.ts';
 import { registerHypervisors } from './hypervisors.ts';
-import { registerInstanceUsageAudit, registerUsage } from './usage.ts';
+import { listInstanceUsageAudit, listTenantUsage, showInstanceUsageAudit, showTenantUsage } from './usage.ts';
 import { registerImages } from './images.ts';
 import { registerExtensions } from './extensions.ts';
 import { registerSecurityGroups } from './security_groups.ts';
@@ -138,17 +138,44 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
   // ---- the rest of the API, by family ----
   registerFlavors(app, svc); // /flavors, /flavors/detail, /flavors/{id}[/os-extra_specs, /os-flavor-access, /action]
-  registerKeypairs(app, svc); // /os-keypairs
+
+  // ---- key pairs (keypairs.ts) ----
+  app.post('/os-keypairs', (req, reply) => createKeypair(svc, req, reply));
+  app.get('/os-keypairs', (req) => listKeypairs(svc, req));
+  app.get<{ Params: { name: string } }>('/os-keypairs/:name', (req) => showKeypair(svc, req));
+  app.delete<{ Params: { name: string } }>('/os-keypairs/:name', (req, reply) => deleteKeypair(svc, req, reply));
+
   registerQuotas(app, svc); // /os-quota-sets/{project}[/defaults, /detail], /os-quota-class-sets/{class}
-  registerLimits(app, svc); // /limits
-  registerServerGroups(app, svc); // /os-server-groups
+
+  // ---- limits (limits.ts) ----
+  app.get('/limits', (req) => showLimits(svc, req));
+
+  // ---- server groups (server_groups.ts) ----
+  app.get('/os-server-groups', (req) => listServerGroups(svc, req));
+  app.get<{ Params: { id: string } }>('/os-server-groups/:id', (req) => showServerGroup(svc, req));
+  app.delete<{ Params: { id: string } }>('/os-server-groups/:id', (req, reply) => deleteServerGroup(svc, req, reply));
+  app.post('/os-server-groups', (req) => createServerGroup(svc, req));
+
   registerAggregates(app, svc); // /os-aggregates[/{id}[/action]]
-  registerAvailabilityZones(app, svc); // /os-availability-zone[/detail]
+
+  // ---- availability zones (availability_zones.ts) ----
+  app.get('/os-availability-zone', (req) => listAvailabilityZones(svc, req));
+  app.get('/os-availability-zone/detail', (req) => listAvailabilityZonesDetail(svc, req));
+
   registerServices(app, svc); // /os-services[/{id}]
   registerHosts(app, svc); // /os-hosts[/{host}[/reboot, /shutdown, /startup]]
   registerHypervisors(app, svc); // /os-hypervisors[/detail, /statistics, /{id}[/uptime, /servers]]
-  registerUsage(app, svc); // /os-simple-tenant-usage[/{project}]
-  registerInstanceUsageAudit(app, svc); // /os-instance_usage_audit_log[/{before}]
+
+  // ---- usage (usage.ts) ----
+  app.get('/os-simple-tenant-usage', (req) => listTenantUsage(svc, req));
+  app.get<{ Params: { id: string } }>('/os-simple-tenant-usage/:id', (req) => showTenantUsage(svc, req));
+
+  // ---- instance usage audit log (usage.ts) ----
+  app.get('/os-instance_usage_audit_log', (req) => listInstanceUsageAudit(svc, req));
+  app.get<{ Params: { before: string } }>('/os-instance_usage_audit_log/:before', (req) =>
+    showInstanceUsageAudit(svc, req),
+  );
+
   registerImages(app, svc); // /images (proxy to the image service)
   registerExtensions(app, svc); // /extensions[/{alias}]
   registerFloatingIps(app, svc); // /os-floating-ips, /os-floating-ip-pools (proxy to the network)

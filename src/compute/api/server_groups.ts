@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
 import { serialType, type Migration } from '../../core/db.ts';
@@ -120,103 +120,109 @@ function nonNegative(q: URLSearchParams, key: string): number | undefined {
   return Number(raw);
 }
 
-export function registerServerGroups(app: FastifyInstance, svc: ComputeService) {
-  const store = svc.parts.serverGroups;
-  const quotas = svc.parts.quotas;
-
-  app.get('/os-server-groups', async (req) => {
-    const q = queryOf(req);
-    if (mv(req).gte('2.75'))
-      for (const k of q.keys())
-        if (!['all_projects', 'limit', 'offset'].includes(k))
-          throw badRequest(
-            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
-          );
-    const limit = nonNegative(q, 'limit'),
-      offset = nonNegative(q, 'offset') ?? 0;
-    const projectId = req.ctx?.projectId ?? null;
-    authorize(req, `${SG}:index`, { project_id: projectId });
-    let list: ServerGroup[];
-    if (q.has('all_projects') && isAdmin(req)) {
-      authorize(req, `${SG}:index:all_projects`, { project_id: projectId });
-      list = await store.list();
-    } else list = await store.list(projectId ?? '');
-    const page = list.slice(offset, offset + Math.min(limit ?? 1000, 1000));
-    return { server_groups: page.map((g) => view(req, g)) };
-  });
-
-  app.get<{ Params: { id: string } }>('/os-server-groups/:id', async (req) => {
-    const g = await store.get(req.params.id);
-    if (!g) {
-      req.authorized = true;
-      throw notFound(`Instance group ${req.params.id} could not be found.`);
-    }
-    authorize(req, `${SG}:show`, { project_id: g.project_id });
-    return { server_group: view(req, g) };
-  });
-
-  app.delete<{ Params: { id: string } }>('/os-server-groups/:id', async (req, reply) => {
-    const g = await store.get(req.params.id);
-    if (!g) {
-      req.authorized = true;
-      throw notFound(`Instance group ${req.params.id} could not be found.`);
-    }
-    authorize(req, `${SG}:delete`, { project_id: g.project_id });
-    if (!(await store.destroy(g.uuid))) throw notFound(`Instance group ${req.params.id} could not be found.`);
-    reply.code(204).send();
-  });
-
-  app.post('/os-server-groups', async (req) => {
-    const v = mv(req);
-    const body = validateBody<any>(req, v.gte('2.64') ? CREATE_264 : v.gte('2.15') ? CREATE_215 : CREATE);
-    const projectId = req.ctx?.projectId ?? '';
-    const userId = req.ctx!.userId;
-    authorize(req, `${SG}:create`, { project_id: projectId });
-    const check = async () => {
-      const project = await store.count(projectId),
-        user = await store.count(projectId, userId);
-      try {
-        await quotas.check(
-          projectId,
-          userId,
-          { server_groups: 1 },
-          { project: { server_groups: project }, user: { server_groups: user } },
+export async function listServerGroups(svc: ComputeService, req: FastifyRequest) {
+  const q = queryOf(req);
+  if (mv(req).gte('2.75'))
+    for (const k of q.keys())
+      if (!['all_projects', 'limit', 'offset'].includes(k))
+        throw badRequest(
+          `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
         );
-      } catch (e) {
-        if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
-        throw e;
-      }
-    };
-    await check();
-    const sg = body.server_group;
-    checkName('name', sg.name);
-    let policy: string,
-      rules: Record<string, number> = {};
-    if (v.gte('2.64')) {
-      policy = sg.policy;
-      const raw = sg.rules ?? {};
-      if (policy !== 'anti-affinity' && Object.keys(raw).length)
-        throw badRequest('Only anti-affinity policy supports rules.');
-      if (raw.max_server_per_host !== undefined) rules = { max_server_per_host: Number(raw.max_server_per_host) };
-    } else policy = sg.policies[0];
-    const g = await store.create({ name: sg.name, project_id: projectId, user_id: userId, policy, rules });
-    // Nova rechecks after the create (recheck_quota) so that racing creates cannot both pass.
+  const limit = nonNegative(q, 'limit'),
+    offset = nonNegative(q, 'offset') ?? 0;
+  const projectId = req.ctx?.projectId ?? null;
+  authorize(req, `${SG}:index`, { project_id: projectId });
+  let list: ServerGroup[];
+  if (q.has('all_projects') && isAdmin(req)) {
+    authorize(req, `${SG}:index:all_projects`, { project_id: projectId });
+    list = await svc.parts.serverGroups.list();
+  } else list = await svc.parts.serverGroups.list(projectId ?? '');
+  const page = list.slice(offset, offset + Math.min(limit ?? 1000, 1000));
+  return { server_groups: page.map((g) => view(req, g)) };
+}
+
+export async function showServerGroup(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const g = await svc.parts.serverGroups.get(req.params.id);
+  if (!g) {
+    req.authorized = true;
+    throw notFound(`Instance group ${req.params.id} could not be found.`);
+  }
+  authorize(req, `${SG}:show`, { project_id: g.project_id });
+  return { server_group: view(req, g) };
+}
+
+export async function deleteServerGroup(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  const g = await svc.parts.serverGroups.get(req.params.id);
+  if (!g) {
+    req.authorized = true;
+    throw notFound(`Instance group ${req.params.id} could not be found.`);
+  }
+  authorize(req, `${SG}:delete`, { project_id: g.project_id });
+  if (!(await svc.parts.serverGroups.destroy(g.uuid)))
+    throw notFound(`Instance group ${req.params.id} could not be found.`);
+  reply.code(204).send();
+}
+
+export async function createServerGroup(svc: ComputeService, req: FastifyRequest) {
+  const v = mv(req);
+  const body = validateBody<any>(req, v.gte('2.64') ? CREATE_264 : v.gte('2.15') ? CREATE_215 : CREATE);
+  const projectId = req.ctx?.projectId ?? '';
+  const userId = req.ctx!.userId;
+  authorize(req, `${SG}:create`, { project_id: projectId });
+  const check = async () => {
+    const project = await svc.parts.serverGroups.count(projectId),
+      user = await svc.parts.serverGroups.count(projectId, userId);
     try {
-      const project = await store.count(projectId),
-        user = await store.count(projectId, userId);
-      await quotas.check(
+      await svc.parts.quotas.check(
         projectId,
         userId,
-        { server_groups: 0 },
+        { server_groups: 1 },
         { project: { server_groups: project }, user: { server_groups: user } },
       );
     } catch (e) {
-      await store.destroy(g.uuid);
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
       throw e;
     }
-    return { server_group: view(req, g) };
+  };
+  await check();
+  const sg = body.server_group;
+  checkName('name', sg.name);
+  let policy: string,
+    rules: Record<string, number> = {};
+  if (v.gte('2.64')) {
+    policy = sg.policy;
+    const raw = sg.rules ?? {};
+    if (policy !== 'anti-affinity' && Object.keys(raw).length)
+      throw badRequest('Only anti-affinity policy supports rules.');
+    if (raw.max_server_per_host !== undefined) rules = { max_server_per_host: Number(raw.max_server_per_host) };
+  } else policy = sg.policies[0];
+  const g = await svc.parts.serverGroups.create({
+    name: sg.name,
+    project_id: projectId,
+    user_id: userId,
+    policy,
+    rules,
   });
+  // Nova rechecks after the create (recheck_quota) so that racing creates cannot both pass.
+  try {
+    const project = await svc.parts.serverGroups.count(projectId),
+      user = await svc.parts.serverGroups.count(projectId, userId);
+    await svc.parts.quotas.check(
+      projectId,
+      userId,
+      { server_groups: 0 },
+      { project: { server_groups: project }, user: { server_groups: user } },
+    );
+  } catch (e) {
+    await svc.parts.serverGroups.destroy(g.uuid);
+    if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
+    throw e;
+  }
+  return { server_group: view(req, g) };
 }
 
 export const serverGroupsFamily: Family = {
