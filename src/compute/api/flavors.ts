@@ -3,7 +3,7 @@
 // (2.55), delete, extra specs with 2.86 validation, and the access lists of private flavors.
 // Other families get a flavor through the FlavorStore kept in svc.parts ('flavors').
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { type Flavor, FlavorStore } from '../flavors.ts';
 import {
@@ -279,7 +279,7 @@ export function limitOf(req: FastifyRequest): number {
 const TRUE_STRINGS = ['1', 't', 'true', 'on', 'y', 'yes'];
 const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
 
-async function listFlavors(
+async function flavorPage(
   req: FastifyRequest,
   store: FlavorStore,
   collection: string,
@@ -351,181 +351,197 @@ export function flavorNotFound(id: string) {
   return notFound(`Flavor ${id} could not be found.`);
 }
 
-export function registerFlavors(app: FastifyInstance, svc: ComputeService) {
-  const store = svc.parts.flavors;
+const getFlavor = async (svc: ComputeService, req: FastifyRequest, id: string) => {
+  const f = await svc.parts.flavors.visible(id, req.ctx?.projectId, isAdmin(req));
+  if (!f) throw flavorNotFound(id);
+  return f;
+};
 
-  const getFlavor = async (req: FastifyRequest, id: string) => {
-    const f = await store.visible(id, req.ctx?.projectId, isAdmin(req));
-    if (!f) throw flavorNotFound(id);
-    return f;
+export async function listFlavors(svc: ComputeService, req: FastifyRequest) {
+  req.authorized = true; // Nova checks no rule for flavor lists
+  const { page, next } = await flavorPage(req, svc.parts.flavors, 'flavors');
+  const out: Record<string, unknown> = {
+    flavors: page.map((f) => flavorView(req, f, false, { description: mv(req).gte('2.55') })),
   };
+  if (next) out.flavors_links = nextLink(req, 'flavors', next);
+  return out;
+}
 
-  app.get('/flavors', async (req) => {
-    req.authorized = true; // Nova checks no rule for flavor lists
-    const { page, next } = await listFlavors(req, store, 'flavors');
-    const out: Record<string, unknown> = {
-      flavors: page.map((f) => flavorView(req, f, false, { description: mv(req).gte('2.55') })),
-    };
-    if (next) out.flavors_links = nextLink(req, 'flavors', next);
-    return out;
+export async function listFlavorsDetail(svc: ComputeService, req: FastifyRequest) {
+  req.authorized = true;
+  const { page, next } = await flavorPage(req, svc.parts.flavors, 'flavors/detail');
+  const specs = withSpecs(req);
+  const out: Record<string, unknown> = {
+    flavors: page.map((f) => flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: specs })),
+  };
+  if (next) out.flavors_links = nextLink(req, 'flavors/detail', next);
+  return out;
+}
+
+export async function showFlavor(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  req.authorized = true;
+  const f = await getFlavor(svc, req, req.params.id);
+  return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
+}
+
+export async function createFlavor(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const body = validateBody<any>(req, mv(req).gte('2.55') ? CREATE_255 : CREATE);
+  authorize(req, `${FM}:create`, {});
+  const v = body.flavor;
+  checkName('name', v.name);
+  const name = String(v.name).trim();
+  const flavorid = v.id === undefined || v.id === null || v.id === '' ? randomUUID() : String(v.id);
+  const int = (x: unknown, d: number) => (x === undefined ? d : Number(x));
+  const rxtx = v.rxtx_factor === undefined ? 1.0 : Number(v.rxtx_factor);
+  if (!(rxtx > 0) || rxtx > 3.40282e38)
+    throw badRequest(`Invalid input received: 'rxtx_factor' argument must be a float between 0 and 3.40282e+38`);
+  const f = await svc.parts.flavors.create({
+    flavorid,
+    name,
+    memory_mb: int(v.ram, 0),
+    vcpus: int(v.vcpus, 0),
+    root_gb: int(v.disk, 0),
+    ephemeral_gb: int(v['OS-FLV-EXT-DATA:ephemeral'], 0),
+    swap: int(v.swap, 0),
+    rxtx_factor: rxtx,
+    is_public:
+      v['os-flavor-access:is_public'] === undefined ? true : strictBool(v['os-flavor-access:is_public'], 'is_public'),
+    description: mv(req).gte('2.55') ? (v.description ?? null) : null,
   });
+  reply.code(200);
+  return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
+}
 
-  app.get('/flavors/detail', async (req) => {
+export async function updateFlavor(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  if (!mv(req).gte('2.55')) {
     req.authorized = true;
-    const { page, next } = await listFlavors(req, store, 'flavors/detail');
-    const specs = withSpecs(req);
-    const out: Record<string, unknown> = {
-      flavors: page.map((f) => flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: specs })),
-    };
-    if (next) out.flavors_links = nextLink(req, 'flavors/detail', next);
-    return out;
-  });
+    throw notFound('The resource could not be found.');
+  }
+  const body = validateBody<any>(req, UPDATE_255);
+  authorize(req, `${FM}:update`, {});
+  const f = await svc.parts.flavors.get(req.params.id);
+  if (!f) throw flavorNotFound(req.params.id);
+  await svc.parts.flavors.setDescription(f.flavorid, body.flavor.description ?? null);
+  return {
+    flavor: flavorView(req, (await svc.parts.flavors.get(f.flavorid))!, true, {
+      description: true,
+      extraSpecs: withSpecs(req),
+    }),
+  };
+}
 
-  app.get<{ Params: { id: string } }>('/flavors/:id', async (req) => {
-    req.authorized = true;
-    const f = await getFlavor(req, req.params.id);
-    return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
-  });
+export async function deleteFlavor(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  authorize(req, `${FM}:delete`, {});
+  if (!(await svc.parts.flavors.destroy(req.params.id))) throw flavorNotFound(req.params.id);
+  reply.code(202).send();
+}
 
-  app.post('/flavors', async (req, reply) => {
-    const body = validateBody<any>(req, mv(req).gte('2.55') ? CREATE_255 : CREATE);
-    authorize(req, `${FM}:create`, {});
-    const v = body.flavor;
-    checkName('name', v.name);
-    const name = String(v.name).trim();
-    const flavorid = v.id === undefined || v.id === null || v.id === '' ? randomUUID() : String(v.id);
-    const int = (x: unknown, d: number) => (x === undefined ? d : Number(x));
-    const rxtx = v.rxtx_factor === undefined ? 1.0 : Number(v.rxtx_factor);
-    if (!(rxtx > 0) || rxtx > 3.40282e38)
-      throw badRequest(`Invalid input received: 'rxtx_factor' argument must be a float between 0 and 3.40282e+38`);
-    const f = await store.create({
-      flavorid,
-      name,
-      memory_mb: int(v.ram, 0),
-      vcpus: int(v.vcpus, 0),
-      root_gb: int(v.disk, 0),
-      ephemeral_gb: int(v['OS-FLV-EXT-DATA:ephemeral'], 0),
-      swap: int(v.swap, 0),
-      rxtx_factor: rxtx,
-      is_public:
-        v['os-flavor-access:is_public'] === undefined ? true : strictBool(v['os-flavor-access:is_public'], 'is_public'),
-      description: mv(req).gte('2.55') ? (v.description ?? null) : null,
-    });
-    reply.code(200);
-    return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
-  });
+// ---- extra specs ----
+const specsTarget = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
-  app.put<{ Params: { id: string } }>('/flavors/:id', async (req) => {
-    if (!mv(req).gte('2.55')) {
-      req.authorized = true;
-      throw notFound('The resource could not be found.');
-    }
-    const body = validateBody<any>(req, UPDATE_255);
-    authorize(req, `${FM}:update`, {});
-    const f = await store.get(req.params.id);
-    if (!f) throw flavorNotFound(req.params.id);
-    await store.setDescription(f.flavorid, body.flavor.description ?? null);
-    return {
-      flavor: flavorView(req, (await store.get(f.flavorid))!, true, { description: true, extraSpecs: withSpecs(req) }),
-    };
-  });
+export async function listFlavorExtraSpecs(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  authorize(req, `${FES}:index`, specsTarget(req));
+  return { extra_specs: (await getFlavor(svc, req, req.params.id)).extra_specs };
+}
 
-  app.delete<{ Params: { id: string } }>('/flavors/:id', async (req, reply) => {
-    authorize(req, `${FM}:delete`, {});
-    if (!(await store.destroy(req.params.id))) throw flavorNotFound(req.params.id);
-    reply.code(202).send();
-  });
+export async function createFlavorExtraSpecs(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = validateBody<any>(req, SPECS_CREATE);
+  authorize(req, `${FES}:create`, {});
+  checkSpecValues(req, body.extra_specs);
+  const f = await getFlavor(svc, req, req.params.id);
+  await svc.parts.flavors.setSpecs(
+    f.flavorid,
+    Object.fromEntries(Object.entries(body.extra_specs).map(([k, x]) => [k, String(x)])),
+  );
+  return body;
+}
 
-  // ---- extra specs ----
-  const specsTarget = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+export async function updateFlavorExtraSpec(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string; key: string } }>,
+) {
+  const body = validateBody<any>(req, SPECS_UPDATE);
+  authorize(req, `${FES}:update`, {});
+  checkSpecValues(req, body);
+  if (!(req.params.key in body)) throw badRequest('Request body and URI mismatch');
+  const f = await getFlavor(svc, req, req.params.id);
+  await svc.parts.flavors.setSpecs(
+    f.flavorid,
+    Object.fromEntries(Object.entries(body).map(([k, x]) => [k, String(x)])),
+  );
+  return body;
+}
 
-  app.get<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (req) => {
-    authorize(req, `${FES}:index`, specsTarget(req));
-    return { extra_specs: (await getFlavor(req, req.params.id)).extra_specs };
-  });
+export async function showFlavorExtraSpec(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string; key: string } }>,
+) {
+  authorize(req, `${FES}:show`, specsTarget(req));
+  const f = await getFlavor(svc, req, req.params.id);
+  if (!(req.params.key in f.extra_specs))
+    throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
+  return { [req.params.key]: f.extra_specs[req.params.key] };
+}
 
-  app.post<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (req) => {
-    const body = validateBody<any>(req, SPECS_CREATE);
-    authorize(req, `${FES}:create`, {});
-    checkSpecValues(req, body.extra_specs);
-    const f = await getFlavor(req, req.params.id);
-    await store.setSpecs(
-      f.flavorid,
-      Object.fromEntries(Object.entries(body.extra_specs).map(([k, x]) => [k, String(x)])),
-    );
-    return body;
-  });
+export async function deleteFlavorExtraSpec(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string; key: string } }>,
+  reply: FastifyReply,
+) {
+  authorize(req, `${FES}:delete`, {});
+  const f = await getFlavor(svc, req, req.params.id);
+  if (!(await svc.parts.flavors.deleteSpec(f.flavorid, req.params.key)))
+    throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
+  reply.code(200).send();
+}
 
-  app.put<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req) => {
-    const body = validateBody<any>(req, SPECS_UPDATE);
-    authorize(req, `${FES}:update`, {});
-    checkSpecValues(req, body);
-    if (!(req.params.key in body)) throw badRequest('Request body and URI mismatch');
-    const f = await getFlavor(req, req.params.id);
-    await store.setSpecs(f.flavorid, Object.fromEntries(Object.entries(body).map(([k, x]) => [k, String(x)])));
-    return body;
-  });
+// ---- access ----
+const accessView = async (svc: ComputeService, flavorid: string) => ({
+  flavor_access: (await svc.parts.flavors.projects(flavorid)).map((p) => ({ flavor_id: flavorid, tenant_id: p })),
+});
 
-  app.get<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req) => {
-    authorize(req, `${FES}:show`, specsTarget(req));
-    const f = await getFlavor(req, req.params.id);
-    if (!(req.params.key in f.extra_specs))
-      throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
-    return { [req.params.key]: f.extra_specs[req.params.key] };
-  });
+export async function listFlavorAccess(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  authorize(req, FA);
+  const f = await getFlavor(svc, req, req.params.id);
+  if (f.is_public) throw notFound('Access list not available for public flavors.');
+  return accessView(svc, f.flavorid);
+}
 
-  app.delete<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req, reply) => {
-    authorize(req, `${FES}:delete`, {});
-    const f = await getFlavor(req, req.params.id);
-    if (!(await store.deleteSpec(f.flavorid, req.params.key)))
-      throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
-    reply.code(200).send();
-  });
-
-  // ---- access ----
-  const accessView = async (flavorid: string) => ({
-    flavor_access: (await store.projects(flavorid)).map((p) => ({ flavor_id: flavorid, tenant_id: p })),
-  });
-
-  app.get<{ Params: { id: string } }>('/flavors/:id/os-flavor-access', async (req) => {
-    authorize(req, FA);
-    const f = await getFlavor(req, req.params.id);
-    if (f.is_public) throw notFound('Access list not available for public flavors.');
-    return accessView(f.flavorid);
-  });
-
-  app.post<{ Params: { id: string } }>('/flavors/:id/action', async (req) => {
-    const body = req.body as any;
-    if (body && typeof body === 'object' && 'addTenantAccess' in body) {
-      validateBody(req, ADD_TENANT);
-      authorize(req, `${FA}:add_tenant_access`, {});
-      const tenant = body.addTenantAccess.tenant as string;
+export async function flavorAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = req.body as any;
+  if (body && typeof body === 'object' && 'addTenantAccess' in body) {
+    validateBody(req, ADD_TENANT);
+    authorize(req, `${FA}:add_tenant_access`, {});
+    const tenant = body.addTenantAccess.tenant as string;
+    await verifyProjectId(req, svc, tenant);
+    const f = await getFlavor(svc, req, req.params.id);
+    if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
+    if (!(await svc.parts.flavors.addAccess(f.flavorid, tenant)))
+      throw conflict(`Flavor access already exists for flavor ${f.flavorid} and project ${tenant} combination.`);
+    return accessView(svc, f.flavorid);
+  }
+  if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
+    validateBody(req, REMOVE_TENANT);
+    authorize(req, `${FA}:remove_tenant_access`, {});
+    const tenant = body.removeTenantAccess.tenant as string;
+    try {
       await verifyProjectId(req, svc, tenant);
-      const f = await getFlavor(req, req.params.id);
-      if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
-      if (!(await store.addAccess(f.flavorid, tenant)))
-        throw conflict(`Flavor access already exists for flavor ${f.flavorid} and project ${tenant} combination.`);
-      return accessView(f.flavorid);
+    } catch (e) {
+      if (!String((e as Error).message).includes(`Project ID ${tenant} is not a valid project.`)) throw e;
     }
-    if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
-      validateBody(req, REMOVE_TENANT);
-      authorize(req, `${FA}:remove_tenant_access`, {});
-      const tenant = body.removeTenantAccess.tenant as string;
-      try {
-        await verifyProjectId(req, svc, tenant);
-      } catch (e) {
-        if (!String((e as Error).message).includes(`Project ID ${tenant} is not a valid project.`)) throw e;
-      }
-      const f = await getFlavor(req, req.params.id);
-      if (!(await store.removeAccess(f.flavorid, tenant)))
-        throw notFound(`Flavor access not found for ${f.flavorid} / ${tenant} combination.`);
-      return accessView(f.flavorid);
-    }
-    req.authorized = true;
-    throw badRequest(
-      'There is no such action: ' + (body && typeof body === 'object' ? (Object.keys(body)[0] ?? '') : ''),
-    );
-  });
+    const f = await getFlavor(svc, req, req.params.id);
+    if (!(await svc.parts.flavors.removeAccess(f.flavorid, tenant)))
+      throw notFound(`Flavor access not found for ${f.flavorid} / ${tenant} combination.`);
+    return accessView(svc, f.flavorid);
+  }
+  req.authorized = true;
+  throw badRequest(
+    'There is no such action: ' + (body && typeof body === 'object' ? (Object.keys(body)[0] ?? '') : ''),
+  );
 }
 
 /** The flavor store of a compute service (created on first use). */

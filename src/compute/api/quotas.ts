@@ -3,7 +3,7 @@
 // counted from what exists (Nova counts, it does not reserve), settable ranges, quota classes.
 // Other families check deltas through the QuotaEngine kept in svc.parts ('quotas'); servers are
 // counted in SQL over the instances table (its flavor-size columns give cores and RAM).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ComputeService, Family } from '../service.ts';
 import type { Migration } from '../../core/db.ts';
@@ -155,96 +155,99 @@ function userParam(req: FastifyRequest): string | undefined {
   return q.getAll('user_id')[0] || undefined;
 }
 
-export function registerQuotas(app: FastifyInstance, svc: ComputeService) {
-  const engine = svc.parts.quotas;
+export async function showQuotaSet(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const id = req.params.id;
+  const user = userParam(req);
+  authorize(req, `${QS}:show`, { project_id: id });
+  await verifyProjectId(req, svc, id);
+  const limits = user ? await svc.parts.quotas.userLimits(id, user) : await svc.parts.quotas.projectLimits(id);
+  return { quota_set: format(id, limits, filtered(req)) };
+}
 
-  app.get<{ Params: { id: string } }>('/os-quota-sets/:id', async (req) => {
-    const id = req.params.id;
-    const user = userParam(req);
-    authorize(req, `${QS}:show`, { project_id: id });
-    await verifyProjectId(req, svc, id);
-    const limits = user ? await engine.userLimits(id, user) : await engine.projectLimits(id);
-    return { quota_set: format(id, limits, filtered(req)) };
-  });
+export async function showQuotaSetDetail(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const id = req.params.id;
+  const user = userParam(req);
+  authorize(req, `${QS}:detail`, { project_id: id });
+  await verifyProjectId(req, svc, id);
+  return { quota_set: format(id, await svc.parts.quotas.detail(id, user), filtered(req)) };
+}
 
-  app.get<{ Params: { id: string } }>('/os-quota-sets/:id/detail', async (req) => {
-    const id = req.params.id;
-    const user = userParam(req);
-    authorize(req, `${QS}:detail`, { project_id: id });
-    await verifyProjectId(req, svc, id);
-    return { quota_set: format(id, await engine.detail(id, user), filtered(req)) };
-  });
+export async function showQuotaSetDefaults(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const id = req.params.id;
+  authorize(req, `${QS}:defaults`, { project_id: id });
+  await verifyProjectId(req, svc, id);
+  return { quota_set: format(id, await svc.parts.quotas.defaults(), filtered(req)) };
+}
 
-  app.get<{ Params: { id: string } }>('/os-quota-sets/:id/defaults', async (req) => {
-    const id = req.params.id;
-    authorize(req, `${QS}:defaults`, { project_id: id });
-    await verifyProjectId(req, svc, id);
-    return { quota_set: format(id, await engine.defaults(), filtered(req)) };
-  });
-
-  app.put<{ Params: { id: string } }>('/os-quota-sets/:id', async (req) => {
-    const id = req.params.id;
-    const body = validateBody<any>(req, mv(req).gte('2.57') ? UPDATE_257 : mv(req).gte('2.36') ? UPDATE_236 : UPDATE);
-    const user = userParam(req);
-    authorize(req, `${QS}:update`, { project_id: id });
-    await verifyProjectId(req, svc, id);
-    const set = body.quota_set as Record<string, unknown>;
-    if ('networks' in set) throw badRequest('The networks quota has been removed');
-    const force =
-      set.force !== undefined && ['true', '1', 'on', 'yes', 'y', 't'].includes(String(set.force).toLowerCase());
-    const settable = await engine.settable(id, user);
-    const values: Record<string, number> = {};
-    for (const [key, raw] of Object.entries(set)) {
-      if (key === 'force' || raw === null || raw === '') continue;
-      const value = Number(raw);
-      if (!force) {
-        const { minimum, maximum } = settable[key]!;
-        const inf = (v: number) => (v === -1 ? Infinity : v);
-        if (inf(value) < inf(minimum))
-          throw badRequest(
-            `Quota limit ${value} for ${key} must be greater than or equal to already used and reserved ${minimum}.`,
-          );
-        if (inf(value) > inf(maximum))
-          throw badRequest(`Quota limit ${value} for ${key} must be less than or equal to ${maximum}.`);
-      }
-      values[key] = value;
+export async function updateQuotaSet(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const id = req.params.id;
+  const body = validateBody<any>(req, mv(req).gte('2.57') ? UPDATE_257 : mv(req).gte('2.36') ? UPDATE_236 : UPDATE);
+  const user = userParam(req);
+  authorize(req, `${QS}:update`, { project_id: id });
+  await verifyProjectId(req, svc, id);
+  const set = body.quota_set as Record<string, unknown>;
+  if ('networks' in set) throw badRequest('The networks quota has been removed');
+  const force =
+    set.force !== undefined && ['true', '1', 'on', 'yes', 'y', 't'].includes(String(set.force).toLowerCase());
+  const settable = await svc.parts.quotas.settable(id, user);
+  const values: Record<string, number> = {};
+  for (const [key, raw] of Object.entries(set)) {
+    if (key === 'force' || raw === null || raw === '') continue;
+    const value = Number(raw);
+    if (!force) {
+      const { minimum, maximum } = settable[key]!;
+      const inf = (v: number) => (v === -1 ? Infinity : v);
+      if (inf(value) < inf(minimum))
+        throw badRequest(
+          `Quota limit ${value} for ${key} must be greater than or equal to already used and reserved ${minimum}.`,
+        );
+      if (inf(value) > inf(maximum))
+        throw badRequest(`Quota limit ${value} for ${key} must be less than or equal to ${maximum}.`);
     }
-    await engine.set(id, user, values);
-    const limits = user ? await engine.userLimits(id, user) : await engine.projectLimits(id);
-    return { quota_set: format(null, limits, filtered(req)) };
-  });
+    values[key] = value;
+  }
+  await svc.parts.quotas.set(id, user, values);
+  const limits = user ? await svc.parts.quotas.userLimits(id, user) : await svc.parts.quotas.projectLimits(id);
+  return { quota_set: format(null, limits, filtered(req)) };
+}
 
-  app.delete<{ Params: { id: string } }>('/os-quota-sets/:id', async (req, reply) => {
-    const id = req.params.id;
-    const user = userParam(req);
-    authorize(req, `${QS}:delete`, { project_id: id });
-    await engine.destroy(id, user);
-    reply.code(202).send();
-  });
+export async function deleteQuotaSet(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  const id = req.params.id;
+  const user = userParam(req);
+  authorize(req, `${QS}:delete`, { project_id: id });
+  await svc.parts.quotas.destroy(id, user);
+  reply.code(202).send();
+}
 
-  const classSkip = (req: FastifyRequest) =>
-    mv(req).gte('2.57')
-      ? FILTERED_2_57
-      : mv(req).gte('2.50')
-        ? NETWORK_QUOTAS
-        : ['server_groups', 'server_group_members'];
+const classSkip = (req: FastifyRequest) =>
+  mv(req).gte('2.57')
+    ? FILTERED_2_57
+    : mv(req).gte('2.50')
+      ? NETWORK_QUOTAS
+      : ['server_groups', 'server_group_members'];
 
-  app.get<{ Params: { id: string } }>('/os-quota-class-sets/:id', async (req) => {
-    authorize(req, `${QCS}:show`, {});
-    return { quota_class_set: format(req.params.id, await engine.classLimits(req.params.id), classSkip(req)) };
-  });
+export async function showQuotaClassSet(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  authorize(req, `${QCS}:show`, {});
+  return { quota_class_set: format(req.params.id, await svc.parts.quotas.classLimits(req.params.id), classSkip(req)) };
+}
 
-  app.put<{ Params: { id: string } }>('/os-quota-class-sets/:id', async (req) => {
-    const body = validateBody<any>(
-      req,
-      mv(req).gte('2.57') ? CLASS_UPDATE_257 : mv(req).gte('2.50') ? CLASS_UPDATE_250 : CLASS_UPDATE,
-    );
-    authorize(req, `${QCS}:update`, {});
-    const id = req.params.id;
-    if (id.length > 255) throw badRequest('Invalid input received: quota_class_name has a maximum length of 255.');
-    await engine.setClass(id, Object.fromEntries(Object.entries(body.quota_class_set).map(([k, v]) => [k, Number(v)])));
-    return { quota_class_set: format(null, await engine.classLimits(id), classSkip(req)) };
-  });
+export async function updateQuotaClassSet(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = validateBody<any>(
+    req,
+    mv(req).gte('2.57') ? CLASS_UPDATE_257 : mv(req).gte('2.50') ? CLASS_UPDATE_250 : CLASS_UPDATE,
+  );
+  authorize(req, `${QCS}:update`, {});
+  const id = req.params.id;
+  if (id.length > 255) throw badRequest('Invalid input received: quota_class_name has a maximum length of 255.');
+  await svc.parts.quotas.setClass(
+    id,
+    Object.fromEntries(Object.entries(body.quota_class_set).map(([k, v]) => [k, Number(v)])),
+  );
+  return { quota_class_set: format(null, await svc.parts.quotas.classLimits(id), classSkip(req)) };
 }
 
 /** Nova's 403 for a quota check that failed (server groups, key pairs use their own texts). */

@@ -49,18 +49,55 @@ import { getConsoleOutput, showDiagnostics } from './server_console.ts';
 import { createRemoteConsole, legacyConsole, showConsoleAuthToken, showServerTopology } from './remote_consoles.ts';
 import { guestActions } from './server_shelve.ts';
 import { moveActions } from './server_moves.ts';
-import { registerFlavors } from './flavors.ts';
+import {
+  createFlavor,
+  createFlavorExtraSpecs,
+  deleteFlavor,
+  deleteFlavorExtraSpec,
+  flavorAction,
+  listFlavorAccess,
+  listFlavorExtraSpecs,
+  listFlavors,
+  listFlavorsDetail,
+  showFlavor,
+  showFlavorExtraSpec,
+  updateFlavor,
+  updateFlavorExtraSpec,
+} from './flavors.ts';
 import { createKeypair, deleteKeypair, listKeypairs, showKeypair } from './keypairs.ts';
-import { registerQuotas } from './quotas.ts';
+import {
+  deleteQuotaSet,
+  showQuotaClassSet,
+  showQuotaSet,
+  showQuotaSetDefaults,
+  showQuotaSetDetail,
+  updateQuotaClassSet,
+  updateQuotaSet,
+} from './quotas.ts';
 import { showLimits } from './limits.ts';
 import { createServerGroup, deleteServerGroup, listServerGroups, showServerGroup } from './server_groups.ts';
-import { registerAggregates } from './aggregates.ts';
+import {
+  aggregateAction,
+  createAggregate,
+  deleteAggregate,
+  listAggregates,
+  showAggregate,
+  updateAggregate,
+} from './aggregates.ts';
 import { listAvailabilityZones, listAvailabilityZonesDetail } from './availability_zones.ts';
 import { registerHosts, registerServices } from './services.ts';
-import { registerHypervisors } from './hypervisors.ts';
+import {
+  listHypervisorServers,
+  listHypervisors,
+  listHypervisorsDetail,
+  searchHypervisors,
+  showHypervisor,
+  showHypervisorStatistics,
+  showHypervisorUptime,
+} from './hypervisors.ts';
 import { listInstanceUsageAudit, listTenantUsage, showInstanceUsageAudit, showTenantUsage } from './usage.ts';
 import { registerImages } from './images.ts';
-import { registerExtensions } from './extensions.ts';
+import { listExtensions, showExtension } from './extensions.ts';
 import { registerSecurityGroups } from './security_groups.ts';
 import { addFloatingIp, registerFloatingIps, removeFloatingIp } from './floating_ips.ts';
 import { addFixedIp, registerNetworks, removeFixedIp } from './networks.ts';
@@ -137,7 +174,27 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   registerSecurityGroups(app, svc);
 
   // ---- the rest of the API, by family ----
-  registerFlavors(app, svc); // /flavors, /flavors/detail, /flavors/{id}[/os-extra_specs, /os-flavor-access, /action]
+
+  // ---- flavors, extra specs, access (flavors.ts) ----
+  app.get('/flavors', (req) => listFlavors(svc, req));
+  app.get('/flavors/detail', (req) => listFlavorsDetail(svc, req));
+  app.get<{ Params: { id: string } }>('/flavors/:id', (req) => showFlavor(svc, req));
+  app.post('/flavors', (req, reply) => createFlavor(svc, req, reply));
+  app.put<{ Params: { id: string } }>('/flavors/:id', (req) => updateFlavor(svc, req));
+  app.delete<{ Params: { id: string } }>('/flavors/:id', (req, reply) => deleteFlavor(svc, req, reply));
+  app.get<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', (req) => listFlavorExtraSpecs(svc, req));
+  app.post<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', (req) => createFlavorExtraSpecs(svc, req));
+  app.put<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', (req) =>
+    updateFlavorExtraSpec(svc, req),
+  );
+  app.get<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', (req) =>
+    showFlavorExtraSpec(svc, req),
+  );
+  app.delete<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', (req, reply) =>
+    deleteFlavorExtraSpec(svc, req, reply),
+  );
+  app.get<{ Params: { id: string } }>('/flavors/:id/os-flavor-access', (req) => listFlavorAccess(svc, req));
+  app.post<{ Params: { id: string } }>('/flavors/:id/action', (req) => flavorAction(svc, req));
 
   // ---- key pairs (keypairs.ts) ----
   app.post('/os-keypairs', (req, reply) => createKeypair(svc, req, reply));
@@ -145,7 +202,14 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get<{ Params: { name: string } }>('/os-keypairs/:name', (req) => showKeypair(svc, req));
   app.delete<{ Params: { name: string } }>('/os-keypairs/:name', (req, reply) => deleteKeypair(svc, req, reply));
 
-  registerQuotas(app, svc); // /os-quota-sets/{project}[/defaults, /detail], /os-quota-class-sets/{class}
+  // ---- quota sets and quota class sets (quotas.ts) ----
+  app.get<{ Params: { id: string } }>('/os-quota-sets/:id', (req) => showQuotaSet(svc, req));
+  app.get<{ Params: { id: string } }>('/os-quota-sets/:id/detail', (req) => showQuotaSetDetail(svc, req));
+  app.get<{ Params: { id: string } }>('/os-quota-sets/:id/defaults', (req) => showQuotaSetDefaults(svc, req));
+  app.put<{ Params: { id: string } }>('/os-quota-sets/:id', (req) => updateQuotaSet(svc, req));
+  app.delete<{ Params: { id: string } }>('/os-quota-sets/:id', (req, reply) => deleteQuotaSet(svc, req, reply));
+  app.get<{ Params: { id: string } }>('/os-quota-class-sets/:id', (req) => showQuotaClassSet(svc, req));
+  app.put<{ Params: { id: string } }>('/os-quota-class-sets/:id', (req) => updateQuotaClassSet(svc, req));
 
   // ---- limits (limits.ts) ----
   app.get('/limits', (req) => showLimits(svc, req));
@@ -156,7 +220,13 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.delete<{ Params: { id: string } }>('/os-server-groups/:id', (req, reply) => deleteServerGroup(svc, req, reply));
   app.post('/os-server-groups', (req) => createServerGroup(svc, req));
 
-  registerAggregates(app, svc); // /os-aggregates[/{id}[/action]]
+  // ---- host aggregates (aggregates.ts) ----
+  app.get('/os-aggregates', (req) => listAggregates(svc, req));
+  app.post('/os-aggregates', (req) => createAggregate(svc, req));
+  app.get<{ Params: { id: string } }>('/os-aggregates/:id', (req) => showAggregate(svc, req));
+  app.put<{ Params: { id: string } }>('/os-aggregates/:id', (req) => updateAggregate(svc, req));
+  app.delete<{ Params: { id: string } }>('/os-aggregates/:id', (req, reply) => deleteAggregate(svc, req, reply));
+  app.post<{ Params: { id: string } }>('/os-aggregates/:id/action', (req) => aggregateAction(svc, req));
 
   // ---- availability zones (availability_zones.ts) ----
   app.get('/os-availability-zone', (req) => listAvailabilityZones(svc, req));
@@ -164,7 +234,17 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
 
   registerServices(app, svc); // /os-services[/{id}]
   registerHosts(app, svc); // /os-hosts[/{host}[/reboot, /shutdown, /startup]]
-  registerHypervisors(app, svc); // /os-hypervisors[/detail, /statistics, /{id}[/uptime, /servers]]
+
+  // ---- hypervisors (hypervisors.ts) ----
+  app.get('/os-hypervisors', (req) => listHypervisors(svc, req));
+  app.get('/os-hypervisors/detail', (req) => listHypervisorsDetail(svc, req));
+  app.get('/os-hypervisors/statistics', (req) => showHypervisorStatistics(svc, req));
+  app.get<{ Params: { id: string } }>('/os-hypervisors/:id', (req) => showHypervisor(svc, req));
+  app.get<{ Params: { id: string } }>('/os-hypervisors/:id/uptime', (req) => showHypervisorUptime(svc, req));
+  app.get<{ Params: { pattern: string } }>('/os-hypervisors/:pattern/search', (req) => searchHypervisors(svc, req));
+  app.get<{ Params: { pattern: string } }>('/os-hypervisors/:pattern/servers', (req) =>
+    listHypervisorServers(svc, req),
+  );
 
   // ---- usage (usage.ts) ----
   app.get('/os-simple-tenant-usage', (req) => listTenantUsage(svc, req));
@@ -177,7 +257,11 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   );
 
   registerImages(app, svc); // /images (proxy to the image service)
-  registerExtensions(app, svc); // /extensions[/{alias}]
+
+  // ---- v2.1's extension list (extensions.ts) ----
+  app.get('/extensions', (req) => listExtensions(svc, req));
+  app.get<{ Params: { alias: string } }>('/extensions/:alias', (req) => showExtension(svc, req));
+
   registerFloatingIps(app, svc); // /os-floating-ips, /os-floating-ip-pools (proxy to the network)
   registerNetworks(app, svc); // /os-networks, /os-tenant-networks (proxy to the network)
 }
