@@ -85,7 +85,15 @@ import {
   updateAggregate,
 } from './aggregates.ts';
 import { listAvailabilityZones, listAvailabilityZonesDetail } from './availability_zones.ts';
-import { registerHosts, registerServices } from './services.ts';
+import {
+  deleteService,
+  hostPowerAction,
+  listComputeServices,
+  listHosts,
+  showHost,
+  updateHost,
+  updateService,
+} from './services.ts';
 import {
   listHypervisorServers,
   listHypervisors,
@@ -232,8 +240,17 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.get('/os-availability-zone', (req) => listAvailabilityZones(svc, req));
   app.get('/os-availability-zone/detail', (req) => listAvailabilityZonesDetail(svc, req));
 
-  registerServices(app, svc); // /os-services[/{id}]
-  registerHosts(app, svc); // /os-hosts[/{host}[/reboot, /shutdown, /startup]]
+  // ---- compute services (services.ts) ----
+  app.get('/os-services', (req) => listComputeServices(svc, req));
+  app.put<{ Params: { id: string } }>('/os-services/:id', (req) => updateService(svc, req));
+  app.delete<{ Params: { id: string } }>('/os-services/:id', (req, reply) => deleteService(svc, req, reply));
+
+  // ---- os-hosts, up to 2.42 (services.ts) ----
+  app.get('/os-hosts', (req) => listHosts(svc, req));
+  app.get<{ Params: { host: string } }>('/os-hosts/:host', (req) => showHost(svc, req));
+  app.put<{ Params: { host: string } }>('/os-hosts/:host', (req) => updateHost(svc, req));
+  for (const action of ['startup', 'shutdown', 'reboot'] as const)
+    app.get<{ Params: { host: string } }>(`/os-hosts/:host/${action}`, (req) => hostPowerAction(svc, req, action));
 
   // ---- hypervisors (hypervisors.ts) ----
   app.get('/os-hypervisors', (req) => listHypervisors(svc, req));
