@@ -4,21 +4,12 @@
 // addFloatingIp / removeFloatingIp up to 2.43. Every call goes to the network service with the
 // caller's token; the server's info cache is refreshed after an association changes.
 // os-floating-ips-bulk and os-floating-ip-dns went with nova-network: 410.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, isUuid, notFound, validateBody } from './common.ts';
-import {
-  MAX_PROXY,
-  goneRoutes,
-  neutron,
-  neutronMessage,
-  neutronType,
-  unexpected,
-  upTo,
-  visibleServer,
-} from './neutron_proxy.ts';
+import { MAX_PROXY, neutron, neutronMessage, neutronType, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 import { isValidIp } from '../../core/netaddr.ts';
 
@@ -129,95 +120,82 @@ export function checkIp(field: string, v: unknown) {
   );
 }
 
-export function registerFloatingIps(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string } };
-  const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+export type FloatingIpParams = { Params: { id: string } };
+type P = FloatingIpParams;
 
-  app.get('/os-floating-ips', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('list'), target(req));
-    const call = neutron(svc, req);
-    const r = await call('GET', `/v2.0/floatingips?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`);
-    if (r.status === 404) return { floating_ips: [] };
-    if (r.status !== 200) throw unexpected(r, 'listing floating IPs');
-    const fips = r.body.floatingips as any[];
-    if (!fips.length) return { floating_ips: [] };
-    const ids = [...new Set(fips.map((f) => f.floating_network_id as string))];
-    const nets = await call('GET', `/v2.0/networks?${ids.map((id) => `id=${id}`).join('&')}`);
-    const byId = new Map<string, any>(((nets.body?.networks ?? []) as any[]).map((n) => [n.id, n]));
-    return { floating_ips: fips.map((f) => fipView(f, byId.get(f.floating_network_id))) };
-  });
+const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
-  app.get<P>('/os-floating-ips/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('show'), target(req));
-    const call = neutron(svc, req);
-    const f = await fipById(call, req.params.id);
-    return { floating_ip: fipView(f, await network(call, f.floating_network_id)) };
-  });
+export async function listFloatingIps(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('list'), target(req));
+  const call = neutron(svc, req);
+  const r = await call('GET', `/v2.0/floatingips?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`);
+  if (r.status === 404) return { floating_ips: [] };
+  if (r.status !== 200) throw unexpected(r, 'listing floating IPs');
+  const fips = r.body.floatingips as any[];
+  if (!fips.length) return { floating_ips: [] };
+  const ids = [...new Set(fips.map((f) => f.floating_network_id as string))];
+  const nets = await call('GET', `/v2.0/networks?${ids.map((id) => `id=${id}`).join('&')}`);
+  const byId = new Map<string, any>(((nets.body?.networks ?? []) as any[]).map((n) => [n.id, n]));
+  return { floating_ips: fips.map((f) => fipView(f, byId.get(f.floating_network_id))) };
+}
 
-  app.post('/os-floating-ips', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('create'), target(req));
-    const body = req.body as Record<string, unknown> | null | undefined;
-    const asked = body && typeof body === 'object' && 'pool' in body ? body.pool : undefined;
-    const pool = String(asked || defaultPool(svc));
-    const call = neutron(svc, req);
-    // The pool by id or name among the external networks.
-    const q = isUuid(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
-    const nets = await call('GET', `/v2.0/networks?router:external=True&${q}`);
-    if (nets.status !== 200) throw unexpected(nets, 'listing external networks');
-    const found = nets.body.networks as any[];
-    if (!found.length) throw notFound('Floating IP pool not found.');
-    if (found.length > 1) throw new ApiError(500, `Multiple floating IP pools matches found for name '${pool}'`);
-    const r = await call('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: found[0].id } });
-    if (r.status !== 201) {
-      const type = neutronType(r);
-      if (type === 'IpAddressGenerationFailure' || type === 'ExternalIpAddressExhausted')
-        throw notFound(asked ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
-      if (type === 'OverQuota')
-        throw forbidden(asked ? `IP allocation over quota in pool ${pool}.` : 'IP allocation over quota.');
-      if (r.status === 400) throw badRequest(neutronMessage(r));
-      throw unexpected(r, 'allocating a floating IP');
-    }
-    const f = await fipByAddress(call, r.body.floatingip.floating_ip_address);
-    return { floating_ip: fipView(f, found[0].name ? found[0] : await network(call, f.floating_network_id)) };
-  });
+export async function showFloatingIp(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('show'), target(req));
+  const call = neutron(svc, req);
+  const f = await fipById(call, req.params.id);
+  return { floating_ip: fipView(f, await network(call, f.floating_network_id)) };
+}
 
-  app.delete<P>('/os-floating-ips/:id', async (req, reply) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('delete'), target(req));
-    const call = neutron(svc, req);
-    const f = await fipById(call, req.params.id);
-    const inst = await serverOfAddress(svc, req, call, f.floating_ip_address);
-    const r = await call('DELETE', `/v2.0/floatingips/${f.id}`);
-    if (r.status === 404) throw notFound(`Floating IP not found for address ${f.floating_ip_address}.`);
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status !== 204) throw unexpected(r, `releasing floating IP ${f.id}`);
-    if (inst) await refresh(svc, inst.uuid);
-    return reply.code(202).send();
-  });
+export async function createFloatingIp(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('create'), target(req));
+  const body = req.body as Record<string, unknown> | null | undefined;
+  const asked = body && typeof body === 'object' && 'pool' in body ? body.pool : undefined;
+  const pool = String(asked || defaultPool(svc));
+  const call = neutron(svc, req);
+  // The pool by id or name among the external networks.
+  const q = isUuid(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
+  const nets = await call('GET', `/v2.0/networks?router:external=True&${q}`);
+  if (nets.status !== 200) throw unexpected(nets, 'listing external networks');
+  const found = nets.body.networks as any[];
+  if (!found.length) throw notFound('Floating IP pool not found.');
+  if (found.length > 1) throw new ApiError(500, `Multiple floating IP pools matches found for name '${pool}'`);
+  const r = await call('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: found[0].id } });
+  if (r.status !== 201) {
+    const type = neutronType(r);
+    if (type === 'IpAddressGenerationFailure' || type === 'ExternalIpAddressExhausted')
+      throw notFound(asked ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
+    if (type === 'OverQuota')
+      throw forbidden(asked ? `IP allocation over quota in pool ${pool}.` : 'IP allocation over quota.');
+    if (r.status === 400) throw badRequest(neutronMessage(r));
+    throw unexpected(r, 'allocating a floating IP');
+  }
+  const f = await fipByAddress(call, r.body.floatingip.floating_ip_address);
+  return { floating_ip: fipView(f, found[0].name ? found[0] : await network(call, f.floating_network_id)) };
+}
 
-  app.get('/os-floating-ip-pools', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-floating-ip-pools', {});
-    const r = await neutron(svc, req)('GET', '/v2.0/networks?router:external=True');
-    if (r.status !== 200) throw unexpected(r, 'listing external networks');
-    return { floating_ip_pools: (r.body.networks as any[]).map((n) => ({ name: n.name || n.id })) };
-  });
+export async function deleteFloatingIp(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('delete'), target(req));
+  const call = neutron(svc, req);
+  const f = await fipById(call, req.params.id);
+  const inst = await serverOfAddress(svc, req, call, f.floating_ip_address);
+  const r = await call('DELETE', `/v2.0/floatingips/${f.id}`);
+  if (r.status === 404) throw notFound(`Floating IP not found for address ${f.floating_ip_address}.`);
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status !== 204) throw unexpected(r, `releasing floating IP ${f.id}`);
+  if (inst) await refresh(svc, inst.uuid);
+  return reply.code(202).send();
+}
 
-  goneRoutes(app, [
-    ['GET', '/os-floating-ips-bulk'],
-    ['POST', '/os-floating-ips-bulk'],
-    ['GET', '/os-floating-ips-bulk/:id'],
-    ['PUT', '/os-floating-ips-bulk/:id'],
-    ['GET', '/os-floating-ip-dns'],
-    ['PUT', '/os-floating-ip-dns/:id'],
-    ['DELETE', '/os-floating-ip-dns/:id'],
-    ['GET', '/os-floating-ip-dns/:domain/entries/:id'],
-    ['PUT', '/os-floating-ip-dns/:domain/entries/:id'],
-    ['DELETE', '/os-floating-ip-dns/:domain/entries/:id'],
-  ]);
+export async function listFloatingIpPools(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-floating-ip-pools', {});
+  const r = await neutron(svc, req)('GET', '/v2.0/networks?router:external=True');
+  if (r.status !== 200) throw unexpected(r, 'listing external networks');
+  return { floating_ip_pools: (r.body.networks as any[]).map((n) => ({ name: n.name || n.id })) };
 }
 
 // ---- the actions (up to 2.43) ----

@@ -4,10 +4,10 @@
 // as they do since nova-network went. The server actions addFixedIp / removeFixedIp (multinic,
 // up to 2.43) add or take a fixed IP on the server's port in that network. os-fixed-ips,
 // os-fping and os-virtual-interfaces went with nova-network: 410.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { authorize, conflict, isAdmin, notFound, validateBody } from './common.ts';
-import { MAX_PROXY, goneRoutes, neutron, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
+import { MAX_PROXY, neutron, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
 import { MAX_ACTION, checkIp } from './floating_ips.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 
@@ -86,56 +86,42 @@ const REMOVE_FIXED_SCHEMA = {
   additionalProperties: false,
 };
 
-export function registerNetworks(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string } };
-  const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
-  const list = async (req: FastifyRequest) => {
-    const r = await neutron(svc, req)('GET', '/v2.0/networks');
-    if (r.status !== 200) throw unexpected(r, 'listing networks');
-    return r.body.networks as any[];
-  };
-  const show = async (req: FastifyRequest, id: string) => {
-    const r = await neutron(svc, req)('GET', `/v2.0/networks/${encodeURIComponent(id)}`);
-    if (r.status === 404 || r.status === 400) throw notFound('Network not found');
-    if (r.status !== 200) throw unexpected(r, `GET network ${id}`);
-    return r.body.network;
-  };
+export type NetworkParams = { Params: { id: string } };
+type P = NetworkParams;
 
-  app.get('/os-networks', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-networks:list', target(req));
-    return { networks: (await list(req)).map((n) => networkDict(req, n)) };
-  });
-  app.get<P>('/os-networks/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-networks:show', target(req));
-    return { network: networkDict(req, await show(req, req.params.id)) };
-  });
+const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+const list = async (svc: ComputeService, req: FastifyRequest) => {
+  const r = await neutron(svc, req)('GET', '/v2.0/networks');
+  if (r.status !== 200) throw unexpected(r, 'listing networks');
+  return r.body.networks as any[];
+};
+const show = async (svc: ComputeService, req: FastifyRequest, id: string) => {
+  const r = await neutron(svc, req)('GET', `/v2.0/networks/${encodeURIComponent(id)}`);
+  if (r.status === 404 || r.status === 400) throw notFound('Network not found');
+  if (r.status !== 200) throw unexpected(r, `GET network ${id}`);
+  return r.body.network;
+};
 
-  app.get('/os-tenant-networks', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-tenant-networks:list', target(req));
-    return { networks: (await list(req)).map(tenantNetworkDict) };
-  });
-  app.get<P>('/os-tenant-networks/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-tenant-networks:show', target(req));
-    return { network: tenantNetworkDict(await show(req, req.params.id)) };
-  });
+export async function listNetworks(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-networks:list', target(req));
+  return { networks: (await list(svc, req)).map((n) => networkDict(req, n)) };
+}
+export async function showNetwork(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-networks:show', target(req));
+  return { network: networkDict(req, await show(svc, req, req.params.id)) };
+}
 
-  goneRoutes(app, [
-    ['POST', '/os-networks'],
-    ['POST', '/os-networks/add'],
-    ['DELETE', '/os-networks/:id'],
-    ['POST', '/os-networks/:id/action'],
-    ['POST', '/os-tenant-networks'],
-    ['DELETE', '/os-tenant-networks/:id'],
-    ['GET', '/os-fixed-ips/:id'],
-    ['POST', '/os-fixed-ips/:id/action'],
-    ['GET', '/os-fping'],
-    ['GET', '/os-fping/:id'],
-    ['GET', '/servers/:id/os-virtual-interfaces'],
-  ]);
+export async function listTenantNetworks(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-tenant-networks:list', target(req));
+  return { networks: (await list(svc, req)).map(tenantNetworkDict) };
+}
+export async function showTenantNetwork(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-tenant-networks:show', target(req));
+  return { network: tenantNetworkDict(await show(svc, req, req.params.id)) };
 }
 
 // ---- multinic (up to 2.43) ----

@@ -1,11 +1,10 @@
 // Compute's whole route table and its server-action map, in one place (as nova's
-// api/openstack/compute/routes.py). Every path is under /v2.1; each handler lives in the module
-// named beside it and goes schema → policy → logic → view. Families whose routes are many and
-// alike (flavors, images, ...) register them in one function of their module, listed here with
-// the paths they own.
+// api/openstack/compute/routes.py). Every path is under /v2.1; each handler is a module-level
+// function of the api/ module named beside it and goes schema → policy → logic → view.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { badRequest, type ServerAction } from './common.ts';
+import { goneRoutes } from './neutron_proxy.ts';
 import {
   createServer,
   deleteServerRequest,
@@ -104,11 +103,50 @@ import {
   showHypervisorUptime,
 } from './hypervisors.ts';
 import { listInstanceUsageAudit, listTenantUsage, showInstanceUsageAudit, showTenantUsage } from './usage.ts';
-import { registerImages } from './images.ts';
+import {
+  createImageMetadata,
+  deleteImage,
+  deleteImageMetadataItem,
+  listImageMetadata,
+  listImages,
+  listImagesDetail,
+  replaceImageMetadata,
+  showImage,
+  showImageMetadata,
+  updateImageMetadataItem,
+  type ImageParams,
+} from './images.ts';
 import { listExtensions, showExtension } from './extensions.ts';
-import { registerSecurityGroups } from './security_groups.ts';
-import { addFloatingIp, registerFloatingIps, removeFloatingIp } from './floating_ips.ts';
-import { addFixedIp, registerNetworks, removeFixedIp } from './networks.ts';
+import {
+  createSecurityGroup,
+  createSecurityGroupRule,
+  deleteSecurityGroup,
+  deleteSecurityGroupRule,
+  listSecurityGroups,
+  listServerSecurityGroups,
+  showSecurityGroup,
+  updateSecurityGroup,
+  type SecurityGroupParams,
+} from './security_groups.ts';
+import {
+  addFloatingIp,
+  createFloatingIp,
+  deleteFloatingIp,
+  listFloatingIpPools,
+  listFloatingIps,
+  removeFloatingIp,
+  showFloatingIp,
+  type FloatingIpParams,
+} from './floating_ips.ts';
+import {
+  addFixedIp,
+  listNetworks,
+  listTenantNetworks,
+  removeFixedIp,
+  showNetwork,
+  showTenantNetwork,
+  type NetworkParams,
+} from './networks.ts';
 import { attachInterface, detachInterface, type InterfaceParams, listInterfaces, showInterface } from './interfaces.ts';
 import {
   abortMigration,
@@ -177,11 +215,25 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   );
   app.delete<MigrationParams>('/servers/:id/migrations/:mid', (req, reply) => abortMigration(svc, req, reply));
 
-  // ---- other sub-resources of a server, registered by their modules ----
-  // /servers/{id}/os-security-groups, /os-security-groups, /os-security-group-rules
-  registerSecurityGroups(app, svc);
-
   // ---- the rest of the API, by family ----
+  // ---- security groups, a proxy up to 2.35 (security_groups.ts) ----
+  app.get('/os-security-groups', (req) => listSecurityGroups(svc, req));
+  app.get<SecurityGroupParams>('/os-security-groups/:id', (req) => showSecurityGroup(svc, req));
+  app.post('/os-security-groups', (req) => createSecurityGroup(svc, req));
+  app.put<SecurityGroupParams>('/os-security-groups/:id', (req) => updateSecurityGroup(svc, req));
+  app.delete<SecurityGroupParams>('/os-security-groups/:id', (req, reply) => deleteSecurityGroup(svc, req, reply));
+  app.post('/os-security-group-rules', (req) => createSecurityGroupRule(svc, req));
+  app.delete<SecurityGroupParams>('/os-security-group-rules/:id', (req, reply) =>
+    deleteSecurityGroupRule(svc, req, reply),
+  );
+  app.get<SecurityGroupParams>('/servers/:id/os-security-groups', (req) => listServerSecurityGroups(svc, req));
+  // gone with nova-network: webob's 410
+  goneRoutes(app, [
+    ['GET', '/os-security-group-default-rules'],
+    ['POST', '/os-security-group-default-rules'],
+    ['GET', '/os-security-group-default-rules/:id'],
+    ['DELETE', '/os-security-group-default-rules/:id'],
+  ]);
 
   // ---- flavors, extra specs, access (flavors.ts) ----
   app.get('/flavors', (req) => listFlavors(svc, req));
@@ -273,14 +325,61 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
     showInstanceUsageAudit(svc, req),
   );
 
-  registerImages(app, svc); // /images (proxy to the image service)
+  // ---- the image proxy, up to 2.35 (metadata to 2.38) (images.ts) ----
+  app.get('/images', (req) => listImages(svc, req));
+  app.get('/images/detail', (req) => listImagesDetail(svc, req));
+  app.get<ImageParams>('/images/:id', (req) => showImage(svc, req));
+  app.delete<ImageParams>('/images/:id', (req, reply) => deleteImage(svc, req, reply));
+  app.get<ImageParams>('/images/:id/metadata', (req) => listImageMetadata(svc, req));
+  app.get<ImageParams>('/images/:id/metadata/:key', (req) => showImageMetadata(svc, req));
+  app.post<ImageParams>('/images/:id/metadata', (req) => createImageMetadata(svc, req));
+  app.put<ImageParams>('/images/:id/metadata', (req) => replaceImageMetadata(svc, req));
+  app.put<ImageParams>('/images/:id/metadata/:key', (req) => updateImageMetadataItem(svc, req));
+  app.delete<ImageParams>('/images/:id/metadata/:key', (req, reply) => deleteImageMetadataItem(svc, req, reply));
 
   // ---- v2.1's extension list (extensions.ts) ----
   app.get('/extensions', (req) => listExtensions(svc, req));
   app.get<{ Params: { alias: string } }>('/extensions/:alias', (req) => showExtension(svc, req));
 
-  registerFloatingIps(app, svc); // /os-floating-ips, /os-floating-ip-pools (proxy to the network)
-  registerNetworks(app, svc); // /os-networks, /os-tenant-networks (proxy to the network)
+  // ---- floating IPs, a proxy up to 2.35 (floating_ips.ts) ----
+  app.get('/os-floating-ips', (req) => listFloatingIps(svc, req));
+  app.get<FloatingIpParams>('/os-floating-ips/:id', (req) => showFloatingIp(svc, req));
+  app.post('/os-floating-ips', (req) => createFloatingIp(svc, req));
+  app.delete<FloatingIpParams>('/os-floating-ips/:id', (req, reply) => deleteFloatingIp(svc, req, reply));
+  app.get('/os-floating-ip-pools', (req) => listFloatingIpPools(svc, req));
+  // gone with nova-network: webob's 410
+  goneRoutes(app, [
+    ['GET', '/os-floating-ips-bulk'],
+    ['POST', '/os-floating-ips-bulk'],
+    ['GET', '/os-floating-ips-bulk/:id'],
+    ['PUT', '/os-floating-ips-bulk/:id'],
+    ['GET', '/os-floating-ip-dns'],
+    ['PUT', '/os-floating-ip-dns/:id'],
+    ['DELETE', '/os-floating-ip-dns/:id'],
+    ['GET', '/os-floating-ip-dns/:domain/entries/:id'],
+    ['PUT', '/os-floating-ip-dns/:domain/entries/:id'],
+    ['DELETE', '/os-floating-ip-dns/:domain/entries/:id'],
+  ]);
+
+  // ---- networks, a proxy up to 2.35 (networks.ts) ----
+  app.get('/os-networks', (req) => listNetworks(svc, req));
+  app.get<NetworkParams>('/os-networks/:id', (req) => showNetwork(svc, req));
+  app.get('/os-tenant-networks', (req) => listTenantNetworks(svc, req));
+  app.get<NetworkParams>('/os-tenant-networks/:id', (req) => showTenantNetwork(svc, req));
+  // gone with nova-network: webob's 410
+  goneRoutes(app, [
+    ['POST', '/os-networks'],
+    ['POST', '/os-networks/add'],
+    ['DELETE', '/os-networks/:id'],
+    ['POST', '/os-networks/:id/action'],
+    ['POST', '/os-tenant-networks'],
+    ['DELETE', '/os-tenant-networks/:id'],
+    ['GET', '/os-fixed-ips/:id'],
+    ['POST', '/os-fixed-ips/:id/action'],
+    ['GET', '/os-fping'],
+    ['GET', '/os-fping/:id'],
+    ['GET', '/servers/:id/os-virtual-interfaces'],
+  ]);
 }
 
 /**
