@@ -1,8 +1,9 @@
 // The compute service (Nova v2.1 as Zed answers it, microversions 2.1 to 2.93): the composition
 // root. It builds compute's parts once (stores, clients, the scheduler, the conductors, the
-// heartbeats, one agent and virt driver per host), mounts the API (api/versions.ts, api/routes.ts) and starts the
-// roles that config asks for. Long work goes over the bus to the conductor and scheduler (worker/)
-// and to one compute agent per host (agent/), which drives a virt driver (drivers/).
+// heartbeats, one agent and virt driver per host), mounts the API (api/versions.ts,
+// api/routes.ts) and starts the roles that config asks for. Long work goes over the bus to the
+// conductor and scheduler (worker/) and to one compute agent per host (agent/), which drives a
+// virt driver (drivers/).
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
