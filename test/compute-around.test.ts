@@ -452,7 +452,7 @@ for (const engine of databaseEngines('compute around servers')) {
 
     it('checks server creates against the instances, cores and RAM quotas as Nova does', async () => {
       const svc = c.cloud.services.find((s: any) => s.name === 'compute') as any;
-      const q = svc.parts.get('quotas');
+      const q = svc.parts.quotas;
       await nova('PUT', `/os-quota-sets/${bob.project}`, { quota_set: { instances: 3, cores: 4, metadata_items: 2 } });
       assert.equal(await q.checkServers(bob.project, 'u', { vcpus: 1, ram: 64 }, 1, 2), 2);
       assert.equal(await q.checkServers(bob.project, 'u', { vcpus: 2, ram: 64 }, 1, 3), 2);

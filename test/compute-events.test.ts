@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import type { NetworkService } from '../src/network/service.ts';
-import { serverParts } from '../src/compute/api/servers.ts';
 import { novaNotifier, isComputePort, statusEvent } from '../src/network/nova_notifier.ts';
 import { InstanceEvents, instanceEvents } from '../src/compute/agent/events.ts';
 
@@ -147,10 +146,8 @@ for (const engine of databaseEngines('compute external events')) {
         ).status,
         200,
       );
-      await until('compute nodes in placement', async () =>
-        serverParts(computeService(c)).agents.every((a) => a.ready),
-      );
-      hosts = serverParts(computeService(c)).agents.map((a) => a.host);
+      await until('compute nodes in placement', async () => computeService(c).parts.agents.every((a) => a.ready));
+      hosts = computeService(c).parts.agents.map((a) => a.host);
     });
     after(async () => {
       await c.stop();
@@ -191,7 +188,7 @@ for (const engine of databaseEngines('compute external events')) {
         agents.filter((a: any) => a.host === hosts[1]).map((a: any) => a.agent_type),
         ['Logical agent'],
       );
-      assert.equal(instanceEvents(serverParts(computeService(c)).agents[0]!).size, 0, 'no waiter left');
+      assert.equal(instanceEvents(computeService(c).parts.agents[0]!).size, 0, 'no waiter left');
     });
 
     it('a trunk on the second host: parent and subport ACTIVE there, and again after a live migration (the tempest trunk test)', async () => {
@@ -268,7 +265,7 @@ for (const engine of databaseEngines('compute external events')) {
           !s.addresses.private.some((a: any) => a.addr === port.fixed_ips[0].ip_address)
         );
       });
-      const fake = serverParts(computeService(c)).agents[1]!.driver as any;
+      const fake = computeService(c).parts.agents[1]!.driver as any;
       assert.equal(fake.nics.get(id)?.has(port.id) ?? false, false, 'the guest lost the nic');
     });
 

@@ -4,7 +4,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
-import { serverParts } from '../src/compute/api/servers.ts';
 
 const computeService = (c: TestCloud) =>
   c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
@@ -77,8 +76,8 @@ for (const engine of databaseEngines('compute moves')) {
       const n = await neutron('POST', '/v2.0/networks', { network: { name: 'private', shared: true } });
       network = n.body.network.id;
       await neutron('POST', '/v2.0/subnets', { subnet: { network_id: network, ip_version: 4, cidr: '10.9.0.0/24' } });
-      await until('compute nodes in placement', async () => serverParts(svc).agents.every((a) => a.ready));
-      hosts = serverParts(svc).agents.map((a) => a.host);
+      await until('compute nodes in placement', async () => svc.parts.agents.every((a) => a.ready));
+      hosts = svc.parts.agents.map((a) => a.host);
     });
     after(async () => {
       await c.stop();
@@ -283,14 +282,14 @@ for (const engine of databaseEngines('compute moves')) {
       const [m] = await migrationsOf(id);
       assert.equal(m.migration_type, 'migration');
       const svc = computeService(c);
-      const destAgent = serverParts(svc).agents.find((a) => a.host === target)!;
+      const destAgent = svc.parts.agents.find((a) => a.host === target)!;
       assert.equal(destAgent.driver.powerState({ uuid: id } as any), 1);
       // Deleting a server waiting for confirmation frees both claims.
       assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
       await until('deleted', async () => (await nova('GET', `/servers/${id}`)).status === 404);
       await until('migration claim freed', async () => Object.keys(await allocations(m.uuid)).length === 0);
       assert.deepEqual(await allocations(id), {});
-      const srcAgent = serverParts(svc).agents.find((a) => a.host === source)!;
+      const srcAgent = svc.parts.agents.find((a) => a.host === source)!;
       await until('source guest gone', async () => srcAgent.driver.powerState({ uuid: id } as any) === 0);
     });
 
@@ -463,7 +462,7 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal(Object.keys(await allocations(id)).length, 2);
       assert.equal((await nova('PUT', `/os-services/${svcId}`, { forced_down: false })).status, 200);
       const svc = computeService(c);
-      const srcAgent = serverParts(svc).agents.find((a) => a.host === source)!;
+      const srcAgent = svc.parts.agents.find((a) => a.host === source)!;
       await srcAgent.stop();
       await srcAgent.start();
       await until('source cleaned up', async () => (await migrationsOf(id))[0].status === 'completed', 8000);

@@ -8,7 +8,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
-import { serverParts } from '../src/compute/api/servers.ts';
 import { InfoCacheHealer, syncPowerStates } from '../src/compute/agent/netproxy.ts';
 import type { FakeDriver } from '../src/compute/drivers/fake.ts';
 import { PowerState } from '../src/compute/instances.ts';
@@ -55,7 +54,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       await waitFor(r.body.server.id, 'ACTIVE');
       return r.body.server.id as string;
     };
-    const agent = () => serverParts(computeService(c)).agent!;
+    const agent = () => computeService(c).parts.agent!;
 
     before(async () => {
       // The network's own network-changed events are off: the heal task is what is shown here (test/compute-events.test.ts has the events).
@@ -124,7 +123,7 @@ for (const engine of databaseEngines('compute network proxies')) {
         ).status,
         200,
       );
-      await until('compute node in placement', async () => serverParts(computeService(c)).agent?.ready);
+      await until('compute node in placement', async () => computeService(c).parts.agent?.ready);
       server = await boot('web');
     });
     after(async () => {

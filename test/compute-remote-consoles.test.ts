@@ -5,7 +5,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
-import { serverParts } from '../src/compute/api/servers.ts';
 
 describe('remote consoles', () => {
   let c: TestCloud;
@@ -31,7 +30,7 @@ describe('remote consoles', () => {
       headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
       body: new Uint8Array(Buffer.from('tiny')),
     });
-    await until('compute node', async () => serverParts(svc).agent?.ready);
+    await until('compute node', async () => svc.parts.agent?.ready);
     const r = await nova('POST', '/servers', {
       server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
     });

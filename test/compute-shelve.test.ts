@@ -6,7 +6,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, databaseEngines, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
-import { serverParts } from '../src/compute/api/servers.ts';
 
 for (const engine of databaseEngines('guest actions'))
   describe(`guest actions (${engine.name})`, () => {
@@ -60,7 +59,7 @@ for (const engine of databaseEngines('guest actions'))
         headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
         body: new Uint8Array(Buffer.from('tiny')),
       });
-      await until('compute node', async () => serverParts(svc).agent?.ready);
+      await until('compute node', async () => svc.parts.agent?.ready);
     });
     after(async () => {
       await c.stop();
@@ -141,11 +140,11 @@ for (const engine of databaseEngines('guest actions'))
       assert.equal((await action(id, { shelve: null })).status, 202);
       const s = await status(id, 'SHELVED_OFFLOADED');
       assert.equal(s['OS-EXT-SRV-ATTR:host'], null);
-      const inst = (await serverParts(svc).store.get(id))!;
+      const inst = (await svc.parts.store.get(id))!;
       const shelvedImage = inst.system_metadata.shelved_image_id as string;
       assert.ok(shelvedImage);
       assert.ok(inst.system_metadata.shelved_at);
-      assert.equal(inst.system_metadata.shelved_host, serverParts(svc).agent!.host);
+      assert.equal(inst.system_metadata.shelved_host, svc.parts.agent!.host);
       const img = await glance('GET', `/images/${shelvedImage}`);
       assert.equal(img.body.name, 'shelf-shelved');
       assert.equal(img.body.status, 'active');
@@ -161,10 +160,10 @@ for (const engine of databaseEngines('guest actions'))
       assert.equal((await action(id, { shelve: null })).status, 409);
       assert.equal((await action(id, { unshelve: null })).status, 202);
       const back = await status(id, 'ACTIVE');
-      assert.equal(back['OS-EXT-SRV-ATTR:host'], serverParts(svc).agent!.host);
+      assert.equal(back['OS-EXT-SRV-ATTR:host'], svc.parts.agent!.host);
       assert.equal(back.image.id, imageId);
       await until('shelved image deleted', async () => (await glance('GET', `/images/${shelvedImage}`)).status === 404);
-      const after = (await serverParts(svc).store.get(id))!;
+      const after = (await svc.parts.store.get(id))!;
       assert.equal(after.system_metadata.shelved_image_id, undefined);
       const a = await c.req('GET', `${c.url}/placement/allocations/${id}`);
       assert.equal(Object.keys(a.body.allocations).length, 1);
@@ -183,8 +182,7 @@ for (const engine of databaseEngines('guest actions'))
       assert.equal((await action(id, { shelve: null })).status, 202);
       await status(id, 'SHELVED_OFFLOADED');
       assert.equal(
-        (await action(id, { unshelve: { host: serverParts(svc).agent!.host, availability_zone: null } }, '2.91'))
-          .status,
+        (await action(id, { unshelve: { host: svc.parts.agent!.host, availability_zone: null } }, '2.91')).status,
         202,
       );
       await status(id, 'ACTIVE');

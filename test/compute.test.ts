@@ -6,7 +6,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService, Flavor } from '../src/compute/service.ts';
-import { serverParts } from '../src/compute/api/servers.ts';
 
 const computeService = (c: TestCloud) =>
   c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
@@ -98,7 +97,7 @@ for (const engine of databaseEngines('compute servers')) {
         subnet: { network_id: network, ip_version: 4, cidr: '10.9.0.0/24' },
       });
       assert.equal(s.status, 201, JSON.stringify(s.body));
-      await until('compute node in placement', async () => serverParts(svc).agent?.ready);
+      await until('compute node in placement', async () => svc.parts.agent?.ready);
     });
     after(async () => {
       await c.stop();
@@ -145,7 +144,7 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(s.addresses.private.length, 1);
       assert.match(s.addresses.private[0].addr, /^10\.9\.0\./);
       const asAdmin = (await nova('GET', `/servers/${created.id}`)).body.server;
-      const host = serverParts(computeService(c)).agent!.host;
+      const host = computeService(c).parts.agent!.host;
       assert.equal(asAdmin['OS-EXT-SRV-ATTR:host'], host);
       const ports = await neutron('GET', `/v2.0/ports?device_id=${created.id}`);
       assert.equal(ports.body.ports.length, 1);
@@ -540,7 +539,7 @@ describe('compute across a restart', () => {
       const svc = computeService(c);
       const own = svc.providers.flavors;
       svc.providers.flavors = { find: async (id) => (id === '1' ? flavor : own ? own.find(id) : null) };
-      await until('compute node in placement', async () => serverParts(svc).agent?.ready);
+      await until('compute node in placement', async () => svc.parts.agent?.ready);
       return c;
     };
     let c = await start();

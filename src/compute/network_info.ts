@@ -16,7 +16,7 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
       'GET',
       `/v2.0/floatingips?${ports.map((p) => `port_id=${p.id}`).join('&')}`,
     );
-    for (const f of (r.body?.floatingips ?? []) as any[])
+    for (const f of r.body?.floatingips ?? [])
       if (f.port_id) floating.set(f.port_id, [...(floating.get(f.port_id) ?? []), f.floating_ip_address]);
   }
   const order = new Map(known.map((v, i) => [v.port_id, i]));

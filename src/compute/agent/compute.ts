@@ -11,18 +11,16 @@ import { PeriodicTasks } from '../../core/periodic.ts';
 import type { ComputeOptions } from '../service.ts';
 import { InstanceStore, PowerState, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
-import type { GuestDiagnostics, ImageMeta, VirtDriver } from '../drivers/virt.ts';
+import type { ImageMeta, VirtDriver } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
+import { serveCompute, type AgentResult, type ConsoleAnswer, type DiagnosticsAnswer } from '../rpcapi.ts';
 import { schedulingHints } from '../worker/conductor.ts';
 import { guestHandlers } from './shelve.ts';
 import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { eventHandlers, virtApi } from './events.ts';
-
-/** What an RPC to the agent answers: never a thrown error, so any transport carries it. */
-export type AgentResult = { ok: true } | { ok: false; message: string; reschedule: boolean };
 
 /** Nova's reserved_host_memory_mb default. */
 const RESERVED_HOST_MEMORY_MB = 512;
@@ -54,7 +52,7 @@ export class ComputeAgent {
   async start() {
     await this.registerService();
     await this.initInstances();
-    this.stopServing = this.bus.serve('compute', this.host, {
+    this.stopServing = serveCompute(this.bus, this.host, {
       build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
       get_console_output: (a) => this.consoleOutput(a.uuid),
@@ -417,9 +415,7 @@ export class ComputeAgent {
   }
 
   /** The guest's console log from the driver (api/server_console.ts maps the failures to 404/409/501). */
-  private async consoleOutput(
-    uuid: string,
-  ): Promise<{ ok: true; output: string } | { ok: false; code: 404 | 409 | 501; message: string }> {
+  private async consoleOutput(uuid: string): Promise<ConsoleAnswer> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, code: 404, message: `Instance ${uuid} could not be found.` };
     if (!this.driver.consoleLog) return { ok: false, code: 501, message: 'Feature not supported.' };
@@ -430,9 +426,7 @@ export class ComputeAgent {
     }
   }
 
-  private async diagnostics(
-    uuid: string,
-  ): Promise<{ ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: 404 | 409 | 501; message: string }> {
+  private async diagnostics(uuid: string): Promise<DiagnosticsAnswer> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, code: 404, message: `Instance ${uuid} could not be found.` };
     if (!this.driver.diagnostics) return { ok: false, code: 501, message: 'Feature not supported.' };

@@ -3,6 +3,8 @@
 // it (kept hashed, valid consoleTokenTtl seconds) and answers the URL the user opens at the proxy.
 import { createHash, randomUUID } from 'node:crypto';
 import type { ComputeAgent } from './compute.ts';
+import type { RpcHandlers } from '../../core/rpc.ts';
+import type { ComputeConsoleRpc, RemoteConsoleAnswer } from '../rpcapi.ts';
 import { VmState } from '../instances.ts';
 import type { ConsoleProtocol } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
@@ -16,10 +18,6 @@ export const CONSOLE_TYPES: Record<ConsoleProtocol, string[]> = {
   mks: ['webmks'],
 };
 
-export type RemoteConsoleAnswer =
-  | { ok: true; url: string }
-  | { ok: false; code: 400 | 404 | 409 | 501; message: string };
-
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /** ConsoleAuthToken.access_url: noVNC takes the token inside its `path` parameter (noVNC >= 1.1). */
@@ -28,7 +26,7 @@ function accessUrl(base: string, consoleType: string, token: string): string {
   return `${base}?token=${token}`;
 }
 
-export function consoleHandlers(agent: ComputeAgent) {
+export function consoleHandlers(agent: ComputeAgent): RpcHandlers<ComputeConsoleRpc> {
   return {
     get_remote_console: async (a: {
       uuid: string;

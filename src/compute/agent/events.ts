@@ -9,6 +9,8 @@
 // As in Nova, no instance action is recorded for network events (`server event list` does not
 // show them).
 import type { ComputeAgent } from './compute.ts';
+import type { RpcHandlers } from '../../core/rpc.ts';
+import type { ComputeEventRpc } from '../rpcapi.ts';
 import type { Instance } from '../instances.ts';
 import { VirtError, type VirtApi, type WaitedEvent } from '../drivers/virt.ts';
 import { refreshInfoCache } from '../network_info.ts';
@@ -101,7 +103,7 @@ export function virtApi(agent: ComputeAgent): VirtApi {
         // Ports that are ACTIVE already will send no plugged event: they count as arrived.
         const plugged = events.filter((e) => e.name === 'network-vif-plugged' && e.tag);
         if (plugged.length) {
-          const ports = await agent.clients.portsOf(instance.uuid).catch(() => [] as any[]);
+          const ports = await agent.clients.portsOf(instance.uuid).catch(() => []);
           for (const p of ports)
             if (p.status === 'ACTIVE') registry.pop(instance.uuid, eventKey('network-vif-plugged', p.id), 'completed');
         }
@@ -139,7 +141,7 @@ const aborted = (i: Instance) =>
   `Build of instance ${i.uuid} aborted: Failed to allocate the network(s), not rescheduling.`;
 
 /** The RPC methods of external events (spread into the agent's serve map). */
-export function eventHandlers(agent: ComputeAgent): Record<string, (a: any) => unknown> {
+export function eventHandlers(agent: ComputeAgent): RpcHandlers<ComputeEventRpc> {
   return {
     external_instance_event: async (a: { events: ExternalEvent[] }) => {
       for (const e of a.events ?? []) {

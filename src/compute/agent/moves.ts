@@ -3,21 +3,23 @@
 // an evacuation), spread into the agent's RPC map by `...moveHandlers(agent)`; and the periodic
 // tasks of moves: auto-confirm of resizes after `resizeConfirmWindow` (Nova's
 // _poll_unconfirmed_resizes), and at start the clean-up of guests evacuated away from this host.
-import type { ComputeAgent, AgentResult } from './compute.ts';
+import type { ComputeAgent } from './compute.ts';
+import type { RpcHandlers } from '../../core/rpc.ts';
+import { computeRpc, type AgentResult, type ComputeMoveRpc, type LiveMigrationRef, type MoveRef } from '../rpcapi.ts';
 import { PowerState, VmState, type Instance } from '../instances.ts';
-import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../api/migrations.ts';
-import type { LiveMigrationJob } from '../drivers/virt.ts';
+import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../migrations.ts';
+import type { LiveMigrationJob, VirtDriver } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { dropProviderAllocation, moveAllocations } from '../worker/moves.ts';
 
-type Args = { uuid: string; migration_id: number; request_id: string; [k: string]: any };
+type Args = MoveRef;
 
 /** Live migrations running on a source host, by instance uuid (for force-complete and abort). */
 const running = new WeakMap<ComputeAgent, Map<string, LiveMigrationJob>>();
 
 const fail = (message: string): AgentResult => ({ ok: false, message, reschedule: false });
 
-export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Promise<unknown>> {
+export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
   const migrations = new MigrationStore(agent.db);
   const { store, clients, bus } = agent;
   const notify = (event: string, inst: Instance, extra?: Record<string, unknown>) =>
@@ -38,7 +40,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
   const refresh = () => {
     agent.updateResources().catch(() => undefined);
   };
-  const driverCan = (name: keyof NonNullable<typeof agent.driver>) => typeof (agent.driver as any)[name] === 'function';
+  const driverCan = (name: keyof VirtDriver) => typeof agent.driver[name] === 'function';
   /** Runs a step as an action event; a thrown error becomes the answer. */
   const step = async (a: Args, event: string, fn: () => Promise<void>): Promise<AgentResult> => {
     try {
@@ -51,7 +53,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
 
   return {
     /** Destination: the claim is placement's (the conductor made it); the migration learns its destination. */
-    prep_resize: (a: Args) =>
+    prep_resize: (a) =>
       step(a, 'compute_prep_resize', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -60,7 +62,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       }),
 
     /** Source: the guest powered off and its disk sent (migrating → post-migrating). */
-    resize_instance: (a: Args) =>
+    resize_instance: (a) =>
       step(a, 'compute_resize_instance', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -75,7 +77,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       }),
 
     /** Destination: the guest set up here with the new flavor; the server waits in VERIFY_RESIZE. */
-    finish_resize: (a: Args) =>
+    finish_resize: (a) =>
       step(a, 'compute_finish_resize', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -105,7 +107,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       }),
 
     /** Source: the old guest destroyed, the migration's allocation (the source's) given back. */
-    confirm_resize: (a: Args) =>
+    confirm_resize: (a) =>
       step(a, 'compute_confirm_resize', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -122,7 +124,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       }),
 
     /** Destination: the new guest destroyed and its claim dropped; then the source takes the server back. */
-    revert_resize: async (a: Args): Promise<AgentResult> => {
+    revert_resize: async (a): Promise<AgentResult> => {
       const r = await step(a, 'compute_revert_resize', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -137,7 +139,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       }
       const m = await migrations.get(a.migration_id);
       try {
-        const res = await bus.call<AgentResult>(`compute.${m!.source_compute}`, 'finish_revert_resize', a, {}, 300_000);
+        const res = await computeRpc(bus).call(m!.source_compute, { timeoutMs: 300_000 }).finish_revert_resize(a);
         if (!res.ok) await revertFailed(agent, migrations, a, res.message);
         return res;
       } catch (e) {
@@ -147,7 +149,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
     },
 
     /** Source: the old guest back with the old flavor, the source's allocation back to the instance. */
-    finish_revert_resize: (a: Args) =>
+    finish_revert_resize: (a) =>
       step(a, 'compute_finish_revert_resize', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -174,11 +176,11 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
       }),
 
     /** Source: the whole live migration (queued → preparing → running → completed, or cancelled/error). */
-    live_migration: async (a: Args) => {
+    live_migration: async (a) => {
       await liveMigration(agent, migrations, a, bindPorts, notify);
       return { ok: true };
     },
-    pre_live_migration: (a: Args) =>
+    pre_live_migration: (a) =>
       step(a, 'compute_pre_live_migration', async () => {
         const inst = await store.get(a.uuid);
         if (!inst) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -186,7 +188,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
           throw new Error(`The ${agent.driver.type} driver cannot live-migrate guests.`);
         await agent.driver.preLiveMigration?.(inst, !!a.block_migration);
       }),
-    post_live_migration_at_destination: (a: Args) =>
+    post_live_migration_at_destination: (a) =>
       step(a, 'compute_post_live_migration_at_destination', async () => {
         const inst = await store.get(a.uuid);
         if (!inst) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -207,19 +209,19 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
         if (done) notify('live_migration_post_dest.end', done);
         refresh();
       }),
-    rollback_live_migration_at_destination: (a: Args) =>
+    rollback_live_migration_at_destination: (a) =>
       step(a, 'compute_rollback_live_migration_at_destination', async () => {
         const inst = await store.get(a.uuid);
         if (inst) await agent.driver.destroy({ ...inst, host: agent.host }).catch(() => undefined);
       }),
-    live_migration_force_complete: async (a: Args) => {
+    live_migration_force_complete: async (a) => {
       const job = running.get(agent)?.get(a.uuid);
       return step(a, 'compute_live_migration_force_complete', async () => {
         if (!job) throw new Error(`No live migration of ${a.uuid} runs on ${agent.host}.`);
         job.forceComplete();
       });
     },
-    live_migration_abort: async (a: Args) => {
+    live_migration_abort: async (a) => {
       const job = running.get(agent)?.get(a.uuid);
       return step(a, 'compute_live_migration_abort', async () => {
         if (job) {
@@ -240,7 +242,7 @@ export function moveHandlers(agent: ComputeAgent): Record<string, (a: any) => Pr
     },
 
     /** Destination of an evacuation: the server rebuilt here from its image; migration `done`. */
-    evacuate_instance: (a: Args) =>
+    evacuate_instance: (a) =>
       step(a, 'compute_rebuild_instance', async () => {
         const x = await load(a);
         if (!x) throw new Error(`Instance ${a.uuid} could not be found.`);
@@ -314,17 +316,19 @@ async function revertFailed(agent: ComputeAgent, migrations: MigrationStore, a: 
 async function liveMigration(
   agent: ComputeAgent,
   migrations: MigrationStore,
-  a: Args,
+  a: LiveMigrationRef,
   bindPorts: (i: Instance, h: string) => Promise<void>,
   notify: (e: string, i: Instance, x?: Record<string, unknown>) => void,
 ) {
   const { store, clients, bus } = agent;
-  const dest = a.dest as string;
+  const dest = a.dest;
   const inst = await store.get(a.uuid);
   const m = await migrations.get(a.migration_id);
   if (!inst || !m) return;
-  const callDest = async (method: string) => {
-    const r = await bus.call<AgentResult>(`compute.${dest}`, method, a, {}, 300_000);
+  const callDest = async (
+    method: 'pre_live_migration' | 'post_live_migration_at_destination' | 'rollback_live_migration_at_destination',
+  ) => {
+    const r = await computeRpc(bus).call(dest, { timeoutMs: 300_000 })[method](a);
     if (!r.ok) throw new Error(r.message);
   };
   const rollback = async (status: 'cancelled' | 'error', message?: string) => {
@@ -441,7 +445,7 @@ export function startMovePeriodics(agent: ComputeAgent) {
           user_id: inst.user_id,
           project_id: inst.project_id,
         });
-        agent.bus.cast(`compute.${m.source_compute}`, 'confirm_resize', {
+        computeRpc(agent.bus).cast(m.source_compute).confirm_resize({
           uuid: inst.uuid,
           migration_id: m.id,
           request_id: requestId,
@@ -491,7 +495,7 @@ export async function forgetMoves(agent: ComputeAgent, inst: Instance) {
     for (const h of [m.source_compute, m.dest_compute]) {
       if (h && h !== agent.host) {
         try {
-          agent.bus.cast(`compute.${h}`, 'destroy_moved_guest', { uuid: inst.uuid });
+          computeRpc(agent.bus).cast(h).destroy_moved_guest({ uuid: inst.uuid });
         } catch {
           /* that host is gone */
         }

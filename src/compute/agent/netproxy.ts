@@ -7,6 +7,8 @@
 // written back; a guest that stopped by itself is stopped, one running while STOPPED is
 // powered off, as Nova's stop-on-shutoff rules say).
 import type { ComputeAgent } from './compute.ts';
+import type { RpcHandlers } from '../../core/rpc.ts';
+import type { ComputeNetworkRpc } from '../rpcapi.ts';
 import { PowerState, VmState, type Instance, type Vif } from '../instances.ts';
 import { notifyInstance } from '../notifications.ts';
 import { refreshInfoCache } from '../network_info.ts';
@@ -50,7 +52,7 @@ class AttachError extends Error {
 }
 
 /** The RPC methods the agent serves for its network work (spread into its serve map). */
-export function netproxyHandlers(agent: ComputeAgent): Record<string, (a: any) => unknown> {
+export function netproxyHandlers(agent: ComputeAgent): RpcHandlers<ComputeNetworkRpc> {
   return {
     attach_interface: (a: AttachRequest) => serialized(a.uuid, () => attachInterface(agent, a)),
     detach_interface: (a: { uuid: string; request_id: string; port_id: string }) =>

@@ -10,7 +10,9 @@ import { PowerState, VmState, newRequestId, type Instance } from '../instances.t
 import type { ImageMeta } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
-import type { AgentResult, ComputeAgent } from './compute.ts';
+import type { ComputeAgent } from './compute.ts';
+import type { RpcHandlers } from '../../core/rpc.ts';
+import type { AgentResult, ComputeGuestRpc, GuestCallResult } from '../rpcapi.ts';
 
 /** A step's task state moved on from `from`; false when the server was deleted (or taken) meanwhile. */
 class Interrupted extends Error {}
@@ -19,9 +21,8 @@ class Interrupted extends Error {}
 const SHELVED_KEYS = ['shelved_at', 'shelved_image_id', 'shelved_host'];
 
 /** An answer with a status for the API (changePassword is an RPC call, as in Nova). */
-export type GuestCallResult = { ok: true } | { ok: false; code: 404 | 409 | 501; message: string };
 
-export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => unknown> {
+export function guestHandlers(agent: ComputeAgent): RpcHandlers<ComputeGuestRpc> {
   const { store, clients, bus, publisher, log, o } = agent;
   const driver = () => agent.driver;
   const notify = (event: string, inst: Instance, extra?: Record<string, unknown>) =>
@@ -479,10 +480,13 @@ export function guestHandlers(agent: ComputeAgent): Record<string, (a: any) => u
     });
   }
 
-  const background = (name: string, fn: (a: any) => Promise<unknown>) => (a: any) => {
-    void fn(a).catch((err) => log.error({ err, instance: a?.uuid }, `${name} failed unexpectedly`));
-    return null;
-  };
+  /** A cast: the work runs on, the caller has no answer to wait for. */
+  const background =
+    <A extends { uuid: string }>(name: string, fn: (a: A) => Promise<unknown>) =>
+    (a: A): null => {
+      void fn(a).catch((err) => log.error({ err, instance: a?.uuid }, `${name} failed unexpectedly`));
+      return null;
+    };
   return {
     snapshot_instance: background('snapshot', snapshot),
     backup_instance: background('backup', snapshot),

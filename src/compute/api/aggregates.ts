@@ -1,124 +1,11 @@
-// Host aggregates (nova.api.openstack.compute.aggregates, AggregateAPI): create (with an
-// availability zone), list, show, update, delete (only when empty), add_host/remove_host (a
-// compute host of os-services), set_metadata (null removes a key); the availability zone is
-// the `availability_zone` metadata, and a host may not sit in two zones. The zones of hosts
-// are read by the availability zone, services and hypervisors families (hostZones()).
-import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { ComputeDb } from '../db/schema.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { aggregateMigrations } from '../db/migrations/aggregates.ts';
-import { now } from '../../core/db.ts';
+import { type Aggregate } from '../aggregates.ts';
 import { authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
 
 const AG = 'os_compute_api:os-aggregates';
-
-export interface Aggregate {
-  id: number;
-  uuid: string;
-  name: string;
-  hosts: string[];
-  metadata: Record<string, string>;
-  created_at: string;
-  updated_at: string | null;
-}
-
-export class AggregateStore {
-  constructor(private db: Kysely<ComputeDb>) {}
-
-  async all(): Promise<Aggregate[]> {
-    const rows = await this.db.selectFrom('aggregates').selectAll().orderBy('id').execute();
-    const hosts = await this.db.selectFrom('aggregate_hosts').selectAll().execute();
-    const meta = await this.db.selectFrom('aggregate_metadata').selectAll().execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      uuid: r.uuid,
-      name: r.name,
-      created_at: r.created_at,
-      updated_at: r.updated_at ?? null,
-      hosts: hosts.filter((h) => Number(h.aggregate_id) === Number(r.id)).map((h) => h.host),
-      metadata: Object.fromEntries(
-        meta.filter((m) => Number(m.aggregate_id) === Number(r.id)).map((m) => [m.key, m.value]),
-      ),
-    }));
-  }
-
-  async get(id: number): Promise<Aggregate | undefined> {
-    return (await this.all()).find((a) => a.id === id);
-  }
-
-  async create(name: string, az: string | null): Promise<Aggregate> {
-    const existing = await this.db.selectFrom('aggregates').select('id').where('name', '=', name).executeTakeFirst();
-    if (existing) throw conflict(`Aggregate ${name} already exists.`);
-    const uuid = randomUUID();
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('aggregates').values({ uuid, name, created_at: now() }).execute();
-      if (az) {
-        const r = await trx.selectFrom('aggregates').select('id').where('uuid', '=', uuid).executeTakeFirstOrThrow();
-        await trx
-          .insertInto('aggregate_metadata')
-          .values({ aggregate_id: r.id, key: 'availability_zone', value: az })
-          .execute();
-      }
-    });
-    return (await this.all()).find((a) => a.uuid === uuid)!;
-  }
-
-  async rename(id: number, name: string) {
-    const other = await this.db
-      .selectFrom('aggregates')
-      .select('id')
-      .where('name', '=', name)
-      .where('id', '!=', id)
-      .executeTakeFirst();
-    if (other) throw conflict(`Aggregate ${name} already exists.`);
-    await this.db.updateTable('aggregates').set({ name, updated_at: now() }).where('id', '=', id).execute();
-  }
-
-  /** Sets (or with null removes) metadata keys. */
-  async updateMetadata(id: number, metadata: Record<string, string | null>) {
-    await this.db.transaction().execute(async (trx) => {
-      for (const [key, value] of Object.entries(metadata)) {
-        await trx.deleteFrom('aggregate_metadata').where('aggregate_id', '=', id).where('key', '=', key).execute();
-        if (value !== null)
-          await trx.insertInto('aggregate_metadata').values({ aggregate_id: id, key, value }).execute();
-      }
-      await trx.updateTable('aggregates').set({ updated_at: now() }).where('id', '=', id).execute();
-    });
-  }
-
-  async addHost(id: number, host: string) {
-    await this.db.insertInto('aggregate_hosts').values({ aggregate_id: id, host }).execute();
-  }
-
-  async removeHost(id: number, host: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('aggregate_hosts')
-      .where('aggregate_id', '=', id)
-      .where('host', '=', host)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-
-  async destroy(id: number) {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('aggregate_metadata').where('aggregate_id', '=', id).execute();
-      await trx.deleteFrom('aggregate_hosts').where('aggregate_id', '=', id).execute();
-      await trx.deleteFrom('aggregates').where('id', '=', id).execute();
-    });
-  }
-}
-
-export function aggregateStore(svc: ComputeService): AggregateStore {
-  let s = svc.parts.get('aggregates') as AggregateStore | undefined;
-  if (!s) {
-    s = new AggregateStore(svc.db);
-    svc.parts.set('aggregates', s);
-  }
-  return s;
-}
 
 /**
  * The availability zone of each host in a zoned aggregate (several zones joined by ',', as
@@ -126,7 +13,7 @@ export function aggregateStore(svc: ComputeService): AggregateStore {
  */
 export async function hostZones(svc: ComputeService): Promise<Map<string, string>> {
   const zones = new Map<string, string[]>();
-  for (const a of await aggregateStore(svc).all()) {
+  for (const a of await svc.parts.aggregates.all()) {
     const az = a.metadata.availability_zone;
     if (!az) continue;
     for (const h of a.hosts) {
@@ -235,166 +122,173 @@ function aggregateId(raw: string): number {
 /** Nova's normalize_name: surrounding whitespace goes, inner runs stay. */
 const normalize = (s: string) => s.trim();
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = aggregateStore(svc);
+const find = async (svc: ComputeService, raw: string) => {
+  const id = aggregateId(raw);
+  const a = await svc.parts.aggregates.get(id);
+  if (!a) throw notFound(`Aggregate ${raw} could not be found.`);
+  return a;
+};
 
-  const find = async (raw: string) => {
-    const id = aggregateId(raw);
-    const a = await store.get(id);
-    if (!a) throw notFound(`Aggregate ${raw} could not be found.`);
-    return a;
-  };
+/** is_safe_to_update_az: no empty zone name, no host in two zones, no zone change under servers. */
+const checkZone = async (
+  svc: ComputeService,
+  a: Aggregate,
+  az: string | null | undefined,
+  hosts: string[],
+  fail: (reason: string) => Error,
+  checkInstances: boolean,
+) => {
+  if (az === undefined) return;
+  if (!az) throw fail(`Aggregate ${a.name} does not support empty named availability zone`);
+  const conflicting = (await svc.parts.aggregates.all())
+    .filter(
+      (o) =>
+        o.id !== a.id &&
+        o.metadata.availability_zone &&
+        o.metadata.availability_zone !== az &&
+        o.hosts.some((h) => hosts.includes(h)),
+    )
+    .map((o) => o.metadata.availability_zone!);
+  if (conflicting.length)
+    throw fail(`One or more hosts already in availability zone(s) [${conflicting.map((z) => `'${z}'`).join(', ')}]`);
+  if (checkInstances && a.metadata.availability_zone !== az && hosts.length) {
+    const n = await svc.db
+      .selectFrom('instances')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('host', 'in', hosts)
+      .where('deleted', '=', 0)
+      .executeTakeFirst()
+      .catch(() => ({ n: 0 }));
+    if (Number(n?.n ?? 0)) throw fail('One or more hosts contain instances in this zone');
+  }
+};
 
-  /** is_safe_to_update_az: no empty zone name, no host in two zones, no zone change under servers. */
-  const checkZone = async (
-    a: Aggregate,
-    az: string | null | undefined,
-    hosts: string[],
-    fail: (reason: string) => Error,
-    checkInstances: boolean,
-  ) => {
-    if (az === undefined) return;
-    if (!az) throw fail(`Aggregate ${a.name} does not support empty named availability zone`);
-    const conflicting = (await store.all())
-      .filter(
-        (o) =>
-          o.id !== a.id &&
-          o.metadata.availability_zone &&
-          o.metadata.availability_zone !== az &&
-          o.hosts.some((h) => hosts.includes(h)),
-      )
-      .map((o) => o.metadata.availability_zone!);
-    if (conflicting.length)
-      throw fail(`One or more hosts already in availability zone(s) [${conflicting.map((z) => `'${z}'`).join(', ')}]`);
-    if (checkInstances && a.metadata.availability_zone !== az && hosts.length) {
-      const n = await svc.db
-        .selectFrom('instances')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('host', 'in', hosts)
-        .where('deleted', '=', 0)
-        .executeTakeFirst()
-        .catch(() => ({ n: 0 }));
-      if (Number(n?.n ?? 0)) throw fail('One or more hosts contain instances in this zone');
-    }
-  };
+export async function listAggregates(svc: ComputeService, req: FastifyRequest) {
+  authorize(req, `${AG}:index`, {});
+  return { aggregates: (await svc.parts.aggregates.all()).map((a) => view(req, a)) };
+}
 
-  app.get('/os-aggregates', async (req) => {
-    authorize(req, `${AG}:index`, {});
-    return { aggregates: (await store.all()).map((a) => view(req, a)) };
-  });
-
-  app.post('/os-aggregates', async (req) => {
-    const body = validateBody<any>(req, CREATE);
-    authorize(req, `${AG}:create`, {});
-    const v = body.aggregate;
-    checkName('name', v.name);
-    if (typeof v.availability_zone === 'string') {
-      checkName('availability_zone', v.availability_zone);
-      if (v.availability_zone.includes(':'))
-        throw badRequest(
-          `Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`,
-        );
-    }
-    const a = await store.create(normalize(v.name), v.availability_zone ? normalize(v.availability_zone) : null);
-    return { aggregate: view(req, a, true) };
-  });
-
-  app.get<{ Params: { id: string } }>('/os-aggregates/:id', async (req) => {
-    authorize(req, `${AG}:show`, {});
-    return { aggregate: view(req, await find(req.params.id)) };
-  });
-
-  app.put<{ Params: { id: string } }>('/os-aggregates/:id', async (req) => {
-    const body = validateBody<any>(req, UPDATE);
-    authorize(req, `${AG}:update`, {});
-    const v = body.aggregate;
-    if (typeof v.availability_zone === 'string' && v.availability_zone.includes(':'))
+export async function createAggregate(svc: ComputeService, req: FastifyRequest) {
+  const body = validateBody<any>(req, CREATE);
+  authorize(req, `${AG}:create`, {});
+  const v = body.aggregate;
+  checkName('name', v.name);
+  if (typeof v.availability_zone === 'string') {
+    checkName('availability_zone', v.availability_zone);
+    if (v.availability_zone.includes(':'))
       throw badRequest(
         `Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`,
       );
-    const a = await find(req.params.id);
-    if (v.name !== undefined) await store.rename(a.id, normalize(v.name));
-    if ('availability_zone' in v) {
+  }
+  const a = await svc.parts.aggregates.create(
+    normalize(v.name),
+    v.availability_zone ? normalize(v.availability_zone) : null,
+  );
+  return { aggregate: view(req, a, true) };
+}
+
+export async function showAggregate(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  authorize(req, `${AG}:show`, {});
+  return { aggregate: view(req, await find(svc, req.params.id)) };
+}
+
+export async function updateAggregate(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = validateBody<any>(req, UPDATE);
+  authorize(req, `${AG}:update`, {});
+  const v = body.aggregate;
+  if (typeof v.availability_zone === 'string' && v.availability_zone.includes(':'))
+    throw badRequest(
+      `Invalid input for field/attribute availability_zone. Value: ${v.availability_zone}. '${v.availability_zone}' is not a 'az_name'`,
+    );
+  const a = await find(svc, req.params.id);
+  if (v.name !== undefined) await svc.parts.aggregates.rename(a.id, normalize(v.name));
+  if ('availability_zone' in v) {
+    await checkZone(
+      svc,
+      a,
+      v.availability_zone,
+      a.hosts,
+      (r) => badRequest(`Cannot update aggregate ${a.id}. Reason: ${r}.`),
+      true,
+    );
+    await svc.parts.aggregates.updateMetadata(a.id, { availability_zone: v.availability_zone });
+  }
+  return { aggregate: view(req, (await svc.parts.aggregates.get(a.id))!) };
+}
+
+export async function deleteAggregate(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  authorize(req, `${AG}:delete`, {});
+  const a = await find(svc, req.params.id);
+  if (a.hosts.length) throw badRequest(`Cannot remove aggregate ${a.id}. Reason: Host aggregate is not empty.`);
+  await svc.parts.aggregates.destroy(a.id);
+  reply.code(200).send();
+}
+
+export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = req.body as any;
+  const action = body && typeof body === 'object' ? Object.keys(body)[0] : undefined;
+  if (action === 'add_host') {
+    validateBody(req, ADD_HOST);
+    authorize(req, `${AG}:add_host`, {});
+    const host = body.add_host.host as string;
+    aggregateId(req.params.id);
+    const service = await svc.db
+      .selectFrom('services')
+      .select('host')
+      .where('host', '=', host)
+      .where('binary', '=', 'nova-compute')
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    if (!service) throw notFound(`Compute host ${host} could not be found.`);
+    const a = await find(svc, req.params.id);
+    await checkZone(
+      svc,
+      a,
+      a.metadata.availability_zone,
+      [host],
+      (r) => conflict(`Cannot add host to aggregate ${a.id}. Reason: ${r}.`),
+      false,
+    );
+    if (a.hosts.includes(host)) throw conflict(`Aggregate ${a.id} already has host ${host}.`);
+    await svc.parts.aggregates.addHost(a.id, host);
+    await syncPlacement(svc, a.uuid, host, 'add');
+    return { aggregate: view(req, (await svc.parts.aggregates.get(a.id))!) };
+  }
+  if (action === 'remove_host') {
+    validateBody(req, REMOVE_HOST);
+    authorize(req, `${AG}:remove_host`, {});
+    const host = body.remove_host.host as string;
+    aggregateId(req.params.id);
+    const a = await svc.parts.aggregates.get(Number(req.params.id));
+    if (!a || !(await svc.parts.aggregates.removeHost(a.id, host)))
+      throw notFound(`Cannot remove host ${host} in aggregate ${req.params.id}`);
+    await syncPlacement(svc, a.uuid, host, 'remove');
+    return { aggregate: view(req, (await svc.parts.aggregates.get(a.id))!) };
+  }
+  if (action === 'set_metadata') {
+    validateBody(req, SET_METADATA);
+    authorize(req, `${AG}:set_metadata`, {});
+    const a = await find(svc, req.params.id);
+    const metadata = body.set_metadata.metadata as Record<string, string | null>;
+    if ('availability_zone' in metadata) {
       await checkZone(
+        svc,
         a,
-        v.availability_zone,
+        metadata.availability_zone,
         a.hosts,
-        (r) => badRequest(`Cannot update aggregate ${a.id}. Reason: ${r}.`),
+        (r) => badRequest(`Cannot update metadata of aggregate ${a.id}. Reason: ${r}.`),
         true,
       );
-      await store.updateMetadata(a.id, { availability_zone: v.availability_zone });
     }
-    return { aggregate: view(req, (await store.get(a.id))!) };
-  });
-
-  app.delete<{ Params: { id: string } }>('/os-aggregates/:id', async (req, reply) => {
-    authorize(req, `${AG}:delete`, {});
-    const a = await find(req.params.id);
-    if (a.hosts.length) throw badRequest(`Cannot remove aggregate ${a.id}. Reason: Host aggregate is not empty.`);
-    await store.destroy(a.id);
-    reply.code(200).send();
-  });
-
-  app.post<{ Params: { id: string } }>('/os-aggregates/:id/action', async (req) => {
-    const body = req.body as any;
-    const action = body && typeof body === 'object' ? Object.keys(body)[0] : undefined;
-    if (action === 'add_host') {
-      validateBody(req, ADD_HOST);
-      authorize(req, `${AG}:add_host`, {});
-      const host = body.add_host.host as string;
-      aggregateId(req.params.id);
-      const service = await svc.db
-        .selectFrom('services')
-        .select('host')
-        .where('host', '=', host)
-        .where('binary', '=', 'nova-compute')
-        .where('deleted', '=', 0)
-        .executeTakeFirst();
-      if (!service) throw notFound(`Compute host ${host} could not be found.`);
-      const a = await find(req.params.id);
-      await checkZone(
-        a,
-        a.metadata.availability_zone,
-        [host],
-        (r) => conflict(`Cannot add host to aggregate ${a.id}. Reason: ${r}.`),
-        false,
-      );
-      if (a.hosts.includes(host)) throw conflict(`Aggregate ${a.id} already has host ${host}.`);
-      await store.addHost(a.id, host);
-      await syncPlacement(svc, a.uuid, host, 'add');
-      return { aggregate: view(req, (await store.get(a.id))!) };
-    }
-    if (action === 'remove_host') {
-      validateBody(req, REMOVE_HOST);
-      authorize(req, `${AG}:remove_host`, {});
-      const host = body.remove_host.host as string;
-      aggregateId(req.params.id);
-      const a = await store.get(Number(req.params.id));
-      if (!a || !(await store.removeHost(a.id, host)))
-        throw notFound(`Cannot remove host ${host} in aggregate ${req.params.id}`);
-      await syncPlacement(svc, a.uuid, host, 'remove');
-      return { aggregate: view(req, (await store.get(a.id))!) };
-    }
-    if (action === 'set_metadata') {
-      validateBody(req, SET_METADATA);
-      authorize(req, `${AG}:set_metadata`, {});
-      const a = await find(req.params.id);
-      const metadata = body.set_metadata.metadata as Record<string, string | null>;
-      if ('availability_zone' in metadata) {
-        await checkZone(
-          a,
-          metadata.availability_zone,
-          a.hosts,
-          (r) => badRequest(`Cannot update metadata of aggregate ${a.id}. Reason: ${r}.`),
-          true,
-        );
-      }
-      await store.updateMetadata(a.id, metadata);
-      return { aggregate: view(req, (await store.get(a.id))!) };
-    }
-    req.authorized = true;
-    throw badRequest(`There is no such action: ${action ?? ''}`);
-  });
+    await svc.parts.aggregates.updateMetadata(a.id, metadata);
+    return { aggregate: view(req, (await svc.parts.aggregates.get(a.id))!) };
+  }
+  req.authorized = true;
+  throw badRequest(`There is no such action: ${action ?? ''}`);
 }
 
 /**
@@ -431,13 +325,11 @@ async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: s
 export const aggregatesFamily: Family = {
   name: 'aggregates',
   migrations: aggregateMigrations,
-  routes: registerRoutes,
   async init(svc) {
-    aggregateStore(svc);
     Object.assign(svc.providers, {
       async availabilityZones() {
         const zones = new Set([svc.options.defaultAvailabilityZone]);
-        for (const a of await aggregateStore(svc).all())
+        for (const a of await svc.parts.aggregates.all())
           if (a.metadata.availability_zone) zones.add(a.metadata.availability_zone);
         return [...zones].sort();
       },

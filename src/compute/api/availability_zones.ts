@@ -2,8 +2,8 @@
 // registered services (a compute host's zone is its aggregates' zone, else the default zone;
 // other services are in the internal zone): available when an enabled service is in it. The
 // list hides the internal zone; the admin's detail shows each zone's hosts and services.
-import type { FastifyInstance } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
 import { authorize } from './common.ts';
 import { hostZones, novaTime } from './aggregates.ts';
 import { INTERNAL_ZONE, listServices, serviceIsUp, serviceZone } from './services.ts';
@@ -22,40 +22,36 @@ async function zonesOf(svc: ComputeService) {
   return { withZone, available, notAvailable };
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  app.get('/os-availability-zone', async (req) => {
-    authorize(req, `${AZ}:list`, {});
-    const { available, notAvailable } = await zonesOf(svc);
-    const entry = (zoneName: string, ok: boolean) => ({ zoneName, zoneState: { available: ok }, hosts: null });
-    return {
-      availabilityZoneInfo: [
-        ...available.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, true)),
-        ...notAvailable.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, false)),
-      ],
-    };
-  });
-
-  app.get('/os-availability-zone/detail', async (req) => {
-    authorize(req, `${AZ}:detail`, {});
-    const { withZone, available, notAvailable } = await zonesOf(svc);
-    const result: unknown[] = [];
-    for (const zone of available) {
-      const hosts: Record<string, Record<string, unknown>> = {};
-      for (const { s } of withZone.filter(
-        (x) => x.zone === zone && !x.s.disabled && !API_SERVICES.includes(x.s.binary),
-      )) {
-        hosts[s.host] ??= {};
-        hosts[s.host]![s.binary] = {
-          available: serviceIsUp(svc, s),
-          active: !s.disabled,
-          updated_at: novaTime(s.updated_at ?? s.last_seen_up),
-        };
-      }
-      result.push({ zoneName: zone, zoneState: { available: true }, hosts });
-    }
-    for (const zone of notAvailable) result.push({ zoneName: zone, zoneState: { available: false }, hosts: null });
-    return { availabilityZoneInfo: result };
-  });
+export async function listAvailabilityZones(svc: ComputeService, req: FastifyRequest) {
+  authorize(req, `${AZ}:list`, {});
+  const { available, notAvailable } = await zonesOf(svc);
+  const entry = (zoneName: string, ok: boolean) => ({ zoneName, zoneState: { available: ok }, hosts: null });
+  return {
+    availabilityZoneInfo: [
+      ...available.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, true)),
+      ...notAvailable.filter((z) => z !== INTERNAL_ZONE).map((z) => entry(z, false)),
+    ],
+  };
 }
 
-export const availabilityZonesFamily: Family = { name: 'availability_zones', migrations: {}, routes: registerRoutes };
+export async function listAvailabilityZonesDetail(svc: ComputeService, req: FastifyRequest) {
+  authorize(req, `${AZ}:detail`, {});
+  const { withZone, available, notAvailable } = await zonesOf(svc);
+  const result: unknown[] = [];
+  for (const zone of available) {
+    const hosts: Record<string, Record<string, unknown>> = {};
+    for (const { s } of withZone.filter(
+      (x) => x.zone === zone && !x.s.disabled && !API_SERVICES.includes(x.s.binary),
+    )) {
+      hosts[s.host] ??= {};
+      hosts[s.host]![s.binary] = {
+        available: serviceIsUp(svc, s),
+        active: !s.disabled,
+        updated_at: novaTime(s.updated_at ?? s.last_seen_up),
+      };
+    }
+    result.push({ zoneName: zone, zoneState: { available: true }, hosts });
+  }
+  for (const zone of notAvailable) result.push({ zoneName: zone, zoneState: { available: false }, hosts: null });
+  return { availabilityZoneInfo: result };
+}

@@ -1,7 +1,7 @@
 // What every family of the compute API shares: Nova's fault body, the request's microversion,
 // policy checks with Nova's target and message, request body validation with Nova's error
 // text, and the links of a resource.
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv } from 'ajv';
 import { ApiError } from '../../core/errors.ts';
 import type { Microversion } from '../../core/http.ts';
@@ -20,6 +20,9 @@ const FAULT_NAMES: Record<number, string> = {
   501: 'notImplemented',
   503: 'serviceUnavailable',
 };
+
+/** A server action of POST /servers/{id}/action, by the body's one key (the map is in routes.ts). */
+export type ServerAction = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
 export function faultBody(e: ApiError): unknown {
   const name = FAULT_NAMES[e.status] ?? 'computeFault';

@@ -1,7 +1,7 @@
 // The extensions list of v2.1 (nova.api.openstack.compute.extension_info): a fixed list kept for
 // clients of v2.0 days, every entry "updated" on the same day. Generated from python3-nova 26.
-import type { FastifyInstance } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
 import { authorize, notFound } from './common.ts';
 
 const EXTENSIONS: Array<[alias: string, name: string, description: string]> = [
@@ -151,17 +151,13 @@ const view = ([alias, name, description]: [string, string, string]) => ({
   updated: '2014-12-03T00:00:00Z',
 });
 
-function routes(app: FastifyInstance, _svc: ComputeService) {
-  app.get('/extensions', async (req) => {
-    authorize(req, 'os_compute_api:extensions', {});
-    return { extensions: EXTENSIONS.map(view) };
-  });
-  app.get<{ Params: { alias: string } }>('/extensions/:alias', async (req) => {
-    authorize(req, 'os_compute_api:extensions', {});
-    const ext = EXTENSIONS.find((e) => e[0] === req.params.alias);
-    if (!ext) throw notFound('The resource could not be found.');
-    return { extension: view(ext) };
-  });
+export async function listExtensions(svc: ComputeService, req: FastifyRequest) {
+  authorize(req, 'os_compute_api:extensions', {});
+  return { extensions: EXTENSIONS.map(view) };
 }
-
-export const extensionsFamily: Family = { name: 'extensions', migrations: {}, routes };
+export async function showExtension(svc: ComputeService, req: FastifyRequest<{ Params: { alias: string } }>) {
+  authorize(req, 'os_compute_api:extensions', {});
+  const ext = EXTENSIONS.find((e) => e[0] === req.params.alias);
+  if (!ext) throw notFound('The resource could not be found.');
+  return { extension: view(ext) };
+}

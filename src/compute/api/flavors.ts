@@ -3,11 +3,9 @@
 // (2.55), delete, extra specs with 2.86 validation, and the access lists of private flavors.
 // Other families get a flavor through the FlavorStore kept in svc.parts ('flavors').
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely, Selectable } from 'kysely';
-import type { ComputeDb, FlavorsTable } from '../db/schema.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
-import { isUniqueViolation, now } from '../../core/db.ts';
+import { type Flavor, FlavorStore } from '../flavors.ts';
 import {
   allowed,
   authorize,
@@ -24,25 +22,6 @@ import {
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
 import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
-
-export interface Flavor {
-  id: number;
-  flavorid: string;
-  name: string;
-  memory_mb: number;
-  vcpus: number;
-  root_gb: number;
-  ephemeral_gb: number;
-  swap: number;
-  rxtx_factor: number;
-  vcpu_weight: number | null;
-  disabled: boolean;
-  is_public: boolean;
-  description: string | null;
-  created_at: string;
-  updated_at: string | null;
-  extra_specs: Record<string, string>;
-}
 
 const MAX_INT = 0x7fffffff;
 const SORT_KEYS = [
@@ -65,169 +44,6 @@ const SORT_KEYS = [
 const FA = 'os_compute_api:os-flavor-access';
 const FM = 'os_compute_api:os-flavor-manage';
 const FES = 'os_compute_api:os-flavor-extra-specs';
-
-/** Flavor rows with their extra specs and access lists. */
-export class FlavorStore {
-  constructor(private db: Kysely<ComputeDb>) {}
-
-  private row(r: Selectable<FlavorsTable>, specs: Record<string, string>): Flavor {
-    return {
-      id: Number(r.id),
-      flavorid: r.flavorid,
-      name: r.name,
-      memory_mb: Number(r.memory_mb),
-      vcpus: Number(r.vcpus),
-      root_gb: Number(r.root_gb),
-      ephemeral_gb: Number(r.ephemeral_gb),
-      swap: Number(r.swap),
-      rxtx_factor: Number(r.rxtx_factor),
-      vcpu_weight: r.vcpu_weight === null ? null : Number(r.vcpu_weight),
-      disabled: !!Number(r.disabled),
-      is_public: !!Number(r.is_public),
-      description: r.description ?? null,
-      created_at: r.created_at,
-      updated_at: r.updated_at ?? null,
-      extra_specs: specs,
-    };
-  }
-
-  async all(): Promise<Flavor[]> {
-    const rows = await this.db.selectFrom('flavors').selectAll().execute();
-    const specs = await this.db.selectFrom('flavor_extra_specs').selectAll().execute();
-    const by = new Map<string, Record<string, string>>();
-    for (const s of specs) {
-      let m = by.get(s.flavorid);
-      if (!m) by.set(s.flavorid, (m = {}));
-      m[s.key] = s.value;
-    }
-    return rows.map((r) => this.row(r, by.get(r.flavorid) ?? {}));
-  }
-
-  /** A flavor by its flavorid, whoever may see it. */
-  async get(flavorid: string): Promise<Flavor | undefined> {
-    const r = await this.db.selectFrom('flavors').selectAll().where('flavorid', '=', flavorid).executeTakeFirst();
-    if (!r) return undefined;
-    const specs = await this.db.selectFrom('flavor_extra_specs').selectAll().where('flavorid', '=', flavorid).execute();
-    return this.row(r, Object.fromEntries(specs.map((s) => [s.key, s.value])));
-  }
-
-  /** A flavor as a project sees it: private flavors only with access (admins see all), as Nova's flavor query. */
-  async visible(flavorid: string, projectId: string | undefined, admin: boolean): Promise<Flavor | undefined> {
-    const f = await this.get(flavorid);
-    if (!f || admin || f.is_public) return f;
-    return projectId && (await this.projects(flavorid)).includes(projectId) ? f : undefined;
-  }
-
-  async projects(flavorid: string): Promise<string[]> {
-    return (
-      await this.db
-        .selectFrom('flavor_projects')
-        .select('project_id')
-        .where('flavorid', '=', flavorid)
-        .orderBy('project_id')
-        .execute()
-    ).map((r) => r.project_id);
-  }
-
-  async projectFlavors(projectId: string): Promise<Set<string>> {
-    return new Set(
-      (
-        await this.db.selectFrom('flavor_projects').select('flavorid').where('project_id', '=', projectId).execute()
-      ).map((r) => r.flavorid),
-    );
-  }
-
-  async create(
-    f: Omit<Flavor, 'id' | 'created_at' | 'updated_at' | 'extra_specs' | 'vcpu_weight' | 'disabled'>,
-  ): Promise<Flavor> {
-    const existing = await this.db
-      .selectFrom('flavors')
-      .select(['flavorid', 'name'])
-      .where((eb) => eb.or([eb('flavorid', '=', f.flavorid), eb('name', '=', f.name)]))
-      .execute();
-    if (existing.some((e) => e.name === f.name)) throw conflict(`Flavor with name ${f.name} already exists.`);
-    if (existing.length) throw conflict(`Flavor with ID ${f.flavorid} already exists.`);
-    try {
-      await this.db
-        .insertInto('flavors')
-        .values({
-          flavorid: f.flavorid,
-          name: f.name,
-          memory_mb: f.memory_mb,
-          vcpus: f.vcpus,
-          root_gb: f.root_gb,
-          ephemeral_gb: f.ephemeral_gb,
-          swap: f.swap,
-          rxtx_factor: f.rxtx_factor,
-          disabled: 0,
-          is_public: f.is_public ? 1 : 0,
-          description: f.description,
-          created_at: now(),
-        })
-        .execute();
-    } catch (e) {
-      if (isUniqueViolation(e)) throw conflict(`Flavor with ID ${f.flavorid} already exists.`);
-      throw e;
-    }
-    return (await this.get(f.flavorid))!;
-  }
-
-  async destroy(flavorid: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const r = await trx.deleteFrom('flavors').where('flavorid', '=', flavorid).executeTakeFirst();
-      if (!Number(r.numDeletedRows)) return false;
-      await trx.deleteFrom('flavor_extra_specs').where('flavorid', '=', flavorid).execute();
-      await trx.deleteFrom('flavor_projects').where('flavorid', '=', flavorid).execute();
-      return true;
-    });
-  }
-
-  async setDescription(flavorid: string, description: string | null) {
-    await this.db
-      .updateTable('flavors')
-      .set({ description, updated_at: now() })
-      .where('flavorid', '=', flavorid)
-      .execute();
-  }
-
-  async setSpecs(flavorid: string, specs: Record<string, string>) {
-    await this.db.transaction().execute(async (trx) => {
-      for (const [key, value] of Object.entries(specs)) {
-        await trx.deleteFrom('flavor_extra_specs').where('flavorid', '=', flavorid).where('key', '=', key).execute();
-        await trx.insertInto('flavor_extra_specs').values({ flavorid, key, value }).execute();
-      }
-      await trx.updateTable('flavors').set({ updated_at: now() }).where('flavorid', '=', flavorid).execute();
-    });
-  }
-
-  async deleteSpec(flavorid: string, key: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('flavor_extra_specs')
-      .where('flavorid', '=', flavorid)
-      .where('key', '=', key)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-
-  async addAccess(flavorid: string, projectId: string): Promise<boolean> {
-    try {
-      await this.db.insertInto('flavor_projects').values({ flavorid, project_id: projectId }).execute();
-      return true;
-    } catch (e) {
-      if (isUniqueViolation(e)) return false;
-      throw e;
-    }
-  }
-
-  async removeAccess(flavorid: string, projectId: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('flavor_projects')
-      .where('flavorid', '=', flavorid)
-      .where('project_id', '=', projectId)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-}
 
 // ---- request schemas (nova.api.openstack.compute.schemas) ------------------------------
 
@@ -464,7 +280,7 @@ export function limitOf(req: FastifyRequest): number {
 const TRUE_STRINGS = ['1', 't', 'true', 'on', 'y', 'yes'];
 const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
 
-async function listFlavors(
+async function flavorPage(
   req: FastifyRequest,
   store: FlavorStore,
   collection: string,
@@ -536,199 +352,205 @@ export function flavorNotFound(id: string) {
   return notFound(`Flavor ${id} could not be found.`);
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = flavorStore(svc);
+const getFlavor = async (svc: ComputeService, req: FastifyRequest, id: string) => {
+  const f = await svc.parts.flavors.visible(id, req.ctx?.projectId, isAdmin(req));
+  if (!f) throw flavorNotFound(id);
+  return f;
+};
 
-  const getFlavor = async (req: FastifyRequest, id: string) => {
-    const f = await store.visible(id, req.ctx?.projectId, isAdmin(req));
-    if (!f) throw flavorNotFound(id);
-    return f;
+export async function listFlavors(svc: ComputeService, req: FastifyRequest) {
+  req.authorized = true; // Nova checks no rule for flavor lists
+  const { page, next } = await flavorPage(req, svc.parts.flavors, 'flavors');
+  const out: Record<string, unknown> = {
+    flavors: page.map((f) => flavorView(req, f, false, { description: mv(req).gte('2.55') })),
   };
+  if (next) out.flavors_links = nextLink(req, 'flavors', next);
+  return out;
+}
 
-  app.get('/flavors', async (req) => {
-    req.authorized = true; // Nova checks no rule for flavor lists
-    const { page, next } = await listFlavors(req, store, 'flavors');
-    const out: Record<string, unknown> = {
-      flavors: page.map((f) => flavorView(req, f, false, { description: mv(req).gte('2.55') })),
-    };
-    if (next) out.flavors_links = nextLink(req, 'flavors', next);
-    return out;
+export async function listFlavorsDetail(svc: ComputeService, req: FastifyRequest) {
+  req.authorized = true;
+  const { page, next } = await flavorPage(req, svc.parts.flavors, 'flavors/detail');
+  const specs = withSpecs(req);
+  const out: Record<string, unknown> = {
+    flavors: page.map((f) => flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: specs })),
+  };
+  if (next) out.flavors_links = nextLink(req, 'flavors/detail', next);
+  return out;
+}
+
+export async function showFlavor(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  req.authorized = true;
+  const f = await getFlavor(svc, req, req.params.id);
+  return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
+}
+
+export async function createFlavor(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const body = validateBody<any>(req, mv(req).gte('2.55') ? CREATE_255 : CREATE);
+  authorize(req, `${FM}:create`, {});
+  const v = body.flavor;
+  checkName('name', v.name);
+  const name = String(v.name).trim();
+  const flavorid = v.id === undefined || v.id === null || v.id === '' ? randomUUID() : String(v.id);
+  const int = (x: unknown, d: number) => (x === undefined ? d : Number(x));
+  const rxtx = v.rxtx_factor === undefined ? 1.0 : Number(v.rxtx_factor);
+  if (!(rxtx > 0) || rxtx > 3.40282e38)
+    throw badRequest(`Invalid input received: 'rxtx_factor' argument must be a float between 0 and 3.40282e+38`);
+  const f = await svc.parts.flavors.create({
+    flavorid,
+    name,
+    memory_mb: int(v.ram, 0),
+    vcpus: int(v.vcpus, 0),
+    root_gb: int(v.disk, 0),
+    ephemeral_gb: int(v['OS-FLV-EXT-DATA:ephemeral'], 0),
+    swap: int(v.swap, 0),
+    rxtx_factor: rxtx,
+    is_public:
+      v['os-flavor-access:is_public'] === undefined ? true : strictBool(v['os-flavor-access:is_public'], 'is_public'),
+    description: mv(req).gte('2.55') ? (v.description ?? null) : null,
   });
+  reply.code(200);
+  return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
+}
 
-  app.get('/flavors/detail', async (req) => {
+export async function updateFlavor(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  if (!mv(req).gte('2.55')) {
     req.authorized = true;
-    const { page, next } = await listFlavors(req, store, 'flavors/detail');
-    const specs = withSpecs(req);
-    const out: Record<string, unknown> = {
-      flavors: page.map((f) => flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: specs })),
-    };
-    if (next) out.flavors_links = nextLink(req, 'flavors/detail', next);
-    return out;
-  });
+    throw notFound('The resource could not be found.');
+  }
+  const body = validateBody<any>(req, UPDATE_255);
+  authorize(req, `${FM}:update`, {});
+  const f = await svc.parts.flavors.get(req.params.id);
+  if (!f) throw flavorNotFound(req.params.id);
+  await svc.parts.flavors.setDescription(f.flavorid, body.flavor.description ?? null);
+  return {
+    flavor: flavorView(req, (await svc.parts.flavors.get(f.flavorid))!, true, {
+      description: true,
+      extraSpecs: withSpecs(req),
+    }),
+  };
+}
 
-  app.get<{ Params: { id: string } }>('/flavors/:id', async (req) => {
-    req.authorized = true;
-    const f = await getFlavor(req, req.params.id);
-    return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
-  });
+export async function deleteFlavor(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  authorize(req, `${FM}:delete`, {});
+  if (!(await svc.parts.flavors.destroy(req.params.id))) throw flavorNotFound(req.params.id);
+  reply.code(202).send();
+}
 
-  app.post('/flavors', async (req, reply) => {
-    const body = validateBody<any>(req, mv(req).gte('2.55') ? CREATE_255 : CREATE);
-    authorize(req, `${FM}:create`, {});
-    const v = body.flavor;
-    checkName('name', v.name);
-    const name = String(v.name).trim();
-    const flavorid = v.id === undefined || v.id === null || v.id === '' ? randomUUID() : String(v.id);
-    const int = (x: unknown, d: number) => (x === undefined ? d : Number(x));
-    const rxtx = v.rxtx_factor === undefined ? 1.0 : Number(v.rxtx_factor);
-    if (!(rxtx > 0) || rxtx > 3.40282e38)
-      throw badRequest(`Invalid input received: 'rxtx_factor' argument must be a float between 0 and 3.40282e+38`);
-    const f = await store.create({
-      flavorid,
-      name,
-      memory_mb: int(v.ram, 0),
-      vcpus: int(v.vcpus, 0),
-      root_gb: int(v.disk, 0),
-      ephemeral_gb: int(v['OS-FLV-EXT-DATA:ephemeral'], 0),
-      swap: int(v.swap, 0),
-      rxtx_factor: rxtx,
-      is_public:
-        v['os-flavor-access:is_public'] === undefined ? true : strictBool(v['os-flavor-access:is_public'], 'is_public'),
-      description: mv(req).gte('2.55') ? (v.description ?? null) : null,
-    });
-    reply.code(200);
-    return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
-  });
+// ---- extra specs ----
+const specsTarget = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
-  app.put<{ Params: { id: string } }>('/flavors/:id', async (req) => {
-    if (!mv(req).gte('2.55')) {
-      req.authorized = true;
-      throw notFound('The resource could not be found.');
-    }
-    const body = validateBody<any>(req, UPDATE_255);
-    authorize(req, `${FM}:update`, {});
-    const f = await store.get(req.params.id);
-    if (!f) throw flavorNotFound(req.params.id);
-    await store.setDescription(f.flavorid, body.flavor.description ?? null);
-    return {
-      flavor: flavorView(req, (await store.get(f.flavorid))!, true, { description: true, extraSpecs: withSpecs(req) }),
-    };
-  });
+export async function listFlavorExtraSpecs(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  authorize(req, `${FES}:index`, specsTarget(req));
+  return { extra_specs: (await getFlavor(svc, req, req.params.id)).extra_specs };
+}
 
-  app.delete<{ Params: { id: string } }>('/flavors/:id', async (req, reply) => {
-    authorize(req, `${FM}:delete`, {});
-    if (!(await store.destroy(req.params.id))) throw flavorNotFound(req.params.id);
-    reply.code(202).send();
-  });
+export async function createFlavorExtraSpecs(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = validateBody<any>(req, SPECS_CREATE);
+  authorize(req, `${FES}:create`, {});
+  checkSpecValues(req, body.extra_specs);
+  const f = await getFlavor(svc, req, req.params.id);
+  await svc.parts.flavors.setSpecs(
+    f.flavorid,
+    Object.fromEntries(Object.entries(body.extra_specs).map(([k, x]) => [k, String(x)])),
+  );
+  return body;
+}
 
-  // ---- extra specs ----
-  const specsTarget = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+export async function updateFlavorExtraSpec(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string; key: string } }>,
+) {
+  const body = validateBody<any>(req, SPECS_UPDATE);
+  authorize(req, `${FES}:update`, {});
+  checkSpecValues(req, body);
+  if (!(req.params.key in body)) throw badRequest('Request body and URI mismatch');
+  const f = await getFlavor(svc, req, req.params.id);
+  await svc.parts.flavors.setSpecs(
+    f.flavorid,
+    Object.fromEntries(Object.entries(body).map(([k, x]) => [k, String(x)])),
+  );
+  return body;
+}
 
-  app.get<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (req) => {
-    authorize(req, `${FES}:index`, specsTarget(req));
-    return { extra_specs: (await getFlavor(req, req.params.id)).extra_specs };
-  });
+export async function showFlavorExtraSpec(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string; key: string } }>,
+) {
+  authorize(req, `${FES}:show`, specsTarget(req));
+  const f = await getFlavor(svc, req, req.params.id);
+  if (!(req.params.key in f.extra_specs))
+    throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
+  return { [req.params.key]: f.extra_specs[req.params.key] };
+}
 
-  app.post<{ Params: { id: string } }>('/flavors/:id/os-extra_specs', async (req) => {
-    const body = validateBody<any>(req, SPECS_CREATE);
-    authorize(req, `${FES}:create`, {});
-    checkSpecValues(req, body.extra_specs);
-    const f = await getFlavor(req, req.params.id);
-    await store.setSpecs(
-      f.flavorid,
-      Object.fromEntries(Object.entries(body.extra_specs).map(([k, x]) => [k, String(x)])),
-    );
-    return body;
-  });
+export async function deleteFlavorExtraSpec(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string; key: string } }>,
+  reply: FastifyReply,
+) {
+  authorize(req, `${FES}:delete`, {});
+  const f = await getFlavor(svc, req, req.params.id);
+  if (!(await svc.parts.flavors.deleteSpec(f.flavorid, req.params.key)))
+    throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
+  reply.code(200).send();
+}
 
-  app.put<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req) => {
-    const body = validateBody<any>(req, SPECS_UPDATE);
-    authorize(req, `${FES}:update`, {});
-    checkSpecValues(req, body);
-    if (!(req.params.key in body)) throw badRequest('Request body and URI mismatch');
-    const f = await getFlavor(req, req.params.id);
-    await store.setSpecs(f.flavorid, Object.fromEntries(Object.entries(body).map(([k, x]) => [k, String(x)])));
-    return body;
-  });
+// ---- access ----
+const accessView = async (svc: ComputeService, flavorid: string) => ({
+  flavor_access: (await svc.parts.flavors.projects(flavorid)).map((p) => ({ flavor_id: flavorid, tenant_id: p })),
+});
 
-  app.get<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req) => {
-    authorize(req, `${FES}:show`, specsTarget(req));
-    const f = await getFlavor(req, req.params.id);
-    if (!(req.params.key in f.extra_specs))
-      throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
-    return { [req.params.key]: f.extra_specs[req.params.key] };
-  });
+export async function listFlavorAccess(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  authorize(req, FA);
+  const f = await getFlavor(svc, req, req.params.id);
+  if (f.is_public) throw notFound('Access list not available for public flavors.');
+  return accessView(svc, f.flavorid);
+}
 
-  app.delete<{ Params: { id: string; key: string } }>('/flavors/:id/os-extra_specs/:key', async (req, reply) => {
-    authorize(req, `${FES}:delete`, {});
-    const f = await getFlavor(req, req.params.id);
-    if (!(await store.deleteSpec(f.flavorid, req.params.key)))
-      throw notFound(`Flavor ${req.params.id} has no extra specs with key ${req.params.key}.`);
-    reply.code(200).send();
-  });
-
-  // ---- access ----
-  const accessView = async (flavorid: string) => ({
-    flavor_access: (await store.projects(flavorid)).map((p) => ({ flavor_id: flavorid, tenant_id: p })),
-  });
-
-  app.get<{ Params: { id: string } }>('/flavors/:id/os-flavor-access', async (req) => {
-    authorize(req, FA);
-    const f = await getFlavor(req, req.params.id);
-    if (f.is_public) throw notFound('Access list not available for public flavors.');
-    return accessView(f.flavorid);
-  });
-
-  app.post<{ Params: { id: string } }>('/flavors/:id/action', async (req) => {
-    const body = req.body as any;
-    if (body && typeof body === 'object' && 'addTenantAccess' in body) {
-      validateBody(req, ADD_TENANT);
-      authorize(req, `${FA}:add_tenant_access`, {});
-      const tenant = body.addTenantAccess.tenant as string;
+export async function flavorAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const body = req.body as any;
+  if (body && typeof body === 'object' && 'addTenantAccess' in body) {
+    validateBody(req, ADD_TENANT);
+    authorize(req, `${FA}:add_tenant_access`, {});
+    const tenant = body.addTenantAccess.tenant as string;
+    await verifyProjectId(req, svc, tenant);
+    const f = await getFlavor(svc, req, req.params.id);
+    if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
+    if (!(await svc.parts.flavors.addAccess(f.flavorid, tenant)))
+      throw conflict(`Flavor access already exists for flavor ${f.flavorid} and project ${tenant} combination.`);
+    return accessView(svc, f.flavorid);
+  }
+  if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
+    validateBody(req, REMOVE_TENANT);
+    authorize(req, `${FA}:remove_tenant_access`, {});
+    const tenant = body.removeTenantAccess.tenant as string;
+    try {
       await verifyProjectId(req, svc, tenant);
-      const f = await getFlavor(req, req.params.id);
-      if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
-      if (!(await store.addAccess(f.flavorid, tenant)))
-        throw conflict(`Flavor access already exists for flavor ${f.flavorid} and project ${tenant} combination.`);
-      return accessView(f.flavorid);
+    } catch (e) {
+      if (!String((e as Error).message).includes(`Project ID ${tenant} is not a valid project.`)) throw e;
     }
-    if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
-      validateBody(req, REMOVE_TENANT);
-      authorize(req, `${FA}:remove_tenant_access`, {});
-      const tenant = body.removeTenantAccess.tenant as string;
-      try {
-        await verifyProjectId(req, svc, tenant);
-      } catch (e) {
-        if (!String((e as Error).message).includes(`Project ID ${tenant} is not a valid project.`)) throw e;
-      }
-      const f = await getFlavor(req, req.params.id);
-      if (!(await store.removeAccess(f.flavorid, tenant)))
-        throw notFound(`Flavor access not found for ${f.flavorid} / ${tenant} combination.`);
-      return accessView(f.flavorid);
-    }
-    req.authorized = true;
-    throw badRequest(
-      'There is no such action: ' + (body && typeof body === 'object' ? (Object.keys(body)[0] ?? '') : ''),
-    );
-  });
+    const f = await getFlavor(svc, req, req.params.id);
+    if (!(await svc.parts.flavors.removeAccess(f.flavorid, tenant)))
+      throw notFound(`Flavor access not found for ${f.flavorid} / ${tenant} combination.`);
+    return accessView(svc, f.flavorid);
+  }
+  req.authorized = true;
+  throw badRequest(
+    'There is no such action: ' + (body && typeof body === 'object' ? (Object.keys(body)[0] ?? '') : ''),
+  );
 }
 
 /** The flavor store of a compute service (created on first use). */
-export function flavorStore(svc: ComputeService): FlavorStore {
-  let s = svc.parts.get('flavors') as FlavorStore | undefined;
-  if (!s) {
-    s = new FlavorStore(svc.db);
-    svc.parts.set('flavors', s);
-  }
-  return s;
-}
-
 export const flavorsFamily: Family = {
   name: 'flavors',
   migrations: flavorMigrations,
-  routes: registerRoutes,
   async init(svc) {
-    const store = flavorStore(svc);
+    const store = svc.parts.flavors;
     svc.providers.flavors = {
       async find(id: string, viewer?: { projectId?: string; admin: boolean }) {
         const f = viewer ? await store.visible(id, viewer.projectId, viewer.admin) : await store.get(id);

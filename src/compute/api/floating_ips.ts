@@ -4,23 +4,13 @@
 // addFloatingIp / removeFloatingIp up to 2.43. Every call goes to the network service with the
 // caller's token; the server's info cache is refreshed after an association changes.
 // os-floating-ips-bulk and os-floating-ip-dns went with nova-network: 410.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, isUuid, notFound, validateBody } from './common.ts';
-import {
-  MAX_PROXY,
-  goneRoutes,
-  neutron,
-  neutronMessage,
-  neutronType,
-  unexpected,
-  upTo,
-  visibleServer,
-} from './neutron_proxy.ts';
+import { MAX_PROXY, neutron, neutronMessage, neutronType, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
-import { serverParts } from './servers.ts';
 import { isValidIp } from '../../core/netaddr.ts';
 
 type Call = ReturnType<typeof neutron>;
@@ -29,7 +19,7 @@ const POLICY = (a: string) => `os_compute_api:os-floating-ips:${a}`;
 export const MAX_ACTION = '2.43';
 
 /** The pool a create without one uses (Nova's [neutron] default_floating_pool; DevStack sets `public`). */
-const defaultPool = (svc: ComputeService): string => (svc.ctx.config as any)?.compute?.defaultFloatingPool ?? 'public';
+const defaultPool = (svc: ComputeService): string => svc.options.defaultFloatingPool;
 
 /** _translate_floating_ip_view: the pool is the network's name (or id), the server the port's device. */
 function fipView(f: any, network: any) {
@@ -130,173 +120,154 @@ export function checkIp(field: string, v: unknown) {
   );
 }
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+export type FloatingIpParams = { Params: { id: string } };
+type P = FloatingIpParams;
 
-function routes(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string } };
-  const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
-  app.get('/os-floating-ips', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('list'), target(req));
-    const call = neutron(svc, req);
-    const r = await call('GET', `/v2.0/floatingips?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`);
-    if (r.status === 404) return { floating_ips: [] };
-    if (r.status !== 200) throw unexpected(r, 'listing floating IPs');
-    const fips = r.body.floatingips as any[];
-    if (!fips.length) return { floating_ips: [] };
-    const ids = [...new Set(fips.map((f) => f.floating_network_id as string))];
-    const nets = await call('GET', `/v2.0/networks?${ids.map((id) => `id=${id}`).join('&')}`);
-    const byId = new Map<string, any>(((nets.body?.networks ?? []) as any[]).map((n) => [n.id, n]));
-    return { floating_ips: fips.map((f) => fipView(f, byId.get(f.floating_network_id))) };
-  });
-
-  app.get<P>('/os-floating-ips/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('show'), target(req));
-    const call = neutron(svc, req);
-    const f = await fipById(call, req.params.id);
-    return { floating_ip: fipView(f, await network(call, f.floating_network_id)) };
-  });
-
-  app.post('/os-floating-ips', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('create'), target(req));
-    const body = req.body as Record<string, unknown> | null | undefined;
-    const asked = body && typeof body === 'object' && 'pool' in body ? body.pool : undefined;
-    const pool = String(asked || defaultPool(svc));
-    const call = neutron(svc, req);
-    // The pool by id or name among the external networks.
-    const q = isUuid(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
-    const nets = await call('GET', `/v2.0/networks?router:external=True&${q}`);
-    if (nets.status !== 200) throw unexpected(nets, 'listing external networks');
-    const found = nets.body.networks as any[];
-    if (!found.length) throw notFound('Floating IP pool not found.');
-    if (found.length > 1) throw new ApiError(500, `Multiple floating IP pools matches found for name '${pool}'`);
-    const r = await call('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: found[0].id } });
-    if (r.status !== 201) {
-      const type = neutronType(r);
-      if (type === 'IpAddressGenerationFailure' || type === 'ExternalIpAddressExhausted')
-        throw notFound(asked ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
-      if (type === 'OverQuota')
-        throw forbidden(asked ? `IP allocation over quota in pool ${pool}.` : 'IP allocation over quota.');
-      if (r.status === 400) throw badRequest(neutronMessage(r));
-      throw unexpected(r, 'allocating a floating IP');
-    }
-    const f = await fipByAddress(call, r.body.floatingip.floating_ip_address);
-    return { floating_ip: fipView(f, found[0].name ? found[0] : await network(call, f.floating_network_id)) };
-  });
-
-  app.delete<P>('/os-floating-ips/:id', async (req, reply) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('delete'), target(req));
-    const call = neutron(svc, req);
-    const f = await fipById(call, req.params.id);
-    const inst = await serverOfAddress(svc, req, call, f.floating_ip_address);
-    const r = await call('DELETE', `/v2.0/floatingips/${f.id}`);
-    if (r.status === 404) throw notFound(`Floating IP not found for address ${f.floating_ip_address}.`);
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status !== 204) throw unexpected(r, `releasing floating IP ${f.id}`);
-    if (inst) await refresh(svc, inst.uuid);
-    return reply.code(202).send();
-  });
-
-  app.get('/os-floating-ip-pools', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-floating-ip-pools', {});
-    const r = await neutron(svc, req)('GET', '/v2.0/networks?router:external=True');
-    if (r.status !== 200) throw unexpected(r, 'listing external networks');
-    return { floating_ip_pools: (r.body.networks as any[]).map((n) => ({ name: n.name || n.id })) };
-  });
-
-  // ---- the actions (up to 2.43) ----
-  const add: Handler = async (req, reply, id) => {
-    upTo(req, MAX_ACTION);
-    const body = validateBody<any>(req, ADD_SCHEMA).addFloatingIp;
-    checkIp('address', body.address);
-    if (body.fixed_address !== undefined) checkIp('fixed_address', body.fixed_address);
-    const inst = await visibleServer(svc, req, id);
-    authorize(req, POLICY('add'), { project_id: inst.project_id });
-    const address = body.address as string;
-    if (!inst.network_info.length) throw badRequest('Instance network is not ready yet');
-    const fixed = inst.network_info.flatMap((v) => v.fixed_ips.map((f) => f.ip_address));
-    if (!fixed.length) throw badRequest('No fixed IPs associated to instance');
-    let fixedAddress: string | undefined = body.fixed_address;
-    if (fixedAddress !== undefined && !fixed.includes(fixedAddress))
-      throw badRequest('Specified fixed address not assigned to instance');
-    if (!fixedAddress) {
-      fixedAddress = fixed.find((a) => isValidIp(a, 4));
-      if (!fixedAddress)
-        throw badRequest(
-          `Unable to associate floating IP ${address} to any fixed IPs for instance ${id}. Instance has no fixed IPv4 addresses to associate.`,
-        );
-    }
-    const call = neutron(svc, req);
-    const failed = (error: string) =>
-      badRequest(
-        `Unable to associate floating IP ${address} to fixed IP ${fixedAddress} for instance ${id}. Error: ${error}`,
-      );
-    // The port holding the fixed address (_get_port_id_by_fixed_address).
-    const ports = await call(
-      'GET',
-      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`,
-    );
-    if (ports.status !== 200) throw failed(neutronMessage(ports));
-    const port = (ports.body.ports as any[]).find((p) =>
-      (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress),
-    );
-    if (!port) throw failed(`Fixed IP not found for address ${fixedAddress}.`);
-    const f = await fipByAddress(call, address, 'floating IP not found');
-    const r = await call('PUT', `/v2.0/floatingips/${f.id}`, {
-      floatingip: { port_id: port.id, fixed_ip_address: fixedAddress },
-    });
-    if (r.status === 409) throw badRequest(neutronMessage(r));
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status === 404) throw notFound('floating IP not found');
-    if (r.status !== 200) throw failed(neutronMessage(r));
-    await refresh(svc, inst.uuid);
-    // It was another server's: that server's cache forgets it (_update_inst_info_cache_for_disassociated_fip).
-    if (f.port_id && f.port_id !== port.id) {
-      const old = await serverParts(svc).clients.network.request('GET', `/v2.0/ports/${f.port_id}`);
-      const other = old.body?.port?.device_id;
-      if (other && other !== inst.uuid && (await serverParts(svc).store.get(other))) await refresh(svc, other);
-    }
-    return reply.code(202).send();
-  };
-
-  const remove: Handler = async (req, reply, id) => {
-    upTo(req, MAX_ACTION);
-    const address = validateBody<any>(req, REMOVE_SCHEMA).removeFloatingIp.address;
-    checkIp('address', address);
-    const call = neutron(svc, req);
-    req.authorized = true;
-    const inst = await serverOfAddress(svc, req, call, address);
-    authorize(req, POLICY('remove'), inst ? { project_id: inst.project_id } : {});
-    const f = await fipByAddress(call, address, 'floating IP not found');
-    if (!inst || !f.port_id || inst.uuid !== id)
-      throw conflict(`Floating IP ${address} is not associated with instance ${id}.`);
-    const r = await call('PUT', `/v2.0/floatingips/${f.id}`, { floatingip: { port_id: null } });
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status === 404) throw notFound(`Floating IP not found for address ${address}.`);
-    if (r.status !== 200) throw unexpected(r, `disassociating floating IP ${f.id}`);
-    await refresh(svc, inst.uuid);
-    return reply.code(202).send();
-  };
-  svc.parts.set('action:addFloatingIp', add);
-  svc.parts.set('action:removeFloatingIp', remove);
-
-  goneRoutes(app, [
-    ['GET', '/os-floating-ips-bulk'],
-    ['POST', '/os-floating-ips-bulk'],
-    ['GET', '/os-floating-ips-bulk/:id'],
-    ['PUT', '/os-floating-ips-bulk/:id'],
-    ['GET', '/os-floating-ip-dns'],
-    ['PUT', '/os-floating-ip-dns/:id'],
-    ['DELETE', '/os-floating-ip-dns/:id'],
-    ['GET', '/os-floating-ip-dns/:domain/entries/:id'],
-    ['PUT', '/os-floating-ip-dns/:domain/entries/:id'],
-    ['DELETE', '/os-floating-ip-dns/:domain/entries/:id'],
-  ]);
+export async function listFloatingIps(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('list'), target(req));
+  const call = neutron(svc, req);
+  const r = await call('GET', `/v2.0/floatingips?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`);
+  if (r.status === 404) return { floating_ips: [] };
+  if (r.status !== 200) throw unexpected(r, 'listing floating IPs');
+  const fips = r.body.floatingips as any[];
+  if (!fips.length) return { floating_ips: [] };
+  const ids = [...new Set(fips.map((f) => f.floating_network_id as string))];
+  const nets = await call('GET', `/v2.0/networks?${ids.map((id) => `id=${id}`).join('&')}`);
+  const byId = new Map<string, any>(((nets.body?.networks ?? []) as any[]).map((n) => [n.id, n]));
+  return { floating_ips: fips.map((f) => fipView(f, byId.get(f.floating_network_id))) };
 }
 
-export const floatingIpsFamily: Family = { name: 'floating_ips', migrations: {}, routes };
+export async function showFloatingIp(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('show'), target(req));
+  const call = neutron(svc, req);
+  const f = await fipById(call, req.params.id);
+  return { floating_ip: fipView(f, await network(call, f.floating_network_id)) };
+}
+
+export async function createFloatingIp(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('create'), target(req));
+  const body = req.body as Record<string, unknown> | null | undefined;
+  const asked = body && typeof body === 'object' && 'pool' in body ? body.pool : undefined;
+  const pool = String(asked || defaultPool(svc));
+  const call = neutron(svc, req);
+  // The pool by id or name among the external networks.
+  const q = isUuid(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
+  const nets = await call('GET', `/v2.0/networks?router:external=True&${q}`);
+  if (nets.status !== 200) throw unexpected(nets, 'listing external networks');
+  const found = nets.body.networks as any[];
+  if (!found.length) throw notFound('Floating IP pool not found.');
+  if (found.length > 1) throw new ApiError(500, `Multiple floating IP pools matches found for name '${pool}'`);
+  const r = await call('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: found[0].id } });
+  if (r.status !== 201) {
+    const type = neutronType(r);
+    if (type === 'IpAddressGenerationFailure' || type === 'ExternalIpAddressExhausted')
+      throw notFound(asked ? `No more floating IPs in pool ${pool}.` : 'No more floating IPs available.');
+    if (type === 'OverQuota')
+      throw forbidden(asked ? `IP allocation over quota in pool ${pool}.` : 'IP allocation over quota.');
+    if (r.status === 400) throw badRequest(neutronMessage(r));
+    throw unexpected(r, 'allocating a floating IP');
+  }
+  const f = await fipByAddress(call, r.body.floatingip.floating_ip_address);
+  return { floating_ip: fipView(f, found[0].name ? found[0] : await network(call, f.floating_network_id)) };
+}
+
+export async function deleteFloatingIp(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('delete'), target(req));
+  const call = neutron(svc, req);
+  const f = await fipById(call, req.params.id);
+  const inst = await serverOfAddress(svc, req, call, f.floating_ip_address);
+  const r = await call('DELETE', `/v2.0/floatingips/${f.id}`);
+  if (r.status === 404) throw notFound(`Floating IP not found for address ${f.floating_ip_address}.`);
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status !== 204) throw unexpected(r, `releasing floating IP ${f.id}`);
+  if (inst) await refresh(svc, inst.uuid);
+  return reply.code(202).send();
+}
+
+export async function listFloatingIpPools(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-floating-ip-pools', {});
+  const r = await neutron(svc, req)('GET', '/v2.0/networks?router:external=True');
+  if (r.status !== 200) throw unexpected(r, 'listing external networks');
+  return { floating_ip_pools: (r.body.networks as any[]).map((n) => ({ name: n.name || n.id })) };
+}
+
+// ---- the actions (up to 2.43) ----
+export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  upTo(req, MAX_ACTION);
+  const body = validateBody<any>(req, ADD_SCHEMA).addFloatingIp;
+  checkIp('address', body.address);
+  if (body.fixed_address !== undefined) checkIp('fixed_address', body.fixed_address);
+  const inst = await visibleServer(svc, req, id);
+  authorize(req, POLICY('add'), { project_id: inst.project_id });
+  const address = body.address as string;
+  if (!inst.network_info.length) throw badRequest('Instance network is not ready yet');
+  const fixed = inst.network_info.flatMap((v) => v.fixed_ips.map((f) => f.ip_address));
+  if (!fixed.length) throw badRequest('No fixed IPs associated to instance');
+  let fixedAddress: string | undefined = body.fixed_address;
+  if (fixedAddress !== undefined && !fixed.includes(fixedAddress))
+    throw badRequest('Specified fixed address not assigned to instance');
+  if (!fixedAddress) {
+    fixedAddress = fixed.find((a) => isValidIp(a, 4));
+    if (!fixedAddress)
+      throw badRequest(
+        `Unable to associate floating IP ${address} to any fixed IPs for instance ${id}. Instance has no fixed IPv4 addresses to associate.`,
+      );
+  }
+  const call = neutron(svc, req);
+  const failed = (error: string) =>
+    badRequest(
+      `Unable to associate floating IP ${address} to fixed IP ${fixedAddress} for instance ${id}. Error: ${error}`,
+    );
+  // The port holding the fixed address (_get_port_id_by_fixed_address).
+  const ports = await call(
+    'GET',
+    `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`,
+  );
+  if (ports.status !== 200) throw failed(neutronMessage(ports));
+  const port = (ports.body.ports as any[]).find((p) =>
+    (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress),
+  );
+  if (!port) throw failed(`Fixed IP not found for address ${fixedAddress}.`);
+  const f = await fipByAddress(call, address, 'floating IP not found');
+  const r = await call('PUT', `/v2.0/floatingips/${f.id}`, {
+    floatingip: { port_id: port.id, fixed_ip_address: fixedAddress },
+  });
+  if (r.status === 409) throw badRequest(neutronMessage(r));
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status === 404) throw notFound('floating IP not found');
+  if (r.status !== 200) throw failed(neutronMessage(r));
+  await refresh(svc, inst.uuid);
+  // It was another server's: that server's cache forgets it (_update_inst_info_cache_for_disassociated_fip).
+  if (f.port_id && f.port_id !== port.id) {
+    const old = await svc.parts.clients.network.request('GET', `/v2.0/ports/${f.port_id}`);
+    const other = old.body?.port?.device_id;
+    if (other && other !== inst.uuid && (await svc.parts.store.get(other))) await refresh(svc, other);
+  }
+  return reply.code(202).send();
+}
+
+export async function removeFloatingIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  upTo(req, MAX_ACTION);
+  const address = validateBody<any>(req, REMOVE_SCHEMA).removeFloatingIp.address;
+  checkIp('address', address);
+  const call = neutron(svc, req);
+  req.authorized = true;
+  const inst = await serverOfAddress(svc, req, call, address);
+  authorize(req, POLICY('remove'), inst ? { project_id: inst.project_id } : {});
+  const f = await fipByAddress(call, address, 'floating IP not found');
+  if (!inst || !f.port_id || inst.uuid !== id)
+    throw conflict(`Floating IP ${address} is not associated with instance ${id}.`);
+  const r = await call('PUT', `/v2.0/floatingips/${f.id}`, { floatingip: { port_id: null } });
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status === 404) throw notFound(`Floating IP not found for address ${address}.`);
+  if (r.status !== 200) throw unexpected(r, `disassociating floating IP ${f.id}`);
+  await refresh(svc, inst.uuid);
+  return reply.code(202).send();
+}

@@ -2,8 +2,8 @@
 // (metadata since 2.39) but still what tempest's compute image tests use: list/detail with
 // Nova's filters, show and delete, and the image's properties as metadata. Every call goes to
 // the image service with the caller's own token, as Nova's glance client does.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { badRequest, forbidden, isoZ, mv, notFound, queryOf, validateBody } from './common.ts';
 
@@ -193,106 +193,109 @@ async function setProperties(
   if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status}`);
 }
 
-function routes(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string; key: string } };
-  const imageBase = async () => (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
+export type ImageParams = { Params: { id: string; key: string } };
+type P = ImageParams;
 
-  const list = async (req: FastifyRequest, detail: boolean) => {
-    proxyVersion(req, MAX_PROXY);
-    const q = queryOf(req);
-    const out = new URLSearchParams();
-    for (const [param, value] of q) {
-      const name = FILTERS[param] ?? (param.startsWith('property-') ? param : undefined);
-      if (!name) continue;
-      if (name === 'changes-since') out.set('updated_at', `gte:${value}`);
-      else if (name === 'status') out.set('status', value.toLowerCase());
-      else if (name === 'property-instance_uuid') out.set('instance_uuid', value.split('/').pop()!);
-      else if (name.startsWith('property-')) out.set(name.slice('property-'.length), value);
-      else out.set(name, value);
-    }
-    for (const p of ['limit', 'marker']) {
-      const v = q.get(p);
-      if (v !== null) out.set(p, v);
-    }
-    const limit = q.get('limit');
-    if (limit !== null && !/^\d+$/.test(limit)) throw badRequest('limit param must be an integer');
-    const r = await glance(svc, req, 'GET', `/v2/images?${out.toString()}`);
-    if (r.status === 400) throw badRequest(typeof r.body === 'string' ? r.body : (r.body?.message ?? 'Invalid filter'));
-    if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status}`);
-    const base = await imageBase();
-    const images = (r.body.images ?? []) as any[];
-    const listed = detail
-      ? await Promise.all(images.map((i) => detailView(svc, req, i, base)))
-      : images.map((i) => ({ id: i.id, name: i.name ?? null, links: imageLinks(req, base, i.id) }));
-    const body: Record<string, unknown> = { images: listed };
-    if (limit !== null && images.length && images.length >= Number(limit)) {
-      const next = new URLSearchParams(q);
-      next.set('marker', images[images.length - 1].id);
-      body.images_links = [
-        { rel: 'next', href: `${req.baseUrl}/v2.1/images${detail ? '/detail' : ''}?${next.toString()}` },
-      ];
-    }
-    return body;
-  };
-  app.get('/images', (req) => list(req, false));
-  app.get('/images/detail', (req) => list(req, true));
-  app.get<P>('/images/:id', async (req) => {
-    proxyVersion(req, MAX_PROXY);
-    return { image: await detailView(svc, req, await getImage(svc, req, req.params.id), await imageBase()) };
-  });
-  app.delete<P>('/images/:id', async (req, reply: FastifyReply) => {
-    proxyVersion(req, MAX_PROXY);
-    const r = await glance(svc, req, 'DELETE', `/v2/images/${encodeURIComponent(req.params.id)}`);
-    if (r.status === 404 || r.status === 400) throw notFound('Image not found.');
-    if (r.status === 403) throw forbidden('You are not allowed to delete the image.');
-    if (r.status !== 204) throw new ApiError(503, `image service answered ${r.status}`);
-    return reply.code(204).send();
-  });
+const imageBase = async (svc: ComputeService) => (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
 
-  // ---- metadata ----
-  const props = async (req: FastifyRequest, id: string) => propertiesOf(svc, req, await getImage(svc, req, id));
-  app.get<P>('/images/:id/metadata', async (req) => {
-    proxyVersion(req, MAX_META_PROXY);
-    return { metadata: await props(req, req.params.id) };
-  });
-  app.get<P>('/images/:id/metadata/:key', async (req) => {
-    proxyVersion(req, MAX_META_PROXY);
-    const m = await props(req, req.params.id);
-    if (!(req.params.key in m)) throw notFound('The resource could not be found.');
-    return { meta: { [req.params.key]: m[req.params.key] } };
-  });
-  app.post<P>('/images/:id/metadata', async (req) => {
-    proxyVersion(req, MAX_META_PROXY);
-    const body = validateBody<any>(req, METADATA_SCHEMA);
-    const current = await props(req, req.params.id);
-    const wanted = { ...current, ...body.metadata };
-    await setProperties(svc, req, req.params.id, current, wanted);
-    return { metadata: wanted };
-  });
-  app.put<P>('/images/:id/metadata', async (req) => {
-    proxyVersion(req, MAX_META_PROXY);
-    const body = validateBody<any>(req, METADATA_SCHEMA);
-    const current = await props(req, req.params.id);
-    await setProperties(svc, req, req.params.id, current, body.metadata);
-    return { metadata: body.metadata };
-  });
-  app.put<P>('/images/:id/metadata/:key', async (req) => {
-    proxyVersion(req, MAX_META_PROXY);
-    const body = validateBody<any>(req, META_ITEM_SCHEMA);
-    if (!(req.params.key in body.meta)) throw badRequest('Request body and URI mismatch');
-    const current = await props(req, req.params.id);
-    await setProperties(svc, req, req.params.id, current, { ...current, ...body.meta });
-    return { meta: body.meta };
-  });
-  app.delete<P>('/images/:id/metadata/:key', async (req, reply: FastifyReply) => {
-    proxyVersion(req, MAX_META_PROXY);
-    const current = await props(req, req.params.id);
-    if (!(req.params.key in current)) throw notFound('Invalid metadata key');
-    const wanted = { ...current };
-    delete wanted[req.params.key];
-    await setProperties(svc, req, req.params.id, current, wanted);
-    return reply.code(204).send();
-  });
+const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) => {
+  proxyVersion(req, MAX_PROXY);
+  const q = queryOf(req);
+  const out = new URLSearchParams();
+  for (const [param, value] of q) {
+    const name = FILTERS[param] ?? (param.startsWith('property-') ? param : undefined);
+    if (!name) continue;
+    if (name === 'changes-since') out.set('updated_at', `gte:${value}`);
+    else if (name === 'status') out.set('status', value.toLowerCase());
+    else if (name === 'property-instance_uuid') out.set('instance_uuid', value.split('/').pop()!);
+    else if (name.startsWith('property-')) out.set(name.slice('property-'.length), value);
+    else out.set(name, value);
+  }
+  for (const p of ['limit', 'marker']) {
+    const v = q.get(p);
+    if (v !== null) out.set(p, v);
+  }
+  const limit = q.get('limit');
+  if (limit !== null && !/^\d+$/.test(limit)) throw badRequest('limit param must be an integer');
+  const r = await glance(svc, req, 'GET', `/v2/images?${out.toString()}`);
+  if (r.status === 400) throw badRequest(typeof r.body === 'string' ? r.body : (r.body?.message ?? 'Invalid filter'));
+  if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status}`);
+  const base = await imageBase(svc);
+  const images = (r.body.images ?? []) as any[];
+  const listed = detail
+    ? await Promise.all(images.map((i) => detailView(svc, req, i, base)))
+    : images.map((i) => ({ id: i.id, name: i.name ?? null, links: imageLinks(req, base, i.id) }));
+  const body: Record<string, unknown> = { images: listed };
+  if (limit !== null && images.length && images.length >= Number(limit)) {
+    const next = new URLSearchParams(q);
+    next.set('marker', images[images.length - 1].id);
+    body.images_links = [
+      { rel: 'next', href: `${req.baseUrl}/v2.1/images${detail ? '/detail' : ''}?${next.toString()}` },
+    ];
+  }
+  return body;
+};
+export async function listImages(svc: ComputeService, req: FastifyRequest) {
+  return list(svc, req, false);
+}
+export async function listImagesDetail(svc: ComputeService, req: FastifyRequest) {
+  return list(svc, req, true);
+}
+export async function showImage(svc: ComputeService, req: FastifyRequest<P>) {
+  proxyVersion(req, MAX_PROXY);
+  return { image: await detailView(svc, req, await getImage(svc, req, req.params.id), await imageBase(svc)) };
+}
+export async function deleteImage(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  proxyVersion(req, MAX_PROXY);
+  const r = await glance(svc, req, 'DELETE', `/v2/images/${encodeURIComponent(req.params.id)}`);
+  if (r.status === 404 || r.status === 400) throw notFound('Image not found.');
+  if (r.status === 403) throw forbidden('You are not allowed to delete the image.');
+  if (r.status !== 204) throw new ApiError(503, `image service answered ${r.status}`);
+  return reply.code(204).send();
 }
 
-export const imagesFamily: Family = { name: 'images', migrations: {}, routes };
+// ---- metadata ----
+const props = async (svc: ComputeService, req: FastifyRequest, id: string) =>
+  propertiesOf(svc, req, await getImage(svc, req, id));
+export async function listImageMetadata(svc: ComputeService, req: FastifyRequest<P>) {
+  proxyVersion(req, MAX_META_PROXY);
+  return { metadata: await props(svc, req, req.params.id) };
+}
+export async function showImageMetadata(svc: ComputeService, req: FastifyRequest<P>) {
+  proxyVersion(req, MAX_META_PROXY);
+  const m = await props(svc, req, req.params.id);
+  if (!(req.params.key in m)) throw notFound('The resource could not be found.');
+  return { meta: { [req.params.key]: m[req.params.key] } };
+}
+export async function createImageMetadata(svc: ComputeService, req: FastifyRequest<P>) {
+  proxyVersion(req, MAX_META_PROXY);
+  const body = validateBody<any>(req, METADATA_SCHEMA);
+  const current = await props(svc, req, req.params.id);
+  const wanted = { ...current, ...body.metadata };
+  await setProperties(svc, req, req.params.id, current, wanted);
+  return { metadata: wanted };
+}
+export async function replaceImageMetadata(svc: ComputeService, req: FastifyRequest<P>) {
+  proxyVersion(req, MAX_META_PROXY);
+  const body = validateBody<any>(req, METADATA_SCHEMA);
+  const current = await props(svc, req, req.params.id);
+  await setProperties(svc, req, req.params.id, current, body.metadata);
+  return { metadata: body.metadata };
+}
+export async function updateImageMetadataItem(svc: ComputeService, req: FastifyRequest<P>) {
+  proxyVersion(req, MAX_META_PROXY);
+  const body = validateBody<any>(req, META_ITEM_SCHEMA);
+  if (!(req.params.key in body.meta)) throw badRequest('Request body and URI mismatch');
+  const current = await props(svc, req, req.params.id);
+  await setProperties(svc, req, req.params.id, current, { ...current, ...body.meta });
+  return { meta: body.meta };
+}
+export async function deleteImageMetadataItem(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  proxyVersion(req, MAX_META_PROXY);
+  const current = await props(svc, req, req.params.id);
+  if (!(req.params.key in current)) throw notFound('Invalid metadata key');
+  const wanted = { ...current };
+  delete wanted[req.params.key];
+  await setProperties(svc, req, req.params.id, current, wanted);
+  return reply.code(204).send();
+}

@@ -4,14 +4,14 @@
 // 2.70) through the server's compute agent, which binds or makes the port, has the driver
 // plug it and updates the info cache; a detach is cast to the agent (202). The request and
 // the agent's steps are recorded as instance actions attach_interface / detach_interface.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
+import { computeRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, forbidden, isAdmin, mv, notFound, validateBody } from './common.ts';
 import { neutron, neutronMessage, unexpected, visibleServer } from './neutron_proxy.ts';
 import { checkIp } from './floating_ips.ts';
-import { serverParts } from './servers.ts';
 import type { AttachAnswer, AttachRequest } from '../agent/netproxy.ts';
 
 const POLICY = (a: string) => `os_compute_api:os-attach-interfaces:${a}`;
@@ -69,136 +69,129 @@ function checkAttachable(req: FastifyRequest, inst: Instance, action: string) {
   if (!inst.host) throw conflict(`Cannot '${action}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
 }
 
-function routes(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string; port: string } };
+export type InterfaceParams = { Params: { id: string; port: string } };
+type P = InterfaceParams;
 
-  const show = async (req: FastifyRequest, inst: Instance, portId: string) => {
-    const r = await neutron(svc, req)('GET', `/v2.0/ports/${encodeURIComponent(portId)}`);
-    if (r.status === 404 || r.status === 400) throw notFound(`Port id ${portId} could not be found.`);
-    if (r.status === 403) throw forbidden(neutronMessage(r));
-    if (r.status !== 200) throw unexpected(r, `GET port ${portId}`);
-    if (r.body.port.device_id !== inst.uuid)
-      throw notFound(`Instance ${inst.uuid} does not have a port with id ${portId}`);
-    return { interfaceAttachment: attachmentView(r.body.port, inst, mv(req).gte('2.70')) };
-  };
+const show = async (svc: ComputeService, req: FastifyRequest, inst: Instance, portId: string) => {
+  const r = await neutron(svc, req)('GET', `/v2.0/ports/${encodeURIComponent(portId)}`);
+  if (r.status === 404 || r.status === 400) throw notFound(`Port id ${portId} could not be found.`);
+  if (r.status === 403) throw forbidden(neutronMessage(r));
+  if (r.status !== 200) throw unexpected(r, `GET port ${portId}`);
+  if (r.body.port.device_id !== inst.uuid)
+    throw notFound(`Instance ${inst.uuid} does not have a port with id ${portId}`);
+  return { interfaceAttachment: attachmentView(r.body.port, inst, mv(req).gte('2.70')) };
+};
 
-  app.get<P>('/servers/:id/os-interface', async (req) => {
-    const inst = await visibleServer(svc, req, req.params.id);
-    authorize(req, POLICY('list'), { project_id: inst.project_id });
-    const r = await neutron(svc, req)('GET', `/v2.0/ports?device_id=${inst.uuid}`);
-    if (r.status !== 200) throw unexpected(r, "listing the server's ports");
-    return { interfaceAttachments: (r.body.ports as any[]).map((p) => attachmentView(p, inst, mv(req).gte('2.70'))) };
-  });
-
-  app.get<P>('/servers/:id/os-interface/:port', async (req) => {
-    const inst = await visibleServer(svc, req, req.params.id);
-    authorize(req, POLICY('show'), { project_id: inst.project_id });
-    return show(req, inst, req.params.port);
-  });
-
-  app.post<P>('/servers/:id/os-interface', async (req) => {
-    const body =
-      req.body === undefined || req.body === null ? {} : validateBody<any>(req, createSchema(mv(req).gte('2.49')));
-    const att = body.interfaceAttachment ?? {};
-    if (att.fixed_ips) checkIp('ip_address', att.fixed_ips[0].ip_address);
-    const inst = await visibleServer(svc, req, req.params.id);
-    authorize(req, POLICY('create'), { project_id: inst.project_id });
-    const networkId: string | null = att.net_id ?? null;
-    const portId: string | null = att.port_id ?? null;
-    const requestedIp: string | null = att.fixed_ips?.[0]?.ip_address ?? null;
-    if (networkId && portId) throw badRequest('Must not input both network_id and port_id');
-    if (requestedIp && !networkId) throw badRequest('Must input network_id when request IP address');
-    checkAttachable(req, inst, 'attach_interface');
-    const { store } = serverParts(svc);
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'attach_interface',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
-    const call = neutron(svc, req);
-    // What the caller asks for is checked with the caller's token (allocate_for_instance's validation).
-    let network = networkId;
-    if (portId) {
-      const p = await call('GET', `/v2.0/ports/${portId}`);
-      if (p.status === 404) throw notFound(`Port id ${portId} could not be found.`);
-      if (p.status !== 200) throw unexpected(p, `GET port ${portId}`);
-      const port = p.body.port;
-      if ((port.tenant_id ?? port.project_id) !== inst.project_id)
-        throw badRequest(`Port ${portId} not usable for instance ${inst.uuid}.`);
-      if (port.device_id) throw conflict(`Port ${portId} is still in use.`);
-      if (!(port.fixed_ips ?? []).length && port.ip_allocation !== 'deferred')
-        throw badRequest(`Port ${portId} requires a FixedIP in order to be used.`);
-    } else {
-      let nets: any[];
-      if (networkId) {
-        const r = await call('GET', `/v2.0/networks?id=${networkId}`);
-        if (r.status !== 200) throw unexpected(r, 'listing networks');
-        nets = r.body.networks;
-        if (!nets.length) throw notFound(`Network ${networkId} could not be found.`);
-      } else {
-        const own = await call('GET', `/v2.0/networks?tenant_id=${encodeURIComponent(inst.project_id)}&shared=False`);
-        const shared = await call('GET', '/v2.0/networks?shared=True');
-        if (own.status !== 200 || shared.status !== 200)
-          throw unexpected(own.status !== 200 ? own : shared, 'listing networks');
-        nets = [...own.body.networks, ...shared.body.networks];
-        if (!nets.length)
-          throw badRequest(
-            `No specific network was requested and none are available for project '${inst.project_id}'.`,
-          );
-        if (nets.length > 1)
-          throw badRequest('Multiple possible networks found, use a Network ID to be more specific.');
-        network = nets[0].id;
-      }
-      const n = nets[0];
-      if (
-        n['router:external'] &&
-        !n.shared &&
-        !req.allowed('network:attach_external_network', { project_id: inst.project_id })
-      ) {
-        throw forbidden(`It is not allowed to create an interface on external network ${n.id}`);
-      }
-      if (!(n.subnets ?? []).length)
-        throw badRequest(`Network ${n.id} requires a subnet in order to boot instances on.`);
-    }
-    const request: AttachRequest = {
-      uuid: inst.uuid,
-      request_id: req.id,
-      network_id: portId ? null : network,
-      port_id: portId,
-      requested_ip: requestedIp,
-      tag: att.tag ?? null,
-    };
-    let answer: AttachAnswer;
-    try {
-      answer = await svc.ctx.bus.call<AttachAnswer>(`compute.${inst.host}`, 'attach_interface', request, {}, 300_000);
-    } catch (e) {
-      throw new ApiError(500, `Failed to attach network adapter device to ${inst.uuid}: ${(e as Error).message}`);
-    }
-    if (!answer.ok) throw new ApiError(answer.code, answer.message);
-    return show(req, (await store.get(inst.uuid)) ?? inst, answer.port_id);
-  });
-
-  app.delete<P>('/servers/:id/os-interface/:port', async (req, reply) => {
-    const inst = await visibleServer(svc, req, req.params.id);
-    authorize(req, POLICY('delete'), { project_id: inst.project_id });
-    checkAttachable(req, inst, 'detach_interface');
-    const { store } = serverParts(svc);
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'detach_interface',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'detach_interface', {
-      uuid: inst.uuid,
-      request_id: req.id,
-      port_id: req.params.port,
-    });
-    return reply.code(202).send();
-  });
+export async function listInterfaces(svc: ComputeService, req: FastifyRequest<P>) {
+  const inst = await visibleServer(svc, req, req.params.id);
+  authorize(req, POLICY('list'), { project_id: inst.project_id });
+  const r = await neutron(svc, req)('GET', `/v2.0/ports?device_id=${inst.uuid}`);
+  if (r.status !== 200) throw unexpected(r, "listing the server's ports");
+  return { interfaceAttachments: (r.body.ports as any[]).map((p) => attachmentView(p, inst, mv(req).gte('2.70'))) };
 }
 
-export const interfacesFamily: Family = { name: 'interfaces', migrations: {}, routes };
+export async function showInterface(svc: ComputeService, req: FastifyRequest<P>) {
+  const inst = await visibleServer(svc, req, req.params.id);
+  authorize(req, POLICY('show'), { project_id: inst.project_id });
+  return show(svc, req, inst, req.params.port);
+}
+
+export async function attachInterface(svc: ComputeService, req: FastifyRequest<P>) {
+  const body =
+    req.body === undefined || req.body === null ? {} : validateBody<any>(req, createSchema(mv(req).gte('2.49')));
+  const att = body.interfaceAttachment ?? {};
+  if (att.fixed_ips) checkIp('ip_address', att.fixed_ips[0].ip_address);
+  const inst = await visibleServer(svc, req, req.params.id);
+  authorize(req, POLICY('create'), { project_id: inst.project_id });
+  const networkId: string | null = att.net_id ?? null;
+  const portId: string | null = att.port_id ?? null;
+  const requestedIp: string | null = att.fixed_ips?.[0]?.ip_address ?? null;
+  if (networkId && portId) throw badRequest('Must not input both network_id and port_id');
+  if (requestedIp && !networkId) throw badRequest('Must input network_id when request IP address');
+  checkAttachable(req, inst, 'attach_interface');
+  const { store } = svc.parts;
+  await store.startAction({
+    instance_uuid: inst.uuid,
+    action: 'attach_interface',
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
+  const call = neutron(svc, req);
+  // What the caller asks for is checked with the caller's token (allocate_for_instance's validation).
+  let network = networkId;
+  if (portId) {
+    const p = await call('GET', `/v2.0/ports/${portId}`);
+    if (p.status === 404) throw notFound(`Port id ${portId} could not be found.`);
+    if (p.status !== 200) throw unexpected(p, `GET port ${portId}`);
+    const port = p.body.port;
+    if ((port.tenant_id ?? port.project_id) !== inst.project_id)
+      throw badRequest(`Port ${portId} not usable for instance ${inst.uuid}.`);
+    if (port.device_id) throw conflict(`Port ${portId} is still in use.`);
+    if (!(port.fixed_ips ?? []).length && port.ip_allocation !== 'deferred')
+      throw badRequest(`Port ${portId} requires a FixedIP in order to be used.`);
+  } else {
+    let nets: any[];
+    if (networkId) {
+      const r = await call('GET', `/v2.0/networks?id=${networkId}`);
+      if (r.status !== 200) throw unexpected(r, 'listing networks');
+      nets = r.body.networks;
+      if (!nets.length) throw notFound(`Network ${networkId} could not be found.`);
+    } else {
+      const own = await call('GET', `/v2.0/networks?tenant_id=${encodeURIComponent(inst.project_id)}&shared=False`);
+      const shared = await call('GET', '/v2.0/networks?shared=True');
+      if (own.status !== 200 || shared.status !== 200)
+        throw unexpected(own.status !== 200 ? own : shared, 'listing networks');
+      nets = [...own.body.networks, ...shared.body.networks];
+      if (!nets.length)
+        throw badRequest(`No specific network was requested and none are available for project '${inst.project_id}'.`);
+      if (nets.length > 1) throw badRequest('Multiple possible networks found, use a Network ID to be more specific.');
+      network = nets[0].id;
+    }
+    const n = nets[0];
+    if (
+      n['router:external'] &&
+      !n.shared &&
+      !req.allowed('network:attach_external_network', { project_id: inst.project_id })
+    ) {
+      throw forbidden(`It is not allowed to create an interface on external network ${n.id}`);
+    }
+    if (!(n.subnets ?? []).length) throw badRequest(`Network ${n.id} requires a subnet in order to boot instances on.`);
+  }
+  const request: AttachRequest = {
+    uuid: inst.uuid,
+    request_id: req.id,
+    network_id: portId ? null : network,
+    port_id: portId,
+    requested_ip: requestedIp,
+    tag: att.tag ?? null,
+  };
+  let answer: AttachAnswer;
+  try {
+    answer = await computeRpc(svc.ctx.bus).call(inst.host, { timeoutMs: 300_000 }).attach_interface(request);
+  } catch (e) {
+    throw new ApiError(500, `Failed to attach network adapter device to ${inst.uuid}: ${(e as Error).message}`);
+  }
+  if (!answer.ok) throw new ApiError(answer.code, answer.message);
+  return show(svc, req, (await store.get(inst.uuid)) ?? inst, answer.port_id);
+}
+
+export async function detachInterface(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  const inst = await visibleServer(svc, req, req.params.id);
+  authorize(req, POLICY('delete'), { project_id: inst.project_id });
+  checkAttachable(req, inst, 'detach_interface');
+  const { store } = svc.parts;
+  await store.startAction({
+    instance_uuid: inst.uuid,
+    action: 'detach_interface',
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
+  computeRpc(svc.ctx.bus).cast(inst.host).detach_interface({
+    uuid: inst.uuid,
+    request_id: req.id,
+    port_id: req.params.port,
+  });
+  return reply.code(202).send();
+}

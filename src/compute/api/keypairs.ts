@@ -8,96 +8,17 @@ import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely, Selectable } from 'kysely';
-import type { ComputeDb, KeyPairsTable } from '../db/schema.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { keypairMigrations } from '../db/migrations/keypairs.ts';
-import { isUniqueViolation, now } from '../../core/db.ts';
+import { type Keypair } from '../keypairs.ts';
 import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
 import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
-import { OverQuota, quotaEngine } from './quotas.ts';
+import { OverQuota } from '../quota.ts';
 
 const run = promisify(execFile);
 const KP = 'os_compute_api:os-keypairs';
-
-export interface Keypair {
-  id: number;
-  name: string;
-  user_id: string;
-  fingerprint: string;
-  public_key: string;
-  type: 'ssh' | 'x509';
-  created_at: string;
-  updated_at: string | null;
-}
-
-export class KeypairStore {
-  constructor(private db: Kysely<ComputeDb>) {}
-  private row = (r: Selectable<KeyPairsTable>): Keypair => ({
-    id: Number(r.id),
-    name: r.name,
-    user_id: r.user_id,
-    fingerprint: r.fingerprint,
-    public_key: r.public_key,
-    type: r.type as Keypair['type'],
-    created_at: r.created_at,
-    updated_at: r.updated_at ?? null,
-  });
-
-  async get(userId: string, name: string): Promise<Keypair | undefined> {
-    const r = await this.db
-      .selectFrom('key_pairs')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return r ? this.row(r) : undefined;
-  }
-  async list(userId: string): Promise<Keypair[]> {
-    return (
-      await this.db.selectFrom('key_pairs').selectAll().where('user_id', '=', userId).orderBy('name').execute()
-    ).map(this.row);
-  }
-  async count(userId: string): Promise<number> {
-    const r = await this.db
-      .selectFrom('key_pairs')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-  async create(k: Omit<Keypair, 'id' | 'created_at' | 'updated_at'>): Promise<Keypair> {
-    try {
-      await this.db
-        .insertInto('key_pairs')
-        .values({ ...k, created_at: now() })
-        .execute();
-    } catch (e) {
-      if (isUniqueViolation(e)) throw conflict(`Key pair '${k.name}' already exists.`);
-      throw e;
-    }
-    return (await this.get(k.user_id, k.name))!;
-  }
-  async destroy(userId: string, name: string): Promise<boolean> {
-    const r = await this.db
-      .deleteFrom('key_pairs')
-      .where('user_id', '=', userId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
-  }
-}
-
-export function keypairStore(svc: ComputeService): KeypairStore {
-  let s = svc.parts.get('keypairs') as KeypairStore | undefined;
-  if (!s) {
-    s = new KeypairStore(svc.db);
-    svc.parts.set('keypairs', s);
-  }
-  return s;
-}
 
 // ---- keys ---------------------------------------------------------------------------------
 
@@ -283,131 +204,135 @@ function userParam(req: FastifyRequest, allowed: string[]): string | undefined {
   return mv(req).gte('2.10') ? q.getAll('user_id')[0] || undefined : undefined;
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = keypairStore(svc);
-  const quotas = quotaEngine(svc);
-
-  app.post('/os-keypairs', async (req, reply) => {
-    const v = mv(req);
-    const body = validateBody<any>(
-      req,
-      v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
+export async function createKeypair(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const v = mv(req);
+  const body = validateBody<any>(
+    req,
+    v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
+  );
+  const p = body.keypair;
+  checkKeypairName(p.name, v.gte('2.92'));
+  const name = String(p.name).trim();
+  const type: 'ssh' | 'x509' = p.type ?? 'ssh';
+  const userId: string = (v.gte('2.10') ? p.user_id : undefined) || req.ctx!.userId;
+  authorize(req, `${KP}:create`, { user_id: userId });
+  try {
+    const used = await svc.parts.keypairs.count(userId);
+    await svc.parts.quotas.check(
+      req.ctx?.projectId ?? '',
+      userId,
+      { key_pairs: 1 },
+      { project: { key_pairs: used }, user: { key_pairs: used } },
     );
-    const p = body.keypair;
-    checkKeypairName(p.name, v.gte('2.92'));
-    const name = String(p.name).trim();
-    const type: 'ssh' | 'x509' = p.type ?? 'ssh';
-    const userId: string = (v.gte('2.10') ? p.user_id : undefined) || req.ctx!.userId;
-    authorize(req, `${KP}:create`, { user_id: userId });
+  } catch (e) {
+    if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
+    throw e;
+  }
+  // Nova rechecks the quota after the create (recheck_quota), so racing creates cannot both pass.
+  const recheck = async (k: Keypair) => {
+    const used = await svc.parts.keypairs.count(userId);
     try {
-      const used = await store.count(userId);
-      await quotas.check(
+      await svc.parts.quotas.check(
         req.ctx?.projectId ?? '',
         userId,
-        { key_pairs: 1 },
+        { key_pairs: 0 },
         { project: { key_pairs: used }, user: { key_pairs: used } },
       );
     } catch (e) {
+      await svc.parts.keypairs.destroy(userId, k.name);
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
       throw e;
     }
-    // Nova rechecks the quota after the create (recheck_quota), so racing creates cannot both pass.
-    const recheck = async (k: Keypair) => {
-      const used = await store.count(userId);
-      try {
-        await quotas.check(
-          req.ctx?.projectId ?? '',
-          userId,
-          { key_pairs: 0 },
-          { project: { key_pairs: used }, user: { key_pairs: used } },
-        );
-      } catch (e) {
-        await store.destroy(userId, k.name);
-        if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many key pairs.');
-        throw e;
-      }
-    };
-    let kp: Keypair, priv: string | undefined;
-    if (p.public_key !== undefined) {
-      const fingerprint = type === 'x509' ? x509Fingerprint(p.public_key) : sshFingerprint(p.public_key);
-      kp = await store.create({ name, user_id: userId, fingerprint, public_key: p.public_key, type });
-    } else {
-      if (await store.get(userId, name)) throw conflict(`Key pair '${name}' already exists.`);
-      const gen = type === 'x509' ? await generateX509(userId) : generateSshKey();
-      kp = await store.create({ name, user_id: userId, fingerprint: gen.fingerprint, public_key: gen.publicKey, type });
-      priv = gen.privateKey;
+  };
+  let kp: Keypair, priv: string | undefined;
+  if (p.public_key !== undefined) {
+    const fingerprint = type === 'x509' ? x509Fingerprint(p.public_key) : sshFingerprint(p.public_key);
+    kp = await svc.parts.keypairs.create({ name, user_id: userId, fingerprint, public_key: p.public_key, type });
+  } else {
+    if (await svc.parts.keypairs.get(userId, name)) throw conflict(`Key pair '${name}' already exists.`);
+    const gen = type === 'x509' ? await generateX509(userId) : generateSshKey();
+    kp = await svc.parts.keypairs.create({
+      name,
+      user_id: userId,
+      fingerprint: gen.fingerprint,
+      public_key: gen.publicKey,
+      type,
+    });
+    priv = gen.privateKey;
+  }
+  await recheck(kp);
+  reply.code(v.gte('2.2') ? 201 : 200);
+  const fields = [
+    ...(priv !== undefined ? ['private_key'] : []),
+    ...(v.gte('2.2') ? ['type'] : []),
+    'name',
+    'public_key',
+    'fingerprint',
+    'user_id',
+  ];
+  return { keypair: view(kp, fields, priv) };
+}
+
+export async function listKeypairs(svc: ComputeService, req: FastifyRequest) {
+  const v = mv(req);
+  const userId = userParam(req, ['user_id', 'limit', 'marker']) ?? req.ctx!.userId;
+  authorize(req, `${KP}:index`, { user_id: userId });
+  let list = await svc.parts.keypairs.list(userId);
+  let more = false;
+  if (v.gte('2.35')) {
+    const limit = limitOf(req);
+    const marker = queryOf(req).get('marker');
+    if (marker !== null) {
+      const i = list.findIndex((k) => k.name === marker);
+      if (i < 0) throw badRequest(`Marker ${marker} could not be found.`);
+      list = list.slice(i + 1);
     }
-    await recheck(kp);
-    reply.code(v.gte('2.2') ? 201 : 200);
-    const fields = [
-      ...(priv !== undefined ? ['private_key'] : []),
-      ...(v.gte('2.2') ? ['type'] : []),
-      'name',
-      'public_key',
-      'fingerprint',
-      'user_id',
-    ];
-    return { keypair: view(kp, fields, priv) };
-  });
+    list = list.slice(0, limit);
+    more = list.length > 0 && list.length === limit;
+  }
+  const fields = v.gte('2.2') ? ['name', 'public_key', 'fingerprint', 'type'] : ['name', 'public_key', 'fingerprint'];
+  const out: Record<string, unknown> = { keypairs: list.map((k) => ({ keypair: view(k, fields) })) };
+  if (more) out.keypairs_links = nextLink(req, 'os-keypairs', list[list.length - 1]!.name);
+  return out;
+}
 
-  app.get('/os-keypairs', async (req) => {
-    const v = mv(req);
-    const userId = userParam(req, ['user_id', 'limit', 'marker']) ?? req.ctx!.userId;
-    authorize(req, `${KP}:index`, { user_id: userId });
-    let list = await store.list(userId);
-    let more = false;
-    if (v.gte('2.35')) {
-      const limit = limitOf(req);
-      const marker = queryOf(req).get('marker');
-      if (marker !== null) {
-        const i = list.findIndex((k) => k.name === marker);
-        if (i < 0) throw badRequest(`Marker ${marker} could not be found.`);
-        list = list.slice(i + 1);
-      }
-      list = list.slice(0, limit);
-      more = list.length > 0 && list.length === limit;
-    }
-    const fields = v.gte('2.2') ? ['name', 'public_key', 'fingerprint', 'type'] : ['name', 'public_key', 'fingerprint'];
-    const out: Record<string, unknown> = { keypairs: list.map((k) => ({ keypair: view(k, fields) })) };
-    if (more) out.keypairs_links = nextLink(req, 'os-keypairs', list[list.length - 1]!.name);
-    return out;
-  });
+export async function showKeypair(svc: ComputeService, req: FastifyRequest<{ Params: { name: string } }>) {
+  const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
+  authorize(req, `${KP}:show`, { user_id: userId });
+  const k = await svc.parts.keypairs.get(userId, req.params.name);
+  if (!k) throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
+  const fields = [
+    'name',
+    'public_key',
+    'fingerprint',
+    'user_id',
+    'created_at',
+    'deleted',
+    'deleted_at',
+    'id',
+    'updated_at',
+    ...(mv(req).gte('2.2') ? ['type'] : []),
+  ];
+  return { keypair: view(k, fields) };
+}
 
-  app.get<{ Params: { name: string } }>('/os-keypairs/:name', async (req) => {
-    const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
-    authorize(req, `${KP}:show`, { user_id: userId });
-    const k = await store.get(userId, req.params.name);
-    if (!k) throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
-    const fields = [
-      'name',
-      'public_key',
-      'fingerprint',
-      'user_id',
-      'created_at',
-      'deleted',
-      'deleted_at',
-      'id',
-      'updated_at',
-      ...(mv(req).gte('2.2') ? ['type'] : []),
-    ];
-    return { keypair: view(k, fields) };
-  });
-
-  app.delete<{ Params: { name: string } }>('/os-keypairs/:name', async (req, reply) => {
-    const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
-    authorize(req, `${KP}:delete`, { user_id: userId });
-    if (!(await store.destroy(userId, req.params.name)))
-      throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
-    reply.code(mv(req).gte('2.2') ? 204 : 202).send();
-  });
+export async function deleteKeypair(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { name: string } }>,
+  reply: FastifyReply,
+) {
+  const userId = userParam(req, ['user_id']) ?? req.ctx!.userId;
+  authorize(req, `${KP}:delete`, { user_id: userId });
+  if (!(await svc.parts.keypairs.destroy(userId, req.params.name)))
+    throw notFound(`Keypair ${req.params.name} not found for user ${userId}`);
+  reply.code(mv(req).gte('2.2') ? 204 : 202).send();
 }
 
 export const keypairsFamily: Family = {
   name: 'keypairs',
   migrations: keypairMigrations,
-  routes: registerRoutes,
   async init(svc) {
-    const store = keypairStore(svc);
+    const store = svc.parts.keypairs;
     svc.providers.keypairs = {
       async find(userId: string, name: string) {
         const k = await store.get(userId, name);

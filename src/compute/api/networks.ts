@@ -4,13 +4,12 @@
 // as they do since nova-network went. The server actions addFixedIp / removeFixedIp (multinic,
 // up to 2.43) add or take a fixed IP on the server's port in that network. os-fixed-ips,
 // os-fping and os-virtual-interfaces went with nova-network: 410.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
 import { authorize, conflict, isAdmin, notFound, validateBody } from './common.ts';
-import { MAX_PROXY, goneRoutes, neutron, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
+import { MAX_PROXY, neutron, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
 import { MAX_ACTION, checkIp } from './floating_ips.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
-import { serverParts } from './servers.ts';
 
 const FIELDS = [
   'id',
@@ -87,135 +86,115 @@ const REMOVE_FIXED_SCHEMA = {
   additionalProperties: false,
 };
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+export type NetworkParams = { Params: { id: string } };
+type P = NetworkParams;
 
-function routes(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string } };
-  const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
-  const list = async (req: FastifyRequest) => {
-    const r = await neutron(svc, req)('GET', '/v2.0/networks');
-    if (r.status !== 200) throw unexpected(r, 'listing networks');
-    return r.body.networks as any[];
-  };
-  const show = async (req: FastifyRequest, id: string) => {
-    const r = await neutron(svc, req)('GET', `/v2.0/networks/${encodeURIComponent(id)}`);
-    if (r.status === 404 || r.status === 400) throw notFound('Network not found');
-    if (r.status !== 200) throw unexpected(r, `GET network ${id}`);
-    return r.body.network;
-  };
+const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+const list = async (svc: ComputeService, req: FastifyRequest) => {
+  const r = await neutron(svc, req)('GET', '/v2.0/networks');
+  if (r.status !== 200) throw unexpected(r, 'listing networks');
+  return r.body.networks as any[];
+};
+const show = async (svc: ComputeService, req: FastifyRequest, id: string) => {
+  const r = await neutron(svc, req)('GET', `/v2.0/networks/${encodeURIComponent(id)}`);
+  if (r.status === 404 || r.status === 400) throw notFound('Network not found');
+  if (r.status !== 200) throw unexpected(r, `GET network ${id}`);
+  return r.body.network;
+};
 
-  app.get('/os-networks', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-networks:list', target(req));
-    return { networks: (await list(req)).map((n) => networkDict(req, n)) };
-  });
-  app.get<P>('/os-networks/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-networks:show', target(req));
-    return { network: networkDict(req, await show(req, req.params.id)) };
-  });
-
-  app.get('/os-tenant-networks', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-tenant-networks:list', target(req));
-    return { networks: (await list(req)).map(tenantNetworkDict) };
-  });
-  app.get<P>('/os-tenant-networks/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, 'os_compute_api:os-tenant-networks:show', target(req));
-    return { network: tenantNetworkDict(await show(req, req.params.id)) };
-  });
-
-  goneRoutes(app, [
-    ['POST', '/os-networks'],
-    ['POST', '/os-networks/add'],
-    ['DELETE', '/os-networks/:id'],
-    ['POST', '/os-networks/:id/action'],
-    ['POST', '/os-tenant-networks'],
-    ['DELETE', '/os-tenant-networks/:id'],
-    ['GET', '/os-fixed-ips/:id'],
-    ['POST', '/os-fixed-ips/:id/action'],
-    ['GET', '/os-fping'],
-    ['GET', '/os-fping/:id'],
-    ['GET', '/servers/:id/os-virtual-interfaces'],
-  ]);
-
-  // ---- multinic (up to 2.43) ----
-  // Nova casts these to the compute host and answers 202 whatever happens there; the fake
-  // driver has no guest network to reconfigure, so the ports are changed here and the info
-  // cache refreshed before the answer.
-  const locked = (req: FastifyRequest, locked: boolean, uuid: string) => {
-    if (locked && !isAdmin(req)) throw conflict(`Instance ${uuid} is locked`);
-  };
-
-  const addFixedIp: Handler = async (req, reply, id) => {
-    upTo(req, MAX_ACTION);
-    const networkId = String(validateBody<any>(req, ADD_FIXED_SCHEMA).addFixedIp.networkId);
-    const inst = await visibleServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-multinic:add', { project_id: inst.project_id });
-    locked(req, inst.locked, inst.uuid);
-    const net = serverParts(svc).clients.network;
-    // A fixed IP from the network's first subnet that takes it, on the server's port in that network.
-    const subnets = await net.request('GET', `/v2.0/subnets?network_id=${encodeURIComponent(networkId)}`);
-    const owner = `compute:${inst.availability_zone ?? 'nova'}`;
-    const ports = await net.request(
-      'GET',
-      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}&network_id=${encodeURIComponent(networkId)}`,
-    );
-    let done = false;
-    outer: for (const p of (ports.body?.ports ?? []) as any[]) {
-      for (const s of (subnets.body?.subnets ?? []) as any[]) {
-        const r = await net.request('PUT', `/v2.0/ports/${p.id}`, {
-          port: { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] },
-        });
-        if (r.status === 200) {
-          done = true;
-          break outer;
-        }
-      }
-    }
-    if (!done)
-      svc.ctx.log.info(
-        { instance: inst.uuid, network: networkId },
-        `Network could not be found for instance ${inst.uuid}.`,
-      );
-    else
-      await refreshNetworkInfo(svc, inst.uuid).catch((err) =>
-        svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'),
-      );
-    return reply.code(202).send();
-  };
-
-  const removeFixedIp: Handler = async (req, reply, id) => {
-    upTo(req, MAX_ACTION);
-    const address = validateBody<any>(req, REMOVE_FIXED_SCHEMA).removeFixedIp.address;
-    checkIp('address', address);
-    const inst = await visibleServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-multinic:remove', { project_id: inst.project_id });
-    locked(req, inst.locked, inst.uuid);
-    const net = serverParts(svc).clients.network;
-    const owner = `compute:${inst.availability_zone ?? 'nova'}`;
-    const ports = await net.request(
-      'GET',
-      `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}`,
-    );
-    const port = ((ports.body?.ports ?? []) as any[]).find((p) =>
-      (p.fixed_ips ?? []).some((f: any) => f.ip_address === address),
-    );
-    if (port) {
-      const r = await net.request('PUT', `/v2.0/ports/${port.id}`, {
-        port: { fixed_ips: (port.fixed_ips as any[]).filter((f) => f.ip_address !== address) },
-      });
-      if (r.status !== 200)
-        svc.ctx.log.info({ instance: inst.uuid, port: port.id, status: r.status }, 'removing a fixed IP failed');
-      await refreshNetworkInfo(svc, inst.uuid).catch((err) =>
-        svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'),
-      );
-    } else svc.ctx.log.info({ instance: inst.uuid }, `Instance ${inst.uuid} does not have fixed IP '${address}'.`);
-    return reply.code(202).send();
-  };
-  svc.parts.set('action:addFixedIp', addFixedIp);
-  svc.parts.set('action:removeFixedIp', removeFixedIp);
+export async function listNetworks(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-networks:list', target(req));
+  return { networks: (await list(svc, req)).map((n) => networkDict(req, n)) };
+}
+export async function showNetwork(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-networks:show', target(req));
+  return { network: networkDict(req, await show(svc, req, req.params.id)) };
 }
 
-export const networksFamily: Family = { name: 'networks', migrations: {}, routes };
+export async function listTenantNetworks(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-tenant-networks:list', target(req));
+  return { networks: (await list(svc, req)).map(tenantNetworkDict) };
+}
+export async function showTenantNetwork(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, 'os_compute_api:os-tenant-networks:show', target(req));
+  return { network: tenantNetworkDict(await show(svc, req, req.params.id)) };
+}
+
+// ---- multinic (up to 2.43) ----
+// Nova casts these to the compute host and answers 202 whatever happens there; the fake
+// driver has no guest network to reconfigure, so the ports are changed here and the info
+// cache refreshed before the answer.
+const locked = (req: FastifyRequest, locked: boolean, uuid: string) => {
+  if (locked && !isAdmin(req)) throw conflict(`Instance ${uuid} is locked`);
+};
+
+export async function addFixedIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  upTo(req, MAX_ACTION);
+  const networkId = String(validateBody<any>(req, ADD_FIXED_SCHEMA).addFixedIp.networkId);
+  const inst = await visibleServer(svc, req, id);
+  authorize(req, 'os_compute_api:os-multinic:add', { project_id: inst.project_id });
+  locked(req, inst.locked, inst.uuid);
+  const net = svc.parts.clients.network;
+  // A fixed IP from the network's first subnet that takes it, on the server's port in that network.
+  const subnets = await net.request('GET', `/v2.0/subnets?network_id=${encodeURIComponent(networkId)}`);
+  const owner = `compute:${inst.availability_zone ?? 'nova'}`;
+  const ports = await net.request(
+    'GET',
+    `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}&network_id=${encodeURIComponent(networkId)}`,
+  );
+  let done = false;
+  outer: for (const p of ports.body?.ports ?? []) {
+    for (const s of subnets.body?.subnets ?? []) {
+      const r = await net.request('PUT', `/v2.0/ports/${p.id}`, {
+        port: { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] },
+      });
+      if (r.status === 200) {
+        done = true;
+        break outer;
+      }
+    }
+  }
+  if (!done)
+    svc.ctx.log.info(
+      { instance: inst.uuid, network: networkId },
+      `Network could not be found for instance ${inst.uuid}.`,
+    );
+  else
+    await refreshNetworkInfo(svc, inst.uuid).catch((err) =>
+      svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'),
+    );
+  return reply.code(202).send();
+}
+
+export async function removeFixedIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  upTo(req, MAX_ACTION);
+  const address = validateBody<any>(req, REMOVE_FIXED_SCHEMA).removeFixedIp.address;
+  checkIp('address', address);
+  const inst = await visibleServer(svc, req, id);
+  authorize(req, 'os_compute_api:os-multinic:remove', { project_id: inst.project_id });
+  locked(req, inst.locked, inst.uuid);
+  const net = svc.parts.clients.network;
+  const owner = `compute:${inst.availability_zone ?? 'nova'}`;
+  const ports = await net.request(
+    'GET',
+    `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}`,
+  );
+  const port = ((ports.body?.ports ?? []) as any[]).find((p) =>
+    (p.fixed_ips ?? []).some((f: any) => f.ip_address === address),
+  );
+  if (port) {
+    const r = await net.request('PUT', `/v2.0/ports/${port.id}`, {
+      port: { fixed_ips: (port.fixed_ips as any[]).filter((f) => f.ip_address !== address) },
+    });
+    if (r.status !== 200)
+      svc.ctx.log.info({ instance: inst.uuid, port: port.id, status: r.status }, 'removing a fixed IP failed');
+    await refreshNetworkInfo(svc, inst.uuid).catch((err) =>
+      svc.ctx.log.warn({ err, instance: inst.uuid }, 'info cache refresh failed'),
+    );
+  } else svc.ctx.log.info({ instance: inst.uuid }, `Instance ${inst.uuid} does not have fixed IP '${address}'.`);
+  return reply.code(202).send();
+}

@@ -6,7 +6,6 @@ import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { isAdmin, mv, notFound } from './common.ts';
-import { serverParts } from './servers.ts';
 
 /** Nova's MAX_PROXY_API_SUPPORT_VERSION: the network and image proxies end here (gone from 2.36). */
 export const MAX_PROXY = '2.35';
@@ -18,7 +17,7 @@ export interface NeutronAnswer {
 
 /** A network service call with the caller's token (Nova's get_client(context)). */
 export function neutron(svc: ComputeService, req: FastifyRequest) {
-  const { clients } = serverParts(svc);
+  const { clients } = svc.parts;
   return (method: string, path: string, body?: unknown): Promise<NeutronAnswer> =>
     clients.network.request(method, path, body, { token: req.ctx!.token });
 }
@@ -57,7 +56,7 @@ export function goneRoutes(
 
 /** A server the caller may see (Nova's common.get_instance): another project's is a 404 for non-admins. */
 export async function visibleServer(svc: ComputeService, req: FastifyRequest, id: string): Promise<Instance> {
-  const inst = await serverParts(svc).store.get(id);
+  const inst = await svc.parts.store.get(id);
   if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) {
     req.authorized = true;
     throw notFound(`Instance ${id} could not be found.`);

@@ -1,19 +1,28 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// Remote consoles (nova.api.openstack.compute.remote_consoles, console_auth_tokens,
+// server_topology): POST /servers/{id}/remote-consoles (2.6+) and the legacy actions
+// os-getVNCConsole / os-getSPICEConsole / os-getRDPConsole / os-getSerialConsole (2.1-2.5) ask the
+// server's compute agent for a console URL with a fresh token; GET /os-console-auth-tokens/{token}
+// is what a console proxy asks with it (admins); GET /servers/{id}/topology (2.78) the guest's NUMA
+// topology. The proxies themselves come with a real hypervisor: the fake driver's consoles point
+// at fake hosts, as Nova's fake driver's do.
+import type { FastifyRequest } from 'fastify';
 import type { Family, ComputeService } from '../service.ts';
 import { consoleAuthTokenMigrations } from '../db/migrations/remote_consoles.ts';
 import { ApiError } from '../../core/errors.ts';
 import { allowed, authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
-import { getServer, serverParts } from './servers.ts';
+import { getServer } from './servers.ts';
 import type { Instance } from '../instances.ts';
 import type { ConsoleProtocol } from '../drivers/virt.ts';
-import { tokenHash, type RemoteConsoleAnswer } from '../agent/consoles.ts';
+import { tokenHash } from '../agent/consoles.ts';
+import { computeRpc, type RemoteConsoleAnswer } from '../rpcapi.ts';
 
-const LEGACY: Record<string, { protocol: ConsoleProtocol; types: string[] }> = {
+const LEGACY = {
   'os-getVNCConsole': { protocol: 'vnc', types: ['novnc', 'xvpvnc'] },
   'os-getSPICEConsole': { protocol: 'spice', types: ['spice-html5'] },
   'os-getRDPConsole': { protocol: 'rdp', types: ['rdp-html5'] },
   'os-getSerialConsole': { protocol: 'serial', types: ['serial'] },
-};
+} satisfies Record<string, { protocol: ConsoleProtocol; types: string[] }>;
+export type LegacyConsoleAction = keyof typeof LEGACY;
 
 function createSchema(v: { gte(x: string): boolean }) {
   const protocols = ['vnc', 'spice', 'rdp', 'serial', ...(v.gte('2.8') ? ['mks'] : [])];
@@ -61,13 +70,9 @@ async function consoleUrl(
   }
   let answer: RemoteConsoleAnswer;
   try {
-    answer = await svc.ctx.bus.call<RemoteConsoleAnswer>(
-      `compute.${inst.host}`,
-      'get_remote_console',
-      { uuid: inst.uuid, protocol, console_type: consoleType },
-      {},
-      30_000,
-    );
+    answer = await computeRpc(svc.ctx.bus)
+      .call(inst.host, { timeoutMs: 30_000 })
+      .get_remote_console({ uuid: inst.uuid, protocol, console_type: consoleType });
   } catch {
     throw conflict(`Instance ${inst.uuid} is not ready`);
   }
@@ -81,71 +86,71 @@ async function consoleUrl(
 export const remoteConsolesFamily: Family = {
   name: 'remote_consoles',
   migrations: consoleAuthTokenMigrations,
-  routes(app: FastifyInstance, svc: ComputeService) {
-    const visible = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
-
-    app.post<{ Params: { id: string } }>('/servers/:id/remote-consoles', async (req) => {
-      const v = mv(req);
-      if (!v.gte('2.6')) {
-        req.authorized = true;
-        throw notFound('The resource could not be found.');
-      }
-      const body = validateBody<any>(req, createSchema(v)).remote_console;
-      const inst = await visible(req, req.params.id);
-      authorize(req, 'os_compute_api:os-remote-consoles', { project_id: inst.project_id });
-      const url = await consoleUrl(svc, inst, body.protocol, body.type, `get_${body.protocol}_console`);
-      return { remote_console: { protocol: body.protocol, type: body.type, url } };
-    });
-
-    for (const [action, { protocol, types }] of Object.entries(LEGACY)) {
-      svc.parts.set(`action:${action}`, async (req: FastifyRequest, _reply: FastifyReply, id: string) => {
-        if (mv(req).gte('2.6')) {
-          req.authorized = true;
-          throw notFound('The resource could not be found.');
-        }
-        const type = validateBody<any>(req, legacySchema(action, types))[action].type as string;
-        authorize(req, 'os_compute_api:os-remote-consoles');
-        const inst = await visible(req, id);
-        const url = await consoleUrl(svc, inst, protocol, type, `get_${protocol}_console`);
-        return { console: { type, url } };
-      });
-    }
-
-    app.get<{ Params: { token: string } }>('/os-console-auth-tokens/:token', async (req) => {
-      authorize(req, 'os_compute_api:os-console-auth-tokens');
-      const token = req.params.token;
-      if (!token) throw badRequest('token not provided');
-      const row = await svc.db
-        .selectFrom('console_auth_tokens')
-        .selectAll()
-        .where('token_hash', '=', tokenHash(token))
-        .where('expires', '>', Math.floor(Date.now() / 1000))
-        .executeTakeFirst();
-      const inst = row ? await serverParts(svc).store.get(row.instance_uuid) : null;
-      if (!row || !inst || inst.deleted) throw notFound('Token not found');
-      // Before 2.31 only RDP tokens could be read here.
-      if (!mv(req).gte('2.31') && row.console_type !== 'rdp-html5')
-        throw new ApiError(401, 'The requested console type details are not accessible');
-      return {
-        console: {
-          instance_uuid: row.instance_uuid,
-          host: row.host,
-          port: Number(row.port),
-          internal_access_path: row.internal_access_path,
-        },
-      };
-    });
-
-    app.get<{ Params: { id: string } }>('/servers/:id/topology', async (req) => {
-      if (!mv(req).gte('2.78')) {
-        req.authorized = true;
-        throw notFound('The resource could not be found.');
-      }
-      const inst = await visible(req, req.params.id);
-      authorize(req, 'compute:server:topology:index', { project_id: inst.project_id });
-      allowed(req, 'compute:server:topology:host:index', { project_id: inst.project_id });
-      // No driver gives guests a NUMA topology yet: Nova's answer for a guest without one.
-      return { nodes: [], pagesize_kb: null };
-    });
-  },
 };
+
+export async function createRemoteConsole(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const v = mv(req);
+  if (!v.gte('2.6')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+  const body = validateBody<any>(req, createSchema(v)).remote_console;
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:os-remote-consoles', { project_id: inst.project_id });
+  const url = await consoleUrl(svc, inst, body.protocol, body.type, `get_${body.protocol}_console`);
+  return { remote_console: { protocol: body.protocol, type: body.type, url } };
+}
+
+export async function showConsoleAuthToken(svc: ComputeService, req: FastifyRequest<{ Params: { token: string } }>) {
+  authorize(req, 'os_compute_api:os-console-auth-tokens');
+  const token = req.params.token;
+  if (!token) throw badRequest('token not provided');
+  const row = await svc.db
+    .selectFrom('console_auth_tokens')
+    .selectAll()
+    .where('token_hash', '=', tokenHash(token))
+    .where('expires', '>', Math.floor(Date.now() / 1000))
+    .executeTakeFirst();
+  const inst = row ? await svc.parts.store.get(row.instance_uuid) : null;
+  if (!row || !inst || inst.deleted) throw notFound('Token not found');
+  // Before 2.31 only RDP tokens could be read here.
+  if (!mv(req).gte('2.31') && row.console_type !== 'rdp-html5')
+    throw new ApiError(401, 'The requested console type details are not accessible');
+  return {
+    console: {
+      instance_uuid: row.instance_uuid,
+      host: row.host,
+      port: Number(row.port),
+      internal_access_path: row.internal_access_path,
+    },
+  };
+}
+
+export async function showServerTopology(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  if (!mv(req).gte('2.78')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'compute:server:topology:index', { project_id: inst.project_id });
+  allowed(req, 'compute:server:topology:host:index', { project_id: inst.project_id });
+  // No driver gives guests a NUMA topology yet: Nova's answer for a guest without one.
+  return { nodes: [], pagesize_kb: null };
+}
+
+/**
+ * The legacy console actions (os-getVNCConsole, os-getSPICEConsole, os-getRDPConsole,
+ * os-getSerialConsole; gone from 2.6, when POST /servers/{id}/remote-consoles took over).
+ */
+export async function legacyConsole(svc: ComputeService, req: FastifyRequest, id: string, action: LegacyConsoleAction) {
+  const { protocol, types } = LEGACY[action];
+  if (mv(req).gte('2.6')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+  const type = validateBody<any>(req, legacySchema(action, types))[action].type as string;
+  authorize(req, 'os_compute_api:os-remote-consoles');
+  const inst = await getServer(svc, req, id);
+  const url = await consoleUrl(svc, inst, protocol, type, `get_${protocol}_console`);
+  return { console: { type, url } };
+}

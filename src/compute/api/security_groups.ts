@@ -3,13 +3,12 @@
 // and /servers/{id}/os-security-groups, every call made to the network service with the
 // caller's token and shown in Nova's view (ingress rules only, ports -1 for ICMP, 1-65535 for
 // TCP/UDP without a range, cidr or source group). os-security-group-default-rules is 410.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import { authorize, badRequest, forbidden, isAdmin, isUuid, notFound, queryOf } from './common.ts';
 import {
   MAX_PROXY,
-  goneRoutes,
   neutron,
   neutronMessage,
   pyStr,
@@ -235,191 +234,182 @@ function novaCidr(cidr: unknown): string {
   return s;
 }
 
-function routes(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string } };
-  const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
+export type SecurityGroupParams = { Params: { id: string } };
+type P = SecurityGroupParams;
 
-  app.get('/os-security-groups', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('get'), target(req));
-    const call = neutron(svc, req);
-    const q = queryOf(req);
-    limited(req, []); // the query's limit and offset are validated before the network is asked
-    // Neutron has no all_tenants: an admin asking for it gets every project's groups.
-    const all = isAdmin(req) && q.has('all_tenants');
-    const r = await call(
-      'GET',
-      `/v2.0/security-groups${all ? '' : `?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`}`,
-    );
-    if (r.status !== 200) throw unexpected(r, 'listing security groups');
-    const groups = (r.body.security_groups as any[]).map(novaGroup);
-    const names = new GroupNames(call);
-    const out = [];
-    for (const g of limited(req, groups)) out.push(await groupView(g, names));
-    return { security_groups: out.sort(byTenantAndName) };
-  });
+const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? null });
 
-  app.get<P>('/os-security-groups/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('show'), target(req));
-    const call = neutron(svc, req);
-    const g = await getGroup(call, validateId(req.params.id));
-    return { security_group: await groupView(g, new GroupNames(call)) };
-  });
-
-  app.post('/os-security-groups', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('create'), target(req));
-    const sg = fromBody(req, 'security_group');
-    checkString(sg.name ?? null, 'name');
-    checkString(sg.description ?? null, 'description');
-    const call = neutron(svc, req);
-    const r = await call('POST', '/v2.0/security-groups', {
-      security_group: { name: sg.name, description: sg.description },
-    });
-    if (r.status === 400) throw badRequest(neutronMessage(r));
-    if (r.status === 409) throw forbidden(neutronMessage(r));
-    if (r.status === 401)
-      throw badRequest(
-        'The server could not comply with the request since it is either malformed or otherwise incorrect.',
-      );
-    if (r.status !== 201) throw unexpected(r, 'creating a security group');
-    return { security_group: await groupView(novaGroup(r.body.security_group), new GroupNames(call)) };
-  });
-
-  app.put<P>('/os-security-groups/:id', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('update'), target(req));
-    const call = neutron(svc, req);
-    const g = await getGroup(call, validateId(req.params.id));
-    const sg = fromBody(req, 'security_group');
-    checkString(sg.name ?? null, 'name');
-    checkString(sg.description ?? null, 'description');
-    const r = await call('PUT', `/v2.0/security-groups/${g.id}`, {
-      security_group: { name: sg.name, description: sg.description },
-    });
-    if (r.status === 404) throw notFound(neutronMessage(r));
-    if (r.status === 400 || r.status === 409) throw badRequest(neutronMessage(r));
-    if (r.status !== 200) throw unexpected(r, `updating security group ${g.id}`);
-    return { security_group: await groupView(novaGroup(r.body.security_group), new GroupNames(call)) };
-  });
-
-  app.delete<P>('/os-security-groups/:id', async (req, reply: FastifyReply) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('delete'), target(req));
-    const call = neutron(svc, req);
-    const g = await getGroup(call, validateId(req.params.id));
-    const r = await call('DELETE', `/v2.0/security-groups/${g.id}`);
-    if (r.status === 404) throw notFound(neutronMessage(r));
-    // In use, or the default group: Nova's Invalid.
-    if (r.status === 409 || r.status === 400) throw badRequest(neutronMessage(r));
-    if (r.status !== 204) throw unexpected(r, `deleting security group ${g.id}`);
-    return reply.code(202).send();
-  });
-
-  app.post('/os-security-group-rules', async (req) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('rule:create'), target(req));
-    const body = fromBody(req, 'security_group_rule');
-    const call = neutron(svc, req);
-    const parent = await getGroup(call, validateId(body.parent_group_id));
-    let groupId: string | null = null;
-    let source: NovaGroup | undefined;
-    if (body.group_id !== undefined && body.group_id !== null) {
-      groupId = validateId(body.group_id);
-      source = await getGroup(call, groupId);
-    }
-    const rule =
-      groupId !== null
-        ? newIngressRule(body.ip_protocol, body.from_port, body.to_port, groupId, null)
-        : newIngressRule(body.ip_protocol, body.from_port, body.to_port, null, novaCidr(body.cidr));
-    if (!rule) throw badRequest('Not enough parameters to build a valid rule.');
-    if (typeof rule.cidr === 'string') {
-      const [net, len] = (rule.cidr as string).split('/');
-      if (net !== '0.0.0.0' && net !== '::' && len === '0')
-        throw badRequest(`Bad prefix for network in cidr ${rule.cidr}`);
-    }
-    // The same rule twice is refused before the network is asked (_rule_exists).
-    const same = parent.rules.some((r) =>
-      (['group_id', 'cidr', 'from_port', 'to_port', 'protocol'] as const).every(
-        (k) => (r[k] ?? null) === ((rule as any)[k] ?? null),
-      ),
-    );
-    if (same) throw badRequest(`This rule already exists in group ${parent.id}`);
-    const cidr = (rule.cidr as string | undefined) ?? null;
-    const n: Record<string, unknown> = {
-      direction: 'ingress',
-      protocol: rule.protocol ?? null,
-      ethertype: cidr && cidr.includes(':') ? 'IPv6' : 'IPv4',
-      remote_ip_prefix: cidr,
-      security_group_id: parent.id,
-      remote_group_id: groupId,
-    };
-    if (rule.from_port !== undefined && rule.from_port !== -1) n.port_range_min = rule.from_port;
-    if (rule.to_port !== undefined && rule.to_port !== -1) n.port_range_max = rule.to_port;
-    const r = await call('POST', '/v2.0/security-group-rules', { security_group_rule: n });
-    if (r.status === 404) throw notFound(neutronMessage(r));
-    if (r.status === 409) throw forbidden(neutronMessage(r));
-    if (r.status === 400) throw badRequest(neutronMessage(r));
-    if (r.status !== 201) throw unexpected(r, 'creating a security group rule');
-    const created = novaRule(r.body.security_group_rule);
-    const view = await ruleView(
-      created,
-      new GroupNames(call),
-      source ? { name: source.name, tenant_id: source.project_id } : undefined,
-    );
-    return { security_group_rule: view };
-  });
-
-  app.delete<P>('/os-security-group-rules/:id', async (req, reply: FastifyReply) => {
-    upTo(req, MAX_PROXY);
-    authorize(req, POLICY('rule:delete'), target(req));
-    const call = neutron(svc, req);
-    const id = validateId(req.params.id);
-    const r = await call('GET', `/v2.0/security-group-rules/${id}`);
-    if (r.status === 404) throw notFound(neutronMessage(r));
-    if (r.status !== 200) throw unexpected(r, `GET security group rule ${id}`);
-    await getGroup(call, r.body.security_group_rule.security_group_id);
-    const d = await call('DELETE', `/v2.0/security-group-rules/${id}`);
-    if (d.status === 404) throw notFound(neutronMessage(d));
-    if (d.status === 409) throw new ApiError(409, neutronMessage(d));
-    if (d.status !== 204) throw unexpected(d, `deleting security group rule ${id}`);
-    return reply.code(202).send();
-  });
-
-  // A server's groups: those of its ports (get_instance_security_groups, detailed). Not versioned.
-  app.get<P>('/servers/:id/os-security-groups', async (req) => {
-    const inst = await visibleServer(svc, req, req.params.id);
-    authorize(req, POLICY('list'), { project_id: inst.project_id });
-    const call = neutron(svc, req);
-    const ports = await call('GET', `/v2.0/ports?device_id=${inst.uuid}`);
-    if (ports.status !== 200) throw unexpected(ports, "listing the server's ports");
-    const ids = [...new Set(((ports.body.ports ?? []) as any[]).flatMap((p) => p.security_groups ?? []))] as string[];
-    const found = new Map<string, NovaGroup>();
-    for (let i = 0; i < ids.length; i += 150) {
-      const chunk = ids.slice(i, i + 150);
-      const r: NeutronAnswer = await call('GET', `/v2.0/security-groups?${chunk.map((id) => `id=${id}`).join('&')}`);
-      if (r.status === 200) for (const g of r.body.security_groups as any[]) found.set(g.id, novaGroup(g));
-    }
-    // One entry per port and group, as Nova lists them (a group on two ports shows twice).
-    const groups: NovaGroup[] = [];
-    for (const p of ports.body.ports as any[])
-      for (const id of (p.security_groups ?? []) as string[]) {
-        const g = found.get(id);
-        if (g) groups.push(g);
-      }
-    const names = new GroupNames(call, groups);
-    const out = [];
-    for (const g of groups) out.push(await groupView(g, names));
-    return { security_groups: out.sort(byTenantAndName) };
-  });
-
-  goneRoutes(app, [
-    ['GET', '/os-security-group-default-rules'],
-    ['POST', '/os-security-group-default-rules'],
-    ['GET', '/os-security-group-default-rules/:id'],
-    ['DELETE', '/os-security-group-default-rules/:id'],
-  ]);
+export async function listSecurityGroups(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('get'), target(req));
+  const call = neutron(svc, req);
+  const q = queryOf(req);
+  limited(req, []); // the query's limit and offset are validated before the network is asked
+  // Neutron has no all_tenants: an admin asking for it gets every project's groups.
+  const all = isAdmin(req) && q.has('all_tenants');
+  const r = await call(
+    'GET',
+    `/v2.0/security-groups${all ? '' : `?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`}`,
+  );
+  if (r.status !== 200) throw unexpected(r, 'listing security groups');
+  const groups = (r.body.security_groups as any[]).map(novaGroup);
+  const names = new GroupNames(call);
+  const out = [];
+  for (const g of limited(req, groups)) out.push(await groupView(g, names));
+  return { security_groups: out.sort(byTenantAndName) };
 }
 
-export const securityGroupsFamily: Family = { name: 'security_groups', migrations: {}, routes };
+export async function showSecurityGroup(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('show'), target(req));
+  const call = neutron(svc, req);
+  const g = await getGroup(call, validateId(req.params.id));
+  return { security_group: await groupView(g, new GroupNames(call)) };
+}
+
+export async function createSecurityGroup(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('create'), target(req));
+  const sg = fromBody(req, 'security_group');
+  checkString(sg.name ?? null, 'name');
+  checkString(sg.description ?? null, 'description');
+  const call = neutron(svc, req);
+  const r = await call('POST', '/v2.0/security-groups', {
+    security_group: { name: sg.name, description: sg.description },
+  });
+  if (r.status === 400) throw badRequest(neutronMessage(r));
+  if (r.status === 409) throw forbidden(neutronMessage(r));
+  if (r.status === 401)
+    throw badRequest(
+      'The server could not comply with the request since it is either malformed or otherwise incorrect.',
+    );
+  if (r.status !== 201) throw unexpected(r, 'creating a security group');
+  return { security_group: await groupView(novaGroup(r.body.security_group), new GroupNames(call)) };
+}
+
+export async function updateSecurityGroup(svc: ComputeService, req: FastifyRequest<P>) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('update'), target(req));
+  const call = neutron(svc, req);
+  const g = await getGroup(call, validateId(req.params.id));
+  const sg = fromBody(req, 'security_group');
+  checkString(sg.name ?? null, 'name');
+  checkString(sg.description ?? null, 'description');
+  const r = await call('PUT', `/v2.0/security-groups/${g.id}`, {
+    security_group: { name: sg.name, description: sg.description },
+  });
+  if (r.status === 404) throw notFound(neutronMessage(r));
+  if (r.status === 400 || r.status === 409) throw badRequest(neutronMessage(r));
+  if (r.status !== 200) throw unexpected(r, `updating security group ${g.id}`);
+  return { security_group: await groupView(novaGroup(r.body.security_group), new GroupNames(call)) };
+}
+
+export async function deleteSecurityGroup(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('delete'), target(req));
+  const call = neutron(svc, req);
+  const g = await getGroup(call, validateId(req.params.id));
+  const r = await call('DELETE', `/v2.0/security-groups/${g.id}`);
+  if (r.status === 404) throw notFound(neutronMessage(r));
+  // In use, or the default group: Nova's Invalid.
+  if (r.status === 409 || r.status === 400) throw badRequest(neutronMessage(r));
+  if (r.status !== 204) throw unexpected(r, `deleting security group ${g.id}`);
+  return reply.code(202).send();
+}
+
+export async function createSecurityGroupRule(svc: ComputeService, req: FastifyRequest) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('rule:create'), target(req));
+  const body = fromBody(req, 'security_group_rule');
+  const call = neutron(svc, req);
+  const parent = await getGroup(call, validateId(body.parent_group_id));
+  let groupId: string | null = null;
+  let source: NovaGroup | undefined;
+  if (body.group_id !== undefined && body.group_id !== null) {
+    groupId = validateId(body.group_id);
+    source = await getGroup(call, groupId);
+  }
+  const rule =
+    groupId !== null
+      ? newIngressRule(body.ip_protocol, body.from_port, body.to_port, groupId, null)
+      : newIngressRule(body.ip_protocol, body.from_port, body.to_port, null, novaCidr(body.cidr));
+  if (!rule) throw badRequest('Not enough parameters to build a valid rule.');
+  if (typeof rule.cidr === 'string') {
+    const [net, len] = (rule.cidr as string).split('/');
+    if (net !== '0.0.0.0' && net !== '::' && len === '0')
+      throw badRequest(`Bad prefix for network in cidr ${rule.cidr}`);
+  }
+  // The same rule twice is refused before the network is asked (_rule_exists).
+  const same = parent.rules.some((r) =>
+    (['group_id', 'cidr', 'from_port', 'to_port', 'protocol'] as const).every(
+      (k) => (r[k] ?? null) === ((rule as any)[k] ?? null),
+    ),
+  );
+  if (same) throw badRequest(`This rule already exists in group ${parent.id}`);
+  const cidr = (rule.cidr as string | undefined) ?? null;
+  const n: Record<string, unknown> = {
+    direction: 'ingress',
+    protocol: rule.protocol ?? null,
+    ethertype: cidr && cidr.includes(':') ? 'IPv6' : 'IPv4',
+    remote_ip_prefix: cidr,
+    security_group_id: parent.id,
+    remote_group_id: groupId,
+  };
+  if (rule.from_port !== undefined && rule.from_port !== -1) n.port_range_min = rule.from_port;
+  if (rule.to_port !== undefined && rule.to_port !== -1) n.port_range_max = rule.to_port;
+  const r = await call('POST', '/v2.0/security-group-rules', { security_group_rule: n });
+  if (r.status === 404) throw notFound(neutronMessage(r));
+  if (r.status === 409) throw forbidden(neutronMessage(r));
+  if (r.status === 400) throw badRequest(neutronMessage(r));
+  if (r.status !== 201) throw unexpected(r, 'creating a security group rule');
+  const created = novaRule(r.body.security_group_rule);
+  const view = await ruleView(
+    created,
+    new GroupNames(call),
+    source ? { name: source.name, tenant_id: source.project_id } : undefined,
+  );
+  return { security_group_rule: view };
+}
+
+export async function deleteSecurityGroupRule(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  upTo(req, MAX_PROXY);
+  authorize(req, POLICY('rule:delete'), target(req));
+  const call = neutron(svc, req);
+  const id = validateId(req.params.id);
+  const r = await call('GET', `/v2.0/security-group-rules/${id}`);
+  if (r.status === 404) throw notFound(neutronMessage(r));
+  if (r.status !== 200) throw unexpected(r, `GET security group rule ${id}`);
+  await getGroup(call, r.body.security_group_rule.security_group_id);
+  const d = await call('DELETE', `/v2.0/security-group-rules/${id}`);
+  if (d.status === 404) throw notFound(neutronMessage(d));
+  if (d.status === 409) throw new ApiError(409, neutronMessage(d));
+  if (d.status !== 204) throw unexpected(d, `deleting security group rule ${id}`);
+  return reply.code(202).send();
+}
+
+// A server's groups: those of its ports (get_instance_security_groups, detailed). Not versioned.
+export async function listServerSecurityGroups(svc: ComputeService, req: FastifyRequest<P>) {
+  const inst = await visibleServer(svc, req, req.params.id);
+  authorize(req, POLICY('list'), { project_id: inst.project_id });
+  const call = neutron(svc, req);
+  const ports = await call('GET', `/v2.0/ports?device_id=${inst.uuid}`);
+  if (ports.status !== 200) throw unexpected(ports, "listing the server's ports");
+  const ids = [...new Set(((ports.body.ports ?? []) as any[]).flatMap((p) => p.security_groups ?? []))] as string[];
+  const found = new Map<string, NovaGroup>();
+  for (let i = 0; i < ids.length; i += 150) {
+    const chunk = ids.slice(i, i + 150);
+    const r: NeutronAnswer = await call('GET', `/v2.0/security-groups?${chunk.map((id) => `id=${id}`).join('&')}`);
+    if (r.status === 200) for (const g of r.body.security_groups as any[]) found.set(g.id, novaGroup(g));
+  }
+  // One entry per port and group, as Nova lists them (a group on two ports shows twice).
+  const groups: NovaGroup[] = [];
+  for (const p of ports.body.ports)
+    for (const id of (p.security_groups ?? []) as string[]) {
+      const g = found.get(id);
+      if (g) groups.push(g);
+    }
+  const names = new GroupNames(call, groups);
+  const out = [];
+  for (const g of groups) out.push(await groupView(g, names));
+  return { security_groups: out.sort(byTenantAndName) };
+}

@@ -2,15 +2,14 @@
 // of the servers family: rebuild (a new image on the same host), addSecurityGroup /
 // removeSecurityGroup (the server's ports in the network service), and os-server-password.
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
+import { computeRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, isAdmin, isUuid, mv, notFound, validateBody } from './common.ts';
-import { serverParts, serverView, getServer } from './servers.ts';
+import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
-
-type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const METADATA = {
@@ -143,189 +142,186 @@ async function relevantHosts(svc: ComputeService, inst: Instance): Promise<strin
 
 /** The info cache rebuilt from the server's ports and their floating IPs (Nova's _heal_instance_info_cache). */
 export async function refreshNetworkInfo(svc: ComputeService, uuid: string) {
-  const { store, clients } = serverParts(svc);
+  const { store, clients } = svc.parts;
   await serialized(uuid, () => refreshInfoCache(store, clients, uuid));
 }
 
-export function registerServerActions(app: FastifyInstance, svc: ComputeService) {
-  const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
-  const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
+const target = (i: Instance) => ({ project_id: i.project_id, user_id: i.user_id });
 
-  const rebuild: Handler = async (req, reply, id) => {
-    const v = mv(req);
-    const rd = validateBody<any>(req, rebuildSchema(v)).rebuild;
-    const inst = await get(req, id);
-    authorize(req, 'os_compute_api:servers:rebuild', target(inst));
-    if (rd.trusted_image_certificates) authorize(req, 'os_compute_api:servers:rebuild:trusted_certs', target(inst));
-    if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
-    if (!['active', 'stopped', 'error'].includes(inst.vm_state))
-      throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    if (inst.task_state)
-      throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
-    if (!inst.host) throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    const { store, clients } = serverParts(svc);
-    const image = await clients.getImage(rd.imageRef, req.ctx!.token);
-    if (!image) throw badRequest('Cannot find image for rebuild');
-    if (image.status !== 'active') throw badRequest(`Image ${rd.imageRef} is not active.`);
-    const patch: Partial<Instance> = { image_ref: rd.imageRef, task_state: 'rebuilding', progress: 0 };
-    if (rd.name !== undefined) patch.display_name = rd.name;
-    if (rd.metadata !== undefined) patch.metadata = rd.metadata;
-    if (rd.description !== undefined) patch.display_description = rd.description;
-    if (rd.accessIPv4 !== undefined) patch.access_ip_v4 = rd.accessIPv4;
-    if (rd.accessIPv6 !== undefined)
-      patch.access_ip_v6 = new URL(`http://[${rd.accessIPv6}]/`).hostname.replace(/^\[|\]$/g, '');
-    if (rd.hostname !== undefined) patch.hostname = rd.hostname;
-    if (rd.trusted_image_certificates !== undefined) patch.trusted_certs = rd.trusted_image_certificates;
-    if (rd['OS-DCF:diskConfig'] !== undefined)
-      patch.system_metadata = { ...inst.system_metadata, disk_config: rd['OS-DCF:diskConfig'] };
-    if (rd.key_name !== undefined) {
-      if (rd.key_name === null) {
-        patch.key_name = null;
-        patch.key_data = null;
-      } else {
-        const kp = svc.providers.keypairs ? await svc.providers.keypairs.find(inst.user_id, rd.key_name) : null;
-        if (!kp) throw badRequest('Invalid key_name provided.');
-        patch.key_name = kp.name;
-        patch.key_data = kp.public_key;
+type P = { Params: { id: string } };
+
+// os-server-external-events: the network (and later block storage) tell compute what changed.
+// As Nova's API: each event is checked (server known, tag when required, server on a host),
+// the accepted ones are cast to the agents of each server's hosts (its host, and during a move
+// the migration's other host), which refresh the info cache (network-changed), drop a deleted
+// port (network-vif-deleted) or wake a waiting driver (network-vif-plugged, ...).
+export async function createExternalEvents(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+  const body = validateBody<any>(req, eventsSchema(mv(req)));
+  authorize(req, 'os_compute_api:os-server-external-events:create', {});
+  const { store } = svc.parts;
+  let code = 200;
+  const out: any[] = [];
+  const byHost = new Map<string, any[]>();
+  const hostsOf = new Map<string, string[]>();
+  for (const e of body.events) {
+    const ev = { ...e };
+    const inst = await store.get(e.server_uuid);
+    if (!inst) {
+      ev.status = 'failed';
+      ev.code = 404;
+      code = 207;
+    } else if (e.name === 'volume-extended' && !e.tag) {
+      ev.status = 'failed';
+      ev.code = 400;
+      code = 207;
+    } else if (!inst.host) {
+      ev.status = 'failed';
+      ev.code = 422;
+      code = 207;
+    } else {
+      ev.status = 'completed';
+      ev.code = 200;
+      let hosts = hostsOf.get(inst.uuid);
+      if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
+      for (const h of hosts) {
+        const list = byHost.get(h) ?? [];
+        list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
+        byHost.set(h, list);
       }
     }
-    if (rd.user_data !== undefined) patch.user_data = rd.user_data;
-    if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] })))
-      throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state rebuilding`);
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'rebuild',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'rebuild_instance', { uuid: inst.uuid, request_id: req.id, image });
-    const updated = (await store.get(inst.uuid))!;
-    const view = serverView(req, updated, {
-      reduced: v.lt('2.75'),
-      keypair: v.gte('2.54'),
-      serverGroups: v.gte('2.71'),
-      userData: false,
-    });
-    view.adminPass = rd.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
-    if (v.gte('2.57')) view.user_data = updated.user_data;
-    reply.code(202).header('location', `${req.baseUrl}/v2.1/servers/${inst.uuid}`);
-    return { server: view };
-  };
-
-  /** The server's security groups changed on every one of its ports (Nova's add/remove_to_instance). */
-  const securityGroup =
-    (add: boolean): Handler =>
-    async (req, reply, id) => {
-      const action = add ? 'addSecurityGroup' : 'removeSecurityGroup';
-      const name = validateBody<any>(req, SG_SCHEMA(action))[action].name as string;
-      const inst = await get(req, id);
-      authorize(
-        req,
-        add ? 'os_compute_api:os-security-groups:add' : 'os_compute_api:os-security-groups:remove',
-        target(inst),
-      );
-      const { store, clients } = serverParts(svc);
-      const token = req.ctx!.token;
-      const q = isUuid(name)
-        ? `id=${name}`
-        : `name=${encodeURIComponent(name)}&project_id=${encodeURIComponent(inst.project_id)}`;
-      const found = ((await clients.network.request('GET', `/v2.0/security-groups?${q}`, undefined, { token })).body
-        ?.security_groups ?? []) as any[];
-      if (found.length > 1) throw conflict('No Unique Match Found.');
-      const sg = found[0];
-      if (!sg) throw notFound(`Security group ${name} not found for project ${inst.project_id}.`);
-      const ports = await clients.portsOf(inst.uuid);
-      if (!ports.length) throw badRequest(`Security group ${name} cannot be applied: the server has no ports.`);
-      if (add) {
-        if (ports.some((p) => p.port_security_enabled === false))
-          throw badRequest('Cannot add security group to a port with port security disabled.');
-        if (ports.every((p) => (p.security_groups ?? []).includes(sg.id)))
-          throw badRequest(`Security group ${sg.name} is already associated with the instance ${inst.uuid}`);
-      } else if (!ports.some((p) => (p.security_groups ?? []).includes(sg.id))) {
-        throw badRequest(`Security group ${sg.name} not associated with the instance ${inst.uuid}`);
-      }
-      for (const p of ports) {
-        const groups: string[] = p.security_groups ?? [];
-        const next = add ? [...new Set([...groups, sg.id])] : groups.filter((g) => g !== sg.id);
-        const r = await clients.network.request('PUT', `/v2.0/ports/${p.id}`, { port: { security_groups: next } });
-        if (r.status !== 200) throw badRequest(r.body?.NeutronError?.message ?? `network answered ${r.status}`);
-      }
-      const groups = add
-        ? [...inst.security_groups.filter((g) => g.name !== sg.name), { name: sg.name, id: sg.id }]
-        : inst.security_groups.filter((g) => g.name !== sg.name && g.id !== sg.id);
-      await store.update(inst.uuid, { security_groups: groups });
-      return reply.code(202).send();
-    };
-
-  svc.parts.set('action:rebuild', rebuild);
-  svc.parts.set('action:addSecurityGroup', securityGroup(true));
-  svc.parts.set('action:removeSecurityGroup', securityGroup(false));
-
-  // os-server-external-events: the network (and later block storage) tell compute what changed.
-  // As Nova's API: each event is checked (server known, tag when required, server on a host),
-  // the accepted ones are cast to the agents of each server's hosts (its host, and during a move
-  // the migration's other host), which refresh the info cache (network-changed), drop a deleted
-  // port (network-vif-deleted) or wake a waiting driver (network-vif-plugged, ...).
-  app.post('/os-server-external-events', async (req, reply) => {
-    const body = validateBody<any>(req, eventsSchema(mv(req)));
-    authorize(req, 'os_compute_api:os-server-external-events:create', {});
-    const { store } = serverParts(svc);
-    let code = 200;
-    const out: any[] = [];
-    const byHost = new Map<string, any[]>();
-    const hostsOf = new Map<string, string[]>();
-    for (const e of body.events) {
-      const ev = { ...e };
-      const inst = await store.get(e.server_uuid);
-      if (!inst) {
-        ev.status = 'failed';
-        ev.code = 404;
-        code = 207;
-      } else if (e.name === 'volume-extended' && !e.tag) {
-        ev.status = 'failed';
-        ev.code = 400;
-        code = 207;
-      } else if (!inst.host) {
-        ev.status = 'failed';
-        ev.code = 422;
-        code = 207;
-      } else {
-        ev.status = 'completed';
-        ev.code = 200;
-        let hosts = hostsOf.get(inst.uuid);
-        if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
-        for (const h of hosts) {
-          const list = byHost.get(h) ?? [];
-          list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
-          byHost.set(h, list);
-        }
-      }
-      out.push(ev);
+    out.push(ev);
+  }
+  for (const [host, events] of byHost) {
+    try {
+      computeRpc(svc.ctx.bus).cast(host).external_instance_event({ events });
+    } catch (err) {
+      svc.ctx.log.warn({ err, host }, 'external events: no agent for the host');
     }
-    for (const [host, events] of byHost) {
-      try {
-        svc.ctx.bus.cast(`compute.${host}`, 'external_instance_event', { events });
-      } catch (err) {
-        svc.ctx.log.warn({ err, host }, 'external events: no agent for the host');
-      }
-    }
-    reply.code(code);
-    return { events: out };
-  });
-
-  // os-server-password: Stratus has no metadata service to post one, so it is always empty.
-  type P = { Params: { id: string } };
-  app.get<P>('/servers/:id/os-server-password', async (req) => {
-    const inst = await get(req, req.params.id);
-    authorize(req, 'os_compute_api:os-server-password:show', { project_id: inst.project_id });
-    return { password: (inst.system_metadata.password as string | undefined) ?? '' };
-  });
-  app.delete<P>('/servers/:id/os-server-password', async (req, reply) => {
-    const inst = await get(req, req.params.id);
-    authorize(req, 'os_compute_api:os-server-password:clear', { project_id: inst.project_id });
-    const { password: _gone, ...rest } = inst.system_metadata;
-    await serverParts(svc).store.update(inst.uuid, { system_metadata: rest });
-    return reply.code(204).send();
-  });
+  }
+  reply.code(code);
+  return { events: out };
 }
+
+// os-server-password: Stratus has no metadata service to post one, so it is always empty.
+export async function showServerPassword(svc: ComputeService, req: FastifyRequest<P>) {
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:os-server-password:show', { project_id: inst.project_id });
+  return { password: (inst.system_metadata.password as string | undefined) ?? '' };
+}
+export async function clearServerPassword(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:os-server-password:clear', { project_id: inst.project_id });
+  const { password: _gone, ...rest } = inst.system_metadata;
+  await svc.parts.store.update(inst.uuid, { system_metadata: rest });
+  return reply.code(204).send();
+}
+
+export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const v = mv(req);
+  const rd = validateBody<any>(req, rebuildSchema(v)).rebuild;
+  const inst = await getServer(svc, req, id);
+  authorize(req, 'os_compute_api:servers:rebuild', target(inst));
+  if (rd.trusted_image_certificates) authorize(req, 'os_compute_api:servers:rebuild:trusted_certs', target(inst));
+  if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
+  if (!['active', 'stopped', 'error'].includes(inst.vm_state))
+    throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+  if (inst.task_state)
+    throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
+  if (!inst.host) throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+  const { store, clients } = svc.parts;
+  const image = await clients.getImage(rd.imageRef, req.ctx!.token);
+  if (!image) throw badRequest('Cannot find image for rebuild');
+  if (image.status !== 'active') throw badRequest(`Image ${rd.imageRef} is not active.`);
+  const patch: Partial<Instance> = { image_ref: rd.imageRef, task_state: 'rebuilding', progress: 0 };
+  if (rd.name !== undefined) patch.display_name = rd.name;
+  if (rd.metadata !== undefined) patch.metadata = rd.metadata;
+  if (rd.description !== undefined) patch.display_description = rd.description;
+  if (rd.accessIPv4 !== undefined) patch.access_ip_v4 = rd.accessIPv4;
+  if (rd.accessIPv6 !== undefined)
+    patch.access_ip_v6 = new URL(`http://[${rd.accessIPv6}]/`).hostname.replace(/^\[|\]$/g, '');
+  if (rd.hostname !== undefined) patch.hostname = rd.hostname;
+  if (rd.trusted_image_certificates !== undefined) patch.trusted_certs = rd.trusted_image_certificates;
+  if (rd['OS-DCF:diskConfig'] !== undefined)
+    patch.system_metadata = { ...inst.system_metadata, disk_config: rd['OS-DCF:diskConfig'] };
+  if (rd.key_name !== undefined) {
+    if (rd.key_name === null) {
+      patch.key_name = null;
+      patch.key_data = null;
+    } else {
+      const kp = svc.providers.keypairs ? await svc.providers.keypairs.find(inst.user_id, rd.key_name) : null;
+      if (!kp) throw badRequest('Invalid key_name provided.');
+      patch.key_name = kp.name;
+      patch.key_data = kp.public_key;
+    }
+  }
+  if (rd.user_data !== undefined) patch.user_data = rd.user_data;
+  if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] })))
+    throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state rebuilding`);
+  await store.startAction({
+    instance_uuid: inst.uuid,
+    action: 'rebuild',
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
+  computeRpc(svc.ctx.bus).cast(inst.host).rebuild_instance({ uuid: inst.uuid, request_id: req.id, image });
+  const updated = (await store.get(inst.uuid))!;
+  const view = serverView(req, updated, {
+    reduced: v.lt('2.75'),
+    keypair: v.gte('2.54'),
+    serverGroups: v.gte('2.71'),
+    userData: false,
+  });
+  view.adminPass = rd.adminPass ?? randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
+  if (v.gte('2.57')) view.user_data = updated.user_data;
+  reply.code(202).header('location', `${req.baseUrl}/v2.1/servers/${inst.uuid}`);
+  return { server: view };
+}
+
+/** The server's security groups changed on every one of its ports (Nova's add/remove_to_instance). */
+async function securityGroup(add: boolean, svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const action = add ? 'addSecurityGroup' : 'removeSecurityGroup';
+  const name = validateBody<any>(req, SG_SCHEMA(action))[action].name as string;
+  const inst = await getServer(svc, req, id);
+  authorize(
+    req,
+    add ? 'os_compute_api:os-security-groups:add' : 'os_compute_api:os-security-groups:remove',
+    target(inst),
+  );
+  const { store, clients } = svc.parts;
+  const token = req.ctx!.token;
+  const q = isUuid(name)
+    ? `id=${name}`
+    : `name=${encodeURIComponent(name)}&project_id=${encodeURIComponent(inst.project_id)}`;
+  const found = ((await clients.network.request('GET', `/v2.0/security-groups?${q}`, undefined, { token })).body
+    ?.security_groups ?? []) as any[];
+  if (found.length > 1) throw conflict('No Unique Match Found.');
+  const sg = found[0];
+  if (!sg) throw notFound(`Security group ${name} not found for project ${inst.project_id}.`);
+  const ports = await clients.portsOf(inst.uuid);
+  if (!ports.length) throw badRequest(`Security group ${name} cannot be applied: the server has no ports.`);
+  if (add) {
+    if (ports.some((p) => p.port_security_enabled === false))
+      throw badRequest('Cannot add security group to a port with port security disabled.');
+    if (ports.every((p) => (p.security_groups ?? []).includes(sg.id)))
+      throw badRequest(`Security group ${sg.name} is already associated with the instance ${inst.uuid}`);
+  } else if (!ports.some((p) => (p.security_groups ?? []).includes(sg.id))) {
+    throw badRequest(`Security group ${sg.name} not associated with the instance ${inst.uuid}`);
+  }
+  for (const p of ports) {
+    const groups: string[] = p.security_groups ?? [];
+    const next = add ? [...new Set([...groups, sg.id])] : groups.filter((g) => g !== sg.id);
+    const r = await clients.network.request('PUT', `/v2.0/ports/${p.id}`, { port: { security_groups: next } });
+    if (r.status !== 200) throw badRequest(r.body?.NeutronError?.message ?? `network answered ${r.status}`);
+  }
+  const groups = add
+    ? [...inst.security_groups.filter((g) => g.name !== sg.name), { name: sg.name, id: sg.id }]
+    : inst.security_groups.filter((g) => g.name !== sg.name && g.id !== sg.id);
+  await store.update(inst.uuid, { security_groups: groups });
+  return reply.code(202).send();
+}
+
+export const addSecurityGroup = (svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) =>
+  securityGroup(true, svc, req, reply, id);
+export const removeSecurityGroup = (svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) =>
+  securityGroup(false, svc, req, reply, id);

@@ -3,11 +3,11 @@
 // which asks its virt driver, for the console log; `length` keeps the last N lines. And its
 // diagnostics (server_diagnostics): GET /servers/{id}/diagnostics, the driver's legacy flat
 // counters before 2.48, the standard form since.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { authorize, conflict, isAdmin, notFound, validateBody } from './common.ts';
-import { serverParts } from './servers.ts';
+import { computeRpc, type ConsoleAnswer } from '../rpcapi.ts';
 import type { GuestDiagnostics } from '../drivers/virt.ts';
 import { mv } from './common.ts';
 
@@ -26,7 +26,6 @@ const CONSOLE_OUTPUT_SCHEMA = {
 };
 
 /** What the agent answers to get_console_output. */
-export type ConsoleAnswer = { ok: true; output: string } | { ok: false; code: 404 | 409 | 501; message: string };
 
 /** The last `length` lines of `log` (Nova's _tail_log: 0 is nothing, -1 or none is all). */
 export function tailLog(log: string, length: number | null): string {
@@ -68,58 +67,55 @@ export function legacyDiagnostics(d: GuestDiagnostics): Record<string, unknown> 
   return out;
 }
 
-export function registerServerConsole(app: FastifyInstance, svc: ComputeService) {
-  app.get<{ Params: { id: string } }>('/servers/:id/diagnostics', async (req) => {
-    const { store } = serverParts(svc);
-    const inst = await store.get(req.params.id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) {
-      req.authorized = true;
-      throw notFound(`Instance ${req.params.id} could not be found.`);
-    }
-    authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
-    if (!inst.host)
-      throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-    let answer: { ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: number; message: string };
-    try {
-      answer = await svc.ctx.bus.call(`compute.${inst.host}`, 'get_diagnostics', { uuid: inst.uuid }, {}, 30_000);
-    } catch {
-      throw conflict(`Instance ${inst.uuid} is not ready`);
-    }
-    if (!answer.ok) {
-      if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
-      throw answer.code === 404 ? notFound(answer.message) : conflict(answer.message);
-    }
-    const d = answer.diagnostics;
-    if (!mv(req).gte('2.48')) return legacyDiagnostics(d);
-    return { ...d, num_cpus: d.cpu_details.length, num_nics: d.nic_details.length, num_disks: d.disk_details.length };
-  });
+export async function showDiagnostics(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const { store } = svc.parts;
+  const inst = await store.get(req.params.id);
+  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId)) {
+    req.authorized = true;
+    throw notFound(`Instance ${req.params.id} could not be found.`);
+  }
+  authorize(req, 'os_compute_api:os-server-diagnostics', { project_id: inst.project_id });
+  if (!inst.host)
+    throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
+  let answer: { ok: true; diagnostics: GuestDiagnostics } | { ok: false; code: number; message: string };
+  try {
+    answer = await computeRpc(svc.ctx.bus).call(inst.host, { timeoutMs: 30_000 }).get_diagnostics({ uuid: inst.uuid });
+  } catch {
+    throw conflict(`Instance ${inst.uuid} is not ready`);
+  }
+  if (!answer.ok) {
+    if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
+    throw answer.code === 404 ? notFound(answer.message) : conflict(answer.message);
+  }
+  const d = answer.diagnostics;
+  if (!mv(req).gte('2.48')) return legacyDiagnostics(d);
+  return { ...d, num_cpus: d.cpu_details.length, num_nics: d.nic_details.length, num_disks: d.disk_details.length };
+}
 
-  svc.parts.set('action:os-getConsoleOutput', async (req: FastifyRequest, _reply: FastifyReply, id: string) => {
-    const body = validateBody<any>(req, CONSOLE_OUTPUT_SCHEMA)['os-getConsoleOutput'];
-    const { store } = serverParts(svc);
-    const inst = await store.get(id);
-    if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
-      throw notFound(`Instance ${id} could not be found.`);
-    authorize(req, 'os_compute_api:os-console-output', { project_id: inst.project_id });
-    if (!inst.host) throw conflict(`Instance ${inst.uuid} is not ready`);
-    const length = body.length === undefined || body.length === null ? null : Number(body.length);
-    let answer: ConsoleAnswer;
-    try {
-      answer = await svc.ctx.bus.call<ConsoleAnswer>(
-        `compute.${inst.host}`,
-        'get_console_output',
-        { uuid: inst.uuid },
-        {},
-        30_000,
-      );
-    } catch (e) {
-      throw new ApiError(409, `Instance ${inst.uuid} is not ready`);
-    }
-    if (!answer.ok) {
-      if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
-      throw answer.code === 404 ? notFound(answer.message) : conflict(answer.message);
-    }
-    // Characters XML could not carry are taken out, as Nova still does.
-    return { output: tailLog(answer.output, length).replace(/[\x00-\x08\x0B-\x1F]/g, '') };
-  });
+/** POST /servers/{id}/action os-getConsoleOutput: the tail of the guest's console log from its agent. */
+export async function getConsoleOutput(svc: ComputeService, req: FastifyRequest, id: string) {
+  const body = validateBody<{ 'os-getConsoleOutput': { length?: number | string | null } }>(req, CONSOLE_OUTPUT_SCHEMA)[
+    'os-getConsoleOutput'
+  ];
+  const { store } = svc.parts;
+  const inst = await store.get(id);
+  if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
+    throw notFound(`Instance ${id} could not be found.`);
+  authorize(req, 'os_compute_api:os-console-output', { project_id: inst.project_id });
+  if (!inst.host) throw conflict(`Instance ${inst.uuid} is not ready`);
+  const length = body.length === undefined || body.length === null ? null : Number(body.length);
+  let answer: ConsoleAnswer;
+  try {
+    answer = await computeRpc(svc.ctx.bus)
+      .call(inst.host, { timeoutMs: 30_000 })
+      .get_console_output({ uuid: inst.uuid });
+  } catch (e) {
+    throw new ApiError(409, `Instance ${inst.uuid} is not ready`);
+  }
+  if (!answer.ok) {
+    if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
+    throw answer.code === 404 ? notFound(answer.message) : conflict(answer.message);
+  }
+  // Characters XML could not carry are taken out, as Nova still does.
+  return { output: tailLog(answer.output, length).replace(/[\x00-\x08\x0B-\x1F]/g, '') };
 }

@@ -1,174 +1,12 @@
-// Server groups (nova.api.openstack.compute.server_groups): create with a policy (affinity,
-// anti-affinity, and the soft ones from 2.15; one `policy` with `rules` such as
-// max_server_per_host from 2.64), list (own project, all_projects for admins, limit/offset),
-// show, delete, under the server_groups quota. Members are added by the servers family
-// through the ServerGroupStore kept in svc.parts ('serverGroups').
-import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely, Selectable } from 'kysely';
-import type { ComputeDb, ServerGroupsTable } from '../db/schema.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { serverGroupMigrations } from '../db/migrations/server_groups.ts';
-import { json, now } from '../../core/db.ts';
+import { type ServerGroup } from '../server_groups.ts';
 import { authorize, badRequest, forbidden, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
-import { OverQuota, quotaEngine } from './quotas.ts';
+import { OverQuota } from '../quota.ts';
 
 const SG = 'os_compute_api:os-server-groups';
-
-export interface ServerGroup {
-  id: number;
-  uuid: string;
-  /** Always given at create; the column is nullable as Nova's. */
-  name: string | null;
-  project_id: string;
-  user_id: string;
-  policy: string;
-  rules: Record<string, number>;
-  members: string[];
-  created_at: string;
-}
-
-export class ServerGroupStore {
-  constructor(private db: Kysely<ComputeDb>) {}
-
-  private async withMembers(rows: Selectable<ServerGroupsTable>[]): Promise<ServerGroup[]> {
-    if (!rows.length) return [];
-    const uuids = rows.map((r) => r.uuid);
-    const members = await this.db
-      .selectFrom('server_group_members')
-      .select(['group_uuid', 'instance_uuid'])
-      .where('group_uuid', 'in', uuids)
-      .orderBy('created_at')
-      .execute();
-    // Members whose server is gone are not shown (Nova's _get_not_deleted).
-    const live = await this.liveInstances(members.map((m) => m.instance_uuid));
-    return rows.map((r) => ({
-      id: Number(r.id),
-      uuid: r.uuid,
-      name: r.name,
-      project_id: r.project_id,
-      user_id: r.user_id,
-      policy: r.policy,
-      rules: json<ServerGroup['rules']>(r.rules, {}),
-      created_at: r.created_at,
-      members: members
-        .filter((m) => m.group_uuid === r.uuid && (!live || live.has(m.instance_uuid)))
-        .map((m) => m.instance_uuid),
-    }));
-  }
-
-  /** The instances that exist and are not deleted, or null when there is no instances table. */
-  private async liveInstances(uuids: string[]): Promise<Set<string> | null> {
-    if (!uuids.length) return new Set();
-    try {
-      const rows = await this.db
-        .selectFrom('instances')
-        .select('uuid')
-        .where('uuid', 'in', uuids)
-        .where('deleted', '=', 0)
-        .execute();
-      return new Set(rows.map((r) => r.uuid));
-    } catch {
-      return null;
-    }
-  }
-
-  async get(uuid: string): Promise<ServerGroup | undefined> {
-    const r = await this.db.selectFrom('server_groups').selectAll().where('uuid', '=', uuid).executeTakeFirst();
-    return r ? (await this.withMembers([r]))[0] : undefined;
-  }
-
-  async list(projectId?: string): Promise<ServerGroup[]> {
-    const rows = await this.db
-      .selectFrom('server_groups')
-      .selectAll()
-      .$if(projectId !== undefined, (q) => q.where('project_id', '=', projectId!))
-      .orderBy('id')
-      .execute();
-    return this.withMembers(rows);
-  }
-
-  async count(projectId: string, userId?: string): Promise<number> {
-    const r = await this.db
-      .selectFrom('server_groups')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('project_id', '=', projectId)
-      .$if(!!userId, (q) => q.where('user_id', '=', userId!))
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-
-  async create(g: {
-    name: string;
-    project_id: string;
-    user_id: string;
-    policy: string;
-    rules: Record<string, number>;
-  }): Promise<ServerGroup> {
-    const uuid = randomUUID();
-    await this.db
-      .insertInto('server_groups')
-      .values({
-        uuid,
-        name: g.name,
-        project_id: g.project_id,
-        user_id: g.user_id,
-        policy: g.policy,
-        rules: JSON.stringify(g.rules),
-        created_at: now(),
-      })
-      .execute();
-    return (await this.get(uuid))!;
-  }
-
-  async destroy(uuid: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const r = await trx.deleteFrom('server_groups').where('uuid', '=', uuid).executeTakeFirst();
-      await trx.deleteFrom('server_group_members').where('group_uuid', '=', uuid).execute();
-      return Number(r.numDeletedRows) > 0;
-    });
-  }
-
-  /** Adds servers to a group (server create with the `group` hint). */
-  async addMembers(groupUuid: string, instanceUuids: string[]) {
-    for (const instance_uuid of instanceUuids) {
-      await this.db
-        .deleteFrom('server_group_members')
-        .where('group_uuid', '=', groupUuid)
-        .where('instance_uuid', '=', instance_uuid)
-        .execute();
-      await this.db
-        .insertInto('server_group_members')
-        .values({ group_uuid: groupUuid, instance_uuid, created_at: now() })
-        .execute();
-    }
-  }
-
-  /** Removes a server from every group (when it is deleted). */
-  async removeInstance(instanceUuid: string) {
-    await this.db.deleteFrom('server_group_members').where('instance_uuid', '=', instanceUuid).execute();
-  }
-
-  /** The group a server belongs to, if any. */
-  async groupOf(instanceUuid: string): Promise<ServerGroup | undefined> {
-    const m = await this.db
-      .selectFrom('server_group_members')
-      .select('group_uuid')
-      .where('instance_uuid', '=', instanceUuid)
-      .executeTakeFirst();
-    return m ? this.get(m.group_uuid) : undefined;
-  }
-}
-
-export function serverGroupStore(svc: ComputeService): ServerGroupStore {
-  let s = svc.parts.get('serverGroups') as ServerGroupStore | undefined;
-  if (!s) {
-    s = new ServerGroupStore(svc.db);
-    svc.parts.set('serverGroups', s);
-  }
-  return s;
-}
 
 // ---- the API ------------------------------------------------------------------------------
 
@@ -247,110 +85,112 @@ function nonNegative(q: URLSearchParams, key: string): number | undefined {
   return Number(raw);
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const store = serverGroupStore(svc);
-  const quotas = quotaEngine(svc);
-
-  app.get('/os-server-groups', async (req) => {
-    const q = queryOf(req);
-    if (mv(req).gte('2.75'))
-      for (const k of q.keys())
-        if (!['all_projects', 'limit', 'offset'].includes(k))
-          throw badRequest(
-            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
-          );
-    const limit = nonNegative(q, 'limit'),
-      offset = nonNegative(q, 'offset') ?? 0;
-    const projectId = req.ctx?.projectId ?? null;
-    authorize(req, `${SG}:index`, { project_id: projectId });
-    let list: ServerGroup[];
-    if (q.has('all_projects') && isAdmin(req)) {
-      authorize(req, `${SG}:index:all_projects`, { project_id: projectId });
-      list = await store.list();
-    } else list = await store.list(projectId ?? '');
-    const page = list.slice(offset, offset + Math.min(limit ?? 1000, 1000));
-    return { server_groups: page.map((g) => view(req, g)) };
-  });
-
-  app.get<{ Params: { id: string } }>('/os-server-groups/:id', async (req) => {
-    const g = await store.get(req.params.id);
-    if (!g) {
-      req.authorized = true;
-      throw notFound(`Instance group ${req.params.id} could not be found.`);
-    }
-    authorize(req, `${SG}:show`, { project_id: g.project_id });
-    return { server_group: view(req, g) };
-  });
-
-  app.delete<{ Params: { id: string } }>('/os-server-groups/:id', async (req, reply) => {
-    const g = await store.get(req.params.id);
-    if (!g) {
-      req.authorized = true;
-      throw notFound(`Instance group ${req.params.id} could not be found.`);
-    }
-    authorize(req, `${SG}:delete`, { project_id: g.project_id });
-    if (!(await store.destroy(g.uuid))) throw notFound(`Instance group ${req.params.id} could not be found.`);
-    reply.code(204).send();
-  });
-
-  app.post('/os-server-groups', async (req) => {
-    const v = mv(req);
-    const body = validateBody<any>(req, v.gte('2.64') ? CREATE_264 : v.gte('2.15') ? CREATE_215 : CREATE);
-    const projectId = req.ctx?.projectId ?? '';
-    const userId = req.ctx!.userId;
-    authorize(req, `${SG}:create`, { project_id: projectId });
-    const check = async () => {
-      const project = await store.count(projectId),
-        user = await store.count(projectId, userId);
-      try {
-        await quotas.check(
-          projectId,
-          userId,
-          { server_groups: 1 },
-          { project: { server_groups: project }, user: { server_groups: user } },
+export async function listServerGroups(svc: ComputeService, req: FastifyRequest) {
+  const q = queryOf(req);
+  if (mv(req).gte('2.75'))
+    for (const k of q.keys())
+      if (!['all_projects', 'limit', 'offset'].includes(k))
+        throw badRequest(
+          `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
         );
-      } catch (e) {
-        if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
-        throw e;
-      }
-    };
-    await check();
-    const sg = body.server_group;
-    checkName('name', sg.name);
-    let policy: string,
-      rules: Record<string, number> = {};
-    if (v.gte('2.64')) {
-      policy = sg.policy;
-      const raw = sg.rules ?? {};
-      if (policy !== 'anti-affinity' && Object.keys(raw).length)
-        throw badRequest('Only anti-affinity policy supports rules.');
-      if (raw.max_server_per_host !== undefined) rules = { max_server_per_host: Number(raw.max_server_per_host) };
-    } else policy = sg.policies[0];
-    const g = await store.create({ name: sg.name, project_id: projectId, user_id: userId, policy, rules });
-    // Nova rechecks after the create (recheck_quota) so that racing creates cannot both pass.
+  const limit = nonNegative(q, 'limit'),
+    offset = nonNegative(q, 'offset') ?? 0;
+  const projectId = req.ctx?.projectId ?? null;
+  authorize(req, `${SG}:index`, { project_id: projectId });
+  let list: ServerGroup[];
+  if (q.has('all_projects') && isAdmin(req)) {
+    authorize(req, `${SG}:index:all_projects`, { project_id: projectId });
+    list = await svc.parts.serverGroups.list();
+  } else list = await svc.parts.serverGroups.list(projectId ?? '');
+  const page = list.slice(offset, offset + Math.min(limit ?? 1000, 1000));
+  return { server_groups: page.map((g) => view(req, g)) };
+}
+
+export async function showServerGroup(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const g = await svc.parts.serverGroups.get(req.params.id);
+  if (!g) {
+    req.authorized = true;
+    throw notFound(`Instance group ${req.params.id} could not be found.`);
+  }
+  authorize(req, `${SG}:show`, { project_id: g.project_id });
+  return { server_group: view(req, g) };
+}
+
+export async function deleteServerGroup(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  const g = await svc.parts.serverGroups.get(req.params.id);
+  if (!g) {
+    req.authorized = true;
+    throw notFound(`Instance group ${req.params.id} could not be found.`);
+  }
+  authorize(req, `${SG}:delete`, { project_id: g.project_id });
+  if (!(await svc.parts.serverGroups.destroy(g.uuid)))
+    throw notFound(`Instance group ${req.params.id} could not be found.`);
+  reply.code(204).send();
+}
+
+export async function createServerGroup(svc: ComputeService, req: FastifyRequest) {
+  const v = mv(req);
+  const body = validateBody<any>(req, v.gte('2.64') ? CREATE_264 : v.gte('2.15') ? CREATE_215 : CREATE);
+  const projectId = req.ctx?.projectId ?? '';
+  const userId = req.ctx!.userId;
+  authorize(req, `${SG}:create`, { project_id: projectId });
+  const check = async () => {
+    const project = await svc.parts.serverGroups.count(projectId),
+      user = await svc.parts.serverGroups.count(projectId, userId);
     try {
-      const project = await store.count(projectId),
-        user = await store.count(projectId, userId);
-      await quotas.check(
+      await svc.parts.quotas.check(
         projectId,
         userId,
-        { server_groups: 0 },
+        { server_groups: 1 },
         { project: { server_groups: project }, user: { server_groups: user } },
       );
     } catch (e) {
-      await store.destroy(g.uuid);
       if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
       throw e;
     }
-    return { server_group: view(req, g) };
+  };
+  await check();
+  const sg = body.server_group;
+  checkName('name', sg.name);
+  let policy: string,
+    rules: Record<string, number> = {};
+  if (v.gte('2.64')) {
+    policy = sg.policy;
+    const raw = sg.rules ?? {};
+    if (policy !== 'anti-affinity' && Object.keys(raw).length)
+      throw badRequest('Only anti-affinity policy supports rules.');
+    if (raw.max_server_per_host !== undefined) rules = { max_server_per_host: Number(raw.max_server_per_host) };
+  } else policy = sg.policies[0];
+  const g = await svc.parts.serverGroups.create({
+    name: sg.name,
+    project_id: projectId,
+    user_id: userId,
+    policy,
+    rules,
   });
+  // Nova rechecks after the create (recheck_quota) so that racing creates cannot both pass.
+  try {
+    const project = await svc.parts.serverGroups.count(projectId),
+      user = await svc.parts.serverGroups.count(projectId, userId);
+    await svc.parts.quotas.check(
+      projectId,
+      userId,
+      { server_groups: 0 },
+      { project: { server_groups: project }, user: { server_groups: user } },
+    );
+  } catch (e) {
+    await svc.parts.serverGroups.destroy(g.uuid);
+    if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
+    throw e;
+  }
+  return { server_group: view(req, g) };
 }
 
 export const serverGroupsFamily: Family = {
   name: 'server_groups',
   migrations: serverGroupMigrations,
-  routes: registerRoutes,
-  async init(svc) {
-    serverGroupStore(svc);
-  },
 };

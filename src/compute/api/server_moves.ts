@@ -5,17 +5,27 @@
 // 2.29–2.67, adminPass). Each records its instance action and a `migrations` row, then hands the
 // work to the move conductor (worker/moves.ts) or, for confirm/revert, to the agents.
 import { randomBytes } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { bool } from '../../core/db.ts';
-import type { ComputeService, Family, Flavor } from '../service.ts';
+import type { ComputeService, Flavor } from '../service.ts';
 import type { Instance } from '../instances.ts';
-import { authorize, badRequest, conflict, forbidden, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { serverParts, getServer } from './servers.ts';
-import { migrationStore, type MigrationType } from './migrations.ts';
-import { MoveConductor, type MoveAnswer } from '../worker/moves.ts';
+import {
+  authorize,
+  badRequest,
+  conflict,
+  forbidden,
+  isAdmin,
+  mv,
+  notFound,
+  validateBody,
+  type ServerAction,
+} from './common.ts';
+import { getServer } from './servers.ts';
+import type { MigrationType } from '../migrations.ts';
+import { computeRpc, conductorMovesRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+type Handler = ServerAction;
 
 const BOOL_VALUES = [
   true,
@@ -43,7 +53,7 @@ const BOOL_VALUES = [
 ];
 const BOOLEAN = { type: ['boolean', 'string'], enum: BOOL_VALUES };
 const truthy = (v: unknown) =>
-  [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'].includes(v as any);
+  ([true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'] as unknown[]).includes(v);
 const HOST = { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const ADMIN_PASS = { type: 'string' };
@@ -100,33 +110,9 @@ function evacuateSchema(v: { gte(x: string): boolean }) {
 
 const generatePassword = () => randomBytes(9).toString('base64').replace(/[+/=]/g, 'x');
 
-export const serverMovesFamily: Family = {
-  name: 'server_moves',
-  migrations: {},
-  routes() {
-    /* actions only: registered in init */
-  },
-  async init(svc) {
-    const parts = serverParts(svc);
-    const conductor = new MoveConductor(
-      parts.store,
-      migrationStore(svc),
-      parts.clients,
-      svc.ctx.bus,
-      svc.options,
-      svc.ctx.log.child({ role: 'conductor' }),
-    );
-    if (svc.options.conductor) conductor.start();
-    svc.parts.set('moveConductor', conductor);
-    registerMoveActions(svc);
-  },
-  async close(svc) {
-    (svc.parts.get('moveConductor') as MoveConductor | undefined)?.stop();
-  },
-};
-
-function registerMoveActions(svc: ComputeService) {
-  const { store } = serverParts(svc);
+/** resize, confirmResize, revertResize, migrate, os-migrateLive, evacuate (nova.compute.api moves). */
+export function moveActions(svc: ComputeService) {
+  const { store } = svc.parts;
   const bus = svc.ctx.bus;
   const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const locked = (req: FastifyRequest, i: Instance) => {
@@ -179,7 +165,7 @@ function registerMoveActions(svc: ComputeService) {
     status: string,
     extra: { old_flavor?: Flavor; new_flavor?: Flavor; dest_compute?: string | null } = {},
   ) =>
-    migrationStore(svc).create({
+    svc.parts.migrations.create({
       instance: i,
       type,
       status,
@@ -194,19 +180,7 @@ function registerMoveActions(svc: ComputeService) {
     if (to.vcpus > from.vcpus) deltas.cores = to.vcpus - from.vcpus;
     if (to.ram > from.ram) deltas.ram = to.ram - from.ram;
     if (!Object.keys(deltas).length) return;
-    const quotas = svc.parts.get('quotas') as
-      | {
-          check(
-            p: string,
-            u: string,
-            d: Record<string, number>,
-            c: { project: Record<string, number>; user?: Record<string, number> },
-          ): Promise<void>;
-          usages(p: string, u?: string): Promise<Record<string, number>>;
-          projectLimits(p: string): Promise<Record<string, number>>;
-        }
-      | undefined;
-    if (!quotas) return;
+    const quotas = svc.parts.quotas;
     const project = await quotas.usages(i.project_id);
     const user = await quotas.usages(i.project_id, i.user_id);
     try {
@@ -232,7 +206,7 @@ function registerMoveActions(svc: ComputeService) {
     host: string | null,
     allowSame: boolean,
   ) => {
-    bus.cast('conductor_moves', 'migrate_server', {
+    conductorMovesRpc(bus).cast().migrate_server({
       uuid: i.uuid,
       request_id: req.id,
       migration_id: migrationId,
@@ -300,13 +274,13 @@ function registerMoveActions(svc: ComputeService) {
     authorize(req, 'os_compute_api:servers:confirm_resize', { project_id: inst.project_id });
     locked(req, inst);
     states(inst, 'confirmResize', ['resized']);
-    const m = await migrationStore(svc).ofInstance(inst.uuid, ['finished']);
+    const m = await svc.parts.migrations.ofInstance(inst.uuid, ['finished']);
     if (!m) throw badRequest('Instance has not been resized.');
     if (!(await isUp(m.source_compute))) throw conflict('Service is unavailable at this time.');
-    if (!(await migrationStore(svc).update(m.id, { status: 'confirming' }, ['finished'])))
+    if (!(await svc.parts.migrations.update(m.id, { status: 'confirming' }, ['finished'])))
       throw badRequest('Instance has not been resized.');
     await action(req, inst, 'confirmResize');
-    bus.cast(`compute.${m.source_compute}`, 'confirm_resize', {
+    computeRpc(bus).cast(m.source_compute).confirm_resize({
       uuid: inst.uuid,
       migration_id: m.id,
       request_id: req.id,
@@ -319,14 +293,14 @@ function registerMoveActions(svc: ComputeService) {
     authorize(req, 'os_compute_api:servers:revert_resize', { project_id: inst.project_id });
     locked(req, inst);
     states(inst, 'revertResize', ['resized']);
-    const m = await migrationStore(svc).ofInstance(inst.uuid, ['finished']);
+    const m = await svc.parts.migrations.ofInstance(inst.uuid, ['finished']);
     if (!m) throw badRequest('Instance has not been resized.');
     if (m.old_flavor) await upsizeQuota(inst, inst.flavor, m.old_flavor);
     if (!(await store.update(inst.uuid, { task_state: 'resize_reverting' }, { expectTaskState: [null] })))
       throw conflict(`Cannot 'revertResize' instance ${inst.uuid} while it is in task_state resize_reverting`);
-    await migrationStore(svc).update(m.id, { status: 'reverting' }, ['finished']);
+    await svc.parts.migrations.update(m.id, { status: 'reverting' }, ['finished']);
     await action(req, inst, 'revertResize');
-    bus.cast(`compute.${m.dest_compute}`, 'revert_resize', { uuid: inst.uuid, migration_id: m.id, request_id: req.id });
+    computeRpc(bus).cast(m.dest_compute).revert_resize({ uuid: inst.uuid, migration_id: m.id, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -354,10 +328,10 @@ function registerMoveActions(svc: ComputeService) {
     });
     const args = { uuid: inst.uuid, request_id: req.id, migration_id: m.id, host, force, block_migration: block };
     if (v.gte('2.34')) {
-      bus.cast('conductor_moves', 'live_migrate_instance', args);
+      conductorMovesRpc(bus).cast().live_migrate_instance(args);
     } else {
       // Before 2.34 the API waits for the conductor's checks: no host, or the same host, is a 400.
-      const r = await bus.call<MoveAnswer>('conductor_moves', 'live_migrate_instance', args, {}, 120_000);
+      const r = await conductorMovesRpc(bus).call(undefined, { timeoutMs: 120_000 }).live_migrate_instance(args);
       if (!r.ok) throw badRequest(r.message);
     }
     return reply.code(202).send();
@@ -392,7 +366,7 @@ function registerMoveActions(svc: ComputeService) {
     await action(req, inst, 'evacuate');
     const m = await migration(req, inst, 'evacuation', 'accepted', { dest_compute: host });
     notifyInstance(bus, `nova-api:${svc.options.host}`, 'evacuate', { ...inst, task_state: 'rebuilding' });
-    bus.cast('conductor_moves', 'evacuate_instance', {
+    conductorMovesRpc(bus).cast().evacuate_instance({
       uuid: inst.uuid,
       request_id: req.id,
       migration_id: m.id,
@@ -404,10 +378,8 @@ function registerMoveActions(svc: ComputeService) {
     return reply.code(200).send();
   };
 
-  svc.parts.set('action:resize', resize);
-  svc.parts.set('action:confirmResize', confirmResize);
-  svc.parts.set('action:revertResize', revertResize);
-  svc.parts.set('action:migrate', migrate);
-  svc.parts.set('action:os-migrateLive', migrateLive);
-  svc.parts.set('action:evacuate', evacuate);
+  return { resize, confirmResize, revertResize, migrate, 'os-migrateLive': migrateLive, evacuate } satisfies Record<
+    string,
+    ServerAction
+  >;
 }

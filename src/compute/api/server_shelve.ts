@@ -4,18 +4,18 @@
 // the deferred delete (reclaimInstanceInterval > 0: DELETE soft-deletes, restore, forceDelete).
 // States, policies and messages as nova.compute.api and nova.api.openstack.compute say.
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
 import { VmState, type Instance } from '../instances.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import type { GuestCallResult } from '../agent/shelve.ts';
-import { addUnshelve, type UnshelveRequest } from '../worker/shelve.ts';
+import type { GuestCallResult } from '../rpcapi.ts';
+import { type UnshelveRequest } from '../worker/shelve.ts';
 import { ApiError } from '../../core/errors.ts';
-import { authorize, badRequest, conflict, isAdmin, mv, validateBody } from './common.ts';
-import { serverParts, deleteServer, getServer } from './servers.ts';
-import { quotaEngine } from './quotas.ts';
+import { computeRpc, conductorRpc } from '../rpcapi.ts';
+import { authorize, badRequest, conflict, isAdmin, mv, validateBody, type ServerAction } from './common.ts';
+import { deleteServer, getServer } from './servers.ts';
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
+type Handler = ServerAction;
 
 // parameter_types.name: printable, no leading or trailing whitespace.
 const NAME = { type: 'string', minLength: 1, maxLength: 255, pattern: '^(?![\\s])[\\S\\s]*(?<![\\s])$' };
@@ -132,8 +132,8 @@ function checkState(
   if (!taskStates.includes(inst.task_state)) throw invalidState(action, inst, 'task_state');
 }
 
-export function registerGuestActions(app: FastifyInstance, svc: ComputeService) {
-  const parts = () => serverParts(svc);
+export function guestActions(svc: ComputeService) {
+  const parts = () => svc.parts;
   const get = (req: FastifyRequest, id: string): Promise<Instance> => getServer(svc, req, id);
   const checkLocked = (req: FastifyRequest, inst: Instance) => {
     if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
@@ -213,7 +213,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
   /** Metadata items over the quota: 403 (Nova checks them on these actions up to 2.38). */
   const checkImageMetadata = async (req: FastifyRequest, inst: Instance, metadata: Record<string, string>) => {
     if (mv(req).gte('2.39')) return;
-    await quotaEngine(svc)?.checkMetadata(inst.project_id, inst.user_id, Object.keys(metadata).length);
+    await svc.parts.quotas?.checkMetadata(inst.project_id, inst.user_id, Object.keys(metadata).length);
   };
 
   const SNAPSHOT_STATES = [VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED];
@@ -236,7 +236,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
       throw e;
     }
     await record(req, inst, 'createImage');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'snapshot_instance', {
+    computeRpc(svc.ctx.bus).cast(inst.host).snapshot_instance({
       uuid: inst.uuid,
       request_id: req.id,
       image_id: image.id,
@@ -270,13 +270,15 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
       throw e;
     }
     await record(req, inst, 'createBackup');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'backup_instance', {
-      uuid: inst.uuid,
-      request_id: req.id,
-      image_id: image.id,
-      backup_type: String(body.backup_type),
-      rotation,
-    });
+    computeRpc(svc.ctx.bus)
+      .cast(inst.host)
+      .backup_instance({
+        uuid: inst.uuid,
+        request_id: req.id,
+        image_id: image.id,
+        backup_type: String(body.backup_type),
+        rotation,
+      });
     if (mv(req).gte('2.45')) return reply.code(202).send({ image_id: image.id });
     if (rotation > 0) reply.header('location', await imageUrl(req, image.id));
     return reply.code(202).send();
@@ -300,7 +302,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
       await parts().store.update(inst.uuid, { task_state: null }, { expectTaskState: ['shelving'] });
       throw e;
     }
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'shelve_instance', {
+    computeRpc(svc.ctx.bus).cast(inst.host).shelve_instance({
       uuid: inst.uuid,
       request_id: req.id,
       image_id: image.id,
@@ -316,7 +318,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     if (!inst.host) throw invalidState('shelveOffload', inst);
     await begin('shelveOffload', inst, { task_state: 'shelving_offloading' });
     await record(req, inst, 'shelveOffload');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'shelve_offload_instance', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).shelve_offload_instance({ uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -375,7 +377,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
       availability_zone: azPassed ? newAz : null,
       host,
     };
-    svc.ctx.bus.cast('conductor', 'unshelve_instance', r);
+    conductorRpc(svc.ctx.bus).cast().unshelve_instance(r);
     return reply.code(202).send();
   };
 
@@ -400,7 +402,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     const password = body.adminPass ?? generatePassword();
     await begin('rescue', inst, { task_state: 'rescuing' });
     await record(req, inst, 'rescue');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'rescue_instance', {
+    computeRpc(svc.ctx.bus).cast(inst.host).rescue_instance({
       uuid: inst.uuid,
       request_id: req.id,
       password,
@@ -417,7 +419,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     checkState('unrescue', inst, [VmState.RESCUED]);
     await begin('unrescue', inst, { task_state: 'unrescuing' });
     await record(req, inst, 'unrescue');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'unrescue_instance', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).unrescue_instance({ uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
   };
 
@@ -432,7 +434,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     await record(req, inst, 'changePassword');
     let res: GuestCallResult;
     try {
-      res = await svc.ctx.bus.call<GuestCallResult>(`compute.${inst.host}`, 'set_admin_password', {
+      res = await computeRpc(svc.ctx.bus).call(inst.host).set_admin_password({
         uuid: inst.uuid,
         request_id: req.id,
         password,
@@ -466,48 +468,11 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
       VmState.ERROR,
     ]);
     await record(req, inst, 'trigger_crash_dump');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'trigger_crash_dump', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).trigger_crash_dump({ uuid: inst.uuid, request_id: req.id });
     return reply.code(202).send();
   };
 
   // ---- deferred delete ------------------------------------------------------------------
-
-  /**
-   * DELETE with reclaimInstanceInterval > 0 (servers.ts asks this first): a server that ran on
-   * a host that is up becomes SOFT_DELETED, restorable until the agent reclaims it. Answers
-   * false when the plain delete applies.
-   */
-  const softDelete = async (req: FastifyRequest, inst: Instance): Promise<boolean> => {
-    if (svc.options.reclaimInstanceInterval <= 0 || !inst.host || !inst.launched_at) return false;
-    if (inst.vm_state === VmState.SOFT_DELETED) return false;
-    const up = await svc.db
-      .selectFrom('services')
-      .select(['last_seen_up', 'forced_down'])
-      .where('host', '=', inst.host)
-      .where('binary', '=', 'nova-compute')
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
-    if (
-      !up ||
-      Number(up.forced_down) ||
-      !up.last_seen_up ||
-      Date.parse(up.last_seen_up) < Date.now() - svc.options.serviceDownTime * 1000
-    )
-      return false;
-    checkLocked(req, inst);
-    if (
-      !(await parts().store.update(
-        inst.uuid,
-        { task_state: 'soft-deleting', deleted_at: new Date().toISOString() },
-        { expectTaskState: [null] },
-      ))
-    ) {
-      return false;
-    }
-    await record(req, inst, 'delete');
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'soft_delete_instance', { uuid: inst.uuid, request_id: req.id });
-    return true;
-  };
 
   const restore: Handler = async (req, reply, id) => {
     const inst = await get(req, id);
@@ -518,7 +483,7 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     await record(req, inst, 'restore');
     if (inst.host) {
       await begin('restore', inst, { task_state: 'restoring', deleted_at: null });
-      svc.ctx.bus.cast(`compute.${inst.host}`, 'restore_instance', { uuid: inst.uuid, request_id: req.id });
+      computeRpc(svc.ctx.bus).cast(inst.host).restore_instance({ uuid: inst.uuid, request_id: req.id });
     } else {
       await begin('restore', inst, { vm_state: VmState.ACTIVE, task_state: null, deleted_at: null });
     }
@@ -534,50 +499,17 @@ export function registerGuestActions(app: FastifyInstance, svc: ComputeService) 
     return reply.code(202).send();
   };
 
-  svc.parts.set('action:createImage', createImage);
-  svc.parts.set('action:createBackup', createBackup);
-  svc.parts.set('action:shelve', shelve);
-  svc.parts.set('action:shelveOffload', shelveOffload);
-  svc.parts.set('action:unshelve', unshelve);
-  svc.parts.set('action:rescue', rescue);
-  svc.parts.set('action:unrescue', unrescue);
-  svc.parts.set('action:changePassword', changePassword);
-  svc.parts.set('action:trigger_crash_dump', triggerCrashDump);
-  svc.parts.set('action:restore', restore);
-  svc.parts.set('action:forceDelete', forceDelete);
-  svc.parts.set('softDelete', softDelete);
+  return {
+    createImage,
+    createBackup,
+    shelve,
+    shelveOffload,
+    unshelve,
+    rescue,
+    unrescue,
+    changePassword,
+    trigger_crash_dump: triggerCrashDump,
+    restore,
+    forceDelete,
+  } satisfies Record<string, ServerAction>;
 }
-
-export const guestActionsFamily: Family = {
-  name: 'guest_actions',
-  migrations: {},
-  routes: registerGuestActions,
-  async init(svc) {
-    // The conductor's unshelve (the servers family made the conductor: it comes first in FAMILIES).
-    const { conductor, store } = serverParts(svc);
-    addUnshelve(conductor, async (host) =>
-      svc.providers.hostAvailabilityZone
-        ? svc.providers.hostAvailabilityZone(host)
-        : svc.options.defaultAvailabilityZone,
-    );
-    // An unshelve of an offloaded server that the conductor had not placed when it stopped
-    // cannot go on: the server stays offloaded, with no task (the user may unshelve again).
-    const startedAt = new Date().toISOString();
-    setTimeout(async () => {
-      try {
-        for (const i of await store.list({ deleted: false })) {
-          if (
-            i.vm_state !== VmState.SHELVED_OFFLOADED ||
-            i.task_state !== 'unshelving' ||
-            i.host ||
-            i.updated_at >= startedAt
-          )
-            continue;
-          await store.update(i.uuid, { task_state: null }, { expectTaskState: ['unshelving'] });
-        }
-      } catch (err) {
-        svc.ctx.log.error({ err }, 'unshelve recovery failed');
-      }
-    }, 2000).unref();
-  },
-};

@@ -2,24 +2,13 @@
 // delete, the power actions, lock/unlock, and os-instance-actions. The view follows
 // nova.api.openstack.compute.views.servers; states follow nova.compute.api's checks.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify';
+import type { FastifyRequest, FastifyReply } from 'fastify';
 import { bool } from '../../core/db.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
-import { agentHosts } from '../service.ts';
 import { serverMigrations } from '../db/migrations/servers.ts';
-import {
-  InstanceStore,
-  PowerState,
-  VmState,
-  type Instance,
-  type InstanceAction,
-  type RequestedNetwork,
-} from '../instances.ts';
-import { ComputeClients } from '../clients.ts';
-import { Conductor, type BuildRequest } from '../worker/conductor.ts';
-import { Scheduler } from '../worker/scheduler.ts';
-import { ComputeAgent } from '../agent/compute.ts';
-import { FakeDriver } from '../drivers/fake.ts';
+import { PowerState, VmState, type Instance, type InstanceAction, type RequestedNetwork } from '../instances.ts';
+import type { BuildRequest } from '../worker/conductor.ts';
+import { computeRpc, conductorRpc, type ComputeCoreRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
   authorize,
@@ -35,27 +24,8 @@ import {
   validateBody,
   isUuid,
 } from './common.ts';
-import { registerServerDetails } from './server_details.ts';
-import { registerServerActions } from './server_actions.ts';
-import { registerServerConsole } from './server_console.ts';
-import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './servers_schema.ts';
+import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
-import { quotaEngine } from './quotas.ts';
-import { ServiceHeartbeat } from '../worker/heartbeat.ts';
-
-/** The parts of the servers family, kept on the service for other families and tests. */
-export interface ServerParts {
-  store: InstanceStore;
-  clients: ComputeClients;
-  scheduler: Scheduler;
-  conductor: Conductor;
-  /** The first of this process's agents (compute.fakeHosts may run more: `agents`). */
-  agent?: ComputeAgent;
-  agents: ComputeAgent[];
-  /** The nova-conductor / nova-scheduler service rows this process keeps up (its roles). */
-  heartbeats: ServiceHeartbeat[];
-}
-export const serverParts = (svc: ComputeService) => svc.parts.get('servers') as ServerParts;
 
 // ---- states --------------------------------------------------------------------------
 
@@ -276,7 +246,7 @@ export async function getServer(
   id: string,
   opts: { readDeleted?: boolean } = {},
 ): Promise<Instance> {
-  const inst = await serverParts(svc).store.get(id, opts);
+  const inst = await svc.parts.store.get(id, opts);
   if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
     throw notFound(`Instance ${id} could not be found.`);
   return inst;
@@ -340,7 +310,7 @@ function createSchemaOf(v: ReturnType<typeof mv>): object {
   return schema;
 }
 
-async function createServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
+export async function createServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
   const v = mv(req);
   const body = validateBody<any>(req, createSchemaOf(v));
   const sd = body.server;
@@ -355,7 +325,7 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
     availability_zone: sd.availability_zone ?? null,
   };
   authorize(req, 'os_compute_api:servers:create', target);
-  const { store, clients } = serverParts(svc);
+  const { store, clients } = svc.parts;
 
   const minCount = Number(sd.min_count ?? 1);
   const maxCount = Number(sd.max_count ?? minCount);
@@ -481,19 +451,14 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
 
   // Quotas, as Nova checks them at create: metadata items, then instances/cores/ram (as many
   // servers as fit between min_count and max_count).
-  const quotas = quotaEngine(svc);
+  const quotas = svc.parts.quotas;
   await quotas.checkMetadata(ctx.projectId!, ctx.userId, Object.keys(sd.metadata ?? {}).length);
   // Server group (the `group` hint): it must exist; the servers become its members.
   const hints = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}) as Record<string, unknown>;
-  const groups = svc.parts.get('serverGroups') as
-    | {
-        get(uuid: string): Promise<{ uuid: string; policy: string } | undefined>;
-        addMembers(g: string, uuids: string[]): Promise<void>;
-      }
-    | undefined;
+  const groups = svc.parts.serverGroups;
   let group: { uuid: string; policy: string } | undefined;
   if (hints.group !== undefined) {
-    group = groups ? await groups.get(String(hints.group)) : undefined;
+    group = await groups.get(String(hints.group));
     if (!group) throw badRequest(`Instance group ${String(hints.group)} could not be found.`);
   }
 
@@ -571,7 +536,7 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
     release();
   }
   if (group)
-    await groups!.addMembers(
+    await groups.addMembers(
       group.uuid,
       created.map((i) => i.uuid),
     );
@@ -587,7 +552,7 @@ async function createServer(svc: ComputeService, req: FastifyRequest, reply: Fas
     different_host: hostList(hints.different_host),
     same_host: hostList(hints.same_host),
   };
-  svc.ctx.bus.cast('conductor', 'build_instances', build);
+  conductorRpc(svc.ctx.bus).cast().build_instances(build);
 
   reply.code(202);
   if (sd.return_reservation_id !== undefined && isTrue(sd.return_reservation_id))
@@ -630,7 +595,7 @@ async function requestedNetworks(
   networks: unknown,
   maxCount: number,
 ): Promise<RequestedNetwork[]> {
-  const { clients } = serverParts(svc);
+  const { clients } = svc.parts;
   const token = req.ctx!.token;
   const projectId = req.ctx!.projectId!;
   if (networks === 'none') return [];
@@ -676,7 +641,7 @@ async function requestedNetworks(
 
 // ---- list ----------------------------------------------------------------------------
 
-async function listServers(svc: ComputeService, req: FastifyRequest, detail: boolean) {
+export async function listServers(svc: ComputeService, req: FastifyRequest, detail: boolean) {
   const v = mv(req);
   authorize(req, detail ? 'os_compute_api:servers:detail' : 'os_compute_api:servers:index');
   const q = queryOf(req);
@@ -733,7 +698,7 @@ async function listServers(svc: ComputeService, req: FastifyRequest, detail: boo
   const readDeleted =
     changesSince !== undefined || changesBefore !== undefined || (deletedParam !== undefined && isTrue(deletedParam));
 
-  const { store } = serverParts(svc);
+  const { store } = svc.parts;
   let projectFilter: string | undefined = req.ctx!.projectId;
   if (allTenants) projectFilter = admin || allFilters ? (get('project_id') ?? get('tenant_id')) : projectFilter;
   // Without filters on JSON columns or tags, the list is filtered and sorted on light rows and
@@ -939,17 +904,59 @@ function safeRe(s: string): RegExp {
 
 // ---- delete and actions ----------------------------------------------------------------
 
+/**
+ * DELETE with reclaimInstanceInterval > 0 (deleteServer asks this first): a server that ran on
+ * a host that is up becomes SOFT_DELETED, restorable until the agent reclaims it. Answers
+ * false when the plain delete applies.
+ */
+async function softDelete(svc: ComputeService, req: FastifyRequest, inst: Instance): Promise<boolean> {
+  if (svc.options.reclaimInstanceInterval <= 0 || !inst.host || !inst.launched_at) return false;
+  if (inst.vm_state === VmState.SOFT_DELETED) return false;
+  const up = await svc.db
+    .selectFrom('services')
+    .select(['last_seen_up', 'forced_down'])
+    .where('host', '=', inst.host)
+    .where('binary', '=', 'nova-compute')
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  if (
+    !up ||
+    Number(up.forced_down) ||
+    !up.last_seen_up ||
+    Date.parse(up.last_seen_up) < Date.now() - svc.options.serviceDownTime * 1000
+  )
+    return false;
+  checkLocked(req, inst);
+  if (
+    !(await svc.parts.store.update(
+      inst.uuid,
+      { task_state: 'soft-deleting', deleted_at: new Date().toISOString() },
+      { expectTaskState: [null] },
+    ))
+  ) {
+    return false;
+  }
+  await svc.parts.store.startAction({
+    instance_uuid: inst.uuid,
+    action: 'delete',
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
+  computeRpc(svc.ctx.bus).cast(inst.host).soft_delete_instance({ uuid: inst.uuid, request_id: req.id });
+  return true;
+}
+
 export async function deleteServer(
   svc: ComputeService,
   req: FastifyRequest,
   inst: Instance,
   opts: { force?: boolean } = {},
 ) {
-  const { store, clients } = serverParts(svc);
+  const { store, clients } = svc.parts;
   checkLocked(req, inst);
-  // Deferred delete (compute.reclaimInstanceInterval > 0, api/server_shelve.ts): SOFT_DELETED instead.
-  const soft = svc.parts.get('softDelete') as ((req: FastifyRequest, inst: Instance) => Promise<boolean>) | undefined;
-  if (!opts.force && soft && (await soft(req, inst))) return;
+  // Deferred delete (compute.reclaimInstanceInterval > 0): SOFT_DELETED instead.
+  if (!opts.force && (await softDelete(svc, req, inst))) return;
   await store.startAction({
     instance_uuid: inst.uuid,
     action: 'delete',
@@ -959,7 +966,7 @@ export async function deleteServer(
   });
   await store.update(inst.uuid, { task_state: 'deleting' });
   if (inst.host && (await hostIsUp(svc, inst.host))) {
-    svc.ctx.bus.cast(`compute.${inst.host}`, 'terminate_instance', { uuid: inst.uuid, request_id: req.id });
+    computeRpc(svc.ctx.bus).cast(inst.host).terminate_instance({ uuid: inst.uuid, request_id: req.id });
     return;
   }
   // No host (never built, or its build failed) or a host that is down: the API deletes it
@@ -976,7 +983,17 @@ export async function deleteServer(
 interface PowerAction {
   rule: string;
   action: string;
-  method: string;
+  /** The agent's method (the power actions take the server and the request; reboot its type too). */
+  method: Extract<
+    keyof ComputeCoreRpc,
+    | 'stop_instance'
+    | 'start_instance'
+    | 'reboot_instance'
+    | 'pause_instance'
+    | 'unpause_instance'
+    | 'suspend_instance'
+    | 'resume_instance'
+  >;
   vmStates: string[];
   taskStates: Array<string | null>;
   taskState: string;
@@ -1046,146 +1063,147 @@ const RESET_STATE_SCHEMA = {
 };
 const ACTION_NAMES: Record<string, string> = { 'os-stop': 'stop', 'os-start': 'start' };
 
-async function serverAction(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
-  const body = req.body as Record<string, any> | undefined;
-  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.keys(body).length !== 1) {
-    req.authorized = true;
-    throw badRequest('Malformed request body');
-  }
-  const name = Object.keys(body)[0]!;
-  const { store } = serverParts(svc);
+/** The one key of an action body (routes.ts has checked that there is exactly one). */
+const actionBody = (req: FastifyRequest) => {
+  const body = req.body as Record<string, any>;
+  return { body, name: Object.keys(body)[0]! };
+};
+
+/** os-start, os-stop, pause, unpause, suspend, resume, reboot: a task state, then a cast to the agent. */
+export async function powerAction(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const { body, name } = actionBody(req);
+  const { store } = svc.parts;
   const power = POWER_ACTIONS[name];
-  if (power || name === 'reboot') {
-    const inst = await getServer(svc, req, id);
-    let a = power;
-    let extra: Record<string, unknown> = {};
-    if (name === 'reboot') {
-      validateBody(req, REBOOT_SCHEMA);
-      const hard = String(body.reboot.type).toUpperCase() === 'HARD';
-      a = hard
-        ? {
-            rule: 'os_compute_api:servers:reboot',
-            action: 'reboot',
-            method: 'reboot_instance',
-            vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
-            taskStates: [
-              null,
-              'rebooting',
-              'reboot_pending',
-              'reboot_started',
-              'rebooting_hard',
-              'reboot_pending_hard',
-              'reboot_started_hard',
-            ],
-            taskState: 'rebooting_hard',
-          }
-        : {
-            rule: 'os_compute_api:servers:reboot',
-            action: 'reboot',
-            method: 'reboot_instance',
-            vmStates: ['active'],
-            taskStates: [null],
-            taskState: 'rebooting',
-          };
-      extra = { reboot_type: hard ? 'HARD' : 'SOFT' };
-    }
-    authorize(req, a!.rule, { project_id: inst.project_id, user_id: inst.user_id });
-    checkLocked(req, inst);
-    const actionName = ACTION_NAMES[name] ?? a!.action;
-    if (!a!.vmStates.includes(inst.vm_state)) throw invalidState(actionName, inst);
-    if (!a!.taskStates.includes(inst.task_state)) throw invalidState(actionName, inst, 'task_state');
-    if (!inst.host) throw invalidState(actionName, inst);
-    if (
-      !(await store.update(
-        inst.uuid,
-        { task_state: a!.taskState },
-        { expectTaskState: a!.taskStates, expectVmState: a!.vmStates },
-      ))
-    )
-      throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
+  const inst = await getServer(svc, req, id);
+  let a = power;
+  let extra: { reboot_type?: 'SOFT' | 'HARD' } = {};
+  if (name === 'reboot') {
+    validateBody(req, REBOOT_SCHEMA);
+    const hard = String(body.reboot.type).toUpperCase() === 'HARD';
+    a = hard
+      ? {
+          rule: 'os_compute_api:servers:reboot',
+          action: 'reboot',
+          method: 'reboot_instance',
+          vmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
+          taskStates: [
+            null,
+            'rebooting',
+            'reboot_pending',
+            'reboot_started',
+            'rebooting_hard',
+            'reboot_pending_hard',
+            'reboot_started_hard',
+          ],
+          taskState: 'rebooting_hard',
+        }
+      : {
+          rule: 'os_compute_api:servers:reboot',
+          action: 'reboot',
+          method: 'reboot_instance',
+          vmStates: ['active'],
+          taskStates: [null],
+          taskState: 'rebooting',
+        };
+    extra = { reboot_type: hard ? 'HARD' : 'SOFT' };
+  }
+  authorize(req, a!.rule, { project_id: inst.project_id, user_id: inst.user_id });
+  checkLocked(req, inst);
+  const actionName = ACTION_NAMES[name] ?? a!.action;
+  if (!a!.vmStates.includes(inst.vm_state)) throw invalidState(actionName, inst);
+  if (!a!.taskStates.includes(inst.task_state)) throw invalidState(actionName, inst, 'task_state');
+  if (!inst.host) throw invalidState(actionName, inst);
+  if (
+    !(await store.update(
+      inst.uuid,
+      { task_state: a!.taskState },
+      { expectTaskState: a!.taskStates, expectVmState: a!.vmStates },
+    ))
+  )
+    throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
+  await store.startAction({
+    instance_uuid: inst.uuid,
+    action: a!.action,
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
+  computeRpc(svc.ctx.bus)
+    .cast(inst.host)
+    [a!.method]({ uuid: inst.uuid, request_id: req.id, ...extra });
+  return reply.code(202).send();
+}
+
+export async function lockServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const { body } = actionBody(req);
+  const { store } = svc.parts;
+  const inst = await getServer(svc, req, id);
+  authorize(req, 'os_compute_api:os-lock-server:lock', { project_id: inst.project_id, user_id: inst.user_id });
+  let reason: string | null = null;
+  if (mv(req).gte('2.73')) reason = validateBody<any>(req, LOCK_SCHEMA_273).lock?.locked_reason ?? null;
+  else if (body.lock !== null && (typeof body.lock !== 'object' || Object.keys(body.lock).length))
+    throw badRequest(
+      'Invalid input for field/attribute lock. Value: ' + JSON.stringify(body.lock) + ". None is not of type 'null'",
+    );
+  if (!inst.locked) {
+    const by = inst.project_id === req.ctx!.projectId ? 'owner' : 'admin';
+    await store.update(inst.uuid, { locked: true, locked_by: by, locked_reason: reason });
     await store.startAction({
       instance_uuid: inst.uuid,
-      action: a!.action,
+      action: 'lock',
       request_id: req.id,
       user_id: req.ctx!.userId,
       project_id: req.ctx!.projectId,
     });
-    svc.ctx.bus.cast(`compute.${inst.host}`, a!.method, { uuid: inst.uuid, request_id: req.id, ...extra });
-    return reply.code(202).send();
+    notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
   }
-  if (name === 'lock') {
-    const inst = await getServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-lock-server:lock', { project_id: inst.project_id, user_id: inst.user_id });
-    let reason: string | null = null;
-    if (mv(req).gte('2.73')) reason = validateBody<any>(req, LOCK_SCHEMA_273).lock?.locked_reason ?? null;
-    else if (body.lock !== null && (typeof body.lock !== 'object' || Object.keys(body.lock).length))
-      throw badRequest(
-        'Invalid input for field/attribute lock. Value: ' + JSON.stringify(body.lock) + ". None is not of type 'null'",
-      );
-    if (!inst.locked) {
-      const by = inst.project_id === req.ctx!.projectId ? 'owner' : 'admin';
-      await store.update(inst.uuid, { locked: true, locked_by: by, locked_reason: reason });
-      await store.startAction({
-        instance_uuid: inst.uuid,
-        action: 'lock',
-        request_id: req.id,
-        user_id: req.ctx!.userId,
-        project_id: req.ctx!.projectId,
-      });
-      notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
-    }
-    return reply.code(202).send();
+  return reply.code(202).send();
+}
+
+export async function unlockServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const { store } = svc.parts;
+  const inst = await getServer(svc, req, id);
+  authorize(req, 'os_compute_api:os-lock-server:unlock', { project_id: inst.project_id, user_id: inst.user_id });
+  if (inst.locked && inst.locked_by === 'admin' && inst.project_id === req.ctx!.projectId) {
+    authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', {
+      project_id: inst.project_id,
+      user_id: inst.user_id,
+    });
+  } else if (inst.locked && inst.locked_by === 'admin' && !isAdmin(req)) {
+    authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', {
+      project_id: inst.project_id,
+      user_id: inst.user_id,
+    });
   }
-  if (name === 'unlock') {
-    const inst = await getServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-lock-server:unlock', { project_id: inst.project_id, user_id: inst.user_id });
-    if (inst.locked && inst.locked_by === 'admin' && inst.project_id === req.ctx!.projectId) {
-      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', {
-        project_id: inst.project_id,
-        user_id: inst.user_id,
-      });
-    } else if (inst.locked && inst.locked_by === 'admin' && !isAdmin(req)) {
-      authorize(req, 'os_compute_api:os-lock-server:unlock:unlock_override', {
-        project_id: inst.project_id,
-        user_id: inst.user_id,
-      });
-    }
-    if (inst.locked) {
-      await store.update(inst.uuid, { locked: false, locked_by: null, locked_reason: null });
-      await store.startAction({
-        instance_uuid: inst.uuid,
-        action: 'unlock',
-        request_id: req.id,
-        user_id: req.ctx!.userId,
-        project_id: req.ctx!.projectId,
-      });
-      notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
-    }
-    return reply.code(202).send();
-  }
-  // os-resetState (admin): the vm_state given, no task state, whatever the server was doing.
-  if (name === 'os-resetState') {
-    const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
-    const inst = await getServer(svc, req, id);
-    authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
+  if (inst.locked) {
+    await store.update(inst.uuid, { locked: false, locked_by: null, locked_reason: null });
     await store.startAction({
       instance_uuid: inst.uuid,
-      action: 'resetState',
+      action: 'unlock',
       request_id: req.id,
       user_id: req.ctx!.userId,
       project_id: req.ctx!.projectId,
     });
-    await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
-    return reply.code(202).send();
+    notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
   }
-  // Actions of other families (resize, rebuild, ... once they exist) register here.
-  const other = svc.parts.get(`action:${name}`) as
-    | ((req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>)
-    | undefined;
-  if (other) return other(req, reply, id);
-  req.authorized = true;
-  await getServer(svc, req, id);
-  throw badRequest(`There is no such action: ${name}`);
+  return reply.code(202).send();
+}
+
+/** os-resetState (admin): the vm_state given, no task state, whatever the server was doing. */
+export async function resetState(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
+  const { store } = svc.parts;
+  const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
+  const inst = await getServer(svc, req, id);
+  authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
+  await store.startAction({
+    instance_uuid: inst.uuid,
+    action: 'resetState',
+    request_id: req.id,
+    user_id: req.ctx!.userId,
+    project_id: req.ctx!.projectId,
+  });
+  await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
+  return reply.code(202).send();
 }
 
 // ---- instance actions ------------------------------------------------------------------
@@ -1206,218 +1224,129 @@ function actionView(req: FastifyRequest, a: InstanceAction) {
 
 // ---- routes ----------------------------------------------------------------------------
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  type P = { Params: { id: string; rid: string } };
-  app.post('/servers', (req, reply) => createServer(svc, req, reply));
-  app.get('/servers', (req) => listServers(svc, req, false));
-  app.get('/servers/detail', (req) => listServers(svc, req, true));
-  app.get<P>('/servers/:id', async (req) => {
-    const inst = await getServer(svc, req, req.params.id);
-    authorize(req, 'os_compute_api:servers:show', { project_id: inst.project_id, user_id: inst.user_id });
-    return { server: serverView(req, inst) };
-  });
-  app.put<P>('/servers/:id', async (req) => {
-    const v = mv(req);
-    const body = validateBody<any>(req, updateSchema(v));
-    const inst = await getServer(svc, req, req.params.id);
-    authorize(req, 'os_compute_api:servers:update', { project_id: inst.project_id, user_id: inst.user_id });
-    const sd = body.server;
-    const patch: Partial<Instance> = {};
-    if (sd.name !== undefined) {
-      if (!NAME_FORMAT.test(sd.name))
-        throw badRequest(
-          "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
-        );
-      patch.display_name = sd.name;
-    }
-    if (sd.description !== undefined) patch.display_description = sd.description;
-    if (sd.accessIPv4 !== undefined) patch.access_ip_v4 = accessIp(sd.accessIPv4);
-    if (sd.accessIPv6 !== undefined) patch.access_ip_v6 = accessIp(sd.accessIPv6);
-    if (sd.hostname !== undefined) patch.hostname = sd.hostname;
-    if (sd['OS-DCF:diskConfig'] !== undefined)
-      patch.system_metadata = { ...inst.system_metadata, disk_config: sd['OS-DCF:diskConfig'] };
-    const { store } = serverParts(svc);
-    await store.update(inst.uuid, patch);
-    const updated = (await store.get(inst.uuid))!;
-    notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'update', updated);
-    // Since 2.75 the update answer is the full show view; before, without some fields.
-    const view = serverView(req, updated);
-    // (locked 2.9, description, tags, trusted certs, locked_reason, server groups stay: Nova's show() adds them unconditionally.)
-    if (v.lt('2.75')) {
-      for (const k of Object.keys(view))
-        if (
-          k.startsWith('OS-EXT-') ||
-          k.startsWith('OS-SRV-USG') ||
-          [
-            'key_name',
-            'config_drive',
-            'security_groups',
-            'os-extended-volumes:volumes_attached',
-            'host_status',
-          ].includes(k)
-        )
-          delete view[k];
-      // Addresses without the extended attributes (Nova's extend_address=False).
-      const addrs = view.addresses as Record<string, Array<Record<string, unknown>>> | undefined;
-      if (addrs)
-        for (const net of Object.keys(addrs))
-          addrs[net] = addrs[net]!.map((a) => ({ version: a.version, addr: a.addr }));
-    }
-    return { server: view };
-  });
-  app.delete<P>('/servers/:id', async (req, reply) => {
-    const inst = await getServer(svc, req, req.params.id);
-    authorize(req, 'os_compute_api:servers:delete', { project_id: inst.project_id, user_id: inst.user_id });
-    await deleteServer(svc, req, inst);
-    return reply.code(204).send();
-  });
-  app.post<P>('/servers/:id/action', async (req, reply) => serverAction(svc, req, reply, req.params.id));
-  registerServerDetails(app, svc);
-  registerServerActions(app, svc);
-  registerServerConsole(app, svc);
+type Id = { Params: { id: string } };
+type ActionId = { Params: { id: string; rid: string } };
 
-  app.get<P>('/servers/:id/os-instance-actions', async (req) => {
-    const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
-    authorize(req, 'os_compute_api:os-instance-actions:list', { project_id: inst.project_id });
-    const q = queryOf(req);
-    let actions = await serverParts(svc).store.actions(inst.uuid);
-    if (mv(req).gte('2.58')) {
-      const since = q.get('changes-since'),
-        before = q.get('changes-before');
-      if (since) actions = actions.filter((a) => Date.parse(a.updated_at) >= Date.parse(since));
-      if (before && mv(req).gte('2.66'))
-        actions = actions.filter((a) => Date.parse(a.updated_at) <= Date.parse(before));
-      const marker = q.get('marker');
-      if (marker) {
-        const at = actions.findIndex((a) => a.request_id === marker);
-        if (at < 0) throw badRequest(`Marker ${marker} could not be found.`);
-        actions = actions.slice(at + 1);
-      }
-      const limit = q.get('limit');
-      if (limit) actions = actions.slice(0, Number(limit));
-    }
-    return { instanceActions: actions.map((a) => actionView(req, a)) };
-  });
-  app.get<P>('/servers/:id/os-instance-actions/:rid', async (req) => {
-    const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
-    authorize(req, 'os_compute_api:os-instance-actions:show', { project_id: inst.project_id });
-    const found = await serverParts(svc).store.action(inst.uuid, req.params.rid);
-    if (!found) throw notFound(`Action for request_id ${req.params.rid} on instance ${inst.uuid} not found`);
-    const view: Record<string, unknown> = actionView(req, found.action);
-    const admin = allowed(req, 'os_compute_api:os-instance-actions:events', { project_id: inst.project_id });
-    if (mv(req).gte('2.51') || admin) {
-      view.events = found.events.map((e) => {
-        const ev: Record<string, unknown> = {
-          event: e.event,
-          start_time: isoZ(e.start_time)?.replace(/Z$/, '') ?? null,
-          finish_time: isoZ(e.finish_time)?.replace(/Z$/, '') ?? null,
-          result: e.result,
-        };
-        if (admin) ev.traceback = e.traceback;
-        if (mv(req).gte('2.62')) {
-          if (admin) ev.host = e.host;
-          ev.hostId = e.host
-            ? createHash('sha224')
-                .update(inst.project_id + e.host)
-                .digest('hex')
-            : '';
-        }
-        if (
-          mv(req).gte('2.84') &&
-          allowed(req, 'os_compute_api:os-instance-actions:events:details', { project_id: inst.project_id })
+export async function showServer(svc: ComputeService, req: FastifyRequest<Id>) {
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:servers:show', { project_id: inst.project_id, user_id: inst.user_id });
+  return { server: serverView(req, inst) };
+}
+
+export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>) {
+  const v = mv(req);
+  const body = validateBody<any>(req, updateSchema(v));
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:servers:update', { project_id: inst.project_id, user_id: inst.user_id });
+  const sd = body.server;
+  const patch: Partial<Instance> = {};
+  if (sd.name !== undefined) {
+    if (!NAME_FORMAT.test(sd.name))
+      throw badRequest(
+        "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.",
+      );
+    patch.display_name = sd.name;
+  }
+  if (sd.description !== undefined) patch.display_description = sd.description;
+  if (sd.accessIPv4 !== undefined) patch.access_ip_v4 = accessIp(sd.accessIPv4);
+  if (sd.accessIPv6 !== undefined) patch.access_ip_v6 = accessIp(sd.accessIPv6);
+  if (sd.hostname !== undefined) patch.hostname = sd.hostname;
+  if (sd['OS-DCF:diskConfig'] !== undefined)
+    patch.system_metadata = { ...inst.system_metadata, disk_config: sd['OS-DCF:diskConfig'] };
+  const { store } = svc.parts;
+  await store.update(inst.uuid, patch);
+  const updated = (await store.get(inst.uuid))!;
+  notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'update', updated);
+  // Since 2.75 the update answer is the full show view; before, without some fields.
+  const view = serverView(req, updated);
+  // (locked 2.9, description, tags, trusted certs, locked_reason, server groups stay: Nova's show() adds them unconditionally.)
+  if (v.lt('2.75')) {
+    for (const k of Object.keys(view))
+      if (
+        k.startsWith('OS-EXT-') ||
+        k.startsWith('OS-SRV-USG') ||
+        ['key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached', 'host_status'].includes(
+          k,
         )
-          ev.details = e.details;
-        return ev;
-      });
+      )
+        delete view[k];
+    // Addresses without the extended attributes (Nova's extend_address=False).
+    const addrs = view.addresses as Record<string, Array<Record<string, unknown>>> | undefined;
+    if (addrs)
+      for (const net of Object.keys(addrs)) addrs[net] = addrs[net]!.map((a) => ({ version: a.version, addr: a.addr }));
+  }
+  return { server: view };
+}
+
+export async function deleteServerRequest(svc: ComputeService, req: FastifyRequest<Id>, reply: FastifyReply) {
+  const inst = await getServer(svc, req, req.params.id);
+  authorize(req, 'os_compute_api:servers:delete', { project_id: inst.project_id, user_id: inst.user_id });
+  await deleteServer(svc, req, inst);
+  return reply.code(204).send();
+}
+
+/** os-instance-actions: what was done to a server, by whom (nova.api.openstack.compute.instance_actions). */
+export async function listInstanceActions(svc: ComputeService, req: FastifyRequest<Id>) {
+  const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
+  authorize(req, 'os_compute_api:os-instance-actions:list', { project_id: inst.project_id });
+  const q = queryOf(req);
+  let actions = await svc.parts.store.actions(inst.uuid);
+  if (mv(req).gte('2.58')) {
+    const since = q.get('changes-since'),
+      before = q.get('changes-before');
+    if (since) actions = actions.filter((a) => Date.parse(a.updated_at) >= Date.parse(since));
+    if (before && mv(req).gte('2.66')) actions = actions.filter((a) => Date.parse(a.updated_at) <= Date.parse(before));
+    const marker = q.get('marker');
+    if (marker) {
+      const at = actions.findIndex((a) => a.request_id === marker);
+      if (at < 0) throw badRequest(`Marker ${marker} could not be found.`);
+      actions = actions.slice(at + 1);
     }
-    return { instanceAction: view };
-  });
+    const limit = q.get('limit');
+    if (limit) actions = actions.slice(0, Number(limit));
+  }
+  return { instanceActions: actions.map((a) => actionView(req, a)) };
+}
+
+export async function showInstanceAction(svc: ComputeService, req: FastifyRequest<ActionId>) {
+  const inst = await getServer(svc, req, req.params.id, { readDeleted: mv(req).gte('2.21') });
+  authorize(req, 'os_compute_api:os-instance-actions:show', { project_id: inst.project_id });
+  const found = await svc.parts.store.action(inst.uuid, req.params.rid);
+  if (!found) throw notFound(`Action for request_id ${req.params.rid} on instance ${inst.uuid} not found`);
+  const view: Record<string, unknown> = actionView(req, found.action);
+  const admin = allowed(req, 'os_compute_api:os-instance-actions:events', { project_id: inst.project_id });
+  if (mv(req).gte('2.51') || admin) {
+    view.events = found.events.map((e) => {
+      const ev: Record<string, unknown> = {
+        event: e.event,
+        start_time: isoZ(e.start_time)?.replace(/Z$/, '') ?? null,
+        finish_time: isoZ(e.finish_time)?.replace(/Z$/, '') ?? null,
+        result: e.result,
+      };
+      if (admin) ev.traceback = e.traceback;
+      if (mv(req).gte('2.62')) {
+        if (admin) ev.host = e.host;
+        ev.hostId = e.host
+          ? createHash('sha224')
+              .update(inst.project_id + e.host)
+              .digest('hex')
+          : '';
+      }
+      if (
+        mv(req).gte('2.84') &&
+        allowed(req, 'os_compute_api:os-instance-actions:events:details', { project_id: inst.project_id })
+      )
+        ev.details = e.details;
+      return ev;
+    });
+  }
+  return { instanceAction: view };
 }
 
 // ---- the family ------------------------------------------------------------------------
 
+/** The servers' tables (db/servers.ts); the routes are in routes.ts, the parts built by service.ts. */
 export const serversFamily: Family = {
   name: 'servers',
   migrations: serverMigrations,
-  routes: registerRoutes,
-  async init(svc) {
-    const o = svc.options;
-    const store = new InstanceStore(svc.db);
-    const clients = new ComputeClients(svc.ctx.session);
-    const log = svc.ctx.log;
-    const scheduler = new Scheduler(svc.db, clients, svc.ctx.bus, o, log.child({ role: 'scheduler' }));
-    const conductor = new Conductor(store, clients, svc.ctx.bus, o, log.child({ role: 'conductor' }));
-    scheduler.hostZone = async (host) =>
-      svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone;
-    const parts: ServerParts = { store, clients, scheduler, conductor, agents: [], heartbeats: [] };
-    svc.parts.set('servers', parts);
-    if (o.scheduler) {
-      scheduler.start();
-      parts.heartbeats.push(
-        new ServiceHeartbeat(
-          svc.db,
-          o.host,
-          'nova-scheduler',
-          'scheduler',
-          o.reportInterval,
-          log.child({ role: 'scheduler' }),
-        ),
-      );
-    }
-    if (o.conductor) {
-      conductor.start();
-      parts.heartbeats.push(
-        new ServiceHeartbeat(
-          svc.db,
-          o.host,
-          'nova-conductor',
-          'conductor',
-          o.reportInterval,
-          log.child({ role: 'conductor' }),
-        ),
-      );
-      // Placement and the network answer only once the cloud listens: recovery runs a moment later.
-      // Only builds older than this start were interrupted: a server created in those 2 s is not.
-      const startedAt = new Date().toISOString();
-      setTimeout(() => {
-        conductor.recover(startedAt).catch((err) => log.error({ err }, 'conductor recovery failed'));
-      }, 2000).unref();
-    }
-    for (const h of parts.heartbeats) await h.start();
-    if (o.agent) {
-      // One agent and one fake driver per host (compute.fakeHosts): each its own service, node and provider.
-      for (const host of agentHosts(o)) {
-        const driver = new FakeDriver({
-          host,
-          vcpus: o.vcpus,
-          memoryMb: o.memoryMb,
-          localGb: o.localGb,
-          delayMs: Number((svc.ctx.config as any).compute?.fakeDelayMs ?? 0),
-          failRate: Number((svc.ctx.config as any).compute?.fakeFailRate ?? 0),
-          liveMigrationMs: o.fakeLiveMigrationMs,
-          waitForVifPlugged: (svc.ctx.config as any).compute?.fakeWaitForVifPlugged === true,
-        });
-        const agent = new ComputeAgent(
-          svc.db,
-          store,
-          clients,
-          svc.ctx.bus,
-          driver,
-          { ...o, host },
-          log.child({ role: 'compute', host }),
-        );
-        parts.agents.push(agent);
-        await agent.start();
-      }
-      parts.agent = parts.agents[0];
-    }
-  },
-  async close(svc) {
-    const parts = serverParts(svc);
-    if (!parts) return;
-    for (const h of parts.heartbeats) h.stop();
-    for (const a of parts.agents) await a.stop();
-    parts.conductor.stop();
-    parts.scheduler.stop();
-  },
 };

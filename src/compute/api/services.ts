@@ -2,13 +2,13 @@
 // workers register in the servers family's `services` table, up or down by their heartbeat
 // (`last_seen_up` within service_down_time, unless forced down), enable/disable with a reason,
 // forced_down (2.11), PUT /os-services/{uuid} (2.53), delete (not while hosting servers).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Selectable } from 'kysely';
-import type { ComputeService, Family } from '../service.ts';
+import type { ComputeService } from '../service.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
-import { aggregateStore, hostZones, novaTime } from './aggregates.ts';
+import { hostZones, novaTime } from './aggregates.ts';
 
 const OS = 'os_compute_api:os-services';
 /** Nova's internal_service_availability_zone: where services other than nova-compute are shown. */
@@ -128,181 +128,181 @@ const UPDATE_253 = {
 
 const asBool = (v: unknown) => v === true || ['true', '1', 'on', 'yes'].includes(String(v).toLowerCase());
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  const update = async (host: string, binary: string, values: Record<string, unknown>) => {
-    if (binary !== 'nova-compute')
-      throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
-    const r = await svc.db
+const update = async (svc: ComputeService, host: string, binary: string, values: Record<string, unknown>) => {
+  if (binary !== 'nova-compute')
+    throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
+  const r = await svc.db
+    .updateTable('services')
+    .set({ ...values, updated_at: now() })
+    .where('host', '=', host)
+    .where('binary', '=', binary)
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  if (!Number(r.numUpdatedRows)) {
+    const anyHost = await svc.db
+      .selectFrom('services')
+      .select('id')
+      .where('host', '=', host)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    throw notFound(
+      anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`,
+    );
+  }
+};
+
+export async function listComputeServices(svc: ComputeService, req: FastifyRequest) {
+  const q = queryOf(req);
+  if (mv(req).gte('2.75'))
+    for (const k of q.keys())
+      if (k !== 'host' && k !== 'binary')
+        throw badRequest(
+          `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
+        );
+  authorize(req, `${OS}:list`, {});
+  let list = (await listServices(svc)).filter((s) => s.binary !== 'nova-osapi_compute' && s.binary !== 'nova-metadata');
+  const host = q.get('host'),
+    binary = q.get('binary');
+  if (host) list = list.filter((s) => s.host === host);
+  if (binary) list = list.filter((s) => s.binary === binary);
+  const zones = await hostZones(svc);
+  return { services: list.map((s) => view(req, svc, s, zones, mv(req).gte('2.11'))) };
+}
+
+export async function updateService(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  const v = mv(req);
+  if (v.lt('2.53')) {
+    const body = validateBody<any>(req, v.gte('2.11') ? UPDATE_211 : UPDATE);
+    authorize(req, `${OS}:update`, {});
+    const action = req.params.id;
+    const { host, binary } = body;
+    if (action === 'enable') {
+      await update(svc, host, binary, { disabled: 0, disabled_reason: null });
+      return { service: { host, binary, status: 'enabled' } };
+    }
+    if (action === 'disable' || action === 'disable-log-reason') {
+      if (action === 'disable-log-reason' && body.disabled_reason === undefined)
+        throw badRequest('Missing disabled reason field');
+      const reason = action === 'disable-log-reason' ? body.disabled_reason : null;
+      await update(svc, host, binary, { disabled: 1, disabled_reason: reason });
+      return { service: { host, binary, status: 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
+    }
+    if (action === 'force-down' && v.gte('2.11')) {
+      if (body.forced_down === undefined) throw badRequest('Missing forced_down field');
+      const forced = asBool(body.forced_down);
+      await update(svc, host, binary, { forced_down: forced ? 1 : 0 });
+      return { service: { host, binary, forced_down: forced } };
+    }
+    throw notFound('Unknown action');
+  }
+  const body = validateBody<any>(req, UPDATE_253);
+  const id = req.params.id;
+  if (!isUuid(id)) {
+    req.authorized = true;
+    throw badRequest(`Invalid uuid ${id}`);
+  }
+  authorize(req, `${OS}:update`, {});
+  const row = await svc.db
+    .selectFrom('services')
+    .selectAll()
+    .where('uuid', '=', id)
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  if (!row) throw notFound(`Service ${id} could not be found.`);
+  const s = toService(row);
+  if (s.binary !== 'nova-compute')
+    throw badRequest(`Updating a ${s.binary} service is not supported. Only nova-compute services can be updated.`);
+  const values: Record<string, unknown> = {};
+  if (body.status === 'enabled') {
+    if (body.disabled_reason) throw badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.");
+    if (s.disabled) values.disabled = 0;
+    if (s.disabled_reason !== null) values.disabled_reason = null;
+  } else if (body.status === 'disabled') {
+    if (!s.disabled) values.disabled = 1;
+    if ((body.disabled_reason ?? null) !== s.disabled_reason) values.disabled_reason = body.disabled_reason ?? null;
+  }
+  if (body.forced_down !== undefined) {
+    if (
+      !['true', 'false', '1', '0', 'on', 'off', 'yes', 'no', 't', 'f', 'y', 'n'].includes(
+        String(body.forced_down).toLowerCase(),
+      )
+    )
+      throw badRequest(`Unrecognized value '${body.forced_down}'`);
+    const f = asBool(body.forced_down);
+    if (f !== s.forced_down) values.forced_down = f ? 1 : 0;
+  }
+  // Nova's obj_what_changed: setting a field, even to its current value, counts as a change.
+  if (body.status === undefined && body.forced_down === undefined)
+    throw badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
+  if (Object.keys(values).length)
+    await svc.db
       .updateTable('services')
       .set({ ...values, updated_at: now() })
-      .where('host', '=', host)
-      .where('binary', '=', binary)
+      .where('id', '=', s.id)
+      .execute();
+  const fresh = toService(
+    await svc.db.selectFrom('services').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow(),
+  );
+  return { service: view(req, svc, fresh, await hostZones(svc), true) };
+}
+
+export async function deleteService(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { id: string } }>,
+  reply: FastifyReply,
+) {
+  authorize(req, `${OS}:delete`, {});
+  const id = req.params.id;
+  if (mv(req).gte('2.53')) {
+    if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
+  } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
+  const row = await svc.db
+    .selectFrom('services')
+    .selectAll()
+    .where(mv(req).gte('2.53') ? 'uuid' : 'id', '=', mv(req).gte('2.53') ? id : Number(id))
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  if (!row) throw notFound(`Service ${id} not found.`);
+  const s = toService(row);
+  if (s.binary === 'nova-compute') {
+    const n = await svc.db
+      .selectFrom('instances')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('host', '=', s.host)
       .where('deleted', '=', 0)
-      .executeTakeFirst();
-    if (!Number(r.numUpdatedRows)) {
-      const anyHost = await svc.db
-        .selectFrom('services')
-        .select('id')
-        .where('host', '=', host)
-        .where('deleted', '=', 0)
-        .executeTakeFirst();
-      throw notFound(
-        anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`,
+      .executeTakeFirst()
+      .catch(() => ({ n: 0 }));
+    if (Number(n?.n ?? 0))
+      throw conflict(
+        'Unable to delete compute service that is hosting instances. Migrate or delete the instances first.',
       );
-    }
-  };
-
-  app.get('/os-services', async (req) => {
-    const q = queryOf(req);
-    if (mv(req).gte('2.75'))
-      for (const k of q.keys())
-        if (k !== 'host' && k !== 'binary')
-          throw badRequest(
-            `Invalid input for query parameters ${k}. Value: ${q.get(k)}. Additional properties are not allowed ('${k}' was unexpected)`,
-          );
-    authorize(req, `${OS}:list`, {});
-    let list = (await listServices(svc)).filter(
-      (s) => s.binary !== 'nova-osapi_compute' && s.binary !== 'nova-metadata',
-    );
-    const host = q.get('host'),
-      binary = q.get('binary');
-    if (host) list = list.filter((s) => s.host === host);
-    if (binary) list = list.filter((s) => s.binary === binary);
-    const zones = await hostZones(svc);
-    return { services: list.map((s) => view(req, svc, s, zones, mv(req).gte('2.11'))) };
-  });
-
-  app.put<{ Params: { id: string } }>('/os-services/:id', async (req) => {
-    const v = mv(req);
-    if (v.lt('2.53')) {
-      const body = validateBody<any>(req, v.gte('2.11') ? UPDATE_211 : UPDATE);
-      authorize(req, `${OS}:update`, {});
-      const action = req.params.id;
-      const { host, binary } = body;
-      if (action === 'enable') {
-        await update(host, binary, { disabled: 0, disabled_reason: null });
-        return { service: { host, binary, status: 'enabled' } };
-      }
-      if (action === 'disable' || action === 'disable-log-reason') {
-        if (action === 'disable-log-reason' && body.disabled_reason === undefined)
-          throw badRequest('Missing disabled reason field');
-        const reason = action === 'disable-log-reason' ? body.disabled_reason : null;
-        await update(host, binary, { disabled: 1, disabled_reason: reason });
-        return { service: { host, binary, status: 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
-      }
-      if (action === 'force-down' && v.gte('2.11')) {
-        if (body.forced_down === undefined) throw badRequest('Missing forced_down field');
-        const forced = asBool(body.forced_down);
-        await update(host, binary, { forced_down: forced ? 1 : 0 });
-        return { service: { host, binary, forced_down: forced } };
-      }
-      throw notFound('Unknown action');
-    }
-    const body = validateBody<any>(req, UPDATE_253);
-    const id = req.params.id;
-    if (!isUuid(id)) {
-      req.authorized = true;
-      throw badRequest(`Invalid uuid ${id}`);
-    }
-    authorize(req, `${OS}:update`, {});
-    const row = await svc.db
-      .selectFrom('services')
-      .selectAll()
-      .where('uuid', '=', id)
+    const aggregates = svc.parts.aggregates;
+    for (const a of await aggregates.all()) if (a.hosts.includes(s.host)) await aggregates.removeHost(a.id, s.host);
+    const nodes = await svc.db
+      .selectFrom('compute_nodes')
+      .select(['id', 'uuid'])
+      .where('host', '=', s.host)
       .where('deleted', '=', 0)
-      .executeTakeFirst();
-    if (!row) throw notFound(`Service ${id} could not be found.`);
-    const s = toService(row);
-    if (s.binary !== 'nova-compute')
-      throw badRequest(`Updating a ${s.binary} service is not supported. Only nova-compute services can be updated.`);
-    const values: Record<string, unknown> = {};
-    if (body.status === 'enabled') {
-      if (body.disabled_reason) throw badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.");
-      if (s.disabled) values.disabled = 0;
-      if (s.disabled_reason !== null) values.disabled_reason = null;
-    } else if (body.status === 'disabled') {
-      if (!s.disabled) values.disabled = 1;
-      if ((body.disabled_reason ?? null) !== s.disabled_reason) values.disabled_reason = body.disabled_reason ?? null;
-    }
-    if (body.forced_down !== undefined) {
-      if (
-        !['true', 'false', '1', '0', 'on', 'off', 'yes', 'no', 't', 'f', 'y', 'n'].includes(
-          String(body.forced_down).toLowerCase(),
-        )
-      )
-        throw badRequest(`Unrecognized value '${body.forced_down}'`);
-      const f = asBool(body.forced_down);
-      if (f !== s.forced_down) values.forced_down = f ? 1 : 0;
-    }
-    // Nova's obj_what_changed: setting a field, even to its current value, counts as a change.
-    if (body.status === undefined && body.forced_down === undefined)
-      throw badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
-    if (Object.keys(values).length)
+      .execute();
+    for (const node of nodes) {
       await svc.db
-        .updateTable('services')
-        .set({ ...values, updated_at: now() })
-        .where('id', '=', s.id)
+        .updateTable('compute_nodes')
+        .set({ deleted: 1, updated_at: now() })
+        .where('id', '=', node.id)
         .execute();
-    const fresh = toService(
-      await svc.db.selectFrom('services').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow(),
-    );
-    return { service: view(req, svc, fresh, await hostZones(svc), true) };
-  });
-
-  app.delete<{ Params: { id: string } }>('/os-services/:id', async (req, reply) => {
-    authorize(req, `${OS}:delete`, {});
-    const id = req.params.id;
-    if (mv(req).gte('2.53')) {
-      if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
-    } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
-    const row = await svc.db
-      .selectFrom('services')
-      .selectAll()
-      .where(mv(req).gte('2.53') ? 'uuid' : 'id', '=', mv(req).gte('2.53') ? id : Number(id))
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
-    if (!row) throw notFound(`Service ${id} not found.`);
-    const s = toService(row);
-    if (s.binary === 'nova-compute') {
-      const n = await svc.db
-        .selectFrom('instances')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('host', '=', s.host)
-        .where('deleted', '=', 0)
-        .executeTakeFirst()
-        .catch(() => ({ n: 0 }));
-      if (Number(n?.n ?? 0))
-        throw conflict(
-          'Unable to delete compute service that is hosting instances. Migrate or delete the instances first.',
-        );
-      const aggregates = aggregateStore(svc);
-      for (const a of await aggregates.all()) if (a.hosts.includes(s.host)) await aggregates.removeHost(a.id, s.host);
-      const nodes = await svc.db
-        .selectFrom('compute_nodes')
-        .select(['id', 'uuid'])
-        .where('host', '=', s.host)
-        .where('deleted', '=', 0)
-        .execute();
-      for (const node of nodes) {
-        await svc.db
-          .updateTable('compute_nodes')
-          .set({ deleted: 1, updated_at: now() })
-          .where('id', '=', node.id)
-          .execute();
-        try {
-          const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
-          await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, {
-            method: 'DELETE',
-            headers: { 'OpenStack-API-Version': 'placement 1.14' },
-          });
-        } catch (e) {
-          svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider');
-        }
+      try {
+        const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
+        await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, {
+          method: 'DELETE',
+          headers: { 'OpenStack-API-Version': 'placement 1.14' },
+        });
+      } catch (e) {
+        svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider');
       }
     }
-    await svc.db.updateTable('services').set({ deleted: 1, updated_at: now() }).where('id', '=', s.id).execute();
-    reply.code(204).send();
-  });
+  }
+  await svc.db.updateTable('services').set({ deleted: 1, updated_at: now() }).where('id', '=', s.id).execute();
+  reply.code(204).send();
 }
 
 // ---- os-hosts (nova.api.openstack.compute.hosts, deprecated at 2.43): the same services seen by host ----
@@ -315,122 +315,110 @@ const HOST_UPDATE = {
   properties: { status: ENABLE, maintenance_mode: ENABLE },
 };
 
-function registerHostRoutes(app: FastifyInstance, svc: ComputeService) {
-  const gone = (req: FastifyRequest) => {
-    if (mv(req).gte('2.43')) {
-      req.authorized = true;
-      throw notFound('The resource could not be found.');
-    }
-  };
-  /** The compute service of a host, or Nova's 404 for a host no cell knows. */
-  const computeHost = async (host: string) => {
-    const s = (await listServices(svc)).find((x) => x.host === host && x.binary === 'nova-compute');
-    if (!s) throw notFound(`Host '${host}' is not mapped to any cell`);
-    return s;
-  };
-
-  app.get('/os-hosts', async (req) => {
-    gone(req);
-    authorize(req, `${HOSTS}:list`, {});
-    const zone = queryOf(req).get('zone');
-    const zones = await hostZones(svc);
-    const hosts = (await listServices(svc))
-      .filter((s) => !s.disabled && !['nova-osapi_compute', 'nova-metadata'].includes(s.binary))
-      .map((s) => ({
-        host_name: s.host,
-        service: s.topic ?? s.binary.replace(/^nova-/, ''),
-        zone: serviceZone(svc, s, zones),
-      }))
-      .filter((h) => !zone || h.zone === zone);
-    return { hosts };
-  });
-
-  app.get<{ Params: { host: string } }>('/os-hosts/:host', async (req) => {
-    gone(req);
-    authorize(req, `${HOSTS}:show`, {});
-    const host = req.params.host;
-    const node = await svc.db
-      .selectFrom('compute_nodes')
-      .selectAll()
-      .where('host', '=', host)
-      .where('deleted', '=', 0)
-      .orderBy('id')
-      .executeTakeFirst();
-    if (!node) throw notFound(`Compute host ${host} could not be found.`);
-    // Per project, summed over the instances' flavor-size columns.
-    const rows = await svc.db
-      .selectFrom('instances')
-      .select((eb) => [
-        'project_id',
-        eb.fn.sum('vcpus').as('cpu'),
-        eb.fn.sum('memory_mb').as('memory_mb'),
-        eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
-      ])
-      .where('host', '=', host)
-      .where('deleted', '=', 0)
-      .groupBy('project_id')
-      .execute()
-      .catch(() => []);
-    const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
-      resource: { host, project, cpu, memory_mb, disk_gb },
-    });
-    const byProject = new Map(
-      rows.map((r) => [
-        r.project_id,
-        { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) },
-      ]),
-    );
-    let cpu = 0,
-      mem = 0,
-      disk = 0;
-    for (const p of byProject.values()) {
-      cpu += p.cpu;
-      mem += p.memory_mb;
-      disk += p.disk_gb;
-    }
-    return {
-      host: [
-        resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
-        resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),
-        resource('(used_max)', cpu, mem, disk),
-        ...[...byProject].map(([project, p]) => resource(project, p.cpu, p.memory_mb, p.disk_gb)),
-      ],
-    };
-  });
-
-  app.put<{ Params: { host: string } }>('/os-hosts/:host', async (req) => {
-    gone(req);
-    const body = validateBody<any>(req, HOST_UPDATE);
-    authorize(req, `${HOSTS}:update`, {});
-    const out: Record<string, unknown> = { host: req.params.host };
-    if (body.status === undefined && body.maintenance_mode === undefined) return out;
-    await computeHost(req.params.host);
-    // The fake virt driver answers as Nova's does; enabling/disabling scheduling is os-services' job.
-    if (body.status !== undefined) out.status = body.status.toLowerCase() === 'enable' ? 'enabled' : 'disabled';
-    if (body.maintenance_mode !== undefined)
-      out.maintenance_mode = body.maintenance_mode.toLowerCase() === 'enable' ? 'on_maintenance' : 'off_maintenance';
-    return out;
-  });
-
-  for (const [action, rule] of [
-    ['startup', 'start'],
-    ['shutdown', 'shutdown'],
-    ['reboot', 'reboot'],
-  ] as const) {
-    app.get<{ Params: { host: string } }>(`/os-hosts/:host/${action}`, async (req) => {
-      gone(req);
-      authorize(req, `${HOSTS}:${rule}`, {});
-      await computeHost(req.params.host);
-      return { host: req.params.host, power_action: action };
-    });
+const gone = (req: FastifyRequest) => {
+  if (mv(req).gte('2.43')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
   }
+};
+/** The compute service of a host, or Nova's 404 for a host no cell knows. */
+const computeHost = async (svc: ComputeService, host: string) => {
+  const s = (await listServices(svc)).find((x) => x.host === host && x.binary === 'nova-compute');
+  if (!s) throw notFound(`Host '${host}' is not mapped to any cell`);
+  return s;
+};
+
+export async function listHosts(svc: ComputeService, req: FastifyRequest) {
+  gone(req);
+  authorize(req, `${HOSTS}:list`, {});
+  const zone = queryOf(req).get('zone');
+  const zones = await hostZones(svc);
+  const hosts = (await listServices(svc))
+    .filter((s) => !s.disabled && !['nova-osapi_compute', 'nova-metadata'].includes(s.binary))
+    .map((s) => ({
+      host_name: s.host,
+      service: s.topic ?? s.binary.replace(/^nova-/, ''),
+      zone: serviceZone(svc, s, zones),
+    }))
+    .filter((h) => !zone || h.zone === zone);
+  return { hosts };
 }
 
-export const servicesFamily: Family = {
-  name: 'services',
-  migrations: {},
-  routes(app, svc) {
-    registerRoutes(app, svc);
-    registerHostRoutes(app, svc);
-  },
-};
+export async function showHost(svc: ComputeService, req: FastifyRequest<{ Params: { host: string } }>) {
+  gone(req);
+  authorize(req, `${HOSTS}:show`, {});
+  const host = req.params.host;
+  const node = await svc.db
+    .selectFrom('compute_nodes')
+    .selectAll()
+    .where('host', '=', host)
+    .where('deleted', '=', 0)
+    .orderBy('id')
+    .executeTakeFirst();
+  if (!node) throw notFound(`Compute host ${host} could not be found.`);
+  // Per project, summed over the instances' flavor-size columns.
+  const rows = await svc.db
+    .selectFrom('instances')
+    .select((eb) => [
+      'project_id',
+      eb.fn.sum('vcpus').as('cpu'),
+      eb.fn.sum('memory_mb').as('memory_mb'),
+      eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
+    ])
+    .where('host', '=', host)
+    .where('deleted', '=', 0)
+    .groupBy('project_id')
+    .execute()
+    .catch(() => []);
+  const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
+    resource: { host, project, cpu, memory_mb, disk_gb },
+  });
+  const byProject = new Map(
+    rows.map((r) => [
+      r.project_id,
+      { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) },
+    ]),
+  );
+  let cpu = 0,
+    mem = 0,
+    disk = 0;
+  for (const p of byProject.values()) {
+    cpu += p.cpu;
+    mem += p.memory_mb;
+    disk += p.disk_gb;
+  }
+  return {
+    host: [
+      resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
+      resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),
+      resource('(used_max)', cpu, mem, disk),
+      ...[...byProject].map(([project, p]) => resource(project, p.cpu, p.memory_mb, p.disk_gb)),
+    ],
+  };
+}
+
+export async function updateHost(svc: ComputeService, req: FastifyRequest<{ Params: { host: string } }>) {
+  gone(req);
+  const body = validateBody<any>(req, HOST_UPDATE);
+  authorize(req, `${HOSTS}:update`, {});
+  const out: Record<string, unknown> = { host: req.params.host };
+  if (body.status === undefined && body.maintenance_mode === undefined) return out;
+  await computeHost(svc, req.params.host);
+  // The fake virt driver answers as Nova's does; enabling/disabling scheduling is os-services' job.
+  if (body.status !== undefined) out.status = body.status.toLowerCase() === 'enable' ? 'enabled' : 'disabled';
+  if (body.maintenance_mode !== undefined)
+    out.maintenance_mode = body.maintenance_mode.toLowerCase() === 'enable' ? 'on_maintenance' : 'off_maintenance';
+  return out;
+}
+
+/** GET /os-hosts/{host}/startup, /shutdown, /reboot (up to 2.42): nothing is done, as Nova's drivers answer. */
+export async function hostPowerAction(
+  svc: ComputeService,
+  req: FastifyRequest<{ Params: { host: string } }>,
+  action: 'startup' | 'shutdown' | 'reboot',
+) {
+  gone(req);
+  authorize(req, `${HOSTS}:${action === 'startup' ? 'start' : action}`, {});
+  await computeHost(svc, req.params.host);
+  return { host: req.params.host, power_action: action };
+}

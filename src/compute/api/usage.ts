@@ -1,8 +1,8 @@
 // os-simple-tenant-usage (nova.api.openstack.compute.simple_tenant_usage): hours, vCPU, RAM
 // and disk hours of the servers (the servers family's `instances`, deleted ones included) that
 // ran in a period, per project (all projects for admins), paginated by server from 2.40.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ComputeService, Family } from '../service.ts';
+import type { FastifyRequest } from 'fastify';
+import type { ComputeService } from '../service.ts';
 import { json } from '../../core/db.ts';
 import { authorize, badRequest, mv, notFound, queryOf } from './common.ts';
 import { limitOf, nextLink } from './flavors.ts';
@@ -134,30 +134,28 @@ function checkQuery(req: FastifyRequest, allowed: string[]) {
       );
 }
 
-function registerRoutes(app: FastifyInstance, svc: ComputeService) {
-  app.get('/os-simple-tenant-usage', async (req) => {
-    // Nova's router has no route for an empty tenant id (a trailing slash): 404.
-    if (req.url.split('?')[0]!.endsWith('/')) {
-      req.authorized = true;
-      throw notFound('The resource could not be found.');
-    }
-    checkQuery(req, ['start', 'end', 'detailed', 'limit', 'marker']);
-    authorize(req, `${STU}:list`);
-    const detailed = queryOf(req).get('detailed') === '1';
-    const { list, more } = await usages(req, svc, undefined, detailed, mv(req).gte('2.40'));
-    const out: Record<string, unknown> = { tenant_usages: list };
-    if (more) out.tenant_usages_links = nextLink(req, 'os-simple-tenant-usage', more);
-    return out;
-  });
+export async function listTenantUsage(svc: ComputeService, req: FastifyRequest) {
+  // Nova's router has no route for an empty tenant id (a trailing slash): 404.
+  if (req.url.split('?')[0]!.endsWith('/')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+  checkQuery(req, ['start', 'end', 'detailed', 'limit', 'marker']);
+  authorize(req, `${STU}:list`);
+  const detailed = queryOf(req).get('detailed') === '1';
+  const { list, more } = await usages(req, svc, undefined, detailed, mv(req).gte('2.40'));
+  const out: Record<string, unknown> = { tenant_usages: list };
+  if (more) out.tenant_usages_links = nextLink(req, 'os-simple-tenant-usage', more);
+  return out;
+}
 
-  app.get<{ Params: { id: string } }>('/os-simple-tenant-usage/:id', async (req) => {
-    checkQuery(req, ['start', 'end', 'limit', 'marker']);
-    authorize(req, `${STU}:show`, { project_id: req.params.id });
-    const { list, more } = await usages(req, svc, req.params.id, true, mv(req).gte('2.40'));
-    const out: Record<string, unknown> = { tenant_usage: list[0] ?? {} };
-    if (more) out.tenant_usage_links = nextLink(req, `os-simple-tenant-usage/${req.params.id}`, more);
-    return out;
-  });
+export async function showTenantUsage(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
+  checkQuery(req, ['start', 'end', 'limit', 'marker']);
+  authorize(req, `${STU}:show`, { project_id: req.params.id });
+  const { list, more } = await usages(req, svc, req.params.id, true, mv(req).gte('2.40'));
+  const out: Record<string, unknown> = { tenant_usage: list[0] ?? {} };
+  if (more) out.tenant_usage_links = nextLink(req, `os-simple-tenant-usage/${req.params.id}`, more);
+  return out;
 }
 
 // ---- os-instance_usage_audit_log (nova.api.openstack.compute.instance_usage_audit_log) ----
@@ -197,28 +195,17 @@ async function auditLog(svc: ComputeService, before: Date) {
   };
 }
 
-function registerAuditRoutes(app: FastifyInstance, svc: ComputeService) {
-  app.get('/os-instance_usage_audit_log', async (req) => {
-    authorize(req, 'os_compute_api:os-instance-usage-audit-log:list', {});
-    return { instance_usage_audit_logs: await auditLog(svc, new Date()) };
-  });
-  app.get<{ Params: { before: string } }>('/os-instance_usage_audit_log/:before', async (req) => {
-    authorize(req, 'os_compute_api:os-instance-usage-audit-log:show', {});
-    const id = req.params.before;
-    const m = id.includes('.')
-      ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{1,6})$/.exec(id)
-      : /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)$/.exec(id);
-    const t = m ? Date.parse(`${m[1]}T${m[2]}${m[3] ? `.${m[3].padEnd(3, '0').slice(0, 3)}` : ''}Z`) : NaN;
-    if (Number.isNaN(t)) throw badRequest(`Invalid timestamp for date ${id}`);
-    return { instance_usage_audit_log: await auditLog(svc, new Date(t)) };
-  });
+export async function listInstanceUsageAudit(svc: ComputeService, req: FastifyRequest) {
+  authorize(req, 'os_compute_api:os-instance-usage-audit-log:list', {});
+  return { instance_usage_audit_logs: await auditLog(svc, new Date()) };
 }
-
-export const usageFamily: Family = {
-  name: 'usage',
-  migrations: {},
-  routes(app, svc) {
-    registerRoutes(app, svc);
-    registerAuditRoutes(app, svc);
-  },
-};
+export async function showInstanceUsageAudit(svc: ComputeService, req: FastifyRequest<{ Params: { before: string } }>) {
+  authorize(req, 'os_compute_api:os-instance-usage-audit-log:show', {});
+  const id = req.params.before;
+  const m = id.includes('.')
+    ? /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d{1,6})$/.exec(id)
+    : /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)$/.exec(id);
+  const t = m ? Date.parse(`${m[1]}T${m[2]}${m[3] ? `.${m[3].padEnd(3, '0').slice(0, 3)}` : ''}Z`) : NaN;
+  if (Number.isNaN(t)) throw badRequest(`Invalid timestamp for date ${id}`);
+  return { instance_usage_audit_log: await auditLog(svc, new Date(t)) };
+}

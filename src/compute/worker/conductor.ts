@@ -12,8 +12,9 @@ import type { ComputeOptions } from '../service.ts';
 import { InstanceStore, VmState, type Instance, type Vif } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import type { AgentResult } from '../agent/compute.ts';
-import type { RequestSpec, Selection } from './scheduler.ts';
+import { computeRpc, schedulerRpc, serveConductor, type AgentResult } from '../rpcapi.ts';
+import type { UnshelveRequest } from './shelve.ts';
+import type { RequestSpec } from './scheduler.ts';
 import { notifyInstance } from '../notifications.ts';
 
 export interface BuildRequest {
@@ -126,19 +127,21 @@ export class Conductor {
     }
   }
 
-  /**
-   * The conductor's RPC methods. Served as this very object, so other workers may add theirs
-   * (worker/shelve.ts: unshelve_instance) after start.
-   */
-  readonly methods: Record<string, (a: any) => unknown> = {
-    build_instances: (a: BuildRequest) => {
-      void this.buildInstances(a);
-      return null;
-    },
-  };
+  /** The unshelve flow (worker/shelve.ts addUnshelve sets it; the composition root calls that). */
+  unshelve?: (a: UnshelveRequest) => void;
 
   start() {
-    this.stopServing = this.bus.serve('conductor', this.o.host, this.methods);
+    this.stopServing = serveConductor(this.bus, this.o.host, {
+      build_instances: (a) => {
+        void this.buildInstances(a);
+        return null;
+      },
+      unshelve_instance: (a) => {
+        if (!this.unshelve) throw new Error('This conductor cannot unshelve');
+        this.unshelve(a);
+        return null;
+      },
+    });
   }
   stop() {
     this.stopServing?.();
@@ -250,7 +253,7 @@ export class Conductor {
             exclude_hosts: excluded,
             ...(await schedulingHints(this.store.db, this.log, s.inst.uuid, req)),
           };
-          const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
+          const sel = await schedulerRpc(this.bus).call().select_destinations({ spec });
           if ('error' in sel) throw new BuildFailure(sel.error, false);
           s.selection = sel;
           // A server deleted meanwhile (task_state deleting, or gone) is not built: the revert gives back its claim.
@@ -321,7 +324,7 @@ export class Conductor {
           const host = s.selection!.host;
           let res: AgentResult;
           try {
-            res = await this.bus.call<AgentResult>(`compute.${host}`, 'build_and_run_instance', {
+            res = await computeRpc(this.bus).call(host).build_and_run_instance({
               uuid: s.inst.uuid,
               request_id: req.request_id,
               image: req.image,

@@ -10,10 +10,10 @@ import { LinearFlow } from '../../core/flow.ts';
 import type { ComputeOptions, Flavor } from '../service.ts';
 import { InstanceStore, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
-import type { AgentResult } from '../agent/compute.ts';
-import type { RequestSpec, Selection } from './scheduler.ts';
+import { computeRpc, schedulerRpc, serveConductorMoves, type AgentResult, type MoveRef } from '../rpcapi.ts';
+import type { RequestSpec } from './scheduler.ts';
 import { schedulingHints } from './conductor.ts';
-import type { MigrationStore, Migration } from '../api/migrations.ts';
+import type { MigrationStore, Migration } from '../migrations.ts';
 import { notifyInstance } from '../notifications.ts';
 
 /** Placement: a consumer's allocations handed to another consumer in one atomic POST /allocations. */
@@ -122,10 +122,10 @@ export class MoveConductor {
   ) {}
 
   start() {
-    this.stopServing = this.bus.serve('conductor_moves', this.o.host, {
-      migrate_server: (a: MigrateRequest) => this.migrate(a),
-      live_migrate_instance: (a: LiveMigrateRequest) => this.liveMigrate(a),
-      evacuate_instance: (a: EvacuateRequest) => this.evacuate(a),
+    this.stopServing = serveConductorMoves(this.bus, this.o.host, {
+      migrate_server: (a) => this.migrate(a),
+      live_migrate_instance: (a) => this.liveMigrate(a),
+      evacuate_instance: (a) => this.evacuate(a),
     });
   }
   stop() {
@@ -151,7 +151,7 @@ export class MoveConductor {
       ignore_filters: ignoreFilters,
       ...(group && !ignoreFilters ? await schedulingHints(this.store.db, this.log, s.inst.uuid, { group }) : {}),
     };
-    const sel = await this.bus.call<Selection>('scheduler', 'select_destinations', { spec });
+    const sel = await schedulerRpc(this.bus).call().select_destinations({ spec });
     if ('error' in sel) throw new MoveFailure(sel.error, false, true);
     s.selection = sel;
     await this.migrations.update(s.migration.id, {
@@ -171,10 +171,19 @@ export class MoveConductor {
     return f;
   }
 
-  private async call(host: string, method: string, args: Record<string, unknown>) {
+  /** A step of a move on a host, waited for (5 minutes: a disk copy may take long). */
+  private async call(
+    host: string,
+    method: 'prep_resize' | 'resize_instance' | 'finish_resize' | 'evacuate_instance',
+    args: MoveRef & { admin_pass?: string | null },
+  ) {
     let res: AgentResult;
     try {
-      res = await this.bus.call<AgentResult>(`compute.${host}`, method, args, {}, 300_000);
+      const agent = computeRpc(this.bus).call(host, { timeoutMs: 300_000 });
+      res =
+        method === 'evacuate_instance'
+          ? await agent.evacuate_instance({ admin_pass: null, ...args })
+          : await agent[method](args);
     } catch (e) {
       throw new MoveFailure(`Compute host ${host} did not answer ${method}: ${(e as Error).message}`, true);
     }
@@ -312,13 +321,15 @@ export class MoveConductor {
       return { ok: false, message: f.message, noValidHost: f.noValidHost };
     }
     // The migration itself runs on the source host; the API does not wait for it.
-    this.bus.cast(`compute.${source}`, 'live_migration', {
-      uuid: a.uuid,
-      migration_id: a.migration_id,
-      request_id: a.request_id,
-      dest: s.selection!.host,
-      block_migration: a.block_migration ?? false,
-    });
+    computeRpc(this.bus)
+      .cast(source)
+      .live_migration({
+        uuid: a.uuid,
+        migration_id: a.migration_id,
+        request_id: a.request_id,
+        dest: s.selection!.host,
+        block_migration: a.block_migration ?? false,
+      });
     return { ok: true };
   }
 

@@ -9,6 +9,7 @@ import type { Logger } from '../../core/log.ts';
 import { bool } from '../../core/db.ts';
 import type { ComputeOptions, Flavor } from '../service.ts';
 import type { ComputeClients } from '../clients.ts';
+import { serveScheduler } from '../rpcapi.ts';
 
 export interface RequestSpec {
   instance_uuid: string;
@@ -65,7 +66,7 @@ export class Scheduler {
   }
 
   start() {
-    this.stopServing = this.bus.serve('scheduler', this.o.host, { select_destinations: (a) => this.select(a.spec) });
+    this.stopServing = serveScheduler(this.bus, this.o.host, { select_destinations: (a) => this.select(a.spec) });
   }
   stop() {
     this.stopServing?.();

@@ -7,7 +7,7 @@
 import { LinearFlow } from '../../core/flow.ts';
 import { VmState, type Instance } from '../instances.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import type { AgentResult } from '../agent/compute.ts';
+import { computeRpc, type AgentResult } from '../rpcapi.ts';
 import { BuildFailure, type Conductor } from './conductor.ts';
 import { notifyInstance } from '../notifications.ts';
 
@@ -35,7 +35,7 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
     if (!inst || inst.task_state !== 'unshelving') return;
     if (inst.vm_state === VmState.SHELVED && inst.host) {
       if (await store.update(r.uuid, { task_state: 'powering-on' }, { expectTaskState: ['unshelving'] })) {
-        bus.cast(`compute.${inst.host}`, 'start_shelved_instance', { uuid: r.uuid, request_id: r.request_id });
+        computeRpc(bus).cast(inst.host).start_shelved_instance({ uuid: r.uuid, request_id: r.request_id });
       }
       return;
     }
@@ -114,7 +114,7 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
           const host = s.selection!.host;
           let res: AgentResult;
           try {
-            res = await bus.call<AgentResult>(`compute.${host}`, 'unshelve_instance', {
+            res = await computeRpc(bus).call(host).unshelve_instance({
               uuid: s.inst.uuid,
               request_id: r.request_id,
               image,
@@ -127,8 +127,7 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
       });
   };
 
-  conductor.methods.unshelve_instance = (a: UnshelveRequest) => {
+  conductor.unshelve = (a) => {
     void unshelve(a).catch((err) => log.error({ err, instance: a.uuid }, 'unshelve failed unexpectedly'));
-    return null;
   };
 }

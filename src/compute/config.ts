@@ -1,0 +1,138 @@
+// Compute's options (`compute:` in stratus.yaml), typed, with Nova's defaults.
+import os from 'node:os';
+import type { StratusConfig } from '../core/config.ts';
+
+/** Compute options (`compute:` in stratus.yaml); every field has a default. */
+export interface ComputeOptions {
+  /** The host of this process's compute agent (nova's `host`), default the machine's hostname. */
+  host: string;
+  /** Run a compute agent inside this process (the all-in-one shape, or the `compute` role). */
+  agent: boolean;
+  /** Run the conductor / the scheduler inside this process (roles `conductor`, `scheduler`). */
+  conductor: boolean;
+  scheduler: boolean;
+  /** The agent's virt driver: 'fake'. */
+  driver: string;
+  /** Capacity the fake driver reports. */
+  vcpus: number;
+  memoryMb: number;
+  localGb: number;
+  /** Allocation ratios written to placement (Zed's initial_*_allocation_ratio). */
+  cpuAllocationRatio: number;
+  ramAllocationRatio: number;
+  diskAllocationRatio: number;
+  /** Seconds without a heartbeat after which a compute service is down (service_down_time). */
+  serviceDownTime: number;
+  /** Seconds between heartbeats and resource updates (report_interval). */
+  reportInterval: number;
+  /** Builds tried on other hosts before a server goes to ERROR (scheduler max_attempts). */
+  maxAttempts: number;
+  /** The availability zone of hosts in no aggregate zone (default_availability_zone). */
+  defaultAvailabilityZone: string;
+  /** How many fake compute hosts this process runs (`<host>`, `<host>-2`, ...), each its own agent and driver. */
+  fakeHosts: number;
+  /** The fake driver's time for a live migration, in ms (so that force-complete and abort can be shown). */
+  fakeLiveMigrationMs: number;
+  /** Seconds after which a resize waiting in VERIFY_RESIZE is confirmed by the agent (resize_confirm_window; 0: never). */
+  resizeConfirmWindow: number;
+  /** A resize may stay on its host (allow_resize_to_same_host). */
+  allowResizeToSameHost: boolean;
+  /** Seconds a shelved server keeps its host before it is offloaded (shelved_offload_time): 0 at once, -1 never. */
+  shelvedOffloadTime: number;
+  /** Seconds between the agent's checks for shelved servers to offload (shelved_poll_interval). */
+  shelvedPollInterval: number;
+  /** Seconds a deleted server stays SOFT_DELETED, restorable, before it is reclaimed (reclaim_instance_interval; 0: delete at once). */
+  reclaimInstanceInterval: number;
+  /** Seconds between two info cache heals, one server each (heal_instance_info_cache_interval; 0: off). */
+  healInstanceInfoCacheInterval: number;
+  /** Seconds a driver that waits for network-vif-plugged events waits (vif_plugging_timeout, 300; 0: no wait). */
+  vifPluggingTimeout?: number;
+  /** A vif that did not plug in time (or failed) fails the build (vif_plugging_is_fatal, true). */
+  vifPluggingIsFatal?: boolean;
+  /** Seconds between two power-state syncs of the host's servers (sync_power_state_interval; 0 or less: off). */
+  syncPowerStateInterval: number;
+  /**
+   * Remote consoles: per protocol the proxy's base URL handed out with a token, or false when
+   * the protocol is off (Nova's [vnc]/[spice]/[rdp]/[serial_console]/[mks] enabled and base URLs).
+   */
+  consoles: Record<'vnc' | 'spice' | 'rdp' | 'serial' | 'mks', string | false>;
+  /** Seconds a console token stays valid ([consoleauth] token_ttl). */
+  consoleTokenTtl: number;
+  /** The fake driver: ms a spawn (and other guest work) takes (compute.fakeDelayMs). */
+  fakeDelayMs: number;
+  /** The fake driver: the share of spawns that fail, 0 to 1 (compute.fakeFailRate). */
+  fakeFailRate: number;
+  /** The fake driver waits for network-vif-plugged events as libvirt does (compute.fakeWaitForVifPlugged). */
+  fakeWaitForVifPlugged: boolean;
+  /** The pool os-floating-ips allocates from when none is named (default_floating_pool). */
+  defaultFloatingPool: string;
+}
+
+/**
+ * The `compute:` section as written in stratus.yaml (every field optional). It is part of
+ * StratusConfig through the declaration below, so `config.compute` is typed everywhere.
+ */
+export type ComputeConfig = Partial<Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles'>> & {
+  /** Run a compute agent when the `compute` role is on (default true). */
+  agent?: boolean;
+  consoles?: Partial<ComputeOptions['consoles']>;
+};
+
+declare module '../core/config.ts' {
+  interface StratusConfig {
+    compute?: ComputeConfig;
+  }
+}
+
+/** The options of this process from the whole configuration (roles decide which parts run here). */
+export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compute'>>): ComputeOptions {
+  const c: ComputeConfig = cfg.compute ?? {};
+  const roles: readonly string[] = cfg.roles ?? ['conductor', 'scheduler', 'compute'];
+  return {
+    host: c.host ?? os.hostname(),
+    agent: (c.agent ?? true) && roles.includes('compute'),
+    driver: c.driver ?? 'fake',
+    conductor: roles.includes('conductor'),
+    scheduler: roles.includes('scheduler'),
+    vcpus: Number(c.vcpus ?? 16),
+    memoryMb: Number(c.memoryMb ?? 32768),
+    localGb: Number(c.localGb ?? 500),
+    cpuAllocationRatio: Number(c.cpuAllocationRatio ?? 16),
+    ramAllocationRatio: Number(c.ramAllocationRatio ?? 1.5),
+    diskAllocationRatio: Number(c.diskAllocationRatio ?? 1.0),
+    serviceDownTime: Number(c.serviceDownTime ?? 60),
+    reportInterval: Number(c.reportInterval ?? 10),
+    maxAttempts: Number(c.maxAttempts ?? 3),
+    defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
+    fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1),
+    fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
+    resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0),
+    allowResizeToSameHost: c.allowResizeToSameHost ?? true,
+    shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0),
+    shelvedPollInterval: Number(c.shelvedPollInterval ?? 3600),
+    reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
+    healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60),
+    vifPluggingTimeout: Number(c.vifPluggingTimeout ?? 300),
+    vifPluggingIsFatal: c.vifPluggingIsFatal !== false,
+    syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
+    // Nova's defaults: only VNC is on.
+    consoles: {
+      vnc: 'http://127.0.0.1:6080/vnc_auto.html',
+      spice: false,
+      rdp: false,
+      serial: false,
+      mks: false,
+      ...(c.consoles ?? {}),
+    },
+    consoleTokenTtl: Number(c.consoleTokenTtl ?? 600),
+    fakeDelayMs: Number(c.fakeDelayMs ?? 0),
+    fakeFailRate: Number(c.fakeFailRate ?? 0),
+    fakeWaitForVifPlugged: c.fakeWaitForVifPlugged === true,
+    defaultFloatingPool: c.defaultFloatingPool ?? 'public',
+  };
+}
+
+/** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */
+export function agentHosts(o: ComputeOptions): string[] {
+  return Array.from({ length: Math.max(1, o.fakeHosts) }, (_, i) => (i === 0 ? o.host : `${o.host}-${i + 1}`));
+}
