@@ -14,6 +14,7 @@
 // those that arrive within `sendEventsInterval` seconds of a send wait and go together after it.
 // Nothing here is awaited by a request; a failed send is logged and dropped, as upstream.
 import type { NetworkConfig } from '../core/config.ts';
+import { isUuidLike } from '../core/validate.ts';
 import type { NetworkService, Family } from './service.ts';
 import type { View } from './api/resource.ts';
 
@@ -24,14 +25,12 @@ export interface NovaEvent {
   tag?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-
 /** neutron's _is_compute_port. */
 export function isComputePort(port: { device_id?: unknown; device_owner?: unknown } | undefined | null): boolean {
   return (
     !!port &&
     typeof port.device_id === 'string' &&
-    UUID.test(port.device_id) &&
+    isUuidLike(port.device_id) &&
     typeof port.device_owner === 'string' &&
     port.device_owner.startsWith('compute:')
   );

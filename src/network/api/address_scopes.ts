@@ -3,7 +3,8 @@
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx } from './resource.ts';
-import { toBoolean, toString, badInput, py } from './validate.ts';
+import { toBoolean, toString, badInput } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   boolFilter,
   deleteRbac,
@@ -35,7 +36,7 @@ export async function visibleAddressScope(svc: NetworkService, ctx: NetworkConte
 
 export const toIpVersion = (v: unknown, n: string) => {
   const i = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (i !== 4 && i !== 6) throw badInput(n, `${py(v)} is not in [4, 6]`);
+  if (i !== 4 && i !== 6) throw badInput(n, `${pyStr(v)} is not in [4, 6]`);
   return i;
 };
 

@@ -5,7 +5,8 @@
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { badRequest, pyRepr } from './l3_common.ts';
-import { badInput, py, toInt, toString } from './validate.ts';
+import { badInput, toInt, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import type { View } from './resource.ts';
 
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
@@ -29,7 +30,7 @@ const notFound = (id: string) =>
 function protocol(v: unknown, name: string): string {
   const s = typeof v === 'string' ? v.toLowerCase() : v;
   if (typeof s !== 'string' || !PROTOCOLS.includes(s))
-    throw badInput(name, `'${py(v)}' is not in dict_keys(${pyRepr(PROTOCOLS)})`);
+    throw badInput(name, `'${pyStr(v)}' is not in dict_keys(${pyRepr(PROTOCOLS)})`);
   return s;
 }
 

@@ -6,7 +6,8 @@ import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, setHidden, type Tx, type View } from './resource.ts';
-import { badInput, invalidInput, toBoolean, toInt, toString, py } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toInt, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   AUTO_DELETE_PORT_OWNERS,
   DEVICE_OWNER_ROUTER_GW,
@@ -363,7 +364,7 @@ const REMOVED_PORTS = Symbol('removed-ports');
 
 export function toNonNegative(v: unknown, name: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw badInput(name, `'${py(v)}' is not an integer`);
+  if (!Number.isInteger(n)) throw badInput(name, `'${pyStr(v)}' is not an integer`);
   if (n < 0) throw badInput(name, `'${n}' should be non-negative`);
   return n;
 }

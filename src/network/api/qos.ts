@@ -10,7 +10,8 @@ import { type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
@@ -35,7 +36,7 @@ export const qosPolicyNotFound = (id: string) =>
 /** converters.convert_to_int, then validators.validate_range, with their messages. */
 function toIntInRange(v: unknown, name: string, min = 0, max = INT_MAX): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw invalidInput(`'${py(v)}' is not an integer`);
+  if (!Number.isInteger(n)) throw invalidInput(`'${pyStr(v)}' is not an integer`);
   if (n < min) throw badInput(name, `'${n}' is too small - must be at least '${min}'`);
   if (n > max) throw badInput(name, `'${n}' is too large - must be no larger than '${max}'`);
   return n;
@@ -43,7 +44,7 @@ function toIntInRange(v: unknown, name: string, min = 0, max = INT_MAX): number 
 
 /** validators.validate_values: its message names no values (upstream's own wording). */
 function oneOf<T>(v: T, name: string, values: readonly unknown[]): T {
-  if (!values.includes(v)) throw badInput(name, `${py(v)} is not in valid_values`);
+  if (!values.includes(v)) throw badInput(name, `${pyStr(v)} is not in valid_values`);
   return v;
 }
 

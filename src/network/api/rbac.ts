@@ -7,7 +7,9 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type View } from './resource.ts';
-import { badInput, invalidInput, py, toString, UUID_RE } from './validate.ts';
+import { badInput, invalidInput, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import { sgNotFound } from './security_groups.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { bumpRevision } from './resource.ts';
@@ -248,7 +250,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         required: true,
         validate: (v) => {
           const t = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
-          if (!t || !types().includes(t)) throw invalidInput(`'${py(v)}' is not a valid RBAC object type`);
+          if (!t || !types().includes(t)) throw invalidInput(`'${pyStr(v)}' is not a valid RBAC object type`);
           return t;
         },
       },
@@ -256,7 +258,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         post: true,
         required: true,
         validate: (v, n) => {
-          if (typeof v !== 'string' || !UUID_RE.test(v)) throw badInput(n, `'${py(v)}' is not a valid UUID`);
+          if (typeof v !== 'string' || !UUID_LIKE.test(v)) throw badInput(n, `'${pyStr(v)}' is not a valid UUID`);
           return v;
         },
       },

@@ -13,7 +13,9 @@ import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts';
+import { badInput, toBoolean, toInt, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import { NetworkContext } from '../context.ts';
 
 export type Row = Record<string, any>;
@@ -989,7 +991,7 @@ export class ResourceApi {
     };
     const checkTag = (t: unknown) => {
       if (typeof t !== 'string' || t.length > 255 || t.length === 0)
-        throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
+        throw new ApiError(400, `Invalid input for operation: '${pyStr(t)}' is not a valid tag.`, 'InvalidInput');
       return t;
     };
     const bump = (id: string, tx: Tx) => bumpRevision(tx, this.spec.table, id);
@@ -1097,5 +1099,5 @@ function sameValue(actual: unknown, wanted: unknown): boolean {
   return String(actual) === String(wanted);
 }
 
-export const isUuid = (s: string) => UUID_RE.test(s);
+export const isUuid = (s: string) => UUID_LIKE.test(s);
 export { badInput };

@@ -10,7 +10,9 @@ import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
 import { hidden, bumpRevision, timestamp, type ListQuery, type ResourceApi, type Tx, type View } from './resource.ts';
-import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
+import { badInput, toBoolean, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
@@ -98,7 +100,7 @@ function convertProtocol(v: unknown): string | null {
   const bad = () =>
     invalid(
       'SecurityGroupRuleInvalidProtocol',
-      `Security group rule protocol ${py(v)} not supported. Only protocol values ${SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are supported.`,
+      `Security group rule protocol ${pyStr(v)} not supported. Only protocol values ${SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are supported.`,
     );
   if (typeof v === 'boolean') throw bad();
   const n = pyInt(v);
@@ -114,7 +116,7 @@ function convertEthertype(v: unknown): string {
   if (typeof v === 'string') for (const e of ETHERTYPES) if (e.toLowerCase() === v.toLowerCase()) return e;
   throw invalid(
     'SecurityGroupRuleInvalidEtherType',
-    `Security group rule for ethertype '${py(v)}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
+    `Security group rule for ethertype '${pyStr(v)}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
   );
 }
 
@@ -122,7 +124,7 @@ function convertPort(v: unknown): number | null {
   if (v === null || v === undefined) return null;
   const n = pyInt(v);
   if (n === undefined || n < 0 || n > 65535)
-    throw invalid('SecurityGroupInvalidPortValue', `Invalid value for port ${py(v)}`);
+    throw invalid('SecurityGroupInvalidPortValue', `Invalid value for port ${pyStr(v)}`);
   return n;
 }
 
@@ -130,7 +132,7 @@ function convertPort(v: unknown): number | null {
 function convertIpPrefix(v: unknown): string | null {
   if (v === null || v === undefined || v === '' || v === false || v === 0) return null;
   const c = typeof v === 'string' ? parseCidr(v, { allowBareIp: true }) : null;
-  if (!c) throw invalid('InvalidCIDR', `Invalid CIDR ${py(v)} given as IP prefix.`);
+  if (!c) throw invalid('InvalidCIDR', `Invalid CIDR ${pyStr(v)} given as IP prefix.`);
   const slash = (v as string).indexOf('/');
   return `${normalizeIp(slash < 0 ? v : (v as string).slice(0, slash))}/${c.prefixlen}`;
 }
@@ -419,8 +421,9 @@ function nameNotDefault(v: unknown, n: string): string {
 
 function uuidList(v: unknown, n: string): string[] {
   if (v === null) return [];
-  if (!Array.isArray(v)) throw badInput(n, `'${py(v)}' is not a list`);
-  for (const x of v) if (typeof x !== 'string' || !UUID_RE.test(x)) throw badInput(n, `'${py(x)}' is not a valid UUID`);
+  if (!Array.isArray(v)) throw badInput(n, `'${pyStr(v)}' is not a list`);
+  for (const x of v)
+    if (typeof x !== 'string' || !UUID_LIKE.test(x)) throw badInput(n, `'${pyStr(x)}' is not a valid UUID`);
   const dup = v.find((x, i) => v.indexOf(x) !== i);
   if (dup !== undefined) throw badInput(n, `Duplicate items in the list: '${dup}'`);
   return v as string[];
@@ -558,7 +561,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         post: true,
         required: true,
         validate: (v, n) => {
-          if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${py(v)} is not in valid_values`);
+          if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${pyStr(v)} is not in valid_values`);
           return v;
         },
       },

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type Tx, type View } from './resource.ts';
-import { invalidInput, toInt, toString, toStringOrNull, toUuid, py } from './validate.ts';
+import { invalidInput, toInt, toString, toStringOrNull, toUuid } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
 import type { NetworkDb } from '../db/schema.ts';
 
@@ -171,12 +172,16 @@ export function validateSegmentsAttr(v: unknown, name: string): SegmentRequest[]
   if (!Array.isArray(v))
     throw new ApiError(
       400,
-      `Invalid input for ${name}. Reason: Invalid data format for segments: '${py(v)}'.`,
+      `Invalid input for ${name}. Reason: Invalid data format for segments: '${pyStr(v)}'.`,
       'HTTPBadRequest',
     );
   const out = v.map((s) => {
     if (!s || typeof s !== 'object' || Array.isArray(s))
-      throw new ApiError(400, `Invalid input for ${name}. Reason: '${py(s)}' is not a dictionary.`, 'HTTPBadRequest');
+      throw new ApiError(
+        400,
+        `Invalid input for ${name}. Reason: '${pyStr(s)}' is not a dictionary.`,
+        'HTTPBadRequest',
+      );
     const d = s as Record<string, unknown>;
     const unknown = Object.keys(d).filter(
       (k) => !['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'].includes(k),

@@ -7,7 +7,8 @@ import { ApiError } from '../../core/errors.ts';
 import { json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type Tx } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   allocatePrefix,
   cidrContainsCidr,
@@ -44,13 +45,13 @@ const illegalBounds = (type: string, len: number, base: string, baseLen: number)
 
 /** neutron-lib validate_subnet for each prefix of a list. */
 export function toSubnetList(v: unknown, name: string): string[] {
-  if (!Array.isArray(v)) throw badInput(name, `'${py(v)}' is not a list`);
+  if (!Array.isArray(v)) throw badInput(name, `'${pyStr(v)}' is not a list`);
   return v.map((x) => toSubnetCidr(x, name));
 }
 
 /** validate_subnet: 'address/prefixlen' (host bits allowed), kept as the client wrote it in canonical form. */
 export function toSubnetCidr(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw badInput(name, `'${py(v)}' is not a valid IP subnet`);
+  if (typeof v !== 'string') throw badInput(name, `'${pyStr(v)}' is not a valid IP subnet`);
   const c = parseCidr(v, { allowBareIp: true });
   if (!c) throw badInput(name, `'${v}' is not a valid IP subnet`);
   if (!v.includes('/'))
