@@ -1,6 +1,6 @@
 // The network service telling compute what changed on a server's ports (upstream's
 // neutron/notifiers/nova.py): POST /v2.1/os-server-external-events with the neutron service
-// user's token (core/clients.ts, the same session compute uses the other way).
+// user's token, through core's ComputeClient (core/clients/compute.ts, pinned at 2.1).
 //
 // - a compute port's status DOWN/BUILD (or new) → ACTIVE/ERROR: `network-vif-plugged`
 //   (completed / failed); ACTIVE → DOWN: `network-vif-unplugged` (notifyNovaOnPortStatusChanges);
@@ -15,6 +15,7 @@
 // Nothing here is awaited by a request; a failed send is logged and dropped, as upstream.
 import type { NetworkConfig } from '../core/config.ts';
 import { isUuidLike } from '../core/validate.ts';
+import { ComputeClient } from '../core/clients/compute.ts';
 import type { NetworkService, Family } from './service.ts';
 import type { View } from './api/resource.ts';
 
@@ -61,7 +62,6 @@ const ipsOf = (p: View | undefined) =>
       .sort(),
   );
 
-/** Queues events and sends them in batches (upstream's BatchNotifier). */
 /** notify_nova_on_port_status_changes, notify_nova_on_port_data_changes, send_events_interval. */
 interface NovaOptions {
   notifyNovaOnPortStatusChanges?: boolean;
@@ -69,6 +69,7 @@ interface NovaOptions {
   sendEventsInterval?: number;
 }
 
+/** Queues events and sends them in batches (upstream's BatchNotifier). */
 export class NovaNotifier {
   private pending: NovaEvent[] = [];
   private timer?: NodeJS.Timeout;
@@ -77,7 +78,12 @@ export class NovaNotifier {
   /** Every batch handed to compute, newest last (tests read it); at most the last 100. */
   readonly sent: NovaEvent[][] = [];
 
-  constructor(private svc: NetworkService) {}
+  /** Compute's API at 2.1, the version Neutron's notifier speaks, with the neutron service user's token. */
+  private readonly compute: ComputeClient;
+
+  constructor(private svc: NetworkService) {
+    this.compute = new ComputeClient(svc.ctx.session);
+  }
 
   /** neutron's [nova] options, read from the network section as given (NetworkConfig does not declare them). */
   private get cfg(): Partial<NetworkConfig> & NovaOptions {
@@ -137,13 +143,7 @@ export class NovaNotifier {
   private async send(events: NovaEvent[]) {
     const log = this.svc.ctx.log;
     try {
-      const base = (await this.svc.ctx.session.endpoint('compute')).replace(/\/$/, '');
-      const res = await this.svc.ctx.session.fetch(`${base}/os-server-external-events`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ events }),
-      });
-      const text = await res.text();
+      const res = await this.compute.externalEvents(events);
       this.sent.push(events);
       if (this.sent.length > 100) this.sent.shift();
       if (res.status === 404) {
@@ -151,10 +151,10 @@ export class NovaNotifier {
         return;
       }
       if (res.status !== 200 && res.status !== 207) {
-        log.warn({ status: res.status, body: text, events }, 'compute refused the network events');
+        log.warn({ status: res.status, body: res.body, events }, 'compute refused the network events');
         return;
       }
-      for (const e of (JSON.parse(text)?.events ?? []) as Array<NovaEvent & { code?: number }>) {
+      for (const e of res.body?.events ?? []) {
         if (e.code !== 200) log.debug({ event: e }, 'compute event failed');
       }
     } catch (err) {
