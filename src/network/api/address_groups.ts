@@ -58,7 +58,6 @@ export function defineAddressGroups(svc: NetworkService) {
   svc.define({
     singular: 'address_group',
     plural: 'address_groups',
-    path: 'address-groups',
     table: 'address_groups',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },

@@ -44,7 +44,6 @@ export function defineAddressScopes(svc: NetworkService) {
   svc.define({
     singular: 'address_scope',
     plural: 'address_scopes',
-    path: 'address-scopes',
     table: 'address_scopes',
     // Address scopes have no standard attributes (no description, timestamps, revisions or tags).
     standard: false,

@@ -25,7 +25,6 @@ export function defineAgents(svc: NetworkService) {
     table: 'agents',
     owned: false,
     standard: false,
-    routes: ['list', 'show', 'update', 'delete'],
     attrs: {
       agent_type: {},
       binary: {},

@@ -67,7 +67,6 @@ export function defineConntrackHelpers(svc: NetworkService) {
   svc.define({
     singular: 'conntrack_helper',
     plural: 'conntrack_helpers',
-    path: 'routers/:router_id/conntrack_helpers',
     policyName: 'router_conntrack_helper',
     table: 'conntrack_helpers',
     owned: false,

@@ -254,7 +254,6 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
   return {
     singular: 'port_forwarding',
     plural: 'port_forwardings',
-    path: 'floatingips/:floatingip_id/port_forwardings',
     policyName: 'floatingip_port_forwarding',
     table: 'portforwardings',
     owned: false,

@@ -254,8 +254,6 @@ export function defineQos(svc: NetworkService) {
   const policies = svc.define({
     singular: 'policy',
     plural: 'policies',
-    path: 'qos/policies',
-    tagPath: 'policies',
     table: 'qos_policies',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
@@ -357,7 +355,6 @@ export function defineQos(svc: NetworkService) {
     const rules: ResourceApi = svc.define({
       singular: `${rt.type}_rule`,
       plural: `${rt.type}_rules`,
-      path: `qos/policies/:policy_id/${rt.type}_rules`,
       table: rt.table,
       policyName,
       owned: false,

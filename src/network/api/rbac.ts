@@ -238,7 +238,6 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   return svc.define({
     singular: 'rbac_policy',
     plural: 'rbac_policies',
-    path: 'rbac-policies',
     table: 'rbac_policies',
     quota: 'rbac_policy',
     standard: false,

@@ -442,11 +442,9 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
   const groups = svc.define({
     singular: 'security_group',
     plural: 'security_groups',
-    path: 'security-groups',
     table: 'securitygroups',
     quota: 'security_group',
     notFound: sgNotFound,
-    routes: ['show', 'create', 'update', 'delete'],
     attrs: {
       name: { post: true, put: true, default: '', validate: nameNotDefault },
       stateful: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
@@ -543,12 +541,10 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
   rules = svc.define({
     singular: 'security_group_rule',
     plural: 'security_group_rules',
-    path: 'security-group-rules',
     table: 'securitygrouprules',
     quota: 'security_group_rule',
     tags: false,
     notFound: ruleNotFound,
-    routes: ['show', 'create', 'delete'],
     attrs: {
       security_group_id: { post: true, required: true, validate: (v, n) => toString(v, n, 36) },
       remote_group_id: { post: true, default: null, validate: (v, n) => (v === null ? null : toString(v, n, 255)) },
