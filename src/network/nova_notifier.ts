@@ -13,7 +13,7 @@
 // at once (one turn of the event loop later, so that the events of one commit travel together),
 // those that arrive within `sendEventsInterval` seconds of a send wait and go together after it.
 // Nothing here is awaited by a request; a failed send is logged and dropped, as upstream.
-import type { NetworkConfig } from '../core/config.ts';
+import type { NetworkConfig } from './config.ts';
 import { isUuidLike } from '../core/validate.ts';
 import { ComputeClient } from '../core/clients/compute.ts';
 import type { NetworkService, Family } from './service.ts';
@@ -62,13 +62,6 @@ const ipsOf = (p: View | undefined) =>
       .sort(),
   );
 
-/** notify_nova_on_port_status_changes, notify_nova_on_port_data_changes, send_events_interval. */
-interface NovaOptions {
-  notifyNovaOnPortStatusChanges?: boolean;
-  notifyNovaOnPortDataChanges?: boolean;
-  sendEventsInterval?: number;
-}
-
 /** Queues events and sends them in batches (upstream's BatchNotifier). */
 export class NovaNotifier {
   private pending: NovaEvent[] = [];
@@ -85,8 +78,8 @@ export class NovaNotifier {
     this.compute = new ComputeClient(svc.ctx.session);
   }
 
-  /** neutron's [nova] options, read from the network section as given (NetworkConfig does not declare them). */
-  private get cfg(): Partial<NetworkConfig> & NovaOptions {
+  /** neutron's [nova] options (network/config.ts), read as given: a test may replace the whole section. */
+  private get cfg(): Partial<NetworkConfig> {
     return this.svc.ctx.config.network ?? {};
   }
   get statusChanges(): boolean {

@@ -11,7 +11,7 @@ import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import type { NetworkConfig } from '../core/config.ts';
+import type { NetworkConfig } from './config.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
 import { Check, PolicyEngine, type PolicyTarget } from '../core/policy/index.ts';
