@@ -7,7 +7,7 @@ import type { NetworkService } from '../service.ts';
 import { badRequest, pyRepr } from './l3_common.ts';
 import { badInput, toInt, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
-import type { View } from './resource.ts';
+import type { Tx, View } from './resource.ts';
 
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
 /** neutron's allowed_conntrack_helpers default: helper -> protocols. */
@@ -45,7 +45,7 @@ function checkAllowed(v: View) {
     );
 }
 
-async function checkDuplicate(tx: any, v: View, exceptId?: string) {
+async function checkDuplicate(tx: Tx, v: View, exceptId?: string) {
   let q = tx
     .selectFrom('conntrack_helpers')
     .select('id')

@@ -29,7 +29,7 @@ import {
   type Cidr,
   type IpRange,
 } from '../../core/netaddr.ts';
-import { isAutoAddressSubnet, subnetFromRow } from '../ipam.ts';
+import { isAutoAddressSubnet, subnetFromRow, type SubnetRowForIpam } from '../ipam.ts';
 import {
   AUTO_DELETE_PORT_OWNERS,
   NET_INFO,
@@ -361,7 +361,7 @@ async function checkSegment(tx: Transaction<NetworkDb>, networkId: string, segme
 /** add_auto_addrs_on_network_ports: a new SLAAC subnet gives the network's ports their EUI-64 address. */
 async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: View): Promise<string[]> {
   const s = subnetFromRow({
-    ...subnet,
+    ...(subnet as SubnetRowForIpam),
     allocation_pools: JSON.stringify(subnet.allocation_pools),
     service_types: JSON.stringify(subnet.service_types),
   });
