@@ -152,7 +152,7 @@ export async function fixedIpsOf(tx: Tx, portIds: string[]): Promise<Map<string,
 export interface SubnetRow {
   id: string;
   network_id: string;
-  project_id: string;
+  project_id: string | null;
   name: string;
   cidr: string;
   gateway_ip: string | null;
@@ -186,7 +186,7 @@ export async function subnetRows(tx: Tx, filter: { ids?: string[]; networkIds?: 
     q = q.where('network_id', 'in', filter.networkIds);
   }
   const rows = await q.orderBy('created_at').orderBy('id').execute();
-  return rows.map((r: any) => ({
+  return rows.map((r) => ({
     ...r,
     ip_version: Number(r.ip_version),
     allocation_pools:

@@ -7,7 +7,7 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx } from './resource.ts';
+import type { ResourceSpec, Tx, View } from './resource.ts';
 import { badInput, invalidInput, toIp, toString, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
@@ -100,7 +100,8 @@ interface PfSocket {
 
 /** _check_port_collisions: the same internal socket range, or the same external range of the floating IP, is taken. */
 async function checkCollisions(tx: Tx, pf: PfSocket, exceptId?: string) {
-  const others = async (q: any) => (await q.execute()).filter((r: any) => r.id !== exceptId);
+  const others = async <R extends { id: string }>(q: { execute(): Promise<R[]> }) =>
+    (await q.execute()).filter((r) => r.id !== exceptId);
   const internal = await others(
     tx
       .selectFrom('portforwardings')
@@ -203,7 +204,7 @@ async function checkRouterMatch(
   );
 }
 
-async function fipRow(tx: Tx, id: string): Promise<any> {
+async function fipRow(tx: Tx, id: string) {
   return tx.selectFrom('floatingips').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
 
@@ -374,7 +375,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     async beforeUpdate(existing, changes, ctx, tx) {
       await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
-      const merged: any = { ...existing, ...changes };
+      const merged = { ...existing, ...changes } as PfTarget & View;
       if (changes.internal_port_id)
         await checkPortHasNoFloatingIp(tx, changes.internal_port_id, merged.internal_ip_address);
       const given = (k: string) => k in changes && changes[k] !== null;
@@ -420,12 +421,14 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
         external_port_start: external[0],
         external_port_end: external[1],
       });
-      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
+      const routerId = fip.router_id;
+      if (routerId) afterCommit(ctx, () => svc.notifier.routersUpdated([routerId]));
     },
 
     async beforeDelete(existing, ctx, tx) {
       const fip = await fipRow(tx, existing.floatingip_id);
-      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
+      const routerId = fip.router_id;
+      if (routerId) afterCommit(ctx, () => svc.notifier.routersUpdated([routerId]));
       const others = await tx
         .selectFrom('portforwardings')
         .select('id')

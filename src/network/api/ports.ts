@@ -2,7 +2,7 @@
 // IPAM, port binding (binding:host_id set → the binder picks vif_type/vif_details), allowed
 // address pairs, extra DHCP options, DNS name and assignment, uplink status propagation,
 // and the protection of router and floating IP ports from a direct DELETE.
-import { sql, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
@@ -34,7 +34,15 @@ import {
 } from './core_common.ts';
 import { toDnsName, visibleNetwork } from './networks.ts';
 import type { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb } from '../db/schema.ts';
+
+/** An allowed address pair as the client gave it. */
+interface AddressPair {
+  ip_address: string;
+  mac_address?: string;
+}
+/** The fixed_ips filter's subquery on a port's allocations. */
+type AllocationQuery = SelectQueryBuilder<DynamicDb, string, { port_id: unknown }>;
 
 const VNIC_TYPES = [
   'normal',
@@ -325,7 +333,7 @@ export function definePorts(svc: NetworkService) {
           const eq = s.indexOf('=');
           const key = eq < 0 ? '' : s.slice(0, eq),
             value = eq < 0 ? s : s.slice(eq + 1);
-          const has = (cond: (eb: any) => any) => (eb: any) =>
+          const has = (cond: (sub: AllocationQuery) => AllocationQuery) => (eb: ExpressionBuilder<DynamicDb, string>) =>
             eb.exists(
               cond(
                 eb
@@ -412,7 +420,7 @@ export function definePorts(svc: NetworkService) {
         while (await macInUse(tx, values.network_id, values.mac_address));
       }
       values.ip_allocation = Array.isArray(values.fixed_ips) && !values.fixed_ips.length ? 'none' : 'immediate';
-      values.allowed_address_pairs = (values.allowed_address_pairs ?? []).map((p: any) => ({
+      values.allowed_address_pairs = (values.allowed_address_pairs ?? []).map((p: AddressPair) => ({
         ip_address: p.ip_address,
         mac_address: p.mac_address ?? values.mac_address,
       }));
@@ -469,7 +477,7 @@ export function definePorts(svc: NetworkService) {
       }
       if (changes.fixed_ips?.length && existing.ip_allocation === 'none') changes.ip_allocation = 'immediate';
       if (changes.allowed_address_pairs !== undefined) {
-        changes.allowed_address_pairs = changes.allowed_address_pairs.map((p: any) => ({
+        changes.allowed_address_pairs = changes.allowed_address_pairs.map((p: AddressPair) => ({
           ip_address: p.ip_address,
           mac_address: p.mac_address ?? mac ?? existing.mac_address,
         }));

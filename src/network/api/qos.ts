@@ -6,7 +6,7 @@
 // (agent/server.ts).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { type Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
@@ -17,7 +17,7 @@ import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
 import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
-import { dynamic, type NetworkDb } from '../db/schema.ts';
+import { dynamic, type DynamicDb, type NetworkDb } from '../db/schema.ts';
 
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];
@@ -51,13 +51,15 @@ function oneOf<T>(v: T, name: string, values: readonly unknown[]): T {
 /** Visible to the caller: admin, owner, or shared to '*' or to the caller's project. */
 function visibleTo(ctx: NetworkContext, svc: NetworkService) {
   const pid = ctx.projectId ?? '';
-  return (eb: any) =>
-    svc.isAdmin(ctx)
-      ? eb.lit(true)
-      : eb.or([
-          eb('qos_policies.project_id', '=', pid),
-          rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
+  return <DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>): Expression<SqlBool> => {
+    const d = eb as unknown as ExpressionBuilder<DynamicDb, string>;
+    return svc.isAdmin(ctx)
+      ? d.lit(true)
+      : d.or([
+          d('qos_policies.project_id', '=', pid),
+          rbacGrants(d, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
         ]);
+  };
 }
 
 /** The projects whose networks, ports and floating IPs use a policy (upstream's get_bound_project_ids). */

@@ -27,8 +27,8 @@ interface ObjectType {
   boundProjects(tx: Transaction<NetworkDb>, id: string): Promise<Set<string>>;
 }
 
-const projectsOf = async (q: any): Promise<Set<string>> =>
-  new Set((await q.execute()).map((r: any) => r.project_id as string));
+const projectsOf = async (q: { execute(): Promise<Array<{ project_id: string | null }>> }): Promise<Set<string>> =>
+  new Set((await q.execute()).map((r) => r.project_id as string));
 
 const TYPES: Record<string, ObjectType> = {
   network: {
@@ -107,7 +107,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   };
 
   /** The object a policy is about, which the caller must own unless an admin. */
-  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<Record<string, any>> {
+  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
     const t = TYPES[p.object_type]!;
     // Policies on one object are written one at a time (the duplicate checks stay true).
     await lockRow(tx, t.table, p.object_id);
@@ -129,13 +129,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   }
 
   /** Whether `target` may lose the access a policy gives it (RBAC_POLICY BEFORE_DELETE callbacks). */
-  async function checkRevoke(
-    p: View,
-    target: string,
-    obj: Record<string, any>,
-    tx: Transaction<NetworkDb>,
-    newTarget?: string,
-  ) {
+  async function checkRevoke(p: View, target: string, obj: View, tx: Transaction<NetworkDb>, newTarget?: string) {
     const base = { object_type: p.object_type, object_id: p.object_id };
     if (p.action === SHARED) {
       if (target === obj.project_id) return;

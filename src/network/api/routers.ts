@@ -178,7 +178,7 @@ interface RouterPort {
   id: string;
   network_id: string;
   device_owner: string;
-  project_id: string;
+  project_id: string | null;
   fixed_ips: FixedIp[];
 }
 
@@ -198,9 +198,9 @@ export async function routerPorts(
     .execute();
   const ips = await fixedIpsOf(
     tx,
-    rows.map((r: any) => r.id),
+    rows.map((r) => r.id),
   );
-  return rows.map((r: any) => ({ ...r, fixed_ips: ips.get(r.id) ?? [] }));
+  return rows.map((r) => ({ ...r, fixed_ips: ips.get(r.id) ?? [] }));
 }
 
 const isV6 = (ip: string) => parseIp(ip)?.version === 6;
@@ -314,7 +314,7 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 async function validateGateway(
   svc: NetworkService,
   ctx: NetworkContext,
-  info: Record<string, any> | null,
+  info: View | null,
   extIps: FixedIp[],
   router: GatewayRouter,
   tx: Tx,
@@ -378,7 +378,7 @@ async function setGateway(
   svc: NetworkService,
   ctx: NetworkContext,
   router: GatewayRouter,
-  info: Record<string, any> | null,
+  info: View | null,
   tx: Transaction<NetworkDb>,
 ): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
@@ -877,7 +877,7 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
       const ctx = NetworkContext.of(req.context);
       const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
-      const body = req.body as Record<string, any> | undefined;
+      const body = req.body as View | undefined;
       if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
         throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
       if (!('routes' in body.router))

@@ -3,20 +3,29 @@
 // default group every project gets on first need (listing groups or rules, creating a network,
 // creating or updating a port without groups).
 import type { FastifyInstance } from 'fastify';
-import type { SelectQueryBuilder, Transaction } from 'kysely';
+import type { ExpressionBuilder, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
-import { hidden, bumpRevision, timestamp, type ListQuery, type ResourceApi, type Tx, type View } from './resource.ts';
+import {
+  hidden,
+  bumpRevision,
+  timestamp,
+  type ListQuery,
+  type ResourceApi,
+  type ResourceQuery,
+  type Tx,
+  type View,
+} from './resource.ts';
 import { badInput, toBoolean, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;
@@ -252,7 +261,7 @@ function validateRule(rule: View) {
 // ---- queries --------------------------------------------------------------------------------
 
 /** Security groups shared with a project through RBAC (access_as_shared to it or to '*'). */
-const sharedWith = (eb: any, projectId: string) =>
+const sharedWith = <DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, projectId: string) =>
   rbacGrants(eb, 'security_group', 'securitygroups.id', projectId, ['access_as_shared']);
 
 /** The groups among `ids` a port of `projectId` may use: its own, shared with it, or any for an admin. */
@@ -734,8 +743,8 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       port_security_enabled: { type: 'boolean', post: true, put: true, validate: (v, n) => toBoolean(v, n) },
     },
     filters: {
-      security_groups: (q: SelectQueryBuilder<any, any, any>, values: unknown[]) =>
-        q.where('ports.id', 'in', (eb: any) =>
+      security_groups: (q: ResourceQuery, values: unknown[]) =>
+        q.where('ports.id', 'in', (eb: ExpressionBuilder<DynamicDb, string>) =>
           eb
             .selectFrom('securitygroupportbindings')
             .select('port_id')

@@ -1,7 +1,7 @@
 // Network segments: ML2's type drivers (flat, vxlan, local) that validate and reserve a
 // segment, the provider/multi-provider attributes they back, and the `segment` extension's
 // /v2.0/segments resource.
-import { sql, type Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
@@ -9,7 +9,9 @@ import { timestamp, type Tx, type View } from './resource.ts';
 import { invalidInput, toInt, toString, toStringOrNull, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { NetworkDb, NetworkSegmentTable } from '../db/schema.ts';
+
+type SegmentRow = Selectable<NetworkSegmentTable>;
 
 export interface SegmentRequest {
   network_type: string;
@@ -209,7 +211,7 @@ export function validateSegmentsAttr(v: unknown, name: string): SegmentRequest[]
 }
 
 /** Segments of networks, in index order. */
-export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<string, any[]>> {
+export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<string, SegmentRow[]>> {
   const rows = await inChunks(networkIds, (c) =>
     tx
       .selectFrom('network_segments')
@@ -219,7 +221,7 @@ export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<stri
       .orderBy('id')
       .execute(),
   );
-  const out = new Map<string, any[]>();
+  const out = new Map<string, SegmentRow[]>();
   for (const r of rows) {
     const l = out.get(r.network_id) ?? [];
     l.push(r);
@@ -229,8 +231,8 @@ export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<stri
 }
 
 /** ML2 extend_network_with_provider_segments: one segment as provider:*, several as `segments`. */
-export function providerView(view: View, segments: any[]) {
-  const seg = (s: any) => ({
+export function providerView(view: View, segments: SegmentRow[]) {
+  const seg = (s: SegmentRow) => ({
     'provider:network_type': s.network_type,
     'provider:physical_network': s.physical_network ?? null,
     'provider:segmentation_id': s.segmentation_id === null ? null : Number(s.segmentation_id),

@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type Tx } from './resource.ts';
+import { timestamp, type Tx, type View } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import {
@@ -86,7 +86,7 @@ function readBounds(
 }
 
 /** A subnet pool the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
+export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
   let q = tx.selectFrom('subnetpools').selectAll().where('subnetpools.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);
@@ -179,7 +179,7 @@ async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
  */
 export async function allocateFromPool(
   tx: Transaction<NetworkDb>,
-  pool: any,
+  pool: View,
   ctx: { cidr?: Cidr; prefixlen?: number; projectId: string },
 ): Promise<Cidr> {
   await lockRow(tx, 'subnetpools', pool.id);
@@ -206,7 +206,7 @@ export async function allocateFromPool(
     const unit = QUOTA_UNIT[version];
     const used = allocated
       .filter((s) => s.project_id === ctx.projectId)
-      .reduce((n: number, s: any) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
+      .reduce((n: number, s: { cidr: string }) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
     if (used + 2 ** (unit - prefixlen) > Number(pool.default_quota))
       throw new ApiError(409, 'Per-tenant subnet pool prefix quota exceeded.', 'SubnetPoolQuotaExceeded');
   }

@@ -146,7 +146,7 @@ const versionMismatch = (name: string, addr: string, version: number) =>
 const versionOf = (addr: string) => (parseIp(addr.split('/')[0]) ?? { version: 0 }).version;
 
 /** _validate_subnet: the checks that create and update share. `cur` is the existing subnet on update. */
-function validateSubnet(s: Record<string, any>, cidr: Cidr, cur?: View) {
+function validateSubnet(s: View, cidr: Cidr, cur?: View) {
   const v = Number(s.ip_version);
   if (s.enable_dhcp && !(cur && cur.enable_dhcp)) {
     if ((v === 4 && cidr.prefixlen > 30) || (v === 6 && cidr.prefixlen > 126))
@@ -285,7 +285,7 @@ async function checkNetworkSubnets(
   networkId: string,
   cidr: Cidr,
   version: number,
-  pool: any | null,
+  pool: View | null,
 ) {
   if (cidr.prefixlen === 0) throw invalidInput('0 is not allowed as CIDR prefix length');
   const others = await tx
@@ -560,7 +560,7 @@ export function defineSubnets(svc: NetworkService) {
         poolId = def.id;
       }
       if (!poolId && !cidr) throw badRequest('subnets', 'a subnetpool must be specified in the absence of a cidr');
-      let pool: any = null;
+      let pool: View | null = null;
       let gatewayDefault: bigint | null;
       if (poolId) {
         pool = await visibleSubnetpool(svc, ctx, tx, poolId);
@@ -620,7 +620,9 @@ export function defineSubnets(svc: NetworkService) {
             'GatewayIpInUse',
           );
       }
-      let pools = existing.allocation_pools.map((p: any) => rangeFromStrings(p.start, p.end)!);
+      let pools = existing.allocation_pools.map(
+        (p: { start: string; end: string }) => rangeFromStrings(p.start, p.end)!,
+      );
       if (changes.allocation_pools !== undefined && changes.allocation_pools !== null) {
         pools = validatePools(changes.allocation_pools, cidr);
         changes.allocation_pools = poolsJson(pools);

@@ -99,7 +99,7 @@ async function validateSubports(
   ctx: NetworkContext,
   tx: Tx,
   parent: View,
-  items: Array<Record<string, any>>,
+  items: Array<View>,
   trunkId?: string,
 ): Promise<Subport[]> {
   const { mechanism } = extrasState(svc);
@@ -330,12 +330,12 @@ export function extendForTrunks(svc: NetworkService) {
 export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
   const trunks = () => svc.resource('trunks');
 
-  const subportsBody = (req: FastifyRequest): Array<Record<string, any>> => {
+  const subportsBody = (req: FastifyRequest): Array<View> => {
     const b = req.body as Record<string, unknown> | undefined;
     const items = b && typeof b === 'object' ? b.sub_ports : undefined;
     const m = subportsError(items);
     if (m) throw invalidInput(m);
-    return items as Array<Record<string, any>>;
+    return items as Array<View>;
   };
 
   const action = async (req: FastifyRequest, name: 'add_subports' | 'remove_subports') => {
