@@ -2,6 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { networkDefaults, type NetworkConfig } from '../network/config.ts';
+
+export type { NetworkConfig };
 
 export interface SecurityComplianceConfig {
   /** Failed password attempts before a user is locked out (0 = never). Keystone: lockout_failure_attempts. */
@@ -33,29 +36,6 @@ export interface IdentityConfig {
   maxRedelegationCount: number;
   /** List size cap (Keystone's list_limit); 0 = unlimited. */
   listLimit: number;
-}
-
-export interface NetworkConfig {
-  /** The host name agents report and ports bind to (neutron's `host`); default: this machine's hostname. */
-  host?: string;
-  /** Run the network agent inside this process (the all-in-one shape). */
-  agent: boolean;
-  /** The agent's data plane: 'logical' (state only); 'linuxbridge' comes with the real data plane. */
-  dataplane: string;
-  /** neutron's global_physnet_mtu. */
-  mtu: number;
-  /** VXLAN VNIs for project networks, as ml2_type_vxlan's vni_ranges ('1:1000', comma-separated). */
-  vniRanges: string;
-  /** Physical networks flat provider networks may use (ml2_type_flat's flat_networks). */
-  flatNetworks: string[];
-  /** Seconds without a report after which an agent is down (neutron's agent_down_time). */
-  agentDownTime: number;
-  /** Seconds between an agent's state reports (report_interval). */
-  agentReportInterval: number;
-  /** The availability zone the agents of this host report. */
-  availabilityZone: string;
-  /** Default quota per resource (network, port, ...), over Neutron's defaults. */
-  quotas?: Record<string, number>;
 }
 
 export interface ImageConfig {
@@ -143,16 +123,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
       propertyProtectionRuleFormat: 'roles',
       sizeCap: 1024 ** 4,
     },
-    network: {
-      agent: true,
-      dataplane: 'logical',
-      mtu: 1500,
-      vniRanges: '1:1000',
-      flatNetworks: ['public'],
-      agentDownTime: 75,
-      agentReportInterval: 30,
-      availabilityZone: 'nova',
-    },
+    network: networkDefaults(),
     identity: {
       tokenExpiration: 3600,
       allowExpiredWindow: 172800,

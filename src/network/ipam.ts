@@ -7,7 +7,7 @@
 // taken addresses, the free ranges are computed from the subnet's allocations (O(allocated))
 // and a free address is drawn from them. Nothing ever walks the whole pool.
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { ApiError } from '../core/errors.ts';
 import { json, precompiled } from '../core/db.ts';
 import {
@@ -77,7 +77,19 @@ export function isEui64Address(ip: string): boolean {
   return !!a && a.version === 6 && ((a.value >> 24n) & 0xffffn) === 0xfffen;
 }
 
-export function subnetFromRow(r: any): IpamSubnet {
+/** The columns of a subnets row IPAM reads (the lists still JSON text). */
+export interface SubnetRowForIpam {
+  id: string;
+  network_id: string;
+  cidr: string;
+  allocation_pools: unknown;
+  service_types: unknown;
+  ipv6_address_mode?: string | null;
+  ipv6_ra_mode?: string | null;
+  enable_dhcp: unknown;
+}
+
+export function subnetFromRow(r: SubnetRowForIpam): IpamSubnet {
   const cidr = parseCidr(r.cidr)!;
   const pools = json<Array<{ start: string; end: string }>>(r.allocation_pools, [])
     .map((p) => rangeFromStrings(p.start, p.end))
@@ -437,7 +449,7 @@ export async function updatePortIps(
 }
 
 /** The fixed_ips of ports, in address order (IPv4 first). */
-export async function fixedIpsOf(tx: Transaction<NetworkDb> | any, portIds: string[]): Promise<Map<string, FixedIp[]>> {
+export async function fixedIpsOf(tx: Kysely<NetworkDb>, portIds: string[]): Promise<Map<string, FixedIp[]>> {
   const out = new Map<string, FixedIp[]>();
   for (let i = 0; i < portIds.length; i += 500) {
     const rows = await tx

@@ -1,6 +1,6 @@
 // The network service telling compute what changed on a server's ports (upstream's
 // neutron/notifiers/nova.py): POST /v2.1/os-server-external-events with the neutron service
-// user's token (core/clients.ts, the same session compute uses the other way).
+// user's token, through core's ComputeClient (core/clients/compute.ts, pinned at 2.1).
 //
 // - a compute port's status DOWN/BUILD (or new) → ACTIVE/ERROR: `network-vif-plugged`
 //   (completed / failed); ACTIVE → DOWN: `network-vif-unplugged` (notifyNovaOnPortStatusChanges);
@@ -13,7 +13,9 @@
 // at once (one turn of the event loop later, so that the events of one commit travel together),
 // those that arrive within `sendEventsInterval` seconds of a send wait and go together after it.
 // Nothing here is awaited by a request; a failed send is logged and dropped, as upstream.
-import type { NetworkConfig } from '../core/config.ts';
+import type { NetworkConfig } from './config.ts';
+import { isUuidLike } from '../core/validate.ts';
+import { ComputeClient } from '../core/clients/compute.ts';
 import type { NetworkService, Family } from './service.ts';
 import type { View } from './api/resource.ts';
 
@@ -24,14 +26,12 @@ export interface NovaEvent {
   tag?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-
 /** neutron's _is_compute_port. */
 export function isComputePort(port: { device_id?: unknown; device_owner?: unknown } | undefined | null): boolean {
   return (
     !!port &&
     typeof port.device_id === 'string' &&
-    UUID.test(port.device_id) &&
+    isUuidLike(port.device_id) &&
     typeof port.device_owner === 'string' &&
     port.device_owner.startsWith('compute:')
   );
@@ -63,13 +63,6 @@ const ipsOf = (p: View | undefined) =>
   );
 
 /** Queues events and sends them in batches (upstream's BatchNotifier). */
-/** notify_nova_on_port_status_changes, notify_nova_on_port_data_changes, send_events_interval. */
-interface NovaOptions {
-  notifyNovaOnPortStatusChanges?: boolean;
-  notifyNovaOnPortDataChanges?: boolean;
-  sendEventsInterval?: number;
-}
-
 export class NovaNotifier {
   private pending: NovaEvent[] = [];
   private timer?: NodeJS.Timeout;
@@ -78,10 +71,15 @@ export class NovaNotifier {
   /** Every batch handed to compute, newest last (tests read it); at most the last 100. */
   readonly sent: NovaEvent[][] = [];
 
-  constructor(private svc: NetworkService) {}
+  /** Compute's API at 2.1, the version Neutron's notifier speaks, with the neutron service user's token. */
+  private readonly compute: ComputeClient;
 
-  /** neutron's [nova] options, read from the network section as given (NetworkConfig does not declare them). */
-  private get cfg(): Partial<NetworkConfig> & NovaOptions {
+  constructor(private svc: NetworkService) {
+    this.compute = new ComputeClient(svc.ctx.session);
+  }
+
+  /** neutron's [nova] options (network/config.ts), read as given: a test may replace the whole section. */
+  private get cfg(): Partial<NetworkConfig> {
     return this.svc.ctx.config.network ?? {};
   }
   get statusChanges(): boolean {
@@ -138,13 +136,7 @@ export class NovaNotifier {
   private async send(events: NovaEvent[]) {
     const log = this.svc.ctx.log;
     try {
-      const base = (await this.svc.ctx.session.endpoint('compute')).replace(/\/$/, '');
-      const res = await this.svc.ctx.session.fetch(`${base}/os-server-external-events`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ events }),
-      });
-      const text = await res.text();
+      const res = await this.compute.externalEvents(events);
       this.sent.push(events);
       if (this.sent.length > 100) this.sent.shift();
       if (res.status === 404) {
@@ -152,10 +144,10 @@ export class NovaNotifier {
         return;
       }
       if (res.status !== 200 && res.status !== 207) {
-        log.warn({ status: res.status, body: text, events }, 'compute refused the network events');
+        log.warn({ status: res.status, body: res.body, events }, 'compute refused the network events');
         return;
       }
-      for (const e of (JSON.parse(text)?.events ?? []) as Array<NovaEvent & { code?: number }>) {
+      for (const e of res.body?.events ?? []) {
         if (e.code !== 200) log.debug({ event: e }, 'compute event failed');
       }
     } catch (err) {

@@ -22,10 +22,9 @@ export const DEFAULT_QUOTAS: Record<string, number> = {
   trunk: -1,
 };
 
-/** How usage of a quota resource is counted: its table and an optional extra condition. */
+/** How usage of a quota resource is counted: the rows of its table that the project owns. */
 export interface QuotaResource {
   table: string;
-  where?: (q: any) => any;
 }
 
 type Db = Kysely<NetworkDb> | Transaction<NetworkDb>;
@@ -73,11 +72,10 @@ export class Quotas {
   async used(tx: Db, projectId: string, name: string): Promise<number> {
     const r = this.resources.get(name);
     if (!r) return 0;
-    let q = dynamic(tx)
+    const q = dynamic(tx)
       .selectFrom(r.table)
       .select((eb) => eb.fn.countAll().as('n'))
       .where(`${r.table}.project_id`, '=', projectId);
-    if (r.where) q = r.where(q);
     return Number(((await q.executeTakeFirst()) as { n?: unknown } | undefined)?.n ?? 0);
   }
 

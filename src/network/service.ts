@@ -11,7 +11,7 @@ import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import type { NetworkConfig } from '../core/config.ts';
+import type { NetworkConfig } from './config.ts';
 import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
 import { Check, PolicyEngine, type PolicyTarget } from '../core/policy/index.ts';
@@ -29,6 +29,7 @@ import { securityFamily } from './api/security.ts';
 import { extrasFamily } from './api/extras.ts';
 import { extFamily } from './api/ext.ts';
 import { novaNotifierFamily } from './nova_notifier.ts';
+import { mountRoutes, RESOURCES } from './api/routes.ts';
 import type { NetworkContext } from './context.ts';
 import type { NetworkDb } from './db/schema.ts';
 
@@ -226,23 +227,30 @@ export class NetworkService implements ServiceModule {
       { parseAs: 'string' },
       jsonBodyParser(() => new ApiError(400, 'Malformed request body', 'HTTPBadRequest')),
     );
-    app.get('/', { config: { auth: false } }, async (req) => ({
-      versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }],
-    }));
-    app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req.baseUrl));
-    app.get('/v2.0/extensions', async (req) => {
-      req.authorized = true;
-      return { extensions: this.extensions.map((e) => this.extensionView(e)) };
-    });
-    app.get('/v2.0/extensions/:alias', async (req) => {
-      req.authorized = true;
-      const alias = (req.params as { alias: string }).alias;
-      const e = this.extensions.find((x) => x.alias === alias);
-      if (!e) throw new ApiError(404, `Extension with alias ${alias} does not exist`, 'HTTPNotFound');
-      return { extension: this.extensionView(e) };
-    });
+    // The whole route table is api/routes.ts: the resources mount their entries there, the rest is
+    // checked against its list.
     for (const r of this.resources.values()) r.register(app);
-    for (const f of FAMILIES) f.routes?.(app, this);
+    const unmounted = Object.keys(RESOURCES).filter((k) => !this.resources.has(k));
+    if (unmounted.length)
+      throw new Error(`network resources in api/routes.ts but not defined: ${unmounted.join(', ')}`);
+    mountRoutes(app, (app) => {
+      app.get('/', { config: { auth: false } }, async (req) => ({
+        versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${req.baseUrl}/v2.0/`, rel: 'self' }] }],
+      }));
+      app.get('/v2.0', { config: { auth: false } }, async (req) => this.resourceIndex(req.baseUrl));
+      app.get('/v2.0/extensions', async (req) => {
+        req.authorized = true;
+        return { extensions: this.extensions.map((e) => this.extensionView(e)) };
+      });
+      app.get('/v2.0/extensions/:alias', async (req) => {
+        req.authorized = true;
+        const alias = (req.params as { alias: string }).alias;
+        const e = this.extensions.find((x) => x.alias === alias);
+        if (!e) throw new ApiError(404, `Extension with alias ${alias} does not exist`, 'HTTPNotFound');
+        return { extension: this.extensionView(e) };
+      });
+      for (const f of FAMILIES) f.routes?.(app, this);
+    });
   }
 
   private extensionView(e: ApiExtension) {

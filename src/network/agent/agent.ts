@@ -12,7 +12,7 @@
 //   plugin, as upstream's agent does) and the driver serves it; otherwise the port is released;
 // - L3: a router it hosts is realised by the driver, and its floating IPs reported ACTIVE when
 //   associated, DOWN otherwise.
-import type { MessageBus } from '../../core/bus.ts';
+import type { MessageBus, RpcHandler } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
 import type { View } from '../api/resource.ts';
 import type {
@@ -95,7 +95,7 @@ export class NetworkAgent {
 
   async start() {
     await this.o.driver.start(this.o.host);
-    const on = (topic: string, handlers: Record<string, (a: any) => void>) =>
+    const on = (topic: string, handlers: Record<string, RpcHandler>) =>
       this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
     on(L2_AGENT_TOPIC, {
       port_update: ({ port }: { port: View }) => {
@@ -113,7 +113,7 @@ export class NetworkAgent {
       security_groups_member_updated: ({ security_groups }: { security_groups: string[] }) =>
         this.securityGroupsChanged(security_groups),
     });
-    const dhcp: Record<string, (a: any) => void> = {
+    const dhcp: Record<string, RpcHandler> = {
       agent_updated: () => {
         this.needsResync = true;
       },

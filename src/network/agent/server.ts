@@ -11,6 +11,7 @@ import type { NetworkService } from '../service.ts';
 import { colName, type ResourceApi, type Tx, type View } from '../api/resource.ts';
 import type { DeviceDetails, DhcpNetwork, Mechanism, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
 import { agentOption } from '../api/extras_state.ts';
+import type { RpcHandler } from '../../core/bus.ts';
 import {
   AGENT_TYPE_DHCP,
   AGENT_TYPE_L3,
@@ -85,7 +86,7 @@ export class PluginServer implements PluginRpc {
 
   async start() {
     await this.reloadAgents();
-    const handlers: Record<string, (args: any) => unknown> = {};
+    const handlers: Record<string, RpcHandler> = {};
     for (const m of [
       'report_state',
       'get_device_details',
@@ -104,7 +105,7 @@ export class PluginServer implements PluginRpc {
       'update_subport_bindings',
       'update_trunk_status',
     ] as const) {
-      handlers[m] = (args: any) => (this[m] as (a: any) => unknown).call(this, args ?? {});
+      handlers[m] = (args) => (this[m] as (a: unknown) => unknown).call(this, args ?? {});
     }
     this.unserve = this.svc.ctx.bus.serve(PLUGIN_TOPIC, this.svc.host, handlers);
     // Another API process may have taken an agent's report: refresh the binding cache now and then.

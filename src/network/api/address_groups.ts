@@ -6,7 +6,8 @@ import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, parseCidr } from '../../core/netaddr.ts';
 import { bumpRevision, type Tx, type View } from './resource.ts';
-import { badInput, py, toList, toString } from './validate.ts';
+import { badInput, toList, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { rbacScope } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
 
@@ -18,10 +19,10 @@ function toSubnetList(v: unknown, attr: string, allowBareIp = false): string[] {
   const out: string[] = [];
   for (const x of toList(v ?? [], attr)) {
     const c = typeof x === 'string' && (allowBareIp || x.includes('/')) ? parseCidr(x, { allowBareIp }) : null;
-    if (!c) throw badInput(attr, `'${py(x)}' is not a valid IP subnet`);
+    if (!c) throw badInput(attr, `'${pyStr(x)}' is not a valid IP subnet`);
     const s = formatCidr(c);
     if (!out.includes(s)) out.push(s);
-    else if (!allowBareIp) throw badInput(attr, `Duplicate items in the list: '${py(x)}'`);
+    else if (!allowBareIp) throw badInput(attr, `Duplicate items in the list: '${pyStr(x)}'`);
   }
   return out;
 }
@@ -57,7 +58,6 @@ export function defineAddressGroups(svc: NetworkService) {
   svc.define({
     singular: 'address_group',
     plural: 'address_groups',
-    path: 'address-groups',
     table: 'address_groups',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },

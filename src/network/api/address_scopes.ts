@@ -2,8 +2,9 @@
 // networks take the scope of their subnets' pools. `shared` is an RBAC row, as upstream.
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx } from './resource.ts';
-import { toBoolean, toString, badInput, py } from './validate.ts';
+import type { Tx, View } from './resource.ts';
+import { toBoolean, toString, badInput } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   boolFilter,
   deleteRbac,
@@ -17,7 +18,7 @@ import {
 import type { NetworkContext } from '../context.ts';
 
 /** An address scope the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleAddressScope(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
+export async function visibleAddressScope(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
   let q = tx.selectFrom('address_scopes').selectAll().where('address_scopes.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);
@@ -35,7 +36,7 @@ export async function visibleAddressScope(svc: NetworkService, ctx: NetworkConte
 
 export const toIpVersion = (v: unknown, n: string) => {
   const i = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-  if (i !== 4 && i !== 6) throw badInput(n, `${py(v)} is not in [4, 6]`);
+  if (i !== 4 && i !== 6) throw badInput(n, `${pyStr(v)} is not in [4, 6]`);
   return i;
 };
 
@@ -43,7 +44,6 @@ export function defineAddressScopes(svc: NetworkService) {
   svc.define({
     singular: 'address_scope',
     plural: 'address_scopes',
-    path: 'address-scopes',
     table: 'address_scopes',
     // Address scopes have no standard attributes (no description, timestamps, revisions or tags).
     standard: false,

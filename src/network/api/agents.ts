@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { View, ResourceApi, Tx } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from '../agent/rpc.ts';
 import { RESERVED_DHCP_PORT, dhcpDeviceId } from '../agent/server.ts';
 import { extrasState } from './extras_state.ts';
@@ -24,7 +25,6 @@ export function defineAgents(svc: NetworkService) {
     table: 'agents',
     owned: false,
     standard: false,
-    routes: ['list', 'show', 'update', 'delete'],
     attrs: {
       agent_type: {},
       binary: {},
@@ -80,10 +80,10 @@ function extendWithZones(
         default: [],
         filter: false,
         validate: (v, n) => {
-          if (!Array.isArray(v)) throw badInput(n, `'${py(v)}' is not a list`);
+          if (!Array.isArray(v)) throw badInput(n, `'${pyStr(v)}' is not a list`);
           const dup = v.find((x, i) => v.indexOf(x) !== i);
-          if (dup !== undefined) throw badInput(n, `Duplicate items in the list: '${py(dup)}'`);
-          for (const x of v) if (typeof x !== 'string') throw badInput(n, `'${py(x)}' is not a valid string`);
+          if (dup !== undefined) throw badInput(n, `Duplicate items in the list: '${pyStr(dup)}'`);
+          for (const x of v) if (typeof x !== 'string') throw badInput(n, `'${pyStr(x)}' is not a valid string`);
           // neutron_lib's AZ_HINTS_DB_LEN: the hints are stored as one JSON string.
           if (JSON.stringify(v).length > 255) throw invalidInput('Too many availability_zone_hints specified');
           return v;
@@ -167,7 +167,7 @@ export function agentRoutes(app: FastifyInstance, svc: NetworkService) {
     if (!b || typeof b !== 'object' || typeof b[key] !== 'string')
       throw new ApiError(
         400,
-        `Invalid input for ${key}. Reason: '${py(b?.[key])}' is not a valid UUID.`,
+        `Invalid input for ${key}. Reason: '${pyStr(b?.[key])}' is not a valid UUID.`,
         'HTTPBadRequest',
       );
     return b[key] as string;

@@ -5,8 +5,9 @@
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { badRequest, pyRepr } from './l3_common.ts';
-import { badInput, py, toInt, toString } from './validate.ts';
-import type { View } from './resource.ts';
+import { badInput, toInt, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import type { Tx, View } from './resource.ts';
 
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
 /** neutron's allowed_conntrack_helpers default: helper -> protocols. */
@@ -29,7 +30,7 @@ const notFound = (id: string) =>
 function protocol(v: unknown, name: string): string {
   const s = typeof v === 'string' ? v.toLowerCase() : v;
   if (typeof s !== 'string' || !PROTOCOLS.includes(s))
-    throw badInput(name, `'${py(v)}' is not in dict_keys(${pyRepr(PROTOCOLS)})`);
+    throw badInput(name, `'${pyStr(v)}' is not in dict_keys(${pyRepr(PROTOCOLS)})`);
   return s;
 }
 
@@ -44,7 +45,7 @@ function checkAllowed(v: View) {
     );
 }
 
-async function checkDuplicate(tx: any, v: View, exceptId?: string) {
+async function checkDuplicate(tx: Tx, v: View, exceptId?: string) {
   let q = tx
     .selectFrom('conntrack_helpers')
     .select('id')
@@ -66,7 +67,6 @@ export function defineConntrackHelpers(svc: NetworkService) {
   svc.define({
     singular: 'conntrack_helper',
     plural: 'conntrack_helpers',
-    path: 'routers/:router_id/conntrack_helpers',
     policyName: 'router_conntrack_helper',
     table: 'conntrack_helpers',
     owned: false,

@@ -2,12 +2,20 @@
 // address scopes are shared through rbac_policies rows, as upstream since Ussuri), errors,
 // row locks and device owner constants.
 import { randomUUID } from 'node:crypto';
-import { sql, type SelectQueryBuilder, type Transaction } from 'kysely';
+import {
+  sql,
+  type AliasableExpression,
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type SqlBool,
+  type Transaction,
+} from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { serialType } from '../../core/db.ts';
-import { timestamp, type Tx } from './resource.ts';
+import { timestamp, type ResourceQuery, type Tx, type View } from './resource.ts';
 import type { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
 /** Hidden facts about a subnet's or port's network, kept on the view for policy targets (never serialized). */
 export const NET_INFO = Symbol('network-info');
@@ -61,9 +69,17 @@ export async function lockRow(tx: Tx, table: string, id: string) {
 }
 
 /** `exists` an rbac row granting `actions` on the object in `idRef` to the project (or to everyone). */
-export function rbacGrants(eb: any, objectType: string, idRef: string, projectId: string, actions: string[]) {
-  return eb.exists(
-    eb
+export function rbacGrants<DB, TB extends keyof DB>(
+  eb: ExpressionBuilder<DB, TB>,
+  objectType: string,
+  idRef: string,
+  projectId: string,
+  actions: string[],
+): AliasableExpression<SqlBool> {
+  // The object's id column is named at run time (networks.id, qos_policies.id, ...).
+  const d = eb as unknown as ExpressionBuilder<DynamicDb, string>;
+  return d.exists(
+    d
       .selectFrom('rbac_policies')
       .select('rbac_policies.id')
       .where('rbac_policies.object_type', '=', objectType)
@@ -75,7 +91,7 @@ export function rbacGrants(eb: any, objectType: string, idRef: string, projectId
 
 /** A non-admin's rows of an RBAC-shared resource: their own, or shared with them. */
 export function rbacScope(table: string, objectType: string, actions: string[]) {
-  return (q: SelectQueryBuilder<any, any, any>, ctx: NetworkContext) => {
+  return (q: ResourceQuery, ctx: NetworkContext) => {
     const p = projectOf(ctx);
     return q.where((eb) =>
       eb.or([eb(`${table}.project_id`, '=', p), rbacGrants(eb, objectType, `${table}.id`, p, actions)]),
@@ -151,8 +167,10 @@ export async function inChunks<T>(ids: string[], fn: (chunk: string[]) => Promis
 }
 
 /** Custom filter for a computed boolean that an SQL condition decides. */
-export function boolFilter(cond: (eb: any, ctx: NetworkContext) => any) {
-  return (q: SelectQueryBuilder<any, any, any>, values: unknown[], ctx: NetworkContext) => {
+export function boolFilter(
+  cond: (eb: ExpressionBuilder<DynamicDb, string>, ctx: NetworkContext) => Expression<SqlBool>,
+) {
+  return (q: ResourceQuery, values: unknown[], ctx: NetworkContext) => {
     const wanted = new Set(
       values.map((v) => {
         const s = String(v).toLowerCase();
@@ -178,16 +196,16 @@ export function boolFilter(cond: (eb: any, ctx: NetworkContext) => any) {
 export function networkOwnershipCheck(svc: {
   isAdmin(c: NetworkContext): boolean;
   isAdvsvc(c: NetworkContext): boolean;
-  db: any;
+  db: Kysely<NetworkDb>;
 }) {
-  return async (values: Record<string, any>, ctx: NetworkContext) => {
+  return async (values: View, ctx: NetworkContext) => {
     if (svc.isAdmin(ctx) || svc.isAdvsvc(ctx) || typeof values.network_id !== 'string') return;
     const p = projectOf(ctx);
     const net = await svc.db
       .selectFrom('networks')
       .select(['id', 'project_id'])
       .where('id', '=', values.network_id)
-      .where((eb: any) =>
+      .where((eb) =>
         eb.or([
           eb('project_id', '=', p),
           rbacGrants(eb, 'network', 'networks.id', p, ['access_as_shared', 'access_as_external']),

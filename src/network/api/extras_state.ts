@@ -4,6 +4,7 @@ import type { PluginServer } from '../agent/server.ts';
 import type { BusNotifier } from '../agent/notifier.ts';
 import type { NetworkAgent } from '../agent/agent.ts';
 import type { Mechanism } from '../drivers/dataplane.ts';
+import type { NetworkConfig } from '../config.ts';
 
 export interface ExtrasState {
   mechanism: Mechanism;
@@ -18,7 +19,7 @@ export interface ExtrasState {
 /** What extraL2Hosts reads of the configuration (compute's section is compute's to declare). */
 interface HostOptions {
   roles?: readonly string[];
-  network?: { l2Hosts?: unknown };
+  network?: Partial<NetworkConfig>;
   compute?: { agent?: boolean; driver?: string; host?: string; fakeHosts?: number };
 }
 
@@ -60,6 +61,6 @@ export function agentOption<T>(
   name: 'agentDownTime' | 'agentReportInterval' | 'availabilityZone',
   fallback: T,
 ): T {
-  const v = (svc.config as unknown as Record<string, unknown>)[name];
+  const v: unknown = (svc.config as Partial<NetworkConfig>)[name];
   return v === undefined || v === null ? fallback : (v as T);
 }

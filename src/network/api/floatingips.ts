@@ -143,7 +143,7 @@ async function associationOf(
 async function resolveAssociation(
   svc: NetworkService,
   ctx: NetworkContext,
-  request: Record<string, any>,
+  request: View,
   fip: FipState,
   tx: Tx,
 ): Promise<Assoc> {
@@ -222,7 +222,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
 
     async expand(views, _req, tx) {
       const portIds = [...new Set(views.map((v) => v.port_id).filter(Boolean))] as string[];
-      const ports = new Map<string, any>();
+      const ports = new Map<string, View>();
       for (let i = 0; i < portIds.length; i += 500) {
         const rows = await tx
           .selectFrom('ports')

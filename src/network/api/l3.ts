@@ -10,6 +10,7 @@ import { routerRoutes, routersSpec } from './routers.ts';
 import { disassociatePort, floatingIpPoolRoutes, floatingIpsSpec } from './floatingips.ts';
 import { portForwardingsSpec, removePortForwardings } from './port_forwardings.ts';
 import { autoAllocateRoutes } from './auto_allocate.ts';
+import type { NetworkContext } from '../context.ts';
 
 const EXTENSIONS = [
   {
@@ -108,7 +109,7 @@ export const l3Family: Family = {
 
   extend(svc) {
     dnsAttrs(svc);
-    const flush = async (_e: string, _v: unknown, ctx: any) => {
+    const flush = async (_e: string, _v: unknown, ctx: NetworkContext) => {
       await flushAfterCommit(svc, ctx);
     };
 
@@ -124,7 +125,7 @@ export const l3Family: Family = {
         const routers = await removePortForwardings(
           tx,
           port.id,
-          (port.fixed_ips ?? []).map((f: any) => f.ip_address),
+          (port.fixed_ips ?? []).map((f: { ip_address: string }) => f.ip_address),
         );
         if (routers.length) afterCommit(ctx, () => svc.notifier.routersUpdated(routers));
       },

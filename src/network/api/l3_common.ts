@@ -23,19 +23,8 @@ export function badRequest(resource: string, msg: string, type = 'BadRequest'): 
   return new ApiError(400, `Bad ${resource} request: ${msg}.`, type);
 }
 
-/** Python's repr of JSON values, for messages that upstream formats with %s of a dict or list. */
-export function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  if (typeof v === 'object')
-    return `{${Object.entries(v as Record<string, unknown>)
-      .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`)
-      .join(', ')}}`;
-  return String(v);
-}
+// Messages that upstream formats with %s of a dict or list quote Python's repr of it: core's pyRepr.
+export { pyRepr } from '../../core/python.ts';
 
 /** The caller with the admin role added: Neutron's context.elevated(), for ports the service owns. */
 export function elevated(ctx: NetworkContext): NetworkContext {
@@ -163,7 +152,7 @@ export async function fixedIpsOf(tx: Tx, portIds: string[]): Promise<Map<string,
 export interface SubnetRow {
   id: string;
   network_id: string;
-  project_id: string;
+  project_id: string | null;
   name: string;
   cidr: string;
   gateway_ip: string | null;
@@ -197,7 +186,7 @@ export async function subnetRows(tx: Tx, filter: { ids?: string[]; networkIds?: 
     q = q.where('network_id', 'in', filter.networkIds);
   }
   const rows = await q.orderBy('created_at').orderBy('id').execute();
-  return rows.map((r: any) => ({
+  return rows.map((r) => ({
     ...r,
     ip_version: Number(r.ip_version),
     allocation_pools:

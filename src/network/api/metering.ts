@@ -29,10 +29,8 @@ export function defineMetering(svc: NetworkService) {
   svc.define({
     singular: 'metering_label',
     plural: 'metering_labels',
-    path: 'metering/metering-labels',
     table: 'metering_labels',
     standard: false,
-    routes: ['list', 'show', 'create', 'delete'],
     attrs: {
       name: { post: true, default: '', validate: (v, n) => toString(v, n, 255) },
       description: { post: true, default: '', validate: (v, n) => toString(v, n, 1024) },
@@ -43,11 +41,9 @@ export function defineMetering(svc: NetworkService) {
   svc.define({
     singular: 'metering_label_rule',
     plural: 'metering_label_rules',
-    path: 'metering/metering-label-rules',
     table: 'metering_label_rules',
     standard: false,
     owned: false,
-    routes: ['list', 'show', 'create', 'delete'],
     attrs: {
       metering_label_id: { post: true, required: true, validate: (v, n) => toUuid(v, n) },
       direction: { post: true, required: true, validate: (v, n) => toEnum(v, n, ['ingress', 'egress'] as const) },

@@ -1,12 +1,13 @@
 // Networks (db_base_plugin_v2 + ML2): segments behind the provider attributes, MTU from the
 // segment types, `shared` and `router:external` as RBAC rows, visibility through RBAC, and
 // deletion that takes the network's own (DHCP) ports and subnets with it.
-import type { Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, setHidden, type Tx, type View } from './resource.ts';
-import { badInput, invalidInput, toBoolean, toInt, toString, py } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toInt, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   AUTO_DELETE_PORT_OWNERS,
   DEVICE_OWNER_ROUTER_GW,
@@ -32,7 +33,7 @@ import {
   type SegmentRequest,
 } from './segments.ts';
 import type { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
 
@@ -56,10 +57,17 @@ export function toDnsName(v: unknown, name: string, domain: boolean): string {
 }
 
 /** Networks a non-admin sees: their own, shared with them, or external to them. */
-export function networkScopeCondition(eb: any, table: string, idRef: string, projectId: string) {
-  return eb.or([
-    eb(`${table}.project_id`, '=', projectId),
-    rbacGrants(eb, 'network', idRef, projectId, ['access_as_shared', 'access_as_external']),
+export function networkScopeCondition<DB, TB extends keyof DB>(
+  eb: ExpressionBuilder<DB, TB>,
+  table: string,
+  idRef: string,
+  projectId: string,
+): Expression<SqlBool> {
+  // The table is named at run time (networks, or a join's alias).
+  const d = eb as unknown as ExpressionBuilder<DynamicDb, string>;
+  return d.or([
+    d(`${table}.project_id`, '=', projectId),
+    rbacGrants(d, 'network', idRef, projectId, ['access_as_shared', 'access_as_external']),
   ]);
 }
 
@@ -68,7 +76,7 @@ const networkById = precompiled(['id'], (db, p) =>
   db.selectFrom('networks').selectAll().where('networks.id', '=', p.id),
 );
 
-export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
+export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
   const row =
     svc.isAdmin(ctx) || svc.isAdvsvc(ctx)
       ? (await networkById(tx, { id })).rows[0]
@@ -100,7 +108,7 @@ async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
   const users = new Set([...ports, ...subnets].map((r) => r.project_id));
   users.delete(net.project_id);
   if (!users.size) return;
-  const allowed = new Set(
+  const allowed = new Set<string | null>(
     (
       await tx
         .selectFrom('rbac_policies')
@@ -110,7 +118,7 @@ async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
         .where('action', '=', 'access_as_shared')
         .where('target_tenant', '!=', '*')
         .execute()
-    ).map((r: any) => r.target_tenant),
+    ).map((r) => r.target_tenant),
   );
   if ([...users].some((p) => !allowed.has(p)))
     throw new ApiError(
@@ -204,12 +212,12 @@ export function defineNetworks(svc: NetworkService) {
       const segs = await segmentsOf(tx, ids);
       for (const v of views) {
         v.shared = shared.has(v.id);
-        const mine = subnets.filter((s: any) => s.network_id === v.id);
-        v.subnets = mine.map((s: any) => s.id);
+        const mine = subnets.filter((s) => s.network_id === v.id);
+        v.subnets = mine.map((s) => s.id);
         const scopeOf = (ver: number) =>
           mine
-            .filter((s: any) => Number(s.ip_version) === ver)
-            .map((s: any) => scopes.get(s.subnetpool_id) ?? null)
+            .filter((s) => Number(s.ip_version) === ver)
+            .map((s) => scopes.get(s.subnetpool_id ?? '') ?? null)
             .find((x) => x) ?? null;
         v.ipv4_address_scope = scopeOf(4);
         v.ipv6_address_scope = scopeOf(6);
@@ -363,7 +371,7 @@ const REMOVED_PORTS = Symbol('removed-ports');
 
 export function toNonNegative(v: unknown, name: string): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw badInput(name, `'${py(v)}' is not an integer`);
+  if (!Number.isInteger(n)) throw badInput(name, `'${pyStr(v)}' is not an integer`);
   if (n < 0) throw badInput(name, `'${n}' should be non-negative`);
   return n;
 }

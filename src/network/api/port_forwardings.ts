@@ -7,8 +7,9 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx } from './resource.ts';
-import { badInput, invalidInput, py, toIp, toString, toUuid } from './validate.ts';
+import type { ResourceSpec, Tx, View } from './resource.ts';
+import { badInput, invalidInput, toIp, toString, toUuid } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
 import { type FipPort, routerForFloatingIp } from './floatingips.ts';
 import { lockRow } from './core_common.ts';
@@ -26,7 +27,7 @@ const pfBadRequest = (msg: string) => badRequest('port_forwarding', msg);
 function portOrNone(v: unknown, name: string): number | null {
   if (v === null) return null;
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw badInput(name, `'${py(v)}' is not an integer`);
+  if (!Number.isInteger(n)) throw badInput(name, `'${pyStr(v)}' is not an integer`);
   if (n < 1) throw badInput(name, `'${n}' is too small - must be at least '1'`);
   if (n > 65535) throw badInput(name, `'${n}' is too large - must be no larger than '65535'`);
   return n;
@@ -35,7 +36,7 @@ function portOrNone(v: unknown, name: string): number | null {
 /** type:port_range [1, 65535]: 'N' or 'N:M'. */
 function portRangeOrNone(v: unknown, name: string): string | null {
   if (v === null) return null;
-  const parts = String(typeof v === 'string' || typeof v === 'number' ? v : py(v)).split(':');
+  const parts = String(typeof v === 'string' || typeof v === 'number' ? v : pyStr(v)).split(':');
   if (parts.length > 2 || parts.some((p) => !p.length))
     throw badInput(name, 'Port range must be two integers separated by a colon');
   for (const p of parts) {
@@ -53,11 +54,11 @@ function protocol(v: unknown, name: string): string {
   const numeric = typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v));
   if (!(typeof s === 'string' && PROTOCOLS.includes(s)) && !(numeric && Number(v) >= 0 && Number(v) <= 255)) {
     throw invalidInput(
-      `IP protocol '${py(v)}' is not supported. Only protocol names and their integer representation (0 to 255) are supported`,
+      `IP protocol '${pyStr(v)}' is not supported. Only protocol names and their integer representation (0 to 255) are supported`,
     );
   }
   if (typeof v !== 'string' || !PROTOCOLS.includes(v))
-    throw badInput(name, `'${py(v)}' is not in dict_keys(${pyRepr(PROTOCOLS)})`);
+    throw badInput(name, `'${pyStr(v)}' is not in dict_keys(${pyRepr(PROTOCOLS)})`);
   return v;
 }
 
@@ -99,7 +100,8 @@ interface PfSocket {
 
 /** _check_port_collisions: the same internal socket range, or the same external range of the floating IP, is taken. */
 async function checkCollisions(tx: Tx, pf: PfSocket, exceptId?: string) {
-  const others = async (q: any) => (await q.execute()).filter((r: any) => r.id !== exceptId);
+  const others = async <R extends { id: string }>(q: { execute(): Promise<R[]> }) =>
+    (await q.execute()).filter((r) => r.id !== exceptId);
   const internal = await others(
     tx
       .selectFrom('portforwardings')
@@ -202,7 +204,7 @@ async function checkRouterMatch(
   );
 }
 
-async function fipRow(tx: Tx, id: string): Promise<any> {
+async function fipRow(tx: Tx, id: string) {
   return tx.selectFrom('floatingips').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
 
@@ -253,7 +255,6 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
   return {
     singular: 'port_forwarding',
     plural: 'port_forwardings',
-    path: 'floatingips/:floatingip_id/port_forwardings',
     policyName: 'floatingip_port_forwarding',
     table: 'portforwardings',
     owned: false,
@@ -374,7 +375,7 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     async beforeUpdate(existing, changes, ctx, tx) {
       await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
-      const merged: any = { ...existing, ...changes };
+      const merged = { ...existing, ...changes } as PfTarget & View;
       if (changes.internal_port_id)
         await checkPortHasNoFloatingIp(tx, changes.internal_port_id, merged.internal_ip_address);
       const given = (k: string) => k in changes && changes[k] !== null;
@@ -420,12 +421,14 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
         external_port_start: external[0],
         external_port_end: external[1],
       });
-      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
+      const routerId = fip.router_id;
+      if (routerId) afterCommit(ctx, () => svc.notifier.routersUpdated([routerId]));
     },
 
     async beforeDelete(existing, ctx, tx) {
       const fip = await fipRow(tx, existing.floatingip_id);
-      if (fip.router_id) afterCommit(ctx, () => svc.notifier.routersUpdated([fip.router_id]));
+      const routerId = fip.router_id;
+      if (routerId) afterCommit(ctx, () => svc.notifier.routersUpdated([routerId]));
       const others = await tx
         .selectFrom('portforwardings')
         .select('id')

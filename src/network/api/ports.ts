@@ -2,12 +2,13 @@
 // IPAM, port binding (binding:host_id set → the binder picks vif_type/vif_details), allowed
 // address pairs, extra DHCP options, DNS name and assignment, uplink status propagation,
 // and the protection of router and floating IP ports from a direct DELETE.
-import { sql, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, setHidden, type Tx, type View } from './resource.ts';
-import { badInput, py, toBoolean, toString, toUuid } from './validate.ts';
+import { badInput, toBoolean, toString, toUuid } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { isValidIp, normalizeIp, normalizeMac, parseCidr, randomMac, isValidMac } from '../../core/netaddr.ts';
 import {
   allocatePortIps,
@@ -33,7 +34,15 @@ import {
 } from './core_common.ts';
 import { toDnsName, visibleNetwork } from './networks.ts';
 import type { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb } from '../db/schema.ts';
+
+/** An allowed address pair as the client gave it. */
+interface AddressPair {
+  ip_address: string;
+  mac_address?: string;
+}
+/** The fixed_ips filter's subquery on a port's allocations. */
+type AllocationQuery = SelectQueryBuilder<DynamicDb, string, { port_id: unknown }>;
 
 const VNIC_TYPES = [
   'normal',
@@ -62,17 +71,17 @@ const L3_PORT_OWNERS = [
 ];
 
 function toFixedIps(v: unknown, n: string): FixedIpRequest[] {
-  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for fixed IP: '${py(v)}'`);
+  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for fixed IP: '${pyStr(v)}'`);
   const seen: string[] = [];
   return v.map((f) => {
     if (!f || typeof f !== 'object' || Array.isArray(f))
-      throw badInput(n, `Invalid data format for fixed IP: '${py(f)}'`);
+      throw badInput(n, `Invalid data format for fixed IP: '${pyStr(f)}'`);
     const d = f as Record<string, unknown>;
     const out: FixedIpRequest = {};
     if ('ip_address' in d) {
       const ip = d.ip_address;
       if (typeof ip === 'string' && seen.includes(ip)) throw badInput(n, `Duplicate IP address '${ip}'`);
-      if (typeof ip !== 'string' || !isValidIp(ip)) throw badInput(n, `'${py(ip)}' is not a valid IP address`);
+      if (typeof ip !== 'string' || !isValidIp(ip)) throw badInput(n, `'${pyStr(ip)}' is not a valid IP address`);
       seen.push(ip);
       out.ip_address = normalizeIp(ip)!;
     }
@@ -82,7 +91,7 @@ function toFixedIps(v: unknown, n: string): FixedIpRequest[] {
 }
 
 function toMacAddress(v: unknown, n: string): string {
-  if (typeof v !== 'string' || !isValidMac(v)) throw badInput(n, `'${py(v)}' is not a valid MAC address`);
+  if (typeof v !== 'string' || !isValidMac(v)) throw badInput(n, `'${pyStr(v)}' is not a valid MAC address`);
   return normalizeMac(v)!;
 }
 
@@ -98,10 +107,10 @@ function toAddressPairs(v: unknown, _n: string): Array<{ ip_address: string; mac
   const seen = new Set<string>();
   return v.map((p) => {
     if (!p || typeof p !== 'object' || Array.isArray(p))
-      throw badInput('allowed_address_pairs', `'${py(p)}' is not a dictionary`);
+      throw badInput('allowed_address_pairs', `'${pyStr(p)}' is not a dictionary`);
     const d = p as Record<string, unknown>;
     if ('mac_address' in d && (typeof d.mac_address !== 'string' || !isValidMac(d.mac_address)))
-      throw new ApiError(400, `'${py(d.mac_address)}' is not a valid MAC address`, 'HTTPBadRequest');
+      throw new ApiError(400, `'${pyStr(d.mac_address)}' is not a valid MAC address`, 'HTTPBadRequest');
     if (!('ip_address' in d))
       throw new ApiError(
         400,
@@ -125,7 +134,7 @@ function toAddressPairs(v: unknown, _n: string): Array<{ ip_address: string; mac
         400,
         ip !== null && typeof ip === 'string' && ip.includes('/')
           ? `'${ip}' is not a valid IP subnet`
-          : `'${py(ip)}' is not a valid IP address`,
+          : `'${pyStr(ip)}' is not a valid IP address`,
         'HTTPBadRequest',
       );
     return {
@@ -144,27 +153,27 @@ interface DhcpOpt {
 /** extra_dhcp_opt's key specs: opt_name and opt_value required, ip_version 4 or 6 (default 4). */
 function toExtraDhcpOpts(v: unknown, n: string): Array<Partial<DhcpOpt>> {
   if (v === null) return [];
-  if (!Array.isArray(v)) throw badInput(n, `'${py(v)}' is not a list`);
+  if (!Array.isArray(v)) throw badInput(n, `'${pyStr(v)}' is not a list`);
   return v.map((o) => {
-    if (!o || typeof o !== 'object' || Array.isArray(o)) throw badInput(n, `'${py(o)}' is not a dictionary`);
+    if (!o || typeof o !== 'object' || Array.isArray(o)) throw badInput(n, `'${pyStr(o)}' is not a dictionary`);
     const d = o as Record<string, unknown>;
     const extra = Object.keys(d).filter((k) => !['opt_name', 'opt_value', 'ip_version'].includes(k));
     if (extra.length || !('opt_name' in d) || !('opt_value' in d))
-      throw badInput(n, `'${py(o)}' does not match any of the key specs`);
+      throw badInput(n, `'${pyStr(o)}' does not match any of the key specs`);
     const name = d.opt_name,
       value = d.opt_value;
     const blankOk = name === 'router' || name === 'classless-static-route';
     if (typeof name !== 'string' || !name.trim() || name.length > 64 || /[\r\n]/.test(name))
-      throw badInput(n, `'${py(name)}' is not a valid opt_name`);
+      throw badInput(n, `'${pyStr(name)}' is not a valid opt_name`);
     if (
       value !== null &&
       (typeof value !== 'string' || value.length > 255 || /[\r\n]/.test(value) || (!blankOk && !value.trim()))
     )
-      throw badInput(n, `'${py(value)}' is not a valid opt_value`);
+      throw badInput(n, `'${pyStr(value)}' is not a valid opt_value`);
     let version = 4;
     if (d.ip_version !== undefined) {
       version = Number(d.ip_version);
-      if (version !== 4 && version !== 6) throw badInput(n, `${py(d.ip_version)} is not in [4, 6]`);
+      if (version !== 4 && version !== 6) throw badInput(n, `${pyStr(d.ip_version)} is not in [4, 6]`);
     }
     return { opt_name: name, opt_value: value as string | null, ip_version: version };
   });
@@ -257,7 +266,7 @@ export function definePorts(svc: NetworkService) {
         default: 'normal',
         validate: (v, n) => {
           if (typeof v !== 'string' || !VNIC_TYPES.includes(v))
-            throw badInput(n, `'${py(v)}' is not in [${VNIC_TYPES.map((x) => `'${x}'`).join(', ')}]`);
+            throw badInput(n, `'${pyStr(v)}' is not in [${VNIC_TYPES.map((x) => `'${x}'`).join(', ')}]`);
           return v;
         },
       },
@@ -269,7 +278,7 @@ export function definePorts(svc: NetworkService) {
         filter: false,
         validate: (v, n) => {
           if (v === null) return {};
-          if (typeof v !== 'object' || Array.isArray(v)) throw badInput(n, `'${py(v)}' is not a dictionary`);
+          if (typeof v !== 'object' || Array.isArray(v)) throw badInput(n, `'${pyStr(v)}' is not a dictionary`);
           return v;
         },
       },
@@ -296,7 +305,7 @@ export function definePorts(svc: NetworkService) {
         filter: false,
         validate: (v, n) => {
           if (!Array.isArray(v) || v.some((t) => typeof t !== 'string' || !t || t.length > 255))
-            throw badInput(n, `'${py(v)}' is not a valid list of tags`);
+            throw badInput(n, `'${pyStr(v)}' is not a valid list of tags`);
           return [...new Set(v as string[])];
         },
       },
@@ -324,7 +333,7 @@ export function definePorts(svc: NetworkService) {
           const eq = s.indexOf('=');
           const key = eq < 0 ? '' : s.slice(0, eq),
             value = eq < 0 ? s : s.slice(eq + 1);
-          const has = (cond: (eb: any) => any) => (eb: any) =>
+          const has = (cond: (sub: AllocationQuery) => AllocationQuery) => (eb: ExpressionBuilder<DynamicDb, string>) =>
             eb.exists(
               cond(
                 eb
@@ -411,7 +420,7 @@ export function definePorts(svc: NetworkService) {
         while (await macInUse(tx, values.network_id, values.mac_address));
       }
       values.ip_allocation = Array.isArray(values.fixed_ips) && !values.fixed_ips.length ? 'none' : 'immediate';
-      values.allowed_address_pairs = (values.allowed_address_pairs ?? []).map((p: any) => ({
+      values.allowed_address_pairs = (values.allowed_address_pairs ?? []).map((p: AddressPair) => ({
         ip_address: p.ip_address,
         mac_address: p.mac_address ?? values.mac_address,
       }));
@@ -468,7 +477,7 @@ export function definePorts(svc: NetworkService) {
       }
       if (changes.fixed_ips?.length && existing.ip_allocation === 'none') changes.ip_allocation = 'immediate';
       if (changes.allowed_address_pairs !== undefined) {
-        changes.allowed_address_pairs = changes.allowed_address_pairs.map((p: any) => ({
+        changes.allowed_address_pairs = changes.allowed_address_pairs.map((p: AddressPair) => ({
           ip_address: p.ip_address,
           mac_address: p.mac_address ?? mac ?? existing.mac_address,
         }));

@@ -6,17 +6,18 @@
 // (agent/server.ts).
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { type Transaction } from 'kysely';
+import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
 import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
-import { dynamic, type NetworkDb } from '../db/schema.ts';
+import { dynamic, type DynamicDb, type NetworkDb } from '../db/schema.ts';
 
 const INT_MAX = 2 ** 31 - 1;
 const DIRECTIONS = ['ingress', 'egress'];
@@ -35,7 +36,7 @@ export const qosPolicyNotFound = (id: string) =>
 /** converters.convert_to_int, then validators.validate_range, with their messages. */
 function toIntInRange(v: unknown, name: string, min = 0, max = INT_MAX): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw invalidInput(`'${py(v)}' is not an integer`);
+  if (!Number.isInteger(n)) throw invalidInput(`'${pyStr(v)}' is not an integer`);
   if (n < min) throw badInput(name, `'${n}' is too small - must be at least '${min}'`);
   if (n > max) throw badInput(name, `'${n}' is too large - must be no larger than '${max}'`);
   return n;
@@ -43,20 +44,22 @@ function toIntInRange(v: unknown, name: string, min = 0, max = INT_MAX): number 
 
 /** validators.validate_values: its message names no values (upstream's own wording). */
 function oneOf<T>(v: T, name: string, values: readonly unknown[]): T {
-  if (!values.includes(v)) throw badInput(name, `${py(v)} is not in valid_values`);
+  if (!values.includes(v)) throw badInput(name, `${pyStr(v)} is not in valid_values`);
   return v;
 }
 
 /** Visible to the caller: admin, owner, or shared to '*' or to the caller's project. */
 function visibleTo(ctx: NetworkContext, svc: NetworkService) {
   const pid = ctx.projectId ?? '';
-  return (eb: any) =>
-    svc.isAdmin(ctx)
-      ? eb.lit(true)
-      : eb.or([
-          eb('qos_policies.project_id', '=', pid),
-          rbacGrants(eb, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
+  return <DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>): Expression<SqlBool> => {
+    const d = eb as unknown as ExpressionBuilder<DynamicDb, string>;
+    return svc.isAdmin(ctx)
+      ? d.lit(true)
+      : d.or([
+          d('qos_policies.project_id', '=', pid),
+          rbacGrants(d, 'qos_policy', 'qos_policies.id', pid, ['access_as_shared']),
         ]);
+  };
 }
 
 /** The projects whose networks, ports and floating IPs use a policy (upstream's get_bound_project_ids). */
@@ -253,8 +256,6 @@ export function defineQos(svc: NetworkService) {
   const policies = svc.define({
     singular: 'policy',
     plural: 'policies',
-    path: 'qos/policies',
-    tagPath: 'policies',
     table: 'qos_policies',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
@@ -356,7 +357,6 @@ export function defineQos(svc: NetworkService) {
     const rules: ResourceApi = svc.define({
       singular: `${rt.type}_rule`,
       plural: `${rt.type}_rules`,
-      path: `qos/policies/:policy_id/${rt.type}_rules`,
       table: rt.table,
       policyName,
       owned: false,

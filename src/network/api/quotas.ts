@@ -3,7 +3,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { badInput, invalidInput, py, toBoolean } from './validate.ts';
+import { badInput, invalidInput, toBoolean } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { NetworkContext } from '../context.ts';
 
 const INT_MAX = 2147483647;
@@ -14,7 +15,7 @@ function toQuotaLimit(v: unknown, name: string): number {
   if (typeof v === 'boolean') n = v ? 1 : 0;
   else if (typeof v === 'number' && Number.isFinite(v)) n = Math.trunc(v);
   else if (typeof v === 'string' && /^\s*[-+]?\d+\s*$/.test(v)) n = Number(v.trim());
-  if (n === undefined) throw invalidInput(`'${py(v)}' is not an integer`);
+  if (n === undefined) throw invalidInput(`'${pyStr(v)}' is not an integer`);
   if (n < -1) throw badInput(name, `'${n}' is too small - must be at least '-1'`);
   if (n > INT_MAX) throw badInput(name, `'${n}' is too large - must be no larger than '${INT_MAX}'`);
   return n;

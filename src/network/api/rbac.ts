@@ -7,7 +7,9 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type View } from './resource.ts';
-import { badInput, invalidInput, py, toString, UUID_RE } from './validate.ts';
+import { badInput, invalidInput, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import { sgNotFound } from './security_groups.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { bumpRevision } from './resource.ts';
@@ -25,8 +27,8 @@ interface ObjectType {
   boundProjects(tx: Transaction<NetworkDb>, id: string): Promise<Set<string>>;
 }
 
-const projectsOf = async (q: any): Promise<Set<string>> =>
-  new Set((await q.execute()).map((r: any) => r.project_id as string));
+const projectsOf = async (q: { execute(): Promise<Array<{ project_id: string | null }>> }): Promise<Set<string>> =>
+  new Set((await q.execute()).map((r) => r.project_id as string));
 
 const TYPES: Record<string, ObjectType> = {
   network: {
@@ -105,7 +107,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   };
 
   /** The object a policy is about, which the caller must own unless an admin. */
-  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<Record<string, any>> {
+  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
     const t = TYPES[p.object_type]!;
     // Policies on one object are written one at a time (the duplicate checks stay true).
     await lockRow(tx, t.table, p.object_id);
@@ -127,13 +129,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   }
 
   /** Whether `target` may lose the access a policy gives it (RBAC_POLICY BEFORE_DELETE callbacks). */
-  async function checkRevoke(
-    p: View,
-    target: string,
-    obj: Record<string, any>,
-    tx: Transaction<NetworkDb>,
-    newTarget?: string,
-  ) {
+  async function checkRevoke(p: View, target: string, obj: View, tx: Transaction<NetworkDb>, newTarget?: string) {
     const base = { object_type: p.object_type, object_id: p.object_id };
     if (p.action === SHARED) {
       if (target === obj.project_id) return;
@@ -236,7 +232,6 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   return svc.define({
     singular: 'rbac_policy',
     plural: 'rbac_policies',
-    path: 'rbac-policies',
     table: 'rbac_policies',
     quota: 'rbac_policy',
     standard: false,
@@ -248,7 +243,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         required: true,
         validate: (v) => {
           const t = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
-          if (!t || !types().includes(t)) throw invalidInput(`'${py(v)}' is not a valid RBAC object type`);
+          if (!t || !types().includes(t)) throw invalidInput(`'${pyStr(v)}' is not a valid RBAC object type`);
           return t;
         },
       },
@@ -256,7 +251,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         post: true,
         required: true,
         validate: (v, n) => {
-          if (typeof v !== 'string' || !UUID_RE.test(v)) throw badInput(n, `'${py(v)}' is not a valid UUID`);
+          if (typeof v !== 'string' || !UUID_LIKE.test(v)) throw badInput(n, `'${pyStr(v)}' is not a valid UUID`);
           return v;
         },
       },

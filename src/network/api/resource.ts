@@ -13,7 +13,10 @@ import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { badInput, py, toBoolean, toInt, toString, UUID_RE } from './validate.ts';
+import { badInput, toBoolean, toInt, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
+import { resourceRoutes } from './routes.ts';
 import { NetworkContext } from '../context.ts';
 
 export type Row = Record<string, any>;
@@ -64,8 +67,6 @@ export interface Attr {
 export interface ResourceSpec {
   singular: string;
   plural: string;
-  /** URL path below /v2.0 (default: plural); sub-resources use `qos/policies/:policy_id/bandwidth_limit_rules`. */
-  path?: string;
   /** The parent of a sub-resource: its URL parameter and the column holding the parent's id. */
   parent?: {
     param: string;
@@ -82,8 +83,6 @@ export interface ResourceSpec {
   standard?: boolean;
   /** The resource name in tag URLs and the tags table (default plural); false: not taggable. */
   tags?: string | false;
-  /** Where the tag routes are when not under the resource's path (QoS policies: `policies`, as upstream). */
-  tagPath?: string;
   /** The quota resource counted on create (e.g. 'network'). */
   quota?: string;
   /** The not-found error, e.g. NetworkNotFound (with the parent's id for a sub-resource). */
@@ -134,11 +133,9 @@ export interface ResourceSpec {
   checkDelete?(existing: View, ctx: NetworkContext): Promise<void> | void;
   /** Checks only a POST through the API makes (before policy), e.g. a port on another project's network. */
   checkCreate?(values: View, ctx: NetworkContext): Promise<void> | void;
-  /** Which of the standard routes exist (default all five). */
-  routes?: RouteName[];
 }
 
-/** The standard routes of a resource. */
+/** The standard routes of a resource (which a resource has: api/routes.ts). */
 export type RouteName = 'list' | 'show' | 'create' | 'update' | 'delete';
 
 /** A list request's query string, as Fastify parses it (a repeated key is a list). */
@@ -920,8 +917,10 @@ export class ResourceApi {
   // ---- routes -------------------------------------------------------------------------
 
   register(app: FastifyInstance) {
-    const base = `/v2.0/${this.spec.path ?? this.spec.plural}`;
-    const routes = new Set(this.spec.routes ?? ['list', 'show', 'create', 'update', 'delete']);
+    // Its URL, routes and tag routes are its entry in api/routes.ts.
+    const table = resourceRoutes(this.spec.plural);
+    const base = `/v2.0/${table.path}`;
+    const routes = new Set(table.routes);
     const parent = async (req: FastifyRequest, ctx: NetworkContext, route: RouteName) => {
       if (!this.spec.parent) return { id: undefined, target: {} };
       const id = (req.params as Record<string, string>)[this.spec.parent.param]!;
@@ -976,7 +975,9 @@ export class ResourceApi {
         reply.code(204);
         return reply.send();
       });
-    if (this.tagResource) this.registerTags(app, this.spec.tagPath ? `/v2.0/${this.spec.tagPath}` : base);
+    if (Boolean(this.tagResource) !== Boolean(table.tags))
+      throw new Error(`network resource ${this.spec.plural}: its tags in api/routes.ts do not match its spec`);
+    if (this.tagResource) this.registerTags(app, `/v2.0/${table.tags}`);
   }
 
   /** The tag-ext routes: /<resources>/<id>/tags[/<tag>]. */
@@ -989,7 +990,7 @@ export class ResourceApi {
     };
     const checkTag = (t: unknown) => {
       if (typeof t !== 'string' || t.length > 255 || t.length === 0)
-        throw new ApiError(400, `Invalid input for operation: '${py(t)}' is not a valid tag.`, 'InvalidInput');
+        throw new ApiError(400, `Invalid input for operation: '${pyStr(t)}' is not a valid tag.`, 'InvalidInput');
       return t;
     };
     const bump = (id: string, tx: Tx) => bumpRevision(tx, this.spec.table, id);
@@ -1097,5 +1098,5 @@ function sameValue(actual: unknown, wanted: unknown): boolean {
   return String(actual) === String(wanted);
 }
 
-export const isUuid = (s: string) => UUID_RE.test(s);
+export const isUuid = (s: string) => UUID_LIKE.test(s);
 export { badInput };

@@ -19,7 +19,9 @@ import {
 } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
 import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString, toUniqueStrings, toUuid, UUID_RE } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString, toUniqueStrings, toUuid } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import {
   badRequest,
   createPort,
@@ -52,18 +54,18 @@ export const routerNotFound = (id: string) => new ApiError(404, `Router ${id} co
 const pySet = (keys: string[]) => (keys.length ? `{${keys.map((k) => `'${k}'`).join(', ')}}` : 'set()');
 
 function validateFixedIps(v: unknown): string | undefined {
-  if (!Array.isArray(v)) return `Invalid data format for fixed IP: '${py(v)}'`;
+  if (!Array.isArray(v)) return `Invalid data format for fixed IP: '${pyStr(v)}'`;
   const ips: unknown[] = [];
   for (const f of v) {
-    if (!f || typeof f !== 'object' || Array.isArray(f)) return `Invalid data format for fixed IP: '${py(f)}'`;
+    if (!f || typeof f !== 'object' || Array.isArray(f)) return `Invalid data format for fixed IP: '${pyStr(f)}'`;
     const o = f as Record<string, unknown>;
     if ('ip_address' in o) {
-      if (ips.includes(o.ip_address)) return `Duplicate IP address '${py(o.ip_address)}'`;
-      if (!parseIp(o.ip_address)) return `'${py(o.ip_address)}' is not a valid IP address`;
+      if (ips.includes(o.ip_address)) return `Duplicate IP address '${pyStr(o.ip_address)}'`;
+      if (!parseIp(o.ip_address)) return `'${pyStr(o.ip_address)}' is not a valid IP address`;
       ips.push(o.ip_address);
     }
-    if ('subnet_id' in o && (typeof o.subnet_id !== 'string' || !UUID_RE.test(o.subnet_id)))
-      return `'${py(o.subnet_id)}' is not a valid UUID`;
+    if ('subnet_id' in o && (typeof o.subnet_id !== 'string' || !UUID_LIKE.test(o.subnet_id)))
+      return `'${pyStr(o.subnet_id)}' is not a valid UUID`;
   }
   return undefined;
 }
@@ -72,7 +74,7 @@ function validateFixedIps(v: unknown): string | undefined {
 export function validateGatewayInfo(v: unknown, name: string): Record<string, unknown> | null {
   if (!v || (typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length) || (Array.isArray(v) && !v.length))
     return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw badInput(name, `'${py(v)}' is not a dictionary`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw badInput(name, `'${pyStr(v)}' is not a dictionary`);
   const d = v as Record<string, unknown>;
   if (!('network_id' in d))
     throw badInput(
@@ -86,7 +88,7 @@ export function validateGatewayInfo(v: unknown, name: string): Record<string, un
     try {
       out.enable_snat = toBoolean(d.enable_snat, name);
     } catch {
-      throw invalidInput(`'${py(d.enable_snat)}' cannot be converted to boolean`);
+      throw invalidInput(`'${pyStr(d.enable_snat)}' cannot be converted to boolean`);
     }
   }
   if ('external_fixed_ips' in d) {
@@ -105,7 +107,7 @@ export interface Route {
 /** validate_route_cidr: a CIDR without host bits, not loopback. */
 function routeCidrError(d: unknown): string | undefined {
   const c = typeof d === 'string' && !/\s/.test(d) ? parseCidr(d, { allowBareIp: true }) : null;
-  if (!c) return `'${py(d)}' is not a valid CIDR`;
+  if (!c) return `'${pyStr(d)}' is not a valid CIDR`;
   const ip = parseIp((d as string).split('/')[0]);
   if (!(d as string).includes('/') || (ip && ip.value !== c.network))
     return `'${d}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`;
@@ -139,7 +141,7 @@ export function validateRoutes(v: unknown, name: string): Route[] {
     const err = routeCidrError(destination);
     if (err) throw badInput(name, err);
     const hop = parseIp(nexthop);
-    if (!hop) throw badInput(name, `'${py(nexthop)}' is not a valid IP address`);
+    if (!hop) throw badInput(name, `'${pyStr(nexthop)}' is not a valid IP address`);
     const key = JSON.stringify([destination, nexthop]);
     if (seen.includes(key)) throw badInput(name, `Duplicate hostroute '${pyRepr(r)}'`);
     seen.push(key);
@@ -176,7 +178,7 @@ interface RouterPort {
   id: string;
   network_id: string;
   device_owner: string;
-  project_id: string;
+  project_id: string | null;
   fixed_ips: FixedIp[];
 }
 
@@ -196,9 +198,9 @@ export async function routerPorts(
     .execute();
   const ips = await fixedIpsOf(
     tx,
-    rows.map((r: any) => r.id),
+    rows.map((r) => r.id),
   );
-  return rows.map((r: any) => ({ ...r, fixed_ips: ips.get(r.id) ?? [] }));
+  return rows.map((r) => ({ ...r, fixed_ips: ips.get(r.id) ?? [] }));
 }
 
 const isV6 = (ip: string) => parseIp(ip)?.version === 6;
@@ -312,7 +314,7 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 async function validateGateway(
   svc: NetworkService,
   ctx: NetworkContext,
-  info: Record<string, any> | null,
+  info: View | null,
   extIps: FixedIp[],
   router: GatewayRouter,
   tx: Tx,
@@ -376,7 +378,7 @@ async function setGateway(
   svc: NetworkService,
   ctx: NetworkContext,
   router: GatewayRouter,
-  info: Record<string, any> | null,
+  info: View | null,
   tx: Transaction<NetworkDb>,
 ): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
@@ -466,8 +468,8 @@ function parseInterfaceInfo(body: unknown, forRemoval: boolean): { port_id?: str
     bySubnet = 'subnet_id' in info;
   if (!byPort && !bySubnet) throw badRequest('router', 'Either subnet_id or port_id must be specified');
   for (const k of ['port_id', 'subnet_id']) {
-    if (k in info && (typeof info[k] !== 'string' || !UUID_RE.test(info[k] as string)))
-      throw badRequest('router', `'${py(info[k])}' is not a valid UUID`);
+    if (k in info && (typeof info[k] !== 'string' || !UUID_LIKE.test(info[k] as string)))
+      throw badRequest('router', `'${pyStr(info[k])}' is not a valid UUID`);
   }
   if (!forRemoval && byPort && bySubnet) throw badRequest('router', 'Cannot specify both subnet-id and port-id');
   return {
@@ -875,7 +877,7 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
       const ctx = NetworkContext.of(req.context);
       const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
-      const body = req.body as Record<string, any> | undefined;
+      const body = req.body as View | undefined;
       if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
         throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
       if (!('routes' in body.router))

@@ -3,18 +3,29 @@
 // default group every project gets on first need (listing groups or rules, creating a network,
 // creating or updating a port without groups).
 import type { FastifyInstance } from 'fastify';
-import type { SelectQueryBuilder, Transaction } from 'kysely';
+import type { ExpressionBuilder, Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import { bool, insertRow, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
-import { hidden, bumpRevision, timestamp, type ListQuery, type ResourceApi, type Tx, type View } from './resource.ts';
-import { badInput, py, toBoolean, toString, UUID_RE } from './validate.ts';
+import {
+  hidden,
+  bumpRevision,
+  timestamp,
+  type ListQuery,
+  type ResourceApi,
+  type ResourceQuery,
+  type Tx,
+  type View,
+} from './resource.ts';
+import { badInput, toBoolean, toString } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
 export const DEFAULT_SG_DESCRIPTION = 'Default security group';
 const ETHERTYPES = ['IPv4', 'IPv6'] as const;
@@ -98,7 +109,7 @@ function convertProtocol(v: unknown): string | null {
   const bad = () =>
     invalid(
       'SecurityGroupRuleInvalidProtocol',
-      `Security group rule protocol ${py(v)} not supported. Only protocol values ${SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are supported.`,
+      `Security group rule protocol ${pyStr(v)} not supported. Only protocol values ${SUPPORTED_PROTOCOLS} and integer representations [0 to 255] are supported.`,
     );
   if (typeof v === 'boolean') throw bad();
   const n = pyInt(v);
@@ -114,7 +125,7 @@ function convertEthertype(v: unknown): string {
   if (typeof v === 'string') for (const e of ETHERTYPES) if (e.toLowerCase() === v.toLowerCase()) return e;
   throw invalid(
     'SecurityGroupRuleInvalidEtherType',
-    `Security group rule for ethertype '${py(v)}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
+    `Security group rule for ethertype '${pyStr(v)}' not supported. Allowed values are ['IPv4', 'IPv6'].`,
   );
 }
 
@@ -122,7 +133,7 @@ function convertPort(v: unknown): number | null {
   if (v === null || v === undefined) return null;
   const n = pyInt(v);
   if (n === undefined || n < 0 || n > 65535)
-    throw invalid('SecurityGroupInvalidPortValue', `Invalid value for port ${py(v)}`);
+    throw invalid('SecurityGroupInvalidPortValue', `Invalid value for port ${pyStr(v)}`);
   return n;
 }
 
@@ -130,7 +141,7 @@ function convertPort(v: unknown): number | null {
 function convertIpPrefix(v: unknown): string | null {
   if (v === null || v === undefined || v === '' || v === false || v === 0) return null;
   const c = typeof v === 'string' ? parseCidr(v, { allowBareIp: true }) : null;
-  if (!c) throw invalid('InvalidCIDR', `Invalid CIDR ${py(v)} given as IP prefix.`);
+  if (!c) throw invalid('InvalidCIDR', `Invalid CIDR ${pyStr(v)} given as IP prefix.`);
   const slash = (v as string).indexOf('/');
   return `${normalizeIp(slash < 0 ? v : (v as string).slice(0, slash))}/${c.prefixlen}`;
 }
@@ -250,7 +261,7 @@ function validateRule(rule: View) {
 // ---- queries --------------------------------------------------------------------------------
 
 /** Security groups shared with a project through RBAC (access_as_shared to it or to '*'). */
-const sharedWith = (eb: any, projectId: string) =>
+const sharedWith = <DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, projectId: string) =>
   rbacGrants(eb, 'security_group', 'securitygroups.id', projectId, ['access_as_shared']);
 
 /** The groups among `ids` a port of `projectId` may use: its own, shared with it, or any for an admin. */
@@ -419,8 +430,9 @@ function nameNotDefault(v: unknown, n: string): string {
 
 function uuidList(v: unknown, n: string): string[] {
   if (v === null) return [];
-  if (!Array.isArray(v)) throw badInput(n, `'${py(v)}' is not a list`);
-  for (const x of v) if (typeof x !== 'string' || !UUID_RE.test(x)) throw badInput(n, `'${py(x)}' is not a valid UUID`);
+  if (!Array.isArray(v)) throw badInput(n, `'${pyStr(v)}' is not a list`);
+  for (const x of v)
+    if (typeof x !== 'string' || !UUID_LIKE.test(x)) throw badInput(n, `'${pyStr(x)}' is not a valid UUID`);
   const dup = v.find((x, i) => v.indexOf(x) !== i);
   if (dup !== undefined) throw badInput(n, `Duplicate items in the list: '${dup}'`);
   return v as string[];
@@ -439,11 +451,9 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
   const groups = svc.define({
     singular: 'security_group',
     plural: 'security_groups',
-    path: 'security-groups',
     table: 'securitygroups',
     quota: 'security_group',
     notFound: sgNotFound,
-    routes: ['show', 'create', 'update', 'delete'],
     attrs: {
       name: { post: true, put: true, default: '', validate: nameNotDefault },
       stateful: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
@@ -540,12 +550,10 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
   rules = svc.define({
     singular: 'security_group_rule',
     plural: 'security_group_rules',
-    path: 'security-group-rules',
     table: 'securitygrouprules',
     quota: 'security_group_rule',
     tags: false,
     notFound: ruleNotFound,
-    routes: ['show', 'create', 'delete'],
     attrs: {
       security_group_id: { post: true, required: true, validate: (v, n) => toString(v, n, 36) },
       remote_group_id: { post: true, default: null, validate: (v, n) => (v === null ? null : toString(v, n, 255)) },
@@ -558,7 +566,7 @@ export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi
         post: true,
         required: true,
         validate: (v, n) => {
-          if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${py(v)} is not in valid_values`);
+          if (v !== 'ingress' && v !== 'egress') throw badInput(n, `${pyStr(v)} is not in valid_values`);
           return v;
         },
       },
@@ -735,8 +743,8 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       port_security_enabled: { type: 'boolean', post: true, put: true, validate: (v, n) => toBoolean(v, n) },
     },
     filters: {
-      security_groups: (q: SelectQueryBuilder<any, any, any>, values: unknown[]) =>
-        q.where('ports.id', 'in', (eb: any) =>
+      security_groups: (q: ResourceQuery, values: unknown[]) =>
+        q.where('ports.id', 'in', (eb: ExpressionBuilder<DynamicDb, string>) =>
           eb
             .selectFrom('securitygroupportbindings')
             .select('port_id')

@@ -1,14 +1,17 @@
 // Network segments: ML2's type drivers (flat, vxlan, local) that validate and reserve a
 // segment, the provider/multi-provider attributes they back, and the `segment` extension's
 // /v2.0/segments resource.
-import { sql, type Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { timestamp, type Tx, type View } from './resource.ts';
-import { invalidInput, toInt, toString, toStringOrNull, toUuid, py } from './validate.ts';
+import { invalidInput, toInt, toString, toStringOrNull, toUuid } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { NetworkDb, NetworkSegmentTable } from '../db/schema.ts';
+
+type SegmentRow = Selectable<NetworkSegmentTable>;
 
 export interface SegmentRequest {
   network_type: string;
@@ -171,12 +174,16 @@ export function validateSegmentsAttr(v: unknown, name: string): SegmentRequest[]
   if (!Array.isArray(v))
     throw new ApiError(
       400,
-      `Invalid input for ${name}. Reason: Invalid data format for segments: '${py(v)}'.`,
+      `Invalid input for ${name}. Reason: Invalid data format for segments: '${pyStr(v)}'.`,
       'HTTPBadRequest',
     );
   const out = v.map((s) => {
     if (!s || typeof s !== 'object' || Array.isArray(s))
-      throw new ApiError(400, `Invalid input for ${name}. Reason: '${py(s)}' is not a dictionary.`, 'HTTPBadRequest');
+      throw new ApiError(
+        400,
+        `Invalid input for ${name}. Reason: '${pyStr(s)}' is not a dictionary.`,
+        'HTTPBadRequest',
+      );
     const d = s as Record<string, unknown>;
     const unknown = Object.keys(d).filter(
       (k) => !['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'].includes(k),
@@ -204,7 +211,7 @@ export function validateSegmentsAttr(v: unknown, name: string): SegmentRequest[]
 }
 
 /** Segments of networks, in index order. */
-export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<string, any[]>> {
+export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<string, SegmentRow[]>> {
   const rows = await inChunks(networkIds, (c) =>
     tx
       .selectFrom('network_segments')
@@ -214,7 +221,7 @@ export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<stri
       .orderBy('id')
       .execute(),
   );
-  const out = new Map<string, any[]>();
+  const out = new Map<string, SegmentRow[]>();
   for (const r of rows) {
     const l = out.get(r.network_id) ?? [];
     l.push(r);
@@ -224,8 +231,8 @@ export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<stri
 }
 
 /** ML2 extend_network_with_provider_segments: one segment as provider:*, several as `segments`. */
-export function providerView(view: View, segments: any[]) {
-  const seg = (s: any) => ({
+export function providerView(view: View, segments: SegmentRow[]) {
+  const seg = (s: SegmentRow) => ({
     'provider:network_type': s.network_type,
     'provider:physical_network': s.physical_network ?? null,
     'provider:segmentation_id': s.segmentation_id === null ? null : Number(s.segmentation_id),

@@ -6,8 +6,9 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type Tx } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { timestamp, type Tx, type View } from './resource.ts';
+import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   allocatePrefix,
   cidrContainsCidr,
@@ -44,13 +45,13 @@ const illegalBounds = (type: string, len: number, base: string, baseLen: number)
 
 /** neutron-lib validate_subnet for each prefix of a list. */
 export function toSubnetList(v: unknown, name: string): string[] {
-  if (!Array.isArray(v)) throw badInput(name, `'${py(v)}' is not a list`);
+  if (!Array.isArray(v)) throw badInput(name, `'${pyStr(v)}' is not a list`);
   return v.map((x) => toSubnetCidr(x, name));
 }
 
 /** validate_subnet: 'address/prefixlen' (host bits allowed), kept as the client wrote it in canonical form. */
 export function toSubnetCidr(v: unknown, name: string): string {
-  if (typeof v !== 'string') throw badInput(name, `'${py(v)}' is not a valid IP subnet`);
+  if (typeof v !== 'string') throw badInput(name, `'${pyStr(v)}' is not a valid IP subnet`);
   const c = parseCidr(v, { allowBareIp: true });
   if (!c) throw badInput(name, `'${v}' is not a valid IP subnet`);
   if (!v.includes('/'))
@@ -85,7 +86,7 @@ function readBounds(
 }
 
 /** A subnet pool the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<any> {
+export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
   let q = tx.selectFrom('subnetpools').selectAll().where('subnetpools.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);
@@ -178,7 +179,7 @@ async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
  */
 export async function allocateFromPool(
   tx: Transaction<NetworkDb>,
-  pool: any,
+  pool: View,
   ctx: { cidr?: Cidr; prefixlen?: number; projectId: string },
 ): Promise<Cidr> {
   await lockRow(tx, 'subnetpools', pool.id);
@@ -205,7 +206,7 @@ export async function allocateFromPool(
     const unit = QUOTA_UNIT[version];
     const used = allocated
       .filter((s) => s.project_id === ctx.projectId)
-      .reduce((n: number, s: any) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
+      .reduce((n: number, s: { cidr: string }) => n + 2 ** (unit - parseCidr(s.cidr)!.prefixlen), 0);
     if (used + 2 ** (unit - prefixlen) > Number(pool.default_quota))
       throw new ApiError(409, 'Per-tenant subnet pool prefix quota exceeded.', 'SubnetPoolQuotaExceeded');
   }

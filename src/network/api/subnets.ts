@@ -6,7 +6,8 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, setHidden, timestamp, type View } from './resource.ts';
-import { badInput, invalidInput, py, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   cidrFirst,
   cidrHasHostBits,
@@ -28,7 +29,7 @@ import {
   type Cidr,
   type IpRange,
 } from '../../core/netaddr.ts';
-import { isAutoAddressSubnet, subnetFromRow } from '../ipam.ts';
+import { isAutoAddressSubnet, subnetFromRow, type SubnetRowForIpam } from '../ipam.ts';
 import {
   AUTO_DELETE_PORT_OWNERS,
   NET_INFO,
@@ -58,15 +59,15 @@ const isSet = (v: unknown): boolean => v !== undefined && v !== null;
 
 function toIpOrNull(v: unknown, n: string): string | null {
   if (v === null) return null;
-  if (typeof v !== 'string' || !parseIp(v)) throw badInput(n, `'${py(v)}' is not a valid IP address`);
+  if (typeof v !== 'string' || !parseIp(v)) throw badInput(n, `'${pyStr(v)}' is not a valid IP address`);
   return normalizeIp(v)!;
 }
 
 function toPools(v: unknown, n: string): Array<{ start: string; end: string }> {
-  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for IP pool: '${py(v)}'`);
+  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for IP pool: '${pyStr(v)}'`);
   return v.map((p) => {
     if (!p || typeof p !== 'object' || Array.isArray(p))
-      throw badInput(n, `Invalid input. '${py(p)}' must be a dictionary with keys: ['start', 'end']`);
+      throw badInput(n, `Invalid input. '${pyStr(p)}' must be a dictionary with keys: ['start', 'end']`);
     const keys = Object.keys(p).sort();
     if (keys.join() !== 'end,start')
       throw badInput(
@@ -75,18 +76,18 @@ function toPools(v: unknown, n: string): Array<{ start: string; end: string }> {
       );
     const d = p as { start: unknown; end: unknown };
     for (const k of ['start', 'end'] as const)
-      if (typeof d[k] !== 'string' || !parseIp(d[k])) throw badInput(n, `'${py(d[k])}' is not a valid IP address`);
+      if (typeof d[k] !== 'string' || !parseIp(d[k])) throw badInput(n, `'${pyStr(d[k])}' is not a valid IP address`);
     return { start: normalizeIp(d.start)!, end: normalizeIp(d.end)! };
   });
 }
 
 function toNameservers(v: unknown, n: string): string[] {
   if (v === null) return [];
-  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for nameserver: '${py(v)}'`);
+  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for nameserver: '${pyStr(v)}'`);
   const seen: string[] = [];
   for (const h of v) {
     if (typeof h !== 'string' || !parseIp(h))
-      throw badInput(n, `'${py(h)}' is not a valid nameserver. '${py(h)}' is not a valid IP address`);
+      throw badInput(n, `'${pyStr(h)}' is not a valid nameserver. '${pyStr(h)}' is not a valid IP address`);
     if (seen.includes(h)) throw badInput(n, `Duplicate nameserver '${h}'`);
     seen.push(h);
   }
@@ -95,11 +96,11 @@ function toNameservers(v: unknown, n: string): string[] {
 
 function toHostRoutes(v: unknown, n: string): Array<{ destination: string; nexthop: string }> {
   if (v === null) return [];
-  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for hostroute: '${py(v)}'`);
+  if (!Array.isArray(v)) throw badInput(n, `Invalid data format for hostroute: '${pyStr(v)}'`);
   const out: Array<{ destination: string; nexthop: string }> = [];
   for (const r of v) {
     if (!r || typeof r !== 'object' || Array.isArray(r))
-      throw badInput(n, `Invalid input. '${py(r)}' must be a dictionary with keys: ['destination', 'nexthop']`);
+      throw badInput(n, `Invalid input. '${pyStr(r)}' must be a dictionary with keys: ['destination', 'nexthop']`);
     const keys = Object.keys(r).sort();
     if (keys.join() !== 'destination,nexthop')
       throw badInput(
@@ -109,14 +110,14 @@ function toHostRoutes(v: unknown, n: string): Array<{ destination: string; nexth
     const { destination, nexthop } = r as { destination: unknown; nexthop: unknown };
     // validate_route_cidr: a CIDR without host bits.
     const c = typeof destination === 'string' ? parseCidr(destination, { allowBareIp: true }) : null;
-    if (!c) throw badInput(n, `'${py(destination)}' is not a valid CIDR`);
+    if (!c) throw badInput(n, `'${pyStr(destination)}' is not a valid CIDR`);
     if (!(destination as string).includes('/') || cidrHasHostBits(destination))
       throw badInput(n, `'${destination}' is not a recognized CIDR, '${formatCidr(c)}' is recommended`);
     if (typeof nexthop !== 'string' || !parseIp(nexthop))
-      throw badInput(n, `'${py(nexthop)}' is not a valid IP address`);
+      throw badInput(n, `'${pyStr(nexthop)}' is not a valid IP address`);
     const route = { destination: formatCidr(c), nexthop: normalizeIp(nexthop)! };
     if (out.some((x) => x.destination === route.destination && x.nexthop === route.nexthop))
-      throw badInput(n, `Duplicate hostroute '${py(r)}'`);
+      throw badInput(n, `Duplicate hostroute '${pyStr(r)}'`);
     out.push(route);
   }
   return out;
@@ -129,7 +130,7 @@ function toServiceTypes(v: unknown, _n: string): string[] {
   const prefixes = ['network:', 'neutron:', ...'compute:'];
   for (const t of v) {
     if (typeof t !== 'string')
-      throw new ApiError(400, `Subnet service type ${py(t)} is not a string.`, 'InvalidInputSubnetServiceType');
+      throw new ApiError(400, `Subnet service type ${pyStr(t)} is not a string.`, 'InvalidInputSubnetServiceType');
     if (!prefixes.some((p) => t.startsWith(p)))
       throw new ApiError(
         400,
@@ -145,7 +146,7 @@ const versionMismatch = (name: string, addr: string, version: number) =>
 const versionOf = (addr: string) => (parseIp(addr.split('/')[0]) ?? { version: 0 }).version;
 
 /** _validate_subnet: the checks that create and update share. `cur` is the existing subnet on update. */
-function validateSubnet(s: Record<string, any>, cidr: Cidr, cur?: View) {
+function validateSubnet(s: View, cidr: Cidr, cur?: View) {
   const v = Number(s.ip_version);
   if (s.enable_dhcp && !(cur && cur.enable_dhcp)) {
     if ((v === 4 && cidr.prefixlen > 30) || (v === 6 && cidr.prefixlen > 126))
@@ -284,7 +285,7 @@ async function checkNetworkSubnets(
   networkId: string,
   cidr: Cidr,
   version: number,
-  pool: any | null,
+  pool: View | null,
 ) {
   if (cidr.prefixlen === 0) throw invalidInput('0 is not allowed as CIDR prefix length');
   const others = await tx
@@ -360,7 +361,7 @@ async function checkSegment(tx: Transaction<NetworkDb>, networkId: string, segme
 /** add_auto_addrs_on_network_ports: a new SLAAC subnet gives the network's ports their EUI-64 address. */
 async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: View): Promise<string[]> {
   const s = subnetFromRow({
-    ...subnet,
+    ...(subnet as SubnetRowForIpam),
     allocation_pools: JSON.stringify(subnet.allocation_pools),
     service_types: JSON.stringify(subnet.service_types),
   });
@@ -559,7 +560,7 @@ export function defineSubnets(svc: NetworkService) {
         poolId = def.id;
       }
       if (!poolId && !cidr) throw badRequest('subnets', 'a subnetpool must be specified in the absence of a cidr');
-      let pool: any = null;
+      let pool: View | null = null;
       let gatewayDefault: bigint | null;
       if (poolId) {
         pool = await visibleSubnetpool(svc, ctx, tx, poolId);
@@ -619,7 +620,9 @@ export function defineSubnets(svc: NetworkService) {
             'GatewayIpInUse',
           );
       }
-      let pools = existing.allocation_pools.map((p: any) => rangeFromStrings(p.start, p.end)!);
+      let pools = existing.allocation_pools.map(
+        (p: { start: string; end: string }) => rangeFromStrings(p.start, p.end)!,
+      );
       if (changes.allocation_pools !== undefined && changes.allocation_pools !== null) {
         pools = validatePools(changes.allocation_pools, cidr);
         changes.allocation_pools = poolsJson(pools);
@@ -690,6 +693,6 @@ export function defineSubnets(svc: NetworkService) {
 
 function toEnumStr(v: unknown, n: string, values: string[]): string {
   if (typeof v !== 'string' || !values.includes(v))
-    throw badInput(n, `'${py(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
+    throw badInput(n, `'${pyStr(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
   return v;
 }

@@ -6,7 +6,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import type { Tx, View } from './resource.ts';
-import { badInput, invalidInput, toBoolean, toString, toUuid, UUID_RE } from './validate.ts';
+import { badInput, invalidInput, toBoolean, toString, toUuid } from './validate.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
+import { pyRepr, pyStr } from '../../core/python.ts';
 import { extrasState } from './extras_state.ts';
 import { NetworkContext } from '../context.ts';
 
@@ -14,33 +16,18 @@ const trunkNotFound = (id: string) => new ApiError(404, `Trunk ${id} could not b
 const parentInUse = (id: string) =>
   new ApiError(409, `Port ${id} is currently in use and is not eligible for use as a parent port.`, 'ParentPortInUse');
 
-/** Python's repr, for messages that quote what the client sent. */
-function repr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'string') return `'${v}'`;
-  if (Array.isArray(v)) return `[${v.map(repr).join(', ')}]`;
-  if (typeof v === 'object')
-    return `{${Object.entries(v as object)
-      .map(([k, x]) => `'${k}': ${repr(x)}`)
-      .join(', ')}}`;
-  return String(v);
-}
-const str = (v: unknown) => (typeof v === 'string' ? v : repr(v));
-
 /** neutron_lib's validate_subports: the message, or undefined when the list is well formed. */
 function subportsError(data: unknown): string | undefined {
-  if (!Array.isArray(data)) return `Invalid data format for subports: '${str(data)}' is not a list`;
+  if (!Array.isArray(data)) return `Invalid data format for subports: '${pyStr(data)}' is not a list`;
   const ids = new Set<string>();
   const segs = new Map<string, Set<unknown>>();
   for (const s of data) {
     if (!s || typeof s !== 'object' || Array.isArray(s))
-      return `Invalid data format for subport: '${str(s)}' is not a dict`;
+      return `Invalid data format for subport: '${pyStr(s)}' is not a dict`;
     const sp = s as Record<string, unknown>;
     if (!('port_id' in sp)) return 'A valid port UUID must be specified';
-    if (typeof sp.port_id !== 'string' || !UUID_RE.test(sp.port_id))
-      return `Invalid UUID for subport: '${str(sp.port_id)}'`;
+    if (typeof sp.port_id !== 'string' || !UUID_LIKE.test(sp.port_id))
+      return `Invalid UUID for subport: '${pyStr(sp.port_id)}'`;
     if (ids.has(sp.port_id)) return `Non unique UUID for subport: '${sp.port_id}'`;
     ids.add(sp.port_id);
     const type = sp.segmentation_type;
@@ -48,9 +35,10 @@ function subportsError(data: unknown): string | undefined {
     if (type === 'inherit') return undefined;
     const segId = sp.segmentation_id;
     if ((!type || segId === null || segId === undefined) && Object.keys(sp).length > 1) {
-      return `Invalid subport details '${repr(sp)}': missing segmentation information. Must specify both segmentation_id and segmentation_type`;
+      return `Invalid subport details '${pyRepr(sp)}': missing segmentation information. Must specify both segmentation_id and segmentation_type`;
     }
-    if (segs.get(String(type))?.has(segId)) return `Segmentation ID '${str(segId)}' for '${sp.port_id}' is not unique`;
+    if (segs.get(String(type))?.has(segId))
+      return `Segmentation ID '${pyStr(segId)}' for '${sp.port_id}' is not unique`;
     if (segId !== null && segId !== undefined) segs.set(String(type), (segs.get(String(type)) ?? new Set()).add(segId));
   }
   return undefined;
@@ -111,7 +99,7 @@ async function validateSubports(
   ctx: NetworkContext,
   tx: Tx,
   parent: View,
-  items: Array<Record<string, any>>,
+  items: Array<View>,
   trunkId?: string,
 ): Promise<Subport[]> {
   const { mechanism } = extrasState(svc);
@@ -148,7 +136,7 @@ async function validateSubports(
       s.segmentation_id === null
     ) {
       throw invalidInput(
-        `Invalid subport details '${repr(item)}': missing segmentation information. Must specify both segmentation_id and segmentation_type`,
+        `Invalid subport details '${pyRepr(item)}': missing segmentation information. Must specify both segmentation_id and segmentation_type`,
       );
     }
     const segId =
@@ -158,9 +146,9 @@ async function validateSubports(
           ? Number(s.segmentation_id)
           : NaN;
     if (!Number.isInteger(segId))
-      throw invalidInput(`Invalid subport details: segmentation_id '${str(s.segmentation_id)}' is not an integer`);
+      throw invalidInput(`Invalid subport details: segmentation_id '${pyStr(s.segmentation_id)}' is not an integer`);
     if (!types.includes(s.segmentation_type))
-      throw invalidInput(`Unknown segmentation_type '${str(s.segmentation_type)}'`);
+      throw invalidInput(`Unknown segmentation_type '${pyStr(s.segmentation_type)}'`);
     if (s.segmentation_type === 'vlan' && (segId < 1 || segId > 4094))
       throw invalidInput(`Segmentation ID '${segId}' is not in range`);
     await checkFree(tx, s.port_id);
@@ -342,12 +330,12 @@ export function extendForTrunks(svc: NetworkService) {
 export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
   const trunks = () => svc.resource('trunks');
 
-  const subportsBody = (req: FastifyRequest): Array<Record<string, any>> => {
+  const subportsBody = (req: FastifyRequest): Array<View> => {
     const b = req.body as Record<string, unknown> | undefined;
     const items = b && typeof b === 'object' ? b.sub_ports : undefined;
     const m = subportsError(items);
     if (m) throw invalidInput(m);
-    return items as Array<Record<string, any>>;
+    return items as Array<View>;
   };
 
   const action = async (req: FastifyRequest, name: 'add_subports' | 'remove_subports') => {

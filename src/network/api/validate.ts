@@ -1,9 +1,9 @@
 // Neutron's attribute validators (neutron_lib.api.validators and converters), with its messages:
 // "Invalid input for <attr>. Reason: <why>." Each returns the converted value or throws a 400.
 import { ApiError } from '../../core/errors.ts';
+import { pyStr } from '../../core/python.ts';
+import { UUID_LIKE } from '../../core/validate.ts';
 import { isValidIp, normalizeIp, parseCidr, isValidMac, normalizeMac } from '../../core/netaddr.ts';
-
-export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export function badInput(attr: string, reason: string): ApiError {
   return new ApiError(400, `Invalid input for ${attr}. Reason: ${reason}.`, 'HTTPBadRequest');
@@ -13,14 +13,6 @@ export function invalidInput(message: string): ApiError {
   return new ApiError(400, `Invalid input for operation: ${message}.`, 'InvalidInput');
 }
 
-export const py = (v: unknown): string => {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'string') return v;
-  return JSON.stringify(v);
-};
-
 export function toBoolean(v: unknown, attr: string): boolean {
   if (typeof v === 'boolean') return v;
   if (v === 1 || v === 0) return v === 1;
@@ -29,19 +21,19 @@ export function toBoolean(v: unknown, attr: string): boolean {
     if (s === 'true' || s === '1') return true;
     if (s === 'false' || s === '0') return false;
   }
-  throw badInput(attr, `'${py(v)}' cannot be converted to boolean`);
+  throw badInput(attr, `'${pyStr(v)}' cannot be converted to boolean`);
 }
 
 export function toInt(v: unknown, attr: string, min?: number, max?: number): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n)) throw badInput(attr, `'${py(v)}' is not an integer`);
+  if (!Number.isInteger(n)) throw badInput(attr, `'${pyStr(v)}' is not an integer`);
   if (min !== undefined && n < min) throw badInput(attr, `'${n}' should be greater than or equal to ${min}`);
   if (max !== undefined && n > max) throw badInput(attr, `'${n}' should be less than or equal to ${max}`);
   return n;
 }
 
 export function toString(v: unknown, attr: string, max = 255): string {
-  if (typeof v !== 'string') throw badInput(attr, `'${py(v)}' is not a valid string`);
+  if (typeof v !== 'string') throw badInput(attr, `'${pyStr(v)}' is not a valid string`);
   if (max && v.length > max) throw badInput(attr, `'${v}' exceeds maximum length of ${max}`);
   return v;
 }
@@ -51,7 +43,7 @@ export function toStringOrNull(v: unknown, attr: string, max = 255): string | nu
 }
 
 export function toUuid(v: unknown, attr: string): string {
-  if (typeof v !== 'string' || !UUID_RE.test(v)) throw badInput(attr, `'${py(v)}' is not a valid UUID`);
+  if (typeof v !== 'string' || !UUID_LIKE.test(v)) throw badInput(attr, `'${pyStr(v)}' is not a valid UUID`);
   return v;
 }
 
@@ -61,32 +53,32 @@ export function toUuidOrNull(v: unknown, attr: string): string | null {
 
 export function toEnum<T extends string>(v: unknown, attr: string, values: readonly T[]): T {
   if (typeof v !== 'string' || !values.includes(v as T))
-    throw badInput(attr, `'${py(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
+    throw badInput(attr, `'${pyStr(v)}' is not in [${values.map((x) => `'${x}'`).join(', ')}]`);
   return v as T;
 }
 
 export function toIp(v: unknown, attr: string, version?: 4 | 6): string {
-  if (typeof v !== 'string' || !isValidIp(v, version)) throw badInput(attr, `'${py(v)}' is not a valid IP address`);
+  if (typeof v !== 'string' || !isValidIp(v, version)) throw badInput(attr, `'${pyStr(v)}' is not a valid IP address`);
   return normalizeIp(v)!;
 }
 
 export function toCidr(v: unknown, attr: string): string {
-  if (typeof v !== 'string' || !parseCidr(v)) throw badInput(attr, `'${py(v)}' is not a valid IP subnet`);
+  if (typeof v !== 'string' || !parseCidr(v)) throw badInput(attr, `'${pyStr(v)}' is not a valid IP subnet`);
   return v;
 }
 
 export function toMac(v: unknown, attr: string): string {
-  if (typeof v !== 'string' || !isValidMac(v)) throw badInput(attr, `'${py(v)}' is not a valid MAC address`);
+  if (typeof v !== 'string' || !isValidMac(v)) throw badInput(attr, `'${pyStr(v)}' is not a valid MAC address`);
   return normalizeMac(v)!;
 }
 
 export function toList(v: unknown, attr: string): unknown[] {
-  if (!Array.isArray(v)) throw badInput(attr, `'${py(v)}' is not a list`);
+  if (!Array.isArray(v)) throw badInput(attr, `'${pyStr(v)}' is not a list`);
   return v;
 }
 
 export function toDict(v: unknown, attr: string): Record<string, unknown> {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badInput(attr, `'${py(v)}' is not a dictionary`);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badInput(attr, `'${pyStr(v)}' is not a dictionary`);
   return v as Record<string, unknown>;
 }
 

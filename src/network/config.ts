@@ -1,0 +1,52 @@
+// The network service's options: the `network:` section of stratus.yaml (StratusConfig.network).
+// Defaults as Neutron's (neutron.conf, ml2_conf.ini, the [nova] section).
+
+export interface NetworkConfig {
+  /** The host name agents report and ports bind to (neutron's `host`); default: this machine's hostname. */
+  host?: string;
+  /** Run the network agent inside this process (the all-in-one shape). */
+  agent: boolean;
+  /** The agent's data plane, a name in drivers/index.ts: 'logical' (state only). */
+  dataplane: string;
+  /** neutron's global_physnet_mtu. */
+  mtu: number;
+  /** VXLAN VNIs for project networks, as ml2_type_vxlan's vni_ranges ('1:1000', comma-separated). */
+  vniRanges: string;
+  /** Physical networks flat provider networks may use (ml2_type_flat's flat_networks). */
+  flatNetworks: string[];
+  /** Seconds without a report after which an agent is down (neutron's agent_down_time). */
+  agentDownTime: number;
+  /** Seconds between an agent's state reports (report_interval). */
+  agentReportInterval: number;
+  /** The availability zone the agents of this host report. */
+  availabilityZone: string;
+  /** Default quota per resource (network, port, ...), over Neutron's defaults. */
+  quotas?: Record<string, number>;
+  /**
+   * Hosts whose L2 agent this process runs besides its own; default the compute service's other
+   * fake hosts (api/extras_state.ts extraL2Hosts).
+   */
+  l2Hosts?: string[];
+  /** Tell compute when a compute port's status changes (notify_nova_on_port_status_changes). */
+  notifyNovaOnPortStatusChanges: boolean;
+  /** Tell compute when a compute port's addresses or floating IPs change (notify_nova_on_port_data_changes). */
+  notifyNovaOnPortDataChanges: boolean;
+  /** Seconds between two batches of events to compute (send_events_interval). */
+  sendEventsInterval: number;
+}
+
+export function networkDefaults(): NetworkConfig {
+  return {
+    agent: true,
+    dataplane: 'logical',
+    mtu: 1500,
+    vniRanges: '1:1000',
+    flatNetworks: ['public'],
+    agentDownTime: 75,
+    agentReportInterval: 30,
+    availabilityZone: 'nova',
+    notifyNovaOnPortStatusChanges: true,
+    notifyNovaOnPortDataChanges: true,
+    sendEventsInterval: 2,
+  };
+}
