@@ -51,7 +51,7 @@ function parseRange(header: string, size: number): { start: number; end: number 
 
 export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   app.get<{ Params: { id: string } }>('/v2/images/:id/tasks', async (req) => {
-    const img = await findImage(svc, req, req.params.id, 'get_image');
+    const img = await findImage(svc, req.context, req.params.id, 'get_image');
     const rows = await svc.db
       .selectFrom('tasks')
       .selectAll()
@@ -63,7 +63,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
-    const img = await findImage(svc, req, req.params.id, 'upload_image');
+    const img = await findImage(svc, req.context, req.params.id, 'upload_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'saving'))) {
@@ -86,7 +86,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
-    const img = await findImage(svc, req, req.params.id, 'download_image');
+    const img = await findImage(svc, req.context, req.params.id, 'download_image');
     if (img.status === 'deactivated' && !isAdmin(req.ctx))
       throw new ApiError(403, 'The requested image has been deactivated. Image data download is forbidden.');
     const loc = img.locations[0];
@@ -115,7 +115,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   // Interoperable import: stage the bytes, then import them into a store.
   app.put<{ Params: { id: string } }>('/v2/images/:id/stage', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_stage_total: 0 });
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'uploading'))) {
@@ -149,7 +149,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.post<{ Params: { id: string } }>('/v2/images/:id/import', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
     const body = (req.body ?? {}) as any;
     const method = body?.method?.name;
     if (!['glance-direct', 'web-download', 'copy-image', 'glance-download'].includes(method))
@@ -161,7 +161,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
         ]);
     for (const s of storesAsked) if (!svc.stores.has(s)) throw new ApiError(409, `Unknown store ${s}.`);
     if (method === 'copy-image') {
-      req.authorize('copy_image', await imageTarget(svc, img, req));
+      req.authorize('copy_image', await imageTarget(svc, img, req.context));
       if (img.status !== 'active')
         throw new ApiError(409, 'Only images with status active can be targeted for copying');
     } else {
