@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
+import { swiftRequest } from './api/request.ts';
 import { isoOf, xTimestamp } from './store.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
 
@@ -176,7 +177,7 @@ export class Bulk {
       try {
         const c = await this.s.store.getContainer(account, container);
         if (!object) {
-          authorize(req, account, 'admin');
+          authorize(swiftRequest(req), account, 'admin');
           if (!c) {
             notFound++;
             continue;
@@ -188,7 +189,7 @@ export class Bulk {
           await this.s.store.deleteContainer(account, container);
           deleted++;
         } else {
-          authorize(req, account, 'write', c);
+          authorize(swiftRequest(req), account, 'write', c);
           const o = await this.s.store.getObject(account, container, object);
           if (!o) {
             notFound++;
@@ -291,12 +292,12 @@ export class Bulk {
         try {
           let c = await this.s.store.getContainer(account, container);
           if (!c) {
-            authorize(req, account, 'admin');
+            authorize(swiftRequest(req), account, 'admin');
             if (container.length > CONSTRAINTS.max_container_name_length) throw new ApiError(400, 'bad container');
             await this.s.store.createContainer(account, container, {});
             c = (await this.s.store.getContainer(account, container))!;
           }
-          authorize(req, account, 'write', c);
+          authorize(swiftRequest(req), account, 'write', c);
           await this.s.objects.checkQuotas(c, size, 1);
           consumed = true;
           const res = await this.s.backend.put(reader.chunks(size));

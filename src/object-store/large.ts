@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
+import { swiftRequest } from './api/request.ts';
 import { isoOf, xTimestamp, type ObjectRow } from './store.ts';
 import { applyMeta, bodyStream, hdr, httpDate } from './api/common.ts';
 
@@ -176,7 +177,7 @@ export class LargeObjects {
 
   async putSlo(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
     const c = await this.s.store.getContainer(account, container);
-    authorize(req, account, 'write', c);
+    authorize(swiftRequest(req), account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
     const stream = bodyStream(req);
     const body = stream ? await readAll(stream, MAX_MANIFEST_BYTES) : Buffer.alloc(0);
@@ -278,7 +279,7 @@ export class LargeObjects {
 
   async deleteSlo(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
     const c = await this.s.store.getContainer(account, container);
-    authorize(req, account, 'write', c);
+    authorize(swiftRequest(req), account, 'write', c);
     const o = await this.s.store.getObject(account, container, object);
     if (!o) throw new ApiError(404, 'The resource could not be found.');
     let deleted = 0,

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
+import { swiftRequest } from './api/request.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
 import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
@@ -72,8 +73,8 @@ export class ObjectWriter {
     if ((req.query as Record<string, string>)['multipart-manifest'] === 'put')
       return this.s.large.putSlo(req, reply, account, container, object);
     const c = await this.s.store.getContainer(account, container);
-    const temp = await this.s.tempurl.check(req, account, container, object);
-    if (!temp) authorize(req, account, 'write', c);
+    const temp = await this.s.tempurl.check(swiftRequest(req), account, container, object);
+    if (!temp) authorize(swiftRequest(req), account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
     this.checkName(object);
     const copyFrom = hdr(req, 'x-copy-from');
@@ -81,7 +82,7 @@ export class ObjectWriter {
     if (req.headers['x-symlink-target'] !== undefined) {
       if (temp || copyFrom !== undefined)
         throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
-      link = await this.s.symlinks.prepare(req, account, container, object);
+      link = await this.s.symlinks.prepare(swiftRequest(req), account, container, object);
     }
     if (copyFrom !== undefined) {
       if (hdr(req, 'content-length') && hdr(req, 'content-length') !== '0')
@@ -218,18 +219,18 @@ export class ObjectWriter {
 
   /** Server-side copy (COPY with Destination, or PUT with X-Copy-From). */
   async copy(req: FastifyRequest, reply: FastifyReply, src: ObjectRef, dst: ObjectRef) {
-    await loadAccountAcls(req, this.s.store, src.account, dst.account);
+    await loadAccountAcls(swiftRequest(req), this.s.store, src.account, dst.account);
     const sc = await this.s.store.getContainer(src.account, src.container);
-    authorize(req, src.account, 'read', sc);
+    authorize(swiftRequest(req), src.account, 'read', sc);
     const dc = await this.s.store.getContainer(dst.account, dst.container);
-    authorize(req, dst.account, 'write', dc);
+    authorize(swiftRequest(req), dst.account, 'write', dc);
     this.checkName(dst.object);
     let so = await this.s.store.getObject(src.account, src.container, src.object);
     if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000))
       throw new ApiError(404, 'The resource could not be found.');
     // A link is copied as its target unless ?symlink=get asks for the link itself.
     if (this.s.symlinks.isLink(so) && (req.query as Record<string, string>).symlink !== 'get')
-      so = (await this.s.symlinks.resolve(req, so)).row;
+      so = (await this.s.symlinks.resolve(swiftRequest(req), so)).row;
     if (!dc) throw new ApiError(404, 'The resource could not be found.');
     const manifestGet = (req.query as Record<string, string>)['multipart-manifest'] === 'get';
     const whole = manifestGet ? null : await this.s.large.wholeSize(so);

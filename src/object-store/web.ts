@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
+import { swiftRequest } from './api/request.ts';
 import type { ContainerRow } from './store.ts';
 import { hdr, truthy, xmlEscape } from './api/common.ts';
 
@@ -25,7 +26,7 @@ export class StaticWeb {
       // A "directory" without its trailing slash: redirect as Swift does.
       const under = await this.s.store.list('objects', c.account, c.name, { prefix: object + '/', limit: 1 });
       if (!under.length) return this.error(req, reply, c, 404);
-      authorize(req, c.account, 'read', c);
+      authorize(swiftRequest(req), c.account, 'read', c);
       reply
         .code(301)
         .header('location', `${req.url.split('?')[0]}/`)
@@ -33,7 +34,7 @@ export class StaticWeb {
         .send('');
       return true;
     }
-    authorize(req, c.account, 'read', c);
+    authorize(swiftRequest(req), c.account, 'read', c);
     if (index) {
       const o = await this.s.store.getObject(c.account, c.name, object + index);
       if (o) {

@@ -1,5 +1,6 @@
 // Shared pieces of the Swift API: metadata headers and their limits, listing formats,
 // timestamps, content-type guessing, constraints advertised in /info.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
@@ -23,7 +24,7 @@ export const CONSTRAINTS = {
 
 export const httpDate = (ts: string) => new Date(Math.ceil(Number(ts)) * 1000).toUTCString();
 
-export function hdr(req: FastifyRequest, name: string): string | undefined {
+export function hdr(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

@@ -22,6 +22,7 @@ import {
   sendListing,
   stripOwnerHeaders,
 } from './common.ts';
+import { swiftRequest } from './request.ts';
 
 async function containerOr404(s: ObjectStoreService, account: string, name: string): Promise<ContainerRow> {
   const c = await s.store.getContainer(account, name);
@@ -68,7 +69,7 @@ function checkVersionHeaders(req: FastifyRequest) {
 export async function headContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   const c = await s.store.getContainer(account, container!);
-  const access = authorize(req, account, 'listing', c);
+  const access = authorize(swiftRequest(req), account, 'listing', c);
   if (!c) throw new ApiError(404, 'The resource could not be found.');
   await containerHeaders(s, reply, visibleContainer(c, access));
   reply.code(204).type('text/plain; charset=utf-8').send();
@@ -78,7 +79,7 @@ export async function getContainer(s: ObjectStoreService, req: FastifyRequest, r
   const { account, container } = names(req);
   const c = await s.store.getContainer(account, container!);
   if (c && (await s.web.maybeServe(req, reply, c, ''))) return reply;
-  const access = authorize(req, account, 'listing', c);
+  const access = authorize(swiftRequest(req), account, 'listing', c);
   if (!c) throw new ApiError(404, 'The resource could not be found.');
   await containerHeaders(s, reply, visibleContainer(c, access));
   const fmt = listingFormat(req);
@@ -111,7 +112,7 @@ export async function putContainer(s: ObjectStoreService, req: FastifyRequest, r
     }
   }
   drain(req);
-  if (authorize(req, account, 'admin') === 'acl') stripOwnerHeaders(req);
+  if (authorize(swiftRequest(req), account, 'admin') === 'acl') stripOwnerHeaders(req);
   checkContainerName(container!);
   await s.store.ensureAccount(account);
   const existing = await s.store.getContainer(account, container!);
@@ -134,7 +135,7 @@ export async function postContainer(s: ObjectStoreService, req: FastifyRequest, 
   } finally {
     drain(req);
   }
-  if (authorize(req, account, 'admin') === 'acl') stripOwnerHeaders(req);
+  if (authorize(swiftRequest(req), account, 'admin') === 'acl') stripOwnerHeaders(req);
   const c = await containerOr404(s, account, container!);
   checkContainerQuotaHeaders(req);
   checkVersionHeaders(req);
@@ -145,7 +146,7 @@ export async function postContainer(s: ObjectStoreService, req: FastifyRequest, 
 export async function deleteContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   drain(req);
-  authorize(req, account, 'admin');
+  authorize(swiftRequest(req), account, 'admin');
   await containerOr404(s, account, container!);
   const st = await s.store.containerStats(account, container!);
   if (st.objects > 0) throw new ApiError(409, 'There was a conflict when trying to complete your request.');

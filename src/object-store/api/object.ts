@@ -9,6 +9,7 @@ import { authorize, unauthorizedError } from '../acl.ts';
 import { PLAIN_ERROR, TARGET_ETAG } from '../symlink.ts';
 import { isoOf, xTimestamp, type Meta, type ObjectRow } from '../store.ts';
 import { HTML, OBJECT_SYSTEM, applyMeta, drain, hdr, httpDate, isExtract, names, parseRanges } from './common.ts';
+import { swiftRequest } from './request.ts';
 
 export const live = (o: ObjectRow | undefined) =>
   o && (o.delete_at === null || o.delete_at > Date.now() / 1000) ? o : undefined;
@@ -62,12 +63,12 @@ function conditional(s: ObjectStoreService, req: FastifyRequest, reply: FastifyR
 async function readObject(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply, head: boolean) {
   const { account, container, object } = names(req);
   const c = await s.store.getContainer(account, container!);
-  const temp = await s.tempurl.check(req, account, container!, object!);
-  if (!temp) authorize(req, account, 'read', c);
+  const temp = await s.tempurl.check(swiftRequest(req), account, container!, object!);
+  if (!temp) authorize(swiftRequest(req), account, 'read', c);
   let o = live(await s.store.getObject(account, container!, object!));
   if (!o) throw new ApiError(404, 'The resource could not be found.');
   if (s.symlinks.isLink(o) && (req.query as Record<string, string>).symlink !== 'get') {
-    const r = await s.symlinks.resolve(req, o, temp?.scope);
+    const r = await s.symlinks.resolve(swiftRequest(req), o, temp?.scope);
     o = r.row;
     reply.header('content-location', r.location);
   }
@@ -168,7 +169,8 @@ export async function postObject(s: ObjectStoreService, req: FastifyRequest, rep
     drain(req);
   }
   const c = await s.store.getContainer(account, container!);
-  if (!(await s.tempurl.check(req, account, container!, object!))) authorize(req, account, 'write', c);
+  if (!(await s.tempurl.check(swiftRequest(req), account, container!, object!)))
+    authorize(swiftRequest(req), account, 'write', c);
   if (req.headers['x-symlink-target'] !== undefined)
     throw new ApiError(400, 'A PUT request is required to set a symlink target', 'text/plain', {
       [PLAIN_ERROR]: '1',
@@ -208,7 +210,8 @@ export async function deleteObject(s: ObjectStoreService, req: FastifyRequest, r
   if ((req.query as Record<string, string>)['multipart-manifest'] === 'delete')
     return s.large.deleteSlo(req, reply, account, container!, object!);
   const c = await s.store.getContainer(account, container!);
-  if (!(await s.tempurl.check(req, account, container!, object!))) authorize(req, account, 'write', c);
+  if (!(await s.tempurl.check(swiftRequest(req), account, container!, object!)))
+    authorize(swiftRequest(req), account, 'write', c);
   const o = live(await s.store.getObject(account, container!, object!));
   if (!o) throw new ApiError(404, 'The resource could not be found.');
   await s.objects.remove(c, o);

@@ -9,6 +9,7 @@ import { deleteAccount, getAccount, headAccount, postAccount, putAccount } from 
 import { deleteContainer, getContainer, headContainer, postContainer, putContainer } from './container.ts';
 import { copyObject, deleteObject, getObject, headObject, postObject, putObject } from './object.ts';
 import { drain, type Params } from './common.ts';
+import { swiftRequest } from './request.ts';
 
 type Handler = (s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) => unknown;
 type Level = 'account' | 'container' | 'object';
@@ -109,7 +110,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
           drain(req);
           throw new ApiError(404, 'The resource could not be found.');
         }
-        await loadAccountAcls(req, s.store, parsed.params.account);
+        await loadAccountAcls(swiftRequest(req), s.store, parsed.params.account);
         return route.handler(s, req, reply);
       },
     });
