@@ -8,6 +8,7 @@ import type { ObjectStoreService } from './service.ts';
 import { sigMatches } from './tempurl.ts';
 import { isoOf, xTimestamp } from './store.ts';
 import { guessContentType, hdr } from './api/common.ts';
+import { swiftRequest } from './api/request.ts';
 
 /** A streaming multipart/form-data reader. */
 class MultipartReader {
@@ -136,7 +137,10 @@ export class FormPost {
       const path = `/v1/${account}/${container}/${object}`;
       const msg = (p: string) =>
         `${p}\n${fields.redirect ?? ''}\n${fields.max_file_size ?? ''}\n${fields.max_file_count ?? ''}\n${fields.expires ?? ''}`;
-      if (!keys.length || !sigMatches(fields.signature ?? '', keys, [msg(path), msg(this.s.servicePrefix(req) + path)]))
+      if (
+        !keys.length ||
+        !sigMatches(fields.signature ?? '', keys, [msg(path), msg(swiftRequest(req).servicePrefix + path)])
+      )
         throw new ApiError(401, 'FormPost: Invalid Signature');
       verified = true;
     };

@@ -8,6 +8,7 @@ import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import { swiftRequest } from './api/request.ts';
+import { sendObject } from './api/object.ts';
 import { isoOf, xTimestamp, type ObjectRow } from './store.ts';
 import { applyMeta, bodyStream, hdr, httpDate } from './api/common.ts';
 
@@ -164,7 +165,7 @@ export class LargeObjects {
         .header('content-length', String(Buffer.byteLength(body)));
       return reply.send(head ? undefined : body);
     }
-    if (!this.isDlo(o) && !this.isSlo(o)) return this.s.sendObject(req, reply, o, head);
+    if (!this.isDlo(o) && !this.isSlo(o)) return sendObject(this.s, req, reply, o, head);
     const segs = await this.segments(o);
     const size = segs.reduce((n, sg) => n + sg.end - sg.start + 1, 0);
     const view: ObjectRow = { ...o, bytes: size };
@@ -172,7 +173,7 @@ export class LargeObjects {
       view.etag = createHash('md5')
         .update(segs.map((sg) => sg.row.etag).join(''))
         .digest('hex');
-    return this.s.sendObject(req, reply, view, head, size, (range) => this.stream(segs, range));
+    return sendObject(this.s, req, reply, view, head, size, (range) => this.stream(segs, range));
   }
 
   async putSlo(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
