@@ -4,9 +4,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestContext } from '../core/context.ts';
 import type { AccountAcl } from './acl.ts';
+import type { ObjectRow } from './store.ts';
 
 export interface SwiftRequest {
   readonly method: string;
+  /** The path and query as the client sent them. */
+  readonly url: string;
   /**
    * Lower-cased names, as Node gives them. The HTTP request's own object: a handler that strips
    * owner-only headers strips them for every middleware after it, as one environ does upstream.
@@ -22,4 +25,17 @@ export interface SwiftRequest {
   readonly servicePrefix: string;
   /** Account ACLs loaded for this request, by account (undefined: none set). */
   accountAcls?: Map<string, AccountAcl | undefined>;
+}
+
+/** What a middleware answers in the handler's place; the handler layer writes it (api/request.ts). */
+export interface SwiftResponse {
+  status: number;
+  /** Written in this order. */
+  headers?: Record<string, string>;
+  type?: string;
+  body?: string;
+  /** Answered as a GET (or HEAD) of this object would be, large objects included. */
+  serve?: ObjectRow;
+  /** This object's bytes are the body. */
+  stream?: ObjectRow;
 }

@@ -24,6 +24,7 @@ import { StaticWeb } from './web.ts';
 import { FormPost } from './formpost.ts';
 import { Bulk, MAX_CONTAINERS_PER_EXTRACTION, MAX_DELETES_PER_REQUEST, MAX_FAILED_EXTRACTIONS } from './bulk.ts';
 import { registerRoutes } from './api/routes.ts';
+import { swiftRequest } from './api/request.ts';
 import { ContainerSync, SYNC_REALMS } from './sync.ts';
 import { PLAIN_ERROR, SYMLOOP_MAX, Symlinks } from './symlink.ts';
 import { CONSTRAINTS, transId } from './api/common.ts';
@@ -220,7 +221,13 @@ export class ObjectStoreService implements ServiceModule {
       const p = req.params as { account?: string; container?: string } | undefined;
       if (req.headers.origin && p?.account && p.container && req.method !== 'OPTIONS') {
         try {
-          await this.web.corsHeaders(req, reply, p.account, p.container);
+          const cors = await this.web.corsHeaders(
+            swiftRequest(req),
+            p.account,
+            p.container,
+            Object.keys(reply.getHeaders()),
+          );
+          for (const [k, v] of Object.entries(cors ?? {})) reply.header(k, v);
         } catch {
           /* no CORS headers */
         }

@@ -22,7 +22,7 @@ import {
   sendListing,
   stripOwnerHeaders,
 } from './common.ts';
-import { swiftRequest } from './request.ts';
+import { sendSwift, swiftRequest } from './request.ts';
 
 async function containerOr404(s: ObjectStoreService, account: string, name: string): Promise<ContainerRow> {
   const c = await s.store.getContainer(account, name);
@@ -78,7 +78,8 @@ export async function headContainer(s: ObjectStoreService, req: FastifyRequest, 
 export async function getContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   const c = await s.store.getContainer(account, container!);
-  if (c && (await s.web.maybeServe(req, reply, c, ''))) return reply;
+  const web = c && (await s.web.maybeServe(swiftRequest(req), c, ''));
+  if (web) return sendSwift(s, req, reply, web);
   const access = authorize(swiftRequest(req), account, 'listing', c);
   if (!c) throw new ApiError(404, 'The resource could not be found.');
   await containerHeaders(s, reply, visibleContainer(c, access));

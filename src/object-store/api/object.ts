@@ -9,7 +9,7 @@ import { authorize, unauthorizedError } from '../acl.ts';
 import { PLAIN_ERROR, TARGET_ETAG } from '../symlink.ts';
 import { isoOf, xTimestamp, type Meta, type ObjectRow } from '../store.ts';
 import { HTML, OBJECT_SYSTEM, applyMeta, drain, hdr, httpDate, isExtract, names, parseRanges } from './common.ts';
-import { swiftRequest } from './request.ts';
+import { sendSwift, swiftRequest } from './request.ts';
 
 export const live = (o: ObjectRow | undefined) =>
   o && (o.delete_at === null || o.delete_at > Date.now() / 1000) ? o : undefined;
@@ -144,7 +144,8 @@ export function headObject(s: ObjectStoreService, req: FastifyRequest, reply: Fa
 export async function getObject(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container, object } = names(req);
   const c = await s.store.getContainer(account, container!);
-  if (c && (await s.web.maybeServe(req, reply, c, object!))) return reply;
+  const web = c && (await s.web.maybeServe(swiftRequest(req), c, object!));
+  if (web) return sendSwift(s, req, reply, web);
   return readObject(s, req, reply, false);
 }
 

@@ -9,7 +9,7 @@ import { deleteAccount, getAccount, headAccount, postAccount, putAccount } from 
 import { deleteContainer, getContainer, headContainer, postContainer, putContainer } from './container.ts';
 import { copyObject, deleteObject, getObject, headObject, postObject, putObject } from './object.ts';
 import { drain, type Params } from './common.ts';
-import { swiftRequest } from './request.ts';
+import { sendSwift, swiftRequest } from './request.ts';
 
 type Handler = (s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) => unknown;
 type Level = 'account' | 'container' | 'object';
@@ -119,11 +119,11 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     method: 'OPTIONS',
     url: '/v1/*',
     config: { auth: false },
-    handler: (req, reply) => {
+    handler: async (req, reply) => {
       const parsed = parseV1(req);
       if (!parsed || parsed.level === 'account') throw new ApiError(404, 'The resource could not be found.');
       req.params = parsed.params;
-      return s.web.preflight(req, reply);
+      return sendSwift(s, req, reply, await s.web.preflight(swiftRequest(req)));
     },
   });
 
