@@ -23,6 +23,8 @@ export interface SwiftRequest {
   readonly context: RequestContext;
   /** The service's path prefix as the request reached it ('' on its own port); temp URLs may sign it. */
   readonly servicePrefix: string;
+  /** The body as the content-type parser handed it on: a stream of the bytes sent (none for bodiless methods). */
+  readonly body: unknown;
   /** Account ACLs loaded for this request, by account (undefined: none set). */
   accountAcls?: Map<string, AccountAcl | undefined>;
 }

@@ -132,7 +132,8 @@ export async function putContainer(s: ObjectStoreService, req: FastifyRequest, r
 export async function postContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   try {
-    if (await s.formpost.maybeHandle(req, reply, account, container!, '')) return reply;
+    const form = await s.formpost.maybeHandle(swiftRequest(req), account, container!, '');
+    if (form) return sendSwift(s, req, reply, form);
   } finally {
     drain(req);
   }

@@ -165,7 +165,8 @@ export async function putObject(s: ObjectStoreService, req: FastifyRequest, repl
 export async function postObject(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container, object } = names(req);
   try {
-    if (await s.formpost.maybeHandle(req, reply, account, container!, object!)) return reply;
+    const form = await s.formpost.maybeHandle(swiftRequest(req), account, container!, object!);
+    if (form) return sendSwift(s, req, reply, form);
   } finally {
     drain(req);
   }

@@ -25,6 +25,7 @@ export function swiftRequest(req: FastifyRequest): SwiftRequest {
       object: p['*'] ?? '',
       context: req.context,
       servicePrefix: req.service?.prefix ?? '',
+      body: req.body,
     };
   }
   return r;
