@@ -10,6 +10,8 @@ import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import { swiftRequest } from './api/request.ts';
+import { sendSwift } from './api/object.ts';
+import type { SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp } from './store.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
 
@@ -121,30 +123,38 @@ const cstr = (b: Buffer) => {
 };
 const octal = (b: Buffer) => parseInt(cstr(b).trim() || '0', 8);
 
-export class Bulk {
-  constructor(private s: ObjectStoreService) {}
-
-  /** The bulk middleware's result body, in the format the Accept header asks for. */
-  result(req: FastifyRequest, reply: FastifyReply, r: Record<string, unknown>) {
-    const accept = hdr(req, 'accept') ?? '';
-    reply.code(200);
-    if (/json/.test(accept)) return reply.type('application/json; charset=utf-8').send(JSON.stringify(r));
-    if (/xml/.test(accept)) {
-      const tag = (k: string) => k.toLowerCase().replace(/ /g, '_');
-      return reply.type('application/xml; charset=utf-8').send(
-        `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
-          .map(
-            ([k, v]) =>
-              `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
-          )
-          .join('')}</delete>\n`,
-      );
-    }
-    return reply.type('text/plain; charset=utf-8').send(
+/** The bulk middleware's result body, in the format the Accept header asks for. */
+export function bulkResult(acceptHeader: string | undefined, r: Record<string, unknown>): SwiftResponse {
+  const accept = acceptHeader ?? '';
+  if (/json/.test(accept)) return { status: 200, type: 'application/json; charset=utf-8', body: JSON.stringify(r) };
+  if (/xml/.test(accept)) {
+    const tag = (k: string) => k.toLowerCase().replace(/ /g, '_');
+    return {
+      status: 200,
+      type: 'application/xml; charset=utf-8',
+      body: `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
+        .map(
+          ([k, v]) =>
+            `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
+        )
+        .join('')}</delete>\n`,
+    };
+  }
+  return {
+    status: 200,
+    type: 'text/plain; charset=utf-8',
+    body:
       Object.entries(r)
         .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map((e) => e.join(', ')).join('\n') : v}`)
         .join('\n') + '\n',
-    );
+  };
+}
+
+export class Bulk {
+  constructor(private s: ObjectStoreService) {}
+
+  result(req: FastifyRequest, reply: FastifyReply, r: Record<string, unknown>) {
+    return sendSwift(this.s, req, reply, bulkResult(hdr(req, 'accept'), r));
   }
 
   async bulkDelete(req: FastifyRequest, reply: FastifyReply, account: string) {

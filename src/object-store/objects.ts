@@ -2,11 +2,13 @@
 // delete, object versioning (X-Versions-Location stack mode, X-History-Location) and
 // expiring objects (X-Delete-At / X-Delete-After, reaped periodically).
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
 import { swiftRequest } from './api/request.ts';
+import { sendSwift } from './api/object.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
 import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
@@ -26,7 +28,7 @@ export const versionPrefix = (name: string) => Buffer.byteLength(name).toString(
 export class ObjectWriter {
   constructor(private s: ObjectStoreService) {}
 
-  deleteAtFrom(req: FastifyRequest): number | undefined {
+  deleteAtFrom(req: { headers: IncomingHttpHeaders }): number | undefined {
     const at = hdr(req, 'x-delete-at'),
       after = hdr(req, 'x-delete-after');
     const nowSec = Date.now() / 1000;
@@ -71,7 +73,7 @@ export class ObjectWriter {
 
   async put(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
     if ((req.query as Record<string, string>)['multipart-manifest'] === 'put')
-      return this.s.large.putSlo(req, reply, account, container, object);
+      return sendSwift(this.s, req, reply, await this.s.large.putSlo(swiftRequest(req), account, container, object));
     const c = await this.s.store.getContainer(account, container);
     const temp = await this.s.tempurl.check(swiftRequest(req), account, container, object);
     if (!temp) authorize(swiftRequest(req), account, 'write', c);

@@ -34,7 +34,7 @@ export function hdr(req: { headers: IncomingHttpHeaders }, name: string): string
  * request to `meta`; empty values remove. Checks Swift's metadata limits.
  */
 export function applyMeta(
-  req: FastifyRequest,
+  req: { headers: IncomingHttpHeaders },
   kind: 'account' | 'container' | 'object',
   meta: Meta,
   system: string[] = [],
@@ -274,7 +274,7 @@ export function drain(req: FastifyRequest) {
 }
 
 /** The request body as the stream the pass-through parser hands over; undefined when there is none. */
-export function bodyStream(req: FastifyRequest): AsyncIterable<Buffer> | undefined {
+export function bodyStream(req: { body?: unknown }): AsyncIterable<Buffer> | undefined {
   const b = req.body as Partial<AsyncIterable<Buffer>> | null | undefined;
   return b && typeof b[Symbol.asyncIterator] === 'function' ? (b as AsyncIterable<Buffer>) : undefined;
 }

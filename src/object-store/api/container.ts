@@ -22,7 +22,8 @@ import {
   sendListing,
   stripOwnerHeaders,
 } from './common.ts';
-import { sendSwift, swiftRequest } from './request.ts';
+import { swiftRequest } from './request.ts';
+import { sendSwift } from './object.ts';
 
 async function containerOr404(s: ObjectStoreService, account: string, name: string): Promise<ContainerRow> {
   const c = await s.store.getContainer(account, name);

@@ -9,7 +9,8 @@ import { authorize, unauthorizedError } from '../acl.ts';
 import { PLAIN_ERROR, TARGET_ETAG } from '../symlink.ts';
 import { isoOf, xTimestamp, type Meta, type ObjectRow } from '../store.ts';
 import { HTML, OBJECT_SYSTEM, applyMeta, drain, hdr, httpDate, isExtract, names, parseRanges } from './common.ts';
-import { sendSwift, swiftRequest } from './request.ts';
+import type { SwiftResponse } from '../request.ts';
+import { swiftRequest } from './request.ts';
 
 export const live = (o: ObjectRow | undefined) =>
   o && (o.delete_at === null || o.delete_at > Date.now() / 1000) ? o : undefined;
@@ -74,7 +75,41 @@ async function readObject(s: ObjectStoreService, req: FastifyRequest, reply: Fas
   }
   if (conditional(s, req, reply, o)) return reply;
   if (temp?.disposition) reply.header('content-disposition', temp.disposition);
-  return s.large.serve(req, reply, o, head);
+  return serveObject(s, req, reply, o, head);
+}
+
+/** A GET/HEAD of a stored object: its bytes, a large object's segments, or an SLO's manifest. */
+export async function serveObject(
+  s: ObjectStoreService,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  o: ObjectRow,
+  head: boolean,
+) {
+  const q = req.query as Record<string, string>;
+  if (s.large.isSlo(o) && q['multipart-manifest'] === 'get')
+    return sendSwift(s, req, reply, await s.large.manifest(o, q.format === 'raw', head));
+  const large = await s.large.view(o);
+  if (!large) return sendObject(s, req, reply, o, head);
+  return sendObject(s, req, reply, large.row, head, large.size, large.open);
+}
+
+/** Writes what a middleware answered. */
+export async function sendSwift(
+  s: ObjectStoreService,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  r: SwiftResponse,
+): Promise<FastifyReply> {
+  if (r.serve) {
+    await serveObject(s, req, reply, r.serve, req.method === 'HEAD');
+    return reply;
+  }
+  reply.code(r.status);
+  for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
+  if (r.type) reply.type(r.type);
+  if (r.stream) return reply.send(await s.large.open(r.stream));
+  return reply.send(r.body);
 }
 
 /** Streams a stored object (or a range of it, or several as multipart/byteranges) with its headers. */
@@ -210,7 +245,7 @@ export async function deleteObject(s: ObjectStoreService, req: FastifyRequest, r
   const { account, container, object } = names(req);
   drain(req);
   if ((req.query as Record<string, string>)['multipart-manifest'] === 'delete')
-    return s.large.deleteSlo(req, reply, account, container!, object!);
+    return sendSwift(s, req, reply, await s.large.deleteSlo(swiftRequest(req), account, container!, object!));
   const c = await s.store.getContainer(account, container!);
   if (!(await s.tempurl.check(swiftRequest(req), account, container!, object!)))
     authorize(swiftRequest(req), account, 'write', c);

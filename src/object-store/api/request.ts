@@ -1,9 +1,8 @@
 // The one place the object store turns the HTTP request into the SwiftRequest its middlewares
 // take (../request.ts); memoised on the request so that state they keep (loaded account ACLs)
 // lives as long as the request.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { SwiftRequest, SwiftResponse } from '../request.ts';
-import type { ObjectStoreService } from '../service.ts';
+import type { FastifyRequest } from 'fastify';
+import type { SwiftRequest } from '../request.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,22 +28,4 @@ export function swiftRequest(req: FastifyRequest): SwiftRequest {
     };
   }
   return r;
-}
-
-/** Writes what a middleware answered. */
-export async function sendSwift(
-  s: ObjectStoreService,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  r: SwiftResponse,
-): Promise<FastifyReply> {
-  if (r.serve) {
-    await s.large.serve(req, reply, r.serve, req.method === 'HEAD');
-    return reply;
-  }
-  reply.code(r.status);
-  for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
-  if (r.type) reply.type(r.type);
-  if (r.stream) return reply.send(await s.large.open(r.stream));
-  return reply.send(r.body);
 }

@@ -9,7 +9,8 @@ import { deleteAccount, getAccount, headAccount, postAccount, putAccount } from 
 import { deleteContainer, getContainer, headContainer, postContainer, putContainer } from './container.ts';
 import { copyObject, deleteObject, getObject, headObject, postObject, putObject } from './object.ts';
 import { drain, type Params } from './common.ts';
-import { sendSwift, swiftRequest } from './request.ts';
+import { swiftRequest } from './request.ts';
+import { sendSwift } from './object.ts';
 
 type Handler = (s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) => unknown;
 type Level = 'account' | 'container' | 'object';
