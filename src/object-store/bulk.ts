@@ -5,13 +5,10 @@
 import zlib from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
-import { swiftRequest } from './api/request.ts';
-import { sendSwift } from './api/object.ts';
-import type { SwiftResponse } from './request.ts';
+import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp } from './store.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
 
@@ -153,11 +150,7 @@ export function bulkResult(acceptHeader: string | undefined, r: Record<string, u
 export class Bulk {
   constructor(private s: ObjectStoreService) {}
 
-  result(req: FastifyRequest, reply: FastifyReply, r: Record<string, unknown>) {
-    return sendSwift(this.s, req, reply, bulkResult(hdr(req, 'accept'), r));
-  }
-
-  async bulkDelete(req: FastifyRequest, reply: FastifyReply, account: string) {
+  async bulkDelete(req: SwiftRequest, account: string): Promise<SwiftResponse> {
     const chunks: Buffer[] = [];
     let n = 0;
     const body = req.body as AsyncIterable<Buffer> | undefined;
@@ -187,7 +180,7 @@ export class Bulk {
       try {
         const c = await this.s.store.getContainer(account, container);
         if (!object) {
-          authorize(swiftRequest(req), account, 'admin');
+          authorize(req, account, 'admin');
           if (!c) {
             notFound++;
             continue;
@@ -199,7 +192,7 @@ export class Bulk {
           await this.s.store.deleteContainer(account, container);
           deleted++;
         } else {
-          authorize(swiftRequest(req), account, 'write', c);
+          authorize(req, account, 'write', c);
           const o = await this.s.store.getObject(account, container, object);
           if (!o) {
             notFound++;
@@ -218,7 +211,7 @@ export class Bulk {
         ? '409 Conflict'
         : errors[0]![1]
       : '200 OK';
-    return this.result(req, reply, {
+    return bulkResult(hdr(req, 'accept'), {
       'Number Deleted': deleted,
       'Number Not Found': notFound,
       'Response Body': '',
@@ -227,8 +220,8 @@ export class Bulk {
     });
   }
 
-  async extractArchive(req: FastifyRequest, reply: FastifyReply, account: string, base: string) {
-    const kind = String((req.query as Record<string, string>)['extract-archive'])
+  async extractArchive(req: SwiftRequest, account: string, base: string): Promise<SwiftResponse> {
+    const kind = String(req.query['extract-archive'])
       .toLowerCase()
       .replace(/^\.+|\.+$/g, '');
     if (!['tar', 'tar.gz', 'tar.bz2'].includes(kind)) throw new ApiError(400, 'Unsupported archive format');
@@ -241,21 +234,20 @@ export class Bulk {
     const body: Readable = given && typeof given.pipe === 'function' ? (given as Readable) : Readable.from([]);
     const tar = tarStream(kind, body);
     try {
-      return await this.extract(req, reply, account, base, tar.stream, metadata, deleteAt);
+      return await this.extract(req, account, base, tar.stream, metadata, deleteAt);
     } finally {
       tar.close();
     }
   }
 
   private async extract(
-    req: FastifyRequest,
-    reply: FastifyReply,
+    req: SwiftRequest,
     account: string,
     base: string,
     src: AsyncIterable<Buffer>,
     metadata: Record<string, string>,
     deleteAt: number | null,
-  ) {
+  ): Promise<SwiftResponse> {
     base = base.replace(/\/+$/, '');
     const reader = new ByteReader(src);
     let created = 0;
@@ -302,12 +294,12 @@ export class Bulk {
         try {
           let c = await this.s.store.getContainer(account, container);
           if (!c) {
-            authorize(swiftRequest(req), account, 'admin');
+            authorize(req, account, 'admin');
             if (container.length > CONSTRAINTS.max_container_name_length) throw new ApiError(400, 'bad container');
             await this.s.store.createContainer(account, container, {});
             c = (await this.s.store.getContainer(account, container))!;
           }
-          authorize(swiftRequest(req), account, 'write', c);
+          authorize(req, account, 'write', c);
           await this.s.objects.checkQuotas(c, size, 1);
           consumed = true;
           const res = await this.s.backend.put(reader.chunks(size));
@@ -352,7 +344,7 @@ export class Bulk {
       }
     } catch (e) {
       if (e instanceof ApiError)
-        return this.result(req, reply, {
+        return bulkResult(hdr(req, 'accept'), {
           'Number Files Created': created,
           'Response Body': e.message,
           'Response Status': `${e.status} ${e.title}`,
@@ -361,7 +353,7 @@ export class Bulk {
       throw e;
     }
     if (!errors.length && !created)
-      return this.result(req, reply, {
+      return bulkResult(hdr(req, 'accept'), {
         'Number Files Created': 0,
         'Response Body': 'Invalid Tar File: No Valid Files',
         'Response Status': '400 Bad Request',
@@ -372,7 +364,7 @@ export class Bulk {
         ? '502 Bad Gateway'
         : '400 Bad Request'
       : '201 Created';
-    return this.result(req, reply, {
+    return bulkResult(hdr(req, 'accept'), {
       'Number Files Created': created,
       'Response Body': '',
       'Response Status': status,

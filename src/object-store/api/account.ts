@@ -32,6 +32,7 @@ import {
   sendListing,
 } from './common.ts';
 import { swiftRequest } from './request.ts';
+import { sendSwift } from './object.ts';
 
 async function accountHeaders(s: ObjectStoreService, reply: FastifyReply, account: string, access: Access) {
   const a = await s.store.ensureAccount(account);
@@ -139,7 +140,7 @@ async function bulkDelete(s: ObjectStoreService, req: FastifyRequest, reply: Fas
     drain(req);
     throw e;
   }
-  return s.bulk.bulkDelete(req, reply, account);
+  return sendSwift(s, req, reply, await s.bulk.bulkDelete(swiftRequest(req), account));
 }
 
 export async function postAccount(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
@@ -181,7 +182,7 @@ export async function putAccount(s: ObjectStoreService, req: FastifyRequest, rep
       if (!req.ctx) throw unauthorizedError();
       await notDeleted(s, account, 404);
       await s.store.ensureAccount(account);
-      return await s.bulk.extractArchive(req, reply, account, '');
+      return await sendSwift(s, req, reply, await s.bulk.extractArchive(swiftRequest(req), account, ''));
     }
     // allow_account_management: the project's operators and reseller admins create accounts.
     ownerAccess(swiftRequest(req), account);

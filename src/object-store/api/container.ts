@@ -108,7 +108,7 @@ export async function putContainer(s: ObjectStoreService, req: FastifyRequest, r
     try {
       if (!req.ctx) throw unauthorizedError();
       await s.store.ensureAccount(account);
-      return await s.bulk.extractArchive(req, reply, account, container!);
+      return await sendSwift(s, req, reply, await s.bulk.extractArchive(swiftRequest(req), account, container!));
     } finally {
       drain(req);
     }

@@ -189,7 +189,12 @@ export async function putObject(s: ObjectStoreService, req: FastifyRequest, repl
   try {
     if (isExtract(req)) {
       if (!req.ctx) throw unauthorizedError();
-      return await s.bulk.extractArchive(req, reply, account, `${container}/${object}`);
+      return await sendSwift(
+        s,
+        req,
+        reply,
+        await s.bulk.extractArchive(swiftRequest(req), account, `${container}/${object}`),
+      );
     }
     return await s.objects.put(req, reply, account, container!, object!);
   } finally {
