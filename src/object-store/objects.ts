@@ -1,14 +1,12 @@
 // Object writes: PUT (streamed to the driver, ETag checked, quotas), server-side copy,
 // delete, object versioning (X-Versions-Location stack mode, X-History-Location) and
 // expiring objects (X-Delete-At / X-Delete-After, reaped periodically).
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
-import { swiftRequest } from './api/request.ts';
-import { sendSwift } from './api/object.ts';
+import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
 import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
@@ -71,12 +69,11 @@ export class ObjectWriter {
     }
   }
 
-  async put(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
-    if ((req.query as Record<string, string>)['multipart-manifest'] === 'put')
-      return sendSwift(this.s, req, reply, await this.s.large.putSlo(swiftRequest(req), account, container, object));
+  async put(req: SwiftRequest, account: string, container: string, object: string): Promise<SwiftResponse> {
+    if (req.query['multipart-manifest'] === 'put') return this.s.large.putSlo(req, account, container, object);
     const c = await this.s.store.getContainer(account, container);
-    const temp = await this.s.tempurl.check(swiftRequest(req), account, container, object);
-    if (!temp) authorize(swiftRequest(req), account, 'write', c);
+    const temp = await this.s.tempurl.check(req, account, container, object);
+    if (!temp) authorize(req, account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
     this.checkName(object);
     const copyFrom = hdr(req, 'x-copy-from');
@@ -84,7 +81,7 @@ export class ObjectWriter {
     if (req.headers['x-symlink-target'] !== undefined) {
       if (temp || copyFrom !== undefined)
         throw new ApiError(400, 'Symlink requests require a zero byte body', 'text/plain', { [PLAIN_ERROR]: '1' });
-      link = await this.s.symlinks.prepare(swiftRequest(req), account, container, object);
+      link = await this.s.symlinks.prepare(req, account, container, object);
     }
     if (copyFrom !== undefined) {
       if (hdr(req, 'content-length') && hdr(req, 'content-length') !== '0')
@@ -95,7 +92,6 @@ export class ObjectWriter {
         throw new ApiError(412, 'X-Copy-From header must be of the form <container name>/<object name>');
       return this.copy(
         req,
-        reply,
         { account: hdr(req, 'x-copy-from-account') ?? account, container: src.slice(0, i), object: src.slice(i + 1) },
         { account, container, object },
       );
@@ -157,11 +153,10 @@ export class ObjectWriter {
       delete_at: deleteAt ?? null,
     };
     await this.store(c, row, liveExisting);
-    reply
-      .code(201)
-      .type(HTML)
-      .headers({ etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' })
-      .send();
+    return {
+      status: 201,
+      headers: { 'content-type': HTML, etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' },
+    };
   }
 
   /** Writes a row, archiving the object it replaces when the container keeps versions. */
@@ -220,21 +215,20 @@ export class ObjectWriter {
   }
 
   /** Server-side copy (COPY with Destination, or PUT with X-Copy-From). */
-  async copy(req: FastifyRequest, reply: FastifyReply, src: ObjectRef, dst: ObjectRef) {
-    await loadAccountAcls(swiftRequest(req), this.s.store, src.account, dst.account);
+  async copy(req: SwiftRequest, src: ObjectRef, dst: ObjectRef): Promise<SwiftResponse> {
+    await loadAccountAcls(req, this.s.store, src.account, dst.account);
     const sc = await this.s.store.getContainer(src.account, src.container);
-    authorize(swiftRequest(req), src.account, 'read', sc);
+    authorize(req, src.account, 'read', sc);
     const dc = await this.s.store.getContainer(dst.account, dst.container);
-    authorize(swiftRequest(req), dst.account, 'write', dc);
+    authorize(req, dst.account, 'write', dc);
     this.checkName(dst.object);
     let so = await this.s.store.getObject(src.account, src.container, src.object);
     if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000))
       throw new ApiError(404, 'The resource could not be found.');
     // A link is copied as its target unless ?symlink=get asks for the link itself.
-    if (this.s.symlinks.isLink(so) && (req.query as Record<string, string>).symlink !== 'get')
-      so = (await this.s.symlinks.resolve(swiftRequest(req), so)).row;
+    if (this.s.symlinks.isLink(so) && req.query.symlink !== 'get') so = (await this.s.symlinks.resolve(req, so)).row;
     if (!dc) throw new ApiError(404, 'The resource could not be found.');
-    const manifestGet = (req.query as Record<string, string>)['multipart-manifest'] === 'get';
+    const manifestGet = req.query['multipart-manifest'] === 'get';
     const whole = manifestGet ? null : await this.s.large.wholeSize(so);
     await this.checkQuotas(dc, whole ?? so.bytes, 1);
     const stream = manifestGet ? this.s.backend.get(so.blob) : await this.s.large.open(so);
@@ -270,19 +264,17 @@ export class ObjectWriter {
       delete_at: deleteAt ?? null,
     };
     await this.store(dc, row, existing);
-    reply
-      .code(201)
-      .type(HTML)
-      .headers({
-        etag: res.etag,
-        'last-modified': httpDate(ts),
-        'content-length': '0',
-        'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
-        'x-copied-from-last-modified': httpDate(so.timestamp),
-        ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
-      });
-    for (const [k, v] of Object.entries(metadata)) if (!k.startsWith('x-object-sysmeta-')) reply.header(k, v);
-    return reply.send();
+    const headers: Record<string, string> = {
+      'content-type': HTML,
+      etag: res.etag,
+      'last-modified': httpDate(ts),
+      'content-length': '0',
+      'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
+      'x-copied-from-last-modified': httpDate(so.timestamp),
+      ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
+    };
+    for (const [k, v] of Object.entries(metadata)) if (!k.startsWith('x-object-sysmeta-')) headers[k] = v;
+    return { status: 201, headers };
   }
 
   /** The expirer: deletes objects whose X-Delete-At has passed. */

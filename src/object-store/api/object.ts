@@ -196,7 +196,7 @@ export async function putObject(s: ObjectStoreService, req: FastifyRequest, repl
         await s.bulk.extractArchive(swiftRequest(req), account, `${container}/${object}`),
       );
     }
-    return await s.objects.put(req, reply, account, container!, object!);
+    return await sendSwift(s, req, reply, await s.objects.put(swiftRequest(req), account, container!, object!));
   } finally {
     drain(req);
   }
@@ -268,10 +268,14 @@ export async function copyObject(s: ObjectStoreService, req: FastifyRequest, rep
   const m = /^\/?([^/]+)\/(.+)$/.exec(decodeURIComponent(dest));
   if (!m) throw new ApiError(412, 'Destination header must be of the form <container name>/<object name>');
   const destAccount = hdr(req, 'destination-account') ?? account;
-  return s.objects.copy(
+  return sendSwift(
+    s,
     req,
     reply,
-    { account, container: container!, object: object! },
-    { account: destAccount, container: m[1]!, object: m[2]! },
+    await s.objects.copy(
+      swiftRequest(req),
+      { account, container: container!, object: object! },
+      { account: destAccount, container: m[1]!, object: m[2]! },
+    ),
   );
 }
