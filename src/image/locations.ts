@@ -3,8 +3,8 @@
 // ones and never the last; a new URL must be an http(s) URL whose size the http store can
 // tell; validation_data fills checksum / os_hash_* of a queued image (which then becomes
 // active) and must match them otherwise. Removed locations' bytes are deleted after the save.
-import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
+import type { RequestContext } from '../core/context.ts';
 import { ApiError } from '../core/errors.ts';
 import type { ImageService } from './service.ts';
 import { HTTP_SCHEMES } from './drivers/http.ts';
@@ -75,7 +75,7 @@ export class LocationPatcher {
 
   constructor(
     private svc: ImageService,
-    private req: FastifyRequest,
+    private context: RequestContext,
     private original: Image,
   ) {}
 
@@ -107,7 +107,7 @@ export class LocationPatcher {
     if (c.op === 'replace') {
       const value = c.value as LocationValue[];
       if (!value.length) throw new ApiError(403, 'Cannot set locations to empty list.');
-      await enforceImage(svc, this.req, this.original, 'set_image_location');
+      await enforceImage(svc, this.context, this.original, 'set_image_location');
       if (!svc.showLocations)
         throw new ApiError(403, "It's not allowed to update locations if locations are invisible.");
       if (!['active', 'queued'].includes(img.status))
@@ -132,7 +132,7 @@ export class LocationPatcher {
       return;
     }
     if (c.op === 'add') {
-      await enforceImage(svc, this.req, this.original, 'set_image_location');
+      await enforceImage(svc, this.context, this.original, 'set_image_location');
       if (!svc.showLocations) throw new ApiError(403, "It's not allowed to add locations if locations are invisible.");
       if (!['active', 'queued'].includes(img.status))
         throw new ApiError(409, `It's not allowed to add locations if image status is ${img.status}.`);
@@ -146,7 +146,7 @@ export class LocationPatcher {
       this.activate(img, values);
       return;
     }
-    await enforceImage(svc, this.req, this.original, 'delete_image_location');
+    await enforceImage(svc, this.context, this.original, 'delete_image_location');
     if (!svc.showLocations) throw new ApiError(403, "It's not allowed to remove locations if locations are invisible.");
     if (img.status !== 'active')
       throw new ApiError(409, `It's not allowed to remove locations if image status is ${img.status}.`);

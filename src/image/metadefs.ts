@@ -19,7 +19,16 @@ const str = (title: string, description: string, e?: string[]) => ({
 });
 const boolean = (title: string, description: string) => ({ title, description, type: 'boolean' });
 
-export const SEED_NAMESPACES = [
+/** A namespace Glance loads from etc/metadefs at start. */
+interface SeedNamespace {
+  namespace: string;
+  display_name: string;
+  description: string;
+  resource_type_associations: Array<{ name: string; prefix?: string; properties_target?: string }>;
+  properties: Record<string, Record<string, unknown>>;
+}
+
+export const SEED_NAMESPACES: SeedNamespace[] = [
   {
     namespace: 'OS::Compute::LibvirtImage',
     display_name: 'libvirt Driver Options for Images',

@@ -6,8 +6,8 @@
 // account ACLs of its own): `admin` makes the grantee an owner of the account (swift_owner),
 // `read-write` allows every container and object request and account GET/HEAD, `read-only` GET
 // and HEAD. Grantees are written as in container ACLs.
-import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
+import type { SwiftRequest } from './request.ts';
 import type { ContainerRow, SwiftStore } from './store.ts';
 import { pyStrRepr } from '../core/python.ts';
 
@@ -17,13 +17,6 @@ export type Access = 'owner' | 'reseller' | 'acl';
 export const ACCOUNT_ACL = 'x-account-access-control';
 const ACCOUNT_ACL_KEYS = ['admin', 'read-write', 'read-only'] as const;
 export type AccountAcl = Partial<Record<(typeof ACCOUNT_ACL_KEYS)[number], string[]>>;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Account ACLs loaded for this request, by account (undefined: none set). */
-    swiftAccountAcls?: Map<string, AccountAcl | undefined>;
-  }
-}
 
 /**
  * Validates an X-Account-Access-Control value as tempauth does; returns the error text (for
@@ -55,9 +48,9 @@ export function checkAccountAcl(value: string): { error: string } | { acl: strin
 }
 
 /** Loads the account ACLs of `accounts` that a request may need (not for owners of them). */
-export async function loadAccountAcls(req: FastifyRequest, store: SwiftStore, ...accounts: string[]) {
-  if (!req.ctx) return;
-  const map = (req.swiftAccountAcls ??= new Map());
+export async function loadAccountAcls(req: SwiftRequest, store: SwiftStore, ...accounts: string[]) {
+  if (!req.context.auth) return;
+  const map = (req.accountAcls ??= new Map());
   for (const account of accounts) {
     if (map.has(account) || isReseller(req) || isProjectOwner(req, account)) continue;
     const raw = (await store.getAccount(account))?.metadata[ACCOUNT_ACL];
@@ -72,30 +65,34 @@ export async function loadAccountAcls(req: FastifyRequest, store: SwiftStore, ..
 }
 
 /** The strongest account ACL grant the caller has on `account`. */
-function accountGrant(req: FastifyRequest, account: string): 'admin' | 'read-write' | 'read-only' | undefined {
-  const acl = req.swiftAccountAcls?.get(account);
+function accountGrant(req: SwiftRequest, account: string): 'admin' | 'read-write' | 'read-only' | undefined {
+  const acl = req.accountAcls?.get(account);
   if (!acl) return undefined;
   for (const k of ACCOUNT_ACL_KEYS) if (acl[k]?.length && userAllowed(req, acl[k]!)) return k;
   return undefined;
 }
-const isRead = (req: FastifyRequest) => req.method === 'GET' || req.method === 'HEAD';
+const isRead = (req: SwiftRequest) => req.method === 'GET' || req.method === 'HEAD';
 
 export const unauthorizedError = () =>
   new ApiError(401, 'This server could not verify that you are authorized to access the document you requested.');
 export const forbiddenError = () => new ApiError(403, 'Access was denied to this resource.');
 
-export function isReseller(req: FastifyRequest) {
-  return !!req.ctx && req.allowed('swift:reseller_admin');
+export function isReseller(req: SwiftRequest) {
+  return !!req.context.auth && req.context.allowed('swift:reseller_admin');
 }
 
-export function isProjectOwner(req: FastifyRequest, account: string) {
-  return !!req.ctx?.projectId && account === `AUTH_${req.ctx.projectId}` && req.allowed('swift:operator');
+export function isProjectOwner(req: SwiftRequest, account: string) {
+  return (
+    !!req.context.auth?.projectId &&
+    account === `AUTH_${req.context.auth.projectId}` &&
+    req.context.allowed('swift:operator')
+  );
 }
 
 /** Reseller admins, the project's operators and account ACL admins own an account (swift_owner). */
-export function ownerAccess(req: FastifyRequest, account: string): Access | undefined {
-  req.authorized = true;
-  if (!req.ctx) return undefined;
+export function ownerAccess(req: SwiftRequest, account: string): Access | undefined {
+  req.context.enforced = true;
+  if (!req.context.auth) return undefined;
   if (isReseller(req)) return 'reseller';
   if (isProjectOwner(req, account)) return 'owner';
   if (accountGrant(req, account) === 'admin') return 'owner';
@@ -103,12 +100,12 @@ export function ownerAccess(req: FastifyRequest, account: string): Access | unde
 }
 
 /** Account GET/HEAD/POST: owners; account ACL read-write and read-only grantees may read. */
-export function accountAccess(req: FastifyRequest, account: string): Access {
+export function accountAccess(req: SwiftRequest, account: string): Access {
   const own = ownerAccess(req, account);
   if (own) return own;
   const grant = accountGrant(req, account);
   if (grant && isRead(req)) return 'acl';
-  if (!req.ctx) throw unauthorizedError();
+  if (!req.context.auth) throw unauthorizedError();
   throw forbiddenError();
 }
 
@@ -138,8 +135,8 @@ function referrerAllowed(entries: string[], referer: string | undefined): boolea
   return ok;
 }
 
-function userAllowed(req: FastifyRequest, entries: string[]): boolean {
-  const c = req.ctx;
+function userAllowed(req: SwiftRequest, entries: string[]): boolean {
+  const c = req.context.auth;
   if (!c) return false;
   const ids = [c.projectId, c.projectName].filter(Boolean) as string[];
   const users = [c.userId, c.userName];
@@ -163,7 +160,7 @@ function userAllowed(req: FastifyRequest, entries: string[]): boolean {
  * (container GET/HEAD), 'write' (object PUT/POST/DELETE/COPY), 'admin' (container changes).
  */
 export function authorize(
-  req: FastifyRequest,
+  req: SwiftRequest,
   account: string,
   op: 'read' | 'listing' | 'write' | 'admin',
   container?: ContainerRow,
@@ -184,6 +181,6 @@ export function authorize(
       if (referrerAllowed(read, referer) && (op === 'read' || read.includes('.rlistings'))) return 'acl';
     }
   }
-  if (!req.ctx) throw unauthorizedError();
+  if (!req.context.auth) throw unauthorizedError();
   throw forbiddenError();
 }

@@ -5,10 +5,10 @@
 import zlib from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
+import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp } from './store.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
 
@@ -120,33 +120,37 @@ const cstr = (b: Buffer) => {
 };
 const octal = (b: Buffer) => parseInt(cstr(b).trim() || '0', 8);
 
-export class Bulk {
-  constructor(private s: ObjectStoreService) {}
-
-  /** The bulk middleware's result body, in the format the Accept header asks for. */
-  result(req: FastifyRequest, reply: FastifyReply, r: Record<string, unknown>) {
-    const accept = hdr(req, 'accept') ?? '';
-    reply.code(200);
-    if (/json/.test(accept)) return reply.type('application/json; charset=utf-8').send(JSON.stringify(r));
-    if (/xml/.test(accept)) {
-      const tag = (k: string) => k.toLowerCase().replace(/ /g, '_');
-      return reply.type('application/xml; charset=utf-8').send(
-        `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
-          .map(
-            ([k, v]) =>
-              `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
-          )
-          .join('')}</delete>\n`,
-      );
-    }
-    return reply.type('text/plain; charset=utf-8').send(
+/** The bulk middleware's result body, in the format the Accept header asks for. */
+export function bulkResult(acceptHeader: string | undefined, r: Record<string, unknown>): SwiftResponse {
+  const accept = acceptHeader ?? '';
+  if (/json/.test(accept)) return { status: 200, type: 'application/json; charset=utf-8', body: JSON.stringify(r) };
+  if (/xml/.test(accept)) {
+    const tag = (k: string) => k.toLowerCase().replace(/ /g, '_');
+    return {
+      status: 200,
+      type: 'application/xml; charset=utf-8',
+      body: `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
+        .map(
+          ([k, v]) =>
+            `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
+        )
+        .join('')}</delete>\n`,
+    };
+  }
+  return {
+    status: 200,
+    type: 'text/plain; charset=utf-8',
+    body:
       Object.entries(r)
         .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.map((e) => e.join(', ')).join('\n') : v}`)
         .join('\n') + '\n',
-    );
-  }
+  };
+}
 
-  async bulkDelete(req: FastifyRequest, reply: FastifyReply, account: string) {
+export class Bulk {
+  constructor(private s: ObjectStoreService) {}
+
+  async bulkDelete(req: SwiftRequest, account: string): Promise<SwiftResponse> {
     const chunks: Buffer[] = [];
     let n = 0;
     const body = req.body as AsyncIterable<Buffer> | undefined;
@@ -207,7 +211,7 @@ export class Bulk {
         ? '409 Conflict'
         : errors[0]![1]
       : '200 OK';
-    return this.result(req, reply, {
+    return bulkResult(hdr(req, 'accept'), {
       'Number Deleted': deleted,
       'Number Not Found': notFound,
       'Response Body': '',
@@ -216,8 +220,8 @@ export class Bulk {
     });
   }
 
-  async extractArchive(req: FastifyRequest, reply: FastifyReply, account: string, base: string) {
-    const kind = String((req.query as Record<string, string>)['extract-archive'])
+  async extractArchive(req: SwiftRequest, account: string, base: string): Promise<SwiftResponse> {
+    const kind = String(req.query['extract-archive'])
       .toLowerCase()
       .replace(/^\.+|\.+$/g, '');
     if (!['tar', 'tar.gz', 'tar.bz2'].includes(kind)) throw new ApiError(400, 'Unsupported archive format');
@@ -230,21 +234,20 @@ export class Bulk {
     const body: Readable = given && typeof given.pipe === 'function' ? (given as Readable) : Readable.from([]);
     const tar = tarStream(kind, body);
     try {
-      return await this.extract(req, reply, account, base, tar.stream, metadata, deleteAt);
+      return await this.extract(req, account, base, tar.stream, metadata, deleteAt);
     } finally {
       tar.close();
     }
   }
 
   private async extract(
-    req: FastifyRequest,
-    reply: FastifyReply,
+    req: SwiftRequest,
     account: string,
     base: string,
     src: AsyncIterable<Buffer>,
     metadata: Record<string, string>,
     deleteAt: number | null,
-  ) {
+  ): Promise<SwiftResponse> {
     base = base.replace(/\/+$/, '');
     const reader = new ByteReader(src);
     let created = 0;
@@ -341,7 +344,7 @@ export class Bulk {
       }
     } catch (e) {
       if (e instanceof ApiError)
-        return this.result(req, reply, {
+        return bulkResult(hdr(req, 'accept'), {
           'Number Files Created': created,
           'Response Body': e.message,
           'Response Status': `${e.status} ${e.title}`,
@@ -350,7 +353,7 @@ export class Bulk {
       throw e;
     }
     if (!errors.length && !created)
-      return this.result(req, reply, {
+      return bulkResult(hdr(req, 'accept'), {
         'Number Files Created': 0,
         'Response Body': 'Invalid Tar File: No Valid Files',
         'Response Status': '400 Bad Request',
@@ -361,7 +364,7 @@ export class Bulk {
         ? '502 Bad Gateway'
         : '400 Bad Request'
       : '201 Created';
-    return this.result(req, reply, {
+    return bulkResult(hdr(req, 'accept'), {
       'Number Files Created': created,
       'Response Body': '',
       'Response Status': status,

@@ -2,12 +2,12 @@
 // with a multipart/form-data POST signed by the account's or container's Temp-URL-Key:
 // HMAC over "path\nredirect\nmax_file_size\nmax_file_count\nexpires". Files stream from
 // the form to the driver one after the other, never held whole.
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { sigMatches } from './tempurl.ts';
 import { isoOf, xTimestamp } from './store.ts';
 import { guessContentType, hdr } from './api/common.ts';
+import type { SwiftRequest, SwiftResponse } from './request.ts';
 
 /** A streaming multipart/form-data reader. */
 class MultipartReader {
@@ -100,15 +100,15 @@ const param = (h: string | undefined, name: string) => {
 export class FormPost {
   constructor(private s: ObjectStoreService) {}
 
+  /** The answer to a POST of an HTML form (multipart/form-data), or undefined for any other POST. */
   async maybeHandle(
-    req: FastifyRequest,
-    reply: FastifyReply,
+    req: SwiftRequest,
     account: string,
     container: string,
     object: string,
-  ): Promise<boolean> {
+  ): Promise<SwiftResponse | undefined> {
     const ctype = hdr(req, 'content-type') ?? '';
-    if (!/^multipart\/form-data/i.test(ctype)) return false;
+    if (!/^multipart\/form-data/i.test(ctype)) return undefined;
     const boundary = param(ctype, 'boundary');
     if (!boundary) throw new ApiError(400, 'FormPost: invalid boundary');
     const src = req.body as AsyncIterable<Buffer>;
@@ -136,7 +136,7 @@ export class FormPost {
       const path = `/v1/${account}/${container}/${object}`;
       const msg = (p: string) =>
         `${p}\n${fields.redirect ?? ''}\n${fields.max_file_size ?? ''}\n${fields.max_file_count ?? ''}\n${fields.expires ?? ''}`;
-      if (!keys.length || !sigMatches(fields.signature ?? '', keys, [msg(path), msg(this.s.servicePrefix(req) + path)]))
+      if (!keys.length || !sigMatches(fields.signature ?? '', keys, [msg(path), msg(req.servicePrefix + path)]))
         throw new ApiError(401, 'FormPost: Invalid Signature');
       verified = true;
     };
@@ -204,22 +204,22 @@ export class FormPost {
       );
     }
     verify();
-    req.authorized = true;
+    req.context.enforced = true;
     const redirect = fields.redirect;
     if (redirect) {
       const sep = redirect.includes('?') ? '&' : '?';
-      reply
-        .code(303)
-        .header('location', `${redirect}${sep}status=${status}&message=${encodeURIComponent(message)}`)
-        .type('text/html; charset=UTF-8')
-        .send(`<html><body><p><a href="${redirect}">Click to continue...</a></p></body></html>`);
-      return true;
+      return {
+        status: 303,
+        headers: { location: `${redirect}${sep}status=${status}&message=${encodeURIComponent(message)}` },
+        type: 'text/html; charset=UTF-8',
+        body: `<html><body><p><a href="${redirect}">Click to continue...</a></p></body></html>`,
+      };
     }
     const title = status === 201 ? 'Created' : 'Bad Request';
-    reply
-      .code(status)
-      .type('text/html; charset=UTF-8')
-      .send(`<html><h1>${title}</h1><p>FormPost: ${message || 'Files uploaded'}</p></html>`);
-    return true;
+    return {
+      status,
+      type: 'text/html; charset=UTF-8',
+      body: `<html><h1>${title}</h1><p>FormPost: ${message || 'Files uploaded'}</p></html>`,
+    };
   }
 }

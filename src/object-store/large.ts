@@ -3,10 +3,11 @@
 // segment's ETag and size). Reads stream segment after segment, ranges included.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
+import type { SwiftRequest, SwiftResponse } from './request.ts';
+import { bulkResult } from './bulk.ts';
 import { isoOf, xTimestamp, type ObjectRow } from './store.ts';
 import { applyMeta, bodyStream, hdr, httpDate } from './api/common.ts';
 
@@ -134,47 +135,48 @@ export class LargeObjects {
     return this.stream(await this.segments(o));
   }
 
-  async serve(req: FastifyRequest, reply: FastifyReply, o: ObjectRow, head: boolean) {
-    const q = req.query as Record<string, string>;
-    if (this.isSlo(o) && q['multipart-manifest'] === 'get') {
-      let entries = await this.sloEntries(o);
-      const raw = q.format === 'raw';
-      const body = raw
-        ? JSON.stringify(
-            entries.map((e) => ({
-              path: e.name,
-              etag: e.hash,
-              size_bytes: e.bytes,
-              ...(e.range ? { range: e.range } : {}),
-            })),
-          )
-        : JSON.stringify(entries);
-      entries = [];
-      reply.headers({
-        'x-static-large-object': 'True',
-        'last-modified': httpDate(o.timestamp),
-        'x-timestamp': o.timestamp,
-        etag: createHash('md5').update(body).digest('hex'),
-      });
-      for (const [k, v] of Object.entries(o.metadata)) if (k.startsWith('x-object-meta-')) reply.header(k, v);
-      reply
-        .code(200)
-        .type('application/json; charset=utf-8')
-        .header('content-length', String(Buffer.byteLength(body)));
-      return reply.send(head ? undefined : body);
-    }
-    if (!this.isDlo(o) && !this.isSlo(o)) return this.s.sendObject(req, reply, o, head);
-    const segs = await this.segments(o);
-    const size = segs.reduce((n, sg) => n + sg.end - sg.start + 1, 0);
-    const view: ObjectRow = { ...o, bytes: size };
-    if (this.isDlo(o))
-      view.etag = createHash('md5')
-        .update(segs.map((sg) => sg.row.etag).join(''))
-        .digest('hex');
-    return this.s.sendObject(req, reply, view, head, size, (range) => this.stream(segs, range));
+  /** An SLO's manifest (?multipart-manifest=get), as stored or (raw) as a PUT takes it. */
+  async manifest(o: ObjectRow, raw: boolean, head: boolean): Promise<SwiftResponse> {
+    let entries = await this.sloEntries(o);
+    const body = raw
+      ? JSON.stringify(
+          entries.map((e) => ({
+            path: e.name,
+            etag: e.hash,
+            size_bytes: e.bytes,
+            ...(e.range ? { range: e.range } : {}),
+          })),
+        )
+      : JSON.stringify(entries);
+    entries = [];
+    const headers: Record<string, string> = {
+      'x-static-large-object': 'True',
+      'last-modified': httpDate(o.timestamp),
+      'x-timestamp': o.timestamp,
+      etag: createHash('md5').update(body).digest('hex'),
+    };
+    for (const [k, v] of Object.entries(o.metadata)) if (k.startsWith('x-object-meta-')) headers[k] = v;
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-length'] = String(Buffer.byteLength(body));
+    return { status: 200, headers, body: head ? undefined : body };
   }
 
-  async putSlo(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
+  /** A DLO or SLO as one object: its size, ETag and a reader of its segments (undefined for a plain object). */
+  async view(
+    o: ObjectRow,
+  ): Promise<{ row: ObjectRow; size: number; open: (r?: { start: number; end: number }) => Readable } | undefined> {
+    if (!this.isDlo(o) && !this.isSlo(o)) return undefined;
+    const segs = await this.segments(o);
+    const size = segs.reduce((n, sg) => n + sg.end - sg.start + 1, 0);
+    const row: ObjectRow = { ...o, bytes: size };
+    if (this.isDlo(o))
+      row.etag = createHash('md5')
+        .update(segs.map((sg) => sg.row.etag).join(''))
+        .digest('hex');
+    return { row, size, open: (range) => this.stream(segs, range) };
+  }
+
+  async putSlo(req: SwiftRequest, account: string, container: string, object: string): Promise<SwiftResponse> {
     const c = await this.s.store.getContainer(account, container);
     authorize(req, account, 'write', c);
     if (!c) throw new ApiError(404, 'The resource could not be found.');
@@ -269,14 +271,18 @@ export class LargeObjects {
       },
       existing,
     );
-    reply
-      .code(201)
-      .type('text/html; charset=UTF-8')
-      .headers({ etag: `"${etag}"`, 'last-modified': httpDate(ts), 'content-length': '0' })
-      .send();
+    return {
+      status: 201,
+      headers: {
+        'content-type': 'text/html; charset=UTF-8',
+        etag: `"${etag}"`,
+        'last-modified': httpDate(ts),
+        'content-length': '0',
+      },
+    };
   }
 
-  async deleteSlo(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
+  async deleteSlo(req: SwiftRequest, account: string, container: string, object: string): Promise<SwiftResponse> {
     const c = await this.s.store.getContainer(account, container);
     authorize(req, account, 'write', c);
     const o = await this.s.store.getObject(account, container, object);
@@ -303,7 +309,7 @@ export class LargeObjects {
       await this.s.backend.delete(blob);
       deleted++;
     }
-    return this.s.bulk.result(req, reply, {
+    return bulkResult(hdr(req, 'accept'), {
       'Number Deleted': deleted,
       'Number Not Found': notFound,
       'Response Status': '200 OK',

@@ -1,11 +1,12 @@
 // Object writes: PUT (streamed to the driver, ETag checked, quotas), server-side copy,
 // delete, object versioning (X-Versions-Location stack mode, X-History-Location) and
 // expiring objects (X-Delete-At / X-Delete-After, reaped periodically).
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
+import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
 import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
@@ -25,7 +26,7 @@ export const versionPrefix = (name: string) => Buffer.byteLength(name).toString(
 export class ObjectWriter {
   constructor(private s: ObjectStoreService) {}
 
-  deleteAtFrom(req: FastifyRequest): number | undefined {
+  deleteAtFrom(req: { headers: IncomingHttpHeaders }): number | undefined {
     const at = hdr(req, 'x-delete-at'),
       after = hdr(req, 'x-delete-after');
     const nowSec = Date.now() / 1000;
@@ -68,9 +69,8 @@ export class ObjectWriter {
     }
   }
 
-  async put(req: FastifyRequest, reply: FastifyReply, account: string, container: string, object: string) {
-    if ((req.query as Record<string, string>)['multipart-manifest'] === 'put')
-      return this.s.large.putSlo(req, reply, account, container, object);
+  async put(req: SwiftRequest, account: string, container: string, object: string): Promise<SwiftResponse> {
+    if (req.query['multipart-manifest'] === 'put') return this.s.large.putSlo(req, account, container, object);
     const c = await this.s.store.getContainer(account, container);
     const temp = await this.s.tempurl.check(req, account, container, object);
     if (!temp) authorize(req, account, 'write', c);
@@ -92,7 +92,6 @@ export class ObjectWriter {
         throw new ApiError(412, 'X-Copy-From header must be of the form <container name>/<object name>');
       return this.copy(
         req,
-        reply,
         { account: hdr(req, 'x-copy-from-account') ?? account, container: src.slice(0, i), object: src.slice(i + 1) },
         { account, container, object },
       );
@@ -154,11 +153,10 @@ export class ObjectWriter {
       delete_at: deleteAt ?? null,
     };
     await this.store(c, row, liveExisting);
-    reply
-      .code(201)
-      .type(HTML)
-      .headers({ etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' })
-      .send();
+    return {
+      status: 201,
+      headers: { 'content-type': HTML, etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' },
+    };
   }
 
   /** Writes a row, archiving the object it replaces when the container keeps versions. */
@@ -217,7 +215,7 @@ export class ObjectWriter {
   }
 
   /** Server-side copy (COPY with Destination, or PUT with X-Copy-From). */
-  async copy(req: FastifyRequest, reply: FastifyReply, src: ObjectRef, dst: ObjectRef) {
+  async copy(req: SwiftRequest, src: ObjectRef, dst: ObjectRef): Promise<SwiftResponse> {
     await loadAccountAcls(req, this.s.store, src.account, dst.account);
     const sc = await this.s.store.getContainer(src.account, src.container);
     authorize(req, src.account, 'read', sc);
@@ -228,10 +226,9 @@ export class ObjectWriter {
     if (!so || (so.delete_at !== null && so.delete_at <= Date.now() / 1000))
       throw new ApiError(404, 'The resource could not be found.');
     // A link is copied as its target unless ?symlink=get asks for the link itself.
-    if (this.s.symlinks.isLink(so) && (req.query as Record<string, string>).symlink !== 'get')
-      so = (await this.s.symlinks.resolve(req, so)).row;
+    if (this.s.symlinks.isLink(so) && req.query.symlink !== 'get') so = (await this.s.symlinks.resolve(req, so)).row;
     if (!dc) throw new ApiError(404, 'The resource could not be found.');
-    const manifestGet = (req.query as Record<string, string>)['multipart-manifest'] === 'get';
+    const manifestGet = req.query['multipart-manifest'] === 'get';
     const whole = manifestGet ? null : await this.s.large.wholeSize(so);
     await this.checkQuotas(dc, whole ?? so.bytes, 1);
     const stream = manifestGet ? this.s.backend.get(so.blob) : await this.s.large.open(so);
@@ -267,19 +264,17 @@ export class ObjectWriter {
       delete_at: deleteAt ?? null,
     };
     await this.store(dc, row, existing);
-    reply
-      .code(201)
-      .type(HTML)
-      .headers({
-        etag: res.etag,
-        'last-modified': httpDate(ts),
-        'content-length': '0',
-        'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
-        'x-copied-from-last-modified': httpDate(so.timestamp),
-        ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
-      });
-    for (const [k, v] of Object.entries(metadata)) if (!k.startsWith('x-object-sysmeta-')) reply.header(k, v);
-    return reply.send();
+    const headers: Record<string, string> = {
+      'content-type': HTML,
+      etag: res.etag,
+      'last-modified': httpDate(ts),
+      'content-length': '0',
+      'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
+      'x-copied-from-last-modified': httpDate(so.timestamp),
+      ...(src.account !== dst.account ? { 'x-copied-from-account': src.account } : {}),
+    };
+    for (const [k, v] of Object.entries(metadata)) if (!k.startsWith('x-object-sysmeta-')) headers[k] = v;
+    return { status: 201, headers };
   }
 
   /** The expirer: deletes objects whose X-Delete-At has passed. */

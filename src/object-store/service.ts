@@ -3,10 +3,9 @@
 // large objects, versioning, temp URLs, bulk operations, static web and CORS. Metadata and
 // listings are in the database; bytes go through a narrow driver (drivers/fs.ts by default).
 import path from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { SwiftDb } from './db/schema.ts';
-import type { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
@@ -15,7 +14,7 @@ import { PeriodicTasks } from '../core/periodic.ts';
 import type { ServiceContext, ServiceFactory } from '../core/service.ts';
 import { migrations } from './db/migrations.ts';
 import { OBJECT_STORE_POLICIES } from './policies.ts';
-import { SwiftStore, type ObjectRow } from './store.ts';
+import { SwiftStore } from './store.ts';
 import type { ObjectBackend } from './drivers/backend.ts';
 import { FsBackend } from './drivers/fs.ts';
 import { ObjectWriter } from './objects.ts';
@@ -25,7 +24,7 @@ import { StaticWeb } from './web.ts';
 import { FormPost } from './formpost.ts';
 import { Bulk, MAX_CONTAINERS_PER_EXTRACTION, MAX_DELETES_PER_REQUEST, MAX_FAILED_EXTRACTIONS } from './bulk.ts';
 import { registerRoutes } from './api/routes.ts';
-import { sendObject } from './api/object.ts';
+import { swiftRequest } from './api/request.ts';
 import { ContainerSync, SYNC_REALMS } from './sync.ts';
 import { PLAIN_ERROR, SYMLOOP_MAX, Symlinks } from './symlink.ts';
 import { CONSTRAINTS, transId } from './api/common.ts';
@@ -92,18 +91,6 @@ export class ObjectStoreService implements ServiceModule {
     this.symlinks = new Symlinks(this);
   }
 
-  /** Streams one stored object (or a range of it) with its headers. */
-  sendObject(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    o: ObjectRow,
-    head: boolean,
-    size?: number,
-    open?: (r?: { start: number; end: number }) => Readable,
-  ): FastifyReply | Promise<FastifyReply> {
-    return sendObject(this, req, reply, o, head, size, open);
-  }
-
   async init() {
     await migrate(this.db, migrations);
     for (const a of await this.store.deletedAccounts()) this.deletedAccounts.add(a.account);
@@ -164,11 +151,6 @@ export class ObjectStoreService implements ServiceModule {
 
   /** The crossdomain middleware's policy (cross_domain_policy). */
   crossdomainPolicy = '<allow-access-from domain="*" secure="false" />';
-
-  /** The service's path prefix as the request reached it ('' on its own port). */
-  servicePrefix(req: FastifyRequest): string {
-    return req.service?.prefix ?? '';
-  }
 
   /** GET /info: the middleware really enabled, with its limits. */
   capabilities() {
@@ -239,7 +221,13 @@ export class ObjectStoreService implements ServiceModule {
       const p = req.params as { account?: string; container?: string } | undefined;
       if (req.headers.origin && p?.account && p.container && req.method !== 'OPTIONS') {
         try {
-          await this.web.corsHeaders(req, reply, p.account, p.container);
+          const cors = await this.web.corsHeaders(
+            swiftRequest(req),
+            p.account,
+            p.container,
+            Object.keys(reply.getHeaders()),
+          );
+          for (const [k, v] of Object.entries(cors ?? {})) reply.header(k, v);
         } catch {
           /* no CORS headers */
         }

@@ -4,10 +4,10 @@
 // ?symlink=get serves the link itself, POST answers 307 to the target, static links
 // (X-Symlink-Target-Etag) are checked against the target at PUT and at every read, and JSON
 // container listings carry symlink_path (and symlink_etag / symlink_bytes for static links).
-import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
+import type { SwiftRequest } from './request.ts';
 import type { Meta, ObjectRow } from './store.ts';
 import { hdr } from './api/common.ts';
 
@@ -90,7 +90,7 @@ export class Symlinks {
    * returns the system metadata to store and the content type the link gets when none was sent.
    */
   async prepare(
-    req: FastifyRequest,
+    req: SwiftRequest,
     account: string,
     container: string,
     object: string,
@@ -141,12 +141,12 @@ export class Symlinks {
   }
 
   /** GET/HEAD of a link: the object at the end of the chain, with the path of the last target. */
-  async resolve(req: FastifyRequest, link: ObjectRow, tempUrlScope?: 'account' | 'container'): Promise<Resolved> {
+  async resolve(req: SwiftRequest, link: ObjectRow, tempUrlScope?: 'account' | 'container'): Promise<Resolved> {
     return this.follow(req, link, undefined, undefined, tempUrlScope);
   }
 
   private async follow(
-    req: FastifyRequest,
+    req: SwiftRequest,
     start: ObjectRow,
     wantEtag: string | undefined,
     location: string | undefined,

@@ -2,10 +2,10 @@
 // signed with an account or container Temp-URL-Key(-2), HMAC sha1, sha256 or sha512 (hex, or
 // "<algo>:<base64url>"). A valid signature stands in for a token for that one method and path.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../core/errors.ts';
 import { PLAIN_ERROR } from './symlink.ts';
 import type { ObjectStoreService } from './service.ts';
+import type { SwiftRequest } from './request.ts';
 
 export const TEMPURL_METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'];
 export const TEMPURL_DIGESTS = ['sha1', 'sha256', 'sha512'];
@@ -42,12 +42,12 @@ export class TempUrl {
 
   /** undefined when the request carries no temp URL; throws 401 when it carries a bad one. */
   async check(
-    req: FastifyRequest,
+    req: SwiftRequest,
     account: string,
     container: string,
     object: string,
   ): Promise<{ disposition?: string; scope: 'account' | 'container' } | undefined> {
-    const q = req.query as Record<string, string>;
+    const q = req.query;
     if (q.temp_url_sig === undefined && q.temp_url_expires === undefined) return undefined;
     const deny = () => new ApiError(401, 'Temp URL invalid');
     if (!q.temp_url_sig || !q.temp_url_expires) throw deny();
@@ -69,7 +69,7 @@ export class TempUrl {
     if (prefix !== undefined && !object.startsWith(prefix)) throw deny();
     const path =
       prefix !== undefined ? `prefix:/v1/${account}/${container}/${prefix}` : `/v1/${account}/${container}/${object}`;
-    const fullPath = `${this.s.servicePrefix(req)}${path.startsWith('prefix:') ? '' : ''}`;
+    const fullPath = `${req.servicePrefix}${path.startsWith('prefix:') ? '' : ''}`;
     const paths = [path];
     if (fullPath)
       paths.push(
@@ -88,7 +88,7 @@ export class TempUrl {
         ? 'container'
         : undefined;
     if (!scope) throw deny();
-    req.authorized = true;
+    req.context.enforced = true;
     if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
       for (const h of ['x-object-manifest', 'x-symlink-target']) {
         if (req.headers[h] !== undefined)

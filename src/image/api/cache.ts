@@ -15,7 +15,7 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
   };
   const visibleImage = async (req: FastifyRequest, id: string) => {
     const img = await svc.repo.get(id);
-    return img && (await isVisible(svc, img, req)) ? img : undefined;
+    return img && (await isVisible(svc, img, req.context)) ? img : undefined;
   };
 
   app.get('/v2/cache', async (req) => {
@@ -40,7 +40,7 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
       req.authorized = true;
       throw new ApiError(404, `Image ${req.params.id} not found.`);
     }
-    const cache = cacheOf(req, 'cache_image', await imageTarget(svc, img, req));
+    const cache = cacheOf(req, 'cache_image', await imageTarget(svc, img, req.context));
     if (img.status !== 'active') throw new ApiError(400, 'Only images with status active can be targeted for queueing');
     await cache.queue(img.id);
     return reply.code(202).send();
@@ -53,7 +53,7 @@ export function registerCacheRoutes(app: FastifyInstance, svc: ImageService) {
       req.authorized = true;
       throw new ApiError(404, `Image ${id} not found.`);
     }
-    const cache = cacheOf(req, 'cache_delete', img ? await imageTarget(svc, img, req) : {});
+    const cache = cacheOf(req, 'cache_delete', img ? await imageTarget(svc, img, req.context) : {});
     if (/^[0-9a-fA-F-]{1,64}$/.test(id)) await cache.delete(id);
     return reply.code(204).send();
   });

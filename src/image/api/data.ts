@@ -49,9 +49,21 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return { start, end };
 }
 
+/** An import request's body, as sent (its fields are checked below, as Glance's import does). */
+interface ImportBody {
+  method?: Record<string, unknown> & {
+    name?: string;
+    uri?: string;
+    glance_image_id?: string;
+    glance_service_interface?: string;
+  };
+  all_stores?: boolean;
+  stores?: string[];
+}
+
 export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   app.get<{ Params: { id: string } }>('/v2/images/:id/tasks', async (req) => {
-    const img = await findImage(svc, req, req.params.id, 'get_image');
+    const img = await findImage(svc, req.context, req.params.id, 'get_image');
     const rows = await svc.db
       .selectFrom('tasks')
       .selectAll()
@@ -63,7 +75,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
-    const img = await findImage(svc, req, req.params.id, 'upload_image');
+    const img = await findImage(svc, req.context, req.params.id, 'upload_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'saving'))) {
@@ -86,7 +98,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/file', async (req, reply) => {
-    const img = await findImage(svc, req, req.params.id, 'download_image');
+    const img = await findImage(svc, req.context, req.params.id, 'download_image');
     if (img.status === 'deactivated' && !isAdmin(req.ctx))
       throw new ApiError(403, 'The requested image has been deactivated. Image data download is forbidden.');
     const loc = img.locations[0];
@@ -115,7 +127,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
   // Interoperable import: stage the bytes, then import them into a store.
   app.put<{ Params: { id: string } }>('/v2/images/:id/stage', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_stage_total: 0 });
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
     checkContentType(req);
     checkLength(req, svc.sizeCap);
     if (img.status !== 'queued' || !(await svc.repo.transition(img.id, ['queued'], 'uploading'))) {
@@ -149,11 +161,14 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.post<{ Params: { id: string } }>('/v2/images/:id/import', async (req, reply) => {
     await svc.quotas?.enforce(req.ctx!.projectId, { image_size_total: 0 });
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
-    const body = (req.body ?? {}) as any;
-    const method = body?.method?.name;
-    if (!['glance-direct', 'web-download', 'copy-image', 'glance-download'].includes(method))
-      throw new ApiError(400, `Import method ${method} is not valid.`);
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
+    const body = (req.body ?? {}) as ImportBody;
+    const sent = body?.method?.name;
+    if (!(['glance-direct', 'web-download', 'copy-image', 'glance-download'] as unknown[]).includes(sent))
+      throw new ApiError(400, `Import method ${sent} is not valid.`);
+    // A valid method name means a method object was sent.
+    const method = sent as string;
+    const im = body.method as NonNullable<ImportBody['method']>;
     const storesAsked: string[] = body.all_stores
       ? [...svc.stores.keys()]
       : (body.stores ?? [
@@ -161,7 +176,7 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
         ]);
     for (const s of storesAsked) if (!svc.stores.has(s)) throw new ApiError(409, `Unknown store ${s}.`);
     if (method === 'copy-image') {
-      req.authorize('copy_image', await imageTarget(svc, img, req));
+      req.authorize('copy_image', await imageTarget(svc, img, req.context));
       if (img.status !== 'active')
         throw new ApiError(409, 'Only images with status active can be targeted for copying');
     } else {
@@ -174,22 +189,22 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
       if (!img.disk_format) throw new ApiError(400, "'disk_format' needs to be set before import");
       if (method === 'glance-download') {
         for (const k of ['glance_region', 'glance_image_id'])
-          if (!(k in body.method)) throw new ApiError(400, `'${k}' needs to be set for glance-download import method`);
+          if (!(k in im)) throw new ApiError(400, `'${k}' needs to be set for glance-download import method`);
         if (
-          typeof body.method.glance_image_id !== 'string' ||
+          typeof im.glance_image_id !== 'string' ||
           !isUuidLike(
-            body.method.glance_image_id
+            im.glance_image_id
               .replace(/^urn:uuid:/, '')
               .replace(/^\{/, '')
               .replace(/\}$/, ''),
           )
         ) {
-          throw new ApiError(400, `Remote image id does not look like a UUID: ${body.method.glance_image_id}`);
+          throw new ApiError(400, `Remote image id does not look like a UUID: ${im.glance_image_id}`);
         }
-        body.method.glance_service_interface ??= 'public';
+        im.glance_service_interface ??= 'public';
       }
-      if (method === 'web-download' && (typeof body.method.uri !== 'string' || !/^https?:\/\//.test(body.method.uri)))
-        throw new ApiError(400, 'URI for web-download does not pass filtering: ' + String(body.method.uri));
+      if (method === 'web-download' && (typeof im.uri !== 'string' || !/^https?:\/\//.test(im.uri)))
+        throw new ApiError(400, 'URI for web-download does not pass filtering: ' + String(im.uri));
     }
     const from = img.status;
     const targets =
@@ -226,13 +241,13 @@ export function registerDataRoutes(app: FastifyInstance, svc: ImageService) {
     const remote =
       method === 'glance-download'
         ? {
-            imageId: body.method.glance_image_id,
-            region: String(body.method.glance_region),
-            interface: String(body.method.glance_service_interface),
+            imageId: im.glance_image_id as string,
+            region: String(im.glance_region),
+            interface: String(im.glance_service_interface),
             token: String(req.headers['x-auth-token'] ?? ''),
           }
         : undefined;
-    void runImport(svc, img, method, targets, body.method?.uri, from, remote)
+    void runImport(svc, img, method, targets, im.uri, from, remote)
       .then(() => finish('success', ''))
       .catch(async (e) => {
         svc.ctx.log.warn({ err: e, image: img.id }, 'image import failed');

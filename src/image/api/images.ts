@@ -111,7 +111,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const ctx = req.ctx!;
     const img = newImage(req.body, ctx);
     req.authorize('add_image', { project_id: ctx.projectId, owner: img.owner, visibility: img.visibility });
-    const guard = propertyGuardOf(svc, req);
+    const guard = propertyGuardOf(svc, req.context);
     if (guard) for (const k of Object.keys(img.properties)) guard.require(k, 'create');
     if (img.owner !== ctx.projectId && !isAdmin(ctx))
       throw new ApiError(403, `You are not permitted to create images owned by '${img.owner}'.`);
@@ -127,7 +127,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
       throw e;
     }
     reply.code(201).header('Location', `${req.baseUrl}/v2/images/${img.id}`);
-    return viewImage(svc, img, req);
+    return viewImage(svc, img, req.context);
   });
 
   app.get('/v2/images', async (req) => {
@@ -240,7 +240,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     images.sort((a, b) => compare(a, b, keys));
     if (marker !== undefined) {
       const m = await svc.repo.get(marker);
-      if (!m || !(await isVisible(svc, m, req)))
+      if (!m || !(await isVisible(svc, m, req.context)))
         throw new ApiError(400, `Invalid marker. Image ${marker} could not be found.`);
       images = images.filter((i) => compare(i, m, keys) > 0);
     }
@@ -248,7 +248,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     const rest = q.filter(([n]) => n !== 'marker');
     const qs = (list: Array<[string, string]>) => new URLSearchParams(list).toString();
     const body: Record<string, unknown> = {
-      images: await Promise.all(page.map((i) => viewImage(svc, i, req))),
+      images: await Promise.all(page.map((i) => viewImage(svc, i, req.context))),
       first: '/v2/images',
       schema: '/v2/schemas/images',
     };
@@ -259,7 +259,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id', async (req) =>
-    viewImage(svc, await findImage(svc, req, req.params.id, 'get_image'), req),
+    viewImage(svc, await findImage(svc, req.context, req.params.id, 'get_image'), req.context),
   );
 
   app.patch<{ Params: { id: string } }>('/v2/images/:id', async (req) => {
@@ -269,27 +269,27 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
         'Accept-Patch': 'application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch',
       });
     }
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
-    const target = await imageTarget(svc, img, req);
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
+    const target = await imageTarget(svc, img, req.context);
     if (req.body === undefined) throw new ApiError(400, 'Body expected in request.');
     const changes = parseChanges(req.body, ct === JSON_PATCH ? 10 : 4);
-    const locations = new LocationPatcher(svc, req, img);
+    const locations = new LocationPatcher(svc, req.context, img);
     const updated = await applyChanges(
       img,
       changes,
       req.ctx!,
       (rule) => req.authorize(rule, target),
       locations.apply,
-      propertyGuardOf(svc, req),
+      propertyGuardOf(svc, req.context),
     );
     updated.updated_at = now();
     await svc.repo.save(updated);
     await locations.cleanup(updated);
-    return viewImage(svc, updated, req);
+    return viewImage(svc, updated, req.context);
   });
 
   app.delete<{ Params: { id: string } }>('/v2/images/:id', async (req, reply) => {
-    const img = await findImage(svc, req, req.params.id, 'delete_image');
+    const img = await findImage(svc, req.context, req.params.id, 'delete_image');
     if (img.protected) throw new ApiError(403, `Image ${img.id} is protected and cannot be deleted.`);
     await svc.repo.remove(img.id);
     await deleteData(svc, img);
@@ -301,7 +301,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
     ['reactivate', 'reactivate', 'deactivated', 'active'],
   ] as const) {
     app.post<{ Params: { id: string } }>(`/v2/images/:id/actions/${action}`, async (req, reply) => {
-      const img = await findImage(svc, req, req.params.id, rule);
+      const img = await findImage(svc, req.context, req.params.id, rule);
       if (img.status === to) return reply.code(204).send();
       if (img.status !== from || !(await svc.repo.transition(img.id, [from], to))) {
         throw new ApiError(400, `Not allowed to ${action} image in status '${img.status}'`);
@@ -311,7 +311,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   }
 
   app.put<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
     const tag = req.params.tag;
     if (tag.length > 255)
       throw new ApiError(400, `Provided object does not match schema 'image': '${tag}' is too long`);
@@ -329,7 +329,7 @@ export function registerImageRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.delete<{ Params: { id: string; tag: string } }>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    const img = await findImage(svc, req, req.params.id, 'modify_image');
+    const img = await findImage(svc, req.context, req.params.id, 'modify_image');
     if (!img.tags.includes(req.params.tag)) throw new ApiError(404, `Tag ${req.params.tag} not found.`);
     img.tags = img.tags.filter((t) => t !== req.params.tag);
     img.updated_at = now();

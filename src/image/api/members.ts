@@ -20,8 +20,8 @@ const view = (m: Selectable<ImageMemberTable>) => ({
 
 export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   app.post<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
-    const img = await findImage(svc, req, req.params.id);
-    await enforceMember(svc, req, img, 'add_member');
+    const img = await findImage(svc, req.context, req.params.id);
+    await enforceMember(svc, req.context, img, 'add_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
       throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const member = (req.body as { member?: unknown } | undefined)?.member;
@@ -41,8 +41,8 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string } }>('/v2/images/:id/members', async (req) => {
-    const img = await findImage(svc, req, req.params.id);
-    await enforceMember(svc, req, img, 'get_members');
+    const img = await findImage(svc, req.context, req.params.id);
+    await enforceMember(svc, req.context, img, 'get_members');
     if (img.visibility !== 'shared') throw new ApiError(403, 'Only shared images have members.');
     let rows = await svc.repo.members(img.id);
     if (!isAdmin(req.ctx) && img.owner !== req.ctx!.projectId)
@@ -51,20 +51,20 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.get<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req) => {
-    const img = await findImage(svc, req, req.params.id, 'get_image');
+    const img = await findImage(svc, req.context, req.params.id, 'get_image');
     const pid = req.ctx!.projectId;
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m || (!isAdmin(req.ctx) && img.owner !== pid && req.params.member !== pid))
       throw new ApiError(404, `Member ${req.params.member} not found`);
-    await enforceMember(svc, req, img, 'get_member', { member_id: m.member_id });
+    await enforceMember(svc, req.context, img, 'get_member', { member_id: m.member_id });
     return view(m);
   });
 
   app.put<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req) => {
-    const img = await findImage(svc, req, req.params.id, 'get_image');
+    const img = await findImage(svc, req.context, req.params.id, 'get_image');
     const m = await svc.repo.member(img.id, req.params.member);
     if (!m) throw new ApiError(404, `Member ${req.params.member} not found`);
-    await enforceMember(svc, req, img, 'modify_member', { member_id: m.member_id });
+    await enforceMember(svc, req.context, img, 'modify_member', { member_id: m.member_id });
     if (!isAdmin(req.ctx) && req.ctx!.projectId !== m.member_id)
       throw new ApiError(403, 'You are not permitted to modify this member.');
     const status = (req.body as { status?: unknown } | undefined)?.status;
@@ -81,8 +81,8 @@ export function registerMemberRoutes(app: FastifyInstance, svc: ImageService) {
   });
 
   app.delete<{ Params: { id: string; member: string } }>('/v2/images/:id/members/:member', async (req, reply) => {
-    const img = await findImage(svc, req, req.params.id);
-    await enforceMember(svc, req, img, 'delete_member');
+    const img = await findImage(svc, req.context, req.params.id);
+    await enforceMember(svc, req.context, img, 'delete_member');
     if (img.owner !== req.ctx!.projectId && !isAdmin(req.ctx))
       throw new ApiError(403, 'You are not permitted to modify members of this image.');
     const m = await svc.repo.member(img.id, req.params.member);

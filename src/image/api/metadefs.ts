@@ -26,6 +26,33 @@ interface Namespace extends Stamp {
   tags: Array<Stamp & { name: string }>;
 }
 
+// Request bodies as sent: Glance's metadef schemas are loose, and the handlers check the fields
+// they rely on (need(), visibility, protected) one by one.
+interface ObjectBody {
+  name?: unknown;
+  description?: string;
+  required?: string[];
+  properties?: Record<string, unknown>;
+}
+interface ResourceTypeBody {
+  name?: unknown;
+  prefix?: string;
+  properties_target?: string;
+}
+interface NamespaceBody {
+  namespace?: unknown;
+  display_name?: string;
+  description?: string;
+  visibility?: string;
+  protected?: boolean;
+  owner?: string | null;
+  resource_type_associations?: ResourceTypeBody[];
+  properties?: Namespace['properties'];
+  objects?: ObjectBody[];
+  tags?: Array<{ name?: unknown }>;
+}
+type PropertyBody = { name?: string } & Record<string, unknown>;
+
 const stamps = (s: Stamp) => ({ created_at: isotime(s.created_at), updated_at: isotime(s.updated_at) });
 
 function nsView(n: Namespace, full = true) {
@@ -85,7 +112,7 @@ export async function seedMetadefs(svc: ImageService) {
       protected: true,
       owner: 'admin',
       resource_type_associations: s.resource_type_associations.map((r) => ({ ...r, created_at: t, updated_at: t })),
-      properties: s.properties as any,
+      properties: s.properties,
       objects: [],
       tags: [],
       created_at: t,
@@ -167,7 +194,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
     req.authorize('get_metadef_namespaces', { project_id: req.ctx?.projectId });
     const q = req.query as Record<string, string>;
     let list = (await svc.db.selectFrom('metadef_namespaces').selectAll().orderBy('created_at').execute())
-      .map((r: any) => ({ ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) }))
+      .map((r) => ({ ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) }))
       .filter((n) => visibleNs(n, req));
     if (q.visibility) list = list.filter((n) => n.visibility === q.visibility);
     if (q.resource_types) {
@@ -197,7 +224,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.post(P, async (req, reply) => {
     req.authorize('add_metadef_namespace', { project_id: req.ctx?.projectId });
-    const b = (req.body ?? {}) as any;
+    const b = (req.body ?? {}) as NamespaceBody;
     const t = now();
     const n: Namespace = {
       namespace: need(b.namespace, 'namespace'),
@@ -206,7 +233,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
       visibility: b.visibility ?? 'private',
       protected: b.protected ?? false,
       owner: b.owner ?? req.ctx?.projectId ?? null,
-      resource_type_associations: (b.resource_type_associations ?? []).map((r: any) => ({
+      resource_type_associations: (b.resource_type_associations ?? []).map((r) => ({
         name: need(r.name, 'name'),
         prefix: r.prefix,
         properties_target: r.properties_target,
@@ -214,8 +241,8 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
         updated_at: t,
       })),
       properties: b.properties ?? {},
-      objects: (b.objects ?? []).map((o: any) => ({ ...o, name: need(o.name, 'name'), created_at: t, updated_at: t })),
-      tags: (b.tags ?? []).map((x: any) => ({ name: need(x.name, 'name'), created_at: t, updated_at: t })),
+      objects: (b.objects ?? []).map((o) => ({ ...o, name: need(o.name, 'name'), created_at: t, updated_at: t })),
+      tags: (b.tags ?? []).map((x) => ({ name: need(x.name, 'name'), created_at: t, updated_at: t })),
       created_at: t,
       updated_at: t,
     };
@@ -240,11 +267,11 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.put<{ Params: { ns: string } }>(`${P}/:ns`, async (req) => {
     const n = await load(req, req.params.ns, 'modify_metadef_namespace');
-    const b = (req.body ?? {}) as any;
+    const b = (req.body ?? {}) as NamespaceBody;
     const old = n.namespace;
     n.namespace = need(b.namespace ?? n.namespace, 'namespace');
     for (const k of ['display_name', 'description', 'visibility', 'protected', 'owner'] as const)
-      if (b[k] !== undefined) (n as any)[k] = b[k];
+      if (b[k] !== undefined) (n as unknown as Record<string, unknown>)[k] = b[k];
     await save(svc, n, old);
     return nsView(n);
   });
@@ -263,7 +290,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   });
   app.post<{ Params: { ns: string } }>(`${P}/:ns/objects`, async (req, reply) => {
     const n = await load(req, req.params.ns, 'add_metadef_object');
-    const b = (req.body ?? {}) as any;
+    const b = (req.body ?? {}) as ObjectBody;
     const name = need(b.name, 'name');
     if (n.objects.some((o) => o.name === name))
       throw new ApiError(
@@ -302,7 +329,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   app.put<{ Params: { ns: string; name: string } }>(`${P}/:ns/objects/:name`, async (req) => {
     const n = await load(req, req.params.ns, 'modify_metadef_object');
     const o = findObj(n, req.params.name);
-    const b = (req.body ?? {}) as any;
+    const b = (req.body ?? {}) as ObjectBody;
     const name = need(b.name ?? o.name, 'name');
     if (name !== o.name && n.objects.some((x) => x.name === name))
       throw new ApiError(
@@ -334,8 +361,8 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   });
   app.post<{ Params: { ns: string } }>(`${P}/:ns/properties`, async (req, reply) => {
     const n = await load(req, req.params.ns, 'add_metadef_property');
-    const { name, ...def } = (req.body ?? {}) as any;
-    need(name, 'name');
+    const { name: sent, ...def } = (req.body ?? {}) as PropertyBody;
+    const name = need(sent, 'name');
     if (typeof def.title !== 'string' || typeof def.type !== 'string')
       throw new ApiError(
         400,
@@ -373,7 +400,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   app.put<{ Params: { ns: string; name: string } }>(`${P}/:ns/properties/:name`, async (req) => {
     const n = await load(req, req.params.ns, 'modify_metadef_property');
     findProp(n, req.params.name);
-    const { name = req.params.name, ...def } = (req.body ?? {}) as any;
+    const { name = req.params.name, ...def } = (req.body ?? {}) as PropertyBody;
     if (name !== req.params.name && n.properties[name])
       throw new ApiError(
         409,
@@ -399,7 +426,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   });
   app.post<{ Params: { ns: string } }>(`${P}/:ns/tags`, async (req, reply) => {
     const n = await load(req, req.params.ns, 'add_metadef_tags');
-    const list = ((req.body as any)?.tags ?? []) as any[];
+    const list = (req.body as NamespaceBody | undefined)?.tags ?? [];
     const t = now();
     const names = list.map((x) => need(x?.name, 'name'));
     if (new Set(names).size !== names.length) throw new ApiError(409, 'Duplicate tags in the request.');
@@ -444,7 +471,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   app.put<{ Params: { ns: string; name: string } }>(`${P}/:ns/tags/:name`, async (req) => {
     const n = await load(req, req.params.ns, 'modify_metadef_tag');
     const tag = findTag(n, req.params.name);
-    const name = need((req.body as any)?.name, 'name');
+    const name = need((req.body as { name?: unknown } | undefined)?.name, 'name');
     if (name !== tag.name && n.tags.some((x) => x.name === name))
       throw new ApiError(409, `A metadata tag with name=${name} already exists in namespace=${n.namespace}.`);
     tag.name = name;
@@ -480,7 +507,7 @@ export function registerMetadefRoutes(app: FastifyInstance, svc: ImageService) {
   });
   app.post<{ Params: { ns: string } }>(`${P}/:ns/resource_types`, async (req, reply) => {
     const n = await load(req, req.params.ns, 'add_metadef_resource_type_association');
-    const b = (req.body ?? {}) as any;
+    const b = (req.body ?? {}) as ResourceTypeBody;
     const name = need(b.name, 'name');
     if (n.resource_type_associations.some((r) => r.name === name))
       throw new ApiError(

@@ -113,7 +113,7 @@ export async function finishTask(
 /** The `import` task: a new image from image_properties, its data from import_from. */
 async function runImportTask(
   svc: ImageService,
-  task: { id: string; owner: string | null; input: Record<string, any> },
+  task: { id: string; owner: string | null; input: Record<string, unknown> },
   req: FastifyRequest,
 ) {
   const ctx = req.ctx!;
@@ -133,7 +133,7 @@ async function runImportTask(
         400,
         `The given uri is not valid. Please specify a valid uri from the following list of supported uri ['http', 'https']`,
       );
-    const props = task.input.image_properties;
+    const props = task.input.image_properties as Record<string, unknown> | null;
     if (!props || typeof props !== 'object' || Array.isArray(props))
       throw new ApiError(400, 'image_properties must be an object');
     const img = newImage({ ...props, owner: props.owner ?? task.owner }, ctx);
@@ -178,7 +178,7 @@ export function registerTaskRoutes(app: FastifyInstance, svc: ImageService) {
 
   app.post('/v2/tasks', async (req, reply) => {
     req.authorize('tasks_api_access');
-    const body = req.body as any;
+    const body = req.body as Record<string, unknown> | null | undefined;
     if (body === undefined) throw new ApiError(400, 'Body expected in request.');
     if (!body || typeof body !== 'object' || Array.isArray(body))
       throw new ApiError(400, "Provided object does not match schema 'task': body is not of type 'object'");
@@ -202,7 +202,7 @@ export function registerTaskRoutes(app: FastifyInstance, svc: ImageService) {
     req.authorize('add_task');
     if (body.type !== 'import')
       throw new ApiError(400, `Task type ${body.type} cannot be created through the tasks API.`);
-    const input = (body.input ?? {}) as Record<string, any>;
+    const input = (body.input ?? {}) as Record<string, unknown>;
     if (input.image_properties && typeof input.image_properties === 'object') {
       for (const [k, v] of Object.entries(input.image_properties))
         if (['name', 'disk_format', 'container_format', 'visibility', 'min_ram', 'min_disk', 'protected'].includes(k))

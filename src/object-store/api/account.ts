@@ -31,6 +31,8 @@ import {
   names,
   sendListing,
 } from './common.ts';
+import { swiftRequest } from './request.ts';
+import { sendSwift } from './object.ts';
 
 async function accountHeaders(s: ObjectStoreService, reply: FastifyReply, account: string, access: Access) {
   const a = await s.store.ensureAccount(account);
@@ -96,7 +98,7 @@ function checkAccountName(account: string) {
 
 export async function headAccount(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account } = names(req);
-  const access = accountAccess(req, account);
+  const access = accountAccess(swiftRequest(req), account);
   await notDeleted(s, account);
   await accountHeaders(s, reply, account, access);
   reply.code(204).type('text/plain; charset=utf-8').send();
@@ -104,7 +106,7 @@ export async function headAccount(s: ObjectStoreService, req: FastifyRequest, re
 
 export async function getAccount(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account } = names(req);
-  const access = accountAccess(req, account);
+  const access = accountAccess(swiftRequest(req), account);
   await notDeleted(s, account);
   await accountHeaders(s, reply, account, access);
   const fmt = listingFormat(req);
@@ -131,21 +133,21 @@ export async function getAccount(s: ObjectStoreService, req: FastifyRequest, rep
 async function bulkDelete(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply, account: string) {
   // Each path is authorized on its own (as upstream's subrequests are): account ACL grantees may bulk-delete.
   try {
-    ownerAccess(req, account);
+    ownerAccess(swiftRequest(req), account);
     if (!req.ctx) throw unauthorizedError();
     await notDeleted(s, account, 404);
   } catch (e) {
     drain(req);
     throw e;
   }
-  return s.bulk.bulkDelete(req, reply, account);
+  return sendSwift(s, req, reply, await s.bulk.bulkDelete(swiftRequest(req), account));
 }
 
 export async function postAccount(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account } = names(req);
   if (isBulkDelete(req)) return bulkDelete(s, req, reply, account);
   drain(req);
-  const access = accountAccess(req, account);
+  const access = accountAccess(swiftRequest(req), account);
   checkAccountName(account);
   await notDeleted(s, account, 404);
   const a = await s.store.ensureAccount(account);
@@ -160,8 +162,8 @@ export async function deleteAccount(s: ObjectStoreService, req: FastifyRequest, 
   if (isBulkDelete(req)) return bulkDelete(s, req, reply, account);
   drain(req);
   // Only a reseller admin deletes an account (keystoneauth denies the owner); a query string is a typo'd bulk request.
-  if (!isReseller(req)) {
-    ownerAccess(req, account);
+  if (!isReseller(swiftRequest(req))) {
+    ownerAccess(swiftRequest(req), account);
     if (!req.ctx) throw unauthorizedError();
     throw forbiddenError();
   }
@@ -180,18 +182,23 @@ export async function putAccount(s: ObjectStoreService, req: FastifyRequest, rep
       if (!req.ctx) throw unauthorizedError();
       await notDeleted(s, account, 404);
       await s.store.ensureAccount(account);
-      return await s.bulk.extractArchive(req, reply, account, '');
+      return await sendSwift(s, req, reply, await s.bulk.extractArchive(swiftRequest(req), account, ''));
     }
     // allow_account_management: the project's operators and reseller admins create accounts.
-    ownerAccess(req, account);
-    if (!isReseller(req) && !isProjectOwner(req, account)) {
+    ownerAccess(swiftRequest(req), account);
+    if (!isReseller(swiftRequest(req)) && !isProjectOwner(swiftRequest(req), account)) {
       if (!req.ctx) throw unauthorizedError();
       throw forbiddenError();
     }
     checkAccountName(account);
     const current = await s.store.getAccount(account);
     if (current?.deleted_at) throw new ApiError(403, 'Recently deleted');
-    const meta = accountMetaFrom(req, reply, isReseller(req) ? 'reseller' : 'owner', current?.metadata ?? {});
+    const meta = accountMetaFrom(
+      req,
+      reply,
+      isReseller(swiftRequest(req)) ? 'reseller' : 'owner',
+      current?.metadata ?? {},
+    );
     if (!meta) return reply;
     const r = await s.store.putAccount(account, meta);
     if (r === 'deleted') throw new ApiError(403, 'Recently deleted');

@@ -1,5 +1,6 @@
 // Shared pieces of the Swift API: metadata headers and their limits, listing formats,
 // timestamps, content-type guessing, constraints advertised in /info.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
@@ -23,7 +24,7 @@ export const CONSTRAINTS = {
 
 export const httpDate = (ts: string) => new Date(Math.ceil(Number(ts)) * 1000).toUTCString();
 
-export function hdr(req: FastifyRequest, name: string): string | undefined {
+export function hdr(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -33,7 +34,7 @@ export function hdr(req: FastifyRequest, name: string): string | undefined {
  * request to `meta`; empty values remove. Checks Swift's metadata limits.
  */
 export function applyMeta(
-  req: FastifyRequest,
+  req: { headers: IncomingHttpHeaders },
   kind: 'account' | 'container' | 'object',
   meta: Meta,
   system: string[] = [],
@@ -273,7 +274,7 @@ export function drain(req: FastifyRequest) {
 }
 
 /** The request body as the stream the pass-through parser hands over; undefined when there is none. */
-export function bodyStream(req: FastifyRequest): AsyncIterable<Buffer> | undefined {
+export function bodyStream(req: { body?: unknown }): AsyncIterable<Buffer> | undefined {
   const b = req.body as Partial<AsyncIterable<Buffer>> | null | undefined;
   return b && typeof b[Symbol.asyncIterator] === 'function' ? (b as AsyncIterable<Buffer>) : undefined;
 }

@@ -22,6 +22,8 @@ import {
   sendListing,
   stripOwnerHeaders,
 } from './common.ts';
+import { swiftRequest } from './request.ts';
+import { sendSwift } from './object.ts';
 
 async function containerOr404(s: ObjectStoreService, account: string, name: string): Promise<ContainerRow> {
   const c = await s.store.getContainer(account, name);
@@ -68,7 +70,7 @@ function checkVersionHeaders(req: FastifyRequest) {
 export async function headContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   const c = await s.store.getContainer(account, container!);
-  const access = authorize(req, account, 'listing', c);
+  const access = authorize(swiftRequest(req), account, 'listing', c);
   if (!c) throw new ApiError(404, 'The resource could not be found.');
   await containerHeaders(s, reply, visibleContainer(c, access));
   reply.code(204).type('text/plain; charset=utf-8').send();
@@ -77,8 +79,9 @@ export async function headContainer(s: ObjectStoreService, req: FastifyRequest, 
 export async function getContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   const c = await s.store.getContainer(account, container!);
-  if (c && (await s.web.maybeServe(req, reply, c, ''))) return reply;
-  const access = authorize(req, account, 'listing', c);
+  const web = c && (await s.web.maybeServe(swiftRequest(req), c, ''));
+  if (web) return sendSwift(s, req, reply, web);
+  const access = authorize(swiftRequest(req), account, 'listing', c);
   if (!c) throw new ApiError(404, 'The resource could not be found.');
   await containerHeaders(s, reply, visibleContainer(c, access));
   const fmt = listingFormat(req);
@@ -105,13 +108,13 @@ export async function putContainer(s: ObjectStoreService, req: FastifyRequest, r
     try {
       if (!req.ctx) throw unauthorizedError();
       await s.store.ensureAccount(account);
-      return await s.bulk.extractArchive(req, reply, account, container!);
+      return await sendSwift(s, req, reply, await s.bulk.extractArchive(swiftRequest(req), account, container!));
     } finally {
       drain(req);
     }
   }
   drain(req);
-  if (authorize(req, account, 'admin') === 'acl') stripOwnerHeaders(req);
+  if (authorize(swiftRequest(req), account, 'admin') === 'acl') stripOwnerHeaders(req);
   checkContainerName(container!);
   await s.store.ensureAccount(account);
   const existing = await s.store.getContainer(account, container!);
@@ -130,11 +133,12 @@ export async function putContainer(s: ObjectStoreService, req: FastifyRequest, r
 export async function postContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   try {
-    if (await s.formpost.maybeHandle(req, reply, account, container!, '')) return reply;
+    const form = await s.formpost.maybeHandle(swiftRequest(req), account, container!, '');
+    if (form) return sendSwift(s, req, reply, form);
   } finally {
     drain(req);
   }
-  if (authorize(req, account, 'admin') === 'acl') stripOwnerHeaders(req);
+  if (authorize(swiftRequest(req), account, 'admin') === 'acl') stripOwnerHeaders(req);
   const c = await containerOr404(s, account, container!);
   checkContainerQuotaHeaders(req);
   checkVersionHeaders(req);
@@ -145,7 +149,7 @@ export async function postContainer(s: ObjectStoreService, req: FastifyRequest, 
 export async function deleteContainer(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container } = names(req);
   drain(req);
-  authorize(req, account, 'admin');
+  authorize(swiftRequest(req), account, 'admin');
   await containerOr404(s, account, container!);
   const st = await s.store.containerStats(account, container!);
   if (st.objects > 0) throw new ApiError(409, 'There was a conflict when trying to complete your request.');

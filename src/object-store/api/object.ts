@@ -9,6 +9,8 @@ import { authorize, unauthorizedError } from '../acl.ts';
 import { PLAIN_ERROR, TARGET_ETAG } from '../symlink.ts';
 import { isoOf, xTimestamp, type Meta, type ObjectRow } from '../store.ts';
 import { HTML, OBJECT_SYSTEM, applyMeta, drain, hdr, httpDate, isExtract, names, parseRanges } from './common.ts';
+import type { SwiftResponse } from '../request.ts';
+import { swiftRequest } from './request.ts';
 
 export const live = (o: ObjectRow | undefined) =>
   o && (o.delete_at === null || o.delete_at > Date.now() / 1000) ? o : undefined;
@@ -62,18 +64,52 @@ function conditional(s: ObjectStoreService, req: FastifyRequest, reply: FastifyR
 async function readObject(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply, head: boolean) {
   const { account, container, object } = names(req);
   const c = await s.store.getContainer(account, container!);
-  const temp = await s.tempurl.check(req, account, container!, object!);
-  if (!temp) authorize(req, account, 'read', c);
+  const temp = await s.tempurl.check(swiftRequest(req), account, container!, object!);
+  if (!temp) authorize(swiftRequest(req), account, 'read', c);
   let o = live(await s.store.getObject(account, container!, object!));
   if (!o) throw new ApiError(404, 'The resource could not be found.');
   if (s.symlinks.isLink(o) && (req.query as Record<string, string>).symlink !== 'get') {
-    const r = await s.symlinks.resolve(req, o, temp?.scope);
+    const r = await s.symlinks.resolve(swiftRequest(req), o, temp?.scope);
     o = r.row;
     reply.header('content-location', r.location);
   }
   if (conditional(s, req, reply, o)) return reply;
   if (temp?.disposition) reply.header('content-disposition', temp.disposition);
-  return s.large.serve(req, reply, o, head);
+  return serveObject(s, req, reply, o, head);
+}
+
+/** A GET/HEAD of a stored object: its bytes, a large object's segments, or an SLO's manifest. */
+export async function serveObject(
+  s: ObjectStoreService,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  o: ObjectRow,
+  head: boolean,
+) {
+  const q = req.query as Record<string, string>;
+  if (s.large.isSlo(o) && q['multipart-manifest'] === 'get')
+    return sendSwift(s, req, reply, await s.large.manifest(o, q.format === 'raw', head));
+  const large = await s.large.view(o);
+  if (!large) return sendObject(s, req, reply, o, head);
+  return sendObject(s, req, reply, large.row, head, large.size, large.open);
+}
+
+/** Writes what a middleware answered. */
+export async function sendSwift(
+  s: ObjectStoreService,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  r: SwiftResponse,
+): Promise<FastifyReply> {
+  if (r.serve) {
+    await serveObject(s, req, reply, r.serve, req.method === 'HEAD');
+    return reply;
+  }
+  reply.code(r.status);
+  for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
+  if (r.type) reply.type(r.type);
+  if (r.stream) return reply.send(await s.large.open(r.stream));
+  return reply.send(r.body);
 }
 
 /** Streams a stored object (or a range of it, or several as multipart/byteranges) with its headers. */
@@ -143,7 +179,8 @@ export function headObject(s: ObjectStoreService, req: FastifyRequest, reply: Fa
 export async function getObject(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container, object } = names(req);
   const c = await s.store.getContainer(account, container!);
-  if (c && (await s.web.maybeServe(req, reply, c, object!))) return reply;
+  const web = c && (await s.web.maybeServe(swiftRequest(req), c, object!));
+  if (web) return sendSwift(s, req, reply, web);
   return readObject(s, req, reply, false);
 }
 
@@ -152,9 +189,14 @@ export async function putObject(s: ObjectStoreService, req: FastifyRequest, repl
   try {
     if (isExtract(req)) {
       if (!req.ctx) throw unauthorizedError();
-      return await s.bulk.extractArchive(req, reply, account, `${container}/${object}`);
+      return await sendSwift(
+        s,
+        req,
+        reply,
+        await s.bulk.extractArchive(swiftRequest(req), account, `${container}/${object}`),
+      );
     }
-    return await s.objects.put(req, reply, account, container!, object!);
+    return await sendSwift(s, req, reply, await s.objects.put(swiftRequest(req), account, container!, object!));
   } finally {
     drain(req);
   }
@@ -163,12 +205,14 @@ export async function putObject(s: ObjectStoreService, req: FastifyRequest, repl
 export async function postObject(s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) {
   const { account, container, object } = names(req);
   try {
-    if (await s.formpost.maybeHandle(req, reply, account, container!, object!)) return reply;
+    const form = await s.formpost.maybeHandle(swiftRequest(req), account, container!, object!);
+    if (form) return sendSwift(s, req, reply, form);
   } finally {
     drain(req);
   }
   const c = await s.store.getContainer(account, container!);
-  if (!(await s.tempurl.check(req, account, container!, object!))) authorize(req, account, 'write', c);
+  if (!(await s.tempurl.check(swiftRequest(req), account, container!, object!)))
+    authorize(swiftRequest(req), account, 'write', c);
   if (req.headers['x-symlink-target'] !== undefined)
     throw new ApiError(400, 'A PUT request is required to set a symlink target', 'text/plain', {
       [PLAIN_ERROR]: '1',
@@ -206,9 +250,10 @@ export async function deleteObject(s: ObjectStoreService, req: FastifyRequest, r
   const { account, container, object } = names(req);
   drain(req);
   if ((req.query as Record<string, string>)['multipart-manifest'] === 'delete')
-    return s.large.deleteSlo(req, reply, account, container!, object!);
+    return sendSwift(s, req, reply, await s.large.deleteSlo(swiftRequest(req), account, container!, object!));
   const c = await s.store.getContainer(account, container!);
-  if (!(await s.tempurl.check(req, account, container!, object!))) authorize(req, account, 'write', c);
+  if (!(await s.tempurl.check(swiftRequest(req), account, container!, object!)))
+    authorize(swiftRequest(req), account, 'write', c);
   const o = live(await s.store.getObject(account, container!, object!));
   if (!o) throw new ApiError(404, 'The resource could not be found.');
   await s.objects.remove(c, o);
@@ -223,10 +268,14 @@ export async function copyObject(s: ObjectStoreService, req: FastifyRequest, rep
   const m = /^\/?([^/]+)\/(.+)$/.exec(decodeURIComponent(dest));
   if (!m) throw new ApiError(412, 'Destination header must be of the form <container name>/<object name>');
   const destAccount = hdr(req, 'destination-account') ?? account;
-  return s.objects.copy(
+  return sendSwift(
+    s,
     req,
     reply,
-    { account, container: container!, object: object! },
-    { account: destAccount, container: m[1]!, object: m[2]! },
+    await s.objects.copy(
+      swiftRequest(req),
+      { account, container: container!, object: object! },
+      { account: destAccount, container: m[1]!, object: m[2]! },
+    ),
   );
 }

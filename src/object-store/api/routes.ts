@@ -9,6 +9,8 @@ import { deleteAccount, getAccount, headAccount, postAccount, putAccount } from 
 import { deleteContainer, getContainer, headContainer, postContainer, putContainer } from './container.ts';
 import { copyObject, deleteObject, getObject, headObject, postObject, putObject } from './object.ts';
 import { drain, type Params } from './common.ts';
+import { swiftRequest } from './request.ts';
+import { sendSwift } from './object.ts';
 
 type Handler = (s: ObjectStoreService, req: FastifyRequest, reply: FastifyReply) => unknown;
 type Level = 'account' | 'container' | 'object';
@@ -109,7 +111,7 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
           drain(req);
           throw new ApiError(404, 'The resource could not be found.');
         }
-        await loadAccountAcls(req, s.store, parsed.params.account);
+        await loadAccountAcls(swiftRequest(req), s.store, parsed.params.account);
         return route.handler(s, req, reply);
       },
     });
@@ -118,11 +120,11 @@ export function registerRoutes(app: FastifyInstance, s: ObjectStoreService) {
     method: 'OPTIONS',
     url: '/v1/*',
     config: { auth: false },
-    handler: (req, reply) => {
+    handler: async (req, reply) => {
       const parsed = parseV1(req);
       if (!parsed || parsed.level === 'account') throw new ApiError(404, 'The resource could not be found.');
       req.params = parsed.params;
-      return s.web.preflight(req, reply);
+      return sendSwift(s, req, reply, await s.web.preflight(swiftRequest(req)));
     },
   });
 

@@ -127,8 +127,19 @@ export function postSchema(v: Microversion, minProperties = 1) {
   }));
 }
 
-/** A consumer's write from its request body at a microversion. */
-export function consumerWrite(v: Microversion, uuid: string, data: any): ConsumerWrite {
+/** A consumer's allocations as its schema admits them: a list (before 1.12) or a dict by provider. */
+export interface ConsumerBody {
+  allocations:
+    | Array<{ resource_provider: { uuid: string }; resources: Record<string, number> }>
+    | Record<string, { resources: Record<string, number> }>;
+  project_id?: string;
+  user_id?: string;
+  consumer_generation?: number | null;
+  consumer_type?: string;
+}
+
+/** A consumer's write from its request body (validated by its schema) at a microversion. */
+export function consumerWrite(v: Microversion, uuid: string, data: ConsumerBody): ConsumerWrite {
   let allocations: Record<string, Record<string, number>> = {};
   if (Array.isArray(data.allocations)) {
     for (const a of data.allocations)
@@ -138,18 +149,15 @@ export function consumerWrite(v: Microversion, uuid: string, data: any): Consume
       };
   } else {
     allocations = Object.fromEntries(
-      Object.entries(data.allocations as Record<string, { resources: Record<string, number> }>).map(([rp, a]) => [
-        canonicalUuid(rp),
-        a.resources,
-      ]),
+      Object.entries(data.allocations).map(([rp, a]) => [canonicalUuid(rp), a.resources]),
     );
   }
   const hasProject = typeof data.project_id === 'string';
   return {
     uuid,
     allocations,
-    project_id: hasProject ? data.project_id : INCOMPLETE_CONSUMER_ID,
-    user_id: hasProject ? data.user_id : INCOMPLETE_CONSUMER_ID,
+    project_id: hasProject ? (data.project_id as string) : INCOMPLETE_CONSUMER_ID,
+    user_id: hasProject ? (data.user_id as string) : INCOMPLETE_CONSUMER_ID,
     generation: v.gte('1.28') ? data.consumer_generation : undefined,
     consumer_type: v.gte('1.38') ? data.consumer_type : undefined,
   };
@@ -191,7 +199,7 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
   app.get('/allocations/:consumer', async (req, reply) => {
     req.authorize('placement:allocations:list');
     const v = mv(req);
-    const consumer = (req.params as any).consumer as string;
+    const consumer = (req.params as Record<string, string>).consumer;
     const rows = await store.allocationsOfConsumer(consumer);
     const gens = new Map<string, number>();
     for (const r of rows)
@@ -219,10 +227,10 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
   app.put('/allocations/:consumer', async (req, reply) => {
     req.authorize('placement:allocations:update');
     const v = mv(req);
-    const raw = (req.params as any).consumer as string;
+    const raw = (req.params as Record<string, string>).consumer;
     if (!isUuidLike(raw)) throw perr(400, `Malformed consumer_uuid: ${raw}`);
     const consumer = canonicalUuid(raw);
-    const data = jsonBody(req, putSchema(v));
+    const data = jsonBody<ConsumerBody>(req, putSchema(v));
     await writeAllocations(svc, [consumerWrite(v, consumer, data)], consumer);
     return reply.code(204).send();
   });
@@ -230,7 +238,7 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
   app.post('/allocations', async (req, reply) => {
     req.authorize('placement:allocations:manage');
     const v = mv(req);
-    const data = jsonBody<Record<string, any>>(req, postSchema(v));
+    const data = jsonBody<Record<string, ConsumerBody>>(req, postSchema(v));
     await writeAllocations(
       svc,
       Object.entries(data).map(([c, d]) => consumerWrite(v, canonicalUuid(c), d)),
@@ -240,7 +248,7 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
 
   app.delete('/allocations/:consumer', async (req, reply) => {
     req.authorize('placement:allocations:delete');
-    const consumer = (req.params as any).consumer as string;
+    const consumer = (req.params as Record<string, string>).consumer;
     if (!(await store.deleteAllocations(consumer))) throw perr(404, `No allocations for consumer '${consumer}'`);
     return reply.code(204).send();
   });
@@ -249,7 +257,12 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
     const q0 = Object.fromEntries(new URLSearchParams(req.url.split('?')[1] ?? ''));
     req.authorize('placement:usages', { project_id: q0.project_id });
     const v = mv(req);
-    const schema: any = {
+    const schema: {
+      type: string;
+      properties: Record<string, object>;
+      required: string[];
+      additionalProperties: boolean;
+    } = {
       type: 'object',
       properties: { project_id: ID, user_id: ID },
       required: ['project_id'],
@@ -304,8 +317,11 @@ export function registerAllocationRoutes(app: FastifyInstance, svc: PlacementSer
       additionalProperties: false,
     };
     const data = jsonBody<{
-      inventories: Record<string, { resource_provider_generation: number; inventories: Record<string, any> }>;
-      allocations: Record<string, any>;
+      inventories: Record<
+        string,
+        { resource_provider_generation: number; inventories: Record<string, Record<string, unknown>> }
+      >;
+      allocations: Record<string, ConsumerBody>;
     }>(req, schema);
     const invs: Array<{ uuid: string; generation: number; list: Inventory[] }> = [];
     for (const [raw, d] of Object.entries(data.inventories)) {

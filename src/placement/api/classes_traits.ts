@@ -49,7 +49,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.get('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:show');
-    const name = (req.params as any).name;
+    const name = (req.params as Record<string, string>).name;
     if (!(await store.classExists(name))) throw perr(404, `No such resource class ${name}.`);
     cacheHeaders(req, reply);
     return rcLink(req, name);
@@ -57,7 +57,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.put('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:update');
-    const name = (req.params as any).name as string;
+    const name = (req.params as Record<string, string>).name;
     if (mv(req).gte('1.7')) {
       // Bodiless create-or-verify.
       validateJson({ name }, RC_BODY);
@@ -77,7 +77,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.delete('/resource_classes/:name', async (req, reply) => {
     req.authorize('placement:resource_classes:delete');
-    const name = (req.params as any).name as string;
+    const name = (req.params as Record<string, string>).name;
     if (isStandardClass(name))
       throw perr(400, `Error in delete resource class '${name}': Cannot delete standard resource class ${name}.`);
     if (!(await store.classExists(name))) throw perr(404, `No such resource class ${name}.`);
@@ -119,7 +119,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.get('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:show');
-    const name = (req.params as any).name;
+    const name = (req.params as Record<string, string>).name;
     if (!(await store.traitExists(name))) throw perr(404, `No such trait(s): ${name}.`);
     cacheHeaders(req, reply);
     return reply.code(204).send();
@@ -127,7 +127,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.put('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:update');
-    const name = (req.params as any).name as string;
+    const name = (req.params as Record<string, string>).name;
     if (!new RegExp(CUSTOM).test(name) || name.length > 255) {
       throw perr(
         400,
@@ -142,7 +142,7 @@ export function registerClassAndTraitRoutes(app: FastifyInstance, svc: Placement
 
   app.delete('/traits/:name', async (req, reply) => {
     req.authorize('placement:traits:delete');
-    const name = (req.params as any).name as string;
+    const name = (req.params as Record<string, string>).name;
     if (isStandardTrait(name)) throw perr(400, `Cannot delete standard trait ${name}.`);
     if (!(await store.traitExists(name))) throw perr(404, `No such trait(s): ${name}.`);
     if (await store.traitInUse(name)) throw perr(409, `The trait ${name} is in use by a resource provider.`);

@@ -108,8 +108,10 @@ export function inventoryFrom(
   raw: Record<string, unknown>,
   action = 'update',
 ): Inventory {
-  const inv = { ...DEFAULT_INVENTORY, ...raw, resource_class: rc } as Inventory;
-  delete (inv as any).resource_provider_generation;
+  const inv = { ...DEFAULT_INVENTORY, ...raw, resource_class: rc } as Inventory & {
+    resource_provider_generation?: unknown;
+  };
+  delete inv.resource_provider_generation;
   if (inv.allocation_ratio <= 0)
     throw perr(400, `Bad inventory ${rc} for resource provider ${rpUuid}: allocation_ratio must be greater than 0.`);
   const bad = mv(req).gte('1.26') ? inv.reserved > inv.total : inv.reserved >= inv.total;
@@ -275,7 +277,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid', async (req, reply) => {
     req.authorize(`${P}:show`);
-    const rp = await findProvider(svc, (req.params as any).uuid);
+    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
     cacheHeaders(req, reply, rp.updated_at);
     return serializeProvider(req, rp);
   });
@@ -283,7 +285,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.put('/resource_providers/:uuid', async (req, reply) => {
     req.authorize(`${P}:update`);
     const v = mv(req);
-    const rp = await findProvider(svc, (req.params as any).uuid);
+    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
     const data = jsonBody<{ name: string; parent_provider_uuid?: string | null }>(
       req,
       v.gte('1.14') ? RP_PUT_14 : RP_PUT,
@@ -309,7 +311,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid', async (req, reply) => {
     req.authorize(`${P}:delete`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found for delete`);
     try {
       await store.deleteProvider(uuid);
@@ -339,7 +341,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:list`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await findProvider(
       svc,
       uuid,
@@ -351,7 +353,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:show`);
-    const { uuid, rc } = req.params as any;
+    const { uuid, rc } = req.params as Record<string, string>;
     const rp = await findProvider(
       svc,
       uuid,
@@ -365,9 +367,9 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.post('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:create`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await findProvider(svc, uuid);
-    const data = jsonBody<Record<string, any>>(req, INV_POST);
+    const data = jsonBody<Record<string, unknown>>(req, INV_POST);
     const rc = data.resource_class as string;
     const raw = { ...data };
     delete raw.resource_class;
@@ -396,7 +398,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:update`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     await findProvider(svc, uuid);
     const data = jsonBody<{
       resource_provider_generation: number;
@@ -422,9 +424,9 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:update`);
-    const { uuid, rc } = req.params as any;
+    const { uuid, rc } = req.params as Record<string, string>;
     await findProvider(svc, uuid);
-    const data = jsonBody<Record<string, any>>(req, INV_BASE);
+    const data = jsonBody<Record<string, unknown> & { resource_provider_generation: number }>(req, INV_BASE);
     const inv = inventoryFrom(req, uuid, rc, data);
     if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc))
       throw perr(
@@ -445,7 +447,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/inventories', async (req, reply) => {
     req.authorize(`${P}:inventories:delete`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await findProvider(svc, uuid);
     try {
       await store.setInventories(uuid, rp.generation, [], { replace: true });
@@ -464,7 +466,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/inventories/:rc', async (req, reply) => {
     req.authorize(`${P}:inventories:delete`);
-    const { uuid, rc } = req.params as any;
+    const { uuid, rc } = req.params as Record<string, string>;
     const rp = await findProvider(svc, uuid);
     if (!(await store.inventories(uuid)).some((i) => i.resource_class === rc))
       throw perr(404, `No inventory of class ${rc} found for delete`);
@@ -482,7 +484,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/usages', async (req, reply) => {
     req.authorize(`${P}:usages`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await findProvider(svc, uuid, `No resource provider with uuid ${uuid} found`);
     cacheHeaders(req, reply);
     return { resource_provider_generation: rp.generation, usages: await store.usages(uuid) };
@@ -490,7 +492,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:list`);
-    const rp = await findProvider(svc, (req.params as any).uuid);
+    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
     cacheHeaders(req, reply, rp.updated_at);
     const out: Record<string, unknown> = { aggregates: await store.providerAggregates(rp.uuid) };
     if (mv(req).gte('1.19')) out.resource_provider_generation = rp.generation;
@@ -500,7 +502,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
   app.put('/resource_providers/:uuid/aggregates', async (req, reply) => {
     req.authorize(`${P}:aggregates:update`);
     const v = mv(req);
-    const rp = await findProvider(svc, (req.params as any).uuid);
+    const rp = await findProvider(svc, (req.params as Record<string, string>).uuid);
     let aggs: string[];
     let gen: number | undefined;
     if (v.gte('1.19')) {
@@ -524,7 +526,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:list`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await traitsProvider(uuid);
     cacheHeaders(req, reply, rp.updated_at);
     return { traits: await store.providerTraits(uuid), resource_provider_generation: rp.generation };
@@ -532,7 +534,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.put('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:update`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await traitsProvider(uuid);
     const d = jsonBody<{ traits: string[]; resource_provider_generation: number }>(req, TRAITS_PUT);
     if (d.resource_provider_generation !== rp.generation) throw generationConflict();
@@ -551,7 +553,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.delete('/resource_providers/:uuid/traits', async (req, reply) => {
     req.authorize(`${P}:traits:delete`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     await traitsProvider(uuid);
     try {
       await store.setProviderTraits(uuid, undefined, []);
@@ -569,7 +571,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
 
   app.get('/resource_providers/:uuid/allocations', async (req, reply) => {
     req.authorize(`${P}:allocations:list`);
-    const uuid = (req.params as any).uuid;
+    const uuid = (req.params as Record<string, string>).uuid;
     const rp = await findProvider(
       svc,
       uuid,

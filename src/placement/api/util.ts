@@ -5,12 +5,12 @@ import { jsonschemaDetail, validate } from '../../core/validate.ts';
 import { perr } from './errors.ts';
 import { mv } from './microversion.ts';
 /** Data validated against a JSON schema: 400 "JSON does not validate" otherwise. */
-export function validateJson<T = any>(data: unknown, schema: object): T {
+export function validateJson<T = unknown>(data: unknown, schema: object): T {
   return validate<T>(data, schema, (e) => perr(400, `JSON does not validate: ${jsonschemaDetail(e)}`));
 }
 
 /** The request body validated against a JSON schema. */
-export function jsonBody<T = any>(req: FastifyRequest, schema: object): T {
+export function jsonBody<T = unknown>(req: FastifyRequest, schema: object): T {
   if (req.body === undefined) throw perr(400, 'Malformed JSON: Expecting value: line 1 column 1 (char 0)');
   if (typeof req.body === 'string') throw perr(400, 'Malformed JSON: the body is not JSON');
   return validateJson<T>(req.body, schema);
