@@ -60,7 +60,10 @@ export async function waitFor200(url: string, timeoutMs: number, child?: ChildPr
 }
 
 /** The compute options the conformance cloud runs with: two fake hosts (tempest's min_compute_nodes 2). */
-export const STRATUS_COMPUTE_CONFIG = { fakeHosts: 2 };
+// A snapshot that takes a moment, as a real one does: tempest's test_create_second_image_when_first_
+// image_is_being_saved expects the second createImage to find the first still running (it raced
+// an instant fake snapshot and lost once in a CI-like run).
+export const STRATUS_COMPUTE_CONFIG = { fakeHosts: 2, fakeSnapshotMs: 500 };
 
 /** The image service options the conformance cloud runs with. */
 export const STRATUS_IMAGE_CONFIG = {

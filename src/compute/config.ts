@@ -33,6 +33,8 @@ export interface ComputeOptions {
   fakeHosts: number;
   /** The fake driver's time for a live migration, in ms (so that force-complete and abort can be shown). */
   fakeLiveMigrationMs: number;
+  /** The fake driver's time to take a snapshot, in ms (a real one takes seconds; clients may act while it runs). */
+  fakeSnapshotMs: number;
   /** Seconds after which a resize waiting in VERIFY_RESIZE is confirmed by the agent (resize_confirm_window; 0: never). */
   resizeConfirmWindow: number;
   /** A resize may stay on its host (allow_resize_to_same_host). */
@@ -106,6 +108,7 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     defaultAvailabilityZone: c.defaultAvailabilityZone ?? 'nova',
     fakeHosts: Math.max(1, Math.floor(Number(c.fakeHosts ?? 1)) || 1),
     fakeLiveMigrationMs: Number(c.fakeLiveMigrationMs ?? 0),
+    fakeSnapshotMs: Number(c.fakeSnapshotMs ?? 0),
     resizeConfirmWindow: Number(c.resizeConfirmWindow ?? 0),
     allowResizeToSameHost: c.allowResizeToSameHost ?? true,
     shelvedOffloadTime: Number(c.shelvedOffloadTime ?? 0),

@@ -26,6 +26,8 @@ export interface FakeDriverOptions {
   failRate?: number;
   /** How long a live migration runs (ms) unless forced to complete or aborted. */
   liveMigrationMs?: number;
+  /** How long a snapshot takes (ms), on top of delayMs. */
+  snapshotMs?: number;
   /**
    * Spawn waits for the network's `network-vif-plugged` event of each port, as libvirt does
    * (compute.fakeWaitForVifPlugged; off by default, so a create costs no more).
@@ -240,6 +242,7 @@ export class FakeDriver implements VirtDriver {
   /** A snapshot is a tiny empty qcow2 of the flavor's root disk size (1 GB when it has none). */
   async snapshot(instance: Instance): Promise<GuestImage> {
     await this.delay();
+    if (this.o.snapshotMs) await new Promise((r) => setTimeout(r, this.o.snapshotMs));
     this.need(instance);
     return {
       data: tinyQcow2(Math.max(1, instance.flavor.disk || 1) * 1024 ** 3),

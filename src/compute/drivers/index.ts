@@ -17,6 +17,7 @@ export const VIRT_DRIVERS: Record<string, VirtDriverFactory> = {
       delayMs: o.fakeDelayMs,
       failRate: o.fakeFailRate,
       liveMigrationMs: o.fakeLiveMigrationMs,
+      snapshotMs: o.fakeSnapshotMs,
       waitForVifPlugged: o.fakeWaitForVifPlugged,
     }),
 };
