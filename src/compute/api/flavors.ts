@@ -15,10 +15,10 @@ import {
   links,
   mv,
   notFound,
-  py,
   queryOf,
   validateBody,
 } from './common.ts';
+import { pyRepr } from '../../core/python.ts';
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
 import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
@@ -172,7 +172,7 @@ export function checkName(field: string, value: string, allowSpaces = false) {
   // eslint-disable-next-line no-control-regex
   const printable = !/[\u0000-\u001f\u007f-\u009f]/.test(value);
   if (!printable || (!allowSpaces && (/^\s/.test(value) || /\s$/.test(value)))) {
-    throw badRequest(`Invalid input for field/attribute ${field}. Value: ${value}. ${py(value)} is not a 'name'`);
+    throw badRequest(`Invalid input for field/attribute ${field}. Value: ${value}. ${pyRepr(value)} is not a 'name'`);
   }
 }
 
@@ -297,7 +297,7 @@ async function flavorPage(
   const sortDir = q.get('sort_dir') || 'asc';
   if (q.has('sort_key') && !SORT_KEYS.includes(q.get('sort_key')!))
     throw badRequest(
-      `Invalid input for query parameters sort_key. Value: ${q.get('sort_key')}. '${q.get('sort_key')}' is not one of ${py(SORT_KEYS)}`,
+      `Invalid input for query parameters sort_key. Value: ${q.get('sort_key')}. '${q.get('sort_key')}' is not one of ${pyRepr(SORT_KEYS)}`,
     );
   if (q.has('sort_dir') && !['asc', 'desc'].includes(q.get('sort_dir')!))
     throw badRequest(

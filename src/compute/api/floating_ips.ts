@@ -8,7 +8,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
-import { authorize, badRequest, conflict, forbidden, isUuid, notFound, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, forbidden, notFound, validateBody } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { MAX_PROXY, neutron, neutronMessage, neutronType, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 import { isValidIp } from '../../core/netaddr.ts';
@@ -156,7 +157,7 @@ export async function createFloatingIp(svc: ComputeService, req: FastifyRequest)
   const pool = String(asked || defaultPool(svc));
   const call = neutron(svc, req);
   // The pool by id or name among the external networks.
-  const q = isUuid(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
+  const q = isUuidLike(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
   const nets = await call('GET', `/v2.0/networks?router:external=True&${q}`);
   if (nets.status !== 200) throw unexpected(nets, 'listing external networks');
   const found = nets.body.networks as any[];

@@ -6,12 +6,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
-import { authorize, badRequest, forbidden, isAdmin, isUuid, notFound, queryOf } from './common.ts';
+import { authorize, badRequest, forbidden, isAdmin, notFound, queryOf } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   MAX_PROXY,
   neutron,
   neutronMessage,
-  pyStr,
   unexpected,
   upTo,
   visibleServer,
@@ -129,7 +130,7 @@ const byTenantAndName = (a: any, b: any) =>
   a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 function validateId(id: unknown): string {
-  if (!isUuid(id)) throw badRequest('Security group id should be uuid');
+  if (!isUuidLike(id)) throw badRequest('Security group id should be uuid');
   return id;
 }
 

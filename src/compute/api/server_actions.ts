@@ -6,7 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, isAdmin, isUuid, mv, notFound, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
@@ -290,7 +291,7 @@ async function securityGroup(add: boolean, svc: ComputeService, req: FastifyRequ
   );
   const { store, clients } = svc.parts;
   const token = req.ctx!.token;
-  const q = isUuid(name)
+  const q = isUuidLike(name)
     ? `id=${name}`
     : `name=${encodeURIComponent(name)}&project_id=${encodeURIComponent(inst.project_id)}`;
   const found = ((await clients.network.request('GET', `/v2.0/security-groups?${q}`, undefined, { token })).body

@@ -22,8 +22,8 @@ import {
   notFound,
   queryOf,
   validateBody,
-  isUuid,
 } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
 
@@ -377,7 +377,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   }
   if (!imageRef) throw badRequest('Missing imageRef attribute');
   imageRef = idFromHref(imageRef);
-  if (!isUuid(imageRef)) throw badRequest('Invalid imageRef provided.');
+  if (!isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
   const image = await clients.getImage(imageRef, ctx.token);
   if (!image) throw badRequest('Can not find requested image');
   if (image.status !== 'active') throw badRequest(`Image ${imageRef} is not active.`);
@@ -418,12 +418,12 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     for (const name of sgNames) {
       const r = await clients.network.request(
         'GET',
-        `/v2.0/security-groups?${isUuid(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`,
+        `/v2.0/security-groups?${isUuidLike(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`,
         undefined,
         { token: ctx.token },
       );
       let g = r.body?.security_groups?.[0];
-      if (!g && isUuid(name))
+      if (!g && isUuidLike(name))
         g = (await clients.network.request('GET', `/v2.0/security-groups/${name}`, undefined, { token: ctx.token }))
           .body?.security_group;
       if (!g) throw badRequest(`Security group ${name} not found.`);
@@ -626,7 +626,7 @@ async function requestedNetworks(
       continue;
     }
     if (!n.uuid) throw badRequest('Bad networks format: network uuid is not in proper format ()');
-    if (!isUuid(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
+    if (!isUuidLike(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
     const r = await clients.network.request('GET', `/v2.0/networks/${n.uuid}`, undefined, { token });
     if (r.status !== 200) throw badRequest(`Network ${n.uuid} could not be found.`);
     if (!(r.body.network.subnets ?? []).length)

@@ -7,7 +7,8 @@ import type { Selectable } from 'kysely';
 import type { ComputeService } from '../service.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { now } from '../../core/db.ts';
-import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, mv, notFound, queryOf, validateBody } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { hostZones, novaTime } from './aggregates.ts';
 
 const OS = 'os_compute_api:os-services';
@@ -197,7 +198,7 @@ export async function updateService(svc: ComputeService, req: FastifyRequest<{ P
   }
   const body = validateBody<any>(req, UPDATE_253);
   const id = req.params.id;
-  if (!isUuid(id)) {
+  if (!isUuidLike(id)) {
     req.authorized = true;
     throw badRequest(`Invalid uuid ${id}`);
   }
@@ -254,7 +255,7 @@ export async function deleteService(
   authorize(req, `${OS}:delete`, {});
   const id = req.params.id;
   if (mv(req).gte('2.53')) {
-    if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
+    if (!isUuidLike(id)) throw badRequest(`Invalid uuid ${id}`);
   } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
   const row = await svc.db
     .selectFrom('services')
