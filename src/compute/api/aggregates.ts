@@ -304,19 +304,14 @@ async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: s
       .where('deleted', '=', 0)
       .executeTakeFirst();
     if (!node) return;
-    const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
-    const headers = { 'Content-Type': 'application/json', 'OpenStack-API-Version': 'placement 1.19' };
-    const res = await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}/aggregates`, { headers });
-    if (!res.ok) return;
-    const cur = (await res.json()) as { aggregates: string[]; resource_provider_generation: number };
+    const placement = svc.parts.clients.placement;
+    const res = await placement.getAggregates(node.uuid);
+    if (res.status < 200 || res.status > 299) return;
+    const cur = res.body;
     const aggs = new Set(cur.aggregates);
     if (op === 'add') aggs.add(aggregateUuid);
     else aggs.delete(aggregateUuid);
-    await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}/aggregates`, {
-      method: 'PUT',
-      headers,
-      body: JSON.stringify({ aggregates: [...aggs], resource_provider_generation: cur.resource_provider_generation }),
-    });
+    await placement.putAggregates(node.uuid, cur.resource_provider_generation, [...aggs]);
   } catch (e) {
     svc.ctx.log.warn({ err: e, host, aggregate: aggregateUuid }, 'could not mirror the aggregate into placement');
   }

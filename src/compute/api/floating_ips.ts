@@ -247,7 +247,7 @@ export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, re
   await refresh(svc, inst.uuid);
   // It was another server's: that server's cache forgets it (_update_inst_info_cache_for_disassociated_fip).
   if (f.port_id && f.port_id !== port.id) {
-    const old = await svc.parts.clients.network.request('GET', `/v2.0/ports/${f.port_id}`);
+    const old = await svc.parts.clients.network.getPort(f.port_id);
     const other = old.body?.port?.device_id;
     if (other && other !== inst.uuid && (await svc.parts.store.get(other))) await refresh(svc, other);
   }

@@ -57,6 +57,8 @@ interface ImageCall {
   body: any;
 }
 
+/** A call to the image service with the caller's own token. */
+
 async function glance(
   svc: ComputeService,
   req: FastifyRequest,
@@ -65,24 +67,11 @@ async function glance(
   body?: unknown,
   contentType = 'application/json',
 ): Promise<ImageCall> {
-  const base = (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      'X-Auth-Token': req.ctx?.token ?? '',
-      Accept: 'application/json',
-      ...(body !== undefined ? { 'Content-Type': contentType } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  return { status: res.status, body: parsed };
+  const image = svc.parts.clients.image;
+  const o = { token: req.ctx?.token ?? '' };
+  return body === undefined
+    ? image.request(method, path, undefined, o)
+    : image.raw(method, path, JSON.stringify(body), { 'Content-Type': contentType }, o);
 }
 
 /** The image schema's own properties: everything else on an image is one of its properties (Nova's is_base_property). */
@@ -196,7 +185,7 @@ async function setProperties(
 export type ImageParams = { Params: { id: string; key: string } };
 type P = ImageParams;
 
-const imageBase = async (svc: ComputeService) => (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
+const imageBase = (svc: ComputeService) => svc.parts.clients.image.baseUrl();
 
 const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) => {
   proxyVersion(req, MAX_PROXY);

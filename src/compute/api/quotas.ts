@@ -17,18 +17,10 @@ const QCS = 'os_compute_api:os-quota-class-sets';
 
 /** nova.api.openstack.identity.verify_project_id: 400 when identity says the project does not exist. */
 export async function verifyProjectId(req: FastifyRequest, svc: ComputeService, projectId: string) {
-  let base: string;
+  let res: { status: number };
   try {
-    base = await svc.ctx.session.endpoint('identity');
-  } catch {
-    return;
-  }
-  base = base.replace(/\/+$/, '').replace(/\/v3$/, '');
-  let res: Response;
-  try {
-    res = await fetch(`${base}/v3/projects/${encodeURIComponent(projectId)}`, {
-      headers: { 'X-Auth-Token': req.ctx?.token ?? '' },
-    });
+    // With the caller's token, as Nova asks keystone.
+    res = await svc.parts.clients.identity.getProject(projectId, { token: req.ctx?.token ?? '' });
   } catch {
     return;
   }

@@ -194,19 +194,15 @@ export function guestActions(svc: ComputeService) {
     const image = await clients.createImage({ ...props, ...meta }, req.ctx!.token);
     // The server's project must see a snapshot an admin took of its server.
     if (meta.visibility === 'shared') {
-      await clients.image
-        .request('POST', `/v2/images/${image.id}/members`, { member: inst.project_id })
-        .catch(() => undefined);
-      await clients.image
-        .request('PUT', `/v2/images/${image.id}/members/${inst.project_id}`, { status: 'accepted' })
-        .catch(() => undefined);
+      await clients.image.addMember(image.id, inst.project_id).catch(() => undefined);
+      await clients.image.updateMember(image.id, inst.project_id, 'accepted').catch(() => undefined);
     }
     return image as { id: string };
   };
 
   /** The image's URL in the image service, as Nova's Location header gives it (before 2.45). */
   const imageUrl = async (req: FastifyRequest, id: string) => {
-    const ep = await svc.ctx.session.endpoint('image', 'public').catch(() => `${req.baseUrl}/image`);
+    const ep = await svc.parts.clients.image.baseUrl('public').catch(() => `${req.baseUrl}/image`);
     return `${ep.replace(/\/$/, '').replace(/\/v2$/, '')}/images/${id}`;
   };
 

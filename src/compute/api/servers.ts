@@ -416,16 +416,13 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   ];
   if (sgNames.length && requested.length) {
     for (const name of sgNames) {
-      const r = await clients.network.request(
-        'GET',
-        `/v2.0/security-groups?${isUuidLike(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`,
-        undefined,
+      const r = await clients.network.listSecurityGroups(
+        { [isUuidLike(name) ? 'id' : 'name']: name, project_id: ctx.projectId ?? '' },
         { token: ctx.token },
       );
       let g = r.body?.security_groups?.[0];
       if (!g && isUuidLike(name))
-        g = (await clients.network.request('GET', `/v2.0/security-groups/${name}`, undefined, { token: ctx.token }))
-          .body?.security_group;
+        g = (await clients.network.getSecurityGroup(name, { token: ctx.token })).body?.security_group;
       if (!g) throw badRequest(`Security group ${name} not found.`);
       securityGroups.push({ name: g.name, id: g.id });
     }
@@ -600,8 +597,8 @@ async function requestedNetworks(
   const projectId = req.ctx!.projectId!;
   if (networks === 'none') return [];
   if (networks === undefined || networks === 'auto') {
-    const r = await clients.network.request('GET', '/v2.0/networks', undefined, { token });
-    const visible = ((r.body?.networks ?? []) as any[]).filter(
+    const r = await clients.network.listNetworks({}, { token });
+    const visible = (r.body?.networks ?? []).filter(
       (n) => !n['router:external'] && (n.project_id === projectId || n.shared),
     );
     if (visible.length > 1)
@@ -610,7 +607,7 @@ async function requestedNetworks(
       );
     if (visible.length === 1) return [{ network_id: visible[0].id }];
     if (networks === undefined) return [];
-    const auto = await clients.network.request('GET', `/v2.0/auto-allocated-topology/${projectId}`);
+    const auto = await clients.network.autoAllocatedTopology(projectId);
     if (auto.status !== 200) throw badRequest(`Unable to automatically allocate a network for project ${projectId}`);
     return [{ network_id: auto.body.auto_allocated_topology.id }];
   }
@@ -619,7 +616,7 @@ async function requestedNetworks(
     authorize(req, 'os_compute_api:servers:create:attach_network', { project_id: projectId, user_id: req.ctx!.userId });
     if (n.port) {
       if (maxCount > 1) throw badRequest('Multiple instances cannot be created with the same port.');
-      const p = await clients.network.request('GET', `/v2.0/ports/${n.port}`, undefined, { token });
+      const p = await clients.network.getPort(n.port, { token });
       if (p.status !== 200) throw badRequest(`Port id ${n.port} could not be found.`);
       if (p.body.port.device_id) throw conflict(`Port ${n.port} is still in use.`);
       out.push({ port_id: n.port, network_id: p.body.port.network_id, tag: n.tag });
@@ -627,9 +624,9 @@ async function requestedNetworks(
     }
     if (!n.uuid) throw badRequest('Bad networks format: network uuid is not in proper format ()');
     if (!isUuidLike(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
-    const r = await clients.network.request('GET', `/v2.0/networks/${n.uuid}`, undefined, { token });
+    const r = await clients.network.getNetwork(n.uuid, { token });
     if (r.status !== 200) throw badRequest(`Network ${n.uuid} could not be found.`);
-    if (!(r.body.network.subnets ?? []).length)
+    if (!((r.body.network.subnets as string[] | undefined) ?? []).length)
       throw badRequest(`Network ${n.uuid} requires a subnet in order to boot instances on.`);
     if (r.body.network['router:external'] && !r.body.network.shared)
       authorize(req, 'network:attach_external_network', { project_id: projectId });

@@ -292,11 +292,7 @@ export async function deleteService(
         .where('id', '=', node.id)
         .execute();
       try {
-        const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
-        await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, {
-          method: 'DELETE',
-          headers: { 'OpenStack-API-Version': 'placement 1.14' },
-        });
+        await svc.parts.clients.placement.deleteProvider(node.uuid);
       } catch (e) {
         svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider');
       }
