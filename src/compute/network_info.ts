@@ -31,7 +31,7 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
       network_id: p.network_id,
       network_label: label!,
       mac_address: p.mac_address,
-      fixed_ips: ((p.fixed_ips ?? []) as any[]).map((f) => ({
+      fixed_ips: (p.fixed_ips ?? []).map((f) => ({
         ip_address: f.ip_address,
         subnet_id: f.subnet_id,
         version: String(f.ip_address).includes(':') ? 6 : 4,

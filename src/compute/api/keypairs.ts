@@ -207,10 +207,9 @@ function userParam(req: FastifyRequest, allowed: string[]): string | undefined {
 
 export async function createKeypair(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
   const v = mv(req);
-  const body = validateBody<any>(
-    req,
-    v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
-  );
+  const body = validateBody<{
+    keypair: { name: string; type?: 'ssh' | 'x509'; user_id?: string; public_key?: string };
+  }>(req, v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21);
   const p = body.keypair;
   checkKeypairName(p.name, v.gte('2.92'));
   const name = String(p.name).trim();

@@ -38,6 +38,7 @@ export interface Subnet {
 export interface FloatingIp {
   id: string;
   floating_ip_address: string;
+  floating_network_id: string;
   port_id: string | null;
   [k: string]: unknown;
 }
