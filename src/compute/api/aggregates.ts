@@ -229,12 +229,17 @@ export async function deleteAggregate(
 }
 
 export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = req.body as any;
+  // Each action's body is validated by its schema below before it is read.
+  const body = req.body as {
+    add_host: { host: string };
+    remove_host: { host: string };
+    set_metadata: { metadata: Record<string, string | null> };
+  } | null;
   const action = body && typeof body === 'object' ? Object.keys(body)[0] : undefined;
   if (action === 'add_host') {
     validateBody(req, ADD_HOST);
     authorize(req, `${AG}:add_host`, {});
-    const host = body.add_host.host as string;
+    const host = body!.add_host.host;
     aggregateId(req.params.id);
     const service = await svc.db
       .selectFrom('services')
@@ -261,7 +266,7 @@ export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{
   if (action === 'remove_host') {
     validateBody(req, REMOVE_HOST);
     authorize(req, `${AG}:remove_host`, {});
-    const host = body.remove_host.host as string;
+    const host = body!.remove_host.host;
     aggregateId(req.params.id);
     const a = await svc.parts.aggregates.get(Number(req.params.id));
     if (!a || !(await svc.parts.aggregates.removeHost(a.id, host)))
@@ -273,7 +278,7 @@ export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{
     validateBody(req, SET_METADATA);
     authorize(req, `${AG}:set_metadata`, {});
     const a = await find(svc, req.params.id);
-    const metadata = body.set_metadata.metadata as Record<string, string | null>;
+    const metadata = body!.set_metadata.metadata;
     if ('availability_zone' in metadata) {
       await checkZone(
         svc,

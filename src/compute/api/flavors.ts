@@ -513,11 +513,15 @@ export async function listFlavorAccess(svc: ComputeService, req: FastifyRequest<
 }
 
 export async function flavorAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = req.body as any;
+  // Each action's body is validated by its schema below before it is read.
+  const body = req.body as {
+    addTenantAccess?: { tenant: string };
+    removeTenantAccess?: { tenant: string };
+  } | null;
   if (body && typeof body === 'object' && 'addTenantAccess' in body) {
     validateBody(req, ADD_TENANT);
     authorize(req, `${FA}:add_tenant_access`, {});
-    const tenant = body.addTenantAccess.tenant as string;
+    const tenant = body.addTenantAccess!.tenant;
     await verifyProjectId(req, svc, tenant);
     const f = await getFlavor(svc, req, req.params.id);
     if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
@@ -528,7 +532,7 @@ export async function flavorAction(svc: ComputeService, req: FastifyRequest<{ Pa
   if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
     validateBody(req, REMOVE_TENANT);
     authorize(req, `${FA}:remove_tenant_access`, {});
-    const tenant = body.removeTenantAccess.tenant as string;
+    const tenant = body.removeTenantAccess!.tenant;
     try {
       await verifyProjectId(req, svc, tenant);
     } catch (e) {

@@ -344,7 +344,7 @@ export async function createSecurityGroupRule(svc: ComputeService, req: FastifyR
   // The same rule twice is refused before the network is asked (_rule_exists).
   const same = parent.rules.some((r) =>
     (['group_id', 'cidr', 'from_port', 'to_port', 'protocol'] as const).every(
-      (k) => (r[k] ?? null) === ((rule as any)[k] ?? null),
+      (k) => (r[k] ?? null) === (rule[k] ?? null),
     ),
   );
   if (same) throw badRequest(`This rule already exists in group ${parent.id}`);

@@ -368,7 +368,9 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
 
   // Image (or boot from an image BDM).
   let imageRef: string | null = sd.imageRef ?? null;
-  const bdm = sd.block_device_mapping_v2 as any[] | undefined;
+  const bdm = sd.block_device_mapping_v2 as
+    | Array<{ boot_index?: unknown; source_type?: string; uuid: string }>
+    | undefined;
   if (!imageRef && bdm?.length) {
     const boot = bdm.find((b) => String(b.boot_index ?? '') === '0');
     if (boot?.source_type === 'image') imageRef = boot.uuid;
