@@ -169,7 +169,7 @@ export async function listAggregates(svc: ComputeService, req: FastifyRequest) {
 }
 
 export async function createAggregate(svc: ComputeService, req: FastifyRequest) {
-  const body = validateBody<any>(req, CREATE);
+  const body = validateBody<{ aggregate: { name: string; availability_zone?: string | null } }>(req, CREATE);
   authorize(req, `${AG}:create`, {});
   const v = body.aggregate;
   checkName('name', v.name);
@@ -193,7 +193,7 @@ export async function showAggregate(svc: ComputeService, req: FastifyRequest<{ P
 }
 
 export async function updateAggregate(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = validateBody<any>(req, UPDATE);
+  const body = validateBody<{ aggregate: { name?: string; availability_zone?: string | null } }>(req, UPDATE);
   authorize(req, `${AG}:update`, {});
   const v = body.aggregate;
   if (typeof v.availability_zone === 'string' && v.availability_zone.includes(':'))
@@ -211,7 +211,7 @@ export async function updateAggregate(svc: ComputeService, req: FastifyRequest<{
       (r) => badRequest(`Cannot update aggregate ${a.id}. Reason: ${r}.`),
       true,
     );
-    await svc.parts.aggregates.updateMetadata(a.id, { availability_zone: v.availability_zone });
+    await svc.parts.aggregates.updateMetadata(a.id, { availability_zone: v.availability_zone ?? null });
   }
   return { aggregate: view(req, (await svc.parts.aggregates.get(a.id))!) };
 }

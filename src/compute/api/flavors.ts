@@ -332,11 +332,13 @@ async function flavorPage(
     if (minDisk !== undefined && f.root_gb < minDisk) return false;
     return true;
   });
-  const key = (f: Flavor): any => {
-    const v = (f as any)[sortKey];
+  // A sort key's column (the keys are checked against Nova's list): strings, numbers, booleans or null.
+  type Column = string | number | null | undefined;
+  const key = (f: Flavor): Column => {
+    const v = (f as unknown as Record<string, Column | boolean>)[sortKey];
     return typeof v === 'boolean' ? Number(v) : v;
   };
-  const cmp = (a: any, b: any) =>
+  const cmp = (a: Column, b: Column) =>
     a === b ? 0 : a === null || a === undefined ? -1 : b === null || b === undefined ? 1 : a < b ? -1 : 1;
   list.sort((a, b) => (sortDir === 'desc' ? -1 : 1) * (cmp(key(a), key(b)) || cmp(a.id, b.id)));
   if (marker !== null) {

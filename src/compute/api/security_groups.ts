@@ -67,7 +67,9 @@ function novaGroup(g: any): NovaGroup {
     name: g.name,
     description: g.description,
     project_id: g.tenant_id ?? g.project_id,
-    rules: ((g.security_group_rules ?? []) as any[]).filter((r) => r.direction === 'ingress').map(novaRule),
+    rules: ((g.security_group_rules ?? []) as Array<{ direction?: string }>)
+      .filter((r) => r.direction === 'ingress')
+      .map(novaRule),
   };
 }
 

@@ -835,8 +835,14 @@ export async function listServers(svc: ComputeService, req: FastifyRequest, deta
     else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
   }
   items = items.filter((i) => filters.every((f) => f(i)));
-  const col = (i: Instance, k: string): any =>
-    k === 'display_name' ? i.display_name : k === 'display_description' ? i.display_description : (i as any)[k];
+  // A sort key's column (the keys are checked against Nova's list): strings, numbers or null.
+  type Column = string | number | null | undefined;
+  const col = (i: Instance, k: string): Column =>
+    k === 'display_name'
+      ? i.display_name
+      : k === 'display_description'
+        ? i.display_description
+        : (i as unknown as Record<string, Column>)[k];
   items.sort((a, b) => {
     for (let n = 0; n < keys.length; n++) {
       const x = col(a, keys[n]!),
