@@ -320,16 +320,17 @@ export function guestActions(svc: ComputeService) {
 
   const unshelve: Handler = async (req, reply, id) => {
     const v = mv(req);
+    type Unshelve = { unshelve?: { availability_zone?: string | null; host?: string | null } | null } | null;
     const body = v.gte('2.91')
-      ? validateBody<any>(req, UNSHELVE_291)
+      ? validateBody<Unshelve>(req, UNSHELVE_291)
       : v.gte('2.77')
-        ? validateBody<any>(req, UNSHELVE_277)
-        : (req.body as any);
+        ? validateBody<Unshelve>(req, UNSHELVE_277)
+        : (req.body as Unshelve);
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-shelve:unshelve', { project_id: inst.project_id });
-    const args = v.gte('2.77') && body.unshelve && typeof body.unshelve === 'object' ? body.unshelve : {};
+    const args = v.gte('2.77') && body?.unshelve && typeof body.unshelve === 'object' ? body.unshelve : {};
     const azPassed = 'availability_zone' in args;
-    const newAz: string | null = azPassed ? args.availability_zone : null;
+    const newAz: string | null = azPassed ? (args.availability_zone ?? null) : null;
     const host: string | null = v.gte('2.91') ? (args.host ?? null) : null;
     checkLocked(req, inst);
     checkState('unshelve', inst, [VmState.SHELVED, VmState.SHELVED_OFFLOADED]);
