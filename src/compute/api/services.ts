@@ -173,7 +173,10 @@ export async function listComputeServices(svc: ComputeService, req: FastifyReque
 export async function updateService(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
   const v = mv(req);
   if (v.lt('2.53')) {
-    const body = validateBody<any>(req, v.gte('2.11') ? UPDATE_211 : UPDATE);
+    const body = validateBody<{ host: string; binary: string; disabled_reason?: string; forced_down?: unknown }>(
+      req,
+      v.gte('2.11') ? UPDATE_211 : UPDATE,
+    );
     authorize(req, `${OS}:update`, {});
     const action = req.params.id;
     const { host, binary } = body;
@@ -196,7 +199,10 @@ export async function updateService(svc: ComputeService, req: FastifyRequest<{ P
     }
     throw notFound('Unknown action');
   }
-  const body = validateBody<any>(req, UPDATE_253);
+  const body = validateBody<{ status?: string; disabled_reason?: string | null; forced_down?: unknown }>(
+    req,
+    UPDATE_253,
+  );
   const id = req.params.id;
   if (!isUuidLike(id)) {
     req.authorized = true;
@@ -396,7 +402,7 @@ export async function showHost(svc: ComputeService, req: FastifyRequest<{ Params
 
 export async function updateHost(svc: ComputeService, req: FastifyRequest<{ Params: { host: string } }>) {
   gone(req);
-  const body = validateBody<any>(req, HOST_UPDATE);
+  const body = validateBody<{ status?: string; maintenance_mode?: string }>(req, HOST_UPDATE);
   authorize(req, `${HOSTS}:update`, {});
   const out: Record<string, unknown> = { host: req.params.host };
   if (body.status === undefined && body.maintenance_mode === undefined) return out;
