@@ -2,93 +2,29 @@
 // user's token (as Nova does with its [placement], [neutron] and [glance] sessions): placement
 // for providers and allocations, network for ports, image for image metadata.
 import type { ServiceSession } from '../core/clients/session.ts';
+import { IdentityClient } from '../core/clients/identity.ts';
+import { type ImageRecord, ImageClient } from '../core/clients/image.ts';
+import { type Port, NetworkClient } from '../core/clients/network.ts';
+import { PlacementClient } from '../core/clients/placement.ts';
 import { ApiError } from '../core/errors.ts';
-import { httpRequest } from '../core/clients/http.ts';
 import type { Instance, Vif, RequestedNetwork } from './instances.ts';
 import type { ImageMeta } from './drivers/virt.ts';
 
-export interface RestAnswer {
-  status: number;
-  body: any;
-}
-
-export class ServiceClient {
-  constructor(
-    private session: ServiceSession,
-    private type: string,
-    private headers: Record<string, string> = {},
-  ) {}
-
-  async request(
-    method: string,
-    path: string,
-    body?: unknown,
-    opts: { token?: string; headers?: Record<string, string> } = {},
-  ): Promise<RestAnswer> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...this.headers, ...(opts.headers ?? {}) };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    // A user's own token when the call must see what the user may see (Nova validates networks and images so).
-    return this.send(method, path, headers, body === undefined ? undefined : JSON.stringify(body), opts.token);
-  }
-
-  /** A request with a body that is not JSON (image data, a JSON patch): sent as given. */
-  async raw(
-    method: string,
-    path: string,
-    body: Uint8Array | string,
-    headers: Record<string, string>,
-  ): Promise<RestAnswer> {
-    return this.send(method, path, { Accept: 'application/json', ...this.headers, ...headers }, body);
-  }
-
-  /** Over core/httpc.ts (keep-alive, cheaper than fetch() per round trip), with the service's token unless another is given. */
-  private async send(
-    method: string,
-    path: string,
-    headers: Record<string, string>,
-    body: Uint8Array | string | undefined,
-    token?: string,
-  ): Promise<RestAnswer> {
-    const base = (await this.session.endpoint(this.type)).replace(/\/$/, '');
-    const res = await httpRequest(`${base}${path}`, {
-      method,
-      headers: { ...headers, 'X-Auth-Token': token ?? (await this.session.token()) },
-      body,
-    });
-    let parsed: any = undefined;
-    try {
-      parsed = res.text ? JSON.parse(res.text) : undefined;
-    } catch {
-      parsed = res.text;
-    }
-    return { status: res.status, body: parsed };
-  }
-
-  /** A request that must succeed: anything else is an error naming the service and its answer. */
-  async ok(method: string, path: string, body?: unknown, expect: number[] = [200, 201, 202, 204]): Promise<any> {
-    const r = await this.request(method, path, body);
-    if (!expect.includes(r.status))
-      throw new ApiError(
-        r.status >= 500 ? 503 : r.status,
-        `${this.type} ${method} ${path} answered ${r.status}: ${typeof r.body === 'string' ? r.body : JSON.stringify(r.body)}`,
-      );
-    return r.body;
-  }
-}
-
 export class ComputeClients {
-  placement: ServiceClient;
-  network: ServiceClient;
-  image: ServiceClient;
+  readonly placement: PlacementClient;
+  readonly network: NetworkClient;
+  readonly image: ImageClient;
+  readonly identity: IdentityClient;
   constructor(session: ServiceSession) {
-    this.placement = new ServiceClient(session, 'placement', { 'OpenStack-API-Version': 'placement 1.36' });
-    this.network = new ServiceClient(session, 'network');
-    this.image = new ServiceClient(session, 'image');
+    this.placement = new PlacementClient(session);
+    this.network = new NetworkClient(session);
+    this.image = new ImageClient(session);
+    this.identity = new IdentityClient(session);
   }
 
   /** An image's metadata (user token when given); null when the image service has no such image. */
   async getImage(id: string, token?: string): Promise<ImageMeta | null> {
-    const r = await this.image.request('GET', `/v2/images/${encodeURIComponent(id)}`, undefined, { token });
+    const r = await this.image.getImage(id, { token });
     if (r.status === 404) return null;
     if (r.status !== 200) throw new ApiError(503, `image GET answered ${r.status}`);
     const b = r.body;
@@ -123,10 +59,11 @@ export class ComputeClients {
     for (const [k, v] of Object.entries(b)) if (!known.has(k)) properties[k] = v;
     return {
       id: b.id,
-      name: b.name,
+      // Glance's null name and formats are passed on as they come.
+      name: b.name as string | undefined,
       status: b.status,
-      disk_format: b.disk_format,
-      container_format: b.container_format,
+      disk_format: b.disk_format as string | undefined,
+      container_format: b.container_format as string | undefined,
       size: b.size,
       properties: { ...properties, min_disk: b.min_disk, min_ram: b.min_ram },
     };
@@ -147,13 +84,16 @@ export class ComputeClients {
     const owner = `compute:${inst.availability_zone ?? 'nova'}`;
     try {
       for (const rn of requested) {
-        let port: any;
+        let port: Port;
         if (rn.port_id) {
-          port = (
-            await this.network.ok('PUT', `/v2.0/ports/${rn.port_id}`, {
-              port: { device_id: inst.uuid, device_owner: owner, 'binding:host_id': host },
-            })
-          ).port;
+          const r = await this.network.updatePort(rn.port_id, {
+            device_id: inst.uuid,
+            device_owner: owner,
+            'binding:host_id': host,
+          });
+          if (![200, 201, 202, 204].includes(r.status))
+            throw this.network.failure('PUT', `/v2.0/ports/${rn.port_id}`, r);
+          port = r.body.port;
           vifs.push(await this.vif(port, true));
         } else {
           const body: Record<string, unknown> = {
@@ -166,7 +106,7 @@ export class ComputeClients {
           };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;
-          const r = await this.network.request('POST', '/v2.0/ports', { port: body });
+          const r = await this.network.createPort(body);
           if (r.status !== 201)
             throw new ApiError(
               r.status === 409 ? 409 : 400,
@@ -184,10 +124,10 @@ export class ComputeClients {
   }
 
   private networkNames = new Map<string, string>();
-  private async vif(port: any, preserve: boolean): Promise<Vif> {
+  private async vif(port: Port, preserve: boolean): Promise<Vif> {
     let label = this.networkNames.get(port.network_id);
     if (label === undefined) {
-      const n = await this.network.request('GET', `/v2.0/networks/${port.network_id}`);
+      const n = await this.network.getNetwork(port.network_id);
       label = n.body?.network?.name ?? port.network_id;
       this.networkNames.set(port.network_id, label!);
     }
@@ -196,7 +136,7 @@ export class ComputeClients {
       network_id: port.network_id,
       network_label: label!,
       mac_address: port.mac_address,
-      fixed_ips: (port.fixed_ips ?? []).map((f: any) => ({
+      fixed_ips: (port.fixed_ips ?? []).map((f) => ({
         ip_address: f.ip_address,
         subnet_id: f.subnet_id,
         version: f.ip_address.includes(':') ? 6 : 4,
@@ -209,13 +149,11 @@ export class ComputeClients {
   async deallocatePorts(vifs: Vif[]) {
     for (const v of vifs) {
       if (v.preserve_on_delete) {
-        const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, {
-          port: { device_id: '', device_owner: '', 'binding:host_id': '' },
-        });
+        const r = await this.network.updatePort(v.port_id, { device_id: '', device_owner: '', 'binding:host_id': '' });
         if (r.status !== 200 && r.status !== 404)
           throw new ApiError(503, `network answered ${r.status} unbinding port ${v.port_id}`);
       } else {
-        const r = await this.network.request('DELETE', `/v2.0/ports/${v.port_id}`);
+        const r = await this.network.deletePort(v.port_id);
         if (r.status !== 204 && r.status !== 404)
           throw new ApiError(503, `network answered ${r.status} deleting port ${v.port_id}`);
       }
@@ -246,23 +184,25 @@ export class ComputeClients {
   }
 
   /** Every port whose device is this server (including ones a crash left out of the info cache). */
-  async portsOf(uuid: string): Promise<any[]> {
-    const r = await this.network.request('GET', `/v2.0/ports?device_id=${encodeURIComponent(uuid)}`);
+  async portsOf(uuid: string): Promise<Port[]> {
+    const r = await this.network.listPorts({ device_id: uuid });
     return r.status === 200 ? r.body.ports : [];
   }
 
   // ---- images of snapshots, backups and shelved servers (agent/shelve.ts, api/server_shelve.ts) ----
 
   /** A new image record in the image service (Nova's image_api.create), with the caller's token so the caller's project owns it. */
-  async createImage(meta: Record<string, unknown>, token?: string): Promise<any> {
-    const r = await this.image.request('POST', '/v2/images', meta, { token });
-    if (r.status === 413 || r.status === 403)
+  async createImage(meta: Record<string, unknown>, token?: string): Promise<ImageRecord> {
+    const r = await this.image.createImage(meta, { token });
+    if (r.status === 413 || r.status === 403) {
+      const refusal = r.body as unknown as { message?: string; error?: { message?: string } } | undefined;
       throw new ApiError(
         403,
-        r.body?.message ??
-          r.body?.error?.message ??
+        refusal?.message ??
+          refusal?.error?.message ??
           `Quota exceeded creating the image (image service answered ${r.status}).`,
       );
+    }
     if (r.status !== 201)
       throw new ApiError(
         r.status >= 500 ? 503 : 400,
@@ -277,17 +217,13 @@ export class ComputeClients {
       { op: 'replace', path: '/disk_format', value: diskFormat },
       { op: 'replace', path: '/container_format', value: containerFormat },
     ];
-    const p = await this.image.raw('PATCH', `/v2/images/${id}`, JSON.stringify(patch), {
-      'Content-Type': 'application/openstack-images-v2.1-json-patch',
-    });
+    const p = await this.image.patchImage(id, patch);
     if (p.status !== 200)
       throw new ApiError(
         p.status === 404 ? 404 : 503,
         `image PATCH ${id} answered ${p.status}: ${JSON.stringify(p.body)}`,
       );
-    const u = await this.image.raw('PUT', `/v2/images/${id}/file`, data, {
-      'Content-Type': 'application/octet-stream',
-    });
+    const u = await this.image.uploadData(id, data);
     if (u.status !== 204)
       throw new ApiError(
         u.status === 404 ? 404 : 503,
@@ -297,14 +233,13 @@ export class ComputeClients {
 
   /** Deletes an image; one already gone is fine. */
   async deleteImage(id: string) {
-    const r = await this.image.request('DELETE', `/v2/images/${encodeURIComponent(id)}`);
+    const r = await this.image.deleteImage(id);
     if (r.status !== 204 && r.status !== 404) throw new ApiError(503, `image DELETE ${id} answered ${r.status}`);
   }
 
   /** Images whose properties match (`name=value` pairs), in the order asked (`created_at:desc`). */
-  async listImages(filters: Record<string, string>, sort = 'created_at:desc'): Promise<any[]> {
-    const q = new URLSearchParams({ ...filters, sort, limit: '1000' });
-    const r = await this.image.request('GET', `/v2/images?${q.toString()}`);
+  async listImages(filters: Record<string, string>, sort = 'created_at:desc'): Promise<ImageRecord[]> {
+    const r = await this.image.listImages({ ...filters, sort, limit: '1000' });
     if (r.status !== 200) throw new ApiError(503, `image GET /v2/images answered ${r.status}`);
     return r.body.images ?? [];
   }
@@ -312,18 +247,18 @@ export class ComputeClients {
   /** Binds a server's ports to a host (unshelve: Nova's setup_instance_network_on_host), or unbinds them (host ''). */
   async bindPorts(vifs: Vif[], host: string) {
     for (const v of vifs) {
-      const r = await this.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { 'binding:host_id': host } });
+      const r = await this.network.updatePort(v.port_id, { 'binding:host_id': host });
       if (r.status !== 200 && r.status !== 404)
         throw new ApiError(503, `network answered ${r.status} binding port ${v.port_id} to '${host}'`);
     }
   }
   /** A port as the info cache keeps it (its network's name looked up once). */
-  portVif(port: any, preserve: boolean): Promise<Vif> {
+  portVif(port: Port, preserve: boolean): Promise<Vif> {
     return this.vif(port, preserve);
   }
 
   async deleteAllocations(consumer: string) {
-    const r = await this.placement.request('DELETE', `/allocations/${consumer}`);
+    const r = await this.placement.deleteAllocations(consumer);
     if (r.status !== 204 && r.status !== 404)
       throw new ApiError(503, `placement answered ${r.status} deleting allocations of ${consumer}`);
   }

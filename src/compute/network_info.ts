@@ -12,10 +12,7 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
   const byPortId = new Map(known.map((v) => [v.port_id, v]));
   const floating = new Map<string, string[]>();
   if (ports.length) {
-    const r = await clients.network.request(
-      'GET',
-      `/v2.0/floatingips?${ports.map((p) => `port_id=${p.id}`).join('&')}`,
-    );
+    const r = await clients.network.floatingIpsOfPorts(ports.map((p) => p.id));
     for (const f of r.body?.floatingips ?? [])
       if (f.port_id) floating.set(f.port_id, [...(floating.get(f.port_id) ?? []), f.floating_ip_address]);
   }
@@ -26,7 +23,7 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
     const was = byPortId.get(p.id);
     let label = was?.network_label && was.network_label !== was.network_id ? was.network_label : undefined;
     if (!label) {
-      const n = await clients.network.request('GET', `/v2.0/networks/${p.network_id}`);
+      const n = await clients.network.getNetwork(p.network_id);
       label = n.body?.network?.name || p.network_id;
     }
     const vif: Vif = {
@@ -34,7 +31,7 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
       network_id: p.network_id,
       network_label: label!,
       mac_address: p.mac_address,
-      fixed_ips: ((p.fixed_ips ?? []) as any[]).map((f) => ({
+      fixed_ips: (p.fixed_ips ?? []).map((f) => ({
         ip_address: f.ip_address,
         subnet_id: f.subnet_id,
         version: String(f.ip_address).includes(':') ? 6 : 4,

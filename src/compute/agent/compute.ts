@@ -291,16 +291,12 @@ export class ComputeAgent {
     const key = JSON.stringify(inventories);
     if (this.registered && key === this.lastInventory) return;
     const p = this.clients.placement;
-    let rp = await p.request('GET', `/resource_providers/${this.nodeUuid}`);
+    let rp = await p.getProvider(this.nodeUuid!);
     if (rp.status === 404) {
-      const created = await p.request('POST', '/resource_providers', {
-        uuid: this.nodeUuid,
-        name: cap.hypervisor_hostname,
-      });
+      const created = await p.createProvider({ uuid: this.nodeUuid!, name: cap.hypervisor_hostname });
       if (created.status === 409) {
         // A provider of this name with another uuid (the compute database was reset): adopt it.
-        const byName = await p.ok('GET', `/resource_providers?name=${encodeURIComponent(cap.hypervisor_hostname)}`);
-        const existing = byName.resource_providers?.[0];
+        const existing = (await p.providersNamed(cap.hypervisor_hostname))[0];
         if (!existing)
           throw new Error(`placement refused provider ${cap.hypervisor_hostname}: ${JSON.stringify(created.body)}`);
         await this.db
@@ -311,22 +307,18 @@ export class ComputeAgent {
         this.nodeUuid = existing.uuid;
       } else if (created.status !== 200)
         throw new Error(`placement answered ${created.status} creating provider ${cap.hypervisor_hostname}`);
-      rp = await p.request('GET', `/resource_providers/${this.nodeUuid}`);
+      rp = await p.getProvider(this.nodeUuid!);
     }
     if (rp.status !== 200) throw new Error(`placement answered ${rp.status} for provider ${this.nodeUuid}`);
-    const put = await p.request('PUT', `/resource_providers/${this.nodeUuid}/inventories`, {
-      resource_provider_generation: rp.body.generation,
-      inventories,
-    });
+    const put = await p.putInventories(this.nodeUuid!, rp.body.generation, inventories);
     if (put.status !== 200)
       throw new Error(`placement answered ${put.status} to the inventory of ${this.host}: ${JSON.stringify(put.body)}`);
-    const traits = await p.request('GET', `/resource_providers/${this.nodeUuid}/traits`);
-    if (traits.status === 200 && !traits.body.traits.includes('COMPUTE_NODE')) {
-      await p.request('PUT', `/resource_providers/${this.nodeUuid}/traits`, {
-        resource_provider_generation: traits.body.resource_provider_generation,
-        traits: [...traits.body.traits, 'COMPUTE_NODE'],
-      });
-    }
+    const traits = await p.getTraits(this.nodeUuid!);
+    if (traits.status === 200 && !traits.body.traits.includes('COMPUTE_NODE'))
+      await p.putTraits(this.nodeUuid!, traits.body.resource_provider_generation, [
+        ...traits.body.traits,
+        'COMPUTE_NODE',
+      ]);
     this.lastInventory = key;
     if (!this.registered) {
       this.registered = true;

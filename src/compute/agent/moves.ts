@@ -32,7 +32,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
   /** The server's ports bound to its new host (Nova's migrate_instance_finish / setup_networks_on_host). */
   const bindPorts = async (inst: Instance, host: string) => {
     for (const v of inst.network_info) {
-      const r = await clients.network.request('PUT', `/v2.0/ports/${v.port_id}`, { port: { 'binding:host_id': host } });
+      const r = await clients.network.updatePort(v.port_id, { 'binding:host_id': host });
       if (r.status !== 200 && r.status !== 404)
         throw new Error(`network answered ${r.status} binding port ${v.port_id} to ${host}`);
     }

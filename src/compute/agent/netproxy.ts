@@ -117,7 +117,7 @@ async function allocatePort(agent: ComputeAgent, inst: Instance, a: AttachReques
   const owner = `compute:${inst.availability_zone ?? 'nova'}`;
   const binding = { device_id: inst.uuid, device_owner: owner, 'binding:host_id': agent.host };
   if (a.port_id) {
-    const r = await net.request('PUT', `/v2.0/ports/${a.port_id}`, { port: binding });
+    const r = await net.updatePort(a.port_id, binding);
     if (r.status === 404) throw new AttachError(404, `Port id ${a.port_id} could not be found.`);
     if (r.status !== 200)
       throw new AttachError(
@@ -137,7 +137,7 @@ async function allocatePort(agent: ComputeAgent, inst: Instance, a: AttachReques
   // The server's own groups when they are known by id; otherwise the project's default.
   const sgIds = inst.security_groups.map((g) => g.id).filter((id): id is string => !!id);
   if (sgIds.length && sgIds.length === inst.security_groups.length) body.security_groups = sgIds;
-  const r = await net.request('POST', '/v2.0/ports', { port: body });
+  const r = await net.createPort(body);
   if (r.status !== 201) {
     const type: string = r.body?.NeutronError?.type ?? '';
     const message: string = r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`;

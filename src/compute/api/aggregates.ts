@@ -169,7 +169,7 @@ export async function listAggregates(svc: ComputeService, req: FastifyRequest) {
 }
 
 export async function createAggregate(svc: ComputeService, req: FastifyRequest) {
-  const body = validateBody<any>(req, CREATE);
+  const body = validateBody<{ aggregate: { name: string; availability_zone?: string | null } }>(req, CREATE);
   authorize(req, `${AG}:create`, {});
   const v = body.aggregate;
   checkName('name', v.name);
@@ -193,7 +193,7 @@ export async function showAggregate(svc: ComputeService, req: FastifyRequest<{ P
 }
 
 export async function updateAggregate(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = validateBody<any>(req, UPDATE);
+  const body = validateBody<{ aggregate: { name?: string; availability_zone?: string | null } }>(req, UPDATE);
   authorize(req, `${AG}:update`, {});
   const v = body.aggregate;
   if (typeof v.availability_zone === 'string' && v.availability_zone.includes(':'))
@@ -211,7 +211,7 @@ export async function updateAggregate(svc: ComputeService, req: FastifyRequest<{
       (r) => badRequest(`Cannot update aggregate ${a.id}. Reason: ${r}.`),
       true,
     );
-    await svc.parts.aggregates.updateMetadata(a.id, { availability_zone: v.availability_zone });
+    await svc.parts.aggregates.updateMetadata(a.id, { availability_zone: v.availability_zone ?? null });
   }
   return { aggregate: view(req, (await svc.parts.aggregates.get(a.id))!) };
 }
@@ -229,12 +229,17 @@ export async function deleteAggregate(
 }
 
 export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = req.body as any;
+  // Each action's body is validated by its schema below before it is read.
+  const body = req.body as {
+    add_host: { host: string };
+    remove_host: { host: string };
+    set_metadata: { metadata: Record<string, string | null> };
+  } | null;
   const action = body && typeof body === 'object' ? Object.keys(body)[0] : undefined;
   if (action === 'add_host') {
     validateBody(req, ADD_HOST);
     authorize(req, `${AG}:add_host`, {});
-    const host = body.add_host.host as string;
+    const host = body!.add_host.host;
     aggregateId(req.params.id);
     const service = await svc.db
       .selectFrom('services')
@@ -261,7 +266,7 @@ export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{
   if (action === 'remove_host') {
     validateBody(req, REMOVE_HOST);
     authorize(req, `${AG}:remove_host`, {});
-    const host = body.remove_host.host as string;
+    const host = body!.remove_host.host;
     aggregateId(req.params.id);
     const a = await svc.parts.aggregates.get(Number(req.params.id));
     if (!a || !(await svc.parts.aggregates.removeHost(a.id, host)))
@@ -273,7 +278,7 @@ export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{
     validateBody(req, SET_METADATA);
     authorize(req, `${AG}:set_metadata`, {});
     const a = await find(svc, req.params.id);
-    const metadata = body.set_metadata.metadata as Record<string, string | null>;
+    const metadata = body!.set_metadata.metadata;
     if ('availability_zone' in metadata) {
       await checkZone(
         svc,
@@ -304,19 +309,14 @@ async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: s
       .where('deleted', '=', 0)
       .executeTakeFirst();
     if (!node) return;
-    const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
-    const headers = { 'Content-Type': 'application/json', 'OpenStack-API-Version': 'placement 1.19' };
-    const res = await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}/aggregates`, { headers });
-    if (!res.ok) return;
-    const cur = (await res.json()) as { aggregates: string[]; resource_provider_generation: number };
+    const placement = svc.parts.clients.placement;
+    const res = await placement.getAggregates(node.uuid);
+    if (res.status < 200 || res.status > 299) return;
+    const cur = res.body;
     const aggs = new Set(cur.aggregates);
     if (op === 'add') aggs.add(aggregateUuid);
     else aggs.delete(aggregateUuid);
-    await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}/aggregates`, {
-      method: 'PUT',
-      headers,
-      body: JSON.stringify({ aggregates: [...aggs], resource_provider_generation: cur.resource_provider_generation }),
-    });
+    await placement.putAggregates(node.uuid, cur.resource_provider_generation, [...aggs]);
   } catch (e) {
     svc.ctx.log.warn({ err: e, host, aggregate: aggregateUuid }, 'could not mirror the aggregate into placement');
   }

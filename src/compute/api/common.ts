@@ -2,9 +2,10 @@
 // policy checks with Nova's target and message, request body validation with Nova's error
 // text, and the links of a resource.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Ajv } from 'ajv';
 import { ApiError } from '../../core/errors.ts';
 import type { Microversion } from '../../core/http.ts';
+import { pyRepr } from '../../core/python.ts';
+import { jsonschemaMessage, validate } from '../../core/validate.ts';
 
 /** Nova's fault names by status (nova.api.openstack.wsgi.Fault); anything else is computeFault. */
 const FAULT_NAMES: Record<number, string> = {
@@ -61,98 +62,17 @@ export const isAdmin = (req: FastifyRequest) => allowed(req, 'context_is_admin')
 
 // ---- validation (nova.api.validation) ---------------------------------------------------
 
-const ajv = new Ajv({ allErrors: false, strict: false, verbose: true });
-const UUID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
-ajv.addFormat('uuid', UUID);
-ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
-ajv.addFormat('ipv4', /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/);
-ajv.addFormat('ipv6', (s: string) => s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s));
-ajv.addFormat('base64', (s: string) => /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(s));
-export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
-const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
-const compiledByText = new Map<string, ReturnType<typeof ajv.compile>>();
-
-/** A value as Python prints it in jsonschema's messages. */
-export function py(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (Array.isArray(v)) return `[${v.map(py).join(', ')}]`;
-  if (typeof v === 'object')
-    return `{${Object.entries(v as object)
-      .map(([k, x]) => `${py(k)}: ${py(x)}`)
-      .join(', ')}}`;
-  return String(v);
-}
-
-function message(e: any): string {
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `Additional properties are not allowed ('${e.params.additionalProperty}' was unexpected)`;
-    case 'required':
-      return `'${e.params.missingProperty}' is a required property`;
-    case 'maxLength':
-      return `${py(e.data)} is too long`;
-    case 'minLength':
-      return `${py(e.data)} is too short`;
-    case 'type':
-      return `${py(e.data)} is not of type ${String(e.params.type)
-        .split(',')
-        .map((t: string) => `'${t}'`)
-        .join(', ')}`;
-    case 'format':
-      return `${py(e.data)} is not a '${e.params.format}'`;
-    case 'pattern':
-      return `${py(e.data)} does not match '${e.params.pattern}'`;
-    case 'minimum':
-      return `${py(e.data)} is less than the minimum of ${e.params.limit}`;
-    case 'maximum':
-      return `${py(e.data)} is greater than the maximum of ${e.params.limit}`;
-    case 'minItems':
-      return `${py(e.data)} is too short`;
-    case 'maxItems':
-      return `${py(e.data)} is too long`;
-    case 'uniqueItems':
-      return `${py(e.data)} has non-unique elements`;
-    case 'enum':
-      return `${py(e.data)} is not one of ${py(e.params.allowedValues)}`;
-    case 'minProperties':
-      return `${py(e.data)} does not have enough properties`;
-    case 'maxProperties':
-      return `${py(e.data)} has too many properties`;
-    case 'anyOf':
-    case 'oneOf':
-      return `${py(e.data)} is not valid under any of the given schemas`;
-    default:
-      return e.message ?? 'is invalid';
-  }
-}
-
 /** The body validated against a JSON schema: Nova's 400 "Invalid input for field/attribute ..." otherwise. */
-export function validateBody<T = any>(req: FastifyRequest, schema: object): T {
-  const data = req.body;
-  if (data === undefined || data === null) throw badRequest('The request body is invalid.');
-  let validate = compiled.get(schema);
-  if (!validate) {
-    // Schemas built per request (per microversion) compile once: by their text.
-    const text = JSON.stringify(schema);
-    validate = compiledByText.get(text);
-    if (!validate) {
-      validate = ajv.compile(schema);
-      compiledByText.set(text, validate);
-    }
-    compiled.set(schema, validate);
-  }
-  if (!validate(data)) {
-    const e = validate.errors![0]! as any;
+export function validateBody<T = unknown>(req: FastifyRequest, schema: object): T {
+  if (req.body === undefined || req.body === null) throw badRequest('The request body is invalid.');
+  return validate<T>(req.body, schema, (e) => {
     const path = e.instancePath.split('/').slice(1);
-    if (!path.length) throw badRequest(message(e));
-    throw badRequest(
-      `Invalid input for field/attribute ${decodeURIComponent(path[path.length - 1]!)}. Value: ${py(e.data)}. ${message(e)}`,
-    );
-  }
-  return data as T;
+    return path.length
+      ? badRequest(
+          `Invalid input for field/attribute ${decodeURIComponent(path.at(-1)!)}. Value: ${pyRepr(e.data)}. ${jsonschemaMessage(e)}`,
+        )
+      : badRequest(jsonschemaMessage(e));
+  });
 }
 
 /** The `links` of a resource: self (versioned) and bookmark (unversioned), as Nova builds them. */

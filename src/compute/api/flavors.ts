@@ -15,10 +15,10 @@ import {
   links,
   mv,
   notFound,
-  py,
   queryOf,
   validateBody,
 } from './common.ts';
+import { pyRepr } from '../../core/python.ts';
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
 import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
@@ -172,7 +172,7 @@ export function checkName(field: string, value: string, allowSpaces = false) {
   // eslint-disable-next-line no-control-regex
   const printable = !/[\u0000-\u001f\u007f-\u009f]/.test(value);
   if (!printable || (!allowSpaces && (/^\s/.test(value) || /\s$/.test(value)))) {
-    throw badRequest(`Invalid input for field/attribute ${field}. Value: ${value}. ${py(value)} is not a 'name'`);
+    throw badRequest(`Invalid input for field/attribute ${field}. Value: ${value}. ${pyRepr(value)} is not a 'name'`);
   }
 }
 
@@ -297,7 +297,7 @@ async function flavorPage(
   const sortDir = q.get('sort_dir') || 'asc';
   if (q.has('sort_key') && !SORT_KEYS.includes(q.get('sort_key')!))
     throw badRequest(
-      `Invalid input for query parameters sort_key. Value: ${q.get('sort_key')}. '${q.get('sort_key')}' is not one of ${py(SORT_KEYS)}`,
+      `Invalid input for query parameters sort_key. Value: ${q.get('sort_key')}. '${q.get('sort_key')}' is not one of ${pyRepr(SORT_KEYS)}`,
     );
   if (q.has('sort_dir') && !['asc', 'desc'].includes(q.get('sort_dir')!))
     throw badRequest(
@@ -332,11 +332,13 @@ async function flavorPage(
     if (minDisk !== undefined && f.root_gb < minDisk) return false;
     return true;
   });
-  const key = (f: Flavor): any => {
-    const v = (f as any)[sortKey];
+  // A sort key's column (the keys are checked against Nova's list): strings, numbers, booleans or null.
+  type Column = string | number | null | undefined;
+  const key = (f: Flavor): Column => {
+    const v = (f as unknown as Record<string, Column | boolean>)[sortKey];
     return typeof v === 'boolean' ? Number(v) : v;
   };
-  const cmp = (a: any, b: any) =>
+  const cmp = (a: Column, b: Column) =>
     a === b ? 0 : a === null || a === undefined ? -1 : b === null || b === undefined ? 1 : a < b ? -1 : 1;
   list.sort((a, b) => (sortDir === 'desc' ? -1 : 1) * (cmp(key(a), key(b)) || cmp(a.id, b.id)));
   if (marker !== null) {
@@ -513,11 +515,15 @@ export async function listFlavorAccess(svc: ComputeService, req: FastifyRequest<
 }
 
 export async function flavorAction(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = req.body as any;
+  // Each action's body is validated by its schema below before it is read.
+  const body = req.body as {
+    addTenantAccess?: { tenant: string };
+    removeTenantAccess?: { tenant: string };
+  } | null;
   if (body && typeof body === 'object' && 'addTenantAccess' in body) {
     validateBody(req, ADD_TENANT);
     authorize(req, `${FA}:add_tenant_access`, {});
-    const tenant = body.addTenantAccess.tenant as string;
+    const tenant = body.addTenantAccess!.tenant;
     await verifyProjectId(req, svc, tenant);
     const f = await getFlavor(svc, req, req.params.id);
     if (mv(req).gte('2.7') && f.is_public) throw conflict('Can not add access to a public flavor.');
@@ -528,7 +534,7 @@ export async function flavorAction(svc: ComputeService, req: FastifyRequest<{ Pa
   if (body && typeof body === 'object' && 'removeTenantAccess' in body) {
     validateBody(req, REMOVE_TENANT);
     authorize(req, `${FA}:remove_tenant_access`, {});
-    const tenant = body.removeTenantAccess.tenant as string;
+    const tenant = body.removeTenantAccess!.tenant;
     try {
       await verifyProjectId(req, svc, tenant);
     } catch (e) {

@@ -4,11 +4,13 @@
 // addFloatingIp / removeFloatingIp up to 2.43. Every call goes to the network service with the
 // caller's token; the server's info cache is refreshed after an association changes.
 // os-floating-ips-bulk and os-floating-ip-dns went with nova-network: 410.
+import type { FloatingIp, Network, Port } from '../../core/clients/network.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
-import { authorize, badRequest, conflict, forbidden, isUuid, notFound, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, forbidden, notFound, validateBody } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { MAX_PROXY, neutron, neutronMessage, neutronType, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 import { isValidIp } from '../../core/netaddr.ts';
@@ -55,7 +57,7 @@ async function fipByAddress(
 ): Promise<any> {
   if (!address) throw notFound(notFoundMessage);
   const r = await call('GET', `/v2.0/floatingips?floating_ip_address=${encodeURIComponent(address)}`);
-  const fips = r.status === 200 ? (r.body.floatingips as any[]) : r.status === 404 ? [] : null;
+  const fips = r.status === 200 ? (r.body.floatingips as FloatingIp[]) : r.status === 404 ? [] : null;
   if (!fips) throw unexpected(r, `listing floating IPs of ${address}`);
   if (!fips.length) throw notFound(notFoundMessage);
   if (fips.length > 1) throw conflict(`Multiple floating IPs are found for address ${address}.`);
@@ -132,11 +134,11 @@ export async function listFloatingIps(svc: ComputeService, req: FastifyRequest) 
   const r = await call('GET', `/v2.0/floatingips?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`);
   if (r.status === 404) return { floating_ips: [] };
   if (r.status !== 200) throw unexpected(r, 'listing floating IPs');
-  const fips = r.body.floatingips as any[];
+  const fips = r.body.floatingips as FloatingIp[];
   if (!fips.length) return { floating_ips: [] };
-  const ids = [...new Set(fips.map((f) => f.floating_network_id as string))];
+  const ids = [...new Set(fips.map((f) => f.floating_network_id))];
   const nets = await call('GET', `/v2.0/networks?${ids.map((id) => `id=${id}`).join('&')}`);
-  const byId = new Map<string, any>(((nets.body?.networks ?? []) as any[]).map((n) => [n.id, n]));
+  const byId = new Map(((nets.body?.networks ?? []) as Network[]).map((n) => [n.id, n]));
   return { floating_ips: fips.map((f) => fipView(f, byId.get(f.floating_network_id))) };
 }
 
@@ -156,10 +158,10 @@ export async function createFloatingIp(svc: ComputeService, req: FastifyRequest)
   const pool = String(asked || defaultPool(svc));
   const call = neutron(svc, req);
   // The pool by id or name among the external networks.
-  const q = isUuid(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
+  const q = isUuidLike(pool) ? `id=${encodeURIComponent(pool)}` : `name=${encodeURIComponent(pool)}`;
   const nets = await call('GET', `/v2.0/networks?router:external=True&${q}`);
   if (nets.status !== 200) throw unexpected(nets, 'listing external networks');
-  const found = nets.body.networks as any[];
+  const found = nets.body.networks as Network[];
   if (!found.length) throw notFound('Floating IP pool not found.');
   if (found.length > 1) throw new ApiError(500, `Multiple floating IP pools matches found for name '${pool}'`);
   const r = await call('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: found[0].id } });
@@ -195,7 +197,7 @@ export async function listFloatingIpPools(svc: ComputeService, req: FastifyReque
   authorize(req, 'os_compute_api:os-floating-ip-pools', {});
   const r = await neutron(svc, req)('GET', '/v2.0/networks?router:external=True');
   if (r.status !== 200) throw unexpected(r, 'listing external networks');
-  return { floating_ip_pools: (r.body.networks as any[]).map((n) => ({ name: n.name || n.id })) };
+  return { floating_ip_pools: (r.body.networks as Network[]).map((n) => ({ name: n.name || n.id })) };
 }
 
 // ---- the actions (up to 2.43) ----
@@ -231,9 +233,7 @@ export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, re
     `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(`compute:${inst.availability_zone ?? 'nova'}`)}`,
   );
   if (ports.status !== 200) throw failed(neutronMessage(ports));
-  const port = (ports.body.ports as any[]).find((p) =>
-    (p.fixed_ips ?? []).some((f: any) => f.ip_address === fixedAddress),
-  );
+  const port = (ports.body.ports as Port[]).find((p) => (p.fixed_ips ?? []).some((f) => f.ip_address === fixedAddress));
   if (!port) throw failed(`Fixed IP not found for address ${fixedAddress}.`);
   const f = await fipByAddress(call, address, 'floating IP not found');
   const r = await call('PUT', `/v2.0/floatingips/${f.id}`, {
@@ -246,7 +246,7 @@ export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, re
   await refresh(svc, inst.uuid);
   // It was another server's: that server's cache forgets it (_update_inst_info_cache_for_disassociated_fip).
   if (f.port_id && f.port_id !== port.id) {
-    const old = await svc.parts.clients.network.request('GET', `/v2.0/ports/${f.port_id}`);
+    const old = await svc.parts.clients.network.getPort(f.port_id);
     const other = old.body?.port?.device_id;
     if (other && other !== inst.uuid && (await svc.parts.store.get(other))) await refresh(svc, other);
   }

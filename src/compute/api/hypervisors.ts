@@ -6,7 +6,8 @@ import os from 'node:os';
 import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { json } from '../../core/db.ts';
-import { authorize, badRequest, isUuid, mv, notFound, queryOf } from './common.ts';
+import { authorize, badRequest, mv, notFound, queryOf } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { listServices, serviceIsUp, type ServiceRow } from './services.ts';
 import { limitOf, nextLink } from './flavors.ts';
 
@@ -200,7 +201,7 @@ const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) =
 /** The node for an id: a uuid from 2.53 (400 otherwise), an integer before (404 otherwise). */
 const findNode = async (svc: ComputeService, req: FastifyRequest, id: string) => {
   const uuids = mv(req).gte('2.53');
-  if (uuids && !isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
+  if (uuids && !isUuidLike(id)) throw badRequest(`Invalid uuid ${id}`);
   if (!uuids && !/^\s*[-+]?\d+\s*$/.test(id)) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
   const n = (await nodes(svc)).find((x) => (uuids ? x.uuid === id.toLowerCase() : x.id === Number(id)));
   if (!n) throw notFound(`Hypervisor with ID '${id}' could not be found.`);

@@ -2,6 +2,7 @@
 // (metadata since 2.39) but still what tempest's compute image tests use: list/detail with
 // Nova's filters, show and delete, and the image's properties as metadata. Every call goes to
 // the image service with the caller's own token, as Nova's glance client does.
+import type { ImageRecord } from '../../core/clients/image.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -57,6 +58,8 @@ interface ImageCall {
   body: any;
 }
 
+/** A call to the image service with the caller's own token. */
+
 async function glance(
   svc: ComputeService,
   req: FastifyRequest,
@@ -65,24 +68,11 @@ async function glance(
   body?: unknown,
   contentType = 'application/json',
 ): Promise<ImageCall> {
-  const base = (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      'X-Auth-Token': req.ctx?.token ?? '',
-      Accept: 'application/json',
-      ...(body !== undefined ? { 'Content-Type': contentType } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = text;
-  }
-  return { status: res.status, body: parsed };
+  const image = svc.parts.clients.image;
+  const o = { token: req.ctx?.token ?? '' };
+  return body === undefined
+    ? image.request(method, path, undefined, o)
+    : image.raw(method, path, JSON.stringify(body), { 'Content-Type': contentType }, o);
 }
 
 /** The image schema's own properties: everything else on an image is one of its properties (Nova's is_base_property). */
@@ -94,7 +84,7 @@ async function baseOf(svc: ComputeService, req: FastifyRequest): Promise<Set<str
     // Glance marks the common properties it documents (os_distro, instance_uuid, ...) is_base: false.
     baseProperties = new Set(
       Object.entries(r.body?.properties ?? {})
-        .filter(([, s]) => (s as any)?.is_base !== false)
+        .filter(([, s]) => (s as { is_base?: boolean } | null)?.is_base !== false)
         .map(([k]) => k),
     );
   }
@@ -196,7 +186,7 @@ async function setProperties(
 export type ImageParams = { Params: { id: string; key: string } };
 type P = ImageParams;
 
-const imageBase = async (svc: ComputeService) => (await svc.ctx.session.endpoint('image')).replace(/\/+$/, '');
+const imageBase = (svc: ComputeService) => svc.parts.clients.image.baseUrl();
 
 const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) => {
   proxyVersion(req, MAX_PROXY);
@@ -221,7 +211,7 @@ const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) =
   if (r.status === 400) throw badRequest(typeof r.body === 'string' ? r.body : (r.body?.message ?? 'Invalid filter'));
   if (r.status !== 200) throw new ApiError(503, `image service answered ${r.status}`);
   const base = await imageBase(svc);
-  const images = (r.body.images ?? []) as any[];
+  const images = (r.body.images ?? []) as ImageRecord[];
   const listed = detail
     ? await Promise.all(images.map((i) => detailView(svc, req, i, base)))
     : images.map((i) => ({ id: i.id, name: i.name ?? null, links: imageLinks(req, base, i.id) }));

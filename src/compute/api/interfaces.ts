@@ -4,6 +4,7 @@
 // 2.70) through the server's compute agent, which binds or makes the port, has the driver
 // plug it and updates the info cache; a detach is cast to the agent (202). The request and
 // the agent's steps are recorded as instance actions attach_interface / detach_interface.
+import type { Port } from '../../core/clients/network.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
@@ -87,7 +88,7 @@ export async function listInterfaces(svc: ComputeService, req: FastifyRequest<P>
   authorize(req, POLICY('list'), { project_id: inst.project_id });
   const r = await neutron(svc, req)('GET', `/v2.0/ports?device_id=${inst.uuid}`);
   if (r.status !== 200) throw unexpected(r, "listing the server's ports");
-  return { interfaceAttachments: (r.body.ports as any[]).map((p) => attachmentView(p, inst, mv(req).gte('2.70'))) };
+  return { interfaceAttachments: (r.body.ports as Port[]).map((p) => attachmentView(p, inst, mv(req).gte('2.70'))) };
 }
 
 export async function showInterface(svc: ComputeService, req: FastifyRequest<P>) {

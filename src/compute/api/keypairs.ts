@@ -12,7 +12,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { keypairMigrations } from '../db/migrations/keypairs.ts';
 import { type Keypair } from '../keypairs.ts';
-import { authorize, badRequest, conflict, forbidden, mv, notFound, py, queryOf, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, forbidden, mv, notFound, queryOf, validateBody } from './common.ts';
+import { pyRepr } from '../../core/python.ts';
 import { novaTime } from './aggregates.ts';
 import { limitOf, nextLink } from './flavors.ts';
 import { OverQuota } from '../quota.ts';
@@ -168,7 +169,7 @@ function checkKeypairName(name: string, v292: boolean) {
     ? '@._- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
     : '_- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
   if (/^\s/.test(name) || /\s$/.test(name))
-    throw badRequest(`Invalid input for field/attribute name. Value: ${name}. ${py(name)} is not a 'name'`);
+    throw badRequest(`Invalid input for field/attribute name. Value: ${name}. ${pyRepr(name)} is not a 'name'`);
   if (!safe.test(name))
     throw badRequest(
       `Invalid input for field/attribute name. Value: ${name}. An invalid 'name' value was provided. The name must be: Only expected characters: [${chars}]`,
@@ -206,10 +207,9 @@ function userParam(req: FastifyRequest, allowed: string[]): string | undefined {
 
 export async function createKeypair(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
   const v = mv(req);
-  const body = validateBody<any>(
-    req,
-    v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21,
-  );
+  const body = validateBody<{
+    keypair: { name: string; type?: 'ssh' | 'x509'; user_id?: string; public_key?: string };
+  }>(req, v.gte('2.92') ? CREATE_292 : v.gte('2.10') ? CREATE_210 : v.gte('2.2') ? CREATE_22 : CREATE_21);
   const p = body.keypair;
   checkKeypairName(p.name, v.gte('2.92'));
   const name = String(p.name).trim();

@@ -4,6 +4,7 @@
 // as they do since nova-network went. The server actions addFixedIp / removeFixedIp (multinic,
 // up to 2.43) add or take a fixed IP on the server's port in that network. os-fixed-ips,
 // os-fping and os-virtual-interfaces went with nova-network: 410.
+import type { Network } from '../../core/clients/network.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { authorize, conflict, isAdmin, notFound, validateBody } from './common.ts';
@@ -93,7 +94,7 @@ const target = (req: FastifyRequest) => ({ project_id: req.ctx?.projectId ?? nul
 const list = async (svc: ComputeService, req: FastifyRequest) => {
   const r = await neutron(svc, req)('GET', '/v2.0/networks');
   if (r.status !== 200) throw unexpected(r, 'listing networks');
-  return r.body.networks as any[];
+  return r.body.networks as Network[];
 };
 const show = async (svc: ComputeService, req: FastifyRequest, id: string) => {
   const r = await neutron(svc, req)('GET', `/v2.0/networks/${encodeURIComponent(id)}`);
@@ -140,18 +141,13 @@ export async function addFixedIp(svc: ComputeService, req: FastifyRequest, reply
   locked(req, inst.locked, inst.uuid);
   const net = svc.parts.clients.network;
   // A fixed IP from the network's first subnet that takes it, on the server's port in that network.
-  const subnets = await net.request('GET', `/v2.0/subnets?network_id=${encodeURIComponent(networkId)}`);
+  const subnets = await net.listSubnets({ network_id: networkId });
   const owner = `compute:${inst.availability_zone ?? 'nova'}`;
-  const ports = await net.request(
-    'GET',
-    `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}&network_id=${encodeURIComponent(networkId)}`,
-  );
+  const ports = await net.listPorts({ device_id: inst.uuid, device_owner: owner, network_id: networkId });
   let done = false;
   outer: for (const p of ports.body?.ports ?? []) {
     for (const s of subnets.body?.subnets ?? []) {
-      const r = await net.request('PUT', `/v2.0/ports/${p.id}`, {
-        port: { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] },
-      });
+      const r = await net.updatePort(p.id, { fixed_ips: [...p.fixed_ips, { subnet_id: s.id }] });
       if (r.status === 200) {
         done = true;
         break outer;
@@ -179,16 +175,11 @@ export async function removeFixedIp(svc: ComputeService, req: FastifyRequest, re
   locked(req, inst.locked, inst.uuid);
   const net = svc.parts.clients.network;
   const owner = `compute:${inst.availability_zone ?? 'nova'}`;
-  const ports = await net.request(
-    'GET',
-    `/v2.0/ports?device_id=${inst.uuid}&device_owner=${encodeURIComponent(owner)}`,
-  );
-  const port = ((ports.body?.ports ?? []) as any[]).find((p) =>
-    (p.fixed_ips ?? []).some((f: any) => f.ip_address === address),
-  );
+  const ports = await net.listPorts({ device_id: inst.uuid, device_owner: owner });
+  const port = (ports.body?.ports ?? []).find((p) => (p.fixed_ips ?? []).some((f) => f.ip_address === address));
   if (port) {
     const r = await net.request('PUT', `/v2.0/ports/${port.id}`, {
-      port: { fixed_ips: (port.fixed_ips as any[]).filter((f) => f.ip_address !== address) },
+      port: { fixed_ips: port.fixed_ips.filter((f) => f.ip_address !== address) },
     });
     if (r.status !== 200)
       svc.ctx.log.info({ instance: inst.uuid, port: port.id, status: r.status }, 'removing a fixed IP failed');

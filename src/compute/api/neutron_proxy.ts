@@ -63,7 +63,3 @@ export async function visibleServer(svc: ComputeService, req: FastifyRequest, id
   }
   return inst;
 }
-
-/** Python's str(): what Nova's messages print for a value. */
-export const pyStr = (v: unknown): string =>
-  v === null || v === undefined ? 'None' : v === true ? 'True' : v === false ? 'False' : String(v);

@@ -17,18 +17,10 @@ const QCS = 'os_compute_api:os-quota-class-sets';
 
 /** nova.api.openstack.identity.verify_project_id: 400 when identity says the project does not exist. */
 export async function verifyProjectId(req: FastifyRequest, svc: ComputeService, projectId: string) {
-  let base: string;
+  let res: { status: number };
   try {
-    base = await svc.ctx.session.endpoint('identity');
-  } catch {
-    return;
-  }
-  base = base.replace(/\/+$/, '').replace(/\/v3$/, '');
-  let res: Response;
-  try {
-    res = await fetch(`${base}/v3/projects/${encodeURIComponent(projectId)}`, {
-      headers: { 'X-Auth-Token': req.ctx?.token ?? '' },
-    });
+    // With the caller's token, as Nova asks keystone.
+    res = await svc.parts.clients.identity.getProject(projectId, { token: req.ctx?.token ?? '' });
   } catch {
     return;
   }
@@ -151,11 +143,14 @@ export async function showQuotaSetDefaults(svc: ComputeService, req: FastifyRequ
 
 export async function updateQuotaSet(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
   const id = req.params.id;
-  const body = validateBody<any>(req, mv(req).gte('2.57') ? UPDATE_257 : mv(req).gte('2.36') ? UPDATE_236 : UPDATE);
+  const body = validateBody<{ quota_set: Record<string, unknown> }>(
+    req,
+    mv(req).gte('2.57') ? UPDATE_257 : mv(req).gte('2.36') ? UPDATE_236 : UPDATE,
+  );
   const user = userParam(req);
   authorize(req, `${QS}:update`, { project_id: id });
   await verifyProjectId(req, svc, id);
-  const set = body.quota_set as Record<string, unknown>;
+  const set = body.quota_set;
   if ('networks' in set) throw badRequest('The networks quota has been removed');
   const force =
     set.force !== undefined && ['true', '1', 'on', 'yes', 'y', 't'].includes(String(set.force).toLowerCase());
@@ -206,7 +201,7 @@ export async function showQuotaClassSet(svc: ComputeService, req: FastifyRequest
 }
 
 export async function updateQuotaClassSet(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = validateBody<any>(
+  const body = validateBody<{ quota_class_set: Record<string, unknown> }>(
     req,
     mv(req).gte('2.57') ? CLASS_UPDATE_257 : mv(req).gte('2.50') ? CLASS_UPDATE_250 : CLASS_UPDATE,
   );

@@ -94,7 +94,10 @@ export async function createRemoteConsole(svc: ComputeService, req: FastifyReque
     req.authorized = true;
     throw notFound('The resource could not be found.');
   }
-  const body = validateBody<any>(req, createSchema(v)).remote_console;
+  const body = validateBody<{ remote_console: { protocol: ConsoleProtocol; type: string } }>(
+    req,
+    createSchema(v),
+  ).remote_console;
   const inst = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:os-remote-consoles', { project_id: inst.project_id });
   const url = await consoleUrl(svc, inst, body.protocol, body.type, `get_${body.protocol}_console`);
@@ -148,7 +151,7 @@ export async function legacyConsole(svc: ComputeService, req: FastifyRequest, id
     req.authorized = true;
     throw notFound('The resource could not be found.');
   }
-  const type = validateBody<any>(req, legacySchema(action, types))[action].type as string;
+  const type = validateBody<Record<string, { type: string }>>(req, legacySchema(action, types))[action]!.type;
   authorize(req, 'os_compute_api:os-remote-consoles');
   const inst = await getServer(svc, req, id);
   const url = await consoleUrl(svc, inst, protocol, type, `get_${protocol}_console`);

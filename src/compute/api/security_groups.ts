@@ -3,15 +3,17 @@
 // and /servers/{id}/os-security-groups, every call made to the network service with the
 // caller's token and shown in Nova's view (ingress rules only, ports -1 for ICMP, 1-65535 for
 // TCP/UDP without a range, cidr or source group). os-security-group-default-rules is 410.
+import type { Port, SecurityGroup } from '../../core/clients/network.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
-import { authorize, badRequest, forbidden, isAdmin, isUuid, notFound, queryOf } from './common.ts';
+import { authorize, badRequest, forbidden, isAdmin, notFound, queryOf } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
+import { pyStr } from '../../core/python.ts';
 import {
   MAX_PROXY,
   neutron,
   neutronMessage,
-  pyStr,
   unexpected,
   upTo,
   visibleServer,
@@ -65,7 +67,9 @@ function novaGroup(g: any): NovaGroup {
     name: g.name,
     description: g.description,
     project_id: g.tenant_id ?? g.project_id,
-    rules: ((g.security_group_rules ?? []) as any[]).filter((r) => r.direction === 'ingress').map(novaRule),
+    rules: ((g.security_group_rules ?? []) as Array<{ direction?: string }>)
+      .filter((r) => r.direction === 'ingress')
+      .map(novaRule),
   };
 }
 
@@ -129,7 +133,7 @@ const byTenantAndName = (a: any, b: any) =>
   a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 function validateId(id: unknown): string {
-  if (!isUuid(id)) throw badRequest('Security group id should be uuid');
+  if (!isUuidLike(id)) throw badRequest('Security group id should be uuid');
   return id;
 }
 
@@ -252,7 +256,7 @@ export async function listSecurityGroups(svc: ComputeService, req: FastifyReques
     `/v2.0/security-groups${all ? '' : `?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`}`,
   );
   if (r.status !== 200) throw unexpected(r, 'listing security groups');
-  const groups = (r.body.security_groups as any[]).map(novaGroup);
+  const groups = (r.body.security_groups as SecurityGroup[]).map(novaGroup);
   const names = new GroupNames(call);
   const out = [];
   for (const g of limited(req, groups)) out.push(await groupView(g, names));
@@ -342,7 +346,7 @@ export async function createSecurityGroupRule(svc: ComputeService, req: FastifyR
   // The same rule twice is refused before the network is asked (_rule_exists).
   const same = parent.rules.some((r) =>
     (['group_id', 'cidr', 'from_port', 'to_port', 'protocol'] as const).every(
-      (k) => (r[k] ?? null) === ((rule as any)[k] ?? null),
+      (k) => (r[k] ?? null) === (rule[k] ?? null),
     ),
   );
   if (same) throw badRequest(`This rule already exists in group ${parent.id}`);
@@ -394,12 +398,12 @@ export async function listServerSecurityGroups(svc: ComputeService, req: Fastify
   const call = neutron(svc, req);
   const ports = await call('GET', `/v2.0/ports?device_id=${inst.uuid}`);
   if (ports.status !== 200) throw unexpected(ports, "listing the server's ports");
-  const ids = [...new Set(((ports.body.ports ?? []) as any[]).flatMap((p) => p.security_groups ?? []))] as string[];
+  const ids = [...new Set(((ports.body.ports ?? []) as Port[]).flatMap((p) => p.security_groups ?? []))];
   const found = new Map<string, NovaGroup>();
   for (let i = 0; i < ids.length; i += 150) {
     const chunk = ids.slice(i, i + 150);
     const r: NeutronAnswer = await call('GET', `/v2.0/security-groups?${chunk.map((id) => `id=${id}`).join('&')}`);
-    if (r.status === 200) for (const g of r.body.security_groups as any[]) found.set(g.id, novaGroup(g));
+    if (r.status === 200) for (const g of r.body.security_groups as SecurityGroup[]) found.set(g.id, novaGroup(g));
   }
   // One entry per port and group, as Nova lists them (a group on two ports shows twice).
   const groups: NovaGroup[] = [];

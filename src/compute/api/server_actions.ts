@@ -6,7 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, isAdmin, isUuid, mv, notFound, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
@@ -290,11 +291,8 @@ async function securityGroup(add: boolean, svc: ComputeService, req: FastifyRequ
   );
   const { store, clients } = svc.parts;
   const token = req.ctx!.token;
-  const q = isUuid(name)
-    ? `id=${name}`
-    : `name=${encodeURIComponent(name)}&project_id=${encodeURIComponent(inst.project_id)}`;
-  const found = ((await clients.network.request('GET', `/v2.0/security-groups?${q}`, undefined, { token })).body
-    ?.security_groups ?? []) as any[];
+  const filters = isUuidLike(name) ? { id: name } : { name, project_id: inst.project_id };
+  const found = (await clients.network.listSecurityGroups(filters, { token })).body?.security_groups ?? [];
   if (found.length > 1) throw conflict('No Unique Match Found.');
   const sg = found[0];
   if (!sg) throw notFound(`Security group ${name} not found for project ${inst.project_id}.`);
@@ -311,7 +309,7 @@ async function securityGroup(add: boolean, svc: ComputeService, req: FastifyRequ
   for (const p of ports) {
     const groups: string[] = p.security_groups ?? [];
     const next = add ? [...new Set([...groups, sg.id])] : groups.filter((g) => g !== sg.id);
-    const r = await clients.network.request('PUT', `/v2.0/ports/${p.id}`, { port: { security_groups: next } });
+    const r = await clients.network.updatePort(p.id, { security_groups: next });
     if (r.status !== 200) throw badRequest(r.body?.NeutronError?.message ?? `network answered ${r.status}`);
   }
   const groups = add

@@ -94,7 +94,7 @@ export async function replaceServerMetadata(svc: ComputeService, req: FastifyReq
   return { metadata: await setMetadata(svc, req, i, body.metadata) };
 }
 export async function updateServerMetadataItem(svc: ComputeService, req: FastifyRequest<P>) {
-  const body = req.body as any;
+  const body = req.body as { meta: Record<string, string> } | null;
   if (body?.meta && typeof body.meta === 'object' && !Array.isArray(body.meta) && Object.keys(body.meta).length > 1) {
     req.authorized = true;
     throw badRequest('Request body contains too many items');
@@ -102,9 +102,9 @@ export async function updateServerMetadataItem(svc: ComputeService, req: Fastify
   validateBody<any>(req, META_ITEM_SCHEMA);
   const i = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:server-metadata:update', target(i));
-  if (!(req.params.key in body.meta)) throw badRequest('Request body and URI mismatch');
-  await setMetadata(svc, req, i, { ...i.metadata, ...body.meta });
-  return { meta: body.meta };
+  if (!(req.params.key in body!.meta)) throw badRequest('Request body and URI mismatch');
+  await setMetadata(svc, req, i, { ...i.metadata, ...body!.meta });
+  return { meta: body!.meta };
 }
 export async function deleteServerMetadataItem(svc: ComputeService, req: FastifyRequest<P>, reply: FastifyReply) {
   const i = await getServer(svc, req, req.params.id);

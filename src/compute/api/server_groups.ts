@@ -134,7 +134,14 @@ export async function deleteServerGroup(
 
 export async function createServerGroup(svc: ComputeService, req: FastifyRequest) {
   const v = mv(req);
-  const body = validateBody<any>(req, v.gte('2.64') ? CREATE_264 : v.gte('2.15') ? CREATE_215 : CREATE);
+  const body = validateBody<{
+    server_group: {
+      name: string;
+      policy: string;
+      policies: string[];
+      rules?: { max_server_per_host?: number | string };
+    };
+  }>(req, v.gte('2.64') ? CREATE_264 : v.gte('2.15') ? CREATE_215 : CREATE);
   const projectId = req.ctx?.projectId ?? '';
   const userId = req.ctx!.userId;
   authorize(req, `${SG}:create`, { project_id: projectId });

@@ -247,10 +247,11 @@ export function moveActions(svc: ComputeService) {
   const migrate: Handler = async (req, reply, id) => {
     const v = mv(req);
     // Nova validates the body only from 2.56 (tempest sends {"migrate": {}} at 2.1).
-    const body = v.gte('2.56') ? validateBody<any>(req, MIGRATE_256) : (req.body as any);
+    type Migrate = { migrate?: { host?: string | null } | null } | null;
+    const body = v.gte('2.56') ? validateBody<Migrate>(req, MIGRATE_256) : (req.body as Migrate);
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-migrate-server:migrate', { project_id: inst.project_id });
-    const host: string | null = v.gte('2.56') ? (body.migrate?.host ?? null) : null;
+    const host: string | null = v.gte('2.56') ? (body?.migrate?.host ?? null) : null;
     locked(req, inst);
     states(inst, 'migrate', ['active', 'stopped']);
     await hostUp(inst);

@@ -194,19 +194,15 @@ export function guestActions(svc: ComputeService) {
     const image = await clients.createImage({ ...props, ...meta }, req.ctx!.token);
     // The server's project must see a snapshot an admin took of its server.
     if (meta.visibility === 'shared') {
-      await clients.image
-        .request('POST', `/v2/images/${image.id}/members`, { member: inst.project_id })
-        .catch(() => undefined);
-      await clients.image
-        .request('PUT', `/v2/images/${image.id}/members/${inst.project_id}`, { status: 'accepted' })
-        .catch(() => undefined);
+      await clients.image.addMember(image.id, inst.project_id).catch(() => undefined);
+      await clients.image.updateMember(image.id, inst.project_id, 'accepted').catch(() => undefined);
     }
     return image as { id: string };
   };
 
   /** The image's URL in the image service, as Nova's Location header gives it (before 2.45). */
   const imageUrl = async (req: FastifyRequest, id: string) => {
-    const ep = await svc.ctx.session.endpoint('image', 'public').catch(() => `${req.baseUrl}/image`);
+    const ep = await svc.parts.clients.image.baseUrl('public').catch(() => `${req.baseUrl}/image`);
     return `${ep.replace(/\/$/, '').replace(/\/v2$/, '')}/images/${id}`;
   };
 
@@ -324,16 +320,17 @@ export function guestActions(svc: ComputeService) {
 
   const unshelve: Handler = async (req, reply, id) => {
     const v = mv(req);
+    type Unshelve = { unshelve?: { availability_zone?: string | null; host?: string | null } | null } | null;
     const body = v.gte('2.91')
-      ? validateBody<any>(req, UNSHELVE_291)
+      ? validateBody<Unshelve>(req, UNSHELVE_291)
       : v.gte('2.77')
-        ? validateBody<any>(req, UNSHELVE_277)
-        : (req.body as any);
+        ? validateBody<Unshelve>(req, UNSHELVE_277)
+        : (req.body as Unshelve);
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-shelve:unshelve', { project_id: inst.project_id });
-    const args = v.gte('2.77') && body.unshelve && typeof body.unshelve === 'object' ? body.unshelve : {};
+    const args = v.gte('2.77') && body?.unshelve && typeof body.unshelve === 'object' ? body.unshelve : {};
     const azPassed = 'availability_zone' in args;
-    const newAz: string | null = azPassed ? args.availability_zone : null;
+    const newAz: string | null = azPassed ? (args.availability_zone ?? null) : null;
     const host: string | null = v.gte('2.91') ? (args.host ?? null) : null;
     checkLocked(req, inst);
     checkState('unshelve', inst, [VmState.SHELVED, VmState.SHELVED_OFFLOADED]);

@@ -22,8 +22,8 @@ import {
   notFound,
   queryOf,
   validateBody,
-  isUuid,
 } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
 
@@ -368,7 +368,9 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
 
   // Image (or boot from an image BDM).
   let imageRef: string | null = sd.imageRef ?? null;
-  const bdm = sd.block_device_mapping_v2 as any[] | undefined;
+  const bdm = sd.block_device_mapping_v2 as
+    | Array<{ boot_index?: unknown; source_type?: string; uuid: string }>
+    | undefined;
   if (!imageRef && bdm?.length) {
     const boot = bdm.find((b) => String(b.boot_index ?? '') === '0');
     if (boot?.source_type === 'image') imageRef = boot.uuid;
@@ -377,7 +379,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   }
   if (!imageRef) throw badRequest('Missing imageRef attribute');
   imageRef = idFromHref(imageRef);
-  if (!isUuid(imageRef)) throw badRequest('Invalid imageRef provided.');
+  if (!isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
   const image = await clients.getImage(imageRef, ctx.token);
   if (!image) throw badRequest('Can not find requested image');
   if (image.status !== 'active') throw badRequest(`Image ${imageRef} is not active.`);
@@ -416,16 +418,13 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   ];
   if (sgNames.length && requested.length) {
     for (const name of sgNames) {
-      const r = await clients.network.request(
-        'GET',
-        `/v2.0/security-groups?${isUuid(name) ? 'id' : 'name'}=${encodeURIComponent(name)}&project_id=${encodeURIComponent(ctx.projectId ?? '')}`,
-        undefined,
+      const r = await clients.network.listSecurityGroups(
+        { [isUuidLike(name) ? 'id' : 'name']: name, project_id: ctx.projectId ?? '' },
         { token: ctx.token },
       );
       let g = r.body?.security_groups?.[0];
-      if (!g && isUuid(name))
-        g = (await clients.network.request('GET', `/v2.0/security-groups/${name}`, undefined, { token: ctx.token }))
-          .body?.security_group;
+      if (!g && isUuidLike(name))
+        g = (await clients.network.getSecurityGroup(name, { token: ctx.token })).body?.security_group;
       if (!g) throw badRequest(`Security group ${name} not found.`);
       securityGroups.push({ name: g.name, id: g.id });
     }
@@ -600,8 +599,8 @@ async function requestedNetworks(
   const projectId = req.ctx!.projectId!;
   if (networks === 'none') return [];
   if (networks === undefined || networks === 'auto') {
-    const r = await clients.network.request('GET', '/v2.0/networks', undefined, { token });
-    const visible = ((r.body?.networks ?? []) as any[]).filter(
+    const r = await clients.network.listNetworks({}, { token });
+    const visible = (r.body?.networks ?? []).filter(
       (n) => !n['router:external'] && (n.project_id === projectId || n.shared),
     );
     if (visible.length > 1)
@@ -610,7 +609,7 @@ async function requestedNetworks(
       );
     if (visible.length === 1) return [{ network_id: visible[0].id }];
     if (networks === undefined) return [];
-    const auto = await clients.network.request('GET', `/v2.0/auto-allocated-topology/${projectId}`);
+    const auto = await clients.network.autoAllocatedTopology(projectId);
     if (auto.status !== 200) throw badRequest(`Unable to automatically allocate a network for project ${projectId}`);
     return [{ network_id: auto.body.auto_allocated_topology.id }];
   }
@@ -619,17 +618,17 @@ async function requestedNetworks(
     authorize(req, 'os_compute_api:servers:create:attach_network', { project_id: projectId, user_id: req.ctx!.userId });
     if (n.port) {
       if (maxCount > 1) throw badRequest('Multiple instances cannot be created with the same port.');
-      const p = await clients.network.request('GET', `/v2.0/ports/${n.port}`, undefined, { token });
+      const p = await clients.network.getPort(n.port, { token });
       if (p.status !== 200) throw badRequest(`Port id ${n.port} could not be found.`);
       if (p.body.port.device_id) throw conflict(`Port ${n.port} is still in use.`);
       out.push({ port_id: n.port, network_id: p.body.port.network_id, tag: n.tag });
       continue;
     }
     if (!n.uuid) throw badRequest('Bad networks format: network uuid is not in proper format ()');
-    if (!isUuid(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
-    const r = await clients.network.request('GET', `/v2.0/networks/${n.uuid}`, undefined, { token });
+    if (!isUuidLike(n.uuid)) throw badRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
+    const r = await clients.network.getNetwork(n.uuid, { token });
     if (r.status !== 200) throw badRequest(`Network ${n.uuid} could not be found.`);
-    if (!(r.body.network.subnets ?? []).length)
+    if (!((r.body.network.subnets as string[] | undefined) ?? []).length)
       throw badRequest(`Network ${n.uuid} requires a subnet in order to boot instances on.`);
     if (r.body.network['router:external'] && !r.body.network.shared)
       authorize(req, 'network:attach_external_network', { project_id: projectId });
@@ -836,8 +835,14 @@ export async function listServers(svc: ComputeService, req: FastifyRequest, deta
     else if (deletedParam !== undefined) items = items.filter((i) => i.deleted);
   }
   items = items.filter((i) => filters.every((f) => f(i)));
-  const col = (i: Instance, k: string): any =>
-    k === 'display_name' ? i.display_name : k === 'display_description' ? i.display_description : (i as any)[k];
+  // A sort key's column (the keys are checked against Nova's list): strings, numbers or null.
+  type Column = string | number | null | undefined;
+  const col = (i: Instance, k: string): Column =>
+    k === 'display_name'
+      ? i.display_name
+      : k === 'display_description'
+        ? i.display_description
+        : (i as unknown as Record<string, Column>)[k];
   items.sort((a, b) => {
     for (let n = 0; n < keys.length; n++) {
       const x = col(a, keys[n]!),

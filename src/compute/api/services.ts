@@ -7,7 +7,8 @@ import type { Selectable } from 'kysely';
 import type { ComputeService } from '../service.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { now } from '../../core/db.ts';
-import { authorize, badRequest, conflict, isUuid, mv, notFound, queryOf, validateBody } from './common.ts';
+import { authorize, badRequest, conflict, mv, notFound, queryOf, validateBody } from './common.ts';
+import { isUuidLike } from '../../core/validate.ts';
 import { hostZones, novaTime } from './aggregates.ts';
 
 const OS = 'os_compute_api:os-services';
@@ -172,7 +173,10 @@ export async function listComputeServices(svc: ComputeService, req: FastifyReque
 export async function updateService(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
   const v = mv(req);
   if (v.lt('2.53')) {
-    const body = validateBody<any>(req, v.gte('2.11') ? UPDATE_211 : UPDATE);
+    const body = validateBody<{ host: string; binary: string; disabled_reason?: string; forced_down?: unknown }>(
+      req,
+      v.gte('2.11') ? UPDATE_211 : UPDATE,
+    );
     authorize(req, `${OS}:update`, {});
     const action = req.params.id;
     const { host, binary } = body;
@@ -195,9 +199,12 @@ export async function updateService(svc: ComputeService, req: FastifyRequest<{ P
     }
     throw notFound('Unknown action');
   }
-  const body = validateBody<any>(req, UPDATE_253);
+  const body = validateBody<{ status?: string; disabled_reason?: string | null; forced_down?: unknown }>(
+    req,
+    UPDATE_253,
+  );
   const id = req.params.id;
-  if (!isUuid(id)) {
+  if (!isUuidLike(id)) {
     req.authorized = true;
     throw badRequest(`Invalid uuid ${id}`);
   }
@@ -254,7 +261,7 @@ export async function deleteService(
   authorize(req, `${OS}:delete`, {});
   const id = req.params.id;
   if (mv(req).gte('2.53')) {
-    if (!isUuid(id)) throw badRequest(`Invalid uuid ${id}`);
+    if (!isUuidLike(id)) throw badRequest(`Invalid uuid ${id}`);
   } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
   const row = await svc.db
     .selectFrom('services')
@@ -291,11 +298,7 @@ export async function deleteService(
         .where('id', '=', node.id)
         .execute();
       try {
-        const base = (await svc.ctx.session.endpoint('placement')).replace(/\/+$/, '');
-        await svc.ctx.session.fetch(`${base}/resource_providers/${node.uuid}`, {
-          method: 'DELETE',
-          headers: { 'OpenStack-API-Version': 'placement 1.14' },
-        });
+        await svc.parts.clients.placement.deleteProvider(node.uuid);
       } catch (e) {
         svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider');
       }
@@ -399,7 +402,7 @@ export async function showHost(svc: ComputeService, req: FastifyRequest<{ Params
 
 export async function updateHost(svc: ComputeService, req: FastifyRequest<{ Params: { host: string } }>) {
   gone(req);
-  const body = validateBody<any>(req, HOST_UPDATE);
+  const body = validateBody<{ status?: string; maintenance_mode?: string }>(req, HOST_UPDATE);
   authorize(req, `${HOSTS}:update`, {});
   const out: Record<string, unknown> = { host: req.params.host };
   if (body.status === undefined && body.maintenance_mode === undefined) return out;

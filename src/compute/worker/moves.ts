@@ -18,25 +18,24 @@ import { notifyInstance } from '../notifications.ts';
 
 /** Placement: a consumer's allocations handed to another consumer in one atomic POST /allocations. */
 export async function moveAllocations(clients: ComputeClients, from: string, to: string): Promise<boolean> {
-  const cur = await clients.placement.request('GET', `/allocations/${from}`);
-  const held = (cur.body?.allocations ?? {}) as Record<string, { resources: Record<string, number> }>;
+  const cur = (await clients.placement.getAllocations(from)).body;
+  const held = cur?.allocations ?? {};
   if (!Object.keys(held).length) return false;
-  const target = await clients.placement.request('GET', `/allocations/${to}`);
-  const body = {
+  const target = (await clients.placement.getAllocations(to)).body;
+  const r = await clients.placement.postAllocations({
     [to]: {
       allocations: Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])),
-      project_id: cur.body.project_id,
-      user_id: cur.body.user_id,
-      consumer_generation: target.body?.consumer_generation ?? null,
+      project_id: cur!.project_id,
+      user_id: cur!.user_id,
+      consumer_generation: target?.consumer_generation ?? null,
     },
     [from]: {
       allocations: {},
-      project_id: cur.body.project_id,
-      user_id: cur.body.user_id,
-      consumer_generation: cur.body.consumer_generation ?? null,
+      project_id: cur!.project_id,
+      user_id: cur!.user_id,
+      consumer_generation: cur!.consumer_generation ?? null,
     },
-  };
-  const r = await clients.placement.request('POST', '/allocations', body);
+  });
   if (r.status !== 204)
     throw new Error(
       `placement answered ${r.status} moving the allocations of ${from} to ${to}: ${JSON.stringify(r.body)}`,
@@ -46,8 +45,8 @@ export async function moveAllocations(clients: ComputeClients, from: string, to:
 
 /** Placement: the part of a consumer's allocations on one provider removed (the evacuated source). */
 export async function dropProviderAllocation(clients: ComputeClients, consumer: string, provider: string) {
-  const cur = await clients.placement.request('GET', `/allocations/${consumer}`);
-  const held = (cur.body?.allocations ?? {}) as Record<string, { resources: Record<string, number> }>;
+  const cur = (await clients.placement.getAllocations(consumer)).body;
+  const held = cur?.allocations ?? {};
   if (!held[provider]) return;
   const rest = Object.fromEntries(
     Object.entries(held)
@@ -58,11 +57,11 @@ export async function dropProviderAllocation(clients: ComputeClients, consumer: 
     await clients.deleteAllocations(consumer);
     return;
   }
-  await clients.placement.request('PUT', `/allocations/${consumer}`, {
+  await clients.placement.putAllocations(consumer, {
     allocations: rest,
-    project_id: cur.body.project_id,
-    user_id: cur.body.user_id,
-    consumer_generation: cur.body.consumer_generation,
+    project_id: cur!.project_id,
+    user_id: cur!.user_id,
+    consumer_generation: cur!.consumer_generation,
   });
 }
 

@@ -10,6 +10,10 @@ import { bool } from '../../core/db.ts';
 import type { ComputeOptions, Flavor } from '../service.ts';
 import type { ComputeClients } from '../clients.ts';
 import { serveScheduler } from '../rpcapi.ts';
+import type { AllocationClaim } from '../../core/clients/placement.ts';
+
+/** A claim's allocations: resources by provider. */
+type Allocations = AllocationClaim['allocations'];
 
 export interface RequestSpec {
   instance_uuid: string;
@@ -104,19 +108,19 @@ export class Scheduler {
 
   async select(spec: RequestSpec): Promise<Selection> {
     const resources = flavorResources(spec.flavor);
-    const q = Object.entries(resources)
-      .map(([k, v]) => `${k}:${v}`)
-      .join(',');
-    const r = await this.clients.placement.request('GET', `/allocation_candidates?resources=${q}&limit=1000`);
+    const r = await this.clients.placement.allocationCandidates(resources, 1000);
     if (r.status !== 200) return { error: `No valid host was found. Placement answered ${r.status}.` };
     const usable = await this.usableHosts(!!spec.ignore_filters);
     const filtered = !spec.ignore_filters;
-    const summaries = r.body.provider_summaries as Record<
-      string,
-      { resources: Record<string, { capacity: number; used: number }> }
-    >;
-    const candidates: Array<{ host: string; provider: string; allocations: any; freeRam: number; soft: number }> = [];
-    for (const ar of r.body.allocation_requests as Array<{ allocations: Record<string, unknown> }>) {
+    const summaries = r.body.provider_summaries;
+    const candidates: Array<{
+      host: string;
+      provider: string;
+      allocations: Allocations;
+      freeRam: number;
+      soft: number;
+    }> = [];
+    for (const ar of r.body.allocation_requests) {
       const provider = Object.keys(ar.allocations).find((u) => usable.has(u));
       if (!provider) continue;
       const host = usable.get(provider)!;
@@ -154,17 +158,17 @@ export class Scheduler {
       let allocations = c.allocations;
       let generation: number | null = null;
       if (spec.merge_allocations) {
-        const cur = await this.clients.placement.request('GET', `/allocations/${spec.instance_uuid}`);
-        const held = (cur.body?.allocations ?? {}) as Record<string, { resources: Record<string, number> }>;
+        const cur = (await this.clients.placement.getAllocations(spec.instance_uuid)).body;
+        const held = cur?.allocations ?? {};
         if (Object.keys(held).length) {
-          generation = cur.body.consumer_generation ?? null;
+          generation = cur!.consumer_generation ?? null;
           allocations = {
             ...Object.fromEntries(Object.entries(held).map(([rp, a]) => [rp, { resources: a.resources }])),
             ...c.allocations,
           };
         }
       }
-      const claim = await this.clients.placement.request('PUT', `/allocations/${spec.instance_uuid}`, {
+      const claim = await this.clients.placement.putAllocations(spec.instance_uuid, {
         allocations,
         project_id: spec.project_id,
         user_id: spec.user_id,

@@ -35,6 +35,14 @@ export class ImageClient extends RestClient {
   uploadData(id: string, data: Uint8Array): Promise<RestAnswer> {
     return this.raw('PUT', `/v2/images/${seg(id)}/file`, data, { 'Content-Type': 'application/octet-stream' });
   }
+  /** Shares an image with a project (POST /v2/images/{id}/members). */
+  addMember(id: string, member: string, o?: CallOptions): Promise<RestAnswer> {
+    return this.request('POST', `/v2/images/${seg(id)}/members`, { member }, o);
+  }
+  /** A member's status on a shared image ('accepted', ...). */
+  updateMember(id: string, member: string, status: string, o?: CallOptions): Promise<RestAnswer> {
+    return this.request('PUT', `/v2/images/${seg(id)}/members/${seg(member)}`, { status }, o);
+  }
   deleteImage(id: string, o?: CallOptions): Promise<RestAnswer> {
     return this.request('DELETE', `/v2/images/${seg(id)}`, undefined, o);
   }

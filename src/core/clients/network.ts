@@ -30,6 +30,18 @@ export interface SecurityGroup {
   name: string;
   [k: string]: unknown;
 }
+export interface Subnet {
+  id: string;
+  network_id: string;
+  [k: string]: unknown;
+}
+export interface FloatingIp {
+  id: string;
+  floating_ip_address: string;
+  floating_network_id: string;
+  port_id: string | null;
+  [k: string]: unknown;
+}
 export interface NeutronErrorBody {
   NeutronError?: { type?: string; message?: string; detail?: string };
 }
@@ -57,6 +69,17 @@ export class NetworkClient extends RestClient {
   }
   listPorts(filters: Record<string, string | undefined>, o?: CallOptions): Promise<RestAnswer<{ ports: Port[] }>> {
     return this.request('GET', `/v2.0/ports${query(filters)}`, undefined, o);
+  }
+  listSubnets(
+    filters: Record<string, string | undefined>,
+    o?: CallOptions,
+  ): Promise<RestAnswer<{ subnets: Subnet[] }>> {
+    return this.request('GET', `/v2.0/subnets${query(filters)}`, undefined, o);
+  }
+  /** The floating IPs on any of these ports (one port_id parameter each, as Neutron filters lists). */
+  floatingIpsOfPorts(portIds: string[], o?: CallOptions): Promise<RestAnswer<{ floatingips: FloatingIp[] }>> {
+    const q = portIds.map((id) => `port_id=${encodeURIComponent(id)}`).join('&');
+    return this.request('GET', `/v2.0/floatingips${q ? `?${q}` : ''}`, undefined, o);
   }
   getNetwork(id: string, o?: CallOptions): Promise<RestAnswer<{ network: Network } & NeutronErrorBody>> {
     return this.request('GET', `/v2.0/networks/${seg(id)}`, undefined, o);
