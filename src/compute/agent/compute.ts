@@ -11,7 +11,7 @@ import { PeriodicTasks } from '../../core/periodic.ts';
 import type { ComputeOptions } from '../service.ts';
 import { InstanceStore, PowerState, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
-import type { ImageMeta, VirtDriver } from '../drivers/virt.ts';
+import type { ImageMeta, LiveMigrationJob, VirtDriver } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { serveCompute, type AgentResult, type ConsoleAnswer, type DiagnosticsAnswer } from '../rpcapi.ts';
@@ -20,7 +20,7 @@ import { guestHandlers } from './shelve.ts';
 import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
-import { eventHandlers, virtApi } from './events.ts';
+import { InstanceEvents, eventHandlers, virtApi } from './events.ts';
 
 /** Nova's reserved_host_memory_mb default. */
 const RESERVED_HOST_MEMORY_MB = 512;
@@ -33,6 +33,10 @@ export class ComputeAgent {
   private registered = false;
   private lastInventory = '';
   readonly publisher: string;
+  /** Live migrations running from this host, by instance uuid (for force-complete and abort). */
+  readonly liveMigrations = new Map<string, LiveMigrationJob>();
+  /** The events spawns and moves wait for (network-vif-plugged, ...). */
+  readonly instanceEvents = new InstanceEvents();
 
   // Public so that the agent's handler modules (agent/<family>.ts) can use them.
   constructor(

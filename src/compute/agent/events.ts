@@ -73,11 +73,9 @@ export class InstanceEvents {
   }
 }
 
-const registries = new WeakMap<ComputeAgent, InstanceEvents>();
+/** The agent's registry of awaited events (kept on the agent, one per host). */
 export function instanceEvents(agent: ComputeAgent): InstanceEvents {
-  let r = registries.get(agent);
-  if (!r) registries.set(agent, (r = new InstanceEvents()));
-  return r;
+  return agent.instanceEvents;
 }
 
 /**

@@ -14,9 +14,6 @@ import { dropProviderAllocation, moveAllocations } from '../worker/moves.ts';
 
 type Args = MoveRef;
 
-/** Live migrations running on a source host, by instance uuid (for force-complete and abort). */
-const running = new WeakMap<ComputeAgent, Map<string, LiveMigrationJob>>();
-
 const fail = (message: string): AgentResult => ({ ok: false, message, reschedule: false });
 
 export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
@@ -215,14 +212,14 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         if (inst) await agent.driver.destroy({ ...inst, host: agent.host }).catch(() => undefined);
       }),
     live_migration_force_complete: async (a) => {
-      const job = running.get(agent)?.get(a.uuid);
+      const job = agent.liveMigrations.get(a.uuid);
       return step(a, 'compute_live_migration_force_complete', async () => {
         if (!job) throw new Error(`No live migration of ${a.uuid} runs on ${agent.host}.`);
         job.forceComplete();
       });
     },
     live_migration_abort: async (a) => {
-      const job = running.get(agent)?.get(a.uuid);
+      const job = agent.liveMigrations.get(a.uuid);
       return step(a, 'compute_live_migration_abort', async () => {
         if (job) {
           job.abort();
@@ -368,8 +365,7 @@ async function liveMigration(
     return;
   }
   const job = agent.driver.liveMigration!(inst, dest, !!a.block_migration);
-  const jobs = running.get(agent) ?? new Map<string, LiveMigrationJob>();
-  running.set(agent, jobs);
+  const jobs = agent.liveMigrations;
   jobs.set(inst.uuid, job);
   await migrations.update(m.id, job.progress());
   const progress = setInterval(() => {
@@ -462,7 +458,7 @@ async function cleanupEvacuated(agent: ComputeAgent, migrations: MigrationStore)
   // Live migrations this host was running when it stopped cannot go on (Nova's _init_instance on
   // MIGRATING): the migration is an error, the source's allocation goes back to the instance.
   for (const m of await migrations.list({ source_compute: agent.host, migration_type: 'live-migration' })) {
-    if (![...LIVE_IN_PROGRESS, 'accepted'].includes(m.status) || running.get(agent)?.has(m.instance_uuid)) continue;
+    if (![...LIVE_IN_PROGRESS, 'accepted'].includes(m.status) || agent.liveMigrations.has(m.instance_uuid)) continue;
     if (Date.parse(m.updated_at ?? m.created_at) > Date.now() - 5000) continue;
     const inst = await agent.store.get(m.instance_uuid);
     if (inst?.host === agent.host) {
