@@ -22,6 +22,7 @@ import { pyRepr } from '../../core/python.ts';
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
 import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
+import { BOOLEAN as booleanParam } from './schemas/parameter_types.ts';
 
 const MAX_INT = 0x7fffffff;
 const SORT_KEYS = [
@@ -49,33 +50,6 @@ const FES = 'os_compute_api:os-flavor-extra-specs';
 
 const positive = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: MAX_INT };
 const nonNegative = { ...positive, minimum: 0 };
-const booleanParam = {
-  type: ['boolean', 'string'],
-  enum: [
-    true,
-    'True',
-    'TRUE',
-    'true',
-    '1',
-    'ON',
-    'On',
-    'on',
-    'YES',
-    'Yes',
-    'yes',
-    false,
-    'False',
-    'FALSE',
-    'false',
-    '0',
-    'OFF',
-    'Off',
-    'off',
-    'NO',
-    'No',
-    'no',
-  ],
-};
 const description = { type: ['string', 'null'], minLength: 0, maxLength: 65535 };
 const CREATE = {
   type: 'object',

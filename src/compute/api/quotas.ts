@@ -8,6 +8,7 @@ import type { ComputeService, Family } from '../service.ts';
 import { quotaMigrations } from '../db/migrations/quotas.ts';
 import { RESOURCES } from '../quota.ts';
 import { authorize, badRequest, forbidden, mv, queryOf, validateBody } from './common.ts';
+import { BOOLEAN as booleanParam } from './schemas/parameter_types.ts';
 
 const NETWORK_QUOTAS = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'];
 const FILTERED_2_36 = NETWORK_QUOTAS;
@@ -30,33 +31,6 @@ export async function verifyProjectId(req: FastifyRequest, svc: ComputeService, 
 // ---- the API ------------------------------------------------------------------------------
 
 const commonQuota = { type: ['integer', 'string'], pattern: '^-?[0-9]+$', minimum: -1, maximum: 0x7fffffff };
-const booleanParam = {
-  type: ['boolean', 'string'],
-  enum: [
-    true,
-    'True',
-    'TRUE',
-    'true',
-    '1',
-    'ON',
-    'On',
-    'on',
-    'YES',
-    'Yes',
-    'yes',
-    false,
-    'False',
-    'FALSE',
-    'false',
-    '0',
-    'OFF',
-    'Off',
-    'off',
-    'NO',
-    'No',
-    'no',
-  ],
-};
 const setSchema = (wrapper: string, keys: string[], extra: Record<string, unknown> = {}) => ({
   type: 'object',
   required: [wrapper],

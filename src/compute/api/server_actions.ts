@@ -11,39 +11,13 @@ import { isUuidLike } from '../../core/validate.ts';
 import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
+import { BOOLEAN } from './schemas/parameter_types.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const METADATA = {
   type: 'object',
   patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
   additionalProperties: false,
-};
-const BOOLEAN = {
-  type: ['boolean', 'string'],
-  enum: [
-    true,
-    'True',
-    'TRUE',
-    'true',
-    '1',
-    'ON',
-    'On',
-    'on',
-    'YES',
-    'Yes',
-    'yes',
-    false,
-    'False',
-    'FALSE',
-    'false',
-    '0',
-    'OFF',
-    'Off',
-    'off',
-    'NO',
-    'No',
-    'no',
-  ],
 };
 
 function rebuildSchema(v: { gte(x: string): boolean }) {

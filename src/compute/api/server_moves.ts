@@ -24,36 +24,11 @@ import { getServer } from './servers.ts';
 import type { MigrationType } from '../migrations.ts';
 import { computeRpc, conductorMovesRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
+import { BOOLEAN, isTruthy } from './schemas/parameter_types.ts';
 
 type Handler = ServerAction;
 
-const BOOL_VALUES = [
-  true,
-  'True',
-  'TRUE',
-  'true',
-  '1',
-  'ON',
-  'On',
-  'on',
-  'YES',
-  'Yes',
-  'yes',
-  false,
-  'False',
-  'FALSE',
-  'false',
-  '0',
-  'OFF',
-  'Off',
-  'off',
-  'NO',
-  'No',
-  'no',
-];
-const BOOLEAN = { type: ['boolean', 'string'], enum: BOOL_VALUES };
-const truthy = (v: unknown) =>
-  ([true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'] as unknown[]).includes(v);
+const truthy = isTruthy;
 const HOST = { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const ADMIN_PASS = { type: 'string' };
@@ -87,7 +62,7 @@ function liveSchema(v: { gte(x: string): boolean }) {
   if (!v.gte('2.25')) {
     p.disk_over_commit = BOOLEAN;
     required = ['block_migration', 'disk_over_commit', 'host'];
-  } else p.block_migration = { type: ['boolean', 'string'], enum: [...BOOL_VALUES, 'auto'] };
+  } else p.block_migration = { type: ['boolean', 'string'], enum: [...BOOLEAN.enum, 'auto'] };
   if (v.gte('2.30') && !v.gte('2.68')) p.force = BOOLEAN;
   return {
     type: 'object',

@@ -10,6 +10,7 @@ import { now } from '../../core/db.ts';
 import { authorize, badRequest, conflict, mv, notFound, queryOf, validateBody } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
 import { hostZones, novaTime } from './aggregates.ts';
+import { BOOLEAN as BOOL } from './schemas/parameter_types.ts';
 
 const OS = 'os_compute_api:os-services';
 /** Nova's internal_service_availability_zone: where services other than nova-compute are shown. */
@@ -87,33 +88,6 @@ function view(
 
 const FQDN = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
 const REASON = { type: 'string', minLength: 1, maxLength: 255 };
-const BOOL = {
-  type: ['boolean', 'string'],
-  enum: [
-    true,
-    'True',
-    'TRUE',
-    'true',
-    '1',
-    'ON',
-    'On',
-    'on',
-    'YES',
-    'Yes',
-    'yes',
-    false,
-    'False',
-    'FALSE',
-    'false',
-    '0',
-    'OFF',
-    'Off',
-    'off',
-    'NO',
-    'No',
-    'no',
-  ],
-};
 const UPDATE = {
   type: 'object',
   required: ['host', 'binary'],

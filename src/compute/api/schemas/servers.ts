@@ -1,33 +1,7 @@
 // Request schemas of the servers API (nova.api.openstack.compute.schemas.servers), built per
 // microversion from one base as upstream does.
+import { BOOLEAN } from './parameter_types.ts';
 
-const BOOLEAN = {
-  type: ['boolean', 'string'],
-  enum: [
-    true,
-    'True',
-    'TRUE',
-    'true',
-    '1',
-    'ON',
-    'On',
-    'on',
-    'YES',
-    'Yes',
-    'yes',
-    false,
-    'False',
-    'FALSE',
-    'false',
-    '0',
-    'OFF',
-    'Off',
-    'off',
-    'NO',
-    'No',
-    'no',
-  ],
-};
 export const isTrue = (v: unknown) =>
   v === true || (typeof v === 'string' && ['true', '1', 'on', 'yes'].includes(v.toLowerCase()));
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
