@@ -8,7 +8,7 @@ import type { RpcHandlers } from '../../core/rpc.ts';
 import { computeRpc, type AgentResult, type ComputeMoveRpc, type LiveMigrationRef, type MoveRef } from '../rpcapi.ts';
 import { PowerState, VmState, type Instance } from '../instances.ts';
 import { LIVE_IN_PROGRESS, MigrationStore, type Migration } from '../migrations.ts';
-import type { LiveMigrationJob, VirtDriver } from '../drivers/virt.ts';
+import type { VirtDriver } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import { dropProviderAllocation, moveAllocations } from '../worker/moves.ts';
 
