@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { badRequest, forbidden, isoZ, mv, notFound, queryOf, validateBody } from './common.ts';
+import { META_ITEM_SCHEMA, METADATA_SCHEMA } from './schemas/parameter_types.ts';
 
 /** Nova's MAX_PROXY_API_SUPPORT_VERSION and MAX_IMAGE_META_PROXY_API_VERSION. */
 const MAX_PROXY = '2.35';
@@ -23,23 +24,6 @@ const FILTERS: Record<string, string> = {
   minDisk: 'min_disk',
 };
 
-const META = {
-  type: 'object',
-  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
-  additionalProperties: false,
-};
-const METADATA_SCHEMA = {
-  type: 'object',
-  properties: { metadata: META },
-  required: ['metadata'],
-  additionalProperties: false,
-};
-const META_ITEM_SCHEMA = {
-  type: 'object',
-  properties: { meta: { ...META, minProperties: 1, maxProperties: 1 } },
-  required: ['meta'],
-  additionalProperties: false,
-};
 /** Nova's metadata_items quota on image properties (check_img_metadata_properties_quota). */
 const METADATA_ITEMS = 128;
 

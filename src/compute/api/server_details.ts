@@ -7,24 +7,8 @@ import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
 import { getServer } from './servers.ts';
+import { META_ITEM_SCHEMA, METADATA_SCHEMA } from './schemas/parameter_types.ts';
 
-const META = {
-  type: 'object',
-  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
-  additionalProperties: false,
-};
-const METADATA_SCHEMA = {
-  type: 'object',
-  properties: { metadata: META },
-  required: ['metadata'],
-  additionalProperties: false,
-};
-const META_ITEM_SCHEMA = {
-  type: 'object',
-  properties: { meta: { ...META, minProperties: 1, maxProperties: 1 } },
-  required: ['meta'],
-  additionalProperties: false,
-};
 const TAG_RE = /^[^,/]{1,60}$/;
 const TAGS_SCHEMA = {
   type: 'object',

@@ -11,3 +11,24 @@ export const BOOLEAN = {
 
 /** Whether a value the BOOLEAN schema accepted means true (oslo's bool_from_string, strict). */
 export const isTruthy = (v: unknown): boolean => v === true || (typeof v === 'string' && TRUE_STRINGS.includes(v));
+
+/** A metadata dict: keys and values up to 255 characters (parameter_types.metadata). */
+const METADATA = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+};
+/** The body of a metadata PUT/POST: `{"metadata": {...}}` (servers and images alike). */
+export const METADATA_SCHEMA = {
+  type: 'object',
+  properties: { metadata: METADATA },
+  required: ['metadata'],
+  additionalProperties: false,
+};
+/** The body of a metadata item PUT: `{"meta": {key: value}}`, exactly one pair. */
+export const META_ITEM_SCHEMA = {
+  type: 'object',
+  properties: { meta: { ...METADATA, minProperties: 1, maxProperties: 1 } },
+  required: ['meta'],
+  additionalProperties: false,
+};
