@@ -2,7 +2,7 @@
 // reserved attributes, the image schema's types) as glance/api/v2/images.py applies them.
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
-import type { ImageDb, ImageTable } from './db/schema.ts';
+import type { ImageDb, ImageTable, ImageMemberTable } from './db/schema.ts';
 import type { AuthContext } from '../core/auth.ts';
 import { ApiError } from '../core/errors.ts';
 import { bool, json, now } from '../core/db.ts';
@@ -522,6 +522,24 @@ export class ImageRepo {
       .where('image_id', '=', imageId)
       .where('member_id', '=', memberId)
       .executeTakeFirst();
+  }
+  async addMember(row: Insertable<ImageMemberTable>) {
+    await this.db.insertInto('image_members').values(row).execute();
+  }
+  async setMemberStatus(imageId: string, memberId: string, status: string, updatedAt: string) {
+    await this.db
+      .updateTable('image_members')
+      .set({ status, updated_at: updatedAt })
+      .where('image_id', '=', imageId)
+      .where('member_id', '=', memberId)
+      .execute();
+  }
+  async removeMember(imageId: string, memberId: string) {
+    await this.db
+      .deleteFrom('image_members')
+      .where('image_id', '=', imageId)
+      .where('member_id', '=', memberId)
+      .execute();
   }
   async membershipsOf(projectId: string): Promise<Map<string, string>> {
     const rows = await this.db

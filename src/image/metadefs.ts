@@ -1,6 +1,10 @@
 // Seed content of the metadata definitions catalog: the resource types and the namespaces
 // whose hw_* / os_* properties compute reads from images and flavors (a subset of Glance's
 // etc/metadefs/*.json).
+import type { Kysely } from 'kysely';
+import { bool, isUniqueViolation, now } from '../core/db.ts';
+import { ApiError } from '../core/errors.ts';
+import type { ImageDb } from './db/schema.ts';
 export const RESOURCE_TYPES = [
   'OS::Glance::Image',
   'OS::Cinder::Volume',
@@ -132,3 +136,104 @@ export const SEED_NAMESPACES: SeedNamespace[] = [
     },
   },
 ];
+
+export interface Stamp {
+  created_at: string;
+  updated_at: string;
+}
+export interface Namespace extends Stamp {
+  namespace: string;
+  display_name?: string;
+  description?: string;
+  visibility: string;
+  protected: boolean;
+  owner: string | null;
+  resource_type_associations: Array<Stamp & { name: string; prefix?: string; properties_target?: string }>;
+  properties: Record<string, Record<string, unknown>>;
+  objects: Array<
+    Stamp & { name: string; description?: string; required?: string[]; properties?: Record<string, unknown> }
+  >;
+  tags: Array<Stamp & { name: string }>;
+}
+
+/** The namespaces, one JSON document each (its objects, properties, tags and resource type associations inside). */
+export class MetadefStore {
+  constructor(private readonly db: Kysely<ImageDb>) {}
+
+  async get(name: string): Promise<Namespace | undefined> {
+    const r = await this.db
+      .selectFrom('metadef_namespaces')
+      .selectAll()
+      .where('namespace', '=', name)
+      .executeTakeFirst();
+    return r ? { ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) } : undefined;
+  }
+  async list(): Promise<Namespace[]> {
+    const rows = await this.db.selectFrom('metadef_namespaces').selectAll().orderBy('created_at').execute();
+    return rows.map((r) => ({ ...(JSON.parse(r.doc) as Namespace), protected: bool(r.protected) }));
+  }
+  async delete(name: string) {
+    await this.db.deleteFrom('metadef_namespaces').where('namespace', '=', name).execute();
+  }
+  async insert(n: Namespace) {
+    try {
+      await this.db
+        .insertInto('metadef_namespaces')
+        .values({
+          namespace: n.namespace,
+          owner: n.owner,
+          visibility: n.visibility,
+          protected: n.protected ? 1 : 0,
+          doc: JSON.stringify(n),
+          created_at: n.created_at,
+          updated_at: n.updated_at,
+        })
+        .execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ApiError(409, `Metadata definition namespace=${n.namespace} already exists.`);
+      throw e;
+    }
+  }
+  async save(n: Namespace, oldName = n.namespace) {
+    n.updated_at = now();
+    try {
+      await this.db
+        .updateTable('metadef_namespaces')
+        .set({
+          namespace: n.namespace,
+          owner: n.owner,
+          visibility: n.visibility,
+          protected: n.protected ? 1 : 0,
+          doc: JSON.stringify(n),
+          updated_at: n.updated_at,
+        })
+        .where('namespace', '=', oldName)
+        .execute();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ApiError(409, `Metadata definition namespace=${n.namespace} already exists.`);
+      throw e;
+    }
+  }
+  /** The seed namespaces, the first time the service starts. */
+  async seed() {
+    const any = await this.db.selectFrom('metadef_namespaces').select('namespace').limit(1).execute();
+    if (any.length) return;
+    const t = now();
+    for (const s of SEED_NAMESPACES) {
+      await this.insert({
+        namespace: s.namespace,
+        display_name: s.display_name,
+        description: s.description,
+        visibility: 'public',
+        protected: true,
+        owner: 'admin',
+        resource_type_associations: s.resource_type_associations.map((r) => ({ ...r, created_at: t, updated_at: t })),
+        properties: s.properties,
+        objects: [],
+        tags: [],
+        created_at: t,
+        updated_at: t,
+      });
+    }
+  }
+}

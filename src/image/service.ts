@@ -19,15 +19,12 @@ import { FileStore } from './drivers/file.ts';
 import { ObjectStoreStore } from './drivers/object_store.ts';
 import { HttpStore } from './drivers/http.ts';
 import { ImageCache } from './cache.ts';
-import { registerCacheRoutes } from './api/cache.ts';
-import { registerTaskRoutes } from './api/tasks.ts';
 import { ImageQuotas } from './quota.ts';
 import { PropertyProtections } from './protections.ts';
-import { registerDiscoveryRoutes } from './api/discovery.ts';
-import { JSON_PATCH, registerImageRoutes } from './api/images.ts';
-import { registerDataRoutes } from './api/data.ts';
-import { registerMemberRoutes } from './api/members.ts';
-import { registerMetadefRoutes, seedMetadefs } from './api/metadefs.ts';
+import { JSON_PATCH } from './api/images.ts';
+import { registerRoutes } from './api/routes.ts';
+import { TaskStore } from './tasks.ts';
+import { MetadefStore } from './metadefs.ts';
 import { storeOf } from './stores.ts';
 
 export class ImageService implements ServiceModule {
@@ -39,6 +36,8 @@ export class ImageService implements ServiceModule {
   catalogName = 'glance';
   policy: PolicyEngine;
   repo: ImageRepo;
+  tasks: TaskStore;
+  metadefs: MetadefStore;
   stores = new Map<string, ImageStore>();
   defaultStore = 'file';
   /** Glance's image_size_cap (1 TiB by default). */
@@ -67,6 +66,8 @@ export class ImageService implements ServiceModule {
       enforceScope: !!cfg.image?.enforceScope,
     });
     this.repo = new ImageRepo(db);
+    this.tasks = new TaskStore(db);
+    this.metadefs = new MetadefStore(db);
     const root = path.join(cfg.dataDir, 'image');
     this.stores.set('file', new FileStore(path.join(root, 'images')));
     this.stores.set('object-store', new ObjectStoreStore(ctx.session));
@@ -116,7 +117,7 @@ export class ImageService implements ServiceModule {
         .where('id', '=', r.id)
         .execute();
     }
-    await seedMetadefs(this);
+    await this.metadefs.seed();
     if (this.cache) {
       await fsp.mkdir(this.cache.dir, { recursive: true });
       await this.cache.init();
@@ -137,13 +138,7 @@ export class ImageService implements ServiceModule {
       jsonBodyParser(() => new ApiError(400, 'Malformed JSON in request body.')),
     );
     app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-    registerDiscoveryRoutes(app, this);
-    registerImageRoutes(app, this);
-    registerDataRoutes(app, this);
-    registerMemberRoutes(app, this);
-    registerMetadefRoutes(app, this);
-    registerCacheRoutes(app, this);
-    registerTaskRoutes(app, this);
+    registerRoutes(app, this);
   }
 
   async close() {

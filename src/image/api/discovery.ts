@@ -1,6 +1,6 @@
 // Version documents (GET / answers 300 like Glance's version negotiation), /v2/schemas/*,
 // /v2/info/import and /v2/info/stores.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageService } from '../service.ts';
 import { CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES } from '../images.ts';
 
@@ -222,15 +222,26 @@ export function memberSchema() {
   };
 }
 
-export function registerDiscoveryRoutes(app: FastifyInstance, svc: ImageService) {
-  app.get('/', { config: { auth: false } }, async (req, reply) => reply.code(300).send(versions(req)));
-  // HEAD too: a document any client can size, which the conformance run uses as its http_image.
-  app.get('/versions', { config: { auth: false }, exposeHeadRoute: true }, async (req) => versions(req));
-  app.get('/v2', { config: { auth: false } }, async (req, reply) => reply.code(300).send(versions(req)));
+export async function rootVersions(_svc: ImageService, req: FastifyRequest, reply: FastifyReply) {
+  return reply.code(300).send(versions(req));
+}
 
-  // Schemas need a valid token in Glance, but no policy rule.
-  app.get('/v2/schemas/image', { config: { auth: 'optional' } }, async () => imageSchema());
-  app.get('/v2/schemas/images', { config: { auth: 'optional' } }, async () => ({
+// HEAD too: a document any client can size, which the conformance run uses as its http_image.
+export async function listVersions(_svc: ImageService, req: FastifyRequest) {
+  return versions(req);
+}
+
+export async function v2Versions(_svc: ImageService, req: FastifyRequest, reply: FastifyReply) {
+  return reply.code(300).send(versions(req));
+}
+
+// Schemas need a valid token in Glance, but no policy rule.
+export async function showImageSchema(_svc: ImageService, _req: FastifyRequest) {
+  return imageSchema();
+}
+
+export async function showImagesSchema(_svc: ImageService, _req: FastifyRequest) {
+  return {
     name: 'images',
     properties: {
       images: { type: 'array', items: imageSchema() },
@@ -243,50 +254,59 @@ export function registerDiscoveryRoutes(app: FastifyInstance, svc: ImageService)
       { rel: 'next', href: '{next}' },
       { rel: 'describedby', href: '{schema}' },
     ],
-  }));
-  app.get('/v2/schemas/member', { config: { auth: 'optional' } }, async () => memberSchema());
-  app.get('/v2/schemas/members', { config: { auth: 'optional' } }, async () => ({
+  };
+}
+
+export async function showMemberSchema(_svc: ImageService, _req: FastifyRequest) {
+  return memberSchema();
+}
+
+export async function showMembersSchema(_svc: ImageService, _req: FastifyRequest) {
+  return {
     name: 'members',
     properties: { members: { type: 'array', items: memberSchema() }, schema: { type: 'string' } },
     links: [{ rel: 'describedby', href: '{schema}' }],
-  }));
+  };
+}
 
-  app.get('/v2/info/import', async (req) => {
-    req.authorized = true;
-    return {
-      'import-methods': {
-        description: 'Import methods available.',
-        type: 'array',
-        value: ['glance-direct', 'web-download', 'copy-image', 'glance-download'],
-      },
-    };
-  });
-  app.get('/v2/info/stores', async (req) => {
-    req.authorized = true;
-    return {
-      stores: [...svc.stores.values()].map((s) => ({
-        id: s.id,
-        description: s.description,
-        ...(s.id === svc.defaultStore ? { default: true } : {}),
-      })),
-    };
-  });
-  app.get('/v2/info/stores/detail', async (req) => {
-    req.authorize('stores_info_detail');
-    return {
-      stores: [...svc.stores.values()].map((s) => ({
-        id: s.id,
-        description: s.description,
-        type: s.id,
-        properties: {},
-        ...(s.id === svc.defaultStore ? { default: true } : {}),
-      })),
-    };
-  });
-  // Glance answers {} here unless it enforces Keystone's unified limits.
-  app.get('/v2/info/usage', async (req) => {
-    req.authorized = true;
-    const pid = req.ctx?.projectId;
-    return { usage: svc.quotas && pid ? await svc.quotas.report(pid) : {} };
-  });
+export async function showImportInfo(_svc: ImageService, req: FastifyRequest) {
+  req.authorized = true;
+  return {
+    'import-methods': {
+      description: 'Import methods available.',
+      type: 'array',
+      value: ['glance-direct', 'web-download', 'copy-image', 'glance-download'],
+    },
+  };
+}
+
+export async function listStores(svc: ImageService, req: FastifyRequest) {
+  req.authorized = true;
+  return {
+    stores: [...svc.stores.values()].map((s) => ({
+      id: s.id,
+      description: s.description,
+      ...(s.id === svc.defaultStore ? { default: true } : {}),
+    })),
+  };
+}
+
+export async function listStoresDetail(svc: ImageService, req: FastifyRequest) {
+  req.authorize('stores_info_detail');
+  return {
+    stores: [...svc.stores.values()].map((s) => ({
+      id: s.id,
+      description: s.description,
+      type: s.id,
+      properties: {},
+      ...(s.id === svc.defaultStore ? { default: true } : {}),
+    })),
+  };
+}
+
+// Glance answers {} here unless it enforces Keystone's unified limits.
+export async function showUsage(svc: ImageService, req: FastifyRequest) {
+  req.authorized = true;
+  const pid = req.ctx?.projectId;
+  return { usage: svc.quotas && pid ? await svc.quotas.report(pid) : {} };
 }
