@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import type { StratusConfig } from '../core/config.ts';
+import { placementOptions } from './config.ts';
 import type { ServiceModule } from '../core/http.ts';
 import type { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
@@ -32,13 +32,9 @@ export class PlacementService implements ServiceModule {
     public db: Kysely<PlacementDb>,
     public ctx: ServiceContext,
   ) {
-    // placement's options are not part of StratusConfig yet: read from the config file as given.
-    const cfg = ctx.config as StratusConfig & { placement?: { randomizeAllocationCandidates?: boolean } };
-    this.policy = PolicyEngine.forService('placement', PLACEMENT_POLICIES, cfg.policyDir, ctx.log);
+    this.policy = PolicyEngine.forService('placement', PLACEMENT_POLICIES, ctx.config.policyDir, ctx.log);
     this.store = new PlacementStore(db);
-    this.randomizeCandidates =
-      (process.env.STRATUS_PLACEMENT_RANDOMIZE_CANDIDATES ??
-        String(cfg.placement?.randomizeAllocationCandidates ?? false)) === 'true';
+    this.randomizeCandidates = placementOptions(ctx.config).randomizeAllocationCandidates;
   }
 
   async init() {
