@@ -2,7 +2,7 @@
 // effective-role computation every token and /v3/role_assignments relies on.
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json } from '../core/db.ts';
-import { IdentityBackend, NULL_DOMAIN, newId, notFound } from './backend.ts';
+import { IdentityBackend, NULL_DOMAIN, newId, notFound, storing } from './backend.ts';
 import type { ResourceManager } from './resource.ts';
 import type { UserManager } from './users.ts';
 import type { Selectable } from 'kysely';
@@ -109,7 +109,7 @@ export class AssignmentManager {
   }) {
     const id = body.id ?? newId();
     if (body.domain_id) await this.resource.getDomain(body.domain_id);
-    try {
+    await storing('role', `Duplicate entry found with name ${body.name}`, async () => {
       await this.b.db
         .insertInto('role')
         .values({
@@ -121,15 +121,7 @@ export class AssignmentManager {
           extra: JSON.stringify(body.extra),
         })
         .execute();
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store role - Duplicate entry found with name ${body.name}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.changed();
     this.b.notify('role', 'created', id);
     return this.getRole(id);
@@ -156,17 +148,9 @@ export class AssignmentManager {
     for (const [k, v] of Object.entries(patch))
       if (!['id', 'name', 'description', 'domain_id', 'options', 'links'].includes(k)) extra[k] = v;
     values.extra = JSON.stringify(extra);
-    try {
+    await storing('role', `Duplicate entry found with name ${patch.name}`, async () => {
       await this.b.db.updateTable('role').set(values).where('id', '=', id).execute();
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store role - Duplicate entry found with name ${patch.name}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.changed();
     this.b.notify('role', 'updated', id);
     return this.getRole(id);

@@ -8,6 +8,7 @@ import type { StratusConfig } from '../core/config.ts';
 import type { MessageBus } from '../core/bus.ts';
 import type { Logger } from '../core/log.ts';
 import { ApiError } from '../core/errors.ts';
+import { isUniqueViolation } from '../core/db.ts';
 
 export const ROOT_DOMAIN = '<<keystone.domain.root>>';
 export const NULL_DOMAIN = '<<null>>';
@@ -46,12 +47,23 @@ export function notFound(kind: string, id: string, type = `${kind[0]!.toUpperCas
   return new ApiError(404, `Could not find ${kind}: ${id}.`, type);
 }
 
+/** Keystone's 409 for a write that hit a unique constraint: `Conflict occurred attempting to store <kind> - <detail>.` */
+export function storeConflict(kind: string, detail: string) {
+  return new ApiError(409, `Conflict occurred attempting to store ${kind} - ${detail}.`, 'Conflict');
+}
+
 export function conflictDup(kind: string, field: string, value: string) {
-  return new ApiError(
-    409,
-    `Conflict occurred attempting to store ${kind} - Duplicate entry found with ${field} ${value}.`,
-    'Conflict',
-  );
+  return storeConflict(kind, `Duplicate entry found with ${field} ${value}`);
+}
+
+/** Runs a write; a unique-constraint violation becomes Keystone's 409 for `kind`. */
+export async function storing<T>(kind: string, detail: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (isUniqueViolation(e)) throw storeConflict(kind, detail);
+    throw e;
+  }
 }
 
 /** Keystone's timestamp format: microseconds and a Z on token times. */

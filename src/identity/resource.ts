@@ -1,8 +1,8 @@
 // Domains and projects (Keystone's resource manager). A domain is a project row with
 // is_domain = 1 whose domain_id is the root marker.
 import { ApiError, badRequest, forbidden } from '../core/errors.ts';
-import { bool, int, isUniqueViolation, json, now } from '../core/db.ts';
-import { IdentityBackend, ROOT_DOMAIN, newId, notFound } from './backend.ts';
+import { bool, int, json, now } from '../core/db.ts';
+import { IdentityBackend, ROOT_DOMAIN, newId, notFound, storing } from './backend.ts';
 
 export interface ProjectRow {
   id: string;
@@ -188,7 +188,7 @@ export class ResourceManager {
     extra?: Record<string, unknown>;
   }): Promise<Project> {
     const id = body.id ?? newId();
-    try {
+    await storing('domain', `Duplicate entry found with name ${body.name}`, async () => {
       await this.b.db.transaction().execute(async (tx) => {
         await tx
           .insertInto('project')
@@ -208,15 +208,7 @@ export class ResourceManager {
         for (const t of new Set(body.tags ?? []))
           await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
       });
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store domain - Duplicate entry found with name ${body.name}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.notify('domain', 'created', id);
     return this.getDomain(id);
   }
@@ -270,35 +262,31 @@ export class ResourceManager {
     if (!domain || !domain.is_domain) throw new ApiError(404, `Could not find domain: ${domainId}.`, 'DomainNotFound');
     parentId ??= domainId;
     const id = body.id ?? newId();
-    try {
-      await this.b.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto('project')
-          .values({
-            id,
-            name: body.name,
-            domain_id: domainId,
-            parent_id: parentId,
-            is_domain: 0,
-            enabled: int(body.enabled ?? true),
-            description: body.description ?? '',
-            extra: JSON.stringify(body.extra ?? {}),
-            options: JSON.stringify(body.options ?? {}),
-            created_at: now(),
-          })
-          .execute();
-        for (const t of new Set(body.tags ?? []))
-          await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
-      });
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store project - it is not permitted to have two projects with either the same name or same id in the same domain: name is ${body.name}, project id ${id}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    await storing(
+      'project',
+      `it is not permitted to have two projects with either the same name or same id in the same domain: name is ${body.name}, project id ${id}`,
+      async () => {
+        await this.b.db.transaction().execute(async (tx) => {
+          await tx
+            .insertInto('project')
+            .values({
+              id,
+              name: body.name,
+              domain_id: domainId,
+              parent_id: parentId,
+              is_domain: 0,
+              enabled: int(body.enabled ?? true),
+              description: body.description ?? '',
+              extra: JSON.stringify(body.extra ?? {}),
+              options: JSON.stringify(body.options ?? {}),
+              created_at: now(),
+            })
+            .execute();
+          for (const t of new Set(body.tags ?? []))
+            await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
+        });
+      },
+    );
     this.b.notify('project', 'created', id);
     return this.getProject(id);
   }
@@ -347,7 +335,7 @@ export class ResourceManager {
     const extra = { ...cur.extra };
     for (const [k, v] of Object.entries(patch)) if (!known.has(k)) extra[k] = v;
     values.extra = JSON.stringify(extra);
-    try {
+    await storing(kind, `Duplicate entry found with name ${patch.name}`, async () => {
       await this.b.db.transaction().execute(async (tx) => {
         await tx.updateTable('project').set(values).where('id', '=', id).execute();
         if (Array.isArray(patch.tags)) {
@@ -356,15 +344,7 @@ export class ResourceManager {
             await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
         }
       });
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store ${kind} - Duplicate entry found with name ${patch.name}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     if (patch.enabled === false) this.b.notify(kind, 'disabled', id);
     this.b.notify(kind, 'updated', id);
     this.b.changed();

@@ -2,7 +2,7 @@
 import bcrypt from 'bcrypt';
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json, now } from '../core/db.ts';
-import { IdentityBackend, newId, notFound, isoMicroNoZ } from './backend.ts';
+import { IdentityBackend, newId, notFound, isoMicroNoZ, storing } from './backend.ts';
 import type { Selectable } from 'kysely';
 import type { GroupTable } from './db/schema.ts';
 
@@ -185,7 +185,7 @@ export class UserManager {
     const id = body.id ?? newId();
     const options = body.options ?? {};
     const hash = body.password ? await this.hash(body.password) : null;
-    try {
+    await storing('user', `Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}`, async () => {
       await this.b.db.transaction().execute(async (tx) => {
         await tx
           .insertInto('user')
@@ -213,15 +213,7 @@ export class UserManager {
             })
             .execute();
       });
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store user - Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.notify('user', 'created', id);
     return this.get(id);
   }
@@ -261,7 +253,7 @@ export class UserManager {
     values.extra = JSON.stringify(extra);
     if (patch.password) this.validatePassword(patch.password);
     const hash = patch.password ? await this.hash(patch.password) : null;
-    try {
+    await storing('user', `Duplicate entry found with name ${patch.name} at domain ID ${cur.domain_id}`, async () => {
       await this.b.db.transaction().execute(async (tx) => {
         await tx.updateTable('user').set(values).where('id', '=', id).execute();
         if (hash)
@@ -282,15 +274,7 @@ export class UserManager {
             .where('id', '=', id)
             .execute();
       });
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store user - Duplicate entry found with name ${patch.name} at domain ID ${cur.domain_id}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.notify('user', 'updated', id);
     if (patch.enabled === false || hash) this.b.revokeUser?.(id);
     this.b.changed();
@@ -467,7 +451,7 @@ export class UserManager {
   }
   async createGroup(body: { name: string; domain_id: string; description?: string; extra: Record<string, unknown> }) {
     const id = newId();
-    try {
+    await storing('group', `Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}`, async () => {
       await this.b.db
         .insertInto('group')
         .values({
@@ -478,15 +462,7 @@ export class UserManager {
           extra: JSON.stringify(body.extra),
         })
         .execute();
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store group - Duplicate entry found with name ${body.name} at domain ID ${body.domain_id}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.notify('group', 'created', id);
     return this.getGroup(id);
   }
@@ -501,17 +477,9 @@ export class UserManager {
     for (const [k, v] of Object.entries(patch))
       if (!['id', 'name', 'description', 'domain_id', 'links'].includes(k)) extra[k] = v;
     values.extra = JSON.stringify(extra);
-    try {
+    await storing('group', `Duplicate entry found with name ${patch.name}`, async () => {
       await this.b.db.updateTable('group').set(values).where('id', '=', id).execute();
-    } catch (e) {
-      if (isUniqueViolation(e))
-        throw new ApiError(
-          409,
-          `Conflict occurred attempting to store group - Duplicate entry found with name ${patch.name}.`,
-          'Conflict',
-        );
-      throw e;
-    }
+    });
     this.b.notify('group', 'updated', id);
     return this.getGroup(id);
   }
