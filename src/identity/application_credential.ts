@@ -9,9 +9,9 @@ import { bool, int, isUniqueViolation, json } from '../core/db.ts';
 import { IdentityBackend, conflictDup } from './backend.ts';
 import type { UserManager } from './users.ts';
 import type { ResourceManager } from './resource.ts';
-import type { AppCredInfo, AppCredLookup } from './token/provider.ts';
+import type { AppCredAuth, AppCredInfo, AppCredLookup } from './token/provider.ts';
 import type { Selectable } from 'kysely';
-import type { AccessRuleTable } from './db/schema.ts';
+import type { AccessRuleTable, ApplicationCredentialTable } from './db/schema.ts';
 
 export interface AccessRule {
   id: string;
@@ -128,7 +128,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
       .select('access_rules')
       .where('user_id', '=', userId)
       .execute();
-    if (creds.some((c: any) => json<string[]>(c.access_rules, []).includes(id)))
+    if (creds.some((c) => json<string[]>(c.access_rules, []).includes(id)))
       throw new ApiError(403, 'May not delete access rule in use', 'ForbiddenNotSecurity');
     await this.b.db.deleteFrom('access_rule').where('id', '=', id).execute();
     this.b.notify('access_rule', 'deleted', id);
@@ -142,7 +142,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
     return new Map(rows.map((r) => [r.id, this.toRule(r)]));
   }
 
-  private async toAppCreds(rows: any[]): Promise<ApplicationCredential[]> {
+  private async toAppCreds(rows: Selectable<ApplicationCredentialTable>[]): Promise<ApplicationCredential[]> {
     const rules = await this.rulesById([...new Set(rows.flatMap((r) => json<string[]>(r.access_rules, [])))]);
     return rows.map((r) => ({
       id: r.id,
@@ -208,7 +208,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
       await this.b.db.transaction().execute(async (tx) => {
         const ruleIds: string[] = [];
         for (const ar of c.access_rules ?? []) {
-          let found: any;
+          let found: Selectable<AccessRuleTable> | undefined;
           // An id names one of the user's rules; otherwise an identical rule of the user is reused.
           if (ar.id) found = await tx.selectFrom('access_rule').selectAll().where('id', '=', ar.id).executeTakeFirst();
           if (found && found.user_id !== c.user_id)
@@ -217,7 +217,8 @@ export class ApplicationCredentialManager implements AppCredLookup {
               'ApplicationCredentialValidationError',
             );
           if (!found) {
-            if (ar.service === undefined || ar.path === undefined || ar.method === undefined) {
+            const { service, path, method } = ar;
+            if (service === undefined || path === undefined || method === undefined) {
               throw badRequest(
                 `Invalid application credential: ${ar.id ? `access rule ${ar.id} not found; ` : ''}a new access rule needs service, path and method.`,
                 'ApplicationCredentialValidationError',
@@ -227,14 +228,15 @@ export class ApplicationCredentialManager implements AppCredLookup {
               .selectFrom('access_rule')
               .selectAll()
               .where('user_id', '=', c.user_id)
-              .where('service', '=', ar.service)
-              .where('path', '=', ar.path)
-              .where('method', '=', ar.method)
+              .where('service', '=', service)
+              .where('path', '=', path)
+              .where('method', '=', method)
               .executeTakeFirst();
-          }
-          if (!found) {
-            found = { id: ar.id ?? hex(), user_id: c.user_id, service: ar.service, path: ar.path, method: ar.method };
-            await tx.insertInto('access_rule').values(found).execute();
+            if (!found) {
+              const row = { id: ar.id ?? hex(), user_id: c.user_id, service, path, method };
+              await tx.insertInto('access_rule').values(row).execute();
+              found = row;
+            }
           }
           if (!ruleIds.includes(found.id)) ruleIds.push(found.id);
         }
@@ -293,7 +295,7 @@ export class ApplicationCredentialManager implements AppCredLookup {
   }
 
   /** The `application_credential` auth method: id + secret, or name + user + secret. Every mismatch is the same 401. */
-  async authenticate(body: any): Promise<AppCredInfo> {
+  async authenticate(body: AppCredAuth | undefined): Promise<AppCredInfo> {
     if (!body || typeof body !== 'object')
       throw badRequest(`Expecting to find id or name in application credential.${TS_SUFFIX}`, 'ValidationError');
     let ac: ApplicationCredential | undefined;

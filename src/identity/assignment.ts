@@ -2,7 +2,7 @@
 // effective-role computation every token and /v3/role_assignments relies on.
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json } from '../core/db.ts';
-import { IdentityBackend, NULL_DOMAIN, newId, notFound, storing } from './backend.ts';
+import { IdentityBackend, NULL_DOMAIN, newId, notFound, storing, type Patch } from './backend.ts';
 import type { ResourceManager } from './resource.ts';
 import type { UserManager } from './users.ts';
 import type { Selectable } from 'kysely';
@@ -126,7 +126,7 @@ export class AssignmentManager {
     this.b.notify('role', 'created', id);
     return this.getRole(id);
   }
-  async updateRole(id: string, patch: Record<string, any>) {
+  async updateRole(id: string, patch: Patch<{ options?: Record<string, unknown> | null }>) {
     const cur = await this.getRole(id);
     if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id)
       throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');
@@ -163,7 +163,7 @@ export class AssignmentManager {
       await tx.deleteFrom('assignment').where('role_id', '=', id).execute();
       await tx
         .deleteFrom('implied_role')
-        .where((eb: any) => eb.or([eb('prior_role_id', '=', id), eb('implied_role_id', '=', id)]))
+        .where((eb) => eb.or([eb('prior_role_id', '=', id), eb('implied_role_id', '=', id)]))
         .execute();
       await tx.deleteFrom('role').where('id', '=', id).execute();
     });

@@ -41,6 +41,9 @@ export class IdentityBackend {
   }
 }
 
+/** An update body as the API validated it: the fields it knows, typed, and any extra attributes. */
+export type Patch<T> = T & { [key: string]: unknown };
+
 export const newId = () => randomUUID().replace(/-/g, '');
 
 export function notFound(kind: string, id: string, type = `${kind[0]!.toUpperCase()}${kind.slice(1)}NotFound`) {

@@ -1,7 +1,7 @@
 // Regions, services and endpoints, and the catalog every token carries.
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json } from '../core/db.ts';
-import { IdentityBackend, newId, notFound } from './backend.ts';
+import { IdentityBackend, newId, notFound, type Patch } from './backend.ts';
 import type { Selectable } from 'kysely';
 import type { EndpointTable, RegionTable, ServiceTable } from './db/schema.ts';
 import { pyRepr } from '../core/python.ts';
@@ -116,7 +116,7 @@ export class CatalogManager {
     this.b.notify('region', 'created', id);
     return this.getRegion(id);
   }
-  async updateRegion(id: string, patch: Record<string, any>) {
+  async updateRegion(id: string, patch: Patch<{ description?: string | null; parent_region_id?: string | null }>) {
     const cur = await this.getRegion(id);
     if (patch.id !== undefined && patch.id !== id)
       throw badRequest('Update of `id` is not allowed.', 'ValidationError');
@@ -187,7 +187,7 @@ export class CatalogManager {
     this.b.notify('service', 'created', id);
     return this.getService(id);
   }
-  async updateService(id: string, patch: Record<string, any>) {
+  async updateService(id: string, patch: Patch<{ type?: string; enabled?: boolean }>) {
     const cur = await this.getService(id);
     const extra = { ...cur.extra };
     for (const [k, v] of Object.entries(patch)) if (!['id', 'type', 'enabled', 'links'].includes(k)) extra[k] = v;
@@ -292,7 +292,16 @@ export class CatalogManager {
     this.b.changed();
     return this.getEndpoint(id);
   }
-  async updateEndpoint(id: string, patch: Record<string, any>) {
+  async updateEndpoint(
+    id: string,
+    patch: Patch<{
+      enabled?: boolean;
+      service_id?: string;
+      region_id?: string | null;
+      interface?: string;
+      url?: string;
+    }>,
+  ) {
     const cur = await this.getEndpoint(id);
     await this.checkEndpoint(patch);
     const extra = { ...cur.extra };

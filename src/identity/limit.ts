@@ -4,8 +4,8 @@
 import { ApiError, badRequest, forbidden } from '../core/errors.ts';
 import { newId } from './backend.ts';
 import type { IdentityService } from './service.ts';
-import type { Selectable } from 'kysely';
-import type { LimitTable, RegisteredLimitTable } from './db/schema.ts';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { IdentityDb, LimitTable, RegisteredLimitTable } from './db/schema.ts';
 
 export interface RegisteredLimit {
   id: string;
@@ -102,7 +102,7 @@ export class LimitManager {
   }
   /** The registered limit a (service, region, resource) names; region null matches only null. */
   private async findRegistered(
-    db: any,
+    db: Kysely<IdentityDb> | Transaction<IdentityDb>,
     serviceId: string,
     regionId: string | null,
     resourceName: string,
@@ -155,13 +155,13 @@ export class LimitManager {
   private async assertUnreferenced(id: string) {
     const ref = await this.db
       .selectFrom('registered_limit as r')
-      .innerJoin('limit as l', (j: any) =>
+      .innerJoin('limit as l', (j) =>
         j.onRef('l.service_id', '=', 'r.service_id').onRef('l.resource_name', '=', 'r.resource_name'),
       )
       .select(['l.id', 'l.region_id', 'r.region_id as rr'])
       .where('r.id', '=', id)
       .execute();
-    if (ref.some((x: any) => (x.region_id ?? null) === (x.rr ?? null))) {
+    if (ref.some((x) => (x.region_id ?? null) === (x.rr ?? null))) {
       throw forbidden(
         `Unable to update or delete registered limit ${id} because there are project limits associated with it.`,
         'RegisteredLimitError',

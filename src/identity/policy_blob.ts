@@ -129,7 +129,7 @@ export class PolicyBlobManager {
 
   /** The endpoints a policy applies to: its endpoints, its services' endpoints, and those in its regions and their sub-regions. */
   async endpointsForPolicy(policyId: string): Promise<Endpoint[]> {
-    const assocs: any[] = await this.b.db
+    const assocs = await this.b.db
       .selectFrom('policy_association')
       .selectAll()
       .where('policy_id', '=', policyId)
@@ -161,13 +161,13 @@ export class PolicyBlobManager {
 
   /** The effective policy of an endpoint: its own, else its service's in its region or the nearest parent region, else its service's. */
   async policyForEndpoint(endpointId: string): Promise<PolicyBlob> {
-    const own: any = await this.matching({ endpointId }).executeTakeFirst();
+    const own = await this.matching({ endpointId }).executeTakeFirst();
     if (own) return this.get(own.policy_id);
     const e = await this.catalog.getEndpoint(endpointId);
     const seen = new Set<string>();
     for (let region = e.region_id; region && !seen.has(region); ) {
       seen.add(region);
-      const a: any = await this.matching({ serviceId: e.service_id, regionId: region }).executeTakeFirst();
+      const a = await this.matching({ serviceId: e.service_id, regionId: region }).executeTakeFirst();
       if (a) return this.get(a.policy_id);
       const r = await this.b.db
         .selectFrom('region')
@@ -176,7 +176,7 @@ export class PolicyBlobManager {
         .executeTakeFirst();
       region = r?.parent_region_id ?? null;
     }
-    const svc: any = await this.matching({ serviceId: e.service_id }).executeTakeFirst();
+    const svc = await this.matching({ serviceId: e.service_id }).executeTakeFirst();
     if (svc) return this.get(svc.policy_id);
     throw new ApiError(404, `No policy is associated with endpoint ${endpointId}.`, 'NotFound');
   }

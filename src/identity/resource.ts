@@ -2,7 +2,9 @@
 // is_domain = 1 whose domain_id is the root marker.
 import { ApiError, badRequest, forbidden } from '../core/errors.ts';
 import { bool, int, json, now } from '../core/db.ts';
-import { IdentityBackend, ROOT_DOMAIN, newId, notFound, storing } from './backend.ts';
+import type { Transaction } from 'kysely';
+import type { IdentityDb } from './db/schema.ts';
+import { IdentityBackend, ROOT_DOMAIN, newId, notFound, storing, type Patch } from './backend.ts';
 
 export interface ProjectRow {
   id: string;
@@ -32,7 +34,7 @@ export interface Project {
 export const MAX_PROJECT_TREE_DEPTH = 5;
 
 /** What else in identity belongs to a project and goes with it (as Keystone's project-deleted callbacks do). */
-async function deleteProjectReferences(tx: any, ids: string[]) {
+async function deleteProjectReferences(tx: Transaction<IdentityDb>, ids: string[]) {
   await tx.deleteFrom('project_endpoint').where('project_id', 'in', ids).execute();
   await tx.deleteFrom('project_endpoint_group').where('project_id', 'in', ids).execute();
   await tx.deleteFrom('credential').where('project_id', 'in', ids).execute();
@@ -291,7 +293,11 @@ export class ResourceManager {
     return this.getProject(id);
   }
 
-  async update(id: string, patch: Record<string, any>, kind: 'project' | 'domain'): Promise<Project> {
+  async update(
+    id: string,
+    patch: Patch<{ enabled?: boolean; name?: string; description?: string | null }>,
+    kind: 'project' | 'domain',
+  ): Promise<Project> {
     const cur = kind === 'domain' ? await this.getDomain(id) : await this.getProject(id);
     if ('domain_id' in patch && patch.domain_id !== cur.domain_id)
       throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');

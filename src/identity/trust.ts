@@ -318,7 +318,7 @@ export class TrustManager implements TrustLookup {
         .where('redelegated_trust_id', 'in', frontier)
         .where('deleted_at', 'is', null)
         .execute();
-      frontier = kids.map((k: any) => k.id as string).filter((k) => !all.includes(k));
+      frontier = kids.map((k) => k.id).filter((k) => !all.includes(k));
     }
     if (!all.length) return;
     await this.db
@@ -341,7 +341,7 @@ export class TrustManager implements TrustLookup {
       .selectFrom('trust')
       .select('id')
       .where('deleted_at', 'is', null)
-      .where((eb: any) => eb.or([eb('trustor_user_id', '=', userId), eb('trustee_user_id', '=', userId)]))
+      .where((eb) => eb.or([eb('trustor_user_id', '=', userId), eb('trustee_user_id', '=', userId)]))
       .execute();
     await this.softDelete(rows.map((r) => r.id));
   }

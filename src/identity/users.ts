@@ -2,7 +2,7 @@
 import bcrypt from 'bcrypt';
 import { ApiError, badRequest } from '../core/errors.ts';
 import { bool, int, isUniqueViolation, json, now } from '../core/db.ts';
-import { IdentityBackend, newId, notFound, isoMicroNoZ, storing } from './backend.ts';
+import { IdentityBackend, newId, notFound, isoMicroNoZ, storing, type Patch } from './backend.ts';
 import type { Selectable } from 'kysely';
 import type { GroupTable } from './db/schema.ts';
 
@@ -218,7 +218,10 @@ export class UserManager {
     return this.get(id);
   }
 
-  async update(id: string, patch: Record<string, any>): Promise<User> {
+  async update(
+    id: string,
+    patch: Patch<{ enabled?: boolean; password?: string | null; name?: string }>,
+  ): Promise<User> {
     const cur = await this.get(id);
     if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id)
       throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');
@@ -291,7 +294,7 @@ export class UserManager {
       await tx
         .updateTable('trust')
         .set({ deleted_at: now() })
-        .where((eb: any) => eb.or([eb('trustor_user_id', '=', id), eb('trustee_user_id', '=', id)]))
+        .where((eb) => eb.or([eb('trustor_user_id', '=', id), eb('trustee_user_id', '=', id)]))
         .execute();
       await tx.deleteFrom('user').where('id', '=', id).execute();
     });
@@ -466,7 +469,7 @@ export class UserManager {
     this.b.notify('group', 'created', id);
     return this.getGroup(id);
   }
-  async updateGroup(id: string, patch: Record<string, any>) {
+  async updateGroup(id: string, patch: Patch<{ name?: string; description?: string }>) {
     const cur = await this.getGroup(id);
     if (patch.domain_id !== undefined && patch.domain_id !== cur.domain_id)
       throw badRequest('Update of `domain_id` is not allowed.', 'ValidationError');

@@ -74,6 +74,17 @@ function renderAppCred(req: FastifyRequest, a: ApplicationCredential, roles: Map
   return out;
 }
 
+/** The create body as createSchema lets it through. */
+interface AppCredBody {
+  name: string;
+  description?: string | null;
+  secret?: string | null;
+  expires_at?: string | null;
+  unrestricted?: boolean;
+  roles?: Array<{ id?: string; name?: string }>;
+  access_rules?: Array<{ id?: string; service?: string; path?: string; method?: string }>;
+}
+
 export function registerApplicationCredentialRoutes(
   app: FastifyInstance,
   s: IdentityService,
@@ -99,7 +110,7 @@ export function registerApplicationCredentialRoutes(
   app.post('/v3/users/:user_id/application_credentials', { schema: { body: createSchema } }, async (req, reply) => {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:create_application_credential', { user_id });
-    const body = (req.body as { application_credential: Record<string, any> }).application_credential;
+    const body = (req.body as { application_credential: AppCredBody }).application_credential;
     blockDelegated(req);
     await requireUnrestricted(req);
     const ctx = req.ctx!;
@@ -110,7 +121,7 @@ export function registerApplicationCredentialRoutes(
     let roleIds: string[];
     if (body.roles?.length) {
       roleIds = [];
-      for (const r of body.roles as Array<{ id?: string; name?: string }>) {
+      for (const r of body.roles) {
         let id = r.id;
         if (!id) {
           const role = await s.assignment.findRoleByName(r.name!, null);

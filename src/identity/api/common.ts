@@ -44,12 +44,12 @@ export function wrap(key: string, inner: Record<string, unknown>) {
   return { type: 'object', required: [key], properties: { [key]: { type: 'object', ...inner } } };
 }
 
-export function requireBody(body: unknown, key: string): Record<string, any> {
+export function requireBody(body: unknown, key: string): Record<string, unknown> {
   const b = body as Record<string, unknown> | undefined;
   const v = b?.[key];
   if (!v || typeof v !== 'object' || Array.isArray(v))
     throw badRequest(`Invalid input for field '${key}': '${key}' is a required property`, 'ValidationError');
-  return v as Record<string, any>;
+  return v as Record<string, unknown>;
 }
 
 /**

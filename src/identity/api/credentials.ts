@@ -70,7 +70,10 @@ function ec2Blob(blob: unknown): Record<string, unknown> {
   return o;
 }
 
-function checkTypes(c: Record<string, unknown>) {
+/** A credential body as checkTypes let it through: its columns are strings when given. */
+type CredentialBody = Record<string, unknown> & { blob?: string; project_id?: string; type?: string; user_id?: string };
+
+function checkTypes(c: Record<string, unknown>): asserts c is CredentialBody {
   for (const k of ['blob', 'project_id', 'type', 'user_id']) {
     if (c[k] !== undefined && typeof c[k] !== 'string') {
       // Keystone's schema has no null for these: a wrong type is a 400 naming the field.
@@ -87,7 +90,7 @@ const splitExtra = (body: Record<string, unknown>) => {
 
 /** The OS-EC2 view of an ec2 credential. */
 function renderEc2(req: FastifyRequest, c: Credential) {
-  let blob: Record<string, any> = {};
+  let blob: Record<string, unknown> = {};
   try {
     blob = JSON.parse(c.blob);
   } catch {
@@ -109,9 +112,11 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     const body = requireBody(req.body, 'credential');
     req.authorize('identity:create_credential', credTarget(body));
     checkTypes(body);
-    for (const k of ['blob', 'type', 'user_id'])
-      if (body[k] === undefined)
-        throw badRequest(`Invalid input for field '${k}': '${k}' is a required property`, 'ValidationError');
+    const { blob, type, user_id } = body;
+    if (blob === undefined || type === undefined || user_id === undefined) {
+      const k = blob === undefined ? 'blob' : type === undefined ? 'type' : 'user_id';
+      throw badRequest(`Invalid input for field '${k}': '${k}' is a required property`, 'ValidationError');
+    }
     if (body.type === 'ec2' && body.project_id === undefined)
       throw badRequest(
         "Invalid input for field 'project_id': 'project_id' is a required property for a credential of type ec2",
@@ -122,10 +127,10 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     if (String(body.type).toLowerCase() === 'ec2') id = hashAccessKey(String(ec2Blob(body.blob).access));
     const c = await creds.create({
       id,
-      user_id: body.user_id,
+      user_id,
       project_id: body.project_id ?? null,
-      type: body.type,
-      blob: body.blob,
+      type,
+      blob,
       extra: splitExtra(body),
     });
     reply.code(201);

@@ -2,13 +2,15 @@
 // delegation flow) are not implemented.
 import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { Selectable } from 'kysely';
+import type { ConsumerTable } from '../db/schema.ts';
 import { json } from '../../core/db.ts';
 import type { IdentityExtension } from '../extensions.ts';
 import { newId, notFound } from '../backend.ts';
 import { badRequest } from '../../core/errors.ts';
 import { description, listBody, wrap, type Attrs } from './common.ts';
 
-const render = (req: FastifyRequest, r: any) => ({
+const render = (req: FastifyRequest, r: Selectable<ConsumerTable>) => ({
   ...json<Record<string, unknown>>(r.extra, {}),
   id: r.id,
   description: r.description ?? null,

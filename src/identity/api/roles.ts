@@ -381,68 +381,81 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
   });
 }
 
+/** A role, user, group, project or domain as an assignment names it (with include_names). */
+interface NamedRef {
+  id: string;
+  name?: string;
+  domain?: { id: string; name?: string };
+}
+
 async function renderAssignment(req: FastifyRequest, s: IdentityService, e: EffectiveAssignment, names: boolean) {
-  const out: Record<string, any> = {};
-  const role = await s.assignment.findRole(e.roleId);
-  out.role = { id: e.roleId };
-  if (names && role) {
-    out.role.name = role.name;
-    if (role.domain_id) {
-      const d = await s.resource.find(role.domain_id);
-      out.role.domain = { id: role.domain_id, name: d?.name };
+  const out: Record<string, unknown> = {};
+  const role: NamedRef = { id: e.roleId };
+  const found = await s.assignment.findRole(e.roleId);
+  if (names && found) {
+    role.name = found.name;
+    if (found.domain_id) {
+      const d = await s.resource.find(found.domain_id);
+      role.domain = { id: found.domain_id, name: d?.name };
     }
   }
+  out.role = role;
   const domainRef = async (id: string) => ({ id, name: (await s.resource.find(id))?.name });
   if (e.userId) {
-    out.user = { id: e.userId };
+    const user: NamedRef = { id: e.userId };
     if (names) {
       const u = await s.users.find(e.userId);
       if (u) {
-        out.user.name = u.name;
-        out.user.domain = await domainRef(u.domain_id);
+        user.name = u.name;
+        user.domain = await domainRef(u.domain_id);
       }
     }
+    out.user = user;
   } else {
-    out.group = { id: e.groupId };
+    const group: NamedRef = { id: e.groupId! };
     if (names) {
       const g = await s.users.findGroup(e.groupId!);
       if (g) {
-        out.group.name = g.name;
-        out.group.domain = await domainRef(g.domain_id);
+        group.name = g.name;
+        group.domain = await domainRef(g.domain_id);
       }
     }
+    out.group = group;
   }
-  out.scope = {};
+  const scope: { project?: NamedRef; domain?: NamedRef; system?: { all: true }; 'OS-INHERIT:inherited_to'?: string } =
+    {};
   if (e.projectId) {
-    out.scope.project = { id: e.projectId };
+    scope.project = { id: e.projectId };
     if (names) {
       const p = await s.resource.find(e.projectId);
       if (p) {
-        out.scope.project.name = p.name;
-        out.scope.project.domain = await domainRef(p.domain_id!);
+        scope.project.name = p.name;
+        scope.project.domain = await domainRef(p.domain_id!);
       }
     }
   } else if (e.domainId) {
-    out.scope.domain = { id: e.domainId };
+    scope.domain = { id: e.domainId };
     if (names) {
       const d = await s.resource.find(e.domainId);
-      if (d) out.scope.domain.name = d.name;
+      if (d) scope.domain.name = d.name;
     }
-  } else out.scope.system = { all: true };
-  if (e.inherited) out.scope['OS-INHERIT:inherited_to'] = 'projects';
+  } else scope.system = { all: true };
+  if (e.inherited) scope['OS-INHERIT:inherited_to'] = 'projects';
+  out.scope = scope;
   // links point at the stored assignment, and at the membership / inference that produced it
   const src = e.source;
   const actor = src.type.startsWith('User') ? 'users' : 'groups';
   let link: string;
   if (src.type.endsWith('System')) link = `system/${actor}/${src.actor_id}/roles/${src.role_id}`;
   else {
-    const scope = src.type.endsWith('Project') ? 'projects' : 'domains';
+    const target = src.type.endsWith('Project') ? 'projects' : 'domains';
     link = src.inherited
-      ? `OS-INHERIT/${scope}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}/inherited_to_projects`
-      : `${scope}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}`;
+      ? `OS-INHERIT/${target}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}/inherited_to_projects`
+      : `${target}/${src.target_id}/${actor}/${src.actor_id}/roles/${src.role_id}`;
   }
-  out.links = { assignment: `${req.baseUrl}/v3/${link}` };
-  if (e.viaGroup) out.links.membership = `${req.baseUrl}/v3/groups/${e.viaGroup}/users/${e.userId}`;
-  if (e.priorRoleId) out.links.prior_role = `${req.baseUrl}/v3/roles/${e.priorRoleId}/implies/${e.roleId}`;
+  const links: Record<string, string> = { assignment: `${req.baseUrl}/v3/${link}` };
+  if (e.viaGroup) links.membership = `${req.baseUrl}/v3/groups/${e.viaGroup}/users/${e.userId}`;
+  if (e.priorRoleId) links.prior_role = `${req.baseUrl}/v3/roles/${e.priorRoleId}/implies/${e.roleId}`;
+  out.links = links;
   return out;
 }

@@ -61,10 +61,10 @@ function checkDelegated(req: FastifyRequest) {
 
 const invalid = (field: string, msg: string) =>
   badRequest(`Invalid input for field '${field}': ${msg}`, 'ValidationError');
-const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
 /** Keystone's trust_create schema (trust/schema.py). */
-function validateTrust(t: Record<string, any>): TrustRequest {
+function validateTrust(t: Record<string, unknown>): TrustRequest {
   for (const k of ['trustor_user_id', 'trustee_user_id', 'impersonation'])
     if (!(k in t)) throw invalid(k, `'${k}' is a required property`);
   for (const k of ['trustor_user_id', 'trustee_user_id']) {
@@ -120,15 +120,16 @@ function validateTrust(t: Record<string, any>): TrustRequest {
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(t)) if (!TRUST_FIELDS.has(k)) extra[k] = v;
   return {
-    trustor_user_id: t.trustor_user_id,
-    trustee_user_id: t.trustee_user_id,
-    project_id: t.project_id ?? null,
+    // Checked one by one above.
+    trustor_user_id: t.trustor_user_id as string,
+    trustee_user_id: t.trustee_user_id as string,
+    project_id: (t.project_id as string | null | undefined) ?? null,
     impersonation: t.impersonation,
-    expires_at: t.expires_at ?? null,
-    remaining_uses: t.remaining_uses ?? null,
-    allow_redelegation: t.allow_redelegation ?? null,
-    redelegation_count: t.redelegation_count ?? null,
-    roles: t.roles,
+    expires_at: (t.expires_at as string | null | undefined) ?? null,
+    remaining_uses: (t.remaining_uses as number | null | undefined) ?? null,
+    allow_redelegation: (t.allow_redelegation as boolean | null | undefined) ?? null,
+    redelegation_count: (t.redelegation_count as number | null | undefined) ?? null,
+    roles: t.roles as TrustRequest['roles'],
     extra,
   };
 }
@@ -154,7 +155,7 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
 
   app.post(BASE, async (req, reply) => {
     const raw = (req.body as { trust?: unknown } | undefined)?.trust;
-    const body: Record<string, any> =
+    const body: Record<string, unknown> =
       raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
     // Policy first: an empty trust is a 403, as upstream (bug 1133435).
     req.authorize('identity:create_trust', { target: { trust: body } });

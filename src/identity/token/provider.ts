@@ -44,9 +44,17 @@ export interface AppCredInfo {
   roleIds: string[];
   access_rules?: Array<Record<string, unknown>>;
 }
+/** The body of the `application_credential` auth method (still checked here: every mismatch is a 401). */
+export interface AppCredAuth {
+  id?: unknown;
+  name?: unknown;
+  secret?: unknown;
+  user?: { id?: unknown; name?: unknown; domain?: { id?: unknown; name?: unknown } };
+}
+
 export interface AppCredLookup {
   /** Checks id (or name + user) and secret; throws 401 on any mismatch. */
-  authenticate(body: any): Promise<AppCredInfo>;
+  authenticate(body: AppCredAuth | undefined): Promise<AppCredInfo>;
   getAppCred(id: string): Promise<AppCredInfo | undefined>;
 }
 
