@@ -182,7 +182,8 @@ export class LargeObjects {
     if (!c) throw new ApiError(404, 'The resource could not be found.');
     const stream = bodyStream(req);
     const body = stream ? await readAll(stream, MAX_MANIFEST_BYTES) : Buffer.alloc(0);
-    let parsed: any;
+    // A manifest entry as clients send it; every field is checked below.
+    let parsed: Array<{ path?: unknown; etag?: unknown; size_bytes?: unknown; range?: unknown } | null>;
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch {
@@ -197,7 +198,7 @@ export class LargeObjects {
     for (const [i, seg] of parsed.entries()) {
       const p = typeof seg?.path === 'string' ? seg.path.replace(/^\//, '') : '';
       const j = p.indexOf('/');
-      if (j <= 0) {
+      if (!seg || j <= 0) {
         errors.push(`Index ${i}: path does not refer to an object. Path must be of the form /container/object.`);
         continue;
       }
