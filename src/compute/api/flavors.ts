@@ -361,8 +361,22 @@ export async function showFlavor(svc: ComputeService, req: FastifyRequest<{ Para
   return { flavor: flavorView(req, f, true, { description: mv(req).gte('2.55'), extraSpecs: withSpecs(req) }) };
 }
 
+/** A flavor as the create schemas let it through (numbers may come as strings, as Nova's parameter types allow). */
+interface FlavorCreateBody {
+  name: string;
+  id?: string | number | null;
+  ram: number | string;
+  vcpus: number | string;
+  disk: number | string;
+  'OS-FLV-EXT-DATA:ephemeral'?: number | string;
+  swap?: number | string;
+  rxtx_factor?: number | string;
+  'os-flavor-access:is_public'?: unknown;
+  description?: string | null;
+}
+
 export async function createFlavor(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
-  const body = validateBody<any>(req, mv(req).gte('2.55') ? CREATE_255 : CREATE);
+  const body = validateBody<{ flavor: FlavorCreateBody }>(req, mv(req).gte('2.55') ? CREATE_255 : CREATE);
   authorize(req, `${FM}:create`, {});
   const v = body.flavor;
   checkName('name', v.name);
@@ -394,7 +408,7 @@ export async function updateFlavor(svc: ComputeService, req: FastifyRequest<{ Pa
     req.authorized = true;
     throw notFound('The resource could not be found.');
   }
-  const body = validateBody<any>(req, UPDATE_255);
+  const body = validateBody<{ flavor: { description?: string | null } }>(req, UPDATE_255);
   authorize(req, `${FM}:update`, {});
   const f = await svc.parts.flavors.get(req.params.id);
   if (!f) throw flavorNotFound(req.params.id);
@@ -426,7 +440,7 @@ export async function listFlavorExtraSpecs(svc: ComputeService, req: FastifyRequ
 }
 
 export async function createFlavorExtraSpecs(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
-  const body = validateBody<any>(req, SPECS_CREATE);
+  const body = validateBody<{ extra_specs: Record<string, string> }>(req, SPECS_CREATE);
   authorize(req, `${FES}:create`, {});
   checkSpecValues(req, body.extra_specs);
   const f = await getFlavor(svc, req, req.params.id);
@@ -441,7 +455,7 @@ export async function updateFlavorExtraSpec(
   svc: ComputeService,
   req: FastifyRequest<{ Params: { id: string; key: string } }>,
 ) {
-  const body = validateBody<any>(req, SPECS_UPDATE);
+  const body = validateBody<Record<string, string>>(req, SPECS_UPDATE);
   authorize(req, `${FES}:update`, {});
   checkSpecValues(req, body);
   if (!(req.params.key in body)) throw badRequest('Request body and URI mismatch');

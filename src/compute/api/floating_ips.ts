@@ -203,7 +203,10 @@ export async function listFloatingIpPools(svc: ComputeService, req: FastifyReque
 // ---- the actions (up to 2.43) ----
 export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   upTo(req, MAX_ACTION);
-  const body = validateBody<any>(req, ADD_SCHEMA).addFloatingIp;
+  const body = validateBody<{ addFloatingIp: { address: string; fixed_address?: string } }>(
+    req,
+    ADD_SCHEMA,
+  ).addFloatingIp;
   checkIp('address', body.address);
   if (body.fixed_address !== undefined) checkIp('fixed_address', body.fixed_address);
   const inst = await visibleServer(svc, req, id);
@@ -255,7 +258,7 @@ export async function addFloatingIp(svc: ComputeService, req: FastifyRequest, re
 
 export async function removeFloatingIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   upTo(req, MAX_ACTION);
-  const address = validateBody<any>(req, REMOVE_SCHEMA).removeFloatingIp.address;
+  const address = validateBody<{ removeFloatingIp: { address: string } }>(req, REMOVE_SCHEMA).removeFloatingIp.address;
   checkIp('address', address);
   const call = neutron(svc, req);
   req.authorized = true;

@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
 import { badRequest, forbidden, isoZ, mv, notFound, queryOf, validateBody } from './common.ts';
-import { META_ITEM_SCHEMA, METADATA_SCHEMA } from './schemas/parameter_types.ts';
+import { META_ITEM_SCHEMA, METADATA_SCHEMA, type MetadataBody, type MetaItemBody } from './schemas/parameter_types.ts';
 
 /** Nova's MAX_PROXY_API_SUPPORT_VERSION and MAX_IMAGE_META_PROXY_API_VERSION. */
 const MAX_PROXY = '2.35';
@@ -243,7 +243,7 @@ export async function showImageMetadata(svc: ComputeService, req: FastifyRequest
 }
 export async function createImageMetadata(svc: ComputeService, req: FastifyRequest<P>) {
   proxyVersion(req, MAX_META_PROXY);
-  const body = validateBody<any>(req, METADATA_SCHEMA);
+  const body = validateBody<MetadataBody>(req, METADATA_SCHEMA);
   const current = await props(svc, req, req.params.id);
   const wanted = { ...current, ...body.metadata };
   await setProperties(svc, req, req.params.id, current, wanted);
@@ -251,14 +251,14 @@ export async function createImageMetadata(svc: ComputeService, req: FastifyReque
 }
 export async function replaceImageMetadata(svc: ComputeService, req: FastifyRequest<P>) {
   proxyVersion(req, MAX_META_PROXY);
-  const body = validateBody<any>(req, METADATA_SCHEMA);
+  const body = validateBody<MetadataBody>(req, METADATA_SCHEMA);
   const current = await props(svc, req, req.params.id);
   await setProperties(svc, req, req.params.id, current, body.metadata);
   return { metadata: body.metadata };
 }
 export async function updateImageMetadataItem(svc: ComputeService, req: FastifyRequest<P>) {
   proxyVersion(req, MAX_META_PROXY);
-  const body = validateBody<any>(req, META_ITEM_SCHEMA);
+  const body = validateBody<MetaItemBody>(req, META_ITEM_SCHEMA);
   if (!(req.params.key in body.meta)) throw badRequest('Request body and URI mismatch');
   const current = await props(svc, req, req.params.id);
   await setProperties(svc, req, req.params.id, current, { ...current, ...body.meta });

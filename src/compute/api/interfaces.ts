@@ -97,9 +97,16 @@ export async function showInterface(svc: ComputeService, req: FastifyRequest<P>)
   return show(svc, req, inst, req.params.port);
 }
 
+/** The attach body as the create schema lets it through. */
+interface InterfaceCreateBody {
+  interfaceAttachment?: { port_id?: string; net_id?: string; fixed_ips?: Array<{ ip_address: string }>; tag?: string };
+}
+
 export async function attachInterface(svc: ComputeService, req: FastifyRequest<P>) {
   const body =
-    req.body === undefined || req.body === null ? {} : validateBody<any>(req, createSchema(mv(req).gte('2.49')));
+    req.body === undefined || req.body === null
+      ? {}
+      : validateBody<InterfaceCreateBody>(req, createSchema(mv(req).gte('2.49')));
   const att = body.interfaceAttachment ?? {};
   if (att.fixed_ips) checkIp('ip_address', att.fixed_ips[0].ip_address);
   const inst = await visibleServer(svc, req, req.params.id);

@@ -135,7 +135,9 @@ const locked = (req: FastifyRequest, locked: boolean, uuid: string) => {
 
 export async function addFixedIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   upTo(req, MAX_ACTION);
-  const networkId = String(validateBody<any>(req, ADD_FIXED_SCHEMA).addFixedIp.networkId);
+  const networkId = String(
+    validateBody<{ addFixedIp: { networkId: string | number } }>(req, ADD_FIXED_SCHEMA).addFixedIp.networkId,
+  );
   const inst = await visibleServer(svc, req, id);
   authorize(req, 'os_compute_api:os-multinic:add', { project_id: inst.project_id });
   locked(req, inst.locked, inst.uuid);
@@ -168,7 +170,7 @@ export async function addFixedIp(svc: ComputeService, req: FastifyRequest, reply
 
 export async function removeFixedIp(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   upTo(req, MAX_ACTION);
-  const address = validateBody<any>(req, REMOVE_FIXED_SCHEMA).removeFixedIp.address;
+  const address = validateBody<{ removeFixedIp: { address: string } }>(req, REMOVE_FIXED_SCHEMA).removeFixedIp.address;
   checkIp('address', address);
   const inst = await visibleServer(svc, req, id);
   authorize(req, 'os_compute_api:os-multinic:remove', { project_id: inst.project_id });

@@ -7,7 +7,7 @@ import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
 import { getServer } from './servers.ts';
-import { META_ITEM_SCHEMA, METADATA_SCHEMA } from './schemas/parameter_types.ts';
+import { META_ITEM_SCHEMA, METADATA_SCHEMA, type MetadataBody, type MetaItemBody } from './schemas/parameter_types.ts';
 
 const TAG_RE = /^[^,/]{1,60}$/;
 const TAGS_SCHEMA = {
@@ -66,13 +66,13 @@ export async function showServerMetadata(svc: ComputeService, req: FastifyReques
   return { meta: { [req.params.key]: i.metadata[req.params.key] } };
 }
 export async function createServerMetadata(svc: ComputeService, req: FastifyRequest<P>) {
-  const body = validateBody<any>(req, METADATA_SCHEMA);
+  const body = validateBody<MetadataBody>(req, METADATA_SCHEMA);
   const i = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:server-metadata:create', target(i));
   return { metadata: await setMetadata(svc, req, i, { ...i.metadata, ...body.metadata }) };
 }
 export async function replaceServerMetadata(svc: ComputeService, req: FastifyRequest<P>) {
-  const body = validateBody<any>(req, METADATA_SCHEMA);
+  const body = validateBody<MetadataBody>(req, METADATA_SCHEMA);
   const i = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:server-metadata:update_all', target(i));
   return { metadata: await setMetadata(svc, req, i, body.metadata) };
@@ -83,7 +83,7 @@ export async function updateServerMetadataItem(svc: ComputeService, req: Fastify
     req.authorized = true;
     throw badRequest('Request body contains too many items');
   }
-  validateBody<any>(req, META_ITEM_SCHEMA);
+  validateBody<MetaItemBody>(req, META_ITEM_SCHEMA);
   const i = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:server-metadata:update', target(i));
   if (!(req.params.key in body!.meta)) throw badRequest('Request body and URI mismatch');
@@ -130,11 +130,11 @@ export async function checkServerTag(svc: ComputeService, req: FastifyRequest<P>
 }
 export async function replaceServerTags(svc: ComputeService, req: FastifyRequest<P>) {
   since226(req);
-  const body = validateBody<any>(req, TAGS_SCHEMA);
+  const body = validateBody<{ tags: string[] }>(req, TAGS_SCHEMA);
   const i = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:os-server-tags:update_all', target(i));
   changeable(req, i, 'update tags');
-  const tags = [...new Set(body.tags as string[])].sort();
+  const tags = [...new Set(body.tags)].sort();
   await svc.parts.store.setTags(i.uuid, tags);
   return { tags };
 }

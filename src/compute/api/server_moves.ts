@@ -56,6 +56,21 @@ const MIGRATE_256 = {
   additionalProperties: false,
 };
 
+/** The os-migrateLive body as liveSchema lets it through (block_migration 'auto' from 2.25). */
+interface LiveMigrateBody {
+  host?: string | null;
+  block_migration?: boolean | string;
+  disk_over_commit?: boolean | string;
+  force?: boolean | string;
+}
+/** The evacuate body as evacuateSchema lets it through. */
+interface EvacuateBody {
+  host?: string;
+  onSharedStorage?: boolean | string;
+  adminPass?: string;
+  force?: boolean | string;
+}
+
 function liveSchema(v: { gte(x: string): boolean }) {
   const p: Record<string, unknown> = { block_migration: BOOLEAN, host: HOST };
   let required = ['block_migration', 'host'];
@@ -192,7 +207,10 @@ export function moveActions(svc: ComputeService) {
   };
 
   const resize: Handler = async (req, reply, id) => {
-    const body = validateBody<any>(req, RESIZE_SCHEMA).resize;
+    const body = validateBody<{ resize: { flavorRef: string | number; 'OS-DCF:diskConfig'?: string } }>(
+      req,
+      RESIZE_SCHEMA,
+    ).resize;
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:servers:resize', { user_id: inst.user_id, project_id: inst.project_id });
     locked(req, inst);
@@ -282,7 +300,7 @@ export function moveActions(svc: ComputeService) {
 
   const migrateLive: Handler = async (req, reply, id) => {
     const v = mv(req);
-    const body = validateBody<any>(req, liveSchema(v))['os-migrateLive'];
+    const body = validateBody<{ 'os-migrateLive': LiveMigrateBody }>(req, liveSchema(v))['os-migrateLive'];
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-migrate-server:migrate_live', { project_id: inst.project_id });
     const host: string | null = body.host ?? null;
@@ -315,7 +333,7 @@ export function moveActions(svc: ComputeService) {
 
   const evacuate: Handler = async (req, reply, id) => {
     const v = mv(req);
-    const body = validateBody<any>(req, evacuateSchema(v)).evacuate;
+    const body = validateBody<{ evacuate: EvacuateBody }>(req, evacuateSchema(v)).evacuate;
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-evacuate', { user_id: inst.user_id, project_id: inst.project_id });
     const host: string | null = body.host ?? null;

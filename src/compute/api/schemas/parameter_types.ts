@@ -19,6 +19,15 @@ const METADATA = {
   additionalProperties: false,
 };
 /** The body of a metadata PUT/POST: `{"metadata": {...}}` (servers and images alike). */
+/** A metadata body as METADATA_SCHEMA lets it through. */
+export interface MetadataBody {
+  metadata: Record<string, string>;
+}
+/** A one-item metadata body as META_ITEM_SCHEMA lets it through. */
+export interface MetaItemBody {
+  meta: Record<string, string>;
+}
+
 export const METADATA_SCHEMA = {
   type: 'object',
   properties: { metadata: METADATA },
