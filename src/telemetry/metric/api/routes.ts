@@ -87,6 +87,12 @@ export async function registerRoutes(app: FastifyInstance, svc: MetricService) {
       jsonBodyParser(() => new ApiError(400, 'Unable to decode body')),
     );
     scope.setReplySerializer((payload) => pyJson(payload));
+    // Gnocchi answers application/json without a charset.
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      if (String(reply.getHeader('content-type') ?? '').startsWith('application/json;'))
+        reply.header('content-type', 'application/json');
+      return payload;
+    });
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (req.routeOptions.config?.gnocchiMethodNotAllowed) return;
       const accept = req.headers.accept;
