@@ -7,6 +7,7 @@ import { networkService } from './network/service.ts';
 import { placementService } from './placement/service.ts';
 import { computeService } from './compute/service.ts';
 import { metricService } from './telemetry/metric/service.ts';
+import { alarmingService } from './telemetry/alarming/service.ts';
 
 export const SERVICES: ServiceFactory[] = [
   objectStoreService,
@@ -15,6 +16,7 @@ export const SERVICES: ServiceFactory[] = [
   placementService,
   computeService,
   metricService,
+  alarmingService,
 ].filter((s): s is ServiceFactory => !!s);
 
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */
