@@ -7,7 +7,7 @@
 import type { MessageBus, Notification } from '../../core/bus.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
 import type { Logger } from '../../core/log.ts';
-import { type Alarm, type AlarmStore, type Rule, leafRules } from './alarms.ts';
+import type { Alarm, AlarmStore, Rule } from './alarms.ts';
 import type { AlarmNotifier } from './notifier.ts';
 import { withinTimeConstraints } from './time_constraints.ts';
 
