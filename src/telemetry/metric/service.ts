@@ -17,6 +17,8 @@ import { type MetricOptions, metricOptions } from './config.ts';
 import { errorBody } from './api/errors.ts';
 import { registerRoutes } from './api/routes.ts';
 import { DEFAULT_ARCHIVE_POLICIES } from './defaults.ts';
+import { TelemetryAgent } from '../collector/agent.ts';
+import { collectorOptions } from '../collector/config.ts';
 
 export class MetricService implements ServiceModule {
   name = 'metric';
@@ -29,6 +31,8 @@ export class MetricService implements ServiceModule {
   indexer: Indexer;
   store: MeasureStore;
   options: MetricOptions;
+  /** Ceilometer's notification and polling agents, when `collector.enabled` (the all-in-one default). */
+  collector?: TelemetryAgent;
 
   constructor(
     public db: Kysely<MetricDb>,
@@ -38,6 +42,8 @@ export class MetricService implements ServiceModule {
     this.policy = PolicyEngine.forService('metric', METRIC_POLICIES, ctx.config.policyDir, ctx.log);
     this.indexer = new Indexer(db, this.options.defaultAggregationMethods);
     this.store = new MeasureStore(this.options.storageDir);
+    const collector = collectorOptions(ctx.config);
+    if (collector.enabled) this.collector = new TelemetryAgent(collector, ctx.bus, ctx.session, ctx.log);
   }
 
   async init() {
@@ -46,6 +52,7 @@ export class MetricService implements ServiceModule {
     // What gnocchi-upgrade and ceilometer-upgrade install: the default policies and Ceilometer's resource types.
     for (const p of DEFAULT_ARCHIVE_POLICIES) await this.indexer.createPolicy(this.indexer.parsePolicy(p), true);
     await this.indexer.ensureStandardTypes();
+    this.collector?.start();
   }
 
   renderError(e: ApiError) {
@@ -57,6 +64,7 @@ export class MetricService implements ServiceModule {
   }
 
   async close() {
+    await this.collector?.stop();
     await this.db.destroy();
   }
 }
