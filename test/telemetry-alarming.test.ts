@@ -108,7 +108,7 @@ describe('alarming (Aodh API v2)', () => {
         resource_type: 'generic',
         query: JSON.stringify({ '=': { id: rid } }),
         aggregation_method: 'mean',
-        granularity: 60,
+        granularity: '60',
         evaluation_periods: 2,
         threshold: 50,
         comparison_operator: 'gt',

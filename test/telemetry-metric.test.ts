@@ -53,6 +53,10 @@ describe('metric (Gnocchi API v1)', () => {
       { granularity: '0:00:02', points: 30, timespan: '0:01:00' },
       { granularity: '0:01:00', points: 5, timespan: '0:05:00' },
     ]);
+    // gnocchiclient sends points as strings; Gnocchi coerces them.
+    r = await req('POST', '/v1/archive_policy', { name: 'cli', definition: [{ granularity: '1m', points: '60' }] });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.definition[0].timespan, '1:00:00');
     r = await req('POST', '/v1/archive_policy', { name: 'live', definition: [{ granularity: 1 }] });
     assert.equal(r.status, 409);
     r = await req('POST', '/v1/archive_policy_rule', {

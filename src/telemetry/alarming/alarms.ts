@@ -64,8 +64,10 @@ export function alarmView(a: Alarm): Record<string, unknown> {
 const AGGREGATION = /^(rate:)?(mean|sum|last|max|min|std|median|first|count|p\d{1,2}(\.\d+)?)$/;
 
 function num(rule: Rule, k: string, where: string, dflt?: number): number {
-  const v = rule[k] ?? dflt;
+  let v = rule[k] ?? dflt;
   if (v === undefined) throw clientError(`${where}.${k} is mandatory`);
+  // WSME coerces numeric strings (aodhclient sends "60").
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) v = Number(v);
   if (typeof v !== 'number' || !Number.isFinite(v))
     throw clientError(`Invalid input for field/attribute ${k}. Value: '${String(v)}'. Wrong type. Expected a number`);
   return v;

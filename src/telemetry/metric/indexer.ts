@@ -134,7 +134,8 @@ export class Indexer {
     if (typeof b.name !== 'string' || !b.name) throw bad("expected str for dictionary value @ data['name']");
     if (b.name.includes('/')) throw bad("'/' is not supported in archive policy name");
     if (b.definition === undefined) throw bad("required key not provided @ data['definition']");
-    const back = b.back_window ?? 0;
+    const back =
+      typeof b.back_window === 'string' && /^\d+$/.test(b.back_window) ? Number(b.back_window) : (b.back_window ?? 0);
     if (!Number.isInteger(back) || (back as number) < 0)
       throw bad("expected a positive integer for dictionary value @ data['back_window']");
     return {
@@ -166,6 +167,8 @@ export class Indexer {
       let timespan = span('timespan');
       let points: number | null = null;
       if (d.points !== undefined && d.points !== null) {
+        // Gnocchi coerces (clients send "60").
+        if (typeof d.points === 'string' && /^\d+$/.test(d.points)) d.points = Number(d.points);
         if (!Number.isInteger(d.points) || (d.points as number) <= 0)
           throw bad(`Number of points must be a positive integer @ data['definition'][${i}]['points']`);
         points = d.points as number;
