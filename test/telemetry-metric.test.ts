@@ -75,6 +75,41 @@ describe('metric (Gnocchi API v1)', () => {
     assert.equal(r.status, 406);
   });
 
+  it('aggregates over several resources keep each resource apart, or reduce them', async () => {
+    const ids = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'];
+    for (const [i, id] of ids.entries()) {
+      const r = await req('POST', '/v1/resource/generic', {
+        id,
+        user_id: 'agg',
+        metrics: { m: { archive_policy_name: 'low' } },
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      await req('POST', `/v1/resource/generic/${id}/metric/m/measures`, [
+        { timestamp: '2020-01-01T00:00:00', value: i + 1 },
+      ]);
+    }
+    let r = await req('POST', '/v1/aggregates', {
+      operations: '(metric m mean)',
+      search: 'user_id=agg',
+      resource_type: 'generic',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.measures[ids[0]!].m.mean[0][2], 1);
+    assert.equal(r.body.measures[ids[1]!].m.mean[0][2], 2);
+    r = await req('POST', '/v1/aggregates', {
+      operations: '(aggregate sum (metric m mean))',
+      search: { '=': { user_id: 'agg' } },
+    });
+    assert.equal(r.body.measures.aggregated[0][2], 3);
+    r = await req('POST', '/v1/aggregates', {
+      operations: '(* 2 (aggregate max (metric m mean)))',
+      search: 'user_id=agg',
+    });
+    assert.equal(r.body.measures.aggregated[0][2], 4);
+    r = await req('POST', '/v1/aggregates', { operations: '(metric m nope)', search: 'user_id=agg' });
+    assert.equal(r.status, 400);
+  });
+
   it('resources, measures, search and aggregates', async () => {
     let r = await req('POST', '/v1/resource_type', {
       name: 'myres',

@@ -123,6 +123,8 @@ interface Grid {
   times: number[];
   rows: number[][];
   keys: Array<[string, string]>;
+  /** For each row, the index of its reference (where its output goes). */
+  refIdx: number[];
   aggregated: boolean;
 }
 
@@ -139,10 +141,48 @@ function resampleGrid(g: Grid, method: string, gran: number): Grid {
   return { ...g, granularity: gran, times: buckets, rows };
 }
 
+/** Reduces the series of a grid point by point (NaN, a missing point, is left out), without a list per point for the usual methods. */
+function acrossSeries(method: string, rows: number[][], n: number): number[] {
+  const out = new Array<number>(n);
+  const streaming = ['mean', 'sum', 'min', 'max', 'count', 'first', 'last'].includes(method);
+  for (let i = 0; i < n; i++) {
+    if (!streaming) {
+      const vals: number[] = [];
+      for (const r of rows) if (!Number.isNaN(r[i]!)) vals.push(r[i]!);
+      out[i] = vals.length ? reduce(method, vals) : Number.NaN;
+      continue;
+    }
+    let count = 0;
+    let acc = 0;
+    let first = Number.NaN;
+    let last = Number.NaN;
+    for (const r of rows) {
+      const v = r[i]!;
+      if (Number.isNaN(v)) continue;
+      if (count === 0) {
+        first = v;
+        acc = method === 'min' || method === 'max' ? v : 0;
+      }
+      last = v;
+      count++;
+      if (method === 'mean' || method === 'sum') acc += v;
+      else if (method === 'min') acc = Math.min(acc, v);
+      else if (method === 'max') acc = Math.max(acc, v);
+    }
+    if (!count) out[i] = Number.NaN;
+    else if (method === 'mean') out[i] = acc / count;
+    else if (method === 'count') out[i] = count;
+    else if (method === 'first') out[i] = first;
+    else if (method === 'last') out[i] = last;
+    else out[i] = acc;
+  }
+  return out;
+}
+
 function evaluate(node: OpNode, base: Grid): Grid {
   if (typeof node === 'number' || (typeof node === 'string' && !Number.isNaN(Number(node)))) {
     const n = Number(node);
-    return { ...base, rows: [base.times.map(() => n)], keys: [], aggregated: true };
+    return { ...base, rows: [base.times.map(() => n)], keys: [], refIdx: [], aggregated: true };
   }
   if (!Array.isArray(node) || !node.length) throw bad('Invalid operations', 'Operation must not be empty', node);
   const [op, ...args] = node;
@@ -150,25 +190,23 @@ function evaluate(node: OpNode, base: Grid): Grid {
     const refs = Array.isArray(args[0]) ? (args as OpNode[][]) : [args];
     const rows: number[][] = [];
     const keys: Array<[string, string]> = [];
+    const refIdx: number[] = [];
     for (const r of refs) {
       base.keys.forEach((k, i) => {
         if (k[0] === r[0] && k[1] === r[1]) {
           rows.push(base.rows[i]!);
           keys.push(k);
+          refIdx.push(base.refIdx[i]!);
         }
       });
     }
-    return { ...base, rows, keys, aggregated: false };
+    return { ...base, rows, keys, refIdx, aggregated: false };
   }
   if (op === 'aggregate') {
     const method = String(args[0]);
     if (!validMethod(method)) throw bad('Invalid operations', `unknown aggregation method ${method}`, node);
     const g = evaluate(args[1]!, base);
-    const row = g.times.map((_, i) => {
-      const vals = g.rows.map((r) => r[i]!).filter((v) => !Number.isNaN(v));
-      return vals.length ? reduce(method, vals) : Number.NaN;
-    });
-    return { ...g, rows: [row], aggregated: true };
+    return { ...g, rows: [acrossSeries(method, g.rows, g.times.length)], aggregated: true };
   }
   if (op === 'resample') {
     const method = String(args[0]);
@@ -247,12 +285,25 @@ export function computeAggregates(ops: OpNode, refs: Ref[], o: AggregateOptions)
   for (const g of grans) {
     const from = o.start !== undefined ? Math.floor(o.start / g) * g : undefined;
     const parts = refs.map((r) => slice(r.series.get(g) ?? { ts: [], v: [] }, from, o.stop));
-    let times = [...new Set(parts.flatMap((p) => p.ts))].sort((a, b) => a - b);
     const filler = typeof o.fill === 'number' ? o.fill : Number.NaN;
-    let rows = parts.map((p) => {
-      const m = new Map(p.ts.map((t, i) => [t, p.v[i]!]));
-      return times.map((t) => m.get(t) ?? filler);
-    });
+    // The usual case: every series has the same timestamps (no union to build).
+    const same = parts.every((p) => p.ts.length === parts[0]!.ts.length && p.ts.every((t, i) => t === parts[0]!.ts[i]));
+    let times: number[];
+    let rows: number[][];
+    if (same) {
+      times = parts[0]?.ts ?? [];
+      rows = parts.map((p) => p.v);
+    } else {
+      times = [...new Set(parts.flatMap((p) => p.ts))].sort((a, b) => a - b);
+      const index = new Map(times.map((t, i) => [t, i]));
+      rows = parts.map((p) => {
+        const row = new Array<number>(times.length).fill(filler);
+        p.ts.forEach((t, i) => {
+          row[index.get(t)!] = p.v[i]!;
+        });
+        return row;
+      });
+    }
     if (o.fill === undefined && times.length) {
       const overlap = times.map((_, i) => rows.every((r) => !Number.isNaN(r[i]!)));
       const first = overlap.indexOf(true);
@@ -283,10 +334,11 @@ export function computeAggregates(ops: OpNode, refs: Ref[], o: AggregateOptions)
       times,
       rows,
       keys: refs.map((r) => [r.key, r.method] as [string, string]),
+      refIdx: refs.map((_, i) => i),
       aggregated: false,
     };
     const grid = evaluate(ops, base);
-    results.push({ grid, refs: grid.keys.map((k) => refs.find((r) => r.key === k[0] && r.method === k[1])!) });
+    results.push({ grid, refs: grid.refIdx.map((i) => refs[i]!) });
   }
   const points = (grid: Grid, row: number[]): Out[] => {
     const out: Out[] = [];

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MetricService } from '../service.ts';
 import { ApiError } from '../../../core/errors.ts';
 import { type AggregateOptions, type Ref, computeAggregates, parseOperations, references } from '../aggregates.ts';
-import type { MetricRow, ResourceView } from '../indexer.ts';
+import type { ArchivePolicy, MetricRow, ResourceView } from '../indexer.ts';
 import { parseFilter, validateQuery } from '../query.ts';
 import { parseTimespan, parseTimestamp } from '../timeutil.ts';
 import { type Query, all, boolParam, caller, metricTarget, one } from './common.ts';
@@ -48,8 +48,10 @@ export function registerAggregateRoutes(app: FastifyInstance, svc: MetricService
 
   const refsFor = async (pairs: Array<[MetricRow, string, ResourceView | undefined]>): Promise<Ref[]> => {
     const out: Ref[] = [];
+    const policies = new Map<string, ArchivePolicy>();
     for (const [m, method, r] of pairs) {
-      const policy = await ix.getPolicy(m.archive_policy_name);
+      let policy = policies.get(m.archive_policy_name);
+      if (!policy) policies.set(m.archive_policy_name, (policy = await ix.getPolicy(m.archive_policy_name)));
       if (!policy.aggregation_methods.includes(method))
         throw structured(404, { cause: 'Metrics with unknown aggregation', detail: [[m.id, method]] });
       const series = new Map();
