@@ -4,7 +4,7 @@
 import http from 'node:http';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, member } from './lib/cloud.ts';
+import { startCloud, type TestCloud, member, until } from './lib/cloud.ts';
 import type { AlarmingService } from '../src/telemetry/alarming/service.ts';
 
 describe('alarming (Aodh API v2)', () => {
@@ -22,7 +22,7 @@ describe('alarming (Aodh API v2)', () => {
       let b = '';
       req.on('data', (d) => (b += d));
       req.on('end', () => {
-        received.push(JSON.parse(b));
+        received.push({ ...JSON.parse(b), token: req.headers['x-auth-token'] });
         res.end();
       });
     });
@@ -159,6 +159,33 @@ describe('alarming (Aodh API v2)', () => {
     });
     r = await aodh('GET', `/v2/alarms/${id}`);
     assert.equal(r.body.state, 'alarm');
+  });
+
+  it('trust+http actions call with a token scoped to the trust (how Heat is signalled)', async () => {
+    const id = async (kind: string, name: string) =>
+      (await c.req('GET', `/v3/${kind}?name=${name}`)).body[kind][0].id as string;
+    const trust = await c.req('POST', '/v3/OS-TRUST/trusts', {
+      trust: {
+        trustor_user_id: await id('users', 'admin'),
+        trustee_user_id: await id('users', 'aodh'),
+        project_id: await id('projects', 'admin'),
+        impersonation: false,
+        roles: [{ name: 'member' }],
+      },
+    });
+    assert.equal(trust.status, 201, JSON.stringify(trust.body));
+    const url = hookUrl.replace('http://', `trust+http://${trust.body.trust.id}@`);
+    let r = await aodh('POST', '/v2/alarms', { name: 'trusty', type: 'event', alarm_actions: [url] });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const before = received.length;
+    r = await aodh('PUT', `/v2/alarms/${r.body.alarm_id}/state`, 'alarm');
+    assert.equal(r.status, 200);
+    await until('the trust+http call', () => received.length > before);
+    const got = received[received.length - 1] as { alarm_name: string; token?: string };
+    assert.equal(got.alarm_name, 'trusty');
+    assert.ok(got.token);
+    const check = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': got.token! } });
+    assert.equal(check.body.token['OS-TRUST:trust'].id, trust.body.trust.id);
   });
 
   it('quotas and capabilities', async () => {

@@ -42,7 +42,7 @@ export class AlarmingService implements ServiceModule {
     this.options = alarmingOptions(ctx.config);
     this.policy = PolicyEngine.forService('alarming', ALARMING_POLICIES, ctx.config.policyDir, ctx.log);
     this.alarms = new AlarmStore(db, this.options.projectAlarmQuota);
-    this.notifier = new AlarmNotifier(ctx.log, this.options.httpTimeout);
+    this.notifier = new AlarmNotifier(ctx.log, this.options.httpTimeout, ctx.session);
     this.evaluator = new AlarmEvaluator(this.alarms, ctx.session, this.notifier, ctx.log);
     this.periodic = new PeriodicTasks(ctx.log);
   }
