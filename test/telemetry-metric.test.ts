@@ -108,6 +108,17 @@ describe('metric (Gnocchi API v1)', () => {
     assert.equal(r.body.measures.aggregated[0][2], 4);
     r = await req('POST', '/v1/aggregates', { operations: '(metric m nope)', search: 'user_id=agg' });
     assert.equal(r.status, 400);
+    // The legacy cross-metric aggregation (gnocchiclient's `measures aggregation`).
+    r = await req('POST', '/v1/aggregation/resource/generic/metric/m?aggregation=mean&reaggregation=max', {
+      '=': { user_id: 'agg' },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body[0][2], 2);
+    const metrics = (await req('GET', `/v1/resource/generic/${ids[0]}`)).body.metrics.m;
+    const other = (await req('GET', `/v1/resource/generic/${ids[1]}`)).body.metrics.m;
+    r = await req('GET', `/v1/aggregation/metric?metric=${metrics}&metric=${other}&aggregation=mean`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body[0][2], 1.5);
   });
 
   it('resources, measures, search and aggregates', async () => {

@@ -3,7 +3,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MetricService } from '../service.ts';
 import { ApiError } from '../../../core/errors.ts';
-import { type AggregateOptions, type Ref, computeAggregates, parseOperations, references } from '../aggregates.ts';
+import {
+  type AggregateOptions,
+  type OpNode,
+  type Ref,
+  computeAggregates,
+  parseOperations,
+  references,
+} from '../aggregates.ts';
 import type { ArchivePolicy, MetricRow, ResourceView } from '../indexer.ts';
 import { parseFilter, validateQuery } from '../query.ts';
 import { parseTimespan, parseTimestamp } from '../timeutil.ts';
@@ -150,5 +157,89 @@ export function registerAggregateRoutes(app: FastifyInstance, svc: MetricService
     ))
       results.push({ group, measures: await measuresOf(rs) });
     return results;
+  });
+
+  // The legacy cross-metric aggregation (Gnocchi 3's /v1/aggregation, what `openstack metric
+  // measures aggregation` calls): the same computation as (aggregate <reaggregation> (metric ...)).
+  const legacy = async (req: FastifyRequest, pairs: Array<[MetricRow, string, ResourceView | undefined]>) => {
+    const q = req.query as Query;
+    const method = one(q, 'aggregation') ?? 'mean';
+    const re = one(q, 'reaggregation') ?? method;
+    const o = options(q);
+    if (!pairs.length) return [];
+    const refs = await refsFor(pairs.map(([m, , r]) => [m, method, r]));
+    // Each series on its own (by id), so that one metric's several resources do not collide.
+    refs.forEach((r, i) => {
+      r.key = `${r.key}#${i}`;
+    });
+    const ops: OpNode = [
+      'aggregate',
+      re.replace(/^rate:/, ''),
+      ['metric', ...refs.map((r) => [r.key, method] as OpNode)],
+    ];
+    const out = computeAggregates(ops, refs, o) as { aggregated?: unknown[] };
+    const resample = one(q, 'resample');
+    if (resample !== undefined && o.granularity === undefined)
+      throw badInput('A granularity must be specified to resample');
+    return out.aggregated ?? [];
+  };
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/v1/aggregation/metric',
+    handler: async (req) => {
+      const ids = all(req.query as Query, 'metric');
+      if (!ids.length) throw badInput('At least one metric is required');
+      const pairs: Array<[MetricRow, string, undefined]> = [];
+      for (const id of ids) {
+        const m = await ix.findMetric(id);
+        if (!m) throw new ApiError(404, `Metric ${id} does not exist`);
+        const r = m.resource_id ? await ix.findResourceRow('generic', m.resource_id) : undefined;
+        req.authorize('get metric', metricTarget(m, r?.project_id));
+        pairs.push([m, '', undefined]);
+      }
+      return legacy(req, pairs);
+    },
+  });
+
+  app.post<{ Params: { type: string; name: string } }>('/v1/aggregation/resource/:type/metric/:name', async (req) => {
+    await ix.getType(req.params.type);
+    req.authorize('search resource');
+    const q = req.query as Query;
+    const body = req.body;
+    const search =
+      body === undefined || body === null || (typeof body === 'object' && !Object.keys(body as object).length)
+        ? undefined
+        : typeof body === 'string'
+          ? parseFilter(body)
+          : validateQuery(body);
+    const own = req.allowed('list all resource') ? undefined : (req.context.projectId ?? '');
+    const resources = await ix.searchResources(req.params.type, search, {
+      details: true,
+      caller: caller(req.context),
+      filterProject: own,
+    });
+    const pairsOf = async (rs: ResourceView[]) => {
+      const metrics = await ix.metricsOf(rs.map((r) => r.id));
+      const pairs: Array<[MetricRow, string, undefined]> = [];
+      for (const r of rs) {
+        const m = (metrics.get(r.id) ?? []).find((x) => x.name === req.params.name);
+        if (m) pairs.push([m, '', undefined]);
+      }
+      return pairs;
+    };
+    const groupby = [...new Set(all(q, 'groupby'))].sort();
+    if (!groupby.length) return legacy(req, await pairsOf(resources));
+    const groups = new Map<string, { group: Record<string, unknown>; rs: ResourceView[] }>();
+    for (const r of resources) {
+      const group = Object.fromEntries(groupby.map((g) => [g, r[g] ?? null]));
+      const key = JSON.stringify(group);
+      const e = groups.get(key) ?? { group, rs: [] };
+      e.rs.push(r);
+      groups.set(key, e);
+    }
+    const out = [];
+    for (const { group, rs } of groups.values()) out.push({ group, measures: await legacy(req, await pairsOf(rs)) });
+    return out;
   });
 }

@@ -64,6 +64,9 @@ export const ROUTES = [
   'POST /v1/batch/metrics/measures',
   'POST /v1/batch/resources/metrics/measures',
   'POST /v1/aggregates',
+  'GET /v1/aggregation/metric',
+  'POST /v1/aggregation/metric',
+  'POST /v1/aggregation/resource/:type/metric/:name',
 ];
 
 /** Whether an Accept header admits application/json (webob's acceptable_offers). */
