@@ -60,6 +60,11 @@ describe('alarming (Aodh API v2)', () => {
       ['state transition', 'rule change', 'creation'],
     );
     assert.match(r.body[1].detail, /a2/);
+    // Aodh's details are Python's json.dumps of what changed.
+    assert.equal(
+      r.body[1].detail,
+      '{"name": "a2", "rule": {"event_type": "compute.instance.create", "query": [{"field": "traits.name", "op": "eq", "type": "string", "value": "test"}]}}',
+    );
     r = await aodh('GET', '/v2/alarms?q.field=name&q.op=eq&q.value=a2');
     assert.equal(r.body.length, 1);
     r = await aodh('POST', '/v2/alarms', { name: 'bad', type: 'nope' });

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { ApiError, notFound } from '../../core/errors.ts';
 import { bool, int } from '../../core/db.ts';
 import type { AlarmTable, AlarmingDb } from './db/schema.ts';
+import { pyJson } from '../pyjson.ts';
 
 export const STATES = ['ok', 'alarm', 'insufficient data'];
 export const SEVERITIES = ['low', 'moderate', 'critical'];
@@ -442,7 +443,7 @@ export class AlarmStore {
       .executeTakeFirst();
     if (dup) throw clientError(`Alarm with name='${a.name}' exists`, 409);
     await this.db.insertInto('alarms').values(toRow(a)).execute();
-    await this.record(a, 'creation', JSON.stringify(alarmView(a)), actor);
+    await this.record(a, 'creation', pyJson(alarmView(a)), actor);
     return a;
   }
 
@@ -475,22 +476,18 @@ export class AlarmStore {
       if (dup) throw clientError(`Alarm with name='${next.name}' exists`, 409);
     }
     await this.db.updateTable('alarms').set(toRow(next)).where('alarm_id', '=', old.alarm_id).execute();
-    const before = alarmView(old);
-    const after = alarmView(next);
+    // Aodh compares its storage models: the rule is `rule`, whatever the type.
+    const before: Record<string, unknown> = { ...old };
+    const after: Record<string, unknown> = { ...next };
     const change: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(after))
       if (k !== 'timestamp' && k !== 'state_timestamp' && JSON.stringify(before[k]) !== JSON.stringify(v))
         change[k] = v;
     if (Object.keys(change).length) {
       const { state, ...ruleChange } = change;
-      if (Object.keys(ruleChange).length) await this.record(next, 'rule change', JSON.stringify(ruleChange), actor);
+      if (Object.keys(ruleChange).length) await this.record(next, 'rule change', pyJson(ruleChange), actor);
       if (state !== undefined)
-        await this.record(
-          next,
-          'state transition',
-          JSON.stringify({ state, transition_reason: next.state_reason }),
-          actor,
-        );
+        await this.record(next, 'state transition', pyJson({ state, transition_reason: next.state_reason }), actor);
     }
     return next;
   }
@@ -513,7 +510,7 @@ export class AlarmStore {
     await this.record(
       next,
       'state transition',
-      JSON.stringify({ state, transition_reason: reason, ...(reasonData ? { reason_data: reasonData } : {}) }),
+      pyJson({ state, transition_reason: reason, ...(reasonData ? { reason_data: reasonData } : {}) }),
       actor,
     );
     return next;
@@ -521,7 +518,7 @@ export class AlarmStore {
 
   async delete(a: Alarm, actor: Actor) {
     await this.db.deleteFrom('alarms').where('alarm_id', '=', a.alarm_id).execute();
-    await this.record(a, 'deletion', JSON.stringify(alarmView(a)), actor);
+    await this.record(a, 'deletion', pyJson(alarmView(a)), actor);
   }
 
   private async record(a: Alarm, type: string, detail: string, actor: Actor | undefined) {
