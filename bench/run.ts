@@ -26,6 +26,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',
     load: () => import('./compute.ts'),
   },
+  telemetry: {
+    describe:
+      'Gnocchi measures/s through the batch API, an aggregates query over 1,000 resources × a day of minutes, one Aodh round of 1,000 alarms; peak RSS',
+    load: () => import('./telemetry.ts'),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,37 @@
+// Ceilometer's options (`collector:` in stratus.yaml), typed, with defaults.
+import path from 'node:path';
+import type { StratusConfig } from '../../core/config.ts';
+
+export interface CollectorOptions {
+  /** Run the notification agent and the polling agents in this process (with the metric service). */
+  enabled: boolean;
+  /** Seconds between two polling rounds (polling.yaml's interval); 0 turns polling off. */
+  pollingInterval: number;
+  /** The pollsters the polling agents run (compute, image). */
+  pollsters: string[];
+  /** Where meters.yaml and pipeline.yaml overrides are read from. */
+  configDir: string;
+  /** Archive policies of the metrics the gnocchi publisher creates (gauges; counters). */
+  archivePolicy: string;
+  rateArchivePolicy: string;
+}
+
+export type CollectorConfig = Partial<CollectorOptions>;
+
+declare module '../../core/config.ts' {
+  interface StratusConfig {
+    collector?: CollectorConfig;
+  }
+}
+
+export function collectorOptions(cfg: Pick<StratusConfig, 'dataDir' | 'collector'>): CollectorOptions {
+  const c = cfg.collector ?? {};
+  return {
+    enabled: c.enabled ?? true,
+    pollingInterval: Number(c.pollingInterval ?? 60),
+    pollsters: c.pollsters ?? ['compute', 'image'],
+    configDir: c.configDir ?? path.join(cfg.dataDir, 'telemetry'),
+    archivePolicy: c.archivePolicy ?? 'ceilometer-low',
+    rateArchivePolicy: c.rateArchivePolicy ?? 'ceilometer-low-rate',
+  };
+}

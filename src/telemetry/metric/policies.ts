@@ -1,0 +1,45 @@
+// Gnocchi's default policy (Zed, gnocchi/rest/policy.yaml): archive policies and resource types
+// are the admin's; resources and metrics belong to their creator and to the project they are
+// for. Override per rule in <policyDir>/metric.yaml.
+import type { PolicyDefault } from '../../core/policy/index.ts';
+
+export const METRIC_POLICIES: PolicyDefault[] = [
+  {
+    name: 'admin_or_creator',
+    checkStr: 'role:admin or user_id:%(created_by_user_id)s or project_id:%(created_by_project_id)s',
+  },
+  { name: 'resource_owner', checkStr: 'project_id:%(project_id)s' },
+  { name: 'metric_owner', checkStr: 'project_id:%(resource.project_id)s' },
+  { name: 'get status', checkStr: 'role:admin' },
+  { name: 'create resource', checkStr: '' },
+  { name: 'get resource', checkStr: 'rule:admin_or_creator or rule:resource_owner' },
+  { name: 'update resource', checkStr: 'rule:admin_or_creator' },
+  { name: 'delete resource', checkStr: 'rule:admin_or_creator' },
+  { name: 'delete resources', checkStr: 'rule:admin_or_creator' },
+  { name: 'list resource', checkStr: '' },
+  { name: 'list all resource', checkStr: 'role:admin' },
+  { name: 'search resource', checkStr: '' },
+  { name: 'create resource type', checkStr: 'role:admin' },
+  { name: 'delete resource type', checkStr: 'role:admin' },
+  { name: 'update resource type', checkStr: 'role:admin' },
+  { name: 'get resource type', checkStr: '' },
+  { name: 'list resource type', checkStr: '' },
+  { name: 'get archive policy', checkStr: '' },
+  { name: 'list archive policy', checkStr: '' },
+  { name: 'create archive policy', checkStr: 'role:admin' },
+  { name: 'update archive policy', checkStr: 'role:admin' },
+  { name: 'delete archive policy', checkStr: 'role:admin' },
+  { name: 'create archive policy rule', checkStr: 'role:admin' },
+  { name: 'get archive policy rule', checkStr: '' },
+  { name: 'list archive policy rule', checkStr: '' },
+  { name: 'update archive policy rule', checkStr: 'role:admin' },
+  { name: 'delete archive policy rule', checkStr: 'role:admin' },
+  { name: 'create metric', checkStr: '' },
+  { name: 'delete metric', checkStr: 'rule:admin_or_creator' },
+  { name: 'get metric', checkStr: 'rule:admin_or_creator or rule:metric_owner' },
+  { name: 'search metric', checkStr: 'rule:admin_or_creator or rule:metric_owner' },
+  { name: 'list metric', checkStr: '' },
+  { name: 'list all metric', checkStr: 'role:admin' },
+  { name: 'get measures', checkStr: 'rule:admin_or_creator or rule:metric_owner' },
+  { name: 'post measures', checkStr: 'rule:admin_or_creator' },
+];
