@@ -95,6 +95,13 @@ directory. Once it is ready, GET /healthcheck answers 200 (503 while starting or
     help: COMMON_HELP,
     run: status,
   },
+  stop: {
+    summary: 'stop the cloud running on a data directory (SIGTERM, as Ctrl-C) and wait for it',
+    usage: 'stratus stop [--data-dir DIR]',
+    options: { ...COMMON },
+    help: COMMON_HELP,
+    run: stopCmd,
+  },
   bootstrap: {
     summary: 'create the Default domain, admin, roles, service users and catalog (keystone-manage bootstrap)',
     usage: 'stratus bootstrap [options]',
@@ -448,6 +455,22 @@ async function status(v: Values) {
     if (res?.status !== 200) bad++;
   }
   process.exitCode = bad ? 1 : 0;
+}
+
+async function stopCmd(v: Values) {
+  const cfg = checkedConfig(toFlags(v));
+  const info = readRunInfo(cfg.dataDir);
+  if (!info) {
+    out(`No Stratus is running on ${cfg.dataDir}.`);
+    return;
+  }
+  process.kill(info.pid, 'SIGTERM');
+  const deadline = Date.now() + 15_000;
+  while (readRunInfo(cfg.dataDir)?.pid === info.pid) {
+    if (Date.now() > deadline) throw new Error(`Stratus pid ${info.pid} did not stop within 15 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  out(`Stopped Stratus pid ${info.pid}.`);
 }
 
 async function bootstrapCmd(v: Values) {

@@ -10,7 +10,7 @@ import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp } from './store.ts';
-import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
+import { CONSTRAINTS, applyMeta, guessContentType, hdr, xmlEscape } from './api/common.ts';
 
 export const MAX_DELETES_PER_REQUEST = 10000;
 export const MAX_CONTAINERS_PER_EXTRACTION = 10000;
@@ -132,7 +132,7 @@ export function bulkResult(acceptHeader: string | undefined, r: Record<string, u
       body: `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
         .map(
           ([k, v]) =>
-            `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
+            `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${xmlEscape(String(e[0]))}</name><status>${xmlEscape(String(e[1]))}</status></object>`).join('') : xmlEscape(String(v))}</${tag(k)}>`,
         )
         .join('')}</delete>\n`,
     };
