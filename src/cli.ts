@@ -69,17 +69,30 @@ interface Command {
   usage: string;
   options: Options;
   help: string;
-  run(v: Values): Promise<void>;
+  /** The name of the one positional argument the command takes, if any. */
+  positional?: string;
+  run(v: Values, arg?: string): Promise<void>;
 }
 
 const COMMANDS: Record<string, Command> = {
   start: {
     summary: "run the cloud (all-in-one, with DevStack's world) or some roles of it (--role)",
     usage: 'stratus start [options]',
-    options: { ...COMMON, ...SERVE, bare: { type: 'boolean' }, ephemeral: { type: 'boolean' } },
+    options: {
+      ...COMMON,
+      ...SERVE,
+      bare: { type: 'boolean' },
+      ephemeral: { type: 'boolean' },
+      'allow-reset': { type: 'boolean' },
+      'fault-api': { type: 'boolean' },
+    },
     help: `${SERVE_HELP}
   --bare               no DevStack world: only the admin, the service users and the flavors
                        (the config file's devstack.world: false says the same)
+  --allow-reset        serve the admin-only POST /stratus/reset and /stratus/snapshot/{save,load}
+                       (stratus reset, stratus snapshot; devstack.reset: true in the config file)
+  --fault-api          serve the admin-only fault injection API /stratus/faults
+                       (devstack.faultApi: true in the config file)
   --ephemeral          a throwaway cloud: databases in memory, files in a temporary directory
                        removed at the stop (nothing survives the process)
 ${COMMON_HELP}
@@ -101,6 +114,29 @@ directory. Once it is ready, GET /healthcheck answers 200 (503 while starting or
     options: { ...COMMON },
     help: COMMON_HELP,
     run: stopCmd,
+  },
+  reset: {
+    summary: 'put the running cloud back to its freshly started state (needs --allow-reset)',
+    usage: 'stratus reset [--data-dir DIR]',
+    options: { ...COMMON },
+    help: COMMON_HELP,
+    run: (v) => stateCmd(v, '/reset'),
+  },
+  'snapshot save': {
+    summary: "write the running cloud's whole state to a file (needs --allow-reset)",
+    usage: 'stratus snapshot save FILE [--data-dir DIR]',
+    options: { ...COMMON },
+    help: COMMON_HELP,
+    positional: 'FILE',
+    run: (v, file) => stateCmd(v, '/snapshot/save', file),
+  },
+  'snapshot load': {
+    summary: 'put a saved state into the running cloud (needs --allow-reset)',
+    usage: 'stratus snapshot load FILE [--data-dir DIR]',
+    options: { ...COMMON },
+    help: COMMON_HELP,
+    positional: 'FILE',
+    run: (v, file) => stateCmd(v, '/snapshot/load', file),
   },
   bootstrap: {
     summary: 'create the Default domain, admin, roles, service users and catalog (keystone-manage bootstrap)',
@@ -164,10 +200,15 @@ export function findCommand(argv: string[]): { name?: string; rest: string[] } {
 }
 
 /** Parses a command's options; unknown options and missing values are UsageErrors. */
-export function parseCommand(name: string, rest: string[]): Values {
+export function parseCommand(name: string, rest: string[]): Values & { _arg?: string } {
   const c = COMMANDS[name]!;
   try {
     const { values, positionals } = parseArgs({ args: rest, options: c.options, strict: true, allowPositionals: true });
+    if (values.help) return values as Values;
+    if (c.positional) {
+      if (positionals.length !== 1) throw new UsageError(`expects one argument, ${c.positional}`);
+      return { ...(values as Values), _arg: positionals[0] };
+    }
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     return values as Values;
   } catch (e) {
@@ -290,6 +331,8 @@ async function start(v: Values) {
     throw e;
   }
   if (v.bare) cfg.devstack = { ...cfg.devstack, world: false };
+  if (v['allow-reset']) cfg.devstack = { ...cfg.devstack, reset: true };
+  if (v['fault-api']) cfg.devstack = { ...cfg.devstack, faultApi: true };
   const api = cfg.roles.includes('api');
   if (api) {
     const ports = cfg.separatePorts ? [5000] : [cfg.port];
@@ -381,6 +424,10 @@ async function start(v: Values) {
       : undefined;
     if (interrupted()) throw new StartInterrupted();
     const cc = cloud.writeClientConfig(world);
+    if (devstackOptions(cfg).reset) {
+      progress('capturing the fresh state (for reset)');
+      await cloud.state.capture();
+    }
     const base = cfg.separatePorts ? undefined : `http://${cfg.publicHost}:${cfg.port}`;
     lock.update({
       url: base,
@@ -473,6 +520,54 @@ async function stopCmd(v: Values) {
   out(`Stopped Stratus pid ${info.pid}.`);
 }
 
+/** Calls the running cloud's admin API (/stratus/...) as the admin of its data directory. */
+async function stateCmd(v: Values, what: string, file?: string) {
+  const cfg = checkedConfig(toFlags(v));
+  const info = readRunInfo(cfg.dataDir);
+  const identity = info?.endpoints?.identity;
+  if (!info || !identity) throw new Error(`no running Stratus on ${cfg.dataDir}`);
+  const secrets = YAML.parse(fs.readFileSync(path.join(cfg.dataDir, 'secrets.yaml'), 'utf8')) as {
+    adminPassword: string;
+  };
+  const auth = await fetch(`${identity.replace(/\/+$/, '')}/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { id: 'default' }, password: secrets.adminPassword } },
+        },
+        scope: { project: { name: 'admin', domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (auth.status !== 201) throw new Error(`the admin could not log in (${auth.status})`);
+  const base = info.url ?? new URL(identity).origin;
+  const res = await fetch(`${base}/stratus${what}`, {
+    method: 'POST',
+    headers: { 'x-auth-token': auth.headers.get('x-subject-token') ?? '', 'content-type': 'application/json' },
+    body: JSON.stringify(file ? { file: path.resolve(file) } : {}),
+  });
+  const text = await res.text();
+  if (res.status === 404) throw new Error('the cloud does not serve reset and snapshots: start it with --allow-reset');
+  if (res.status !== 200) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error: { message: string } }).error.message;
+    } catch {
+      /* as is */
+    }
+    throw new Error(message);
+  }
+  const body = JSON.parse(text) as { reset?: { ms: number }; snapshot?: { file: string; ms: number; bytes?: number } };
+  if (body.reset) out(`Reset to the freshly started state in ${body.reset.ms} ms.`);
+  else if (body.snapshot)
+    out(
+      `${what.endsWith('save') ? `Saved ${body.snapshot.bytes} bytes to` : 'Loaded'} ${body.snapshot.file} in ${body.snapshot.ms} ms.`,
+    );
+}
+
 async function bootstrapCmd(v: Values) {
   const flags = toFlags(v);
   const cfg = checkedConfig(flags);
@@ -537,7 +632,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
       process.stdout.write(commandHelp(name, COMMANDS[name]!));
       return 0;
     }
-    await COMMANDS[name]!.run(values);
+    await COMMANDS[name]!.run(values, values._arg as string | undefined);
     return undefined;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -30,6 +30,7 @@ import { logErrorReasons } from './devstack/console.ts';
 import { devstackOptions } from './devstack/config.ts';
 import { openrcScript, writeClouds, type CloudEntry } from './devstack/clouds-yaml.ts';
 import type { World } from './devstack/world.ts';
+import { CloudState, type Databases } from './devstack/state.ts';
 
 export interface Secrets {
   adminPassword: string;
@@ -88,6 +89,10 @@ export class Cloud {
   health = new Health();
   /** Fault injection (devstack/faults.ts), from `devstack.faults` and the admin API. */
   faults: FaultInjector;
+  /** Every service's database, for reset and snapshots (devstack/state.ts). */
+  databases: Databases = new Map();
+  /** Reset and snapshots of the whole cloud's state. */
+  state: CloudState;
   /** Set by interrupt(): the start stops at its next step. */
   private interrupted = false;
   constructor(
@@ -103,6 +108,7 @@ export class Cloud {
     else if (cfg.transport === 'memory' || !cfg.transport) this.bus = new InProcessBus();
     else throw new Error(`unknown transport '${cfg.transport}' (use 'memory' or an amqp:// URL)`);
     this.faults = new FaultInjector(devstackOptions(cfg).faults);
+    this.state = new CloudState(cfg.dataDir, this.databases, cfg.database);
   }
 
   /** Asks a start in progress to stop at its next step (a signal during the start). */
@@ -144,6 +150,7 @@ export class Cloud {
     if (this.bus instanceof AmqpBus) await this.bus.connect();
     if (!this.api) return this.initWorkers();
     const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: 'identity' });
+    this.databases.set('identity', db);
     this.identity = new IdentityService(db, this.cfg, this.bus, this.log.child({ service: 'identity' }));
     this.services = [this.identity];
     await this.identity.init();
@@ -217,7 +224,11 @@ export class Cloud {
       bus: this.bus,
       log: this.log.child({ service: f.name }),
       session,
-      openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
+      openDatabase: async () => {
+        const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name });
+        this.databases.set(f.name, db);
+        return db;
+      },
     });
     this.services.push(svc);
     await svc.init?.();
@@ -233,7 +244,12 @@ export class Cloud {
     const extras = (app: FastifyInstance) => {
       this.faults.install(app);
       logErrorReasons(app);
-      registerAdminApi(app, { validator, faults: ds.faultApi ? this.faults : undefined, health: this.health });
+      registerAdminApi(app, {
+        validator,
+        faults: ds.faultApi ? this.faults : undefined,
+        state: ds.reset ? this.state : undefined,
+        health: this.health,
+      });
     };
     this.health.step = 'listening';
     if (this.cfg.separatePorts) {

@@ -11,13 +11,14 @@ describe('devstack', () => {
   let demo: string;
   let alt: string;
   before(async () => {
-    c = await startCloud({ configure: (cfg) => (cfg.devstack = { faultApi: true }) });
+    c = await startCloud({ configure: (cfg) => (cfg.devstack = { faultApi: true, reset: true }) });
     c.cloud.health.phase = 'ready';
     world = await createWorld({ authUrl: c.cloud.authUrl(), adminPassword: c.adminPassword, region: 'RegionOne' });
     const scoped = (name: string) =>
       c.token({ name, password: c.adminPassword }, { project: { name, domain: { id: 'default' } } });
     demo = await scoped('demo');
     alt = await scoped('alt_demo');
+    await c.cloud.state.capture();
   });
   after(() => c?.stop());
 
@@ -127,5 +128,67 @@ describe('devstack', () => {
       assert.equal(r.status, 400, JSON.stringify(auth));
       assert.match(r.body.error.message, /Invalid input for field '[a-z/]+'/);
     }
+  });
+
+  it('resets 100 resources across services in under a second, and round-trips a snapshot', async () => {
+    const net = (name: string) =>
+      c.req('POST', `${c.url}/networking/v2.0/networks`, { network: { name } }, { token: demo });
+    for (let i = 0; i < 40; i++) assert.equal((await net(`n${i}`)).status, 201);
+    for (let i = 0; i < 30; i++)
+      assert.equal(
+        (await c.req('POST', '/v3/projects', { project: { name: `p${i}`, domain_id: 'default' } })).status,
+        201,
+      );
+    for (let i = 0; i < 20; i++)
+      assert.equal(
+        (
+          await c.req(
+            'POST',
+            `${c.url}/image/v2/images`,
+            { name: `img${i}`, disk_format: 'raw', container_format: 'bare' },
+            { token: demo },
+          )
+        ).status,
+        201,
+      );
+    const project = (await c.req('GET', '/v3/projects?name=demo')).body.projects[0].id;
+    for (let i = 0; i < 10; i++)
+      assert.equal(
+        (
+          await fetch(`${c.url}/object-store/v1/AUTH_${project}/c${i}`, {
+            method: 'PUT',
+            headers: { 'x-auth-token': demo },
+          })
+        ).status,
+        201,
+      );
+    const snap = `${c.dataDir}/snap.gz`;
+    assert.equal((await c.req('POST', `${c.url}/stratus/snapshot/save`, { file: snap })).status, 200);
+    const t0 = Date.now();
+    const r = await c.req('POST', `${c.url}/stratus/reset`, {});
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.ok(Date.now() - t0 < 1000, `reset took ${Date.now() - t0} ms`);
+    const names = async () =>
+      (await c.req('GET', `${c.url}/networking/v2.0/networks`, undefined, { token: demo })).body.networks
+        .map((n: { name: string }) => n.name)
+        .sort();
+    assert.deepEqual(await names(), ['private', 'public']);
+    assert.equal((await c.req('GET', '/v3/projects?name=p1')).body.projects.length, 0);
+    assert.equal(
+      (await c.req('GET', `${c.url}/image/v2/images?name=img1`, undefined, { token: demo })).body.images.length,
+      0,
+    );
+    assert.equal(
+      (await fetch(`${c.url}/object-store/v1/AUTH_${project}/c1`, { headers: { 'x-auth-token': demo } })).status,
+      404,
+    );
+    assert.equal((await c.req('POST', `${c.url}/stratus/snapshot/load`, { file: snap })).status, 200);
+    assert.equal((await names()).length, 43); // 40, public, private and the shared provider network
+    assert.equal((await c.req('GET', '/v3/projects?name=p29')).body.projects.length, 1);
+    const bad = await c.req('POST', `${c.url}/stratus/snapshot/load`, { file: `${c.dataDir}/nope.gz` });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /does not exist/);
+    const denied = await c.req('POST', `${c.url}/stratus/reset`, {}, { token: demo });
+    assert.equal(denied.status, 403);
   });
 });

@@ -1,15 +1,19 @@
 // The test helpers' admin API, outside every service: /stratus/faults (fault injection) when
-// `devstack.faultApi` is on. Admin only; errors in Keystone's body shape.
+// `devstack.faultApi` is on, /stratus/reset and /stratus/snapshot/{save,load} when
+// `devstack.reset` is on. Admin only; errors in Keystone's body shape.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, STATUS_TITLES } from '../core/errors.ts';
 import type { TokenValidator } from '../core/auth.ts';
 import type { Health } from '../core/health.ts';
 import { type FaultInjector, type FaultRule, requireAdmin } from './faults.ts';
+import { type CloudState, StateError } from './state.ts';
 
 export interface AdminApiOptions {
   validator: TokenValidator;
   /** Serve /stratus/faults (off: 404). */
   faults?: FaultInjector;
+  /** Serve /stratus/reset and /stratus/snapshot (off: 404). */
+  state?: CloudState;
   health: Health;
 }
 
@@ -25,13 +29,14 @@ function sendError(reply: FastifyReply, e: unknown) {
 }
 
 export function registerAdminApi(app: FastifyInstance, o: AdminApiOptions) {
-  const faults = o.faults;
-  if (!faults) return;
+  const { faults, state } = o;
+  if (!faults && !state) return;
   app.register(
     async (scope) => {
       scope.setErrorHandler((err, _req, reply) => {
         const e = err as { statusCode?: number; message?: string };
         const status = e.statusCode;
+        if (err instanceof StateError) return sendError(reply, new ApiError(400, err.message));
         return sendError(
           reply,
           err instanceof ApiError
@@ -42,6 +47,8 @@ export function registerAdminApi(app: FastifyInstance, o: AdminApiOptions) {
         );
       });
       scope.addHook('onRequest', async (req) => requireAdmin(req, o.validator));
+      if (state) registerStateRoutes(scope, state);
+      if (!faults) return;
       scope.get('/faults', async () => ({ faults: faults.list() }));
       scope.post('/faults', async (req, reply) => {
         const body = req.body as { fault?: FaultRule } | undefined;
@@ -61,4 +68,37 @@ export function registerAdminApi(app: FastifyInstance, o: AdminApiOptions) {
     },
     { prefix: '/stratus' },
   );
+}
+
+/** POST /stratus/reset, /stratus/snapshot/save and /stratus/snapshot/load ({"file": path on the cloud's host}). */
+function registerStateRoutes(scope: FastifyInstance, state: CloudState) {
+  // One state operation at a time.
+  let busy: Promise<unknown> = Promise.resolve();
+  const serial = <T>(f: () => Promise<T>): Promise<T> => {
+    const p = busy.then(f, f);
+    busy = p.catch(() => {});
+    return p;
+  };
+  const fileOf = (body: unknown): string => {
+    const f = (body as { file?: unknown } | undefined)?.file;
+    if (typeof f !== 'string' || !f) throw new ApiError(400, "Expecting a 'file' (a path on the cloud's host).");
+    return f;
+  };
+  scope.post('/reset', async () => {
+    const t0 = performance.now();
+    await serial(() => state.restore());
+    return { reset: { ms: Math.round(performance.now() - t0) } };
+  });
+  scope.post('/snapshot/save', async (req) => {
+    const file = fileOf(req.body);
+    const t0 = performance.now();
+    const r = await serial(() => state.save(file));
+    return { snapshot: { file, bytes: r.bytes, ms: Math.round(performance.now() - t0) } };
+  });
+  scope.post('/snapshot/load', async (req) => {
+    const file = fileOf(req.body);
+    const t0 = performance.now();
+    await serial(() => state.load(file));
+    return { snapshot: { file, ms: Math.round(performance.now() - t0) } };
+  });
 }
