@@ -27,6 +27,9 @@ describe('cli: options', () => {
     assert.deepEqual(cli.findCommand(['start', '--port', '1']), { name: 'start', rest: ['--port', '1'] });
     assert.deepEqual(cli.findCommand(['db', 'migrate']), { name: 'db migrate', rest: [] });
     assert.equal(cli.findCommand(['nope']).name, undefined);
+    assert.equal(cli.parseCommand('snapshot save', ['/tmp/x.gz'])._arg, '/tmp/x.gz');
+    assert.throws(() => cli.parseCommand('snapshot load', []), /expects one argument, FILE/);
+    assert.throws(() => cli.parseCommand('status', ['extra']), /unexpected argument 'extra'/);
   });
   it('names an unknown option and a bad port', () => {
     assert.throws(() => cli.parseCommand('start', ['--prot', '1']), /Unknown option '--prot'/);
