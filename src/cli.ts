@@ -446,7 +446,7 @@ async function start(v: Values) {
         world
           ? `DevStack: users demo and alt_demo (same password), networks public and private, ${DEVSTACK.router}, image ${DEVSTACK.image}, flavors m1.*`
           : 'DevStack world: off (--bare)',
-        `clouds.yaml (${world ? 'devstack, devstack-alt, devstack-admin, devstack-system-admin, ' : 'devstack-admin, devstack-system-admin, '}stratus, stratus-system): ${cc.cloudsYaml.join(', ')}`,
+        `clouds.yaml (${cc.clouds.join(', ')}): ${cc.cloudsYaml.join(', ')}`,
         ...cc.warnings.map((w) => `Warning: ${w}`),
         `openrc: source ${cc.openrc} [user] [project]`,
         `Try: openstack --os-cloud ${world ? 'devstack network show private' : 'stratus token issue'}`,

@@ -306,9 +306,10 @@ export class Cloud {
    * Writes clouds.yaml (data dir, and the user's ~/.config/openstack unless disabled) and an
    * openrc: `stratus` and `stratus-system` (admin), and DevStack's names: `devstack-admin`,
    * `devstack-system-admin`, and with DevStack's world `devstack` (demo), `devstack-alt`
-   * (alt_demo), `devstack-admin-demo`, `devstack-alt-admin`.
+   * (alt_demo), `devstack-reader`, `devstack-alt-member`, `devstack-alt-reader`,
+   * `devstack-system-member`, `devstack-system-reader`, `devstack-admin-demo`, `devstack-alt-admin`.
    */
-  writeClientConfig(world?: World): { cloudsYaml: string[]; warnings: string[]; openrc: string } {
+  writeClientConfig(world?: World): { cloudsYaml: string[]; clouds: string[]; warnings: string[]; openrc: string } {
     const authUrl = this.authUrl();
     const pw = this.secrets.adminPassword;
     const entry = (auth: Record<string, string>): CloudEntry => ({
@@ -327,13 +328,25 @@ export class Cloud {
       'devstack-system-admin': system,
     };
     if (world) {
-      const user = (n: string) => world.users.find((u) => u.name === n);
-      const demo = user('demo'),
-        alt = user('alt_demo');
-      if (demo) clouds.devstack = project(demo.name, demo.password, demo.project);
-      if (alt) clouds['devstack-alt'] = project(alt.name, alt.password, alt.project);
-      if (demo) clouds['devstack-admin-demo'] = project('admin', pw, demo.project);
-      if (alt) clouds['devstack-alt-admin'] = project('admin', pw, alt.project);
+      // DevStack's names (stack.sh's write_clouds_yaml).
+      const names: Record<string, string> = {
+        demo: 'devstack',
+        alt_demo: 'devstack-alt',
+        demo_reader: 'devstack-reader',
+        alt_demo_member: 'devstack-alt-member',
+        alt_demo_reader: 'devstack-alt-reader',
+        system_member: 'devstack-system-member',
+        system_reader: 'devstack-system-reader',
+      };
+      for (const u of world.users) {
+        const name = names[u.name];
+        if (!name) continue;
+        clouds[name] = u.system
+          ? entry({ username: u.name, password: u.password, user_domain_name: 'Default', system_scope: 'all' })
+          : project(u.name, u.password, u.project);
+      }
+      if (world.projectIds.demo) clouds['devstack-admin-demo'] = project('admin', pw, 'demo');
+      if (world.projectIds.alt_demo) clouds['devstack-alt-admin'] = project('admin', pw, 'alt_demo');
     }
     const files = [path.join(this.cfg.dataDir, 'clouds.yaml')];
     if (process.env.STRATUS_USER_CLOUDS !== '0')
@@ -345,11 +358,11 @@ export class Cloud {
       openrcScript({
         authUrl,
         region: this.cfg.region,
-        users: world?.users ?? [{ name: 'admin', password: pw, project: 'admin' }],
+        users: world?.users.filter((u) => !u.system) ?? [{ name: 'admin', password: pw, project: 'admin' }],
       }),
       { mode: 0o600 },
     );
-    return { cloudsYaml: result.written, warnings: result.warnings, openrc };
+    return { cloudsYaml: result.written, clouds: Object.keys(clouds), warnings: result.warnings, openrc };
   }
 }
 

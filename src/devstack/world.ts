@@ -10,6 +10,16 @@ import { tinyQcow2 } from '../core/qcow2.ts';
 /** DevStack's names and ranges (stackrc, lib/neutron_plugins/services/l3). */
 export const DEVSTACK = {
   projects: ['demo', 'alt_demo'],
+  /** DevStack's users besides the admin (lib/keystone): a project's, or the system's when project is undefined. */
+  users: [
+    { name: 'demo', project: 'demo', role: 'member' },
+    { name: 'alt_demo', project: 'alt_demo', role: 'member' },
+    { name: 'demo_reader', project: 'demo', role: 'reader' },
+    { name: 'alt_demo_member', project: 'alt_demo', role: 'member' },
+    { name: 'alt_demo_reader', project: 'alt_demo', role: 'reader' },
+    { name: 'system_member', project: undefined, role: 'member' },
+    { name: 'system_reader', project: undefined, role: 'reader' },
+  ] as Array<{ name: string; project: string | undefined; role: 'member' | 'reader' | 'admin' }>,
   publicNetwork: 'public',
   publicPhysnet: 'public',
   publicSubnet: { name: 'public-subnet', cidr: '172.24.4.0/24', gateway: '172.24.4.1' },
@@ -24,7 +34,10 @@ export const DEVSTACK = {
 export interface WorldUser {
   name: string;
   password: string;
+  /** The user's project ('' for a system user). */
   project: string;
+  /** A user with a role on the system (clouds.yaml gives it system scope). */
+  system?: boolean;
 }
 
 export interface World {
@@ -82,41 +95,53 @@ export async function createWorld(
   const api = new Api(session);
   const world: World = { users: [], projectIds: {}, networkIds: {} };
 
-  progress('identity: demo and alt_demo projects and users');
+  progress('identity: demo and alt_demo projects, their users, the system users');
   const roleId = async (name: string) => {
     const r = await api.call<{ roles: Res[] }>('identity', 'GET', `/v3/roles?name=${encodeURIComponent(name)}`);
     const id = r.roles[0]?.id;
     if (!id) throw new Error(`DevStack's world: no role ${name}`);
     return id;
   };
-  const member = await roleId('member');
-  const admin = await roleId('admin');
-  const adminUser = (await api.call<{ users: Res[] }>('identity', 'GET', '/v3/users?name=admin&domain_id=default'))
-    .users[0]!.id;
+  const roles = { member: await roleId('member'), admin: await roleId('admin'), reader: await roleId('reader') };
+  const userId = async (name: string, defaultProject?: string): Promise<string> =>
+    (await api.call<{ users: Res[] }>('identity', 'GET', `/v3/users?name=${name}&domain_id=default`)).users[0]?.id ??
+    (
+      await api.call<{ user: Res }>('identity', 'POST', '/v3/users', {
+        user: {
+          name,
+          domain_id: 'default',
+          password: o.adminPassword,
+          enabled: true,
+          ...(defaultProject ? { default_project_id: defaultProject } : {}),
+        },
+      })
+    ).user.id;
+  const adminUser = await userId('admin');
   for (const name of DEVSTACK.projects) {
     const found = await api.call<{ projects: Res[] }>('identity', 'GET', `/v3/projects?name=${name}&domain_id=default`);
-    const projectId: string =
+    world.projectIds[name] =
       found.projects[0]?.id ??
       (
         await api.call<{ project: Res }>('identity', 'POST', '/v3/projects', {
           project: { name, domain_id: 'default', description: `DevStack's ${name} project`, enabled: true },
         })
       ).project.id;
-    world.projectIds[name] = projectId;
-    const users = await api.call<{ users: Res[] }>('identity', 'GET', `/v3/users?name=${name}&domain_id=default`);
-    const userId: string =
-      users.users[0]?.id ??
-      (
-        await api.call<{ user: Res }>('identity', 'POST', '/v3/users', {
-          user: { name, domain_id: 'default', password: o.adminPassword, default_project_id: projectId, enabled: true },
-        })
-      ).user.id;
-    await api.call('identity', 'PUT', `/v3/projects/${projectId}/users/${userId}/roles/${member}`);
     // DevStack gives the admin the admin role on the demo projects too.
-    await api.call('identity', 'PUT', `/v3/projects/${projectId}/users/${adminUser}/roles/${admin}`);
-    world.users.push({ name, password: o.adminPassword, project: name });
+    await api.call('identity', 'PUT', `/v3/projects/${world.projectIds[name]}/users/${adminUser}/roles/${roles.admin}`);
   }
-  world.users.unshift({ name: 'admin', password: o.adminPassword, project: 'admin' });
+  world.users.push({ name: 'admin', password: o.adminPassword, project: 'admin' });
+  for (const u of DEVSTACK.users) {
+    const projectId = u.project ? world.projectIds[u.project]! : undefined;
+    const id = await userId(u.name, projectId);
+    await api.call(
+      'identity',
+      'PUT',
+      projectId
+        ? `/v3/projects/${projectId}/users/${id}/roles/${roles[u.role]}`
+        : `/v3/system/users/${id}/roles/${roles[u.role]}`,
+    );
+    world.users.push({ name: u.name, password: o.adminPassword, project: u.project ?? '', system: !u.project });
+  }
   const demo = world.projectIds.demo!;
 
   progress('network: public, private, router1');
