@@ -85,8 +85,8 @@ function huffmanTable(lengths: Uint8Array, alphaSize: number): Table {
   return { limit, base, perm, minLen, maxLen };
 }
 
-/** One block's output bytes (after the inverse BWT and the run-length decoding), CRC-checked. */
-function readBlock(r: BitReader, blockSizeMax: number): Buffer {
+/** One block's output bytes (after the inverse BWT and the run-length decoding) and their checked CRC. */
+function readBlock(r: BitReader, blockSizeMax: number): { data: Buffer; crc: number } {
   const storedCrc = r.bits(32);
   if (r.bit()) throw new Bzip2Error('randomised bzip2 blocks (bzip2 0.9.0) are not supported');
   const origPtr = r.bits(24);
@@ -222,7 +222,7 @@ function readBlock(r: BitReader, blockSizeMax: number): Buffer {
   crc = ~crc >>> 0;
   if (crc !== storedCrc) throw new Bzip2Error('bzip2 data integrity error (block CRC)');
   chunks.push(out.subarray(0, o));
-  return Buffer.concat(chunks);
+  return { data: Buffer.concat(chunks), crc };
 }
 
 /** The largest compressed size of one block we wait for before decoding it (900k blocks, worst case). */
@@ -247,9 +247,8 @@ export async function* bunzip2(source: AsyncIterable<Buffer | Uint8Array | strin
         return step();
       } catch (e) {
         if (e !== NEED_MORE) throw e;
-        // Rewind relative to the (possibly re-based) buffer.
-        const shift = 0;
-        r.pos = start - shift;
+        // Back to where the step began (more() re-bases the buffer from there).
+        r.pos = start;
         await more();
         if (r.ended && r.buf.length * 8 <= r.pos) throw new Bzip2Error('bzip2 data ends unexpectedly');
       }
@@ -286,7 +285,6 @@ export async function* bunzip2(source: AsyncIterable<Buffer | Uint8Array | strin
         break;
       }
       if (magic[0] !== BLOCK_MAGIC_HI || magic[1] !== BLOCK_MAGIC_LO) throw new Bzip2Error('bad bzip2 block magic');
-      const blockStart = r.pos;
       const block = await attempt(() => {
         const start = r.pos;
         try {
@@ -296,16 +294,8 @@ export async function* bunzip2(source: AsyncIterable<Buffer | Uint8Array | strin
           throw e;
         }
       }, BLOCK_INPUT_MAX);
-      void blockStart;
-      // The block's CRC is the first 32 bits of what it read; recomputed from the output by readBlock.
-      combined = (((combined << 1) | (combined >>> 31)) ^ blockCrc(block)) >>> 0;
-      if (block.length) yield block;
+      combined = (((combined << 1) | (combined >>> 31)) ^ block.crc) >>> 0;
+      if (block.data.length) yield block.data;
     }
   }
-}
-
-function blockCrc(b: Buffer): number {
-  let crc = 0xffffffff;
-  for (let i = 0; i < b.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b[i]!) & 0xff]!) >>> 0;
-  return ~crc >>> 0;
 }
