@@ -23,6 +23,14 @@ import type { ServiceFactory } from './core/service.ts';
 import { agentHosts, computeOptions } from './compute/service.ts';
 import { startL2Agents } from './network/agent/l2_agents.ts';
 import type { NetworkAgent } from './network/agent/agent.ts';
+import { Health } from './core/health.ts';
+import { FaultInjector } from './devstack/faults.ts';
+import { registerAdminApi } from './devstack/admin-api.ts';
+import { logErrorReasons } from './devstack/console.ts';
+import { devstackOptions } from './devstack/config.ts';
+import { openrcScript, writeClouds, type CloudEntry } from './devstack/clouds-yaml.ts';
+import type { World } from './devstack/world.ts';
+import { CloudState, type Databases } from './devstack/state.ts';
 
 export interface Secrets {
   adminPassword: string;
@@ -77,6 +85,16 @@ export class Cloud {
   bus: MessageBus;
   log: Logger;
   secrets!: Secrets;
+  /** /healthcheck's answer: starting, ready, stopping (core/health.ts). */
+  health = new Health();
+  /** Fault injection (devstack/faults.ts), from `devstack.faults` and the admin API. */
+  faults: FaultInjector;
+  /** Every service's database, for reset and snapshots (devstack/state.ts). */
+  databases: Databases = new Map();
+  /** Reset and snapshots of the whole cloud's state. */
+  state: CloudState;
+  /** Set by interrupt(): the start stops at its next step. */
+  private interrupted = false;
   constructor(
     public cfg: StratusConfig,
     log?: Logger,
@@ -89,6 +107,17 @@ export class Cloud {
       });
     else if (cfg.transport === 'memory' || !cfg.transport) this.bus = new InProcessBus();
     else throw new Error(`unknown transport '${cfg.transport}' (use 'memory' or an amqp:// URL)`);
+    this.faults = new FaultInjector(devstackOptions(cfg).faults);
+    this.state = new CloudState(cfg.dataDir, this.databases, cfg.database);
+  }
+
+  /** Asks a start in progress to stop at its next step (a signal during the start). */
+  interrupt() {
+    this.interrupted = true;
+  }
+
+  private checkInterrupted() {
+    if (this.interrupted) throw new StartInterrupted();
   }
 
   /** Whether this process serves the REST APIs. */
@@ -121,15 +150,20 @@ export class Cloud {
     if (this.bus instanceof AmqpBus) await this.bus.connect();
     if (!this.api) return this.initWorkers();
     const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: 'identity' });
+    this.databases.set('identity', db);
     this.identity = new IdentityService(db, this.cfg, this.bus, this.log.child({ service: 'identity' }));
     this.services = [this.identity];
     await this.identity.init();
     this.secrets = loadSecrets(this.cfg);
     for (const f of SERVICES) {
+      this.checkInterrupted();
+      this.health.step = `starting ${f.name}`;
       const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
       await this.startService(f, session);
     }
+    this.checkInterrupted();
     if (opts.bootstrap !== false) {
+      this.health.step = 'bootstrapping identity';
       await bootstrap(this.identity, {
         adminPassword: this.secrets.adminPassword,
         servicePassword: this.secrets.servicePassword,
@@ -190,7 +224,11 @@ export class Cloud {
       bus: this.bus,
       log: this.log.child({ service: f.name }),
       session,
-      openDatabase: () => openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name }),
+      openDatabase: async () => {
+        const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name });
+        this.databases.set(f.name, db);
+        return db;
+      },
     });
     this.services.push(svc);
     await svc.init?.();
@@ -201,17 +239,41 @@ export class Cloud {
     const validator = this.identity.validator();
     const identityUrl = () => serviceUrl(this.cfg, this.identity);
     const urls: string[] = [];
+    const ds = devstackOptions(this.cfg);
+    /** What every app serves besides the services: fault injection, healthchecks, the admin test API. */
+    const extras = (app: FastifyInstance) => {
+      this.faults.install(app);
+      logErrorReasons(app);
+      registerAdminApi(app, {
+        validator,
+        faults: ds.faultApi ? this.faults : undefined,
+        state: ds.reset ? this.state : undefined,
+        health: this.health,
+      });
+    };
+    this.health.step = 'listening';
     if (this.cfg.separatePorts) {
       for (const s of this.services) {
         const app = createHttpApp(this.log);
+        extras(app);
         await mountService(app, s, { prefix: '', validator, identityUrl });
+        await app.after();
+        if (!app.hasRoute({ method: 'GET', url: '/healthcheck' })) this.health.register(app, '');
         await app.listen({ host: this.cfg.host, port: s.standardPort });
         this.apps.push(app);
         urls.push(`${s.type}: ${serviceUrl(this.cfg, s)}`);
       }
     } else {
       const app = createHttpApp(this.log);
-      for (const s of this.services) await mountService(app, s, { prefix: s.prefix, validator, identityUrl });
+      extras(app);
+      // The whole cloud's readiness at /healthcheck, each service's at <prefix>/healthcheck.
+      this.health.register(app, '', () => ({ services: this.services.map((s) => s.name) }));
+      for (const s of this.services) {
+        await mountService(app, s, { prefix: s.prefix, validator, identityUrl });
+        // A service with its own healthcheck (Swift's) keeps it.
+        await app.after();
+        if (!app.hasRoute({ method: 'GET', url: `${s.prefix}/healthcheck` })) this.health.register(app, s.prefix);
+      }
       app.get('/', async () => ({
         versions: this.services.map((s) => ({ type: s.type, href: serviceUrl(this.cfg, s) })),
       }));
@@ -224,6 +286,7 @@ export class Cloud {
 
   /** Graceful shutdown: stop accepting, finish requests in flight, close databases. */
   async close() {
+    this.health.phase = 'stopping';
     for (const app of this.apps) await app.close();
     this.apps = [];
     // One service failing to close (say, one whose init failed half-way) must not keep the others open.
@@ -239,64 +302,73 @@ export class Cloud {
     return `${serviceUrl(this.cfg, this.identity ?? IDENTITY_ENDPOINT)}/v3`;
   }
 
-  /** Writes clouds.yaml (data dir, and the user's ~/.config/openstack unless disabled) and an openrc. */
-  writeClientConfig(): { cloudsYaml: string[]; openrc: string } {
-    const cloud = {
-      auth: {
-        auth_url: this.authUrl(),
-        username: 'admin',
-        password: this.secrets.adminPassword,
-        project_name: 'admin',
-        user_domain_name: 'Default',
-        project_domain_name: 'Default',
-      },
+  /**
+   * Writes clouds.yaml (data dir, and the user's ~/.config/openstack unless disabled) and an
+   * openrc: `stratus` and `stratus-system` (admin), and DevStack's names: `devstack-admin`,
+   * `devstack-system-admin`, and with DevStack's world `devstack` (demo), `devstack-alt`
+   * (alt_demo), `devstack-reader`, `devstack-alt-member`, `devstack-alt-reader`,
+   * `devstack-system-member`, `devstack-system-reader`, `devstack-admin-demo`, `devstack-alt-admin`.
+   */
+  writeClientConfig(world?: World): { cloudsYaml: string[]; clouds: string[]; warnings: string[]; openrc: string } {
+    const authUrl = this.authUrl();
+    const pw = this.secrets.adminPassword;
+    const entry = (auth: Record<string, string>): CloudEntry => ({
+      auth: { auth_url: authUrl, ...auth },
       region_name: this.cfg.region,
       identity_api_version: 3,
       interface: 'public',
+    });
+    const project = (username: string, password: string, project_name: string) =>
+      entry({ username, password, project_name, user_domain_name: 'Default', project_domain_name: 'Default' });
+    const system = entry({ username: 'admin', password: pw, user_domain_name: 'Default', system_scope: 'all' });
+    const clouds: Record<string, CloudEntry> = {
+      stratus: project('admin', pw, 'admin'),
+      'stratus-system': system,
+      'devstack-admin': project('admin', pw, 'admin'),
+      'devstack-system-admin': system,
     };
-    const system = {
-      ...cloud,
-      auth: {
-        auth_url: cloud.auth.auth_url,
-        username: 'admin',
-        password: this.secrets.adminPassword,
-        user_domain_name: 'Default',
-        system_scope: 'all',
-      },
-    };
-    const written: string[] = [];
-    const write = (file: string) => {
-      let doc: any = {};
-      if (fs.existsSync(file)) {
-        try {
-          doc = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {};
-        } catch {
-          doc = {};
-        }
+    if (world) {
+      // DevStack's names (stack.sh's write_clouds_yaml).
+      const names: Record<string, string> = {
+        demo: 'devstack',
+        alt_demo: 'devstack-alt',
+        demo_reader: 'devstack-reader',
+        alt_demo_member: 'devstack-alt-member',
+        alt_demo_reader: 'devstack-alt-reader',
+        system_member: 'devstack-system-member',
+        system_reader: 'devstack-system-reader',
+      };
+      for (const u of world.users) {
+        const name = names[u.name];
+        if (!name) continue;
+        clouds[name] = u.system
+          ? entry({ username: u.name, password: u.password, user_domain_name: 'Default', system_scope: 'all' })
+          : project(u.name, u.password, u.project);
       }
-      doc.clouds = { ...(doc.clouds ?? {}), stratus: cloud, 'stratus-system': system };
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, YAML.stringify(doc), { mode: 0o600 });
-      written.push(file);
-    };
-    write(path.join(this.cfg.dataDir, 'clouds.yaml'));
-    if (process.env.STRATUS_USER_CLOUDS !== '0') write(path.join(os.homedir(), '.config', 'openstack', 'clouds.yaml'));
+      if (world.projectIds.demo) clouds['devstack-admin-demo'] = project('admin', pw, 'demo');
+      if (world.projectIds.alt_demo) clouds['devstack-alt-admin'] = project('admin', pw, 'alt_demo');
+    }
+    const files = [path.join(this.cfg.dataDir, 'clouds.yaml')];
+    if (process.env.STRATUS_USER_CLOUDS !== '0')
+      files.push(path.join(os.homedir(), '.config', 'openstack', 'clouds.yaml'));
+    const result = writeClouds(files, clouds);
     const openrc = path.join(this.cfg.dataDir, 'openrc');
     fs.writeFileSync(
       openrc,
-      [
-        `export OS_AUTH_URL=${cloud.auth.auth_url}`,
-        'export OS_IDENTITY_API_VERSION=3',
-        'export OS_USERNAME=admin',
-        `export OS_PASSWORD='${this.secrets.adminPassword}'`,
-        'export OS_PROJECT_NAME=admin',
-        'export OS_USER_DOMAIN_NAME=Default',
-        'export OS_PROJECT_DOMAIN_NAME=Default',
-        `export OS_REGION_NAME=${this.cfg.region}`,
-        '',
-      ].join('\n'),
+      openrcScript({
+        authUrl,
+        region: this.cfg.region,
+        users: world?.users.filter((u) => !u.system) ?? [{ name: 'admin', password: pw, project: 'admin' }],
+      }),
       { mode: 0o600 },
     );
-    return { cloudsYaml: written, openrc };
+    return { cloudsYaml: result.written, clouds: Object.keys(clouds), warnings: result.warnings, openrc };
+  }
+}
+
+/** Thrown by a start that was interrupted (a signal): not a failure to report. */
+export class StartInterrupted extends Error {
+  constructor() {
+    super('the start was interrupted');
   }
 }

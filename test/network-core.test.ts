@@ -38,7 +38,8 @@ for (const engine of databaseEngines('network core')) {
     };
 
     before(async () => {
-      c = await startCloud({ database: engine.database });
+      // A configured flat physnet (the default, Neutron's '*', accepts any).
+      c = await startCloud({ database: engine.database, configure: (cfg) => (cfg.network.flatNetworks = ['public']) });
       alice = await member(c, 'alice');
       bob = await member(c, 'bob');
     });

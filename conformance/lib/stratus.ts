@@ -108,7 +108,8 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   delete env.STRATUS_CONFIG;
   const child = spawn(
     process.execPath,
-    [path.join(o.repoRoot, 'bin', 'stratus.js'), 'start', '--data-dir', o.dataDir, '--port', String(o.port)],
+    // --bare: the harness makes what tempest expects of DevStack itself (network.ts, compute.ts).
+    [path.join(o.repoRoot, 'bin', 'stratus.js'), 'start', '--bare', '--data-dir', o.dataDir, '--port', String(o.port)],
     {
       cwd: o.repoRoot,
       env,

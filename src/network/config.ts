@@ -12,7 +12,7 @@ export interface NetworkConfig {
   mtu: number;
   /** VXLAN VNIs for project networks, as ml2_type_vxlan's vni_ranges ('1:1000', comma-separated). */
   vniRanges: string;
-  /** Physical networks flat provider networks may use (ml2_type_flat's flat_networks). */
+  /** Physical networks flat provider networks may use (ml2_type_flat's flat_networks; '*', the default, any). */
   flatNetworks: string[];
   /** Seconds without a report after which an agent is down (neutron's agent_down_time). */
   agentDownTime: number;
@@ -41,7 +41,7 @@ export function networkDefaults(): NetworkConfig {
     dataplane: 'logical',
     mtu: 1500,
     vniRanges: '1:1000',
-    flatNetworks: ['public'],
+    flatNetworks: ['*'],
     agentDownTime: 75,
     agentReportInterval: 30,
     availabilityZone: 'nova',

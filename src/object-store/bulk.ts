@@ -1,16 +1,15 @@
 // Bulk operations: POST ?bulk-delete (a newline-separated list of /container[/object]) and
 // PUT ?extract-archive=tar|tar.gz|tar.bz2 (each file of the archive becomes an object,
-// streamed from the archive to the driver, never held whole). bzip2 has no decoder in Node:
-// the system's bzip2 (Debian's `bzip2` package) decompresses as a child process, streamed.
+// streamed from the archive to the driver, never held whole); tar.bz2 through bzip2.ts, no system binary.
 import zlib from 'node:zlib';
-import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { ApiError } from '../core/errors.ts';
+import { Bzip2Error, bunzip2 } from './bzip2.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { isoOf, xTimestamp } from './store.ts';
-import { CONSTRAINTS, applyMeta, guessContentType, hdr } from './api/common.ts';
+import { CONSTRAINTS, applyMeta, guessContentType, hdr, xmlEscape } from './api/common.ts';
 
 export const MAX_DELETES_PER_REQUEST = 10000;
 export const MAX_CONTAINERS_PER_EXTRACTION = 10000;
@@ -23,7 +22,7 @@ class ArchiveError extends ApiError {
   }
 }
 
-/** The archive's tar stream: the body as is, gunzipped, or through `bzip2 -dc`; close() stops the decoder. */
+/** The archive's tar stream: the body as is, gunzipped, or bunzip2ed (bzip2.ts); close() stops the decoder. */
 function tarStream(kind: string, body: Readable): { stream: AsyncIterable<Buffer>; close: () => void } {
   if (kind === 'tar') return { stream: body, close: () => {} };
   if (kind === 'tar.gz') {
@@ -37,35 +36,24 @@ function tarStream(kind: string, body: Readable): { stream: AsyncIterable<Buffer
       },
     };
   }
-  const child = spawn('bzip2', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const stderr: Buffer[] = [];
-  let failure: string | undefined;
-  child.stderr.on('data', (d: Buffer) => stderr.push(d));
-  child.on('error', (e) => {
-    failure = e.message;
-  });
-  child.stdin.on('error', () => {
-    /* bzip2 stopped reading: its exit status tells why */
-  });
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-  body.pipe(child.stdin);
+  // bzip2: decoded here (bzip2.ts), no system binary needed.
+  let stopped = false;
   async function* out() {
-    for await (const chunk of child.stdout) yield chunk as Buffer;
-    const code = await exited;
-    // bzip2's first line says what is wrong (the rest is advice for a terminal user).
-    const why = Buffer.concat(stderr)
-      .toString('utf8')
-      .trim()
-      .split('\n')[0]!
-      .replace(/^bzip2: /, '')
-      .replace(/[;:.]\s*$/, '');
-    if (failure || code !== 0) throw new ArchiveError(why || failure || `bzip2 exited ${code}`);
+    try {
+      // The request's stream is read, never destroyed (that would drop the connection before the answer).
+      for await (const chunk of bunzip2(body.iterator({ destroyOnReturn: false }))) {
+        if (stopped) return;
+        yield chunk;
+      }
+    } catch (e) {
+      if (e instanceof Bzip2Error) throw new ArchiveError(e.message);
+      throw e;
+    }
   }
   return {
     stream: out(),
     close: () => {
-      body.unpipe(child.stdin);
-      if (child.exitCode === null) child.kill();
+      stopped = true;
     },
   };
 }
@@ -132,7 +120,7 @@ export function bulkResult(acceptHeader: string | undefined, r: Record<string, u
       body: `<?xml version="1.0" encoding="UTF-8"?>\n<delete>${Object.entries(r)
         .map(
           ([k, v]) =>
-            `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${e[0]}</name><status>${e[1]}</status></object>`).join('') : v}</${tag(k)}>`,
+            `<${tag(k)}>${Array.isArray(v) ? v.map((e) => `<object><name>${xmlEscape(String(e[0]))}</name><status>${xmlEscape(String(e[1]))}</status></object>`).join('') : xmlEscape(String(v))}</${tag(k)}>`,
         )
         .join('')}</delete>\n`,
     };
