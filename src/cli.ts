@@ -253,7 +253,7 @@ export function toFlags(v: Values): ConfigFlags & { logFile?: string } {
 }
 
 /** The service sections another service may have in the file (its folder name). */
-const serviceSections = () => SERVICES.map((s) => s.name);
+const serviceSections = () => SERVICES.flatMap((s) => s.configSections ?? [s.name]);
 
 /** Loads and checks the configuration: the file first (its problems name it), then the merge with env and flags. */
 export function checkedConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): StratusConfig {

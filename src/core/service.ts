@@ -20,6 +20,8 @@ export interface ServiceContext {
 export interface ServiceFactory {
   /** Folder name and database name, e.g. 'image'. */
   name: string;
+  /** Its sections of stratus.yaml when not only `name` (e.g. `metric` and `collector`). */
+  configSections?: string[];
   /** The service user bootstrap creates for it (glance, swift, ...). */
   user: string;
   /** The service, not started yet: the process calls its `init()` (and `close()`, also when init failed). */

@@ -71,6 +71,8 @@ export class MetricService implements ServiceModule {
 
 export const metricService: ServiceFactory = {
   name: 'metric',
+  // Ceilometer's agents run in the metric service's process (collector/).
+  configSections: ['metric', 'collector'],
   user: 'gnocchi',
   async create(ctx: ServiceContext) {
     return new MetricService(await ctx.openDatabase<MetricDb>(), ctx);
