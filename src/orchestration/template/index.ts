@@ -1,0 +1,45 @@
+// Heat's template language: the seam the orchestration engine uses (see briefs/hot-interface.md).
+export { TemplateError, formatPath } from './errors.ts';
+export type { HeatErrorType } from './errors.ts';
+export type {
+  Constraint,
+  CustomConstraintChecker,
+  Environment,
+  OutputDefinition,
+  ParameterSchema,
+  ParameterType,
+  ResolveContext,
+  ResourceDefinition,
+  Template,
+} from './types.ts';
+export { parseTemplate, loadTemplate, MAX_TEMPLATE_SIZE, MAX_RESOURCES_PER_STACK } from './parse.ts';
+export {
+  resolveParameters,
+  parameterView,
+  parameterHot,
+  immutableParamsModified,
+  parseParameterValue,
+  API_TYPES,
+} from './parameters.ts';
+export {
+  resolve,
+  evaluateConditions,
+  conditionEnabled,
+  dependencies,
+  enabledResources,
+  outputReferences,
+  selectFromAttribute,
+} from './functions.ts';
+export {
+  parseEnvironment,
+  mergeEnvironments,
+  emptyEnvironment,
+  resolveResourceType,
+  resourceHooks,
+  validateHooks,
+  environmentView,
+  isTemplateName,
+  fnmatch,
+  HOOK_TYPES,
+} from './environment.ts';
+export { templateVersions, templateFunctions, findVersion } from './versions.ts';
