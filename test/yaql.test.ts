@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { YaqlError, evaluateYaql, parseYaql } from '../src/core/yaql/index.ts';
+import { YAQL_REFERENCE_EXAMPLES } from './lib/yaql-examples.ts';
 
 const y = (e: string, data: unknown = null) => evaluateYaql(e, data);
 
@@ -152,5 +153,27 @@ describe('yaql', () => {
     assert.throws(() => parseYaql('1 ^ 2'), /Lexical error: illegal character '\^' at position 2/);
     assert.throws(() => y('nosuch(1)'), /Unknown function "nosuch"/);
     assert.throws(() => y('$.nosuch()', [1]), /No method "nosuch"/);
+  });
+});
+
+describe('yaql language reference examples', () => {
+  it('evaluates every example as documented', () => {
+    const norm = (x: unknown): string =>
+      JSON.stringify(x, (_k, v) =>
+        v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v,
+      );
+    const failures: string[] = [];
+    for (const [expr, data, expected] of YAQL_REFERENCE_EXAMPLES) {
+      try {
+        const got = evaluateYaql(expr, data);
+        if (norm(got) !== norm(expected)) {
+          failures.push(`${expr} => ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`);
+        }
+      } catch (e) {
+        failures.push(`${expr} threw ${(e as Error).message}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(YAQL_REFERENCE_EXAMPLES.length > 200);
   });
 });

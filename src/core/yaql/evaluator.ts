@@ -24,7 +24,13 @@ export class Thunk {
   ) {}
   value(): unknown {
     if (this.cached) return this.cached.v;
+    if (this.node.t === 'pair') return [evalNode(this.node.key, this.ctx), evalNode(this.node.value, this.ctx)];
     return evalNode(this.node, this.ctx);
+  }
+  /** For `key => value` arguments: the evaluated key and value, else null. */
+  pair(): [unknown, unknown] | null {
+    if (this.node.t !== 'pair') return null;
+    return [evalNode(this.node.key, this.ctx), evalNode(this.node.value, this.ctx)];
   }
   call(...args: unknown[]): unknown {
     const c = this.ctx.child();
@@ -100,7 +106,8 @@ export function compare(a: unknown, b: unknown): number {
     }
     return a.length - b.length;
   }
-  if (a === null && b === null) return 0;
+  if (a === null || a === undefined) return b === null || b === undefined ? 0 : -1;
+  if (b === null || b === undefined) return 1;
   throw new YaqlError(`'<' not supported between instances of '${typeName(a)}' and '${typeName(b)}'`);
 }
 
@@ -162,7 +169,9 @@ function binary(op: string, l: unknown, r: unknown): unknown {
       return num(l, op) - num(r, op);
     case '*':
       if (typeof l === 'string' && typeof r === 'number') return l.repeat(Math.max(0, r));
+      if (typeof r === 'string' && typeof l === 'number') return r.repeat(Math.max(0, l));
       if (Array.isArray(l) && typeof r === 'number') return Array.from({ length: Math.max(0, r) }, () => l).flat();
+      if (Array.isArray(r) && typeof l === 'number') return Array.from({ length: Math.max(0, l) }, () => r).flat();
       return num(l, op) * num(r, op);
     case '/': {
       const a = num(l, op);

@@ -56,6 +56,11 @@ export function tokenize(src: string): Token[] {
       let j = i + 1;
       let s = '';
       while (j < src.length && src[j] !== c) {
+        if (src[j] === '\\' && c === '`' && src[j + 1] === '`') {
+          s += '`';
+          j += 2;
+          continue;
+        }
         if (src[j] === '\\' && c !== '`' && j + 1 < src.length) {
           const e = src[j + 1];
           const map: Record<string, string> = {
@@ -100,8 +105,8 @@ export function tokenize(src: string): Token[] {
         continue;
       }
     }
-    if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i)) as RegExpExecArray;
+    if (/[\p{L}_]/u.test(c)) {
+      const m = /^[\p{L}_][\p{L}\p{N}_]*/u.exec(src.slice(i)) as RegExpExecArray;
       const w = m[0];
       out.push({ kind: WORD_OPS.has(w) ? 'op' : 'kw', value: w, pos: start });
       i += w.length;

@@ -56,6 +56,13 @@ function str(v: unknown): string {
   if (v instanceof YaqlRegex) return v.source;
   return JSON.stringify(v);
 }
+/** A dict key as Python's str() of it. */
+function keyStr(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  return str(v);
+}
 function pyFloat(n: number): string {
   const s = String(n);
   return /[.e]/.test(s) || !Number.isFinite(n) ? s : `${s}.0`;
@@ -124,7 +131,7 @@ B.selectMany = (c) => {
   const s = thunk(c, 1, 'selector');
   return list.flatMap((x) => {
     const r = s ? s.call(x) : x;
-    return Array.isArray(r) ? r : seq(r, 'selectMany');
+    return Array.isArray(r) ? r : isDict(r) ? Object.keys(r) : [r];
   });
 };
 B.len = (c) => {
@@ -161,9 +168,10 @@ function extreme(c: Call, sign: 1 | -1, fn: string): unknown {
     return compare(first, b) * sign >= 0 ? first : b;
   }
   const list = first;
-  const key = thunk(c, 1, 'keySelector');
+  const key = c.pos.length > 1 && list.length === 0 ? undefined : thunk(c, 1, 'keySelector');
   if (list.length === 0) {
     if (c.kw.initial) return c.kw.initial.value();
+    if (c.pos.length > 1) return arg(c, 1);
     throw new YaqlError(`${fn}() arg is an empty sequence`);
   }
   let best = list[0];
@@ -193,13 +201,8 @@ B.toList = (c) => {
   return c.pos.map((t) => t.value());
 };
 B.list = (c) => {
-  const out: unknown[] = [];
-  for (const t of c.pos) {
-    const v = t.value();
-    if (Array.isArray(v)) out.push(...v);
-    else out.push(v);
-  }
-  return c.pos.length === 1 && !Array.isArray(arg(c, 0)) ? [arg(c, 0)] : out;
+  if (c.method && c.pos.length === 1 && Array.isArray(arg(c, 0))) return [...(arg(c, 0) as unknown[])];
+  return c.pos.map((t) => t.value());
 };
 B.first = (c) => {
   const list = collection(c, 'first');
@@ -351,7 +354,9 @@ B.aggregate = (c) => {
 B.reduce = B.aggregate;
 B.defaultIfEmpty = (c) => {
   const list = collection(c, 'defaultIfEmpty');
-  return list.length ? list : [arg(c, 1)];
+  if (list.length) return list;
+  const d = arg(c, 1);
+  return Array.isArray(d) ? d : [d];
 };
 B.repeat = (c) => {
   const v = arg(c, 0);
@@ -379,30 +384,20 @@ B.symmetricDifference = (c) => {
 // ---- dictionaries
 B.dict = (c) => {
   const out: Record<string, unknown> = {};
-  if (c.pos.length === 1 && Array.isArray(arg(c, 0))) {
-    for (const p of arg(c, 0) as unknown[]) {
+  const pairs = c.pos.map((t) => t.pair());
+  if (c.pos.length > 0 && pairs.every((p) => p !== null)) {
+    for (const p of pairs as Array<[unknown, unknown]>) out[keyStr(p[0])] = p[1];
+  } else if (c.pos.length === 1) {
+    for (const p of seq(arg(c, 0), 'dict')) {
       if (!Array.isArray(p) || p.length !== 2) throw new YaqlError('dict() items must be pairs');
-      out[str(p[0])] = p[1];
+      out[keyStr(p[0])] = p[1];
     }
-    return out;
-  }
-  if (c.pos.length >= 1 && Array.isArray(arg(c, 0)) && c.pos.length <= 3) {
-    const list = arg(c, 0) as unknown[];
+  } else if (c.pos.length >= 2 && c.pos.length <= 3) {
+    const list = seq(arg(c, 0), 'dict');
     const k = thunk(c, 1, 'keySelector') as Thunk;
     const v = thunk(c, 2, 'valueSelector');
-    for (const x of list) out[str(k.call(x))] = v ? v.call(x) : x;
-    return out;
-  }
-  for (const t of c.pos) {
-    const n = t.node;
-    if (n.t === 'pair') {
-      const ctx = t.ctx;
-      out[str(new (t.constructor as typeof Thunk)(n.key, ctx).value())] = new (t.constructor as typeof Thunk)(
-        n.value,
-        ctx,
-      ).value();
-    } else throw new YaqlError('No function "dict" matches supplied arguments');
-  }
+    for (const x of list) out[keyStr(k.call(x))] = v ? v.call(x) : x;
+  } else if (c.pos.length > 0) throw new YaqlError('No function "dict" matches supplied arguments');
   for (const [k, t] of Object.entries(c.kw)) out[k] = t.value();
   return out;
 };
@@ -431,17 +426,17 @@ B.get = (c) => {
   return c.pos.length > 2 || c.kw.default ? arg(c, 2, 'default') : null;
 };
 B.set = (c) => {
-  const d = { ...dictArg(c, 'set') };
+  const recv = arg(c, 0);
+  if (!(c.method && isDict(recv))) return distinct(c.pos.map((t) => t.value()));
+  const d = { ...recv };
   if (c.pos.length === 2 && isDict(arg(c, 1))) return { ...d, ...(arg(c, 1) as Record<string, unknown>) };
-  if (c.pos.length >= 3) {
-    d[str(arg(c, 1))] = arg(c, 2);
+  if (c.pos.length === 3 && c.pos.every((t) => t.pair() === null)) {
+    d[keyStr(arg(c, 1))] = arg(c, 2);
     return d;
   }
   for (const t of c.pos.slice(1)) {
-    if (t.node.t === 'pair') {
-      const T = t.constructor as typeof Thunk;
-      d[str(new T(t.node.key, t.ctx).value())] = new T(t.node.value, t.ctx).value();
-    }
+    const p = t.pair();
+    if (p) d[keyStr(p[0])] = p[1];
   }
   for (const [k, t] of Object.entries(c.kw)) d[k] = t.value();
   return d;
@@ -478,7 +473,11 @@ function strArg(c: Call, fn: string): string {
   return s;
 }
 B.split = (c) => {
+  const r0 = arg(c, 0);
+  if (r0 instanceof YaqlRegex) return regexSplit(r0.re, String(arg(c, 1)), (arg(c, 2, 'maxSplit') as number) ?? 0);
   const s = strArg(c, 'split');
+  const r1 = arg(c, 1, 'separator');
+  if (r1 instanceof YaqlRegex) return regexSplit(r1.re, s, (arg(c, 2, 'maxSplit') as number) ?? 0);
   const sep = arg(c, 1, 'separator') as string | null | undefined;
   const max = (arg(c, 2, 'maxSplits') as number | undefined) ?? -1;
   if (sep === null || sep === undefined) {
@@ -505,19 +504,36 @@ B.rightSplit = (c) => {
 B.replace = (c) => {
   const recv = arg(c, 0);
   if (recv instanceof YaqlRegex) {
-    const s = String(arg(c, 1));
-    const repl = String(arg(c, 2));
-    return s.replace(new RegExp(recv.re.source, `${recv.re.flags.replace('g', '')}g`), repl.replace(/\\(\d)/g, '$$$1'));
+    return regexReplace(recv.re, String(arg(c, 1)), String(arg(c, 2)), (arg(c, 3, 'count') as number | undefined) ?? 0);
   }
   if (isDict(recv)) {
     // replace(dict) on a string is handled below; a dict receiver has no replace
     throw new YaqlError('No method "replace" for receiver of type dict matches supplied arguments');
   }
+  if (Array.isArray(recv)) return listReplace(c, recv, false);
   const s = strArg(c, 'replace');
   const a1 = arg(c, 1, 'old');
+  if (a1 instanceof YaqlRegex) {
+    const count = (arg(c, 3, 'count') as number | undefined) ?? 0;
+    return regexReplace(a1.re, s, String(arg(c, 2)), count);
+  }
   if (isDict(a1)) {
-    let out = s;
-    for (const [k, v] of Object.entries(a1)) out = out.split(k).join(str(v));
+    const count = (arg(c, 2, 'count') as number | undefined) ?? -1;
+    // one pass, longest keys first (yaql replace_with_dict)
+    const keys = Object.keys(a1).sort((x, y) => y.length - x.length);
+    let out = '';
+    let i = 0;
+    const done = new Map<string, number>();
+    while (i < s.length) {
+      const k = keys.find((kk) => kk !== '' && s.startsWith(kk, i) && (count < 0 || (done.get(kk) ?? 0) < count));
+      if (k === undefined) {
+        out += s[i++];
+        continue;
+      }
+      done.set(k, (done.get(k) ?? 0) + 1);
+      out += str(a1[k]);
+      i += k.length;
+    }
     return out;
   }
   const old = String(a1);
@@ -609,26 +625,80 @@ B.matches = (c) => {
   if (a instanceof YaqlRegex) return a.re.test(String(b));
   return toRegex(b).test(String(a));
 };
+function groupObjects(m: RegExpExecArray): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  let from = m.index;
+  m.forEach((g, i) => {
+    if (g === undefined) {
+      out.push({ value: null, start: -1, end: -1 });
+      return;
+    }
+    const start = i === 0 ? m.index : m.input.indexOf(g, from);
+    if (i > 0 && start >= 0) from = start;
+    out.push({ value: g, start, end: start + g.length });
+  });
+  return out;
+}
+function globalRe(re: RegExp): RegExp {
+  return new RegExp(re.source, `${re.flags.replace('g', '')}g`);
+}
+function regexReplace(re: RegExp, s: string, repl: string, count: number): string {
+  let n = 0;
+  const js = repl.replace(/\\(\d)/g, '$$$1').replace(/\\g<(\w+)>/g, '$$<$1>');
+  return s.replace(globalRe(re), (...args) => {
+    if (count > 0 && n >= count) return args[0] as string;
+    n++;
+    return (args[0] as string).replace(new RegExp(re.source, re.flags.replace('g', '')), js);
+  });
+}
 B.search = (c) => {
-  const a = arg(c, 0);
-  const s = String(arg(c, 1));
-  const m = toRegex(a).exec(s);
+  const re = toRegex(arg(c, 0));
+  const m = re.exec(String(arg(c, 1)));
   if (!m) return null;
   const sel = thunk(c, 2, 'selector');
-  const groups: Record<string, unknown> = {};
-  m.forEach((g, i) => {
-    groups[String(i)] = g ?? null;
-  });
-  const obj = { value: m[0], start: m.index, end: m.index + m[0].length };
-  return sel ? sel.call(obj) : m[0];
+  return sel ? sel.call(...groupObjects(m)) : m[0];
 };
 B.searchAll = (c) => {
+  const re = toRegex(arg(c, 0));
+  const sel = thunk(c, 2, 'selector');
+  return [...String(arg(c, 1)).matchAll(globalRe(re))].map((m) =>
+    sel ? sel.call(...groupObjects(m as RegExpExecArray)) : m[0],
+  );
+};
+B.replaceBy = (c) => {
   const a = arg(c, 0);
-  const re = toRegex(a);
-  const s = String(arg(c, 1));
-  return [...s.matchAll(new RegExp(re.source, `${re.flags.replace('g', '')}g`))].map((m) => m[0]);
+  const [re, s] = a instanceof YaqlRegex ? [a.re, String(arg(c, 1))] : [toRegex(arg(c, 1)), String(a)];
+  const sel = thunk(c, 2, 'selector') as Thunk;
+  const count = (arg(c, 3, 'count') as number | undefined) ?? 0;
+  let n = 0;
+  return s.replace(globalRe(re), (...args) => {
+    if (count > 0 && n >= count) return args[0] as string;
+    n++;
+    const m = re.exec(args[0] as string) as RegExpExecArray;
+    const groups = groupObjects(m).map((g) => ({
+      ...g,
+      start: (g.start as number) + (args[args.length - 2] as number),
+    }));
+    return str(sel.call(...groups));
+  });
 };
 B.escapeRegex = (c) => String(arg(c, 0)).replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+function regexSplit(re: RegExp, s: string, max: number): string[] {
+  const out: string[] = [];
+  let last = 0;
+  let n = 0;
+  for (const m of s.matchAll(globalRe(re))) {
+    if (max > 0 && n >= max) break;
+    if (m[0] === '') continue;
+    out.push(s.slice(last, m.index));
+    out.push(...(m.slice(1).filter((g) => g !== undefined) as string[]));
+    last = (m.index as number) + m[0].length;
+    n++;
+  }
+  out.push(s.slice(last));
+  return out;
+}
 
 // ---- conversions, arithmetic, logic, misc
 B.int = (c) => {
@@ -669,14 +739,16 @@ B.switch = (c) => {
     const T = t.constructor as typeof Thunk;
     if (truthy(new T(t.node.key, t.ctx).value())) return new T(t.node.value, t.ctx).value();
   }
+  for (const [k, t] of Object.entries(c.kw)) {
+    if (truthy(k)) return t.value();
+  }
   return null;
 };
 B.let = (c) => {
   c.pos.forEach((t, i) => {
-    if (t.node.t === 'pair') {
-      const T = t.constructor as typeof Thunk;
-      c.ctx.vars.set(`$${str(new T(t.node.key, t.ctx).value())}`, new T(t.node.value, t.ctx).value());
-    } else c.ctx.vars.set(`$${i + 1}`, t.value());
+    const p = t.pair();
+    if (p) c.ctx.vars.set(`$${str(p[0])}`, p[1]);
+    else c.ctx.vars.set(`$${i + 1}`, t.value());
   });
   for (const [k, t] of Object.entries(c.kw)) c.ctx.vars.set(`$${k}`, t.value());
   return c.ctx.get('$');
@@ -684,11 +756,207 @@ B.let = (c) => {
 B.isEmpty = (c) => {
   const v = arg(c, 0);
   if (v === null || v === undefined) return true;
-  if (typeof v === 'string' || Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'string') return v.trim().length === 0;
+  if (Array.isArray(v)) return v.length === 0;
   if (isDict(v)) return Object.keys(v).length === 0;
   return false;
 };
+B.norm = (c) => {
+  const v = arg(c, 0);
+  if (v === null || v === undefined) return null;
+  const s = String(v).trim();
+  return s === '' ? null : s;
+};
 B.then = (c) => (thunk(c, 1) as Thunk).call(arg(c, 0));
+
+function listReplace(c: Call, list: unknown[], many: boolean): unknown[] {
+  const pos = numArg(arg(c, 1, 'position'), 'replace');
+  const value = arg(c, 2, many ? 'values' : 'value');
+  const count = (arg(c, 3, 'count') as number | undefined) ?? 1;
+  const end = count < 0 ? list.length : pos + count;
+  const ins = many ? seq(value, 'replaceMany') : [value];
+  return [...list.slice(0, pos), ...ins, ...list.slice(end)];
+}
+B.replaceMany = (c) => listReplace(c, collection(c, 'replaceMany'), true);
+const prevDelete = B.delete;
+B.delete = (c) => {
+  const recv = arg(c, 0);
+  if (!Array.isArray(recv)) return prevDelete(c);
+  const pos = numArg(arg(c, 1, 'position'), 'delete');
+  const count = (arg(c, 2, 'count') as number | undefined) ?? 1;
+  if (count < 0) return recv.slice(0, pos);
+  return [...recv.slice(0, pos), ...recv.slice(pos + count)];
+};
+function insertAt(list: unknown[], pos: number, items: unknown[]): unknown[] {
+  const p = pos < 0 ? list.length : Math.min(pos, list.length);
+  return [...list.slice(0, p), ...items, ...list.slice(p)];
+}
+B.insert = (c) => {
+  const l = collection(c, 'insert');
+  const pos = numArg(arg(c, 1), 'insert');
+  return insertAt(l, pos < 0 ? Math.max(0, l.length + pos) : pos, [arg(c, 2)]);
+};
+B.insertMany = (c) =>
+  insertAt(collection(c, 'insertMany'), numArg(arg(c, 1), 'insertMany'), seq(arg(c, 2), 'insertMany'));
+B.add = (c) => distinct([...collection(c, 'add'), ...c.pos.slice(1).map((t) => t.value())]);
+B.remove = (c) => {
+  const rm = c.pos.slice(1).map((t) => t.value());
+  return collection(c, 'remove').filter((x) => !rm.some((y) => eq(x, y)));
+};
+B.indexWhere = (c) => {
+  const p = thunk(c, 1, 'predicate') as Thunk;
+  return collection(c, 'indexWhere').findIndex((x) => truthy(p.call(x)));
+};
+B.lastIndexWhere = (c) => {
+  const p = thunk(c, 1, 'predicate') as Thunk;
+  const l = collection(c, 'lastIndexWhere');
+  for (let i = l.length - 1; i >= 0; i--) if (truthy(p.call(l[i]))) return i;
+  return -1;
+};
+B.slice = (c) => {
+  const l = collection(c, 'slice');
+  const n = numArg(arg(c, 1, 'length'), 'slice');
+  const out: unknown[][] = [];
+  for (let i = 0; i < l.length; i += n) out.push(l.slice(i, i + n));
+  return out;
+};
+B.splitAt = (c) => {
+  const l = collection(c, 'splitAt');
+  const n = numArg(arg(c, 1, 'index'), 'splitAt');
+  return [l.slice(0, n), l.slice(n)];
+};
+B.splitWhere = (c) => {
+  const l = collection(c, 'splitWhere');
+  const p = thunk(c, 1, 'predicate') as Thunk;
+  const out: unknown[][] = [[]];
+  for (const x of l) {
+    if (truthy(p.call(x))) out.push([]);
+    else out[out.length - 1].push(x);
+  }
+  return out;
+};
+B.sliceWhere = (c) => {
+  const l = collection(c, 'sliceWhere');
+  const p = thunk(c, 1, 'predicate') as Thunk;
+  const out: unknown[][] = [];
+  let prev: boolean | undefined;
+  for (const x of l) {
+    const k = truthy(p.call(x));
+    if (prev === undefined || k !== prev) out.push([]);
+    out[out.length - 1].push(x);
+    prev = k;
+  }
+  return out;
+};
+B.accumulate = (c) => {
+  const l = collection(c, 'accumulate');
+  const f = thunk(c, 1, 'selector') as Thunk;
+  const hasSeed = c.pos.length > 2 || Object.hasOwn(c.kw, 'seed');
+  if (!hasSeed && l.length === 0) return [];
+  let acc = hasSeed ? arg(c, 2, 'seed') : l[0];
+  const out = [acc];
+  for (const x of hasSeed ? l : l.slice(1)) {
+    acc = f.call(acc, x);
+    out.push(acc);
+  }
+  return out;
+};
+const LIMIT = 1000;
+B.generate = (c) => {
+  let x = arg(c, 0, 'initial');
+  const pred = thunk(c, 1, 'predicate') as Thunk;
+  const prod = thunk(c, 2, 'producer') as Thunk;
+  const sel = thunk(c, 3, 'selector');
+  const out: unknown[] = [];
+  while (truthy(pred.call(x))) {
+    out.push(sel ? sel.call(x) : x);
+    if (out.length > LIMIT) throw new YaqlError('Collection is too large');
+    x = prod.call(x);
+  }
+  return out;
+};
+B.cycle = (c) => {
+  const l = collection(c, 'cycle');
+  if (!l.length) return [];
+  return Array.from({ length: LIMIT }, (_, i) => l[i % l.length]);
+};
+B.zipLongest = (c) => {
+  const lists = c.pos.map((t) => seq(t.value(), 'zipLongest'));
+  const d = c.kw.default ? c.kw.default.value() : null;
+  const n = Math.max(...lists.map((l) => l.length));
+  return Array.from({ length: n }, (_, i) => lists.map((l) => (i < l.length ? l[i] : d)));
+};
+B.isIterable = (c) => Array.isArray(arg(c, 0));
+B.with = (c) => {
+  c.pos.forEach((t, i) => {
+    c.ctx.vars.set(`$${i + 1}`, t.value());
+  });
+  if (c.pos.length) c.ctx.vars.set('$', c.pos[0].value());
+  return c.pos.length ? c.pos[0].value() : c.ctx.get('$');
+};
+B.bitwiseOr = (c) => numArg(arg(c, 0), 'bitwiseOr') | numArg(arg(c, 1), 'bitwiseOr');
+B.bitwiseAnd = (c) => numArg(arg(c, 0), 'bitwiseAnd') & numArg(arg(c, 1), 'bitwiseAnd');
+B.bitwiseXor = (c) => numArg(arg(c, 0), 'bitwiseXor') ^ numArg(arg(c, 1), 'bitwiseXor');
+B.bitwiseNot = (c) => ~numArg(arg(c, 0), 'bitwiseNot');
+B.shiftBitsLeft = (c) => numArg(arg(c, 0), 'shiftBitsLeft') * 2 ** numArg(arg(c, 1), 'shiftBitsLeft');
+B.shiftBitsRight = (c) => Math.floor(numArg(arg(c, 0), 'shiftBitsRight') / 2 ** numArg(arg(c, 1), 'shiftBitsRight'));
+B.hex = (c) => {
+  const n = numArg(arg(c, 0), 'hex');
+  return n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`;
+};
+B.random = (c) => {
+  if (c.pos.length === 2) {
+    const a = numArg(arg(c, 0), 'random');
+    const b = numArg(arg(c, 1), 'random');
+    return a + Math.floor(Math.random() * (b - a + 1));
+  }
+  return Math.random();
+};
+// orderBy(...).thenBy(...): the sort keys ride along on the result.
+const ORDER = Symbol('yaql.order');
+type Ordered = unknown[] & {
+  [ORDER]?: { base: unknown[]; keys: Array<{ f: (x: unknown) => unknown; desc: boolean }> };
+};
+function ordered(c: Call, desc: boolean, then: boolean): unknown[] {
+  const recv = arg(c, 0) as Ordered;
+  const s = thunk(c, 1, 'selector');
+  const key = { f: (x: unknown) => (s ? s.call(x) : x), desc };
+  const prev = then && recv[ORDER] ? recv[ORDER] : { base: seq(recv, 'orderBy'), keys: [] };
+  const keys = [...prev.keys, key];
+  const out = sortBy(prev.base, keys) as Ordered;
+  Object.defineProperty(out, ORDER, { value: { base: prev.base, keys }, enumerable: false });
+  return out;
+}
+B.orderBy = (c) => ordered(c, false, false);
+B.orderByDescending = (c) => ordered(c, true, false);
+B.thenBy = (c) => ordered(c, false, true);
+B.thenByDescending = (c) => ordered(c, true, true);
+const stringJoin = B.join;
+B.join = (c) => {
+  if (c.pos.length >= 3) {
+    const a = collection(c, 'join');
+    const b = seq(arg(c, 1), 'join');
+    const pred = thunk(c, 2, 'predicate') as Thunk;
+    const sel = thunk(c, 3, 'selector');
+    const out: unknown[] = [];
+    for (const x of a) for (const y of b) if (truthy(pred.call(x, y))) out.push(sel ? sel.call(x, y) : [x, y]);
+    return out;
+  }
+  return stringJoin(c);
+};
+B.pow = (c) => {
+  const a = numArg(arg(c, 0), 'pow');
+  const b = numArg(arg(c, 1), 'pow');
+  if (c.pos.length > 2) {
+    const m = numArg(arg(c, 2), 'pow');
+    let r = 1;
+    for (let i = 0; i < b; i++) r = (r * a) % m;
+    return r;
+  }
+  return a ** b;
+};
+const origRepeat = B.repeat;
+B.repeat = (c) => (c.pos.length < 2 && !c.kw.times ? Array.from({ length: LIMIT }, () => arg(c, 0)) : origRepeat(c));
 
 registerBuiltins(B);
 export const BUILTINS = B;
