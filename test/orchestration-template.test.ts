@@ -132,11 +132,11 @@ outputs:
     );
     fails(
       () => parseTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {properties: {}}\n'),
-      'Resource a is missing "type"',
+      'Each resource must contain a type key.',
     );
     fails(
       () => parseTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {type: X, foo: 1}\n'),
-      'Invalid keyword(s) inside a resource definition: foo',
+      '"foo" is not a valid keyword inside a resource definition',
     );
     fails(
       () => parseTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {type: X, deletion_policy: Keep}\n'),

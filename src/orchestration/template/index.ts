@@ -16,6 +16,7 @@ export { parseTemplate, loadTemplate, MAX_TEMPLATE_SIZE, MAX_RESOURCES_PER_STACK
 export {
   resolveParameters,
   parameterView,
+  stackParametersView,
   parameterHot,
   immutableParamsModified,
   parseParameterValue,

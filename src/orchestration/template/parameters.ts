@@ -56,7 +56,7 @@ export function strToNum(v: unknown): number {
     }
     throw new Error(`could not convert string to float: ${pyStrRepr(String(v))}`);
   }
-  throw new Error(`float() argument must be a string or a real number, not '${pyTypeOf(v)}'`);
+  throw new Error(`int() argument must be a string, a bytes-like object or a real number, not '${pyTypeOf(v)}'`);
 }
 
 function pyStrRepr(s: string): string {
@@ -346,7 +346,12 @@ function constraintMessage(c: Constraint, value: unknown): string {
     case 'range':
       return `${pyStr(value)} is out of range (min: ${mm(c.min)}, max: ${mm(c.max)})`;
     case 'length': {
-      const n = typeof value === 'string' || Array.isArray(value) ? value.length : 0;
+      const n =
+        typeof value === 'string' || Array.isArray(value)
+          ? value.length
+          : isPlainObject(value)
+            ? Object.keys(value).length
+            : 0;
       return `length (${n}) is out of range (min: ${mm(c.min)}, max: ${mm(c.max)})`;
     }
     case 'modulo':
@@ -418,15 +423,13 @@ async function checkValue(
 }
 
 /** The schema itself: each constraint valid for the parameter's type (Schema.validate). */
-function checkSchema(name: string, s: ParameterSchema): void {
+function checkSchema(name: string, s: ParameterSchema, kind: 'hot' | 'cfn'): void {
   for (const c of s.constraints) {
     if (!VALID_TYPES[c.kind].includes(s.type)) {
-      throw new TemplateError(
-        `Parameter '${name}' is invalid: ${CLASS_NAMES[c.kind]} constraint invalid for ${s.type}`,
-        {
-          type: 'InvalidSchemaError',
-        },
-      );
+      const tn = kind === 'cfn' ? API_TYPES[s.type] : s.type;
+      throw new TemplateError(`Parameter '${name}' is invalid: ${CLASS_NAMES[c.kind]} constraint invalid for ${tn}`, {
+        type: 'InvalidSchemaError',
+      });
     }
   }
 }
@@ -451,13 +454,43 @@ export async function resolveParameters(
   const defaults = env.parameter_defaults ?? {};
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(t.parameters)) {
-    checkSchema(name, s);
+    checkSchema(name, s, t.kind);
     const def = name in defaults && defaults[name] !== null ? defaults[name] : s.default;
     if (s.default !== undefined) await checkValue(name, s, s.default, check, true);
     const uv = user[name];
     if (uv !== undefined && uv !== null) out[name] = await checkValue(name, s, uv, check, false);
     else if (def !== undefined && def !== null) out[name] = await checkValue(name, s, def, check, false);
     else throw new TemplateError(`The Parameter (${name}) was not provided.`, { type: 'UserParameterMissing' });
+  }
+  return out;
+}
+
+/**
+ * The stack's parameters as Heat shows them (stack show, "parameters"): every value as Python's str(),
+ * lists joined with ',', json as JSON text, hidden ones as '******', plus the pseudo parameters.
+ */
+export function stackParametersView(
+  t: Template,
+  values: Record<string, unknown>,
+  stack: { id: string; name: string; projectId: string; region?: string },
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (t.kind === 'hot') {
+    out['OS::stack_id'] = stack.id;
+    out['OS::stack_name'] = stack.name;
+    out['OS::project_id'] = stack.projectId;
+  } else {
+    out['AWS::StackId'] = `arn:openstack:heat::${stack.projectId}:stacks/${stack.name}/${stack.id}`;
+    out['AWS::StackName'] = stack.name;
+    out['AWS::Region'] = stack.region ?? 'ap-southeast-1';
+  }
+  for (const [name, s] of Object.entries(t.parameters)) {
+    if (!(name in values)) continue;
+    const v = values[name];
+    if (s.hidden) out[name] = '******';
+    else if (s.type === 'comma_delimited_list' && Array.isArray(v)) out[name] = v.map((x) => pyStr(x)).join(',');
+    else if (s.type === 'json') out[name] = pyJson(v);
+    else out[name] = pyStr(v);
   }
   return out;
 }

@@ -68,18 +68,19 @@ function section(data: Record<string, unknown>, name: string): Record<string, un
 
 function hotResource(v: VersionInfo, name: string, snippet: unknown): ResourceDefinition {
   const path = ['resources', name];
+  // HOTemplate.validate_section, then the CFN-side check of Template.validate
+  if (!snippet) throw new TemplateError('Each resource must contain a type key.');
   if (!isPlainObject(snippet)) {
-    if (!snippet) throw new TemplateError('Each resource must contain a type key.', {});
     throw new TemplateError(
       `"resources" must contain a map of resource maps. Found a [<class '${pyTypeName(snippet)}'>] instead`,
     );
   }
   for (const k of Object.keys(snippet)) {
-    if (!v.resourceKeys.includes(k)) {
-      const bad = Object.keys(snippet).filter((x) => !v.resourceKeys.includes(x));
-      throw new TemplateError(`Invalid keyword(s) inside a resource definition: ${bad.join(', ')}`);
-    }
+    if (!v.resourceKeys.includes(k))
+      throw new TemplateError(`"${k}" is not a valid keyword inside a resource definition`);
   }
+  if (!('type' in snippet)) throw new TemplateError('Each resource must contain a type key.');
+  if (!snippet.type) throw new TemplateError('Each Resource must contain a Type key.');
   return resourceFrom(v, name, path, {
     type: snippet.type,
     hasType: 'type' in snippet,
@@ -273,9 +274,13 @@ export function parseTemplate(body: string | object, files: Record<string, strin
       { type: 'RequestLimitExceeded' },
     );
   }
-  for (const [name, snippet] of Object.entries(rr)) {
+  for (const name of Object.keys(rr).sort()) {
+    const snippet = rr[name];
     resources[name] = hot ? hotResource(v, name, snippet) : cfnResource(v, name, snippet);
   }
+  // keep the template's order
+  const ordered: Record<string, ResourceDefinition> = {};
+  for (const name of Object.keys(rr)) ordered[name] = resources[name];
   const description = data[hot ? 'description' : 'Description'];
   const condKey = hot ? 'conditions' : 'Conditions';
   const rawConditions = data[condKey];
@@ -295,7 +300,7 @@ export function parseTemplate(body: string | object, files: Record<string, strin
     parameters,
     parameterGroups: Array.isArray(parameterGroups) ? parameterGroups : [],
     conditions: (rawConditions as Record<string, unknown>) ?? {},
-    resources,
+    resources: ordered,
     outputs: parseOutputs(v, data),
     mappings: hot ? {} : section(data, 'Mappings'),
     files,
