@@ -11,6 +11,7 @@ import {
   emptyEnvironment,
   evaluateConditions,
   mergeEnvironments,
+  outputEnabled,
   parameterView,
   parseEnvironment,
   parseTemplate,
@@ -431,9 +432,11 @@ resources:
     );
     fails(() => evaluateConditions(t, {}), /Circular definition for condition "(a|b)"/);
     fails(
-      () => parseTemplate('heat_template_version: 2016-10-14\nconditions:\n  a: {get_attr: [x, y]}\n'),
-      /The function "get_attr" is invalid in this context/,
+      () => parseTemplate('heat_template_version: 2016-10-14\nconditions:\n  a: {equals: [1, {get_attr: [x, y]}]}\n'),
+      'conditions.a.equals[1].get_attr: The function "get_attr" is invalid in this context',
     );
+    const t2 = parseTemplate('heat_template_version: 2016-10-14\noutputs:\n  foo: {value: 1, condition: nope}\n');
+    fails(() => outputEnabled(t2, 'foo', {}), 'outputs.foo.condition: Invalid condition "nope"');
   });
 
   it('CFN functions', () => {

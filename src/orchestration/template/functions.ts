@@ -169,7 +169,7 @@ class Resolver {
         const k = keys[0];
         if (Object.hasOwn(this.table, k)) return this.call(k, this.table[k], x[k], [...path, k]);
         if (this.conditionMode && Object.hasOwn(this.v.functions, k) && this.v.functions[k] !== 'removed') {
-          throw err(`The function "${k}" is invalid in this context`, path);
+          throw err(`The function "${k}" is invalid in this context`, [...path, k]);
         }
       }
       const out: Record<string, unknown> = {};
@@ -1149,11 +1149,16 @@ export function evaluateConditions(
 }
 
 /** Whether a resource (or output) with this `condition` field is enabled. */
-export function conditionEnabled(t: Template, condition: unknown, conditions: Record<string, boolean>): boolean {
+export function conditionEnabled(
+  t: Template,
+  condition: unknown,
+  conditions: Record<string, boolean>,
+  path: Path = [],
+): boolean {
   if (condition === undefined || condition === null) return true;
   if (typeof condition === 'boolean') return condition;
   if (typeof condition === 'string') {
-    if (!Object.hasOwn(conditions, condition)) throw err(`Invalid condition "${condition}"`, []);
+    if (!Object.hasOwn(conditions, condition)) throw err(`Invalid condition "${condition}"`, path);
     return conditions[condition];
   }
   const v = versionOf(t);
@@ -1174,7 +1179,18 @@ export function conditionEnabled(t: Template, condition: unknown, conditions: Re
     azs: () => ['nova'],
   };
   const r = new Resolver(t, v, hooks, true);
-  return r.cond(condition, []);
+  return r.cond(condition, path);
+}
+
+/** Whether an output is enabled by its condition (path outputs.<name>.condition in errors). */
+export function outputEnabled(t: Template, name: string, conditions: Record<string, boolean>): boolean {
+  const o = t.outputs[name];
+  if (!o) return false;
+  return conditionEnabled(t, o.condition, conditions, [
+    t.kind === 'hot' ? 'outputs' : 'Outputs',
+    name,
+    t.kind === 'hot' ? 'condition' : 'Condition',
+  ]);
 }
 
 /** The resource names referenced from a snippet by get_resource/get_attr/Ref/Fn::GetAtt, taking `if` branches. */
@@ -1240,7 +1256,14 @@ function references(
 
 /** The resources enabled under the given condition values. */
 export function enabledResources(t: Template, conditions: Record<string, boolean>): string[] {
-  return Object.keys(t.resources).filter((n) => conditionEnabled(t, t.resources[n].condition, conditions));
+  const hot = t.kind === 'hot';
+  return Object.keys(t.resources).filter((n) =>
+    conditionEnabled(t, t.resources[n].condition, conditions, [
+      hot ? 'resources' : 'Resources',
+      n,
+      hot ? 'condition' : 'Condition',
+    ]),
+  );
 }
 
 /**
@@ -1330,7 +1353,7 @@ export function checkFunctions(t: Template): void {
         return;
       }
       if (inCondition && Object.hasOwn(v.functions, k) && v.functions[k] !== 'removed') {
-        throw err(`The function "${k}" is invalid in this context`, path);
+        throw err(`The function "${k}" is invalid in this context`, [...path, k]);
       }
     }
     for (const k of keys) walk(x[k], [...path, k], table, inCondition);

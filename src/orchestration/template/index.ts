@@ -26,6 +26,7 @@ export {
   resolve,
   evaluateConditions,
   conditionEnabled,
+  outputEnabled,
   dependencies,
   enabledResources,
   outputReferences,
