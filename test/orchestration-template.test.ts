@@ -7,6 +7,7 @@ import {
   type ResolveContext,
   type Template,
   TemplateError,
+  apiFormatMessage,
   dependencies,
   emptyEnvironment,
   evaluateConditions,
@@ -19,6 +20,7 @@ import {
   resolveParameters,
   resolveResourceType,
   resourceHooks,
+  stackParametersView,
   templateFunctions,
   templateVersions,
 } from '../src/orchestration/template/index.ts';
@@ -528,6 +530,74 @@ describe('environments', () => {
     assert.equal(resolveResourceType(env, 'x', 'My::Server'), 'server.yaml');
     assert.equal(resolveResourceType(env, 'web', 'My::Server'), 'web.yaml');
     assert.deepEqual(resourceHooks(env, ['nested1', 'inner']), ['pre-delete']);
+  });
+});
+
+describe('more behaviour', () => {
+  it('formats parse errors as the API does', () => {
+    try {
+      parseEnvironment('foo: {}\n');
+    } catch (e) {
+      assert.equal(
+        apiFormatMessage(e as TemplateError, 'Environment'),
+        'Environment not in valid format: environment has wrong section "foo"',
+      );
+    }
+    try {
+      parseTemplate('a: b\n');
+    } catch (e) {
+      assert.equal(
+        apiFormatMessage(e as TemplateError, 'Template'),
+        'Template not in valid format: Template format version not found.',
+      );
+    }
+  });
+
+  it('CFN conditions and Fn::If', () => {
+    const t = parseTemplate({
+      AWSTemplateFormatVersion: '2010-09-09',
+      Parameters: { Env: { Type: 'String', Default: 'prod', AllowedValues: ['prod', 'test'] } },
+      Conditions: { Prod: { 'Fn::Equals': [{ Ref: 'Env' }, 'prod'] }, Test: { 'Fn::Not': ['Prod'] } },
+      Resources: {
+        A: { Type: 'X', Condition: 'Test' },
+        B: { Type: 'X', Properties: { v: { 'Fn::If': ['Prod', 'p', 't'] } } },
+      },
+    });
+    const conds = evaluateConditions(t, { Env: 'prod' });
+    assert.deepEqual(conds, { Prod: true, Test: false });
+    assert.deepEqual(dependencies(t, conds), { B: [] });
+    assert.deepEqual(resolve(t.resources.B.properties, t, ctxFor(t, { Env: 'prod' })), { v: 'p' });
+  });
+
+  it('merges parameters by strategy', () => {
+    const a = parseEnvironment({ parameters: { l: 'a,b', j: { x: { y: 1 } }, s: 'ab' } });
+    const b = parseEnvironment({
+      parameters: { l: 'c', j: { x: { z: 2 } }, s: 'cd' },
+      parameter_merge_strategies: { l: 'merge', j: 'deep_merge', default: 'overwrite' },
+    });
+    const t = parseTemplate(
+      'heat_template_version: 2018-08-31\nparameters:\n  l: {type: comma_delimited_list}\n  j: {type: json}\n  s: {type: string}\n',
+    );
+    const m = mergeEnvironments({ schemas: t.parameters }, a, b);
+    assert.deepEqual(m.parameters, { l: 'a,b,c', j: { x: { y: 1, z: 2 } }, s: 'cd' });
+  });
+
+  it('shows stack parameters as Heat does', () => {
+    const t = parseTemplate(
+      'heat_template_version: 2018-08-31\nparameters:\n  l: {type: comma_delimited_list}\n  p: {type: string, hidden: true}\n  n: {type: number}\n  b: {type: boolean}\n',
+    );
+    assert.deepEqual(
+      stackParametersView(t, { l: ['a', 'b'], p: 'secret', n: 3, b: true }, { id: 'i', name: 'n', projectId: 'p' }),
+      {
+        'OS::stack_id': 'i',
+        'OS::stack_name': 'n',
+        'OS::project_id': 'p',
+        l: 'a,b',
+        p: '******',
+        n: '3',
+        b: 'True',
+      },
+    );
   });
 });
 

@@ -69,3 +69,14 @@ export function invalidVersion(explanation: string, path: Array<string | number>
 export function fnError(message: string, path: Array<string | number> = []): TemplateError {
   return new TemplateError(message, { path });
 }
+
+/**
+ * The 400 text Heat's API gives when the template or environment text itself does not parse
+ * (heat.api.openstack.v1.stacks.InstantiationData.format_parse): "<kind> not in valid format: <error>".
+ * Other errors are returned unchanged.
+ */
+export function apiFormatMessage(e: TemplateError, kind: 'Template' | 'Environment'): string {
+  if (e.type === 'TemplateParseError' || e.type === 'InvalidEnvironment')
+    return `${kind} not in valid format: ${e.reason}`;
+  return e.message;
+}

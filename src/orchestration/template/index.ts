@@ -1,5 +1,5 @@
 // Heat's template language: the seam the orchestration engine uses (see briefs/hot-interface.md).
-export { TemplateError, formatPath } from './errors.ts';
+export { TemplateError, formatPath, apiFormatMessage } from './errors.ts';
 export type { HeatErrorType } from './errors.ts';
 export type {
   Constraint,
