@@ -8,6 +8,7 @@ import {
   type Template,
   TemplateError,
   apiFormatMessage,
+  attributeReferences,
   dependencies,
   emptyEnvironment,
   evaluateConditions,
@@ -580,6 +581,16 @@ describe('more behaviour', () => {
     );
     const m = mergeEnvironments({ schemas: t.parameters }, a, b);
     assert.deepEqual(m.parameters, { l: 'a,b,c', j: { x: { y: 1, z: 2 } }, s: 'cd' });
+  });
+
+  it('lists literal attribute references for the engine to check', () => {
+    const t = parseTemplate(
+      'heat_template_version: 2018-08-31\nresources:\n  a: {type: X}\n  b: {type: X, properties: {p: [{get_attr: [a, first_address]}]}}\noutputs:\n  o: {value: {get_attr: [a, show, id]}}\n',
+    );
+    assert.deepEqual(attributeReferences(t), [
+      { resource: 'a', attribute: 'first_address', path: ['resources', 'b', 'properties', 'p', 0, 'get_attr'] },
+      { resource: 'a', attribute: 'show', path: ['outputs', 'o', 'value', 'get_attr'] },
+    ]);
   });
 
   it('shows stack parameters as Heat does', () => {

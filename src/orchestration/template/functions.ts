@@ -1379,3 +1379,52 @@ export function checkFunctions(t: Template): void {
     walk(c, [condKey, name], v.conditionFunctions, true);
   }
 }
+
+/**
+ * Every get_attr / Fn::GetAtt with a literal resource and attribute name, with where it is, so the
+ * engine can check attributes against the resource types (Heat's InvalidTemplateAttribute:
+ * `The Referenced Attribute (res attr) is incorrect.`).
+ */
+export function attributeReferences(t: Template): Array<{ resource: string; attribute: string; path: Path }> {
+  const v = versionOf(t);
+  const hot = v.kind === 'hot';
+  const out: Array<{ resource: string; attribute: string; path: Path }> = [];
+  const walk = (x: unknown, path: Path): void => {
+    if (Array.isArray(x)) {
+      x.forEach((e, i) => walk(e, [...path, i]));
+      return;
+    }
+    if (!isPlainObject(x)) return;
+    const k = fnKey(x, v.functions);
+    if (k !== null) {
+      const impl = v.functions[k];
+      const args = x[k];
+      if (
+        (impl === 'get_attr' || impl === 'get_attr_all' || impl === 'get_attr_then_select' || impl === 'cfn_get_att') &&
+        Array.isArray(args) &&
+        typeof args[0] === 'string' &&
+        typeof args[1] === 'string'
+      ) {
+        out.push({ resource: args[0], attribute: args[1], path: [...path, k] });
+      }
+      walk(args, [...path, k]);
+      return;
+    }
+    for (const [key, val] of Object.entries(x)) walk(val, [...path, key]);
+  };
+  for (const [name, r] of Object.entries(t.resources)) {
+    walk(r.properties, [hot ? 'resources' : 'Resources', name, hot ? 'properties' : 'Properties']);
+    walk(r.metadata, [hot ? 'resources' : 'Resources', name, hot ? 'metadata' : 'Metadata']);
+  }
+  for (const [name, o] of Object.entries(t.outputs))
+    walk(o.value, [hot ? 'outputs' : 'Outputs', name, hot ? 'value' : 'Value']);
+  return out;
+}
+
+/** Heat's InvalidTemplateAttribute. */
+export function invalidAttribute(resource: string, attribute: string, path: Path = []): TemplateError {
+  return new TemplateError(`The Referenced Attribute (${resource} ${attribute}) is incorrect.`, {
+    type: 'InvalidTemplateAttribute',
+    path,
+  });
+}

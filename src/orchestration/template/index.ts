@@ -31,6 +31,8 @@ export {
   enabledResources,
   outputReferences,
   selectFromAttribute,
+  attributeReferences,
+  invalidAttribute,
 } from './functions.ts';
 export {
   parseEnvironment,
