@@ -277,6 +277,26 @@ parameters:
     );
   });
 
+  it('checks parameter groups', () => {
+    const base = 'heat_template_version: 2015-04-30\nparameters:\n  a: {type: string}\n  b: {type: string}\n';
+    fails(
+      () => parseTemplate(`${base}parameter_groups:\n- label: G1\n  parameters: [a]\n- label: G2\n  parameters: [a]\n`),
+      'Parameter Groups error: parameter_groups.G2: The a parameter must be assigned to one parameter group only.',
+    );
+    fails(
+      () => parseTemplate(`${base}parameter_groups:\n- parameters: [zz]\n`),
+      'Parameter Groups error: parameter_groups.: The grouped parameter zz does not reference a valid parameter.',
+    );
+    fails(
+      () => parseTemplate(`${base}parameter_groups:\n- label: S\n`),
+      'Parameter Groups error: parameter_groups.S: The parameters must be provided for each parameter group.',
+    );
+    fails(
+      () => parseTemplate(`${base}parameter_groups: {a: 1}\n`),
+      'Parameter Groups error: parameter_groups: The parameter_groups should be a list.',
+    );
+  });
+
   it('requires parameters without defaults', async () => {
     const t2 = parseTemplate('heat_template_version: 2015-04-30\nparameters:\n  p: {type: string}\n');
     await rejects(resolveParameters(t2, env, {}), 'The Parameter (p) was not provided.', 'UserParameterMissing');
@@ -400,6 +420,36 @@ describe('functions', () => {
       'http://h:80/p%20a?a=b+c#f',
     );
     assert.equal(ev('2017-09-01', { make_url: { scheme: 'https', host: '::1', path: '/x' } }), 'https://[::1]/x');
+    assert.equal(
+      ev('2017-09-01', { make_url: { scheme: 'http', host: '[::1]', path: '/foo/bar' } }),
+      'http://[::1]/foo/bar',
+    );
+    assert.equal(
+      ev('2017-09-01', {
+        make_url: { scheme: 'http', username: 'wibble', password: 'blarg', host: 'example.com', path: '/foo/bar' },
+      }),
+      'http://wibble:blarg@example.com/foo/bar',
+    );
+    assert.equal(
+      ev('2017-09-01', {
+        make_url: {
+          scheme: 'http',
+          host: 'example.com',
+          path: '/foo/?bar',
+          query: { 'foo#': 'bar & baz', blarg: '/wib=ble/' },
+        },
+      }),
+      'http://example.com/foo/%3Fbar?foo%23=bar+%26+baz&blarg=/wib%3Dble/',
+    );
+    assert.equal(
+      ev('2017-09-01', { make_url: { scheme: 'http', host: 'example.com', path: 'foo/bar', fragment: 'baz' } }),
+      'http://example.com/foo/bar#baz',
+    );
+    fails(
+      () => ev('2017-09-01', { make_url: { scheme: 'https', host: 'h', port: 100000 } }),
+      /Invalid URL port 100000, must be in range 1-65535/,
+    );
+    fails(() => ev('2017-09-01', { make_url: { scheme: 'https', host: 'h', port: '1.1' } }), /Invalid URL port "1.1"/);
     assert.equal(ev('2016-10-14', { yaql: { expression: '$.data.v.sum()', data: { v: [1, 2, 3] } } }), 6);
     assert.equal(ev('2015-04-30', { get_file: 'a.sh' }, {}, { 'a.sh': '#!/bin/sh' }), '#!/bin/sh');
     fails(() => ev('2015-04-30', { get_file: 'b' }), /No content found in the "files" section for get_file path: b/);

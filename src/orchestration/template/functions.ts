@@ -758,20 +758,44 @@ class Resolver {
     const query = pyUrlencode((a.query as Record<string, unknown>) ?? {}).replace(/%2F/g, '/');
     const fragment = pyQuote((a.fragment as string) ?? '', '/');
     // urllib.parse.urlunsplit
-    let url = scheme ? `${scheme}:` : '';
-    let rest = p;
-    if (
-      netloc ||
-      (scheme && ['http', 'https', 'ftp', 'file', 'ws', 'wss', 'git', 'svn'].includes(scheme) && rest.startsWith('/'))
-    ) {
-      if (rest && !rest.startsWith('/')) rest = `/${rest}`;
-      url += `//${netloc}${rest}`;
-    } else url += rest;
+    let url = p;
+    if (netloc || (scheme && USES_NETLOC.includes(scheme) && !url.startsWith('//'))) {
+      if (url && !url.startsWith('/')) url = `/${url}`;
+      url = `//${netloc}${url}`;
+    }
+    if (scheme) url = `${scheme}:${url}`;
     if (query) url += `?${query}`;
     if (fragment) url += `#${fragment}`;
     return url;
   }
 }
+
+const USES_NETLOC = [
+  'ftp',
+  'http',
+  'gopher',
+  'nntp',
+  'telnet',
+  'imap',
+  'wais',
+  'file',
+  'mms',
+  'https',
+  'shttp',
+  'snews',
+  'prospero',
+  'rtsp',
+  'rtspu',
+  'rsync',
+  'svn',
+  'svn+ssh',
+  'sftp',
+  'nfs',
+  'git',
+  'git+ssh',
+  'ws',
+  'wss',
+];
 
 function checkMakeUrlArgs(name: string, a: unknown, path: Path): void {
   if (!isPlainObject(a)) throw err(`The arguments to "${name}" must be a map`, path);
