@@ -19,6 +19,7 @@ export {
   stackParametersView,
   parameterHot,
   immutableParamsModified,
+  immutableError,
   parseParameterValue,
   API_TYPES,
 } from './parameters.ts';

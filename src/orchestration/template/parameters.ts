@@ -495,6 +495,13 @@ export function stackParametersView(
   return out;
 }
 
+/** Heat's ImmutableParameterModified for the names immutableParamsModified returns. */
+export function immutableError(keys: string[]): TemplateError {
+  return new TemplateError(`The following parameters are immutable and may not be updated: ${keys.join(', ')}`, {
+    type: 'ImmutableParameterModified',
+  });
+}
+
 /** The names of immutable parameters whose value an update changes (ImmutableParameterModified). */
 export function immutableParamsModified(
   t: Template,

@@ -296,7 +296,8 @@ export function parseTemplate(body: string | object, files: Record<string, strin
   const t: Template = {
     version: versionName(v),
     kind: v.kind,
-    description: typeof description === 'string' ? description : description == null ? '' : String(description),
+    // Heat's tmpl[DESCRIPTION]: 'No description' when absent or empty
+    description: description ? (typeof description === 'string' ? description : String(description)) : 'No description',
     parameters,
     parameterGroups: Array.isArray(parameterGroups) ? parameterGroups : [],
     conditions: (rawConditions as Record<string, unknown>) ?? {},
