@@ -13,6 +13,7 @@ import {
   emptyEnvironment,
   evaluateConditions,
   mergeEnvironments,
+  mergeEnvironmentFiles,
   outputEnabled,
   parameterView,
   parseEnvironment,
@@ -564,6 +565,18 @@ describe('environments', () => {
     assert.equal(resolveResourceType(m, 'r2', 'OS::A'), 'OS::B');
     fails(() => parseEnvironment('foo: {}\n'), 'environment has wrong section "foo"');
     fails(() => parseEnvironment('- 1\n'), 'The environment is not a valid YAML mapping data type.');
+  });
+
+  it('merges environment files over the request environment as the engine does', () => {
+    const req = parseEnvironment({ parameters: { a: 1, b: 1 } });
+    const m = mergeEnvironmentFiles(req, ['e1.yaml', 'e2.yaml'], {
+      'e1.yaml': 'parameters: {b: 2}\nresource_registry: {"My::A": a.yaml}\n',
+      'e2.yaml': 'parameter_defaults: {c: 3}\nresource_registry: {resources: {r: {hooks: pre-update}}}\n',
+    });
+    assert.deepEqual(m.parameters, { a: 1, b: 2 });
+    assert.deepEqual(m.parameter_defaults, { c: 3 });
+    assert.deepEqual(m.resource_registry, { 'My::A': 'a.yaml', resources: { r: { hooks: 'pre-update' } } });
+    assert.throws(() => mergeEnvironmentFiles(req, ['nope.yaml'], {}), TemplateError);
   });
 
   it('resolves wildcards, per-resource entries and nested hooks', () => {

@@ -260,3 +260,24 @@ export function environmentView(env: Environment): Record<string, unknown> {
   };
   return out;
 }
+
+/**
+ * The engine's env_util.merge_environments: the request's environment (its `parameters` already
+ * holding the request's `parameters`), then each of `environment_files` (their text in `files`)
+ * merged over it in order. A missing file: InvalidEnvironment naming it.
+ */
+export function mergeEnvironmentFiles(
+  requestEnv: Environment,
+  environmentFiles: string[] | undefined,
+  files: Record<string, string>,
+  schemas: Record<string, ParameterSchema> = {},
+): Environment {
+  const envs: Environment[] = [requestEnv];
+  for (const name of environmentFiles ?? []) {
+    const text = files[name];
+    if (text === undefined)
+      throw envError(`Could not fetch remote template "${name}": environment file not found in files`);
+    envs.push(parseEnvironment(text));
+  }
+  return mergeEnvironments({ schemas }, ...envs);
+}

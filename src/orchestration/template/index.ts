@@ -38,6 +38,7 @@ export {
 export {
   parseEnvironment,
   mergeEnvironments,
+  mergeEnvironmentFiles,
   emptyEnvironment,
   resolveResourceType,
   resourceHooks,
