@@ -156,7 +156,7 @@ outputs:
         parseTemplate(
           'heat_template_version: 2015-04-30\nresources:\n  a: {type: X, properties: {v: {get_resource: zz}}}\n',
         ),
-      'The specified reference "zz" (in unknown) is incorrect.',
+      'The specified reference "zz" (in a.Properties) is incorrect.',
     );
     fails(
       () => parseTemplate('heat_template_version: 2015-04-30\noutputs:\n  o: {description: x}\n'),

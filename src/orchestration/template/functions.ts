@@ -74,8 +74,9 @@ const PSEUDO_CFN = ['AWS::StackId', 'AWS::StackName', 'AWS::Region'];
 function pseudo(ctx: ResolveContext, name: string): unknown {
   switch (name) {
     case 'OS::stack_id':
-    case 'AWS::StackId':
       return ctx.stack.id;
+    case 'AWS::StackId':
+      return `arn:openstack:heat::${ctx.stack.projectId}:stacks/${ctx.stack.name}/${ctx.stack.id}`;
     case 'OS::stack_name':
     case 'AWS::StackName':
       return ctx.stack.name;
@@ -1367,7 +1368,13 @@ export function checkFunctions(t: Template): void {
         ) {
           const target = impl === 'get_resource' ? x[k] : (x[k] as unknown[])[0];
           if (typeof target === 'string' && !Object.hasOwn(t.resources, target)) {
-            throw new TemplateError(`The specified reference "${target}" (in unknown) is incorrect.`, {
+            const section = String(path[2] ?? '').toLowerCase();
+            const key =
+              (path[0] === 'resources' || path[0] === 'Resources') &&
+              (section === 'properties' || section === 'metadata')
+                ? `${path[1]}.${section === 'properties' ? 'Properties' : 'Metadata'}`
+                : 'unknown';
+            throw new TemplateError(`The specified reference "${target}" (in ${key}) is incorrect.`, {
               type: 'InvalidTemplateReference',
               path,
             });
