@@ -19,7 +19,9 @@ import {
   parseEnvironment,
   parseTemplate,
   resolve,
+  resolveOutput,
   resolveParameters,
+  resolveResource,
   resolveResourceType,
   resourceHooks,
   stackParametersView,
@@ -654,6 +656,45 @@ describe('more behaviour', () => {
       { resource: 'a', attribute: 'first_address', path: ['resources', 'b', 'properties', 'p', 0, 'get_attr'] },
       { resource: 'a', attribute: 'show', path: ['outputs', 'o', 'value', 'get_attr'] },
     ]);
+  });
+
+  it('resolves outputs and resources for the engine', () => {
+    const t = parseTemplate(`
+heat_template_version: 2016-10-14
+parameters:
+  dp: {type: string, default: retain}
+conditions:
+  never: false
+resources:
+  a:
+    type: X
+    deletion_policy: {get_param: dp}
+    properties: {v: {str_replace: {template: x, params: {x: {get_param: nope}}}}}
+outputs:
+  ok: {value: {get_resource: a}, description: the id}
+  off: {value: 1, condition: never}
+  bad: {value: {get_param: nope}}
+`);
+    const ctx = ctxFor(t, { dp: 'retain' });
+    assert.deepEqual(resolveOutput(t, 'ok', ctx), { output_key: 'ok', description: 'the id', output_value: 'a-id' });
+    assert.deepEqual(resolveOutput(t, 'off', ctx), {
+      output_key: 'off',
+      description: 'No description given',
+      output_value: null,
+    });
+    assert.equal(resolveOutput(t, 'bad', ctx).output_error, 'The Parameter (nope) was not provided.');
+    fails(() => resolveResource(t, 'a', ctx), 'The Parameter (nope) was not provided.');
+    const t2 = parseTemplate(
+      'heat_template_version: 2016-10-14\nresources:\n  a: {type: X, deletion_policy: snapshot, properties: {p: 1}}\n',
+    );
+    assert.deepEqual(resolveResource(t2, 'a', ctxFor(t2, {})), {
+      type: 'X',
+      properties: { p: 1 },
+      metadata: {},
+      deletion_policy: 'Snapshot',
+      update_policy: {},
+      external_id: null,
+    });
   });
 
   it('shows stack parameters as Heat does', () => {

@@ -1459,3 +1459,76 @@ export function invalidAttribute(resource: string, attribute: string, path: Path
     path,
   });
 }
+
+/**
+ * One output as Heat shows it (format_stack_outputs): its value resolved, or the error text Heat puts
+ * in output_error; a disabled output (condition false) has the value null.
+ */
+export function resolveOutput(
+  t: Template,
+  name: string,
+  ctx: ResolveContext,
+): { output_key: string; description: string; output_value: unknown; output_error?: string } {
+  const o = t.outputs[name];
+  const out: { output_key: string; description: string; output_value: unknown; output_error?: string } = {
+    output_key: name,
+    description: o?.description ?? 'No description given',
+    output_value: null,
+  };
+  if (!o) return out;
+  try {
+    if (!outputEnabled(t, name, ctx.conditions)) return out;
+    out.output_value = resolve(o.value, t, ctx);
+  } catch (e) {
+    out.output_error = e instanceof TemplateError ? e.reason : (e as Error).message;
+  }
+  return out;
+}
+
+/** A resource's definition with its properties, metadata and policies resolved. */
+export function resolveResource(
+  t: Template,
+  name: string,
+  ctx: ResolveContext,
+): {
+  type: string;
+  properties: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  deletion_policy: string;
+  update_policy: Record<string, unknown>;
+  external_id: string | null;
+} {
+  const r = t.resources[name];
+  if (!r) {
+    throw new TemplateError(`The specified reference "${name}" (in unknown) is incorrect.`, {
+      type: 'InvalidTemplateReference',
+    });
+  }
+  const hot = t.kind === 'hot';
+  const base = [hot ? 'resources' : 'Resources', name];
+  const wrap = <T>(f: () => T, section: string): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof TemplateError && e.type === 'StackValidationFailed') throw e.within([...base, section]);
+      throw e;
+    }
+  };
+  const props = wrap(() => resolve(r.properties, t, ctx), hot ? 'properties' : 'Properties');
+  const meta = wrap(() => resolve(r.metadata, t, ctx), hot ? 'metadata' : 'Metadata');
+  let dp = wrap(() => resolve(r.deletion_policy, t, ctx), hot ? 'deletion_policy' : 'DeletionPolicy');
+  if (typeof dp === 'string') dp = dp.charAt(0).toUpperCase() + dp.slice(1);
+  if (dp !== 'Delete' && dp !== 'Retain' && dp !== 'Snapshot') {
+    throw new TemplateError(`Invalid deletion policy "${pyStr(dp)}"`, { path: [...base] });
+  }
+  const up = wrap(() => resolve(r.update_policy, t, ctx), hot ? 'update_policy' : 'UpdatePolicy');
+  const ext = r.external_id === undefined ? null : wrap(() => resolve(r.external_id, t, ctx), 'external_id');
+  return {
+    type: r.type,
+    properties: isPlainObject(props) ? props : {},
+    metadata: isPlainObject(meta) ? meta : {},
+    deletion_policy: dp as string,
+    update_policy: isPlainObject(up) ? up : {},
+    external_id: ext === null || ext === undefined ? null : pyStr(ext),
+  };
+}

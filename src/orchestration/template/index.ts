@@ -25,6 +25,8 @@ export {
 } from './parameters.ts';
 export {
   resolve,
+  resolveOutput,
+  resolveResource,
   evaluateConditions,
   conditionEnabled,
   outputEnabled,
