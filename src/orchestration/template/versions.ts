@@ -372,8 +372,10 @@ export function templateVersions(): Array<{ version: string; type: TemplateKind;
 }
 
 /**
- * GET /template_versions/{version}/functions: the version's functions (not the removed ones), or its
- * condition functions. Throws a TemplateError-free null when the version is unknown (the API answers 404).
+ * GET /template_versions/{version}/functions (version as "heat_template_version.2016-04-08" or an alias):
+ * the version's functions that are not removed, and with `withConditionFunctions` its condition
+ * functions merged in (as Heat's list_template_functions does). [] when the version is unknown: check
+ * with findVersion first (the API answers 404 "Template with version <v> not found").
  */
 export function templateFunctions(
   version: string,
@@ -381,8 +383,10 @@ export function templateFunctions(
 ): Array<{ functions: string; description: string }> {
   const v = findVersion(version) ?? versionByName(version);
   if (!v) return [];
-  const table = withConditionFunctions ? v.conditionFunctions : v.functions;
+  const table: Record<string, FnImpl> = withConditionFunctions
+    ? { ...v.functions, ...v.conditionFunctions }
+    : v.functions;
   return Object.entries(table)
-    .filter(([, impl]) => impl !== 'removed' && impl !== 'invalid')
+    .filter(([, impl]) => impl !== 'removed')
     .map(([name, impl]) => ({ functions: name, description: DESCRIPTIONS[impl] }));
 }
