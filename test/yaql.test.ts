@@ -147,6 +147,13 @@ describe('yaql', () => {
     assert.deepEqual(y("dict($.data.list.select([$, $ + '-x']))", { data: { list: ['a'] } }), { a: 'a-x' });
   });
 
+  it('takes variables and extra functions (workflows)', () => {
+    const fns = { task: (args: unknown[]) => ({ name: args[0], result: 42 }), env: () => ({ region: 'r1' }) };
+    assert.equal(evaluateYaql("task('t1').result + $x", null, { x: 1 }, fns), 43);
+    assert.equal(evaluateYaql('env().region', null, {}, fns), 'r1');
+    assert.equal(evaluateYaql("'t2'.task().name", null, {}, fns), 't2');
+  });
+
   it('reports errors', () => {
     assert.throws(() => parseYaql('$.a.('), YaqlError);
     assert.throws(() => parseYaql('1 +'), /Parse error/);

@@ -116,7 +116,19 @@ export function registerBuiltins(b: Record<string, Builtin>): void {
   builtins = b;
 }
 
+/** A function a caller adds (Mistral's task(), env(), …): evaluated arguments, keyword arguments. */
+export type ExtraFunction = (args: unknown[], kwargs: Record<string, unknown>) => unknown;
+
 function callFn(name: string, c: Call): unknown {
+  const ext = c.ctx.get(`#fn:${name}`);
+  if (typeof ext === 'function') {
+    const kw: Record<string, unknown> = {};
+    for (const [k, t] of Object.entries(c.kw)) kw[k] = t.value();
+    return (ext as ExtraFunction)(
+      c.pos.map((t) => t.value()),
+      kw,
+    );
+  }
   const f = Object.hasOwn(builtins, name) ? builtins[name] : undefined;
   if (!f) {
     if (c.method) {
