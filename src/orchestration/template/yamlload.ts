@@ -42,7 +42,18 @@ export function loadYaml(text: string): unknown {
   const doc = list[0];
   if (!doc) return null;
   if (doc.errors.length) throw new Error(doc.errors[0].message);
-  return doc.toJS({ maxAliasCount: 1000 });
+  const out = doc.toJS({ maxAliasCount: 1000 });
+  assertAcyclic(out);
+  return out;
+}
+
+/** A recursive alias (&a [*a]) makes a cycle that nothing downstream can walk: refuse it. */
+function assertAcyclic(v: unknown, stack: Set<unknown> = new Set()): void {
+  if (typeof v !== 'object' || v === null) return;
+  if (stack.has(v)) throw new Error('recursive aliases are not supported');
+  stack.add(v);
+  for (const x of Array.isArray(v) ? v : Object.values(v)) assertAcyclic(x, stack);
+  stack.delete(v);
 }
 
 /** Heat's simple_parse: JSON when it parses, else YAML. */
