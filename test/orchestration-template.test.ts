@@ -139,6 +139,11 @@ outputs:
       /^Error parsing template \[root stack\] /,
     );
     fails(
+      () =>
+        parseTemplate('heat_template_version: 2015-04-30\nresources:\n  r:\n    type: X\n    properties: &p {a: *p}\n'),
+      'Error parsing template [root stack] recursive aliases are not supported',
+    );
+    fails(
       () => parseTemplate('heat_template_version: 2015-04-30\nresources:\n  a: {properties: {}}\n'),
       'Each resource must contain a type key.',
     );
