@@ -25,6 +25,7 @@ import {
   resolveResourceType,
   resourceHooks,
   stackParametersView,
+  validateTemplateView,
   findVersion,
   templateFunctions,
   templateVersions,
@@ -310,6 +311,55 @@ parameters:
     const t2 = parseTemplate('heat_template_version: 2015-04-30\nparameters:\n  p: {type: string}\n');
     await rejects(resolveParameters(t2, env, {}), 'The Parameter (p) was not provided.', 'UserParameterMissing');
     assert.deepEqual(await resolveParameters(t2, { ...env, parameters: { p: 'v' } }, {}), { p: 'v' });
+  });
+
+  it('renders POST /validate as Heat (tempest test_template_validate_*)', () => {
+    const tpl = `
+heat_template_version: 2014-10-16
+description: the stack description
+parameters:
+  aparam:
+    type: number
+    default: 10
+    description: the param description
+  cparam: {type: string, default: secret, hidden: true}
+parameter_groups:
+- label: str_params
+  description: The string params
+  parameters: [cparam]
+resources:
+  myres:
+    type: OS::Heat::RandomString
+    properties:
+      length: {get_param: aparam}
+`;
+    const t2 = parseTemplate(tpl);
+    assert.deepEqual(validateTemplateView(t2, parseEnvironment({ parameters: { aparam: 5 } })), {
+      Description: 'the stack description',
+      ParameterGroups: [{ label: 'str_params', description: 'The string params', parameters: ['cparam'] }],
+      Parameters: {
+        aparam: {
+          Default: 10,
+          Value: 5,
+          Description: 'the param description',
+          Label: 'aparam',
+          NoEcho: 'false',
+          Type: 'Number',
+        },
+        cparam: { Default: 'secret', Description: '', Label: 'cparam', NoEcho: 'true', Type: 'String' },
+      },
+      Environment: {
+        event_sinks: [],
+        parameter_defaults: {},
+        parameters: { aparam: 5 },
+        resource_registry: { resources: {} },
+      },
+    });
+    const v = validateTemplateView(t2, emptyEnvironment(), {}, ['mynested.yaml']);
+    assert.deepEqual((v.Environment as Record<string, unknown>).resource_registry, {
+      'mynested.yaml': 'mynested.yaml',
+      resources: {},
+    });
   });
 
   it('renders the validate view', () => {

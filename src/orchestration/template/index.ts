@@ -17,6 +17,8 @@ export {
   resolveParameters,
   parameterView,
   stackParametersView,
+  userEnvView,
+  validateTemplateView,
   parameterHot,
   immutableParamsModified,
   immutableError,

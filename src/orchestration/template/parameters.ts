@@ -389,7 +389,10 @@ async function checkValue(
   check: CustomConstraintChecker | undefined,
   isDefault: boolean,
 ): Promise<unknown> {
-  const invalid = (exp: string) => new TemplateError(`Parameter '${name}' is invalid: ${exp}`);
+  const invalid = (exp: string) =>
+    new TemplateError(`Parameter '${name}' is invalid: ${exp}`, {
+      type: isDefault ? 'InvalidSchemaError' : 'StackValidationFailed',
+    });
   let parsed: unknown;
   try {
     parsed = parseParameterValue(s.type, raw);
@@ -582,5 +585,37 @@ export function parameterHot(s: ParameterSchema): Record<string, unknown> {
       return description === undefined ? { [kind]: body } : { [kind]: body, description };
     });
   }
+  return out;
+}
+
+/** Heat's Environment.user_env_as_dict: what POST /validate shows as "Environment". */
+export function userEnvView(env: Environment, templateResourceTypes: string[] = []): Record<string, unknown> {
+  const rr: Record<string, unknown> = { ...(env.resource_registry ?? {}) };
+  for (const tt of templateResourceTypes) if (!(tt in rr)) rr[tt] = tt;
+  if (!('resources' in rr)) rr.resources = {};
+  return {
+    parameters: env.parameters ?? {},
+    parameter_defaults: env.parameter_defaults ?? {},
+    resource_registry: rr,
+    event_sinks: env.event_sinks ?? [],
+  };
+}
+
+/**
+ * The body of POST /validate (heat.engine.service.validate_template) without NestedParameters:
+ * Description, Parameters (parameterView of each), ParameterGroups when any, Environment.
+ * `templateResourceTypes` are the template files used as resource types (Heat registers them).
+ */
+export function validateTemplateView(
+  t: Template,
+  env: Environment,
+  given: Record<string, unknown> = {},
+  templateResourceTypes: string[] = [],
+): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(t.parameters)) params[name] = parameterView(name, s, env, given);
+  const out: Record<string, unknown> = { Description: t.description, Parameters: params };
+  if (t.parameterGroups.length) out.ParameterGroups = t.parameterGroups;
+  out.Environment = userEnvView(env, templateResourceTypes);
   return out;
 }
