@@ -14,6 +14,7 @@ import {
   evaluateConditions,
   mergeEnvironments,
   mergeEnvironmentFiles,
+  nestedParametersView,
   outputEnabled,
   parameterView,
   parseEnvironment,
@@ -359,6 +360,52 @@ resources:
     assert.deepEqual((v.Environment as Record<string, unknown>).resource_registry, {
       'mynested.yaml': 'mynested.yaml',
       resources: {},
+    });
+  });
+
+  it('renders NestedParameters as Heat (tempest test_template_validate_nested_on_multiple)', () => {
+    const random = `
+heat_template_version: 2014-10-16
+description: the stack description
+parameters:
+  aparam: {type: number, default: 10, description: the param description}
+resources:
+  myres:
+    type: OS::Heat::RandomString
+    properties:
+      length: {get_param: aparam}
+`;
+    const parent = parseTemplate(`
+heat_template_version: 2014-10-16
+description: the parent template
+parameters:
+  pparam: {type: number, default: 5, description: the param description}
+resources:
+  nres:
+    type: mynested.yaml
+    properties:
+      aparam: {get_param: pparam}
+`);
+    const files = {
+      'mynested.yaml': random.replace('OS::Heat::RandomString', 'mynested2.yaml'),
+      'mynested2.yaml': random,
+    };
+    const aparam = {
+      Default: 10,
+      Description: 'the param description',
+      Label: 'aparam',
+      NoEcho: 'false',
+      Type: 'Number',
+    };
+    assert.deepEqual(nestedParametersView(parent, emptyEnvironment(), {}, files), {
+      nres: {
+        Description: 'the stack description',
+        Parameters: { aparam: { ...aparam, Value: 5 } },
+        NestedParameters: {
+          myres: { Description: 'the stack description', Parameters: { aparam }, Type: 'mynested2.yaml' },
+        },
+        Type: 'mynested.yaml',
+      },
     });
   });
 

@@ -53,3 +53,4 @@ export {
   HOOK_TYPES,
 } from './environment.ts';
 export { templateVersions, templateFunctions, findVersion } from './versions.ts';
+export { nestedParametersView } from './validate.ts';
