@@ -129,6 +129,10 @@ describe('yaql', () => {
     assert.equal(y('[1, 2] -> $.len()'), 2);
     assert.equal(y("switch($ > 5 => 'big', true => 'small')", 3), 'small');
     assert.equal(y('coalesce(null, 2, 3)'), 2);
+    assert.equal(y('selectCase($ > 10, $ > 2, true)', 5), 1);
+    assert.deepEqual(y('selectAllCases($ > 10, $ > 2, true)', 5), [1, 2]);
+    assert.deepEqual(y("selectCase($ > 10, $ > 2).switchCase('big', 'mid', 'small')", 5), 'mid');
+    assert.deepEqual(y("selectCase($ > 10, $ > 2).switchCase('big', 'mid', 'small')", 1), 'small');
   });
 
   it('the Heat yaql examples', () => {

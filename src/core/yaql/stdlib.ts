@@ -744,6 +744,18 @@ B.switch = (c) => {
   }
   return null;
 };
+B.selectCase = (c) => {
+  const i = c.pos.findIndex((t) => truthy(t.value()));
+  return i < 0 ? c.pos.length : i;
+};
+B.selectAllCases = (c) => c.pos.map((t, i) => (truthy(t.value()) ? i : -1)).filter((i) => i >= 0);
+B.switchCase = (c) => {
+  const i = numArg(arg(c, 0), 'switchCase');
+  const cases = c.pos.slice(1);
+  if (cases.length === 0) return null;
+  return (i >= 0 && i < cases.length ? cases[i] : cases[cases.length - 1]).value();
+};
+B.examine = (c) => c.pos.map((t) => truthy(t.value()));
 B.let = (c) => {
   c.pos.forEach((t, i) => {
     const p = t.pair();
