@@ -582,7 +582,8 @@ class Resolver {
   repeat(name: string, impl: FnImpl, args: Record<string, unknown>, path: Path): unknown[] {
     const forEach = this.arg(args.for_each, path);
     if (!isPlainObject(forEach)) throw err(`The "for_each" argument to "${name}" must contain a map`, path);
-    const nested = impl === 'repeat_nested' ? args.permutations !== false : impl !== 'repeat' || true;
+    // plain repeat and repeat with maps always iterate over every combination
+    const nested = impl === 'repeat_nested' ? args.permutations !== false : true;
     const keys = Object.keys(forEach);
     const values: unknown[][] = [];
     const lens: number[] = [];
@@ -852,7 +853,6 @@ function extractParamPairs(params: Record<string, string>, keyname: string, valu
  * functions. Throws TemplateError.
  */
 export function checkStatic(v: VersionInfo, name: string, impl: FnImpl, args: unknown, path: Path): void {
-  const hot = v.kind === 'hot';
   switch (impl) {
     case 'removed':
       throw invalidVersion(`The function ${name} is not supported in this version of HOT.`, path);
@@ -1044,7 +1044,6 @@ export function checkStatic(v: VersionInfo, name: string, impl: FnImpl, args: un
       if (typeof args[1] !== 'string') throw err(`${name} Value Name must be a string`, path);
       return;
     default:
-      void hot;
       return;
   }
 }
@@ -1299,7 +1298,6 @@ export function enabledResources(t: Template, conditions: Record<string, boolean
 export function dependencies(t: Template, conditions: Record<string, boolean>): Record<string, string[]> {
   const v = versionOf(t);
   const enabled = new Set(enabledResources(t, conditions));
-  const secProps = v.kind === 'hot' ? 'Properties' : 'Properties';
   const out: Record<string, string[]> = {};
   for (const name of Object.keys(t.resources)) {
     if (!enabled.has(name)) continue;
@@ -1315,7 +1313,7 @@ export function dependencies(t: Template, conditions: Record<string, boolean>): 
         if (enabled.has(d)) deps.add(d);
       }
       for (const [section, snippet] of [
-        [secProps, r.properties],
+        ['Properties', r.properties],
         ['Metadata', r.metadata],
       ] as Array<[string, unknown]>) {
         const refs = new Set<string>();

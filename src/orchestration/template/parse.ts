@@ -207,7 +207,6 @@ function resourceFrom(v: VersionInfo, name: string, path: string[], r: RawResour
     if (typeof r.external_id !== 'string' && !isFnSnippet(v, r.external_id)) throw typeErr('external_id', 'string');
     def.external_id = r.external_id;
   }
-  void path;
   return def;
 }
 
