@@ -76,6 +76,9 @@ export class NetworkAgent {
   /** The subnets last asked for on each network's DHCP port, so that a refused update is not retried forever. */
   private dhcpAsked = new Map<string, string>();
   private stopped = false;
+  /** Ports plugged whose device the driver has not seen yet (not reported up). */
+  private unwired = new Set<string>();
+  private reconciled = false;
 
   constructor(
     private bus: MessageBus,
@@ -95,6 +98,7 @@ export class NetworkAgent {
 
   async start() {
     await this.o.driver.start(this.o.host);
+    this.o.driver.watch?.((id) => this.syncPortLater(id));
     const on = (topic: string, handlers: Record<string, RpcHandler>) =>
       this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
     on(L2_AGENT_TOPIC, {
@@ -241,6 +245,10 @@ export class NetworkAgent {
       for (const id of new Set([...routers.map((r) => r.id), ...this.routers.keys()])) this.syncRouterLater(id);
       this.needsResync = false;
       await this.idle();
+      if (!this.reconciled && !this.needsResync) {
+        this.reconciled = true;
+        await this.o.driver.reconciled?.();
+      }
     } catch (err) {
       this.needsResync = true;
       this.o.log.warn({ err }, 'network agent: resync failed');
@@ -283,6 +291,7 @@ export class NetworkAgent {
   private async syncPort(portId: string) {
     const d = await this.call<DeviceDetails | { device: string }>('get_device_details', { device: portId });
     if (!('port_id' in d)) {
+      this.unwired.delete(portId);
       if (this.plugged.delete(portId)) {
         await this.o.driver.unplugPort(portId);
         this.refreshSecurityGroupsLater();
@@ -291,8 +300,14 @@ export class NetworkAgent {
     }
     const before = this.plugged.get(portId);
     // A status change alone (our own update_device_up coming back as a port_update) changes nothing here.
-    if (!before || JSON.stringify({ ...before, status: '' }) !== JSON.stringify({ ...d, status: '' })) {
-      await this.o.driver.plugPort(d);
+    if (
+      !before ||
+      this.unwired.has(portId) ||
+      JSON.stringify({ ...before, status: '' }) !== JSON.stringify({ ...d, status: '' })
+    ) {
+      // A real data plane answers false while the port's device (the VM's tap) does not exist yet.
+      if ((await this.o.driver.plugPort(d)) === false) this.unwired.add(portId);
+      else this.unwired.delete(portId);
     }
     this.plugged.set(portId, d);
     if (
@@ -302,7 +317,9 @@ export class NetworkAgent {
     ) {
       this.refreshSecurityGroupsLater([portId]);
     }
-    if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
+    if (this.unwired.has(portId)) {
+      if (d.status === 'ACTIVE') await this.call('update_device_down', { device: portId });
+    } else if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
     else if (!d.admin_state_up && d.status !== 'DOWN') await this.call('update_device_down', { device: portId });
     if (d.trunk_details) {
       await this.call('update_subport_bindings', { trunk_id: d.trunk_details.trunk_id });
@@ -316,6 +333,9 @@ export class NetworkAgent {
   /** Rules or members of groups changed: only those groups' rules are read again (the devices did not change). */
   private securityGroupsChanged(ids: string[]) {
     const used = new Set([...this.plugged.values()].flatMap((p) => p.security_groups));
+    // Groups the rules here name as remote groups matter too (their members' addresses).
+    for (const rules of Object.values(this.sgInfo.security_groups))
+      for (const r of rules) if (r.remote_group_id) used.add(r.remote_group_id);
     const mine = (ids ?? []).filter((g) => used.has(g));
     if (mine.length) this.refreshSecurityGroupsLater([], mine);
   }
@@ -349,6 +369,7 @@ export class NetworkAgent {
         }
         Object.assign(this.sgInfo.devices, info.devices);
         Object.assign(this.sgInfo.security_groups, info.security_groups);
+        if (info.member_ips) this.sgInfo.member_ips = { ...this.sgInfo.member_ips, ...info.member_ips };
       }
       const used = new Set(Object.values(this.sgInfo.devices).flatMap((d) => d.security_groups));
       for (const g of Object.keys(this.sgInfo.security_groups)) if (!used.has(g)) delete this.sgInfo.security_groups[g];

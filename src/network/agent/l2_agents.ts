@@ -21,7 +21,8 @@ export async function startL2Agents(
   for (const host of hosts) {
     const agent = new NetworkAgent(bus, {
       host,
-      driver: create(),
+      // Only the host that realises routers makes the root namespace's uplink.
+      driver: create({ ...net, externalUplink: undefined }),
       mechanism,
       log: log.child({ l2host: host }),
       l2Only: true,

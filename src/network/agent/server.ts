@@ -162,7 +162,10 @@ export class PluginServer implements PluginRpc {
           .execute();
         if (segs.length && !segs.some((s) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
       }
-      return { vif_type: this.mechanism.vifType, vif_details: { ...this.mechanism.vifDetails } };
+      return {
+        vif_type: this.mechanism.vifType,
+        vif_details: { ...this.mechanism.vifDetails, ...this.mechanism.vifDetailsFor?.(port.network_id) },
+      };
     },
   };
 
@@ -532,6 +535,32 @@ export class PluginServer implements PluginRpc {
         .execute();
       for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(r);
     }
+    // The addresses of the remote groups' members (upstream's sg_member_ips), for data planes that filter.
+    if (this.mechanism.vifDetails.port_filter) {
+      const remote = new Set<string>(security_groups ?? []);
+      for (const list of Object.values(info.security_groups))
+        for (const r of list) if (r.remote_group_id) remote.add(r.remote_group_id);
+      info.member_ips = {};
+      if (remote.size) {
+        const rows = await this.svc.db
+          .selectFrom('securitygroupportbindings')
+          .select(['port_id', 'security_group_id'])
+          .where('security_group_id', 'in', [...remote])
+          .execute();
+        const members = await this.viewsWhere(this.ports(), 'id', [...new Set(rows.map((r) => r.port_id))]);
+        const byId = new Map(members.map((p) => [p.id as string, p]));
+        for (const g of remote) info.member_ips[g] = [];
+        for (const r of rows) {
+          const p = byId.get(r.port_id);
+          if (!p) continue;
+          const addrs = [
+            ...((p.fixed_ips ?? []) as Array<{ ip_address: string }>).map((f) => f.ip_address),
+            ...((p.allowed_address_pairs ?? []) as Array<{ ip_address: string }>).map((a) => a.ip_address),
+          ];
+          info.member_ips[r.security_group_id]!.push(...addrs);
+        }
+      }
+    }
     return info;
   }
 
@@ -591,6 +620,27 @@ export class PluginServer implements PluginRpc {
           views.map((r) => r.id),
         )
       : [];
+    // Each port with its subnets and MTU (upstream's _populate_mtu_and_subnets_for_ports), for data planes that address it.
+    const subnetApi = this.svc.resources.get('subnets');
+    const subnetIds = [
+      ...new Set(ports.flatMap((p) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).map((f) => f.subnet_id))),
+    ];
+    const subnets = subnetApi && subnetIds.length ? await this.viewsWhere(subnetApi, 'id', subnetIds) : [];
+    const netIds = [...new Set(ports.map((p) => p.network_id as string))];
+    const mtus = new Map(
+      netIds.length
+        ? (await this.svc.db.selectFrom('networks').select(['id', 'mtu']).where('id', 'in', netIds).execute()).map(
+            (n) => [n.id, Number(n.mtu ?? this.svc.mtu)] as const,
+          )
+        : [],
+    );
+    ports = ports.map((p) => ({
+      ...p,
+      mtu: mtus.get(p.network_id) ?? this.svc.mtu,
+      subnets: subnets
+        .filter((s) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).some((f) => f.subnet_id === s.id))
+        .map((s) => ({ id: s.id, cidr: s.cidr, gateway_ip: s.gateway_ip })),
+    }));
     return views.map((r) => ({
       id: r.id,
       admin_state_up: !!r.admin_state_up,
