@@ -19,6 +19,7 @@ import type {
   DataplaneDriver,
   DeviceDetails,
   DhcpNetwork,
+  FdbEntry,
   Mechanism,
   RouterInfo,
   SecurityGroupInfo,
@@ -104,9 +105,11 @@ export class NetworkAgent {
     on(L2_AGENT_TOPIC, {
       port_update: ({ port }: { port: View }) => {
         if (port?.['binding:host_id'] === this.o.host || this.plugged.has(port?.id)) this.syncPortLater(port.id);
+        else if (port?.network_id) this.fdbLater(port.network_id);
       },
-      port_delete: ({ port_id }: { port_id: string }) => {
+      port_delete: ({ port_id, network_id }: { port_id: string; network_id?: string }) => {
         if (this.plugged.has(port_id)) this.syncPortLater(port_id);
+        else if (network_id) this.fdbLater(network_id);
       },
       network_update: ({ network }: { network: View }) => {
         for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id);
@@ -186,7 +189,12 @@ export class NetworkAgent {
       ...base,
       topic: 'N/A',
       agent_type: this.o.mechanism.agentType,
-      configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] },
+      configurations: {
+        dataplane: this.o.driver.name,
+        devices: this.plugged.size,
+        extensions: ['qos'],
+        ...this.o.driver.configurations?.(),
+      },
     };
     if (this.o.l2Only) return [l2];
     return [
@@ -234,6 +242,7 @@ export class NetworkAgent {
       const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
       for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
       this.refreshSecurityGroupsLater([...this.plugged.keys()]);
+      for (const n of new Set([...this.plugged.values()].map((p) => p.network_id))) this.fdbLater(n);
       if (this.o.l2Only) {
         this.needsResync = false;
         await this.idle();
@@ -309,7 +318,9 @@ export class NetworkAgent {
       if ((await this.o.driver.plugPort(d)) === false) this.unwired.add(portId);
       else this.unwired.delete(portId);
     }
+    const newNetwork = ![...this.plugged.values()].some((p) => p.network_id === d.network_id);
     this.plugged.set(portId, d);
+    if (newNetwork) this.fdbLater(d.network_id);
     if (
       !before ||
       JSON.stringify(before.security_groups) !== JSON.stringify(d.security_groups) ||
@@ -328,6 +339,17 @@ export class NetworkAgent {
         status: d.admin_state_up ? 'ACTIVE' : 'DOWN',
       });
     }
+  }
+
+  /** L2 population: the other hosts' ports of a network this host wires (only for drivers that use it). */
+  private fdbLater(networkId: string) {
+    const driver = this.o.driver;
+    if (!driver.updateFdb) return;
+    if (![...this.plugged.values()].some((p) => p.network_id === networkId && p.network_type === 'vxlan')) return;
+    this.run(`fdb:${networkId}`, async () => {
+      const entries = await this.call<FdbEntry[]>('get_fdb_entries', { network_id: networkId });
+      await driver.updateFdb!(networkId, entries);
+    });
   }
 
   /** Rules or members of groups changed: only those groups' rules are read again (the devices did not change). */

@@ -9,7 +9,14 @@ import type { Transaction } from 'kysely';
 import { bool, isUniqueViolation, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { colName, type ResourceApi, type Tx, type View } from '../api/resource.ts';
-import type { DeviceDetails, DhcpNetwork, Mechanism, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
+import type {
+  DeviceDetails,
+  DhcpNetwork,
+  FdbEntry,
+  Mechanism,
+  RouterInfo,
+  SecurityGroupInfo,
+} from '../drivers/dataplane.ts';
 import { agentOption } from '../api/extras_state.ts';
 import type { RpcHandler } from '../../core/bus.ts';
 import {
@@ -104,6 +111,7 @@ export class PluginServer implements PluginRpc {
       'release_dhcp_port',
       'update_subport_bindings',
       'update_trunk_status',
+      'get_fdb_entries',
     ] as const) {
       handlers[m] = (args) => (this[m] as (a: unknown) => unknown).call(this, args ?? {});
     }
@@ -492,6 +500,36 @@ export class PluginServer implements PluginRpc {
     if (port['binding:host_id'] !== host) return true;
     if (port.status !== status) await this.updateResource(this.ports(), port, { status });
     return true;
+  }
+
+  async get_fdb_entries({ host, network_id }: { host: string; network_id: string }): Promise<FdbEntry[]> {
+    const ports = (await this.viewsWhere(this.ports(), 'network_id', [network_id])).filter(
+      (p) =>
+        p['binding:host_id'] &&
+        p['binding:host_id'] !== host &&
+        !['unbound', 'binding_failed'].includes(p['binding:vif_type']),
+    );
+    const hosts = [...new Set(ports.map((p) => p['binding:host_id'] as string))];
+    if (!hosts.length) return [];
+    const agents = await this.svc.db
+      .selectFrom('agents')
+      .select(['host', 'configurations', 'heartbeat_timestamp'])
+      .where('agent_type', '=', this.mechanism.agentType)
+      .where('host', 'in', hosts)
+      .execute();
+    const vteps = new Map<string, string>();
+    for (const a of agents) {
+      const ip = json<{ tunneling_ip?: string }>(a.configurations, {}).tunneling_ip;
+      if (ip && this.isAlive(a.heartbeat_timestamp)) vteps.set(a.host, ip);
+    }
+    const out: FdbEntry[] = [];
+    for (const p of ports) {
+      const vtep = vteps.get(p['binding:host_id']);
+      if (!vtep) continue;
+      const ip = ((p.fixed_ips ?? []) as Array<{ ip_address: string }>)[0]?.ip_address ?? null;
+      out.push({ mac_address: p.mac_address, ip_address: ip, vtep });
+    }
+    return out;
   }
 
   async update_device_up({ device, host }: { device: string; host: string }) {

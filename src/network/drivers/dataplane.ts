@@ -77,6 +77,14 @@ export interface RouterInfo {
   enable_snat: boolean;
 }
 
+/** A port of a VXLAN network on another host, as L2 population tells it (the tunnel endpoint to send its frames to). */
+export interface FdbEntry {
+  mac_address: string;
+  ip_address: string | null;
+  /** The other host's underlay address (its agent's tunneling_ip). */
+  vtep: string;
+}
+
 /** Security group rules of the ports a driver filters (security_group_info_for_devices). */
 export interface SecurityGroupInfo {
   security_groups: Record<string, View[]>;
@@ -97,6 +105,10 @@ export interface DataplaneDriver {
   plugPort(port: DeviceDetails): Promise<void | boolean>;
   /** The agent's listener for ports wired later than plugPort (their tap appeared). */
   watch?(listener: (portId: string) => void): void;
+  /** What the L2 agent adds to its reported configurations (linuxbridge: tunneling_ip). */
+  configurations?(): Record<string, unknown>;
+  /** L2 population: the other hosts' ports of a network this host wires (static FDB entries instead of flooding). */
+  updateFdb?(networkId: string, entries: FdbEntry[]): Promise<void>;
   /** Called after the agent's first full resync: remove what the server no longer wants. */
   reconciled?(): Promise<void>;
   unplugPort(portId: string): Promise<void>;

@@ -11,12 +11,13 @@
 // uplink (a veth with the public range's gateway address) when externalUplink is configured.
 import fs from 'node:fs';
 import path from 'node:path';
-import { deleteNamespace, ensureHostNamespace, hostNamespace, shortHash } from '../../../core/hostns.ts';
+import { deleteNamespace, ensureHostNamespace, hostNamespace, run, shortHash } from '../../../core/hostns.ts';
 import type { NetworkConfig } from '../../config.ts';
 import type {
   DataplaneDriver,
   DeviceDetails,
   DhcpNetwork,
+  FdbEntry,
   Mechanism,
   RouterInfo,
   SecurityGroupInfo,
@@ -250,6 +251,47 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     if (n?.type === 'vxlan' && n.segmentationId !== null)
       await ip(this.ns, ['link', 'del', vxlanName(n.segmentationId)], true);
     await ip(this.ns, ['link', 'del', bridgeName(networkId)], true);
+  }
+
+  // ---- L2 population ------------------------------------------------------------------------
+
+  configurations() {
+    return this.o.underlayIp ? { tunneling_ip: this.o.underlayIp, tunnel_types: ['vxlan'], l2_population: true } : {};
+  }
+
+  /**
+   * The other hosts' ports of a VXLAN network as static FDB entries on its vxlan device: one
+   * all-zero entry per remote host (broadcasts and ARP go to each, head-end replication) and one
+   * per remote MAC (unicast straight to its host); entries no longer wanted go.
+   */
+  async updateFdb(networkId: string, entries: FdbEntry[]) {
+    const n = this.networks.get(networkId);
+    if (n?.type !== 'vxlan' || n.segmentationId === null) return;
+    const vx = vxlanName(n.segmentationId);
+    const bridge = (args: string[], allowFail = false) =>
+      run(this.ns ? ['bridge', '-n', this.ns, ...args] : ['bridge', ...args], { allowFail });
+    const want = new Set<string>();
+    for (const e of entries) {
+      if (e.vtep === this.o.underlayIp) continue;
+      want.add(`00:00:00:00:00:00|${e.vtep}`);
+      want.add(`${e.mac_address.toLowerCase()}|${e.vtep}`);
+    }
+    const have = new Set<string>();
+    for (const line of (await bridge(['fdb', 'show', 'dev', vx], true)).split('\n')) {
+      const m = /^(\S+) dst (\S+)/.exec(line);
+      if (m) have.add(`${m[1]}|${m[2]}`);
+    }
+    for (const k of have) {
+      if (want.has(k)) continue;
+      const [mac, dst] = k.split('|') as [string, string];
+      await bridge(['fdb', 'del', mac, 'dev', vx, 'dst', dst], true);
+    }
+    for (const k of want) {
+      if (have.has(k)) continue;
+      const [mac, dst] = k.split('|') as [string, string];
+      const verb = mac === '00:00:00:00:00:00' ? 'append' : 'replace';
+      await bridge(['fdb', verb, mac, 'dev', vx, 'dst', dst, 'self', 'permanent']);
+    }
   }
 
   // ---- security groups -----------------------------------------------------------------
