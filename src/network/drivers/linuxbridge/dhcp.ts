@@ -80,9 +80,11 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: View, dir: string, ifa
     `--dhcp-hostsfile=${path.join(dir, 'host')}`,
     `--dhcp-optsfile=${path.join(dir, 'opts')}`,
     `--dhcp-leasefile=${path.join(dir, 'leases')}`,
+    `--log-facility=${path.join(dir, 'log')}`,
     '--dhcp-authoritative',
     '--dhcp-no-override',
-    `--dhcp-lease-max=${Math.max(16, net.ports.length * 4)}`,
+    // A constant: anything that changes here restarts dnsmasq.
+    '--dhcp-lease-max=65536',
     ...v4.map(
       (s) => `--dhcp-range=set:subnet-${s.id},${s.cidr.split('/')[0]},static,${netmask(prefixLen(s.cidr))},${LEASE}s`,
     ),
@@ -151,7 +153,8 @@ export class DhcpServer {
     const pid = this.pid(networkId);
     if (!processAlive(pid, 'dnsmasq')) return;
     process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 50 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 
   async remove(networkId: string): Promise<void> {
