@@ -27,6 +27,8 @@ export interface NetworkConfig {
    * realises routers, removed at stop.
    */
   externalUplink?: { physnet: string; cidr: string };
+  /** linuxbridge: remove this host's whole data plane when the agent stops (tests, the conformance cloud). */
+  cleanupOnStop?: boolean;
   /** The metadata proxy's shared secret (metadata_proxy_shared_secret == compute's metadataSharedSecret). */
   metadataProxySharedSecret?: string;
   /** Where the metadata proxy forwards to: Nova's metadata API (nova_metadata_host/port). */

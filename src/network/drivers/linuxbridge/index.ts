@@ -56,6 +56,7 @@ export type LinuxBridgeOptions = Partial<
     | 'externalUplink'
     | 'metadataProxySharedSecret'
     | 'novaMetadataUrl'
+    | 'cleanupOnStop'
   >
 >;
 
@@ -127,6 +128,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     if (this.poll) clearInterval(this.poll);
     await this.metadata?.stop();
     await this.removeUplink();
+    if (this.o.cleanupOnStop && this.host) await cleanupHost(this.host, this.o);
   }
 
   // ---- L2 ------------------------------------------------------------------------------
