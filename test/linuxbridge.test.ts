@@ -182,9 +182,14 @@ describe('linuxbridge data plane', { skip }, () => {
 
   it('configuration texts: dnsmasq hosts/options and the firewall plan', () => {
     const cfg = dnsmasqConfig(dhcpNet(), view(dhcpDev), '/x', 'ns-x');
-    assert.match(cfg.hosts, /fa:16:3e:00:00:10,set:port-[^,]+,host-10-91-0-10,10\.91\.0\.10/);
+    assert.match(cfg.hosts, /fa:16:3e:00:00:10,host-10-91-0-10,10\.91\.0\.10/);
     assert.match(cfg.opts, /classless-static-route,169\.254\.169\.254\/32,10\.91\.0\.2,0\.0\.0\.0\/0,10\.91\.0\.1/);
     assert.match(cfg.opts, /option:mtu,1450/);
+    const withOpts = dhcpNet();
+    withOpts.ports[2] = { ...withOpts.ports[2], extra_dhcp_opts: [{ opt_name: 'tftp-server', opt_value: '10.0.0.9' }] };
+    const tagged = dnsmasqConfig(withOpts, view(dhcpDev), '/x', 'ns-x');
+    assert.match(tagged.hosts, new RegExp(`fa:16:3e:00:00:11,set:port-${VM2},host-10-91-0-11`));
+    assert.match(tagged.opts, new RegExp(`tag:port-${VM2},option:tftp-server,10\\.0\\.0\\.9`));
     assert.ok(cfg.args.some((a) => a.startsWith('--dhcp-range=set:subnet-') && a.includes(',static,255.255.255.0,')));
     const plan = firewallPlan(
       {

@@ -42,6 +42,24 @@ export function run(cmd: string[], o: RunOptions = {}): Promise<string> {
   });
 }
 
+/**
+ * Runs a daemon's start command (dnsmasq, haproxy: they fork and the command returns) in a
+ * namespace, with its standard streams on /dev/null and `logFile` (never on pipes of ours: a
+ * daemon writing to a pipe this process has closed dies of SIGPIPE).
+ */
+export function startDaemon(ns: string | undefined, cmd: string[], logFile?: string): Promise<void> {
+  const argv = ns ? ['ip', 'netns', 'exec', ns, ...cmd] : cmd;
+  const err = logFile ? fs.openSync(logFile, 'a') : 'ignore';
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', err], detached: true });
+    if (typeof err === 'number') fs.closeSync(err);
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new CommandError(argv, code, logFile ? `see ${logFile}` : 'no output kept')),
+    );
+  });
+}
+
 /** Starts a long-lived process inside a namespace, detached from ours; answers its pid. */
 export function spawnIn(ns: string | undefined, cmd: string[]): number {
   const argv = ns ? ['ip', 'netns', 'exec', ns, ...cmd] : cmd;

@@ -8,7 +8,7 @@
 // guest reaches the metadata proxy with or without a router.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureNamespace, processAlive, run } from '../../../core/hostns.ts';
+import { ensureNamespace, processAlive, startDaemon } from '../../../core/hostns.ts';
 import type { View } from '../../api/resource.ts';
 import type { DhcpNetwork } from '../dataplane.ts';
 import { dhcpNamespace, ensureVeth, ip, netmask, prefixLen, setAddresses, tapName } from './ip.ts';
@@ -38,13 +38,12 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: View, dir: string, ifa
     for (const f of (p.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>) {
       if (!bySubnet.has(f.subnet_id)) continue;
       const tag = `port-${p.id}`;
-      hosts.push(`${p.mac_address},set:${tag},host-${dashed(f.ip_address)},${f.ip_address}`);
-      for (const o of (p.extra_dhcp_opts ?? []) as Array<{
-        opt_name: string;
-        opt_value: string;
-        ip_version?: number;
-      }>) {
-        if ((o.ip_version ?? 4) !== 4) continue;
+      type Opt = { opt_name: string; opt_value: string; ip_version?: number };
+      const extra = ((p.extra_dhcp_opts ?? []) as Opt[]).filter((o) => (o.ip_version ?? 4) === 4);
+      // A tag only for the ports with options of their own, as upstream (and see sync()).
+      const set = extra.length ? `set:${tag},` : '';
+      hosts.push(`${p.mac_address},${set}host-${dashed(f.ip_address)},${f.ip_address}`);
+      for (const o of extra) {
         const name = /^\d+$/.test(o.opt_name) ? o.opt_name : `option:${o.opt_name}`;
         opts.push(`tag:${tag},${name},${o.opt_value}`);
       }
@@ -140,13 +139,16 @@ export class DhcpServer {
     const args = JSON.stringify(cfg.args);
     const pid = this.pid(net.id);
     const alive = processAlive(pid, 'dnsmasq');
-    if (alive && before === args) {
+    // dnsmasq 2.90 aborts (SIGABRT) answering a client that has a lease after a SIGHUP re-read a
+    // hosts file with `set:` tags (measured here): with tags, a change restarts it instead.
+    if (alive && before === args && !cfg.hosts.includes(',set:')) {
       process.kill(pid, 'SIGHUP');
       return;
     }
     if (alive) await this.kill(net.id);
     fs.writeFileSync(argsFile, args);
-    if (cfg.args.some((a) => a.startsWith('--dhcp-range'))) await run(['dnsmasq', ...cfg.args], { ns });
+    if (cfg.args.some((a) => a.startsWith('--dhcp-range')))
+      await startDaemon(ns, ['dnsmasq', ...cfg.args], path.join(dir, 'stderr'));
   }
 
   private async kill(networkId: string) {

@@ -82,6 +82,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   readonly dhcpNetworks = new Map<string, DhcpNetwork>();
   readonly routers = new Map<string, RouterInfo>();
   private networks = new Map<string, NetworkL2>();
+  private bridgesReady = new Map<string, string>();
   private listener?: (portId: string) => void;
   private poll?: NodeJS.Timeout;
   private polling = false;
@@ -133,7 +134,26 @@ export class LinuxBridgeDriver implements DataplaneDriver {
 
   // ---- L2 ------------------------------------------------------------------------------
 
+  /**
+   * The network's bridge (with its VXLAN device, physical interface or uplink), made once per run
+   * and network (ports plugged at once share the making); reconcile and removeBridge forget it.
+   */
   private async ensureBridge(networkId: string, n: NetworkL2): Promise<string> {
+    const key = JSON.stringify(n);
+    if (this.bridgesReady.get(networkId) === key) return bridgeName(networkId);
+    const flight = `${networkId}|${key}`;
+    let p = this.bridgesMaking.get(flight);
+    if (!p) {
+      p = this.makeBridge(networkId, n).finally(() => this.bridgesMaking.delete(flight));
+      this.bridgesMaking.set(flight, p);
+    }
+    await p;
+    this.bridgesReady.set(networkId, key);
+    return bridgeName(networkId);
+  }
+  private bridgesMaking = new Map<string, Promise<void>>();
+
+  private async makeBridge(networkId: string, n: NetworkL2): Promise<void> {
     const br = bridgeName(networkId);
     const ns = this.ns;
     if (await addLink(ns, br, ['type', 'bridge', 'stp_state', '0', 'forward_delay', '0'])) {
@@ -159,7 +179,6 @@ export class LinuxBridgeDriver implements DataplaneDriver {
       if (dev && (await linkExists(ns, dev))) await ip(ns, ['link', 'set', dev, 'master', br, 'up']);
       if (this.o.externalUplink?.physnet === n.physnet) await this.ensureUplink(br);
     }
-    return br;
   }
 
   private uplinkNames() {
@@ -207,15 +226,23 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   private async wire(d: DeviceDetails, present?: Map<string, { master?: string; up: boolean }>): Promise<boolean> {
     const tap = tapName(d.port_id);
     const br = bridgeName(d.network_id);
-    const l = present ? present.get(tap) : (await links(this.ns)).get(tap);
+    const l = present ? present.get(tap) : (await links(this.ns, tap)).get(tap);
     if (!l) {
       this.wired.delete(d.port_id);
       return false;
     }
-    if (l.master !== br || !l.up) {
-      await ip(this.ns, ['link', 'set', tap, 'master', br, 'mtu', String(d.mtu)]);
-      await ip(this.ns, ['link', 'set', tap, d.admin_state_up ? 'up' : 'down']);
-    } else if (!d.admin_state_up) await ip(this.ns, ['link', 'set', tap, 'down']);
+    if (l.master !== br || l.up !== d.admin_state_up)
+      await ip(this.ns, [
+        'link',
+        'set',
+        'dev',
+        tap,
+        'master',
+        br,
+        'mtu',
+        String(d.mtu),
+        d.admin_state_up ? 'up' : 'down',
+      ]);
     this.wired.add(d.port_id);
     return true;
   }
@@ -250,6 +277,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   private async removeBridge(networkId: string) {
     const n = this.networks.get(networkId);
     this.networks.delete(networkId);
+    this.bridgesReady.delete(networkId);
     if (n?.type === 'vxlan' && n.segmentationId !== null)
       await ip(this.ns, ['link', 'del', vxlanName(n.segmentationId)], true);
     await ip(this.ns, ['link', 'del', bridgeName(networkId)], true);
@@ -365,6 +393,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     );
     for (const name of (await links(this.ns)).keys()) {
       if (name.startsWith('brq') && !wantedBridges.has(name)) await ip(this.ns, ['link', 'del', name], true);
+      for (const id of this.bridgesReady.keys()) if (!wantedBridges.has(bridgeName(id))) this.bridgesReady.delete(id);
       if (name.startsWith('vxlan-') && !wantedVx.has(name)) await ip(this.ns, ['link', 'del', name], true);
     }
   }

@@ -16,8 +16,11 @@ export function ip(ns: string | undefined, args: string[], allowFail = false): P
 }
 
 /** The links of a namespace by name (one `ip -o link` call). */
-export async function links(ns: string | undefined): Promise<Map<string, { master?: string; up: boolean }>> {
-  const out = await ip(ns, ['-o', 'link', 'show'], true);
+export async function links(
+  ns: string | undefined,
+  only?: string,
+): Promise<Map<string, { master?: string; up: boolean }>> {
+  const out = await ip(ns, ['-o', 'link', 'show', ...(only ? ['dev', only] : [])], true);
   const m = new Map<string, { master?: string; up: boolean }>();
   for (const line of out.split('\n')) {
     const match = /^\d+:\s+([^:@\s]+)(?:@\S+)?:\s+<([^>]*)>(.*)$/.exec(line);

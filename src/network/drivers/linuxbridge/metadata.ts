@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { processAlive, run } from '../../../core/hostns.ts';
+import { processAlive, startDaemon } from '../../../core/hostns.ts';
 import type { View } from '../../api/resource.ts';
 import { METADATA_IP } from './dhcp.ts';
 
@@ -117,7 +117,7 @@ export async function ensureHaproxy(ns: string, dir: string, networkId: string, 
   if (same && processAlive(pid, 'haproxy')) return;
   if (processAlive(pid, 'haproxy')) process.kill(pid, 'SIGTERM');
   fs.writeFileSync(cfgFile, cfg);
-  await run(['haproxy', '-f', cfgFile], { ns });
+  await startDaemon(ns, ['haproxy', '-f', cfgFile], path.join(dir, 'haproxy.log'));
 }
 
 export function stopHaproxy(dir: string) {
