@@ -355,6 +355,19 @@ describe('linuxbridge data plane', { skip }, () => {
     assert.equal(h['x-tenant-id'], 'proj1');
     assert.equal(h['x-instance-id-signature'], instanceSignature(SECRET, `inst-${VM1}`));
     assert.equal(h['x-forwarded-for'], '10.91.0.10');
+
+    // QoS: a bandwidth limit to the guest on the tap (tbf); gone when the policy goes.
+    const hns = hostNamespace(HOST);
+    await driver.plugPort({
+      ...vm1,
+      qos_bandwidth_limits: [
+        { max_kbps: 1000, max_burst_kbps: 0, direction: 'ingress' },
+        { max_kbps: 2000, max_burst_kbps: 200, direction: 'egress' },
+      ],
+    });
+    assert.match(await run(['tc', '-n', hns, 'qdisc', 'show', 'dev', tapName(VM1)]), /tbf .*rate 1Mbit/);
+    await driver.plugPort(vm1);
+    assert.doesNotMatch(await run(['tc', '-n', hns, 'qdisc', 'show', 'dev', tapName(VM1)]), /tbf/);
   });
 
   it('reconciles: what the server no longer wants goes', async () => {

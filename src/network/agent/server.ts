@@ -481,6 +481,20 @@ export class PluginServer implements PluginRpc {
       profile: port['binding:profile'] ?? {},
     };
     if (port.trunk_details) d.trunk_details = port.trunk_details;
+    const policy = d.qos_policy_id ?? (d.device_owner.startsWith('network:') ? null : d.network_qos_policy_id);
+    if (policy && Object.keys(this.mechanism.qosRules).includes('bandwidth_limit')) {
+      d.qos_bandwidth_limits = (
+        await this.svc.db
+          .selectFrom('qos_bandwidth_limit_rules')
+          .select(['max_kbps', 'max_burst_kbps', 'direction'])
+          .where('qos_policy_id', '=', policy)
+          .execute()
+      ).map((r) => ({
+        max_kbps: Number(r.max_kbps),
+        max_burst_kbps: Number(r.max_burst_kbps),
+        direction: r.direction,
+      }));
+    }
     return d;
   }
 

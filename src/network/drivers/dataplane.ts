@@ -49,6 +49,8 @@ export interface DeviceDetails {
   qos_policy_id: string | null;
   network_qos_policy_id: string | null;
   profile: Record<string, unknown>;
+  /** The bandwidth limit rules of the port's effective QoS policy (its own, else its network's), for data planes that enforce them. */
+  qos_bandwidth_limits?: Array<{ max_kbps: number; max_burst_kbps: number; direction: string }>;
   /** Set when the port is a trunk's parent. */
   trunk_details?: {
     trunk_id: string;

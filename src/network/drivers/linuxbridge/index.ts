@@ -22,6 +22,7 @@ import type {
   RouterInfo,
   SecurityGroupInfo,
 } from '../dataplane.ts';
+import { logicalMechanism } from '../logical.ts';
 import { DhcpServer } from './dhcp.ts';
 import { applyFirewall, clearFirewall, firewallPlan } from './firewall.ts';
 import {
@@ -43,7 +44,7 @@ export const linuxbridgeMechanism: Mechanism = {
   vifType: 'bridge',
   vifDetails: { port_filter: true, connectivity: 'l2' },
   networkTypes: ['local', 'flat', 'vxlan'],
-  qosRules: {},
+  qosRules: { bandwidth_limit: logicalMechanism.qosRules.bandwidth_limit! },
   vifDetailsFor: (networkId: string) => ({ bridge_name: bridgeName(networkId) }),
 };
 
@@ -231,6 +232,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
       this.wired.delete(d.port_id);
       return false;
     }
+    if (l.master !== br) this.applied.delete(d.port_id); // a new tap: no qdisc yet
     if (l.master !== br || l.up !== d.admin_state_up)
       await ip(this.ns, [
         'link',
@@ -244,7 +246,45 @@ export class LinuxBridgeDriver implements DataplaneDriver {
         d.admin_state_up ? 'up' : 'down',
       ]);
     this.wired.add(d.port_id);
+    await this.applyQos(d);
     return true;
+  }
+
+  /**
+   * QoS bandwidth limits on the tap, as upstream's tc_lib: to the guest (`ingress` rules) a tbf
+   * on the tap's root. From the guest (`egress`) upstream polices the tap's ingress, which needs
+   * a tc classifier and the police action: this kernel has neither (measured), so those rules are
+   * not enforced here (README).
+   */
+  private applied = new Map<string, string>();
+  private async applyQos(d: DeviceDetails) {
+    const rules = (d.qos_bandwidth_limits ?? []).filter((r) => r.direction === 'ingress');
+    const key = JSON.stringify(rules);
+    if ((this.applied.get(d.port_id) ?? '[]') === key) return;
+    const tap = tapName(d.port_id);
+    const tc = (args: string[], allowFail = false) =>
+      run(this.ns ? ['tc', '-n', this.ns, ...args] : ['tc', ...args], { allowFail });
+    await tc(['qdisc', 'del', 'dev', tap, 'root'], true);
+    for (const r of rules) {
+      // Upstream's default burst: 80 % of the rate.
+      const burstKbit = r.max_burst_kbps || Math.max(1, Math.round(r.max_kbps * 0.8));
+      const burstBytes = Math.max(1600, Math.round((burstKbit * 1000) / 8));
+      await tc([
+        'qdisc',
+        'replace',
+        'dev',
+        tap,
+        'root',
+        'tbf',
+        'rate',
+        `${r.max_kbps}kbit`,
+        'burst',
+        `${burstBytes}`,
+        'latency',
+        '50ms',
+      ]);
+    }
+    this.applied.set(d.port_id, key);
   }
 
   private async pollTaps() {
@@ -269,6 +309,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     const d = this.ports.get(portId);
     this.ports.delete(portId);
     this.wired.delete(portId);
+    this.applied.delete(portId);
     if (!d) return;
     // Our own veths (DHCP and router ports) go with their namespaces; a VM's tap is the compute side's.
     if (![...this.ports.values()].some((p) => p.network_id === d.network_id)) await this.removeBridge(d.network_id);
