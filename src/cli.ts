@@ -16,6 +16,10 @@ Commands:
   db migrate       apply the database migrations of every service
   keys rotate      rotate the Fernet token keys (staged -> primary, new staged key)
   status           ask a running cloud whether each service answers
+  network cleanup [HOST ...]
+                   remove a host's whole linuxbridge data plane: its qdhcp-/qrouter- namespaces
+                   with their dnsmasq and haproxy, its host namespace, the uplink (default host:
+                   network.host or this machine's hostname); run with the cloud's agents stopped
 
 Options:
   --data-dir DIR       where all state lives (env STRATUS_DATA_DIR, default ./.stratus)
@@ -103,7 +107,8 @@ function parseArgs(argv: string[]) {
 
 async function main() {
   const { flags, positional } = parseArgs(process.argv.slice(2));
-  const cmd = positional.join(' ') || 'help';
+  const cmd =
+    positional[0] === 'network' && positional[1] === 'cleanup' ? 'network cleanup' : positional.join(' ') || 'help';
   const cfg = loadConfig(flags);
   const logTo = (file?: string) => {
     const target = file ?? path.join(cfg.dataDir, 'stratus.log');
@@ -177,6 +182,16 @@ async function main() {
       console.log(
         `Rotated Fernet keys in ${repo.dir}: ${repo.load().length} keys active. A running Stratus picks them up within a minute.`,
       );
+      return;
+    }
+    case 'network cleanup': {
+      const { cleanupHost } = await import('./network/drivers/linuxbridge/index.ts');
+      const hosts = positional.slice(2);
+      if (!hosts.length) hosts.push(cfg.network?.host || (await import('node:os')).hostname());
+      for (const h of hosts) {
+        await cleanupHost(h, cfg.network ?? {});
+        console.log(`network data plane of host ${h} removed`);
+      }
       return;
     }
     case 'status': {
