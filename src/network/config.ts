@@ -20,6 +20,8 @@ export interface NetworkConfig {
   physicalInterfaceMappings?: Record<string, string>;
   /** linuxbridge: this host's underlay address, the local end of its VXLAN tunnels (local_ip). */
   underlayIp?: string;
+  /** linuxbridge: the underlay addresses of the hosts this process runs agents for, by host (the all-in-one's other hosts); others use underlayIp. */
+  underlayIps?: Record<string, string>;
   /**
    * linuxbridge: the host reaches the external network (floating IPs) as DevStack's br-ex does:
    * a veth from the root namespace into the bridge of physical network `physnet`, with address

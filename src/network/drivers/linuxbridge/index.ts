@@ -54,6 +54,7 @@ export type LinuxBridgeOptions = Partial<
     | 'hostNamespace'
     | 'physicalInterfaceMappings'
     | 'underlayIp'
+    | 'underlayIps'
     | 'externalUplink'
     | 'metadataProxySharedSecret'
     | 'novaMetadataUrl'
@@ -104,6 +105,8 @@ export class LinuxBridgeDriver implements DataplaneDriver {
 
   async start(host: string) {
     this.host = host;
+    const mine = this.o.underlayIps?.[host];
+    if (mine) this.o = { ...this.o, underlayIp: mine };
     this.ns = this.o.hostNamespace === false ? undefined : await ensureHostNamespace(host);
     this.dir = stateDir(host);
     fs.mkdirSync(path.join(this.dir, 'routers'), { recursive: true });
