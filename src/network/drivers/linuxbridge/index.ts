@@ -290,6 +290,14 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.applied.set(d.port_id, key);
   }
 
+  /** A veth of ours (DHCP, router) just made: wire its port if plugged already, and tell the agent (it waits for it). */
+  private async wireOwn(portId: string) {
+    const d = this.ports.get(portId);
+    if (!d) return;
+    const before = this.wired.has(portId);
+    if ((await this.wire(d)) && !before) this.listener?.(portId);
+  }
+
   private async pollTaps() {
     if (this.polling) return;
     const waiting = [...this.ports.values()].filter((d) => !this.wired.has(d.port_id));
@@ -382,8 +390,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     await this.dhcp.sync(network, this.host);
     const port = DhcpServer.portOf(network, this.host);
     if (port) {
-      const d = this.ports.get(port.id);
-      if (d) await this.wire(d);
+      await this.wireOwn(port.id);
       if (this.metadata)
         await ensureHaproxy(
           dhcpNamespace(network.id),
@@ -409,8 +416,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.routers.set(router.id, router);
     await this.routerImpl.sync(router);
     for (const p of [...router.interfaces, ...(router.gw_port ? [router.gw_port] : [])]) {
-      const d = this.ports.get(p.id);
-      if (d) await this.wire(d);
+      await this.wireOwn(p.id);
     }
   }
 
