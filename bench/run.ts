@@ -21,6 +21,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'port creates (sequential, 32 concurrent) on a /16 and the no-duplicate-IP proof, port lists with 10,000 ports, 1,000 security group rules; peak RSS',
     load: () => import('./network.ts'),
   },
+  'network-dataplane': {
+    describe:
+      'linuxbridge data plane (root): TCP throughput guest↔guest on one host and across two hosts over VXLAN vs bare veth/VXLAN, 100 ports wired, a rule change applied',
+    load: () => import('./network-dataplane.ts'),
+  },
   compute: {
     describe:
       'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',

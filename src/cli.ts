@@ -58,7 +58,7 @@ const SERVE_HELP = `  --host ADDR          listen address (default 127.0.0.1)
   --bus URL            message bus: 'memory' (default, in-process) or amqp://user:pass@host:5672/
                        (RabbitMQ; env STRATUS_BUS; --transport is the same option)
   --role LIST          what this process runs, comma separated: api, conductor, scheduler,
-                       compute (default all). Other roles than all need --bus amqp://... and,
+                       compute, network-agent (default all). Other roles than all need --bus amqp://... and,
                        for several processes, --database postgres://...
   --compute-host NAME  the host name of this process's compute agent (nova's [DEFAULT] host)
   --admin-password PW  the admin password (default: generated once, kept in <data-dir>/secrets.yaml)
@@ -71,6 +71,8 @@ interface Command {
   help: string;
   /** The name of the one positional argument the command takes, if any. */
   positional?: string;
+  /** The positional argument may be left out. */
+  positionalOptional?: boolean;
   run(v: Values, arg?: string): Promise<void>;
 }
 
@@ -159,6 +161,17 @@ directory. Once it is ready, GET /healthcheck answers 200 (503 while starting or
     help: COMMON_HELP,
     run: rotate,
   },
+  'network cleanup': {
+    summary: "remove a host's whole linuxbridge data plane (namespaces, dnsmasq, haproxy, uplink)",
+    usage: 'stratus network cleanup [HOST] [--data-dir DIR]',
+    options: { ...COMMON },
+    help: `  HOST                 the host (default network.host or this machine's hostname); run it with
+                       the cloud's agents stopped
+${COMMON_HELP}`,
+    positional: 'HOST',
+    positionalOptional: true,
+    run: networkCleanup,
+  },
 };
 
 export function version(): string {
@@ -206,7 +219,8 @@ export function parseCommand(name: string, rest: string[]): Values & { _arg?: st
     const { values, positionals } = parseArgs({ args: rest, options: c.options, strict: true, allowPositionals: true });
     if (values.help) return values as Values;
     if (c.positional) {
-      if (positionals.length !== 1) throw new UsageError(`expects one argument, ${c.positional}`);
+      if (positionals.length > 1 || (!positionals.length && !c.positionalOptional))
+        throw new UsageError(`expects one argument, ${c.positional}`);
       return { ...(values as Values), _arg: positionals[0] };
     }
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -608,6 +622,14 @@ async function rotate(v: Values) {
   out(
     `Rotated Fernet keys in ${repo.dir}: ${repo.load().length} keys active. A running Stratus picks them up within a minute.`,
   );
+}
+
+async function networkCleanup(v: Values, host?: string) {
+  const cfg = checkedConfig(toFlags(v));
+  const { cleanupHost } = await import('./network/drivers/linuxbridge/index.ts');
+  const h = host || cfg.network?.host || os.hostname();
+  await cleanupHost(h, cfg.network ?? {});
+  out(`network data plane of host ${h} removed`);
 }
 
 /** Runs the command line; returns the exit status for the usage cases (a running start keeps the process). */

@@ -1,0 +1,343 @@
+// The linuxbridge data plane's figures against the bare kernel, in the same run (needs root):
+// - TCP throughput between two namespaces standing for guests: a bare veth pair vs two guests on
+//   one host through the driver's bridge with security groups on both ports; a bare VXLAN pair
+//   over an underlay veth vs two hosts (host namespaces) through the driver's bridges + VXLAN +
+//   security groups. The traffic is a tiny Node TCP blaster (iperf is not installed).
+// - 100 ports wired at once (taps made, then plugged), against the same `ip` operations done by a
+//   plain loop; one port's plug → wired latency (p50).
+// - a security group rule change → enforced: updateSecurityGroups' time (iptables-restore).
+// Everything it makes is removed at the end, also on failure.
+//
+//   npm run bench -- network-dataplane [--seconds=N] [--ports=N] [--no-write]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import type { DeviceDetails, SecurityGroupInfo } from '../src/network/drivers/dataplane.ts';
+import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
+import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
+import { fmt, machineLine, Report } from './lib/report.ts';
+
+const BLASTER = `
+const net = require('node:net');
+const [mode, host, port, secs] = process.argv.slice(2);
+if (mode === 'server') {
+  const s = net.createServer((c) => { let n = 0; c.on('data', (d) => { n += d.length; }); c.on('end', () => { c.end(String(n)); }); });
+  s.listen(Number(port), host, () => process.stdout.write('ready\\n'));
+} else {
+  const buf = Buffer.alloc(256 * 1024, 7);
+  const c = net.connect(Number(port), host);
+  const end = Date.now() + Number(secs) * 1000;
+  let sent = 0; let t0 = 0;
+  const pump = () => { while (Date.now() < end) { sent += buf.length; if (!c.write(buf)) return; } c.end(); };
+  c.on('connect', () => { t0 = Date.now(); pump(); });
+  c.on('drain', pump);
+  let reply = '';
+  c.on('data', (d) => { reply += d; });
+  c.on('end', () => { const ms = Date.now() - t0; process.stdout.write(JSON.stringify({ bytes: Number(reply), ms }) + '\\n'); });
+}
+`;
+
+const tag = `${process.pid % 100000}`;
+const made: string[] = [];
+const hosts: string[] = [];
+
+async function ns(name: string) {
+  made.push(name);
+  await ensureNamespace(name);
+  return name;
+}
+
+/** Gbit/s from a client in `from` to a server at `addr` in `to`. */
+async function throughput(from: string, to: string, addr: string, seconds: number, script: string): Promise<number> {
+  const server = spawn('ip', ['netns', 'exec', to, process.execPath, script, 'server', addr, '5201'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.once('data', () => resolve());
+      server.once('exit', () => reject(new Error('blaster server exited')));
+    });
+    const out = await run([process.execPath, script, 'client', addr, '5201', String(seconds)], { ns: from });
+    const { bytes, ms } = JSON.parse(out) as { bytes: number; ms: number };
+    return (bytes * 8) / (ms / 1000) / 1e9;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+const dev = (id: string, net: string, ip: string, mac: string, vni: number): DeviceDetails => ({
+  device: id,
+  port_id: id,
+  network_id: net,
+  mac_address: mac,
+  admin_state_up: true,
+  status: 'DOWN',
+  network_type: 'vxlan',
+  segmentation_id: vni,
+  physical_network: null,
+  mtu: 1450,
+  fixed_ips: [{ subnet_id: 's', ip_address: ip }],
+  device_owner: 'compute:nova',
+  allowed_address_pairs: [],
+  port_security_enabled: true,
+  security_groups: ['sg'],
+  qos_policy_id: null,
+  network_qos_policy_id: null,
+  profile: {},
+});
+
+const sgInfo = (devices: DeviceDetails[], tcp = true): SecurityGroupInfo => ({
+  security_groups: {
+    sg: [
+      { id: 'e', security_group_id: 'sg', direction: 'egress', ethertype: 'IPv4', protocol: null },
+      ...(tcp
+        ? [
+            {
+              id: 't',
+              security_group_id: 'sg',
+              direction: 'ingress',
+              ethertype: 'IPv4',
+              protocol: 'tcp',
+              port_range_min: 5201,
+              port_range_max: 5201,
+            },
+          ]
+        : []),
+    ],
+  },
+  devices: Object.fromEntries(devices.map((d) => [d.port_id, d])),
+});
+
+async function guest(name: string, hostNs: string, d: DeviceDetails, cidr: string) {
+  await ns(name);
+  await run([
+    'ip',
+    '-n',
+    hostNs,
+    'link',
+    'add',
+    tapName(d.port_id),
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    name,
+  ]);
+  await run(['ip', '-n', name, 'link', 'set', 'eth0', 'address', d.mac_address, 'mtu', '1450', 'up']);
+  await run(['ip', '-n', name, 'addr', 'add', cidr, 'dev', 'eth0']);
+}
+
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+export async function run_(args: string[]) {
+  const opt = (k: string, d: number) => Number(args.find((a) => a.startsWith(`--${k}=`))?.split('=')[1] ?? d);
+  const seconds = opt('seconds', 3);
+  const nPorts = opt('ports', 100);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lbbench-'));
+  const script = path.join(dir, 'blaster.cjs');
+  fs.writeFileSync(script, BLASTER);
+  const rows: Array<[string, string]> = [];
+  const report = new Report('network-dataplane', 'Network data plane: linuxbridge vs the bare kernel');
+  try {
+    // 1. bare veth
+    const [a, b] = [await ns(`lbb-a${tag}`), await ns(`lbb-b${tag}`)];
+    await run(['ip', '-n', a, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b]);
+    await run(['ip', '-n', a, 'addr', 'add', '10.95.0.1/24', 'dev', 'eth0']);
+    await run(['ip', '-n', b, 'addr', 'add', '10.95.0.2/24', 'dev', 'eth0']);
+    for (const n of [a, b]) await run(['ip', '-n', n, 'link', 'set', 'eth0', 'mtu', '1450', 'up']);
+    const bareVeth = await throughput(a, b, '10.95.0.2', seconds, script);
+
+    // 2. one host, two guests through the bridge with security groups
+    const H = `lbbench${tag}`;
+    hosts.push(H);
+    const d = new LinuxBridgeDriver({});
+    await d.start(H);
+    const g1 = dev(
+      'b1000001-0000-4000-8000-000000000001',
+      'nb000000-0000-4000-8000-000000000001',
+      '10.96.0.1',
+      'fa:16:3e:01:00:01',
+      3001,
+    );
+    const g2 = dev(
+      'b1000002-0000-4000-8000-000000000002',
+      'nb000000-0000-4000-8000-000000000001',
+      '10.96.0.2',
+      'fa:16:3e:01:00:02',
+      3001,
+    );
+    await guest(`lbb-g1${tag}`, hostNamespace(H), g1, '10.96.0.1/24');
+    await guest(`lbb-g2${tag}`, hostNamespace(H), g2, '10.96.0.2/24');
+    await d.plugPort(g1);
+    await d.plugPort(g2);
+    await d.updateSecurityGroups(sgInfo([g1, g2]));
+    const bridged = await throughput(`lbb-g1${tag}`, `lbb-g2${tag}`, '10.96.0.2', seconds, script);
+    await d.updateSecurityGroups(
+      sgInfo([
+        { ...g1, port_security_enabled: false },
+        { ...g2, port_security_enabled: false },
+      ]),
+    );
+    const bridgedOpen = await throughput(`lbb-g1${tag}`, `lbb-g2${tag}`, '10.96.0.2', seconds, script);
+    await d.updateSecurityGroups(sgInfo([g1, g2]));
+
+    // 3. bare VXLAN between two namespaces over an underlay veth
+    const [va, vb] = [await ns(`lbb-va${tag}`), await ns(`lbb-vb${tag}`)];
+    await run(['ip', '-n', va, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', vb]);
+    for (const [n, me, peer, inner] of [
+      [va, '192.168.252.1', '192.168.252.2', '10.97.0.1'],
+      [vb, '192.168.252.2', '192.168.252.1', '10.97.0.2'],
+    ] as const) {
+      await run(['ip', '-n', n, 'addr', 'add', `${me}/24`, 'dev', 'ul0']);
+      await run(['ip', '-n', n, 'link', 'set', 'ul0', 'up']);
+      await run([
+        'ip',
+        '-n',
+        n,
+        'link',
+        'add',
+        'vx0',
+        'type',
+        'vxlan',
+        'id',
+        '42',
+        'dstport',
+        '4789',
+        'local',
+        me,
+        'remote',
+        peer,
+      ]);
+      await run(['ip', '-n', n, 'addr', 'add', `${inner}/24`, 'dev', 'vx0']);
+      await run(['ip', '-n', n, 'link', 'set', 'vx0', 'mtu', '1450', 'up']);
+    }
+    const bareVxlan = await throughput(va, vb, '10.97.0.2', seconds, script);
+
+    // 4. two hosts through the driver: bridges + VXLAN + FDB + security groups
+    const [HA, HB] = [`lbbha${tag}`, `lbbhb${tag}`];
+    hosts.push(HA, HB);
+    const da = new LinuxBridgeDriver({ underlayIp: '192.168.253.1' });
+    const db = new LinuxBridgeDriver({ underlayIp: '192.168.253.2' });
+    await da.start(HA);
+    await db.start(HB);
+    await run([
+      'ip',
+      '-n',
+      hostNamespace(HA),
+      'link',
+      'add',
+      'ul0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'ul0',
+      'netns',
+      hostNamespace(HB),
+    ]);
+    for (const [h, me] of [
+      [HA, '192.168.253.1'],
+      [HB, '192.168.253.2'],
+    ] as const) {
+      await run(['ip', '-n', hostNamespace(h), 'addr', 'add', `${me}/24`, 'dev', 'ul0']);
+      await run(['ip', '-n', hostNamespace(h), 'link', 'set', 'ul0', 'up']);
+    }
+    const NET2 = 'nb000000-0000-4000-8000-000000000002';
+    const x1 = dev('b2000001-0000-4000-8000-000000000001', NET2, '10.98.0.1', 'fa:16:3e:02:00:01', 3002);
+    const x2 = dev('b2000002-0000-4000-8000-000000000002', NET2, '10.98.0.2', 'fa:16:3e:02:00:02', 3002);
+    await guest(`lbb-x1${tag}`, hostNamespace(HA), x1, '10.98.0.1/24');
+    await guest(`lbb-x2${tag}`, hostNamespace(HB), x2, '10.98.0.2/24');
+    await da.plugPort(x1);
+    await db.plugPort(x2);
+    await da.updateSecurityGroups(sgInfo([x1]));
+    await db.updateSecurityGroups(sgInfo([x2]));
+    await da.updateFdb(NET2, [{ mac_address: x2.mac_address, ip_address: '10.98.0.2', vtep: '192.168.253.2' }]);
+    await db.updateFdb(NET2, [{ mac_address: x1.mac_address, ip_address: '10.98.0.1', vtep: '192.168.253.1' }]);
+    const crossHost = await throughput(`lbb-x1${tag}`, `lbb-x2${tag}`, '10.98.0.2', seconds, script);
+
+    // 5. wiring: N taps plugged at once vs the same ip calls in a plain loop
+    const NET3 = 'nb000000-0000-4000-8000-000000000003';
+    const many = Array.from({ length: nPorts }, (_, i) =>
+      dev(
+        `c${String(i).padStart(7, '0')}-0000-4000-8000-000000000000`,
+        NET3,
+        `10.99.${i >> 8}.${i & 255}`,
+        `fa:16:3e:03:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+        3003,
+      ),
+    );
+    const hns = hostNamespace(H);
+    const t0 = Date.now();
+    for (const p of many)
+      await run([
+        'ip',
+        '-n',
+        hns,
+        'link',
+        'add',
+        tapName(p.port_id),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `p${tapName(p.port_id).slice(3)}`,
+      ]);
+    const tapsMs = Date.now() - t0;
+    const t1 = Date.now();
+    const latencies: number[] = [];
+    await Promise.all(
+      many.map(async (p) => {
+        const s = Date.now();
+        await d.plugPort(p);
+        latencies.push(Date.now() - s);
+      }),
+    );
+    const plugMs = Date.now() - t1;
+    const plainBr = 'brqplainbench';
+    await run(['ip', '-n', hns, 'link', 'add', plainBr, 'type', 'bridge']);
+    const t2 = Date.now();
+    for (const p of many) await run(['ip', '-n', hns, 'link', 'set', tapName(p.port_id), 'nomaster']);
+    for (const p of many)
+      await run(['ip', '-n', hns, 'link', 'set', tapName(p.port_id), 'master', plainBr, 'mtu', '1450', 'up']);
+    const plainMs = (Date.now() - t2) / 2;
+    const t3 = Date.now();
+    await d.updateSecurityGroups(sgInfo([g1, g2, ...many], false));
+    const ruleMs = Date.now() - t3;
+
+    rows.push(
+      ['bare veth, namespace ↔ namespace (MTU 1450)', `${fmt(bareVeth, 2)} Gbit/s`],
+      [
+        'linuxbridge, two guests on one host (bridge + iptables security groups)',
+        `${fmt(bridged, 2)} Gbit/s (${fmt((100 * bridged) / bareVeth, 0)} % of bare)`,
+      ],
+      [
+        'linuxbridge, the same without security groups (port security off)',
+        `${fmt(bridgedOpen, 2)} Gbit/s (${fmt((100 * bridgedOpen) / bareVeth, 0)} % of bare)`,
+      ],
+      ['bare VXLAN over an underlay veth', `${fmt(bareVxlan, 2)} Gbit/s`],
+      [
+        'linuxbridge, two hosts over VXLAN (bridges + FDB + security groups)',
+        `${fmt(crossHost, 2)} Gbit/s (${fmt((100 * crossHost) / bareVxlan, 0)} % of bare)`,
+      ],
+      [`${nPorts} ports plugged at once (taps existing)`, `${plugMs} ms (p50 per port ${p50(latencies)} ms)`],
+      [`the same: a plain loop of \`ip link set … master\``, `${Math.round(plainMs)} ms`],
+      [`making the ${nPorts} taps (\`ip link add\`, the compute side's part)`, `${tapsMs} ms`],
+      [`security group change applied for ${nPorts + 2} ports (iptables-restore)`, `${ruleMs} ms`],
+    );
+    report.text(machineLine()).table(['measure', 'result'], rows, ['l', 'r']);
+    await d.stop();
+    await da.stop();
+    await db.stop();
+  } finally {
+    for (const n of made) await deleteNamespace(n);
+    for (const h of hosts) await cleanupHost(h);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  report.write({ file: !args.includes('--no-write') });
+}
+
+export { run_ as run };
