@@ -132,5 +132,6 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'volume_extension:default_get_all',
     'volume_extension:default_unset',
     'volume:get_all_admin',
+    'volume_extension:hosts',
   ]),
 ];

@@ -26,6 +26,8 @@ import { Scheduler } from './scheduler/scheduler.ts';
 import { TypeStore } from './types.ts';
 import { VolumeStore } from './volumes.ts';
 import { VolumeApi } from './volume_api.ts';
+import { TransferStore } from './transfers.ts';
+import { QosStore } from './qos.ts';
 
 export { blockStorageOptions, type BlockStorageOptions } from './config.ts';
 
@@ -38,6 +40,8 @@ export interface BlockStorageParts {
   images: VolumeImages;
   /** The API side's rules on volumes, snapshots and attachments. */
   api: VolumeApi;
+  transfers: TransferStore;
+  qos: QosStore;
   scheduler: Scheduler;
   /** The volume agent of this process's backend (when `blockStorage.agent`). */
   agent?: VolumeAgent;
@@ -72,11 +76,14 @@ export class BlockStorageService implements ServiceModule {
     const images = new VolumeImages(ctx.session);
     const types = new TypeStore(db, o.defaultVolumeType);
     const quotas = new QuotaEngine(db);
+    const qos = new QosStore(db);
     this.parts = {
       volumes,
+      transfers: new TransferStore(db, volumes, quotas),
+      qos,
       types,
       quotas,
-      api: new VolumeApi(volumes, types, quotas, images, ctx.bus, o),
+      api: new VolumeApi(volumes, types, quotas, qos, images, ctx.bus, o),
       messages,
       images,
       scheduler: new Scheduler(

@@ -10,6 +10,7 @@ import type { BlockStorageOptions } from './config.ts';
 import type { ConnectionInfo } from './drivers/driver.ts';
 import type { VolumeImages } from './images.ts';
 import type { QuotaEngine } from './quotas.ts';
+import type { QosStore } from './qos.ts';
 import { backendOf, schedulerRpc, volumeRpc } from './rpcapi.ts';
 import { type TypeStore, type VolumeTypeRow, specsOf } from './types.ts';
 import { type AttachmentRow, type SnapshotRow, VolumeStatus, type VolumeRow, type VolumeStore } from './volumes.ts';
@@ -35,6 +36,7 @@ export class VolumeApi {
     private volumes: VolumeStore,
     private types: TypeStore,
     private quotas: QuotaEngine,
+    private qos: QosStore,
     private images: VolumeImages,
     private bus: MessageBus,
     private o: BlockStorageOptions,
@@ -136,6 +138,7 @@ export class VolumeApi {
         .includes(zone ?? this.o.availabilityZone)
     )
       throw bad(`Invalid input received: The availability zone is not in the volume type's availability zones.`);
+    const encrypted = !!(await this.qos.encryption(type.id));
     const projectId = ctx.projectId!;
     const v = await this.quotas.lock.run(async () => {
       await this.quotas.check(projectId, { volumes: 1, gigabytes: size }, type.name);
@@ -151,6 +154,7 @@ export class VolumeApi {
         source_volid: source?.id ?? null,
         image_id: r.imageRef ?? null,
         multiattach,
+        encrypted,
         metadata: r.metadata,
         image_metadata: imageMeta,
         group_id: r.groupId ?? null,

@@ -148,7 +148,9 @@ export function pageRows<T extends { id: string }>(
     if (!Number.isInteger(limit) || limit < 0) throw badRequest(`Invalid limit: '${q.limit}'`);
   }
   const end = limit !== undefined ? start + limit : sorted.length;
-  return { page: sorted.slice(start, end), more: limit !== undefined && end < sorted.length };
+  const page = sorted.slice(start, end);
+  // Cinder links a next page whenever a page is full (_get_collection_links).
+  return { page, more: limit !== undefined && limit > 0 && page.length === limit };
 }
 
 /** created_at=gt:2020-01-01T00:00:00 style comparisons (3.60). */
@@ -197,8 +199,10 @@ export function volumeView(
   v: VolumeRow,
   attachments: AttachmentRow[],
   type: VolumeTypeRow | undefined,
+  /** The create and update answers: without the extension attributes (cinder adds them to show and list only). */
+  basic = false,
 ): Record<string, unknown> {
-  const admin = req.allowed('volume_extension:volume_host_attribute', { project_id: v.project_id });
+  const admin = !basic && req.allowed('volume_extension:volume_host_attribute', { project_id: v.project_id });
   const out: Record<string, unknown> = {
     id: v.id,
     name: v.name,
@@ -222,7 +226,7 @@ export function volumeView(
     multiattach: bool(v.multiattach),
     migration_status: v.migration_status,
   };
-  if (req.allowed('volume_extension:volume_tenant_attribute', { project_id: v.project_id }))
+  if (!basic && req.allowed('volume_extension:volume_tenant_attribute', { project_id: v.project_id }))
     out['os-vol-tenant-attr:tenant_id'] = v.project_id;
   if (admin) {
     out['os-vol-host-attr:host'] = v.host;
@@ -230,7 +234,7 @@ export function volumeView(
     out['os-vol-mig-status-attr:name_id'] = null;
   }
   const imageMeta = json<Record<string, string>>(v.image_metadata, {});
-  if (Object.keys(imageMeta).length) out.volume_image_metadata = imageMeta;
+  if (!basic && Object.keys(imageMeta).length) out.volume_image_metadata = imageMeta;
   if (at(req, '3.13')) out.group_id = v.group_id;
   if (at(req, '3.21') && admin) out.provider_id = null;
   if (at(req, '3.48')) {
@@ -247,7 +251,7 @@ export function volumeSummary(req: FastifyRequest, v: VolumeRow) {
   return { id: v.id, name: v.name, links: links(req, v.project_id, 'volumes', v.id) };
 }
 
-export function snapshotView(req: FastifyRequest, s: SnapshotRow): Record<string, unknown> {
+export function snapshotView(req: FastifyRequest, s: SnapshotRow, basic = false): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: s.id,
     created_at: isoTime(s.created_at),
@@ -259,7 +263,7 @@ export function snapshotView(req: FastifyRequest, s: SnapshotRow): Record<string
     size: s.volume_size,
     metadata: json(s.metadata, {}),
   };
-  if (req.allowed('volume_extension:extended_snapshot_attributes', { project_id: s.project_id })) {
+  if (!basic && req.allowed('volume_extension:extended_snapshot_attributes', { project_id: s.project_id })) {
     out['os-extended-snapshot-attributes:project_id'] = s.project_id;
     out['os-extended-snapshot-attributes:progress'] = s.progress;
   }
@@ -269,7 +273,12 @@ export function snapshotView(req: FastifyRequest, s: SnapshotRow): Record<string
   return out;
 }
 
-export function typeView(req: FastifyRequest, t: VolumeTypeRow): Record<string, unknown> {
+/** `mode`: 'create' answers without qos_specs_id, 'update' also without the access attribute (as cinder's views). */
+export function typeView(
+  req: FastifyRequest,
+  t: VolumeTypeRow,
+  mode: 'show' | 'create' | 'update' = 'show',
+): Record<string, unknown> {
   const specs = specsOf(t);
   const admin = req.allowed('volume_extension:access_types_extra_specs');
   const shown = admin
@@ -280,9 +289,9 @@ export function typeView(req: FastifyRequest, t: VolumeTypeRow): Record<string, 
     name: t.name,
     description: t.description,
     is_public: bool(t.is_public),
-    'os-volume-type-access:is_public': bool(t.is_public),
     extra_specs: shown,
   };
-  if (req.allowed('volume_extension:access_types_qos_specs_id')) out.qos_specs_id = t.qos_specs_id;
+  if (mode !== 'update') out['os-volume-type-access:is_public'] = bool(t.is_public);
+  if (mode === 'show' && req.allowed('volume_extension:access_types_qos_specs_id')) out.qos_specs_id = t.qos_specs_id;
   return out;
 }

@@ -274,6 +274,22 @@ export async function showCapabilities(svc: BlockStorageService, req: FastifyReq
   };
 }
 
+/** GET /os-hosts: the hosts of the block storage services (cinder's os-hosts index). */
+export async function listHosts(svc: BlockStorageService, req: FastifyRequest) {
+  req.authorize('volume_extension:hosts');
+  const rows = await svc.db.selectFrom('services').selectAll().orderBy('host').execute();
+  return {
+    hosts: rows.map((s) => ({
+      service: s.binary,
+      host_name: s.host,
+      zone: s.availability_zone,
+      'service-status': s.disabled ? 'disabled' : 'enabled',
+      'service-state': serviceUp(s, svc.options.serviceDownTime) ? 'available' : 'unavailable',
+      'last-update': isoTime(s.updated_at),
+    })),
+  };
+}
+
 // ---- messages (3.3) -------------------------------------------------------------------------
 
 function messageView(
@@ -366,6 +382,7 @@ const EXTENSIONS = [
   ['Capabilities', 'capabilities', 'Capabilities support.'],
   ['UsedLimits', 'os-used-limits', 'Provide data on limited resources that are being used.'],
   ['SnapshotActions', 'os-snapshot-actions', 'Enable snapshot manager actions.'],
+  ['Hosts', 'os-hosts', 'Admin-only host administration.'],
 ];
 
 export async function listExtensions(_svc: BlockStorageService, req: FastifyRequest) {

@@ -19,6 +19,7 @@ import {
   deleteQuotas,
   getPools,
   listExtensions,
+  listHosts,
   listMessages,
   listServices,
   listZones,
@@ -65,6 +66,31 @@ import {
   updateType,
 } from './types.ts';
 import * as actions from './volume_actions.ts';
+import {
+  acceptTransfer,
+  createTransfer,
+  deleteTransfer,
+  listTransfers,
+  listTransfersDetail,
+  showTransfer,
+} from './transfers.ts';
+import {
+  associateQos,
+  createEncryption,
+  createQos,
+  deleteEncryption,
+  deleteQos,
+  deleteQosKeys,
+  disassociateAllQos,
+  disassociateQos,
+  listQos,
+  qosAssociations,
+  setQosKeys,
+  showEncryption,
+  showEncryptionKey,
+  showQos,
+  updateEncryption,
+} from './qos.ts';
 import {
   createMetadata,
   createVolume,
@@ -188,6 +214,29 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('GET', '/types/:id/extra_specs/:key', showSpec);
   route('PUT', '/types/:id/extra_specs/:key', updateSpec);
   route('DELETE', '/types/:id/extra_specs/:key', deleteSpec);
+  route('GET', '/types/:id/encryption', showEncryption);
+  route('POST', '/types/:id/encryption', createEncryption);
+  route('GET', '/types/:id/encryption/:key', showEncryptionKey);
+  route('PUT', '/types/:id/encryption/:key', updateEncryption);
+  route('DELETE', '/types/:id/encryption/:key', deleteEncryption);
+  route('GET', '/qos-specs', listQos);
+  route('POST', '/qos-specs', createQos);
+  route('GET', '/qos-specs/:id', showQos);
+  route('PUT', '/qos-specs/:id', setQosKeys);
+  route('DELETE', '/qos-specs/:id', deleteQos);
+  route('PUT', '/qos-specs/:id/delete_keys', deleteQosKeys);
+  route('GET', '/qos-specs/:id/associations', qosAssociations);
+  route('GET', '/qos-specs/:id/associate', associateQos);
+  route('GET', '/qos-specs/:id/disassociate', disassociateQos);
+  route('GET', '/qos-specs/:id/disassociate_all', disassociateAllQos);
+  for (const base of ['/os-volume-transfer', '/volume-transfers']) {
+    route('GET', base, listTransfers);
+    route('GET', `${base}/detail`, listTransfersDetail);
+    route('POST', base, createTransfer);
+    route('GET', `${base}/:id`, showTransfer);
+    route('DELETE', `${base}/:id`, deleteTransfer);
+    route('POST', `${base}/:id/accept`, acceptTransfer);
+  }
   route('GET', '/default-types', listDefaultTypes);
   route('GET', '/default-types/:project', showDefaultType);
   route('PUT', '/default-types/:project', setDefaultType);
@@ -209,4 +258,5 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('GET', '/messages/:id', showMessage);
   route('DELETE', '/messages/:id', deleteMessage);
   route('GET', '/extensions', listExtensions);
+  route('GET', '/os-hosts', listHosts);
 }

@@ -78,7 +78,7 @@ export const snapshotCreateSchema = {
         display_name: nullableString(),
         description: nullableString(65535),
         display_description: nullableString(65535),
-        volume_id: { type: 'string', maxLength: 255 },
+        volume_id: { type: ['string', 'null'], maxLength: 255 },
         force: { type: ['boolean', 'string'] },
         metadata: { ...metadataValue, type: ['object', 'null'] },
       },

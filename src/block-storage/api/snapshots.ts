@@ -35,7 +35,8 @@ export async function createSnapshot(svc: BlockStorageService, req: FastifyReque
   }
   if (at(req, '3.66') && b.force === false)
     throw badRequest('Invalid input received: The force parameter with value False is no longer supported since 3.66.');
-  const v = await svc.parts.api.visibleVolume(ctx, String(b.volume_id));
+  if (typeof b.volume_id !== 'string') throw new ApiError(404, 'Volume None could not be found.', 'VolumeNotFound');
+  const v = await svc.parts.api.visibleVolume(ctx, b.volume_id);
   req.authorize('volume:create_snapshot', { project_id: v.project_id });
   const s = await svc.parts.api.createSnapshot(
     ctx,
@@ -49,7 +50,7 @@ export async function createSnapshot(svc: BlockStorageService, req: FastifyReque
     at(req, '3.66'),
   );
   reply.code(202);
-  return { snapshot: snapshotView(req, s) };
+  return { snapshot: snapshotView(req, s, true) };
 }
 
 async function query(svc: BlockStorageService, req: FastifyRequest): Promise<SnapshotRow[]> {
@@ -115,7 +116,7 @@ export async function updateSnapshot(svc: BlockStorageService, req: FastifyReque
   if ('description' in b || 'display_description' in b)
     patch.description = b.description ?? b.display_description ?? null;
   await svc.parts.volumes.updateSnapshot(s.id, patch);
-  return { snapshot: snapshotView(req, (await svc.parts.volumes.snapshot(s.id))!) };
+  return { snapshot: snapshotView(req, (await svc.parts.volumes.snapshot(s.id))!, true) };
 }
 
 export async function deleteSnapshot(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {

@@ -84,7 +84,7 @@ export async function createType(svc: BlockStorageService, req: FastifyRequest) 
       is_public: isPublic,
       extra_specs: (b.extra_specs ?? {}) as Record<string, string>,
     });
-    return { volume_type: typeView(req, t) };
+    return { volume_type: typeView(req, t, 'create') };
   } catch (e) {
     if (isUniqueViolation(e)) throw new ApiError(409, `Volume Type ${name} already exists.`);
     throw e;
@@ -112,7 +112,7 @@ export async function updateType(svc: BlockStorageService, req: FastifyRequest) 
     description: b.description as string | null | undefined,
     is_public: b.is_public === undefined ? undefined : strictBool(b.is_public, 'is_public'),
   });
-  return { volume_type: typeView(req, (await svc.parts.types.get(t.id))!) };
+  return { volume_type: typeView(req, (await svc.parts.types.get(t.id))!, 'update') };
 }
 
 export async function deleteType(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {

@@ -23,9 +23,9 @@ import { metadataSchema, volumeCreateSchema, volumeUpdateSchema } from './schema
 
 type P = { id: string };
 
-export async function viewOne(svc: BlockStorageService, req: FastifyRequest, v: VolumeRow) {
+export async function viewOne(svc: BlockStorageService, req: FastifyRequest, v: VolumeRow, basic = false) {
   const atts = await svc.parts.volumes.attachments(v.id);
-  return volumeView(req, v, atts, await svc.parts.types.get(v.volume_type_id));
+  return volumeView(req, v, atts, await svc.parts.types.get(v.volume_type_id), basic);
 }
 
 function sizeOf(v: unknown): number | undefined {
@@ -58,7 +58,7 @@ export async function createVolume(svc: BlockStorageService, req: FastifyRequest
     groupId: b.group_id as string | null,
   });
   reply.code(202);
-  return { volume: await viewOne(svc, req, v) };
+  return { volume: await viewOne(svc, req, v, true) };
 }
 
 const SORT_KEYS = [
@@ -243,7 +243,7 @@ export async function updateVolume(svc: BlockStorageService, req: FastifyRequest
     patch.description = b.description ?? b.display_description ?? null;
   if (b.metadata) patch.metadata = JSON.stringify(b.metadata);
   await svc.parts.volumes.update(v.id, patch);
-  return { volume: await viewOne(svc, req, (await svc.parts.volumes.get(v.id))!) };
+  return { volume: await viewOne(svc, req, (await svc.parts.volumes.get(v.id))!, true) };
 }
 
 export async function deleteVolume(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {

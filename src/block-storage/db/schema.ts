@@ -169,6 +169,10 @@ export interface TransfersTable {
   salt: string;
   crypt_hash: string;
   source_project_id: string;
+  destination_project_id: string | null;
+  accepted: IntBool;
+  no_snapshots: IntBool;
+  deleted: IntBool;
   created_at: Timestamp;
 }
 

@@ -184,6 +184,10 @@ export const initial: Migration = {
       ['salt', 'varchar(255)', 'notnull'],
       ['crypt_hash', 'varchar(255)', 'notnull'],
       ['source_project_id', 'varchar(64)', 'notnull'],
+      ['destination_project_id', 'varchar(64)'],
+      ['accepted', 'integer', 'default0'],
+      ['no_snapshots', 'integer', 'default0'],
+      ['deleted', 'integer', 'default0'],
       ts('created_at'),
     ]);
     await table(db, 'backups', [
