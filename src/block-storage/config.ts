@@ -33,6 +33,10 @@ export interface BlockStorageOptions {
   agent: boolean;
   /** Seconds a user message lives (message_ttl). */
   messageTtl: number;
+  /** The size of a backup chunk in bytes (backup_swift_object_size; a multiple of 1 MiB). */
+  backupChunkSize: number;
+  /** Run a backup agent (cinder-backup) next to the volume agent. */
+  backup: boolean;
   /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
   allowAvailabilityZoneFallback: boolean;
 }
@@ -67,5 +71,7 @@ export function blockStorageOptions(
     agent: (c.agent ?? true) && roles.includes('compute'),
     messageTtl: Number(c.messageTtl ?? 2592000),
     allowAvailabilityZoneFallback: c.allowAvailabilityZoneFallback ?? false,
+    backupChunkSize: Number(c.backupChunkSize ?? 32 * 1024 * 1024),
+    backup: (c.backup ?? true) && roles.includes('compute'),
   };
 }

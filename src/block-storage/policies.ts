@@ -51,6 +51,8 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'volume:get_transfer',
     'volume:get_all_transfers',
     'message:get',
+    'backup:get',
+    'backup:get_all',
     'message:get_all',
     'volume:attachment_get',
     'volume:attachment_get_all',
@@ -91,6 +93,10 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'volume_extension:volume_image_metadata:remove',
     'volume_extension:volume_actions:set_bootable',
     'message:delete',
+    'backup:create',
+    'backup:update',
+    'backup:delete',
+    'backup:restore',
   ]),
   ...rules(ADMIN, [
     'volume:force_delete',
@@ -133,5 +139,8 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'volume_extension:default_unset',
     'volume:get_all_admin',
     'volume_extension:hosts',
+    'backup:force_delete',
+    'backup:export-import',
+    'volume_extension:backup_admin_actions:reset_status',
   ]),
 ];

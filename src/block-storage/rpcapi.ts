@@ -7,6 +7,7 @@ import type { ConnectionInfo } from './drivers/driver.ts';
 
 export const SCHEDULER_TOPIC = 'cinder-scheduler';
 export const VOLUME_TOPIC = 'cinder-volume';
+export const BACKUP_TOPIC = 'cinder-backup';
 
 /** `cinder-scheduler`: where a volume goes. */
 export interface SchedulerRpc {
@@ -26,6 +27,14 @@ export interface VolumeRpc {
   terminate_connection(a: { volume_id: string; connector: Record<string, unknown> | null }): null;
 }
 
+/** `cinder-backup.<host>`: backups of the volumes of the backends on that host. */
+export interface BackupRpc {
+  create_backup(a: { backup_id: string; request_id?: string }): null;
+  restore_backup(a: { backup_id: string; volume_id: string; request_id?: string }): null;
+  delete_backup(a: { backup_id: string; request_id?: string }): null;
+}
+
+export const backupRpc = (bus: MessageBus): RpcClient<BackupRpc> => rpcClient<BackupRpc>(bus, BACKUP_TOPIC);
 export const schedulerRpc = (bus: MessageBus): RpcClient<SchedulerRpc> => rpcClient<SchedulerRpc>(bus, SCHEDULER_TOPIC);
 export const volumeRpc = (bus: MessageBus): RpcClient<VolumeRpc> => rpcClient<VolumeRpc>(bus, VOLUME_TOPIC);
 

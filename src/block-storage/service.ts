@@ -28,6 +28,9 @@ import { VolumeStore } from './volumes.ts';
 import { VolumeApi } from './volume_api.ts';
 import { TransferStore } from './transfers.ts';
 import { QosStore } from './qos.ts';
+import { BackupStore } from './backups.ts';
+import { ObjectStoreClient } from './backup_store.ts';
+import { BackupAgent } from './agent/backup.ts';
 
 export { blockStorageOptions, type BlockStorageOptions } from './config.ts';
 
@@ -41,6 +44,9 @@ export interface BlockStorageParts {
   /** The API side's rules on volumes, snapshots and attachments. */
   api: VolumeApi;
   transfers: TransferStore;
+  backups: BackupStore;
+  /** The backup agent (cinder-backup) of this process, beside its volume agent. */
+  backupAgent?: BackupAgent;
   qos: QosStore;
   scheduler: Scheduler;
   /** The volume agent of this process's backend (when `blockStorage.agent`). */
@@ -77,7 +83,23 @@ export class BlockStorageService implements ServiceModule {
     const types = new TypeStore(db, o.defaultVolumeType);
     const quotas = new QuotaEngine(db);
     const qos = new QosStore(db);
+    const backups = new BackupStore(db);
+    const driver = o.agent ? volumeDriver(o) : undefined;
     this.parts = {
+      backups,
+      backupAgent:
+        driver && o.backup
+          ? new BackupAgent(
+              backups,
+              volumes,
+              messages,
+              new ObjectStoreClient(ctx.session),
+              driver,
+              ctx.bus,
+              o,
+              log.child({ role: 'cinder-backup' }),
+            )
+          : undefined,
       volumes,
       transfers: new TransferStore(db, volumes, quotas),
       qos,
@@ -94,8 +116,8 @@ export class BlockStorageService implements ServiceModule {
         o.serviceDownTime,
         log.child({ role: 'cinder-scheduler' }),
       ),
-      agent: o.agent
-        ? new VolumeAgent(volumes, messages, images, volumeDriver(o), ctx.bus, o, log.child({ role: 'cinder-volume' }))
+      agent: driver
+        ? new VolumeAgent(volumes, messages, images, driver, ctx.bus, o, log.child({ role: 'cinder-volume' }))
         : undefined,
       heartbeats: [],
     };
@@ -113,6 +135,7 @@ export class BlockStorageService implements ServiceModule {
     }
     for (const h of p.heartbeats) await h.start();
     await p.agent?.start();
+    await p.backupAgent?.start();
   }
 
   renderError(e: ApiError) {
@@ -125,6 +148,7 @@ export class BlockStorageService implements ServiceModule {
 
   async close() {
     for (const h of this.parts.heartbeats) h.stop();
+    this.parts.backupAgent?.stop();
     this.parts.agent?.stop();
     this.parts.scheduler.stop();
     await this.db.destroy();

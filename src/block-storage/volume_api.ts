@@ -94,10 +94,13 @@ export class VolumeApi {
         );
       zone ??= source.availability_zone;
     }
+    let volumeType = r.volumeType;
     if (r.imageRef) {
       const img = await this.images.client.getImage(r.imageRef, { token: ctx.token });
       if (img.status !== 200) throw bad(`Invalid image identifier or unable to access requested image.`);
       const image = img.body;
+      // The image may name the type of volumes made from it (cinder_img_volume_type).
+      if (!volumeType && typeof image.cinder_img_volume_type === 'string') volumeType = image.cinder_img_volume_type;
       if (image.status !== 'active') throw bad(`Invalid input received: Image ${r.imageRef} is not active.`);
       const bytes = Number(image.size ?? 0);
       const imageGb = Math.ceil(bytes / 1024 ** 3);
@@ -119,7 +122,7 @@ export class VolumeApi {
       throw bad('Invalid input received: Size must be specified when not creating from a source.');
     if (!Number.isInteger(size) || size <= 0)
       throw bad(`Invalid input received: Volume size '${size}' must be an integer and greater than 0`);
-    const type = await this.resolveType(ctx, r.volumeType);
+    const type = await this.resolveType(ctx, volumeType);
     const specs = specsOf(type);
     const multiattach = r.multiattach === true || /<is>\s*true/i.test(specs.multiattach ?? '');
     if (multiattach && r.multiattach !== undefined && !ctx.allowed('volume:multiattach', { project_id: ctx.projectId }))
@@ -286,13 +289,16 @@ export class VolumeApi {
     return instance;
   }
 
-  /** os-reserve, and POST /attachments without a connector: a reserved attachment. */
-  async reserve(v: VolumeRow, instance: string | null): Promise<AttachmentRow> {
+  /** os-reserve (legacy: the volume goes `attaching`), and POST /attachments without a connector (`reserved`). */
+  async reserve(v: VolumeRow, instance: string | null, legacy = false): Promise<AttachmentRow> {
     this.reserveCheck(v, instance);
     const prev = v.status;
     const changed = await this.volumes.update(
       v.id,
-      { status: prev === 'in-use' ? 'in-use' : VolumeStatus.RESERVED, previous_status: prev },
+      {
+        status: prev === 'in-use' ? 'in-use' : legacy ? VolumeStatus.ATTACHING : VolumeStatus.RESERVED,
+        previous_status: prev,
+      },
       { status: [prev] },
     );
     if (!changed) throw bad(`Invalid volume: Volume ${v.id} changed status while it was reserved.`);

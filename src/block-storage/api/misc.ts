@@ -283,11 +283,47 @@ export async function listHosts(svc: BlockStorageService, req: FastifyRequest) {
       service: s.binary,
       host_name: s.host,
       zone: s.availability_zone,
-      'service-status': s.disabled ? 'disabled' : 'enabled',
-      'service-state': serviceUp(s, svc.options.serviceDownTime) ? 'available' : 'unavailable',
+      'service-status': serviceUp(s, svc.options.serviceDownTime) ? 'available' : 'unavailable',
+      'service-state': s.disabled ? 'disabled' : 'enabled',
       'last-update': isoTime(s.updated_at),
     })),
   };
+}
+
+/** GET /os-hosts/{host}: what each project has on a volume host (cinder's os-hosts show). */
+export async function showHost(svc: BlockStorageService, req: FastifyRequest) {
+  req.authorize('volume_extension:hosts');
+  const { host } = req.params as { host: string };
+  const svcRow = await svc.db.selectFrom('services').selectAll().where('host', '=', host).executeTakeFirst();
+  if (!svcRow) throw new ApiError(404, `Host ${host} could not be found.`, 'HostNotFound');
+  const vols = (await svc.parts.volumes.list()).filter((v) => v.host?.split('#')[0] === host);
+  const snaps = await svc.parts.volumes.snapshots();
+  const byProject = new Map<string, { vc: number; vg: number; sc: number; sg: number }>();
+  for (const v of vols) {
+    const p = byProject.get(v.project_id) ?? { vc: 0, vg: 0, sc: 0, sg: 0 };
+    p.vc++;
+    p.vg += v.size;
+    for (const s of snaps.filter((x) => x.volume_id === v.id)) {
+      p.sc++;
+      p.sg += s.volume_size;
+    }
+    byProject.set(v.project_id, p);
+  }
+  const total = [...byProject.values()].reduce(
+    (t, p) => ({ vc: t.vc + p.vc, vg: t.vg + p.vg, sc: t.sc + p.sc, sg: t.sg + p.sg }),
+    { vc: 0, vg: 0, sc: 0, sg: 0 },
+  );
+  const row = (project: string, p: { vc: number; vg: number; sc: number; sg: number }) => ({
+    resource: {
+      volume_count: String(p.vc),
+      total_volume_gb: String(p.vg),
+      total_snapshot_gb: String(p.sg),
+      project,
+      host,
+      snapshot_count: String(p.sc),
+    },
+  });
+  return { host: [row('(total)', total), ...[...byProject].map(([p, r]) => row(p, r))] };
 }
 
 // ---- messages (3.3) -------------------------------------------------------------------------

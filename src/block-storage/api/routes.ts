@@ -20,6 +20,7 @@ import {
   getPools,
   listExtensions,
   listHosts,
+  showHost,
   listMessages,
   listServices,
   listZones,
@@ -66,6 +67,18 @@ import {
   updateType,
 } from './types.ts';
 import * as actions from './volume_actions.ts';
+import {
+  backupAction,
+  createBackup,
+  deleteBackup,
+  exportBackup,
+  importBackup,
+  listBackups,
+  listBackupsDetail,
+  restoreBackup,
+  showBackup,
+  updateBackup,
+} from './backups.ts';
 import {
   acceptTransfer,
   createTransfer,
@@ -149,7 +162,8 @@ const volumeAction: Handler = async (svc, req, reply) => {
   if (key === 'revert' && !req.volumeVersion?.gte('3.40')) throw badRequest(`There is no such action: ${key}`);
   const v = await svc.parts.api.visibleVolume(req.context, (req.params as { id: string }).id);
   const out = await fn(svc, req, v, (body as Record<string, unknown>)[key]);
-  if (ACTIONS_WITH_BODY.has(key)) return out;
+  if (key === 'os-volume_upload_image') reply.code(202);
+  if (ACTIONS_WITH_BODY.has(key)) return out ?? null;
   reply.code(202);
   return null;
 };
@@ -237,6 +251,16 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
     route('DELETE', `${base}/:id`, deleteTransfer);
     route('POST', `${base}/:id/accept`, acceptTransfer);
   }
+  route('GET', '/backups', listBackups);
+  route('GET', '/backups/detail', listBackupsDetail);
+  route('POST', '/backups', createBackup);
+  route('POST', '/backups/import_record', importBackup);
+  route('GET', '/backups/:id', showBackup);
+  route('PUT', '/backups/:id', updateBackup);
+  route('DELETE', '/backups/:id', (svc, req, reply) => deleteBackup(svc, req, reply));
+  route('POST', '/backups/:id/restore', restoreBackup);
+  route('POST', '/backups/:id/action', backupAction);
+  route('GET', '/backups/:id/export_record', exportBackup);
   route('GET', '/default-types', listDefaultTypes);
   route('GET', '/default-types/:project', showDefaultType);
   route('PUT', '/default-types/:project', setDefaultType);
@@ -259,4 +283,5 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('DELETE', '/messages/:id', deleteMessage);
   route('GET', '/extensions', listExtensions);
   route('GET', '/os-hosts', listHosts);
+  route('GET', '/os-hosts/:host', showHost);
 }

@@ -40,7 +40,8 @@ export const volumeCreateSchema = {
         group_id: uuidish,
         scheduler_hints: { type: ['object', 'null'] },
       },
-      additionalProperties: false,
+      // Cinder's create schema lets unknown keys through (clients send some; they are ignored).
+      additionalProperties: true,
     },
     'OS-SCH-HNT:scheduler_hints': { type: ['object', 'null'] },
   },

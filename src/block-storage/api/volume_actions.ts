@@ -277,7 +277,7 @@ export const revert: VolumeAction = async (svc, req, v, body) => {
 
 export const reserve: VolumeAction = async (svc, req, v) => {
   req.authorize('volume_extension:volume_actions:reserve', { project_id: v.project_id });
-  await svc.parts.api.reserve(v, null);
+  await svc.parts.api.reserve(v, null, true);
   return null;
 };
 

@@ -191,6 +191,8 @@ function sortValue(svc: BlockStorageService, v: VolumeRow, k: string): unknown {
 
 async function list(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
   const q = req.query as Query;
+  // GET /volumes/ is a show of the empty id in Cinder: not found.
+  if (req.url.split('?')[0]!.endsWith('/')) throw new ApiError(404, 'Volume  could not be found.', 'VolumeNotFound');
   const rows = await query(svc, req);
   const keys = sortKeys(q, SORT_KEYS);
   const { page, more } = pageRows(rows, q, keys, (v, k) => sortValue(svc, v, k));
