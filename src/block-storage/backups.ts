@@ -67,12 +67,13 @@ export class BackupStore {
       .execute();
   }
 
-  /** The newest available backup of a volume: an incremental backup's parent. */
-  async latest(volumeId: string) {
+  /** The newest available backup of a volume in a project: an incremental backup's parent (Cinder looks in the caller's project). */
+  async latest(volumeId: string, projectId: string) {
     const rows = await this.db
       .selectFrom('backups')
       .selectAll()
       .where('volume_id', '=', volumeId)
+      .where('project_id', '=', projectId)
       .where('deleted', '=', 0)
       .where('status', '=', 'available')
       .orderBy('created_at', 'desc')

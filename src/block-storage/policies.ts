@@ -36,6 +36,7 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'limits_extension:used_limits',
     'volume_extension:quotas:show',
     'volume:accept_transfer',
+    'group:group_types_specs',
   ]),
   ...rules(READER, [
     'volume:get',
@@ -139,6 +140,7 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'volume_extension:default_unset',
     'volume:get_all_admin',
     'volume_extension:hosts',
+    'group:group_types_manage',
     'backup:force_delete',
     'backup:export-import',
     'volume_extension:backup_admin_actions:reset_status',

@@ -72,7 +72,7 @@ export async function createBackup(svc: BlockStorageService, req: FastifyRequest
     throw badRequest(
       `Invalid volume: Volume to be backed up must be available or in-use, but the current status is "${v.status}".`,
     );
-  const parent = incremental ? await svc.parts.backups.latest(v.id) : undefined;
+  const parent = incremental ? await svc.parts.backups.latest(v.id, ctx.projectId!) : undefined;
   if (incremental && !parent) throw badRequest('Invalid backup: No backups available to do an incremental backup.');
   const host = backupHost(svc);
   const row = await svc.parts.quotas.lock.run(async () => {

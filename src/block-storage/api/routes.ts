@@ -68,6 +68,18 @@ import {
 } from './types.ts';
 import * as actions from './volume_actions.ts';
 import {
+  createGroupSpecs,
+  createGroupType,
+  deleteGroupSpec,
+  deleteGroupType,
+  listGroupSpecs,
+  listGroupTypes,
+  showGroupSpec,
+  showGroupType,
+  updateGroupSpec,
+  updateGroupType,
+} from './group_types.ts';
+import {
   backupAction,
   createBackup,
   deleteBackup,
@@ -251,6 +263,16 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
     route('DELETE', `${base}/:id`, deleteTransfer);
     route('POST', `${base}/:id/accept`, acceptTransfer);
   }
+  route('GET', '/group_types', listGroupTypes);
+  route('POST', '/group_types', createGroupType);
+  route('GET', '/group_types/:id', showGroupType);
+  route('PUT', '/group_types/:id', updateGroupType);
+  route('DELETE', '/group_types/:id', deleteGroupType);
+  route('GET', '/group_types/:id/group_specs', listGroupSpecs);
+  route('POST', '/group_types/:id/group_specs', createGroupSpecs);
+  route('GET', '/group_types/:id/group_specs/:key', showGroupSpec);
+  route('PUT', '/group_types/:id/group_specs/:key', updateGroupSpec);
+  route('DELETE', '/group_types/:id/group_specs/:key', deleteGroupSpec);
   route('GET', '/backups', listBackups);
   route('GET', '/backups/detail', listBackupsDetail);
   route('POST', '/backups', createBackup);

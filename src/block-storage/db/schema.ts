@@ -201,6 +201,16 @@ export interface BackupsTable {
   deleted: IntBool;
 }
 
+export interface GroupTypesTable {
+  id: string;
+  name: string;
+  description: string | null;
+  is_public: IntBool;
+  group_specs: JsonText;
+  created_at: Timestamp;
+  updated_at: Timestamp | null;
+}
+
 export interface BlockStorageDb {
   volumes: VolumesTable;
   volume_attachments: AttachmentsTable;
@@ -216,4 +226,5 @@ export interface BlockStorageDb {
   encryption: EncryptionTable;
   transfers: TransfersTable;
   backups: BackupsTable;
+  group_types: GroupTypesTable;
 }
