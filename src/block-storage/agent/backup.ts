@@ -145,6 +145,7 @@ export class BackupAgent {
             volume_id: v.id,
             size: v.size,
             chunk_size: chunkSize,
+            volume_meta: json(v.metadata, {}),
             compression: 'zlib',
             chunks,
           }),
@@ -205,7 +206,15 @@ export class BackupAgent {
       } finally {
         await fh.close();
       }
-      await this.volumes.update(v.id, { status: 'available' });
+      // The backed-up volume's metadata comes back with its bytes (as Cinder's volume_meta).
+      const meta = await this.objects
+        .get(b.container ?? 'volumebackups', `backup_${b.id}_metadata`)
+        .then((x) => (JSON.parse(x.toString('utf8')) as { volume_meta?: Record<string, string> }).volume_meta ?? {})
+        .catch(() => ({}));
+      await this.volumes.update(v.id, {
+        status: 'available',
+        metadata: JSON.stringify({ ...json<Record<string, string>>(v.metadata, {}), ...meta }),
+      });
       await this.backups.update(b.id, { status: 'available' });
     } catch (err) {
       this.log.warn({ err, backup: id }, 'restore failed');

@@ -216,7 +216,7 @@ export function volumeView(
     volume_type: type?.name ?? null,
     snapshot_id: v.snapshot_id,
     source_volid: v.source_volid,
-    metadata: json(v.metadata, {}),
+    metadata: visibleMetadata(v),
     links: links(req, v.project_id, 'volumes', v.id),
     user_id: v.user_id,
     bootable: bool(v.bootable) ? 'true' : 'false',
@@ -244,6 +244,14 @@ export function volumeView(
   if (at(req, '3.61') && admin) out.cluster_name = null;
   if (at(req, '3.63')) out.volume_type_id = v.volume_type_id;
   if (at(req, '3.65')) out.consumes_quota = true;
+  return out;
+}
+
+/** The volume's metadata with the admin metadata Cinder shows in it (add_visible_admin_metadata). */
+function visibleMetadata(v: VolumeRow): Record<string, string> {
+  const admin = json<Record<string, string>>(v.admin_metadata, {});
+  const out = json<Record<string, string>>(v.metadata, {});
+  for (const k of ['readonly', 'attached_mode']) if (admin[k] !== undefined) out[k] = admin[k];
   return out;
 }
 

@@ -198,6 +198,8 @@ export async function updateService(svc: BlockStorageService, req: FastifyReques
     .where('host', '=', b.host)
     .where('binary', '=', binary)
     .executeTakeFirst();
+  if (!row && (action === 'freeze' || action === 'thaw'))
+    throw badRequest(`Invalid input received: Host ${b.host} is not a volume backend.`);
   if (!row) throw new ApiError(404, `Service ${binary} on host ${b.host} could not be found.`, 'ServiceNotFound');
   const patch: Record<string, unknown> = {};
   if (action === 'enable') Object.assign(patch, { disabled: 0, disabled_reason: null });

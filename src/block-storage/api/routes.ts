@@ -160,6 +160,8 @@ const VOLUME_ACTIONS: Record<string, actions.VolumeAction> = {
 /** Actions that answer 200 with a body; the others answer 202 without one. */
 const ACTIONS_WITH_BODY = new Set([
   'os-set_image_metadata',
+  'os-unset_image_metadata',
+  'os-set_bootable',
   'os-show_image_metadata',
   'os-volume_upload_image',
   'os-initialize_connection',
