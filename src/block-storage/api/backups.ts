@@ -231,7 +231,8 @@ export async function exportBackup(svc: BlockStorageService, req: FastifyRequest
   if (b.status !== 'available') throw badRequest('Invalid backup: Backup status must be available and not restoring.');
   return {
     'backup-record': {
-      backup_service: 'stratus.block_storage.backup.object_store',
+      // The driver name Cinder records: ours stores chunks in the object store the way its Swift driver does.
+      backup_service: 'cinder.backup.drivers.swift',
       backup_url: Buffer.from(JSON.stringify(b)).toString('base64'),
     },
   };

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bool, json, now } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { BlockStorageService } from '../service.ts';
-import { at, badRequest, boolParam } from './common.ts';
+import { at, badRequest, boolParam, pageRows, sortKeys } from './common.ts';
 
 type P = { id: string };
 type Row = { id: string; name: string; description: string | null; is_public: number; group_specs: string };
@@ -49,7 +49,9 @@ export async function listGroupTypes(svc: BlockStorageService, req: FastifyReque
     const p = boolParam(q.is_public, 'is_public');
     rows = rows.filter((t) => bool(t.is_public) === p);
   }
-  return { group_types: rows.map(view) };
+  const keys = sortKeys(q, ['id', 'name', 'created_at', 'is_public', 'description'], 'created_at');
+  const { page } = pageRows(rows, q, keys, (t, k) => (t as unknown as Record<string, unknown>)[k]);
+  return { group_types: page.map(view) };
 }
 
 export async function showGroupType(svc: BlockStorageService, req: FastifyRequest) {
