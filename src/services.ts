@@ -8,12 +8,14 @@ import { placementService } from './placement/service.ts';
 import { computeService } from './compute/service.ts';
 import { metricService } from './telemetry/metric/service.ts';
 import { alarmingService } from './telemetry/alarming/service.ts';
+import { blockStorageService } from './block-storage/service.ts';
 
 export const SERVICES: ServiceFactory[] = [
   objectStoreService,
   imageService,
   networkService,
   placementService,
+  blockStorageService,
   computeService,
   metricService,
   alarmingService,

@@ -1,0 +1,9 @@
+// Block storage's migrations by key (recorded in existing databases: never rename one).
+import type { Migration } from '../../../core/db.ts';
+import { initial } from './001_initial.ts';
+import { groupTypes } from './002_group_types.ts';
+
+export const MIGRATIONS: Record<string, Migration> = {
+  '001_initial': initial,
+  '002_group_types': groupTypes,
+};
