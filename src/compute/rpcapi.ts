@@ -12,6 +12,7 @@ import type { UnshelveRequest } from './worker/shelve.ts';
 import type { EvacuateRequest, LiveMigrateRequest, MigrateRequest, MoveAnswer } from './worker/moves.ts';
 import type { AttachRequest, AttachAnswer } from './agent/netproxy.ts';
 import type { ExternalEvent } from './agent/events.ts';
+import type { AttachVolumeRequest, DetachVolumeRequest, SwapVolumeRequest } from './agent/volumes.ts';
 
 // ---- what the methods take and answer ----------------------------------------------------
 
@@ -104,6 +105,13 @@ export interface ComputeNetworkRpc {
   detach_interface(a: InstanceRef & { port_id: string }): { ok: boolean; message?: string };
 }
 
+/** Volumes attached, detached and swapped (cast by the API); agent/volumes.ts. */
+export interface ComputeVolumeRpc {
+  attach_volume(a: AttachVolumeRequest): null;
+  detach_volume(a: DetachVolumeRequest): null;
+  swap_volume(a: SwapVolumeRequest): null;
+}
+
 /** Resize, cold and live migration, evacuation, each step on its host; agent/moves.ts. */
 export interface ComputeMoveRpc {
   prep_resize(a: MoveRef): AgentResult;
@@ -132,6 +140,7 @@ export interface ComputeRpc
     ComputeGuestRpc,
     ComputeConsoleRpc,
     ComputeNetworkRpc,
+    ComputeVolumeRpc,
     ComputeMoveRpc,
     ComputeEventRpc {}
 

@@ -21,6 +21,7 @@ import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { InstanceEvents, eventHandlers, virtApi } from './events.ts';
+import { connectBuildVolumes, releaseServerVolumes, volumeHandlers } from './volumes.ts';
 
 /** Nova's reserved_host_memory_mb default. */
 const RESERVED_HOST_MEMORY_MB = 512;
@@ -100,6 +101,7 @@ export class ComputeAgent {
       ...guestHandlers(this),
       ...consoleHandlers(this),
       ...netproxyHandlers(this),
+      ...volumeHandlers(this),
       ...moveHandlers(this),
       ...eventHandlers(this),
     });
@@ -365,6 +367,10 @@ export class ComputeAgent {
         // The conductor set task_state spawning with the ports (writing it again could undo a delete's 'deleting').
         notifyInstance(this.bus, this.publisher, 'create.start', { ...inst, task_state: 'spawning' });
         await this.driver.spawn(inst, image, inst.network_info);
+        // The mapped volumes, made by the volume service for this server or brought (boot from volume).
+        await connectBuildVolumes(this, inst).catch((e: Error) => {
+          throw new VirtError(`Build of instance ${inst.uuid} aborted: ${e.message}`, false);
+        });
       });
     } catch (e) {
       const reschedule = e instanceof VirtError ? e.reschedule : false;
@@ -439,6 +445,7 @@ export class ComputeAgent {
     notifyInstance(this.bus, this.publisher, 'delete.start', inst);
     try {
       await this.store.event(uuid, requestId, 'compute_terminate_instance', this.host, async () => {
+        await releaseServerVolumes(this, inst);
         await this.driver.destroy(inst);
         await this.clients.releasePorts(inst);
         await this.clients.deleteAllocations(uuid);

@@ -149,6 +149,13 @@ import {
 } from './networks.ts';
 import { attachInterface, detachInterface, type InterfaceParams, listInterfaces, showInterface } from './interfaces.ts';
 import {
+  attachVolume,
+  detachVolume,
+  listVolumeAttachments,
+  showVolumeAttachment,
+  updateVolumeAttachment,
+} from './volume_attachments.ts';
+import {
   abortMigration,
   forceCompleteMigration,
   listMigrations,
@@ -205,6 +212,20 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.post<InterfaceParams>('/servers/:id/os-interface', (req) => attachInterface(svc, req));
   app.get<InterfaceParams>('/servers/:id/os-interface/:port', (req) => showInterface(svc, req));
   app.delete<InterfaceParams>('/servers/:id/os-interface/:port', (req, reply) => detachInterface(svc, req, reply));
+
+  // ---- volume attachments (volume_attachments.ts) ----
+  type VolumeAttachmentParams = { Params: { id: string; volume: string } };
+  app.get<VolumeAttachmentParams>('/servers/:id/os-volume_attachments', (req) => listVolumeAttachments(svc, req));
+  app.post<VolumeAttachmentParams>('/servers/:id/os-volume_attachments', (req) => attachVolume(svc, req));
+  app.get<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req) =>
+    showVolumeAttachment(svc, req),
+  );
+  app.put<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req, reply) =>
+    updateVolumeAttachment(svc, req, reply),
+  );
+  app.delete<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req, reply) =>
+    detachVolume(svc, req, reply),
+  );
 
   // ---- migrations (migrations.ts) ----
   app.get('/os-migrations', (req) => listMigrations(svc, req));
