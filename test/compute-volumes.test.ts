@@ -318,4 +318,116 @@ describe('compute volumes', () => {
     assert.equal(many.status, 400);
     assert.equal(cinder.volumes.get(plain.id)?.status, 'available');
   });
+
+  it('snapshots a volume-backed server: a volume snapshot and an image carrying the mapping; a server boots from it', async () => {
+    const vol = cinder.addVolume(alice.project, {
+      bootable: 'true',
+      size: 1,
+      volume_image_metadata: { image_id: image, min_ram: '0' },
+    });
+    const r = await nova('POST', '/servers', {
+      server: {
+        name: 'bfv-snap',
+        imageRef: '',
+        flavorRef: '1',
+        networks: 'none',
+        block_device_mapping_v2: [{ boot_index: 0, uuid: vol.id, source_type: 'volume', destination_type: 'volume' }],
+      },
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = r.body.server.id;
+    await waitFor(id, 'ACTIVE');
+    const snap = await nova(
+      'POST',
+      `/servers/${id}/action`,
+      { createImage: { name: 'bfv-image' } },
+      { version: '2.45' },
+    );
+    assert.equal(snap.status, 202, JSON.stringify(snap.body));
+    const imageId = snap.body.image_id;
+    const img = (await c.req('GET', `${c.url}/image/v2/images/${imageId}`, undefined, { token: alice.token })).body;
+    assert.equal(img.status, 'active');
+    assert.equal(img.bdm_v2, 'True');
+    assert.equal(img.root_device_name, '/dev/vda');
+    const mapping = JSON.parse(img.block_device_mapping);
+    assert.equal(mapping.length, 1);
+    assert.equal(mapping[0].source_type, 'snapshot');
+    assert.equal(mapping[0].boot_index, 0);
+    const snapshot = cinder.snapshots.get(mapping[0].snapshot_id);
+    assert.equal(snapshot?.volume_id, vol.id);
+    assert.equal(snapshot?.project, alice.project);
+    // A server from that image boots from a new volume of the snapshot.
+    const again = await nova('POST', '/servers', {
+      server: { name: 'from-snap', imageRef: imageId, flavorRef: '1', networks: 'none' },
+    });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    const s2 = await waitFor(again.body.server.id, 'ACTIVE');
+    const [root] = s2['os-extended-volumes:volumes_attached'] as Array<{ id: string }>;
+    assert.equal(cinder.volumes.get(root!.id)?.snapshot_id, snapshot!.id);
+    assert.equal(cinder.volumes.get(root!.id)?.status, 'in-use');
+    assert.equal((await nova('DELETE', `/servers/${again.body.server.id}`)).status, 204);
+    assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
+    await volumeStatus(vol.id, 'available');
+  });
+
+  it("proxies os-volumes and os-snapshots in Nova's view up to 2.35 (404 from 2.36)", async () => {
+    const created = await nova(
+      'POST',
+      '/os-volumes',
+      { volume: { size: 1, display_name: 'data', display_description: 'for data' } },
+      { version: '2.35' },
+    );
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const v = created.body.volume;
+    assert.equal(v.displayName, 'data');
+    assert.equal(v.displayDescription, 'for data');
+    assert.deepEqual(v.attachments, [{}]);
+    assert.equal(cinder.volumes.get(v.id)?.project, alice.project);
+    await volumeStatus(v.id, 'available');
+    const shown = await nova('GET', `/os-volumes/${v.id}`, undefined, { version: '2.35' });
+    assert.equal(shown.body.volume.status, 'available');
+    const list = await nova('GET', '/os-volumes/detail', undefined, { version: '2.35' });
+    assert.ok(list.body.volumes.some((x: { id: string }) => x.id === v.id));
+    // Attached: the attachment names the server and the device.
+    assert.equal(
+      (await nova('POST', `/servers/${server}/os-volume_attachments`, { volumeAttachment: { volumeId: v.id } })).status,
+      200,
+    );
+    await volumeStatus(v.id, 'in-use');
+    const att = (await nova('GET', `/os-volumes/${v.id}`, undefined, { version: '2.35' })).body.volume.attachments[0];
+    assert.equal(att.serverId, server);
+    assert.equal(att.volumeId, v.id);
+    const snap = await nova(
+      'POST',
+      '/os-snapshots',
+      {
+        snapshot: { volume_id: v.id, force: true, display_name: 's1' },
+      },
+      { version: '2.35' },
+    );
+    assert.equal(snap.status, 200, JSON.stringify(snap.body));
+    assert.equal(snap.body.snapshot.volumeId, v.id);
+    assert.equal(snap.body.snapshot.displayName, 's1');
+    const snaps = await nova('GET', '/os-snapshots/detail', undefined, { version: '2.35' });
+    assert.ok(snaps.body.snapshots.some((x: { id: string }) => x.id === snap.body.snapshot.id));
+    assert.equal(
+      (await nova('DELETE', `/os-snapshots/${snap.body.snapshot.id}`, undefined, { version: '2.35' })).status,
+      202,
+    );
+    assert.equal(
+      (await nova('GET', `/os-snapshots/${snap.body.snapshot.id}`, undefined, { version: '2.35' })).status,
+      404,
+    );
+    assert.equal((await nova('GET', '/os-volumes', undefined, { version: '2.36' })).status, 404);
+    const bad = await nova('POST', '/os-volumes', { volume: { size: 0 } }, { version: '2.35' });
+    assert.equal(bad.status, 400);
+    assert.equal(
+      (await nova('GET', '/os-volumes/8a1ce3ab-2b3b-4d1e-9f4e-5d16e2f7b0aa', undefined, { version: '2.35' })).status,
+      404,
+    );
+    assert.equal((await nova('DELETE', `/servers/${server}/os-volume_attachments/${v.id}`)).status, 202);
+    await volumeStatus(v.id, 'available');
+    assert.equal((await nova('DELETE', `/os-volumes/${v.id}`, undefined, { version: '2.35' })).status, 202);
+    assert.ok(!cinder.volumes.has(v.id));
+  });
 });

@@ -180,3 +180,81 @@ export async function releaseVolumes(
     await bdms.destroy(bdm.id);
   }
 }
+
+/** Whether a server boots from a volume (its boot device is a volume: compute.utils.is_volume_backed_instance). */
+export async function isVolumeBacked(bdms: BlockDeviceStore, instanceUuid: string): Promise<boolean> {
+  return (await bdms.ofInstance(instanceUuid)).some((b) => b.boot_index === 0 && b.destination_type === 'volume');
+}
+
+/** A mapping as an image carries it in its `block_device_mapping` property (BlockDeviceDict.get_image_mapping). */
+export interface ImageMapping {
+  boot_index: number | null;
+  delete_on_termination: boolean;
+  destination_type: string;
+  source_type: string;
+  device_name: string | null;
+  device_type: string | null;
+  disk_bus: string | null;
+  guest_format: string | null;
+  image_id: string | null;
+  snapshot_id: string | null;
+  volume_id: string | null;
+  volume_size: number | null;
+  volume_type: string | null;
+  tag: string | null;
+  no_device: boolean | null;
+}
+
+/**
+ * The volume part of a volume-backed server's snapshot (compute.api's snapshot_volume_backed): a
+ * forced snapshot of each of its volumes in the volume service, with the caller's token, and the
+ * mappings an image of them carries (sources: the snapshots). A failure deletes the snapshots
+ * made so far.
+ */
+export async function snapshotVolumes(
+  client: BlockStorageClient,
+  bdms: BlockDeviceStore,
+  instanceUuid: string,
+  imageName: string,
+  caller: VolumeCallOptions,
+): Promise<ImageMapping[]> {
+  const mapping: ImageMapping[] = [];
+  const made: string[] = [];
+  try {
+    for (const b of await bdms.ofInstance(instanceUuid)) {
+      if (b.destination_type !== 'volume' || !b.volume_id) continue;
+      const v = await findVolume(client, b.volume_id, caller);
+      if (!v) throw new ApiError(404, `Volume ${b.volume_id} could not be found.`);
+      const r = await client.createSnapshot(
+        { volume_id: v.id, force: true, name: `snapshot for ${imageName}`, description: v.description ?? '' },
+        caller,
+      );
+      if (r.status !== 202 && r.status !== 200) {
+        if (r.status === 413 || r.status === 403) throw new ApiError(403, cinderMessage(r));
+        throw volumeFailure(r, `snapshotting volume ${v.id}`);
+      }
+      made.push(r.body.snapshot.id);
+      mapping.push({
+        boot_index: b.boot_index,
+        delete_on_termination: b.delete_on_termination,
+        destination_type: 'volume',
+        source_type: 'snapshot',
+        device_name: b.device_name,
+        device_type: b.device_type,
+        disk_bus: b.disk_bus,
+        guest_format: b.guest_format,
+        image_id: null,
+        snapshot_id: r.body.snapshot.id,
+        volume_id: null,
+        volume_size: b.volume_size ?? v.size,
+        volume_type: b.volume_type,
+        tag: b.tag,
+        no_device: null,
+      });
+    }
+  } catch (e) {
+    for (const id of made) await client.deleteSnapshot(id, caller).catch(() => undefined);
+    throw e;
+  }
+  return mapping;
+}

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 export interface FakeVolume {
   id: string;
   name: string | null;
+  description?: string | null;
   status: string;
   size: number;
   bootable: string;
@@ -134,6 +135,7 @@ export class FakeBlockStorage {
       const b = (body.volume ?? {}) as Record<string, unknown>;
       const v = this.addVolume(project, {
         name: (b.name as string) ?? null,
+        description: (b.description as string) ?? null,
         size: Number(b.size ?? 1),
         status: 'creating',
         bootable: b.imageRef ? 'true' : 'false',

@@ -156,6 +156,16 @@ import {
   updateVolumeAttachment,
 } from './volume_attachments.ts';
 import {
+  createSnapshot,
+  createVolume,
+  deleteSnapshot,
+  deleteVolume,
+  listSnapshots,
+  listVolumes,
+  showSnapshot,
+  showVolume,
+} from './volumes.ts';
+import {
   abortMigration,
   forceCompleteMigration,
   listMigrations,
@@ -226,6 +236,18 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.delete<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req, reply) =>
     detachVolume(svc, req, reply),
   );
+
+  // ---- the volume and snapshot proxies, up to 2.35 (volumes.ts) ----
+  app.get('/os-volumes', (req) => listVolumes(svc, req, false));
+  app.get('/os-volumes/detail', (req) => listVolumes(svc, req, true));
+  app.post('/os-volumes', (req, reply) => createVolume(svc, req, reply));
+  app.get<Id>('/os-volumes/:id', (req) => showVolume(svc, req));
+  app.delete<Id>('/os-volumes/:id', (req, reply) => deleteVolume(svc, req, reply));
+  app.get('/os-snapshots', (req) => listSnapshots(svc, req, false));
+  app.get('/os-snapshots/detail', (req) => listSnapshots(svc, req, true));
+  app.post('/os-snapshots', (req) => createSnapshot(svc, req));
+  app.get<Id>('/os-snapshots/:id', (req) => showSnapshot(svc, req));
+  app.delete<Id>('/os-snapshots/:id', (req, reply) => deleteSnapshot(svc, req, reply));
 
   // ---- migrations (migrations.ts) ----
   app.get('/os-migrations', (req) => listMigrations(svc, req));

@@ -384,13 +384,8 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   // Image, or the block device mappings' boot source (an image, or a volume: boot from volume).
   let imageRef: string | null = sd.imageRef ? idFromHref(sd.imageRef) : null;
   if (imageRef && !isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
-  const plan = await planBlockDevices(
-    svc,
-    req,
-    sd.block_device_mapping_v2 as RequestedBdm[] | undefined,
-    imageRef,
-    maxCount,
-  );
+  const requestedBdms = sd.block_device_mapping_v2 as RequestedBdm[] | undefined;
+  let plan = await planBlockDevices(svc, req, requestedBdms, imageRef, maxCount);
   imageRef = plan.imageRef;
   let image: ImageMeta;
   if (plan.volumeBacked) {
@@ -403,6 +398,13 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     if (!found) throw badRequest('Can not find requested image');
     if (found.status !== 'active') throw badRequest(`Image ${imageRef} is not active.`);
     image = found;
+    // An image of a volume-backed server's snapshot carries its mappings: the server boots from
+    // new volumes of those snapshots (the image's own mappings first, then the request's).
+    const carried = imageMappings(found);
+    if (carried.length) {
+      plan = await planBlockDevices(svc, req, [...carried, ...(requestedBdms ?? [])], null, maxCount);
+      image = plan.image ?? found;
+    }
   }
 
   // Flavor.
@@ -904,6 +906,28 @@ export async function listServers(svc: ComputeService, req: FastifyRequest, deta
     items.length > page.length,
     detail ? await volumesOf(svc, shown) : undefined,
   );
+}
+
+/** The mappings an image carries (`block_device_mapping` with `bdm_v2`, from a volume-backed server's snapshot). */
+function imageMappings(image: ImageMeta): RequestedBdm[] {
+  const raw = image.properties.block_device_mapping;
+  if (!raw || !isTrue(String(image.properties.bdm_v2 ?? ''))) return [];
+  try {
+    const list = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<Record<string, unknown>>;
+    return list.map((m) => ({
+      source_type: m.source_type as RequestedBdm['source_type'],
+      destination_type: m.destination_type as RequestedBdm['destination_type'],
+      uuid: (m.snapshot_id ?? m.volume_id ?? m.image_id ?? undefined) as string | undefined,
+      boot_index: m.boot_index as number | null,
+      volume_size: (m.volume_size ?? undefined) as number | undefined,
+      delete_on_termination: Boolean(m.delete_on_termination),
+      device_name: (m.device_name ?? null) as string | null,
+      volume_type: (m.volume_type ?? null) as string | null,
+      tag: (m.tag ?? undefined) as string | undefined,
+    }));
+  } catch {
+    return [];
+  }
 }
 
 /** The volumes of a page of servers, for their `os-extended-volumes:volumes_attached`. */
