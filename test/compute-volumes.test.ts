@@ -38,10 +38,18 @@ describe('compute volumes', () => {
     });
   const volumeStatus = (id: string, status: string) =>
     until(`volume ${id} ${status}`, () => cinder.volumes.get(id)?.status === status);
-  const driver = () => computeService(c).parts.agent!.driver as FakeDriver;
+  /** The fake driver of the host a server is on now. */
+  const driverOf = async (id: string) => {
+    const host = (await c.req('GET', `${c.url}/compute/v2.1/servers/${id}`)).body.server['OS-EXT-SRV-ATTR:host'];
+    return { host, driver: computeService(c).parts.agents.find((a) => a.host === host)!.driver as FakeDriver };
+  };
 
   before(async () => {
-    c = await startCloud();
+    c = await startCloud({
+      configure: (cfg) => {
+        cfg.compute = { ...(cfg.compute ?? {}), fakeHosts: 2, fakeLiveMigrationMs: 50, shelvedOffloadTime: 0 };
+      },
+    });
     cinder = new FakeBlockStorage();
     const url = await cinder.start();
     // The nova service user's client points at the fake volume service (its catalog has none).
@@ -91,7 +99,7 @@ describe('compute volumes', () => {
       delete_on_termination: true,
     });
     await volumeStatus(vol.id, 'in-use');
-    const disks = driver().volumes(server);
+    const disks = (await driverOf(server)).driver.volumes(server);
     assert.deepEqual(disks.get('/dev/vdb')?.driver_volume_type, 'file');
     // 2.89: attachment_id and bdm_uuid instead of id.
     const l = await nova('GET', `/servers/${server}/os-volume_attachments`, undefined, { version: '2.89' });
@@ -156,7 +164,7 @@ describe('compute volumes', () => {
       const l2 = await nova('GET', `/servers/${server}/os-volume_attachments`);
       return l2.body.volumeAttachments.length === 0;
     });
-    assert.equal(driver().volumes(server).size, 0);
+    assert.equal((await driverOf(server)).driver.volumes(server).size, 0);
     const d2 = await nova('DELETE', `/servers/${server}/os-volume_attachments/${vol.id}`);
     assert.equal(d2.status, 404);
   });
@@ -241,7 +249,7 @@ describe('compute volumes', () => {
     assert.equal(s.image, '');
     assert.deepEqual(s['os-extended-volumes:volumes_attached'], [{ id: vol.id, delete_on_termination: true }]);
     assert.equal(cinder.volumes.get(vol.id)?.status, 'in-use');
-    assert.equal(driver().volumes(id).get('/dev/vda')?.driver_volume_type, 'file');
+    assert.equal((await driverOf(id)).driver.volumes(id).get('/dev/vda')?.driver_volume_type, 'file');
     // The root volume cannot be detached.
     const d = await nova('DELETE', `/servers/${id}/os-volume_attachments/${vol.id}`);
     assert.equal(d.status, 400);
@@ -272,7 +280,7 @@ describe('compute volumes', () => {
     assert.equal(root!.imageRef, image);
     assert.equal(root!.status, 'in-use');
     assert.equal(blank!.size, 2);
-    assert.deepEqual([...driver().volumes(id).keys()].sort(), ['/dev/vda', '/dev/vdb']);
+    assert.deepEqual([...(await driverOf(id)).driver.volumes(id).keys()].sort(), ['/dev/vda', '/dev/vdb']);
     assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
     await until(
       'blank volume deleted, root kept available',
@@ -429,5 +437,66 @@ describe('compute volumes', () => {
     await volumeStatus(v.id, 'available');
     assert.equal((await nova('DELETE', `/os-volumes/${v.id}`, undefined, { version: '2.35' })).status, 202);
     assert.ok(!cinder.volumes.has(v.id));
+  });
+
+  it('moves the volumes with the server: live migration, cold migration, shelve offload and unshelve', async () => {
+    const admin = (id: string, action: Record<string, unknown>, version = '2.79') =>
+      c.req('POST', `${c.url}/compute/v2.1/servers/${id}/action`, action, {
+        headers: { 'OpenStack-API-Version': `compute ${version}` },
+      });
+    const r = await nova('POST', '/servers', {
+      server: { name: 'mover', imageRef: image, flavorRef: '1', networks: 'none' },
+    });
+    const id = r.body.server.id;
+    await waitFor(id, 'ACTIVE');
+    const vol = cinder.addVolume(alice.project);
+    assert.equal(
+      (await nova('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol.id } })).status,
+      200,
+    );
+    await volumeStatus(vol.id, 'in-use');
+    const attachmentOf = () => [...cinder.attachments.values()].filter((a) => a.volume_id === vol.id);
+    const connectedOn = async (host: string) => {
+      await until(`volume connected on ${host}`, async () => {
+        const at = await driverOf(id);
+        const atts = attachmentOf();
+        return (
+          at.host === host &&
+          at.driver.volumes(id).has('/dev/vdb') &&
+          atts.length === 1 &&
+          atts[0]!.status === 'attached' &&
+          atts[0]!.connector?.host === host
+        );
+      });
+    };
+    const first = (await driverOf(id)).host;
+    await connectedOn(first);
+    // Live migration: the attachment is the destination's.
+    assert.equal((await admin(id, { 'os-migrateLive': { host: null, block_migration: 'auto' } }, '2.30')).status, 202);
+    await until(
+      'live migrated',
+      async () => (await driverOf(id)).host !== first && (await show(id)).status === 'ACTIVE',
+    );
+    await connectedOn((await driverOf(id)).host);
+    // Cold migration, confirmed.
+    const second = (await driverOf(id)).host;
+    assert.equal((await admin(id, { migrate: null })).status, 202);
+    await waitFor(id, 'VERIFY_RESIZE');
+    await connectedOn(first);
+    assert.equal((await admin(id, { confirmResize: null })).status, 204);
+    await waitFor(id, 'ACTIVE');
+    // Shelve (offloaded at once): the volume stays the server's, reserved with no host; unshelve connects it again.
+    assert.equal((await nova('POST', `/servers/${id}/action`, { shelve: null })).status, 202);
+    await waitFor(id, 'SHELVED_OFFLOADED');
+    await until('volume reserved without a host', () => {
+      const atts = attachmentOf();
+      return atts.length === 1 && atts[0]!.connector === null && cinder.volumes.get(vol.id)?.status === 'reserved';
+    });
+    assert.equal((await nova('POST', `/servers/${id}/action`, { unshelve: null })).status, 202);
+    await waitFor(id, 'ACTIVE');
+    await connectedOn((await driverOf(id)).host);
+    assert.ok([first, second].includes((await driverOf(id)).host));
+    assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
+    await volumeStatus(vol.id, 'available');
   });
 });

@@ -216,7 +216,11 @@ export class FakeBlockStorage {
       const b = (body.attachment ?? {}) as Record<string, unknown>;
       const v = this.volumes.get(String(b.volume_uuid));
       if (!v) return nf(`Volume ${String(b.volume_uuid)}`);
-      if (!['available', 'reserved'].includes(v.status) && !(v.multiattach && v.status === 'in-use'))
+      // As Cinder's _attachment_reserve: the same server may reserve its in-use volume again (moves, shelve).
+      const sameServer = [...this.attachments.values()].some(
+        (x) => x.volume_id === v.id && x.instance === String(b.instance_uuid),
+      );
+      if (!['available', 'reserved'].includes(v.status) && !(v.multiattach && v.status === 'in-use') && !sameServer)
         return bad(
           `Invalid volume: Volume ${v.id} status must be available or downloading to reserve, but the current status is ${v.status}.`,
         );

@@ -236,3 +236,41 @@ export async function releaseServerVolumes(agent: ComputeAgent, inst: Instance) 
   await disconnectVolumes(agent, inst);
   await releaseVolumes(agent.clients.blockStorage, blockDevices(agent), inst.uuid, agent.log);
 }
+
+/**
+ * A mapped volume's attachment replaced by a fresh reservation without a connector (Nova's
+ * _terminate_volume_connections): the volume stays the server's while no host has it connected.
+ */
+async function reReserve(agent: ComputeAgent, bdm: BlockDevice): Promise<BlockDevice> {
+  const client = agent.clients.blockStorage;
+  const r = await client.createAttachment(bdm.volume_id!, bdm.instance_uuid, null);
+  if (r.status !== 200 && r.status !== 201 && r.status !== 202)
+    throw new VolumeError(r.status >= 500 ? 500 : 400, `Reserving volume ${bdm.volume_id} failed (${r.status}).`);
+  await deleteAttachment(client, bdm.attachment_id);
+  const fresh = { ...bdm, attachment_id: r.body.attachment.id, connection_info: null };
+  await blockDevices(agent).update(bdm.id, { attachment_id: fresh.attachment_id, connection_info: null });
+  return fresh;
+}
+
+/** Shelve offload: the volumes disconnected from this host and reserved for the server without one. */
+export async function offloadVolumes(agent: ComputeAgent, inst: Instance) {
+  for (const bdm of await blockDevices(agent).ofInstance(inst.uuid)) {
+    if (bdm.destination_type !== 'volume' || !bdm.volume_id) continue;
+    await agent.driver.detachVolume?.(inst, bdm.connection_info ?? {}, bdm.device_name ?? '').catch(() => undefined);
+    await reReserve(agent, bdm);
+  }
+}
+
+/**
+ * A moved server's volumes on this host (finish_resize and finish_revert_resize, after a live
+ * migration, after an evacuation): each one's attachment replaced by a new one given this
+ * host's connector (Nova's _update_volume_attachments), connected by the driver and completed.
+ */
+export async function reconnectVolumes(agent: ComputeAgent, inst: Instance) {
+  const here: Instance = { ...inst, host: agent.host, node: agent.host };
+  for (const bdm of await blockDevices(agent).ofInstance(inst.uuid)) {
+    if (bdm.destination_type !== 'volume' || !bdm.volume_id) continue;
+    const fresh = await reReserve(agent, bdm);
+    await connectFlow(agent, here, fresh).run({});
+  }
+}
