@@ -499,4 +499,61 @@ describe('compute volumes', () => {
     assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
     await volumeStatus(vol.id, 'available');
   });
+
+  it('rebuilds a volume-backed server: the same image before 2.93, another one written onto the volume from 2.93', async () => {
+    const vol = cinder.addVolume(alice.project, {
+      bootable: 'true',
+      size: 1,
+      volume_image_metadata: { image_id: image, min_ram: '0' },
+    });
+    const r = await nova('POST', '/servers', {
+      server: {
+        name: 'bfv-rebuild',
+        imageRef: '',
+        flavorRef: '1',
+        networks: 'none',
+        block_device_mapping_v2: [{ boot_index: 0, uuid: vol.id, source_type: 'volume', destination_type: 'volume' }],
+      },
+    });
+    const id = r.body.server.id;
+    await waitFor(id, 'ACTIVE');
+    const other = (
+      await c.req('POST', `${c.url}/image/v2/images`, {
+        name: 'other',
+        disk_format: 'raw',
+        container_format: 'bare',
+        visibility: 'public',
+      })
+    ).body.id;
+    await fetch(`${c.url}/image/v2/images/${other}/file`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(Buffer.from('other image')),
+    });
+    const old = await nova('POST', `/servers/${id}/action`, { rebuild: { imageRef: other } }, { version: '2.92' });
+    assert.equal(old.status, 400);
+    assert.equal(msg(old), 'Unable to rebuild with a different image for a volume-backed server.');
+    // The same image: the guest is made again, its volume plugged back.
+    const same = await nova('POST', `/servers/${id}/action`, { rebuild: { imageRef: image } }, { version: '2.92' });
+    assert.equal(same.status, 202, JSON.stringify(same.body));
+    await waitFor(id, 'ACTIVE');
+    assert.ok((await driverOf(id)).driver.volumes(id).has('/dev/vda'));
+    // 2.93: the volume service re-images the volume and tells compute (volume-reimaged).
+    cinder.onReimage = (v) => {
+      void c.req(
+        'POST',
+        `${c.url}/compute/v2.1/os-server-external-events`,
+        { events: [{ name: 'volume-reimaged', server_uuid: id, tag: v.id, status: 'completed' }] },
+        { headers: { 'OpenStack-API-Version': 'compute 2.93' } },
+      );
+    };
+    const re = await nova('POST', `/servers/${id}/action`, { rebuild: { imageRef: other } }, { version: '2.93' });
+    assert.equal(re.status, 202, JSON.stringify(re.body));
+    const s = await waitFor(id, 'ACTIVE');
+    assert.equal(s.image, '');
+    assert.equal(cinder.volumes.get(vol.id)?.imageRef, other);
+    assert.ok(cinder.calls.includes(`POST /volumes/${vol.id}/action`));
+    assert.ok((await driverOf(id)).driver.volumes(id).has('/dev/vda'));
+    assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
+  });
 });

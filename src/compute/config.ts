@@ -51,6 +51,8 @@ export interface ComputeOptions {
   vifPluggingTimeout?: number;
   /** Seconds a build waits for the volumes made for it to become available (block_device_allocate_retries × interval: 180). */
   blockDeviceAllocateTimeout: number;
+  /** Seconds per GiB a volume-backed rebuild waits for the volume service's volume-reimaged event (reimage_timeout_per_gb: 60). */
+  reimageTimeoutPerGb: number;
   /** A vif that did not plug in time (or failed) fails the build (vif_plugging_is_fatal, true). */
   vifPluggingIsFatal?: boolean;
   /** Seconds between two power-state syncs of the host's servers (sync_power_state_interval; 0 or less: off). */
@@ -119,6 +121,7 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60),
     vifPluggingTimeout: Number(c.vifPluggingTimeout ?? 300),
     blockDeviceAllocateTimeout: Number(c.blockDeviceAllocateTimeout ?? 180),
+    reimageTimeoutPerGb: Number(c.reimageTimeoutPerGb ?? 60),
     vifPluggingIsFatal: c.vifPluggingIsFatal !== false,
     syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
     // Nova's defaults: only VNC is on.

@@ -66,7 +66,8 @@ export interface ConductorMovesRpc {
 export interface ComputeCoreRpc {
   build_and_run_instance(a: InstanceRef & { image?: ImageMeta | null }): AgentResult;
   terminate_instance(a: InstanceRef): AgentResult;
-  rebuild_instance(a: InstanceRef & { image: ImageMeta | null }): AgentResult;
+  /** `reimage_boot_volume`: a volume-backed server's new image is written onto its boot volume (2.93). */
+  rebuild_instance(a: InstanceRef & { image: ImageMeta | null; reimage_boot_volume?: boolean }): AgentResult;
   stop_instance(a: InstanceRef): AgentResult;
   start_instance(a: InstanceRef): AgentResult;
   reboot_instance(a: InstanceRef & { reboot_type?: 'SOFT' | 'HARD' }): AgentResult;

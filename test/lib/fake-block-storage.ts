@@ -50,6 +50,8 @@ export class FakeBlockStorage {
   snapshots = new Map<string, FakeSnapshot>();
   /** Every call: "METHOD /path" with the project stripped. */
   calls: string[] = [];
+  /** Called once a volume was re-imaged (os-reimage): the test sends Nova the volume-reimaged event. */
+  onReimage?: (v: FakeVolume, imageId: string) => void;
   /** Milliseconds a new volume stays `creating`. */
   createDelayMs = 30;
   private server?: http.Server;
@@ -175,6 +177,13 @@ export class FakeBlockStorage {
             `Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.`,
           );
         v.status = 'detaching';
+        return [202, undefined];
+      }
+      if ('os-reimage' in body) {
+        const imageId = String((body['os-reimage'] as Record<string, unknown>)?.image_id);
+        v.volume_image_metadata = { ...(v.volume_image_metadata ?? {}), image_id: imageId };
+        v.imageRef = imageId;
+        setTimeout(() => this.onReimage?.(v, imageId), 10);
         return [202, undefined];
       }
       if ('os-roll_detaching' in body) {

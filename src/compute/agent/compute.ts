@@ -21,7 +21,14 @@ import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { InstanceEvents, eventHandlers, virtApi } from './events.ts';
-import { connectBuildVolumes, releaseServerVolumes, volumeHandlers } from './volumes.ts';
+import {
+  connectBuildVolumes,
+  disconnectVolumes,
+  reimageBootVolume,
+  releaseServerVolumes,
+  replugVolumes,
+  volumeHandlers,
+} from './volumes.ts';
 
 /** Nova's reserved_host_memory_mb default. */
 const RESERVED_HOST_MEMORY_MB = 512;
@@ -62,7 +69,7 @@ export class ComputeAgent {
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
       get_console_output: (a) => this.consoleOutput(a.uuid),
       get_diagnostics: (a) => this.diagnostics(a.uuid),
-      rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null),
+      rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null, !!a.reimage_boot_volume),
       stop_instance: (a) =>
         this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), {
           vm_state: VmState.STOPPED,
@@ -469,16 +476,27 @@ export class ComputeAgent {
   }
 
   /** Rebuild: the guest destroyed and spawned again from the new image; a stopped server stays stopped. */
-  private async rebuild(uuid: string, requestId: string, image: ImageMeta | null): Promise<AgentResult> {
+  private async rebuild(
+    uuid: string,
+    requestId: string,
+    image: ImageMeta | null,
+    reimage = false,
+  ): Promise<AgentResult> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, message: `Instance ${uuid} could not be found.`, reschedule: false };
     const wasStopped = inst.vm_state === VmState.STOPPED;
     notifyInstance(this.bus, this.publisher, 'rebuild.start', inst);
     try {
       await this.store.event(uuid, requestId, 'compute_rebuild_instance', this.host, async () => {
+        await disconnectVolumes(this, inst);
         await this.driver.destroy(inst);
+        if (reimage && image) {
+          await this.store.update(uuid, { task_state: 'rebuild_block_device_mapping' });
+          await reimageBootVolume(this, inst, image.id);
+        }
         await this.store.update(uuid, { task_state: 'rebuild_spawning' });
         await this.driver.spawn(inst, image, inst.network_info);
+        await replugVolumes(this, inst);
         if (wasStopped) await this.driver.powerOff(inst);
       });
     } catch (e) {

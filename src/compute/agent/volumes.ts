@@ -21,6 +21,7 @@ import type { VolumeConnectionInfo } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
   VolumeError,
+  cinderMessage,
   completeAttachment,
   connectVolume,
   connectorFor,
@@ -272,5 +273,56 @@ export async function reconnectVolumes(agent: ComputeAgent, inst: Instance) {
     if (bdm.destination_type !== 'volume' || !bdm.volume_id) continue;
     const fresh = await reReserve(agent, bdm);
     await connectFlow(agent, here, fresh).run({});
+  }
+}
+
+/** The server's volumes plugged into its guest again after the guest was made anew (rebuild). */
+export async function replugVolumes(agent: ComputeAgent, inst: Instance) {
+  if (!agent.driver.attachVolume) return;
+  for (const bdm of await blockDevices(agent).ofInstance(inst.uuid)) {
+    if (bdm.destination_type !== 'volume' || !bdm.device_name || !bdm.connection_info) continue;
+    await agent.driver.attachVolume(inst, bdm.connection_info, bdm.device_name);
+  }
+}
+
+/**
+ * The boot volume of a volume-backed server written anew from `imageId` (2.93's rebuild: Nova's
+ * _rebuild_volume_backed_instance): the volume service's os-reimage (3.68) of the reserved
+ * volume, then the `volume-reimaged` event the volume service sends, waited for up to
+ * reimageTimeoutPerGb seconds per GiB.
+ */
+export async function reimageBootVolume(agent: ComputeAgent, inst: Instance, imageId: string) {
+  const root = (await blockDevices(agent).ofInstance(inst.uuid)).find(
+    (b) => b.boot_index === 0 && b.destination_type === 'volume' && b.volume_id,
+  );
+  if (!root) return;
+  const key = `volume-reimaged-${root.volume_id}`;
+  const waiting = agent.instanceEvents.prepare(inst.uuid, [key]).get(key)!;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const r = await agent.clients.blockStorage.volumeAction(
+      root.volume_id!,
+      { 'os-reimage': { image_id: imageId, reimage_reserved: true } },
+      { headers: { 'OpenStack-API-Version': 'volume 3.68' } },
+    );
+    if (r.status >= 300)
+      throw new VolumeError(
+        r.status >= 500 ? 500 : 400,
+        `Re-imaging volume ${root.volume_id} failed: ${cinderMessage(r)}`,
+      );
+    const seconds = agent.o.reimageTimeoutPerGb * Math.max(1, root.volume_size ?? 1);
+    const outcome = await Promise.race([
+      waiting,
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), seconds * 1000);
+      }),
+    ]);
+    if (outcome === 'timeout')
+      throw new VolumeError(500, `Timed out after ${seconds} s waiting for volume ${root.volume_id} to be re-imaged.`);
+    if (outcome === 'failed')
+      throw new VolumeError(500, `The volume service failed to re-image volume ${root.volume_id}.`);
+  } finally {
+    if (timer) clearTimeout(timer);
+    agent.instanceEvents.clear(inst.uuid, [key]);
   }
 }
