@@ -48,12 +48,14 @@ export function loadSecrets(cfg: StratusConfig): Secrets {
 
 /** The catalog entries of the services this process runs. */
 export function catalogServices(cfg: StratusConfig, services: ServiceModule[]): CatalogService[] {
-  return services.map((s) => ({
-    type: s.type,
-    name: s.catalogName,
-    description: `Stratus ${s.name} service`,
-    url: serviceUrl(cfg, s),
-  }));
+  return services.flatMap((s) =>
+    [s.type, ...(s.catalogAliases ?? [])].map((type) => ({
+      type,
+      name: s.catalogName,
+      description: `Stratus ${s.name} service`,
+      url: serviceUrl(cfg, s),
+    })),
+  );
 }
 
 /** Where identity answers, known without running it (the roles without `api` ask the API's process). */

@@ -222,6 +222,18 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     const t = ['block-storage', 'volume', 'volumev2'].find((x) => types.has(x));
     if (t) set('volume', 'catalog_type', t);
   }
+  // Stratus's Cinder: the `file` backend (src/block-storage), microversions 3.0-3.70; what it
+  // does not do yet (backups, manage/unmanage, groups) is off.
+  if (available.get('cinder')) {
+    set('volume', 'storage_protocol', 'file');
+    set('volume', 'vendor_name', 'Open Source');
+    set('volume', 'min_microversion', '3.0');
+    set('volume', 'max_microversion', '3.70');
+    set('volume-feature-enabled', 'backup', 'False');
+    set('volume-feature-enabled', 'manage_volume', 'False');
+    set('volume-feature-enabled', 'manage_snapshot', 'False');
+    set('volume-feature-enabled', 'extend_attached_volume', 'False');
+  }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))
     for (const [k, v] of Object.entries(kv)) set(section, k, v);

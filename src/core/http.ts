@@ -41,6 +41,8 @@ export interface ServiceModule {
   name: string;
   /** Catalog service type, e.g. 'identity', 'compute'. */
   type: string;
+  /** Other types the catalog also registers the service under (block-storage: 'volumev3', as Zed clients look it up). */
+  catalogAliases?: string[];
   /** Path prefix in the single-port mode (DevStack's), e.g. '/identity'. */
   prefix: string;
   /** The port of the separate-ports mode (the upstream default). */

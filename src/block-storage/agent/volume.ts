@@ -1,0 +1,323 @@
+// cinder-volume: the agent of one backend (`host@backend`). It serves the volume RPC topic,
+// runs each long operation as a flow with revert (a failure leaves the volume `error` with a
+// user message, never `creating` forever), reports its pools' capacity with its heartbeat and,
+// at start, settles what a previous run left in a transient status.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { MessageBus } from '../../core/bus.ts';
+import { json } from '../../core/db.ts';
+import { LinearFlow } from '../../core/flow.ts';
+import type { Logger } from '../../core/log.ts';
+import { serveRpc } from '../../core/rpc.ts';
+import type { BlockStorageOptions } from '../config.ts';
+import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
+import { ServiceHeartbeat } from '../heartbeat.ts';
+import type { VolumeImages } from '../images.ts';
+import { Action, Detail, type MessageStore } from '../messages.ts';
+import { VOLUME_TOPIC, type VolumeRpc } from '../rpcapi.ts';
+import { type SnapshotRow, VolumeStatus, type VolumeRow, type VolumeStore } from '../volumes.ts';
+
+const dv = (v: VolumeRow): DriverVolume => ({ id: v.id, size: v.size, provider_location: v.provider_location });
+
+export class VolumeAgent {
+  /** host@backend: the RPC server name and the services row. */
+  readonly backend: string;
+  readonly heartbeat: ServiceHeartbeat;
+  private stopServing?: () => void;
+
+  constructor(
+    private volumes: VolumeStore,
+    private messages: MessageStore,
+    private images: VolumeImages,
+    readonly driver: VolumeDriver,
+    private bus: MessageBus,
+    private o: BlockStorageOptions,
+    private log: Logger,
+  ) {
+    this.backend = `${o.host}@${o.backendName}`;
+    this.heartbeat = new ServiceHeartbeat(
+      volumes.db,
+      this.backend,
+      'cinder-volume',
+      o.availabilityZone,
+      o.reportInterval,
+      log,
+      () => this.stats(),
+    );
+  }
+
+  async stats() {
+    const mine = (await this.volumes.list()).filter((v) => v.host?.startsWith(`${this.backend}#`));
+    return this.driver.stats(mine.reduce((n, v) => n + v.size, 0));
+  }
+
+  async start() {
+    await this.driver.setup();
+    const startedAt = new Date().toISOString();
+    await this.recover(startedAt);
+    const h = (fn: () => Promise<void>) => {
+      fn().catch((err) => this.log.error({ err }, 'volume operation failed'));
+      return null;
+    };
+    this.stopServing = serveRpc<VolumeRpc>(this.bus, VOLUME_TOPIC, this.backend, {
+      create_volume: (a) => h(() => this.createVolume(a.volume_id, a.request_id)),
+      delete_volume: (a) => h(() => this.deleteVolume(a.volume_id)),
+      extend_volume: (a) => h(() => this.extendVolume(a.volume_id, a.new_size, a.request_id)),
+      create_snapshot: (a) => h(() => this.createSnapshot(a.snapshot_id, a.request_id)),
+      delete_snapshot: (a) => h(() => this.deleteSnapshot(a.snapshot_id)),
+      revert_to_snapshot: (a) => h(() => this.revert(a.volume_id, a.snapshot_id, a.request_id)),
+      copy_volume_to_image: (a) => h(() => this.uploadToImage(a.volume_id, a.image_id, a.disk_format)),
+      initialize_connection: async (a) => {
+        const v = await this.volumes.get(a.volume_id);
+        if (!v) throw new Error(`volume ${a.volume_id} not found`);
+        return this.driver.initializeConnection(dv(v), a.connector);
+      },
+      terminate_connection: async (a) => {
+        const v = await this.volumes.get(a.volume_id);
+        if (v) await this.driver.terminateConnection(dv(v), a.connector);
+        return null;
+      },
+    });
+    await this.heartbeat.start();
+  }
+
+  stop() {
+    this.heartbeat.stop();
+    this.stopServing?.();
+  }
+
+  /** What a crash left behind: creates that never finished fail, deletes are retried. */
+  private async recover(startedAt: string) {
+    for (const v of await this.volumes.list()) {
+      if (!v.host?.startsWith(`${this.backend}#`) || (v.updated_at ?? v.created_at) >= startedAt) continue;
+      if (v.status === VolumeStatus.CREATING) {
+        await this.driver.deleteVolume(dv(v)).catch(() => undefined);
+        await this.volumes.update(v.id, { status: VolumeStatus.ERROR }, { status: [VolumeStatus.CREATING] });
+      } else if (v.status === VolumeStatus.DELETING) await this.deleteVolume(v.id);
+      else if (v.status === VolumeStatus.EXTENDING)
+        await this.volumes.update(v.id, { status: VolumeStatus.ERROR_EXTENDING });
+      else if (
+        [VolumeStatus.DOWNLOADING, VolumeStatus.UPLOADING, VolumeStatus.REVERTING].includes(v.status as 'uploading')
+      )
+        await this.volumes.update(v.id, { status: v.previous_status ?? VolumeStatus.AVAILABLE });
+      for (const s of await this.volumes.snapshots({ volumeId: v.id })) {
+        if (s.status === 'creating') await this.volumes.updateSnapshot(s.id, { status: 'error' });
+        if (s.status === 'deleting') await this.deleteSnapshot(s.id);
+      }
+    }
+  }
+
+  private async createVolume(id: string, requestId?: string) {
+    const v = await this.volumes.get(id);
+    if (!v || v.status !== VolumeStatus.CREATING) return;
+    const state: {
+      location?: string;
+      bootable?: boolean;
+      imageMeta?: Record<string, string>;
+      action: readonly [string, string];
+    } = {
+      action: Action.CREATE_VOLUME_FROM_BACKEND,
+    };
+    const flow = new LinearFlow<typeof state>('create_volume').add(
+      {
+        name: 'create_in_backend',
+        execute: async (s) => {
+          if (v.snapshot_id) {
+            const snap = await this.volumes.snapshot(v.snapshot_id);
+            if (!snap) throw new Error(`snapshot ${v.snapshot_id} is gone`);
+            s.location = await this.driver.createVolumeFromSnapshot(dv(v), snap);
+            const src = await this.volumes.get(snap.volume_id);
+            s.bootable = !!src?.bootable;
+            s.imageMeta = src ? json(src.image_metadata, {}) : undefined;
+          } else if (v.source_volid) {
+            const src = await this.volumes.get(v.source_volid);
+            if (!src) throw new Error(`volume ${v.source_volid} is gone`);
+            s.location = await this.driver.createClonedVolume(dv(v), dv(src));
+            s.bootable = !!src.bootable;
+            s.imageMeta = json(src.image_metadata, {});
+          } else if (v.image_id) {
+            s.action = Action.COPY_IMAGE_TO_VOLUME;
+            s.location = await this.fromImage(v);
+            s.bootable = true;
+          } else s.location = await this.driver.createVolume(dv(v));
+        },
+        revert: async () => {
+          await this.driver.deleteVolume(dv(v)).catch(() => undefined);
+        },
+      },
+      {
+        name: 'mark_available',
+        execute: async (s) => {
+          const done = await this.volumes.update(
+            v.id,
+            {
+              status: VolumeStatus.AVAILABLE,
+              provider_location: s.location ?? null,
+              launched_at: new Date().toISOString(),
+              ...(s.bootable ? { bootable: 1 } : {}),
+              ...(s.imageMeta && Object.keys(s.imageMeta).length
+                ? { image_metadata: JSON.stringify({ ...json(v.image_metadata, {}), ...s.imageMeta }) }
+                : {}),
+            },
+            { status: [VolumeStatus.CREATING] },
+          );
+          if (!done) throw new Error('the volume left creating while it was made');
+        },
+      },
+    );
+    try {
+      await flow.run(state);
+    } catch (err) {
+      this.log.warn({ err, volume: id }, 'volume create failed');
+      await this.volumes.update(id, { status: VolumeStatus.ERROR }, { status: [VolumeStatus.CREATING] });
+      await this.messages.create({
+        projectId: v.project_id,
+        requestId,
+        resourceType: 'VOLUME',
+        resourceId: id,
+        action: state.action,
+        detail: Detail.DRIVER_FAILED_CREATE,
+      });
+    }
+  }
+
+  private async fromImage(v: VolumeRow): Promise<string> {
+    const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'stratus-image-'));
+    try {
+      const file = path.join(tmp, 'image');
+      await this.images.download(v.image_id!, file);
+      const meta = json<Record<string, string>>(v.image_metadata, {});
+      const fmt =
+        meta.disk_format && meta.disk_format !== 'iso' && meta.disk_format !== 'ami' ? meta.disk_format : 'raw';
+      return await this.driver.copyImageToVolume(dv(v), file, fmt === 'vhd' ? 'vpc' : fmt);
+    } finally {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private async deleteVolume(id: string) {
+    const v = await this.volumes.get(id);
+    if (!v) return;
+    try {
+      await this.driver.deleteVolume(dv(v));
+      await this.volumes.destroy(id);
+    } catch (err) {
+      this.log.error({ err, volume: id }, 'volume delete failed');
+      await this.volumes.update(id, { status: VolumeStatus.ERROR_DELETING });
+    }
+  }
+
+  private async extendVolume(id: string, newSize: number, requestId?: string) {
+    const v = await this.volumes.get(id);
+    if (!v) return;
+    const back = v.previous_status === VolumeStatus.IN_USE ? VolumeStatus.IN_USE : VolumeStatus.AVAILABLE;
+    try {
+      await this.driver.extendVolume(dv(v), newSize);
+      await this.volumes.update(id, { size: newSize, status: back, previous_status: null });
+    } catch (err) {
+      this.log.warn({ err, volume: id }, 'volume extend failed');
+      await this.volumes.update(id, { status: VolumeStatus.ERROR_EXTENDING });
+      await this.messages.create({
+        projectId: v.project_id,
+        requestId,
+        resourceType: 'VOLUME',
+        resourceId: id,
+        action: Action.EXTEND_VOLUME,
+        detail: Detail.DRIVER_FAILED_EXTEND,
+      });
+    }
+  }
+
+  private async createSnapshot(id: string, requestId?: string) {
+    const s = await this.volumes.snapshot(id);
+    if (!s) return;
+    const v = await this.volumes.get(s.volume_id);
+    try {
+      if (!v) throw new Error('volume gone');
+      const loc = await this.driver.createSnapshot(s, dv(v));
+      await this.volumes.updateSnapshot(
+        id,
+        { status: 'available', progress: '100%', provider_location: loc },
+        { status: ['creating'] },
+      );
+    } catch (err) {
+      this.log.warn({ err, snapshot: id }, 'snapshot create failed');
+      await this.driver.deleteSnapshot(s).catch(() => undefined);
+      await this.volumes.updateSnapshot(id, { status: 'error' });
+      await this.messages.create({
+        projectId: s.project_id,
+        requestId,
+        resourceType: 'VOLUME_SNAPSHOT',
+        resourceId: id,
+        action: Action.SNAPSHOT_CREATE,
+        detail: Detail.SNAPSHOT_CREATE_ERROR,
+      });
+    }
+  }
+
+  private async deleteSnapshot(id: string) {
+    const s: SnapshotRow | undefined = await this.volumes.snapshot(id);
+    if (!s) return;
+    try {
+      await this.driver.deleteSnapshot(s);
+      await this.volumes.destroySnapshot(id);
+    } catch (err) {
+      this.log.error({ err, snapshot: id }, 'snapshot delete failed');
+      await this.volumes.updateSnapshot(id, { status: 'error_deleting' });
+    }
+  }
+
+  private async revert(volumeId: string, snapshotId: string, requestId?: string) {
+    const v = await this.volumes.get(volumeId);
+    const s = await this.volumes.snapshot(snapshotId);
+    if (!v || !s) return;
+    try {
+      await this.driver.revertToSnapshot(dv(v), s);
+      await this.volumes.update(volumeId, { status: VolumeStatus.AVAILABLE });
+      await this.volumes.updateSnapshot(snapshotId, { status: 'available' });
+    } catch (err) {
+      this.log.warn({ err, volume: volumeId }, 'revert failed');
+      await this.volumes.update(volumeId, { status: VolumeStatus.ERROR });
+      await this.volumes.updateSnapshot(snapshotId, { status: 'available' });
+      await this.messages.create({
+        projectId: v.project_id,
+        requestId,
+        resourceType: 'VOLUME',
+        resourceId: volumeId,
+        action: Action.REVERT_VOLUME,
+        detail: Detail.UNKNOWN_ERROR,
+      });
+    }
+  }
+
+  private async uploadToImage(volumeId: string, imageId: string, diskFormat: string) {
+    const v = await this.volumes.get(volumeId);
+    if (!v) return;
+    const back = v.previous_status ?? VolumeStatus.AVAILABLE;
+    const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'stratus-upload-'));
+    try {
+      const file = path.join(tmp, 'image');
+      const fmt = diskFormat === 'qcow2' ? 'qcow2' : 'raw';
+      await this.driver.copyVolumeToImage(dv(v), file, fmt);
+      await this.images.upload(imageId, file);
+    } catch (err) {
+      this.log.warn({ err, volume: volumeId }, 'upload to image failed');
+      await this.images.client.deleteImage(imageId).catch(() => undefined);
+      await this.messages.create({
+        projectId: v.project_id,
+        resourceType: 'VOLUME',
+        resourceId: volumeId,
+        action: Action.COPY_VOLUME_TO_IMAGE,
+        detail: Detail.UNKNOWN_ERROR,
+      });
+    } finally {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      await this.volumes.update(
+        volumeId,
+        { status: back, previous_status: null },
+        { status: [VolumeStatus.UPLOADING] },
+      );
+    }
+  }
+}

@@ -1,0 +1,234 @@
+// /snapshots: create (also of in-use volumes with force, or at 3.66 without), list and detail
+// with filters, sorting and pages, show, update, delete, metadata and the snapshot actions.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { json } from '../../core/db.ts';
+import { ApiError } from '../../core/errors.ts';
+import { validate } from '../../core/validate.ts';
+import type { BlockStorageService } from '../service.ts';
+import type { SnapshotRow } from '../volumes.ts';
+import {
+  type Query,
+  at,
+  badRequest,
+  boolParam,
+  pageLinks,
+  pageRows,
+  parseDictParam,
+  snapshotView,
+  sortKeys,
+} from './common.ts';
+import { metadataSchema, snapshotCreateSchema, snapshotUpdateSchema } from './schemas.ts';
+
+type P = { id: string };
+
+export async function createSnapshot(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {
+  const body = validate<{ snapshot: Record<string, unknown> }>(req.body, snapshotCreateSchema);
+  const b = body.snapshot;
+  const ctx = req.context;
+  let force = false;
+  if (b.force !== undefined) {
+    try {
+      force = typeof b.force === 'boolean' ? b.force : boolParam(b.force, 'force');
+    } catch {
+      throw badRequest(`Invalid value '${String(b.force)}' for force.`);
+    }
+  }
+  if (at(req, '3.66') && b.force === false)
+    throw badRequest('Invalid input received: The force parameter with value False is no longer supported since 3.66.');
+  if (typeof b.volume_id !== 'string') throw new ApiError(404, 'Volume None could not be found.', 'VolumeNotFound');
+  const v = await svc.parts.api.visibleVolume(ctx, b.volume_id);
+  req.authorize('volume:create_snapshot', { project_id: v.project_id });
+  const s = await svc.parts.api.createSnapshot(
+    ctx,
+    v,
+    {
+      name: (b.name ?? b.display_name ?? null) as string | null,
+      description: (b.description ?? b.display_description ?? null) as string | null,
+      force,
+      metadata: (b.metadata ?? undefined) as Record<string, string> | undefined,
+    },
+    at(req, '3.66'),
+  );
+  reply.code(202);
+  return { snapshot: snapshotView(req, s, true) };
+}
+
+async function query(svc: BlockStorageService, req: FastifyRequest): Promise<SnapshotRow[]> {
+  const q = req.query as Query;
+  const ctx = req.context;
+  req.authorize('volume:get_all_snapshots', { project_id: ctx.projectId });
+  const admin = ctx.allowed('volume:get_all_admin');
+  const all = admin && q.all_tenants !== undefined && boolParam(q.all_tenants, 'all_tenants');
+  let rows = await svc.parts.volumes.snapshots(all ? {} : { projectId: ctx.projectId });
+  if (all && q.project_id) rows = rows.filter((s) => s.project_id === q.project_id);
+  if (q.name !== undefined) rows = rows.filter((s) => s.name === q.name);
+  if (q.status !== undefined) rows = rows.filter((s) => s.status === q.status);
+  if (q.volume_id !== undefined) rows = rows.filter((s) => s.volume_id === q.volume_id);
+  if (q.metadata !== undefined) {
+    const want = parseDictParam(q.metadata, 'metadata');
+    rows = rows.filter((s) =>
+      Object.entries(want).every(([k, val]) => json<Record<string, string>>(s.metadata, {})[k] === String(val)),
+    );
+  }
+  return rows;
+}
+
+async function list(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
+  const q = req.query as Query;
+  const rows = await query(svc, req);
+  const keys = sortKeys(q, ['id', 'name', 'status', 'created_at', 'updated_at', 'volume_id', 'size', 'display_name']);
+  const { page, more } = pageRows(rows, q, keys, (s, k) =>
+    k === 'size' ? s.volume_size : k === 'display_name' ? s.name : (s as unknown as Record<string, unknown>)[k],
+  );
+  const out: Record<string, unknown> = {
+    snapshots: page.map((s) => {
+      const view = snapshotView(req, s);
+      if (detail) return view;
+      const {
+        ['os-extended-snapshot-attributes:project_id']: _p,
+        ['os-extended-snapshot-attributes:progress']: _g,
+        ...rest
+      } = view;
+      return rest;
+    }),
+  };
+  if (more && page.length) out.snapshots_links = pageLinks(req, page[page.length - 1]!.id);
+  if (at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count')) out.count = rows.length;
+  return out;
+}
+
+export const listSnapshots = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);
+export const listSnapshotsDetail = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, true);
+
+export async function showSnapshot(svc: BlockStorageService, req: FastifyRequest) {
+  const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
+  req.authorize('volume:get_snapshot', { project_id: s.project_id });
+  return { snapshot: snapshotView(req, s) };
+}
+
+export async function updateSnapshot(svc: BlockStorageService, req: FastifyRequest) {
+  const body = validate<{ snapshot: Record<string, unknown> }>(req.body, snapshotUpdateSchema);
+  const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
+  req.authorize('volume:update_snapshot', { project_id: s.project_id });
+  const b = body.snapshot;
+  const patch: Record<string, unknown> = {};
+  if ('name' in b || 'display_name' in b) patch.name = b.name ?? b.display_name ?? null;
+  if ('description' in b || 'display_description' in b)
+    patch.description = b.description ?? b.display_description ?? null;
+  await svc.parts.volumes.updateSnapshot(s.id, patch);
+  return { snapshot: snapshotView(req, (await svc.parts.volumes.snapshot(s.id))!, true) };
+}
+
+export async function deleteSnapshot(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {
+  const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
+  req.authorize('volume:delete_snapshot', { project_id: s.project_id });
+  await svc.parts.api.deleteSnapshot(req.context, s);
+  reply.code(202);
+  return null;
+}
+
+// ---- metadata -------------------------------------------------------------------------------
+
+async function target(svc: BlockStorageService, req: FastifyRequest, rule: string) {
+  const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
+  req.authorize(rule, { project_id: s.project_id });
+  return s;
+}
+
+export async function listSnapshotMetadata(svc: BlockStorageService, req: FastifyRequest) {
+  const s = await target(svc, req, 'volume:get_snapshot_metadata');
+  return { metadata: json(s.metadata, {}) };
+}
+
+export async function createSnapshotMetadata(svc: BlockStorageService, req: FastifyRequest) {
+  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
+  const s = await target(svc, req, 'volume:update_snapshot_metadata');
+  const meta = { ...json<Record<string, string>>(s.metadata, {}), ...body.metadata };
+  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(meta) });
+  return { metadata: meta };
+}
+
+export async function replaceSnapshotMetadata(svc: BlockStorageService, req: FastifyRequest) {
+  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
+  const s = await target(svc, req, 'volume:update_snapshot_metadata');
+  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(body.metadata) });
+  return { metadata: body.metadata };
+}
+
+export async function showSnapshotMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
+  const { key } = req.params as { key: string };
+  const s = await target(svc, req, 'volume:get_snapshot_metadata');
+  const meta = json<Record<string, string>>(s.metadata, {});
+  if (!(key in meta)) throw new ApiError(404, `Snapshot metadata for ${s.id} with key ${key} could not be found.`);
+  return { meta: { [key]: meta[key] } };
+}
+
+export async function updateSnapshotMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
+  const { key } = req.params as { key: string };
+  const body = validate<{ meta: Record<string, string> }>(req.body, metadataSchema('meta'));
+  const keys = Object.keys(body.meta);
+  if (keys.length > 1) throw badRequest('Request body contains too many items.');
+  if (keys[0] !== key) throw badRequest('Request body and URI mismatch');
+  const s = await target(svc, req, 'volume:update_snapshot_metadata');
+  const meta = { ...json<Record<string, string>>(s.metadata, {}), ...body.meta };
+  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(meta) });
+  return { meta: body.meta };
+}
+
+export async function deleteSnapshotMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
+  const { key } = req.params as { key: string };
+  const s = await target(svc, req, 'volume:delete_snapshot_metadata');
+  const meta = json<Record<string, string>>(s.metadata, {});
+  if (!(key in meta)) throw new ApiError(404, `Snapshot metadata for ${s.id} with key ${key} could not be found.`);
+  delete meta[key];
+  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(meta) });
+  return null;
+}
+
+// ---- actions --------------------------------------------------------------------------------
+
+const SNAPSHOT_STATUSES = [
+  'creating',
+  'available',
+  'deleting',
+  'error',
+  'error_deleting',
+  'unmanaging',
+  'backing-up',
+  'restoring',
+];
+
+export async function snapshotAction(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {
+  const body = req.body as Record<string, unknown> | undefined;
+  const key = body && typeof body === 'object' ? Object.keys(body)[0] : undefined;
+  const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
+  const arg = (body?.[key ?? ''] ?? {}) as Record<string, unknown>;
+  switch (key) {
+    case 'os-reset_status': {
+      req.authorize('volume_extension:snapshot_admin_actions:reset_status', { project_id: s.project_id });
+      const st = String(arg.status ?? '');
+      if (!SNAPSHOT_STATUSES.includes(st)) throw badRequest(`Invalid input for field/attribute status. Value: ${st}.`);
+      await svc.parts.volumes.updateSnapshot(s.id, { status: st });
+      break;
+    }
+    case 'os-force_delete':
+      req.authorize('volume_extension:snapshot_admin_actions:force_delete', { project_id: s.project_id });
+      await svc.parts.api.deleteSnapshot(req.context, s, true);
+      break;
+    case 'os-update_snapshot_status': {
+      req.authorize('volume:update_snapshot', { project_id: s.project_id });
+      const st = String(arg.status ?? '');
+      if (!['available', 'error', 'error_deleting'].includes(st))
+        throw badRequest(`Invalid input for field/attribute status. Value: ${st}.`);
+      await svc.parts.volumes.updateSnapshot(s.id, {
+        status: st,
+        ...(arg.progress ? { progress: String(arg.progress) } : {}),
+      });
+      break;
+    }
+    default:
+      throw badRequest(`There is no such action: ${key ?? ''}`);
+  }
+  reply.code(202);
+  return null;
+}

@@ -1,0 +1,332 @@
+// /volumes: create, list (summary and detail, Cinder's filters, sorting, pages, with_count),
+// show, update, delete, summary, metadata. Each handler: schema → policy → logic → view.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { bool, json } from '../../core/db.ts';
+import { ApiError } from '../../core/errors.ts';
+import { validate } from '../../core/validate.ts';
+import type { BlockStorageService } from '../service.ts';
+import type { VolumeRow } from '../volumes.ts';
+import {
+  type Query,
+  at,
+  badRequest,
+  boolParam,
+  pageLinks,
+  pageRows,
+  parseDictParam,
+  sortKeys,
+  timeMatch,
+  volumeSummary,
+  volumeView,
+} from './common.ts';
+import { metadataSchema, volumeCreateSchema, volumeUpdateSchema } from './schemas.ts';
+
+type P = { id: string };
+
+export async function viewOne(svc: BlockStorageService, req: FastifyRequest, v: VolumeRow, basic = false) {
+  const atts = await svc.parts.volumes.attachments(v.id);
+  return volumeView(req, v, atts, await svc.parts.types.get(v.volume_type_id), basic);
+}
+
+function sizeOf(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' ? (/^\s*\d+\s*$/.test(v) ? Number(v) : Number.NaN) : Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw badRequest(
+      `Invalid input for field/attribute size. Value: ${String(v)}. ${String(v)} is not a valid positive integer`,
+    );
+  return n;
+}
+
+export async function createVolume(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {
+  const body = validate<{ volume: Record<string, unknown> }>(req.body, volumeCreateSchema);
+  const b = body.volume;
+  const ctx = req.context;
+  req.authorize('volume:create', { project_id: ctx.projectId });
+  if (b.imageRef ?? b.image_id) req.authorize('volume:create_from_image', { project_id: ctx.projectId });
+  const v = await svc.parts.api.create(ctx, {
+    size: sizeOf(b.size),
+    name: (b.name ?? b.display_name ?? null) as string | null,
+    description: (b.description ?? b.display_description ?? null) as string | null,
+    volumeType: b.volume_type as string | null,
+    availabilityZone: b.availability_zone as string | null,
+    snapshotId: b.snapshot_id as string | null,
+    sourceVolid: b.source_volid as string | null,
+    imageRef: (b.imageRef ?? b.image_id ?? null) as string | null,
+    metadata: b.metadata as Record<string, string> | undefined,
+    multiattach: b.multiattach as boolean | undefined,
+    groupId: b.group_id as string | null,
+  });
+  reply.code(202);
+  return { volume: await viewOne(svc, req, v, true) };
+}
+
+const SORT_KEYS = [
+  'id',
+  'name',
+  'size',
+  'status',
+  'created_at',
+  'updated_at',
+  'availability_zone',
+  'bootable',
+  'display_name',
+  'project_id',
+  'volume_type',
+  'user_id',
+];
+
+/** The volumes the query selects, Cinder's filters applied. */
+async function query(svc: BlockStorageService, req: FastifyRequest): Promise<VolumeRow[]> {
+  const q = req.query as Query;
+  const ctx = req.context;
+  req.authorize('volume:get_all', { project_id: ctx.projectId });
+  const admin = ctx.allowed('volume:get_all_admin');
+  const all = admin && q.all_tenants !== undefined && boolParam(q.all_tenants, 'all_tenants');
+  let rows = await svc.parts.volumes.list(
+    all ? undefined : admin && q.project_id && q.all_tenants ? q.project_id : ctx.projectId,
+  );
+  if (all && q.project_id) rows = rows.filter((v) => v.project_id === q.project_id);
+  const typesById = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
+  const ignored = new Set([
+    'all_tenants',
+    'limit',
+    'marker',
+    'offset',
+    'sort',
+    'sort_key',
+    'sort_dir',
+    'with_count',
+    'project_id',
+    'is_public',
+  ]);
+  for (const [key, raw] of Object.entries(q)) {
+    if (raw === undefined || ignored.has(key)) continue;
+    const like = key.endsWith('~') && at(req, '3.34');
+    const k = like ? key.slice(0, -1) : key;
+    const val = String(raw);
+    const match = (x: string | null | undefined) => (like ? (x ?? '').includes(val) : x === val);
+    switch (k) {
+      case 'name':
+      case 'display_name':
+        rows = rows.filter((v) => match(v.name));
+        break;
+      case 'status':
+        rows = rows.filter((v) => match(v.status));
+        break;
+      case 'availability_zone':
+        rows = rows.filter((v) => match(v.availability_zone));
+        break;
+      case 'bootable': {
+        const b = boolParam(val, 'bootable');
+        rows = rows.filter((v) => bool(v.bootable) === b);
+        break;
+      }
+      case 'multiattach': {
+        const b = boolParam(val, 'multiattach');
+        rows = rows.filter((v) => bool(v.multiattach) === b);
+        break;
+      }
+      case 'metadata': {
+        const want = parseDictParam(val, 'metadata');
+        rows = rows.filter((v) =>
+          Object.entries(want).every(([mk, mv]) => json<Record<string, string>>(v.metadata, {})[mk] === String(mv)),
+        );
+        break;
+      }
+      case 'glance_metadata':
+      case 'image_metadata': {
+        const want = parseDictParam(val, 'image_metadata');
+        rows = rows.filter((v) =>
+          Object.entries(want).every(
+            ([mk, mv]) => json<Record<string, string>>(v.image_metadata, {})[mk] === String(mv),
+          ),
+        );
+        break;
+      }
+      case 'volume_type':
+      case 'volume_type_id':
+        rows = rows.filter((v) => {
+          const t = typesById.get(v.volume_type_id);
+          return v.volume_type_id === val || t?.name === val;
+        });
+        break;
+      case 'created_at':
+      case 'updated_at':
+        rows = rows.filter((v) => timeMatch(v[k], val));
+        break;
+      case 'group_id':
+        rows = rows.filter((v) => v.group_id === val);
+        break;
+      case 'id':
+        rows = rows.filter((v) => v.id === val);
+        break;
+      case 'size':
+        rows = rows.filter((v) => String(v.size) === val);
+        break;
+      case 'host':
+        rows = admin ? rows.filter((v) => match(v.host)) : rows;
+        break;
+      case 'user_id':
+        rows = rows.filter((v) => v.user_id === val);
+        break;
+      default:
+        // Cinder ignores filters it does not know for non-admins (query_filters), as here.
+        break;
+    }
+  }
+  return rows;
+}
+
+function sortValue(svc: BlockStorageService, v: VolumeRow, k: string): unknown {
+  switch (k) {
+    case 'display_name':
+      return v.name;
+    case 'volume_type':
+      return v.volume_type_id;
+    default:
+      return (v as unknown as Record<string, unknown>)[k];
+  }
+}
+
+async function list(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
+  const q = req.query as Query;
+  const rows = await query(svc, req);
+  const keys = sortKeys(q, SORT_KEYS);
+  const { page, more } = pageRows(rows, q, keys, (v, k) => sortValue(svc, v, k));
+  const out: Record<string, unknown> = {};
+  if (detail) {
+    const atts = await svc.parts.volumes.attachmentsOf(page.map((v) => v.id));
+    const types = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
+    out.volumes = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
+  } else out.volumes = page.map((v) => volumeSummary(req, v));
+  if (more && page.length) out.volumes_links = pageLinks(req, page[page.length - 1]!.id);
+  if (at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count')) out.count = rows.length;
+  return out;
+}
+
+export const listVolumes = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);
+export const listVolumesDetail = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, true);
+
+export async function volumesSummary(svc: BlockStorageService, req: FastifyRequest) {
+  const rows = await query(svc, req);
+  const out: Record<string, unknown> = {
+    total_size: rows.reduce((n, v) => n + v.size, 0),
+    total_count: rows.length,
+  };
+  if (at(req, '3.36')) {
+    const meta: Record<string, string[]> = {};
+    for (const v of rows)
+      for (const [k, val] of Object.entries(json<Record<string, string>>(v.metadata, {})))
+        if (!(meta[k] ??= []).includes(val)) meta[k].push(val);
+    out.metadata = meta;
+  }
+  return { 'volume-summary': out };
+}
+
+export async function showVolume(svc: BlockStorageService, req: FastifyRequest) {
+  const { id } = req.params as P;
+  const v = await svc.parts.api.visibleVolume(req.context, id);
+  req.authorize('volume:get', { project_id: v.project_id });
+  return { volume: await viewOne(svc, req, v) };
+}
+
+export async function updateVolume(svc: BlockStorageService, req: FastifyRequest) {
+  const { id } = req.params as P;
+  const body = validate<{ volume: Record<string, unknown> }>(req.body, volumeUpdateSchema);
+  const v = await svc.parts.api.visibleVolume(req.context, id);
+  req.authorize('volume:update', { project_id: v.project_id });
+  const b = body.volume;
+  const patch: Record<string, unknown> = {};
+  if ('name' in b || 'display_name' in b) patch.name = b.name ?? b.display_name ?? null;
+  if ('description' in b || 'display_description' in b)
+    patch.description = b.description ?? b.display_description ?? null;
+  if (b.metadata) patch.metadata = JSON.stringify(b.metadata);
+  await svc.parts.volumes.update(v.id, patch);
+  return { volume: await viewOne(svc, req, (await svc.parts.volumes.get(v.id))!, true) };
+}
+
+export async function deleteVolume(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {
+  const { id } = req.params as P;
+  const q = req.query as Query;
+  const v = await svc.parts.api.visibleVolume(req.context, id);
+  req.authorize('volume:delete', { project_id: v.project_id });
+  const force = q.force !== undefined && boolParam(q.force, 'force');
+  if (force) req.authorize('volume:force_delete', { project_id: v.project_id });
+  await svc.parts.api.delete(req.context, v, {
+    cascade: q.cascade !== undefined && boolParam(q.cascade, 'cascade'),
+    force,
+  });
+  reply.code(202);
+  return null;
+}
+
+// ---- metadata -------------------------------------------------------------------------------
+
+async function metaTarget(svc: BlockStorageService, req: FastifyRequest, rule: string) {
+  const { id } = req.params as P;
+  const v = await svc.parts.api.visibleVolume(req.context, id);
+  req.authorize(rule, { project_id: v.project_id });
+  return v;
+}
+
+function checkWritable(v: VolumeRow) {
+  if (v.status === 'maintenance') throw badRequest(`Invalid volume: Volume ${v.id} is in maintenance.`);
+}
+
+export async function listMetadata(svc: BlockStorageService, req: FastifyRequest) {
+  const v = await metaTarget(svc, req, 'volume:get_volume_metadata');
+  return { metadata: json(v.metadata, {}) };
+}
+
+export async function createMetadata(svc: BlockStorageService, req: FastifyRequest) {
+  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
+  const v = await metaTarget(svc, req, 'volume:create_volume_metadata');
+  checkWritable(v);
+  const meta = { ...json<Record<string, string>>(v.metadata, {}), ...body.metadata };
+  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(meta) });
+  return { metadata: meta };
+}
+
+export async function replaceMetadata(svc: BlockStorageService, req: FastifyRequest) {
+  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
+  const v = await metaTarget(svc, req, 'volume:update_volume_metadata');
+  checkWritable(v);
+  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(body.metadata) });
+  return { metadata: body.metadata };
+}
+
+export async function showMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
+  const { key } = req.params as { key: string };
+  const v = await metaTarget(svc, req, 'volume:get_volume_metadata');
+  const meta = json<Record<string, string>>(v.metadata, {});
+  if (!(key in meta)) throw notFoundMeta(v.id, key);
+  return { meta: { [key]: meta[key] } };
+}
+
+const notFoundMeta = (id: string, key: string) =>
+  new ApiError(404, `Volume metadata for volume ${id} with key ${key} could not be found.`, 'MetadataNotFound');
+
+export async function updateMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
+  const { key } = req.params as { key: string };
+  const body = validate<{ meta: Record<string, string> }>(req.body, metadataSchema('meta'));
+  const keys = Object.keys(body.meta);
+  if (keys.length > 1) throw badRequest('Request body contains too many items.');
+  if (keys[0] !== key) throw badRequest('Request body and URI mismatch');
+  const v = await metaTarget(svc, req, 'volume:update_volume_metadata');
+  checkWritable(v);
+  const meta = { ...json<Record<string, string>>(v.metadata, {}), ...body.meta };
+  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(meta) });
+  return { meta: body.meta };
+}
+
+export async function deleteMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
+  const { key } = req.params as { key: string };
+  const v = await metaTarget(svc, req, 'volume:delete_volume_metadata');
+  checkWritable(v);
+  const meta = json<Record<string, string>>(v.metadata, {});
+  if (!(key in meta)) throw notFoundMeta(v.id, key);
+  delete meta[key];
+  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(meta) });
+  return null;
+}

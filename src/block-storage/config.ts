@@ -1,0 +1,71 @@
+// Block storage's options (`blockStorage:` in stratus.yaml), typed, with Cinder's defaults.
+import os from 'node:os';
+import path from 'node:path';
+import type { StratusConfig } from '../core/config.ts';
+
+export interface BlockStorageOptions {
+  /** The host of this process's volume agent (cinder's `host`); its backend is `<host>@<backendName>`. */
+  host: string;
+  /** The backend section name (cinder's enabled_backends entry), default 'file'. */
+  backendName: string;
+  /** The volume driver: 'file'. */
+  driver: string;
+  /** Where the file driver keeps volumes (default `<dataDir>/volumes`). */
+  volumesDir: string;
+  /** The file driver's format: 'raw' (sparse) or 'qcow2'. */
+  fileFormat: 'raw' | 'qcow2';
+  /** The capacity the file backend reports, in GiB. */
+  capacityGb: number;
+  /** Thin provisioning over-subscription (max_over_subscription_ratio). */
+  maxOverSubscriptionRatio: number;
+  /** Percentage of capacity kept free (reserved_percentage). */
+  reservedPercentage: number;
+  /** The zone of the volume service (storage_availability_zone) and of volumes created without one. */
+  availabilityZone: string;
+  /** The name of the default volume type (default_volume_type). */
+  defaultVolumeType: string;
+  /** Seconds between heartbeats and capacity reports (report_interval). */
+  reportInterval: number;
+  /** Seconds without a heartbeat after which a service is down (service_down_time). */
+  serviceDownTime: number;
+  /** Run the scheduler and a volume agent in this process. */
+  scheduler: boolean;
+  agent: boolean;
+  /** Seconds a user message lives (message_ttl). */
+  messageTtl: number;
+  /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
+  allowAvailabilityZoneFallback: boolean;
+}
+
+export type BlockStorageConfig = Partial<BlockStorageOptions>;
+
+declare module '../core/config.ts' {
+  interface StratusConfig {
+    blockStorage?: BlockStorageConfig;
+  }
+}
+
+export function blockStorageOptions(
+  cfg: Partial<Pick<StratusConfig, 'roles' | 'blockStorage' | 'dataDir'>>,
+): BlockStorageOptions {
+  const c: BlockStorageConfig = cfg.blockStorage ?? {};
+  const roles: readonly string[] = cfg.roles ?? ['scheduler', 'compute'];
+  return {
+    host: c.host ?? os.hostname(),
+    backendName: c.backendName ?? 'file',
+    driver: c.driver ?? 'file',
+    volumesDir: c.volumesDir ?? path.join(cfg.dataDir ?? '.stratus', 'volumes'),
+    fileFormat: c.fileFormat === 'qcow2' ? 'qcow2' : 'raw',
+    capacityGb: Number(c.capacityGb ?? 1000),
+    maxOverSubscriptionRatio: Number(c.maxOverSubscriptionRatio ?? 20),
+    reservedPercentage: Number(c.reservedPercentage ?? 0),
+    availabilityZone: c.availabilityZone ?? 'nova',
+    defaultVolumeType: c.defaultVolumeType ?? '__DEFAULT__',
+    reportInterval: Number(c.reportInterval ?? 10),
+    serviceDownTime: Number(c.serviceDownTime ?? 60),
+    scheduler: (c.scheduler ?? true) && roles.includes('scheduler'),
+    agent: (c.agent ?? true) && roles.includes('compute'),
+    messageTtl: Number(c.messageTtl ?? 2592000),
+    allowAvailabilityZoneFallback: c.allowAvailabilityZoneFallback ?? false,
+  };
+}

@@ -1,0 +1,76 @@
+// The volume driver interface (cinder.volume.driver.VolumeDriver, the part Stratus needs): the
+// data plane under a volume agent. A driver owns the bytes of volumes and snapshots on one
+// backend and reports its pool capacity.
+
+/** What a driver knows of a volume. */
+export interface DriverVolume {
+  id: string;
+  size: number;
+  /** Where the driver put it (its own handle, kept by the agent in the volume row). */
+  provider_location: string | null;
+}
+
+export interface DriverSnapshot {
+  id: string;
+  volume_id: string;
+  volume_size: number;
+  provider_location: string | null;
+}
+
+/** The connection info os-brick and Nova read (cinder's initialize_connection answer). */
+export interface ConnectionInfo {
+  driver_volume_type: string;
+  data: Record<string, unknown>;
+}
+
+/** One pool of the backend as the scheduler sees it (cinder's get_volume_stats pools). */
+export interface PoolStats {
+  pool_name: string;
+  total_capacity_gb: number;
+  free_capacity_gb: number;
+  provisioned_capacity_gb: number;
+  allocated_capacity_gb: number;
+  reserved_percentage: number;
+  max_over_subscription_ratio: number;
+  thin_provisioning_support: boolean;
+  thick_provisioning_support: boolean;
+  multiattach: boolean;
+  QoS_support: boolean;
+}
+
+export interface BackendStats {
+  volume_backend_name: string;
+  vendor_name: string;
+  driver_version: string;
+  storage_protocol: string;
+  pools: PoolStats[];
+}
+
+export interface VolumeDriver {
+  readonly name: string;
+  /** Prepares the backend (directories, tools). */
+  setup(): Promise<void>;
+  /** A blank volume of `size` GiB; answers its location. */
+  createVolume(v: DriverVolume): Promise<string>;
+  deleteVolume(v: DriverVolume): Promise<void>;
+  /** Grows the volume to `newSize` GiB. */
+  extendVolume(v: DriverVolume, newSize: number): Promise<void>;
+  createSnapshot(s: DriverSnapshot, v: DriverVolume): Promise<string>;
+  deleteSnapshot(s: DriverSnapshot): Promise<void>;
+  /** A new volume with the snapshot's content, grown to the volume's size. */
+  createVolumeFromSnapshot(v: DriverVolume, s: DriverSnapshot): Promise<string>;
+  /** A new volume with the source's content (clone). */
+  createClonedVolume(v: DriverVolume, src: DriverVolume): Promise<string>;
+  /** Writes an image file (`format`: raw, qcow2, ...) into a new volume; answers its location. */
+  copyImageToVolume(v: DriverVolume, imageFile: string, format: string): Promise<string>;
+  /** Writes the volume into a file in `format` (raw or qcow2), for an upload to the image service. */
+  copyVolumeToImage(v: DriverVolume, outFile: string, format: string): Promise<void>;
+  /** A path the backup agent can read and the restore write (the file driver: the file itself, raw). */
+  localPath(v: DriverVolume): string;
+  /** Overwrites the volume with the snapshot's content (revert to snapshot, 3.40). */
+  revertToSnapshot(v: DriverVolume, s: DriverSnapshot): Promise<void>;
+  initializeConnection(v: DriverVolume, connector: Record<string, unknown>): Promise<ConnectionInfo>;
+  terminateConnection(v: DriverVolume, connector: Record<string, unknown> | null): Promise<void>;
+  /** Capacity, for the periodic report. `allocatedGb`: the sum of the sizes of the agent's volumes. */
+  stats(allocatedGb: number): Promise<BackendStats>;
+}

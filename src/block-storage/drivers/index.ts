@@ -1,0 +1,24 @@
+// The volume drivers by name (blockStorage.driver): an unknown name fails at start.
+import type { BlockStorageOptions } from '../config.ts';
+import type { VolumeDriver } from './driver.ts';
+import { FileDriver } from './file.ts';
+
+export type { VolumeDriver } from './driver.ts';
+
+const DRIVERS: Record<string, (o: BlockStorageOptions) => VolumeDriver> = {
+  file: (o) =>
+    new FileDriver({
+      dir: o.volumesDir,
+      format: o.fileFormat,
+      backendName: o.backendName,
+      capacityGb: o.capacityGb,
+      maxOverSubscriptionRatio: o.maxOverSubscriptionRatio,
+      reservedPercentage: o.reservedPercentage,
+    }),
+};
+
+export function volumeDriver(o: BlockStorageOptions): VolumeDriver {
+  const make = DRIVERS[o.driver];
+  if (!make) throw new Error(`unknown volume driver '${o.driver}' (drivers: ${Object.keys(DRIVERS).join(', ')})`);
+  return make(o);
+}

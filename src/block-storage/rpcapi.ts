@@ -1,0 +1,33 @@
+// Block storage's RPC, declared once per topic (cinder's scheduler/rpcapi.py and
+// volume/rpcapi.py): the API casts to the scheduler, the scheduler and the API to the volume
+// agent of a backend (server `host@backend`).
+import type { MessageBus } from '../core/bus.ts';
+import { rpcClient, type RpcClient } from '../core/rpc.ts';
+import type { ConnectionInfo } from './drivers/driver.ts';
+
+export const SCHEDULER_TOPIC = 'cinder-scheduler';
+export const VOLUME_TOPIC = 'cinder-volume';
+
+/** `cinder-scheduler`: where a volume goes. */
+export interface SchedulerRpc {
+  create_volume(a: { volume_id: string; request_id?: string }): null;
+}
+
+/** `cinder-volume.<host@backend>`: the work on one backend's volumes. */
+export interface VolumeRpc {
+  create_volume(a: { volume_id: string; request_id?: string }): null;
+  delete_volume(a: { volume_id: string; request_id?: string }): null;
+  extend_volume(a: { volume_id: string; new_size: number; request_id?: string }): null;
+  create_snapshot(a: { snapshot_id: string; request_id?: string }): null;
+  delete_snapshot(a: { snapshot_id: string; request_id?: string }): null;
+  revert_to_snapshot(a: { volume_id: string; snapshot_id: string; request_id?: string }): null;
+  copy_volume_to_image(a: { volume_id: string; image_id: string; disk_format: string; request_id?: string }): null;
+  initialize_connection(a: { volume_id: string; connector: Record<string, unknown> }): ConnectionInfo;
+  terminate_connection(a: { volume_id: string; connector: Record<string, unknown> | null }): null;
+}
+
+export const schedulerRpc = (bus: MessageBus): RpcClient<SchedulerRpc> => rpcClient<SchedulerRpc>(bus, SCHEDULER_TOPIC);
+export const volumeRpc = (bus: MessageBus): RpcClient<VolumeRpc> => rpcClient<VolumeRpc>(bus, VOLUME_TOPIC);
+
+/** The backend part of a volume's host (`host@backend#pool` → `host@backend`), the agent's RPC server. */
+export const backendOf = (host: string): string => host.split('#')[0]!;

@@ -1,0 +1,140 @@
+// The block storage service (Cinder v3 as Zed answers it, microversions 3.0 to 3.70): the
+// composition root. It builds the service's parts once (stores, quotas, messages, the scheduler,
+// the volume agent with its driver, the heartbeats), mounts the API (api/versions.ts,
+// api/routes.ts) and starts the roles config asks for. The API hands long work to the scheduler
+// (scheduler/) and to the volume agent of a backend (agent/) over typed RPC (rpcapi.ts).
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { migrate } from '../core/db.ts';
+import type { ApiError } from '../core/errors.ts';
+import type { ServiceModule } from '../core/http.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
+import type { ServiceContext, ServiceFactory } from '../core/service.ts';
+import { VolumeAgent } from './agent/volume.ts';
+import { faultBody } from './api/common.ts';
+import { registerApi } from './api/versions.ts';
+import { type BlockStorageOptions, blockStorageOptions } from './config.ts';
+import type { BlockStorageDb } from './db/schema.ts';
+import { MIGRATIONS } from './db/migrations/index.ts';
+import { volumeDriver } from './drivers/index.ts';
+import { ServiceHeartbeat } from './heartbeat.ts';
+import { VolumeImages } from './images.ts';
+import { MessageStore } from './messages.ts';
+import { BLOCK_STORAGE_POLICIES } from './policies.ts';
+import { QuotaEngine } from './quotas.ts';
+import { Scheduler } from './scheduler/scheduler.ts';
+import { TypeStore } from './types.ts';
+import { VolumeStore } from './volumes.ts';
+import { VolumeApi } from './volume_api.ts';
+import { TransferStore } from './transfers.ts';
+import { QosStore } from './qos.ts';
+
+export { blockStorageOptions, type BlockStorageOptions } from './config.ts';
+
+/** The parts of block storage, typed: what the API, the scheduler and the agent of this process share. */
+export interface BlockStorageParts {
+  volumes: VolumeStore;
+  types: TypeStore;
+  quotas: QuotaEngine;
+  messages: MessageStore;
+  images: VolumeImages;
+  /** The API side's rules on volumes, snapshots and attachments. */
+  api: VolumeApi;
+  transfers: TransferStore;
+  qos: QosStore;
+  scheduler: Scheduler;
+  /** The volume agent of this process's backend (when `blockStorage.agent`). */
+  agent?: VolumeAgent;
+  heartbeats: ServiceHeartbeat[];
+}
+
+export class BlockStorageService implements ServiceModule {
+  name = 'block-storage';
+  type = 'block-storage';
+  /** Zed clients and tempest look volumes up as volumev3. */
+  catalogAliases = ['volumev3'];
+  prefix = '/volume';
+  standardPort = 8776;
+  catalogPath = '/v3/$(project_id)s';
+  catalogName = 'cinder';
+  policy: PolicyEngine;
+  options: BlockStorageOptions;
+  readonly parts: BlockStorageParts;
+
+  constructor(
+    public db: Kysely<BlockStorageDb>,
+    public ctx: ServiceContext,
+  ) {
+    this.options = blockStorageOptions(ctx.config);
+    this.policy = PolicyEngine.forService('block-storage', BLOCK_STORAGE_POLICIES, ctx.config.policyDir, ctx.log, {
+      contextIsAdmin: true,
+    });
+    const o = this.options;
+    const log = ctx.log;
+    const volumes = new VolumeStore(db);
+    const messages = new MessageStore(db, o.messageTtl);
+    const images = new VolumeImages(ctx.session);
+    const types = new TypeStore(db, o.defaultVolumeType);
+    const quotas = new QuotaEngine(db);
+    const qos = new QosStore(db);
+    this.parts = {
+      volumes,
+      transfers: new TransferStore(db, volumes, quotas),
+      qos,
+      types,
+      quotas,
+      api: new VolumeApi(volumes, types, quotas, qos, images, ctx.bus, o),
+      messages,
+      images,
+      scheduler: new Scheduler(
+        db,
+        volumes,
+        messages,
+        ctx.bus,
+        o.serviceDownTime,
+        log.child({ role: 'cinder-scheduler' }),
+      ),
+      agent: o.agent
+        ? new VolumeAgent(volumes, messages, images, volumeDriver(o), ctx.bus, o, log.child({ role: 'cinder-volume' }))
+        : undefined,
+      heartbeats: [],
+    };
+  }
+
+  async init() {
+    await migrate(this.db, MIGRATIONS);
+    const o = this.options;
+    const p = this.parts;
+    if (o.scheduler) {
+      p.scheduler.start();
+      p.heartbeats.push(
+        new ServiceHeartbeat(this.db, o.host, 'cinder-scheduler', o.availabilityZone, o.reportInterval, this.ctx.log),
+      );
+    }
+    for (const h of p.heartbeats) await h.start();
+    await p.agent?.start();
+  }
+
+  renderError(e: ApiError) {
+    return faultBody(e);
+  }
+
+  async register(app: FastifyInstance) {
+    await registerApi(app, this);
+  }
+
+  async close() {
+    for (const h of this.parts.heartbeats) h.stop();
+    this.parts.agent?.stop();
+    this.parts.scheduler.stop();
+    await this.db.destroy();
+  }
+}
+
+export const blockStorageService: ServiceFactory = {
+  name: 'block-storage',
+  user: 'cinder',
+  async create(ctx: ServiceContext) {
+    return new BlockStorageService((await ctx.openDatabase()) as Kysely<BlockStorageDb>, ctx);
+  },
+};

@@ -1,0 +1,294 @@
+// Block storage (Cinder v3): versions, volumes through the scheduler and the file driver, types,
+// quotas, snapshots, actions and attachments, against an in-process cloud.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { databaseEngines, member, startCloud, type TestCloud, until } from './lib/cloud.ts';
+
+for (const engine of databaseEngines('block storage')) {
+  describe(`block storage (${engine.name})`, () => {
+    let c: TestCloud;
+    let adminProject: string;
+    let alice: { project: string; token: string };
+    let cinder: (
+      method: string,
+      p: string,
+      body?: unknown,
+      o?: { token?: string | null; version?: string; project?: string },
+    ) => ReturnType<TestCloud['req']>;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cinder-'));
+
+    before(async () => {
+      c = await startCloud({ database: engine.database, dataDir });
+      const projects = await c.req('GET', '/v3/projects?name=admin');
+      adminProject = projects.body.projects[0].id;
+      alice = await member(c, 'alice');
+      cinder = (method, p, body, o = {}) => {
+        const project = o.project ?? (o.token === alice.token ? alice.project : adminProject);
+        return c.req(method, `${c.url}/volume/v3/${project}${p}`, body, {
+          token: o.token,
+          headers: { 'OpenStack-API-Version': `volume ${o.version ?? '3.0'}` },
+        });
+      };
+    });
+    after(async () => {
+      await c?.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    const waitStatus = async (id: string, status: string, token?: string) =>
+      until(`volume ${id} ${status}`, async () => {
+        const r = await cinder('GET', `/volumes/${id}`, undefined, { token });
+        if (r.body.volume?.status === 'error' && status !== 'error') throw new Error(`volume ${id} went to error`);
+        return r.body.volume?.status === status ? r.body.volume : null;
+      });
+
+    it('answers the version documents and the catalog has volumev3', async () => {
+      const r = await c.req('GET', `${c.url}/volume/`, undefined, { token: null });
+      assert.equal(r.status, 300);
+      assert.equal(r.body.versions[0].version, '3.70');
+      const cat = await c.req('GET', '/v3/auth/catalog');
+      const types = cat.body.catalog.map((e: { type: string }) => e.type);
+      assert.ok(types.includes('block-storage') && types.includes('volumev3'));
+      const url = cat.body.catalog.find((e: { type: string }) => e.type === 'volumev3').endpoints[0].url;
+      assert.match(url, new RegExp(`/volume/v3/${adminProject}$`));
+      const bad = await cinder('GET', '/volumes', undefined, { version: '3.99' });
+      assert.equal(bad.status, 406);
+      const ok = await cinder('GET', '/volumes', undefined, { version: '3.70' });
+      assert.equal(ok.headers.get('openstack-api-version'), 'volume 3.70');
+    });
+
+    it('creates a volume through the scheduler and the file driver, lists, updates and deletes it', async () => {
+      const r = await cinder(
+        'POST',
+        '/volumes',
+        { volume: { size: 1, name: 'v1', metadata: { a: 'b' } } },
+        { token: alice.token },
+      );
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      assert.equal(r.body.volume.status, 'creating');
+      assert.equal(r.body.volume.volume_type, '__DEFAULT__');
+      const v = await waitStatus(r.body.volume.id, 'available', alice.token);
+      assert.equal(v.size, 1);
+      const file = path.join(dataDir, 'volumes', `volume-${v.id}`);
+      assert.equal(fs.statSync(file).size, 1024 ** 3);
+      const admin = await cinder('GET', `/volumes/${v.id}`, undefined, { project: alice.project });
+      assert.match(admin.body.volume['os-vol-host-attr:host'], /@file#file$/);
+      assert.equal(v['os-vol-host-attr:host'], undefined);
+      const list = await cinder('GET', '/volumes/detail?name=v1&metadata={"a":"b"}', undefined, { token: alice.token });
+      assert.deepEqual(
+        list.body.volumes.map((x: { id: string }) => x.id),
+        [v.id],
+      );
+      assert.equal((await cinder('GET', '/volumes', undefined, { token: alice.token })).body.volumes.length, 1);
+      assert.equal((await cinder('GET', '/volumes')).body.volumes.length, 0);
+      assert.equal((await cinder('GET', '/volumes?all_tenants=1')).body.volumes.length, 1);
+      const up = await cinder('PUT', `/volumes/${v.id}`, { volume: { name: 'v1b' } }, { token: alice.token });
+      assert.equal(up.body.volume.name, 'v1b');
+      const del = await cinder('DELETE', `/volumes/${v.id}`, undefined, { token: alice.token });
+      assert.equal(del.status, 202);
+      await until(
+        'volume gone',
+        async () => (await cinder('GET', `/volumes/${v.id}`, undefined, { token: alice.token })).status === 404,
+      );
+      assert.equal(fs.existsSync(file), false);
+    });
+
+    it('answers bad input with Cinder fault bodies', async () => {
+      const r = await cinder('POST', '/volumes', { volume: { size: 0 } });
+      assert.equal(r.status, 400);
+      assert.ok(r.body.badRequest.message);
+      const nf = await cinder('GET', '/volumes/00000000-0000-0000-0000-000000000000');
+      assert.equal(nf.status, 404);
+      assert.match(nf.body.itemNotFound.message, /could not be found/);
+      const t = await cinder('POST', '/volumes', { volume: { size: 1, volume_type: 'nope' } });
+      assert.equal(t.status, 404);
+      const az = await cinder('POST', '/volumes', { volume: { size: 1, availability_zone: 'mars' } });
+      assert.equal(az.status, 400);
+    });
+
+    it('keeps to quotas, also under concurrent creates', async () => {
+      const q = await cinder('PUT', `/os-quota-sets/${alice.project}`, { quota_set: { volumes: 3 } });
+      assert.equal(q.status, 200, JSON.stringify(q.body));
+      const rs = await Promise.all(
+        Array.from({ length: 8 }, () => cinder('POST', '/volumes', { volume: { size: 1 } }, { token: alice.token })),
+      );
+      assert.equal(rs.filter((r) => r.status === 202).length, 3);
+      const over = rs.find((r) => r.status === 413)!;
+      assert.match(over.body.overLimit.message, /Maximum number of volumes allowed \(3\) exceeded/);
+      const lim = await cinder('GET', '/limits', undefined, { token: alice.token });
+      assert.equal(lim.body.limits.absolute.totalVolumesUsed, 3);
+      const usage = await cinder('GET', `/os-quota-sets/${alice.project}?usage=True`, undefined, {
+        token: alice.token,
+      });
+      assert.equal(usage.body.quota_set.volumes.in_use, 3);
+      for (const r of rs.filter((x) => x.status === 202)) {
+        await waitStatus(r.body.volume.id, 'available', alice.token);
+        assert.equal(
+          (await cinder('DELETE', `/volumes/${r.body.volume.id}`, undefined, { token: alice.token })).status,
+          202,
+        );
+      }
+      await cinder('DELETE', `/os-quota-sets/${alice.project}`);
+    });
+
+    it('manages types with extra specs and private access; the scheduler matches the specs', async () => {
+      const t = await cinder('POST', '/types', {
+        volume_type: { name: 'fast', extra_specs: { volume_backend_name: 'file' } },
+      });
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const dup = await cinder('POST', '/types', { volume_type: { name: 'fast' } });
+      assert.equal(dup.status, 409);
+      const ok = await cinder('POST', '/volumes', { volume: { size: 1, volume_type: 'fast' } });
+      const v = await waitStatus(ok.body.volume.id, 'available');
+      assert.equal(v.volume_type, 'fast');
+      const nope = await cinder('POST', '/types', {
+        volume_type: { name: 'nowhere', extra_specs: { volume_backend_name: 'lvm' } },
+      });
+      const bad = await cinder('POST', '/volumes', { volume: { size: 1, volume_type: nope.body.volume_type.id } });
+      await waitStatus(bad.body.volume.id, 'error');
+      const msgs = await cinder('GET', `/messages?resource_uuid=${bad.body.volume.id}`, undefined, { version: '3.3' });
+      assert.equal(msgs.body.messages[0].event_id, 'VOLUME_VOLUME_001_002');
+      const inUse = await cinder('DELETE', `/types/${t.body.volume_type.id}`);
+      assert.equal(inUse.status, 400);
+      const priv = await cinder('POST', '/types', {
+        volume_type: { name: 'private', 'os-volume-type-access:is_public': false },
+      });
+      const pid = priv.body.volume_type.id;
+      assert.equal((await cinder('GET', `/types/${pid}`, undefined, { token: alice.token })).status, 404);
+      assert.equal(
+        (await cinder('POST', `/types/${pid}/action`, { addProjectAccess: { project: alice.project } })).status,
+        202,
+      );
+      assert.equal((await cinder('GET', `/types/${pid}`, undefined, { token: alice.token })).status, 200);
+      const acc = await cinder('GET', `/types/${pid}/os-volume-type-access`);
+      assert.deepEqual(acc.body.volume_type_access, [{ volume_type_id: pid, project_id: alice.project }]);
+      const spec = await cinder('PUT', `/types/${pid}/extra_specs/k`, { k: 'v' });
+      assert.deepEqual(spec.body, { k: 'v' });
+      assert.equal((await cinder('GET', `/types/${pid}/extra_specs/k`)).body.k, 'v');
+      await cinder('DELETE', `/volumes/${v.id}`);
+      await cinder('DELETE', `/volumes/${bad.body.volume.id}`);
+    });
+
+    it('snapshots, clones, extends, and volumes from snapshots', async () => {
+      const r = await cinder('POST', '/volumes', { volume: { size: 1, name: 'src' } });
+      const v = await waitStatus(r.body.volume.id, 'available');
+      const s = await cinder('POST', '/snapshots', { snapshot: { volume_id: v.id, name: 's1', metadata: { x: 'y' } } });
+      assert.equal(s.status, 202, JSON.stringify(s.body));
+      await until(
+        'snapshot',
+        async () => (await cinder('GET', `/snapshots/${s.body.snapshot.id}`)).body.snapshot.status === 'available',
+      );
+      const busy = await cinder('DELETE', `/volumes/${v.id}`);
+      assert.equal(busy.status, 400);
+      const fromSnap = await cinder('POST', '/volumes', { volume: { snapshot_id: s.body.snapshot.id, size: 2 } });
+      const fs2 = await waitStatus(fromSnap.body.volume.id, 'available');
+      assert.equal(fs2.size, 2);
+      assert.equal(fs2.snapshot_id, s.body.snapshot.id);
+      const clone = await cinder('POST', '/volumes', { volume: { source_volid: v.id } });
+      await waitStatus(clone.body.volume.id, 'available');
+      const ext = await cinder('POST', `/volumes/${v.id}/action`, { 'os-extend': { new_size: 3 } });
+      assert.equal(ext.status, 202);
+      await until('extended', async () => (await cinder('GET', `/volumes/${v.id}`)).body.volume.size === 3);
+      const shrink = await cinder('POST', `/volumes/${v.id}/action`, { 'os-extend': { new_size: 1 } });
+      assert.equal(shrink.status, 400);
+      assert.equal((await cinder('DELETE', `/volumes/${v.id}?cascade=true`)).status, 202);
+      await cinder('DELETE', `/volumes/${fs2.id}`);
+      await cinder('DELETE', `/volumes/${clone.body.volume.id}`);
+    });
+
+    it('attaches through the legacy actions and the attachments API, multiattach included', async () => {
+      const r = await cinder('POST', '/volumes', { volume: { size: 1 } });
+      const v = await waitStatus(r.body.volume.id, 'available');
+      const server = '11111111-2222-3333-4444-555555555555';
+      assert.equal((await cinder('POST', `/volumes/${v.id}/action`, { 'os-reserve': {} })).status, 202);
+      assert.equal((await cinder('GET', `/volumes/${v.id}`)).body.volume.status, 'reserved');
+      const conn = await cinder('POST', `/volumes/${v.id}/action`, {
+        'os-initialize_connection': { connector: { host: 'h1' } },
+      });
+      assert.equal(conn.status, 200);
+      assert.equal(conn.body.connection_info.driver_volume_type, 'file');
+      assert.match(conn.body.connection_info.data.device_path, /volume-/);
+      const att = await cinder('POST', `/volumes/${v.id}/action`, {
+        'os-attach': { instance_uuid: server, mountpoint: '/dev/vdb' },
+      });
+      assert.equal(att.status, 202);
+      let shown = (await cinder('GET', `/volumes/${v.id}`)).body.volume;
+      assert.equal(shown.status, 'in-use');
+      assert.equal(shown.attachments[0].server_id, server);
+      assert.equal((await cinder('DELETE', `/volumes/${v.id}`)).status, 400);
+      await cinder('POST', `/volumes/${v.id}/action`, { 'os-begin_detaching': {} });
+      await cinder('POST', `/volumes/${v.id}/action`, { 'os-detach': {} });
+      shown = (await cinder('GET', `/volumes/${v.id}`)).body.volume;
+      assert.equal(shown.status, 'available');
+      assert.deepEqual(shown.attachments, []);
+      // the attachments API (what Nova uses)
+      const a = await cinder(
+        'POST',
+        '/attachments',
+        { attachment: { volume_uuid: v.id, instance_uuid: server } },
+        { version: '3.44' },
+      );
+      assert.equal(a.status, 200, JSON.stringify(a.body));
+      assert.equal(a.body.attachment.status, 'reserved');
+      const u = await cinder(
+        'PUT',
+        `/attachments/${a.body.attachment.id}`,
+        { attachment: { connector: { host: 'h1', mountpoint: '/dev/vdc' } } },
+        { version: '3.44' },
+      );
+      assert.equal(u.body.attachment.connection_info.driver_volume_type, 'file');
+      const done = await cinder(
+        'POST',
+        `/attachments/${a.body.attachment.id}/action`,
+        { 'os-complete': null },
+        { version: '3.44' },
+      );
+      assert.equal(done.status, 204);
+      assert.equal((await cinder('GET', `/volumes/${v.id}`)).body.volume.status, 'in-use');
+      const second = await cinder(
+        'POST',
+        '/attachments',
+        { attachment: { volume_uuid: v.id, instance_uuid: server } },
+        { version: '3.44' },
+      );
+      assert.equal(second.status, 400);
+      const del = await cinder('DELETE', `/attachments/${a.body.attachment.id}`, undefined, { version: '3.44' });
+      assert.equal(del.status, 200);
+      assert.equal((await cinder('GET', `/volumes/${v.id}`)).body.volume.status, 'available');
+      await cinder('DELETE', `/volumes/${v.id}`);
+      // multiattach
+      const m = await cinder('POST', '/volumes', { volume: { size: 1, multiattach: true } }, { version: '3.50' });
+      const mv = await waitStatus(m.body.volume.id, 'available');
+      for (const inst of [server, '66666666-2222-3333-4444-555555555555']) {
+        const x = await cinder(
+          'POST',
+          '/attachments',
+          { attachment: { volume_uuid: mv.id, instance_uuid: inst, connector: { host: 'h' } } },
+          { version: '3.44' },
+        );
+        assert.equal(x.status, 200, JSON.stringify(x.body));
+        await cinder(
+          'POST',
+          `/attachments/${x.body.attachment.id}/action`,
+          { 'os-complete': null },
+          { version: '3.44' },
+        );
+      }
+      assert.equal((await cinder('GET', `/volumes/${mv.id}`)).body.volume.attachments.length, 2);
+    });
+
+    it('lists services, zones and pools', async () => {
+      const s = await cinder('GET', '/os-services');
+      const binaries = s.body.services.map((x: { binary: string }) => x.binary).sort();
+      assert.deepEqual(binaries, ['cinder-scheduler', 'cinder-volume']);
+      assert.match(s.body.services.find((x: { binary: string }) => x.binary === 'cinder-volume').host, /@file$/);
+      const z = await cinder('GET', '/os-availability-zone');
+      assert.deepEqual(z.body.availabilityZoneInfo, [{ zoneName: 'nova', zoneState: { available: true } }]);
+      const p = await cinder('GET', '/scheduler-stats/get_pools?detail=True');
+      assert.equal(p.body.pools[0].capabilities.storage_protocol, 'file');
+    });
+  });
+}
