@@ -492,12 +492,23 @@ describe('compute volumes', () => {
       const atts = attachmentOf();
       return atts.length === 1 && atts[0]!.connector === null && cinder.volumes.get(vol.id)?.status === 'reserved';
     });
+    // A volume attached while offloaded is in-use at once (no host connects it until unshelve).
+    const late = cinder.addVolume(alice.project);
+    const att = await nova('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: late.id } });
+    assert.equal(att.status, 200, JSON.stringify(att.body));
+    assert.equal(att.body.volumeAttachment.device, null);
+    await volumeStatus(late.id, 'in-use');
     assert.equal((await nova('POST', `/servers/${id}/action`, { unshelve: null })).status, 202);
     await waitFor(id, 'ACTIVE');
     await connectedOn((await driverOf(id)).host);
+    const lateAtt = [...cinder.attachments.values()].find((a) => a.volume_id === late.id)!;
+    assert.equal(lateAtt.connector?.host, (await driverOf(id)).host);
+    assert.equal(lateAtt.status, 'attached');
+    assert.ok((await driverOf(id)).driver.volumes(id).has('/dev/vdc'));
     assert.ok([first, second].includes((await driverOf(id)).host));
     assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
     await volumeStatus(vol.id, 'available');
+    await volumeStatus(late.id, 'available');
   });
 
   it('rebuilds a volume-backed server: the same image before 2.93, another one written onto the volume from 2.93', async () => {

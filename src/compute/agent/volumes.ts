@@ -89,6 +89,8 @@ function connectFlow(agent: ComputeAgent, inst: Instance, bdm: BlockDevice) {
       },
       async revert(s) {
         await deleteAttachment(client, s.attachmentId ?? null);
+        // The mapping forgets the attachment: another host (a rescheduled build) makes its own.
+        await bdms.update(bdm.id, { attachment_id: null, connection_info: null });
       },
     },
     {

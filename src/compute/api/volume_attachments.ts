@@ -12,7 +12,7 @@ import type { ComputeService, Family } from '../service.ts';
 import { VmState, type Instance } from '../instances.ts';
 import { BlockDeviceStore, nextDeviceName, type BlockDevice } from '../block_devices.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { cinderMessage, deleteAttachment, findVolume, volumeFailure } from '../volumes.ts';
+import { cinderMessage, completeAttachment, deleteAttachment, findVolume, volumeFailure } from '../volumes.ts';
 import { volumeMigrations } from '../db/migrations/volumes.ts';
 import { LinearFlow } from '../../core/flow.ts';
 import { asCaller, authorize, badRequest, conflict, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
@@ -229,7 +229,15 @@ export async function attachVolume(svc: ComputeService, req: FastifyRequest<P>) 
     },
   );
   const s = await flow.run({});
-  if (!offloaded) {
+  if (offloaded) {
+    // No host to connect it: the attachment is completed as it is, the volume is in-use
+    // (compute.api's _attach_volume_shelved_offloaded); unshelve connects it.
+    await completeAttachment(client, s.attachmentId!).catch(async (e) => {
+      await deleteAttachment(client, s.attachmentId ?? null).catch(() => undefined);
+      await bdms.destroy(s.bdm!.id);
+      throw e;
+    });
+  } else {
     computeRpc(svc.ctx.bus)
       .cast(inst.host!)
       .attach_volume({ uuid: inst.uuid, request_id: req.id, bdm_uuid: s.bdm!.uuid });

@@ -131,8 +131,17 @@ function refused(r: RestAnswer<unknown>, what: string): ApiError {
 type Id = { Params: { id: string } };
 const client = (svc: ComputeService) => svc.parts.clients.blockStorage;
 
+/** `/os-volumes/` (an empty id) is no list: Nova's router answers 404. */
+function noEmptyId(req: FastifyRequest) {
+  if (req.url.split('?')[0]!.endsWith('/')) {
+    req.authorized = true;
+    throw notFound('The resource could not be found.');
+  }
+}
+
 export async function listVolumes(svc: ComputeService, req: FastifyRequest, detail: boolean) {
   upTo(req, MAX_PROXY);
+  noEmptyId(req);
   authorize(req, POLICY(detail ? 'detail' : 'list'), { project_id: req.ctx!.projectId });
   const r = await client(svc).listVolumes(true, {}, asCaller(req));
   if (r.status !== 200) throw refused(r, 'listing volumes');
@@ -184,6 +193,7 @@ export async function deleteVolume(svc: ComputeService, req: FastifyRequest<Id>,
 
 export async function listSnapshots(svc: ComputeService, req: FastifyRequest, detail: boolean) {
   upTo(req, MAX_PROXY);
+  noEmptyId(req);
   authorize(req, POLICY(detail ? 'snapshots:detail' : 'snapshots:list'), { project_id: req.ctx!.projectId });
   const r = await client(svc).listSnapshots(true, {}, asCaller(req));
   if (r.status !== 200) throw refused(r, 'listing snapshots');
