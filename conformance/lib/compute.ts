@@ -45,9 +45,10 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   interface_attach: true,
   // OS-DCF:diskConfig kept at create, update and rebuild (its resize tests skip with resize).
   disk_config: true,
-  swap_volume: false,
+  // Swap (the admin's os-volume_attachments update) and live migration of volume-backed servers: agent/volumes.ts.
+  swap_volume: true,
   volume_multiattach: false,
-  volume_backed_live_migration: false,
+  volume_backed_live_migration: true,
   attach_encrypted_volume: false,
   // Built (api/server_shelve.ts): snapshots (createImage, createBackup), shelve/unshelve, rescue, changePassword.
   shelve: true,

@@ -1,8 +1,10 @@
 // Compute's calls to the other services, over their public REST APIs with the nova service
 // user's token (as Nova does with its [placement], [neutron] and [glance] sessions): placement
-// for providers and allocations, network for ports, image for image metadata.
+// for providers and allocations, network for ports, image for image metadata, block storage for
+// volumes and their attachments (volumes.ts).
 import type { ServiceSession } from '../core/clients/session.ts';
 import { IdentityClient } from '../core/clients/identity.ts';
+import { BlockStorageClient } from '../core/clients/block-storage.ts';
 import { type ImageRecord, ImageClient } from '../core/clients/image.ts';
 import { type Port, NetworkClient } from '../core/clients/network.ts';
 import { PlacementClient } from '../core/clients/placement.ts';
@@ -15,7 +17,10 @@ export class ComputeClients {
   readonly network: NetworkClient;
   readonly image: ImageClient;
   readonly identity: IdentityClient;
+  /** Volumes, snapshots and attachments (Cinder v3); not readonly: tests point it at a fake volume service. */
+  blockStorage: BlockStorageClient;
   constructor(session: ServiceSession) {
+    this.blockStorage = new BlockStorageClient(session);
     this.placement = new PlacementClient(session);
     this.network = new NetworkClient(session);
     this.image = new ImageClient(session);

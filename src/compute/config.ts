@@ -49,6 +49,10 @@ export interface ComputeOptions {
   healInstanceInfoCacheInterval: number;
   /** Seconds a driver that waits for network-vif-plugged events waits (vif_plugging_timeout, 300; 0: no wait). */
   vifPluggingTimeout?: number;
+  /** Seconds a build waits for the volumes made for it to become available (block_device_allocate_retries × interval: 180). */
+  blockDeviceAllocateTimeout: number;
+  /** Seconds per GiB a volume-backed rebuild waits for the volume service's volume-reimaged event (reimage_timeout_per_gb: 60). */
+  reimageTimeoutPerGb: number;
   /** A vif that did not plug in time (or failed) fails the build (vif_plugging_is_fatal, true). */
   vifPluggingIsFatal?: boolean;
   /** Seconds between two power-state syncs of the host's servers (sync_power_state_interval; 0 or less: off). */
@@ -116,6 +120,8 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     reclaimInstanceInterval: Number(c.reclaimInstanceInterval ?? 0),
     healInstanceInfoCacheInterval: Number(c.healInstanceInfoCacheInterval ?? 60),
     vifPluggingTimeout: Number(c.vifPluggingTimeout ?? 300),
+    blockDeviceAllocateTimeout: Number(c.blockDeviceAllocateTimeout ?? 180),
+    reimageTimeoutPerGb: Number(c.reimageTimeoutPerGb ?? 60),
     vifPluggingIsFatal: c.vifPluggingIsFatal !== false,
     syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
     // Nova's defaults: only VNC is on.

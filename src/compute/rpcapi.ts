@@ -12,6 +12,7 @@ import type { UnshelveRequest } from './worker/shelve.ts';
 import type { EvacuateRequest, LiveMigrateRequest, MigrateRequest, MoveAnswer } from './worker/moves.ts';
 import type { AttachRequest, AttachAnswer } from './agent/netproxy.ts';
 import type { ExternalEvent } from './agent/events.ts';
+import type { AttachVolumeRequest, DetachVolumeRequest, SwapVolumeRequest } from './agent/volumes.ts';
 
 // ---- what the methods take and answer ----------------------------------------------------
 
@@ -65,7 +66,8 @@ export interface ConductorMovesRpc {
 export interface ComputeCoreRpc {
   build_and_run_instance(a: InstanceRef & { image?: ImageMeta | null }): AgentResult;
   terminate_instance(a: InstanceRef): AgentResult;
-  rebuild_instance(a: InstanceRef & { image: ImageMeta | null }): AgentResult;
+  /** `reimage_boot_volume`: a volume-backed server's new image is written onto its boot volume (2.93). */
+  rebuild_instance(a: InstanceRef & { image: ImageMeta | null; reimage_boot_volume?: boolean }): AgentResult;
   stop_instance(a: InstanceRef): AgentResult;
   start_instance(a: InstanceRef): AgentResult;
   reboot_instance(a: InstanceRef & { reboot_type?: 'SOFT' | 'HARD' }): AgentResult;
@@ -104,6 +106,13 @@ export interface ComputeNetworkRpc {
   detach_interface(a: InstanceRef & { port_id: string }): { ok: boolean; message?: string };
 }
 
+/** Volumes attached, detached and swapped (cast by the API); agent/volumes.ts. */
+export interface ComputeVolumeRpc {
+  attach_volume(a: AttachVolumeRequest): null;
+  detach_volume(a: DetachVolumeRequest): null;
+  swap_volume(a: SwapVolumeRequest): null;
+}
+
 /** Resize, cold and live migration, evacuation, each step on its host; agent/moves.ts. */
 export interface ComputeMoveRpc {
   prep_resize(a: MoveRef): AgentResult;
@@ -132,6 +141,7 @@ export interface ComputeRpc
     ComputeGuestRpc,
     ComputeConsoleRpc,
     ComputeNetworkRpc,
+    ComputeVolumeRpc,
     ComputeMoveRpc,
     ComputeEventRpc {}
 

@@ -36,6 +36,7 @@ import { serverGroupsFamily } from './api/server_groups.ts';
 import { aggregatesFamily } from './api/aggregates.ts';
 import { remoteConsolesFamily } from './api/remote_consoles.ts';
 import { migrationsFamily } from './api/migrations.ts';
+import { volumesFamily } from './api/volume_attachments.ts';
 import { FlavorStore } from './flavors.ts';
 import { KeypairStore } from './keypairs.ts';
 import { ServerGroupStore } from './server_groups.ts';
@@ -53,6 +54,7 @@ export const FAMILIES: Family[] = [
   aggregatesFamily,
   remoteConsolesFamily,
   migrationsFamily,
+  volumesFamily,
 ];
 
 /** A family of the compute API: its tables, and what it starts and stops (its routes are in api/routes.ts). */

@@ -21,6 +21,14 @@ import { consoleHandlers } from './consoles.ts';
 import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { InstanceEvents, eventHandlers, virtApi } from './events.ts';
+import {
+  connectBuildVolumes,
+  disconnectVolumes,
+  reimageBootVolume,
+  releaseServerVolumes,
+  replugVolumes,
+  volumeHandlers,
+} from './volumes.ts';
 
 /** Nova's reserved_host_memory_mb default. */
 const RESERVED_HOST_MEMORY_MB = 512;
@@ -61,7 +69,7 @@ export class ComputeAgent {
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
       get_console_output: (a) => this.consoleOutput(a.uuid),
       get_diagnostics: (a) => this.diagnostics(a.uuid),
-      rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null),
+      rebuild_instance: (a) => this.rebuild(a.uuid, a.request_id, a.image ?? null, !!a.reimage_boot_volume),
       stop_instance: (a) =>
         this.simple(a, 'stop', 'power_off', (i) => this.driver.powerOff(i), {
           vm_state: VmState.STOPPED,
@@ -100,6 +108,7 @@ export class ComputeAgent {
       ...guestHandlers(this),
       ...consoleHandlers(this),
       ...netproxyHandlers(this),
+      ...volumeHandlers(this),
       ...moveHandlers(this),
       ...eventHandlers(this),
     });
@@ -365,6 +374,10 @@ export class ComputeAgent {
         // The conductor set task_state spawning with the ports (writing it again could undo a delete's 'deleting').
         notifyInstance(this.bus, this.publisher, 'create.start', { ...inst, task_state: 'spawning' });
         await this.driver.spawn(inst, image, inst.network_info);
+        // The mapped volumes, made by the volume service for this server or brought (boot from volume).
+        await connectBuildVolumes(this, inst).catch((e: Error) => {
+          throw new VirtError(`Build of instance ${inst.uuid} aborted: ${e.message}`, false);
+        });
       });
     } catch (e) {
       const reschedule = e instanceof VirtError ? e.reschedule : false;
@@ -439,6 +452,7 @@ export class ComputeAgent {
     notifyInstance(this.bus, this.publisher, 'delete.start', inst);
     try {
       await this.store.event(uuid, requestId, 'compute_terminate_instance', this.host, async () => {
+        await releaseServerVolumes(this, inst);
         await this.driver.destroy(inst);
         await this.clients.releasePorts(inst);
         await this.clients.deleteAllocations(uuid);
@@ -462,16 +476,27 @@ export class ComputeAgent {
   }
 
   /** Rebuild: the guest destroyed and spawned again from the new image; a stopped server stays stopped. */
-  private async rebuild(uuid: string, requestId: string, image: ImageMeta | null): Promise<AgentResult> {
+  private async rebuild(
+    uuid: string,
+    requestId: string,
+    image: ImageMeta | null,
+    reimage = false,
+  ): Promise<AgentResult> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, message: `Instance ${uuid} could not be found.`, reschedule: false };
     const wasStopped = inst.vm_state === VmState.STOPPED;
     notifyInstance(this.bus, this.publisher, 'rebuild.start', inst);
     try {
       await this.store.event(uuid, requestId, 'compute_rebuild_instance', this.host, async () => {
+        await disconnectVolumes(this, inst);
         await this.driver.destroy(inst);
+        if (reimage && image) {
+          await this.store.update(uuid, { task_state: 'rebuild_block_device_mapping' });
+          await reimageBootVolume(this, inst, image.id);
+        }
         await this.store.update(uuid, { task_state: 'rebuild_spawning' });
         await this.driver.spawn(inst, image, inst.network_info);
+        await replugVolumes(this, inst);
         if (wasStopped) await this.driver.powerOff(inst);
       });
     } catch (e) {

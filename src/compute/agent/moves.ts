@@ -3,6 +3,7 @@
 // an evacuation), spread into the agent's RPC map by `...moveHandlers(agent)`; and the periodic
 // tasks of moves: auto-confirm of resizes after `resizeConfirmWindow` (Nova's
 // _poll_unconfirmed_resizes), and at start the clean-up of guests evacuated away from this host.
+import { disconnectVolumes, reconnectVolumes } from './volumes.ts';
 import type { ComputeAgent } from './compute.ts';
 import type { RpcHandlers } from '../../core/rpc.ts';
 import { computeRpc, type AgentResult, type ComputeMoveRpc, type LiveMigrationRef, type MoveRef } from '../rpcapi.ts';
@@ -68,6 +69,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         await store.update(x.inst.uuid, { task_state: 'resize_migrating' });
         notify(resize ? 'resize.start' : 'migrate.start', { ...x.inst, task_state: 'resize_migrating' });
         await agent.driver.migrateDiskAndPowerOff!(x.inst);
+        await disconnectVolumes(agent, x.inst);
         await migrations.update(x.m.id, { status: 'post-migrating' });
         await store.update(x.inst.uuid, { task_state: 'resize_migrated' });
         notify(resize ? 'resize.end' : 'migrate.end', { ...x.inst, task_state: 'resize_migrated' });
@@ -85,6 +87,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         await bindPorts(x.inst, agent.host);
         const moved: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
         await agent.driver.finishMigration!(moved, powerOn);
+        await reconnectVolumes(agent, moved);
         const zone = await hostZone(agent, agent.host);
         // The migration first, as Nova saves it: who sees VERIFY_RESIZE sees it finished.
         await migrations.update(x.m.id, { status: 'finished' });
@@ -156,6 +159,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         await bindPorts(x.inst, agent.host);
         const back: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
         await agent.driver.finishRevertMigration!(back, !stopped);
+        await reconnectVolumes(agent, back);
         const zone = await hostZone(agent, agent.host);
         await store.update(x.inst.uuid, {
           host: agent.host,
@@ -193,6 +197,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         await bindPorts(inst, agent.host);
         const power = inst.vm_state === VmState.PAUSED ? PowerState.PAUSED : PowerState.RUNNING;
         await agent.driver.postLiveMigrationAtDestination!({ ...inst, host: agent.host, node: agent.host }, power);
+        await reconnectVolumes(agent, inst);
         const zone = await hostZone(agent, agent.host);
         await store.update(inst.uuid, {
           host: agent.host,
@@ -258,6 +263,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         const image = x.inst.image_ref ? await clients.getImage(x.inst.image_ref).catch(() => null) : null;
         try {
           await agent.driver.spawn(here, image, x.inst.network_info);
+          await reconnectVolumes(agent, here);
           if (wasStopped) await agent.driver.powerOff(here);
         } catch (e) {
           await migrations.update(x.m.id, { status: 'failed' });
@@ -401,6 +407,8 @@ async function liveMigration(
   await migrations.update(m.id, { status: 'post-migrating', ...job.progress() });
   notify('live_migration_post.start', inst);
   try {
+    // The source lets go of the volumes; the destination connects them with its own attachments.
+    await disconnectVolumes(agent, inst);
     await callDest('post_live_migration_at_destination');
     await clients.deleteAllocations(m.uuid);
   } catch (e) {

@@ -10,6 +10,7 @@ import { PowerState, VmState, newRequestId, type Instance } from '../instances.t
 import type { ImageMeta } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
+import { connectBuildVolumes, offloadVolumes } from './volumes.ts';
 import type { ComputeAgent } from './compute.ts';
 import type { RpcHandlers } from '../../core/rpc.ts';
 import type { AgentResult, ComputeGuestRpc, GuestCallResult } from '../rpcapi.ts';
@@ -128,6 +129,7 @@ export function guestHandlers(agent: ComputeAgent): RpcHandlers<ComputeGuestRpc>
       if (d.powerState(inst) !== PowerState.NOSTATE && d.powerState(inst) !== PowerState.SHUTDOWN)
         await d.powerOff(inst).catch(() => undefined);
       const power = d.powerState(inst) === PowerState.NOSTATE ? PowerState.NOSTATE : PowerState.SHUTDOWN;
+      await offloadVolumes(agent, inst);
       await d.destroy(inst);
       await clients.bindPorts(inst.network_info, '');
       await clients.deleteAllocations(uuid);
@@ -217,6 +219,7 @@ export function guestHandlers(agent: ComputeAgent): RpcHandlers<ComputeGuestRpc>
       await store.event(a.uuid, a.request_id, 'compute_unshelve_instance', agent.host, async () => {
         await step(a.uuid, ['unshelving', 'spawning'], { task_state: 'spawning' });
         await driver().spawn({ ...inst, image_ref: a.image?.id ?? inst.image_ref }, a.image, inst.network_info);
+        await connectBuildVolumes(agent, { ...inst, host: agent.host, node: agent.host });
       });
     } catch (e) {
       await driver()

@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { Microversion } from '../../core/http.ts';
+import type { VolumeCallOptions } from '../../core/clients/block-storage.ts';
 import { pyRepr } from '../../core/python.ts';
 import { jsonschemaMessage, validate } from '../../core/validate.ts';
 
@@ -59,6 +60,12 @@ export function allowed(req: FastifyRequest, rule: string, target?: Record<strin
 }
 
 export const isAdmin = (req: FastifyRequest) => allowed(req, 'context_is_admin');
+
+/** The caller's token and project for the volume service (Nova calls Cinder with the user's context). */
+export const asCaller = (req: FastifyRequest): VolumeCallOptions => ({
+  token: req.ctx!.token,
+  project: req.ctx!.projectId,
+});
 
 // ---- validation (nova.api.validation) ---------------------------------------------------
 

@@ -149,6 +149,23 @@ import {
 } from './networks.ts';
 import { attachInterface, detachInterface, type InterfaceParams, listInterfaces, showInterface } from './interfaces.ts';
 import {
+  attachVolume,
+  detachVolume,
+  listVolumeAttachments,
+  showVolumeAttachment,
+  updateVolumeAttachment,
+} from './volume_attachments.ts';
+import {
+  createSnapshot,
+  createVolume,
+  deleteSnapshot,
+  deleteVolume,
+  listSnapshots,
+  listVolumes,
+  showSnapshot,
+  showVolume,
+} from './volumes.ts';
+import {
   abortMigration,
   forceCompleteMigration,
   listMigrations,
@@ -205,6 +222,32 @@ export function registerRoutes(app: FastifyInstance, svc: ComputeService) {
   app.post<InterfaceParams>('/servers/:id/os-interface', (req) => attachInterface(svc, req));
   app.get<InterfaceParams>('/servers/:id/os-interface/:port', (req) => showInterface(svc, req));
   app.delete<InterfaceParams>('/servers/:id/os-interface/:port', (req, reply) => detachInterface(svc, req, reply));
+
+  // ---- volume attachments (volume_attachments.ts) ----
+  type VolumeAttachmentParams = { Params: { id: string; volume: string } };
+  app.get<VolumeAttachmentParams>('/servers/:id/os-volume_attachments', (req) => listVolumeAttachments(svc, req));
+  app.post<VolumeAttachmentParams>('/servers/:id/os-volume_attachments', (req) => attachVolume(svc, req));
+  app.get<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req) =>
+    showVolumeAttachment(svc, req),
+  );
+  app.put<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req, reply) =>
+    updateVolumeAttachment(svc, req, reply),
+  );
+  app.delete<VolumeAttachmentParams>('/servers/:id/os-volume_attachments/:volume', (req, reply) =>
+    detachVolume(svc, req, reply),
+  );
+
+  // ---- the volume and snapshot proxies, up to 2.35 (volumes.ts) ----
+  app.get('/os-volumes', (req) => listVolumes(svc, req, false));
+  app.get('/os-volumes/detail', (req) => listVolumes(svc, req, true));
+  app.post('/os-volumes', (req, reply) => createVolume(svc, req, reply));
+  app.get<Id>('/os-volumes/:id', (req) => showVolume(svc, req));
+  app.delete<Id>('/os-volumes/:id', (req, reply) => deleteVolume(svc, req, reply));
+  app.get('/os-snapshots', (req) => listSnapshots(svc, req, false));
+  app.get('/os-snapshots/detail', (req) => listSnapshots(svc, req, true));
+  app.post('/os-snapshots', (req) => createSnapshot(svc, req));
+  app.get<Id>('/os-snapshots/:id', (req) => showSnapshot(svc, req));
+  app.delete<Id>('/os-snapshots/:id', (req, reply) => deleteSnapshot(svc, req, reply));
 
   // ---- migrations (migrations.ts) ----
   app.get('/os-migrations', (req) => listMigrations(svc, req));

@@ -6,7 +6,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
+import { asCaller, authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
+import { BlockDeviceStore } from '../block_devices.ts';
+import { findVolume } from '../volumes.ts';
 import { isUuidLike } from '../../core/validate.ts';
 import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
@@ -207,7 +209,19 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
   const image = await clients.getImage(rd.imageRef, req.ctx!.token);
   if (!image) throw badRequest('Cannot find image for rebuild');
   if (image.status !== 'active') throw badRequest(`Image ${rd.imageRef} is not active.`);
-  const patch: Partial<Instance> = { image_ref: rd.imageRef, task_state: 'rebuilding', progress: 0 };
+  // A volume-backed server's image is its boot volume's; another image is written onto the
+  // volume only from 2.93 (compute.api's rebuild with reimage_boot_volume).
+  const bootVolume = await bootVolumeOf(svc, req, inst);
+  let reimage = false;
+  if (bootVolume) {
+    const current = bootVolume.volume_image_metadata?.image_id;
+    if (current !== rd.imageRef) {
+      if (!v.gte('2.93')) throw badRequest('Unable to rebuild with a different image for a volume-backed server.');
+      reimage = true;
+    }
+  }
+  const patch: Partial<Instance> = { task_state: 'rebuilding', progress: 0 };
+  if (!bootVolume) patch.image_ref = rd.imageRef;
   if (rd.name !== undefined) patch.display_name = rd.name;
   if (rd.metadata !== undefined) patch.metadata = rd.metadata;
   if (rd.description !== undefined) patch.display_description = rd.description;
@@ -239,7 +253,9 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
     user_id: req.ctx!.userId,
     project_id: req.ctx!.projectId,
   });
-  computeRpc(svc.ctx.bus).cast(inst.host).rebuild_instance({ uuid: inst.uuid, request_id: req.id, image });
+  computeRpc(svc.ctx.bus)
+    .cast(inst.host)
+    .rebuild_instance({ uuid: inst.uuid, request_id: req.id, image, reimage_boot_volume: reimage });
   const updated = (await store.get(inst.uuid))!;
   const view = serverView(req, updated, {
     reduced: v.lt('2.75'),
@@ -251,6 +267,17 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
   if (v.gte('2.57')) view.user_data = updated.user_data;
   reply.code(202).header('location', `${req.baseUrl}/v2.1/servers/${inst.uuid}`);
   return { server: view };
+}
+
+/** A volume-backed server's boot volume as the volume service shows it (null: the server boots from an image). */
+async function bootVolumeOf(svc: ComputeService, req: FastifyRequest, inst: Instance) {
+  const root = (await new BlockDeviceStore(svc.db).ofInstance(inst.uuid)).find(
+    (b) => b.boot_index === 0 && b.destination_type === 'volume' && b.volume_id,
+  );
+  if (!root) return null;
+  const volume = await findVolume(svc.parts.clients.blockStorage, root.volume_id!, asCaller(req));
+  if (!volume) throw notFound(`Volume ${root.volume_id} could not be found.`);
+  return volume;
 }
 
 /** The server's security groups changed on every one of its ports (Nova's add/remove_to_instance). */

@@ -14,6 +14,9 @@ import { ApiError } from '../../core/errors.ts';
 import { computeRpc, conductorRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, validateBody, type ServerAction } from './common.ts';
 import { deleteServer, getServer } from './servers.ts';
+import { BlockDeviceStore } from '../block_devices.ts';
+import { isVolumeBacked, snapshotVolumes } from '../volumes.ts';
+import { asCaller } from './common.ts';
 
 type Handler = ServerAction;
 
@@ -222,6 +225,28 @@ export function guestActions(svc: ComputeService) {
     await checkImageMetadata(req, inst, metadata);
     checkState('createImage', inst, SNAPSHOT_STATES);
     if (!inst.host) throw invalidState('createImage', inst);
+    const bdms = new BlockDeviceStore(svc.db);
+    if (await isVolumeBacked(bdms, inst.uuid)) {
+      // A volume-backed server (compute.api's snapshot_volume_backed): a snapshot of each volume
+      // in the volume service and an image of no data carrying their mappings.
+      if (inst.task_state !== null) throw invalidState('createImage', inst, 'task_state');
+      const name = String(body.name).trim();
+      await record(req, inst, 'createImage');
+      const { clients } = parts();
+      const mapping = await snapshotVolumes(clients.blockStorage, bdms, inst.uuid, name, asCaller(req));
+      const image = await createImageRecord(req, inst, name, 'snapshot', {
+        ...metadata,
+        root_device_name: '/dev/vda',
+        ...(mapping.length ? { block_device_mapping: JSON.stringify(mapping), bdm_v2: 'True' } : {}),
+      });
+      // Glance v2 activates an image only with data: zero bytes of raw (Nova's force_activate).
+      await clients.uploadImage(image.id, new Uint8Array(0), 'raw', 'bare');
+      if (mv(req).gte('2.45')) return reply.code(202).send({ image_id: image.id });
+      return reply
+        .code(202)
+        .header('location', await imageUrl(req, image.id))
+        .send();
+    }
     const image = await createImageRecord(req, inst, String(body.name).trim(), 'snapshot', metadata);
     try {
       await begin('createImage', inst, { task_state: 'image_snapshot_pending' });

@@ -26,6 +26,10 @@ import {
 import { isUuidLike } from '../../core/validate.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
+import { BlockDeviceStore, type BlockDevice } from '../block_devices.ts';
+import type { ImageMeta } from '../drivers/virt.ts';
+import { releaseVolumes } from '../volumes.ts';
+import { createServerVolumes, planBlockDevices, type RequestedBdm } from './block_device_mapping.ts';
 
 // ---- states --------------------------------------------------------------------------
 
@@ -160,7 +164,14 @@ function flavorView(req: FastifyRequest, f: Flavor, showExtraSpecs: boolean) {
 export function serverView(
   req: FastifyRequest,
   i: Instance,
-  opts: { reduced?: boolean; keypair?: boolean; serverGroups?: boolean; userData?: boolean } = {},
+  opts: {
+    reduced?: boolean;
+    keypair?: boolean;
+    serverGroups?: boolean;
+    userData?: boolean;
+    /** The server's volumes (its block device mappings onto volumes). */
+    volumes?: BlockDevice[];
+  } = {},
 ) {
   const v = mv(req);
   const full = !opts.reduced;
@@ -222,7 +233,11 @@ export function serverView(
     s['OS-EXT-STS:task_state'] = i.task_state;
     s['OS-EXT-STS:vm_state'] = i.vm_state;
     s['OS-EXT-STS:power_state'] = i.power_state;
-    s['os-extended-volumes:volumes_attached'] = [];
+    s['os-extended-volumes:volumes_attached'] = (opts.volumes ?? [])
+      .filter((b) => b.destination_type === 'volume' && b.volume_id)
+      .map((b) =>
+        v.gte('2.3') ? { id: b.volume_id, delete_on_termination: b.delete_on_termination } : { id: b.volume_id },
+      );
     if (v.gte('2.16') && allowed(req, 'os_compute_api:servers:show:host_status', { project_id: i.project_id }))
       s.host_status = i.host ? 'UP' : '';
   }
@@ -366,23 +381,31 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     if (!zones.includes(az)) throw badRequest('The requested availability zone is not available');
   }
 
-  // Image (or boot from an image BDM).
-  let imageRef: string | null = sd.imageRef ?? null;
-  const bdm = sd.block_device_mapping_v2 as
-    | Array<{ boot_index?: unknown; source_type?: string; uuid: string }>
-    | undefined;
-  if (!imageRef && bdm?.length) {
-    const boot = bdm.find((b) => String(b.boot_index ?? '') === '0');
-    if (boot?.source_type === 'image') imageRef = boot.uuid;
-    else if (boot?.source_type === 'volume' || boot?.source_type === 'snapshot')
-      throw badRequest('Block storage is not available: booting from a volume is not supported yet.');
+  // Image, or the block device mappings' boot source (an image, or a volume: boot from volume).
+  let imageRef: string | null = sd.imageRef ? idFromHref(sd.imageRef) : null;
+  if (imageRef && !isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
+  const requestedBdms = sd.block_device_mapping_v2 as RequestedBdm[] | undefined;
+  let plan = await planBlockDevices(svc, req, requestedBdms, imageRef, maxCount);
+  imageRef = plan.imageRef;
+  let image: ImageMeta;
+  if (plan.volumeBacked) {
+    image = plan.image ?? { id: '', status: 'active', properties: {} };
+  } else {
+    if (!imageRef) throw badRequest('Missing imageRef attribute');
+    imageRef = idFromHref(imageRef);
+    if (!isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
+    const found = await clients.getImage(imageRef, ctx.token);
+    if (!found) throw badRequest('Can not find requested image');
+    if (found.status !== 'active') throw badRequest(`Image ${imageRef} is not active.`);
+    image = found;
+    // An image of a volume-backed server's snapshot carries its mappings: the server boots from
+    // new volumes of those snapshots (the image's own mappings first, then the request's).
+    const carried = imageMappings(found);
+    if (carried.length) {
+      plan = await planBlockDevices(svc, req, [...carried, ...(requestedBdms ?? [])], null, maxCount);
+      image = plan.image ?? found;
+    }
   }
-  if (!imageRef) throw badRequest('Missing imageRef attribute');
-  imageRef = idFromHref(imageRef);
-  if (!isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
-  const image = await clients.getImage(imageRef, ctx.token);
-  if (!image) throw badRequest('Can not find requested image');
-  if (image.status !== 'active') throw badRequest(`Image ${imageRef} is not active.`);
 
   // Flavor.
   const flavorId = idFromHref(String(sd.flavorRef));
@@ -392,9 +415,10 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   if (!flavor || flavor.disabled) throw badRequest(`Flavor ${flavorId} could not be found.`);
   if (flavor.ram < Number(image.properties.min_ram ?? 0))
     throw badRequest("Flavor's memory is too small for requested image.");
-  if (flavor.disk && flavor.disk < Number(image.properties.min_disk ?? 0))
+  // A volume-backed server's root disk is its volume: the flavor's disk does not hold the image.
+  if (!plan.volumeBacked && flavor.disk && flavor.disk < Number(image.properties.min_disk ?? 0))
     throw badRequest("Flavor's disk is too small for requested image.");
-  if (image.size && flavor.disk && image.size > flavor.disk * 1024 ** 3)
+  if (!plan.volumeBacked && image.size && flavor.disk && image.size > flavor.disk * 1024 ** 3)
     throw badRequest("Flavor's disk is too small for requested image.");
 
   // Key pair.
@@ -533,6 +557,18 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     }
   } finally {
     release();
+  }
+  // The servers' volumes: brought ones reserved, the others created in the caller's project.
+  if (plan.devices.length) {
+    try {
+      for (const inst of created) await createServerVolumes(svc, req, inst.uuid, plan);
+    } catch (e) {
+      for (const inst of created) {
+        await releaseVolumes(clients.blockStorage, new BlockDeviceStore(svc.db), inst.uuid, req.log);
+        await store.markDeleted(inst.uuid);
+      }
+      throw e;
+    }
   }
   if (group)
     await groups.addMembers(
@@ -826,7 +862,8 @@ export async function listServers(svc: ComputeService, req: FastifyRequest, deta
       limit: max,
     });
     if (!r) throw badRequest(`marker [${marker}] not found`);
-    return pageAnswer(req, q, detail, detail ? await store.getMany(r.items.map((i) => i.uuid)) : r.items, max, r.more);
+    const items = detail ? await store.getMany(r.items.map((i) => i.uuid)) : r.items;
+    return pageAnswer(req, q, detail, items, max, r.more, detail ? await volumesOf(svc, items) : undefined);
   }
   if (withDeleted) items = await load({ projectId: projectFilter });
   else {
@@ -859,15 +896,43 @@ export async function listServers(svc: ComputeService, req: FastifyRequest, deta
     items = items.slice(at + 1);
   }
   const page = items.slice(0, max);
+  const shown = light && detail ? await store.getMany(page.map((i) => i.uuid)) : page;
   return pageAnswer(
     req,
     q,
     detail,
-    light && detail ? await store.getMany(page.map((i) => i.uuid)) : page,
+    shown,
     max,
     items.length > page.length,
+    detail ? await volumesOf(svc, shown) : undefined,
   );
 }
+
+/** The mappings an image carries (`block_device_mapping` with `bdm_v2`, from a volume-backed server's snapshot). */
+function imageMappings(image: ImageMeta): RequestedBdm[] {
+  const raw = image.properties.block_device_mapping;
+  if (!raw || !isTrue(String(image.properties.bdm_v2 ?? ''))) return [];
+  try {
+    const list = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<Record<string, unknown>>;
+    return list.map((m) => ({
+      source_type: m.source_type as RequestedBdm['source_type'],
+      destination_type: m.destination_type as RequestedBdm['destination_type'],
+      uuid: (m.snapshot_id ?? m.volume_id ?? m.image_id ?? undefined) as string | undefined,
+      boot_index: m.boot_index as number | null,
+      volume_size: (m.volume_size ?? undefined) as number | undefined,
+      delete_on_termination: Boolean(m.delete_on_termination),
+      device_name: (m.device_name ?? null) as string | null,
+      volume_type: (m.volume_type ?? null) as string | null,
+      tag: (m.tag ?? undefined) as string | undefined,
+    }));
+  } catch {
+    return [];
+  }
+}
+
+/** The volumes of a page of servers, for their `os-extended-volumes:volumes_attached`. */
+const volumesOf = (svc: ComputeService, page: Instance[]) =>
+  new BlockDeviceStore(svc.db).volumesOf(page.map((i) => i.uuid));
 
 /** The list's answer: the page's servers and, when more follow a full page, the link to the next. */
 function pageAnswer(
@@ -877,9 +942,12 @@ function pageAnswer(
   page: Instance[],
   max: number,
   more: boolean,
+  volumes?: Map<string, BlockDevice[]>,
 ) {
   const servers = page.map((i) =>
-    detail ? serverView(req, i) : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) },
+    detail
+      ? serverView(req, i, { volumes: volumes?.get(i.uuid) })
+      : { id: i.uuid, name: i.display_name, links: links(req, 'servers', i.uuid) },
   );
   const out: Record<string, unknown> = { servers };
   if (page.length && page.length === max && more) {
@@ -978,6 +1046,7 @@ export async function deleteServer(
   // itself (Nova's local delete), giving back what the build may have taken.
   notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'delete.start', inst);
   await store.event(inst.uuid, req.id, 'compute_terminate_instance', undefined, async () => {
+    await releaseVolumes(clients.blockStorage, new BlockDeviceStore(svc.db), inst.uuid, req.log);
     await clients.releasePorts(inst);
     await clients.deleteAllocations(inst.uuid);
   });
@@ -1235,7 +1304,7 @@ type ActionId = { Params: { id: string; rid: string } };
 export async function showServer(svc: ComputeService, req: FastifyRequest<Id>) {
   const inst = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:servers:show', { project_id: inst.project_id, user_id: inst.user_id });
-  return { server: serverView(req, inst) };
+  return { server: serverView(req, inst, { volumes: await new BlockDeviceStore(svc.db).ofInstance(inst.uuid) }) };
 }
 
 export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>) {
@@ -1263,7 +1332,7 @@ export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>)
   const updated = (await store.get(inst.uuid))!;
   notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'update', updated);
   // Since 2.75 the update answer is the full show view; before, without some fields.
-  const view = serverView(req, updated);
+  const view = serverView(req, updated, { volumes: await new BlockDeviceStore(svc.db).ofInstance(inst.uuid) });
   // (locked 2.9, description, tags, trusted certs, locked_reason, server groups stay: Nova's show() adds them unconditionally.)
   if (v.lt('2.75')) {
     for (const k of Object.keys(view))

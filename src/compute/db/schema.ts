@@ -314,4 +314,32 @@ export interface ComputeDb {
   aggregate_metadata: AggregateMetadataTable;
   console_auth_tokens: ConsoleAuthTokensTable;
   migrations: MigrationsTable;
+  block_device_mapping: BlockDeviceMappingTable;
+}
+
+// ---- volumes family (db/migrations/volumes.ts) ----------------------------------------------
+
+export interface BlockDeviceMappingTable {
+  id: Generated<number>;
+  uuid: string;
+  instance_uuid: string;
+  source_type: string;
+  destination_type: string;
+  boot_index: number | null;
+  device_name: string | null;
+  device_type: string | null;
+  disk_bus: string | null;
+  guest_format: string | null;
+  volume_id: string | null;
+  snapshot_id: string | null;
+  image_id: string | null;
+  volume_size: number | null;
+  volume_type: string | null;
+  delete_on_termination: Defaulted<IntBool>;
+  tag: string | null;
+  attachment_id: string | null;
+  connection_info: JsonText | null;
+  created_at: Timestamp;
+  updated_at: Timestamp | null;
+  deleted: Defaulted<IntBool>;
 }

@@ -13,6 +13,7 @@ import {
   type ImageMeta,
   type LiveMigrationJob,
   type VirtApi,
+  type VolumeConnectionInfo,
   type VirtDriver,
 } from './virt.ts';
 import { tinyQcow2 } from '../../core/qcow2.ts';
@@ -113,6 +114,7 @@ export class FakeDriver implements VirtDriver {
     this.consoles.delete(instance.uuid);
     this.rescued.delete(instance.uuid);
     this.nics.delete(instance.uuid);
+    this.disks.delete(instance.uuid);
   }
   async powerOff(instance: Instance) {
     await this.delay();
@@ -301,6 +303,26 @@ export class FakeDriver implements VirtDriver {
     await this.delay();
     this.need(instance);
     this.nics.get(instance.uuid)?.delete(vif.port_id);
+  }
+  /** The volumes connected to each guest: mountpoint → connection info (attachVolume / detachVolume). */
+  private disks = new Map<string, Map<string, VolumeConnectionInfo>>();
+  async attachVolume(instance: Instance, connectionInfo: VolumeConnectionInfo, mountpoint: string) {
+    await this.delay();
+    this.need(instance);
+    if (instance.flavor.extra_specs?.['fake:fail_attach_volume'])
+      throw new VirtError('Fake driver: attach volume failed (flavor fake:fail_attach_volume).', false);
+    const disks = this.disks.get(instance.uuid) ?? new Map<string, VolumeConnectionInfo>();
+    if (disks.has(mountpoint)) throw new VirtError(`Fake driver: ${mountpoint} is already in use.`, false);
+    disks.set(mountpoint, connectionInfo);
+    this.disks.set(instance.uuid, disks);
+  }
+  async detachVolume(instance: Instance, _connectionInfo: VolumeConnectionInfo, mountpoint: string) {
+    await this.delay();
+    this.disks.get(instance.uuid)?.delete(mountpoint);
+  }
+  /** The volumes a guest has, by mountpoint, with the connection info they were attached with (tests). */
+  volumes(uuid: string): Map<string, VolumeConnectionInfo> {
+    return new Map(this.disks.get(uuid) ?? []);
   }
   /** The ports the guest has (tests). */
   interfaces(uuid: string): string[] {

@@ -113,6 +113,15 @@ export interface VirtDriver {
   attachInterface?(instance: Instance, vif: Vif): Promise<void>;
   /** Unplugs a port from the guest. Throws a VirtError on failure. */
   detachInterface?(instance: Instance, vif: Vif): Promise<void>;
+  // ---- volumes (agent/volumes.ts); absent: the driver cannot attach volumes ----
+  /**
+   * Connects a volume to the guest at `mountpoint` (`/dev/vdb`) with the connection info the
+   * volume service answered to the host's connector (its `driver_volume_type` and `data`).
+   * Throws a VirtError on failure (the agent then gives the attachment back).
+   */
+  attachVolume?(instance: Instance, connectionInfo: VolumeConnectionInfo, mountpoint: string): Promise<void>;
+  /** Disconnects the volume at `mountpoint` from the guest (a guest that is gone is fine). Throws a VirtError on failure. */
+  detachVolume?(instance: Instance, connectionInfo: VolumeConnectionInfo, mountpoint: string): Promise<void>;
   // ---- moves (resize, cold and live migration, evacuation); absent: the driver cannot move guests ----
   /** Source of a resize/cold migration: the guest is powered off and its disk sent away (kept until confirm). */
   migrateDiskAndPowerOff?(instance: Instance): Promise<void>;
@@ -132,6 +141,13 @@ export interface VirtDriver {
   remoteConsole?(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint;
   /** The agent hands the driver what it offers drivers (Nova's virtapi), once at start. */
   setVirtApi?(api: VirtApi): void;
+}
+
+/** A volume's connection info as the volume service answers it (os-brick's: `driver_volume_type` and its `data`). */
+export interface VolumeConnectionInfo {
+  driver_volume_type?: string;
+  data?: Record<string, unknown>;
+  [field: string]: unknown;
 }
 
 /** An event a driver waits for: `network-vif-plugged` with the port id as tag. */

@@ -8,3 +8,4 @@ export { NetworkClient } from './network.ts';
 export { ImageClient } from './image.ts';
 export { ComputeClient } from './compute.ts';
 export { IdentityClient } from './identity.ts';
+export { BlockStorageClient, BLOCK_STORAGE_MICROVERSION } from './block-storage.ts';
