@@ -6,6 +6,7 @@ import { imageService } from './image/service.ts';
 import { networkService } from './network/service.ts';
 import { placementService } from './placement/service.ts';
 import { computeService } from './compute/service.ts';
+import { orchestrationService } from './orchestration/service.ts';
 
 export const SERVICES: ServiceFactory[] = [
   objectStoreService,
@@ -13,6 +14,7 @@ export const SERVICES: ServiceFactory[] = [
   networkService,
   placementService,
   computeService,
+  orchestrationService,
 ].filter((s): s is ServiceFactory => !!s);
 
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */
