@@ -415,6 +415,56 @@ describe('orchestration', () => {
     assert.equal(a.outputs[0].output_value, value);
   });
 
+  it("scales an autoscaling group out and in through its policies' pre-signed URLs", async () => {
+    const id = await create('asg', {
+      heat_template_version: '2016-10-14',
+      resources: {
+        group: {
+          type: 'OS::Heat::AutoScalingGroup',
+          properties: { min_size: 1, max_size: 3, resource: { type: 'OS::Heat::RandomString' } },
+        },
+        up: {
+          type: 'OS::Heat::ScalingPolicy',
+          properties: {
+            auto_scaling_group_id: { get_resource: 'group' },
+            adjustment_type: 'change_in_capacity',
+            scaling_adjustment: 1,
+          },
+        },
+        down: {
+          type: 'OS::Heat::ScalingPolicy',
+          properties: {
+            auto_scaling_group_id: { get_resource: 'group' },
+            adjustment_type: 'change_in_capacity',
+            scaling_adjustment: -1,
+          },
+        },
+      },
+      outputs: {
+        size: { value: { get_attr: ['group', 'current_size'] } },
+        up_url: { value: { get_attr: ['up', 'signal_url'] } },
+        down_url: { value: { get_attr: ['down', 'alarm_url'] } },
+      },
+    });
+    const out = async () => {
+      const s = (await h('GET', `/stacks/asg/${id}`)).body.stack;
+      return Object.fromEntries(
+        s.outputs.map((o: { output_key: string; output_value: unknown }) => [o.output_key, o.output_value]),
+      );
+    };
+    await waitStatus('asg', id, 'CREATE_COMPLETE');
+    const o = await out();
+    assert.equal(o.size, 1);
+    // The URL is pre-signed: no Keystone token.
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(o.up_url, { method: 'POST' })).status, 200);
+    assert.equal((await out()).size, 3);
+    assert.equal((await fetch(o.down_url, { method: 'POST' })).status, 200);
+    assert.equal((await out()).size, 2);
+    assert.equal((await fetch(`${o.down_url}x`, { method: 'POST' })).status, 403);
+    assert.equal((await h('DELETE', `/stacks/asg/${id}`)).status, 204);
+    await waitStatus('asg', id, 'DELETE_COMPLETE');
+  });
+
   it('stores software configs and deployments and answers server metadata', async () => {
     const cfg = await h('POST', '/software_configs', { name: 'c', group: 'script', config: 'echo hi' });
     assert.equal(cfg.status, 200);

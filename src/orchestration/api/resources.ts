@@ -171,14 +171,12 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     async signal(req: FastifyRequest) {
       const { tenant, stack, r } = await resourceOf(req, 'resource:signal');
       await engineCall(
-        svc.engineRpc
-          .call()
-          .signal_resource({
-            caller: callerOf(req, tenant),
-            stack_id: stack.id,
-            resource: r.name,
-            details: req.body ?? null,
-          }),
+        svc.engineRpc.call().signal_resource({
+          caller: callerOf(req, tenant),
+          stack_id: stack.id,
+          resource: r.name,
+          details: req.body ?? null,
+        }),
       );
       return null;
     },

@@ -14,6 +14,12 @@ import { makeTemplateHandlers } from './templates.ts';
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 export async function registerRoutes(app: FastifyInstance, svc: OrchestrationService) {
+  // Heat answers `Content-Type: application/json` without a charset (gabbi tests check it exactly).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (String(reply.getHeader('content-type') ?? '').startsWith('application/json;'))
+      reply.header('content-type', 'application/json');
+    return payload;
+  });
   const s = makeStackHandlers(svc);
   const r = makeResourceHandlers(svc);
   const t = makeTemplateHandlers(svc);

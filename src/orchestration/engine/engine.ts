@@ -315,6 +315,8 @@ export class Engine {
     const ctx = this.resourceContext(new Job(caller), row, r, kind, r.properties);
     await kind.signal(ctx, details);
     r.data = ctx.data;
+    r.physical_resource_id = ctx.physicalId;
+    if (kind.resolveAttributes) r.attributes = await kind.resolveAttributes(ctx);
     if (r.type === 'OS::Heat::WaitConditionHandle') r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
     r.updated_at = now();
     await this.store.saveResource(r);
@@ -580,11 +582,7 @@ export class Engine {
   /** The OpenStack API on behalf of the caller: the user's token when it has one, else the service's. */
   private apiFor(job: Job, projectId: string): ApiCall {
     return async <T>(service: string, method: string, path: string, body?: unknown, expect = [200, 201, 202, 204]) => {
-      const endpoint = (await this.session.endpoint(service))
-        .replace('$(project_id)s', projectId)
-        .replace('%(tenant_id)s', projectId)
-        .replace('$(tenant_id)s', projectId)
-        .replace(/\/+$/, '');
+      const endpoint = projectEndpoint(await this.session.endpoint(service), projectId);
       const headers: Record<string, string> = {
         Accept: 'application/json',
         'X-Auth-Token': job.caller.token ?? (await this.session.token()),
@@ -631,10 +629,7 @@ export class Engine {
       data: { ...r.data },
       api,
       log: this.log.child({ stack: row.id, resource: r.name }),
-      heatUrl: async () =>
-        (await this.session.endpoint('orchestration', 'public'))
-          .replace('$(project_id)s', row.project_id)
-          .replace(/\/+$/, ''),
+      heatUrl: async () => projectEndpoint(await this.session.endpoint('orchestration', 'public'), row.project_id),
       sleep: (ms) => this.sleep(job, ms),
       sibling: async (ref) => {
         for (const s of await engine.store.resources(row.id)) {
@@ -649,6 +644,12 @@ export class Engine {
             };
         }
         return null;
+      },
+      signalSibling: async (ref, details) => {
+        const sib = await ctx.sibling(ref);
+        if (!sib)
+          throw new HeatError('EntityNotFound', `The Resource (${ref}) could not be found in Stack ${row.name}.`);
+        await engine.signalResource(job.caller, row.id, sib.name, details);
       },
       nested: {
         async apply(template, params, files) {
@@ -1135,6 +1136,19 @@ export class Engine {
 }
 
 class ResourceFailed extends Error {}
+
+/**
+ * A catalog URL for another project: the service user's catalog has its own project substituted
+ * (Keystone fills in $(project_id)s), so the project part of per-project endpoints is replaced.
+ */
+export function projectEndpoint(url: string, projectId: string): string {
+  return url
+    .replace(/\/+$/, '')
+    .replace(/\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g, projectId)
+    .replace(/\/AUTH_[0-9a-zA-Z_-]+$/, `/AUTH_${projectId}`)
+    .replace(/\/heat-api\/v1\/[^/]+$/, `/heat-api/v1/${projectId}`)
+    .replace(/(:8004\/v1)\/[^/]+$/, `$1/${projectId}`);
+}
 
 function mergeEnv(a: Environment, b: Environment): Environment {
   const out = { ...a } as Record<string, unknown>;

@@ -723,7 +723,187 @@ async function handleSignals(
   return (handle.data.signals ?? {}) as Record<string, { status: string; reason: unknown; data: unknown }>;
 }
 
+// ---- autoscaling ----------------------------------------------------------------------------
+
+function groupSize(r: ResourceContext): number {
+  const min = num(r.properties.min_size, 0);
+  const max = num(r.properties.max_size, 0);
+  const wanted = typeof r.data.capacity === 'number' ? r.data.capacity : num(r.properties.desired_capacity, min);
+  return Math.min(max, Math.max(min, wanted));
+}
+
+function scalingTemplate(r: ResourceContext, size: number): object {
+  const def = r.properties.resource as {
+    type: string;
+    properties?: Record<string, unknown>;
+    metadata?: Record<string, unknown>;
+  };
+  const resources: Record<string, unknown> = {};
+  for (let i = 0; i < size; i++)
+    resources[String(i)] = {
+      type: def.type,
+      ...(def.properties ? { properties: def.properties } : {}),
+      ...(def.metadata ? { metadata: def.metadata } : {}),
+    };
+  return { heat_template_version: '2015-04-30', resources };
+}
+
+async function applyGroup(r: ResourceContext) {
+  const size = groupSize(r);
+  r.data.capacity = size;
+  r.physicalId = await r.nested.apply(scalingTemplate(r, size), {});
+  r.data.members = await r.nested.resources();
+}
+
+/** OS::Heat::AutoScalingGroup: `resource` copies between min_size and max_size, resized by its scaling policies. */
+export const AutoScalingGroup: ResourcePlugin = {
+  type: 'OS::Heat::AutoScalingGroup',
+  description: 'An autoscaling group that can scale arbitrary resources.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    resource: {
+      type: 'map',
+      description: 'Resource definition for the resources in the group, in HOT format.',
+      required: true,
+      update_allowed: true,
+      schema: { type: { type: 'string', required: true }, properties: { type: 'map' }, metadata: { type: 'map' } },
+    },
+    max_size: {
+      type: 'integer',
+      description: 'Maximum number of resources in the group.',
+      required: true,
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+    min_size: {
+      type: 'integer',
+      description: 'Minimum number of resources in the group.',
+      required: true,
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+    desired_capacity: { type: 'integer', description: 'Desired initial number of resources.', update_allowed: true },
+    cooldown: { type: 'integer', description: 'Cooldown period, in seconds.', update_allowed: true },
+    rolling_updates: {
+      type: 'map',
+      description: 'Policy for rolling updates for this scaling group.',
+      update_allowed: true,
+    },
+  },
+  attributes: {
+    outputs: {
+      description: 'A map of resource names to the specified attribute of each individual resource.',
+      type: 'map',
+    },
+    outputs_list: { description: 'A list of the specified attribute of each individual resource.', type: 'list' },
+    current_size: { description: 'The current size of AutoscalingResourceGroup.', type: 'integer' },
+    refs: { description: 'A list of resource IDs for the resources in the group.', type: 'list' },
+    refs_map: { description: 'A map of resource names to IDs for the resources in the group.', type: 'map' },
+  },
+  async create(r) {
+    if (num(r.properties.min_size) > num(r.properties.max_size))
+      throw new HeatError('StackValidationFailed', 'min_size can not be greater than max_size');
+    await applyGroup(r);
+  },
+  async update(r, changed) {
+    if (changed.includes('desired_capacity')) delete r.data.capacity;
+    await applyGroup(r);
+  },
+  async delete(r) {
+    await r.nested.delete();
+  },
+  async signal(r, details) {
+    const d = (details ?? {}) as Record<string, unknown>;
+    const current = typeof r.data.capacity === 'number' ? r.data.capacity : groupSize(r);
+    const adj = num(d.adjustment, 0);
+    let next = current;
+    if (d.adjustment_type === 'exact_capacity') next = adj;
+    else if (d.adjustment_type === 'percent_change_in_capacity') {
+      const delta = (current * adj) / 100;
+      const step = Math.max(num(d.min_adjustment_step, 0), Math.abs(delta) < 1 ? 1 : 0);
+      next = current + Math.sign(delta) * Math.max(Math.trunc(Math.abs(delta)), step);
+    } else next = current + adj;
+    r.data.capacity = Math.min(num(r.properties.max_size), Math.max(num(r.properties.min_size), next));
+    await applyGroup(r);
+  },
+  async resolveAttributes(r) {
+    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
+    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    return {
+      current_size: names.length,
+      refs: names.map((n) => members[n]!.refId),
+      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+    };
+  },
+  attribute(state: StoredResource, name: string) {
+    const members = (state.data.members ?? {}) as Record<
+      string,
+      { refId: string | null; attributes: Record<string, unknown> }
+    >;
+    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const m = /^outputs(_list)?$/.exec(name);
+    if (m) return null;
+    return names.map((n) => members[n]!.attributes[name]);
+  },
+  suspend: (r) => r.nested.action('SUSPEND'),
+  resume: (r) => r.nested.action('RESUME'),
+  check: (r) => r.nested.action('CHECK'),
+};
+
+/** OS::Heat::ScalingPolicy: a signal (its pre-signed `signal_url`/`alarm_url`) resizes its group. */
+export const ScalingPolicy: ResourcePlugin = {
+  type: 'OS::Heat::ScalingPolicy',
+  description: 'A resource to manage scaling of OS::Heat::AutoScalingGroup.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    auto_scaling_group_id: { type: 'string', description: 'AutoScaling group ID to apply policy to.', required: true },
+    adjustment_type: {
+      type: 'string',
+      description: 'Type of adjustment (absolute or percentage).',
+      required: true,
+      update_allowed: true,
+      constraints: [{ allowed_values: ['change_in_capacity', 'exact_capacity', 'percent_change_in_capacity'] }],
+    },
+    scaling_adjustment: { type: 'number', description: 'Size of adjustment.', required: true, update_allowed: true },
+    cooldown: { type: 'number', description: 'Cooldown period, in seconds.', update_allowed: true },
+    min_adjustment_step: {
+      type: 'integer',
+      description:
+        'Minimum number of resources that are added or removed when the AutoScaling group scales up or down.',
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+  },
+  attributes: {
+    alarm_url: { description: 'A signed url to handle the alarm.', type: 'string' },
+    signal_url: { description: 'A url to handle the alarm using native API.', type: 'string' },
+  },
+  async create(r) {
+    r.data.token = randomBytes(24).toString('hex');
+    r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    r.physicalId = randomUUID();
+  },
+  async update() {},
+  async delete() {},
+  async signal(r) {
+    const last = typeof r.data.last_scaled === 'number' ? r.data.last_scaled : 0;
+    const cooldown = num(r.properties.cooldown, 0);
+    if (cooldown > 0 && Date.now() - last < cooldown * 1000) return;
+    await r.signalSibling(String(r.properties.auto_scaling_group_id), {
+      adjustment: r.properties.scaling_adjustment,
+      adjustment_type: r.properties.adjustment_type,
+      min_adjustment_step: r.properties.min_adjustment_step,
+    });
+    r.data.last_scaled = Date.now();
+  },
+  async resolveAttributes(r) {
+    return { alarm_url: r.data.url, signal_url: r.data.url };
+  },
+};
+
 export const HEAT_RESOURCES: ResourcePlugin[] = [
+  AutoScalingGroup,
+  ScalingPolicy,
   TestResource,
   RandomString,
   Value,

@@ -85,6 +85,8 @@ export interface ResourceContext {
   heatUrl(): Promise<string>;
   /** Another resource of the same stack, by name or reference id (what get_resource answered). */
   sibling(ref: string): Promise<(StoredResource & { name: string }) | null>;
+  /** Signals another resource of the same stack (by name or reference id), as POST .../signal would. */
+  signalSibling(ref: string, details: unknown): Promise<void>;
   /** Resolves once `ms` passed, or throws when the action is cancelled. */
   sleep(ms: number): Promise<void>;
   log: Logger;
