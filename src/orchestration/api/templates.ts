@@ -2,48 +2,18 @@
 // their functions, build info, services, and the version document.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import { templateFunctions, templateVersions } from '../template/index.ts';
-import { loadStack, requestEnvironment } from '../engine/stack.ts';
+import {
+  emptyEnvironment,
+  environmentView,
+  parameterView,
+  resolve,
+  templateFunctions,
+  templateVersions,
+} from '../template/index.ts';
+import { type LoadedStack, loadStack, requestEnvironment, resolveContext } from '../engine/stack.ts';
 import { propertySchemaDoc } from '../resources/plugin.ts';
 import type { OrchestrationService } from '../service.ts';
 import { bodyOf, enforce, engineCall, heatTime, list, query, truthy } from './common.ts';
-
-const PARAM_TYPES: Record<string, string> = {
-  string: 'String',
-  number: 'Number',
-  comma_delimited_list: 'CommaDelimitedList',
-  json: 'Json',
-  boolean: 'Boolean',
-};
-
-/** A HOT parameter as validate answers it (CFN names, Heat's api.format_validate_parameter). */
-function validateParam(name: string, p: Record<string, unknown>, value: unknown): Record<string, unknown> {
-  const type = String(p.type ?? 'string');
-  const out: Record<string, unknown> = {
-    Type: PARAM_TYPES[type] ?? PARAM_TYPES[type.toLowerCase()] ?? type,
-    Description: p.description ?? '',
-    Default: p.default,
-    Label: p.label ?? name,
-    NoEcho: p.hidden ? 'true' : 'false',
-  };
-  if (out.Default === undefined) delete out.Default;
-  if (value !== undefined) out.Value = value;
-  for (const c of (p.constraints ?? []) as Array<Record<string, unknown>>) {
-    if (c.allowed_values) out.AllowedValues = c.allowed_values;
-    if (c.allowed_pattern) out.AllowedPattern = c.allowed_pattern;
-    const len = c.length as { min?: number; max?: number } | undefined;
-    if (len?.min !== undefined) out.MinLength = len.min;
-    if (len?.max !== undefined) out.MaxLength = len.max;
-    const range = c.range as { min?: number; max?: number } | undefined;
-    if (range?.min !== undefined) out.MinValue = range.min;
-    if (range?.max !== undefined) out.MaxValue = range.max;
-    if (c.custom_constraint) out.CustomConstraint = c.custom_constraint;
-    if (c.description) out.ConstraintDescription = c.description;
-  }
-  if (p.immutable) out.Immutable = true;
-  if (p.tags) out.Tags = p.tags;
-  return out;
-}
 
 /** 'heat_template_version.2016-04-08' and 'AWSTemplateFormatVersion.2010-09-09' from the seam's versions. */
 function versionName(v: { version: string; type: string }): string {
@@ -68,7 +38,7 @@ export function makeTemplateHandlers(svc: OrchestrationService) {
   };
   return {
     async validate(req: FastifyRequest) {
-      enforce(req, 'stacks:validate_template');
+      const tenant = enforce(req, 'stacks:validate_template');
       const body = bodyOf(req);
       let template = body.template;
       if ((template === undefined || template === null) && typeof body.template_url === 'string') {
@@ -111,15 +81,22 @@ export function makeTemplateHandlers(svc: OrchestrationService) {
       }
       const loaded = await engineCall(loadStack(svc.registry, template, env, files, { ...placeholders, ...given }));
       const parameters: Record<string, unknown> = {};
-      for (const [k, p] of Object.entries(loaded.template.parameters))
-        parameters[k] = validateParam(k, p as unknown as Record<string, unknown>, given[k] ?? envParams[k]);
+      for (const [k, p] of Object.entries(loaded.template.parameters)) parameters[k] = parameterView(k, p, env, given);
+      const { encrypted_param_names: _hidden, ...envView } = environmentView(env);
       const out: Record<string, unknown> = {
         Description: loaded.template.description || 'No description',
         Parameters: parameters,
-        Environment: env,
+        Environment: envView,
       };
       if (loaded.template.parameterGroups.length) out.ParameterGroups = loaded.template.parameterGroups;
-      if (truthy(String(query(req).show_nested ?? ''))) out.NestedParameters = {};
+      // Template resources appear in the registry validate answers (Heat registers them so).
+      const rr = (envView.resource_registry ?? {}) as Record<string, unknown>;
+      for (const [name, def] of Object.entries(loaded.defs))
+        if ('template' in loaded.kinds[name]! && def.type in files) rr[def.type] = def.type;
+      if (truthy(String(query(req).show_nested ?? ''))) {
+        const nested = await nestedParameters(svc, loaded, files, tenant);
+        if (Object.keys(nested).length) out.NestedParameters = nested;
+      }
       return out;
     },
 
@@ -326,6 +303,51 @@ export function makeTemplateHandlers(svc: OrchestrationService) {
       };
     },
   };
+}
+
+/** The parameters of the template resources of a stack, recursively (validate's show_nested). */
+async function nestedParameters(
+  svc: OrchestrationService,
+  loaded: LoadedStack,
+  files: Record<string, string>,
+  tenant: string,
+  depth = 0,
+): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  if (depth > 5) return out;
+  const ctx = resolveContext(
+    loaded,
+    { id: 'None', name: 'validate', projectId: tenant, region: svc.region },
+    new Map(),
+    (n) => svc.pluginOf(loaded, n),
+  );
+  for (const [name, def] of Object.entries(loaded.defs)) {
+    const kind = loaded.kinds[name]!;
+    if (!('template' in kind)) continue;
+    let props: Record<string, unknown> = {};
+    try {
+      props = (def.properties ? resolve(def.properties, loaded.template, ctx) : {}) as Record<string, unknown>;
+    } catch {
+      /* unresolvable values are shown without a Value */
+    }
+    let inner: LoadedStack;
+    try {
+      inner = await loadStack(svc.registry, kind.template, emptyEnvironment(), files, props, { strict: false });
+    } catch {
+      continue;
+    }
+    const params: Record<string, unknown> = {};
+    for (const [k, p] of Object.entries(inner.template.parameters)) params[k] = parameterView(k, p, undefined, props);
+    const entry: Record<string, unknown> = {
+      Description: inner.template.description || 'No description',
+      Parameters: params,
+      Type: def.type,
+    };
+    const deeper = await nestedParameters(svc, inner, files, tenant, depth + 1);
+    if (Object.keys(deeper).length) entry.NestedParameters = deeper;
+    out[name] = entry;
+  }
+  return out;
 }
 
 function placeholderOf(type: string, s: Record<string, unknown>): unknown {

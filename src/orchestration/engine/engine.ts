@@ -872,13 +872,20 @@ export class Engine {
     const plugin = this.pluginOf(loaded, name);
     await this.hook(job, row, r, loaded, 'pre-create', 'CREATE');
     await this.setResource(row, r, action, 'IN_PROGRESS', 'state changed');
+    let ctx: ResourceContext | undefined;
     try {
       const { props, metadata } = this.resolveProps(loaded, row, rows, name, plugin);
       r.metadata = metadata;
-      const ctx = this.resourceContext(job, row, r, plugin, props, undefined, loaded);
+      r.properties = props;
+      ctx = this.resourceContext(job, row, r, plugin, props, undefined, loaded);
       const kind = loaded.kinds[name]!;
       const adopted = (adopt?.resources as Record<string, Record<string, unknown>> | undefined)?.[name];
-      if (adopted) {
+      const external = externalIdOf(loaded, row, rows, name, this.region, (n) => this.pluginOf(loaded, n));
+      if (external !== null) {
+        // An external resource is referenced, not made (and not deleted with the stack).
+        ctx.physicalId = external;
+        ctx.data = { external_id: external };
+      } else if (adopted) {
         ctx.physicalId = (adopted.resource_id as string) ?? null;
         ctx.data = (adopted.resource_data as Record<string, unknown>) ?? {};
       } else if ('template' in kind) {
@@ -892,6 +899,11 @@ export class Engine {
       r.attributes = plugin.resolveAttributes ? await plugin.resolveAttributes(ctx) : {};
       if ('template' in kind) r.attributes = { ...((ctx.data.outputs ?? {}) as Record<string, unknown>) };
     } catch (e) {
+      // What the plugin made before it failed is kept, so that delete and rollback remove it.
+      if (ctx) {
+        r.physical_resource_id = ctx.physicalId;
+        r.data = ctx.data;
+      }
       if (e instanceof Cancelled) {
         await this.setResource(row, r, action, 'FAILED', `${action} aborted`);
         throw e;
@@ -934,7 +946,7 @@ export class Engine {
     await this.hook(job, row, r, loaded, 'pre-delete', 'DELETE');
     await this.setResource(row, r, 'DELETE', 'IN_PROGRESS', 'state changed');
     try {
-      if (!retain) {
+      if (!retain && !r.data.external_id) {
         const ctx = this.resourceContext(job, row, r, plugin, r.properties, undefined, loaded ?? undefined);
         await plugin.delete(ctx);
       }
@@ -991,6 +1003,14 @@ export class Engine {
       return;
     }
     existing.requires = loaded.deps[name] ?? [];
+    const external = externalIdOf(loaded, row, rows, name, this.region, (n) => this.pluginOf(loaded, n));
+    const before = (existing.data.external_id as string | undefined) ?? null;
+    if (external !== before) {
+      const reason = `NotSupported: resources.${name}: Update to property external_id of ${name} (${def.type}) is not supported.`;
+      await this.setResource(row, existing, 'UPDATE', 'FAILED', reason);
+      throw new ResourceFailed(reason);
+    }
+    if (external !== null) return;
     const { props, metadata } = (() => {
       try {
         return this.resolveProps(loaded, row, rows, name, plugin);
@@ -1004,6 +1024,8 @@ export class Engine {
     );
     const failedBefore = existing.status === 'FAILED' && existing.action !== 'CHECK';
     const nested = 'template' in kind;
+    // The pre-update hook stops every resource the update visits, changed or not (as Heat's does).
+    await this.hook(job, row, existing, loaded, 'pre-update', 'UPDATE');
     if (sameType && !changed.length && !failedBefore && !nested) {
       if (JSON.stringify(metadata) !== JSON.stringify(existing.metadata)) {
         existing.metadata = metadata;
@@ -1011,7 +1033,6 @@ export class Engine {
       }
       return;
     }
-    await this.hook(job, row, existing, loaded, 'pre-update', 'UPDATE');
     const inPlace =
       sameType &&
       !failedBefore &&
@@ -1136,6 +1157,21 @@ export class Engine {
 }
 
 class ResourceFailed extends Error {}
+
+/** The resolved `external_id` of a resource definition, or null. */
+function externalIdOf(
+  loaded: LoadedStack,
+  row: StackRow,
+  rows: Map<string, ResourceRow>,
+  name: string,
+  region: string,
+  pluginOf: (n: string) => ResourcePlugin,
+): string | null {
+  const ext = loaded.defs[name]?.external_id;
+  if (ext === undefined || ext === null) return null;
+  const v = resolve(ext, loaded.template, resolveContext(loaded, identityOf(row, region), rows, pluginOf));
+  return v === undefined || v === null || v === '' ? null : String(v);
+}
 
 /**
  * A catalog URL for another project: the service user's catalog has its own project substituted

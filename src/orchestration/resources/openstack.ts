@@ -225,7 +225,20 @@ const Subnet = neutron({
     };
     if (p.gateway_ip !== undefined && p.gateway_ip !== null)
       base.gateway_ip = p.gateway_ip === '' ? null : p.gateway_ip;
-    if (!create) return defined(base);
+    if (!create) {
+      // A property removed on update is reset in Neutron (Heat's subnet handle_update).
+      const old = r.oldProperties ?? {};
+      const out = defined(base);
+      for (const k of ['allocation_pools', 'host_routes', 'dns_nameservers'])
+        if ((p[k] === null || p[k] === undefined) && old[k] !== null && old[k] !== undefined) out[k] = [];
+      if (
+        (p.gateway_ip === null || p.gateway_ip === undefined) &&
+        old.gateway_ip !== null &&
+        old.gateway_ip !== undefined
+      )
+        out.gateway_ip = null;
+      return out;
+    }
     return {
       ...defined(base),
       ...defined({
@@ -950,6 +963,12 @@ const SERVER_PROPS: Record<string, PropertySchema> = {
   tags: { type: 'list', description: 'Server tags.', update_allowed: true },
 };
 
+async function deleteInternalPorts(r: ResourceContext) {
+  for (const id of (r.data.internal_ports ?? []) as string[])
+    await r.api('network', 'DELETE', `/v2.0/ports/${id}`, undefined, [204, 404]);
+  r.data.internal_ports = [];
+}
+
 async function waitServer(r: ResourceContext, id: string, want: string[], timeoutMs = 600_000): Promise<Json | null> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -1018,21 +1037,47 @@ const Server: ResourcePlugin = {
     const p = r.properties;
     const networks: Json[] = [];
     let auto: string | undefined;
+    // As Heat does, a nic without a port gets an internal port (fixed IP, subnet, security groups),
+    // deleted with the server.
+    const groups = await securityGroupIds(r, p.security_groups);
+    const internal: string[] = [];
+    r.data.internal_ports = internal;
+    let i = 0;
     for (const n of (p.networks ?? []) as Json[]) {
       if (n.allocate_network) {
         auto = String(n.allocate_network);
         continue;
       }
-      if (n.port) networks.push({ port: await neutronId(r, 'ports', n.port) });
-      else if (n.network ?? n.uuid)
-        networks.push(
-          defined({ uuid: await neutronId(r, 'networks', n.network ?? n.uuid), fixed_ip: n.fixed_ip, tag: n.tag }),
-        );
-      else if (n.subnet) {
-        const sub = (await r.api<Json>('network', 'GET', `/v2.0/subnets/${await neutronId(r, 'subnets', n.subnet)}`))
-          .subnet as Json;
-        networks.push({ uuid: sub.network_id });
+      if (n.port) {
+        networks.push({ port: await neutronId(r, 'ports', n.port) });
+        continue;
       }
+      const subnetId = n.subnet ? await neutronId(r, 'subnets', n.subnet) : undefined;
+      let networkId = (n.network ?? n.uuid) ? await neutronId(r, 'networks', n.network ?? n.uuid) : undefined;
+      if (!networkId && subnetId)
+        networkId = String(
+          ((await r.api<Json>('network', 'GET', `/v2.0/subnets/${subnetId}`)).subnet as Json).network_id,
+        );
+      if (!networkId) continue;
+      const fixed = subnetId || n.fixed_ip ? [defined({ subnet_id: subnetId, ip_address: n.fixed_ip })] : undefined;
+      const port = (
+        await r.api<Json>(
+          'network',
+          'POST',
+          '/v2.0/ports',
+          {
+            port: defined({
+              network_id: networkId,
+              name: `${r.stack.name}-${r.name}-port-${i++}`,
+              fixed_ips: fixed,
+              security_groups: groups?.length ? groups : undefined,
+            }),
+          },
+          [201],
+        )
+      ).port as Json;
+      internal.push(String(port.id));
+      networks.push(defined({ port: port.id, tag: n.tag }));
     }
     let userData = String(p.user_data ?? '');
     if (p.user_data_format === 'SOFTWARE_CONFIG' && UUID.test(userData)) {
@@ -1046,9 +1091,10 @@ const Server: ResourcePlugin = {
       key_name: p.key_name,
       adminPass: p.admin_pass,
       availability_zone: p.availability_zone,
-      security_groups: ((p.security_groups ?? []) as string[]).length
-        ? (p.security_groups as string[]).map((name) => ({ name }))
-        : undefined,
+      security_groups:
+        !internal.length && ((p.security_groups ?? []) as string[]).length
+          ? (p.security_groups as string[]).map((name) => ({ name }))
+          : undefined,
       networks: networks.length
         ? networks
         : (auto ?? (p.networks && (p.networks as unknown[]).length === 0 ? undefined : 'auto')),
@@ -1131,6 +1177,7 @@ const Server: ResourcePlugin = {
     if (!r.physicalId) return;
     await r.api('compute', 'DELETE', `/servers/${r.physicalId}`, undefined, [204, 404]);
     await waitServer(r, r.physicalId, ['DELETED']);
+    await deleteInternalPorts(r);
   },
   async suspend(r) {
     if (!r.physicalId) return;
