@@ -25,7 +25,7 @@ function resourceView(
   stack: StackRow,
   r: ResourceRow,
   all: ResourceRow[],
-  nestedId: string | null,
+  nested: { id: string; name: string } | null,
   detail: boolean,
 ) {
   const base = stackUrl(req, stack);
@@ -33,9 +33,9 @@ function resourceView(
     { href: `${base}/resources/${encodeURIComponent(r.name)}`, rel: 'self' },
     { href: base, rel: 'stack' },
   ];
-  if (nestedId)
+  if (nested)
     links.push({
-      href: `${req.baseUrl}/v1/${stack.project_id}/stacks/${encodeURIComponent(nestedName(stack, r))}/${nestedId}`,
+      href: `${req.baseUrl}/v1/${stack.project_id}/stacks/${encodeURIComponent(nested.name)}/${nested.id}`,
       rel: 'nested',
     });
   const v: Record<string, unknown> = {
@@ -59,10 +59,6 @@ function resourceView(
     v.stack_identity = { stack_name: stack.name, stack_id: stack.id, tenant: stack.project_id, path: '' };
   }
   return v;
-}
-
-function nestedName(stack: StackRow, r: ResourceRow) {
-  return `${stack.name}-${r.name}`;
 }
 
 function eventView(req: FastifyRequest, stack: StackRow, e: EventRow, detail: boolean) {
@@ -123,7 +119,9 @@ export function makeResourceHandlers(svc: OrchestrationService) {
       const detail = truthy(String(q.with_detail ?? ''));
       const out: Record<string, unknown>[] = [];
       for (const { stack: s, rows } of await walk(stack, depth)) {
-        const children = new Map((await svc.store.childStacks(s.id)).map((c) => [c.parent_resource, c.id]));
+        const children = new Map(
+          (await svc.store.childStacks(s.id)).map((c) => [c.parent_resource, { id: c.id, name: c.name }]),
+        );
         for (const r of rows) out.push(resourceView(req, s, r, rows, children.get(r.name) ?? null, detail));
       }
       const filters: Array<[string, (v: Record<string, unknown>) => unknown]> = [
@@ -146,7 +144,7 @@ export function makeResourceHandlers(svc: OrchestrationService) {
       const { stack, r } = await resourceOf(req, 'resource:show');
       const all = await svc.store.resources(stack.id);
       const child = (await svc.store.childStacks(stack.id)).find((c) => c.parent_resource === r.name);
-      const v = resourceView(req, stack, r, all, child?.id ?? null, true);
+      const v = resourceView(req, stack, r, all, child ? { id: child.id, name: child.name } : null, true);
       const plugin = svc.registry.plugins.get(r.type);
       const attrs: Record<string, unknown> = {};
       for (const k of Object.keys(plugin?.attributes ?? {})) attrs[k] = r.attributes[k] ?? null;

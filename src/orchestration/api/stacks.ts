@@ -14,6 +14,7 @@ import {
   resolveOutputs,
 } from '../engine/stack.ts';
 import type { StackRequest } from '../engine/engine.ts';
+import { validateProperties } from '../resources/plugin.ts';
 import { toHeatApiError } from '../errors.ts';
 import type { OrchestrationService } from '../service.ts';
 import type { StackRow } from '../stacks.ts';
@@ -206,13 +207,31 @@ export function makeStackHandlers(svc: OrchestrationService) {
           .filter(([, d]) => d.includes(n))
           .map(([k]) => k);
       const resources = Object.entries(loaded.defs).map(([name, def]) => {
-        let properties: unknown = {};
-        try {
-          properties = def.properties ? resolve(def.properties, loaded.template, ctx) : {};
-        } catch {
-          properties = def.properties;
+        // Each property resolved on its own, so that a failure names it (Heat's "Property error").
+        const resolved: Record<string, unknown> = {};
+        const given = (def.properties ?? {}) as Record<string, unknown>;
+        for (const [k, v] of Object.entries(typeof given === 'object' && given ? given : {})) {
+          try {
+            resolved[k] = resolve(v, loaded.template, ctx);
+          } catch (e) {
+            const reason = (e as { reason?: string }).reason ?? (e as Error).message;
+            throw new ApiError(
+              400,
+              `Property error: : resources.${name}.properties.${k}: : ${reason}`,
+              'StackValidationFailed',
+            );
+          }
         }
+        const plugin = svc.pluginOf(loaded, name);
+        let properties: unknown = resolved;
+        try {
+          if (!plugin.anyProperties) properties = validateProperties(plugin.properties, resolved);
+        } catch {
+          /* shown as resolved */
+        }
+        const attributes = Object.fromEntries(Object.keys(plugin.attributes).map((a) => [a, null]));
         return {
+          attributes,
           resource_name: name,
           resource_type: def.type,
           resource_action: 'INIT',
@@ -235,8 +254,8 @@ export function makeStackHandlers(svc: OrchestrationService) {
         stack: {
           id,
           stack_name: r.stack_name,
-          description: loaded.template.description ?? '',
-          template_description: loaded.template.description ?? '',
+          description: loaded.template.description || 'No description',
+          template_description: loaded.template.description || 'No description',
           disable_rollback: r.disable_rollback,
           timeout_mins: r.timeout_mins,
           parameters: {
@@ -283,6 +302,8 @@ export function makeStackHandlers(svc: OrchestrationService) {
         const want = list(q[k]);
         if (want.length) rows = rows.filter((r) => want.includes(get(r) ?? ''));
       }
+      // Heat's hidden_stack_tags: stacks with them are listed only with show_hidden.
+      if (!truthy(String(q.show_hidden ?? ''))) rows = rows.filter((r) => !r.tags.includes('data-processing-cluster'));
       const tagsOf = (v: string | string[] | undefined) =>
         list(v)
           .flatMap((t) => t.split(','))
@@ -355,7 +376,8 @@ export function makeStackHandlers(svc: OrchestrationService) {
         existing: patch,
         clear_parameters: Array.isArray(body.clear_parameters) ? body.clear_parameters.map(String) : undefined,
         disable_rollback: body.disable_rollback === undefined ? undefined : r.disable_rollback,
-        tags: body.tags === undefined ? undefined : r.tags,
+        // PUT replaces the tags (none given: none left); PATCH keeps them unless given.
+        tags: body.tags === undefined ? (patch ? undefined : []) : r.tags,
         timeout_mins: body.timeout_mins === undefined ? undefined : r.timeout_mins,
         template: r.template,
       };
