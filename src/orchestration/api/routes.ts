@@ -50,6 +50,8 @@ export async function registerRoutes(app: FastifyInstance, svc: OrchestrationSer
     ['GET', `${T}/stacks/:stack_name/snapshots`, lookup('/snapshots')],
     ['DELETE', `${T}/stacks/:stack_name/abandon`, lookup('/abandon')],
     ['GET', `${T}/stacks/:stack_name/export`, lookup('/export')],
+    // heatclient posts actions to /stacks/{name or id}/actions: answered in place.
+    ['POST', `${T}/stacks/:stack_name/actions`, s.action],
     ['GET', ST, s.show],
     ['PUT', ST, (q, p) => s.update(q, p, false)],
     ['PATCH', ST, (q, p) => s.update(q, p, true)],

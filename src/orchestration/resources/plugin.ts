@@ -187,11 +187,12 @@ function coerce(path: string, s: PropertySchema, v: unknown): unknown {
       if (!isMap(v)) throw new Error(`${path}: Value must be a map; got ${typeName(v)}`);
       return s.schema && !s.schema['*'] ? validateProperties(s.schema, v, path) : v;
     case 'json':
-      if (typeof v === 'string') {
+      // A JSON map or list given as text is parsed; any other value (a plain string too) is taken as it is.
+      if (typeof v === 'string' && /^\s*[[{]/.test(v)) {
         try {
           return JSON.parse(v);
         } catch {
-          throw new Error(`${path}: Value must be valid JSON`);
+          return v;
         }
       }
       return v;
