@@ -377,7 +377,7 @@ export function makeStackHandlers(svc: OrchestrationService) {
         clear_parameters: Array.isArray(body.clear_parameters) ? body.clear_parameters.map(String) : undefined,
         disable_rollback: body.disable_rollback === undefined ? undefined : r.disable_rollback,
         // PUT replaces the tags (none given: none left); PATCH keeps them unless given.
-        tags: body.tags === undefined ? (patch ? undefined : []) : r.tags,
+        tags: body.tags === undefined || body.tags === null ? (patch ? undefined : []) : r.tags,
         timeout_mins: body.timeout_mins === undefined ? undefined : r.timeout_mins,
         template: r.template,
       };
