@@ -207,6 +207,37 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   // No server Stratus boots is reachable over SSH.
   set('validation', 'run_validation', 'False');
 
+  // heat_tempest_plugin logs in with its own static credentials ([heat_plugin]): the admin's.
+  if (types.has('orchestration')) {
+    set('heat_plugin', 'auth_url', identityUriV3(catalog, c.authUrl, region));
+    set('heat_plugin', 'auth_version', '3');
+    set('heat_plugin', 'username', c.username);
+    set('heat_plugin', 'password', c.password);
+    set('heat_plugin', 'project_name', c.projectName);
+    set('heat_plugin', 'admin_username', c.username);
+    set('heat_plugin', 'admin_password', c.password);
+    set('heat_plugin', 'admin_project_name', c.projectName);
+    set('heat_plugin', 'user_domain_name', c.userDomainName);
+    set('heat_plugin', 'project_domain_name', c.projectDomainName);
+    set('heat_plugin', 'region', region);
+    set('heat_plugin', 'endpoint_type', 'public');
+    set('heat_plugin', 'skip_scenario_tests', 'True');
+    set('heat_plugin', 'convergence_engine_enabled', 'False');
+    set('heat_plugin', 'stack_cancel', 'True');
+    if (input.compute?.flavorRef) {
+      set('heat_plugin', 'instance_type', input.compute.flavorRef);
+      set('heat_plugin', 'minimal_instance_type', input.compute.flavorRef);
+    }
+    if (input.compute?.imageRef) {
+      set('heat_plugin', 'image_ref', input.compute.imageRef);
+      set('heat_plugin', 'minimal_image_ref', input.compute.imageRef);
+    }
+    if (types.has('network')) {
+      set('heat_plugin', 'fixed_network_name', DEVSTACK_NETWORK.sharedNetworkName);
+      set('heat_plugin', 'floating_network_name', DEVSTACK_NETWORK.publicNetworkName);
+    }
+  }
+
   const available = new Map<string, boolean>();
   for (const option of new Set(Object.values(SERVICE_AVAILABLE))) available.set(option, false);
   for (const t of types) {

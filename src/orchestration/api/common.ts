@@ -1,0 +1,93 @@
+// What the orchestration handlers share: the tenant check of every /v1/{tenant_id} route, the
+// caller handed to the engine, stack lookup by name or id, links and Heat's time format.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../../core/errors.ts';
+import type { Caller } from '../engine/engine.ts';
+import { stackNotFound, toHeatApiError } from '../errors.ts';
+import type { OrchestrationService } from '../service.ts';
+import type { StackRow } from '../stacks.ts';
+
+export type Params = Record<string, string>;
+export type Query = Record<string, string | string[] | undefined>;
+
+export const params = (req: FastifyRequest) => req.params as Params;
+export const query = (req: FastifyRequest) => req.query as Query;
+
+/** A body that must be a JSON object. */
+export function bodyOf(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (b === undefined || b === null) return {};
+  if (typeof b !== 'object' || Array.isArray(b))
+    throw new ApiError(400, 'The request body must be a JSON object.', 'HTTPBadRequest');
+  return b as Record<string, unknown>;
+}
+
+/** Heat's times: ISO 8601 to the second, in UTC, with a Z. */
+export const heatTime = (t: string | null | undefined) => (t ? t.replace(/\.\d+Z$/, 'Z') : null);
+
+/** Enforces a rule on the URL's tenant: another project's tenant is 403 unless the caller is an admin (Heat's tenant_local). */
+export function enforce(req: FastifyRequest, rule: string): string {
+  const tenant = params(req).tenant_id ?? req.context.projectId ?? '';
+  req.authorize(rule, { project_id: tenant, tenant_id: tenant });
+  if (tenant !== req.context.projectId && !req.context.roles.includes('admin'))
+    throw new ApiError(403, 'You are not authorized to complete this action.', 'Forbidden');
+  return tenant;
+}
+
+export function callerOf(req: FastifyRequest, tenant: string): Caller {
+  const a = req.context.auth;
+  return {
+    projectId: tenant,
+    userId: a?.userId ?? '',
+    username: a?.userName ?? '',
+    // The user's token acts in its own project only; for another tenant (an admin), the service's.
+    token: tenant === a?.projectId ? a?.token : undefined,
+    roles: req.context.roles,
+  };
+}
+
+/** The stack of the URL (name and id must agree; a deleted one is found by id). */
+export async function stackOf(svc: OrchestrationService, tenant: string, name: string, id?: string): Promise<StackRow> {
+  if (id) {
+    const row = await svc.store.getStack(id);
+    if (!row || row.project_id !== tenant || (row.name !== name && row.id !== name))
+      throw toHeatApiError(stackNotFound(`${name}/${id}`));
+    return row;
+  }
+  const row = await svc.store.findStack(tenant, name);
+  if (!row) throw toHeatApiError(stackNotFound(name));
+  return row;
+}
+
+export function stackUrl(req: FastifyRequest, row: Pick<StackRow, 'project_id' | 'name' | 'id'>): string {
+  return `${req.baseUrl}/v1/${row.project_id}/stacks/${encodeURIComponent(row.name)}/${row.id}`;
+}
+
+/** GET /stacks/{name}[/path]: 302 to the stack's canonical URL (Heat's lookup). */
+export async function redirectToStack(svc: OrchestrationService, req: FastifyRequest, reply: FastifyReply, rest = '') {
+  const tenant = enforce(req, 'stacks:lookup');
+  const row = await stackOf(svc, tenant, params(req).stack_name!);
+  const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+  reply
+    .code(302)
+    .header('Location', `${stackUrl(req, row)}${rest}${qs}`)
+    .send({});
+  return reply;
+}
+
+/** Runs an engine call and turns its errors into Heat's API errors. */
+export async function engineCall<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw toHeatApiError(e);
+  }
+}
+
+export const truthy = (v: unknown) =>
+  typeof v === 'string' && ['true', '1', 'yes', 't', 'on'].includes(v.toLowerCase());
+
+export function list(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}

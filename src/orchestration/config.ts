@@ -1,0 +1,50 @@
+// Orchestration's options (`orchestration:` in stratus.yaml), typed, with Heat's defaults.
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { StratusConfig } from '../core/config.ts';
+
+export interface OrchestrationOptions {
+  /** Run a heat-engine inside this process (the all-in-one shape). */
+  engine: boolean;
+  /** This engine's id (Heat's engine_id: the stack locks name it). */
+  engineId: string;
+  host: string;
+  /** Directories whose *.ts / *.js / *.mjs files export resource plugins (Heat's plugin_dirs). */
+  pluginDirs: string[];
+  /** Resources allowed in one stack including nested ones (max_resources_per_stack). */
+  maxResourcesPerStack: number;
+  /** Nested stack depth allowed (max_nested_stack_depth). */
+  maxNestedStackDepth: number;
+  /** Stacks one project may have (max_stacks_per_tenant). */
+  maxStacksPerTenant: number;
+  /** Seconds between the engine's heartbeats (periodic_interval). */
+  reportInterval: number;
+  /** Milliseconds to wait for a lock holder's engine to answer before stealing its lock. */
+  engineLivenessTimeoutMs: number;
+  /** Parallel resource actions per stack traversal. */
+  maxParallelResources: number;
+}
+
+export type OrchestrationConfig = Partial<OrchestrationOptions>;
+
+declare module '../core/config.ts' {
+  interface StratusConfig {
+    orchestration?: OrchestrationConfig;
+  }
+}
+
+export function orchestrationOptions(cfg: Partial<Pick<StratusConfig, 'orchestration'>>): OrchestrationOptions {
+  const c: OrchestrationConfig = cfg.orchestration ?? {};
+  return {
+    engine: c.engine ?? true,
+    engineId: c.engineId ?? randomUUID(),
+    host: c.host ?? os.hostname(),
+    pluginDirs: c.pluginDirs ?? [],
+    maxResourcesPerStack: Number(c.maxResourcesPerStack ?? 1000),
+    maxNestedStackDepth: Number(c.maxNestedStackDepth ?? 5),
+    maxStacksPerTenant: Number(c.maxStacksPerTenant ?? 512),
+    reportInterval: Number(c.reportInterval ?? 60),
+    engineLivenessTimeoutMs: Number(c.engineLivenessTimeoutMs ?? 2000),
+    maxParallelResources: Number(c.maxParallelResources ?? 16),
+  };
+}

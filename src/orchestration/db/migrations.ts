@@ -1,0 +1,124 @@
+// The orchestration service's tables (see schema.ts).
+import type { Kysely } from 'kysely';
+import type { Migration } from '../../core/db.ts';
+
+export const migrations: Record<string, Migration> = {
+  '001_heat': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('stack')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('username', 'varchar(255)', (c) => c.notNull())
+        .addColumn('owner_id', 'varchar(36)')
+        .addColumn('parent_resource', 'varchar(255)')
+        .addColumn('action', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status_reason', 'text', (c) => c.notNull())
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('disable_rollback', 'integer', (c) => c.notNull())
+        .addColumn('timeout_mins', 'integer')
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)')
+        .addColumn('deleted_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('stack_project_name').on('stack').columns(['project_id', 'name']).execute();
+      await db.schema.createIndex('stack_owner').on('stack').column('owner_id').execute();
+      await db.schema
+        .createTable('resource')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('stack_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('type', 'varchar(255)', (c) => c.notNull())
+        .addColumn('action', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status_reason', 'text', (c) => c.notNull())
+        .addColumn('physical_resource_id', 'varchar(255)')
+        .addColumn('properties', 'text', (c) => c.notNull())
+        .addColumn('attributes', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('requires', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('resource_stack').on('resource').columns(['stack_id', 'name']).execute();
+      await db.schema
+        .createTable('event')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('stack_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('resource_name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('physical_resource_id', 'varchar(255)')
+        .addColumn('resource_type', 'varchar(255)', (c) => c.notNull())
+        .addColumn('action', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status_reason', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('event_stack').on('event').columns(['stack_id', 'seq']).execute();
+      await db.schema
+        .createTable('snapshot')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('stack_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('name', 'varchar(255)')
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status_reason', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('software_config')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('group', 'varchar(255)', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('inputs', 'text', (c) => c.notNull())
+        .addColumn('outputs', 'text', (c) => c.notNull())
+        .addColumn('options', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('software_deployment')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('config_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('server_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('input_values', 'text', (c) => c.notNull())
+        .addColumn('output_values', 'text', (c) => c.notNull())
+        .addColumn('action', 'varchar(255)', (c) => c.notNull())
+        .addColumn('status', 'varchar(255)', (c) => c.notNull())
+        .addColumn('status_reason', 'text', (c) => c.notNull())
+        .addColumn('stack_user_project_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('software_deployment_server').on('software_deployment').column('server_id').execute();
+      await db.schema
+        .createTable('stack_lock')
+        .addColumn('stack_id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('engine_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('service')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('engine_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('host', 'varchar(255)', (c) => c.notNull())
+        .addColumn('hostname', 'varchar(255)', (c) => c.notNull())
+        .addColumn('binary', 'varchar(255)', (c) => c.notNull())
+        .addColumn('topic', 'varchar(255)', (c) => c.notNull())
+        .addColumn('report_interval', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+    },
+  },
+};

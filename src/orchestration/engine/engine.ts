@@ -1,0 +1,1250 @@
+// heat-engine: creates, updates, deletes and acts on stacks. A stack's resources are walked as a
+// dependency graph, in parallel where the graph allows (create and update in dependency order,
+// delete in reverse), each resource through its state machine (INIT → action IN_PROGRESS →
+// COMPLETE | FAILED) with an event per transition. One engine acts on a stack at a time: Heat's
+// stack lock (a row naming the engine); a lock whose engine no longer answers is stolen.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../core/log.ts';
+import type { ServiceSession } from '../../core/clients/session.ts';
+import { httpRequest } from '../../core/clients/http.ts';
+import { now } from '../../core/db.ts';
+import { type Environment, parseEnvironment, resolve } from '../template/index.ts';
+import { HeatError, actionInProgress, resourceNotFound, stackNotFound, validationFailed } from '../errors.ts';
+import type { OrchestrationOptions } from '../config.ts';
+import type { ResourceRow, StackRow, StackStore } from '../stacks.ts';
+import type { ResourceRegistry } from '../resources/registry.ts';
+import {
+  type ApiCall,
+  type ResourceContext,
+  type ResourcePlugin,
+  UpdateReplace,
+  validateProperties,
+} from '../resources/plugin.ts';
+import {
+  type LoadedStack,
+  identityOf,
+  loadStack,
+  loadStored,
+  pluginOfLoaded,
+  refIdOf,
+  requestEnvironment,
+  resolveContext,
+  resolveOutputs,
+  templateResourcePlugin,
+} from './stack.ts';
+
+/** Who asked: the engine acts with the caller's token (or, without one, the service's). */
+export interface Caller {
+  projectId: string;
+  userId: string;
+  username: string;
+  token?: string;
+  roles: string[];
+}
+
+export interface StackRequest {
+  stack_name: string;
+  template?: unknown;
+  template_url?: string;
+  files?: Record<string, string>;
+  environment?: unknown;
+  environment_files?: string[];
+  parameters?: Record<string, unknown>;
+  timeout_mins?: number | null;
+  disable_rollback?: boolean;
+  tags?: string[];
+  adopt_stack_data?: Record<string, unknown>;
+}
+
+export interface StackRef {
+  id: string;
+  name: string;
+  project_id: string;
+}
+
+type Cancel = false | 'stop' | 'rollback';
+
+class Job {
+  cancel: Cancel = false;
+  done!: Promise<void>;
+  constructor(readonly caller: Caller) {}
+}
+
+const STACK_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$/;
+
+class Cancelled extends Error {
+  constructor(readonly how: Exclude<Cancel, false>) {
+    super(how === 'rollback' ? 'Stack UPDATE cancelled' : 'Operation cancelled');
+  }
+}
+
+export class Engine {
+  private readonly jobs = new Map<string, Job>();
+  /** Asks another engine whether it is alive (its RPC listener answers). */
+  isAlive: (engineId: string) => Promise<boolean> = async () => false;
+  /** Asks the engine that holds a stack's lock to stop what it does. */
+  stopRemote: (engineId: string, stackId: string) => Promise<void> = async () => {};
+
+  constructor(
+    readonly store: StackStore,
+    readonly registry: ResourceRegistry,
+    private readonly session: ServiceSession,
+    readonly options: OrchestrationOptions,
+    readonly region: string,
+    private readonly log: Logger,
+  ) {}
+
+  get engineId() {
+    return this.options.engineId;
+  }
+
+  // ---- the RPC methods ----------------------------------------------------------------------
+
+  async createStack(
+    caller: Caller,
+    req: StackRequest,
+    owner?: { id: string; resource: string; files: Record<string, string> },
+  ): Promise<StackRef> {
+    if (!STACK_NAME.test(req.stack_name ?? ''))
+      throw new HeatError(
+        'StackValidationFailed',
+        `Invalid stack name ${req.stack_name} must contain only alphanumeric or "_-." characters, must start with alpha and must be 255 characters or less.`,
+      );
+    if (!owner && (await this.store.findStack(caller.projectId, req.stack_name)))
+      throw new HeatError('StackExists', `The Stack (${req.stack_name}) already exists.`);
+    const files = { ...(owner?.files ?? {}), ...(req.files ?? {}) };
+    const env = requestEnvironment(req.environment, req.environment_files, files);
+    const loaded = await loadStack(this.registry, req.template, env, files, req.parameters ?? {});
+    const adopt = req.adopt_stack_data;
+    const row = await this.store.createStack({
+      id: randomUUID(),
+      name: req.stack_name,
+      project_id: caller.projectId,
+      user_id: caller.userId,
+      username: caller.username,
+      owner_id: owner?.id ?? null,
+      parent_resource: owner?.resource ?? null,
+      action: adopt ? 'ADOPT' : 'CREATE',
+      status: 'IN_PROGRESS',
+      status_reason: 'Stack CREATE started',
+      template: loaded.template.raw as Record<string, unknown>,
+      environment: env as unknown as Record<string, unknown>,
+      files,
+      params: req.parameters ?? {},
+      disable_rollback: req.disable_rollback ?? true,
+      timeout_mins: req.timeout_mins ?? null,
+      tags: req.tags ?? [],
+    });
+    await this.lock(row.id, row.name);
+    const action = adopt ? 'ADOPT' : 'CREATE';
+    await this.stackEvent(row, action, 'IN_PROGRESS', `Stack ${action} started`);
+    const job = this.start(row.id, caller, async (j) => {
+      try {
+        await this.createResources(j, row, loaded, action, adopt);
+        await this.setStack(row, action, 'COMPLETE', `Stack ${action} completed successfully`);
+      } catch (e) {
+        const reason = failureReason(e, action);
+        await this.setStack(row, action, 'FAILED', reason);
+        if (!row.disable_rollback && !(e instanceof Cancelled && e.how === 'stop')) {
+          await this.setStack(row, 'ROLLBACK', 'IN_PROGRESS', reason);
+          try {
+            await this.deleteResources(j, row, loaded, true);
+            await this.setStack(row, 'ROLLBACK', 'COMPLETE', 'Rollback completed successfully');
+          } catch (e2) {
+            await this.setStack(row, 'ROLLBACK', 'FAILED', failureReason(e2, 'DELETE'));
+          }
+        }
+      }
+    });
+    if (owner) await job.done;
+    return { id: row.id, name: row.name, project_id: row.project_id };
+  }
+
+  /** PUT (patch=false) or PATCH (patch=true: what is not given is kept) of a stack. */
+  async updateStack(
+    caller: Caller,
+    stackId: string,
+    req: Partial<StackRequest> & { existing?: boolean; clear_parameters?: string[] },
+    wait = false,
+  ): Promise<StackRef> {
+    const row = await this.liveStack(stackId);
+    const patch = !!req.existing;
+    const files = patch ? { ...row.files, ...(req.files ?? {}) } : { ...(req.files ?? {}) };
+    const template = req.template ?? (patch ? row.template : undefined);
+    if (template === undefined) throw validationFailed('No template specified');
+    const stored = parseEnvironment(row.environment);
+    const given = requestEnvironment(req.environment, req.environment_files, files);
+    const env = patch ? mergeEnv(stored, given) : given;
+    let params = patch ? { ...row.params, ...(req.parameters ?? {}) } : { ...(req.parameters ?? {}) };
+    for (const k of req.clear_parameters ?? []) {
+      const { [k]: _, ...rest } = params;
+      params = rest;
+    }
+    const loaded = await loadStack(this.registry, template, env, files, params);
+    if (row.action === 'DELETE') throw stackNotFound(row.name);
+    await this.lock(row.id, row.name);
+    const before = { ...row };
+    const oldLoaded = await loadStored(this.registry, before).catch(() => null);
+    await this.store.updateStack(row.id, {
+      template: loaded.template.raw as Record<string, unknown>,
+      environment: env as unknown as Record<string, unknown>,
+      files,
+      params,
+      disable_rollback: req.disable_rollback ?? row.disable_rollback,
+      timeout_mins: req.timeout_mins ?? row.timeout_mins,
+      tags: req.tags ?? row.tags,
+      updated_at: now(),
+    });
+    const disableRollback = req.disable_rollback ?? row.disable_rollback;
+    await this.setStack(row, 'UPDATE', 'IN_PROGRESS', 'Stack UPDATE started');
+    const job = this.start(row.id, caller, async (j) => {
+      try {
+        await this.updateResources(j, row, loaded, 'UPDATE');
+        await this.setStack(row, 'UPDATE', 'COMPLETE', 'Stack UPDATE completed successfully');
+      } catch (e) {
+        const reason = failureReason(e, 'UPDATE');
+        await this.setStack(row, 'UPDATE', 'FAILED', reason);
+        const rollback = (!disableRollback || (e instanceof Cancelled && e.how === 'rollback')) && oldLoaded;
+        if (rollback && !(e instanceof Cancelled && e.how === 'stop')) {
+          j.cancel = false;
+          await this.store.updateStack(row.id, {
+            template: before.template,
+            environment: before.environment,
+            files: before.files,
+            params: before.params,
+          });
+          await this.setStack(row, 'ROLLBACK', 'IN_PROGRESS', reason);
+          try {
+            await this.updateResources(j, row, oldLoaded, 'ROLLBACK');
+            await this.setStack(row, 'ROLLBACK', 'COMPLETE', 'Rollback completed successfully');
+          } catch (e2) {
+            await this.setStack(row, 'ROLLBACK', 'FAILED', failureReason(e2, 'UPDATE'));
+          }
+        }
+      }
+    });
+    if (wait) await job.done;
+    return { id: row.id, name: row.name, project_id: row.project_id };
+  }
+
+  /** Deletes a stack: what runs on it is stopped first (Heat's delete takes over the lock). */
+  async deleteStack(
+    caller: Caller,
+    stackId: string,
+    opts: { abandon?: boolean; wait?: boolean } = {},
+  ): Promise<Record<string, unknown> | null> {
+    const row = await this.liveStack(stackId);
+    await this.stopStack(row.id);
+    await this.lock(row.id, row.name);
+    const abandonData = opts.abandon ? await this.exportStack(row.id) : null;
+    await this.setStack(row, 'DELETE', 'IN_PROGRESS', 'Stack DELETE started');
+    const job = this.start(row.id, caller, async (j) => {
+      try {
+        if (!opts.abandon) {
+          const loaded = await loadStored(this.registry, row).catch(() => null);
+          await this.deleteResources(j, row, loaded, false);
+        } else for (const r of await this.store.resources(row.id)) await this.store.deleteResource(r.id);
+        for (const child of await this.store.childStacks(row.id))
+          await this.deleteStack(caller, child.id, { abandon: opts.abandon, wait: true }).catch(() => undefined);
+        for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
+        await this.store.updateStack(row.id, { deleted_at: now() });
+        await this.setStack(row, 'DELETE', 'COMPLETE', 'Stack DELETE completed successfully');
+      } catch (e) {
+        await this.setStack(row, 'DELETE', 'FAILED', failureReason(e, 'DELETE'));
+      }
+    });
+    if (opts.wait) await job.done;
+    return abandonData;
+  }
+
+  /** suspend, resume, check; cancel_update (with rollback) and cancel_without_rollback. */
+  async stackAction(caller: Caller, stackId: string, action: string): Promise<void> {
+    const row = await this.liveStack(stackId);
+    if (action === 'cancel_update' || action === 'cancel_without_rollback') {
+      if (row.action !== 'UPDATE' || row.status !== 'IN_PROGRESS')
+        throw new HeatError(
+          'NotSupported',
+          `Cancelling update when stack is ${row.action}_${row.status} is not supported.`,
+        );
+      const holder = await this.store.lockHolder(row.id);
+      const job = this.jobs.get(row.id);
+      if (job) job.cancel = action === 'cancel_update' ? 'rollback' : 'stop';
+      else if (holder) await this.stopRemote(holder, row.id);
+      return;
+    }
+    const act = action.toUpperCase();
+    if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
+    if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
+      throw new HeatError(
+        'NotSupported',
+        `Resume of stack ${row.name} in state ${row.action}_${row.status} is not supported.`,
+      );
+    await this.lock(row.id, row.name);
+    await this.setStack(row, act, 'IN_PROGRESS', `Stack ${act} started`);
+    this.start(row.id, caller, async (j) => {
+      try {
+        await this.actOnResources(j, row, act as 'SUSPEND' | 'RESUME' | 'CHECK');
+        await this.setStack(row, act, 'COMPLETE', `Stack ${act} completed successfully`);
+      } catch (e) {
+        await this.setStack(row, act, 'FAILED', failureReason(e, act));
+      }
+    });
+  }
+
+  /** A signal to a resource (POST .../signal, a wait condition handle URL, a hook to clear). */
+  async signalResource(caller: Caller, stackId: string, name: string, details: unknown): Promise<void> {
+    const row = await this.liveStack(stackId);
+    const r = await this.store.resource(row.id, name);
+    if (!r) throw resourceNotFound(name, row.name);
+    const d = (details && typeof details === 'object' ? details : {}) as Record<string, unknown>;
+    if (typeof d.unset_hook === 'string') {
+      const pending = r.data.pending_hook;
+      if (pending !== d.unset_hook)
+        throw new HeatError(
+          'InvalidBreakPointHook',
+          `The "${d.unset_hook}" hook is not defined on ${r.type} "${name}"`,
+        );
+      r.data = { ...r.data, pending_hook: null };
+      await this.store.saveResource(r);
+      await this.resourceEvent(row, r, r.action, r.status, `Hook ${d.unset_hook} is cleared`);
+      return;
+    }
+    const kind = (await this.pluginFor(row, r)).plugin;
+    if (!kind?.signal)
+      throw new HeatError('ResourceActionNotSupported', `Signal resource during ${r.action} is not supported.`);
+    const ctx = this.resourceContext(new Job(caller), row, r, kind, r.properties);
+    await kind.signal(ctx, details);
+    r.data = ctx.data;
+    r.physical_resource_id = ctx.physicalId;
+    if (kind.resolveAttributes) r.attributes = await kind.resolveAttributes(ctx);
+    if (r.type === 'OS::Heat::WaitConditionHandle') r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
+    r.updated_at = now();
+    await this.store.saveResource(r);
+    await this.resourceEvent(row, r, 'SIGNAL', 'COMPLETE', signalReason(details));
+  }
+
+  /** PATCH .../resources/{name} {mark_unhealthy}: the resource is CHECK_FAILED (or back to CHECK_COMPLETE). */
+  async markUnhealthy(stackId: string, name: string, unhealthy: boolean, reason: string): Promise<void> {
+    const row = await this.liveStack(stackId);
+    const r = await this.store.resource(row.id, name);
+    if (!r) throw resourceNotFound(name, row.name);
+    if (unhealthy) {
+      r.action = 'CHECK';
+      r.status = 'FAILED';
+      r.status_reason = reason;
+    } else if (r.action === 'CHECK' && r.status === 'FAILED') {
+      r.status = 'COMPLETE';
+      r.status_reason = reason;
+    } else return;
+    r.updated_at = now();
+    await this.store.saveResource(r);
+    await this.resourceEvent(row, r, r.action, r.status, reason);
+  }
+
+  /** The data of an abandon or export (Heat's stack.prepare_abandon()). */
+  async exportStack(stackId: string): Promise<Record<string, unknown>> {
+    const row = await this.liveStack(stackId);
+    const resources: Record<string, unknown> = {};
+    for (const r of await this.store.resources(row.id))
+      resources[r.name] = {
+        name: r.name,
+        resource_id: r.physical_resource_id,
+        type: r.type,
+        action: r.action,
+        status: r.status,
+        metadata: r.metadata,
+        resource_data: r.data,
+      };
+    return {
+      id: row.id,
+      name: row.name,
+      action: row.action,
+      status: row.status,
+      template: row.template,
+      environment: row.environment,
+      files: row.files,
+      project_id: row.project_id,
+      stack_user_project_id: row.project_id,
+      tags: row.tags,
+      resources,
+    };
+  }
+
+  /** A snapshot of a stack: its template, environment, parameters and resource data. */
+  async snapshotStack(stackId: string, name: string | null): Promise<Record<string, unknown>> {
+    const row = await this.liveStack(stackId);
+    if (row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
+    const data = await this.exportStack(row.id);
+    data.params = row.params;
+    const snap = await this.store.addSnapshot({
+      id: randomUUID(),
+      stack_id: row.id,
+      name,
+      status: 'COMPLETE',
+      status_reason: 'Stack SNAPSHOT completed successfully',
+      data,
+    });
+    await this.stackEvent(row, 'SNAPSHOT', 'COMPLETE', 'Stack SNAPSHOT completed successfully');
+    return {
+      id: snap.id,
+      name: snap.name,
+      status: snap.status,
+      status_reason: snap.status_reason,
+      data,
+      creation_time: snap.created_at,
+    };
+  }
+
+  /** Restores a snapshot: the stack is updated back to the snapshot's template and parameters. */
+  async restoreSnapshot(caller: Caller, stackId: string, snapshotId: string): Promise<void> {
+    const row = await this.liveStack(stackId);
+    const snap = await this.store.snapshot(row.id, snapshotId);
+    if (!snap) throw new HeatError('EntityNotFound', `The Snapshot (${snapshotId}) could not be found.`);
+    const d = snap.data;
+    const env = parseEnvironment((d.environment ?? {}) as object);
+    const files = (d.files ?? {}) as Record<string, string>;
+    const params = (d.params ?? {}) as Record<string, unknown>;
+    const loaded = await loadStack(this.registry, d.template, env, files, params);
+    await this.lock(row.id, row.name);
+    await this.store.updateStack(row.id, {
+      template: d.template as Record<string, unknown>,
+      environment: d.environment as Record<string, unknown>,
+      files,
+      params,
+    });
+    await this.setStack(row, 'RESTORE', 'IN_PROGRESS', 'Stack RESTORE started');
+    this.start(row.id, caller, async (j) => {
+      try {
+        await this.updateResources(j, row, loaded, 'UPDATE');
+        await this.setStack(row, 'RESTORE', 'COMPLETE', 'Stack RESTORE completed successfully');
+      } catch (e) {
+        await this.setStack(row, 'RESTORE', 'FAILED', failureReason(e, 'RESTORE'));
+      }
+    });
+  }
+
+  /** Stops what this engine does on a stack and waits for it (Heat's stop_stack / thread_group_mgr.stop). */
+  async stopStack(stackId: string): Promise<void> {
+    const job = this.jobs.get(stackId);
+    if (job) {
+      job.cancel = 'stop';
+      await job.done.catch(() => undefined);
+      return;
+    }
+    const holder = await this.store.lockHolder(stackId);
+    if (holder && holder !== this.engineId && (await this.isAlive(holder))) await this.stopRemote(holder, stackId);
+  }
+
+  /** Stacks left IN_PROGRESS by an engine that is gone are FAILED and unlocked (Heat's reset_stack_status). */
+  async recover(): Promise<void> {
+    const rows = await this.store.db
+      .selectFrom('stack')
+      .selectAll()
+      .where('status', '=', 'IN_PROGRESS')
+      .where('deleted_at', 'is', null)
+      .execute();
+    for (const r of rows) {
+      const holder = await this.store.lockHolder(r.id);
+      if (holder && (holder === this.engineId ? this.jobs.has(r.id) : await this.isAlive(holder))) continue;
+      if (holder) await this.store.unlock(r.id, holder);
+      const reason = `Engine went down during stack ${r.action}`;
+      await this.store.updateStack(r.id, { status: 'FAILED', status_reason: reason, updated_at: now() });
+      await this.store.addEvent({
+        stack_id: r.id,
+        resource_name: r.name,
+        physical_resource_id: r.id,
+        resource_type: 'OS::Heat::Stack',
+        action: r.action,
+        status: 'FAILED',
+        status_reason: reason,
+      });
+      for (const res of await this.store.resources(r.id))
+        if (res.status === 'IN_PROGRESS') {
+          res.status = 'FAILED';
+          res.status_reason = reason;
+          await this.store.saveResource(res);
+        }
+    }
+  }
+
+  /** Waits for every job of this engine (close). */
+  async drain(): Promise<void> {
+    for (const j of this.jobs.values()) j.cancel = 'stop';
+    await Promise.all([...this.jobs.values()].map((j) => j.done.catch(() => undefined)));
+  }
+
+  // ---- locks and jobs ---------------------------------------------------------------------
+
+  private async liveStack(stackId: string): Promise<StackRow> {
+    const row = await this.store.getStack(stackId, false);
+    if (!row) throw stackNotFound(stackId);
+    return row;
+  }
+
+  /** Takes the stack lock: 409 ActionInProgress while another live engine (or job) holds it. */
+  private async lock(stackId: string, name: string): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      const holder = await this.store.tryLock(stackId, this.engineId);
+      if (holder === null) return;
+      const row = await this.store.getStack(stackId);
+      const busy = actionInProgress(name, row?.action ?? 'UNKNOWN');
+      if (holder === this.engineId) {
+        if (this.jobs.has(stackId)) throw busy;
+        await this.store.unlock(stackId, holder);
+        continue;
+      }
+      if (await this.isAlive(holder)) throw busy;
+      this.log.info({ stack: stackId, engine: holder }, 'stealing the lock of a dead engine');
+      if (await this.store.stealLock(stackId, holder, this.engineId)) return;
+    }
+    throw actionInProgress(name, 'UNKNOWN');
+  }
+
+  private start(stackId: string, caller: Caller, work: (j: Job) => Promise<void>): Job {
+    const job = new Job(caller);
+    this.jobs.set(stackId, job);
+    job.done = (async () => {
+      try {
+        await work(job);
+      } catch (e) {
+        this.log.error({ err: e, stack: stackId }, 'stack job failed');
+      } finally {
+        this.jobs.delete(stackId);
+        await this.store.unlock(stackId, this.engineId).catch(() => undefined);
+      }
+    })();
+    return job;
+  }
+
+  // ---- events and states -----------------------------------------------------------------
+
+  private async setStack(row: StackRow, action: string, status: string, reason: string) {
+    row.action = action;
+    row.status = status;
+    row.status_reason = reason;
+    await this.store.updateStack(row.id, {
+      action,
+      status,
+      status_reason: reason,
+      ...(action !== 'CREATE' ? { updated_at: now() } : {}),
+    });
+    await this.stackEvent(row, action, status, reason);
+  }
+
+  private stackEvent(row: StackRow, action: string, status: string, reason: string) {
+    return this.store.addEvent({
+      stack_id: row.id,
+      resource_name: row.name,
+      physical_resource_id: row.id,
+      resource_type: 'OS::Heat::Stack',
+      action,
+      status,
+      status_reason: reason,
+    });
+  }
+
+  private resourceEvent(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
+    return this.store.addEvent({
+      stack_id: row.id,
+      resource_name: r.name,
+      physical_resource_id: r.physical_resource_id,
+      resource_type: r.type,
+      action,
+      status,
+      status_reason: reason,
+    });
+  }
+
+  private async setResource(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
+    r.action = action;
+    r.status = status;
+    r.status_reason = reason;
+    r.updated_at = now();
+    await this.store.saveResource(r);
+    await this.resourceEvent(row, r, action, status, reason);
+  }
+
+  // ---- resources ---------------------------------------------------------------------------
+
+  private async pluginFor(row: StackRow, r: ResourceRow): Promise<{ plugin?: ResourcePlugin }> {
+    const direct = this.registry.plugins.get(r.type);
+    if (direct) return { plugin: direct };
+    const loaded = await loadStored(this.registry, row).catch(() => null);
+    const kind = loaded?.kinds[r.name];
+    if (kind && 'plugin' in kind) return { plugin: kind.plugin };
+    return { plugin: templateResourcePlugin(r.type) };
+  }
+
+  private pluginOf(loaded: LoadedStack, name: string): ResourcePlugin {
+    return pluginOfLoaded(loaded, name);
+  }
+
+  /** The OpenStack API on behalf of the caller: the user's token when it has one, else the service's. */
+  private apiFor(job: Job, projectId: string): ApiCall {
+    return async <T>(service: string, method: string, path: string, body?: unknown, expect = [200, 201, 202, 204]) => {
+      const endpoint = projectEndpoint(await this.session.endpoint(service), projectId);
+      const headers: Record<string, string> = {
+        Accept: 'application/json',
+        'X-Auth-Token': job.caller.token ?? (await this.session.token()),
+      };
+      if (service === 'compute') headers['OpenStack-API-Version'] = 'compute 2.79';
+      if (body !== undefined) headers['Content-Type'] = 'application/json';
+      const res = await httpRequest(`${endpoint}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      let parsed: unknown;
+      try {
+        parsed = res.text ? JSON.parse(res.text) : undefined;
+      } catch {
+        parsed = res.text;
+      }
+      if (!expect.includes(res.status)) throw new Error(apiFailure(service, method, path, res.status, parsed));
+      return parsed as T;
+    };
+  }
+
+  private resourceContext(
+    job: Job,
+    row: StackRow,
+    r: ResourceRow,
+    plugin: ResourcePlugin,
+    properties: Record<string, unknown>,
+    oldProperties?: Record<string, unknown>,
+    loaded?: LoadedStack,
+  ): ResourceContext {
+    const engine = this;
+    const api = this.apiFor(job, row.project_id);
+    const nestedRow = async () =>
+      r.physical_resource_id ? await engine.store.getStack(r.physical_resource_id, false) : null;
+    const ctx: ResourceContext = {
+      name: r.name,
+      type: r.type,
+      stack: { id: row.id, name: row.name, projectId: row.project_id, userId: row.user_id, region: this.region },
+      properties,
+      oldProperties,
+      metadata: r.metadata,
+      physicalId: r.physical_resource_id,
+      data: { ...r.data },
+      api,
+      log: this.log.child({ stack: row.id, resource: r.name }),
+      heatUrl: async () => projectEndpoint(await this.session.endpoint('orchestration', 'public'), row.project_id),
+      sleep: (ms) => this.sleep(job, ms),
+      sibling: async (ref) => {
+        for (const s of await engine.store.resources(row.id)) {
+          const p = engine.registry.plugins.get(s.type);
+          if (s.name === ref || refIdOf(s, p) === ref)
+            return {
+              name: s.name,
+              physicalId: s.physical_resource_id,
+              data: s.data,
+              attributes: s.attributes,
+              properties: s.properties,
+            };
+        }
+        return null;
+      },
+      signalSibling: async (ref, details) => {
+        const sib = await ctx.sibling(ref);
+        if (!sib)
+          throw new HeatError('EntityNotFound', `The Resource (${ref}) could not be found in Stack ${row.name}.`);
+        await engine.signalResource(job.caller, row.id, sib.name, details);
+      },
+      nested: {
+        async apply(template, params, files) {
+          const existing = await nestedRow();
+          const registry = engine.registry.nestedRegistry(
+            r.name,
+            ((loaded?.env ?? parseEnvironment(row.environment)).resource_registry ?? {}) as Record<string, unknown>,
+          );
+          const env = {
+            resource_registry: registry,
+            parameter_defaults: (loaded?.env ?? parseEnvironment(row.environment)).parameter_defaults ?? {},
+          };
+          const allFiles = { ...row.files, ...(files ?? {}) };
+          if (existing) {
+            await engine.updateStack(
+              job.caller,
+              existing.id,
+              { template, parameters: params, environment: env, files: allFiles },
+              true,
+            );
+            const after = await engine.store.getStack(existing.id);
+            if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack update failed');
+            ctx.physicalId = existing.id;
+            return existing.id;
+          }
+          const ref = await engine.createStack(
+            job.caller,
+            {
+              stack_name: `${row.name}-${r.name}-${randomUUID().slice(0, 12)}`,
+              template,
+              parameters: params,
+              environment: env,
+              disable_rollback: true,
+            },
+            { id: row.id, resource: r.name, files: allFiles },
+          );
+          ctx.physicalId = ref.id;
+          const after = await engine.store.getStack(ref.id);
+          if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack create failed');
+          return ref.id;
+        },
+        async delete() {
+          const n = (await nestedRow()) ?? (ctx.physicalId ? await engine.store.getStack(ctx.physicalId, false) : null);
+          if (!n) return;
+          await engine.deleteStack(job.caller, n.id, { wait: true });
+          const after = await engine.store.getStack(n.id);
+          if (after?.status === 'FAILED') throw new Error(after.status_reason);
+        },
+        async outputs() {
+          const n = ctx.physicalId ? await engine.store.getStack(ctx.physicalId) : null;
+          if (!n) return {};
+          return engine.outputsOf(n);
+        },
+        async resources() {
+          const n = ctx.physicalId ? await engine.store.getStack(ctx.physicalId) : null;
+          if (!n) return {};
+          const out: Record<string, { refId: string | null; attributes: Record<string, unknown> }> = {};
+          for (const x of await engine.store.resources(n.id))
+            out[x.name] = { refId: refIdOf(x, engine.registry.plugins.get(x.type)), attributes: x.attributes };
+          return out;
+        },
+        async action(action) {
+          const n = ctx.physicalId ? await engine.store.getStack(ctx.physicalId, false) : null;
+          if (!n) return;
+          await engine.lock(n.id, n.name);
+          await engine.setStack(n, action, 'IN_PROGRESS', `Stack ${action} started`);
+          const j = engine.start(n.id, job.caller, async (jj) => {
+            try {
+              await engine.actOnResources(jj, n, action);
+              await engine.setStack(n, action, 'COMPLETE', `Stack ${action} completed successfully`);
+            } catch (e) {
+              await engine.setStack(n, action, 'FAILED', failureReason(e, action));
+            }
+          });
+          await j.done;
+          const after = await engine.store.getStack(n.id);
+          if (after?.status === 'FAILED') throw new Error(after.status_reason);
+        },
+      },
+    };
+    return ctx;
+  }
+
+  /** The outputs of a stored stack, name → value. */
+  async outputsOf(row: StackRow): Promise<Record<string, unknown>> {
+    const loaded = await loadStored(this.registry, row);
+    const rows = new Map((await this.store.resources(row.id)).map((x) => [x.name, x]));
+    const outs = resolveOutputs(loaded, identityOf(row, this.region), rows, (n) => this.pluginOf(loaded, n));
+    return Object.fromEntries(outs.map((o) => [o.output_key, o.output_value]));
+  }
+
+  private async sleep(job: Job, ms: number) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (job.cancel) throw new Cancelled(job.cancel);
+      await new Promise((r) => setTimeout(r, Math.min(200, end - Date.now())));
+    }
+    if (job.cancel) throw new Cancelled(job.cancel);
+  }
+
+  /** Waits while a hook is set on the resource (pre-create, pre-update, pre-delete, post-*). */
+  private async hook(
+    job: Job,
+    row: StackRow,
+    r: ResourceRow,
+    loaded: LoadedStack | null,
+    hook: string,
+    action: string,
+  ) {
+    const env: Environment = loaded?.env ?? parseEnvironment(row.environment);
+    const hooks = this.registry.hooks(r.name, (env.resource_registry ?? {}) as Record<string, unknown>);
+    if (!hooks.includes(hook)) return;
+    r.data = { ...r.data, pending_hook: hook };
+    await this.store.saveResource(r);
+    await this.resourceEvent(row, r, r.action, r.status, `${action} paused until Hook ${hook} is cleared`);
+    for (;;) {
+      await this.sleep(job, 300);
+      const cur = await this.store.resource(row.id, r.name);
+      if (!cur || !cur.data.pending_hook) {
+        if (cur) r.data = cur.data;
+        return;
+      }
+    }
+  }
+
+  /** Runs `work` on every name once its `after` names are done, in parallel where allowed. */
+  private async walk(job: Job, names: string[], after: (n: string) => string[], work: (n: string) => Promise<void>) {
+    const done = new Set<string>();
+    const running = new Map<string, Promise<void>>();
+    const pending = new Set(names);
+    let failure: unknown = null;
+    while (pending.size || running.size) {
+      if (!failure && job.cancel) failure = new Cancelled(job.cancel);
+      if (!failure)
+        for (const n of [...pending]) {
+          if (running.size >= this.options.maxParallelResources) break;
+          if (after(n).every((d) => done.has(d) || !names.includes(d))) {
+            pending.delete(n);
+            running.set(
+              n,
+              work(n).then(
+                () => {
+                  done.add(n);
+                  running.delete(n);
+                },
+                (e) => {
+                  failure ??= e;
+                  running.delete(n);
+                },
+              ),
+            );
+          }
+        }
+      if (!running.size) {
+        if (failure || !pending.size) break;
+        throw new Error(`Circular dependency among ${[...pending].join(', ')}`);
+      }
+      await Promise.race(running.values());
+    }
+    if (failure) throw failure;
+  }
+
+  private newRow(
+    row: StackRow,
+    name: string,
+    type: string,
+    requires: string[],
+    metadata: Record<string, unknown>,
+  ): ResourceRow {
+    return {
+      id: randomUUID(),
+      stack_id: row.id,
+      name,
+      type,
+      action: 'INIT',
+      status: 'COMPLETE',
+      status_reason: '',
+      physical_resource_id: null,
+      properties: {},
+      attributes: {},
+      data: {},
+      metadata,
+      requires,
+      created_at: now(),
+      updated_at: null,
+    };
+  }
+
+  private resolveProps(
+    loaded: LoadedStack,
+    row: StackRow,
+    rows: Map<string, ResourceRow>,
+    name: string,
+    plugin: ResourcePlugin,
+  ) {
+    const def = loaded.defs[name]!;
+    const ctx = resolveContext(loaded, identityOf(row, this.region), rows, (n) => this.pluginOf(loaded, n));
+    const raw = (
+      def.properties === undefined || def.properties === null ? {} : resolve(def.properties, loaded.template, ctx)
+    ) as Record<string, unknown>;
+    const metadata = (def.metadata ? resolve(def.metadata, loaded.template, ctx) : {}) as Record<string, unknown>;
+    if (plugin.anyProperties) return { props: raw ?? {}, metadata };
+    try {
+      return { props: validateProperties(plugin.properties, raw ?? {}, `Properties`), metadata };
+    } catch (e) {
+      throw new HeatError('StackValidationFailed', `Property error: resources.${name}.${(e as Error).message}`);
+    }
+  }
+
+  private async createOne(
+    job: Job,
+    row: StackRow,
+    loaded: LoadedStack,
+    rows: Map<string, ResourceRow>,
+    name: string,
+    action: string,
+    adopt?: Record<string, unknown>,
+  ) {
+    const r = rows.get(name)!;
+    const plugin = this.pluginOf(loaded, name);
+    await this.hook(job, row, r, loaded, 'pre-create', 'CREATE');
+    await this.setResource(row, r, action, 'IN_PROGRESS', 'state changed');
+    let ctx: ResourceContext | undefined;
+    try {
+      const { props, metadata } = this.resolveProps(loaded, row, rows, name, plugin);
+      r.metadata = metadata;
+      r.properties = props;
+      ctx = this.resourceContext(job, row, r, plugin, props, undefined, loaded);
+      const kind = loaded.kinds[name]!;
+      const adopted = (adopt?.resources as Record<string, Record<string, unknown>> | undefined)?.[name];
+      const external = externalIdOf(loaded, row, rows, name, this.region, (n) => this.pluginOf(loaded, n));
+      if (external !== null) {
+        // An external resource is referenced, not made (and not deleted with the stack).
+        ctx.physicalId = external;
+        ctx.data = { external_id: external };
+      } else if (adopted) {
+        ctx.physicalId = (adopted.resource_id as string) ?? null;
+        ctx.data = (adopted.resource_data as Record<string, unknown>) ?? {};
+      } else if ('template' in kind) {
+        await ctx.nested.apply(kind.template, props, loaded.files);
+        ctx.data.outputs = await ctx.nested.outputs();
+        ctx.data.stack_id_output = (ctx.data.outputs as Record<string, unknown>)['OS::stack_id'] ?? null;
+      } else await plugin.create(ctx);
+      r.physical_resource_id = ctx.physicalId;
+      r.data = ctx.data;
+      r.properties = props;
+      r.attributes = plugin.resolveAttributes ? await plugin.resolveAttributes(ctx) : {};
+      if ('template' in kind) r.attributes = { ...((ctx.data.outputs ?? {}) as Record<string, unknown>) };
+    } catch (e) {
+      // What the plugin made before it failed is kept, so that delete and rollback remove it.
+      if (ctx) {
+        r.physical_resource_id = ctx.physicalId;
+        r.data = ctx.data;
+      }
+      if (e instanceof Cancelled) {
+        await this.setResource(row, r, action, 'FAILED', `${action} aborted`);
+        throw e;
+      }
+      const reason = resourceFailure(e, name);
+      await this.setResource(row, r, action, 'FAILED', reason);
+      throw new ResourceFailed(reason);
+    }
+    await this.setResource(row, r, action, 'COMPLETE', 'state changed');
+    await this.hook(job, row, r, loaded, 'post-create', 'CREATE');
+  }
+
+  private async createResources(
+    job: Job,
+    row: StackRow,
+    loaded: LoadedStack,
+    action: string,
+    adopt?: Record<string, unknown>,
+  ) {
+    const rows = new Map<string, ResourceRow>();
+    for (const [name, def] of Object.entries(loaded.defs)) {
+      const r = this.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
+      rows.set(name, r);
+      await this.store.saveResource(r);
+    }
+    await this.walk(
+      job,
+      Object.keys(loaded.defs),
+      (n) => loaded.deps[n] ?? [],
+      (n) => this.createOne(job, row, loaded, rows, n, action, adopt),
+    );
+  }
+
+  private async deleteOne(job: Job, row: StackRow, r: ResourceRow, loaded: LoadedStack | null, retain: boolean) {
+    const plugin = loaded?.kinds[r.name] ? this.pluginOf(loaded, r.name) : (await this.pluginFor(row, r)).plugin!;
+    if (r.action === 'INIT' && r.status === 'COMPLETE') {
+      await this.store.deleteResource(r.id);
+      return;
+    }
+    await this.hook(job, row, r, loaded, 'pre-delete', 'DELETE');
+    await this.setResource(row, r, 'DELETE', 'IN_PROGRESS', 'state changed');
+    try {
+      if (!retain && !r.data.external_id) {
+        const ctx = this.resourceContext(job, row, r, plugin, r.properties, undefined, loaded ?? undefined);
+        await plugin.delete(ctx);
+      }
+    } catch (e) {
+      const reason = resourceFailure(e, r.name);
+      await this.setResource(row, r, 'DELETE', 'FAILED', reason);
+      throw new ResourceFailed(reason);
+    }
+    await this.resourceEvent(row, r, 'DELETE', 'COMPLETE', 'state changed');
+    await this.store.deleteResource(r.id);
+  }
+
+  private async deleteResources(
+    job: Job,
+    row: StackRow,
+    loaded: LoadedStack | null,
+    rollback: boolean,
+    only?: ResourceRow[],
+  ) {
+    const list = only ?? (await this.store.resources(row.id));
+    const byName = new Map(list.map((r) => [r.name, r]));
+    // A resource goes once every resource that requires it is gone.
+    const requiredBy = (n: string) => list.filter((x) => x.requires.includes(n)).map((x) => x.name);
+    const deletionPolicy = (n: string) => String(loaded?.defs[n]?.deletion_policy ?? 'Delete');
+    // Deletion ignores cancellation requests from a previous action: delete must finish.
+    const own = rollback ? job : Object.assign(new Job(job.caller), { cancel: false as Cancel });
+    await this.walk(
+      own,
+      list.map((r) => r.name),
+      requiredBy,
+      (n) => this.deleteOne(own, row, byName.get(n)!, loaded, deletionPolicy(n) === 'Retain'),
+    );
+  }
+
+  private async updateOne(
+    job: Job,
+    row: StackRow,
+    loaded: LoadedStack,
+    rows: Map<string, ResourceRow>,
+    name: string,
+    action: string,
+  ) {
+    const existing = rows.get(name);
+    const def = loaded.defs[name]!;
+    const plugin = this.pluginOf(loaded, name);
+    const kind = loaded.kinds[name]!;
+    if (!existing || (existing.action === 'INIT' && existing.status === 'COMPLETE') || existing.action === 'DELETE') {
+      const r = existing ?? this.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
+      r.requires = loaded.deps[name] ?? [];
+      r.type = def.type;
+      rows.set(name, r);
+      await this.store.saveResource(r);
+      await this.createOne(job, row, loaded, rows, name, 'CREATE');
+      return;
+    }
+    existing.requires = loaded.deps[name] ?? [];
+    const external = externalIdOf(loaded, row, rows, name, this.region, (n) => this.pluginOf(loaded, n));
+    const before = (existing.data.external_id as string | undefined) ?? null;
+    if (external !== before) {
+      const reason = `NotSupported: resources.${name}: Update to property external_id of ${name} (${def.type}) is not supported.`;
+      await this.setResource(row, existing, 'UPDATE', 'FAILED', reason);
+      throw new ResourceFailed(reason);
+    }
+    if (external !== null) return;
+    const { props, metadata } = (() => {
+      try {
+        return this.resolveProps(loaded, row, rows, name, plugin);
+      } catch (e) {
+        throw new ResourceFailed(resourceFailure(e, name));
+      }
+    })();
+    const sameType = existing.type === def.type;
+    const changed = Object.keys({ ...props, ...existing.properties }).filter(
+      (k) => JSON.stringify(props[k] ?? null) !== JSON.stringify(existing.properties[k] ?? null),
+    );
+    const failedBefore = existing.status === 'FAILED' && existing.action !== 'CHECK';
+    const nested = 'template' in kind;
+    // The pre-update hook stops every resource the update visits, changed or not (as Heat's does).
+    await this.hook(job, row, existing, loaded, 'pre-update', 'UPDATE');
+    if (sameType && !changed.length && !failedBefore && !nested) {
+      if (JSON.stringify(metadata) !== JSON.stringify(existing.metadata)) {
+        existing.metadata = metadata;
+        await this.store.saveResource(existing);
+      }
+      return;
+    }
+    const inPlace =
+      sameType &&
+      !failedBefore &&
+      (nested || (plugin.update && changed.every((k) => plugin.anyProperties || plugin.properties[k]?.update_allowed)));
+    if (inPlace) {
+      await this.setResource(
+        row,
+        existing,
+        action === 'ROLLBACK' ? 'UPDATE' : 'UPDATE',
+        'IN_PROGRESS',
+        'state changed',
+      );
+      try {
+        const ctx = this.resourceContext(job, row, existing, plugin, props, existing.properties, loaded);
+        if (nested && 'template' in kind) {
+          await ctx.nested.apply(kind.template, props, loaded.files);
+          ctx.data.outputs = await ctx.nested.outputs();
+        } else await plugin.update!(ctx, changed);
+        existing.physical_resource_id = ctx.physicalId;
+        existing.data = ctx.data;
+        existing.properties = props;
+        existing.metadata = metadata;
+        existing.attributes = nested
+          ? { ...((ctx.data.outputs ?? {}) as Record<string, unknown>) }
+          : plugin.resolveAttributes
+            ? await plugin.resolveAttributes(ctx)
+            : {};
+        await this.setResource(row, existing, 'UPDATE', 'COMPLETE', 'state changed');
+        await this.hook(job, row, existing, loaded, 'post-update', 'UPDATE');
+        return;
+      } catch (e) {
+        if (!(e instanceof UpdateReplace)) {
+          if (e instanceof Cancelled) {
+            await this.setResource(row, existing, 'UPDATE', 'FAILED', 'UPDATE aborted');
+            throw e;
+          }
+          const reason = resourceFailure(e, name);
+          await this.setResource(row, existing, 'UPDATE', 'FAILED', reason);
+          throw new ResourceFailed(reason);
+        }
+      }
+    }
+    // Replacement: the old resource goes, a new one is made under the same name.
+    await this.resourceEvent(row, existing, 'UPDATE', 'IN_PROGRESS', 'UpdateReplace: the resource is replaced');
+    try {
+      if (existing.physical_resource_id || existing.status !== 'FAILED' || existing.action !== 'CREATE') {
+        const old = this.pluginOf(loaded, name);
+        const oldPlugin = existing.type === def.type ? old : (await this.pluginFor(row, existing)).plugin!;
+        await oldPlugin.delete(
+          this.resourceContext(job, row, existing, oldPlugin, existing.properties, undefined, loaded),
+        );
+      }
+    } catch (e) {
+      const reason = resourceFailure(e, name);
+      await this.setResource(row, existing, 'UPDATE', 'FAILED', reason);
+      throw new ResourceFailed(reason);
+    }
+    await this.store.deleteResource(existing.id);
+    const fresh = this.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
+    rows.set(name, fresh);
+    await this.store.saveResource(fresh);
+    await this.createOne(job, row, loaded, rows, name, 'CREATE');
+    const r = rows.get(name)!;
+    await this.setResource(row, r, 'UPDATE', 'COMPLETE', 'state changed');
+  }
+
+  private async updateResources(job: Job, row: StackRow, loaded: LoadedStack, action: string) {
+    const current = await this.store.resources(row.id);
+    const rows = new Map(current.map((r) => [r.name, r]));
+    const names = Object.keys(loaded.defs);
+    await this.walk(
+      job,
+      names,
+      (n) => loaded.deps[n] ?? [],
+      (n) => this.updateOne(job, row, loaded, rows, n, action),
+    );
+    const removed = current.filter((r) => !(r.name in loaded.defs));
+    if (removed.length) {
+      const old = await loadStored(this.registry, row).catch(() => null);
+      await this.deleteResources(job, row, old, false, removed);
+    }
+  }
+
+  private async actOnResources(job: Job, row: StackRow, action: 'SUSPEND' | 'RESUME' | 'CHECK') {
+    const list = await this.store.resources(row.id);
+    const loaded = await loadStored(this.registry, row).catch(() => null);
+    const byName = new Map(list.map((r) => [r.name, r]));
+    const order =
+      action === 'SUSPEND'
+        ? (n: string) => list.filter((x) => x.requires.includes(n)).map((x) => x.name)
+        : (n: string) => byName.get(n)?.requires ?? [];
+    await this.walk(
+      job,
+      list.map((r) => r.name),
+      order,
+      async (n) => {
+        const r = byName.get(n)!;
+        const plugin = loaded?.kinds[n] ? this.pluginOf(loaded, n) : (await this.pluginFor(row, r)).plugin!;
+        const handler = action === 'SUSPEND' ? plugin.suspend : action === 'RESUME' ? plugin.resume : plugin.check;
+        await this.setResource(row, r, action, 'IN_PROGRESS', 'state changed');
+        try {
+          if (handler)
+            await handler.call(
+              plugin,
+              this.resourceContext(job, row, r, plugin, r.properties, undefined, loaded ?? undefined),
+            );
+        } catch (e) {
+          const reason = resourceFailure(e, n);
+          await this.setResource(row, r, action, 'FAILED', reason);
+          throw new ResourceFailed(reason);
+        }
+        await this.setResource(
+          row,
+          r,
+          action,
+          'COMPLETE',
+          handler || action !== 'CHECK' ? 'state changed' : `${action} not supported for ${r.type}`,
+        );
+      },
+    );
+  }
+}
+
+class ResourceFailed extends Error {}
+
+/** The resolved `external_id` of a resource definition, or null. */
+function externalIdOf(
+  loaded: LoadedStack,
+  row: StackRow,
+  rows: Map<string, ResourceRow>,
+  name: string,
+  region: string,
+  pluginOf: (n: string) => ResourcePlugin,
+): string | null {
+  const ext = loaded.defs[name]?.external_id;
+  if (ext === undefined || ext === null) return null;
+  const v = resolve(ext, loaded.template, resolveContext(loaded, identityOf(row, region), rows, pluginOf));
+  return v === undefined || v === null || v === '' ? null : String(v);
+}
+
+/**
+ * A catalog URL for another project: the service user's catalog has its own project substituted
+ * (Keystone fills in $(project_id)s), so the project part of per-project endpoints is replaced.
+ */
+export function projectEndpoint(url: string, projectId: string): string {
+  return url
+    .replace(/\/+$/, '')
+    .replace(/\$\(project_id\)s|%\(tenant_id\)s|\$\(tenant_id\)s/g, projectId)
+    .replace(/\/AUTH_[0-9a-zA-Z_-]+$/, `/AUTH_${projectId}`)
+    .replace(/\/heat-api\/v1\/[^/]+$/, `/heat-api/v1/${projectId}`)
+    .replace(/(:8004\/v1)\/[^/]+$/, `$1/${projectId}`);
+}
+
+function mergeEnv(a: Environment, b: Environment): Environment {
+  const out = { ...a } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(b as unknown as Record<string, unknown>)) {
+    const prev = out[k];
+    out[k] =
+      prev && typeof prev === 'object' && !Array.isArray(prev) && v && typeof v === 'object' && !Array.isArray(v)
+        ? { ...(prev as object), ...(v as object) }
+        : v;
+  }
+  return out as unknown as Environment;
+}
+
+function resourceFailure(e: unknown, name: string): string {
+  if (e instanceof ResourceFailed) return e.message;
+  const err = e as Error;
+  const type =
+    e instanceof HeatError
+      ? e.type
+      : err?.constructor?.name && err.constructor.name !== 'Error'
+        ? err.constructor.name
+        : 'Error';
+  const msg = err?.message ?? String(e);
+  return msg.startsWith(`${type}: resources.`) ? msg : `${type}: resources.${name}: ${msg}`;
+}
+
+function failureReason(e: unknown, action: string): string {
+  if (e instanceof Cancelled) return e.how === 'rollback' ? 'Stack UPDATE cancelled' : `Stack ${action} cancelled`;
+  if (e instanceof ResourceFailed) return `Resource ${action} failed: ${e.message}`;
+  return `${action} failed: ${(e as Error)?.message ?? String(e)}`;
+}
+
+function signalReason(details: unknown): string {
+  if (details && typeof details === 'object') {
+    const d = details as Record<string, unknown>;
+    if (typeof d.reason === 'string') return `Signal: ${d.reason}`;
+  }
+  return 'Signal: unknown reason';
+}
+
+function apiFailure(service: string, method: string, path: string, status: number, body: unknown): string {
+  let message = typeof body === 'string' ? body : JSON.stringify(body);
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    const inner = Object.values(b)[0] as Record<string, unknown> | undefined;
+    const m =
+      (b.NeutronError as { message?: string } | undefined)?.message ??
+      (b.error as { message?: string } | undefined)?.message ??
+      (inner && typeof inner === 'object' ? (inner.message as string | undefined) : undefined);
+    if (m) message = m;
+  }
+  const kind =
+    status === 404
+      ? 'NotFound'
+      : status === 409
+        ? 'Conflict'
+        : status === 403
+          ? 'Forbidden'
+          : status >= 500
+            ? 'InternalServerError'
+            : 'BadRequest';
+  return `${kind}: ${message} (${service} ${method} ${path}: HTTP ${status})`;
+}

@@ -1,0 +1,276 @@
+// A stack as the engine and the API read it: its row, its parsed template and environment, its
+// resolved parameters and conditions, the definitions of its active resources and their
+// dependency graph (from the template seam, src/orchestration/template/), and how its
+// outputs and resource attributes are resolved.
+import {
+  type Environment,
+  type ResolveContext,
+  type Template,
+  TemplateError,
+  conditionEnabled,
+  dependencies,
+  enabledResources,
+  evaluateConditions,
+  mergeEnvironments,
+  parseEnvironment,
+  parseTemplate,
+  resolve,
+  resolveParameters,
+} from '../template/index.ts';
+import { HeatError } from '../errors.ts';
+import type { ResourceRow, StackRow } from '../stacks.ts';
+import type { ResourceRegistry, Resolved } from '../resources/registry.ts';
+import type { ResourcePlugin } from '../resources/plugin.ts';
+
+export type ResourceDef = Template['resources'][string];
+
+export interface LoadedStack {
+  template: Template;
+  env: Environment;
+  files: Record<string, string>;
+  params: Record<string, unknown>;
+  conditions: Record<string, boolean>;
+  /** The resources whose condition holds. */
+  defs: Record<string, ResourceDef>;
+  /** Resource → the resources it depends on (active ones only). */
+  deps: Record<string, string[]>;
+  /** Resource → what its type resolves to. */
+  kinds: Record<string, Resolved>;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A template error (or any validation failure) as Heat's 400. */
+export function asValidationError(e: unknown): unknown {
+  if (e instanceof TemplateError) return new HeatError(e.type ?? 'StackValidationFailed', e.message);
+  return e;
+}
+
+export interface StackIdentity {
+  id: string;
+  name: string;
+  projectId: string;
+  region: string;
+}
+
+/** The environment a request gives: `environment` (a map or YAML text) and `environment_files` merged in order. */
+export function requestEnvironment(
+  environment: unknown,
+  environmentFiles: string[] | undefined,
+  files: Record<string, string>,
+): Environment {
+  const envs: Environment[] = [];
+  for (const f of environmentFiles ?? []) {
+    const text = files[f];
+    if (text === undefined)
+      throw new HeatError('StackValidationFailed', `Environment file ${f} was not given with the files.`);
+    envs.push(parseEnvironment(text));
+  }
+  envs.push(parseEnvironment((environment ?? {}) as string | object));
+  return envs.length === 1 ? envs[0]! : mergeEnvironments(...envs);
+}
+
+/** Parses, resolves and validates a stack's template against its environment and parameters. */
+export async function loadStack(
+  registry: ResourceRegistry,
+  templateBody: unknown,
+  env: Environment,
+  files: Record<string, string>,
+  given: Record<string, unknown>,
+  opts: { strict?: boolean } = {},
+): Promise<LoadedStack> {
+  try {
+    if (templateBody === undefined || templateBody === null || templateBody === '')
+      throw new HeatError('StackValidationFailed', 'No template specified');
+    const template = parseTemplate(templateBody as string | object, files);
+    const params = await resolveParameters(template, env, given);
+    const conditions = evaluateConditions(template, params);
+    const defs: Record<string, ResourceDef> = {};
+    for (const name of enabledResources(template, conditions)) defs[name] = template.resources[name]!;
+    const all = dependencies(template, conditions);
+    const deps: Record<string, string[]> = {};
+    for (const name of Object.keys(defs)) {
+      const list = (all[name] ?? []).filter((d) => d in defs);
+      for (const d of all[name] ?? [])
+        if (!(d in template.resources))
+          throw new HeatError('InvalidTemplateReference', `The specified reference "${d}" (in ${name}) is incorrect.`);
+      deps[name] = [...new Set(list)];
+    }
+    checkCycles(deps);
+    const kinds: Record<string, Resolved> = {};
+    const registryMap = (env.resource_registry ?? {}) as Record<string, unknown>;
+    for (const [name, def] of Object.entries(defs)) {
+      kinds[name] = registry.resolve(def.type, name, registryMap, files);
+      const k = kinds[name]!;
+      if ('plugin' in k && opts.strict !== false) staticCheck(name, k.plugin, def.properties);
+    }
+    return { template, env, files, params, conditions, defs, deps, kinds };
+  } catch (e) {
+    throw asValidationError(e);
+  }
+}
+
+/** What can be checked before anything is resolved: property names that the schema does not know. */
+function staticCheck(name: string, plugin: ResourcePlugin, props: unknown) {
+  if (plugin.anyProperties || !isMap(props)) return;
+  for (const k of Object.keys(props))
+    if (!(k in plugin.properties))
+      throw new HeatError(
+        'StackValidationFailed',
+        `Property error: resources.${name}.properties: Unknown Property ${k}`,
+      );
+  for (const [k, s] of Object.entries(plugin.properties))
+    if (s.required && s.default === undefined && !(k in props))
+      throw new HeatError(
+        'StackValidationFailed',
+        `Property error: resources.${name}.properties: Property ${k} not assigned`,
+      );
+}
+
+function checkCycles(deps: Record<string, string[]>) {
+  const state = new Map<string, 1 | 2>();
+  const visit = (n: string, trail: string[]) => {
+    if (state.get(n) === 2) return;
+    if (state.get(n) === 1)
+      throw new HeatError('StackValidationFailed', `Circular Dependency Found: ${[...trail, n].join(' -> ')}`);
+    state.set(n, 1);
+    for (const d of deps[n] ?? []) visit(d, [...trail, n]);
+    state.set(n, 2);
+  };
+  for (const n of Object.keys(deps)) visit(n, []);
+}
+
+/** The reference id `get_resource` answers for a stored resource. */
+export function refIdOf(
+  r: Pick<ResourceRow, 'name' | 'physical_resource_id' | 'data'>,
+  plugin?: ResourcePlugin,
+): string | null {
+  if (plugin?.refId) {
+    try {
+      return plugin.refId({ physicalId: r.physical_resource_id, data: r.data, name: r.name } as never);
+    } catch {
+      /* the default below */
+    }
+  }
+  return r.physical_resource_id ?? r.name;
+}
+
+function followPath(v: unknown, path: unknown[]): unknown {
+  let cur = v;
+  for (const p of path) {
+    if (cur === null || cur === undefined) return null;
+    if (Array.isArray(cur)) cur = cur[Number(p)];
+    else if (isMap(cur)) cur = cur[String(p)];
+    else if (typeof cur === 'string') {
+      try {
+        const parsed = JSON.parse(cur);
+        cur = isMap(parsed) || Array.isArray(parsed) ? (parsed as Record<string, unknown>)[String(p)] : null;
+      } catch {
+        return null;
+      }
+    } else return null;
+  }
+  return cur ?? null;
+}
+
+/** The value of a resource's attribute from what the engine stored (get_attr). */
+export function attributeOf(
+  r: ResourceRow | undefined,
+  attr: string,
+  path: unknown[],
+  plugin?: ResourcePlugin,
+): unknown {
+  if (!r) return null;
+  let v: unknown;
+  if (attr === 'show') v = r.attributes.show ?? r.attributes;
+  else if (attr in r.attributes) v = r.attributes[attr];
+  else if (plugin?.attribute)
+    v = plugin.attribute(
+      { physicalId: r.physical_resource_id, data: r.data, attributes: r.attributes, properties: r.properties },
+      attr,
+    );
+  else v = null;
+  return followPath(v, path);
+}
+
+/** The resolve context of a stack over the given resource rows. */
+export function resolveContext(
+  loaded: LoadedStack,
+  stack: StackIdentity,
+  rows: Map<string, ResourceRow>,
+  pluginOf: (name: string) => ResourcePlugin | undefined,
+): ResolveContext {
+  return {
+    params: loaded.params,
+    conditions: loaded.conditions,
+    getResource: (name) => {
+      const r = rows.get(name);
+      return r ? refIdOf(r, pluginOf(name)) : null;
+    },
+    getAttr: (name, attr, path) => attributeOf(rows.get(name), attr, path ?? [], pluginOf(name)),
+    getFile: (name) => loaded.files[name],
+    stack,
+  };
+}
+
+/** A stack's outputs, resolved over its stored resources; an output that fails carries output_error. */
+export function resolveOutputs(
+  loaded: LoadedStack,
+  stack: StackIdentity,
+  rows: Map<string, ResourceRow>,
+  pluginOf: (name: string) => ResourcePlugin | undefined,
+): Array<{ output_key: string; output_value: unknown; description: string; output_error?: string }> {
+  const ctx = resolveContext(loaded, stack, rows, pluginOf);
+  const out: Array<{ output_key: string; output_value: unknown; description: string; output_error?: string }> = [];
+  for (const [key, o] of Object.entries(loaded.template.outputs)) {
+    if (o.condition !== undefined && !conditionEnabled(loaded.template, o.condition, loaded.conditions)) continue;
+    try {
+      out.push({
+        output_key: key,
+        output_value: resolve(o.value, loaded.template, ctx) ?? null,
+        description: o.description ?? 'No description given',
+      });
+    } catch (e) {
+      out.push({
+        output_key: key,
+        output_value: null,
+        description: o.description ?? 'No description given',
+        output_error: (e as Error).message,
+      });
+    }
+  }
+  return out;
+}
+
+/** The identity of a stack row for the template seam. */
+export function identityOf(row: StackRow, region: string): StackIdentity {
+  return { id: row.id, name: row.name, projectId: row.project_id, region };
+}
+
+/** Loads a stored stack (its template, environment and parameters as stored), without strict checks. */
+export function loadStored(registry: ResourceRegistry, row: StackRow): Promise<LoadedStack> {
+  return loadStack(registry, row.template, parseEnvironment(row.environment), row.files, row.params, { strict: false });
+}
+
+/** Heat's template resource: a nested stack whose parameters are the resource's properties. */
+export function templateResourcePlugin(type: string): ResourcePlugin {
+  return {
+    type,
+    anyProperties: true,
+    properties: {},
+    attributes: {},
+    async create() {},
+    async delete(r) {
+      await r.nested.delete();
+    },
+    refId: (r) => (r.data.stack_id_output as string) ?? r.physicalId,
+    attribute: (state, name) => (state.data.outputs as Record<string, unknown> | undefined)?.[name] ?? null,
+  };
+}
+
+/** What a resource of a loaded stack runs as (a plugin, or a template resource). */
+export function pluginOfLoaded(loaded: LoadedStack, name: string): ResourcePlugin {
+  const k = loaded.kinds[name];
+  if (!k) return templateResourcePlugin('unknown');
+  return 'plugin' in k ? k.plugin : templateResourcePlugin(loaded.defs[name]?.type ?? k.templateName);
+}

@@ -1,0 +1,919 @@
+// The OS::Heat:: resources that need no other service: TestResource, RandomString, Value, None,
+// ResourceGroup, Stack, the software configs, and the wait conditions.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { HeatError } from '../errors.ts';
+import { type ResourceContext, type ResourcePlugin, type StoredResource, UpdateReplace } from './plugin.ts';
+
+const SUPPORTED = { status: 'SUPPORTED' as const, version: null, message: null };
+
+const num = (v: unknown, d = 0) => (typeof v === 'number' ? v : d);
+
+export const TestResource: ResourcePlugin = {
+  type: 'OS::Heat::TestResource',
+  description: 'A resource which stores the string value that was provided, for testing.',
+  supportStatus: { status: 'SUPPORTED', version: '5.0.0', message: null },
+  properties: {
+    value: {
+      type: 'string',
+      description: 'The input string to be stored.',
+      default: 'test_string',
+      update_allowed: true,
+    },
+    fail: {
+      type: 'boolean',
+      description: 'Value which can be set to fail the resource operation to test failure scenarios.',
+      default: false,
+      update_allowed: true,
+    },
+    update_replace: {
+      type: 'boolean',
+      description: 'Value which can be set to trigger update replace for the particular resource.',
+      default: false,
+      update_allowed: true,
+    },
+    update_replace_value: { type: 'string', description: 'Some value that can be stored but can not be updated.' },
+    wait_secs: {
+      type: 'number',
+      description: 'Seconds to wait after an action (-1 is infinite).',
+      default: 0,
+      update_allowed: true,
+    },
+    action_wait_secs: {
+      type: 'map',
+      description: 'Options for simulating waiting.',
+      update_allowed: true,
+      schema: {
+        create: { type: 'number', description: 'Seconds to wait after a create.' },
+        update: { type: 'number', description: 'Seconds to wait after an update.' },
+        delete: { type: 'number', description: 'Seconds to wait after a delete.' },
+      },
+    },
+    attr_wait_secs: {
+      type: 'number',
+      description: 'Number value for timeout during resolving output value.',
+      default: 0,
+      update_allowed: true,
+    },
+    client_name: { type: 'string', description: 'Client to use for the fake resource.', default: '' },
+    entity_name: { type: 'string', description: 'Client entity to poll.', default: '' },
+    constraint_prop_secs: {
+      type: 'number',
+      description: 'Number value for delay during resolve constraint.',
+      default: 0,
+      update_allowed: true,
+    },
+  },
+  attributes: {
+    output: {
+      description: 'The string that was stored. This value is also available by referencing the resource.',
+      type: 'string',
+    },
+  },
+  async create(r) {
+    await waitFor(r, 'create');
+    if (r.properties.fail) throw new Error('Test Resource failed oops');
+    r.physicalId = `${r.stack.name}-${r.name}-${randomBytes(6).toString('hex')}`;
+  },
+  async update(r, changed) {
+    if (r.properties.update_replace || changed.includes('update_replace_value')) throw new UpdateReplace(r.name);
+    await waitFor(r, 'update');
+    if (r.properties.fail) throw new Error('Test Resource failed oops');
+  },
+  async delete(r) {
+    await waitFor(r, 'delete');
+  },
+  async resolveAttributes(r) {
+    return { output: r.properties.value };
+  },
+  refId: (r) => r.physicalId,
+};
+
+async function waitFor(r: ResourceContext, action: 'create' | 'update' | 'delete') {
+  const per = (r.properties.action_wait_secs ?? {}) as Record<string, unknown>;
+  const secs = per[action] !== undefined && per[action] !== null ? num(per[action]) : num(r.properties.wait_secs);
+  if (secs > 0) await r.sleep(secs * 1000);
+}
+
+const SEQUENCES: Record<string, string> = {
+  lettersdigits: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789',
+  letters: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
+  lowercase: 'abcdefghijklmnopqrstuvwxyz',
+  uppercase: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+  digits: '0123456789',
+  hexdigits: '0123456789abcdefABCDEF',
+  octdigits: '01234567',
+};
+
+function pick(chars: string, n: number): string {
+  const bytes = randomBytes(n * 2);
+  let s = '';
+  for (let i = 0; i < n; i++) s += chars[bytes.readUInt16LE(i * 2) % chars.length];
+  return s;
+}
+
+export const RandomString: ResourcePlugin = {
+  type: 'OS::Heat::RandomString',
+  description: 'A resource which generates a random string.',
+  supportStatus: SUPPORTED,
+  properties: {
+    length: {
+      type: 'integer',
+      description: 'Length of the string to generate.',
+      default: 32,
+      constraints: [{ range: { min: 1, max: 512 } }],
+    },
+    sequence: {
+      type: 'string',
+      description: 'Sequence of characters to build the random string from.',
+      constraints: [{ allowed_values: Object.keys(SEQUENCES) }],
+    },
+    character_classes: {
+      type: 'list',
+      description: 'A list of character class and their constraints to generate the random string from.',
+      schema: {
+        '*': {
+          type: 'map',
+          schema: {
+            class: {
+              type: 'string',
+              default: 'lettersdigits',
+              constraints: [{ allowed_values: Object.keys(SEQUENCES) }],
+            },
+            min: { type: 'integer', default: 1, constraints: [{ range: { min: 1, max: 512 } }] },
+          },
+        },
+      },
+    },
+    character_sequences: {
+      type: 'list',
+      description: 'A list of character sequences and their constraints to generate the random string from.',
+      schema: {
+        '*': {
+          type: 'map',
+          schema: {
+            sequence: { type: 'string', required: true },
+            min: { type: 'integer', default: 1, constraints: [{ range: { min: 1, max: 512 } }] },
+          },
+        },
+      },
+    },
+    salt: {
+      type: 'string',
+      description:
+        'Value which can be set or changed on stack update to trigger the resource for replacement with a new random string.',
+    },
+  },
+  attributes: { value: { description: 'The random string generated by this resource.', type: 'string' } },
+  async create(r) {
+    const length = num(r.properties.length, 32);
+    const classes = (r.properties.character_classes ?? []) as Array<{ class: string; min: number }>;
+    const seqs = (r.properties.character_sequences ?? []) as Array<{ sequence: string; min: number }>;
+    let required = '';
+    let pool = '';
+    for (const c of classes) {
+      const chars = SEQUENCES[c.class] ?? SEQUENCES.lettersdigits!;
+      required += pick(chars, c.min);
+      pool += chars;
+    }
+    for (const s of seqs) {
+      required += pick(s.sequence, s.min);
+      pool += s.sequence;
+    }
+    if (required.length > length)
+      throw new HeatError(
+        'StackValidationFailed',
+        'Length property cannot be smaller than combined character class and character sequence minimums',
+      );
+    if (!pool) pool = SEQUENCES[(r.properties.sequence as string) ?? 'lettersdigits'] ?? SEQUENCES.lettersdigits!;
+    const chars = (required + pick(pool, length - required.length)).split('');
+    // Shuffle so that the required characters are not all at the start.
+    const rnd = randomBytes(chars.length * 2);
+    for (let i = chars.length - 1; i > 0; i--) {
+      const j = rnd.readUInt16LE(i * 2) % (i + 1);
+      [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+    }
+    r.data.value = chars.join('');
+    r.physicalId = r.data.value as string;
+  },
+  async delete() {},
+  async resolveAttributes(r) {
+    return { value: r.data.value };
+  },
+  refId: (r) => (r.data.value as string) ?? null,
+};
+
+export const Value: ResourcePlugin = {
+  type: 'OS::Heat::Value',
+  description: 'A resource which exposes its value property as an attribute.',
+  supportStatus: { status: 'SUPPORTED', version: '7.0.0', message: null },
+  properties: {
+    value: {
+      type: 'json',
+      description: 'The expression to generate the "value" attribute.',
+      required: true,
+      update_allowed: true,
+    },
+    type: {
+      type: 'string',
+      description: 'The type of the "value" property.',
+      update_allowed: true,
+      constraints: [{ allowed_values: ['string', 'number', 'comma_delimited_list', 'json', 'boolean'] }],
+    },
+  },
+  attributes: {
+    value: {
+      description:
+        'The value generated by this resource\'s properties "value" expression, with type determined from the properties "type".',
+    },
+  },
+  async create(r) {
+    r.physicalId = `${r.stack.name}-${r.name}-${randomBytes(6).toString('hex')}`;
+  },
+  async update() {},
+  async delete() {},
+  async resolveAttributes(r) {
+    const v = r.properties.value;
+    switch (r.properties.type) {
+      case 'string':
+        return { value: typeof v === 'string' ? v : JSON.stringify(v) };
+      case 'number':
+        return { value: Number(v) };
+      case 'boolean':
+        return { value: v === true || String(v).toLowerCase() === 'true' };
+      case 'comma_delimited_list':
+        return { value: Array.isArray(v) ? v : String(v).split(',') };
+      default:
+        return { value: v };
+    }
+  },
+};
+
+export const NoneResource: ResourcePlugin = {
+  type: 'OS::Heat::None',
+  description: 'Enables easily disabling certain resources via the resource_registry: it does nothing.',
+  supportStatus: { status: 'SUPPORTED', version: '5.0.0', message: null },
+  anyProperties: true,
+  properties: {},
+  attributes: {},
+  async create(r) {
+    r.physicalId = `${r.stack.name}-${r.name}-${randomBytes(6).toString('hex')}`;
+  },
+  async update() {},
+  async delete() {},
+};
+
+// ---- nested stacks -----------------------------------------------------------------------
+
+/** OS::Heat::Stack: a stack created from a template given in the properties (local region). */
+export const StackResource: ResourcePlugin = {
+  type: 'OS::Heat::Stack',
+  description: 'A resource representing a stack (created in this region).',
+  supportStatus: SUPPORTED,
+  properties: {
+    context: { type: 'map', description: 'Context for this stack.', schema: { region_name: { type: 'string' } } },
+    template: {
+      type: 'string',
+      description: 'Template that specifies the stack to be created as a resource.',
+      required: true,
+      update_allowed: true,
+    },
+    timeout: {
+      type: 'integer',
+      description: 'Number of minutes to wait for this stack creation.',
+      update_allowed: true,
+    },
+    parameters: {
+      type: 'map',
+      description: 'Set of parameters passed to this stack.',
+      default: {},
+      update_allowed: true,
+    },
+  },
+  attributes: {
+    stack_name: { description: 'Name of the stack.', type: 'string' },
+    outputs: { description: 'A dict of key-value pairs output from the stack.', type: 'map' },
+  },
+  async create(r) {
+    r.physicalId = await r.nested.apply(
+      r.properties.template as string,
+      (r.properties.parameters ?? {}) as Record<string, unknown>,
+    );
+  },
+  async update(r) {
+    r.physicalId = await r.nested.apply(
+      r.properties.template as string,
+      (r.properties.parameters ?? {}) as Record<string, unknown>,
+    );
+  },
+  async delete(r) {
+    await r.nested.delete();
+  },
+  async resolveAttributes(r) {
+    return { stack_name: `${r.stack.name}-${r.name}`, outputs: await r.nested.outputs() };
+  },
+  suspend: (r) => r.nested.action('SUSPEND'),
+  resume: (r) => r.nested.action('RESUME'),
+  check: (r) => r.nested.action('CHECK'),
+};
+
+/** OS::Heat::ResourceGroup: `count` copies of `resource_def`, as a nested stack named 0..count-1. */
+export const ResourceGroup: ResourcePlugin = {
+  type: 'OS::Heat::ResourceGroup',
+  description: 'Creates one or more identically configured nested resources.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    count: {
+      type: 'integer',
+      description: 'The number of resources to create.',
+      default: 1,
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+    index_var: {
+      type: 'string',
+      description:
+        'A variable that this resource will use to replace with the current index of a given resource in the group.',
+      default: '%index%',
+    },
+    resource_def: {
+      type: 'map',
+      description: 'Resource definition for the resources in the group.',
+      required: true,
+      update_allowed: true,
+      schema: {
+        type: { type: 'string', description: 'The type of the resources in the group.', required: true },
+        properties: { type: 'map', description: 'Property values for the resources in the group.' },
+        metadata: { type: 'map', description: 'Supplied metadata for the resources in the group.' },
+      },
+    },
+    removal_policies: {
+      type: 'list',
+      description: 'Policies for removal of resources on update.',
+      default: [],
+      update_allowed: true,
+    },
+    removal_policies_mode: {
+      type: 'string',
+      description: 'How to handle changes to removal_policies on update.',
+      default: 'append',
+      update_allowed: true,
+      constraints: [{ allowed_values: ['append', 'update'] }],
+    },
+  },
+  attributes: {
+    refs: { description: 'A list of resource IDs for the resources in the group.', type: 'list' },
+    refs_map: { description: 'A map of resource names to IDs for the resources in the group.', type: 'map' },
+    removed_rsrc_list: { description: 'A list of removed resource names.', type: 'list' },
+    attributes: {
+      description: 'A map of resource names to the specified attribute of each individual resource.',
+      type: 'map',
+    },
+  },
+  async create(r) {
+    r.physicalId = await r.nested.apply(groupTemplate(r), {});
+    r.data.members = await r.nested.resources();
+  },
+  async update(r) {
+    r.physicalId = await r.nested.apply(groupTemplate(r), {});
+    r.data.members = await r.nested.resources();
+  },
+  async delete(r) {
+    await r.nested.delete();
+  },
+  async resolveAttributes(r) {
+    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
+    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    return {
+      refs: names.map((n) => members[n]!.refId),
+      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+      removed_rsrc_list: [],
+    };
+  },
+  attribute(state: StoredResource, name: string) {
+    const members = (state.data.members ?? {}) as Record<
+      string,
+      { refId: string | null; attributes: Record<string, unknown> }
+    >;
+    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const m = /^resource\.(\d+)(?:\.(.+))?$/.exec(name);
+    if (m) {
+      const member = members[m[1]!];
+      if (!member) throw new HeatError('InvalidTemplateAttribute', `Member '${m[1]}' not found in group resource.`);
+      return m[2] ? member.attributes[m[2]] : member.refId;
+    }
+    return names.map((n) => members[n]!.attributes[name]);
+  },
+  suspend: (r) => r.nested.action('SUSPEND'),
+  resume: (r) => r.nested.action('RESUME'),
+  check: (r) => r.nested.action('CHECK'),
+};
+
+function replaceIndex(v: unknown, indexVar: string, i: number): unknown {
+  if (typeof v === 'string') return v.split(indexVar).join(String(i));
+  if (Array.isArray(v)) return v.map((x) => replaceIndex(x, indexVar, i));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceIndex(x, indexVar, i)]));
+  return v;
+}
+
+function groupTemplate(r: ResourceContext): object {
+  const def = r.properties.resource_def as {
+    type: string;
+    properties?: Record<string, unknown>;
+    metadata?: Record<string, unknown>;
+  };
+  const indexVar = (r.properties.index_var as string) || '%index%';
+  const count = num(r.properties.count, 1);
+  const resources: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) {
+    resources[String(i)] = {
+      type: def.type,
+      ...(def.properties ? { properties: replaceIndex(def.properties, indexVar, i) } : {}),
+      ...(def.metadata ? { metadata: def.metadata } : {}),
+    };
+  }
+  return { heat_template_version: '2015-04-30', resources };
+}
+
+// ---- software configuration ---------------------------------------------------------------
+
+const CONFIG_PROPS = {
+  group: {
+    type: 'string' as const,
+    description: 'Namespace to group this software config by when delivered to a server.',
+    default: 'Heat::Ungrouped',
+  },
+  inputs: {
+    type: 'list' as const,
+    description: 'Schema representing the inputs that this software config is expecting.',
+    default: [],
+  },
+  outputs: {
+    type: 'list' as const,
+    description: 'Schema representing the outputs that this software config will produce.',
+    default: [],
+  },
+  options: {
+    type: 'map' as const,
+    description: 'Map containing options specific to the configuration management tool used by this resource.',
+    default: {},
+  },
+};
+
+/** Stores a software config through the orchestration API itself (as Heat's resources do through heatclient). */
+async function storeConfig(r: ResourceContext, group: string, config: string) {
+  const body = await r.api<{ software_config: { id: string } }>('orchestration', 'POST', '/software_configs', {
+    name: `${r.stack.name}-${r.name}-${randomBytes(6).toString('hex')}`,
+    group,
+    config,
+    inputs: r.properties.inputs ?? [],
+    outputs: r.properties.outputs ?? [],
+    options: r.properties.options ?? {},
+  });
+  r.physicalId = body.software_config.id;
+  r.data.config = config;
+}
+
+async function deleteConfig(r: ResourceContext) {
+  if (r.physicalId) await r.api('orchestration', 'DELETE', `/software_configs/${r.physicalId}`, undefined, [204, 404]);
+}
+
+export const SoftwareConfig: ResourcePlugin = {
+  type: 'OS::Heat::SoftwareConfig',
+  description: 'A resource for describing and storing software configuration.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    ...CONFIG_PROPS,
+    config: {
+      type: 'string',
+      description: 'Configuration script or manifest which specifies what actual configuration is performed.',
+    },
+  },
+  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
+  create: (r) => storeConfig(r, r.properties.group as string, (r.properties.config as string) ?? ''),
+  delete: deleteConfig,
+  async resolveAttributes(r) {
+    return { config: r.data.config };
+  },
+};
+
+export const StructuredConfig: ResourcePlugin = {
+  type: 'OS::Heat::StructuredConfig',
+  description: 'A resource which has same logic with OS::Heat::SoftwareConfig, with a map for the config.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    ...CONFIG_PROPS,
+    config: {
+      type: 'map',
+      description: 'Map representing the configuration data structure which will be serialized to JSON format.',
+    },
+  },
+  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
+  create: (r) => storeConfig(r, r.properties.group as string, JSON.stringify(r.properties.config ?? {})),
+  delete: deleteConfig,
+  async resolveAttributes(r) {
+    return { config: r.data.config };
+  },
+};
+
+export const CloudConfig: ResourcePlugin = {
+  type: 'OS::Heat::CloudConfig',
+  description: 'A configuration resource for representing cloud-init cloud-config.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    cloud_config: {
+      type: 'map',
+      description: 'Map representing the cloud-config data structure which will be formatted as YAML.',
+      default: {},
+    },
+  },
+  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
+  async create(r) {
+    const { stringify } = await import('yaml');
+    await storeConfig(r, 'Heat::Ungrouped', `#cloud-config\n${stringify(r.properties.cloud_config ?? {})}`);
+  },
+  delete: deleteConfig,
+  async resolveAttributes(r) {
+    return { config: r.data.config };
+  },
+};
+
+export const MultipartMime: ResourcePlugin = {
+  type: 'OS::Heat::MultipartMime',
+  description: 'Assembles a collection of software configurations as a multi-part mime message.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    parts: {
+      type: 'list',
+      description: 'Parts belonging to this message.',
+      default: [],
+      schema: {
+        '*': {
+          type: 'map',
+          schema: {
+            config: {
+              type: 'string',
+              description:
+                'Content of part to attach, either inline or by referencing the ID of another software config resource.',
+              required: true,
+            },
+            filename: { type: 'string', description: 'Optional filename to associate with part.' },
+            type: {
+              type: 'string',
+              description: 'Whether the part content is text or multipart.',
+              default: 'text',
+              constraints: [{ allowed_values: ['text', 'multipart'] }],
+            },
+            subtype: { type: 'string', description: 'Optional subtype to specify with the type.' },
+          },
+        },
+      },
+    },
+    group: CONFIG_PROPS.group,
+  },
+  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
+  async create(r) {
+    const boundary = `===============${randomBytes(8).toString('hex')}==`;
+    const parts = (r.properties.parts ?? []) as Array<{ config: string; filename?: string; subtype?: string }>;
+    let out = `Content-Type: multipart/mixed; boundary="${boundary}"\nMIME-Version: 1.0\n`;
+    for (const p of parts) {
+      let content = p.config;
+      // A part naming a software config is that config's text.
+      if (/^[0-9a-f-]{36}$/.test(content)) {
+        const got = await r.api<{ software_config: { config: string } }>(
+          'orchestration',
+          'GET',
+          `/software_configs/${content}`,
+          undefined,
+          [200, 404],
+        );
+        if (got?.software_config) content = got.software_config.config;
+      }
+      out += `\n--${boundary}\nContent-Type: text/${p.subtype ?? (content.startsWith('#cloud-config') ? 'cloud-config' : 'x-shellscript')}; charset="us-ascii"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 7bit\n`;
+      if (p.filename) out += `Content-Disposition: attachment; filename="${p.filename}"\n`;
+      out += `\n${content}\n`;
+    }
+    out += `\n--${boundary}--\n`;
+    await storeConfig(r, (r.properties.group as string) ?? 'Heat::Ungrouped', out);
+  },
+  delete: deleteConfig,
+  async resolveAttributes(r) {
+    return { config: r.data.config };
+  },
+};
+
+// ---- wait conditions ------------------------------------------------------------------------
+
+/**
+ * OS::Heat::WaitConditionHandle: its `signal` / `curl_cli` URLs carry a per-handle token and need
+ * no Keystone token (Stratus's pre-signed signal URL, see README); each signal is recorded.
+ */
+export const WaitConditionHandle: ResourcePlugin = {
+  type: 'OS::Heat::WaitConditionHandle',
+  description: 'Resource for managing signals sent to an OS::Heat::WaitCondition.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.2', message: null },
+  properties: {
+    signal_transport: {
+      type: 'string',
+      description: 'How the handle is signalled.',
+      default: 'TOKEN_SIGNAL',
+      constraints: [{ allowed_values: ['TOKEN_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL'] }],
+    },
+  },
+  attributes: {
+    token: { description: 'Token for stack-user which can be used for signalling handle.', type: 'string' },
+    endpoint: { description: 'Endpoint/url which can be used for signalling handle.', type: 'string' },
+    curl_cli: { description: 'Convenience attribute, provides curl CLI command prefix.', type: 'string' },
+    signal: {
+      description: 'JSON serialized map that includes the endpoint, token and/or other attributes.',
+      type: 'string',
+    },
+  },
+  async create(r) {
+    r.data.token = randomBytes(24).toString('hex');
+    r.data.signals = {};
+    r.data.endpoint = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    r.physicalId = randomUUID();
+  },
+  async delete() {},
+  async resolveAttributes(r) {
+    const endpoint = r.data.endpoint as string;
+    return {
+      token: r.data.token,
+      endpoint,
+      curl_cli: `curl -i -X POST -H 'Content-Type: application/json' -H 'Accept: application/json' '${endpoint}'`,
+      signal: JSON.stringify({ signal_url: endpoint }),
+    };
+  },
+  async signal(r, details) {
+    const signals = (r.data.signals ?? {}) as Record<string, unknown>;
+    const d = (details && typeof details === 'object' ? details : {}) as Record<string, unknown>;
+    const id = d.id !== undefined ? String(d.id) : String(Object.keys(signals).length + 1);
+    const status = String(d.status ?? 'SUCCESS');
+    if (!['SUCCESS', 'FAILURE'].includes(status))
+      throw new HeatError(
+        'ValidationError',
+        `Metadata format invalid: status must be SUCCESS or FAILURE, not ${status}`,
+      );
+    signals[id] = { status, reason: d.reason ?? 'Signal received', data: d.data ?? null };
+    r.data.signals = signals;
+  },
+};
+
+export const WaitCondition: ResourcePlugin = {
+  type: 'OS::Heat::WaitCondition',
+  description: 'Resource for handling signals received by WaitConditionHandle.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.2', message: null },
+  properties: {
+    handle: {
+      type: 'string',
+      description: 'A reference to the wait condition handle used to signal this wait condition.',
+      required: true,
+    },
+    timeout: {
+      type: 'number',
+      description: 'The number of seconds to wait for the correct number of signals to arrive.',
+      required: true,
+      constraints: [{ range: { min: 1, max: 43200 } }],
+    },
+    count: {
+      type: 'integer',
+      description: 'The number of success signals that must be received before the stack creation process continues.',
+      default: 1,
+      update_allowed: true,
+      constraints: [{ range: { min: 1 } }],
+    },
+  },
+  attributes: {
+    data: {
+      description: 'JSON string containing data associated with wait condition signals sent to the handle.',
+      type: 'string',
+    },
+  },
+  async create(r) {
+    const deadline = Date.now() + num(r.properties.timeout, 60) * 1000;
+    for (;;) {
+      const signals = await handleSignals(r);
+      const failed = Object.values(signals).find((s) => s.status === 'FAILURE');
+      if (failed) throw new Error(`WaitConditionFailure: ${r.name}: ${String(failed.reason)}`);
+      if (Object.values(signals).filter((s) => s.status === 'SUCCESS').length >= num(r.properties.count, 1)) {
+        r.data.data = Object.fromEntries(Object.entries(signals).map(([k, s]) => [k, s.data]));
+        break;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`WaitConditionTimeout: ${r.name}: 0 of ${num(r.properties.count, 1)} received`);
+      await r.sleep(500);
+    }
+    r.physicalId = randomUUID();
+  },
+  async update() {},
+  async delete() {},
+  async resolveAttributes(r) {
+    return { data: JSON.stringify(r.data.data ?? {}) };
+  },
+};
+
+/** The signals the handle named by the wait condition holds. */
+async function handleSignals(
+  r: ResourceContext,
+): Promise<Record<string, { status: string; reason: unknown; data: unknown }>> {
+  const handle = await r.sibling(String(r.properties.handle));
+  if (!handle)
+    throw new Error(`${r.name}: the wait condition handle ${String(r.properties.handle)} is not in the stack`);
+  return (handle.data.signals ?? {}) as Record<string, { status: string; reason: unknown; data: unknown }>;
+}
+
+// ---- autoscaling ----------------------------------------------------------------------------
+
+function groupSize(r: ResourceContext): number {
+  const min = num(r.properties.min_size, 0);
+  const max = num(r.properties.max_size, 0);
+  const wanted = typeof r.data.capacity === 'number' ? r.data.capacity : num(r.properties.desired_capacity, min);
+  return Math.min(max, Math.max(min, wanted));
+}
+
+function scalingTemplate(r: ResourceContext, size: number): object {
+  const def = r.properties.resource as {
+    type: string;
+    properties?: Record<string, unknown>;
+    metadata?: Record<string, unknown>;
+  };
+  const resources: Record<string, unknown> = {};
+  for (let i = 0; i < size; i++)
+    resources[String(i)] = {
+      type: def.type,
+      ...(def.properties ? { properties: def.properties } : {}),
+      ...(def.metadata ? { metadata: def.metadata } : {}),
+    };
+  return { heat_template_version: '2015-04-30', resources };
+}
+
+async function applyGroup(r: ResourceContext) {
+  const size = groupSize(r);
+  r.data.capacity = size;
+  r.physicalId = await r.nested.apply(scalingTemplate(r, size), {});
+  r.data.members = await r.nested.resources();
+}
+
+/** OS::Heat::AutoScalingGroup: `resource` copies between min_size and max_size, resized by its scaling policies. */
+export const AutoScalingGroup: ResourcePlugin = {
+  type: 'OS::Heat::AutoScalingGroup',
+  description: 'An autoscaling group that can scale arbitrary resources.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    resource: {
+      type: 'map',
+      description: 'Resource definition for the resources in the group, in HOT format.',
+      required: true,
+      update_allowed: true,
+      schema: { type: { type: 'string', required: true }, properties: { type: 'map' }, metadata: { type: 'map' } },
+    },
+    max_size: {
+      type: 'integer',
+      description: 'Maximum number of resources in the group.',
+      required: true,
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+    min_size: {
+      type: 'integer',
+      description: 'Minimum number of resources in the group.',
+      required: true,
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+    desired_capacity: { type: 'integer', description: 'Desired initial number of resources.', update_allowed: true },
+    cooldown: { type: 'integer', description: 'Cooldown period, in seconds.', update_allowed: true },
+    rolling_updates: {
+      type: 'map',
+      description: 'Policy for rolling updates for this scaling group.',
+      update_allowed: true,
+    },
+  },
+  attributes: {
+    outputs: {
+      description: 'A map of resource names to the specified attribute of each individual resource.',
+      type: 'map',
+    },
+    outputs_list: { description: 'A list of the specified attribute of each individual resource.', type: 'list' },
+    current_size: { description: 'The current size of AutoscalingResourceGroup.', type: 'integer' },
+    refs: { description: 'A list of resource IDs for the resources in the group.', type: 'list' },
+    refs_map: { description: 'A map of resource names to IDs for the resources in the group.', type: 'map' },
+  },
+  async create(r) {
+    if (num(r.properties.min_size) > num(r.properties.max_size))
+      throw new HeatError('StackValidationFailed', 'min_size can not be greater than max_size');
+    await applyGroup(r);
+  },
+  async update(r, changed) {
+    if (changed.includes('desired_capacity')) delete r.data.capacity;
+    await applyGroup(r);
+  },
+  async delete(r) {
+    await r.nested.delete();
+  },
+  async signal(r, details) {
+    const d = (details ?? {}) as Record<string, unknown>;
+    const current = typeof r.data.capacity === 'number' ? r.data.capacity : groupSize(r);
+    const adj = num(d.adjustment, 0);
+    let next = current;
+    if (d.adjustment_type === 'exact_capacity') next = adj;
+    else if (d.adjustment_type === 'percent_change_in_capacity') {
+      const delta = (current * adj) / 100;
+      const step = Math.max(num(d.min_adjustment_step, 0), Math.abs(delta) < 1 ? 1 : 0);
+      next = current + Math.sign(delta) * Math.max(Math.trunc(Math.abs(delta)), step);
+    } else next = current + adj;
+    r.data.capacity = Math.min(num(r.properties.max_size), Math.max(num(r.properties.min_size), next));
+    await applyGroup(r);
+  },
+  async resolveAttributes(r) {
+    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
+    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    return {
+      current_size: names.length,
+      refs: names.map((n) => members[n]!.refId),
+      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+    };
+  },
+  attribute(state: StoredResource, name: string) {
+    const members = (state.data.members ?? {}) as Record<
+      string,
+      { refId: string | null; attributes: Record<string, unknown> }
+    >;
+    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const m = /^outputs(_list)?$/.exec(name);
+    if (m) return null;
+    return names.map((n) => members[n]!.attributes[name]);
+  },
+  suspend: (r) => r.nested.action('SUSPEND'),
+  resume: (r) => r.nested.action('RESUME'),
+  check: (r) => r.nested.action('CHECK'),
+};
+
+/** OS::Heat::ScalingPolicy: a signal (its pre-signed `signal_url`/`alarm_url`) resizes its group. */
+export const ScalingPolicy: ResourcePlugin = {
+  type: 'OS::Heat::ScalingPolicy',
+  description: 'A resource to manage scaling of OS::Heat::AutoScalingGroup.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    auto_scaling_group_id: { type: 'string', description: 'AutoScaling group ID to apply policy to.', required: true },
+    adjustment_type: {
+      type: 'string',
+      description: 'Type of adjustment (absolute or percentage).',
+      required: true,
+      update_allowed: true,
+      constraints: [{ allowed_values: ['change_in_capacity', 'exact_capacity', 'percent_change_in_capacity'] }],
+    },
+    scaling_adjustment: { type: 'number', description: 'Size of adjustment.', required: true, update_allowed: true },
+    cooldown: { type: 'number', description: 'Cooldown period, in seconds.', update_allowed: true },
+    min_adjustment_step: {
+      type: 'integer',
+      description:
+        'Minimum number of resources that are added or removed when the AutoScaling group scales up or down.',
+      update_allowed: true,
+      constraints: [{ range: { min: 0 } }],
+    },
+  },
+  attributes: {
+    alarm_url: { description: 'A signed url to handle the alarm.', type: 'string' },
+    signal_url: { description: 'A url to handle the alarm using native API.', type: 'string' },
+  },
+  async create(r) {
+    r.data.token = randomBytes(24).toString('hex');
+    r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    r.physicalId = randomUUID();
+  },
+  async update() {},
+  async delete() {},
+  async signal(r) {
+    const last = typeof r.data.last_scaled === 'number' ? r.data.last_scaled : 0;
+    const cooldown = num(r.properties.cooldown, 0);
+    if (cooldown > 0 && Date.now() - last < cooldown * 1000) return;
+    await r.signalSibling(String(r.properties.auto_scaling_group_id), {
+      adjustment: r.properties.scaling_adjustment,
+      adjustment_type: r.properties.adjustment_type,
+      min_adjustment_step: r.properties.min_adjustment_step,
+    });
+    r.data.last_scaled = Date.now();
+  },
+  async resolveAttributes(r) {
+    return { alarm_url: r.data.url, signal_url: r.data.url };
+  },
+};
+
+export const HEAT_RESOURCES: ResourcePlugin[] = [
+  AutoScalingGroup,
+  ScalingPolicy,
+  TestResource,
+  RandomString,
+  Value,
+  NoneResource,
+  StackResource,
+  ResourceGroup,
+  SoftwareConfig,
+  StructuredConfig,
+  CloudConfig,
+  MultipartMime,
+  WaitConditionHandle,
+  WaitCondition,
+];

@@ -1,0 +1,146 @@
+// The orchestration service (Heat v1 as Zed answers it): the composition root. It builds the
+// stack store, the resource registry (built-ins and plugins from orchestration.pluginDirs) and,
+// when this process runs one, a heat-engine served over typed RPC (rpcapi.ts); it mounts the API
+// (api/routes.ts). The API reads stacks from the database and hands every change to an engine.
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { ServiceContext, ServiceFactory } from '../core/service.ts';
+import type { ServiceModule } from '../core/http.ts';
+import type { ApiError } from '../core/errors.ts';
+import { PolicyEngine } from '../core/policy/index.ts';
+import { migrate, now } from '../core/db.ts';
+import type { RpcClient } from '../core/rpc.ts';
+import { type OrchestrationOptions, orchestrationOptions } from './config.ts';
+import type { OrchestrationDb } from './db/schema.ts';
+import { migrations } from './db/migrations.ts';
+import { ORCHESTRATION_POLICIES } from './policies.ts';
+import { heatErrorBody } from './errors.ts';
+import { StackStore } from './stacks.ts';
+import { ResourceRegistry } from './resources/registry.ts';
+import type { ResourcePlugin } from './resources/plugin.ts';
+import { Engine } from './engine/engine.ts';
+import { type LoadedStack, pluginOfLoaded } from './engine/stack.ts';
+import { type EngineRpc, engineClient, serveEngine } from './rpcapi.ts';
+import { registerRoutes } from './api/routes.ts';
+
+export class OrchestrationService implements ServiceModule {
+  name = 'orchestration';
+  type = 'orchestration';
+  prefix = '/heat-api';
+  standardPort = 8004;
+  catalogPath = '/v1/$(project_id)s';
+  catalogName = 'heat';
+  policy: PolicyEngine;
+  options: OrchestrationOptions;
+  store: StackStore;
+  registry: ResourceRegistry;
+  engineRpc: RpcClient<EngineRpc>;
+  engine?: Engine;
+  region: string;
+  private stopServing?: () => void;
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    public db: Kysely<OrchestrationDb>,
+    public ctx: ServiceContext,
+  ) {
+    this.options = orchestrationOptions(ctx.config);
+    this.region = ctx.config.region;
+    this.policy = PolicyEngine.forService('orchestration', ORCHESTRATION_POLICIES, ctx.config.policyDir, ctx.log);
+    this.store = new StackStore(db);
+    this.registry = new ResourceRegistry();
+    this.engineRpc = engineClient(ctx.bus);
+  }
+
+  /** What a resource of a loaded stack runs as (a plugin, or a template resource). */
+  pluginOf(loaded: LoadedStack, name: string): ResourcePlugin {
+    return pluginOfLoaded(loaded, name);
+  }
+
+  async init() {
+    await migrate(this.db, migrations);
+    await this.store.init();
+    await this.registry.loadPluginDirs(this.options.pluginDirs, this.ctx.log);
+    if (this.options.engine) await this.startEngine();
+  }
+
+  private async startEngine() {
+    const o = this.options;
+    const engine = new Engine(
+      this.store,
+      this.registry,
+      this.ctx.session,
+      o,
+      this.region,
+      this.ctx.log.child({ role: 'heat-engine' }),
+    );
+    engine.isAlive = async (id) => {
+      try {
+        return await this.engineRpc.call(id, { timeoutMs: o.engineLivenessTimeoutMs }).listening({});
+      } catch {
+        return false;
+      }
+    };
+    engine.stopRemote = async (id, stackId) => {
+      await this.engineRpc.call(id).stop_stack({ stack_id: stackId });
+    };
+    this.engine = engine;
+    this.stopServing = serveEngine(this.ctx.bus, engine);
+    const row = {
+      id: randomUUID(),
+      engine_id: o.engineId,
+      host: o.host,
+      hostname: os.hostname(),
+      binary: 'heat-engine',
+      topic: 'engine',
+      report_interval: o.reportInterval,
+      created_at: now(),
+      updated_at: now(),
+    };
+    await this.db.insertInto('service').values(row).execute();
+    this.heartbeat = setInterval(() => {
+      this.db
+        .updateTable('service')
+        .set({ updated_at: now() })
+        .where('id', '=', row.id)
+        .execute()
+        .catch((err) => this.ctx.log.warn({ err }, 'heat-engine heartbeat failed'));
+    }, o.reportInterval * 1000);
+    this.heartbeat.unref();
+    // Stacks an engine that is gone left IN_PROGRESS are failed (after the cloud listens).
+    setTimeout(() => {
+      engine.recover().catch((err) => this.ctx.log.error({ err }, 'heat-engine recovery failed'));
+    }, 1000).unref();
+  }
+
+  renderError(e: ApiError) {
+    return heatErrorBody(e);
+  }
+
+  async register(app: FastifyInstance) {
+    await registerRoutes(app, this);
+  }
+
+  async close() {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopServing?.();
+    await this.engine?.drain();
+    if (this.engine)
+      await this.db
+        .deleteFrom('service')
+        .where('engine_id', '=', this.options.engineId)
+        .execute()
+        .catch(() => undefined);
+    await this.db.destroy();
+  }
+}
+
+export const orchestrationService: ServiceFactory = {
+  name: 'orchestration',
+  user: 'heat',
+  async create(ctx: ServiceContext) {
+    return new OrchestrationService((await ctx.openDatabase()) as Kysely<OrchestrationDb>, ctx);
+  },
+};

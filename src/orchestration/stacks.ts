@@ -1,0 +1,295 @@
+// The stacks, resources, events, snapshots and locks of the orchestration service (Heat's
+// db/api.py over Kysely): what the API reads and the engine writes.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { isUniqueViolation, json, now } from '../core/db.ts';
+import type { EventTable, OrchestrationDb, ResourceTable, SnapshotTable, StackTable } from './db/schema.ts';
+
+export interface StackRow
+  extends Omit<StackTable, 'template' | 'environment' | 'files' | 'params' | 'tags' | 'disable_rollback'> {
+  template: Record<string, unknown>;
+  environment: Record<string, unknown>;
+  files: Record<string, string>;
+  params: Record<string, unknown>;
+  tags: string[];
+  disable_rollback: boolean;
+}
+
+export interface ResourceRow
+  extends Omit<ResourceTable, 'properties' | 'attributes' | 'data' | 'metadata' | 'requires'> {
+  properties: Record<string, unknown>;
+  attributes: Record<string, unknown>;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  requires: string[];
+}
+
+export type EventRow = EventTable;
+export interface SnapshotRow extends Omit<SnapshotTable, 'data'> {
+  data: Record<string, unknown>;
+}
+
+function stackRow(r: StackTable): StackRow {
+  return {
+    ...r,
+    template: json(r.template, {}),
+    environment: json(r.environment, {}),
+    files: json(r.files, {}),
+    params: json(r.params, {}),
+    tags: json(r.tags, []),
+    disable_rollback: !!r.disable_rollback,
+  };
+}
+
+function resourceRow(r: ResourceTable): ResourceRow {
+  return {
+    ...r,
+    properties: json(r.properties, {}),
+    attributes: json(r.attributes, {}),
+    data: json(r.data, {}),
+    metadata: json(r.metadata, {}),
+    requires: json(r.requires, []),
+  };
+}
+
+export interface StackFilters {
+  projectId?: string;
+  /** Also stacks that were deleted. */
+  showDeleted?: boolean;
+  /** Also nested stacks. */
+  showNested?: boolean;
+  ownerId?: string;
+  name?: string;
+}
+
+export class StackStore {
+  private seq = 0;
+  constructor(readonly db: Kysely<OrchestrationDb>) {}
+
+  async init() {
+    const r = await this.db
+      .selectFrom('event')
+      .select((e) => e.fn.max('seq').as('m'))
+      .executeTakeFirst();
+    this.seq = Number(r?.m ?? 0);
+  }
+
+  // ---- stacks ----
+
+  async createStack(s: Omit<StackRow, 'created_at' | 'updated_at' | 'deleted_at'>): Promise<StackRow> {
+    const row: StackTable = {
+      ...s,
+      template: JSON.stringify(s.template),
+      environment: JSON.stringify(s.environment),
+      files: JSON.stringify(s.files),
+      params: JSON.stringify(s.params),
+      tags: JSON.stringify(s.tags),
+      disable_rollback: s.disable_rollback ? 1 : 0,
+      created_at: now(),
+      updated_at: null,
+      deleted_at: null,
+    };
+    await this.db.insertInto('stack').values(row).execute();
+    return stackRow(row);
+  }
+
+  async getStack(id: string, showDeleted = true): Promise<StackRow | null> {
+    let q = this.db.selectFrom('stack').selectAll().where('id', '=', id);
+    if (!showDeleted) q = q.where('deleted_at', 'is', null);
+    const r = await q.executeTakeFirst();
+    return r ? stackRow(r) : null;
+  }
+
+  /** A live stack of a project by name (or id). */
+  async findStack(projectId: string | null, nameOrId: string): Promise<StackRow | null> {
+    let q = this.db
+      .selectFrom('stack')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .where((e) => e.or([e('name', '=', nameOrId), e('id', '=', nameOrId)]));
+    if (projectId) q = q.where('project_id', '=', projectId);
+    const r = await q.orderBy('created_at', 'desc').executeTakeFirst();
+    return r ? stackRow(r) : null;
+  }
+
+  async listStacks(f: StackFilters): Promise<StackRow[]> {
+    let q = this.db.selectFrom('stack').selectAll();
+    if (f.projectId) q = q.where('project_id', '=', f.projectId);
+    if (!f.showDeleted) q = q.where('deleted_at', 'is', null);
+    if (f.ownerId) q = q.where('owner_id', '=', f.ownerId);
+    else if (!f.showNested) q = q.where('owner_id', 'is', null);
+    if (f.name) q = q.where('name', '=', f.name);
+    return (await q.orderBy('created_at', 'desc').orderBy('id').execute()).map(stackRow);
+  }
+
+  async childStacks(ownerId: string): Promise<StackRow[]> {
+    return this.listStacks({ ownerId });
+  }
+
+  async updateStack(
+    id: string,
+    patch: Partial<
+      Pick<
+        StackRow,
+        | 'action'
+        | 'status'
+        | 'status_reason'
+        | 'template'
+        | 'environment'
+        | 'files'
+        | 'params'
+        | 'tags'
+        | 'disable_rollback'
+        | 'timeout_mins'
+        | 'deleted_at'
+        | 'updated_at'
+      >
+    >,
+  ) {
+    const set: Partial<StackTable> = {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (k === 'template' || k === 'environment' || k === 'files' || k === 'params' || k === 'tags')
+        (set as Record<string, unknown>)[k] = JSON.stringify(v);
+      else if (k === 'disable_rollback') set.disable_rollback = v ? 1 : 0;
+      else (set as Record<string, unknown>)[k] = v;
+    }
+    await this.db.updateTable('stack').set(set).where('id', '=', id).execute();
+  }
+
+  // ---- resources ----
+
+  async resources(stackId: string): Promise<ResourceRow[]> {
+    return (
+      await this.db
+        .selectFrom('resource')
+        .selectAll()
+        .where('stack_id', '=', stackId)
+        .orderBy('created_at')
+        .orderBy('name')
+        .execute()
+    ).map(resourceRow);
+  }
+
+  async resource(stackId: string, name: string): Promise<ResourceRow | null> {
+    const r = await this.db
+      .selectFrom('resource')
+      .selectAll()
+      .where('stack_id', '=', stackId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return r ? resourceRow(r) : null;
+  }
+
+  async saveResource(r: ResourceRow) {
+    const row: ResourceTable = {
+      ...r,
+      properties: JSON.stringify(r.properties),
+      attributes: JSON.stringify(r.attributes),
+      data: JSON.stringify(r.data),
+      metadata: JSON.stringify(r.metadata),
+      requires: JSON.stringify(r.requires),
+    };
+    const { id, ...rest } = row;
+    const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) await this.db.insertInto('resource').values(row).execute();
+  }
+
+  async deleteResource(id: string) {
+    await this.db.deleteFrom('resource').where('id', '=', id).execute();
+  }
+
+  // ---- events ----
+
+  async addEvent(e: Omit<EventRow, 'id' | 'seq' | 'created_at'>): Promise<EventRow> {
+    const row: EventRow = { ...e, id: randomUUID(), seq: ++this.seq, created_at: now() };
+    await this.db.insertInto('event').values(row).execute();
+    return row;
+  }
+
+  async events(stackId: string, resourceName?: string): Promise<EventRow[]> {
+    let q = this.db.selectFrom('event').selectAll().where('stack_id', '=', stackId);
+    if (resourceName) q = q.where('resource_name', '=', resourceName);
+    return q.orderBy('created_at').orderBy('seq').execute();
+  }
+
+  async event(id: string): Promise<EventRow | null> {
+    return (await this.db.selectFrom('event').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  // ---- snapshots ----
+
+  async addSnapshot(s: Omit<SnapshotRow, 'created_at'>): Promise<SnapshotRow> {
+    const row = { ...s, data: JSON.stringify(s.data), created_at: now() };
+    await this.db.insertInto('snapshot').values(row).execute();
+    return { ...s, created_at: row.created_at };
+  }
+
+  async snapshots(stackId: string): Promise<SnapshotRow[]> {
+    const rows = await this.db
+      .selectFrom('snapshot')
+      .selectAll()
+      .where('stack_id', '=', stackId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({ ...r, data: json(r.data, {}) }));
+  }
+
+  async snapshot(stackId: string, id: string): Promise<SnapshotRow | null> {
+    const r = await this.db
+      .selectFrom('snapshot')
+      .selectAll()
+      .where('stack_id', '=', stackId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return r ? { ...r, data: json(r.data, {}) } : null;
+  }
+
+  async deleteSnapshot(id: string) {
+    await this.db.deleteFrom('snapshot').where('id', '=', id).execute();
+  }
+
+  // ---- locks (Heat's stack_lock) ----
+
+  /** Takes the lock; answers null when taken, else the engine that holds it. */
+  async tryLock(stackId: string, engineId: string): Promise<string | null> {
+    try {
+      await this.db
+        .insertInto('stack_lock')
+        .values({ stack_id: stackId, engine_id: engineId, created_at: now() })
+        .execute();
+      return null;
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      const r = await this.db
+        .selectFrom('stack_lock')
+        .select('engine_id')
+        .where('stack_id', '=', stackId)
+        .executeTakeFirst();
+      return r?.engine_id ?? (await this.tryLock(stackId, engineId));
+    }
+  }
+
+  /** Steals the lock from `from` (a dead engine); false when someone else changed it first. */
+  async stealLock(stackId: string, from: string, to: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('stack_lock')
+      .set({ engine_id: to, created_at: now() })
+      .where('stack_id', '=', stackId)
+      .where('engine_id', '=', from)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async unlock(stackId: string, engineId: string) {
+    await this.db.deleteFrom('stack_lock').where('stack_id', '=', stackId).where('engine_id', '=', engineId).execute();
+  }
+
+  async lockHolder(stackId: string): Promise<string | null> {
+    const r = await this.db
+      .selectFrom('stack_lock')
+      .select('engine_id')
+      .where('stack_id', '=', stackId)
+      .executeTakeFirst();
+    return r?.engine_id ?? null;
+  }
+}
