@@ -291,6 +291,13 @@ export class VolumeApi {
 
   /** os-reserve (legacy: the volume goes `attaching`), and POST /attachments without a connector (`reserved`). */
   async reserve(v: VolumeRow, instance: string | null, legacy = false): Promise<AttachmentRow> {
+    // The same server reserving its in-use volume again is a move (Cinder's LP 1694530 override):
+    // allowed, and the volume keeps its status.
+    if (instance && ['in-use', 'reserved'].includes(v.status)) {
+      const mine = (await this.volumes.attachments(v.id)).some((a) => a.instance_uuid === instance);
+      if (mine)
+        return this.volumes.createAttachment({ volume_id: v.id, instance_uuid: instance, attach_status: 'reserved' });
+    }
     this.reserveCheck(v, instance);
     const prev = v.status;
     const changed = await this.volumes.update(
