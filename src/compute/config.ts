@@ -1,6 +1,7 @@
 // Compute's options (`compute:` in stratus.yaml), typed, with Nova's defaults.
 import os from 'node:os';
 import type { StratusConfig } from '../core/config.ts';
+import { type LibvirtConfig, type LibvirtOptions, libvirtOptions } from './drivers/libvirt/options.ts';
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
 export interface ComputeOptions {
@@ -68,13 +69,16 @@ export interface ComputeOptions {
   fakeWaitForVifPlugged: boolean;
   /** The pool os-floating-ips allocates from when none is named (default_floating_pool). */
   defaultFloatingPool: string;
+  /** The libvirt driver's options (compute.driver: libvirt). */
+  libvirt: LibvirtOptions;
 }
 
 /**
  * The `compute:` section as written in stratus.yaml (every field optional). It is part of
  * StratusConfig through the declaration below, so `config.compute` is typed everywhere.
  */
-export type ComputeConfig = Partial<Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles'>> & {
+export type ComputeConfig = Partial<Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles' | 'libvirt'>> & {
+  libvirt?: LibvirtConfig;
   /** Run a compute agent when the `compute` role is on (default true). */
   agent?: boolean;
   consoles?: Partial<ComputeOptions['consoles']>;
@@ -87,7 +91,7 @@ declare module '../core/config.ts' {
 }
 
 /** The options of this process from the whole configuration (roles decide which parts run here). */
-export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compute'>>): ComputeOptions {
+export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compute' | 'dataDir'>>): ComputeOptions {
   const c: ComputeConfig = cfg.compute ?? {};
   const roles: readonly string[] = cfg.roles ?? ['conductor', 'scheduler', 'compute'];
   return {
@@ -132,6 +136,7 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     fakeFailRate: Number(c.fakeFailRate ?? 0),
     fakeWaitForVifPlugged: c.fakeWaitForVifPlugged === true,
     defaultFloatingPool: c.defaultFloatingPool ?? 'public',
+    libvirt: libvirtOptions(c.libvirt, cfg.dataDir ?? '.stratus'),
   };
 }
 

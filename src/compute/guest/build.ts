@@ -24,6 +24,8 @@ export interface GuestFiles {
   disk: string;
   /** The kernel package the guest was built from. */
   kernelPackage: string;
+  /** sha256 of what the build is made of (init scripts, module list, host programs): a change rebuilds. */
+  inputs: string;
   /** sha256 of kernel, ramdisk and disk. */
   sha256: { kernel: string; ramdisk: string; disk: string };
 }
@@ -42,13 +44,24 @@ export function missingGuestTools(): string[] {
   return [...new Set(Object.entries(GUEST_BUILD_NEEDS).flatMap(([f, pkg]) => (fs.existsSync(f) ? [] : [pkg])))];
 }
 
+/** The hash of the build's inputs. */
+function buildInputs(): string {
+  const h = createHash('sha256').update(INIT_SCRIPT).update(UDHCPC_SCRIPT).update(GUEST_MODULES.join(','));
+  for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS]) h.update(fs.existsSync(f) ? String(fs.statSync(f).size) : '-');
+  return h.digest('hex');
+}
+
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 /** The guest in `dir`, built when it is not there yet (or `force`). */
 export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: string) => void } = {}) {
   const log = o.log ?? (() => undefined);
   const manifest = path.join(dir, 'manifest.json');
-  if (!o.force && fs.existsSync(manifest)) return JSON.parse(fs.readFileSync(manifest, 'utf8')) as GuestFiles;
+  const inputs = buildInputs();
+  if (!o.force && fs.existsSync(manifest)) {
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as GuestFiles;
+    if (m.inputs === inputs) return m;
+  }
   const missing = missingGuestTools();
   if (missing.length) throw new Error(`building the test guest needs the Debian packages: ${missing.join(' ')}`);
   fs.mkdirSync(dir, { recursive: true });
@@ -61,6 +74,7 @@ export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: 
     ramdisk: path.join(dir, 'initrd.img'),
     disk: path.join(dir, 'disk.qcow2'),
     kernelPackage,
+    inputs,
     sha256: { kernel: '', ramdisk: '', disk: '' },
   };
   fs.copyFileSync(path.join(kernelDir, 'boot', `vmlinuz-${release}`), files.kernel);

@@ -62,7 +62,7 @@ done
 for n in /sys/class/net/*; do
   n=\${n##*/}; [ "$n" = lo ] && continue
   ip link set $n up
-  udhcpc -i $n -s /etc/udhcpc.sh -t 4 -T 2 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
+  udhcpc -i $n -s /etc/udhcpc.sh -t 3 -T 1 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
 done
 
 # Metadata: the config drive first, then the metadata service.
@@ -91,7 +91,7 @@ if [ -s $MD ]; then
   H=$(sed -n 's/.*"hostname": *"\\([^"]*\\)".*/\\1/p' $MD | head -n1)
   [ -n "$H" ] && hostname "$H"
   U=$(sed -n 's/.*"uuid": *"\\([^"]*\\)".*/\\1/p' $MD | head -n1)
-  tr '"' '\\n' < $MD | grep -E '^(ssh-|ecdsa-)' | sed 's/\\\\n$//' > $KEYS
+  tr '"' '\\n' < $MD | grep -E '^(ssh-|ecdsa-)' | sed 's/\\\\n$//' | sort -u > $KEYS
   chmod 600 $KEYS
   say metadata $SRC uuid=$U hostname=$(hostname) keys=$(grep -c . $KEYS)
 else
