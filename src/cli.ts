@@ -16,6 +16,10 @@ Commands:
   db migrate       apply the database migrations of every service
   keys rotate      rotate the Fernet token keys (staged -> primary, new staged key)
   status           ask a running cloud whether each service answers
+  image build-guest
+                   build the test guest (Debian's kernel + busybox + dropbear, cached in
+                   <data-dir>/guest) and register it in the running cloud's image service as
+                   stratus-guest (with stratus-guest-kernel and stratus-guest-ramdisk)
 
 Options:
   --data-dir DIR       where all state lives (env STRATUS_DATA_DIR, default ./.stratus)
@@ -191,6 +195,22 @@ async function main() {
         console.log(`identity: down (${base}: ${(e as Error).message})`);
         process.exitCode = 1;
       }
+      return;
+    }
+    case 'image build-guest': {
+      const { buildGuest } = await import('./compute/guest/build.ts');
+      const { registerGuest } = await import('./compute/guest/register.ts');
+      const { computeOptions } = await import('./compute/config.ts');
+      const { loadSecrets } = await import('./server.ts');
+      const files = await buildGuest(computeOptions(cfg).libvirt.guestDir, { log: (m) => console.log(m) });
+      console.log(`Test guest: ${files.kernel}, ${files.ramdisk}, ${files.disk} (kernel ${files.kernelPackage})`);
+      if (!fs.existsSync(path.join(cfg.dataDir, 'secrets.yaml'))) {
+        console.log('No cloud in this data directory: not registered (start Stratus, then run this again).');
+        return;
+      }
+      const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
+      const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword });
+      console.log(`Registered: stratus-guest ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})`);
       return;
     }
     default:

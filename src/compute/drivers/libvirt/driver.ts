@@ -108,6 +108,11 @@ export class LibvirtDriver implements VirtDriver {
     await this.daemon.stop();
   }
 
+  /** At agent start: libvirtd is started (when not running) and its guests read, before any question. */
+  recover(_instances: Instance[]) {
+    void this.ready().catch((e) => this.log(`libvirt not ready: ${(e as Error).message}`));
+  }
+
   get virtType(): 'qemu' | 'kvm' {
     return this.o.virtType === 'kvm' ? 'kvm' : 'qemu';
   }
@@ -699,5 +704,5 @@ export class LibvirtDriver implements VirtDriver {
 
 /** The driver of one agent host from the compute options. */
 export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
-  return new LibvirtDriver({ host, libvirt: o.libvirt });
+  return new LibvirtDriver({ host, libvirt: o.libvirt, log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`) });
 }
