@@ -13,7 +13,7 @@ import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts
 import { libvirtOptions } from '../src/compute/drivers/libvirt/options.ts';
 import { buildGuest, missingGuestTools, type GuestFiles } from '../src/compute/guest/build.ts';
 import { GUEST_MARKERS } from '../src/compute/guest/init.ts';
-import { removeHostNamespace, hostNamespaceName } from '../src/core/hostns.ts';
+import { deleteHostNamespace, hostNamespace } from '../src/core/hostns.ts';
 import { PowerState, type Instance } from '../src/compute/instances.ts';
 import type { ImageMeta, WaitedEvent } from '../src/compute/drivers/virt.ts';
 import { domainXml } from '../src/compute/drivers/libvirt/xml.ts';
@@ -153,7 +153,7 @@ describe('libvirt driver with a real guest', { skip }, () => {
       await driver.destroy(inst).catch(() => undefined);
       await driver.close();
     }
-    await removeHostNamespace(host);
+    await deleteHostNamespace(host);
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true });
   });
@@ -181,7 +181,7 @@ describe('libvirt driver with a real guest', { skip }, () => {
     for (const f of ['libvirt.xml', 'disk', 'disk.config', 'kernel', 'ramdisk', 'console.log'])
       assert.ok(fs.existsSync(path.join(dir, f)), f);
     assert.match(fs.readFileSync(path.join(dir, 'libvirt.xml'), 'utf8'), new RegExp(domainName(uuid)));
-    const ns = hostNamespaceName(host);
+    const ns = hostNamespace(host);
     execFileSync('ip', ['-n', ns, 'link', 'show', tapName(inst.network_info[0]!.port_id)]);
     await untilLog(`metadata config-drive uuid=${uuid} hostname=lv-test keys=1`);
     await untilLog('hello-from-user-data');
@@ -207,13 +207,24 @@ describe('libvirt driver with a real guest', { skip }, () => {
     await untilLog(GUEST_MARKERS.boot);
   });
 
+  it('hot-plugs a file volume (the guest sees vdb) and unplugs it', async () => {
+    const vol = path.join(dataDir, 'vol1.raw');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'raw', vol, '64M']);
+    const ci = { driver_volume_type: 'file', data: { device_path: vol, format: 'raw', volume_id: 'vol-1' } };
+    await driver.attachVolume(inst, ci, '/dev/vdb');
+    await untilLog('[vdb]', 30_000);
+    assert.match(await driver.daemon.virsh(['domblklist', inst.uuid]), /vdb\s+\S*vol1.raw/);
+    await driver.detachVolume(inst, ci, '/dev/vdb');
+    assert.doesNotMatch(await driver.daemon.virsh(['domblklist', inst.uuid]), /vdb/);
+  });
+
   it('destroys the guest leaving no domain, tap or file', async () => {
     await driver.destroy(inst);
     assert.equal(driver.powerState(inst), PowerState.NOSTATE);
     assert.equal(driver.listInstances().size, 0);
     assert.equal(fs.existsSync(path.join(dataDir, 'instances', uuid)), false);
     assert.throws(() =>
-      execFileSync('ip', ['-n', hostNamespaceName(host), 'link', 'show', tapName(inst.network_info[0]!.port_id)], {
+      execFileSync('ip', ['-n', hostNamespace(host), 'link', 'show', tapName(inst.network_info[0]!.port_id)], {
         stdio: 'ignore',
       }),
     );

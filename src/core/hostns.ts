@@ -7,13 +7,13 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** The namespace that stands for `host`. */
-export function hostNamespaceName(host: string): string {
+export function hostNamespace(host: string): string {
   return `stratus-host-${host}`.replace(/[^\w.-]/g, '_').slice(0, 200);
 }
 
 /** Creates the host's namespace (with lo up) unless it exists; returns its name. Idempotent. */
 export async function ensureHostNamespace(host: string): Promise<string> {
-  const ns = hostNamespaceName(host);
+  const ns = hostNamespace(host);
   const list = (await run('ip', ['netns', 'list'])).stdout;
   if (!list.split('\n').some((l) => l.split(' ')[0] === ns)) {
     try {
@@ -29,6 +29,6 @@ export async function ensureHostNamespace(host: string): Promise<string> {
 }
 
 /** Removes the host's namespace (tests; nothing must run in it any more). */
-export async function removeHostNamespace(host: string): Promise<void> {
-  await run('ip', ['netns', 'delete', hostNamespaceName(host)]).catch(() => undefined);
+export async function deleteHostNamespace(host: string): Promise<void> {
+  await run('ip', ['netns', 'delete', hostNamespace(host)]).catch(() => undefined);
 }

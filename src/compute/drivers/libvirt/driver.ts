@@ -26,7 +26,7 @@ import {
 } from '../virt.ts';
 import { Libvirtd } from './daemon.ts';
 import type { LibvirtOptions } from './options.ts';
-import { type DomainDisk, diskTarget, domainXml, interfaceXml } from './xml.ts';
+import { type DomainDisk, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
 
 const run = promisify(execFile);
@@ -653,6 +653,38 @@ export class LibvirtDriver implements VirtDriver {
     await this.unplugVif(vif);
   }
 
+  // ---- volumes (the connection info of the volume service: a file path, or iSCSI through QEMU's own initiator) ----
+
+  /** The live and persistent flags of a change to the domain: live only when it runs. */
+  private async scope(instance: Instance): Promise<string[]> {
+    const st = await this.state(instance);
+    return st === 'running' || st === 'paused' ? ['--live', '--config'] : ['--config'];
+  }
+
+  async attachVolume(instance: Instance, connectionInfo: VolumeConnection, mountpoint: string) {
+    await this.need(instance);
+    const target = path.basename(mountpoint);
+    const xml = volumeDiskXml(connectionInfo, target);
+    const file = path.join(this.dir(instance), `vol-${target}.xml`);
+    fs.writeFileSync(file, `${xml}\n`);
+    try {
+      await this.daemon.virsh(['attach-device', instance.uuid, file, ...(await this.scope(instance))]);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    await this.refreshQuietly();
+  }
+
+  async detachVolume(instance: Instance, _connectionInfo: VolumeConnection, mountpoint: string) {
+    await this.ready();
+    if (!(await this.exists(instance))) return;
+    const target = path.basename(mountpoint);
+    const disks = await this.daemon.virsh(['domblklist', instance.uuid]);
+    if (!disks.split('\n').some((l) => l.trim().split(/\s+/)[0] === target)) return;
+    await this.daemon.virsh(['detach-disk', instance.uuid, target, ...(await this.scope(instance))]);
+    await this.refreshQuietly();
+  }
+
   // ---- resize and cold migration on one host (the instance directory stays where it is) ----
 
   async migrateDiskAndPowerOff(instance: Instance) {
@@ -700,6 +732,32 @@ export class LibvirtDriver implements VirtDriver {
   private async imageMetaFromXml(instance: Instance): Promise<ImageMeta | null> {
     return instance.image_ref ? { id: instance.image_ref, status: 'active', properties: {} } : null;
   }
+}
+
+/** A volume's connection info (os-brick's driver_volume_type and data). */
+export interface VolumeConnection {
+  driver_volume_type?: string;
+  data?: Record<string, unknown>;
+}
+
+/** The <disk> of a volume: a file (`file`/`local`: data.device_path) or an iSCSI LUN opened by QEMU itself. */
+export function volumeDiskXml(ci: VolumeConnection, target: string): string {
+  const d = ci.data ?? {};
+  const serial = typeof d.volume_id === 'string' ? `\n  <serial>${esc(d.volume_id)}</serial>` : '';
+  const type = ci.driver_volume_type ?? '';
+  if (type === 'file' || type === 'local') {
+    const p = String(d.device_path ?? '');
+    if (!p) throw new VirtError('The volume connection info has no device_path.', false);
+    const fmt = d.format === 'qcow2' ? 'qcow2' : 'raw';
+    return `<disk type='file' device='disk'>\n  <driver name='qemu' type='${fmt}' cache='none'/>\n  <source file='${esc(p)}'/>\n  <target dev='${esc(target)}' bus='virtio'/>${serial}\n</disk>`;
+  }
+  if (type === 'iscsi') {
+    const [hostPart, port] = String(d.target_portal ?? '').split(':');
+    const iqn = String(d.target_iqn ?? '');
+    if (!hostPart || !iqn) throw new VirtError('The iSCSI connection info has no target_portal or target_iqn.', false);
+    return `<disk type='network' device='disk'>\n  <driver name='qemu' type='raw' cache='none'/>\n  <source protocol='iscsi' name='${esc(iqn)}/${Number(d.target_lun ?? 0)}'>\n    <host name='${esc(hostPart)}' port='${Number(port ?? 3260)}'/>\n  </source>\n  <target dev='${esc(target)}' bus='virtio'/>${serial}\n</disk>`;
+  }
+  throw new VirtError(`The libvirt driver cannot attach volumes of type '${type}'.`, false);
 }
 
 /** The driver of one agent host from the compute options. */
