@@ -32,7 +32,7 @@ Options:
   --bus URL            message bus: 'memory' (default, in-process) or amqp://user:pass@host:5672/
                        (RabbitMQ; env STRATUS_BUS; --transport is the same option)
   --role LIST          what this process runs, comma separated: api, conductor, scheduler,
-                       compute (default all). Other roles than all need --bus amqp://... and,
+                       compute, network-agent (default all). Other roles than all need --bus amqp://... and,
                        for several processes, --database postgres://...; worker roles wait for
                        the api process and read its --data-dir (secrets.yaml)
   --compute-host NAME  the host name of this process's compute agent, conductor and scheduler

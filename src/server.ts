@@ -21,7 +21,7 @@ import { ServiceSession } from './core/clients/session.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
 import { agentHosts, computeOptions } from './compute/service.ts';
-import { startL2Agents } from './network/agent/l2_agents.ts';
+import { startL2Agents, startNetworkAgent } from './network/agent/l2_agents.ts';
 import type { NetworkAgent } from './network/agent/agent.ts';
 
 export interface Secrets {
@@ -181,6 +181,9 @@ export class Cloud {
         this.log.child({ service: 'network' }),
       );
     }
+    // A network node: the whole network agent (L2, DHCP, L3) of network.host.
+    if (this.cfg.roles.includes('network-agent'))
+      this.l2Agents.push(await startNetworkAgent(this.cfg, this.bus, this.log.child({ service: 'network-agent' })));
   }
 
   /** Creates a service and starts it; it is closed with the others even when its init fails. */

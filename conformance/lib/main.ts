@@ -56,6 +56,8 @@ Options:
   --port N             port for the Stratus started here (default: a free one)
   --concurrency N      tempest workers (default 2)
   --set SECTION.KEY=VALUE  extra tempest.conf setting (repeatable)
+  --dataplane NAME     the network data plane of the Stratus started here (logical, or
+                       linuxbridge: real bridges and namespaces, needs root; removed at stop)
   --verbose            show tempest's whole output (always in conformance/work/tempest/run.log)
 `;
 
@@ -72,6 +74,7 @@ interface Args {
   overrides: Record<string, Record<string, string>>;
   verbose: boolean;
   passing: string;
+  dataplane?: string;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
@@ -136,6 +139,9 @@ function parseArgs(argv: string[]): Args | 'help' {
         break;
       case 'verbose':
         a.verbose = true;
+        break;
+      case 'dataplane':
+        a.dataplane = val();
         break;
       case 'passing':
         a.passing = path.resolve(val());
@@ -217,6 +223,7 @@ async function run(a: Args): Promise<number> {
         port,
         outputFile: path.join(WORK, 'stratus.out'),
         securityCompliance,
+        dataplane: a.dataplane,
       });
       url = stratus.url;
       cloudsFile = stratus.cloudsFile;

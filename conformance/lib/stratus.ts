@@ -81,6 +81,8 @@ export interface StartOptions {
   /** Written to <data-dir>/stratus.yaml before the start (Keystone's [security_compliance]). */
   securityCompliance?: SecurityCompliance;
   timeoutMs?: number;
+  /** The network data plane (default logical); linuxbridge gets DevStack's br-ex shape and is removed at stop. */
+  dataplane?: string;
 }
 
 /** Starts `node bin/stratus.js start` on a fresh data directory and waits until identity answers. */
@@ -93,6 +95,14 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
   config.compute = STRATUS_COMPUTE_CONFIG;
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
+  if (o.dataplane === 'linuxbridge')
+    config.network = {
+      dataplane: 'linuxbridge',
+      // DevStack's br-ex: the host reaches the floating range through 172.24.4.1/24.
+      externalUplink: { physnet: 'public', cidr: '172.24.4.1/24' },
+      cleanupOnStop: true,
+    };
+  else if (o.dataplane) config.network = { dataplane: o.dataplane };
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));
   fs.mkdirSync(path.dirname(o.outputFile), { recursive: true });
   const out = fs.openSync(o.outputFile, 'w');

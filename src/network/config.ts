@@ -6,8 +6,33 @@ export interface NetworkConfig {
   host?: string;
   /** Run the network agent inside this process (the all-in-one shape). */
   agent: boolean;
-  /** The agent's data plane, a name in drivers/index.ts: 'logical' (state only). */
+  /** The agent's data plane, a name in drivers/index.ts: 'logical' (state only) or 'linuxbridge' (real bridges, namespaces, iptables). */
   dataplane: string;
+  /**
+   * linuxbridge: run each host's data plane inside the namespace `stratus-host-<host>` (default
+   * true); false puts the bridges and rules of this host in the root namespace (a real host).
+   */
+  hostNamespace?: boolean;
+  /**
+   * linuxbridge: physical network → interface (inside the host's namespace) that flat provider
+   * networks of that physical network bridge to (the linuxbridge agent's physical_interface_mappings).
+   */
+  physicalInterfaceMappings?: Record<string, string>;
+  /** linuxbridge: this host's underlay address, the local end of its VXLAN tunnels (local_ip). */
+  underlayIp?: string;
+  /**
+   * linuxbridge: the host reaches the external network (floating IPs) as DevStack's br-ex does:
+   * a veth from the root namespace into the bridge of physical network `physnet`, with address
+   * `cidr` on the root side (the route for the public range alone). Made by the host that
+   * realises routers, removed at stop.
+   */
+  externalUplink?: { physnet: string; cidr: string };
+  /** linuxbridge: remove this host's whole data plane when the agent stops (tests, the conformance cloud). */
+  cleanupOnStop?: boolean;
+  /** The metadata proxy's shared secret (metadata_proxy_shared_secret == compute's metadataSharedSecret). */
+  metadataProxySharedSecret?: string;
+  /** Where the metadata proxy forwards to: Nova's metadata API (nova_metadata_host/port). */
+  novaMetadataUrl?: string;
   /** neutron's global_physnet_mtu. */
   mtu: number;
   /** VXLAN VNIs for project networks, as ml2_type_vxlan's vni_ranges ('1:1000', comma-separated). */

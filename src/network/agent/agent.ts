@@ -19,6 +19,7 @@ import type {
   DataplaneDriver,
   DeviceDetails,
   DhcpNetwork,
+  FdbEntry,
   Mechanism,
   RouterInfo,
   SecurityGroupInfo,
@@ -76,6 +77,9 @@ export class NetworkAgent {
   /** The subnets last asked for on each network's DHCP port, so that a refused update is not retried forever. */
   private dhcpAsked = new Map<string, string>();
   private stopped = false;
+  /** Ports plugged whose device the driver has not seen yet (not reported up). */
+  private unwired = new Set<string>();
+  private reconciled = false;
 
   constructor(
     private bus: MessageBus,
@@ -95,14 +99,17 @@ export class NetworkAgent {
 
   async start() {
     await this.o.driver.start(this.o.host);
+    this.o.driver.watch?.((id) => this.syncPortLater(id));
     const on = (topic: string, handlers: Record<string, RpcHandler>) =>
       this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
     on(L2_AGENT_TOPIC, {
       port_update: ({ port }: { port: View }) => {
         if (port?.['binding:host_id'] === this.o.host || this.plugged.has(port?.id)) this.syncPortLater(port.id);
+        else if (port?.network_id) this.fdbLater(port.network_id);
       },
-      port_delete: ({ port_id }: { port_id: string }) => {
+      port_delete: ({ port_id, network_id }: { port_id: string; network_id?: string }) => {
         if (this.plugged.has(port_id)) this.syncPortLater(port_id);
+        else if (network_id) this.fdbLater(network_id);
       },
       network_update: ({ network }: { network: View }) => {
         for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id);
@@ -182,7 +189,12 @@ export class NetworkAgent {
       ...base,
       topic: 'N/A',
       agent_type: this.o.mechanism.agentType,
-      configurations: { dataplane: this.o.driver.name, devices: this.plugged.size, extensions: ['qos'] },
+      configurations: {
+        dataplane: this.o.driver.name,
+        devices: this.plugged.size,
+        extensions: ['qos'],
+        ...this.o.driver.configurations?.(),
+      },
     };
     if (this.o.l2Only) return [l2];
     return [
@@ -230,6 +242,7 @@ export class NetworkAgent {
       const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
       for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
       this.refreshSecurityGroupsLater([...this.plugged.keys()]);
+      for (const n of new Set([...this.plugged.values()].map((p) => p.network_id))) this.fdbLater(n);
       if (this.o.l2Only) {
         this.needsResync = false;
         await this.idle();
@@ -241,6 +254,10 @@ export class NetworkAgent {
       for (const id of new Set([...routers.map((r) => r.id), ...this.routers.keys()])) this.syncRouterLater(id);
       this.needsResync = false;
       await this.idle();
+      if (!this.reconciled && !this.needsResync) {
+        this.reconciled = true;
+        await this.o.driver.reconciled?.();
+      }
     } catch (err) {
       this.needsResync = true;
       this.o.log.warn({ err }, 'network agent: resync failed');
@@ -283,6 +300,7 @@ export class NetworkAgent {
   private async syncPort(portId: string) {
     const d = await this.call<DeviceDetails | { device: string }>('get_device_details', { device: portId });
     if (!('port_id' in d)) {
+      this.unwired.delete(portId);
       if (this.plugged.delete(portId)) {
         await this.o.driver.unplugPort(portId);
         this.refreshSecurityGroupsLater();
@@ -291,10 +309,18 @@ export class NetworkAgent {
     }
     const before = this.plugged.get(portId);
     // A status change alone (our own update_device_up coming back as a port_update) changes nothing here.
-    if (!before || JSON.stringify({ ...before, status: '' }) !== JSON.stringify({ ...d, status: '' })) {
-      await this.o.driver.plugPort(d);
+    if (
+      !before ||
+      this.unwired.has(portId) ||
+      JSON.stringify({ ...before, status: '' }) !== JSON.stringify({ ...d, status: '' })
+    ) {
+      // A real data plane answers false while the port's device (the VM's tap) does not exist yet.
+      if ((await this.o.driver.plugPort(d)) === false) this.unwired.add(portId);
+      else this.unwired.delete(portId);
     }
+    const newNetwork = ![...this.plugged.values()].some((p) => p.network_id === d.network_id);
     this.plugged.set(portId, d);
+    if (newNetwork) this.fdbLater(d.network_id);
     if (
       !before ||
       JSON.stringify(before.security_groups) !== JSON.stringify(d.security_groups) ||
@@ -302,7 +328,9 @@ export class NetworkAgent {
     ) {
       this.refreshSecurityGroupsLater([portId]);
     }
-    if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
+    if (this.unwired.has(portId)) {
+      if (d.status === 'ACTIVE') await this.call('update_device_down', { device: portId });
+    } else if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
     else if (!d.admin_state_up && d.status !== 'DOWN') await this.call('update_device_down', { device: portId });
     if (d.trunk_details) {
       await this.call('update_subport_bindings', { trunk_id: d.trunk_details.trunk_id });
@@ -313,9 +341,23 @@ export class NetworkAgent {
     }
   }
 
+  /** L2 population: the other hosts' ports of a network this host wires (only for drivers that use it). */
+  private fdbLater(networkId: string) {
+    const driver = this.o.driver;
+    if (!driver.updateFdb) return;
+    if (![...this.plugged.values()].some((p) => p.network_id === networkId && p.network_type === 'vxlan')) return;
+    this.run(`fdb:${networkId}`, async () => {
+      const entries = await this.call<FdbEntry[]>('get_fdb_entries', { network_id: networkId });
+      await driver.updateFdb!(networkId, entries);
+    });
+  }
+
   /** Rules or members of groups changed: only those groups' rules are read again (the devices did not change). */
   private securityGroupsChanged(ids: string[]) {
     const used = new Set([...this.plugged.values()].flatMap((p) => p.security_groups));
+    // Groups the rules here name as remote groups matter too (their members' addresses).
+    for (const rules of Object.values(this.sgInfo.security_groups))
+      for (const r of rules) if (r.remote_group_id) used.add(r.remote_group_id);
     const mine = (ids ?? []).filter((g) => used.has(g));
     if (mine.length) this.refreshSecurityGroupsLater([], mine);
   }
@@ -349,6 +391,7 @@ export class NetworkAgent {
         }
         Object.assign(this.sgInfo.devices, info.devices);
         Object.assign(this.sgInfo.security_groups, info.security_groups);
+        if (info.member_ips) this.sgInfo.member_ips = { ...this.sgInfo.member_ips, ...info.member_ips };
       }
       const used = new Set(Object.values(this.sgInfo.devices).flatMap((d) => d.security_groups));
       for (const g of Object.keys(this.sgInfo.security_groups)) if (!used.has(g)) delete this.sgInfo.security_groups[g];

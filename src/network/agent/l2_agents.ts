@@ -7,7 +7,27 @@ import type { StratusConfig } from '../../core/config.ts';
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
 import { dataplane } from '../drivers/index.ts';
+import os from 'node:os';
 import { NetworkAgent } from './agent.ts';
+
+/**
+ * The `network-agent` role (a network node): the whole agent (L2, DHCP and L3 roles) of
+ * `network.host`, talking to the API's process over the bus.
+ */
+export async function startNetworkAgent(cfg: StratusConfig, bus: MessageBus, log: Logger): Promise<NetworkAgent> {
+  const net = cfg.network;
+  const { create, mechanism } = dataplane(net?.dataplane);
+  const agent = new NetworkAgent(bus, {
+    host: net?.host || os.hostname(),
+    driver: create(net),
+    mechanism,
+    log,
+    reportInterval: Number(net?.agentReportInterval ?? 30),
+    availabilityZone: String(net?.availabilityZone ?? 'nova'),
+  });
+  await agent.start();
+  return agent;
+}
 
 export async function startL2Agents(
   hosts: string[],
@@ -21,7 +41,8 @@ export async function startL2Agents(
   for (const host of hosts) {
     const agent = new NetworkAgent(bus, {
       host,
-      driver: create(),
+      // Only the host that realises routers makes the root namespace's uplink.
+      driver: create({ ...net, externalUplink: undefined }),
       mechanism,
       log: log.child({ l2host: host }),
       l2Only: true,

@@ -11,7 +11,7 @@
 // The data plane lives in a driver behind each agent (drivers/dataplane.ts); `logical` keeps
 // state only, `linuxbridge` (a later issue) adds bridges, namespaces and firewall rules.
 import type { View } from '../api/resource.ts';
-import type { DeviceDetails, DhcpNetwork, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
+import type { DeviceDetails, DhcpNetwork, FdbEntry, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
 
 export const PLUGIN_TOPIC = 'q-plugin';
 export const L2_AGENT_TOPIC = 'q-agent-notifier';
@@ -80,6 +80,8 @@ export interface PluginRpc {
     port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> };
   }): Promise<View | null>;
   release_dhcp_port(args: { host: string; network_id: string; device_id: string }): Promise<void>;
+  /** L2 population: the ports of a network bound to other hosts whose L2 agent reports a tunneling_ip. */
+  get_fdb_entries(args: { host: string; network_id: string }): Promise<FdbEntry[]>;
   /** Trunk RPC: bind a trunk's subports where its parent is, and report the trunk's status. */
   update_subport_bindings(args: { host: string; trunk_id: string }): Promise<void>;
   update_trunk_status(args: { trunk_id: string; status: string }): Promise<void>;

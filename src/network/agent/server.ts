@@ -9,7 +9,14 @@ import type { Transaction } from 'kysely';
 import { bool, isUniqueViolation, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
 import { colName, type ResourceApi, type Tx, type View } from '../api/resource.ts';
-import type { DeviceDetails, DhcpNetwork, Mechanism, RouterInfo, SecurityGroupInfo } from '../drivers/dataplane.ts';
+import type {
+  DeviceDetails,
+  DhcpNetwork,
+  FdbEntry,
+  Mechanism,
+  RouterInfo,
+  SecurityGroupInfo,
+} from '../drivers/dataplane.ts';
 import { agentOption } from '../api/extras_state.ts';
 import type { RpcHandler } from '../../core/bus.ts';
 import {
@@ -104,6 +111,7 @@ export class PluginServer implements PluginRpc {
       'release_dhcp_port',
       'update_subport_bindings',
       'update_trunk_status',
+      'get_fdb_entries',
     ] as const) {
       handlers[m] = (args) => (this[m] as (a: unknown) => unknown).call(this, args ?? {});
     }
@@ -162,7 +170,10 @@ export class PluginServer implements PluginRpc {
           .execute();
         if (segs.length && !segs.some((s) => this.mechanism.networkTypes.includes(s.network_type))) return failed;
       }
-      return { vif_type: this.mechanism.vifType, vif_details: { ...this.mechanism.vifDetails } };
+      return {
+        vif_type: this.mechanism.vifType,
+        vif_details: { ...this.mechanism.vifDetails, ...this.mechanism.vifDetailsFor?.(port.network_id) },
+      };
     },
   };
 
@@ -491,6 +502,36 @@ export class PluginServer implements PluginRpc {
     return true;
   }
 
+  async get_fdb_entries({ host, network_id }: { host: string; network_id: string }): Promise<FdbEntry[]> {
+    const ports = (await this.viewsWhere(this.ports(), 'network_id', [network_id])).filter(
+      (p) =>
+        p['binding:host_id'] &&
+        p['binding:host_id'] !== host &&
+        !['unbound', 'binding_failed'].includes(p['binding:vif_type']),
+    );
+    const hosts = [...new Set(ports.map((p) => p['binding:host_id'] as string))];
+    if (!hosts.length) return [];
+    const agents = await this.svc.db
+      .selectFrom('agents')
+      .select(['host', 'configurations', 'heartbeat_timestamp'])
+      .where('agent_type', '=', this.mechanism.agentType)
+      .where('host', 'in', hosts)
+      .execute();
+    const vteps = new Map<string, string>();
+    for (const a of agents) {
+      const ip = json<{ tunneling_ip?: string }>(a.configurations, {}).tunneling_ip;
+      if (ip && this.isAlive(a.heartbeat_timestamp)) vteps.set(a.host, ip);
+    }
+    const out: FdbEntry[] = [];
+    for (const p of ports) {
+      const vtep = vteps.get(p['binding:host_id']);
+      if (!vtep) continue;
+      const ip = ((p.fixed_ips ?? []) as Array<{ ip_address: string }>)[0]?.ip_address ?? null;
+      out.push({ mac_address: p.mac_address, ip_address: ip, vtep });
+    }
+    return out;
+  }
+
   async update_device_up({ device, host }: { device: string; host: string }) {
     await this.setPortStatus(device, host, 'ACTIVE');
   }
@@ -531,6 +572,32 @@ export class PluginServer implements PluginRpc {
         .where(`${rules.spec.table}.security_group_id`, 'in', [...ids])
         .execute();
       for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(r);
+    }
+    // The addresses of the remote groups' members (upstream's sg_member_ips), for data planes that filter.
+    if (this.mechanism.vifDetails.port_filter) {
+      const remote = new Set<string>(security_groups ?? []);
+      for (const list of Object.values(info.security_groups))
+        for (const r of list) if (r.remote_group_id) remote.add(r.remote_group_id);
+      info.member_ips = {};
+      if (remote.size) {
+        const rows = await this.svc.db
+          .selectFrom('securitygroupportbindings')
+          .select(['port_id', 'security_group_id'])
+          .where('security_group_id', 'in', [...remote])
+          .execute();
+        const members = await this.viewsWhere(this.ports(), 'id', [...new Set(rows.map((r) => r.port_id))]);
+        const byId = new Map(members.map((p) => [p.id as string, p]));
+        for (const g of remote) info.member_ips[g] = [];
+        for (const r of rows) {
+          const p = byId.get(r.port_id);
+          if (!p) continue;
+          const addrs = [
+            ...((p.fixed_ips ?? []) as Array<{ ip_address: string }>).map((f) => f.ip_address),
+            ...((p.allowed_address_pairs ?? []) as Array<{ ip_address: string }>).map((a) => a.ip_address),
+          ];
+          info.member_ips[r.security_group_id]!.push(...addrs);
+        }
+      }
     }
     return info;
   }
@@ -591,6 +658,27 @@ export class PluginServer implements PluginRpc {
           views.map((r) => r.id),
         )
       : [];
+    // Each port with its subnets and MTU (upstream's _populate_mtu_and_subnets_for_ports), for data planes that address it.
+    const subnetApi = this.svc.resources.get('subnets');
+    const subnetIds = [
+      ...new Set(ports.flatMap((p) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).map((f) => f.subnet_id))),
+    ];
+    const subnets = subnetApi && subnetIds.length ? await this.viewsWhere(subnetApi, 'id', subnetIds) : [];
+    const netIds = [...new Set(ports.map((p) => p.network_id as string))];
+    const mtus = new Map(
+      netIds.length
+        ? (await this.svc.db.selectFrom('networks').select(['id', 'mtu']).where('id', 'in', netIds).execute()).map(
+            (n) => [n.id, Number(n.mtu ?? this.svc.mtu)] as const,
+          )
+        : [],
+    );
+    ports = ports.map((p) => ({
+      ...p,
+      mtu: mtus.get(p.network_id) ?? this.svc.mtu,
+      subnets: subnets
+        .filter((s) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).some((f) => f.subnet_id === s.id))
+        .map((s) => ({ id: s.id, cidr: s.cidr, gateway_ip: s.gateway_ip })),
+    }));
     return views.map((r) => ({
       id: r.id,
       admin_state_up: !!r.admin_state_up,

@@ -23,6 +23,8 @@ export interface Mechanism {
   networkTypes: string[];
   /** QoS rule types and their parameters (GET /v2.0/qos/rule-types/<type> shows these). */
   qosRules: Record<string, Record<string, QosParameter>>;
+  /** Per-network vif_details added to the static ones (linuxbridge: the bridge_name). */
+  vifDetailsFor?(networkId: string): Record<string, unknown>;
   /** Trunk support: segmentation types of subports and whether a bound port may become a parent. */
   trunk?: { segmentationTypes: string[]; canTrunkBoundPort: boolean };
 }
@@ -75,18 +77,40 @@ export interface RouterInfo {
   enable_snat: boolean;
 }
 
+/** A port of a VXLAN network on another host, as L2 population tells it (the tunnel endpoint to send its frames to). */
+export interface FdbEntry {
+  mac_address: string;
+  ip_address: string | null;
+  /** The other host's underlay address (its agent's tunneling_ip). */
+  vtep: string;
+}
+
 /** Security group rules of the ports a driver filters (security_group_info_for_devices). */
 export interface SecurityGroupInfo {
   security_groups: Record<string, View[]>;
   devices: Record<string, DeviceDetails>;
+  /** The addresses (fixed IPs and allowed address pairs) of the members of the groups rules name as remote groups. */
+  member_ips?: Record<string, string[]>;
 }
 
 export interface DataplaneDriver {
   readonly name: string;
   start(host: string): Promise<void>;
   stop(): Promise<void>;
-  /** Wire a port bound to this host (called again when it changes; must be idempotent). */
-  plugPort(port: DeviceDetails): Promise<void>;
+  /**
+   * Wire a port bound to this host (called again when it changes; must be idempotent). Answers
+   * false when it cannot be wired yet (a real data plane waiting for the VM's tap): the port is
+   * not reported up until the driver calls the watch() listener for it.
+   */
+  plugPort(port: DeviceDetails): Promise<void | boolean>;
+  /** The agent's listener for ports wired later than plugPort (their tap appeared). */
+  watch?(listener: (portId: string) => void): void;
+  /** What the L2 agent adds to its reported configurations (linuxbridge: tunneling_ip). */
+  configurations?(): Record<string, unknown>;
+  /** L2 population: the other hosts' ports of a network this host wires (static FDB entries instead of flooding). */
+  updateFdb?(networkId: string, entries: FdbEntry[]): Promise<void>;
+  /** Called after the agent's first full resync: remove what the server no longer wants. */
+  reconciled?(): Promise<void>;
   unplugPort(portId: string): Promise<void>;
   /** The current security group rules of this host's ports. */
   updateSecurityGroups(info: SecurityGroupInfo): Promise<void>;

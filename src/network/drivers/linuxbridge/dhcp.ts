@@ -1,0 +1,173 @@
+// DHCP for one network, as upstream's DHCP agent with its dnsmasq driver: a namespace
+// `qdhcp-<network>` holding the DHCP port (a veth whose host side `tap<port>` is in the network's
+// bridge), Debian's dnsmasq serving only the fixed MAC → IP pairs of the network's ports (static
+// ranges), with the router, DNS servers, MTU, host routes and the metadata route (option 121),
+// and the extra DHCP options of each port. A change rewrites the hosts and options files and
+// sends SIGHUP (dnsmasq re-reads them without a restart); a change of the subnets restarts it.
+// The metadata address 169.254.169.254 is on the DHCP port too (upstream's force_metadata), so a
+// guest reaches the metadata proxy with or without a router.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureNamespace, processAlive, run } from '../../../core/hostns.ts';
+import type { View } from '../../api/resource.ts';
+import type { DhcpNetwork } from '../dataplane.ts';
+import { dhcpNamespace, ensureVeth, ip, netmask, prefixLen, setAddresses, tapName } from './ip.ts';
+
+export const METADATA_IP = '169.254.169.254';
+const LEASE = 86400;
+
+export interface DhcpFiles {
+  hosts: string;
+  opts: string;
+  /** What needs a restart when it changes (the ranges and the interface). */
+  args: string[];
+}
+
+const dashed = (ipAddr: string) => ipAddr.replace(/[.:]/g, '-');
+
+/** The dnsmasq configuration of a network: pure, so that tests can look at it. */
+export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: View, dir: string, iface: string): DhcpFiles {
+  const v4 = net.subnets.filter((s) => s.enable_dhcp && s.ip_version === 4);
+  const bySubnet = new Map(v4.map((s) => [s.id as string, s]));
+  const dhcpIp = (subnetId: string) =>
+    (dhcpPort.fixed_ips as Array<{ subnet_id: string; ip_address: string }>).find((f) => f.subnet_id === subnetId)
+      ?.ip_address;
+  const hosts: string[] = [];
+  const opts: string[] = [];
+  for (const p of [...net.ports].sort((a, b) => String(a.id).localeCompare(String(b.id)))) {
+    for (const f of (p.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>) {
+      if (!bySubnet.has(f.subnet_id)) continue;
+      const tag = `port-${p.id}`;
+      hosts.push(`${p.mac_address},set:${tag},host-${dashed(f.ip_address)},${f.ip_address}`);
+      for (const o of (p.extra_dhcp_opts ?? []) as Array<{
+        opt_name: string;
+        opt_value: string;
+        ip_version?: number;
+      }>) {
+        if ((o.ip_version ?? 4) !== 4) continue;
+        const name = /^\d+$/.test(o.opt_name) ? o.opt_name : `option:${o.opt_name}`;
+        opts.push(`tag:${tag},${name},${o.opt_value}`);
+      }
+    }
+  }
+  for (const s of v4) {
+    const tag = `subnet-${s.id}`;
+    const mine = dhcpIp(s.id);
+    const routes: string[] = [];
+    if (mine) routes.push(`${METADATA_IP}/32,${mine}`);
+    for (const r of (s.host_routes ?? []) as Array<{ destination: string; nexthop: string }>)
+      if (!r.destination.includes(':')) routes.push(`${r.destination},${r.nexthop}`);
+    if (s.gateway_ip) {
+      opts.push(`tag:${tag},option:router,${s.gateway_ip}`);
+      routes.push(`0.0.0.0/0,${s.gateway_ip}`);
+    } else opts.push(`tag:${tag},option:router`);
+    opts.push(`tag:${tag},option:classless-static-route,${routes.join(',')}`);
+    opts.push(`tag:${tag},249,${routes.join(',')}`);
+    const dns = ((s.dns_nameservers ?? []) as string[]).filter((d) => !d.includes(':'));
+    if (dns.length) opts.push(`tag:${tag},option:dns-server,${dns.join(',')}`);
+    opts.push(`tag:${tag},option:mtu,${net.mtu}`);
+  }
+  const args = [
+    '--no-hosts',
+    '--no-resolv',
+    '--port=0',
+    '--bind-interfaces',
+    `--interface=${iface}`,
+    '--except-interface=lo',
+    '--user=root',
+    '--group=root',
+    `--pid-file=${path.join(dir, 'pid')}`,
+    `--dhcp-hostsfile=${path.join(dir, 'host')}`,
+    `--dhcp-optsfile=${path.join(dir, 'opts')}`,
+    `--dhcp-leasefile=${path.join(dir, 'leases')}`,
+    `--log-facility=${path.join(dir, 'log')}`,
+    '--dhcp-authoritative',
+    '--dhcp-no-override',
+    // A constant: anything that changes here restarts dnsmasq.
+    '--dhcp-lease-max=65536',
+    ...v4.map(
+      (s) => `--dhcp-range=set:subnet-${s.id},${s.cidr.split('/')[0]},static,${netmask(prefixLen(s.cidr))},${LEASE}s`,
+    ),
+  ];
+  return { hosts: `${hosts.join('\n')}\n`, opts: `${opts.join('\n')}\n`, args };
+}
+
+export class DhcpServer {
+  constructor(
+    private hostNs: string | undefined,
+    private stateDir: string,
+  ) {}
+
+  dir(networkId: string) {
+    return path.join(this.stateDir, 'dhcp', networkId);
+  }
+
+  private pid(networkId: string): number {
+    try {
+      return Number(fs.readFileSync(path.join(this.dir(networkId), 'pid'), 'utf8').trim()) || 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The DHCP port of this host on the network (the agent made it). */
+  static portOf(net: DhcpNetwork, host: string): View | undefined {
+    return net.ports.find((p) => p.device_owner === 'network:dhcp' && p['binding:host_id'] === host);
+  }
+
+  async sync(net: DhcpNetwork, host: string): Promise<void> {
+    const port = DhcpServer.portOf(net, host);
+    if (!port) return;
+    const ns = dhcpNamespace(net.id);
+    await ensureNamespace(ns);
+    const iface = `ns-${String(port.id).slice(0, 11)}`;
+    await ensureVeth(this.hostNs, tapName(port.id), ns, iface, port.mac_address, net.mtu);
+    const cidrs: string[] = [];
+    for (const f of port.fixed_ips as Array<{ subnet_id: string; ip_address: string }>) {
+      const s = net.subnets.find((x) => x.id === f.subnet_id);
+      if (s) cidrs.push(`${f.ip_address}/${prefixLen(s.cidr)}`);
+    }
+    await setAddresses(ns, iface, cidrs);
+    // The metadata address, link-scoped (not a global address setAddresses would remove).
+    await ip(ns, ['addr', 'replace', `${METADATA_IP}/32`, 'dev', iface, 'scope', 'link']);
+    const dir = this.dir(net.id);
+    fs.mkdirSync(dir, { recursive: true });
+    const cfg = dnsmasqConfig(net, port, dir, iface);
+    fs.writeFileSync(path.join(dir, 'host'), cfg.hosts);
+    fs.writeFileSync(path.join(dir, 'opts'), cfg.opts);
+    const argsFile = path.join(dir, 'args');
+    const before = fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8') : '';
+    const args = JSON.stringify(cfg.args);
+    const pid = this.pid(net.id);
+    const alive = processAlive(pid, 'dnsmasq');
+    if (alive && before === args) {
+      process.kill(pid, 'SIGHUP');
+      return;
+    }
+    if (alive) await this.kill(net.id);
+    fs.writeFileSync(argsFile, args);
+    if (cfg.args.some((a) => a.startsWith('--dhcp-range'))) await run(['dnsmasq', ...cfg.args], { ns });
+  }
+
+  private async kill(networkId: string) {
+    const pid = this.pid(networkId);
+    if (!processAlive(pid, 'dnsmasq')) return;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+
+  async remove(networkId: string): Promise<void> {
+    await this.kill(networkId);
+    fs.rmSync(this.dir(networkId), { recursive: true, force: true });
+  }
+
+  /** The networks this host has DHCP state for (to reconcile after a restart). */
+  known(): string[] {
+    try {
+      return fs.readdirSync(path.join(this.stateDir, 'dhcp'));
+    } catch {
+      return [];
+    }
+  }
+}

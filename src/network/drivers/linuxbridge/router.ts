@@ -1,0 +1,101 @@
+// Routers as upstream's legacy L3 agent makes them: a namespace `qrouter-<router>` with forwarding
+// on, an interface per subnet (`qr-<port>`, a veth whose host side `tap<port>` is in the internal
+// network's bridge) and the gateway (`qg-<port>`, in the external network's bridge) with the
+// default route via the external subnet's gateway, extra routes, SNAT of the internal subnets to
+// the gateway address, and each floating IP as an address on qg- with DNAT in and SNAT out. The
+// nat table of the namespace is Stratus's alone: written whole with iptables-restore.
+import { ensureNamespace, run } from '../../../core/hostns.ts';
+import type { View } from '../../api/resource.ts';
+import type { RouterInfo } from '../dataplane.ts';
+import { ensureVeth, ip, links, routerNamespace, setAddresses, tapName } from './ip.ts';
+
+type Fixed = { subnet_id: string; ip_address: string };
+type Subnet = { id: string; cidr: string; gateway_ip?: string | null };
+
+const subnetsOf = (p: View): Subnet[] => (p.subnets ?? []) as Subnet[];
+const v4 = (a: string) => !a.includes(':');
+
+/** The addresses of a router port with their prefix lengths (the server adds each port's subnets). */
+function cidrsOf(p: View): string[] {
+  const out: string[] = [];
+  for (const f of (p.fixed_ips ?? []) as Fixed[]) {
+    const s = subnetsOf(p).find((x) => x.id === f.subnet_id);
+    if (s) out.push(`${f.ip_address}/${s.cidr.split('/')[1]}`);
+  }
+  return out;
+}
+
+export const qrName = (portId: string) => `qr-${portId.slice(0, 11)}`;
+export const qgName = (portId: string) => `qg-${portId.slice(0, 11)}`;
+
+/** The router's nat table: pure, so that tests can read it. */
+export function natTable(r: RouterInfo): string {
+  const lines = [
+    '*nat',
+    ':PREROUTING ACCEPT [0:0]',
+    ':INPUT ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    ':POSTROUTING ACCEPT [0:0]',
+  ];
+  const gw = r.gw_port;
+  const gwIp = gw && ((gw.fixed_ips ?? []) as Fixed[]).map((f) => f.ip_address).find(v4);
+  if (gw && gwIp && r.admin_state_up) {
+    const qg = qgName(gw.id);
+    for (const f of r.floating_ips) {
+      if (!f.port_id || !f.fixed_ip_address || !v4(f.floating_ip_address)) continue;
+      lines.push(`-A PREROUTING -d ${f.floating_ip_address}/32 -j DNAT --to-destination ${f.fixed_ip_address}`);
+      lines.push(`-A OUTPUT -d ${f.floating_ip_address}/32 -j DNAT --to-destination ${f.fixed_ip_address}`);
+      lines.push(`-A POSTROUTING -s ${f.fixed_ip_address}/32 -o ${qg} -j SNAT --to-source ${f.floating_ip_address}`);
+    }
+    if (r.enable_snat) {
+      for (const p of r.interfaces)
+        for (const s of subnetsOf(p))
+          if (v4(s.cidr))
+            lines.push(
+              `-A POSTROUTING -s ${s.cidr} -o ${qg} -m conntrack ! --ctstate DNAT -j SNAT --to-source ${gwIp}`,
+            );
+    }
+  }
+  lines.push('COMMIT');
+  return `${[...new Set(lines)].join('\n')}\n`;
+}
+
+export class Routers {
+  constructor(private hostNs: string | undefined) {}
+
+  async sync(r: RouterInfo): Promise<void> {
+    const ns = routerNamespace(r.id);
+    await ensureNamespace(ns, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '0' });
+    const wanted = new Map<string, View>();
+    for (const p of r.interfaces) wanted.set(qrName(p.id), p);
+    if (r.gw_port) wanted.set(qgName(r.gw_port.id), r.gw_port);
+    for (const [name, p] of wanted) {
+      const mtu = Number(p.mtu ?? p.network_mtu ?? 1500);
+      await ensureVeth(this.hostNs, tapName(p.id), ns, name, p.mac_address, mtu);
+      const cidrs = cidrsOf(p);
+      if (name.startsWith('qg-'))
+        for (const f of r.floating_ips)
+          if (f.port_id && f.floating_ip_address) cidrs.push(`${f.floating_ip_address}/32`);
+      await setAddresses(ns, name, cidrs);
+    }
+    // Ports that left the router.
+    for (const name of (await links(ns)).keys()) {
+      if ((name.startsWith('qr-') || name.startsWith('qg-')) && !wanted.has(name))
+        await ip(ns, ['link', 'del', name], true);
+    }
+    // Routes: the default via the external gateway, the extra routes.
+    const gwSubnet = r.gw_port ? subnetsOf(r.gw_port).find((s) => s.gateway_ip && v4(s.gateway_ip)) : undefined;
+    if (gwSubnet?.gateway_ip && r.gw_port)
+      await ip(ns, ['route', 'replace', 'default', 'via', gwSubnet.gateway_ip, 'dev', qgName(r.gw_port.id)], true);
+    else await ip(ns, ['route', 'del', 'default'], true);
+    const extra = r.routes.filter((x) => v4(x.destination));
+    const have = (await ip(ns, ['-4', 'route', 'show', 'proto', 'static'], true)).split('\n').filter(Boolean);
+    for (const line of have) {
+      const dst = line.split(' ')[0]!;
+      if (dst !== 'default' && !extra.some((x) => x.destination === dst || x.destination.replace(/\/32$/, '') === dst))
+        await ip(ns, ['route', 'del', dst], true);
+    }
+    for (const x of extra) await ip(ns, ['route', 'replace', x.destination, 'via', x.nexthop, 'proto', 'static'], true);
+    await run(['iptables-legacy-restore'], { ns, input: natTable(r) });
+  }
+}
