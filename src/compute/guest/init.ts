@@ -46,6 +46,11 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmp /tmp
 exec </dev/console >/dev/console 2>&1
 say() { echo "stratus-guest: $*"; }
+fetch() {
+  printf 'GET %s HTTP/1.0\r\nHost: 169.254.169.254\r\n\r\n' "$1" | nc -w 3 169.254.169.254 80 > /tmp/http 2>/dev/null || return 1
+  head -n1 /tmp/http | grep -q ' 200 ' || return 1
+  awk 'b{print;next} /^\r?$/{b=1}' /tmp/http > "$2"
+}
 say boot
 for m in $(cat /etc/modules); do insmod /lib/modules/$m 2>/dev/null; done
 ip link set lo up
@@ -62,7 +67,7 @@ done
 for n in /sys/class/net/*; do
   n=\${n##*/}; [ "$n" = lo ] && continue
   ip link set $n up
-  udhcpc -i $n -s /etc/udhcpc.sh -t 3 -T 1 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
+  udhcpc -i $n -s /etc/udhcpc.sh -O staticroutes -O mtu -t 3 -T 1 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
 done
 
 # Metadata: the config drive first, then the metadata service.
@@ -80,12 +85,12 @@ for d in /dev/sr0 /dev/sr1 /dev/vd? /dev/sd?; do
   fi
 done
 if [ $SRC = none ]; then
-  M=http://169.254.169.254
+  # busybox's static wget crashes in the guest (no NSS): plain HTTP/1.0 over nc.
   for i in 1 2 3 4 5; do
-    wget -q -T 3 -O $MD $M/openstack/latest/meta_data.json 2>/dev/null && { SRC=metadata-service; break; }
+    fetch /openstack/latest/meta_data.json $MD && { SRC=metadata-service; break; }
     sleep 1
   done
-  [ $SRC = metadata-service ] && wget -q -T 3 -O $UD $M/openstack/latest/user_data 2>/dev/null
+  [ $SRC = metadata-service ] && fetch /openstack/latest/user_data $UD
 fi
 if [ -s $MD ]; then
   H=$(sed -n 's/.*"hostname": *"\\([^"]*\\)".*/\\1/p' $MD | head -n1)

@@ -65,6 +65,15 @@ export async function registerGuest(files: GuestFiles, o: RegisterOptions): Prom
     const sha = meta.stratus_guest_sha256;
     const same = found.find((i) => i.status === 'active' && i.stratus_guest_sha256 === sha);
     if (same) return same.id;
+    // An older build keeps its data (snapshots may name its kernel) under another name.
+    for (const old of found) {
+      const r = await fetch(`${base.replace(/\/+$/, '')}/v2/images/${old.id}`, {
+        method: 'PATCH',
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/openstack-images-v2.1-json-patch' },
+        body: JSON.stringify([{ op: 'replace', path: '/name', value: `${full}-${old.id.slice(0, 8)}` }]),
+      });
+      if (r.status >= 300) throw new Error(`image rename of ${old.id} answered ${r.status}`);
+    }
     const img = await api('POST', '/v2/images', { name: full, visibility: 'public', ...meta });
     const r = await fetch(`${base.replace(/\/+$/, '')}/v2/images/${img.id}/file`, {
       method: 'PUT',
