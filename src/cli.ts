@@ -208,7 +208,9 @@ async function main() {
         console.log('No cloud in this data directory: not registered (start Stratus, then run this again).');
         return;
       }
-      const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
+      const base = cfg.separatePorts
+        ? `http://${cfg.publicHost}:5000`
+        : `http://${cfg.publicHost}:${cfg.port}/identity`;
       const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword });
       console.log(`Registered: stratus-guest ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})`);
       return;

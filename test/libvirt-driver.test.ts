@@ -134,7 +134,11 @@ describe('libvirt driver with a real guest', { skip }, () => {
     guest = await buildGuest(GUEST_DIR);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-lv-'));
     driver = new LibvirtDriver({ host, libvirt: libvirtOptions({ statsInterval: 0, shutdownTimeout: 30 }, dataDir) });
-    const files: Record<string, string> = { 'img-kernel': guest.kernel, 'img-ramdisk': guest.ramdisk, 'img-disk': guest.disk };
+    const files: Record<string, string> = {
+      'img-kernel': guest.kernel,
+      'img-ramdisk': guest.ramdisk,
+      'img-disk': guest.disk,
+    };
     driver.setVirtApi({
       async waitForInstanceEvent(_i, events, body) {
         waited.push(events);
@@ -186,6 +190,9 @@ describe('libvirt driver with a real guest', { skip }, () => {
     await untilLog(`metadata config-drive uuid=${uuid} hostname=lv-test keys=1`);
     await untilLog('hello-from-user-data');
     await untilLog(GUEST_MARKERS.ready);
+    const vnc = driver.remoteConsole(inst, 'vnc');
+    assert.equal(vnc.host, '127.0.0.1');
+    assert.ok(vnc.port >= 5900, String(vnc.port));
     const d = driver.diagnostics(inst);
     assert.equal(d.driver, 'libvirt');
     assert.equal(d.config_drive, true);

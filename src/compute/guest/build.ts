@@ -47,7 +47,8 @@ export function missingGuestTools(): string[] {
 /** The hash of the build's inputs. */
 function buildInputs(): string {
   const h = createHash('sha256').update(INIT_SCRIPT).update(UDHCPC_SCRIPT).update(GUEST_MODULES.join(','));
-  for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS]) h.update(fs.existsSync(f) ? String(fs.statSync(f).size) : '-');
+  for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS])
+    h.update(fs.existsSync(f) ? String(fs.statSync(f).size) : '-');
   return h.digest('hex');
 }
 

@@ -23,7 +23,10 @@ interface Catalog {
   token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> };
 }
 
-export async function registerGuest(files: GuestFiles, o: RegisterOptions): Promise<Record<'kernel' | 'ramdisk' | 'disk', string>> {
+export async function registerGuest(
+  files: GuestFiles,
+  o: RegisterOptions,
+): Promise<Record<'kernel' | 'ramdisk' | 'disk', string>> {
   const auth = await fetch(`${o.authUrl.replace(/\/+$/, '')}/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },

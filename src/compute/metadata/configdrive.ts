@@ -26,8 +26,20 @@ export async function buildConfigDrive(instance: Instance, out: string): Promise
       if (ud) put(`ec2/${v}/user-data`, ud);
     }
     await run('genisoimage', [
-      '-o', out, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', 'Stratus',
-      '-quiet', '-J', '-r', '-V', 'config-2', root,
+      '-o',
+      out,
+      '-ldots',
+      '-allow-lowercase',
+      '-allow-multidot',
+      '-l',
+      '-publisher',
+      'Stratus',
+      '-quiet',
+      '-J',
+      '-r',
+      '-V',
+      'config-2',
+      root,
     ]);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

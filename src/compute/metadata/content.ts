@@ -15,7 +15,17 @@ export const OPENSTACK_VERSIONS = [
   '2018-08-27',
   '2020-10-14',
 ];
-export const EC2_VERSIONS = ['1.0', '2007-01-19', '2007-03-01', '2007-08-29', '2007-10-10', '2007-12-15', '2008-02-01', '2008-09-01', '2009-04-04'];
+export const EC2_VERSIONS = [
+  '1.0',
+  '2007-01-19',
+  '2007-03-01',
+  '2007-08-29',
+  '2007-10-10',
+  '2007-12-15',
+  '2008-02-01',
+  '2008-09-01',
+  '2009-04-04',
+];
 
 /** The user data as bytes (Nova keeps it base64), or null. */
 export function userData(i: Instance): Buffer | null {
@@ -24,7 +34,14 @@ export function userData(i: Instance): Buffer | null {
 }
 
 export function hostnameOf(i: Instance): string {
-  return i.hostname ?? i.display_name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') ?? 'server';
+  return (
+    i.hostname ??
+    i.display_name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '') ??
+    'server'
+  );
 }
 
 export function metaData(i: Instance): Record<string, unknown> {

@@ -77,7 +77,10 @@ export async function handleMetadata(r: MetadataRequest, deps: MetadataDeps): Pr
     const name = parts.slice(2).join('/');
     if (name === 'password') {
       if (r.method === 'POST') return text(200, '');
-      return text(200, typeof inst.system_metadata?.password_0 === 'string' ? (inst.system_metadata.password_0 as string) : '');
+      return text(
+        200,
+        typeof inst.system_metadata?.password_0 === 'string' ? (inst.system_metadata.password_0 as string) : '',
+      );
     }
     const f = files[name];
     if (f === undefined) return text(404, 'Not Found');
@@ -95,7 +98,9 @@ export async function handleMetadata(r: MetadataRequest, deps: MetadataDeps): Pr
   const md = ec2MetaData(inst);
   // Nova's shape of public-keys: {'0': {'_name': '0=name', 'openssh-key': key}}.
   if (md['public-keys']) {
-    const [[k, v0]] = Object.entries(md['public-keys'] as Record<string, unknown>) as [[string, Record<string, unknown>]];
+    const [[k, v0]] = Object.entries(md['public-keys'] as Record<string, unknown>) as [
+      [string, Record<string, unknown>],
+    ];
     md['public-keys'] = { [k.split('=')[0]!]: { _name: k, ...v0 } };
   }
   let node: unknown = md;

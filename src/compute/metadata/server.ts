@@ -41,7 +41,9 @@ export class MetadataServer {
     const tcp = this.server();
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', (e) =>
-        reject(new Error(`the metadata API cannot listen on ${l.host}:${l.port} (compute.metadata.port): ${e.message}`)),
+        reject(
+          new Error(`the metadata API cannot listen on ${l.host}:${l.port} (compute.metadata.port): ${e.message}`),
+        ),
       );
       tcp.listen(l.port, l.host, () => resolve());
     });

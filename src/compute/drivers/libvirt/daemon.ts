@@ -86,7 +86,11 @@ export class Libvirtd {
       return (await run('virsh', ['-q', '-c', this.uri, ...args], { timeout: timeoutMs, maxBuffer: 1 << 24 })).stdout;
     } catch (e) {
       const err = e as Error & { stderr?: string };
-      const msg = (err.stderr ?? err.message).replace(/^error: /gm, '').trim().split('\n').join(' ');
+      const msg = (err.stderr ?? err.message)
+        .replace(/^error: /gm, '')
+        .trim()
+        .split('\n')
+        .join(' ');
       throw new VirtError(`libvirt: virsh ${args[0]}: ${msg}`, false);
     }
   }

@@ -145,6 +145,16 @@ export class LibvirtDriver implements VirtDriver {
       }
     }
     this.stats = next;
+    // The VNC port libvirt chose (autoport) of each running guest, for the console proxy.
+    for (const [u, st] of next) {
+      if (st.state !== 1 && st.state !== 3) this.vncPorts.delete(u);
+      else if (!this.vncPorts.has(u)) {
+        const d = await this.daemon.virsh(['vncdisplay', u]).catch(() => '');
+        const m = /:(\d+)/.exec(d);
+        if (m) this.vncPorts.set(u, 5900 + Number(m[1]));
+      }
+    }
+    for (const u of this.vncPorts.keys()) if (!next.has(u)) this.vncPorts.delete(u);
   }
 
   private async refreshQuietly() {
@@ -293,18 +303,46 @@ export class LibvirtDriver implements VirtDriver {
       const rdisk = path.join(dir, 'disk.rescue');
       disks.push({ path: rdisk, format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
     }
-    disks.push({ path: path.join(dir, 'disk'), format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
+    disks.push({
+      path: path.join(dir, 'disk'),
+      format: 'qcow2',
+      device: 'disk',
+      bus: diskBus,
+      target: diskTarget(diskBus, n++),
+    });
     if (fs.existsSync(path.join(dir, 'disk.eph0')))
-      disks.push({ path: path.join(dir, 'disk.eph0'), format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
+      disks.push({
+        path: path.join(dir, 'disk.eph0'),
+        format: 'qcow2',
+        device: 'disk',
+        bus: diskBus,
+        target: diskTarget(diskBus, n++),
+      });
     if (fs.existsSync(path.join(dir, 'disk.swap')))
-      disks.push({ path: path.join(dir, 'disk.swap'), format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
+      disks.push({
+        path: path.join(dir, 'disk.swap'),
+        format: 'qcow2',
+        device: 'disk',
+        bus: diskBus,
+        target: diskTarget(diskBus, n++),
+      });
     if (fs.existsSync(path.join(dir, 'disk.config')))
-      disks.push({ path: path.join(dir, 'disk.config'), format: 'raw', device: 'cdrom', bus: cdromBus, target: diskTarget(cdromBus, cdromBus === diskBus ? n++ : 0), readonly: true });
+      disks.push({
+        path: path.join(dir, 'disk.config'),
+        format: 'raw',
+        device: 'cdrom',
+        bus: cdromBus,
+        target: diskTarget(cdromBus, cdromBus === diskBus ? n++ : 0),
+        readonly: true,
+      });
     const kernel = path.join(dir, rescue ? 'kernel.rescue' : 'kernel');
     const ramdisk = path.join(dir, rescue ? 'ramdisk.rescue' : 'ramdisk');
     const hasKernel = fs.existsSync(kernel);
     const bootImage = rescue ?? image;
-    const cmdline = typeof bootImage?.properties?.os_command_line === 'string' ? (bootImage.properties.os_command_line as string) : `root=/dev/${disks[0]!.target} console=tty0 console=ttyS0`;
+    const cmdline =
+      typeof bootImage?.properties?.os_command_line === 'string'
+        ? (bootImage.properties.os_command_line as string)
+        : `root=/dev/${disks[0]!.target} console=tty0 console=ttyS0`;
     const xml = domainXml({
       uuid: instance.uuid,
       name: domainName(instance.uuid),
@@ -325,7 +363,11 @@ export class LibvirtDriver implements VirtDriver {
       ramdisk: hasKernel && fs.existsSync(ramdisk) ? ramdisk : undefined,
       cmdline: hasKernel ? cmdline : undefined,
       disks,
-      interfaces: vifs.map((v) => ({ mac: v.mac_address, tap: tapName(v.port_id), model: prop('hw_vif_model', 'virtio') })),
+      interfaces: vifs.map((v) => ({
+        mac: v.mac_address,
+        tap: tapName(v.port_id),
+        model: prop('hw_vif_model', 'virtio'),
+      })),
       consoleLog: path.join(dir, 'console.log'),
       vncListen: this.o.vncListen,
       videoModel: prop('hw_video_model', 'virtio'),
@@ -357,7 +399,10 @@ export class LibvirtDriver implements VirtDriver {
       await this.ipn(['link', 'set', br, 'up']);
     }
     if (!(await this.linkExists(tap))) await this.ipn(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
-    const mtu = (await this.ipn(['-j', 'link', 'show', br]).then((r) => (JSON.parse(r.stdout) as Array<{ mtu: number }>)[0]?.mtu)) ?? 1500;
+    const mtu =
+      (await this.ipn(['-j', 'link', 'show', br]).then(
+        (r) => (JSON.parse(r.stdout) as Array<{ mtu: number }>)[0]?.mtu,
+      )) ?? 1500;
     await this.ipn(['link', 'set', tap, 'mtu', String(mtu), 'master', br, 'up']);
   }
   async unplugVif(vif: Vif) {
@@ -535,7 +580,15 @@ export class LibvirtDriver implements VirtDriver {
     if (!s) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
     const f = s.fields;
     const num = (k: string) => (f[k] === undefined ? null : Number(f[k]));
-    const states: Record<number, string> = { 1: 'running', 2: 'blocked', 3: 'paused', 4: 'shutdown', 5: 'shutdown', 6: 'crashed', 7: 'suspended' };
+    const states: Record<number, string> = {
+      1: 'running',
+      2: 'blocked',
+      3: 'paused',
+      4: 'shutdown',
+      5: 'shutdown',
+      6: 'crashed',
+      7: 'suspended',
+    };
     const vcpus = Number(f['vcpu.current'] ?? instance.flavor.vcpus);
     const nets = Number(f['net.count'] ?? 0);
     const blocks = Number(f['block.count'] ?? 0);
@@ -572,20 +625,15 @@ export class LibvirtDriver implements VirtDriver {
     };
   }
 
-  /** The guest's VNC server (libvirt's autoport), read from the live domain's XML. */
+  /** The VNC port of each running guest (libvirt's autoport), read at each refresh. */
   private vncPorts = new Map<string, number>();
+  /** The guest's VNC server (Nova's get_vnc_console): the host's listen address and the guest's port. */
   remoteConsole(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint {
     if (!this.stats.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
     if (protocol !== 'vnc') throw new VirtError(`The libvirt driver has no ${protocol} console.`, false);
     const port = this.vncPorts.get(instance.uuid);
-    void this.daemon
-      .virsh(['vncdisplay', instance.uuid])
-      .then((d) => {
-        const m = /:(\d+)/.exec(d);
-        if (m) this.vncPorts.set(instance.uuid, 5900 + Number(m[1]));
-      })
-      .catch(() => undefined);
-    return { host: this.o.vncListen, port: port ?? 5900, internal_access_path: null };
+    if (!port) throw new VirtError(`Instance ${instance.uuid} has no VNC server (is it running?).`, false);
+    return { host: this.o.vncListen, port, internal_access_path: null };
   }
 
   // ---- snapshots, rescue ----
@@ -626,7 +674,8 @@ export class LibvirtDriver implements VirtDriver {
     await this.need(instance);
     const dir = this.dir(instance);
     await this.hardStop(instance);
-    if (fs.existsSync(path.join(dir, 'unrescue.xml'))) fs.renameSync(path.join(dir, 'unrescue.xml'), path.join(dir, 'libvirt.xml'));
+    if (fs.existsSync(path.join(dir, 'unrescue.xml')))
+      fs.renameSync(path.join(dir, 'unrescue.xml'), path.join(dir, 'libvirt.xml'));
     for (const f of ['disk.rescue', 'kernel.rescue', 'ramdisk.rescue']) fs.rmSync(path.join(dir, f), { force: true });
     await this.startDomain(instance, instance.network_info, { waitForVifs: false });
     await this.refreshQuietly();
@@ -762,5 +811,9 @@ export function volumeDiskXml(ci: VolumeConnection, target: string): string {
 
 /** The driver of one agent host from the compute options. */
 export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
-  return new LibvirtDriver({ host, libvirt: o.libvirt, log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`) });
+  return new LibvirtDriver({
+    host,
+    libvirt: o.libvirt,
+    log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`),
+  });
 }

@@ -26,7 +26,14 @@ export interface DomainSpec {
   uuid: string;
   name: string;
   /** Nova's metadata element. */
-  nova: { displayName: string; flavor: string; projectId: string; userId: string; imageId: string | null; created: string };
+  nova: {
+    displayName: string;
+    flavor: string;
+    projectId: string;
+    userId: string;
+    imageId: string | null;
+    created: string;
+  };
   memoryMb: number;
   vcpus: number;
   virtType: 'qemu' | 'kvm';
@@ -136,9 +143,7 @@ export function domainXml(s: DomainSpec): string {
     `    <graphics type='vnc' autoport='yes' listen='${esc(s.vncListen)}'/>`,
     `    <video><model type='${esc(s.videoModel)}'/></video>`,
     s.rngModel ? `    <rng model='${esc(s.rngModel)}'><backend model='random'>/dev/urandom</backend></rng>` : '',
-    s.guestAgent
-      ? `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`
-      : '',
+    s.guestAgent ? `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>` : '',
     `    <memballoon model='virtio'><stats period='10'/></memballoon>`,
     '  </devices>',
     '</domain>',
