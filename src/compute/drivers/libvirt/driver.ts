@@ -505,6 +505,14 @@ export class LibvirtDriver implements VirtDriver {
       await this.hardStop(instance);
       await this.daemon.virsh(['undefine', instance.uuid, '--managed-save']).catch(() => undefined);
     }
+    // The revert of a resize on this same host destroys the resized guest, not its disks:
+    // the source side brings the old domain back on them (Nova's destroy_disks=False).
+    const reverting =
+      instance.task_state === 'resize_reverting' && fs.existsSync(path.join(this.dir(instance), 'libvirt.xml.resize'));
+    if (reverting) {
+      await this.refreshQuietly();
+      return;
+    }
     for (const v of instance.network_info ?? []) await this.unplugVif(v);
     fs.rmSync(this.dir(instance), { recursive: true, force: true });
     await this.refreshQuietly();
