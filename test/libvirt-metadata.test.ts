@@ -109,6 +109,7 @@ describe('metadata API', () => {
     assert.equal((await signed('/latest/meta-data/placement/availability-zone')).text, 'nova');
     assert.equal((await signed('/2009-04-04/user-data')).text, '#!/bin/sh\necho hi\n');
     assert.equal((await signed('/latest/meta-data/nothing')).status, 404);
+    assert.equal((await signed('/latest/meta-data/%E0%A4%A')).status, 400);
   });
 
   it('writes the same tree on a config drive (ISO 9660, label config-2)', async (t) => {

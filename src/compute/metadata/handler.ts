@@ -51,7 +51,12 @@ function listing(node: Record<string, unknown>): string {
 export async function handleMetadata(r: MetadataRequest, deps: MetadataDeps): Promise<MetadataAnswer> {
   if (r.method !== 'GET' && r.method !== 'HEAD' && r.method !== 'POST')
     return text(405, 'The method specified is not allowed for this resource.');
-  const path = decodeURIComponent(r.path.split('?')[0] ?? '/').replace(/\/{2,}/g, '/');
+  let path: string;
+  try {
+    path = decodeURIComponent(r.path.split('?')[0] ?? '/').replace(/\/{2,}/g, '/');
+  } catch {
+    return text(400, 'The request path is not valid.');
+  }
   // The version lists need no instance (Nova answers them to anyone who reaches it).
   if (path === '/' || path === '') return text(200, [...EC2_VERSIONS, 'latest'].join('\n'));
   const id = header(r, 'x-instance-id');

@@ -24,7 +24,7 @@ import {
   type VirtApi,
   type VirtDriver,
 } from '../virt.ts';
-import { Libvirtd } from './daemon.ts';
+import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
 import type { LibvirtOptions } from './options.ts';
 import { type DomainDisk, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
@@ -819,6 +819,10 @@ export function volumeDiskXml(ci: VolumeConnection, target: string): string {
 
 /** The driver of one agent host from the compute options. */
 export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
+  // Refuse to start rather than fail every build later.
+  if (process.getuid?.() !== 0) throw new Error('the libvirt compute driver needs root (libvirtd, network namespaces)');
+  const missing = missingLibvirtPackages();
+  if (missing.length) throw new Error(`the libvirt compute driver needs the Debian packages: ${missing.join(' ')}`);
   return new LibvirtDriver({
     host,
     libvirt: o.libvirt,
