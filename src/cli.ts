@@ -172,6 +172,16 @@ ${COMMON_HELP}`,
     positionalOptional: true,
     run: networkCleanup,
   },
+  'image build-guest': {
+    summary: 'build the test guest (Debian kernel + busybox + dropbear) and register it in the running cloud',
+    usage: 'stratus image build-guest [--data-dir DIR]',
+    options: { ...COMMON },
+    help: `The guest is cached in compute.libvirt.guestDir; it is registered in the image service of the
+cloud running on the data directory as stratus-guest (with stratus-guest-kernel and
+stratus-guest-ramdisk), when one runs there.
+${COMMON_HELP}`,
+    run: buildGuestCmd,
+  },
 };
 
 export function version(): string {
@@ -630,6 +640,23 @@ async function networkCleanup(v: Values, host?: string) {
   const h = host || cfg.network?.host || os.hostname();
   await cleanupHost(h, cfg.network ?? {});
   out(`network data plane of host ${h} removed`);
+}
+
+async function buildGuestCmd(v: Values) {
+  const cfg = checkedConfig(toFlags(v));
+  const { buildGuest } = await import('./compute/guest/build.ts');
+  const { registerGuest } = await import('./compute/guest/register.ts');
+  const { computeOptions } = await import('./compute/config.ts');
+  const { loadSecrets } = await import('./server.ts');
+  const files = await buildGuest(computeOptions(cfg).libvirt.guestDir, { log: (m) => out(m) });
+  out(`Test guest: ${files.kernel}, ${files.ramdisk}, ${files.disk} (kernel ${files.kernelPackage})`);
+  if (!fs.existsSync(path.join(cfg.dataDir, 'secrets.yaml'))) {
+    out('No cloud in this data directory: not registered (start Stratus, then run this again).');
+    return;
+  }
+  const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
+  const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword });
+  out(`Registered: stratus-guest ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})`);
 }
 
 /** Runs the command line; returns the exit status for the usage cases (a running start keeps the process). */

@@ -38,10 +38,10 @@ describe('compute options', () => {
   it('names the known drivers when a driver is unknown', () => {
     assert.throws(
       () => virtDriver('libvirt-typo'),
-      /unknown compute driver 'libvirt-typo' \(compute.driver; known: fake\)/,
+      /unknown compute driver 'libvirt-typo' \(compute.driver; known: fake, libvirt\)/,
     );
     assert.throws(() => virtDriver('toString'), /unknown compute driver/);
-    assert.deepEqual(Object.keys(VIRT_DRIVERS), ['fake']);
+    assert.deepEqual(Object.keys(VIRT_DRIVERS), ['fake', 'libvirt']);
   });
 
   it('fails the start of a cloud whose compute.driver is unknown', async () => {

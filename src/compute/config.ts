@@ -1,6 +1,7 @@
 // Compute's options (`compute:` in stratus.yaml), typed, with Nova's defaults.
 import os from 'node:os';
 import type { StratusConfig } from '../core/config.ts';
+import { type LibvirtConfig, type LibvirtOptions, libvirtOptions } from './drivers/libvirt/options.ts';
 
 /** Compute options (`compute:` in stratus.yaml); every field has a default. */
 export interface ComputeOptions {
@@ -72,13 +73,32 @@ export interface ComputeOptions {
   fakeWaitForVifPlugged: boolean;
   /** The pool os-floating-ips allocates from when none is named (default_floating_pool). */
   defaultFloatingPool: string;
+  /** The libvirt driver's options (compute.driver: libvirt). */
+  libvirt: LibvirtOptions;
+  /** Nova's metadata API (nova-api-metadata) on its own listener: on by default with a real driver. */
+  metadata: MetadataOptions;
+}
+
+export interface MetadataOptions {
+  enabled: boolean;
+  host: string;
+  /** 8775 as Nova's metadata_listen_port; 0: any free port. */
+  port: number;
+  /** A unix socket it also listens on (for the network's proxy in its namespace); null: none. */
+  socket: string | null;
+  /** The proxy's shared secret; default generated into secrets.yaml (metadataProxySharedSecret). */
+  sharedSecret?: string;
 }
 
 /**
  * The `compute:` section as written in stratus.yaml (every field optional). It is part of
  * StratusConfig through the declaration below, so `config.compute` is typed everywhere.
  */
-export type ComputeConfig = Partial<Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles'>> & {
+export type ComputeConfig = Partial<
+  Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles' | 'libvirt' | 'metadata'>
+> & {
+  libvirt?: LibvirtConfig;
+  metadata?: Partial<MetadataOptions>;
   /** Run a compute agent when the `compute` role is on (default true). */
   agent?: boolean;
   consoles?: Partial<ComputeOptions['consoles']>;
@@ -91,7 +111,7 @@ declare module '../core/config.ts' {
 }
 
 /** The options of this process from the whole configuration (roles decide which parts run here). */
-export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compute'>>): ComputeOptions {
+export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compute' | 'dataDir'>>): ComputeOptions {
   const c: ComputeConfig = cfg.compute ?? {};
   const roles: readonly string[] = cfg.roles ?? ['conductor', 'scheduler', 'compute'];
   return {
@@ -138,6 +158,14 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     fakeFailRate: Number(c.fakeFailRate ?? 0),
     fakeWaitForVifPlugged: c.fakeWaitForVifPlugged === true,
     defaultFloatingPool: c.defaultFloatingPool ?? 'public',
+    libvirt: libvirtOptions(c.libvirt, cfg.dataDir ?? '.stratus'),
+    metadata: {
+      enabled: c.metadata?.enabled ?? (c.driver ?? 'fake') !== 'fake',
+      host: c.metadata?.host ?? '127.0.0.1',
+      port: Number(c.metadata?.port ?? 8775),
+      socket: c.metadata?.socket ?? null,
+      sharedSecret: c.metadata?.sharedSecret,
+    },
   };
 }
 

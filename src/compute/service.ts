@@ -26,6 +26,8 @@ import { addUnshelve } from './worker/shelve.ts';
 import { ServiceHeartbeat } from './worker/heartbeat.ts';
 import { ComputeAgent } from './agent/compute.ts';
 import { virtDriver } from './drivers/index.ts';
+import { MetadataServer } from './metadata/server.ts';
+import { metadataSharedSecret } from './metadata/secret.ts';
 import { faultBody } from './api/common.ts';
 import { registerApi } from './api/versions.ts';
 import { serversFamily } from './api/servers.ts';
@@ -187,6 +189,8 @@ export interface ComputeParts {
   agents: ComputeAgent[];
   /** The first of `agents`. */
   agent?: ComputeAgent;
+  /** Nova's metadata API on its own listener (compute.metadata.enabled). */
+  metadata?: MetadataServer;
 }
 
 function buildParts(svc: ComputeService): ComputeParts {
@@ -261,6 +265,11 @@ async function startRoles(svc: ComputeService) {
   }
   for (const h of p.heartbeats) await h.start();
   for (const a of p.agents) await a.start();
+  if (o.metadata.enabled && (svc.ctx.config.roles ?? ['api']).includes('api')) {
+    const secret = metadataSharedSecret(svc.ctx.config.dataDir, o.metadata.sharedSecret);
+    p.metadata = new MetadataServer({ secret, getInstance: (u) => p.store.get(u) }, log.child({ role: 'metadata' }));
+    await p.metadata.start(o.metadata);
+  }
   // An unshelve of an offloaded server that the conductor had not placed when it stopped
   // cannot go on: the server stays offloaded, with no task (the user may unshelve again).
   const startedAt = new Date().toISOString();
@@ -284,6 +293,7 @@ async function startRoles(svc: ComputeService) {
 
 async function stopRoles(svc: ComputeService) {
   const p = svc.parts;
+  await p.metadata?.close();
   for (const h of p.heartbeats) h.stop();
   for (const a of p.agents) await a.stop();
   p.moveConductor.stop();

@@ -131,6 +131,7 @@ export function virtApi(agent: ComputeAgent): VirtApi {
         registry.clear(instance.uuid, keys);
       }
     },
+    downloadImage: (imageId: string, file: string) => agent.clients.image.downloadTo(imageId, file),
   };
 }
 

@@ -2,6 +2,7 @@
 // compute_driver): one driver per agent host. A real hypervisor is one more entry here.
 import type { ComputeOptions } from '../config.ts';
 import { FakeDriver } from './fake.ts';
+import { libvirtDriver } from './libvirt/driver.ts';
 import type { VirtDriver } from './virt.ts';
 
 /** Builds the driver of one agent host from the compute options. */
@@ -20,6 +21,7 @@ export const VIRT_DRIVERS: Record<string, VirtDriverFactory> = {
       snapshotMs: o.fakeSnapshotMs,
       waitForVifPlugged: o.fakeWaitForVifPlugged,
     }),
+  libvirt: libvirtDriver,
 };
 
 /** The factory of a driver name; an unknown name fails the start, naming the known ones. */

@@ -163,6 +163,8 @@ export interface VirtApi {
    * throws a VirtError when one failed or the time ran out and compute.vifPluggingIsFatal.
    */
   waitForInstanceEvent(instance: Instance, events: WaitedEvent[], body: () => Promise<void>): Promise<void>;
+  /** Streams an image's data from the image service into a file (a real driver's image cache). */
+  downloadImage?(imageId: string, file: string): Promise<void>;
 }
 
 /** A running live migration (the driver's side): progress, and what an operator can do to it. */

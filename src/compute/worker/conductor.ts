@@ -324,7 +324,12 @@ export class Conductor {
           const host = s.selection!.host;
           let res: AgentResult;
           try {
-            res = await computeRpc(this.bus).call(host).build_and_run_instance({
+            // A real hypervisor's build (image download, vif plugging, boot) may outlast the bus's default wait.
+            const timeoutMs =
+              this.o.driver === 'fake'
+                ? undefined
+                : ((this.o.vifPluggingTimeout ?? 300) + this.o.libvirt.bootTimeout + 120) * 1000;
+            res = await computeRpc(this.bus).call(host, { timeoutMs }).build_and_run_instance({
               uuid: s.inst.uuid,
               request_id: req.request_id,
               image: req.image,

@@ -43,6 +43,18 @@ export class ImageClient extends RestClient {
   updateMember(id: string, member: string, status: string, o?: CallOptions): Promise<RestAnswer> {
     return this.request('PUT', `/v2/images/${seg(id)}/members/${seg(member)}`, { status }, o);
   }
+  /** Streams an image's data into a file (GET /v2/images/{id}/file); throws on any other answer than 200. */
+  async downloadTo(id: string, file: string): Promise<void> {
+    const { createWriteStream } = await import('node:fs');
+    const { pipeline } = await import('node:stream/promises');
+    const { Readable } = await import('node:stream');
+    const base = await this.baseUrl();
+    const res = await fetch(`${base}/v2/images/${seg(id)}/file`, {
+      headers: { 'X-Auth-Token': await this.session.token() },
+    });
+    if (res.status !== 200 || !res.body) throw new Error(`image GET /v2/images/${id}/file answered ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file));
+  }
   deleteImage(id: string, o?: CallOptions): Promise<RestAnswer> {
     return this.request('DELETE', `/v2/images/${seg(id)}`, undefined, o);
   }

@@ -1,0 +1,831 @@
+// The libvirt virt driver (Nova's nova.virt.libvirt.LibvirtDriver, reduced): guests are libvirt
+// domains of the host's own libvirtd (daemon.ts, inside the host namespace), each with its
+// directory `instances/<uuid>/` (libvirt.xml, disk as a qcow2 overlay on the `_base` image
+// cache, disk.eph0, disk.swap, disk.config, kernel/ramdisk, console.log). Lifecycle calls go
+// through virsh; every guest's state and counters come from one `virsh domstats` per refresh
+// (after each action and every statsInterval seconds), so the agent's synchronous questions
+// (power state, diagnostics, console log) are answered from memory and files.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ComputeOptions } from '../../config.ts';
+import { PowerState, type Instance, type Vif } from '../../instances.ts';
+import {
+  VirtError,
+  type ConsoleEndpoint,
+  type ConsoleProtocol,
+  type GuestDiagnostics,
+  type GuestImage,
+  type HostCapacity,
+  type ImageMeta,
+  type VirtApi,
+  type VirtDriver,
+} from '../virt.ts';
+import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
+import type { LibvirtOptions } from './options.ts';
+import { type DomainDisk, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
+import { buildConfigDrive } from '../../metadata/configdrive.ts';
+
+const run = promisify(execFile);
+const VERSION = '26.0.0';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** libvirt's virDomainState → Nova's power state (nova.virt.libvirt.guest LIBVIRT_POWER_STATE). */
+const LIBVIRT_POWER: Record<number, number> = {
+  0: PowerState.NOSTATE,
+  1: PowerState.RUNNING,
+  2: PowerState.RUNNING,
+  3: PowerState.PAUSED,
+  4: PowerState.SHUTDOWN,
+  5: PowerState.SHUTDOWN,
+  6: PowerState.CRASHED,
+  7: PowerState.SUSPENDED,
+};
+
+/** The tap of a port (os-vif's linux bridge naming) and the bridge of a network (the L2 agent's). */
+export const tapName = (portId: string) => `tap${portId.slice(0, 11)}`;
+export const bridgeName = (networkId: string) => `brq${networkId.slice(0, 11)}`;
+/** The domain name Nova shows as OS-EXT-SRV-ATTR:instance_name. */
+export const domainName = (uuid: string) => `instance-${uuid.slice(0, 8)}`;
+
+interface DomStats {
+  state: number;
+  fields: Record<string, string>;
+}
+
+export interface LibvirtDriverOptions {
+  host: string;
+  libvirt: LibvirtOptions;
+  /** The allocation the host may give guests (the compute options' vcpus/memory are a ceiling for tests). */
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export class LibvirtDriver implements VirtDriver {
+  readonly type = 'libvirt';
+  readonly daemon: Libvirtd;
+  private readonly o: LibvirtOptions;
+  private readonly host: string;
+  private readonly log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** Every domain of this host's libvirtd, by instance uuid, from the last refresh. */
+  private stats = new Map<string, DomStats>();
+  private virtApi?: VirtApi;
+  private readyP?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(o: LibvirtDriverOptions) {
+    this.o = o.libvirt;
+    this.host = o.host;
+    this.log = o.log ?? (() => undefined);
+    this.daemon = new Libvirtd({
+      host: o.host,
+      stateDir: path.join(this.o.stateDir, o.host),
+      log: (m) => this.log(m),
+    });
+  }
+
+  /** libvirtd answers (started when it was not running) and the first refresh is done. */
+  ready(): Promise<void> {
+    this.readyP ??= (async () => {
+      fs.mkdirSync(path.join(this.o.instancesPath, '_base'), { recursive: true });
+      await this.daemon.ensure();
+      await this.refresh();
+      if (this.o.statsInterval > 0 && !this.closed) {
+        this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.o.statsInterval * 1000);
+        this.timer.unref();
+      }
+    })();
+    return this.readyP;
+  }
+
+  /** Stops the periodic refresh and the daemons this process started (guests keep running). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.daemon.stop();
+  }
+
+  /** At agent start: libvirtd is started (when not running) and its guests read, before any question. */
+  recover(_instances: Instance[]) {
+    void this.ready().catch((e) => this.log(`libvirt not ready: ${(e as Error).message}`));
+  }
+
+  get virtType(): 'qemu' | 'kvm' {
+    return this.o.virtType === 'kvm' ? 'kvm' : 'qemu';
+  }
+
+  setVirtApi(api: VirtApi) {
+    this.virtApi = api;
+  }
+
+  // ---- state ----
+
+  /** One `virsh domstats` for every domain: states and counters. */
+  async refresh(): Promise<void> {
+    const out = await this.daemon.virsh(['domstats', '--raw']);
+    const uuids = (await this.daemon.virsh(['list', '--all', '--uuid'])).split('\n').map((l) => l.trim());
+    const byName = new Map(uuids.filter(Boolean).map((u) => [domainName(u), u]));
+    const next = new Map<string, DomStats>();
+    let cur: DomStats | undefined;
+    for (const line of out.split('\n')) {
+      const d = /^Domain: '(.*)'/.exec(line);
+      if (d) {
+        cur = { state: 0, fields: {} };
+        const u = byName.get(d[1]!);
+        if (u) next.set(u, cur);
+        continue;
+      }
+      const kv = /^\s+([\w.]+)=(.*)$/.exec(line);
+      if (kv && cur) {
+        cur.fields[kv[1]!] = kv[2]!;
+        if (kv[1] === 'state.state') cur.state = Number(kv[2]);
+      }
+    }
+    this.stats = next;
+    // The VNC port libvirt chose (autoport) of each running guest, for the console proxy.
+    for (const [u, st] of next) {
+      if (st.state !== 1 && st.state !== 3) this.vncPorts.delete(u);
+      else if (!this.vncPorts.has(u)) {
+        const d = await this.daemon.virsh(['vncdisplay', u]).catch(() => '');
+        const m = /:(\d+)/.exec(d);
+        if (m) this.vncPorts.set(u, 5900 + Number(m[1]));
+      }
+    }
+    for (const u of this.vncPorts.keys()) if (!next.has(u)) this.vncPorts.delete(u);
+  }
+
+  private async refreshQuietly() {
+    await this.refresh().catch((e) => this.log(`refresh failed: ${(e as Error).message}`));
+  }
+
+  listInstances() {
+    const m = new Map<string, number>();
+    for (const [u, s] of this.stats) m.set(u, this.powerOf(u, s));
+    return m;
+  }
+
+  private powerOf(uuid: string, s: DomStats): number {
+    // A managed-saved (suspended) guest is shut off with its memory on disk.
+    if (s.state === 5 && fs.existsSync(this.daemon.managedSavePath(domainName(uuid)))) return PowerState.SUSPENDED;
+    return LIBVIRT_POWER[s.state] ?? PowerState.NOSTATE;
+  }
+
+  powerState(instance: Instance) {
+    const s = this.stats.get(instance.uuid);
+    return s ? this.powerOf(instance.uuid, s) : PowerState.NOSTATE;
+  }
+
+  capacity(): HostCapacity {
+    let localGb = 0;
+    try {
+      fs.mkdirSync(this.o.instancesPath, { recursive: true });
+      const st = fs.statfsSync(this.o.instancesPath);
+      localGb = Math.floor((st.blocks * st.bsize) / 1024 ** 3);
+    } catch {
+      localGb = 0;
+    }
+    const cpus = os.cpus();
+    return {
+      vcpus: cpus.length,
+      memory_mb: Math.floor(os.totalmem() / 1024 ** 2),
+      local_gb: localGb,
+      hypervisor_type: 'QEMU',
+      hypervisor_version: 7002000,
+      hypervisor_hostname: this.host,
+      cpu_info: {
+        arch: 'x86_64',
+        model: cpus[0]?.model ?? 'qemu64',
+        vendor: /AMD/i.test(cpus[0]?.model ?? '') ? 'AMD' : 'Intel',
+        topology: { sockets: 1, cores: cpus.length, threads: 1 },
+        features: [],
+      },
+    };
+  }
+
+  // ---- files ----
+
+  dir(instance: Instance) {
+    return path.join(this.o.instancesPath, instance.uuid);
+  }
+
+  /** An image's data in the `_base` cache (downloaded once; concurrent spawns share the download). */
+  private downloads = new Map<string, Promise<string>>();
+  private async cachedImage(imageId: string): Promise<string> {
+    const file = path.join(this.o.instancesPath, '_base', createHash('sha1').update(imageId).digest('hex'));
+    if (fs.existsSync(file)) return file;
+    let p = this.downloads.get(imageId);
+    if (!p) {
+      p = (async () => {
+        if (!this.virtApi?.downloadImage) throw new VirtError('The compute agent offers no image download.', false);
+        const part = `${file}.part-${process.pid}`;
+        try {
+          await this.virtApi.downloadImage(imageId, part);
+          fs.renameSync(part, file);
+        } finally {
+          fs.rmSync(part, { force: true });
+        }
+        return file;
+      })().finally(() => this.downloads.delete(imageId));
+      this.downloads.set(imageId, p);
+    }
+    return p;
+  }
+
+  private async imageInfo(file: string): Promise<{ format: string; virtualSize: number }> {
+    const out = (await run('qemu-img', ['info', '-U', '--output=json', file])).stdout;
+    const j = JSON.parse(out) as { format: string; 'virtual-size': number };
+    return { format: j.format, virtualSize: j['virtual-size'] };
+  }
+
+  private async qemuImg(args: string[]) {
+    try {
+      await run('qemu-img', args, { maxBuffer: 1 << 24 });
+    } catch (e) {
+      const err = e as Error & { stderr?: string };
+      throw new VirtError(`qemu-img ${args[0]}: ${(err.stderr ?? err.message).trim()}`, false);
+    }
+  }
+
+  /** The root disk, ephemeral, swap, kernel/ramdisk and config drive of a guest in its directory. */
+  private async prepareDisks(instance: Instance, image: ImageMeta | null, rescue?: ImageMeta | null) {
+    const dir = this.dir(instance);
+    fs.mkdirSync(dir, { recursive: true });
+    const disk = path.join(dir, 'disk');
+    if (!fs.existsSync(disk)) {
+      if (!image) throw new VirtError('The libvirt driver boots from images only (no root volume support).', false);
+      const base = await this.cachedImage(image.id);
+      const info = await this.imageInfo(base);
+      if (info.format !== 'qcow2' && info.format !== 'raw')
+        throw new VirtError(`Image ${image.id} is ${info.format}: only qcow2 and raw boot.`, false);
+      const want = instance.flavor.disk * 1024 ** 3;
+      const args = ['create', '-q', '-f', 'qcow2', '-F', info.format, '-b', base, disk];
+      if (want > info.virtualSize) args.push(String(want));
+      await this.qemuImg(args);
+    }
+    const eph = path.join(dir, 'disk.eph0');
+    if (instance.flavor.ephemeral > 0 && !fs.existsSync(eph))
+      await this.qemuImg(['create', '-q', '-f', 'qcow2', eph, `${instance.flavor.ephemeral}G`]);
+    const swap = path.join(dir, 'disk.swap');
+    if (instance.flavor.swap > 0 && !fs.existsSync(swap))
+      await this.qemuImg(['create', '-q', '-f', 'qcow2', swap, `${instance.flavor.swap}M`]);
+    // A kernel and ramdisk named by the image (an AMI with its AKI and ARI, as CirrOS's uec images).
+    const boot = rescue ?? image;
+    for (const [prop, name] of [
+      ['kernel_id', rescue ? 'kernel.rescue' : 'kernel'],
+      ['ramdisk_id', rescue ? 'ramdisk.rescue' : 'ramdisk'],
+    ] as const) {
+      const id = boot?.properties?.[prop];
+      const to = path.join(dir, name);
+      if (typeof id === 'string' && id && !fs.existsSync(to)) fs.copyFileSync(await this.cachedImage(id), to);
+    }
+    if (this.wantsConfigDrive(instance) && !fs.existsSync(path.join(dir, 'disk.config')))
+      await buildConfigDrive(instance, path.join(dir, 'disk.config'));
+  }
+
+  private wantsConfigDrive(instance: Instance) {
+    const c = String(instance.config_drive ?? '').toLowerCase();
+    return c !== '' && c !== 'false' && c !== '0';
+  }
+
+  /** The domain of a guest from its flavor, image and ports; written as `libvirt.xml`. */
+  private writeXml(instance: Instance, image: ImageMeta | null, vifs: Vif[], rescue?: ImageMeta | null): string {
+    const dir = this.dir(instance);
+    const p = image?.properties ?? {};
+    const prop = (k: string, d: string) => (typeof p[k] === 'string' && p[k] ? (p[k] as string) : d);
+    const diskBus = prop('hw_disk_bus', 'virtio');
+    const cdromBus = prop('hw_cdrom_bus', 'ide');
+    const disks: DomainDisk[] = [];
+    let n = 0;
+    if (rescue) {
+      const rdisk = path.join(dir, 'disk.rescue');
+      disks.push({ path: rdisk, format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
+    }
+    disks.push({
+      path: path.join(dir, 'disk'),
+      format: 'qcow2',
+      device: 'disk',
+      bus: diskBus,
+      target: diskTarget(diskBus, n++),
+    });
+    if (fs.existsSync(path.join(dir, 'disk.eph0')))
+      disks.push({
+        path: path.join(dir, 'disk.eph0'),
+        format: 'qcow2',
+        device: 'disk',
+        bus: diskBus,
+        target: diskTarget(diskBus, n++),
+      });
+    if (fs.existsSync(path.join(dir, 'disk.swap')))
+      disks.push({
+        path: path.join(dir, 'disk.swap'),
+        format: 'qcow2',
+        device: 'disk',
+        bus: diskBus,
+        target: diskTarget(diskBus, n++),
+      });
+    if (fs.existsSync(path.join(dir, 'disk.config')))
+      disks.push({
+        path: path.join(dir, 'disk.config'),
+        format: 'raw',
+        device: 'cdrom',
+        bus: cdromBus,
+        target: diskTarget(cdromBus, cdromBus === diskBus ? n++ : 0),
+        readonly: true,
+      });
+    const kernel = path.join(dir, rescue ? 'kernel.rescue' : 'kernel');
+    const ramdisk = path.join(dir, rescue ? 'ramdisk.rescue' : 'ramdisk');
+    const hasKernel = fs.existsSync(kernel);
+    const bootImage = rescue ?? image;
+    const cmdline =
+      typeof bootImage?.properties?.os_command_line === 'string'
+        ? (bootImage.properties.os_command_line as string)
+        : `root=/dev/${disks[0]!.target} console=tty0 console=ttyS0`;
+    const xml = domainXml({
+      uuid: instance.uuid,
+      name: domainName(instance.uuid),
+      nova: {
+        displayName: instance.display_name,
+        flavor: instance.flavor.name,
+        projectId: instance.project_id,
+        userId: instance.user_id,
+        imageId: instance.image_ref,
+        created: new Date().toISOString().replace('T', ' ').slice(0, 19),
+      },
+      memoryMb: instance.flavor.ram,
+      vcpus: instance.flavor.vcpus,
+      virtType: this.virtType,
+      machine: prop('hw_machine_type', 'pc'),
+      osType: prop('os_type', 'linux'),
+      kernel: hasKernel ? kernel : undefined,
+      ramdisk: hasKernel && fs.existsSync(ramdisk) ? ramdisk : undefined,
+      cmdline: hasKernel ? cmdline : undefined,
+      disks,
+      interfaces: vifs.map((v) => ({
+        mac: v.mac_address,
+        tap: tapName(v.port_id),
+        model: prop('hw_vif_model', 'virtio'),
+      })),
+      consoleLog: path.join(dir, 'console.log'),
+      vncListen: this.o.vncListen,
+      videoModel: prop('hw_video_model', 'virtio'),
+      rngModel: p.hw_rng_model === 'virtio' ? 'virtio' : undefined,
+      guestAgent: p.hw_qemu_guest_agent === 'yes' || p.hw_qemu_guest_agent === true,
+      version: VERSION,
+    });
+    const file = path.join(dir, 'libvirt.xml');
+    fs.writeFileSync(file, xml);
+    return file;
+  }
+
+  // ---- ports: taps on the network's bridge, inside the host namespace (os-vif's linux_bridge) ----
+
+  private async ipn(args: string[]) {
+    return run('ip', ['-n', this.daemon.namespace, ...args]);
+  }
+  private async linkExists(name: string) {
+    return this.ipn(['link', 'show', name]).then(
+      () => true,
+      () => false,
+    );
+  }
+  async plugVif(vif: Vif) {
+    const tap = tapName(vif.port_id);
+    const br = bridgeName(vif.network_id);
+    if (!(await this.linkExists(br))) {
+      await this.ipn(['link', 'add', br, 'type', 'bridge']).catch(() => undefined);
+      await this.ipn(['link', 'set', br, 'up']);
+    }
+    if (!(await this.linkExists(tap))) await this.ipn(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    const mtu =
+      (await this.ipn(['-j', 'link', 'show', br]).then(
+        (r) => (JSON.parse(r.stdout) as Array<{ mtu: number }>)[0]?.mtu,
+      )) ?? 1500;
+    await this.ipn(['link', 'set', tap, 'mtu', String(mtu), 'master', br, 'up']);
+  }
+  async unplugVif(vif: Vif) {
+    await this.ipn(['link', 'del', tapName(vif.port_id)]).catch(() => undefined);
+  }
+
+  // ---- lifecycle ----
+
+  /** Defines the domain (from libvirt.xml) and starts it, paused while the network wires the ports. */
+  private async startDomain(instance: Instance, vifs: Vif[], opts: { waitForVifs: boolean }) {
+    const xmlFile = path.join(this.dir(instance), 'libvirt.xml');
+    for (const v of vifs) await this.plugVif(v);
+    await this.daemon.virsh(['define', xmlFile]);
+    const start = async () => {
+      await this.daemon.virsh(['start', instance.uuid, '--paused']);
+    };
+    if (opts.waitForVifs && this.virtApi && vifs.length)
+      await this.virtApi.waitForInstanceEvent(
+        instance,
+        vifs.map((v) => ({ name: 'network-vif-plugged', tag: v.port_id })),
+        start,
+      );
+    else await start();
+    await this.daemon.virsh(['resume', instance.uuid]);
+  }
+
+  /** Waits until the console log shows the image's boot marker (property stratus_boot_marker). */
+  private async waitForMarker(instance: Instance, image: ImageMeta | null, since = 0) {
+    const marker = image?.properties?.stratus_boot_marker;
+    if (typeof marker !== 'string' || !marker) return;
+    const log = path.join(this.dir(instance), 'console.log');
+    const until = Date.now() + this.o.bootTimeout * 1000;
+    while (Date.now() < until) {
+      try {
+        const text = fs.readFileSync(log, 'utf8');
+        if (text.indexOf(marker, since) >= 0) return;
+      } catch {
+        /* not there yet */
+      }
+      await this.refreshQuietly();
+      const s = this.stats.get(instance.uuid);
+      if (!s || s.state === 5 || s.state === 6)
+        throw new VirtError(`Instance ${instance.uuid} stopped before its boot marker '${marker}'.`, false);
+      await sleep(500);
+    }
+    throw new VirtError(
+      `Instance ${instance.uuid} did not reach its boot marker '${marker}' within ${this.o.bootTimeout} s (${this.virtType}).`,
+      false,
+    );
+  }
+
+  async spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[]) {
+    await this.ready();
+    await this.prepareDisks(instance, image);
+    this.writeXml(instance, image, networkInfo);
+    await this.startDomain(instance, networkInfo, { waitForVifs: true });
+    await this.refreshQuietly();
+    await this.waitForMarker(instance, image);
+    this.log('guest spawned', { instance: instance.uuid });
+  }
+
+  private async exists(instance: Instance): Promise<boolean> {
+    return this.daemon.virsh(['domstate', instance.uuid]).then(
+      () => true,
+      () => false,
+    );
+  }
+  private async need(instance: Instance) {
+    await this.ready();
+    if (!(await this.exists(instance))) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+  }
+  private async state(instance: Instance): Promise<string> {
+    return (await this.daemon.virsh(['domstate', instance.uuid])).trim();
+  }
+
+  /** Stops the qemu process now (virsh destroy), quietly when it does not run. */
+  private async hardStop(instance: Instance) {
+    await this.daemon.virsh(['destroy', instance.uuid]).catch(() => undefined);
+  }
+
+  /** ACPI power button, then destroy after shutdownTimeout (Nova's _clean_shutdown). */
+  private async cleanShutdown(instance: Instance, timeoutS = this.o.shutdownTimeout) {
+    if ((await this.state(instance)) !== 'running') {
+      await this.hardStop(instance);
+      return;
+    }
+    await this.daemon.virsh(['shutdown', instance.uuid, '--mode', 'acpi']).catch(() => undefined);
+    const until = Date.now() + timeoutS * 1000;
+    while (Date.now() < until) {
+      if ((await this.state(instance).catch(() => 'shut off')) === 'shut off') return;
+      await sleep(250);
+    }
+    this.log('clean shutdown timed out: destroying', { instance: instance.uuid });
+    await this.hardStop(instance);
+  }
+
+  async destroy(instance: Instance) {
+    await this.ready();
+    if (await this.exists(instance)) {
+      await this.hardStop(instance);
+      await this.daemon.virsh(['undefine', instance.uuid, '--managed-save']).catch(() => undefined);
+    }
+    // The revert of a resize on this same host destroys the resized guest, not its disks:
+    // the source side brings the old domain back on them (Nova's destroy_disks=False).
+    const reverting =
+      instance.task_state === 'resize_reverting' && fs.existsSync(path.join(this.dir(instance), 'libvirt.xml.resize'));
+    if (reverting) {
+      await this.refreshQuietly();
+      return;
+    }
+    for (const v of instance.network_info ?? []) await this.unplugVif(v);
+    fs.rmSync(this.dir(instance), { recursive: true, force: true });
+    await this.refreshQuietly();
+  }
+
+  async powerOff(instance: Instance) {
+    await this.need(instance);
+    await this.cleanShutdown(instance);
+    await this.refreshQuietly();
+  }
+
+  async powerOn(instance: Instance) {
+    await this.need(instance);
+    if ((await this.state(instance)) !== 'running') {
+      for (const v of instance.network_info ?? []) await this.plugVif(v);
+      await this.daemon.virsh(['start', instance.uuid]);
+    }
+    await this.refreshQuietly();
+  }
+
+  /** SOFT: a clean shutdown then a start (hard when the guest does not go down); HARD: destroy and start from a fresh libvirt.xml. */
+  async reboot(instance: Instance, type: 'SOFT' | 'HARD') {
+    await this.need(instance);
+    if (type === 'SOFT' && (await this.state(instance)) === 'running') {
+      await this.cleanShutdown(instance, Math.min(this.o.shutdownTimeout, 120));
+    } else {
+      await this.hardStop(instance);
+      await this.daemon.virsh(['managedsave-remove', instance.uuid]).catch(() => undefined);
+    }
+    for (const v of instance.network_info ?? []) await this.plugVif(v);
+    await this.daemon.virsh(['start', instance.uuid]);
+    await this.refreshQuietly();
+  }
+
+  async pause(instance: Instance) {
+    await this.need(instance);
+    await this.daemon.virsh(['suspend', instance.uuid]);
+    await this.refreshQuietly();
+  }
+  async unpause(instance: Instance) {
+    await this.need(instance);
+    await this.daemon.virsh(['resume', instance.uuid]);
+    await this.refreshQuietly();
+  }
+  /** Managed save: the guest's memory to disk, the qemu process gone (Nova's suspend). */
+  async suspend(instance: Instance) {
+    await this.need(instance);
+    await this.daemon.virsh(['managedsave', instance.uuid]);
+    await this.refreshQuietly();
+  }
+  async resume(instance: Instance) {
+    await this.need(instance);
+    for (const v of instance.network_info ?? []) await this.plugVif(v);
+    await this.daemon.virsh(['start', instance.uuid]);
+    await this.refreshQuietly();
+  }
+
+  // ---- console, diagnostics ----
+
+  consoleLog(instance: Instance): string {
+    const file = path.join(this.dir(instance), 'console.log');
+    if (!this.stats.has(instance.uuid) && !fs.existsSync(file))
+      throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  diagnostics(instance: Instance): GuestDiagnostics {
+    const s = this.stats.get(instance.uuid);
+    if (!s) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+    const f = s.fields;
+    const num = (k: string) => (f[k] === undefined ? null : Number(f[k]));
+    const states: Record<number, string> = {
+      1: 'running',
+      2: 'blocked',
+      3: 'paused',
+      4: 'shutdown',
+      5: 'shutdown',
+      6: 'crashed',
+      7: 'suspended',
+    };
+    const vcpus = Number(f['vcpu.current'] ?? instance.flavor.vcpus);
+    const nets = Number(f['net.count'] ?? 0);
+    const blocks = Number(f['block.count'] ?? 0);
+    const launched = instance.launched_at ? Date.parse(instance.launched_at) : Date.now();
+    return {
+      state: states[s.state] ?? 'pending',
+      driver: 'libvirt',
+      hypervisor: this.virtType,
+      hypervisor_os: 'linux',
+      uptime: Math.max(0, Math.floor((Date.now() - launched) / 1000)),
+      config_drive: this.wantsConfigDrive(instance),
+      memory_details: { maximum: num('balloon.maximum'), used: num('balloon.rss') },
+      cpu_details: Array.from({ length: vcpus }, (_, i) => ({ id: i, time: num(`vcpu.${i}.time`), utilisation: null })),
+      nic_details: Array.from({ length: nets }, (_, i) => ({
+        mac_address: instance.network_info.find((v) => tapName(v.port_id) === f[`net.${i}.name`])?.mac_address ?? null,
+        rx_octets: num(`net.${i}.rx.bytes`),
+        rx_errors: num(`net.${i}.rx.errs`),
+        rx_drop: num(`net.${i}.rx.drop`),
+        rx_packets: num(`net.${i}.rx.pkts`),
+        rx_rate: null,
+        tx_octets: num(`net.${i}.tx.bytes`),
+        tx_errors: num(`net.${i}.tx.errs`),
+        tx_drop: num(`net.${i}.tx.drop`),
+        tx_packets: num(`net.${i}.tx.pkts`),
+        tx_rate: null,
+      })),
+      disk_details: Array.from({ length: blocks }, (_, i) => ({
+        read_bytes: num(`block.${i}.rd.bytes`),
+        read_requests: num(`block.${i}.rd.reqs`),
+        write_bytes: num(`block.${i}.wr.bytes`),
+        write_requests: num(`block.${i}.wr.reqs`),
+        errors_count: num(`block.${i}.errors`) ?? 0,
+      })),
+    };
+  }
+
+  /** The VNC port of each running guest (libvirt's autoport), read at each refresh. */
+  private vncPorts = new Map<string, number>();
+  /** The guest's VNC server (Nova's get_vnc_console): the host's listen address and the guest's port. */
+  remoteConsole(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint {
+    if (!this.stats.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+    if (protocol !== 'vnc') throw new VirtError(`The libvirt driver has no ${protocol} console.`, false);
+    const port = this.vncPorts.get(instance.uuid);
+    if (!port) throw new VirtError(`Instance ${instance.uuid} has no VNC server (is it running?).`, false);
+    return { host: this.o.vncListen, port, internal_access_path: null };
+  }
+
+  // ---- snapshots, rescue ----
+
+  /** The root disk flattened into a qcow2 (paused while copied, as Nova's cold snapshot). */
+  async snapshot(instance: Instance): Promise<GuestImage> {
+    await this.need(instance);
+    const running = (await this.state(instance)) === 'running';
+    const out = path.join(this.dir(instance), `snapshot-${Date.now()}.qcow2`);
+    if (running) await this.daemon.virsh(['suspend', instance.uuid]);
+    try {
+      await this.qemuImg(['convert', '-U', '-O', 'qcow2', path.join(this.dir(instance), 'disk'), out]);
+      return { data: fs.readFileSync(out), diskFormat: 'qcow2', containerFormat: 'bare' };
+    } finally {
+      if (running) await this.daemon.virsh(['resume', instance.uuid]).catch(() => undefined);
+      fs.rmSync(out, { force: true });
+    }
+  }
+
+  /** Boots the rescue image (its own overlay disk.rescue) with the guest's disk attached second. */
+  async rescue(instance: Instance, image: ImageMeta | null, _password: string) {
+    await this.need(instance);
+    if (!image) throw new VirtError('Rescue needs an image.', false);
+    const dir = this.dir(instance);
+    const base = await this.cachedImage(image.id);
+    const info = await this.imageInfo(base);
+    fs.rmSync(path.join(dir, 'disk.rescue'), { force: true });
+    await this.qemuImg(['create', '-q', '-f', 'qcow2', '-F', info.format, '-b', base, path.join(dir, 'disk.rescue')]);
+    await this.prepareDisks(instance, image, image);
+    fs.copyFileSync(path.join(dir, 'libvirt.xml'), path.join(dir, 'unrescue.xml'));
+    await this.hardStop(instance);
+    this.writeXml(instance, image, instance.network_info, image);
+    await this.startDomain(instance, instance.network_info, { waitForVifs: false });
+    await this.refreshQuietly();
+  }
+
+  async unrescue(instance: Instance) {
+    await this.need(instance);
+    const dir = this.dir(instance);
+    await this.hardStop(instance);
+    if (fs.existsSync(path.join(dir, 'unrescue.xml')))
+      fs.renameSync(path.join(dir, 'unrescue.xml'), path.join(dir, 'libvirt.xml'));
+    for (const f of ['disk.rescue', 'kernel.rescue', 'ramdisk.rescue']) fs.rmSync(path.join(dir, f), { force: true });
+    await this.startDomain(instance, instance.network_info, { waitForVifs: false });
+    await this.refreshQuietly();
+  }
+
+  // ---- ports hot-plug ----
+
+  async attachInterface(instance: Instance, vif: Vif) {
+    await this.need(instance);
+    await this.plugVif(vif);
+    const file = path.join(this.dir(instance), `if-${vif.port_id}.xml`);
+    fs.writeFileSync(file, `${interfaceXml({ mac: vif.mac_address, tap: tapName(vif.port_id), model: 'virtio' })}\n`);
+    try {
+      await this.daemon.virsh(['attach-device', instance.uuid, file, '--live', '--config']);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  }
+  async detachInterface(instance: Instance, vif: Vif) {
+    await this.need(instance);
+    await this.daemon
+      .virsh(['detach-interface', instance.uuid, 'ethernet', '--mac', vif.mac_address, '--live', '--config'])
+      .catch(() => undefined);
+    await this.unplugVif(vif);
+  }
+
+  // ---- volumes (the connection info of the volume service: a file path, or iSCSI through QEMU's own initiator) ----
+
+  /** The live and persistent flags of a change to the domain: live only when it runs. */
+  private async scope(instance: Instance): Promise<string[]> {
+    const st = await this.state(instance);
+    return st === 'running' || st === 'paused' ? ['--live', '--config'] : ['--config'];
+  }
+
+  async attachVolume(instance: Instance, connectionInfo: VolumeConnection, mountpoint: string) {
+    await this.need(instance);
+    const target = path.basename(mountpoint);
+    const xml = volumeDiskXml(connectionInfo, target);
+    const file = path.join(this.dir(instance), `vol-${target}.xml`);
+    fs.writeFileSync(file, `${xml}\n`);
+    try {
+      await this.daemon.virsh(['attach-device', instance.uuid, file, ...(await this.scope(instance))]);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    await this.refreshQuietly();
+  }
+
+  async detachVolume(instance: Instance, _connectionInfo: VolumeConnection, mountpoint: string) {
+    await this.ready();
+    if (!(await this.exists(instance))) return;
+    const target = path.basename(mountpoint);
+    const disks = await this.daemon.virsh(['domblklist', instance.uuid]);
+    if (!disks.split('\n').some((l) => l.trim().split(/\s+/)[0] === target)) return;
+    await this.daemon.virsh(['detach-disk', instance.uuid, target, ...(await this.scope(instance))]);
+    await this.refreshQuietly();
+  }
+
+  // ---- resize and cold migration on one host (the instance directory stays where it is) ----
+
+  async migrateDiskAndPowerOff(instance: Instance) {
+    await this.need(instance);
+    await this.cleanShutdown(instance);
+    // Kept for a revert: the domain as it was.
+    fs.copyFileSync(path.join(this.dir(instance), 'libvirt.xml'), path.join(this.dir(instance), 'libvirt.xml.resize'));
+    await this.refreshQuietly();
+  }
+  /** The guest with its (new) flavor: the root disk grown to it, the domain redefined. */
+  async finishMigration(instance: Instance, powerOn: boolean) {
+    await this.ready();
+    const disk = path.join(this.dir(instance), 'disk');
+    if (!fs.existsSync(disk))
+      throw new VirtError(`The disk of ${instance.uuid} is not on this host (instances path not shared).`, false);
+    const info = await this.imageInfo(disk);
+    const want = instance.flavor.disk * 1024 ** 3;
+    if (want > info.virtualSize) await this.qemuImg(['resize', '-q', disk, String(want)]);
+    const image = instance.image_ref ? await this.imageMetaFromXml(instance) : null;
+    this.writeXml(instance, image, instance.network_info);
+    await this.daemon.virsh(['define', path.join(this.dir(instance), 'libvirt.xml')]);
+    if (powerOn) {
+      for (const v of instance.network_info) await this.plugVif(v);
+      await this.daemon.virsh(['start', instance.uuid]);
+    }
+    await this.refreshQuietly();
+  }
+  async confirmMigration(_instance: Instance) {
+    fs.rmSync(path.join(this.dir(_instance), 'libvirt.xml.resize'), { force: true });
+  }
+  async finishRevertMigration(instance: Instance, powerOn: boolean) {
+    await this.ready();
+    const dir = this.dir(instance);
+    await this.hardStop(instance);
+    if (fs.existsSync(path.join(dir, 'libvirt.xml.resize')))
+      fs.renameSync(path.join(dir, 'libvirt.xml.resize'), path.join(dir, 'libvirt.xml'));
+    await this.daemon.virsh(['define', path.join(dir, 'libvirt.xml')]);
+    if (powerOn) {
+      for (const v of instance.network_info) await this.plugVif(v);
+      await this.daemon.virsh(['start', instance.uuid]);
+    }
+    await this.refreshQuietly();
+  }
+  /** The image properties that shaped the domain are not kept: a resized guest keeps its kernel files and buses by default. */
+  private async imageMetaFromXml(instance: Instance): Promise<ImageMeta | null> {
+    return instance.image_ref ? { id: instance.image_ref, status: 'active', properties: {} } : null;
+  }
+}
+
+/** A volume's connection info (os-brick's driver_volume_type and data). */
+export interface VolumeConnection {
+  driver_volume_type?: string;
+  data?: Record<string, unknown>;
+}
+
+/** The <disk> of a volume: a file (`file`/`local`: data.device_path) or an iSCSI LUN opened by QEMU itself. */
+export function volumeDiskXml(ci: VolumeConnection, target: string): string {
+  const d = ci.data ?? {};
+  const serial = typeof d.volume_id === 'string' ? `\n  <serial>${esc(d.volume_id)}</serial>` : '';
+  const type = ci.driver_volume_type ?? '';
+  if (type === 'file' || type === 'local') {
+    const p = String(d.device_path ?? '');
+    if (!p) throw new VirtError('The volume connection info has no device_path.', false);
+    const fmt = d.format === 'qcow2' ? 'qcow2' : 'raw';
+    return `<disk type='file' device='disk'>\n  <driver name='qemu' type='${fmt}' cache='none'/>\n  <source file='${esc(p)}'/>\n  <target dev='${esc(target)}' bus='virtio'/>${serial}\n</disk>`;
+  }
+  if (type === 'iscsi') {
+    const [hostPart, port] = String(d.target_portal ?? '').split(':');
+    const iqn = String(d.target_iqn ?? '');
+    if (!hostPart || !iqn) throw new VirtError('The iSCSI connection info has no target_portal or target_iqn.', false);
+    return `<disk type='network' device='disk'>\n  <driver name='qemu' type='raw' cache='none'/>\n  <source protocol='iscsi' name='${esc(iqn)}/${Number(d.target_lun ?? 0)}'>\n    <host name='${esc(hostPart)}' port='${Number(port ?? 3260)}'/>\n  </source>\n  <target dev='${esc(target)}' bus='virtio'/>${serial}\n</disk>`;
+  }
+  throw new VirtError(`The libvirt driver cannot attach volumes of type '${type}'.`, false);
+}
+
+/** The driver of one agent host from the compute options. */
+export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
+  // Refuse to start rather than fail every build later.
+  if (process.getuid?.() !== 0) throw new Error('the libvirt compute driver needs root (libvirtd, network namespaces)');
+  const missing = missingLibvirtPackages();
+  if (missing.length) throw new Error(`the libvirt compute driver needs the Debian packages: ${missing.join(' ')}`);
+  return new LibvirtDriver({
+    host,
+    libvirt: o.libvirt,
+    log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`),
+  });
+}

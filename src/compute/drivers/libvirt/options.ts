@@ -1,0 +1,38 @@
+// The libvirt driver's options (`compute: {libvirt: {...}}` in stratus.yaml), Nova's [libvirt]
+// section reduced to what this driver does.
+import path from 'node:path';
+
+export interface LibvirtOptions {
+  /** 'qemu' (TCG), 'kvm', or 'auto': KVM only when asked for, since KVM here hangs guests while every API says it is fine. */
+  virtType: 'auto' | 'qemu' | 'kvm';
+  /** Where guests' directories live (Nova's instances_path; default <dataDir>/instances). */
+  instancesPath: string;
+  /** The per-host libvirtd state (domain definitions, managed saves; default <dataDir>/libvirt). */
+  stateDir: string;
+  /** Where the test guest is built and cached (default <dataDir>/guest). */
+  guestDir: string;
+  /** Seconds a spawn waits for the image's boot marker on the console (image property stratus_boot_marker). */
+  bootTimeout: number;
+  /** Seconds a clean shutdown may take before the guest is destroyed (Nova's shutdown_timeout, 60). */
+  shutdownTimeout: number;
+  /** The address guests' VNC servers listen on (Nova's [vnc] server_listen). */
+  vncListen: string;
+  /** Seconds between two refreshes of every guest's state and counters (one `virsh domstats`). */
+  statsInterval: number;
+}
+
+export type LibvirtConfig = Partial<LibvirtOptions>;
+
+export function libvirtOptions(c: LibvirtConfig | undefined, dataDir: string): LibvirtOptions {
+  const v = c?.virtType ?? 'auto';
+  return {
+    virtType: v === 'kvm' || v === 'qemu' ? v : 'auto',
+    instancesPath: path.resolve(c?.instancesPath ?? path.join(dataDir, 'instances')),
+    stateDir: path.resolve(c?.stateDir ?? path.join(dataDir, 'libvirt')),
+    guestDir: path.resolve(c?.guestDir ?? path.join(dataDir, 'guest')),
+    bootTimeout: Number(c?.bootTimeout ?? 180),
+    shutdownTimeout: Number(c?.shutdownTimeout ?? 60),
+    vncListen: c?.vncListen ?? '127.0.0.1',
+    statsInterval: Number(c?.statsInterval ?? 10),
+  };
+}

@@ -1,0 +1,152 @@
+// The domain XML of a guest, as Nova's libvirt driver writes it (nova/virt/libvirt/config.py):
+// from the flavor (memory, vCPUs) and the image properties (hw_disk_bus, hw_cdrom_bus,
+// hw_vif_model, hw_machine_type, hw_video_model, hw_rng_model, hw_qemu_guest_agent, os_type),
+// SMBIOS saying "OpenStack Nova" (cloud-init looks for it), a serial console logged to
+// console.log, VNC on the host's loopback, taps the compute side created (managed='no').
+
+export interface DomainDisk {
+  path: string;
+  format: 'qcow2' | 'raw';
+  device: 'disk' | 'cdrom';
+  bus: string;
+  target: string;
+  readonly?: boolean;
+  /** A volume's serial (its id), as Nova sets it. */
+  serial?: string;
+}
+
+export interface DomainInterface {
+  mac: string;
+  tap: string;
+  model: string;
+  mtu?: number;
+}
+
+export interface DomainSpec {
+  uuid: string;
+  name: string;
+  /** Nova's metadata element. */
+  nova: {
+    displayName: string;
+    flavor: string;
+    projectId: string;
+    userId: string;
+    imageId: string | null;
+    created: string;
+  };
+  memoryMb: number;
+  vcpus: number;
+  virtType: 'qemu' | 'kvm';
+  machine: string;
+  osType: string;
+  kernel?: string;
+  ramdisk?: string;
+  cmdline?: string;
+  disks: DomainDisk[];
+  interfaces: DomainInterface[];
+  consoleLog: string;
+  vncListen: string;
+  videoModel: string;
+  rngModel?: string;
+  guestAgent?: boolean;
+  version: string;
+}
+
+export const esc = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+
+/** A disk target name on a bus: vda.. for virtio, sda.. for scsi/sata/usb, hda.. for ide. */
+export function diskTarget(bus: string, index: number): string {
+  const prefix = bus === 'virtio' ? 'vd' : bus === 'ide' ? 'hd' : bus === 'xen' ? 'xvd' : 'sd';
+  return prefix + String.fromCharCode(97 + index);
+}
+
+export function diskXml(d: DomainDisk): string {
+  return [
+    `    <disk type='file' device='${d.device}'>`,
+    `      <driver name='qemu' type='${d.format}' cache='none'/>`,
+    `      <source file='${esc(d.path)}'/>`,
+    `      <target dev='${d.target}' bus='${esc(d.bus)}'/>`,
+    d.readonly ? '      <readonly/>' : '',
+    d.serial ? `      <serial>${esc(d.serial)}</serial>` : '',
+    '    </disk>',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+export function interfaceXml(i: DomainInterface): string {
+  return [
+    `    <interface type='ethernet'>`,
+    `      <mac address='${esc(i.mac)}'/>`,
+    `      <model type='${esc(i.model)}'/>`,
+    `      <target dev='${esc(i.tap)}' managed='no'/>`,
+    i.mtu ? `      <mtu size='${i.mtu}'/>` : '',
+    '    </interface>',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+export function domainXml(s: DomainSpec): string {
+  const os = [
+    `    <type arch='x86_64' machine='${esc(s.machine)}'>hvm</type>`,
+    s.kernel ? `    <kernel>${esc(s.kernel)}</kernel>` : '',
+    s.ramdisk ? `    <initrd>${esc(s.ramdisk)}</initrd>` : '',
+    s.kernel && s.cmdline ? `    <cmdline>${esc(s.cmdline)}</cmdline>` : '',
+    s.kernel ? '' : `    <boot dev='hd'/>`,
+    `    <smbios mode='sysinfo'/>`,
+  ].filter(Boolean);
+  const lines = [
+    `<domain type='${s.virtType}'>`,
+    `  <uuid>${s.uuid}</uuid>`,
+    `  <name>${esc(s.name)}</name>`,
+    `  <memory unit='KiB'>${s.memoryMb * 1024}</memory>`,
+    `  <vcpu>${s.vcpus}</vcpu>`,
+    '  <metadata>',
+    `    <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">`,
+    `      <nova:package version="${esc(s.version)}"/>`,
+    `      <nova:name>${esc(s.nova.displayName)}</nova:name>`,
+    `      <nova:creationTime>${esc(s.nova.created)}</nova:creationTime>`,
+    `      <nova:flavor name="${esc(s.nova.flavor)}"><nova:memory>${s.memoryMb}</nova:memory><nova:vcpus>${s.vcpus}</nova:vcpus></nova:flavor>`,
+    `      <nova:owner><nova:user uuid="${esc(s.nova.userId)}"/><nova:project uuid="${esc(s.nova.projectId)}"/></nova:owner>`,
+    s.nova.imageId ? `      <nova:root type="image" uuid="${esc(s.nova.imageId)}"/>` : '',
+    '    </nova:instance>',
+    '  </metadata>',
+    `  <sysinfo type='smbios'>`,
+    '    <system>',
+    `      <entry name='manufacturer'>OpenStack Foundation</entry>`,
+    `      <entry name='product'>OpenStack Nova</entry>`,
+    `      <entry name='version'>${esc(s.version)}</entry>`,
+    `      <entry name='serial'>${s.uuid}</entry>`,
+    `      <entry name='uuid'>${s.uuid}</entry>`,
+    `      <entry name='family'>Virtual Machine</entry>`,
+    '    </system>',
+    '  </sysinfo>',
+    '  <os>',
+    ...os,
+    '  </os>',
+    '  <features><acpi/><apic/></features>',
+    s.virtType === 'kvm' ? `  <cpu mode='host-model'/>` : '',
+    `  <clock offset='${s.osType === 'windows' ? 'localtime' : 'utc'}'/>`,
+    '  <on_poweroff>destroy</on_poweroff>',
+    '  <on_reboot>restart</on_reboot>',
+    '  <on_crash>destroy</on_crash>',
+    '  <devices>',
+    ...s.disks.map(diskXml),
+    ...s.interfaces.map(interfaceXml),
+    `    <serial type='pty'>`,
+    `      <log file='${esc(s.consoleLog)}' append='off'/>`,
+    '    </serial>',
+    `    <console type='pty'/>`,
+    `    <input type='tablet' bus='usb'/>`,
+    `    <graphics type='vnc' autoport='yes' listen='${esc(s.vncListen)}'/>`,
+    `    <video><model type='${esc(s.videoModel)}'/></video>`,
+    s.rngModel ? `    <rng model='${esc(s.rngModel)}'><backend model='random'>/dev/urandom</backend></rng>` : '',
+    s.guestAgent ? `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>` : '',
+    `    <memballoon model='virtio'><stats period='10'/></memballoon>`,
+    '  </devices>',
+    '</domain>',
+  ];
+  return `${lines.filter(Boolean).join('\n')}\n`;
+}

@@ -1,0 +1,174 @@
+// Builds the test guest (a CirrOS-like guest from Debian packages), reproducibly, into a cache
+// directory: Debian's cloud kernel (`apt-get download` + `dpkg-deb -x`, never installed on the
+// host), an initramfs with the static busybox, dropbear and its libraries, the virtio modules
+// and guest/init.ts's /init, and an empty qcow2 root disk. Booted as DevStack boots CirrOS's
+// "uec" images: the disk image names its kernel and ramdisk images (kernel_id, ramdisk_id).
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { tinyQcow2 } from '../../core/qcow2.ts';
+import { GUEST_MODULES, INIT_SCRIPT, UDHCPC_SCRIPT } from './init.ts';
+
+const run = promisify(execFile);
+/** Every file of the initramfs gets this time (SOURCE_DATE_EPOCH): the same inputs give the same bytes. */
+const EPOCH = 1700000000;
+const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
+const HOST_PROGRAMS = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];
+
+export interface GuestFiles {
+  dir: string;
+  kernel: string;
+  ramdisk: string;
+  disk: string;
+  /** The kernel package the guest was built from. */
+  kernelPackage: string;
+  /** sha256 of what the build is made of (init scripts, module list, host programs): a change rebuilds. */
+  inputs: string;
+  /** sha256 of kernel, ramdisk and disk. */
+  sha256: { kernel: string; ramdisk: string; disk: string };
+}
+
+/** The programs the build needs, and the Debian package of each. */
+export const GUEST_BUILD_NEEDS: Record<string, string> = {
+  '/usr/bin/busybox': 'busybox-static',
+  '/usr/sbin/dropbear': 'dropbear-bin',
+  '/usr/bin/cpio': 'cpio',
+  '/usr/bin/apt-get': 'apt',
+  '/usr/bin/dpkg-deb': 'dpkg',
+};
+
+/** What the guest build lacks on this machine, as Debian package names (empty: it can build). */
+export function missingGuestTools(): string[] {
+  return [...new Set(Object.entries(GUEST_BUILD_NEEDS).flatMap(([f, pkg]) => (fs.existsSync(f) ? [] : [pkg])))];
+}
+
+/** The hash of the build's inputs. */
+function buildInputs(): string {
+  const h = createHash('sha256').update(INIT_SCRIPT).update(UDHCPC_SCRIPT).update(GUEST_MODULES.join(','));
+  for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS])
+    h.update(fs.existsSync(f) ? String(fs.statSync(f).size) : '-');
+  return h.digest('hex');
+}
+
+const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** The guest in `dir`, built when it is not there yet (or `force`). */
+export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: string) => void } = {}) {
+  const log = o.log ?? (() => undefined);
+  const manifest = path.join(dir, 'manifest.json');
+  const inputs = buildInputs();
+  if (!o.force && fs.existsSync(manifest)) {
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as GuestFiles;
+    if (m.inputs === inputs) return m;
+  }
+  const missing = missingGuestTools();
+  if (missing.length) throw new Error(`building the test guest needs the Debian packages: ${missing.join(' ')}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const kernelDir = path.join(dir, 'kernel');
+  const kernelPackage = await fetchKernel(kernelDir, log);
+  const release = fs.readdirSync(path.join(kernelDir, 'lib/modules'))[0]!;
+  const files: GuestFiles = {
+    dir,
+    kernel: path.join(dir, 'vmlinuz'),
+    ramdisk: path.join(dir, 'initrd.img'),
+    disk: path.join(dir, 'disk.qcow2'),
+    kernelPackage,
+    inputs,
+    sha256: { kernel: '', ramdisk: '', disk: '' },
+  };
+  fs.copyFileSync(path.join(kernelDir, 'boot', `vmlinuz-${release}`), files.kernel);
+  log('building the initramfs');
+  await buildInitramfs(path.join(kernelDir, 'lib/modules', release), files.ramdisk);
+  fs.writeFileSync(files.disk, tinyQcow2(1024 ** 3));
+  files.sha256 = { kernel: sha256(files.kernel), ramdisk: sha256(files.ramdisk), disk: sha256(files.disk) };
+  fs.writeFileSync(manifest, `${JSON.stringify(files, null, 2)}\n`);
+  log(`test guest built in ${dir}`);
+  return files;
+}
+
+/** Debian's cloud kernel, extracted (not installed) into `dir`; returns its package name. */
+async function fetchKernel(dir: string, log: (m: string) => void): Promise<string> {
+  const done = path.join(dir, '.package');
+  if (fs.existsSync(done)) return fs.readFileSync(done, 'utf8').trim();
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const deps = (await run('apt-cache', ['depends', KERNEL_META_PACKAGE])).stdout;
+  const pkg = /Depends:\s*(linux-image-\S+)/.exec(deps)?.[1];
+  if (!pkg) throw new Error(`apt-cache does not know ${KERNEL_META_PACKAGE} (is the Debian archive reachable?)`);
+  log(`downloading ${pkg}`);
+  const dl = path.join(dir, 'deb');
+  fs.mkdirSync(dl);
+  await run('apt-get', ['download', pkg], { cwd: dl, maxBuffer: 1 << 24 });
+  const deb = fs.readdirSync(dl).find((f) => f.endsWith('.deb'));
+  if (!deb) throw new Error(`apt-get download ${pkg} gave no .deb`);
+  const x = path.join(dir, 'x');
+  await run('dpkg-deb', ['-x', path.join(dl, deb), x]);
+  // Keep the kernel and the modules the guest loads; drop the rest (~90 MB).
+  const release = fs.readdirSync(path.join(x, 'lib/modules'))[0]!;
+  fs.mkdirSync(path.join(dir, 'boot'));
+  fs.renameSync(path.join(x, 'boot', `vmlinuz-${release}`), path.join(dir, 'boot', `vmlinuz-${release}`));
+  for (const m of GUEST_MODULES) {
+    const to = path.join(dir, 'lib/modules', release, m);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.renameSync(path.join(x, 'lib/modules', release, m), to);
+  }
+  fs.rmSync(x, { recursive: true, force: true });
+  fs.rmSync(dl, { recursive: true, force: true });
+  fs.writeFileSync(done, `${deb.replace(/\.deb$/, '')}\n`);
+  return deb.replace(/\.deb$/, '');
+}
+
+/** The shared libraries a host program needs (from ldd), with the loader. */
+async function libsOf(program: string): Promise<string[]> {
+  const out = (await run('ldd', [program])).stdout;
+  return [...out.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!);
+}
+
+async function buildInitramfs(modulesDir: string, out: string) {
+  const root = fs.mkdtempSync(path.join(path.dirname(out), '.initramfs-'));
+  try {
+    const put = (rel: string, data: string | Buffer, mode = 0o644) => {
+      const p = path.join(root, rel);
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(p, data, { mode });
+    };
+    for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'run', 'root', 'mnt', 'var'])
+      fs.mkdirSync(path.join(root, d), { recursive: true });
+    put('bin/busybox', fs.readFileSync('/usr/bin/busybox'), 0o755);
+    const applets = (await run('/usr/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => /^[\w.-]+$/.test(a));
+    for (const a of applets) if (a !== 'busybox') fs.symlinkSync('busybox', path.join(root, 'bin', a));
+    for (const prog of HOST_PROGRAMS) {
+      put(`bin/${path.basename(prog)}`, fs.readFileSync(prog), 0o755);
+      for (const lib of await libsOf(prog)) put(lib.slice(1), fs.readFileSync(lib), 0o755);
+    }
+    put('init', INIT_SCRIPT, 0o755);
+    put('etc/udhcpc.sh', UDHCPC_SCRIPT, 0o755);
+    put('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+    // Dropbear refuses a root whose password field is empty.
+    put('etc/shadow', 'root:*:19000:0:99999:7:::\n', 0o600);
+    put('etc/group', 'root:x:0:\n');
+    put('etc/shells', '/bin/sh\n');
+    put('etc/hostname', 'stratus-guest\n');
+    put('etc/modules', `${GUEST_MODULES.join('\n')}\n`);
+    for (const m of GUEST_MODULES) put(`lib/modules/${m}`, fs.readFileSync(path.join(modulesDir, m)));
+    // Reproducible: every entry the same time, sorted names, no gzip name/time.
+    const all = (await run('find', ['.', '-mindepth', '1'], { cwd: root, maxBuffer: 1 << 24 })).stdout
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    await run('touch', ['-h', '-d', `@${EPOCH}`, ...all], { cwd: root, maxBuffer: 1 << 24 });
+    await new Promise<void>((resolve, reject) => {
+      const sh = execFile(
+        'sh',
+        ['-c', `cpio --quiet -o -H newc --reproducible -R 0:0 | gzip -n -9 > ${JSON.stringify(out)}`],
+        { cwd: root },
+        (err) => (err ? reject(err) : resolve()),
+      );
+      sh.stdin!.end(`${all.join('\n')}\n`);
+    });
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}

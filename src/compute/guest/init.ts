@@ -1,0 +1,134 @@
+// The test guest's /init: a busybox shell script that does what cloud-init does for the tests
+// that matter, printing a console marker (`stratus-guest: <step>`) at each step.
+// Network from DHCP (udhcpc) on every NIC; metadata from the config drive (label config-2)
+// or else from 169.254.169.254 (Nova's OpenStack tree, then the EC2 tree): hostname, public
+// keys, user data (run when it starts with `#!`); dropbear for SSH; ACPI power button → power off.
+
+/** The kernel modules the init loads, in order (the cloud kernel builds them as modules). */
+export const GUEST_MODULES = [
+  'kernel/drivers/virtio/virtio_ring.ko',
+  'kernel/drivers/virtio/virtio.ko',
+  'kernel/drivers/virtio/virtio_pci_modern_dev.ko',
+  'kernel/drivers/virtio/virtio_pci_legacy_dev.ko',
+  'kernel/drivers/virtio/virtio_pci.ko',
+  'kernel/net/core/failover.ko',
+  'kernel/drivers/net/net_failover.ko',
+  'kernel/drivers/net/virtio_net.ko',
+  'kernel/drivers/block/virtio_blk.ko',
+  'kernel/drivers/input/evdev.ko',
+  'kernel/drivers/acpi/button.ko',
+  'kernel/drivers/scsi/scsi_common.ko',
+  'kernel/drivers/scsi/scsi_mod.ko',
+  'kernel/drivers/scsi/virtio_scsi.ko',
+  'kernel/drivers/cdrom/cdrom.ko',
+  'kernel/drivers/scsi/sr_mod.ko',
+  'kernel/drivers/ata/libata.ko',
+  'kernel/drivers/ata/ata_piix.ko',
+  'kernel/fs/isofs/isofs.ko',
+];
+
+/** The console markers a driver or a test waits for. */
+export const GUEST_MARKERS = {
+  boot: 'stratus-guest: boot',
+  network: 'stratus-guest: network',
+  metadata: 'stratus-guest: metadata',
+  ready: 'stratus-guest: ready',
+  poweroff: 'stratus-guest: power off',
+} as const;
+
+export const INIT_SCRIPT = `#!/bin/sh
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /dev/pts /tmp /run /var/log /root/.ssh /etc/dropbear /mnt/config
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmp /tmp
+exec </dev/console >/dev/console 2>&1
+say() { echo "stratus-guest: $*"; }
+fetch() {
+  printf 'GET %s HTTP/1.0\r\nHost: 169.254.169.254\r\n\r\n' "$1" | nc -w 3 169.254.169.254 80 > /tmp/http 2>/dev/null || return 1
+  head -n1 /tmp/http | grep -q ' 200 ' || return 1
+  awk 'b{print;next} /^\r?$/{b=1}' /tmp/http > "$2"
+}
+say boot
+for m in $(cat /etc/modules); do insmod /lib/modules/$m 2>/dev/null; done
+ip link set lo up
+hostname stratus-guest
+
+# ACPI power button: the first event of the "Power Button" input device powers off.
+for e in /sys/class/input/event*; do
+  if grep -q "Power Button" $e/device/name 2>/dev/null; then
+    ( dd if=/dev/input/\${e##*/} bs=24 count=1 >/dev/null 2>&1; say power off; sync; poweroff -f ) &
+  fi
+done
+
+# Network: DHCP on every NIC (a few tries each).
+for n in /sys/class/net/*; do
+  n=\${n##*/}; [ "$n" = lo ] && continue
+  ip link set $n up
+  udhcpc -i $n -s /etc/udhcpc.sh -O staticroutes -O mtu -t 3 -T 1 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
+done
+
+# Metadata: the config drive first, then the metadata service.
+MD=/tmp/meta_data.json; UD=/tmp/user_data; KEYS=/root/.ssh/authorized_keys
+SRC=none
+for d in /dev/sr0 /dev/sr1 /dev/vd? /dev/sd?; do
+  [ -b $d ] || continue
+  if mount -t iso9660 -o ro $d /mnt/config 2>/dev/null; then
+    if [ -f /mnt/config/openstack/latest/meta_data.json ]; then
+      cp /mnt/config/openstack/latest/meta_data.json $MD
+      [ -f /mnt/config/openstack/latest/user_data ] && cp /mnt/config/openstack/latest/user_data $UD
+      SRC=config-drive; umount /mnt/config; break
+    fi
+    umount /mnt/config
+  fi
+done
+if [ $SRC = none ]; then
+  # busybox's static wget crashes in the guest (no NSS): plain HTTP/1.0 over nc.
+  for i in 1 2 3 4 5; do
+    fetch /openstack/latest/meta_data.json $MD && { SRC=metadata-service; break; }
+    sleep 1
+  done
+  [ $SRC = metadata-service ] && fetch /openstack/latest/user_data $UD
+fi
+if [ -s $MD ]; then
+  H=$(sed -n 's/.*"hostname": *"\\([^"]*\\)".*/\\1/p' $MD | head -n1)
+  [ -n "$H" ] && hostname "$H"
+  U=$(sed -n 's/.*"uuid": *"\\([^"]*\\)".*/\\1/p' $MD | head -n1)
+  tr '"' '\\n' < $MD | grep -E '^(ssh-|ecdsa-)' | sed 's/\\\\n$//' | sort -u > $KEYS
+  chmod 600 $KEYS
+  say metadata $SRC uuid=$U hostname=$(hostname) keys=$(grep -c . $KEYS)
+else
+  say metadata none
+fi
+if [ -s $UD ]; then
+  if head -c 2 $UD | grep -q '#!'; then
+    chmod +x $UD; say user-data run; $UD; say user-data exit $?
+  else
+    say user-data $(wc -c < $UD) bytes
+  fi
+fi
+
+dropbear -R -B -p 22 2>/dev/null && say sshd
+say ready $(hostname)
+while true; do sleep 3600; done
+`;
+
+export const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev $interface
+    ip addr add $ip/\${mask:-24} dev $interface
+    [ -n "$mtu" ] && ip link set $interface mtu $mtu
+    if [ -n "$staticroutes" ]; then
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do ip route add $1 via $2 dev $interface 2>/dev/null; shift 2; done
+    fi
+    for r in $router; do ip route add default via $r dev $interface 2>/dev/null; break; done
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+esac
+exit 0
+`;

@@ -1,0 +1,109 @@
+// Registers the built test guest in the image service as DevStack registers CirrOS's "uec"
+// images: a kernel (aki), a ramdisk (ari) and the disk image naming both (kernel_id,
+// ramdisk_id), public; the disk image also carries its console boot marker, which the libvirt
+// driver waits for before a server is ACTIVE. Images already there (same name and checksum) are kept.
+import fs from 'node:fs';
+import type { GuestFiles } from './build.ts';
+import { GUEST_MARKERS } from './init.ts';
+
+export const GUEST_IMAGE_NAME = 'stratus-guest';
+
+export interface RegisterOptions {
+  /** The identity v3 URL (…/v3). */
+  authUrl: string;
+  username?: string;
+  password: string;
+  project?: string;
+  /** The image endpoint; default: the catalog's public image endpoint. */
+  imageUrl?: string;
+  name?: string;
+}
+
+interface Catalog {
+  token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> };
+}
+
+export async function registerGuest(
+  files: GuestFiles,
+  o: RegisterOptions,
+): Promise<Record<'kernel' | 'ramdisk' | 'disk', string>> {
+  const auth = await fetch(`${o.authUrl.replace(/\/+$/, '')}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: o.username ?? 'admin', domain: { id: 'default' }, password: o.password } },
+        },
+        scope: { project: { name: o.project ?? 'admin', domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (auth.status !== 201) throw new Error(`identity answered ${auth.status} to the admin's login`);
+  const token = auth.headers.get('x-subject-token')!;
+  const catalog = (await auth.json()) as Catalog;
+  const base =
+    o.imageUrl ??
+    catalog.token.catalog.find((s) => s.type === 'image')?.endpoints.find((e) => e.interface === 'public')?.url;
+  if (!base) throw new Error('the catalog has no image endpoint');
+  const api = async (method: string, p: string, body?: unknown) => {
+    const r = await fetch(`${base.replace(/\/+$/, '')}${p}`, {
+      method,
+      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (r.status >= 300) throw new Error(`image ${method} ${p} answered ${r.status}: ${text}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  };
+  const name = o.name ?? GUEST_IMAGE_NAME;
+  const one = async (suffix: string, file: string, meta: Record<string, unknown>) => {
+    const full = `${name}${suffix}`;
+    const found = ((await api('GET', `/v2/images?name=${encodeURIComponent(full)}`)).images ?? []) as Array<{
+      id: string;
+      status: string;
+      stratus_guest_sha256?: string;
+    }>;
+    const sha = meta.stratus_guest_sha256;
+    const same = found.find((i) => i.status === 'active' && i.stratus_guest_sha256 === sha);
+    if (same) return same.id;
+    // An older build keeps its data (snapshots may name its kernel) under another name.
+    for (const old of found) {
+      const r = await fetch(`${base.replace(/\/+$/, '')}/v2/images/${old.id}`, {
+        method: 'PATCH',
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/openstack-images-v2.1-json-patch' },
+        body: JSON.stringify([{ op: 'replace', path: '/name', value: `${full}-${old.id.slice(0, 8)}` }]),
+      });
+      if (r.status >= 300) throw new Error(`image rename of ${old.id} answered ${r.status}`);
+    }
+    const img = await api('POST', '/v2/images', { name: full, visibility: 'public', ...meta });
+    const r = await fetch(`${base.replace(/\/+$/, '')}/v2/images/${img.id}/file`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(fs.readFileSync(file)),
+    });
+    if (r.status >= 300) throw new Error(`image upload of ${full} answered ${r.status}`);
+    return img.id as string;
+  };
+  const kernel = await one('-kernel', files.kernel, {
+    disk_format: 'aki',
+    container_format: 'aki',
+    stratus_guest_sha256: files.sha256.kernel,
+  });
+  const ramdisk = await one('-ramdisk', files.ramdisk, {
+    disk_format: 'ari',
+    container_format: 'ari',
+    stratus_guest_sha256: files.sha256.ramdisk,
+  });
+  const disk = await one('', files.disk, {
+    disk_format: 'qcow2',
+    container_format: 'bare',
+    kernel_id: kernel,
+    ramdisk_id: ramdisk,
+    os_type: 'linux',
+    stratus_boot_marker: GUEST_MARKERS.boot,
+    stratus_guest_sha256: `${files.sha256.disk}:${files.sha256.kernel}:${files.sha256.ramdisk}`,
+  });
+  return { kernel, ramdisk, disk };
+}
