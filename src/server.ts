@@ -49,7 +49,8 @@ export function loadSecrets(cfg: StratusConfig): Secrets {
   };
   if (out.adminPassword !== s.adminPassword || out.servicePassword !== s.servicePassword) {
     fs.mkdirSync(cfg.dataDir, { recursive: true });
-    fs.writeFileSync(file, YAML.stringify(out), { mode: 0o600 });
+    // Keep what other parts keep there (the metadata proxy's shared secret).
+    fs.writeFileSync(file, YAML.stringify({ ...s, ...out }), { mode: 0o600 });
   }
   return out;
 }

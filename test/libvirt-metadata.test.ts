@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
-import { signInstanceId } from '../src/compute/metadata/secret.ts';
+import { signInstanceId } from '../src/core/metadata_secret.ts';
 import { buildConfigDrive } from '../src/compute/metadata/configdrive.ts';
 
 describe('metadata API', () => {

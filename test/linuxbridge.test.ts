@@ -16,7 +16,7 @@ import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbrid
 import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
 import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
 import { bridgeName, tapName } from '../src/network/drivers/linuxbridge/ip.ts';
-import { instanceSignature } from '../src/network/drivers/linuxbridge/metadata.ts';
+import { signInstanceId } from '../src/core/metadata_secret.ts';
 
 const root = process.getuid?.() === 0;
 const skip = root ? false : 'needs root (namespaces, bridges, iptables)';
@@ -353,7 +353,7 @@ describe('linuxbridge data plane', { skip }, () => {
     assert.equal(body, `meta for inst-${VM1}`);
     const h = seen.at(-1)!;
     assert.equal(h['x-tenant-id'], 'proj1');
-    assert.equal(h['x-instance-id-signature'], instanceSignature(SECRET, `inst-${VM1}`));
+    assert.equal(h['x-instance-id-signature'], signInstanceId(SECRET, `inst-${VM1}`));
     assert.equal(h['x-forwarded-for'], '10.91.0.10');
 
     // QoS: a bandwidth limit to the guest on the tap (tbf); gone when the policy goes.

@@ -27,7 +27,7 @@ import { ServiceHeartbeat } from './worker/heartbeat.ts';
 import { ComputeAgent } from './agent/compute.ts';
 import { virtDriver } from './drivers/index.ts';
 import { MetadataServer } from './metadata/server.ts';
-import { metadataSharedSecret } from './metadata/secret.ts';
+import { metadataSharedSecret } from '../core/metadata_secret.ts';
 import { faultBody } from './api/common.ts';
 import { registerApi } from './api/versions.ts';
 import { serversFamily } from './api/servers.ts';

@@ -5,7 +5,7 @@
 // (/<version>/meta-data/..., /<version>/user-data). Plain text or JSON, as Nova answers.
 import type { Instance } from '../instances.ts';
 import { EC2_VERSIONS, OPENSTACK_VERSIONS, ec2MetaData, openstackFiles, userData } from './content.ts';
-import { signatureValid } from './secret.ts';
+import { signatureValid } from '../../core/metadata_secret.ts';
 
 export interface MetadataRequest {
   method: string;

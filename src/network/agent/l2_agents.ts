@@ -19,7 +19,7 @@ export async function startNetworkAgent(cfg: StratusConfig, bus: MessageBus, log
   const { create, mechanism } = dataplane(net?.dataplane);
   const agent = new NetworkAgent(bus, {
     host: net?.host || os.hostname(),
-    driver: create(net),
+    driver: create(net, cfg.dataDir),
     mechanism,
     log,
     reportInterval: Number(net?.agentReportInterval ?? 30),
@@ -42,7 +42,7 @@ export async function startL2Agents(
     const agent = new NetworkAgent(bus, {
       host,
       // Only the host that realises routers makes the root namespace's uplink.
-      driver: create({ ...net, externalUplink: undefined }),
+      driver: create({ ...net, externalUplink: undefined }, cfg.dataDir),
       mechanism,
       log: log.child({ l2host: host }),
       l2Only: true,

@@ -147,7 +147,7 @@ export const extrasFamily: Family = {
       const { create, mechanism } = dataplane(svc.config.dataplane);
       state.agent = new NetworkAgent(svc.ctx.bus, {
         host: svc.host,
-        driver: create(svc.config),
+        driver: create(svc.config, svc.ctx.config.dataDir),
         mechanism,
         log: svc.ctx.log,
         reportInterval: Number(agentOption(svc, 'agentReportInterval', 30)),

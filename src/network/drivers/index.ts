@@ -6,12 +6,13 @@ import { LogicalDriver, logicalMechanism } from './logical.ts';
 
 export interface Dataplane {
   mechanism: Mechanism;
-  create(cfg?: Partial<NetworkConfig>): DataplaneDriver;
+  /** dataDir: where a real data plane finds the cloud's secrets (the metadata proxy's shared secret). */
+  create(cfg: Partial<NetworkConfig> | undefined, dataDir: string): DataplaneDriver;
 }
 
 export const DATAPLANES: Record<string, Dataplane> = {
   logical: { mechanism: logicalMechanism, create: () => new LogicalDriver() },
-  linuxbridge: { mechanism: linuxbridgeMechanism, create: (cfg) => new LinuxBridgeDriver(cfg ?? {}) },
+  linuxbridge: { mechanism: linuxbridgeMechanism, create: (cfg, dataDir) => new LinuxBridgeDriver(cfg ?? {}, dataDir) },
 };
 
 export function dataplane(name: string | undefined): Dataplane {

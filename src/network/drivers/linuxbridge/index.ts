@@ -9,6 +9,7 @@
 // Everything lives in the host's namespace `stratus-host-<host>` (core/hostns.ts) or in the
 // `qdhcp-`/`qrouter-` namespaces this host made; the root namespace gets only the external
 // uplink (a veth with the public range's gateway address) when externalUplink is configured.
+import { metadataSharedSecret } from '../../../core/metadata_secret.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { deleteNamespace, ensureHostNamespace, hostNamespace, run, shortHash } from '../../../core/hostns.ts';
@@ -96,7 +97,11 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   private seenDhcp = new Set<string>();
   private seenRouters = new Set<string>();
 
-  constructor(private o: LinuxBridgeOptions = {}) {}
+  constructor(
+    private o: LinuxBridgeOptions = {},
+    /** The cloud's data directory (secrets.yaml holds the metadata proxy's shared secret). */
+    private readonly dataDir = '',
+  ) {}
 
   /** The agent hears here when a port that was waiting for its tap is wired. */
   watch(listener: (portId: string) => void) {
@@ -115,7 +120,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.metadata = new MetadataProxy({
       socket: path.join(this.dir, 'metadata.sock'),
       novaUrl: this.o.novaMetadataUrl ?? 'http://127.0.0.1:8775',
-      secret: this.o.metadataProxySharedSecret ?? '',
+      secret: this.o.metadataProxySharedSecret || metadataSharedSecret(this.dataDir),
       lookup: (networkId, addr) =>
         this.dhcpNetworks
           .get(networkId)

@@ -3,17 +3,13 @@
 // socket of this process; here the guest's port is found by (network, source address) and the
 // request goes on to Nova's metadata API with `X-Instance-ID`, `X-Tenant-ID` and
 // `X-Instance-ID-Signature` (HMAC-SHA256 of the instance id with the shared secret).
-import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { processAlive, startDaemon } from '../../../core/hostns.ts';
 import type { View } from '../../api/resource.ts';
 import { METADATA_IP } from './dhcp.ts';
-
-export function instanceSignature(secret: string, instanceId: string): string {
-  return createHmac('sha256', secret).update(instanceId).digest('hex');
-}
+import { signInstanceId } from '../../../core/metadata_secret.ts';
 
 export function haproxyConfig(networkId: string, socket: string, pidFile: string): string {
   return [
@@ -88,7 +84,7 @@ export class MetadataProxy {
     headers['x-forwarded-for'] = forwarded;
     headers['x-instance-id'] = port.device_id;
     headers['x-tenant-id'] = port.project_id ?? port.tenant_id ?? '';
-    headers['x-instance-id-signature'] = instanceSignature(this.o.secret, port.device_id);
+    headers['x-instance-id-signature'] = signInstanceId(this.o.secret, port.device_id);
     const up = http.request(target, { method: req.method, headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);

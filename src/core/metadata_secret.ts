@@ -1,6 +1,7 @@
 // The metadata proxy's shared secret (Nova's [neutron] metadata_proxy_shared_secret, Neutron's
 // metadata_proxy_shared_secret): configured, or generated once into the data directory's
-// secrets.yaml under `metadataProxySharedSecret`, where the network's proxy reads it too.
+// secrets.yaml under `metadataProxySharedSecret`. Network's proxy signs with it, compute's
+// metadata API checks the signature: one mechanism for both sides.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
