@@ -120,7 +120,8 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.metadata = new MetadataProxy({
       socket: path.join(this.dir, 'metadata.sock'),
       novaUrl: this.o.novaMetadataUrl ?? 'http://127.0.0.1:8775',
-      secret: this.o.metadataProxySharedSecret || metadataSharedSecret(this.dataDir),
+      // A driver made outside a cloud (tests) has no data directory and signs with the configured secret only.
+      secret: this.o.metadataProxySharedSecret || (this.dataDir ? metadataSharedSecret(this.dataDir) : ''),
       lookup: (networkId, addr) =>
         this.dhcpNetworks
           .get(networkId)
