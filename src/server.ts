@@ -293,13 +293,23 @@ export class Cloud {
   /** Graceful shutdown: stop accepting, finish requests in flight, close databases. */
   async close() {
     this.health.phase = 'stopping';
-    for (const app of this.apps) await app.close();
+    for (const app of this.apps) {
+      // Requests in flight get a grace period; a connection still open after it (one a client opened
+      // and has not sent a request on yet, which Node does not count as idle) must not hold the
+      // stop: nothing on it was acknowledged.
+      const grace = setTimeout(() => app.server.closeAllConnections(), 1000);
+      await app.close();
+      clearTimeout(grace);
+    }
     this.apps = [];
+    this.log.debug('HTTP closed');
     // One service failing to close (say, one whose init failed half-way) must not keep the others open.
     for (const a of this.l2Agents) await a.stop().catch((err) => this.log.warn({ err }, 'stopping an L2 agent failed'));
     this.l2Agents = [];
-    for (const s of this.services)
+    for (const s of this.services) {
       await s.close?.().catch((err) => this.log.warn({ err, service: s.name }, 'closing a service failed'));
+      this.log.debug({ service: s.name }, 'service closed');
+    }
     this.services = [];
     await this.bus.close();
   }

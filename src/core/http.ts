@@ -88,6 +88,9 @@ export function createHttpApp(log: Logger): FastifyInstance {
     { parseAs: 'string' },
     jsonBodyParser(() => new ApiError(400, 'Malformed request body: the body is not valid JSON.')),
   );
+  app.addHook('onRequest', async (req) => {
+    req.log.debug({ method: req.method, url: req.url }, 'request start');
+  });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info(
       { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
