@@ -291,8 +291,10 @@ export function checkedConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     if (problems.length) throw new Error(problems.join('\n'));
   }
   let cfg: StratusConfig;
+  // --log-file says where this process logs: not an option of the cloud's configuration.
+  const { logFile: _logFile, ...configFlags } = flags as ConfigFlags & { logFile?: string };
   try {
-    cfg = loadConfig(flags, env);
+    cfg = loadConfig(configFlags, env);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -37,7 +37,7 @@ for (const engine of databaseEngines('block storage')) {
     });
     after(async () => {
       await c?.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     });
 
     const waitStatus = async (id: string, status: string, token?: string) =>

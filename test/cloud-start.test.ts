@@ -24,6 +24,6 @@ describe('cloud start', () => {
     await assert.rejects(cloud.init(), /missing\.conf|ENOENT/);
     assert.deepEqual(cloud.services, []);
     assert.equal(timers(), before, 'periodic tasks of the started services are stopped');
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 });

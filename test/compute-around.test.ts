@@ -32,7 +32,7 @@ for (const engine of databaseEngines('compute around servers')) {
     });
     after(async () => {
       await c?.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     });
 
     it('seeds the DevStack flavors and lists them with filters, sorting and pages', async () => {

@@ -55,6 +55,6 @@ describe('compute options', () => {
       }),
       /unknown compute driver 'nonesuch'/,
     );
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 });

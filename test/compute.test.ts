@@ -571,7 +571,7 @@ describe('compute across a restart', () => {
       await until('SHUTOFF', async () => (await nova('GET', `/servers/${id}`)).body.server.status === 'SHUTOFF');
     } finally {
       await c.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     }
   });
 });

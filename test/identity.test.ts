@@ -209,6 +209,6 @@ describe('identity: a restart keeps users, keys and tokens', () => {
     assert.equal(v.status, 200);
     assert.equal((await c.req('GET', `/v3/users/${u.body.user.id}`)).body.user.name, 'bob');
     await c.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 });

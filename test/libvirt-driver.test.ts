@@ -158,7 +158,7 @@ describe('libvirt driver with a real guest', { skip }, () => {
       await driver.close();
     }
     await deleteHostNamespace(host);
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true });
   });
 

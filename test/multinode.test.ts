@@ -149,7 +149,8 @@ describe('multi-node: api, conductor + scheduler, three compute agents over Rabb
       ),
     );
     await broker?.stop();
-    if (dataDir && !process.env.STRATUS_TEST_KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir && !process.env.STRATUS_TEST_KEEP)
+      fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
   const hostOf = async (id: string) => {

@@ -142,7 +142,7 @@ describe('large objects and images over HTTP, across a restart', () => {
   before(boot);
   after(async () => {
     await c.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
   it('PUTs a chunked 5 MiB object with its MD5 ETag; a wrong ETag is 422 and stores nothing', async () => {

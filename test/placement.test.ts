@@ -707,7 +707,7 @@ describe('placement restart', () => {
       );
     } finally {
       await c.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     }
   });
 });
