@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import YAML from 'yaml';
+import type { Kysely } from 'kysely';
+import type { IdentityDb } from './identity/db/schema.ts';
 import type { FastifyInstance } from 'fastify';
 import { ROLES, type StratusConfig } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
@@ -152,8 +154,12 @@ export class Cloud {
     }
     if (this.bus instanceof AmqpBus) await this.bus.connect();
     if (!this.api) return this.initWorkers();
-    const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: 'identity' });
-    this.databases.set('identity', db);
+    const db = await openDatabase<IdentityDb>({
+      url: this.cfg.database,
+      dataDir: this.cfg.dataDir,
+      service: 'identity',
+    });
+    this.databases.set('identity', db as Kysely<unknown>);
     this.identity = new IdentityService(db, this.cfg, this.bus, this.log.child({ service: 'identity' }));
     this.services = [this.identity];
     await this.identity.init();
@@ -230,9 +236,9 @@ export class Cloud {
       bus: this.bus,
       log: this.log.child({ service: f.name }),
       session,
-      openDatabase: async () => {
-        const db = await openDatabase<any>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name });
-        this.databases.set(f.name, db);
+      openDatabase: async <DB>() => {
+        const db = await openDatabase<DB>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name });
+        this.databases.set(f.name, db as Kysely<unknown>);
         return db;
       },
     });
