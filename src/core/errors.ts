@@ -40,3 +40,28 @@ export const forbidden = (msg = 'You are not authorized to perform the requested
   new ApiError(403, msg, type);
 export const notFound = (msg: string, type?: string) => new ApiError(404, msg, type);
 export const conflict = (msg: string, type?: string) => new ApiError(409, msg, type);
+
+/** The fault names of OpenStack's wsgi Fault (nova and cinder api/openstack/wsgi.py), by status. */
+const WSGI_FAULT_NAMES: Record<number, string> = {
+  400: 'badRequest',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'badMethod',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+  501: 'notImplemented',
+  503: 'serviceUnavailable',
+};
+
+/**
+ * The body of OpenStack's wsgi Fault, as Nova and Cinder answer: `{"itemNotFound": {"code": 404,
+ * "message": "..."}}`; an internal error (5xx but 501 and 503) shows the service's own text
+ * instead of its message. `names` adds the statuses one service names besides (Nova's 429).
+ */
+export function wsgiFaultBody(e: ApiError, internalMessage: string, names: Record<number, string> = {}): unknown {
+  const name = names[e.status] ?? WSGI_FAULT_NAMES[e.status] ?? 'computeFault';
+  const message = e.status >= 500 && e.status !== 501 && e.status !== 503 ? internalMessage : e.message;
+  return { [name]: { code: e.status, message } };
+}

@@ -1,7 +1,7 @@
 // What every block-storage handler shares: Cinder's fault body, the negotiated microversion,
 // the request's project, links, Cinder's list parameters (filters, sort, pages) and the views.
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../../core/errors.ts';
+import { ApiError, wsgiFaultBody } from '../../core/errors.ts';
 import { type Microversion, nextPageHref } from '../../core/http.ts';
 import { bool, json } from '../../core/db.ts';
 import type { AttachmentRow, SnapshotRow, VolumeRow } from '../volumes.ts';
@@ -14,27 +14,9 @@ declare module 'fastify' {
   }
 }
 
-const FAULT_NAMES: Record<number, string> = {
-  400: 'badRequest',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'itemNotFound',
-  405: 'badMethod',
-  409: 'conflictingRequest',
-  413: 'overLimit',
-  415: 'badMediaType',
-  501: 'notImplemented',
-  503: 'serviceUnavailable',
-};
-
 /** Cinder's fault body: `{"itemNotFound": {"code": 404, "message": "..."}}`. */
 export function faultBody(e: ApiError): unknown {
-  const name = FAULT_NAMES[e.status] ?? 'computeFault';
-  const message =
-    e.status >= 500 && e.status !== 501 && e.status !== 503
-      ? 'The server has either erred or is incapable of performing the requested operation.'
-      : e.message;
-  return { [name]: { code: e.status, message } };
+  return wsgiFaultBody(e, 'The server has either erred or is incapable of performing the requested operation.');
 }
 
 export const badRequest = (m: string) => new ApiError(400, m);

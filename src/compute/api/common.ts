@@ -2,37 +2,22 @@
 // policy checks with Nova's target and message, request body validation with Nova's error
 // text, and the links of a resource.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../../core/errors.ts';
+import { ApiError, wsgiFaultBody } from '../../core/errors.ts';
 import type { Microversion } from '../../core/http.ts';
 import type { VolumeCallOptions } from '../../core/clients/block-storage.ts';
 import { pyRepr } from '../../core/python.ts';
 import { jsonschemaMessage, validate } from '../../core/validate.ts';
 
 /** Nova's fault names by status (nova.api.openstack.wsgi.Fault); anything else is computeFault. */
-const FAULT_NAMES: Record<number, string> = {
-  400: 'badRequest',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'itemNotFound',
-  405: 'badMethod',
-  409: 'conflictingRequest',
-  413: 'overLimit',
-  415: 'badMediaType',
-  429: 'overLimit',
-  501: 'notImplemented',
-  503: 'serviceUnavailable',
-};
-
 /** A server action of POST /servers/{id}/action, by the body's one key (the map is in routes.ts). */
 export type ServerAction = (req: FastifyRequest, reply: FastifyReply, id: string) => Promise<unknown>;
 
 export function faultBody(e: ApiError): unknown {
-  const name = FAULT_NAMES[e.status] ?? 'computeFault';
-  const message =
-    e.status >= 500 && e.status !== 501 && e.status !== 503
-      ? "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'nova.exception.NovaException'>"
-      : e.message;
-  return { [name]: { code: e.status, message } };
+  return wsgiFaultBody(
+    e,
+    "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\n<class 'nova.exception.NovaException'>",
+    { 429: 'overLimit' },
+  );
 }
 
 export const badRequest = (m: string) => new ApiError(400, m);
