@@ -106,7 +106,8 @@ export class ApplicationCredentialManager implements AppCredLookup {
     if (f.service !== undefined) q = q.where('service', '=', f.service);
     if (f.path !== undefined) q = q.where('path', '=', f.path);
     if (f.method !== undefined) q = q.where('method', '=', f.method);
-    return (await q.orderBy('id').execute()).map((r) => this.toRule(r));
+    // Keystone lists a user's rules in the order they were created.
+    return (await q.orderBy('position').orderBy('id').execute()).map((r) => this.toRule(r));
   }
 
   /** A user's access rule; 404 when it is not theirs. */
@@ -233,7 +234,13 @@ export class ApplicationCredentialManager implements AppCredLookup {
               .where('method', '=', method)
               .executeTakeFirst();
             if (!found) {
-              const row = { id: ar.id ?? hex(), user_id: c.user_id, service, path, method };
+              const last = await tx
+                .selectFrom('access_rule')
+                .select((eb) => eb.fn.max('position').as('p'))
+                .where('user_id', '=', c.user_id)
+                .executeTakeFirst();
+              const position = Number(last?.p ?? 0) + 1;
+              const row = { id: ar.id ?? hex(), user_id: c.user_id, service, path, method, position };
               await tx.insertInto('access_rule').values(row).execute();
               found = row;
             }

@@ -1,13 +1,17 @@
 // Shared pieces of identity's routes: links, list envelopes, query parsing, JSON schemas.
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
+import { applyInexactFilters } from '../list_filters.ts';
 
 export const selfLink = (req: FastifyRequest, path: string) => ({ self: `${req.baseUrl}/v3/${path}` });
 
-/** Keystone's list envelope: the collection plus self/previous/next links. */
+/**
+ * Keystone's list envelope: the collection plus self/previous/next links. The query's inexact
+ * filters (`name__contains=…`, list_filters.ts) apply here, to every identity list.
+ */
 export function listBody(req: FastifyRequest, key: string, items: unknown[], truncated = false) {
   const body: Record<string, unknown> = {
-    [key]: items,
+    [key]: applyInexactFilters(key, req.query as Record<string, unknown>, items),
     links: {
       self: `${req.baseUrl}${req.url.slice(req.service?.prefix.length ?? 0).split('?')[0]}`,
       previous: null,

@@ -6,6 +6,7 @@ import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts
 import { renderEndpoint } from './catalog.ts';
 import { renderProject } from './resource.ts';
 import { description, listBody, name255, q, selfLink, wrap, type Attrs } from './common.ts';
+import { applyInexactFilters } from '../list_filters.ts';
 
 const PREFIX = '/v3/OS-EP-FILTER';
 
@@ -26,7 +27,8 @@ function routes(app: FastifyInstance, s: IdentityService) {
     app.get(path, handler);
     app.head(path, handler);
   };
-  const listLimited = (req: FastifyRequest, key: string, items: unknown[]) => {
+  const listLimited = (req: FastifyRequest, key: string, all: unknown[]) => {
+    const items = applyInexactFilters(key, req.query as Record<string, unknown>, all);
     const limit = s.config.identity.listLimit;
     return limit && items.length > limit ? listBody(req, key, items.slice(0, limit), true) : listBody(req, key, items);
   };

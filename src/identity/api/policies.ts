@@ -6,6 +6,7 @@ import type { IdentityService } from '../service.ts';
 import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
 import { renderEndpoint } from './catalog.ts';
 import { listBody, q, selfLink, wrap, type Attrs } from './common.ts';
+import { applyInexactFilters } from '../list_filters.ts';
 
 const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
   ...p.extra,
@@ -36,7 +37,11 @@ function routes(app: FastifyInstance, s: IdentityService) {
   );
   getAndHead('/v3/policies', async (req) => {
     req.authorize('identity:list_policies');
-    const items = (await m().list(q(req).type)).map((p) => renderPolicy(req, p));
+    const items = applyInexactFilters(
+      'policies',
+      req.query as Record<string, unknown>,
+      (await m().list(q(req).type)).map((p) => renderPolicy(req, p)),
+    );
     const limit = s.config.identity.listLimit;
     return limit && items.length > limit
       ? listBody(req, 'policies', items.slice(0, limit), true)

@@ -1,7 +1,7 @@
 // /v3/roles, implied roles, grants on projects/domains/system (and OS-INHERIT), and
 // /v3/role_assignments.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, badRequest, forbidden } from '../../core/errors.ts';
+import { ApiError, badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Assignment, AssignmentType, EffectiveAssignment, Role } from '../assignment.ts';
 import { SYSTEM_TARGET } from '../assignment.ts';
@@ -202,11 +202,15 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       const p = req.params as Record<string, string>;
       const { target, role } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
       req.authorize('identity:create_grant', target);
-      if (role!.domain_id) {
-        const scopeDomain =
-          spec.scope === 'domains' ? p.scope_id : (await s.resource.getProject(p.scope_id!)).domain_id;
-        if (scopeDomain !== role!.domain_id)
-          throw forbidden(`Cannot assign role ${role!.id} of domain ${role!.domain_id} outside of it.`);
+      // Keystone (assignment/core.py create_grant) checks a domain-specific role's domain only
+      // for project grants; a domain grant may use a role of another domain.
+      if (role!.domain_id && spec.scope === 'projects') {
+        if ((await s.resource.getProject(p.scope_id!)).domain_id !== role!.domain_id)
+          throw new ApiError(
+            403,
+            `Project ${p.scope_id} must be in the same domain as the role ${role!.id} being assigned.`,
+            'DomainSpecificRoleMismatch',
+          );
       }
       await a.grant(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!));
       reply.code(204).send();

@@ -270,4 +270,36 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Access rules keep their creation order; OS-OAUTH1 request and access tokens.
+  '0004_oauth1_tokens_access_rule_order': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('access_rule').addColumn('position', 'integer').execute();
+      await db.schema
+        .createTable('oauth_request_token')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('request_secret', 'varchar(64)', (c) => c.notNull())
+        .addColumn('verifier', 'varchar(64)')
+        .addColumn('authorizing_user_id', id)
+        .addColumn('requested_project_id', id, (c) => c.notNull())
+        .addColumn('role_ids', 'text')
+        .addColumn('consumer_id', id, (c) => c.notNull().references('consumer.id').onDelete('cascade'))
+        .addColumn('expires_at', 'varchar(40)')
+        .execute();
+      await db.schema
+        .createTable('oauth_access_token')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('access_secret', 'varchar(64)', (c) => c.notNull())
+        .addColumn('authorizing_user_id', id, (c) => c.notNull())
+        .addColumn('project_id', id, (c) => c.notNull())
+        .addColumn('role_ids', 'text', (c) => c.notNull())
+        .addColumn('consumer_id', id, (c) => c.notNull().references('consumer.id').onDelete('cascade'))
+        .addColumn('expires_at', 'varchar(40)')
+        .execute();
+      await db.schema
+        .createIndex('oauth_access_token_user')
+        .on('oauth_access_token')
+        .column('authorizing_user_id')
+        .execute();
+    },
+  },
 };

@@ -149,6 +149,8 @@ export interface AccessRuleTable {
   service: string;
   path: string;
   method: string;
+  /** Creation order within the user's rules (Keystone lists them in insertion order). */
+  position: number | null;
 }
 
 export interface TrustTable {
@@ -232,6 +234,31 @@ export interface ConsumerTable {
   extra: string | null;
 }
 
+/** OS-OAUTH1 request tokens (keystone/oauth1/backends/sql.py RequestToken). */
+export interface OauthRequestTokenTable {
+  id: string;
+  request_secret: string;
+  verifier: string | null;
+  authorizing_user_id: string | null;
+  requested_project_id: string;
+  /** JSON list of role ids, set by authorize. */
+  role_ids: string | null;
+  consumer_id: string;
+  expires_at: string | null;
+}
+
+/** OS-OAUTH1 access tokens (keystone/oauth1/backends/sql.py AccessToken). */
+export interface OauthAccessTokenTable {
+  id: string;
+  access_secret: string;
+  authorizing_user_id: string;
+  project_id: string;
+  /** JSON list of role ids. */
+  role_ids: string;
+  consumer_id: string;
+  expires_at: string | null;
+}
+
 export interface IdentityDb {
   project: ProjectTable;
   project_tag: ProjectTagTable;
@@ -259,4 +286,6 @@ export interface IdentityDb {
   domain_config: DomainConfigTable;
   policy_association: PolicyAssociationTable;
   consumer: ConsumerTable;
+  oauth_request_token: OauthRequestTokenTable;
+  oauth_access_token: OauthAccessTokenTable;
 }
