@@ -3,7 +3,46 @@
 // and access rules in creation order.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
+
+/** An OAuth 1.0a HMAC-SHA1 Authorization header, built the way tempest's oauth_token_client builds it. */
+function oauthHeader(
+  method: string,
+  url: string,
+  o: {
+    consumer: string;
+    consumerSecret: string;
+    token?: string;
+    tokenSecret?: string;
+    verifier?: string;
+    callback?: string;
+  },
+) {
+  const esc = (v: string) =>
+    encodeURIComponent(v).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  const params: Array<[string, string]> = [
+    ['oauth_nonce', randomBytes(8).toString('hex')],
+    ['oauth_timestamp', String(Math.floor(Date.now() / 1000))],
+    ['oauth_version', '1.0'],
+    ['oauth_signature_method', 'HMAC-SHA1'],
+    ['oauth_consumer_key', o.consumer],
+  ];
+  if (o.token) params.push(['oauth_token', o.token]);
+  if (o.callback) params.push(['oauth_callback', o.callback]);
+  if (o.verifier) params.push(['oauth_verifier', o.verifier]);
+  const norm = params
+    .map(([k, v]) => `${esc(k)}=${esc(v)}`)
+    .sort()
+    .join('&');
+  const base = `${esc(method)}&${esc(url)}&${esc(norm)}`;
+  const sig = createHmac('sha1', `${esc(o.consumerSecret)}&${esc(o.tokenSecret ?? '')}`)
+    .update(base)
+    .digest('base64');
+  params.push(['oauth_signature', sig]);
+  return `OAuth ${params.map(([k, v]) => `${esc(k)}="${esc(v)}"`).join(', ')}`;
+}
+const form = (s: string) => Object.fromEntries(new URLSearchParams(s));
 
 describe('identity client gaps', () => {
   let c: TestCloud;
@@ -100,5 +139,135 @@ describe('identity client gaps', () => {
     assert.deepEqual(strip(shown.body.application_credential.access_rules), rules);
     const listed = await c.req('GET', `/v3/users/${admin}/access_rules`);
     assert.deepEqual(strip(listed.body.access_rules), rules);
+  });
+
+  it('runs the OAuth1 delegation flow and authenticates with the oauth1 method', async () => {
+    const me = (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } })).body
+      .token;
+    const projectId = me.project.id;
+    const consumer = (await c.req('POST', '/v3/OS-OAUTH1/consumers', { consumer: { description: 'gaps' } })).body
+      .consumer;
+    const url = (p: string) => `${c.identity}/v3/OS-OAUTH1/${p}`;
+    // request token: signed by the consumer, unauthenticated
+    const rtRes = await fetch(url('request_token'), {
+      method: 'POST',
+      headers: {
+        'Requested-Project-Id': projectId,
+        Authorization: oauthHeader('POST', url('request_token'), {
+          consumer: consumer.id,
+          consumerSecret: consumer.secret,
+          callback: 'oob',
+        }),
+      },
+    });
+    assert.equal(rtRes.status, 201);
+    assert.match(rtRes.headers.get('content-type') ?? '', /application\/x-www-form-urlencoded/);
+    const rt = form(await rtRes.text());
+    assert.ok(rt.oauth_token && rt.oauth_token_secret && rt.oauth_expires_at);
+    // a bad signature is a 401
+    const bad = await fetch(url('request_token'), {
+      method: 'POST',
+      headers: {
+        'Requested-Project-Id': projectId,
+        Authorization: oauthHeader('POST', url('request_token'), { consumer: consumer.id, consumerSecret: 'wrong' }),
+      },
+    });
+    assert.equal(bad.status, 401);
+    assert.equal((await bad.json()).error.message, 'Invalid signature');
+    // authorize with the admin's member role
+    const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0];
+    const admin = (await c.req('GET', '/v3/roles?name=admin')).body.roles[0];
+    const auth = await c.req('PUT', `/v3/OS-OAUTH1/authorize/${rt.oauth_token}`, { roles: [{ id: admin.id }] });
+    assert.equal(auth.status, 200);
+    const verifier = auth.body.token.oauth_verifier;
+    assert.match(verifier, /^[A-Za-z0-9]{8}$/);
+    // access token: signed with both secrets and the verifier
+    const atHeader = (v: string) =>
+      oauthHeader('POST', url('access_token'), {
+        consumer: consumer.id,
+        consumerSecret: consumer.secret,
+        token: rt.oauth_token,
+        tokenSecret: rt.oauth_token_secret,
+        verifier: v,
+      });
+    const wrongVerifier = await fetch(url('access_token'), {
+      method: 'POST',
+      headers: { Authorization: atHeader('xxxxxxxx') },
+    });
+    assert.equal(wrongVerifier.status, 401);
+    const atRes = await fetch(url('access_token'), { method: 'POST', headers: { Authorization: atHeader(verifier) } });
+    assert.equal(atRes.status, 201);
+    const at = form(await atRes.text());
+    // the request token is spent
+    assert.equal(
+      (await fetch(url('access_token'), { method: 'POST', headers: { Authorization: atHeader(verifier) } })).status,
+      404,
+    );
+    // the user's access tokens and their roles
+    const list = await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens`);
+    assert.equal(list.status, 200);
+    const shown = list.body.access_tokens.find((t: { id: string }) => t.id === at.oauth_token);
+    assert.equal(shown.consumer_id, consumer.id);
+    assert.equal(shown.project_id, projectId);
+    assert.equal(shown.authorizing_user_id, me.user.id);
+    assert.equal(shown.expires_at, at.oauth_expires_at);
+    const got = await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}`);
+    assert.equal(got.body.access_token.expires_at, at.oauth_expires_at);
+    const roles = await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}/roles`);
+    assert.deepEqual(
+      roles.body.roles.map((r: { id: string }) => r.id),
+      [admin.id],
+    );
+    const role = await c.req(
+      'GET',
+      `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}/roles/${admin.id}`,
+    );
+    assert.equal(role.body.role.id, admin.id);
+    assert.equal(
+      (await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}/roles/${member.id}`))
+        .status,
+      404,
+    );
+    // authenticate with the access token
+    const tokUrl = `${c.identity}/v3/auth/tokens`;
+    const tokRes = await fetch(tokUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: oauthHeader('POST', tokUrl, {
+          consumer: consumer.id,
+          consumerSecret: consumer.secret,
+          token: at.oauth_token,
+          tokenSecret: at.oauth_token_secret,
+        }),
+      },
+      body: JSON.stringify({ auth: { identity: { methods: ['oauth1'], oauth1: {} } } }),
+    });
+    assert.equal(tokRes.status, 201);
+    const tok = (await tokRes.json()).token;
+    assert.deepEqual(tok.methods, ['oauth1']);
+    assert.equal(tok.project.id, projectId);
+    assert.deepEqual(tok['OS-OAUTH1'], { access_token_id: at.oauth_token, consumer_id: consumer.id });
+    // admin implies member implies reader: the delegated roles and those they imply
+    assert.ok(tok.roles.some((r: { id: string }) => r.id === admin.id));
+    const oauthToken = tokRes.headers.get('x-subject-token')!;
+    const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': oauthToken } });
+    assert.equal(v.status, 200);
+    assert.equal(v.body.token['OS-OAUTH1'].access_token_id, at.oauth_token);
+    // a delegated token can neither list access tokens nor be rescoped
+    assert.equal(
+      (await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens`, undefined, { token: oauthToken })).status,
+      403,
+    );
+    // revoking the access token invalidates its tokens
+    assert.equal(
+      (await c.req('DELETE', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}`)).status,
+      204,
+    );
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': oauthToken } })).status,
+      404,
+    );
+    assert.equal((await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}`)).status, 404);
   });
 });

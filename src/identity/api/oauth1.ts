@@ -1,5 +1,6 @@
-// OS-OAUTH1 consumers: /v3/OS-OAUTH1/consumers CRUD. Request and access tokens (the
-// delegation flow) are not implemented.
+// OS-OAUTH1: consumers (/v3/OS-OAUTH1/consumers CRUD), the delegation flow (request_token,
+// authorize, access_token; the logic is in ../oauth1.ts) and a user's access tokens
+// (/v3/users/{user_id}/OS-OAUTH1/access_tokens…).
 import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Selectable } from 'kysely';
@@ -7,8 +8,36 @@ import type { ConsumerTable } from '../db/schema.ts';
 import { json } from '../../core/db.ts';
 import type { IdentityExtension } from '../extensions.ts';
 import { newId, notFound } from '../backend.ts';
-import { badRequest } from '../../core/errors.ts';
+import { ApiError, badRequest } from '../../core/errors.ts';
 import { description, listBody, wrap, type Attrs } from './common.ts';
+import type { IdentityService } from '../service.ts';
+import { OAuth1Manager, authHttpRequest } from '../oauth1.ts';
+import type { OAuthAccessInfo } from '../token/provider.ts';
+import { renderRole } from './roles.ts';
+import type { Role } from '../assignment.ts';
+
+const managers = new WeakMap<IdentityService, OAuth1Manager>();
+/** The service's OAuth1 manager (one per service). */
+export function oauth1Of(s: IdentityService): OAuth1Manager {
+  let m = managers.get(s);
+  if (!m) managers.set(s, (m = new OAuth1Manager(s.backend)));
+  return m;
+}
+
+const formBody = (t: { id: string; secret: string; expires_at: string | null }) =>
+  `oauth_token=${t.id}&oauth_token_secret=${t.secret}${t.expires_at ? `&oauth_expires_at=${t.expires_at}` : ''}`;
+
+const renderAccessToken = (req: FastifyRequest, t: OAuthAccessInfo) => {
+  const self = `${req.baseUrl}/v3/users/${t.authorizing_user_id}/OS-OAUTH1/access_tokens/${t.id}`;
+  return {
+    id: t.id,
+    consumer_id: t.consumer_id,
+    project_id: t.project_id,
+    authorizing_user_id: t.authorizing_user_id,
+    expires_at: t.expires_at,
+    links: { self, roles: `${self}/roles` },
+  };
+};
 
 const render = (req: FastifyRequest, r: Selectable<ConsumerTable>) => ({
   ...json<Record<string, unknown>>(r.extra, {}),
@@ -19,7 +48,11 @@ const render = (req: FastifyRequest, r: Selectable<ConsumerTable>) => ({
 
 export const oauth1Extension: IdentityExtension = {
   name: 'oauth1',
+  init(s) {
+    s.tokens.oauth = oauth1Of(s);
+  },
   routes(app, s) {
+    const oauth = oauth1Of(s);
     const db = s.db;
     const get = async (id: string) => {
       const r = await db.selectFrom('consumer').selectAll().where('id', '=', id).executeTakeFirst();
@@ -92,8 +125,111 @@ export const oauth1Extension: IdentityExtension = {
       req.authorize('identity:delete_consumer');
       const id = (req.params as Record<string, string>).id;
       await get(id);
+      await db.deleteFrom('oauth_request_token').where('consumer_id', '=', id).execute();
+      await db.deleteFrom('oauth_access_token').where('consumer_id', '=', id).execute();
       await db.deleteFrom('consumer').where('id', '=', id).execute();
+      s.backend.changed(); // tokens of its access tokens stop validating
       reply.code(204).send();
+    });
+
+    // ---- the delegation flow ----
+    app.post('/v3/OS-OAUTH1/request_token', { config: { auth: false } }, async (req, reply) => {
+      const t = await oauth.createRequestToken(authHttpRequest(req), async (id) => {
+        await s.resource.getProject(id);
+      });
+      reply.code(201).header('Content-Type', 'application/x-www-form-urlencoded');
+      return formBody({ id: t.id, secret: t.request_secret, expires_at: t.expires_at });
+    });
+    app.post('/v3/OS-OAUTH1/access_token', { config: { auth: false } }, async (req, reply) => {
+      const t = await oauth.createAccessToken(authHttpRequest(req));
+      reply.code(201).header('Content-Type', 'application/x-www-form-urlencoded');
+      return formBody({ id: t.id, secret: t.access_secret, expires_at: t.expires_at });
+    });
+    app.put('/v3/OS-OAUTH1/authorize/:request_token_id', async (req) => {
+      req.authorize('identity:authorize_request_token');
+      const roles = (req.body as { roles?: unknown } | undefined)?.roles ?? [];
+      const bad = (why: string) => badRequest(`Invalid input for field 'roles': ${why}`, 'ValidationError');
+      if (!Array.isArray(roles)) throw bad('not an array');
+      for (const r of roles) {
+        if (!r || typeof r !== 'object' || Array.isArray(r)) throw bad('each role is an object');
+        const keys = Object.keys(r);
+        if (
+          keys.length !== 1 ||
+          !['id', 'name'].includes(keys[0]!) ||
+          typeof (r as Record<string, unknown>)[keys[0]!] !== 'string'
+        )
+          throw bad('each role has exactly one of id or name, a string');
+      }
+      const model = await s.tokens.validate(req.ctx!.token);
+      if (model.oauth || model.trust)
+        throw new ApiError(403, 'Cannot authorize a request token with a token issued via delegation.', 'Forbidden');
+      const id = (req.params as Record<string, string>).request_token_id!;
+      const reqToken = await oauth.getRequestToken(id);
+      if (reqToken.expires_at && Date.parse(reqToken.expires_at) < Date.now())
+        throw new ApiError(401, 'Request token is expired', 'Unauthorized');
+      const roleIds: string[] = [];
+      for (const r of roles as Array<{ id?: string; name?: string }>) {
+        if (r.id) roleIds.push(r.id);
+        else {
+          const found = (await s.assignment.listRoles({ name: r.name, domainId: null }))[0];
+          if (!found) throw notFound('role', r.name!);
+          roleIds.push(found.id);
+        }
+      }
+      const held = await s.assignment.rolesOnProject(req.ctx!.userId, reqToken.requested_project_id);
+      return { token: { oauth_verifier: await oauth.authorize(id, req.ctx!.userId, roleIds, held) } };
+    });
+
+    // ---- a user's access tokens ----
+    const notDelegated = async (req: FastifyRequest) => {
+      const model = await s.tokens.validate(req.ctx!.token);
+      if (model.oauth)
+        throw new ApiError(403, 'Cannot list request tokens with a token issued via delegation.', 'Forbidden');
+    };
+    const params = (req: FastifyRequest) => req.params as { user_id: string; access_token_id: string; role_id: string };
+    app.get('/v3/users/:user_id/OS-OAUTH1/access_tokens', async (req) => {
+      req.authorize('identity:list_access_tokens', { user_id: params(req).user_id });
+      await notDelegated(req);
+      return listBody(
+        req,
+        'access_tokens',
+        (await oauth.listAccessTokens(params(req).user_id)).map((t) => renderAccessToken(req, t)),
+      );
+    });
+    app.get('/v3/users/:user_id/OS-OAUTH1/access_tokens/:access_token_id', async (req) => {
+      req.authorize('identity:get_access_token', { user_id: params(req).user_id });
+      const p = params(req);
+      return { access_token: renderAccessToken(req, await oauth.userAccessToken(p.user_id, p.access_token_id)) };
+    });
+    app.delete('/v3/users/:user_id/OS-OAUTH1/access_tokens/:access_token_id', async (req, reply) => {
+      req.authorize('identity:delete_access_token', { user_id: params(req).user_id });
+      const p = params(req);
+      await oauth.deleteAccessToken(p.user_id, p.access_token_id);
+      reply.code(204).send();
+    });
+    /** Keystone's _format_role_entity: the role without its description. */
+    const tokenRole = (req: FastifyRequest, r: Role) => {
+      const { description: _d, ...rest } = renderRole(req, r);
+      return rest;
+    };
+    app.get('/v3/users/:user_id/OS-OAUTH1/access_tokens/:access_token_id/roles', async (req) => {
+      req.authorize('identity:list_access_token_roles', { user_id: params(req).user_id });
+      const p = params(req);
+      const t = await oauth.userAccessToken(p.user_id, p.access_token_id);
+      const roles = await s.assignment.roles();
+      return listBody(
+        req,
+        'roles',
+        t.roleIds.filter((id) => roles.has(id)).map((id) => tokenRole(req, roles.get(id)!)),
+      );
+    });
+    app.get('/v3/users/:user_id/OS-OAUTH1/access_tokens/:access_token_id/roles/:role_id', async (req) => {
+      req.authorize('identity:get_access_token_role', { user_id: params(req).user_id });
+      const p = params(req);
+      const t = await oauth.userAccessToken(p.user_id, p.access_token_id);
+      const role = t.roleIds.includes(p.role_id) ? (await s.assignment.roles()).get(p.role_id) : undefined;
+      if (!role) throw notFound('role', p.role_id);
+      return { role: tokenRole(req, role) };
     });
   },
 };

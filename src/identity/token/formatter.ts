@@ -11,7 +11,7 @@
  *   2 project         [id* user, methods, id* project, expires, audits]
  *   3 trust           [id* user, methods, id* project, expires, audits, trust(16 bytes)]
  *   4/5/6 federated   (not supported: validate throws InvalidToken)
- *   7 OAuth1          (not supported: validate throws InvalidToken)
+ *   7 OAuth1          [id* user, methods, id* project, id* access token, expires, audits]
  *   8 system          [id* user, methods, system ('all'), expires, audits]
  *   9 app credential  [id* user, methods, id* project, expires, audits, id* app_cred]
  *
@@ -50,6 +50,8 @@ export interface TokenPayload {
   system?: string /* 'all' */;
   trustId?: string;
   appCredId?: string;
+  /** An OS-OAUTH1 access token (payload version 7). */
+  accessTokenId?: string;
   issuedAt?: Date;
 }
 
@@ -445,7 +447,19 @@ export class TokenFormatter {
     }
 
     let body: Packable[];
-    if (p.trustId !== undefined) {
+    if (p.accessTokenId !== undefined) {
+      if (p.projectId === undefined || p.trustId !== undefined || p.appCredId !== undefined)
+        throw new Error('An OAuth1 token is only project-scoped');
+      body = [
+        PayloadVersion.OauthScoped,
+        user,
+        methods,
+        flaggedId(p.projectId),
+        flaggedId(p.accessTokenId),
+        expires,
+        audits,
+      ];
+    } else if (p.trustId !== undefined) {
       if (p.projectId === undefined) throw new Error('A trust-scoped token needs a projectId');
       if (!isUuid(p.trustId)) throw new Error('A trust id must be a uuid');
       const trust = Buffer.from(p.trustId.replaceAll('-', ''), 'hex');
@@ -539,8 +553,14 @@ export class TokenFormatter {
       case PayloadVersion.FederatedProjectScoped:
       case PayloadVersion.FederatedDomainScoped:
         throw new InvalidToken('Federated Fernet tokens are not supported');
-      case PayloadVersion.OauthScoped:
-        throw new InvalidToken('OAuth1 Fernet tokens are not supported');
+      case PayloadVersion.OauthScoped: {
+        this.checkLength(v, 7);
+        const p = this.common(v, 5, 6);
+        const projectId = unflagId(v[3]!, 'project_id');
+        if (projectId !== undefined) p.projectId = projectId;
+        p.accessTokenId = unflagId(v[4]!, 'access_token_id') ?? bad('access_token_id');
+        return p;
+      }
       default:
         throw new InvalidToken(`This is not a recognized Fernet payload version: ${String(version)}`);
     }

@@ -58,6 +58,31 @@ export interface AppCredLookup {
   getAppCred(id: string): Promise<AppCredInfo | undefined>;
 }
 
+/** An OS-OAUTH1 access token as the token provider sees it. */
+export interface OAuthAccessInfo {
+  id: string;
+  consumer_id: string;
+  project_id: string;
+  authorizing_user_id: string;
+  roleIds: string[];
+  expires_at: string | null;
+}
+/** The HTTP request of POST /v3/auth/tokens, which the `oauth1` method's signature covers. */
+export interface AuthHttpRequest {
+  method: string;
+  /** The URLs the client may have signed (public base URL and the request's own). */
+  urls: string[];
+  headers: Record<string, string | string[] | undefined>;
+  /** Query parameters, which the signature covers too. */
+  query?: Array<[string, string]>;
+}
+/** What the OAuth1 manager offers the token provider. */
+export interface OAuthLookup {
+  getAccessToken(id: string): Promise<OAuthAccessInfo | undefined>;
+  /** Checks the request's OAuth signature with an access token; 401 on any mismatch. */
+  authenticate(http: AuthHttpRequest): Promise<OAuthAccessInfo>;
+}
+
 export interface TokenModel {
   id: string;
   methods: string[];
@@ -74,6 +99,7 @@ export interface TokenModel {
   issuedAt: Date;
   trust?: TrustInfo;
   appCred?: AppCredInfo;
+  oauth?: OAuthAccessInfo;
 }
 
 const unauthorized = (msg = 'The request you have made requires authentication.') =>
@@ -83,6 +109,7 @@ const tokenNotFound = () => new ApiError(404, 'Failed to validate token', 'Token
 export class TokenProvider {
   trusts?: TrustLookup;
   appCreds?: AppCredLookup;
+  oauth?: OAuthLookup;
   private cache = new Map<string, { gen: number; model: TokenModel }>();
 
   constructor(
@@ -144,7 +171,7 @@ export class TokenProvider {
   }
 
   /** POST /v3/auth/tokens. */
-  async authenticate(auth: any): Promise<TokenModel> {
+  async authenticate(auth: any, http?: AuthHttpRequest): Promise<TokenModel> {
     const identity = auth?.identity;
     if (!identity || !Array.isArray(identity.methods) || !identity.methods.length)
       throw badRequest("Invalid input for field 'identity/methods': a list of methods is required.", 'ValidationError');
@@ -152,6 +179,7 @@ export class TokenProvider {
     let user: User | undefined;
     let fromToken: TokenModel | undefined;
     let appCred: AppCredInfo | undefined;
+    let oauth: OAuthAccessInfo | undefined;
     const usedMethods = new Set<string>();
     for (const m of methods) {
       if (!(m in identity))
@@ -169,12 +197,23 @@ export class TokenProvider {
         }
         if (fromToken.trust) throw new ApiError(403, 'Rescoping a trust-scoped token is not allowed.', 'Forbidden');
         if (fromToken.appCred) throw unauthorized('A token created with an application credential cannot be rescoped.');
+        if (fromToken.oauth)
+          throw new ApiError(
+            403,
+            'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.',
+            'ForbiddenAction',
+          );
         u = fromToken.user;
         for (const om of fromToken.methods) usedMethods.add(om);
       } else if (m === 'application_credential') {
         if (!this.appCreds) throw unauthorized('Attempted to authenticate with an unsupported method.');
         appCred = await this.appCreds.authenticate(identity.application_credential);
         u = await this.users.get(appCred.user_id);
+        await this.assertUserEnabled(u);
+      } else if (m === 'oauth1') {
+        if (!this.oauth || !http) throw unauthorized('Attempted to authenticate with an unsupported method.');
+        oauth = await this.oauth.authenticate(http);
+        u = await this.users.get(oauth.authorizing_user_id);
         await this.assertUserEnabled(u);
       } else throw unauthorized('Attempted to authenticate with an unsupported method.');
       if (user && user.id !== u.id) throw unauthorized('User IDs do not match across authentication methods.');
@@ -194,7 +233,11 @@ export class TokenProvider {
     }
     const payload: TokenPayload = { userId: user.id, methods: [...usedMethods], expiresAt, auditIds };
 
-    if (appCred) {
+    if (oauth) {
+      // An OAuth1 token is scoped to the access token's project, whatever the request asks.
+      payload.projectId = oauth.project_id;
+      payload.accessTokenId = oauth.id;
+    } else if (appCred) {
       if (scope && scope !== 'unscoped') {
         const p = scope.project;
         if (!p || (p.id && p.id !== appCred.project_id))
@@ -269,6 +312,37 @@ export class TokenProvider {
     // A trust use is spent only by a token actually issued.
     if (payload.trustId) await this.trusts!.consume(payload.trustId);
     return model;
+  }
+
+  /**
+   * Issues a project-scoped token without an auth body (ec2tokens/s3tokens: the caller has
+   * checked the credential's signature); the same checks as POST /v3/auth/tokens.
+   */
+  async issue(p: {
+    userId: string;
+    methods: string[];
+    projectId: string;
+    trustId?: string;
+    appCredId?: string;
+    accessTokenId?: string;
+  }): Promise<TokenModel> {
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const payload: TokenPayload = {
+      userId: p.userId,
+      methods: p.methods,
+      expiresAt: new Date(now.getTime() + this.b.config.identity.tokenExpiration * 1000),
+      auditIds: [randomAuditId()],
+      projectId: p.projectId,
+    };
+    if (p.trustId) payload.trustId = p.trustId;
+    else if (p.appCredId) payload.appCredId = p.appCredId;
+    else if (p.accessTokenId) payload.accessTokenId = p.accessTokenId;
+    try {
+      return await this.build(this.formatter.create(payload), payload, { issuedAt: now, forIssue: true });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) throw unauthorized(e.message);
+      throw e;
+    }
   }
 
   // ---- validation ----
@@ -355,6 +429,14 @@ export class TokenProvider {
       if (!ac || (ac.expires_at && Date.parse(ac.expires_at) < Date.now())) throw tokenNotFound();
       model.appCred = ac;
       const allowed = new Set((await this.assignment.expandImplied(ac.roleIds)).map((r) => r.id));
+      roleIds = roleIds.filter((r) => allowed.has(r));
+    }
+    if (p.accessTokenId) {
+      // Keystone's OAuth1 token: the access token's roles (and those they imply) the user still holds.
+      const at = await this.oauth?.getAccessToken(p.accessTokenId);
+      if (!at || (at.expires_at && Date.parse(at.expires_at) < Date.now())) throw tokenNotFound();
+      model.oauth = at;
+      const allowed = new Set((await this.assignment.expandImplied(at.roleIds)).map((r) => r.id));
       roleIds = roleIds.filter((r) => allowed.has(r));
     }
     if ((p.projectId || p.domainId || p.system) && !roleIds.length) {
@@ -447,6 +529,7 @@ export class TokenProvider {
       if (m.appCred.access_rules?.length) ac.access_rules = m.appCred.access_rules;
       t.application_credential = ac;
     }
+    if (m.oauth) t['OS-OAUTH1'] = { access_token_id: m.oauth.id, consumer_id: m.oauth.consumer_id };
     return { token: t };
   }
 
