@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { checkEc2Signature, checkS3Signature, checkTimestamp, ec2Signature } from '../src/identity/ec2.ts';
 
 /** An OAuth 1.0a HMAC-SHA1 Authorization header, built the way tempest's oauth_token_client builds it. */
 function oauthHeader(
@@ -269,5 +270,175 @@ describe('identity client gaps', () => {
       404,
     );
     assert.equal((await c.req('GET', `/v3/users/${me.user.id}/OS-OAUTH1/access_tokens/${at.oauth_token}`)).status, 404);
+  });
+
+  // Vectors from keystoneclient's Ec2Signer (Debian python3-keystoneclient) and Keystone's s3tokens algorithm.
+  const SECRET = 'e7a7a2240136494986991a6598d9fb9f';
+  const TS = '2026-12-06T11:00:00Z';
+  const v2params = {
+    SignatureVersion: '2',
+    Action: 'DescribeInstances',
+    AWSAccessKeyId: 'AK',
+    Timestamp: TS,
+    SignatureMethod: 'HmacSHA256',
+    Name: "a b/c*~!'",
+  };
+  const v4headers = {
+    Authorization:
+      'AWS4-HMAC-SHA256 Credential=AK/20261206/RegionOne/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=whatever',
+    Host: 'ec2.example.com',
+    'X-Amz-Date': '20261206T110000Z',
+  };
+  const bodyHash = 'd2c784fddd5cb885f870e1ea4d0e9cf479296ad64ca693b8e26d872b0cfa3689';
+
+  it('computes EC2 signatures v0, v1, v2 and v4 as keystoneclient does, and S3 v2/v4', () => {
+    assert.equal(
+      ec2Signature(SECRET, { params: { SignatureVersion: '0', Action: 'DescribeInstances', Timestamp: TS } }),
+      'pXvGdhUTRER79zP+awjxN6VrgYE=',
+    );
+    assert.equal(
+      ec2Signature(SECRET, {
+        params: {
+          SignatureVersion: '1',
+          Action: 'DescribeInstances',
+          AWSAccessKeyId: 'AK',
+          Timestamp: TS,
+          b: 'x y',
+          Zeta: '1',
+        },
+      }),
+      'b4uu2Q6kY6gM4u2R2/bRdgB739g=',
+    );
+    const v2 = { params: v2params, verb: 'GET', host: 'ec2.example.com:8773', path: '/services/Cloud' };
+    assert.equal(ec2Signature(SECRET, v2), 'o1HWE4Bq8PfZabEBa8Ju+6zJAGUZa6UqF3H0OscKDJg=');
+    // a client that did not sign the port is accepted too
+    checkEc2Signature(SECRET, { ...v2, signature: 'knjgGfYyPbUV8RyD16R1G9ID0q5fpBvT+vSxT9b6CCQ=' });
+    const v4 = {
+      params: { Action: 'DescribeInstances' },
+      verb: 'POST',
+      host: 'ec2.example.com',
+      path: '/',
+      headers: v4headers,
+      body_hash: bodyHash,
+    };
+    assert.equal(ec2Signature(SECRET, v4), 'b0525ee5016d6081dc96aabcffb80bb61d54a70fb294f9cf9edbc6c1582a4068');
+    assert.equal(
+      ec2Signature(SECRET, { ...v4, verb: 'GET', params: { Action: 'DescribeInstances', Version: '2016-11-15' } }),
+      'd01c744b51653d1460589fb59bc21eede8016d18be73a1b224adc5d008969e69',
+    );
+    assert.throws(() => checkEc2Signature(SECRET, { ...v2, signature: 'AAAA' }), /Invalid EC2 signature/);
+    assert.throws(() => checkEc2Signature(SECRET, { ...v2 }), /EC2 signature not supplied/);
+    assert.throws(
+      () => checkEc2Signature(SECRET, { params: { SignatureVersion: '9' }, signature: 'x' }),
+      /Invalid EC2 signature/,
+    );
+
+    checkS3Signature(SECRET, {
+      token: 'R0VUCgoKVHVlLCAwNiBEZWMgMjAyNiAxMTowMDowMCBHTVQKL2J1Y2tldC9rZXk=',
+      signature: 'cRPJEBZ9FL9vissYI8dfeI2E+CQ=',
+    });
+    const s3v4 =
+      'QVdTNC1ITUFDLVNIQTI1NgoyMDI2MTIwNlQxMTAwMDBaCjIwMjYxMjA2L1JlZ2lvbk9uZS9zMy9hd3M0X3JlcXVlc3QKMmQ3MTE2NDJiNzI2YjA0NDAxNjI3Y2E5ZmJhYzMyZjVjODUzMGZiMTkwM2NjNGRiMDIyNTg3MTc5MjFhNDg4MQ==';
+    checkS3Signature(SECRET, {
+      token: s3v4,
+      signature: '310d045a965ee7e354e3a494fa2763adec7c71a8a8eda8300143b91e1d9b87f3',
+    });
+    assert.throws(
+      () =>
+        checkS3Signature('other', {
+          token: s3v4,
+          signature: '310d045a965ee7e354e3a494fa2763adec7c71a8a8eda8300143b91e1d9b87f3',
+        }),
+      /Credential signature mismatch/,
+    );
+
+    const now = Date.parse(TS);
+    checkTimestamp({ params: { Timestamp: TS } }, 15, now + 14 * 60_000);
+    assert.throws(() => checkTimestamp({ params: { Timestamp: TS } }, 15, now + 16 * 60_000), /Credential is expired/);
+    assert.throws(
+      () => checkTimestamp({ headers: { 'X-Amz-Date': '20261206T110000Z' } }, 15, now + 16 * 60_000),
+      /expired/,
+    );
+    assert.throws(() => checkTimestamp({ params: { Timestamp: 'yesterday' } }, 15), /timestamp is invalid/);
+  });
+
+  it('answers POST /v3/ec2tokens and /v3/s3tokens without authentication', async () => {
+    const me = (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } })).body
+      .token;
+    const access = `AK${Date.now()}`;
+    const cr = await c.req('POST', '/v3/credentials', {
+      credential: {
+        type: 'ec2',
+        user_id: me.user.id,
+        project_id: me.project.id,
+        blob: JSON.stringify({ access, secret: SECRET }),
+      },
+    });
+    assert.equal(cr.status, 201);
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const params = { ...v2params, AWSAccessKeyId: access, Timestamp: now };
+    const creds = { access, host: 'ec2.example.com:8773', verb: 'GET', path: '/services/Cloud', params };
+    const signature = ec2Signature(SECRET, creds);
+    const ok = await c.req('POST', '/v3/ec2tokens', { credentials: { ...creds, signature } }, { token: null });
+    assert.equal(ok.status, 200);
+    assert.ok(ok.headers.get('x-subject-token'));
+    assert.deepEqual(ok.body.token.methods, ['ec2credential']);
+    assert.equal(ok.body.token.project.id, me.project.id);
+    assert.equal(ok.body.token.user.id, me.user.id);
+    assert.ok(Array.isArray(ok.body.token.catalog));
+    // the token validates
+    const v = await c.req('GET', '/v3/auth/tokens', undefined, {
+      headers: { 'X-Subject-Token': ok.headers.get('x-subject-token')! },
+    });
+    assert.equal(v.status, 200);
+    // the legacy body names ("credential", "ec2Credentials") are accepted
+    assert.equal(
+      (await c.req('POST', '/v3/ec2tokens', { ec2Credentials: { ...creds, signature } }, { token: null })).status,
+      200,
+    );
+    const bad = await c.req('POST', '/v3/ec2tokens', { credentials: { ...creds, signature: 'AAAA' } }, { token: null });
+    assert.equal(bad.status, 401);
+    assert.deepEqual(bad.body, { error: { code: 401, title: 'Unauthorized', message: 'Invalid EC2 signature.' } });
+    const unknown = await c.req(
+      'POST',
+      '/v3/ec2tokens',
+      { credentials: { ...creds, access: 'nope', signature } },
+      { token: null },
+    );
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.message, 'EC2 access key not found.');
+    assert.equal((await c.req('POST', '/v3/ec2tokens', {}, { token: null })).status, 400);
+    assert.equal((await c.req('POST', '/v3/ec2tokens', { credentials: {} }, { token: null })).status, 401);
+    const old = { ...creds, params: { ...params, Timestamp: '2020-01-01T00:00:00Z' } };
+    const expired = await c.req(
+      'POST',
+      '/v3/ec2tokens',
+      { credentials: { ...old, signature: ec2Signature(SECRET, old) } },
+      { token: null },
+    );
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body.error.message, 'Credential is expired');
+
+    const sts = Buffer.from(`GET\n\n\n${new Date().toUTCString()}\n/bucket/key`);
+    const { createHmac: h } = await import('node:crypto');
+    const s3sig = h('sha1', SECRET).update(sts).digest('base64');
+    const s3 = await c.req(
+      'POST',
+      '/v3/s3tokens',
+      { credentials: { access, token: sts.toString('base64'), signature: s3sig } },
+      { token: null },
+    );
+    assert.equal(s3.status, 200);
+    assert.equal(s3.headers.get('x-subject-token'), null);
+    assert.equal(s3.body.token.project.id, me.project.id);
+    const s3bad = await c.req(
+      'POST',
+      '/v3/s3tokens',
+      { credentials: { access, token: sts.toString('base64'), signature: 'x' } },
+      { token: null },
+    );
+    assert.equal(s3bad.status, 401);
+    assert.equal(s3bad.body.error.message, 'Credential signature mismatch');
+    assert.equal((await c.req('GET', '/v3/s3tokens', undefined, { token: null })).status, 405);
   });
 });
