@@ -463,4 +463,80 @@ for (const engine of databaseEngines('identity client gaps'))
       assert.equal(s3bad.body.error.message, 'Credential signature mismatch');
       assert.equal((await c.req('GET', '/v3/s3tokens', undefined, { token: null })).status, 405);
     });
+
+    it('answers bad OAuth1 and EC2 input with OpenStack errors, never a 500', async () => {
+      const post = (path: string, headers: Record<string, string>, body?: unknown) =>
+        fetch(`${c.identity}${path}`, {
+          method: 'POST',
+          headers: body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const consumer = (await c.req('POST', '/v3/OS-OAUTH1/consumers', { consumer: {} })).body.consumer;
+      const project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
+      const cases: Array<[Promise<Response>, number]> = [
+        [post('/v3/OS-OAUTH1/request_token', { 'Requested-Project-Id': project }), 400],
+        [post('/v3/OS-OAUTH1/request_token', { Authorization: `OAuth oauth_consumer_key="${consumer.id}"` }), 400],
+        [
+          post('/v3/OS-OAUTH1/request_token', {
+            'Requested-Project-Id': project,
+            Authorization: 'OAuth oauth_consumer_key="nope"',
+          }),
+          404,
+        ],
+        [
+          post('/v3/OS-OAUTH1/request_token', {
+            'Requested-Project-Id': 'nope',
+            Authorization: `OAuth oauth_consumer_key="${consumer.id}"`,
+          }),
+          404,
+        ],
+        [
+          post('/v3/OS-OAUTH1/request_token', {
+            'Requested-Project-Id': project,
+            Authorization: `OAuth oauth_consumer_key="${consumer.id}", oauth_signature="%E0%A4%A"`,
+          }),
+          400,
+        ],
+        [
+          post('/v3/OS-OAUTH1/request_token', {
+            'Requested-Project-Id': project,
+            Authorization: `OAuth oauth_consumer_key="${consumer.id}", oauth_signature_method="PLAINTEXT", oauth_signature="x"`,
+          }),
+          401,
+        ],
+        [post('/v3/OS-OAUTH1/access_token', {}), 400],
+        [
+          post('/v3/OS-OAUTH1/access_token', {
+            Authorization: `OAuth oauth_consumer_key="${consumer.id}", oauth_token="nope", oauth_verifier="x"`,
+          }),
+          404,
+        ],
+        [post('/v3/auth/tokens', {}, { auth: { identity: { methods: ['oauth1'], oauth1: {} } } }), 400],
+        [
+          post(
+            '/v3/auth/tokens',
+            { Authorization: 'OAuth oauth_consumer_key="x", oauth_token="nope"' },
+            { auth: { identity: { methods: ['oauth1'], oauth1: {} } } },
+          ),
+          401,
+        ],
+        [post('/v3/ec2tokens', {}, []), 400],
+        [post('/v3/ec2tokens', {}, { credentials: 'x' }), 401],
+        [post('/v3/ec2tokens', {}, { credentials: { access: 5 } }), 404],
+        [post('/v3/s3tokens', {}, { credentials: { access: 'nope', token: 'x', signature: 'y' } }), 404],
+      ];
+      for (const [i, [res, status]] of cases.entries()) {
+        const r = await res;
+        assert.equal(r.status, status, `case ${i}`);
+        const body = await r.json();
+        assert.equal(body.error.code, status, `case ${i}`);
+      }
+      for (const [body, status] of [
+        [{ roles: 'x' }, 400],
+        [{ roles: [{ id: 'a', name: 'b' }] }, 400],
+        [{ roles: [{ id: 5 }] }, 400],
+        [{ roles: [{ id: 'a' }] }, 404],
+      ] as const)
+        assert.equal((await c.req('PUT', '/v3/OS-OAUTH1/authorize/nope', body)).status, status, JSON.stringify(body));
+    });
   });
