@@ -611,6 +611,8 @@ export class Engine {
         'X-Auth-Token': job.caller.token ?? (await this.session.token()),
       };
       if (service === 'compute') headers['OpenStack-API-Version'] = 'compute 2.79';
+      // 3.42: an attached (in-use) volume is extended online.
+      if (service === 'block-storage') headers['OpenStack-API-Version'] = 'volume 3.42';
       if (body !== undefined) headers['Content-Type'] = 'application/json';
       const res = await httpRequest(`${endpoint}${path}`, {
         method,
