@@ -121,12 +121,22 @@ describe('orchestration: OS::Cinder:: resources', () => {
   it('VolumeType, QoSSpecs and a volume of that type; metadata and name updated in place', async () => {
     const template = {
       heat_template_version: '2021-04-16',
-      parameters: { meta: { type: 'string', default: 'a' } },
+      parameters: { meta: { type: 'string', default: 'a' }, key_size: { type: 'number', default: 512 } },
       resources: {
         qos: { type: 'OS::Cinder::QoSSpecs', properties: { name: 'heat-qos', specs: { read_iops_sec: 100 } } },
         vtype: {
           type: 'OS::Cinder::VolumeType',
           properties: { name: 'heat-type', metadata: { 'heat:tier': 'gold' }, description: 'made by heat' },
+        },
+        luks: { type: 'OS::Cinder::VolumeType', properties: { name: 'heat-luks' } },
+        enc: {
+          type: 'OS::Cinder::EncryptedVolumeType',
+          properties: {
+            provider: 'luks',
+            cipher: 'aes-xts-plain64',
+            key_size: { get_param: 'key_size' },
+            volume_type: { get_resource: 'luks' },
+          },
         },
         vol: {
           type: 'OS::Cinder::Volume',
@@ -150,8 +160,13 @@ describe('orchestration: OS::Cinder:: resources', () => {
     assert.deepEqual(qos.find((x) => x.name === 'heat-qos')?.specs, { read_iops_sec: '100' });
     assert.equal((await h('GET', `/stacks/vt/${id}/outputs/vt`)).body.output.output_value, 'heat-type');
     const vol = (await h('GET', `/stacks/vt/${id}/resources/vol`)).body.resource.physical_resource_id;
-    await h('PATCH', `/stacks/vt/${id}`, { existing: true, parameters: { meta: 'b' } });
+    const luks = types.find((x) => x.name === 'heat-luks');
+    const enc = async () => (await c.req('GET', `${c.url}/volume/v3/types/${luks?.id}/encryption`)).body;
+    assert.equal((await h('GET', `/stacks/vt/${id}/resources/enc`)).body.resource.physical_resource_id, luks?.id);
+    assert.equal((await enc()).key_size, 512);
+    await h('PATCH', `/stacks/vt/${id}`, { existing: true, parameters: { meta: 'b', key_size: 256 } });
     await waitStatus(id, 'UPDATE_COMPLETE');
+    assert.equal((await enc()).key_size, 256);
     const v = (await c.req('GET', `${c.url}/volume/v3/volumes/${vol}`)).body.volume;
     assert.deepEqual(v.metadata, { m: 'b' });
     assert.equal((await h('DELETE', `/stacks/vt/${id}`)).status, 204);

@@ -426,4 +426,68 @@ const QoSSpecs: ResourcePlugin = {
   },
 };
 
-export const CINDER_RESOURCES: ResourcePlugin[] = [Volume, VolumeAttachment, VolumeType, QoSSpecs];
+/** Encryption of a volume type: its physical id is the volume type's (cinderclient's volume_encryption_types.get). */
+const EncryptedVolumeType: ResourcePlugin = {
+  type: 'OS::Cinder::EncryptedVolumeType',
+  description: 'A resource for encrypting a cinder volume type.',
+  supportStatus: SUPPORTED,
+  properties: {
+    provider: prop(
+      'string',
+      'The class that provides encryption support. For example, nova.volume.encryptors.luks.LuksEncryptor.',
+      { required: true, update_allowed: true },
+    ),
+    control_location: prop('string', 'Notional service where encryption is performed.', {
+      default: 'front-end',
+      update_allowed: true,
+      constraints: [{ allowed_values: ['front-end', 'back-end'] }],
+    }),
+    cipher: prop('string', 'The encryption algorithm or mode. For example, aes-xts-plain64.', {
+      update_allowed: true,
+      constraints: [{ allowed_values: ['aes-xts-plain64', 'aes-cbc-essiv'] }],
+    }),
+    key_size: prop('integer', 'Size of encryption key, in bits. For example, 128 or 256.', {
+      update_allowed: true,
+      constraints: [{ allowed_values: [128, 256, 512] }],
+    }),
+    volume_type: prop('string', 'Name or id of volume type (OS::Cinder::VolumeType).', { required: true }),
+  },
+  attributes: {},
+  async create(r) {
+    const p = r.properties;
+    const type = await cinderId(r, 'types', 'volume_type', p.volume_type);
+    const got = (
+      await r.api<Json>(
+        BS,
+        'POST',
+        `/types/${type}/encryption`,
+        {
+          encryption: defined({
+            provider: p.provider,
+            control_location: p.control_location ?? 'front-end',
+            cipher: p.cipher,
+            key_size: p.key_size,
+          }),
+        },
+        [200],
+      )
+    ).encryption as Json;
+    r.physicalId = type;
+    r.data = { ...r.data, encryption_id: got.encryption_id };
+  },
+  async update(r, changed) {
+    if (!r.physicalId) return;
+    const p = r.properties;
+    const body = Object.fromEntries(changed.filter((k) => k !== 'volume_type').map((k) => [k, p[k] ?? null]));
+    if (Object.keys(body).length)
+      await r.api(BS, 'PUT', `/types/${r.physicalId}/encryption/${r.data.encryption_id}`, { encryption: body }, [200]);
+  },
+  async delete(r) {
+    if (!r.physicalId) return;
+    const got = await r.api<Json>(BS, 'GET', `/types/${r.physicalId}/encryption`, undefined, [200, 404]);
+    const id = (got?.encryption_id as string | undefined) ?? (r.data.encryption_id as string | undefined);
+    if (id) await r.api(BS, 'DELETE', `/types/${r.physicalId}/encryption/${id}`, undefined, [202, 404]);
+  },
+};
+
+export const CINDER_RESOURCES: ResourcePlugin[] = [Volume, VolumeAttachment, VolumeType, EncryptedVolumeType, QoSSpecs];
