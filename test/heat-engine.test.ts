@@ -160,4 +160,40 @@ describe('heat-engine', () => {
     await h('DELETE', `/stacks/hooknested/${id}`);
     await until('hooknested deleted', async () => ((await statusOf(id)) === 'DELETE_COMPLETE' ? true : null));
   });
+
+  it("a nested output that fails makes the parent's get_attr on it an output_error", async () => {
+    const nested = {
+      heat_template_version: '2015-10-15',
+      resources: { a: { type: 'OS::Heat::TestResource', properties: { value: 'a' } } },
+      outputs: { out_a: { value: { get_attr: ['a', 'output'] } }, out_b: { value: { get_param: 'foo' } } },
+    };
+    const template = {
+      heat_template_version: '2015-10-15',
+      resources: { parent: { type: '1.yaml' } },
+      outputs: {
+        a: { value: { get_attr: ['parent', 'out_a'] }, description: 'parent a' },
+        b: { value: { get_attr: ['parent', 'out_b'] }, description: 'parent b' },
+      },
+    };
+    const files = { '1.yaml': JSON.stringify(nested) };
+    const r = await h('POST', '/stacks', { stack_name: 'outerr', template, files });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body.stack.id as string;
+    await until('outerr created', async () => ((await statusOf(id)) === 'CREATE_COMPLETE' ? true : null), 15000);
+    await h('PUT', `/stacks/outerr/${id}`, { template, files });
+    await until('outerr updated', async () => ((await statusOf(id)) === 'UPDATE_COMPLETE' ? true : null), 15000);
+    const outs = (await h('GET', `/stacks/outerr/${id}`)).body.stack.outputs as Array<Record<string, unknown>>;
+    outs.sort((x, y) => String(x.output_key).localeCompare(String(y.output_key)));
+    assert.deepEqual(outs, [
+      { output_key: 'a', output_value: 'a', description: 'parent a' },
+      {
+        output_key: 'b',
+        output_value: null,
+        description: 'parent b',
+        output_error: 'Error in parent output out_b: The Parameter (foo) was not provided.',
+      },
+    ]);
+    await h('DELETE', `/stacks/outerr/${id}`);
+    await until('outerr deleted', async () => ((await statusOf(id)) === 'DELETE_COMPLETE' ? true : null));
+  });
 });

@@ -767,6 +767,16 @@ export class Engine {
     return ctx;
   }
 
+  /** The outputs of a nested stack that failed to resolve, name → message (get_attr on them fails). */
+  async nestedOutputErrors(stackId: string | null): Promise<Record<string, string>> {
+    const n = stackId ? await this.store.getStack(stackId) : null;
+    if (!n) return {};
+    const loaded = await loadStored(this.registry, n);
+    const rows = new Map((await this.store.resources(n.id)).map((x) => [x.name, x]));
+    const outs = resolveOutputs(loaded, identityOf(n, this.region), rows, (x) => this.pluginOf(loaded, x));
+    return Object.fromEntries(outs.filter((o) => o.output_error).map((o) => [o.output_key, o.output_error as string]));
+  }
+
   /** The outputs of a stored stack, name → value. */
   async outputsOf(row: StackRow): Promise<Record<string, unknown>> {
     const loaded = await loadStored(this.registry, row);
@@ -925,6 +935,7 @@ export class Engine {
       } else if ('template' in kind) {
         await ctx.nested.apply(kind.template, props, loaded.files);
         ctx.data.outputs = await ctx.nested.outputs();
+        ctx.data.output_errors = await this.nestedOutputErrors(ctx.physicalId);
         ctx.data.stack_id_output = (ctx.data.outputs as Record<string, unknown>)['OS::stack_id'] ?? null;
       } else await plugin.create(ctx);
       r.physical_resource_id = ctx.physicalId;
@@ -1084,6 +1095,7 @@ export class Engine {
         if (nested && 'template' in kind) {
           await ctx.nested.apply(kind.template, props, loaded.files);
           ctx.data.outputs = await ctx.nested.outputs();
+          ctx.data.output_errors = await this.nestedOutputErrors(ctx.physicalId);
         } else await plugin.update!(ctx, changed);
         existing.physical_resource_id = ctx.physicalId;
         existing.data = ctx.data;

@@ -181,6 +181,8 @@ export function attributeOf(
   plugin?: ResourcePlugin,
 ): unknown {
   if (!r) return null;
+  const failed = (r.data.output_errors as Record<string, string> | undefined)?.[attr];
+  if (failed) throw new Error(`Error in ${r.name} output ${attr}: ${failed}`);
   let v: unknown;
   if (attr === 'show') v = r.attributes.show ?? r.attributes;
   else if (attr in r.attributes) v = r.attributes[attr];
