@@ -196,4 +196,37 @@ describe('heat-engine', () => {
     await h('DELETE', `/stacks/outerr/${id}`);
     await until('outerr deleted', async () => ((await statusOf(id)) === 'DELETE_COMPLETE' ? true : null));
   });
+
+  it('OS::Heat::Stack: another region, or a template that does not parse, is a 400 at create', async () => {
+    const remote = 'heat_template_version: 2013-05-23\nresource:\n  r: {type: OS::Heat::RandomString}\n';
+    const tmpl = (region: string) => ({
+      heat_template_version: '2013-05-23',
+      resources: {
+        my_stack: {
+          type: 'OS::Heat::Stack',
+          properties: { context: { region_name: region }, template: { get_file: 'remote.yaml' } },
+        },
+      },
+    });
+    const bad = await h('POST', '/stacks', {
+      stack_name: 'remote1',
+      template: tmpl('DARKHOLE'),
+      files: { 'remote.yaml': remote.replace('resource:', 'resources:') },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(
+      bad.body.error.message,
+      'Cannot establish connection to Heat endpoint at region "DARKHOLE" due to "public endpoint for orchestration service in DARKHOLE region not found"',
+    );
+    const invalid = await h('POST', '/stacks', {
+      stack_name: 'remote2',
+      template: tmpl('RegionOne'),
+      files: { 'remote.yaml': remote },
+    });
+    assert.equal(invalid.status, 400);
+    assert.equal(
+      invalid.body.error.message,
+      'Failed validating stack template using Heat endpoint at region "RegionOne" due to "ERROR: The template section is invalid: resource"',
+    );
+  });
 });

@@ -120,7 +120,9 @@ export class Engine {
       throw new HeatError('StackExists', `The Stack (${req.stack_name}) already exists.`);
     const files = { ...(owner?.files ?? {}), ...(req.files ?? {}) };
     const env = requestEnvironment(req.environment, req.environment_files, files);
-    const loaded = await loadStack(this.registry, req.template, env, files, req.parameters ?? {});
+    const loaded = await loadStack(this.registry, req.template, env, files, req.parameters ?? {}, {
+      region: this.region,
+    });
     const adopt = req.adopt_stack_data;
     const row = await this.store.createStack({
       id: randomUUID(),
@@ -188,7 +190,7 @@ export class Engine {
       const { [k]: _, ...rest } = params;
       params = rest;
     }
-    const loaded = await loadStack(this.registry, template, env, files, params);
+    const loaded = await loadStack(this.registry, template, env, files, params, { region: this.region });
     if (row.action === 'DELETE') throw stackNotFound(row.name);
     await this.lock(row.id, row.name);
     const before = { ...row };
