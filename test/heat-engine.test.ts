@@ -229,4 +229,33 @@ describe('heat-engine', () => {
       'Failed validating stack template using Heat endpoint at region "RegionOne" due to "ERROR: The template section is invalid: resource"',
     );
   });
+
+  it('preview recurses into template resources and resource groups (a list of the nested resources)', async () => {
+    const nested = {
+      heat_template_version: '2015-04-30',
+      parameters: { value: { type: 'string' } },
+      resources: { nested: { type: 'OS::Heat::TestResource', properties: { value: { get_param: 'value' } } } },
+    };
+    const r = await h('POST', '/stacks/preview', {
+      stack_name: 'pv',
+      template: {
+        heat_template_version: '2015-04-30',
+        resources: {
+          main: { type: 'nested.yaml', properties: { value: 'abc' } },
+          rg: { type: 'OS::Heat::ResourceGroup', properties: { count: 2, resource_def: { type: 'OS::Heat::None' } } },
+        },
+      },
+      files: { 'nested.yaml': JSON.stringify(nested) },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const res = r.body.stack.resources as unknown[][];
+    const main = res[0]![0] as Record<string, unknown>;
+    assert.equal(main.stack_name, 'pv-main');
+    assert.equal(main.parent_resource, 'main');
+    assert.equal((main.properties as Record<string, unknown>).value, 'abc');
+    assert.deepEqual(
+      (res[1] as Array<Record<string, unknown>>).map((x) => x.resource_name),
+      ['0', '1'],
+    );
+  });
 });
