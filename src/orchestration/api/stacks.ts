@@ -203,12 +203,13 @@ export function makeStackHandlers(svc: OrchestrationService) {
         parent: string | null,
         depth: number,
       ): Promise<unknown[]> => {
-        const ctx = resolveContext(
-          loaded,
-          { id, name: stackName, projectId: tenant, region: svc.region },
-          new Map(),
-          (n) => svc.pluginOf(loaded, n),
-        );
+        // Nothing exists yet: get_resource gives the resource's name, as Heat's FnGetRefId does.
+        const ctx = {
+          ...resolveContext(loaded, { id, name: stackName, projectId: tenant, region: svc.region }, new Map(), (n) =>
+            svc.pluginOf(loaded, n),
+          ),
+          getResource: (n: string) => n,
+        };
         const requiredBy = (n: string) =>
           Object.entries(loaded.deps)
             .filter(([, d]) => d.includes(n))
@@ -252,7 +253,9 @@ export function makeStackHandlers(svc: OrchestrationService) {
           }
           if (nestedTemplate !== undefined && depth < svc.options.maxNestedStackDepth) {
             const nested = await engineCall(
-              loadStack(svc.registry, nestedTemplate, loaded.env, loaded.files, nestedParams, { strict: false }),
+              loadStack(svc.registry, nestedTemplate, { ...loaded.env, parameters: {} }, loaded.files, nestedParams, {
+                strict: false,
+              }),
             );
             out.push(await previewOf(nested, `${stackName}-${name}`, name, depth + 1));
             continue;
