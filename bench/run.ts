@@ -36,6 +36,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'Gnocchi measures/s through the batch API, an aggregates query over 1,000 resources × a day of minutes, one Aodh round of 1,000 alarms; peak RSS',
     load: () => import('./telemetry.ts'),
   },
+  orchestration: {
+    describe:
+      'stack create/delete of 1 and 50 resources (vs the direct API calls), 1,000 random strings in one stack, a stack list with 1,000 stacks; peak RSS',
+    load: () => import('./orchestration.ts'),
+  },
 };
 
 function usage(): string {

@@ -33,10 +33,14 @@ declare module '../core/config.ts' {
   }
 }
 
-export function orchestrationOptions(cfg: Partial<Pick<StratusConfig, 'orchestration'>>): OrchestrationOptions {
+export function orchestrationOptions(
+  cfg: Partial<Pick<StratusConfig, 'orchestration' | 'roles'>>,
+): OrchestrationOptions {
   const c: OrchestrationConfig = cfg.orchestration ?? {};
+  // The role `heat-engine` (in every all-in-one process) runs an engine; `--role api` alone does not.
+  const roles: readonly string[] = cfg.roles ?? ['heat-engine'];
   return {
-    engine: c.engine ?? true,
+    engine: (c.engine ?? true) && roles.includes('heat-engine'),
     engineId: c.engineId ?? randomUUID(),
     host: c.host ?? os.hostname(),
     pluginDirs: c.pluginDirs ?? [],

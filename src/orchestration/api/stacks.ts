@@ -196,60 +196,101 @@ export function makeStackHandlers(svc: OrchestrationService) {
         ),
       );
       const id = 'None';
-      const ctx = resolveContext(
-        loaded,
-        { id, name: r.stack_name, projectId: tenant, region: svc.region },
-        new Map(),
-        (n) => svc.pluginOf(loaded, n),
-      );
-      const requiredBy = (n: string) =>
-        Object.entries(loaded.deps)
-          .filter(([, d]) => d.includes(n))
-          .map(([k]) => k);
-      const resources = Object.entries(loaded.defs).map(([name, def]) => {
-        // Each property resolved on its own, so that a failure names it (Heat's "Property error").
-        const resolved: Record<string, unknown> = {};
-        const given = (def.properties ?? {}) as Record<string, unknown>;
-        for (const [k, v] of Object.entries(typeof given === 'object' && given ? given : {})) {
-          try {
-            resolved[k] = resolve(v, loaded.template, ctx);
-          } catch (e) {
-            const reason = (e as { reason?: string }).reason ?? (e as Error).message;
-            throw new ApiError(
-              400,
-              `Property error: : resources.${name}.properties.${k}: : ${reason}`,
-              'StackValidationFailed',
-            );
-          }
-        }
-        const plugin = svc.pluginOf(loaded, name);
-        let properties: unknown = resolved;
-        try {
-          if (!plugin.anyProperties) properties = validateProperties(plugin.properties, resolved);
-        } catch {
-          /* shown as resolved */
-        }
-        const attributes = Object.fromEntries(Object.keys(plugin.attributes).map((a) => [a, null]));
-        return {
-          attributes,
-          resource_name: name,
-          resource_type: def.type,
-          resource_action: 'INIT',
-          resource_status: 'COMPLETE',
-          resource_status_reason: '',
-          resource_identity: { stack_name: r.stack_name, stack_id: id, tenant, path: `/resources/${name}` },
-          stack_identity: { stack_name: r.stack_name, stack_id: id, tenant, path: '' },
-          stack_name: r.stack_name,
-          logical_resource_id: name,
-          physical_resource_id: '',
-          properties,
-          required_by: requiredBy(name),
-          description: '',
-          metadata: {},
-          creation_time: null,
-          updated_time: null,
+      /** The preview of a stack's resources; a nested stack's resources come as a list in place of its resource. */
+      const previewOf = async (
+        loaded: LoadedStack,
+        stackName: string,
+        parent: string | null,
+        depth: number,
+      ): Promise<unknown[]> => {
+        // Nothing exists yet: get_resource gives the resource's name, as Heat's FnGetRefId does.
+        const ctx = {
+          ...resolveContext(loaded, { id, name: stackName, projectId: tenant, region: svc.region }, new Map(), (n) =>
+            svc.pluginOf(loaded, n),
+          ),
+          getResource: (n: string) => n,
         };
-      });
+        const requiredBy = (n: string) =>
+          Object.entries(loaded.deps)
+            .filter(([, d]) => d.includes(n))
+            .map(([k]) => k);
+        const out: unknown[] = [];
+        for (const [name, def] of Object.entries(loaded.defs)) {
+          // Each property resolved on its own, so that a failure names it (Heat's "Property error").
+          const resolved: Record<string, unknown> = {};
+          const given = (def.properties ?? {}) as Record<string, unknown>;
+          for (const [k, v] of Object.entries(typeof given === 'object' && given ? given : {})) {
+            try {
+              resolved[k] = resolve(v, loaded.template, ctx);
+            } catch (e) {
+              const reason = (e as { reason?: string }).reason ?? (e as Error).message;
+              throw new ApiError(
+                400,
+                `Property error: : resources.${name}.properties.${k}: : ${reason}`,
+                'StackValidationFailed',
+              );
+            }
+          }
+          const kind = loaded.kinds[name];
+          const plugin = svc.pluginOf(loaded, name);
+          let nestedTemplate: unknown;
+          let nestedParams: Record<string, unknown> = {};
+          if (kind && 'template' in kind) {
+            nestedTemplate = kind.template;
+            nestedParams = resolved;
+          } else if (plugin.type === 'OS::Heat::ResourceGroup' && isMapValue(resolved.resource_def)) {
+            const count = Number(resolved.count ?? 1);
+            const defText = JSON.stringify(resolved.resource_def);
+            nestedTemplate = {
+              heat_template_version: '2015-04-30',
+              resources: Object.fromEntries(
+                Array.from({ length: Number.isFinite(count) ? Math.min(count, 1000) : 0 }, (_, i) => [
+                  String(i),
+                  JSON.parse(defText.replaceAll('%index%', String(i))),
+                ]),
+              ),
+            };
+          }
+          if (nestedTemplate !== undefined && depth < svc.options.maxNestedStackDepth) {
+            const nested = await engineCall(
+              loadStack(svc.registry, nestedTemplate, { ...loaded.env, parameters: {} }, loaded.files, nestedParams, {
+                strict: false,
+              }),
+            );
+            out.push(await previewOf(nested, `${stackName}-${name}`, name, depth + 1));
+            continue;
+          }
+          let properties: unknown = resolved;
+          try {
+            if (!plugin.anyProperties) properties = validateProperties(plugin.properties, resolved);
+          } catch {
+            /* shown as resolved */
+          }
+          const attributes = Object.fromEntries(Object.keys(plugin.attributes).map((a) => [a, null]));
+          out.push({
+            attributes,
+            resource_name: name,
+            resource_type: def.type,
+            resource_action: 'INIT',
+            resource_status: 'COMPLETE',
+            resource_status_reason: '',
+            resource_identity: { stack_name: stackName, stack_id: id, tenant, path: `/resources/${name}` },
+            stack_identity: { stack_name: stackName, stack_id: id, tenant, path: '' },
+            stack_name: stackName,
+            logical_resource_id: name,
+            physical_resource_id: '',
+            properties,
+            required_by: requiredBy(name),
+            description: '',
+            metadata: {},
+            creation_time: null,
+            updated_time: null,
+            ...(parent ? { parent_resource: parent } : {}),
+          });
+        }
+        return out;
+      };
+      const resources = await previewOf(loaded, r.stack_name, null, 0);
       return {
         stack: {
           id,
@@ -605,4 +646,8 @@ function stringParams(p: Record<string, unknown>): Record<string, string> {
       typeof v === 'string' ? v : Array.isArray(v) ? v.join(',') : YAML.stringify(v).trim(),
     ]),
   );
+}
+
+function isMapValue(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

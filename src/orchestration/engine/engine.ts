@@ -62,7 +62,7 @@ export interface StackRef {
   project_id: string;
 }
 
-type Cancel = false | 'stop' | 'rollback';
+type Cancel = false | 'stop' | 'rollback' | 'timeout';
 
 class Job {
   cancel: Cancel = false;
@@ -74,7 +74,7 @@ const STACK_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$/;
 
 class Cancelled extends Error {
   constructor(readonly how: Exclude<Cancel, false>) {
-    super(how === 'rollback' ? 'Stack UPDATE cancelled' : 'Operation cancelled');
+    super(how === 'rollback' ? 'Stack UPDATE cancelled' : how === 'timeout' ? 'Timed out' : 'Operation cancelled');
   }
 }
 
@@ -103,7 +103,13 @@ export class Engine {
   async createStack(
     caller: Caller,
     req: StackRequest,
-    owner?: { id: string; resource: string; files: Record<string, string> },
+    owner?: {
+      id: string;
+      resource: string;
+      files: Record<string, string>;
+      /** Called once the nested stack's row exists (the parent resource shows it while it is created). */
+      created?: (id: string) => Promise<void>;
+    },
   ): Promise<StackRef> {
     if (!STACK_NAME.test(req.stack_name ?? ''))
       throw new HeatError(
@@ -114,7 +120,9 @@ export class Engine {
       throw new HeatError('StackExists', `The Stack (${req.stack_name}) already exists.`);
     const files = { ...(owner?.files ?? {}), ...(req.files ?? {}) };
     const env = requestEnvironment(req.environment, req.environment_files, files);
-    const loaded = await loadStack(this.registry, req.template, env, files, req.parameters ?? {});
+    const loaded = await loadStack(this.registry, req.template, env, files, req.parameters ?? {}, {
+      region: this.region,
+    });
     const adopt = req.adopt_stack_data;
     const row = await this.store.createStack({
       id: randomUUID(),
@@ -136,16 +144,18 @@ export class Engine {
       tags: req.tags ?? [],
     });
     await this.lock(row.id, row.name);
+    await owner?.created?.(row.id);
     const action = adopt ? 'ADOPT' : 'CREATE';
     await this.stackEvent(row, action, 'IN_PROGRESS', `Stack ${action} started`);
     const job = this.start(row.id, caller, async (j) => {
       try {
-        await this.createResources(j, row, loaded, action, adopt);
+        await this.timed(j, row.timeout_mins, () => this.createResources(j, row, loaded, action, adopt));
         await this.setStack(row, action, 'COMPLETE', `Stack ${action} completed successfully`);
       } catch (e) {
         const reason = failureReason(e, action);
         await this.setStack(row, action, 'FAILED', reason);
         if (!row.disable_rollback && !(e instanceof Cancelled && e.how === 'stop')) {
+          if (j.cancel === 'timeout') j.cancel = false;
           await this.setStack(row, 'ROLLBACK', 'IN_PROGRESS', reason);
           try {
             await this.deleteResources(j, row, loaded, true);
@@ -180,7 +190,7 @@ export class Engine {
       const { [k]: _, ...rest } = params;
       params = rest;
     }
-    const loaded = await loadStack(this.registry, template, env, files, params);
+    const loaded = await loadStack(this.registry, template, env, files, params, { region: this.region });
     if (row.action === 'DELETE') throw stackNotFound(row.name);
     await this.lock(row.id, row.name);
     const before = { ...row };
@@ -199,7 +209,7 @@ export class Engine {
     await this.setStack(row, 'UPDATE', 'IN_PROGRESS', 'Stack UPDATE started');
     const job = this.start(row.id, caller, async (j) => {
       try {
-        await this.updateResources(j, row, loaded, 'UPDATE');
+        await this.timed(j, req.timeout_mins ?? row.timeout_mins, () => this.updateResources(j, row, loaded, 'UPDATE'));
         await this.setStack(row, 'UPDATE', 'COMPLETE', 'Stack UPDATE completed successfully');
       } catch (e) {
         const reason = failureReason(e, 'UPDATE');
@@ -500,6 +510,21 @@ export class Engine {
     throw actionInProgress(name, 'UNKNOWN');
   }
 
+  /** Runs `work` with the stack's timeout (timeout_mins): past it, the job is cancelled as 'Timed out'. */
+  private async timed<T>(job: Job, mins: number | null | undefined, work: () => Promise<T>): Promise<T> {
+    const m = Number(mins);
+    if (!mins || !Number.isFinite(m) || m <= 0) return work();
+    const timer = setTimeout(() => {
+      if (!job.cancel) job.cancel = 'timeout';
+    }, m * 60_000);
+    timer.unref();
+    try {
+      return await work();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private start(stackId: string, caller: Caller, work: (j: Job) => Promise<void>): Job {
     const job = new Job(caller);
     this.jobs.set(stackId, job);
@@ -588,6 +613,8 @@ export class Engine {
         'X-Auth-Token': job.caller.token ?? (await this.session.token()),
       };
       if (service === 'compute') headers['OpenStack-API-Version'] = 'compute 2.79';
+      // 3.42: an attached (in-use) volume is extended online.
+      if (service === 'block-storage') headers['OpenStack-API-Version'] = 'volume 3.42';
       if (body !== undefined) headers['Content-Type'] = 'application/json';
       const res = await httpRequest(`${endpoint}${path}`, {
         method,
@@ -684,7 +711,16 @@ export class Engine {
               environment: env,
               disable_rollback: true,
             },
-            { id: row.id, resource: r.name, files: allFiles },
+            {
+              id: row.id,
+              resource: r.name,
+              files: allFiles,
+              created: async (id) => {
+                ctx.physicalId = id;
+                r.physical_resource_id = id;
+                await engine.store.saveResource(r);
+              },
+            },
           );
           ctx.physicalId = ref.id;
           const after = await engine.store.getStack(ref.id);
@@ -731,6 +767,16 @@ export class Engine {
       },
     };
     return ctx;
+  }
+
+  /** The outputs of a nested stack that failed to resolve, name → message (get_attr on them fails). */
+  async nestedOutputErrors(stackId: string | null): Promise<Record<string, string>> {
+    const n = stackId ? await this.store.getStack(stackId) : null;
+    if (!n) return {};
+    const loaded = await loadStored(this.registry, n);
+    const rows = new Map((await this.store.resources(n.id)).map((x) => [x.name, x]));
+    const outs = resolveOutputs(loaded, identityOf(n, this.region), rows, (x) => this.pluginOf(loaded, x));
+    return Object.fromEntries(outs.filter((o) => o.output_error).map((o) => [o.output_key, o.output_error as string]));
   }
 
   /** The outputs of a stored stack, name → value. */
@@ -891,6 +937,7 @@ export class Engine {
       } else if ('template' in kind) {
         await ctx.nested.apply(kind.template, props, loaded.files);
         ctx.data.outputs = await ctx.nested.outputs();
+        ctx.data.output_errors = await this.nestedOutputErrors(ctx.physicalId);
         ctx.data.stack_id_output = (ctx.data.outputs as Record<string, unknown>)['OS::stack_id'] ?? null;
       } else await plugin.create(ctx);
       r.physical_resource_id = ctx.physicalId;
@@ -1050,6 +1097,7 @@ export class Engine {
         if (nested && 'template' in kind) {
           await ctx.nested.apply(kind.template, props, loaded.files);
           ctx.data.outputs = await ctx.nested.outputs();
+          ctx.data.output_errors = await this.nestedOutputErrors(ctx.physicalId);
         } else await plugin.update!(ctx, changed);
         existing.physical_resource_id = ctx.physicalId;
         existing.data = ctx.data;
@@ -1212,7 +1260,12 @@ function resourceFailure(e: unknown, name: string): string {
 }
 
 function failureReason(e: unknown, action: string): string {
-  if (e instanceof Cancelled) return e.how === 'rollback' ? 'Stack UPDATE cancelled' : `Stack ${action} cancelled`;
+  if (e instanceof Cancelled)
+    return e.how === 'rollback'
+      ? 'Stack UPDATE cancelled'
+      : e.how === 'timeout'
+        ? 'Timed out'
+        : `Stack ${action} cancelled`;
   if (e instanceof ResourceFailed) return `Resource ${action} failed: ${e.message}`;
   return `${action} failed: ${(e as Error)?.message ?? String(e)}`;
 }

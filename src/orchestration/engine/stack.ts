@@ -77,7 +77,7 @@ export async function loadStack(
   env: Environment,
   files: Record<string, string>,
   given: Record<string, unknown>,
-  opts: { strict?: boolean } = {},
+  opts: { strict?: boolean; region?: string } = {},
 ): Promise<LoadedStack> {
   try {
     if (templateBody === undefined || templateBody === null || templateBody === '')
@@ -103,10 +103,38 @@ export async function loadStack(
       kinds[name] = registry.resolve(def.type, name, registryMap, files);
       const k = kinds[name]!;
       if ('plugin' in k && opts.strict !== false) staticCheck(name, k.plugin, def.properties);
+      if ('plugin' in k && k.plugin.type === 'OS::Heat::Stack' && opts.region)
+        checkStackResource(def.properties, files, opts.region);
     }
     return { template, env, files, params, conditions, defs, deps, kinds };
   } catch (e) {
     throw asValidationError(e);
+  }
+}
+
+/**
+ * OS::Heat::Stack, as Heat's validate does: a region other than this cloud's has no Heat
+ * endpoint, and a literal (or get_file) template must parse, both answered 400 at create.
+ */
+function checkStackResource(props: unknown, files: Record<string, string>, region: string) {
+  if (!isMap(props)) return;
+  const ctx = props.context;
+  const where = isMap(ctx) && typeof ctx.region_name === 'string' ? ctx.region_name : region;
+  if (where !== region)
+    throw new HeatError(
+      'StackValidationFailed',
+      `Cannot establish connection to Heat endpoint at region "${where}" due to "public endpoint for orchestration service in ${where} region not found"`,
+    );
+  const t = props.template;
+  const body = typeof t === 'string' ? t : isMap(t) && typeof t.get_file === 'string' ? files[t.get_file] : undefined;
+  if (body === undefined) return;
+  try {
+    parseTemplate(body, files);
+  } catch (e) {
+    throw new HeatError(
+      'StackValidationFailed',
+      `Failed validating stack template using Heat endpoint at region "${region}" due to "ERROR: ${(e as Error).message}"`,
+    );
   }
 }
 
@@ -181,6 +209,8 @@ export function attributeOf(
   plugin?: ResourcePlugin,
 ): unknown {
   if (!r) return null;
+  const failed = (r.data.output_errors as Record<string, string> | undefined)?.[attr];
+  if (failed) throw new Error(`Error in ${r.name} output ${attr}: ${failed}`);
   let v: unknown;
   if (attr === 'show') v = r.attributes.show ?? r.attributes;
   else if (attr in r.attributes) v = r.attributes[attr];

@@ -1,7 +1,7 @@
 // The resources of the other services: OS::Nova::, OS::Neutron::, OS::Glance::, OS::Swift::,
 // OS::Keystone::. Each talks to its service's public API with the stack owner's token (through
-// ResourceContext.api), as Heat's resources do through the python clients. OS::Cinder:: is not
-// here: block storage is not part of this cloud yet.
+// ResourceContext.api), as Heat's resources do through the python clients. OS::Cinder:: is in
+// cinder.ts.
 import { randomBytes } from 'node:crypto';
 import { HeatError } from '../errors.ts';
 import type { AttributeSchema, PropertySchema, ResourceContext, ResourcePlugin } from './plugin.ts';

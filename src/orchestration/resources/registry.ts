@@ -8,6 +8,7 @@ import type { Logger } from '../../core/log.ts';
 import { HeatError } from '../errors.ts';
 import { HEAT_RESOURCES } from './heat.ts';
 import { OPENSTACK_RESOURCES } from './openstack.ts';
+import { CINDER_RESOURCES } from './cinder.ts';
 import type { PluginModule, ResourcePlugin } from './plugin.ts';
 
 export type RegistryMap = Record<string, unknown>;
@@ -32,7 +33,8 @@ export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
 
   constructor(extra: ResourcePlugin[] = []) {
-    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...extra]) this.plugins.set(p.type, p);
+    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...CINDER_RESOURCES, ...extra])
+      this.plugins.set(p.type, p);
   }
 
   /** Loads every plugin module of the given directories (Heat's plugin_dirs). */
