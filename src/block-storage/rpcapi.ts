@@ -12,6 +12,8 @@ export const BACKUP_TOPIC = 'cinder-backup';
 /** `cinder-scheduler`: where a volume goes. */
 export interface SchedulerRpc {
   create_volume(a: { volume_id: string; request_id?: string }): null;
+  /** A generic group: the backend that takes every one of its volume types. */
+  create_group(a: { group_id: string; request_id?: string }): null;
 }
 
 /** `cinder-volume.<host@backend>`: the work on one backend's volumes. */
@@ -25,6 +27,12 @@ export interface VolumeRpc {
   copy_volume_to_image(a: { volume_id: string; image_id: string; disk_format: string; request_id?: string }): null;
   initialize_connection(a: { volume_id: string; connector: Record<string, unknown> }): ConnectionInfo;
   terminate_connection(a: { volume_id: string; connector: Record<string, unknown> | null }): null;
+  create_group(a: { group_id: string; request_id?: string }): null;
+  /** The group's volumes (`creating`, from the snapshots or volumes they name), then the group. */
+  create_group_from_src(a: { group_id: string; request_id?: string }): null;
+  delete_group(a: { group_id: string; request_id?: string }): null;
+  create_group_snapshot(a: { group_snapshot_id: string; request_id?: string }): null;
+  delete_group_snapshot(a: { group_snapshot_id: string; request_id?: string }): null;
 }
 
 /** `cinder-backup.<host>`: backups of the volumes of the backends on that host. */

@@ -29,6 +29,8 @@ export interface CreateVolumeRequest {
   metadata?: Record<string, string>;
   multiattach?: boolean;
   groupId?: string | null;
+  /** The volume types of the group `groupId` names (the caller looked the group up). */
+  groupVolumeTypes?: string[];
 }
 
 export class VolumeApi {
@@ -122,7 +124,13 @@ export class VolumeApi {
       throw bad('Invalid input received: Size must be specified when not creating from a source.');
     if (!Number.isInteger(size) || size <= 0)
       throw bad(`Invalid input received: Volume size '${size}' must be an integer and greater than 0`);
+    if (r.groupId && !volumeType)
+      throw bad('Invalid input received: volume_type must be provided when creating a volume in a group.');
     const type = await this.resolveType(ctx, volumeType);
+    if (r.groupId && !(r.groupVolumeTypes ?? []).includes(type.id))
+      throw bad(
+        `Invalid input received: Invalid volume_type provided: ${type.name} (requested type must be supported by this group).`,
+      );
     const specs = specsOf(type);
     const multiattach = r.multiattach === true || /<is>\s*true/i.test(specs.multiattach ?? '');
     if (multiattach && r.multiattach !== undefined && !ctx.allowed('volume:multiattach', { project_id: ctx.projectId }))
@@ -179,6 +187,7 @@ export class VolumeApi {
         atts.length > 0) ||
       atts.some((a) => a.attach_status === 'attached') ||
       v.migration_status === 'migrating' ||
+      v.group_id !== null ||
       (snaps.length > 0 && !o.cascade) ||
       v.status === 'awaiting-transfer';
     if (blocked)
@@ -262,7 +271,7 @@ export class VolumeApi {
   }
 
   async deleteSnapshot(ctx: RequestContext, s: SnapshotRow, force = false) {
-    if (!force && !['available', 'error', 'error_deleting'].includes(s.status))
+    if ((!force && !['available', 'error', 'error_deleting'].includes(s.status)) || s.group_snapshot_id)
       throw bad(`Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`);
     const deps = (await this.volumes.list()).filter((v) => v.snapshot_id === s.id && v.status === 'creating');
     if (deps.length) throw bad('Invalid snapshot: Snapshot has dependent volumes being created.');

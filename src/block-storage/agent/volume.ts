@@ -12,6 +12,7 @@ import type { Logger } from '../../core/log.ts';
 import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageOptions } from '../config.ts';
 import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
+import type { GroupStore } from '../groups.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import type { VolumeImages } from '../images.ts';
 import { Action, Detail, type MessageStore } from '../messages.ts';
@@ -28,6 +29,7 @@ export class VolumeAgent {
 
   constructor(
     private volumes: VolumeStore,
+    private groups: GroupStore,
     private messages: MessageStore,
     private images: VolumeImages,
     readonly driver: VolumeDriver,
@@ -56,6 +58,7 @@ export class VolumeAgent {
     await this.driver.setup();
     const startedAt = new Date().toISOString();
     await this.recover(startedAt);
+    await this.recoverGroups(startedAt);
     const h = (fn: () => Promise<void>) => {
       fn().catch((err) => this.log.error({ err }, 'volume operation failed'));
       return null;
@@ -78,6 +81,11 @@ export class VolumeAgent {
         if (v) await this.driver.terminateConnection(dv(v), a.connector);
         return null;
       },
+      create_group: (a) => h(() => this.createGroup(a.group_id)),
+      create_group_from_src: (a) => h(() => this.createGroupFromSource(a.group_id, a.request_id)),
+      delete_group: (a) => h(() => this.deleteGroup(a.group_id)),
+      create_group_snapshot: (a) => h(() => this.createGroupSnapshot(a.group_snapshot_id, a.request_id)),
+      delete_group_snapshot: (a) => h(() => this.deleteGroupSnapshot(a.group_snapshot_id)),
     });
     await this.heartbeat.start();
   }
@@ -106,6 +114,69 @@ export class VolumeAgent {
         if (s.status === 'deleting') await this.deleteSnapshot(s.id);
       }
     }
+  }
+
+  /** Groups a crash left: creates fail, deletes are retried; group snapshots likewise. */
+  private async recoverGroups(startedAt: string) {
+    for (const g of await this.groups.list()) {
+      if (!g.host?.startsWith(`${this.backend}#`) || (g.updated_at ?? g.created_at) >= startedAt) continue;
+      if (g.status === 'creating') await this.groups.update(g.id, { status: 'error' }, { status: ['creating'] });
+      else if (g.status === 'deleting') await this.deleteGroup(g.id);
+      for (const gs of await this.groups.snapshots({ groupId: g.id })) {
+        if (gs.status === 'creating') await this.groups.updateSnapshot(gs.id, { status: 'error' });
+        else if (gs.status === 'deleting') await this.deleteGroupSnapshot(gs.id);
+      }
+    }
+  }
+
+  // ---- generic volume groups (the driver has no group support: volume by volume) ---------
+
+  private async createGroup(id: string) {
+    await this.groups.update(id, { status: 'available' }, { status: ['creating'] });
+  }
+
+  private async createGroupFromSource(id: string, requestId?: string) {
+    const g = await this.groups.get(id);
+    if (!g || g.status !== 'creating') return;
+    const vols = await this.groups.volumes(id);
+    for (const v of vols) await this.createVolume(v.id, requestId);
+    const after = await this.groups.volumes(id);
+    const ok = after.every((v) => v.status === VolumeStatus.AVAILABLE);
+    await this.groups.update(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
+  }
+
+  private async deleteGroup(id: string) {
+    const g = await this.groups.get(id);
+    if (!g) return;
+    let failed = false;
+    for (const v of await this.groups.volumes(id)) {
+      await this.deleteVolume(v.id);
+      if (await this.volumes.get(v.id)) failed = true;
+    }
+    if (failed) await this.groups.update(id, { status: 'error_deleting' });
+    else await this.groups.destroy(id);
+  }
+
+  private async createGroupSnapshot(id: string, requestId?: string) {
+    const gs = await this.groups.snapshot(id);
+    if (!gs || gs.status !== 'creating') return;
+    const snaps = await this.groups.memberSnapshots(id);
+    for (const s of snaps) await this.createSnapshot(s.id, requestId);
+    const after = await this.groups.memberSnapshots(id);
+    const ok = after.every((s) => s.status === 'available');
+    await this.groups.updateSnapshot(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
+  }
+
+  private async deleteGroupSnapshot(id: string) {
+    const gs = await this.groups.snapshot(id);
+    if (!gs) return;
+    let failed = false;
+    for (const s of await this.groups.memberSnapshots(id)) {
+      await this.deleteSnapshot(s.id);
+      if (await this.volumes.snapshot(s.id)) failed = true;
+    }
+    if (failed) await this.groups.updateSnapshot(id, { status: 'error_deleting' });
+    else await this.groups.destroySnapshot(id);
   }
 
   private async createVolume(id: string, requestId?: string) {

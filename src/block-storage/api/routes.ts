@@ -68,6 +68,21 @@ import {
 } from './types.ts';
 import * as actions from './volume_actions.ts';
 import {
+  createGroup,
+  createGroupSnapshot,
+  deleteGroupSnapshot,
+  groupAction,
+  groupSnapshotAction,
+  groupsAction,
+  listGroupSnapshots,
+  listGroupSnapshotsDetail,
+  listGroups,
+  listGroupsDetail,
+  showGroup,
+  showGroupSnapshot,
+  updateGroup,
+} from './groups.ts';
+import {
   createGroupSpecs,
   createGroupType,
   deleteGroupSpec,
@@ -275,6 +290,19 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('GET', '/group_types/:id/group_specs/:key', showGroupSpec);
   route('PUT', '/group_types/:id/group_specs/:key', updateGroupSpec);
   route('DELETE', '/group_types/:id/group_specs/:key', deleteGroupSpec);
+  route('GET', '/groups', listGroups);
+  route('GET', '/groups/detail', listGroupsDetail);
+  route('POST', '/groups', createGroup);
+  route('POST', '/groups/action', groupsAction);
+  route('GET', '/groups/:id', showGroup);
+  route('PUT', '/groups/:id', updateGroup);
+  route('POST', '/groups/:id/action', groupAction);
+  route('GET', '/group_snapshots', listGroupSnapshots);
+  route('GET', '/group_snapshots/detail', listGroupSnapshotsDetail);
+  route('POST', '/group_snapshots', createGroupSnapshot);
+  route('GET', '/group_snapshots/:id', showGroupSnapshot);
+  route('DELETE', '/group_snapshots/:id', deleteGroupSnapshot);
+  route('POST', '/group_snapshots/:id/action', groupSnapshotAction);
   route('GET', '/backups', listBackups);
   route('GET', '/backups/detail', listBackupsDetail);
   route('POST', '/backups', createBackup);

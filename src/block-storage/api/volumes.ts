@@ -6,6 +6,7 @@ import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
 import type { VolumeRow } from '../volumes.ts';
+import { volumeTypeIds } from '../groups.ts';
 import {
   type Query,
   at,
@@ -49,6 +50,9 @@ export async function createVolume(svc: BlockStorageService, req: FastifyRequest
     throw badRequest(
       'Invalid input received: creating a volume from a backup is not supported here yet; restore the backup instead (POST /backups/{backup_id}/restore).',
     );
+  // A volume in a generic group (3.13): the group must be the caller's, the type one of its types.
+  const groupId = at(req, '3.13') && typeof b.group_id === 'string' ? b.group_id : null;
+  const group = groupId ? await svc.parts.groups.visible(ctx, groupId) : undefined;
   const v = await svc.parts.api.create(ctx, {
     size: sizeOf(b.size),
     name: (b.name ?? b.display_name ?? null) as string | null,
@@ -60,7 +64,8 @@ export async function createVolume(svc: BlockStorageService, req: FastifyRequest
     imageRef: (b.imageRef ?? b.image_id ?? null) as string | null,
     metadata: b.metadata as Record<string, string> | undefined,
     multiattach: b.multiattach as boolean | undefined,
-    groupId: b.group_id as string | null,
+    groupId: group?.id ?? null,
+    groupVolumeTypes: group ? volumeTypeIds(group) : undefined,
   });
   reply.code(202);
   return { volume: await viewOne(svc, req, v, true) };
