@@ -29,6 +29,8 @@ export interface CreateVolumeRequest {
   metadata?: Record<string, string>;
   multiattach?: boolean;
   groupId?: string | null;
+  /** 3.47: the (available, visible) backup to restore into the new volume. */
+  backup?: { id: string; size: number; availability_zone: string };
   /** The volume types of the group `groupId` names (the caller looked the group up). */
   groupVolumeTypes?: string[];
 }
@@ -95,6 +97,14 @@ export class VolumeApi {
           `Invalid input received: Volume size '${size}'GB cannot be smaller than original volume size ${source.size}GB. They must be >= original volume size.`,
         );
       zone ??= source.availability_zone;
+    }
+    if (r.backup) {
+      size ??= r.backup.size;
+      if (size < r.backup.size)
+        throw bad(
+          `Invalid input received: Volume size ${size}GB cannot be smaller than the backup size ${r.backup.size}GB. It must be >= backup size.`,
+        );
+      zone ??= r.backup.availability_zone;
     }
     let volumeType = r.volumeType;
     if (r.imageRef) {
@@ -164,6 +174,7 @@ export class VolumeApi {
         snapshot_id: snapshot?.id ?? null,
         source_volid: source?.id ?? null,
         image_id: r.imageRef ?? null,
+        backup_id: r.backup?.id ?? null,
         multiattach,
         encrypted,
         metadata: r.metadata,

@@ -16,7 +16,7 @@ import type { GroupStore } from '../groups.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import type { VolumeImages } from '../images.ts';
 import { Action, Detail, type MessageStore } from '../messages.ts';
-import { VOLUME_TOPIC, type VolumeRpc } from '../rpcapi.ts';
+import { VOLUME_TOPIC, type VolumeRpc, backupRpc } from '../rpcapi.ts';
 import { type SnapshotRow, VolumeStatus, type VolumeRow, type VolumeStore } from '../volumes.ts';
 
 const dv = (v: VolumeRow): DriverVolume => ({ id: v.id, size: v.size, provider_location: v.provider_location });
@@ -186,6 +186,7 @@ export class VolumeAgent {
       location?: string;
       bootable?: boolean;
       imageMeta?: Record<string, string>;
+      fromBackup?: boolean;
       action: readonly [string, string];
     } = {
       action: Action.CREATE_VOLUME_FROM_BACKEND,
@@ -207,6 +208,11 @@ export class VolumeAgent {
             s.location = await this.driver.createClonedVolume(dv(v), dv(src));
             s.bootable = !!src.bootable;
             s.imageMeta = json(src.image_metadata, {});
+          } else if (v.backup_id) {
+            if (!this.o.backup) throw new Error('no cinder-backup runs beside this volume service');
+            // A blank volume now; the backup agent writes the backup into it and makes it available.
+            s.location = await this.driver.createVolume(dv(v));
+            s.fromBackup = true;
           } else if (v.image_id) {
             s.action = Action.COPY_IMAGE_TO_VOLUME;
             s.location = await this.fromImage(v);
@@ -220,6 +226,13 @@ export class VolumeAgent {
       {
         name: 'mark_available',
         execute: async (s) => {
+          if (s.fromBackup) {
+            await this.volumes.update(v.id, { provider_location: s.location ?? null });
+            backupRpc(this.bus)
+              .cast(this.o.host)
+              .restore_backup({ backup_id: v.backup_id!, volume_id: v.id, request_id: requestId });
+            return;
+          }
           const done = await this.volumes.update(
             v.id,
             {
