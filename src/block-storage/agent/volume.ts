@@ -65,10 +65,13 @@ export class VolumeAgent {
     };
     this.stopServing = serveRpc<VolumeRpc>(this.bus, VOLUME_TOPIC, this.backend, {
       create_volume: (a) => h(() => this.createVolume(a.volume_id, a.request_id)),
-      delete_volume: (a) => h(() => this.deleteVolume(a.volume_id)),
+      delete_volume: (a) => h(() => this.deleteVolume(a.volume_id, a.unmanage_only)),
       extend_volume: (a) => h(() => this.extendVolume(a.volume_id, a.new_size, a.request_id)),
       create_snapshot: (a) => h(() => this.createSnapshot(a.snapshot_id, a.request_id)),
-      delete_snapshot: (a) => h(() => this.deleteSnapshot(a.snapshot_id)),
+      delete_snapshot: (a) => h(() => this.deleteSnapshot(a.snapshot_id, a.unmanage_only)),
+      manage_existing: (a) => h(() => this.manageExisting(a.volume_id, a.ref, a.request_id)),
+      manage_existing_snapshot: (a) => h(() => this.manageExistingSnapshot(a.snapshot_id, a.ref, a.request_id)),
+      list_existing: (a) => this.driver.listExisting(a.kind),
       revert_to_snapshot: (a) => h(() => this.revert(a.volume_id, a.snapshot_id, a.request_id)),
       copy_volume_to_image: (a) => h(() => this.uploadToImage(a.volume_id, a.image_id, a.disk_format)),
       initialize_connection: async (a) => {
@@ -103,6 +106,8 @@ export class VolumeAgent {
         await this.driver.deleteVolume(dv(v)).catch(() => undefined);
         await this.volumes.update(v.id, { status: VolumeStatus.ERROR }, { status: [VolumeStatus.CREATING] });
       } else if (v.status === VolumeStatus.DELETING) await this.deleteVolume(v.id);
+      else if (v.status === 'unmanaging') await this.deleteVolume(v.id, true);
+      else if (v.status === 'managing') await this.volumes.update(v.id, { status: 'error_managing' });
       else if (v.status === VolumeStatus.EXTENDING)
         await this.volumes.update(v.id, { status: VolumeStatus.ERROR_EXTENDING });
       else if (
@@ -280,11 +285,61 @@ export class VolumeAgent {
     }
   }
 
-  private async deleteVolume(id: string) {
+  /** os-volume-manage: the driver takes the storage over; the volume gets its size and is available. */
+  private async manageExisting(id: string, ref: Record<string, unknown>, requestId?: string) {
+    const v = await this.volumes.get(id);
+    if (!v || v.status !== 'managing') return;
+    try {
+      const { location, size } = await this.driver.manageExisting(dv(v), ref);
+      await this.volumes.update(
+        id,
+        { status: VolumeStatus.AVAILABLE, provider_location: location, size, launched_at: new Date().toISOString() },
+        { status: ['managing'] },
+      );
+    } catch (err) {
+      this.log.warn({ err, volume: id }, 'manage existing failed');
+      await this.volumes.update(id, { status: 'error_managing' });
+      await this.messages.create({
+        projectId: v.project_id,
+        requestId,
+        resourceType: 'VOLUME',
+        resourceId: id,
+        action: Action.CREATE_VOLUME_FROM_BACKEND,
+        detail: Detail.UNKNOWN_ERROR,
+      });
+    }
+  }
+
+  private async manageExistingSnapshot(id: string, ref: Record<string, unknown>, requestId?: string) {
+    const s = await this.volumes.snapshot(id);
+    if (!s || s.status !== 'creating') return;
+    try {
+      const { location, size } = await this.driver.manageExistingSnapshot(s, ref);
+      await this.volumes.updateSnapshot(
+        id,
+        { status: 'available', progress: '100%', provider_location: location, volume_size: size },
+        { status: ['creating'] },
+      );
+    } catch (err) {
+      this.log.warn({ err, snapshot: id }, 'manage existing snapshot failed');
+      await this.volumes.updateSnapshot(id, { status: 'error' });
+      await this.messages.create({
+        projectId: s.project_id,
+        requestId,
+        resourceType: 'VOLUME_SNAPSHOT',
+        resourceId: id,
+        action: Action.SNAPSHOT_CREATE,
+        detail: Detail.SNAPSHOT_CREATE_ERROR,
+      });
+    }
+  }
+
+  private async deleteVolume(id: string, unmanageOnly = false) {
     const v = await this.volumes.get(id);
     if (!v) return;
     try {
-      await this.driver.deleteVolume(dv(v));
+      // Unmanaged: the bytes stay on the backend, under the volume's name, for a later manage.
+      if (!unmanageOnly) await this.driver.deleteVolume(dv(v));
       await this.volumes.destroy(id);
     } catch (err) {
       this.log.error({ err, volume: id }, 'volume delete failed');
@@ -340,11 +395,11 @@ export class VolumeAgent {
     }
   }
 
-  private async deleteSnapshot(id: string) {
+  private async deleteSnapshot(id: string, unmanageOnly = false) {
     const s: SnapshotRow | undefined = await this.volumes.snapshot(id);
     if (!s) return;
     try {
-      await this.driver.deleteSnapshot(s);
+      if (!unmanageOnly) await this.driver.deleteSnapshot(s);
       await this.volumes.destroySnapshot(id);
     } catch (err) {
       this.log.error({ err, snapshot: id }, 'snapshot delete failed');
