@@ -76,7 +76,7 @@ export async function manageSnapshot(svc: BlockStorageService, req: FastifyReque
     metadata: metadataOf(b),
   });
   reply.code(202);
-  return { snapshot: snapshotView(req, s) };
+  return { snapshot: snapshotView(req, s, true) };
 }
 
 /** The backend (host@backend) a manageable list asks about: `host` is required. */
