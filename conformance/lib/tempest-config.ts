@@ -266,7 +266,7 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('volume-feature-enabled', 'manage_snapshot', 'True');
     set('volume', 'manage_volume_ref', 'source-name,volume-%s');
     set('volume', 'manage_snapshot_ref', 'source-name,snapshot-%s');
-    set('volume-feature-enabled', 'extend_attached_volume', 'False');
+    set('volume-feature-enabled', 'extend_attached_volume', 'True');
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))

@@ -32,6 +32,7 @@ import { BackupStore } from './backups.ts';
 import { ObjectStoreClient } from './backup_store.ts';
 import { BackupAgent } from './agent/backup.ts';
 import { GroupApi, GroupStore } from './groups.ts';
+import { NovaEvents } from './nova.ts';
 
 export { blockStorageOptions, type BlockStorageOptions } from './config.ts';
 
@@ -132,6 +133,7 @@ export class BlockStorageService implements ServiceModule {
             ctx.bus,
             o,
             log.child({ role: 'cinder-volume' }),
+            new NovaEvents(ctx.session, log.child({ role: 'cinder-volume' })),
           )
         : undefined,
       heartbeats: [],

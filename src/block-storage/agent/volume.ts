@@ -13,6 +13,7 @@ import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageOptions } from '../config.ts';
 import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
 import type { GroupStore } from '../groups.ts';
+import type { NovaEvents } from '../nova.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import type { VolumeImages } from '../images.ts';
 import { Action, Detail, type MessageStore } from '../messages.ts';
@@ -36,6 +37,8 @@ export class VolumeAgent {
     private bus: MessageBus,
     private o: BlockStorageOptions,
     private log: Logger,
+    /** Tells compute about attached volumes that grew (absent: nobody is told). */
+    private nova?: NovaEvents,
   ) {
     this.backend = `${o.host}@${o.backendName}`;
     this.heartbeat = new ServiceHeartbeat(
@@ -354,6 +357,12 @@ export class VolumeAgent {
     try {
       await this.driver.extendVolume(dv(v), newSize);
       await this.volumes.update(id, { size: newSize, status: back, previous_status: null });
+      if (back === VolumeStatus.IN_USE) {
+        const servers = (await this.volumes.attachments(id))
+          .filter((a) => a.attach_status === 'attached' && a.instance_uuid)
+          .map((a) => a.instance_uuid!);
+        await this.nova?.volumeExtended(id, [...new Set(servers)]);
+      }
     } catch (err) {
       this.log.warn({ err, volume: id }, 'volume extend failed');
       await this.volumes.update(id, { status: VolumeStatus.ERROR_EXTENDING });
