@@ -152,7 +152,10 @@ export async function run(args: string[]): Promise<void> {
   const row = (op: string, detail: string, xs: number[]) =>
     rows.push([op, detail, String(xs.length), fmt(pct(xs, 50), 1), fmt(pct(xs, 99), 1)]);
   try {
-    st = await startStratus({ dataDir, logFile: path.join(dataDir, 'stratus.out') });
+    st = await startStratus({ dataDir, logFile: path.join(limitDir, 'stratus.log') });
+    // The first start bootstraps and writes clouds.yaml just after the API answers.
+    for (let i = 0; i < 300 && !fs.existsSync(path.join(dataDir, 'clouds.yaml')); i++) await sleep(100);
+    await sleep(500);
     const sess = await login(st);
     const base = sess.endpoint('block-storage') ?? sess.endpoint('volumev3');
     if (!base) throw new Error('no block-storage endpoint in the catalog');
