@@ -31,6 +31,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',
     load: () => import('./compute.ts'),
   },
+  'block-storage': {
+    describe:
+      'volume create→available vs qemu-img create, attach/detach via compute, /volumes/detail with 1,000 volumes, backup/restore MB/s vs object PUT/GET and dd; peak RSS',
+    load: () => import('./block-storage.ts'),
+  },
   telemetry: {
     describe:
       'Gnocchi measures/s through the batch API, an aggregates query over 1,000 resources × a day of minutes, one Aodh round of 1,000 alarms; peak RSS',

@@ -329,6 +329,35 @@ for (const engine of databaseEngines('block storage')) {
       // qemu-img compare reads both files, skipping their holes: exit 0 when identical.
       const cmp = spawnSync('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'raw', file, restored]);
       assert.equal(cmp.status, 0, `the restored volume differs: ${cmp.stdout}${cmp.stderr}`);
+      // A volume created from the backup (3.47): refused below 3.47 and smaller than the backup.
+      const early = await cinder('POST', '/volumes', { volume: { backup_id: ib.id } }, { version: '3.46' });
+      assert.equal(early.status, 400);
+      const small = await cinder('POST', '/volumes', { volume: { backup_id: ib.id, size: 0 } }, { version: '3.47' });
+      assert.equal(small.status, 400);
+      const fromB = await cinder(
+        'POST',
+        '/volumes',
+        { volume: { backup_id: ib.id, name: 'from-backup' } },
+        { version: '3.47' },
+      );
+      assert.equal(fromB.status, 202, JSON.stringify(fromB.body));
+      assert.equal(fromB.body.volume.size, 1);
+      const bv = await waitStatus(fromB.body.volume.id, 'available');
+      const cmp2 = spawnSync('qemu-img', [
+        'compare',
+        '-q',
+        '-f',
+        'raw',
+        '-F',
+        'raw',
+        file,
+        path.join(dataDir, 'volumes', `volume-${bv.id}`),
+      ]);
+      assert.equal(cmp2.status, 0, `the volume made from the backup differs: ${cmp2.stdout}${cmp2.stderr}`);
+      await until(
+        'backup available again',
+        async () => (await cinder('GET', `/backups/${ib.id}`)).body.backup.status === 'available',
+      );
       assert.equal((await cinder('DELETE', `/backups/${fb.id}`)).status, 400);
       assert.equal((await cinder('DELETE', `/backups/${ib.id}`)).status, 202);
       await until('incremental gone', async () => (await cinder('GET', `/backups/${ib.id}`)).status === 404);

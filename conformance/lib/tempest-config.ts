@@ -254,7 +254,7 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     if (t) set('volume', 'catalog_type', t);
   }
   // Stratus's Cinder: the `file` backend (src/block-storage), microversions 3.0-3.70; what it
-  // does not do yet (manage/unmanage, groups, a second backend) is off.
+  // does not do yet (a second backend) is off. Its snapshots are files `snapshot-<id>`.
   if (available.get('cinder')) {
     set('volume', 'storage_protocol', 'file');
     set('volume', 'vendor_name', 'Open Source');
@@ -262,9 +262,11 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('volume', 'max_microversion', '3.70');
     set('volume-feature-enabled', 'backup', 'True');
     set('volume-feature-enabled', 'volume_revert', 'True');
-    set('volume-feature-enabled', 'manage_volume', 'False');
-    set('volume-feature-enabled', 'manage_snapshot', 'False');
-    set('volume-feature-enabled', 'extend_attached_volume', 'False');
+    set('volume-feature-enabled', 'manage_volume', 'True');
+    set('volume-feature-enabled', 'manage_snapshot', 'True');
+    set('volume', 'manage_volume_ref', 'source-name,volume-%s');
+    set('volume', 'manage_snapshot_ref', 'source-name,snapshot-%s');
+    set('volume-feature-enabled', 'extend_attached_volume', 'True');
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))

@@ -116,6 +116,13 @@ export class QuotaEngine {
       add('backups', 1);
       add('backup_gigabytes', Number(b.size));
     }
+    const groups = await this.db
+      .selectFrom('groups')
+      .select(['id'])
+      .where('project_id', '=', projectId)
+      .where('deleted', '=', 0)
+      .execute();
+    add('groups', groups.length);
     return u;
   }
 
@@ -146,7 +153,13 @@ export class QuotaEngine {
           `Requested ${res.startsWith('backup') ? 'backup' : 'volume or snapshot'} exceeds allowed ${res} quota. Requested ${n}G, quota is ${limit}G and ${used}G has been consumed.`,
           'VolumeSizeExceedsAvailableQuota',
         );
-      const what = res.startsWith('snapshots') ? 'snapshots' : res.startsWith('backups') ? 'backups' : 'volumes';
+      const what = res.startsWith('snapshots')
+        ? 'snapshots'
+        : res.startsWith('backups')
+          ? 'backups'
+          : res === 'groups'
+            ? 'groups'
+            : 'volumes';
       throw new ApiError(413, `Maximum number of ${what} allowed (${limit}) exceeded for quota '${res}'.`, 'OverQuota');
     }
   }

@@ -12,19 +12,33 @@ export const BACKUP_TOPIC = 'cinder-backup';
 /** `cinder-scheduler`: where a volume goes. */
 export interface SchedulerRpc {
   create_volume(a: { volume_id: string; request_id?: string }): null;
+  /** A generic group: the backend that takes every one of its volume types. */
+  create_group(a: { group_id: string; request_id?: string }): null;
 }
 
 /** `cinder-volume.<host@backend>`: the work on one backend's volumes. */
 export interface VolumeRpc {
   create_volume(a: { volume_id: string; request_id?: string }): null;
-  delete_volume(a: { volume_id: string; request_id?: string }): null;
+  /** `unmanage_only`: forget the volume, keep its bytes on the backend (os-unmanage). */
+  delete_volume(a: { volume_id: string; request_id?: string; unmanage_only?: boolean }): null;
   extend_volume(a: { volume_id: string; new_size: number; request_id?: string }): null;
   create_snapshot(a: { snapshot_id: string; request_id?: string }): null;
-  delete_snapshot(a: { snapshot_id: string; request_id?: string }): null;
+  delete_snapshot(a: { snapshot_id: string; request_id?: string; unmanage_only?: boolean }): null;
+  /** Takes over backend storage a volume row (`managing`) now names (os-volume-manage). */
+  manage_existing(a: { volume_id: string; ref: Record<string, unknown>; request_id?: string }): null;
+  manage_existing_snapshot(a: { snapshot_id: string; ref: Record<string, unknown>; request_id?: string }): null;
+  /** What the backend holds that the manageable lists show (3.8). */
+  list_existing(a: { kind: 'volume' | 'snapshot' }): Array<{ name: string; size: number }>;
   revert_to_snapshot(a: { volume_id: string; snapshot_id: string; request_id?: string }): null;
   copy_volume_to_image(a: { volume_id: string; image_id: string; disk_format: string; request_id?: string }): null;
   initialize_connection(a: { volume_id: string; connector: Record<string, unknown> }): ConnectionInfo;
   terminate_connection(a: { volume_id: string; connector: Record<string, unknown> | null }): null;
+  create_group(a: { group_id: string; request_id?: string }): null;
+  /** The group's volumes (`creating`, from the snapshots or volumes they name), then the group. */
+  create_group_from_src(a: { group_id: string; request_id?: string }): null;
+  delete_group(a: { group_id: string; request_id?: string }): null;
+  create_group_snapshot(a: { group_snapshot_id: string; request_id?: string }): null;
+  delete_group_snapshot(a: { group_snapshot_id: string; request_id?: string }): null;
 }
 
 /** `cinder-backup.<host>`: backups of the volumes of the backends on that host. */

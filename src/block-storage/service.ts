@@ -31,6 +31,8 @@ import { QosStore } from './qos.ts';
 import { BackupStore } from './backups.ts';
 import { ObjectStoreClient } from './backup_store.ts';
 import { BackupAgent } from './agent/backup.ts';
+import { GroupApi, GroupStore } from './groups.ts';
+import { NovaEvents } from './nova.ts';
 
 export { blockStorageOptions, type BlockStorageOptions } from './config.ts';
 
@@ -43,6 +45,8 @@ export interface BlockStorageParts {
   images: VolumeImages;
   /** The API side's rules on volumes, snapshots and attachments. */
   api: VolumeApi;
+  /** The API side's rules on generic volume groups and group snapshots. */
+  groups: GroupApi;
   transfers: TransferStore;
   backups: BackupStore;
   /** The backup agent (cinder-backup) of this process, beside its volume agent. */
@@ -84,6 +88,7 @@ export class BlockStorageService implements ServiceModule {
     const quotas = new QuotaEngine(db);
     const qos = new QosStore(db);
     const backups = new BackupStore(db);
+    const groupStore = new GroupStore(db);
     const driver = o.agent ? volumeDriver(o) : undefined;
     this.parts = {
       backups,
@@ -106,18 +111,30 @@ export class BlockStorageService implements ServiceModule {
       types,
       quotas,
       api: new VolumeApi(volumes, types, quotas, qos, images, ctx.bus, o),
+      groups: new GroupApi(groupStore, volumes, types, quotas, ctx.bus, o),
       messages,
       images,
       scheduler: new Scheduler(
         db,
         volumes,
+        groupStore,
         messages,
         ctx.bus,
         o.serviceDownTime,
         log.child({ role: 'cinder-scheduler' }),
       ),
       agent: driver
-        ? new VolumeAgent(volumes, messages, images, driver, ctx.bus, o, log.child({ role: 'cinder-volume' }))
+        ? new VolumeAgent(
+            volumes,
+            groupStore,
+            messages,
+            images,
+            driver,
+            ctx.bus,
+            o,
+            log.child({ role: 'cinder-volume' }),
+            new NovaEvents(ctx.session, log.child({ role: 'cinder-volume' })),
+          )
         : undefined,
       heartbeats: [],
     };

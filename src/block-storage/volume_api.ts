@@ -29,6 +29,10 @@ export interface CreateVolumeRequest {
   metadata?: Record<string, string>;
   multiattach?: boolean;
   groupId?: string | null;
+  /** 3.47: the (available, visible) backup to restore into the new volume. */
+  backup?: { id: string; size: number; availability_zone: string };
+  /** The volume types of the group `groupId` names (the caller looked the group up). */
+  groupVolumeTypes?: string[];
 }
 
 export class VolumeApi {
@@ -94,6 +98,14 @@ export class VolumeApi {
         );
       zone ??= source.availability_zone;
     }
+    if (r.backup) {
+      size ??= r.backup.size;
+      if (size < r.backup.size)
+        throw bad(
+          `Invalid input received: Volume size ${size}GB cannot be smaller than the backup size ${r.backup.size}GB. It must be >= backup size.`,
+        );
+      zone ??= r.backup.availability_zone;
+    }
     let volumeType = r.volumeType;
     if (r.imageRef) {
       const img = await this.images.client.getImage(r.imageRef, { token: ctx.token });
@@ -122,7 +134,13 @@ export class VolumeApi {
       throw bad('Invalid input received: Size must be specified when not creating from a source.');
     if (!Number.isInteger(size) || size <= 0)
       throw bad(`Invalid input received: Volume size '${size}' must be an integer and greater than 0`);
+    if (r.groupId && !volumeType)
+      throw bad('Invalid input received: volume_type must be provided when creating a volume in a group.');
     const type = await this.resolveType(ctx, volumeType);
+    if (r.groupId && !(r.groupVolumeTypes ?? []).includes(type.id))
+      throw bad(
+        `Invalid input received: Invalid volume_type provided: ${type.name} (requested type must be supported by this group).`,
+      );
     const specs = specsOf(type);
     const multiattach = r.multiattach === true || /<is>\s*true/i.test(specs.multiattach ?? '');
     if (multiattach && r.multiattach !== undefined && !ctx.allowed('volume:multiattach', { project_id: ctx.projectId }))
@@ -156,6 +174,7 @@ export class VolumeApi {
         snapshot_id: snapshot?.id ?? null,
         source_volid: source?.id ?? null,
         image_id: r.imageRef ?? null,
+        backup_id: r.backup?.id ?? null,
         multiattach,
         encrypted,
         metadata: r.metadata,
@@ -167,7 +186,7 @@ export class VolumeApi {
     return v;
   }
 
-  async delete(ctx: RequestContext, v: VolumeRow, o: { cascade?: boolean; force?: boolean }) {
+  async delete(ctx: RequestContext, v: VolumeRow, o: { cascade?: boolean; force?: boolean; unmanageOnly?: boolean }) {
     const snaps = await this.volumes.snapshots({ volumeId: v.id });
     const atts = await this.volumes.attachments(v.id);
     const okStatus = ['available', 'error', 'error_restoring', 'error_extending', 'error_managing'];
@@ -179,6 +198,7 @@ export class VolumeApi {
         atts.length > 0) ||
       atts.some((a) => a.attach_status === 'attached') ||
       v.migration_status === 'migrating' ||
+      v.group_id !== null ||
       (snaps.length > 0 && !o.cascade) ||
       v.status === 'awaiting-transfer';
     if (blocked)
@@ -189,7 +209,7 @@ export class VolumeApi {
       throw bad('Invalid volume: Snapshot of volume must be in available or error status to be deleted.');
     const changed = await this.volumes.update(
       v.id,
-      { status: VolumeStatus.DELETING, previous_status: v.status },
+      { status: o.unmanageOnly ? 'unmanaging' : VolumeStatus.DELETING, previous_status: v.status },
       { status: [v.status] },
     );
     if (!changed) throw bad(`Invalid volume: Volume ${v.id} changed status while it was deleted.`);
@@ -203,7 +223,90 @@ export class VolumeApi {
     }
     const agent = volumeRpc(this.bus).cast(backendOf(v.host), ctx.toRpc());
     for (const s of snaps) agent.delete_snapshot({ snapshot_id: s.id, request_id: ctx.requestId });
-    agent.delete_volume({ volume_id: v.id, request_id: ctx.requestId });
+    agent.delete_volume({ volume_id: v.id, request_id: ctx.requestId, unmanage_only: o.unmanageOnly });
+  }
+
+  /**
+   * os-volume-manage: a new volume row (`managing`) on `host` (host@backend[#pool]) for storage
+   * the backend has; its agent takes the storage over, sizes the volume and makes it available.
+   */
+  async manage(
+    ctx: RequestContext,
+    r: {
+      host: string;
+      ref: Record<string, unknown>;
+      name: string | null;
+      description: string | null;
+      volumeType?: string | null;
+      availabilityZone?: string | null;
+      metadata?: Record<string, string>;
+      bootable?: boolean;
+    },
+  ): Promise<VolumeRow> {
+    const backend = backendOf(r.host);
+    const service = await this.volumes.db
+      .selectFrom('services')
+      .selectAll()
+      .where('binary', '=', 'cinder-volume')
+      .where('host', '=', backend)
+      .executeTakeFirst();
+    if (!service) throw new ApiError(404, `Service host ${r.host} could not be found.`, 'ServiceNotFound');
+    const pool = r.host.includes('#') ? r.host : `${backend}#${backend.split('@')[1] ?? backend}`;
+    const type = await this.resolveType(ctx, r.volumeType);
+    const zone = r.availabilityZone ?? service.availability_zone;
+    if (zone !== service.availability_zone)
+      throw bad(`Invalid input received: Availability zone '${zone}' is invalid.`);
+    const projectId = ctx.projectId!;
+    const v = await this.quotas.lock.run(async () => {
+      await this.quotas.check(projectId, { volumes: 1 }, type.name);
+      return this.volumes.create({
+        project_id: projectId,
+        user_id: ctx.userId!,
+        name: r.name,
+        description: r.description,
+        size: 0,
+        availability_zone: zone,
+        volume_type_id: type.id,
+        metadata: r.metadata,
+        status: 'managing',
+      });
+    });
+    await this.volumes.update(v.id, { host: pool, ...(r.bootable ? { bootable: 1 } : {}) });
+    volumeRpc(this.bus)
+      .cast(backend, ctx.toRpc())
+      .manage_existing({ volume_id: v.id, ref: r.ref, request_id: ctx.requestId });
+    return (await this.volumes.get(v.id))!;
+  }
+
+  /** os-snapshot-manage: a new snapshot row of volume `v` for a snapshot the backend has. */
+  async manageSnapshot(
+    ctx: RequestContext,
+    v: VolumeRow,
+    r: {
+      ref: Record<string, unknown>;
+      name: string | null;
+      description: string | null;
+      metadata?: Record<string, string>;
+    },
+  ): Promise<SnapshotRow> {
+    if (!v.host) throw bad(`Invalid volume: Volume ${v.id} has no host.`);
+    const type = await this.types.get(v.volume_type_id);
+    const projectId = ctx.projectId ?? v.project_id;
+    const s = await this.quotas.lock.run(async () => {
+      await this.quotas.check(projectId, { snapshots: 1, gigabytes: v.size }, type?.name);
+      return this.volumes.createSnapshot({
+        volume: v,
+        project_id: projectId,
+        user_id: ctx.userId!,
+        name: r.name,
+        description: r.description,
+        metadata: r.metadata,
+      });
+    });
+    volumeRpc(this.bus)
+      .cast(backendOf(v.host), ctx.toRpc())
+      .manage_existing_snapshot({ snapshot_id: s.id, ref: r.ref, request_id: ctx.requestId });
+    return s;
   }
 
   async extend(ctx: RequestContext, v: VolumeRow, newSize: number, attachedAllowed: boolean) {
@@ -261,12 +364,12 @@ export class VolumeApi {
     return s;
   }
 
-  async deleteSnapshot(ctx: RequestContext, s: SnapshotRow, force = false) {
-    if (!force && !['available', 'error', 'error_deleting'].includes(s.status))
+  async deleteSnapshot(ctx: RequestContext, s: SnapshotRow, force = false, unmanageOnly = false) {
+    if ((!force && !['available', 'error', 'error_deleting'].includes(s.status)) || s.group_snapshot_id)
       throw bad(`Invalid snapshot: Snapshot status must be available or error and must not be part of a group.`);
     const deps = (await this.volumes.list()).filter((v) => v.snapshot_id === s.id && v.status === 'creating');
     if (deps.length) throw bad('Invalid snapshot: Snapshot has dependent volumes being created.');
-    await this.volumes.updateSnapshot(s.id, { status: 'deleting' });
+    await this.volumes.updateSnapshot(s.id, { status: unmanageOnly ? 'unmanaging' : 'deleting' });
     const v = await this.volumes.get(s.volume_id);
     if (!v?.host) {
       await this.volumes.destroySnapshot(s.id);
@@ -274,7 +377,7 @@ export class VolumeApi {
     }
     volumeRpc(this.bus)
       .cast(backendOf(v.host), ctx.toRpc())
-      .delete_snapshot({ snapshot_id: s.id, request_id: ctx.requestId });
+      .delete_snapshot({ snapshot_id: s.id, request_id: ctx.requestId, unmanage_only: unmanageOnly });
   }
 
   // ---- attaching ------------------------------------------------------------------------

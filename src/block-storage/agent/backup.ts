@@ -181,6 +181,9 @@ export class BackupAgent {
     const b = await this.backups.get(id);
     const v = await this.volumes.get(volumeId);
     if (!b || !v) return;
+    // A new volume made from the backup (3.47): still `creating`; its failure leaves it `error`.
+    const isNew = v.status === 'creating' && v.backup_id === id;
+    if (isNew) await this.backups.update(b.id, { status: 'restoring' });
     try {
       const path = this.driver.localPath({ id: v.id, size: v.size, provider_location: v.provider_location });
       const chunks = json<Chunk[]>(b.chunks, []);
@@ -213,12 +216,13 @@ export class BackupAgent {
         .catch(() => ({}));
       await this.volumes.update(v.id, {
         status: 'available',
+        ...(isNew ? { launched_at: new Date().toISOString() } : {}),
         metadata: JSON.stringify({ ...json<Record<string, string>>(v.metadata, {}), ...meta }),
       });
       await this.backups.update(b.id, { status: 'available' });
     } catch (err) {
       this.log.warn({ err, backup: id }, 'restore failed');
-      await this.volumes.update(v.id, { status: 'error_restoring' });
+      await this.volumes.update(v.id, { status: isNew ? 'error' : 'error_restoring' });
       await this.backups.update(b.id, { status: 'available' });
       await this.messages.create({
         projectId: b.project_id,

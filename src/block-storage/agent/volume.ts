@@ -12,10 +12,12 @@ import type { Logger } from '../../core/log.ts';
 import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageOptions } from '../config.ts';
 import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
+import type { GroupStore } from '../groups.ts';
+import type { NovaEvents } from '../nova.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import type { VolumeImages } from '../images.ts';
 import { Action, Detail, type MessageStore } from '../messages.ts';
-import { VOLUME_TOPIC, type VolumeRpc } from '../rpcapi.ts';
+import { VOLUME_TOPIC, type VolumeRpc, backupRpc } from '../rpcapi.ts';
 import { type SnapshotRow, VolumeStatus, type VolumeRow, type VolumeStore } from '../volumes.ts';
 
 const dv = (v: VolumeRow): DriverVolume => ({ id: v.id, size: v.size, provider_location: v.provider_location });
@@ -28,12 +30,15 @@ export class VolumeAgent {
 
   constructor(
     private volumes: VolumeStore,
+    private groups: GroupStore,
     private messages: MessageStore,
     private images: VolumeImages,
     readonly driver: VolumeDriver,
     private bus: MessageBus,
     private o: BlockStorageOptions,
     private log: Logger,
+    /** Tells compute about attached volumes that grew (absent: nobody is told). */
+    private nova?: NovaEvents,
   ) {
     this.backend = `${o.host}@${o.backendName}`;
     this.heartbeat = new ServiceHeartbeat(
@@ -56,16 +61,20 @@ export class VolumeAgent {
     await this.driver.setup();
     const startedAt = new Date().toISOString();
     await this.recover(startedAt);
+    await this.recoverGroups(startedAt);
     const h = (fn: () => Promise<void>) => {
       fn().catch((err) => this.log.error({ err }, 'volume operation failed'));
       return null;
     };
     this.stopServing = serveRpc<VolumeRpc>(this.bus, VOLUME_TOPIC, this.backend, {
       create_volume: (a) => h(() => this.createVolume(a.volume_id, a.request_id)),
-      delete_volume: (a) => h(() => this.deleteVolume(a.volume_id)),
+      delete_volume: (a) => h(() => this.deleteVolume(a.volume_id, a.unmanage_only)),
       extend_volume: (a) => h(() => this.extendVolume(a.volume_id, a.new_size, a.request_id)),
       create_snapshot: (a) => h(() => this.createSnapshot(a.snapshot_id, a.request_id)),
-      delete_snapshot: (a) => h(() => this.deleteSnapshot(a.snapshot_id)),
+      delete_snapshot: (a) => h(() => this.deleteSnapshot(a.snapshot_id, a.unmanage_only)),
+      manage_existing: (a) => h(() => this.manageExisting(a.volume_id, a.ref, a.request_id)),
+      manage_existing_snapshot: (a) => h(() => this.manageExistingSnapshot(a.snapshot_id, a.ref, a.request_id)),
+      list_existing: (a) => this.driver.listExisting(a.kind),
       revert_to_snapshot: (a) => h(() => this.revert(a.volume_id, a.snapshot_id, a.request_id)),
       copy_volume_to_image: (a) => h(() => this.uploadToImage(a.volume_id, a.image_id, a.disk_format)),
       initialize_connection: async (a) => {
@@ -78,6 +87,11 @@ export class VolumeAgent {
         if (v) await this.driver.terminateConnection(dv(v), a.connector);
         return null;
       },
+      create_group: (a) => h(() => this.createGroup(a.group_id)),
+      create_group_from_src: (a) => h(() => this.createGroupFromSource(a.group_id, a.request_id)),
+      delete_group: (a) => h(() => this.deleteGroup(a.group_id)),
+      create_group_snapshot: (a) => h(() => this.createGroupSnapshot(a.group_snapshot_id, a.request_id)),
+      delete_group_snapshot: (a) => h(() => this.deleteGroupSnapshot(a.group_snapshot_id)),
     });
     await this.heartbeat.start();
   }
@@ -95,6 +109,8 @@ export class VolumeAgent {
         await this.driver.deleteVolume(dv(v)).catch(() => undefined);
         await this.volumes.update(v.id, { status: VolumeStatus.ERROR }, { status: [VolumeStatus.CREATING] });
       } else if (v.status === VolumeStatus.DELETING) await this.deleteVolume(v.id);
+      else if (v.status === 'unmanaging') await this.deleteVolume(v.id, true);
+      else if (v.status === 'managing') await this.volumes.update(v.id, { status: 'error_managing' });
       else if (v.status === VolumeStatus.EXTENDING)
         await this.volumes.update(v.id, { status: VolumeStatus.ERROR_EXTENDING });
       else if (
@@ -108,6 +124,69 @@ export class VolumeAgent {
     }
   }
 
+  /** Groups a crash left: creates fail, deletes are retried; group snapshots likewise. */
+  private async recoverGroups(startedAt: string) {
+    for (const g of await this.groups.list()) {
+      if (!g.host?.startsWith(`${this.backend}#`) || (g.updated_at ?? g.created_at) >= startedAt) continue;
+      if (g.status === 'creating') await this.groups.update(g.id, { status: 'error' }, { status: ['creating'] });
+      else if (g.status === 'deleting') await this.deleteGroup(g.id);
+      for (const gs of await this.groups.snapshots({ groupId: g.id })) {
+        if (gs.status === 'creating') await this.groups.updateSnapshot(gs.id, { status: 'error' });
+        else if (gs.status === 'deleting') await this.deleteGroupSnapshot(gs.id);
+      }
+    }
+  }
+
+  // ---- generic volume groups (the driver has no group support: volume by volume) ---------
+
+  private async createGroup(id: string) {
+    await this.groups.update(id, { status: 'available' }, { status: ['creating'] });
+  }
+
+  private async createGroupFromSource(id: string, requestId?: string) {
+    const g = await this.groups.get(id);
+    if (!g || g.status !== 'creating') return;
+    const vols = await this.groups.volumes(id);
+    for (const v of vols) await this.createVolume(v.id, requestId);
+    const after = await this.groups.volumes(id);
+    const ok = after.every((v) => v.status === VolumeStatus.AVAILABLE);
+    await this.groups.update(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
+  }
+
+  private async deleteGroup(id: string) {
+    const g = await this.groups.get(id);
+    if (!g) return;
+    let failed = false;
+    for (const v of await this.groups.volumes(id)) {
+      await this.deleteVolume(v.id);
+      if (await this.volumes.get(v.id)) failed = true;
+    }
+    if (failed) await this.groups.update(id, { status: 'error_deleting' });
+    else await this.groups.destroy(id);
+  }
+
+  private async createGroupSnapshot(id: string, requestId?: string) {
+    const gs = await this.groups.snapshot(id);
+    if (!gs || gs.status !== 'creating') return;
+    const snaps = await this.groups.memberSnapshots(id);
+    for (const s of snaps) await this.createSnapshot(s.id, requestId);
+    const after = await this.groups.memberSnapshots(id);
+    const ok = after.every((s) => s.status === 'available');
+    await this.groups.updateSnapshot(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
+  }
+
+  private async deleteGroupSnapshot(id: string) {
+    const gs = await this.groups.snapshot(id);
+    if (!gs) return;
+    let failed = false;
+    for (const s of await this.groups.memberSnapshots(id)) {
+      await this.deleteSnapshot(s.id);
+      if (await this.volumes.snapshot(s.id)) failed = true;
+    }
+    if (failed) await this.groups.updateSnapshot(id, { status: 'error_deleting' });
+    else await this.groups.destroySnapshot(id);
+  }
+
   private async createVolume(id: string, requestId?: string) {
     const v = await this.volumes.get(id);
     if (!v || v.status !== VolumeStatus.CREATING) return;
@@ -115,6 +194,7 @@ export class VolumeAgent {
       location?: string;
       bootable?: boolean;
       imageMeta?: Record<string, string>;
+      fromBackup?: boolean;
       action: readonly [string, string];
     } = {
       action: Action.CREATE_VOLUME_FROM_BACKEND,
@@ -136,6 +216,11 @@ export class VolumeAgent {
             s.location = await this.driver.createClonedVolume(dv(v), dv(src));
             s.bootable = !!src.bootable;
             s.imageMeta = json(src.image_metadata, {});
+          } else if (v.backup_id) {
+            if (!this.o.backup) throw new Error('no cinder-backup runs beside this volume service');
+            // A blank volume now; the backup agent writes the backup into it and makes it available.
+            s.location = await this.driver.createVolume(dv(v));
+            s.fromBackup = true;
           } else if (v.image_id) {
             s.action = Action.COPY_IMAGE_TO_VOLUME;
             s.location = await this.fromImage(v);
@@ -149,6 +234,13 @@ export class VolumeAgent {
       {
         name: 'mark_available',
         execute: async (s) => {
+          if (s.fromBackup) {
+            await this.volumes.update(v.id, { provider_location: s.location ?? null });
+            backupRpc(this.bus)
+              .cast(this.o.host)
+              .restore_backup({ backup_id: v.backup_id!, volume_id: v.id, request_id: requestId });
+            return;
+          }
           const done = await this.volumes.update(
             v.id,
             {
@@ -196,11 +288,61 @@ export class VolumeAgent {
     }
   }
 
-  private async deleteVolume(id: string) {
+  /** os-volume-manage: the driver takes the storage over; the volume gets its size and is available. */
+  private async manageExisting(id: string, ref: Record<string, unknown>, requestId?: string) {
+    const v = await this.volumes.get(id);
+    if (!v || v.status !== 'managing') return;
+    try {
+      const { location, size } = await this.driver.manageExisting(dv(v), ref);
+      await this.volumes.update(
+        id,
+        { status: VolumeStatus.AVAILABLE, provider_location: location, size, launched_at: new Date().toISOString() },
+        { status: ['managing'] },
+      );
+    } catch (err) {
+      this.log.warn({ err, volume: id }, 'manage existing failed');
+      await this.volumes.update(id, { status: 'error_managing' });
+      await this.messages.create({
+        projectId: v.project_id,
+        requestId,
+        resourceType: 'VOLUME',
+        resourceId: id,
+        action: Action.CREATE_VOLUME_FROM_BACKEND,
+        detail: Detail.UNKNOWN_ERROR,
+      });
+    }
+  }
+
+  private async manageExistingSnapshot(id: string, ref: Record<string, unknown>, requestId?: string) {
+    const s = await this.volumes.snapshot(id);
+    if (!s || s.status !== 'creating') return;
+    try {
+      const { location, size } = await this.driver.manageExistingSnapshot(s, ref);
+      await this.volumes.updateSnapshot(
+        id,
+        { status: 'available', progress: '100%', provider_location: location, volume_size: size },
+        { status: ['creating'] },
+      );
+    } catch (err) {
+      this.log.warn({ err, snapshot: id }, 'manage existing snapshot failed');
+      await this.volumes.updateSnapshot(id, { status: 'error' });
+      await this.messages.create({
+        projectId: s.project_id,
+        requestId,
+        resourceType: 'VOLUME_SNAPSHOT',
+        resourceId: id,
+        action: Action.SNAPSHOT_CREATE,
+        detail: Detail.SNAPSHOT_CREATE_ERROR,
+      });
+    }
+  }
+
+  private async deleteVolume(id: string, unmanageOnly = false) {
     const v = await this.volumes.get(id);
     if (!v) return;
     try {
-      await this.driver.deleteVolume(dv(v));
+      // Unmanaged: the bytes stay on the backend, under the volume's name, for a later manage.
+      if (!unmanageOnly) await this.driver.deleteVolume(dv(v));
       await this.volumes.destroy(id);
     } catch (err) {
       this.log.error({ err, volume: id }, 'volume delete failed');
@@ -215,6 +357,12 @@ export class VolumeAgent {
     try {
       await this.driver.extendVolume(dv(v), newSize);
       await this.volumes.update(id, { size: newSize, status: back, previous_status: null });
+      if (back === VolumeStatus.IN_USE) {
+        const servers = (await this.volumes.attachments(id))
+          .filter((a) => a.attach_status === 'attached' && a.instance_uuid)
+          .map((a) => a.instance_uuid!);
+        await this.nova?.volumeExtended(id, [...new Set(servers)]);
+      }
     } catch (err) {
       this.log.warn({ err, volume: id }, 'volume extend failed');
       await this.volumes.update(id, { status: VolumeStatus.ERROR_EXTENDING });
@@ -256,11 +404,11 @@ export class VolumeAgent {
     }
   }
 
-  private async deleteSnapshot(id: string) {
+  private async deleteSnapshot(id: string, unmanageOnly = false) {
     const s: SnapshotRow | undefined = await this.volumes.snapshot(id);
     if (!s) return;
     try {
-      await this.driver.deleteSnapshot(s);
+      if (!unmanageOnly) await this.driver.deleteSnapshot(s);
       await this.volumes.destroySnapshot(id);
     } catch (err) {
       this.log.error({ err, snapshot: id }, 'snapshot delete failed');

@@ -41,7 +41,7 @@ async function detail(svc: BlockStorageService, req: FastifyRequest, b: BackupRo
   return out;
 }
 
-async function visible(svc: BlockStorageService, req: FastifyRequest, id = (req.params as P).id) {
+export async function visible(svc: BlockStorageService, req: FastifyRequest, id = (req.params as P).id) {
   const b = await svc.parts.backups.get(id);
   if (!b || (!req.context.allowed('volume:get_all_admin') && b.project_id !== req.context.projectId))
     throw new ApiError(404, `Backup ${id} could not be found.`, 'BackupNotFound');

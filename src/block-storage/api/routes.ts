@@ -68,6 +68,30 @@ import {
 } from './types.ts';
 import * as actions from './volume_actions.ts';
 import {
+  listManageableSnapshots,
+  listManageableSnapshotsDetail,
+  listManageableVolumes,
+  listManageableVolumesDetail,
+  manageSnapshot,
+  manageVolume,
+  unmanageVolume,
+} from './manage.ts';
+import {
+  createGroup,
+  createGroupSnapshot,
+  deleteGroupSnapshot,
+  groupAction,
+  groupSnapshotAction,
+  groupsAction,
+  listGroupSnapshots,
+  listGroupSnapshotsDetail,
+  listGroups,
+  listGroupsDetail,
+  showGroup,
+  showGroupSnapshot,
+  updateGroup,
+} from './groups.ts';
+import {
   createGroupSpecs,
   createGroupType,
   deleteGroupSpec,
@@ -156,6 +180,7 @@ const VOLUME_ACTIONS: Record<string, actions.VolumeAction> = {
   'os-attach': actions.attach,
   'os-detach': actions.detach,
   'os-force_detach': actions.forceDetach,
+  'os-unmanage': unmanageVolume,
 };
 /** Actions that answer 200 with a body; the others answer 202 without one. */
 const ACTIONS_WITH_BODY = new Set([
@@ -275,6 +300,25 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('GET', '/group_types/:id/group_specs/:key', showGroupSpec);
   route('PUT', '/group_types/:id/group_specs/:key', updateGroupSpec);
   route('DELETE', '/group_types/:id/group_specs/:key', deleteGroupSpec);
+  route('POST', '/os-volume-manage', manageVolume);
+  route('POST', '/os-snapshot-manage', manageSnapshot);
+  route('GET', '/manageable_volumes', listManageableVolumes);
+  route('GET', '/manageable_volumes/detail', listManageableVolumesDetail);
+  route('GET', '/manageable_snapshots', listManageableSnapshots);
+  route('GET', '/manageable_snapshots/detail', listManageableSnapshotsDetail);
+  route('GET', '/groups', listGroups);
+  route('GET', '/groups/detail', listGroupsDetail);
+  route('POST', '/groups', createGroup);
+  route('POST', '/groups/action', groupsAction);
+  route('GET', '/groups/:id', showGroup);
+  route('PUT', '/groups/:id', updateGroup);
+  route('POST', '/groups/:id/action', groupAction);
+  route('GET', '/group_snapshots', listGroupSnapshots);
+  route('GET', '/group_snapshots/detail', listGroupSnapshotsDetail);
+  route('POST', '/group_snapshots', createGroupSnapshot);
+  route('GET', '/group_snapshots/:id', showGroupSnapshot);
+  route('DELETE', '/group_snapshots/:id', deleteGroupSnapshot);
+  route('POST', '/group_snapshots/:id/action', groupSnapshotAction);
   route('GET', '/backups', listBackups);
   route('GET', '/backups/detail', listBackupsDetail);
   route('POST', '/backups', createBackup);

@@ -17,6 +17,7 @@ import {
   snapshotView,
   sortKeys,
 } from './common.ts';
+import { unmanageSnapshot } from './manage.ts';
 import { metadataSchema, snapshotCreateSchema, snapshotUpdateSchema } from './schemas.ts';
 
 type P = { id: string };
@@ -214,6 +215,9 @@ export async function snapshotAction(svc: BlockStorageService, req: FastifyReque
     case 'os-force_delete':
       req.authorize('volume_extension:snapshot_admin_actions:force_delete', { project_id: s.project_id });
       await svc.parts.api.deleteSnapshot(req.context, s, true);
+      break;
+    case 'os-unmanage':
+      await unmanageSnapshot(svc, req, s);
       break;
     case 'os-update_snapshot_status': {
       req.authorize('volume:update_snapshot', { project_id: s.project_id });

@@ -6,6 +6,9 @@ import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
 import type { VolumeRow } from '../volumes.ts';
+import { volumeTypeIds } from '../groups.ts';
+import type { BackupRow } from '../backups.ts';
+import { visible as visibleBackup } from './backups.ts';
 import {
   type Query,
   at,
@@ -44,11 +47,19 @@ export async function createVolume(svc: BlockStorageService, req: FastifyRequest
   const ctx = req.context;
   req.authorize('volume:create', { project_id: ctx.projectId });
   if (b.imageRef ?? b.image_id) req.authorize('volume:create_from_image', { project_id: ctx.projectId });
-  // Not built yet (Cinder 3.47): refused rather than a blank volume the client did not ask for.
-  if (b.backup_id !== undefined && b.backup_id !== null)
-    throw badRequest(
-      'Invalid input received: creating a volume from a backup is not supported here yet; restore the backup instead (POST /backups/{backup_id}/restore).',
-    );
+  // From a backup (3.47): the backup must be available; the volume agent makes a blank volume and
+  // the backup agent writes the backup into it (the volume stays `creating` until then).
+  let backup: BackupRow | undefined;
+  if (b.backup_id !== undefined && b.backup_id !== null) {
+    if (!at(req, '3.47'))
+      throw badRequest('Invalid input received: Creating a volume from a backup requires microversion 3.47.');
+    backup = await visibleBackup(svc, req, String(b.backup_id));
+    if (backup.status !== 'available')
+      throw badRequest(`Invalid backup: Backup status must be available, but is ${backup.status}.`);
+  }
+  // A volume in a generic group (3.13): the group must be the caller's, the type one of its types.
+  const groupId = at(req, '3.13') && typeof b.group_id === 'string' ? b.group_id : null;
+  const group = groupId ? await svc.parts.groups.visible(ctx, groupId) : undefined;
   const v = await svc.parts.api.create(ctx, {
     size: sizeOf(b.size),
     name: (b.name ?? b.display_name ?? null) as string | null,
@@ -60,7 +71,9 @@ export async function createVolume(svc: BlockStorageService, req: FastifyRequest
     imageRef: (b.imageRef ?? b.image_id ?? null) as string | null,
     metadata: b.metadata as Record<string, string> | undefined,
     multiattach: b.multiattach as boolean | undefined,
-    groupId: b.group_id as string | null,
+    backup,
+    groupId: group?.id ?? null,
+    groupVolumeTypes: group ? volumeTypeIds(group) : undefined,
   });
   reply.code(202);
   return { volume: await viewOne(svc, req, v, true) };

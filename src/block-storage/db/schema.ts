@@ -211,6 +211,41 @@ export interface GroupTypesTable {
   updated_at: Timestamp | null;
 }
 
+export interface GroupsTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  name: string | null;
+  description: string | null;
+  status: string;
+  availability_zone: string;
+  /** host@backend#pool once scheduled: the backend of every volume of the group. */
+  host: string | null;
+  group_type_id: string;
+  /** The volume types the group's volumes may have (ids), JSON list. */
+  volume_type_ids: JsonText;
+  group_snapshot_id: string | null;
+  source_group_id: string | null;
+  replication_status: string;
+  created_at: Timestamp;
+  updated_at: Timestamp | null;
+  deleted: IntBool;
+}
+
+export interface GroupSnapshotsTable {
+  id: string;
+  group_id: string;
+  project_id: string;
+  user_id: string;
+  name: string | null;
+  description: string | null;
+  status: string;
+  group_type_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp | null;
+  deleted: IntBool;
+}
+
 export interface BlockStorageDb {
   volumes: VolumesTable;
   volume_attachments: AttachmentsTable;
@@ -227,4 +262,6 @@ export interface BlockStorageDb {
   transfers: TransfersTable;
   backups: BackupsTable;
   group_types: GroupTypesTable;
+  groups: GroupsTable;
+  group_snapshots: GroupSnapshotsTable;
 }

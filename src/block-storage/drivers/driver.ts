@@ -71,6 +71,16 @@ export interface VolumeDriver {
   revertToSnapshot(v: DriverVolume, s: DriverSnapshot): Promise<void>;
   initializeConnection(v: DriverVolume, connector: Record<string, unknown>): Promise<ConnectionInfo>;
   terminateConnection(v: DriverVolume, connector: Record<string, unknown> | null): Promise<void>;
+  /**
+   * Takes over storage the backend has but no volume row names (manage_existing): `ref` is
+   * Cinder's reference (`source-name`: the file's name in the backend). Answers the new location
+   * and the size in GiB (rounded up).
+   */
+  manageExisting(v: DriverVolume, ref: Record<string, unknown>): Promise<{ location: string; size: number }>;
+  /** The same for a snapshot of volume `v`. */
+  manageExistingSnapshot(s: DriverSnapshot, ref: Record<string, unknown>): Promise<{ location: string; size: number }>;
+  /** What the backend holds (volumes, or snapshots), for the manageable lists: name and size in GiB. */
+  listExisting(kind: 'volume' | 'snapshot'): Promise<Array<{ name: string; size: number }>>;
   /** Capacity, for the periodic report. `allocatedGb`: the sum of the sizes of the agent's volumes. */
   stats(allocatedGb: number): Promise<BackendStats>;
 }

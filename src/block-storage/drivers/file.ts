@@ -20,6 +20,9 @@ export interface FileDriverOptions {
   reservedPercentage: number;
 }
 
+/** A reference the driver cannot take over (Cinder's ManageExistingInvalidReference). */
+export class ManageError extends Error {}
+
 export class FileDriver implements VolumeDriver {
   readonly name = 'file';
   constructor(private o: FileDriverOptions) {}
@@ -113,6 +116,58 @@ export class FileDriver implements VolumeDriver {
     await this.copy(s.provider_location ?? this.pathOf('snapshot', s.id), tmp);
     await fs.promises.rename(tmp, p);
     if (v.size > s.volume_size) await this.extendVolume(v, v.size);
+  }
+
+  /** The file a `source-name` reference names: a plain name inside the volumes directory. */
+  private refPath(ref: Record<string, unknown>): string {
+    const name = ref['source-name'];
+    if (typeof name !== 'string' || !name || name.includes('/') || name === '.' || name === '..')
+      throw new ManageError(
+        `Manage existing volume failed due to invalid backend reference ${JSON.stringify(ref)}: source-name must name a file of the backend.`,
+      );
+    return path.join(this.o.dir, name);
+  }
+
+  private async sizeOf(p: string): Promise<number> {
+    let bytes: number;
+    if (this.o.format === 'qcow2') {
+      const info = JSON.parse((await run('qemu-img', ['info', '--output=json', p])).stdout) as {
+        'virtual-size': number;
+      };
+      bytes = info['virtual-size'];
+    } else bytes = (await fs.promises.stat(p)).size;
+    return Math.max(1, Math.ceil(bytes / GiB));
+  }
+
+  private async adopt(ref: Record<string, unknown>, to: string): Promise<{ location: string; size: number }> {
+    const from = this.refPath(ref);
+    const st = await fs.promises.stat(from).catch(() => null);
+    if (!st?.isFile())
+      throw new ManageError(
+        `Manage existing volume failed due to invalid backend reference ${JSON.stringify(ref)}: no such file.`,
+      );
+    const size = await this.sizeOf(from);
+    if (from !== to) await fs.promises.rename(from, to);
+    return { location: to, size };
+  }
+
+  async manageExisting(v: DriverVolume, ref: Record<string, unknown>) {
+    return this.adopt(ref, this.pathOf('volume', v.id));
+  }
+
+  async manageExistingSnapshot(s: DriverSnapshot, ref: Record<string, unknown>) {
+    return this.adopt(ref, this.pathOf('snapshot', s.id));
+  }
+
+  async listExisting(kind: 'volume' | 'snapshot') {
+    const out: Array<{ name: string; size: number }> = [];
+    const names = await fs.promises.readdir(this.o.dir).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      if (!name.startsWith(`${kind}-`) || name.endsWith('.revert')) continue;
+      const size = await this.sizeOf(path.join(this.o.dir, name)).catch(() => null);
+      if (size !== null) out.push({ name, size });
+    }
+    return out;
   }
 
   async initializeConnection(v: DriverVolume): Promise<ConnectionInfo> {

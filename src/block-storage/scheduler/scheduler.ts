@@ -9,6 +9,7 @@ import type { MessageBus } from '../../core/bus.ts';
 import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageDb } from '../db/schema.ts';
 import type { BackendStats, PoolStats } from '../drivers/driver.ts';
+import type { GroupStore } from '../groups.ts';
 import { serviceUp } from '../heartbeat.ts';
 import { Action, Detail, type MessageStore } from '../messages.ts';
 import { SCHEDULER_TOPIC, type SchedulerRpc, volumeRpc } from '../rpcapi.ts';
@@ -63,6 +64,7 @@ export class Scheduler {
   constructor(
     private db: Kysely<BlockStorageDb>,
     private volumes: VolumeStore,
+    private groups: GroupStore,
     private messages: MessageStore,
     private bus: MessageBus,
     private serviceDownTime: number,
@@ -73,6 +75,10 @@ export class Scheduler {
     this.stopServing = serveRpc<SchedulerRpc>(this.bus, SCHEDULER_TOPIC, 'scheduler', {
       create_volume: async ({ volume_id, request_id }) => {
         await this.createVolume(volume_id, request_id);
+        return null;
+      },
+      create_group: async ({ group_id, request_id }) => {
+        await this.createGroup(group_id, request_id);
         return null;
       },
     });
@@ -121,6 +127,34 @@ export class Scheduler {
     }
   }
 
+  /** A group goes to the first pool (best first) that takes every one of its volume types. */
+  private async createGroup(groupId: string, requestId?: string) {
+    const g = await this.groups.get(groupId);
+    if (!g || g.status !== 'creating') return;
+    try {
+      const typeIds = json<string[]>(g.volume_type_ids, []);
+      const types = typeIds.length
+        ? await this.db.selectFrom('volume_types').selectAll().where('id', 'in', typeIds).execute()
+        : [];
+      let pools = await this.select(0, g.availability_zone, {});
+      for (const t of types) {
+        const ok = new Set((await this.select(0, g.availability_zone, specsOf(t))).map((p) => p.name));
+        pools = pools.filter((p) => ok.has(p.name));
+      }
+      const pool = pools[0];
+      if (!pool) {
+        this.log.warn({ group: groupId }, 'group not scheduled: no valid backend');
+        await this.groups.update(g.id, { status: 'error' }, { status: ['creating'] });
+        return;
+      }
+      await this.groups.update(g.id, { host: pool.name });
+      volumeRpc(this.bus).cast(pool.backend).create_group({ group_id: g.id, request_id: requestId });
+    } catch (err) {
+      this.log.error({ err, group: groupId }, 'group scheduling failed');
+      await this.groups.update(g.id, { status: 'error' }, { status: ['creating'] });
+    }
+  }
+
   private async placeFor(v: VolumeRow): Promise<PoolState | undefined> {
     // A volume made from another one's bytes goes to that one's backend.
     const src = v.source_volid
@@ -135,6 +169,10 @@ export class Scheduler {
       .executeTakeFirst();
     const specs = type ? specsOf(type) : {};
     const pools = await this.select(v.size, v.availability_zone, specs);
+    // A volume of a group goes to the group's backend.
+    const group = v.group_id ? await this.groups.get(v.group_id) : undefined;
+    if (group?.host)
+      return pools.find((p) => p.name === group.host) ?? pools.find((p) => p.backend === group.host?.split('#')[0]);
     if (src?.host)
       return pools.find((p) => p.name === src.host) ?? pools.find((p) => p.backend === src.host?.split('#')[0]);
     return pools[0];

@@ -15,12 +15,15 @@ import type { Instance } from '../instances.ts';
 import { VirtError, type VirtApi, type WaitedEvent } from '../drivers/virt.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from './netproxy.ts';
+import { volumeExtended } from './volumes.ts';
 
 export interface ExternalEvent {
   server_uuid: string;
   name: string;
   status?: string;
   tag?: string | null;
+  /** The API request that took the event (the instance action `extend_volume` records it). */
+  request_id?: string;
 }
 
 /** The key Nova gives an event: `<name>-<tag>` (just the name without a tag). */
@@ -176,6 +179,8 @@ async function handleEvent(agent: ComputeAgent, e: ExternalEvent) {
           .catch((err) => agent.log.warn({ err, instance: uuid }, 'detaching a deleted port failed'));
       }
     });
+  } else if (e.name === 'volume-extended' && e.tag && e.request_id) {
+    await volumeExtended(agent, uuid, e.tag, e.request_id);
   } else {
     const waited = instanceEvents(agent).pop(uuid, eventKey(e.name, e.tag), e.status ?? 'completed');
     if (!waited) agent.log.debug({ instance: uuid, event: eventKey(e.name, e.tag) }, 'no one waits for this event');

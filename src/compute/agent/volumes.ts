@@ -328,3 +328,26 @@ export async function reimageBootVolume(agent: ComputeAgent, inst: Instance, ima
     agent.instanceEvents.clear(inst.uuid, [key]);
   }
 }
+
+/**
+ * The `volume-extended` external event (block storage extended an attached volume, 3.42): the
+ * `compute_extend_volume` event of the API's `extend_volume` action, with the new size read
+ * from block storage and given to the driver (nova.compute.manager's extend_volume).
+ */
+export async function volumeExtended(agent: ComputeAgent, uuid: string, volumeId: string, requestId: string) {
+  const inst = await agent.store.get(uuid);
+  if (!inst || inst.host !== agent.host) return;
+  const bdm = await blockDevices(agent).byVolume(uuid, volumeId);
+  if (!bdm) return;
+  await agent.store.event(uuid, requestId, 'compute_extend_volume', agent.host, async () => {
+    if (!agent.driver.extendVolume) return;
+    const r = await agent.clients.blockStorage.request<{ volume: { size: number } }>('GET', `/volumes/${volumeId}`);
+    if (r.status !== 200) throw new Error(`volume ${volumeId}: ${r.status}`);
+    await agent.driver.extendVolume(
+      inst,
+      bdm.connection_info ?? {},
+      bdm.device_name ?? '',
+      r.body.volume.size * 1024 ** 3,
+    );
+  });
+}

@@ -158,11 +158,26 @@ export async function createExternalEvents(svc: ComputeService, req: FastifyRequ
     } else {
       ev.status = 'completed';
       ev.code = 200;
+      // Nova records the extend of an attached volume as an instance action (its agent adds the event).
+      if (e.name === 'volume-extended')
+        await store.startAction({
+          instance_uuid: inst.uuid,
+          action: 'extend_volume',
+          request_id: req.id,
+          user_id: req.ctx?.userId,
+          project_id: req.ctx?.projectId,
+        });
       let hosts = hostsOf.get(inst.uuid);
       if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
       for (const h of hosts) {
         const list = byHost.get(h) ?? [];
-        list.push({ server_uuid: e.server_uuid, name: e.name, status: e.status ?? 'completed', tag: e.tag ?? null });
+        list.push({
+          server_uuid: e.server_uuid,
+          name: e.name,
+          status: e.status ?? 'completed',
+          tag: e.tag ?? null,
+          request_id: req.id,
+        });
         byHost.set(h, list);
       }
     }

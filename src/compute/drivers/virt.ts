@@ -122,6 +122,16 @@ export interface VirtDriver {
   attachVolume?(instance: Instance, connectionInfo: VolumeConnectionInfo, mountpoint: string): Promise<void>;
   /** Disconnects the volume at `mountpoint` from the guest (a guest that is gone is fine). Throws a VirtError on failure. */
   detachVolume?(instance: Instance, connectionInfo: VolumeConnectionInfo, mountpoint: string): Promise<void>;
+  /**
+   * The volume at `mountpoint` grew to `newSizeBytes` on its backend (the `volume-extended`
+   * event): the guest is told its new size. Absent: nothing to do on the guest (Nova's fake driver).
+   */
+  extendVolume?(
+    instance: Instance,
+    connectionInfo: VolumeConnectionInfo,
+    mountpoint: string,
+    newSizeBytes: number,
+  ): Promise<void>;
   // ---- moves (resize, cold and live migration, evacuation); absent: the driver cannot move guests ----
   /** Source of a resize/cold migration: the guest is powered off and its disk sent away (kept until confirm). */
   migrateDiskAndPowerOff?(instance: Instance): Promise<void>;
