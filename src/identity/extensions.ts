@@ -11,6 +11,7 @@ import { policiesExtension } from './api/policies.ts';
 import { endpointFilterExtension } from './api/endpoint_filter.ts';
 import { domainConfigExtension } from './api/domain_config.ts';
 import { oauth1Extension } from './api/oauth1.ts';
+import { federationExtension } from './api/federation.ts';
 
 export interface IdentityExtension {
   name: string;
@@ -28,4 +29,5 @@ export const extensions: IdentityExtension[] = [
   endpointFilterExtension,
   domainConfigExtension,
   oauth1Extension,
+  federationExtension,
 ];
