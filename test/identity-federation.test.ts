@@ -15,9 +15,7 @@ describe('federation mapping rules', () => {
     assert.throws(() => validateMapping({ rules: [] }), /Invalid input/);
     assert.throws(() => validateMapping({ rules: [{ local: [{ user: { name: '{0}' } }], remote: [] }] }));
     assert.throws(() => validateMapping({ rules: [{ local: [{ bogus: 1 }], remote: [{ type: 'a' }] }] }));
-    assert.throws(() =>
-      validateMapping({ rules: [{ local: [{ group: { name: 'x' } }], remote: [{ type: 'a' }] }] }),
-    );
+    assert.throws(() => validateMapping({ rules: [{ local: [{ group: { name: 'x' } }], remote: [{ type: 'a' }] }] }));
     assert.throws(() =>
       validateMapping({ rules: [{ local: [], remote: [{ type: 'a', any_one_of: ['x'], whitelist: ['y'] }] }] }),
     );
@@ -118,10 +116,7 @@ describe('identity federation API', () => {
     });
     assert.equal(dup.status, 409);
     assert.equal((await c.req('PUT', fed('identity_providers/idp1'), { identity_provider: {} })).status, 409);
-    assert.equal(
-      (await c.req('PUT', fed('identity_providers/idp3'), { identity_provider: { bogus: 1 } })).status,
-      400,
-    );
+    assert.equal((await c.req('PUT', fed('identity_providers/idp3'), { identity_provider: { bogus: 1 } })).status, 400);
     assert.equal(
       (await c.req('PUT', fed('identity_providers/idp3'), { identity_provider: { domain_id: 'nope' } })).status,
       404,
@@ -159,25 +154,35 @@ describe('identity federation API', () => {
     assert.equal((await c.req('GET', fed('mappings/m1'))).status, 200);
     assert.equal((await c.req('GET', fed('mappings'))).body.mappings.length, 1);
     // a protocol needs an existing mapping
-    assert.equal((await c.req('PUT', fed('identity_providers/idp1/protocols/oidc'), { protocol: { mapping_id: 'x' } })).status, 400);
+    assert.equal(
+      (await c.req('PUT', fed('identity_providers/idp1/protocols/oidc'), { protocol: { mapping_id: 'x' } })).status,
+      400,
+    );
     const p = await c.req('PUT', fed('identity_providers/idp1/protocols/oidc'), { protocol: { mapping_id: 'm1' } });
     assert.equal(p.status, 201, JSON.stringify(p.body));
     assert.equal(p.body.protocol.mapping_id, 'm1');
     assert.equal((await c.req('GET', fed('identity_providers/idp1/protocols'))).body.protocols.length, 1);
     assert.equal((await c.req('GET', fed('identity_providers/idp1/protocols/nope'))).status, 404);
     assert.equal(
-      (await c.req('PATCH', fed('identity_providers/idp1/protocols/oidc'), { protocol: { mapping_id: 'nope' } })).status,
+      (await c.req('PATCH', fed('identity_providers/idp1/protocols/oidc'), { protocol: { mapping_id: 'nope' } }))
+        .status,
       400,
     );
   });
 
-  it('logs a federated user in through the trusted proxy, with the mapped groups\' roles', async () => {
+  it("logs a federated user in through the trusted proxy, with the mapped groups' roles", async () => {
     const headers = { 'X-Remote-User': 'fred', 'X-Email': 'fred@example.org', 'X-Groups': 'fed-users;unknown' };
     // an unknown group name is refused
-    const bad = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers });
+    const bad = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers,
+    });
     assert.equal(bad.status, 401);
     headers['X-Groups'] = 'fed-users';
-    const r = await c.req('POST', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers });
+    const r = await c.req('POST', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers,
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const unscoped = r.headers.get('x-subject-token')!;
     const t = r.body.token;
@@ -216,7 +221,10 @@ describe('identity federation API', () => {
     assert.equal(v.status, 200);
     assert.equal(v.body.token.project.id, projectId);
     // the same person logs in again: the same shadow user
-    const again = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers });
+    const again = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers,
+    });
     assert.equal(again.body.token.user.id, t.user.id);
     // the mapped method through /v3/auth/tokens too
     const direct = await c.req(
@@ -233,22 +241,34 @@ describe('identity federation API', () => {
       404,
     );
     assert.equal(
-      (await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers })).status,
+      (await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers }))
+        .status,
       403,
     );
     await c.req('PATCH', fed('identity_providers/idp1'), { identity_provider: { enabled: true } });
   });
 
   it('checks the asserting provider against its remote ids', async () => {
-    await c.req('PATCH', fed('identity_providers/idp1/protocols/oidc'), { protocol: { remote_id_attribute: 'HTTP_X_IDP' } });
+    await c.req('PATCH', fed('identity_providers/idp1/protocols/oidc'), {
+      protocol: { remote_id_attribute: 'HTTP_X_IDP' },
+    });
     const headers: Record<string, string> = { 'X-Remote-User': 'fred', 'X-Email': 'f@x', 'X-Groups': 'fed-users' };
-    const missing = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers });
+    const missing = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers,
+    });
     assert.equal(missing.status, 400);
     headers['X-Idp'] = 'https://other.example/';
-    const wrong = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers });
+    const wrong = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers,
+    });
     assert.equal(wrong.status, 403);
     headers['X-Idp'] = 'https://idp1.example/';
-    const ok = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, { token: null, headers });
+    const ok = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers,
+    });
     assert.equal(ok.status, 201);
   });
 
@@ -287,7 +307,10 @@ describe('identity federation API', () => {
     const config = { federation: { trustedProxies: ['127.0.0.1'] } };
     const m = new FederationManager({ config } as unknown as IdentityService);
     assert.throws(() => m.assertion({ ip: '10.0.0.9', headers: { 'x-remote-user': 'eve' } }), /trusted proxy/);
-    assert.deepEqual(m.assertion({ ip: '::ffff:127.0.0.1', headers: { 'x-remote-user': 'a;b' } }).REMOTE_USER, ['a', 'b']);
+    assert.deepEqual(m.assertion({ ip: '::ffff:127.0.0.1', headers: { 'x-remote-user': 'a;b' } }).REMOTE_USER, [
+      'a',
+      'b',
+    ]);
     const off = new FederationManager({ config: {} } as unknown as IdentityService);
     assert.throws(() => off.assertion({ ip: '127.0.0.1', headers: {} }), /trusted proxy/);
   });

@@ -31,7 +31,9 @@ describe('identity MFA', () => {
     c = await startCloud();
     const u = await c.req('POST', '/v3/users', { user: { name: 'mfa-user', password, domain_id: 'default' } });
     userId = u.body.user.id;
-    const cred = await c.req('POST', '/v3/credentials', { credential: { user_id: userId, type: 'totp', blob: secret } });
+    const cred = await c.req('POST', '/v3/credentials', {
+      credential: { user_id: userId, type: 'totp', blob: secret },
+    });
     assert.equal(cred.status, 201, JSON.stringify(cred.body));
   });
   after(() => c?.stop());
@@ -45,7 +47,10 @@ describe('identity MFA', () => {
       totp: { user: { name: 'mfa-user', domain: { id: 'default' }, passcode: code() } },
     });
     assert.equal(byName.status, 201);
-    const bad = await login({ methods: ['totp'], totp: { user: { id: userId, passcode: '000000' === code() ? '111111' : '000000' } } });
+    const bad = await login({
+      methods: ['totp'],
+      totp: { user: { id: userId, passcode: '000000' === code() ? '111111' : '000000' } },
+    });
     assert.equal(bad.status, 401);
     const malformed = await login({ methods: ['totp'], totp: { user: { id: userId } } });
     assert.equal(malformed.status, 400);
@@ -81,8 +86,12 @@ describe('identity MFA', () => {
     assert.equal(both.status, 201);
     // a bad receipt, and a receipt with a wrong code
     assert.equal(
-      (await login({ methods: ['totp'], totp: { user: { id: userId, passcode: code() } } }, { 'Openstack-Auth-Receipt': 'nope' }))
-        .status,
+      (
+        await login(
+          { methods: ['totp'], totp: { user: { id: userId, passcode: code() } } },
+          { 'Openstack-Auth-Receipt': 'nope' },
+        )
+      ).status,
       401,
     );
     const wrong = await login(

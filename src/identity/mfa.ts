@@ -46,7 +46,10 @@ export class MfaManager {
   keys: KeyRepository;
   formatter: ReceiptFormatter;
   constructor(private s: IdentityService) {
-    this.keys = new KeyRepository(path.join(s.config.dataDir, 'fernet-receipts'), s.config.identity.fernetMaxActiveKeys);
+    this.keys = new KeyRepository(
+      path.join(s.config.dataDir, 'fernet-receipts'),
+      s.config.identity.fernetMaxActiveKeys,
+    );
     this.formatter = new ReceiptFormatter(this.keys);
   }
 

@@ -155,7 +155,8 @@ export class FederationManager {
             authorization_ttl: body.authorization_ttl ?? null,
           })
           .execute();
-        for (const remote_id of remoteIds) await tx.insertInto('idp_remote_id').values({ idp_id: id, remote_id }).execute();
+        for (const remote_id of remoteIds)
+          await tx.insertInto('idp_remote_id').values({ idp_id: id, remote_id }).execute();
       });
     } catch (e) {
       if (isUniqueViolation(e)) throw storeConflict('identity_provider', `Duplicate entry found with ID ${id}`);
@@ -167,7 +168,12 @@ export class FederationManager {
 
   async updateIdp(
     id: string,
-    patch: { enabled?: boolean; description?: string | null; remote_ids?: string[] | null; authorization_ttl?: number | null },
+    patch: {
+      enabled?: boolean;
+      description?: string | null;
+      remote_ids?: string[] | null;
+      authorization_ttl?: number | null;
+    },
   ): Promise<IdentityProvider> {
     await this.getIdp(id);
     const remoteIds = patch.remote_ids === undefined ? undefined : [...new Set(patch.remote_ids ?? [])];
@@ -180,7 +186,8 @@ export class FederationManager {
       if (Object.keys(set).length) await tx.updateTable('identity_provider').set(set).where('id', '=', id).execute();
       if (remoteIds) {
         await tx.deleteFrom('idp_remote_id').where('idp_id', '=', id).execute();
-        for (const remote_id of remoteIds) await tx.insertInto('idp_remote_id').values({ idp_id: id, remote_id }).execute();
+        for (const remote_id of remoteIds)
+          await tx.insertInto('idp_remote_id').values({ idp_id: id, remote_id }).execute();
       }
     });
     // A disabled provider's tokens stop validating.
@@ -224,7 +231,11 @@ export class FederationManager {
   }
   async listMappings(): Promise<Mapping[]> {
     const rows = await this.db.selectFrom('federation_mapping').selectAll().orderBy('id').execute();
-    return rows.map((r) => ({ id: r.id, rules: JSON.parse(r.rules) as MappingRule[], schema_version: r.schema_version }));
+    return rows.map((r) => ({
+      id: r.id,
+      rules: JSON.parse(r.rules) as MappingRule[],
+      schema_version: r.schema_version,
+    }));
   }
   async createMapping(id: string, body: unknown): Promise<Mapping> {
     const m = validateMapping(body);
@@ -278,8 +289,7 @@ export class FederationManager {
     return this.db.selectFrom('federation_protocol').selectAll().where('idp_id', '=', idpId).orderBy('id').execute();
   }
   private async assertMapping(mappingId: string) {
-    if (!(await this.findMapping(mappingId)))
-      throw badRequest(`Invalid mapping id: ${mappingId}`, 'ValidationError');
+    if (!(await this.findMapping(mappingId))) throw badRequest(`Invalid mapping id: ${mappingId}`, 'ValidationError');
   }
   async createProtocol(
     idpId: string,
@@ -291,7 +301,12 @@ export class FederationManager {
     try {
       await this.db
         .insertInto('federation_protocol')
-        .values({ id, idp_id: idpId, mapping_id: body.mapping_id, remote_id_attribute: body.remote_id_attribute ?? null })
+        .values({
+          id,
+          idp_id: idpId,
+          mapping_id: body.mapping_id,
+          remote_id_attribute: body.remote_id_attribute ?? null,
+        })
         .execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw storeConflict('federation_protocol', `Duplicate entry found with ID ${id}`);
@@ -311,7 +326,12 @@ export class FederationManager {
     if (patch.mapping_id !== undefined) set.mapping_id = patch.mapping_id;
     if (patch.remote_id_attribute !== undefined) set.remote_id_attribute = patch.remote_id_attribute;
     if (Object.keys(set).length)
-      await this.db.updateTable('federation_protocol').set(set).where('idp_id', '=', idpId).where('id', '=', id).execute();
+      await this.db
+        .updateTable('federation_protocol')
+        .set(set)
+        .where('idp_id', '=', idpId)
+        .where('id', '=', id)
+        .execute();
     this.s.backend.notify('OS-FEDERATION:protocol', 'updated', id);
     return this.getProtocol(idpId, id);
   }
@@ -340,7 +360,13 @@ export class FederationManager {
   }
   async createSp(
     id: string,
-    body: { auth_url: string; sp_url: string; description?: string | null; enabled?: boolean; relay_state_prefix?: string },
+    body: {
+      auth_url: string;
+      sp_url: string;
+      description?: string | null;
+      enabled?: boolean;
+      relay_state_prefix?: string;
+    },
   ): Promise<ServiceProvider> {
     try {
       await this.db
@@ -364,7 +390,13 @@ export class FederationManager {
   }
   async updateSp(
     id: string,
-    patch: { auth_url?: string; sp_url?: string; description?: string | null; enabled?: boolean; relay_state_prefix?: string },
+    patch: {
+      auth_url?: string;
+      sp_url?: string;
+      description?: string | null;
+      enabled?: boolean;
+      relay_state_prefix?: string;
+    },
   ): Promise<ServiceProvider> {
     await this.getSp(id);
     const set: Partial<ServiceProviderTable> = {};
@@ -385,7 +417,11 @@ export class FederationManager {
 
   /** The `service_providers` of a token: the enabled ones. */
   async tokenServiceProviders(): Promise<Array<{ id: string; auth_url: string; sp_url: string }>> {
-    return (await this.listSps({ enabled: true })).map((sp) => ({ id: sp.id, auth_url: sp.auth_url, sp_url: sp.sp_url }));
+    return (await this.listSps({ enabled: true })).map((sp) => ({
+      id: sp.id,
+      auth_url: sp.auth_url,
+      sp_url: sp.sp_url,
+    }));
   }
 
   // ---- the mapped method ----
@@ -502,7 +538,13 @@ export class FederationManager {
         await this.db.deleteFrom('federated_user').where('user_id', '=', id).where('idp_id', '=', idpId).execute();
         await this.db
           .insertInto('federated_user')
-          .values({ user_id: id, idp_id: idpId, protocol_id: protocolId, unique_id: uniqueId, display_name: displayName })
+          .values({
+            user_id: id,
+            idp_id: idpId,
+            protocol_id: protocolId,
+            unique_id: uniqueId,
+            display_name: displayName,
+          })
           .execute();
       } else if (user.name !== displayName) {
         await this.s.users.update(user.id, { name: displayName });
@@ -542,5 +584,3 @@ export class FederationManager {
     return !!idp && idp.enabled && !!(await this.findProtocol(idpId, protocolId));
   }
 }
-
-
