@@ -85,7 +85,10 @@ describe('identity federation API', () => {
   before(async () => {
     c = await startCloud({
       configure: (cfg) => {
-        cfg.federation = { trustedProxies: ['127.0.0.1', '::1'] };
+        cfg.federation = {
+          trustedProxies: ['127.0.0.1', '::1'],
+          trustedDashboards: ['https://horizon.example/auth/websso/'],
+        };
       },
     });
     projectId = (await c.req('POST', '/v3/projects', { project: { name: 'fed-project', domain_id: 'default' } })).body
@@ -313,6 +316,42 @@ describe('identity federation API', () => {
     ]);
     const off = new FederationManager({ config: {} } as unknown as IdentityService);
     assert.throws(() => off.assertion({ ip: '127.0.0.1', headers: {} }), /trusted proxy/);
+  });
+
+  it('posts a WebSSO token back to a trusted dashboard only', async () => {
+    const headers = {
+      'X-Remote-User': 'fred',
+      'X-Email': 'f@x',
+      'X-Groups': 'fed-users',
+      'X-Idp': 'https://idp1.example/',
+    };
+    const origin = encodeURIComponent('https://horizon.example/auth/websso/');
+    const base = '/v3/auth/OS-FEDERATION';
+    const noOrigin = await c.req('GET', `${base}/identity_providers/idp1/protocols/oidc/websso`, undefined, {
+      token: null,
+      headers,
+    });
+    assert.equal(noOrigin.status, 400);
+    const evil = await c.req(
+      'GET',
+      `${base}/websso/oidc?origin=${encodeURIComponent('https://evil.example/')}`,
+      undefined,
+      {
+        token: null,
+        headers,
+      },
+    );
+    assert.equal(evil.status, 403);
+    for (const path of [`${base}/identity_providers/idp1/protocols/oidc/websso`, `${base}/websso/oidc`]) {
+      const r = await c.req('POST', `${path}?origin=${origin}`, undefined, { token: null, headers });
+      assert.equal(r.status, 200, String(r.body));
+      assert.match(r.headers.get('content-type')!, /text\/html/);
+      assert.match(r.body, /action="https:\/\/horizon\.example\/auth\/websso\/"/);
+      const token = /name="token" id="token" value="([^"]+)"/.exec(r.body)![1]!;
+      const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': token } });
+      assert.equal(v.status, 200);
+      assert.equal(v.body.token.user.name, 'fred');
+    }
   });
 
   it('deletes a provider with its protocols and shadow users', async () => {

@@ -1,7 +1,7 @@
 // /v3/OS-FEDERATION (keystone/api/os_federation.py): identity providers, their protocols, mappings,
 // service providers, the projects and domains a federated token may scope to, and the federated
 // authentication endpoint (the `mapped` method through an identity provider's protocol).
-// SAML2 (the IdP side, ECP, metadata) and WebSSO are not served.
+// WebSSO posts the token back to a trusted dashboard. SAML2 (the IdP side, ECP, metadata) is not served.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { IdentityExtension } from '../extensions.ts';
@@ -88,6 +88,36 @@ const spCreate = wrap('service_provider', {
   properties: spProps,
 });
 const spUpdate = wrap('service_provider', { minProperties: 1, additionalProperties: false, properties: spProps });
+
+const html = (v: string) =>
+  v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&#39;');
+
+/** Keystone's sso_callback_template: a form that posts the token to the dashboard's origin. */
+function ssoForm(origin: string, token: string): string {
+  return `<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml">
+  <head>
+    <title>Keystone WebSSO redirect</title>
+  </head>
+  <body>
+     <form id="sso" name="sso" action="${html(origin)}" method="post">
+       Please wait...
+       <br/>
+       <input type="hidden" name="token" id="token" value="${html(token)}"/>
+       <noscript>
+         <input type="submit" name="submit_no_javascript" id="submit_no_javascript"
+            value="If your JavaScript is disabled, please click to continue"/>
+       </noscript>
+     </form>
+     <script type="text/javascript">
+       window.onload = function() {
+         document.forms['sso'].submit();
+       }
+     </script>
+  </body>
+</html>
+`;
+}
 
 type Params = Record<string, string>;
 const params = (req: FastifyRequest) => req.params as Params;
@@ -180,6 +210,31 @@ function routes(app: FastifyInstance, s: IdentityService) {
   };
   app.get(`${protocols}/:protocol_id/auth`, { config: { auth: false } }, federatedAuth);
   app.post(`${protocols}/:protocol_id/auth`, { config: { auth: false } }, federatedAuth);
+
+  // ---- WebSSO: the token posted back to a trusted dashboard (Horizon) by an auto-submitting form ----
+  const websso = async (req: FastifyRequest, reply: FastifyReply, idpId: string | undefined) => {
+    const origin = f().checkOrigin(q(req).origin);
+    const env = { ip: req.ip, headers: req.headers };
+    const protocolId = params(req).protocol_id!;
+    const idp = idpId ?? (await f().idpForWebsso(protocolId, env));
+    const model = await s.tokens.authenticate(
+      { identity: { methods: ['mapped'], mapped: { identity_provider: idp, protocol: protocolId } } },
+      env,
+    );
+    reply.code(200).type('text/html; charset=UTF-8');
+    return ssoForm(origin, model.id);
+  };
+  const ssoIdp = `/v3/auth/${FED}/identity_providers/:idp_id/protocols/:protocol_id/websso`;
+  const ssoAny = `/v3/auth/${FED}/websso/:protocol_id`;
+  for (const method of ['GET', 'POST'] as const) {
+    app.route({
+      method,
+      url: ssoIdp,
+      config: { auth: false },
+      handler: (req, reply) => websso(req, reply, params(req).idp_id),
+    });
+    app.route({ method, url: ssoAny, config: { auth: false }, handler: (req, reply) => websso(req, reply, undefined) });
+  }
 
   // ---- mappings ----
   const mappings = `/v3/${FED}/mappings`;

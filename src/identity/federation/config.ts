@@ -14,6 +14,8 @@ export interface FederationOptions {
   remoteIdAttribute: string;
   /** Keystone's [saml] relay_state_prefix: a service provider's default relay_state_prefix. */
   relayStatePrefix: string;
+  /** Keystone's [federation] trusted_dashboard: the origins WebSSO may post a token back to. */
+  trustedDashboards: string[];
 }
 
 export type FederationConfig = Partial<FederationOptions>;
@@ -33,5 +35,6 @@ export function federationOptions(cfg: Pick<StratusConfig, 'federation'>, env = 
     trustedProxies: c.trustedProxies ?? fromEnv ?? [],
     remoteIdAttribute: c.remoteIdAttribute ?? '',
     relayStatePrefix: c.relayStatePrefix ?? 'ss:mem:',
+    trustedDashboards: c.trustedDashboards ?? [],
   };
 }

@@ -578,6 +578,46 @@ export class FederationManager {
     return { user, groupIds: [...groupIds], idpId, protocolId };
   }
 
+  /**
+   * WebSSO without a named provider: the provider whose remote ids hold the asserted value of the
+   * protocol's remote id attribute (Keystone's [federation] remote_id_attribute when the protocol has none).
+   */
+  async idpForWebsso(protocolId: string, env: AuthEnv): Promise<string> {
+    const raw = this.assertion(env);
+    const attrs = new Set<string>();
+    if (this.options.remoteIdAttribute) attrs.add(this.options.remoteIdAttribute);
+    for (const p of await this.db
+      .selectFrom('federation_protocol')
+      .select('remote_id_attribute')
+      .where('id', '=', protocolId)
+      .execute())
+      if (p.remote_id_attribute) attrs.add(p.remote_id_attribute);
+    if (!attrs.size)
+      throw badRequest(
+        'Could not determine Identity Provider ID. The remote_id_attribute is not set.',
+        'ValidationError',
+      );
+    for (const attr of attrs) {
+      for (const remote of this.lookup(raw, attr) ?? []) {
+        const row = await this.db
+          .selectFrom('idp_remote_id')
+          .select('idp_id')
+          .where('remote_id', '=', remote)
+          .executeTakeFirst();
+        if (row) return row.idp_id;
+      }
+    }
+    throw unauthorized('Could not find an Identity Provider for the asserted remote id.');
+  }
+
+  /** 400 without an origin, 403 unless it is a trusted dashboard. */
+  checkOrigin(origin: string | undefined): string {
+    if (!origin) throw badRequest('Request must have an origin query parameter', 'ValidationError');
+    if (!this.options.trustedDashboards.includes(origin))
+      throw new ApiError(403, `${origin} is not a trusted dashboard host`, 'Forbidden');
+    return origin;
+  }
+
   /** A federated token stays valid while its provider and protocol exist and the provider is enabled. */
   async stillValid(idpId: string, protocolId: string): Promise<boolean> {
     const idp = await this.findIdp(idpId);
