@@ -7,6 +7,11 @@ import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 import { processRules, validateMapping, type MappingRule } from '../src/identity/federation/mapping.ts';
 import { FederationManager } from '../src/identity/federation/manager.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyRepository } from '../src/identity/token/keys.ts';
+import { randomAuditId, TokenFormatter, type TokenPayload } from '../src/identity/token/formatter.ts';
 import type { IdentityService } from '../src/identity/service.ts';
 
 describe('federation mapping rules', () => {
@@ -72,6 +77,33 @@ describe('federation mapping rules', () => {
     const none = processRules(rules, { orgPersonType: ['Contractor'] });
     assert.deepEqual(none.groupIds, []);
     assert.equal(none.user.name, undefined);
+  });
+});
+
+describe('federated Fernet payloads (versions 4, 5, 6)', () => {
+  it('round-trip unscoped, project- and domain-scoped federated tokens', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-fedtok-'));
+    try {
+      const keys = new KeyRepository(dir);
+      keys.setup();
+      const fmt = new TokenFormatter(keys);
+      const base: TokenPayload = {
+        userId: 'a'.repeat(32),
+        methods: ['mapped', 'token'],
+        expiresAt: new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000),
+        auditIds: [randomAuditId()],
+        federated: { groupIds: ['b'.repeat(32), 'not-a-uuid'], idpId: 'my-idp', protocolId: 'openid' },
+      };
+      for (const scope of [{}, { projectId: 'c'.repeat(32) }, { domainId: 'some-domain' }]) {
+        const p = { ...base, ...scope };
+        const back = fmt.validate(fmt.create(p));
+        delete back.issuedAt;
+        assert.deepEqual(back, p);
+      }
+      assert.throws(() => fmt.create({ ...base, system: 'all' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

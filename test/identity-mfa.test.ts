@@ -5,6 +5,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 import { acceptedCodes, base32Decode, totpCode } from '../src/identity/totp.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyRepository } from '../src/identity/token/keys.ts';
+import { ReceiptFormatter } from '../src/identity/token/formatter.ts';
+import { AUTH_METHODS } from '../src/identity/mfa.ts';
 
 describe('TOTP codes', () => {
   it('follows RFC 6238 (SHA-1 test vectors, 6 digits)', () => {
@@ -14,6 +20,31 @@ describe('TOTP codes', () => {
     assert.equal(totpCode(key, 59), '287082');
     assert.deepEqual(base32Decode('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'), key);
     assert.deepEqual(base32Decode('gezdgnbvgy3tqojqgezdgnbvgy3tqojq'), key);
+  });
+});
+
+describe('auth receipts', () => {
+  it('round-trip as Fernet and refuse another key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-receipt-'));
+    const other = mkdtempSync(join(tmpdir(), 'stratus-receipt-'));
+    try {
+      const keys = new KeyRepository(dir);
+      keys.setup();
+      const fmt = new ReceiptFormatter(keys, { authMethods: AUTH_METHODS });
+      const p = { userId: 'd'.repeat(32), methods: ['password', 'totp'], expiresAt: new Date(1893553445000) };
+      const r = fmt.create(p);
+      assert.ok(!r.endsWith('='));
+      const back = fmt.validate(r);
+      assert.equal(back.userId, p.userId);
+      assert.deepEqual([...back.methods].sort(), ['password', 'totp']);
+      assert.equal(back.expiresAt.getTime(), p.expiresAt.getTime());
+      const k2 = new KeyRepository(other);
+      k2.setup();
+      assert.throws(() => new ReceiptFormatter(k2, { authMethods: AUTH_METHODS }).validate(r));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 });
 

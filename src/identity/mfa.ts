@@ -11,6 +11,9 @@ import { DEFAULT_AUTH_METHODS, InvalidToken, ReceiptFormatter, type ReceiptPaylo
 import type { IdentityService } from './service.ts';
 import type { User } from './users.ts';
 
+/** Stratus's `[auth] methods`: Keystone's defaults and totp at the end (as DevStack enables it). */
+export const AUTH_METHODS: readonly string[] = [...DEFAULT_AUTH_METHODS, 'totp'];
+
 /** Keystone's [receipt] expiration. */
 export const RECEIPT_EXPIRATION = 300;
 export const RECEIPT_HEADER = 'openstack-auth-receipt';
@@ -33,7 +36,7 @@ export class InsufficientAuthMethods extends ApiError {
 }
 
 /** The rules of a user that can be met (every method is an enabled one), empty lists dropped. */
-export function validRules(user: User, enabled: readonly string[] = DEFAULT_AUTH_METHODS): string[][] {
+export function validRules(user: User, enabled: readonly string[] = AUTH_METHODS): string[][] {
   const raw = user.options.multi_factor_auth_rules;
   if (!Array.isArray(raw)) return [];
   return raw
@@ -50,7 +53,7 @@ export class MfaManager {
       path.join(s.config.dataDir, 'fernet-receipts'),
       s.config.identity.fernetMaxActiveKeys,
     );
-    this.formatter = new ReceiptFormatter(this.keys);
+    this.formatter = new ReceiptFormatter(this.keys, { authMethods: AUTH_METHODS });
   }
 
   init() {

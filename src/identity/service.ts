@@ -38,7 +38,7 @@ import { registerCatalogRoutes } from './api/catalog.ts';
 import { extensions } from './extensions.ts';
 import { FederationManager } from './federation/manager.ts';
 import { TotpAuth } from './totp.ts';
-import { MfaManager } from './mfa.ts';
+import { AUTH_METHODS, MfaManager } from './mfa.ts';
 
 export class IdentityService implements ServiceModule {
   name = 'identity';
@@ -91,7 +91,7 @@ export class IdentityService implements ServiceModule {
     );
     this.tokens = new TokenProvider(
       this.backend,
-      new TokenFormatter(this.tokenKeys),
+      new TokenFormatter(this.tokenKeys, { authMethods: AUTH_METHODS }),
       this.resource,
       this.users,
       this.assignment,

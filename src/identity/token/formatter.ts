@@ -65,8 +65,6 @@ export const DEFAULT_AUTH_METHODS: readonly string[] = [
   'oauth1',
   'mapped',
   'application_credential',
-  // Stratus enables the totp method too (DevStack adds it to `[auth] methods` the same way, at the end).
-  'totp',
 ];
 
 /** keystone.auth.plugins.core._PSEUDO_METHOD_BITS (fixed, independent of config). */
