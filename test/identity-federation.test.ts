@@ -255,12 +255,31 @@ describe('identity federation API', () => {
     const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': scopedId } });
     assert.equal(v.status, 200);
     assert.equal(v.body.token.project.id, projectId);
+    // a login that maps fewer groups: the membership goes, the new token is valid, the old scoped one loses the role
+    const second = (await c.req('POST', '/v3/groups', { group: { name: 'fed-extra', domain_id: 'default' } })).body
+      .group;
+    const two = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
+      token: null,
+      headers: { ...headers, 'X-Groups': 'fed-extra' },
+    });
+    assert.equal(two.status, 201);
+    assert.deepEqual(two.body.token.user['OS-FEDERATION'].groups, [{ id: second.id }]);
+    const twoToken = two.headers.get('x-subject-token')!;
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': twoToken } })).status,
+      200,
+    );
+    assert.equal(
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': scopedId } })).status,
+      404,
+    );
     // the same person logs in again: the same shadow user
     const again = await c.req('GET', fed('identity_providers/idp1/protocols/oidc/auth'), undefined, {
       token: null,
       headers,
     });
     assert.equal(again.body.token.user.id, t.user.id);
+    const againToken = again.headers.get('x-subject-token')!;
     // the mapped method through /v3/auth/tokens too
     const direct = await c.req(
       'POST',
@@ -272,7 +291,7 @@ describe('identity federation API', () => {
     // a disabled provider: its tokens stop validating and logins are refused
     await c.req('PATCH', fed('identity_providers/idp1'), { identity_provider: { enabled: false } });
     assert.equal(
-      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': scopedId } })).status,
+      (await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': againToken } })).status,
       404,
     );
     assert.equal(

@@ -552,7 +552,15 @@ export class FederationManager {
       }
       // the shadow user's group memberships are the ones this assertion mapped (refreshed at each login)
       const current = new Set(await this.s.users.groupIdsOf(user.id));
-      for (const g of current) if (!groupIds.has(g)) await this.s.users.removeMember(g, user.id);
+      // (dropped without revoking the user's tokens, which would revoke the one being issued: roles are
+      // computed at validation, so the old tokens lose the group's roles all the same)
+      const gone = [...current].filter((g) => !groupIds.has(g));
+      if (gone.length)
+        await this.db
+          .deleteFrom('user_group_membership')
+          .where('user_id', '=', user.id)
+          .where('group_id', 'in', gone)
+          .execute();
       for (const g of groupIds) if (!current.has(g)) await this.s.users.addMember(g, user.id);
     }
 
