@@ -5,6 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { startOidcProxy } from './lib/oidc-proxy.ts';
 import { processRules, validateMapping, type MappingRule } from '../src/identity/federation/mapping.ts';
 import { FederationManager } from '../src/identity/federation/manager.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -402,6 +403,56 @@ describe('identity federation API', () => {
       const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': token } });
       assert.equal(v.status, 200);
       assert.equal(v.body.token.user.name, 'fred');
+    }
+  });
+
+  it('logs in end to end through a small OpenID Connect provider and its front proxy', async () => {
+    const proxy = await startOidcProxy(c.url);
+    try {
+      await c.req('PUT', fed('identity_providers/oidc-idp'), {
+        identity_provider: { enabled: true, remote_ids: ['https://oidc.test/'] },
+      });
+      await c.req('PUT', fed('mappings/oidc-map'), {
+        mapping: {
+          rules: [
+            {
+              local: [{ user: { name: '{0}', email: '{1}' } }, { groups: '{2}', domain: { id: 'default' } }],
+              remote: [{ type: 'OIDC-sub' }, { type: 'OIDC-email' }, { type: 'OIDC-groups', whitelist: ['fed-users'] }],
+            },
+          ],
+        },
+      });
+      await c.req('PUT', fed('identity_providers/oidc-idp/protocols/openid'), {
+        protocol: { mapping_id: 'oidc-map', remote_id_attribute: 'OIDC-iss' },
+      });
+      const authUrl = `${proxy.url}/identity/v3/OS-FEDERATION/identity_providers/oidc-idp/protocols/openid/auth`;
+      const noToken = await fetch(authUrl, { method: 'POST' });
+      assert.equal(noToken.status, 401);
+      const access = proxy.issue({ sub: 'olga', email: 'olga@oidc.test', groups: ['fed-users', 'staff'] });
+      // a header the client forges is stripped by the proxy: the claims win
+      const r = await fetch(authUrl, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${access}`, 'OIDC-sub': 'admin' },
+      });
+      assert.equal(r.status, 201);
+      const body = (await r.json()) as { token: { user: { name: string; 'OS-FEDERATION': { groups: unknown[] } } } };
+      assert.equal(body.token.user.name, 'olga');
+      assert.deepEqual(body.token.user['OS-FEDERATION'].groups, [{ id: groupId }]);
+      const scoped = await c.req(
+        'POST',
+        '/v3/auth/tokens',
+        {
+          auth: {
+            identity: { methods: ['token'], token: { id: r.headers.get('x-subject-token') } },
+            scope: { project: { id: projectId } },
+          },
+        },
+        { token: null },
+      );
+      assert.equal(scoped.status, 201, JSON.stringify(scoped.body));
+      assert.ok(scoped.body.token.roles.some((x: { id: string }) => x.id === memberRoleId));
+    } finally {
+      await proxy.close();
     }
   });
 
