@@ -4,6 +4,7 @@
 // defaults are not known here (another service's `<name>:`) are checked to be mappings only.
 import { defaultConfig, type StratusConfig } from '../core/config.ts';
 import { computeOptions } from '../compute/config.ts';
+import { federationOptions } from '../identity/federation/config.ts';
 import { compileSchema } from '../core/validate.ts';
 import { FAULT_RULE_SCHEMA } from './faults.ts';
 
@@ -54,6 +55,7 @@ export function configSchema(serviceSections: string[] = []): Schema {
     bus: { type: 'string' },
     network,
     compute,
+    federation: fromDefault(federationOptions({}, {})),
     devstack: {
       type: 'object',
       additionalProperties: false,

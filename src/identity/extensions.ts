@@ -12,6 +12,7 @@ import { endpointFilterExtension } from './api/endpoint_filter.ts';
 import { domainConfigExtension } from './api/domain_config.ts';
 import { oauth1Extension } from './api/oauth1.ts';
 import { ec2TokensExtension } from './api/ec2tokens.ts';
+import { federationExtension } from './api/federation.ts';
 
 export interface IdentityExtension {
   name: string;
@@ -30,4 +31,5 @@ export const extensions: IdentityExtension[] = [
   domainConfigExtension,
   oauth1Extension,
   ec2TokensExtension,
+  federationExtension,
 ];

@@ -36,6 +36,9 @@ import { registerUserRoutes } from './api/users.ts';
 import { registerRoleRoutes } from './api/roles.ts';
 import { registerCatalogRoutes } from './api/catalog.ts';
 import { extensions } from './extensions.ts';
+import { FederationManager } from './federation/manager.ts';
+import { TotpAuth } from './totp.ts';
+import { AUTH_METHODS, MfaManager } from './mfa.ts';
 
 export class IdentityService implements ServiceModule {
   name = 'identity';
@@ -63,6 +66,8 @@ export class IdentityService implements ServiceModule {
   policyBlobs: PolicyBlobManager;
   endpointFilter: EndpointFilterManager;
   domainConfig: DomainConfigManager;
+  federation: FederationManager;
+  mfa: MfaManager;
   periodic: PeriodicTasks;
 
   constructor(
@@ -86,7 +91,7 @@ export class IdentityService implements ServiceModule {
     );
     this.tokens = new TokenProvider(
       this.backend,
-      new TokenFormatter(this.tokenKeys),
+      new TokenFormatter(this.tokenKeys, { authMethods: AUTH_METHODS }),
       this.resource,
       this.users,
       this.assignment,
@@ -103,6 +108,16 @@ export class IdentityService implements ServiceModule {
     // Tokens scoped by a trust or authenticated by an application credential.
     this.tokens.appCreds = this.applicationCredentials;
     this.tokens.trusts = this.trusts;
+    // OS-FEDERATION's mapped method, and TOTP with MFA rules and receipts.
+    this.federation = new FederationManager(this);
+    this.tokens.federation = this.federation;
+    this.mfa = new MfaManager(this);
+    const totp = new TotpAuth(this);
+    this.tokens.mfa = {
+      totp: (body) => totp.authenticate(body),
+      readReceipt: (h) => this.mfa.readReceipt(h),
+      enforce: (user, methods) => this.mfa.enforce(user, methods),
+    };
   }
 
   /** Migrates, sets up key repositories, loads revocation events. */
@@ -110,6 +125,7 @@ export class IdentityService implements ServiceModule {
     await migrate(this.db, migrations);
     if (!this.tokenKeys.load().length) this.tokenKeys.setup();
     if (!this.credentialKeys.load().length) this.credentialKeys.setup();
+    this.mfa.init();
     this.tokens.formatter.reload();
     await this.revoke.load();
     for (const ext of extensions) await ext.init?.(this);

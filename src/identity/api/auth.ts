@@ -7,6 +7,7 @@ import { renderDomain, renderProject } from './resource.ts';
 import { listBody, q, selfLink } from './common.ts';
 import { validateAuthBody } from './auth_schema.ts';
 import { authHttpRequest } from '../oauth1.ts';
+import { InsufficientAuthMethods } from '../mfa.ts';
 
 const V3 = { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z' };
 const MEDIA = [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }];
@@ -29,7 +30,17 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
     if (!body || typeof body !== 'object' || !body.auth || typeof body.auth !== 'object')
       throw new ApiError(400, "Invalid input for field 'auth': 'auth' is a required property", 'ValidationError');
     validateAuthBody(body.auth);
-    const model = await tokens.authenticate(body.auth, authHttpRequest(req));
+    let model;
+    try {
+      model = await tokens.authenticate(body.auth, { ip: req.ip, headers: req.headers, http: authHttpRequest(req) });
+    } catch (e) {
+      // MFA: the methods passed so far earn a receipt, in the header and the body
+      if (e instanceof InsufficientAuthMethods) {
+        reply.code(401).header('Openstack-Auth-Receipt', e.receipt);
+        return e.body;
+      }
+      throw e;
+    }
     reply.code(201).header('X-Subject-Token', model.id);
     return tokens.render(model, q(req).nocatalog === undefined);
   });

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { serialType } from '../../core/db.ts';
+import { federationMigrations } from '../federation/db.ts';
 
 const id = 'varchar(64)';
 
@@ -302,4 +303,5 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  ...federationMigrations,
 };

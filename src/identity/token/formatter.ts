@@ -10,7 +10,9 @@
  *   1 domain          [id* user, methods, domain, expires, audits]
  *   2 project         [id* user, methods, id* project, expires, audits]
  *   3 trust           [id* user, methods, id* project, expires, audits, trust(16 bytes)]
- *   4/5/6 federated   (not supported: validate throws InvalidToken)
+ *   4 federated       [id* user, methods, [id* group...], id* idp, protocol, expires, audits]
+ *   5/6 federated project/domain
+ *                     [id* user, methods, id* scope, [id* group...], id* idp, protocol, expires, audits]
  *   7 OAuth1          [id* user, methods, id* project, id* access token, expires, audits]
  *   8 system          [id* user, methods, system ('all'), expires, audits]
  *   9 app credential  [id* user, methods, id* project, expires, audits, id* app_cred]
@@ -53,6 +55,8 @@ export interface TokenPayload {
   /** An OS-OAUTH1 access token (payload version 7). */
   accessTokenId?: string;
   issuedAt?: Date;
+  /** A federated token (payloads 4, 5, 6): the mapped groups, the identity provider and the protocol. */
+  federated?: { groupIds: string[]; idpId: string; protocolId: string };
 }
 
 /** keystone.conf.constants._DEFAULT_AUTH_METHODS: bit i is method i. */
@@ -459,6 +463,22 @@ export class TokenFormatter {
         expires,
         audits,
       ];
+    } else if (p.federated !== undefined) {
+      if (p.trustId !== undefined || p.appCredId !== undefined || p.system !== undefined)
+        throw new Error('A federated token can only be unscoped, project- or domain-scoped');
+      const f = p.federated;
+      const fed: Packable[] = [f.groupIds.map((g) => flaggedId(g)), flaggedId(f.idpId), f.protocolId, expires, audits];
+      const scope = p.projectId ?? p.domainId;
+      body =
+        scope === undefined
+          ? [PayloadVersion.FederatedUnscoped, user, methods, ...fed]
+          : [
+              p.projectId !== undefined ? PayloadVersion.FederatedProjectScoped : PayloadVersion.FederatedDomainScoped,
+              user,
+              methods,
+              flaggedId(scope),
+              ...fed,
+            ];
     } else if (p.trustId !== undefined) {
       if (p.projectId === undefined) throw new Error('A trust-scoped token needs a projectId');
       if (!isUuid(p.trustId)) throw new Error('A trust id must be a uuid');
@@ -549,10 +569,22 @@ export class TokenFormatter {
         if (appCredId !== undefined) p.appCredId = appCredId;
         return p;
       }
-      case PayloadVersion.FederatedUnscoped:
+      case PayloadVersion.FederatedUnscoped: {
+        this.checkLength(v, 8);
+        const p = this.common(v, 6, 7);
+        p.federated = this.federated(v, 2);
+        return p;
+      }
       case PayloadVersion.FederatedProjectScoped:
-      case PayloadVersion.FederatedDomainScoped:
-        throw new InvalidToken('Federated Fernet tokens are not supported');
+      case PayloadVersion.FederatedDomainScoped: {
+        this.checkLength(v, 9);
+        const p = this.common(v, 7, 8);
+        const scope = unflagId(v[3]!, 'scope_id') ?? bad('scope_id');
+        if (version === PayloadVersion.FederatedProjectScoped) p.projectId = scope;
+        else p.domainId = scope;
+        p.federated = this.federated(v, 3);
+        return p;
+      }
       case PayloadVersion.OauthScoped: {
         this.checkLength(v, 7);
         const p = this.common(v, 5, 6);
@@ -564,6 +596,17 @@ export class TokenFormatter {
       default:
         throw new InvalidToken(`This is not a recognized Fernet payload version: ${String(version)}`);
     }
+  }
+
+  /** group ids, idp id and protocol id at v[i+1], v[i+2], v[i+3]. */
+  private federated(v: Unpacked[], i: number): NonNullable<TokenPayload['federated']> {
+    const groups = v[i + 1];
+    if (!Array.isArray(groups)) bad('group_ids');
+    return {
+      groupIds: groups.map((g) => unflagId(g, 'group_id') ?? bad('group_id')),
+      idpId: unflagId(v[i + 2]!, 'idp_id') ?? bad('idp_id'),
+      protocolId: text(v[i + 3]!, 'protocol_id'),
+    };
   }
 
   private checkLength(v: Unpacked[], n: number): void {
@@ -600,5 +643,54 @@ export class TokenFormatter {
     const payload = this.decodePayload(plaintext);
     payload.issuedAt = new Date(timestamp * 1000);
     return payload;
+  }
+}
+
+/**
+ * Keystone's auth receipts (keystone/receipt/providers/fernet): `Fernet(msgpack([id* user, methods,
+ * expires]))` under their own key repository, padding stripped. A receipt proves the methods it
+ * lists were passed by the user until it expires.
+ */
+export interface ReceiptPayload {
+  userId: string;
+  methods: string[];
+  expiresAt: Date;
+  issuedAt?: Date;
+}
+
+export class ReceiptFormatter {
+  private readonly methods: MethodCodec;
+  constructor(
+    private readonly repo: KeyRepository,
+    options: TokenFormatterOptions = {},
+  ) {
+    this.methods = new MethodCodec(options.authMethods ?? DEFAULT_AUTH_METHODS);
+  }
+
+  create(p: ReceiptPayload): string {
+    const keys = this.repo.load();
+    if (keys.length === 0) throw new Error(`No Fernet keys found in ${this.repo.dir}; run setup()`);
+    const w = new Writer();
+    pack(w, [flaggedId(p.userId), this.methods.encode(p.methods), expiresToFloat(p.expiresAt)]);
+    const receipt = fernetEncrypt(keys[0]!, w.result(), p.issuedAt ?? new Date());
+    return receipt.replace(/=+$/, '');
+  }
+
+  /** Throws InvalidToken for a receipt that does not decrypt or decode (expiry is not checked here). */
+  validate(receipt: string): ReceiptPayload {
+    const { plaintext, timestamp } = fernetDecryptDetailed(this.repo.load(), receipt);
+    let v: Unpacked;
+    try {
+      v = Unpacker.unpack(plaintext, false);
+    } catch {
+      bad('not msgpack');
+    }
+    if (!Array.isArray(v) || v.length !== 3) bad('not a receipt payload');
+    return {
+      userId: unflagId(v[0]!, 'user_id') ?? bad('user_id'),
+      methods: this.methods.decode(v[1]!),
+      expiresAt: floatToExpires(v[2]!),
+      issuedAt: new Date(timestamp * 1000),
+    };
   }
 }

@@ -82,6 +82,29 @@ export interface OAuthLookup {
   /** Checks the request's OAuth signature with an access token; 401 on any mismatch. */
   authenticate(http: AuthHttpRequest): Promise<OAuthAccessInfo>;
 }
+/** The request's environment, for methods that read it (mapped) and for MFA receipts. */
+export interface AuthRequestEnv {
+  ip?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  /** The HTTP request itself, which the `oauth1` method's signature covers. */
+  http?: AuthHttpRequest;
+}
+/** What federation offers the token provider (federation/manager.ts). */
+export interface FederationAuth {
+  authenticate(
+    idpId: string,
+    protocolId: string,
+    env: AuthRequestEnv,
+  ): Promise<{ user: User; groupIds: string[]; idpId: string; protocolId: string }>;
+  stillValid(idpId: string, protocolId: string): Promise<boolean>;
+  tokenServiceProviders(): Promise<Array<{ id: string; auth_url: string; sp_url: string }>>;
+}
+/** What multi-factor auth offers the token provider (totp.ts, mfa.ts). */
+export interface MfaAuth {
+  totp(body: unknown): Promise<User>;
+  readReceipt(header: string | string[] | undefined): { userId: string; methods: string[] } | undefined;
+  enforce(user: User, methods: string[]): Promise<void>;
+}
 
 export interface TokenModel {
   id: string;
@@ -100,6 +123,7 @@ export interface TokenModel {
   trust?: TrustInfo;
   appCred?: AppCredInfo;
   oauth?: OAuthAccessInfo;
+  federated?: { groupIds: string[]; idpId: string; protocolId: string };
 }
 
 const unauthorized = (msg = 'The request you have made requires authentication.') =>
@@ -110,6 +134,8 @@ export class TokenProvider {
   trusts?: TrustLookup;
   appCreds?: AppCredLookup;
   oauth?: OAuthLookup;
+  federation?: FederationAuth;
+  mfa?: MfaAuth;
   private cache = new Map<string, { gen: number; model: TokenModel }>();
 
   constructor(
@@ -171,7 +197,7 @@ export class TokenProvider {
   }
 
   /** POST /v3/auth/tokens. */
-  async authenticate(auth: any, http?: AuthHttpRequest): Promise<TokenModel> {
+  async authenticate(auth: any, env: AuthRequestEnv = {}): Promise<TokenModel> {
     const identity = auth?.identity;
     if (!identity || !Array.isArray(identity.methods) || !identity.methods.length)
       throw badRequest("Invalid input for field 'identity/methods': a list of methods is required.", 'ValidationError');
@@ -180,7 +206,10 @@ export class TokenProvider {
     let fromToken: TokenModel | undefined;
     let appCred: AppCredInfo | undefined;
     let oauth: OAuthAccessInfo | undefined;
+    let federated: TokenModel['federated'];
     const usedMethods = new Set<string>();
+    // An MFA receipt: the methods a previous request of this user passed.
+    const receipt = this.mfa?.readReceipt(env.headers?.['openstack-auth-receipt']);
     for (const m of methods) {
       if (!(m in identity))
         throw badRequest(`Invalid input for field 'identity/${m}': the method ${m} has no body.`, 'ValidationError');
@@ -204,6 +233,7 @@ export class TokenProvider {
             'ForbiddenAction',
           );
         u = fromToken.user;
+        federated = fromToken.federated;
         for (const om of fromToken.methods) usedMethods.add(om);
       } else if (m === 'application_credential') {
         if (!this.appCreds) throw unauthorized('Attempted to authenticate with an unsupported method.');
@@ -211,16 +241,36 @@ export class TokenProvider {
         u = await this.users.get(appCred.user_id);
         await this.assertUserEnabled(u);
       } else if (m === 'oauth1') {
-        if (!this.oauth || !http) throw unauthorized('Attempted to authenticate with an unsupported method.');
-        oauth = await this.oauth.authenticate(http);
+        if (!this.oauth || !env.http) throw unauthorized('Attempted to authenticate with an unsupported method.');
+        oauth = await this.oauth.authenticate(env.http);
         u = await this.users.get(oauth.authorizing_user_id);
         await this.assertUserEnabled(u);
+      } else if (m === 'totp' && this.mfa) {
+        u = await this.mfa.totp(identity.totp);
+        await this.assertUserEnabled(u);
+      } else if (m === 'mapped' && this.federation) {
+        const ref = identity.mapped ?? {};
+        if (typeof ref.identity_provider !== 'string' || typeof ref.protocol !== 'string')
+          throw badRequest(
+            "Invalid input for field 'identity/mapped': identity_provider and protocol are required.",
+            'ValidationError',
+          );
+        const f = await this.federation.authenticate(ref.identity_provider, ref.protocol, env);
+        u = f.user;
+        await this.assertUserEnabled(u);
+        federated = { groupIds: f.groupIds, idpId: f.idpId, protocolId: f.protocolId };
       } else throw unauthorized('Attempted to authenticate with an unsupported method.');
       if (user && user.id !== u.id) throw unauthorized('User IDs do not match across authentication methods.');
       user = u;
       usedMethods.add(m);
     }
     if (!user) throw unauthorized();
+    if (receipt) {
+      if (receipt.userId !== user.id) throw unauthorized('User IDs do not match across authentication methods.');
+      for (const rm of receipt.methods) usedMethods.add(rm);
+    }
+    // Multi-factor rules bind the methods that prove a user (not a rescope, an application credential or a federation).
+    if (this.mfa && !fromToken && !appCred && !federated) await this.mfa.enforce(user, [...usedMethods]);
 
     const scope = auth.scope;
     // Fernet carries whole seconds: issue and validation then render the same times.
@@ -232,6 +282,7 @@ export class TokenProvider {
       auditIds = [auditIds[0]!, fromToken.auditIds[fromToken.auditIds.length - 1]!];
     }
     const payload: TokenPayload = { userId: user.id, methods: [...usedMethods], expiresAt, auditIds };
+    if (federated) payload.federated = federated;
 
     if (oauth) {
       // An OAuth1 token is scoped to the access token's project, whatever the request asks.
@@ -277,9 +328,11 @@ export class TokenProvider {
         if (!d || !d.is_domain) throw unauthorized();
         payload.domainId = d.id;
       } else if (scope.system) {
+        if (federated) throw unauthorized('A federated token cannot be scoped to the system.');
         if (scope.system.all !== true) throw badRequest("Invalid input for field 'scope/system'.", 'ValidationError');
         payload.system = 'all';
       } else if (scope['OS-TRUST:trust']) {
+        if (federated) throw new ApiError(403, 'Federated tokens cannot be scoped to a trust.', 'Forbidden');
         const t = await this.trusts?.getTrust(scope['OS-TRUST:trust'].id);
         if (!t || t.deleted) throw unauthorized();
         if (t.trustee_user_id !== user.id) throw new ApiError(403, 'User is not a trustee.', 'Forbidden');
@@ -289,7 +342,7 @@ export class TokenProvider {
         payload.trustId = t.id;
         payload.projectId = t.project_id ?? undefined;
       } else throw badRequest("Invalid input for field 'scope'.", 'ValidationError');
-    } else if (!scope && user.default_project_id && !fromToken) {
+    } else if (!scope && user.default_project_id && !fromToken && !federated) {
       // Keystone scopes to the default project when it can, and falls back to unscoped.
       const p = await this.resource.find(user.default_project_id);
       if (p && p.enabled && !p.is_domain && (await this.assignment.rolesOnProject(user.id, p.id)).length)
@@ -298,7 +351,7 @@ export class TokenProvider {
       // Rescoping with no scope keeps the original scope.
       if (fromToken.project) payload.projectId = fromToken.project.id;
       else if (fromToken.domain) payload.domainId = fromToken.domain.id;
-      else if (fromToken.system) payload.system = fromToken.system;
+      else if (fromToken.system && !federated) payload.system = fromToken.system;
     }
 
     const token = this.formatter.create(payload);
@@ -388,6 +441,11 @@ export class TokenProvider {
       expiresAt: p.expiresAt,
       issuedAt: o.issuedAt,
     };
+    if (p.federated) {
+      if (!this.federation || !(await this.federation.stillValid(p.federated.idpId, p.federated.protocolId)))
+        throw tokenNotFound();
+      model.federated = p.federated;
+    }
     let roleIds: string[] = [];
     if (p.trustId) {
       const t = await this.trusts?.getTrust(p.trustId);
@@ -481,14 +539,21 @@ export class TokenProvider {
   // ---- rendering ----
 
   async render(m: TokenModel, includeCatalog = true): Promise<Record<string, unknown>> {
+    const user: Record<string, unknown> = {
+      domain: { id: m.userDomain.id, name: m.userDomain.name },
+      id: m.user.id,
+      name: m.user.name,
+      password_expires_at: m.user.password_expires_at,
+    };
+    if (m.federated)
+      user['OS-FEDERATION'] = {
+        identity_provider: { id: m.federated.idpId },
+        protocol: { id: m.federated.protocolId },
+        groups: m.federated.groupIds.map((id) => ({ id })),
+      };
     const t: Record<string, unknown> = {
       methods: m.methods,
-      user: {
-        domain: { id: m.userDomain.id, name: m.userDomain.name },
-        id: m.user.id,
-        name: m.user.name,
-        password_expires_at: m.user.password_expires_at,
-      },
+      user,
       audit_ids: m.auditIds,
       expires_at: isoMicro(m.expiresAt),
       issued_at: isoMicro(m.issuedAt),
@@ -520,6 +585,8 @@ export class TokenProvider {
     if (includeCatalog && (m.project || m.domain || m.system)) {
       t.catalog = await this.catalog.catalog(m.project?.id, m.trust ? m.trust.trustor_user_id : m.user.id);
     }
+    const sps = this.federation ? await this.federation.tokenServiceProviders() : [];
+    if (sps.length) t.service_providers = sps;
     if (m.appCred) {
       const ac: Record<string, unknown> = {
         id: m.appCred.id,

@@ -1,0 +1,40 @@
+// Federation's options (`federation:` in stratus.yaml), typed, merged into StratusConfig.
+import type { StratusConfig } from '../../core/config.ts';
+
+/** Federation options; every field has a default. */
+export interface FederationOptions {
+  /**
+   * Peers (IP addresses) trusted to hand over a federated assertion as request headers, the way
+   * mod_auth_openidc or mod_shib in front of Keystone hand it over in the WSGI environment. Empty (the
+   * default): the `mapped` method is refused for everyone. Also STRATUS_FEDERATION_TRUSTED_PROXIES
+   * (comma-separated).
+   */
+  trustedProxies: string[];
+  /** Keystone's [federation] remote_id_attribute: the attribute naming the asserting IdP ('' = not checked). */
+  remoteIdAttribute: string;
+  /** Keystone's [saml] relay_state_prefix: a service provider's default relay_state_prefix. */
+  relayStatePrefix: string;
+  /** Keystone's [federation] trusted_dashboard: the origins WebSSO may post a token back to. */
+  trustedDashboards: string[];
+}
+
+export type FederationConfig = Partial<FederationOptions>;
+
+declare module '../../core/config.ts' {
+  interface StratusConfig {
+    federation?: FederationConfig;
+  }
+}
+
+export function federationOptions(cfg: Pick<StratusConfig, 'federation'>, env = process.env): FederationOptions {
+  const c = cfg.federation ?? {};
+  const fromEnv = env.STRATUS_FEDERATION_TRUSTED_PROXIES?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return {
+    trustedProxies: c.trustedProxies ?? fromEnv ?? [],
+    remoteIdAttribute: c.remoteIdAttribute ?? '',
+    relayStatePrefix: c.relayStatePrefix ?? 'ss:mem:',
+    trustedDashboards: c.trustedDashboards ?? [],
+  };
+}

@@ -1,0 +1,108 @@
+// OS-FEDERATION's tables (Keystone's identity_provider, idp_remote_ids, mapping, federation_protocol,
+// service_provider and federated_user), typed into IdentityDb by declaration merging, and their migration.
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+
+export interface IdentityProviderTable {
+  id: string;
+  enabled: number;
+  description: string | null;
+  domain_id: string;
+  authorization_ttl: number | null;
+}
+export interface IdpRemoteIdTable {
+  idp_id: string;
+  remote_id: string;
+}
+export interface MappingTable {
+  id: string;
+  rules: string;
+  schema_version: string;
+}
+export interface FederationProtocolTable {
+  id: string;
+  idp_id: string;
+  mapping_id: string;
+  remote_id_attribute: string | null;
+}
+export interface ServiceProviderTable {
+  id: string;
+  enabled: number;
+  description: string | null;
+  auth_url: string;
+  sp_url: string;
+  relay_state_prefix: string;
+}
+export interface FederatedUserTable {
+  user_id: string;
+  idp_id: string;
+  protocol_id: string;
+  unique_id: string;
+  display_name: string | null;
+}
+
+declare module '../db/schema.ts' {
+  interface IdentityDb {
+    identity_provider: IdentityProviderTable;
+    idp_remote_id: IdpRemoteIdTable;
+    federation_mapping: MappingTable;
+    federation_protocol: FederationProtocolTable;
+    service_provider: ServiceProviderTable;
+    federated_user: FederatedUserTable;
+  }
+}
+
+const id = 'varchar(64)';
+
+export const federationMigrations: Record<string, Migration> = {
+  '0004_federation': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('identity_provider')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('domain_id', id, (c) => c.notNull().unique())
+        .addColumn('authorization_ttl', 'integer')
+        .execute();
+      await db.schema
+        .createTable('idp_remote_id')
+        .addColumn('idp_id', id, (c) => c.notNull().references('identity_provider.id').onDelete('cascade'))
+        .addColumn('remote_id', 'varchar(255)', (c) => c.primaryKey())
+        .execute();
+      await db.schema
+        .createTable('federation_mapping')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('rules', 'text', (c) => c.notNull())
+        .addColumn('schema_version', 'varchar(5)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('federation_protocol')
+        .addColumn('id', id, (c) => c.notNull())
+        .addColumn('idp_id', id, (c) => c.notNull().references('identity_provider.id').onDelete('cascade'))
+        .addColumn('mapping_id', id, (c) => c.notNull())
+        .addColumn('remote_id_attribute', 'varchar(64)')
+        .addPrimaryKeyConstraint('federation_protocol_pk', ['idp_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('service_provider')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('auth_url', 'varchar(256)', (c) => c.notNull())
+        .addColumn('sp_url', 'varchar(256)', (c) => c.notNull())
+        .addColumn('relay_state_prefix', 'varchar(256)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('federated_user')
+        .addColumn('user_id', id, (c) => c.notNull())
+        .addColumn('idp_id', id, (c) => c.notNull())
+        .addColumn('protocol_id', id, (c) => c.notNull())
+        .addColumn('unique_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('display_name', 'varchar(255)')
+        .addPrimaryKeyConstraint('federated_user_pk', ['idp_id', 'protocol_id', 'unique_id'])
+        .execute();
+      await db.schema.createIndex('federated_user_user').on('federated_user').column('user_id').execute();
+    },
+  },
+};
