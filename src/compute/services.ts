@@ -109,7 +109,9 @@ export async function updateServiceByHost(
     .where('host', '=', host)
     .where('deleted', '=', 0)
     .executeTakeFirst();
-  throw notFound(anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`);
+  throw notFound(
+    anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`,
+  );
 }
 
 /** Changes a service (when there is anything to change) and answers it as it now is. */
@@ -184,7 +186,12 @@ export interface HostResources {
 export async function hostResources(
   svc: ComputeService,
   host: string,
-): Promise<{ total: HostResources; usedNow: HostResources; usedMax: HostResources; byProject: Map<string, HostResources> }> {
+): Promise<{
+  total: HostResources;
+  usedNow: HostResources;
+  usedMax: HostResources;
+  byProject: Map<string, HostResources>;
+}> {
   const node = await svc.db
     .selectFrom('compute_nodes')
     .selectAll()

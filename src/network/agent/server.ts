@@ -18,7 +18,7 @@ import type {
   SecurityGroupInfo,
 } from '../drivers/dataplane.ts';
 import { agentOption } from '../api/extras_state.ts';
-import type { RpcHandler } from '../../core/bus.ts';
+import { serveRpc } from '../../core/rpc.ts';
 import {
   AGENT_TYPE_DHCP,
   AGENT_TYPE_L3,
@@ -93,29 +93,25 @@ export class PluginServer implements PluginRpc {
 
   async start() {
     await this.reloadAgents();
-    const handlers: Record<string, RpcHandler> = {};
-    for (const m of [
-      'report_state',
-      'get_device_details',
-      'get_devices_details_list',
-      'update_device_up',
-      'update_device_down',
-      'get_ports_on_host',
-      'security_group_info_for_devices',
-      'sync_routers',
-      'update_floatingip_statuses',
-      'get_active_networks_info',
-      'get_network_info',
-      'create_dhcp_port',
-      'update_dhcp_port',
-      'release_dhcp_port',
-      'update_subport_bindings',
-      'update_trunk_status',
-      'get_fdb_entries',
-    ] as const) {
-      handlers[m] = (args) => (this[m] as (a: unknown) => unknown).call(this, args ?? {});
-    }
-    this.unserve = this.svc.ctx.bus.serve(PLUGIN_TOPIC, this.svc.host, handlers);
+    this.unserve = serveRpc<PluginRpc>(this.svc.ctx.bus, PLUGIN_TOPIC, this.svc.host, {
+      report_state: (a) => this.report_state(a),
+      get_device_details: (a) => this.get_device_details(a),
+      get_devices_details_list: (a) => this.get_devices_details_list(a),
+      update_device_up: (a) => this.update_device_up(a),
+      update_device_down: (a) => this.update_device_down(a),
+      get_ports_on_host: (a) => this.get_ports_on_host(a),
+      security_group_info_for_devices: (a) => this.security_group_info_for_devices(a),
+      sync_routers: (a) => this.sync_routers(a),
+      update_floatingip_statuses: (a) => this.update_floatingip_statuses(a),
+      get_active_networks_info: (a) => this.get_active_networks_info(a),
+      get_network_info: (a) => this.get_network_info(a),
+      create_dhcp_port: (a) => this.create_dhcp_port(a),
+      update_dhcp_port: (a) => this.update_dhcp_port(a),
+      release_dhcp_port: (a) => this.release_dhcp_port(a),
+      get_fdb_entries: (a) => this.get_fdb_entries(a),
+      update_subport_bindings: (a) => this.update_subport_bindings(a),
+      update_trunk_status: (a) => this.update_trunk_status(a),
+    });
     // Another API process may have taken an agent's report: refresh the binding cache now and then.
     this.reloadTimer = setInterval(() => {
       this.reloadAgents().catch((err) => this.svc.ctx.log.warn({ err }, 'reloading agents failed'));
