@@ -14,7 +14,7 @@
 //   a network or a router (cast to topic.host), or every one (fanout) when none was chosen.
 import type { MessageBus, RpcContext } from '../core/bus.ts';
 import { rpcClient, type RpcCasts, type RpcClient, type RpcDecl } from '../core/rpc.ts';
-import type { View } from './api/resource.ts';
+import type { NetworkView, PortView } from './views.ts';
 import type { DeviceDetails, DhcpNetwork, FdbEntry, RouterInfo, SecurityGroupInfo } from './drivers/dataplane.ts';
 
 export const PLUGIN_TOPIC = 'q-plugin';
@@ -72,12 +72,12 @@ export interface PluginRpc {
   create_dhcp_port(args: {
     host: string;
     port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> };
-  }): Promise<View | null>;
+  }): Promise<PortView | null>;
   update_dhcp_port(args: {
     host: string;
     port_id: string;
     port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> };
-  }): Promise<View | null>;
+  }): Promise<PortView | null>;
   release_dhcp_port(args: { host: string; network_id: string; device_id: string }): Promise<void>;
   /** L2 population: the ports of a network bound to other hosts whose L2 agent reports a tunneling_ip. */
   get_fdb_entries(args: { host: string; network_id: string }): Promise<FdbEntry[]>;
@@ -88,9 +88,9 @@ export interface PluginRpc {
 
 /** `q-agent-notifier`: fanned out to every L2 agent; each picks the ports bound to its host. */
 export interface L2AgentRpc {
-  port_update(args: { port: View }): void;
+  port_update(args: { port: PortView }): void;
   port_delete(args: { port_id: string; network_id?: string }): void;
-  network_update(args: { network: View }): void;
+  network_update(args: { network: NetworkView }): void;
   network_delete(args: { network_id: string }): void;
   security_groups_rule_updated(args: { security_groups: string[] }): void;
   security_groups_member_updated(args: { security_groups: string[] }): void;
@@ -99,7 +99,7 @@ export interface L2AgentRpc {
 /** A DHCP event about a network (and, for port events, the port as it now is). */
 export interface DhcpEvent {
   network_id: string;
-  port?: View;
+  port?: PortView;
 }
 
 /** `dhcp_agent`: to the DHCP agents serving a network (upstream's DhcpAgentNotifyAPI). */

@@ -15,7 +15,7 @@
 import type { MessageBus } from '../../core/bus.ts';
 import { serveRpc, type RpcCalls } from '../../core/rpc.ts';
 import type { Logger } from '../../core/log.ts';
-import type { View } from '../api/resource.ts';
+import type { PortView } from '../views.ts';
 import type {
   DataplaneDriver,
   DeviceDetails,
@@ -73,7 +73,7 @@ export class NetworkAgent {
   /** The networks this host serves DHCP for, as last read from the server plus the port events since. */
   private dhcpNetworks = new Map<string, DhcpNetwork>();
   /** Port events not yet applied to dhcpNetworks: port id → the port, or null when deleted. */
-  private dhcpPending = new Map<string, Map<string, View | null>>();
+  private dhcpPending = new Map<string, Map<string, PortView | null>>();
   /** Networks to re-read whole from the server at their next job. */
   private dhcpStale = new Set<string>();
   /** The ids of this host's own DHCP ports. */
@@ -438,7 +438,7 @@ export class NetworkAgent {
    * event on a network this host serves updates the cached network and reloads the allocations;
    * only network and subnet events (or a network not served yet) re-read the whole network.
    */
-  dhcpPortChanged(networkId: string, port: View | undefined, deleted: boolean) {
+  dhcpPortChanged(networkId: string, port: PortView | undefined, deleted: boolean) {
     if (!port?.id || !this.dhcpNetworks.has(networkId)) return this.syncNetworkLater(networkId);
     let pending = this.dhcpPending.get(networkId);
     if (!pending) this.dhcpPending.set(networkId, (pending = new Map()));
@@ -455,7 +455,7 @@ export class NetworkAgent {
       const pending = this.dhcpPending.get(networkId);
       this.dhcpPending.delete(networkId);
       if (!pending?.size) return;
-      const ports = new Map(cached.ports.map((p) => [p.id as string, p]));
+      const ports = new Map(cached.ports.map((p) => [p.id, p]));
       for (const [id, p] of pending) {
         if (p) ports.set(id, p);
         else ports.delete(id);
@@ -477,13 +477,13 @@ export class NetworkAgent {
     const deviceId = dhcpDeviceId(this.o.host, networkId);
     const stopServing = async () => {
       const own = this.dhcpNetworks.get(networkId)?.ports.find((p) => p.device_id === deviceId);
-      if (own) this.dhcpPortIds.delete(own.id as string);
+      if (own) this.dhcpPortIds.delete(own.id);
       this.dhcpNetworks.delete(networkId);
       if (this.servedNetworks.delete(networkId)) await this.o.driver.removeDhcp(networkId);
       this.dhcpAsked.delete(networkId);
     };
     if (!info) return stopServing();
-    const wanted = info.subnets.filter((s) => s.enable_dhcp).map((s) => s.id as string);
+    const wanted = info.subnets.filter((s) => s.enable_dhcp).map((s) => s.id);
     let port = info.ports.find((p) => p.device_id === deviceId);
     if (!wanted.length || !info.admin_state_up) {
       if (port) await this.rpc.release_dhcp_port({ ...this.who, network_id: networkId, device_id: deviceId });
@@ -498,7 +498,7 @@ export class NetworkAgent {
         })) ?? undefined;
       this.dhcpAsked.set(networkId, asked);
     } else {
-      const ips = (port.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>;
+      const ips = port.fixed_ips ?? [];
       const have = new Set(ips.map((ip) => ip.subnet_id));
       const differs = wanted.some((s) => !have.has(s)) || ips.some((ip) => !wanted.includes(ip.subnet_id));
       if (differs && this.dhcpAsked.get(networkId) !== asked) {
@@ -514,7 +514,7 @@ export class NetworkAgent {
     info.ports = [...info.ports.filter((p) => p.id !== port!.id), port];
     await this.o.driver.syncDhcp(info);
     this.dhcpNetworks.set(networkId, info);
-    this.dhcpPortIds.add(port.id as string);
+    this.dhcpPortIds.add(port.id);
     this.servedNetworks.add(networkId);
     this.syncPortLater(port.id);
   }

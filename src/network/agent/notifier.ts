@@ -6,6 +6,7 @@ import type { NetworkService } from '../service.ts';
 import type { View } from '../api/resource.ts';
 import { DEVICE_OWNER_DHCP, RESERVED_DHCP_PORT, type PluginServer } from './server.ts';
 import type { AgentNotifier } from './rpc.ts';
+import { asNetwork, asPort } from '../views.ts';
 import { agentRpc, type DhcpEvent, type DhcpMethod } from '../rpcapi.ts';
 
 /** The dhcp_agent methods for the events of a network, a subnet or a port. */
@@ -48,7 +49,7 @@ export class BusNotifier implements AgentNotifier {
   }
 
   networkUpdated(network: View) {
-    this.rpc.l2.fanout().network_update({ network });
+    this.rpc.l2.fanout().network_update({ network: asNetwork(network) });
   }
 
   networkDeleted(networkId: string) {
@@ -57,7 +58,7 @@ export class BusNotifier implements AgentNotifier {
   }
 
   portUpdated(port: View) {
-    this.rpc.l2.fanout().port_update({ port });
+    this.rpc.l2.fanout().port_update({ port: asPort(port) });
   }
 
   portDeleted(port: View) {
@@ -110,7 +111,7 @@ export class BusNotifier implements AgentNotifier {
     const schedule = method === 'subnet_create_end' || (method === 'port_create_end' && !isAgentPort);
     // Port events carry the port, so that the agent updates its copy instead of re-reading the network.
     const args: DhcpEvent = method.startsWith('port_')
-      ? { network_id: networkId, port: payload }
+      ? { network_id: networkId, port: asPort(payload) }
       : { network_id: networkId };
     const queued = this.dhcpQueued.get(networkId);
     if (queued) {
