@@ -3,10 +3,11 @@
 // RPC (rpcapi.ts) and turns its answer, or its silence, into Nova's errors; a console proxy's
 // token is looked up by its hash. The handlers in api/server_console.ts and
 // api/remote_consoles.ts call these; nothing here sees the HTTP request.
-import type { ComputeService, Family } from './service.ts';
-import type { Instance } from './instances.ts';
+import type { Kysely } from 'kysely';
+import type { MessageBus } from '../core/bus.ts';
+import type { ComputeDb } from './db/schema.ts';
+import type { Instance, InstanceStore } from './instances.ts';
 import type { ConsoleProtocol, GuestDiagnostics } from './drivers/virt.ts';
-import { consoleAuthTokenMigrations } from './db/migrations/remote_consoles.ts';
 import { ApiError } from '../core/errors.ts';
 import { tokenHash } from './agent/consoles.ts';
 import { computeRpc } from './rpcapi.ts';
@@ -14,11 +15,12 @@ import { computeRpc } from './rpcapi.ts';
 const notFound = (m: string) => new ApiError(404, m);
 const conflict = (m: string) => new ApiError(409, m);
 
-/** The console_auth_tokens table. */
-export const remoteConsolesFamily: Family = {
-  name: 'remote_consoles',
-  migrations: consoleAuthTokenMigrations,
-};
+/** What these functions use of the compute service (ComputeService is one). */
+interface ComputeService {
+  db: Kysely<ComputeDb>;
+  ctx: { bus: MessageBus };
+  parts: { store: Pick<InstanceStore, 'get'> };
+}
 
 /** How long the API waits for the agent's answer. */
 const AGENT_TIMEOUT_MS = 30_000;

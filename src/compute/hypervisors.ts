@@ -3,8 +3,7 @@
 // with its nova-compute service, the servers on a host, the statistics summed over the enabled
 // hosts, and the host's uptime line. The os-hypervisors handlers (api/hypervisors.ts) call these.
 import os from 'node:os';
-import type { ComputeService } from './service.ts';
-import { listServices, type ServiceRow } from './services.ts';
+import { listServices, type ComputeServiceDeps as ComputeService, type ServiceRow } from './services.ts';
 
 export interface ComputeNode {
   id: number;

@@ -4,15 +4,27 @@
 // forced_down, and deleting one with what it leaves behind (aggregate membership, compute nodes
 // and their placement providers). The os-services and os-hosts handlers (api/services.ts) call
 // these; nothing here sees the HTTP request.
-import type { Selectable } from 'kysely';
-import type { ComputeService } from './service.ts';
-import type { ServicesTable } from './db/schema.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { ComputeDb, ServicesTable } from './db/schema.ts';
+import type { ComputeOptions } from './config.ts';
+import type { AggregateStore } from './aggregates.ts';
+import type { PlacementClient } from '../core/clients/placement.ts';
+import type { Logger } from '../core/log.ts';
 import { now } from '../core/db.ts';
 import { ApiError } from '../core/errors.ts';
 
 const badRequest = (m: string) => new ApiError(400, m);
 const notFound = (m: string) => new ApiError(404, m);
 const conflict = (m: string) => new ApiError(409, m);
+
+/** What these functions use of the compute service (ComputeService is one). */
+export interface ComputeServiceDeps {
+  db: Kysely<ComputeDb>;
+  options: Pick<ComputeOptions, 'serviceDownTime' | 'defaultAvailabilityZone'>;
+  parts: { aggregates: AggregateStore; clients: { placement: Pick<PlacementClient, 'deleteProvider'> } };
+  ctx: { log: Logger };
+}
+type ComputeService = ComputeServiceDeps;
 
 /** Nova's internal_service_availability_zone: where services other than nova-compute are shown. */
 export const INTERNAL_ZONE = 'internal';
