@@ -25,6 +25,17 @@ interface ComputeService {
 /** How long the API waits for the agent's answer. */
 const AGENT_TIMEOUT_MS = 30_000;
 
+type Agent = ReturnType<ReturnType<typeof computeRpc>['call']>;
+
+/** Asks the server's compute agent; no answer in time is Nova's 409 "not ready". */
+async function askAgent<T>(svc: ComputeService, inst: Instance, host: string, ask: (agent: Agent) => Promise<T>) {
+  try {
+    return await ask(computeRpc(svc.ctx.bus).call(host, { timeoutMs: AGENT_TIMEOUT_MS }));
+  } catch {
+    throw conflict(`Instance ${inst.uuid} is not ready`);
+  }
+}
+
 /** An agent's failed answer as Nova's error: 501 for what the driver cannot do, else 404 or 409. */
 function agentError(answer: { code: number; message: string }, keepCode = false): ApiError {
   if (answer.code === 501) return new ApiError(501, 'Feature not supported.');
@@ -42,12 +53,7 @@ export function tailLog(log: string, length: number | null): string {
 /** The tail of the guest's console log, from its agent; characters XML could not carry are taken out, as Nova still does. */
 export async function consoleOutput(svc: ComputeService, inst: Instance, length: number | null): Promise<string> {
   if (!inst.host) throw conflict(`Instance ${inst.uuid} is not ready`);
-  const answer = await computeRpc(svc.ctx.bus)
-    .call(inst.host, { timeoutMs: AGENT_TIMEOUT_MS })
-    .get_console_output({ uuid: inst.uuid })
-    .catch(() => {
-      throw conflict(`Instance ${inst.uuid} is not ready`);
-    });
+  const answer = await askAgent(svc, inst, inst.host, (a) => a.get_console_output({ uuid: inst.uuid }));
   if (!answer.ok) throw agentError(answer);
   return tailLog(answer.output, length).replace(/[\x00-\x08\x0B-\x1F]/g, '');
 }
@@ -56,12 +62,7 @@ export async function consoleOutput(svc: ComputeService, inst: Instance, length:
 export async function diagnostics(svc: ComputeService, inst: Instance): Promise<GuestDiagnostics> {
   if (!inst.host)
     throw conflict(`Cannot 'get_diagnostics' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
-  const answer = await computeRpc(svc.ctx.bus)
-    .call(inst.host, { timeoutMs: AGENT_TIMEOUT_MS })
-    .get_diagnostics({ uuid: inst.uuid })
-    .catch(() => {
-      throw conflict(`Instance ${inst.uuid} is not ready`);
-    });
+  const answer = await askAgent(svc, inst, inst.host, (a) => a.get_diagnostics({ uuid: inst.uuid }));
   if (!answer.ok) throw agentError(answer);
   return answer.diagnostics;
 }
@@ -112,12 +113,9 @@ export async function consoleUrl(
       `Cannot 'get_${protocol}_console' instance ${inst.uuid} while it is in task_state ${inst.task_state}`,
     );
   }
-  const answer = await computeRpc(svc.ctx.bus)
-    .call(inst.host, { timeoutMs: AGENT_TIMEOUT_MS })
-    .get_remote_console({ uuid: inst.uuid, protocol, console_type: consoleType })
-    .catch(() => {
-      throw conflict(`Instance ${inst.uuid} is not ready`);
-    });
+  const answer = await askAgent(svc, inst, inst.host, (a) =>
+    a.get_remote_console({ uuid: inst.uuid, protocol, console_type: consoleType }),
+  );
   if (!answer.ok) throw agentError(answer, true);
   return answer.url;
 }
