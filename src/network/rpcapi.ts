@@ -138,14 +138,12 @@ export interface AgentClient<D extends RpcDecl<D>> extends RpcClient<D> {
 
 function agentClient<D extends RpcDecl<D>>(bus: MessageBus, topic: string): AgentClient<D> {
   const client = rpcClient<D>(bus, topic);
-  return {
-    ...client,
-    fanout(ctx) {
-      return new Proxy({} as RpcCasts<D>, {
-        get: (_t, method) => (args: unknown) => bus.fanout(topic, String(method), args, ctx),
-      });
-    },
-  };
+  const fanout = (ctx?: RpcContext) =>
+    new Proxy({} as RpcCasts<D>, {
+      get: (_t, method) => (args: unknown) => bus.fanout(topic, String(method), args, ctx),
+    });
+  const toAll = fanout();
+  return { ...client, fanout: (ctx) => (ctx ? fanout(ctx) : toAll) };
 }
 
 /** The clients of the three agent topics. */
