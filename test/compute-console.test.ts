@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
-import { tailLog } from '../src/compute/api/server_console.ts';
+import { tailLog } from '../src/compute/consoles.ts';
 
 describe('server console output', () => {
   let c: TestCloud;

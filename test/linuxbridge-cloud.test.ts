@@ -8,57 +8,28 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
-import { cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
-import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { run } from '../src/core/hostns.ts';
+import { until } from './lib/cloud.ts';
+import { needsRoot, startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
 
-const skip = process.getuid?.() === 0 ? false : 'needs root (namespaces, bridges, iptables)';
+const skip = needsRoot('namespaces, bridges, iptables');
 const tag = `${process.pid % 100000}`;
 const HOST = `lbcloud${tag}`;
 const GUEST = `lbcg-${tag}`;
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined | false>, ms = 10000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('linuxbridge behind the cloud', { skip }, () => {
-  let c: TestCloud;
-  const api = (p: string) => `${c.url}/networking/v2.0${p}`;
-  const ok = async (method: string, p: string, body?: unknown) => {
-    const r = await c.req(method, api(p), body);
-    assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
+  let lb: LinuxbridgeCloud;
+  const ok = (method: string, p: string, body?: unknown) => lb.ok(method, p, body);
 
   before(async () => {
-    c = await startCloud({
-      configure: (cfg) => {
-        cfg.network = {
-          ...cfg.network,
-          dataplane: 'linuxbridge',
-          host: HOST,
-          l2Hosts: [],
-          agentReportInterval: 1,
-          externalUplink: { physnet: 'public', cidr: '172.30.98.1/24' },
-        };
-      },
-    });
+    lb = await startLinuxbridgeCloud(
+      { host: HOST, l2Hosts: [], externalUplink: { physnet: 'public', cidr: '172.30.98.1/24' } },
+      [HOST],
+    );
   });
 
   after(async () => {
-    try {
-      await c?.stop();
-    } finally {
-      await deleteNamespace(GUEST);
-      await cleanupHost(HOST);
-    }
+    await lb?.stop();
   });
 
   it('a port goes ACTIVE when its tap appears, gets DHCP, a floating IP answers while a rule allows it', async () => {
@@ -84,7 +55,7 @@ describe('linuxbridge behind the cloud', { skip }, () => {
     assert.equal(port['binding:vif_type'], 'bridge');
     assert.equal(port['binding:vif_details'].bridge_name, `brq${net.id.slice(0, 11)}`);
     // DHCP served in qdhcp-<net>, the DHCP port ACTIVE.
-    await waitFor('the DHCP port ACTIVE', async () => {
+    await until('the DHCP port ACTIVE', async () => {
       const ports = (await ok('GET', `/ports?network_id=${net.id}&device_owner=network:dhcp`)).ports;
       return ports[0]?.status === 'ACTIVE';
     });
@@ -92,28 +63,10 @@ describe('linuxbridge behind the cloud', { skip }, () => {
     // No tap yet: the port stays DOWN.
     await new Promise((r) => setTimeout(r, 700));
     assert.equal((await ok('GET', `/ports/${port.id}`)).port.status, 'DOWN');
-    await ensureNamespace(GUEST);
-    await run([
-      'ip',
-      '-n',
-      hostNamespace(HOST),
-      'link',
-      'add',
-      tapName(port.id),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      GUEST,
-    ]);
-    await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'address', port.mac_address, 'mtu', '1450', 'up']);
-    await waitFor('the port ACTIVE', async () => (await ok('GET', `/ports/${port.id}`)).port.status === 'ACTIVE');
+    await lb.plugGuest(GUEST, HOST, port);
+    await until('the port ACTIVE', async () => (await ok('GET', `/ports/${port.id}`)).port.status === 'ACTIVE');
     const fixed = port.fixed_ips[0].ip_address as string;
-    const lease = await run(['busybox', 'sh', '-c', 'busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1'], {
-      ns: GUEST,
-    });
+    const lease = await lb.dhcpLease(GUEST);
     assert.match(lease, new RegExp(`lease of ${fixed.replace(/\./g, '\\.')} obtained`));
     await run(['ip', '-n', GUEST, 'addr', 'add', `${fixed}/24`, 'dev', 'eth0']);
     await run(['ip', '-n', GUEST, 'route', 'add', 'default', 'via', '10.93.0.1']);
@@ -145,7 +98,7 @@ describe('linuxbridge behind the cloud', { skip }, () => {
     await ok('PUT', `/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
     const fip = (await ok('POST', '/floatingips', { floatingip: { floating_network_id: pub.id, port_id: port.id } }))
       .floatingip;
-    await waitFor(
+    await until(
       'the floating IP ACTIVE',
       async () => (await ok('GET', `/floatingips/${fip.id}`)).floatingip.status === 'ACTIVE',
     );
@@ -165,11 +118,11 @@ describe('linuxbridge behind the cloud', { skip }, () => {
       })
     ).security_group_rule;
     const t0 = Date.now();
-    await waitFor('the floating IP to answer', ping);
+    await until('the floating IP to answer', ping);
     const enforced = Date.now() - t0;
     assert.ok(enforced < 3000, `rule enforced after ${enforced} ms`);
     await ok('DELETE', `/security-group-rules/${r.id}`);
-    await waitFor('the floating IP to stop answering', async () => !(await ping()));
+    await until('the floating IP to stop answering', async () => !(await ping()));
     // The guest reaches its router and the outside (SNAT to the gateway) through the router.
     assert.match(
       await run(['busybox', 'ping', '-c', '1', '-W', '1', '172.30.98.1'], { ns: GUEST }),

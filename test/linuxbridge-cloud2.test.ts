@@ -6,50 +6,26 @@
 // on A. Needs root (skips otherwise); removes everything it made, also on failure.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
-import { cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
-import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { hostNamespace, run } from '../src/core/hostns.ts';
+import { until } from './lib/cloud.ts';
+import { needsRoot, startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
 
-const skip = process.getuid?.() === 0 ? false : 'needs root (namespaces, bridges, VXLAN)';
+const skip = needsRoot('namespaces, bridges, VXLAN');
 const tag = `${process.pid % 100000}`;
 const A = `lbc2a${tag}`;
 const B = `lbc2b${tag}`;
 const GA = `lbc2ga-${tag}`;
 const GB = `lbc2gb-${tag}`;
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined | false>, ms = 15000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('linuxbridge: two hosts behind the cloud', { skip }, () => {
-  let c: TestCloud;
-  const api = (p: string) => `${c.url}/networking/v2.0${p}`;
-  const ok = async (method: string, p: string, body?: unknown) => {
-    const r = await c.req(method, api(p), body);
-    assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body;
-  };
+  let lb: LinuxbridgeCloud;
+  const ok = (method: string, p: string, body?: unknown) => lb.ok(method, p, body);
 
   before(async () => {
-    c = await startCloud({
-      configure: (cfg) => {
-        cfg.network = {
-          ...cfg.network,
-          dataplane: 'linuxbridge',
-          host: A,
-          l2Hosts: [B],
-          agentReportInterval: 1,
-          underlayIps: { [A]: '192.168.254.1', [B]: '192.168.254.2' },
-        };
-      },
-    });
+    lb = await startLinuxbridgeCloud(
+      { host: A, l2Hosts: [B], underlayIps: { [A]: '192.168.254.1', [B]: '192.168.254.2' } },
+      [A, B],
+    );
     const [na, nb] = [hostNamespace(A), hostNamespace(B)];
     await run(['ip', '-n', na, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', nb]);
     await run(['ip', '-n', na, 'addr', 'add', '192.168.254.1/24', 'dev', 'ul0']);
@@ -59,14 +35,7 @@ describe('linuxbridge: two hosts behind the cloud', { skip }, () => {
   });
 
   after(async () => {
-    try {
-      await c?.stop();
-    } finally {
-      await deleteNamespace(GA);
-      await deleteNamespace(GB);
-      await cleanupHost(A);
-      await cleanupHost(B);
-    }
+    await lb?.stop();
   });
 
   it('a guest on each host: DHCP across the tunnel, ping between them', async () => {
@@ -89,41 +58,19 @@ describe('linuxbridge: two hosts behind the cloud', { skip }, () => {
         })
       ).port;
     const [pa, pb] = [await port(A), await port(B)];
-    for (const [g, host, p] of [
-      [GA, A, pa],
-      [GB, B, pb],
-    ] as const) {
-      await ensureNamespace(g);
-      await run([
-        'ip',
-        '-n',
-        hostNamespace(host),
-        'link',
-        'add',
-        tapName(p.id),
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        g,
-      ]);
-      await run(['ip', '-n', g, 'link', 'set', 'eth0', 'address', p.mac_address, 'mtu', '1450', 'up']);
-    }
+    await lb.plugGuest(GA, A, pa);
+    await lb.plugGuest(GB, B, pb);
     for (const p of [pa, pb])
-      await waitFor(`port ${p.id} ACTIVE`, async () => (await ok('GET', `/ports/${p.id}`)).port.status === 'ACTIVE');
+      await until(`port ${p.id} ACTIVE`, async () => (await ok('GET', `/ports/${p.id}`)).port.status === 'ACTIVE');
     // B's vxlan device knows A's ports (the DHCP port among them) through A's address.
     const vni = net['provider:segmentation_id'];
-    await waitFor('FDB entries on host B', async () =>
+    await until('FDB entries on host B', async () =>
       (await run(['bridge', '-n', hostNamespace(B), 'fdb', 'show', 'dev', `vxlan-${vni}`])).includes(
         `${pa.mac_address} dst 192.168.254.1`,
       ),
     );
     const ipB = pb.fixed_ips[0].ip_address as string;
-    const lease = await run(['busybox', 'sh', '-c', 'busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1'], {
-      ns: GB,
-    });
+    const lease = await lb.dhcpLease(GB);
     assert.match(lease, new RegExp(`lease of ${ipB.replace(/\./g, '\\.')} obtained`));
     await run(['ip', '-n', GB, 'addr', 'add', `${ipB}/24`, 'dev', 'eth0']);
     await run(['ip', '-n', GA, 'addr', 'add', `${pa.fixed_ips[0].ip_address}/24`, 'dev', 'eth0']);

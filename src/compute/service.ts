@@ -36,7 +36,7 @@ import { keypairsFamily } from './api/keypairs.ts';
 import { quotasFamily } from './api/quotas.ts';
 import { serverGroupsFamily } from './api/server_groups.ts';
 import { aggregatesFamily } from './api/aggregates.ts';
-import { remoteConsolesFamily } from './api/remote_consoles.ts';
+import { consoleAuthTokenMigrations } from './db/migrations/remote_consoles.ts';
 import { migrationsFamily } from './api/migrations.ts';
 import { volumesFamily } from './api/volume_attachments.ts';
 import { FlavorStore } from './flavors.ts';
@@ -54,7 +54,7 @@ export const FAMILIES: Family[] = [
   quotasFamily,
   serverGroupsFamily,
   aggregatesFamily,
-  remoteConsolesFamily,
+  { name: 'remote_consoles', migrations: consoleAuthTokenMigrations },
   migrationsFamily,
   volumesFamily,
 ];

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { authorize } from './common.ts';
 import { hostZones, novaTime } from './aggregates.ts';
-import { INTERNAL_ZONE, listServices, serviceIsUp, serviceZone } from './services.ts';
+import { INTERNAL_ZONE, listServices, serviceIsUp, serviceZone } from '../services.ts';
 
 const AZ = 'os_compute_api:os-availability-zone';
 const API_SERVICES = ['nova-osapi_compute', 'nova-metadata'];

@@ -2,82 +2,23 @@
 // (servers family's `compute_nodes`) with their service's state: list, detail (paginated from
 // 2.33), show, search and servers routes (to 2.52), uuids, hostname pattern and with_servers
 // (2.53), statistics and uptime (to 2.87), 2.88's slimmer detail with uptime inline.
-import os from 'node:os';
 import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { json } from '../../core/db.ts';
 import { authorize, badRequest, mv, notFound, queryOf } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
-import { listServices, serviceIsUp, type ServiceRow } from './services.ts';
+import { serviceIsUp, type ServiceRow } from '../services.ts';
+import {
+  computeServices,
+  hypervisorStatistics,
+  listNodes,
+  serversOn,
+  uptimeLine,
+  type ComputeNode as Node,
+} from '../hypervisors.ts';
 import { limitOf, nextLink } from './flavors.ts';
 
 const HV = 'os_compute_api:os-hypervisors';
-
-interface Node {
-  id: number;
-  uuid: string;
-  host: string;
-  hypervisor_hostname: string;
-  hypervisor_type: string;
-  hypervisor_version: number;
-  host_ip: string | null;
-  vcpus: number;
-  memory_mb: number;
-  local_gb: number;
-  vcpus_used: number;
-  memory_mb_used: number;
-  local_gb_used: number;
-  running_vms: number;
-  cpu_info: string | null;
-}
-
-async function nodes(svc: ComputeService): Promise<Node[]> {
-  const rows = await svc.db.selectFrom('compute_nodes').selectAll().where('deleted', '=', 0).orderBy('id').execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    uuid: r.uuid,
-    host: r.host,
-    hypervisor_hostname: r.hypervisor_hostname,
-    hypervisor_type: r.hypervisor_type,
-    hypervisor_version: Number(r.hypervisor_version),
-    host_ip: r.host_ip ?? null,
-    vcpus: Number(r.vcpus),
-    memory_mb: Number(r.memory_mb),
-    local_gb: Number(r.local_gb),
-    vcpus_used: Number(r.vcpus_used),
-    memory_mb_used: Number(r.memory_mb_used),
-    local_gb_used: Number(r.local_gb_used),
-    running_vms: Number(r.running_vms),
-    cpu_info: r.cpu_info ?? null,
-  }));
-}
-
-async function serversOn(svc: ComputeService, host: string): Promise<Array<{ name: string; uuid: string }>> {
-  const rows = await svc.db
-    .selectFrom('instances')
-    .select(['uuid'])
-    .where('host', '=', host)
-    .where('deleted', '=', 0)
-    .orderBy('created_at')
-    .execute()
-    .catch(() => []);
-  return rows.map((r) => ({ name: `instance-${r.uuid.slice(0, 8)}`, uuid: r.uuid }));
-}
-
-/** The host's uptime line, as `uptime` prints it (what Nova's drivers return). */
-function uptimeLine(): string {
-  const t = new Date();
-  const up = os.uptime();
-  const days = Math.floor(up / 86400),
-    h = Math.floor((up % 86400) / 3600),
-    m = Math.floor((up % 3600) / 60);
-  const load = os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(', ');
-  const clock = t.toISOString().slice(11, 19);
-  return ` ${clock} up ${days ? `${days} days, ` : ''}${String(h).padStart(2, ' ')}:${String(m).padStart(2, '0')},  0 users,  load average: ${load}`;
-}
 
 function view(
   req: FastifyRequest,
@@ -136,11 +77,6 @@ function boolParam(name: string, raw: string | null): boolean {
   );
 }
 
-const serviceOf = async (svc: ComputeService) => {
-  const services = (await listServices(svc)).filter((s) => s.binary === 'nova-compute');
-  return (host: string) => services.find((s) => s.host === host);
-};
-
 const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) => {
   const v = mv(req);
   const q = queryOf(req);
@@ -161,7 +97,7 @@ const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) =
     limit = limitOf(req);
     marker = q.get('marker');
   }
-  let all = await nodes(svc);
+  let all = await listNodes(svc);
   let links = v.gte('2.33');
   if (pattern !== null) {
     if (q.has('limit') || marker)
@@ -179,7 +115,7 @@ const list = async (svc: ComputeService, req: FastifyRequest, detail: boolean) =
     }
     if (limit !== undefined) all = all.slice(0, limit);
   }
-  const service = await serviceOf(svc);
+  const service = await computeServices(svc);
   const out: unknown[] = [];
   for (const n of all) {
     const s = service(n.host);
@@ -203,9 +139,9 @@ const findNode = async (svc: ComputeService, req: FastifyRequest, id: string) =>
   const uuids = mv(req).gte('2.53');
   if (uuids && !isUuidLike(id)) throw badRequest(`Invalid uuid ${id}`);
   if (!uuids && !/^\s*[-+]?\d+\s*$/.test(id)) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
-  const n = (await nodes(svc)).find((x) => (uuids ? x.uuid === id.toLowerCase() : x.id === Number(id)));
+  const n = (await listNodes(svc)).find((x) => (uuids ? x.uuid === id.toLowerCase() : x.id === Number(id)));
   if (!n) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
-  const s = (await serviceOf(svc))(n.host);
+  const s = (await computeServices(svc))(n.host);
   if (!s) throw notFound(`Hypervisor with ID '${id}' could not be found.`);
   return { n, s };
 };
@@ -225,37 +161,7 @@ export async function showHypervisorStatistics(svc: ComputeService, req: Fastify
     throw notFound('The resource could not be found.');
   }
   authorize(req, `${HV}:statistics`, {});
-  const enabled = new Set(
-    (await listServices(svc)).filter((s) => s.binary === 'nova-compute' && !s.disabled).map((s) => s.host),
-  );
-  const stats = {
-    count: 0,
-    vcpus: 0,
-    memory_mb: 0,
-    local_gb: 0,
-    vcpus_used: 0,
-    memory_mb_used: 0,
-    local_gb_used: 0,
-    free_ram_mb: 0,
-    free_disk_gb: 0,
-    current_workload: 0,
-    running_vms: 0,
-    disk_available_least: 0,
-  };
-  for (const n of await nodes(svc)) {
-    if (!enabled.has(n.host)) continue;
-    stats.count++;
-    stats.vcpus += n.vcpus;
-    stats.memory_mb += n.memory_mb;
-    stats.local_gb += n.local_gb;
-    stats.vcpus_used += n.vcpus_used;
-    stats.memory_mb_used += n.memory_mb_used;
-    stats.local_gb_used += n.local_gb_used;
-    stats.free_ram_mb += n.memory_mb - n.memory_mb_used;
-    stats.free_disk_gb += n.local_gb - n.local_gb_used;
-    stats.running_vms += n.running_vms;
-    stats.disk_available_least += n.local_gb - n.local_gb_used;
-  }
+  const stats = await hypervisorStatistics(svc);
   return { hypervisor_statistics: stats };
 }
 
@@ -289,9 +195,9 @@ export async function showHypervisorUptime(svc: ComputeService, req: FastifyRequ
 }
 
 const byPattern = async (svc: ComputeService, req: FastifyRequest, pattern: string, servers: boolean) => {
-  const matched = (await nodes(svc)).filter((n) => n.hypervisor_hostname.includes(pattern));
+  const matched = (await listNodes(svc)).filter((n) => n.hypervisor_hostname.includes(pattern));
   if (!matched.length) throw notFound(`No hypervisor matching '${pattern}' could be found.`);
-  const service = await serviceOf(svc);
+  const service = await computeServices(svc);
   const out: unknown[] = [];
   for (const n of matched) {
     const s = service(n.host);

@@ -6,15 +6,12 @@
 // topology. The proxies themselves come with a real hypervisor: the fake driver's consoles point
 // at fake hosts, as Nova's fake driver's do.
 import type { FastifyRequest } from 'fastify';
-import type { Family, ComputeService } from '../service.ts';
-import { consoleAuthTokenMigrations } from '../db/migrations/remote_consoles.ts';
+import type { ComputeService } from '../service.ts';
 import { ApiError } from '../../core/errors.ts';
-import { allowed, authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
+import { allowed, authorize, badRequest, mv, notFound, validateBody } from './common.ts';
 import { getServer } from './servers.ts';
-import type { Instance } from '../instances.ts';
 import type { ConsoleProtocol } from '../drivers/virt.ts';
-import { tokenHash } from '../agent/consoles.ts';
-import { computeRpc, type RemoteConsoleAnswer } from '../rpcapi.ts';
+import { consoleByToken, consoleUrl } from '../consoles.ts';
 
 const LEGACY = {
   'os-getVNCConsole': { protocol: 'vnc', types: ['novnc', 'xvpvnc'] },
@@ -56,38 +53,6 @@ const legacySchema = (action: string, types: string[]) => ({
   additionalProperties: false,
 });
 
-/** compute.api.get_*_console: the instance must have a host and not be deleting or migrating. */
-async function consoleUrl(
-  svc: ComputeService,
-  inst: Instance,
-  protocol: ConsoleProtocol,
-  consoleType: string,
-  method: string,
-): Promise<string> {
-  if (!inst.host) throw conflict(`Instance ${inst.uuid} is not ready`);
-  if (inst.task_state === 'deleting' || inst.task_state === 'migrating') {
-    throw conflict(`Cannot '${method}' instance ${inst.uuid} while it is in task_state ${inst.task_state}`);
-  }
-  let answer: RemoteConsoleAnswer;
-  try {
-    answer = await computeRpc(svc.ctx.bus)
-      .call(inst.host, { timeoutMs: 30_000 })
-      .get_remote_console({ uuid: inst.uuid, protocol, console_type: consoleType });
-  } catch {
-    throw conflict(`Instance ${inst.uuid} is not ready`);
-  }
-  if (!answer.ok) {
-    if (answer.code === 501) throw new ApiError(501, 'Feature not supported.');
-    throw new ApiError(answer.code, answer.message);
-  }
-  return answer.url;
-}
-
-export const remoteConsolesFamily: Family = {
-  name: 'remote_consoles',
-  migrations: consoleAuthTokenMigrations,
-};
-
 export async function createRemoteConsole(svc: ComputeService, req: FastifyRequest<{ Params: { id: string } }>) {
   const v = mv(req);
   if (!v.gte('2.6')) {
@@ -100,7 +65,7 @@ export async function createRemoteConsole(svc: ComputeService, req: FastifyReque
   ).remote_console;
   const inst = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:os-remote-consoles', { project_id: inst.project_id });
-  const url = await consoleUrl(svc, inst, body.protocol, body.type, `get_${body.protocol}_console`);
+  const url = await consoleUrl(svc, inst, body.protocol, body.type);
   return { remote_console: { protocol: body.protocol, type: body.type, url } };
 }
 
@@ -108,23 +73,17 @@ export async function showConsoleAuthToken(svc: ComputeService, req: FastifyRequ
   authorize(req, 'os_compute_api:os-console-auth-tokens');
   const token = req.params.token;
   if (!token) throw badRequest('token not provided');
-  const row = await svc.db
-    .selectFrom('console_auth_tokens')
-    .selectAll()
-    .where('token_hash', '=', tokenHash(token))
-    .where('expires', '>', Math.floor(Date.now() / 1000))
-    .executeTakeFirst();
-  const inst = row ? await svc.parts.store.get(row.instance_uuid) : null;
-  if (!row || !inst || inst.deleted) throw notFound('Token not found');
+  const c = await consoleByToken(svc, token);
+  if (!c) throw notFound('Token not found');
   // Before 2.31 only RDP tokens could be read here.
-  if (!mv(req).gte('2.31') && row.console_type !== 'rdp-html5')
+  if (!mv(req).gte('2.31') && c.console_type !== 'rdp-html5')
     throw new ApiError(401, 'The requested console type details are not accessible');
   return {
     console: {
-      instance_uuid: row.instance_uuid,
-      host: row.host,
-      port: Number(row.port),
-      internal_access_path: row.internal_access_path,
+      instance_uuid: c.instance_uuid,
+      host: c.host,
+      port: c.port,
+      internal_access_path: c.internal_access_path,
     },
   };
 }
@@ -154,6 +113,6 @@ export async function legacyConsole(svc: ComputeService, req: FastifyRequest, id
   const type = validateBody<Record<string, { type: string }>>(req, legacySchema(action, types))[action]!.type;
   authorize(req, 'os_compute_api:os-remote-consoles');
   const inst = await getServer(svc, req, id);
-  const url = await consoleUrl(svc, inst, protocol, type, `get_${protocol}_console`);
+  const url = await consoleUrl(svc, inst, protocol, type);
   return { console: { type, url } };
 }

@@ -3,67 +3,27 @@
 // (`last_seen_up` within service_down_time, unless forced down), enable/disable with a reason,
 // forced_down (2.11), PUT /os-services/{uuid} (2.53), delete (not while hosting servers).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Selectable } from 'kysely';
 import type { ComputeService } from '../service.ts';
-import type { ServicesTable } from '../db/schema.ts';
-import { now } from '../../core/db.ts';
-import { authorize, badRequest, conflict, mv, notFound, queryOf, validateBody } from './common.ts';
+import { authorize, badRequest, mv, notFound, queryOf, validateBody } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
 import { hostZones, novaTime } from './aggregates.ts';
 import { BOOLEAN as BOOL } from './schemas/parameter_types.ts';
+import {
+  assertUpdatable,
+  computeServiceOf,
+  deleteService as removeService,
+  findService,
+  hostResources,
+  listServices,
+  serviceIsUp,
+  serviceZone,
+  updateService as changeService,
+  updateServiceByHost,
+  type ServiceChanges,
+  type ServiceRow,
+} from '../services.ts';
 
 const OS = 'os_compute_api:os-services';
-/** Nova's internal_service_availability_zone: where services other than nova-compute are shown. */
-export const INTERNAL_ZONE = 'internal';
-
-export interface ServiceRow {
-  id: number;
-  uuid: string;
-  host: string;
-  binary: string;
-  topic: string | null;
-  disabled: boolean;
-  disabled_reason: string | null;
-  forced_down: boolean;
-  report_count: number;
-  last_seen_up: string | null;
-  created_at: string;
-  updated_at: string | null;
-}
-
-const toService = (r: Selectable<ServicesTable>): ServiceRow => ({
-  id: Number(r.id),
-  uuid: r.uuid,
-  host: r.host,
-  binary: r.binary,
-  topic: r.topic ?? null,
-  disabled: !!Number(r.disabled),
-  disabled_reason: r.disabled_reason ?? null,
-  forced_down: !!Number(r.forced_down),
-  report_count: Number(r.report_count),
-  last_seen_up: r.last_seen_up ?? null,
-  created_at: r.created_at,
-  updated_at: r.updated_at ?? null,
-});
-
-export async function listServices(svc: ComputeService): Promise<ServiceRow[]> {
-  return (await svc.db.selectFrom('services').selectAll().where('deleted', '=', 0).orderBy('id').execute()).map(
-    toService,
-  );
-}
-
-/** The DB servicegroup driver's is_up: a recent heartbeat, and not forced down. */
-export function serviceIsUp(svc: ComputeService, s: ServiceRow): boolean {
-  if (s.forced_down) return false;
-  const last = s.last_seen_up ?? s.updated_at ?? s.created_at;
-  return Date.now() - Date.parse(last) <= svc.options.serviceDownTime * 1000;
-}
-
-/** The zone a service is shown in: its aggregates' zone (compute) or the internal zone. */
-export function serviceZone(svc: ComputeService, s: ServiceRow, zones: Map<string, string>): string {
-  if (s.binary !== 'nova-compute') return INTERNAL_ZONE;
-  return zones.get(s.host) ?? svc.options.defaultAvailabilityZone;
-}
 
 function view(
   req: FastifyRequest,
@@ -103,29 +63,6 @@ const UPDATE_253 = {
 
 const asBool = (v: unknown) => v === true || ['true', '1', 'on', 'yes'].includes(String(v).toLowerCase());
 
-const update = async (svc: ComputeService, host: string, binary: string, values: Record<string, unknown>) => {
-  if (binary !== 'nova-compute')
-    throw badRequest(`Updating a ${binary} service is not supported. Only nova-compute services can be updated.`);
-  const r = await svc.db
-    .updateTable('services')
-    .set({ ...values, updated_at: now() })
-    .where('host', '=', host)
-    .where('binary', '=', binary)
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  if (!Number(r.numUpdatedRows)) {
-    const anyHost = await svc.db
-      .selectFrom('services')
-      .select('id')
-      .where('host', '=', host)
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
-    throw notFound(
-      anyHost ? `Could not find binary ${binary} on host ${host}.` : `Host '${host}' is not mapped to any cell`,
-    );
-  }
-};
-
 export async function listComputeServices(svc: ComputeService, req: FastifyRequest) {
   const q = queryOf(req);
   if (mv(req).gte('2.75'))
@@ -155,20 +92,20 @@ export async function updateService(svc: ComputeService, req: FastifyRequest<{ P
     const action = req.params.id;
     const { host, binary } = body;
     if (action === 'enable') {
-      await update(svc, host, binary, { disabled: 0, disabled_reason: null });
+      await updateServiceByHost(svc, host, binary, { disabled: 0, disabled_reason: null });
       return { service: { host, binary, status: 'enabled' } };
     }
     if (action === 'disable' || action === 'disable-log-reason') {
       if (action === 'disable-log-reason' && body.disabled_reason === undefined)
         throw badRequest('Missing disabled reason field');
       const reason = action === 'disable-log-reason' ? body.disabled_reason : null;
-      await update(svc, host, binary, { disabled: 1, disabled_reason: reason });
+      await updateServiceByHost(svc, host, binary, { disabled: 1, disabled_reason: reason });
       return { service: { host, binary, status: 'disabled', ...(reason ? { disabled_reason: reason } : {}) } };
     }
     if (action === 'force-down' && v.gte('2.11')) {
       if (body.forced_down === undefined) throw badRequest('Missing forced_down field');
       const forced = asBool(body.forced_down);
-      await update(svc, host, binary, { forced_down: forced ? 1 : 0 });
+      await updateServiceByHost(svc, host, binary, { forced_down: forced ? 1 : 0 });
       return { service: { host, binary, forced_down: forced } };
     }
     throw notFound('Unknown action');
@@ -183,17 +120,10 @@ export async function updateService(svc: ComputeService, req: FastifyRequest<{ P
     throw badRequest(`Invalid uuid ${id}`);
   }
   authorize(req, `${OS}:update`, {});
-  const row = await svc.db
-    .selectFrom('services')
-    .selectAll()
-    .where('uuid', '=', id)
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  if (!row) throw notFound(`Service ${id} could not be found.`);
-  const s = toService(row);
-  if (s.binary !== 'nova-compute')
-    throw badRequest(`Updating a ${s.binary} service is not supported. Only nova-compute services can be updated.`);
-  const values: Record<string, unknown> = {};
+  const s = await findService(svc, { uuid: id });
+  if (!s) throw notFound(`Service ${id} could not be found.`);
+  assertUpdatable(s.binary);
+  const values: ServiceChanges = {};
   if (body.status === 'enabled') {
     if (body.disabled_reason) throw badRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.");
     if (s.disabled) values.disabled = 0;
@@ -215,15 +145,7 @@ export async function updateService(svc: ComputeService, req: FastifyRequest<{ P
   // Nova's obj_what_changed: setting a field, even to its current value, counts as a change.
   if (body.status === undefined && body.forced_down === undefined)
     throw badRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.");
-  if (Object.keys(values).length)
-    await svc.db
-      .updateTable('services')
-      .set({ ...values, updated_at: now() })
-      .where('id', '=', s.id)
-      .execute();
-  const fresh = toService(
-    await svc.db.selectFrom('services').selectAll().where('id', '=', s.id).executeTakeFirstOrThrow(),
-  );
+  const fresh = await changeService(svc, s, values);
   return { service: view(req, svc, fresh, await hostZones(svc), true) };
 }
 
@@ -237,48 +159,9 @@ export async function deleteService(
   if (mv(req).gte('2.53')) {
     if (!isUuidLike(id)) throw badRequest(`Invalid uuid ${id}`);
   } else if (!/^\s*[-+]?\d+\s*$/.test(id)) throw badRequest('Invalid input received: id must be an integer.');
-  const row = await svc.db
-    .selectFrom('services')
-    .selectAll()
-    .where(mv(req).gte('2.53') ? 'uuid' : 'id', '=', mv(req).gte('2.53') ? id : Number(id))
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  if (!row) throw notFound(`Service ${id} not found.`);
-  const s = toService(row);
-  if (s.binary === 'nova-compute') {
-    const n = await svc.db
-      .selectFrom('instances')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('host', '=', s.host)
-      .where('deleted', '=', 0)
-      .executeTakeFirst()
-      .catch(() => ({ n: 0 }));
-    if (Number(n?.n ?? 0))
-      throw conflict(
-        'Unable to delete compute service that is hosting instances. Migrate or delete the instances first.',
-      );
-    const aggregates = svc.parts.aggregates;
-    for (const a of await aggregates.all()) if (a.hosts.includes(s.host)) await aggregates.removeHost(a.id, s.host);
-    const nodes = await svc.db
-      .selectFrom('compute_nodes')
-      .select(['id', 'uuid'])
-      .where('host', '=', s.host)
-      .where('deleted', '=', 0)
-      .execute();
-    for (const node of nodes) {
-      await svc.db
-        .updateTable('compute_nodes')
-        .set({ deleted: 1, updated_at: now() })
-        .where('id', '=', node.id)
-        .execute();
-      try {
-        await svc.parts.clients.placement.deleteProvider(node.uuid);
-      } catch (e) {
-        svc.ctx.log.warn({ err: e, node: node.uuid }, 'could not delete the compute node provider');
-      }
-    }
-  }
-  await svc.db.updateTable('services').set({ deleted: 1, updated_at: now() }).where('id', '=', s.id).execute();
+  const s = await findService(svc, mv(req).gte('2.53') ? { uuid: id } : { id: Number(id) });
+  if (!s) throw notFound(`Service ${id} not found.`);
+  await removeService(svc, s);
   reply.code(204).send();
 }
 
@@ -298,13 +181,6 @@ const gone = (req: FastifyRequest) => {
     throw notFound('The resource could not be found.');
   }
 };
-/** The compute service of a host, or Nova's 404 for a host no cell knows. */
-const computeHost = async (svc: ComputeService, host: string) => {
-  const s = (await listServices(svc)).find((x) => x.host === host && x.binary === 'nova-compute');
-  if (!s) throw notFound(`Host '${host}' is not mapped to any cell`);
-  return s;
-};
-
 export async function listHosts(svc: ComputeService, req: FastifyRequest) {
   gone(req);
   authorize(req, `${HOSTS}:list`, {});
@@ -325,51 +201,16 @@ export async function showHost(svc: ComputeService, req: FastifyRequest<{ Params
   gone(req);
   authorize(req, `${HOSTS}:show`, {});
   const host = req.params.host;
-  const node = await svc.db
-    .selectFrom('compute_nodes')
-    .selectAll()
-    .where('host', '=', host)
-    .where('deleted', '=', 0)
-    .orderBy('id')
-    .executeTakeFirst();
-  if (!node) throw notFound(`Compute host ${host} could not be found.`);
-  // Per project, summed over the instances' flavor-size columns.
-  const rows = await svc.db
-    .selectFrom('instances')
-    .select((eb) => [
-      'project_id',
-      eb.fn.sum('vcpus').as('cpu'),
-      eb.fn.sum('memory_mb').as('memory_mb'),
-      eb.fn.sum(eb('root_gb', '+', eb.ref('ephemeral_gb'))).as('disk_gb'),
-    ])
-    .where('host', '=', host)
-    .where('deleted', '=', 0)
-    .groupBy('project_id')
-    .execute()
-    .catch(() => []);
-  const resource = (project: string, cpu: number, memory_mb: number, disk_gb: number) => ({
-    resource: { host, project, cpu, memory_mb, disk_gb },
+  const r = await hostResources(svc, host);
+  const resource = (project: string, x: { cpu: number; memory_mb: number; disk_gb: number }) => ({
+    resource: { host, project, cpu: x.cpu, memory_mb: x.memory_mb, disk_gb: x.disk_gb },
   });
-  const byProject = new Map(
-    rows.map((r) => [
-      r.project_id,
-      { cpu: Number(r.cpu ?? 0), memory_mb: Number(r.memory_mb ?? 0), disk_gb: Number(r.disk_gb ?? 0) },
-    ]),
-  );
-  let cpu = 0,
-    mem = 0,
-    disk = 0;
-  for (const p of byProject.values()) {
-    cpu += p.cpu;
-    mem += p.memory_mb;
-    disk += p.disk_gb;
-  }
   return {
     host: [
-      resource('(total)', Number(node.vcpus), Number(node.memory_mb), Number(node.local_gb)),
-      resource('(used_now)', Number(node.vcpus_used), Number(node.memory_mb_used), Number(node.local_gb_used)),
-      resource('(used_max)', cpu, mem, disk),
-      ...[...byProject].map(([project, p]) => resource(project, p.cpu, p.memory_mb, p.disk_gb)),
+      resource('(total)', r.total),
+      resource('(used_now)', r.usedNow),
+      resource('(used_max)', r.usedMax),
+      ...[...r.byProject].map(([project, p]) => resource(project, p)),
     ],
   };
 }
@@ -380,7 +221,7 @@ export async function updateHost(svc: ComputeService, req: FastifyRequest<{ Para
   authorize(req, `${HOSTS}:update`, {});
   const out: Record<string, unknown> = { host: req.params.host };
   if (body.status === undefined && body.maintenance_mode === undefined) return out;
-  await computeHost(svc, req.params.host);
+  await computeServiceOf(svc, req.params.host);
   // The fake virt driver answers as Nova's does; enabling/disabling scheduling is os-services' job.
   if (body.status !== undefined) out.status = body.status.toLowerCase() === 'enable' ? 'enabled' : 'disabled';
   if (body.maintenance_mode !== undefined)
@@ -396,6 +237,6 @@ export async function hostPowerAction(
 ) {
   gone(req);
   authorize(req, `${HOSTS}:${action === 'startup' ? 'start' : action}`, {});
-  await computeHost(svc, req.params.host);
+  await computeServiceOf(svc, req.params.host);
   return { host: req.params.host, power_action: action };
 }

@@ -12,28 +12,32 @@
 //   plugin, as upstream's agent does) and the driver serves it; otherwise the port is released;
 // - L3: a router it hosts is realised by the driver, and its floating IPs reported ACTIVE when
 //   associated, DOWN otherwise.
-import type { MessageBus, RpcHandler } from '../../core/bus.ts';
+import type { MessageBus } from '../../core/bus.ts';
+import { serveRpc, type RpcCalls } from '../../core/rpc.ts';
 import type { Logger } from '../../core/log.ts';
-import type { View } from '../api/resource.ts';
+import type { PortView } from '../views.ts';
 import type {
   DataplaneDriver,
   DeviceDetails,
   DhcpNetwork,
-  FdbEntry,
   Mechanism,
-  RouterInfo,
   SecurityGroupInfo,
 } from '../drivers/dataplane.ts';
 import { dhcpDeviceId } from './server.ts';
+import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from './rpc.ts';
 import {
-  AGENT_TYPE_DHCP,
-  AGENT_TYPE_L3,
   DHCP_AGENT_TOPIC,
   L2_AGENT_TOPIC,
   L3_AGENT_TOPIC,
-  PLUGIN_TOPIC,
+  pluginRpc,
+  type AgentCaller,
   type AgentState,
-} from './rpc.ts';
+  type DhcpAgentRpc,
+  type DhcpEvent,
+  type L2AgentRpc,
+  type L3AgentRpc,
+  type PluginRpc,
+} from '../rpcapi.ts';
 
 export const AGENT_BINARY = 'stratus-network-agent';
 
@@ -69,7 +73,7 @@ export class NetworkAgent {
   /** The networks this host serves DHCP for, as last read from the server plus the port events since. */
   private dhcpNetworks = new Map<string, DhcpNetwork>();
   /** Port events not yet applied to dhcpNetworks: port id → the port, or null when deleted. */
-  private dhcpPending = new Map<string, Map<string, View | null>>();
+  private dhcpPending = new Map<string, Map<string, PortView | null>>();
   /** Networks to re-read whole from the server at their next job. */
   private dhcpStale = new Set<string>();
   /** The ids of this host's own DHCP ports. */
@@ -81,10 +85,15 @@ export class NetworkAgent {
   private unwired = new Set<string>();
   private reconciled = false;
 
+  /** q-plugin, the server's side (rpcapi.ts). */
+  private rpc: RpcCalls<PluginRpc>;
+
   constructor(
     private bus: MessageBus,
     private o: AgentOptions,
-  ) {}
+  ) {
+    this.rpc = pluginRpc(bus).call();
+  }
 
   get host() {
     return this.o.host;
@@ -93,66 +102,75 @@ export class NetworkAgent {
     return this.o.driver;
   }
 
-  private call<T>(method: string, args: Record<string, unknown>): Promise<T> {
-    return this.bus.call<T>(PLUGIN_TOPIC, method, { agent_id: this.o.host, host: this.o.host, ...args });
+  /** This agent on every q-plugin call (neutron's agent_id and host arguments). */
+  private get who(): AgentCaller {
+    return { agent_id: this.o.host, host: this.o.host };
   }
 
   async start() {
     await this.o.driver.start(this.o.host);
     this.o.driver.watch?.((id) => this.syncPortLater(id));
-    const on = (topic: string, handlers: Record<string, RpcHandler>) =>
-      this.unserve.push(this.bus.serve(topic, this.o.host, handlers));
-    on(L2_AGENT_TOPIC, {
-      port_update: ({ port }: { port: View }) => {
-        if (port?.['binding:host_id'] === this.o.host || this.plugged.has(port?.id)) this.syncPortLater(port.id);
-        else if (port?.network_id) this.fdbLater(port.network_id);
-      },
-      port_delete: ({ port_id, network_id }: { port_id: string; network_id?: string }) => {
-        if (this.plugged.has(port_id)) this.syncPortLater(port_id);
-        else if (network_id) this.fdbLater(network_id);
-      },
-      network_update: ({ network }: { network: View }) => {
-        for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id);
-      },
-      network_delete: () => {},
-      security_groups_rule_updated: ({ security_groups }: { security_groups: string[] }) =>
-        this.securityGroupsChanged(security_groups),
-      security_groups_member_updated: ({ security_groups }: { security_groups: string[] }) =>
-        this.securityGroupsChanged(security_groups),
-    });
-    const dhcp: Record<string, RpcHandler> = {
-      agent_updated: () => {
-        this.needsResync = true;
-      },
-    };
-    for (const r of ['network', 'subnet'])
-      for (const e of ['create', 'update', 'delete']) {
-        dhcp[`${r}_${e}_end`] = (a: { network_id?: string }) => {
-          if (a?.network_id) this.syncNetworkLater(a.network_id);
-        };
-      }
-    for (const e of ['create', 'update', 'delete']) {
-      dhcp[`port_${e}_end`] = (a: { network_id?: string; port?: View }) => {
-        if (a?.network_id) this.dhcpPortChanged(a.network_id, a.port, e === 'delete');
-      };
-    }
-    if (!this.o.l2Only) on(DHCP_AGENT_TOPIC, dhcp);
-    if (!this.o.l2Only)
-      on(L3_AGENT_TOPIC, {
-        routers_updated: ({ routers }: { routers: string[] }) => {
-          for (const id of routers ?? []) this.syncRouterLater(id);
+    const host = this.o.host;
+    this.unserve.push(
+      serveRpc<L2AgentRpc>(this.bus, L2_AGENT_TOPIC, host, {
+        port_update: ({ port }) => {
+          if (port?.['binding:host_id'] === host || this.plugged.has(port?.id)) this.syncPortLater(port.id);
+          else if (port?.network_id) this.fdbLater(port.network_id);
         },
-        router_deleted: ({ router_id }: { router_id: string }) => this.syncRouterLater(router_id),
-        agent_updated: () => {
-          this.needsResync = true;
+        port_delete: ({ port_id, network_id }) => {
+          if (this.plugged.has(port_id)) this.syncPortLater(port_id);
+          else if (network_id) this.fdbLater(network_id);
         },
-      });
+        network_update: ({ network }) => {
+          for (const p of this.plugged.values()) if (p.network_id === network?.id) this.syncPortLater(p.port_id);
+        },
+        network_delete: () => {},
+        security_groups_rule_updated: ({ security_groups }) => this.securityGroupsChanged(security_groups),
+        security_groups_member_updated: ({ security_groups }) => this.securityGroupsChanged(security_groups),
+      }),
+    );
+    if (!this.o.l2Only) this.serveDhcpAndL3();
     await this.report(true);
     await this.resync();
     this.timer = setInterval(() => {
       void this.tick();
     }, this.o.reportInterval * 1000);
     this.timer.unref();
+  }
+
+  /** The DHCP and L3 roles' topics (a network node's, or the all-in-one's). */
+  private serveDhcpAndL3() {
+    const host = this.o.host;
+    const network = (a: DhcpEvent) => {
+      if (a?.network_id) this.syncNetworkLater(a.network_id);
+    };
+    const port = (deleted: boolean) => (a: DhcpEvent) => {
+      if (a?.network_id) this.dhcpPortChanged(a.network_id, a.port, deleted);
+    };
+    const resyncAll = () => {
+      this.needsResync = true;
+    };
+    this.unserve.push(
+      serveRpc<DhcpAgentRpc>(this.bus, DHCP_AGENT_TOPIC, host, {
+        agent_updated: resyncAll,
+        network_create_end: network,
+        network_update_end: network,
+        network_delete_end: network,
+        subnet_create_end: network,
+        subnet_update_end: network,
+        subnet_delete_end: network,
+        port_create_end: port(false),
+        port_update_end: port(false),
+        port_delete_end: port(true),
+      }),
+      serveRpc<L3AgentRpc>(this.bus, L3_AGENT_TOPIC, host, {
+        routers_updated: ({ routers }) => {
+          for (const id of routers ?? []) this.syncRouterLater(id);
+        },
+        router_deleted: ({ router_id }) => this.syncRouterLater(router_id),
+        agent_updated: resyncAll,
+      }),
+    );
   }
 
   async stop() {
@@ -230,7 +248,7 @@ export class NetworkAgent {
   private async report(startFlag: boolean): Promise<boolean> {
     let revived = false;
     for (const s of this.states(startFlag)) {
-      const status = await this.call<string>('report_state', { agent_state: s, time: new Date().toISOString() });
+      const status = await this.rpc.report_state({ ...this.who, agent_state: s, time: new Date().toISOString() });
       if (status === 'revived') revived = true;
     }
     return revived;
@@ -239,7 +257,7 @@ export class NetworkAgent {
   /** Makes everything match the server again: the ports bound here, the networks and routers scheduled here. */
   async resync() {
     try {
-      const ports = new Set(await this.call<string[]>('get_ports_on_host', {}));
+      const ports = new Set(await this.rpc.get_ports_on_host(this.who));
       for (const id of new Set([...ports, ...this.plugged.keys()])) this.syncPortLater(id);
       this.refreshSecurityGroupsLater([...this.plugged.keys()]);
       for (const n of new Set([...this.plugged.values()].map((p) => p.network_id))) this.fdbLater(n);
@@ -248,9 +266,9 @@ export class NetworkAgent {
         await this.idle();
         return;
       }
-      const networks = new Set(await this.call<string[]>('get_active_networks_info', {}));
+      const networks = new Set(await this.rpc.get_active_networks_info(this.who));
       for (const id of new Set([...networks, ...this.servedNetworks])) this.syncNetworkLater(id);
-      const routers = await this.call<RouterInfo[]>('sync_routers', {});
+      const routers = await this.rpc.sync_routers(this.who);
       for (const id of new Set([...routers.map((r) => r.id), ...this.routers.keys()])) this.syncRouterLater(id);
       this.needsResync = false;
       await this.idle();
@@ -298,7 +316,7 @@ export class NetworkAgent {
   }
 
   private async syncPort(portId: string) {
-    const d = await this.call<DeviceDetails | { device: string }>('get_device_details', { device: portId });
+    const d = await this.rpc.get_device_details({ ...this.who, device: portId });
     if (!('port_id' in d)) {
       this.unwired.delete(portId);
       if (this.plugged.delete(portId)) {
@@ -329,12 +347,15 @@ export class NetworkAgent {
       this.refreshSecurityGroupsLater([portId]);
     }
     if (this.unwired.has(portId)) {
-      if (d.status === 'ACTIVE') await this.call('update_device_down', { device: portId });
-    } else if (d.admin_state_up && d.status !== 'ACTIVE') await this.call('update_device_up', { device: portId });
-    else if (!d.admin_state_up && d.status !== 'DOWN') await this.call('update_device_down', { device: portId });
+      if (d.status === 'ACTIVE') await this.rpc.update_device_down({ ...this.who, device: portId });
+    } else if (d.admin_state_up && d.status !== 'ACTIVE')
+      await this.rpc.update_device_up({ ...this.who, device: portId });
+    else if (!d.admin_state_up && d.status !== 'DOWN')
+      await this.rpc.update_device_down({ ...this.who, device: portId });
     if (d.trunk_details) {
-      await this.call('update_subport_bindings', { trunk_id: d.trunk_details.trunk_id });
-      await this.call('update_trunk_status', {
+      await this.rpc.update_subport_bindings({ ...this.who, trunk_id: d.trunk_details.trunk_id });
+      await this.rpc.update_trunk_status({
+        ...this.who,
         trunk_id: d.trunk_details.trunk_id,
         status: d.admin_state_up ? 'ACTIVE' : 'DOWN',
       });
@@ -347,7 +368,7 @@ export class NetworkAgent {
     if (!driver.updateFdb) return;
     if (![...this.plugged.values()].some((p) => p.network_id === networkId && p.network_type === 'vxlan')) return;
     this.run(`fdb:${networkId}`, async () => {
-      const entries = await this.call<FdbEntry[]>('get_fdb_entries', { network_id: networkId });
+      const entries = await this.rpc.get_fdb_entries({ ...this.who, network_id: networkId });
       await driver.updateFdb!(networkId, entries);
     });
   }
@@ -380,7 +401,8 @@ export class NetworkAgent {
       if (wanted.length || groups.length) {
         let info: SecurityGroupInfo;
         try {
-          info = await this.call<SecurityGroupInfo>('security_group_info_for_devices', {
+          info = await this.rpc.security_group_info_for_devices({
+            ...this.who,
             devices: wanted,
             security_groups: groups,
           });
@@ -416,7 +438,7 @@ export class NetworkAgent {
    * event on a network this host serves updates the cached network and reloads the allocations;
    * only network and subnet events (or a network not served yet) re-read the whole network.
    */
-  dhcpPortChanged(networkId: string, port: View | undefined, deleted: boolean) {
+  dhcpPortChanged(networkId: string, port: PortView | undefined, deleted: boolean) {
     if (!port?.id || !this.dhcpNetworks.has(networkId)) return this.syncNetworkLater(networkId);
     let pending = this.dhcpPending.get(networkId);
     if (!pending) this.dhcpPending.set(networkId, (pending = new Map()));
@@ -433,7 +455,7 @@ export class NetworkAgent {
       const pending = this.dhcpPending.get(networkId);
       this.dhcpPending.delete(networkId);
       if (!pending?.size) return;
-      const ports = new Map(cached.ports.map((p) => [p.id as string, p]));
+      const ports = new Map(cached.ports.map((p) => [p.id, p]));
       for (const [id, p] of pending) {
         if (p) ports.set(id, p);
         else ports.delete(id);
@@ -451,31 +473,32 @@ export class NetworkAgent {
     }
     this.dhcpStale.delete(networkId);
     this.dhcpPending.delete(networkId);
-    const info = await this.call<DhcpNetwork | null>('get_network_info', { network_id: networkId });
+    const info = await this.rpc.get_network_info({ ...this.who, network_id: networkId });
     const deviceId = dhcpDeviceId(this.o.host, networkId);
     const stopServing = async () => {
       const own = this.dhcpNetworks.get(networkId)?.ports.find((p) => p.device_id === deviceId);
-      if (own) this.dhcpPortIds.delete(own.id as string);
+      if (own) this.dhcpPortIds.delete(own.id);
       this.dhcpNetworks.delete(networkId);
       if (this.servedNetworks.delete(networkId)) await this.o.driver.removeDhcp(networkId);
       this.dhcpAsked.delete(networkId);
     };
     if (!info) return stopServing();
-    const wanted = info.subnets.filter((s) => s.enable_dhcp).map((s) => s.id as string);
+    const wanted = info.subnets.filter((s) => s.enable_dhcp).map((s) => s.id);
     let port = info.ports.find((p) => p.device_id === deviceId);
     if (!wanted.length || !info.admin_state_up) {
-      if (port) await this.call('release_dhcp_port', { network_id: networkId, device_id: deviceId });
+      if (port) await this.rpc.release_dhcp_port({ ...this.who, network_id: networkId, device_id: deviceId });
       return stopServing();
     }
     const asked = [...wanted].sort().join(',');
     if (!port) {
       port =
-        (await this.call<View | null>('create_dhcp_port', {
+        (await this.rpc.create_dhcp_port({
+          ...this.who,
           port: { network_id: networkId, device_id: deviceId, fixed_ips: wanted.map((subnet_id) => ({ subnet_id })) },
         })) ?? undefined;
       this.dhcpAsked.set(networkId, asked);
     } else {
-      const ips = (port.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>;
+      const ips = port.fixed_ips ?? [];
       const have = new Set(ips.map((ip) => ip.subnet_id));
       const differs = wanted.some((s) => !have.has(s)) || ips.some((ip) => !wanted.includes(ip.subnet_id));
       if (differs && this.dhcpAsked.get(networkId) !== asked) {
@@ -484,15 +507,14 @@ export class NetworkAgent {
           ...ips.filter((ip) => wanted.includes(ip.subnet_id)),
           ...wanted.filter((s) => !have.has(s)).map((subnet_id) => ({ subnet_id })),
         ];
-        port =
-          (await this.call<View | null>('update_dhcp_port', { port_id: port.id, port: { fixed_ips: fixed } })) ?? port;
+        port = (await this.rpc.update_dhcp_port({ ...this.who, port_id: port.id, port: { fixed_ips: fixed } })) ?? port;
       }
     }
     if (!port) return;
     info.ports = [...info.ports.filter((p) => p.id !== port!.id), port];
     await this.o.driver.syncDhcp(info);
     this.dhcpNetworks.set(networkId, info);
-    this.dhcpPortIds.add(port.id as string);
+    this.dhcpPortIds.add(port.id);
     this.servedNetworks.add(networkId);
     this.syncPortLater(port.id);
   }
@@ -504,7 +526,7 @@ export class NetworkAgent {
   }
 
   private async syncRouter(routerId: string) {
-    const [router] = await this.call<RouterInfo[]>('sync_routers', { router_ids: [routerId] });
+    const [router] = await this.rpc.sync_routers({ ...this.who, router_ids: [routerId] });
     const before = this.routers.get(routerId);
     const statuses: Record<string, string> = {};
     if (!router) {
@@ -512,7 +534,7 @@ export class NetworkAgent {
         this.routers.delete(routerId);
         await this.o.driver.removeRouter(routerId);
         for (const id of before) statuses[id] = 'DOWN';
-        await this.call('update_floatingip_statuses', { router_id: routerId, fip_statuses: statuses });
+        await this.rpc.update_floatingip_statuses({ ...this.who, router_id: routerId, fip_statuses: statuses });
       }
       return;
     }
@@ -527,6 +549,6 @@ export class NetworkAgent {
     for (const id of before ?? []) if (!now.has(id)) statuses[id] = 'DOWN';
     this.routers.set(routerId, now);
     if (Object.keys(statuses).length)
-      await this.call('update_floatingip_statuses', { router_id: routerId, fip_statuses: statuses });
+      await this.rpc.update_floatingip_statuses({ ...this.who, router_id: routerId, fip_statuses: statuses });
   }
 }

@@ -18,7 +18,7 @@ import type {
   SecurityGroupInfo,
 } from '../drivers/dataplane.ts';
 import { agentOption } from '../api/extras_state.ts';
-import type { RpcHandler } from '../../core/bus.ts';
+import { serveRpc } from '../../core/rpc.ts';
 import {
   AGENT_TYPE_DHCP,
   AGENT_TYPE_L3,
@@ -29,6 +29,9 @@ import {
 } from './rpc.ts';
 import { NetworkContext } from '../context.ts';
 import { dynamic, type NetworkDb } from '../db/schema.ts';
+import { asFloatingIp, asPort, asRule, asSubnet, type PortView, type RouterPortView } from '../views.ts';
+
+const asRouterPort = (v: View | undefined): RouterPortView | null => (v ? asPort(v) : null);
 
 /** neutron's agent timestamps: 'YYYY-MM-DD HH:MM:SS', UTC. */
 export const agentTime = (d = new Date()) => d.toISOString().slice(0, 19).replace('T', ' ');
@@ -93,29 +96,25 @@ export class PluginServer implements PluginRpc {
 
   async start() {
     await this.reloadAgents();
-    const handlers: Record<string, RpcHandler> = {};
-    for (const m of [
-      'report_state',
-      'get_device_details',
-      'get_devices_details_list',
-      'update_device_up',
-      'update_device_down',
-      'get_ports_on_host',
-      'security_group_info_for_devices',
-      'sync_routers',
-      'update_floatingip_statuses',
-      'get_active_networks_info',
-      'get_network_info',
-      'create_dhcp_port',
-      'update_dhcp_port',
-      'release_dhcp_port',
-      'update_subport_bindings',
-      'update_trunk_status',
-      'get_fdb_entries',
-    ] as const) {
-      handlers[m] = (args) => (this[m] as (a: unknown) => unknown).call(this, args ?? {});
-    }
-    this.unserve = this.svc.ctx.bus.serve(PLUGIN_TOPIC, this.svc.host, handlers);
+    this.unserve = serveRpc<PluginRpc>(this.svc.ctx.bus, PLUGIN_TOPIC, this.svc.host, {
+      report_state: (a) => this.report_state(a),
+      get_device_details: (a) => this.get_device_details(a),
+      get_devices_details_list: (a) => this.get_devices_details_list(a),
+      update_device_up: (a) => this.update_device_up(a),
+      update_device_down: (a) => this.update_device_down(a),
+      get_ports_on_host: (a) => this.get_ports_on_host(a),
+      security_group_info_for_devices: (a) => this.security_group_info_for_devices(a),
+      sync_routers: (a) => this.sync_routers(a),
+      update_floatingip_statuses: (a) => this.update_floatingip_statuses(a),
+      get_active_networks_info: (a) => this.get_active_networks_info(a),
+      get_network_info: (a) => this.get_network_info(a),
+      create_dhcp_port: (a) => this.create_dhcp_port(a),
+      update_dhcp_port: (a) => this.update_dhcp_port(a),
+      release_dhcp_port: (a) => this.release_dhcp_port(a),
+      get_fdb_entries: (a) => this.get_fdb_entries(a),
+      update_subport_bindings: (a) => this.update_subport_bindings(a),
+      update_trunk_status: (a) => this.update_trunk_status(a),
+    });
     // Another API process may have taken an agent's report: refresh the binding cache now and then.
     this.reloadTimer = setInterval(() => {
       this.reloadAgents().catch((err) => this.svc.ctx.log.warn({ err }, 'reloading agents failed'));
@@ -585,7 +584,7 @@ export class PluginServer implements PluginRpc {
         .baseQuery(ctx)
         .where(`${rules.spec.table}.security_group_id`, 'in', [...ids])
         .execute();
-      for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(r);
+      for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(asRule(r));
     }
     // The addresses of the remote groups' members (upstream's sg_member_ips), for data planes that filter.
     if (this.mechanism.vifDetails.port_filter) {
@@ -696,11 +695,11 @@ export class PluginServer implements PluginRpc {
     return views.map((r) => ({
       id: r.id,
       admin_state_up: !!r.admin_state_up,
-      gw_port: ports.find((p) => p.device_id === r.id && p.device_owner === 'network:router_gateway') ?? null,
-      interfaces: ports.filter(
-        (p) => p.device_id === r.id && String(p.device_owner).startsWith('network:router_interface'),
-      ),
-      floating_ips: fips.filter((f) => f.router_id === r.id),
+      gw_port: asRouterPort(ports.find((p) => p.device_id === r.id && p.device_owner === 'network:router_gateway')),
+      interfaces: ports
+        .filter((p) => p.device_id === r.id && String(p.device_owner).startsWith('network:router_interface'))
+        .map(asPort),
+      floating_ips: fips.filter((f) => f.router_id === r.id).map(asFloatingIp),
       routes: r.routes ?? [],
       enable_snat: r.external_gateway_info?.enable_snat ?? false,
     }));
@@ -770,8 +769,8 @@ export class PluginServer implements PluginRpc {
       project_id: net.project_id ?? '',
       admin_state_up: bool(net.admin_state_up),
       mtu: Number(net.mtu),
-      subnets: subnets ? await this.viewsWhere(subnets, 'network_id', [network_id]) : [],
-      ports: await this.viewsWhere(this.ports(), 'network_id', [network_id]),
+      subnets: subnets ? (await this.viewsWhere(subnets, 'network_id', [network_id])).map(asSubnet) : [],
+      ports: (await this.viewsWhere(this.ports(), 'network_id', [network_id])).map(asPort),
     };
   }
 
@@ -781,7 +780,7 @@ export class PluginServer implements PluginRpc {
   }: {
     host: string;
     port: { network_id: string; device_id: string; fixed_ips: Array<{ subnet_id: string }> };
-  }): Promise<View | null> {
+  }): Promise<PortView | null> {
     const ctx = this.context();
     const api = this.ports();
     const net = await this.svc.db
@@ -792,10 +791,11 @@ export class PluginServer implements PluginRpc {
     if (!net) return null;
     const existing = await this.viewsWhere(api, 'network_id', [port.network_id]);
     const mine = existing.find((p) => p.device_id === port.device_id);
-    if (mine) return mine;
+    if (mine) return asPort(mine);
     // A port a removed agent left reserved is taken over, as upstream's DHCP agent does.
     const reserved = existing.find((p) => p.device_id === RESERVED_DHCP_PORT && p.device_owner === DEVICE_OWNER_DHCP);
-    if (reserved) return this.updateResource(api, reserved, { device_id: port.device_id, 'binding:host_id': host });
+    if (reserved)
+      return asPort(await this.updateResource(api, reserved, { device_id: port.device_id, 'binding:host_id': host }));
     const { values } = api.prepareCreate(
       {
         network_id: port.network_id,
@@ -816,7 +816,7 @@ export class PluginServer implements PluginRpc {
       this.svc.ctx.log.error({ err }, 'after-commit step failed');
     }
     this.svc.notify(ctx, 'port.create.end', { port: view });
-    return view;
+    return asPort(view);
   }
 
   async update_dhcp_port({
@@ -826,10 +826,10 @@ export class PluginServer implements PluginRpc {
     host: string;
     port_id: string;
     port: { fixed_ips: Array<{ subnet_id: string; ip_address?: string }> };
-  }): Promise<View | null> {
+  }): Promise<PortView | null> {
     const existing = await this.loadPort(port_id);
     if (!existing) return null;
-    return this.updateResource(this.ports(), existing, { fixed_ips: port.fixed_ips });
+    return asPort(await this.updateResource(this.ports(), existing, { fixed_ips: port.fixed_ips }));
   }
 
   async release_dhcp_port({ network_id, device_id }: { host: string; network_id: string; device_id: string }) {

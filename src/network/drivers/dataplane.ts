@@ -9,7 +9,7 @@
 //   groups, serve DHCP for networks, realise routers.
 // `logical` (drivers/logical.ts) keeps state only; a driver with a real data plane
 // (linuxbridge) is one more file registered in drivers/index.ts.
-import type { View } from '../api/resource.ts';
+import type { FloatingIpView, PortView, RouterPortView, SecurityGroupRuleView, SubnetView } from '../views.ts';
 
 /** A QoS rule parameter's allowed values, as upstream's `type:range` / `type:values` validators. */
 export type QosParameter = { range: [number, number] } | { values: ReadonlyArray<string | number> };
@@ -64,17 +64,17 @@ export interface DhcpNetwork {
   project_id: string;
   admin_state_up: boolean;
   mtu: number;
-  subnets: View[];
-  ports: View[];
+  subnets: SubnetView[];
+  ports: PortView[];
 }
 
 /** A router as the L3 role realises it (sync_routers). */
 export interface RouterInfo {
   id: string;
   admin_state_up: boolean;
-  gw_port: View | null;
-  interfaces: View[];
-  floating_ips: View[];
+  gw_port: RouterPortView | null;
+  interfaces: RouterPortView[];
+  floating_ips: FloatingIpView[];
   routes: Array<{ destination: string; nexthop: string }>;
   enable_snat: boolean;
 }
@@ -89,7 +89,7 @@ export interface FdbEntry {
 
 /** Security group rules of the ports a driver filters (security_group_info_for_devices). */
 export interface SecurityGroupInfo {
-  security_groups: Record<string, View[]>;
+  security_groups: Record<string, SecurityGroupRuleView[]>;
   devices: Record<string, DeviceDetails>;
   /** The addresses (fixed IPs and allowed address pairs) of the members of the groups rules name as remote groups. */
   member_ips?: Record<string, string[]>;

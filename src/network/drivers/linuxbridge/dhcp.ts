@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureNamespace, processAlive, startDaemon } from '../../../core/hostns.ts';
-import type { View } from '../../api/resource.ts';
+import type { PortView } from '../../views.ts';
 import type { DhcpNetwork } from '../dataplane.ts';
 import { dhcpNamespace, ensureVeth, ip, netmask, prefixLen, setAddresses, tapName } from './ip.ts';
 
@@ -26,16 +26,14 @@ export interface DhcpFiles {
 const dashed = (ipAddr: string) => ipAddr.replace(/[.:]/g, '-');
 
 /** The dnsmasq configuration of a network: pure, so that tests can look at it. */
-export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: View, dir: string, iface: string): DhcpFiles {
+export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string, iface: string): DhcpFiles {
   const v4 = net.subnets.filter((s) => s.enable_dhcp && s.ip_version === 4);
-  const bySubnet = new Map(v4.map((s) => [s.id as string, s]));
-  const dhcpIp = (subnetId: string) =>
-    (dhcpPort.fixed_ips as Array<{ subnet_id: string; ip_address: string }>).find((f) => f.subnet_id === subnetId)
-      ?.ip_address;
+  const bySubnet = new Map(v4.map((s) => [s.id, s]));
+  const dhcpIp = (subnetId: string) => dhcpPort.fixed_ips.find((f) => f.subnet_id === subnetId)?.ip_address;
   const hosts: string[] = [];
   const opts: string[] = [];
   for (const p of [...net.ports].sort((a, b) => String(a.id).localeCompare(String(b.id)))) {
-    for (const f of (p.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>) {
+    for (const f of p.fixed_ips ?? []) {
       if (!bySubnet.has(f.subnet_id)) continue;
       const tag = `port-${p.id}`;
       type Opt = { opt_name: string; opt_value: string; ip_version?: number };
@@ -54,15 +52,14 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: View, dir: string, ifa
     const mine = dhcpIp(s.id);
     const routes: string[] = [];
     if (mine) routes.push(`${METADATA_IP}/32,${mine}`);
-    for (const r of (s.host_routes ?? []) as Array<{ destination: string; nexthop: string }>)
-      if (!r.destination.includes(':')) routes.push(`${r.destination},${r.nexthop}`);
+    for (const r of s.host_routes ?? []) if (!r.destination.includes(':')) routes.push(`${r.destination},${r.nexthop}`);
     if (s.gateway_ip) {
       opts.push(`tag:${tag},option:router,${s.gateway_ip}`);
       routes.push(`0.0.0.0/0,${s.gateway_ip}`);
     } else opts.push(`tag:${tag},option:router`);
     opts.push(`tag:${tag},option:classless-static-route,${routes.join(',')}`);
     opts.push(`tag:${tag},249,${routes.join(',')}`);
-    const dns = ((s.dns_nameservers ?? []) as string[]).filter((d) => !d.includes(':'));
+    const dns = (s.dns_nameservers ?? []).filter((d) => !d.includes(':'));
     if (dns.length) opts.push(`tag:${tag},option:dns-server,${dns.join(',')}`);
     opts.push(`tag:${tag},option:mtu,${net.mtu}`);
   }
@@ -110,7 +107,7 @@ export class DhcpServer {
   }
 
   /** The DHCP port of this host on the network (the agent made it). */
-  static portOf(net: DhcpNetwork, host: string): View | undefined {
+  static portOf(net: DhcpNetwork, host: string): PortView | undefined {
     return net.ports.find((p) => p.device_owner === 'network:dhcp' && p['binding:host_id'] === host);
   }
 
@@ -122,7 +119,7 @@ export class DhcpServer {
     const iface = `ns-${String(port.id).slice(0, 11)}`;
     await ensureVeth(this.hostNs, tapName(port.id), ns, iface, port.mac_address, net.mtu);
     const cidrs: string[] = [];
-    for (const f of port.fixed_ips as Array<{ subnet_id: string; ip_address: string }>) {
+    for (const f of port.fixed_ips) {
       const s = net.subnets.find((x) => x.id === f.subnet_id);
       if (s) cidrs.push(`${f.ip_address}/${prefixLen(s.cidr)}`);
     }

@@ -11,7 +11,7 @@
 //   guest, established back, the group rules, else dropped.
 // A packet between two guests of one host passes the receiver's ingress and the sender's egress.
 import { run } from '../../../core/hostns.ts';
-import type { View } from '../../api/resource.ts';
+import type { SecurityGroupRuleView } from '../../views.ts';
 import type { DeviceDetails, SecurityGroupInfo } from '../dataplane.ts';
 import { tapName } from './ip.ts';
 
@@ -29,7 +29,7 @@ export function filtered(d: DeviceDetails): boolean {
 }
 
 /** The iptables words of one rule's match (protocol, ports, ICMP type/code, remote prefix or group). */
-function ruleMatch(r: View, v: 4 | 6, direction: 'ingress' | 'egress'): string[] | null {
+function ruleMatch(r: SecurityGroupRuleView, v: 4 | 6, direction: 'ingress' | 'egress'): string[] | null {
   const m: string[] = [];
   const remote = direction === 'ingress' ? '-s' : '-d';
   if (r.remote_ip_prefix) m.push(remote, r.remote_ip_prefix);

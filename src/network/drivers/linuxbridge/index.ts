@@ -123,11 +123,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
       // A driver made outside a cloud (tests) has no data directory and signs with the configured secret only.
       secret: this.o.metadataProxySharedSecret || (this.dataDir ? metadataSharedSecret(this.dataDir) : ''),
       lookup: (networkId, addr) =>
-        this.dhcpNetworks
-          .get(networkId)
-          ?.ports.find((p) =>
-            ((p.fixed_ips ?? []) as Array<{ ip_address: string }>).some((f) => f.ip_address === addr),
-          ),
+        this.dhcpNetworks.get(networkId)?.ports.find((p) => (p.fixed_ips ?? []).some((f) => f.ip_address === addr)),
     });
     await this.metadata.start();
     this.poll = setInterval(() => void this.pollTaps(), 500);

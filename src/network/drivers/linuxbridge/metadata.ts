@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { processAlive, startDaemon } from '../../../core/hostns.ts';
-import type { View } from '../../api/resource.ts';
+import type { PortView } from '../../views.ts';
 import { METADATA_IP } from './dhcp.ts';
 import { signInstanceId } from '../../../core/metadata_secret.ts';
 
@@ -39,7 +39,7 @@ export interface MetadataOptions {
   novaUrl: string;
   secret: string;
   /** The port of a network with a fixed address (the DHCP caches). */
-  lookup(networkId: string, ipAddress: string): View | undefined;
+  lookup(networkId: string, ipAddress: string): PortView | undefined;
 }
 
 export class MetadataProxy {

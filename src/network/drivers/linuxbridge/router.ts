@@ -5,20 +5,17 @@
 // the gateway address, and each floating IP as an address on qg- with DNAT in and SNAT out. The
 // nat table of the namespace is Stratus's alone: written whole with iptables-restore.
 import { ensureNamespace, run } from '../../../core/hostns.ts';
-import type { View } from '../../api/resource.ts';
+import type { RouterPortView } from '../../views.ts';
 import type { RouterInfo } from '../dataplane.ts';
 import { ensureVeth, ip, links, routerNamespace, setAddresses, tapName } from './ip.ts';
 
-type Fixed = { subnet_id: string; ip_address: string };
-type Subnet = { id: string; cidr: string; gateway_ip?: string | null };
-
-const subnetsOf = (p: View): Subnet[] => (p.subnets ?? []) as Subnet[];
+const subnetsOf = (p: RouterPortView) => p.subnets ?? [];
 const v4 = (a: string) => !a.includes(':');
 
 /** The addresses of a router port with their prefix lengths (the server adds each port's subnets). */
-function cidrsOf(p: View): string[] {
+function cidrsOf(p: RouterPortView): string[] {
   const out: string[] = [];
-  for (const f of (p.fixed_ips ?? []) as Fixed[]) {
+  for (const f of p.fixed_ips ?? []) {
     const s = subnetsOf(p).find((x) => x.id === f.subnet_id);
     if (s) out.push(`${f.ip_address}/${s.cidr.split('/')[1]}`);
   }
@@ -38,7 +35,7 @@ export function natTable(r: RouterInfo): string {
     ':POSTROUTING ACCEPT [0:0]',
   ];
   const gw = r.gw_port;
-  const gwIp = gw && ((gw.fixed_ips ?? []) as Fixed[]).map((f) => f.ip_address).find(v4);
+  const gwIp = gw && (gw.fixed_ips ?? []).map((f) => f.ip_address).find(v4);
   if (gw && gwIp && r.admin_state_up) {
     const qg = qgName(gw.id);
     for (const f of r.floating_ips) {
@@ -66,7 +63,7 @@ export class Routers {
   async sync(r: RouterInfo): Promise<void> {
     const ns = routerNamespace(r.id);
     await ensureNamespace(ns, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '0' });
-    const wanted = new Map<string, View>();
+    const wanted = new Map<string, RouterPortView>();
     for (const p of r.interfaces) wanted.set(qrName(p.id), p);
     if (r.gw_port) wanted.set(qgName(r.gw_port.id), r.gw_port);
     for (const [name, p] of wanted) {
