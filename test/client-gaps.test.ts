@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { startCloud, until, type TestCloud } from './lib/cloud.ts';
 import { pythonTitle } from '../src/core/header_case.ts';
 
 /** A request whose answer keeps the header names as sent (rawHeaders). */
@@ -101,6 +101,40 @@ describe('client gaps (issue 21, items 6–12)', () => {
     image = r.body.id as string;
     return image;
   }
+
+  it('11: a router or network removed from its agent stays removed until added back', async () => {
+    const net = (await neutron('POST', '/networks', { network: { name: 'unsched' } })).body.network;
+    const subnet = (
+      await neutron('POST', '/subnets', { subnet: { network_id: net.id, cidr: '10.77.0.0/24', ip_version: 4 } })
+    ).body.subnet;
+    const router = (await neutron('POST', '/routers', { router: { name: 'unsched' } })).body.router;
+    await neutron('PUT', `/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id });
+    const agent = await until('the router scheduled', async () => {
+      const a = (await neutron('GET', `/routers/${router.id}/l3-agents`)).body.agents;
+      return a.length ? (a[0] as { id: string }) : null;
+    });
+    assert.equal((await neutron('DELETE', `/agents/${agent.id}/l3-routers/${router.id}`)).status, 204);
+    // The agent hears of it and asks about the router: that must not schedule it again.
+    await new Promise((r) => setTimeout(r, 300));
+    const listed = async () =>
+      ((await neutron('GET', `/agents/${agent.id}/l3-routers`)).body.routers as Array<{ id: string }>).map((r) => r.id);
+    assert.ok(!(await listed()).includes(router.id));
+    assert.deepEqual((await neutron('GET', `/routers/${router.id}/l3-agents`)).body.agents, []);
+    assert.equal((await neutron('POST', `/agents/${agent.id}/l3-routers`, { router_id: router.id })).status, 201);
+    assert.ok((await listed()).includes(router.id));
+    await neutron('PUT', `/routers/${router.id}/remove_router_interface`, { subnet_id: subnet.id });
+    await neutron('DELETE', `/routers/${router.id}`);
+    // The DHCP form.
+    const dhcp = await until('the network scheduled', async () => {
+      const a = (await neutron('GET', `/networks/${net.id}/dhcp-agents`)).body.agents;
+      return a.length ? (a[0] as { id: string }) : null;
+    });
+    assert.equal((await neutron('DELETE', `/agents/${dhcp.id}/dhcp-networks/${net.id}`)).status, 204);
+    await new Promise((r) => setTimeout(r, 300));
+    const nets = (await neutron('GET', `/agents/${dhcp.id}/dhcp-networks`)).body.networks as Array<{ id: string }>;
+    assert.ok(!nets.some((n) => n.id === net.id));
+    await neutron('DELETE', `/networks/${net.id}`);
+  });
 
   it('12: Swift sends header names title-cased, the webob services their own spelling', async () => {
     assert.equal(pythonTitle('x-container-meta-k1'), 'X-Container-Meta-K1');
