@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, until, type TestCloud } from './lib/cloud.ts';
+import { member, startCloud, until, type TestCloud } from './lib/cloud.ts';
 import { pythonTitle } from '../src/core/header_case.ts';
 
 /** A request whose answer keeps the header names as sent (rawHeaders). */
@@ -101,6 +101,124 @@ describe('client gaps (issue 21, items 6–12)', () => {
     image = r.body.id as string;
     return image;
   }
+
+  it('9: flavors, service profiles, their bindings, service providers and routers of a flavor', async () => {
+    const ext = (await neutron('GET', '/extensions')).body.extensions.map((e: { alias: string }) => e.alias);
+    for (const a of ['flavors', 'l3-flavors', 'service-type', 'dvr']) assert.ok(ext.includes(a), a);
+    const providers = (await neutron('GET', '/service-providers?service_type=L3_ROUTER_NAT')).body.service_providers;
+    assert.deepEqual(providers.map((p: { name: string }) => p.name).sort(), ['dvr', 'dvrha', 'ha', 'single_node']);
+    assert.deepEqual(Object.keys(providers[0]).sort(), ['default', 'name', 'service_type']);
+    // Validation, Neutron's errors.
+    const badType = await neutron('POST', '/flavors', { flavor: { name: 'x', service_type: 'NOPE' } });
+    assert.equal(badType.status, 400);
+    assert.equal(badType.body.NeutronError.type, 'InvalidFlavorServiceType');
+    assert.equal((await neutron('POST', '/flavors', { flavor: { name: 'x' } })).status, 400);
+    const empty = await neutron('POST', '/service_profiles', { service_profile: { description: 'd' } });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.NeutronError.type, 'ServiceProfileEmpty');
+    const badDriver = await neutron('POST', '/service_profiles', { service_profile: { driver: 'no.such.Driver' } });
+    assert.equal(badDriver.body.NeutronError.type, 'ServiceProfileDriverNotFound');
+    // A flavor of the L3 service with a profile of the single-node driver.
+    const sp = (
+      await neutron('POST', '/service_profiles', {
+        service_profile: {
+          driver: 'neutron.services.l3_router.service_providers.single_node.SingleNodeDriver',
+          metainfo: '{"data": "value"}',
+        },
+      })
+    ).body.service_profile;
+    assert.equal(sp.enabled, true);
+    assert.equal(sp.metainfo, '{"data": "value"}');
+    const fl = await neutron('POST', '/flavors', { flavor: { name: 'gold', service_type: 'L3_ROUTER_NAT' } });
+    assert.equal(fl.status, 201, JSON.stringify(fl.body));
+    const flavor = fl.body.flavor;
+    assert.deepEqual(flavor.service_profiles, []);
+    assert.equal(flavor.enabled, true);
+    // A router of a flavor without a profile: Neutron finds no provider.
+    const noProfile = await neutron('POST', '/routers', { router: { name: 'f', flavor_id: flavor.id } });
+    assert.equal(noProfile.status, 404);
+    assert.equal(noProfile.body.NeutronError.type, 'FlavorServiceProfileBindingNotFound');
+    const bound = await neutron('POST', `/flavors/${flavor.id}/service_profiles`, { service_profile: { id: sp.id } });
+    assert.equal(bound.status, 201);
+    assert.deepEqual(bound.body, { service_profile: { id: sp.id } });
+    assert.equal(
+      (await neutron('POST', `/flavors/${flavor.id}/service_profiles`, { service_profile: { id: sp.id } })).status,
+      409,
+    );
+    assert.deepEqual((await neutron('GET', `/flavors/${flavor.id}`)).body.flavor.service_profiles, [sp.id]);
+    assert.deepEqual((await neutron('GET', `/flavors/${flavor.id}/service_profiles/${sp.id}`)).body, {
+      service_profile: { service_profile_id: sp.id, flavor_id: flavor.id },
+    });
+    // A bound profile cannot change or go.
+    assert.equal(
+      (await neutron('PUT', `/service_profiles/${sp.id}`, { service_profile: { description: 'x' } })).status,
+      409,
+    );
+    assert.equal((await neutron('DELETE', `/service_profiles/${sp.id}`)).status, 409);
+    // Routers take the flavor; a disabled or unknown one, or one of another service, is refused.
+    const r = await neutron('POST', '/routers', { router: { name: 'f', flavor_id: flavor.id } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.router.flavor_id, flavor.id);
+    assert.equal((await neutron('GET', `/routers/${r.body.router.id}`)).body.router.flavor_id, flavor.id);
+    const put = await neutron('PUT', `/routers/${r.body.router.id}`, { router: { flavor_id: flavor.id } });
+    assert.equal(put.status, 400);
+    assert.equal((await neutron('POST', '/routers', { router: { flavor_id: crypto.randomUUID() } })).status, 404);
+    const other = (await neutron('POST', '/flavors', { flavor: { name: 'fl', service_type: 'FLAVORS' } })).body.flavor;
+    const wrong = await neutron('POST', '/routers', { router: { flavor_id: other.id } });
+    assert.equal(wrong.body.NeutronError.type, 'InvalidFlavorServiceType');
+    await neutron('PUT', `/flavors/${flavor.id}`, { flavor: { enabled: false } });
+    const disabled = await neutron('POST', '/routers', { router: { flavor_id: flavor.id } });
+    assert.equal(disabled.status, 503);
+    assert.equal(disabled.body.NeutronError.message, 'Flavor is not enabled.');
+    // Only admins manage them; everybody reads flavors.
+    const alice = await member(c, 'flavor-alice');
+    assert.equal(
+      (await neutron('POST', '/flavors', { flavor: { name: 'y', service_type: 'FLAVORS' } }, alice.token)).status,
+      403,
+    );
+    assert.equal((await neutron('GET', `/flavors/${flavor.id}`, undefined, alice.token)).status, 200);
+    // A list shows only what the policy lets the caller see (Neutron lists, it does not refuse).
+    assert.deepEqual((await neutron('GET', '/service_profiles', undefined, alice.token)).body.service_profiles, []);
+    assert.equal((await neutron('GET', `/service_profiles/${sp.id}`, undefined, alice.token)).status, 404);
+    // Unbinding, filters, deletes.
+    assert.equal((await neutron('DELETE', `/flavors/${flavor.id}/service_profiles/${sp.id}`)).status, 204);
+    assert.equal((await neutron('DELETE', `/flavors/${flavor.id}/service_profiles/${sp.id}`)).status, 404);
+    assert.equal((await neutron('GET', '/flavors?id=33')).body.flavors.length, 0);
+    assert.equal((await neutron('GET', `/flavors?name=gold`)).body.flavors.length, 1);
+    await neutron('DELETE', `/routers/${r.body.router.id}`);
+    assert.equal((await neutron('DELETE', `/flavors/${flavor.id}`)).status, 204);
+    assert.equal((await neutron('DELETE', `/flavors/${other.id}`)).status, 204);
+    assert.equal((await neutron('DELETE', `/service_profiles/${sp.id}`)).status, 204);
+    assert.equal((await neutron('GET', `/flavors/${flavor.id}`)).status, 404);
+  });
+
+  it('10: distributed routers: admin-only, shown, kept on update, changed only when down', async () => {
+    const r = await neutron('POST', '/routers', { router: { name: 'dvr', distributed: true } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.router.distributed, true);
+    const id = r.body.router.id;
+    const renamed = await neutron('PUT', `/routers/${id}`, { router: { name: 'dvr2' } });
+    assert.equal(renamed.body.router.distributed, true);
+    const active = await neutron('PUT', `/routers/${id}`, { router: { distributed: false } });
+    assert.equal(active.status, 400);
+    assert.match(active.body.NeutronError.message, /Cannot change the 'distributed' attribute of active routers/);
+    const down = await neutron('PUT', `/routers/${id}`, { router: { admin_state_up: false, distributed: false } });
+    assert.equal(down.status, 200);
+    assert.equal(down.body.router.distributed, false);
+    assert.equal(
+      (await neutron('PUT', `/routers/${id}`, { router: { distributed: true } })).body.router.distributed,
+      true,
+    );
+    assert.equal((await neutron('GET', `/routers/${id}`)).body.router.distributed, true);
+    const alice = await member(c, 'dvr-alice');
+    const denied = await neutron('POST', '/routers', { router: { distributed: true } }, alice.token);
+    assert.equal(denied.status, 403);
+    const mine = (await neutron('POST', '/routers', { router: { name: 'mine' } }, alice.token)).body.router;
+    assert.ok(!('distributed' in mine));
+    assert.equal((await neutron('GET', `/routers/${mine.id}`)).body.router.distributed, false);
+    await neutron('DELETE', `/routers/${mine.id}`);
+    await neutron('DELETE', `/routers/${id}`);
+  });
 
   it('11: a router or network removed from its agent stays removed until added back', async () => {
     const net = (await neutron('POST', '/networks', { network: { name: 'unsched' } })).body.network;
