@@ -160,6 +160,11 @@ describe('client gaps (issue 21, items 6–12)', () => {
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.router.flavor_id, flavor.id);
     assert.equal((await neutron('GET', `/routers/${r.body.router.id}`)).body.router.flavor_id, flavor.id);
+    const inUse = await neutron('DELETE', `/flavors/${flavor.id}`);
+    assert.equal(inUse.status, 409);
+    assert.equal(inUse.body.NeutronError.type, 'FlavorInUse');
+    const flags = await neutron('POST', '/routers', { router: { flavor_id: flavor.id, distributed: true } });
+    assert.equal(flags.status, 400);
     const put = await neutron('PUT', `/routers/${r.body.router.id}`, { router: { flavor_id: flavor.id } });
     assert.equal(put.status, 400);
     assert.equal((await neutron('POST', '/routers', { router: { flavor_id: crypto.randomUUID() } })).status, 404);

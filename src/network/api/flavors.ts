@@ -43,7 +43,7 @@ const profileNotFound = (id: string) =>
 const profileInUse = (id: string) =>
   new ApiError(409, `Service Profile ${id} is used by some service instance.`, 'ServiceProfileInUse');
 const driverNotFound = (driver: string) =>
-  new ApiError(400, `Service Profile driver ${driver} could not be found.`, 'ServiceProfileDriverNotFound');
+  new ApiError(404, `Service Profile driver ${driver} could not be found.`, 'ServiceProfileDriverNotFound');
 const bindingNotFound = (sp: string, fl: string) =>
   new ApiError(
     404,
@@ -137,6 +137,15 @@ export function defineFlavors(svc: NetworkService) {
     async beforeCreate(values) {
       delete values.project_id;
       delete values.tenant_id;
+    },
+    async beforeDelete(existing, _ctx, tx) {
+      // The L3 plugin refuses to lose a flavor its routers use (driver_controller's BEFORE_DELETE).
+      const used = await tx
+        .selectFrom('router_extra_attributes')
+        .select('router_id')
+        .where('flavor_id', '=', existing.id as string)
+        .executeTakeFirst();
+      if (used) throw new ApiError(409, `Flavor ${existing.id} is used by some service instance.`, 'FlavorInUse');
     },
     async afterCreate(_view, values, _ctx, tx) {
       for (const sp of (values.service_profiles as string[] | undefined) ?? []) await bind(tx, values.id as string, sp);

@@ -14,6 +14,8 @@ import { toBoolean } from './validate.ts';
 /** convert_to_boolean_if_not_none */
 const boolOrNone = (v: unknown, name: string) => (v === null ? null : toBoolean(v, name));
 
+const given = (v: unknown) => v !== undefined && v !== null;
+
 async function checkFlavor(tx: Tx, flavorId: unknown) {
   const id = String(flavorId);
   const f = await tx.selectFrom('flavors').selectAll().where('id', '=', id).executeTakeFirst();
@@ -47,7 +49,11 @@ export function extendRoutersForDvrAndFlavors(svc: NetworkService) {
       }
     },
     async beforeCreate(values, _ctx, tx) {
-      if (values.flavor_id !== undefined && values.flavor_id !== null) await checkFlavor(tx, values.flavor_id);
+      if (values.flavor_id === undefined || values.flavor_id === null) return;
+      // The flavor's provider decides: flags beside it are refused (driver_controller).
+      if (given(values.distributed) || given(values.ha))
+        throw badRequest('router', 'Cannot specify both flavor_id and distributed or ha flags');
+      await checkFlavor(tx, values.flavor_id);
     },
     async afterCreate(_view, values, _ctx, tx) {
       await tx
