@@ -38,7 +38,13 @@ describe('client gaps (issue 21, items 6–12)', () => {
     c.req(method, `${c.url}/networking/v2.0${p}`, body, { token });
 
   before(async () => {
-    c = await startCloud({ dataDir });
+    // The fake driver's default transition times (the harness makes them instant otherwise).
+    c = await startCloud({
+      dataDir,
+      configure: (cfg) => {
+        cfg.compute.fake = {};
+      },
+    });
   });
   after(async () => {
     await c?.stop();
@@ -81,6 +87,134 @@ describe('client gaps (issue 21, items 6–12)', () => {
     const bad = await nova('GET', `/os-simple-tenant-usage/${p}?start=2020-01-01T00:00:00.1234567`);
     assert.equal(bad.status, 400);
     await nova('DELETE', `/servers/${s.body.server.id}`);
+  });
+
+  const serverStatus = async (id: string) => {
+    const s = (await nova('GET', `/servers/${id}`)).body.server;
+    return s.status as string;
+  };
+  const waitStatus = (id: string, status: string) =>
+    until(`server ${id} ${status}`, async () => (await serverStatus(id)) === status, 20000);
+  const action = async (id: string, body: unknown, version = '2.1') => {
+    const r = await nova('POST', `/servers/${id}/action`, body, version);
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+  };
+
+  it('7: the fake driver keeps transitional states visible (compute.fake, 1.2 s by default)', async () => {
+    const s = await nova(
+      'POST',
+      '/servers',
+      { server: { name: 'transitions', imageRef: await imageId(), flavorRef: '1', networks: 'none' } },
+      '2.37',
+    );
+    const id = s.body.server.id as string;
+    await waitStatus(id, 'ACTIVE');
+    // A client polling once a second sees each state at least once.
+    const seen = async (status: string) => {
+      const t0 = Date.now();
+      assert.equal(await serverStatus(id), status);
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(await serverStatus(id), status, `${status} still on view after 0.7 s`);
+      await waitStatus(id, 'ACTIVE');
+      assert.ok(Date.now() - t0 >= 1000, `${status} lasted about the configured time`);
+    };
+    await action(id, { reboot: { type: 'SOFT' } });
+    await seen('REBOOT');
+    await action(id, { reboot: { type: 'HARD' } });
+    await seen('HARD_REBOOT');
+    await action(id, { rebuild: { imageRef: await imageId() } });
+    await seen('REBUILD');
+    await action(id, { resize: { flavorRef: '2' } });
+    assert.equal(await serverStatus(id), 'RESIZE');
+    await waitStatus(id, 'VERIFY_RESIZE');
+    await action(id, { revertResize: null });
+    assert.equal(await serverStatus(id), 'REVERT_RESIZE');
+    await waitStatus(id, 'ACTIVE');
+    await nova('DELETE', `/servers/${id}`);
+  });
+
+  it('8: block device mappings Nova refuses are refused with its errors', async () => {
+    const create = async (bdm: unknown[], version = '2.67', extra: Record<string, unknown> = {}) =>
+      nova(
+        'POST',
+        '/servers',
+        {
+          server: {
+            name: 'bdm',
+            imageRef: await imageId(),
+            flavorRef: '1',
+            networks: 'none',
+            block_device_mapping_v2: bdm,
+            ...extra,
+          },
+        },
+        version,
+      );
+    const refused = async (bdm: unknown[], message: string) => {
+      const r = await create(bdm);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.badRequest.message, message);
+    };
+    const image = await imageId();
+    const root = { boot_index: 0, uuid: image, source_type: 'image', destination_type: 'local' };
+    await refused(
+      [root, { source_type: 'blank', destination_type: 'volume', uuid: image, volume_size: 1, boot_index: -1 }],
+      'Block Device Mapping is Invalid: Invalid device UUID.',
+    );
+    await refused(
+      [root, { source_type: 'blank', destination_type: 'volume', boot_index: -1 }],
+      "Block Device Mapping is Invalid: Blank volumes (source: 'blank', dest: 'volume') need to have non-zero size",
+    );
+    await refused(
+      [root, { source_type: 'blank', destination_type: 'local', volume_type: 'lvm', boot_index: -1 }],
+      'Block Device Mapping is Invalid: Specifying a volume_type with destination_type=local is not supported.',
+    );
+    await refused(
+      [
+        root,
+        {
+          source_type: 'volume',
+          destination_type: 'volume',
+          uuid: crypto.randomUUID(),
+          volume_type: 'lvm',
+          boot_index: -1,
+        },
+      ],
+      'Block Device Mapping is Invalid: Specifying volume type to existing volume is not supported.',
+    );
+    // m1.tiny has no ephemeral disk and no swap.
+    await refused(
+      [root, { source_type: 'blank', destination_type: 'local', volume_size: 1, boot_index: -1 }],
+      'Ephemeral disks requested are larger than the instance type allows. If no size is given in one block device mapping, flavor ephemeral size will be used.',
+    );
+    await refused(
+      [root, { source_type: 'blank', destination_type: 'local', guest_format: 'swap', volume_size: 1, boot_index: -1 }],
+      'Swap drive requested is larger than instance type allows.',
+    );
+    await refused(
+      [
+        root,
+        { source_type: 'blank', destination_type: 'local', guest_format: 'swap', boot_index: -1 },
+        { source_type: 'blank', destination_type: 'local', guest_format: 'swap', boot_index: -1 },
+      ],
+      'Block Device Mapping is Invalid: More than one swap drive requested.',
+    );
+    await refused(
+      [{ ...root, boot_index: 1 }],
+      'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.',
+    );
+    await refused(
+      [root, { source_type: 'image', destination_type: 'local', uuid: image, boot_index: 1 }],
+      'Block Device Mapping is Invalid: Mapping image to local is not supported.',
+    );
+    await refused(
+      [root, { source_type: 'volume', destination_type: 'volume', boot_index: -1 }],
+      'Block Device Mapping is Invalid: Missing device UUID.',
+    );
+    // What Nova accepts still boots: the image root given as a mapping.
+    const ok = await create([root]);
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    await nova('DELETE', `/servers/${ok.body.server.id}`);
   });
 
   let image: string | undefined;
