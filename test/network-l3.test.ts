@@ -107,7 +107,7 @@ for (const engine of databaseEngines('l3 API')) {
         'auto-allocated-topology',
       ])
         assert.ok(aliases.includes(a), a);
-      assert.ok(!aliases.includes('dvr') && !aliases.includes('l3-ha'));
+      assert.ok(aliases.includes('dvr') && !aliases.includes('l3-ha'), 'dvr (issue 21 #10), not l3-ha');
     });
 
     it('creates a router with a gateway port of no project on the external network', async () => {

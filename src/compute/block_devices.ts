@@ -180,3 +180,49 @@ export function nextDeviceName(used: Array<string | null>, prefix = '/dev/vd'): 
   }
   throw new Error('No free disk device names for prefix');
 }
+
+/** A request's mapping as the local-disk rules read it (blank → local: an ephemeral disk or the swap). */
+export interface LocalMappingRequest {
+  source_type?: string;
+  destination_type?: string;
+  guest_format?: string;
+  volume_size?: number | string;
+  no_device?: unknown;
+}
+
+/** Nova's max_local_block_devices default. */
+export const MAX_LOCAL_BLOCK_DEVICES = 3;
+
+/**
+ * The checks compute.api's _validate_bdm makes of the local disks a create asks for against the
+ * flavor: ephemeral disks within its ephemeral_gb (a size-less one counts the whole of it), one
+ * swap no larger than its swap, at most max_local_block_devices local mappings (the image root of
+ * an image-backed server, `imageRoot`, among them). Answers the
+ * message of the first rule broken (Nova's InvalidBDM* exceptions), or null.
+ */
+export function localMappingError(
+  requested: LocalMappingRequest[],
+  flavor: { ephemeral: number; swap: number },
+  imageRoot = false,
+): string | null {
+  const mappings = requested.filter((b) => !b.no_device);
+  const dest = (b: LocalMappingRequest) =>
+    b.destination_type ?? (b.source_type === 'image' || b.source_type === 'blank' ? 'local' : 'volume');
+  const blankLocal = mappings.filter((b) => b.source_type === 'blank' && dest(b) === 'local');
+  const swaps = blankLocal.filter((b) => b.guest_format === 'swap');
+  const ephemerals = blankLocal.filter((b) => b.guest_format !== 'swap');
+  const size = (b: LocalMappingRequest, dflt: number) =>
+    b.volume_size === undefined || b.volume_size === '' ? dflt : Number(b.volume_size) || dflt;
+  const ephemeralTotal = ephemerals.reduce((t, b) => t + size(b, flavor.ephemeral), 0);
+  if (ephemeralTotal > flavor.ephemeral)
+    return 'Ephemeral disks requested are larger than the instance type allows. If no size is given in one block device mapping, flavor ephemeral size will be used.';
+  if (swaps.length > 1) return 'Block Device Mapping is Invalid: More than one swap drive requested.';
+  if (swaps.length && size(swaps[0]!, 0) > flavor.swap)
+    return 'Swap drive requested is larger than instance type allows.';
+  // An image-backed server's root disk is a local mapping too (Nova adds it before counting).
+  const locals = mappings.filter((b) => dest(b) === 'local');
+  const rootListed = locals.some((b) => b.source_type === 'image');
+  if (locals.length + (imageRoot && !rootListed ? 1 : 0) > MAX_LOCAL_BLOCK_DEVICES)
+    return 'Block Device Mapping is Invalid: You specified more local devices than the limit allows';
+  return null;
+}

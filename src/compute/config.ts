@@ -71,6 +71,8 @@ export interface ComputeOptions {
   fakeFailRate: number;
   /** The fake driver waits for network-vif-plugged events as libvirt does (compute.fakeWaitForVifPlugged). */
   fakeWaitForVifPlugged: boolean;
+  /** The fake driver's transitional states (compute.fake.*): how long each stays visible. */
+  fake: FakeTimings;
   /** The pool os-floating-ips allocates from when none is named (default_floating_pool). */
   defaultFloatingPool: string;
   /** The libvirt driver's options (compute.driver: libvirt). */
@@ -78,6 +80,26 @@ export interface ComputeOptions {
   /** Nova's metadata API (nova-api-metadata) on its own listener: on by default with a real driver. */
   metadata: MetadataOptions;
 }
+
+/**
+ * How long (ms) the fake driver takes for the work behind each transitional status a client can
+ * poll for (REBOOT, HARD_REBOOT, REBUILD, RESIZE/MIGRATING, REVERT_RESIZE, the unshelve spawn);
+ * 0: instant. The defaults keep each status on view for about one poll of a client that polls
+ * once a second, well below what a small real guest takes, so that waiting for the end state
+ * (tempest) costs little. compute.fakeDelayMs still adds to every driver call.
+ */
+export interface FakeTimings {
+  rebootMs: number;
+  hardRebootMs: number;
+  rebuildMs: number;
+  /** A resize or cold migration's disk move (RESIZE, MIGRATING). */
+  resizeMs: number;
+  revertResizeMs: number;
+  unshelveMs: number;
+}
+
+/** The transitional states' default time (ms): a little over one second-long poll. */
+export const FAKE_TRANSITION_MS = 1200;
 
 export interface MetadataOptions {
   enabled: boolean;
@@ -95,8 +117,10 @@ export interface MetadataOptions {
  * StratusConfig through the declaration below, so `config.compute` is typed everywhere.
  */
 export type ComputeConfig = Partial<
-  Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles' | 'libvirt' | 'metadata'>
+  Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles' | 'libvirt' | 'metadata' | 'fake'>
 > & {
+  /** The fake driver's transition times; `transitionMs` sets every one not given. */
+  fake?: Partial<FakeTimings> & { transitionMs?: number };
   libvirt?: LibvirtConfig;
   metadata?: Partial<MetadataOptions>;
   /** Run a compute agent when the `compute` role is on (default true). */
@@ -157,6 +181,7 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     fakeDelayMs: Number(c.fakeDelayMs ?? 0),
     fakeFailRate: Number(c.fakeFailRate ?? 0),
     fakeWaitForVifPlugged: c.fakeWaitForVifPlugged === true,
+    fake: fakeTimings(c.fake),
     defaultFloatingPool: c.defaultFloatingPool ?? 'public',
     libvirt: libvirtOptions(c.libvirt, cfg.dataDir ?? '.stratus'),
     metadata: {
@@ -172,4 +197,18 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
 /** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */
 export function agentHosts(o: ComputeOptions): string[] {
   return Array.from({ length: Math.max(1, o.fakeHosts) }, (_, i) => (i === 0 ? o.host : `${o.host}-${i + 1}`));
+}
+
+/** compute.fake: each time given, else compute.fake.transitionMs, else FAKE_TRANSITION_MS; never negative. */
+function fakeTimings(f: ComputeConfig['fake'] = {}): FakeTimings {
+  const all = f.transitionMs ?? FAKE_TRANSITION_MS;
+  const ms = (v: number | undefined) => Math.max(0, Number(v ?? all) || 0);
+  return {
+    rebootMs: ms(f.rebootMs),
+    hardRebootMs: ms(f.hardRebootMs),
+    rebuildMs: ms(f.rebuildMs),
+    resizeMs: ms(f.resizeMs),
+    revertResizeMs: ms(f.revertResizeMs),
+    unshelveMs: ms(f.unshelveMs),
+  };
 }

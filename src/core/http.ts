@@ -10,6 +10,7 @@ import { RequestContext } from './context.ts';
 const CONTEXT = Symbol('requestContext');
 import type { PolicyEngine } from './policy/index.ts';
 import { AJV_OPTIONS, invalidInputMessage, type SchemaError } from './validate.ts';
+import { caseResponseHeaders, openstackHeaderName } from './header_case.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +58,8 @@ export interface ServiceModule {
   errorContentType?: string;
   policy: PolicyEngine;
   register(app: FastifyInstance): Promise<void>;
+  /** The spelling of response header names (core/header_case.ts); webob's known names by default. */
+  headerName?(name: string): string;
   /** Starts the service (migrations, periodic tasks, workers); called once after its factory made it. */
   init?(): Promise<void>;
   close?(): Promise<void>;
@@ -190,6 +193,7 @@ export async function mountService(app: FastifyInstance, svc: ServiceModule, opt
       scope.addHook('onRequest', async (req, reply) => {
         req.service = mounted;
         req.baseUrl = `${req.protocol}://${req.headers.host ?? 'localhost'}${opts.prefix}`;
+        caseResponseHeaders(reply.raw, svc.headerName ? (n) => svc.headerName!(n) : openstackHeaderName);
         reply.header('x-openstack-request-id', req.id);
         const mode = req.routeOptions.config?.auth;
         if (mode === false) return;

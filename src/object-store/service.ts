@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { SwiftDb } from './db/schema.ts';
 import { ApiError } from '../core/errors.ts';
+import { pythonTitle } from '../core/header_case.ts';
 import type { ServiceModule } from '../core/http.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
@@ -56,6 +57,8 @@ export class ObjectStoreService implements ServiceModule {
   catalogPath = '/v1/AUTH_$(project_id)s';
   catalogName = 'swift';
   errorContentType = 'text/html; charset=UTF-8';
+  /** swob title-cases every response header name (X-Container-Meta-K1, Etag, X-Trans-Id). */
+  headerName = pythonTitle;
   policy: PolicyEngine;
   store: SwiftStore;
   backend: ObjectBackend;

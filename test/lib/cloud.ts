@@ -61,6 +61,8 @@ export async function startCloud(
   });
   const cfg = loadConfig({ dataDir, port, adminPassword: 'admin-secret', database: opts.database ?? 'sqlite' }, {});
   cfg.identity.passwordHashRounds = 4;
+  // The fake driver's transitional states are instant in tests (compute.fake; a test may set them).
+  cfg.compute = { ...(cfg.compute ?? {}), fake: { transitionMs: 0, ...(cfg.compute?.fake ?? {}) } };
   opts.configure?.(cfg);
   const cloud = new Cloud(cfg, createLogger('silent'));
   await cloud.init();

@@ -98,6 +98,12 @@ export async function planBlockDevices(
     const destination = b.destination_type ?? (source === 'volume' || source === 'snapshot' ? 'volume' : 'local');
     const index = bootIndex(b);
     if (b.no_device) continue;
+    // BlockDeviceDict.from_api's format rules.
+    if (source === 'blank' && b.uuid) throw invalid('Invalid device UUID.');
+    if (destination === 'local' && b.volume_type)
+      throw invalid('Specifying a volume_type with destination_type=local is not supported.');
+    if (source === 'volume' && b.volume_type)
+      throw invalid('Specifying volume type to existing volume is not supported.');
     if (destination === 'local') {
       if (source === 'volume' || source === 'snapshot') throw invalid(`Mapping image to local is not supported.`);
       if (source === 'image') {
@@ -173,7 +179,7 @@ export async function planBlockDevices(
         plan.imageRef = null;
       }
     } else {
-      if (!size) throw invalid('Blank volumes need a volume_size.');
+      if (!size) throw invalid("Blank volumes (source: 'blank', dest: 'volume') need to have non-zero size");
     }
     if (index === 0) plan.volumeBacked = true;
     device.device_name = index === 0 ? '/dev/vda' : nextDeviceName(used);

@@ -26,7 +26,7 @@ import {
 import { isUuidLike } from '../../core/validate.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
-import { BlockDeviceStore, type BlockDevice } from '../block_devices.ts';
+import { BlockDeviceStore, localMappingError, type BlockDevice } from '../block_devices.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
 import { releaseVolumes } from '../volumes.ts';
 import { createServerVolumes, planBlockDevices, type RequestedBdm } from './block_device_mapping.ts';
@@ -413,6 +413,8 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     ? await svc.providers.flavors.find(flavorId, { projectId: ctx.projectId, admin: isAdmin(req) })
     : null;
   if (!flavor || flavor.disabled) throw badRequest(`Flavor ${flavorId} could not be found.`);
+  const localError = requestedBdms ? localMappingError(requestedBdms, flavor, !plan.volumeBacked) : null;
+  if (localError) throw badRequest(localError);
   if (flavor.ram < Number(image.properties.min_ram ?? 0))
     throw badRequest("Flavor's memory is too small for requested image.");
   // A volume-backed server's root disk is its volume: the flavor's disk does not hold the image.

@@ -10,15 +10,36 @@ import { novaTime } from './aggregates.ts';
 
 const STU = 'os_compute_api:os-simple-tenant-usage';
 
-/** Nova's accepted period formats (naive times are UTC). */
-function parseTime(raw: string | null): number {
-  if (!raw) return Date.now();
-  const m = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d{1,6})?$/.exec(raw);
-  if (!m || (raw.includes(' ') && !m[3])) throw badRequest('Invalid datetime string: Datetime is in invalid format');
-  const t = Date.parse(`${m[1]}T${m[2]}${m[3] ? m[3].slice(0, 4) : ''}Z`);
-  if (Number.isNaN(t)) throw badRequest('Invalid datetime string: Datetime is in invalid format');
-  return t;
+/** A period bound: milliseconds since the epoch for the arithmetic, plus the microseconds Nova keeps. */
+interface Instant {
+  ms: number;
+  /** 0–999 microseconds below the millisecond. */
+  us: number;
 }
+
+/** The current time, to the microsecond where the clock gives it (Nova's timeutils.utcnow()). */
+function now(): Instant {
+  const t = performance.timeOrigin + performance.now();
+  const ms = Math.floor(t);
+  return { ms, us: Math.min(999, Math.floor((t - ms) * 1000)) };
+}
+
+/** Nova's accepted period formats (naive times are UTC); the fraction is kept to the microsecond. */
+function parseTime(raw: string | null): Instant {
+  if (!raw) return now();
+  const m = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/.exec(raw);
+  if (!m || (raw.includes(' ') && m[3] === undefined))
+    throw badRequest('Invalid datetime string: Datetime is in invalid format');
+  const frac = (m[3] ?? '').padEnd(6, '0');
+  const t = Date.parse(`${m[1]}T${m[2]}.${frac.slice(0, 3)}Z`);
+  if (Number.isNaN(t)) throw badRequest('Invalid datetime string: Datetime is in invalid format');
+  return { ms: t, us: Number(frac.slice(3)) };
+}
+
+const before = (a: Instant, b: Instant) => a.ms < b.ms || (a.ms === b.ms && a.us < b.us);
+
+/** Nova's JSON form of a datetime (oslo's PERFECT_TIME_FORMAT): six fraction digits, no zone. */
+const stamp = (t: Instant) => `${new Date(t.ms).toISOString().slice(0, 23)}${String(t.us).padStart(3, '0')}`;
 
 const iso = (t: number) => novaTime(new Date(t).toISOString());
 
@@ -42,11 +63,15 @@ async function usages(
   paged: boolean,
 ) {
   const q = queryOf(req);
-  const start = parseTime(q.get('start'));
-  let stop = parseTime(q.get('end'));
-  if (!(start < stop) && (q.get('start') || q.get('end')))
+  const startAt = parseTime(q.get('start'));
+  let stopAt = parseTime(q.get('end'));
+  if (!before(startAt, stopAt) && (q.get('start') || q.get('end')))
     throw badRequest('Invalid start time. The start time cannot occur after the end time.');
-  stop = Math.min(stop, Date.now());
+  // Nova answers for no later than now.
+  const current = now();
+  if (before(current, stopAt)) stopAt = current;
+  const start = startAt.ms;
+  const stop = stopAt.ms;
   let limit = 1000;
   let marker: string | null = null;
   if (paged) {
@@ -105,8 +130,8 @@ async function usages(
         total_vcpus_usage: 0,
         total_memory_mb_usage: 0,
         total_hours: 0,
-        start: iso(start),
-        stop: iso(stop),
+        start: stamp(startAt),
+        stop: stamp(stopAt),
       };
       byTenant.set(r.project_id, s);
     }

@@ -1,5 +1,6 @@
 // The simulated virt driver: guests are entries in a map, every action is instant (or takes
-// `delayMs`), capacity comes from config. Faults on demand, to exercise the conductor's revert
+// `delayMs`) but for the work behind a transitional status clients poll for (reboot, rebuild,
+// resize, revert, unshelve: `transitions`, compute.fake.*), capacity comes from config. Faults on demand, to exercise the conductor's revert
 // and reschedule: a spawn fails when the image has the property `fake_fail_spawn`, when the
 // flavor has the extra spec `fake:fail_spawn`, or at `failRate` (0..1).
 import { PowerState, type Instance, type Vif } from '../instances.ts';
@@ -17,6 +18,7 @@ import {
   type VirtDriver,
 } from './virt.ts';
 import { tinyQcow2 } from '../../core/qcow2.ts';
+import type { FakeTimings } from '../config.ts';
 
 export interface FakeDriverOptions {
   host: string;
@@ -34,6 +36,8 @@ export interface FakeDriverOptions {
    * (compute.fakeWaitForVifPlugged; off by default, so a create costs no more).
    */
   waitForVifPlugged?: boolean;
+  /** How long the work behind each transitional status takes (compute.fake.*; absent or 0: instant). */
+  transitions?: Partial<FakeTimings>;
 }
 
 export class FakeDriver implements VirtDriver {
@@ -69,12 +73,24 @@ export class FakeDriver implements VirtDriver {
     if (this.o.delayMs) await new Promise((r) => setTimeout(r, this.o.delayMs));
   }
 
+  /** The time of a transitional status's work (REBOOT, REBUILD, RESIZE...), so that clients can see it. */
+  private async transition(kind: keyof FakeTimings) {
+    const ms = this.o.transitions?.[kind];
+    if (ms && ms > 0) await new Promise((r) => setTimeout(r, ms));
+  }
+
   private need(instance: Instance) {
     if (!this.guests.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
   }
 
   async spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[]) {
     await this.delay();
+    // A rebuild's or an unshelve's spawn is a transitional status of its own (REBUILD, and
+    // SHELVED_OFFLOADED's unshelving); a create's BUILD is as long as the build takes.
+    const task = String(instance.task_state ?? '');
+    if (task.startsWith('rebuild')) await this.transition('rebuildMs');
+    else if (task === 'unshelving' || (task === 'spawning' && instance.vm_state === 'shelved_offloaded'))
+      await this.transition('unshelveMs');
     const flavorFail = instance.flavor.extra_specs?.['fake:fail_spawn'];
     const imageFail = image?.properties?.fake_fail_spawn;
     if (flavorFail || imageFail)
@@ -127,8 +143,9 @@ export class FakeDriver implements VirtDriver {
     this.guests.set(instance.uuid, PowerState.RUNNING);
     this.boot(instance);
   }
-  async reboot(instance: Instance) {
+  async reboot(instance: Instance, type: 'SOFT' | 'HARD' = 'SOFT') {
     await this.delay();
+    await this.transition(type === 'HARD' ? 'hardRebootMs' : 'rebootMs');
     this.need(instance);
     this.guests.set(instance.uuid, PowerState.RUNNING);
     this.boot(instance);
@@ -342,6 +359,7 @@ export class FakeDriver implements VirtDriver {
   async migrateDiskAndPowerOff(instance: Instance) {
     await this.delay();
     this.failMove(instance);
+    await this.transition('resizeMs');
     this.guests.set(instance.uuid, PowerState.SHUTDOWN);
   }
   async finishMigration(instance: Instance, powerOn: boolean) {
@@ -356,6 +374,7 @@ export class FakeDriver implements VirtDriver {
   }
   async finishRevertMigration(instance: Instance, powerOn: boolean) {
     await this.delay();
+    await this.transition('revertResizeMs');
     this.guests.set(instance.uuid, powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN);
     if (powerOn) this.boot(instance);
   }

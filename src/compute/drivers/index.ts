@@ -20,6 +20,7 @@ export const VIRT_DRIVERS: Record<string, VirtDriverFactory> = {
       liveMigrationMs: o.fakeLiveMigrationMs,
       snapshotMs: o.fakeSnapshotMs,
       waitForVifPlugged: o.fakeWaitForVifPlugged,
+      transitions: o.fake,
     }),
   libvirt: libvirtDriver,
 };

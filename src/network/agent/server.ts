@@ -634,15 +634,16 @@ export class PluginServer implements PluginRpc {
     if (!routers) return [];
     const agent = await this.agentOn(AGENT_TYPE_L3, host);
     if (!agent) return [];
-    // Routers no agent hosts are scheduled when an agent asks (neutron's router_auto_schedule).
-    let ids = router_ids;
-    if (!ids) {
+    // Routers no agent hosts are scheduled when an agent asks for all of its routers (neutron's
+    // router_auto_schedule on a full sync). Asking for given routers schedules nothing: an agent
+    // told a router left it (DELETE /v2.0/agents/{id}/l3-routers/{router}) asks for that router.
+    if (!router_ids) {
       const hosted = this.svc.db.selectFrom('routerl3agentbindings').select('router_id');
-      ids = (await this.svc.db.selectFrom('routers').select('id').where('id', 'not in', hosted).execute()).map(
+      const ids = (await this.svc.db.selectFrom('routers').select('id').where('id', 'not in', hosted).execute()).map(
         (r) => r.id,
       );
+      if (ids.length) await this.scheduleRouters(ids);
     }
-    if (ids.length) await this.scheduleRouters(ids);
     let mine = this.svc.db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', agent.id);
     if (router_ids) mine = mine.where('router_id', 'in', router_ids.length ? router_ids : ['']);
     const hostedIds = (await mine.execute()).map((r) => r.router_id);

@@ -2,8 +2,8 @@
 // extraroute_db.py): the external gateway (a network:router_gateway port on an external network,
 // with SNAT on by default), interfaces (network:router_interface ports, one per subnet, holding
 // the subnet's gateway IP), extra routes whose next hop must sit on a connected subnet, and the
-// extraroute-atomic actions. DVR and HA routers are not supported: `distributed` and `ha` read
-// false (admins only, as upstream's policy) and only false is accepted.
+// extraroute-atomic actions. HA routers are not supported: `ha` reads false (admins only, as
+// upstream's policy) and only false is accepted; `distributed` and `flavor_id` are api/router_extra.ts's.
 import type { FastifyInstance } from 'fastify';
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
@@ -158,11 +158,9 @@ const normalizeIpString = (s: string) => {
 /** convert_to_boolean_if_not_none */
 const boolOrNone = (v: unknown, name: string) => (v === null ? null : toBoolean(v, name));
 
-/** DVR and HA need agents this cloud does not have: the attributes exist (admins only, by policy) but only false is accepted. */
-function checkNotDistributed(values: Record<string, unknown>) {
-  if (values.distributed) throw badRequest('router', 'Distributed routers are not supported by this deployment');
+/** HA needs agents this cloud does not have: the attribute exists (admins only, by policy) but only false is accepted. */
+function checkNotHa(values: Record<string, unknown>) {
   if (values.ha) throw badRequest('router', 'HA routers are not supported by this deployment');
-  delete values.distributed;
   delete values.ha;
 }
 
@@ -741,9 +739,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
         validate: (v, n) => validateGatewayInfo(v, n),
       },
       routes: { type: 'json', put: true, filter: false, validate: (v, n) => validateRoutes(v, n) },
-      distributed: { column: false, post: true, put: true, filter: false, validate: boolOrNone },
       ha: { column: false, post: true, put: true, filter: false, validate: boolOrNone },
-      flavor_id: { column: false, filter: false },
       availability_zone_hints: { type: 'json', post: true, default: [], filter: false, validate: validateAzHints },
       gw_port_id: { visible: false, filter: false },
       enable_snat: { type: 'boolean', visible: false, filter: false },
@@ -774,14 +770,12 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
             }
           : null;
         v.routes ??= [];
-        v.distributed = false;
         v.ha = false;
-        v.flavor_id = null;
       }
     },
 
     async beforeCreate(values, ctx, tx) {
-      checkNotDistributed(values);
+      checkNotHa(values);
       values.status = 'ACTIVE';
       values.routes = [];
       values.enable_snat = true;
@@ -800,7 +794,7 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
     },
 
     async beforeUpdate(existing, changes, ctx, tx) {
-      checkNotDistributed(changes);
+      checkNotHa(changes);
       if ('external_gateway_info' in changes) {
         Object.assign(
           changes,

@@ -54,6 +54,9 @@ export const RESOURCES: Readonly<Record<string, ResourceRoutes>> = {
   // api/metering.ts: labels and rules are not updatable
   metering_labels: { path: 'metering/metering-labels', routes: ['list', 'show', 'create', 'delete'] },
   metering_label_rules: { path: 'metering/metering-label-rules', routes: ['list', 'show', 'create', 'delete'] },
+  // api/flavors.ts
+  flavors: { path: 'flavors', routes: ALL },
+  service_profiles: { path: 'service_profiles', routes: ALL },
 };
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -114,6 +117,12 @@ export const ROUTES: ReadonlyArray<readonly [Method, string, string]> = [
   // address group actions
   ['PUT', '/v2.0/address-groups/:id/add_addresses', 'api/address_groups.ts'],
   ['PUT', '/v2.0/address-groups/:id/remove_addresses', 'api/address_groups.ts'],
+  // flavor ↔ service profile bindings, next providers, service providers
+  ['POST', '/v2.0/flavors/:id/service_profiles', 'api/flavors.ts'],
+  ['GET', '/v2.0/flavors/:id/service_profiles/:profile_id', 'api/flavors.ts'],
+  ['DELETE', '/v2.0/flavors/:id/service_profiles/:profile_id', 'api/flavors.ts'],
+  ['GET', '/v2.0/flavors/:id/next_providers', 'api/flavors.ts'],
+  ['GET', '/v2.0/service-providers', 'api/flavors.ts'],
 ];
 
 /** The routes of RESOURCES[plural], or an error naming the resource that is not in the table. */

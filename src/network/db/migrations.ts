@@ -14,6 +14,7 @@ import {
   meteringMigration,
   remoteAddressGroupMigration,
 } from './ext.ts';
+import { flavorsMigration } from './flavors.ts';
 
 export const migrations: Record<string, Migration> = {
   '0000_base': {
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   '0006_metering': meteringMigration,
   '0007_conntrack_helpers': conntrackHelpersMigration,
   '0008_remote_address_group': remoteAddressGroupMigration,
+  '0009_flavors': flavorsMigration,
 };

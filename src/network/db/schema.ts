@@ -3,6 +3,7 @@
 // with bool() of core/db.ts. Lists and dicts a resource owns are JSON text (json() reads them).
 // Generated<T>: the column has a default, an insert may leave it out.
 import type { Generated, Kysely } from 'kysely';
+import type { FlavorTables } from './flavors.ts';
 
 /** 0 or 1 (see bool() and int() in core/db.ts). */
 export type IntBool = number;
@@ -324,7 +325,7 @@ export interface ConntrackHelperTable {
   helper: string;
 }
 
-export interface NetworkDb {
+export interface NetworkDb extends FlavorTables {
   tags: TagTable;
   quotas: QuotaTable;
   networks: NetworkTable;
