@@ -124,7 +124,7 @@ export class ComputeService implements ServiceModule {
     const cfg = ctx.config;
     this.options = computeOptions(cfg);
     // Nova's RequestContext: is_admin is the outcome of context_is_admin (role:admin).
-    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg.policyDir, ctx.log, {
+    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg, ctx.log, {
       contextIsAdmin: true,
     });
     this.periodic = new PeriodicTasks(ctx.log);
