@@ -45,6 +45,8 @@ export interface TempestConfigInput {
   network?: NetworkFacts;
   /** The images and flavors made for tempest when the catalog has `compute`. */
   compute?: ComputeFacts;
+  /** The cloud runs with Stratus's secure RBAC switch (--secure-rbac): tempest knows scope is enforced everywhere. */
+  secureRbac?: boolean;
   /** `section.key = value` pairs applied last (the --set flag). */
   overrides?: Record<string, Record<string, string>>;
 }
@@ -265,6 +267,15 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('volume-feature-enabled', 'manage_volume', 'False');
     set('volume-feature-enabled', 'manage_snapshot', 'False');
     set('volume-feature-enabled', 'extend_attached_volume', 'False');
+  }
+
+  // Secure RBAC (the gate's "enforce_scope" jobs): every service enforces scope types and the new
+  // defaults, tempest's personas are system/domain/project admin/member/reader, keystone's RBAC
+  // tests run (keystone_tempest_plugin reads [identity-feature-enabled] enforce_scope).
+  if (input.secureRbac) {
+    for (const svc of ['keystone', 'nova', 'neutron', 'glance', 'placement', 'cinder'])
+      set('enforce_scope', svc, 'True');
+    set('identity-feature-enabled', 'enforce_scope', 'True');
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))
