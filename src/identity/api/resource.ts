@@ -17,6 +17,7 @@ import {
   wrap,
   type Attrs,
 } from './common.ts';
+import { inCallerDomain, listTarget } from './targets.ts';
 
 export function renderProject(req: FastifyRequest, p: Project) {
   return {
@@ -206,7 +207,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   );
   app.get('/v3/projects', async (req) => {
     const query = q(req);
-    req.authorize('identity:list_projects', { domain_id: query.domain_id });
+    req.authorize('identity:list_projects', listTarget(req, { domain_id: query.domain_id }));
     let list = await r.list({
       isDomain: queryBool(query.is_domain) ?? false,
       domainId: query.domain_id,
@@ -214,8 +215,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       name: query.name,
       enabled: queryBool(query.enabled),
     });
-    list = list.filter(tagFilter(query));
-    if (!req.allowed('identity:list_projects', {}) && query.domain_id === undefined) list = [];
+    list = inCallerDomain(req, list.filter(tagFilter(query)), (p) => p.domain_id);
+    if (!req.allowed('identity:list_projects', listTarget(req, {})) && query.domain_id === undefined) list = [];
     return listBody(
       req,
       'projects',

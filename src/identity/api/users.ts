@@ -17,6 +17,7 @@ import {
   wrap,
   type Attrs,
 } from './common.ts';
+import { inCallerDomain, listTarget } from './targets.ts';
 import { pyRepr } from '../../core/python.ts';
 
 export function renderUser(req: FastifyRequest, u: User) {
@@ -128,7 +129,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.get('/v3/users', async (req) => {
     const query = q(req);
-    req.authorize('identity:list_users', { domain_id: query.domain_id });
+    req.authorize('identity:list_users', listTarget(req, { domain_id: query.domain_id }));
     let pe: { op: string; at: string } | undefined;
     if (query.password_expires_at) {
       const m = /^(?:(lt|lte|gt|gte|eq|neq):)?(.+)$/.exec(query.password_expires_at)!;
@@ -148,7 +149,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'users',
-      list.map((u) => renderUser(req, u)),
+      inCallerDomain(req, list, (u) => u.domain_id).map((u) => renderUser(req, u)),
     );
   });
   const userTarget = (u: User) => ({ target: { user: { id: u.id, domain_id: u.domain_id } } });
@@ -200,7 +201,11 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const { user_id } = req.params as { user_id: string };
     const u = await users.get(user_id);
     req.authorize('identity:list_groups_for_user', userTarget(u));
-    const groups = await users.listGroups({ ids: await users.groupIdsOf(user_id), name: q(req).name });
+    const groups = inCallerDomain(
+      req,
+      await users.listGroups({ ids: await users.groupIdsOf(user_id), name: q(req).name }),
+      (g) => g.domain_id,
+    );
     return listBody(
       req,
       'groups',
@@ -245,8 +250,12 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.get('/v3/groups', async (req) => {
     const query = q(req);
-    req.authorize('identity:list_groups', { domain_id: query.domain_id });
-    const list = await users.listGroups({ domainId: query.domain_id ?? req.ctx?.domainId, name: query.name });
+    req.authorize('identity:list_groups', listTarget(req, { domain_id: query.domain_id }, (domain_id) => ({ group: { domain_id } })));
+    const list = inCallerDomain(
+      req,
+      await users.listGroups({ domainId: query.domain_id ?? req.ctx?.domainId, name: query.name }),
+      (g) => g.domain_id,
+    );
     return listBody(
       req,
       'groups',
@@ -274,11 +283,11 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const { group_id } = req.params as { group_id: string };
     req.authorize('identity:list_users_in_group', groupTarget(await users.getGroup(group_id)));
     const query = q(req);
-    const list = await users.list({
-      ids: await users.memberIds(group_id),
-      name: query.name,
-      enabled: queryBool(query.enabled),
-    });
+    const list = inCallerDomain(
+      req,
+      await users.list({ ids: await users.memberIds(group_id), name: query.name, enabled: queryBool(query.enabled) }),
+      (u) => u.domain_id,
+    );
     return listBody(
       req,
       'users',
