@@ -279,7 +279,8 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     // As DevStack's enforce-scope jobs: tempest's admin is the system admin (clouds.yaml's
     // stratus-system). Tempest scopes a token to the project whenever a project name is set.
     set('auth', 'admin_system', 'all');
-    for (const k of ['admin_project_name', 'admin_project_domain_name', 'admin_domain_name']) doc.get('auth')?.delete(k);
+    for (const k of ['admin_project_name', 'admin_project_domain_name', 'admin_domain_name'])
+      doc.get('auth')?.delete(k);
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))

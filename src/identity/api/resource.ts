@@ -18,6 +18,7 @@ import {
   type Attrs,
 } from './common.ts';
 import { inCallerDomain, listTarget } from './targets.ts';
+import { validate } from '../../core/validate.ts';
 
 export function renderProject(req: FastifyRequest, p: Project) {
   return {
@@ -147,16 +148,15 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     req.authorize('identity:get_domain', { target: { domain: { id: d.id } }, domain_id: d.id });
     return { domain: renderDomain(req, d) };
   });
-  app.patch(
-    '/v3/domains/:domain_id',
-    { schema: { body: wrap('domain', { minProperties: 1, properties: domainProps }) } },
-    async (req) => {
-      const { domain_id } = req.params as { domain_id: string };
-      req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
-      const d = await r.update(domain_id, (req.body as { domain: Attrs<object> }).domain, 'domain');
-      return { domain: renderDomain(req, d) };
-    },
-  );
+  // Keystone loads the domain before the policy (a 404 first), and validates the body after it.
+  app.patch('/v3/domains/:domain_id', async (req) => {
+    const { domain_id } = req.params as { domain_id: string };
+    await r.getDomain(domain_id);
+    req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
+    validate(req.body, wrap('domain', { minProperties: 1, properties: domainProps }));
+    const d = await r.update(domain_id, (req.body as { domain: Attrs<object> }).domain, 'domain');
+    return { domain: renderDomain(req, d) };
+  });
   app.delete('/v3/domains/:domain_id', async (req, reply) => {
     const { domain_id } = req.params as { domain_id: string };
     req.authorize('identity:delete_domain', { target: { domain: { id: domain_id } } });
@@ -165,6 +165,11 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   });
 
   // ---- projects ----
+  /** Keystone's _build_project_target_enforcement: the project when it exists, else an empty target. */
+  const projectTarget = async (id: string) => {
+    const p = await r.find(id);
+    return p ? { target: { project: { id: p.id, domain_id: p.domain_id } } } : {};
+  };
   app.post(
     '/v3/projects',
     { schema: { body: wrap('project', { required: ['name'], properties: projectProps }) } },
@@ -226,8 +231,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   app.get('/v3/projects/:project_id', async (req) => {
     const { project_id } = req.params as { project_id: string };
     const query = q(req);
+    req.authorize('identity:get_project', await projectTarget(project_id));
     const p = await r.getProject(project_id);
-    req.authorize('identity:get_project', { target: { project: { id: p.id, domain_id: p.domain_id } } });
     const out: Record<string, unknown> = renderProject(req, p);
     const pal = query.parents_as_list !== undefined,
       pai = query.parents_as_ids !== undefined;
@@ -272,17 +277,15 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     }
     return { project: out };
   });
-  app.patch(
-    '/v3/projects/:project_id',
-    { schema: { body: wrap('project', { minProperties: 1, properties: projectProps }) } },
-    async (req) => {
-      const { project_id } = req.params as { project_id: string };
-      const cur = await r.getProject(project_id);
-      req.authorize('identity:update_project', { target: { project: { id: cur.id, domain_id: cur.domain_id } } });
-      const p = await r.update(project_id, (req.body as { project: Attrs<object> }).project, 'project');
-      return { project: renderProject(req, p) };
-    },
-  );
+  // Keystone enforces before it validates the body, so the policy's 403 comes before a 400.
+  app.patch('/v3/projects/:project_id', async (req) => {
+    const { project_id } = req.params as { project_id: string };
+    req.authorize('identity:update_project', await projectTarget(project_id));
+    await r.getProject(project_id);
+    validate(req.body, wrap('project', { minProperties: 1, properties: projectProps }));
+    const p = await r.update(project_id, (req.body as { project: Attrs<object> }).project, 'project');
+    return { project: renderProject(req, p) };
+  });
   app.delete('/v3/projects/:project_id', async (req, reply) => {
     const { project_id } = req.params as { project_id: string };
     const cur = await r.getProject(project_id);

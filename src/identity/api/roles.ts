@@ -373,7 +373,7 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       const p = await s.resource.find(query['scope.project.id']!);
       req.authorize('identity:list_role_assignments_for_tree', {
         'target.project.domain_id': p?.domain_id,
-        target: { project: { domain_id: p?.domain_id } },
+        target: { project: { id: p?.id, domain_id: p?.domain_id } },
       });
     } else req.authorize('identity:list_role_assignments', listTarget(req, {}));
     const inheritedTo = query['scope.OS-INHERIT:inherited_to'];

@@ -17,7 +17,11 @@ export function listTarget(
 }
 
 /** The items of the caller's domain when the token is domain-scoped; every item otherwise. */
-export function inCallerDomain<T>(req: FastifyRequest, items: T[], domainOf: (item: T) => string | null | undefined): T[] {
+export function inCallerDomain<T>(
+  req: FastifyRequest,
+  items: T[],
+  domainOf: (item: T) => string | null | undefined,
+): T[] {
   const d = callerDomain(req);
   return d === undefined ? items : items.filter((i) => domainOf(i) === d);
 }
