@@ -281,6 +281,9 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('auth', 'admin_system', 'all');
     for (const k of ['admin_project_name', 'admin_project_domain_name', 'admin_domain_name'])
       doc.get('auth')?.delete(k);
+    // A system-scoped admin may not create a project's network (Neutron's rules are project
+    // scoped): the tests' projects use the shared network instead of one of their own each.
+    set('auth', 'create_isolated_networks', 'False');
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))
