@@ -41,6 +41,7 @@ const SERVE: Options = {
   port: { type: 'string' },
   'public-host': { type: 'string' },
   'separate-ports': { type: 'boolean' },
+  'secure-rbac': { type: 'boolean' },
   database: { type: 'string' },
   bus: { type: 'string' },
   transport: { type: 'string' },
@@ -54,6 +55,8 @@ const SERVE_HELP = `  --host ADDR          listen address (default 127.0.0.1)
   --port N             port of the single-port mode (default 8000)
   --public-host NAME   host name written into the catalog (default 127.0.0.1)
   --separate-ports     serve each service on its standard port (5000, 8774, ...)
+  --secure-rbac        every service enforces scope types and only the new default policies
+                       (oslo.policy's enforce_scope and enforce_new_defaults; secureRbac: true)
   --database URL       'sqlite' (default, a file per service), ':memory:' or postgres://user:pass@host/db
   --bus URL            message bus: 'memory' (default, in-process) or amqp://user:pass@host:5672/
                        (RabbitMQ; env STRATUS_BUS; --transport is the same option)
@@ -269,6 +272,7 @@ export function toFlags(v: Values): ConfigFlags & { logFile?: string } {
   set('adminPassword', 'admin-password');
   set('logLevel', 'log-level');
   if (v['separate-ports']) flags.separatePorts = true;
+  if (v['secure-rbac']) flags.secureRbac = true;
   const ch = str(v, 'compute-host');
   if (ch !== undefined) flags.compute = { host: ch };
   const lf = str(v, 'log-file');

@@ -20,6 +20,7 @@ import { createHttpApp, mountService, type ServiceModule } from './core/http.ts'
 import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
 import { ServiceSession } from './core/clients/session.ts';
+import { policyModeOptions } from './core/policy/index.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
 import { agentHosts, computeOptions } from './compute/service.ts';
@@ -179,6 +180,7 @@ export class Cloud {
         region: this.cfg.region,
         services: catalogServices(this.cfg, this.services),
         resetAdminPassword: opts.resetAdminPassword,
+        systemAdmins: policyModeOptions(this.cfg, 'placement').enforceScope ? ['nova'] : [],
       });
     }
   }

@@ -53,6 +53,9 @@ Options:
                        $STRATUS_DATA_DIR/clouds.yaml or .stratus/clouds.yaml)
   --cloud NAME         the cloud in clouds.yaml (default stratus)
   --security-compliance  with --url: the cloud runs DevStack's lockout/password-history settings
+  --secure-rbac        start Stratus with its secure RBAC switch (scope types and the new default
+                       policies in every service) and tell tempest: [enforce_scope] <service> = true,
+                       [identity-feature-enabled] enforce_scope = true (keystone's RBAC tests run)
   --port N             port for the Stratus started here (default: a free one)
   --concurrency N      tempest workers (default 2)
   --set SECTION.KEY=VALUE  extra tempest.conf setting (repeatable)
@@ -69,6 +72,7 @@ interface Args {
   clouds?: string;
   cloud: string;
   securityCompliance: boolean;
+  secureRbac: boolean;
   port?: number;
   concurrency: number;
   overrides: Record<string, Record<string, string>>;
@@ -84,6 +88,7 @@ function parseArgs(argv: string[]): Args | 'help' {
     updatePassing: false,
     cloud: 'stratus',
     securityCompliance: false,
+    secureRbac: false,
     concurrency: 2,
     overrides: {},
     verbose: false,
@@ -127,6 +132,9 @@ function parseArgs(argv: string[]): Args | 'help' {
         break;
       case 'security-compliance':
         a.securityCompliance = true;
+        break;
+      case 'secure-rbac':
+        a.secureRbac = true;
         break;
       case 'port':
         a.port = int(val());
@@ -223,6 +231,7 @@ async function run(a: Args): Promise<number> {
         port,
         outputFile: path.join(WORK, 'stratus.out'),
         securityCompliance,
+        secureRbac: a.secureRbac,
         dataplane: a.dataplane,
       });
       url = stratus.url;
@@ -260,6 +269,7 @@ async function run(a: Args): Promise<number> {
       credentials,
       catalog,
       securityCompliance,
+      secureRbac: a.secureRbac,
       network,
       compute,
       overrides: a.overrides,

@@ -81,6 +81,8 @@ export interface StartOptions {
   /** Written to <data-dir>/stratus.yaml before the start (Keystone's [security_compliance]). */
   securityCompliance?: SecurityCompliance;
   timeoutMs?: number;
+  /** Start with the secure RBAC switch (secureRbac: every service enforces scope and the new defaults). */
+  secureRbac?: boolean;
   /** The network data plane (default logical); linuxbridge gets DevStack's br-ex shape and is removed at stop. */
   dataplane?: string;
 }
@@ -95,6 +97,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
   config.compute = STRATUS_COMPUTE_CONFIG;
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
+  if (o.secureRbac) config.secureRbac = true;
   if (o.dataplane === 'linuxbridge')
     config.network = {
       dataplane: 'linuxbridge',

@@ -45,6 +45,8 @@ export interface TempestConfigInput {
   network?: NetworkFacts;
   /** The images and flavors made for tempest when the catalog has `compute`. */
   compute?: ComputeFacts;
+  /** The cloud runs with Stratus's secure RBAC switch (--secure-rbac): tempest knows scope is enforced everywhere. */
+  secureRbac?: boolean;
   /** `section.key = value` pairs applied last (the --set flag). */
   overrides?: Record<string, Record<string, string>>;
 }
@@ -267,6 +269,23 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('volume', 'manage_volume_ref', 'source-name,volume-%s');
     set('volume', 'manage_snapshot_ref', 'source-name,snapshot-%s');
     set('volume-feature-enabled', 'extend_attached_volume', 'True');
+  }
+
+  // Secure RBAC (the gate's "enforce_scope" jobs): every service enforces scope types and the new
+  // defaults, tempest's personas are system/domain/project admin/member/reader, keystone's RBAC
+  // tests run (keystone_tempest_plugin reads [identity-feature-enabled] enforce_scope).
+  if (input.secureRbac) {
+    for (const svc of ['keystone', 'nova', 'neutron', 'glance', 'placement', 'cinder'])
+      set('enforce_scope', svc, 'True');
+    set('identity-feature-enabled', 'enforce_scope', 'True');
+    // As DevStack's enforce-scope jobs: tempest's admin is the system admin (clouds.yaml's
+    // stratus-system). Tempest scopes a token to the project whenever a project name is set.
+    set('auth', 'admin_system', 'all');
+    for (const k of ['admin_project_name', 'admin_project_domain_name', 'admin_domain_name'])
+      doc.get('auth')?.delete(k);
+    // A system-scoped admin may not create a project's network (Neutron's rules are project
+    // scoped): the tests' projects use the shared network instead of one of their own each.
+    set('auth', 'create_isolated_networks', 'False');
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))

@@ -76,7 +76,8 @@ export class BlockStorageService implements ServiceModule {
     public ctx: ServiceContext,
   ) {
     this.options = blockStorageOptions(ctx.config);
-    this.policy = PolicyEngine.forService('block-storage', BLOCK_STORAGE_POLICIES, ctx.config.policyDir, ctx.log, {
+    this.policy = PolicyEngine.forService('block-storage', BLOCK_STORAGE_POLICIES, ctx.config, ctx.log, {
+      section: 'blockStorage',
       contextIsAdmin: true,
     });
     const o = this.options;

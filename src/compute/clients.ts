@@ -19,9 +19,10 @@ export class ComputeClients {
   readonly identity: IdentityClient;
   /** Volumes, snapshots and attachments (Cinder v3); not readonly: tests point it at a fake volume service. */
   blockStorage: BlockStorageClient;
-  constructor(session: ServiceSession) {
+  /** placementSession: another session for placement (system-scoped when placement enforces its Zed scope types). */
+  constructor(session: ServiceSession, placementSession: ServiceSession = session) {
     this.blockStorage = new BlockStorageClient(session);
-    this.placement = new PlacementClient(session);
+    this.placement = new PlacementClient(placementSession);
     this.network = new NetworkClient(session);
     this.image = new ImageClient(session);
     this.identity = new IdentityClient(session);

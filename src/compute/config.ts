@@ -1,4 +1,5 @@
 // Compute's options (`compute:` in stratus.yaml), typed, with Nova's defaults.
+import type { ServicePolicyConfig } from '../core/policy/config.ts';
 import os from 'node:os';
 import type { StratusConfig } from '../core/config.ts';
 import { type LibvirtConfig, type LibvirtOptions, libvirtOptions } from './drivers/libvirt/options.ts';
@@ -126,6 +127,8 @@ export type ComputeConfig = Partial<
   /** Run a compute agent when the `compute` role is on (default true). */
   agent?: boolean;
   consoles?: Partial<ComputeOptions['consoles']>;
+  /** Nova's [oslo_policy] enforce_scope / enforce_new_defaults. */
+  policy?: ServicePolicyConfig;
 };
 
 declare module '../core/config.ts' {

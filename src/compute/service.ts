@@ -10,7 +10,7 @@ import type { ComputeDb } from './db/schema.ts';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { type ServiceModule } from '../core/http.ts';
 import { ApiError } from '../core/errors.ts';
-import { PolicyEngine } from '../core/policy/index.ts';
+import { PolicyEngine, policyModeOptions } from '../core/policy/index.ts';
 import { migrate, type Migration } from '../core/db.ts';
 import { PeriodicTasks } from '../core/periodic.ts';
 import { COMPUTE_POLICIES } from './policies.ts';
@@ -124,7 +124,7 @@ export class ComputeService implements ServiceModule {
     const cfg = ctx.config;
     this.options = computeOptions(cfg);
     // Nova's RequestContext: is_admin is the outcome of context_is_admin (role:admin).
-    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg.policyDir, ctx.log, {
+    this.policy = PolicyEngine.forService('compute', COMPUTE_POLICIES, cfg, ctx.log, {
       contextIsAdmin: true,
     });
     this.periodic = new PeriodicTasks(ctx.log);
@@ -197,7 +197,10 @@ function buildParts(svc: ComputeService): ComputeParts {
   const { db, options: o } = svc;
   const { bus, log, session } = svc.ctx;
   const store = new InstanceStore(db);
-  const clients = new ComputeClients(session);
+  // Placement's Zed rules are system-scoped: with its scope enforced, nova talks to it with a
+  // system-scoped token (DevStack's [placement] system_scope = all).
+  const placementScoped = policyModeOptions(svc.ctx.config, 'placement').enforceScope;
+  const clients = new ComputeClients(session, placementScoped ? session.systemScoped() : session);
   const migrations = new MigrationStore(db);
   const zoneOf = async (host: string) =>
     svc.providers.hostAvailabilityZone ? svc.providers.hostAvailabilityZone(host) : o.defaultAvailabilityZone;

@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { networkDefaults, type NetworkConfig } from '../network/config.ts';
+import type { ServicePolicyConfig } from './policy/config.ts';
+
+export type { ServicePolicyConfig };
 
 export type { NetworkConfig };
 
@@ -36,11 +39,15 @@ export interface IdentityConfig {
   maxRedelegationCount: number;
   /** List size cap (Keystone's list_limit); 0 = unlimited. */
   listLimit: number;
+  /** Keystone's [oslo_policy] enforce_scope / enforce_new_defaults. */
+  policy?: ServicePolicyConfig;
 }
 
 export interface ImageConfig {
-  /** Refuse tokens whose scope is not one of a rule's scope types (Glance's [oslo_policy] enforce_scope). */
+  /** Refuse tokens whose scope is not one of a rule's scope types (Glance's [oslo_policy] enforce_scope; the same as policy.enforceScope). */
   enforceScope: boolean;
+  /** Glance's [oslo_policy] enforce_scope / enforce_new_defaults. */
+  policy?: ServicePolicyConfig;
   /** Show `locations` and `direct_url` and allow changing locations (Glance's show_multiple_locations). */
   showMultipleLocations: boolean;
   /** Show `direct_url`, the first location's URL (Glance's show_image_direct_url). */
@@ -80,6 +87,12 @@ export interface StratusConfig {
   adminPassword?: string;
   /** Where a policy.yaml override per service is looked for: <policyDir>/<service>.yaml. */
   policyDir: string;
+  /**
+   * Secure RBAC for the whole cloud: every service enforces scope types and only the new
+   * default rules (oslo.policy's enforce_scope and enforce_new_defaults), whatever its own
+   * `<service>.policy` says. `stratus start --secure-rbac` says the same.
+   */
+  secureRbac: boolean;
   identity: IdentityConfig;
   network: NetworkConfig;
   image: ImageConfig;
@@ -112,6 +125,7 @@ export function defaultConfig(dataDir = defaultDataDir()): StratusConfig {
     logLevel: 'info',
     region: 'RegionOne',
     policyDir: path.join(dataDir, 'policy'),
+    secureRbac: false,
     image: {
       enforceScope: false,
       showMultipleLocations: false,
@@ -198,6 +212,7 @@ export interface ConfigFlags {
   adminPassword?: string;
   roles?: string;
   compute?: { host?: string };
+  secureRbac?: boolean;
 }
 
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): StratusConfig {

@@ -67,8 +67,19 @@ export function configSchema(serviceSections: string[] = []): Schema {
       },
     },
   };
+  // Every service section may carry its oslo.policy options (core/policy/options.ts).
+  for (const [k, v] of Object.entries(properties)) {
+    const sec = v as { type?: unknown; properties?: Record<string, Schema> };
+    if (k !== 'devstack' && sec.type === 'object' && sec.properties) sec.properties.policy = SERVICE_POLICY_SCHEMA;
+  }
   return { type: 'object', additionalProperties: false, properties };
 }
+
+const SERVICE_POLICY_SCHEMA: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { enforceScope: { type: 'boolean' }, enforceNewDefaults: { type: 'boolean' } },
+};
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {

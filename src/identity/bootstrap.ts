@@ -19,6 +19,8 @@ export interface BootstrapOptions {
   servicePassword: string;
   /** Reset the admin password when the admin user exists (keystone-manage bootstrap does). */
   resetAdminPassword?: boolean;
+  /** Service users that are also system admins (nova, when placement enforces its system scope). */
+  systemAdmins?: string[];
 }
 
 export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
@@ -91,12 +93,13 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
       role_id: service.id,
       inherited: false,
     });
-    // System reader, as DevStack grants services that read Keystone's unified limits (oslo.limit).
+    // System reader, as DevStack grants services that read Keystone's unified limits (oslo.limit);
+    // system admin for those that write to a system-scoped API (nova to placement with secure RBAC).
     await s.assignment.grant({
       type: 'UserSystem',
       actor_id: u.id,
       target_id: 'system',
-      role_id: reader.id,
+      role_id: o.systemAdmins?.includes(svc.name) ? admin.id : reader.id,
       inherited: false,
     });
   }

@@ -77,7 +77,7 @@ export class IdentityService implements ServiceModule {
     log: Logger,
   ) {
     this.periodic = new PeriodicTasks(log);
-    this.policy = PolicyEngine.forService('identity', IDENTITY_POLICIES, config.policyDir, log);
+    this.policy = PolicyEngine.forService('identity', IDENTITY_POLICIES, config, log);
     this.backend = new IdentityBackend(db, config, bus, log);
     this.resource = new ResourceManager(this.backend);
     this.users = new UserManager(this.backend);

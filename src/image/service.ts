@@ -62,9 +62,8 @@ export class ImageService implements ServiceModule {
   ) {
     const cfg = ctx.config;
     // Glance's enforce_scope: rules are project-scoped, so system- and domain-scoped tokens are refused.
-    this.policy = PolicyEngine.forService('image', IMAGE_POLICIES, cfg.policyDir, ctx.log, {
-      enforceScope: !!cfg.image?.enforceScope,
-    });
+    // (image.enforceScope is the older name of image.policy.enforceScope.)
+    this.policy = PolicyEngine.forService('image', IMAGE_POLICIES, cfg, ctx.log);
     this.repo = new ImageRepo(db);
     this.tasks = new TaskStore(db);
     this.metadefs = new MetadefStore(db);

@@ -1,7 +1,10 @@
 // The network service's options: the `network:` section of stratus.yaml (StratusConfig.network).
 // Defaults as Neutron's (neutron.conf, ml2_conf.ini, the [nova] section).
+import type { ServicePolicyConfig } from '../core/policy/config.ts';
 
 export interface NetworkConfig {
+  /** Neutron's [oslo_policy] enforce_scope / enforce_new_defaults. */
+  policy?: ServicePolicyConfig;
   /** The host name agents report and ports bind to (neutron's `host`); default: this machine's hostname. */
   host?: string;
   /** Run the network agent inside this process (the all-in-one shape). */

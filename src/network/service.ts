@@ -119,7 +119,7 @@ export class NetworkService implements ServiceModule {
   ) {
     const cfg = ctx.config;
     // neutron_lib's context adds tenant_id (the project) to the credentials: `tenant_id:%(network:tenant_id)s`.
-    this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg.policyDir, ctx.log, {
+    this.policy = PolicyEngine.forService('network', NETWORK_POLICIES, cfg, ctx.log, {
       tenantIdCredential: true,
       checks: { field: (m) => new FieldCheck(m) },
     });

@@ -80,7 +80,9 @@ export class ObjectStoreService implements ServiceModule {
     public db: Kysely<SwiftDb>,
     private ctx: ServiceContext,
   ) {
-    this.policy = PolicyEngine.forService('object-store', OBJECT_STORE_POLICIES, ctx.config.policyDir, ctx.log);
+    this.policy = PolicyEngine.forService('object-store', OBJECT_STORE_POLICIES, ctx.config, ctx.log, {
+      section: 'objectStore',
+    });
     this.store = new SwiftStore(db);
     this.backend = new FsBackend(path.join(ctx.config.dataDir, 'object-store'));
     this.objects = new ObjectWriter(this);

@@ -48,7 +48,7 @@ export class OrchestrationService implements ServiceModule {
   ) {
     this.options = orchestrationOptions(ctx.config);
     this.region = ctx.config.region;
-    this.policy = PolicyEngine.forService('orchestration', ORCHESTRATION_POLICIES, ctx.config.policyDir, ctx.log);
+    this.policy = PolicyEngine.forService('orchestration', ORCHESTRATION_POLICIES, ctx.config, ctx.log);
     this.store = new StackStore(db);
     this.registry = new ResourceRegistry();
     this.engineRpc = engineClient(ctx.bus);

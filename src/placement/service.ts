@@ -32,7 +32,7 @@ export class PlacementService implements ServiceModule {
     public db: Kysely<PlacementDb>,
     public ctx: ServiceContext,
   ) {
-    this.policy = PolicyEngine.forService('placement', PLACEMENT_POLICIES, ctx.config.policyDir, ctx.log);
+    this.policy = PolicyEngine.forService('placement', PLACEMENT_POLICIES, ctx.config, ctx.log);
     this.store = new PlacementStore(db);
     this.randomizeCandidates = placementOptions(ctx.config).randomizeAllocationCandidates;
   }

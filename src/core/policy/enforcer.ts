@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isPlainObject, pyTruthy } from '../python.ts';
 import type { Check, PolicyCredentials, RuleResolver } from './checks.ts';
+import type { StratusConfig } from '../config.ts';
+import { type PolicyModeOptions, policyModeOptions } from './options.ts';
 import { type CheckFactories, consoleLogger, type PolicyLogger, parseRule } from './parser.ts';
 
 export type ScopeType = 'system' | 'domain' | 'project';
@@ -14,6 +16,11 @@ export type ScopeType = 'system' | 'domain' | 'project';
 export interface PolicyDefault {
   name: string;
   checkStr: string;
+  /**
+   * The rule's deprecated predecessor (oslo's DeprecatedRule.check_str): or-ed with checkStr
+   * unless enforceNewDefaults is on.
+   */
+  deprecatedCheckStr?: string;
   description?: string;
   scopeTypes?: Array<ScopeType>;
   operations?: Array<{ path: string; method: string }>;
@@ -24,6 +31,8 @@ export interface PolicyEngineOptions {
   overrides?: Record<string, string>;
   /** Deny when the token scope is not one of the rule's scopeTypes (oslo default: false). */
   enforceScope?: boolean;
+  /** Apply only the new defaults, not their deprecated predecessors (oslo default: false). */
+  enforceNewDefaults?: boolean;
   /** Where parse problems are reported; defaults to console.warn. */
   logger?: PolicyLogger;
   /** Credentials carry is_admin = role:admin, as nova's RequestContext sets it from context_is_admin. */
@@ -49,7 +58,8 @@ const DEFAULT_RULE = 'default';
 
 export class PolicyEngine implements RuleResolver {
   private readonly compiled = new Map<string, CompiledRule>();
-  private readonly enforceScope: boolean;
+  readonly enforceScope: boolean;
+  readonly enforceNewDefaults: boolean;
   private readonly logger: PolicyLogger;
   private readonly checks: CheckFactories | undefined;
   /** See PolicyEngineOptions. */
@@ -58,6 +68,7 @@ export class PolicyEngine implements RuleResolver {
 
   constructor(defaults: PolicyDefault[], options: PolicyEngineOptions = {}) {
     this.enforceScope = options.enforceScope ?? false;
+    this.enforceNewDefaults = options.enforceNewDefaults ?? false;
     this.contextIsAdmin = options.contextIsAdmin ?? false;
     this.tenantIdCredential = options.tenantIdCredential ?? false;
     this.logger = options.logger ?? consoleLogger;
@@ -66,7 +77,14 @@ export class PolicyEngine implements RuleResolver {
     for (const d of defaults) {
       if (this.compiled.has(d.name)) throw new Error(`Policy ${d.name} is already registered`);
       const override = hasOwn.call(overrides, d.name) ? overrides[d.name] : undefined;
-      const checkStr = typeof override === 'string' ? override : d.checkStr;
+      // oslo.policy: an untouched default with a deprecated predecessor is "new or deprecated"
+      // while enforce_new_defaults is off.
+      const checkStr =
+        typeof override === 'string'
+          ? override
+          : d.deprecatedCheckStr !== undefined && d.deprecatedCheckStr !== d.checkStr && !options.enforceNewDefaults
+            ? `(${d.checkStr}) or (${d.deprecatedCheckStr})`
+            : d.checkStr;
       this.compiled.set(d.name, {
         name: d.name,
         checkStr,
@@ -91,16 +109,33 @@ export class PolicyEngine implements RuleResolver {
     return parseRule(checkStr, { warn: (m) => this.logger.warn(`${m} (policy ${name})`) }, this.checks);
   }
 
-  /** A service's engine: its upstream defaults, overridden by <policyDir>/<service>.yaml, warnings to its log. */
+  /**
+   * A service's engine: its upstream defaults, overridden by <policyDir>/<service>.yaml, warnings
+   * to its log. Given the whole configuration instead of its policyDir, the enforcer also follows
+   * `<section>.policy` and `secureRbac` (section: the service's configuration key, default its name).
+   */
   static forService(
     service: string,
     defaults: PolicyDefault[],
-    policyDir: string,
+    policyDirOrConfig: string | StratusConfig,
     log: PolicyLogger,
-    options: Pick<PolicyEngineOptions, 'enforceScope' | 'contextIsAdmin' | 'tenantIdCredential' | 'checks'> = {},
+    options: Pick<
+      PolicyEngineOptions,
+      'enforceScope' | 'enforceNewDefaults' | 'contextIsAdmin' | 'tenantIdCredential' | 'checks'
+    > & { section?: string } = {},
   ): PolicyEngine {
+    const { section, ...rest } = options;
+    let policyDir: string;
+    let mode: Partial<PolicyModeOptions> = {};
+    if (typeof policyDirOrConfig === 'string') policyDir = policyDirOrConfig;
+    else {
+      policyDir = policyDirOrConfig.policyDir;
+      mode = policyModeOptions(policyDirOrConfig, section ?? service);
+    }
     return new PolicyEngine(defaults, {
-      ...options,
+      ...rest,
+      enforceScope: !!(rest.enforceScope || mode.enforceScope),
+      enforceNewDefaults: !!(rest.enforceNewDefaults || mode.enforceNewDefaults),
       overrides: PolicyEngine.loadOverrides(join(policyDir, `${service}.yaml`)),
       logger: { warn: (m: string) => log.warn(m) },
     });
@@ -220,8 +255,9 @@ export class PolicyEngine implements RuleResolver {
     const out: PolicyDefault[] = [];
     for (const r of this.compiled.values()) {
       if (r.base) {
+        const { deprecatedCheckStr: _folded, ...base } = r.base;
         out.push({
-          ...r.base,
+          ...base,
           checkStr: r.checkStr,
           ...(r.base.scopeTypes ? { scopeTypes: [...r.base.scopeTypes] } : {}),
           ...(r.base.operations ? { operations: r.base.operations.map((o) => ({ ...o })) } : {}),

@@ -19,4 +19,5 @@ export {
 } from './checks.ts';
 export { type CheckFactories, type PolicyLogger, parseRule } from './parser.ts';
 export { type PolicyDefault, PolicyEngine, type PolicyEngineOptions, type ScopeType } from './enforcer.ts';
+export { type PolicyModeOptions, policyModeOptions } from './options.ts';
 export { pyStr } from '../python.ts';

@@ -221,13 +221,16 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     );
   });
   app.get('/v3/endpoints/:endpoint_id', async (req) => {
+    // Keystone loads the endpoint before the policy (its member_key lookup): an unknown one is a 404 for anyone.
+    const e = await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
     req.authorize('identity:get_endpoint');
-    return { endpoint: renderEndpoint(req, await c.getEndpoint((req.params as Record<string, string>).endpoint_id)) };
+    return { endpoint: renderEndpoint(req, e) };
   });
   app.patch(
     '/v3/endpoints/:endpoint_id',
     { schema: { body: wrap('endpoint', { properties: endpointProps }) } },
     async (req) => {
+      await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
       req.authorize('identity:update_endpoint');
       const patch = {
         ...(
@@ -253,6 +256,7 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     },
   );
   app.delete('/v3/endpoints/:endpoint_id', async (req, reply) => {
+    await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
     req.authorize('identity:delete_endpoint');
     await c.deleteEndpoint((req.params as Record<string, string>).endpoint_id);
     reply.code(204).send();

@@ -17,6 +17,8 @@ import {
   wrap,
   type Attrs,
 } from './common.ts';
+import { inCallerDomain, listTarget } from './targets.ts';
+import { validate } from '../../core/validate.ts';
 
 export function renderProject(req: FastifyRequest, p: Project) {
   return {
@@ -146,16 +148,15 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     req.authorize('identity:get_domain', { target: { domain: { id: d.id } }, domain_id: d.id });
     return { domain: renderDomain(req, d) };
   });
-  app.patch(
-    '/v3/domains/:domain_id',
-    { schema: { body: wrap('domain', { minProperties: 1, properties: domainProps }) } },
-    async (req) => {
-      const { domain_id } = req.params as { domain_id: string };
-      req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
-      const d = await r.update(domain_id, (req.body as { domain: Attrs<object> }).domain, 'domain');
-      return { domain: renderDomain(req, d) };
-    },
-  );
+  // Keystone loads the domain before the policy (a 404 first), and validates the body after it.
+  app.patch('/v3/domains/:domain_id', async (req) => {
+    const { domain_id } = req.params as { domain_id: string };
+    await r.getDomain(domain_id);
+    req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
+    validate(req.body, wrap('domain', { minProperties: 1, properties: domainProps }));
+    const d = await r.update(domain_id, (req.body as { domain: Attrs<object> }).domain, 'domain');
+    return { domain: renderDomain(req, d) };
+  });
   app.delete('/v3/domains/:domain_id', async (req, reply) => {
     const { domain_id } = req.params as { domain_id: string };
     req.authorize('identity:delete_domain', { target: { domain: { id: domain_id } } });
@@ -164,6 +165,11 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   });
 
   // ---- projects ----
+  /** Keystone's _build_project_target_enforcement: the project when it exists, else an empty target. */
+  const projectTarget = async (id: string) => {
+    const p = await r.find(id);
+    return p ? { target: { project: { id: p.id, domain_id: p.domain_id } } } : {};
+  };
   app.post(
     '/v3/projects',
     { schema: { body: wrap('project', { required: ['name'], properties: projectProps }) } },
@@ -206,7 +212,7 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   );
   app.get('/v3/projects', async (req) => {
     const query = q(req);
-    req.authorize('identity:list_projects', { domain_id: query.domain_id });
+    req.authorize('identity:list_projects', listTarget(req, { domain_id: query.domain_id }));
     let list = await r.list({
       isDomain: queryBool(query.is_domain) ?? false,
       domainId: query.domain_id,
@@ -214,8 +220,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       name: query.name,
       enabled: queryBool(query.enabled),
     });
-    list = list.filter(tagFilter(query));
-    if (!req.allowed('identity:list_projects', {}) && query.domain_id === undefined) list = [];
+    list = inCallerDomain(req, list.filter(tagFilter(query)), (p) => p.domain_id);
+    if (!req.allowed('identity:list_projects', listTarget(req, {})) && query.domain_id === undefined) list = [];
     return listBody(
       req,
       'projects',
@@ -225,8 +231,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
   app.get('/v3/projects/:project_id', async (req) => {
     const { project_id } = req.params as { project_id: string };
     const query = q(req);
+    req.authorize('identity:get_project', await projectTarget(project_id));
     const p = await r.getProject(project_id);
-    req.authorize('identity:get_project', { target: { project: { id: p.id, domain_id: p.domain_id } } });
     const out: Record<string, unknown> = renderProject(req, p);
     const pal = query.parents_as_list !== undefined,
       pai = query.parents_as_ids !== undefined;
@@ -271,17 +277,15 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     }
     return { project: out };
   });
-  app.patch(
-    '/v3/projects/:project_id',
-    { schema: { body: wrap('project', { minProperties: 1, properties: projectProps }) } },
-    async (req) => {
-      const { project_id } = req.params as { project_id: string };
-      const cur = await r.getProject(project_id);
-      req.authorize('identity:update_project', { target: { project: { id: cur.id, domain_id: cur.domain_id } } });
-      const p = await r.update(project_id, (req.body as { project: Attrs<object> }).project, 'project');
-      return { project: renderProject(req, p) };
-    },
-  );
+  // Keystone enforces before it validates the body, so the policy's 403 comes before a 400.
+  app.patch('/v3/projects/:project_id', async (req) => {
+    const { project_id } = req.params as { project_id: string };
+    req.authorize('identity:update_project', await projectTarget(project_id));
+    await r.getProject(project_id);
+    validate(req.body, wrap('project', { minProperties: 1, properties: projectProps }));
+    const p = await r.update(project_id, (req.body as { project: Attrs<object> }).project, 'project');
+    return { project: renderProject(req, p) };
+  });
   app.delete('/v3/projects/:project_id', async (req, reply) => {
     const { project_id } = req.params as { project_id: string };
     const cur = await r.getProject(project_id);

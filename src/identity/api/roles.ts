@@ -6,6 +6,7 @@ import type { IdentityService } from '../service.ts';
 import type { Assignment, AssignmentType, EffectiveAssignment, Role } from '../assignment.ts';
 import { SYSTEM_TARGET } from '../assignment.ts';
 import { description, listBody, name255, q, queryBool, selfLink, wrap, type Attrs } from './common.ts';
+import { callerDomain, listTarget } from './targets.ts';
 
 export function renderRole(req: FastifyRequest, r: Role) {
   return {
@@ -344,6 +345,18 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
   }
 
   // ---- /v3/role_assignments ----
+  /** Keystone: a domain-scoped token sees the assignments on its domain and on its domain's projects. */
+  async function assignmentsInCallerDomain<T>(req: FastifyRequest, list: T[]): Promise<T[]> {
+    const d = callerDomain(req);
+    if (d === undefined) return list;
+    const out: T[] = [];
+    for (const x of list) {
+      const scope = (x as { scope?: { domain?: { id?: string }; project?: { id?: string } } }).scope;
+      if (scope?.domain?.id === d) out.push(x);
+      else if (scope?.project?.id && (await s.resource.find(scope.project.id))?.domain_id === d) out.push(x);
+    }
+    return out;
+  }
   app.get('/v3/role_assignments', async (req) => {
     const query = q(req);
     const effective = query.effective !== undefined;
@@ -364,9 +377,9 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       const p = await s.resource.find(query['scope.project.id']!);
       req.authorize('identity:list_role_assignments_for_tree', {
         'target.project.domain_id': p?.domain_id,
-        target: { project: { domain_id: p?.domain_id } },
+        target: { project: { id: p?.id, domain_id: p?.domain_id } },
       });
-    } else req.authorize('identity:list_role_assignments', { 'target.domain_id': query['scope.domain.id'] });
+    } else req.authorize('identity:list_role_assignments', listTarget(req, {}));
     const inheritedTo = query['scope.OS-INHERIT:inherited_to'];
     const rows = await a.listAssignments({
       userId: query['user.id'],
@@ -381,7 +394,7 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     });
     const out = [];
     for (const e of rows) out.push(await renderAssignment(req, s, e, includeNames));
-    return listBody(req, 'role_assignments', out);
+    return listBody(req, 'role_assignments', await assignmentsInCallerDomain(req, out));
   });
 }
 

@@ -17,6 +17,7 @@ import {
   wrap,
   type Attrs,
 } from './common.ts';
+import { inCallerDomain, listTarget } from './targets.ts';
 import { pyRepr } from '../../core/python.ts';
 
 export function renderUser(req: FastifyRequest, u: User) {
@@ -128,7 +129,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.get('/v3/users', async (req) => {
     const query = q(req);
-    req.authorize('identity:list_users', { domain_id: query.domain_id });
+    req.authorize('identity:list_users', listTarget(req, { domain_id: query.domain_id }));
     let pe: { op: string; at: string } | undefined;
     if (query.password_expires_at) {
       const m = /^(?:(lt|lte|gt|gte|eq|neq):)?(.+)$/.exec(query.password_expires_at)!;
@@ -148,10 +149,15 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     return listBody(
       req,
       'users',
-      list.map((u) => renderUser(req, u)),
+      inCallerDomain(req, list, (u) => u.domain_id).map((u) => renderUser(req, u)),
     );
   });
-  const userTarget = (u: User) => ({ target: { user: { id: u.id, domain_id: u.domain_id } } });
+  // Keystone's _build_user_target_enforcement: the user when it exists (an unknown one is checked
+  // with an empty target, so only the system may learn it does not exist), the path's user_id.
+  const userTarget = (u: User | undefined, userId?: string) => ({
+    ...(userId !== undefined ? { user_id: userId } : {}),
+    ...(u ? { target: { user: { id: u.id, domain_id: u.domain_id } } } : {}),
+  });
   app.get('/v3/users/:user_id', async (req) => {
     const { user_id } = req.params as { user_id: string };
     const u = await users.find(user_id);
@@ -161,16 +167,18 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   });
   app.patch('/v3/users/:user_id', { schema: { body: wrap('user', { properties: userProps }) } }, async (req) => {
     const { user_id } = req.params as { user_id: string };
-    const cur = await users.get(user_id);
+    const cur = await users.find(user_id);
     req.authorize('identity:update_user', userTarget(cur));
+    if (!cur) await users.get(user_id);
     const patch = (req.body as { user: Attrs<{ options?: Record<string, unknown> }> }).user;
     checkOptions(patch.options);
     return { user: renderUser(req, await users.update(user_id, patch)) };
   });
   app.delete('/v3/users/:user_id', async (req, reply) => {
     const { user_id } = req.params as { user_id: string };
-    const cur = await users.get(user_id);
+    const cur = await users.find(user_id);
     req.authorize('identity:delete_user', userTarget(cur));
+    if (!cur) await users.get(user_id);
     await users.delete(user_id);
     reply.code(204).send();
   });
@@ -198,9 +206,14 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.get('/v3/users/:user_id/groups', async (req) => {
     const { user_id } = req.params as { user_id: string };
-    const u = await users.get(user_id);
-    req.authorize('identity:list_groups_for_user', userTarget(u));
-    const groups = await users.listGroups({ ids: await users.groupIdsOf(user_id), name: q(req).name });
+    const u = await users.find(user_id);
+    req.authorize('identity:list_groups_for_user', userTarget(u, user_id));
+    if (!u) await users.get(user_id);
+    const groups = inCallerDomain(
+      req,
+      await users.listGroups({ ids: await users.groupIdsOf(user_id), name: q(req).name }),
+      (g) => g.domain_id,
+    );
     return listBody(
       req,
       'groups',
@@ -209,8 +222,9 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   });
   app.get('/v3/users/:user_id/projects', async (req) => {
     const { user_id } = req.params as { user_id: string };
-    const u = await users.get(user_id);
-    req.authorize('identity:list_user_projects', userTarget(u));
+    const u = await users.find(user_id);
+    req.authorize('identity:list_user_projects', userTarget(u, user_id));
+    if (!u) await users.get(user_id);
     const query = q(req);
     let list = await s.resource.list({
       ids: await s.assignment.projectIdsForUser(user_id),
@@ -228,7 +242,13 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
 
   // ---- groups ----
   const groupProps = { name: name255, domain_id: { type: 'string', minLength: 1, maxLength: 64 }, description };
-  const groupTarget = (g: Group) => ({ target: { group: { id: g.id, domain_id: g.domain_id } } });
+  const groupTarget = (g: Group | undefined) => (g ? { target: { group: { id: g.id, domain_id: g.domain_id } } } : {});
+  /** Keystone's group target: the group when it exists, else an empty target; then the 404. */
+  const authorizeOnGroup = async (req: FastifyRequest, rule: string, groupId: string) => {
+    const g = await users.findGroup(groupId);
+    req.authorize(rule, groupTarget(g));
+    return g ?? (await users.getGroup(groupId));
+  };
   app.post(
     '/v3/groups',
     { schema: { body: wrap('group', { required: ['name'], properties: groupProps }) } },
@@ -245,8 +265,15 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.get('/v3/groups', async (req) => {
     const query = q(req);
-    req.authorize('identity:list_groups', { domain_id: query.domain_id });
-    const list = await users.listGroups({ domainId: query.domain_id ?? req.ctx?.domainId, name: query.name });
+    req.authorize(
+      'identity:list_groups',
+      listTarget(req, { domain_id: query.domain_id }, (domain_id) => ({ group: { domain_id } })),
+    );
+    const list = inCallerDomain(
+      req,
+      await users.listGroups({ domainId: query.domain_id ?? req.ctx?.domainId, name: query.name }),
+      (g) => g.domain_id,
+    );
     return listBody(
       req,
       'groups',
@@ -255,44 +282,50 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   });
   app.get('/v3/groups/:group_id', async (req) => {
     const { group_id } = req.params as { group_id: string };
-    const g = await users.getGroup(group_id);
-    req.authorize('identity:get_group', groupTarget(g));
+    const g = await authorizeOnGroup(req, 'identity:get_group', group_id);
     return { group: renderGroup(req, g) };
   });
   app.patch('/v3/groups/:group_id', { schema: { body: wrap('group', { properties: groupProps }) } }, async (req) => {
     const { group_id } = req.params as { group_id: string };
-    req.authorize('identity:update_group', groupTarget(await users.getGroup(group_id)));
+    await authorizeOnGroup(req, 'identity:update_group', group_id);
     return { group: renderGroup(req, await users.updateGroup(group_id, (req.body as { group: Attrs<object> }).group)) };
   });
   app.delete('/v3/groups/:group_id', async (req, reply) => {
     const { group_id } = req.params as { group_id: string };
+    // Keystone loads the group before this policy (its member lookup): an unknown one is a 404 for anyone.
     req.authorize('identity:delete_group', groupTarget(await users.getGroup(group_id)));
     await users.deleteGroup(group_id);
     reply.code(204).send();
   });
   app.get('/v3/groups/:group_id/users', async (req) => {
     const { group_id } = req.params as { group_id: string };
-    req.authorize('identity:list_users_in_group', groupTarget(await users.getGroup(group_id)));
+    await authorizeOnGroup(req, 'identity:list_users_in_group', group_id);
     const query = q(req);
-    const list = await users.list({
-      ids: await users.memberIds(group_id),
-      name: query.name,
-      enabled: queryBool(query.enabled),
-    });
+    const list = inCallerDomain(
+      req,
+      await users.list({ ids: await users.memberIds(group_id), name: query.name, enabled: queryBool(query.enabled) }),
+      (u) => u.domain_id,
+    );
     return listBody(
       req,
       'users',
       list.map((u) => renderUser(req, u)),
     );
   });
-  const memberTarget = async (groupId: string, userId: string) => {
-    const g = await users.getGroup(groupId);
-    const u = await users.get(userId);
-    return { target: { group: { id: g.id, domain_id: g.domain_id }, user: { id: u.id, domain_id: u.domain_id } } };
+  // Keystone's UserGroupCRUDResource target: the group and the user that exist; then the 404s.
+  const authorizeMember = async (req: FastifyRequest, rule: string, groupId: string, userId: string) => {
+    const g = await users.findGroup(groupId);
+    const u = await users.find(userId);
+    const target: Record<string, unknown> = {};
+    if (g) target.group = { id: g.id, domain_id: g.domain_id };
+    if (u) target.user = { id: u.id, domain_id: u.domain_id };
+    req.authorize(rule, { target });
+    if (!g) await users.getGroup(groupId);
+    if (!u) await users.get(userId);
   };
   app.put('/v3/groups/:group_id/users/:user_id', async (req, reply) => {
     const { group_id, user_id } = req.params as { group_id: string; user_id: string };
-    req.authorize('identity:add_user_to_group', await memberTarget(group_id, user_id));
+    await authorizeMember(req, 'identity:add_user_to_group', group_id, user_id);
     await users.addMember(group_id, user_id);
     reply.code(204).send();
   });
@@ -302,7 +335,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     exposeHeadRoute: false,
     handler: async (req, reply) => {
       const { group_id, user_id } = req.params as { group_id: string; user_id: string };
-      req.authorize('identity:check_user_in_group', await memberTarget(group_id, user_id));
+      await authorizeMember(req, 'identity:check_user_in_group', group_id, user_id);
       if (!(await users.isMember(group_id, user_id)))
         throw new ApiError(404, `Could not find user ${user_id} in group ${group_id}.`, 'NotFound');
       reply.code(204).send();
@@ -310,7 +343,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
   });
   app.delete('/v3/groups/:group_id/users/:user_id', async (req, reply) => {
     const { group_id, user_id } = req.params as { group_id: string; user_id: string };
-    req.authorize('identity:remove_user_from_group', await memberTarget(group_id, user_id));
+    await authorizeMember(req, 'identity:remove_user_from_group', group_id, user_id);
     await users.removeMember(group_id, user_id);
     reply.code(204).send();
   });

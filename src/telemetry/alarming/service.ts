@@ -40,7 +40,7 @@ export class AlarmingService implements ServiceModule {
     public ctx: ServiceContext,
   ) {
     this.options = alarmingOptions(ctx.config);
-    this.policy = PolicyEngine.forService('alarming', ALARMING_POLICIES, ctx.config.policyDir, ctx.log);
+    this.policy = PolicyEngine.forService('alarming', ALARMING_POLICIES, ctx.config, ctx.log);
     this.alarms = new AlarmStore(db, this.options.projectAlarmQuota);
     this.notifier = new AlarmNotifier(ctx.log, this.options.httpTimeout, ctx.session);
     this.evaluator = new AlarmEvaluator(this.alarms, ctx.session, this.notifier, ctx.log);

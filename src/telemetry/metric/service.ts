@@ -39,7 +39,7 @@ export class MetricService implements ServiceModule {
     public ctx: ServiceContext,
   ) {
     this.options = metricOptions(ctx.config);
-    this.policy = PolicyEngine.forService('metric', METRIC_POLICIES, ctx.config.policyDir, ctx.log);
+    this.policy = PolicyEngine.forService('metric', METRIC_POLICIES, ctx.config, ctx.log);
     this.indexer = new Indexer(db, this.options.defaultAggregationMethods);
     this.store = new MeasureStore(this.options.storageDir);
     const collector = collectorOptions(ctx.config);

@@ -1,0 +1,34 @@
+// Which oslo.policy options a service's enforcer runs with: `<section>.policy.enforceScope` /
+// `enforceNewDefaults` of the configuration, both forced on by the cloud-wide `secureRbac`.
+// Image's older `image.enforceScope` still says the same as `image.policy.enforceScope`.
+import type { StratusConfig } from '../config.ts';
+import type { ServicePolicyConfig } from './config.ts';
+import { isPlainObject } from '../python.ts';
+
+export interface PolicyModeOptions {
+  enforceScope: boolean;
+  enforceNewDefaults: boolean;
+}
+
+/** The configuration's `<section>.policy`, when it is a mapping. */
+function sectionPolicy(config: StratusConfig, section: string): ServicePolicyConfig {
+  const s: unknown = (config as unknown as Record<string, unknown>)[section];
+  if (!isPlainObject(s)) return {};
+  const p: unknown = s['policy'];
+  const out: ServicePolicyConfig = isPlainObject(p)
+    ? { enforceScope: p['enforceScope'] === true, enforceNewDefaults: p['enforceNewDefaults'] === true }
+    : {};
+  // The alias `<section>.enforceScope` (image's, from before the policy section).
+  if (s['enforceScope'] === true) out.enforceScope = true;
+  return out;
+}
+
+/** The enforcer options of the service whose configuration section is `section` (identity, compute, image, ...). */
+export function policyModeOptions(config: StratusConfig, section: string): PolicyModeOptions {
+  const own = sectionPolicy(config, section);
+  const secure = config.secureRbac === true;
+  return {
+    enforceScope: secure || own.enforceScope === true,
+    enforceNewDefaults: secure || own.enforceNewDefaults === true,
+  };
+}
