@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '../../core/log.ts';
 import { HeatError } from '../errors.ts';
+import { AODH_RESOURCES } from './aodh.ts';
 import { HEAT_RESOURCES } from './heat.ts';
 import { OPENSTACK_RESOURCES } from './openstack.ts';
 import type { PluginModule, ResourcePlugin } from './plugin.ts';
@@ -32,7 +33,7 @@ export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
 
   constructor(extra: ResourcePlugin[] = []) {
-    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...extra]) this.plugins.set(p.type, p);
+    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...AODH_RESOURCES, ...extra]) this.plugins.set(p.type, p);
   }
 
   /** Loads every plugin module of the given directories (Heat's plugin_dirs). */

@@ -40,7 +40,7 @@ export class MetricService implements ServiceModule {
   ) {
     this.options = metricOptions(ctx.config);
     this.policy = PolicyEngine.forService('metric', METRIC_POLICIES, ctx.config.policyDir, ctx.log);
-    this.indexer = new Indexer(db, this.options.defaultAggregationMethods);
+    this.indexer = new Indexer(db, this.options.defaultAggregationMethods, this.options.metricCleanupDelay);
     this.store = new MeasureStore(this.options.storageDir);
     const collector = collectorOptions(ctx.config);
     if (collector.enabled) this.collector = new TelemetryAgent(collector, ctx.bus, ctx.session, ctx.log);
