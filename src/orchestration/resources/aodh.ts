@@ -263,7 +263,8 @@ export const EventAlarm = alarmPlugin({
     },
     query: {
       type: 'list',
-      description: 'A list for filtering events. Query conditions used to filter specific events when evaluating the alarm.',
+      description:
+        'A list for filtering events. Query conditions used to filter specific events when evaluating the alarm.',
       update_allowed: true,
       schema: { '*': QUERY_ITEM },
     },
@@ -319,7 +320,11 @@ const AODH = [
 ];
 
 /** Heat's default environment maps OS::Ceilometer::<X> to OS::Aodh::<X>: the same plugins under the old names. */
-const CEILOMETER_NAMES = [GnocchiResourcesAlarm, GnocchiAggregationByMetricsAlarm, GnocchiAggregationByResourcesAlarm].map(
+const CEILOMETER_NAMES = [
+  GnocchiResourcesAlarm,
+  GnocchiAggregationByMetricsAlarm,
+  GnocchiAggregationByResourcesAlarm,
+].map(
   (p): ResourcePlugin => ({
     ...p,
     type: p.type.replace('OS::Aodh::', 'OS::Ceilometer::'),
