@@ -14,6 +14,23 @@ import type { MetricService } from '../src/telemetry/metric/service.ts';
 import type { AlarmingService } from '../src/telemetry/alarming/service.ts';
 import { BASE_CPU_TIME_NS, FakeLoadProfile } from '../src/compute/drivers/fake_load.ts';
 
+interface AlarmJson {
+  alarm_id: string;
+  name: string;
+  type: string;
+  alarm_actions: string[];
+  gnocchi_aggregation_by_resources_threshold_rule: { aggregation_method: string; query: string };
+}
+interface ServerJson {
+  id: string;
+  status: string;
+  metadata?: Record<string, string>;
+}
+interface EventJson {
+  resource_name: string;
+  resource_status: string;
+}
+
 describe('fake load profile', () => {
   it('accumulates cpu time at the guest metadata load while running', () => {
     let now = 1_000_000;
@@ -133,7 +150,7 @@ describe('autoscaling with Heat, Aodh, Gnocchi and Ceilometer', () => {
     );
     assert.ok(stack);
 
-    const alarms = (await aodh('GET', '/v2/alarms')).body as Array<Record<string, any>>;
+    const alarms = (await aodh('GET', '/v2/alarms')).body as AlarmJson[];
     const high = alarms.find((a) => a.name.startsWith('as-cpu_alarm_high-'));
     assert.ok(high, JSON.stringify(alarms.map((a) => a.name)));
     assert.equal(high.type, 'gnocchi_aggregation_by_resources_threshold');
@@ -144,7 +161,7 @@ describe('autoscaling with Heat, Aodh, Gnocchi and Ceilometer', () => {
     const servers = async () =>
       // all_tenants: the servers a signal adds are made with the orchestration service's token
       // (src/orchestration's signal route has no user token), so they land in the service project.
-      ((await nova('GET', '/servers/detail?all_tenants=1')).body.servers as Array<Record<string, any>>).filter(
+      ((await nova('GET', '/servers/detail?all_tenants=1')).body.servers as ServerJson[]).filter(
         (s) => s.metadata?.['metering.server_group'] === stackId,
       );
     const setLoad = async (load: number) => {
@@ -186,12 +203,15 @@ describe('autoscaling with Heat, Aodh, Gnocchi and Ceilometer', () => {
       40000,
     );
 
-    const events = (await heat('GET', `/stacks/as/${stackId}/events`)).body.events as Array<Record<string, any>>;
+    const events = (await heat('GET', `/stacks/as/${stackId}/events`)).body.events as EventJson[];
     const signalled = (name: string) =>
       events.some((e) => e.resource_name === name && e.resource_status === 'SIGNAL_COMPLETE');
     assert.ok(signalled('scaleup_policy'), 'a scale-out signal event');
     assert.ok(signalled('scaledown_policy'), 'a scale-in signal event');
-    const history = (await aodh('GET', `/v2/alarms/${high.alarm_id}/history`)).body as Array<Record<string, any>>;
+    const history = (await aodh('GET', `/v2/alarms/${high.alarm_id}/history`)).body as Array<{
+      type: string;
+      detail: string;
+    }>;
     assert.ok(history.some((h) => h.type === 'state transition' && /"state": "alarm"/.test(h.detail)));
 
     // The stack's deletion takes its alarms along.
