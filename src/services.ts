@@ -24,6 +24,8 @@ export const SERVICES: ServiceFactory[] = [
 ].filter((s): s is ServiceFactory => !!s);
 
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */
-export const WORKER_ROLES: Record<string, Array<'conductor' | 'scheduler' | 'compute'>> = {
+export const WORKER_ROLES: Record<string, Array<'conductor' | 'scheduler' | 'compute' | 'telemetry-agent'>> = {
   compute: ['conductor', 'scheduler', 'compute'],
+  // Ceilometer's notification and polling agents run in the metric service (src/telemetry/collector).
+  metric: ['telemetry-agent'],
 };

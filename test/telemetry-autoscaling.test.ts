@@ -13,6 +13,8 @@ import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { MetricService } from '../src/telemetry/metric/service.ts';
 import type { AlarmingService } from '../src/telemetry/alarming/service.ts';
 import { BASE_CPU_TIME_NS, FakeLoadProfile } from '../src/compute/drivers/fake_load.ts';
+import { parseRoles } from '../src/core/config.ts';
+import { WORKER_ROLES } from '../src/services.ts';
 
 interface AlarmJson {
   alarm_id: string;
@@ -30,6 +32,14 @@ interface EventJson {
   resource_name: string;
   resource_status: string;
 }
+
+describe('the telemetry-agent role', () => {
+  it('is a role of its own, run by the metric service without its API', () => {
+    assert.deepEqual(parseRoles('telemetry-agent'), ['telemetry-agent']);
+    assert.ok(parseRoles('all').includes('telemetry-agent'));
+    assert.deepEqual(WORKER_ROLES.metric, ['telemetry-agent']);
+  });
+});
 
 describe('fake load profile', () => {
   it('accumulates cpu time at the guest metadata load while running', () => {

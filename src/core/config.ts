@@ -85,7 +85,7 @@ export interface StratusConfig {
   image: ImageConfig;
 }
 
-export const ROLES = ['api', 'conductor', 'scheduler', 'compute', 'network-agent'] as const;
+export const ROLES = ['api', 'conductor', 'scheduler', 'compute', 'network-agent', 'telemetry-agent'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** 'api,compute' → ['api', 'compute']; an unknown role is an error. */

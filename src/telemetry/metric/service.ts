@@ -47,12 +47,16 @@ export class MetricService implements ServiceModule {
   }
 
   async init() {
-    await migrate(this.db, migrations);
-    await this.store.init();
-    // What gnocchi-upgrade and ceilometer-upgrade install: the default policies and Ceilometer's resource types.
-    for (const p of DEFAULT_ARCHIVE_POLICIES) await this.indexer.createPolicy(this.indexer.parsePolicy(p), true);
-    await this.indexer.ensureStandardTypes();
-    this.collector?.start();
+    const roles = this.ctx.config.roles ?? ['api'];
+    // A process with only the telemetry-agent role runs Ceilometer's agents and no metric API.
+    if (roles.includes('api')) {
+      await migrate(this.db, migrations);
+      await this.store.init();
+      // What gnocchi-upgrade and ceilometer-upgrade install: the default policies and Ceilometer's resource types.
+      for (const p of DEFAULT_ARCHIVE_POLICIES) await this.indexer.createPolicy(this.indexer.parsePolicy(p), true);
+      await this.indexer.ensureStandardTypes();
+    }
+    if (roles.includes('telemetry-agent')) this.collector?.start();
   }
 
   renderError(e: ApiError) {
