@@ -33,7 +33,8 @@ export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
 
   constructor(extra: ResourcePlugin[] = []) {
-    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...AODH_RESOURCES, ...extra]) this.plugins.set(p.type, p);
+    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...AODH_RESOURCES, ...extra])
+      this.plugins.set(p.type, p);
   }
 
   /** Loads every plugin module of the given directories (Heat's plugin_dirs). */
