@@ -8,6 +8,8 @@ import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { MetricService } from '../src/telemetry/metric/service.ts';
 import { jsonPath, loadMeters, DEFAULT_METERS } from '../src/telemetry/collector/meters.ts';
 import { meterSelected, loadPipeline } from '../src/telemetry/collector/pipeline.ts';
+import { pollObjectStore } from '../src/telemetry/collector/pollsters.ts';
+import { ServiceSession } from '../src/core/clients/session.ts';
 
 describe('collector (Ceilometer agents)', () => {
   let c: TestCloud;
@@ -92,5 +94,72 @@ describe('collector (Ceilometer agents)', () => {
     });
     assert.equal(agg.status, 200, JSON.stringify(agg.body));
     assert.equal(agg.body.measures.aggregated[0][2], 2);
+  });
+  it('central pollsters: volume.size, ip.floating, storage.objects of each account', async () => {
+    const tok = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } });
+    const project = tok.body.token.project.id as string;
+    const vol = await c.req(
+      'POST',
+      `${c.url}/volume/v3/${project}/volumes`,
+      { volume: { size: 2, name: 'v1' } },
+      { headers: { 'OpenStack-API-Version': 'volume 3.0' } },
+    );
+    assert.equal(vol.status, 202, JSON.stringify(vol.body));
+    const pub = await c.req('POST', `${c.url}/networking/v2.0/networks`, {
+      network: {
+        name: 'pub',
+        'router:external': true,
+        'provider:network_type': 'flat',
+        'provider:physical_network': 'public',
+      },
+    });
+    await c.req('POST', `${c.url}/networking/v2.0/subnets`, {
+      subnet: { network_id: pub.body.network.id, cidr: '172.25.4.0/24', ip_version: 4 },
+    });
+    const fip = await c.req('POST', `${c.url}/networking/v2.0/floatingips`, {
+      floatingip: { floating_network_id: pub.body.network.id },
+    });
+    assert.equal(fip.status, 201, JSON.stringify(fip.body));
+    const swift = `${c.url}/object-store/v1/AUTH_${project}`;
+    assert.ok((await c.req('PUT', `${swift}/c1`)).status < 300);
+    const put = await fetch(`${swift}/c1/o1`, {
+      method: 'PUT',
+      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(Buffer.from('twelve bytes')),
+    });
+    assert.equal(put.status, 201);
+    await until(
+      'volume available',
+      async () =>
+        (
+          await c.req('GET', `${c.url}/volume/v3/${project}/volumes/${vol.body.volume.id}`, undefined, {
+            headers: { 'OpenStack-API-Version': 'volume 3.0' },
+          })
+        ).body.volume?.status === 'available',
+    );
+    await metric().collector!.poll();
+    await metric().collector!.flush();
+    const measures = async (type: string, id: string, meter: string) => {
+      const r = await gnocchi('GET', `/v1/resource/${type}/${id}/metric/${meter}/measures?refresh=true`);
+      return r.status === 200 && r.body.length ? (r.body.at(-1)[2] as number) : null;
+    };
+    assert.equal(await until('volume.size', () => measures('volume', vol.body.volume.id, 'volume.size')), 2);
+    assert.equal(await until('ip.floating', () => measures('network', fip.body.floatingip.id, 'ip.floating')), 1);
+    // The object store pollster needs Swift's reseller admin role (DevStack grants it to ceilometer):
+    // here a session of the admin, given ResellerAdmin, publishing through the collector's pipeline.
+    const roles = await c.req('GET', '/v3/roles?name=ResellerAdmin');
+    const me = tok.body.token.user.id as string;
+    const grant = await c.req('PUT', `/v3/projects/${project}/users/${me}/roles/${roles.body.roles[0].id}`);
+    assert.equal(grant.status, 204);
+    const session = new ServiceSession(() => `${c.url}/identity/v3`, 'admin', c.adminPassword, 'RegionOne', 'admin');
+    const samples = await pollObjectStore(session);
+    assert.ok(samples.some((x) => x.name === 'storage.objects.size' && x.resource_id === project && x.volume === 12));
+    await metric().collector!.publish(samples);
+    await metric().collector!.flush();
+    assert.equal(await until('storage.objects', () => measures('swift_account', project, 'storage.objects')), 1);
+    assert.equal(
+      await until('storage.objects.size', () => measures('swift_account', project, 'storage.objects.size')),
+      12,
+    );
   });
 });

@@ -16,7 +16,7 @@ import {
 } from './stratus.ts';
 import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
 import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
-import { prepareCompute, serviceEndpoint, type ComputeFacts } from './compute.ts';
+import { prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2, type ComputeFacts } from './compute.ts';
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
 import {
   debianPackageVersion,
@@ -275,6 +275,8 @@ async function run(a: Args): Promise<number> {
       overrides: a.overrides,
     });
     prepareWorkspace(ws, renderIni(conf));
+    const scenarioImage = conf.get('scenario')?.get('img_file');
+    if (scenarioImage) fs.writeFileSync(scenarioImage, tinyQcow2(TEMPEST_IMAGES.virtualSize));
     let includeList: string | undefined;
     if (a.regression) {
       includeList = path.join(ws, 'regression-include.txt');

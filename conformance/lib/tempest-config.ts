@@ -202,6 +202,13 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('image-feature-enabled', 'os_glance_reserved', 'True');
   }
 
+  // The scenario tests' image_create uploads [scenario] img_file: main.ts writes a tiny qcow2 there.
+  if (types.has('image')) {
+    set('scenario', 'img_file', path.join(workspace, 'etc', 'scenario-img.qcow2'));
+    set('scenario', 'img_disk_format', 'qcow2');
+    set('scenario', 'img_container_format', 'bare');
+  }
+
   if (types.has('network')) networkSections(set, input.network ?? { extensions: [] });
   // DevStack's fixed_network_name is its private network; here the `shared` one network.ts makes.
   if (types.has('compute'))

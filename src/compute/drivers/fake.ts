@@ -19,6 +19,7 @@ import {
 } from './virt.ts';
 import { tinyQcow2 } from '../../core/qcow2.ts';
 import type { FakeTimings } from '../config.ts';
+import { FakeLoadProfile } from './fake_load.ts';
 
 export interface FakeDriverOptions {
   host: string;
@@ -45,6 +46,8 @@ export class FakeDriver implements VirtDriver {
   private guests = new Map<string, number>();
   /** Each guest's console: a boot log written at every (re)boot, as a serial console fills up. */
   private consoles = new Map<string, string[]>();
+  /** Each guest's CPU load (server metadata `stratus:load`), which its CPU time follows. */
+  private load = new FakeLoadProfile();
   constructor(private o: FakeDriverOptions) {}
 
   capacity(): HostCapacity {
@@ -127,6 +130,7 @@ export class FakeDriver implements VirtDriver {
   async destroy(instance: Instance) {
     await this.delay();
     this.guests.delete(instance.uuid);
+    this.load.forget(instance.uuid);
     this.consoles.delete(instance.uuid);
     this.rescued.delete(instance.uuid);
     this.nics.delete(instance.uuid);
@@ -202,6 +206,7 @@ export class FakeDriver implements VirtDriver {
         } as Record<number, string>
       )[power] ?? 'pending';
     const launched = instance.launched_at ? Date.parse(instance.launched_at) : Date.now();
+    const cpuTime = this.load.cpuTimeNs(instance, power === PowerState.RUNNING);
     return {
       state,
       driver: 'libvirt',
@@ -212,8 +217,8 @@ export class FakeDriver implements VirtDriver {
       memory_details: { maximum: instance.flavor.ram * 1024, used: 0 },
       cpu_details: Array.from({ length: instance.flavor.vcpus }, (_, id) => ({
         id,
-        time: 17300000000,
-        utilisation: 15,
+        time: cpuTime,
+        utilisation: this.load.percent(instance),
       })),
       nic_details: instance.network_info.map((v) => ({
         mac_address: v.mac_address,

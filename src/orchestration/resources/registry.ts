@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '../../core/log.ts';
 import { HeatError } from '../errors.ts';
+import { AODH_RESOURCES } from './aodh.ts';
 import { HEAT_RESOURCES } from './heat.ts';
 import { OPENSTACK_RESOURCES } from './openstack.ts';
 import { CINDER_RESOURCES } from './cinder.ts';
@@ -33,7 +34,7 @@ export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
 
   constructor(extra: ResourcePlugin[] = []) {
-    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...CINDER_RESOURCES, ...extra])
+    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...CINDER_RESOURCES, ...AODH_RESOURCES, ...extra])
       this.plugins.set(p.type, p);
   }
 

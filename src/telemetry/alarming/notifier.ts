@@ -1,7 +1,7 @@
 // The alarm notifier (aodh-notifier): on a state change, each action URL of the new state is
 // called: http(s) webhooks get Aodh's JSON body; trust+http(s)://<trust id>@host/... get it
 // with a token of the aodh user scoped to that trust (how Heat's scaling policies are
-// signalled); log:// writes it to the log, test:// keeps it in memory (as Aodh's test
+// signalled; a trust+ URL without a trust id is posted as it is, for pre-signed URLs); log:// writes it to the log, test:// keeps it in memory (as Aodh's test
 // notifier). A failing action is logged; it never fails the evaluation.
 import type { ServiceSession } from '../../core/clients/session.ts';
 import type { Logger } from '../../core/log.ts';
@@ -82,8 +82,9 @@ export class AlarmNotifier {
         if (scheme.startsWith('trust+')) {
           const u = new URL(url.slice('trust+'.length));
           const trustId = decodeURIComponent(u.username);
-          if (!trustId) throw new Error('a trust+ action names no trust');
-          headers['X-Auth-Token'] = await this.trustToken(trustId);
+          // Without a trust id the URL must carry its own credentials: Stratus's orchestration
+          // signal URLs (a scaling policy's signal_url/alarm_url) are pre-signed with a token.
+          if (trustId) headers['X-Auth-Token'] = await this.trustToken(trustId);
           u.username = '';
           u.password = '';
           target = u.toString();

@@ -76,6 +76,11 @@ export class TelemetryAgent {
     return n;
   }
 
+  /** Sends samples through the pipeline (what a pollster of another process, or a test, measured). */
+  publish(samples: Sample[]): Promise<void> {
+    return this.pipeline.publish(samples);
+  }
+
   async stop() {
     this.unlisten?.();
     this.periodic.stop();

@@ -7,7 +7,11 @@ export interface CollectorOptions {
   enabled: boolean;
   /** Seconds between two polling rounds (polling.yaml's interval); 0 turns polling off. */
   pollingInterval: number;
-  /** The pollsters the polling agents run (compute, image). */
+  /**
+   * The pollsters the polling agents run: compute, image, volume, floatingip, and objectstore
+   * (not by default: it needs Swift's ResellerAdmin role for the collector's user, as DevStack
+   * grants ceilometer).
+   */
   pollsters: string[];
   /** Where meters.yaml and pipeline.yaml overrides are read from. */
   configDir: string;
@@ -29,7 +33,7 @@ export function collectorOptions(cfg: Pick<StratusConfig, 'dataDir' | 'collector
   return {
     enabled: c.enabled ?? true,
     pollingInterval: Number(c.pollingInterval ?? 60),
-    pollsters: c.pollsters ?? ['compute', 'image'],
+    pollsters: c.pollsters ?? ['compute', 'image', 'volume', 'floatingip'],
     configDir: c.configDir ?? path.join(cfg.dataDir, 'telemetry'),
     archivePolicy: c.archivePolicy ?? 'ceilometer-low',
     rateArchivePolicy: c.rateArchivePolicy ?? 'ceilometer-low-rate',

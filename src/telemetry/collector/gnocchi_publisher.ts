@@ -45,6 +45,21 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
     attributes: { name: 'name', container_format: 'container_format', disk_format: 'disk_format' },
   },
   { type: 'network', metrics: ['network', 'subnet', 'port', 'router', 'ip.floating', 'bandwidth'], attributes: {} },
+  {
+    type: 'volume',
+    metrics: ['volume', 'volume.size', 'snapshot.size', 'volume.snapshot.size', 'volume.backup.size'],
+    attributes: {
+      display_name: 'display_name',
+      volume_type: 'volume_type',
+      image_id: 'image_id',
+      instance_id: 'instance_id',
+    },
+  },
+  {
+    type: 'swift_account',
+    metrics: ['storage.objects', 'storage.objects.size', 'storage.objects.containers'],
+    attributes: {},
+  },
 ];
 
 /** Meters whose measures are counters (their archive policy keeps rate:mean). */

@@ -159,7 +159,118 @@ export async function pollImages(session: ServiceSession): Promise<Sample[]> {
     );
 }
 
+/** The central pollster of block storage: `volume.size` (GiB) of every volume of every project. */
+export async function pollVolumes(session: ServiceSession): Promise<Sample[]> {
+  const base = (await session.endpoint('block-storage')).replace(/\/+$/, '');
+  const res = await session.fetch(`${base}/volumes/detail?all_tenants=1&limit=1000`);
+  if (!res.ok) throw new Error(`block storage answered ${res.status} to the volume list`);
+  const { volumes } = (await res.json()) as {
+    volumes: Array<{
+      id: string;
+      name: string | null;
+      size: number;
+      status: string;
+      user_id: string;
+      'os-vol-tenant-attr:tenant_id'?: string;
+      volume_type: string | null;
+      volume_image_metadata?: { image_id?: string };
+      attachments?: Array<{ server_id?: string }>;
+    }>;
+  };
+  return volumes
+    .filter((v) => !['deleting', 'error_deleting', 'creating'].includes(v.status))
+    .map((v) =>
+      sample(
+        'volume.size',
+        'gauge',
+        'GB',
+        Number(v.size),
+        v.id,
+        { user_id: v.user_id ?? null, project_id: v['os-vol-tenant-attr:tenant_id'] ?? null },
+        {
+          display_name: v.name ?? '',
+          volume_type: v.volume_type ?? undefined,
+          image_id: v.volume_image_metadata?.image_id,
+          instance_id: v.attachments?.[0]?.server_id,
+          status: v.status,
+        },
+      ),
+    );
+}
+
+/** The central pollster of the network: `ip.floating` (1 per floating IP, Ceilometer's gauge). */
+export async function pollFloatingIps(session: ServiceSession): Promise<Sample[]> {
+  const base = (await session.endpoint('network')).replace(/\/+$/, '');
+  const res = await session.fetch(`${base}/v2.0/floatingips`);
+  if (!res.ok) throw new Error(`network answered ${res.status} to the floating IP list`);
+  const { floatingips } = (await res.json()) as {
+    floatingips: Array<{
+      id: string;
+      floating_ip_address: string;
+      status: string;
+      project_id?: string;
+      tenant_id?: string;
+      router_id: string | null;
+      port_id: string | null;
+      floating_network_id: string;
+    }>;
+  };
+  return floatingips.map((f) =>
+    sample(
+      'ip.floating',
+      'gauge',
+      'ip',
+      1,
+      f.id,
+      { user_id: null, project_id: f.project_id ?? f.tenant_id ?? null },
+      {
+        floating_ip_address: f.floating_ip_address,
+        status: f.status,
+        router_id: f.router_id,
+        port_id: f.port_id,
+        floating_network_id: f.floating_network_id,
+      },
+    ),
+  );
+}
+
+/**
+ * The central pollster of the object store: `storage.objects`, `storage.objects.size` and
+ * `storage.objects.containers` of each project's account (HEAD of the account with the service
+ * token, as Ceilometer does with its reseller admin role), the project being the resource.
+ */
+export async function pollObjectStore(session: ServiceSession): Promise<Sample[]> {
+  const identity = (await session.endpoint('identity')).replace(/\/+$/, '');
+  const v3 = identity.endsWith('/v3') ? identity : `${identity}/v3`;
+  const res = await session.fetch(`${v3}/projects`);
+  if (!res.ok) throw new Error(`identity answered ${res.status} to the project list`);
+  const { projects } = (await res.json()) as { projects: Array<{ id: string; name: string; enabled: boolean }> };
+  const store = (await session.endpoint('object-store')).replace(/\/+$/, '');
+  const out: Sample[] = [];
+  for (const p of projects.filter((x) => x.enabled)) {
+    const url = store.replace(/\/AUTH_[^/]*$/, `/AUTH_${p.id}`);
+    const head = await session.fetch(url, { method: 'HEAD' });
+    if (head.status === 404) continue;
+    if (!head.ok) throw new Error(`object store answered ${head.status} to HEAD of account AUTH_${p.id}`);
+    const who = { user_id: null, project_id: p.id };
+    const num = (h: string) => Number(head.headers.get(h) ?? 0);
+    out.push(sample('storage.objects', 'gauge', 'object', num('x-account-object-count'), p.id, who, {}));
+    out.push(sample('storage.objects.size', 'gauge', 'B', num('x-account-bytes-used'), p.id, who, {}));
+    out.push(
+      sample('storage.objects.containers', 'gauge', 'container', num('x-account-container-count'), p.id, who, {}),
+    );
+  }
+  return out;
+}
+
+/**
+ * The pollsters by name (`collector.pollsters`): `compute` is the compute agent's; the others are
+ * the central agent's (Ceilometer's polling namespaces `compute` and `central`).
+ */
 export const POLLSTERS: Record<string, (s: ServiceSession) => Promise<Sample[]>> = {
   compute: pollCompute,
   image: pollImages,
+  volume: pollVolumes,
+  floatingip: pollFloatingIps,
+  objectstore: pollObjectStore,
 };

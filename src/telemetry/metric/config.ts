@@ -9,6 +9,11 @@ export interface MetricOptions {
   defaultAggregationMethods: string[];
   /** The most items a list answers (Gnocchi's [api] max_limit). */
   maxLimit: number;
+  /**
+   * Seconds a deleted metric stays in the `delete` state (listed with `status=delete`, its archive
+   * policy still in use) before the janitor expunges it (Gnocchi's [metricd] metric_cleanup_delay).
+   */
+  metricCleanupDelay: number;
 }
 
 export type MetricConfig = Partial<MetricOptions>;
@@ -25,5 +30,6 @@ export function metricOptions(cfg: Pick<StratusConfig, 'dataDir' | 'metric'>): M
     storageDir: c.storageDir ?? path.join(cfg.dataDir, 'metric-storage'),
     defaultAggregationMethods: c.defaultAggregationMethods ?? ['mean', 'min', 'max', 'sum', 'std', 'count'],
     maxLimit: Number(c.maxLimit ?? 1000),
+    metricCleanupDelay: Number(c.metricCleanupDelay ?? 10),
   };
 }

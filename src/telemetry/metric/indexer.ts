@@ -116,10 +116,31 @@ function expandMethods(list: unknown, defaults: string[]): string[] {
 }
 
 export class Indexer {
+  /**
+   * Deleted metrics not yet expunged (metricd's janitor runs `cleanupDelay` seconds later): they
+   * are listed with `status=delete` and keep their archive policy in use until then. Their rows
+   * and measures are gone already; a restart expunges them at once.
+   */
+  private deleted = new Map<string, { row: MetricRow; until: number }>();
+
   constructor(
     private db: Kysely<MetricDb>,
     private defaultMethods: string[],
+    private cleanupDelay = 0,
   ) {}
+
+  private markDeleted(rows: MetricRow[]) {
+    if (this.cleanupDelay <= 0) return;
+    const until = Date.now() + this.cleanupDelay * 1000;
+    for (const row of rows) this.deleted.set(row.id, { row, until });
+  }
+
+  /** The metrics in the `delete` state (the janitor's backlog), expired ones expunged first. */
+  deletedMetrics(): MetricRow[] {
+    const now = Date.now();
+    for (const [id, d] of this.deleted) if (d.until <= now) this.deleted.delete(id);
+    return [...this.deleted.values()].map((d) => d.row);
+  }
 
   // ---- archive policies ------------------------------------------------------------
 
@@ -288,7 +309,8 @@ export class Indexer {
       .select('name')
       .where('archive_policy_name', '=', name)
       .executeTakeFirst();
-    if (used || rule) throw bad(`Archive policy ${name} is still in use`);
+    const pending = this.deletedMetrics().some((m) => m.archive_policy_name === name);
+    if (used || rule || pending) throw bad(`Archive policy ${name} is still in use`);
     await this.db.deleteFrom('archive_policies').where('name', '=', name).execute();
   }
 
@@ -561,7 +583,9 @@ export class Indexer {
   }
 
   async deleteMetric(id: string) {
+    const row = await this.db.selectFrom('metrics').selectAll().where('id', '=', id).executeTakeFirst();
     await this.db.deleteFrom('metrics').where('id', '=', id).execute();
+    if (row) this.markDeleted([row]);
   }
 
   async metricsOf(resourceIds: string[]): Promise<Map<string, MetricRow[]>> {
@@ -834,7 +858,8 @@ export class Indexer {
   }
 
   async dropResources(ids: string[]): Promise<string[]> {
-    const metrics = [...(await this.metricsOf(ids)).values()].flat().map((m) => m.id);
+    const rows = [...(await this.metricsOf(ids)).values()].flat();
+    const metrics = rows.map((m) => m.id);
     await this.db.transaction().execute(async (trx) => {
       for (let i = 0; i < ids.length; i += 500) {
         const part = ids.slice(i, i + 500);
@@ -843,6 +868,7 @@ export class Indexer {
         await trx.deleteFrom('resources').where('id', 'in', part).execute();
       }
     });
+    this.markDeleted(rows);
     return metrics;
   }
 

@@ -40,19 +40,23 @@ export class MetricService implements ServiceModule {
   ) {
     this.options = metricOptions(ctx.config);
     this.policy = PolicyEngine.forService('metric', METRIC_POLICIES, ctx.config, ctx.log);
-    this.indexer = new Indexer(db, this.options.defaultAggregationMethods);
+    this.indexer = new Indexer(db, this.options.defaultAggregationMethods, this.options.metricCleanupDelay);
     this.store = new MeasureStore(this.options.storageDir);
     const collector = collectorOptions(ctx.config);
     if (collector.enabled) this.collector = new TelemetryAgent(collector, ctx.bus, ctx.session, ctx.log);
   }
 
   async init() {
-    await migrate(this.db, migrations);
-    await this.store.init();
-    // What gnocchi-upgrade and ceilometer-upgrade install: the default policies and Ceilometer's resource types.
-    for (const p of DEFAULT_ARCHIVE_POLICIES) await this.indexer.createPolicy(this.indexer.parsePolicy(p), true);
-    await this.indexer.ensureStandardTypes();
-    this.collector?.start();
+    const roles = this.ctx.config.roles ?? ['api'];
+    // A process with only the telemetry-agent role runs Ceilometer's agents and no metric API.
+    if (roles.includes('api')) {
+      await migrate(this.db, migrations);
+      await this.store.init();
+      // What gnocchi-upgrade and ceilometer-upgrade install: the default policies and Ceilometer's resource types.
+      for (const p of DEFAULT_ARCHIVE_POLICIES) await this.indexer.createPolicy(this.indexer.parsePolicy(p), true);
+      await this.indexer.ensureStandardTypes();
+    }
+    if (roles.includes('telemetry-agent')) this.collector?.start();
   }
 
   renderError(e: ApiError) {

@@ -44,16 +44,28 @@ export function registerMetricRoutes(app: FastifyInstance, svc: MetricService) {
     const status = one(q, 'status');
     if (status !== undefined && status !== 'active' && status !== 'delete')
       throw badInput(`Invalid status ${status}: must be active or delete`);
-    // Deleted metrics are expunged at once: none is ever in the `delete` state.
-    if (status === 'delete') return [];
     const ids = all(q, 'id');
-    let rows = await ix.listMetrics({
+    const filter = {
       id: ids.length ? ids.map((i) => i.toLowerCase()) : undefined,
       name: one(q, 'name'),
       archive_policy_name: one(q, 'archive_policy_name'),
       resource_id: one(q, 'resource_id'),
       unit: one(q, 'unit'),
-    });
+    };
+    // Deleted metrics stay in the `delete` state until the janitor expunges them.
+    let rows =
+      status === 'delete'
+        ? ix
+            .deletedMetrics()
+            .filter(
+              (m) =>
+                (!filter.id || filter.id.includes(m.id)) &&
+                (filter.name === undefined || m.name === filter.name) &&
+                (filter.archive_policy_name === undefined || m.archive_policy_name === filter.archive_policy_name) &&
+                (filter.resource_id === undefined || m.resource_id === filter.resource_id) &&
+                (filter.unit === undefined || m.unit === filter.unit),
+            )
+        : await ix.listMetrics(filter);
     if (!req.allowed('list all metric')) {
       const pid = req.context.projectId ?? '';
       rows = rows.filter((m) => m.creator.endsWith(`:${pid}`));
