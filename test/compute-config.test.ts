@@ -55,6 +55,6 @@ describe('compute options', () => {
       }),
       /unknown compute driver 'nonesuch'/,
     );
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 });

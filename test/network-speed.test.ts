@@ -50,7 +50,7 @@ describe('group commit (SQLite)', () => {
       assert.equal((await db.selectFrom('t').select('v').where('id', '=', 100).executeTakeFirst())?.v, 'x');
     } finally {
       await db.destroy();
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

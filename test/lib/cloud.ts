@@ -114,7 +114,7 @@ export async function startCloud(
     token,
     async stop() {
       await cloud.close();
-      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
   tc.adminToken = await token(
