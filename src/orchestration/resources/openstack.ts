@@ -71,7 +71,18 @@ function neutron(o: {
           },
         }),
     async delete(r) {
-      if (r.physicalId) await r.api('network', 'DELETE', url(r.physicalId), undefined, [204, 404]);
+      if (!r.physicalId) return;
+      // A port still going away (a server deleted beside it, or one that got its port by id)
+      // makes the network or subnet "in use" for a moment: retried for up to 30 s.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await r.api('network', 'DELETE', url(r.physicalId), undefined, [204, 404]);
+          return;
+        } catch (e) {
+          if (attempt >= 60 || !/HTTP 409/.test(String((e as Error).message))) throw e;
+          await r.sleep(500);
+        }
+      }
     },
     async check(r) {
       if (r.physicalId) await r.api('network', 'GET', url(r.physicalId), undefined, [200]);

@@ -9,6 +9,7 @@ import { HeatError } from '../errors.ts';
 import { HEAT_RESOURCES } from './heat.ts';
 import { OPENSTACK_RESOURCES } from './openstack.ts';
 import { CINDER_RESOURCES } from './cinder.ts';
+import { SOFTWARE_RESOURCES } from './software.ts';
 import type { PluginModule, ResourcePlugin } from './plugin.ts';
 
 export type RegistryMap = Record<string, unknown>;
@@ -33,7 +34,7 @@ export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
 
   constructor(extra: ResourcePlugin[] = []) {
-    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...CINDER_RESOURCES, ...extra])
+    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...CINDER_RESOURCES, ...SOFTWARE_RESOURCES, ...extra])
       this.plugins.set(p.type, p);
   }
 
