@@ -171,9 +171,20 @@ async function signalDeployments(r: ResourceContext, details: unknown) {
   const out = (details && typeof details === 'object' && !Array.isArray(details) ? details : {}) as Json;
   const code = out.deploy_status_code;
   const failed = code !== undefined && code !== null && code !== 0 && code !== '0';
-  const made = Object.values((r.data.deployments ?? {}) as Record<string, Made>);
-  for (const m of made)
-    await r.api('orchestration', 'PUT', `/software_deployments/${m.deployment_id}`, {
+  // The resource's data is saved when its create ends: its deployments are found by their inputs.
+  const all = ((await r.api<Json>('orchestration', 'GET', '/software_deployments')).software_deployments ??
+    []) as Json[];
+  const mine = all.filter((d) => {
+    const v = (d.input_values ?? {}) as Json;
+    const name = String(v.deploy_resource_name ?? '');
+    return (
+      v.deploy_stack_id === r.stack.id &&
+      (name === r.name || name.startsWith(`${r.name}-`)) &&
+      d.status === 'IN_PROGRESS'
+    );
+  });
+  for (const m of mine)
+    await r.api('orchestration', 'PUT', `/software_deployments/${m.id}`, {
       output_values: out,
       status: failed ? 'FAILED' : 'COMPLETE',
       status_reason: failed
