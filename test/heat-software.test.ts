@@ -66,7 +66,9 @@ describe('orchestration: software deployments', () => {
     const r = await h('POST', '/stacks', { stack_name: 'cfn', template: template('server-1', 'CFN_SIGNAL') });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const id = r.body.stack.id;
-    const md = await until('deployment data', async () => ((await metadata('server-1')).length ? metadata('server-1') : null));
+    const md = await until('deployment data', async () =>
+      (await metadata('server-1')).length ? metadata('server-1') : null,
+    );
     assert.equal(md.length, 1);
     assert.equal(md[0]!.config, '#!/bin/sh\necho hi');
     const inputs = Object.fromEntries(md[0]!.inputs.map((i) => [i.name, i.value]));

@@ -201,7 +201,9 @@ export function makeSoftwareHandlers(svc: OrchestrationService) {
         .executeTakeFirst();
       const token = String(query(req).token ?? '');
       const inputs = d ? json<Record<string, unknown>>(d.input_values, {}) : {};
-      const expected = d ? new URL(String(inputs.deploy_signal_id ?? 'http://x/'), 'http://x/').searchParams.get('token') : null;
+      const expected = d
+        ? new URL(String(inputs.deploy_signal_id ?? 'http://x/'), 'http://x/').searchParams.get('token')
+        : null;
       if (!d || d.project_id !== params(req).tenant_id || !token || token !== expected)
         throw new ApiError(403, 'Signal refused: the URL is not valid for this deployment.', 'Forbidden');
       const out = (req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {}) as Record<

@@ -1137,13 +1137,7 @@ async function updateNetworks(r: ResourceContext) {
       internal.add(portId);
       r.data.internal_ports = [...internal];
     }
-    await r.api(
-      'compute',
-      'POST',
-      `/servers/${id}/os-interface`,
-      { interfaceAttachment: { port_id: portId } },
-      [200],
-    );
+    await r.api('compute', 'POST', `/servers/${id}/os-interface`, { interfaceAttachment: { port_id: portId } }, [200]);
   }
   r.data.internal_ports = [...internal];
   r.data.server = await waitServer(r, id, ['ACTIVE']);

@@ -61,7 +61,9 @@ async function deploy(r: ResourceContext, key: string, server: string, action: s
   const p = r.properties;
   const transport = String(p.signal_transport ?? 'CFN_SIGNAL');
   if (!SUPPORTED_TRANSPORTS.includes(transport))
-    throw new Error(`NotSupported: signal_transport ${transport} is not supported (CFN_SIGNAL, HEAT_SIGNAL, NO_SIGNAL)`);
+    throw new Error(
+      `NotSupported: signal_transport ${transport} is not supported (CFN_SIGNAL, HEAT_SIGNAL, NO_SIGNAL)`,
+    );
   let source: Json = { group: 'Heat::Ungrouped', config: '', inputs: [], outputs: [], options: {} };
   if (p.config) {
     const got = await r.api<Json>('orchestration', 'GET', `/software_configs/${p.config}`);
