@@ -6,6 +6,7 @@ import { refIdOf } from '../engine/stack.ts';
 import { resourceNotFound, toHeatApiError } from '../errors.ts';
 import type { OrchestrationService } from '../service.ts';
 import type { EventRow, ResourceRow, StackRow } from '../stacks.ts';
+import { serverDeployments } from './software.ts';
 import {
   bodyOf,
   callerOf,
@@ -162,7 +163,13 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     },
 
     async metadata(req: FastifyRequest) {
-      const { r } = await resourceOf(req, 'resource:metadata');
+      const { tenant, r } = await resourceOf(req, 'resource:metadata');
+      // A server's metadata carries the software deployments made to it (Heat writes them there).
+      if (r.type === 'OS::Nova::Server' && r.physical_resource_id) {
+        const deployments = await serverDeployments(svc, r.physical_resource_id, tenant);
+        if (deployments.length || r.properties.user_data_format === 'SOFTWARE_CONFIG')
+          return { metadata: { ...r.metadata, deployments } };
+      }
       return { metadata: r.metadata };
     },
 

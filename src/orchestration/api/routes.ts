@@ -139,6 +139,17 @@ export async function registerRoutes(app: FastifyInstance, svc: OrchestrationSer
 
   app.get('/', { config: { auth: false } }, (req, reply) => t.versions(req, reply));
 
+  // A software deployment's pre-signed signal URL (CFN_SIGNAL's deploy_signal_id).
+  app.post(`${T}/software_deployments/:deployment_id/signal`, { config: { auth: false } }, async (req, reply) => {
+    try {
+      await sw.signalDeployment(req);
+    } catch (e) {
+      throw toHeatApiError(e);
+    }
+    reply.code(200);
+    return reply.type('application/json').send('null');
+  });
+
   // A wait condition handle's pre-signed URL: its own token authenticates the signal.
   app.post(`${T}/signals/:stack_id/:resource_name`, { config: { auth: false } }, async (req, reply) => {
     const p = req.params as Record<string, string>;

@@ -187,47 +187,87 @@ export function makeSoftwareHandlers(svc: OrchestrationService) {
     /** The configs deployed to a server, merged with their deployments (what os-collect-config polls). */
     async metadata(req: FastifyRequest) {
       const tenant = enforce(req, 'software_deployments:metadata');
-      const rows = await db
+      return { metadata: await serverDeployments(svc, params(req).server_id!, tenant) };
+    },
+    /**
+     * A deployment's pre-signed signal URL (its `deploy_signal_id` for CFN_SIGNAL): the token in
+     * the URL authenticates; the body is the outputs (`deploy_status_code` non-zero fails it).
+     */
+    async signalDeployment(req: FastifyRequest) {
+      const d = await db
         .selectFrom('software_deployment')
-        .innerJoin('software_config', 'software_config.id', 'software_deployment.config_id')
-        .select([
-          'software_deployment.id as deployment_id',
-          'software_deployment.input_values',
-          'software_deployment.created_at as d_created',
-          'software_deployment.updated_at as d_updated',
-          'software_config.id as config_id',
-          'software_config.name',
-          'software_config.group',
-          'software_config.config',
-          'software_config.inputs',
-          'software_config.outputs',
-          'software_config.options',
-        ])
-        .where('software_deployment.server_id', '=', params(req).server_id!)
-        .where('software_deployment.project_id', '=', tenant)
-        .orderBy('software_deployment.created_at')
+        .selectAll()
+        .where('id', '=', params(req).deployment_id!)
+        .executeTakeFirst();
+      const token = String(query(req).token ?? '');
+      const inputs = d ? json<Record<string, unknown>>(d.input_values, {}) : {};
+      const expected = d
+        ? new URL(String(inputs.deploy_signal_id ?? 'http://x/'), 'http://x/').searchParams.get('token')
+        : null;
+      if (!d || d.project_id !== params(req).tenant_id || !token || token !== expected)
+        throw new ApiError(403, 'Signal refused: the URL is not valid for this deployment.', 'Forbidden');
+      const out = (req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {}) as Record<
+        string,
+        unknown
+      >;
+      const code = out.deploy_status_code;
+      const failed = code !== undefined && code !== null && code !== 0 && code !== '0';
+      await db
+        .updateTable('software_deployment')
+        .set({
+          output_values: JSON.stringify(out),
+          status: failed ? 'FAILED' : 'COMPLETE',
+          status_reason: failed
+            ? `deploy_status_code : Deployment exited with non-zero status code: ${String(code)}`
+            : 'Outputs received',
+          updated_at: now(),
+        })
+        .where('id', '=', d.id)
         .execute();
-      return {
-        metadata: rows.map((r) => {
-          const values = json<Record<string, unknown>>(r.input_values, {});
-          const inputs = json<Array<Record<string, unknown>>>(r.inputs, []).map((i) => ({
-            ...i,
-            value: values[String(i.name)] ?? i.default ?? null,
-          }));
-          return {
-            id: r.config_id,
-            name: r.name,
-            group: r.group,
-            config: r.config,
-            inputs,
-            outputs: json(r.outputs, []),
-            options: json(r.options, {}),
-            deployment_id: r.deployment_id,
-            creation_time: heatTime(r.d_created),
-            updated_time: heatTime(r.d_updated),
-          };
-        }),
-      };
+      return null;
     },
   };
+}
+
+/** The configs deployed to a server, merged with their deployments (what os-collect-config polls). */
+export async function serverDeployments(svc: OrchestrationService, serverId: string, tenant: string) {
+  const rows = await svc.store.db
+    .selectFrom('software_deployment')
+    .innerJoin('software_config', 'software_config.id', 'software_deployment.config_id')
+    .select([
+      'software_deployment.id as deployment_id',
+      'software_deployment.input_values',
+      'software_deployment.created_at as d_created',
+      'software_deployment.updated_at as d_updated',
+      'software_config.id as config_id',
+      'software_config.name',
+      'software_config.group',
+      'software_config.config',
+      'software_config.inputs',
+      'software_config.outputs',
+      'software_config.options',
+    ])
+    .where('software_deployment.server_id', '=', serverId)
+    .where('software_deployment.project_id', '=', tenant)
+    .orderBy('software_deployment.created_at')
+    .execute();
+  return rows.map((r) => {
+    const values = json<Record<string, unknown>>(r.input_values, {});
+    const inputs = json<Array<Record<string, unknown>>>(r.inputs, []).map((i) => ({
+      ...i,
+      value: values[String(i.name)] ?? i.default ?? null,
+    }));
+    return {
+      id: r.config_id,
+      name: r.name,
+      group: r.group,
+      config: r.config,
+      inputs,
+      outputs: json(r.outputs, []),
+      options: json(r.options, {}),
+      deployment_id: r.deployment_id,
+      creation_time: heatTime(r.d_created),
+      updated_time: heatTime(r.d_updated),
+    };
+  });
 }

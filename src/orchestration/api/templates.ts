@@ -334,7 +334,12 @@ async function nestedParameters(
     try {
       inner = await loadStack(svc.registry, kind.template, emptyEnvironment(), files, props, { strict: false });
     } catch {
-      continue;
+      // Properties that are no parameters of the nested template: its parameters are shown without Values.
+      try {
+        inner = await loadStack(svc.registry, kind.template, emptyEnvironment(), files, {}, { strict: false });
+      } catch {
+        continue;
+      }
     }
     const params: Record<string, unknown> = {};
     for (const [k, p] of Object.entries(inner.template.parameters)) params[k] = parameterView(k, p, undefined, props);

@@ -106,6 +106,7 @@ export async function loadStack(
       if ('plugin' in k && k.plugin.type === 'OS::Heat::Stack' && opts.region)
         checkStackResource(def.properties, files, opts.region);
     }
+    addSubnetDependencies(defs, kinds, deps);
     return { template, env, files, params, conditions, defs, deps, kinds };
   } catch (e) {
     throw asValidationError(e);
@@ -153,6 +154,57 @@ function staticCheck(name: string, plugin: ResourcePlugin, props: unknown) {
         'StackValidationFailed',
         `Property error: resources.${name}.properties: Property ${k} not assigned`,
       );
+}
+
+/** The resource a `get_resource`/`Ref` snippet names, if it is one. */
+function refName(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length !== 1) return undefined;
+  const r = o.get_resource ?? o.Ref;
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * Heat's implicit dependencies (Server/Port add_dependencies): a server or port on a network of the
+ * stack also depends on the stack's subnets of that network, so the port it makes has its IP before
+ * and loses it before the subnet is deleted.
+ */
+function addSubnetDependencies(
+  defs: Record<string, ResourceDef>,
+  kinds: Record<string, Resolved>,
+  deps: Record<string, string[]>,
+) {
+  const typeOf = (n: string) => {
+    const k = kinds[n];
+    return k && 'plugin' in k ? k.plugin.type : defs[n]!.type;
+  };
+  const subnetsOf = new Map<string, string[]>();
+  for (const [name, def] of Object.entries(defs)) {
+    if (typeOf(name) !== 'OS::Neutron::Subnet') continue;
+    const p = (def.properties ?? {}) as Record<string, unknown>;
+    const net = refName(p.network) ?? refName(p.network_id);
+    if (net) subnetsOf.set(net, [...(subnetsOf.get(net) ?? []), name]);
+  }
+  if (!subnetsOf.size) return;
+  for (const [name, def] of Object.entries(defs)) {
+    const type = typeOf(name);
+    const p = (def.properties ?? {}) as Record<string, unknown>;
+    let nets: Array<string | undefined> = [];
+    if (type === 'OS::Nova::Server' && Array.isArray(p.networks))
+      nets = (p.networks as unknown[]).map((n) => {
+        const m = (n ?? {}) as Record<string, unknown>;
+        return refName(m.network) ?? refName(m.uuid);
+      });
+    else if (type === 'OS::Neutron::Port') nets = [refName(p.network) ?? refName(p.network_id)];
+    for (const net of nets) {
+      if (!net) continue;
+      for (const subnet of subnetsOf.get(net) ?? [])
+        if (subnet !== name && !(deps[subnet] ?? []).includes(name) && !(deps[name] ?? []).includes(subnet))
+          deps[name] = [...(deps[name] ?? []), subnet];
+    }
+  }
 }
 
 function checkCycles(deps: Record<string, string[]>) {

@@ -71,7 +71,18 @@ function neutron(o: {
           },
         }),
     async delete(r) {
-      if (r.physicalId) await r.api('network', 'DELETE', url(r.physicalId), undefined, [204, 404]);
+      if (!r.physicalId) return;
+      // A port still going away (a server deleted beside it, or one that got its port by id)
+      // makes the network or subnet "in use" for a moment: retried for up to 30 s.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await r.api('network', 'DELETE', url(r.physicalId), undefined, [204, 404]);
+          return;
+        } catch (e) {
+          if (attempt >= 60 || !/HTTP 409/.test(String((e as Error).message))) throw e;
+          await r.sleep(500);
+        }
+      }
     },
     async check(r) {
       if (r.physicalId) await r.api('network', 'GET', url(r.physicalId), undefined, [200]);
@@ -989,8 +1000,24 @@ async function waitServer(r: ResourceContext, id: string, want: string[], timeou
   }
 }
 
-function serverAttributes(server: Json): Json {
-  const addresses = (server.addresses ?? {}) as Record<string, Array<Json>>;
+function serverAttributes(server: Json, ports: Json[] = []): Json {
+  // Heat adds each address's port (matched by MAC address) to Nova's addresses.
+  const addresses = Object.fromEntries(
+    Object.entries((server.addresses ?? {}) as Record<string, Array<Json>>).map(([net, list]) => [
+      net,
+      list.map((a) => ({
+        ...a,
+        port:
+          ports.find(
+            (p) =>
+              p.mac_address === a['OS-EXT-IPS-MAC:mac_addr'] &&
+              ((p.fixed_ips ?? []) as Json[]).some((f) => f.ip_address === a.addr),
+          )?.id ??
+          ports.find((p) => ((p.fixed_ips ?? []) as Json[]).some((f) => f.ip_address === a.addr))?.id ??
+          null,
+      })),
+    ]),
+  ) as Record<string, Json[]>;
   const networks: Record<string, string[]> = {};
   let first = '';
   for (const [net, list] of Object.entries(addresses)) {
@@ -1010,6 +1037,110 @@ function serverAttributes(server: Json): Json {
     console_urls: {},
     tags: server.tags ?? null,
   };
+}
+
+/** A nic of the `networks` property with its references resolved to ids. */
+interface Nic {
+  port?: string;
+  networkId?: string;
+  subnetId?: string;
+  fixedIp?: string;
+  tag?: string;
+}
+
+async function resolveNic(r: ResourceContext, n: Json): Promise<Nic> {
+  if (n.port) return { port: await neutronId(r, 'ports', n.port) };
+  const subnetId = n.subnet ? await neutronId(r, 'subnets', n.subnet) : undefined;
+  let networkId = (n.network ?? n.uuid) ? await neutronId(r, 'networks', n.network ?? n.uuid) : undefined;
+  if (!networkId && subnetId)
+    networkId = String(((await r.api<Json>('network', 'GET', `/v2.0/subnets/${subnetId}`)).subnet as Json).network_id);
+  return defined({ networkId, subnetId, fixedIp: n.fixed_ip as string | undefined, tag: n.tag as string | undefined });
+}
+
+/** As Heat does, a nic without a port gets an internal port (fixed IP, subnet, security groups), deleted with the server. */
+async function createInternalPort(r: ResourceContext, nic: Nic, groups: string[] | undefined): Promise<string> {
+  const index = Number(r.data.next_port_index ?? 0);
+  r.data.next_port_index = index + 1;
+  const fixed =
+    nic.subnetId || nic.fixedIp ? [defined({ subnet_id: nic.subnetId, ip_address: nic.fixedIp })] : undefined;
+  const port = (
+    await r.api<Json>(
+      'network',
+      'POST',
+      '/v2.0/ports',
+      {
+        port: defined({
+          network_id: nic.networkId,
+          name: `${r.stack.name}-${r.name}-port-${index}`,
+          fixed_ips: fixed,
+          security_groups: groups?.length ? groups : undefined,
+        }),
+      },
+      [201],
+    )
+  ).port as Json;
+  return String(port.id);
+}
+
+/**
+ * A `networks` update made in place, as Heat's server_network_mixin does: each new nic keeps the
+ * server's port that already matches it (the same port; or the same network, subnet and fixed IP),
+ * the ports no nic matches are detached (and deleted when Heat made them), the nics no port
+ * matches get a port attached. `allocate_network` changes replace the server.
+ */
+async function updateNetworks(r: ResourceContext) {
+  const p = r.properties;
+  const wanted = (p.networks ?? []) as Json[];
+  const before = (r.oldProperties?.networks ?? []) as Json[];
+  if (wanted.some((n) => n.allocate_network) || before.some((n) => n.allocate_network) || !wanted.length)
+    throw new (await import('./plugin.ts')).UpdateReplace(r.name);
+  const id = r.physicalId!;
+  const ports = ((await r.api<Json>('network', 'GET', `/v2.0/ports?device_id=${id}`)).ports ?? []) as Json[];
+  const free = new Map(ports.map((port) => [String(port.id), port]));
+  const fixedIps = (port: Json) => (port.fixed_ips ?? []) as Array<{ subnet_id: string; ip_address: string }>;
+  const toAttach: Nic[] = [];
+  for (const n of wanted) {
+    const nic = await resolveNic(r, n);
+    let match: string | undefined;
+    if (nic.port) match = free.has(nic.port) ? nic.port : undefined;
+    else
+      match = [...free.values()]
+        .filter(
+          (port) =>
+            port.network_id === nic.networkId &&
+            (!nic.subnetId || fixedIps(port).some((f) => f.subnet_id === nic.subnetId)) &&
+            (!nic.fixedIp || fixedIps(port).some((f) => f.ip_address === nic.fixedIp)),
+        )
+        .map((port) => String(port.id))[0];
+    if (match) free.delete(match);
+    else toAttach.push(nic);
+  }
+  const internal = new Set((r.data.internal_ports ?? []) as string[]);
+  for (const portId of free.keys()) {
+    await r.api('compute', 'DELETE', `/servers/${id}/os-interface/${portId}`, undefined, [202, 404]);
+    for (let i = 0; i < 100; i++) {
+      const left = ((await r.api<Json>('network', 'GET', `/v2.0/ports?device_id=${id}`)).ports ?? []) as Json[];
+      if (!left.some((port) => port.id === portId)) break;
+      await r.sleep(200);
+    }
+    if (internal.has(portId)) {
+      await r.api('network', 'DELETE', `/v2.0/ports/${portId}`, undefined, [204, 404]);
+      internal.delete(portId);
+    }
+  }
+  const groups = toAttach.some((nic) => !nic.port) ? await securityGroupIds(r, p.security_groups) : undefined;
+  for (const nic of toAttach) {
+    let portId = nic.port;
+    if (!portId) {
+      if (!nic.networkId) continue;
+      portId = await createInternalPort(r, nic, groups);
+      internal.add(portId);
+      r.data.internal_ports = [...internal];
+    }
+    await r.api('compute', 'POST', `/servers/${id}/os-interface`, { interfaceAttachment: { port_id: portId } }, [200]);
+  }
+  r.data.internal_ports = [...internal];
+  r.data.server = await waitServer(r, id, ['ACTIVE']);
 }
 
 const Server: ResourcePlugin = {
@@ -1042,42 +1173,20 @@ const Server: ResourcePlugin = {
     const groups = await securityGroupIds(r, p.security_groups);
     const internal: string[] = [];
     r.data.internal_ports = internal;
-    let i = 0;
     for (const n of (p.networks ?? []) as Json[]) {
       if (n.allocate_network) {
         auto = String(n.allocate_network);
         continue;
       }
-      if (n.port) {
-        networks.push({ port: await neutronId(r, 'ports', n.port) });
+      const nic = await resolveNic(r, n);
+      if (nic.port) {
+        networks.push({ port: nic.port });
         continue;
       }
-      const subnetId = n.subnet ? await neutronId(r, 'subnets', n.subnet) : undefined;
-      let networkId = (n.network ?? n.uuid) ? await neutronId(r, 'networks', n.network ?? n.uuid) : undefined;
-      if (!networkId && subnetId)
-        networkId = String(
-          ((await r.api<Json>('network', 'GET', `/v2.0/subnets/${subnetId}`)).subnet as Json).network_id,
-        );
-      if (!networkId) continue;
-      const fixed = subnetId || n.fixed_ip ? [defined({ subnet_id: subnetId, ip_address: n.fixed_ip })] : undefined;
-      const port = (
-        await r.api<Json>(
-          'network',
-          'POST',
-          '/v2.0/ports',
-          {
-            port: defined({
-              network_id: networkId,
-              name: `${r.stack.name}-${r.name}-port-${i++}`,
-              fixed_ips: fixed,
-              security_groups: groups?.length ? groups : undefined,
-            }),
-          },
-          [201],
-        )
-      ).port as Json;
-      internal.push(String(port.id));
-      networks.push(defined({ port: port.id, tag: n.tag }));
+      if (!nic.networkId) continue;
+      const portId = await createInternalPort(r, nic, groups);
+      internal.push(portId);
+      networks.push(defined({ port: portId, tag: n.tag }));
     }
     let userData = String(p.user_data ?? '');
     if (p.user_data_format === 'SOFTWARE_CONFIG' && UUID.test(userData)) {
@@ -1091,10 +1200,10 @@ const Server: ResourcePlugin = {
       key_name: p.key_name,
       adminPass: p.admin_pass,
       availability_zone: p.availability_zone,
-      security_groups:
-        !internal.length && ((p.security_groups ?? []) as string[]).length
-          ? (p.security_groups as string[]).map((name) => ({ name }))
-          : undefined,
+      // Heat hands the groups to Nova as well as to its internal ports: Nova shows them on the server.
+      security_groups: ((p.security_groups ?? []) as string[]).length
+        ? (p.security_groups as string[]).map((name) => ({ name }))
+        : undefined,
       networks: networks.length
         ? networks
         : (auto ?? (p.networks && (p.networks as unknown[]).length === 0 ? undefined : 'auto')),
@@ -1171,7 +1280,7 @@ const Server: ResourcePlugin = {
     }
     if (changed.includes('user_data') && p.user_data_update_policy === 'REPLACE')
       throw new (await import('./plugin.ts')).UpdateReplace(r.name);
-    if (changed.includes('networks')) throw new (await import('./plugin.ts')).UpdateReplace(r.name);
+    if (changed.includes('networks')) await updateNetworks(r);
   },
   async delete(r) {
     if (!r.physicalId) return;
@@ -1195,7 +1304,11 @@ const Server: ResourcePlugin = {
   async resolveAttributes(r) {
     if (!r.physicalId) return {};
     const got = (await r.api<Json>('compute', 'GET', `/servers/${r.physicalId}`, undefined, [200])).server as Json;
-    return serverAttributes(got);
+    const ports = await r
+      .api<Json>('network', 'GET', `/v2.0/ports?device_id=${r.physicalId}`, undefined, [200])
+      .then((b) => (b.ports ?? []) as Json[])
+      .catch(() => []);
+    return serverAttributes(got, ports);
   },
 };
 

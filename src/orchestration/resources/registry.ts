@@ -10,6 +10,7 @@ import { AODH_RESOURCES } from './aodh.ts';
 import { HEAT_RESOURCES } from './heat.ts';
 import { OPENSTACK_RESOURCES } from './openstack.ts';
 import { CINDER_RESOURCES } from './cinder.ts';
+import { SOFTWARE_RESOURCES } from './software.ts';
 import type { PluginModule, ResourcePlugin } from './plugin.ts';
 
 export type RegistryMap = Record<string, unknown>;
@@ -34,7 +35,14 @@ export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
 
   constructor(extra: ResourcePlugin[] = []) {
-    for (const p of [...HEAT_RESOURCES, ...OPENSTACK_RESOURCES, ...CINDER_RESOURCES, ...AODH_RESOURCES, ...extra])
+    for (const p of [
+      ...HEAT_RESOURCES,
+      ...OPENSTACK_RESOURCES,
+      ...CINDER_RESOURCES,
+      ...AODH_RESOURCES,
+      ...SOFTWARE_RESOURCES,
+      ...extra,
+    ])
       this.plugins.set(p.type, p);
   }
 
