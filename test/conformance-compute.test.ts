@@ -23,7 +23,7 @@ import {
 
 const tmpDirs: string[] = [];
 after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const creds: CloudCredentials = {

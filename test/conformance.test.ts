@@ -56,7 +56,7 @@ function tmp(): string {
   return d;
 }
 after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const REPO = path.resolve(import.meta.dirname, '..');

@@ -24,7 +24,7 @@ function tmp(): string {
   return d;
 }
 after(() => {
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const hex = () => randomUUID().replaceAll('-', '');

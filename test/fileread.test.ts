@@ -47,7 +47,7 @@ describe('FileBody', () => {
   let sent = 0;
   after(async () => {
     await app.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('reads the whole file and a range with for await', async () => {

@@ -103,7 +103,7 @@ describe('federated Fernet payloads (versions 4, 5, 6)', () => {
       }
       assert.throws(() => fmt.create({ ...base, system: 'all' }));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

@@ -42,8 +42,8 @@ describe('auth receipts', () => {
       k2.setup();
       assert.throws(() => new ReceiptFormatter(k2, { authMethods: AUTH_METHODS }).validate(r));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(other, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      rmSync(other, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

@@ -96,7 +96,7 @@ for (const engine of databaseEngines('image options'))
       web.close();
       const dir = c.dataDir;
       await c.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     });
 
     it('refuses system-scoped tokens: 403 to create and list, 404 on an image', async () => {
@@ -629,7 +629,7 @@ for (const engine of databaseEngines('image quotas'))
     after(async () => {
       const dir = c.dataDir;
       await c.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     });
 
     it('refuses over the limits with 413 and reports usage', async () => {

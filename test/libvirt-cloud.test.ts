@@ -78,7 +78,7 @@ describe('a cloud with the libvirt driver', { skip }, () => {
     } finally {
       await driver?.close();
       await deleteHostNamespace(host);
-      fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true });
+      fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 

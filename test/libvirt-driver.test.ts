@@ -159,7 +159,7 @@ describe('libvirt driver with a real guest', { skip }, () => {
     }
     await deleteHostNamespace(host);
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-    fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true });
+    fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const image: ImageMeta = {

@@ -128,7 +128,7 @@ describe('metadata API', () => {
       const ud = execFileSync('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/user_data']).toString();
       assert.equal(ud, '#!/bin/sh\necho hi\n');
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

@@ -176,7 +176,7 @@ describe('linuxbridge data plane', { skip }, () => {
       await deleteNamespace(G2);
       await cleanupHost(HOST);
       nova?.close();
-      fs.rmSync(tmp, { recursive: true, force: true });
+      fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 

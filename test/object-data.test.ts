@@ -85,7 +85,7 @@ describe('large bodies: hashing and writing', () => {
       assert.equal(out.bytes, data.length);
       assert.ok(fs.readFileSync(file).equals(data));
     } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 
@@ -113,7 +113,7 @@ describe('large bodies: hashing and writing', () => {
       for await (const x of b.list()) left.push(x.blob);
       assert.deepEqual(left, [r.blob]);
     } finally {
-      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

@@ -607,7 +607,7 @@ for (const engine of databaseEngines('object-store'))
       });
       assert.match(JSON.parse(gz.text)['Response Body'], /^Invalid Tar File: /);
       assert.equal((await sw('PUT', '?extract-archive=zip', { body: 'x' })).status, 400);
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     });
 
     it('reaps blobs that no object row references', async () => {
@@ -649,7 +649,7 @@ for (const engine of databaseEngines('object-store'))
         );
       assert.equal(fs.readdirSync(path.join(root, 'tmp')).length, 0);
       await b.close();
-      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       assert.deepEqual(parseRanges('bytes=0-1,5-', 8), [
         { start: 0, end: 1 },
         { start: 5, end: 7 },

@@ -54,7 +54,7 @@ describe('orchestration', () => {
   after(async () => {
     await c?.stop();
     zabbix?.close();
-    fs.rmSync(pluginDir, { recursive: true, force: true });
+    fs.rmSync(pluginDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const h = (method: string, p: string, body?: unknown, headers?: Record<string, string>) =>

@@ -503,7 +503,7 @@ describe('PolicyEngine.loadOverrides', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'stratus-policy-'));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
   it('reads a YAML policy file', () => {
     const file = join(dir, 'policy.yaml');

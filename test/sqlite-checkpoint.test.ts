@@ -24,7 +24,7 @@ describe('SQLite checkpoints', () => {
       await until('the database file to take the pages', async () => fs.statSync(file).size > start + 8e6, 10_000);
     } finally {
       await db.destroy();
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

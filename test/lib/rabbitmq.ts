@@ -114,6 +114,6 @@ export class TestBroker {
 
   async stop() {
     await this.kill();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
