@@ -13,6 +13,8 @@ export interface Chunk {
   length: number;
   sha256: string;
   object: string | null;
+  /** How the object is stored: 'zlib' (the default when absent) or 'none' (incompressible data, as Cinder's chunked driver). */
+  compression?: 'zlib' | 'none';
 }
 
 export class BackupStore {

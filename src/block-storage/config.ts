@@ -35,6 +35,10 @@ export interface BlockStorageOptions {
   messageTtl: number;
   /** The size of a backup chunk in bytes (backup_swift_object_size; a multiple of 1 MiB). */
   backupChunkSize: number;
+  /** zlib level of backup chunks (Cinder: zlib's default, 6); a chunk whose sample does not compress is stored as is. */
+  backupCompressionLevel: number;
+  /** Chunks read, hashed, compressed and sent (or fetched and written) at once by a backup or a restore. */
+  backupWorkers: number;
   /** Run a backup agent (cinder-backup) next to the volume agent. */
   backup: boolean;
   /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
@@ -72,6 +76,8 @@ export function blockStorageOptions(
     messageTtl: Number(c.messageTtl ?? 2592000),
     allowAvailabilityZoneFallback: c.allowAvailabilityZoneFallback ?? false,
     backupChunkSize: Number(c.backupChunkSize ?? 32 * 1024 * 1024),
+    backupCompressionLevel: Math.min(9, Math.max(0, Number(c.backupCompressionLevel ?? 6))),
+    backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),
     backup: (c.backup ?? true) && roles.includes('compute'),
   };
 }
