@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, type Selectable, type SelectQueryBuilder, type Updateable, sql } from 'kysely';
 import { bool, json, now } from '../core/db.ts';
+import { destroyRow, updateRow } from './db/rows.ts';
 import type { AttachmentsTable, BlockStorageDb, SnapshotsTable, VolumesTable } from './db/schema.ts';
 
 export type VolumeRow = Selectable<VolumesTable>;
@@ -188,23 +189,11 @@ export class VolumeStore {
 
   /** Changes a volume; with `expect`, only when its status is one of them (answers whether it changed). */
   async update(id: string, patch: Updateable<VolumesTable>, expect?: { status?: string[] }): Promise<boolean> {
-    let q = this.db
-      .updateTable('volumes')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id)
-      .where('deleted', '=', 0);
-    if (expect?.status) q = q.where('status', 'in', expect.status);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return updateRow(this.db, 'volumes', id, patch, expect);
   }
 
   async destroy(id: string) {
-    const t = now();
-    await this.db
-      .updateTable('volumes')
-      .set({ deleted: 1, deleted_at: t, updated_at: t, status: 'deleted' })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'volumes', id);
   }
 
   // ---- attachments ----------------------------------------------------------------------
@@ -353,23 +342,11 @@ export class VolumeStore {
   }
 
   async updateSnapshot(id: string, patch: Updateable<SnapshotsTable>, expect?: { status?: string[] }) {
-    let q = this.db
-      .updateTable('snapshots')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id)
-      .where('deleted', '=', 0);
-    if (expect?.status) q = q.where('status', 'in', expect.status);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return updateRow(this.db, 'snapshots', id, patch, expect);
   }
 
   async destroySnapshot(id: string) {
-    const t = now();
-    await this.db
-      .updateTable('snapshots')
-      .set({ deleted: 1, deleted_at: t, updated_at: t, status: 'deleted' })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'snapshots', id);
   }
 }
 
