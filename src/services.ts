@@ -24,7 +24,11 @@ export const SERVICES: ServiceFactory[] = [
 ].filter((s): s is ServiceFactory => !!s);
 
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */
-export const WORKER_ROLES: Record<string, Array<'conductor' | 'scheduler' | 'compute' | 'heat-engine'>> = {
+export const WORKER_ROLES: Record<
+  string,
+  Array<'conductor' | 'scheduler' | 'compute' | 'heat-engine' | 'volume' | 'backup'>
+> = {
   compute: ['conductor', 'scheduler', 'compute'],
   orchestration: ['heat-engine'],
+  'block-storage': ['scheduler', 'volume', 'backup'],
 };

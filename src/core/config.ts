@@ -85,7 +85,16 @@ export interface StratusConfig {
   image: ImageConfig;
 }
 
-export const ROLES = ['api', 'conductor', 'scheduler', 'compute', 'network-agent', 'heat-engine'] as const;
+export const ROLES = [
+  'api',
+  'conductor',
+  'scheduler',
+  'compute',
+  'network-agent',
+  'heat-engine',
+  'volume',
+  'backup',
+] as const;
 export type Role = (typeof ROLES)[number];
 
 /** 'api,compute' → ['api', 'compute']; an unknown role is an error. */
