@@ -4,7 +4,7 @@
 // parent's objects for the others); stored chunks are zlib-compressed. A restore writes every
 // chunk back at its offset, so the volume reads byte-identical to the backed-up one.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -327,15 +327,9 @@ async function compress(data: Buffer, level: number): Promise<{ compression: 'zl
 
 const SAMPLE = 256 * 1024;
 
-/** sha256 of a chunk; a large one is hashed in slices, yielding between them so the loop stays responsive. */
+/** sha256 of a chunk, off the main thread (WebCrypto's digest runs on libuv's pool). */
 async function sha256Hex(data: Buffer): Promise<string> {
-  const h = createHash('sha256');
-  const step = 4 * 1024 * 1024;
-  for (let i = 0; i < data.length; i += step) {
-    h.update(data.subarray(i, i + step));
-    if (i + step < data.length) await new Promise<void>((r) => setImmediate(r));
-  }
-  return h.digest('hex');
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 }
 
 /** At most `size` tasks at once; the first failure stops new tasks and is thrown by ready()/drain(). */
