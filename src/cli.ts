@@ -61,9 +61,9 @@ const SERVE_HELP = `  --host ADDR          listen address (default 127.0.0.1)
   --bus URL            message bus: 'memory' (default, in-process) or amqp://user:pass@host:5672/
                        (RabbitMQ; env STRATUS_BUS; --transport is the same option)
   --role LIST          what this process runs, comma separated: api, conductor, scheduler,
-                       compute, network-agent, heat-engine, telemetry-agent (default all). Other
-                       roles than all need --bus amqp://... and, for several processes,
-                       --database postgres://...
+                       compute, network-agent, heat-engine, telemetry-agent, volume, backup
+                       (default all). Other roles than all need --bus amqp://... and, for several
+                       processes, --database postgres://...
   --compute-host NAME  the host name of this process's compute agent (nova's [DEFAULT] host)
   --admin-password PW  the admin password (default: generated once, kept in <data-dir>/secrets.yaml)
   --log-file FILE      where JSON logs go (default <data-dir>/stratus.log; '-' for stdout)`;

@@ -26,10 +26,11 @@ export const SERVICES: ServiceFactory[] = [
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */
 export const WORKER_ROLES: Record<
   string,
-  Array<'conductor' | 'scheduler' | 'compute' | 'heat-engine' | 'telemetry-agent'>
+  Array<'conductor' | 'scheduler' | 'compute' | 'heat-engine' | 'telemetry-agent' | 'volume' | 'backup'>
 > = {
   compute: ['conductor', 'scheduler', 'compute'],
   orchestration: ['heat-engine'],
   // Ceilometer's notification and polling agents run in the metric service (src/telemetry/collector).
   metric: ['telemetry-agent'],
+  'block-storage': ['scheduler', 'volume', 'backup'],
 };

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import { now } from '../core/db.ts';
+import { destroyRow, updateRow } from './db/rows.ts';
 import type { BackupsTable, BlockStorageDb } from './db/schema.ts';
 
 export type BackupRow = Selectable<BackupsTable>;
@@ -13,6 +14,8 @@ export interface Chunk {
   length: number;
   sha256: string;
   object: string | null;
+  /** How the object is stored: 'zlib' (the default when absent) or 'none' (incompressible data, as Cinder's chunked driver). */
+  compression?: 'zlib' | 'none';
 }
 
 export class BackupStore {
@@ -51,20 +54,11 @@ export class BackupStore {
   }
 
   async update(id: string, patch: Updateable<BackupsTable>, expect?: { status: string[] }) {
-    let q = this.db
-      .updateTable('backups')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id);
-    if (expect) q = q.where('status', 'in', expect.status);
-    return Number((await q.executeTakeFirst()).numUpdatedRows) > 0;
+    return updateRow(this.db, 'backups', id, patch, expect);
   }
 
   async destroy(id: string) {
-    await this.db
-      .updateTable('backups')
-      .set({ deleted: 1, status: 'deleted', updated_at: now() })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'backups', id);
   }
 
   /** The newest available backup of a volume in a project: an incremental backup's parent (Cinder looks in the caller's project). */

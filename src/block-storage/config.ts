@@ -28,14 +28,18 @@ export interface BlockStorageOptions {
   reportInterval: number;
   /** Seconds without a heartbeat after which a service is down (service_down_time). */
   serviceDownTime: number;
-  /** Run the scheduler and a volume agent in this process. */
+  /** Run the scheduler (the `scheduler` role) and a volume agent (the `volume` role) in this process. */
   scheduler: boolean;
   agent: boolean;
   /** Seconds a user message lives (message_ttl). */
   messageTtl: number;
   /** The size of a backup chunk in bytes (backup_swift_object_size; a multiple of 1 MiB). */
   backupChunkSize: number;
-  /** Run a backup agent (cinder-backup) next to the volume agent. */
+  /** zlib level of backup chunks (Cinder: zlib's default, 6); a chunk whose sample does not compress is stored as is. */
+  backupCompressionLevel: number;
+  /** Chunks read, hashed, compressed and sent (or fetched and written) at once by a backup or a restore. */
+  backupWorkers: number;
+  /** Run a backup agent (cinder-backup; the `backup` role) for this host's backend. */
   backup: boolean;
   /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
   allowAvailabilityZoneFallback: boolean;
@@ -53,7 +57,7 @@ export function blockStorageOptions(
   cfg: Partial<Pick<StratusConfig, 'roles' | 'blockStorage' | 'dataDir'>>,
 ): BlockStorageOptions {
   const c: BlockStorageConfig = cfg.blockStorage ?? {};
-  const roles: readonly string[] = cfg.roles ?? ['scheduler', 'compute'];
+  const roles: readonly string[] = cfg.roles ?? ['scheduler', 'volume', 'backup'];
   return {
     host: c.host ?? os.hostname(),
     backendName: c.backendName ?? 'file',
@@ -68,10 +72,12 @@ export function blockStorageOptions(
     reportInterval: Number(c.reportInterval ?? 10),
     serviceDownTime: Number(c.serviceDownTime ?? 60),
     scheduler: (c.scheduler ?? true) && roles.includes('scheduler'),
-    agent: (c.agent ?? true) && roles.includes('compute'),
+    agent: (c.agent ?? true) && roles.includes('volume'),
     messageTtl: Number(c.messageTtl ?? 2592000),
     allowAvailabilityZoneFallback: c.allowAvailabilityZoneFallback ?? false,
     backupChunkSize: Number(c.backupChunkSize ?? 32 * 1024 * 1024),
-    backup: (c.backup ?? true) && roles.includes('compute'),
+    backupCompressionLevel: Math.min(9, Math.max(0, Number(c.backupCompressionLevel ?? 6))),
+    backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),
+    backup: (c.backup ?? true) && roles.includes('backup'),
   };
 }

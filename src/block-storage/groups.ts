@@ -10,6 +10,7 @@ import type { RequestContext } from '../core/context.ts';
 import { json, now } from '../core/db.ts';
 import { ApiError } from '../core/errors.ts';
 import type { BlockStorageOptions } from './config.ts';
+import { destroyRow, updateRow } from './db/rows.ts';
 import type { BlockStorageDb, GroupSnapshotsTable, GroupsTable } from './db/schema.ts';
 import type { QuotaEngine } from './quotas.ts';
 import { backendOf, schedulerRpc, volumeRpc } from './rpcapi.ts';
@@ -70,21 +71,11 @@ export class GroupStore {
 
   /** Changes a group; with `expect`, only when its status is one of them (answers whether it changed). */
   async update(id: string, patch: Updateable<GroupsTable>, expect?: { status?: string[] }): Promise<boolean> {
-    let q = this.db
-      .updateTable('groups')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id)
-      .where('deleted', '=', 0);
-    if (expect?.status) q = q.where('status', 'in', expect.status);
-    return Number((await q.executeTakeFirst()).numUpdatedRows) > 0;
+    return updateRow(this.db, 'groups', id, patch, expect);
   }
 
   async destroy(id: string) {
-    await this.db
-      .updateTable('groups')
-      .set({ deleted: 1, status: 'deleted', updated_at: now() })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'groups', id);
   }
 
   async volumes(groupId: string): Promise<VolumeRow[]> {
@@ -124,21 +115,11 @@ export class GroupStore {
   }
 
   async updateSnapshot(id: string, patch: Updateable<GroupSnapshotsTable>, expect?: { status?: string[] }) {
-    let q = this.db
-      .updateTable('group_snapshots')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id)
-      .where('deleted', '=', 0);
-    if (expect?.status) q = q.where('status', 'in', expect.status);
-    return Number((await q.executeTakeFirst()).numUpdatedRows) > 0;
+    return updateRow(this.db, 'group_snapshots', id, patch, expect);
   }
 
   async destroySnapshot(id: string) {
-    await this.db
-      .updateTable('group_snapshots')
-      .set({ deleted: 1, status: 'deleted', updated_at: now() })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'group_snapshots', id);
   }
 
   /** The volume snapshots a group snapshot made. */

@@ -90,7 +90,8 @@ export class BlockStorageService implements ServiceModule {
     const qos = new QosStore(db);
     const backups = new BackupStore(db);
     const groupStore = new GroupStore(db);
-    const driver = o.agent ? volumeDriver(o) : undefined;
+    // The backup agent reads and writes the volumes' files too (the same host's backend).
+    const driver = o.agent || o.backup ? volumeDriver(o) : undefined;
     this.parts = {
       backups,
       backupAgent:
@@ -124,19 +125,20 @@ export class BlockStorageService implements ServiceModule {
         o.serviceDownTime,
         log.child({ role: 'cinder-scheduler' }),
       ),
-      agent: driver
-        ? new VolumeAgent(
-            volumes,
-            groupStore,
-            messages,
-            images,
-            driver,
-            ctx.bus,
-            o,
-            log.child({ role: 'cinder-volume' }),
-            new NovaEvents(ctx.session, log.child({ role: 'cinder-volume' })),
-          )
-        : undefined,
+      agent:
+        driver && o.agent
+          ? new VolumeAgent(
+              volumes,
+              groupStore,
+              messages,
+              images,
+              driver,
+              ctx.bus,
+              o,
+              log.child({ role: 'cinder-volume' }),
+              new NovaEvents(ctx.session, log.child({ role: 'cinder-volume' })),
+            )
+          : undefined,
       heartbeats: [],
     };
   }

@@ -2,13 +2,31 @@
 // Snapshot): the rows, conditional status changes (Cinder's conditional_update, so two
 // requests never both move a volume out of a status) and soft deletes.
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import { type Kysely, type Selectable, type SelectQueryBuilder, type Updateable, sql } from 'kysely';
 import { bool, json, now } from '../core/db.ts';
+import { destroyRow, updateRow } from './db/rows.ts';
 import type { AttachmentsTable, BlockStorageDb, SnapshotsTable, VolumesTable } from './db/schema.ts';
 
 export type VolumeRow = Selectable<VolumesTable>;
 export type AttachmentRow = Selectable<AttachmentsTable>;
 export type SnapshotRow = Selectable<SnapshotsTable>;
+/** A select of live volumes that filters may narrow. */
+export type VolumeQuery = SelectQueryBuilder<BlockStorageDb, 'volumes', VolumeRow>;
+/** The columns a volume list sorts on. */
+export type VolumeSortColumn =
+  | 'id'
+  | 'name'
+  | 'size'
+  | 'status'
+  | 'created_at'
+  | 'updated_at'
+  | 'availability_zone'
+  | 'bootable'
+  | 'project_id'
+  | 'volume_type_id'
+  | 'user_id';
+/** Nullable sort columns order as '' (nulls first ascending, as the in-memory sort did). */
+const NULLABLE_SORT = new Set<VolumeSortColumn>(['name', 'updated_at']);
 
 /** Cinder's volume statuses. */
 export const VolumeStatus = {
@@ -106,25 +124,76 @@ export class VolumeStore {
     return q.execute();
   }
 
+  /** Live volumes narrowed by `filter` (all of them, unordered). */
+  async select(filter: (q: VolumeQuery) => VolumeQuery): Promise<VolumeRow[]> {
+    return filter(this.db.selectFrom('volumes').selectAll().where('deleted', '=', 0)).execute();
+  }
+
+  /**
+   * One page of a list, in SQL: live volumes narrowed by `filter`, ordered by `order` (the last key
+   * unique: id), after the marker's position (keyset) and `offset` more, at most `limit`; with
+   * `count`, how many match in all. Null when the marker is not a live volume of `scope`.
+   */
+  async page(o: {
+    filter: (q: VolumeQuery) => VolumeQuery;
+    scope?: string;
+    order: Array<[VolumeSortColumn, 'asc' | 'desc']>;
+    marker?: string;
+    offset?: number;
+    limit?: number;
+    count?: boolean;
+  }): Promise<{ rows: VolumeRow[]; more: boolean; total?: number } | null> {
+    const key = (c: VolumeSortColumn) => (NULLABLE_SORT.has(c) ? sql`coalesce(${sql.ref(c)}, '')` : sql.ref(c));
+    let q = o.filter(this.db.selectFrom('volumes').selectAll().where('deleted', '=', 0));
+    let total: number | undefined;
+    if (o.count) {
+      const r = await o
+        .filter(this.db.selectFrom('volumes').selectAll().where('deleted', '=', 0))
+        .clearSelect()
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .executeTakeFirst();
+      total = Number(r?.n ?? 0);
+    }
+    if (o.marker !== undefined) {
+      let mq = this.db.selectFrom('volumes').selectAll().where('id', '=', o.marker).where('deleted', '=', 0);
+      if (o.scope) mq = mq.where('project_id', '=', o.scope);
+      const m = await mq.executeTakeFirst();
+      if (!m) return null;
+      const val = (c: VolumeSortColumn) => m[c] ?? (NULLABLE_SORT.has(c) ? '' : null);
+      // After the marker: past it on the first key, or equal on it and past it on the next, ...
+      const ors = o.order.map(([c, d], n) =>
+        sql.join(
+          [
+            ...o.order.slice(0, n).map(([p]) => sql`${key(p)} = ${val(p)}`),
+            sql`${key(c)} ${sql.raw(d === 'asc' ? '>' : '<')} ${val(c)}`,
+          ],
+          sql` and `,
+        ),
+      );
+      q = q.where(
+        sql<boolean>`(${sql.join(
+          ors.map((x) => sql`(${x})`),
+          sql` or `,
+        )})`,
+      );
+    }
+    for (const [c, d] of o.order) q = q.orderBy(key(c), d);
+    if (o.limit !== undefined) q = q.limit(o.limit);
+    else if (o.offset) q = q.limit(Number.MAX_SAFE_INTEGER);
+    if (o.offset) q = q.offset(o.offset);
+    const rows = await q.execute();
+    const page = o.limit !== undefined ? rows.slice(0, o.limit) : rows;
+    // Cinder links a next page whenever a page is full (_get_collection_links).
+    return { rows: page, more: o.limit !== undefined && o.limit > 0 && page.length === o.limit, total };
+  }
+
   /** Changes a volume; with `expect`, only when its status is one of them (answers whether it changed). */
   async update(id: string, patch: Updateable<VolumesTable>, expect?: { status?: string[] }): Promise<boolean> {
-    let q = this.db
-      .updateTable('volumes')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id)
-      .where('deleted', '=', 0);
-    if (expect?.status) q = q.where('status', 'in', expect.status);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return updateRow(this.db, 'volumes', id, patch, expect);
   }
 
   async destroy(id: string) {
-    const t = now();
-    await this.db
-      .updateTable('volumes')
-      .set({ deleted: 1, deleted_at: t, updated_at: t, status: 'deleted' })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'volumes', id);
   }
 
   // ---- attachments ----------------------------------------------------------------------
@@ -273,23 +342,11 @@ export class VolumeStore {
   }
 
   async updateSnapshot(id: string, patch: Updateable<SnapshotsTable>, expect?: { status?: string[] }) {
-    let q = this.db
-      .updateTable('snapshots')
-      .set({ ...patch, updated_at: now() })
-      .where('id', '=', id)
-      .where('deleted', '=', 0);
-    if (expect?.status) q = q.where('status', 'in', expect.status);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return updateRow(this.db, 'snapshots', id, patch, expect);
   }
 
   async destroySnapshot(id: string) {
-    const t = now();
-    await this.db
-      .updateTable('snapshots')
-      .set({ deleted: 1, deleted_at: t, updated_at: t, status: 'deleted' })
-      .where('id', '=', id)
-      .execute();
+    await destroyRow(this.db, 'snapshots', id);
   }
 }
 

@@ -106,6 +106,8 @@ export const ROLES = [
   'network-agent',
   'heat-engine',
   'telemetry-agent',
+  'volume',
+  'backup',
 ] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -119,35 +119,39 @@ export function pageRows<T extends { id: string }>(
     if (i < 0) throw notFound(`Marker ${q.marker} could not be found.`);
     start = i + 1;
   }
-  if (q.offset !== undefined) {
-    const o = Number(q.offset);
-    if (!Number.isInteger(o) || o < 0) throw badRequest(`Invalid offset: '${q.offset}'`);
-    start += o;
-  }
-  let limit: number | undefined;
-  if (q.limit !== undefined) {
-    limit = Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 0) throw badRequest(`Invalid limit: '${q.limit}'`);
-  }
+  const { offset, limit } = pageNumbers(q);
+  start += offset ?? 0;
   const end = limit !== undefined ? start + limit : sorted.length;
   const page = sorted.slice(start, end);
   // Cinder links a next page whenever a page is full (_get_collection_links).
   return { page, more: limit !== undefined && limit > 0 && page.length === limit };
 }
 
-/** created_at=gt:2020-01-01T00:00:00 style comparisons (3.60). */
-export function timeMatch(value: string | null, expr: string): boolean {
-  if (!value) return false;
-  const v = Date.parse(value);
-  for (const part of expr.split(',')) {
+/** The offset and limit of a page (400 when not non-negative integers). */
+export function pageNumbers(q: Query): { offset?: number; limit?: number } {
+  let offset: number | undefined;
+  let limit: number | undefined;
+  if (q.offset !== undefined) {
+    offset = Number(q.offset);
+    if (!Number.isInteger(offset) || offset < 0) throw badRequest(`Invalid offset: '${q.offset}'`);
+  }
+  if (q.limit !== undefined) {
+    limit = Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 0) throw badRequest(`Invalid limit: '${q.limit}'`);
+  }
+  return { offset, limit };
+}
+
+/** created_at=gt:2020-01-01T00:00:00 style comparisons (3.60) as SQL comparisons of the stored ISO text. */
+export function timeConditions(expr: string): Array<['>' | '>=' | '<' | '<=' | '=' | '<>', string]> {
+  const ops = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '<>' } as const;
+  return expr.split(',').map((part) => {
     const m = /^(gt|gte|lt|lte|eq|neq):(.+)$/.exec(part.trim());
     if (!m) throw badRequest(`Invalid filter value ${expr}`);
     const t = Date.parse(m[2]!.endsWith('Z') || /[+-]\d\d:\d\d$/.test(m[2]!) ? m[2]! : `${m[2]}Z`);
     if (Number.isNaN(t)) throw badRequest(`Invalid time value ${m[2]}`);
-    const ok = { gt: v > t, gte: v >= t, lt: v < t, lte: v <= t, eq: v === t, neq: v !== t }[m[1] as 'gt'];
-    if (!ok) return false;
-  }
-  return true;
+    return [ops[m[1] as keyof typeof ops], new Date(t).toISOString()];
+  });
 }
 
 /** A metadata filter value: a JSON or Python-literal dict ("{'k': 'v'}"). */

@@ -1,11 +1,12 @@
 // /volumes: create, list (summary and detail, Cinder's filters, sorting, pages, with_count),
 // show, update, delete, summary, metadata. Each handler: schema → policy → logic → view.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { bool, json } from '../../core/db.ts';
+import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
-import type { VolumeRow } from '../volumes.ts';
+import { sql } from 'kysely';
+import type { VolumeQuery, VolumeRow, VolumeSortColumn } from '../volumes.ts';
 import { volumeTypeIds } from '../groups.ts';
 import type { BackupRow } from '../backups.ts';
 import { visible as visibleBackup } from './backups.ts';
@@ -15,10 +16,12 @@ import {
   badRequest,
   boolParam,
   pageLinks,
+  notFound,
+  pageNumbers,
   pageRows,
   parseDictParam,
   sortKeys,
-  timeMatch,
+  timeConditions,
   volumeSummary,
   volumeView,
 } from './common.ts';
@@ -94,18 +97,27 @@ const SORT_KEYS = [
   'user_id',
 ];
 
-/** The volumes the query selects, Cinder's filters applied. */
-async function query(svc: BlockStorageService, req: FastifyRequest): Promise<VolumeRow[]> {
+/**
+ * What the query selects, Cinder's filters applied: `sql` narrows the select (every column filter),
+ * `post` is the rest, checked in memory (metadata and image metadata live in JSON text), null when none.
+ */
+async function query(
+  svc: BlockStorageService,
+  req: FastifyRequest,
+): Promise<{ scope?: string; sql: (q: VolumeQuery) => VolumeQuery; post: ((v: VolumeRow) => boolean) | null }> {
   const q = req.query as Query;
   const ctx = req.context;
   req.authorize('volume:get_all', { project_id: ctx.projectId });
   const admin = ctx.allowed('volume:get_all_admin');
   const all = admin && q.all_tenants !== undefined && boolParam(q.all_tenants, 'all_tenants');
-  let rows = await svc.parts.volumes.list(
-    all ? undefined : admin && q.project_id && q.all_tenants ? q.project_id : ctx.projectId,
-  );
-  if (all && q.project_id) rows = rows.filter((v) => v.project_id === q.project_id);
-  const typesById = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
+  const scope = all ? undefined : admin && q.project_id && q.all_tenants ? q.project_id : ctx.projectId;
+  const wheres: Array<(q: VolumeQuery) => VolumeQuery> = [];
+  const posts: Array<(v: VolumeRow) => boolean> = [];
+  if (scope) wheres.push((x) => x.where('project_id', '=', scope));
+  else if (q.project_id) {
+    const p = q.project_id;
+    wheres.push((x) => x.where('project_id', '=', p));
+  }
   const ignored = new Set([
     'all_tenants',
     'limit',
@@ -123,31 +135,37 @@ async function query(svc: BlockStorageService, req: FastifyRequest): Promise<Vol
     const like = key.endsWith('~') && at(req, '3.34');
     const k = like ? key.slice(0, -1) : key;
     const val = String(raw);
-    const match = (x: string | null | undefined) => (like ? (x ?? '').includes(val) : x === val);
+    // `name~=x`: the column contains x (Cinder's LIKE '%x%').
+    const match = (c: 'name' | 'status' | 'availability_zone' | 'host') =>
+      wheres.push((x) =>
+        like
+          ? x.where(sql<boolean>`${sql.ref(c)} like ${`%${val.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} escape '\\'`)
+          : x.where(c, '=', val),
+      );
     switch (k) {
       case 'name':
       case 'display_name':
-        rows = rows.filter((v) => match(v.name));
+        match('name');
         break;
       case 'status':
-        rows = rows.filter((v) => match(v.status));
+        match('status');
         break;
       case 'availability_zone':
-        rows = rows.filter((v) => match(v.availability_zone));
+        match('availability_zone');
         break;
       case 'bootable': {
-        const b = boolParam(val, 'bootable');
-        rows = rows.filter((v) => bool(v.bootable) === b);
+        const b = boolParam(val, 'bootable') ? 1 : 0;
+        wheres.push((x) => x.where('bootable', '=', b));
         break;
       }
       case 'multiattach': {
-        const b = boolParam(val, 'multiattach');
-        rows = rows.filter((v) => bool(v.multiattach) === b);
+        const b = boolParam(val, 'multiattach') ? 1 : 0;
+        wheres.push((x) => x.where('multiattach', '=', b));
         break;
       }
       case 'metadata': {
         const want = parseDictParam(val, 'metadata');
-        rows = rows.filter((v) =>
+        posts.push((v) =>
           Object.entries(want).every(([mk, mv]) => json<Record<string, string>>(v.metadata, {})[mk] === String(mv)),
         );
         break;
@@ -155,7 +173,7 @@ async function query(svc: BlockStorageService, req: FastifyRequest): Promise<Vol
       case 'glance_metadata':
       case 'image_metadata': {
         const want = parseDictParam(val, 'image_metadata');
-        rows = rows.filter((v) =>
+        posts.push((v) =>
           Object.entries(want).every(
             ([mk, mv]) => json<Record<string, string>>(v.image_metadata, {})[mk] === String(mv),
           ),
@@ -163,37 +181,45 @@ async function query(svc: BlockStorageService, req: FastifyRequest): Promise<Vol
         break;
       }
       case 'volume_type':
-      case 'volume_type_id':
-        rows = rows.filter((v) => {
-          const t = typesById.get(v.volume_type_id);
-          return v.volume_type_id === val || t?.name === val;
-        });
+      case 'volume_type_id': {
+        const ids = [val, ...(await svc.parts.types.list()).filter((t) => t.name === val).map((t) => t.id)];
+        wheres.push((x) => x.where('volume_type_id', 'in', ids));
         break;
+      }
       case 'created_at':
-      case 'updated_at':
-        rows = rows.filter((v) => timeMatch(v[k], val));
+      case 'updated_at': {
+        const conds = timeConditions(val);
+        wheres.push((x) => conds.reduce((y, [op, t]) => y.where(k, op, t), x));
         break;
+      }
       case 'group_id':
-        rows = rows.filter((v) => v.group_id === val);
+        wheres.push((x) => x.where('group_id', '=', val));
         break;
       case 'id':
-        rows = rows.filter((v) => v.id === val);
+        wheres.push((x) => x.where('id', '=', val));
         break;
-      case 'size':
-        rows = rows.filter((v) => String(v.size) === val);
+      case 'size': {
+        // A size that is not an integer matches nothing (as comparing its text did).
+        const n = /^\d+$/.test(val) ? Number(val) : -1;
+        wheres.push((x) => x.where('size', '=', n));
         break;
+      }
       case 'host':
-        rows = admin ? rows.filter((v) => match(v.host)) : rows;
+        if (admin) match('host');
         break;
       case 'user_id':
-        rows = rows.filter((v) => v.user_id === val);
+        wheres.push((x) => x.where('user_id', '=', val));
         break;
       default:
         // Cinder ignores filters it does not know for non-admins (query_filters), as here.
         break;
     }
   }
-  return rows;
+  return {
+    scope,
+    sql: (x) => wheres.reduce((y, w) => w(y), x),
+    post: posts.length ? (v) => posts.every((f) => f(v)) : null,
+  };
 }
 
 function sortValue(svc: BlockStorageService, v: VolumeRow, k: string): unknown {
@@ -207,13 +233,43 @@ function sortValue(svc: BlockStorageService, v: VolumeRow, k: string): unknown {
   }
 }
 
+/** The column a sort key orders by. */
+function sortColumn(k: string): VolumeSortColumn {
+  if (k === 'display_name') return 'name';
+  if (k === 'volume_type') return 'volume_type_id';
+  return k as VolumeSortColumn;
+}
+
 async function list(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
   const q = req.query as Query;
   // GET /volumes/ is a show of the empty id in Cinder: not found.
   if (req.url.split('?')[0]!.endsWith('/')) throw new ApiError(404, 'Volume  could not be found.', 'VolumeNotFound');
-  const rows = await query(svc, req);
+  const f = await query(svc, req);
   const keys = sortKeys(q, SORT_KEYS);
-  const { page, more } = pageRows(rows, q, keys, (v, k) => sortValue(svc, v, k));
+  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
+  let page: VolumeRow[];
+  let more: boolean;
+  let total: number | undefined;
+  if (f.post) {
+    // A metadata filter: the column filters in SQL, the rest and the page in memory.
+    const rows = (await svc.parts.volumes.select(f.sql)).filter(f.post);
+    ({ page, more } = pageRows(rows, q, keys, (v, k) => sortValue(svc, v, k)));
+    total = rows.length;
+  } else {
+    // The page in SQL: filters, order, marker (keyset), offset and limit in the query.
+    const { offset, limit } = pageNumbers(q);
+    const r = await svc.parts.volumes.page({
+      filter: f.sql,
+      scope: f.scope,
+      order: keys.map(([k, d]) => [sortColumn(k), d]),
+      marker: q.marker,
+      offset,
+      limit,
+      count: withCount,
+    });
+    if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+    ({ rows: page, more, total } = r);
+  }
   const out: Record<string, unknown> = {};
   if (detail) {
     const atts = await svc.parts.volumes.attachmentsOf(page.map((v) => v.id));
@@ -221,15 +277,22 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
     out.volumes = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
   } else out.volumes = page.map((v) => volumeSummary(req, v));
   if (more && page.length) out.volumes_links = pageLinks(req, page[page.length - 1]!.id);
-  if (at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count')) out.count = rows.length;
+  if (withCount) out.count = total;
   return out;
+}
+
+/** The volumes the query selects (every one, for the summary). */
+async function queryAll(svc: BlockStorageService, req: FastifyRequest): Promise<VolumeRow[]> {
+  const f = await query(svc, req);
+  const rows = await svc.parts.volumes.select(f.sql);
+  return f.post ? rows.filter(f.post) : rows;
 }
 
 export const listVolumes = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);
 export const listVolumesDetail = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, true);
 
 export async function volumesSummary(svc: BlockStorageService, req: FastifyRequest) {
-  const rows = await query(svc, req);
+  const rows = await queryAll(svc, req);
   const out: Record<string, unknown> = {
     total_size: rows.reduce((n, v) => n + v.size, 0),
     total_count: rows.length,
