@@ -293,13 +293,20 @@ for (const engine of databaseEngines('compute external events')) {
         'the floating IP gone from addresses',
         async () => !(await show(id)).addresses.private.some((a: any) => a.addr === fip.floating_ip_address),
       );
-      // Fixed IPs changed in the network: network-changed, the new address shows.
+      // Fixed IPs changed in the network: network-changed, the new address shows. The address is
+      // one no port holds (the IPAM picks addresses at random, so a fixed choice could be taken).
+      const used = new Set<string>(
+        (await neutron('GET', '/v2.0/ports')).body.ports.flatMap((p: any) =>
+          p.fixed_ips.map((f: any) => f.ip_address as string),
+        ),
+      );
+      const free = Array.from({ length: 50 }, (_, i) => `10.30.0.${200 + i}`).find((a) => !used.has(a))!;
       const put = await neutron('PUT', `/v2.0/ports/${port.id}`, {
-        port: { fixed_ips: [{ ip_address: '10.30.0.200' }] },
+        port: { fixed_ips: [{ ip_address: free }] },
       });
       assert.equal(put.status, 200, JSON.stringify(put.body));
       await until('the new fixed IP in addresses', async () =>
-        (await show(id)).addresses.private.some((a: any) => a.addr === '10.30.0.200'),
+        (await show(id)).addresses.private.some((a: any) => a.addr === free),
       );
     });
 
