@@ -2,11 +2,9 @@
 // (the UserAppCred* and UserAccessRule* resources of keystone/api/users.py).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import type { Role } from '../assignment.ts';
 import {
-  ApplicationCredentialManager,
   generateSecret,
   parseExpiration,
   renderTime,
@@ -85,11 +83,8 @@ interface AppCredBody {
   access_rules?: Array<{ id?: string; service?: string; path?: string; method?: string }>;
 }
 
-export function registerApplicationCredentialRoutes(
-  app: FastifyInstance,
-  s: IdentityService,
-  acs: ApplicationCredentialManager,
-) {
+export function registerApplicationCredentialRoutes(app: FastifyInstance, s: IdentityService) {
+  const acs = s.applicationCredentials;
   /** Trust-, OAuth1- and EC2-derived tokens may not manage application credentials; app-cred tokens are judged apart. */
   const blockDelegated = (req: FastifyRequest) => {
     if (req.ctx?.methods.includes('application_credential')) return;
@@ -230,10 +225,3 @@ export function registerApplicationCredentialRoutes(
     reply.code(204).send();
   });
 }
-
-export const applicationCredentialsExtension: IdentityExtension = {
-  name: 'application_credentials',
-  routes(app, s) {
-    registerApplicationCredentialRoutes(app, s, s.applicationCredentials);
-  },
-};

@@ -3,9 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
-import { CREDENTIAL_COLUMNS, CredentialManager, hashAccessKey, type Credential } from '../credential.ts';
+import { CREDENTIAL_COLUMNS, hashAccessKey, type Credential } from '../credential.ts';
 import { listBody, q, requireBody } from './common.ts';
 import { pyRepr } from '../../core/python.ts';
 
@@ -106,7 +105,8 @@ function renderEc2(req: FastifyRequest, c: Credential) {
   };
 }
 
-export function registerCredentialRoutes(app: FastifyInstance, s: IdentityService, creds: CredentialManager) {
+export function registerCredentialRoutes(app: FastifyInstance, s: IdentityService) {
+  const creds = s.credentials;
   // ---- /v3/credentials ----
   app.post('/v3/credentials', async (req, reply) => {
     const body = requireBody(req.body, 'credential');
@@ -288,10 +288,3 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     reply.code(204).send();
   });
 }
-
-export const credentialsExtension: IdentityExtension = {
-  name: 'credentials',
-  routes(app, s) {
-    registerCredentialRoutes(app, s, s.credentials);
-  },
-};

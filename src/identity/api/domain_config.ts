@@ -1,6 +1,5 @@
 // /v3/domains/{domain_id}/config[/{group}[/{option}]] and /v3/domains/config[/{group}[/{option}]]/default.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { DomainConfigManager } from '../domain_config.ts';
 
@@ -9,7 +8,7 @@ type P = { domain_id: string; group?: string; option?: string };
 /** The `config` object of a request body; anything missing becomes {} (upstream then answers 403). */
 const bodyConfig = (req: FastifyRequest): unknown => (req.body as { config?: unknown } | undefined)?.config ?? {};
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function registerDomainConfigRoutes(app: FastifyInstance, s: IdentityService) {
   const m = (): DomainConfigManager => s.domainConfig;
 
   // GET/HEAD: authorization first (so an unknown domain is not revealed to the unauthorized), then the domain.
@@ -72,8 +71,3 @@ function routes(app: FastifyInstance, s: IdentityService) {
     app.head(path, showDefault);
   }
 }
-
-export const domainConfigExtension: IdentityExtension = {
-  name: 'domain_config',
-  routes,
-};

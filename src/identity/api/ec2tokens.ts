@@ -3,9 +3,8 @@
 // (Swift's s3api) that pass the request a client signed; when the signature is the EC2
 // credential's, the answer is a project token for the credential's user (method
 // `ec2credential`): 200, with X-Subject-Token for ec2tokens.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { hashAccessKey } from '../credential.ts';
 import { checkEc2Signature, checkS3Signature, checkTimestamp, type Ec2Request } from '../ec2.ts';
@@ -80,19 +79,16 @@ const methodNotAllowed = async (_req: FastifyRequest, reply: FastifyReply) => {
   throw new ApiError(405, 'The method is not allowed for the requested URL.', 'Method Not Allowed');
 };
 
-export const ec2TokensExtension: IdentityExtension = {
-  name: 'ec2tokens',
-  routes(app, s) {
-    app.post('/v3/ec2tokens', { config: { auth: false } }, async (req, reply) => {
-      const model = await authenticate(s, req.body, checkEc2Signature);
-      reply.header('X-Subject-Token', model.id);
-      return s.tokens.render(model, q(req).nocatalog === undefined);
-    });
-    app.post('/v3/s3tokens', { config: { auth: false } }, async (req) => {
-      const model = await authenticate(s, req.body, checkS3Signature);
-      return s.tokens.render(model, q(req).nocatalog === undefined);
-    });
-    app.get('/v3/ec2tokens', { config: { auth: false } }, methodNotAllowed);
-    app.get('/v3/s3tokens', { config: { auth: false } }, methodNotAllowed);
-  },
-};
+export function registerEc2TokenRoutes(app: FastifyInstance, s: IdentityService) {
+  app.post('/v3/ec2tokens', { config: { auth: false } }, async (req, reply) => {
+    const model = await authenticate(s, req.body, checkEc2Signature);
+    reply.header('X-Subject-Token', model.id);
+    return s.tokens.render(model, q(req).nocatalog === undefined);
+  });
+  app.post('/v3/s3tokens', { config: { auth: false } }, async (req) => {
+    const model = await authenticate(s, req.body, checkS3Signature);
+    return s.tokens.render(model, q(req).nocatalog === undefined);
+  });
+  app.get('/v3/ec2tokens', { config: { auth: false } }, methodNotAllowed);
+  app.get('/v3/s3tokens', { config: { auth: false } }, methodNotAllowed);
+}

@@ -1,6 +1,5 @@
 // /v3/OS-EP-FILTER: endpoint groups and project associations with endpoints and endpoint groups.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts';
 import { renderEndpoint } from './catalog.ts';
@@ -20,7 +19,7 @@ const renderGroup = (req: FastifyRequest, g: EndpointGroup) => ({
 
 const groupProps = { name: name255, description, filters: { type: 'object' } };
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function registerEndpointFilterRoutes(app: FastifyInstance, s: IdentityService) {
   const m = (): EndpointFilterManager => s.endpointFilter;
   /** Flask answers HEAD wherever it answers GET. */
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
@@ -192,9 +191,3 @@ function routes(app: FastifyInstance, s: IdentityService) {
     );
   });
 }
-
-export const endpointFilterExtension: IdentityExtension = {
-  name: 'endpoint_filter',
-  // A project's associations are deleted with it, in ResourceManager.deleteProject.
-  routes,
-};

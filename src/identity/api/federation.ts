@@ -4,7 +4,6 @@
 // WebSSO posts the token back to a trusted dashboard. SAML2 (the IdP side, ECP, metadata) is not served.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import type { IdentityProvider, Mapping, Protocol, ServiceProvider } from '../federation/manager.ts';
 import { renderDomain, renderProject } from './resource.ts';
@@ -123,7 +122,7 @@ type Params = Record<string, string>;
 const params = (req: FastifyRequest) => req.params as Params;
 const bodyOf = <T>(req: FastifyRequest, key: string) => (req.body as Record<string, T>)[key]!;
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function registerFederationRoutes(app: FastifyInstance, s: IdentityService) {
   const f = () => s.federation;
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
     app.get(path, handler);
@@ -325,5 +324,3 @@ function routes(app: FastifyInstance, s: IdentityService) {
     );
   });
 }
-
-export const federationExtension: IdentityExtension = { name: 'OS-FEDERATION', routes };

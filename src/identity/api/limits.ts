@@ -1,7 +1,6 @@
 // /v3/registered_limits, /v3/limits and /v3/limits/model (unified limits).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
 import { idString, listBody, q, selfLink } from './common.ts';
@@ -83,7 +82,8 @@ const limitUpdate = {
   },
 };
 
-function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitManager) {
+export function registerLimitRoutes(app: FastifyInstance, s: IdentityService) {
+  const m = s.limits;
   // ---- registered limits ----
   app.post('/v3/registered_limits', { schema: { body: registeredCreate } }, async (req, reply) => {
     req.authorize('identity:create_registered_limits');
@@ -218,10 +218,3 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
     reply.code(204).send();
   });
 }
-
-export const limitsExtension: IdentityExtension = {
-  name: 'limits',
-  routes(app, s) {
-    registerLimitRoutes(app, s, s.limits);
-  },
-};

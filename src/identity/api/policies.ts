@@ -1,7 +1,6 @@
 // /v3/policies (policy blobs) and OS-ENDPOINT-POLICY (/v3/policies/{id}/OS-ENDPOINT-POLICY/...,
 // /v3/endpoints/{id}/OS-ENDPOINT-POLICY/policy).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
 import { renderEndpoint } from './catalog.ts';
@@ -18,7 +17,7 @@ const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
 
 const policyProps = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } };
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function registerPolicyRoutes(app: FastifyInstance, s: IdentityService) {
   const m = (): PolicyBlobManager => s.policyBlobs;
   const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
     app.get(path, handler);
@@ -123,8 +122,3 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return { policy: renderPolicy(req, await m().policyForEndpoint(endpoint_id)) };
   });
 }
-
-export const policiesExtension: IdentityExtension = {
-  name: 'policies',
-  routes,
-};

@@ -1,9 +1,8 @@
 // /v3/OS-TRUST/trusts: create, list, show and delete trusts, and the roles they delegate.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, forbidden } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
-import { TRUST_FIELDS, TrustManager, renderTrustTime, type Trust, type TrustRequest } from '../trust.ts';
+import { TRUST_FIELDS, renderTrustTime, type Trust, type TrustRequest } from '../trust.ts';
 import { notFound } from '../backend.ts';
 import { renderRole } from './roles.ts';
 import { listBody, q } from './common.ts';
@@ -134,7 +133,8 @@ function validateTrust(t: Record<string, unknown>): TrustRequest {
   };
 }
 
-function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustManager) {
+export function registerTrustRoutes(app: FastifyInstance, s: IdentityService) {
+  const m = s.trusts;
   const target = async (req: FastifyRequest) => {
     // The trust is looked up before policy: a missing one is a 404, not a 403 (lp#1840288).
     const t = await m.get((req.params as { trust_id: string }).trust_id);
@@ -239,20 +239,3 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
     },
   });
 }
-
-export const trustsExtension: IdentityExtension = {
-  name: 'trusts',
-  init(s) {
-    const m = s.trusts;
-    // Keystone drops the trusts of deleted users and projects.
-    s.backend.bus.onNotification('identity.user.deleted', (n) =>
-      m.deleteForUser((n.payload as { resource_info: string }).resource_info),
-    );
-    s.backend.bus.onNotification('identity.project.deleted', (n) =>
-      m.deleteForProject((n.payload as { resource_info: string }).resource_info),
-    );
-  },
-  routes(app, s) {
-    registerTrustRoutes(app, s, s.trusts);
-  },
-};
