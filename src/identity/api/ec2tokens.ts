@@ -3,7 +3,7 @@
 // (Swift's s3api) that pass the request a client signed; when the signature is the EC2
 // credential's, the answer is a project token for the credential's user (method
 // `ec2credential`): 200, with X-Subject-Token for ec2tokens.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import { hashAccessKey } from '../credential.ts';
@@ -79,16 +79,16 @@ const methodNotAllowed = async (_req: FastifyRequest, reply: FastifyReply) => {
   throw new ApiError(405, 'The method is not allowed for the requested URL.', 'Method Not Allowed');
 };
 
-export function registerEc2TokenRoutes(app: FastifyInstance, s: IdentityService) {
-  app.post('/v3/ec2tokens', { config: { auth: false } }, async (req, reply) => {
+export function ec2TokenHandlers(s: IdentityService) {
+  async function ec2Tokens(req: FastifyRequest, reply: FastifyReply) {
     const model = await authenticate(s, req.body, checkEc2Signature);
     reply.header('X-Subject-Token', model.id);
     return s.tokens.render(model, q(req).nocatalog === undefined);
-  });
-  app.post('/v3/s3tokens', { config: { auth: false } }, async (req) => {
+  }
+  async function s3Tokens(req: FastifyRequest) {
     const model = await authenticate(s, req.body, checkS3Signature);
     return s.tokens.render(model, q(req).nocatalog === undefined);
-  });
-  app.get('/v3/ec2tokens', { config: { auth: false } }, methodNotAllowed);
-  app.get('/v3/s3tokens', { config: { auth: false } }, methodNotAllowed);
+  }
+
+  return { ec2Tokens, s3Tokens, methodNotAllowed };
 }
