@@ -17,22 +17,27 @@ const SNAPSHOT = path.join(import.meta.dirname, 'fixtures', 'identity-routes.txt
 
 export async function identityRoutes(): Promise<string[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idroutes-'));
-  const config = defaultConfig(dir);
-  const log = createLogger('silent');
-  const db = await openDatabase<IdentityDb>({ url: ':memory:', service: 'identity', dataDir: dir });
-  const svc = new IdentityService(db, config, new InProcessBus(), log);
-  const app = Fastify({ exposeHeadRoutes: false });
   const routes: string[] = [];
-  app.addHook('onRoute', (r) => {
-    const auth = (r.config as { auth?: unknown } | undefined)?.auth;
-    const opts = [auth === undefined ? '' : ` auth=${String(auth)}`, r.schema?.body ? ' body-schema' : ''].join('');
-    for (const m of [r.method].flat()) routes.push(`${m} ${r.url}${opts}`);
-  });
-  await svc.register(app);
-  await app.ready();
-  await app.close();
-  await db.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    const config = defaultConfig(dir);
+    const db = await openDatabase<IdentityDb>({ url: ':memory:', service: 'identity', dataDir: dir });
+    try {
+      const svc = new IdentityService(db, config, new InProcessBus(), createLogger('silent'));
+      const app = Fastify({ exposeHeadRoutes: false });
+      app.addHook('onRoute', (r) => {
+        const auth = (r.config as { auth?: unknown } | undefined)?.auth;
+        const opts = [auth === undefined ? '' : ` auth=${String(auth)}`, r.schema?.body ? ' body-schema' : ''].join('');
+        for (const m of [r.method].flat()) routes.push(`${m} ${r.url}${opts}`);
+      });
+      await svc.register(app);
+      await app.ready();
+      await app.close();
+    } finally {
+      await db.destroy();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   return [...new Set(routes)].sort();
 }
 
