@@ -30,12 +30,8 @@ import { PolicyBlobManager } from './policy_blob.ts';
 import { EndpointFilterManager } from './endpoint_filter.ts';
 import { DomainConfigManager } from './domain_config.ts';
 import { IDENTITY_POLICIES } from './policies.ts';
-import { registerAuthRoutes } from './api/auth.ts';
-import { registerResourceRoutes } from './api/resource.ts';
-import { registerUserRoutes } from './api/users.ts';
-import { registerRoleRoutes } from './api/roles.ts';
-import { registerCatalogRoutes } from './api/catalog.ts';
-import { extensions } from './extensions.ts';
+import { registerRoutes } from './api/routes.ts';
+import { oauth1Of } from './api/oauth1.ts';
 import { FederationManager } from './federation/manager.ts';
 import { TotpAuth } from './totp.ts';
 import { AUTH_METHODS, MfaManager } from './mfa.ts';
@@ -58,7 +54,7 @@ export class IdentityService implements ServiceModule {
   credentialKeys: KeyRepository;
   tokens: TokenProvider;
   // The managers of the API families beyond the core (Keystone's credential, trust, limit, policy,
-  // endpoint_filter, domain_config and application_credential backends); extensions.ts mounts their routes.
+  // endpoint_filter, domain_config and application_credential backends); api/routes.ts mounts their routes.
   credentials: CredentialManager;
   applicationCredentials: ApplicationCredentialManager;
   trusts: TrustManager;
@@ -128,7 +124,14 @@ export class IdentityService implements ServiceModule {
     this.mfa.init();
     this.tokens.formatter.reload();
     await this.revoke.load();
-    for (const ext of extensions) await ext.init?.(this);
+    // OS-OAUTH1's access tokens authenticate; Keystone drops the trusts of deleted users and projects.
+    this.tokens.oauth = oauth1Of(this);
+    this.backend.bus.onNotification('identity.user.deleted', (n) =>
+      this.trusts.deleteForUser((n.payload as { resource_info: string }).resource_info),
+    );
+    this.backend.bus.onNotification('identity.project.deleted', (n) =>
+      this.trusts.deleteForProject((n.payload as { resource_info: string }).resource_info),
+    );
     // `stratus keys rotate` works on the key repository on disk; a running process picks the new keys up.
     let keys = this.tokenKeys
       .load()
@@ -154,12 +157,7 @@ export class IdentityService implements ServiceModule {
   }
 
   async register(app: FastifyInstance) {
-    registerAuthRoutes(app, this);
-    registerResourceRoutes(app, this);
-    registerUserRoutes(app, this);
-    registerRoleRoutes(app, this);
-    registerCatalogRoutes(app, this);
-    for (const ext of extensions) ext.routes(app, this);
+    registerRoutes(app, this);
   }
 
   /** Token validation for every service of this process. */

@@ -1,12 +1,10 @@
 // /v3/users/{user_id}/application_credentials and /v3/users/{user_id}/access_rules
 // (the UserAppCred* and UserAccessRule* resources of keystone/api/users.py).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import type { Role } from '../assignment.ts';
 import {
-  ApplicationCredentialManager,
   generateSecret,
   parseExpiration,
   renderTime,
@@ -85,11 +83,8 @@ interface AppCredBody {
   access_rules?: Array<{ id?: string; service?: string; path?: string; method?: string }>;
 }
 
-export function registerApplicationCredentialRoutes(
-  app: FastifyInstance,
-  s: IdentityService,
-  acs: ApplicationCredentialManager,
-) {
+export function applicationCredentialHandlers(s: IdentityService) {
+  const acs = s.applicationCredentials;
   /** Trust-, OAuth1- and EC2-derived tokens may not manage application credentials; app-cred tokens are judged apart. */
   const blockDelegated = (req: FastifyRequest) => {
     if (req.ctx?.methods.includes('application_credential')) return;
@@ -107,7 +102,7 @@ export function registerApplicationCredentialRoutes(
     }
   };
 
-  app.post('/v3/users/:user_id/application_credentials', { schema: { body: createSchema } }, async (req, reply) => {
+  async function createApplicationCredential(req: FastifyRequest, reply: FastifyReply) {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:create_application_credential', { user_id });
     const body = (req.body as { application_credential: AppCredBody }).application_credential;
@@ -152,9 +147,9 @@ export function registerApplicationCredentialRoutes(
     });
     reply.code(201);
     return { application_credential: renderAppCred(req, created, allRoles, secret) };
-  });
+  }
 
-  app.get('/v3/users/:user_id/application_credentials', async (req) => {
+  async function listApplicationCredentials(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:list_application_credentials', { user_id });
     blockDelegated(req);
@@ -165,7 +160,7 @@ export function registerApplicationCredentialRoutes(
       'application_credentials',
       list.map((a) => renderAppCred(req, a, roles)),
     );
-  });
+  }
 
   /** Policy sees the credential's owner, not the user named in the path (upstream's fix for OSSA-2018-xxx). */
   const loadForPolicy = async (req: FastifyRequest, rule: string) => {
@@ -182,17 +177,17 @@ export function registerApplicationCredentialRoutes(
     return cur;
   };
 
-  app.get('/v3/users/:user_id/application_credentials/:application_credential_id', async (req) => {
+  async function getApplicationCredential(req: FastifyRequest) {
     const cur = await loadForPolicy(req, 'identity:get_application_credential');
     return { application_credential: renderAppCred(req, cur, await s.assignment.roles()) };
-  });
+  }
 
-  app.delete('/v3/users/:user_id/application_credentials/:application_credential_id', async (req, reply) => {
+  async function deleteApplicationCredential(req: FastifyRequest, reply: FastifyReply) {
     const cur = await loadForPolicy(req, 'identity:delete_application_credential');
     await requireUnrestricted(req);
     await acs.delete(cur.id);
     reply.code(204).send();
-  });
+  }
 
   // ---- access rules ----
   const userTarget = async (req: FastifyRequest) => {
@@ -201,7 +196,7 @@ export function registerApplicationCredentialRoutes(
     return { user_id, target: u ? { user: { id: u.id, domain_id: u.domain_id } } : {} };
   };
 
-  app.get('/v3/users/:user_id/access_rules', async (req) => {
+  async function listAccessRules(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:list_access_rules', await userTarget(req));
     blockDelegated(req);
@@ -212,28 +207,35 @@ export function registerApplicationCredentialRoutes(
       'access_rules',
       list.map((r) => ({ ...r, links: ruleLink(req, user_id, r) })),
     );
-  });
+  }
 
-  app.get('/v3/users/:user_id/access_rules/:access_rule_id', async (req) => {
+  async function getAccessRule(req: FastifyRequest) {
     const { user_id, access_rule_id } = req.params as { user_id: string; access_rule_id: string };
     req.authorize('identity:get_access_rule', await userTarget(req));
     blockDelegated(req);
     const r = await acs.getAccessRule(user_id, access_rule_id);
     return { access_rule: { ...r, links: ruleLink(req, user_id, r) } };
-  });
+  }
 
-  app.delete('/v3/users/:user_id/access_rules/:access_rule_id', async (req, reply) => {
+  async function deleteAccessRule(req: FastifyRequest, reply: FastifyReply) {
     const { user_id, access_rule_id } = req.params as { user_id: string; access_rule_id: string };
     req.authorize('identity:delete_access_rule', await userTarget(req));
     blockDelegated(req);
     await acs.deleteAccessRule(user_id, access_rule_id);
     reply.code(204).send();
-  });
+  }
+  return {
+    createApplicationCredential,
+    listApplicationCredentials,
+    getApplicationCredential,
+    deleteApplicationCredential,
+    listAccessRules,
+    getAccessRule,
+    deleteAccessRule,
+  };
 }
 
-export const applicationCredentialsExtension: IdentityExtension = {
-  name: 'application_credentials',
-  routes(app, s) {
-    registerApplicationCredentialRoutes(app, s, s.applicationCredentials);
-  },
+/** The request body schemas of application_credentials's routes, by handler (api/routes.ts mounts them). */
+export const applicationCredentialSchemas = {
+  createApplicationCredential: createSchema,
 };

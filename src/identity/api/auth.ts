@@ -1,6 +1,6 @@
 // /v3/auth/*: issue, validate, check and revoke tokens; the token's catalog, projects,
 // domains and system; OS-REVOKE events; and the version documents.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import { renderDomain, renderProject } from './resource.ts';
@@ -16,16 +16,18 @@ function versionDoc(req: FastifyRequest) {
   return { ...V3, links: [{ rel: 'self', href: `${req.baseUrl}/v3/` }], 'media-types': MEDIA };
 }
 
-export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
+export function authHandlers(s: IdentityService) {
   const tokens = s.tokens;
 
-  app.get('/', { config: { auth: false } }, async (req, reply) => {
+  async function listVersions(req: FastifyRequest, reply: FastifyReply) {
     reply.code(300);
     return { versions: { values: [versionDoc(req)] } };
-  });
-  app.get('/v3', { config: { auth: false } }, async (req) => ({ version: versionDoc(req) }));
+  }
+  async function showV3(req: FastifyRequest) {
+    return { version: versionDoc(req) };
+  }
 
-  app.post('/v3/auth/tokens', { config: { auth: false } }, async (req, reply) => {
+  async function issueToken(req: FastifyRequest, reply: FastifyReply) {
     const body = req.body as { auth?: unknown } | null | undefined;
     if (!body || typeof body !== 'object' || !body.auth || typeof body.auth !== 'object')
       throw new ApiError(400, "Invalid input for field 'auth': 'auth' is a required property", 'ValidationError');
@@ -43,7 +45,7 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
     }
     reply.code(201).header('X-Subject-Token', model.id);
     return tokens.render(model, q(req).nocatalog === undefined);
-  });
+  }
 
   /** The X-Subject-Token of GET/HEAD/DELETE, validated; 404 when it is not a valid token. */
   async function subject(req: FastifyRequest, rule: string) {
@@ -62,29 +64,29 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
     req.authorize(rule, { target: { token: { user_id: model.user.id } } });
     return model;
   }
-  app.get('/v3/auth/tokens', async (req, reply) => {
+  async function validateToken(req: FastifyRequest, reply: FastifyReply) {
     const model = await subject(req, 'identity:validate_token');
     reply.header('X-Subject-Token', model.id);
     return tokens.render(model, q(req).nocatalog === undefined);
-  });
-  app.head('/v3/auth/tokens', async (req, reply) => {
+  }
+  async function checkToken(req: FastifyRequest, reply: FastifyReply) {
     const model = await subject(req, 'identity:check_token');
     reply.header('X-Subject-Token', model.id).code(200).send();
-  });
-  app.delete('/v3/auth/tokens', async (req, reply) => {
+  }
+  async function revokeToken(req: FastifyRequest, reply: FastifyReply) {
     const model = await subject(req, 'identity:revoke_token');
     await tokens.revokeToken(model);
     reply.code(204).send();
-  });
+  }
 
-  app.get('/v3/auth/catalog', async (req) => {
+  async function getAuthCatalog(req: FastifyRequest) {
     req.authorize('identity:get_auth_catalog');
     const ctx = req.ctx!;
     if (!ctx.projectId && !ctx.domainId && !ctx.system)
       throw new ApiError(403, 'A scoped token is required to get the catalog.', 'Forbidden');
     return { catalog: await s.catalog.catalog(ctx.projectId, ctx.userId), links: selfLink(req, 'auth/catalog') };
-  });
-  app.get('/v3/auth/projects', async (req) => {
+  }
+  async function getAuthProjects(req: FastifyRequest) {
     req.authorize('identity:get_auth_projects');
     const ids = await s.assignment.projectIdsForUser(req.ctx!.userId);
     const list = (await s.resource.list({ ids, isDomain: false })).filter((p) => p.enabled);
@@ -93,8 +95,8 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
       'projects',
       list.map((p) => renderProject(req, p)),
     );
-  });
-  app.get('/v3/auth/domains', async (req) => {
+  }
+  async function getAuthDomains(req: FastifyRequest) {
     req.authorize('identity:get_auth_domains');
     const ids = await s.assignment.domainIdsForUser(req.ctx!.userId);
     const list = (await s.resource.list({ ids, isDomain: true })).filter((d) => d.enabled);
@@ -103,14 +105,14 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
       'domains',
       list.map((d) => renderDomain(req, d)),
     );
-  });
-  app.get('/v3/auth/system', async (req) => {
+  }
+  async function getAuthSystem(req: FastifyRequest) {
     req.authorize('identity:get_auth_system');
     const roles = await s.assignment.rolesOnSystem(req.ctx!.userId);
     return { system: roles.length ? [{ all: true }] : [], links: selfLink(req, 'auth/system') };
-  });
+  }
 
-  app.get('/v3/OS-REVOKE/events', async (req) => {
+  async function listRevokeEvents(req: FastifyRequest) {
     req.authorize('identity:list_revoke_events');
     const since = q(req).since;
     const events = s.revoke.list(since).map((e) => {
@@ -128,5 +130,18 @@ export function registerAuthRoutes(app: FastifyInstance, s: IdentityService) {
       return out;
     });
     return { events, links: { self: `${req.baseUrl}/v3/OS-REVOKE/events`, previous: null, next: null } };
-  });
+  }
+  return {
+    listVersions,
+    showV3,
+    issueToken,
+    validateToken,
+    checkToken,
+    revokeToken,
+    getAuthCatalog,
+    getAuthProjects,
+    getAuthDomains,
+    getAuthSystem,
+    listRevokeEvents,
+  };
 }

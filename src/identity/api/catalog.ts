@@ -1,5 +1,5 @@
 // /v3/regions, /v3/services, /v3/endpoints.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import type { Endpoint, Region, Service } from '../catalog.ts';
 import { boolean, description, listBody, q, queryBool, selfLink, wrap, type Attrs } from './common.ts';
@@ -50,10 +50,10 @@ const endpointProps = {
   enabled: boolean,
 };
 
-export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) {
+export function catalogHandlers(s: IdentityService) {
   const c = s.catalog;
   // regions
-  app.post('/v3/regions', { schema: { body: wrap('region', { properties: regionProps }) } }, async (req, reply) => {
+  async function createRegion(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_region');
     const {
       id,
@@ -64,77 +64,65 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
     } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
     reply.code(201);
     return { region: renderRegion(req, await c.createRegion({ id, description: d, parent_region_id, extra })) };
-  });
-  app.put(
-    '/v3/regions/:region_id',
-    { schema: { body: wrap('region', { properties: regionProps }) } },
-    async (req, reply) => {
-      const { region_id } = req.params as { region_id: string };
-      req.authorize('identity:create_region');
-      const {
-        id: _i,
-        description: d,
-        parent_region_id,
-        links: _l,
-        ...extra
-      } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
-      reply.code(201);
-      return {
-        region: renderRegion(req, await c.createRegion({ id: region_id, description: d, parent_region_id, extra })),
-      };
-    },
-  );
-  app.get('/v3/regions', async (req) => {
+  }
+  async function createRegionWithId(req: FastifyRequest, reply: FastifyReply) {
+    const { region_id } = req.params as { region_id: string };
+    req.authorize('identity:create_region');
+    const {
+      id: _i,
+      description: d,
+      parent_region_id,
+      links: _l,
+      ...extra
+    } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
+    reply.code(201);
+    return {
+      region: renderRegion(req, await c.createRegion({ id: region_id, description: d, parent_region_id, extra })),
+    };
+  }
+  async function listRegions(req: FastifyRequest) {
     req.authorize('identity:list_regions');
     return listBody(
       req,
       'regions',
       (await c.listRegions(q(req).parent_region_id)).map((r) => renderRegion(req, r)),
     );
-  });
-  app.get('/v3/regions/:region_id', async (req) => {
+  }
+  async function getRegion(req: FastifyRequest) {
     req.authorize('identity:get_region');
     return { region: renderRegion(req, await c.getRegion((req.params as Record<string, string>).region_id)) };
-  });
-  app.patch(
-    '/v3/regions/:region_id',
-    { schema: { body: wrap('region', { properties: regionProps }) } },
-    async (req) => {
-      req.authorize('identity:update_region');
-      return {
-        region: renderRegion(
-          req,
-          await c.updateRegion(
-            (req.params as Record<string, string>).region_id,
-            (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region,
-          ),
+  }
+  async function updateRegion(req: FastifyRequest) {
+    req.authorize('identity:update_region');
+    return {
+      region: renderRegion(
+        req,
+        await c.updateRegion(
+          (req.params as Record<string, string>).region_id,
+          (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region,
         ),
-      };
-    },
-  );
-  app.delete('/v3/regions/:region_id', async (req, reply) => {
+      ),
+    };
+  }
+  async function deleteRegion(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_region');
     await c.deleteRegion((req.params as Record<string, string>).region_id);
     reply.code(204).send();
-  });
+  }
   // services
-  app.post(
-    '/v3/services',
-    { schema: { body: wrap('service', { required: ['type'], properties: serviceProps }) } },
-    async (req, reply) => {
-      req.authorize('identity:create_service');
-      const {
-        type,
-        enabled,
-        id: _i,
-        links: _l,
-        ...extra
-      } = (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service;
-      reply.code(201);
-      return { service: renderService(req, await c.createService({ type, enabled, extra })) };
-    },
-  );
-  app.get('/v3/services', async (req) => {
+  async function createService(req: FastifyRequest, reply: FastifyReply) {
+    req.authorize('identity:create_service');
+    const {
+      type,
+      enabled,
+      id: _i,
+      links: _l,
+      ...extra
+    } = (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service;
+    reply.code(201);
+    return { service: renderService(req, await c.createService({ type, enabled, extra })) };
+  }
+  async function listServices(req: FastifyRequest) {
     req.authorize('identity:list_services');
     const query = q(req);
     return listBody(
@@ -142,70 +130,62 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
       'services',
       (await c.listServices({ type: query.type, name: query.name })).map((x) => renderService(req, x)),
     );
-  });
-  app.get('/v3/services/:service_id', async (req) => {
+  }
+  async function getService(req: FastifyRequest) {
     req.authorize('identity:get_service');
     return { service: renderService(req, await c.getService((req.params as Record<string, string>).service_id)) };
-  });
-  app.patch(
-    '/v3/services/:service_id',
-    { schema: { body: wrap('service', { properties: serviceProps }) } },
-    async (req) => {
-      req.authorize('identity:update_service');
-      return {
-        service: renderService(
-          req,
-          await c.updateService(
-            (req.params as Record<string, string>).service_id,
-            (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service,
-          ),
+  }
+  async function updateService(req: FastifyRequest) {
+    req.authorize('identity:update_service');
+    return {
+      service: renderService(
+        req,
+        await c.updateService(
+          (req.params as Record<string, string>).service_id,
+          (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service,
         ),
-      };
-    },
-  );
-  app.delete('/v3/services/:service_id', async (req, reply) => {
+      ),
+    };
+  }
+  async function deleteService(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_service');
     await c.deleteService((req.params as Record<string, string>).service_id);
     reply.code(204).send();
-  });
+  }
   // endpoints
-  app.post(
-    '/v3/endpoints',
-    { schema: { body: wrap('endpoint', { required: ['service_id', 'interface', 'url'], properties: endpointProps }) } },
-    async (req, reply) => {
-      req.authorize('identity:create_endpoint');
-      const {
-        service_id,
-        interface: iface,
-        region_id,
-        region,
-        url,
-        enabled,
-        id: _i,
-        links: _l,
-        ...extra
-      } = (
-        req.body as {
-          endpoint: Attrs<{
-            service_id: string;
-            interface: string;
-            region_id?: string | null;
-            region?: string | null;
-            url: string;
-            enabled?: boolean;
-          }>;
-        }
-      ).endpoint;
-      reply.code(201);
-      return {
-        endpoint: renderEndpoint(
-          req,
-          await c.createEndpoint({ service_id, interface: iface, region_id: region_id ?? region, url, enabled, extra }),
-        ),
-      };
-    },
-  );
-  app.get('/v3/endpoints', async (req) => {
+  async function createEndpoint(req: FastifyRequest, reply: FastifyReply) {
+    req.authorize('identity:create_endpoint');
+    const {
+      service_id,
+      interface: iface,
+      region_id,
+      region,
+      url,
+      enabled,
+      id: _i,
+      links: _l,
+      ...extra
+    } = (
+      req.body as {
+        endpoint: Attrs<{
+          service_id: string;
+          interface: string;
+          region_id?: string | null;
+          region?: string | null;
+          url: string;
+          enabled?: boolean;
+        }>;
+      }
+    ).endpoint;
+    reply.code(201);
+    return {
+      endpoint: renderEndpoint(
+        req,
+        await c.createEndpoint({ service_id, interface: iface, region_id: region_id ?? region, url, enabled, extra }),
+      ),
+    };
+  }
+  async function listEndpoints(req: FastifyRequest) {
     req.authorize('identity:list_endpoints');
     const query = q(req);
     let list = await c.listEndpoints({
@@ -219,46 +199,68 @@ export function registerCatalogRoutes(app: FastifyInstance, s: IdentityService) 
       'endpoints',
       list.map((e) => renderEndpoint(req, e)),
     );
-  });
-  app.get('/v3/endpoints/:endpoint_id', async (req) => {
+  }
+  async function getEndpoint(req: FastifyRequest) {
     // Keystone loads the endpoint before the policy (its member_key lookup): an unknown one is a 404 for anyone.
     const e = await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
     req.authorize('identity:get_endpoint');
     return { endpoint: renderEndpoint(req, e) };
-  });
-  app.patch(
-    '/v3/endpoints/:endpoint_id',
-    { schema: { body: wrap('endpoint', { properties: endpointProps }) } },
-    async (req) => {
-      await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
-      req.authorize('identity:update_endpoint');
-      const patch = {
-        ...(
-          req.body as {
-            endpoint: Attrs<{
-              service_id: string;
-              interface: string;
-              region_id?: string | null;
-              region?: string | null;
-              url: string;
-              enabled?: boolean;
-            }>;
-          }
-        ).endpoint,
-      };
-      if (patch.region !== undefined && patch.region_id === undefined) patch.region_id = patch.region;
-      return {
-        endpoint: renderEndpoint(
-          req,
-          await c.updateEndpoint((req.params as Record<string, string>).endpoint_id, patch),
-        ),
-      };
-    },
-  );
-  app.delete('/v3/endpoints/:endpoint_id', async (req, reply) => {
+  }
+  async function updateEndpoint(req: FastifyRequest) {
+    await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
+    req.authorize('identity:update_endpoint');
+    const patch = {
+      ...(
+        req.body as {
+          endpoint: Attrs<{
+            service_id: string;
+            interface: string;
+            region_id?: string | null;
+            region?: string | null;
+            url: string;
+            enabled?: boolean;
+          }>;
+        }
+      ).endpoint,
+    };
+    if (patch.region !== undefined && patch.region_id === undefined) patch.region_id = patch.region;
+    return {
+      endpoint: renderEndpoint(req, await c.updateEndpoint((req.params as Record<string, string>).endpoint_id, patch)),
+    };
+  }
+  async function deleteEndpoint(req: FastifyRequest, reply: FastifyReply) {
     await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
     req.authorize('identity:delete_endpoint');
     await c.deleteEndpoint((req.params as Record<string, string>).endpoint_id);
     reply.code(204).send();
-  });
+  }
+  return {
+    createRegion,
+    createRegionWithId,
+    listRegions,
+    getRegion,
+    updateRegion,
+    deleteRegion,
+    createService,
+    listServices,
+    getService,
+    updateService,
+    deleteService,
+    createEndpoint,
+    listEndpoints,
+    getEndpoint,
+    updateEndpoint,
+    deleteEndpoint,
+  };
 }
+
+/** The request body schemas of catalog's routes, by handler (api/routes.ts mounts them). */
+export const catalogSchemas = {
+  createRegion: wrap('region', { properties: regionProps }),
+  createRegionWithId: wrap('region', { properties: regionProps }),
+  updateRegion: wrap('region', { properties: regionProps }),
+  createService: wrap('service', { required: ['type'], properties: serviceProps }),
+  updateService: wrap('service', { properties: serviceProps }),
+  createEndpoint: wrap('endpoint', { required: ['service_id', 'interface', 'url'], properties: endpointProps }),
+  updateEndpoint: wrap('endpoint', { properties: endpointProps }),
+};

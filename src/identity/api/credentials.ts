@@ -1,11 +1,10 @@
 // /v3/credentials and /v3/users/{user_id}/credentials/OS-EC2 (keystone/api/credentials.py and
 // the OS-EC2 resources of keystone/api/users.py). Both live in the credential table.
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
-import { CREDENTIAL_COLUMNS, CredentialManager, hashAccessKey, type Credential } from '../credential.ts';
+import { CREDENTIAL_COLUMNS, hashAccessKey, type Credential } from '../credential.ts';
 import { listBody, q, requireBody } from './common.ts';
 import { pyRepr } from '../../core/python.ts';
 
@@ -106,9 +105,10 @@ function renderEc2(req: FastifyRequest, c: Credential) {
   };
 }
 
-export function registerCredentialRoutes(app: FastifyInstance, s: IdentityService, creds: CredentialManager) {
+export function credentialHandlers(s: IdentityService) {
+  const creds = s.credentials;
   // ---- /v3/credentials ----
-  app.post('/v3/credentials', async (req, reply) => {
+  async function createCredential(req: FastifyRequest, reply: FastifyReply) {
     const body = requireBody(req.body, 'credential');
     req.authorize('identity:create_credential', credTarget(body));
     checkTypes(body);
@@ -135,9 +135,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     });
     reply.code(201);
     return { credential: renderCredential(req, c) };
-  });
+  }
 
-  app.get('/v3/credentials', async (req) => {
+  async function listCredentials(req: FastifyRequest) {
     const query = q(req);
     // Outside the system scope the caller is checked as the owner of what they list.
     req.authorize('identity:list_credentials', req.ctx?.system ? {} : credTarget({ user_id: req.ctx?.userId }));
@@ -149,18 +149,18 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
       'credentials',
       visible.map((c) => renderCredential(req, c)),
     );
-  });
+  }
 
-  app.get('/v3/credentials/:credential_id', async (req) => {
+  async function getCredential(req: FastifyRequest) {
     const { credential_id } = req.params as { credential_id: string };
     const cur = await creds.find(credential_id);
     req.authorize('identity:get_credential', credTarget(cur));
     if (!cur) throw new ApiError(404, `Could not find credential: ${credential_id}.`, 'CredentialNotFound');
     requirePrimaryAuth(req);
     return { credential: renderCredential(req, cur) };
-  });
+  }
 
-  app.patch('/v3/credentials/:credential_id', async (req) => {
+  async function updateCredential(req: FastifyRequest) {
     const { credential_id } = req.params as { credential_id: string };
     const cur = await creds.find(credential_id);
     req.authorize('identity:update_credential', credTarget(cur));
@@ -201,9 +201,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
       extra: splitExtra(rest),
     });
     return { credential: renderCredential(req, updated) };
-  });
+  }
 
-  app.delete('/v3/credentials/:credential_id', async (req, reply) => {
+  async function deleteCredential(req: FastifyRequest, reply: FastifyReply) {
     const { credential_id } = req.params as { credential_id: string };
     const cur = await creds.find(credential_id);
     req.authorize('identity:delete_credential', credTarget(cur));
@@ -211,14 +211,14 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     requirePrimaryAuth(req);
     await creds.delete(credential_id);
     reply.code(204).send();
-  });
+  }
 
   // ---- /v3/users/{user_id}/credentials/OS-EC2 ----
   const ec2Delegated = (req: FastifyRequest) => {
     if (isDelegated(req)) throw forbiddenAction('Delegated tokens cannot access credentials directly');
   };
 
-  app.get('/v3/users/:user_id/credentials/OS-EC2', async (req) => {
+  async function listEc2Credentials(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:ec2_list_credentials', { user_id });
     ec2Delegated(req);
@@ -229,9 +229,9 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
       'credentials',
       list.map((c) => renderEc2(req, c)),
     );
-  });
+  }
 
-  app.post('/v3/users/:user_id/credentials/OS-EC2', async (req, reply) => {
+  async function createEc2Credential(req: FastifyRequest, reply: FastifyReply) {
     const { user_id } = req.params as { user_id: string };
     req.authorize('identity:ec2_create_credential', { user_id, target: { credential: { user_id } } });
     await s.users.get(user_id);
@@ -258,7 +258,7 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     });
     reply.code(201);
     return { credential: renderEc2(req, c) };
-  });
+  }
 
   const getEc2 = async (req: FastifyRequest, rule: string) => {
     const { user_id, credential_id } = req.params as { user_id: string; credential_id: string };
@@ -278,20 +278,24 @@ export function registerCredentialRoutes(app: FastifyInstance, s: IdentityServic
     return cur;
   };
 
-  app.get('/v3/users/:user_id/credentials/OS-EC2/:credential_id', async (req) => {
+  async function getEc2Credential(req: FastifyRequest) {
     return { credential: renderEc2(req, await getEc2(req, 'identity:ec2_get_credential')) };
-  });
+  }
 
-  app.delete('/v3/users/:user_id/credentials/OS-EC2/:credential_id', async (req, reply) => {
+  async function deleteEc2Credential(req: FastifyRequest, reply: FastifyReply) {
     const cur = await getEc2(req, 'identity:ec2_delete_credential');
     await creds.delete(cur.id);
     reply.code(204).send();
-  });
+  }
+  return {
+    createCredential,
+    listCredentials,
+    getCredential,
+    updateCredential,
+    deleteCredential,
+    listEc2Credentials,
+    createEc2Credential,
+    getEc2Credential,
+    deleteEc2Credential,
+  };
 }
-
-export const credentialsExtension: IdentityExtension = {
-  name: 'credentials',
-  routes(app, s) {
-    registerCredentialRoutes(app, s, s.credentials);
-  },
-};

@@ -1,6 +1,5 @@
 // /v3/domains/{domain_id}/config[/{group}[/{option}]] and /v3/domains/config[/{group}[/{option}]]/default.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdentityExtension } from '../extensions.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import { DomainConfigManager } from '../domain_config.ts';
 
@@ -9,7 +8,7 @@ type P = { domain_id: string; group?: string; option?: string };
 /** The `config` object of a request body; anything missing becomes {} (upstream then answers 403). */
 const bodyConfig = (req: FastifyRequest): unknown => (req.body as { config?: unknown } | undefined)?.config ?? {};
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function domainConfigHandlers(s: IdentityService) {
   const m = (): DomainConfigManager => s.domainConfig;
 
   // GET/HEAD: authorization first (so an unknown domain is not revealed to the unauthorized), then the domain.
@@ -38,17 +37,7 @@ function routes(app: FastifyInstance, s: IdentityService) {
     reply.code(204).send();
   };
 
-  for (const path of [
-    '/v3/domains/:domain_id/config',
-    '/v3/domains/:domain_id/config/:group',
-    '/v3/domains/:domain_id/config/:group/:option',
-  ]) {
-    app.get(path, show);
-    app.head(path, show);
-    app.patch(path, update);
-    app.delete(path, remove);
-  }
-  app.put('/v3/domains/:domain_id/config', async (req, reply) => {
+  async function createDomainConfig(req: FastifyRequest, reply: FastifyReply) {
     const { domain_id } = req.params as P;
     req.authorize('identity:create_domain_config');
     await s.resource.getDomain(domain_id);
@@ -56,24 +45,18 @@ function routes(app: FastifyInstance, s: IdentityService) {
     const config = await m().create(domain_id, bodyConfig(req));
     reply.code(replaced ? 200 : 201);
     return { config };
-  });
+  }
 
   const showDefault = async (req: FastifyRequest) => {
     const { group, option } = req.params as Partial<P>;
     req.authorize('identity:get_domain_config_default');
     return { config: m().getDefault(group, option) };
   };
-  for (const path of [
-    '/v3/domains/config/default',
-    '/v3/domains/config/:group/default',
-    '/v3/domains/config/:group/:option/default',
-  ]) {
-    app.get(path, showDefault);
-    app.head(path, showDefault);
-  }
+  return {
+    getDomainConfig: show,
+    updateDomainConfig: update,
+    deleteDomainConfig: remove,
+    createDomainConfig,
+    getDomainConfigDefault: showDefault,
+  };
 }
-
-export const domainConfigExtension: IdentityExtension = {
-  name: 'domain_config',
-  routes,
-};

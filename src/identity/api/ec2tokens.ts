@@ -5,7 +5,6 @@
 // `ec2credential`): 200, with X-Subject-Token for ec2tokens.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { hashAccessKey } from '../credential.ts';
 import { checkEc2Signature, checkS3Signature, checkTimestamp, type Ec2Request } from '../ec2.ts';
@@ -80,19 +79,16 @@ const methodNotAllowed = async (_req: FastifyRequest, reply: FastifyReply) => {
   throw new ApiError(405, 'The method is not allowed for the requested URL.', 'Method Not Allowed');
 };
 
-export const ec2TokensExtension: IdentityExtension = {
-  name: 'ec2tokens',
-  routes(app, s) {
-    app.post('/v3/ec2tokens', { config: { auth: false } }, async (req, reply) => {
-      const model = await authenticate(s, req.body, checkEc2Signature);
-      reply.header('X-Subject-Token', model.id);
-      return s.tokens.render(model, q(req).nocatalog === undefined);
-    });
-    app.post('/v3/s3tokens', { config: { auth: false } }, async (req) => {
-      const model = await authenticate(s, req.body, checkS3Signature);
-      return s.tokens.render(model, q(req).nocatalog === undefined);
-    });
-    app.get('/v3/ec2tokens', { config: { auth: false } }, methodNotAllowed);
-    app.get('/v3/s3tokens', { config: { auth: false } }, methodNotAllowed);
-  },
-};
+export function ec2TokenHandlers(s: IdentityService) {
+  async function ec2Tokens(req: FastifyRequest, reply: FastifyReply) {
+    const model = await authenticate(s, req.body, checkEc2Signature);
+    reply.header('X-Subject-Token', model.id);
+    return s.tokens.render(model, q(req).nocatalog === undefined);
+  }
+  async function s3Tokens(req: FastifyRequest) {
+    const model = await authenticate(s, req.body, checkS3Signature);
+    return s.tokens.render(model, q(req).nocatalog === undefined);
+  }
+
+  return { ec2Tokens, s3Tokens, methodNotAllowed };
+}

@@ -1,6 +1,5 @@
 // /v3/OS-EP-FILTER: endpoint groups and project associations with endpoints and endpoint groups.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdentityExtension } from '../extensions.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts';
 import { renderEndpoint } from './catalog.ts';
@@ -20,13 +19,8 @@ const renderGroup = (req: FastifyRequest, g: EndpointGroup) => ({
 
 const groupProps = { name: name255, description, filters: { type: 'object' } };
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function endpointFilterHandlers(s: IdentityService) {
   const m = (): EndpointFilterManager => s.endpointFilter;
-  /** Flask answers HEAD wherever it answers GET. */
-  const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
-    app.get(path, handler);
-    app.head(path, handler);
-  };
   const listLimited = (req: FastifyRequest, key: string, all: unknown[]) => {
     const items = applyInexactFilters(key, req.query as Record<string, unknown>, all);
     const limit = s.config.identity.listLimit;
@@ -34,58 +28,50 @@ function routes(app: FastifyInstance, s: IdentityService) {
   };
 
   // ---- endpoint groups ----
-  app.post(
-    `${PREFIX}/endpoint_groups`,
-    { schema: { body: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }) } },
-    async (req, reply) => {
-      req.authorize('identity:create_endpoint_group');
-      const {
-        name,
-        description: d,
-        filters,
-      } = (req.body as { endpoint_group: { name: string; description?: string; filters: Record<string, string> } })
-        .endpoint_group;
-      const g = await m().createGroup({ name, description: d, filters });
-      reply.code(201);
-      return { endpoint_group: renderGroup(req, g) };
-    },
-  );
-  getAndHead(`${PREFIX}/endpoint_groups`, async (req) => {
+  async function createEndpointGroup(req: FastifyRequest, reply: FastifyReply) {
+    req.authorize('identity:create_endpoint_group');
+    const {
+      name,
+      description: d,
+      filters,
+    } = (req.body as { endpoint_group: { name: string; description?: string; filters: Record<string, string> } })
+      .endpoint_group;
+    const g = await m().createGroup({ name, description: d, filters });
+    reply.code(201);
+    return { endpoint_group: renderGroup(req, g) };
+  }
+  async function listEndpointGroups(req: FastifyRequest) {
     req.authorize('identity:list_endpoint_groups');
     return listLimited(
       req,
       'endpoint_groups',
       (await m().listGroups(q(req).name)).map((g) => renderGroup(req, g)),
     );
-  });
-  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req) => {
+  }
+  async function getEndpointGroup(req: FastifyRequest) {
     req.authorize('identity:get_endpoint_group');
     return {
       endpoint_group: renderGroup(req, await m().getGroup((req.params as Record<string, string>).endpoint_group_id)),
     };
-  });
-  app.patch(
-    `${PREFIX}/endpoint_groups/:endpoint_group_id`,
-    { schema: { body: wrap('endpoint_group', { minProperties: 1, properties: groupProps }) } },
-    async (req) => {
-      req.authorize('identity:update_endpoint_group');
-      return {
-        endpoint_group: renderGroup(
-          req,
-          await m().updateGroup(
-            (req.params as Record<string, string>).endpoint_group_id,
-            (req.body as { endpoint_group: Attrs<object> }).endpoint_group,
-          ),
+  }
+  async function updateEndpointGroup(req: FastifyRequest) {
+    req.authorize('identity:update_endpoint_group');
+    return {
+      endpoint_group: renderGroup(
+        req,
+        await m().updateGroup(
+          (req.params as Record<string, string>).endpoint_group_id,
+          (req.body as { endpoint_group: Attrs<object> }).endpoint_group,
         ),
-      };
-    },
-  );
-  app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id`, async (req, reply) => {
+      ),
+    };
+  }
+  async function deleteEndpointGroup(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_endpoint_group');
     await m().deleteGroup((req.params as Record<string, string>).endpoint_group_id);
     reply.code(204).send();
-  });
-  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/endpoints`, async (req) => {
+  }
+  async function listEndpointsAssociatedWithEndpointGroup(req: FastifyRequest) {
     req.authorize('identity:list_endpoints_associated_with_endpoint_group');
     return listBody(
       req,
@@ -94,8 +80,8 @@ function routes(app: FastifyInstance, s: IdentityService) {
         renderEndpoint(req, e),
       ),
     );
-  });
-  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects`, async (req) => {
+  }
+  async function listProjectsAssociatedWithEndpointGroup(req: FastifyRequest) {
     req.authorize('identity:list_projects_associated_with_endpoint_group');
     return listBody(
       req,
@@ -104,11 +90,11 @@ function routes(app: FastifyInstance, s: IdentityService) {
         renderProject(req, p),
       ),
     );
-  });
+  }
 
   // ---- endpoint group <-> project ----
   type GP = { endpoint_group_id: string; project_id: string };
-  getAndHead(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req) => {
+  async function getEndpointGroupInProject(req: FastifyRequest) {
     const { endpoint_group_id, project_id } = req.params as GP;
     req.authorize('identity:get_endpoint_group_in_project');
     await s.resource.getProject(project_id);
@@ -121,57 +107,57 @@ function routes(app: FastifyInstance, s: IdentityService) {
         links: selfLink(req, `OS-EP-FILTER/endpoint_groups/${endpoint_group_id}/projects/${project_id}`),
       },
     };
-  });
-  app.put(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req, reply) => {
+  }
+  async function addEndpointGroupToProject(req: FastifyRequest, reply: FastifyReply) {
     const { endpoint_group_id, project_id } = req.params as GP;
     req.authorize('identity:add_endpoint_group_to_project');
     await s.resource.getProject(project_id);
     await m().getGroup(endpoint_group_id);
     await m().addGroupToProject(endpoint_group_id, project_id);
     reply.code(204).send();
-  });
-  app.delete(`${PREFIX}/endpoint_groups/:endpoint_group_id/projects/:project_id`, async (req, reply) => {
+  }
+  async function removeEndpointGroupFromProject(req: FastifyRequest, reply: FastifyReply) {
     const { endpoint_group_id, project_id } = req.params as GP;
     req.authorize('identity:remove_endpoint_group_from_project');
     await s.resource.getProject(project_id);
     await m().getGroup(endpoint_group_id);
     await m().removeGroupFromProject(endpoint_group_id, project_id);
     reply.code(204).send();
-  });
-  getAndHead(`${PREFIX}/projects/:project_id/endpoint_groups`, async (req) => {
+  }
+  async function listEndpointGroupsForProject(req: FastifyRequest) {
     req.authorize('identity:list_endpoint_groups_for_project');
     return listBody(
       req,
       'endpoint_groups',
       (await m().groupsForProject((req.params as Record<string, string>).project_id)).map((g) => renderGroup(req, g)),
     );
-  });
+  }
 
   // ---- endpoint <-> project ----
   type EP = { project_id: string; endpoint_id: string };
-  getAndHead(`${PREFIX}/projects/:project_id/endpoints/:endpoint_id`, async (req, reply) => {
+  async function checkEndpointInProject(req: FastifyRequest, reply: FastifyReply) {
     const { project_id, endpoint_id } = req.params as EP;
     req.authorize('identity:check_endpoint_in_project');
     await s.catalog.getEndpoint(endpoint_id);
     await s.resource.getProject(project_id);
     await m().checkEndpointInProject(endpoint_id, project_id);
     return reply.code(204).send();
-  });
-  app.put(`${PREFIX}/projects/:project_id/endpoints/:endpoint_id`, async (req, reply) => {
+  }
+  async function addEndpointToProject(req: FastifyRequest, reply: FastifyReply) {
     const { project_id, endpoint_id } = req.params as EP;
     req.authorize('identity:add_endpoint_to_project');
     await s.catalog.getEndpoint(endpoint_id);
     await s.resource.getProject(project_id);
     await m().addEndpointToProject(endpoint_id, project_id);
     reply.code(204).send();
-  });
-  app.delete(`${PREFIX}/projects/:project_id/endpoints/:endpoint_id`, async (req, reply) => {
+  }
+  async function removeEndpointFromProject(req: FastifyRequest, reply: FastifyReply) {
     const { project_id, endpoint_id } = req.params as EP;
     req.authorize('identity:remove_endpoint_from_project');
     await m().removeEndpointFromProject(endpoint_id, project_id);
     reply.code(204).send();
-  });
-  getAndHead(`${PREFIX}/projects/:project_id/endpoints`, async (req) => {
+  }
+  async function listEndpointsForProject(req: FastifyRequest) {
     req.authorize('identity:list_endpoints_for_project');
     return listBody(
       req,
@@ -180,8 +166,8 @@ function routes(app: FastifyInstance, s: IdentityService) {
         renderEndpoint(req, e),
       ),
     );
-  });
-  getAndHead(`${PREFIX}/endpoints/:endpoint_id/projects`, async (req) => {
+  }
+  async function listProjectsForEndpoint(req: FastifyRequest) {
     req.authorize('identity:list_projects_for_endpoint');
     return listBody(
       req,
@@ -190,11 +176,29 @@ function routes(app: FastifyInstance, s: IdentityService) {
         renderProject(req, p),
       ),
     );
-  });
+  }
+  return {
+    createEndpointGroup,
+    listEndpointGroups,
+    getEndpointGroup,
+    updateEndpointGroup,
+    deleteEndpointGroup,
+    listEndpointsAssociatedWithEndpointGroup,
+    listProjectsAssociatedWithEndpointGroup,
+    getEndpointGroupInProject,
+    addEndpointGroupToProject,
+    removeEndpointGroupFromProject,
+    listEndpointGroupsForProject,
+    checkEndpointInProject,
+    addEndpointToProject,
+    removeEndpointFromProject,
+    listEndpointsForProject,
+    listProjectsForEndpoint,
+  };
 }
 
-export const endpointFilterExtension: IdentityExtension = {
-  name: 'endpoint_filter',
-  // A project's associations are deleted with it, in ResourceManager.deleteProject.
-  routes,
+/** The request body schemas of endpoint_filter's routes, by handler (api/routes.ts mounts them). */
+export const endpointFilterSchemas = {
+  createEndpointGroup: wrap('endpoint_group', { required: ['name', 'filters'], properties: groupProps }),
+  updateEndpointGroup: wrap('endpoint_group', { minProperties: 1, properties: groupProps }),
 };

@@ -2,9 +2,8 @@
 // service providers, the projects and domains a federated token may scope to, and the federated
 // authentication endpoint (the `mapped` method through an identity provider's protocol).
 // WebSSO posts the token back to a trusted dashboard. SAML2 (the IdP side, ECP, metadata) is not served.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import type { IdentityProvider, Mapping, Protocol, ServiceProvider } from '../federation/manager.ts';
 import { renderDomain, renderProject } from './resource.ts';
@@ -123,22 +122,18 @@ type Params = Record<string, string>;
 const params = (req: FastifyRequest) => req.params as Params;
 const bodyOf = <T>(req: FastifyRequest, key: string) => (req.body as Record<string, T>)[key]!;
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function federationHandlers(s: IdentityService) {
   const f = () => s.federation;
-  const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
-    app.get(path, handler);
-    app.head(path, handler);
-  };
 
   // ---- identity providers ----
   const idps = `/v3/${FED}/identity_providers`;
-  app.put(`${idps}/:idp_id`, { schema: { body: idpCreate } }, async (req, reply) => {
+  async function createIdentityProvider(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_identity_provider');
     const idp = await f().createIdp(params(req).idp_id!, bodyOf(req, 'identity_provider'));
     reply.code(201);
     return { identity_provider: renderIdp(req, idp) };
-  });
-  getAndHead(idps, async (req) => {
+  }
+  async function listIdentityProviders(req: FastifyRequest) {
     req.authorize('identity:list_identity_providers');
     const enabled = queryBool(q(req).enabled);
     const list = await f().listIdps({ id: q(req).id, enabled });
@@ -147,32 +142,32 @@ function routes(app: FastifyInstance, s: IdentityService) {
       'identity_providers',
       list.map((i) => renderIdp(req, i)),
     );
-  });
-  getAndHead(`${idps}/:idp_id`, async (req) => {
+  }
+  async function getIdentityProvider(req: FastifyRequest) {
     req.authorize('identity:get_identity_provider');
     return { identity_provider: renderIdp(req, await f().getIdp(params(req).idp_id!)) };
-  });
-  app.patch(`${idps}/:idp_id`, { schema: { body: idpUpdate } }, async (req) => {
+  }
+  async function updateIdentityProvider(req: FastifyRequest) {
     req.authorize('identity:update_identity_provider');
     const idp = await f().updateIdp(params(req).idp_id!, bodyOf(req, 'identity_provider'));
     return { identity_provider: renderIdp(req, idp) };
-  });
-  app.delete(`${idps}/:idp_id`, async (req, reply) => {
+  }
+  async function deleteIdentityProvider(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_identity_provider');
     await f().deleteIdp(params(req).idp_id!);
     reply.code(204).send();
-  });
+  }
 
   // ---- protocols ----
   const protocols = `${idps}/:idp_id/protocols`;
-  app.put(`${protocols}/:protocol_id`, { schema: { body: protocolCreate } }, async (req, reply) => {
+  async function createProtocol(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_protocol');
     const { idp_id, protocol_id } = params(req);
     const p = await f().createProtocol(idp_id!, protocol_id!, bodyOf(req, 'protocol'));
     reply.code(201);
     return { protocol: renderProtocol(req, p) };
-  });
-  getAndHead(protocols, async (req) => {
+  }
+  async function listProtocols(req: FastifyRequest) {
     req.authorize('identity:list_protocols');
     const list = await f().listProtocols(params(req).idp_id!);
     return listBody(
@@ -180,23 +175,23 @@ function routes(app: FastifyInstance, s: IdentityService) {
       'protocols',
       list.map((p) => renderProtocol(req, p)),
     );
-  });
-  getAndHead(`${protocols}/:protocol_id`, async (req) => {
+  }
+  async function getProtocol(req: FastifyRequest) {
     req.authorize('identity:get_protocol');
     const { idp_id, protocol_id } = params(req);
     return { protocol: renderProtocol(req, await f().getProtocol(idp_id!, protocol_id!)) };
-  });
-  app.patch(`${protocols}/:protocol_id`, { schema: { body: protocolUpdate } }, async (req) => {
+  }
+  async function updateProtocol(req: FastifyRequest) {
     req.authorize('identity:update_protocol');
     const { idp_id, protocol_id } = params(req);
     return { protocol: renderProtocol(req, await f().updateProtocol(idp_id!, protocol_id!, bodyOf(req, 'protocol'))) };
-  });
-  app.delete(`${protocols}/:protocol_id`, async (req, reply) => {
+  }
+  async function deleteProtocol(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_protocol');
     const { idp_id, protocol_id } = params(req);
     await f().deleteProtocol(idp_id!, protocol_id!);
     reply.code(204).send();
-  });
+  }
 
   // ---- federated authentication: an unscoped federated token ----
   const federatedAuth = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -208,8 +203,6 @@ function routes(app: FastifyInstance, s: IdentityService) {
     reply.code(201).header('X-Subject-Token', model.id);
     return s.tokens.render(model);
   };
-  app.get(`${protocols}/:protocol_id/auth`, { config: { auth: false } }, federatedAuth);
-  app.post(`${protocols}/:protocol_id/auth`, { config: { auth: false } }, federatedAuth);
 
   // ---- WebSSO: the token posted back to a trusted dashboard (Horizon) by an auto-submitting form ----
   const websso = async (req: FastifyRequest, reply: FastifyReply, idpId: string | undefined) => {
@@ -224,17 +217,9 @@ function routes(app: FastifyInstance, s: IdentityService) {
     reply.code(200).type('text/html; charset=UTF-8');
     return ssoForm(origin, model.id);
   };
-  const ssoIdp = `/v3/auth/${FED}/identity_providers/:idp_id/protocols/:protocol_id/websso`;
-  const ssoAny = `/v3/auth/${FED}/websso/:protocol_id`;
-  for (const method of ['GET', 'POST'] as const) {
-    app.route({
-      method,
-      url: ssoIdp,
-      config: { auth: false },
-      handler: (req, reply) => websso(req, reply, params(req).idp_id),
-    });
-    app.route({ method, url: ssoAny, config: { auth: false }, handler: (req, reply) => websso(req, reply, undefined) });
-  }
+  const webssoForIdentityProvider = (req: FastifyRequest, reply: FastifyReply) =>
+    websso(req, reply, params(req).idp_id);
+  const webssoForProtocol = (req: FastifyRequest, reply: FastifyReply) => websso(req, reply, undefined);
 
   // ---- mappings ----
   const mappings = `/v3/${FED}/mappings`;
@@ -244,43 +229,43 @@ function routes(app: FastifyInstance, s: IdentityService) {
       throw new ApiError(400, "Invalid input for field 'mapping': 'mapping' is a required property", 'ValidationError');
     return m;
   };
-  app.put(`${mappings}/:mapping_id`, async (req, reply) => {
+  async function createMapping(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_mapping');
     const m = await f().createMapping(params(req).mapping_id!, mappingBody(req));
     reply.code(201);
     return { mapping: renderMapping(req, m) };
-  });
-  getAndHead(mappings, async (req) => {
+  }
+  async function listMappings(req: FastifyRequest) {
     req.authorize('identity:list_mappings');
     return listBody(
       req,
       'mappings',
       (await f().listMappings()).map((m) => renderMapping(req, m)),
     );
-  });
-  getAndHead(`${mappings}/:mapping_id`, async (req) => {
+  }
+  async function getMapping(req: FastifyRequest) {
     req.authorize('identity:get_mapping');
     return { mapping: renderMapping(req, await f().getMapping(params(req).mapping_id!)) };
-  });
-  app.patch(`${mappings}/:mapping_id`, async (req) => {
+  }
+  async function updateMapping(req: FastifyRequest) {
     req.authorize('identity:update_mapping');
     return { mapping: renderMapping(req, await f().updateMapping(params(req).mapping_id!, mappingBody(req))) };
-  });
-  app.delete(`${mappings}/:mapping_id`, async (req, reply) => {
+  }
+  async function deleteMapping(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_mapping');
     await f().deleteMapping(params(req).mapping_id!);
     reply.code(204).send();
-  });
+  }
 
   // ---- service providers ----
   const sps = `/v3/${FED}/service_providers`;
-  app.put(`${sps}/:sp_id`, { schema: { body: spCreate } }, async (req, reply) => {
+  async function createServiceProvider(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_service_provider');
     const sp = await f().createSp(params(req).sp_id!, bodyOf(req, 'service_provider'));
     reply.code(201);
     return { service_provider: renderSp(req, sp) };
-  });
-  getAndHead(sps, async (req) => {
+  }
+  async function listServiceProviders(req: FastifyRequest) {
     req.authorize('identity:list_service_providers');
     const list = await f().listSps({ id: q(req).id, enabled: queryBool(q(req).enabled) });
     return listBody(
@@ -288,23 +273,23 @@ function routes(app: FastifyInstance, s: IdentityService) {
       'service_providers',
       list.map((sp) => renderSp(req, sp)),
     );
-  });
-  getAndHead(`${sps}/:sp_id`, async (req) => {
+  }
+  async function getServiceProvider(req: FastifyRequest) {
     req.authorize('identity:get_service_provider');
     return { service_provider: renderSp(req, await f().getSp(params(req).sp_id!)) };
-  });
-  app.patch(`${sps}/:sp_id`, { schema: { body: spUpdate } }, async (req) => {
+  }
+  async function updateServiceProvider(req: FastifyRequest) {
     req.authorize('identity:update_service_provider');
     return { service_provider: renderSp(req, await f().updateSp(params(req).sp_id!, bodyOf(req, 'service_provider'))) };
-  });
-  app.delete(`${sps}/:sp_id`, async (req, reply) => {
+  }
+  async function deleteServiceProvider(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_service_provider');
     await f().deleteSp(params(req).sp_id!);
     reply.code(204).send();
-  });
+  }
 
   // ---- what a (federated) token may scope to: the deprecated aliases of /v3/auth/projects|domains ----
-  getAndHead(`/v3/${FED}/projects`, async (req) => {
+  async function getAuthProjects(req: FastifyRequest) {
     req.authorize('identity:get_auth_projects');
     const ids = await s.assignment.projectIdsForUser(req.ctx!.userId);
     const list = (await s.resource.list({ ids, isDomain: false })).filter((p) => p.enabled);
@@ -313,8 +298,8 @@ function routes(app: FastifyInstance, s: IdentityService) {
       'projects',
       list.map((p) => renderProject(req, p)),
     );
-  });
-  getAndHead(`/v3/${FED}/domains`, async (req) => {
+  }
+  async function getAuthDomains(req: FastifyRequest) {
     req.authorize('identity:get_auth_domains');
     const ids = await s.assignment.domainIdsForUser(req.ctx!.userId);
     const list = (await s.resource.list({ ids, isDomain: true })).filter((d) => d.enabled);
@@ -323,7 +308,42 @@ function routes(app: FastifyInstance, s: IdentityService) {
       'domains',
       list.map((d) => renderDomain(req, d)),
     );
-  });
+  }
+  return {
+    webssoForIdentityProvider,
+    webssoForProtocol,
+    createIdentityProvider,
+    listIdentityProviders,
+    getIdentityProvider,
+    updateIdentityProvider,
+    deleteIdentityProvider,
+    createProtocol,
+    listProtocols,
+    getProtocol,
+    updateProtocol,
+    deleteProtocol,
+    federatedAuth,
+    createMapping,
+    listMappings,
+    getMapping,
+    updateMapping,
+    deleteMapping,
+    createServiceProvider,
+    listServiceProviders,
+    getServiceProvider,
+    updateServiceProvider,
+    deleteServiceProvider,
+    getAuthProjects,
+    getAuthDomains,
+  };
 }
 
-export const federationExtension: IdentityExtension = { name: 'OS-FEDERATION', routes };
+/** The request body schemas of federation's routes, by handler (api/routes.ts mounts them). */
+export const federationSchemas = {
+  createIdentityProvider: idpCreate,
+  updateIdentityProvider: idpUpdate,
+  createProtocol: protocolCreate,
+  updateProtocol: protocolUpdate,
+  createServiceProvider: spCreate,
+  updateServiceProvider: spUpdate,
+};

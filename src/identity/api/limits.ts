@@ -1,7 +1,6 @@
 // /v3/registered_limits, /v3/limits and /v3/limits/model (unified limits).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
 import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
 import { idString, listBody, q, selfLink } from './common.ts';
@@ -83,17 +82,18 @@ const limitUpdate = {
   },
 };
 
-function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitManager) {
+export function limitHandlers(s: IdentityService) {
+  const m = s.limits;
   // ---- registered limits ----
-  app.post('/v3/registered_limits', { schema: { body: registeredCreate } }, async (req, reply) => {
+  async function createRegisteredLimits(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_registered_limits');
     const refs = await m.createRegistered(
       (req.body as { registered_limits: Parameters<LimitManager['createRegistered']>[0] }).registered_limits,
     );
     reply.code(201);
     return { registered_limits: refs.map((r) => renderRegistered(req, r)) };
-  });
-  app.get('/v3/registered_limits', async (req) => {
+  }
+  async function listRegisteredLimits(req: FastifyRequest) {
     req.authorize('identity:list_registered_limits');
     const query = q(req);
     const list = await m.listRegistered({
@@ -106,8 +106,8 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
       'registered_limits',
       list.map((r) => renderRegistered(req, r)),
     );
-  });
-  app.get('/v3/registered_limits/:registered_limit_id', async (req) => {
+  }
+  async function getRegisteredLimit(req: FastifyRequest) {
     req.authorize('identity:get_registered_limit');
     return {
       registered_limit: renderRegistered(
@@ -115,8 +115,8 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
         await m.getRegistered((req.params as Record<string, string>).registered_limit_id),
       ),
     };
-  });
-  app.patch('/v3/registered_limits/:registered_limit_id', { schema: { body: registeredUpdate } }, async (req) => {
+  }
+  async function updateRegisteredLimit(req: FastifyRequest) {
     req.authorize('identity:update_registered_limit');
     return {
       registered_limit: renderRegistered(
@@ -127,19 +127,19 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
         ),
       ),
     };
-  });
-  app.delete('/v3/registered_limits/:registered_limit_id', async (req, reply) => {
+  }
+  async function deleteRegisteredLimit(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_registered_limit');
     await m.deleteRegistered((req.params as Record<string, string>).registered_limit_id);
     reply.code(204).send();
-  });
+  }
 
   // ---- limits ----
-  app.get('/v3/limits/model', async (req) => {
+  async function getLimitModel(req: FastifyRequest) {
     req.authorize('identity:get_limit_model');
     return { model: { ...LIMIT_MODEL } };
-  });
-  app.post('/v3/limits', { schema: { body: limitCreate } }, async (req, reply) => {
+  }
+  async function createLimits(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_limits');
     const items = (req.body as { limits: Parameters<LimitManager['createLimits']>[0] }).limits;
     items.forEach((l, i) => {
@@ -153,8 +153,8 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
     const refs = await m.createLimits(items);
     reply.code(201);
     return { limits: refs.map((l) => renderLimit(req, l)) };
-  });
-  app.get('/v3/limits', async (req) => {
+  }
+  async function listLimits(req: FastifyRequest) {
     req.authorize('identity:list_limits');
     const query = q(req);
     const f = {
@@ -180,8 +180,8 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
       'limits',
       list.map((l) => renderLimit(req, l)),
     );
-  });
-  app.get('/v3/limits/:limit_id', async (req) => {
+  }
+  async function getLimit(req: FastifyRequest) {
     const { limit_id } = req.params as { limit_id: string };
     // The target carries the limit's project or domain; a missing limit is checked after policy.
     const target: Record<string, unknown> = {};
@@ -199,8 +199,8 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
     }
     req.authorize('identity:get_limit', { target });
     return { limit: renderLimit(req, await m.getLimit(limit_id)) };
-  });
-  app.patch('/v3/limits/:limit_id', { schema: { body: limitUpdate } }, async (req) => {
+  }
+  async function updateLimit(req: FastifyRequest) {
     req.authorize('identity:update_limit');
     return {
       limit: renderLimit(
@@ -211,17 +211,31 @@ function registerLimitRoutes(app: FastifyInstance, s: IdentityService, m: LimitM
         ),
       ),
     };
-  });
-  app.delete('/v3/limits/:limit_id', async (req, reply) => {
+  }
+  async function deleteLimit(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_limit');
     await m.deleteLimit((req.params as Record<string, string>).limit_id);
     reply.code(204).send();
-  });
+  }
+  return {
+    createRegisteredLimits,
+    listRegisteredLimits,
+    getRegisteredLimit,
+    updateRegisteredLimit,
+    deleteRegisteredLimit,
+    getLimitModel,
+    createLimits,
+    listLimits,
+    getLimit,
+    updateLimit,
+    deleteLimit,
+  };
 }
 
-export const limitsExtension: IdentityExtension = {
-  name: 'limits',
-  routes(app, s) {
-    registerLimitRoutes(app, s, s.limits);
-  },
+/** The request body schemas of limits's routes, by handler (api/routes.ts mounts them). */
+export const limitSchemas = {
+  createRegisteredLimits: registeredCreate,
+  updateRegisteredLimit: registeredUpdate,
+  createLimits: limitCreate,
+  updateLimit: limitUpdate,
 };

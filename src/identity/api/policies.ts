@@ -1,7 +1,6 @@
 // /v3/policies (policy blobs) and OS-ENDPOINT-POLICY (/v3/policies/{id}/OS-ENDPOINT-POLICY/...,
 // /v3/endpoints/{id}/OS-ENDPOINT-POLICY/policy).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdentityExtension } from '../extensions.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
 import { renderEndpoint } from './catalog.ts';
@@ -18,24 +17,16 @@ const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
 
 const policyProps = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } };
 
-function routes(app: FastifyInstance, s: IdentityService) {
+export function policyHandlers(s: IdentityService) {
   const m = (): PolicyBlobManager => s.policyBlobs;
-  const getAndHead = (path: string, handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
-    app.get(path, handler);
-    app.head(path, handler);
-  };
 
-  app.post(
-    '/v3/policies',
-    { schema: { body: wrap('policy', { required: ['blob', 'type'], properties: policyProps }) } },
-    async (req, reply) => {
-      req.authorize('identity:create_policy');
-      const p = await m().create((req.body as { policy: Attrs<object> }).policy);
-      reply.code(201);
-      return { policy: renderPolicy(req, p) };
-    },
-  );
-  getAndHead('/v3/policies', async (req) => {
+  async function createPolicy(req: FastifyRequest, reply: FastifyReply) {
+    req.authorize('identity:create_policy');
+    const p = await m().create((req.body as { policy: Attrs<object> }).policy);
+    reply.code(201);
+    return { policy: renderPolicy(req, p) };
+  }
+  async function listPolicies(req: FastifyRequest) {
     req.authorize('identity:list_policies');
     const items = applyInexactFilters(
       'policies',
@@ -46,36 +37,31 @@ function routes(app: FastifyInstance, s: IdentityService) {
     return limit && items.length > limit
       ? listBody(req, 'policies', items.slice(0, limit), true)
       : listBody(req, 'policies', items);
-  });
-  getAndHead('/v3/policies/:policy_id', async (req) => {
+  }
+  async function getPolicy(req: FastifyRequest) {
     req.authorize('identity:get_policy');
     return { policy: renderPolicy(req, await m().get((req.params as Record<string, string>).policy_id)) };
-  });
-  app.patch(
-    '/v3/policies/:policy_id',
-    { schema: { body: wrap('policy', { minProperties: 1, properties: policyProps }) } },
-    async (req) => {
-      req.authorize('identity:update_policy');
-      return {
-        policy: renderPolicy(
-          req,
-          await m().update(
-            (req.params as Record<string, string>).policy_id,
-            (req.body as { policy: Attrs<object> }).policy,
-          ),
+  }
+  async function updatePolicy(req: FastifyRequest) {
+    req.authorize('identity:update_policy');
+    return {
+      policy: renderPolicy(
+        req,
+        await m().update(
+          (req.params as Record<string, string>).policy_id,
+          (req.body as { policy: Attrs<object> }).policy,
         ),
-      };
-    },
-  );
-  app.delete('/v3/policies/:policy_id', async (req, reply) => {
+      ),
+    };
+  }
+  async function deletePolicy(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:delete_policy');
     await m().delete((req.params as Record<string, string>).policy_id);
     reply.code(204).send();
-  });
+  }
 
   // ---- OS-ENDPOINT-POLICY ----
-  const base = '/v3/policies/:policy_id/OS-ENDPOINT-POLICY';
-  getAndHead(`${base}/endpoints`, async (req) => {
+  async function listEndpointsForPolicy(req: FastifyRequest) {
     req.authorize('identity:list_endpoints_for_policy');
     const { policy_id } = req.params as { policy_id: string };
     await m().get(policy_id);
@@ -84,10 +70,10 @@ function routes(app: FastifyInstance, s: IdentityService) {
       'endpoints',
       (await m().endpointsForPolicy(policy_id)).map((e) => renderEndpoint(req, e)),
     );
-  });
+  }
 
   /** PUT (associate), GET/HEAD (check) and DELETE for one kind of association target. */
-  const association = (path: string, kind: string, target: (p: Record<string, string>) => Promise<PolicyTarget>) => {
+  const association = (kind: string, target: (p: Record<string, string>) => Promise<PolicyTarget>) => {
     const handle = (action: 'create' | 'check' | 'delete') => async (req: FastifyRequest, reply: FastifyReply) => {
       const params = req.params as Record<string, string>;
       req.authorize(`identity:${action}_policy_association_for_${kind}`);
@@ -98,33 +84,50 @@ function routes(app: FastifyInstance, s: IdentityService) {
       else await m().dissociate(params.policy_id!, t);
       return reply.code(204).send();
     };
-    app.put(path, handle('create'));
-    getAndHead(path, handle('check'));
-    app.delete(path, handle('delete'));
+    return { create: handle('create'), check: handle('check'), remove: handle('delete') };
   };
-  association(`${base}/endpoints/:endpoint_id`, 'endpoint', async (p) => {
+  const forEndpoint = association('endpoint', async (p) => {
     await s.catalog.getEndpoint(p.endpoint_id!);
     return { endpointId: p.endpoint_id };
   });
-  association(`${base}/services/:service_id`, 'service', async (p) => {
+  const forService = association('service', async (p) => {
     await s.catalog.getService(p.service_id!);
     return { serviceId: p.service_id };
   });
-  association(`${base}/services/:service_id/regions/:region_id`, 'region_and_service', async (p) => {
+  const forRegionAndService = association('region_and_service', async (p) => {
     await s.catalog.getService(p.service_id!);
     await s.catalog.getRegion(p.region_id!);
     return { serviceId: p.service_id, regionId: p.region_id };
   });
 
-  getAndHead('/v3/endpoints/:endpoint_id/OS-ENDPOINT-POLICY/policy', async (req) => {
+  async function getPolicyForEndpoint(req: FastifyRequest) {
     req.authorize('identity:get_policy_for_endpoint');
     const { endpoint_id } = req.params as { endpoint_id: string };
     await s.catalog.getEndpoint(endpoint_id);
     return { policy: renderPolicy(req, await m().policyForEndpoint(endpoint_id)) };
-  });
+  }
+  return {
+    createPolicy,
+    listPolicies,
+    getPolicy,
+    updatePolicy,
+    deletePolicy,
+    listEndpointsForPolicy,
+    createPolicyAssociationForEndpoint: forEndpoint.create,
+    checkPolicyAssociationForEndpoint: forEndpoint.check,
+    deletePolicyAssociationForEndpoint: forEndpoint.remove,
+    createPolicyAssociationForService: forService.create,
+    checkPolicyAssociationForService: forService.check,
+    deletePolicyAssociationForService: forService.remove,
+    createPolicyAssociationForRegionAndService: forRegionAndService.create,
+    checkPolicyAssociationForRegionAndService: forRegionAndService.check,
+    deletePolicyAssociationForRegionAndService: forRegionAndService.remove,
+    getPolicyForEndpoint,
+  };
 }
 
-export const policiesExtension: IdentityExtension = {
-  name: 'policies',
-  routes,
+/** The request body schemas of policies's routes, by handler (api/routes.ts mounts them). */
+export const policySchemas = {
+  createPolicy: wrap('policy', { required: ['blob', 'type'], properties: policyProps }),
+  updatePolicy: wrap('policy', { minProperties: 1, properties: policyProps }),
 };

@@ -1,5 +1,5 @@
 // /v3/domains and /v3/projects (with hierarchy and tags).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Project } from '../resource.ts';
@@ -84,50 +84,46 @@ export function tagFilter(query: Record<string, string | undefined>) {
     (!notAny || !notAny.some((t) => p.tags.includes(t)));
 }
 
-export function registerResourceRoutes(app: FastifyInstance, s: IdentityService) {
+export function resourceHandlers(s: IdentityService) {
   const r = s.resource;
 
   // ---- domains ----
-  app.post(
-    '/v3/domains',
-    { schema: { body: wrap('domain', { required: ['name'], properties: domainProps }) } },
-    async (req, reply) => {
-      req.authorize('identity:create_domain');
-      const {
-        explicit_domain_id,
-        name,
-        description: desc,
-        enabled,
-        tags: t,
-        options,
-        id: _id,
-        ...extra
-      } = (
-        req.body as {
-          domain: Attrs<{
-            explicit_domain_id?: string;
-            name: string;
-            description?: string;
-            enabled?: boolean;
-            tags?: string[];
-            options?: Record<string, unknown>;
-          }>;
-        }
-      ).domain;
-      const d = await r.createDomain({
-        id: explicit_domain_id,
-        name,
-        description: desc ?? '',
-        enabled,
-        tags: t,
-        options,
-        extra,
-      });
-      reply.code(201);
-      return { domain: renderDomain(req, d) };
-    },
-  );
-  app.get('/v3/domains', async (req) => {
+  async function createDomain(req: FastifyRequest, reply: FastifyReply) {
+    req.authorize('identity:create_domain');
+    const {
+      explicit_domain_id,
+      name,
+      description: desc,
+      enabled,
+      tags: t,
+      options,
+      id: _id,
+      ...extra
+    } = (
+      req.body as {
+        domain: Attrs<{
+          explicit_domain_id?: string;
+          name: string;
+          description?: string;
+          enabled?: boolean;
+          tags?: string[];
+          options?: Record<string, unknown>;
+        }>;
+      }
+    ).domain;
+    const d = await r.createDomain({
+      id: explicit_domain_id,
+      name,
+      description: desc ?? '',
+      enabled,
+      tags: t,
+      options,
+      extra,
+    });
+    reply.code(201);
+    return { domain: renderDomain(req, d) };
+  }
+  async function listDomains(req: FastifyRequest) {
     const query = q(req);
     req.authorize('identity:list_domains');
     let list = await r.list({ isDomain: true, name: query.name, enabled: queryBool(query.enabled) });
@@ -138,8 +134,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       'domains',
       list.map((d) => renderDomain(req, d)),
     );
-  });
-  app.get('/v3/domains/:domain_id', async (req) => {
+  }
+  async function getDomain(req: FastifyRequest) {
     const { domain_id } = req.params as { domain_id: string };
     const d = await r.getDomain(domain_id).catch((e) => {
       req.authorize('identity:get_domain', { target: { domain: { id: domain_id } }, domain_id });
@@ -147,22 +143,22 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     });
     req.authorize('identity:get_domain', { target: { domain: { id: d.id } }, domain_id: d.id });
     return { domain: renderDomain(req, d) };
-  });
+  }
   // Keystone loads the domain before the policy (a 404 first), and validates the body after it.
-  app.patch('/v3/domains/:domain_id', async (req) => {
+  async function updateDomain(req: FastifyRequest) {
     const { domain_id } = req.params as { domain_id: string };
     await r.getDomain(domain_id);
     req.authorize('identity:update_domain', { target: { domain: { id: domain_id } } });
     validate(req.body, wrap('domain', { minProperties: 1, properties: domainProps }));
     const d = await r.update(domain_id, (req.body as { domain: Attrs<object> }).domain, 'domain');
     return { domain: renderDomain(req, d) };
-  });
-  app.delete('/v3/domains/:domain_id', async (req, reply) => {
+  }
+  async function deleteDomain(req: FastifyRequest, reply: FastifyReply) {
     const { domain_id } = req.params as { domain_id: string };
     req.authorize('identity:delete_domain', { target: { domain: { id: domain_id } } });
     await r.deleteDomain(domain_id);
     reply.code(204).send();
-  });
+  }
 
   // ---- projects ----
   /** Keystone's _build_project_target_enforcement: the project when it exists, else an empty target. */
@@ -170,47 +166,43 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     const p = await r.find(id);
     return p ? { target: { project: { id: p.id, domain_id: p.domain_id } } } : {};
   };
-  app.post(
-    '/v3/projects',
-    { schema: { body: wrap('project', { required: ['name'], properties: projectProps }) } },
-    async (req, reply) => {
-      const body = (
-        req.body as {
-          project: Attrs<{
-            name: string;
-            description?: string;
-            domain_id?: string | null;
-            parent_id?: string | null;
-            enabled?: boolean;
-            is_domain?: boolean;
-            tags?: string[];
-            options?: Record<string, unknown>;
-          }>;
-        }
-      ).project;
-      req.authorize('identity:create_project', { target: { project: body } });
-      const {
-        name,
-        description: desc,
-        domain_id,
-        parent_id,
-        enabled,
-        is_domain,
-        tags: t,
-        options,
-        id: _id,
-        ...extra
-      } = body;
-      const tokenDomain = req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
-      const p = await r.createProject(
-        { name, description: desc ?? '', domain_id, parent_id, enabled, is_domain, tags: t, options, extra },
-        tokenDomain,
-      );
-      reply.code(201);
-      return { project: p.is_domain ? { ...renderProject(req, p), domain_id: null } : renderProject(req, p) };
-    },
-  );
-  app.get('/v3/projects', async (req) => {
+  async function createProject(req: FastifyRequest, reply: FastifyReply) {
+    const body = (
+      req.body as {
+        project: Attrs<{
+          name: string;
+          description?: string;
+          domain_id?: string | null;
+          parent_id?: string | null;
+          enabled?: boolean;
+          is_domain?: boolean;
+          tags?: string[];
+          options?: Record<string, unknown>;
+        }>;
+      }
+    ).project;
+    req.authorize('identity:create_project', { target: { project: body } });
+    const {
+      name,
+      description: desc,
+      domain_id,
+      parent_id,
+      enabled,
+      is_domain,
+      tags: t,
+      options,
+      id: _id,
+      ...extra
+    } = body;
+    const tokenDomain = req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
+    const p = await r.createProject(
+      { name, description: desc ?? '', domain_id, parent_id, enabled, is_domain, tags: t, options, extra },
+      tokenDomain,
+    );
+    reply.code(201);
+    return { project: p.is_domain ? { ...renderProject(req, p), domain_id: null } : renderProject(req, p) };
+  }
+  async function listProjects(req: FastifyRequest) {
     const query = q(req);
     req.authorize('identity:list_projects', listTarget(req, { domain_id: query.domain_id }));
     let list = await r.list({
@@ -227,8 +219,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       'projects',
       list.map((p) => renderProject(req, p)),
     );
-  });
-  app.get('/v3/projects/:project_id', async (req) => {
+  }
+  async function getProject(req: FastifyRequest) {
     const { project_id } = req.params as { project_id: string };
     const query = q(req);
     req.authorize('identity:get_project', await projectTarget(project_id));
@@ -276,51 +268,47 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       }
     }
     return { project: out };
-  });
+  }
   // Keystone enforces before it validates the body, so the policy's 403 comes before a 400.
-  app.patch('/v3/projects/:project_id', async (req) => {
+  async function updateProject(req: FastifyRequest) {
     const { project_id } = req.params as { project_id: string };
     req.authorize('identity:update_project', await projectTarget(project_id));
     await r.getProject(project_id);
     validate(req.body, wrap('project', { minProperties: 1, properties: projectProps }));
     const p = await r.update(project_id, (req.body as { project: Attrs<object> }).project, 'project');
     return { project: renderProject(req, p) };
-  });
-  app.delete('/v3/projects/:project_id', async (req, reply) => {
+  }
+  async function deleteProject(req: FastifyRequest, reply: FastifyReply) {
     const { project_id } = req.params as { project_id: string };
     const cur = await r.getProject(project_id);
     req.authorize('identity:delete_project', { target: { project: { id: cur.id, domain_id: cur.domain_id } } });
     await r.deleteProject(project_id);
     reply.code(204).send();
-  });
+  }
 
   // ---- project tags ----
   const tagTarget = async (id: string) => {
     const p = await r.getProject(id);
     return { target: { project: { id: p.id, domain_id: p.domain_id } } };
   };
-  app.get('/v3/projects/:project_id/tags', async (req) => {
+  async function listProjectTags(req: FastifyRequest) {
     const { project_id } = req.params as { project_id: string };
     req.authorize('identity:list_project_tags', await tagTarget(project_id));
     return { tags: (await r.getProject(project_id)).tags };
-  });
-  app.put(
-    '/v3/projects/:project_id/tags',
-    { schema: { body: { type: 'object', required: ['tags'], properties: { tags } } } },
-    async (req) => {
-      const { project_id } = req.params as { project_id: string };
-      req.authorize('identity:update_project_tags', await tagTarget(project_id));
-      const p = await r.update(project_id, { tags: (req.body as { tags: string[] }).tags }, 'project');
-      return { tags: p.tags, links: selfLink(req, `projects/${project_id}/tags`) };
-    },
-  );
-  app.delete('/v3/projects/:project_id/tags', async (req, reply) => {
+  }
+  async function updateProjectTags(req: FastifyRequest) {
+    const { project_id } = req.params as { project_id: string };
+    req.authorize('identity:update_project_tags', await tagTarget(project_id));
+    const p = await r.update(project_id, { tags: (req.body as { tags: string[] }).tags }, 'project');
+    return { tags: p.tags, links: selfLink(req, `projects/${project_id}/tags`) };
+  }
+  async function deleteProjectTags(req: FastifyRequest, reply: FastifyReply) {
     const { project_id } = req.params as { project_id: string };
     req.authorize('identity:delete_project_tags', await tagTarget(project_id));
     await r.update(project_id, { tags: [] }, 'project');
     reply.code(204).send();
-  });
-  app.get('/v3/projects/:project_id/tags/:tag', async (req, reply) => {
+  }
+  async function getProjectTag(req: FastifyRequest, reply: FastifyReply) {
     const { project_id, tag } = req.params as { project_id: string; tag: string };
     req.authorize('identity:get_project_tag', await tagTarget(project_id));
     const p = await r.getProject(project_id);
@@ -329,8 +317,8 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
       return { error: { code: 404, title: 'Not Found', message: `Could not find project tag: ${tag}.` } };
     }
     reply.code(204).send();
-  });
-  app.put('/v3/projects/:project_id/tags/:tag', async (req, reply) => {
+  }
+  async function createProjectTag(req: FastifyRequest, reply: FastifyReply) {
     const { project_id, tag } = req.params as { project_id: string; tag: string };
     req.authorize('identity:create_project_tag', await tagTarget(project_id));
     if (!new RegExp(tagName.pattern).test(tag) || tag.length > 255)
@@ -338,11 +326,36 @@ export function registerResourceRoutes(app: FastifyInstance, s: IdentityService)
     await r.addTag(project_id, tag);
     // 201 with an empty body, as the API-WG tags guideline (and tempest) expect.
     reply.code(201).header('Location', `${req.baseUrl}/v3/projects/${project_id}/tags/${tag}`).send();
-  });
-  app.delete('/v3/projects/:project_id/tags/:tag', async (req, reply) => {
+  }
+  async function deleteProjectTag(req: FastifyRequest, reply: FastifyReply) {
     const { project_id, tag } = req.params as { project_id: string; tag: string };
     req.authorize('identity:delete_project_tag', await tagTarget(project_id));
     await r.removeTag(project_id, tag);
     reply.code(204).send();
-  });
+  }
+  return {
+    createDomain,
+    listDomains,
+    getDomain,
+    updateDomain,
+    deleteDomain,
+    createProject,
+    listProjects,
+    getProject,
+    updateProject,
+    deleteProject,
+    listProjectTags,
+    updateProjectTags,
+    deleteProjectTags,
+    getProjectTag,
+    createProjectTag,
+    deleteProjectTag,
+  };
 }
+
+/** The request body schemas of resource's routes, by handler (api/routes.ts mounts them). */
+export const resourceSchemas = {
+  createDomain: wrap('domain', { required: ['name'], properties: domainProps }),
+  createProject: wrap('project', { required: ['name'], properties: projectProps }),
+  updateProjectTags: { type: 'object', required: ['tags'], properties: { tags } },
+};

@@ -1,6 +1,6 @@
 // /v3/roles, implied roles, grants on projects/domains/system (and OS-INHERIT), and
 // /v3/role_assignments.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Assignment, AssignmentType, EffectiveAssignment, Role } from '../assignment.ts';
@@ -28,33 +28,29 @@ const roleProps = {
   options: { type: 'object', properties: { immutable: { type: ['boolean', 'null'] } }, additionalProperties: false },
 };
 
-export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
+export function roleHandlers(s: IdentityService) {
   const a = s.assignment;
   const rule = (r: Role | { domain_id?: string | null }, global: string, domain: string) =>
     r.domain_id ? domain : global;
 
-  app.post(
-    '/v3/roles',
-    { schema: { body: wrap('role', { required: ['name'], properties: roleProps }) } },
-    async (req, reply) => {
-      const body = (
-        req.body as {
-          role: Attrs<{
-            name: string;
-            domain_id?: string | null;
-            description?: string;
-            options?: Record<string, unknown>;
-          }>;
-        }
-      ).role;
-      req.authorize(rule(body, 'identity:create_role', 'identity:create_domain_role'), { target: { role: body } });
-      const { name, domain_id, description: desc, options, id: _id, links: _l, ...extra } = body;
-      const r = await a.createRole({ name, domain_id, description: desc, options, extra });
-      reply.code(201);
-      return { role: renderRole(req, r) };
-    },
-  );
-  app.get('/v3/roles', async (req) => {
+  async function createRole(req: FastifyRequest, reply: FastifyReply) {
+    const body = (
+      req.body as {
+        role: Attrs<{
+          name: string;
+          domain_id?: string | null;
+          description?: string;
+          options?: Record<string, unknown>;
+        }>;
+      }
+    ).role;
+    req.authorize(rule(body, 'identity:create_role', 'identity:create_domain_role'), { target: { role: body } });
+    const { name, domain_id, description: desc, options, id: _id, links: _l, ...extra } = body;
+    const r = await a.createRole({ name, domain_id, description: desc, options, extra });
+    reply.code(201);
+    return { role: renderRole(req, r) };
+  }
+  async function listRoles(req: FastifyRequest) {
     const query = q(req);
     req.authorize(query.domain_id ? 'identity:list_domain_roles' : 'identity:list_roles', {
       domain_id: query.domain_id,
@@ -65,24 +61,24 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       'roles',
       list.map((r) => renderRole(req, r)),
     );
-  });
-  app.get('/v3/roles/:role_id', async (req) => {
+  }
+  async function getRole(req: FastifyRequest) {
     const { role_id } = req.params as { role_id: string };
     const r = await a.getRole(role_id);
     req.authorize(rule(r, 'identity:get_role', 'identity:get_domain_role'), {
       target: { role: { id: r.id, domain_id: r.domain_id } },
     });
     return { role: renderRole(req, r) };
-  });
-  app.patch('/v3/roles/:role_id', { schema: { body: wrap('role', { properties: roleProps }) } }, async (req) => {
+  }
+  async function updateRole(req: FastifyRequest) {
     const { role_id } = req.params as { role_id: string };
     const r = await a.getRole(role_id);
     req.authorize(rule(r, 'identity:update_role', 'identity:update_domain_role'), {
       target: { role: { id: r.id, domain_id: r.domain_id } },
     });
     return { role: renderRole(req, await a.updateRole(role_id, (req.body as { role: Attrs<object> }).role)) };
-  });
-  app.delete('/v3/roles/:role_id', async (req, reply) => {
+  }
+  async function deleteRole(req: FastifyRequest, reply: FastifyReply) {
     const { role_id } = req.params as { role_id: string };
     const r = await a.getRole(role_id);
     req.authorize(rule(r, 'identity:delete_role', 'identity:delete_domain_role'), {
@@ -90,10 +86,10 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     });
     await a.deleteRole(role_id);
     reply.code(204).send();
-  });
+  }
 
   // ---- implied roles ----
-  app.put('/v3/roles/:prior/implies/:implied', async (req, reply) => {
+  async function createImpliedRole(req: FastifyRequest, reply: FastifyReply) {
     const { prior, implied } = req.params as { prior: string; implied: string };
     req.authorize('identity:create_implied_role');
     await a.createImplied(prior, implied);
@@ -105,8 +101,8 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       },
       links: selfLink(req, `roles/${prior}/implies/${implied}`),
     };
-  });
-  app.get('/v3/roles/:prior/implies/:implied', async (req) => {
+  }
+  async function getImpliedRole(req: FastifyRequest) {
     const { prior, implied } = req.params as { prior: string; implied: string };
     req.authorize('identity:get_implied_role');
     await a.checkImplied(prior, implied);
@@ -117,20 +113,20 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       },
       links: selfLink(req, `roles/${prior}/implies/${implied}`),
     };
-  });
-  app.head('/v3/roles/:prior/implies/:implied', async (req, reply) => {
+  }
+  async function checkImpliedRole(req: FastifyRequest, reply: FastifyReply) {
     const { prior, implied } = req.params as { prior: string; implied: string };
     req.authorize('identity:check_implied_role');
     await a.checkImplied(prior, implied);
     reply.code(204).send();
-  });
-  app.delete('/v3/roles/:prior/implies/:implied', async (req, reply) => {
+  }
+  async function deleteImpliedRole(req: FastifyRequest, reply: FastifyReply) {
     const { prior, implied } = req.params as { prior: string; implied: string };
     req.authorize('identity:delete_implied_role');
     await a.deleteImplied(prior, implied);
     reply.code(204).send();
-  });
-  app.get('/v3/roles/:prior/implies', async (req) => {
+  }
+  async function listImpliedRoles(req: FastifyRequest) {
     const { prior } = req.params as { prior: string };
     req.authorize('identity:list_implied_roles');
     const p = await a.getRole(prior);
@@ -142,8 +138,8 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       },
       links: selfLink(req, `roles/${prior}/implies`),
     };
-  });
-  app.get('/v3/role_inferences', async (req) => {
+  }
+  async function listRoleInferenceRules(req: FastifyRequest) {
     req.authorize('identity:list_role_inference_rules');
     const out = [];
     for (const [prior, implied] of await a.implies()) {
@@ -153,7 +149,7 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       });
     }
     return { role_inferences: out, links: selfLink(req, 'role_inferences') };
-  });
+  }
 
   // ---- grants ----
   interface GrantSpec {
@@ -198,8 +194,9 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     inherited: spec.inherited,
   });
 
-  function grantRoutes(base: string, spec: GrantSpec, suffix = '') {
-    app.put(`${base}/roles/:role_id${suffix}`, async (req, reply) => {
+  /** PUT (grant), GET/HEAD (check), DELETE (revoke) of a role and GET (list) of the roles, for one kind of grant. */
+  function grantHandlers(spec: GrantSpec) {
+    const create = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = req.params as Record<string, string>;
       const { target, role } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
       req.authorize('identity:create_grant', target);
@@ -215,26 +212,21 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
       }
       await a.grant(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!));
       reply.code(204).send();
-    });
-    app.route({
-      method: ['HEAD', 'GET'],
-      url: `${base}/roles/:role_id${suffix}`,
-      exposeHeadRoute: false,
-      handler: async (req, reply) => {
-        const p = req.params as Record<string, string>;
-        const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
-        req.authorize('identity:check_grant', target);
-        if (!(await a.check(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!)))) {
-          throw new ApiError(
-            404,
-            `Could not find role assignment with role: ${p.role_id}, user or group: ${p.actor_id}, project, domain, or system: ${p.scope_id}.`,
-            'RoleAssignmentNotFound',
-          );
-        }
-        reply.code(204).send();
-      },
-    });
-    app.delete(`${base}/roles/:role_id${suffix}`, async (req, reply) => {
+    };
+    const check = async (req: FastifyRequest, reply: FastifyReply) => {
+      const p = req.params as Record<string, string>;
+      const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
+      req.authorize('identity:check_grant', target);
+      if (!(await a.check(assignmentOf(spec, p.scope_id!, p.actor_id!, p.role_id!)))) {
+        throw new ApiError(
+          404,
+          `Could not find role assignment with role: ${p.role_id}, user or group: ${p.actor_id}, project, domain, or system: ${p.scope_id}.`,
+          'RoleAssignmentNotFound',
+        );
+      }
+      reply.code(204).send();
+    };
+    const revoke = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = req.params as Record<string, string>;
       const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
       req.authorize('identity:revoke_grant', target);
@@ -254,8 +246,8 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
         s.backend.changed();
       }
       reply.code(204).send();
-    });
-    app.get(`${base}/roles${suffix}`, async (req) => {
+    };
+    const list = async (req: FastifyRequest) => {
       const p = req.params as Record<string, string>;
       const { target } = await grantTarget(spec, p.scope_id!, p.actor_id!);
       req.authorize('identity:list_grants', target);
@@ -274,25 +266,25 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
           .filter(Boolean)
           .map((r) => renderRole(req, r!)),
       );
-    });
+    };
+    return { create, check, revoke, list };
   }
-  for (const scope of ['projects', 'domains'] as const) {
-    for (const actor of ['users', 'groups'] as const) {
-      grantRoutes(`/v3/${scope}/:scope_id/${actor}/:actor_id`, { actor, scope, inherited: false });
-      grantRoutes(
-        `/v3/OS-INHERIT/${scope}/:scope_id/${actor}/:actor_id`,
-        { actor, scope, inherited: true },
-        '/inherited_to_projects',
-      );
-    }
-  }
+  const userProject = grantHandlers({ actor: 'users', scope: 'projects', inherited: false });
+  const inheritedUserProject = grantHandlers({ actor: 'users', scope: 'projects', inherited: true });
+  const groupProject = grantHandlers({ actor: 'groups', scope: 'projects', inherited: false });
+  const inheritedGroupProject = grantHandlers({ actor: 'groups', scope: 'projects', inherited: true });
+  const userDomain = grantHandlers({ actor: 'users', scope: 'domains', inherited: false });
+  const inheritedUserDomain = grantHandlers({ actor: 'users', scope: 'domains', inherited: true });
+  const groupDomain = grantHandlers({ actor: 'groups', scope: 'domains', inherited: false });
+  const inheritedGroupDomain = grantHandlers({ actor: 'groups', scope: 'domains', inherited: true });
 
   // ---- system grants ----
-  for (const actor of ['users', 'groups'] as const) {
+  /** GET (list) of the roles, PUT (grant), GET/HEAD (check) and DELETE (revoke) of a role on the system. */
+  function systemGrantHandlers(actor: 'users' | 'groups') {
     const kind = actor === 'users' ? 'user' : 'group';
     const type: AssignmentType = actor === 'users' ? 'UserSystem' : 'GroupSystem';
     const load = async (id: string) => (actor === 'users' ? s.users.get(id) : s.users.getGroup(id));
-    app.get(`/v3/system/${actor}/:actor_id/roles`, async (req) => {
+    const list = async (req: FastifyRequest) => {
       const { actor_id } = req.params as { actor_id: string };
       await load(actor_id);
       req.authorize(`identity:list_system_grants_for_${kind}`);
@@ -306,8 +298,8 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
           .filter(Boolean)
           .map((r) => renderRole(req, r!)),
       );
-    });
-    app.put(`/v3/system/${actor}/:actor_id/roles/:role_id`, async (req, reply) => {
+    };
+    const create = async (req: FastifyRequest, reply: FastifyReply) => {
       const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
       await load(actor_id);
       req.authorize(`identity:create_system_grant_for_${kind}`);
@@ -316,33 +308,31 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
         throw badRequest('Domain-specific roles cannot be assigned on the system.', 'ValidationError');
       await a.grant({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false });
       reply.code(204).send();
-    });
-    app.route({
-      method: ['HEAD', 'GET'],
-      url: `/v3/system/${actor}/:actor_id/roles/:role_id`,
-      exposeHeadRoute: false,
-      handler: async (req, reply) => {
-        const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
-        await load(actor_id);
-        await a.getRole(role_id);
-        req.authorize(`identity:check_system_grant_for_${kind}`);
-        if (!(await a.check({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false })))
-          throw new ApiError(
-            404,
-            `Could not find role assignment with role: ${role_id}, ${kind}: ${actor_id}, system.`,
-            'RoleAssignmentNotFound',
-          );
-        reply.code(204).send();
-      },
-    });
-    app.delete(`/v3/system/${actor}/:actor_id/roles/:role_id`, async (req, reply) => {
+    };
+    const check = async (req: FastifyRequest, reply: FastifyReply) => {
+      const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
+      await load(actor_id);
+      await a.getRole(role_id);
+      req.authorize(`identity:check_system_grant_for_${kind}`);
+      if (!(await a.check({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false })))
+        throw new ApiError(
+          404,
+          `Could not find role assignment with role: ${role_id}, ${kind}: ${actor_id}, system.`,
+          'RoleAssignmentNotFound',
+        );
+      reply.code(204).send();
+    };
+    const revoke = async (req: FastifyRequest, reply: FastifyReply) => {
       const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };
       await load(actor_id);
       req.authorize(`identity:revoke_system_grant_for_${kind}`);
       await a.revoke({ type, actor_id, target_id: SYSTEM_TARGET, role_id, inherited: false });
       reply.code(204).send();
-    });
+    };
+    return { list, create, check, revoke };
   }
+  const systemUser = systemGrantHandlers('users');
+  const systemGroup = systemGrantHandlers('groups');
 
   // ---- /v3/role_assignments ----
   /** Keystone: a domain-scoped token sees the assignments on its domain and on its domain's projects. */
@@ -357,7 +347,7 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     }
     return out;
   }
-  app.get('/v3/role_assignments', async (req) => {
+  async function listRoleAssignmentsForTree(req: FastifyRequest) {
     const query = q(req);
     const effective = query.effective !== undefined;
     const includeNames = queryBool(query.include_names) ?? false;
@@ -395,7 +385,61 @@ export function registerRoleRoutes(app: FastifyInstance, s: IdentityService) {
     const out = [];
     for (const e of rows) out.push(await renderAssignment(req, s, e, includeNames));
     return listBody(req, 'role_assignments', await assignmentsInCallerDomain(req, out));
-  });
+  }
+  return {
+    createRole,
+    listRoles,
+    getRole,
+    updateRole,
+    deleteRole,
+    createImpliedRole,
+    getImpliedRole,
+    checkImpliedRole,
+    deleteImpliedRole,
+    listImpliedRoles,
+    listRoleInferenceRules,
+    createUserProjectGrant: userProject.create,
+    checkUserProjectGrant: userProject.check,
+    revokeUserProjectGrant: userProject.revoke,
+    listUserProjectGrants: userProject.list,
+    createInheritedUserProjectGrant: inheritedUserProject.create,
+    checkInheritedUserProjectGrant: inheritedUserProject.check,
+    revokeInheritedUserProjectGrant: inheritedUserProject.revoke,
+    listInheritedUserProjectGrants: inheritedUserProject.list,
+    createGroupProjectGrant: groupProject.create,
+    checkGroupProjectGrant: groupProject.check,
+    revokeGroupProjectGrant: groupProject.revoke,
+    listGroupProjectGrants: groupProject.list,
+    createInheritedGroupProjectGrant: inheritedGroupProject.create,
+    checkInheritedGroupProjectGrant: inheritedGroupProject.check,
+    revokeInheritedGroupProjectGrant: inheritedGroupProject.revoke,
+    listInheritedGroupProjectGrants: inheritedGroupProject.list,
+    createUserDomainGrant: userDomain.create,
+    checkUserDomainGrant: userDomain.check,
+    revokeUserDomainGrant: userDomain.revoke,
+    listUserDomainGrants: userDomain.list,
+    createInheritedUserDomainGrant: inheritedUserDomain.create,
+    checkInheritedUserDomainGrant: inheritedUserDomain.check,
+    revokeInheritedUserDomainGrant: inheritedUserDomain.revoke,
+    listInheritedUserDomainGrants: inheritedUserDomain.list,
+    createGroupDomainGrant: groupDomain.create,
+    checkGroupDomainGrant: groupDomain.check,
+    revokeGroupDomainGrant: groupDomain.revoke,
+    listGroupDomainGrants: groupDomain.list,
+    createInheritedGroupDomainGrant: inheritedGroupDomain.create,
+    checkInheritedGroupDomainGrant: inheritedGroupDomain.check,
+    revokeInheritedGroupDomainGrant: inheritedGroupDomain.revoke,
+    listInheritedGroupDomainGrants: inheritedGroupDomain.list,
+    listSystemGrantsForUser: systemUser.list,
+    createSystemGrantForUser: systemUser.create,
+    checkSystemGrantForUser: systemUser.check,
+    revokeSystemGrantForUser: systemUser.revoke,
+    listSystemGrantsForGroup: systemGroup.list,
+    createSystemGrantForGroup: systemGroup.create,
+    checkSystemGrantForGroup: systemGroup.check,
+    revokeSystemGrantForGroup: systemGroup.revoke,
+    listRoleAssignmentsForTree,
+  };
 }
 
 /** A role, user, group, project or domain as an assignment names it (with include_names). */
@@ -476,3 +520,9 @@ async function renderAssignment(req: FastifyRequest, s: IdentityService, e: Effe
   out.links = links;
   return out;
 }
+
+/** The request body schemas of roles's routes, by handler (api/routes.ts mounts them). */
+export const roleSchemas = {
+  createRole: wrap('role', { required: ['name'], properties: roleProps }),
+  updateRole: wrap('role', { properties: roleProps }),
+};

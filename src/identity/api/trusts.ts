@@ -1,9 +1,8 @@
 // /v3/OS-TRUST/trusts: create, list, show and delete trusts, and the roles they delegate.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, forbidden } from '../../core/errors.ts';
-import type { IdentityExtension } from '../extensions.ts';
 import type { IdentityService } from '../service.ts';
-import { TRUST_FIELDS, TrustManager, renderTrustTime, type Trust, type TrustRequest } from '../trust.ts';
+import { TRUST_FIELDS, renderTrustTime, type Trust, type TrustRequest } from '../trust.ts';
 import { notFound } from '../backend.ts';
 import { renderRole } from './roles.ts';
 import { listBody, q } from './common.ts';
@@ -134,7 +133,8 @@ function validateTrust(t: Record<string, unknown>): TrustRequest {
   };
 }
 
-function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustManager) {
+export function trustHandlers(s: IdentityService) {
+  const m = s.trusts;
   const target = async (req: FastifyRequest) => {
     // The trust is looked up before policy: a missing one is a 404, not a 403 (lp#1840288).
     const t = await m.get((req.params as { trust_id: string }).trust_id);
@@ -153,7 +153,7 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
     };
   };
 
-  app.post(BASE, async (req, reply) => {
+  async function createTrust(req: FastifyRequest, reply: FastifyReply) {
     const raw = (req.body as { trust?: unknown } | undefined)?.trust;
     const body: Record<string, unknown> =
       raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
@@ -168,91 +168,54 @@ function registerTrustRoutes(app: FastifyInstance, s: IdentityService, m: TrustM
     const t = await m.create(tr, req.ctx!.trustId);
     reply.code(201);
     return { trust: await renderFull(req, s, t) };
-  });
+  }
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: BASE,
-    exposeHeadRoute: false,
-    handler: async (req) => {
-      const query = q(req);
-      const trustor = query.trustor_user_id || undefined;
-      const trustee = query.trustee_user_id || undefined;
-      if (trustor)
-        req.authorize('identity:list_trusts_for_trustor', { target: { trust: { trustor_user_id: trustor } } });
-      else if (trustee)
-        req.authorize('identity:list_trusts_for_trustee', { target: { trust: { trustee_user_id: trustee } } });
-      else req.authorize('identity:list_trusts');
-      checkDelegated(req);
-      const list = await m.list({ trustorId: trustor, trusteeId: trustee });
-      return listBody(
-        req,
-        'trusts',
-        list.map((t) => renderSummary(req, t)),
-      );
-    },
-  });
+  async function listTrustsForTrustor(req: FastifyRequest) {
+    const query = q(req);
+    const trustor = query.trustor_user_id || undefined;
+    const trustee = query.trustee_user_id || undefined;
+    if (trustor) req.authorize('identity:list_trusts_for_trustor', { target: { trust: { trustor_user_id: trustor } } });
+    else if (trustee)
+      req.authorize('identity:list_trusts_for_trustee', { target: { trust: { trustee_user_id: trustee } } });
+    else req.authorize('identity:list_trusts');
+    checkDelegated(req);
+    const list = await m.list({ trustorId: trustor, trusteeId: trustee });
+    return listBody(
+      req,
+      'trusts',
+      list.map((t) => renderSummary(req, t)),
+    );
+  }
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: `${BASE}/:trust_id`,
-    exposeHeadRoute: false,
-    handler: async (req) => {
-      const { t, target: tg } = await target(req);
-      req.authorize('identity:get_trust', tg);
-      checkDelegated(req);
-      return { trust: await renderFull(req, s, t) };
-    },
-  });
+  async function getTrust(req: FastifyRequest) {
+    const { t, target: tg } = await target(req);
+    req.authorize('identity:get_trust', tg);
+    checkDelegated(req);
+    return { trust: await renderFull(req, s, t) };
+  }
 
-  app.delete(`${BASE}/:trust_id`, async (req, reply) => {
+  async function deleteTrust(req: FastifyRequest, reply: FastifyReply) {
     const { t, target: tg } = await target(req);
     req.authorize('identity:delete_trust', tg);
     checkDelegated(req);
     await m.delete(t.id);
     reply.code(204).send();
-  });
+  }
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: `${BASE}/:trust_id/roles`,
-    exposeHeadRoute: false,
-    handler: async (req) => {
-      const { t, target: tg } = await target(req);
-      req.authorize('identity:list_roles_for_trust', tg);
-      checkDelegated(req);
-      return { roles: await trustRoles(req, s, t), links: rolesLinks(req, t.id) };
-    },
-  });
+  async function listRolesForTrust(req: FastifyRequest) {
+    const { t, target: tg } = await target(req);
+    req.authorize('identity:list_roles_for_trust', tg);
+    checkDelegated(req);
+    return { roles: await trustRoles(req, s, t), links: rolesLinks(req, t.id) };
+  }
 
-  app.route({
-    method: ['GET', 'HEAD'],
-    url: `${BASE}/:trust_id/roles/:role_id`,
-    exposeHeadRoute: false,
-    handler: async (req) => {
-      const { t, target: tg } = await target(req);
-      req.authorize('identity:get_role_for_trust', tg);
-      checkDelegated(req);
-      const { role_id } = req.params as { role_id: string };
-      if (!t.roleIds.includes(role_id)) throw notFound('role', role_id);
-      return { role: renderRole(req, await s.assignment.getRole(role_id)) };
-    },
-  });
+  async function getRoleForTrust(req: FastifyRequest) {
+    const { t, target: tg } = await target(req);
+    req.authorize('identity:get_role_for_trust', tg);
+    checkDelegated(req);
+    const { role_id } = req.params as { role_id: string };
+    if (!t.roleIds.includes(role_id)) throw notFound('role', role_id);
+    return { role: renderRole(req, await s.assignment.getRole(role_id)) };
+  }
+  return { createTrust, listTrustsForTrustor, getTrust, deleteTrust, listRolesForTrust, getRoleForTrust };
 }
-
-export const trustsExtension: IdentityExtension = {
-  name: 'trusts',
-  init(s) {
-    const m = s.trusts;
-    // Keystone drops the trusts of deleted users and projects.
-    s.backend.bus.onNotification('identity.user.deleted', (n) =>
-      m.deleteForUser((n.payload as { resource_info: string }).resource_info),
-    );
-    s.backend.bus.onNotification('identity.project.deleted', (n) =>
-      m.deleteForProject((n.payload as { resource_info: string }).resource_info),
-    );
-  },
-  routes(app, s) {
-    registerTrustRoutes(app, s, s.trusts);
-  },
-};

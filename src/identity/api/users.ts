@@ -1,5 +1,5 @@
 // /v3/users and /v3/groups: users, passwords, group membership, a user's projects and groups.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Group, User } from '../users.ts';
@@ -76,58 +76,44 @@ function checkOptions(options: unknown) {
   }
 }
 
-export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
+export function userHandlers(s: IdentityService) {
   const users = s.users;
 
-  app.post(
-    '/v3/users',
-    { schema: { body: wrap('user', { required: ['name'], properties: userProps }) } },
-    async (req, reply) => {
-      const body = (
-        req.body as {
-          user: Attrs<{
-            name: string;
-            domain_id?: string;
-            enabled?: boolean;
-            password?: string | null;
-            default_project_id?: string | null;
-            options?: Record<string, unknown>;
-          }>;
-        }
-      ).user;
-      const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
-      req.authorize('identity:create_user', { target: { user: { ...body, domain_id: domainId } } });
-      checkOptions(body.options);
-      await s.resource.getDomain(domainId);
-      if (body.default_project_id) {
-        const p = await s.resource.find(body.default_project_id);
-        if (p?.is_domain) throw badRequest('Domains are not valid default projects.', 'ValidationError');
+  async function createUser(req: FastifyRequest, reply: FastifyReply) {
+    const body = (
+      req.body as {
+        user: Attrs<{
+          name: string;
+          domain_id?: string;
+          enabled?: boolean;
+          password?: string | null;
+          default_project_id?: string | null;
+          options?: Record<string, unknown>;
+        }>;
       }
-      const {
-        name,
-        domain_id: _d,
-        enabled,
-        password,
-        default_project_id,
-        options,
-        id: _id,
-        links: _l,
-        ...extra
-      } = body;
-      const u = await users.create({
-        name,
-        domain_id: domainId,
-        enabled,
-        password,
-        default_project_id,
-        options,
-        extra,
-      });
-      reply.code(201);
-      return { user: renderUser(req, u) };
-    },
-  );
-  app.get('/v3/users', async (req) => {
+    ).user;
+    const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
+    req.authorize('identity:create_user', { target: { user: { ...body, domain_id: domainId } } });
+    checkOptions(body.options);
+    await s.resource.getDomain(domainId);
+    if (body.default_project_id) {
+      const p = await s.resource.find(body.default_project_id);
+      if (p?.is_domain) throw badRequest('Domains are not valid default projects.', 'ValidationError');
+    }
+    const { name, domain_id: _d, enabled, password, default_project_id, options, id: _id, links: _l, ...extra } = body;
+    const u = await users.create({
+      name,
+      domain_id: domainId,
+      enabled,
+      password,
+      default_project_id,
+      options,
+      extra,
+    });
+    reply.code(201);
+    return { user: renderUser(req, u) };
+  }
+  async function listUsers(req: FastifyRequest) {
     const query = q(req);
     req.authorize('identity:list_users', listTarget(req, { domain_id: query.domain_id }));
     let pe: { op: string; at: string } | undefined;
@@ -151,21 +137,21 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
       'users',
       inCallerDomain(req, list, (u) => u.domain_id).map((u) => renderUser(req, u)),
     );
-  });
+  }
   // Keystone's _build_user_target_enforcement: the user when it exists (an unknown one is checked
   // with an empty target, so only the system may learn it does not exist), the path's user_id.
   const userTarget = (u: User | undefined, userId?: string) => ({
     ...(userId !== undefined ? { user_id: userId } : {}),
     ...(u ? { target: { user: { id: u.id, domain_id: u.domain_id } } } : {}),
   });
-  app.get('/v3/users/:user_id', async (req) => {
+  async function getUser(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     const u = await users.find(user_id);
     req.authorize('identity:get_user', u ? userTarget(u) : { target: { user: { id: user_id } } });
     if (!u) throw new ApiError(404, `Could not find user: ${user_id}.`, 'UserNotFound');
     return { user: renderUser(req, u) };
-  });
-  app.patch('/v3/users/:user_id', { schema: { body: wrap('user', { properties: userProps }) } }, async (req) => {
+  }
+  async function updateUser(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     const cur = await users.find(user_id);
     req.authorize('identity:update_user', userTarget(cur));
@@ -173,38 +159,26 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     const patch = (req.body as { user: Attrs<{ options?: Record<string, unknown> }> }).user;
     checkOptions(patch.options);
     return { user: renderUser(req, await users.update(user_id, patch)) };
-  });
-  app.delete('/v3/users/:user_id', async (req, reply) => {
+  }
+  async function deleteUser(req: FastifyRequest, reply: FastifyReply) {
     const { user_id } = req.params as { user_id: string };
     const cur = await users.find(user_id);
     req.authorize('identity:delete_user', userTarget(cur));
     if (!cur) await users.get(user_id);
     await users.delete(user_id);
     reply.code(204).send();
-  });
-  app.post(
-    '/v3/users/:user_id/password',
-    {
-      config: { auth: false },
-      schema: {
-        body: wrap('user', {
-          required: ['password', 'original_password'],
-          properties: { password: { type: 'string' }, original_password: { type: 'string' } },
-        }),
-      },
-    },
-    async (req, reply) => {
-      // Upstream lets an expired password be changed without a token.
-      req.authorized = true;
-      const { user_id } = req.params as { user_id: string };
-      const body = (req.body as { user: { original_password: string; password: string } }).user;
-      const u = await users.find(user_id);
-      if (!u) throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
-      await users.changePassword(user_id, body.original_password, body.password);
-      reply.code(204).send();
-    },
-  );
-  app.get('/v3/users/:user_id/groups', async (req) => {
+  }
+  async function changePassword(req: FastifyRequest, reply: FastifyReply) {
+    // Upstream lets an expired password be changed without a token.
+    req.authorized = true;
+    const { user_id } = req.params as { user_id: string };
+    const body = (req.body as { user: { original_password: string; password: string } }).user;
+    const u = await users.find(user_id);
+    if (!u) throw new ApiError(401, 'The request you have made requires authentication.', 'Unauthorized');
+    await users.changePassword(user_id, body.original_password, body.password);
+    reply.code(204).send();
+  }
+  async function listGroupsForUser(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     const u = await users.find(user_id);
     req.authorize('identity:list_groups_for_user', userTarget(u, user_id));
@@ -219,8 +193,8 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
       'groups',
       groups.map((g) => renderGroup(req, g)),
     );
-  });
-  app.get('/v3/users/:user_id/projects', async (req) => {
+  }
+  async function listUserProjects(req: FastifyRequest) {
     const { user_id } = req.params as { user_id: string };
     const u = await users.find(user_id);
     req.authorize('identity:list_user_projects', userTarget(u, user_id));
@@ -238,10 +212,9 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
       'projects',
       list.map((p) => renderProject(req, p)),
     );
-  });
+  }
 
   // ---- groups ----
-  const groupProps = { name: name255, domain_id: { type: 'string', minLength: 1, maxLength: 64 }, description };
   const groupTarget = (g: Group | undefined) => (g ? { target: { group: { id: g.id, domain_id: g.domain_id } } } : {});
   /** Keystone's group target: the group when it exists, else an empty target; then the 404. */
   const authorizeOnGroup = async (req: FastifyRequest, rule: string, groupId: string) => {
@@ -249,21 +222,17 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     req.authorize(rule, groupTarget(g));
     return g ?? (await users.getGroup(groupId));
   };
-  app.post(
-    '/v3/groups',
-    { schema: { body: wrap('group', { required: ['name'], properties: groupProps }) } },
-    async (req, reply) => {
-      const body = (req.body as { group: Attrs<{ name: string; domain_id?: string; description?: string }> }).group;
-      const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
-      req.authorize('identity:create_group', { target: { group: { ...body, domain_id: domainId } } });
-      await s.resource.getDomain(domainId);
-      const { name, domain_id: _d, description: desc, id: _id, links: _l, ...extra } = body;
-      const g = await users.createGroup({ name, domain_id: domainId, description: desc, extra });
-      reply.code(201);
-      return { group: renderGroup(req, g) };
-    },
-  );
-  app.get('/v3/groups', async (req) => {
+  async function createGroup(req: FastifyRequest, reply: FastifyReply) {
+    const body = (req.body as { group: Attrs<{ name: string; domain_id?: string; description?: string }> }).group;
+    const domainId = body.domain_id ?? req.ctx?.domainId ?? req.ctx?.projectDomainId ?? 'default';
+    req.authorize('identity:create_group', { target: { group: { ...body, domain_id: domainId } } });
+    await s.resource.getDomain(domainId);
+    const { name, domain_id: _d, description: desc, id: _id, links: _l, ...extra } = body;
+    const g = await users.createGroup({ name, domain_id: domainId, description: desc, extra });
+    reply.code(201);
+    return { group: renderGroup(req, g) };
+  }
+  async function listGroups(req: FastifyRequest) {
     const query = q(req);
     req.authorize(
       'identity:list_groups',
@@ -279,25 +248,25 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
       'groups',
       list.map((g) => renderGroup(req, g)),
     );
-  });
-  app.get('/v3/groups/:group_id', async (req) => {
+  }
+  async function getGroup(req: FastifyRequest) {
     const { group_id } = req.params as { group_id: string };
     const g = await authorizeOnGroup(req, 'identity:get_group', group_id);
     return { group: renderGroup(req, g) };
-  });
-  app.patch('/v3/groups/:group_id', { schema: { body: wrap('group', { properties: groupProps }) } }, async (req) => {
+  }
+  async function updateGroup(req: FastifyRequest) {
     const { group_id } = req.params as { group_id: string };
     await authorizeOnGroup(req, 'identity:update_group', group_id);
     return { group: renderGroup(req, await users.updateGroup(group_id, (req.body as { group: Attrs<object> }).group)) };
-  });
-  app.delete('/v3/groups/:group_id', async (req, reply) => {
+  }
+  async function deleteGroup(req: FastifyRequest, reply: FastifyReply) {
     const { group_id } = req.params as { group_id: string };
     // Keystone loads the group before this policy (its member lookup): an unknown one is a 404 for anyone.
     req.authorize('identity:delete_group', groupTarget(await users.getGroup(group_id)));
     await users.deleteGroup(group_id);
     reply.code(204).send();
-  });
-  app.get('/v3/groups/:group_id/users', async (req) => {
+  }
+  async function listUsersInGroup(req: FastifyRequest) {
     const { group_id } = req.params as { group_id: string };
     await authorizeOnGroup(req, 'identity:list_users_in_group', group_id);
     const query = q(req);
@@ -311,7 +280,7 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
       'users',
       list.map((u) => renderUser(req, u)),
     );
-  });
+  }
   // Keystone's UserGroupCRUDResource target: the group and the user that exist; then the 404s.
   const authorizeMember = async (req: FastifyRequest, rule: string, groupId: string, userId: string) => {
     const g = await users.findGroup(groupId);
@@ -323,28 +292,56 @@ export function registerUserRoutes(app: FastifyInstance, s: IdentityService) {
     if (!g) await users.getGroup(groupId);
     if (!u) await users.get(userId);
   };
-  app.put('/v3/groups/:group_id/users/:user_id', async (req, reply) => {
+  async function addUserToGroup(req: FastifyRequest, reply: FastifyReply) {
     const { group_id, user_id } = req.params as { group_id: string; user_id: string };
     await authorizeMember(req, 'identity:add_user_to_group', group_id, user_id);
     await users.addMember(group_id, user_id);
     reply.code(204).send();
-  });
-  app.route({
-    method: ['HEAD', 'GET'],
-    url: '/v3/groups/:group_id/users/:user_id',
-    exposeHeadRoute: false,
-    handler: async (req, reply) => {
-      const { group_id, user_id } = req.params as { group_id: string; user_id: string };
-      await authorizeMember(req, 'identity:check_user_in_group', group_id, user_id);
-      if (!(await users.isMember(group_id, user_id)))
-        throw new ApiError(404, `Could not find user ${user_id} in group ${group_id}.`, 'NotFound');
-      reply.code(204).send();
-    },
-  });
-  app.delete('/v3/groups/:group_id/users/:user_id', async (req, reply) => {
+  }
+  async function checkUserInGroup(req: FastifyRequest, reply: FastifyReply) {
+    const { group_id, user_id } = req.params as { group_id: string; user_id: string };
+    await authorizeMember(req, 'identity:check_user_in_group', group_id, user_id);
+    if (!(await users.isMember(group_id, user_id)))
+      throw new ApiError(404, `Could not find user ${user_id} in group ${group_id}.`, 'NotFound');
+    reply.code(204).send();
+  }
+  async function removeUserFromGroup(req: FastifyRequest, reply: FastifyReply) {
     const { group_id, user_id } = req.params as { group_id: string; user_id: string };
     await authorizeMember(req, 'identity:remove_user_from_group', group_id, user_id);
     await users.removeMember(group_id, user_id);
     reply.code(204).send();
-  });
+  }
+  return {
+    createUser,
+    listUsers,
+    getUser,
+    updateUser,
+    deleteUser,
+    changePassword,
+    listGroupsForUser,
+    listUserProjects,
+    createGroup,
+    listGroups,
+    getGroup,
+    updateGroup,
+    deleteGroup,
+    listUsersInGroup,
+    addUserToGroup,
+    checkUserInGroup,
+    removeUserFromGroup,
+  };
 }
+
+const groupProps = { name: name255, domain_id: { type: 'string', minLength: 1, maxLength: 64 }, description };
+
+/** The request body schemas of users's routes, by handler (api/routes.ts mounts them). */
+export const userSchemas = {
+  createUser: wrap('user', { required: ['name'], properties: userProps }),
+  updateUser: wrap('user', { properties: userProps }),
+  createGroup: wrap('group', { required: ['name'], properties: groupProps }),
+  updateGroup: wrap('group', { properties: groupProps }),
+  changePassword: wrap('user', {
+    required: ['password', 'original_password'],
+    properties: { password: { type: 'string' }, original_password: { type: 'string' } },
+  }),
+};
