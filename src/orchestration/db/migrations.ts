@@ -121,4 +121,12 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Deferred auth (Heat's deferred_auth_method = trusts): the trust from the stack owner to the
+  // heat service user, and who made it.
+  '002_stack_trust': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('stack').addColumn('trust_id', 'varchar(64)').execute();
+      await db.schema.alterTable('stack').addColumn('trustor_user_id', 'varchar(64)').execute();
+    },
+  },
 };

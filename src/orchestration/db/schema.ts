@@ -29,6 +29,10 @@ export interface StackTable {
   created_at: string;
   updated_at: string | null;
   deleted_at: string | null;
+  /** The Keystone trust from the owner to the heat user (deferred auth); a nested stack shares its root's. */
+  trust_id: string | null;
+  /** The trust's trustor (the user who created the stack). */
+  trustor_user_id: string | null;
 }
 
 export interface ResourceTable {

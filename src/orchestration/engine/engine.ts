@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
+import { IdentityClient } from '../../core/clients/identity.ts';
 import { httpRequest } from '../../core/clients/http.ts';
 import { now } from '../../core/db.ts';
 import { type Environment, parseEnvironment, resolve } from '../template/index.ts';
@@ -84,6 +85,10 @@ export class Engine {
   isAlive: (engineId: string) => Promise<boolean> = async () => false;
   /** Asks the engine that holds a stack's lock to stop what it does. */
   stopRemote: (engineId: string, stackId: string) => Promise<void> = async () => {};
+  private readonly identity: IdentityClient;
+  /** Trust-scoped tokens by trust id, kept until shortly before they expire. */
+  private readonly trustTokens = new Map<string, { token: string; expires: number }>();
+  private heatUserId?: string;
 
   constructor(
     readonly store: StackStore,
@@ -92,7 +97,9 @@ export class Engine {
     readonly options: OrchestrationOptions,
     readonly region: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.identity = new IdentityClient(session);
+  }
 
   get engineId() {
     return this.options.engineId;
@@ -124,6 +131,12 @@ export class Engine {
       region: this.region,
     });
     const adopt = req.adopt_stack_data;
+    // Deferred auth: a top-level stack gets a trust from its owner to the heat user; a nested
+    // stack shares its root's.
+    const parent = owner ? await this.store.getStack(owner.id) : null;
+    const trust = parent
+      ? { trust_id: parent.trust_id, trustor_user_id: parent.trustor_user_id }
+      : await this.createTrust(caller);
     const row = await this.store.createStack({
       id: randomUUID(),
       name: req.stack_name,
@@ -142,6 +155,7 @@ export class Engine {
       disable_rollback: req.disable_rollback ?? true,
       timeout_mins: req.timeout_mins ?? null,
       tags: req.tags ?? [],
+      ...trust,
     });
     await this.lock(row.id, row.name);
     await owner?.created?.(row.id);
@@ -258,6 +272,7 @@ export class Engine {
           await this.deleteStack(caller, child.id, { abandon: opts.abandon, wait: true }).catch(() => undefined);
         for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
         await this.store.updateStack(row.id, { deleted_at: now() });
+        if (!row.owner_id) await this.deleteTrust(j, row);
         await this.setStack(row, 'DELETE', 'COMPLETE', 'Stack DELETE completed successfully');
       } catch (e) {
         await this.setStack(row, 'DELETE', 'FAILED', failureReason(e, 'DELETE'));
@@ -604,13 +619,92 @@ export class Engine {
     return pluginOfLoaded(loaded, name);
   }
 
-  /** The OpenStack API on behalf of the caller: the user's token when it has one, else the service's. */
-  private apiFor(job: Job, projectId: string): ApiCall {
+  // ---- deferred auth (Heat's deferred_auth_method = trusts) ----------------------------------
+
+  /** The heat service user's id (the trustee of every stack's trust). */
+  private async trusteeId(): Promise<string> {
+    this.heatUserId ??= (await this.identity.tokenFor({})).userId;
+    return this.heatUserId;
+  }
+
+  /**
+   * At stack create, with the owner's token: a trust from the owner to the heat user on the
+   * stack's project, impersonating, with all the owner's roles there (trusts_delegated_roles
+   * empty), so that what the engine does later without the owner (signals, alarms, another
+   * engine, recovery) acts as the owner. No token (an admin acting in another project), no trust.
+   */
+  private async createTrust(caller: Caller): Promise<{ trust_id: string | null; trustor_user_id: string | null }> {
+    if (!caller.token || !caller.userId || !caller.roles.length) return { trust_id: null, trustor_user_id: null };
+    try {
+      const trust = await this.identity.createTrust(
+        {
+          trustor_user_id: caller.userId,
+          trustee_user_id: await this.trusteeId(),
+          project_id: caller.projectId,
+          impersonation: true,
+          roles: caller.roles.map((name) => ({ name })),
+        },
+        { token: caller.token },
+      );
+      return { trust_id: trust.id, trustor_user_id: caller.userId };
+    } catch (err) {
+      // A token that may not delegate (an application credential's, a trust's own): the stack is
+      // made without deferred auth, its later signals act with the service's token.
+      this.log.warn({ err, user: caller.userId }, 'no trust for the stack: deferred auth unavailable');
+      return { trust_id: null, trustor_user_id: null };
+    }
+  }
+
+  /** A token scoped to the stack's trust, as the heat user (cached until shortly before it expires). */
+  private async trustToken(trustId: string): Promise<string> {
+    const cached = this.trustTokens.get(trustId);
+    if (cached && cached.expires - Date.now() > 300_000) return cached.token;
+    const t = await this.identity.tokenFor({ trustId });
+    this.trustTokens.set(trustId, { token: t.id, expires: t.expiresAt });
+    return t.id;
+  }
+
+  /** The token the engine acts with: the caller's, else the stack's trust's, else the service's. */
+  private async tokenFor(job: Job, row: Pick<StackRow, 'id' | 'trust_id'>): Promise<string> {
+    if (job.caller.token) return job.caller.token;
+    if (row.trust_id) {
+      try {
+        return await this.trustToken(row.trust_id);
+      } catch (err) {
+        this.log.warn({ err, stack: row.id }, 'the stack trust gives no token; acting with the service token');
+      }
+    }
+    return this.session.token();
+  }
+
+  /** With its stack (a top-level one): the trust is deleted (by the trustor, as Keystone requires). */
+  private async deleteTrust(job: Job, row: StackRow) {
+    if (!row.trust_id) return;
+    const trustId = row.trust_id;
+    try {
+      let status = 0;
+      // The trust's own token impersonates the trustor; the deleting user's token when it is the trustor's.
+      const own = job.caller.userId === row.trustor_user_id ? job.caller.token : undefined;
+      const tokens: Array<() => Promise<string>> = [() => this.trustToken(trustId)];
+      if (own) tokens.unshift(async () => own);
+      for (const token of tokens) {
+        status = await this.identity.deleteTrust(trustId, { token: await token() }).catch(() => 0);
+        if (status === 204 || status === 404) break;
+      }
+      if (status !== 204 && status !== 404)
+        this.log.warn({ stack: row.id, trust: trustId, status }, 'trust not deleted');
+    } finally {
+      this.trustTokens.delete(trustId);
+    }
+  }
+
+  /** The OpenStack API on behalf of the caller: the user's token, else the stack's trust's, else the service's. */
+  private apiFor(job: Job, row: Pick<StackRow, 'id' | 'project_id' | 'trust_id'>): ApiCall {
     return async <T>(service: string, method: string, path: string, body?: unknown, expect = [200, 201, 202, 204]) => {
-      const endpoint = projectEndpoint(await this.session.endpoint(service), projectId);
+      const endpoint = projectEndpoint(await this.session.endpoint(service), row.project_id);
       const headers: Record<string, string> = {
         Accept: 'application/json',
-        'X-Auth-Token': job.caller.token ?? (await this.session.token()),
+        'X-Auth-Token': await this.tokenFor(job, row),
       };
       if (service === 'compute') headers['OpenStack-API-Version'] = 'compute 2.79';
       // 3.42: an attached (in-use) volume is extended online.
@@ -642,7 +736,7 @@ export class Engine {
     loaded?: LoadedStack,
   ): ResourceContext {
     const engine = this;
-    const api = this.apiFor(job, row.project_id);
+    const api = this.apiFor(job, row);
     const nestedRow = async () =>
       r.physical_resource_id ? await engine.store.getStack(r.physical_resource_id, false) : null;
     const ctx: ResourceContext = {
