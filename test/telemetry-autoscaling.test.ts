@@ -169,8 +169,8 @@ describe('autoscaling with Heat, Aodh, Gnocchi and Ceilometer', () => {
     assert.match(high.alarm_actions[0], new RegExp(`/signals/${stackId}/scaleup_policy\\?token=`));
 
     const servers = async () =>
-      // all_tenants: the servers a signal adds are made with the orchestration service's token
-      // (src/orchestration's signal route has no user token), so they land in the service project.
+      // The servers a signal adds are made through the stack's trust, in the owner's project
+      // (test/heat-trusts.test.ts checks the project); all_tenants keeps this list independent of it.
       ((await nova('GET', '/servers/detail?all_tenants=1')).body.servers as ServerJson[]).filter(
         (s) => s.metadata?.['metering.server_group'] === stackId,
       );
