@@ -13,6 +13,7 @@ import type { IdentityDb } from './identity/db/schema.ts';
 import type { FastifyInstance } from 'fastify';
 import { ROLES, type StratusConfig } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
+import { checkpointsClosed } from './core/sqlite-checkpoint.ts';
 import { InProcessBus, type MessageBus } from './core/bus.ts';
 import { AmqpBus, isAmqpUrl } from './core/bus-amqp.ts';
 import { openDatabase } from './core/db.ts';
@@ -320,6 +321,9 @@ export class Cloud {
     }
     this.services = [];
     await this.bus.close();
+    // The checkpoint worker's own connections close last: their final checkpoint removes the -wal
+    // and -shm files, which must be done before close() resolves (callers remove data directories).
+    await checkpointsClosed();
   }
 
   authUrl() {

@@ -23,6 +23,7 @@ parentPort.on('message', (m) => {
   } else if (m.op === 'close') {
     const db = dbs.get(m.file);
     if (db) { dbs.delete(m.file); try { db.close(); } catch { /* closing anyway */ } }
+    parentPort.postMessage({ op: 'closed', id: m.id });
   }
 });
 setInterval(() => {
@@ -34,6 +35,42 @@ setInterval(() => {
 
 let worker: Worker | undefined;
 const watched = new Map<string, number>();
+/** Closes sent to the worker and not yet acknowledged: the worker's connection still holds the file. */
+const closing = new Map<number, () => void>();
+let nextCloseId = 0;
+function settleAllCloses() {
+  for (const done of closing.values()) done();
+  closing.clear();
+}
+
+/**
+ * Resolves once the worker has closed every database file whose last connection was closed
+ * (at most `timeoutMs` later): until then the worker's own connection may still checkpoint and
+ * remove the file's -wal and -shm, so a caller removing the data directory must wait for this.
+ */
+export async function checkpointsClosed(timeoutMs = 3000): Promise<void> {
+  if (closing.size === 0) return;
+  const all = Promise.all(
+    [...closing.keys()].map(
+      (id) =>
+        new Promise<void>((r) => {
+          const prev = closing.get(id)!;
+          closing.set(id, () => {
+            prev();
+            r();
+          });
+        }),
+    ),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    all,
+    new Promise<void>((r) => {
+      timer = setTimeout(r, timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}
 
 /** Checkpoints `file` from the worker until the returned function is called (one call per connection). */
 export function checkpointInBackground(file: string): () => void {
@@ -43,9 +80,15 @@ export function checkpointInBackground(file: string): () => void {
       name: 'sqlite-checkpoint',
       workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
+    worker.on('message', (m: { op: string; id: number }) => {
+      if (m.op !== 'closed') return;
+      closing.get(m.id)?.();
+      closing.delete(m.id);
+    });
     worker.on('error', () => {
       worker = undefined;
       watched.clear();
+      settleAllCloses();
     });
     worker.unref();
   }
@@ -63,6 +106,9 @@ export function checkpointInBackground(file: string): () => void {
       return;
     }
     watched.delete(file);
-    if (worker === w) w.postMessage({ op: 'close', file });
+    if (worker !== w) return;
+    const id = nextCloseId++;
+    closing.set(id, () => {});
+    w.postMessage({ op: 'close', file, id });
   };
 }
