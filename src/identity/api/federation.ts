@@ -6,7 +6,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { IdentityProvider, Mapping, Protocol, ServiceProvider } from '../federation/manager.ts';
-import { renderDomain, renderProject } from './resource.ts';
 import { listBody, q, queryBool, wrap } from './common.ts';
 
 const FED = 'OS-FEDERATION';
@@ -288,27 +287,6 @@ export function federationHandlers(s: IdentityService) {
     reply.code(204).send();
   }
 
-  // ---- what a (federated) token may scope to: the deprecated aliases of /v3/auth/projects|domains ----
-  async function getAuthProjects(req: FastifyRequest) {
-    req.authorize('identity:get_auth_projects');
-    const ids = await s.assignment.projectIdsForUser(req.ctx!.userId);
-    const list = (await s.resource.list({ ids, isDomain: false })).filter((p) => p.enabled);
-    return listBody(
-      req,
-      'projects',
-      list.map((p) => renderProject(req, p)),
-    );
-  }
-  async function getAuthDomains(req: FastifyRequest) {
-    req.authorize('identity:get_auth_domains');
-    const ids = await s.assignment.domainIdsForUser(req.ctx!.userId);
-    const list = (await s.resource.list({ ids, isDomain: true })).filter((d) => d.enabled);
-    return listBody(
-      req,
-      'domains',
-      list.map((d) => renderDomain(req, d)),
-    );
-  }
   return {
     webssoForIdentityProvider,
     webssoForProtocol,
@@ -333,8 +311,6 @@ export function federationHandlers(s: IdentityService) {
     getServiceProvider,
     updateServiceProvider,
     deleteServiceProvider,
-    getAuthProjects,
-    getAuthDomains,
   };
 }
 

@@ -535,8 +535,9 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     federation.updateServiceProvider,
   );
   app.delete('/v3/OS-FEDERATION/service_providers/:sp_id', federation.deleteServiceProvider);
-  app.get('/v3/OS-FEDERATION/projects', federation.getAuthProjects);
-  app.head('/v3/OS-FEDERATION/projects', federation.getAuthProjects);
-  app.get('/v3/OS-FEDERATION/domains', federation.getAuthDomains);
-  app.head('/v3/OS-FEDERATION/domains', federation.getAuthDomains);
+  // Keystone's deprecated aliases of /v3/auth/projects|domains: the same handlers and policies.
+  app.get('/v3/OS-FEDERATION/projects', auth.getAuthProjects);
+  app.head('/v3/OS-FEDERATION/projects', auth.getAuthProjects);
+  app.get('/v3/OS-FEDERATION/domains', auth.getAuthDomains);
+  app.head('/v3/OS-FEDERATION/domains', auth.getAuthDomains);
 }
