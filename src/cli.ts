@@ -663,7 +663,9 @@ async function buildGuestCmd(v: Values) {
   }
   const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
   const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword });
-  out(`Registered: stratus-guest ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})`);
+  out(
+    `Registered: stratus-guest ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk}), stratus-guest-disk ${ids.bootDisk}`,
+  );
 }
 
 /** Runs the command line; returns the exit status for the usage cases (a running start keeps the process). */

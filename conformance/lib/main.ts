@@ -18,6 +18,8 @@ import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts
 import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
 import { prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2, type ComputeFacts } from './compute.ts';
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
+import { cleanupLibvirtHost, prepareGuest, registerTempestGuest } from './libvirt.ts';
+import type { GuestFiles } from '../../src/compute/guest/build.ts';
 import {
   debianPackageVersion,
   ensureTempest,
@@ -34,6 +36,8 @@ const WORK = process.env.STRATUS_CONFORMANCE_WORK
   ? path.resolve(process.env.STRATUS_CONFORMANCE_WORK)
   : path.join(CONFORMANCE, 'work');
 const DEFAULT_PASSING = path.join(CONFORMANCE, 'passing.txt');
+/** Where `--driver libvirt` builds and keeps the test guest. */
+const GUEST_DIR = path.join(WORK, 'guest');
 
 const USAGE = `Usage: npm run conformance -- <area|regex>... [options]
        npm run conformance -- --regression
@@ -61,6 +65,9 @@ Options:
   --set SECTION.KEY=VALUE  extra tempest.conf setting (repeatable)
   --dataplane NAME     the network data plane of the Stratus started here (logical, or
                        linuxbridge: real bridges and namespaces, needs root; removed at stop)
+  --driver NAME        the compute driver of the Stratus started here: fake (default) or libvirt
+                       (real guests under QEMU, with the linuxbridge data plane; tempest SSHes
+                       into them: [validation] run_validation; needs root)
   --verbose            show tempest's whole output (always in conformance/work/tempest/run.log)
 `;
 
@@ -79,6 +86,7 @@ interface Args {
   verbose: boolean;
   passing: string;
   dataplane?: string;
+  driver?: string;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
@@ -151,6 +159,10 @@ function parseArgs(argv: string[]): Args | 'help' {
       case 'dataplane':
         a.dataplane = val();
         break;
+      case 'driver':
+        a.driver = val();
+        if (a.driver !== 'fake' && a.driver !== 'libvirt') throw new Error('--driver is fake or libvirt');
+        break;
       case 'passing':
         a.passing = path.resolve(val());
         break;
@@ -202,11 +214,19 @@ async function run(a: Args): Promise<number> {
   ensureTempest(selection.packages, log);
 
   let stratus: StartedStratus | undefined;
+  const libvirt = a.driver === 'libvirt' && !a.url;
+  let guest: GuestFiles | undefined;
+  if (libvirt) {
+    log(`building the test guest (cached in ${path.relative(REPO, GUEST_DIR)})`);
+    guest = await prepareGuest(GUEST_DIR, (s) => log(`guest: ${s}`));
+  }
   const stopTempest = new AbortController();
   const stopOnSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping`);
     stopTempest.abort();
-    void (stratus?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (stratus?.stop() ?? Promise.resolve())
+      .then(() => (libvirt ? cleanupLibvirtHost(path.join(WORK, 'stratus-data', 'libvirt'), log) : undefined))
+      .finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
@@ -232,7 +252,9 @@ async function run(a: Args): Promise<number> {
         outputFile: path.join(WORK, 'stratus.out'),
         securityCompliance,
         secureRbac: a.secureRbac,
-        dataplane: a.dataplane,
+        dataplane: libvirt ? 'linuxbridge' : a.dataplane,
+        driver: a.driver,
+        guestDir: GUEST_DIR,
       });
       url = stratus.url;
       cloudsFile = stratus.cloudsFile;
@@ -258,6 +280,15 @@ async function run(a: Args): Promise<number> {
         token,
         log: (s) => log(`compute: ${s}`),
       });
+      if (guest && stratus) {
+        const v3 = credentials.authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+        const ids = await registerTempestGuest(guest, v3, credentials.password);
+        compute.imageRef = ids.imageRef;
+        compute.imageRefAlt = ids.imageRefAlt;
+        log(
+          `compute: the test guest is image ${ids.imageRef} (self-booting) and ${ids.imageRefAlt} (kernel + ramdisk)`,
+        );
+      }
       log(
         `compute: image ${compute.imageRef ?? 'none'}, flavor ${compute.flavorRef ?? 'none'}, microversions ${compute.minMicroversion ?? '?'}-${compute.maxMicroversion ?? '?'}`,
       );
@@ -272,11 +303,13 @@ async function run(a: Args): Promise<number> {
       secureRbac: a.secureRbac,
       network,
       compute,
+      realGuests: libvirt,
       overrides: a.overrides,
     });
     prepareWorkspace(ws, renderIni(conf));
     const scenarioImage = conf.get('scenario')?.get('img_file');
-    if (scenarioImage) fs.writeFileSync(scenarioImage, tinyQcow2(TEMPEST_IMAGES.virtualSize));
+    if (scenarioImage && guest) fs.copyFileSync(guest.bootDisk, scenarioImage);
+    else if (scenarioImage) fs.writeFileSync(scenarioImage, tinyQcow2(TEMPEST_IMAGES.virtualSize));
     let includeList: string | undefined;
     if (a.regression) {
       includeList = path.join(ws, 'regression-include.txt');
@@ -347,6 +380,7 @@ async function run(a: Args): Promise<number> {
     if (stratus) {
       await stratus.stop();
       log(`Stratus stopped (its log: ${path.relative(REPO, path.join(stratus.dataDir, 'stratus.log'))})`);
+      if (libvirt) await cleanupLibvirtHost(path.join(stratus.dataDir, 'libvirt'), log);
     }
   }
 }

@@ -1,5 +1,6 @@
 // The cloud under test: a Stratus started for the run (or one already running), its admin
 // credentials from the clouds.yaml it writes, and its service catalog from a token.
+import { LIBVIRT_HOST, libvirtComputeConfig } from './libvirt.ts';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -85,6 +86,10 @@ export interface StartOptions {
   secureRbac?: boolean;
   /** The network data plane (default logical); linuxbridge gets DevStack's br-ex shape and is removed at stop. */
   dataplane?: string;
+  /** The compute driver: fake (default) or libvirt (real guests; the caller also asks for linuxbridge). */
+  driver?: string;
+  /** With driver libvirt: where the test guest is built and cached. */
+  guestDir?: string;
 }
 
 /** Starts `node bin/stratus.js start` on a fresh data directory and waits until identity answers. */
@@ -95,7 +100,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // enforced, locations shown and manageable, the image cache on.
   const config: Record<string, unknown> = { image: STRATUS_IMAGE_CONFIG };
   // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
-  config.compute = STRATUS_COMPUTE_CONFIG;
+  config.compute = o.driver === 'libvirt' ? libvirtComputeConfig(o.guestDir!) : STRATUS_COMPUTE_CONFIG;
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
   if (o.secureRbac) config.secureRbac = true;
   if (o.dataplane === 'linuxbridge')
@@ -104,6 +109,8 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
       // DevStack's br-ex: the host reaches the floating range through 172.24.4.1/24.
       externalUplink: { physnet: 'public', cidr: '172.24.4.1/24' },
       cleanupOnStop: true,
+      // Real guests' taps are wired by the agent of their compute host.
+      ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST } : {}),
     };
   else if (o.dataplane) config.network = { dataplane: o.dataplane };
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));

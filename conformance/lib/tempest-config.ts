@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { DEVSTACK_NETWORK, type NetworkFacts } from './network.ts';
 import { computeSections, type ComputeFacts } from './compute.ts';
+import { LIBVIRT_COMPUTE_FEATURES, validationSections } from './libvirt.ts';
 
 export interface CloudCredentials {
   authUrl: string;
@@ -47,6 +48,8 @@ export interface TempestConfigInput {
   compute?: ComputeFacts;
   /** The cloud runs with Stratus's secure RBAC switch (--secure-rbac): tempest knows scope is enforced everywhere. */
   secureRbac?: boolean;
+  /** The cloud boots real guests (--driver libvirt): tempest SSHes into its servers. */
+  realGuests?: boolean;
   /** `section.key = value` pairs applied last (the --set flag). */
   overrides?: Record<string, Record<string, string>>;
 }
@@ -213,8 +216,14 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   // DevStack's fixed_network_name is its private network; here the `shared` one network.ts makes.
   if (types.has('compute'))
     computeSections(set, input.compute ?? {}, types.has('network') ? DEVSTACK_NETWORK.sharedNetworkName : undefined);
-  // No server Stratus boots is reachable over SSH.
-  set('validation', 'run_validation', 'False');
+  // With the fake driver no server is reachable over SSH; real guests (--driver libvirt) are.
+  if (input.realGuests && types.has('compute')) {
+    validationSections(set, DEVSTACK_NETWORK.sharedNetworkName);
+    for (const [k, v] of Object.entries(LIBVIRT_COMPUTE_FEATURES)) set('compute-feature-enabled', k, b(v));
+    set('compute', 'min_compute_nodes', '1');
+    // Features the network's proxy gives guests (tempest cannot discover them).
+    set('network-feature-enabled', 'available_features', '');
+  } else set('validation', 'run_validation', 'False');
 
   // heat_tempest_plugin logs in with its own static credentials ([heat_plugin]): the admin's.
   if (types.has('orchestration')) {

@@ -44,6 +44,20 @@ export function configSchema(serviceSections: string[] = []): Schema {
     quotas: { type: 'object', additionalProperties: { type: 'integer' } },
     l2Hosts: { type: 'array', items: { type: 'string' } },
     flatNetworks: { type: 'array', items: { type: 'string' } },
+    // The linuxbridge data plane's options without a default (network/config.ts).
+    hostNamespace: { type: 'boolean' },
+    physicalInterfaceMappings: { type: 'object', additionalProperties: { type: 'string' } },
+    underlayIp: { type: 'string' },
+    underlayIps: { type: 'object', additionalProperties: { type: 'string' } },
+    externalUplink: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['physnet', 'cidr'],
+      properties: { physnet: { type: 'string' }, cidr: { type: 'string' } },
+    },
+    cleanupOnStop: { type: 'boolean' },
+    metadataProxySharedSecret: { type: 'string' },
+    novaMetadataUrl: { type: 'string' },
   });
   const properties: Record<string, Schema> = {
     ...Object.fromEntries(serviceSections.map((s) => [s, { type: 'object' }])),

@@ -3,13 +3,15 @@
 // host), an initramfs with the static busybox, dropbear and its libraries, the virtio modules
 // and guest/init.ts's /init, and an empty qcow2 root disk. Booted as DevStack boots CirrOS's
 // "uec" images: the disk image names its kernel and ramdisk images (kernel_id, ramdisk_id).
+// Also a self-booting disk (`disk-boot.qcow2`: a FAT volume with SYSLINUX, the kernel and the
+// initramfs), which boots as CirrOS's "disk" image does, for tempest's [scenario] img_file.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { tinyQcow2 } from '../../core/qcow2.ts';
-import { GUEST_MODULES, INIT_SCRIPT, UDHCPC_SCRIPT } from './init.ts';
+import { GUEST_MODULES, GUEST_TOOLS, INIT_SCRIPT, UDHCPC_SCRIPT } from './init.ts';
 
 const run = promisify(execFile);
 /** Every file of the initramfs gets this time (SOURCE_DATE_EPOCH): the same inputs give the same bytes. */
@@ -22,12 +24,14 @@ export interface GuestFiles {
   kernel: string;
   ramdisk: string;
   disk: string;
+  /** The self-booting disk (SYSLINUX + kernel + initramfs on FAT), for images that name no kernel. */
+  bootDisk: string;
   /** The kernel package the guest was built from. */
   kernelPackage: string;
   /** sha256 of what the build is made of (init scripts, module list, host programs): a change rebuilds. */
   inputs: string;
   /** sha256 of kernel, ramdisk and disk. */
-  sha256: { kernel: string; ramdisk: string; disk: string };
+  sha256: { kernel: string; ramdisk: string; disk: string; bootDisk: string };
 }
 
 /** The programs the build needs, and the Debian package of each. */
@@ -37,6 +41,10 @@ export const GUEST_BUILD_NEEDS: Record<string, string> = {
   '/usr/bin/cpio': 'cpio',
   '/usr/bin/apt-get': 'apt',
   '/usr/bin/dpkg-deb': 'dpkg',
+  '/usr/sbin/mkfs.vfat': 'dosfstools',
+  '/usr/bin/mcopy': 'mtools',
+  '/usr/bin/syslinux': 'syslinux',
+  '/usr/bin/qemu-img': 'qemu-utils',
 };
 
 /** What the guest build lacks on this machine, as Debian package names (empty: it can build). */
@@ -47,6 +55,8 @@ export function missingGuestTools(): string[] {
 /** The hash of the build's inputs. */
 function buildInputs(): string {
   const h = createHash('sha256').update(INIT_SCRIPT).update(UDHCPC_SCRIPT).update(GUEST_MODULES.join(','));
+  for (const [name, text] of Object.entries(GUEST_TOOLS)) h.update(name).update(text);
+  h.update(SYSLINUX_CFG);
   for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS])
     h.update(fs.existsSync(f) ? String(fs.statSync(f).size) : '-');
   return h.digest('hex');
@@ -74,18 +84,60 @@ export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: 
     kernel: path.join(dir, 'vmlinuz'),
     ramdisk: path.join(dir, 'initrd.img'),
     disk: path.join(dir, 'disk.qcow2'),
+    bootDisk: path.join(dir, 'disk-boot.qcow2'),
     kernelPackage,
     inputs,
-    sha256: { kernel: '', ramdisk: '', disk: '' },
+    sha256: { kernel: '', ramdisk: '', disk: '', bootDisk: '' },
   };
   fs.copyFileSync(path.join(kernelDir, 'boot', `vmlinuz-${release}`), files.kernel);
   log('building the initramfs');
   await buildInitramfs(path.join(kernelDir, 'lib/modules', release), files.ramdisk);
   fs.writeFileSync(files.disk, tinyQcow2(1024 ** 3));
-  files.sha256 = { kernel: sha256(files.kernel), ramdisk: sha256(files.ramdisk), disk: sha256(files.disk) };
+  log('building the self-booting disk');
+  await buildBootDisk(files.kernel, files.ramdisk, files.bootDisk);
+  files.sha256 = {
+    kernel: sha256(files.kernel),
+    ramdisk: sha256(files.ramdisk),
+    disk: sha256(files.disk),
+    bootDisk: sha256(files.bootDisk),
+  };
   fs.writeFileSync(manifest, `${JSON.stringify(files, null, 2)}\n`);
   log(`test guest built in ${dir}`);
   return files;
+}
+
+const SYSLINUX_CFG = `DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND console=tty0 console=ttyS0
+`;
+
+/**
+ * A disk that boots by itself: a FAT file system (no partition table: SeaBIOS boots its boot
+ * sector) holding SYSLINUX, the kernel and the initramfs. Made with mtools, without loop
+ * devices or mounts; a fixed volume id and file times keep it reproducible.
+ */
+async function buildBootDisk(kernel: string, ramdisk: string, out: string) {
+  const raw = `${out}.raw`;
+  const cfg = path.join(path.dirname(out), 'syslinux.cfg');
+  fs.rmSync(raw, { force: true });
+  try {
+    const kib = Math.ceil((fs.statSync(kernel).size + fs.statSync(ramdisk).size) / 1024) + 4096;
+    fs.writeFileSync(cfg, SYSLINUX_CFG);
+    for (const f of [kernel, ramdisk, cfg]) fs.utimesSync(f, EPOCH, EPOCH);
+    await run('mkfs.vfat', ['-C', '-i', '5354524b', '-n', 'STRATUS', raw, String(kib)]);
+    await run('mcopy', ['-m', '-i', raw, kernel, ramdisk, cfg, '::/'], {
+      env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+    });
+    await run('syslinux', ['--install', raw]);
+    await run('qemu-img', ['convert', '-O', 'qcow2', raw, out]);
+  } finally {
+    fs.rmSync(raw, { force: true });
+    fs.rmSync(cfg, { force: true });
+  }
 }
 
 /** Debian's cloud kernel, extracted (not installed) into `dir`; returns its package name. */
@@ -145,6 +197,11 @@ async function buildInitramfs(modulesDir: string, out: string) {
     }
     put('init', INIT_SCRIPT, 0o755);
     put('etc/udhcpc.sh', UDHCPC_SCRIPT, 0o755);
+    // Replaces busybox's link where there is one (its mke2fs would refuse tempest's `-t ext4`).
+    for (const [name, text] of Object.entries(GUEST_TOOLS)) {
+      fs.rmSync(path.join(root, 'bin', name), { force: true });
+      put(`bin/${name}`, text, 0o755);
+    }
     put('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
     // Dropbear refuses a root whose password field is empty.
     put('etc/shadow', 'root:*:19000:0:99999:7:::\n', 0o600);

@@ -115,6 +115,51 @@ say ready $(hostname)
 while true; do sleep 3600; done
 `;
 
+/**
+ * The commands tempest's remote client runs on a guest that busybox does not have (CirrOS has
+ * them): sudo, curl, lsblk and blkid, as small shell scripts in /bin; mke2fs drops `-t`.
+ */
+export const GUEST_TOOLS: Record<string, string> = {
+  // The guest logs in as root: sudo only runs its command.
+  sudo: `#!/bin/sh
+exec "$@"
+`,
+  // curl [flags] URL: plain HTTP/1.0 over nc (busybox's static wget crashes without NSS here).
+  curl: `#!/bin/sh
+url=
+for a in "$@"; do case "$a" in http://*) url=$a;; esac; done
+[ -n "$url" ] || { echo "curl: no URL" >&2; exit 2; }
+hp=\${url#http://}; path=/\${hp#*/}; [ "$path" = "/$hp" ] && path=/; hp=\${hp%%/*}
+host=\${hp%%:*}; port=\${hp#*:}; [ "$port" = "$hp" ] && port=80
+printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$path" "$host" | nc -w 5 "$host" "$port" > /tmp/curl.$$ || { rm -f /tmp/curl.$$; exit 7; }
+# sed keeps a body without a final newline as it is (Nova's EC2 values have none).
+sed '1,/^\\r\\{0,1\\}$/d' /tmp/curl.$$
+rm -f /tmp/curl.$$
+`,
+  // lsblk's list of block devices, in the columns tempest reads (TYPE disk or rom).
+  lsblk: `#!/bin/sh
+row() { printf '%-6s %-7s %2s %14s %2s %-4s %s\\n' "$@"; }
+row NAME MAJ:MIN RM SIZE RO TYPE MOUNTPOINT
+for b in /sys/block/*; do
+  n=\${b##*/}; case "$n" in loop*|ram*) continue;; esac
+  t=disk; case "$n" in sr*) t=rom;; esac
+  row "$n" "$(cat $b/dev)" "$(cat $b/removable)" "$(( $(cat $b/size) * 512 ))" "$(cat $b/ro)" "$t" ""
+done
+`,
+  // blkid -L LABEL [-o device]: the device whose ISO 9660 volume id is LABEL.
+  blkid: `#!/bin/sh
+label=
+while [ $# -gt 0 ]; do case "$1" in -L) label=$2; shift;; esac; shift; done
+[ -n "$label" ] || exit 2
+for d in /dev/sr* /dev/vd? /dev/sd?; do
+  [ -b "$d" ] || continue
+  v=$(dd if=$d bs=1 skip=32808 count=32 2>/dev/null | tr -d ' \\000')
+  [ "$v" = "$label" ] && { echo $d; exit 0; }
+done
+exit 2
+`,
+};
+
 export const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   bound|renew)

@@ -26,7 +26,7 @@ interface Catalog {
 export async function registerGuest(
   files: GuestFiles,
   o: RegisterOptions,
-): Promise<Record<'kernel' | 'ramdisk' | 'disk', string>> {
+): Promise<Record<'kernel' | 'ramdisk' | 'disk' | 'bootDisk', string>> {
   const auth = await fetch(`${o.authUrl.replace(/\/+$/, '')}/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -105,5 +105,13 @@ export async function registerGuest(
     stratus_boot_marker: GUEST_MARKERS.boot,
     stratus_guest_sha256: `${files.sha256.disk}:${files.sha256.kernel}:${files.sha256.ramdisk}`,
   });
-  return { kernel, ramdisk, disk };
+  // The self-booting disk, as DevStack registers CirrOS's "-disk" image (no kernel_id).
+  const bootDisk = await one('-disk', files.bootDisk, {
+    disk_format: 'qcow2',
+    container_format: 'bare',
+    os_type: 'linux',
+    stratus_boot_marker: GUEST_MARKERS.boot,
+    stratus_guest_sha256: files.sha256.bootDisk,
+  });
+  return { kernel, ramdisk, disk, bootDisk };
 }
