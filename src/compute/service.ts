@@ -270,7 +270,14 @@ async function startRoles(svc: ComputeService) {
   for (const a of p.agents) await a.start();
   if (o.metadata.enabled && (svc.ctx.config.roles ?? ['api']).includes('api')) {
     const secret = metadataSharedSecret(svc.ctx.config.dataDir, o.metadata.sharedSecret);
-    p.metadata = new MetadataServer({ secret, getInstance: (u) => p.store.get(u) }, log.child({ role: 'metadata' }));
+    const setPassword = async (uuid: string, password: string) => {
+      const inst = await p.store.get(uuid);
+      if (inst) await p.store.update(uuid, { system_metadata: { ...inst.system_metadata, password } });
+    };
+    p.metadata = new MetadataServer(
+      { secret, getInstance: (u) => p.store.get(u), setPassword },
+      log.child({ role: 'metadata' }),
+    );
     await p.metadata.start(o.metadata);
   }
   // An unshelve of an offloaded server that the conductor had not placed when it stopped

@@ -22,8 +22,11 @@ import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { InstanceEvents, eventHandlers, virtApi } from './events.ts';
 import {
+  completeBuildVolumes,
   connectBuildVolumes,
   disconnectVolumes,
+  prepareBuildVolumes,
+  releasePreparedVolumes,
   reimageBootVolume,
   releaseServerVolumes,
   replugVolumes,
@@ -373,11 +376,24 @@ export class ComputeAgent {
         await this.checkGroupPolicy(inst);
         // The conductor set task_state spawning with the ports (writing it again could undo a delete's 'deleting').
         notifyInstance(this.bus, this.publisher, 'create.start', { ...inst, task_state: 'spawning' });
-        await this.driver.spawn(inst, image, inst.network_info);
-        // The mapped volumes, made by the volume service for this server or brought (boot from volume).
-        await connectBuildVolumes(this, inst).catch((e: Error) => {
+        const aborted = (e: Error) => {
           throw new VirtError(`Build of instance ${inst.uuid} aborted: ${e.message}`, false);
-        });
+        };
+        if (this.driver.spawnsWithVolumes) {
+          // Real guests get their volumes in their definition, a root volume to boot from.
+          const volumes = await prepareBuildVolumes(this, inst).catch(aborted);
+          try {
+            await this.driver.spawn(inst, image, inst.network_info, volumes);
+          } catch (e) {
+            await releasePreparedVolumes(this, volumes);
+            throw e;
+          }
+          await completeBuildVolumes(this, volumes).catch(aborted);
+        } else {
+          await this.driver.spawn(inst, image, inst.network_info);
+          // The mapped volumes, made by the volume service for this server or brought (boot from volume).
+          await connectBuildVolumes(this, inst).catch(aborted);
+        }
       });
     } catch (e) {
       const reschedule = e instanceof VirtError ? e.reschedule : false;

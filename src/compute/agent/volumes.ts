@@ -17,7 +17,7 @@ import { LinearFlow } from '../../core/flow.ts';
 import type { ComputeVolumeRpc, InstanceRef } from '../rpcapi.ts';
 import type { Instance } from '../instances.ts';
 import { BlockDeviceStore, type BlockDevice } from '../block_devices.ts';
-import type { VolumeConnectionInfo } from '../drivers/virt.ts';
+import type { BuildVolume, VolumeConnectionInfo } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
   VolumeError,
@@ -223,6 +223,51 @@ export async function connectBuildVolumes(agent: ComputeAgent, inst: Instance) {
         agent.o.blockDeviceAllocateTimeout * 1000,
       );
     await connectFlow(agent, inst, bdm).run({});
+  }
+}
+
+/** A volume connected for a build whose driver takes the volumes at spawn (its attachment not completed yet). */
+export interface PreparedVolume extends BuildVolume {
+  bdm: BlockDevice;
+  attachmentId: string;
+}
+
+/**
+ * The build's volumes connected to this host before the spawn (Nova's _prep_block_device for
+ * drivers that put them in the guest's definition): each waits until available, gets this
+ * host's connector; on a failure the attachments made so far are given back.
+ */
+export async function prepareBuildVolumes(agent: ComputeAgent, inst: Instance): Promise<PreparedVolume[]> {
+  const client = agent.clients.blockStorage;
+  const bdms = blockDevices(agent);
+  const done: PreparedVolume[] = [];
+  try {
+    for (const bdm of await bdms.ofInstance(inst.uuid)) {
+      if (bdm.destination_type !== 'volume' || !bdm.volume_id) continue;
+      if (!bdm.attachment_id)
+        await waitForVolume(client, bdm.volume_id, ['available'], agent.o.blockDeviceAllocateTimeout * 1000);
+      const { attachment, connectionInfo } = await connectVolume(client, bdms, bdm, agent.host);
+      done.push({ bdm, attachmentId: attachment.id, connectionInfo, mountpoint: bdm.device_name ?? '/dev/vdb' });
+    }
+  } catch (e) {
+    await releasePreparedVolumes(agent, done);
+    throw e;
+  }
+  return done;
+}
+
+/** The prepared volumes' attachments completed, once the guest runs with them. */
+export async function completeBuildVolumes(agent: ComputeAgent, volumes: PreparedVolume[]) {
+  for (const v of volumes) await completeAttachment(agent.clients.blockStorage, v.attachmentId);
+}
+
+/** A failed build's prepared volumes given back (another host makes its own attachments). */
+export async function releasePreparedVolumes(agent: ComputeAgent, volumes: PreparedVolume[]) {
+  for (const v of volumes) {
+    await deleteAttachment(agent.clients.blockStorage, v.attachmentId).catch(() => undefined);
+    await blockDevices(agent)
+      .update(v.bdm.id, { attachment_id: null, connection_info: null })
+      .catch(() => undefined);
   }
 }
 

@@ -78,7 +78,14 @@ export interface VirtDriver {
   capacity(): HostCapacity;
   /** The guests this driver runs, by instance uuid, with their power state. */
   listInstances(): Map<string, number>;
-  spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[]): Promise<void>;
+  /**
+   * Starts the guest. A driver with `spawnsWithVolumes` gets the server's volumes, connected,
+   * to put in the guest before it starts (a root volume boots: Nova's block_device_info);
+   * others get them attached after the spawn.
+   */
+  spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[], volumes?: BuildVolume[]): Promise<void>;
+  /** The driver takes the volumes at spawn (real guests boot from a root volume). */
+  readonly spawnsWithVolumes?: boolean;
   destroy(instance: Instance): Promise<void>;
   powerOff(instance: Instance): Promise<void>;
   powerOn(instance: Instance): Promise<void>;
@@ -154,6 +161,12 @@ export interface VirtDriver {
 }
 
 /** A volume's connection info as the volume service answers it (os-brick's: `driver_volume_type` and its `data`). */
+/** A volume connected for a guest that is being built (its device name: /dev/vda is the root). */
+export interface BuildVolume {
+  connectionInfo: VolumeConnectionInfo;
+  mountpoint: string;
+}
+
 export interface VolumeConnectionInfo {
   driver_volume_type?: string;
   data?: Record<string, unknown>;

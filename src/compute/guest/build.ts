@@ -143,10 +143,21 @@ async function buildBootDisk(kernel: string, ramdisk: string, out: string) {
 /** Debian's cloud kernel, extracted (not installed) into `dir`; returns its package name. */
 async function fetchKernel(dir: string, log: (m: string) => void): Promise<string> {
   const done = path.join(dir, '.package');
-  if (fs.existsSync(done)) return fs.readFileSync(done, 'utf8').trim();
+  const kept = () => {
+    const release = fs.readdirSync(path.join(dir, 'lib/modules'))[0]!;
+    return GUEST_MODULES.every((m) => fs.existsSync(path.join(dir, 'lib/modules', release, m)));
+  };
+  // Extracted again when the guest needs a module the cache did not keep.
+  if (fs.existsSync(done) && kept()) return fs.readFileSync(done, 'utf8').trim();
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const deps = (await run('apt-cache', ['depends', KERNEL_META_PACKAGE])).stdout;
+  // The package lists may be gone (container images' apt hooks remove them): fetched once then.
+  const depends = () => run('apt-cache', ['depends', KERNEL_META_PACKAGE]).then((r) => r.stdout);
+  const deps = await depends().catch(async () => {
+    log('apt-get update (no package lists)');
+    await run('apt-get', ['update', '-q'], { maxBuffer: 1 << 24 });
+    return depends();
+  });
   const pkg = /Depends:\s*(linux-image-\S+)/.exec(deps)?.[1];
   if (!pkg) throw new Error(`apt-cache does not know ${KERNEL_META_PACKAGE} (is the Debian archive reachable?)`);
   log(`downloading ${pkg}`);

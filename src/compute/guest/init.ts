@@ -25,6 +25,10 @@ export const GUEST_MODULES = [
   'kernel/drivers/ata/libata.ko',
   'kernel/drivers/ata/ata_piix.ko',
   'kernel/fs/isofs/isofs.ko',
+  'kernel/fs/nls/nls_cp437.ko',
+  'kernel/fs/nls/nls_ascii.ko',
+  'kernel/fs/fat/fat.ko',
+  'kernel/fs/fat/vfat.ko',
 ];
 
 /** The console markers a driver or a test waits for. */
@@ -55,6 +59,17 @@ say boot
 for m in $(cat /etc/modules); do insmod /lib/modules/$m 2>/dev/null; done
 ip link set lo up
 hostname stratus-guest
+
+# The self-booting disk's FAT volume keeps /mnt across reboots, snapshots and shelves (the
+# guest's root lives in memory; tempest writes its timestamps to /mnt).
+mkdir -p /media/boot
+for d in /dev/vda /dev/sda; do
+  [ -b $d ] || continue
+  if mount -t vfat $d /media/boot 2>/dev/null; then
+    if [ -f /media/boot/syslinux.cfg ]; then mkdir -p /media/boot/mnt && mount --bind /media/boot/mnt /mnt; break; fi
+    umount /media/boot
+  fi
+done
 
 # ACPI power button: the first event of the "Power Button" input device powers off.
 for e in /sys/class/input/event*; do
@@ -124,17 +139,36 @@ export const GUEST_TOOLS: Record<string, string> = {
   sudo: `#!/bin/sh
 exec "$@"
 `,
-  // curl [flags] URL: plain HTTP/1.0 over nc (busybox's static wget crashes without NSS here).
+  // curl [-X METHOD] [-d DATA] [flags] URL: plain HTTP/1.0 over nc (busybox's static wget
+  // crashes without NSS here); sed keeps a body without a final newline as it is.
   curl: `#!/bin/sh
-url=
-for a in "$@"; do case "$a" in http://*) url=$a;; esac; done
+url= method= data=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -X|--request) method=$2; shift;;
+    -d|--data|--data-raw) data=$2; shift;;
+    -m|--max-time|-H|--header|-o|--output|-u|--user) shift;;
+    http://*) url=$1;;
+  esac
+  shift
+done
 [ -n "$url" ] || { echo "curl: no URL" >&2; exit 2; }
+[ -n "$method" ] || { [ -n "$data" ] && method=POST || method=GET; }
 hp=\${url#http://}; path=/\${hp#*/}; [ "$path" = "/$hp" ] && path=/; hp=\${hp%%/*}
 host=\${hp%%:*}; port=\${hp#*:}; [ "$port" = "$hp" ] && port=80
-printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$path" "$host" | nc -w 5 "$host" "$port" > /tmp/curl.$$ || { rm -f /tmp/curl.$$; exit 7; }
-# sed keeps a body without a final newline as it is (Nova's EC2 values have none).
+{
+  printf '%s %s HTTP/1.0\\r\\nHost: %s\\r\\n' "$method" "$path" "$host"
+  [ -n "$data" ] && printf 'Content-Type: application/x-www-form-urlencoded\\r\\nContent-Length: %s\\r\\n' "\${#data}"
+  printf '\\r\\n%s' "$data"
+} | nc -w 5 "$host" "$port" > /tmp/curl.$$ || { rm -f /tmp/curl.$$; exit 7; }
 sed '1,/^\\r\\{0,1\\}$/d' /tmp/curl.$$
 rm -f /tmp/curl.$$
+`,
+  // busybox's mke2fs makes ext2 (the kernel's ext4 mounts it) and knows no -t.
+  mke2fs: `#!/bin/sh
+args=
+while [ $# -gt 0 ]; do case "$1" in -t) shift;; *) args="$args $1";; esac; shift; done
+exec busybox mke2fs $args
 `,
   // lsblk's list of block devices, in the columns tempest reads (TYPE disk or rom).
   lsblk: `#!/bin/sh

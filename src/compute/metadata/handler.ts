@@ -11,6 +11,8 @@ export interface MetadataRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
+  /** The request body (the guest's POST of its encrypted password). */
+  body?: Buffer;
 }
 export interface MetadataAnswer {
   status: number;
@@ -21,7 +23,12 @@ export interface MetadataAnswer {
 export interface MetadataDeps {
   secret: string;
   getInstance(uuid: string): Promise<Instance | null>;
+  /** Keeps the password a guest posts (the server's system metadata, read by os-server-password). */
+  setPassword(uuid: string, password: string): Promise<void>;
 }
+
+/** nova.api.metadata.password.MAX_SIZE: what a guest may post as its (encrypted) password. */
+const PASSWORD_MAX_SIZE = 256;
 
 const text = (status: number, body: string | Buffer, contentType = 'text/plain; charset=UTF-8'): MetadataAnswer => ({
   status,
@@ -81,11 +88,15 @@ export async function handleMetadata(r: MetadataRequest, deps: MetadataDeps): Pr
     if (parts.length === 2) return text(200, names.join('\n'));
     const name = parts.slice(2).join('/');
     if (name === 'password') {
-      if (r.method === 'POST') return text(200, '');
-      return text(
-        200,
-        typeof inst.system_metadata?.password_0 === 'string' ? (inst.system_metadata.password_0 as string) : '',
-      );
+      // nova.api.metadata.password.handle_password: GET reads it, one POST sets it, once.
+      const current = typeof inst.system_metadata?.password === 'string' ? inst.system_metadata.password : '';
+      if (r.method === 'GET' || r.method === 'HEAD') return text(200, current);
+      if (r.method !== 'POST') return text(400, 'Bad Request');
+      if (current) return text(409, 'Conflict');
+      const body = r.body ?? Buffer.alloc(0);
+      if (body.length > PASSWORD_MAX_SIZE) return text(400, 'Request is too large.');
+      await deps.setPassword(inst.uuid, body.toString('utf8'));
+      return text(200, '');
     }
     const f = files[name];
     if (f === undefined) return text(404, 'Not Found');

@@ -24,17 +24,28 @@ export class MetadataServer {
 
   private server() {
     return http.createServer((req, res) => {
-      handleMetadata({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers }, this.deps)
-        .then((a) => {
-          res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body) });
-          res.end(req.method === 'HEAD' ? undefined : a.body);
-        })
-        .catch((err) => {
-          this.log?.error({ err }, 'metadata request failed');
-          res.writeHead(500, { 'Content-Type': 'text/plain' });
-          res.end('An unknown error has occurred. Please try your request again.');
-        });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        // More than a password's worth is refused by the handler; keep no more than that.
+        if (size <= 4096) chunks.push(c);
+      });
+      req.on('end', () => this.answer(req, res, Buffer.concat(chunks)));
     });
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) {
+    handleMetadata({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body }, this.deps)
+      .then((a) => {
+        res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body) });
+        res.end(req.method === 'HEAD' ? undefined : a.body);
+      })
+      .catch((err) => {
+        this.log?.error({ err }, 'metadata request failed');
+        res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('An unknown error has occurred. Please try your request again.');
+      });
   }
 
   async start(l: MetadataListen): Promise<void> {

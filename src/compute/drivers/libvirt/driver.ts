@@ -15,6 +15,7 @@ import type { ComputeOptions } from '../../config.ts';
 import { PowerState, type Instance, type Vif } from '../../instances.ts';
 import {
   VirtError,
+  type BuildVolume,
   type ConsoleEndpoint,
   type ConsoleProtocol,
   type GuestDiagnostics,
@@ -250,11 +251,16 @@ export class LibvirtDriver implements VirtDriver {
   }
 
   /** The root disk, ephemeral, swap, kernel/ramdisk and config drive of a guest in its directory. */
-  private async prepareDisks(instance: Instance, image: ImageMeta | null, rescue?: ImageMeta | null) {
+  private async prepareDisks(
+    instance: Instance,
+    image: ImageMeta | null,
+    rescue?: ImageMeta | null,
+    rootVolume = false,
+  ) {
     const dir = this.dir(instance);
     fs.mkdirSync(dir, { recursive: true });
     const disk = path.join(dir, 'disk');
-    if (!fs.existsSync(disk)) {
+    if (!rootVolume && !fs.existsSync(disk)) {
       if (!image) throw new VirtError('The libvirt driver boots from images only (no root volume support).', false);
       const base = await this.cachedImage(image.id);
       const info = await this.imageInfo(base);
@@ -291,7 +297,13 @@ export class LibvirtDriver implements VirtDriver {
   }
 
   /** The domain of a guest from its flavor, image and ports; written as `libvirt.xml`. */
-  private writeXml(instance: Instance, image: ImageMeta | null, vifs: Vif[], rescue?: ImageMeta | null): string {
+  private writeXml(
+    instance: Instance,
+    image: ImageMeta | null,
+    vifs: Vif[],
+    rescue?: ImageMeta | null,
+    rootVolume = false,
+  ): string {
     const dir = this.dir(instance);
     const p = image?.properties ?? {};
     const prop = (k: string, d: string) => (typeof p[k] === 'string' && p[k] ? (p[k] as string) : d);
@@ -303,13 +315,16 @@ export class LibvirtDriver implements VirtDriver {
       const rdisk = path.join(dir, 'disk.rescue');
       disks.push({ path: rdisk, format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
     }
-    disks.push({
-      path: path.join(dir, 'disk'),
-      format: 'qcow2',
-      device: 'disk',
-      bus: diskBus,
-      target: diskTarget(diskBus, n++),
-    });
+    // A root volume takes vda itself (attached before the start); the local disk otherwise.
+    if (rootVolume) n++;
+    else
+      disks.push({
+        path: path.join(dir, 'disk'),
+        format: 'qcow2',
+        device: 'disk',
+        bus: diskBus,
+        target: diskTarget(diskBus, n++),
+      });
     if (fs.existsSync(path.join(dir, 'disk.eph0')))
       disks.push({
         path: path.join(dir, 'disk.eph0'),
@@ -342,7 +357,7 @@ export class LibvirtDriver implements VirtDriver {
     const cmdline =
       typeof bootImage?.properties?.os_command_line === 'string'
         ? (bootImage.properties.os_command_line as string)
-        : `root=/dev/${disks[0]!.target} console=tty0 console=ttyS0`;
+        : `root=/dev/${disks[0]?.target ?? diskTarget(diskBus, 0)} console=tty0 console=ttyS0`;
     const xml = domainXml({
       uuid: instance.uuid,
       name: domainName(instance.uuid),
@@ -412,10 +427,12 @@ export class LibvirtDriver implements VirtDriver {
   // ---- lifecycle ----
 
   /** Defines the domain (from libvirt.xml) and starts it, paused while the network wires the ports. */
-  private async startDomain(instance: Instance, vifs: Vif[], opts: { waitForVifs: boolean }) {
+  private async startDomain(instance: Instance, vifs: Vif[], opts: { waitForVifs: boolean; volumes?: BuildVolume[] }) {
     const xmlFile = path.join(this.dir(instance), 'libvirt.xml');
     for (const v of vifs) await this.plugVif(v);
     await this.daemon.virsh(['define', xmlFile]);
+    // The build's volumes in the definition before the first start (the root volume boots).
+    for (const v of opts.volumes ?? []) await this.attachVolume(instance, v.connectionInfo, v.mountpoint);
     const start = async () => {
       await this.daemon.virsh(['start', instance.uuid, '--paused']);
     };
@@ -454,11 +471,15 @@ export class LibvirtDriver implements VirtDriver {
     );
   }
 
-  async spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[]) {
+  /** The build's volumes go into the domain before it starts (a root volume at vda boots). */
+  readonly spawnsWithVolumes = true;
+
+  async spawn(instance: Instance, image: ImageMeta | null, networkInfo: Vif[], volumes: BuildVolume[] = []) {
     await this.ready();
-    await this.prepareDisks(instance, image);
-    this.writeXml(instance, image, networkInfo);
-    await this.startDomain(instance, networkInfo, { waitForVifs: true });
+    const rootVolume = volumes.some((v) => isRootDevice(v.mountpoint));
+    await this.prepareDisks(instance, image, null, rootVolume);
+    this.writeXml(instance, image, networkInfo, null, rootVolume);
+    await this.startDomain(instance, networkInfo, { waitForVifs: true, volumes });
     await this.refreshQuietly();
     await this.waitForMarker(instance, image);
     this.log('guest spawned', { instance: instance.uuid });
@@ -798,6 +819,11 @@ export interface VolumeConnection {
 }
 
 /** The <disk> of a volume: a file (`file`/`local`: data.device_path) or an iSCSI LUN opened by QEMU itself. */
+/** The root device of a guest (a boot-from-volume server's volume is mapped there). */
+function isRootDevice(mountpoint: string): boolean {
+  return /^(\/dev\/)?(vd|sd|hd|xvd)a$/.test(mountpoint);
+}
+
 export function volumeDiskXml(ci: VolumeConnection, target: string): string {
   const d = ci.data ?? {};
   const serial = typeof d.volume_id === 'string' ? `\n  <serial>${esc(d.volume_id)}</serial>` : '';
