@@ -2,7 +2,10 @@
 // handshake), the token and Origin checks, noVNC's files, a proxy relaying to a fake VNC server
 // over TCP and over a unix socket and refusing bad tokens, other console types and foreign
 // Origins the way nova-novncproxy does (a 101, then the connection closed without a byte), and
-// the proxies in a whole cloud (fake driver) reading tokens the compute API handed out.
+// the proxies in a whole cloud (fake driver) reading tokens the compute API handed out; with root
+// and Debian's libvirt, qemu and novnc packages, one real guest whose VNC server speaks RFB through
+// the noVNC proxy (tempest's test_novnc exchange) and whose serial console comes through the serial
+// proxy while it still logs to console.log.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,7 +19,12 @@ import { webAnswer } from '../src/compute/console_proxy/web.ts';
 import { ConsoleProxyServer } from '../src/compute/console_proxy/server.ts';
 import type { ConsoleConnection } from '../src/compute/consoles.ts';
 import { computeOptions } from '../src/compute/config.ts';
-import { wsConnect } from './lib/wsclient.ts';
+import { type TestWs as TestWsClient, wsConnect } from './lib/wsclient.ts';
+import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
+import type { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
+import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
+import { registerGuest } from '../src/compute/guest/register.ts';
+import { deleteHostNamespace } from '../src/core/hostns.ts';
 import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 
@@ -409,5 +417,146 @@ describe('the console proxies in a cloud (fake driver)', () => {
     const serialToken = new URL(s.body.remote_console.url).searchParams.get('token');
     const wrong = await wsConnect(port, `/?token=${serialToken}`);
     assert.equal(await wrong.next(), null);
+  });
+});
+
+const realSkip =
+  process.getuid?.() !== 0
+    ? 'needs root (libvirtd, namespaces)'
+    : missingLibvirtPackages().length || missingGuestTools().length
+      ? `needs the Debian packages ${[...missingLibvirtPackages(), ...missingGuestTools()].join(' ')}`
+      : !fs.existsSync('/usr/share/novnc/vnc_lite.html')
+        ? 'needs the Debian package novnc'
+        : false;
+const GUEST_DIR = process.env.STRATUS_GUEST_DIR ?? path.join(os.tmpdir(), 'stratus-guest-cache');
+
+/** Tempest's test_novnc RFB exchange: version, security None, ServerInit; the version answered. */
+async function rfbHandshake(c: TestWsClient): Promise<string> {
+  const version = (await c.next())!;
+  assert.match(version.toString(), /^RFB 003\.00[38]\n$/);
+  c.ws.send(version);
+  const types = (await c.next())!;
+  if (version.toString() === 'RFB 003.003\n') {
+    assert.equal(types.readUInt32BE(0), 1);
+  } else {
+    assert.ok([...types.subarray(1, 1 + types[0]!)].includes(1), `security types ${types.toString('hex')}`);
+    c.ws.send(Buffer.from([1]));
+    assert.deepEqual([...(await c.next())!], [0, 0, 0, 0]);
+  }
+  c.ws.send(Buffer.from([1]));
+  let init = (await c.next())!;
+  while (init.length < 24) init = Buffer.concat([init, (await c.next())!]);
+  assert.equal(init.length, init.readUInt32BE(20) + 24);
+  return version.toString();
+}
+
+describe('the console proxies with a real guest (libvirt)', { skip: realSkip }, () => {
+  const host = `cpx${process.pid}`;
+  let c: TestCloud;
+  let svc: ComputeService;
+  let driver: LibvirtDriver;
+  let server = '';
+  const nova = (method: string, p: string, body?: unknown) =>
+    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+  const consoleUrlOf = async (protocol: string, type: string) => {
+    const r = await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol, type } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return new URL(r.body.remote_console.url as string);
+  };
+
+  before(async () => {
+    const guest = await buildGuest(GUEST_DIR);
+    c = await startCloud({
+      configure: (cfg) => {
+        cfg.compute = {
+          ...(cfg.compute ?? {}),
+          host,
+          driver: 'libvirt',
+          libvirt: { guestDir: GUEST_DIR, statsInterval: 2, shutdownTimeout: 30 },
+          metadata: { port: 0 },
+          consoles: { serial: 'ws://127.0.0.1:0/' },
+          consoleProxy: { novnc: { port: 0 }, serial: { port: 0 } },
+        };
+      },
+    });
+    svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+    driver = svc.parts.agent!.driver as LibvirtDriver;
+    await until('compute node', async () => svc.parts.agent?.ready, 60_000);
+    const ids = await registerGuest(guest, { authUrl: `${c.identity}/v3`, password: c.adminPassword });
+    // The user data writes to the serial console every second (the serial proxy's test).
+    const userData = '#!/bin/sh\n(while true; do echo serial-tick; sleep 1; done) &\n';
+    const r = await nova('POST', '/servers', {
+      server: {
+        name: 'console-proxy',
+        imageRef: ids.disk,
+        flavorRef: '1',
+        networks: 'none',
+        config_drive: true,
+        user_data: Buffer.from(userData).toString('base64'),
+      },
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    server = r.body.server.id;
+    await until(
+      'ACTIVE',
+      async () => {
+        const s = (await nova('GET', `/servers/${server}`)).body.server;
+        if (s?.status === 'ERROR') assert.fail(JSON.stringify(s.fault));
+        return s?.status === 'ACTIVE';
+      },
+      180_000,
+    );
+  });
+
+  after(async () => {
+    try {
+      if (server) {
+        await nova('DELETE', `/servers/${server}`).catch(() => undefined);
+        await until('deleted', async () => (await nova('GET', `/servers/${server}`)).status === 404, 60_000).catch(
+          () => undefined,
+        );
+      }
+      await c?.stop();
+    } finally {
+      await driver?.close();
+      await deleteHostNamespace(host);
+      fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    }
+  });
+
+  it("serves noVNC at the console URL and relays the guest's VNC server (RFB) through it", async () => {
+    const url = await consoleUrlOf('vnc', 'novnc');
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /<html/);
+    assert.match(html, /noVNC/);
+    const c1 = await wsConnect(Number(url.port), `/${url.searchParams.get('path')}`);
+    assert.match(c1.response, /^HTTP\/1\.1 101 Switching Protocols/);
+    assert.equal(await rfbHandshake(c1), 'RFB 003.008\n');
+    c1.ws.close(1000);
+    await c1.closed;
+    // The token stays good until it expires (Nova's tokens are not single-use).
+    const c2 = await wsConnect(
+      Number(url.port),
+      `/websockify?token=${new URLSearchParams(url.searchParams.get('path')!.slice(1)).get('token')}`,
+    );
+    assert.equal((await c2.next())!.toString(), 'RFB 003.008\n');
+    c2.ws.close(1000);
+    const bad = await wsConnect(Number(url.port), `/${url.searchParams.get('path')!.replace('token=', 'token=bad')}`);
+    assert.equal(await bad.next(), null);
+  });
+
+  it("relays the guest's serial console, which still logs to console.log", async () => {
+    const url = await consoleUrlOf('serial', 'serial');
+    const s = await wsConnect(Number(url.port), `${url.pathname}${url.search}`);
+    assert.match(s.response, /^HTTP\/1\.1 101/);
+    let text = '';
+    while (!text.includes('serial-tick')) text += (await s.next(30_000))!.toString();
+    s.ws.close(1000);
+    await s.closed;
+    const log = (await nova('POST', `/servers/${server}/action`, { 'os-getConsoleOutput': {} })).body.output as string;
+    assert.match(log, /stratus-guest: boot/);
+    assert.match(log, /serial-tick/);
   });
 });
