@@ -109,6 +109,8 @@ describe('libvirt domain XML and metadata content', () => {
     assert.match(xml, /<nova:name>a&lt;b<\/nova:name>/);
     assert.match(xml, /<target dev='tapabc' managed='no'\/>/);
     assert.match(xml, /<log file='\/x\/console.log' append='off'\/>/);
+    assert.match(xml, /<serial type='unix'>\s*<source mode='bind' path='\/x\/serial.sock'\/>/);
+    assert.match(xml, /<graphics type='vnc'><listen type='socket' socket='\/x\/vnc.sock'\/><\/graphics>/);
     const i = instance('aaaaaaaa-0000-0000-0000-000000000001');
     const md = metaData(i);
     assert.equal(md.uuid, i.uuid);
@@ -191,8 +193,9 @@ describe('libvirt driver with a real guest', { skip }, () => {
     await untilLog('hello-from-user-data');
     await untilLog(GUEST_MARKERS.ready);
     const vnc = driver.remoteConsole(inst, 'vnc');
-    assert.equal(vnc.host, '127.0.0.1');
-    assert.ok(vnc.port >= 5900, String(vnc.port));
+    assert.equal(vnc.internal_access_path, path.join(dir, 'vnc.sock'));
+    assert.ok(fs.statSync(vnc.internal_access_path!).isSocket());
+    assert.equal(driver.remoteConsole(inst, 'serial').internal_access_path, path.join(dir, 'serial.sock'));
     const d = driver.diagnostics(inst);
     assert.equal(d.driver, 'libvirt');
     assert.equal(d.config_drive, true);

@@ -80,6 +80,28 @@ export interface ComputeOptions {
   libvirt: LibvirtOptions;
   /** Nova's metadata API (nova-api-metadata) on its own listener: on by default with a real driver. */
   metadata: MetadataOptions;
+  /** The console proxies (nova-novncproxy, nova-serialproxy) on their own listeners, in the api process. */
+  consoleProxy: ConsoleProxyOptions;
+}
+
+/** One console proxy's listener. */
+export interface ConsoleProxyListen {
+  /** On by default with a real driver when its console protocol is on (compute.consoles). */
+  enabled: boolean;
+  host: string;
+  /** 0: any free port (tests; a defaulted base URL then names the port chosen). */
+  port: number;
+}
+
+export interface ConsoleProxyOptions {
+  /** nova-novncproxy ([vnc] novncproxy_host/port: 127.0.0.1:6080 here). */
+  novnc: ConsoleProxyListen;
+  /** nova-serialproxy ([serial_console] serialproxy_host/port: 127.0.0.1:6083 here). */
+  serial: ConsoleProxyListen;
+  /** noVNC's files ([vnc]/web: Debian's novnc package). */
+  web: string;
+  /** Host names an Origin header may name besides the request's Host ([console] allowed_origins). */
+  allowedOrigins: string[];
 }
 
 /**
@@ -118,12 +140,21 @@ export interface MetadataOptions {
  * StratusConfig through the declaration below, so `config.compute` is typed everywhere.
  */
 export type ComputeConfig = Partial<
-  Omit<ComputeOptions, 'agent' | 'conductor' | 'scheduler' | 'consoles' | 'libvirt' | 'metadata' | 'fake'>
+  Omit<
+    ComputeOptions,
+    'agent' | 'conductor' | 'scheduler' | 'consoles' | 'libvirt' | 'metadata' | 'fake' | 'consoleProxy'
+  >
 > & {
   /** The fake driver's transition times; `transitionMs` sets every one not given. */
   fake?: Partial<FakeTimings> & { transitionMs?: number };
   libvirt?: LibvirtConfig;
   metadata?: Partial<MetadataOptions>;
+  consoleProxy?: {
+    novnc?: Partial<ConsoleProxyListen>;
+    serial?: Partial<ConsoleProxyListen>;
+    web?: string;
+    allowedOrigins?: string[];
+  };
   /** Run a compute agent when the `compute` role is on (default true). */
   agent?: boolean;
   consoles?: Partial<ComputeOptions['consoles']>;
@@ -141,6 +172,14 @@ declare module '../core/config.ts' {
 export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compute' | 'dataDir'>>): ComputeOptions {
   const c: ComputeConfig = cfg.compute ?? {};
   const roles: readonly string[] = cfg.roles ?? ['conductor', 'scheduler', 'compute'];
+  const realDriver = (c.driver ?? 'fake') !== 'fake';
+  const proxy = (p: Partial<ConsoleProxyListen> | undefined, port: number, protocolOn: boolean) => ({
+    enabled: p?.enabled ?? (realDriver && protocolOn),
+    host: p?.host ?? '127.0.0.1',
+    port: Number(p?.port ?? port),
+  });
+  const novnc = proxy(c.consoleProxy?.novnc, 6080, c.consoles?.vnc !== false);
+  const serial = proxy(c.consoleProxy?.serial, 6083, Boolean(c.consoles?.serial));
   return {
     host: c.host ?? os.hostname(),
     agent: (c.agent ?? true) && roles.includes('compute'),
@@ -173,7 +212,7 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     syncPowerStateInterval: Number(c.syncPowerStateInterval ?? 600),
     // Nova's defaults: only VNC is on.
     consoles: {
-      vnc: 'http://127.0.0.1:6080/vnc_auto.html',
+      vnc: `http://${urlHost(novnc.host)}:${novnc.port}/vnc_auto.html`,
       spice: false,
       rdp: false,
       serial: false,
@@ -194,7 +233,19 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
       socket: c.metadata?.socket ?? null,
       sharedSecret: c.metadata?.sharedSecret,
     },
+    consoleProxy: {
+      novnc,
+      serial,
+      web: c.consoleProxy?.web ?? '/usr/share/novnc',
+      allowedOrigins: c.consoleProxy?.allowedOrigins ?? [],
+    },
   };
+}
+
+/** A listen address as the host of a URL handed out: a wildcard is this machine's loopback. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** The hosts of the agents this process runs: `<host>`, `<host>-2`, ... (compute.fakeHosts). */

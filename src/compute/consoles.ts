@@ -126,6 +126,8 @@ export interface ConsoleConnection {
   host: string;
   port: number;
   internal_access_path: string | null;
+  /** The proxy's base URL the token was handed out with (the proxies check the Origin's scheme against it). */
+  access_url_base: string | null;
 }
 
 /** What a console proxy learns from a token that has not expired, of a server that is not deleted; null otherwise. */
@@ -144,5 +146,6 @@ export async function consoleByToken(svc: ComputeService, token: string): Promis
     host: row.host,
     port: Number(row.port),
     internal_access_path: row.internal_access_path,
+    access_url_base: row.access_url_base,
   };
 }

@@ -27,6 +27,8 @@ import { ServiceHeartbeat } from './worker/heartbeat.ts';
 import { ComputeAgent } from './agent/compute.ts';
 import { virtDriver } from './drivers/index.ts';
 import { MetadataServer } from './metadata/server.ts';
+import { ConsoleProxies } from './console_proxy/index.ts';
+import { consoleByToken } from './consoles.ts';
 import { metadataSharedSecret } from '../core/metadata_secret.ts';
 import { faultBody } from './api/common.ts';
 import { registerApi } from './api/versions.ts';
@@ -191,6 +193,8 @@ export interface ComputeParts {
   agent?: ComputeAgent;
   /** Nova's metadata API on its own listener (compute.metadata.enabled). */
   metadata?: MetadataServer;
+  /** nova-novncproxy and nova-serialproxy on their own listeners (compute.consoleProxy). */
+  consoleProxies?: ConsoleProxies;
 }
 
 function buildParts(svc: ComputeService): ComputeParts {
@@ -280,6 +284,10 @@ async function startRoles(svc: ComputeService) {
     );
     await p.metadata.start(o.metadata);
   }
+  if ((svc.ctx.config.roles ?? ['api']).includes('api')) {
+    p.consoleProxies = new ConsoleProxies(o, (t) => consoleByToken(svc, t), log);
+    await p.consoleProxies.start();
+  }
   // An unshelve of an offloaded server that the conductor had not placed when it stopped
   // cannot go on: the server stays offloaded, with no task (the user may unshelve again).
   const startedAt = new Date().toISOString();
@@ -304,6 +312,7 @@ async function startRoles(svc: ComputeService) {
 async function stopRoles(svc: ComputeService) {
   const p = svc.parts;
   await p.metadata?.close();
+  await p.consoleProxies?.close();
   for (const h of p.heartbeats) h.stop();
   for (const a of p.agents) await a.stop();
   p.moveConductor.stop();

@@ -27,7 +27,7 @@ import {
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
 import type { LibvirtOptions } from './options.ts';
-import { type DomainDisk, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
+import { type DomainDisk, consoleSockets, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
 
 const run = promisify(execFile);
@@ -146,16 +146,6 @@ export class LibvirtDriver implements VirtDriver {
       }
     }
     this.stats = next;
-    // The VNC port libvirt chose (autoport) of each running guest, for the console proxy.
-    for (const [u, st] of next) {
-      if (st.state !== 1 && st.state !== 3) this.vncPorts.delete(u);
-      else if (!this.vncPorts.has(u)) {
-        const d = await this.daemon.virsh(['vncdisplay', u]).catch(() => '');
-        const m = /:(\d+)/.exec(d);
-        if (m) this.vncPorts.set(u, 5900 + Number(m[1]));
-      }
-    }
-    for (const u of this.vncPorts.keys()) if (!next.has(u)) this.vncPorts.delete(u);
   }
 
   private async refreshQuietly() {
@@ -654,15 +644,21 @@ export class LibvirtDriver implements VirtDriver {
     };
   }
 
-  /** The VNC port of each running guest (libvirt's autoport), read at each refresh. */
-  private vncPorts = new Map<string, number>();
-  /** The guest's VNC server (Nova's get_vnc_console): the host's listen address and the guest's port. */
+  /**
+   * The guest's VNC server or serial console (Nova's get_vnc_console, get_serial_console): unix
+   * sockets in the instance directory (xml.ts consoleSockets), given to the proxies as the
+   * token's internal_access_path; host is this compute host, port 0. Only a running or paused
+   * guest has them.
+   */
   remoteConsole(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint {
-    if (!this.stats.has(instance.uuid)) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
-    if (protocol !== 'vnc') throw new VirtError(`The libvirt driver has no ${protocol} console.`, false);
-    const port = this.vncPorts.get(instance.uuid);
-    if (!port) throw new VirtError(`Instance ${instance.uuid} has no VNC server (is it running?).`, false);
-    return { host: this.o.vncListen, port, internal_access_path: null };
+    const st = this.stats.get(instance.uuid);
+    if (!st) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
+    if (protocol !== 'vnc' && protocol !== 'serial')
+      throw new VirtError(`The libvirt driver has no ${protocol} console.`, false);
+    if (st.state !== 1 && st.state !== 3)
+      throw new VirtError(`Instance ${instance.uuid} has no ${protocol} console (is it running?).`, false);
+    const socket = consoleSockets(this.dir(instance))[protocol];
+    return { host: this.host, port: 0, internal_access_path: socket };
   }
 
   // ---- snapshots, rescue ----

@@ -1,8 +1,12 @@
 // The domain XML of a guest, as Nova's libvirt driver writes it (nova/virt/libvirt/config.py):
 // from the flavor (memory, vCPUs) and the image properties (hw_disk_bus, hw_cdrom_bus,
 // hw_vif_model, hw_machine_type, hw_video_model, hw_rng_model, hw_qemu_guest_agent, os_type),
-// SMBIOS saying "OpenStack Nova" (cloud-init looks for it), a serial console logged to
-// console.log, VNC on the host's loopback, taps the compute side created (managed='no').
+// SMBIOS saying "OpenStack Nova" (cloud-init looks for it), the serial console on a unix socket
+// in the instance directory (nova-serialproxy's end) and logged to console.log, VNC on a unix
+// socket there too (nova-novncproxy's end: libvirtd runs in the host's network namespace, whose
+// loopback the API process cannot reach; a socket in the file system it can), taps the compute
+// side created (managed='no').
+import path from 'node:path';
 
 export interface DomainDisk {
   path: string;
@@ -44,7 +48,9 @@ export interface DomainSpec {
   cmdline?: string;
   disks: DomainDisk[];
   interfaces: DomainInterface[];
+  /** The serial console's log; the console sockets (consoleSockets) sit in the same directory. */
   consoleLog: string;
+  /** @deprecated not used: the VNC server listens on the unix socket of consoleSockets(). */
   vncListen: string;
   videoModel: string;
   rngModel?: string;
@@ -88,7 +94,13 @@ export function interfaceXml(i: DomainInterface): string {
     .join('\n');
 }
 
+/** The unix sockets of a guest's VNC server and serial console, in its instance directory. */
+export function consoleSockets(instanceDir: string): { vnc: string; serial: string } {
+  return { vnc: path.join(instanceDir, 'vnc.sock'), serial: path.join(instanceDir, 'serial.sock') };
+}
+
 export function domainXml(s: DomainSpec): string {
+  const sockets = consoleSockets(path.dirname(s.consoleLog));
   const os = [
     `    <type arch='x86_64' machine='${esc(s.machine)}'>hvm</type>`,
     s.kernel ? `    <kernel>${esc(s.kernel)}</kernel>` : '',
@@ -135,12 +147,13 @@ export function domainXml(s: DomainSpec): string {
     '  <devices>',
     ...s.disks.map(diskXml),
     ...s.interfaces.map(interfaceXml),
-    `    <serial type='pty'>`,
+    `    <serial type='unix'>`,
+    `      <source mode='bind' path='${esc(sockets.serial)}'/>`,
     `      <log file='${esc(s.consoleLog)}' append='off'/>`,
+    `      <target port='0'/>`,
     '    </serial>',
-    `    <console type='pty'/>`,
     `    <input type='tablet' bus='usb'/>`,
-    `    <graphics type='vnc' autoport='yes' listen='${esc(s.vncListen)}'/>`,
+    `    <graphics type='vnc'><listen type='socket' socket='${esc(sockets.vnc)}'/></graphics>`,
     `    <video><model type='${esc(s.videoModel)}'/></video>`,
     s.rngModel ? `    <rng model='${esc(s.rngModel)}'><backend model='random'>/dev/urandom</backend></rng>` : '',
     s.guestAgent ? `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>` : '',
