@@ -8,6 +8,7 @@ import { buildGuest, type GuestFiles } from '../../src/compute/guest/build.ts';
 import { registerGuest } from '../../src/compute/guest/register.ts';
 import { Libvirtd } from '../../src/compute/drivers/libvirt/daemon.ts';
 import { deleteHostNamespace } from '../../src/core/hostns.ts';
+import { cleanupHost } from '../../src/network/drivers/linuxbridge/index.ts';
 
 /** The compute (and network agent) host of the conformance cloud with real guests. */
 export const LIBVIRT_HOST = 'tempest-lv';
@@ -20,6 +21,8 @@ export function libvirtComputeConfig(guestDir: string): Record<string, unknown> 
     // One host: DevStack's single-node job resizes on the same host.
     allowResizeToSameHost: true,
     libvirt: { guestDir, statsInterval: 2, shutdownTimeout: 30 },
+    // nova-novncproxy on a free port (the URLs the API hands out name it).
+    consoleProxy: { novnc: { port: 0 } },
   };
 }
 
@@ -67,9 +70,11 @@ export const LIBVIRT_COMPUTE_FEATURES: Record<string, boolean> = {
   config_drive: true,
   // Swapping a volume needs QEMU's block copy, not built for real guests.
   swap_volume: false,
+  // nova-novncproxy relays to the guests' VNC (compute/console_proxy/).
+  vnc_console: true,
 };
 
-/** Removes what the run left on the host: its domains, libvirtd and virtlogd, its namespace. */
+/** Removes what the run left on the host: its domains, libvirtd and virtlogd, its network data plane, its namespace. */
 export async function cleanupLibvirtHost(stateDir: string, log: (s: string) => void): Promise<void> {
   const d = new Libvirtd({ host: LIBVIRT_HOST, stateDir: path.join(stateDir, LIBVIRT_HOST) });
   if (await d.alive()) {
@@ -87,5 +92,7 @@ export async function cleanupLibvirtHost(stateDir: string, log: (s: string) => v
     d.started = true;
     await d.stop();
   }
+  // The host's network data plane too, when Stratus did not get to remove it (killed at stop).
+  await cleanupHost(LIBVIRT_HOST).catch((e: Error) => log(`network cleanup: ${e.message}`));
   await deleteHostNamespace(LIBVIRT_HOST);
 }

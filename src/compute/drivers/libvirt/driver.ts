@@ -347,7 +347,8 @@ export class LibvirtDriver implements VirtDriver {
     const cmdline =
       typeof bootImage?.properties?.os_command_line === 'string'
         ? (bootImage.properties.os_command_line as string)
-        : `root=/dev/${disks[0]?.target ?? diskTarget(diskBus, 0)} console=tty0 console=ttyS0`;
+        : // no_timer_check: TCG on a busy host fails the kernel's IO-APIC timer check (a panic).
+          `root=/dev/${disks[0]?.target ?? diskTarget(diskBus, 0)} console=tty0 console=ttyS0 no_timer_check`;
     const xml = domainXml({
       uuid: instance.uuid,
       name: domainName(instance.uuid),
