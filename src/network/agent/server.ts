@@ -693,9 +693,30 @@ export class PluginServer implements PluginRpc {
         .filter((s) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).some((f) => f.subnet_id === s.id))
         .map((s) => ({ id: s.id, cidr: s.cidr, gateway_ip: s.gateway_ip })),
     }));
+    // The port forwardings of the routers' floating IPs (upstream's port_forwarding L3 agent extension pulls them).
+    const fipAddr = new Map(fips.map((f) => [f.id as string, f]));
+    const pfs = fipAddr.size
+      ? await this.svc.db
+          .selectFrom('portforwardings')
+          .selectAll()
+          .where('floatingip_id', 'in', [...fipAddr.keys()])
+          .execute()
+      : [];
     return views.map((r) => ({
       id: r.id,
       admin_state_up: !!r.admin_state_up,
+      port_forwardings: pfs
+        .filter((pf) => fipAddr.get(pf.floatingip_id)?.router_id === r.id)
+        .map((pf) => ({
+          id: pf.id,
+          floating_ip_address: String(fipAddr.get(pf.floatingip_id)?.floating_ip_address),
+          protocol: pf.protocol,
+          internal_ip_address: pf.internal_ip_address,
+          internal_port_start: Number(pf.internal_port_start),
+          internal_port_end: Number(pf.internal_port_end),
+          external_port_start: Number(pf.external_port_start),
+          external_port_end: Number(pf.external_port_end),
+        })),
       gw_port: asRouterPort(ports.find((p) => p.device_id === r.id && p.device_owner === 'network:router_gateway')),
       interfaces: ports
         .filter((p) => p.device_id === r.id && String(p.device_owner).startsWith('network:router_interface'))

@@ -77,6 +77,20 @@ export interface RouterInfo {
   floating_ips: FloatingIpView[];
   routes: Array<{ destination: string; nexthop: string }>;
   enable_snat: boolean;
+  /** The port forwardings of its floating IPs (DNAT of FIP:external port(s) to an internal address and port(s)). */
+  port_forwardings?: PortForwardingInfo[];
+}
+
+/** A floating IP port forwarding as the L3 role realises it (upstream's port_forwarding L3 agent extension). */
+export interface PortForwardingInfo {
+  id: string;
+  floating_ip_address: string;
+  protocol: string;
+  internal_ip_address: string;
+  internal_port_start: number;
+  internal_port_end: number;
+  external_port_start: number;
+  external_port_end: number;
 }
 
 /** A port of a VXLAN network on another host, as L2 population tells it (the tunnel endpoint to send its frames to). */

@@ -2,11 +2,12 @@
 // on, an interface per subnet (`qr-<port>`, a veth whose host side `tap<port>` is in the internal
 // network's bridge) and the gateway (`qg-<port>`, in the external network's bridge) with the
 // default route via the external subnet's gateway, extra routes, SNAT of the internal subnets to
-// the gateway address, and each floating IP as an address on qg- with DNAT in and SNAT out. The
+// the gateway address, each floating IP as an address on qg- with DNAT in and SNAT out, and the
+// floating IPs' port forwardings (DNAT of FIP:port to an internal address:port). The
 // nat table of the namespace is Stratus's alone: written whole with iptables-restore.
 import { ensureNamespace, run } from '../../../core/hostns.ts';
 import type { RouterPortView } from '../../views.ts';
-import type { RouterInfo } from '../dataplane.ts';
+import type { PortForwardingInfo, RouterInfo } from '../dataplane.ts';
 import { ensureVeth, ip, links, routerNamespace, setAddresses, tapName } from './ip.ts';
 
 const subnetsOf = (p: RouterPortView) => p.subnets ?? [];
@@ -44,6 +45,11 @@ export function natTable(r: RouterInfo): string {
       lines.push(`-A OUTPUT -d ${f.floating_ip_address}/32 -j DNAT --to-destination ${f.fixed_ip_address}`);
       lines.push(`-A POSTROUTING -s ${f.fixed_ip_address}/32 -o ${qg} -j SNAT --to-source ${f.floating_ip_address}`);
     }
+    for (const pf of r.port_forwardings ?? []) {
+      if (!v4(pf.floating_ip_address)) continue;
+      const rule = portForwardingRule(pf);
+      lines.push(`-A PREROUTING ${rule}`, `-A OUTPUT ${rule}`);
+    }
     if (r.enable_snat) {
       for (const p of r.interfaces)
         for (const s of subnetsOf(p))
@@ -55,6 +61,33 @@ export function natTable(r: RouterInfo): string {
   }
   lines.push('COMMIT');
   return `${[...new Set(lines)].join('\n')}\n`;
+}
+
+/**
+ * One port forwarding's DNAT (as upstream's port_forwarding L3 extension writes it): the floating
+ * IP's external port (or range) to the internal address's port (or range, shifted one to one).
+ */
+export function portForwardingRule(pf: PortForwardingInfo): string {
+  const proto = pf.protocol.toLowerCase();
+  const ext =
+    pf.external_port_start === pf.external_port_end
+      ? `${pf.external_port_start}`
+      : `${pf.external_port_start}:${pf.external_port_end}`;
+  let to = `${pf.internal_ip_address}:${pf.internal_port_start}`;
+  if (pf.internal_port_end !== pf.internal_port_start) {
+    to = `${to}-${pf.internal_port_end}`;
+    // Equal ranges map port to port (DNAT's shifted mapping: /<first external port>).
+    if (pf.external_port_end !== pf.external_port_start) to = `${to}/${pf.external_port_start}`;
+  }
+  return `-d ${pf.floating_ip_address}/32 -p ${proto} -m ${proto} --dport ${ext} -j DNAT --to-destination ${to}`;
+}
+
+/** The addresses the router's gateway port carries for its floating IPs (associated ones and those with port forwardings). */
+export function floatingAddresses(r: RouterInfo): string[] {
+  const out = new Set<string>();
+  for (const f of r.floating_ips) if (f.port_id && f.floating_ip_address) out.add(f.floating_ip_address);
+  for (const pf of r.port_forwardings ?? []) out.add(pf.floating_ip_address);
+  return [...out].filter(v4).map((a) => `${a}/32`);
 }
 
 export class Routers {
@@ -70,9 +103,7 @@ export class Routers {
       const mtu = Number(p.mtu ?? p.network_mtu ?? 1500);
       await ensureVeth(this.hostNs, tapName(p.id), ns, name, p.mac_address, mtu);
       const cidrs = cidrsOf(p);
-      if (name.startsWith('qg-'))
-        for (const f of r.floating_ips)
-          if (f.port_id && f.floating_ip_address) cidrs.push(`${f.floating_ip_address}/32`);
+      if (name.startsWith('qg-')) cidrs.push(...floatingAddresses(r));
       await setAddresses(ns, name, cidrs);
     }
     // Ports that left the router.
