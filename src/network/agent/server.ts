@@ -691,7 +691,15 @@ export class PluginServer implements PluginRpc {
       mtu: mtus.get(p.network_id) ?? this.svc.mtu,
       subnets: subnets
         .filter((s) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).some((f) => f.subnet_id === s.id))
-        .map((s) => ({ id: s.id, cidr: s.cidr, gateway_ip: s.gateway_ip })),
+        .map((s) => ({
+          id: s.id,
+          cidr: s.cidr,
+          gateway_ip: s.gateway_ip,
+          // For router advertisements (upstream's ra.py reads these and the DNS servers).
+          ipv6_ra_mode: s.ipv6_ra_mode ?? null,
+          ipv6_address_mode: s.ipv6_address_mode ?? null,
+          dns_nameservers: s.dns_nameservers ?? [],
+        })),
     }));
     // The port forwardings of the routers' floating IPs (upstream's port_forwarding L3 agent extension pulls them).
     const fipAddr = new Map(fips.map((f) => [f.id as string, f]));

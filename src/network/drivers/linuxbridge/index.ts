@@ -116,7 +116,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.dir = stateDir(host);
     fs.mkdirSync(path.join(this.dir, 'routers'), { recursive: true });
     this.dhcp = new DhcpServer(this.ns, this.dir);
-    this.routerImpl = new Routers(this.ns);
+    this.routerImpl = new Routers(this.ns, path.join(this.dir, 'radvd'));
     this.metadata = new MetadataProxy({
       socket: path.join(this.dir, 'metadata.sock'),
       novaUrl: this.o.novaMetadataUrl ?? 'http://127.0.0.1:8775',
@@ -425,6 +425,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   async removeRouter(routerId: string) {
     this.routers.delete(routerId);
     await deleteNamespace(routerNamespace(routerId));
+    this.routerImpl.removed(routerId);
     fs.rmSync(path.join(this.dir, 'routers', routerId), { force: true });
   }
 

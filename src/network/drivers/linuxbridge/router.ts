@@ -5,7 +5,13 @@
 // the gateway address, each floating IP as an address on qg- with DNAT in and SNAT out, and the
 // floating IPs' port forwardings (DNAT of FIP:port to an internal address:port). The
 // nat table of the namespace is Stratus's alone: written whole with iptables-restore.
-import { ensureNamespace, run } from '../../../core/hostns.ts';
+// IPv6: radvd in the namespace sends router advertisements on the interfaces whose subnets ask
+// the router for them (ipv6_ra_mode slaac, dhcpv6-stateless, dhcpv6-stateful), as upstream's
+// ra.py: the prefix autonomous for slaac and stateless, the O flag for stateless, the M flag
+// for stateful, the MTU and the subnets' IPv6 DNS servers.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureNamespace, processAlive, run, startDaemon } from '../../../core/hostns.ts';
 import type { RouterPortView } from '../../views.ts';
 import type { PortForwardingInfo, RouterInfo } from '../dataplane.ts';
 import { ensureVeth, ip, links, routerNamespace, setAddresses, tapName } from './ip.ts';
@@ -90,12 +96,103 @@ export function floatingAddresses(r: RouterInfo): string[] {
   return [...out].filter(v4).map((a) => `${a}/32`);
 }
 
+/** Upstream's defaults (min_rtr_adv_interval, max_rtr_adv_interval): guests ask with a solicitation at boot anyway. */
+const RA_MIN_INTERVAL = 30;
+const RA_MAX_INTERVAL = 100;
+
+/** The router's radvd.conf, or null when none of its interfaces sends advertisements: pure, so that tests can read it. */
+export function radvdConfig(r: RouterInfo): string | null {
+  const blocks: string[] = [];
+  for (const p of r.interfaces) {
+    const subnets = subnetsOf(p).filter((s) => s.cidr.includes(':') && s.ipv6_ra_mode);
+    if (!subnets.length) continue;
+    const modes = new Set(subnets.map((s) => s.ipv6_ra_mode));
+    const lines = [
+      `interface ${qrName(p.id)}`,
+      '{',
+      '   AdvSendAdvert on;',
+      `   MinRtrAdvInterval ${RA_MIN_INTERVAL};`,
+      `   MaxRtrAdvInterval ${RA_MAX_INTERVAL};`,
+      `   AdvLinkMTU ${Number(p.mtu ?? p.network_mtu ?? 1500)};`,
+    ];
+    if (modes.has('dhcpv6-stateless')) lines.push('   AdvOtherConfigFlag on;');
+    if (modes.has('dhcpv6-stateful')) lines.push('   AdvManagedFlag on;');
+    const dns = [...new Set(subnets.flatMap((s) => (s.dns_nameservers ?? []).filter((d) => d.includes(':'))))];
+    // radvd takes at most three RDNSS addresses per clause.
+    if (dns.length) lines.push(`   RDNSS ${dns.slice(0, 3).join(' ')} {};`);
+    for (const s of subnets) {
+      const auto = s.ipv6_ra_mode === 'slaac' || s.ipv6_ra_mode === 'dhcpv6-stateless';
+      lines.push(
+        `   prefix ${s.cidr}`,
+        '   {',
+        '        AdvOnLink on;',
+        `        AdvAutonomous ${auto ? 'on' : 'off'};`,
+        '   };',
+      );
+    }
+    lines.push('};');
+    blocks.push(lines.join('\n'));
+  }
+  return blocks.length ? `${blocks.join('\n')}\n` : null;
+}
+
 export class Routers {
-  constructor(private hostNs: string | undefined) {}
+  constructor(
+    private hostNs: string | undefined,
+    /** Where each router's radvd files go (`<dir>/<router>/`). */
+    private stateDir = '',
+  ) {}
+
+  private radvdDir(routerId: string) {
+    return path.join(this.stateDir, routerId);
+  }
+
+  /** Starts, reloads (SIGHUP) or stops the router's radvd so that it sends what radvdConfig says. */
+  private async syncRadvd(r: RouterInfo, ns: string): Promise<void> {
+    if (!this.stateDir) return;
+    const dir = this.radvdDir(r.id);
+    const conf = path.join(dir, 'radvd.conf');
+    const pidFile = path.join(dir, 'radvd.pid');
+    const want = r.admin_state_up ? radvdConfig(r) : null;
+    let pid = 0;
+    try {
+      pid = Number(fs.readFileSync(pidFile, 'utf8').trim()) || 0;
+    } catch {
+      // not running
+    }
+    const alive = processAlive(pid, 'radvd');
+    if (!want) {
+      if (alive) process.kill(pid, 'SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    const before = fs.existsSync(conf) ? fs.readFileSync(conf, 'utf8') : '';
+    if (alive && before === want) return;
+    fs.writeFileSync(conf, want);
+    if (alive) {
+      process.kill(pid, 'SIGHUP');
+      return;
+    }
+    await startDaemon(
+      ns,
+      ['radvd', '-C', conf, '-p', pidFile, '-m', 'logfile', '-l', path.join(dir, 'radvd.log')],
+      path.join(dir, 'stderr'),
+    );
+  }
+
+  /** Forgets a removed router's radvd files (its process went with the namespace). */
+  removed(routerId: string): void {
+    if (this.stateDir) fs.rmSync(this.radvdDir(routerId), { recursive: true, force: true });
+  }
 
   async sync(r: RouterInfo): Promise<void> {
     const ns = routerNamespace(r.id);
-    await ensureNamespace(ns, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '0' });
+    await ensureNamespace(ns, {
+      'net.ipv4.ip_forward': '1',
+      'net.ipv4.conf.all.rp_filter': '0',
+      'net.ipv6.conf.all.forwarding': '1',
+    });
     const wanted = new Map<string, RouterPortView>();
     for (const p of r.interfaces) wanted.set(qrName(p.id), p);
     if (r.gw_port) wanted.set(qgName(r.gw_port.id), r.gw_port);
@@ -125,5 +222,6 @@ export class Routers {
     }
     for (const x of extra) await ip(ns, ['route', 'replace', x.destination, 'via', x.nexthop, 'proto', 'static'], true);
     await run(['iptables-legacy-restore'], { ns, input: natTable(r) });
+    await this.syncRadvd(r, ns);
   }
 }
