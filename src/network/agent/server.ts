@@ -14,6 +14,7 @@ import type {
   DhcpNetwork,
   FdbEntry,
   Mechanism,
+  MeteringRouterInfo,
   RouterInfo,
   SecurityGroupInfo,
 } from '../drivers/dataplane.ts';
@@ -105,6 +106,7 @@ export class PluginServer implements PluginRpc {
       get_ports_on_host: (a) => this.get_ports_on_host(a),
       security_group_info_for_devices: (a) => this.security_group_info_for_devices(a),
       sync_routers: (a) => this.sync_routers(a),
+      get_sync_data_metering: (a) => this.get_sync_data_metering(a),
       update_floatingip_statuses: (a) => this.update_floatingip_statuses(a),
       get_active_networks_info: (a) => this.get_active_networks_info(a),
       get_network_info: (a) => this.get_network_info(a),
@@ -732,6 +734,56 @@ export class PluginServer implements PluginRpc {
       floating_ips: fips.filter((f) => f.router_id === r.id).map(asFloatingIp),
       routes: r.routes ?? [],
       enable_snat: r.external_gateway_info?.enable_snat ?? false,
+    }));
+  }
+
+  /**
+   * The metering agent's view (upstream's get_sync_data_metering): each router the host's L3
+   * agent hosts, its gateway port, and the labels that apply to it (shared ones, and those of the
+   * router's project) with their rules.
+   */
+  async get_sync_data_metering({ host }: { host: string }): Promise<MeteringRouterInfo[]> {
+    const agent = await this.agentOn(AGENT_TYPE_L3, host);
+    if (!agent) return [];
+    const db = this.svc.db;
+    const ids = (
+      await db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', agent.id).execute()
+    ).map((r) => r.router_id);
+    if (!ids.length) return [];
+    const routers = await db
+      .selectFrom('routers')
+      .select(['id', 'project_id', 'admin_state_up'])
+      .where('id', 'in', ids)
+      .execute();
+    const gws = await db
+      .selectFrom('ports')
+      .select(['id', 'device_id'])
+      .where('device_owner', '=', 'network:router_gateway')
+      .where('device_id', 'in', ids)
+      .execute();
+    const labels = await db.selectFrom('metering_labels').select(['id', 'project_id', 'shared']).execute();
+    const rules = labels.length ? await db.selectFrom('metering_label_rules').selectAll().execute() : [];
+    return routers.map((r) => ({
+      id: r.id,
+      project_id: String(r.project_id ?? ''),
+      admin_state_up: bool(r.admin_state_up),
+      gw_port_id: gws.find((g) => g.device_id === r.id)?.id ?? null,
+      labels: labels
+        .filter((l) => bool(l.shared) || l.project_id === r.project_id)
+        .map((l) => ({
+          id: l.id,
+          project_id: l.project_id,
+          rules: rules
+            .filter((x) => x.metering_label_id === l.id)
+            .map((x) => ({
+              id: x.id,
+              direction: x.direction,
+              excluded: bool(x.excluded),
+              remote_ip_prefix: x.remote_ip_prefix,
+              source_ip_prefix: x.source_ip_prefix,
+              destination_ip_prefix: x.destination_ip_prefix,
+            })),
+        })),
     }));
   }
 

@@ -20,6 +20,8 @@ import type {
   DhcpNetwork,
   FdbEntry,
   Mechanism,
+  MeteringCounter,
+  MeteringRouterInfo,
   RouterInfo,
   SecurityGroupInfo,
 } from '../dataplane.ts';
@@ -38,6 +40,7 @@ import {
   vxlanName,
 } from './ip.ts';
 import { MetadataProxy, ensureHaproxy, stopHaproxy } from './metadata.ts';
+import { Metering } from './metering.ts';
 import { Routers } from './router.ts';
 
 export const linuxbridgeMechanism: Mechanism = {
@@ -427,6 +430,18 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     await deleteNamespace(routerNamespace(routerId));
     this.routerImpl.removed(routerId);
     fs.rmSync(path.join(this.dir, 'routers', routerId), { force: true });
+  }
+
+  // ---- metering ---------------------------------------------------------------------------
+
+  private metering = new Metering();
+
+  async syncMetering(routers: MeteringRouterInfo[]) {
+    await this.metering.sync(routers);
+  }
+
+  async meteringCounters(): Promise<MeteringCounter[]> {
+    return this.metering.counters();
   }
 
   // ---- reconcile and cleanup -----------------------------------------------------------------
