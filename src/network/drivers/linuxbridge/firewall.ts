@@ -75,12 +75,16 @@ const FLAT_DISPATCH_MAX = 8;
  * (`--physdev-out tap<c>+`, a wildcard match, into `sgi-<c>`/`sgo-<c>`): at most 2 × 16 bucket
  * rules plus the bucket's ports. Each frame still reaches exactly the same chains.
  */
-function dispatchRules(ports: Array<{ tap: string; i: string; o: string }>, decl: string[]): string[] {
+function dispatchRules(
+  ports: Array<{ tap: string; i: string; o: string }>,
+  decl: string[],
+  flatMax = FLAT_DISPATCH_MAX,
+): string[] {
   const flat = (p: { tap: string; i: string; o: string }, chainName: string) => [
     `-A ${chainName} -m physdev --physdev-out ${p.tap} --physdev-is-bridged -j ${p.i}`,
     `-A ${chainName} -m physdev --physdev-in ${p.tap} -j ${p.o}`,
   ];
-  if (ports.length <= FLAT_DISPATCH_MAX) return ports.flatMap((p) => flat(p, 'stratus-sg-chain'));
+  if (ports.length <= flatMax) return ports.flatMap((p) => flat(p, 'stratus-sg-chain'));
   const buckets = new Map<string, Array<{ tap: string; i: string; o: string }>>();
   for (const p of ports) {
     const c = p.tap.charAt(3);
@@ -108,7 +112,12 @@ export interface FirewallPlan {
 }
 
 /** The rules of a host's ports: pure, so that tests can read them. */
-export function firewallPlan(info: SecurityGroupInfo, memberIps: Record<string, string[]>): FirewallPlan {
+export function firewallPlan(
+  info: SecurityGroupInfo,
+  memberIps: Record<string, string[]>,
+  /** The most ports dispatched by a flat list (the bench compares with Infinity: a flat list always). */
+  flatDispatchMax = FLAT_DISPATCH_MAX,
+): FirewallPlan {
   const devices = Object.values(info.devices)
     .filter(filtered)
     .sort((a, b) => a.port_id.localeCompare(b.port_id));
@@ -180,7 +189,7 @@ export function firewallPlan(info: SecurityGroupInfo, memberIps: Record<string, 
       }
       rules.push(`-A ${i} -j DROP`, `-A ${o} -j DROP`);
     }
-    chainRules.push(...dispatchRules(dispatch, decl));
+    chainRules.push(...dispatchRules(dispatch, decl, flatDispatchMax));
     chainRules.push('-A stratus-sg-chain -j ACCEPT');
     tables[v] = `${[...decl, ...rules, ...chainRules, 'COMMIT'].join('\n')}\n`;
   }
