@@ -99,6 +99,8 @@ export class Metering {
   async sync(routers: MeteringRouterInfo[]): Promise<void> {
     const seen = new Set<string>();
     for (const r of routers) {
+      // A router without labels that was never metered here costs nothing (no iptables call).
+      if (!r.labels.length && !this.applied.has(r.id)) continue;
       if (!(await namespaceExists(routerNamespace(r.id)))) continue;
       seen.add(r.id);
       const table = meteringTable(r);
