@@ -15,7 +15,14 @@
 import type { MessageBus, RpcContext } from '../core/bus.ts';
 import { rpcClient, type RpcCasts, type RpcClient, type RpcDecl } from '../core/rpc.ts';
 import type { NetworkView, PortView } from './views.ts';
-import type { DeviceDetails, DhcpNetwork, FdbEntry, RouterInfo, SecurityGroupInfo } from './drivers/dataplane.ts';
+import type {
+  DeviceDetails,
+  DhcpNetwork,
+  FdbEntry,
+  MeteringRouterInfo,
+  RouterInfo,
+  SecurityGroupInfo,
+} from './drivers/dataplane.ts';
 
 export const PLUGIN_TOPIC = 'q-plugin';
 export const L2_AGENT_TOPIC = 'q-agent-notifier';
@@ -64,6 +71,8 @@ export interface PluginRpc {
   get_ports_on_host(args: { host: string }): Promise<string[]>;
   security_group_info_for_devices(args: { devices: string[]; security_groups?: string[] }): Promise<SecurityGroupInfo>;
   sync_routers(args: { host: string; router_ids?: string[] }): Promise<RouterInfo[]>;
+  /** The routers of the host's L3 agent with the metering labels that apply to each (the metering agent's). */
+  get_sync_data_metering(args: { host: string }): Promise<MeteringRouterInfo[]>;
   update_floatingip_statuses(args: { router_id: string; fip_statuses: Record<string, string> }): Promise<void>;
   /** The networks scheduled to the host's DHCP agent. */
   get_active_networks_info(args: { host: string }): Promise<string[]>;

@@ -64,6 +64,9 @@ export interface SubnetView {
   dns_nameservers?: string[];
   host_routes?: Array<{ destination: string; nexthop: string }>;
   allocation_pools?: Array<{ start: string; end: string }>;
+  /** IPv6: who sends router advertisements and how guests get addresses (slaac, dhcpv6-stateful, dhcpv6-stateless). */
+  ipv6_ra_mode?: string | null;
+  ipv6_address_mode?: string | null;
   [attr: string]: unknown;
 }
 

@@ -23,6 +23,7 @@ import type {
   Mechanism,
   SecurityGroupInfo,
 } from '../drivers/dataplane.ts';
+import { MeteringAgent } from './metering.ts';
 import { dhcpDeviceId } from './server.ts';
 import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from './rpc.ts';
 import {
@@ -54,6 +55,9 @@ export interface AgentOptions {
    * agent is reported or served here.
    */
   l2Only?: boolean;
+  /** The metering role's measure and report intervals in seconds (upstream's 30 and 300). */
+  meteringMeasureInterval?: number;
+  meteringReportInterval?: number;
 }
 
 interface Job {
@@ -84,6 +88,8 @@ export class NetworkAgent {
   /** Ports plugged whose device the driver has not seen yet (not reported up). */
   private unwired = new Set<string>();
   private reconciled = false;
+  /** The metering role (agent/metering.ts), when the driver counts traffic. */
+  metering?: MeteringAgent;
 
   /** q-plugin, the server's side (rpcapi.ts). */
   private rpc: RpcCalls<PluginRpc>;
@@ -130,6 +136,21 @@ export class NetworkAgent {
       }),
     );
     if (!this.o.l2Only) this.serveDhcpAndL3();
+    // The metering role, where the data plane counts traffic (agent/metering.ts).
+    if (!this.o.l2Only && this.o.driver.syncMetering && this.o.driver.meteringCounters) {
+      this.metering = MeteringAgent.overBus(
+        this.bus,
+        host,
+        this.o.driver,
+        () => this.rpc.get_sync_data_metering({ host }),
+        {
+          log: this.o.log,
+          measureInterval: this.o.meteringMeasureInterval,
+          reportInterval: this.o.meteringReportInterval,
+        },
+      );
+      this.metering.start();
+    }
     await this.report(true);
     await this.resync();
     this.timer = setInterval(() => {
@@ -178,6 +199,7 @@ export class NetworkAgent {
     if (this.timer) clearInterval(this.timer);
     for (const u of this.unserve) u();
     this.unserve = [];
+    await this.metering?.stop();
     await this.idle();
     await this.o.driver.stop();
   }

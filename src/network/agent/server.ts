@@ -14,6 +14,7 @@ import type {
   DhcpNetwork,
   FdbEntry,
   Mechanism,
+  MeteringRouterInfo,
   RouterInfo,
   SecurityGroupInfo,
 } from '../drivers/dataplane.ts';
@@ -105,6 +106,7 @@ export class PluginServer implements PluginRpc {
       get_ports_on_host: (a) => this.get_ports_on_host(a),
       security_group_info_for_devices: (a) => this.security_group_info_for_devices(a),
       sync_routers: (a) => this.sync_routers(a),
+      get_sync_data_metering: (a) => this.get_sync_data_metering(a),
       update_floatingip_statuses: (a) => this.update_floatingip_statuses(a),
       get_active_networks_info: (a) => this.get_active_networks_info(a),
       get_network_info: (a) => this.get_network_info(a),
@@ -691,11 +693,40 @@ export class PluginServer implements PluginRpc {
       mtu: mtus.get(p.network_id) ?? this.svc.mtu,
       subnets: subnets
         .filter((s) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).some((f) => f.subnet_id === s.id))
-        .map((s) => ({ id: s.id, cidr: s.cidr, gateway_ip: s.gateway_ip })),
+        .map((s) => ({
+          id: s.id,
+          cidr: s.cidr,
+          gateway_ip: s.gateway_ip,
+          // For router advertisements (upstream's ra.py reads these and the DNS servers).
+          ipv6_ra_mode: s.ipv6_ra_mode ?? null,
+          ipv6_address_mode: s.ipv6_address_mode ?? null,
+          dns_nameservers: s.dns_nameservers ?? [],
+        })),
     }));
+    // The port forwardings of the routers' floating IPs (upstream's port_forwarding L3 agent extension pulls them).
+    const fipAddr = new Map(fips.map((f) => [f.id as string, f]));
+    const pfs = fipAddr.size
+      ? await this.svc.db
+          .selectFrom('portforwardings')
+          .selectAll()
+          .where('floatingip_id', 'in', [...fipAddr.keys()])
+          .execute()
+      : [];
     return views.map((r) => ({
       id: r.id,
       admin_state_up: !!r.admin_state_up,
+      port_forwardings: pfs
+        .filter((pf) => fipAddr.get(pf.floatingip_id)?.router_id === r.id)
+        .map((pf) => ({
+          id: pf.id,
+          floating_ip_address: String(fipAddr.get(pf.floatingip_id)?.floating_ip_address),
+          protocol: pf.protocol,
+          internal_ip_address: pf.internal_ip_address,
+          internal_port_start: Number(pf.internal_port_start),
+          internal_port_end: Number(pf.internal_port_end),
+          external_port_start: Number(pf.external_port_start),
+          external_port_end: Number(pf.external_port_end),
+        })),
       gw_port: asRouterPort(ports.find((p) => p.device_id === r.id && p.device_owner === 'network:router_gateway')),
       interfaces: ports
         .filter((p) => p.device_id === r.id && String(p.device_owner).startsWith('network:router_interface'))
@@ -703,6 +734,56 @@ export class PluginServer implements PluginRpc {
       floating_ips: fips.filter((f) => f.router_id === r.id).map(asFloatingIp),
       routes: r.routes ?? [],
       enable_snat: r.external_gateway_info?.enable_snat ?? false,
+    }));
+  }
+
+  /**
+   * The metering agent's view (upstream's get_sync_data_metering): each router the host's L3
+   * agent hosts, its gateway port, and the labels that apply to it (shared ones, and those of the
+   * router's project) with their rules.
+   */
+  async get_sync_data_metering({ host }: { host: string }): Promise<MeteringRouterInfo[]> {
+    const agent = await this.agentOn(AGENT_TYPE_L3, host);
+    if (!agent) return [];
+    const db = this.svc.db;
+    const ids = (
+      await db.selectFrom('routerl3agentbindings').select('router_id').where('l3_agent_id', '=', agent.id).execute()
+    ).map((r) => r.router_id);
+    if (!ids.length) return [];
+    const routers = await db
+      .selectFrom('routers')
+      .select(['id', 'project_id', 'admin_state_up'])
+      .where('id', 'in', ids)
+      .execute();
+    const gws = await db
+      .selectFrom('ports')
+      .select(['id', 'device_id'])
+      .where('device_owner', '=', 'network:router_gateway')
+      .where('device_id', 'in', ids)
+      .execute();
+    const labels = await db.selectFrom('metering_labels').select(['id', 'project_id', 'shared']).execute();
+    const rules = labels.length ? await db.selectFrom('metering_label_rules').selectAll().execute() : [];
+    return routers.map((r) => ({
+      id: r.id,
+      project_id: String(r.project_id ?? ''),
+      admin_state_up: bool(r.admin_state_up),
+      gw_port_id: gws.find((g) => g.device_id === r.id)?.id ?? null,
+      labels: labels
+        .filter((l) => bool(l.shared) || l.project_id === r.project_id)
+        .map((l) => ({
+          id: l.id,
+          project_id: l.project_id,
+          rules: rules
+            .filter((x) => x.metering_label_id === l.id)
+            .map((x) => ({
+              id: x.id,
+              direction: x.direction,
+              excluded: bool(x.excluded),
+              remote_ip_prefix: x.remote_ip_prefix,
+              source_ip_prefix: x.source_ip_prefix,
+              destination_ip_prefix: x.destination_ip_prefix,
+            })),
+        })),
     }));
   }
 

@@ -77,6 +77,48 @@ export interface RouterInfo {
   floating_ips: FloatingIpView[];
   routes: Array<{ destination: string; nexthop: string }>;
   enable_snat: boolean;
+  /** The port forwardings of its floating IPs (DNAT of FIP:external port(s) to an internal address and port(s)). */
+  port_forwardings?: PortForwardingInfo[];
+}
+
+/** A floating IP port forwarding as the L3 role realises it (upstream's port_forwarding L3 agent extension). */
+export interface PortForwardingInfo {
+  id: string;
+  floating_ip_address: string;
+  protocol: string;
+  internal_ip_address: string;
+  internal_port_start: number;
+  internal_port_end: number;
+  external_port_start: number;
+  external_port_end: number;
+}
+
+/** A metering label rule (metering, metering_source_and_destination_fields). */
+export interface MeteringRuleInfo {
+  id: string;
+  direction: string;
+  excluded: boolean;
+  remote_ip_prefix: string | null;
+  source_ip_prefix: string | null;
+  destination_ip_prefix: string | null;
+}
+
+/** A router the metering agent counts for (upstream's get_sync_data_metering): its gateway port and the labels that apply to it. */
+export interface MeteringRouterInfo {
+  id: string;
+  project_id: string;
+  admin_state_up: boolean;
+  /** The router's gateway port (its `qg-` device carries the metered traffic); null: nothing to count. */
+  gw_port_id: string | null;
+  labels: Array<{ id: string; project_id: string | null; rules: MeteringRuleInfo[] }>;
+}
+
+/** Counters read (and zeroed) since the last read, per router and label. */
+export interface MeteringCounter {
+  router_id: string;
+  label_id: string;
+  pkts: number;
+  bytes: number;
 }
 
 /** A port of a VXLAN network on another host, as L2 population tells it (the tunnel endpoint to send its frames to). */
@@ -122,4 +164,8 @@ export interface DataplaneDriver {
   /** Realise a router as it is now (idempotent). */
   syncRouter(router: RouterInfo): Promise<void>;
   removeRouter(routerId: string): Promise<void>;
+  /** Metering: count the labels' traffic on the routers hosted here (idempotent; counters survive an unchanged call). */
+  syncMetering?(routers: MeteringRouterInfo[]): Promise<void>;
+  /** Metering: the counters since the last read, zeroed. */
+  meteringCounters?(): Promise<MeteringCounter[]>;
 }

@@ -5,7 +5,9 @@
 // and the extra DHCP options of each port. A change rewrites the hosts and options files and
 // sends SIGHUP (dnsmasq re-reads them without a restart); a change of the subnets restarts it.
 // The metadata address 169.254.169.254 is on the DHCP port too (upstream's force_metadata), so a
-// guest reaches the metadata proxy with or without a router.
+// guest reaches the metadata proxy with or without a router. IPv6 subnets in dhcpv6-stateful
+// mode get DHCPv6 with the ports' fixed addresses, dhcpv6-stateless ones DHCPv6 options only
+// (the addresses come from the router's advertisements: router.ts's radvd).
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureNamespace, processAlive, startDaemon } from '../../../core/hostns.ts';
@@ -28,12 +30,29 @@ const dashed = (ipAddr: string) => ipAddr.replace(/[.:]/g, '-');
 /** The dnsmasq configuration of a network: pure, so that tests can look at it. */
 export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string, iface: string): DhcpFiles {
   const v4 = net.subnets.filter((s) => s.enable_dhcp && s.ip_version === 4);
+  // IPv6 subnets dnsmasq answers (upstream's rule): DHCPv6 stateful or stateless, or no mode at
+  // all; not slaac (addresses from the router's advertisements alone), not prefixes longer than 64.
+  const v6 = net.subnets.filter(
+    (s) =>
+      s.enable_dhcp &&
+      s.ip_version === 6 &&
+      prefixLen(s.cidr) <= 64 &&
+      (s.ipv6_address_mode === 'dhcpv6-stateful' ||
+        s.ipv6_address_mode === 'dhcpv6-stateless' ||
+        (!s.ipv6_address_mode && !s.ipv6_ra_mode)),
+  );
+  // Stateful subnets hand out the ports' fixed addresses; stateless ones only options.
+  const statefulV6 = new Set(v6.filter((s) => s.ipv6_address_mode !== 'dhcpv6-stateless').map((s) => s.id));
   const bySubnet = new Map(v4.map((s) => [s.id, s]));
   const dhcpIp = (subnetId: string) => dhcpPort.fixed_ips.find((f) => f.subnet_id === subnetId)?.ip_address;
   const hosts: string[] = [];
   const opts: string[] = [];
   for (const p of [...net.ports].sort((a, b) => String(a.id).localeCompare(String(b.id)))) {
     for (const f of p.fixed_ips ?? []) {
+      if (statefulV6.has(f.subnet_id)) {
+        hosts.push(`${p.mac_address},host-${dashed(f.ip_address)},[${f.ip_address}]`);
+        continue;
+      }
       if (!bySubnet.has(f.subnet_id)) continue;
       const tag = `port-${p.id}`;
       type Opt = { opt_name: string; opt_value: string; ip_version?: number };
@@ -63,6 +82,10 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
     if (dns.length) opts.push(`tag:${tag},option:dns-server,${dns.join(',')}`);
     opts.push(`tag:${tag},option:mtu,${net.mtu}`);
   }
+  for (const s of v6) {
+    const dns = (s.dns_nameservers ?? []).filter((d) => d.includes(':'));
+    if (dns.length) opts.push(`tag:subnet-${s.id},option6:dns-server,${dns.map((d) => `[${d}]`).join(',')}`);
+  }
   const args = [
     '--no-hosts',
     '--no-resolv',
@@ -84,6 +107,7 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
     ...v4.map(
       (s) => `--dhcp-range=set:subnet-${s.id},${s.cidr.split('/')[0]},static,${netmask(prefixLen(s.cidr))},${LEASE}s`,
     ),
+    ...v6.map((s) => `--dhcp-range=set:subnet-${s.id},${s.cidr.split('/')[0]},static,${prefixLen(s.cidr)},${LEASE}s`),
   ];
   return { hosts: `${hosts.join('\n')}\n`, opts: `${opts.join('\n')}\n`, args };
 }
@@ -115,7 +139,8 @@ export class DhcpServer {
     const port = DhcpServer.portOf(net, host);
     if (!port) return;
     const ns = dhcpNamespace(net.id);
-    await ensureNamespace(ns);
+    // No addresses or routes of its own from router advertisements (the DHCP port has its fixed ones).
+    await ensureNamespace(ns, { 'net.ipv6.conf.default.accept_ra': '0', 'net.ipv6.conf.all.accept_ra': '0' });
     const iface = `ns-${String(port.id).slice(0, 11)}`;
     await ensureVeth(this.hostNs, tapName(port.id), ns, iface, port.mac_address, net.mtu);
     const cidrs: string[] = [];

@@ -20,6 +20,8 @@ import type {
   DhcpNetwork,
   FdbEntry,
   Mechanism,
+  MeteringCounter,
+  MeteringRouterInfo,
   RouterInfo,
   SecurityGroupInfo,
 } from '../dataplane.ts';
@@ -38,6 +40,7 @@ import {
   vxlanName,
 } from './ip.ts';
 import { MetadataProxy, ensureHaproxy, stopHaproxy } from './metadata.ts';
+import { Metering } from './metering.ts';
 import { Routers } from './router.ts';
 
 export const linuxbridgeMechanism: Mechanism = {
@@ -116,7 +119,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.dir = stateDir(host);
     fs.mkdirSync(path.join(this.dir, 'routers'), { recursive: true });
     this.dhcp = new DhcpServer(this.ns, this.dir);
-    this.routerImpl = new Routers(this.ns);
+    this.routerImpl = new Routers(this.ns, path.join(this.dir, 'radvd'));
     this.metadata = new MetadataProxy({
       socket: path.join(this.dir, 'metadata.sock'),
       novaUrl: this.o.novaMetadataUrl ?? 'http://127.0.0.1:8775',
@@ -425,7 +428,20 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   async removeRouter(routerId: string) {
     this.routers.delete(routerId);
     await deleteNamespace(routerNamespace(routerId));
+    this.routerImpl.removed(routerId);
     fs.rmSync(path.join(this.dir, 'routers', routerId), { force: true });
+  }
+
+  // ---- metering ---------------------------------------------------------------------------
+
+  private metering = new Metering();
+
+  async syncMetering(routers: MeteringRouterInfo[]) {
+    await this.metering.sync(routers);
+  }
+
+  async meteringCounters(): Promise<MeteringCounter[]> {
+    return this.metering.counters();
   }
 
   // ---- reconcile and cleanup -----------------------------------------------------------------

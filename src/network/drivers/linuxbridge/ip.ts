@@ -1,6 +1,7 @@
 // Naming (as upstream's linuxbridge agent and os-vif name things) and the `ip` calls the
 // linuxbridge data plane makes, always inside a namespace Stratus owns.
 import { run } from '../../../core/hostns.ts';
+import { normalizeIp } from '../../../core/netaddr.ts';
 
 /** `brq` + the network id's first 11 characters. */
 export const bridgeName = (networkId: string) => `brq${networkId.slice(0, 11)}`;
@@ -69,13 +70,19 @@ export async function ensureVeth(
 /** Makes a link's addresses exactly `cidrs` (e.g. 10.0.0.2/24), touching only what differs. */
 export async function setAddresses(ns: string, dev: string, cidrs: string[]): Promise<void> {
   const out = await ip(ns, ['-o', 'addr', 'show', 'dev', dev, 'scope', 'global'], true);
-  const have = new Set<string>();
+  // Compared in one spelling (`ip` writes fd00:1:0:0::5 where the API writes fd00:1::5).
+  const canon = (c: string) => {
+    const [a, len] = c.split('/');
+    return `${normalizeIp(a) ?? a}/${len}`;
+  };
+  const have = new Map<string, string>();
   for (const line of out.split('\n')) {
     const m = /\binet6? (\S+)/.exec(line);
-    if (m) have.add(m[1]!);
+    if (m) have.set(canon(m[1]!), m[1]!);
   }
-  for (const c of cidrs) if (!have.has(c)) await ip(ns, ['addr', 'add', c, 'dev', dev]);
-  for (const c of have) if (!cidrs.includes(c)) await ip(ns, ['addr', 'del', c, 'dev', dev], true);
+  const want = new Set(cidrs.map(canon));
+  for (const c of cidrs) if (!have.has(canon(c))) await ip(ns, ['addr', 'add', c, 'dev', dev]);
+  for (const [k, c] of have) if (!want.has(k)) await ip(ns, ['addr', 'del', c, 'dev', dev], true);
 }
 
 /** The prefix length of a CIDR. */

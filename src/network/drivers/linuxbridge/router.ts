@@ -2,11 +2,18 @@
 // on, an interface per subnet (`qr-<port>`, a veth whose host side `tap<port>` is in the internal
 // network's bridge) and the gateway (`qg-<port>`, in the external network's bridge) with the
 // default route via the external subnet's gateway, extra routes, SNAT of the internal subnets to
-// the gateway address, and each floating IP as an address on qg- with DNAT in and SNAT out. The
+// the gateway address, each floating IP as an address on qg- with DNAT in and SNAT out, and the
+// floating IPs' port forwardings (DNAT of FIP:port to an internal address:port). The
 // nat table of the namespace is Stratus's alone: written whole with iptables-restore.
-import { ensureNamespace, run } from '../../../core/hostns.ts';
+// IPv6: radvd in the namespace sends router advertisements on the interfaces whose subnets ask
+// the router for them (ipv6_ra_mode slaac, dhcpv6-stateless, dhcpv6-stateful), as upstream's
+// ra.py: the prefix autonomous for slaac and stateless, the O flag for stateless, the M flag
+// for stateful, the MTU and the subnets' IPv6 DNS servers.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ensureNamespace, processAlive, run, startDaemon } from '../../../core/hostns.ts';
 import type { RouterPortView } from '../../views.ts';
-import type { RouterInfo } from '../dataplane.ts';
+import type { PortForwardingInfo, RouterInfo } from '../dataplane.ts';
 import { ensureVeth, ip, links, routerNamespace, setAddresses, tapName } from './ip.ts';
 
 const subnetsOf = (p: RouterPortView) => p.subnets ?? [];
@@ -44,6 +51,11 @@ export function natTable(r: RouterInfo): string {
       lines.push(`-A OUTPUT -d ${f.floating_ip_address}/32 -j DNAT --to-destination ${f.fixed_ip_address}`);
       lines.push(`-A POSTROUTING -s ${f.fixed_ip_address}/32 -o ${qg} -j SNAT --to-source ${f.floating_ip_address}`);
     }
+    for (const pf of r.port_forwardings ?? []) {
+      if (!v4(pf.floating_ip_address)) continue;
+      const rule = portForwardingRule(pf);
+      lines.push(`-A PREROUTING ${rule}`, `-A OUTPUT ${rule}`);
+    }
     if (r.enable_snat) {
       for (const p of r.interfaces)
         for (const s of subnetsOf(p))
@@ -57,12 +69,130 @@ export function natTable(r: RouterInfo): string {
   return `${[...new Set(lines)].join('\n')}\n`;
 }
 
+/**
+ * One port forwarding's DNAT (as upstream's port_forwarding L3 extension writes it): the floating
+ * IP's external port (or range) to the internal address's port (or range, shifted one to one).
+ */
+export function portForwardingRule(pf: PortForwardingInfo): string {
+  const proto = pf.protocol.toLowerCase();
+  const ext =
+    pf.external_port_start === pf.external_port_end
+      ? `${pf.external_port_start}`
+      : `${pf.external_port_start}:${pf.external_port_end}`;
+  let to = `${pf.internal_ip_address}:${pf.internal_port_start}`;
+  if (pf.internal_port_end !== pf.internal_port_start) {
+    to = `${to}-${pf.internal_port_end}`;
+    // Equal ranges map port to port (DNAT's shifted mapping: /<first external port>).
+    if (pf.external_port_end !== pf.external_port_start) to = `${to}/${pf.external_port_start}`;
+  }
+  return `-d ${pf.floating_ip_address}/32 -p ${proto} -m ${proto} --dport ${ext} -j DNAT --to-destination ${to}`;
+}
+
+/** The addresses the router's gateway port carries for its floating IPs (associated ones and those with port forwardings). */
+export function floatingAddresses(r: RouterInfo): string[] {
+  const out = new Set<string>();
+  for (const f of r.floating_ips) if (f.port_id && f.floating_ip_address) out.add(f.floating_ip_address);
+  for (const pf of r.port_forwardings ?? []) out.add(pf.floating_ip_address);
+  return [...out].filter(v4).map((a) => `${a}/32`);
+}
+
+/** Upstream's defaults (min_rtr_adv_interval, max_rtr_adv_interval): guests ask with a solicitation at boot anyway. */
+const RA_MIN_INTERVAL = 30;
+const RA_MAX_INTERVAL = 100;
+
+/** The router's radvd.conf, or null when none of its interfaces sends advertisements: pure, so that tests can read it. */
+export function radvdConfig(r: RouterInfo): string | null {
+  const blocks: string[] = [];
+  for (const p of r.interfaces) {
+    const subnets = subnetsOf(p).filter((s) => s.cidr.includes(':') && s.ipv6_ra_mode);
+    if (!subnets.length) continue;
+    const modes = new Set(subnets.map((s) => s.ipv6_ra_mode));
+    const lines = [
+      `interface ${qrName(p.id)}`,
+      '{',
+      '   AdvSendAdvert on;',
+      `   MinRtrAdvInterval ${RA_MIN_INTERVAL};`,
+      `   MaxRtrAdvInterval ${RA_MAX_INTERVAL};`,
+      `   AdvLinkMTU ${Number(p.mtu ?? p.network_mtu ?? 1500)};`,
+    ];
+    if (modes.has('dhcpv6-stateless')) lines.push('   AdvOtherConfigFlag on;');
+    if (modes.has('dhcpv6-stateful')) lines.push('   AdvManagedFlag on;');
+    const dns = [...new Set(subnets.flatMap((s) => (s.dns_nameservers ?? []).filter((d) => d.includes(':'))))];
+    // radvd takes at most three RDNSS addresses per clause.
+    if (dns.length) lines.push(`   RDNSS ${dns.slice(0, 3).join(' ')} {};`);
+    for (const s of subnets) {
+      const auto = s.ipv6_ra_mode === 'slaac' || s.ipv6_ra_mode === 'dhcpv6-stateless';
+      lines.push(
+        `   prefix ${s.cidr}`,
+        '   {',
+        '        AdvOnLink on;',
+        `        AdvAutonomous ${auto ? 'on' : 'off'};`,
+        '   };',
+      );
+    }
+    lines.push('};');
+    blocks.push(lines.join('\n'));
+  }
+  return blocks.length ? `${blocks.join('\n')}\n` : null;
+}
+
 export class Routers {
-  constructor(private hostNs: string | undefined) {}
+  constructor(
+    private hostNs: string | undefined,
+    /** Where each router's radvd files go (`<dir>/<router>/`). */
+    private stateDir = '',
+  ) {}
+
+  private radvdDir(routerId: string) {
+    return path.join(this.stateDir, routerId);
+  }
+
+  /** Starts, reloads (SIGHUP) or stops the router's radvd so that it sends what radvdConfig says. */
+  private async syncRadvd(r: RouterInfo, ns: string): Promise<void> {
+    if (!this.stateDir) return;
+    const dir = this.radvdDir(r.id);
+    const conf = path.join(dir, 'radvd.conf');
+    const pidFile = path.join(dir, 'radvd.pid');
+    const want = r.admin_state_up ? radvdConfig(r) : null;
+    let pid = 0;
+    try {
+      pid = Number(fs.readFileSync(pidFile, 'utf8').trim()) || 0;
+    } catch {
+      // not running
+    }
+    const alive = processAlive(pid, 'radvd');
+    if (!want) {
+      if (alive) process.kill(pid, 'SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    const before = fs.existsSync(conf) ? fs.readFileSync(conf, 'utf8') : '';
+    if (alive && before === want) return;
+    fs.writeFileSync(conf, want);
+    if (alive) {
+      process.kill(pid, 'SIGHUP');
+      return;
+    }
+    await startDaemon(
+      ns,
+      ['radvd', '-C', conf, '-p', pidFile, '-m', 'logfile', '-l', path.join(dir, 'radvd.log')],
+      path.join(dir, 'stderr'),
+    );
+  }
+
+  /** Forgets a removed router's radvd files (its process went with the namespace). */
+  removed(routerId: string): void {
+    if (this.stateDir) fs.rmSync(this.radvdDir(routerId), { recursive: true, force: true });
+  }
 
   async sync(r: RouterInfo): Promise<void> {
     const ns = routerNamespace(r.id);
-    await ensureNamespace(ns, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '0' });
+    await ensureNamespace(ns, {
+      'net.ipv4.ip_forward': '1',
+      'net.ipv4.conf.all.rp_filter': '0',
+      'net.ipv6.conf.all.forwarding': '1',
+    });
     const wanted = new Map<string, RouterPortView>();
     for (const p of r.interfaces) wanted.set(qrName(p.id), p);
     if (r.gw_port) wanted.set(qgName(r.gw_port.id), r.gw_port);
@@ -70,9 +200,7 @@ export class Routers {
       const mtu = Number(p.mtu ?? p.network_mtu ?? 1500);
       await ensureVeth(this.hostNs, tapName(p.id), ns, name, p.mac_address, mtu);
       const cidrs = cidrsOf(p);
-      if (name.startsWith('qg-'))
-        for (const f of r.floating_ips)
-          if (f.port_id && f.floating_ip_address) cidrs.push(`${f.floating_ip_address}/32`);
+      if (name.startsWith('qg-')) cidrs.push(...floatingAddresses(r));
       await setAddresses(ns, name, cidrs);
     }
     // Ports that left the router.
@@ -94,5 +222,6 @@ export class Routers {
     }
     for (const x of extra) await ip(ns, ['route', 'replace', x.destination, 'via', x.nexthop, 'proto', 'static'], true);
     await run(['iptables-legacy-restore'], { ns, input: natTable(r) });
+    await this.syncRadvd(r, ns);
   }
 }

@@ -1,0 +1,157 @@
+// The security groups' dispatch with many ports on a host: above a few filtered ports the frames
+// reach their ports' chains through buckets (`--physdev-out tap<c>+`) instead of a flat list that
+// every frame walks. The plan's shape, then on real kernel objects: two guests among 40 filtered
+// ports, a rule lets ICMP in and its removal stops it, a spoofed source is dropped. Needs root for
+// the second part (skips otherwise); removes everything it made, also on failure.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import type { DeviceDetails, SecurityGroupInfo } from '../src/network/drivers/dataplane.ts';
+import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
+import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
+import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
+
+const root = process.getuid?.() === 0;
+const skip = root ? false : 'needs root (namespaces, bridges, iptables)';
+const tag = `${process.pid % 100000}`;
+const HOST = `lbfw${tag}`;
+const NET = `e1000001-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
+const SG = 'sg-fw';
+const G = [`lbfw1-${tag}`, `lbfw2-${tag}`];
+
+const device = (id: string, ip: string, mac: string): DeviceDetails => ({
+  device: id,
+  port_id: id,
+  network_id: NET,
+  mac_address: mac,
+  admin_state_up: true,
+  status: 'DOWN',
+  network_type: 'vxlan',
+  segmentation_id: 7000 + (Number(tag) % 1000),
+  physical_network: null,
+  mtu: 1450,
+  fixed_ips: [{ subnet_id: 's', ip_address: ip }],
+  device_owner: 'compute:nova',
+  allowed_address_pairs: [],
+  port_security_enabled: true,
+  security_groups: [SG],
+  qos_policy_id: null,
+  network_qos_policy_id: null,
+  profile: {},
+});
+const hex = '0123456789abcdef';
+// 38 ports spread over the 16 first characters, plus the two guests.
+const others = Array.from({ length: 38 }, (_, i) =>
+  device(
+    `${hex[i % 16]}${String(i).padStart(7, '0')}-aaaa-4bbb-8ccc-000000000000`,
+    `10.97.1.${i + 1}`,
+    `fa:16:3e:07:01:${(i + 1).toString(16).padStart(2, '0')}`,
+  ),
+);
+const g1 = device(`a1000001-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`, '10.97.0.11', 'fa:16:3e:07:00:11');
+const g2 = device(`b1000002-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`, '10.97.0.12', 'fa:16:3e:07:00:12');
+const rule = (direction: string, protocol: string | null = null) => ({
+  id: `r-${direction}-${protocol}`,
+  security_group_id: SG,
+  direction,
+  ethertype: 'IPv4',
+  protocol,
+  port_range_min: null,
+  port_range_max: null,
+  remote_ip_prefix: null,
+  remote_group_id: null,
+});
+const info = (rules: ReturnType<typeof rule>[]): SecurityGroupInfo => ({
+  security_groups: { [SG]: rules },
+  devices: Object.fromEntries([...others, g1, g2].map((d) => [d.port_id, d])),
+});
+
+describe('security group dispatch (pure)', () => {
+  it('few ports: a flat list; many: buckets by the port id’s first character', () => {
+    const few = firewallPlan({ security_groups: { [SG]: [rule('egress')] }, devices: { [g1.port_id]: g1 } }, {});
+    assert.match(
+      few.tables[4],
+      new RegExp(`-A stratus-sg-chain -m physdev --physdev-out ${tapName(g1.port_id)} --physdev-is-bridged -j i`),
+    );
+    const many = firewallPlan(info([rule('egress')]), {}).tables[4];
+    const top = many.split('\n').filter((l) => l.startsWith('-A stratus-sg-chain'));
+    assert.equal(top.length, 2 * 16 + 1, 'two bucket rules per first character, then ACCEPT');
+    assert.ok(top.includes('-A stratus-sg-chain -m physdev --physdev-out tapa+ --physdev-is-bridged -j sgi-a'));
+    assert.ok(top.includes('-A stratus-sg-chain -m physdev --physdev-in tapa+ -j sgo-a'));
+    assert.match(
+      many,
+      new RegExp(
+        `-A sgi-a -m physdev --physdev-out ${tapName(g1.port_id)} --physdev-is-bridged -j i${g1.port_id.slice(0, 10)}`,
+      ),
+    );
+    assert.match(
+      many,
+      new RegExp(`-A sgo-b -m physdev --physdev-in ${tapName(g2.port_id)} -j o${g2.port_id.slice(0, 10)}`),
+    );
+    assert.match(many, /^:sgi-a - \[0:0\]$/m);
+  });
+});
+
+describe('linuxbridge security groups with many ports', { skip }, () => {
+  let driver: LinuxBridgeDriver;
+
+  before(async () => {
+    driver = new LinuxBridgeDriver({});
+    await driver.start(HOST);
+  });
+
+  after(async () => {
+    if (process.env.LBFW_KEEP) return;
+    try {
+      await driver?.stop();
+    } finally {
+      for (const g of G) await deleteNamespace(g);
+      await cleanupHost(HOST);
+    }
+  });
+
+  it('rules hold through the buckets: ICMP in while allowed, not after; spoofing dropped', async () => {
+    for (const [name, d, addr] of [
+      [G[0]!, g1, '10.97.0.11/24'],
+      [G[1]!, g2, '10.97.0.12/24'],
+    ] as const) {
+      await ensureNamespace(name);
+      await run([
+        'ip',
+        '-n',
+        hostNamespace(HOST),
+        'link',
+        'add',
+        tapName(d.port_id),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        name,
+      ]);
+      await run(['ip', '-n', name, 'link', 'set', 'eth0', 'address', d.mac_address, 'mtu', '1450', 'up']);
+      await run(['ip', '-n', name, 'addr', 'add', addr, 'dev', 'eth0']);
+      assert.equal(await driver.plugPort(d), true);
+    }
+    const ping = async (from: string, src?: string) =>
+      /1 packets received/.test(
+        await run(['busybox', 'ping', '-c', '1', '-W', '1', ...(src ? ['-I', src] : []), '10.97.0.12'], {
+          ns: from,
+          allowFail: true,
+        }),
+      );
+    await driver.updateSecurityGroups(info([rule('egress'), rule('ingress', 'icmp')]));
+    // The first exchange may wait for the fresh links (ARP, carrier): a few tries.
+    let first = false;
+    for (let i = 0; i < 5 && !first; i++) first = await ping(G[0]!);
+    assert.ok(first, 'ICMP allowed in');
+    await driver.updateSecurityGroups(info([rule('egress')]));
+    assert.ok(!(await ping(G[0]!)), 'the rule is gone: no ping');
+    await driver.updateSecurityGroups(info([rule('egress'), rule('ingress', 'icmp')]));
+    await run(['ip', '-n', G[0]!, 'addr', 'add', '10.97.0.99/24', 'dev', 'eth0']);
+    assert.ok(!(await ping(G[0]!, '10.97.0.99')), 'a spoofed source is dropped');
+    assert.ok(await ping(G[0]!), 'its own address passes');
+  });
+});
