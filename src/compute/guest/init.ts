@@ -78,11 +78,11 @@ for e in /sys/class/input/event*; do
   fi
 done
 
-# Network: DHCP on every NIC (a few tries each).
+# Network: DHCP on every NIC (up to 30 s each: after a reboot on a busy host the agent may wire the tap late).
 for n in /sys/class/net/*; do
   n=\${n##*/}; [ "$n" = lo ] && continue
   ip link set $n up
-  udhcpc -i $n -s /etc/udhcpc.sh -O staticroutes -O mtu -t 3 -T 1 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
+  udhcpc -i $n -s /etc/udhcpc.sh -O staticroutes -O mtu -t 15 -T 2 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
 done
 
 # Metadata: the config drive first, then the metadata service.

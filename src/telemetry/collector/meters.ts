@@ -84,6 +84,16 @@ export const DEFAULT_METERS = YAML.stringify({
     neutronMeter('port', 'port', 'port'),
     neutronMeter('router', 'router', 'router'),
     neutronMeter('ip.floating', 'floatingip', 'ip'),
+    // The metering agent's traffic per label (Ceilometer's meters.yaml `bandwidth`).
+    {
+      name: 'bandwidth',
+      event_type: 'l3.meter',
+      type: 'delta',
+      unit: 'B',
+      volume: '$.payload.bytes',
+      project_id: '$.payload.tenant_id',
+      resource_id: '$.payload.label_id',
+    },
   ],
 });
 
