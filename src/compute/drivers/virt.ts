@@ -175,6 +175,11 @@ export interface VirtApi {
   waitForInstanceEvent(instance: Instance, events: WaitedEvent[], body: () => Promise<void>): Promise<void>;
   /** Streams an image's data from the image service into a file (a real driver's image cache). */
   downloadImage?(imageId: string, file: string): Promise<void>;
+  /**
+   * The hypervisor reported a lifecycle event of a guest (Nova's handle_lifecycle_event): its
+   * power state (as the driver's powerState() now answers it) is synced at once.
+   */
+  lifecycleEvent?(uuid: string, transition: string): void;
 }
 
 /** A running live migration (the driver's side): progress, and what an operator can do to it. */

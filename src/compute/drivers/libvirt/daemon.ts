@@ -144,6 +144,11 @@ export class Libvirtd {
     this.log(`libvirtd for host ${this.host} answers at ${this.uri}`);
   }
 
+  /** The pid of the running libvirtd (null when unknown). */
+  daemonPid(): number | null {
+    return this.pid('libvirtd');
+  }
+
   private pid(name: string): number | null {
     try {
       const n = Number(fs.readFileSync(path.join(this.runDir, `${name}.pid`), 'utf8').trim());

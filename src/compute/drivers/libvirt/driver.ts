@@ -25,7 +25,10 @@ import {
   type VirtDriver,
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
-import type { LibvirtOptions } from './options.ts';
+import { type DomainEvent, LifecycleEventStream } from './events.ts';
+import { hostInstancesPath, type LibvirtOptions } from './options.ts';
+import { type ProbeLinux, probeVirtType } from './probe.ts';
+import { GUEST_MARKERS } from '../../guest/init.ts';
 import { type DomainDisk, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
 
@@ -58,6 +61,8 @@ interface DomStats {
 
 export interface LibvirtDriverOptions {
   host: string;
+  /** The process's own host (compute.host); other hosts of the process get their own instances path. */
+  primaryHost?: string;
   libvirt: LibvirtOptions;
   /** The allocation the host may give guests (the compute options' vcpus/memory are a ceiling for tests). */
   log?: (msg: string, extra?: Record<string, unknown>) => void;
@@ -67,6 +72,11 @@ export class LibvirtDriver implements VirtDriver {
   readonly type = 'libvirt';
   readonly daemon: Libvirtd;
   private readonly o: LibvirtOptions;
+  /** The options as configured (the other hosts' instances paths) and the process's own host. */
+  private readonly allOptions: LibvirtOptions;
+  private readonly primary: string;
+  /** virtType auto: what the KVM probe answered (probe.ts). */
+  private probed?: 'kvm' | 'qemu';
   private readonly host: string;
   private readonly log: (msg: string, extra?: Record<string, unknown>) => void;
   /** Every domain of this host's libvirtd, by instance uuid, from the last refresh. */
@@ -75,9 +85,13 @@ export class LibvirtDriver implements VirtDriver {
   private readyP?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  /** libvirt's lifecycle events of this host (one `virsh event --loop`). */
+  events?: LifecycleEventStream;
 
   constructor(o: LibvirtDriverOptions) {
-    this.o = o.libvirt;
+    this.primary = o.primaryHost ?? o.host;
+    this.allOptions = o.libvirt;
+    this.o = { ...o.libvirt, instancesPath: hostInstancesPath(o.libvirt, this.primary, o.host) };
     this.host = o.host;
     this.log = o.log ?? (() => undefined);
     this.daemon = new Libvirtd({
@@ -92,7 +106,21 @@ export class LibvirtDriver implements VirtDriver {
     this.readyP ??= (async () => {
       fs.mkdirSync(path.join(this.o.instancesPath, '_base'), { recursive: true });
       await this.daemon.ensure();
+      if (this.o.virtType === 'auto')
+        this.probed = await probeVirtType(this.daemon, {
+          timeoutMs: this.o.probeTimeout * 1000,
+          log: (m) => this.log(m),
+          linux: this.probeLinux(),
+        });
       await this.refresh();
+      if (!this.closed) {
+        this.events = new LifecycleEventStream({
+          uri: this.daemon.uri,
+          onEvent: (e) => this.onDomainEvent(e),
+          log: (m) => this.log(m),
+        });
+        this.events.start();
+      }
       if (this.o.statsInterval > 0 && !this.closed) {
         this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.o.statsInterval * 1000);
         this.timer.unref();
@@ -105,6 +133,7 @@ export class LibvirtDriver implements VirtDriver {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.events?.stop();
     await this.daemon.stop();
   }
 
@@ -113,8 +142,22 @@ export class LibvirtDriver implements VirtDriver {
     void this.ready().catch((e) => this.log(`libvirt not ready: ${(e as Error).message}`));
   }
 
+  /** kvm or qemu (TCG): as configured, or as the KVM probe found (TCG until it answered). */
   get virtType(): 'qemu' | 'kvm' {
-    return this.o.virtType === 'kvm' ? 'kvm' : 'qemu';
+    if (this.o.virtType === 'auto') return this.probed ?? 'qemu';
+    return this.o.virtType;
+  }
+
+  /** The test guest's kernel and initramfs (when built) for the KVM probe. */
+  private probeLinux(): ProbeLinux | null {
+    const kernel = path.join(this.o.guestDir, 'vmlinuz');
+    const ramdisk = path.join(this.o.guestDir, 'initrd.img');
+    return fs.existsSync(kernel) && fs.existsSync(ramdisk) ? { kernel, ramdisk, marker: GUEST_MARKERS.boot } : null;
+  }
+
+  /** The instances path of another host on this machine (a move's destination). */
+  instancesPathOf(host: string): string {
+    return hostInstancesPath(this.allOptions, this.primary, host);
   }
 
   setVirtApi(api: VirtApi) {
@@ -145,6 +188,7 @@ export class LibvirtDriver implements VirtDriver {
       }
     }
     this.stats = next;
+    for (const [n, u] of byName) this.names.set(n, u);
     // The VNC port libvirt chose (autoport) of each running guest, for the console proxy.
     for (const [u, st] of next) {
       if (st.state !== 1 && st.state !== 3) this.vncPorts.delete(u);
@@ -155,6 +199,41 @@ export class LibvirtDriver implements VirtDriver {
       }
     }
     for (const u of this.vncPorts.keys()) if (!next.has(u)) this.vncPorts.delete(u);
+  }
+
+  /**
+   * A lifecycle event of a domain (Nova's handle_lifecycle_event): the states are read again at
+   * once (one refresh for a burst of events) and the agent is told, which syncs the server's power
+   * state. Events of domains that are not guests of ours are ignored.
+   */
+  private onDomainEvent(e: DomainEvent) {
+    if (e.kind !== 'lifecycle' || !e.transition) return;
+    this.log(`lifecycle event: ${e.domain} ${e.transition} ${e.detail}`.trim());
+    const transition = e.transition;
+    void this.refreshSoon().then(() => {
+      const uuid = [...this.stats.keys()].find((u) => domainName(u) === e.domain) ?? this.names.get(e.domain);
+      if (uuid) this.virtApi?.lifecycleEvent?.(uuid, transition);
+    });
+  }
+  /** Domain name → uuid of the domains seen (an undefined domain is gone from the stats). */
+  private names = new Map<string, string>();
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+  /** A refresh now, or right after the one running (bursts of events share them). */
+  private refreshSoon(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.refreshQuietly();
+      } while (this.refreshAgain && !this.closed);
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
   }
 
   private async refreshQuietly() {
@@ -825,6 +904,7 @@ export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
   if (missing.length) throw new Error(`the libvirt compute driver needs the Debian packages: ${missing.join(' ')}`);
   return new LibvirtDriver({
     host,
+    primaryHost: o.host,
     libvirt: o.libvirt,
     log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`),
   });
