@@ -134,7 +134,7 @@ export interface VirtDriver {
   ): Promise<void>;
   // ---- moves (resize, cold and live migration, evacuation); absent: the driver cannot move guests ----
   /** Source of a resize/cold migration: the guest is powered off and its disk sent away (kept until confirm). */
-  migrateDiskAndPowerOff?(instance: Instance): Promise<void>;
+  migrateDiskAndPowerOff?(instance: Instance, dest?: string): Promise<void>;
   /** Destination of a resize/cold migration: the guest set up here with its (new) flavor, powered on or not. */
   finishMigration?(instance: Instance, powerOn: boolean): Promise<void>;
   /** Source, on confirm: the old guest is gone for good. */

@@ -53,6 +53,12 @@ export interface LibvirtdOptions {
   log?: (msg: string) => void;
 }
 
+/** Where the libvirtd of a host keeps its socket and pid files (default run directory). */
+export const libvirtRunDir = (host: string) => path.join('/run/stratus', host, 'libvirt');
+/** The URI of the libvirtd of a host on this machine (its default run directory). */
+export const libvirtUri = (host: string) =>
+  `qemu+unix:///system?socket=${path.join(libvirtRunDir(host), 'libvirt-sock')}`;
+
 export class Libvirtd {
   readonly host: string;
   readonly runDir: string;
@@ -64,7 +70,7 @@ export class Libvirtd {
 
   constructor(o: LibvirtdOptions) {
     this.host = o.host;
-    this.runDir = o.runDir ?? path.join('/run/stratus', o.host, 'libvirt');
+    this.runDir = o.runDir ?? libvirtRunDir(o.host);
     this.stateDir = o.stateDir;
     this.log = o.log ?? (() => undefined);
   }
