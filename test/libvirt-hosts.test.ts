@@ -160,10 +160,19 @@ describe('two libvirt hosts: events, cold and live migration', { skip }, () => {
     assert.match((await drivers[A]!.daemon.virsh(['domstate', server])).trim(), /running/);
     assert.equal((await drivers[B]!.daemon.virsh(['list', '--all', '--uuid'])).trim(), '');
     assert.equal(fs.existsSync(dirOn(B)), false);
+    // The console log came along (the destination's virtlogd appends to it).
+    assert.match(await consoleText(), /stratus-guest: boot/);
     // The same guest (no new boot) answers the ACPI power button on its new host.
     assert.equal((await act({ 'os-stop': null })).status, 202);
     await waitStatus('SHUTOFF', 90_000);
     assert.match(await consoleText(), /stratus-guest: power off/);
+    // Its persistent definition is this host's (paths included): it starts again here.
+    assert.equal((await act({ 'os-start': null })).status, 202);
+    await waitStatus('ACTIVE', 90_000);
+    assert.doesNotMatch(
+      await drivers[A]!.daemon.virsh(['dumpxml', '--inactive', server]),
+      new RegExp(`instances-${B}`),
+    );
   });
 
   it('deletes the server leaving no domain or file on either host', async () => {

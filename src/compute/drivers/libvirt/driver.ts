@@ -957,7 +957,8 @@ export class LibvirtDriver implements VirtDriver {
       const info = await this.imageInfo(src);
       await this.qemuImg(['create', '-q', '-f', 'qcow2', path.join(to, f), String(info.virtualSize)]);
     }
-    for (const f of ['disk.config', 'kernel', 'ramdisk'])
+    // console.log too: the destination's virtlogd appends to it (the migrated XML says so).
+    for (const f of ['disk.config', 'kernel', 'ramdisk', 'console.log'])
       if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
     for (const v of instance.network_info ?? []) await this.plugVif(v);
   }
@@ -978,7 +979,10 @@ export class LibvirtDriver implements VirtDriver {
         source: this.daemon,
         dest: destDaemon,
         uuid: instance.uuid,
-        destXml: xml.split(`${fromDir}/`).join(`${toDir}/`),
+        destXml: xml
+          .split(`${fromDir}/`)
+          .join(`${toDir}/`)
+          .replace(/(<log file='[^']*console\.log' append=)'off'/g, "$1'on'"),
         log: (m) => this.log(m),
         cleanupSource: async () => {
           for (const v of instance.network_info ?? []) await this.unplugVif(v);

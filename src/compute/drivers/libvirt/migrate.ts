@@ -79,6 +79,9 @@ export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
           '--copy-storage-all',
           '--xml',
           xmlFile,
+          // The persistent definition too: without it the destination keeps the source's paths.
+          '--persistent-xml',
+          xmlFile,
           '--domain',
           uuid,
           '--desturi',
