@@ -12,6 +12,7 @@ import path from 'node:path';
 import { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
 import { parseEventLine } from '../src/compute/drivers/libvirt/events.ts';
+import { parseJobInfo } from '../src/compute/drivers/libvirt/migrate.ts';
 import { libvirtOptions } from '../src/compute/drivers/libvirt/options.ts';
 import { bootProbe, probeBootSector, PROBE_MARKER } from '../src/compute/drivers/libvirt/probe.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
@@ -36,6 +37,24 @@ describe('libvirt event lines and the probe boot sector', () => {
     );
     assert.equal(parseEventLine("event 'reboot' for domain 'x'")?.kind, 'reboot');
     assert.equal(parseEventLine('events received: 3'), null);
+  });
+  it('parses virsh domjobinfo into migration progress', () => {
+    const zero = {
+      memory_total: 0,
+      memory_processed: 0,
+      memory_remaining: 0,
+      disk_total: 0,
+      disk_processed: 0,
+      disk_remaining: 0,
+    };
+    const p = parseJobInfo(
+      'Job type:         Unbounded\nMemory processed: 12.500 MiB\nMemory remaining: 100.000 MiB\nMemory total:     128.000 MiB\nFile total:       1.000 GiB\n',
+      zero,
+    );
+    assert.equal(p.memory_processed, 12.5 * 1024 ** 2);
+    assert.equal(p.memory_total, 128 * 1024 ** 2);
+    assert.equal(p.disk_total, 1024 ** 3);
+    assert.equal(p.disk_processed, 0);
   });
   it('builds a 512-byte boot sector with its marker and signature', () => {
     const b = probeBootSector();
