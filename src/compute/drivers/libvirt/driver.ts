@@ -87,6 +87,8 @@ export class LibvirtDriver implements VirtDriver {
   private readyP?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private refreshSeq = 0;
+  private appliedSeq = 0;
   /** libvirt's lifecycle events of this host (one `virsh event --loop`). */
   events?: LifecycleEventStream;
 
@@ -170,6 +172,8 @@ export class LibvirtDriver implements VirtDriver {
 
   /** One `virsh domstats` for every domain: states and counters. */
   async refresh(): Promise<void> {
+    // Refreshes overlap (periodic, after actions, on events): an older one never overwrites a newer one.
+    const seq = ++this.refreshSeq;
     const out = await this.daemon.virsh(['domstats', '--raw']);
     const uuids = (await this.daemon.virsh(['list', '--all', '--uuid'])).split('\n').map((l) => l.trim());
     const byName = new Map(uuids.filter(Boolean).map((u) => [domainName(u), u]));
@@ -189,6 +193,8 @@ export class LibvirtDriver implements VirtDriver {
         if (kv[1] === 'state.state') cur.state = Number(kv[2]);
       }
     }
+    if (seq < this.appliedSeq) return;
+    this.appliedSeq = seq;
     this.stats = next;
     for (const [n, u] of byName) this.names.set(n, u);
     // The VNC port libvirt chose (autoport) of each running guest, for the console proxy.
