@@ -14,7 +14,7 @@ import type { ComputeEventRpc } from '../rpcapi.ts';
 import type { Instance } from '../instances.ts';
 import { VirtError, type VirtApi, type WaitedEvent } from '../drivers/virt.ts';
 import { refreshInfoCache } from '../network_info.ts';
-import { serialized } from './netproxy.ts';
+import { serialized, syncInstancePowerState } from './netproxy.ts';
 import { volumeExtended } from './volumes.ts';
 
 export interface ExternalEvent {
@@ -135,6 +135,12 @@ export function virtApi(agent: ComputeAgent): VirtApi {
       }
     },
     downloadImage: (imageId: string, file: string) => agent.clients.image.downloadTo(imageId, file),
+    lifecycleEvent(uuid: string, transition: string) {
+      agent.log.info({ instance: uuid, transition }, 'VM lifecycle event');
+      void syncInstancePowerState(agent, uuid).catch((err) =>
+        agent.log.warn({ err, instance: uuid }, 'syncing the power state after a lifecycle event failed'),
+      );
+    },
   };
 }
 

@@ -68,7 +68,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         await migrations.update(x.m.id, { status: 'migrating' });
         await store.update(x.inst.uuid, { task_state: 'resize_migrating' });
         notify(resize ? 'resize.start' : 'migrate.start', { ...x.inst, task_state: 'resize_migrating' });
-        await agent.driver.migrateDiskAndPowerOff!(x.inst);
+        await agent.driver.migrateDiskAndPowerOff!(x.inst, x.m.dest_compute ?? undefined);
         await disconnectVolumes(agent, x.inst);
         await migrations.update(x.m.id, { status: 'post-migrating' });
         await store.update(x.inst.uuid, { task_state: 'resize_migrated' });

@@ -235,6 +235,16 @@ export async function syncPowerStates(agent: ComputeAgent) {
   }
 }
 
+/**
+ * Nova's handle_lifecycle_event: the driver reported a guest's lifecycle event, its power state
+ * is synced now (the same rules as the periodic sync; a server with a task is left alone).
+ */
+export async function syncInstancePowerState(agent: ComputeAgent, uuid: string) {
+  const inst = await agent.store.get(uuid);
+  if (!inst || inst.host !== agent.host) return;
+  await syncOne(agent, inst);
+}
+
 async function syncOne(agent: ComputeAgent, listed: Instance) {
   if (listed.task_state !== null) return;
   const vmPower = agent.driver.powerState(listed);

@@ -141,7 +141,7 @@ export interface VirtDriver {
   ): Promise<void>;
   // ---- moves (resize, cold and live migration, evacuation); absent: the driver cannot move guests ----
   /** Source of a resize/cold migration: the guest is powered off and its disk sent away (kept until confirm). */
-  migrateDiskAndPowerOff?(instance: Instance): Promise<void>;
+  migrateDiskAndPowerOff?(instance: Instance, dest?: string): Promise<void>;
   /** Destination of a resize/cold migration: the guest set up here with its (new) flavor, powered on or not. */
   finishMigration?(instance: Instance, powerOn: boolean): Promise<void>;
   /** Source, on confirm: the old guest is gone for good. */
@@ -188,6 +188,11 @@ export interface VirtApi {
   waitForInstanceEvent(instance: Instance, events: WaitedEvent[], body: () => Promise<void>): Promise<void>;
   /** Streams an image's data from the image service into a file (a real driver's image cache). */
   downloadImage?(imageId: string, file: string): Promise<void>;
+  /**
+   * The hypervisor reported a lifecycle event of a guest (Nova's handle_lifecycle_event): its
+   * power state (as the driver's powerState() now answers it) is synced at once.
+   */
+  lifecycleEvent?(uuid: string, transition: string): void;
 }
 
 /** A running live migration (the driver's side): progress, and what an operator can do to it. */

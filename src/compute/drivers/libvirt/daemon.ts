@@ -53,6 +53,12 @@ export interface LibvirtdOptions {
   log?: (msg: string) => void;
 }
 
+/** Where the libvirtd of a host keeps its socket and pid files (default run directory). */
+export const libvirtRunDir = (host: string) => path.join('/run/stratus', host, 'libvirt');
+/** The URI of the libvirtd of a host on this machine (its default run directory). */
+export const libvirtUri = (host: string) =>
+  `qemu+unix:///system?socket=${path.join(libvirtRunDir(host), 'libvirt-sock')}`;
+
 export class Libvirtd {
   readonly host: string;
   readonly runDir: string;
@@ -64,7 +70,7 @@ export class Libvirtd {
 
   constructor(o: LibvirtdOptions) {
     this.host = o.host;
-    this.runDir = o.runDir ?? path.join('/run/stratus', o.host, 'libvirt');
+    this.runDir = o.runDir ?? libvirtRunDir(o.host);
     this.stateDir = o.stateDir;
     this.log = o.log ?? (() => undefined);
   }
@@ -142,6 +148,11 @@ export class Libvirtd {
       await new Promise((r) => setTimeout(r, 250));
     }
     this.log(`libvirtd for host ${this.host} answers at ${this.uri}`);
+  }
+
+  /** The pid of the running libvirtd (null when unknown). */
+  daemonPid(): number | null {
+    return this.pid('libvirtd');
   }
 
   private pid(name: string): number | null {

@@ -22,11 +22,16 @@ import {
   type GuestImage,
   type HostCapacity,
   type ImageMeta,
+  type LiveMigrationJob,
   type VirtApi,
   type VirtDriver,
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
-import type { LibvirtOptions } from './options.ts';
+import { startLiveMigration } from './migrate.ts';
+import { type DomainEvent, LifecycleEventStream } from './events.ts';
+import { hostInstancesPath, type LibvirtOptions } from './options.ts';
+import { type ProbeLinux, probeVirtType } from './probe.ts';
+import { GUEST_MARKERS } from '../../guest/init.ts';
 import { type DomainDisk, consoleSockets, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
 
@@ -59,6 +64,8 @@ interface DomStats {
 
 export interface LibvirtDriverOptions {
   host: string;
+  /** The process's own host (compute.host); other hosts of the process get their own instances path. */
+  primaryHost?: string;
   libvirt: LibvirtOptions;
   /** The allocation the host may give guests (the compute options' vcpus/memory are a ceiling for tests). */
   log?: (msg: string, extra?: Record<string, unknown>) => void;
@@ -68,6 +75,11 @@ export class LibvirtDriver implements VirtDriver {
   readonly type = 'libvirt';
   readonly daemon: Libvirtd;
   private readonly o: LibvirtOptions;
+  /** The options as configured (the other hosts' instances paths) and the process's own host. */
+  private readonly allOptions: LibvirtOptions;
+  private readonly primary: string;
+  /** virtType auto: what the KVM probe answered (probe.ts). */
+  private probed?: 'kvm' | 'qemu';
   private readonly host: string;
   private readonly log: (msg: string, extra?: Record<string, unknown>) => void;
   /** Every domain of this host's libvirtd, by instance uuid, from the last refresh. */
@@ -76,9 +88,15 @@ export class LibvirtDriver implements VirtDriver {
   private readyP?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private refreshSeq = 0;
+  private appliedSeq = 0;
+  /** libvirt's lifecycle events of this host (one `virsh event --loop`). */
+  events?: LifecycleEventStream;
 
   constructor(o: LibvirtDriverOptions) {
-    this.o = o.libvirt;
+    this.primary = o.primaryHost ?? o.host;
+    this.allOptions = o.libvirt;
+    this.o = { ...o.libvirt, instancesPath: hostInstancesPath(o.libvirt, this.primary, o.host) };
     this.host = o.host;
     this.log = o.log ?? (() => undefined);
     this.daemon = new Libvirtd({
@@ -93,7 +111,21 @@ export class LibvirtDriver implements VirtDriver {
     this.readyP ??= (async () => {
       fs.mkdirSync(path.join(this.o.instancesPath, '_base'), { recursive: true });
       await this.daemon.ensure();
+      if (this.o.virtType === 'auto')
+        this.probed = await probeVirtType(this.daemon, {
+          timeoutMs: this.o.probeTimeout * 1000,
+          log: (m) => this.log(m),
+          linux: this.probeLinux(),
+        });
       await this.refresh();
+      if (!this.closed) {
+        this.events = new LifecycleEventStream({
+          uri: this.daemon.uri,
+          onEvent: (e) => this.onDomainEvent(e),
+          log: (m) => this.log(m),
+        });
+        this.events.start();
+      }
       if (this.o.statsInterval > 0 && !this.closed) {
         this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.o.statsInterval * 1000);
         this.timer.unref();
@@ -106,6 +138,7 @@ export class LibvirtDriver implements VirtDriver {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    await this.events?.stop();
     await this.daemon.stop();
   }
 
@@ -114,8 +147,22 @@ export class LibvirtDriver implements VirtDriver {
     void this.ready().catch((e) => this.log(`libvirt not ready: ${(e as Error).message}`));
   }
 
+  /** kvm or qemu (TCG): as configured, or as the KVM probe found (TCG until it answered). */
   get virtType(): 'qemu' | 'kvm' {
-    return this.o.virtType === 'kvm' ? 'kvm' : 'qemu';
+    if (this.o.virtType === 'auto') return this.probed ?? 'qemu';
+    return this.o.virtType;
+  }
+
+  /** The test guest's kernel and initramfs (when built) for the KVM probe. */
+  private probeLinux(): ProbeLinux | null {
+    const kernel = path.join(this.o.guestDir, 'vmlinuz');
+    const ramdisk = path.join(this.o.guestDir, 'initrd.img');
+    return fs.existsSync(kernel) && fs.existsSync(ramdisk) ? { kernel, ramdisk, marker: GUEST_MARKERS.boot } : null;
+  }
+
+  /** The instances path of another host on this machine (a move's destination). */
+  instancesPathOf(host: string): string {
+    return hostInstancesPath(this.allOptions, this.primary, host);
   }
 
   setVirtApi(api: VirtApi) {
@@ -126,6 +173,8 @@ export class LibvirtDriver implements VirtDriver {
 
   /** One `virsh domstats` for every domain: states and counters. */
   async refresh(): Promise<void> {
+    // Refreshes overlap (periodic, after actions, on events): an older one never overwrites a newer one.
+    const seq = ++this.refreshSeq;
     const out = await this.daemon.virsh(['domstats', '--raw']);
     const uuids = (await this.daemon.virsh(['list', '--all', '--uuid'])).split('\n').map((l) => l.trim());
     const byName = new Map(uuids.filter(Boolean).map((u) => [domainName(u), u]));
@@ -145,7 +194,45 @@ export class LibvirtDriver implements VirtDriver {
         if (kv[1] === 'state.state') cur.state = Number(kv[2]);
       }
     }
+    if (seq < this.appliedSeq) return;
+    this.appliedSeq = seq;
     this.stats = next;
+    for (const [n, u] of byName) this.names.set(n, u);
+  }
+
+  /**
+   * A lifecycle event of a domain (Nova's handle_lifecycle_event): the states are read again at
+   * once (one refresh for a burst of events) and the agent is told, which syncs the server's power
+   * state. Events of domains that are not guests of ours are ignored.
+   */
+  private onDomainEvent(e: DomainEvent) {
+    if (e.kind !== 'lifecycle' || !e.transition) return;
+    this.log(`lifecycle event: ${e.domain} ${e.transition} ${e.detail}`.trim());
+    const transition = e.transition;
+    void this.refreshSoon().then(() => {
+      const uuid = [...this.stats.keys()].find((u) => domainName(u) === e.domain) ?? this.names.get(e.domain);
+      if (uuid) this.virtApi?.lifecycleEvent?.(uuid, transition);
+    });
+  }
+  /** Domain name → uuid of the domains seen (an undefined domain is gone from the stats). */
+  private names = new Map<string, string>();
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
+  /** A refresh now, or right after the one running (bursts of events share them). */
+  private refreshSoon(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.refreshQuietly();
+      } while (this.refreshAgain && !this.closed);
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
   }
 
   private async refreshQuietly() {
@@ -527,6 +614,7 @@ export class LibvirtDriver implements VirtDriver {
     }
     for (const v of instance.network_info ?? []) await this.unplugVif(v);
     fs.rmSync(this.dir(instance), { recursive: true, force: true });
+    fs.rmSync(this.resizeDir(instance), { recursive: true, force: true });
     await this.refreshQuietly();
   }
 
@@ -760,21 +848,70 @@ export class LibvirtDriver implements VirtDriver {
     await this.refreshQuietly();
   }
 
-  // ---- resize and cold migration on one host (the instance directory stays where it is) ----
+  // ---- resize and cold migration (Nova's migrate_disk_and_power_off / finish_migration) ----
+  // On one host the instance directory stays where it is (libvirt.xml.resize kept for a revert).
+  // To another host: the guest is shut down, its directory renamed `<uuid>_resize` (kept until
+  // confirm, brought back by a revert) and its disks copied into the destination host's
+  // instances path; the destination rebases the root disk's overlay on its own image cache,
+  // writes its libvirt.xml and defines the domain on its libvirtd.
 
-  async migrateDiskAndPowerOff(instance: Instance) {
+  private resizeDir(instance: Instance) {
+    return `${this.dir(instance)}_resize`;
+  }
+
+  async migrateDiskAndPowerOff(instance: Instance, dest?: string) {
     await this.need(instance);
     await this.cleanShutdown(instance);
-    // Kept for a revert: the domain as it was.
-    fs.copyFileSync(path.join(this.dir(instance), 'libvirt.xml'), path.join(this.dir(instance), 'libvirt.xml.resize'));
+    const dir = this.dir(instance);
+    if (!dest || dest === this.host) {
+      // Kept for a revert: the domain as it was.
+      fs.copyFileSync(path.join(dir, 'libvirt.xml'), path.join(dir, 'libvirt.xml.resize'));
+      await this.refreshQuietly();
+      return;
+    }
+    for (const v of instance.network_info ?? []) await this.unplugVif(v);
+    const to = path.join(this.instancesPathOf(dest), instance.uuid);
+    const kept = this.resizeDir(instance);
+    fs.rmSync(kept, { recursive: true, force: true });
+    fs.renameSync(dir, kept);
+    fs.rmSync(to, { recursive: true, force: true });
+    fs.mkdirSync(to, { recursive: true });
+    const t0 = Date.now();
+    for (const f of ['disk', 'disk.eph0', 'disk.swap', 'disk.config', 'kernel', 'ramdisk']) {
+      const from = path.join(kept, f);
+      if (!fs.existsSync(from)) continue;
+      try {
+        await run('cp', ['--sparse=always', from, path.join(to, f)]);
+      } catch (e) {
+        fs.rmSync(to, { recursive: true, force: true });
+        fs.renameSync(kept, dir);
+        throw new VirtError(`copying ${f} of ${instance.uuid} to ${dest}: ${(e as Error).message}`, false);
+      }
+    }
+    this.log(`disks of ${instance.uuid} copied to ${dest} (${to}) in ${Date.now() - t0} ms`);
     await this.refreshQuietly();
   }
+
+  /** A root disk copied from another host: its overlay rebased on this host's image cache. */
+  private async adoptDisk(instance: Instance, disk: string) {
+    const out = (await run('qemu-img', ['info', '-U', '--output=json', disk])).stdout;
+    const j = JSON.parse(out) as { 'full-backing-filename'?: string; 'backing-filename'?: string };
+    const backing = j['full-backing-filename'] ?? j['backing-filename'];
+    if (!backing || backing.startsWith(path.join(this.o.instancesPath, '_base'))) return;
+    if (!instance.image_ref)
+      throw new VirtError(`The disk of ${instance.uuid} has a backing file but the server has no image.`, false);
+    const base = await this.cachedImage(instance.image_ref);
+    const info = await this.imageInfo(base);
+    await this.qemuImg(['rebase', '-u', '-F', info.format, '-b', base, disk]);
+  }
+
   /** The guest with its (new) flavor: the root disk grown to it, the domain redefined. */
   async finishMigration(instance: Instance, powerOn: boolean) {
     await this.ready();
     const disk = path.join(this.dir(instance), 'disk');
     if (!fs.existsSync(disk))
-      throw new VirtError(`The disk of ${instance.uuid} is not on this host (instances path not shared).`, false);
+      throw new VirtError(`The disk of ${instance.uuid} is not on host ${this.host} (${disk}).`, false);
+    await this.adoptDisk(instance, disk);
     const info = await this.imageInfo(disk);
     const want = instance.flavor.disk * 1024 ** 3;
     if (want > info.virtualSize) await this.qemuImg(['resize', '-q', disk, String(want)]);
@@ -787,13 +924,31 @@ export class LibvirtDriver implements VirtDriver {
     }
     await this.refreshQuietly();
   }
-  async confirmMigration(_instance: Instance) {
-    fs.rmSync(path.join(this.dir(_instance), 'libvirt.xml.resize'), { force: true });
+
+  /** Source, on confirm: the kept guest (another host's now) is gone for good. */
+  async confirmMigration(instance: Instance) {
+    fs.rmSync(path.join(this.dir(instance), 'libvirt.xml.resize'), { force: true });
+    const kept = this.resizeDir(instance);
+    if (!fs.existsSync(kept)) return;
+    await this.ready();
+    if (await this.exists(instance)) {
+      await this.hardStop(instance);
+      await this.daemon.virsh(['undefine', instance.uuid, '--managed-save']).catch(() => undefined);
+    }
+    fs.rmSync(kept, { recursive: true, force: true });
+    await this.refreshQuietly();
   }
+
+  /** Source, on revert: the kept directory (or libvirt.xml) back, the old domain started again. */
   async finishRevertMigration(instance: Instance, powerOn: boolean) {
     await this.ready();
     const dir = this.dir(instance);
     await this.hardStop(instance);
+    const kept = this.resizeDir(instance);
+    if (fs.existsSync(kept)) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(kept, dir);
+    }
     if (fs.existsSync(path.join(dir, 'libvirt.xml.resize')))
       fs.renameSync(path.join(dir, 'libvirt.xml.resize'), path.join(dir, 'libvirt.xml'));
     await this.daemon.virsh(['define', path.join(dir, 'libvirt.xml')]);
@@ -803,6 +958,110 @@ export class LibvirtDriver implements VirtDriver {
     }
     await this.refreshQuietly();
   }
+
+  // ---- live migration between two hosts of this machine (migrate.ts) ----
+
+  /**
+   * Destination, before the migration: the instance directory with empty disks of the source's
+   * sizes (the migration copies their content), the read-only files (kernel, ramdisk, config
+   * drive) copied, the taps plugged on this host's bridges.
+   */
+  async preLiveMigration(instance: Instance, _blockMigration: boolean) {
+    await this.ready();
+    const from = path.join(this.instancesPathOf(instance.host ?? this.host), instance.uuid);
+    const to = this.dir(instance);
+    if (from === to) throw new VirtError(`Instance ${instance.uuid} is already on host ${this.host}.`, false);
+    if (!fs.existsSync(from))
+      throw new VirtError(`The instance directory ${from} of ${instance.uuid} is missing.`, false);
+    fs.rmSync(to, { recursive: true, force: true });
+    fs.mkdirSync(to, { recursive: true });
+    for (const f of ['disk', 'disk.eph0', 'disk.swap']) {
+      const src = path.join(from, f);
+      if (!fs.existsSync(src)) continue;
+      const info = await this.imageInfo(src);
+      await this.qemuImg(['create', '-q', '-f', 'qcow2', path.join(to, f), String(info.virtualSize)]);
+    }
+    // console.log too: the destination's virtlogd appends to it (the migrated XML says so).
+    for (const f of ['disk.config', 'kernel', 'ramdisk', 'console.log'])
+      if (fs.existsSync(path.join(from, f))) fs.copyFileSync(path.join(from, f), path.join(to, f));
+    for (const v of instance.network_info ?? []) await this.plugVif(v);
+  }
+
+  /** Source: the running guest moved to `dest`'s libvirtd, its disks copied (non-shared storage). */
+  liveMigration(instance: Instance, dest: string, _blockMigration: boolean): LiveMigrationJob {
+    const destDaemon = new Libvirtd({ host: dest, stateDir: path.join(this.allOptions.stateDir, dest) });
+    const fromDir = this.dir(instance);
+    const toDir = path.join(this.instancesPathOf(dest), instance.uuid);
+    let job: LiveMigrationJob | undefined;
+    let failed: Error | undefined;
+    const pending: Array<(j: LiveMigrationJob) => void> = [];
+    // The destination XML needs one virsh call: the job starts as soon as it is there.
+    void (async () => {
+      await this.need(instance);
+      const xml = await this.daemon.virsh(['dumpxml', '--migratable', instance.uuid]);
+      job = startLiveMigration({
+        source: this.daemon,
+        dest: destDaemon,
+        uuid: instance.uuid,
+        destXml: xml
+          .split(`${fromDir}/`)
+          .join(`${toDir}/`)
+          .replace(/(<log file='[^']*console\.log' append=)'off'/g, "$1'on'"),
+        log: (m) => this.log(m),
+        cleanupSource: async () => {
+          for (const v of instance.network_info ?? []) await this.unplugVif(v);
+          fs.rmSync(fromDir, { recursive: true, force: true });
+          await this.refreshQuietly();
+        },
+      });
+      for (const f of pending) f(job);
+    })().catch((e) => {
+      failed = e as Error;
+    });
+    const when = () =>
+      new Promise<LiveMigrationJob>((resolve, reject) => {
+        if (job) return resolve(job);
+        if (failed) return reject(failed);
+        pending.push(resolve);
+        const t = setInterval(() => {
+          if (failed) {
+            clearInterval(t);
+            reject(failed);
+          } else if (job) clearInterval(t);
+        }, 100);
+      });
+    const zero = {
+      memory_total: 0,
+      memory_processed: 0,
+      memory_remaining: 0,
+      disk_total: 0,
+      disk_processed: 0,
+      disk_remaining: 0,
+    };
+    return {
+      done: when().then((j) => j.done),
+      progress: () => job?.progress() ?? zero,
+      forceComplete: () =>
+        void when().then(
+          (j) => j.forceComplete(),
+          () => undefined,
+        ),
+      abort: () =>
+        void when().then(
+          (j) => j.abort(),
+          () => undefined,
+        ),
+    };
+  }
+
+  /** Destination after a live migration: the guest is this host's now. */
+  async postLiveMigrationAtDestination(instance: Instance, _powerState: number) {
+    // libvirt.xml as this host's libvirtd now has the domain (Nova keeps it in the directory too).
+    const xml = await this.daemon.virsh(['dumpxml', '--inactive', instance.uuid]).catch(() => '');
+    if (xml && fs.existsSync(this.dir(instance))) fs.writeFileSync(path.join(this.dir(instance), 'libvirt.xml'), xml);
+    await this.refreshQuietly();
+  }
+
   /** The image properties that shaped the domain are not kept: a resized guest keeps its kernel files and buses by default. */
   private async imageMetaFromXml(instance: Instance): Promise<ImageMeta | null> {
     return instance.image_ref ? { id: instance.image_ref, status: 'active', properties: {} } : null;
@@ -848,6 +1107,7 @@ export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
   if (missing.length) throw new Error(`the libvirt compute driver needs the Debian packages: ${missing.join(' ')}`);
   return new LibvirtDriver({
     host,
+    primaryHost: o.host,
     libvirt: o.libvirt,
     log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`),
   });

@@ -19,6 +19,15 @@ export interface LibvirtOptions {
   vncListen: string;
   /** Seconds between two refreshes of every guest's state and counters (one `virsh domstats`). */
   statsInterval: number;
+  /** Seconds the KVM probe guest (virtType auto) may take to print its marker before TCG is chosen. */
+  probeTimeout: number;
+  /**
+   * The instances path of each host, by host name, when several hosts run on one machine (an
+   * agent process with compute.fakeHosts, or several processes): a cold migration copies the
+   * disks into the destination's. Unlisted: `instancesPath` for the process's own host
+   * (compute.host), `<instancesPath>-<host>` for its other hosts.
+   */
+  hostInstancesPaths: Record<string, string>;
 }
 
 export type LibvirtConfig = Partial<LibvirtOptions>;
@@ -34,5 +43,14 @@ export function libvirtOptions(c: LibvirtConfig | undefined, dataDir: string): L
     shutdownTimeout: Number(c?.shutdownTimeout ?? 60),
     vncListen: c?.vncListen ?? '127.0.0.1',
     statsInterval: Number(c?.statsInterval ?? 10),
+    probeTimeout: Number(c?.probeTimeout ?? 10),
+    hostInstancesPaths: Object.fromEntries(
+      Object.entries(c?.hostInstancesPaths ?? {}).map(([h, p]) => [h, path.resolve(String(p))]),
+    ),
   };
+}
+
+/** The instances path of `host` (see LibvirtOptions.hostInstancesPaths); `primary` is compute.host. */
+export function hostInstancesPath(o: LibvirtOptions, primary: string, host: string): string {
+  return o.hostInstancesPaths[host] ?? (host === primary ? o.instancesPath : `${o.instancesPath}-${host}`);
 }
