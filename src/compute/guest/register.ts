@@ -17,6 +17,8 @@ export interface RegisterOptions {
   /** The image endpoint; default: the catalog's public image endpoint. */
   imageUrl?: string;
   name?: string;
+  /** More properties of the disk image (they win over the tiny guest's defaults: its boot marker). */
+  properties?: Record<string, unknown>;
 }
 
 interface Catalog {
@@ -103,6 +105,7 @@ export async function registerGuest(
     ramdisk_id: ramdisk,
     os_type: 'linux',
     stratus_boot_marker: GUEST_MARKERS.boot,
+    ...o.properties,
     stratus_guest_sha256: `${files.sha256.disk}:${files.sha256.kernel}:${files.sha256.ramdisk}`,
   });
   return { kernel, ramdisk, disk };
