@@ -84,8 +84,12 @@ echo '/dev/vda / ext4 rw,discard,errors=remount-ro 0 1' > "$R/etc/fstab"
 echo debian > "$R/etc/hostname"
 printf '127.0.0.1 localhost\\n127.0.1.1 debian\\n::1 localhost ip6-localhost ip6-loopback\\n' > "$R/etc/hosts"
 printf 'auto lo\\niface lo inet loopback\\n\\nsource /etc/network/interfaces.d/*\\n' > "$R/etc/network/interfaces"
-# A network without a DHCPv6 server (or a slow one) costs 30 s at boot, not dhclient's 5 minutes.
+# A network without a DHCPv6 server (network_data.json says ipv6_dhcp for any IPv6 subnet)
+# costs 30 s at boot, not networking.service's 5 minutes: ifup -a is given up on then, the
+# dhclients it started (IPv4's lease renewals) keep running.
 echo 'timeout 30;' >> "$R/etc/dhcp/dhclient.conf"
+mkdir -p "$R/etc/systemd/system/networking.service.d"
+printf '[Service]\nTimeoutStartSec=30\nKillMode=process\n' > "$R/etc/systemd/system/networking.service.d/stratus.conf"
 # Each guest makes its own identity at first boot (cloud-init regenerates the SSH host keys).
 rm -f "$R"/etc/ssh/ssh_host_*
 : > "$R/etc/machine-id"
