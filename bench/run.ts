@@ -31,6 +31,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'create-to-ACTIVE latency (fake driver), 1,000 servers in batches of 50, /servers/detail with 10,000 servers, allocation candidates with 1,000 providers; peak RSS',
     load: () => import('./compute.ts'),
   },
+  'compute-libvirt': {
+    describe:
+      'real guests (root; also `compute --driver libvirt`): boot to ACTIVE and to SSH vs qemu and virsh by hand, N guests at once (RSS), 1 GiB snapshot vs qemu-img',
+    load: () => import('./compute-libvirt.ts'),
+  },
   'block-storage': {
     describe:
       'volume create→available vs qemu-img create, attach/detach via compute, /volumes/detail with 1,000 volumes, backup/restore MB/s vs object PUT/GET and dd; peak RSS',
@@ -60,6 +65,17 @@ const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(usage());
   process.exit(0);
+}
+// `compute --driver libvirt` is the compute-libvirt area (real guests instead of the fake driver).
+const driverAt = argv.findIndex((a) => a === '--driver' || a.startsWith('--driver='));
+if (driverAt >= 0) {
+  const driver = argv[driverAt]!.includes('=') ? argv[driverAt]!.split('=')[1] : argv[driverAt + 1];
+  argv.splice(driverAt, argv[driverAt]!.includes('=') ? 1 : 2);
+  if (driver !== 'libvirt' && driver !== 'fake') {
+    console.error(`unknown compute driver ${driver} (fake or libvirt)`);
+    process.exit(2);
+  }
+  if (driver === 'libvirt') argv.splice(argv.indexOf('compute'), argv.includes('compute') ? 1 : 0, 'compute-libvirt');
 }
 const areas = argv.filter((a) => !a.startsWith('-'));
 const options = argv.filter((a) => a.startsWith('-'));

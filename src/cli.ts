@@ -178,11 +178,16 @@ ${COMMON_HELP}`,
   },
   'image build-guest': {
     summary: 'build the test guest (Debian kernel + busybox + dropbear) and register it in the running cloud',
-    usage: 'stratus image build-guest [--data-dir DIR]',
-    options: { ...COMMON },
+    usage: 'stratus image build-guest [--debian] [--force] [--data-dir DIR]',
+    options: { ...COMMON, debian: { type: 'boolean' }, force: { type: 'boolean' } },
     help: `The guest is cached in compute.libvirt.guestDir; it is registered in the image service of the
 cloud running on the data directory as stratus-guest (with stratus-guest-kernel and
 stratus-guest-ramdisk), when one runs there.
+  --debian             build instead a real Debian 12 guest (cloud-init, openssh-server,
+                       redis-server) with mmdebstrap from this machine's apt sources (needs root,
+                       the mmdebstrap package, about a minute), cached in <guestDir>/debian and
+                       registered as debian-12-cloud (log in as 'debian' with your key)
+  --force              build again even when the cached build is current
 ${COMMON_HELP}`,
     run: buildGuestCmd,
   },
@@ -655,17 +660,28 @@ async function buildGuestCmd(v: Values) {
   const { registerGuest } = await import('./compute/guest/register.ts');
   const { computeOptions } = await import('./compute/config.ts');
   const { loadSecrets } = await import('./server.ts');
-  const files = await buildGuest(computeOptions(cfg).libvirt.guestDir, { log: (m) => out(m) });
-  out(`Test guest: ${files.kernel}, ${files.ramdisk}, ${files.disk} (kernel ${files.kernelPackage})`);
+  const guestDir = computeOptions(cfg).libvirt.guestDir;
+  const force = v.force === true;
+  let files: Awaited<ReturnType<typeof buildGuest>>;
+  let extra: { name: string; properties?: Record<string, unknown> } = { name: 'stratus-guest' };
+  if (v.debian === true) {
+    const { buildDebianGuest, DEBIAN_IMAGE_NAME } = await import('./compute/guest/debian.ts');
+    const d = await buildDebianGuest(path.join(guestDir, 'debian'), { force, log: (m) => out(m) });
+    files = d;
+    extra = { name: DEBIAN_IMAGE_NAME, properties: d.properties };
+    out(`Debian guest: ${d.kernel}, ${d.ramdisk}, ${d.disk} (kernel ${d.kernelPackage})`);
+  } else {
+    files = await buildGuest(guestDir, { force, log: (m) => out(m) });
+    out(`Test guest: ${files.kernel}, ${files.ramdisk}, ${files.disk} (kernel ${files.kernelPackage})`);
+  }
   if (!fs.existsSync(path.join(cfg.dataDir, 'secrets.yaml'))) {
     out('No cloud in this data directory: not registered (start Stratus, then run this again).');
     return;
   }
   const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
-  const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword });
-  out(
-    `Registered: stratus-guest ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk}), stratus-guest-disk ${ids.bootDisk}`,
-  );
+  const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword, ...extra });
+  const boot = ids.bootDisk ? `, ${extra.name}-disk ${ids.bootDisk} (self-booting)` : '';
+  out(`Registered: ${extra.name} ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})${boot}`);
 }
 
 /** Runs the command line; returns the exit status for the usage cases (a running start keeps the process). */

@@ -38,6 +38,7 @@ export async function registerTempestGuest(
   password: string,
 ): Promise<{ imageRef: string; imageRefAlt: string }> {
   const ids = await registerGuest(files, { authUrl, password });
+  if (!ids.bootDisk) throw new Error('the test guest has no self-booting disk (build it again)');
   return { imageRef: ids.bootDisk, imageRefAlt: ids.disk };
 }
 

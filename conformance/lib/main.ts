@@ -308,7 +308,7 @@ async function run(a: Args): Promise<number> {
     });
     prepareWorkspace(ws, renderIni(conf));
     const scenarioImage = conf.get('scenario')?.get('img_file');
-    if (scenarioImage && guest) fs.copyFileSync(guest.bootDisk, scenarioImage);
+    if (scenarioImage && guest?.bootDisk) fs.copyFileSync(guest.bootDisk, scenarioImage);
     else if (scenarioImage) fs.writeFileSync(scenarioImage, tinyQcow2(TEMPEST_IMAGES.virtualSize));
     let includeList: string | undefined;
     if (a.regression) {

@@ -24,14 +24,14 @@ export interface GuestFiles {
   kernel: string;
   ramdisk: string;
   disk: string;
-  /** The self-booting disk (SYSLINUX + kernel + initramfs on FAT), for images that name no kernel. */
-  bootDisk: string;
+  /** The self-booting disk (SYSLINUX + kernel + initramfs on FAT), for images that name no kernel (the tiny guest's). */
+  bootDisk?: string;
   /** The kernel package the guest was built from. */
   kernelPackage: string;
   /** sha256 of what the build is made of (init scripts, module list, host programs): a change rebuilds. */
   inputs: string;
   /** sha256 of kernel, ramdisk and disk. */
-  sha256: { kernel: string; ramdisk: string; disk: string; bootDisk: string };
+  sha256: { kernel: string; ramdisk: string; disk: string; bootDisk?: string };
 }
 
 /** The programs the build needs, and the Debian package of each. */
@@ -94,12 +94,13 @@ export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: 
   await buildInitramfs(path.join(kernelDir, 'lib/modules', release), files.ramdisk);
   fs.writeFileSync(files.disk, tinyQcow2(1024 ** 3));
   log('building the self-booting disk');
-  await buildBootDisk(files.kernel, files.ramdisk, files.bootDisk);
+  const bootDisk = path.join(dir, 'disk-boot.qcow2');
+  await buildBootDisk(files.kernel, files.ramdisk, bootDisk);
   files.sha256 = {
     kernel: sha256(files.kernel),
     ramdisk: sha256(files.ramdisk),
     disk: sha256(files.disk),
-    bootDisk: sha256(files.bootDisk),
+    bootDisk: sha256(bootDisk),
   };
   fs.writeFileSync(manifest, `${JSON.stringify(files, null, 2)}\n`);
   log(`test guest built in ${dir}`);
