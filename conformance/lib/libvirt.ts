@@ -14,7 +14,7 @@ import { cleanupHost } from '../../src/network/drivers/linuxbridge/index.ts';
 export const LIBVIRT_HOST = 'tempest-lv';
 
 /** compute: in stratus.yaml for `--driver libvirt`. */
-export function libvirtComputeConfig(guestDir: string): Record<string, unknown> {
+export function libvirtComputeConfig(guestDir: string, metadataPort: number): Record<string, unknown> {
   return {
     host: LIBVIRT_HOST,
     driver: 'libvirt',
@@ -23,6 +23,7 @@ export function libvirtComputeConfig(guestDir: string): Record<string, unknown> 
     libvirt: { guestDir, statsInterval: 2, shutdownTimeout: 30 },
     // nova-novncproxy on a free port (the URLs the API hands out name it).
     consoleProxy: { novnc: { port: 0 } },
+    metadata: { port: metadataPort },
   };
 }
 

@@ -100,7 +100,9 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // enforced, locations shown and manageable, the image cache on.
   const config: Record<string, unknown> = { image: STRATUS_IMAGE_CONFIG };
   // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
-  config.compute = o.driver === 'libvirt' ? libvirtComputeConfig(o.guestDir!) : STRATUS_COMPUTE_CONFIG;
+  // Real guests: Nova's metadata API on a free port, and the network's proxy told where it is.
+  const metadataPort = o.driver === 'libvirt' ? await freePort() : 0;
+  config.compute = o.driver === 'libvirt' ? libvirtComputeConfig(o.guestDir!, metadataPort) : STRATUS_COMPUTE_CONFIG;
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
   if (o.secureRbac) config.secureRbac = true;
   if (o.dataplane === 'linuxbridge')
@@ -110,7 +112,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
       externalUplink: { physnet: 'public', cidr: '172.24.4.1/24' },
       cleanupOnStop: true,
       // Real guests' taps are wired by the agent of their compute host.
-      ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST } : {}),
+      ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST, novaMetadataUrl: `http://127.0.0.1:${metadataPort}` } : {}),
     };
   else if (o.dataplane) config.network = { dataplane: o.dataplane };
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));
