@@ -35,7 +35,7 @@ import {
 import type { NetworkContext } from '../context.ts';
 import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
-const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
+const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'] as const;
 
 /** neutron-lib validate_dns_name / validate_dns_domain (a domain must be a FQDN, ending in '.'). */
 export function toDnsName(v: unknown, name: string, domain: boolean): string {
@@ -259,7 +259,7 @@ export function defineNetworks(svc: NetworkService) {
         });
     },
     async beforeUpdate(existing, changes, _req, tx) {
-      for (const k of ['provider:network_type', 'provider:physical_network']) {
+      for (const k of ['provider:network_type', 'provider:physical_network'] as const) {
         if (changes[k] !== undefined && changes[k] !== existing[k])
           throw invalidInput(
             'Plugin does not support updating the following provider network attributes: provider:network_type, provider:physical_network',

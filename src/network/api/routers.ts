@@ -19,6 +19,7 @@ import {
 } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
 import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
+import type { PortResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toString, toUniqueStrings, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
@@ -358,7 +359,7 @@ async function deleteGatewayPort(
   svc: NetworkService,
   ctx: NetworkContext,
   routerId: string,
-  gw: View,
+  gw: PortResource,
   tx: Transaction<NetworkDb>,
 ) {
   if (await floatingIpsOfRouter(tx, routerId)) {

@@ -809,9 +809,10 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       }
       // The default group comes back when a port of the project changes (BEFORE_UPDATE upstream).
       await ensureDefaultGroup(svc, ctx, existing.project_id, tx);
-      if ('security_groups' in changes && !sameSet(existing.security_groups, changes.security_groups)) {
-        await checkPortGroups(tx, changes.security_groups, existing.project_id, svc.isAdmin(ctx));
-        await bindGroups(tx, existing.id, changes.security_groups);
+      const groups = changes.security_groups;
+      if (groups !== undefined && !sameSet(existing.security_groups, groups)) {
+        await checkPortGroups(tx, groups, existing.project_id, svc.isAdmin(ctx));
+        await bindGroups(tx, existing.id, groups);
       }
     },
     committed(event, view, _req, before) {
