@@ -8,6 +8,7 @@ import { badRequest, pyRepr } from './l3_common.ts';
 import { badInput, toInt, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import type { Tx, View } from './resource.ts';
+import type { RouterResource } from './types.ts';
 
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
 /** neutron's allowed_conntrack_helpers default: helper -> protocols. */
@@ -133,7 +134,7 @@ export function extendRoutersForConntrackHelpers(svc: NetworkService) {
     attrs: { conntrack_helpers: { column: false, filter: false } },
     async expand(views, _req, tx) {
       const ids = views.map((v) => v.id);
-      const by = new Map<string, View[]>();
+      const by = new Map<string, RouterResource['conntrack_helpers']>();
       for (let i = 0; i < ids.length; i += 500) {
         const rows = await tx
           .selectFrom('conntrack_helpers')

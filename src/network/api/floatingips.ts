@@ -8,6 +8,7 @@ import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
 import type { ResourceSpec, Tx, View } from './resource.ts';
+import type { FloatingIpResource } from './types.ts';
 import { toIp, toUuid, toUuidOrNull } from './validate.ts';
 import {
   badRequest,
@@ -187,7 +188,7 @@ async function hasPortForwardings(tx: Tx, fipId: string): Promise<boolean> {
 const fipInUseByPf = (id: string) =>
   new ApiError(409, `Floating IP ${id} in use by Port Forwarding resources.`, 'FipInUseByPortForwarding');
 
-export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
+export function floatingIpsSpec(svc: NetworkService): ResourceSpec<FloatingIpResource> & { plural: 'floatingips' } {
   return {
     singular: 'floatingip',
     plural: 'floatingips',
@@ -361,7 +362,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
 
     async committed(_event, view, ctx, before) {
       await flushAfterCommit(svc, ctx);
-      const routers = new Set([view.router_id, before?.router_id].filter(Boolean));
+      const routers = new Set([view.router_id, before?.router_id].filter((r): r is string => !!r));
       if (routers.size) svc.notifier.routersUpdated([...routers]);
     },
   };

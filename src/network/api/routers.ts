@@ -19,7 +19,8 @@ import {
 } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
 import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
-import type { PortResource } from './types.ts';
+import type { GatewayInfo, PortResource, RouterResource } from './types.ts';
+import type { FixedIpRequest } from '../ipam.ts';
 import { badInput, invalidInput, toBoolean, toString, toUniqueStrings, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
@@ -313,8 +314,8 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 async function validateGateway(
   svc: NetworkService,
   ctx: NetworkContext,
-  info: View | null,
-  extIps: FixedIp[],
+  info: GatewayInfo | null | undefined,
+  extIps: FixedIpRequest[],
   router: GatewayRouter,
   tx: Tx,
 ): Promise<string | null> {
@@ -377,11 +378,11 @@ async function setGateway(
   svc: NetworkService,
   ctx: NetworkContext,
   router: GatewayRouter,
-  info: View | null,
+  info: GatewayInfo | null | undefined,
   tx: Transaction<NetworkDb>,
 ): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
-  const extIps: FixedIp[] = info?.external_fixed_ips ?? [];
+  const extIps = info?.external_fixed_ips ?? [];
   await lockRow(tx, 'routers', router.id);
   const current = await tx.selectFrom('routers').select('gw_port_id').where('id', '=', router.id).executeTakeFirst();
   if (current) router = { ...router, gw_port_id: current.gw_port_id };
@@ -720,7 +721,7 @@ export async function removeInterface(
 
 // ---- the resource ------------------------------------------------------------------------------
 
-export function routersSpec(svc: NetworkService): ResourceSpec {
+export function routersSpec(svc: NetworkService): ResourceSpec<RouterResource> & { plural: 'routers' } {
   return {
     singular: 'router',
     plural: 'routers',
@@ -759,12 +760,13 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       }
       const ips = await fixedIpsOf(tx, gwIds);
       for (const v of views) {
-        const net = v.gw_port_id ? nets.get(v.gw_port_id) : undefined;
+        const gw = v.gw_port_id;
+        const net = gw ? nets.get(gw) : undefined;
         v.external_gateway_info = net
           ? {
               network_id: net,
               enable_snat: v.enable_snat,
-              external_fixed_ips: (ips.get(v.gw_port_id) ?? []).map((f) => ({
+              external_fixed_ips: (ips.get(gw ?? '') ?? []).map((f) => ({
                 subnet_id: f.subnet_id,
                 ip_address: f.ip_address,
               })),
@@ -797,12 +799,9 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
     async beforeUpdate(existing, changes, ctx, tx) {
       checkNotHa(changes);
       if ('external_gateway_info' in changes) {
-        Object.assign(
-          changes,
-          await setGateway(svc, ctx, existing as View & GatewayRouter, changes.external_gateway_info, tx),
-        );
+        Object.assign(changes, await setGateway(svc, ctx, existing, changes.external_gateway_info, tx));
       }
-      if ('routes' in changes) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
+      if (changes.routes !== undefined) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
     },
 
     async beforeDelete(existing, ctx, tx) {

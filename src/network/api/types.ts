@@ -8,6 +8,7 @@
 // ResourceViews names the type of each plural. The families not typed yet (see the README) map to
 // the untyped View through its index signature.
 import type { BaseView, View } from './resource.ts';
+import type { FixedIpRequest } from '../ipam.ts';
 
 /** A standard resource owned by a project. */
 export type Owned = BaseView & { project_id: string; tenant_id?: string };
@@ -106,9 +107,104 @@ export type NetworkResource = Owned &
     availability_zones: string[];
   };
 
+export interface AllocationPool {
+  start: string;
+  end: string;
+}
+export interface HostRoute {
+  destination: string;
+  nexthop: string;
+}
+
+export type SubnetResource = Owned & {
+  name: string;
+  network_id: string;
+  ip_version: number;
+  /** null on a create that asks a subnet pool for one. */
+  cidr: string;
+  /** Create only (a prefix length from the subnet pool); never shown. */
+  prefixlen?: number;
+  subnetpool_id: string | null;
+  /** Create only; never shown. */
+  use_default_subnetpool?: boolean;
+  gateway_ip: string | null;
+  allocation_pools: AllocationPool[];
+  dns_nameservers: string[];
+  host_routes: HostRoute[];
+  enable_dhcp: boolean;
+  ipv6_ra_mode: string | null;
+  ipv6_address_mode: string | null;
+  segment_id: string | null;
+  service_types: string[];
+  /** Its network's sharing (for the policy; never shown). */
+  shared: boolean;
+};
+
+/** A router's gateway (external_gateway_info): as shown, or as a create or update asks for it. */
+export interface GatewayInfo {
+  network_id: string;
+  enable_snat?: boolean;
+  /** As shown: both keys; as asked for: either or both. */
+  external_fixed_ips?: FixedIpRequest[];
+}
+
+export type RouterResource = Owned & {
+  name: string;
+  admin_state_up: boolean;
+  status: string;
+  external_gateway_info: GatewayInfo | null;
+  routes: HostRoute[];
+  ha: boolean | null;
+  availability_zone_hints: string[];
+  /** Never shown: external_gateway_info says it. */
+  gw_port_id: string | null;
+  enable_snat: boolean;
+  // DVR and flavors (router_extra.ts)
+  distributed: boolean | null;
+  flavor_id: string | null;
+  // availability zones (agents.ts)
+  availability_zones: string[];
+  // l3-conntrack-helper (conntrack_helpers.ts)
+  conntrack_helpers: Array<{ protocol: string; port: number; helper: string }>;
+};
+
+/** What a floating IP shows of its port (fip-port-details). */
+export interface FloatingIpPortDetails {
+  name: string;
+  network_id: string;
+  mac_address: string;
+  admin_state_up: boolean;
+  status: string;
+  device_id: string;
+  device_owner: string;
+}
+
+export type FloatingIpResource = Owned & {
+  floating_ip_address: string;
+  /** Create only: the subnet of the external network to take the address from; never shown. */
+  subnet_id?: string | null;
+  floating_network_id: string;
+  router_id: string | null;
+  port_id: string | null;
+  fixed_ip_address: string | null;
+  status: string;
+  /** Never shown. */
+  floating_port_id: string;
+  port_details: FloatingIpPortDetails | null;
+  port_forwardings: Array<Record<string, unknown>>;
+  // dns-integration (l3.ts)
+  dns_name: string;
+  dns_domain: string;
+  // QoS (qos.ts)
+  qos_policy_id: string | null;
+};
+
 /** The type of each resource's view, by its plural (the key of svc.resource()). */
 export interface ResourceViews {
   ports: PortResource;
   networks: NetworkResource;
+  subnets: SubnetResource;
+  routers: RouterResource;
+  floatingips: FloatingIpResource;
   [plural: string]: View;
 }
