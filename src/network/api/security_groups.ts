@@ -19,6 +19,7 @@ import {
   type Tx,
   type View,
 } from './resource.ts';
+import type { SecurityGroupResource, SecurityGroupRuleResource } from './types.ts';
 import { badInput, toBoolean, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
@@ -446,8 +447,11 @@ const SG_BLIND_OWNERS = [
   'network:router_interface_distributed',
 ];
 
-export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi; rules: ResourceApi } {
-  let rules!: ResourceApi;
+export function defineSecurityGroups(svc: NetworkService): {
+  groups: ResourceApi<SecurityGroupResource>;
+  rules: ResourceApi<SecurityGroupRuleResource>;
+} {
+  let rules!: ResourceApi<SecurityGroupRuleResource>;
   const groups = svc.define({
     singular: 'security_group',
     plural: 'security_groups',

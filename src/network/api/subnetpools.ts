@@ -287,7 +287,7 @@ export function defineSubnetpools(svc: NetworkService) {
         v.shared = shared.has(v.id);
         v.prefixes = (v.prefixes ?? []).map((p: string) => formatCidr(parseCidr(p)!));
         // Upstream's _make_subnetpool_dict shows the prefix lengths as strings.
-        for (const k of ['default_prefixlen', 'min_prefixlen', 'max_prefixlen']) v[k] = String(v[k]);
+        for (const k of ['default_prefixlen', 'min_prefixlen', 'max_prefixlen'] as const) v[k] = String(v[k]);
       }
     },
     async beforeCreate(values, ctx, tx) {

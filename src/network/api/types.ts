@@ -10,8 +10,15 @@
 import type { BaseView, View } from './resource.ts';
 import type { FixedIpRequest } from '../ipam.ts';
 
-/** A standard resource owned by a project. */
-export type Owned = BaseView & { project_id: string; tenant_id?: string };
+/** A standard resource owned by a project (the create sets the standard attributes before its hooks run). */
+export type Owned = BaseView & {
+  project_id: string;
+  tenant_id?: string;
+  description: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+};
 
 /** A fixed IP of a port (what IPAM allocated: both keys). */
 export interface FixedIpView {
@@ -199,6 +206,223 @@ export type FloatingIpResource = Owned & {
   qos_policy_id: string | null;
 };
 
+export type SecurityGroupRuleResource = Owned & {
+  security_group_id: string;
+  remote_group_id: string | null;
+  remote_address_group_id: string | null;
+  /** 'ingress' or 'egress'. */
+  direction: string;
+  protocol: string | null;
+  port_range_min: number | null;
+  port_range_max: number | null;
+  /** 'IPv4' or 'IPv6'. */
+  ethertype: string;
+  remote_ip_prefix: string | null;
+  normalized_cidr: string | null;
+  /** The group's project (for the policy; never shown). */
+  sg_project_id?: string | null;
+};
+
+export type SecurityGroupResource = Owned & {
+  name: string;
+  stateful: boolean;
+  shared: boolean;
+  security_group_rules: Array<Omit<SecurityGroupRuleResource, 'sg_project_id'>>;
+};
+
+export type SubnetPoolResource = Owned & {
+  name: string;
+  prefixes: string[];
+  default_quota: number | null;
+  ip_version: number;
+  /** Shown as strings, as upstream's _make_subnetpool_dict does. */
+  default_prefixlen: number | string;
+  min_prefixlen: number | string;
+  max_prefixlen: number | string;
+  is_default: boolean;
+  shared: boolean;
+  address_scope_id: string | null;
+};
+
+/** An address scope: owned, not a standard resource (no description, timestamps, revision or tags). */
+export type AddressScopeResource = {
+  id: string;
+  project_id: string;
+  tenant_id?: string;
+  name: string;
+  shared: boolean;
+  ip_version: number;
+};
+
+/** A segment: a standard resource with no owner. */
+export type SegmentResource = Omit<BaseView, 'project_id' | 'tenant_id'> & {
+  network_id: string;
+  name: string | null;
+  network_type: string;
+  physical_network: string | null;
+  segmentation_id: number | null;
+  /** Never shown. */
+  segment_index: number;
+  is_dynamic: boolean;
+  allocation: string | null;
+};
+
+/** An RBAC policy: owned, with timestamps (never shown) but no revision or tags. */
+export type RbacPolicyResource = {
+  id: string;
+  project_id: string;
+  tenant_id?: string;
+  object_type: string;
+  object_id: string;
+  target_tenant: string;
+  action: string;
+  created_at?: string;
+  updated_at?: string;
+};
+
+/** A port forwarding of a floating IP: neither owned nor standard (a description only). */
+export type PortForwardingResource = {
+  id: string;
+  /** Accepted on create and unused (a port forwarding has no project of its own). */
+  project_id?: string;
+  tenant_id?: string;
+  floatingip_id: string;
+  external_port: number | null;
+  internal_port: number | null;
+  external_port_range: string | null;
+  internal_port_range: string | null;
+  internal_ip_address: string;
+  protocol: string;
+  internal_port_id: string;
+  description: string;
+  /** The stored ranges (never shown: the four above say them). */
+  internal_port_start: number;
+  internal_port_end: number;
+  external_port_start: number;
+  external_port_end: number;
+};
+
+/** A conntrack helper of a router: neither owned nor standard. */
+export type ConntrackHelperResource = {
+  id: string;
+  /** Accepted on create and unused. */
+  project_id?: string;
+  tenant_id?: string;
+  router_id: string;
+  protocol: string;
+  port: number;
+  helper: string;
+};
+
+export interface SubportView {
+  port_id: string;
+  segmentation_type: string;
+  segmentation_id: number;
+}
+
+export type TrunkResource = Owned & {
+  name: string;
+  admin_state_up: boolean;
+  status: string;
+  port_id: string;
+  sub_ports: SubportView[];
+};
+
+/** A network agent: neither owned nor standard. */
+export type AgentResource = {
+  id: string;
+  agent_type: string;
+  binary: string;
+  topic: string;
+  host: string;
+  admin_state_up: boolean;
+  created_at: string;
+  started_at: string;
+  heartbeat_timestamp: string;
+  alive: boolean;
+  configurations: Record<string, unknown>;
+  description: string | null;
+  availability_zone: string | null;
+  resource_versions: Record<string, unknown> | null;
+  resources_synced: boolean | null;
+  // availability zones (agents.ts)
+  availability_zones?: string[];
+};
+
+/** A QoS rule of any type (the attributes of the other types are absent). */
+export type QosRuleResource = {
+  id: string;
+  qos_policy_id: string;
+  /** On a policy's `rules`. */
+  type?: string;
+  max_kbps?: number;
+  max_burst_kbps?: number;
+  direction?: string;
+  dscp_mark?: number;
+  min_kbps?: number;
+};
+
+export type QosPolicyResource = Owned & {
+  name: string;
+  shared: boolean;
+  is_default: boolean;
+  rules: QosRuleResource[];
+};
+
+export type AddressGroupResource = Owned & {
+  name: string;
+  addresses: string[];
+  /** Never shown (for the policy). */
+  shared: boolean;
+};
+
+/** A metering label: owned, not standard. */
+export type MeteringLabelResource = {
+  id: string;
+  project_id: string;
+  tenant_id?: string;
+  name: string;
+  description: string;
+  shared: boolean;
+};
+
+/** A metering label rule: its label's project (for the policy, never shown). */
+export type MeteringLabelRuleResource = {
+  id: string;
+  project_id?: string;
+  tenant_id?: string;
+  metering_label_id: string;
+  direction: string;
+  excluded: boolean;
+  remote_ip_prefix: string | null;
+  source_ip_prefix: string | null;
+  destination_ip_prefix: string | null;
+};
+
+/** A flavor (flavors.ts): neither owned nor standard. */
+export type FlavorResource = {
+  id: string;
+  /** A create's values may carry them (a project-scoped token): dropped before the insert. */
+  project_id?: string;
+  tenant_id?: string;
+  name: string;
+  description: string;
+  service_type: string;
+  service_profiles: string[];
+  enabled: boolean;
+};
+
+export type ServiceProfileResource = {
+  id: string;
+  /** As a flavor's. */
+  project_id?: string;
+  tenant_id?: string;
+  description: string;
+  driver: string;
+  metainfo: string;
+  enabled: boolean;
+};
+
 /** The type of each resource's view, by its plural (the key of svc.resource()). */
 export interface ResourceViews {
   ports: PortResource;
@@ -206,5 +430,24 @@ export interface ResourceViews {
   subnets: SubnetResource;
   routers: RouterResource;
   floatingips: FloatingIpResource;
+  security_groups: SecurityGroupResource;
+  security_group_rules: SecurityGroupRuleResource;
+  subnetpools: SubnetPoolResource;
+  address_scopes: AddressScopeResource;
+  segments: SegmentResource;
+  rbac_policies: RbacPolicyResource;
+  port_forwardings: PortForwardingResource;
+  conntrack_helpers: ConntrackHelperResource;
+  trunks: TrunkResource;
+  agents: AgentResource;
+  policies: QosPolicyResource;
+  bandwidth_limit_rules: QosRuleResource;
+  dscp_marking_rules: QosRuleResource;
+  minimum_bandwidth_rules: QosRuleResource;
+  address_groups: AddressGroupResource;
+  metering_labels: MeteringLabelResource;
+  metering_label_rules: MeteringLabelRuleResource;
+  flavors: FlavorResource;
+  service_profiles: ServiceProfileResource;
   [plural: string]: View;
 }
