@@ -8,8 +8,8 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { isUniqueViolation } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
-import type { ResourceViews } from './types.ts';
+import type { Tx } from './resource.ts';
+import type { ResourceViews, SubnetResource } from './types.ts';
 import { afterCommit, badRequest, inTransaction } from './l3_common.ts';
 import { addInterface, removeInterface } from './routers.ts';
 import { NetworkContext } from '../context.ts';
@@ -99,7 +99,7 @@ async function build(
         { name: 'auto_allocated_network', admin_state_up: false, project_id: projectId },
         tx,
       );
-      const subnets: View[] = [];
+      const subnets: SubnetResource[] = [];
       for (const p of pools) {
         subnets.push(
           await create(

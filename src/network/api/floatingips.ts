@@ -3,11 +3,11 @@
 // port of no project), optionally associated with a fixed IP of a port whose subnet a router
 // connects to that external network. The router is found, never given.
 import type { FastifyInstance } from 'fastify';
-import type { Transaction } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx, View } from './resource.ts';
+import type { ResourceSpec, Tx } from './resource.ts';
 import type { FloatingIpResource } from './types.ts';
 import { toIp, toUuid, toUuidOrNull } from './validate.ts';
 import {
@@ -24,7 +24,13 @@ import {
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { NetworkDb, PortTable } from '../db/schema.ts';
+
+/** What a floating IP's port_details read of its port. */
+type FipPortRow = Pick<
+  Selectable<PortTable>,
+  'id' | 'name' | 'network_id' | 'mac_address' | 'admin_state_up' | 'status' | 'device_id' | 'device_owner'
+>;
 
 export const FIP_DOWN = 'DOWN';
 
@@ -144,7 +150,7 @@ async function associationOf(
 async function resolveAssociation(
   svc: NetworkService,
   ctx: NetworkContext,
-  request: View,
+  request: Partial<Pick<FloatingIpResource, 'port_id' | 'fixed_ip_address'>>,
   fip: FipState,
   tx: Tx,
 ): Promise<Assoc> {
@@ -223,7 +229,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec<FloatingIpRes
 
     async expand(views, _req, tx) {
       const portIds = [...new Set(views.map((v) => v.port_id).filter(Boolean))] as string[];
-      const ports = new Map<string, View>();
+      const ports = new Map<string, FipPortRow>();
       for (let i = 0; i < portIds.length; i += 500) {
         const rows = await tx
           .selectFrom('ports')
@@ -232,7 +238,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec<FloatingIpRes
           .execute();
         for (const r of rows) ports.set(r.id, r);
       }
-      const pfs = new Map<string, View[]>();
+      const pfs = new Map<string, FloatingIpResource['port_forwardings']>();
       const ids = views.map((v) => v.id);
       for (let i = 0; i < ids.length; i += 500) {
         const rows = await tx
@@ -242,7 +248,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec<FloatingIpRes
           .orderBy('id')
           .execute();
         for (const r of rows) {
-          const pf: View = {
+          const pf: FloatingIpResource['port_forwardings'][number] = {
             id: r.id,
             internal_ip_address: r.internal_ip_address,
             protocol: r.protocol,
@@ -265,7 +271,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec<FloatingIpRes
               name: p.name,
               network_id: p.network_id,
               mac_address: p.mac_address,
-              admin_state_up: Number(p.admin_state_up) === 1 || p.admin_state_up === true,
+              admin_state_up: Number(p.admin_state_up) === 1,
               status: p.status,
               device_id: p.device_id,
               device_owner: p.device_owner,
@@ -407,10 +413,10 @@ export function floatingIpPoolRoutes(app: FastifyInstance, svc: NetworkService) 
       .concat(q.fields ?? [])
       .flatMap((f) => f.split(','))
       .filter(Boolean);
-    const out: View[] = [];
+    const out: Array<Record<string, unknown>> = [];
     for (const r of rows) {
       if (Number(r.ip_version) !== 4) continue;
-      const pool: View = {
+      const pool: Record<string, string> = {
         subnet_id: r.id,
         subnet_name: r.name,
         tenant_id: project,

@@ -7,7 +7,7 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx, View } from './resource.ts';
+import type { ResourceSpec, Tx } from './resource.ts';
 import type { PortForwardingResource } from './types.ts';
 import { badInput, invalidInput, toIp, toString, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
@@ -378,7 +378,7 @@ export function portForwardingsSpec(
     async beforeUpdate(existing, changes, ctx, tx) {
       await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
-      const merged = { ...existing, ...changes } as PfTarget & View;
+      const merged = { ...existing, ...changes };
       if (changes.internal_port_id)
         await checkPortHasNoFloatingIp(tx, changes.internal_port_id, merged.internal_ip_address);
       const given = (k: keyof PortForwardingResource) => k in changes && changes[k] !== null;

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
+import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx } from './resource.ts';
 import type { QosRuleResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
@@ -420,7 +420,12 @@ export function extendForQos(svc: NetworkService) {
     if (id && !(await usablePolicy(svc, ctx, tx, id))) throw qosPolicyNotFound(id);
   };
   // Changing a resource's policy needs access to the old one too (upstream's PolicyRemoveAuthorizationError).
-  const checkDetach = async (ctx: NetworkContext, tx: Tx, existing: View, changes: View) => {
+  const checkDetach = async (
+    ctx: NetworkContext,
+    tx: Tx,
+    existing: { qos_policy_id: string | null },
+    changes: { qos_policy_id?: string | null },
+  ) => {
     if (!('qos_policy_id' in changes)) return;
     const old = existing.qos_policy_id
       ? await tx.selectFrom('qos_policies').select('id').where('id', '=', existing.qos_policy_id).executeTakeFirst()
@@ -466,7 +471,7 @@ export function extendForQos(svc: NetworkService) {
       },
       async expand(views, _req, tx) {
         // The ports' own expand read their networks (NET_INFO) already; others are read here.
-        const known = (v: View) => hidden<NetInfo>(v, NET_INFO)?.qos_policy_id;
+        const known = (v: object) => hidden<NetInfo>(v, NET_INFO)?.qos_policy_id;
         const nets = [
           ...new Set(
             views

@@ -18,7 +18,7 @@ import {
   type IpRange,
 } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
+import { bumpRevision, type ResourceSpec, type Tx } from './resource.ts';
 import type { GatewayInfo, PortResource, RouterResource } from './types.ts';
 import type { FixedIpRequest } from '../ipam.ts';
 import { badInput, invalidInput, toBoolean, toString, toUniqueStrings, toUuid } from './validate.ts';
@@ -479,9 +479,9 @@ function parseInterfaceInfo(body: unknown, forRemoval: boolean): { port_id?: str
 }
 
 /** _validate_port_in_range_or_admin: a project may plug a port of another project's subnet only with a pool address. */
-function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: SubnetRow[], port: View) {
+function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: SubnetRow[], port: PortResource) {
   if (svc.isAdmin(ctx)) return;
-  for (const f of port.fixed_ips as FixedIp[]) {
+  for (const f of port.fixed_ips) {
     const s = subnets.find((x) => x.id === f.subnet_id);
     if (!s) continue;
     const pools = s.allocation_pools
@@ -501,7 +501,7 @@ function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: Sub
 export async function addInterface(
   svc: NetworkService,
   ctx: NetworkContext,
-  router: View,
+  router: RouterResource,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
@@ -657,7 +657,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 export async function removeInterface(
   svc: NetworkService,
   ctx: NetworkContext,
-  router: View,
+  router: RouterResource,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
@@ -828,7 +828,12 @@ export function routersSpec(svc: NetworkService): ResourceSpec<RouterResource> &
 // ---- actions: interfaces and atomic extra routes ------------------------------------------------
 
 /** A member action's router: 404 when the caller may not see it, 403 when the action's rule refuses. */
-async function routerForAction(svc: NetworkService, ctx: NetworkContext, id: string, action: string): Promise<View> {
+async function routerForAction(
+  svc: NetworkService,
+  ctx: NetworkContext,
+  id: string,
+  action: string,
+): Promise<RouterResource> {
   const routers = svc.resource('routers');
   const router = await routers.find(ctx, id, 'get');
   routers.enforce(ctx, action, await routers.policyTarget(router, ctx));
@@ -871,7 +876,7 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
       const ctx = NetworkContext.of(req.context);
       const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
-      const body = req.body as View | undefined;
+      const body = req.body as { router?: { routes?: unknown } } | undefined;
       if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
         throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
       if (!('routes' in body.router))

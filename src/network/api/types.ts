@@ -5,10 +5,10 @@
 // attribute does not compile. A create hook's `values` are typed as the view they become (the
 // attributes the client gave, the defaults and what the hooks before it set).
 //
-// ResourceViews names the type of each plural. The families not typed yet (see the README) map to
-// the untyped View through its index signature.
-import type { BaseView, View } from './resource.ts';
+// ResourceViews names the type of each plural.
+import type { BaseView } from './resource.ts';
 import type { FixedIpRequest } from '../ipam.ts';
+import type { SegmentRequest } from './segments.ts';
 
 /** A standard resource owned by a project (the create sets the standard attributes before its hooks run). */
 export type Owned = BaseView & {
@@ -100,7 +100,7 @@ export type NetworkResource = Owned &
     'router:external': boolean;
     is_default: boolean;
     /** Multi-segment networks show their segments instead of the provider attributes; on create, the request's. */
-    segments?: ProviderSegment[];
+    segments?: ProviderSegment[] | SegmentRequest[];
     dns_domain: string;
     ipv4_address_scope: string | null;
     ipv6_address_scope: string | null;
@@ -449,5 +449,7 @@ export interface ResourceViews {
   metering_label_rules: MeteringLabelRuleResource;
   flavors: FlavorResource;
   service_profiles: ServiceProfileResource;
-  [plural: string]: View;
 }
+
+/** A resource's plural (its key in svc.resource()). */
+export type ResourcePlural = keyof ResourceViews;
