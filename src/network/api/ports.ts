@@ -6,7 +6,7 @@ import { sql, type ExpressionBuilder, type SelectQueryBuilder, type Transaction 
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, setHidden, type Tx } from './resource.ts';
+import { hidden, setHidden, type ResourceApi, type Tx } from './resource.ts';
 import type { DhcpOptView as DhcpOpt, PortResource } from './types.ts';
 import { badInput, toBoolean, toString, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
@@ -530,7 +530,7 @@ export function definePorts(svc: NetworkService) {
 /** ML2 binding: the binder (mechanism drivers) decides vif_type and vif_details for the host. */
 async function bind(
   svc: NetworkService,
-  api: ReturnType<NetworkService['resource']>,
+  api: ResourceApi<PortResource>,
   ctx: NetworkContext,
   tx: Transaction<NetworkDb>,
   id: string,

@@ -38,7 +38,7 @@ export type BaseView = {
   tags?: string[];
 };
 /** The view of a resource whose family is not typed yet (api/types.ts says which). */
-export type View = Record<string, any>;
+export type View = Record<string, unknown>;
 /** A view as the generic layer handles it: attributes named at run time. */
 type Attrs = Record<string, unknown>;
 const attrsOf = (v: object) => v as Attrs;
@@ -189,7 +189,7 @@ export async function bumpRevision(tx: Tx, table: string, id: string) {
     .execute();
 }
 
-export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
+export function allAttrs<V extends object>(spec: ResourceSpec<V>): Record<string, Attr> {
   const own: Record<string, Attr> = { id: { post: false }, ...spec.attrs };
   if (spec.owned !== false) {
     own.project_id = { post: true, column: 'project_id', validate: (v, n) => toString(v, n, 255) };

@@ -26,10 +26,10 @@ export interface FixedIpView {
   ip_address: string;
 }
 
-/** An allowed address pair as stored (the MAC defaults to the port's). */
+/** An allowed address pair as stored (a create or update fills the MAC in with the port's). */
 export interface AddressPairView {
   ip_address: string;
-  mac_address?: string;
+  mac_address: string;
 }
 
 /** A DHCP option as stored (see ExtraDhcpOpt); an update's `opt_value: null` removes the option. */
