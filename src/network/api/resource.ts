@@ -23,9 +23,9 @@ import { NetworkContext } from '../context.ts';
 export type Row = Record<string, unknown>;
 
 /**
- * What every resource's view may have: its id and the standard attributes. Each family types its
- * resources' views (api/types.ts: ResourceViews, one per plural), which extend this one: the
- * hooks of a ResourceSpec<V> see a V, so a misspelt attribute fails to compile.
+ * Its id and the standard attributes, as a standard resource's view has them. Each family types
+ * its resources' views (api/types.ts: ResourceViews, one per plural; the standard ones extend
+ * this): the hooks of a ResourceSpec<V> see a V, so a misspelt attribute fails to compile.
  */
 export type BaseView = {
   id: string;
@@ -37,12 +37,12 @@ export type BaseView = {
   revision_number?: number;
   tags?: string[];
 };
-/** The view of a resource whose family is not typed yet (api/types.ts says which). */
+/** A view whose resource is not named (the default of ResourceSpec and ResourceApi). */
 export type View = Record<string, unknown>;
 /** A view as the generic layer handles it: attributes named at run time. */
 type Attrs = Record<string, unknown>;
 const attrsOf = (v: object) => v as Attrs;
-/** The standard attributes of any view (a View of an untyped family is not known to have them). */
+/** The standard attributes of any view (V is only known to be an object). */
 const std = (v: object) => v as BaseView;
 
 /** What a hook passes along on a view or values under a symbol key (never shown, never stored). */
