@@ -17,7 +17,7 @@ import type { NetworkConfig } from './config.ts';
 import { isUuidLike } from '../core/validate.ts';
 import { ComputeClient } from '../core/clients/compute.ts';
 import type { NetworkService, Family } from './service.ts';
-import type { View } from './api/resource.ts';
+import type { FloatingIpResource, PortResource } from './api/types.ts';
 
 export interface NovaEvent {
   server_uuid: string;
@@ -41,7 +41,10 @@ export function isComputePort(port: { device_id?: unknown; device_owner?: unknow
 const EVENT_STATUS: Record<string, string> = { ACTIVE: 'completed', ERROR: 'failed', DOWN: 'completed' };
 
 /** The event a port's status change means to compute, if any (record_port_status_changed). */
-export function statusEvent(port: View, previous: string | undefined): NovaEvent | undefined {
+export function statusEvent(
+  port: Pick<PortResource, 'id' | 'device_id' | 'device_owner' | 'status'>,
+  previous: string | undefined,
+): NovaEvent | undefined {
   const current = port.status as string;
   if (previous === current || !isComputePort(port)) return undefined;
   let name: string;
@@ -55,7 +58,7 @@ export function statusEvent(port: View, previous: string | undefined): NovaEvent
   return { server_uuid: port.device_id, name, status: EVENT_STATUS[current], tag: port.id };
 }
 
-const ipsOf = (p: View | undefined) =>
+const ipsOf = (p: PortResource | undefined) =>
   JSON.stringify(
     ((p?.fixed_ips ?? []) as Array<{ ip_address: string; subnet_id: string }>)
       .map((f) => `${f.subnet_id}/${f.ip_address}`)
@@ -157,7 +160,7 @@ export class NovaNotifier {
 
   // ---- what the resources tell it (hooks added to ports and floating IPs) ----
 
-  portChanged(event: 'create' | 'update' | 'delete', port: View, before: View | undefined) {
+  portChanged(event: 'create' | 'update' | 'delete', port: PortResource, before: PortResource | undefined) {
     if (event === 'delete') {
       if (this.dataChanges && isComputePort(port))
         this.queue({ server_uuid: port.device_id, name: 'network-vif-deleted', tag: port.id });
@@ -169,7 +172,11 @@ export class NovaNotifier {
     }
   }
 
-  async floatingIpChanged(event: 'create' | 'update' | 'delete', fip: View, before: View | undefined) {
+  async floatingIpChanged(
+    event: 'create' | 'update' | 'delete',
+    fip: FloatingIpResource,
+    before: FloatingIpResource | undefined,
+  ) {
     if (!this.dataChanges) return;
     const now = event === 'delete' ? undefined : (fip.port_id as string | null | undefined);
     const was =

@@ -19,6 +19,7 @@ import { groupCommit, migrate } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { NETWORK_POLICIES } from './policies.ts';
 import { ResourceApi, type ResourceExtension, type ResourceSpec, type Tx } from './api/resource.ts';
+import type { ResourcePlural, ResourceViews } from './api/types.ts';
 import { Quotas } from './quotas.ts';
 import type { AgentNotifier, PortBinder } from './agent/rpc.ts';
 import type { ExtrasState } from './api/extras_state.ts';
@@ -141,20 +142,23 @@ export class NetworkService implements ServiceModule {
   }
 
   /** Declares a resource served by the generic API layer. */
-  define(spec: ResourceSpec): ResourceApi {
+  define<K extends ResourcePlural>(
+    spec: ResourceSpec<ResourceViews[K]> & { plural: K },
+  ): ResourceApi<ResourceViews[K]> {
     const api = new ResourceApi(this, spec);
-    this.resources.set(spec.plural, api);
+    this.resources.set(spec.plural, api as unknown as ResourceApi);
     if (spec.quota) this.quotas.track(spec.quota, { table: spec.table });
     return api;
   }
 
-  resource(plural: string): ResourceApi {
+  /** A resource by its plural, typed by api/types.ts's ResourceViews. */
+  resource<K extends ResourcePlural>(plural: K): ResourceApi<ResourceViews[K]> {
     const r = this.resources.get(plural);
     if (!r) throw new Error(`no network resource ${plural}`);
-    return r;
+    return r as unknown as ResourceApi<ResourceViews[K]>;
   }
 
-  extend(plural: string, ext: ResourceExtension) {
+  extend<K extends ResourcePlural>(plural: K, ext: ResourceExtension<ResourceViews[K]>) {
     this.resource(plural).extend(ext);
   }
 
@@ -264,7 +268,7 @@ export class NetworkService implements ServiceModule {
   }
 
   private resourceIndex(baseUrl: string) {
-    const core = ['networks', 'subnets', 'ports', 'subnetpools'];
+    const core: ResourcePlural[] = ['networks', 'subnets', 'ports', 'subnetpools'];
     return {
       resources: core
         .filter((r) => this.resources.has(r))

@@ -3,7 +3,7 @@
 // to its host); DHCP and L3 events go to the agents the schedulers chose for the network or
 // router, scheduling it first when it needs an agent. Nothing here is awaited by a request.
 import type { NetworkService } from '../service.ts';
-import type { View } from '../api/resource.ts';
+import type { NetworkResource, PortResource } from '../api/types.ts';
 import { DEVICE_OWNER_DHCP, RESERVED_DHCP_PORT, type PluginServer } from './server.ts';
 import type { AgentNotifier } from './rpc.ts';
 import { asNetwork, asPort } from '../views.ts';
@@ -48,7 +48,7 @@ export class BusNotifier implements AgentNotifier {
     }
   }
 
-  networkUpdated(network: View) {
+  networkUpdated(network: NetworkResource) {
     this.rpc.l2.fanout().network_update({ network: asNetwork(network) });
   }
 
@@ -57,11 +57,11 @@ export class BusNotifier implements AgentNotifier {
     this.rpc.dhcp.fanout().network_delete_end({ network_id: networkId });
   }
 
-  portUpdated(port: View) {
+  portUpdated(port: PortResource) {
     this.rpc.l2.fanout().port_update({ port: asPort(port) });
   }
 
-  portDeleted(port: View) {
+  portDeleted(port: PortResource) {
     this.rpc.l2.fanout().port_delete({ port_id: port.id, network_id: port.network_id });
   }
 
@@ -93,7 +93,7 @@ export class BusNotifier implements AgentNotifier {
   /** DHCP events per network not yet sent: the events of one turn of the event loop share one look-up of the network's agents. */
   private dhcpQueued = new Map<string, Array<{ method: DhcpMethod; args: DhcpEvent; schedule: boolean }>>();
 
-  dhcpChanged(event: string, networkId: string, payload: View) {
+  dhcpChanged(event: string, networkId: string, payload: Record<string, unknown>) {
     const name = event.replace(/\./g, '_');
     if (!DHCP_METHODS.has(name)) {
       this.svc.ctx.log.warn({ event }, 'not a DHCP agent event');

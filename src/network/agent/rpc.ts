@@ -5,7 +5,7 @@
 //
 // The data plane lives in a driver behind each agent (drivers/dataplane.ts); `logical` keeps
 // state only, `linuxbridge` adds bridges, namespaces and firewall rules.
-import type { View } from '../api/resource.ts';
+import type { NetworkResource, PortResource } from '../api/types.ts';
 
 export {
   DHCP_AGENT_TOPIC,
@@ -22,19 +22,19 @@ export const AGENT_TYPE_L3 = 'L3 agent';
 
 /** What the API tells the agents after a change committed (never awaited by the request). */
 export interface AgentNotifier {
-  networkUpdated(network: View): void;
+  networkUpdated(network: NetworkResource): void;
   networkDeleted(networkId: string): void;
-  portUpdated(port: View): void;
-  portDeleted(port: View): void;
+  portUpdated(port: PortResource): void;
+  portDeleted(port: PortResource): void;
   securityGroupRulesUpdated(securityGroupIds: string[]): void;
   securityGroupMembersUpdated(securityGroupIds: string[]): void;
   routersUpdated(routerIds: string[]): void;
   routerDeleted(routerId: string): void;
   /** A network, subnet or port changed that DHCP serves (event like 'port.create.end'). */
-  dhcpChanged(event: string, networkId: string, payload: View): void;
+  dhcpChanged(event: string, networkId: string, payload: Record<string, unknown>): void;
 }
 
 /** Binds a port to a host, as ML2's mechanism drivers do: the vif_type/vif_details, or 'binding_failed'. */
 export interface PortBinder {
-  bind(port: View): Promise<{ vif_type: string; vif_details: Record<string, unknown> }>;
+  bind(port: PortResource): Promise<{ vif_type: string; vif_details: Record<string, unknown> }>;
 }

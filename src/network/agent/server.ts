@@ -8,7 +8,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { bool, isUniqueViolation, json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { colName, type ResourceApi, type Tx, type View } from '../api/resource.ts';
+import { colName, type ResourceApi, type Tx } from '../api/resource.ts';
+import type { FloatingIpResource, PortResource, TrunkResource } from '../api/types.ts';
 import type {
   DeviceDetails,
   DhcpNetwork,
@@ -32,7 +33,7 @@ import { NetworkContext } from '../context.ts';
 import { dynamic, type NetworkDb } from '../db/schema.ts';
 import { asFloatingIp, asPort, asRule, asSubnet, type PortView, type RouterPortView } from '../views.ts';
 
-const asRouterPort = (v: View | undefined): RouterPortView | null => (v ? asPort(v) : null);
+const asRouterPort = (v: PortResource | undefined): RouterPortView | null => (v ? asPort(v) : null);
 
 /** neutron's agent timestamps: 'YYYY-MM-DD HH:MM:SS', UTC. */
 export const agentTime = (d = new Date()) => d.toISOString().slice(0, 19).replace('T', ' ');
@@ -152,9 +153,9 @@ export class PluginServer implements PluginRpc {
    * type it can wire and a vnic_type it supports; otherwise the binding fails.
    */
   readonly binder: PortBinder & {
-    bind(port: View, tx?: Tx): Promise<{ vif_type: string; vif_details: Record<string, unknown> }>;
+    bind(port: PortResource, tx?: Tx): Promise<{ vif_type: string; vif_details: Record<string, unknown> }>;
   } = {
-    bind: async (port: View, tx?: Tx) => {
+    bind: async (port: PortResource, tx?: Tx) => {
       const failed = { vif_type: 'binding_failed', vif_details: {} };
       const host = port['binding:host_id'];
       if (!host) return { vif_type: 'unbound', vif_details: {} };
@@ -334,7 +335,7 @@ export class PluginServer implements PluginRpc {
 
   /** Binds routers no L3 agent hosts yet; answers the hosts of every router's agents. */
   async scheduleRouters(routerIds: string[]): Promise<Map<string, string[]>> {
-    const routers = this.svc.resources.get('routers');
+    const routers = this.svc.resources.has('routers') ? this.svc.resource('routers') : undefined;
     const byHost = new Map<string, string[]>();
     if (!routers || !routerIds.length) return byHost;
     for (const id of routerIds) {
@@ -413,11 +414,11 @@ export class PluginServer implements PluginRpc {
 
   // ---- L2 agent RPCs ------------------------------------------------------------------
 
-  private ports(): ResourceApi {
+  private ports(): ResourceApi<PortResource> {
     return this.svc.resource('ports');
   }
 
-  private async loadPort(id: string, tx?: Tx): Promise<View | undefined> {
+  private async loadPort(id: string, tx?: Tx): Promise<PortResource | undefined> {
     const ctx = this.context();
     try {
       return await this.ports().load(ctx, id, tx);
@@ -427,12 +428,12 @@ export class PluginServer implements PluginRpc {
   }
 
   /** Updates a resource through its API (hooks, revision, notifications) as the service itself. */
-  async updateResource(
-    api: ResourceApi,
-    existing: View,
-    changes: View,
+  async updateResource<V extends object>(
+    api: ResourceApi<V>,
+    existing: V,
+    changes: Partial<V>,
     opts: { committed?: boolean } = {},
-  ): Promise<View> {
+  ): Promise<V> {
     const ctx = this.context();
     const view = await this.svc.transaction((tx) => api.applyUpdate(existing, changes, ctx, tx));
     if (opts.committed !== false) {
@@ -579,7 +580,9 @@ export class PluginServer implements PluginRpc {
       info.devices[device] = d;
       for (const g of d.security_groups) ids.add(g);
     }
-    const rules = this.svc.resources.get('security_group_rules');
+    const rules = this.svc.resources.has('security_group_rules')
+      ? this.svc.resource('security_group_rules')
+      : undefined;
     for (const g of ids) info.security_groups[g] = [];
     if (rules && ids.size) {
       const rows = await rules
@@ -620,7 +623,7 @@ export class PluginServer implements PluginRpc {
   // ---- L3 agent RPCs ------------------------------------------------------------------
 
   /** Rows of a resource whose attribute is one of values: in SQL when it has a column, else filtered in memory. */
-  private async viewsWhere(api: ResourceApi, attr: string, values: string[]): Promise<View[]> {
+  private async viewsWhere<V extends object>(api: ResourceApi<V>, attr: string, values: string[]): Promise<V[]> {
     const ctx = this.context();
     if (!values.length) return [];
     const a = api.attrs[attr];
@@ -628,11 +631,11 @@ export class PluginServer implements PluginRpc {
     let q = api.baseQuery(ctx);
     if (col) q = q.where(`${api.spec.table}.${col}`, 'in', values);
     const views = await api.views(await q.execute(), ctx);
-    return col ? views : views.filter((v) => values.includes(v[attr]));
+    return col ? views : views.filter((v) => values.includes((v as Record<string, unknown>)[attr] as string));
   }
 
   async sync_routers({ host, router_ids }: { host: string; router_ids?: string[] }): Promise<RouterInfo[]> {
-    const routers = this.svc.resources.get('routers');
+    const routers = this.svc.resources.has('routers') ? this.svc.resource('routers') : undefined;
     if (!routers) return [];
     const agent = await this.agentOn(AGENT_TYPE_L3, host);
     if (!agent) return [];
@@ -666,7 +669,7 @@ export class PluginServer implements PluginRpc {
         p['binding:host_id'] === host ? p : this.updateResource(this.ports(), p, { 'binding:host_id': host }),
       ),
     );
-    const fipApi = this.svc.resources.get('floatingips');
+    const fipApi = this.svc.resources.has('floatingips') ? this.svc.resource('floatingips') : undefined;
     const fips = fipApi
       ? await this.viewsWhere(
           fipApi,
@@ -675,7 +678,7 @@ export class PluginServer implements PluginRpc {
         )
       : [];
     // Each port with its subnets and MTU (upstream's _populate_mtu_and_subnets_for_ports), for data planes that address it.
-    const subnetApi = this.svc.resources.get('subnets');
+    const subnetApi = this.svc.resources.has('subnets') ? this.svc.resource('subnets') : undefined;
     const subnetIds = [
       ...new Set(ports.flatMap((p) => ((p.fixed_ips ?? []) as Array<{ subnet_id: string }>).map((f) => f.subnet_id))),
     ];
@@ -795,10 +798,10 @@ export class PluginServer implements PluginRpc {
     fip_statuses: Record<string, string>;
   }) {
     const ctx = this.context();
-    const api = this.svc.resources.get('floatingips');
-    if (!api) return;
+    if (!this.svc.resources.has('floatingips')) return;
+    const api = this.svc.resource('floatingips');
     for (const [id, status] of Object.entries(fip_statuses ?? {})) {
-      let fip: View;
+      let fip: FloatingIpResource;
       try {
         fip = await api.load(ctx, id);
       } catch {
@@ -911,7 +914,9 @@ export class PluginServer implements PluginRpc {
   }): Promise<PortView | null> {
     const existing = await this.loadPort(port_id);
     if (!existing) return null;
-    return asPort(await this.updateResource(this.ports(), existing, { fixed_ips: port.fixed_ips }));
+    // The addresses asked for (a subnet, with or without an address): IPAM fills them in.
+    const fixedIps = port.fixed_ips as PortResource['fixed_ips'];
+    return asPort(await this.updateResource(this.ports(), existing, { fixed_ips: fixedIps }));
   }
 
   async release_dhcp_port({ network_id, device_id }: { host: string; network_id: string; device_id: string }) {
@@ -939,7 +944,7 @@ export class PluginServer implements PluginRpc {
     for (const s of subports as Array<{ port_id: string }>) {
       const p = await this.loadPort(s.port_id);
       if (!p) continue;
-      const changes: View = {};
+      const changes: Partial<PortResource> = {};
       if (p['binding:host_id'] !== host) changes['binding:host_id'] = host;
       if (p.device_owner !== TRUNK_SUBPORT_OWNER) changes.device_owner = TRUNK_SUBPORT_OWNER;
       if (Object.keys(changes).length) await this.updateResource(this.ports(), p, changes);
@@ -948,9 +953,9 @@ export class PluginServer implements PluginRpc {
 
   async update_trunk_status({ trunk_id, status }: { trunk_id: string; status: string }) {
     const ctx = this.context();
-    const api = this.svc.resources.get('trunks');
-    if (!api) return;
-    let trunk: View;
+    if (!this.svc.resources.has('trunks')) return;
+    const api = this.svc.resource('trunks');
+    let trunk: TrunkResource;
     try {
       trunk = await api.load(ctx, trunk_id);
     } catch {

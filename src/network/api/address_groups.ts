@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { formatCidr, parseCidr } from '../../core/netaddr.ts';
-import { bumpRevision, type Tx, type View } from './resource.ts';
+import { bumpRevision, type Tx } from './resource.ts';
 import { badInput, toList, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { rbacScope } from './core_common.ts';
@@ -151,7 +151,7 @@ export function addressGroupRoutes(app: FastifyInstance, svc: NetworkService) {
     const existing = await groups.find(ctx, id, 'get');
     groups.enforce(ctx, `${name}_address_group`, await groups.policyTarget(existing, ctx));
     const before = existing;
-    const view: View = await svc.transaction(async (tx) => {
+    const view = await svc.transaction(async (tx) => {
       const have = new Set((await addressesOf(tx, [id])).get(id) ?? []);
       if (name === 'add_addresses') {
         const dup = wanted.filter((a) => have.has(a));

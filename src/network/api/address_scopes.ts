@@ -2,7 +2,8 @@
 // networks take the scope of their subnets' pools. `shared` is an RBAC row, as upstream.
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import type { Tx } from './resource.ts';
+import type { AddressScopeRow } from '../db/schema.ts';
 import { toBoolean, toString, badInput } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import {
@@ -18,7 +19,12 @@ import {
 import type { NetworkContext } from '../context.ts';
 
 /** An address scope the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleAddressScope(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
+export async function visibleAddressScope(
+  svc: NetworkService,
+  ctx: NetworkContext,
+  tx: Tx,
+  id: string,
+): Promise<AddressScopeRow> {
   let q = tx.selectFrom('address_scopes').selectAll().where('address_scopes.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { View, ResourceApi, Tx } from './resource.ts';
+import type { ResourceApi, Tx } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from '../agent/rpc.ts';
@@ -152,7 +152,11 @@ async function agentById(svc: NetworkService, id: string) {
   return a;
 }
 
-async function presentAll(api: ResourceApi, ctx: NetworkContext, ids: string[]): Promise<View[]> {
+async function presentAll<V extends object>(
+  api: ResourceApi<V>,
+  ctx: NetworkContext,
+  ids: string[],
+): Promise<Array<Record<string, unknown>>> {
   if (!ids.length) return [];
   const rows = await api.baseQuery(ctx).where(`${api.spec.table}.id`, 'in', ids).execute();
   return Promise.all((await api.views(rows, ctx)).map((v) => api.present(v, ctx)));

@@ -8,7 +8,8 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { isUniqueViolation } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import type { Tx } from './resource.ts';
+import type { ResourceViews, SubnetResource } from './types.ts';
 import { afterCommit, badRequest, inTransaction } from './l3_common.ts';
 import { addInterface, removeInterface } from './routers.ts';
 import { NetworkContext } from '../context.ts';
@@ -58,13 +59,13 @@ const topologyOf = (svc: NetworkService, projectId: string) =>
   svc.db.selectFrom('auto_allocated_topologies').selectAll().where('project_id', '=', projectId).executeTakeFirst();
 
 /** Creates a resource through its API inside `tx`, its agents told after the commit. */
-async function create(
+async function create<K extends 'networks' | 'subnets' | 'routers'>(
   svc: NetworkService,
   ctx: NetworkContext,
-  plural: string,
+  plural: K,
   body: Record<string, unknown>,
   tx: Transaction<NetworkDb>,
-): Promise<View> {
+): Promise<ResourceViews[K]> {
   const api = svc.resource(plural);
   const view = await api.insert(api.prepareCreate(body, ctx).values, ctx, tx);
   afterCommit(ctx, () => api.spec.committed?.('create', view, ctx));
@@ -98,7 +99,7 @@ async function build(
         { name: 'auto_allocated_network', admin_state_up: false, project_id: projectId },
         tx,
       );
-      const subnets: View[] = [];
+      const subnets: SubnetResource[] = [];
       for (const p of pools) {
         subnets.push(
           await create(
@@ -141,7 +142,7 @@ async function build(
     const nets = svc.resource('networks');
     const up = await nets.applyUpdate(network, { admin_state_up: true }, ctx, tx);
     afterCommit(ctx, () => nets.spec.committed?.('update', up, ctx, network));
-    return network.id as string;
+    return network.id;
   });
 }
 

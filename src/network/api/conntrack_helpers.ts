@@ -7,7 +7,8 @@ import type { NetworkService } from '../service.ts';
 import { badRequest, pyRepr } from './l3_common.ts';
 import { badInput, toInt, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
-import type { Tx, View } from './resource.ts';
+import type { Tx } from './resource.ts';
+import type { ConntrackHelperResource, RouterResource } from './types.ts';
 
 const PROTOCOLS = ['dccp', 'icmp', 'ipv6-icmp', 'sctp', 'tcp', 'udp'];
 /** neutron's allowed_conntrack_helpers default: helper -> protocols. */
@@ -34,7 +35,7 @@ function protocol(v: unknown, name: string): string {
   return s;
 }
 
-function checkAllowed(v: View) {
+function checkAllowed(v: ConntrackHelperResource) {
   const protos = ALLOWED[v.helper];
   if (!protos) throw new ApiError(400, `Conntrack Helper ${v.helper} is not allowed.`, 'ConntrackHelperNotAllowed');
   if (!protos.includes(v.protocol))
@@ -45,7 +46,7 @@ function checkAllowed(v: View) {
     );
 }
 
-async function checkDuplicate(tx: Tx, v: View, exceptId?: string) {
+async function checkDuplicate(tx: Tx, v: ConntrackHelperResource, exceptId?: string) {
   let q = tx
     .selectFrom('conntrack_helpers')
     .select('id')
@@ -133,7 +134,7 @@ export function extendRoutersForConntrackHelpers(svc: NetworkService) {
     attrs: { conntrack_helpers: { column: false, filter: false } },
     async expand(views, _req, tx) {
       const ids = views.map((v) => v.id);
-      const by = new Map<string, View[]>();
+      const by = new Map<string, RouterResource['conntrack_helpers']>();
       for (let i = 0; i < ids.length; i += 500) {
         const rows = await tx
           .selectFrom('conntrack_helpers')

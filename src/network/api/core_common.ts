@@ -13,7 +13,7 @@ import {
 } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { serialType } from '../../core/db.ts';
-import { timestamp, type ResourceQuery, type Tx, type View } from './resource.ts';
+import { timestamp, type ResourceQuery, type Tx } from './resource.ts';
 import type { NetworkContext } from '../context.ts';
 import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
@@ -198,7 +198,7 @@ export function networkOwnershipCheck(svc: {
   isAdvsvc(c: NetworkContext): boolean;
   db: Kysely<NetworkDb>;
 }) {
-  return async (values: View, ctx: NetworkContext) => {
+  return async (values: { network_id?: unknown; project_id?: unknown }, ctx: NetworkContext) => {
     if (svc.isAdmin(ctx) || svc.isAdvsvc(ctx) || typeof values.network_id !== 'string') return;
     const p = projectOf(ctx);
     const net = await svc.db

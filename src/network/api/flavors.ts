@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { NetworkContext } from '../context.ts';
-import type { Tx, View } from './resource.ts';
+import type { Tx } from './resource.ts';
 import { toBoolean, toString, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 
@@ -283,7 +283,7 @@ export function flavorRoutes(app: FastifyInstance, svc: NetworkService) {
     const ctx = NetworkContext.of(req.context);
     enforce(ctx, 'get_service_provider');
     const fields = queryList(req, 'fields');
-    let list: View[] = SERVICE_PROVIDERS.map((p) => ({
+    let list: Array<Record<string, unknown>> = SERVICE_PROVIDERS.map((p) => ({
       service_type: p.service_type,
       name: p.name,
       default: p.default,

@@ -3,11 +3,12 @@
 // port of no project), optionally associated with a fixed IP of a port whose subnet a router
 // connects to that external network. The router is found, never given.
 import type { FastifyInstance } from 'fastify';
-import type { Transaction } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx, View } from './resource.ts';
+import type { ResourceSpec, Tx } from './resource.ts';
+import type { FloatingIpResource } from './types.ts';
 import { toIp, toUuid, toUuidOrNull } from './validate.ts';
 import {
   badRequest,
@@ -23,7 +24,13 @@ import {
 } from './l3_common.ts';
 import { lockRow } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { NetworkDb, PortTable } from '../db/schema.ts';
+
+/** What a floating IP's port_details read of its port. */
+type FipPortRow = Pick<
+  Selectable<PortTable>,
+  'id' | 'name' | 'network_id' | 'mac_address' | 'admin_state_up' | 'status' | 'device_id' | 'device_owner'
+>;
 
 export const FIP_DOWN = 'DOWN';
 
@@ -143,7 +150,7 @@ async function associationOf(
 async function resolveAssociation(
   svc: NetworkService,
   ctx: NetworkContext,
-  request: View,
+  request: Partial<Pick<FloatingIpResource, 'port_id' | 'fixed_ip_address'>>,
   fip: FipState,
   tx: Tx,
 ): Promise<Assoc> {
@@ -187,7 +194,7 @@ async function hasPortForwardings(tx: Tx, fipId: string): Promise<boolean> {
 const fipInUseByPf = (id: string) =>
   new ApiError(409, `Floating IP ${id} in use by Port Forwarding resources.`, 'FipInUseByPortForwarding');
 
-export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
+export function floatingIpsSpec(svc: NetworkService): ResourceSpec<FloatingIpResource> & { plural: 'floatingips' } {
   return {
     singular: 'floatingip',
     plural: 'floatingips',
@@ -222,7 +229,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
 
     async expand(views, _req, tx) {
       const portIds = [...new Set(views.map((v) => v.port_id).filter(Boolean))] as string[];
-      const ports = new Map<string, View>();
+      const ports = new Map<string, FipPortRow>();
       for (let i = 0; i < portIds.length; i += 500) {
         const rows = await tx
           .selectFrom('ports')
@@ -231,7 +238,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
           .execute();
         for (const r of rows) ports.set(r.id, r);
       }
-      const pfs = new Map<string, View[]>();
+      const pfs = new Map<string, FloatingIpResource['port_forwardings']>();
       const ids = views.map((v) => v.id);
       for (let i = 0; i < ids.length; i += 500) {
         const rows = await tx
@@ -241,7 +248,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
           .orderBy('id')
           .execute();
         for (const r of rows) {
-          const pf: View = {
+          const pf: FloatingIpResource['port_forwardings'][number] = {
             id: r.id,
             internal_ip_address: r.internal_ip_address,
             protocol: r.protocol,
@@ -264,7 +271,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
               name: p.name,
               network_id: p.network_id,
               mac_address: p.mac_address,
-              admin_state_up: Number(p.admin_state_up) === 1 || p.admin_state_up === true,
+              admin_state_up: Number(p.admin_state_up) === 1,
               status: p.status,
               device_id: p.device_id,
               device_owner: p.device_owner,
@@ -361,7 +368,7 @@ export function floatingIpsSpec(svc: NetworkService): ResourceSpec {
 
     async committed(_event, view, ctx, before) {
       await flushAfterCommit(svc, ctx);
-      const routers = new Set([view.router_id, before?.router_id].filter(Boolean));
+      const routers = new Set([view.router_id, before?.router_id].filter((r): r is string => !!r));
       if (routers.size) svc.notifier.routersUpdated([...routers]);
     },
   };
@@ -406,10 +413,10 @@ export function floatingIpPoolRoutes(app: FastifyInstance, svc: NetworkService) 
       .concat(q.fields ?? [])
       .flatMap((f) => f.split(','))
       .filter(Boolean);
-    const out: View[] = [];
+    const out: Array<Record<string, unknown>> = [];
     for (const r of rows) {
       if (Number(r.ip_version) !== 4) continue;
-      const pool: View = {
+      const pool: Record<string, string> = {
         subnet_id: r.id,
         subnet_name: r.name,
         tenant_id: project,

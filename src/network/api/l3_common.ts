@@ -4,7 +4,8 @@
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import type { Tx } from './resource.ts';
+import type { PortResource } from './types.ts';
 import type { NetworkContext } from '../context.ts';
 import type { NetworkDb } from '../db/schema.ts';
 
@@ -81,7 +82,7 @@ export async function createPort(
   body: Record<string, unknown>,
   tx: Transaction<NetworkDb>,
   projectId?: string,
-): Promise<View> {
+): Promise<PortResource> {
   const ports = svc.resource('ports');
   const admin = elevated(ctx);
   const { values } = ports.prepareCreate(body, admin);
@@ -95,10 +96,10 @@ export async function createPort(
 export async function updatePort(
   svc: NetworkService,
   ctx: NetworkContext,
-  existing: View,
+  existing: PortResource,
   changes: Record<string, unknown>,
   tx: Transaction<NetworkDb>,
-): Promise<View> {
+): Promise<PortResource> {
   const ports = svc.resource('ports');
   const admin = elevated(ctx);
   const validated = ports.prepareUpdate(changes, admin, existing);
@@ -108,7 +109,12 @@ export async function updatePort(
 }
 
 /** Removes a port without the API's checks (router-owned ports cannot be deleted through the API). */
-export async function removePort(svc: NetworkService, ctx: NetworkContext, existing: View, tx: Transaction<NetworkDb>) {
+export async function removePort(
+  svc: NetworkService,
+  ctx: NetworkContext,
+  existing: PortResource,
+  tx: Transaction<NetworkDb>,
+) {
   const ports = svc.resource('ports');
   await ports.remove(existing, elevated(ctx), tx);
   afterCommit(ctx, () => ports.spec.committed?.('delete', existing, ctx));
@@ -120,7 +126,7 @@ export async function portView(
   ctx: NetworkContext,
   id: string,
   tx: Tx,
-): Promise<View | undefined> {
+): Promise<PortResource | undefined> {
   const row = await tx.selectFrom('ports').select('id').where('id', '=', id).executeTakeFirst();
   if (!row) return undefined;
   return svc.resource('ports').loadInTx(id, elevated(ctx), tx);

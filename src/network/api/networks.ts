@@ -5,7 +5,8 @@ import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, setHidden, type Tx, type View } from './resource.ts';
+import { hidden, setHidden, type Tx } from './resource.ts';
+import type { NetworkResource, PortResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toInt, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import {
@@ -33,9 +34,9 @@ import {
   type SegmentRequest,
 } from './segments.ts';
 import type { NetworkContext } from '../context.ts';
-import type { DynamicDb, NetworkDb } from '../db/schema.ts';
+import type { DynamicDb, NetworkDb, NetworkRow } from '../db/schema.ts';
 
-const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
+const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'] as const;
 
 /** neutron-lib validate_dns_name / validate_dns_domain (a domain must be a FQDN, ending in '.'). */
 export function toDnsName(v: unknown, name: string, domain: boolean): string {
@@ -76,7 +77,12 @@ const networkById = precompiled(['id'], (db, p) =>
   db.selectFrom('networks').selectAll().where('networks.id', '=', p.id),
 );
 
-export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
+export async function visibleNetwork(
+  svc: NetworkService,
+  ctx: NetworkContext,
+  tx: Tx,
+  id: string,
+): Promise<NetworkRow> {
   const row =
     svc.isAdmin(ctx) || svc.isAdvsvc(ctx)
       ? (await networkById(tx, { id })).rows[0]
@@ -91,7 +97,7 @@ export async function visibleNetwork(svc: NetworkService, ctx: NetworkContext, t
 }
 
 /** Neutron's _validate_shared_update: unsharing needs every other project's use covered by its own RBAC entry. */
-async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
+async function checkUnshare(tx: Transaction<NetworkDb>, net: NetworkResource) {
   const ports = await tx
     .selectFrom('ports')
     .select('project_id')
@@ -129,7 +135,7 @@ async function checkUnshare(tx: Transaction<NetworkDb>, net: View) {
 }
 
 /** The segments a create request asks for: provider attributes, `segments`, or a tenant network. */
-function requestedSegments(svc: NetworkService, values: View): SegmentRequest[] {
+function requestedSegments(svc: NetworkService, values: NetworkResource): SegmentRequest[] {
   const provider = PROVIDER.some((k) => values[k] !== undefined && values[k] !== null);
   const multi = values.segments !== undefined && values.segments !== null;
   if (provider && multi)
@@ -259,7 +265,7 @@ export function defineNetworks(svc: NetworkService) {
         });
     },
     async beforeUpdate(existing, changes, _req, tx) {
-      for (const k of ['provider:network_type', 'provider:physical_network']) {
+      for (const k of ['provider:network_type', 'provider:physical_network'] as const) {
         if (changes[k] !== undefined && changes[k] !== existing[k])
           throw invalidInput(
             'Plugin does not support updating the following provider network attributes: provider:network_type, provider:physical_network',
@@ -345,7 +351,7 @@ export function defineNetworks(svc: NetworkService) {
       for (const p of await tx.selectFrom('ports').selectAll().where('network_id', '=', existing.id).execute()) {
         const view = await ports.loadInTx(p.id, ctx, tx);
         await ports.remove(view, ctx, tx);
-        setHidden(existing, REMOVED_PORTS, [...(hidden<View[]>(existing, REMOVED_PORTS) ?? []), view]);
+        setHidden(existing, REMOVED_PORTS, [...(hidden<PortResource[]>(existing, REMOVED_PORTS) ?? []), view]);
       }
       const subnets = svc.resource('subnets');
       for (const s of await tx.selectFrom('subnets').select('id').where('network_id', '=', existing.id).execute()) {
@@ -357,7 +363,7 @@ export function defineNetworks(svc: NetworkService) {
     committed(event, view) {
       if (event === 'update') svc.notifier.networkUpdated(view);
       if (event === 'delete') {
-        for (const p of hidden<View[]>(view, REMOVED_PORTS) ?? []) svc.notifier.portDeleted(p);
+        for (const p of hidden<PortResource[]>(view, REMOVED_PORTS) ?? []) svc.notifier.portDeleted(p);
         svc.notifier.networkDeleted(view.id);
       }
       svc.notifier.dhcpChanged(`network.${event}.end`, view.id, view);

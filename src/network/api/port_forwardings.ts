@@ -7,7 +7,8 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { parseIp } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import type { ResourceSpec, Tx, View } from './resource.ts';
+import type { ResourceSpec, Tx } from './resource.ts';
+import type { PortForwardingResource } from './types.ts';
 import { badInput, invalidInput, toIp, toString, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { afterCommit, badRequest, flushAfterCommit, pyRepr, subnetRows, type FixedIp } from './l3_common.ts';
@@ -246,7 +247,9 @@ export async function removePortForwardings(
   return routers;
 }
 
-export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
+export function portForwardingsSpec(
+  svc: NetworkService,
+): ResourceSpec<PortForwardingResource> & { plural: 'port_forwardings' } {
   const notFound = (id: string) =>
     new ApiError(404, `Port Forwarding ${id} could not be found.`, 'PortForwardingNotFound');
   const unsupportedFilter = (name: string) => () => {
@@ -375,10 +378,10 @@ export function portForwardingsSpec(svc: NetworkService): ResourceSpec {
     async beforeUpdate(existing, changes, ctx, tx) {
       await lockRow(tx, 'floatingips', existing.floatingip_id);
       const fip = await fipRow(tx, existing.floatingip_id);
-      const merged = { ...existing, ...changes } as PfTarget & View;
+      const merged = { ...existing, ...changes };
       if (changes.internal_port_id)
         await checkPortHasNoFloatingIp(tx, changes.internal_port_id, merged.internal_ip_address);
-      const given = (k: string) => k in changes && changes[k] !== null;
+      const given = (k: keyof PortForwardingResource) => k in changes && changes[k] !== null;
       const internal =
         given('internal_port') || given('internal_port_range')
           ? rangeOf(changes.internal_port, changes.internal_port_range)!

@@ -6,7 +6,8 @@ import { sql, type ExpressionBuilder, type SelectQueryBuilder, type Transaction 
 import { ApiError } from '../../core/errors.ts';
 import { bool, precompiled } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, setHidden, type Tx, type View } from './resource.ts';
+import { hidden, setHidden, type ResourceApi, type Tx } from './resource.ts';
+import type { DhcpOptView as DhcpOpt, PortResource } from './types.ts';
 import { badInput, toBoolean, toString, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { isValidIp, normalizeIp, normalizeMac, parseCidr, randomMac, isValidMac } from '../../core/netaddr.ts';
@@ -144,12 +145,6 @@ function toAddressPairs(v: unknown, _n: string): Array<{ ip_address: string; mac
   });
 }
 
-interface DhcpOpt {
-  opt_name: string;
-  opt_value: string | null;
-  ip_version: number;
-}
-
 /** extra_dhcp_opt's key specs: opt_name and opt_value required, ip_version 4 or 6 (default 4). */
 function toExtraDhcpOpts(v: unknown, n: string): Array<Partial<DhcpOpt>> {
   if (v === null) return [];
@@ -180,7 +175,7 @@ function toExtraDhcpOpts(v: unknown, n: string): Array<Partial<DhcpOpt>> {
 }
 
 /** The DNS integration's assignment: one (hostname, fqdn) per fixed IP. */
-function dnsAssignment(port: View, ips: FixedIp[]) {
+function dnsAssignment(port: PortResource, ips: FixedIp[]) {
   const domain = DNS_DOMAIN;
   return ips.map((ip) => {
     // Upstream ignores dns_name under the default 'openstacklocal.' domain; we honour it as a configured domain does.
@@ -191,7 +186,7 @@ function dnsAssignment(port: View, ips: FixedIp[]) {
   });
 }
 
-const ipamPort = (v: View) => ({
+const ipamPort = (v: PortResource) => ({
   id: v.id,
   network_id: v.network_id,
   mac_address: v.mac_address,
@@ -498,7 +493,7 @@ export function definePorts(svc: NetworkService) {
         Object.assign(changes, { 'binding:vif_type': 'unbound', 'binding:vif_details': {}, status: 'DOWN' });
     },
     async afterUpdate(view, existing, changes, ctx, tx) {
-      const rebind = ['binding:host_id', 'binding:vnic_type', 'binding:profile'].some(
+      const rebind = (['binding:host_id', 'binding:vnic_type', 'binding:profile'] as const).some(
         (k) => changes[k] !== undefined && JSON.stringify(changes[k]) !== JSON.stringify(existing[k]),
       );
       if (rebind && view['binding:host_id']) await bind(svc, api, ctx, tx, view.id);
@@ -535,7 +530,7 @@ export function definePorts(svc: NetworkService) {
 /** ML2 binding: the binder (mechanism drivers) decides vif_type and vif_details for the host. */
 async function bind(
   svc: NetworkService,
-  api: ReturnType<NetworkService['resource']>,
+  api: ResourceApi<PortResource>,
   ctx: NetworkContext,
   tx: Transaction<NetworkDb>,
   id: string,

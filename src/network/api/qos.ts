@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx, type View } from './resource.ts';
+import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx } from './resource.ts';
+import type { QosRuleResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
@@ -160,10 +161,10 @@ async function unshare(tx: Tx, policyId: string) {
 const bumpPolicy = (tx: Tx, policyId: string) => bumpRevision(tx, 'qos_policies', policyId);
 
 interface RuleType {
-  type: string;
+  type: 'bandwidth_limit' | 'dscp_marking' | 'minimum_bandwidth';
   table: 'qos_bandwidth_limit_rules' | 'qos_dscp_marking_rules' | 'qos_minimum_bandwidth_rules';
   attrs: Record<string, Attr> /** Which rules of the policy a new one may not coexist with. */;
-  sameSlot(a: View, b: View): boolean;
+  sameSlot(a: QosRuleResource, b: QosRuleResource): boolean;
 }
 
 const RULE_TYPES: RuleType[] = [
@@ -203,8 +204,8 @@ const RULE_TYPES: RuleType[] = [
 ];
 
 /** The rules of some policies as the policy shows them (`rules`: every type, with `type` and `qos_policy_id`). */
-async function rulesOf(tx: Tx, policyIds: string[]): Promise<Map<string, View[]>> {
-  const out = new Map<string, View[]>();
+async function rulesOf(tx: Tx, policyIds: string[]): Promise<Map<string, QosRuleResource[]>> {
+  const out = new Map<string, QosRuleResource[]>();
   if (!policyIds.length) return out;
   for (const rt of RULE_TYPES) {
     const rows = await tx
@@ -213,9 +214,10 @@ async function rulesOf(tx: Tx, policyIds: string[]): Promise<Map<string, View[]>
       .where('qos_policy_id', 'in', policyIds)
       .orderBy('id')
       .execute();
-    for (const r of rows as View[]) {
-      const rule: View = { id: r.id, qos_policy_id: r.qos_policy_id };
-      for (const [k, a] of Object.entries(rt.attrs)) rule[k] = a.type === 'integer' ? Number(r[k]) : r[k];
+    for (const r of rows as Array<Record<string, unknown> & { id: string; qos_policy_id: string }>) {
+      const rule: QosRuleResource = { id: r.id, qos_policy_id: r.qos_policy_id };
+      const attrs = rule as Record<string, unknown>;
+      for (const [k, a] of Object.entries(rt.attrs)) attrs[k] = a.type === 'integer' ? Number(r[k]) : r[k];
       rule.type = rt.type;
       out.set(r.qos_policy_id, [...(out.get(r.qos_policy_id) ?? []), rule]);
     }
@@ -224,18 +226,26 @@ async function rulesOf(tx: Tx, policyIds: string[]): Promise<Map<string, View[]>
 }
 
 /** A new or changed rule must not take another rule's slot, nor contradict a bandwidth limit (qos_policy_validator). */
-async function checkRule(tx: Tx, rt: RuleType, rule: View) {
+async function checkRule(tx: Tx, rt: RuleType, rule: QosRuleResource) {
   const rules = (await rulesOf(tx, [rule.qos_policy_id])).get(rule.qos_policy_id) ?? [];
   for (const other of rules) {
     if (other.id === rule.id) continue;
-    if (other.type === 'minimum_bandwidth' && rt.type === 'bandwidth_limit' && other.min_kbps > rule.max_kbps) {
+    if (
+      other.type === 'minimum_bandwidth' &&
+      rt.type === 'bandwidth_limit' &&
+      (other.min_kbps ?? 0) > (rule.max_kbps ?? 0)
+    ) {
       throw new ApiError(
         409,
         `Unable to add the rule with value ${rule.max_kbps} to the policy ${rule.qos_policy_id} as the existing rule of type minimum_bandwidth has value ${other.min_kbps}.`,
         'QoSRuleParameterConflict',
       );
     }
-    if (other.type === 'bandwidth_limit' && rt.type === 'minimum_bandwidth' && other.max_kbps < rule.min_kbps) {
+    if (
+      other.type === 'bandwidth_limit' &&
+      rt.type === 'minimum_bandwidth' &&
+      (other.max_kbps ?? 0) < (rule.min_kbps ?? 0)
+    ) {
       throw new ApiError(
         409,
         `Unable to add the rule with value ${rule.min_kbps} to the policy ${rule.qos_policy_id} as the existing rule of type bandwidth_limit has value ${other.max_kbps}.`,
@@ -354,7 +364,7 @@ export function defineQos(svc: NetworkService) {
 
   for (const rt of RULE_TYPES) {
     const policyName = `policy_${rt.type}_rule`;
-    const rules: ResourceApi = svc.define({
+    const rules: ResourceApi<QosRuleResource> = svc.define({
       singular: `${rt.type}_rule`,
       plural: `${rt.type}_rules`,
       table: rt.table,
@@ -410,7 +420,12 @@ export function extendForQos(svc: NetworkService) {
     if (id && !(await usablePolicy(svc, ctx, tx, id))) throw qosPolicyNotFound(id);
   };
   // Changing a resource's policy needs access to the old one too (upstream's PolicyRemoveAuthorizationError).
-  const checkDetach = async (ctx: NetworkContext, tx: Tx, existing: View, changes: View) => {
+  const checkDetach = async (
+    ctx: NetworkContext,
+    tx: Tx,
+    existing: { qos_policy_id: string | null },
+    changes: { qos_policy_id?: string | null },
+  ) => {
     if (!('qos_policy_id' in changes)) return;
     const old = existing.qos_policy_id
       ? await tx.selectFrom('qos_policies').select('id').where('id', '=', existing.qos_policy_id).executeTakeFirst()
@@ -456,7 +471,7 @@ export function extendForQos(svc: NetworkService) {
       },
       async expand(views, _req, tx) {
         // The ports' own expand read their networks (NET_INFO) already; others are read here.
-        const known = (v: View) => hidden<NetInfo>(v, NET_INFO)?.qos_policy_id;
+        const known = (v: object) => hidden<NetInfo>(v, NET_INFO)?.qos_policy_id;
         const nets = [
           ...new Set(
             views

@@ -6,7 +6,20 @@
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type View } from './resource.ts';
+import { timestamp } from './resource.ts';
+
+/** The object an RBAC policy is about: a row of one of the target tables (named at run time). */
+interface RbacObject {
+  id: string;
+  project_id: string | null;
+  /** A subnet pool's. */
+  address_scope_id?: string | null;
+  /** A network's. */
+  is_default?: number;
+}
+/** Every RBAC target table (TYPES below) has id and project_id. */
+const asRbacObject = (row: Record<string, unknown>) => row as unknown as RbacObject;
+import type { RbacPolicyResource } from './types.ts';
 import { badInput, invalidInput, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
@@ -107,7 +120,11 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
   };
 
   /** The object a policy is about, which the caller must own unless an admin. */
-  async function ownedObject(p: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
+  async function ownedObject(
+    p: RbacPolicyResource,
+    ctx: NetworkContext,
+    tx: Transaction<NetworkDb>,
+  ): Promise<RbacObject> {
     const t = TYPES[p.object_type]!;
     // Policies on one object are written one at a time (the duplicate checks stay true).
     await lockRow(tx, t.table, p.object_id);
@@ -125,11 +142,17 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         `Only admins can manipulate policies on ${p.object_type === 'network' ? 'networks' : 'objects'} they do not own`,
       );
     }
-    return obj;
+    return asRbacObject(obj);
   }
 
   /** Whether `target` may lose the access a policy gives it (RBAC_POLICY BEFORE_DELETE callbacks). */
-  async function checkRevoke(p: View, target: string, obj: View, tx: Transaction<NetworkDb>, newTarget?: string) {
+  async function checkRevoke(
+    p: RbacPolicyResource,
+    target: string,
+    obj: RbacObject,
+    tx: Transaction<NetworkDb>,
+    newTarget?: string,
+  ) {
     const base = { object_type: p.object_type, object_id: p.object_id };
     if (p.action === SHARED) {
       if (target === obj.project_id) return;
@@ -160,7 +183,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         return;
       }
       const bound = await TYPES[p.object_type]!.boundProjects(tx, p.object_id);
-      bound.delete(obj.project_id);
+      if (obj.project_id !== null) bound.delete(obj.project_id);
       if (target !== '*') {
         if (await has(tx, { ...base, action: SHARED, target_tenant: '*' })) return;
         if (bound.has(target)) throw inUse(p.object_id, `project_id=${target}`);
@@ -210,11 +233,11 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
     }
   }
 
-  const bumpNetwork = async (tx: Transaction<NetworkDb>, p: View) => {
+  const bumpNetwork = async (tx: Transaction<NetworkDb>, p: RbacPolicyResource) => {
     if (p.object_type === 'network') await bumpRevision(tx, 'networks', p.object_id);
   };
   /** Address scopes and subnet pools keep a `shared` column in step with their '*' policy (core's tables). */
-  const syncShared = async (tx: Transaction<NetworkDb>, p: View, shared: boolean) => {
+  const syncShared = async (tx: Transaction<NetworkDb>, p: RbacPolicyResource, shared: boolean) => {
     if (
       p.action === SHARED &&
       p.target_tenant === '*' &&
@@ -332,7 +355,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         t &&
         (await dynamic(tx).selectFrom(t.table).selectAll().where('id', '=', existing.object_id).executeTakeFirst());
       if (!obj) return;
-      await checkRevoke(existing, existing.target_tenant, obj, tx);
+      await checkRevoke(existing, existing.target_tenant, asRbacObject(obj), tx);
       await bumpNetwork(tx, existing);
       await syncShared(tx, existing, false);
       if (

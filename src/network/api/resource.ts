@@ -19,14 +19,37 @@ import { UUID_LIKE } from '../../core/validate.ts';
 import { resourceRoutes } from './routes.ts';
 import { NetworkContext } from '../context.ts';
 
-export type Row = Record<string, any>;
-export type View = Record<string, any>;
+/** A row of a resource's table read through dynamic() (the table is named at run time). */
+export type Row = Record<string, unknown>;
+
+/**
+ * Its id and the standard attributes, as a standard resource's view has them. Each family types
+ * its resources' views (api/types.ts: ResourceViews, one per plural; the standard ones extend
+ * this): the hooks of a ResourceSpec<V> see a V, so a misspelt attribute fails to compile.
+ */
+export type BaseView = {
+  id: string;
+  project_id?: string | null;
+  tenant_id?: string | null;
+  description?: string;
+  created_at?: string;
+  updated_at?: string;
+  revision_number?: number;
+  tags?: string[];
+};
+/** A view whose resource is not named (the default of ResourceSpec and ResourceApi). */
+export type View = Record<string, unknown>;
+/** A view as the generic layer handles it: attributes named at run time. */
+type Attrs = Record<string, unknown>;
+const attrsOf = (v: object) => v as Attrs;
+/** The standard attributes of any view (V is only known to be an object). */
+const std = (v: object) => v as BaseView;
 
 /** What a hook passes along on a view or values under a symbol key (never shown, never stored). */
-export function hidden<T>(v: View, key: symbol): T | undefined {
+export function hidden<T>(v: object, key: symbol): T | undefined {
   return Reflect.get(v, key) as T | undefined;
 }
-export function setHidden(v: View, key: symbol, value: unknown): void {
+export function setHidden(v: object, key: symbol, value: unknown): void {
   Reflect.set(v, key, value);
 }
 /** A connection or a transaction (a Transaction is a Kysely). */
@@ -37,8 +60,8 @@ export type ResourceQuery = SelectQueryBuilder<DynamicDb, string, Row>;
 export interface AttrContext {
   ctx: NetworkContext;
   /** The values of the resource being created (after defaults) or the existing resource's view on update. */
-  values: View;
-  existing?: View;
+  values: Attrs;
+  existing?: Attrs;
 }
 
 export interface Attr {
@@ -64,7 +87,7 @@ export interface Attr {
   enforcePolicy?: boolean;
 }
 
-export interface ResourceSpec {
+export interface ResourceSpec<V extends object = View> {
   singular: string;
   plural: string;
   /** The parent of a sub-resource: its URL parameter and the column holding the parent's id. */
@@ -96,43 +119,38 @@ export interface ResourceSpec {
    * `created`: the views of resources this transaction just created (see `viewFromCreate`), on
    * which afterCreate already put what it wrote: only what is missing needs reading.
    */
-  expand?(views: View[], ctx: NetworkContext, tx: Tx, created?: boolean): Promise<void>;
+  expand?(views: V[], ctx: NetworkContext, tx: Tx, created?: boolean): Promise<void>;
   /** Extra policy target keys for a resource (e.g. `network:tenant_id` of a port's network). */
-  target?(view: View, ctx: NetworkContext): Promise<Record<string, unknown>> | Record<string, unknown>;
+  target?(view: V, ctx: NetworkContext): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Checks and side effects inside the create transaction, before the row is inserted; may change `values`. */
-  beforeCreate?(values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
+  beforeCreate?(values: V, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /**
    * After the row exists, still inside the transaction; `view` holds the stored columns only
    * (expand has not run). With `viewFromCreate` it becomes the created resource's view: a hook
    * that writes more (related rows, a column update) puts the result on it.
    */
-  afterCreate?(view: View, values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
+  afterCreate?(view: V, values: V, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /**
    * The created resource's view is made from what the create wrote (every column is set by the
    * create: attribute defaults and beforeCreate) instead of being read back: expand runs with
    * `created` on the view afterCreate completed.
    */
   viewFromCreate?: boolean;
-  beforeUpdate?(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
+  beforeUpdate?(existing: V, changes: Partial<V>, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   afterUpdate?(
-    view: View,
-    existing: View,
-    changes: View,
+    view: V,
+    existing: V,
+    changes: Partial<V>,
     ctx: NetworkContext,
     tx: Transaction<NetworkDb>,
   ): Promise<void>;
-  beforeDelete?(existing: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
+  beforeDelete?(existing: V, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<void>;
   /** After the transaction committed: tell the agents (RPC), never fails the request. */
-  committed?(
-    event: 'create' | 'update' | 'delete',
-    view: View,
-    ctx: NetworkContext,
-    before?: View,
-  ): Promise<void> | void;
+  committed?(event: 'create' | 'update' | 'delete', view: V, ctx: NetworkContext, before?: V): Promise<void> | void;
   /** Checks only a DELETE through the API makes (not an internal removal), e.g. router-owned ports. */
-  checkDelete?(existing: View, ctx: NetworkContext): Promise<void> | void;
+  checkDelete?(existing: V, ctx: NetworkContext): Promise<void> | void;
   /** Checks only a POST through the API makes (before policy), e.g. a port on another project's network. */
-  checkCreate?(values: View, ctx: NetworkContext): Promise<void> | void;
+  checkCreate?(values: V, ctx: NetworkContext): Promise<void> | void;
 }
 
 /** The standard routes of a resource (which a resource has: api/routes.ts). */
@@ -143,7 +161,7 @@ export type ListQuery = Record<string, string | string[] | undefined>;
 
 /** A page of a list: the shown items, their ids, and what the pagination links need. */
 export interface ListPage {
-  items: View[];
+  items: Attrs[];
   ids: string[];
   limit?: number;
   reverse: boolean;
@@ -171,7 +189,7 @@ export async function bumpRevision(tx: Tx, table: string, id: string) {
     .execute();
 }
 
-export function allAttrs(spec: ResourceSpec): Record<string, Attr> {
+export function allAttrs<V extends object>(spec: ResourceSpec<V>): Record<string, Attr> {
   const own: Record<string, Attr> = { id: { post: false }, ...spec.attrs };
   if (spec.owned !== false) {
     own.project_id = { post: true, column: 'project_id', validate: (v, n) => toString(v, n, 255) };
@@ -194,8 +212,8 @@ export function columnsOf(attrs: Record<string, Attr>): Columns {
 }
 
 /** A row from the database as the API shows it (before computed attributes and policy). */
-export function rowToView(row: Row, columns: Columns): View {
-  const v: View = {};
+export function rowToView(row: Row, columns: Columns): Attrs {
+  const v: Attrs = {};
   for (const [name, col, type] of columns) {
     if (!(col in row)) continue;
     const raw = row[col];
@@ -213,7 +231,7 @@ export function rowToView(row: Row, columns: Columns): View {
   return v;
 }
 
-function viewToRow(values: View, columns: Columns, only?: Set<string>): Row {
+function viewToRow(values: Attrs, columns: Columns, only?: Set<string>): Row {
   const row: Row = {};
   for (const [name, col, type] of columns) {
     if (only && !only.has(name)) continue;
@@ -240,8 +258,8 @@ function viewToRow(values: View, columns: Columns, only?: Set<string>): Row {
  * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
  * networks): attributes, filters and hooks, run after the resource's own.
  */
-export type ResourceExtension = Pick<
-  ResourceSpec,
+export type ResourceExtension<V extends object = View> = Pick<
+  ResourceSpec<V>,
   | 'expand'
   | 'beforeCreate'
   | 'afterCreate'
@@ -252,7 +270,7 @@ export type ResourceExtension = Pick<
   | 'checkDelete'
 > & {
   attrs?: Record<string, Attr>;
-  filters?: ResourceSpec['filters'];
+  filters?: ResourceSpec<V>['filters'];
 };
 
 /** Any of the hooks, as extend() chains them. */
@@ -268,20 +286,20 @@ type HookName =
   | 'committed'
   | 'checkDelete';
 
-export class ResourceApi {
+export class ResourceApi<V extends object = View> {
   attrs: Record<string, Attr>;
   /** The stored attributes of `attrs`, for converting rows and views. */
   private columns: Columns;
   constructor(
     public svc: NetworkService,
-    public spec: ResourceSpec,
+    public spec: ResourceSpec<V>,
   ) {
     this.attrs = allAttrs(spec);
     this.columns = columnsOf(this.attrs);
   }
 
   /** Adds another family's attributes and hooks (see ResourceExtension). */
-  extend(ext: ResourceExtension) {
+  extend(ext: ResourceExtension<V>) {
     const spec = this.spec;
     spec.attrs = { ...spec.attrs, ...(ext.attrs ?? {}) };
     spec.filters = { ...(spec.filters ?? {}), ...(ext.filters ?? {}) };
@@ -331,38 +349,40 @@ export class ResourceApi {
   }
 
   /** Views with computed attributes, tags and standard attributes for rows. */
-  async views(rows: Row[], ctx: NetworkContext, tx: Tx = this.svc.db): Promise<View[]> {
-    const views = rows.map((r) => rowToView(r, this.columns));
+  async views(rows: Row[], ctx: NetworkContext, tx: Tx = this.svc.db): Promise<V[]> {
+    const views = rows.map((r) => rowToView(r, this.columns) as V);
     if (this.tagResource && views.length) {
       const tags = await this.svc.tagsOf(
         tx,
         this.tagResource,
-        views.map((v) => v.id),
+        views.map((v) => std(v).id),
       );
-      for (const v of views) v.tags = tags.get(v.id) ?? [];
+      for (const v of views) std(v).tags = tags.get(std(v).id) ?? [];
     }
     if (this.spec.expand && views.length) await this.spec.expand(views, ctx, tx);
     return views;
   }
 
   /** The policy target of a view: the view, `tenant_id`, and what spec.target adds. Kept per view object (a list asks twice per item). */
-  async policyTarget(view: View, ctx: NetworkContext): Promise<Record<string, unknown>> {
+  async policyTarget(view: V, ctx: NetworkContext): Promise<Record<string, unknown>> {
     let t = this.targets.get(view);
     if (!t) {
       const extra = this.spec.target ? await this.spec.target(view, ctx) : {};
       t = {
         ...view,
-        ...(view.project_id !== undefined ? { tenant_id: view.project_id, project_id: view.project_id } : {}),
+        ...(std(view).project_id !== undefined
+          ? { tenant_id: std(view).project_id, project_id: std(view).project_id }
+          : {}),
         ...extra,
       };
       this.targets.set(view, t);
     }
     return t;
   }
-  private targets = new WeakMap<View, Record<string, unknown>>();
+  private targets = new WeakMap<V, Record<string, unknown>>();
 
   /** One resource the caller may see (404 otherwise), without policy. */
-  async load(ctx: NetworkContext, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<View> {
+  async load(ctx: NetworkContext, id: string, tx: Tx = this.svc.db, parentId?: string): Promise<V> {
     let q = this.baseQuery(ctx, tx).where(`${this.spec.table}.id`, '=', id);
     if (this.spec.parent && parentId !== undefined)
       q = q.where(`${this.spec.table}.${this.spec.parent.column}`, '=', parentId);
@@ -378,7 +398,7 @@ export class ResourceApi {
     action: string,
     parentId?: string,
     parentTarget: Record<string, unknown> = {},
-  ): Promise<View> {
+  ): Promise<V> {
     const view = await this.load(ctx, id, this.svc.db, parentId);
     const target = { ...(await this.policyTarget(view, ctx)), ...parentTarget };
     if (!ctx.allowed(`get_${this.policyName}`, target)) {
@@ -399,8 +419,8 @@ export class ResourceApi {
   }
 
   /** Removes the attributes the caller may not read (`get_<res>:<attr>` rules) and applies `fields`. */
-  async present(view: View, ctx: NetworkContext, fields?: string[]): Promise<View> {
-    const out: View = {};
+  async present(view: V, ctx: NetworkContext, fields?: string[]): Promise<Attrs> {
+    const out: Attrs = {};
     let target: Record<string, unknown> | undefined;
     for (const k in view) {
       const a = this.attrs[k];
@@ -411,7 +431,7 @@ export class ResourceApi {
         target ??= await this.policyTarget(view, ctx);
         if (!ctx.allowed(rule, target)) continue;
       }
-      out[k] = view[k];
+      out[k] = attrsOf(view)[k];
     }
     return out;
   }
@@ -545,8 +565,9 @@ export class ResourceApi {
     if (limit !== undefined && pageNative) q = q.limit(limit);
     let rows = await q.execute();
     let views = await this.views(rows, ctx);
-    for (const [key, values] of memoryFilters) views = views.filter((v) => values.some((x) => sameValue(v[key], x)));
-    const out: View[] = [];
+    for (const [key, values] of memoryFilters)
+      views = views.filter((v) => values.some((x) => sameValue(attrsOf(v)[key], x)));
+    const out: V[] = [];
     const hasParent = Object.keys(parentTarget).length > 0;
     for (const v of views) {
       if (limit !== undefined && out.length >= limit) break;
@@ -561,7 +582,7 @@ export class ResourceApi {
       .flatMap((f) => f.split(','))
       .filter(Boolean);
     const items = await Promise.all(out.map((v) => this.present(v, ctx, fields.length ? fields : undefined)));
-    return { items, ids: out.map((v) => v.id as string), limit, reverse };
+    return { items, ids: out.map((v) => std(v).id), limit, reverse };
   }
 
   /** A list's response body: the items, and Neutron's pagination links when a limit was asked. */
@@ -610,7 +631,7 @@ export class ResourceApi {
   // ---- writing ----------------------------------------------------------------------
 
   /** Validates a POST item: unknown or read-only attributes are 400s; defaults fill the rest. */
-  prepareCreate(item: unknown, ctx: NetworkContext): { values: View; given: Set<string> } {
+  prepareCreate(item: unknown, ctx: NetworkContext): { values: V; given: Set<string> } {
     if (!item || typeof item !== 'object' || Array.isArray(item))
       throw new ApiError(
         400,
@@ -623,7 +644,7 @@ export class ResourceApi {
     for (const k of Object.keys(body)) {
       if (!this.attrs[k]!.post) throw new ApiError(400, `Attribute '${k}' not allowed in POST`, 'HTTPBadRequest');
     }
-    const values: View = {};
+    const values: Attrs = {};
     const given = new Set(Object.keys(body));
     if (this.spec.owned !== false) {
       if (body.tenant_id !== undefined && body.project_id !== undefined && body.tenant_id !== body.project_id) {
@@ -656,14 +677,15 @@ export class ResourceApi {
         if (d !== undefined)
           values[name] =
             typeof d === 'function'
-              ? (d as (v: View, c: NetworkContext) => unknown)(values, ctx)
+              ? (d as (v: Attrs, c: NetworkContext) => unknown)(values, ctx)
               : d !== null && typeof d === 'object'
                 ? structuredClone(d)
                 : d;
       }
     }
     if ('id' in body && this.attrs.id!.post) values.id = body.id;
-    return { values, given };
+    // Every attribute a POST may set is now there (given or defaulted): the resource's view so far.
+    return { values: values as V, given };
   }
 
   /** `create_<res>` plus `create_<res>:<attr>` for every attribute the client set (and `:<attr>:<key>` inside lists of dicts). */
@@ -672,14 +694,14 @@ export class ResourceApi {
     action: string,
     target: Record<string, unknown>,
     given: Iterable<string>,
-    values: View,
+    values: object,
   ) {
     this.enforce(ctx, `${action}_${this.policyName}`, target);
     for (const name of given) {
       if (this.attrs[name]?.enforcePolicy === false) continue;
       const rule = `${action}_${this.policyName}:${name}`;
       if (this.svc.policy.has(rule)) this.enforce(ctx, rule, target);
-      const v = values[name];
+      const v = attrsOf(values)[name];
       const subs = Array.isArray(v)
         ? v.filter((x) => x && typeof x === 'object')
         : v && typeof v === 'object'
@@ -716,12 +738,12 @@ export class ResourceApi {
     if (bulk && !items.length) throw new ApiError(400, `Resources required`, 'HTTPBadRequest');
     const prepared = items.map((i) => this.prepareCreate(i, ctx));
     for (const p of prepared) {
-      if (this.spec.parent && parentId !== undefined) p.values[this.spec.parent.column] = parentId;
+      if (this.spec.parent && parentId !== undefined) attrsOf(p.values)[this.spec.parent.column] = parentId;
       // neutron-lib _validate_privileges: only admins (and advsvc) create for another project.
       if (
         this.spec.owned !== false &&
         p.given.has('project_id') &&
-        p.values.project_id !== ctx.projectId &&
+        std(p.values).project_id !== ctx.projectId &&
         !this.svc.isAdmin(ctx) &&
         !this.svc.isAdvsvc(ctx)
       ) {
@@ -735,12 +757,12 @@ export class ResourceApi {
       // As upstream's _is_attribute_explicitly_set: an attribute given with its default value needs no attribute rule.
       const explicit = [...p.given].filter((k) => {
         const d = this.attrs[k]?.default;
-        return d === undefined || typeof d === 'function' || JSON.stringify(d) !== JSON.stringify(p.values[k]);
+        return d === undefined || typeof d === 'function' || JSON.stringify(d) !== JSON.stringify(attrsOf(p.values)[k]);
       });
       await this.enforceAttrs(
         ctx,
         'create',
-        { ...(await this.policyTarget(p.values, ctx)), ...parentTarget, tenant_id: p.values.project_id },
+        { ...(await this.policyTarget(p.values, ctx)), ...parentTarget, tenant_id: std(p.values).project_id },
         explicit,
         p.values,
       );
@@ -748,11 +770,11 @@ export class ResourceApi {
     for (const p of prepared)
       this.svc.notify(ctx, `${this.spec.singular}.create.start`, { [this.spec.singular]: items[prepared.indexOf(p)] });
     const created = await this.svc.transaction(async (tx) => {
-      const out: View[] = [];
+      const out: V[] = [];
       for (const p of prepared) out.push(await this.insert(p.values, ctx, tx));
       return out;
     });
-    const shown: View[] = [];
+    const shown: Attrs[] = [];
     for (const v of created) {
       await this.safely(() => this.spec.committed?.('create', v, ctx));
       this.svc.notify(ctx, `${this.spec.singular}.create.end`, { [this.spec.singular]: v });
@@ -762,26 +784,27 @@ export class ResourceApi {
   }
 
   /** Inserts one validated resource inside a transaction and returns its view. */
-  async insert(values: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
-    if (this.spec.quota && values.project_id) await this.svc.quotas.check(tx, values.project_id, this.spec.quota, 1);
-    values.id ??= randomUUID();
+  async insert(values: V, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<V> {
+    const own = std(values);
+    if (this.spec.quota && own.project_id) await this.svc.quotas.check(tx, own.project_id, this.spec.quota, 1);
+    own.id ??= randomUUID();
     if (this.spec.standard !== false) {
-      values.created_at = values.updated_at = timestamp();
-      values.revision_number = 0;
-      values.description ??= '';
+      own.created_at = own.updated_at = timestamp();
+      own.revision_number = 0;
+      own.description ??= '';
     }
     if (this.spec.beforeCreate) await this.spec.beforeCreate(values, ctx, tx);
-    const row = viewToRow(values, this.columns);
+    const row = viewToRow(attrsOf(values), this.columns);
     await insertRow(dynamic(tx), this.spec.table, row);
-    const view = rowToView(row, this.columns);
+    const view = rowToView(row, this.columns) as V;
     if (this.spec.afterCreate) await this.spec.afterCreate(view, values, ctx, tx);
-    if (!this.spec.viewFromCreate) return this.loadInTx(values.id, ctx, tx);
-    if (this.tagResource) view.tags = [...(values.tags ?? [])].sort();
+    if (!this.spec.viewFromCreate) return this.loadInTx(own.id, ctx, tx);
+    if (this.tagResource) std(view).tags = [...(own.tags ?? [])].sort();
     if (this.spec.expand) await this.spec.expand([view], ctx, tx, true);
     return view;
   }
 
-  async loadInTx(id: string, ctx: NetworkContext, tx: Tx): Promise<View> {
+  async loadInTx(id: string, ctx: NetworkContext, tx: Tx): Promise<V> {
     const row = await dynamic(tx)
       .selectFrom(this.spec.table)
       .selectAll()
@@ -790,7 +813,7 @@ export class ResourceApi {
     return (await this.views([row], ctx, tx))[0]!;
   }
 
-  prepareUpdate(item: unknown, ctx: NetworkContext, existing: View): View {
+  prepareUpdate(item: unknown, ctx: NetworkContext, existing: Partial<V>): Partial<V> {
     if (!item || typeof item !== 'object' || Array.isArray(item))
       throw new ApiError(
         400,
@@ -800,13 +823,15 @@ export class ResourceApi {
     const body = item as Record<string, unknown>;
     const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
     if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
-    const changes: View = {};
+    const changes: Attrs = {};
     for (const [k, v] of Object.entries(body)) {
       const a = this.attrs[k]!;
       if (!a.put) throw new ApiError(400, `Cannot update read-only attribute ${k}`, 'HTTPBadRequest');
-      changes[k] = a.validate ? a.validate(v, k, { ctx, values: { ...existing, ...changes }, existing }) : v;
+      changes[k] = a.validate
+        ? a.validate(v, k, { ctx, values: { ...existing, ...changes }, existing: attrsOf(existing) })
+        : v;
     }
-    return changes;
+    return changes as Partial<V>;
   }
 
   /** A PUT body; `ifMatch` is the request's If-Match header (Neutron's revision precondition). */
@@ -820,7 +845,7 @@ export class ResourceApi {
   ) {
     if (!body || typeof body !== 'object' || body[this.spec.singular] === undefined)
       throw new ApiError(400, `Unable to find '${this.spec.singular}' in request body`, 'HTTPBadRequest');
-    let existing: View;
+    let existing: V;
     try {
       existing = await this.find(ctx, id, 'get', parentId, parentTarget);
     } catch (e) {
@@ -850,29 +875,29 @@ export class ResourceApi {
   }
 
   /** Neutron's revision_number precondition: `If-Match: revision_number=N` (412 when it moved on). */
-  checkRevision(existing: View, h: string | undefined) {
+  checkRevision(existing: V, h: string | undefined) {
     if (typeof h !== 'string') return;
     const m = /revision_number=(-?\d+)/.exec(h);
     if (!m) return;
-    if (Number(m[1]) !== existing.revision_number) {
+    if (Number(m[1]) !== std(existing).revision_number) {
       throw new ApiError(
         412,
-        `Constrained to 1 revision number, but found revision number ${existing.revision_number}`,
+        `Constrained to 1 revision number, but found revision number ${std(existing).revision_number}`,
         'RevisionNumberConstraintFailed',
       );
     }
   }
 
-  async applyUpdate(existing: View, changes: View, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<View> {
+  async applyUpdate(existing: V, changes: Partial<V>, ctx: NetworkContext, tx: Transaction<NetworkDb>): Promise<V> {
     if (this.spec.beforeUpdate) await this.spec.beforeUpdate(existing, changes, ctx, tx);
-    const row = viewToRow(changes, this.columns, new Set(Object.keys(changes)));
+    const row = viewToRow(attrsOf(changes), this.columns, new Set(Object.keys(changes)));
     if (this.spec.standard !== false)
-      Object.assign(row, { updated_at: timestamp(), revision_number: (existing.revision_number ?? 0) + 1 });
+      Object.assign(row, { updated_at: timestamp(), revision_number: (std(existing).revision_number ?? 0) + 1 });
     if (Object.keys(row).length)
-      await dynamic(tx).updateTable(this.spec.table).set(row).where('id', '=', existing.id).execute();
-    const view = await this.loadInTx(existing.id, ctx, tx);
+      await dynamic(tx).updateTable(this.spec.table).set(row).where('id', '=', std(existing).id).execute();
+    const view = await this.loadInTx(std(existing).id, ctx, tx);
     if (this.spec.afterUpdate) await this.spec.afterUpdate(view, existing, changes, ctx, tx);
-    return this.spec.afterUpdate ? this.loadInTx(existing.id, ctx, tx) : view;
+    return this.spec.afterUpdate ? this.loadInTx(std(existing).id, ctx, tx) : view;
   }
 
   /** Deletes through the API (checkDelete applies); the handler answers 204. */
@@ -895,15 +920,15 @@ export class ResourceApi {
     });
   }
 
-  async remove(existing: View, ctx: NetworkContext, tx: Transaction<NetworkDb>) {
+  async remove(existing: V, ctx: NetworkContext, tx: Transaction<NetworkDb>) {
     if (this.spec.beforeDelete) await this.spec.beforeDelete(existing, ctx, tx);
     if (this.tagResource)
       await tx
         .deleteFrom('tags')
         .where('resource_type', '=', this.tagResource)
-        .where('resource_id', '=', existing.id)
+        .where('resource_id', '=', std(existing).id)
         .execute();
-    await dynamic(tx).deleteFrom(this.spec.table).where('id', '=', existing.id).execute();
+    await dynamic(tx).deleteFrom(this.spec.table).where('id', '=', std(existing).id).execute();
   }
 
   private async safely(fn: () => unknown) {
@@ -986,7 +1011,7 @@ export class ResourceApi {
     // Zed's tagging enforces no rule of its own: whoever sees a resource may tag it (a shared QoS policy too).
     const parentOf = async (req: FastifyRequest, ctx: NetworkContext) => {
       const id = (req.params as { id: string }).id;
-      return this.find(ctx, id, 'get');
+      return std(await this.find(ctx, id, 'get'));
     };
     const checkTag = (t: unknown) => {
       if (typeof t !== 'string' || t.length > 255 || t.length === 0)
@@ -999,7 +1024,7 @@ export class ResourceApi {
       const ctx = NetworkContext.of(req.context);
       const v = await parentOf(req, ctx);
       const tag = checkTag((req.params as { tag: string }).tag);
-      if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
+      if (!(v.tags ?? []).includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
       reply.code(204);
       return reply.send();
     });
@@ -1032,7 +1057,7 @@ export class ResourceApi {
       const ctx = NetworkContext.of(req.context);
       const v = await parentOf(req, ctx);
       const tag = checkTag((req.params as { tag: string }).tag);
-      if (!v.tags.includes(tag)) {
+      if (!(v.tags ?? []).includes(tag)) {
         await this.svc.transaction(async (tx) => {
           await tx.insertInto('tags').values({ resource_type: res, resource_id: v.id, tag }).execute();
           await bump(v.id, tx);
@@ -1057,7 +1082,7 @@ export class ResourceApi {
       const ctx = NetworkContext.of(req.context);
       const v = await parentOf(req, ctx);
       const tag = checkTag((req.params as { tag: string }).tag);
-      if (!v.tags.includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
+      if (!(v.tags ?? []).includes(tag)) throw new ApiError(404, `Tag ${tag} could not be found.`, 'TagNotFound');
       await this.svc.transaction(async (tx) => {
         await tx
           .deleteFrom('tags')

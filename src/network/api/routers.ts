@@ -18,7 +18,9 @@ import {
   type IpRange,
 } from '../../core/netaddr.ts';
 import type { NetworkService } from '../service.ts';
-import { bumpRevision, type ResourceSpec, type Tx, type View } from './resource.ts';
+import { bumpRevision, type ResourceSpec, type Tx } from './resource.ts';
+import type { GatewayInfo, PortResource, RouterResource } from './types.ts';
+import type { FixedIpRequest } from '../ipam.ts';
 import { badInput, invalidInput, toBoolean, toString, toUniqueStrings, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
@@ -312,8 +314,8 @@ async function isExternal(tx: Tx, networkId: string): Promise<boolean> {
 async function validateGateway(
   svc: NetworkService,
   ctx: NetworkContext,
-  info: View | null,
-  extIps: FixedIp[],
+  info: GatewayInfo | null | undefined,
+  extIps: FixedIpRequest[],
   router: GatewayRouter,
   tx: Tx,
 ): Promise<string | null> {
@@ -358,7 +360,7 @@ async function deleteGatewayPort(
   svc: NetworkService,
   ctx: NetworkContext,
   routerId: string,
-  gw: View,
+  gw: PortResource,
   tx: Transaction<NetworkDb>,
 ) {
   if (await floatingIpsOfRouter(tx, routerId)) {
@@ -376,11 +378,11 @@ async function setGateway(
   svc: NetworkService,
   ctx: NetworkContext,
   router: GatewayRouter,
-  info: View | null,
+  info: GatewayInfo | null | undefined,
   tx: Transaction<NetworkDb>,
 ): Promise<{ gw_port_id: string | null; enable_snat: boolean }> {
   const enableSnat = info && info.enable_snat !== undefined ? !!info.enable_snat : true;
-  const extIps: FixedIp[] = info?.external_fixed_ips ?? [];
+  const extIps = info?.external_fixed_ips ?? [];
   await lockRow(tx, 'routers', router.id);
   const current = await tx.selectFrom('routers').select('gw_port_id').where('id', '=', router.id).executeTakeFirst();
   if (current) router = { ...router, gw_port_id: current.gw_port_id };
@@ -477,9 +479,9 @@ function parseInterfaceInfo(body: unknown, forRemoval: boolean): { port_id?: str
 }
 
 /** _validate_port_in_range_or_admin: a project may plug a port of another project's subnet only with a pool address. */
-function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: SubnetRow[], port: View) {
+function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: SubnetRow[], port: PortResource) {
   if (svc.isAdmin(ctx)) return;
-  for (const f of port.fixed_ips as FixedIp[]) {
+  for (const f of port.fixed_ips) {
     const s = subnets.find((x) => x.id === f.subnet_id);
     if (!s) continue;
     const pools = s.allocation_pools
@@ -499,7 +501,7 @@ function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: Sub
 export async function addInterface(
   svc: NetworkService,
   ctx: NetworkContext,
-  router: View,
+  router: RouterResource,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
@@ -655,7 +657,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 export async function removeInterface(
   svc: NetworkService,
   ctx: NetworkContext,
-  router: View,
+  router: RouterResource,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
@@ -719,7 +721,7 @@ export async function removeInterface(
 
 // ---- the resource ------------------------------------------------------------------------------
 
-export function routersSpec(svc: NetworkService): ResourceSpec {
+export function routersSpec(svc: NetworkService): ResourceSpec<RouterResource> & { plural: 'routers' } {
   return {
     singular: 'router',
     plural: 'routers',
@@ -758,12 +760,13 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
       }
       const ips = await fixedIpsOf(tx, gwIds);
       for (const v of views) {
-        const net = v.gw_port_id ? nets.get(v.gw_port_id) : undefined;
+        const gw = v.gw_port_id;
+        const net = gw ? nets.get(gw) : undefined;
         v.external_gateway_info = net
           ? {
               network_id: net,
               enable_snat: v.enable_snat,
-              external_fixed_ips: (ips.get(v.gw_port_id) ?? []).map((f) => ({
+              external_fixed_ips: (ips.get(gw ?? '') ?? []).map((f) => ({
                 subnet_id: f.subnet_id,
                 ip_address: f.ip_address,
               })),
@@ -796,12 +799,9 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
     async beforeUpdate(existing, changes, ctx, tx) {
       checkNotHa(changes);
       if ('external_gateway_info' in changes) {
-        Object.assign(
-          changes,
-          await setGateway(svc, ctx, existing as View & GatewayRouter, changes.external_gateway_info, tx),
-        );
+        Object.assign(changes, await setGateway(svc, ctx, existing, changes.external_gateway_info, tx));
       }
-      if ('routes' in changes) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
+      if (changes.routes !== undefined) await checkRoutesAgainstPorts(tx, existing.id, changes.routes);
     },
 
     async beforeDelete(existing, ctx, tx) {
@@ -828,7 +828,12 @@ export function routersSpec(svc: NetworkService): ResourceSpec {
 // ---- actions: interfaces and atomic extra routes ------------------------------------------------
 
 /** A member action's router: 404 when the caller may not see it, 403 when the action's rule refuses. */
-async function routerForAction(svc: NetworkService, ctx: NetworkContext, id: string, action: string): Promise<View> {
+async function routerForAction(
+  svc: NetworkService,
+  ctx: NetworkContext,
+  id: string,
+  action: string,
+): Promise<RouterResource> {
   const routers = svc.resource('routers');
   const router = await routers.find(ctx, id, 'get');
   routers.enforce(ctx, action, await routers.policyTarget(router, ctx));
@@ -871,7 +876,7 @@ export function routerRoutes(app: FastifyInstance, svc: NetworkService) {
     app.put(`/v2.0/routers/:id/${action}`, async (req) => {
       const ctx = NetworkContext.of(req.context);
       const router = await routerForAction(svc, ctx, (req.params as { id: string }).id, action);
-      const body = req.body as View | undefined;
+      const body = req.body as { router?: { routes?: unknown } } | undefined;
       if (!body || typeof body !== 'object' || !body.router || typeof body.router !== 'object')
         throw new ApiError(400, "Unable to find 'router' in request body", 'HTTPBadRequest');
       if (!('routes' in body.router))

@@ -17,8 +17,8 @@ import {
   type ResourceApi,
   type ResourceQuery,
   type Tx,
-  type View,
 } from './resource.ts';
+import type { PortResource, SecurityGroupResource, SecurityGroupRuleResource } from './types.ts';
 import { badInput, toBoolean, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
@@ -169,7 +169,20 @@ function protocolKey(protocol: string, ethertype: string): string {
 }
 
 /** What makes two rules the same rule (_rule_to_key). */
-function ruleKey(r: View): string {
+function ruleKey(
+  r: Pick<
+    SecurityGroupRuleResource,
+    | 'direction'
+    | 'ethertype'
+    | 'port_range_min'
+    | 'port_range_max'
+    | 'protocol'
+    | 'remote_group_id'
+    | 'remote_address_group_id'
+    | 'remote_ip_prefix'
+    | 'security_group_id'
+  >,
+): string {
   const any = (x: unknown) => (x === null || x === undefined ? '+' : String(x));
   const prefix =
     r.remote_ip_prefix === null ||
@@ -192,10 +205,10 @@ function ruleKey(r: View): string {
 }
 
 /** _validate_security_group_rule's checks that need no database; may canonicalize the rule. */
-function validateRule(rule: View) {
+function validateRule(rule: SecurityGroupRuleResource) {
   // Legacy IPv6 ICMP names and number 1 become ipv6-icmp / 58.
   if (rule.ethertype === 'IPv6') {
-    if (IPV6_ICMP_LEGACY.includes(rule.protocol)) rule.protocol = 'ipv6-icmp';
+    if (rule.protocol !== null && IPV6_ICMP_LEGACY.includes(rule.protocol)) rule.protocol = 'ipv6-icmp';
     else if (rule.protocol === '1') rule.protocol = '58';
   }
   // The whole range means no range.
@@ -446,8 +459,11 @@ const SG_BLIND_OWNERS = [
   'network:router_interface_distributed',
 ];
 
-export function defineSecurityGroups(svc: NetworkService): { groups: ResourceApi; rules: ResourceApi } {
-  let rules!: ResourceApi;
+export function defineSecurityGroups(svc: NetworkService): {
+  groups: ResourceApi<SecurityGroupResource>;
+  rules: ResourceApi<SecurityGroupRuleResource>;
+} {
+  let rules!: ResourceApi<SecurityGroupRuleResource>;
   const groups = svc.define({
     singular: 'security_group',
     plural: 'security_groups',
@@ -713,7 +729,7 @@ async function bindGroups(tx: Tx, portId: string, ids: string[], newPort = false
 }
 
 /** Ports whose membership changes matter to the agents (not DHCP or router interfaces). */
-function memberGroups(...ports: Array<View | undefined>): string[] {
+function memberGroups(...ports: Array<PortResource | undefined>): string[] {
   const out = new Set<string>();
   for (const p of ports)
     if (p && !SG_BLIND_OWNERS.includes(p.device_owner)) for (const g of p.security_groups ?? []) out.add(g);
@@ -809,9 +825,10 @@ export function extendPortsAndNetworks(svc: NetworkService) {
       }
       // The default group comes back when a port of the project changes (BEFORE_UPDATE upstream).
       await ensureDefaultGroup(svc, ctx, existing.project_id, tx);
-      if ('security_groups' in changes && !sameSet(existing.security_groups, changes.security_groups)) {
-        await checkPortGroups(tx, changes.security_groups, existing.project_id, svc.isAdmin(ctx));
-        await bindGroups(tx, existing.id, changes.security_groups);
+      const groups = changes.security_groups;
+      if (groups !== undefined && !sameSet(existing.security_groups, groups)) {
+        await checkPortGroups(tx, groups, existing.project_id, svc.isAdmin(ctx));
+        await bindGroups(tx, existing.id, groups);
       }
     },
     committed(event, view, _req, before) {

@@ -5,7 +5,8 @@ import { sql, type Selectable, type Transaction } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type Tx, type View } from './resource.ts';
+import { timestamp, type Tx } from './resource.ts';
+import type { NetworkResource } from './types.ts';
 import { invalidInput, toInt, toString, toStringOrNull, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { inChunks, isPostgres, notFound } from './core_common.ts';
@@ -231,7 +232,7 @@ export async function segmentsOf(tx: Tx, networkIds: string[]): Promise<Map<stri
 }
 
 /** ML2 extend_network_with_provider_segments: one segment as provider:*, several as `segments`. */
-export function providerView(view: View, segments: SegmentRow[]) {
+export function providerView(view: NetworkResource, segments: SegmentRow[]) {
   const seg = (s: SegmentRow) => ({
     'provider:network_type': s.network_type,
     'provider:physical_network': s.physical_network ?? null,

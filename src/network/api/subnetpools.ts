@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { json } from '../../core/db.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type Tx, type View } from './resource.ts';
+import { timestamp, type Tx } from './resource.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import {
@@ -33,7 +33,7 @@ import {
 import { visibleAddressScope } from './address_scopes.ts';
 import { toNonNegative } from './networks.ts';
 import { NetworkContext } from '../context.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { NetworkDb, SubnetPoolRow } from '../db/schema.ts';
 
 const BITS = { 4: 32, 6: 128 } as const;
 const DEFAULT_MIN = { 4: 8, 6: 64 } as const;
@@ -86,7 +86,12 @@ function readBounds(
 }
 
 /** A subnet pool the caller may see (own or shared to them); 404 otherwise. */
-export async function visibleSubnetpool(svc: NetworkService, ctx: NetworkContext, tx: Tx, id: string): Promise<View> {
+export async function visibleSubnetpool(
+  svc: NetworkService,
+  ctx: NetworkContext,
+  tx: Tx,
+  id: string,
+): Promise<SubnetPoolRow> {
   let q = tx.selectFrom('subnetpools').selectAll().where('subnetpools.id', '=', id);
   if (!svc.isAdmin(ctx)) {
     const p = projectOf(ctx);
@@ -179,7 +184,7 @@ async function checkSingleDefault(tx: Tx, version: number, exceptId?: string) {
  */
 export async function allocateFromPool(
   tx: Transaction<NetworkDb>,
-  pool: View,
+  pool: SubnetPoolRow,
   ctx: { cidr?: Cidr; prefixlen?: number; projectId: string },
 ): Promise<Cidr> {
   await lockRow(tx, 'subnetpools', pool.id);
@@ -287,7 +292,7 @@ export function defineSubnetpools(svc: NetworkService) {
         v.shared = shared.has(v.id);
         v.prefixes = (v.prefixes ?? []).map((p: string) => formatCidr(parseCidr(p)!));
         // Upstream's _make_subnetpool_dict shows the prefix lengths as strings.
-        for (const k of ['default_prefixlen', 'min_prefixlen', 'max_prefixlen']) v[k] = String(v[k]);
+        for (const k of ['default_prefixlen', 'min_prefixlen', 'max_prefixlen'] as const) v[k] = String(v[k]);
       }
     },
     async beforeCreate(values, ctx, tx) {

@@ -5,7 +5,8 @@
 import type { Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, setHidden, timestamp, type View } from './resource.ts';
+import { hidden, setHidden, timestamp } from './resource.ts';
+import type { SubnetResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuid, toUuidOrNull } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import {
@@ -49,13 +50,13 @@ import {
 import { toNonNegative, visibleNetwork } from './networks.ts';
 import { allocateFromPool, toSubnetCidr, visibleSubnetpool } from './subnetpools.ts';
 import { toIpVersion } from './address_scopes.ts';
-import type { NetworkDb } from '../db/schema.ts';
+import type { NetworkDb, SubnetPoolRow } from '../db/schema.ts';
 
 const IPV6_MODES = ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac'];
 const MAX_DNS_NAMESERVERS = 5;
 const MAX_HOST_ROUTES = 20;
 
-const isSet = (v: unknown): boolean => v !== undefined && v !== null;
+const isSet = <T>(v: T): v is NonNullable<T> => v !== undefined && v !== null;
 
 function toIpOrNull(v: unknown, n: string): string | null {
   if (v === null) return null;
@@ -146,7 +147,7 @@ const versionMismatch = (name: string, addr: string, version: number) =>
 const versionOf = (addr: string) => (parseIp(addr.split('/')[0]) ?? { version: 0 }).version;
 
 /** _validate_subnet: the checks that create and update share. `cur` is the existing subnet on update. */
-function validateSubnet(s: View, cidr: Cidr, cur?: View) {
+function validateSubnet(s: Partial<SubnetResource>, cidr: Cidr, cur?: SubnetResource) {
   const v = Number(s.ip_version);
   if (s.enable_dhcp && !(cur && cur.enable_dhcp)) {
     if ((v === 4 && cidr.prefixlen > 30) || (v === 6 && cidr.prefixlen > 126))
@@ -285,7 +286,7 @@ async function checkNetworkSubnets(
   networkId: string,
   cidr: Cidr,
   version: number,
-  pool: View | null,
+  pool: SubnetPoolRow | null,
 ) {
   if (cidr.prefixlen === 0) throw invalidInput('0 is not allowed as CIDR prefix length');
   const others = await tx
@@ -359,7 +360,7 @@ async function checkSegment(tx: Transaction<NetworkDb>, networkId: string, segme
 }
 
 /** add_auto_addrs_on_network_ports: a new SLAAC subnet gives the network's ports their EUI-64 address. */
-async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: View): Promise<string[]> {
+async function addAutoAddresses(tx: Transaction<NetworkDb>, subnet: SubnetResource): Promise<string[]> {
   const s = subnetFromRow({
     ...(subnet as SubnetRowForIpam),
     allocation_pools: JSON.stringify(subnet.allocation_pools),
@@ -560,7 +561,7 @@ export function defineSubnets(svc: NetworkService) {
         poolId = def.id;
       }
       if (!poolId && !cidr) throw badRequest('subnets', 'a subnetpool must be specified in the absence of a cidr');
-      let pool: View | null = null;
+      let pool: SubnetPoolRow | null = null;
       let gatewayDefault: bigint | null;
       if (poolId) {
         pool = await visibleSubnetpool(svc, ctx, tx, poolId);

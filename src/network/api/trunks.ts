@@ -5,7 +5,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx, View } from './resource.ts';
+import type { Tx } from './resource.ts';
+import type { PortResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuid } from './validate.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
 import { pyRepr, pyStr } from '../../core/python.ts';
@@ -44,6 +45,13 @@ function subportsError(data: unknown): string | undefined {
   return undefined;
 }
 
+/** A subport as a request gives it (subportsError checked its shape). */
+interface SubportRequest {
+  port_id: string;
+  segmentation_type?: string | null;
+  segmentation_id?: number | null;
+}
+
 interface Subport {
   port_id: string;
   segmentation_type: string;
@@ -70,7 +78,7 @@ async function subportsOf(tx: Tx, trunkIds: string[]): Promise<Map<string, Subpo
 }
 
 /** Upstream's can_be_trunked_or_untrunked: unbound ports always; bound ones if our driver wires them and may trunk bound ports. */
-function canTrunk(svc: NetworkService, port: View): boolean {
+function canTrunk(svc: NetworkService, port: PortResource): boolean {
   if (!port['binding:host_id']) return true;
   const { mechanism, server } = extrasState(svc);
   const ours =
@@ -98,8 +106,8 @@ async function validateSubports(
   svc: NetworkService,
   ctx: NetworkContext,
   tx: Tx,
-  parent: View,
-  items: Array<View>,
+  parent: PortResource,
+  items: SubportRequest[],
   trunkId?: string,
 ): Promise<Subport[]> {
   const { mechanism } = extrasState(svc);
@@ -330,12 +338,12 @@ export function extendForTrunks(svc: NetworkService) {
 export function trunkRoutes(app: FastifyInstance, svc: NetworkService) {
   const trunks = () => svc.resource('trunks');
 
-  const subportsBody = (req: FastifyRequest): Array<View> => {
+  const subportsBody = (req: FastifyRequest): SubportRequest[] => {
     const b = req.body as Record<string, unknown> | undefined;
     const items = b && typeof b === 'object' ? b.sub_ports : undefined;
     const m = subportsError(items);
     if (m) throw invalidInput(m);
-    return items as Array<View>;
+    return items as SubportRequest[];
   };
 
   const action = async (req: FastifyRequest, name: 'add_subports' | 'remove_subports') => {

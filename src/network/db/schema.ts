@@ -2,7 +2,7 @@
 // from the migrations next to this file. Booleans are integers (0/1) in both engines: read them
 // with bool() of core/db.ts. Lists and dicts a resource owns are JSON text (json() reads them).
 // Generated<T>: the column has a default, an insert may leave it out.
-import type { Generated, Kysely } from 'kysely';
+import type { Generated, Kysely, Selectable } from 'kysely';
 import type { FlavorTables } from './flavors.ts';
 
 /** 0 or 1 (see bool() and int() in core/db.ts). */
@@ -363,6 +363,12 @@ export interface NetworkDb extends FlavorTables {
 
 /** A table's name. */
 export type NetworkTableName = keyof NetworkDb & string;
+
+/** A row of a table as a select returns it. */
+export type TableRow<T extends NetworkTableName> = Selectable<NetworkDb[T]>;
+export type NetworkRow = TableRow<'networks'>;
+export type SubnetPoolRow = TableRow<'subnetpools'>;
+export type AddressScopeRow = TableRow<'address_scopes'>;
 
 /**
  * The tables as the generic layers see them when they name a table at run time (api/resource.ts
