@@ -91,8 +91,7 @@ export async function cleanupLibvirtHost(stateDir: string, log: (s: string) => v
         .catch(() => d.virsh(['undefine', '--managed-save', n]).catch(() => undefined));
     }
     if (names.length) log(`removed ${names.length} domain(s) left by the run: ${names.join(' ')}`);
-    d.started = true;
-    await d.stop();
+    await d.stop({ any: true });
   }
   // The host's network data plane too, when Stratus did not get to remove it (killed at stop).
   await cleanupHost(LIBVIRT_HOST).catch((e: Error) => log(`network cleanup: ${e.message}`));

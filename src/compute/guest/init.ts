@@ -50,11 +50,8 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmp /tmp
 exec </dev/console >/dev/console 2>&1
 say() { echo "stratus-guest: $*"; }
-fetch() {
-  printf 'GET %s HTTP/1.0\r\nHost: 169.254.169.254\r\n\r\n' "$1" | nc -w 3 169.254.169.254 80 > /tmp/http 2>/dev/null || return 1
-  head -n1 /tmp/http | grep -q ' 200 ' || return 1
-  awk 'b{print;next} /^\r?$/{b=1}' /tmp/http > "$2"
-}
+# The metadata service through /bin/curl (GUEST_TOOLS below): -f fails on anything but a 2xx.
+fetch() { curl -f "http://169.254.169.254$1" > "$2" 2>/dev/null; }
 say boot
 for m in $(cat /etc/modules); do insmod /lib/modules/$m 2>/dev/null; done
 ip link set lo up
@@ -100,7 +97,6 @@ for d in /dev/sr0 /dev/sr1 /dev/vd? /dev/sd?; do
   fi
 done
 if [ $SRC = none ]; then
-  # busybox's static wget crashes in the guest (no NSS): plain HTTP/1.0 over nc.
   for i in 1 2 3 4 5; do
     fetch /openstack/latest/meta_data.json $MD && { SRC=metadata-service; break; }
     sleep 1
@@ -139,13 +135,14 @@ export const GUEST_TOOLS: Record<string, string> = {
   sudo: `#!/bin/sh
 exec "$@"
 `,
-  // curl [-X METHOD] [-d DATA] [flags] URL: plain HTTP/1.0 over nc (busybox's static wget
+  // curl [-f] [-X METHOD] [-d DATA] [flags] URL: plain HTTP/1.0 over nc (busybox's static wget
   // crashes without NSS here); sed keeps a body without a final newline as it is.
   curl: `#!/bin/sh
-url= method= data=
+url= method= data= fail=
 while [ $# -gt 0 ]; do
   case "$1" in
     -X|--request) method=$2; shift;;
+    -f|--fail) fail=1;;
     -d|--data|--data-raw) data=$2; shift;;
     -m|--max-time|-H|--header|-o|--output|-u|--user) shift;;
     http://*) url=$1;;
@@ -161,6 +158,7 @@ host=\${hp%%:*}; port=\${hp#*:}; [ "$port" = "$hp" ] && port=80
   [ -n "$data" ] && printf 'Content-Type: application/x-www-form-urlencoded\\r\\nContent-Length: %s\\r\\n' "\${#data}"
   printf '\\r\\n%s' "$data"
 } | nc -w 5 "$host" "$port" > /tmp/curl.$$ || { rm -f /tmp/curl.$$; exit 7; }
+if [ -n "$fail" ] && ! head -n1 /tmp/curl.$$ | grep -q ' 2[0-9][0-9] '; then rm -f /tmp/curl.$$; exit 22; fi
 sed '1,/^\\r\\{0,1\\}$/d' /tmp/curl.$$
 rm -f /tmp/curl.$$
 `,

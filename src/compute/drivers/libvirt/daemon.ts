@@ -164,9 +164,12 @@ export class Libvirtd {
     }
   }
 
-  /** Stops the daemons this process started (guests keep running: libvirtd finds them again). */
-  async stop(): Promise<void> {
-    if (!this.started) return;
+  /**
+   * Stops the daemons this process started (guests keep running: libvirtd finds them again);
+   * `any: true` also those another process started (a clean-up after that process is gone).
+   */
+  async stop(o: { any?: boolean } = {}): Promise<void> {
+    if (!this.started && !o.any) return;
     for (const name of ['libvirtd', 'virtlogd']) {
       const pid = this.pid(name);
       if (!pid) continue;
