@@ -38,6 +38,8 @@ const ROUTER = uuid(10, 'c1');
 const SG = uuid(11, 'f1');
 const G1 = `lbg1-${tag}`;
 const G2 = `lbg2-${tag}`;
+const G3 = `lbg3-${tag}`;
+const VM3 = uuid(12, 'a8');
 const SECRET = 'shared-secret';
 
 const device = (port: string, ip: string, mac: string, extra: Partial<DeviceDetails> = {}): DeviceDetails => ({
@@ -174,6 +176,7 @@ describe('linuxbridge data plane', { skip }, () => {
     } finally {
       await deleteNamespace(G1);
       await deleteNamespace(G2);
+      await deleteNamespace(G3);
       await cleanupHost(HOST);
       nova?.close();
       fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
@@ -368,6 +371,51 @@ describe('linuxbridge data plane', { skip }, () => {
     assert.match(await run(['tc', '-n', hns, 'qdisc', 'show', 'dev', tapName(VM1)]), /tbf .*rate 1Mbit/);
     await driver.plugPort(vm1);
     assert.doesNotMatch(await run(['tc', '-n', hns, 'qdisc', 'show', 'dev', tapName(VM1)]), /tbf/);
+  });
+
+  it("hands a deleted port's address to the next port that gets it (the old lease released)", async () => {
+    // Guest 2's port goes and a new port (another MAC) gets its address, as when tempest's next
+    // server lands on the address of the one it just deleted: dnsmasq would refuse the address
+    // while the old MAC's lease lasts (a day) unless the agent releases it (upstream: dhcp_release).
+    const vm3 = device(VM3, '10.91.0.11', 'fa:16:3e:00:00:12');
+    await deleteNamespace(G2);
+    await driver.unplugPort(VM2);
+    await driver.syncDhcp({ ...dhcpNet(), ports: [view(dhcpDev), view(vm1), view(vm3)] });
+    assert.equal(await driver.plugPort(vm3), false);
+    await driver.updateSecurityGroups({
+      security_groups: { [SG]: [rule('egress'), rule('ingress', { protocol: 'icmp' })] },
+      devices: { [VM1]: vm1, [VM3]: vm3, [DHCP_PORT]: dhcpDev },
+      member_ips: { [SG]: ['10.91.0.10', '10.91.0.11'] },
+    });
+    await guest(G3, vm3);
+    await waitFor('the new tap wired', () => wiredLater.includes(VM3));
+    const out = path.join(tmp, `${G3}.lease`);
+    const script = path.join(tmp, 'udhcpc.sh');
+    const got = await run(
+      [
+        'env',
+        `LEASE_OUT=${out}`,
+        'ip',
+        'netns',
+        'exec',
+        G3,
+        'busybox',
+        'udhcpc',
+        '-i',
+        'eth0',
+        '-n',
+        '-q',
+        '-t',
+        '5',
+        '-T',
+        '1',
+        '-s',
+        script,
+      ],
+      { allowFail: true },
+    );
+    assert.ok(fs.existsSync(out), `no lease for the new port's MAC: ${got}`);
+    assert.match(fs.readFileSync(out, 'utf8'), /ip=10\.91\.0\.11 /);
   });
 
   it('reconciles: what the server no longer wants goes', async () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { AREAS, packagesFor, resolveSelection, type Selection } from './areas.ts';
 import { addToPassingList, includeListFor, judgeRegression, readPassingList } from './passing.ts';
 import { buildReport, perTestEntries, writeReport } from './report.ts';
+import { selectSinceBaseline } from './select.ts';
 import {
   DEVSTACK_SECURITY_COMPLIANCE,
   fetchCatalog,
@@ -68,6 +69,12 @@ Options:
   --driver NAME        the compute driver of the Stratus started here: fake (default) or libvirt
                        (real guests under QEMU, with the linuxbridge data plane; tempest SSHes
                        into them: [validation] run_validation; needs root)
+  --changed-since-baseline  in --regression mode, run only the kept tests that what changed since
+                       the commit in conformance/ci-baseline can break (conformance/lib/select.ts:
+                       a change in src/core or identity runs them all); CI uses it
+  --retry-failed       in --regression mode, run the kept tests that failed once more (same cloud);
+                       one that passes then is reported as FLAKY, not as a regression (for the
+                       real-guest list, whose timings depend on a TCG guest on a shared host)
   --verbose            show tempest's whole output (always in conformance/work/tempest/run.log)
 `;
 
@@ -87,6 +94,8 @@ interface Args {
   passing: string;
   dataplane?: string;
   driver?: string;
+  retryFailed: boolean;
+  changedSinceBaseline: boolean;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
@@ -101,6 +110,8 @@ function parseArgs(argv: string[]): Args | 'help' {
     overrides: {},
     verbose: false,
     passing: DEFAULT_PASSING,
+    retryFailed: false,
+    changedSinceBaseline: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -156,6 +167,12 @@ function parseArgs(argv: string[]): Args | 'help' {
       case 'verbose':
         a.verbose = true;
         break;
+      case 'retry-failed':
+        a.retryFailed = true;
+        break;
+      case 'changed-since-baseline':
+        a.changedSinceBaseline = true;
+        break;
       case 'dataplane':
         a.dataplane = val();
         break;
@@ -173,6 +190,8 @@ function parseArgs(argv: string[]): Args | 'help' {
   if (!a.regression && !a.selections.length) return 'help';
   if (a.regression && a.selections.length)
     throw new Error('--regression runs conformance/passing.txt; give no area with it');
+  if ((a.retryFailed || a.changedSinceBaseline) && !a.regression)
+    throw new Error('--retry-failed and --changed-since-baseline go with --regression');
   return a;
 }
 
@@ -191,6 +210,19 @@ function combine(sel: Selection[]): Selection {
   };
 }
 
+/**
+ * What tempest logged as the guests' console output (scenario tests log it when SSH fails), so a
+ * failure on a CI machine whose work directory is gone can still be read.
+ */
+function printConsoleOutputs(tempestLog: string) {
+  const blocks = tempestLog.split(/\n(?=\d{4}-\d\d-\d\d )/).filter((b) => b.includes('Console output for'));
+  for (const b of blocks.slice(-4)) {
+    const lines = b.split('\n');
+    log(`${lines[0]!.slice(0, 200)}`);
+    for (const l of lines.slice(1).slice(-40)) process.stdout.write(`    | ${l}\n`);
+  }
+}
+
 /** The closing `N passed, M failed` of a regression run: printed last, after the cloud is stopped. */
 let closingLine: string | undefined;
 
@@ -205,6 +237,15 @@ async function run(a: Args): Promise<number> {
       log(`${path.relative(REPO, a.passing)} lists no test: nothing to check`);
       closingLine = '0 passed, 0 failed';
       return 0;
+    }
+    if (a.changedSinceBaseline) {
+      const sel = selectSinceBaseline(REPO, path.join(CONFORMANCE, 'ci-baseline'), a.passing, kept);
+      log(`${sel.all ? 'every kept test' : `${sel.ids.length} of ${kept.length} kept tests`}: ${sel.reason}`);
+      kept = sel.ids;
+      if (!kept.length) {
+        closingLine = '0 passed, 0 failed';
+        return 0;
+      }
     }
     selection = { label: 'regression', regex: '', packages: packagesFor(kept.join('\n')) };
   } else {
@@ -339,6 +380,30 @@ async function run(a: Args): Promise<number> {
     const tempestLog = path.join(ws, 'logs', 'tempest.log');
     const logs = fs.existsSync(tempestLog) ? requestLinesByCaller(fs.readFileSync(tempestLog, 'utf8')) : undefined;
     const regression = a.regression ? judgeRegression(kept, perTestEntries(results, listed, logs).tests) : undefined;
+    if (regression?.failed.length && fs.existsSync(tempestLog))
+      printConsoleOutputs(fs.readFileSync(tempestLog, 'utf8'));
+    const flaky: Array<{ id: string; why: string }> = [];
+    if (regression?.failed.length && a.retryFailed) {
+      const again = regression.failed.map((f) => f.id);
+      log(`running the ${again.length} failed test(s) once more`);
+      const retryList = path.join(ws, 'retry-include.txt');
+      fs.writeFileSync(retryList, includeListFor(again));
+      await runTempest(ws, {
+        includeList: retryList,
+        concurrency: 1,
+        logFile: path.join(ws, 'retry.log'),
+        verbose: a.verbose,
+        signal: stopTempest.signal,
+      });
+      const retried = collectResults(parseSubunit(lastRunSubunit(ws)));
+      const second = judgeRegression(again, perTestEntries(retried, again, undefined).tests);
+      for (const id of second.passed) {
+        const first = regression.failed.find((f) => f.id === id)!;
+        flaky.push(first);
+        regression.passed.push(id);
+      }
+      regression.failed = regression.failed.filter((f) => !second.passed.includes(f.id));
+    }
     const report = buildReport(
       {
         label: selection.label,
@@ -369,6 +434,7 @@ async function run(a: Args): Promise<number> {
       );
     }
     if (regression) {
+      for (const f of flaky) log(`FLAKY (passed when run again) ${f.id}: first ${f.why}`);
       for (const f of regression.failed) log(`REGRESSION ${f.id}: ${f.why}`);
       closingLine = `${regression.passed.length} passed, ${regression.failed.length} failed`;
       return regression.failed.length ? 1 : 0;

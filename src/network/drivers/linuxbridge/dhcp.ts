@@ -10,7 +10,7 @@
 // (the addresses come from the router's advertisements: router.ts's radvd).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureNamespace, processAlive, startDaemon } from '../../../core/hostns.ts';
+import { ensureNamespace, processAlive, run, startDaemon } from '../../../core/hostns.ts';
 import type { PortView } from '../../views.ts';
 import type { DhcpNetwork } from '../dataplane.ts';
 import { dhcpNamespace, ensureVeth, ip, netmask, prefixLen, setAddresses, tapName } from './ip.ts';
@@ -112,6 +112,57 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
   return { hosts: `${hosts.join('\n')}\n`, opts: `${opts.join('\n')}\n`, args };
 }
 
+/**
+ * Releases the leases dnsmasq holds for addresses no port of the network has any more with that
+ * MAC, as upstream's DHCP agent does (`dhcp_release`): dnsmasq refuses a host's configured address
+ * while another MAC's lease on it lasts, so the next port given a deleted port's address (tempest's
+ * next server on a shared network) would get no answer for a day.
+ */
+async function releaseUnusedLeases(ns: string, iface: string, leaseFile: string, hosts: string): Promise<void> {
+  let text: string;
+  try {
+    text = fs.readFileSync(leaseFile, 'utf8');
+  } catch {
+    return;
+  }
+  const wanted = new Set<string>();
+  for (const line of hosts.split('\n')) {
+    const f = line.split(',');
+    if (f.length >= 3) wanted.add(`${f[0]!.toLowerCase()} ${f[f.length - 1]!.replace(/^\[|\]$/g, '')}`);
+  }
+  const wantedIps = new Set([...wanted].map((w) => w.split(' ')[1]));
+  let serverDuid = '';
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === 'duid') {
+      serverDuid = f[1] ?? '';
+      continue;
+    }
+    if (f.length < 5) continue;
+    const [, macOrIaid, addr, , clientId] = f as [string, string, string, string, string];
+    if (!addr.includes(':')) {
+      if (wanted.has(`${macOrIaid.toLowerCase()} ${addr}`)) continue;
+      const cmd = ['dhcp_release', iface, addr, macOrIaid, ...(clientId !== '*' ? [clientId] : [])];
+      await run(cmd, { ns, allowFail: true });
+    } else if (!wantedIps.has(addr) && serverDuid) {
+      const cmd = [
+        'dhcp_release6',
+        '--iface',
+        iface,
+        '--ip',
+        addr,
+        '--client-id',
+        clientId,
+        '--server-id',
+        serverDuid,
+        '--iaid',
+        macOrIaid,
+      ];
+      await run(cmd, { ns, allowFail: true });
+    }
+  }
+}
+
 export class DhcpServer {
   constructor(
     private hostNs: string | undefined,
@@ -165,12 +216,13 @@ export class DhcpServer {
     // hosts file with `set:` tags (measured here): with tags, a change restarts it instead.
     if (alive && before === args && !cfg.hosts.includes(',set:')) {
       process.kill(pid, 'SIGHUP');
-      return;
-    }
-    if (alive) await this.kill(net.id);
-    fs.writeFileSync(argsFile, args);
-    if (cfg.args.some((a) => a.startsWith('--dhcp-range')))
+    } else {
+      if (alive) await this.kill(net.id);
+      fs.writeFileSync(argsFile, args);
+      if (!cfg.args.some((a) => a.startsWith('--dhcp-range'))) return;
       await startDaemon(ns, ['dnsmasq', ...cfg.args], path.join(dir, 'stderr'));
+    }
+    await releaseUnusedLeases(ns, iface, path.join(dir, 'leases'), cfg.hosts);
   }
 
   private async kill(networkId: string) {
