@@ -217,8 +217,8 @@ export class ComputeClients {
     return r.body;
   }
 
-  /** A snapshot's data: formats set (the image service needs them before data), then the bytes. */
-  async uploadImage(id: string, data: Uint8Array, diskFormat: string, containerFormat: string) {
+  /** A snapshot's data: formats set (the image service needs them before data), then the bytes (or a file's, streamed). */
+  async uploadImage(id: string, data: Uint8Array | { file: string }, diskFormat: string, containerFormat: string) {
     const patch = [
       { op: 'replace', path: '/disk_format', value: diskFormat },
       { op: 'replace', path: '/container_format', value: containerFormat },

@@ -22,14 +22,10 @@ import { netproxyHandlers, startNetproxyPeriodics } from './netproxy.ts';
 import { forgetMoves, moveHandlers, startMovePeriodics } from './moves.ts';
 import { InstanceEvents, eventHandlers, virtApi } from './events.ts';
 import {
-  completeBuildVolumes,
-  connectBuildVolumes,
   disconnectVolumes,
-  prepareBuildVolumes,
-  releasePreparedVolumes,
   reimageBootVolume,
   releaseServerVolumes,
-  replugVolumes,
+  spawnWithVolumes,
   volumeHandlers,
 } from './volumes.ts';
 
@@ -379,21 +375,8 @@ export class ComputeAgent {
         const aborted = (e: Error) => {
           throw new VirtError(`Build of instance ${inst.uuid} aborted: ${e.message}`, false);
         };
-        if (this.driver.spawnsWithVolumes) {
-          // Real guests get their volumes in their definition, a root volume to boot from.
-          const volumes = await prepareBuildVolumes(this, inst).catch(aborted);
-          try {
-            await this.driver.spawn(inst, image, inst.network_info, volumes);
-          } catch (e) {
-            await releasePreparedVolumes(this, volumes);
-            throw e;
-          }
-          await completeBuildVolumes(this, volumes).catch(aborted);
-        } else {
-          await this.driver.spawn(inst, image, inst.network_info);
-          // The mapped volumes, made by the volume service for this server or brought (boot from volume).
-          await connectBuildVolumes(this, inst).catch(aborted);
-        }
+        // The mapped volumes, made by the volume service for this server or brought (boot from volume).
+        await spawnWithVolumes(this, inst, image, { volumes: 'connect', volumeError: aborted });
       });
     } catch (e) {
       const reschedule = e instanceof VirtError ? e.reschedule : false;
@@ -511,8 +494,7 @@ export class ComputeAgent {
           await reimageBootVolume(this, inst, image.id);
         }
         await this.store.update(uuid, { task_state: 'rebuild_spawning' });
-        await this.driver.spawn(inst, image, inst.network_info);
-        await replugVolumes(this, inst);
+        await spawnWithVolumes(this, inst, image, { volumes: 'connected' });
         if (wasStopped) await this.driver.powerOff(inst);
       });
     } catch (e) {

@@ -3,7 +3,7 @@
 // an evacuation), spread into the agent's RPC map by `...moveHandlers(agent)`; and the periodic
 // tasks of moves: auto-confirm of resizes after `resizeConfirmWindow` (Nova's
 // _poll_unconfirmed_resizes), and at start the clean-up of guests evacuated away from this host.
-import { disconnectVolumes, reconnectVolumes } from './volumes.ts';
+import { disconnectVolumes, reconnectVolumes, spawnWithVolumes } from './volumes.ts';
 import type { ComputeAgent } from './compute.ts';
 import type { RpcHandlers } from '../../core/rpc.ts';
 import { computeRpc, type AgentResult, type ComputeMoveRpc, type LiveMigrationRef, type MoveRef } from '../rpcapi.ts';
@@ -262,8 +262,7 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         const here: Instance = { ...x.inst, host: agent.host, node: agent.host };
         const image = x.inst.image_ref ? await clients.getImage(x.inst.image_ref).catch(() => null) : null;
         try {
-          await agent.driver.spawn(here, image, x.inst.network_info);
-          await reconnectVolumes(agent, here);
+          await spawnWithVolumes(agent, here, image, { volumes: 'reconnect' });
           if (wasStopped) await agent.driver.powerOff(here);
         } catch (e) {
           await migrations.update(x.m.id, { status: 'failed' });

@@ -5,12 +5,13 @@
 // ones). The API sets the task state and records the action; here each step moves the task
 // state on only from the one expected (a server deleted meanwhile stops the work), records the
 // action's event, and sends the versioned notifications.
+import fs from 'node:fs';
 import { now } from '../../core/db.ts';
 import { PowerState, VmState, newRequestId, type Instance } from '../instances.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
-import { connectBuildVolumes, offloadVolumes } from './volumes.ts';
+import { offloadVolumes, spawnWithVolumes } from './volumes.ts';
 import type { ComputeAgent } from './compute.ts';
 import type { RpcHandlers } from '../../core/rpc.ts';
 import type { AgentResult, ComputeGuestRpc, GuestCallResult } from '../rpcapi.ts';
@@ -53,8 +54,12 @@ export function guestHandlers(agent: ComputeAgent): RpcHandlers<ComputeGuestRpc>
     if (!d.snapshot) throw new VirtError('Snapshots are not supported by this virt driver.', false);
     await step(inst.uuid, [states.from], { task_state: states.pending });
     const image = await d.snapshot(inst);
-    await step(inst.uuid, [states.pending], { task_state: states.uploading });
-    await clients.uploadImage(imageId, image.data, image.diskFormat, image.containerFormat);
+    try {
+      await step(inst.uuid, [states.pending], { task_state: states.uploading });
+      await clients.uploadImage(imageId, image.data, image.diskFormat, image.containerFormat);
+    } finally {
+      if (!(image.data instanceof Uint8Array)) fs.rmSync(image.data.file, { force: true });
+    }
   };
 
   /** Nova's _rotate_backups: the backups of this type beyond `rotation`, oldest first, deleted. */
@@ -218,8 +223,8 @@ export function guestHandlers(agent: ComputeAgent): RpcHandlers<ComputeGuestRpc>
     try {
       await store.event(a.uuid, a.request_id, 'compute_unshelve_instance', agent.host, async () => {
         await step(a.uuid, ['unshelving', 'spawning'], { task_state: 'spawning' });
-        await driver().spawn({ ...inst, image_ref: a.image?.id ?? inst.image_ref }, a.image, inst.network_info);
-        await connectBuildVolumes(agent, { ...inst, host: agent.host, node: agent.host });
+        const here = { ...inst, host: agent.host, node: agent.host, image_ref: a.image?.id ?? inst.image_ref };
+        await spawnWithVolumes(agent, here, a.image, { volumes: 'connect' });
       });
     } catch (e) {
       await driver()
@@ -495,7 +500,8 @@ export function guestHandlers(agent: ComputeAgent): RpcHandlers<ComputeGuestRpc>
     backup_instance: background('backup', snapshot),
     shelve_instance: background('shelve', shelve),
     shelve_offload_instance: background('shelve offload', (a) =>
-      offload(a.uuid, a.request_id, ['shelving_offloading']).catch((e) => offloadFailed(a.uuid, e)),
+      // 'shelving': a volume-backed server's shelve comes here straight from the API, as in Nova.
+      offload(a.uuid, a.request_id, ['shelving', 'shelving_offloading']).catch((e) => offloadFailed(a.uuid, e)),
     ),
     unshelve_instance: unshelve,
     start_shelved_instance: background('unshelve', unshelveOnHost),

@@ -17,7 +17,7 @@ import { LinearFlow } from '../../core/flow.ts';
 import type { ComputeVolumeRpc, InstanceRef } from '../rpcapi.ts';
 import type { Instance } from '../instances.ts';
 import { BlockDeviceStore, type BlockDevice } from '../block_devices.ts';
-import type { BuildVolume, VolumeConnectionInfo } from '../drivers/virt.ts';
+import type { BuildVolume, ImageMeta, VolumeConnectionInfo } from '../drivers/virt.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
   VolumeError,
@@ -211,7 +211,7 @@ async function swapVolume(agent: ComputeAgent, a: SwapVolumeRequest): Promise<nu
  * volume, once the volume service made it, connected to this host and the guest, boot volume
  * first. Throws on the first failure (the build fails; the server's delete gives the volumes back).
  */
-export async function connectBuildVolumes(agent: ComputeAgent, inst: Instance) {
+async function connectBuildVolumes(agent: ComputeAgent, inst: Instance) {
   const bdms = blockDevices(agent);
   for (const bdm of await bdms.ofInstance(inst.uuid)) {
     if (bdm.destination_type !== 'volume' || !bdm.volume_id) continue;
@@ -237,7 +237,7 @@ export interface PreparedVolume extends BuildVolume {
  * drivers that put them in the guest's definition): each waits until available, gets this
  * host's connector; on a failure the attachments made so far are given back.
  */
-export async function prepareBuildVolumes(agent: ComputeAgent, inst: Instance): Promise<PreparedVolume[]> {
+async function prepareBuildVolumes(agent: ComputeAgent, inst: Instance): Promise<PreparedVolume[]> {
   const client = agent.clients.blockStorage;
   const bdms = blockDevices(agent);
   const done: PreparedVolume[] = [];
@@ -257,18 +257,70 @@ export async function prepareBuildVolumes(agent: ComputeAgent, inst: Instance): 
 }
 
 /** The prepared volumes' attachments completed, once the guest runs with them. */
-export async function completeBuildVolumes(agent: ComputeAgent, volumes: PreparedVolume[]) {
+async function completeBuildVolumes(agent: ComputeAgent, volumes: PreparedVolume[]) {
   for (const v of volumes) await completeAttachment(agent.clients.blockStorage, v.attachmentId);
 }
 
 /** A failed build's prepared volumes given back (another host makes its own attachments). */
-export async function releasePreparedVolumes(agent: ComputeAgent, volumes: PreparedVolume[]) {
+async function releasePreparedVolumes(agent: ComputeAgent, volumes: PreparedVolume[]) {
   for (const v of volumes) {
     await deleteAttachment(agent.clients.blockStorage, v.attachmentId).catch(() => undefined);
     await blockDevices(agent)
       .update(v.bdm.id, { attachment_id: null, connection_info: null })
       .catch(() => undefined);
   }
+}
+
+/**
+ * Spawns a guest with the server's mapped volumes, the one way builds, unshelves and rebuilds
+ * take. A driver that takes them at spawn (libvirt: in the definition, so a root volume boots)
+ * gets them connected to this host first and the attachments are completed once it runs; the
+ * others attach them after the spawn. `connect`: attachments to make or to give this host's
+ * connector (a build, an unshelve); `connected`: the ones the server has, as they are (a rebuild);
+ * `reconnect`: the ones another host had, reserved anew for this one (an evacuation).
+ * `volumeError` wraps a failure of the volume steps (a build's "aborted").
+ */
+export async function spawnWithVolumes(
+  agent: ComputeAgent,
+  inst: Instance,
+  image: ImageMeta | null,
+  o: { volumes: 'connect' | 'connected' | 'reconnect'; volumeError?: (e: Error) => never },
+) {
+  const wrap =
+    o.volumeError ??
+    ((e: Error) => {
+      throw e;
+    });
+  const driver = agent.driver;
+  if (o.volumes === 'connected') {
+    if (driver.spawnsWithVolumes)
+      return driver.spawn(inst, image, inst.network_info, await connectedVolumes(agent, inst));
+    await driver.spawn(inst, image, inst.network_info);
+    return replugVolumes(agent, inst);
+  }
+  if (!driver.spawnsWithVolumes) {
+    await driver.spawn(inst, image, inst.network_info);
+    if (o.volumes === 'reconnect') return reconnectVolumes(agent, inst);
+    return connectBuildVolumes(agent, inst).catch(wrap);
+  }
+  if (o.volumes === 'reconnect')
+    for (const bdm of await blockDevices(agent).ofInstance(inst.uuid))
+      if (bdm.destination_type === 'volume' && bdm.volume_id && bdm.attachment_id) await reReserve(agent, bdm);
+  const volumes = await prepareBuildVolumes(agent, inst).catch(wrap);
+  try {
+    await driver.spawn(inst, image, inst.network_info, volumes);
+  } catch (e) {
+    await releasePreparedVolumes(agent, volumes);
+    throw e;
+  }
+  await completeBuildVolumes(agent, volumes).catch(wrap);
+}
+
+/** The volumes a guest made anew keeps (a rebuild): its mappings' connections as they are. */
+async function connectedVolumes(agent: ComputeAgent, inst: Instance): Promise<BuildVolume[]> {
+  return (await blockDevices(agent).ofInstance(inst.uuid))
+    .filter((b) => b.destination_type === 'volume' && b.device_name && b.connection_info)
+    .map((b) => ({ connectionInfo: b.connection_info!, mountpoint: b.device_name! }));
 }
 
 /** A server's volumes disconnected from its guest (before the guest is destroyed for good). */
@@ -324,7 +376,7 @@ export async function reconnectVolumes(agent: ComputeAgent, inst: Instance) {
 }
 
 /** The server's volumes plugged into its guest again after the guest was made anew (rebuild). */
-export async function replugVolumes(agent: ComputeAgent, inst: Instance) {
+async function replugVolumes(agent: ComputeAgent, inst: Instance) {
   if (!agent.driver.attachVolume) return;
   for (const bdm of await blockDevices(agent).ofInstance(inst.uuid)) {
     if (bdm.destination_type !== 'volume' || !bdm.device_name || !bdm.connection_info) continue;

@@ -316,6 +316,11 @@ export function guestActions(svc: ComputeService) {
       system_metadata: { ...inst.system_metadata, image_base_image_ref: inst.image_ref },
     });
     await record(req, inst, 'shelve');
+    if (await isVolumeBacked(new BlockDeviceStore(svc.db), inst.uuid)) {
+      // Nova's API: a volume-backed server is offloaded at once, without an image (its root is the volume).
+      computeRpc(svc.ctx.bus).cast(inst.host).shelve_offload_instance({ uuid: inst.uuid, request_id: req.id });
+      return reply.code(202).send();
+    }
     let image: { id: string };
     try {
       image = await createImageRecord(req, inst, `${inst.display_name}-shelved`, 'snapshot', {});

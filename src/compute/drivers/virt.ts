@@ -215,7 +215,8 @@ export interface LiveMigrationJob {
 
 /** A snapshot of a guest's disk, as the driver hands it to the agent for the image service. */
 export interface GuestImage {
-  data: Uint8Array;
+  /** The image's bytes, or a file holding them (streamed to the image service, then removed by the caller). */
+  data: Uint8Array | { file: string };
   diskFormat: string;
   containerFormat: string;
 }

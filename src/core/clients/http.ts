@@ -2,8 +2,12 @@
 // http/https with keep-alive agents, the answer read whole. The global fetch() (undici with web
 // streams) costs a few milliseconds of CPU per round trip more than this, and a server build
 // makes several such calls in a row on its critical path.
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+
+/** A request body: bytes, text, or a file streamed from disk (a guest's disk is never read into memory). */
+export type RequestBody = Uint8Array | string | { file: string };
 
 export interface HttpAnswer {
   status: number;
@@ -21,13 +25,19 @@ function once(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: Uint8Array | string | undefined,
+  body: RequestBody | undefined,
   timeoutMs: number,
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     const h: Record<string, string | number> = { ...headers };
-    if (body !== undefined) h['Content-Length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (body !== undefined)
+      h['Content-Length'] =
+        typeof body === 'string'
+          ? Buffer.byteLength(body)
+          : body instanceof Uint8Array
+            ? body.byteLength
+            : fs.statSync(body.file).size;
     const req = mod.request(url, { method, headers: h, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -42,7 +52,12 @@ function once(
     );
     req.on('close', () => clearTimeout(timer));
     req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
-    req.end(body);
+    if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) req.end(body);
+    else {
+      const file = fs.createReadStream(body.file);
+      file.on('error', (err) => req.destroy(err));
+      file.pipe(req);
+    }
   });
 }
 
@@ -53,7 +68,7 @@ function once(
  */
 export async function httpRequest(
   url: string,
-  o: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string; timeoutMs?: number } = {},
+  o: { method?: string; headers?: Record<string, string>; body?: RequestBody; timeoutMs?: number } = {},
 ): Promise<HttpAnswer> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`unsupported URL ${url}`);

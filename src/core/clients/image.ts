@@ -32,7 +32,7 @@ export class ImageClient extends RestClient {
       'Content-Type': 'application/openstack-images-v2.1-json-patch',
     });
   }
-  uploadData(id: string, data: Uint8Array): Promise<RestAnswer> {
+  uploadData(id: string, data: Uint8Array | { file: string }): Promise<RestAnswer> {
     return this.raw('PUT', `/v2/images/${seg(id)}/file`, data, { 'Content-Type': 'application/octet-stream' });
   }
   /** Shares an image with a project (POST /v2/images/{id}/members). */

@@ -3,7 +3,7 @@
 // own token is given (Nova checks networks and images with the user's token), and the
 // microversion the client class pins.
 import { ApiError } from '../errors.ts';
-import { httpRequest } from './http.ts';
+import { httpRequest, type RequestBody } from './http.ts';
 import type { ServiceSession } from './session.ts';
 
 export interface RestAnswer<T = unknown> {
@@ -50,7 +50,7 @@ export class RestClient {
   async raw<T = unknown>(
     method: string,
     path: string,
-    body: Uint8Array | string,
+    body: RequestBody,
     headers: Record<string, string>,
     o: CallOptions = {},
   ): Promise<RestAnswer<T>> {
@@ -83,7 +83,7 @@ export class RestClient {
     method: string,
     path: string,
     headers: Record<string, string>,
-    body: Uint8Array | string | undefined,
+    body: RequestBody | undefined,
     o: CallOptions,
   ): Promise<RestAnswer<T>> {
     const base = await this.baseUrl(o.iface);

@@ -760,10 +760,13 @@ export class LibvirtDriver implements VirtDriver {
     if (running) await this.daemon.virsh(['suspend', instance.uuid]);
     try {
       await this.qemuImg(['convert', '-U', '-O', 'qcow2', path.join(this.dir(instance), 'disk'), out]);
-      return { data: fs.readFileSync(out), diskFormat: 'qcow2', containerFormat: 'bare' };
+      // The caller streams the file to the image service and removes it.
+      return { data: { file: out }, diskFormat: 'qcow2', containerFormat: 'bare' };
+    } catch (e) {
+      fs.rmSync(out, { force: true });
+      throw e;
     } finally {
       if (running) await this.daemon.virsh(['resume', instance.uuid]).catch(() => undefined);
-      fs.rmSync(out, { force: true });
     }
   }
 
