@@ -3,7 +3,7 @@
 // an evacuation), spread into the agent's RPC map by `...moveHandlers(agent)`; and the periodic
 // tasks of moves: auto-confirm of resizes after `resizeConfirmWindow` (Nova's
 // _poll_unconfirmed_resizes), and at start the clean-up of guests evacuated away from this host.
-import { disconnectVolumes, reconnectVolumes, spawnWithVolumes } from './volumes.ts';
+import { disconnectVolumes, reconnectVolumes, spawnWithVolumes, withVolumesOnHost } from './volumes.ts';
 import type { ComputeAgent } from './compute.ts';
 import type { RpcHandlers } from '../../core/rpc.ts';
 import { computeRpc, type AgentResult, type ComputeMoveRpc, type LiveMigrationRef, type MoveRef } from '../rpcapi.ts';
@@ -86,8 +86,12 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         notify('resize_finish.start', { ...x.inst, task_state: 'resize_finish' });
         await bindPorts(x.inst, agent.host);
         const moved: Instance = { ...x.inst, flavor, host: agent.host, node: agent.host };
-        await agent.driver.finishMigration!(moved, powerOn);
-        await reconnectVolumes(agent, moved);
+        if (agent.driver.spawnsWithVolumes)
+          await withVolumesOnHost(agent, moved, 'reconnect', (v) => agent.driver.finishMigration!(moved, powerOn, v));
+        else {
+          await agent.driver.finishMigration!(moved, powerOn);
+          await reconnectVolumes(agent, moved);
+        }
         const zone = await hostZone(agent, agent.host);
         // The migration first, as Nova saves it: who sees VERIFY_RESIZE sees it finished.
         await migrations.update(x.m.id, { status: 'finished' });

@@ -303,12 +303,36 @@ export async function spawnWithVolumes(
     if (o.volumes === 'reconnect') return reconnectVolumes(agent, inst);
     return connectBuildVolumes(agent, inst).catch(wrap);
   }
-  if (o.volumes === 'reconnect')
+  await withVolumesOnHost(
+    agent,
+    inst,
+    o.volumes,
+    (volumes) => driver.spawn(inst, image, inst.network_info, volumes),
+    wrap,
+  );
+}
+
+/**
+ * For drivers that define a guest with its volumes (Nova's block_device_info to spawn and
+ * finish_migration): the server's volumes connected to this host (`connect`: the attachments it
+ * has or needs; `reconnect`: another host's, reserved anew for this one), `define` run with
+ * them, then the attachments completed; given back if `define` fails.
+ */
+export async function withVolumesOnHost(
+  agent: ComputeAgent,
+  inst: Instance,
+  mode: 'connect' | 'reconnect',
+  define: (volumes: BuildVolume[]) => Promise<void>,
+  wrap: (e: Error) => never = (e) => {
+    throw e;
+  },
+) {
+  if (mode === 'reconnect')
     for (const bdm of await blockDevices(agent).ofInstance(inst.uuid))
       if (bdm.destination_type === 'volume' && bdm.volume_id && bdm.attachment_id) await reReserve(agent, bdm);
   const volumes = await prepareBuildVolumes(agent, inst).catch(wrap);
   try {
-    await driver.spawn(inst, image, inst.network_info, volumes);
+    await define(volumes);
   } catch (e) {
     await releasePreparedVolumes(agent, volumes);
     throw e;

@@ -143,7 +143,8 @@ export interface VirtDriver {
   /** Source of a resize/cold migration: the guest is powered off and its disk sent away (kept until confirm). */
   migrateDiskAndPowerOff?(instance: Instance, dest?: string): Promise<void>;
   /** Destination of a resize/cold migration: the guest set up here with its (new) flavor, powered on or not. */
-  finishMigration?(instance: Instance, powerOn: boolean): Promise<void>;
+  /** `volumes`: for a driver with `spawnsWithVolumes`, the server's volumes connected to this host (a root volume boots). */
+  finishMigration?(instance: Instance, powerOn: boolean, volumes?: BuildVolume[]): Promise<void>;
   /** Source, on confirm: the old guest is gone for good. */
   confirmMigration?(instance: Instance): Promise<void>;
   /** Source, on revert: the old guest comes back, powered on or not. */

@@ -909,18 +909,23 @@ export class LibvirtDriver implements VirtDriver {
   }
 
   /** The guest with its (new) flavor: the root disk grown to it, the domain redefined. */
-  async finishMigration(instance: Instance, powerOn: boolean) {
+  async finishMigration(instance: Instance, powerOn: boolean, volumes: BuildVolume[] = []) {
     await this.ready();
+    // A volume-backed guest has no root disk here: its volume is vda (Nova's block_device_info).
+    const rootVolume = volumes.some((v) => isRootDevice(v.mountpoint));
     const disk = path.join(this.dir(instance), 'disk');
-    if (!fs.existsSync(disk))
-      throw new VirtError(`The disk of ${instance.uuid} is not on host ${this.host} (${disk}).`, false);
-    await this.adoptDisk(instance, disk);
-    const info = await this.imageInfo(disk);
-    const want = instance.flavor.disk * 1024 ** 3;
-    if (want > info.virtualSize) await this.qemuImg(['resize', '-q', disk, String(want)]);
+    if (!rootVolume) {
+      if (!fs.existsSync(disk))
+        throw new VirtError(`The disk of ${instance.uuid} is not on host ${this.host} (${disk}).`, false);
+      await this.adoptDisk(instance, disk);
+      const info = await this.imageInfo(disk);
+      const want = instance.flavor.disk * 1024 ** 3;
+      if (want > info.virtualSize) await this.qemuImg(['resize', '-q', disk, String(want)]);
+    }
     const image = instance.image_ref ? await this.imageMetaFromXml(instance) : null;
-    this.writeXml(instance, image, instance.network_info);
+    this.writeXml(instance, image, instance.network_info, null, rootVolume);
     await this.daemon.virsh(['define', path.join(this.dir(instance), 'libvirt.xml')]);
+    for (const v of volumes) await this.attachVolume(instance, v.connectionInfo, v.mountpoint);
     if (powerOn) {
       for (const v of instance.network_info) await this.plugVif(v);
       await this.daemon.virsh(['start', instance.uuid]);
