@@ -8,8 +8,18 @@ export interface BlockStorageOptions {
   host: string;
   /** The backend section name (cinder's enabled_backends entry), default 'file'. */
   backendName: string;
-  /** The volume driver: 'file'. */
+  /** The volume driver: 'file', or 'iscsi' (the same files exported by tgt). */
   driver: string;
+  /** The iscsi driver: the address of the portal compute hosts reach (target_ip_address). */
+  iscsiIp: string;
+  /** The iscsi driver: the portal's TCP port (target_port). */
+  iscsiPort: number;
+  /** The iscsi driver: tgtd's management channel (`tgtd -C`, `tgtadm -C`); 0 is tgt's default. */
+  tgtControlPort: number;
+  /** The iscsi driver: CHAP credentials per target (Cinder's tgt helper always sets them). */
+  iscsiChap: boolean;
+  /** The iscsi driver: the target name prefix (target_prefix). */
+  iscsiTargetPrefix: string;
   /** Where the file driver keeps volumes (default `<dataDir>/volumes`). */
   volumesDir: string;
   /** The file driver's format: 'raw' (sparse) or 'qcow2'. */
@@ -62,6 +72,11 @@ export function blockStorageOptions(
     host: c.host ?? os.hostname(),
     backendName: c.backendName ?? 'file',
     driver: c.driver ?? 'file',
+    iscsiIp: c.iscsiIp ?? '127.0.0.1',
+    iscsiPort: Number(c.iscsiPort ?? 3260),
+    tgtControlPort: Number(c.tgtControlPort ?? 0),
+    iscsiChap: c.iscsiChap ?? true,
+    iscsiTargetPrefix: c.iscsiTargetPrefix ?? 'iqn.2010-10.org.openstack:',
     volumesDir: c.volumesDir ?? path.join(cfg.dataDir ?? '.stratus', 'volumes'),
     fileFormat: c.fileFormat === 'qcow2' ? 'qcow2' : 'raw',
     capacityGb: Number(c.capacityGb ?? 1000),

@@ -91,7 +91,8 @@ export class BlockStorageService implements ServiceModule {
     const backups = new BackupStore(db);
     const groupStore = new GroupStore(db);
     // The backup agent reads and writes the volumes' files too (the same host's backend).
-    const driver = o.agent || o.backup ? volumeDriver(o) : undefined;
+    const driver =
+      o.agent || o.backup ? volumeDriver(o, (m) => log.child({ role: 'cinder-volume' }).info(m)) : undefined;
     this.parts = {
       backups,
       backupAgent:
@@ -169,7 +170,7 @@ export class BlockStorageService implements ServiceModule {
   async close() {
     for (const h of this.parts.heartbeats) h.stop();
     this.parts.backupAgent?.stop();
-    this.parts.agent?.stop();
+    await this.parts.agent?.stop();
     this.parts.scheduler.stop();
     await this.db.destroy();
   }

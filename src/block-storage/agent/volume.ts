@@ -62,6 +62,7 @@ export class VolumeAgent {
     const startedAt = new Date().toISOString();
     await this.recover(startedAt);
     await this.recoverGroups(startedAt);
+    await this.ensureExports();
     const h = (fn: () => Promise<void>) => {
       fn().catch((err) => this.log.error({ err }, 'volume operation failed'));
       return null;
@@ -84,7 +85,10 @@ export class VolumeAgent {
       },
       terminate_connection: async (a) => {
         const v = await this.volumes.get(a.volume_id);
-        if (v) await this.driver.terminateConnection(dv(v), a.connector);
+        if (!v) return null;
+        // A multiattach volume keeps its export while another attachment holds a connector.
+        const connected = (await this.volumes.attachments(v.id)).filter((x) => x.connector).length;
+        await this.driver.terminateConnection(dv(v), a.connector, Math.max(0, connected - 1));
         return null;
       },
       create_group: (a) => h(() => this.createGroup(a.group_id)),
@@ -96,9 +100,22 @@ export class VolumeAgent {
     await this.heartbeat.start();
   }
 
-  stop() {
+  async stop() {
     this.heartbeat.stop();
     this.stopServing?.();
+    await this.driver.stop?.();
+  }
+
+  /** The exports of the attached volumes come back (a tgtd that was restarted has none). */
+  private async ensureExports() {
+    if (!this.driver.ensureExport) return;
+    for (const v of await this.volumes.list()) {
+      if (!v.host?.startsWith(`${this.backend}#`) || v.status !== VolumeStatus.IN_USE) continue;
+      if (!(await this.volumes.attachments(v.id)).some((x) => x.connector)) continue;
+      await this.driver
+        .ensureExport(dv(v))
+        .catch((err) => this.log.error({ err, volume: v.id }, 'ensure export failed'));
+    }
   }
 
   /** What a crash left behind: creates that never finished fail, deletes are retried. */
