@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { iscsiSecretUsage, iscsiSecretXml, volumeDiskXml } from '../src/compute/drivers/libvirt/driver.ts';
 import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -202,5 +203,38 @@ describe('block storage: the iscsi driver over tgt', { skip }, () => {
     await until('tgtd gone', async () => tgtdPids().length === 0);
     assert.ok(!fs.existsSync(`/var/run/tgtd/socket.${control}`));
     c = undefined as unknown as TestCloud;
+  });
+});
+
+describe('compute: the libvirt disk of a CHAP-protected iSCSI volume', () => {
+  it('names the CHAP user and the libvirt secret that holds the password', () => {
+    const ci = {
+      driver_volume_type: 'iscsi',
+      data: {
+        target_portal: '192.0.2.10:3260',
+        target_iqn: 'iqn.2010-10.org.openstack:volume-0b6c4f8e-3c1b-4d55-a3a5-0b3a7f7e1d11',
+        target_lun: 1,
+        volume_id: '0b6c4f8e-3c1b-4d55-a3a5-0b3a7f7e1d11',
+        auth_method: 'CHAP',
+        auth_username: 'uabc',
+        auth_password: 's3cret',
+      },
+    };
+    const xml = volumeDiskXml(ci, 'vdb');
+    assert.match(xml, /<source protocol='iscsi' name='iqn.2010-10.org.openstack:volume-0b6c4f8e-[^/]+\/1'>/);
+    assert.match(xml, /<host name='192.0.2.10' port='3260'\/>/);
+    const usage = iscsiSecretUsage(ci.data.target_iqn);
+    assert.match(xml, new RegExp(`<auth username='uabc'>\\s*<secret type='iscsi' usage='${usage}'/>\\s*</auth>`));
+    assert.doesNotMatch(xml, /s3cret/);
+    const secret = iscsiSecretXml(ci);
+    assert.ok(secret);
+    assert.match(secret, new RegExp(`<usage type='iscsi'>\\s*<target>${usage}</target>`));
+    assert.match(secret, /<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}<\/uuid>/);
+    assert.equal(iscsiSecretXml(ci), secret, 'the same target has the same secret');
+    assert.doesNotMatch(secret, /s3cret/);
+    // Without CHAP: no <auth>, no secret.
+    const open = { driver_volume_type: 'iscsi', data: { ...ci.data, auth_method: undefined } };
+    assert.doesNotMatch(volumeDiskXml(open, 'vdb'), /<auth/);
+    assert.equal(iscsiSecretXml(open), null);
   });
 });
