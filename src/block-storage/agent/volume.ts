@@ -13,6 +13,7 @@ import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageOptions } from '../config.ts';
 import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
 import type { GroupStore } from '../groups.ts';
+import { VolumeMigrations } from './migration.ts';
 import type { NovaEvents } from '../nova.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import type { VolumeImages } from '../images.ts';
@@ -27,6 +28,7 @@ export class VolumeAgent {
   readonly backend: string;
   readonly heartbeat: ServiceHeartbeat;
   private stopServing?: () => void;
+  private migrations: VolumeMigrations;
 
   constructor(
     private volumes: VolumeStore,
@@ -50,6 +52,7 @@ export class VolumeAgent {
       log,
       () => this.stats(),
     );
+    this.migrations = new VolumeMigrations(volumes, driver, bus, log, (id) => this.deleteVolume(id));
   }
 
   async stats() {
@@ -62,6 +65,7 @@ export class VolumeAgent {
     const startedAt = new Date().toISOString();
     await this.recover(startedAt);
     await this.recoverGroups(startedAt);
+    await this.migrations.recover(this.backend);
     await this.ensureExports();
     const h = (fn: () => Promise<void>) => {
       fn().catch((err) => this.log.error({ err }, 'volume operation failed'));
@@ -91,6 +95,8 @@ export class VolumeAgent {
         await this.driver.terminateConnection(dv(v), a.connector, Math.max(0, connected - 1));
         return null;
       },
+      migrate_volume: (a) => h(() => this.migrations.migrate(a.volume_id, a.host, a.new_type_id ?? null)),
+      migrate_volume_completion: (a) => this.migrations.complete(a.volume_id, a.new_volume_id, a.error),
       create_group: (a) => h(() => this.createGroup(a.group_id)),
       create_group_from_src: (a) => h(() => this.createGroupFromSource(a.group_id, a.request_id)),
       delete_group: (a) => h(() => this.deleteGroup(a.group_id)),

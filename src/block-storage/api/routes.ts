@@ -166,6 +166,8 @@ const VOLUME_ACTIONS: Record<string, actions.VolumeAction> = {
   'os-reset_status': actions.resetStatus,
   'os-force_delete': actions.forceDelete,
   'os-retype': actions.retype,
+  'os-migrate_volume': actions.migrateVolume,
+  'os-migrate_volume_completion': actions.migrateVolumeCompletion,
   'os-set_image_metadata': actions.setImageMetadata,
   'os-unset_image_metadata': actions.unsetImageMetadata,
   'os-show_image_metadata': actions.showImageMetadata,
@@ -190,6 +192,7 @@ const ACTIONS_WITH_BODY = new Set([
   'os-show_image_metadata',
   'os-volume_upload_image',
   'os-initialize_connection',
+  'os-migrate_volume_completion',
 ]);
 
 const volumeAction: Handler = async (svc, req, reply) => {
