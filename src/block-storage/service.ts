@@ -195,6 +195,7 @@ export class BlockStorageService implements ServiceModule {
 export const blockStorageService: ServiceFactory = {
   name: 'block-storage',
   user: 'cinder',
+  configSections: ['blockStorage'],
   async create(ctx: ServiceContext) {
     return new BlockStorageService((await ctx.openDatabase()) as Kysely<BlockStorageDb>, ctx);
   },
