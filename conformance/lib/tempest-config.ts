@@ -288,6 +288,8 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     // Two `file` backends (stratus.ts), with migration between them.
     set('volume-feature-enabled', 'multi_backend', 'True');
     set('volume', 'backend_names', 'file,file2');
+    // The consistency group API on generic groups (cinder_tempest_plugin).
+    set('volume-feature-enabled', 'consistency_group', 'True');
   }
 
   // Secure RBAC (the gate's "enforce_scope" jobs): every service enforces scope types and the new
