@@ -103,6 +103,8 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // Real guests: Nova's metadata API on a free port, and the network's proxy told where it is.
   const metadataPort = o.driver === 'libvirt' ? await freePort() : 0;
   config.compute = o.driver === 'libvirt' ? libvirtComputeConfig(o.guestDir!, metadataPort) : STRATUS_COMPUTE_CONFIG;
+  // Two block storage backends on the host, so that tempest's multi-backend and migration tests run.
+  config.blockStorage = { backends: [{ backendName: 'file' }, { backendName: 'file2' }] };
   if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
   if (o.secureRbac) config.secureRbac = true;
   if (o.dataplane === 'linuxbridge')

@@ -285,6 +285,11 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     set('volume', 'manage_volume_ref', 'source-name,volume-%s');
     set('volume', 'manage_snapshot_ref', 'source-name,snapshot-%s');
     set('volume-feature-enabled', 'extend_attached_volume', 'True');
+    // Two `file` backends (stratus.ts), with migration between them.
+    set('volume-feature-enabled', 'multi_backend', 'True');
+    set('volume', 'backend_names', 'file,file2');
+    // The consistency group API on generic groups (cinder_tempest_plugin).
+    set('volume-feature-enabled', 'consistency_group', 'True');
   }
 
   // Secure RBAC (the gate's "enforce_scope" jobs): every service enforces scope types and the new

@@ -8,8 +8,18 @@ export interface BlockStorageOptions {
   host: string;
   /** The backend section name (cinder's enabled_backends entry), default 'file'. */
   backendName: string;
-  /** The volume driver: 'file'. */
+  /** The volume driver: 'file', or 'iscsi' (the same files exported by tgt). */
   driver: string;
+  /** The iscsi driver: the address of the portal compute hosts reach (target_ip_address). */
+  iscsiIp: string;
+  /** The iscsi driver: the portal's TCP port (target_port). */
+  iscsiPort: number;
+  /** The iscsi driver: tgtd's management channel (`tgtd -C`, `tgtadm -C`); 0 is tgt's default. */
+  tgtControlPort: number;
+  /** The iscsi driver: CHAP credentials per target (Cinder's tgt helper always sets them). */
+  iscsiChap: boolean;
+  /** The iscsi driver: the target name prefix (target_prefix). */
+  iscsiTargetPrefix: string;
   /** Where the file driver keeps volumes (default `<dataDir>/volumes`). */
   volumesDir: string;
   /** The file driver's format: 'raw' (sparse) or 'qcow2'. */
@@ -43,9 +53,38 @@ export interface BlockStorageOptions {
   backup: boolean;
   /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
   allowAvailabilityZoneFallback: boolean;
+  /** Every backend of this host (the first is the top-level one): the options each volume agent runs with. */
+  backends: BlockStorageOptions[];
 }
 
-export type BlockStorageConfig = Partial<BlockStorageOptions>;
+/** What one backend of `blockStorage.backends` may set (cinder's enabled_backends sections). */
+export type BackendConfig = Partial<
+  Pick<
+    BlockStorageOptions,
+    | 'backendName'
+    | 'driver'
+    | 'volumesDir'
+    | 'fileFormat'
+    | 'capacityGb'
+    | 'maxOverSubscriptionRatio'
+    | 'reservedPercentage'
+    | 'iscsiIp'
+    | 'iscsiPort'
+    | 'tgtControlPort'
+    | 'iscsiChap'
+    | 'iscsiTargetPrefix'
+  >
+>;
+
+export type BlockStorageConfig = Partial<Omit<BlockStorageOptions, 'backends'>> & {
+  /**
+   * Several backends on this host (cinder's enabled_backends), each with a volume agent of its
+   * own (`host@<backendName>`); unset: one backend from the top-level options. The first backend's
+   * volumes stay in `volumesDir` (default `<dataDir>/volumes`), the others' in
+   * `<dataDir>/volumes-<backendName>` unless they set their own.
+   */
+  backends?: BackendConfig[];
+};
 
 declare module '../core/config.ts' {
   interface StratusConfig {
@@ -58,11 +97,17 @@ export function blockStorageOptions(
 ): BlockStorageOptions {
   const c: BlockStorageConfig = cfg.blockStorage ?? {};
   const roles: readonly string[] = cfg.roles ?? ['scheduler', 'volume', 'backup'];
-  return {
+  const dataDir = cfg.dataDir ?? '.stratus';
+  const top: BlockStorageOptions = {
     host: c.host ?? os.hostname(),
     backendName: c.backendName ?? 'file',
     driver: c.driver ?? 'file',
-    volumesDir: c.volumesDir ?? path.join(cfg.dataDir ?? '.stratus', 'volumes'),
+    iscsiIp: c.iscsiIp ?? '127.0.0.1',
+    iscsiPort: Number(c.iscsiPort ?? 3260),
+    tgtControlPort: Number(c.tgtControlPort ?? 0),
+    iscsiChap: c.iscsiChap ?? true,
+    iscsiTargetPrefix: c.iscsiTargetPrefix ?? 'iqn.2010-10.org.openstack:',
+    volumesDir: c.volumesDir ?? path.join(dataDir, 'volumes'),
     fileFormat: c.fileFormat === 'qcow2' ? 'qcow2' : 'raw',
     capacityGb: Number(c.capacityGb ?? 1000),
     maxOverSubscriptionRatio: Number(c.maxOverSubscriptionRatio ?? 20),
@@ -79,5 +124,23 @@ export function blockStorageOptions(
     backupCompressionLevel: Math.min(9, Math.max(0, Number(c.backupCompressionLevel ?? 6))),
     backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),
     backup: (c.backup ?? true) && roles.includes('backup'),
+    backends: [],
   };
+  const list = c.backends?.length ? c.backends : [{}];
+  const names = new Set<string>();
+  top.backends = list.map((b, i) => {
+    const name = b.backendName ?? (i === 0 ? top.backendName : `backend${i + 1}`);
+    if (names.has(name)) throw new Error(`blockStorage.backends: the backend name '${name}' is used twice`);
+    names.add(name);
+    return {
+      ...top,
+      ...b,
+      backendName: name,
+      volumesDir: b.volumesDir ?? (i === 0 ? top.volumesDir : path.join(dataDir, `volumes-${name}`)),
+      fileFormat: (b.fileFormat ?? top.fileFormat) === 'qcow2' ? 'qcow2' : 'raw',
+      backends: [],
+    };
+  });
+  // The top-level options are those of the first backend.
+  return { ...top, ...top.backends[0]!, backends: top.backends };
 }

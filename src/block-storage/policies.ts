@@ -119,6 +119,7 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     'volume_extension:volume_admin_actions:force_delete',
     'volume_extension:volume_admin_actions:force_detach',
     'volume_extension:volume_admin_actions:migrate_volume',
+    'volume_extension:volume_admin_actions:migrate_volume_completion',
     'volume_extension:snapshot_admin_actions:reset_status',
     'volume_extension:snapshot_admin_actions:force_delete',
     'volume_extension:volume_host_attribute',

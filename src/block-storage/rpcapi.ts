@@ -34,6 +34,16 @@ export interface VolumeRpc {
   initialize_connection(a: { volume_id: string; connector: Record<string, unknown> }): ConnectionInfo;
   terminate_connection(a: { volume_id: string; connector: Record<string, unknown> | null }): null;
   create_group(a: { group_id: string; request_id?: string }): null;
+  /**
+   * Generic (host-copy) migration of a volume of this backend to the pool `host`
+   * (`host@backend#pool`): a new volume there, the bytes copied, then the completion;
+   * `new_type_id`: the type the volume takes at the end (a retype with migration).
+   */
+  migrate_volume(a: { volume_id: string; host: string; new_type_id?: string | null; request_id?: string }): null;
+  /** Swaps the rows of a migrated volume and its copy and deletes the old bytes; answers the id kept. */
+  migrate_volume_completion(a: { volume_id: string; new_volume_id: string; error: boolean }): {
+    save_volume_id: string;
+  };
   /** The group's volumes (`creating`, from the snapshots or volumes they name), then the group. */
   create_group_from_src(a: { group_id: string; request_id?: string }): null;
   delete_group(a: { group_id: string; request_id?: string }): null;

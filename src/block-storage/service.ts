@@ -11,6 +11,7 @@ import type { ServiceModule } from '../core/http.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import type { ServiceContext, ServiceFactory } from '../core/service.ts';
 import { VolumeAgent } from './agent/volume.ts';
+import { MigrationApi } from './migration_api.ts';
 import { faultBody } from './api/common.ts';
 import { registerApi } from './api/versions.ts';
 import { type BlockStorageOptions, blockStorageOptions } from './config.ts';
@@ -45,6 +46,8 @@ export interface BlockStorageParts {
   images: VolumeImages;
   /** The API side's rules on volumes, snapshots and attachments. */
   api: VolumeApi;
+  /** The API side of volume migration (os-migrate_volume, its completion, retype with migration). */
+  migrations: MigrationApi;
   /** The API side's rules on generic volume groups and group snapshots. */
   groups: GroupApi;
   transfers: TransferStore;
@@ -53,8 +56,10 @@ export interface BlockStorageParts {
   backupAgent?: BackupAgent;
   qos: QosStore;
   scheduler: Scheduler;
-  /** The volume agent of this process's backend (when `blockStorage.agent`). */
+  /** The volume agent of this process's first backend (when `blockStorage.agent`). */
   agent?: VolumeAgent;
+  /** The volume agents of every backend of this host (`blockStorage.backends`), the first is `agent`. */
+  agents: VolumeAgent[];
   heartbeats: ServiceHeartbeat[];
 }
 
@@ -90,8 +95,39 @@ export class BlockStorageService implements ServiceModule {
     const qos = new QosStore(db);
     const backups = new BackupStore(db);
     const groupStore = new GroupStore(db);
-    // The backup agent reads and writes the volumes' files too (the same host's backend).
-    const driver = o.agent || o.backup ? volumeDriver(o) : undefined;
+    // The backup agent reads and writes the volumes' files too (the same host's first backend;
+    // a file-backed volume's location is its path, whichever backend holds it).
+    const volumeLog = log.child({ role: 'cinder-volume' });
+    const drivers =
+      o.agent || o.backup
+        ? o.backends.map((b) => volumeDriver(b, (m) => volumeLog.info(`${b.backendName}: ${m}`)))
+        : [];
+    const driver = drivers[0];
+    const agents = o.agent
+      ? drivers.map(
+          (d, i) =>
+            new VolumeAgent(
+              volumes,
+              groupStore,
+              messages,
+              images,
+              d,
+              ctx.bus,
+              o.backends[i]!,
+              volumeLog,
+              new NovaEvents(ctx.session, volumeLog),
+            ),
+        )
+      : [];
+    const scheduler = new Scheduler(
+      db,
+      volumes,
+      groupStore,
+      messages,
+      ctx.bus,
+      o.serviceDownTime,
+      log.child({ role: 'cinder-scheduler' }),
+    );
     this.parts = {
       backups,
       backupAgent:
@@ -116,29 +152,10 @@ export class BlockStorageService implements ServiceModule {
       groups: new GroupApi(groupStore, volumes, types, quotas, ctx.bus, o),
       messages,
       images,
-      scheduler: new Scheduler(
-        db,
-        volumes,
-        groupStore,
-        messages,
-        ctx.bus,
-        o.serviceDownTime,
-        log.child({ role: 'cinder-scheduler' }),
-      ),
-      agent:
-        driver && o.agent
-          ? new VolumeAgent(
-              volumes,
-              groupStore,
-              messages,
-              images,
-              driver,
-              ctx.bus,
-              o,
-              log.child({ role: 'cinder-volume' }),
-              new NovaEvents(ctx.session, log.child({ role: 'cinder-volume' })),
-            )
-          : undefined,
+      scheduler,
+      migrations: new MigrationApi(volumes, types, scheduler, ctx.bus),
+      agent: agents[0],
+      agents,
       heartbeats: [],
     };
   }
@@ -154,7 +171,7 @@ export class BlockStorageService implements ServiceModule {
       );
     }
     for (const h of p.heartbeats) await h.start();
-    await p.agent?.start();
+    for (const a of p.agents) await a.start();
     await p.backupAgent?.start();
   }
 
@@ -169,7 +186,7 @@ export class BlockStorageService implements ServiceModule {
   async close() {
     for (const h of this.parts.heartbeats) h.stop();
     this.parts.backupAgent?.stop();
-    this.parts.agent?.stop();
+    for (const a of this.parts.agents) await a.stop();
     this.parts.scheduler.stop();
     await this.db.destroy();
   }
@@ -178,6 +195,7 @@ export class BlockStorageService implements ServiceModule {
 export const blockStorageService: ServiceFactory = {
   name: 'block-storage',
   user: 'cinder',
+  configSections: ['blockStorage'],
   async create(ctx: ServiceContext) {
     return new BlockStorageService((await ctx.openDatabase()) as Kysely<BlockStorageDb>, ctx);
   },

@@ -13,6 +13,7 @@ import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageOptions } from '../config.ts';
 import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
 import type { GroupStore } from '../groups.ts';
+import { VolumeMigrations } from './migration.ts';
 import type { NovaEvents } from '../nova.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import type { VolumeImages } from '../images.ts';
@@ -27,6 +28,7 @@ export class VolumeAgent {
   readonly backend: string;
   readonly heartbeat: ServiceHeartbeat;
   private stopServing?: () => void;
+  private migrations: VolumeMigrations;
 
   constructor(
     private volumes: VolumeStore,
@@ -50,6 +52,7 @@ export class VolumeAgent {
       log,
       () => this.stats(),
     );
+    this.migrations = new VolumeMigrations(volumes, driver, bus, log, (id) => this.deleteVolume(id));
   }
 
   async stats() {
@@ -62,6 +65,8 @@ export class VolumeAgent {
     const startedAt = new Date().toISOString();
     await this.recover(startedAt);
     await this.recoverGroups(startedAt);
+    await this.migrations.recover(this.backend);
+    await this.ensureExports();
     const h = (fn: () => Promise<void>) => {
       fn().catch((err) => this.log.error({ err }, 'volume operation failed'));
       return null;
@@ -84,9 +89,14 @@ export class VolumeAgent {
       },
       terminate_connection: async (a) => {
         const v = await this.volumes.get(a.volume_id);
-        if (v) await this.driver.terminateConnection(dv(v), a.connector);
+        if (!v) return null;
+        // A multiattach volume keeps its export while another attachment holds a connector.
+        const connected = (await this.volumes.attachments(v.id)).filter((x) => x.connector).length;
+        await this.driver.terminateConnection(dv(v), a.connector, Math.max(0, connected - 1));
         return null;
       },
+      migrate_volume: (a) => h(() => this.migrations.migrate(a.volume_id, a.host, a.new_type_id ?? null)),
+      migrate_volume_completion: (a) => this.migrations.complete(a.volume_id, a.new_volume_id, a.error),
       create_group: (a) => h(() => this.createGroup(a.group_id)),
       create_group_from_src: (a) => h(() => this.createGroupFromSource(a.group_id, a.request_id)),
       delete_group: (a) => h(() => this.deleteGroup(a.group_id)),
@@ -96,9 +106,22 @@ export class VolumeAgent {
     await this.heartbeat.start();
   }
 
-  stop() {
+  async stop() {
     this.heartbeat.stop();
     this.stopServing?.();
+    await this.driver.stop?.();
+  }
+
+  /** The exports of the attached volumes come back (a tgtd that was restarted has none). */
+  private async ensureExports() {
+    if (!this.driver.ensureExport) return;
+    for (const v of await this.volumes.list()) {
+      if (!v.host?.startsWith(`${this.backend}#`) || v.status !== VolumeStatus.IN_USE) continue;
+      if (!(await this.volumes.attachments(v.id)).some((x) => x.connector)) continue;
+      await this.driver
+        .ensureExport(dv(v))
+        .catch((err) => this.log.error({ err, volume: v.id }, 'ensure export failed'));
+    }
   }
 
   /** What a crash left behind: creates that never finished fail, deletes are retried. */

@@ -418,6 +418,8 @@ const EXTENSIONS = [
   ['ExtendedSnapshotAttributes', 'os-extended-snapshot-attributes', 'Extended SnapshotAttributes support.'],
   ['SchedulerStats', 'scheduler-stats', 'Scheduler stats support.'],
   ['Capabilities', 'capabilities', 'Capabilities support.'],
+  ['Consistencygroups', 'consistencygroups', 'consistency groups support.'],
+  ['Cgsnapshots', 'cgsnapshots', 'cgsnapshots support.'],
   ['UsedLimits', 'os-used-limits', 'Provide data on limited resources that are being used.'],
   ['SnapshotActions', 'os-snapshot-actions', 'Enable snapshot manager actions.'],
   ['Hosts', 'os-hosts', 'Admin-only host administration.'],

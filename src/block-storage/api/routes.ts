@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BlockStorageService } from '../service.ts';
 import { badRequest } from './common.ts';
+import * as cg from './consistencygroups.ts';
 import {
   completeAttachment,
   createAttachment,
@@ -166,6 +167,8 @@ const VOLUME_ACTIONS: Record<string, actions.VolumeAction> = {
   'os-reset_status': actions.resetStatus,
   'os-force_delete': actions.forceDelete,
   'os-retype': actions.retype,
+  'os-migrate_volume': actions.migrateVolume,
+  'os-migrate_volume_completion': actions.migrateVolumeCompletion,
   'os-set_image_metadata': actions.setImageMetadata,
   'os-unset_image_metadata': actions.unsetImageMetadata,
   'os-show_image_metadata': actions.showImageMetadata,
@@ -190,6 +193,7 @@ const ACTIONS_WITH_BODY = new Set([
   'os-show_image_metadata',
   'os-volume_upload_image',
   'os-initialize_connection',
+  'os-migrate_volume_completion',
 ]);
 
 const volumeAction: Handler = async (svc, req, reply) => {
@@ -309,6 +313,19 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('GET', '/groups', listGroups);
   route('GET', '/groups/detail', listGroupsDetail);
   route('POST', '/groups', createGroup);
+  // consistency groups (the older API on generic groups)
+  route('GET', '/consistencygroups', cg.listConsistencyGroups);
+  route('GET', '/consistencygroups/detail', cg.listConsistencyGroupsDetail);
+  route('POST', '/consistencygroups', cg.createConsistencyGroup);
+  route('POST', '/consistencygroups/create_from_src', cg.createConsistencyGroupFromSrc);
+  route('GET', '/consistencygroups/:id', cg.showConsistencyGroup);
+  route('PUT', '/consistencygroups/:id', cg.updateConsistencyGroup);
+  route('POST', '/consistencygroups/:id/delete', cg.deleteConsistencyGroup);
+  route('GET', '/cgsnapshots', cg.listCgsnapshotsSummary);
+  route('GET', '/cgsnapshots/detail', cg.listCgsnapshotsDetail);
+  route('POST', '/cgsnapshots', cg.createCgsnapshot);
+  route('GET', '/cgsnapshots/:id', cg.showCgsnapshot);
+  route('DELETE', '/cgsnapshots/:id', cg.deleteCgsnapshot);
   route('POST', '/groups/action', groupsAction);
   route('GET', '/groups/:id', showGroup);
   route('PUT', '/groups/:id', updateGroup);

@@ -136,16 +136,47 @@ export const retype: VolumeAction = async (svc, req, v, body) => {
   const from = await svc.parts.types.get(v.volume_type_id);
   await svc.parts.quotas.lock.run(async () => {
     await svc.parts.quotas.check(v.project_id, { volumes: 1, gigabytes: v.size }, t.name);
-    // The file backend serves every type whose capabilities it meets: a retype is a row change.
+    // A pool of the volume's backend that takes the new type: a row change; else a migration.
     const pools = await svc.parts.scheduler.select(v.size, v.availability_zone, specsOf(t));
-    if (!pools.some((p) => p.name === v.host) && policy === 'never')
+    if (pools.some((p) => p.name === v.host)) {
+      await svc.parts.volumes.update(v.id, { volume_type_id: t.id });
+      return;
+    }
+    if (policy === 'never')
       throw badRequest(
         'Invalid input received: Retype needs a volume migration, which the migration policy does not allow.',
       );
-    await svc.parts.volumes.update(v.id, { volume_type_id: t.id });
+    await svc.parts.migrations.retypeWithMigration(v, t.id, pools);
   });
   void from;
   return null;
+};
+
+/** os-migrate_volume (admin): to another backend (`host`), generic host-copy. */
+export const migrateVolume: VolumeAction = async (svc, req, v, body) => {
+  req.authorize('volume_extension:volume_admin_actions:migrate_volume', { project_id: v.project_id });
+  const b = obj(body, 'os-migrate_volume');
+  const host = b.host;
+  if (typeof host !== 'string' || !host.trim())
+    throw badRequest("Invalid input for field/attribute os-migrate_volume. 'host' is a required property");
+  await svc.parts.migrations.migrate(v, {
+    host: host.trim(),
+    forceHostCopy: b.force_host_copy === undefined ? false : anyBool(b.force_host_copy, 'force_host_copy'),
+    lockVolume: b.lock_volume === undefined ? false : anyBool(b.lock_volume, 'lock_volume'),
+  });
+  return null;
+};
+
+/** os-migrate_volume_completion (admin): `new_volume` takes over, or (`error`) goes. */
+export const migrateVolumeCompletion: VolumeAction = async (svc, req, v, body) => {
+  req.authorize('volume_extension:volume_admin_actions:migrate_volume_completion', { project_id: v.project_id });
+  const b = obj(body, 'os-migrate_volume_completion');
+  if (typeof b.new_volume !== 'string')
+    throw badRequest(
+      "Invalid input for field/attribute os-migrate_volume_completion. 'new_volume' is a required property",
+    );
+  const error = b.error === undefined || b.error === null ? false : anyBool(b.error, 'error');
+  return svc.parts.migrations.complete(v, b.new_volume, error);
 };
 
 export const setImageMetadata: VolumeAction = async (svc, req, v, body) => {

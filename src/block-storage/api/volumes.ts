@@ -61,7 +61,13 @@ export async function createVolume(svc: BlockStorageService, req: FastifyRequest
       throw badRequest(`Invalid backup: Backup status must be available, but is ${backup.status}.`);
   }
   // A volume in a generic group (3.13): the group must be the caller's, the type one of its types.
-  const groupId = at(req, '3.13') && typeof b.group_id === 'string' ? b.group_id : null;
+  // `consistencygroup_id` (the older consistency group API, on generic groups) at any microversion.
+  const groupId =
+    at(req, '3.13') && typeof b.group_id === 'string'
+      ? b.group_id
+      : typeof b.consistencygroup_id === 'string'
+        ? b.consistencygroup_id
+        : null;
   const group = groupId ? await svc.parts.groups.visible(ctx, groupId) : undefined;
   const v = await svc.parts.api.create(ctx, {
     size: sizeOf(b.size),

@@ -70,7 +70,12 @@ export interface VolumeDriver {
   /** Overwrites the volume with the snapshot's content (revert to snapshot, 3.40). */
   revertToSnapshot(v: DriverVolume, s: DriverSnapshot): Promise<void>;
   initializeConnection(v: DriverVolume, connector: Record<string, unknown>): Promise<ConnectionInfo>;
-  terminateConnection(v: DriverVolume, connector: Record<string, unknown> | null): Promise<void>;
+  /** `others`: how many other attachments of the volume still hold a connector (multiattach): the export stays while any does. */
+  terminateConnection(v: DriverVolume, connector: Record<string, unknown> | null, others?: number): Promise<void>;
+  /** Puts back the export of an attached volume after a restart (Cinder's ensure_export); absent: nothing to do. */
+  ensureExport?(v: DriverVolume): Promise<void>;
+  /** Releases what `setup` started (a daemon); absent: nothing to do. */
+  stop?(): Promise<void>;
   /**
    * Takes over storage the backend has but no volume row names (manage_existing): `ref` is
    * Cinder's reference (`source-name`: the file's name in the backend). Answers the new location

@@ -24,7 +24,7 @@ export interface FileDriverOptions {
 export class ManageError extends Error {}
 
 export class FileDriver implements VolumeDriver {
-  readonly name = 'file';
+  readonly name: string = 'file';
   constructor(private o: FileDriverOptions) {}
 
   async setup() {
@@ -177,7 +177,7 @@ export class FileDriver implements VolumeDriver {
     };
   }
 
-  async terminateConnection() {}
+  async terminateConnection(_v: DriverVolume, _connector: Record<string, unknown> | null, _others?: number) {}
 
   async stats(allocatedGb: number): Promise<BackendStats> {
     const total = this.o.capacityGb;

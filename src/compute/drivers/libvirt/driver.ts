@@ -834,6 +834,16 @@ export class LibvirtDriver implements VirtDriver {
     const file = path.join(this.dir(instance), `vol-${target}.xml`);
     fs.writeFileSync(file, `${xml}\n`);
     try {
+      const secret = iscsiSecretXml(connectionInfo);
+      if (secret) {
+        // The CHAP password as a libvirt secret (defining it again answers the same uuid).
+        fs.writeFileSync(file, `${secret}\n`);
+        const uuid = /([0-9a-f-]{36})/.exec(await this.daemon.virsh(['secret-define', file]))?.[1];
+        if (!uuid) throw new VirtError('libvirt: secret-define answered no uuid', false);
+        fs.writeFileSync(file, String(connectionInfo.data?.auth_password), { mode: 0o600 });
+        await this.daemon.virsh(['secret-set-value', uuid, '--file', file, '--plain']);
+        fs.writeFileSync(file, `${xml}\n`);
+      }
       await this.daemon.virsh(['attach-device', instance.uuid, file, ...(await this.scope(instance))]);
     } finally {
       fs.rmSync(file, { force: true });
@@ -1088,6 +1098,23 @@ function isRootDevice(mountpoint: string): boolean {
   return /^(\/dev\/)?(vd|sd|hd|xvd)a$/.test(mountpoint);
 }
 
+/** The usage name of the libvirt secret that holds an iSCSI target's CHAP password. */
+export function iscsiSecretUsage(iqn: string): string {
+  return `stratus-iscsi-${iqn}`;
+}
+
+/** The libvirt secret of a CHAP-protected iSCSI volume (its value is set apart), or null. */
+export function iscsiSecretXml(ci: VolumeConnection): string | null {
+  const d = ci.data ?? {};
+  if (ci.driver_volume_type !== 'iscsi' || d.auth_method !== 'CHAP' || typeof d.auth_password !== 'string') return null;
+  // A uuid of its own per target, so that a second attach defines the same secret again.
+  const h = createHash('sha256')
+    .update(iscsiSecretUsage(String(d.target_iqn ?? '')))
+    .digest('hex');
+  const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return `<secret ephemeral='no' private='yes'>\n  <uuid>${uuid}</uuid>\n  <usage type='iscsi'>\n    <target>${esc(iscsiSecretUsage(String(d.target_iqn ?? '')))}</target>\n  </usage>\n</secret>`;
+}
+
 export function volumeDiskXml(ci: VolumeConnection, target: string): string {
   const d = ci.data ?? {};
   const serial = typeof d.volume_id === 'string' ? `\n  <serial>${esc(d.volume_id)}</serial>` : '';
@@ -1102,7 +1129,12 @@ export function volumeDiskXml(ci: VolumeConnection, target: string): string {
     const [hostPart, port] = String(d.target_portal ?? '').split(':');
     const iqn = String(d.target_iqn ?? '');
     if (!hostPart || !iqn) throw new VirtError('The iSCSI connection info has no target_portal or target_iqn.', false);
-    return `<disk type='network' device='disk'>\n  <driver name='qemu' type='raw' cache='none'/>\n  <source protocol='iscsi' name='${esc(iqn)}/${Number(d.target_lun ?? 0)}'>\n    <host name='${esc(hostPart)}' port='${Number(port ?? 3260)}'/>\n  </source>\n  <target dev='${esc(target)}' bus='virtio'/>${serial}\n</disk>`;
+    // CHAP (Cinder's tgt targets): the password is a libvirt secret (iscsiSecretXml), named by its usage.
+    const auth =
+      d.auth_method === 'CHAP' && typeof d.auth_username === 'string'
+        ? `\n    <auth username='${esc(d.auth_username)}'>\n      <secret type='iscsi' usage='${esc(iscsiSecretUsage(iqn))}'/>\n    </auth>`
+        : '';
+    return `<disk type='network' device='disk'>\n  <driver name='qemu' type='raw' cache='none'/>\n  <source protocol='iscsi' name='${esc(iqn)}/${Number(d.target_lun ?? 0)}'>\n    <host name='${esc(hostPart)}' port='${Number(port ?? 3260)}'/>${auth}\n  </source>\n  <target dev='${esc(target)}' bus='virtio'/>${serial}\n</disk>`;
   }
   throw new VirtError(`The libvirt driver cannot attach volumes of type '${type}'.`, false);
 }
