@@ -1,5 +1,6 @@
 // Ceilometer's agents: the notification agent (every notification on the bus, turned into
-// samples by the meter definitions, sent through the pipeline) and the polling agent (the
+// samples by the meter definitions, sent through the pipeline, and into an event by the event
+// definitions, sent through the event pipeline) and the polling agent (the
 // pollsters every polling interval). Samples are published in small batches: a burst of
 // notifications costs one call to the metric service.
 import path from 'node:path';
@@ -12,10 +13,15 @@ import { GnocchiPublisher } from './gnocchi_publisher.ts';
 import { type MeterDefinition, type Sample, meterDefinitions, samplesFrom } from './meters.ts';
 import { Pipeline } from './pipeline.ts';
 import { POLLSTERS } from './pollsters.ts';
+import { type CeilometerEvent, type EventDefinition, eventDefinitions, eventFrom } from './events.ts';
+import { EVENT_NOTIFICATION, EventPipeline } from './event_pipeline.ts';
 
 export class TelemetryAgent {
   private meters: MeterDefinition[];
   private pipeline: Pipeline;
+  private eventDefs: EventDefinition[];
+  private eventPipeline: EventPipeline;
+  private pendingEvents: CeilometerEvent[] = [];
   private periodic: PeriodicTasks;
   private pending: Sample[] = [];
   private flushing?: Promise<void>;
@@ -31,6 +37,8 @@ export class TelemetryAgent {
     this.meters = meterDefinitions(path.join(o.configDir, 'meters.yaml'));
     const gnocchi = new GnocchiPublisher(session, log, o.archivePolicy, o.rateArchivePolicy);
     this.pipeline = new Pipeline(path.join(o.configDir, 'pipeline.yaml'), gnocchi, bus, log);
+    this.eventDefs = eventDefinitions(path.join(o.configDir, 'event_definitions.yaml'));
+    this.eventPipeline = new EventPipeline(path.join(o.configDir, 'event_pipeline.yaml'), gnocchi, bus, log);
     this.periodic = new PeriodicTasks(log);
   }
 
@@ -40,10 +48,12 @@ export class TelemetryAgent {
   }
 
   onNotification(n: Notification) {
-    if (n.event_type === 'telemetry.sample') return;
+    // What the publishers themselves send is not collected again.
+    if (n.event_type === 'telemetry.sample' || n.event_type === EVENT_NOTIFICATION) return;
     const samples = samplesFrom(this.meters, n);
-    if (!samples.length) return;
     this.pending.push(...samples);
+    if (this.o.events) this.pendingEvents.push(eventFrom(this.eventDefs, n));
+    if (!this.pending.length && !this.pendingEvents.length) return;
     this.timer ??= setTimeout(() => void this.flush(), 200);
   }
 
@@ -53,8 +63,12 @@ export class TelemetryAgent {
     this.timer = undefined;
     await this.flushing;
     const batch = this.pending.splice(0);
-    if (!batch.length) return;
-    this.flushing = this.pipeline.publish(batch);
+    const events = this.pendingEvents.splice(0);
+    if (!batch.length && !events.length) return;
+    this.flushing = (async () => {
+      if (batch.length) await this.pipeline.publish(batch);
+      if (events.length) await this.eventPipeline.publish(events);
+    })();
     await this.flushing;
     this.flushing = undefined;
   }

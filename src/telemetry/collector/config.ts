@@ -13,7 +13,9 @@ export interface CollectorOptions {
    * grants ceilometer).
    */
   pollsters: string[];
-  /** Where meters.yaml and pipeline.yaml overrides are read from. */
+  /** Build events from the notifications (event_definitions.yaml) and run the event pipeline. */
+  events: boolean;
+  /** Where meters.yaml, pipeline.yaml, event_definitions.yaml and event_pipeline.yaml overrides are read from. */
   configDir: string;
   /** Archive policies of the metrics the gnocchi publisher creates (gauges; counters). */
   archivePolicy: string;
@@ -34,6 +36,7 @@ export function collectorOptions(cfg: Pick<StratusConfig, 'dataDir' | 'collector
     enabled: c.enabled ?? true,
     pollingInterval: Number(c.pollingInterval ?? 60),
     pollsters: c.pollsters ?? ['compute', 'image', 'volume', 'floatingip'],
+    events: c.events ?? true,
     configDir: c.configDir ?? path.join(cfg.dataDir, 'telemetry'),
     archivePolicy: c.archivePolicy ?? 'ceilometer-low',
     rateArchivePolicy: c.rateArchivePolicy ?? 'ceilometer-low-rate',
