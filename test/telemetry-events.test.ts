@@ -18,6 +18,8 @@ import {
 } from '../src/telemetry/collector/events.ts';
 import { loadEventPipeline, DEFAULT_EVENT_PIPELINE } from '../src/telemetry/collector/event_pipeline.ts';
 import { notification } from '../src/core/bus.ts';
+import { POLLSTERS } from '../src/telemetry/collector/pollsters.ts';
+import type { ServiceSession } from '../src/core/clients/session.ts';
 
 describe('events (Ceilometer event definitions, event pipeline, Aodh event alarms)', () => {
   it('definitions: patterns, later definitions win, types and plugins, bad files', () => {
@@ -72,10 +74,7 @@ describe('events (Ceilometer event definitions, event pipeline, Aodh event alarm
     assert.equal(traitOf(eventFrom(defs, { ...n, event_type: 'thing.update.skip' }), 'extra'), undefined);
     // No definition: the default traits only (Ceilometer keeps unmatched notifications).
     const other = eventFrom(defs, { ...n, event_type: 'other' });
-    assert.deepEqual(
-      other.traits.map((t) => t.name).sort(),
-      ['project_id', 'service', 'tenant_id'],
-    );
+    assert.deepEqual(other.traits.map((t) => t.name).sort(), ['project_id', 'service', 'tenant_id']);
     // A value that does not convert is left out.
     assert.equal(traitOf(eventFrom(defs, { ...n, payload: { size: 'big' } }), 'size'), undefined);
     assert.throws(() => loadEventDefinitions('{a: 1}'), /must be a list/);
@@ -91,7 +90,10 @@ describe('events (Ceilometer event definitions, event pipeline, Aodh event alarm
     );
     assert.ok(loadEventDefinitions(DEFAULT_EVENT_DEFINITIONS).length > 20);
     assert.ok(loadEventPipeline(DEFAULT_EVENT_PIPELINE).sinks[0]!.publishers!.includes('gnocchi://'));
-    assert.throws(() => loadEventPipeline('sources: [{name: a, events: ["*"], sinks: [b]}]\nsinks: []'), /unknown sink/);
+    assert.throws(
+      () => loadEventPipeline('sources: [{name: a, events: ["*"], sinks: [b]}]\nsinks: []'),
+      /unknown sink/,
+    );
     assert.throws(
       () => loadEventPipeline('sources: []\nsinks: [{name: a, publishers: ["kafka://x"]}]'),
       /unsupported publisher/,
@@ -127,9 +129,57 @@ describe('events (Ceilometer event definitions, event pipeline, Aodh event alarm
     assert.equal(traitOf(e, 'vcpus'), 2);
     assert.equal(traitOf(e, 'service'), 'nova-api');
     assert.equal(traitOf(e, 'launch_duration'), 10);
-    const port = eventFrom(defs, notification('network.h1', 'port.create.end', { port: { id: 'x', project_id: 'p' } }, 'INFO'));
+    const port = eventFrom(
+      defs,
+      notification('network.h1', 'port.create.end', { port: { id: 'x', project_id: 'p' } }, 'INFO'),
+    );
     assert.equal(traitOf(port, 'resource_id'), 'x');
     assert.equal(traitOf(port, 'host'), 'h1');
+  });
+
+  it('network.services.* pollsters: status gauges and counts; nothing where the API has no such service', async () => {
+    const answers: Record<string, unknown> = {
+      '/v2.0/vpn/vpnservices': { vpnservices: [{ id: 'v1', name: 'vpn', status: 'ACTIVE', project_id: 'p' }] },
+      '/v2.0/vpn/ipsec-site-connections': { ipsec_site_connections: [{ id: 'c1', status: 'DOWN', tenant_id: 'p' }] },
+      '/v2.0/fwaas/firewall_groups': {
+        firewall_groups: [
+          { id: 'f1', status: 'PENDING_CREATE', project_id: 'p' },
+          { id: 'f2', status: 'WEIRD', project_id: 'p' },
+        ],
+      },
+      '/v2.0/fwaas/firewall_policies': { firewall_policies: [{ id: 'fp1', project_id: 'p', rules: ['x'] }] },
+    };
+    const session = {
+      endpoint: async (type: string) => {
+        if (type !== 'network') throw new Error(`No ${type} endpoint in the catalog.`);
+        return 'http://net';
+      },
+      fetch: async (url: string) => {
+        const body = answers[new URL(url).pathname];
+        return body ? Response.json(body) : new Response('{}', { status: 404 });
+      },
+    } as unknown as ServiceSession;
+    const vpn = await POLLSTERS.vpn!(session);
+    assert.deepEqual(
+      vpn.map((x) => [x.name, x.resource_id, x.volume, x.project_id]),
+      [
+        ['network.services.vpn', 'v1', 1, 'p'],
+        ['network.services.vpn.connections', 'c1', 1, 'p'],
+      ],
+    );
+    const fw = await POLLSTERS.firewall!(session);
+    assert.deepEqual(
+      fw.map((x) => [x.name, x.resource_id, x.volume]),
+      [
+        ['network.services.firewall', 'f1', 2],
+        ['network.services.firewall.policy', 'fp1', 1],
+      ],
+    );
+    // No load-balancer service in the catalog; no FWaaS in another cloud: nothing, no error.
+    assert.deepEqual(await POLLSTERS.lb!(session), []);
+    delete answers['/v2.0/fwaas/firewall_groups'];
+    delete answers['/v2.0/fwaas/firewall_policies'];
+    assert.deepEqual(await POLLSTERS.firewall!(session), []);
   });
 
   describe('in an all-in-one cloud', () => {
@@ -187,11 +237,22 @@ sinks:
       });
       assert.equal(r.status, 202, JSON.stringify(r.body));
       const id = r.body.server.id as string;
-      await until(`server ${id} active`, async () => (await nova('GET', `/servers/${id}`)).body.server?.status === 'ACTIVE');
-      await until(`instance ${id} in gnocchi`, async () => {
+      await until(
+        `server ${id} active`,
+        async () => (await nova('GET', `/servers/${id}`)).body.server?.status === 'ACTIVE',
+      );
+      const res = await until(`instance ${id} in gnocchi`, async () => {
         await metric().collector!.flush();
-        return (await gnocchi('GET', `/v1/resource/instance/${id}`)).status === 200;
+        const x = await gnocchi('GET', `/v1/resource/instance/${id}`);
+        return x.status === 200 ? x.body : null;
       });
+      // The collector writes as its own service user, ceilometer, with ResellerAdmin as DevStack grants.
+      const users = await c.req('GET', '/v3/users?name=ceilometer');
+      const ceilometer = users.body.users[0].id as string;
+      assert.equal(res.created_by_user_id, ceilometer);
+      const grants = await c.req('GET', `/v3/role_assignments?user.id=${ceilometer}&include_names=true`);
+      const roles = grants.body.role_assignments.map((g: { role: { name: string } }) => g.role.name);
+      assert.ok(roles.includes('ResellerAdmin') && roles.includes('admin'), JSON.stringify(roles));
       const mk = (name: string, eventType: string, query: unknown[]) =>
         aodh('POST', '/v2/alarms', { name, type: 'event', event_rule: { event_type: eventType, query } });
       const hit = await mk('upd', 'compute.instance.update', [
@@ -228,7 +289,11 @@ sinks:
       });
       assert.ok(!Number.isNaN(Date.parse(ended)));
       // The audit sink's file:// publisher: the compute events, serialised as Ceilometer does.
-      const lines = fs.readFileSync(eventsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = fs
+        .readFileSync(eventsFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.ok(lines.every((l) => l.event_type.startsWith('compute.instance.')));
       const upd = lines.find((l) => l.event_type === 'compute.instance.update');
       assert.ok(upd.traits.some((t: unknown[]) => t[0] === 'display_name' && t[1] === 1 && t[2] === 'vm1-renamed'));

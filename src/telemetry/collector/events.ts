@@ -91,7 +91,10 @@ const neutron = (kind: string) => ({
     name: { fields: `payload.${kind}.name` },
     status: { fields: `payload.${kind}.status` },
     resource_id: { fields: [`payload.${kind}.id`, `payload.${kind}_id`, 'payload.id'] },
-    host: { fields: 'publisher_id', plugin: { name: 'split', parameters: { separator: '.', segment: 1, max_split: 1 } } },
+    host: {
+      fields: 'publisher_id',
+      plugin: { name: 'split', parameters: { separator: '.', segment: 1, max_split: 1 } },
+    },
   },
 });
 const identityTraits = {
@@ -103,7 +106,10 @@ const identityTraits = {
 
 export const DEFAULT_EVENT_DEFINITIONS = YAML.stringify([
   { event_type: 'compute.instance.*', traits: instanceTraits },
-  { event_type: 'compute.instance.update', traits: { ...instanceTraits, old_state: { fields: `${NOVA}.state_update.['nova_object.data'].old_state` } } },
+  {
+    event_type: 'compute.instance.update',
+    traits: { ...instanceTraits, old_state: { fields: `${NOVA}.state_update.['nova_object.data'].old_state` } },
+  },
   {
     event_type: ['volume.*', 'snapshot.*'],
     traits: {
@@ -225,9 +231,12 @@ function traitDefinition(where: string, name: string, raw: unknown): TraitDefini
     throw new Error(`${where}: trait ${name}: unknown type ${String(t.type)} (text, int, float, datetime)`);
   let plugin: PluginSpec | undefined;
   if (t.plugin !== undefined) {
-    const p = typeof t.plugin === 'string' ? { name: t.plugin } : (t.plugin as { name?: unknown; parameters?: unknown });
+    const p =
+      typeof t.plugin === 'string' ? { name: t.plugin } : (t.plugin as { name?: unknown; parameters?: unknown });
     if (!p || typeof p !== 'object' || !['split', 'bitfield', 'timedelta'].includes(String(p.name)))
-      throw new Error(`${where}: trait ${name}: unknown plugin ${JSON.stringify(t.plugin)} (split, bitfield, timedelta)`);
+      throw new Error(
+        `${where}: trait ${name}: unknown plugin ${JSON.stringify(t.plugin)} (split, bitfield, timedelta)`,
+      );
     plugin = { name: p.name as PluginSpec['name'], parameters: (p.parameters ?? {}) as Record<string, unknown> };
     if (plugin.name === 'bitfield' && !Array.isArray(plugin.parameters.flags))
       throw new Error(`${where}: trait ${name}: the bitfield plugin needs parameters.flags`);

@@ -58,7 +58,7 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
   },
   {
     type: 'network',
-    metrics: ['network', 'subnet', 'port', 'router', 'ip.floating', 'bandwidth'],
+    metrics: ['network', 'subnet', 'port', 'router', 'ip.floating', 'bandwidth', 'network.services.*'],
     attributes: {},
     eventDelete: ['floatingip.delete.end'],
     eventId: 'resource_id',
@@ -75,7 +75,13 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
     eventDelete: ['volume.delete.end', 'snapshot.delete.end'],
     eventId: 'resource_id',
   },
-  { type: 'stack', metrics: [], attributes: {}, eventDelete: ['orchestration.stack.delete.end'], eventId: 'resource_id' },
+  {
+    type: 'stack',
+    metrics: [],
+    attributes: {},
+    eventDelete: ['orchestration.stack.delete.end'],
+    eventId: 'resource_id',
+  },
   {
     type: 'swift_account',
     metrics: ['storage.objects', 'storage.objects.size', 'storage.objects.containers'],
@@ -222,7 +228,10 @@ export class GnocchiPublisher {
         });
         // A resource Gnocchi never had (no sample yet) is fine, as in Ceilometer.
         if (!res.ok && res.status !== 404)
-          this.log.warn({ resource: r.id, status: res.status, body: await res.text() }, 'gnocchi could not end a resource');
+          this.log.warn(
+            { resource: r.id, status: res.status, body: await res.text() },
+            'gnocchi could not end a resource',
+          );
         this.known.delete(r.id);
       }
     }
