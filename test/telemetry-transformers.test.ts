@@ -12,6 +12,7 @@ import type { Sample } from '../src/telemetry/collector/meters.ts';
 import type { GnocchiPublisher } from '../src/telemetry/collector/gnocchi_publisher.ts';
 import type { MessageBus } from '../src/core/bus.ts';
 import type { Logger } from '../src/core/log.ts';
+import { loadPolling, pollingSources } from '../src/telemetry/collector/polling.ts';
 
 const at = (sec: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, sec)).toISOString();
 const sample = (name: string, volume: number, sec: number, extra: Partial<Sample> = {}): Sample => ({
@@ -151,6 +152,35 @@ describe('pipeline transformers', () => {
       () => loadPipeline('sources: []\nsinks: [{name: k, publishers: [], transformers: [{name: nope}]}]'),
       /sink k: unknown transformer nope/,
     );
+  });
+
+  it('polling.yaml: sources with intervals select pollsters by their meters', () => {
+    const enabled = ['compute', 'image', 'volume', 'vpn'];
+    const src = loadPolling(
+      `sources:
+  - {name: cpu_often, interval: 10, meters: [cpu, 'memory.*']}
+  - {name: sizes, interval: 600, meters: ['*.size', '!volume.size']}
+  - {name: services, interval: 300, meters: ['network.services.*', 'storage.*']}
+`,
+      enabled,
+    );
+    assert.deepEqual(
+      src.map((x) => [x.name, x.interval, x.pollsters]),
+      [
+        ['cpu_often', 10, ['compute']],
+        ['sizes', 600, ['image']],
+        ['services', 300, ['vpn']],
+      ],
+    );
+    assert.throws(() => loadPolling('sources: [{name: a, interval: 0, meters: [cpu]}]', enabled), /interval must be/);
+    assert.throws(
+      () => loadPolling('sources: [{name: a, interval: 5, meters: cpu}]', enabled),
+      /meters must be a list/,
+    );
+    assert.throws(() => loadPolling('{}', enabled), /needs a list of sources/);
+    // No file: one source of every pollster every pollingInterval (none when it is 0).
+    assert.deepEqual(pollingSources('/nonexistent/polling.yaml', enabled, 60)[0]!.pollsters, enabled);
+    assert.deepEqual(pollingSources('/nonexistent/polling.yaml', enabled, 0), []);
   });
 
   it('a sink chains its transformers before its publishers', async () => {

@@ -13,6 +13,8 @@ import { GnocchiPublisher } from './gnocchi_publisher.ts';
 import { type MeterDefinition, type Sample, meterDefinitions, samplesFrom } from './meters.ts';
 import { Pipeline } from './pipeline.ts';
 import { POLLSTERS } from './pollsters.ts';
+import { type PollingSource, pollingSources } from './polling.ts';
+import { meterSelected } from './pipeline.ts';
 import { type CeilometerEvent, type EventDefinition, eventDefinitions, eventFrom } from './events.ts';
 import { EVENT_NOTIFICATION, EventPipeline } from './event_pipeline.ts';
 
@@ -22,6 +24,8 @@ export class TelemetryAgent {
   private eventDefs: EventDefinition[];
   private eventPipeline: EventPipeline;
   private pendingEvents: CeilometerEvent[] = [];
+  /** polling.yaml's sources (or one source of every pollster every pollingInterval). */
+  readonly polling: PollingSource[];
   private periodic: PeriodicTasks;
   private pending: Sample[] = [];
   private flushing?: Promise<void>;
@@ -40,11 +44,14 @@ export class TelemetryAgent {
     this.eventDefs = eventDefinitions(path.join(o.configDir, 'event_definitions.yaml'));
     this.eventPipeline = new EventPipeline(path.join(o.configDir, 'event_pipeline.yaml'), gnocchi, bus, log);
     this.periodic = new PeriodicTasks(log);
+    this.polling = pollingSources(path.join(o.configDir, 'polling.yaml'), o.pollsters, o.pollingInterval);
   }
 
   start() {
     this.unlisten = this.bus.onNotification('', (n) => this.onNotification(n));
-    if (this.o.pollingInterval > 0) this.periodic.add('telemetry polling', this.o.pollingInterval, () => this.poll());
+    for (const src of this.polling)
+      if (src.pollsters.length)
+        this.periodic.add(`telemetry polling ${src.name}`, src.interval, () => this.poll(src).then(() => undefined));
   }
 
   onNotification(n: Notification) {
@@ -73,14 +80,15 @@ export class TelemetryAgent {
     this.flushing = undefined;
   }
 
-  /** One polling round of every configured pollster. */
-  async poll(): Promise<number> {
+  /** One polling round of a polling.yaml source (by default: every configured pollster, every meter). */
+  async poll(source?: PollingSource): Promise<number> {
     let n = 0;
-    for (const name of this.o.pollsters) {
+    for (const name of source?.pollsters ?? this.o.pollsters) {
       const pollster = POLLSTERS[name];
       if (!pollster) continue;
       try {
-        const samples = await pollster(this.session);
+        let samples = await pollster(this.session);
+        if (source) samples = samples.filter((s) => meterSelected(source.meters, s.name));
         n += samples.length;
         await this.pipeline.publish(samples);
       } catch (err) {
