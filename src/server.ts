@@ -182,6 +182,7 @@ export class Cloud {
         services: catalogServices(this.cfg, this.services),
         resetAdminPassword: opts.resetAdminPassword,
         systemAdmins: policyModeOptions(this.cfg, 'placement').enforceScope ? ['nova'] : [],
+        extraUsers: SERVICES.flatMap((f) => f.agentUsers ?? []),
       });
     }
   }

@@ -154,13 +154,24 @@ describe('alarming (Aodh API v2)', () => {
     });
     const id = r.body.alarm_id;
     const project = r.body.project_id;
+    // An event of another project does not fire it; one of its project does.
+    await svc().evaluator.onEvent({
+      message_id: 'm0',
+      event_type: 'compute.instance.create.end',
+      traits: [
+        ['name', 1, 'vm1'],
+        ['project_id', 1, 'another'],
+      ],
+    });
+    r = await aodh('GET', `/v2/alarms/${id}`);
+    assert.notEqual(r.body.state, 'alarm');
     await svc().evaluator.onEvent({
       message_id: 'm1',
-      publisher_id: 'compute',
       event_type: 'compute.instance.create.end',
-      priority: 'INFO',
-      payload: { name: 'vm1', tenant_id: project },
-      timestamp: new Date().toISOString(),
+      traits: [
+        ['name', 1, 'vm1'],
+        ['project_id', 1, project],
+      ],
     });
     r = await aodh('GET', `/v2/alarms/${id}`);
     assert.equal(r.body.state, 'alarm');

@@ -108,6 +108,17 @@ describe('metric (Gnocchi API v1)', () => {
     assert.equal(r.body.measures.aggregated[0][2], 4);
     r = await req('POST', '/v1/aggregates', { operations: '(metric m nope)', search: 'user_id=agg' });
     assert.equal(r.status, 400);
+    // Rated aggregation across series (`aggregate rate:sum`): each series' change, then their sum.
+    for (const [i, id] of ids.entries())
+      await req('POST', `/v1/resource/generic/${id}/metric/m/measures`, [
+        { timestamp: '2020-01-01T00:05:00', value: (i + 1) * 3 },
+      ]);
+    r = await req('POST', '/v1/aggregates', {
+      operations: '(aggregate rate:sum (metric m mean))',
+      search: 'user_id=agg',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.measures.aggregated.at(-1)[2], 2 + 4);
     // The legacy cross-metric aggregation (gnocchiclient's `measures aggregation`).
     r = await req('POST', '/v1/aggregation/resource/generic/metric/m?aggregation=mean&reaggregation=max', {
       '=': { user_id: 'agg' },

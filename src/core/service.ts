@@ -24,6 +24,11 @@ export interface ServiceFactory {
   configSections?: string[];
   /** The service user bootstrap creates for it (glance, swift, ...). */
   user: string;
+  /**
+   * Other service users bootstrap creates for its agents (the metric service's collector runs as
+   * ceilometer, with Swift's ResellerAdmin as DevStack grants); they reach them by `session.as(name)`.
+   */
+  agentUsers?: Array<{ name: string; roles?: string[] }>;
   /** The service, not started yet: the process calls its `init()` (and `close()`, also when init failed). */
   create(ctx: ServiceContext): Promise<ServiceModule>;
 }

@@ -21,6 +21,11 @@ export interface BootstrapOptions {
   resetAdminPassword?: boolean;
   /** Service users that are also system admins (nova, when placement enforces its system scope). */
   systemAdmins?: string[];
+  /**
+   * Service users without a catalog entry of their own (ceilometer, for the metric service's
+   * collector), made like the others, with extra roles on the service project (ResellerAdmin).
+   */
+  extraUsers?: Array<{ name: string; roles?: string[] }>;
 }
 
 export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
@@ -68,8 +73,11 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
     inherited: false,
   });
 
-  for (const svc of o.services) {
-    if (svc.type === 'identity') continue;
+  const serviceUsers = [
+    ...o.services.filter((svc) => svc.type !== 'identity').map((svc) => ({ name: svc.name, roles: [] as string[] })),
+    ...(o.extraUsers ?? []).map((u) => ({ name: u.name, roles: u.roles ?? [] })),
+  ];
+  for (const svc of serviceUsers) {
     let u = await s.users.findByName(svc.name, domain.id);
     if (!u)
       u = await s.users.create({
@@ -102,6 +110,14 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
       role_id: o.systemAdmins?.includes(svc.name) ? admin.id : reader.id,
       inherited: false,
     });
+    for (const extra of svc.roles)
+      await s.assignment.grant({
+        type: 'UserProject',
+        actor_id: u.id,
+        target_id: serviceProject.id,
+        role_id: (await role(extra)).id,
+        inherited: false,
+      });
   }
 
   if (!(await s.catalog.listRegions()).some((r) => r.id === o.region))

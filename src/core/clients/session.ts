@@ -20,6 +20,11 @@ export class ServiceSession {
     private system = false,
   ) {}
 
+  /** Another service user (same password and project), e.g. an agent's own user (ServiceFactory.agentUsers). */
+  as(username: string): ServiceSession {
+    return new ServiceSession(this.authUrl, username, this.password, this.region, this.project, this.system);
+  }
+
   /** The same user with a system-scoped token (for APIs that answer system readers, like Keystone's limits). */
   systemScoped(): ServiceSession {
     return new ServiceSession(this.authUrl, this.username, this.password, this.region, this.project, true);

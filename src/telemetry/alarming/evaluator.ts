@@ -2,7 +2,7 @@
 // reads its statistics from the metric service's REST API (with the alarming service's token),
 // compares the last `evaluation_periods` points with its threshold, and moves to `alarm`, `ok`
 // or `insufficient data`; composite alarms combine their sub-rules. Event alarms are evaluated
-// on the bus's notifications as they arrive. A state change (or every round, with
+// on the events Ceilometer publishes on the bus (notifier://), as they arrive. A state change (or every round, with
 // repeat_actions) calls the notifier.
 import type { MessageBus, Notification } from '../../core/bus.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
@@ -12,6 +12,15 @@ import type { AlarmNotifier } from './notifier.ts';
 import { withinTimeConstraints } from './time_constraints.ts';
 
 type State = 'ok' | 'alarm' | 'insufficient data';
+
+/** An event as Ceilometer's notifier publisher sends it (traits as [name, dtype, value]). */
+export interface BusEvent {
+  message_id: string;
+  event_type: string;
+  generated?: string;
+  traits: Array<[string, number, unknown]>;
+  raw?: unknown;
+}
 
 const COMPARE: Record<string, (a: number, b: number) => boolean> = {
   lt: (a, b) => a < b,
@@ -178,9 +187,22 @@ export class AlarmEvaluator {
 
   private eventAlarms?: { at: number; list: Alarm[] };
 
-  /** Listens to every notification on the bus and fires the event alarms it matches. */
+  /**
+   * aodh-listener: consumes the events Ceilometer's notifier:// event publisher sends on the bus
+   * (an `event` notification whose payload is a list of events) and fires the event alarms they
+   * match.
+   */
   listen(bus: MessageBus): () => void {
-    return bus.onNotification('', (n) => this.onEvent(n));
+    return bus.onNotification('event', async (n: Notification) => {
+      if (n.event_type !== 'event' || !Array.isArray(n.payload)) return;
+      for (const e of n.payload as BusEvent[]) {
+        try {
+          await this.onEvent(e);
+        } catch (err) {
+          this.log.warn({ err, event: e?.message_id }, 'event alarm evaluation failed');
+        }
+      }
+    });
   }
 
   /** Forgets the cached list of event alarms (after an API change). */
@@ -188,17 +210,22 @@ export class AlarmEvaluator {
     this.eventAlarms = undefined;
   }
 
-  async onEvent(n: Notification): Promise<void> {
+  async onEvent(e: BusEvent): Promise<void> {
+    if (!e || typeof e.event_type !== 'string' || !e.message_id) return;
     if (!this.eventAlarms || Date.now() - this.eventAlarms.at > 5000)
       this.eventAlarms = {
         at: Date.now(),
         list: (await this.store.list()).filter((a) => a.type === 'event' && a.enabled),
       };
-    const payload = (n.payload && typeof n.payload === 'object' ? n.payload : {}) as Record<string, unknown>;
+    // The traits by name (Aodh's Event: [name, dtype, value] triples); the project is the
+    // `project_id` or `tenant_id` trait, and only that project's alarms are evaluated.
     const traits: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(payload)) if (v === null || typeof v !== 'object') traits[k] = v;
-    if (payload.tenant_id !== undefined && traits.project_id === undefined) traits.project_id = payload.tenant_id;
+    for (const t of Array.isArray(e.traits) ? e.traits : [])
+      if (Array.isArray(t) && typeof t[0] === 'string') traits[t[0]] = t[2];
+    const project = traits.project_id ?? traits.tenant_id;
+    if (project === undefined || project === null || project === '') return;
     for (const a of this.eventAlarms.list) {
+      if (a.project_id !== project) continue;
       const pattern = String(a.rule.event_type ?? '*');
       const re = new RegExp(
         `^${pattern
@@ -206,21 +233,21 @@ export class AlarmEvaluator {
           .replace(/\*/g, '.*')
           .replace(/\?/g, '.')}$`,
       );
-      if (!re.test(n.event_type)) continue;
-      if (traits.project_id !== undefined && traits.project_id !== a.project_id) continue;
+      if (!re.test(e.event_type)) continue;
       const query = (a.rule.query ?? []) as Array<{ field: string; op: string; value: string; type: string }>;
       const ok = query.every((q) => {
-        const field = q.field.startsWith('traits.') ? q.field.slice(7) : q.field;
-        const have = traits[field];
-        if (have === undefined) return false;
+        const have = q.field.startsWith('traits.')
+          ? traits[q.field.slice(7)]
+          : (e as unknown as Record<string, unknown>)[q.field];
+        if (have === undefined || have === null) return false;
         const numeric = q.type === 'integer' || q.type === 'float';
         const x = numeric ? Number(have) : String(have);
         const y = numeric ? Number(q.value) : String(q.value);
-        return COMPARE[q.op]?.(x as number, y as number) ?? false;
+        return COMPARE[q.op ?? 'eq']?.(x as number, y as number) ?? false;
       });
       if (!ok) continue;
-      const reason = `Event <id=${n.message_id},event_type=${n.event_type}> hits the query <query=${JSON.stringify(query)}>.`;
-      const data = { type: 'event', event: { message_id: n.message_id, event_type: n.event_type, traits } };
+      const reason = `Event <id=${e.message_id},event_type=${e.event_type}> hits the query <query=${JSON.stringify(query)}>.`;
+      const data = { type: 'event', event: e };
       const current = await this.store.find(a.alarm_id);
       if (!current) continue;
       if (current.state !== 'alarm') {

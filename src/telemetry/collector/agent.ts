@@ -1,5 +1,6 @@
 // Ceilometer's agents: the notification agent (every notification on the bus, turned into
-// samples by the meter definitions, sent through the pipeline) and the polling agent (the
+// samples by the meter definitions, sent through the pipeline, and into an event by the event
+// definitions, sent through the event pipeline) and the polling agent (the
 // pollsters every polling interval). Samples are published in small batches: a burst of
 // notifications costs one call to the metric service.
 import path from 'node:path';
@@ -12,10 +13,19 @@ import { GnocchiPublisher } from './gnocchi_publisher.ts';
 import { type MeterDefinition, type Sample, meterDefinitions, samplesFrom } from './meters.ts';
 import { Pipeline } from './pipeline.ts';
 import { POLLSTERS } from './pollsters.ts';
+import { type PollingSource, pollingSources } from './polling.ts';
+import { meterSelected } from './pipeline.ts';
+import { type CeilometerEvent, type EventDefinition, eventDefinitions, eventFrom } from './events.ts';
+import { EVENT_NOTIFICATION, EventPipeline } from './event_pipeline.ts';
 
 export class TelemetryAgent {
   private meters: MeterDefinition[];
   private pipeline: Pipeline;
+  private eventDefs: EventDefinition[];
+  private eventPipeline: EventPipeline;
+  private pendingEvents: CeilometerEvent[] = [];
+  /** polling.yaml's sources (or one source of every pollster every pollingInterval). */
+  readonly polling: PollingSource[];
   private periodic: PeriodicTasks;
   private pending: Sample[] = [];
   private flushing?: Promise<void>;
@@ -31,19 +41,26 @@ export class TelemetryAgent {
     this.meters = meterDefinitions(path.join(o.configDir, 'meters.yaml'));
     const gnocchi = new GnocchiPublisher(session, log, o.archivePolicy, o.rateArchivePolicy);
     this.pipeline = new Pipeline(path.join(o.configDir, 'pipeline.yaml'), gnocchi, bus, log);
+    this.eventDefs = eventDefinitions(path.join(o.configDir, 'event_definitions.yaml'));
+    this.eventPipeline = new EventPipeline(path.join(o.configDir, 'event_pipeline.yaml'), gnocchi, bus, log);
     this.periodic = new PeriodicTasks(log);
+    this.polling = pollingSources(path.join(o.configDir, 'polling.yaml'), o.pollsters, o.pollingInterval);
   }
 
   start() {
     this.unlisten = this.bus.onNotification('', (n) => this.onNotification(n));
-    if (this.o.pollingInterval > 0) this.periodic.add('telemetry polling', this.o.pollingInterval, () => this.poll());
+    for (const src of this.polling)
+      if (src.pollsters.length)
+        this.periodic.add(`telemetry polling ${src.name}`, src.interval, () => this.poll(src).then(() => undefined));
   }
 
   onNotification(n: Notification) {
-    if (n.event_type === 'telemetry.sample') return;
+    // What the publishers themselves send is not collected again.
+    if (n.event_type === 'telemetry.sample' || n.event_type === EVENT_NOTIFICATION) return;
     const samples = samplesFrom(this.meters, n);
-    if (!samples.length) return;
     this.pending.push(...samples);
+    if (this.o.events) this.pendingEvents.push(eventFrom(this.eventDefs, n));
+    if (!this.pending.length && !this.pendingEvents.length) return;
     this.timer ??= setTimeout(() => void this.flush(), 200);
   }
 
@@ -53,20 +70,25 @@ export class TelemetryAgent {
     this.timer = undefined;
     await this.flushing;
     const batch = this.pending.splice(0);
-    if (!batch.length) return;
-    this.flushing = this.pipeline.publish(batch);
+    const events = this.pendingEvents.splice(0);
+    if (!batch.length && !events.length) return;
+    this.flushing = (async () => {
+      if (batch.length) await this.pipeline.publish(batch);
+      if (events.length) await this.eventPipeline.publish(events);
+    })();
     await this.flushing;
     this.flushing = undefined;
   }
 
-  /** One polling round of every configured pollster. */
-  async poll(): Promise<number> {
+  /** One polling round of a polling.yaml source (by default: every configured pollster, every meter). */
+  async poll(source?: PollingSource): Promise<number> {
     let n = 0;
-    for (const name of this.o.pollsters) {
+    for (const name of source?.pollsters ?? this.o.pollsters) {
       const pollster = POLLSTERS[name];
       if (!pollster) continue;
       try {
-        const samples = await pollster(this.session);
+        let samples = await pollster(this.session);
+        if (source) samples = samples.filter((s) => meterSelected(source.meters, s.name));
         n += samples.length;
         await this.pipeline.publish(samples);
       } catch (err) {

@@ -6,6 +6,7 @@
 import type { ServiceSession } from '../../core/clients/session.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Sample } from './meters.ts';
+import { type CeilometerEvent, traitOf } from './events.ts';
 
 interface ResourceMapping {
   type: string;
@@ -13,6 +14,12 @@ interface ResourceMapping {
   metrics: string[];
   /** Resource attribute → sample metadata key. */
   attributes: Record<string, string>;
+  /** Event types (fnmatch) that end the resource (gnocchi_resources.yaml's event_delete). */
+  eventDelete?: string[];
+  /** The trait holding the resource id in those events (event_attributes.id). */
+  eventId?: string;
+  /** Resource types ended with it: those whose `instance_id` is its id (event_associated_resources). */
+  eventAssociated?: string[];
 }
 
 /** Which meters belong to which resource type (Ceilometer's gnocchi_resources.yaml, reduced). */
@@ -28,6 +35,9 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
       image_ref: 'image_ref',
       server_group: 'server_group',
     },
+    eventDelete: ['compute.instance.delete.start'],
+    eventId: 'instance_id',
+    eventAssociated: ['instance_network_interface', 'instance_disk'],
   },
   {
     type: 'instance_disk',
@@ -43,8 +53,16 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
     type: 'image',
     metrics: ['image.size', 'image.download', 'image.serve'],
     attributes: { name: 'name', container_format: 'container_format', disk_format: 'disk_format' },
+    eventDelete: ['image.delete'],
+    eventId: 'resource_id',
   },
-  { type: 'network', metrics: ['network', 'subnet', 'port', 'router', 'ip.floating', 'bandwidth'], attributes: {} },
+  {
+    type: 'network',
+    metrics: ['network', 'subnet', 'port', 'router', 'ip.floating', 'bandwidth', 'network.services.*'],
+    attributes: {},
+    eventDelete: ['floatingip.delete.end'],
+    eventId: 'resource_id',
+  },
   {
     type: 'volume',
     metrics: ['volume', 'volume.size', 'snapshot.size', 'volume.snapshot.size', 'volume.backup.size'],
@@ -54,6 +72,15 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
       image_id: 'image_id',
       instance_id: 'instance_id',
     },
+    eventDelete: ['volume.delete.end', 'snapshot.delete.end'],
+    eventId: 'resource_id',
+  },
+  {
+    type: 'stack',
+    metrics: [],
+    attributes: {},
+    eventDelete: ['orchestration.stack.delete.end'],
+    eventId: 'resource_id',
   },
   {
     type: 'swift_account',
@@ -105,7 +132,6 @@ export class GnocchiPublisher {
         >;
       }
     >();
-    const ended: Array<{ type: string; id: string; at: string }> = [];
     for (const s of samples) {
       const mapping = mappingOf(s.name);
       if (!mapping) continue;
@@ -117,8 +143,6 @@ export class GnocchiPublisher {
       r.sample = s;
       const m = (r.metrics[s.name] ??= { archive_policy_name: this.policyOf(s.name), unit: s.unit, measures: [] });
       m.measures.push({ timestamp: s.timestamp, value: s.volume });
-      if (s.resource_metadata.event_type === 'instance.delete.end')
-        ended.push({ type: mapping.type, id: s.resource_id, at: s.timestamp });
     }
     const body = Object.fromEntries([...resources].map(([id, r]) => [id, r.metrics]));
     const send = () =>
@@ -171,11 +195,45 @@ export class GnocchiPublisher {
     if (res.status !== 202) throw new Error(`gnocchi answered ${res.status} to a batch: ${await res.text()}`);
     for (const id of resources.keys())
       if (!this.known.has(id)) this.known.set(id, JSON.stringify(resources.get(id)!.attrs));
-    for (const e of ended)
-      await this.session.fetch(`${base}/v1/resource/${e.type}/${encodeURIComponent(e.id)}`, {
-        method: 'PATCH',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ ended_at: e.at }),
-      });
+  }
+
+  /**
+   * Events (Ceilometer's publish_events): one whose type is a resource type's `event_delete` ends
+   * that resource (the id from its trait) and its associated resources, as the samples never say
+   * when a resource is gone.
+   */
+  async publishEvents(events: CeilometerEvent[]): Promise<void> {
+    let base: string | undefined;
+    for (const e of events) {
+      const rd = RESOURCE_MAPPINGS.find((m) => m.eventDelete?.some((p) => fnmatch(p, e.event_type)));
+      if (!rd) continue;
+      const id = traitOf(e, rd.eventId ?? 'resource_id');
+      if (id === undefined || id === '') continue;
+      base ??= await this.session.endpoint('metric');
+      const endedAt = new Date().toISOString();
+      const toEnd: Array<{ type: string; id: string }> = [{ type: rd.type, id: String(id) }];
+      for (const type of rd.eventAssociated ?? []) {
+        const res = await this.session.fetch(`${base}/v1/search/resource/${type}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ and: [{ '=': { instance_id: String(id) } }, { '=': { ended_at: null } }] }),
+        });
+        if (res.ok) for (const r of (await res.json()) as Array<{ id: string }>) toEnd.push({ type, id: r.id });
+      }
+      for (const r of toEnd) {
+        const res = await this.session.fetch(`${base}/v1/resource/${r.type}/${encodeURIComponent(r.id)}`, {
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ ended_at: endedAt }),
+        });
+        // A resource Gnocchi never had (no sample yet) is fine, as in Ceilometer.
+        if (!res.ok && res.status !== 404)
+          this.log.warn(
+            { resource: r.id, status: res.status, body: await res.text() },
+            'gnocchi could not end a resource',
+          );
+        this.known.delete(r.id);
+      }
+    }
   }
 }

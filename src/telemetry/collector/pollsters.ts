@@ -263,6 +263,139 @@ export async function pollObjectStore(session: ServiceSession): Promise<Sample[]
   return out;
 }
 
+// ---- network.services.* (Ceilometer's network/services pollsters) -------------------------------
+
+/** Ceilometer's status codes, the volume of the status gauges (network/services/base.py). */
+const SERVICE_STATUS: Record<string, number> = {
+  inactive: 0,
+  active: 1,
+  pending_create: 2,
+  down: 3,
+  created: 4,
+  pending_update: 5,
+  pending_delete: 6,
+  error: 7,
+};
+
+interface ServiceResource {
+  id: string;
+  name?: string;
+  status?: string;
+  provisioning_status?: string;
+  project_id?: string;
+  tenant_id?: string;
+  [k: string]: unknown;
+}
+
+/**
+ * One collection of an advanced network service. Nothing when the API has no such resource
+ * (the extension or the service is not deployed: Ceilometer's discovery finds nothing then).
+ */
+async function serviceResources(
+  session: ServiceSession,
+  type: string,
+  path: string,
+  key: string,
+): Promise<ServiceResource[]> {
+  let base: string;
+  try {
+    base = (await session.endpoint(type)).replace(/\/+$/, '');
+  } catch {
+    return [];
+  }
+  const res = await session.fetch(`${base}${path}`);
+  if (res.status === 404) return [];
+  if (!res.ok) throw new Error(`${type} answered ${res.status} to ${path}`);
+  return (((await res.json()) as Record<string, ServiceResource[]>)[key] ?? []) as ServiceResource[];
+}
+
+function serviceSamples(
+  list: ServiceResource[],
+  meter: string,
+  unit: string,
+  volume: (r: ServiceResource) => number,
+): Sample[] {
+  const out: Sample[] = [];
+  for (const r of list) {
+    const v = volume(r);
+    // An unknown status is skipped, as Ceilometer does.
+    if (v < 0) continue;
+    const { id, project_id, tenant_id, ...rest } = r;
+    const metadata: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(rest)) if (x === null || typeof x !== 'object') metadata[k] = x;
+    out.push(
+      sample(meter, 'gauge', unit, v, id, { user_id: null, project_id: project_id ?? tenant_id ?? null }, metadata),
+    );
+  }
+  return out;
+}
+
+const statusOf = (r: ServiceResource) =>
+  SERVICE_STATUS[String(r.status ?? r.provisioning_status ?? '').toLowerCase()] ?? -1;
+const one = () => 1;
+
+/** VPNaaS: `network.services.vpn` (status of each VPN service), `network.services.vpn.connections`. */
+export async function pollVpn(session: ServiceSession): Promise<Sample[]> {
+  return [
+    ...serviceSamples(
+      await serviceResources(session, 'network', '/v2.0/vpn/vpnservices', 'vpnservices'),
+      'network.services.vpn',
+      'vpnservice',
+      statusOf,
+    ),
+    ...serviceSamples(
+      await serviceResources(session, 'network', '/v2.0/vpn/ipsec-site-connections', 'ipsec_site_connections'),
+      'network.services.vpn.connections',
+      'ipsec_site_connection',
+      one,
+    ),
+  ];
+}
+
+/** FWaaS v2: `network.services.firewall` (status of each firewall group), `network.services.firewall.policy`. */
+export async function pollFirewall(session: ServiceSession): Promise<Sample[]> {
+  return [
+    ...serviceSamples(
+      await serviceResources(session, 'network', '/v2.0/fwaas/firewall_groups', 'firewall_groups'),
+      'network.services.firewall',
+      'firewall',
+      statusOf,
+    ),
+    ...serviceSamples(
+      await serviceResources(session, 'network', '/v2.0/fwaas/firewall_policies', 'firewall_policies'),
+      'network.services.firewall.policy',
+      'firewall_policy',
+      one,
+    ),
+  ];
+}
+
+/** Load balancers (Octavia's v2 API, service type load-balancer): `network.services.lb.*`. */
+export async function pollLoadBalancers(session: ServiceSession): Promise<Sample[]> {
+  const kinds: Array<[string, string, string, string]> = [
+    ['/v2/lbaas/loadbalancers', 'loadbalancers', 'network.services.lb.loadbalancer', 'loadbalancer'],
+    ['/v2/lbaas/listeners', 'listeners', 'network.services.lb.listener', 'listener'],
+    ['/v2/lbaas/pools', 'pools', 'network.services.lb.pool', 'pool'],
+    ['/v2/lbaas/healthmonitors', 'healthmonitors', 'network.services.lb.health_monitor', 'health_monitor'],
+  ];
+  const out: Sample[] = [];
+  for (const [path, key, meter, unit] of kinds) {
+    const list = await serviceResources(session, 'load-balancer', path, key);
+    out.push(...serviceSamples(list, meter, unit, statusOf));
+    if (key === 'pools')
+      for (const pool of list)
+        out.push(
+          ...serviceSamples(
+            await serviceResources(session, 'load-balancer', `${path}/${pool.id}/members`, 'members'),
+            'network.services.lb.member',
+            'member',
+            statusOf,
+          ),
+        );
+  }
+  return out;
+}
+
 /**
  * The pollsters by name (`collector.pollsters`): `compute` is the compute agent's; the others are
  * the central agent's (Ceilometer's polling namespaces `compute` and `central`).
@@ -273,4 +406,7 @@ export const POLLSTERS: Record<string, (s: ServiceSession) => Promise<Sample[]>>
   volume: pollVolumes,
   floatingip: pollFloatingIps,
   objectstore: pollObjectStore,
+  lb: pollLoadBalancers,
+  vpn: pollVpn,
+  firewall: pollFirewall,
 };

@@ -206,6 +206,11 @@ function evaluate(node: OpNode, base: Grid): Grid {
     const method = String(args[0]);
     if (!validMethod(method)) throw bad('Invalid operations', `unknown aggregation method ${method}`, node);
     const g = evaluate(args[1]!, base);
+    // `rate:<m>` (Gnocchi's rated aggregations): each series' change from the point before, then <m> across them.
+    if (method.startsWith('rate:')) {
+      const rated = g.rows.map((r) => r.map((v, i) => (i === 0 ? Number.NaN : v - r[i - 1]!)));
+      return { ...g, rows: [acrossSeries(method.slice(5), rated, g.times.length)], aggregated: true };
+    }
     return { ...g, rows: [acrossSeries(method, g.rows, g.times.length)], aggregated: true };
   }
   if (op === 'resample') {

@@ -20,6 +20,9 @@ import { DEFAULT_ARCHIVE_POLICIES } from './defaults.ts';
 import { TelemetryAgent } from '../collector/agent.ts';
 import { collectorOptions } from '../collector/config.ts';
 
+/** The collector's service user (DevStack's ceilometer, with ResellerAdmin for the object store pollster). */
+export const CEILOMETER_USER = 'ceilometer';
+
 export class MetricService implements ServiceModule {
   name = 'metric';
   type = 'metric';
@@ -43,7 +46,9 @@ export class MetricService implements ServiceModule {
     this.indexer = new Indexer(db, this.options.defaultAggregationMethods, this.options.metricCleanupDelay);
     this.store = new MeasureStore(this.options.storageDir);
     const collector = collectorOptions(ctx.config);
-    if (collector.enabled) this.collector = new TelemetryAgent(collector, ctx.bus, ctx.session, ctx.log);
+    // The collector runs as its own service user, ceilometer (as DevStack creates it).
+    if (collector.enabled)
+      this.collector = new TelemetryAgent(collector, ctx.bus, ctx.session.as(CEILOMETER_USER), ctx.log);
   }
 
   async init() {
@@ -78,6 +83,7 @@ export const metricService: ServiceFactory = {
   // Ceilometer's agents run in the metric service's process (collector/).
   configSections: ['metric', 'collector'],
   user: 'gnocchi',
+  agentUsers: [{ name: CEILOMETER_USER, roles: ['ResellerAdmin'] }],
   async create(ctx: ServiceContext) {
     return new MetricService(await ctx.openDatabase<MetricDb>(), ctx);
   },
