@@ -96,10 +96,26 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     return out;
   }
 
-  async function resourceOf(req: FastifyRequest, rule: string) {
-    const tenant = enforce(req, rule);
+  /**
+   * The resource of the URL. With `stackUsers` (signal, metadata), the URL's tenant may also be
+   * the stack's project in the stack domain, the caller one of its users (Heat's engine accepts
+   * `stack_user_project_id` beside the stack's tenant): the stack's own tenant is answered then.
+   */
+  async function resourceOf(req: FastifyRequest, rule: string, stackUsers = false) {
+    let tenant = enforce(req, rule);
     const p = params(req);
-    const stack = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
+    let stack: StackRow;
+    try {
+      stack = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
+    } catch (e) {
+      const row = stackUsers && p.stack_id ? await svc.store.getStack(p.stack_id, false) : null;
+      if (!row || (row.name !== p.stack_name && row.id !== p.stack_name)) throw e;
+      let root = row;
+      for (let i = 0; root.owner_id && i < 20; i++) root = (await svc.store.getStack(root.owner_id)) ?? root;
+      if (!root.stack_user_project_id || root.stack_user_project_id !== tenant) throw e;
+      stack = row;
+      tenant = row.project_id;
+    }
     const r = await svc.store.resource(stack.id, p.resource_name!);
     if (!r) throw toHeatApiError(resourceNotFound(p.resource_name!, stack.name));
     return { tenant, stack, r };
@@ -163,7 +179,7 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     },
 
     async metadata(req: FastifyRequest) {
-      const { tenant, r } = await resourceOf(req, 'resource:metadata');
+      const { tenant, r } = await resourceOf(req, 'resource:metadata', true);
       // A server's metadata carries the software deployments made to it (Heat writes them there).
       if (r.type === 'OS::Nova::Server' && r.physical_resource_id) {
         const deployments = await serverDeployments(svc, r.physical_resource_id, tenant);
@@ -174,7 +190,7 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     },
 
     async signal(req: FastifyRequest) {
-      const { tenant, stack, r } = await resourceOf(req, 'resource:signal');
+      const { tenant, stack, r } = await resourceOf(req, 'resource:signal', true);
       await engineCall(
         svc.engineRpc.call().signal_resource({
           caller: callerOf(req, tenant),

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
 import { IdentityClient } from '../../core/clients/identity.ts';
+import { StackDomain } from './stackdomain.ts';
 import { httpRequest } from '../../core/clients/http.ts';
 import { now } from '../../core/db.ts';
 import { type Environment, parseEnvironment, resolve } from '../template/index.ts';
@@ -18,6 +19,7 @@ import {
   type ApiCall,
   type ResourceContext,
   type ResourcePlugin,
+  type StackUserCreds,
   UpdateReplace,
   validateProperties,
 } from '../resources/plugin.ts';
@@ -89,6 +91,8 @@ export class Engine {
   /** Trust-scoped tokens by trust id, kept until shortly before they expire. */
   private readonly trustTokens = new Map<string, { token: string; expires: number }>();
   private heatUserId?: string;
+  /** The stack domain (its admin's token): the per-stack users a guest signals with. */
+  readonly stackDomain: StackDomain;
 
   constructor(
     readonly store: StackStore,
@@ -99,6 +103,27 @@ export class Engine {
     private readonly log: Logger,
   ) {
     this.identity = new IdentityClient(session);
+    this.stackDomain = new StackDomain(
+      () => this.identity.baseUrl(),
+      {
+        domain: options.stackUserDomainName,
+        admin: options.stackDomainAdmin,
+        adminPassword: options.stackDomainAdminPassword,
+        dataDir: options.dataDir,
+      },
+      log.child({ part: 'stack-domain' }),
+    );
+  }
+
+  /** The top-level stack of a (nested) stack. */
+  async rootOf(row: StackRow): Promise<StackRow> {
+    let cur = row;
+    for (let i = 0; cur.owner_id && i < 20; i++) {
+      const up = await this.store.getStack(cur.owner_id);
+      if (!up) break;
+      cur = up;
+    }
+    return cur;
   }
 
   get engineId() {
@@ -273,6 +298,10 @@ export class Engine {
         for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
         await this.store.updateStack(row.id, { deleted_at: now() });
         if (!row.owner_id) await this.deleteTrust(j, row);
+        // The stack domain's project of the stack goes with the top-level stack.
+        const fresh = await this.store.getStack(row.id);
+        if (!row.owner_id && fresh?.stack_user_project_id)
+          await this.stackDomain.deleteProject(fresh.stack_user_project_id);
         await this.setStack(row, 'DELETE', 'COMPLETE', 'Stack DELETE completed successfully');
       } catch (e) {
         await this.setStack(row, 'DELETE', 'FAILED', failureReason(e, 'DELETE'));
@@ -389,7 +418,7 @@ export class Engine {
       environment: row.environment,
       files: row.files,
       project_id: row.project_id,
-      stack_user_project_id: row.project_id,
+      stack_user_project_id: (await this.rootOf(row)).stack_user_project_id ?? row.project_id,
       tags: row.tags,
       resources,
     };
@@ -751,6 +780,32 @@ export class Engine {
       api,
       log: this.log.child({ stack: row.id, resource: r.name }),
       heatUrl: async () => projectEndpoint(await this.session.endpoint('orchestration', 'public'), row.project_id),
+      stackUser: {
+        async create(o = {}) {
+          const had = ctx.data.stack_user as StackUserCreds | undefined;
+          if (had?.user_id && (!o.ec2 || had.access)) return had;
+          if (had?.user_id) await engine.stackDomain.deleteUser(had.user_id).catch(() => undefined);
+          const root = await engine.rootOf(row);
+          const creds = await engine.stackDomain.createUser(root.id, `${row.name}-${r.name}`, o);
+          if (root.stack_user_project_id !== creds.project_id) {
+            await engine.store.updateStack(root.id, { stack_user_project_id: creds.project_id });
+            root.stack_user_project_id = creds.project_id;
+          }
+          // Kept at once: a create that fails after this still deletes the user.
+          ctx.data.stack_user = creds;
+          r.data = { ...r.data, stack_user: creds };
+          await engine.store.saveResource(r);
+          return creds;
+        },
+        async token() {
+          const creds = ctx.data.stack_user as StackUserCreds | undefined;
+          if (!creds) throw new Error(`${r.name} has no stack user`);
+          return engine.stackDomain.userToken(creds);
+        },
+        async authUrl() {
+          return (await engine.session.endpoint('identity', 'public')).replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+        },
+      },
       sleep: (ms) => this.sleep(job, ms),
       sibling: async (ref) => {
         for (const s of await engine.store.resources(row.id)) {
@@ -1091,6 +1146,9 @@ export class Engine {
         const ctx = this.resourceContext(job, row, r, plugin, r.properties, undefined, loaded ?? undefined);
         await plugin.delete(ctx);
       }
+      // The resource's stack-domain user (Heat's StackUser) goes with it.
+      const user = r.data.stack_user as StackUserCreds | undefined;
+      if (user?.user_id) await this.stackDomain.deleteUser(user.user_id);
     } catch (e) {
       const reason = resourceFailure(e, r.name);
       await this.setResource(row, r, 'DELETE', 'FAILED', reason);

@@ -605,8 +605,11 @@ export const MultipartMime: ResourcePlugin = {
 // ---- wait conditions ------------------------------------------------------------------------
 
 /**
- * OS::Heat::WaitConditionHandle: its `signal` / `curl_cli` URLs carry a per-handle token and need
- * no Keystone token (Stratus's pre-signed signal URL, see README); each signal is recorded.
+ * OS::Heat::WaitConditionHandle, as Heat makes it: a user of the stack domain (a password, the
+ * role heat_stack_user on the stack's project there) whose token signals the handle through
+ * the native API. TOKEN_SIGNAL (the default): `token` is that user's token, `endpoint` the
+ * resource's signal URL under the stack domain project, `curl_cli` the command prefix;
+ * HEAT_SIGNAL: `signal` carries the user's credentials and the native signal URL; NO_SIGNAL: none.
  */
 export const WaitConditionHandle: ResourcePlugin = {
   type: 'OS::Heat::WaitConditionHandle',
@@ -615,34 +618,70 @@ export const WaitConditionHandle: ResourcePlugin = {
   properties: {
     signal_transport: {
       type: 'string',
-      description: 'How the handle is signalled.',
+      description:
+        'How the client will signal the wait condition. HEAT_SIGNAL will allow calls to the Heat API resource-signal using the provided keystone credentials. TOKEN_SIGNAL will allow and HTTP POST to a Heat API endpoint with the provided keystone token. NO_SIGNAL will result in the resource going to a signalled state without waiting for any signal.',
       default: 'TOKEN_SIGNAL',
       constraints: [{ allowed_values: ['TOKEN_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL'] }],
     },
   },
   attributes: {
-    token: { description: 'Token for stack-user which can be used for signalling handle.', type: 'string' },
-    endpoint: { description: 'Endpoint/url which can be used for signalling handle.', type: 'string' },
-    curl_cli: { description: 'Convenience attribute, provides curl CLI command prefix.', type: 'string' },
+    token: {
+      description:
+        'Token for stack-user which can be used for signalling handle when signal_transport is set to TOKEN_SIGNAL. None for all other signal transports.',
+      type: 'string',
+    },
+    endpoint: {
+      description:
+        'Endpoint/url which can be used for signalling handle when signal_transport is set to TOKEN_SIGNAL. None for all other signal transports.',
+      type: 'string',
+    },
+    curl_cli: {
+      description:
+        'Convenience attribute, provides curl CLI command prefix, which can be used for signalling handle completion or failure when signal_transport is set to TOKEN_SIGNAL.',
+      type: 'string',
+    },
     signal: {
-      description: 'JSON serialized map that includes the endpoint, token and/or other attributes.',
+      description:
+        'JSON serialized map that includes the endpoint, token and/or other attributes the client must use for signalling this handle.',
       type: 'string',
     },
   },
   async create(r) {
-    r.data.token = randomBytes(24).toString('hex');
     r.data.signals = {};
-    r.data.endpoint = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
     r.physicalId = randomUUID();
+    const transport = String(r.properties.signal_transport ?? 'TOKEN_SIGNAL');
+    if (transport === 'NO_SIGNAL') return;
+    const user = await r.stackUser.create();
+    // The resource's URL under the stack domain project (Heat's _get_resource_endpoint).
+    const base = (await r.heatUrl()).replace(/\/[^/]+$/, `/${user.project_id}`);
+    const url = `${base}/stacks/${encodeURIComponent(r.stack.name)}/${r.stack.id}/resources/${encodeURIComponent(r.name)}/signal`;
+    if (transport === 'TOKEN_SIGNAL') {
+      r.data.user_token = await r.stackUser.token();
+      r.data.endpoint = url;
+    } else {
+      r.data.heat_signal = {
+        alarm_url: `${await r.heatUrl()}/stacks/${encodeURIComponent(r.stack.name)}/${r.stack.id}/resources/${encodeURIComponent(r.name)}/signal`,
+        auth_url: await r.stackUser.authUrl(),
+        user_id: user.user_id,
+        password: user.password,
+        project_id: user.project_id,
+        domain_id: user.domain_id,
+      };
+    }
   },
   async delete() {},
   async resolveAttributes(r) {
-    const endpoint = r.data.endpoint as string;
+    const endpoint = (r.data.endpoint as string | undefined) ?? null;
+    const token = (r.data.user_token as string | undefined) ?? null;
+    const signal = r.data.heat_signal ?? (endpoint ? { url: endpoint, token } : {});
     return {
-      token: r.data.token,
+      token,
       endpoint,
-      curl_cli: `curl -i -X POST -H 'Content-Type: application/json' -H 'Accept: application/json' '${endpoint}'`,
-      signal: JSON.stringify({ signal_url: endpoint }),
+      curl_cli:
+        endpoint && token
+          ? `curl -i -X POST -H 'X-Auth-Token: ${token}' -H 'Content-Type: application/json' -H 'Accept: application/json' ${endpoint}`
+          : null,
+      signal: JSON.stringify(signal),
     };
   },
   async signal(r, details) {
@@ -655,7 +694,11 @@ export const WaitConditionHandle: ResourcePlugin = {
         'ValidationError',
         `Metadata format invalid: status must be SUCCESS or FAILURE, not ${status}`,
       );
-    signals[id] = { status, reason: d.reason ?? 'Signal received', data: d.data ?? null };
+    signals[id] = {
+      status,
+      reason: d.reason ?? `Signal ${Object.keys(signals).length + 1} received`,
+      data: d.data ?? null,
+    };
     r.data.signals = signals;
   },
 };
