@@ -114,4 +114,78 @@ describe('orchestration: stack domain users', () => {
     );
     assert.equal((await c.req('GET', `/v3/projects/${userProject}`)).status, 404);
   });
+
+  it('gives a HEAT_SIGNAL deployment stack user credentials its agent signals with', async () => {
+    const created = await heat('POST', '/stacks', {
+      stack_name: 'deployer',
+      template: {
+        heat_template_version: '2016-10-14',
+        resources: {
+          config: { type: 'OS::Heat::SoftwareConfig', properties: { group: 'script', config: 'echo hi' } },
+          deployment: {
+            type: 'OS::Heat::SoftwareDeployment',
+            properties: {
+              config: { get_resource: 'config' },
+              server: 'a-server-of-the-test',
+              signal_transport: 'HEAT_SIGNAL',
+            },
+          },
+        },
+        outputs: { out: { value: { get_attr: ['deployment', 'deploy_stdout'] } } },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.stack.id as string;
+    const dep = await until(
+      'deployment in progress',
+      async () => {
+        const list = (await heat('GET', '/software_deployments?server_id=a-server-of-the-test')).body
+          .software_deployments as Array<{ id: string; status: string }>;
+        return list?.find((d) => d.status === 'IN_PROGRESS');
+      },
+      30_000,
+    );
+    const v = (await heat('GET', `/software_deployments/${dep.id}`)).body.software_deployment.input_values;
+    assert.equal(v.deploy_signal_transport, 'HEAT_SIGNAL');
+    assert.match(v.deploy_auth_url, /\/v3$/);
+    // As heat-config-notify: a token from the credentials, the stack named by id under the
+    // stack domain project (a redirect), then the resource signal.
+    const token = await c.token(
+      { id: v.deploy_user_id, password: v.deploy_password },
+      { project: { id: v.deploy_project_id } },
+    );
+    const look = await fetch(`${c.url}/heat-api/v1/${v.deploy_project_id}/stacks/${v.deploy_stack_id}`, {
+      headers: { 'X-Auth-Token': token },
+      redirect: 'manual',
+    });
+    assert.equal(look.status, 302);
+    const location = look.headers.get('location')!;
+    assert.ok(location.endsWith(`/v1/${v.deploy_project_id}/stacks/deployer/${id}`), location);
+    const sent = await c.req(
+      'POST',
+      `${location}/resources/${v.deploy_resource_name}/signal`,
+      { deploy_stdout: 'hi', deploy_status_code: 0 },
+      { token },
+    );
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const done = await until(
+      'stack complete',
+      async () => {
+        const s = await status('deployer', id);
+        if (s.stack_status === 'CREATE_FAILED') throw new Error(s.stack_status_reason);
+        return s.stack_status === 'CREATE_COMPLETE' ? s : null;
+      },
+      30_000,
+    );
+    assert.equal(done.outputs[0].output_value, 'hi');
+    assert.equal((await heat('DELETE', `/stacks/deployer/${id}`)).status, 204);
+    await until(
+      'user gone',
+      async () => {
+        const u = await c.req('GET', `/v3/users/${v.deploy_user_id}`);
+        return u.status === 404;
+      },
+      30_000,
+    );
+  });
 });

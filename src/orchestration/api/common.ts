@@ -66,11 +66,23 @@ export function stackUrl(req: FastifyRequest, row: Pick<StackRow, 'project_id' |
 /** GET /stacks/{name}[/path]: 302 to the stack's canonical URL (Heat's lookup). */
 export async function redirectToStack(svc: OrchestrationService, req: FastifyRequest, reply: FastifyReply, rest = '') {
   const tenant = enforce(req, 'stacks:lookup');
-  const row = await stackOf(svc, tenant, params(req).stack_name!);
+  const name = params(req).stack_name!;
+  let url: string;
+  try {
+    url = stackUrl(req, await stackOf(svc, tenant, name));
+  } catch (e) {
+    // A stack user's signal or metadata poll names the stack by id under the stack domain
+    // project (heat-config-notify, os-collect-config): the stack's URL under that project.
+    const row = rest === '' || rest.startsWith('/resources') ? await svc.store.getStack(name, false) : null;
+    let root = row;
+    for (let i = 0; root?.owner_id && i < 20; i++) root = (await svc.store.getStack(root.owner_id)) ?? null;
+    if (!row || !root?.stack_user_project_id || root.stack_user_project_id !== tenant) throw e;
+    url = stackUrl(req, { ...row, project_id: tenant });
+  }
   const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
   reply
     .code(302)
-    .header('Location', `${stackUrl(req, row)}${rest}${qs}`)
+    .header('Location', `${url}${rest}${qs}`)
     .send({});
   return reply;
 }

@@ -183,8 +183,11 @@ export function makeResourceHandlers(svc: OrchestrationService) {
       // A server's metadata carries the software deployments made to it (Heat writes them there).
       if (r.type === 'OS::Nova::Server' && r.physical_resource_id) {
         const deployments = await serverDeployments(svc, r.physical_resource_id, tenant);
+        const collect = r.data.os_collect_config as Record<string, unknown> | undefined;
         if (deployments.length || r.properties.user_data_format === 'SOFTWARE_CONFIG')
-          return { metadata: { ...r.metadata, deployments } };
+          return {
+            metadata: { ...r.metadata, ...(collect ? { 'os-collect-config': collect } : {}), deployments },
+          };
       }
       return { metadata: r.metadata };
     },

@@ -87,6 +87,19 @@ async function deploy(r: ResourceContext, key: string, server: string, action: s
       value: transport,
     },
   ];
+  if (transport === 'HEAT_SIGNAL') {
+    // The agent signals through the native API as the resource's stack-domain user (Heat's
+    // deploy_auth_url, deploy_user_id, deploy_password, deploy_project_id).
+    const user = await r.stackUser.create();
+    derived.push(
+      { name: 'deploy_auth_url', description: 'URL for API authentication', value: await r.stackUser.authUrl() },
+      { name: 'deploy_username', description: 'Username for API authentication', value: user.username },
+      { name: 'deploy_user_id', description: 'User ID for API authentication', value: user.user_id },
+      { name: 'deploy_password', description: 'Password for API authentication', value: user.password },
+      { name: 'deploy_project_id', description: 'ID of project for API authentication', value: user.project_id },
+      { name: 'deploy_region_name', description: 'Region name for API authentication', value: r.stack.region },
+    );
+  }
   if (transport === 'CFN_SIGNAL') {
     derived.push(
       {
