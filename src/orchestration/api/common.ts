@@ -43,6 +43,9 @@ export function callerOf(req: FastifyRequest, tenant: string): Caller {
     // The user's token acts in its own project only; for another tenant (an admin), the service's.
     token: tenant === a?.projectId ? a?.token : undefined,
     roles: req.context.roles,
+    // deferred_auth_method = password: heatclient's --include-password headers.
+    ...(typeof req.headers['x-auth-user'] === 'string' ? { authUser: req.headers['x-auth-user'] } : {}),
+    ...(typeof req.headers['x-auth-key'] === 'string' ? { authKey: req.headers['x-auth-key'] } : {}),
   };
 }
 
@@ -80,10 +83,7 @@ export async function redirectToStack(svc: OrchestrationService, req: FastifyReq
     url = stackUrl(req, { ...row, project_id: tenant });
   }
   const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-  reply
-    .code(302)
-    .header('Location', `${url}${rest}${qs}`)
-    .send({});
+  reply.code(302).header('Location', `${url}${rest}${qs}`).send({});
   return reply;
 }
 

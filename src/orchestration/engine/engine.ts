@@ -43,7 +43,25 @@ export interface Caller {
   username: string;
   token?: string;
   roles: string[];
+  /** deferred_auth_method = password: the X-Auth-User / X-Auth-Key headers of the request. */
+  authUser?: string;
+  authKey?: string;
 }
+
+/** Resources that act later on the owner's behalf (Heat's requires_deferred_auth: signal responders). */
+const DEFERRED_AUTH_TYPES = new Set([
+  'OS::Heat::ScalingPolicy',
+  'OS::Heat::WaitConditionHandle',
+  'OS::Heat::UpdateWaitConditionHandle',
+  'OS::Heat::SoftwareDeployment',
+  'OS::Heat::SoftwareDeployments',
+  'OS::Heat::SoftwareDeploymentGroup',
+  'OS::Heat::StructuredDeployment',
+  'OS::Heat::StructuredDeployments',
+  'OS::Heat::StructuredDeploymentGroup',
+  'AWS::AutoScaling::ScalingPolicy',
+  'AWS::CloudFormation::WaitConditionHandle',
+]);
 
 export interface StackRequest {
   stack_name: string;
@@ -159,9 +177,22 @@ export class Engine {
     // Deferred auth: a top-level stack gets a trust from its owner to the heat user; a nested
     // stack shares its root's.
     const parent = owner ? await this.store.getStack(owner.id) : null;
+    const password = this.options.deferredAuthMethod === 'password';
+    if (!parent && password && Object.values(loaded.defs).some((d) => DEFERRED_AUTH_TYPES.has(d.type))) {
+      // Heat's _validate_deferred_auth_context: the stored credentials must be given.
+      if (!caller.authUser) throw new HeatError('MissingCredentialError', 'Missing required credential: X-Auth-User');
+      if (!caller.authKey) throw new HeatError('MissingCredentialError', 'Missing required credential: X-Auth-Key');
+    }
     const trust = parent
       ? { trust_id: parent.trust_id, trustor_user_id: parent.trustor_user_id }
-      : await this.createTrust(caller);
+      : password
+        ? { trust_id: null, trustor_user_id: null }
+        : await this.createTrust(caller);
+    const userCreds = parent
+      ? parent.user_creds
+      : password && caller.authUser && caller.authKey
+        ? JSON.stringify({ user_id: caller.userId, username: caller.authUser, password: caller.authKey })
+        : null;
     const row = await this.store.createStack({
       id: randomUUID(),
       name: req.stack_name,
@@ -181,6 +212,7 @@ export class Engine {
       timeout_mins: req.timeout_mins ?? null,
       tags: req.tags ?? [],
       ...trust,
+      user_creds: userCreds,
     });
     await this.lock(row.id, row.name);
     await owner?.created?.(row.id);
@@ -677,10 +709,15 @@ export class Engine {
       );
       return { trust_id: trust.id, trustor_user_id: caller.userId };
     } catch (err) {
-      // A token that may not delegate (an application credential's, a trust's own): the stack is
-      // made without deferred auth, its later signals act with the service's token.
-      this.log.warn({ err, user: caller.userId }, 'no trust for the stack: deferred auth unavailable');
-      return { trust_id: null, trustor_user_id: null };
+      // A token that may not delegate (an application credential's, a trust's own): Keystone's
+      // 403 refuses the create, as in Heat (its Forbidden with Keystone's message).
+      const status = (err as { status?: number }).status;
+      if (status === 403 || status === 401) {
+        const text = err instanceof Error ? err.message : String(err);
+        const m = text.match(/"message":\s*"((?:[^"\\]|\\.)*)"/);
+        throw new HeatError('Forbidden', `${m ? JSON.parse(`"${m[1]}"`) : text} (HTTP ${status})`);
+      }
+      throw err;
     }
   }
 
@@ -694,8 +731,18 @@ export class Engine {
   }
 
   /** The token the engine acts with: the caller's, else the stack's trust's, else the service's. */
-  private async tokenFor(job: Job, row: Pick<StackRow, 'id' | 'trust_id'>): Promise<string> {
+  private async tokenFor(
+    job: Job,
+    row: Pick<StackRow, 'id' | 'trust_id' | 'project_id' | 'user_creds'>,
+  ): Promise<string> {
     if (job.caller.token) return job.caller.token;
+    if (row.user_creds) {
+      try {
+        return await this.passwordToken(row.user_creds, row.project_id);
+      } catch (err) {
+        this.log.warn({ err, stack: row.id }, 'the stored credentials give no token; acting with the service token');
+      }
+    }
     if (row.trust_id) {
       try {
         return await this.trustToken(row.trust_id);
@@ -704,6 +751,29 @@ export class Engine {
       }
     }
     return this.session.token();
+  }
+
+  /** deferred_auth_method = password: a token of the stored user on the stack's project (cached). */
+  private async passwordToken(creds: string, projectId: string): Promise<string> {
+    const key = `${creds}|${projectId}`;
+    const cached = this.trustTokens.get(key);
+    if (cached && cached.expires - Date.now() > 300_000) return cached.token;
+    const c = JSON.parse(creds) as { user_id: string; password: string };
+    const res = await httpRequest(`${await this.identity.baseUrl()}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { id: c.user_id, password: c.password } } },
+          scope: { project: { id: projectId } },
+        },
+      }),
+    });
+    const token = res.headers['x-subject-token'];
+    if (res.status !== 201 || typeof token !== 'string') throw new Error(`identity answered ${res.status}`);
+    const expires = Date.parse((JSON.parse(res.text) as { token: { expires_at: string } }).token.expires_at);
+    this.trustTokens.set(key, { token, expires });
+    return token;
   }
 
   /** With its stack (a top-level one): the trust is deleted (by the trustor, as Keystone requires). */
@@ -728,7 +798,7 @@ export class Engine {
   }
 
   /** The OpenStack API on behalf of the caller: the user's token, else the stack's trust's, else the service's. */
-  private apiFor(job: Job, row: Pick<StackRow, 'id' | 'project_id' | 'trust_id'>): ApiCall {
+  private apiFor(job: Job, row: Pick<StackRow, 'id' | 'project_id' | 'trust_id' | 'user_creds'>): ApiCall {
     return async <T>(service: string, method: string, path: string, body?: unknown, expect = [200, 201, 202, 204]) => {
       const endpoint = projectEndpoint(await this.session.endpoint(service), row.project_id);
       const headers: Record<string, string> = {
