@@ -5,7 +5,7 @@ import { ApiError } from '../../core/errors.ts';
 import type { Caller } from '../engine/engine.ts';
 import { stackNotFound, toHeatApiError } from '../errors.ts';
 import type { OrchestrationService } from '../service.ts';
-import type { StackRow } from '../stacks.ts';
+import type { ResourceRow, StackRow } from '../stacks.ts';
 
 export type Params = Record<string, string>;
 export type Query = Record<string, string | string[] | undefined>;
@@ -102,4 +102,45 @@ export const truthy = (v: unknown) =>
 export function list(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v : [v];
+}
+
+/** The resources a snippet reads attributes of (get_attr / Fn::GetAtt); '*' when one is computed. */
+export function attrRefs(snippet: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(snippet)) for (const v of snippet) attrRefs(v, out);
+  else if (snippet && typeof snippet === 'object') {
+    for (const [k, v] of Object.entries(snippet as Record<string, unknown>)) {
+      if ((k === 'get_attr' || k === 'Fn::GetAtt') && Array.isArray(v)) out.add(typeof v[0] === 'string' ? v[0] : '*');
+      else if (k === 'Fn::GetAtt' && typeof v === 'string') out.add(v.split('.')[0]!);
+      attrRefs(v, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Overlays the live attributes of the named resources (read by an engine from their services,
+ * as Heat resolves attributes at read time) on the stored rows; on any failure (no engine
+ * answering in time) the stored attributes stay.
+ */
+export async function withLiveAttributes(
+  svc: OrchestrationService,
+  caller: Caller,
+  stackId: string,
+  rows: Map<string, ResourceRow>,
+  names: Iterable<string>,
+): Promise<Map<string, ResourceRow>> {
+  const want = [...names].includes('*') ? [...rows.keys()] : [...names].filter((n) => rows.has(n));
+  if (!want.length) return rows;
+  try {
+    const live = await svc.engineRpc
+      .call(undefined, { timeoutMs: 15_000 })
+      .resource_attributes({ caller, stack_id: stackId, resources: want });
+    for (const [name, attrs] of Object.entries(live)) {
+      const r = rows.get(name);
+      if (r) rows.set(name, { ...r, attributes: { ...r.attributes, ...attrs } });
+    }
+  } catch {
+    /* the stored attributes */
+  }
+  return rows;
 }

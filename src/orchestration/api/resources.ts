@@ -19,6 +19,7 @@ import {
   stackOf,
   stackUrl,
   truthy,
+  withLiveAttributes,
 } from './common.ts';
 
 function resourceView(
@@ -158,7 +159,14 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     },
 
     async show(req: FastifyRequest) {
-      const { stack, r } = await resourceOf(req, 'resource:show');
+      const { tenant, stack, r: stored } = await resourceOf(req, 'resource:show');
+      // The attributes are read live from the resource's service (Heat's show).
+      const r =
+        (
+          await withLiveAttributes(svc, callerOf(req, tenant), stack.id, new Map([[stored.name, stored]]), [
+            stored.name,
+          ])
+        ).get(stored.name) ?? stored;
       const all = await svc.store.resources(stack.id);
       const child = (await svc.store.childStacks(stack.id)).find((c) => c.parent_resource === r.name);
       const v = resourceView(req, stack, r, all, child ? { id: child.id, name: child.name } : null, true);

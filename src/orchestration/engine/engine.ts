@@ -676,6 +676,46 @@ export class Engine {
     return { plugin: templateResourcePlugin(r.type) };
   }
 
+  /**
+   * The attributes of some resources of a stack read live from their services (Heat resolves
+   * get_attr and a resource's attributes when they are shown, not from a stored copy): each
+   * resource's plugin is asked once (the cache of one operation), with the caller's token (or the
+   * stack's deferred auth). A resource that cannot answer (gone, its service down) is left out:
+   * the caller keeps what was stored.
+   */
+  async liveAttributes(
+    caller: Caller,
+    stackId: string,
+    names: string[],
+  ): Promise<Record<string, Record<string, unknown>>> {
+    const row = await this.store.getStack(stackId, false);
+    if (!row) return {};
+    const job = new Job(caller);
+    const wanted = new Set(names);
+    const out: Record<string, Record<string, unknown>> = {};
+    await Promise.all(
+      (await this.store.resources(row.id))
+        .filter(
+          (r) =>
+            wanted.has(r.name) &&
+            r.status === 'COMPLETE' &&
+            !['INIT', 'DELETE'].includes(r.action) &&
+            r.physical_resource_id &&
+            !r.data.external_id,
+        )
+        .map(async (r) => {
+          const plugin = this.registry.plugins.get(r.type);
+          if (!plugin?.resolveAttributes) return;
+          try {
+            out[r.name] = await plugin.resolveAttributes(this.resourceContext(job, row, r, plugin, r.properties));
+          } catch (err) {
+            this.log.debug({ err, stack: row.id, resource: r.name }, 'live attributes unavailable; stored ones used');
+          }
+        }),
+    );
+    return out;
+  }
+
   private pluginOf(loaded: LoadedStack, name: string): ResourcePlugin {
     return pluginOfLoaded(loaded, name);
   }
