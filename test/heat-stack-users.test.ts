@@ -188,4 +188,70 @@ describe('orchestration: stack domain users', () => {
       30_000,
     );
   });
+
+  it('makes an AWS::CloudFormation wait condition handle with an EC2-keyed stack user, signalled by PUT', async () => {
+    const created = await heat('POST', '/stacks', {
+      stack_name: 'cfnwait',
+      template: {
+        AWSTemplateFormatVersion: '2010-09-09',
+        Resources: {
+          Handle: { Type: 'AWS::CloudFormation::WaitConditionHandle' },
+          Wait: {
+            Type: 'AWS::CloudFormation::WaitCondition',
+            Properties: { Handle: { Ref: 'Handle' }, Timeout: 60, Count: 1 },
+          },
+        },
+        Outputs: {
+          Url: { Value: { Ref: 'Handle' } },
+          Data: { Value: { 'Fn::GetAtt': ['Wait', 'Data'] } },
+        },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.stack.id as string;
+    const handle = await until(
+      'handle created',
+      async () => {
+        const r = (await heat('GET', `/stacks/cfnwait/${id}/resources/Handle`)).body.resource;
+        return r?.resource_status === 'CREATE_COMPLETE' ? r : null;
+      },
+      30_000,
+    );
+    const url = handle.physical_resource_id as string;
+    assert.match(url, /\/signals\/.+\?token=/);
+    const heatDomain = (await c.req('GET', '/v3/domains?name=heat')).body.domains[0].id;
+    const users = (await c.req('GET', `/v3/users?domain_id=${heatDomain}`)).body.users as Array<{
+      id: string;
+      name: string;
+    }>;
+    const mine = users.filter((u) => u.name.startsWith('cfnwait-Handle-'));
+    assert.equal(mine.length, 1);
+    const ec2 = await c.req('GET', `/v3/credentials?user_id=${mine[0]!.id}&type=ec2`);
+    assert.equal(ec2.body.credentials.length, 1, JSON.stringify(ec2.body));
+    const bad = await fetch(url, {
+      method: 'PUT',
+      body: JSON.stringify({ Status: 'SUCCESS' }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    assert.equal(bad.status, 400);
+    const sent = await fetch(url, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ Status: 'SUCCESS', Reason: 'ok', UniqueId: 'u1', Data: 'payload' }),
+    });
+    assert.equal(sent.status, 200, await sent.text());
+    const done = await until(
+      'stack complete',
+      async () => {
+        const s = await status('cfnwait', id);
+        if (s.stack_status === 'CREATE_FAILED') throw new Error(s.stack_status_reason);
+        return s.stack_status === 'CREATE_COMPLETE' ? s : null;
+      },
+      30_000,
+    );
+    const data = done.outputs.find((o: { output_key: string }) => o.output_key === 'Data').output_value;
+    assert.deepEqual(JSON.parse(data), { u1: 'payload' });
+    assert.equal((await heat('DELETE', `/stacks/cfnwait/${id}`)).status, 204);
+    await until('user gone', async () => (await c.req('GET', `/v3/users/${mine[0]!.id}`)).status === 404, 30_000);
+  });
 });

@@ -403,7 +403,8 @@ export class Engine {
     r.data = ctx.data;
     r.physical_resource_id = ctx.physicalId;
     if (kind.resolveAttributes) r.attributes = await kind.resolveAttributes(ctx);
-    if (r.type === 'OS::Heat::WaitConditionHandle') r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
+    if (r.type === 'OS::Heat::WaitConditionHandle' || r.type === 'AWS::CloudFormation::WaitConditionHandle')
+      r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
     r.updated_at = now();
     await this.store.saveResource(r);
     await this.resourceEvent(row, r, 'SIGNAL', 'COMPLETE', signalReason(details));

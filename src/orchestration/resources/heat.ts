@@ -766,6 +766,88 @@ async function handleSignals(
   return (handle.data.signals ?? {}) as Record<string, { status: string; reason: unknown; data: unknown }>;
 }
 
+/**
+ * AWS::CloudFormation::WaitConditionHandle: its reference is the URL a guest signals with a PUT
+ * of `{"Status", "Reason", "UniqueId", "Data"}`. As Heat's handle (a signal responder), it gets a
+ * stack-domain user with an EC2 keypair; the URL is Stratus's pre-signed one (a per-handle
+ * secret, `/signals/{stack}/{handle}?token=...`), not an EC2-signed heat-api-cfn URL.
+ */
+export const CfnWaitConditionHandle: ResourcePlugin = {
+  type: 'AWS::CloudFormation::WaitConditionHandle',
+  description: 'AWS::CloudFormation::WaitConditionHandle resource.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {},
+  attributes: {},
+  async create(r) {
+    await r.stackUser.create({ ec2: true });
+    r.data.token = randomBytes(24).toString('hex');
+    r.data.signals = {};
+    r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    // As Heat, the URL is the handle's physical id (when the column holds it).
+    r.physicalId = (r.data.url as string).length <= 255 ? (r.data.url as string) : randomUUID();
+  },
+  async delete() {},
+  refId: (r) => (r.data.url as string | undefined) ?? null,
+  async signal(r, details) {
+    const d = (details && typeof details === 'object' ? details : {}) as Record<string, unknown>;
+    const missing = ['Data', 'Reason', 'Status', 'UniqueId'].filter((k) => !(k in d));
+    const status = String(d.Status ?? '');
+    if (missing.length || !['SUCCESS', 'FAILURE'].includes(status))
+      throw new HeatError('ValidationError', 'Metadata format invalid');
+    const signals = (r.data.signals ?? {}) as Record<string, unknown>;
+    signals[String(d.UniqueId)] = { status, reason: d.Reason, data: d.Data };
+    r.data.signals = signals;
+  },
+};
+
+/** AWS::CloudFormation::WaitCondition: OS::Heat::WaitCondition with CFN's property names; `Data` its attribute. */
+export const CfnWaitCondition: ResourcePlugin = {
+  type: 'AWS::CloudFormation::WaitCondition',
+  description: 'AWS::CloudFormation::WaitCondition resource.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    Handle: {
+      type: 'string',
+      description: 'A reference to the wait condition handle used to signal this wait condition.',
+      required: true,
+    },
+    Timeout: {
+      type: 'number',
+      description: 'The number of seconds to wait for the correct number of signals to arrive.',
+      required: true,
+      constraints: [{ range: { min: 1, max: 43200 } }],
+    },
+    Count: {
+      type: 'integer',
+      description: 'The number of success signals that must be received before the stack creation process continues.',
+      default: 1,
+      update_allowed: true,
+      constraints: [{ range: { min: 1 } }],
+    },
+  },
+  attributes: {
+    Data: {
+      description: 'JSON string containing data associated with wait condition signals sent to the handle.',
+      type: 'string',
+    },
+  },
+  async create(r) {
+    const p = r.properties;
+    const inner = Object.create(r) as ResourceContext & { properties: Record<string, unknown> };
+    Object.defineProperty(inner, 'properties', {
+      value: { handle: p.Handle, timeout: p.Timeout, count: p.Count },
+    });
+    await WaitCondition.create(inner);
+    r.data.data = inner.data.data;
+    r.physicalId = inner.physicalId;
+  },
+  async update() {},
+  async delete() {},
+  async resolveAttributes(r) {
+    return { Data: JSON.stringify(r.data.data ?? {}) };
+  },
+};
+
 // ---- autoscaling ----------------------------------------------------------------------------
 
 function groupSize(r: ResourceContext): number {
@@ -958,5 +1040,7 @@ export const HEAT_RESOURCES: ResourcePlugin[] = [
   CloudConfig,
   MultipartMime,
   WaitConditionHandle,
+  CfnWaitConditionHandle,
+  CfnWaitCondition,
   WaitCondition,
 ];
