@@ -120,6 +120,32 @@ export async function bootstrap(s: IdentityService, o: BootstrapOptions) {
       });
   }
 
+  // Heat's stack domain, as DevStack makes it when orchestration runs: the domain `heat`, its
+  // admin `heat_domain_admin` (the service password, admin on the domain) and the role
+  // `heat_stack_user` given to the per-stack users a guest signals with.
+  if (o.services.some((svc) => svc.type === 'orchestration')) {
+    await role('heat_stack_user');
+    const heat =
+      (await s.resource.findDomainByName('heat')) ??
+      (await s.resource.createDomain({ name: 'heat', description: 'Owns users and projects created by heat' }));
+    let heatAdmin = await s.users.findByName('heat_domain_admin', heat.id);
+    if (!heatAdmin)
+      heatAdmin = await s.users.create({
+        name: 'heat_domain_admin',
+        domain_id: heat.id,
+        password: o.servicePassword,
+        options: { ignore_password_expiry: true, ignore_lockout_failure_attempts: true },
+        extra: {},
+      });
+    await s.assignment.grant({
+      type: 'UserDomain',
+      actor_id: heatAdmin.id,
+      target_id: heat.id,
+      role_id: admin.id,
+      inherited: false,
+    });
+  }
+
   if (!(await s.catalog.listRegions()).some((r) => r.id === o.region))
     await s.catalog.createRegion({ id: o.region, description: '', extra: {} });
   for (const svc of o.services) {

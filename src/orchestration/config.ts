@@ -23,6 +23,16 @@ export interface OrchestrationOptions {
   engineLivenessTimeoutMs: number;
   /** Parallel resource actions per stack traversal. */
   maxParallelResources: number;
+  /** How the engine acts later without the user (deferred_auth_method): a trust, or the user's stored password. */
+  deferredAuthMethod: 'trusts' | 'password';
+  /** The domain of the per-stack users a guest signals with (stack_user_domain_name). */
+  stackUserDomainName: string;
+  /** The admin of that domain (stack_domain_admin). */
+  stackDomainAdmin: string;
+  /** Its password (stack_domain_admin_password; default: the cloud's service password in secrets.yaml). */
+  stackDomainAdminPassword?: string;
+  /** The cloud's data directory (its secrets.yaml holds the service password). */
+  dataDir: string;
 }
 
 export type OrchestrationConfig = Partial<OrchestrationOptions>;
@@ -34,7 +44,7 @@ declare module '../core/config.ts' {
 }
 
 export function orchestrationOptions(
-  cfg: Partial<Pick<StratusConfig, 'orchestration' | 'roles'>>,
+  cfg: Partial<Pick<StratusConfig, 'orchestration' | 'roles' | 'dataDir'>>,
 ): OrchestrationOptions {
   const c: OrchestrationConfig = cfg.orchestration ?? {};
   // The role `heat-engine` (in every all-in-one process) runs an engine; `--role api` alone does not.
@@ -50,5 +60,10 @@ export function orchestrationOptions(
     reportInterval: Number(c.reportInterval ?? 60),
     engineLivenessTimeoutMs: Number(c.engineLivenessTimeoutMs ?? 2000),
     maxParallelResources: Number(c.maxParallelResources ?? 16),
+    deferredAuthMethod: c.deferredAuthMethod === 'password' ? 'password' : 'trusts',
+    stackUserDomainName: c.stackUserDomainName ?? 'heat',
+    stackDomainAdmin: c.stackDomainAdmin ?? 'heat_domain_admin',
+    stackDomainAdminPassword: c.stackDomainAdminPassword,
+    dataDir: cfg.dataDir ?? '.',
   };
 }

@@ -19,6 +19,11 @@ export interface EngineRpc {
   export_stack(a: { stack_id: string }): Record<string, unknown>;
   stack_action(a: { caller: Caller; stack_id: string; action: string }): null;
   signal_resource(a: { caller: Caller; stack_id: string; resource: string; details: unknown }): null;
+  resource_attributes(a: {
+    caller: Caller;
+    stack_id: string;
+    resources: string[];
+  }): Record<string, Record<string, unknown>>;
   mark_unhealthy(a: { stack_id: string; resource: string; unhealthy: boolean; reason: string }): null;
   stack_snapshot(a: { stack_id: string; name: string | null }): Record<string, unknown>;
   stack_restore(a: { caller: Caller; stack_id: string; snapshot_id: string }): null;
@@ -52,6 +57,7 @@ export function serveEngine(bus: MessageBus, engine: Engine): () => void {
       await engine.signalResource(a.caller, a.stack_id, a.resource, a.details);
       return null;
     },
+    resource_attributes: (a) => engine.liveAttributes(a.caller, a.stack_id, a.resources),
     mark_unhealthy: async (a) => {
       await engine.markUnhealthy(a.stack_id, a.resource, a.unhealthy, a.reason);
       return null;

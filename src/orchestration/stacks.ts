@@ -76,8 +76,13 @@ export class StackStore {
 
   // ---- stacks ----
 
-  async createStack(s: Omit<StackRow, 'created_at' | 'updated_at' | 'deleted_at'>): Promise<StackRow> {
+  async createStack(
+    s: Omit<StackRow, 'created_at' | 'updated_at' | 'deleted_at' | 'stack_user_project_id' | 'user_creds'> &
+      Partial<Pick<StackRow, 'stack_user_project_id' | 'user_creds'>>,
+  ): Promise<StackRow> {
     const row: StackTable = {
+      stack_user_project_id: null,
+      user_creds: null,
       ...s,
       template: JSON.stringify(s.template),
       environment: JSON.stringify(s.environment),
@@ -143,6 +148,7 @@ export class StackStore {
         | 'timeout_mins'
         | 'deleted_at'
         | 'updated_at'
+        | 'stack_user_project_id'
       >
     >,
   ) {

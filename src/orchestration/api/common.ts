@@ -5,7 +5,7 @@ import { ApiError } from '../../core/errors.ts';
 import type { Caller } from '../engine/engine.ts';
 import { stackNotFound, toHeatApiError } from '../errors.ts';
 import type { OrchestrationService } from '../service.ts';
-import type { StackRow } from '../stacks.ts';
+import type { ResourceRow, StackRow } from '../stacks.ts';
 
 export type Params = Record<string, string>;
 export type Query = Record<string, string | string[] | undefined>;
@@ -43,6 +43,9 @@ export function callerOf(req: FastifyRequest, tenant: string): Caller {
     // The user's token acts in its own project only; for another tenant (an admin), the service's.
     token: tenant === a?.projectId ? a?.token : undefined,
     roles: req.context.roles,
+    // deferred_auth_method = password: heatclient's --include-password headers.
+    ...(typeof req.headers['x-auth-user'] === 'string' ? { authUser: req.headers['x-auth-user'] } : {}),
+    ...(typeof req.headers['x-auth-key'] === 'string' ? { authKey: req.headers['x-auth-key'] } : {}),
   };
 }
 
@@ -66,12 +69,21 @@ export function stackUrl(req: FastifyRequest, row: Pick<StackRow, 'project_id' |
 /** GET /stacks/{name}[/path]: 302 to the stack's canonical URL (Heat's lookup). */
 export async function redirectToStack(svc: OrchestrationService, req: FastifyRequest, reply: FastifyReply, rest = '') {
   const tenant = enforce(req, 'stacks:lookup');
-  const row = await stackOf(svc, tenant, params(req).stack_name!);
+  const name = params(req).stack_name!;
+  let url: string;
+  try {
+    url = stackUrl(req, await stackOf(svc, tenant, name));
+  } catch (e) {
+    // A stack user's signal or metadata poll names the stack by id under the stack domain
+    // project (heat-config-notify, os-collect-config): the stack's URL under that project.
+    const row = rest === '' || rest.startsWith('/resources') ? await svc.store.getStack(name, false) : null;
+    let root = row;
+    for (let i = 0; root?.owner_id && i < 20; i++) root = (await svc.store.getStack(root.owner_id)) ?? null;
+    if (!row || !root?.stack_user_project_id || root.stack_user_project_id !== tenant) throw e;
+    url = stackUrl(req, { ...row, project_id: tenant });
+  }
   const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-  reply
-    .code(302)
-    .header('Location', `${stackUrl(req, row)}${rest}${qs}`)
-    .send({});
+  reply.code(302).header('Location', `${url}${rest}${qs}`).send({});
   return reply;
 }
 
@@ -90,4 +102,45 @@ export const truthy = (v: unknown) =>
 export function list(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? v : [v];
+}
+
+/** The resources a snippet reads attributes of (get_attr / Fn::GetAtt); '*' when one is computed. */
+export function attrRefs(snippet: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(snippet)) for (const v of snippet) attrRefs(v, out);
+  else if (snippet && typeof snippet === 'object') {
+    for (const [k, v] of Object.entries(snippet as Record<string, unknown>)) {
+      if ((k === 'get_attr' || k === 'Fn::GetAtt') && Array.isArray(v)) out.add(typeof v[0] === 'string' ? v[0] : '*');
+      else if (k === 'Fn::GetAtt' && typeof v === 'string') out.add(v.split('.')[0]!);
+      attrRefs(v, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Overlays the live attributes of the named resources (read by an engine from their services,
+ * as Heat resolves attributes at read time) on the stored rows; on any failure (no engine
+ * answering in time) the stored attributes stay.
+ */
+export async function withLiveAttributes(
+  svc: OrchestrationService,
+  caller: Caller,
+  stackId: string,
+  rows: Map<string, ResourceRow>,
+  names: Iterable<string>,
+): Promise<Map<string, ResourceRow>> {
+  const want = [...names].includes('*') ? [...rows.keys()] : [...names].filter((n) => rows.has(n));
+  if (!want.length) return rows;
+  try {
+    const live = await svc.engineRpc
+      .call(undefined, { timeoutMs: 15_000 })
+      .resource_attributes({ caller, stack_id: stackId, resources: want });
+    for (const [name, attrs] of Object.entries(live)) {
+      const r = rows.get(name);
+      if (r) rows.set(name, { ...r, attributes: { ...r.attributes, ...attrs } });
+    }
+  } catch {
+    /* the stored attributes */
+  }
+  return rows;
 }

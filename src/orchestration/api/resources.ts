@@ -19,6 +19,7 @@ import {
   stackOf,
   stackUrl,
   truthy,
+  withLiveAttributes,
 } from './common.ts';
 
 function resourceView(
@@ -96,10 +97,26 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     return out;
   }
 
-  async function resourceOf(req: FastifyRequest, rule: string) {
-    const tenant = enforce(req, rule);
+  /**
+   * The resource of the URL. With `stackUsers` (signal, metadata), the URL's tenant may also be
+   * the stack's project in the stack domain, the caller one of its users (Heat's engine accepts
+   * `stack_user_project_id` beside the stack's tenant): the stack's own tenant is answered then.
+   */
+  async function resourceOf(req: FastifyRequest, rule: string, stackUsers = false) {
+    let tenant = enforce(req, rule);
     const p = params(req);
-    const stack = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
+    let stack: StackRow;
+    try {
+      stack = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
+    } catch (e) {
+      const row = stackUsers && p.stack_id ? await svc.store.getStack(p.stack_id, false) : null;
+      if (!row || (row.name !== p.stack_name && row.id !== p.stack_name)) throw e;
+      let root = row;
+      for (let i = 0; root.owner_id && i < 20; i++) root = (await svc.store.getStack(root.owner_id)) ?? root;
+      if (!root.stack_user_project_id || root.stack_user_project_id !== tenant) throw e;
+      stack = row;
+      tenant = row.project_id;
+    }
     const r = await svc.store.resource(stack.id, p.resource_name!);
     if (!r) throw toHeatApiError(resourceNotFound(p.resource_name!, stack.name));
     return { tenant, stack, r };
@@ -142,7 +159,14 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     },
 
     async show(req: FastifyRequest) {
-      const { stack, r } = await resourceOf(req, 'resource:show');
+      const { tenant, stack, r: stored } = await resourceOf(req, 'resource:show');
+      // The attributes are read live from the resource's service (Heat's show).
+      const r =
+        (
+          await withLiveAttributes(svc, callerOf(req, tenant), stack.id, new Map([[stored.name, stored]]), [
+            stored.name,
+          ])
+        ).get(stored.name) ?? stored;
       const all = await svc.store.resources(stack.id);
       const child = (await svc.store.childStacks(stack.id)).find((c) => c.parent_resource === r.name);
       const v = resourceView(req, stack, r, all, child ? { id: child.id, name: child.name } : null, true);
@@ -163,18 +187,21 @@ export function makeResourceHandlers(svc: OrchestrationService) {
     },
 
     async metadata(req: FastifyRequest) {
-      const { tenant, r } = await resourceOf(req, 'resource:metadata');
+      const { tenant, r } = await resourceOf(req, 'resource:metadata', true);
       // A server's metadata carries the software deployments made to it (Heat writes them there).
       if (r.type === 'OS::Nova::Server' && r.physical_resource_id) {
         const deployments = await serverDeployments(svc, r.physical_resource_id, tenant);
+        const collect = r.data.os_collect_config as Record<string, unknown> | undefined;
         if (deployments.length || r.properties.user_data_format === 'SOFTWARE_CONFIG')
-          return { metadata: { ...r.metadata, deployments } };
+          return {
+            metadata: { ...r.metadata, ...(collect ? { 'os-collect-config': collect } : {}), deployments },
+          };
       }
       return { metadata: r.metadata };
     },
 
     async signal(req: FastifyRequest) {
-      const { tenant, stack, r } = await resourceOf(req, 'resource:signal');
+      const { tenant, stack, r } = await resourceOf(req, 'resource:signal', true);
       await engineCall(
         svc.engineRpc.call().signal_resource({
           caller: callerOf(req, tenant),

@@ -150,25 +150,31 @@ export async function registerRoutes(app: FastifyInstance, svc: OrchestrationSer
     return reply.type('application/json').send('null');
   });
 
-  // A wait condition handle's pre-signed URL: its own token authenticates the signal.
-  app.post(`${T}/signals/:stack_id/:resource_name`, { config: { auth: false } }, async (req, reply) => {
-    const p = req.params as Record<string, string>;
-    const token = (req.query as Record<string, string>).token;
-    const stack = await svc.store.getStack(p.stack_id!, false);
-    const res = stack ? await svc.store.resource(stack.id, p.resource_name!) : null;
-    if (!stack || !res || stack.project_id !== p.tenant_id || !token || res.data.token !== token)
-      throw new ApiError(403, 'Signal refused: the URL is not valid for this resource.', 'Forbidden');
-    try {
-      await svc.engineRpc.call().signal_resource({
-        caller: { projectId: stack.project_id, userId: stack.user_id, username: stack.username, roles: [] },
-        stack_id: stack.id,
-        resource: res.name,
-        details: req.body ?? null,
-      });
-    } catch (e) {
-      throw toHeatApiError(e);
-    }
-    reply.code(200);
-    return reply.type('application/json').send('null');
+  // A pre-signed signal URL (a scaling policy's, a CFN wait condition handle's): its own token
+  // authenticates the signal; POST, or PUT as a CFN wait condition is signalled.
+  app.route({
+    method: ['POST', 'PUT'],
+    url: `${T}/signals/:stack_id/:resource_name`,
+    config: { auth: false },
+    handler: async (req, reply) => {
+      const p = req.params as Record<string, string>;
+      const token = (req.query as Record<string, string>).token;
+      const stack = await svc.store.getStack(p.stack_id!, false);
+      const res = stack ? await svc.store.resource(stack.id, p.resource_name!) : null;
+      if (!stack || !res || stack.project_id !== p.tenant_id || !token || res.data.token !== token)
+        throw new ApiError(403, 'Signal refused: the URL is not valid for this resource.', 'Forbidden');
+      try {
+        await svc.engineRpc.call().signal_resource({
+          caller: { projectId: stack.project_id, userId: stack.user_id, username: stack.username, roles: [] },
+          stack_id: stack.id,
+          resource: res.name,
+          details: req.body ?? null,
+        });
+      } catch (e) {
+        throw toHeatApiError(e);
+      }
+      reply.code(200);
+      return reply.type('application/json').send('null');
+    },
   });
 }

@@ -13,12 +13,13 @@ import {
   resolveContext,
   resolveOutputs,
 } from '../engine/stack.ts';
-import type { StackRequest } from '../engine/engine.ts';
+import type { Caller, StackRequest } from '../engine/engine.ts';
 import { validateProperties } from '../resources/plugin.ts';
 import { toHeatApiError } from '../errors.ts';
 import type { OrchestrationService } from '../service.ts';
 import type { StackRow } from '../stacks.ts';
 import {
+  attrRefs,
   bodyOf,
   callerOf,
   enforce,
@@ -30,12 +31,20 @@ import {
   stackOf,
   stackUrl,
   truthy,
+  withLiveAttributes,
 } from './common.ts';
 
 const PSEUDO = ['OS::stack_id', 'OS::stack_name', 'OS::project_id'];
 
 /** The stack document of list (summary) and show (detail). */
-export async function stackView(svc: OrchestrationService, req: FastifyRequest, row: StackRow, detail: boolean) {
+export async function stackView(
+  svc: OrchestrationService,
+  req: FastifyRequest,
+  row: StackRow,
+  detail: boolean,
+  /** Stack show: the outputs read the attributes live, as this caller. */
+  live?: Caller,
+) {
   const view: Record<string, unknown> = {
     id: row.id,
     stack_name: row.name,
@@ -47,7 +56,7 @@ export async function stackView(svc: OrchestrationService, req: FastifyRequest, 
     stack_status_reason: row.status_reason,
     stack_owner: row.username,
     parent: row.owner_id,
-    stack_user_project_id: row.project_id,
+    stack_user_project_id: row.stack_user_project_id ?? row.project_id,
     tags: row.tags.length ? row.tags : null,
     links: [{ href: stackUrl(req, row), rel: 'self' }],
   };
@@ -87,7 +96,7 @@ export async function stackView(svc: OrchestrationService, req: FastifyRequest, 
     template_description: view.description,
     outputs:
       loaded && row.action !== 'DELETE'
-        ? resolveOutputs(loaded, identityOf(row, svc.region), await resourceMap(svc, row), (n) =>
+        ? resolveOutputs(loaded, identityOf(row, svc.region), await outputRows(svc, row, loaded, live), (n) =>
             svc.pluginOf(loaded!, n),
           )
         : [],
@@ -97,6 +106,13 @@ export async function stackView(svc: OrchestrationService, req: FastifyRequest, 
 
 async function resourceMap(svc: OrchestrationService, row: StackRow) {
   return new Map((await svc.store.resources(row.id)).map((r) => [r.name, r]));
+}
+
+/** The rows the outputs resolve over: with a caller, the attributes they read are live. */
+async function outputRows(svc: OrchestrationService, row: StackRow, loaded: LoadedStack, live?: Caller) {
+  const rows = await resourceMap(svc, row);
+  if (!live) return rows;
+  return withLiveAttributes(svc, live, row.id, rows, attrRefs(loaded.template.outputs));
 }
 
 /** The request body of a create/update/preview: the template (given or fetched) and the rest. */
@@ -403,7 +419,7 @@ export function makeStackHandlers(svc: OrchestrationService) {
       const tenant = enforce(req, 'stacks:show');
       const p = params(req);
       const row = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
-      return { stack: await stackView(svc, req, row, true) };
+      return { stack: await stackView(svc, req, row, true, callerOf(req, tenant)) };
     },
 
     async update(req: FastifyRequest, reply: FastifyReply, patch: boolean) {
@@ -550,9 +566,8 @@ export function makeStackHandlers(svc: OrchestrationService) {
       const loaded = await engineCall(loadStored(svc.registry, row));
       if (!(p.output_key! in loaded.template.outputs))
         throw new ApiError(404, `Specified output key ${p.output_key} not found.`, 'NotFound');
-      const outs = resolveOutputs(loaded, identityOf(row, svc.region), await resourceMap(svc, row), (n) =>
-        svc.pluginOf(loaded, n),
-      );
+      const rows = await outputRows(svc, row, loaded, callerOf(req, tenant));
+      const outs = resolveOutputs(loaded, identityOf(row, svc.region), rows, (n) => svc.pluginOf(loaded, n));
       const o = outs.find((x) => x.output_key === p.output_key);
       return { output: o ?? { output_key: p.output_key, output_value: null, description: 'No description given' } };
     },

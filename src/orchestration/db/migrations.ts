@@ -129,4 +129,12 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('stack').addColumn('trustor_user_id', 'varchar(64)').execute();
     },
   },
+  // The stack domain's project of a stack (Heat's stack_user_project_id), and the stored
+  // credentials of deferred_auth_method = password (Heat's user_creds).
+  '003_stack_user_project': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('stack').addColumn('stack_user_project_id', 'varchar(64)').execute();
+      await db.schema.alterTable('stack').addColumn('user_creds', 'text').execute();
+    },
+  },
 };

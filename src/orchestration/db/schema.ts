@@ -33,6 +33,10 @@ export interface StackTable {
   trust_id: string | null;
   /** The trust's trustor (the user who created the stack). */
   trustor_user_id: string | null;
+  /** The stack domain's project of the stack's users (Heat's stack_user_project_id), on the root stack. */
+  stack_user_project_id: string | null;
+  /** deferred_auth_method = password: the owner's name, domain and password (JSON), Heat's user_creds. */
+  user_creds: string | null;
 }
 
 export interface ResourceTable {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
 import { IdentityClient } from '../../core/clients/identity.ts';
+import { StackDomain } from './stackdomain.ts';
 import { httpRequest } from '../../core/clients/http.ts';
 import { now } from '../../core/db.ts';
 import { type Environment, parseEnvironment, resolve } from '../template/index.ts';
@@ -18,6 +19,7 @@ import {
   type ApiCall,
   type ResourceContext,
   type ResourcePlugin,
+  type StackUserCreds,
   UpdateReplace,
   validateProperties,
 } from '../resources/plugin.ts';
@@ -41,7 +43,25 @@ export interface Caller {
   username: string;
   token?: string;
   roles: string[];
+  /** deferred_auth_method = password: the X-Auth-User / X-Auth-Key headers of the request. */
+  authUser?: string;
+  authKey?: string;
 }
+
+/** Resources that act later on the owner's behalf (Heat's requires_deferred_auth: signal responders). */
+const DEFERRED_AUTH_TYPES = new Set([
+  'OS::Heat::ScalingPolicy',
+  'OS::Heat::WaitConditionHandle',
+  'OS::Heat::UpdateWaitConditionHandle',
+  'OS::Heat::SoftwareDeployment',
+  'OS::Heat::SoftwareDeployments',
+  'OS::Heat::SoftwareDeploymentGroup',
+  'OS::Heat::StructuredDeployment',
+  'OS::Heat::StructuredDeployments',
+  'OS::Heat::StructuredDeploymentGroup',
+  'AWS::AutoScaling::ScalingPolicy',
+  'AWS::CloudFormation::WaitConditionHandle',
+]);
 
 export interface StackRequest {
   stack_name: string;
@@ -89,6 +109,8 @@ export class Engine {
   /** Trust-scoped tokens by trust id, kept until shortly before they expire. */
   private readonly trustTokens = new Map<string, { token: string; expires: number }>();
   private heatUserId?: string;
+  /** The stack domain (its admin's token): the per-stack users a guest signals with. */
+  readonly stackDomain: StackDomain;
 
   constructor(
     readonly store: StackStore,
@@ -99,6 +121,27 @@ export class Engine {
     private readonly log: Logger,
   ) {
     this.identity = new IdentityClient(session);
+    this.stackDomain = new StackDomain(
+      () => this.identity.baseUrl(),
+      {
+        domain: options.stackUserDomainName,
+        admin: options.stackDomainAdmin,
+        adminPassword: options.stackDomainAdminPassword,
+        dataDir: options.dataDir,
+      },
+      log.child({ part: 'stack-domain' }),
+    );
+  }
+
+  /** The top-level stack of a (nested) stack. */
+  async rootOf(row: StackRow): Promise<StackRow> {
+    let cur = row;
+    for (let i = 0; cur.owner_id && i < 20; i++) {
+      const up = await this.store.getStack(cur.owner_id);
+      if (!up) break;
+      cur = up;
+    }
+    return cur;
   }
 
   get engineId() {
@@ -134,9 +177,22 @@ export class Engine {
     // Deferred auth: a top-level stack gets a trust from its owner to the heat user; a nested
     // stack shares its root's.
     const parent = owner ? await this.store.getStack(owner.id) : null;
+    const password = this.options.deferredAuthMethod === 'password';
+    if (!parent && password && Object.values(loaded.defs).some((d) => DEFERRED_AUTH_TYPES.has(d.type))) {
+      // Heat's _validate_deferred_auth_context: the stored credentials must be given.
+      if (!caller.authUser) throw new HeatError('MissingCredentialError', 'Missing required credential: X-Auth-User');
+      if (!caller.authKey) throw new HeatError('MissingCredentialError', 'Missing required credential: X-Auth-Key');
+    }
     const trust = parent
       ? { trust_id: parent.trust_id, trustor_user_id: parent.trustor_user_id }
-      : await this.createTrust(caller);
+      : password
+        ? { trust_id: null, trustor_user_id: null }
+        : await this.createTrust(caller);
+    const userCreds = parent
+      ? parent.user_creds
+      : password && caller.authUser && caller.authKey
+        ? JSON.stringify({ user_id: caller.userId, username: caller.authUser, password: caller.authKey })
+        : null;
     const row = await this.store.createStack({
       id: randomUUID(),
       name: req.stack_name,
@@ -156,6 +212,7 @@ export class Engine {
       timeout_mins: req.timeout_mins ?? null,
       tags: req.tags ?? [],
       ...trust,
+      user_creds: userCreds,
     });
     await this.lock(row.id, row.name);
     await owner?.created?.(row.id);
@@ -273,6 +330,10 @@ export class Engine {
         for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
         await this.store.updateStack(row.id, { deleted_at: now() });
         if (!row.owner_id) await this.deleteTrust(j, row);
+        // The stack domain's project of the stack goes with the top-level stack.
+        const fresh = await this.store.getStack(row.id);
+        if (!row.owner_id && fresh?.stack_user_project_id)
+          await this.stackDomain.deleteProject(fresh.stack_user_project_id);
         await this.setStack(row, 'DELETE', 'COMPLETE', 'Stack DELETE completed successfully');
       } catch (e) {
         await this.setStack(row, 'DELETE', 'FAILED', failureReason(e, 'DELETE'));
@@ -342,7 +403,8 @@ export class Engine {
     r.data = ctx.data;
     r.physical_resource_id = ctx.physicalId;
     if (kind.resolveAttributes) r.attributes = await kind.resolveAttributes(ctx);
-    if (r.type === 'OS::Heat::WaitConditionHandle') r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
+    if (r.type === 'OS::Heat::WaitConditionHandle' || r.type === 'AWS::CloudFormation::WaitConditionHandle')
+      r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
     r.updated_at = now();
     await this.store.saveResource(r);
     await this.resourceEvent(row, r, 'SIGNAL', 'COMPLETE', signalReason(details));
@@ -389,7 +451,7 @@ export class Engine {
       environment: row.environment,
       files: row.files,
       project_id: row.project_id,
-      stack_user_project_id: row.project_id,
+      stack_user_project_id: (await this.rootOf(row)).stack_user_project_id ?? row.project_id,
       tags: row.tags,
       resources,
     };
@@ -615,6 +677,46 @@ export class Engine {
     return { plugin: templateResourcePlugin(r.type) };
   }
 
+  /**
+   * The attributes of some resources of a stack read live from their services (Heat resolves
+   * get_attr and a resource's attributes when they are shown, not from a stored copy): each
+   * resource's plugin is asked once (the cache of one operation), with the caller's token (or the
+   * stack's deferred auth). A resource that cannot answer (gone, its service down) is left out:
+   * the caller keeps what was stored.
+   */
+  async liveAttributes(
+    caller: Caller,
+    stackId: string,
+    names: string[],
+  ): Promise<Record<string, Record<string, unknown>>> {
+    const row = await this.store.getStack(stackId, false);
+    if (!row) return {};
+    const job = new Job(caller);
+    const wanted = new Set(names);
+    const out: Record<string, Record<string, unknown>> = {};
+    await Promise.all(
+      (await this.store.resources(row.id))
+        .filter(
+          (r) =>
+            wanted.has(r.name) &&
+            r.status === 'COMPLETE' &&
+            !['INIT', 'DELETE'].includes(r.action) &&
+            r.physical_resource_id &&
+            !r.data.external_id,
+        )
+        .map(async (r) => {
+          const plugin = this.registry.plugins.get(r.type);
+          if (!plugin?.resolveAttributes) return;
+          try {
+            out[r.name] = await plugin.resolveAttributes(this.resourceContext(job, row, r, plugin, r.properties));
+          } catch (err) {
+            this.log.debug({ err, stack: row.id, resource: r.name }, 'live attributes unavailable; stored ones used');
+          }
+        }),
+    );
+    return out;
+  }
+
   private pluginOf(loaded: LoadedStack, name: string): ResourcePlugin {
     return pluginOfLoaded(loaded, name);
   }
@@ -648,10 +750,15 @@ export class Engine {
       );
       return { trust_id: trust.id, trustor_user_id: caller.userId };
     } catch (err) {
-      // A token that may not delegate (an application credential's, a trust's own): the stack is
-      // made without deferred auth, its later signals act with the service's token.
-      this.log.warn({ err, user: caller.userId }, 'no trust for the stack: deferred auth unavailable');
-      return { trust_id: null, trustor_user_id: null };
+      // A token that may not delegate (an application credential's, a trust's own): Keystone's
+      // 403 refuses the create, as in Heat (its Forbidden with Keystone's message).
+      const status = (err as { status?: number }).status;
+      if (status === 403 || status === 401) {
+        const text = err instanceof Error ? err.message : String(err);
+        const m = text.match(/"message":\s*"((?:[^"\\]|\\.)*)"/);
+        throw new HeatError('Forbidden', `${m ? JSON.parse(`"${m[1]}"`) : text} (HTTP ${status})`);
+      }
+      throw err;
     }
   }
 
@@ -665,8 +772,18 @@ export class Engine {
   }
 
   /** The token the engine acts with: the caller's, else the stack's trust's, else the service's. */
-  private async tokenFor(job: Job, row: Pick<StackRow, 'id' | 'trust_id'>): Promise<string> {
+  private async tokenFor(
+    job: Job,
+    row: Pick<StackRow, 'id' | 'trust_id' | 'project_id' | 'user_creds'>,
+  ): Promise<string> {
     if (job.caller.token) return job.caller.token;
+    if (row.user_creds) {
+      try {
+        return await this.passwordToken(row.user_creds, row.project_id);
+      } catch (err) {
+        this.log.warn({ err, stack: row.id }, 'the stored credentials give no token; acting with the service token');
+      }
+    }
     if (row.trust_id) {
       try {
         return await this.trustToken(row.trust_id);
@@ -675,6 +792,29 @@ export class Engine {
       }
     }
     return this.session.token();
+  }
+
+  /** deferred_auth_method = password: a token of the stored user on the stack's project (cached). */
+  private async passwordToken(creds: string, projectId: string): Promise<string> {
+    const key = `${creds}|${projectId}`;
+    const cached = this.trustTokens.get(key);
+    if (cached && cached.expires - Date.now() > 300_000) return cached.token;
+    const c = JSON.parse(creds) as { user_id: string; password: string };
+    const res = await httpRequest(`${await this.identity.baseUrl()}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { id: c.user_id, password: c.password } } },
+          scope: { project: { id: projectId } },
+        },
+      }),
+    });
+    const token = res.headers['x-subject-token'];
+    if (res.status !== 201 || typeof token !== 'string') throw new Error(`identity answered ${res.status}`);
+    const expires = Date.parse((JSON.parse(res.text) as { token: { expires_at: string } }).token.expires_at);
+    this.trustTokens.set(key, { token, expires });
+    return token;
   }
 
   /** With its stack (a top-level one): the trust is deleted (by the trustor, as Keystone requires). */
@@ -699,7 +839,7 @@ export class Engine {
   }
 
   /** The OpenStack API on behalf of the caller: the user's token, else the stack's trust's, else the service's. */
-  private apiFor(job: Job, row: Pick<StackRow, 'id' | 'project_id' | 'trust_id'>): ApiCall {
+  private apiFor(job: Job, row: Pick<StackRow, 'id' | 'project_id' | 'trust_id' | 'user_creds'>): ApiCall {
     return async <T>(service: string, method: string, path: string, body?: unknown, expect = [200, 201, 202, 204]) => {
       const endpoint = projectEndpoint(await this.session.endpoint(service), row.project_id);
       const headers: Record<string, string> = {
@@ -751,6 +891,32 @@ export class Engine {
       api,
       log: this.log.child({ stack: row.id, resource: r.name }),
       heatUrl: async () => projectEndpoint(await this.session.endpoint('orchestration', 'public'), row.project_id),
+      stackUser: {
+        async create(o = {}) {
+          const had = ctx.data.stack_user as StackUserCreds | undefined;
+          if (had?.user_id && (!o.ec2 || had.access)) return had;
+          if (had?.user_id) await engine.stackDomain.deleteUser(had.user_id).catch(() => undefined);
+          const root = await engine.rootOf(row);
+          const creds = await engine.stackDomain.createUser(root.id, `${row.name}-${r.name}`, o);
+          if (root.stack_user_project_id !== creds.project_id) {
+            await engine.store.updateStack(root.id, { stack_user_project_id: creds.project_id });
+            root.stack_user_project_id = creds.project_id;
+          }
+          // Kept at once: a create that fails after this still deletes the user.
+          ctx.data.stack_user = creds;
+          r.data = { ...r.data, stack_user: creds };
+          await engine.store.saveResource(r);
+          return creds;
+        },
+        async token() {
+          const creds = ctx.data.stack_user as StackUserCreds | undefined;
+          if (!creds) throw new Error(`${r.name} has no stack user`);
+          return engine.stackDomain.userToken(creds);
+        },
+        async authUrl() {
+          return (await engine.session.endpoint('identity', 'public')).replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+        },
+      },
       sleep: (ms) => this.sleep(job, ms),
       sibling: async (ref) => {
         for (const s of await engine.store.resources(row.id)) {
@@ -1091,6 +1257,9 @@ export class Engine {
         const ctx = this.resourceContext(job, row, r, plugin, r.properties, undefined, loaded ?? undefined);
         await plugin.delete(ctx);
       }
+      // The resource's stack-domain user (Heat's StackUser) goes with it.
+      const user = r.data.stack_user as StackUserCreds | undefined;
+      if (user?.user_id) await this.stackDomain.deleteUser(user.user_id);
     } catch (e) {
       const reason = resourceFailure(e, r.name);
       await this.setResource(row, r, 'DELETE', 'FAILED', reason);

@@ -605,8 +605,11 @@ export const MultipartMime: ResourcePlugin = {
 // ---- wait conditions ------------------------------------------------------------------------
 
 /**
- * OS::Heat::WaitConditionHandle: its `signal` / `curl_cli` URLs carry a per-handle token and need
- * no Keystone token (Stratus's pre-signed signal URL, see README); each signal is recorded.
+ * OS::Heat::WaitConditionHandle, as Heat makes it: a user of the stack domain (a password, the
+ * role heat_stack_user on the stack's project there) whose token signals the handle through
+ * the native API. TOKEN_SIGNAL (the default): `token` is that user's token, `endpoint` the
+ * resource's signal URL under the stack domain project, `curl_cli` the command prefix;
+ * HEAT_SIGNAL: `signal` carries the user's credentials and the native signal URL; NO_SIGNAL: none.
  */
 export const WaitConditionHandle: ResourcePlugin = {
   type: 'OS::Heat::WaitConditionHandle',
@@ -615,34 +618,70 @@ export const WaitConditionHandle: ResourcePlugin = {
   properties: {
     signal_transport: {
       type: 'string',
-      description: 'How the handle is signalled.',
+      description:
+        'How the client will signal the wait condition. HEAT_SIGNAL will allow calls to the Heat API resource-signal using the provided keystone credentials. TOKEN_SIGNAL will allow and HTTP POST to a Heat API endpoint with the provided keystone token. NO_SIGNAL will result in the resource going to a signalled state without waiting for any signal.',
       default: 'TOKEN_SIGNAL',
       constraints: [{ allowed_values: ['TOKEN_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL'] }],
     },
   },
   attributes: {
-    token: { description: 'Token for stack-user which can be used for signalling handle.', type: 'string' },
-    endpoint: { description: 'Endpoint/url which can be used for signalling handle.', type: 'string' },
-    curl_cli: { description: 'Convenience attribute, provides curl CLI command prefix.', type: 'string' },
+    token: {
+      description:
+        'Token for stack-user which can be used for signalling handle when signal_transport is set to TOKEN_SIGNAL. None for all other signal transports.',
+      type: 'string',
+    },
+    endpoint: {
+      description:
+        'Endpoint/url which can be used for signalling handle when signal_transport is set to TOKEN_SIGNAL. None for all other signal transports.',
+      type: 'string',
+    },
+    curl_cli: {
+      description:
+        'Convenience attribute, provides curl CLI command prefix, which can be used for signalling handle completion or failure when signal_transport is set to TOKEN_SIGNAL.',
+      type: 'string',
+    },
     signal: {
-      description: 'JSON serialized map that includes the endpoint, token and/or other attributes.',
+      description:
+        'JSON serialized map that includes the endpoint, token and/or other attributes the client must use for signalling this handle.',
       type: 'string',
     },
   },
   async create(r) {
-    r.data.token = randomBytes(24).toString('hex');
     r.data.signals = {};
-    r.data.endpoint = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
     r.physicalId = randomUUID();
+    const transport = String(r.properties.signal_transport ?? 'TOKEN_SIGNAL');
+    if (transport === 'NO_SIGNAL') return;
+    const user = await r.stackUser.create();
+    // The resource's URL under the stack domain project (Heat's _get_resource_endpoint).
+    const base = (await r.heatUrl()).replace(/\/[^/]+$/, `/${user.project_id}`);
+    const url = `${base}/stacks/${encodeURIComponent(r.stack.name)}/${r.stack.id}/resources/${encodeURIComponent(r.name)}/signal`;
+    if (transport === 'TOKEN_SIGNAL') {
+      r.data.user_token = await r.stackUser.token();
+      r.data.endpoint = url;
+    } else {
+      r.data.heat_signal = {
+        alarm_url: `${await r.heatUrl()}/stacks/${encodeURIComponent(r.stack.name)}/${r.stack.id}/resources/${encodeURIComponent(r.name)}/signal`,
+        auth_url: await r.stackUser.authUrl(),
+        user_id: user.user_id,
+        password: user.password,
+        project_id: user.project_id,
+        domain_id: user.domain_id,
+      };
+    }
   },
   async delete() {},
   async resolveAttributes(r) {
-    const endpoint = r.data.endpoint as string;
+    const endpoint = (r.data.endpoint as string | undefined) ?? null;
+    const token = (r.data.user_token as string | undefined) ?? null;
+    const signal = r.data.heat_signal ?? (endpoint ? { url: endpoint, token } : {});
     return {
-      token: r.data.token,
+      token,
       endpoint,
-      curl_cli: `curl -i -X POST -H 'Content-Type: application/json' -H 'Accept: application/json' '${endpoint}'`,
-      signal: JSON.stringify({ signal_url: endpoint }),
+      curl_cli:
+        endpoint && token
+          ? `curl -i -X POST -H 'X-Auth-Token: ${token}' -H 'Content-Type: application/json' -H 'Accept: application/json' ${endpoint}`
+          : null,
+      signal: JSON.stringify(signal),
     };
   },
   async signal(r, details) {
@@ -655,7 +694,11 @@ export const WaitConditionHandle: ResourcePlugin = {
         'ValidationError',
         `Metadata format invalid: status must be SUCCESS or FAILURE, not ${status}`,
       );
-    signals[id] = { status, reason: d.reason ?? 'Signal received', data: d.data ?? null };
+    signals[id] = {
+      status,
+      reason: d.reason ?? `Signal ${Object.keys(signals).length + 1} received`,
+      data: d.data ?? null,
+    };
     r.data.signals = signals;
   },
 };
@@ -722,6 +765,88 @@ async function handleSignals(
     throw new Error(`${r.name}: the wait condition handle ${String(r.properties.handle)} is not in the stack`);
   return (handle.data.signals ?? {}) as Record<string, { status: string; reason: unknown; data: unknown }>;
 }
+
+/**
+ * AWS::CloudFormation::WaitConditionHandle: its reference is the URL a guest signals with a PUT
+ * of `{"Status", "Reason", "UniqueId", "Data"}`. As Heat's handle (a signal responder), it gets a
+ * stack-domain user with an EC2 keypair; the URL is Stratus's pre-signed one (a per-handle
+ * secret, `/signals/{stack}/{handle}?token=...`), not an EC2-signed heat-api-cfn URL.
+ */
+export const CfnWaitConditionHandle: ResourcePlugin = {
+  type: 'AWS::CloudFormation::WaitConditionHandle',
+  description: 'AWS::CloudFormation::WaitConditionHandle resource.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {},
+  attributes: {},
+  async create(r) {
+    await r.stackUser.create({ ec2: true });
+    r.data.token = randomBytes(24).toString('hex');
+    r.data.signals = {};
+    r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    // As Heat, the URL is the handle's physical id (when the column holds it).
+    r.physicalId = (r.data.url as string).length <= 255 ? (r.data.url as string) : randomUUID();
+  },
+  async delete() {},
+  refId: (r) => (r.data.url as string | undefined) ?? null,
+  async signal(r, details) {
+    const d = (details && typeof details === 'object' ? details : {}) as Record<string, unknown>;
+    const missing = ['Data', 'Reason', 'Status', 'UniqueId'].filter((k) => !(k in d));
+    const status = String(d.Status ?? '');
+    if (missing.length || !['SUCCESS', 'FAILURE'].includes(status))
+      throw new HeatError('ValidationError', 'Metadata format invalid');
+    const signals = (r.data.signals ?? {}) as Record<string, unknown>;
+    signals[String(d.UniqueId)] = { status, reason: d.Reason, data: d.Data };
+    r.data.signals = signals;
+  },
+};
+
+/** AWS::CloudFormation::WaitCondition: OS::Heat::WaitCondition with CFN's property names; `Data` its attribute. */
+export const CfnWaitCondition: ResourcePlugin = {
+  type: 'AWS::CloudFormation::WaitCondition',
+  description: 'AWS::CloudFormation::WaitCondition resource.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: {
+    Handle: {
+      type: 'string',
+      description: 'A reference to the wait condition handle used to signal this wait condition.',
+      required: true,
+    },
+    Timeout: {
+      type: 'number',
+      description: 'The number of seconds to wait for the correct number of signals to arrive.',
+      required: true,
+      constraints: [{ range: { min: 1, max: 43200 } }],
+    },
+    Count: {
+      type: 'integer',
+      description: 'The number of success signals that must be received before the stack creation process continues.',
+      default: 1,
+      update_allowed: true,
+      constraints: [{ range: { min: 1 } }],
+    },
+  },
+  attributes: {
+    Data: {
+      description: 'JSON string containing data associated with wait condition signals sent to the handle.',
+      type: 'string',
+    },
+  },
+  async create(r) {
+    const p = r.properties;
+    const inner = Object.create(r) as ResourceContext & { properties: Record<string, unknown> };
+    Object.defineProperty(inner, 'properties', {
+      value: { handle: p.Handle, timeout: p.Timeout, count: p.Count },
+    });
+    await WaitCondition.create(inner);
+    r.data.data = inner.data.data;
+    r.physicalId = inner.physicalId;
+  },
+  async update() {},
+  async delete() {},
+  async resolveAttributes(r) {
+    return { Data: JSON.stringify(r.data.data ?? {}) };
+  },
+};
 
 // ---- autoscaling ----------------------------------------------------------------------------
 
@@ -915,5 +1040,7 @@ export const HEAT_RESOURCES: ResourcePlugin[] = [
   CloudConfig,
   MultipartMime,
   WaitConditionHandle,
+  CfnWaitConditionHandle,
+  CfnWaitCondition,
   WaitCondition,
 ];

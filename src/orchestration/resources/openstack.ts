@@ -1193,6 +1193,23 @@ const Server: ResourcePlugin = {
       const cfg = await r.api<Json>('orchestration', 'GET', `/software_configs/${userData}`, undefined, [200, 404]);
       userData = String((cfg?.software_config as Json | undefined)?.config ?? '');
     }
+    // A server that polls its software deployments through the native API gets a stack-domain
+    // user whose credentials its os-collect-config reads (Heat's POLL_SERVER_HEAT).
+    if (p.user_data_format === 'SOFTWARE_CONFIG' && p.software_config_transport === 'POLL_SERVER_HEAT') {
+      const user = await r.stackUser.create();
+      r.data.os_collect_config = {
+        heat: {
+          user_id: user.user_id,
+          password: user.password,
+          auth_url: await r.stackUser.authUrl(),
+          project_id: user.project_id,
+          stack_id: r.stack.id,
+          resource_name: r.name,
+          region_name: r.stack.region,
+        },
+        collectors: ['heat', 'local'],
+      };
+    }
     const body: Json = defined({
       name: p.name ?? physicalName(r),
       flavorRef: await computeId(r, 'flavors', p.flavor),
@@ -1308,7 +1325,7 @@ const Server: ResourcePlugin = {
       .api<Json>('network', 'GET', `/v2.0/ports?device_id=${r.physicalId}`, undefined, [200])
       .then((b) => (b.ports ?? []) as Json[])
       .catch(() => []);
-    return serverAttributes(got, ports);
+    return { ...serverAttributes(got, ports), os_collect_config: r.data.os_collect_config ?? {} };
   },
 };
 

@@ -64,6 +64,30 @@ export type ApiCall = <T = Record<string, unknown>>(
   expect?: number[],
 ) => Promise<T>;
 
+/** The credentials of a resource's stack-domain user, as the resource keeps them (`data.stack_user`). */
+export interface StackUserCreds {
+  user_id: string;
+  username: string;
+  /** The stack's project in the stack domain (Heat's stack_user_project_id). */
+  project_id: string;
+  domain_id: string;
+  password: string;
+  /** EC2 keypair, when asked for. */
+  access?: string;
+  secret?: string;
+  credential_id?: string;
+}
+
+/** A resource's user in the stack domain (Heat's StackUser), deleted by the engine with the resource. */
+export interface StackUserApi {
+  /** Makes the user (once: a second call answers the same), with an EC2 keypair when `ec2`. */
+  create(o?: { ec2?: boolean }): Promise<StackUserCreds>;
+  /** A token of the user, scoped to the stack's project in the stack domain. */
+  token(): Promise<string>;
+  /** Keystone's public v3 URL (what a guest authenticates against). */
+  authUrl(): Promise<string>;
+}
+
 /** What a handler sees of its resource. */
 export interface ResourceContext {
   readonly name: string;
@@ -81,6 +105,8 @@ export interface ResourceContext {
   /** Calls an OpenStack service by catalog type ('compute', 'network', 'image', 'identity', 'object-store'). */
   api: ApiCall;
   nested: NestedStacks;
+  /** The resource's user in the stack domain, for credentials handed to a guest. */
+  stackUser: StackUserApi;
   /** The public base URL of the orchestration API of the stack's project (for signal URLs). */
   heatUrl(): Promise<string>;
   /** Another resource of the same stack, by name or reference id (what get_resource answered). */

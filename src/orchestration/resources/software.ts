@@ -56,8 +56,55 @@ interface Made {
   config_id: string;
 }
 
+const STRUCTURED_PROPS: Record<string, PropertySchema> = {
+  input_key: {
+    type: 'string',
+    description: 'Name of key to use for substituting inputs during deployment.',
+    default: 'get_input',
+  },
+  input_values_validate: {
+    type: 'string',
+    description:
+      'Perform a check on the input values passed to verify that each required input has a corresponding value. When the property is set to STRICT and no value is passed, an exception is raised.',
+    default: 'LAX',
+    constraints: [{ allowed_values: ['LAX', 'STRICT'] }],
+  },
+};
+
+/**
+ * The structured deployments' input substitution (Heat's StructuredDeployment.parse): in the
+ * config's data structure, every map that is exactly `{<input_key>: <name>}` becomes the value
+ * of that input (the deployment's input_values, the config's input defaults, the deploy_*
+ * inputs); an input without a value is null, or with STRICT a UserParameterMissing.
+ */
+export function substituteInputs(
+  snippet: unknown,
+  inputs: Record<string, unknown>,
+  inputKey = 'get_input',
+  check: 'LAX' | 'STRICT' = 'LAX',
+): unknown {
+  if (Array.isArray(snippet)) return snippet.map((v) => substituteInputs(v, inputs, inputKey, check));
+  if (snippet && typeof snippet === 'object') {
+    const entries = Object.entries(snippet as Json);
+    if (entries.length === 1 && entries[0]![0] === inputKey && typeof entries[0]![1] === 'string') {
+      const name = entries[0]![1];
+      if (check === 'STRICT' && !(name in inputs))
+        throw new Error(`UserParameterMissing: The Parameter (${name}) was not provided.`);
+      return inputs[name] ?? null;
+    }
+    return Object.fromEntries(entries.map(([k, v]) => [k, substituteInputs(v, inputs, inputKey, check)]));
+  }
+  return snippet;
+}
+
 /** Makes the derived config and the deployment of `config` on `server`; answers their ids. */
-async function deploy(r: ResourceContext, key: string, server: string, action: string): Promise<Made> {
+async function deploy(
+  r: ResourceContext,
+  key: string,
+  server: string,
+  action: string,
+  structured = false,
+): Promise<Made> {
   const p = r.properties;
   const transport = String(p.signal_transport ?? 'CFN_SIGNAL');
   if (!SUPPORTED_TRANSPORTS.includes(transport))
@@ -87,6 +134,19 @@ async function deploy(r: ResourceContext, key: string, server: string, action: s
       value: transport,
     },
   ];
+  if (transport === 'HEAT_SIGNAL') {
+    // The agent signals through the native API as the resource's stack-domain user (Heat's
+    // deploy_auth_url, deploy_user_id, deploy_password, deploy_project_id).
+    const user = await r.stackUser.create();
+    derived.push(
+      { name: 'deploy_auth_url', description: 'URL for API authentication', value: await r.stackUser.authUrl() },
+      { name: 'deploy_username', description: 'Username for API authentication', value: user.username },
+      { name: 'deploy_user_id', description: 'User ID for API authentication', value: user.user_id },
+      { name: 'deploy_password', description: 'Password for API authentication', value: user.password },
+      { name: 'deploy_project_id', description: 'ID of project for API authentication', value: user.project_id },
+      { name: 'deploy_region_name', description: 'Region name for API authentication', value: r.stack.region },
+    );
+  }
   if (transport === 'CFN_SIGNAL') {
     derived.push(
       {
@@ -102,6 +162,29 @@ async function deploy(r: ResourceContext, key: string, server: string, action: s
     );
   }
   for (const d of derived) values[String(d.name)] = d.value;
+  let config: unknown = source.config ?? '';
+  if (structured) {
+    // The config's own input defaults count as values (Heat's derived inputs carry them).
+    const all: Json = {};
+    for (const i of (source.inputs ?? []) as Json[])
+      if (i.default !== undefined && i.default !== null) all[String(i.name)] = i.default;
+    Object.assign(all, values);
+    let data: unknown = config;
+    if (typeof config === 'string' && /^\s*[[{]/.test(config)) {
+      try {
+        data = JSON.parse(config);
+      } catch {
+        data = config;
+      }
+    }
+    const out = substituteInputs(
+      data,
+      all,
+      String(p.input_key ?? 'get_input'),
+      p.input_values_validate === 'STRICT' ? 'STRICT' : 'LAX',
+    );
+    config = typeof out === 'string' ? out : JSON.stringify(out);
+  }
   const inputs = [
     ...((source.inputs ?? []) as Json[]),
     ...derived.map((d) => ({ name: d.name, description: d.description, type: 'String', default: null })),
@@ -113,7 +196,7 @@ async function deploy(r: ResourceContext, key: string, server: string, action: s
   const cfg = await r.api<{ software_config: { id: string } }>('orchestration', 'POST', '/software_configs', {
     name: String(p.name ?? `${r.stack.name}-${r.name}${key ? `-${key}` : ''}-${randomBytes(4).toString('hex')}`),
     group: source.group ?? 'Heat::Ungrouped',
-    config: source.config ?? '',
+    config,
     inputs,
     outputs,
     options: source.options ?? {},
@@ -204,12 +287,12 @@ function outputsOf(o: Json | undefined) {
   };
 }
 
-async function createAll(r: ResourceContext, servers: Record<string, string>) {
+async function createAll(r: ResourceContext, servers: Record<string, string>, structured = false) {
   const made: Record<string, Made> = {};
   const actions = (r.properties.actions ?? ['CREATE', 'UPDATE']) as string[];
   r.physicalId = randomUUID();
   if (!actions.includes('CREATE')) return;
-  for (const [key, server] of Object.entries(servers)) made[key] = await deploy(r, key, server, 'CREATE');
+  for (const [key, server] of Object.entries(servers)) made[key] = await deploy(r, key, server, 'CREATE', structured);
   r.data.deployments = made;
   const outputs = await waitAll(r, Object.values(made));
   r.data.outputs = Object.fromEntries(Object.entries(made).map(([k, m]) => [k, outputs[m.deployment_id] ?? {}]));
@@ -275,4 +358,50 @@ export const SoftwareDeployments: ResourcePlugin = {
   },
 };
 
-export const SOFTWARE_RESOURCES: ResourcePlugin[] = [SoftwareDeployment, SoftwareDeployments];
+/** OS::Heat::SoftwareDeploymentGroup: SoftwareDeployments under its newer name. */
+export const SoftwareDeploymentGroup: ResourcePlugin = {
+  ...SoftwareDeployments,
+  type: 'OS::Heat::SoftwareDeploymentGroup',
+  supportStatus: { status: 'SUPPORTED', version: '5.0.0', message: null },
+};
+
+/** OS::Heat::StructuredDeployment: a SoftwareDeployment whose structured config gets its inputs substituted. */
+export const StructuredDeployment: ResourcePlugin = {
+  ...SoftwareDeployment,
+  type: 'OS::Heat::StructuredDeployment',
+  description:
+    'A resource which has same logic with OS::Heat::SoftwareDeployment, with the inputs substituted into a structured config.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+  properties: { ...SoftwareDeployment.properties, ...STRUCTURED_PROPS },
+  async create(r) {
+    await createAll(r, { '': String(r.properties.server) }, true);
+    if (r.data.deployments) r.physicalId = ((r.data.deployments as Record<string, Made>)[''] as Made).deployment_id;
+  },
+};
+
+const structuredGroup = (type: string, version: string): ResourcePlugin => ({
+  ...SoftwareDeployments,
+  type,
+  description: 'This resource associates a group of servers with some configuration, its inputs substituted.',
+  supportStatus: { status: 'SUPPORTED', version, message: null },
+  properties: { ...SoftwareDeployments.properties, ...STRUCTURED_PROPS },
+  async create(r) {
+    await createAll(
+      r,
+      Object.fromEntries(Object.entries((r.properties.servers ?? {}) as Json).map(([k, v]) => [k, String(v)])),
+      true,
+    );
+  },
+});
+
+export const StructuredDeployments = structuredGroup('OS::Heat::StructuredDeployments', '2014.2');
+export const StructuredDeploymentGroup = structuredGroup('OS::Heat::StructuredDeploymentGroup', '5.0.0');
+
+export const SOFTWARE_RESOURCES: ResourcePlugin[] = [
+  SoftwareDeployment,
+  SoftwareDeployments,
+  SoftwareDeploymentGroup,
+  StructuredDeployment,
+  StructuredDeployments,
+  StructuredDeploymentGroup,
+];
