@@ -8,7 +8,7 @@ export interface BlockStorageOptions {
   host: string;
   /** The backend section name (cinder's enabled_backends entry), default 'file'. */
   backendName: string;
-  /** The volume driver: 'file'. */
+  /** The volume driver: 'file' or 'rbd'. */
   driver: string;
   /** Where the file driver keeps volumes (default `<dataDir>/volumes`). */
   volumesDir: string;
@@ -43,6 +43,20 @@ export interface BlockStorageOptions {
   backup: boolean;
   /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
   allowAvailabilityZoneFallback: boolean;
+  /** The rbd driver: the Ceph pool of volumes (rbd_pool). */
+  rbdPool: string;
+  /** The cephx client without `client.` (rbd_user); empty: no auth user named (librados' default). */
+  rbdUser: string;
+  /** The ceph.conf the tools and QEMU read (rbd_ceph_conf); empty: librados' default. */
+  rbdCephConf: string;
+  /** The user's keyring (rbd_keyring_conf); empty: the one ceph.conf names. */
+  rbdKeyring: string;
+  /** The libvirt secret with the user's key on compute hosts (rbd_secret_uuid). */
+  rbdSecretUuid: string | null;
+  /** Flatten volumes made from snapshots so they no longer depend on them (rbd_flatten_volume_from_snapshot). */
+  rbdFlattenVolumeFromSnapshot: boolean;
+  /** Clones deeper than this are flattened; 0: clones of volumes are full copies (rbd_max_clone_depth). */
+  rbdMaxCloneDepth: number;
 }
 
 export type BlockStorageConfig = Partial<BlockStorageOptions>;
@@ -79,5 +93,12 @@ export function blockStorageOptions(
     backupCompressionLevel: Math.min(9, Math.max(0, Number(c.backupCompressionLevel ?? 6))),
     backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),
     backup: (c.backup ?? true) && roles.includes('backup'),
+    rbdPool: c.rbdPool ?? 'rbd',
+    rbdUser: c.rbdUser ?? '',
+    rbdCephConf: c.rbdCephConf ?? '',
+    rbdKeyring: c.rbdKeyring ?? '',
+    rbdSecretUuid: c.rbdSecretUuid ?? null,
+    rbdFlattenVolumeFromSnapshot: c.rbdFlattenVolumeFromSnapshot ?? false,
+    rbdMaxCloneDepth: Number(c.rbdMaxCloneDepth ?? 5),
   };
 }

@@ -99,7 +99,8 @@ export class TestCeph {
   async start(timeoutMs = 180_000) {
     const t0 = Date.now();
     const d = this.dir;
-    for (const sub of ['run', 'log', 'mon/ceph-a', 'mgr/ceph-x', 'osd/ceph-0']) fs.mkdirSync(path.join(d, sub), { recursive: true });
+    for (const sub of ['run', 'log', 'mon/ceph-a', 'mgr/ceph-x', 'osd/ceph-0'])
+      fs.mkdirSync(path.join(d, sub), { recursive: true });
     this.monPort = await freePort();
     this.monPortV2 = await freePort();
     const addrs = `[v2:127.0.0.1:${this.monPortV2},v1:127.0.0.1:${this.monPort}]`;
@@ -152,7 +153,16 @@ export class TestCeph {
     );
     const monKeyring = path.join(d, 'mon.keyring');
     const adminKeyring = path.join(d, 'ceph.client.admin.keyring');
-    await this.tool('ceph-authtool', ['--create-keyring', monKeyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
+    await this.tool('ceph-authtool', [
+      '--create-keyring',
+      monKeyring,
+      '--gen-key',
+      '-n',
+      'mon.',
+      '--cap',
+      'mon',
+      'allow *',
+    ]);
     await this.tool('ceph-authtool', [
       '--create-keyring',
       adminKeyring,
@@ -167,9 +177,25 @@ export class TestCeph {
     await this.tool('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', monKeyring]);
     this.daemon('ceph-mon', ['-i', 'a'], 'mon.a');
     // The monitor answers once it has formed its one-member quorum.
-    await this.waitFor(async () => (await this.ceph('mon', 'stat').catch(() => '')).includes('quorum'), 30_000, 'ceph-mon');
+    await this.waitFor(
+      async () => (await this.ceph('mon', 'stat').catch(() => '')).includes('quorum'),
+      30_000,
+      'ceph-mon',
+    );
 
-    await this.ceph('auth', 'get-or-create', 'mgr.x', 'mon', 'allow profile mgr', 'osd', 'allow *', 'mds', 'allow *', '-o', path.join(d, 'mgr/ceph-x/keyring'));
+    await this.ceph(
+      'auth',
+      'get-or-create',
+      'mgr.x',
+      'mon',
+      'allow profile mgr',
+      'osd',
+      'allow *',
+      'mds',
+      'allow *',
+      '-o',
+      path.join(d, 'mgr/ceph-x/keyring'),
+    );
     this.daemon('ceph-mgr', ['-i', 'x'], 'mgr.x');
 
     const osdUuid = randomUUID();
@@ -208,7 +234,9 @@ export class TestCeph {
     };
     const up = s.osdmap?.num_up_osds ?? s.osdmap?.osdmap?.num_up_osds ?? 0;
     const pgs = s.pgmap?.num_pgs ?? 0;
-    const clean = (s.pgmap?.pgs_by_state ?? []).filter((x) => x.state_name === 'active+clean').reduce((n, x) => n + x.count, 0);
+    const clean = (s.pgmap?.pgs_by_state ?? [])
+      .filter((x) => x.state_name === 'active+clean')
+      .reduce((n, x) => n + x.count, 0);
     return up >= 1 && pgs > 0 && clean === pgs;
   }
 

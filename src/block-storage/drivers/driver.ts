@@ -84,3 +84,14 @@ export interface VolumeDriver {
   /** Capacity, for the periodic report. `allocatedGb`: the sum of the sizes of the agent's volumes. */
   stats(allocatedGb: number): Promise<BackendStats>;
 }
+
+/**
+ * A snapshot the backend cannot delete while volumes depend on it (Cinder's SnapshotIsBusy): the
+ * agent puts it back to `available` with a user message instead of `error_deleting`.
+ */
+export class SnapshotIsBusy extends Error {
+  constructor(snapshotName: string) {
+    super(`deleting snapshot ${snapshotName} that has dependent volumes`);
+    this.name = 'SnapshotIsBusy';
+  }
+}

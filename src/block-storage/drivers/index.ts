@@ -2,6 +2,7 @@
 import type { BlockStorageOptions } from '../config.ts';
 import type { VolumeDriver } from './driver.ts';
 import { FileDriver } from './file.ts';
+import { RbdDriver } from './rbd.ts';
 
 export type { VolumeDriver } from './driver.ts';
 
@@ -12,6 +13,19 @@ const DRIVERS: Record<string, (o: BlockStorageOptions) => VolumeDriver> = {
       format: o.fileFormat,
       backendName: o.backendName,
       capacityGb: o.capacityGb,
+      maxOverSubscriptionRatio: o.maxOverSubscriptionRatio,
+      reservedPercentage: o.reservedPercentage,
+    }),
+  rbd: (o) =>
+    new RbdDriver({
+      pool: o.rbdPool,
+      user: o.rbdUser,
+      cephConf: o.rbdCephConf,
+      keyring: o.rbdKeyring,
+      secretUuid: o.rbdSecretUuid,
+      flattenVolumeFromSnapshot: o.rbdFlattenVolumeFromSnapshot,
+      maxCloneDepth: o.rbdMaxCloneDepth,
+      backendName: o.backendName,
       maxOverSubscriptionRatio: o.maxOverSubscriptionRatio,
       reservedPercentage: o.reservedPercentage,
     }),
