@@ -28,6 +28,7 @@ const DRIVERS: Record<string, (o: BlockStorageOptions) => VolumeDriver> = {
       backendName: o.backendName,
       maxOverSubscriptionRatio: o.maxOverSubscriptionRatio,
       reservedPercentage: o.reservedPercentage,
+      workDir: o.volumesDir,
     }),
 };
 

@@ -7,8 +7,10 @@
 // and `qemu-img` on `rbd:` URIs: no bytes pass through Node (there is no kernel RBD here).
 // Its connection info is Cinder's (`driver_volume_type: 'rbd'`), for QEMU's own librbd.
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { promisify } from 'node:util';
-import type { BackendStats, ConnectionInfo, DriverSnapshot, DriverVolume, VolumeDriver } from './driver.ts';
+import type { BackendStats, ConnectionInfo, DriverSnapshot, DriverVolume, LocalCopy, VolumeDriver } from './driver.ts';
 import { SnapshotIsBusy } from './driver.ts';
 import { ManageError } from './file.ts';
 
@@ -30,6 +32,8 @@ export interface RbdDriverOptions {
   backendName: string;
   maxOverSubscriptionRatio: number;
   reservedPercentage: number;
+  /** Where local copies for backups and restores are made (the volumes directory). */
+  workDir: string;
 }
 
 /** An `rbd`/`ceph` call that failed, with its errno when the tool printed one. */
@@ -307,9 +311,40 @@ export class RbdDriver implements VolumeDriver {
   }
 
   localPath(v: DriverVolume): string {
-    throw new Error(
-      `the rbd driver has no local path for volume ${v.id}: backups of rbd volumes are not supported by this backup agent yet`,
-    );
+    throw new Error(`the rbd driver has no local path for volume ${v.id} (use localCopy)`);
+  }
+
+  /**
+   * For the backup agent: a sparse raw copy of the image in the work directory (`read`), or a
+   * sparse blank file whose content `commit()` writes over the image, zeros included (`write`).
+   */
+  async localCopy(v: DriverVolume, mode: 'read' | 'write'): Promise<LocalCopy> {
+    await fs.promises.mkdir(this.o.workDir, { recursive: true });
+    const dir = await fs.promises.mkdtemp(path.join(this.o.workDir, 'rbd-'));
+    const file = path.join(dir, 'volume.raw');
+    const release = () => fs.promises.rm(dir, { recursive: true, force: true });
+    const image = this.imageOf(v);
+    try {
+      if (mode === 'read')
+        await this.tool('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', this.uri(image), file]);
+      else {
+        const info = await this.info(image);
+        if (!info) throw new Error(`volume ${image} is not in pool ${this.o.pool}`);
+        await fs.promises.writeFile(file, '');
+        await fs.promises.truncate(file, info.size);
+      }
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    return {
+      path: file,
+      commit: async () => {
+        if (mode === 'write')
+          await this.tool('qemu-img', ['convert', '-q', '-n', '-f', 'raw', '-O', 'raw', file, this.uri(image)]);
+      },
+      release,
+    };
   }
 
   async revertToSnapshot(v: DriverVolume, s: DriverSnapshot) {
