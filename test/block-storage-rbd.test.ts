@@ -144,6 +144,14 @@ describe('block storage on Ceph RBD', { skip }, () => {
     await qemuIo(`volume-${d.id}`, 'write -P 0x11 0 4k');
     await qemuIo(`volume-${a.id}`, 'read -P 0xee 0 4k');
 
+    // Revert to the latest snapshot (3.40): `rbd snap rollback`; the bytes written after it go.
+    await qemuIo(`volume-${a.id}`, 'write -P 0x99 100M 64k');
+    const rev = await cinder('POST', `/volumes/${a.id}/action`, { revert: { snapshot_id: snap.id } }, '3.40');
+    assert.equal(rev.status, 202, JSON.stringify(rev.body));
+    await volume(a.id, 'available');
+    await qemuIo(`volume-${a.id}`, 'read -P 0xab 0 1M');
+    await qemuIo(`volume-${a.id}`, 'read -P 0 100M 64k');
+
     const ext = await cinder('POST', `/volumes/${a.id}/action`, { 'os-extend': { new_size: 3 } });
     assert.equal(ext.status, 202, JSON.stringify(ext.body));
     await until('size 3', async () => (await cinder('GET', `/volumes/${a.id}`)).body.volume.size === 3);
