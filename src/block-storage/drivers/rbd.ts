@@ -1,6 +1,6 @@
 // The `rbd` volume driver (cinder.volume.drivers.rbd.RBDDriver): volumes are RBD images
 // `volume-<id>` in one Ceph pool, snapshots are protected RBD snapshots `snapshot-<id>`, a volume
-// from a snapshot is a copy-on-write clone of it, and a clone of a volume is a clone of a fresh
+// from a snapshot is a copy-on-write clone of it (flattened when the snapshot is deleted), and a clone of a volume is a clone of a fresh
 // `<new volume>.clone_snap` snapshot of the source (flattened past `rbdMaxCloneDepth`). A volume
 // whose clone snapshots still have children is renamed `volume-<id>.deleted` and removed with its
 // last child, as Cinder does. Everything goes through the `rbd`/`ceph` tools (`--format json`)
@@ -177,9 +177,14 @@ export class RbdDriver implements VolumeDriver {
     const image = this.imageOf(v);
     const info = await this.info(image);
     if (!info) return;
-    const snaps = await this.snaps(image);
-    const own = snaps.filter((s) => !s.name.endsWith('.clone_snap'));
-    if (own.length) throw new Error(`deleting volume ${image} that has snapshot`);
+    // A cascade delete casts the snapshots' deletes just before the volume's: give them a moment.
+    let snaps = await this.snaps(image);
+    const own = () => snaps.filter((s) => !s.name.endsWith('.clone_snap'));
+    for (let i = 0; own().length && i < 60; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      snaps = await this.snaps(image);
+    }
+    if (own().length) throw new Error(`deleting volume ${image} that has snapshot`);
     // Clone snapshots whose clones still exist keep the image: renamed, removed with the last clone.
     let busy = false;
     for (const s of snaps) if (!(await this.dropSnap(image, s.name))) busy = true;
@@ -232,6 +237,15 @@ export class RbdDriver implements VolumeDriver {
   async deleteSnapshot(s: DriverSnapshot) {
     const { image, snap } = this.snapOf(s);
     if (!(await this.info(image))) return;
+    if (await this.dropSnap(image, snap)) return;
+    // Volumes cloned from it are flattened first (as Cinder's RBD driver does, so that a cascade
+    // delete of their source goes through); one that cannot be leaves the snapshot busy.
+    for (const child of await this.children(image, snap)) {
+      if (child.pool !== this.o.pool) continue;
+      await this.rbd('flatten', '--no-progress', this.spec(child.image)).catch((err: Error) => {
+        throw new SnapshotIsBusy(`${snap} (${child.image}: ${err.message})`);
+      });
+    }
     if (!(await this.dropSnap(image, snap))) throw new SnapshotIsBusy(snap);
   }
 
