@@ -21,6 +21,7 @@ import { prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2, type Comput
 import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
 import { cleanupLibvirtHost, prepareGuest, registerTempestGuest } from './libvirt.ts';
 import type { GuestFiles } from '../../src/compute/guest/build.ts';
+import { TestCeph, cephUnavailable } from '../../test/lib/ceph.ts';
 import {
   debianPackageVersion,
   ensureTempest,
@@ -75,6 +76,9 @@ Options:
   --retry-failed       in --regression mode, run the kept tests that failed once more (same cloud);
                        one that passes then is reported as FLAKY, not as a regression (for the
                        real-guest list, whose timings depend on a TCG guest on a shared host)
+  --volume-driver NAME the block-storage driver of the Stratus started here: file (default) or rbd
+                       (a private one-node Ceph is bootstrapped for the run and removed after it;
+                       needs root and Debian's ceph-mon ceph-osd ceph-mgr ceph-common)
   --verbose            show tempest's whole output (always in conformance/work/tempest/run.log)
 `;
 
@@ -96,6 +100,7 @@ interface Args {
   driver?: string;
   retryFailed: boolean;
   changedSinceBaseline: boolean;
+  volumeDriver?: string;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
@@ -180,6 +185,10 @@ function parseArgs(argv: string[]): Args | 'help' {
         a.driver = val();
         if (a.driver !== 'fake' && a.driver !== 'libvirt') throw new Error('--driver is fake or libvirt');
         break;
+      case 'volume-driver':
+        a.volumeDriver = val();
+        if (a.volumeDriver !== 'file' && a.volumeDriver !== 'rbd') throw new Error('--volume-driver is file or rbd');
+        break;
       case 'passing':
         a.passing = path.resolve(val());
         break;
@@ -261,12 +270,27 @@ async function run(a: Args): Promise<number> {
     log(`building the test guest (cached in ${path.relative(REPO, GUEST_DIR)})`);
     guest = await prepareGuest(GUEST_DIR, (s) => log(`guest: ${s}`));
   }
+  let ceph: TestCeph | undefined;
+  if (a.volumeDriver === 'rbd' && !a.url) {
+    const why = cephUnavailable();
+    if (why) throw new Error(`--volume-driver rbd: ${why}`);
+    ceph = new TestCeph();
+    log('starting a one-node Ceph for the rbd volume driver');
+    try {
+      await ceph.start();
+    } catch (err) {
+      await ceph.stop();
+      throw err;
+    }
+    log(`Ceph is up in ${ceph.bootSeconds.toFixed(1)} s (${ceph.memoryMiB()} MiB)`);
+  }
   const stopTempest = new AbortController();
   const stopOnSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping`);
     stopTempest.abort();
     void (stratus?.stop() ?? Promise.resolve())
       .then(() => (libvirt ? cleanupLibvirtHost(path.join(WORK, 'stratus-data', 'libvirt'), log) : undefined))
+      .then(() => ceph?.stop())
       .finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
@@ -296,6 +320,17 @@ async function run(a: Args): Promise<number> {
         dataplane: libvirt ? 'linuxbridge' : a.dataplane,
         driver: a.driver,
         guestDir: GUEST_DIR,
+        ...(ceph
+          ? {
+              blockStorage: {
+                driver: 'rbd',
+                backendName: 'ceph',
+                rbdPool: ceph.pool,
+                rbdUser: ceph.user,
+                rbdCephConf: ceph.conf,
+              },
+            }
+          : {}),
       });
       url = stratus.url;
       cloudsFile = stratus.cloudsFile;
@@ -447,6 +482,10 @@ async function run(a: Args): Promise<number> {
       await stratus.stop();
       log(`Stratus stopped (its log: ${path.relative(REPO, path.join(stratus.dataDir, 'stratus.log'))})`);
       if (libvirt) await cleanupLibvirtHost(path.join(stratus.dataDir, 'libvirt'), log);
+    }
+    if (ceph) {
+      await ceph.stop();
+      log('Ceph stopped and removed');
     }
   }
 }

@@ -90,6 +90,8 @@ export interface StartOptions {
   driver?: string;
   /** With driver libvirt: where the test guest is built and cached. */
   guestDir?: string;
+  /** `blockStorage:` options (the rbd driver and its one-node Ceph, from --volume-driver rbd). */
+  blockStorage?: Record<string, unknown>;
 }
 
 /** Starts `node bin/stratus.js start` on a fresh data directory and waits until identity answers. */
@@ -117,6 +119,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
       ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST, novaMetadataUrl: `http://127.0.0.1:${metadataPort}` } : {}),
     };
   else if (o.dataplane) config.network = { dataplane: o.dataplane };
+  if (o.blockStorage) config.blockStorage = o.blockStorage;
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));
   fs.mkdirSync(path.dirname(o.outputFile), { recursive: true });
   const out = fs.openSync(o.outputFile, 'w');

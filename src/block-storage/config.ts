@@ -8,7 +8,7 @@ export interface BlockStorageOptions {
   host: string;
   /** The backend section name (cinder's enabled_backends entry), default 'file'. */
   backendName: string;
-  /** The volume driver: 'file', or 'iscsi' (the same files exported by tgt). */
+  /** The volume driver: 'file', 'iscsi' (the same files exported by tgt) or 'rbd' (Ceph). */
   driver: string;
   /** The iscsi driver: the address of the portal compute hosts reach (target_ip_address). */
   iscsiIp: string;
@@ -55,6 +55,20 @@ export interface BlockStorageOptions {
   allowAvailabilityZoneFallback: boolean;
   /** Every backend of this host (the first is the top-level one): the options each volume agent runs with. */
   backends: BlockStorageOptions[];
+  /** The rbd driver: the Ceph pool of volumes (rbd_pool). */
+  rbdPool: string;
+  /** The cephx client without `client.` (rbd_user); empty: no auth user named (librados' default). */
+  rbdUser: string;
+  /** The ceph.conf the tools and QEMU read (rbd_ceph_conf); empty: librados' default. */
+  rbdCephConf: string;
+  /** The user's keyring (rbd_keyring_conf); empty: the one ceph.conf names. */
+  rbdKeyring: string;
+  /** The libvirt secret with the user's key on compute hosts (rbd_secret_uuid). */
+  rbdSecretUuid: string | null;
+  /** Flatten volumes made from snapshots so they no longer depend on them (rbd_flatten_volume_from_snapshot). */
+  rbdFlattenVolumeFromSnapshot: boolean;
+  /** Clones deeper than this are flattened; 0: clones of volumes are full copies (rbd_max_clone_depth). */
+  rbdMaxCloneDepth: number;
 }
 
 /** What one backend of `blockStorage.backends` may set (cinder's enabled_backends sections). */
@@ -73,6 +87,13 @@ export type BackendConfig = Partial<
     | 'tgtControlPort'
     | 'iscsiChap'
     | 'iscsiTargetPrefix'
+    | 'rbdPool'
+    | 'rbdUser'
+    | 'rbdCephConf'
+    | 'rbdKeyring'
+    | 'rbdSecretUuid'
+    | 'rbdFlattenVolumeFromSnapshot'
+    | 'rbdMaxCloneDepth'
   >
 >;
 
@@ -125,6 +146,13 @@ export function blockStorageOptions(
     backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),
     backup: (c.backup ?? true) && roles.includes('backup'),
     backends: [],
+    rbdPool: c.rbdPool ?? 'rbd',
+    rbdUser: c.rbdUser ?? '',
+    rbdCephConf: c.rbdCephConf ?? '',
+    rbdKeyring: c.rbdKeyring ?? '',
+    rbdSecretUuid: c.rbdSecretUuid ?? null,
+    rbdFlattenVolumeFromSnapshot: c.rbdFlattenVolumeFromSnapshot ?? false,
+    rbdMaxCloneDepth: Number(c.rbdMaxCloneDepth ?? 5),
   };
   const list = c.backends?.length ? c.backends : [{}];
   const names = new Set<string>();

@@ -31,6 +31,7 @@ export const Detail = {
   DRIVER_FAILED_EXTEND: ['010', 'Volume Driver failed to extend the volume.'],
   IMAGE_FROM_VOLUME_OVER_QUOTA: ['006', 'Image used for creating volume exceeds available space.'],
   SNAPSHOT_CREATE_ERROR: ['016', 'Snapshot failed to create.'],
+  SNAPSHOT_IS_BUSY: ['018', 'Snapshot is busy.'],
 } as const;
 
 export class MessageStore {

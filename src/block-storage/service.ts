@@ -195,7 +195,8 @@ export class BlockStorageService implements ServiceModule {
 export const blockStorageService: ServiceFactory = {
   name: 'block-storage',
   user: 'cinder',
-  configSections: ['blockStorage'],
+  // Its options are `blockStorage:` in stratus.yaml (config.ts); `block-storage:` stays accepted.
+  configSections: ['blockStorage', 'block-storage'],
   async create(ctx: ServiceContext) {
     return new BlockStorageService((await ctx.openDatabase()) as Kysely<BlockStorageDb>, ctx);
   },

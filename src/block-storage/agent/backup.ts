@@ -15,7 +15,7 @@ import { serveRpc } from '../../core/rpc.ts';
 import type { BackupStore, Chunk } from '../backups.ts';
 import type { ObjectStoreClient } from '../backup_store.ts';
 import type { BlockStorageOptions } from '../config.ts';
-import type { VolumeDriver } from '../drivers/driver.ts';
+import type { DriverVolume, LocalCopy, VolumeDriver } from '../drivers/driver.ts';
 import { ServiceHeartbeat } from '../heartbeat.ts';
 import { Action, Detail, type MessageStore } from '../messages.ts';
 import { BACKUP_TOPIC, type BackupRpc } from '../rpcapi.ts';
@@ -85,13 +85,15 @@ export class BackupAgent {
     if (!b || b.status !== 'creating') return;
     const v = await this.volumes.get(b.volume_id);
     const restoreStatus = v?.previous_status ?? 'available';
+    let local: LocalCopy | undefined;
     try {
       if (!v) throw new Error('volume gone');
       const container = b.container ?? 'volumebackups';
       await this.objects.ensureContainer(container);
       const parent = b.parent_id ? await this.backups.get(b.parent_id) : undefined;
       const parentChunks = new Map((parent ? json<Chunk[]>(parent.chunks, []) : []).map((c) => [c.offset, c]));
-      const path = this.driver.localPath({ id: v.id, size: v.size, provider_location: v.provider_location });
+      local = await localCopy(this.driver, { id: v.id, size: v.size, provider_location: v.provider_location }, 'read');
+      const path = local.path;
       const size = v.size * GiB;
       const chunkSize = this.o.backupChunkSize;
       const chunks: Chunk[] = [];
@@ -178,6 +180,7 @@ export class BackupAgent {
         detail: Detail.UNKNOWN_ERROR,
       });
     } finally {
+      await local?.release();
       await this.volumes.update(
         b.volume_id,
         { status: restoreStatus, previous_status: null },
@@ -193,8 +196,10 @@ export class BackupAgent {
     // A new volume made from the backup (3.47): still `creating`; its failure leaves it `error`.
     const isNew = v.status === 'creating' && v.backup_id === id;
     if (isNew) await this.backups.update(b.id, { status: 'restoring' });
+    let local: LocalCopy | undefined;
     try {
-      const path = this.driver.localPath({ id: v.id, size: v.size, provider_location: v.provider_location });
+      local = await localCopy(this.driver, { id: v.id, size: v.size, provider_location: v.provider_location }, 'write');
+      const path = local.path;
       const chunks = json<Chunk[]>(b.chunks, []);
       const extents = await dataExtents(path);
       const fh = await fs.promises.open(path, 'r+');
@@ -226,6 +231,7 @@ export class BackupAgent {
         await pool.settle();
         await fh.close();
       }
+      await local.commit();
       // The backed-up volume's metadata comes back with its bytes (as Cinder's volume_meta).
       const meta = await this.objects
         .get(b.container ?? 'volumebackups', `backup_${b.id}_metadata`)
@@ -249,6 +255,8 @@ export class BackupAgent {
         action: Action.BACKUP_RESTORE,
         detail: Detail.UNKNOWN_ERROR,
       });
+    } finally {
+      await local?.release();
     }
   }
 
@@ -266,6 +274,13 @@ export class BackupAgent {
       await this.backups.update(id, { status: 'error_deleting', fail_reason: String((err as Error).message) });
     }
   }
+}
+
+/** The file a backup reads or a restore writes: the volume's own, or the driver's local copy of it. */
+async function localCopy(driver: VolumeDriver, v: DriverVolume, mode: 'read' | 'write'): Promise<LocalCopy> {
+  if (driver.localCopy) return driver.localCopy(v, mode);
+  const done = async () => {};
+  return { path: driver.localPath(v), commit: done, release: done };
 }
 
 interface Extent {

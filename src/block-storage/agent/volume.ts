@@ -11,7 +11,7 @@ import { LinearFlow } from '../../core/flow.ts';
 import type { Logger } from '../../core/log.ts';
 import { serveRpc } from '../../core/rpc.ts';
 import type { BlockStorageOptions } from '../config.ts';
-import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
+import { type DriverVolume, SnapshotIsBusy, type VolumeDriver } from '../drivers/driver.ts';
 import type { GroupStore } from '../groups.ts';
 import { VolumeMigrations } from './migration.ts';
 import type { NovaEvents } from '../nova.ts';
@@ -434,6 +434,19 @@ export class VolumeAgent {
       if (!unmanageOnly) await this.driver.deleteSnapshot(s);
       await this.volumes.destroySnapshot(id);
     } catch (err) {
+      if (err instanceof SnapshotIsBusy) {
+        // Cinder's manager: volumes cloned from it still need it; it stays usable.
+        this.log.warn({ snapshot: id }, err.message);
+        await this.volumes.updateSnapshot(id, { status: 'available' });
+        await this.messages.create({
+          projectId: s.project_id,
+          resourceType: 'VOLUME_SNAPSHOT',
+          resourceId: id,
+          action: Action.SNAPSHOT_DELETE,
+          detail: Detail.SNAPSHOT_IS_BUSY,
+        });
+        return;
+      }
       this.log.error({ err, snapshot: id }, 'snapshot delete failed');
       await this.volumes.updateSnapshot(id, { status: 'error_deleting' });
     }

@@ -67,6 +67,12 @@ export interface VolumeDriver {
   copyVolumeToImage(v: DriverVolume, outFile: string, format: string): Promise<void>;
   /** A path the backup agent can read and the restore write (the file driver: the file itself, raw). */
   localPath(v: DriverVolume): string;
+  /**
+   * For backends with no local path (rbd): a sparse local copy of the volume to read (`read`), or
+   * a blank local file of its size that `commit()` writes into the volume (`write`); `release()`
+   * removes it. The backup agent uses it instead of localPath when the driver has it.
+   */
+  localCopy?(v: DriverVolume, mode: 'read' | 'write'): Promise<LocalCopy>;
   /** Overwrites the volume with the snapshot's content (revert to snapshot, 3.40). */
   revertToSnapshot(v: DriverVolume, s: DriverSnapshot): Promise<void>;
   initializeConnection(v: DriverVolume, connector: Record<string, unknown>): Promise<ConnectionInfo>;
@@ -88,4 +94,21 @@ export interface VolumeDriver {
   listExisting(kind: 'volume' | 'snapshot'): Promise<Array<{ name: string; size: number }>>;
   /** Capacity, for the periodic report. `allocatedGb`: the sum of the sizes of the agent's volumes. */
   stats(allocatedGb: number): Promise<BackendStats>;
+}
+
+/**
+ * A snapshot the backend cannot delete while volumes depend on it (Cinder's SnapshotIsBusy): the
+ * agent puts it back to `available` with a user message instead of `error_deleting`.
+ */
+export class SnapshotIsBusy extends Error {
+  constructor(snapshotName: string) {
+    super(`deleting snapshot ${snapshotName} that has dependent volumes`);
+    this.name = 'SnapshotIsBusy';
+  }
+}
+
+export interface LocalCopy {
+  path: string;
+  commit(): Promise<void>;
+  release(): Promise<void>;
 }

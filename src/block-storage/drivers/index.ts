@@ -3,6 +3,7 @@ import type { BlockStorageOptions } from '../config.ts';
 import type { VolumeDriver } from './driver.ts';
 import { FileDriver } from './file.ts';
 import { IscsiDriver } from './iscsi.ts';
+import { RbdDriver } from './rbd.ts';
 
 export type { VolumeDriver } from './driver.ts';
 
@@ -33,6 +34,20 @@ const DRIVERS: Record<string, (o: BlockStorageOptions, log?: (msg: string) => vo
       log,
     });
   },
+  rbd: (o) =>
+    new RbdDriver({
+      pool: o.rbdPool,
+      user: o.rbdUser,
+      cephConf: o.rbdCephConf,
+      keyring: o.rbdKeyring,
+      secretUuid: o.rbdSecretUuid,
+      flattenVolumeFromSnapshot: o.rbdFlattenVolumeFromSnapshot,
+      maxCloneDepth: o.rbdMaxCloneDepth,
+      backendName: o.backendName,
+      maxOverSubscriptionRatio: o.maxOverSubscriptionRatio,
+      reservedPercentage: o.reservedPercentage,
+      workDir: o.volumesDir,
+    }),
 };
 
 export function volumeDriver(o: BlockStorageOptions, log?: (msg: string) => void): VolumeDriver {
