@@ -7,7 +7,7 @@ import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
 import { asCaller, authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { BlockDeviceStore } from '../block_devices.ts';
+import { moveHostsOf } from '../hosts.ts';
 import { findVolume } from '../volumes.ts';
 import { isUuidLike } from '../../core/validate.ts';
 import { serverView, getServer } from './servers.ts';
@@ -103,17 +103,8 @@ const SG_SCHEMA = (action: string) => ({
 /** The hosts an event for a server goes to (Nova's _get_relevant_hosts): its host, plus both ends of a move under way. */
 async function relevantHosts(svc: ComputeService, inst: Instance): Promise<string[]> {
   const hosts = new Set<string>([inst.host!]);
-  if (inst.task_state || inst.vm_state === 'resized') {
-    const m = await svc.db
-      .selectFrom('migrations')
-      .select(['source_compute', 'dest_compute'])
-      .where('instance_uuid', '=', inst.uuid)
-      .where('status', 'not in', ['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done'])
-      .orderBy('id', 'desc')
-      .executeTakeFirst()
-      .catch(() => undefined);
-    for (const h of [m?.source_compute, m?.dest_compute]) if (h) hosts.add(h);
-  }
+  if (inst.task_state || inst.vm_state === 'resized')
+    for (const h of await moveHostsOf(svc.db, inst.uuid)) hosts.add(h);
   return [...hosts];
 }
 
@@ -286,7 +277,7 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
 
 /** A volume-backed server's boot volume as the volume service shows it (null: the server boots from an image). */
 async function bootVolumeOf(svc: ComputeService, req: FastifyRequest, inst: Instance) {
-  const root = (await new BlockDeviceStore(svc.db).ofInstance(inst.uuid)).find(
+  const root = (await svc.parts.blockDevices.ofInstance(inst.uuid)).find(
     (b) => b.boot_index === 0 && b.destination_type === 'volume' && b.volume_id,
   );
   if (!root) return null;

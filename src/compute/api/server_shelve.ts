@@ -14,7 +14,7 @@ import { ApiError } from '../../core/errors.ts';
 import { computeRpc, conductorRpc } from '../rpcapi.ts';
 import { authorize, badRequest, conflict, isAdmin, mv, validateBody, type ServerAction } from './common.ts';
 import { deleteServer, getServer } from './servers.ts';
-import { BlockDeviceStore } from '../block_devices.ts';
+import { computeNodeExists } from '../hosts.ts';
 import { isVolumeBacked, snapshotVolumes } from '../volumes.ts';
 import { asCaller } from './common.ts';
 
@@ -225,7 +225,7 @@ export function guestActions(svc: ComputeService) {
     await checkImageMetadata(req, inst, metadata);
     checkState('createImage', inst, SNAPSHOT_STATES);
     if (!inst.host) throw invalidState('createImage', inst);
-    const bdms = new BlockDeviceStore(svc.db);
+    const bdms = svc.parts.blockDevices;
     if (await isVolumeBacked(bdms, inst.uuid)) {
       // A volume-backed server (compute.api's snapshot_volume_backed): a snapshot of each volume
       // in the volume service and an image of no data carrying their mappings.
@@ -375,13 +375,7 @@ export function guestActions(svc: ComputeService) {
         user_id: inst.user_id,
         project_id: inst.project_id,
       });
-      const node = await svc.db
-        .selectFrom('compute_nodes')
-        .select('id')
-        .where('host', '=', host)
-        .where('deleted', '=', 0)
-        .executeTakeFirst();
-      if (!node) throw badRequest(`Compute host ${host} could not be found.`);
+      if (!(await computeNodeExists(svc.db, host))) throw badRequest(`Compute host ${host} could not be found.`);
       if (azPassed && newAz) {
         const hostAz = svc.providers.hostAvailabilityZone
           ? await svc.providers.hostAvailabilityZone(host)

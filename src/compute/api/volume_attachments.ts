@@ -10,7 +10,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { VmState, type Instance } from '../instances.ts';
-import { BlockDeviceStore, nextDeviceName, type BlockDevice } from '../block_devices.ts';
+import { nextDeviceName, type BlockDevice } from '../block_devices.ts';
 import { computeRpc } from '../rpcapi.ts';
 import { cinderMessage, completeAttachment, deleteAttachment, findVolume, volumeFailure } from '../volumes.ts';
 import { volumeMigrations } from '../db/migrations/volumes.ts';
@@ -104,7 +104,7 @@ function checkState(req: FastifyRequest, inst: Instance, method: string) {
     throw conflict(`Cannot '${method}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
 }
 
-const storeOf = (svc: ComputeService) => new BlockDeviceStore(svc.db);
+const storeOf = (svc: ComputeService) => svc.parts.blockDevices;
 type P = { Params: { id: string; volume: string } };
 
 export async function listVolumeAttachments(svc: ComputeService, req: FastifyRequest<P>) {
