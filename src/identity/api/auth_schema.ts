@@ -3,6 +3,7 @@
 // 400 naming the field, never a query built from it.
 import { ApiError } from '../../core/errors.ts';
 import { jsonschemaMessage, schemaError } from '../../core/validate.ts';
+import type { AuthRequest } from '../token/auth_body.ts';
 
 const idName = {
   type: 'object',
@@ -78,7 +79,7 @@ export const TOKEN_ISSUE_SCHEMA = {
 } as const;
 
 /** Keystone's SchemaValidationError for a bad `auth` body: `Invalid input for field 'identity/password/user/name': ...`. */
-export function validateAuthBody(auth: unknown): void {
+export function validateAuthBody(auth: unknown): asserts auth is AuthRequest {
   const e = schemaError(auth, TOKEN_ISSUE_SCHEMA);
   if (!e) return;
   const parts = e.instancePath.split('/').filter(Boolean);
