@@ -6,7 +6,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { asCaller, authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
+import {
+  asCaller,
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  mv,
+  notFound,
+  recordAction,
+  validateBody,
+} from './common.ts';
 import { moveHostsOf } from '../hosts.ts';
 import { findVolume } from '../volumes.ts';
 import { isUuidLike } from '../../core/validate.ts';
@@ -14,6 +24,7 @@ import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
 import { BOOLEAN } from './schemas/parameter_types.ts';
+import { TRUSTED_CERTS } from './schemas/servers.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const METADATA = {
@@ -43,14 +54,7 @@ function rebuildSchema(v: { gte(x: string): boolean }) {
   if (v.gte('2.54')) r.properties.key_name = { oneOf: [NAME, { type: 'null' }] };
   if (v.gte('2.57'))
     r.properties.user_data = { oneOf: [{ type: 'string', format: 'base64', maxLength: 65535 }, { type: 'null' }] };
-  if (v.gte('2.63'))
-    r.properties.trusted_image_certificates = {
-      type: ['array', 'null'],
-      minItems: 1,
-      maxItems: 50,
-      uniqueItems: true,
-      items: { type: 'string', minLength: 1 },
-    };
+  if (v.gte('2.63')) r.properties.trusted_image_certificates = TRUSTED_CERTS;
   if (v.gte('2.90'))
     r.properties.hostname = {
       type: 'string',
@@ -150,14 +154,7 @@ export async function createExternalEvents(svc: ComputeService, req: FastifyRequ
       ev.status = 'completed';
       ev.code = 200;
       // Nova records the extend of an attached volume as an instance action (its agent adds the event).
-      if (e.name === 'volume-extended')
-        await store.startAction({
-          instance_uuid: inst.uuid,
-          action: 'extend_volume',
-          request_id: req.id,
-          user_id: req.ctx?.userId,
-          project_id: req.ctx?.projectId,
-        });
+      if (e.name === 'volume-extended') await recordAction(store, req, inst.uuid, 'extend_volume');
       let hosts = hostsOf.get(inst.uuid);
       if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
       for (const h of hosts) {
@@ -252,13 +249,7 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
   if (rd.user_data !== undefined) patch.user_data = rd.user_data;
   if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] })))
     throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state rebuilding`);
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'rebuild',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'rebuild');
   computeRpc(svc.ctx.bus)
     .cast(inst.host)
     .rebuild_instance({ uuid: inst.uuid, request_id: req.id, image, reimage_boot_volume: reimage });

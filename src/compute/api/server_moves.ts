@@ -17,8 +17,9 @@ import {
   isAdmin,
   mv,
   notFound,
-  validateBody,
+  recordAction,
   type ServerAction,
+  validateBody,
 } from './common.ts';
 import { getServer } from './servers.ts';
 import type { MigrationType } from '../migrations.ts';
@@ -122,14 +123,7 @@ export function moveActions(svc: ComputeService) {
     if (!i.host) throw conflict(`Instance ${i.uuid} is not ready`);
     if (!(await isUp(i.host))) throw conflict('Service is unavailable at this time.');
   };
-  const action = (req: FastifyRequest, i: Instance, name: string) =>
-    store.startAction({
-      instance_uuid: i.uuid,
-      action: name,
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+  const action = (req: FastifyRequest, i: Instance, name: string) => recordAction(store, req, i.uuid, name);
   const migration = (
     req: FastifyRequest,
     i: Instance,

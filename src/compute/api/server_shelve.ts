@@ -12,7 +12,16 @@ import type { GuestCallResult } from '../rpcapi.ts';
 import { type UnshelveRequest } from '../worker/shelve.ts';
 import { ApiError } from '../../core/errors.ts';
 import { computeRpc, conductorRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, isAdmin, mv, validateBody, type ServerAction } from './common.ts';
+import {
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  mv,
+  recordAction,
+  type ServerAction,
+  validateBody,
+} from './common.ts';
 import { deleteServer, getServer } from './servers.ts';
 import { computeNodeExists } from '../hosts.ts';
 import { isVolumeBacked, snapshotVolumes } from '../volumes.ts';
@@ -142,13 +151,7 @@ export function guestActions(svc: ComputeService) {
     if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
   };
   const record = (req: FastifyRequest, inst: Instance, action: string) =>
-    parts().store.startAction({
-      instance_uuid: inst.uuid,
-      action,
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+    recordAction(parts().store, req, inst.uuid, action);
   /** Moves the task state from none to `task` (with more fields), or 409 when another task got there first. */
   const begin = async (action: string, inst: Instance, patch: Partial<Instance>) => {
     if (!(await parts().store.update(inst.uuid, patch, { expectTaskState: [null] })))

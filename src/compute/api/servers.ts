@@ -11,8 +11,8 @@ import type { BuildRequest } from '../worker/conductor.ts';
 import { computeRpc, conductorRpc, type ComputeCoreRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
-  authorize,
   allowed,
+  authorize,
   badRequest,
   conflict,
   isAdmin,
@@ -21,6 +21,7 @@ import {
   mv,
   notFound,
   queryOf,
+  recordAction,
   validateBody,
 } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
@@ -977,13 +978,7 @@ async function softDelete(svc: ComputeService, req: FastifyRequest, inst: Instan
   ) {
     return false;
   }
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'delete',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'delete');
   computeRpc(svc.ctx.bus).cast(inst.host).soft_delete_instance({ uuid: inst.uuid, request_id: req.id });
   return true;
 }
@@ -998,13 +993,7 @@ export async function deleteServer(
   checkLocked(req, inst);
   // Deferred delete (compute.reclaimInstanceInterval > 0): SOFT_DELETED instead.
   if (!opts.force && (await softDelete(svc, req, inst))) return;
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'delete',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'delete');
   await store.update(inst.uuid, { task_state: 'deleting' });
   if (inst.host && (await computeHostIsUp(svc, inst.host))) {
     computeRpc(svc.ctx.bus).cast(inst.host).terminate_instance({ uuid: inst.uuid, request_id: req.id });
@@ -1163,13 +1152,7 @@ export async function powerAction(svc: ComputeService, req: FastifyRequest, repl
     ))
   )
     throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: a!.action,
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, a!.action);
   computeRpc(svc.ctx.bus)
     .cast(inst.host)
     [a!.method]({ uuid: inst.uuid, request_id: req.id, ...extra });
@@ -1190,13 +1173,7 @@ export async function lockServer(svc: ComputeService, req: FastifyRequest, reply
   if (!inst.locked) {
     const by = inst.project_id === req.ctx!.projectId ? 'owner' : 'admin';
     await store.update(inst.uuid, { locked: true, locked_by: by, locked_reason: reason });
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'lock',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+    await recordAction(store, req, inst.uuid, 'lock');
     notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
   }
   return reply.code(202).send();
@@ -1219,13 +1196,7 @@ export async function unlockServer(svc: ComputeService, req: FastifyRequest, rep
   }
   if (inst.locked) {
     await store.update(inst.uuid, { locked: false, locked_by: null, locked_reason: null });
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'unlock',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+    await recordAction(store, req, inst.uuid, 'unlock');
     notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
   }
   return reply.code(202).send();
@@ -1237,13 +1208,7 @@ export async function resetState(svc: ComputeService, req: FastifyRequest, reply
   const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
   const inst = await getServer(svc, req, id);
   authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'resetState',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'resetState');
   await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
   return reply.code(202).send();
 }

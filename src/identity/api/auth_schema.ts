@@ -10,6 +10,13 @@ const idName = {
   properties: { id: { type: 'string' }, name: { type: 'string' } },
 } as const;
 
+/** A user or project by id, or by name in a domain, with what else the part has (a method's secret). */
+const inDomain = <T extends object>(secret: T) =>
+  ({
+    type: 'object',
+    properties: { id: { type: 'string' }, name: { type: 'string' }, ...secret, domain: idName },
+  }) as const;
+
 export const TOKEN_ISSUE_SCHEMA = {
   type: 'object',
   properties: {
@@ -17,20 +24,7 @@ export const TOKEN_ISSUE_SCHEMA = {
       type: 'object',
       properties: {
         methods: { type: 'array', items: { type: 'string' } },
-        password: {
-          type: 'object',
-          properties: {
-            user: {
-              type: 'object',
-              properties: {
-                id: { type: 'string' },
-                name: { type: 'string' },
-                password: { type: 'string' },
-                domain: idName,
-              },
-            },
-          },
-        },
+        password: { type: 'object', properties: { user: inDomain({ password: { type: 'string' } }) } },
         token: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         application_credential: {
           type: 'object',
@@ -38,26 +32,10 @@ export const TOKEN_ISSUE_SCHEMA = {
             id: { type: 'string' },
             name: { type: 'string' },
             secret: { type: 'string' },
-            user: {
-              type: 'object',
-              properties: { id: { type: 'string' }, name: { type: 'string' }, domain: idName },
-            },
+            user: inDomain({}),
           },
         },
-        totp: {
-          type: 'object',
-          properties: {
-            user: {
-              type: 'object',
-              properties: {
-                id: { type: 'string' },
-                name: { type: 'string' },
-                passcode: { type: 'string' },
-                domain: idName,
-              },
-            },
-          },
-        },
+        totp: { type: 'object', properties: { user: inDomain({ passcode: { type: 'string' } }) } },
       },
       required: ['methods'],
     },
@@ -65,10 +43,7 @@ export const TOKEN_ISSUE_SCHEMA = {
       // 'unscoped' is a string scope.
       type: ['object', 'string'],
       properties: {
-        project: {
-          type: 'object',
-          properties: { id: { type: 'string' }, name: { type: 'string' }, domain: idName },
-        },
+        project: inDomain({}),
         domain: idName,
         'OS-TRUST:trust': { type: 'object', properties: { id: { type: 'string' } } },
         system: { type: 'object', properties: { all: { type: 'boolean' } } },
