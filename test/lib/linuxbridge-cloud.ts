@@ -7,7 +7,6 @@ import { run } from '../../src/core/hostns.ts';
 import { startCloud, type TestCloud } from './cloud.ts';
 import { TestNet } from './netns.ts';
 
-
 /** A response body, as TestCloud.req answers it. */
 type Body = Awaited<ReturnType<TestCloud['req']>>['body'];
 
