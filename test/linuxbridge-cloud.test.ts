@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { run } from '../src/core/hostns.ts';
 import { until } from './lib/cloud.ts';
-import { needsRoot, startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
+import { startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
+import { addressGuest, needsRoot, testTag } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
-const tag = `${process.pid % 100000}`;
+const tag = testTag;
 const HOST = `lbcloud${tag}`;
 const GUEST = `lbcg-${tag}`;
 
@@ -68,8 +69,7 @@ describe('linuxbridge behind the cloud', { skip }, () => {
     const fixed = port.fixed_ips[0].ip_address as string;
     const lease = await lb.dhcpLease(GUEST);
     assert.match(lease, new RegExp(`lease of ${fixed.replace(/\./g, '\\.')} obtained`));
-    await run(['ip', '-n', GUEST, 'addr', 'add', `${fixed}/24`, 'dev', 'eth0']);
-    await run(['ip', '-n', GUEST, 'route', 'add', 'default', 'via', '10.93.0.1']);
+    await addressGuest(GUEST, `${fixed}/24`, '10.93.0.1');
 
     // The external network, a router, a floating IP.
     const pub = (

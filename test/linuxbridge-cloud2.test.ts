@@ -8,10 +8,11 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostNamespace, run } from '../src/core/hostns.ts';
 import { until } from './lib/cloud.ts';
-import { needsRoot, startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
+import { startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
+import { addressGuest, linkHosts, needsRoot, testTag } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, VXLAN');
-const tag = `${process.pid % 100000}`;
+const tag = testTag;
 const A = `lbc2a${tag}`;
 const B = `lbc2b${tag}`;
 const GA = `lbc2ga-${tag}`;
@@ -26,12 +27,7 @@ describe('linuxbridge: two hosts behind the cloud', { skip }, () => {
       { host: A, l2Hosts: [B], underlayIps: { [A]: '192.168.254.1', [B]: '192.168.254.2' } },
       [A, B],
     );
-    const [na, nb] = [hostNamespace(A), hostNamespace(B)];
-    await run(['ip', '-n', na, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', nb]);
-    await run(['ip', '-n', na, 'addr', 'add', '192.168.254.1/24', 'dev', 'ul0']);
-    await run(['ip', '-n', nb, 'addr', 'add', '192.168.254.2/24', 'dev', 'ul0']);
-    await run(['ip', '-n', na, 'link', 'set', 'ul0', 'up']);
-    await run(['ip', '-n', nb, 'link', 'set', 'ul0', 'up']);
+    await linkHosts(A, B, '192.168.254.1/24', '192.168.254.2/24');
   });
 
   after(async () => {
@@ -72,8 +68,8 @@ describe('linuxbridge: two hosts behind the cloud', { skip }, () => {
     const ipB = pb.fixed_ips[0].ip_address as string;
     const lease = await lb.dhcpLease(GB);
     assert.match(lease, new RegExp(`lease of ${ipB.replace(/\./g, '\\.')} obtained`));
-    await run(['ip', '-n', GB, 'addr', 'add', `${ipB}/24`, 'dev', 'eth0']);
-    await run(['ip', '-n', GA, 'addr', 'add', `${pa.fixed_ips[0].ip_address}/24`, 'dev', 'eth0']);
+    await addressGuest(GB, `${ipB}/24`);
+    await addressGuest(GA, `${pa.fixed_ips[0].ip_address}/24`);
     const ping = await run(['busybox', 'ping', '-c', '3', '-w', '5', pa.fixed_ips[0].ip_address], { ns: GB });
     assert.match(ping, /[1-3] packets received/);
   });

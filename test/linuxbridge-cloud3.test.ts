@@ -13,10 +13,11 @@ import { run, spawnIn } from '../src/core/hostns.ts';
 import type { NetworkService } from '../src/network/service.ts';
 import type { MeterPayload } from '../src/network/agent/metering.ts';
 import { until } from './lib/cloud.ts';
-import { needsRoot, startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
+import { startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
+import { addressGuest, guestUp, needsRoot, testTag } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables') || (fs.existsSync('/usr/sbin/radvd') ? false : 'needs radvd');
-const tag = `${process.pid % 100000}`;
+const tag = testTag;
 const HOST = `lbc3${tag}`;
 const GUEST = `lbc3g-${tag}`;
 const get = (url: string) => run(['timeout', '3', 'busybox', 'wget', '-q', '-O', '-', url], { allowFail: true });
@@ -122,9 +123,8 @@ describe('linuxbridge cloud: port forwardings, IPv6, metering', { skip }, () => 
     await lb.plugGuest(GUEST, HOST, port);
     await until('the port ACTIVE', async () => (await ok('GET', `/ports/${port.id}`)).port.status === 'ACTIVE');
     await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'down']);
-    await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'up']);
-    await run(['ip', '-n', GUEST, 'addr', 'add', `${v4}/24`, 'dev', 'eth0']);
-    await run(['ip', '-n', GUEST, 'route', 'add', 'default', 'via', '10.94.0.1']);
+    await guestUp(GUEST);
+    await addressGuest(GUEST, `${v4}/24`, '10.94.0.1');
     fs.writeFileSync(path.join(www, 'index.html'), 'guest\n');
     spawnIn(GUEST, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
 

@@ -5,15 +5,15 @@
 // the second part (skips otherwise); removes everything it made, also on failure.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import { run } from '../src/core/hostns.ts';
 import type { DeviceDetails, SecurityGroupInfo } from '../src/network/drivers/dataplane.ts';
-import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
+import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
 import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
+import { TestNet, needsRoot, testTag } from './lib/netns.ts';
 
-const root = process.getuid?.() === 0;
-const skip = root ? false : 'needs root (namespaces, bridges, iptables)';
-const tag = `${process.pid % 100000}`;
+const skip = needsRoot('namespaces, bridges, iptables');
+const tag = testTag;
 const HOST = `lbfw${tag}`;
 const NET = `e1000001-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
 const SG = 'sg-fw';
@@ -94,6 +94,7 @@ describe('security group dispatch (pure)', () => {
 
 describe('linuxbridge security groups with many ports', { skip }, () => {
   let driver: LinuxBridgeDriver;
+  const net = new TestNet([HOST]);
 
   before(async () => {
     driver = new LinuxBridgeDriver({});
@@ -105,8 +106,7 @@ describe('linuxbridge security groups with many ports', { skip }, () => {
     try {
       await driver?.stop();
     } finally {
-      for (const g of G) await deleteNamespace(g);
-      await cleanupHost(HOST);
+      await net.remove();
     }
   });
 
@@ -115,24 +115,7 @@ describe('linuxbridge security groups with many ports', { skip }, () => {
       [G[0]!, g1, '10.97.0.11/24'],
       [G[1]!, g2, '10.97.0.12/24'],
     ] as const) {
-      await ensureNamespace(name);
-      await run([
-        'ip',
-        '-n',
-        hostNamespace(HOST),
-        'link',
-        'add',
-        tapName(d.port_id),
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        name,
-      ]);
-      await run(['ip', '-n', name, 'link', 'set', 'eth0', 'address', d.mac_address, 'mtu', '1450', 'up']);
-      await run(['ip', '-n', name, 'addr', 'add', addr, 'dev', 'eth0']);
+      await net.guest(name, { host: HOST, portId: d.port_id, mac: d.mac_address, address: addr });
       assert.equal(await driver.plugPort(d), true);
     }
     const ping = async (from: string, src?: string) =>

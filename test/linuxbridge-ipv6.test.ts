@@ -10,18 +10,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import { hostNamespace, run } from '../src/core/hostns.ts';
 import type { DeviceDetails, DhcpNetwork, RouterInfo } from '../src/network/drivers/dataplane.ts';
-import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
+import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
-import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
 import { radvdConfig } from '../src/network/drivers/linuxbridge/router.ts';
 import type { SubnetView } from '../src/network/views.ts';
+import { TestNet, guestUp, needsRoot, testTag } from './lib/netns.ts';
 
-const root = process.getuid?.() === 0;
 const hasRadvd = fs.existsSync('/usr/sbin/radvd');
-const skip = !root ? 'needs root (namespaces, bridges)' : !hasRadvd ? 'needs radvd' : false;
-const tag = `${process.pid % 100000}`;
+const skip = needsRoot('namespaces, bridges') || (hasRadvd ? false : 'needs radvd');
+const tag = testTag;
 const HOST = `lbv6${tag}`;
 const uuid = (n: number, prefix: string) =>
   `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
@@ -211,6 +210,7 @@ describe('linuxbridge IPv6: router advertisements and DHCPv6', { skip }, () => {
   let driver: LinuxBridgeDriver;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbv6-'));
 
+  const net = new TestNet([HOST]);
   before(async () => {
     driver = new LinuxBridgeDriver({});
     await driver.start(HOST);
@@ -221,8 +221,7 @@ describe('linuxbridge IPv6: router advertisements and DHCPv6', { skip }, () => {
     try {
       await driver?.stop();
     } finally {
-      await deleteNamespace(GUEST);
-      await cleanupHost(HOST);
+      await net.remove();
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
@@ -256,25 +255,9 @@ describe('linuxbridge IPv6: router advertisements and DHCPv6', { skip }, () => {
     assert.ok(pids.trim(), 'radvd runs in the router namespace');
 
     // The guest: its tap wired first, then its link up (it solicits a router at once, as at boot).
-    await ensureNamespace(GUEST);
-    await run([
-      'ip',
-      '-n',
-      hostNamespace(HOST),
-      'link',
-      'add',
-      tapName(VM),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      GUEST,
-    ]);
-    await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'address', VM_MAC, 'mtu', '1450']);
+    await net.guest(GUEST, { host: HOST, portId: VM, mac: VM_MAC, up: false });
     assert.equal(await driver.plugPort(vm), true);
-    await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'up']);
+    await guestUp(GUEST);
 
     const addrs = await waitFor('SLAAC addresses', async () => {
       const out = await run(['ip', '-n', GUEST, '-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'global']);

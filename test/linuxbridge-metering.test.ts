@@ -5,16 +5,15 @@
 // Needs root (skips otherwise); removes everything it made, also on failure.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import { run } from '../src/core/hostns.ts';
 import type { DeviceDetails, MeteringRouterInfo, RouterInfo } from '../src/network/drivers/dataplane.ts';
-import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
-import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
+import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { meteringTable, parseCounters } from '../src/network/drivers/linuxbridge/metering.ts';
 import { MeteringAgent, type MeterPayload } from '../src/network/agent/metering.ts';
+import { TestNet, needsRoot, testTag } from './lib/netns.ts';
 
-const root = process.getuid?.() === 0;
-const skip = root ? false : 'needs root (namespaces, bridges, iptables)';
-const tag = `${process.pid % 100000}`;
+const skip = needsRoot('namespaces, bridges, iptables');
+const tag = testTag;
 const HOST = `lbmt${tag}`;
 const uuid = (n: number, prefix: string) =>
   `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
@@ -138,6 +137,7 @@ describe('metering rules (pure)', () => {
 describe('linuxbridge metering', { skip }, () => {
   let driver: LinuxBridgeDriver;
 
+  const net = new TestNet([HOST]);
   before(async () => {
     driver = new LinuxBridgeDriver({ externalUplink: { physnet: 'public', cidr: '172.30.95.1/24' } });
     await driver.start(HOST);
@@ -147,31 +147,18 @@ describe('linuxbridge metering', { skip }, () => {
     try {
       await driver?.stop();
     } finally {
-      await deleteNamespace(GUEST);
-      await cleanupHost(HOST);
+      await net.remove();
     }
   });
 
   it('counts each label’s traffic through the gateway and reports l3.meter', async () => {
-    await ensureNamespace(GUEST);
-    await run([
-      'ip',
-      '-n',
-      hostNamespace(HOST),
-      'link',
-      'add',
-      tapName(VM),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      GUEST,
-    ]);
-    await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'address', vm.mac_address, 'mtu', '1450', 'up']);
-    await run(['ip', '-n', GUEST, 'addr', 'add', '10.95.0.10/24', 'dev', 'eth0']);
-    await run(['ip', '-n', GUEST, 'route', 'add', 'default', 'via', '10.95.0.1']);
+    await net.guest(GUEST, {
+      host: HOST,
+      portId: VM,
+      mac: vm.mac_address,
+      address: '10.95.0.10/24',
+      gateway: '10.95.0.1',
+    });
     assert.equal(await driver.plugPort(vm), true);
     await driver.plugPort(rif);
     await driver.plugPort(rgw);

@@ -3,13 +3,13 @@
 // nothing floods. Needs root (skips otherwise); removes everything it made, also on failure.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import { hostNamespace, run } from '../src/core/hostns.ts';
 import type { DeviceDetails } from '../src/network/drivers/dataplane.ts';
-import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
-import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
+import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
+import { TestNet, linkHosts, needsRoot, testTag } from './lib/netns.ts';
 
-const skip = process.getuid?.() === 0 ? false : 'needs root (namespaces, bridges, VXLAN)';
-const tag = `${process.pid % 100000}`;
+const skip = needsRoot('namespaces, bridges, VXLAN');
+const tag = testTag;
 const A = `lbmha${tag}`;
 const B = `lbmhb${tag}`;
 const GA = `lbmga-${tag}`;
@@ -44,38 +44,17 @@ describe('linuxbridge: two hosts over VXLAN', { skip }, () => {
   const b = new LinuxBridgeDriver({ underlayIp: '192.168.251.2' });
   const pa = port(PA, '10.92.0.10', 'fa:16:3e:00:01:0a');
   const pb = port(PB, '10.92.0.11', 'fa:16:3e:00:01:0b');
+  const net = new TestNet([A, B]);
 
   before(async () => {
     await a.start(A);
     await b.start(B);
-    const [na, nb] = [hostNamespace(A), hostNamespace(B)];
-    await run(['ip', '-n', na, 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', nb]);
-    await run(['ip', '-n', na, 'addr', 'add', '192.168.251.1/24', 'dev', 'ul0']);
-    await run(['ip', '-n', nb, 'addr', 'add', '192.168.251.2/24', 'dev', 'ul0']);
-    await run(['ip', '-n', na, 'link', 'set', 'ul0', 'up']);
-    await run(['ip', '-n', nb, 'link', 'set', 'ul0', 'up']);
+    await linkHosts(A, B, '192.168.251.1/24', '192.168.251.2/24');
     for (const [g, host, p, cidr] of [
       [GA, A, pa, '10.92.0.10/24'],
       [GB, B, pb, '10.92.0.11/24'],
     ] as const) {
-      await ensureNamespace(g);
-      await run([
-        'ip',
-        '-n',
-        hostNamespace(host),
-        'link',
-        'add',
-        tapName(p.port_id),
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        g,
-      ]);
-      await run(['ip', '-n', g, 'link', 'set', 'eth0', 'address', p.mac_address, 'mtu', '1450', 'up']);
-      await run(['ip', '-n', g, 'addr', 'add', cidr, 'dev', 'eth0']);
+      await net.guest(g, { host, portId: p.port_id, mac: p.mac_address, address: cidr });
     }
   });
 
@@ -84,10 +63,7 @@ describe('linuxbridge: two hosts over VXLAN', { skip }, () => {
       await a.stop();
       await b.stop();
     } finally {
-      await deleteNamespace(GA);
-      await deleteNamespace(GB);
-      await cleanupHost(A);
-      await cleanupHost(B);
+      await net.remove();
     }
   });
 

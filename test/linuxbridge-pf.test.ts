@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteNamespace, ensureNamespace, hostNamespace, run, spawnIn } from '../src/core/hostns.ts';
+import { run, spawnIn } from '../src/core/hostns.ts';
 import type { DeviceDetails, PortForwardingInfo, RouterInfo } from '../src/network/drivers/dataplane.ts';
-import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
+import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { natTable, portForwardingRule } from '../src/network/drivers/linuxbridge/router.ts';
-import { tapName } from '../src/network/drivers/linuxbridge/ip.ts';
+import { TestNet, needsRoot, testTag } from './lib/netns.ts';
 
-const root = process.getuid?.() === 0;
-const skip = root ? false : 'needs root (namespaces, bridges, iptables)';
-const tag = `${process.pid % 100000}`;
+const skip = needsRoot('namespaces, bridges, iptables');
+const tag = testTag;
 const HOST = `lbpf${tag}`;
 const uuid = (n: number, prefix: string) =>
   `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
@@ -146,6 +145,7 @@ describe('linuxbridge port forwardings', { skip }, () => {
   let driver: LinuxBridgeDriver;
   const www = fs.mkdtempSync(path.join(os.tmpdir(), 'lbpf-'));
 
+  const net = new TestNet([HOST]);
   before(async () => {
     driver = new LinuxBridgeDriver({ externalUplink: { physnet: 'public', cidr: '172.30.96.1/24' } });
     await driver.start(HOST);
@@ -156,33 +156,20 @@ describe('linuxbridge port forwardings', { skip }, () => {
     try {
       await driver?.stop();
     } finally {
-      await deleteNamespace(GUEST);
-      await cleanupHost(HOST);
+      await net.remove();
       fs.rmSync(www, { recursive: true, force: true });
     }
   });
 
   it('DNATs FIP:port to the guest, follows updates and deletes', async () => {
     // The guest: a veth named as its tap, a static address, a default route via the router, httpd on 80 and 81.
-    await ensureNamespace(GUEST);
-    await run([
-      'ip',
-      '-n',
-      hostNamespace(HOST),
-      'link',
-      'add',
-      tapName(VM),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      GUEST,
-    ]);
-    await run(['ip', '-n', GUEST, 'link', 'set', 'eth0', 'address', vm.mac_address, 'mtu', '1450', 'up']);
-    await run(['ip', '-n', GUEST, 'addr', 'add', '10.93.0.10/24', 'dev', 'eth0']);
-    await run(['ip', '-n', GUEST, 'route', 'add', 'default', 'via', '10.93.0.1']);
+    await net.guest(GUEST, {
+      host: HOST,
+      portId: VM,
+      mac: vm.mac_address,
+      address: '10.93.0.10/24',
+      gateway: '10.93.0.1',
+    });
     fs.writeFileSync(path.join(www, 'index.html'), 'hello from the guest\n');
     // Killed with the namespace (deleteNamespace kills what runs in it).
     spawnIn(GUEST, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);

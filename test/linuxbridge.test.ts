@@ -10,16 +10,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../src/core/hostns.ts';
+import { deleteNamespace, hostNamespace, run } from '../src/core/hostns.ts';
 import type { DeviceDetails, DhcpNetwork, RouterInfo, SecurityGroupInfo } from '../src/network/drivers/dataplane.ts';
-import { LinuxBridgeDriver, cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
+import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
 import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
 import { bridgeName, tapName } from '../src/network/drivers/linuxbridge/ip.ts';
 import { signInstanceId } from '../src/core/metadata_secret.ts';
+import { TestNet, needsRoot } from './lib/netns.ts';
 
-const root = process.getuid?.() === 0;
-const skip = root ? false : 'needs root (namespaces, bridges, iptables)';
+const skip = needsRoot('namespaces, bridges, iptables');
 const tag = `${process.pid % 100000}`;
 const HOST = `lbtest${tag}`;
 const uuid = (n: number, prefix: string) =>
@@ -133,26 +133,8 @@ describe('linuxbridge data plane', { skip }, () => {
   const wiredLater: string[] = [];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbtest-'));
 
-  const guest = async (ns: string, d: DeviceDetails) => {
-    await ensureNamespace(ns);
-    const hostNs = hostNamespace(HOST);
-    await run([
-      'ip',
-      '-n',
-      hostNs,
-      'link',
-      'add',
-      tapName(d.port_id),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      ns,
-    ]);
-    await run(['ip', '-n', ns, 'link', 'set', 'eth0', 'address', d.mac_address, 'mtu', '1450', 'up']);
-  };
+  const net = new TestNet([HOST]);
+  const guest = (ns: string, d: DeviceDetails) => net.guest(ns, { host: HOST, portId: d.port_id, mac: d.mac_address });
 
   before(async () => {
     nova = http.createServer((req, res) => {
@@ -174,10 +156,7 @@ describe('linuxbridge data plane', { skip }, () => {
     try {
       await driver?.stop();
     } finally {
-      await deleteNamespace(G1);
-      await deleteNamespace(G2);
-      await deleteNamespace(G3);
-      await cleanupHost(HOST);
+      await net.remove();
       nova?.close();
       fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }

@@ -18,6 +18,7 @@ import { agentHosts, computeOptions, type ComputeOptions } from './config.ts';
 import { InstanceStore, VmState } from './instances.ts';
 import { ComputeClients } from './clients.ts';
 import { MigrationStore } from './migrations.ts';
+import { BlockDeviceStore } from './block_devices.ts';
 import { QuotaEngine } from './quota.ts';
 import { Scheduler } from './worker/scheduler.ts';
 import { Conductor } from './worker/conductor.ts';
@@ -175,6 +176,8 @@ export interface ComputeParts {
   clients: ComputeClients;
   /** Moves of servers (nova.objects.Migration). */
   migrations: MigrationStore;
+  /** The servers' block device mappings (nova.objects.BlockDeviceMapping). */
+  blockDevices: BlockDeviceStore;
   quotas: QuotaEngine;
   flavors: FlavorStore;
   keypairs: KeypairStore;
@@ -235,6 +238,7 @@ function buildParts(svc: ComputeService): ComputeParts {
     store,
     clients,
     migrations,
+    blockDevices: new BlockDeviceStore(db),
     quotas: new QuotaEngine(db),
     flavors: new FlavorStore(db),
     keypairs: new KeypairStore(db),

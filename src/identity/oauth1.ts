@@ -6,7 +6,6 @@
 // `OS-OAUTH1` section. The OAuth 1.0a HMAC-SHA1 request signature (RFC 5849 §3.4) is checked
 // here, by our own code.
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import type { Selectable } from 'kysely';
 import { ApiError, badRequest } from '../core/errors.ts';
 import { json } from '../core/db.ts';
@@ -94,17 +93,6 @@ const safeEqual = (a: string, b: string) => {
 
 /** What a signed request carries: its method, the URL(s) it may have been signed for, and its parameters. */
 export type SignedRequest = AuthHttpRequest;
-
-/** The request as the signature covers it (the URL without the service prefix's proxying). */
-export function authHttpRequest(req: FastifyRequest): SignedRequest {
-  const [path, qs] = req.url.slice(req.service?.prefix.length ?? 0).split('?', 2) as [string, string | undefined];
-  return {
-    method: req.method,
-    urls: [`${req.baseUrl}${path}`],
-    headers: req.headers,
-    query: qs ? [...new URLSearchParams(qs)] : [],
-  };
-}
 
 /**
  * Checks an OAuth1 request signature; returns the oauth_* parameters. 401 (Keystone's

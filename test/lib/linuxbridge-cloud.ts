@@ -3,13 +3,9 @@
 // guests (a namespace standing for the VM, its veth named like the port's tap on the host's side)
 // and the clean-up of every namespace, bridge and rule made, also on failure.
 import assert from 'node:assert/strict';
-import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../../src/core/hostns.ts';
-import { cleanupHost } from '../../src/network/drivers/linuxbridge/index.ts';
-import { tapName } from '../../src/network/drivers/linuxbridge/ip.ts';
+import { run } from '../../src/core/hostns.ts';
 import { startCloud, type TestCloud } from './cloud.ts';
-
-/** The skip reason of a test that needs root (false when it runs as root). */
-export const needsRoot = (what: string): string | false => (process.getuid?.() === 0 ? false : `needs root (${what})`);
+import { TestNet } from './netns.ts';
 
 /** A response body, as TestCloud.req answers it. */
 type Body = Awaited<ReturnType<TestCloud['req']>>['body'];
@@ -32,6 +28,7 @@ export async function startLinuxbridgeCloud(
   hosts: string[],
 ): Promise<LinuxbridgeCloud> {
   let c: TestCloud;
+  const net = new TestNet(hosts);
   try {
     c = await startCloud({
       configure: (cfg) => {
@@ -39,10 +36,9 @@ export async function startLinuxbridgeCloud(
       },
     });
   } catch (err) {
-    for (const h of hosts) await cleanupHost(h);
+    await net.remove();
     throw err;
   }
-  const guests = new Set<string>();
   const api = (p: string) => `${c.url}/networking/v2.0${p}`;
   return {
     c,
@@ -51,21 +47,14 @@ export async function startLinuxbridgeCloud(
       assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body;
     },
-    async plugGuest(guest, host, port) {
-      guests.add(guest);
-      await ensureNamespace(guest);
-      const veth = ['link', 'add', tapName(port.id), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', guest];
-      await run(['ip', '-n', hostNamespace(host), ...veth]);
-      await run(['ip', '-n', guest, 'link', 'set', 'eth0', 'address', port.mac_address, 'mtu', '1450', 'up']);
-    },
+    plugGuest: (guest, host, port) => net.guest(guest, { host, portId: port.id, mac: port.mac_address }),
     dhcpLease: (guest) =>
       run(['busybox', 'sh', '-c', 'busybox udhcpc -i eth0 -n -q -t 5 -T 1 -s /bin/true 2>&1'], { ns: guest }),
     async stop() {
       try {
         await c.stop();
       } finally {
-        for (const g of guests) await deleteNamespace(g);
-        for (const h of hosts) await cleanupHost(h);
+        await net.remove();
       }
     },
   };

@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { aggregateMigrations } from '../db/migrations/aggregates.ts';
 import { type Aggregate } from '../aggregates.ts';
+import { novaTime } from '../times.ts';
+import { computeNodeOf, computeServiceOf, serversOnHosts } from '../hosts.ts';
 import { authorize, badRequest, conflict, mv, notFound, validateBody } from './common.ts';
 import { checkName } from './flavors.ts';
 
@@ -24,13 +26,6 @@ export async function hostZones(svc: ComputeService): Promise<Map<string, string
   }
   return new Map([...zones].map(([h, l]) => [h, l.sort().join(',')]));
 }
-
-/** Nova's datetime as its JSON shows it (ISO 8601, microseconds, no zone). */
-export const novaTime = (s: string | null | undefined): string | null => {
-  if (!s) return null;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?/.exec(s);
-  return m ? `${m[1]}.${(m[2] ?? '').padEnd(6, '0').slice(0, 6)}` : s;
-};
 
 // ---- the API ------------------------------------------------------------------------------
 
@@ -152,14 +147,7 @@ const checkZone = async (
   if (conflicting.length)
     throw fail(`One or more hosts already in availability zone(s) [${conflicting.map((z) => `'${z}'`).join(', ')}]`);
   if (checkInstances && a.metadata.availability_zone !== az && hosts.length) {
-    const n = await svc.db
-      .selectFrom('instances')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('host', 'in', hosts)
-      .where('deleted', '=', 0)
-      .executeTakeFirst()
-      .catch(() => ({ n: 0 }));
-    if (Number(n?.n ?? 0)) throw fail('One or more hosts contain instances in this zone');
+    if (await serversOnHosts(svc.db, hosts)) throw fail('One or more hosts contain instances in this zone');
   }
 };
 
@@ -241,14 +229,7 @@ export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{
     authorize(req, `${AG}:add_host`, {});
     const host = body!.add_host.host;
     aggregateId(req.params.id);
-    const service = await svc.db
-      .selectFrom('services')
-      .select('host')
-      .where('host', '=', host)
-      .where('binary', '=', 'nova-compute')
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
-    if (!service) throw notFound(`Compute host ${host} could not be found.`);
+    if (!(await computeServiceOf(svc.db, host))) throw notFound(`Compute host ${host} could not be found.`);
     const a = await find(svc, req.params.id);
     await checkZone(
       svc,
@@ -302,12 +283,7 @@ export async function aggregateAction(svc: ComputeService, req: FastifyRequest<{
  */
 async function syncPlacement(svc: ComputeService, aggregateUuid: string, host: string, op: 'add' | 'remove') {
   try {
-    const node = await svc.db
-      .selectFrom('compute_nodes')
-      .select('uuid')
-      .where('host', '=', host)
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
+    const node = await computeNodeOf(svc.db, host);
     if (!node) return;
     const placement = svc.parts.clients.placement;
     const res = await placement.getAggregates(node.uuid);

@@ -5,7 +5,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { authorize } from './common.ts';
-import { hostZones, novaTime } from './aggregates.ts';
+import { hostZones } from './aggregates.ts';
+import { novaTime } from '../times.ts';
 import { INTERNAL_ZONE, listServices, serviceIsUp, serviceZone } from '../services.ts';
 
 const AZ = 'os_compute_api:os-availability-zone';

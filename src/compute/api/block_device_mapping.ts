@@ -8,7 +8,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import { BlockDeviceStore, nextDeviceName, type NewBlockDevice, type SourceType } from '../block_devices.ts';
+import { nextDeviceName, type NewBlockDevice, type SourceType } from '../block_devices.ts';
 import { cinderMessage, deleteAttachment, findVolume, volumeFailure } from '../volumes.ts';
 import type { VolumeRecord } from '../../core/clients/block-storage.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -203,7 +203,7 @@ export async function createServerVolumes(
 ) {
   const client = svc.parts.clients.blockStorage;
   const caller = asCaller(req);
-  const bdms = new BlockDeviceStore(svc.db);
+  const bdms = svc.parts.blockDevices;
   const undo: Array<() => Promise<unknown>> = [];
   try {
     for (const d of plan.devices) {

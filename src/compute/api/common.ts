@@ -7,6 +7,7 @@ import type { Microversion } from '../../core/http.ts';
 import type { VolumeCallOptions } from '../../core/clients/block-storage.ts';
 import { pyRepr } from '../../core/python.ts';
 import { jsonschemaMessage, validate } from '../../core/validate.ts';
+import type { InstanceStore } from '../instances.ts';
 
 /** Nova's fault names by status (nova.api.openstack.wsgi.Fault); anything else is computeFault. */
 /** A server action of POST /servers/{id}/action, by the body's one key (the map is in routes.ts). */
@@ -24,6 +25,25 @@ export const badRequest = (m: string) => new ApiError(400, m);
 export const notFound = (m: string) => new ApiError(404, m);
 export const conflict = (m: string) => new ApiError(409, m);
 export const forbidden = (m: string) => new ApiError(403, m);
+
+/**
+ * Records an action on a server as the request's (nova.objects.InstanceAction.action_start): the
+ * action's name under the request id, with the caller's user and project.
+ */
+export function recordAction(
+  store: Pick<InstanceStore, 'startAction'>,
+  req: FastifyRequest,
+  instanceUuid: string,
+  action: string,
+): Promise<void> {
+  return store.startAction({
+    instance_uuid: instanceUuid,
+    action,
+    request_id: req.id,
+    user_id: req.ctx?.userId,
+    project_id: req.ctx?.projectId,
+  });
+}
 
 /** The request's negotiated microversion. */
 export const mv = (req: FastifyRequest): Microversion => req.computeVersion!;

@@ -10,7 +10,17 @@ import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, forbidden, isAdmin, mv, notFound, validateBody } from './common.ts';
+import {
+  authorize,
+  badRequest,
+  conflict,
+  forbidden,
+  isAdmin,
+  mv,
+  notFound,
+  recordAction,
+  validateBody,
+} from './common.ts';
 import { neutron, neutronMessage, unexpected, visibleServer } from './neutron_proxy.ts';
 import { checkIp } from './floating_ips.ts';
 import type { AttachAnswer, AttachRequest } from '../agent/netproxy.ts';
@@ -118,13 +128,7 @@ export async function attachInterface(svc: ComputeService, req: FastifyRequest<P
   if (requestedIp && !networkId) throw badRequest('Must input network_id when request IP address');
   checkAttachable(req, inst, 'attach_interface');
   const { store } = svc.parts;
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'attach_interface',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'attach_interface');
   const call = neutron(svc, req);
   // What the caller asks for is checked with the caller's token (allocate_for_instance's validation).
   let network = networkId;
@@ -189,13 +193,7 @@ export async function detachInterface(svc: ComputeService, req: FastifyRequest<P
   authorize(req, POLICY('delete'), { project_id: inst.project_id });
   checkAttachable(req, inst, 'detach_interface');
   const { store } = svc.parts;
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'detach_interface',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'detach_interface');
   computeRpc(svc.ctx.bus).cast(inst.host).detach_interface({
     uuid: inst.uuid,
     request_id: req.id,

@@ -14,7 +14,7 @@ import { keypairMigrations } from '../db/migrations/keypairs.ts';
 import { type Keypair } from '../keypairs.ts';
 import { authorize, badRequest, conflict, forbidden, mv, notFound, queryOf, validateBody } from './common.ts';
 import { pyRepr } from '../../core/python.ts';
-import { novaTime } from './aggregates.ts';
+import { novaTime } from '../times.ts';
 import { limitOf, nextLink } from './flavors.ts';
 import { OverQuota } from '../quota.ts';
 

@@ -4,7 +4,17 @@ import { migrationMigrations } from '../db/migrations/migrations.ts';
 import type { Instance } from '../instances.ts';
 import { LIVE_IN_PROGRESS, type Migration, type MigrationFilters } from '../migrations.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
+import {
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  mv,
+  notFound,
+  queryOf,
+  recordAction,
+  validateBody,
+} from './common.ts';
 
 /** Nova's datetimes in migration bodies: naive, with microseconds (2016-01-29T13:42:02.000000). */
 const naive = (s: string | null) => (s ? new Date(s).toISOString().replace(/\.(\d{3})Z$/, '.$1000') : null);
@@ -210,13 +220,7 @@ export async function forceCompleteMigration(svc: ComputeService, req: FastifyRe
     throw badRequest(
       `Migration ${m.id} state of instance ${inst.uuid} is ${m.status}. Cannot force complete while the migration is in this state.`,
     );
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'live_migration_force_complete',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'live_migration_force_complete');
   computeRpc(svc.ctx.bus).cast(m.source_compute).live_migration_force_complete({
     uuid: inst.uuid,
     migration_id: m.id,
@@ -240,13 +244,7 @@ export async function abortMigration(svc: ComputeService, req: FastifyRequest<P>
     throw badRequest(
       `Migration ${m.id} state of instance ${inst.uuid} is ${m.status}. Cannot abort live migration while the migration is in this state.`,
     );
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'live_migration_cancel',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'live_migration_cancel');
   computeRpc(svc.ctx.bus).cast(m.source_compute).live_migration_abort({
     uuid: inst.uuid,
     migration_id: m.id,

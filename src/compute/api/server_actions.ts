@@ -6,14 +6,25 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
-import { asCaller, authorize, badRequest, conflict, isAdmin, mv, notFound, validateBody } from './common.ts';
-import { BlockDeviceStore } from '../block_devices.ts';
+import {
+  asCaller,
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  mv,
+  notFound,
+  recordAction,
+  validateBody,
+} from './common.ts';
+import { moveHostsOf } from '../hosts.ts';
 import { findVolume } from '../volumes.ts';
 import { isUuidLike } from '../../core/validate.ts';
 import { serverView, getServer } from './servers.ts';
 import { refreshInfoCache } from '../network_info.ts';
 import { serialized } from '../agent/netproxy.ts';
 import { BOOLEAN } from './schemas/parameter_types.ts';
+import { TRUSTED_CERTS } from './schemas/servers.ts';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const METADATA = {
@@ -43,14 +54,7 @@ function rebuildSchema(v: { gte(x: string): boolean }) {
   if (v.gte('2.54')) r.properties.key_name = { oneOf: [NAME, { type: 'null' }] };
   if (v.gte('2.57'))
     r.properties.user_data = { oneOf: [{ type: 'string', format: 'base64', maxLength: 65535 }, { type: 'null' }] };
-  if (v.gte('2.63'))
-    r.properties.trusted_image_certificates = {
-      type: ['array', 'null'],
-      minItems: 1,
-      maxItems: 50,
-      uniqueItems: true,
-      items: { type: 'string', minLength: 1 },
-    };
+  if (v.gte('2.63')) r.properties.trusted_image_certificates = TRUSTED_CERTS;
   if (v.gte('2.90'))
     r.properties.hostname = {
       type: 'string',
@@ -103,17 +107,8 @@ const SG_SCHEMA = (action: string) => ({
 /** The hosts an event for a server goes to (Nova's _get_relevant_hosts): its host, plus both ends of a move under way. */
 async function relevantHosts(svc: ComputeService, inst: Instance): Promise<string[]> {
   const hosts = new Set<string>([inst.host!]);
-  if (inst.task_state || inst.vm_state === 'resized') {
-    const m = await svc.db
-      .selectFrom('migrations')
-      .select(['source_compute', 'dest_compute'])
-      .where('instance_uuid', '=', inst.uuid)
-      .where('status', 'not in', ['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done'])
-      .orderBy('id', 'desc')
-      .executeTakeFirst()
-      .catch(() => undefined);
-    for (const h of [m?.source_compute, m?.dest_compute]) if (h) hosts.add(h);
-  }
+  if (inst.task_state || inst.vm_state === 'resized')
+    for (const h of await moveHostsOf(svc.db, inst.uuid)) hosts.add(h);
   return [...hosts];
 }
 
@@ -159,14 +154,7 @@ export async function createExternalEvents(svc: ComputeService, req: FastifyRequ
       ev.status = 'completed';
       ev.code = 200;
       // Nova records the extend of an attached volume as an instance action (its agent adds the event).
-      if (e.name === 'volume-extended')
-        await store.startAction({
-          instance_uuid: inst.uuid,
-          action: 'extend_volume',
-          request_id: req.id,
-          user_id: req.ctx?.userId,
-          project_id: req.ctx?.projectId,
-        });
+      if (e.name === 'volume-extended') await recordAction(store, req, inst.uuid, 'extend_volume');
       let hosts = hostsOf.get(inst.uuid);
       if (!hosts) hostsOf.set(inst.uuid, (hosts = await relevantHosts(svc, inst)));
       for (const h of hosts) {
@@ -261,13 +249,7 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
   if (rd.user_data !== undefined) patch.user_data = rd.user_data;
   if (!(await store.update(inst.uuid, patch, { expectTaskState: [null] })))
     throw conflict(`Cannot 'rebuild' instance ${inst.uuid} while it is in task_state rebuilding`);
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'rebuild',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'rebuild');
   computeRpc(svc.ctx.bus)
     .cast(inst.host)
     .rebuild_instance({ uuid: inst.uuid, request_id: req.id, image, reimage_boot_volume: reimage });
@@ -286,7 +268,7 @@ export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: F
 
 /** A volume-backed server's boot volume as the volume service shows it (null: the server boots from an image). */
 async function bootVolumeOf(svc: ComputeService, req: FastifyRequest, inst: Instance) {
-  const root = (await new BlockDeviceStore(svc.db).ofInstance(inst.uuid)).find(
+  const root = (await svc.parts.blockDevices.ofInstance(inst.uuid)).find(
     (b) => b.boot_index === 0 && b.destination_type === 'volume' && b.volume_id,
   );
   if (!root) return null;

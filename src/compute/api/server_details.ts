@@ -34,16 +34,10 @@ const changeable = (
   if (!states.includes(i.vm_state))
     throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in vm_state ${i.vm_state}`);
 };
+/** The vm_states in which a server's metadata may change (Nova's check_instance_state on the metadata calls). */
+const METADATA_STATES = ['active', 'paused', 'suspended', 'stopped', 'shelved', 'shelved_offloaded', 'building'];
 async function setMetadata(svc: ComputeService, req: FastifyRequest, i: Instance, metadata: Record<string, string>) {
-  changeable(req, i, 'update metadata', [
-    'active',
-    'paused',
-    'suspended',
-    'stopped',
-    'shelved',
-    'shelved_offloaded',
-    'building',
-  ]);
+  changeable(req, i, 'update metadata', METADATA_STATES);
   if (Object.keys(metadata).length > METADATA_ITEMS)
     throw new ApiError(
       403,
@@ -94,15 +88,7 @@ export async function deleteServerMetadataItem(svc: ComputeService, req: Fastify
   const i = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:server-metadata:delete', target(i));
   if (!(req.params.key in i.metadata)) throw notFound('Metadata item was not found');
-  changeable(req, i, 'delete metadata', [
-    'active',
-    'paused',
-    'suspended',
-    'stopped',
-    'shelved',
-    'shelved_offloaded',
-    'building',
-  ]);
+  changeable(req, i, 'delete metadata', METADATA_STATES);
   const { [req.params.key]: _gone, ...rest } = i.metadata;
   await svc.parts.store.update(i.uuid, { metadata: rest });
   return reply.code(204).send();

@@ -145,14 +145,15 @@ export async function createServerGroup(svc: ComputeService, req: FastifyRequest
   const projectId = req.ctx?.projectId ?? '';
   const userId = req.ctx!.userId;
   authorize(req, `${SG}:create`, { project_id: projectId });
-  const check = async () => {
+  /** The server groups quota with `more` groups to come (1 before the create, 0 in the recheck after it). */
+  const check = async (more: 0 | 1) => {
     const project = await svc.parts.serverGroups.count(projectId),
       user = await svc.parts.serverGroups.count(projectId, userId);
     try {
       await svc.parts.quotas.check(
         projectId,
         userId,
-        { server_groups: 1 },
+        { server_groups: more },
         { project: { server_groups: project }, user: { server_groups: user } },
       );
     } catch (e) {
@@ -160,7 +161,7 @@ export async function createServerGroup(svc: ComputeService, req: FastifyRequest
       throw e;
     }
   };
-  await check();
+  await check(1);
   const sg = body.server_group;
   checkName('name', sg.name);
   let policy: string,
@@ -181,17 +182,9 @@ export async function createServerGroup(svc: ComputeService, req: FastifyRequest
   });
   // Nova rechecks after the create (recheck_quota) so that racing creates cannot both pass.
   try {
-    const project = await svc.parts.serverGroups.count(projectId),
-      user = await svc.parts.serverGroups.count(projectId, userId);
-    await svc.parts.quotas.check(
-      projectId,
-      userId,
-      { server_groups: 0 },
-      { project: { server_groups: project }, user: { server_groups: user } },
-    );
+    await check(0);
   } catch (e) {
     await svc.parts.serverGroups.destroy(g.uuid);
-    if (e instanceof OverQuota) throw forbidden('Quota exceeded, too many server groups.');
     throw e;
   }
   return { server_group: view(req, g) };

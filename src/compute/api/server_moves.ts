@@ -6,7 +6,7 @@
 // work to the move conductor (worker/moves.ts) or, for confirm/revert, to the agents.
 import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { bool } from '../../core/db.ts';
+import { computeHostIsUp, computeNodeExists, computeServiceOf } from '../hosts.ts';
 import type { ComputeService, Flavor } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import {
@@ -17,8 +17,9 @@ import {
   isAdmin,
   mv,
   notFound,
-  validateBody,
+  recordAction,
   type ServerAction,
+  validateBody,
 } from './common.ts';
 import { getServer } from './servers.ts';
 import type { MigrationType } from '../migrations.ts';
@@ -114,40 +115,15 @@ export function moveActions(svc: ComputeService) {
     if (!task.includes(i.task_state))
       throw conflict(`Cannot '${action}' instance ${i.uuid} while it is in task_state ${i.task_state}`);
   };
-  const service = async (host: string) =>
-    svc.db
-      .selectFrom('services')
-      .selectAll()
-      .where('host', '=', host)
-      .where('binary', '=', 'nova-compute')
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
-  const isUp = async (host: string | null) => {
-    if (!host) return false;
-    const s = await service(host);
-    if (!s || bool(s.forced_down) || !s.last_seen_up) return false;
-    return Date.parse(s.last_seen_up) >= Date.now() - svc.options.serviceDownTime * 1000;
-  };
-  const nodeExists = async (host: string) =>
-    !!(await svc.db
-      .selectFrom('compute_nodes')
-      .select('id')
-      .where('host', '=', host)
-      .where('deleted', '=', 0)
-      .executeTakeFirst());
+  const service = (host: string) => computeServiceOf(svc.db, host);
+  const isUp = (host: string | null) => computeHostIsUp(svc, host);
+  const nodeExists = (host: string) => computeNodeExists(svc.db, host);
   /** check_instance_host(check_is_up=True): a server without a host is not ready; a host that is down is unavailable. */
   const hostUp = async (i: Instance) => {
     if (!i.host) throw conflict(`Instance ${i.uuid} is not ready`);
     if (!(await isUp(i.host))) throw conflict('Service is unavailable at this time.');
   };
-  const action = (req: FastifyRequest, i: Instance, name: string) =>
-    store.startAction({
-      instance_uuid: i.uuid,
-      action: name,
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+  const action = (req: FastifyRequest, i: Instance, name: string) => recordAction(store, req, i.uuid, name);
   const migration = (
     req: FastifyRequest,
     i: Instance,

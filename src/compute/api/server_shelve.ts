@@ -12,9 +12,18 @@ import type { GuestCallResult } from '../rpcapi.ts';
 import { type UnshelveRequest } from '../worker/shelve.ts';
 import { ApiError } from '../../core/errors.ts';
 import { computeRpc, conductorRpc } from '../rpcapi.ts';
-import { authorize, badRequest, conflict, isAdmin, mv, validateBody, type ServerAction } from './common.ts';
+import {
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  mv,
+  recordAction,
+  type ServerAction,
+  validateBody,
+} from './common.ts';
 import { deleteServer, getServer } from './servers.ts';
-import { BlockDeviceStore } from '../block_devices.ts';
+import { computeNodeExists } from '../hosts.ts';
 import { isVolumeBacked, snapshotVolumes } from '../volumes.ts';
 import { asCaller } from './common.ts';
 
@@ -142,13 +151,7 @@ export function guestActions(svc: ComputeService) {
     if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
   };
   const record = (req: FastifyRequest, inst: Instance, action: string) =>
-    parts().store.startAction({
-      instance_uuid: inst.uuid,
-      action,
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+    recordAction(parts().store, req, inst.uuid, action);
   /** Moves the task state from none to `task` (with more fields), or 409 when another task got there first. */
   const begin = async (action: string, inst: Instance, patch: Partial<Instance>) => {
     if (!(await parts().store.update(inst.uuid, patch, { expectTaskState: [null] })))
@@ -225,7 +228,7 @@ export function guestActions(svc: ComputeService) {
     await checkImageMetadata(req, inst, metadata);
     checkState('createImage', inst, SNAPSHOT_STATES);
     if (!inst.host) throw invalidState('createImage', inst);
-    const bdms = new BlockDeviceStore(svc.db);
+    const bdms = svc.parts.blockDevices;
     if (await isVolumeBacked(bdms, inst.uuid)) {
       // A volume-backed server (compute.api's snapshot_volume_backed): a snapshot of each volume
       // in the volume service and an image of no data carrying their mappings.
@@ -316,7 +319,7 @@ export function guestActions(svc: ComputeService) {
       system_metadata: { ...inst.system_metadata, image_base_image_ref: inst.image_ref },
     });
     await record(req, inst, 'shelve');
-    if (await isVolumeBacked(new BlockDeviceStore(svc.db), inst.uuid)) {
+    if (await isVolumeBacked(svc.parts.blockDevices, inst.uuid)) {
       // Nova's API: a volume-backed server is offloaded at once, without an image (its root is the volume).
       computeRpc(svc.ctx.bus).cast(inst.host).shelve_offload_instance({ uuid: inst.uuid, request_id: req.id });
       return reply.code(202).send();
@@ -380,13 +383,7 @@ export function guestActions(svc: ComputeService) {
         user_id: inst.user_id,
         project_id: inst.project_id,
       });
-      const node = await svc.db
-        .selectFrom('compute_nodes')
-        .select('id')
-        .where('host', '=', host)
-        .where('deleted', '=', 0)
-        .executeTakeFirst();
-      if (!node) throw badRequest(`Compute host ${host} could not be found.`);
+      if (!(await computeNodeExists(svc.db, host))) throw badRequest(`Compute host ${host} could not be found.`);
       if (azPassed && newAz) {
         const hostAz = svc.providers.hostAvailabilityZone
           ? await svc.providers.hostAvailabilityZone(host)

@@ -3,7 +3,7 @@
 // nova.api.openstack.compute.views.servers; states follow nova.compute.api's checks.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyRequest, FastifyReply } from 'fastify';
-import { bool } from '../../core/db.ts';
+import { computeHostIsUp, computeNodeExists } from '../hosts.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
 import { serverMigrations } from '../db/migrations/servers.ts';
 import { PowerState, VmState, type Instance, type InstanceAction, type RequestedNetwork } from '../instances.ts';
@@ -11,8 +11,8 @@ import type { BuildRequest } from '../worker/conductor.ts';
 import { computeRpc, conductorRpc, type ComputeCoreRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
 import {
-  authorize,
   allowed,
+  authorize,
   badRequest,
   conflict,
   isAdmin,
@@ -21,12 +21,13 @@ import {
   mv,
   notFound,
   queryOf,
+  recordAction,
   validateBody,
 } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
 import { createSchema, updateSchema, REBOOT_SCHEMA, LOCK_SCHEMA_273, SORT_KEYS, isTrue } from './schemas/servers.ts';
 import { normalizeIp } from '../../core/netaddr.ts';
-import { BlockDeviceStore, localMappingError, type BlockDevice } from '../block_devices.ts';
+import { localMappingError, type BlockDevice } from '../block_devices.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
 import { releaseVolumes } from '../volumes.ts';
 import { createServerVolumes, planBlockDevices, type RequestedBdm } from './block_device_mapping.ts';
@@ -295,18 +296,6 @@ function checkLocked(req: FastifyRequest, inst: Instance) {
   if (inst.locked && !isAdmin(req)) throw conflict(`Instance ${inst.uuid} is locked`);
 }
 
-async function hostIsUp(svc: ComputeService, host: string): Promise<boolean> {
-  const s = await svc.db
-    .selectFrom('services')
-    .select(['last_seen_up', 'forced_down'])
-    .where('host', '=', host)
-    .where('binary', '=', 'nova-compute')
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  if (!s || bool(s.forced_down) || !s.last_seen_up) return false;
-  return Date.parse(s.last_seen_up) >= Date.now() - svc.options.serviceDownTime * 1000;
-}
-
 // ---- create --------------------------------------------------------------------------
 
 /**
@@ -363,15 +352,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     forcedHost = sd.host ?? sd.hypervisor_hostname;
     ignoreFilters = false;
   }
-  if (
-    forcedHost &&
-    !(await svc.db
-      .selectFrom('compute_nodes')
-      .select('id')
-      .where('host', '=', forcedHost)
-      .where('deleted', '=', 0)
-      .executeTakeFirst())
-  ) {
+  if (forcedHost && !(await computeNodeExists(svc.db, forcedHost))) {
     throw badRequest(`Compute host ${forcedHost} could not be found.`);
   }
   if (az) {
@@ -566,7 +547,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
       for (const inst of created) await createServerVolumes(svc, req, inst.uuid, plan);
     } catch (e) {
       for (const inst of created) {
-        await releaseVolumes(clients.blockStorage, new BlockDeviceStore(svc.db), inst.uuid, req.log);
+        await releaseVolumes(clients.blockStorage, svc.parts.blockDevices, inst.uuid, req.log);
         await store.markDeleted(inst.uuid);
       }
       throw e;
@@ -933,8 +914,7 @@ function imageMappings(image: ImageMeta): RequestedBdm[] {
 }
 
 /** The volumes of a page of servers, for their `os-extended-volumes:volumes_attached`. */
-const volumesOf = (svc: ComputeService, page: Instance[]) =>
-  new BlockDeviceStore(svc.db).volumesOf(page.map((i) => i.uuid));
+const volumesOf = (svc: ComputeService, page: Instance[]) => svc.parts.blockDevices.volumesOf(page.map((i) => i.uuid));
 
 /** The list's answer: the page's servers and, when more follow a full page, the link to the next. */
 function pageAnswer(
@@ -987,20 +967,7 @@ function safeRe(s: string): RegExp {
 async function softDelete(svc: ComputeService, req: FastifyRequest, inst: Instance): Promise<boolean> {
   if (svc.options.reclaimInstanceInterval <= 0 || !inst.host || !inst.launched_at) return false;
   if (inst.vm_state === VmState.SOFT_DELETED) return false;
-  const up = await svc.db
-    .selectFrom('services')
-    .select(['last_seen_up', 'forced_down'])
-    .where('host', '=', inst.host)
-    .where('binary', '=', 'nova-compute')
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  if (
-    !up ||
-    Number(up.forced_down) ||
-    !up.last_seen_up ||
-    Date.parse(up.last_seen_up) < Date.now() - svc.options.serviceDownTime * 1000
-  )
-    return false;
+  if (!(await computeHostIsUp(svc, inst.host))) return false;
   checkLocked(req, inst);
   if (
     !(await svc.parts.store.update(
@@ -1011,13 +978,7 @@ async function softDelete(svc: ComputeService, req: FastifyRequest, inst: Instan
   ) {
     return false;
   }
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'delete',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'delete');
   computeRpc(svc.ctx.bus).cast(inst.host).soft_delete_instance({ uuid: inst.uuid, request_id: req.id });
   return true;
 }
@@ -1032,15 +993,9 @@ export async function deleteServer(
   checkLocked(req, inst);
   // Deferred delete (compute.reclaimInstanceInterval > 0): SOFT_DELETED instead.
   if (!opts.force && (await softDelete(svc, req, inst))) return;
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'delete',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'delete');
   await store.update(inst.uuid, { task_state: 'deleting' });
-  if (inst.host && (await hostIsUp(svc, inst.host))) {
+  if (inst.host && (await computeHostIsUp(svc, inst.host))) {
     computeRpc(svc.ctx.bus).cast(inst.host).terminate_instance({ uuid: inst.uuid, request_id: req.id });
     return;
   }
@@ -1048,7 +1003,7 @@ export async function deleteServer(
   // itself (Nova's local delete), giving back what the build may have taken.
   notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'delete.start', inst);
   await store.event(inst.uuid, req.id, 'compute_terminate_instance', undefined, async () => {
-    await releaseVolumes(clients.blockStorage, new BlockDeviceStore(svc.db), inst.uuid, req.log);
+    await releaseVolumes(clients.blockStorage, svc.parts.blockDevices, inst.uuid, req.log);
     await clients.releasePorts(inst);
     await clients.deleteAllocations(inst.uuid);
   });
@@ -1197,13 +1152,7 @@ export async function powerAction(svc: ComputeService, req: FastifyRequest, repl
     ))
   )
     throw invalidState(actionName, (await store.get(inst.uuid)) ?? inst, 'task_state');
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: a!.action,
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, a!.action);
   computeRpc(svc.ctx.bus)
     .cast(inst.host)
     [a!.method]({ uuid: inst.uuid, request_id: req.id, ...extra });
@@ -1224,13 +1173,7 @@ export async function lockServer(svc: ComputeService, req: FastifyRequest, reply
   if (!inst.locked) {
     const by = inst.project_id === req.ctx!.projectId ? 'owner' : 'admin';
     await store.update(inst.uuid, { locked: true, locked_by: by, locked_reason: reason });
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'lock',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+    await recordAction(store, req, inst.uuid, 'lock');
     notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'lock', { ...inst, locked: true });
   }
   return reply.code(202).send();
@@ -1253,13 +1196,7 @@ export async function unlockServer(svc: ComputeService, req: FastifyRequest, rep
   }
   if (inst.locked) {
     await store.update(inst.uuid, { locked: false, locked_by: null, locked_reason: null });
-    await store.startAction({
-      instance_uuid: inst.uuid,
-      action: 'unlock',
-      request_id: req.id,
-      user_id: req.ctx!.userId,
-      project_id: req.ctx!.projectId,
-    });
+    await recordAction(store, req, inst.uuid, 'unlock');
     notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'unlock', { ...inst, locked: false });
   }
   return reply.code(202).send();
@@ -1271,13 +1208,7 @@ export async function resetState(svc: ComputeService, req: FastifyRequest, reply
   const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
   const inst = await getServer(svc, req, id);
   authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
-  await store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'resetState',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(store, req, inst.uuid, 'resetState');
   await store.update(inst.uuid, { vm_state: state === 'error' ? VmState.ERROR : VmState.ACTIVE, task_state: null });
   return reply.code(202).send();
 }
@@ -1306,7 +1237,7 @@ type ActionId = { Params: { id: string; rid: string } };
 export async function showServer(svc: ComputeService, req: FastifyRequest<Id>) {
   const inst = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:servers:show', { project_id: inst.project_id, user_id: inst.user_id });
-  return { server: serverView(req, inst, { volumes: await new BlockDeviceStore(svc.db).ofInstance(inst.uuid) }) };
+  return { server: serverView(req, inst, { volumes: await svc.parts.blockDevices.ofInstance(inst.uuid) }) };
 }
 
 export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>) {
@@ -1334,7 +1265,7 @@ export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>)
   const updated = (await store.get(inst.uuid))!;
   notifyInstance(svc.ctx.bus, `nova-api:${svc.options.host}`, 'update', updated);
   // Since 2.75 the update answer is the full show view; before, without some fields.
-  const view = serverView(req, updated, { volumes: await new BlockDeviceStore(svc.db).ofInstance(inst.uuid) });
+  const view = serverView(req, updated, { volumes: await svc.parts.blockDevices.ofInstance(inst.uuid) });
   // (locked 2.9, description, tags, trusted certs, locked_reason, server groups stay: Nova's show() adds them unconditionally.)
   if (v.lt('2.75')) {
     for (const k of Object.keys(view))

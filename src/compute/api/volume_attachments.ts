@@ -10,12 +10,23 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService, Family } from '../service.ts';
 import { VmState, type Instance } from '../instances.ts';
-import { BlockDeviceStore, nextDeviceName, type BlockDevice } from '../block_devices.ts';
+import { nextDeviceName, type BlockDevice } from '../block_devices.ts';
 import { computeRpc } from '../rpcapi.ts';
 import { cinderMessage, completeAttachment, deleteAttachment, findVolume, volumeFailure } from '../volumes.ts';
 import { volumeMigrations } from '../db/migrations/volumes.ts';
 import { LinearFlow } from '../../core/flow.ts';
-import { asCaller, authorize, badRequest, conflict, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
+import {
+  asCaller,
+  authorize,
+  badRequest,
+  conflict,
+  isAdmin,
+  mv,
+  notFound,
+  queryOf,
+  recordAction,
+  validateBody,
+} from './common.ts';
 import { getServer } from './servers.ts';
 import { BOOLEAN, isTruthy } from './schemas/parameter_types.ts';
 
@@ -104,7 +115,7 @@ function checkState(req: FastifyRequest, inst: Instance, method: string) {
     throw conflict(`Cannot '${method}' instance ${inst.uuid} while it is in vm_state ${inst.vm_state}`);
 }
 
-const storeOf = (svc: ComputeService) => new BlockDeviceStore(svc.db);
+const storeOf = (svc: ComputeService) => svc.parts.blockDevices;
 type P = { Params: { id: string; volume: string } };
 
 export async function listVolumeAttachments(svc: ComputeService, req: FastifyRequest<P>) {
@@ -174,13 +185,7 @@ export async function attachVolume(svc: ComputeService, req: FastifyRequest<P>) 
   const deleteOnTermination = body.delete_on_termination !== undefined && isTruthy(body.delete_on_termination);
   const offloaded = inst.vm_state === VmState.SHELVED_OFFLOADED || !inst.host;
 
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'attach_volume',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'attach_volume');
   // Reserve (attachment_create without a connector) and map; a failure undoes both.
   const flow = new LinearFlow<ReserveState>('reserve_volume', {
     onRevertError: (task, err) => req.log.warn({ err, task }, 'attach volume revert failed'),
@@ -308,13 +313,7 @@ async function swapVolume(svc: ComputeService, req: FastifyRequest, inst: Instan
     throw r.status >= 500
       ? volumeFailure(r, `reserving volume ${newId}`)
       : badRequest(`Invalid input received: ${cinderMessage(r)}`);
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'swap_volume',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'swap_volume');
   computeRpc(svc.ctx.bus).cast(inst.host!).swap_volume({
     uuid: inst.uuid,
     request_id: req.id,
@@ -343,13 +342,7 @@ export async function detachVolume(svc: ComputeService, req: FastifyRequest<P>, 
     throw badRequest(
       `Invalid volume: Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.`,
     );
-  await svc.parts.store.startAction({
-    instance_uuid: inst.uuid,
-    action: 'detach_volume',
-    request_id: req.id,
-    user_id: req.ctx!.userId,
-    project_id: req.ctx!.projectId,
-  });
+  await recordAction(svc.parts.store, req, inst.uuid, 'detach_volume');
   if (inst.vm_state === VmState.SHELVED_OFFLOADED || !inst.host) {
     // No host: the API gives the attachment back itself (compute.api's _local_cleanup_bdm_volumes).
     await deleteAttachment(client, bdm.attachment_id);

@@ -6,7 +6,7 @@ import type { IdentityService } from '../service.ts';
 import { renderDomain, renderProject } from './resource.ts';
 import { listBody, q, selfLink } from './common.ts';
 import { validateAuthBody } from './auth_schema.ts';
-import { authHttpRequest } from '../oauth1.ts';
+import { authHttpRequest } from './signed_request.ts';
 import { InsufficientAuthMethods } from '../mfa.ts';
 
 const V3 = { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z' };

@@ -3,11 +3,19 @@
 // 400 naming the field, never a query built from it.
 import { ApiError } from '../../core/errors.ts';
 import { jsonschemaMessage, schemaError } from '../../core/validate.ts';
+import type { AuthRequest } from '../token/auth_body.ts';
 
 const idName = {
   type: 'object',
   properties: { id: { type: 'string' }, name: { type: 'string' } },
 } as const;
+
+/** A user or project by id, or by name in a domain, with what else the part has (a method's secret). */
+const inDomain = <T extends object>(secret: T) =>
+  ({
+    type: 'object',
+    properties: { id: { type: 'string' }, name: { type: 'string' }, ...secret, domain: idName },
+  }) as const;
 
 export const TOKEN_ISSUE_SCHEMA = {
   type: 'object',
@@ -16,20 +24,7 @@ export const TOKEN_ISSUE_SCHEMA = {
       type: 'object',
       properties: {
         methods: { type: 'array', items: { type: 'string' } },
-        password: {
-          type: 'object',
-          properties: {
-            user: {
-              type: 'object',
-              properties: {
-                id: { type: 'string' },
-                name: { type: 'string' },
-                password: { type: 'string' },
-                domain: idName,
-              },
-            },
-          },
-        },
+        password: { type: 'object', properties: { user: inDomain({ password: { type: 'string' } }) } },
         token: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         application_credential: {
           type: 'object',
@@ -37,26 +32,10 @@ export const TOKEN_ISSUE_SCHEMA = {
             id: { type: 'string' },
             name: { type: 'string' },
             secret: { type: 'string' },
-            user: {
-              type: 'object',
-              properties: { id: { type: 'string' }, name: { type: 'string' }, domain: idName },
-            },
+            user: inDomain({}),
           },
         },
-        totp: {
-          type: 'object',
-          properties: {
-            user: {
-              type: 'object',
-              properties: {
-                id: { type: 'string' },
-                name: { type: 'string' },
-                passcode: { type: 'string' },
-                domain: idName,
-              },
-            },
-          },
-        },
+        totp: { type: 'object', properties: { user: inDomain({ passcode: { type: 'string' } }) } },
       },
       required: ['methods'],
     },
@@ -64,10 +43,7 @@ export const TOKEN_ISSUE_SCHEMA = {
       // 'unscoped' is a string scope.
       type: ['object', 'string'],
       properties: {
-        project: {
-          type: 'object',
-          properties: { id: { type: 'string' }, name: { type: 'string' }, domain: idName },
-        },
+        project: inDomain({}),
         domain: idName,
         'OS-TRUST:trust': { type: 'object', properties: { id: { type: 'string' } } },
         system: { type: 'object', properties: { all: { type: 'boolean' } } },
@@ -78,7 +54,7 @@ export const TOKEN_ISSUE_SCHEMA = {
 } as const;
 
 /** Keystone's SchemaValidationError for a bad `auth` body: `Invalid input for field 'identity/password/user/name': ...`. */
-export function validateAuthBody(auth: unknown): void {
+export function validateAuthBody(auth: unknown): asserts auth is AuthRequest {
   const e = schemaError(auth, TOKEN_ISSUE_SCHEMA);
   if (!e) return;
   const parts = e.instancePath.split('/').filter(Boolean);

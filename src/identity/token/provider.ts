@@ -11,6 +11,7 @@ import type { AssignmentManager, Role } from '../assignment.ts';
 import type { CatalogManager } from '../catalog.ts';
 import type { RevokeManager } from '../revoke.ts';
 import { InvalidToken, TokenFormatter, randomAuditId, type TokenPayload } from './formatter.ts';
+import type { AppCredMethod, AuthRequest, DomainRef, PasswordMethod, TotpMethod } from './auth_body.ts';
 
 /** What the trust manager offers the token provider. */
 export interface TrustInfo {
@@ -44,13 +45,8 @@ export interface AppCredInfo {
   roleIds: string[];
   access_rules?: Array<Record<string, unknown>>;
 }
-/** The body of the `application_credential` auth method (still checked here: every mismatch is a 401). */
-export interface AppCredAuth {
-  id?: unknown;
-  name?: unknown;
-  secret?: unknown;
-  user?: { id?: unknown; name?: unknown; domain?: { id?: unknown; name?: unknown } };
-}
+/** The body of the `application_credential` auth method (still checked there: every mismatch is a 401). */
+export type AppCredAuth = AppCredMethod;
 
 export interface AppCredLookup {
   /** Checks id (or name + user) and secret; throws 401 on any mismatch. */
@@ -101,7 +97,7 @@ export interface FederationAuth {
 }
 /** What multi-factor auth offers the token provider (totp.ts, mfa.ts). */
 export interface MfaAuth {
-  totp(body: unknown): Promise<User>;
+  totp(body: TotpMethod | undefined): Promise<User>;
   readReceipt(header: string | string[] | undefined): { userId: string; methods: string[] } | undefined;
   enforce(user: User, methods: string[]): Promise<void>;
 }
@@ -150,7 +146,7 @@ export class TokenProvider {
 
   // ---- authentication ----
 
-  private async resolveDomain(ref: any): Promise<Project> {
+  private async resolveDomain(ref: DomainRef | undefined): Promise<Project> {
     if (!ref || typeof ref !== 'object')
       throw badRequest("Invalid input for field 'domain': expected an object with id or name.", 'ValidationError');
     const d = ref.id
@@ -164,7 +160,7 @@ export class TokenProvider {
     return d;
   }
 
-  private async passwordUser(body: any): Promise<User> {
+  private async passwordUser(body: PasswordMethod | undefined): Promise<User> {
     const u = body?.user;
     if (!u || typeof u !== 'object' || typeof u.password !== 'string')
       throw badRequest(
@@ -197,7 +193,7 @@ export class TokenProvider {
   }
 
   /** POST /v3/auth/tokens. */
-  async authenticate(auth: any, env: AuthRequestEnv = {}): Promise<TokenModel> {
+  async authenticate(auth: AuthRequest, env: AuthRequestEnv = {}): Promise<TokenModel> {
     const identity = auth?.identity;
     if (!identity || !Array.isArray(identity.methods) || !identity.methods.length)
       throw badRequest("Invalid input for field 'identity/methods': a list of methods is required.", 'ValidationError');
@@ -290,7 +286,7 @@ export class TokenProvider {
       payload.accessTokenId = oauth.id;
     } else if (appCred) {
       if (scope && scope !== 'unscoped') {
-        const p = scope.project;
+        const p = typeof scope === 'object' ? scope.project : undefined;
         if (!p || (p.id && p.id !== appCred.project_id))
           throw unauthorized('Application credentials cannot request a scope.');
       }
@@ -333,7 +329,14 @@ export class TokenProvider {
         payload.system = 'all';
       } else if (scope['OS-TRUST:trust']) {
         if (federated) throw new ApiError(403, 'Federated tokens cannot be scoped to a trust.', 'Forbidden');
-        const t = await this.trusts?.getTrust(scope['OS-TRUST:trust'].id);
+        const trustId = scope['OS-TRUST:trust'].id;
+        // Keystone's _lookup_trust: a trust scope without an id is a ValidationError.
+        if (!trustId)
+          throw badRequest(
+            'Expecting to find trust_id in trust - the server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+            'ValidationError',
+          );
+        const t = await this.trusts?.getTrust(trustId);
         if (!t || t.deleted) throw unauthorized();
         if (t.trustee_user_id !== user.id) throw new ApiError(403, 'User is not a trustee.', 'Forbidden');
         if (t.expires_at && Date.parse(t.expires_at) < Date.now()) throw unauthorized();

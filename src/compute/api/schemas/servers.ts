@@ -2,6 +2,14 @@
 // microversion from one base as upstream does.
 import { BOOLEAN } from './parameter_types.ts';
 
+/** trusted_image_certificates (2.63): the ids of the certificates that may sign the image. */
+export const TRUSTED_CERTS = {
+  type: ['array', 'null'],
+  minItems: 1,
+  maxItems: 50,
+  uniqueItems: true,
+  items: { type: 'string', minLength: 1 },
+};
 export const isTrue = (v: unknown) =>
   v === true || (typeof v === 'string' && ['true', '1', 'on', 'yes'].includes(v.toLowerCase()));
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
@@ -103,14 +111,7 @@ export function createSchema(v: { gte(x: string): boolean }): object {
   if (v.gte('2.37')) server.required = ['name', 'flavorRef', 'networks'];
   if (v.gte('2.52')) server.properties.tags = { type: 'array', items: TAG, maxItems: 50 };
   if (v.gte('2.57')) delete server.properties.personality;
-  if (v.gte('2.63'))
-    server.properties.trusted_image_certificates = {
-      type: ['array', 'null'],
-      minItems: 1,
-      maxItems: 50,
-      uniqueItems: true,
-      items: { type: 'string', minLength: 1 },
-    };
+  if (v.gte('2.63')) server.properties.trusted_image_certificates = TRUSTED_CERTS;
   if (v.gte('2.74')) {
     server.properties.host = NAME;
     server.properties.hypervisor_hostname = NAME;

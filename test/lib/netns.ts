@@ -1,0 +1,99 @@
+// The namespaces of the real-network tests, made and removed one way: a "guest" namespace that
+// stands for a VM (its eth0 one end of a veth whose other end, in the host's namespace, is named
+// as the port's tap), an underlay veth between two host namespaces, and a clean-up that removes
+// every guest and every host's data plane, also when one of them fails.
+import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../../src/core/hostns.ts';
+import { cleanupHost } from '../../src/network/drivers/linuxbridge/index.ts';
+import { tapName } from '../../src/network/drivers/linuxbridge/ip.ts';
+
+/** The skip reason of a test that needs root (false when it runs as root). */
+export const needsRoot = (what: string): string | false => (process.getuid?.() === 0 ? false : `needs root (${what})`);
+
+/** A tag unique to this test process, for the names of its namespaces, hosts and ports. */
+export const testTag = `${process.pid % 100000}`;
+
+/** A guest: where its tap is, what its eth0 looks like. */
+export interface GuestOptions {
+  /** The Stratus host (its namespace holds the tap end of the veth). */
+  host: string;
+  /** The port whose tap the host end is named as. */
+  portId: string;
+  mac: string;
+  /** 1450 (the VXLAN MTU) unless told. */
+  mtu?: number;
+  /** Whether eth0 comes up now (default true); a guest that must solicit a router later comes up with guestUp(). */
+  up?: boolean;
+  /** A static address (CIDR) on eth0. */
+  address?: string;
+  /** The default route's gateway. */
+  gateway?: string;
+}
+
+/** Makes a guest namespace wired to a host's tap. */
+export async function plugGuest(guest: string, o: GuestOptions): Promise<void> {
+  await ensureNamespace(guest);
+  await run([
+    ...['ip', '-n', hostNamespace(o.host), 'link', 'add', tapName(o.portId)],
+    ...['type', 'veth', 'peer', 'name', 'eth0', 'netns', guest],
+  ]);
+  const up = o.up === false ? [] : ['up'];
+  await run(['ip', '-n', guest, 'link', 'set', 'eth0', 'address', o.mac, 'mtu', String(o.mtu ?? 1450), ...up]);
+  await addressGuest(guest, o.address, o.gateway);
+}
+
+/** Brings a guest's eth0 up. */
+export async function guestUp(guest: string): Promise<void> {
+  await run(['ip', '-n', guest, 'link', 'set', 'eth0', 'up']);
+}
+
+/** Gives a guest's eth0 a static address (CIDR) and, with a gateway, a default route. */
+export async function addressGuest(guest: string, address?: string, gateway?: string): Promise<void> {
+  if (address) await run(['ip', '-n', guest, 'addr', 'add', address, 'dev', 'eth0']);
+  if (gateway) await run(['ip', '-n', guest, 'route', 'add', 'default', 'via', gateway]);
+}
+
+/** Joins two hosts by an underlay veth (`dev` on both sides), each end with its address (CIDR). */
+export async function linkHosts(a: string, b: string, addressA: string, addressB: string, dev = 'ul0') {
+  const [na, nb] = [hostNamespace(a), hostNamespace(b)];
+  await run(['ip', '-n', na, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', dev, 'netns', nb]);
+  await run(['ip', '-n', na, 'addr', 'add', addressA, 'dev', dev]);
+  await run(['ip', '-n', nb, 'addr', 'add', addressB, 'dev', dev]);
+  await run(['ip', '-n', na, 'link', 'set', dev, 'up']);
+  await run(['ip', '-n', nb, 'link', 'set', dev, 'up']);
+}
+
+/**
+ * What a test made on the host, to remove at its end: guests made through it, and the hosts
+ * whose data plane (bridges, namespaces, rules) goes with them. remove() tries every one and
+ * throws the first failure after.
+ */
+export class TestNet {
+  private readonly guests = new Set<string>();
+  private readonly hosts: Set<string>;
+
+  constructor(hosts: string[] = []) {
+    this.hosts = new Set(hosts);
+  }
+
+  /** Makes a guest (plugGuest) and keeps it for remove(). */
+  async guest(name: string, o: GuestOptions): Promise<void> {
+    this.guests.add(name);
+    await plugGuest(name, o);
+  }
+
+  /** Removes the guests, then the hosts' data plane. */
+  async remove(): Promise<void> {
+    let first: unknown;
+    const attempt = async (f: () => Promise<unknown>) => {
+      try {
+        await f();
+      } catch (e) {
+        first ??= e;
+      }
+    };
+    for (const g of this.guests) await attempt(() => deleteNamespace(g));
+    for (const h of this.hosts) await attempt(() => cleanupHost(h));
+    this.guests.clear();
+    if (first) throw first;
+  }
+}
