@@ -13,7 +13,9 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
       '(role:admin and system_scope:all) or (role:admin and domain_id:%(domain_id)s) or (role:admin and project_id:%(project_id)s)',
   },
   { name: 'context_is_admin', checkStr: 'role:admin' },
-  // Cinder's default is 'is_admin:True or (role:admin and is_admin_project:True)'; keystonemiddleware sets is_admin_project True when the token does not say, and Stratus's tokens say only when an admin project is configured: role:admin is what that default means here (also in admin_or_owner).
+  // Cinder's default is 'is_admin:True or (role:admin and is_admin_project:True)'; keystonemiddleware sets
+  // is_admin_project True when the token does not say, and Stratus's tokens say only when an admin project is
+  // configured: role:admin is what that default means here (also in admin_or_owner).
   { name: 'admin_api', checkStr: 'is_admin:True or role:admin' },
   {
     name: 'xena_system_admin_or_project_reader',
@@ -268,7 +270,8 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     checkStr: 'rule:xena_system_admin_or_project_reader',
     deprecatedCheckStr: '',
   },
-  // Stratus: extra specs stay the admin's in volume type views in both modes (Zed's new default also shows them to the project's readers).
+  // Stratus: extra specs stay the admin's in volume type views in both modes (Zed's new default also shows
+  // them to the project's readers).
   { name: 'volume_extension:access_types_extra_specs', checkStr: 'rule:admin_api' },
   { name: 'volume_extension:access_types_qos_specs_id', checkStr: 'rule:admin_api' },
   { name: 'volume_extension:volume_type_encryption', checkStr: 'rule:admin_api' },
@@ -292,7 +295,8 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     checkStr: 'rule:admin_api',
     deprecatedCheckStr: 'rule:volume_extension:volume_type_encryption',
   },
-  // Stratus: the deprecated rule lets anyone through (as Stratus answered before the split; Zed's deprecated rule is admin_or_owner).
+  // Stratus: the deprecated rule lets anyone through (as Stratus answered before the split; Zed's deprecated
+  // rule is admin_or_owner).
   {
     name: 'volume_extension:volume_type_access',
     checkStr: 'rule:xena_system_admin_or_project_member',
@@ -514,7 +518,8 @@ export const BLOCK_STORAGE_POLICIES: PolicyDefault[] = [
     checkStr: 'rule:admin_api',
     deprecatedCheckStr: 'rule:system_or_domain_or_project_admin',
   },
-  // Names Stratus enforces that this release does not register (a later or earlier release's name for the same check).
+  // Names Stratus enforces that this release does not register (a later or earlier release's name for the
+  // same check).
   { name: 'volume_extension:availability_zone_list', checkStr: '', scopeTypes: ['project'] },
   { name: 'group:group_types_specs', checkStr: '', scopeTypes: ['project'] },
   {

@@ -129,7 +129,8 @@ export const NETWORK_POLICIES: PolicyDefault[] = [
     deprecatedCheckStr: 'rule:regular_user',
     scopeTypes: ['project'],
   },
-  // Stratus: the deprecated rule also lets a project member act on its own project's port forwardings (as Stratus answered before the split).
+  // Stratus: the deprecated rule also lets a project member act on its own project's port forwardings (as
+  // Stratus answered before the split).
   {
     name: 'create_floatingip_port_forwarding',
     checkStr: '(rule:admin_only) or (role:member and rule:ext_parent_owner)',
@@ -765,7 +766,8 @@ export const NETWORK_POLICIES: PolicyDefault[] = [
     deprecatedCheckStr: 'rule:regular_user',
     scopeTypes: ['project'],
   },
-  // Stratus: the deprecated rule also lets a project member create a subnet for its own project (as Stratus answered before the split).
+  // Stratus: the deprecated rule also lets a project member create a subnet for its own project (as Stratus
+  // answered before the split).
   {
     name: 'create_subnet',
     checkStr: 'rule:admin_only or role:member and rule:network_owner',
@@ -883,7 +885,8 @@ export const NETWORK_POLICIES: PolicyDefault[] = [
     deprecatedCheckStr: 'rule:admin_or_owner',
     scopeTypes: ['project'],
   },
-  // Names Stratus enforces that this release does not register (a later or earlier release's name for the same check).
+  // Names Stratus enforces that this release does not register (a later or earlier release's name for the
+  // same check).
   {
     name: 'get_network:router:external',
     checkStr: '(rule:admin_only or role:reader and project_id:%(project_id)s) or (rule:regular_user)',

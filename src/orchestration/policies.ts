@@ -1,11 +1,15 @@
 // Heat's default policy (stable/zed, heat/policies/*.py; heat 19): each rule's new default
 // (checkStr), its scope types and its deprecated predecessor (deprecatedCheckStr). With
-// enforce_new_defaults off (Zed's default) oslo.policy or-s the two; `orchestration.policy.enforceNewDefaults`
-// or the cloud-wide `secureRbac` applies only the new default. Override per rule in <policyDir>/orchestration.yaml.
+// enforce_new_defaults off (Zed's default) oslo.policy or-s the two;
+// `orchestration.policy.enforceNewDefaults`
+// or the cloud-wide `secureRbac` applies only the new default. Override per rule in
+// <policyDir>/orchestration.yaml.
 import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const ORCHESTRATION_POLICIES: PolicyDefault[] = [
-  // Heat's default is '(role:admin and is_admin_project:True) OR (role:admin and system_scope:all)'; keystonemiddleware sets is_admin_project True when the token does not say, and Stratus's tokens say only when an admin project is configured: role:admin is what that default means here.
+  // Heat's default is '(role:admin and is_admin_project:True) OR (role:admin and system_scope:all)';
+  // keystonemiddleware sets is_admin_project True when the token does not say, and Stratus's tokens say only
+  // when an admin project is configured: role:admin is what that default means here.
   { name: 'context_is_admin', checkStr: 'role:admin' },
   { name: 'project_admin', checkStr: 'role:admin' },
   { name: 'deny_stack_user', checkStr: 'not role:heat_stack_user' },
@@ -264,7 +268,8 @@ export const ORCHESTRATION_POLICIES: PolicyDefault[] = [
     deprecatedCheckStr: 'rule:deny_stack_user',
     scopeTypes: ['system', 'project'],
   },
-  // Stratus: the deprecated rule lets everybody read a server's deployment metadata (as Stratus answered before the split; Zed's rule has no predecessor).
+  // Stratus: the deprecated rule lets everybody read a server's deployment metadata (as Stratus answered
+  // before the split; Zed's rule has no predecessor).
   {
     name: 'software_deployments:metadata',
     checkStr:
@@ -454,6 +459,7 @@ export const ORCHESTRATION_POLICIES: PolicyDefault[] = [
     deprecatedCheckStr: 'rule:deny_stack_user',
     scopeTypes: ['system', 'project'],
   },
-  // Names Stratus enforces that this release does not register (a later or earlier release's name for the same check).
+  // Names Stratus enforces that this release does not register (a later or earlier release's name for the
+  // same check).
   { name: 'resource_types:OS::Senlin::*', checkStr: 'rule:project_admin' },
 ];

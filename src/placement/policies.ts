@@ -1,7 +1,8 @@
 // Placement's default policy (stable/zed, placement/policies/*.py; placement 8): each rule's new
 // default (checkStr), its scope types and its deprecated predecessor (deprecatedCheckStr). With
 // enforce_new_defaults off (Zed's default) oslo.policy or-s the two; `placement.policy.enforceNewDefaults`
-// or the cloud-wide `secureRbac` applies only the new default. Override per rule in <policyDir>/placement.yaml.
+// or the cloud-wide `secureRbac` applies only the new default. Override per rule in
+// <policyDir>/placement.yaml.
 import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const PLACEMENT_POLICIES: PolicyDefault[] = [

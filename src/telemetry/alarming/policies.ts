@@ -87,7 +87,8 @@ export const ALARMING_POLICIES: PolicyDefault[] = [
     deprecatedCheckStr: 'rule:context_is_admin',
     scopeTypes: ['system'],
   },
-  // Names Stratus enforces that this release does not register (a later or earlier release's name for the same check).
+  // Names Stratus enforces that this release does not register (a later or earlier release's name for the
+  // same check).
   { name: 'telemetry:get_quotas', checkStr: '' },
   { name: 'telemetry:get_capabilities', checkStr: '' },
 ];
