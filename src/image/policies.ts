@@ -1,7 +1,10 @@
-// Glance's default policy (Zed), the new defaults (member/reader roles, project scope). The
-// target of an image rule carries the image's owner as project_id, the caller's project as
-// member_id when it is a member of the image, and the image's visibility, as Glance's
-// ImageTarget does. Override per rule in <policyDir>/image.yaml.
+// Glance's default policy (stable/zed, glance/policies/*.py; glance 25): the new defaults (member/reader
+// roles, project scope), in both modes. Glance's deprecated predecessors are `rule:default` (empty:
+// anyone), which leaves the checks to glance's own code; Stratus applies the new defaults instead, as
+// Glance does with enforce_new_defaults, so only the scope types follow the switch
+// (`image.policy.enforceScope`, or the cloud-wide `secureRbac`). The target of an image rule carries the
+// image's owner as project_id, the caller's project as member_id when it is a member of the image, and the
+// image's visibility, as Glance's ImageTarget does. Override per rule in <policyDir>/image.yaml.
 import type { PolicyDefault } from '../core/policy/index.ts';
 
 const PROJECT_MEMBER = 'role:member and project_id:%(project_id)s';

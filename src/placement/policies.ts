@@ -1,14 +1,24 @@
-// Placement's default policy (Zed), generated from the installed python3-placement 8.0.0
-// (placement.policies.list_rules()) with enforce_new_defaults off: where a rule has a deprecated
-// predecessor the two are or-ed, as oslo.policy does in Zed. Override per rule in <policyDir>/placement.yaml.
+// Placement's default policy (stable/zed, placement/policies/*.py; placement 8): each rule's new
+// default (checkStr), its scope types and its deprecated predecessor (deprecatedCheckStr). With
+// enforce_new_defaults off (Zed's default) oslo.policy or-s the two; `placement.policy.enforceNewDefaults`
+// or the cloud-wide `secureRbac` applies only the new default. Override per rule in
+// <policyDir>/placement.yaml.
 import type { PolicyDefault } from '../core/policy/index.ts';
 
 export const PLACEMENT_POLICIES: PolicyDefault[] = [
   { name: 'admin_api', checkStr: 'role:admin', scopeTypes: ['system'] },
-  { name: 'system_admin_api', checkStr: '(role:admin and system_scope:all) or (role:admin)' },
-  { name: 'system_reader_api', checkStr: '(role:reader and system_scope:all) or (role:admin)' },
-  { name: 'project_reader_api', checkStr: '(role:reader and project_id:%(project_id)s) or (role:admin)' },
-  { name: 'system_or_project_reader', checkStr: '(rule:system_reader_api or rule:project_reader_api) or (role:admin)' },
+  { name: 'system_admin_api', checkStr: 'role:admin and system_scope:all', deprecatedCheckStr: 'role:admin' },
+  { name: 'system_reader_api', checkStr: 'role:reader and system_scope:all', deprecatedCheckStr: 'role:admin' },
+  {
+    name: 'project_reader_api',
+    checkStr: 'role:reader and project_id:%(project_id)s',
+    deprecatedCheckStr: 'role:admin',
+  },
+  {
+    name: 'system_or_project_reader',
+    checkStr: 'rule:system_reader_api or rule:project_reader_api',
+    deprecatedCheckStr: 'role:admin',
+  },
   { name: 'placement:resource_providers:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
   { name: 'placement:resource_providers:create', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
   { name: 'placement:resource_providers:show', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },

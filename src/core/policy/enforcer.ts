@@ -78,12 +78,13 @@ export class PolicyEngine implements RuleResolver {
       if (this.compiled.has(d.name)) throw new Error(`Policy ${d.name} is already registered`);
       const override = hasOwn.call(overrides, d.name) ? overrides[d.name] : undefined;
       // oslo.policy: an untouched default with a deprecated predecessor is "new or deprecated"
-      // while enforce_new_defaults is off.
+      // while enforce_new_defaults is off. oslo or-s the two parsed checks: an empty rule (always
+      // true, as cinder's deprecated volume:create) is `@` inside the or.
       const checkStr =
         typeof override === 'string'
           ? override
           : d.deprecatedCheckStr !== undefined && d.deprecatedCheckStr !== d.checkStr && !options.enforceNewDefaults
-            ? `(${d.checkStr}) or (${d.deprecatedCheckStr})`
+            ? `(${d.checkStr.trim() || '@'}) or (${d.deprecatedCheckStr.trim() || '@'})`
             : d.checkStr;
       this.compiled.set(d.name, {
         name: d.name,

@@ -380,9 +380,11 @@ export function defineQos(svc: NetworkService) {
             rules.enforce(ctx, `create_${policyName}`, {
               tenant_id: ctx.projectId,
               project_id: ctx.projectId,
+              'ext_parent:tenant_id': ctx.projectId,
             });
           const p = await policies.load(ctx, id);
-          return { tenant_id: p.project_id, project_id: p.project_id };
+          // Zed's defaults for QoS rules name the policy's owner ext_parent_owner.
+          return { tenant_id: p.project_id, project_id: p.project_id, 'ext_parent:tenant_id': p.project_id };
         },
       },
       attrs: { qos_policy_id: { visible: false }, ...rt.attrs },
