@@ -64,7 +64,8 @@ export async function startCloud(
   // The fake driver's transitional states are instant in tests (compute.fake; a test may set them).
   cfg.compute = { ...(cfg.compute ?? {}), fake: { transitionMs: 0, ...(cfg.compute?.fake ?? {}) } };
   opts.configure?.(cfg);
-  const cloud = new Cloud(cfg, createLogger('silent'));
+  // STRATUS_TEST_LOG=info (or debug) shows the cloud's log on stdout while a test runs.
+  const cloud = new Cloud(cfg, createLogger(process.env.STRATUS_TEST_LOG ?? 'silent'));
   await cloud.init();
   await cloud.listen();
   const addr = cloud.apps[0]!.server.address() as { port: number };

@@ -48,6 +48,7 @@ export class RbdError extends Error {
 
 const ENOENT = 2;
 const EBUSY = 16;
+const EINVAL = 22;
 
 interface RbdInfo {
   name: string;
@@ -57,6 +58,8 @@ interface RbdInfo {
 
 export class RbdDriver implements VolumeDriver {
   readonly name = 'rbd';
+  /** Aborted by stop(): no command outlives the agent (a child left running keeps the process up). */
+  private stopping = new AbortController();
   constructor(private o: RbdDriverOptions) {}
 
   private clientArgs(): string[] {
@@ -64,17 +67,27 @@ export class RbdDriver implements VolumeDriver {
     if (this.o.cephConf) a.push('--conf', this.o.cephConf);
     if (this.o.user) a.push('--id', this.o.user);
     if (this.o.keyring) a.push('--keyring', this.o.keyring);
+    // librados waits forever for an unreachable monitor or OSD by default; Cinder's
+    // rados_connect_timeout plays this part. Each operation, not the whole command, is bounded.
+    a.push('--client_mount_timeout', '30', '--rados_mon_op_timeout', '60', '--rados_osd_op_timeout', '300');
     return a;
+  }
+
+  async stop() {
+    this.stopping.abort();
   }
 
   private async tool(cmd: 'rbd' | 'ceph' | 'qemu-img', args: string[]): Promise<string> {
     const full = cmd === 'qemu-img' ? args : [...this.clientArgs(), ...args];
     try {
-      return (await run(cmd, full, { timeout: 3_600_000, maxBuffer: 64 << 20 })).stdout;
+      return (await run(cmd, full, { timeout: 3_600_000, maxBuffer: 64 << 20, signal: this.stopping.signal })).stdout;
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       const text = (e.stderr ?? '').trim() || e.message;
-      const m = /\((\d+)\) [A-Z][^\n]*$/m.exec(text) ?? /error \S+ ?\(?(\d+)\)?/.exec(text);
+      // The tool's own verdict is its last "(N) Message" line; librados' earlier warnings
+      // (a keyring not found: "(2) No such file ...") must not be taken for it.
+      const verdicts = [...text.matchAll(/\((\d+)\) [A-Z][^\n]*$/gm)];
+      const m = verdicts.at(-1) ?? /error \S+ ?\(?(\d+)\)?/.exec(text);
       throw new RbdError(`${cmd} ${args.join(' ')}: ${text.split('\n').slice(-3).join(' ')}`, m ? Number(m[1]) : null);
     }
   }
@@ -163,7 +176,8 @@ export class RbdDriver implements VolumeDriver {
       if (!(err instanceof RbdError)) throw err;
       if (err.errno === EBUSY) return false;
       if (err.errno === ENOENT) return true;
-      // EINVAL: not protected; go on and remove it.
+      // EINVAL: not protected; go on and remove it. Anything else is a real failure.
+      if (err.errno !== EINVAL) throw err;
     }
     try {
       await this.rbd('snap', 'rm', this.spec(image, snap));
