@@ -31,9 +31,10 @@ export class MigrationApi {
     if ((await this.volumes.snapshots({ volumeId: v.id })).length)
       throw invalidVolume(`Volume ${v.id} must not have snapshots.`);
     if (v.group_id) throw invalidVolume(`Volume ${v.id} must not be part of a group.`);
-    if (v.status === 'in-use' || v.attach_status === 'attached')
+    // An attached volume moves through compute's swap_volume, which takes one attachment.
+    if ((await this.volumes.attachments(v.id)).length > 1)
       throw invalidVolume(
-        `Volume ${v.id} is attached: migrating an in-use volume needs compute's swap_volume, which this cloud does not do yet.`,
+        `Volume ${v.id} has more than one attachment: migration of multiattach volumes is not supported.`,
       );
   }
 

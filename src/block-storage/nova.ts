@@ -1,5 +1,6 @@
 // What block storage tells compute (cinder.compute.nova): the `volume-extended` external event
-// after an attached volume grew (os-server-external-events, compute 2.51), with the service token.
+// after an attached volume grew (os-server-external-events, compute 2.51), and the swap of an
+// attached volume for its migration copy (update_server_volume), with the service token.
 import { RestClient } from '../core/clients/rest.ts';
 import type { ServiceSession } from '../core/clients/session.ts';
 import type { Logger } from '../core/log.ts';
@@ -27,5 +28,20 @@ export class NovaEvents {
     } catch (err) {
       this.log.warn({ err, volume: volumeId }, 'could not tell compute that a volume was extended');
     }
+  }
+
+  /**
+   * Asks compute to move a server's attached volume onto another (Nova's swap_volume, what
+   * Cinder's migration of an in-use volume calls: `PUT /servers/{id}/os-volume_attachments/{old}`
+   * with the new `volumeId`). Compute copies the bytes, then calls os-migrate_volume_completion.
+   */
+  async swapVolume(serverId: string, oldVolumeId: string, newVolumeId: string): Promise<void> {
+    const r = await this.client.request(
+      'PUT',
+      `/servers/${encodeURIComponent(serverId)}/os-volume_attachments/${encodeURIComponent(oldVolumeId)}`,
+      { volumeAttachment: { volumeId: newVolumeId } },
+    );
+    if (r.status !== 202)
+      throw new Error(`compute refused to swap the volume (${r.status}: ${JSON.stringify(r.body)})`);
   }
 }

@@ -5,12 +5,19 @@
 // new host, location (and type, for a retype) — and the old bytes deleted with the copy's row.
 // `migration_status` goes `starting` (API) → `migrating` → `success`, or `error` (the volume
 // back as it was, the copy deleted).
+//
+// An attached volume (Cinder's in-use branch of _migrate_volume_generic): the copy is made on the
+// destination, then compute is asked to swap the server's volume for it (Nova's swap_volume,
+// which moves the bytes while the guest runs); compute ends with os-migrate_volume_completion,
+// whose swap of the rows here also moves the attachments: the new attachment (compute's, on the
+// copy) goes to the volume's id, the old one to the copy's row, which is deleted with the old bytes.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
 import type { DriverVolume, VolumeDriver } from '../drivers/driver.ts';
+import type { NovaEvents } from '../nova.ts';
 import { backendOf, volumeRpc } from '../rpcapi.ts';
 import { VolumeStatus, type VolumeRow, type VolumeStore } from '../volumes.ts';
 
@@ -33,6 +40,8 @@ export class VolumeMigrations {
     private log: Logger,
     /** Deletes a volume of this backend (its bytes, then its row). */
     private deleteVolume: (id: string) => Promise<void>,
+    /** Compute, for the swap of attached volumes (absent: attached volumes fail to migrate). */
+    private nova?: NovaEvents,
   ) {}
 
   /** The status a volume goes back to after a migration (the API set `maintenance` or `retyping`). */
@@ -47,8 +56,13 @@ export class VolumeMigrations {
     if (!v) return;
     let copyId: string | null = null;
     try {
-      if (v.status === VolumeStatus.IN_USE || v.attach_status === 'attached')
-        throw new Error('an attached volume needs compute to swap it; this cloud does not do it yet');
+      const attachments = await this.volumes.attachments(id);
+      const inUse = attachments.length > 0 || v.attach_status === 'attached';
+      const server = attachments[0]?.instance_uuid;
+      if (inUse && (attachments.length !== 1 || !server))
+        throw new Error('only a volume attached to one server can be migrated (compute swaps one attachment)');
+      if (inUse && !this.nova)
+        throw new Error('an attached volume needs compute to swap it, and no compute is reachable');
       await this.volumes.update(id, { migration_status: 'migrating' });
       const copy = await this.volumes.create({
         project_id: v.project_id,
@@ -64,6 +78,12 @@ export class VolumeMigrations {
       await this.volumes.update(copy.id, { host: destPool, migration_status: `target:${v.id}` });
       volumeRpc(this.bus).cast(backendOf(destPool)).create_volume({ volume_id: copy.id });
       const made = await this.waitCreated(copy.id);
+      if (inUse && server && this.nova) {
+        // Compute copies the bytes while the guest runs and calls os-migrate_volume_completion.
+        this.log.info({ volume: id, server, copy: copy.id }, 'asking compute to swap the attached volume');
+        await this.nova.swapVolume(server, id, copy.id);
+        return;
+      }
       const src = this.driver.localPath(dv(v));
       const dst = made.provider_location;
       if (!dst || !fs.existsSync(dst) || !fs.existsSync(src))
@@ -113,6 +133,12 @@ export class VolumeMigrations {
       else await this.volumes.destroy(newId);
       return { save_volume_id: id };
     }
+    // An attached volume: compute moved the guest onto the copy, whose attachment is now the
+    // volume's; the old ones end (the old bytes' export goes with the copy's row below).
+    const oldAttachments = await this.volumes.attachments(id);
+    const newAttachments = await this.volumes.attachments(newId);
+    for (const a of oldAttachments) await this.volumes.deleteAttachment(a.id);
+    for (const a of newAttachments) await this.volumes.updateAttachment(a.id, { volume_id: id });
     // The copy's row takes the old bytes first, so that no moment has both rows on one file.
     await this.volumes.update(newId, {
       host: v.host,
@@ -127,6 +153,7 @@ export class VolumeMigrations {
       migration_status: 'success',
       ...this.restored(v),
     });
+    if (oldAttachments.length || newAttachments.length) await this.volumes.settleAttachStatus(id);
     this.log.info({ volume: id, from: v.host, to: n.host }, 'volume migrated');
     // The old bytes are this backend's: this agent deletes them with the copy's row.
     await this.deleteVolume(newId);

@@ -52,7 +52,7 @@ export class VolumeAgent {
       log,
       () => this.stats(),
     );
-    this.migrations = new VolumeMigrations(volumes, driver, bus, log, (id) => this.deleteVolume(id));
+    this.migrations = new VolumeMigrations(volumes, driver, bus, log, (id) => this.deleteVolume(id), nova);
   }
 
   async stats() {

@@ -157,14 +157,25 @@ export class IscsiDriver extends FileDriver {
     this.log('tgtd stopped');
   }
 
-  iqnOf(v: { id: string }) {
-    return `${this.io.targetPrefix}volume-${v.id}`;
+  /**
+   * The target of a volume is named after its file (`volume-<id>`), as Cinder's LVM driver names
+   * it after the logical volume: after the migration of an attached volume the volume's row has
+   * the copy's file, still exported under the copy's name, and the copy's row the old one's.
+   */
+  private nameOf(v: { id: string; provider_location?: string | null }) {
+    const base = v.provider_location ? path.basename(v.provider_location) : '';
+    return /^volume-[0-9a-f-]{36}$/.test(base) ? base.slice('volume-'.length) : v.id;
+  }
+
+  iqnOf(v: { id: string; provider_location?: string | null }) {
+    return `${this.io.targetPrefix}volume-${this.nameOf(v)}`;
   }
 
   /** The CHAP credentials of a volume's target: stable (derived from the backend's key), never stored. */
-  private chapOf(v: { id: string }) {
+  private chapOf(v: { id: string; provider_location?: string | null }) {
     if (!this.chapKey) throw new Error('the iscsi driver is not set up');
-    const h = (what: string) => createHmac('sha256', this.chapKey!).update(`${what}:${v.id}`).digest('hex');
+    const name = this.nameOf(v);
+    const h = (what: string) => createHmac('sha256', this.chapKey!).update(`${what}:${name}`).digest('hex');
     return { username: `u${h('user').slice(0, 19)}`, password: h('password').slice(0, 16) };
   }
 
@@ -204,7 +215,7 @@ export class IscsiDriver extends FileDriver {
     return tid;
   }
 
-  private async unexport(v: { id: string }) {
+  private async unexport(v: { id: string; provider_location?: string | null }) {
     const tid = (await this.targets()).get(this.iqnOf(v));
     if (tid !== undefined) {
       await this.adm(['--mode', 'target', '--op', 'delete', '--force', '--tid', String(tid)]);
@@ -215,7 +226,7 @@ export class IscsiDriver extends FileDriver {
   }
 
   /** Whether tgt serves the volume now. */
-  async exported(v: { id: string }): Promise<boolean> {
+  async exported(v: { id: string; provider_location?: string | null }): Promise<boolean> {
     return (await this.targets()).has(this.iqnOf(v));
   }
 

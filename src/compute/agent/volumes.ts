@@ -179,22 +179,46 @@ async function swapVolume(agent: ComputeAgent, a: SwapVolumeRequest): Promise<nu
     await agent.store.event(a.uuid, a.request_id, 'compute_swap_volume', agent.host, async () => {
       const fresh: BlockDevice = { ...old, volume_id: a.new_volume_id, attachment_id: a.new_attachment_id };
       let info: VolumeConnectionInfo;
+      const before = await client.getVolume(a.old_volume_id).catch(() => null);
+      const migration = ['migrating', 'retyping'].includes(String(before?.body?.volume?.migration_status ?? ''));
+      let swapped = false;
       try {
         const r = await client.updateAttachment(a.new_attachment_id, connectorFor(agent.host, mountpoint));
         if (r.status !== 200) throw new VolumeError(400, `Invalid volume: attachment update answered ${r.status}`);
         info = (r.body.attachment.connection_info ?? {}) as VolumeConnectionInfo;
-        await agent.driver.detachVolume?.(inst, old.connection_info ?? {}, mountpoint);
-        if (agent.driver.attachVolume) await agent.driver.attachVolume(inst, info, mountpoint);
+        if (agent.driver.swapVolume) {
+          // The driver moves the guest's disk onto the new volume with its bytes (libvirt: blockcopy).
+          await agent.driver.swapVolume(inst, old.connection_info ?? {}, info, mountpoint);
+          swapped = true;
+        } else {
+          await agent.driver.detachVolume?.(inst, old.connection_info ?? {}, mountpoint);
+          if (agent.driver.attachVolume) await agent.driver.attachVolume(inst, info, mountpoint);
+        }
         await completeAttachment(client, a.new_attachment_id);
       } catch (e) {
         await deleteAttachment(client, a.new_attachment_id).catch(() => undefined);
-        if (agent.driver.attachVolume)
+        if (agent.driver.attachVolume && !swapped)
           await agent.driver.attachVolume(inst, old.connection_info ?? {}, mountpoint).catch(() => undefined);
+        if (migration)
+          await client
+            .volumeAction(a.old_volume_id, {
+              'os-migrate_volume_completion': { new_volume: a.new_volume_id, error: true },
+            })
+            .catch(() => undefined);
         throw e;
       }
-      await deleteAttachment(client, old.attachment_id);
+      // The volume service's migration (Nova's is_cinder_migration): it keeps the old volume's id,
+      // moves the new attachment onto it and ends the old one; a swap of the user's own deletes it.
+      let kept = fresh.volume_id;
+      if (migration) {
+        const r = await client.volumeAction(a.old_volume_id, {
+          'os-migrate_volume_completion': { new_volume: a.new_volume_id, error: false },
+        });
+        if (r.status !== 200) throw new VolumeError(400, `migrate_volume_completion answered ${r.status}`);
+        kept = String((r.body as { save_volume_id?: string }).save_volume_id ?? a.old_volume_id);
+      } else await deleteAttachment(client, old.attachment_id);
       await bdms.update(old.id, {
-        volume_id: fresh.volume_id,
+        volume_id: kept,
         attachment_id: fresh.attachment_id,
         connection_info: info,
       });

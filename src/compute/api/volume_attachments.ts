@@ -301,7 +301,11 @@ async function swapVolume(svc: ComputeService, req: FastifyRequest, inst: Instan
     );
   const bdm = await storeOf(svc).byVolume(inst.uuid, oldId);
   if (!bdm) throw notFound(`No volume Block Device Mapping with id ${oldId}.`);
-  if (old.status !== 'in-use') throw badRequest(`Invalid volume: The volume ${oldId} is not in-use (${old.status}).`);
+  // The volume service's migration of an attached volume asks for the swap while the volume is
+  // `maintenance` (lock_volume) or `retyping`: its migration_status says so (Nova checks the attachment).
+  const migrating = old.migration_status === 'migrating';
+  if (old.status !== 'in-use' && !migrating)
+    throw badRequest(`Invalid volume: The volume ${oldId} is not in-use (${old.status}).`);
   if (fresh.status !== 'available')
     throw badRequest(`Invalid volume: The new volume ${newId} must be available (it is ${fresh.status}).`);
   if (fresh.size < old.size)

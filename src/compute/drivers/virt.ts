@@ -130,6 +130,17 @@ export interface VirtDriver {
   /** Disconnects the volume at `mountpoint` from the guest (a guest that is gone is fine). Throws a VirtError on failure. */
   detachVolume?(instance: Instance, connectionInfo: VolumeConnectionInfo, mountpoint: string): Promise<void>;
   /**
+   * Moves the guest's disk at `mountpoint` from the old volume onto the new one, copying its
+   * bytes while the guest runs (Nova's swap_volume). Without it, the agent detaches the old
+   * volume and attaches the new one (no bytes copied: what the fake driver records).
+   */
+  swapVolume?(
+    instance: Instance,
+    oldConnectionInfo: VolumeConnectionInfo,
+    newConnectionInfo: VolumeConnectionInfo,
+    mountpoint: string,
+  ): Promise<void>;
+  /**
    * The volume at `mountpoint` grew to `newSizeBytes` on its backend (the `volume-extended`
    * event): the guest is told its new size. Absent: nothing to do on the guest (Nova's fake driver).
    */
