@@ -258,6 +258,37 @@ describe('compute volumes', () => {
     await until('volume deleted with the server', () => !cinder.volumes.has(vol.id));
   });
 
+  it('boots from a volume given in the legacy block_device_mapping (v1) syntax, as in tempest’s attached-migration scenario', async () => {
+    const vol = cinder.addVolume(alice.project, {
+      bootable: 'true',
+      size: 1,
+      volume_image_metadata: { image_id: image, min_ram: '0' },
+    });
+    const legacy = [{ device_name: 'vda', volume_id: vol.id, delete_on_termination: '0' }];
+    const both = await nova('POST', '/servers', {
+      server: {
+        name: 'v1',
+        imageRef: '',
+        flavorRef: '1',
+        networks: 'none',
+        block_device_mapping: legacy,
+        block_device_mapping_v2: [{ boot_index: 0, uuid: vol.id, source_type: 'volume', destination_type: 'volume' }],
+      },
+    });
+    assert.equal(both.status, 400);
+    assert.equal(msg(both), 'Using different block_device_mapping syntaxes is not allowed in the same request.');
+    const r = await nova('POST', '/servers', {
+      server: { name: 'v1', imageRef: '', flavorRef: '1', networks: 'none', block_device_mapping: legacy },
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = r.body.server.id;
+    const s = await waitFor(id, 'ACTIVE');
+    assert.equal(s.image, '');
+    assert.deepEqual(s['os-extended-volumes:volumes_attached'], [{ id: vol.id, delete_on_termination: false }]);
+    assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
+    await until('volume detached at delete', () => cinder.volumes.get(vol.id)?.status === 'available');
+  });
+
   it('boots from an image onto a new volume made in the caller project; kept at delete without delete_on_termination', async () => {
     const r = await nova('POST', '/servers', {
       server: {

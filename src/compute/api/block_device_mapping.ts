@@ -33,6 +33,51 @@ export interface RequestedBdm {
   no_device?: unknown;
 }
 
+/** A mapping in the legacy (v1) `block_device_mapping` syntax that clients and tempest still send. */
+export interface LegacyBdm {
+  device_name?: string;
+  volume_id?: string;
+  snapshot_id?: string;
+  volume_size?: number | string;
+  delete_on_termination?: boolean | string;
+  virtual_name?: string;
+  no_device?: unknown;
+}
+
+/**
+ * Legacy mappings in the v2 form, as Nova's from_legacy_mapping: a volume or snapshot becomes a
+ * volume; with no image the first one that is not blank boots (boot_index 0); with an image
+ * they are all extra devices and the image boots.
+ */
+export function fromLegacyMapping(legacy: LegacyBdm[], imageRef: string | null): RequestedBdm[] {
+  const out = legacy.map((l): RequestedBdm => {
+    const common = {
+      device_name: l.device_name ?? null,
+      volume_size: l.volume_size,
+      delete_on_termination: l.delete_on_termination,
+    };
+    if (l.virtual_name === 'swap' || /^ephemeral\d+$/.test(l.virtual_name ?? ''))
+      return {
+        ...common,
+        source_type: 'blank',
+        destination_type: 'local',
+        delete_on_termination: true,
+        guest_format: l.virtual_name === 'swap' ? 'swap' : undefined,
+      };
+    if (l.snapshot_id) return { ...common, source_type: 'snapshot', destination_type: 'volume', uuid: l.snapshot_id };
+    if (l.volume_id) return { ...common, source_type: 'volume', destination_type: 'volume', uuid: l.volume_id };
+    if (l.no_device !== undefined) return { ...common, no_device: l.no_device };
+    throw invalid('Unrecognized legacy format.');
+  });
+  if (!imageRef) {
+    const boot = out.find((b) => b.source_type && b.source_type !== 'blank');
+    for (const b of out) b.boot_index = b === boot ? 0 : -1;
+  } else {
+    for (const b of out) b.boot_index = b.no_device === undefined ? -1 : null;
+  }
+  return out;
+}
+
 /** What a create does with its mappings. */
 export interface BootPlan {
   /** The server boots from a volume (its image_ref is empty). */

@@ -30,7 +30,13 @@ import { normalizeIp } from '../../core/netaddr.ts';
 import { localMappingError, type BlockDevice } from '../block_devices.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
 import { releaseVolumes } from '../volumes.ts';
-import { createServerVolumes, planBlockDevices, type RequestedBdm } from './block_device_mapping.ts';
+import {
+  createServerVolumes,
+  fromLegacyMapping,
+  type LegacyBdm,
+  planBlockDevices,
+  type RequestedBdm,
+} from './block_device_mapping.ts';
 
 // ---- states --------------------------------------------------------------------------
 
@@ -365,7 +371,12 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   // Image, or the block device mappings' boot source (an image, or a volume: boot from volume).
   let imageRef: string | null = sd.imageRef ? idFromHref(sd.imageRef) : null;
   if (imageRef && !isUuidLike(imageRef)) throw badRequest('Invalid imageRef provided.');
-  const requestedBdms = sd.block_device_mapping_v2 as RequestedBdm[] | undefined;
+  const legacyBdms = sd.block_device_mapping as LegacyBdm[] | undefined;
+  if (legacyBdms?.length && (sd.block_device_mapping_v2 as unknown[] | undefined)?.length)
+    throw badRequest('Using different block_device_mapping syntaxes is not allowed in the same request.');
+  const requestedBdms = legacyBdms?.length
+    ? fromLegacyMapping(legacyBdms, imageRef)
+    : (sd.block_device_mapping_v2 as RequestedBdm[] | undefined);
   let plan = await planBlockDevices(svc, req, requestedBdms, imageRef, maxCount);
   imageRef = plan.imageRef;
   let image: ImageMeta;
