@@ -188,18 +188,7 @@ export class IscsiDriver extends FileDriver {
     const tid = Math.max(0, ...targets.values()) + 1;
     await this.adm(['--mode', 'target', '--op', 'new', '--tid', String(tid), '--targetname', iqn]);
     try {
-      await this.adm([
-        '--mode',
-        'logicalunit',
-        '--op',
-        'new',
-        '--tid',
-        String(tid),
-        '--lun',
-        String(LUN),
-        '--backing-store',
-        this.localPath(v),
-      ]);
+      await this.newLun(tid, v);
       await this.adm(['--mode', 'target', '--op', 'bind', '--tid', String(tid), '--initiator-address', 'ALL']);
       if (this.io.chap) {
         const { username, password } = this.chapOf(v);
@@ -213,6 +202,12 @@ export class IscsiDriver extends FileDriver {
     }
     this.log(`exported volume ${v.id} as ${iqn} (tid ${tid})`);
     return tid;
+  }
+
+  /** Makes the volume's LUN in target `tid` (tgt reads the backing file's size at this moment). */
+  private async newLun(tid: number, v: DriverVolume) {
+    const lun = ['--tid', String(tid), '--lun', String(LUN)];
+    await this.adm(['--mode', 'logicalunit', '--op', 'new', ...lun, '--backing-store', this.localPath(v)]);
   }
 
   private async unexport(v: { id: string; provider_location?: string | null }) {
@@ -270,18 +265,7 @@ export class IscsiDriver extends FileDriver {
       if (tid === undefined) return;
       this.log(`making LUN ${LUN} of ${this.iqnOf(v)} again at ${newSize} GiB`);
       await this.adm(['--mode', 'logicalunit', '--op', 'delete', '--tid', String(tid), '--lun', String(LUN)]);
-      await this.adm([
-        '--mode',
-        'logicalunit',
-        '--op',
-        'new',
-        '--tid',
-        String(tid),
-        '--lun',
-        String(LUN),
-        '--backing-store',
-        this.localPath(v),
-      ]);
+      await this.newLun(tid, v);
     });
   }
 

@@ -4,14 +4,23 @@
 // addFloatingIp / removeFloatingIp up to 2.43. Every call goes to the network service with the
 // caller's token; the server's info cache is refreshed after an association changes.
 // os-floating-ips-bulk and os-floating-ip-dns went with nova-network: 410.
-import type { FloatingIp, Network, Port } from '../../core/clients/network.ts';
+import type { Network, Port } from '../../core/clients/network.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { authorize, badRequest, conflict, forbidden, notFound, validateBody } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
-import { MAX_PROXY, neutron, neutronMessage, neutronType, unexpected, upTo, visibleServer } from './neutron_proxy.ts';
+import {
+  MAX_PROXY,
+  type NeutronFloatingIp,
+  neutron,
+  neutronMessage,
+  neutronType,
+  unexpected,
+  upTo,
+  visibleServer,
+} from './neutron_proxy.ts';
 import { refreshNetworkInfo } from './server_actions.ts';
 import { isValidIp } from '../../core/netaddr.ts';
 
@@ -24,7 +33,7 @@ export const MAX_ACTION = '2.43';
 const defaultPool = (svc: ComputeService): string => svc.options.defaultFloatingPool;
 
 /** _translate_floating_ip_view: the pool is the network's name (or id), the server the port's device. */
-function fipView(f: any, network: any) {
+function fipView(f: NeutronFloatingIp, network: Network | null | undefined) {
   return {
     id: f.id,
     ip: f.floating_ip_address,
@@ -34,7 +43,7 @@ function fipView(f: any, network: any) {
   };
 }
 
-async function network(call: Call, id: string): Promise<any> {
+async function network(call: Call, id: string): Promise<Network> {
   const r = await call('GET', `/v2.0/networks/${encodeURIComponent(id)}`);
   if (r.status === 404) throw notFound(`Network ${id} could not be found.`);
   if (r.status !== 200) throw unexpected(r, `GET network ${id}`);
@@ -42,7 +51,7 @@ async function network(call: Call, id: string): Promise<any> {
 }
 
 /** A floating IP by id (network_api.get_floating_ip) with its port's details (fip-port-details). */
-async function fipById(call: Call, id: string): Promise<any> {
+async function fipById(call: Call, id: string): Promise<NeutronFloatingIp> {
   const r = await call('GET', `/v2.0/floatingips/${encodeURIComponent(id)}`);
   if (r.status === 404 || r.status === 400) throw notFound(`Floating IP not found for ID ${id}`);
   if (r.status !== 200) throw unexpected(r, `GET floating IP ${id}`);
@@ -54,10 +63,10 @@ async function fipByAddress(
   call: Call,
   address: string,
   notFoundMessage = `Floating IP not found for address ${address}.`,
-): Promise<any> {
+): Promise<NeutronFloatingIp> {
   if (!address) throw notFound(notFoundMessage);
   const r = await call('GET', `/v2.0/floatingips?floating_ip_address=${encodeURIComponent(address)}`);
-  const fips = r.status === 200 ? (r.body.floatingips as FloatingIp[]) : r.status === 404 ? [] : null;
+  const fips = r.status === 200 ? r.body.floatingips : r.status === 404 ? [] : null;
   if (!fips) throw unexpected(r, `listing floating IPs of ${address}`);
   if (!fips.length) throw notFound(notFoundMessage);
   if (fips.length > 1) throw conflict(`Multiple floating IPs are found for address ${address}.`);
@@ -134,7 +143,7 @@ export async function listFloatingIps(svc: ComputeService, req: FastifyRequest) 
   const r = await call('GET', `/v2.0/floatingips?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`);
   if (r.status === 404) return { floating_ips: [] };
   if (r.status !== 200) throw unexpected(r, 'listing floating IPs');
-  const fips = r.body.floatingips as FloatingIp[];
+  const fips = r.body.floatingips;
   if (!fips.length) return { floating_ips: [] };
   const ids = [...new Set(fips.map((f) => f.floating_network_id))];
   const nets = await call('GET', `/v2.0/networks?${ids.map((id) => `id=${id}`).join('&')}`);

@@ -37,9 +37,17 @@ const STATUS: Record<string, string> = {
 };
 const PROGRESS: Record<string, number> = { queued: 25, saving: 50, active: 100 };
 
+/** What the proxy reads of Glance's answers: an image, a list, the image schema, or an error. */
+type GlanceImage = ImageRecord & { created_at?: string; updated_at?: string };
+type GlanceBody = GlanceImage & {
+  images?: GlanceImage[];
+  properties?: Record<string, unknown>;
+  message?: string;
+};
+
 interface ImageCall {
   status: number;
-  body: any;
+  body: GlanceBody;
 }
 
 /** A call to the image service with the caller's own token. */
@@ -55,8 +63,8 @@ async function glance(
   const image = svc.parts.clients.image;
   const o = { token: req.ctx?.token ?? '' };
   return body === undefined
-    ? image.request(method, path, undefined, o)
-    : image.raw(method, path, JSON.stringify(body), { 'Content-Type': contentType }, o);
+    ? image.request<GlanceBody>(method, path, undefined, o)
+    : image.raw<GlanceBody>(method, path, JSON.stringify(body), { 'Content-Type': contentType }, o);
 }
 
 /** The image schema's own properties: everything else on an image is one of its properties (Nova's is_base_property). */
@@ -75,14 +83,18 @@ async function baseOf(svc: ComputeService, req: FastifyRequest): Promise<Set<str
   return baseProperties;
 }
 
-async function propertiesOf(svc: ComputeService, req: FastifyRequest, image: any): Promise<Record<string, unknown>> {
+async function propertiesOf(
+  svc: ComputeService,
+  req: FastifyRequest,
+  image: GlanceImage,
+): Promise<Record<string, unknown>> {
   const base = await baseOf(svc, req);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(image)) if (!base.has(k)) out[k] = v;
   return out;
 }
 
-async function getImage(svc: ComputeService, req: FastifyRequest, id: string): Promise<any> {
+async function getImage(svc: ComputeService, req: FastifyRequest, id: string): Promise<GlanceImage> {
   const r = await glance(svc, req, 'GET', `/v2/images/${encodeURIComponent(id)}`);
   if (r.status === 404 || r.status === 400) throw notFound('Image not found.');
   if (r.status === 403) throw forbidden('You are not allowed to access the image.');
@@ -98,7 +110,7 @@ function imageLinks(req: FastifyRequest, svcImageBase: string, id: string) {
   ];
 }
 
-async function detailView(svc: ComputeService, req: FastifyRequest, image: any, imageBase: string) {
+async function detailView(svc: ComputeService, req: FastifyRequest, image: GlanceImage, imageBase: string) {
   const metadata = await propertiesOf(svc, req, image);
   const out: Record<string, unknown> = {
     id: image.id,

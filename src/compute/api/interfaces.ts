@@ -21,7 +21,7 @@ import {
   recordAction,
   validateBody,
 } from './common.ts';
-import { neutron, neutronMessage, unexpected, visibleServer } from './neutron_proxy.ts';
+import { type NeutronNetwork, neutron, neutronMessage, unexpected, visibleServer } from './neutron_proxy.ts';
 import { checkIp } from './floating_ips.ts';
 import type { AttachAnswer, AttachRequest } from '../agent/netproxy.ts';
 
@@ -54,7 +54,7 @@ function createSchema(tag: boolean) {
 }
 
 /** _translate_interface_attachment_view; the tag (2.70) is the one given at attach (or at boot). */
-function attachmentView(port: any, inst: Instance | null, showTag: boolean) {
+function attachmentView(port: Port, inst: Instance | null, showTag: boolean) {
   const out: Record<string, unknown> = {
     net_id: port.network_id,
     port_id: port.id,
@@ -143,7 +143,7 @@ export async function attachInterface(svc: ComputeService, req: FastifyRequest<P
     if (!(port.fixed_ips ?? []).length && port.ip_allocation !== 'deferred')
       throw badRequest(`Port ${portId} requires a FixedIP in order to be used.`);
   } else {
-    let nets: any[];
+    let nets: NeutronNetwork[];
     if (networkId) {
       const r = await call('GET', `/v2.0/networks?id=${networkId}`);
       if (r.status !== 200) throw unexpected(r, 'listing networks');

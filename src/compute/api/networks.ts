@@ -50,7 +50,7 @@ const ADMIN_FIELDS = [
 ];
 
 /** networks.network_dict: two fields of thirty are left since nova-network went. */
-function networkDict(req: FastifyRequest, n: any) {
+function networkDict(req: FastifyRequest, n: Network) {
   const out: Record<string, unknown> = {};
   for (const f of isAdmin(req) ? [...FIELDS, ...ADMIN_FIELDS] : FIELDS)
     out[f] = f === 'id' ? n.id : f === 'label' ? n.name : null;
@@ -58,7 +58,7 @@ function networkDict(req: FastifyRequest, n: any) {
 }
 
 /** tenant_networks.network_dict ("cidr" is the string 'None', as Nova has answered since Neutron). */
-const tenantNetworkDict = (n: any) => ({ id: n.id ?? null, cidr: 'None', label: n.name ?? null });
+const tenantNetworkDict = (n: Network) => ({ id: n.id ?? null, cidr: 'None', label: n.name ?? null });
 
 const ADD_FIXED_SCHEMA = {
   type: 'object',

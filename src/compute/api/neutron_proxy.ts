@@ -2,6 +2,7 @@
 // network service with the caller's own token, the network's error message and type, the
 // proxies' microversion ceilings, and the 410 of the APIs nova-network took with it.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FloatingIp, Network, NeutronErrorBody, Port, SecurityGroup, Subnet } from '../../core/clients/network.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
@@ -10,21 +11,75 @@ import { isAdmin, mv, notFound } from './common.ts';
 /** Nova's MAX_PROXY_API_SUPPORT_VERSION: the network and image proxies end here (gone from 2.36). */
 export const MAX_PROXY = '2.35';
 
+/** A security group rule as the network service answers it. */
+export interface SecurityGroupRule {
+  id: string;
+  security_group_id: string;
+  direction?: string;
+  protocol?: string | null;
+  port_range_min?: number | null;
+  port_range_max?: number | null;
+  remote_group_id?: string | null;
+  remote_ip_prefix?: string | null;
+  [k: string]: unknown;
+}
+
+/** A security group with its rules (the network service's answer). */
+export interface NeutronSecurityGroup extends SecurityGroup {
+  description: string;
+  tenant_id: string;
+  project_id: string;
+  security_group_rules?: SecurityGroupRule[];
+}
+
+/** A network with what the proxies check of it. */
+export interface NeutronNetwork extends Network {
+  subnets?: string[];
+  shared?: boolean;
+  'router:external'?: boolean;
+}
+
+/** A floating IP with its port's details (the fip-port-details extension). */
+export interface NeutronFloatingIp extends FloatingIp {
+  fixed_ip_address?: string | null;
+  port_details?: { device_id?: string | null; [k: string]: unknown } | null;
+}
+
+/**
+ * The bodies the proxies read: each key is there only in the answers that carry it (a proxy
+ * reads one after it has checked the status), the error body in the others.
+ */
+export interface NeutronBody extends NeutronErrorBody {
+  network: NeutronNetwork;
+  networks: NeutronNetwork[];
+  port: Port;
+  ports: Port[];
+  subnets: Subnet[];
+  floatingip: NeutronFloatingIp;
+  floatingips: NeutronFloatingIp[];
+  security_group: NeutronSecurityGroup;
+  security_groups: NeutronSecurityGroup[];
+  security_group_rule: SecurityGroupRule;
+  auto_allocated_topology: { id: string; [k: string]: unknown };
+}
+
 export interface NeutronAnswer {
   status: number;
-  body: any;
+  body: NeutronBody;
 }
 
 /** A network service call with the caller's token (Nova's get_client(context)). */
 export function neutron(svc: ComputeService, req: FastifyRequest) {
   const { clients } = svc.parts;
   return (method: string, path: string, body?: unknown): Promise<NeutronAnswer> =>
-    clients.network.request(method, path, body, { token: req.ctx!.token });
+    clients.network.request<NeutronBody>(method, path, body, { token: req.ctx!.token });
 }
 
 /** The network's own error message (what python-neutronclient's exception prints). */
-export const neutronMessage = (r: NeutronAnswer): string =>
-  r.body?.NeutronError?.message ?? (typeof r.body === 'string' && r.body ? r.body : `network answered ${r.status}`);
+export const neutronMessage = (r: NeutronAnswer): string => {
+  const body: unknown = r.body;
+  return r.body?.NeutronError?.message ?? (typeof body === 'string' && body ? body : `network answered ${r.status}`);
+};
 /** The network's error type (neutronclient picks its exception class by it). */
 export const neutronType = (r: NeutronAnswer): string => r.body?.NeutronError?.type ?? '';
 

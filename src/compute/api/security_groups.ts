@@ -3,7 +3,7 @@
 // and /servers/{id}/os-security-groups, every call made to the network service with the
 // caller's token and shown in Nova's view (ingress rules only, ports -1 for ICMP, 1-65535 for
 // TCP/UDP without a range, cidr or source group). os-security-group-default-rules is 410.
-import type { Port, SecurityGroup } from '../../core/clients/network.ts';
+import type { Port } from '../../core/clients/network.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { ComputeService } from '../service.ts';
@@ -18,6 +18,8 @@ import {
   upTo,
   visibleServer,
   type NeutronAnswer,
+  type NeutronSecurityGroup,
+  type SecurityGroupRule,
 } from './neutron_proxy.ts';
 import { parseCidr } from '../../core/netaddr.ts';
 
@@ -42,7 +44,7 @@ interface NovaGroup {
   rules: NovaRule[];
 }
 
-function novaRule(r: any): NovaRule {
+function novaRule(r: SecurityGroupRule): NovaRule {
   let from = r.port_range_min ?? null,
     to = r.port_range_max ?? null;
   if (r.protocol && from === null && to === null) {
@@ -61,15 +63,13 @@ function novaRule(r: any): NovaRule {
   };
 }
 
-function novaGroup(g: any): NovaGroup {
+function novaGroup(g: NeutronSecurityGroup): NovaGroup {
   return {
     id: g.id,
     name: g.name,
     description: g.description,
     project_id: g.tenant_id ?? g.project_id,
-    rules: ((g.security_group_rules ?? []) as Array<{ direction?: string }>)
-      .filter((r) => r.direction === 'ingress')
-      .map(novaRule),
+    rules: (g.security_group_rules ?? []).filter((r) => r.direction === 'ingress').map(novaRule),
   };
 }
 
@@ -129,7 +129,7 @@ async function groupView(g: NovaGroup, names: GroupNames) {
   return { id: g.id, description: g.description, name: g.name, tenant_id: g.project_id, rules };
 }
 
-const byTenantAndName = (a: any, b: any) =>
+const byTenantAndName = (a: { tenant_id: string; name: string }, b: { tenant_id: string; name: string }) =>
   a.tenant_id < b.tenant_id ? -1 : a.tenant_id > b.tenant_id ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 function validateId(id: unknown): string {
@@ -256,7 +256,7 @@ export async function listSecurityGroups(svc: ComputeService, req: FastifyReques
     `/v2.0/security-groups${all ? '' : `?tenant_id=${encodeURIComponent(req.ctx!.projectId ?? '')}`}`,
   );
   if (r.status !== 200) throw unexpected(r, 'listing security groups');
-  const groups = (r.body.security_groups as SecurityGroup[]).map(novaGroup);
+  const groups = r.body.security_groups.map(novaGroup);
   const names = new GroupNames(call);
   const out = [];
   for (const g of limited(req, groups)) out.push(await groupView(g, names));
@@ -403,7 +403,7 @@ export async function listServerSecurityGroups(svc: ComputeService, req: Fastify
   for (let i = 0; i < ids.length; i += 150) {
     const chunk = ids.slice(i, i + 150);
     const r: NeutronAnswer = await call('GET', `/v2.0/security-groups?${chunk.map((id) => `id=${id}`).join('&')}`);
-    if (r.status === 200) for (const g of r.body.security_groups as SecurityGroup[]) found.set(g.id, novaGroup(g));
+    if (r.status === 200) for (const g of r.body.security_groups) found.set(g.id, novaGroup(g));
   }
   // One entry per port and group, as Nova lists them (a group on two ports shows twice).
   const groups: NovaGroup[] = [];

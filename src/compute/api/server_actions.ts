@@ -3,6 +3,7 @@
 // removeSecurityGroup (the server's ports in the network service), and os-server-password.
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ExternalEvent } from '../agent/events.ts';
 import type { ComputeService } from '../service.ts';
 import type { Instance } from '../instances.ts';
 import { computeRpc } from '../rpcapi.ts';
@@ -33,8 +34,26 @@ const METADATA = {
   additionalProperties: false,
 };
 
+/** The body of a rebuild as its schema lets it through. */
+interface RebuildBody {
+  imageRef: string;
+  name?: string;
+  adminPass?: string;
+  metadata?: Record<string, string>;
+  preserve_ephemeral?: boolean;
+  'OS-DCF:diskConfig'?: 'AUTO' | 'MANUAL';
+  accessIPv4?: string;
+  accessIPv6?: string;
+  description?: string | null;
+  personality?: unknown[];
+  key_name?: string | null;
+  user_data?: string | null;
+  trusted_image_certificates?: string[] | null;
+  hostname?: string;
+}
+
 function rebuildSchema(v: { gte(x: string): boolean }) {
-  const r: any = {
+  const r: { properties: Record<string, unknown>; [k: string]: unknown } = {
     type: 'object',
     properties: {
       name: NAME,
@@ -128,15 +147,18 @@ type P = { Params: { id: string } };
 // the migration's other host), which refresh the info cache (network-changed), drop a deleted
 // port (network-vif-deleted) or wake a waiting driver (network-vif-plugged, ...).
 export async function createExternalEvents(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
-  const body = validateBody<any>(req, eventsSchema(mv(req)));
+  const body = validateBody<{ events: Array<{ server_uuid: string; name: string; status?: string; tag?: string }> }>(
+    req,
+    eventsSchema(mv(req)),
+  );
   authorize(req, 'os_compute_api:os-server-external-events:create', {});
   const { store } = svc.parts;
   let code = 200;
-  const out: any[] = [];
-  const byHost = new Map<string, any[]>();
+  const out: Array<Record<string, unknown>> = [];
+  const byHost = new Map<string, ExternalEvent[]>();
   const hostsOf = new Map<string, string[]>();
   for (const e of body.events) {
-    const ev = { ...e };
+    const ev: Record<string, unknown> = { ...e };
     const inst = await store.get(e.server_uuid);
     if (!inst) {
       ev.status = 'failed';
@@ -198,7 +220,7 @@ export async function clearServerPassword(svc: ComputeService, req: FastifyReque
 
 export async function rebuild(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   const v = mv(req);
-  const rd = validateBody<any>(req, rebuildSchema(v)).rebuild;
+  const rd = validateBody<{ rebuild: RebuildBody }>(req, rebuildSchema(v)).rebuild;
   const inst = await getServer(svc, req, id);
   authorize(req, 'os_compute_api:servers:rebuild', target(inst));
   if (rd.trusted_image_certificates) authorize(req, 'os_compute_api:servers:rebuild:trusted_certs', target(inst));
@@ -280,7 +302,7 @@ async function bootVolumeOf(svc: ComputeService, req: FastifyRequest, inst: Inst
 /** The server's security groups changed on every one of its ports (Nova's add/remove_to_instance). */
 async function securityGroup(add: boolean, svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   const action = add ? 'addSecurityGroup' : 'removeSecurityGroup';
-  const name = validateBody<any>(req, SG_SCHEMA(action))[action].name as string;
+  const name = validateBody<Record<string, { name: string }>>(req, SG_SCHEMA(action))[action].name;
   const inst = await getServer(svc, req, id);
   authorize(
     req,

@@ -221,7 +221,10 @@ export function guestActions(svc: ComputeService) {
   const SNAPSHOT_STATES = [VmState.ACTIVE, VmState.STOPPED, VmState.PAUSED, VmState.SUSPENDED];
 
   const createImage: Handler = async (req, reply, id) => {
-    const body = validateBody<any>(req, CREATE_IMAGE).createImage;
+    const body = validateBody<{ createImage: { name: string; metadata?: Record<string, string> } }>(
+      req,
+      CREATE_IMAGE,
+    ).createImage;
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:servers:create_image', { project_id: inst.project_id });
     const metadata = (body.metadata ?? {}) as Record<string, string>;
@@ -273,7 +276,9 @@ export function guestActions(svc: ComputeService) {
   };
 
   const createBackup: Handler = async (req, reply, id) => {
-    const body = validateBody<any>(req, CREATE_BACKUP).createBackup;
+    const body = validateBody<{
+      createBackup: { name: string; backup_type: string; rotation: number; metadata?: Record<string, string> };
+    }>(req, CREATE_BACKUP).createBackup;
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-create-backup', { project_id: inst.project_id });
     const rotation = Number(body.rotation);
@@ -406,7 +411,8 @@ export function guestActions(svc: ComputeService) {
   };
 
   const rescue: Handler = async (req, reply, id) => {
-    const body = validateBody<any>(req, RESCUE).rescue ?? {};
+    const body: { adminPass?: string; rescue_image_ref?: string } =
+      validateBody<{ rescue: { adminPass?: string; rescue_image_ref?: string } | null }>(req, RESCUE).rescue ?? {};
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-rescue', { user_id: inst.user_id, project_id: inst.project_id });
     checkLocked(req, inst);
@@ -448,7 +454,8 @@ export function guestActions(svc: ComputeService) {
   };
 
   const changePassword: Handler = async (req, reply, id) => {
-    const password = validateBody<any>(req, CHANGE_PASSWORD).changePassword.adminPass as string;
+    const password = validateBody<{ changePassword: { adminPass: string } }>(req, CHANGE_PASSWORD).changePassword
+      .adminPass;
     const inst = await get(req, id);
     authorize(req, 'os_compute_api:os-admin-password', { user_id: inst.user_id, project_id: inst.project_id });
     checkLocked(req, inst);

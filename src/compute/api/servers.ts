@@ -1176,7 +1176,9 @@ export async function lockServer(svc: ComputeService, req: FastifyRequest, reply
   const inst = await getServer(svc, req, id);
   authorize(req, 'os_compute_api:os-lock-server:lock', { project_id: inst.project_id, user_id: inst.user_id });
   let reason: string | null = null;
-  if (mv(req).gte('2.73')) reason = validateBody<any>(req, LOCK_SCHEMA_273).lock?.locked_reason ?? null;
+  if (mv(req).gte('2.73'))
+    reason =
+      validateBody<{ lock: { locked_reason?: string } | null }>(req, LOCK_SCHEMA_273).lock?.locked_reason ?? null;
   else if (body.lock !== null && (typeof body.lock !== 'object' || Object.keys(body.lock).length))
     throw badRequest(
       'Invalid input for field/attribute lock. Value: ' + JSON.stringify(body.lock) + ". None is not of type 'null'",
@@ -1216,7 +1218,7 @@ export async function unlockServer(svc: ComputeService, req: FastifyRequest, rep
 /** os-resetState (admin): the vm_state given, no task state, whatever the server was doing. */
 export async function resetState(svc: ComputeService, req: FastifyRequest, reply: FastifyReply, id: string) {
   const { store } = svc.parts;
-  const state = validateBody<any>(req, RESET_STATE_SCHEMA)['os-resetState'].state as string;
+  const state = validateBody<{ 'os-resetState': { state: string } }>(req, RESET_STATE_SCHEMA)['os-resetState'].state;
   const inst = await getServer(svc, req, id);
   authorize(req, 'os_compute_api:os-admin-actions:reset_state', { project_id: inst.project_id });
   await recordAction(store, req, inst.uuid, 'resetState');

@@ -45,9 +45,12 @@ const BDM_V2 = {
   additionalProperties: false,
 };
 
+/** A JSON schema of an object whose properties a microversion adds to. */
+type ObjectSchema = { properties: Record<string, unknown>; [k: string]: unknown };
+
 /** The create schema of a microversion. */
 export function createSchema(v: { gte(x: string): boolean }): object {
-  const network: any = {
+  const network: ObjectSchema = {
     type: 'object',
     properties: {
       fixed_ip: IP,
@@ -58,7 +61,7 @@ export function createSchema(v: { gte(x: string): boolean }): object {
   };
   if (v.gte('2.32')) network.properties.tag = TAG;
   if (v.gte('2.37')) network.properties.uuid = { type: 'string', format: 'uuid' };
-  const server: any = {
+  const server: ObjectSchema = {
     type: 'object',
     properties: {
       name: NAME,
@@ -145,7 +148,7 @@ export function createSchema(v: { gte(x: string): boolean }): object {
 }
 
 export function updateSchema(v: { gte(x: string): boolean }): object {
-  const server: any = {
+  const server: ObjectSchema = {
     type: 'object',
     properties: {
       name: NAME,

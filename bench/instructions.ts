@@ -1,0 +1,234 @@
+// Instruction counts of a fixed workload: the Stratus API process runs under
+// `valgrind --tool=callgrind` and the instructions it executes while the workload runs are
+// counted (callgrind_control zeroes the counters after the start and dumps them after the
+// workload). Unlike seconds, instruction counts do not depend on what else the shared machine
+// does, so two checkouts can be compared on a loaded machine. Every request is sent once, one
+// after the other (no time-bounded loops); only the polls for ACTIVE/deleted servers depend on
+// timing, and their number is printed with the figures.
+//
+//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--tokens=N] [--networks=N] [--servers=N]
+//
+// --root is the checkout whose bin/stratus.js is started (default: this one): for a before/after,
+// extract the older commit (`git archive <commit> | tar -x -C DIR`, node_modules linked) and run
+// this script once with each root. Slow (everything runs some 30-50 times slower under valgrind).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { freePort, runCommand, sleep } from './lib/proc.ts';
+
+const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function opt(name: string, def: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+}
+
+const root = path.resolve(opt('root', HERE));
+const label = opt('label', path.basename(root));
+const N = {
+  tokens: Number(opt('tokens', '20')),
+  networks: Number(opt('networks', '5')),
+  servers: Number(opt('servers', '3')),
+};
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+let polls = 0;
+
+async function main() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-instr-'));
+  const out = path.join(work, 'callgrind.out');
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_PASSWORD_HASH_ROUNDS: '4', STRATUS_USER_CLOUDS: '0' };
+  for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST', 'STRATUS_BUS']) delete env[k];
+  // Built once outside valgrind (bin/stratus.js bundles the sources when they are newer).
+  await runCommand(process.execPath, [path.join(root, 'bin/stratus.js'), '--help'], { cwd: root, env }).catch(() => '');
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--collect-atstart=yes',
+      `--callgrind-out-file=${out}`,
+      '--dump-instr=no',
+      process.execPath,
+      path.join(root, 'bin/stratus.js'),
+      'start',
+      '--data-dir',
+      path.join(work, 'data'),
+      '--port',
+      String(port),
+    ],
+    {
+      cwd: root,
+      env,
+      stdio: [
+        'ignore',
+        fs.openSync(path.join(work, 'server.log'), 'a'),
+        fs.openSync(path.join(work, 'server.log'), 'a'),
+      ],
+      detached: true,
+    },
+  );
+  const stop = async () => {
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+  };
+  try {
+    const origin = `http://127.0.0.1:${port}`;
+    const until = Date.now() + 900_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`stratus exited (${child.exitCode}); log: ${work}/server.log`);
+      if (Date.now() > until) throw new Error('stratus did not answer within 15 minutes');
+      const ok = await fetch(`${origin}/identity/v3`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      await sleep(2000);
+    }
+    // The start-up's own work (DevStack's world, then clouds.yaml), then a pause for the first periodic tasks.
+    while (!fs.existsSync(path.join(work, 'data', 'clouds.yaml'))) {
+      if (Date.now() > until) throw new Error('no clouds.yaml within 15 minutes');
+      await sleep(2000);
+    }
+    await sleep(20_000);
+    const clouds = YAML.parse(fs.readFileSync(path.join(work, 'data', 'clouds.yaml'), 'utf8')) as {
+      clouds: { stratus: { auth: Record<string, string> } };
+    };
+    const a = clouds.clouds.stratus.auth;
+    const authBody = {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: {
+            user: { name: a.username, domain: { name: a.user_domain_name ?? 'Default' }, password: a.password },
+          },
+        },
+        scope: { project: { name: a.project_name, domain: { name: a.project_domain_name ?? 'Default' } } },
+      },
+    };
+    const call = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const r = await fetch(url, {
+        method,
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await r.text();
+      const ans: Answer = {
+        status: r.status,
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+        headers: r.headers,
+      };
+      if (r.status >= 400 && r.status !== 404) throw new Error(`${method} ${url}: ${r.status} ${text.slice(0, 300)}`);
+      return ans;
+    };
+    const issue = () => call('POST', `${origin}/identity/v3/auth/tokens`, authBody);
+    const first = await issue();
+    const token = first.headers.get('x-subject-token') ?? '';
+    const catalog = ((first.body.token as Record<string, unknown>).catalog ?? []) as {
+      type: string;
+      endpoints: { interface: string; url: string }[];
+    }[];
+    const ep = (type: string) => {
+      const u = new URL(
+        catalog.find((c) => c.type === type)?.endpoints.find((e) => e.interface === 'public')?.url ?? '',
+      );
+      return origin + u.pathname.replace(/\/+$/, '');
+    };
+    const nova = ep('compute');
+    const neutron = ep('network');
+    const h = { 'X-Auth-Token': token, 'OpenStack-API-Version': 'compute 2.93' };
+    // Warm-up outside the count: one of each request, so JIT tiers are alike at the start.
+    const flavors = (await call('GET', `${nova}/flavors`, undefined, h)).body.flavors as { id: string }[];
+    const images = (await call('GET', `${nova.replace(/\/compute.*$/, '')}/image/v2/images`, undefined, h)).body
+      .images as {
+      id: string;
+    }[];
+    await runCommand('callgrind_control', ['--zero', String(child.pid)]);
+    const t0 = Date.now();
+    // identity
+    for (let i = 0; i < N.tokens; i++) {
+      const t = (await issue()).headers.get('x-subject-token') ?? '';
+      await call('GET', `${origin}/identity/v3/auth/tokens`, undefined, {
+        'X-Auth-Token': token,
+        'X-Subject-Token': t,
+      });
+    }
+    // network
+    const nets: string[] = [];
+    for (let i = 0; i < N.networks; i++) {
+      const net = (await call('POST', `${neutron}/v2.0/networks`, { network: { name: `instr-${i}` } }, h)).body
+        .network as { id: string };
+      nets.push(net.id);
+      await call(
+        'POST',
+        `${neutron}/v2.0/subnets`,
+        { subnet: { network_id: net.id, ip_version: 4, cidr: `10.${i}.0.0/24` } },
+        h,
+      );
+      await call('POST', `${neutron}/v2.0/ports`, { port: { network_id: net.id } }, h);
+      await call('GET', `${neutron}/v2.0/networks`, undefined, h);
+      await call('GET', `${neutron}/v2.0/ports`, undefined, h);
+    }
+    // compute
+    const servers: string[] = [];
+    for (let i = 0; i < N.servers; i++) {
+      const body = {
+        server: { name: `instr-${i}`, imageRef: images[0].id, flavorRef: flavors[0].id, networks: [{ uuid: nets[0] }] },
+      };
+      const s = (await call('POST', `${nova}/servers`, body, h)).body.server as { id: string };
+      servers.push(s.id);
+      for (;;) {
+        await sleep(3000);
+        polls++;
+        const st = ((await call('GET', `${nova}/servers/${s.id}`, undefined, h)).body.server as { status: string })
+          .status;
+        if (st === 'ACTIVE') break;
+        if (st === 'ERROR') throw new Error(`server ${s.id} went to ERROR`);
+      }
+    }
+    for (let i = 0; i < 5; i++) await call('GET', `${nova}/servers/detail`, undefined, h);
+    for (const id of servers) await call('DELETE', `${nova}/servers/${id}`, undefined, h);
+    for (const id of servers)
+      for (;;) {
+        await sleep(3000);
+        polls++;
+        if ((await call('GET', `${nova}/servers/${id}`, undefined, h)).status === 404) break;
+      }
+    for (const id of nets) await call('DELETE', `${neutron}/v2.0/networks/${id}`, undefined, h).catch(() => undefined);
+    const ms = Date.now() - t0;
+    await runCommand('callgrind_control', ['--dump', String(child.pid)]);
+    await sleep(2000);
+    const dumps = fs.readdirSync(work).filter((f) => f.startsWith('callgrind.out.'));
+    let ir = 0;
+    for (const f of dumps) {
+      const m = /^summary:\s+(\d+)/m.exec(fs.readFileSync(path.join(work, f), 'utf8'));
+      if (m) ir = Math.max(ir, Number(m[1]));
+    }
+    const line = `${label}: ${(ir / 1e9).toFixed(3)} G instructions for ${N.tokens} token issues+validations, ${N.networks} networks (subnet, port, 2 lists each), ${N.servers} servers (create, ACTIVE, 5 detail lists, delete); ${polls} polls; ${(ms / 1000).toFixed(0)} s under valgrind`;
+    console.log(line);
+  } catch (e) {
+    const log = fs.readFileSync(path.join(work, 'server.log'), 'utf8').split('\n').slice(-30).join('\n');
+    console.error(`server log (end):\n${log}`);
+    throw e;
+  } finally {
+    await stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
