@@ -891,6 +891,13 @@ export class Engine {
       api,
       log: this.log.child({ stack: row.id, resource: r.name }),
       heatUrl: async () => projectEndpoint(await this.session.endpoint('orchestration', 'public'), row.project_id),
+      cfnUrl: async () => {
+        try {
+          return (await this.session.endpoint('cloudformation', 'public')).replace(/\/+$/, '');
+        } catch {
+          return null;
+        }
+      },
       stackUser: {
         async create(o = {}) {
           const had = ctx.data.stack_user as StackUserCreds | undefined;

@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HeatError } from '../errors.ts';
 import { type ResourceContext, type ResourcePlugin, type StoredResource, UpdateReplace } from './plugin.ts';
+import { ec2SignedUrl, resourceArn } from '../cfn/signer.ts';
 
 const SUPPORTED = { status: 'SUPPORTED' as const, version: null, message: null };
 
@@ -769,8 +770,9 @@ async function handleSignals(
 /**
  * AWS::CloudFormation::WaitConditionHandle: its reference is the URL a guest signals with a PUT
  * of `{"Status", "Reason", "UniqueId", "Data"}`. As Heat's handle (a signal responder), it gets a
- * stack-domain user with an EC2 keypair; the URL is Stratus's pre-signed one (a per-handle
- * secret, `/signals/{stack}/{handle}?token=...`), not an EC2-signed heat-api-cfn URL.
+ * stack-domain user with an EC2 keypair, and the URL is heat-api-cfn's
+ * `/waitcondition/{arn}` EC2-signed with that keypair (cfn/signer.ts); a cloud without
+ * heat-api-cfn gets Stratus's pre-signed one (`/signals/{stack}/{handle}?token=...`).
  */
 export const CfnWaitConditionHandle: ResourcePlugin = {
   type: 'AWS::CloudFormation::WaitConditionHandle',
@@ -779,10 +781,22 @@ export const CfnWaitConditionHandle: ResourcePlugin = {
   properties: {},
   attributes: {},
   async create(r) {
-    await r.stackUser.create({ ec2: true });
-    r.data.token = randomBytes(24).toString('hex');
+    const user = await r.stackUser.create({ ec2: true });
     r.data.signals = {};
-    r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    const cfn = r.cfnUrl ? await r.cfnUrl() : null;
+    if (cfn && user.access && user.secret) {
+      // Heat's URL: heat-api-cfn's /waitcondition/{arn}, EC2-signed with the user's keypair (never expires).
+      r.data.url = ec2SignedUrl({
+        cfnUrl: cfn,
+        kind: 'waitcondition',
+        arn: resourceArn(r.stack.projectId, r.stack.name, r.stack.id, r.name),
+        access: user.access,
+        secret: user.secret,
+      });
+    } else {
+      r.data.token = randomBytes(24).toString('hex');
+      r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    }
     // As Heat, the URL is the handle's physical id (when the column holds it).
     r.physicalId = (r.data.url as string).length <= 255 ? (r.data.url as string) : randomUUID();
   },
