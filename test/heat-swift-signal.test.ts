@@ -139,4 +139,51 @@ describe('orchestration: TEMP_URL_SIGNAL (Swift signals)', () => {
     assert.match(s.stack_status_reason, /SwiftSignalFailure: ss: boom/);
     await heat('DELETE', `/stacks/swfail/${id}`);
   });
+  it('TEMP_URL_SIGNAL of a software deployment: the agent PUTs its outputs to deploy_signal_id', async () => {
+    const created = await heat('POST', '/stacks', {
+      stack_name: 'swdep',
+      template: {
+        heat_template_version: '2016-04-08',
+        resources: {
+          config: { type: 'OS::Heat::SoftwareConfig', properties: { group: 'script', config: 'echo hi' } },
+          dep: {
+            type: 'OS::Heat::SoftwareDeployment',
+            properties: { config: { get_resource: 'config' }, server: 'srv-t', signal_transport: 'TEMP_URL_SIGNAL' },
+          },
+        },
+        outputs: { stdout: { value: { get_attr: ['dep', 'deploy_stdout'] } } },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.stack.id as string;
+    const md = await until(
+      'deployment data',
+      async () => {
+        const m = (await heat('GET', '/software_deployments/metadata/srv-t')).body.metadata as Array<{
+          inputs: Array<{ name: string; value: unknown }>;
+        }>;
+        return m?.length ? m : null;
+      },
+      30_000,
+    );
+    const inputs = Object.fromEntries(md[0]!.inputs.map((i) => [i.name, i.value]));
+    assert.equal(inputs.deploy_signal_transport, 'TEMP_URL_SIGNAL');
+    assert.equal(inputs.deploy_signal_verb, 'PUT');
+    const put = await fetch(String(inputs.deploy_signal_id), {
+      method: 'PUT',
+      body: JSON.stringify({ deploy_stdout: 'hi', deploy_status_code: 0 }),
+    });
+    assert.equal(put.status, 201);
+    await until(
+      'complete',
+      async () => {
+        const x = (await heat('GET', `/stacks/swdep/${id}`)).body.stack;
+        if (x.stack_status === 'CREATE_FAILED') throw new Error(x.stack_status_reason);
+        return x.stack_status === 'CREATE_COMPLETE' ? x : null;
+      },
+      30_000,
+    );
+    assert.equal((await heat('GET', `/stacks/swdep/${id}/outputs/stdout`)).body.output.output_value, 'hi');
+    await heat('DELETE', `/stacks/swdep/${id}`);
+  });
 });

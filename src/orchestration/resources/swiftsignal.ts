@@ -59,10 +59,16 @@ async function readOrSetKey(r: ResourceContext): Promise<string> {
 export async function swiftSignalUrl(r: ResourceContext): Promise<SwiftSignalData> {
   const had = r.data.swift_signal as SwiftSignalData | undefined;
   if (had) return had;
+  const data = await makeSwiftSignal(r, `${r.stack.name}-${r.name}-${randomBytes(6).toString('hex')}`);
+  r.data.swift_signal = data;
+  return data;
+}
+
+/** A signal object of the stack's container and its PUT temp URL (not kept: the caller keeps it). */
+export async function makeSwiftSignal(r: ResourceContext, object: string): Promise<SwiftSignalData> {
   const swift = swiftOf(r);
   const container = r.stack.id;
   const versions = `${r.stack.id}-versions`;
-  const object = `${r.stack.name}-${r.name}-${randomBytes(6).toString('hex')}`;
   for (const [c, headers] of [
     [versions, {}],
     [container, { 'X-Versions-Location': versions }],
@@ -78,14 +84,18 @@ export async function swiftSignalUrl(r: ResourceContext): Promise<SwiftSignalDat
   const account = await swift.url();
   const path = `${new URL(account).pathname}/${container}/${object}`;
   const sig = createHmac('sha1', key).update(`PUT\n${NEVER}\n${path}`).digest('hex');
-  const data: SwiftSignalData = {
+  return {
     container,
     versions,
     object,
     url: `${account}/${encodeURIComponent(container)}/${encodeURIComponent(object)}?temp_url_sig=${sig}&temp_url_expires=${NEVER}`,
   };
-  r.data.swift_signal = data;
-  return data;
+}
+
+/** The signal object's current body ('' when nothing was PUT yet). */
+export async function swiftSignalBody(r: ResourceContext, d: SwiftSignalData): Promise<string> {
+  const cur = await swiftOf(r).request('GET', `/${encodeURIComponent(d.container)}/${encodeURIComponent(d.object)}`);
+  return cur.status === 200 ? cur.text : '';
 }
 
 function parseSignal(body: string, n: number, out: Record<string, Signal>) {
@@ -126,8 +136,7 @@ export async function swiftSignals(r: ResourceContext, d: SwiftSignalData): Prom
 }
 
 /** Removes the signal object and its versions (the containers go when empty). */
-export async function deleteSwiftSignal(r: ResourceContext) {
-  const d = r.data.swift_signal as SwiftSignalData | undefined;
+export async function deleteSwiftSignal(r: ResourceContext, d = r.data.swift_signal as SwiftSignalData | undefined) {
   if (!d || !r.swift) return;
   const swift = r.swift;
   const prefix = `${d.object.length.toString(16).padStart(3, '0')}${d.object}/`;
