@@ -25,6 +25,7 @@ import { type LoadedStack, pluginOfLoaded } from './engine/stack.ts';
 import { type EngineRpc, engineClient, serveEngine } from './rpcapi.ts';
 import { registerRoutes } from './api/routes.ts';
 import { CfnApi } from './cfn/api.ts';
+import { Crypt, loadEncryptionKey } from './crypt.ts';
 import type { StratusConfig } from '../core/config.ts';
 
 /** The orchestration service of each cloud (by its config), for heat-api-cfn that serves beside it. */
@@ -66,6 +67,9 @@ export class OrchestrationService implements ServiceModule {
 
   async init() {
     await migrate(this.db, migrations);
+    this.store.crypt = new Crypt(loadEncryptionKey(this.options.authEncryptionKey, this.options.dataDir));
+    const sealed = await this.store.sealExisting();
+    if (sealed) this.ctx.log.info({ stacks: sealed }, 'stored secrets encrypted');
     await this.store.init();
     await this.registry.loadPluginDirs(this.options.pluginDirs, this.ctx.log);
     if (this.options.engine) await this.startEngine();
