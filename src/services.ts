@@ -9,7 +9,7 @@ import { computeService } from './compute/service.ts';
 import { metricService } from './telemetry/metric/service.ts';
 import { alarmingService } from './telemetry/alarming/service.ts';
 import { blockStorageService } from './block-storage/service.ts';
-import { orchestrationService } from './orchestration/service.ts';
+import { cloudformationService, orchestrationService } from './orchestration/service.ts';
 
 export const SERVICES: ServiceFactory[] = [
   objectStoreService,
@@ -21,6 +21,7 @@ export const SERVICES: ServiceFactory[] = [
   metricService,
   alarmingService,
   orchestrationService,
+  cloudformationService,
 ].filter((s): s is ServiceFactory => !!s);
 
 /** The roles besides `api` whose workers a service has: a process with one of them creates the service (without its REST API). */

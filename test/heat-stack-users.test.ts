@@ -217,8 +217,10 @@ describe('orchestration: stack domain users', () => {
       },
       30_000,
     );
-    const url = handle.physical_resource_id as string;
-    assert.match(url, /\/signals\/.+\?token=/);
+    assert.ok(handle.physical_resource_id);
+    // The handle's reference: heat-api-cfn's EC2-signed /waitcondition/{arn} URL (test/heat-cfn.test.ts).
+    const url = (await heat('GET', `/stacks/cfnwait/${id}/outputs/Url`)).body.output.output_value as string;
+    assert.match(url, /\/heat-api-cfn\/v1\/waitcondition\/arn%3Aopenstack%3Aheat%3A%3A.+&Signature=/);
     const heatDomain = (await c.req('GET', '/v3/domains?name=heat')).body.domains[0].id;
     const users = (await c.req('GET', `/v3/users?domain_id=${heatDomain}`)).body.users as Array<{
       id: string;

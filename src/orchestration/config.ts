@@ -33,6 +33,11 @@ export interface OrchestrationOptions {
   stackDomainAdminPassword?: string;
   /** The cloud's data directory (its secrets.yaml holds the service password). */
   dataDir: string;
+  /**
+   * Heat's auth_encryption_key: encrypts the stored credentials, trust ids and hidden parameters.
+   * Absent: one generated once into the data directory (orchestration_auth_encryption_key, 0600).
+   */
+  authEncryptionKey?: string;
 }
 
 export type OrchestrationConfig = Partial<OrchestrationOptions>;
@@ -65,5 +70,6 @@ export function orchestrationOptions(
     stackDomainAdmin: c.stackDomainAdmin ?? 'heat_domain_admin',
     stackDomainAdminPassword: c.stackDomainAdminPassword,
     dataDir: cfg.dataDir ?? '.',
+    authEncryptionKey: c.authEncryptionKey,
   };
 }

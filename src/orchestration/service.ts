@@ -24,6 +24,12 @@ import { Engine } from './engine/engine.ts';
 import { type LoadedStack, pluginOfLoaded } from './engine/stack.ts';
 import { type EngineRpc, engineClient, serveEngine } from './rpcapi.ts';
 import { registerRoutes } from './api/routes.ts';
+import { CfnApi } from './cfn/api.ts';
+import { Crypt, loadEncryptionKey } from './crypt.ts';
+import type { StratusConfig } from '../core/config.ts';
+
+/** The orchestration service of each cloud (by its config), for heat-api-cfn that serves beside it. */
+const RUNNING = new WeakMap<StratusConfig, OrchestrationService>();
 
 export class OrchestrationService implements ServiceModule {
   name = 'orchestration';
@@ -61,6 +67,9 @@ export class OrchestrationService implements ServiceModule {
 
   async init() {
     await migrate(this.db, migrations);
+    this.store.crypt = new Crypt(loadEncryptionKey(this.options.authEncryptionKey, this.options.dataDir));
+    const sealed = await this.store.sealExisting();
+    if (sealed) this.ctx.log.info({ stacks: sealed }, 'stored secrets encrypted');
     await this.store.init();
     await this.registry.loadPluginDirs(this.options.pluginDirs, this.ctx.log);
     if (this.options.engine) await this.startEngine();
@@ -141,6 +150,23 @@ export const orchestrationService: ServiceFactory = {
   name: 'orchestration',
   user: 'heat',
   async create(ctx: ServiceContext) {
-    return new OrchestrationService((await ctx.openDatabase()) as Kysely<OrchestrationDb>, ctx);
+    const svc = new OrchestrationService((await ctx.openDatabase()) as Kysely<OrchestrationDb>, ctx);
+    RUNNING.set(ctx.config, svc);
+    return svc;
+  },
+};
+
+/**
+ * heat-api-cfn (cfn/api.ts): the CloudFormation-compatible API of the same service, its own
+ * catalog entry (`cloudformation`, heat-cfn) and port (8000); listed after orchestration.
+ */
+export const cloudformationService: ServiceFactory = {
+  name: 'cloudformation',
+  configSections: [],
+  user: 'heat',
+  async create(ctx: ServiceContext) {
+    const svc = RUNNING.get(ctx.config);
+    if (!svc) throw new Error('heat-api-cfn needs the orchestration service in the same process');
+    return new CfnApi(svc);
   },
 };

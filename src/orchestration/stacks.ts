@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { isUniqueViolation, json, now } from '../core/db.ts';
 import type { EventTable, OrchestrationDb, ResourceTable, SnapshotTable, StackTable } from './db/schema.ts';
+import { type Crypt, ENCRYPTED_PARAM, ENCRYPTED_PREFIX, hiddenParameters } from './crypt.ts';
 
 export interface StackRow
   extends Omit<StackTable, 'template' | 'environment' | 'files' | 'params' | 'tags' | 'disable_rollback'> {
@@ -64,7 +65,57 @@ export interface StackFilters {
 
 export class StackStore {
   private seq = 0;
+  /** Encrypts user_creds, trust_id and hidden parameters at rest (crypt.ts); none: kept in clear. */
+  crypt?: Crypt;
   constructor(readonly db: Kysely<OrchestrationDb>) {}
+
+  /** A stored row with its secrets in clear. */
+  private stackRow(r: StackTable): StackRow {
+    const row = stackRow(r);
+    const c = this.crypt;
+    if (!c) return row;
+    row.user_creds = c.open(row.user_creds);
+    row.trust_id = c.open(row.trust_id);
+    for (const [k, v] of Object.entries(row.params))
+      if (v && typeof v === 'object' && typeof (v as Record<string, unknown>)[ENCRYPTED_PARAM] === 'string')
+        row.params[k] = JSON.parse(c.decrypt((v as Record<string, string>)[ENCRYPTED_PARAM]!));
+    return row;
+  }
+
+  /** The params map as stored: the template's hidden parameters encrypted. */
+  private sealParams(params: Record<string, unknown>, template: Record<string, unknown>): Record<string, unknown> {
+    const c = this.crypt;
+    if (!c) return params;
+    const hidden = hiddenParameters(template);
+    if (!hidden.size) return params;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) {
+      const sealed = v && typeof v === 'object' && ENCRYPTED_PARAM in (v as Record<string, unknown>);
+      out[k] = hidden.has(k) && !sealed ? { [ENCRYPTED_PARAM]: c.encrypt(JSON.stringify(v)) } : v;
+    }
+    return out;
+  }
+
+  /** Encrypts what an older version (or a cloud without the key) kept in clear. */
+  async sealExisting(): Promise<number> {
+    const c = this.crypt;
+    if (!c) return 0;
+    let n = 0;
+    const rows = await this.db.selectFrom('stack').selectAll().execute();
+    for (const r of rows) {
+      const template = json<Record<string, unknown>>(r.template, {});
+      const params = json<Record<string, unknown>>(r.params, {});
+      const sealed = JSON.stringify(this.sealParams(params, template));
+      const set: Partial<StackTable> = {};
+      if (r.user_creds && !r.user_creds.startsWith(ENCRYPTED_PREFIX)) set.user_creds = c.seal(r.user_creds);
+      if (r.trust_id && !r.trust_id.startsWith(ENCRYPTED_PREFIX)) set.trust_id = c.seal(r.trust_id);
+      if (sealed !== JSON.stringify(params)) set.params = sealed;
+      if (!Object.keys(set).length) continue;
+      await this.db.updateTable('stack').set(set).where('id', '=', r.id).execute();
+      n++;
+    }
+    return n;
+  }
 
   async init() {
     const r = await this.db
@@ -87,22 +138,26 @@ export class StackStore {
       template: JSON.stringify(s.template),
       environment: JSON.stringify(s.environment),
       files: JSON.stringify(s.files),
-      params: JSON.stringify(s.params),
+      params: JSON.stringify(this.sealParams(s.params, s.template)),
       tags: JSON.stringify(s.tags),
       disable_rollback: s.disable_rollback ? 1 : 0,
       created_at: now(),
       updated_at: null,
       deleted_at: null,
     };
+    if (this.crypt) {
+      row.user_creds = this.crypt.seal(row.user_creds);
+      row.trust_id = this.crypt.seal(row.trust_id);
+    }
     await this.db.insertInto('stack').values(row).execute();
-    return stackRow(row);
+    return this.stackRow(row);
   }
 
   async getStack(id: string, showDeleted = true): Promise<StackRow | null> {
     let q = this.db.selectFrom('stack').selectAll().where('id', '=', id);
     if (!showDeleted) q = q.where('deleted_at', 'is', null);
     const r = await q.executeTakeFirst();
-    return r ? stackRow(r) : null;
+    return r ? this.stackRow(r) : null;
   }
 
   /** A live stack of a project by name (or id). */
@@ -114,7 +169,7 @@ export class StackStore {
       .where((e) => e.or([e('name', '=', nameOrId), e('id', '=', nameOrId)]));
     if (projectId) q = q.where('project_id', '=', projectId);
     const r = await q.orderBy('created_at', 'desc').executeTakeFirst();
-    return r ? stackRow(r) : null;
+    return r ? this.stackRow(r) : null;
   }
 
   async listStacks(f: StackFilters): Promise<StackRow[]> {
@@ -124,7 +179,7 @@ export class StackStore {
     if (f.ownerId) q = q.where('owner_id', '=', f.ownerId);
     else if (!f.showNested) q = q.where('owner_id', 'is', null);
     if (f.name) q = q.where('name', '=', f.name);
-    return (await q.orderBy('created_at', 'desc').orderBy('id').execute()).map(stackRow);
+    return (await q.orderBy('created_at', 'desc').orderBy('id').execute()).map((r) => this.stackRow(r));
   }
 
   async childStacks(ownerId: string): Promise<StackRow[]> {
@@ -153,6 +208,15 @@ export class StackStore {
     >,
   ) {
     const set: Partial<StackTable> = {};
+    if (patch.params && this.crypt) {
+      const template =
+        patch.template ??
+        json<Record<string, unknown>>(
+          (await this.db.selectFrom('stack').select('template').where('id', '=', id).executeTakeFirst())?.template,
+          {},
+        );
+      patch = { ...patch, params: this.sealParams(patch.params, template) };
+    }
     for (const [k, v] of Object.entries(patch)) {
       if (k === 'template' || k === 'environment' || k === 'files' || k === 'params' || k === 'tags')
         (set as Record<string, unknown>)[k] = JSON.stringify(v);

@@ -891,6 +891,24 @@ export class Engine {
       api,
       log: this.log.child({ stack: row.id, resource: r.name }),
       heatUrl: async () => projectEndpoint(await this.session.endpoint('orchestration', 'public'), row.project_id),
+      swift: {
+        request: async (method, path, o = {}) => {
+          const endpoint = projectEndpoint(await this.session.endpoint('object-store'), row.project_id);
+          return httpRequest(`${endpoint}${path}`, {
+            method,
+            headers: { ...(o.headers ?? {}), 'X-Auth-Token': await this.tokenFor(job, row) },
+            body: o.body,
+          });
+        },
+        url: async () => projectEndpoint(await this.session.endpoint('object-store', 'public'), row.project_id),
+      },
+      cfnUrl: async () => {
+        try {
+          return (await this.session.endpoint('cloudformation', 'public')).replace(/\/+$/, '');
+        } catch {
+          return null;
+        }
+      },
       stackUser: {
         async create(o = {}) {
           const had = ctx.data.stack_user as StackUserCreds | undefined;

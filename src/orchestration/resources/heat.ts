@@ -3,6 +3,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HeatError } from '../errors.ts';
 import { type ResourceContext, type ResourcePlugin, type StoredResource, UpdateReplace } from './plugin.ts';
+import { ec2SignedUrl, resourceArn } from '../cfn/signer.ts';
+import { type SwiftSignalData, deleteSwiftSignal, swiftSignalUrl, swiftSignals } from './swiftsignal.ts';
 
 const SUPPORTED = { status: 'SUPPORTED' as const, version: null, message: null };
 
@@ -621,7 +623,7 @@ export const WaitConditionHandle: ResourcePlugin = {
       description:
         'How the client will signal the wait condition. HEAT_SIGNAL will allow calls to the Heat API resource-signal using the provided keystone credentials. TOKEN_SIGNAL will allow and HTTP POST to a Heat API endpoint with the provided keystone token. NO_SIGNAL will result in the resource going to a signalled state without waiting for any signal.',
       default: 'TOKEN_SIGNAL',
-      constraints: [{ allowed_values: ['TOKEN_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL'] }],
+      constraints: [{ allowed_values: ['TOKEN_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL', 'TEMP_URL_SIGNAL'] }],
     },
   },
   attributes: {
@@ -651,6 +653,11 @@ export const WaitConditionHandle: ResourcePlugin = {
     r.physicalId = randomUUID();
     const transport = String(r.properties.signal_transport ?? 'TOKEN_SIGNAL');
     if (transport === 'NO_SIGNAL') return;
+    if (transport === 'TEMP_URL_SIGNAL') {
+      // A PUT temp URL of an object in the stack's container; the wait condition polls it.
+      await swiftSignalUrl(r);
+      return;
+    }
     const user = await r.stackUser.create();
     // The resource's URL under the stack domain project (Heat's _get_resource_endpoint).
     const base = (await r.heatUrl()).replace(/\/[^/]+$/, `/${user.project_id}`);
@@ -669,11 +676,16 @@ export const WaitConditionHandle: ResourcePlugin = {
       };
     }
   },
-  async delete() {},
+  async delete(r) {
+    await deleteSwiftSignal(r);
+  },
   async resolveAttributes(r) {
     const endpoint = (r.data.endpoint as string | undefined) ?? null;
     const token = (r.data.user_token as string | undefined) ?? null;
-    const signal = r.data.heat_signal ?? (endpoint ? { url: endpoint, token } : {});
+    const swift = r.data.swift_signal as SwiftSignalData | undefined;
+    const signal = swift
+      ? { alarm_url: swift.url }
+      : (r.data.heat_signal ?? (endpoint ? { url: endpoint, token } : {}));
     return {
       token,
       endpoint,
@@ -763,14 +775,18 @@ async function handleSignals(
   const handle = await r.sibling(String(r.properties.handle));
   if (!handle)
     throw new Error(`${r.name}: the wait condition handle ${String(r.properties.handle)} is not in the stack`);
-  return (handle.data.signals ?? {}) as Record<string, { status: string; reason: unknown; data: unknown }>;
+  const own = (handle.data.signals ?? {}) as Record<string, { status: string; reason: unknown; data: unknown }>;
+  // TEMP_URL_SIGNAL: the signals PUT to the handle's object, besides those sent to the API.
+  const swift = handle.data.swift_signal as SwiftSignalData | undefined;
+  return swift ? { ...own, ...(await swiftSignals(r, swift)) } : own;
 }
 
 /**
  * AWS::CloudFormation::WaitConditionHandle: its reference is the URL a guest signals with a PUT
  * of `{"Status", "Reason", "UniqueId", "Data"}`. As Heat's handle (a signal responder), it gets a
- * stack-domain user with an EC2 keypair; the URL is Stratus's pre-signed one (a per-handle
- * secret, `/signals/{stack}/{handle}?token=...`), not an EC2-signed heat-api-cfn URL.
+ * stack-domain user with an EC2 keypair, and the URL is heat-api-cfn's
+ * `/waitcondition/{arn}` EC2-signed with that keypair (cfn/signer.ts); a cloud without
+ * heat-api-cfn gets Stratus's pre-signed one (`/signals/{stack}/{handle}?token=...`).
  */
 export const CfnWaitConditionHandle: ResourcePlugin = {
   type: 'AWS::CloudFormation::WaitConditionHandle',
@@ -779,10 +795,22 @@ export const CfnWaitConditionHandle: ResourcePlugin = {
   properties: {},
   attributes: {},
   async create(r) {
-    await r.stackUser.create({ ec2: true });
-    r.data.token = randomBytes(24).toString('hex');
+    const user = await r.stackUser.create({ ec2: true });
     r.data.signals = {};
-    r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    const cfn = r.cfnUrl ? await r.cfnUrl() : null;
+    if (cfn && user.access && user.secret) {
+      // Heat's URL: heat-api-cfn's /waitcondition/{arn}, EC2-signed with the user's keypair (never expires).
+      r.data.url = ec2SignedUrl({
+        cfnUrl: cfn,
+        kind: 'waitcondition',
+        arn: resourceArn(r.stack.projectId, r.stack.name, r.stack.id, r.name),
+        access: user.access,
+        secret: user.secret,
+      });
+    } else {
+      r.data.token = randomBytes(24).toString('hex');
+      r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    }
     // As Heat, the URL is the handle's physical id (when the column holds it).
     r.physicalId = (r.data.url as string).length <= 255 ? (r.data.url as string) : randomUUID();
   },
@@ -1026,6 +1054,90 @@ export const ScalingPolicy: ResourcePlugin = {
   },
 };
 
+/** OS::Heat::SwiftSignalHandle: its reference and `endpoint` are a PUT temp URL; each PUT is a signal. */
+export const SwiftSignalHandle: ResourcePlugin = {
+  type: 'OS::Heat::SwiftSignalHandle',
+  description: 'Resource for managing signals from Swift resources.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.2', message: null },
+  properties: {},
+  attributes: {
+    token: {
+      description:
+        'Tokens are not needed for Swift TempURLs. This attribute is being kept for compatibility with the OS::Heat::WaitConditionHandle resource.',
+      type: 'string',
+    },
+    endpoint: { description: 'Endpoint/url which can be used for signalling handle.', type: 'string' },
+    curl_cli: {
+      description:
+        'Convenience attribute, provides curl CLI command prefix, which can be used for signalling handle completion or failure. You can signal success by adding --data-binary \'{"status": "SUCCESS"}\' , or signal failure by adding --data-binary \'{"status": "FAILURE"}\'.',
+      type: 'string',
+    },
+  },
+  async create(r) {
+    const d = await swiftSignalUrl(r);
+    r.physicalId = d.object;
+  },
+  async delete(r) {
+    await deleteSwiftSignal(r);
+  },
+  refId: (r) => (r.data.swift_signal as SwiftSignalData | undefined)?.url ?? null,
+  async resolveAttributes(r) {
+    const url = (r.data.swift_signal as SwiftSignalData | undefined)?.url ?? null;
+    return { token: '', endpoint: url, curl_cli: url ? `curl -i -X PUT '${url}'` : null };
+  },
+};
+
+/** OS::Heat::SwiftSignal: waits for `count` SUCCESS signals PUT to its handle's temp URL. */
+export const SwiftSignal: ResourcePlugin = {
+  type: 'OS::Heat::SwiftSignal',
+  description: 'Resource for handling signals received by SwiftSignalHandle.',
+  supportStatus: { status: 'SUPPORTED', version: '2014.2', message: null },
+  properties: {
+    handle: {
+      type: 'string',
+      description: 'URL of TempURL where resource will signal completion and optionally upload data.',
+      required: true,
+    },
+    timeout: {
+      type: 'number',
+      description:
+        'The maximum number of seconds to wait for the resource to signal completion. Once the timeout is reached, creation of the signal resource will fail.',
+      required: true,
+      constraints: [{ range: { min: 1, max: 43200 } }],
+    },
+    count: {
+      type: 'integer',
+      description: 'The number of success signals that must be received before the stack creation process continues.',
+      default: 1,
+      constraints: [{ range: { min: 1, max: 1000 } }],
+    },
+  },
+  attributes: {
+    data: { description: 'JSON data that was uploaded via the SwiftSignalHandle.', type: 'string' },
+  },
+  async create(r) {
+    const count = num(r.properties.count, 1);
+    const deadline = Date.now() + num(r.properties.timeout, 60) * 1000;
+    for (;;) {
+      const signals = await handleSignals(r);
+      const failed = Object.values(signals).find((s) => s.status === 'FAILURE');
+      if (failed) throw new Error(`SwiftSignalFailure: ${r.name}: ${String(failed.reason)}`);
+      const ok = Object.values(signals).filter((s) => s.status === 'SUCCESS').length;
+      if (ok >= count) {
+        r.data.data = Object.fromEntries(Object.entries(signals).map(([k, s]) => [k, s.data]));
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`SwiftSignalTimeout: ${r.name}: ${ok} of ${count} received`);
+      await r.sleep(500);
+    }
+    r.physicalId = randomUUID();
+  },
+  async delete() {},
+  async resolveAttributes(r) {
+    return { data: JSON.stringify(r.data.data ?? {}) };
+  },
+};
+
 export const HEAT_RESOURCES: ResourcePlugin[] = [
   AutoScalingGroup,
   ScalingPolicy,
@@ -1043,4 +1155,6 @@ export const HEAT_RESOURCES: ResourcePlugin[] = [
   CfnWaitConditionHandle,
   CfnWaitCondition,
   WaitCondition,
+  SwiftSignalHandle,
+  SwiftSignal,
 ];

@@ -109,6 +109,20 @@ export interface ResourceContext {
   stackUser: StackUserApi;
   /** The public base URL of the orchestration API of the stack's project (for signal URLs). */
   heatUrl(): Promise<string>;
+  /**
+   * The object store as the stack owner, raw (headers in and out): `path` is under the account
+   * (`/container/object`); `url` the account's public URL (for temp URLs).
+   */
+  swift?: {
+    request(
+      method: string,
+      path: string,
+      o?: { headers?: Record<string, string>; body?: string },
+    ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }>;
+    url(): Promise<string>;
+  };
+  /** The public URL of heat-api-cfn (`cloudformation`, e.g. http://host:8000/v1), null when the cloud has none. */
+  cfnUrl?(): Promise<string | null>;
   /** Another resource of the same stack, by name or reference id (what get_resource answered). */
   sibling(ref: string): Promise<(StoredResource & { name: string }) | null>;
   /** Signals another resource of the same stack (by name or reference id), as POST .../signal would. */

@@ -6,11 +6,12 @@
 // .../resources/{name}/signal with a Keystone token) or NO_SIGNAL (complete at once).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { PropertySchema, ResourceContext, ResourcePlugin } from './plugin.ts';
+import { type SwiftSignalData, deleteSwiftSignal, makeSwiftSignal, swiftSignalBody } from './swiftsignal.ts';
 
 type Json = Record<string, unknown>;
 
 const TRANSPORTS = ['CFN_SIGNAL', 'TEMP_URL_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL', 'ZAQAR_SIGNAL'];
-const SUPPORTED_TRANSPORTS = ['CFN_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL'];
+const SUPPORTED_TRANSPORTS = ['CFN_SIGNAL', 'TEMP_URL_SIGNAL', 'HEAT_SIGNAL', 'NO_SIGNAL'];
 
 const COMMON_PROPS: Record<string, PropertySchema> = {
   config: {
@@ -54,6 +55,8 @@ const OUTPUT_ATTRS = {
 interface Made {
   deployment_id: string;
   config_id: string;
+  /** TEMP_URL_SIGNAL: the object the agent PUTs its outputs to. */
+  swift?: SwiftSignalData;
 }
 
 const STRUCTURED_PROPS: Record<string, PropertySchema> = {
@@ -109,7 +112,7 @@ async function deploy(
   const transport = String(p.signal_transport ?? 'CFN_SIGNAL');
   if (!SUPPORTED_TRANSPORTS.includes(transport))
     throw new Error(
-      `NotSupported: signal_transport ${transport} is not supported (CFN_SIGNAL, HEAT_SIGNAL, NO_SIGNAL)`,
+      `NotSupported: signal_transport ${transport} is not supported (CFN_SIGNAL, TEMP_URL_SIGNAL, HEAT_SIGNAL, NO_SIGNAL)`,
     );
   let source: Json = { group: 'Heat::Ungrouped', config: '', inputs: [], outputs: [], options: {} };
   if (p.config) {
@@ -159,6 +162,15 @@ async function deploy(
         description: 'HTTP verb to use for signaling outputvalues',
         value: 'POST',
       },
+    );
+  }
+  let swift: SwiftSignalData | undefined;
+  if (transport === 'TEMP_URL_SIGNAL') {
+    // The agent PUTs its outputs to a temp URL of an object; the engine polls it.
+    swift = await makeSwiftSignal(r, `${r.stack.name}-${r.name}${key ? `-${key}` : ''}-${deploymentId.slice(0, 8)}`);
+    derived.push(
+      { name: 'deploy_signal_id', description: 'ID of signal to use for signaling output values', value: swift.url },
+      { name: 'deploy_signal_verb', description: 'HTTP verb to use for signaling outputvalues', value: 'PUT' },
     );
   }
   for (const d of derived) values[String(d.name)] = d.value;
@@ -211,7 +223,7 @@ async function deploy(
     status: noSignal ? 'COMPLETE' : 'IN_PROGRESS',
     status_reason: noSignal ? 'Not waiting for outputs signal' : 'Deploy data available',
   });
-  return { deployment_id: deploymentId, config_id: cfg.software_config.id };
+  return { deployment_id: deploymentId, config_id: cfg.software_config.id, ...(swift ? { swift } : {}) };
 }
 
 /** Waits for each deployment to leave IN_PROGRESS; a cancelled wait (a timeout) marks them FAILED. */
@@ -220,6 +232,20 @@ async function waitAll(r: ResourceContext, made: Made[]): Promise<Record<string,
   const pending = new Set(made.map((m) => m.deployment_id));
   for (;;) {
     for (const id of [...pending]) {
+      const swift = made.find((m) => m.deployment_id === id)?.swift;
+      if (swift) {
+        // TEMP_URL_SIGNAL: the object's body, once PUT, is the signal (its outputs).
+        const body = await swiftSignalBody(r, swift);
+        if (body.trim()) {
+          let details: unknown;
+          try {
+            details = JSON.parse(body);
+          } catch {
+            throw new Error(`Error: resources.${r.name}: Failed to parse JSON data: ${body}`);
+          }
+          await completeDeployment(r, id, details);
+        }
+      }
       const d = (await r.api<Json>('orchestration', 'GET', `/software_deployments/${id}`)).software_deployment as Json;
       if (d.status === 'IN_PROGRESS') continue;
       pending.delete(id);
@@ -246,6 +272,7 @@ async function waitAll(r: ResourceContext, made: Made[]): Promise<Record<string,
 
 async function undeploy(r: ResourceContext, made: Made[]) {
   for (const m of made) {
+    if (m.swift) await deleteSwiftSignal(r, m.swift).catch(() => undefined);
     await r.api('orchestration', 'DELETE', `/software_deployments/${m.deployment_id}`, undefined, [204, 404]);
     await r.api('orchestration', 'DELETE', `/software_configs/${m.config_id}`, undefined, [204, 404]);
   }
@@ -253,9 +280,6 @@ async function undeploy(r: ResourceContext, made: Made[]) {
 
 /** HEAT_SIGNAL: the signal's body completes (or fails) the resource's deployments still in progress. */
 async function signalDeployments(r: ResourceContext, details: unknown) {
-  const out = (details && typeof details === 'object' && !Array.isArray(details) ? details : {}) as Json;
-  const code = out.deploy_status_code;
-  const failed = code !== undefined && code !== null && code !== 0 && code !== '0';
   // The resource's data is saved when its create ends: its deployments are found by their inputs.
   const all = ((await r.api<Json>('orchestration', 'GET', '/software_deployments')).software_deployments ??
     []) as Json[];
@@ -268,14 +292,21 @@ async function signalDeployments(r: ResourceContext, details: unknown) {
       d.status === 'IN_PROGRESS'
     );
   });
-  for (const m of mine)
-    await r.api('orchestration', 'PUT', `/software_deployments/${m.id}`, {
-      output_values: out,
-      status: failed ? 'FAILED' : 'COMPLETE',
-      status_reason: failed
-        ? `deploy_status_code : Deployment exited with non-zero status code: ${String(code)}`
-        : 'Outputs received',
-    });
+  for (const m of mine) await completeDeployment(r, String(m.id), details);
+}
+
+/** A deployment's outputs received: COMPLETE, or FAILED with a non-zero deploy_status_code. */
+async function completeDeployment(r: ResourceContext, id: string, details: unknown) {
+  const out = (details && typeof details === 'object' && !Array.isArray(details) ? details : {}) as Json;
+  const code = out.deploy_status_code;
+  const failed = code !== undefined && code !== null && code !== 0 && code !== '0';
+  await r.api('orchestration', 'PUT', `/software_deployments/${id}`, {
+    output_values: out,
+    status: failed ? 'FAILED' : 'COMPLETE',
+    status_reason: failed
+      ? `deploy_status_code : Deployment exited with non-zero status code: ${String(code)}`
+      : 'Outputs received',
+  });
 }
 
 function outputsOf(o: Json | undefined) {
