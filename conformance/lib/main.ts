@@ -342,7 +342,12 @@ async function run(a: Args): Promise<number> {
     const networkUrl = networkEndpoint(catalog, credentials.regionName);
     if (networkUrl) {
       log('network: what DevStack creates (subnet pools, the public network, the shared network)');
-      network = await prepareNetwork({ endpoint: networkUrl, token, log: (s) => log(`network: ${s}`) });
+      network = await prepareNetwork({
+        endpoint: networkUrl,
+        token,
+        log: (s) => log(`network: ${s}`),
+        sharedRouter: a.secureRbac,
+      });
       log(`network: ${network.extensions.length} API extensions, public network ${network.publicNetworkId ?? 'none'}`);
     }
 
