@@ -16,6 +16,14 @@ export interface FederationOptions {
   relayStatePrefix: string;
   /** Keystone's [federation] trusted_dashboard: the origins WebSSO may post a token back to. */
   trustedDashboards: string[];
+  /**
+   * Keystone's [federation] default_authorization_ttl, in minutes: how long the group memberships a
+   * federated login mapped count when the identity provider has no `authorization_ttl`. null (the
+   * default here): until the user's next federated login replaces them. Keystone's default is 0
+   * (they live only in the token); Stratus computes a token's roles from the memberships, so 0 would
+   * leave a federated token without its groups' roles.
+   */
+  defaultAuthorizationTtl: number | null;
 }
 
 export type FederationConfig = Partial<FederationOptions>;
@@ -36,5 +44,6 @@ export function federationOptions(cfg: Pick<StratusConfig, 'federation'>, env = 
     remoteIdAttribute: c.remoteIdAttribute ?? '',
     relayStatePrefix: c.relayStatePrefix ?? 'ss:mem:',
     trustedDashboards: c.trustedDashboards ?? [],
+    defaultAuthorizationTtl: c.defaultAuthorizationTtl ?? null,
   };
 }

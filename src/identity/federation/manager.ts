@@ -64,6 +64,7 @@ export class FederationManager {
   readonly options: FederationOptions;
   constructor(private s: IdentityService) {
     this.options = federationOptions(s.config);
+    if (s.users) s.users.defaultAuthorizationTtl = this.options.defaultAuthorizationTtl;
   }
   private get db() {
     return this.s.db;
@@ -550,18 +551,11 @@ export class FederationManager {
         await this.s.users.update(user.id, { name: displayName });
         user = await this.s.users.get(user.id);
       }
-      // the shadow user's group memberships are the ones this assertion mapped (refreshed at each login)
-      const current = new Set(await this.s.users.groupIdsOf(user.id));
-      // (dropped without revoking the user's tokens, which would revoke the one being issued: roles are
-      // computed at validation, so the old tokens lose the group's roles all the same)
-      const gone = [...current].filter((g) => !groupIds.has(g));
-      if (gone.length)
-        await this.db
-          .deleteFrom('user_group_membership')
-          .where('user_id', '=', user.id)
-          .where('group_id', 'in', gone)
-          .execute();
-      for (const g of groupIds) if (!current.has(g)) await this.s.users.addMember(g, user.id);
+      // Keystone's expiring group memberships: the groups this assertion mapped replace those the
+      // provider mapped before, and count for the provider's authorization_ttl from now. (Dropped
+      // without revoking the user's tokens, which would revoke the one being issued: roles are
+      // computed at validation, so the old tokens lose the dropped groups' roles all the same.)
+      await this.s.users.setExpiringMemberships(user.id, idpId, [...groupIds]);
     }
 
     // auto-provisioned projects, with the mapped roles granted to the user
