@@ -61,7 +61,8 @@ Options:
   --security-compliance  with --url: the cloud runs DevStack's lockout/password-history settings
   --secure-rbac        start Stratus with its secure RBAC switch (scope types and the new default
                        policies in every service) and tell tempest: [enforce_scope] <service> = true,
-                       [identity-feature-enabled] enforce_scope = true (keystone's RBAC tests run)
+                       [identity-feature-enabled] enforce_scope = true (keystone's RBAC tests run);
+                       tempest's projects share the 'shared' network, routed to 'public' by router-shared
   --port N             port for the Stratus started here (default: a free one)
   --concurrency N      tempest workers (default 2)
   --set SECTION.KEY=VALUE  extra tempest.conf setting (repeatable)
@@ -342,7 +343,12 @@ async function run(a: Args): Promise<number> {
     const networkUrl = networkEndpoint(catalog, credentials.regionName);
     if (networkUrl) {
       log('network: what DevStack creates (subnet pools, the public network, the shared network)');
-      network = await prepareNetwork({ endpoint: networkUrl, token, log: (s) => log(`network: ${s}`) });
+      network = await prepareNetwork({
+        endpoint: networkUrl,
+        token,
+        log: (s) => log(`network: ${s}`),
+        sharedRouter: a.secureRbac,
+      });
       log(`network: ${network.extensions.length} API extensions, public network ${network.publicNetworkId ?? 'none'}`);
     }
 

@@ -20,6 +20,8 @@ export const DEVSTACK_NETWORK = {
   sharedNetworkName: 'shared',
   sharedSubnetName: 'shared-subnet',
   sharedSubnetRange: '192.168.233.0/24',
+  /** --secure-rbac only: the router of the shared network (gateway on `public`). */
+  sharedRouterName: 'router-shared',
   /** FIXED_RANGE (IPV4_ADDRS_SAFE_TO_USE): tempest's [network] default_network. */
   fixedRange: '10.0.0.0/22',
 } as const;
@@ -47,6 +49,13 @@ export interface PrepareNetworkOptions {
   token: string;
   log: (s: string) => void;
   timeoutMs?: number;
+  /**
+   * Also route the shared network to the public one (a router with the external gateway and an
+   * interface on shared-subnet). For --secure-rbac, where tempest's projects get no network of
+   * their own (create_isolated_networks off) and use the shared one: without a router, the tests
+   * that attach a floating IP or route out of it would fail only in that mode.
+   */
+  sharedRouter?: boolean;
 }
 
 class Refused extends Error {}
@@ -188,6 +197,25 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
         `&network_id=${shared.id}`,
       ),
     );
+  }
+  const sharedSubnet = shared?.id
+    ? await step('looking up the shared subnet', () =>
+        call('GET', `/subnets?name=${D.sharedSubnetName}&network_id=${shared.id}`).then((r) => r.subnets?.[0]),
+      )
+    : undefined;
+  if (o.sharedRouter && pub?.id && sharedSubnet?.id && has('router')) {
+    const router = await step(`router ${D.sharedRouterName}`, () =>
+      ensure('router', 'routers', D.sharedRouterName, { external_gateway_info: { network_id: pub.id } }),
+    );
+    if (router?.id) {
+      const ports = await step('the shared router interfaces', () =>
+        call('GET', `/ports?device_id=${router.id}&network_id=${shared.id}`),
+      );
+      if (!ports?.ports?.length)
+        await step(`router ${D.sharedRouterName}: interface on ${D.sharedSubnetName}`, () =>
+          call('PUT', `/routers/${router.id}/add_router_interface`, { subnet_id: sharedSubnet.id }),
+        );
+    }
   }
   return facts;
 }

@@ -53,6 +53,11 @@ export class UserManager {
   /** Users and group memberships by user id, dropped on any identity change. */
   private cache = new Map<string, User>();
   private groupsCache = new Map<string, string[]>();
+  /**
+   * Minutes a federated login's group memberships count when their identity provider has no
+   * authorization_ttl (federation's defaultAuthorizationTtl; null: until the next login).
+   */
+  defaultAuthorizationTtl: number | null = null;
   constructor(private b: IdentityBackend) {
     b.onChange(() => {
       this.cache.clear();
@@ -527,15 +532,60 @@ export class UserManager {
     this.b.revokeUser?.(userId);
     this.b.changed();
   }
+  /** The user's groups: the permanent memberships and the federated ones still within their TTL. */
   async groupIdsOf(userId: string): Promise<string[]> {
-    const hit = this.groupsCache.get(userId);
-    if (hit) return hit;
-    const ids = (
-      await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()
-    ).map((r) => r.group_id);
-    if (this.groupsCache.size > 10000) this.groupsCache.clear();
-    this.groupsCache.set(userId, ids);
-    return ids;
+    let ids = this.groupsCache.get(userId);
+    if (!ids) {
+      ids = (
+        await this.b.db.selectFrom('user_group_membership').select('group_id').where('user_id', '=', userId).execute()
+      ).map((r) => r.group_id);
+      if (this.groupsCache.size > 10000) this.groupsCache.clear();
+      this.groupsCache.set(userId, ids);
+    }
+    const expiring = await this.expiringMemberships(userId);
+    if (!expiring.length) return ids;
+    return [...new Set([...ids, ...expiring.map((e) => e.groupId)])];
+  }
+
+  /**
+   * Keystone's expiring group memberships: the groups a federated login mapped, each counting until
+   * last_verified + the provider's authorization_ttl (minutes); expiresAt null = no expiry.
+   */
+  async expiringMemberships(
+    userId: string,
+    now = Date.now(),
+  ): Promise<{ groupId: string; expiresAt: number | null }[]> {
+    const rows = await this.b.db
+      .selectFrom('expiring_user_group_membership as m')
+      .leftJoin('identity_provider as i', 'i.id', 'm.idp_id')
+      .select(['m.group_id', 'm.last_verified', 'i.authorization_ttl', 'i.id as idp'])
+      .where('m.user_id', '=', userId)
+      .execute();
+    const out: { groupId: string; expiresAt: number | null }[] = [];
+    for (const r of rows) {
+      if (!r.idp) continue; // the provider is gone
+      const ttl = r.authorization_ttl ?? this.defaultAuthorizationTtl;
+      const expiresAt = ttl === null ? null : Number(r.last_verified) + ttl * 60_000;
+      if (expiresAt === null || expiresAt > now) out.push({ groupId: r.group_id, expiresAt });
+    }
+    return out;
+  }
+
+  /** A federated login's mapped groups replace what the same provider mapped before, verified now. */
+  async setExpiringMemberships(userId: string, idpId: string, groupIds: string[], now = Date.now()) {
+    await this.b.db.transaction().execute(async (tx) => {
+      await tx
+        .deleteFrom('expiring_user_group_membership')
+        .where('user_id', '=', userId)
+        .where((eb) => eb.or([eb('idp_id', '=', idpId), eb('group_id', 'in', groupIds.length ? groupIds : [''])]))
+        .execute();
+      if (groupIds.length)
+        await tx
+          .insertInto('expiring_user_group_membership')
+          .values(groupIds.map((g) => ({ user_id: userId, group_id: g, idp_id: idpId, last_verified: now })))
+          .execute();
+    });
+    this.b.changed();
   }
   async memberIds(groupId: string): Promise<string[]> {
     return (

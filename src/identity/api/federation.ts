@@ -1,7 +1,7 @@
 // /v3/OS-FEDERATION (keystone/api/os_federation.py): identity providers, their protocols, mappings,
 // service providers, the projects and domains a federated token may scope to, and the federated
 // authentication endpoint (the `mapped` method through an identity provider's protocol).
-// WebSSO posts the token back to a trusted dashboard. SAML2 (the IdP side, ECP, metadata) is not served.
+// WebSSO posts the token back to a trusted dashboard. SAML2 (the IdP side, ECP, metadata): saml.ts.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';

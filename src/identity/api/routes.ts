@@ -19,6 +19,7 @@ import { domainConfigHandlers } from './domain_config.ts';
 import { oauth1Handlers, oauth1Schemas } from './oauth1.ts';
 import { ec2TokenHandlers } from './ec2tokens.ts';
 import { federationHandlers, federationSchemas } from './federation.ts';
+import { samlHandlers } from './saml.ts';
 
 export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   // ---- / and /v3, /v3/auth/* (tokens, catalog, scopes), OS-REVOKE/events (auth.ts) ----
@@ -458,6 +459,20 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   app.post('/v3/s3tokens', { config: { auth: false } }, ec2.s3Tokens);
   app.get('/v3/ec2tokens', { config: { auth: false } }, ec2.methodNotAllowed);
   app.get('/v3/s3tokens', { config: { auth: false } }, ec2.methodNotAllowed);
+
+  // ---- SAML2: Keystone as an identity provider (K2K), the ECP endpoint of a service provider (saml.ts) ----
+  const saml = samlHandlers(s);
+  app.post('/v3/auth/OS-FEDERATION/saml2', { config: { auth: false } }, saml.createSaml2);
+  app.post('/v3/auth/OS-FEDERATION/saml2/ecp', { config: { auth: false } }, saml.createEcp);
+  app.get('/v3/OS-FEDERATION/saml2/metadata', { config: { auth: false } }, saml.metadata);
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      ['application/vnd.paos+xml', 'text/xml', 'application/xml', 'application/soap+xml'],
+      { parseAs: 'string' },
+      (_req, body, done) => done(null, body),
+    );
+    scope.post('/Shibboleth.sso/SAML2/ECP', { config: { auth: false } }, saml.consumeEcp);
+  });
 
   // ---- OS-FEDERATION: identity providers, protocols, mappings, service providers, federated auth, WebSSO (federation.ts) ----
   const federation = federationHandlers(s);

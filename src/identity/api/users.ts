@@ -188,10 +188,18 @@ export function userHandlers(s: IdentityService) {
       await users.listGroups({ ids: await users.groupIdsOf(user_id), name: q(req).name }),
       (g) => g.domain_id,
     );
+    // Keystone: a federated login's membership shows when it lapses (null: a permanent one, or no TTL)
+    const expiring = new Map((await users.expiringMemberships(user_id)).map((e) => [e.groupId, e.expiresAt]));
     return listBody(
       req,
       'groups',
-      groups.map((g) => renderGroup(req, g)),
+      groups.map((g) => {
+        const at = expiring.get(g.id);
+        return {
+          ...renderGroup(req, g),
+          membership_expires_at: at ? new Date(at).toISOString().replace(/Z$/, '000') : null,
+        };
+      }),
     );
   }
   async function listUserProjects(req: FastifyRequest) {

@@ -41,8 +41,18 @@ export interface FederatedUserTable {
   display_name: string | null;
 }
 
+/** Keystone's expiring_user_group_membership: a group a federated login mapped, as of last_verified. */
+export interface ExpiringMembershipTable {
+  user_id: string;
+  group_id: string;
+  idp_id: string;
+  /** Epoch milliseconds of the last login that mapped the group. */
+  last_verified: number;
+}
+
 declare module '../db/schema.ts' {
   interface IdentityDb {
+    expiring_user_group_membership: ExpiringMembershipTable;
     identity_provider: IdentityProviderTable;
     idp_remote_id: IdpRemoteIdTable;
     federation_mapping: MappingTable;
@@ -103,6 +113,18 @@ export const federationMigrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('federated_user_pk', ['idp_id', 'protocol_id', 'unique_id'])
         .execute();
       await db.schema.createIndex('federated_user_user').on('federated_user').column('user_id').execute();
+    },
+  },
+  '0005_expiring_group_membership': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('expiring_user_group_membership')
+        .addColumn('user_id', id, (c) => c.notNull().references('user.id').onDelete('cascade'))
+        .addColumn('group_id', id, (c) => c.notNull().references('group.id').onDelete('cascade'))
+        .addColumn('idp_id', id, (c) => c.notNull().references('identity_provider.id').onDelete('cascade'))
+        .addColumn('last_verified', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('expiring_user_group_membership_pk', ['user_id', 'group_id'])
+        .execute();
     },
   },
 };

@@ -2,7 +2,9 @@
 // their remote ids and domain, mappings, protocols, service providers; and the `mapped` method
 // (keystone/auth/plugins/mapped.py): an assertion → the mapping of its IdP's protocol → a shadow user
 // (federated_user), its mapped groups and auto-provisioned projects.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Selectable } from 'kysely';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import { bool, int } from '../../core/db.ts';
@@ -14,6 +16,30 @@ import type { Project } from '../resource.ts';
 import type { IdentityProviderTable, ServiceProviderTable } from './db.ts';
 import { processRules, validateMapping, type DomainRef, type MappingRule } from './mapping.ts';
 import { federationOptions, type FederationOptions } from './config.ts';
+import {
+  ecpEnvelope,
+  ensureSigningMaterial,
+  idpMetadata,
+  samlResponse,
+  signedAssertion,
+  type SigningMaterial,
+  type VerifiedAssertion,
+  verifyAssertion,
+} from './saml.ts';
+
+/** What of a validated token an assertion states (the token provider's TokenModel has it). */
+export interface SamlToken {
+  user: { id: string; name: string };
+  userDomain: { name: string };
+  project?: { name: string };
+  projectDomain?: { name: string };
+  roles: Array<{ name: string }>;
+  expiresAt: Date;
+  federated?: { groupIds: string[] };
+}
+
+/** The session cookie the ECP consumer sets (Shibboleth's is _shibsession_<hash>). */
+export const SAML_SESSION_COOKIE = '_shibsession_stratus';
 
 export interface IdentityProvider {
   id: string;
@@ -64,6 +90,7 @@ export class FederationManager {
   readonly options: FederationOptions;
   constructor(private s: IdentityService) {
     this.options = federationOptions(s.config);
+    if (s.users) s.users.defaultAuthorizationTtl = this.options.defaultAuthorizationTtl;
   }
   private get db() {
     return this.s.db;
@@ -432,6 +459,8 @@ export class FederationManager {
    * are split on ';' (Keystone's multi-valued attributes). 401 when the peer is not a trusted proxy.
    */
   assertion(env: AuthEnv): Record<string, string[]> {
+    const session = this.samlSession(env);
+    if (session) return session;
     const ip = (env.ip ?? '').replace(/^::ffff:/, '');
     if (!this.options.trustedProxies.length || !this.options.trustedProxies.includes(ip))
       throw unauthorized('Federated authentication is only accepted through a trusted proxy.');
@@ -550,18 +579,11 @@ export class FederationManager {
         await this.s.users.update(user.id, { name: displayName });
         user = await this.s.users.get(user.id);
       }
-      // the shadow user's group memberships are the ones this assertion mapped (refreshed at each login)
-      const current = new Set(await this.s.users.groupIdsOf(user.id));
-      // (dropped without revoking the user's tokens, which would revoke the one being issued: roles are
-      // computed at validation, so the old tokens lose the group's roles all the same)
-      const gone = [...current].filter((g) => !groupIds.has(g));
-      if (gone.length)
-        await this.db
-          .deleteFrom('user_group_membership')
-          .where('user_id', '=', user.id)
-          .where('group_id', 'in', gone)
-          .execute();
-      for (const g of groupIds) if (!current.has(g)) await this.s.users.addMember(g, user.id);
+      // Keystone's expiring group memberships: the groups this assertion mapped replace those the
+      // provider mapped before, and count for the provider's authorization_ttl from now. (Dropped
+      // without revoking the user's tokens, which would revoke the one being issued: roles are
+      // computed at validation, so the old tokens lose the dropped groups' roles all the same.)
+      await this.s.users.setExpiringMemberships(user.id, idpId, [...groupIds]);
     }
 
     // auto-provisioned projects, with the mapped roles granted to the user
@@ -630,5 +652,106 @@ export class FederationManager {
   async stillValid(idpId: string, protocolId: string): Promise<boolean> {
     const idp = await this.findIdp(idpId);
     return !!idp && idp.enabled && !!(await this.findProtocol(idpId, protocolId));
+  }
+
+  // ---- SAML2: Keystone as an identity provider (K2K), and the ECP consumer of a service provider ----
+
+  private samlKeys?: SigningMaterial;
+  /** Sessions of verified ECP assertions (the Shibboleth session cookie), a few minutes each. */
+  private samlSessions = new Map<string, { attributes: Record<string, string[]>; expires: number }>();
+
+  private signingMaterial(): SigningMaterial {
+    this.samlKeys ??= ensureSigningMaterial(path.join(this.s.config.dataDir, 'saml2'), {
+      certfile: this.options.saml2.certfile,
+      keyfile: this.options.saml2.keyfile,
+    });
+    return this.samlKeys;
+  }
+
+  idpEntityId(baseUrl: string): string {
+    return this.options.saml2.idpEntityId || `${baseUrl}/v3/OS-FEDERATION/saml2/idp`;
+  }
+
+  /** GET /v3/OS-FEDERATION/saml2/metadata. */
+  idpMetadata(baseUrl: string): string {
+    const sso = this.options.saml2.idpSsoEndpoint || `${baseUrl}/v3/OS-FEDERATION/saml2/sso`;
+    return idpMetadata(this.idpEntityId(baseUrl), sso, this.signingMaterial().certPem);
+  }
+
+  /**
+   * Keystone's /v3/auth/OS-FEDERATION/saml2[/ecp]: a signed assertion of what a project-scoped token
+   * says (user, domain, project, roles, groups) for an enabled service provider.
+   */
+  async samlAssertion(token: SamlToken, spId: string, baseUrl: string, ecp: boolean): Promise<string> {
+    if (!token.project || !token.projectDomain)
+      throw new ApiError(403, 'Use a project scoped token when attempting to create a SAML assertion', 'Forbidden');
+    const sp = await this.getSp(spId);
+    if (!sp.enabled) throw new ApiError(403, `Service Provider ${spId} is disabled.`, 'Forbidden');
+    const groupIds = token.federated?.groupIds ?? (await this.s.users.groupIdsOf(token.user.id));
+    const groups = groupIds.length ? await this.s.users.listGroups({ ids: groupIds }) : [];
+    const issuer = this.idpEntityId(baseUrl);
+    const assertion = signedAssertion(
+      {
+        issuer,
+        audience: sp.auth_url,
+        recipient: sp.sp_url,
+        subject: token.user.name,
+        attributes: {
+          openstack_user: [token.user.name],
+          openstack_user_domain: [token.userDomain.name],
+          openstack_roles: token.roles.map((r) => r.name),
+          openstack_project: [token.project.name],
+          openstack_project_domain: [token.projectDomain.name],
+          openstack_groups: groups.map((g) => g.name),
+        },
+        ttlSeconds: Math.max(1, Math.min(300, Math.floor((token.expiresAt.getTime() - Date.now()) / 1000))),
+      },
+      this.signingMaterial(),
+    );
+    const response = samlResponse(assertion, issuer, sp.sp_url);
+    return ecp ? ecpEnvelope(response, `${sp.relay_state_prefix}${randomUUID()}`) : response;
+  }
+
+  /**
+   * A service provider's ECP endpoint (Shibboleth's /Shibboleth.sso/SAML2/ECP): the assertion must be
+   * signed by a trusted identity provider, meant for this cloud (its Audience under `baseUrl`) and
+   * issued by one of an identity provider's remote ids. Returns a session id whose cookie makes the
+   * federated auth URL read the assertion's attributes (and `Shib-Identity-Provider`, the issuer).
+   */
+  async consumeEcp(xml: string, baseUrl: string): Promise<string> {
+    const trusted = this.options.saml2.trustedIdpCertificates.map((f) => fs.readFileSync(f, 'utf8'));
+    if (!trusted.length)
+      throw unauthorized('This cloud trusts no SAML2 identity provider (federation.saml2.trustedIdpCertificates).');
+    let v: VerifiedAssertion;
+    try {
+      v = verifyAssertion(xml, trusted);
+    } catch (e) {
+      throw unauthorized(`The SAML assertion was refused: ${(e as Error).message}.`);
+    }
+    if (!v.audiences.some((a) => a === baseUrl || a.startsWith(`${baseUrl}/`)))
+      throw unauthorized('The SAML assertion is meant for another service provider.');
+    const known = await this.db
+      .selectFrom('idp_remote_id')
+      .select('idp_id')
+      .where('remote_id', '=', v.issuer)
+      .executeTakeFirst();
+    if (!known) throw unauthorized(`No identity provider has the remote id ${v.issuer}.`);
+    const now = Date.now();
+    for (const [k, e] of this.samlSessions) if (e.expires <= now) this.samlSessions.delete(k);
+    const id = randomBytes(24).toString('hex');
+    const attributes: Record<string, string[]> = { 'shib-identity-provider': [v.issuer], REMOTE_USER: [v.subject] };
+    for (const [k, vals] of Object.entries(v.attributes)) attributes[k.toLowerCase()] = vals;
+    this.samlSessions.set(id, { attributes, expires: now + 5 * 60_000 });
+    return id;
+  }
+
+  private samlSession(env: AuthEnv): Record<string, string[]> | undefined {
+    const raw = env.headers?.cookie;
+    const cookie = Array.isArray(raw) ? raw.join('; ') : raw;
+    const m = cookie ? new RegExp(`(?:^|;\\s*)${SAML_SESSION_COOKIE}=([0-9a-f]+)`).exec(cookie) : null;
+    if (!m) return undefined;
+    const e = this.samlSessions.get(m[1]!);
+    if (!e || e.expires <= Date.now()) return undefined;
+    return e.attributes;
   }
 }
