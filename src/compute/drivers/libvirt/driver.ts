@@ -897,6 +897,24 @@ export class LibvirtDriver implements VirtDriver {
     const disks = await this.daemon.virsh(['domblklist', instance.uuid]);
     if (!disks.split('\n').some((l) => l.trim().split(/\s+/)[0] === target)) return;
     await this.daemon.virsh(['detach-disk', instance.uuid, target, ...(await this.scope(instance))]);
+    // A live detach only asks the guest (ACPI hot-unplug): wait until the disk is gone, asking
+    // again now and then, as Nova's detach with retries (device_detach_attempts/_timeout).
+    const gone = async () =>
+      !(await this.daemon.virsh(['domblklist', instance.uuid]).catch(() => ''))
+        .split('\n')
+        .some((l) => l.trim().split(/\s+/)[0] === target);
+    const end = Date.now() + 60_000;
+    let ask = Date.now() + 10_000;
+    // (A paused guest answers nothing until it runs again: libvirt finishes the unplug then.)
+    while ((await this.state(instance)) === 'running' && !(await gone())) {
+      if (Date.now() > end)
+        throw new VirtError(`The guest ${instance.uuid} did not release ${target} within 60 s.`, false);
+      if (Date.now() > ask) {
+        await this.daemon.virsh(['detach-disk', instance.uuid, target, '--live']).catch(() => undefined);
+        ask = Date.now() + 10_000;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
     await this.refreshQuietly();
   }
 
