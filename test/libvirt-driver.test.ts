@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LibvirtDriver, domainName, tapName } from '../src/compute/drivers/libvirt/driver.ts';
@@ -99,7 +100,7 @@ describe('libvirt domain XML and metadata content', () => {
       disks: [{ path: '/x/disk', format: 'qcow2', device: 'disk', bus: 'virtio', target: 'vda' }],
       interfaces: [{ mac: 'fa:16:3e:00:00:01', tap: 'tapabc', model: 'virtio' }],
       consoleLog: '/x/console.log',
-      vncListen: '127.0.0.1',
+      vncListen: '',
       videoModel: 'virtio',
       version: '1',
     });
@@ -135,7 +136,10 @@ describe('libvirt driver with a real guest', { skip }, () => {
   before(async () => {
     guest = await buildGuest(GUEST_DIR);
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-lv-'));
-    driver = new LibvirtDriver({ host, libvirt: libvirtOptions({ statsInterval: 0, shutdownTimeout: 30 }, dataDir) });
+    driver = new LibvirtDriver({
+      host,
+      libvirt: libvirtOptions({ statsInterval: 0, shutdownTimeout: 30, spice: true }, dataDir),
+    });
     const files: Record<string, string> = {
       'img-kernel': guest.kernel,
       'img-ramdisk': guest.ramdisk,
@@ -192,10 +196,39 @@ describe('libvirt driver with a real guest', { skip }, () => {
     await untilLog(`metadata config-drive uuid=${uuid} hostname=lv-test keys=1`);
     await untilLog('hello-from-user-data');
     await untilLog(GUEST_MARKERS.ready);
-    const vnc = driver.remoteConsole(inst, 'vnc');
+    const vnc = await driver.remoteConsole(inst, 'vnc');
     assert.equal(vnc.internal_access_path, path.join(dir, 'vnc.sock'));
     assert.ok(fs.statSync(vnc.internal_access_path!).isSocket());
-    assert.equal(driver.remoteConsole(inst, 'serial').internal_access_path, path.join(dir, 'serial.sock'));
+    assert.equal((await driver.remoteConsole(inst, 'serial')).internal_access_path, path.join(dir, 'serial.sock'));
+    // SPICE (compute.consoles.spice on): QEMU's SPICE server on its unix socket answers a link message.
+    const spice = await driver.remoteConsole(inst, 'spice');
+    assert.equal(spice.internal_access_path, path.join(dir, 'spice.sock'));
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const s = net.connect({ path: spice.internal_access_path! });
+      s.once('error', reject);
+      const head = Buffer.alloc(16);
+      head.write('REDQ');
+      head.writeUInt32LE(2, 4);
+      head.writeUInt32LE(2, 8);
+      head.writeUInt32LE(18, 12);
+      // SpiceLinkMess: connection 0, the main channel (1), id 0, no caps (offset 18).
+      const body = Buffer.alloc(18);
+      body.writeUInt8(1, 4);
+      body.writeUInt32LE(18, 14);
+      s.write(Buffer.concat([head, body]));
+      s.once('end', () => reject(new Error('the SPICE server closed without a reply')));
+      s.once('data', (d: Buffer) => {
+        s.destroy();
+        resolve(d);
+      });
+    });
+    assert.equal(reply.subarray(0, 4).toString(), 'REDQ');
+    await assert.rejects(
+      Promise.resolve().then(() => driver.remoteConsole(inst, 'rdp')),
+      /no rdp console/,
+    );
+    // No guest agent in the test guest: changePassword is refused (the API's 409), as Nova's QemuGuestAgentNotEnabled.
+    await assert.rejects(driver.setAdminPassword(inst, 'secret'), /QEMU guest agent is not enabled/);
     const d = driver.diagnostics(inst);
     assert.equal(d.driver, 'libvirt');
     assert.equal(d.config_drive, true);

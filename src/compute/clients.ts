@@ -7,6 +7,7 @@ import { IdentityClient } from '../core/clients/identity.ts';
 import { BlockStorageClient } from '../core/clients/block-storage.ts';
 import { type ImageRecord, ImageClient } from '../core/clients/image.ts';
 import { type Port, NetworkClient } from '../core/clients/network.ts';
+import { subnetMetas } from './subnet_meta.ts';
 import { PlacementClient } from '../core/clients/placement.ts';
 import { ApiError } from '../core/errors.ts';
 import type { Instance, Vif, RequestedNetwork } from './instances.ts';
@@ -137,6 +138,10 @@ export class ComputeClients {
       label = n.body?.network?.name ?? port.network_id;
       this.networkNames.set(port.network_id, label!);
     }
+    const subnets = await subnetMetas(
+      this.network,
+      (port.fixed_ips ?? []).map((f) => f.subnet_id),
+    );
     return {
       port_id: port.id,
       network_id: port.network_id,
@@ -146,6 +151,7 @@ export class ComputeClients {
         ip_address: f.ip_address,
         subnet_id: f.subnet_id,
         version: f.ip_address.includes(':') ? 6 : 4,
+        ...(subnets.has(f.subnet_id) ? { subnet: subnets.get(f.subnet_id) } : {}),
       })),
       preserve_on_delete: preserve,
     };

@@ -98,8 +98,12 @@ export interface ConsoleProxyOptions {
   novnc: ConsoleProxyListen;
   /** nova-serialproxy ([serial_console] serialproxy_host/port: 127.0.0.1:6083 here). */
   serial: ConsoleProxyListen;
+  /** nova-spicehtml5proxy ([spice] html5proxy_host/port: 127.0.0.1:6082 here), on when compute.consoles.spice is. */
+  spice: ConsoleProxyListen;
   /** noVNC's files ([vnc]/web: Debian's novnc package). */
   web: string;
+  /** spice-html5's files (Debian's spice-html5 package). */
+  spiceWeb: string;
   /** Host names an Origin header may name besides the request's Host ([console] allowed_origins). */
   allowedOrigins: string[];
 }
@@ -152,7 +156,9 @@ export type ComputeConfig = Partial<
   consoleProxy?: {
     novnc?: Partial<ConsoleProxyListen>;
     serial?: Partial<ConsoleProxyListen>;
+    spice?: Partial<ConsoleProxyListen>;
     web?: string;
+    spiceWeb?: string;
     allowedOrigins?: string[];
   };
   /** Run a compute agent when the `compute` role is on (default true). */
@@ -180,6 +186,7 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
   });
   const novnc = proxy(c.consoleProxy?.novnc, 6080, c.consoles?.vnc !== false);
   const serial = proxy(c.consoleProxy?.serial, 6083, Boolean(c.consoles?.serial));
+  const spice = proxy(c.consoleProxy?.spice, 6082, Boolean(c.consoles?.spice));
   return {
     host: c.host ?? os.hostname(),
     agent: (c.agent ?? true) && roles.includes('compute'),
@@ -236,7 +243,9 @@ export function computeOptions(cfg: Partial<Pick<StratusConfig, 'roles' | 'compu
     consoleProxy: {
       novnc,
       serial,
+      spice,
       web: c.consoleProxy?.web ?? '/usr/share/novnc',
+      spiceWeb: c.consoleProxy?.spiceWeb ?? '/usr/share/spice-html5',
       allowedOrigins: c.consoleProxy?.allowedOrigins ?? [],
     },
   };

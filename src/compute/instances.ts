@@ -1,6 +1,7 @@
 // Instances as the API, the conductor and the agents share them: rows of `instances` turned
 // into objects and back, state changes, faults, tags, and the instance actions with their
 // events (os-instance-actions). Nova's vm_state / task_state / power_state vocabulary.
+import type { SubnetMeta } from './subnet_meta.ts';
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ComputeDb, InstanceActionsTable, InstancesTable } from './db/schema.ts';
@@ -31,7 +32,7 @@ export interface Vif {
   network_id: string;
   network_label: string;
   mac_address: string;
-  fixed_ips: Array<{ ip_address: string; subnet_id: string; version: number }>;
+  fixed_ips: Array<{ ip_address: string; subnet_id: string; version: number; subnet?: SubnetMeta }>;
   floating_ips?: string[];
   /** The user brought this port: it is unbound, not deleted, with the server. */
   preserve_on_delete: boolean;

@@ -6,6 +6,7 @@
 // detach) both use it.
 import type { InstanceStore, Vif } from './instances.ts';
 import type { ComputeClients } from './clients.ts';
+import { subnetMetas } from './subnet_meta.ts';
 
 export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid: string): Promise<Vif[]> {
   const ports = await clients.portsOf(uuid);
@@ -18,6 +19,10 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
   }
   const order = new Map(known.map((v, i) => [v.port_id, i]));
   ports.sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
+  const subnets = await subnetMetas(
+    clients.network,
+    ports.flatMap((p) => (p.fixed_ips ?? []).map((f) => f.subnet_id)),
+  );
   const vifs: Vif[] = [];
   for (const p of ports) {
     const was = byPortId.get(p.id);
@@ -35,6 +40,7 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
         ip_address: f.ip_address,
         subnet_id: f.subnet_id,
         version: String(f.ip_address).includes(':') ? 6 : 4,
+        ...(subnets.has(f.subnet_id) ? { subnet: subnets.get(f.subnet_id) } : {}),
       })),
       floating_ips: floating.get(p.id) ?? [],
       // A port the cache never saw is kept with the server rather than deleted with it.

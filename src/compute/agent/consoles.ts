@@ -42,7 +42,7 @@ export function consoleHandlers(agent: ComputeAgent): RpcHandlers<ComputeConsole
       if (!agent.driver.remoteConsole) return { ok: false, code: 501, message: 'Feature not supported.' };
       let endpoint;
       try {
-        endpoint = agent.driver.remoteConsole(inst, a.protocol);
+        endpoint = await agent.driver.remoteConsole(inst, a.protocol);
       } catch (e) {
         if (!(e instanceof VirtError)) throw e;
         // A guest still being built has no console yet.

@@ -9,7 +9,7 @@ import { ConsoleProxyServer, type ProxyKind } from './server.ts';
 
 export { ConsoleProxyServer } from './server.ts';
 
-const PROTOCOL = { novnc: 'vnc', serial: 'serial' } as const;
+const PROTOCOL = { novnc: 'vnc', serial: 'serial', spice: 'spice' } as const;
 
 export class ConsoleProxies {
   readonly servers = new Map<ProxyKind, ConsoleProxyServer>();
@@ -22,14 +22,14 @@ export class ConsoleProxies {
 
   /** Starts the proxies that are enabled; none when none is. */
   async start(): Promise<void> {
-    for (const kind of ['novnc', 'serial'] as const) {
+    for (const kind of ['novnc', 'serial', 'spice'] as const) {
       const l = this.o.consoleProxy[kind];
       if (!l.enabled) continue;
       const s = new ConsoleProxyServer(
         kind,
         {
           lookup: this.lookup,
-          web: kind === 'novnc' ? this.o.consoleProxy.web : undefined,
+          web: kind === 'novnc' ? this.o.consoleProxy.web : kind === 'spice' ? this.o.consoleProxy.spiceWeb : undefined,
           allowedOrigins: this.o.consoleProxy.allowedOrigins,
         },
         this.log?.child({ role: `${kind}proxy` }),

@@ -13,12 +13,12 @@ import type { Logger } from '../../core/log.ts';
 import { WebSocketConnection, handshake, isWebSocketRequest } from '../../core/websocket.ts';
 import type { ConsoleConnection } from '../consoles.ts';
 import { originError, requestToken } from './checks.ts';
-import { sendWeb, webAnswer } from './web.ts';
+import { NOVNC, SPICE_HTML5, sendWeb, webAnswer } from './web.ts';
 
-export type ProxyKind = 'novnc' | 'serial';
+export type ProxyKind = 'novnc' | 'serial' | 'spice';
 
 /** The console types (of console_auth_tokens) each proxy relays. */
-const TYPES: Record<ProxyKind, string[]> = { novnc: ['novnc'], serial: ['serial'] };
+const TYPES: Record<ProxyKind, string[]> = { novnc: ['novnc'], serial: ['serial'], spice: ['spice-html5'] };
 
 export interface ConsoleProxyDeps {
   /** consoles.ts consoleByToken. */
@@ -75,12 +75,12 @@ export class ConsoleProxyServer {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse) {
     const method = req.method ?? 'GET';
-    if (this.kind !== 'novnc' || !this.deps.web) {
+    if (this.kind === 'serial' || !this.deps.web) {
       res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET' });
       res.end('This is a WebSocket console proxy: connect with Upgrade: websocket.\n');
       return;
     }
-    sendWeb(res, method, webAnswer(this.deps.web, method, req.url ?? '/'));
+    sendWeb(res, method, webAnswer(this.deps.web, method, req.url ?? '/', this.kind === 'spice' ? SPICE_HTML5 : NOVNC));
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer) {

@@ -39,18 +39,28 @@ const page = (status: number, title: string, text: string): WebAnswer => {
   };
 };
 
-/** What to answer a plain HTTP request for `url` under the noVNC folder `root`. */
-export function webAnswer(root: string, method: string, url: string): WebAnswer {
+/** The web client of a proxy: a file that shows it is installed, its Debian package, its name. */
+export interface WebClient {
+  marker: string;
+  pkg: string;
+  name: string;
+}
+export const NOVNC: WebClient = { marker: 'vnc_lite.html', pkg: 'novnc', name: 'noVNC' };
+/** nova-spicehtml5proxy's client: Debian's `spice-html5` (/usr/share/spice-html5: spice_auto.html, spice.html). */
+export const SPICE_HTML5: WebClient = { marker: 'spice_auto.html', pkg: 'spice-html5', name: 'spice-html5' };
+
+/** What to answer a plain HTTP request for `url` under the web client's folder `root`. */
+export function webAnswer(root: string, method: string, url: string, client: WebClient = NOVNC): WebAnswer {
   if (method !== 'GET' && method !== 'HEAD') {
     const a = page(405, '405 Method Not Allowed', 'Only GET and HEAD are served here.');
     a.headers.Allow = 'GET, HEAD';
     return a;
   }
-  if (!fs.existsSync(path.join(root, 'vnc_lite.html'))) {
+  if (!fs.existsSync(path.join(root, client.marker))) {
     return page(
       503,
       '503 Service Unavailable',
-      `noVNC is not installed: install the Debian package <code>novnc</code> (its files are looked for in ${root}, compute.consoleProxy.web).`,
+      `${client.name} is not installed: install the Debian package <code>${client.pkg}</code> (its files are looked for in ${root}, compute.consoleProxy.${client === NOVNC ? 'web' : 'spiceWeb'}).`,
     );
   }
   let rel: string;

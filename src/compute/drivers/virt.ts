@@ -167,7 +167,7 @@ export interface VirtDriver {
   /** Destination after a live migration: the guest now runs here with this power state. */
   postLiveMigrationAtDestination?(instance: Instance, powerState: number): Promise<void>;
   /** Where the guest's remote console of `protocol` listens; absent: the driver has none (Nova's NotImplementedError). Throws a VirtError when it has no such guest. */
-  remoteConsole?(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint;
+  remoteConsole?(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint | Promise<ConsoleEndpoint>;
   /** The agent hands the driver what it offers drivers (Nova's virtapi), once at start. */
   setVirtApi?(api: VirtApi): void;
 }

@@ -61,7 +61,61 @@ export function metaData(i: Instance): Record<string, unknown> {
   };
 }
 
-/** network_data.json from the ports (each a DHCP-configured IPv4/IPv6 network on its link). */
+/** A prefix length as a netmask: 24 → 255.255.255.0, 64 → ffff:ffff:ffff:ffff:: . */
+export function netmaskOf(cidr: string): string {
+  const [addr = '', len = ''] = cidr.split('/');
+  const bits = Number(len);
+  if (addr.includes(':')) {
+    const groups: string[] = [];
+    for (let g = 0; g < 8; g++) {
+      const b = Math.max(0, Math.min(16, bits - g * 16));
+      groups.push(((0xffff << (16 - b)) & 0xffff).toString(16));
+    }
+    // The usual compressed form: trailing zero groups as '::'.
+    let last = groups.length;
+    while (last > 0 && groups[last - 1] === '0') last--;
+    return last === 8 ? groups.join(':') : `${groups.slice(0, last).join(':')}::`;
+  }
+  const octets: number[] = [];
+  for (let o = 0; o < 4; o++) octets.push((0xff << (8 - Math.max(0, Math.min(8, bits - o * 8)))) & 0xff);
+  return octets.join('.');
+}
+
+type FixedIp = Instance['network_info'][number]['fixed_ips'][number];
+
+/**
+ * One network of network_data.json (nova/virt/netutils.py's _get_nets): an IPv6 subnet's address
+ * mode gives `ipv6_slaac`, `ipv6_dhcpv6-stateful` or `ipv6_dhcpv6-stateless` with the address,
+ * netmask, routes and DNS; else a subnet with DHCP is `ipv4_dhcp`/`ipv6_dhcp`; else a static
+ * `ipv4`/`ipv6`. A fixed IP whose subnet the info cache does not know is taken as DHCP.
+ */
+function networkOf(ip: FixedIp, link: string, networkId: string, id: string): Record<string, unknown> {
+  const s = ip.subnet;
+  const v = ip.version === 6 ? 6 : 4;
+  const mode = v === 6 ? s?.ipv6_address_mode : null;
+  if (!s || (!mode && s.enable_dhcp)) return { id, type: `ipv${v}_dhcp`, link, network_id: networkId };
+  const routes: Array<Record<string, string>> = [];
+  if (s.gateway_ip)
+    routes.push(
+      v === 4
+        ? { network: '0.0.0.0', netmask: '0.0.0.0', gateway: s.gateway_ip }
+        : { network: '::', netmask: '::', gateway: s.gateway_ip },
+    );
+  for (const r of s.host_routes)
+    routes.push({ network: r.destination.split('/')[0] ?? '', netmask: netmaskOf(r.destination), gateway: r.nexthop });
+  return {
+    id,
+    type: mode ? `ipv6_${mode}` : `ipv${v}`,
+    link,
+    ip_address: ip.ip_address,
+    netmask: netmaskOf(s.cidr),
+    routes,
+    network_id: networkId,
+    services: s.dns_nameservers.map((address) => ({ type: 'dns', address })),
+  };
+}
+
+/** network_data.json from the ports: a link per port, a network per fixed IP, the DNS servers. */
 export function networkData(i: Instance): Record<string, unknown> {
   const links = i.network_info.map((v) => ({
     id: `tap${v.port_id.slice(0, 11)}`,
@@ -70,18 +124,12 @@ export function networkData(i: Instance): Record<string, unknown> {
     mtu: null,
     ethernet_mac_address: v.mac_address,
   }));
+  let k = 0;
   const networks = i.network_info.flatMap((v) =>
-    v.fixed_ips.map((ip, n) => ({
-      id: `network${n}`,
-      link: `tap${v.port_id.slice(0, 11)}`,
-      type: ip.version === 6 ? 'ipv6_dhcp' : 'ipv4_dhcp',
-      network_id: v.network_id,
-    })),
+    v.fixed_ips.map((ip) => networkOf(ip, `tap${v.port_id.slice(0, 11)}`, v.network_id, `network${k++}`)),
   );
-  networks.forEach((n, k) => {
-    n.id = `network${k}`;
-  });
-  return { links, networks, services: [] };
+  const dns = new Set(i.network_info.flatMap((v) => v.fixed_ips.flatMap((f) => f.subnet?.dns_nameservers ?? [])));
+  return { links, networks, services: [...dns].map((address) => ({ type: 'dns', address })) };
 }
 
 /** The EC2 meta-data tree (nested objects are directories). */

@@ -463,6 +463,8 @@ export class LibvirtDriver implements VirtDriver {
       })),
       consoleLog: path.join(dir, 'console.log'),
       vncListen: this.o.vncListen,
+      vnc: this.o.vnc,
+      spice: this.o.spice,
       videoModel: prop('hw_video_model', 'virtio'),
       rngModel: p.hw_rng_model === 'virtio' ? 'virtio' : undefined,
       guestAgent: p.hw_qemu_guest_agent === 'yes' || p.hw_qemu_guest_agent === true,
@@ -739,15 +741,52 @@ export class LibvirtDriver implements VirtDriver {
    * token's internal_access_path; host is this compute host, port 0. Only a running or paused
    * guest has them.
    */
-  remoteConsole(instance: Instance, protocol: ConsoleProtocol): ConsoleEndpoint {
+  async remoteConsole(instance: Instance, protocol: ConsoleProtocol): Promise<ConsoleEndpoint> {
     const st = this.stats.get(instance.uuid);
     if (!st) throw new VirtError(`Instance ${instance.uuid} could not be found.`, false);
-    if (protocol !== 'vnc' && protocol !== 'serial')
-      throw new VirtError(`The libvirt driver has no ${protocol} console.`, false);
+    // RDP is Hyper-V's (Nova's libvirt driver has none either), MKS VMware's.
+    const on = protocol === 'serial' || (protocol === 'vnc' && this.o.vnc) || (protocol === 'spice' && this.o.spice);
+    if (!on) throw new VirtError(`The libvirt driver has no ${protocol} console.`, false);
     if (st.state !== 1 && st.state !== 3)
       throw new VirtError(`Instance ${instance.uuid} has no ${protocol} console (is it running?).`, false);
-    const socket = consoleSockets(this.dir(instance))[protocol];
+    if (protocol === 'vnc' && this.o.vncListen) {
+      // A TCP port libvirt chose (autoport): the live domain's display (vnc://addr:N, port 5900+N).
+      const d = (await this.daemon.virsh(['domdisplay', '--type', 'vnc', instance.uuid])).trim();
+      const m = /:(\d+)\s*$/.exec(d);
+      if (!m) throw new VirtError(`Instance ${instance.uuid} has no VNC display (${d || 'none'}).`, false);
+      return { host: this.o.vncListen, port: 5900 + Number(m[1]), internal_access_path: null };
+    }
+    const socket = consoleSockets(this.dir(instance))[
+      protocol === 'spice' ? 'spice' : protocol === 'vnc' ? 'vnc' : 'serial'
+    ];
     return { host: this.host, port: 0, internal_access_path: socket };
+  }
+
+  /**
+   * Nova's set_admin_password: through the QEMU guest agent (`virsh set-user-password`), for the
+   * image's os_admin_user, else root (Administrator on Windows). A guest without the agent's
+   * channel (image property hw_qemu_guest_agent=yes) or whose agent does not answer is refused.
+   */
+  async setAdminPassword(instance: Instance, password: string) {
+    await this.need(instance);
+    const xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
+    if (!xml.includes('org.qemu.guest_agent.0'))
+      throw new VirtError('QEMU guest agent is not enabled (image property hw_qemu_guest_agent=yes).', false);
+    const sm = instance.system_metadata ?? {};
+    const user =
+      typeof sm.image_os_admin_user === 'string' && sm.image_os_admin_user
+        ? sm.image_os_admin_user
+        : sm.image_os_type === 'windows'
+          ? 'Administrator'
+          : 'root';
+    try {
+      await this.daemon.virsh(['set-user-password', instance.uuid, user, password], 30_000);
+    } catch (e) {
+      throw new VirtError(
+        `Error from libvirt while setting the password for "${user}": ${(e as Error).message.replace(password, '***')}`,
+        false,
+      );
+    }
   }
 
   // ---- snapshots, rescue ----
@@ -911,6 +950,24 @@ export class LibvirtDriver implements VirtDriver {
     const disks = await this.daemon.virsh(['domblklist', instance.uuid]);
     if (!disks.split('\n').some((l) => l.trim().split(/\s+/)[0] === target)) return;
     await this.daemon.virsh(['detach-disk', instance.uuid, target, ...(await this.scope(instance))]);
+    // A live detach only asks the guest (ACPI hot-unplug): wait until the disk is gone, asking
+    // again now and then, as Nova's detach with retries (device_detach_attempts/_timeout).
+    const gone = async () =>
+      !(await this.daemon.virsh(['domblklist', instance.uuid]).catch(() => ''))
+        .split('\n')
+        .some((l) => l.trim().split(/\s+/)[0] === target);
+    const end = Date.now() + 60_000;
+    let ask = Date.now() + 10_000;
+    // (A paused guest answers nothing until it runs again: libvirt finishes the unplug then.)
+    while ((await this.state(instance)) === 'running' && !(await gone())) {
+      if (Date.now() > end)
+        throw new VirtError(`The guest ${instance.uuid} did not release ${target} within 60 s.`, false);
+      if (Date.now() > ask) {
+        await this.daemon.virsh(['detach-disk', instance.uuid, target, '--live']).catch(() => undefined);
+        ask = Date.now() + 10_000;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
     await this.refreshQuietly();
   }
 
@@ -1232,7 +1289,8 @@ export function libvirtDriver(host: string, o: ComputeOptions): LibvirtDriver {
   return new LibvirtDriver({
     host,
     primaryHost: o.host,
-    libvirt: o.libvirt,
+    // The guests' graphics follow the console protocols that are on (Nova's [vnc]/[spice] enabled).
+    libvirt: { ...o.libvirt, vnc: o.consoles.vnc !== false, spice: o.consoles.spice !== false },
     log: (m) => process.stderr.write(`libvirt driver (${host}): ${m}\n`),
   });
 }

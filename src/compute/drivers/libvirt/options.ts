@@ -15,8 +15,16 @@ export interface LibvirtOptions {
   bootTimeout: number;
   /** Seconds a clean shutdown may take before the guest is destroyed (Nova's shutdown_timeout, 60). */
   shutdownTimeout: number;
-  /** The address guests' VNC servers listen on (Nova's [vnc] server_listen). */
+  /**
+   * The address guests' VNC servers listen on (Nova's [vnc] server_listen), a TCP port each; ''
+   * (the default): a unix socket in the instance directory, which the console proxy reaches
+   * whatever namespace libvirtd runs in.
+   */
   vncListen: string;
+  /** Guests get a VNC server (compute.consoles.vnc on; set by the driver's factory). */
+  vnc: boolean;
+  /** Guests get a SPICE server on a unix socket (compute.consoles.spice on; set by the driver's factory). */
+  spice: boolean;
   /** Seconds between two refreshes of every guest's state and counters (one `virsh domstats`). */
   statsInterval: number;
   /** Seconds the KVM probe guest (virtType auto) may take to print its marker before TCG is chosen. */
@@ -41,7 +49,9 @@ export function libvirtOptions(c: LibvirtConfig | undefined, dataDir: string): L
     guestDir: path.resolve(c?.guestDir ?? path.join(dataDir, 'guest')),
     bootTimeout: Number(c?.bootTimeout ?? 180),
     shutdownTimeout: Number(c?.shutdownTimeout ?? 60),
-    vncListen: c?.vncListen ?? '127.0.0.1',
+    vncListen: c?.vncListen ?? '',
+    vnc: c?.vnc ?? true,
+    spice: c?.spice ?? false,
     statsInterval: Number(c?.statsInterval ?? 10),
     probeTimeout: Number(c?.probeTimeout ?? 10),
     hostInstancesPaths: Object.fromEntries(

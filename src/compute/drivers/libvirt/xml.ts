@@ -50,8 +50,16 @@ export interface DomainSpec {
   interfaces: DomainInterface[];
   /** The serial console's log; the console sockets (consoleSockets) sit in the same directory. */
   consoleLog: string;
-  /** @deprecated not used: the VNC server listens on the unix socket of consoleSockets(). */
+  /**
+   * Where the VNC server listens (Nova's [vnc] server_listen): '' for the unix socket of
+   * consoleSockets() (the default: libvirtd runs in the host's namespace, whose addresses the
+   * proxy may not reach), else an address (a TCP port libvirt chooses, autoport).
+   */
   vncListen: string;
+  /** A VNC server at all (compute.consoles.vnc on; default true). */
+  vnc?: boolean;
+  /** A SPICE server on the unix socket of consoleSockets() (compute.consoles.spice on). */
+  spice?: boolean;
   videoModel: string;
   rngModel?: string;
   guestAgent?: boolean;
@@ -95,8 +103,25 @@ export function interfaceXml(i: DomainInterface): string {
 }
 
 /** The unix sockets of a guest's VNC server and serial console, in its instance directory. */
-export function consoleSockets(instanceDir: string): { vnc: string; serial: string } {
-  return { vnc: path.join(instanceDir, 'vnc.sock'), serial: path.join(instanceDir, 'serial.sock') };
+export function consoleSockets(instanceDir: string): { vnc: string; serial: string; spice: string } {
+  return {
+    vnc: path.join(instanceDir, 'vnc.sock'),
+    serial: path.join(instanceDir, 'serial.sock'),
+    spice: path.join(instanceDir, 'spice.sock'),
+  };
+}
+
+/** The graphics devices (Nova's _guest_add_video_device: VNC and/or SPICE, as configured). */
+function graphicsXml(s: DomainSpec, sockets: ReturnType<typeof consoleSockets>): string[] {
+  const out: string[] = [];
+  if (s.vnc !== false)
+    out.push(
+      s.vncListen
+        ? `    <graphics type='vnc' autoport='yes' listen='${esc(s.vncListen)}'><listen type='address' address='${esc(s.vncListen)}'/></graphics>`
+        : `    <graphics type='vnc'><listen type='socket' socket='${esc(sockets.vnc)}'/></graphics>`,
+    );
+  if (s.spice) out.push(`    <graphics type='spice'><listen type='socket' socket='${esc(sockets.spice)}'/></graphics>`);
+  return out;
 }
 
 export function domainXml(s: DomainSpec): string {
@@ -153,7 +178,7 @@ export function domainXml(s: DomainSpec): string {
     `      <target port='0'/>`,
     '    </serial>',
     `    <input type='tablet' bus='usb'/>`,
-    `    <graphics type='vnc'><listen type='socket' socket='${esc(sockets.vnc)}'/></graphics>`,
+    ...graphicsXml(s, sockets),
     `    <video><model type='${esc(s.videoModel)}'/></video>`,
     s.rngModel ? `    <rng model='${esc(s.rngModel)}'><backend model='random'>/dev/urandom</backend></rng>` : '',
     s.guestAgent ? `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>` : '',
