@@ -221,8 +221,11 @@ export class Cloud {
     // A compute node runs the network's L2 agent next to nova-compute, for the same hosts.
     const compute = computeOptions(this.cfg);
     if (compute.agent && this.cfg.network?.agent !== false) {
+      // A process that is also the network node of one of its hosts runs that host's whole agent
+      // (below) instead of a second, L2-only one under the same host name.
+      const netHost = this.cfg.roles.includes('network-agent') ? this.cfg.network?.host || os.hostname() : undefined;
       this.l2Agents = await startL2Agents(
-        agentHosts(compute),
+        agentHosts(compute).filter((h) => h !== netHost),
         this.cfg,
         this.bus,
         this.log.child({ service: 'network' }),
