@@ -25,7 +25,7 @@ import { policyModeOptions } from './core/policy/index.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
 import { agentHosts, computeOptions } from './compute/service.ts';
-import { startL2Agents, startNetworkAgent } from './network/agent/l2_agents.ts';
+import { l2OnlyHosts, startL2Agents, startNetworkAgent } from './network/agent/l2_agents.ts';
 import type { NetworkAgent } from './network/agent/agent.ts';
 import { Health } from './core/health.ts';
 import { FaultInjector } from './devstack/faults.ts';
@@ -223,9 +223,8 @@ export class Cloud {
     if (compute.agent && this.cfg.network?.agent !== false) {
       // A process that is also the network node of one of its hosts runs that host's whole agent
       // (below) instead of a second, L2-only one under the same host name.
-      const netHost = this.cfg.roles.includes('network-agent') ? this.cfg.network?.host || os.hostname() : undefined;
       this.l2Agents = await startL2Agents(
-        agentHosts(compute).filter((h) => h !== netHost),
+        l2OnlyHosts(agentHosts(compute), this.cfg),
         this.cfg,
         this.bus,
         this.log.child({ service: 'network' }),
