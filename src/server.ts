@@ -25,7 +25,7 @@ import { policyModeOptions } from './core/policy/index.ts';
 import { SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
 import { agentHosts, computeOptions } from './compute/service.ts';
-import { startL2Agents, startNetworkAgent } from './network/agent/l2_agents.ts';
+import { l2OnlyHosts, startL2Agents, startNetworkAgent } from './network/agent/l2_agents.ts';
 import type { NetworkAgent } from './network/agent/agent.ts';
 import { Health } from './core/health.ts';
 import { FaultInjector } from './devstack/faults.ts';
@@ -221,8 +221,10 @@ export class Cloud {
     // A compute node runs the network's L2 agent next to nova-compute, for the same hosts.
     const compute = computeOptions(this.cfg);
     if (compute.agent && this.cfg.network?.agent !== false) {
+      // A process that is also the network node of one of its hosts runs that host's whole agent
+      // (below) instead of a second, L2-only one under the same host name.
       this.l2Agents = await startL2Agents(
-        agentHosts(compute),
+        l2OnlyHosts(agentHosts(compute), this.cfg),
         this.cfg,
         this.bus,
         this.log.child({ service: 'network' }),

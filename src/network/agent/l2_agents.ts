@@ -11,6 +11,20 @@ import os from 'node:os';
 import { NetworkAgent } from './agent.ts';
 
 /**
+ * The hosts of a worker process that get an L2-only agent: its compute hosts, except the one whose
+ * whole agent the process runs as a network node (`network-agent` role, `network.host`): two
+ * agents under one host name would report and wire the same ports twice.
+ */
+export function l2OnlyHosts(
+  computeHosts: string[],
+  cfg: { roles: readonly string[]; network?: { host?: string } },
+): string[] {
+  if (!cfg.roles.includes('network-agent')) return computeHosts;
+  const netHost = cfg.network?.host || os.hostname();
+  return computeHosts.filter((h) => h !== netHost);
+}
+
+/**
  * The `network-agent` role (a network node): the whole agent (L2, DHCP and L3 roles) of
  * `network.host`, talking to the API's process over the bus.
  */
