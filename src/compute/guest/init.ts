@@ -205,6 +205,7 @@ case "$1" in
     for r in $router; do ip route add default via $r dev $interface 2>/dev/null; break; done
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    [ -n "$search$domain" ] && echo "search $search $domain" >> /etc/resolv.conf
     ;;
 esac
 exit 0
