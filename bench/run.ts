@@ -41,6 +41,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'volume create→available vs qemu-img create, attach/detach via compute, /volumes/detail with 1,000 volumes, backup/restore MB/s vs object PUT/GET and dd; peak RSS',
     load: () => import('./block-storage.ts'),
   },
+  'block-storage-side': {
+    describe:
+      "the volume API side by side with Debian's cinder-api (noauth, SQLite, 1 worker): show, list, detail, create at c=1 and c=8; the bare node:http limit",
+    load: () => import('./block-storage-side.ts'),
+  },
   telemetry: {
     describe:
       'Gnocchi measures/s through the batch API, an aggregates query over 1,000 resources × a day of minutes, one Aodh round of 1,000 alarms; peak RSS',

@@ -49,6 +49,8 @@ export interface VolumeRpc {
   delete_group(a: { group_id: string; request_id?: string }): null;
   create_group_snapshot(a: { group_snapshot_id: string; request_id?: string }): null;
   delete_group_snapshot(a: { group_snapshot_id: string; request_id?: string }): null;
+  /** Settles what an earlier run of this backend left in a transient status (workers/cleanup, 3.24). */
+  do_cleanup(a: { request_id?: string }): null;
 }
 
 /** `cinder-backup.<host>`: backups of the volumes of the backends on that host. */

@@ -60,9 +60,13 @@ export class VolumeAgent {
     return this.driver.stats(mine.reduce((n, v) => n + v.size, 0));
   }
 
+  /** When this run started: the cleanup settles only what is older. */
+  private startedAt = new Date().toISOString();
+
   async start() {
     await this.driver.setup();
     const startedAt = new Date().toISOString();
+    this.startedAt = startedAt;
     await this.recover(startedAt);
     await this.recoverGroups(startedAt);
     await this.migrations.recover(this.backend);
@@ -102,6 +106,8 @@ export class VolumeAgent {
       delete_group: (a) => h(() => this.deleteGroup(a.group_id)),
       create_group_snapshot: (a) => h(() => this.createGroupSnapshot(a.group_snapshot_id, a.request_id)),
       delete_group_snapshot: (a) => h(() => this.deleteGroupSnapshot(a.group_snapshot_id)),
+      // workers/cleanup: what was left before this run started (never this run's own work).
+      do_cleanup: () => h(() => this.recover(this.startedAt).then(() => this.recoverGroups(this.startedAt))),
     });
     await this.heartbeat.start();
   }

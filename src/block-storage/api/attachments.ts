@@ -1,12 +1,14 @@
 // /attachments (3.27+): create (reserved, or with a connector the connection info at once),
 // update with the connector, complete (3.44), delete, list and show.
 import type { FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
 import type { AttachmentRow } from '../volumes.ts';
-import { type Query, at, isoTime, pageLinks, pageRows, sortKeys } from './common.ts';
+import { eq, pageOf } from '../db/paging.ts';
+import { type Query, at, isoTime, notFound, pageLinks, pageNumbers, sortKeys } from './common.ts';
 import { attachmentCreateSchema, attachmentUpdateSchema } from './schemas.ts';
 
 type P = { id: string };
@@ -127,17 +129,26 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   const ctx = req.context;
   req.authorize('volume:attachment_get_all', { project_id: ctx.projectId });
   const admin = ctx.allowed('volume:get_all_admin') && q.all_tenants !== undefined;
-  const mine = new Set((await svc.parts.volumes.list(admin ? undefined : ctx.projectId)).map((v) => v.id));
-  let rows = (await svc.parts.volumes.allAttachments()).filter((a) => mine.has(a.volume_id));
-  if (q.volume_id) rows = rows.filter((a) => a.volume_id === q.volume_id);
-  if (q.instance_id) rows = rows.filter((a) => a.instance_uuid === q.instance_id);
-  if (q.status) rows = rows.filter((a) => a.attach_status === q.status);
-  const { page, more } = pageRows(
-    rows,
-    q,
-    sortKeys(q, ['id', 'created_at', 'volume_id', 'instance_uuid']),
-    (a, k) => (a as unknown as Record<string, unknown>)[k],
-  );
+  // The filters, the order and the page in SQL; the project's volumes by a subquery.
+  const scope = admin
+    ? [sql`volume_id in (select id from volumes where deleted = 0)`]
+    : [sql`volume_id in (select id from volumes where deleted = 0 and project_id = ${ctx.projectId})`];
+  const where = [...scope];
+  if (q.volume_id) where.push(eq('volume_id', q.volume_id));
+  if (q.instance_id) where.push(eq('instance_uuid', q.instance_id));
+  if (q.status) where.push(eq('attach_status', q.status));
+  const { offset, limit } = pageNumbers(q);
+  const r = await pageOf<AttachmentRow>(svc.parts.volumes.db, 'volume_attachments', {
+    where,
+    markerScope: scope,
+    order: sortKeys(q, ['id', 'created_at', 'volume_id', 'instance_uuid']),
+    nullable: new Set(['instance_uuid']),
+    marker: q.marker,
+    offset,
+    limit,
+  });
+  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const { rows: page, more } = r;
   const out: Record<string, unknown> = { attachments: page.map((a) => attachmentView(a, detail)) };
   if (more && page.length) out.attachments_links = pageLinks(req, page[page.length - 1]!.id);
   return out;

@@ -7,7 +7,19 @@ import { ApiError } from '../../core/errors.ts';
 import type { BackupRow } from '../backups.ts';
 import { backupRpc } from '../rpcapi.ts';
 import type { BlockStorageService } from '../service.ts';
-import { type Query, at, badRequest, boolParam, isoTime, links, pageLinks, pageRows, sortKeys } from './common.ts';
+import { eq, pageOf } from '../db/paging.ts';
+import {
+  type Query,
+  at,
+  badRequest,
+  boolParam,
+  isoTime,
+  links,
+  notFound,
+  pageLinks,
+  pageNumbers,
+  sortKeys,
+} from './common.ts';
 
 type P = { id: string };
 
@@ -104,22 +116,38 @@ export async function createBackup(svc: BlockStorageService, req: FastifyRequest
   return { backup: { ...summary(req, row), metadata: json(row.metadata, {}) } };
 }
 
+const BACKUP_NULLABLE = new Set(['name', 'updated_at']);
+
 async function list(svc: BlockStorageService, req: FastifyRequest, isDetail: boolean) {
   const q = req.query as Query;
   const ctx = req.context;
   req.authorize('backup:get_all', { project_id: ctx.projectId });
   const all =
     ctx.allowed('volume:get_all_admin') && q.all_tenants !== undefined && boolParam(q.all_tenants, 'all_tenants');
-  let rows = await svc.parts.backups.list(all ? undefined : ctx.projectId);
-  for (const k of ['name', 'status', 'volume_id'] as const)
-    if (q[k] !== undefined) rows = rows.filter((b) => b[k] === q[k]);
+  // The filters, the order and the page in SQL.
+  const scope = all ? [] : [eq('project_id', ctx.projectId)];
+  const where = [...scope];
+  for (const k of ['name', 'status', 'volume_id'] as const) if (q[k] !== undefined) where.push(eq(k, q[k]));
   const keys = sortKeys(q, ['id', 'name', 'status', 'created_at', 'updated_at', 'size', 'volume_id']);
-  const { page, more } = pageRows(rows, q, keys, (b, k) => (b as unknown as Record<string, unknown>)[k]);
+  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
+  const { offset, limit } = pageNumbers(q);
+  const r = await pageOf<BackupRow>(svc.parts.volumes.db, 'backups', {
+    where,
+    markerScope: scope,
+    order: keys,
+    nullable: BACKUP_NULLABLE,
+    marker: q.marker,
+    offset,
+    limit,
+    count: withCount,
+  });
+  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const page = r.rows;
   const out: Record<string, unknown> = {
     backups: isDetail ? await Promise.all(page.map((b) => detail(svc, req, b))) : page.map((b) => summary(req, b)),
   };
-  if (more && page.length) out.backups_links = pageLinks(req, page[page.length - 1]!.id);
-  if (at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count')) out.count = rows.length;
+  if (r.more && page.length) out.backups_links = pageLinks(req, page[page.length - 1]!.id);
+  if (withCount) out.count = r.total;
   return out;
 }
 

@@ -6,7 +6,19 @@ import { ApiError } from '../../core/errors.ts';
 import type { GroupRow, GroupSnapshotRow } from '../groups.ts';
 import { volumeTypeIds } from '../groups.ts';
 import type { BlockStorageService } from '../service.ts';
-import { type Query, at, badRequest, boolParam, isoTime, pageLinks, pageRows, sortKeys } from './common.ts';
+import { sql } from 'kysely';
+import { type Condition, eq, pageOf } from '../db/paging.ts';
+import {
+  type Query,
+  at,
+  badRequest,
+  boolParam,
+  isoTime,
+  notFound,
+  pageLinks,
+  pageNumbers,
+  sortKeys,
+} from './common.ts';
 
 type P = { id: string };
 type Body = Record<string, unknown>;
@@ -88,10 +100,10 @@ const LIST_IGNORED = new Set([
   'list_volume',
 ]);
 
-/** Rows of a list: the caller's project (or, for an admin with all_tenants, every project), filtered. */
-function filterRows<T extends { project_id: string }>(req: FastifyRequest, rows: T[], fields: string[]): T[] {
+/** A list's filters as SQL conditions (a null column matches ''; `key~` at 3.34 is a like-filter). */
+function filterConditions(req: FastifyRequest, fields: string[]): Condition[] {
   const q = req.query as Query;
-  let out = rows;
+  const out: Condition[] = [];
   for (const [key, raw] of Object.entries(q)) {
     if (raw === undefined || LIST_IGNORED.has(key)) continue;
     const like = key.endsWith('~') && at(req, '3.34');
@@ -100,11 +112,10 @@ function filterRows<T extends { project_id: string }>(req: FastifyRequest, rows:
       if (at(req, '3.33')) throw badRequest(`Invalid filters ${key} are found in query options.`);
       continue;
     }
-    out = out.filter((r) => {
-      const x = (r as Record<string, unknown>)[k];
-      const s = x === null || x === undefined ? '' : String(x);
-      return like ? s.includes(raw) : s === raw;
-    });
+    const col = sql`coalesce(${sql.ref(k)}, '')`;
+    out.push(
+      like ? sql`${col} like ${`%${raw.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} escape '\\'` : sql`${col} = ${raw}`,
+    );
   }
   return out;
 }
@@ -116,21 +127,46 @@ function scope(req: FastifyRequest): string | undefined {
   return all ? undefined : req.context.projectId;
 }
 
+const GROUP_NULLABLE = new Set(['name', 'updated_at']);
+
+/** One page of groups or group snapshots in SQL: the project's (or every one), filtered, sorted. */
+async function pageList<R extends { id: string }>(
+  svc: BlockStorageService,
+  req: FastifyRequest,
+  table: 'groups' | 'group_snapshots',
+  fields: string[],
+  sortable: string[],
+) {
+  const q = req.query as Query;
+  const projectId = scope(req);
+  const markerScope = projectId ? [eq('project_id', projectId)] : [];
+  const keys = sortKeys(q, sortable, 'created_at');
+  const { offset, limit } = pageNumbers(q);
+  const r = await pageOf<R>(svc.parts.volumes.db, table, {
+    where: [...markerScope, ...filterConditions(req, fields)],
+    markerScope,
+    order: keys,
+    nullable: GROUP_NULLABLE,
+    marker: q.marker,
+    offset,
+    limit,
+  });
+  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  return r;
+}
+
 // ---- groups ---------------------------------------------------------------------------------
 
 async function listGroupsOf(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
   need(req, '3.13');
   req.authorize('group:get_all', { project_id: req.context.projectId });
-  const q = req.query as Query;
-  const rows = filterRows(req, await svc.parts.groups.store.list(scope(req)), [
-    'name',
-    'status',
-    'availability_zone',
-    'group_type_id',
-    'id',
-  ]);
-  const keys = sortKeys(q, ['id', 'name', 'status', 'created_at', 'updated_at', 'availability_zone'], 'created_at');
-  const { page, more } = pageRows(rows, q, keys, (g, k) => (g as unknown as Record<string, unknown>)[k]);
+  const { rows: page, more } = await pageList<GroupRow>(
+    svc,
+    req,
+    'groups',
+    ['name', 'status', 'availability_zone', 'group_type_id', 'id'],
+    ['id', 'name', 'status', 'created_at', 'updated_at', 'availability_zone'],
+  );
   const groups = detail ? await Promise.all(page.map((g) => groupDetail(svc, req, g))) : page.map(groupSummary);
   const out: Record<string, unknown> = { groups };
   if (more && page.length) out.group_links = pageLinks(req, page[page.length - 1]!.id);
@@ -248,16 +284,13 @@ export async function groupAction(svc: BlockStorageService, req: FastifyRequest,
 async function listSnapshotsOf(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
   need(req, '3.14');
   req.authorize('group:get_all_group_snapshots', { project_id: req.context.projectId });
-  const q = req.query as Query;
-  const projectId = scope(req);
-  const rows = filterRows(req, await svc.parts.groups.store.snapshots(projectId ? { projectId } : {}), [
-    'name',
-    'status',
-    'group_id',
-    'id',
-  ]);
-  const keys = sortKeys(q, ['id', 'name', 'status', 'created_at', 'updated_at', 'group_id'], 'created_at');
-  const { page, more } = pageRows(rows, q, keys, (s, k) => (s as unknown as Record<string, unknown>)[k]);
+  const { rows: page, more } = await pageList<GroupSnapshotRow>(
+    svc,
+    req,
+    'group_snapshots',
+    ['name', 'status', 'group_id', 'id'],
+    ['id', 'name', 'status', 'created_at', 'updated_at', 'group_id'],
+  );
   const out: Record<string, unknown> = {
     group_snapshots: page.map((s) => (detail ? snapshotDetail(req, s) : snapshotSummary(s))),
   };

@@ -34,6 +34,7 @@ import {
   updateQuotas,
   updateService,
 } from './misc.ts';
+import { cleanupWorkers } from './workers.ts';
 import {
   createSnapshot,
   createSnapshotMetadata,
@@ -369,4 +370,5 @@ export function registerRoutes(app: FastifyInstance, svc: BlockStorageService) {
   route('GET', '/extensions', listExtensions);
   route('GET', '/os-hosts', listHosts);
   route('GET', '/os-hosts/:host', showHost);
+  route('POST', '/workers/cleanup', cleanupWorkers);
 }

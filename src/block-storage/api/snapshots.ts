@@ -5,14 +5,16 @@ import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
+import { eq, jsonHas, pageOf } from '../db/paging.ts';
 import type { SnapshotRow } from '../volumes.ts';
 import {
   type Query,
   at,
   badRequest,
   boolParam,
+  notFound,
   pageLinks,
-  pageRows,
+  pageNumbers,
   parseDictParam,
   snapshotView,
   sortKeys,
@@ -54,33 +56,41 @@ export async function createSnapshot(svc: BlockStorageService, req: FastifyReque
   return { snapshot: snapshotView(req, s, true) };
 }
 
-async function query(svc: BlockStorageService, req: FastifyRequest): Promise<SnapshotRow[]> {
+const SNAPSHOT_SORT = ['id', 'name', 'status', 'created_at', 'updated_at', 'volume_id', 'size', 'display_name'];
+const SNAPSHOT_NULLABLE = new Set(['name', 'updated_at']);
+/** The column a snapshot sort key orders by. */
+const snapshotColumn = (k: string) => (k === 'size' ? 'volume_size' : k === 'display_name' ? 'name' : k);
+
+async function list(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
   const q = req.query as Query;
   const ctx = req.context;
   req.authorize('volume:get_all_snapshots', { project_id: ctx.projectId });
   const admin = ctx.allowed('volume:get_all_admin');
   const all = admin && q.all_tenants !== undefined && boolParam(q.all_tenants, 'all_tenants');
-  let rows = await svc.parts.volumes.snapshots(all ? {} : { projectId: ctx.projectId });
-  if (all && q.project_id) rows = rows.filter((s) => s.project_id === q.project_id);
-  if (q.name !== undefined) rows = rows.filter((s) => s.name === q.name);
-  if (q.status !== undefined) rows = rows.filter((s) => s.status === q.status);
-  if (q.volume_id !== undefined) rows = rows.filter((s) => s.volume_id === q.volume_id);
-  if (q.metadata !== undefined) {
-    const want = parseDictParam(q.metadata, 'metadata');
-    rows = rows.filter((s) =>
-      Object.entries(want).every(([k, val]) => json<Record<string, string>>(s.metadata, {})[k] === String(val)),
-    );
-  }
-  return rows;
-}
-
-async function list(svc: BlockStorageService, req: FastifyRequest, detail: boolean) {
-  const q = req.query as Query;
-  const rows = await query(svc, req);
-  const keys = sortKeys(q, ['id', 'name', 'status', 'created_at', 'updated_at', 'volume_id', 'size', 'display_name']);
-  const { page, more } = pageRows(rows, q, keys, (s, k) =>
-    k === 'size' ? s.volume_size : k === 'display_name' ? s.name : (s as unknown as Record<string, unknown>)[k],
-  );
+  const db = svc.parts.volumes.db;
+  // The filters, in SQL (metadata through the JSON column).
+  const scope = all ? [] : [eq('project_id', ctx.projectId)];
+  const where = [...scope];
+  if (all && q.project_id) where.push(eq('project_id', q.project_id));
+  if (q.name !== undefined) where.push(eq('name', q.name));
+  if (q.status !== undefined) where.push(eq('status', q.status));
+  if (q.volume_id !== undefined) where.push(eq('volume_id', q.volume_id));
+  if (q.metadata !== undefined) where.push(...jsonHas(db, 'metadata', parseDictParam(q.metadata, 'metadata')));
+  const keys = sortKeys(q, SNAPSHOT_SORT);
+  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
+  const { offset, limit } = pageNumbers(q);
+  const r = await pageOf<SnapshotRow>(db, 'snapshots', {
+    where,
+    markerScope: scope,
+    order: keys.map(([k, d]) => [snapshotColumn(k), d]),
+    nullable: SNAPSHOT_NULLABLE,
+    marker: q.marker,
+    offset,
+    limit,
+    count: withCount,
+  });
+  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const page = r.rows;
   const out: Record<string, unknown> = {
     snapshots: page.map((s) => {
       const view = snapshotView(req, s);
@@ -93,8 +103,8 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
       return rest;
     }),
   };
-  if (more && page.length) out.snapshots_links = pageLinks(req, page[page.length - 1]!.id);
-  if (at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count')) out.count = rows.length;
+  if (r.more && page.length) out.snapshots_links = pageLinks(req, page[page.length - 1]!.id);
+  if (withCount) out.count = r.total;
   return out;
 }
 

@@ -5,7 +5,8 @@ import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
-import { sql } from 'kysely';
+import { type RawBuilder, type SqlBool, sql } from 'kysely';
+import { jsonHas } from '../db/paging.ts';
 import type { VolumeQuery, VolumeRow, VolumeSortColumn } from '../volumes.ts';
 import { volumeTypeIds } from '../groups.ts';
 import type { BackupRow } from '../backups.ts';
@@ -18,7 +19,6 @@ import {
   pageLinks,
   notFound,
   pageNumbers,
-  pageRows,
   parseDictParam,
   sortKeys,
   timeConditions,
@@ -104,13 +104,13 @@ const SORT_KEYS = [
 ];
 
 /**
- * What the query selects, Cinder's filters applied: `sql` narrows the select (every column filter),
- * `post` is the rest, checked in memory (metadata and image metadata live in JSON text), null when none.
+ * What the query selects, Cinder's filters applied: `sql` narrows the select (every filter, the
+ * metadata ones through the JSON columns).
  */
 async function query(
   svc: BlockStorageService,
   req: FastifyRequest,
-): Promise<{ scope?: string; sql: (q: VolumeQuery) => VolumeQuery; post: ((v: VolumeRow) => boolean) | null }> {
+): Promise<{ scope?: string; sql: (q: VolumeQuery) => VolumeQuery }> {
   const q = req.query as Query;
   const ctx = req.context;
   req.authorize('volume:get_all', { project_id: ctx.projectId });
@@ -118,7 +118,6 @@ async function query(
   const all = admin && q.all_tenants !== undefined && boolParam(q.all_tenants, 'all_tenants');
   const scope = all ? undefined : admin && q.project_id && q.all_tenants ? q.project_id : ctx.projectId;
   const wheres: Array<(q: VolumeQuery) => VolumeQuery> = [];
-  const posts: Array<(v: VolumeRow) => boolean> = [];
   if (scope) wheres.push((x) => x.where('project_id', '=', scope));
   else if (q.project_id) {
     const p = q.project_id;
@@ -169,21 +168,13 @@ async function query(
         wheres.push((x) => x.where('multiattach', '=', b));
         break;
       }
-      case 'metadata': {
-        const want = parseDictParam(val, 'metadata');
-        posts.push((v) =>
-          Object.entries(want).every(([mk, mv]) => json<Record<string, string>>(v.metadata, {})[mk] === String(mv)),
-        );
-        break;
-      }
+      case 'metadata':
       case 'glance_metadata':
       case 'image_metadata': {
-        const want = parseDictParam(val, 'image_metadata');
-        posts.push((v) =>
-          Object.entries(want).every(
-            ([mk, mv]) => json<Record<string, string>>(v.image_metadata, {})[mk] === String(mv),
-          ),
-        );
+        // The JSON column's values, in SQL (json_extract / ->>).
+        const col = k === 'metadata' ? 'metadata' : 'image_metadata';
+        const conds = jsonHas(svc.parts.volumes.db, col, parseDictParam(val, col));
+        wheres.push((x) => conds.reduce((y, c) => y.where(c as RawBuilder<SqlBool>), x));
         break;
       }
       case 'volume_type':
@@ -224,19 +215,7 @@ async function query(
   return {
     scope,
     sql: (x) => wheres.reduce((y, w) => w(y), x),
-    post: posts.length ? (v) => posts.every((f) => f(v)) : null,
   };
-}
-
-function sortValue(svc: BlockStorageService, v: VolumeRow, k: string): unknown {
-  switch (k) {
-    case 'display_name':
-      return v.name;
-    case 'volume_type':
-      return v.volume_type_id;
-    default:
-      return (v as unknown as Record<string, unknown>)[k];
-  }
 }
 
 /** The column a sort key orders by. */
@@ -253,29 +232,19 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   const f = await query(svc, req);
   const keys = sortKeys(q, SORT_KEYS);
   const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
-  let page: VolumeRow[];
-  let more: boolean;
-  let total: number | undefined;
-  if (f.post) {
-    // A metadata filter: the column filters in SQL, the rest and the page in memory.
-    const rows = (await svc.parts.volumes.select(f.sql)).filter(f.post);
-    ({ page, more } = pageRows(rows, q, keys, (v, k) => sortValue(svc, v, k)));
-    total = rows.length;
-  } else {
-    // The page in SQL: filters, order, marker (keyset), offset and limit in the query.
-    const { offset, limit } = pageNumbers(q);
-    const r = await svc.parts.volumes.page({
-      filter: f.sql,
-      scope: f.scope,
-      order: keys.map(([k, d]) => [sortColumn(k), d]),
-      marker: q.marker,
-      offset,
-      limit,
-      count: withCount,
-    });
-    if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
-    ({ rows: page, more, total } = r);
-  }
+  // The page in SQL: filters, order, marker (keyset), offset and limit in the query.
+  const { offset, limit } = pageNumbers(q);
+  const r = await svc.parts.volumes.page({
+    filter: f.sql,
+    scope: f.scope,
+    order: keys.map(([k, d]) => [sortColumn(k), d]),
+    marker: q.marker,
+    offset,
+    limit,
+    count: withCount,
+  });
+  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const { rows: page, more, total } = r;
   const out: Record<string, unknown> = {};
   if (detail) {
     const atts = await svc.parts.volumes.attachmentsOf(page.map((v) => v.id));
@@ -290,8 +259,7 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
 /** The volumes the query selects (every one, for the summary). */
 async function queryAll(svc: BlockStorageService, req: FastifyRequest): Promise<VolumeRow[]> {
   const f = await query(svc, req);
-  const rows = await svc.parts.volumes.select(f.sql);
-  return f.post ? rows.filter(f.post) : rows;
+  return svc.parts.volumes.select(f.sql);
 }
 
 export const listVolumes = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);
