@@ -2,47 +2,30 @@
 // (os-server-external-events 2.51), and compute records the `extend_volume` action with its
 // `compute_extend_volume` event, as tempest's VolumesExtendAttachedTest waits for.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { until, useAdminCloud } from './lib/cloud.ts';
 
 describe('block storage: extend an attached volume', () => {
-  let c: TestCloud;
-  let project: string;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cinder-extend-'));
-  const cinder = (method: string, p: string, body?: unknown, version = '3.42') =>
-    c.req(method, `${c.url}/volume/v3/${project}${p}`, body, {
-      headers: { 'OpenStack-API-Version': `volume ${version}` },
-    });
-  const nova = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.79' } });
+  const t = useAdminCloud('stratus-cinder-extend-', { volume: '3.42', compute: '2.79' });
+  const { cinder, nova } = t;
   const volume = (id: string, status: string) =>
     until(`volume ${id} ${status}`, async () => {
       const v = (await cinder('GET', `/volumes/${id}`)).body.volume;
       return v?.status === status ? v : null;
     });
 
-  before(async () => {
-    c = await startCloud({ dataDir });
-    project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
-  });
-  after(async () => {
-    await c?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-  });
-
   it('grows the volume, and compute records extend_volume / compute_extend_volume', async () => {
-    const img = await c.req('POST', `${c.url}/image/v2/images`, {
+    const img = await t.c.req('POST', `${t.c.url}/image/v2/images`, {
       name: 'tiny',
       disk_format: 'raw',
       container_format: 'bare',
       visibility: 'public',
     });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
+    await fetch(`${t.c.url}/image/v2/images/${img.body.id}/file`, {
       method: 'PUT',
-      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+      headers: { 'X-Auth-Token': t.c.adminToken, 'Content-Type': 'application/octet-stream' },
       body: new Uint8Array(Buffer.alloc(1024)),
     });
     const s = await nova('POST', '/servers', {
@@ -67,7 +50,7 @@ describe('block storage: extend an attached volume', () => {
     const grown = await volume(v.id, 'in-use');
     await until('size 2', async () => (await cinder('GET', `/volumes/${v.id}`)).body.volume.size === 2);
     assert.equal(grown.attachments.length, 1);
-    assert.equal(fs.statSync(path.join(dataDir, 'volumes', `volume-${v.id}`)).size, 2 * 1024 ** 3);
+    assert.equal(fs.statSync(path.join(t.c.dataDir, 'volumes', `volume-${v.id}`)).size, 2 * 1024 ** 3);
     const ev = await until('compute_extend_volume', async () => {
       const acts = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions;
       const act = acts.find((y: { action: string }) => y.action === 'extend_volume');

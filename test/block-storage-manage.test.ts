@@ -1,20 +1,14 @@
 // Block storage's manage/unmanage (admin) with the file driver: a volume and a snapshot are
 // unmanaged (rows gone, files kept), listed as manageable (3.8), managed back under new ids.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { until, useAdminCloud } from './lib/cloud.ts';
 
 describe('block storage manage/unmanage', () => {
-  let c: TestCloud;
-  let project: string;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cinder-manage-'));
-  const cinder = (method: string, p: string, body?: unknown, version = '3.70') =>
-    c.req(method, `${c.url}/volume/v3/${project}${p}`, body, {
-      headers: { 'OpenStack-API-Version': `volume ${version}` },
-    });
+  const t = useAdminCloud('stratus-cinder-manage-', { volume: '3.70' });
+  const { cinder } = t;
   const wait = (kind: string, id: string, status: string) =>
     until(`${kind} ${id} ${status}`, async () => {
       const o = (await cinder('GET', `/${kind}s/${id}`)).body[kind];
@@ -25,20 +19,11 @@ describe('block storage manage/unmanage', () => {
   const gone = (kind: string, id: string) =>
     until(`${kind} ${id} gone`, async () => ((await cinder('GET', `/${kind}s/${id}`)).status === 404 ? true : null));
 
-  before(async () => {
-    c = await startCloud({ dataDir });
-    project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
-  });
-  after(async () => {
-    await c?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-  });
-
   it('unmanages and manages a volume and a snapshot back', async () => {
     const r = await cinder('POST', '/volumes', { volume: { size: 2, name: 'orig' } });
     const v = await wait('volume', r.body.volume.id, 'available');
     const host = v['os-vol-host-attr:host'];
-    const vfile = path.join(dataDir, 'volumes', `volume-${v.id}`);
+    const vfile = path.join(t.c.dataDir, 'volumes', `volume-${v.id}`);
     fs.writeFileSync(vfile, 'payload', { flag: 'r+' });
     const sr = await cinder('POST', '/snapshots', { snapshot: { volume_id: v.id, name: 's' } });
     const s = await wait('snapshot', sr.body.snapshot.id, 'available');
@@ -46,7 +31,7 @@ describe('block storage manage/unmanage', () => {
     // the snapshot: unmanage keeps its file, manage takes it back under a new id
     assert.equal((await cinder('POST', `/snapshots/${s.id}/action`, { 'os-unmanage': null })).status, 202);
     await gone('snapshot', s.id);
-    assert.ok(fs.existsSync(path.join(dataDir, 'volumes', `snapshot-${s.id}`)));
+    assert.ok(fs.existsSync(path.join(t.c.dataDir, 'volumes', `snapshot-${s.id}`)));
     const ms = await cinder('POST', '/os-snapshot-manage', {
       snapshot: {
         volume_id: v.id,
@@ -59,7 +44,7 @@ describe('block storage manage/unmanage', () => {
     const s2 = await wait('snapshot', ms.body.snapshot.id, 'available');
     assert.equal(s2.size, 2);
     assert.deepEqual(s2.metadata, { a: 'b' });
-    assert.ok(fs.existsSync(path.join(dataDir, 'volumes', `snapshot-${s2.id}`)));
+    assert.ok(fs.existsSync(path.join(t.c.dataDir, 'volumes', `snapshot-${s2.id}`)));
     assert.equal((await cinder('DELETE', `/snapshots/${s2.id}`)).status, 202);
     await gone('snapshot', s2.id);
 
@@ -104,7 +89,7 @@ describe('block storage manage/unmanage', () => {
     assert.equal(nv.size, 2);
     assert.equal(nv.name, 'managed');
     assert.equal(nv['os-vol-host-attr:host'], host);
-    const nfile = path.join(dataDir, 'volumes', `volume-${nv.id}`);
+    const nfile = path.join(t.c.dataDir, 'volumes', `volume-${nv.id}`);
     const head = Buffer.alloc(7);
     const fd = fs.openSync(nfile, 'r');
     fs.readSync(fd, head, 0, 7, 0);
@@ -117,10 +102,10 @@ describe('block storage manage/unmanage', () => {
   });
 
   it('refuses manage to a member', async () => {
-    const alice = await import('./lib/cloud.ts').then((m) => m.member(c, 'alice-manage'));
-    const r = await c.req(
+    const alice = await import('./lib/cloud.ts').then((m) => m.member(t.c, 'alice-manage'));
+    const r = await t.c.req(
       'POST',
-      `${c.url}/volume/v3/${alice.project}/os-volume-manage`,
+      `${t.c.url}/volume/v3/${alice.project}/os-volume-manage`,
       { volume: { host: 'x@y#z', ref: { 'source-name': 'a' } } },
       { token: alice.token, headers: { 'OpenStack-API-Version': 'volume 3.70' } },
     );

@@ -14,7 +14,7 @@ import { contains, eq, jsonHas, pageOf } from '../src/block-storage/db/paging.ts
 import { MIGRATIONS } from '../src/block-storage/db/migrations/index.ts';
 import type { BlockStorageDb } from '../src/block-storage/db/schema.ts';
 import type { SnapshotRow } from '../src/block-storage/volumes.ts';
-import { databaseEngines, startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { databaseEngines, until, useAdminCloud } from './lib/cloud.ts';
 
 const SCHEMA = 'block_storage_paging_test';
 
@@ -192,13 +192,8 @@ for (const engine of databaseEngines('block storage paging')) {
 }
 
 describe('block storage lists paged in SQL through the API', () => {
-  let c: TestCloud;
-  let project: string;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cinder-paging-api-'));
-  const cinder = (method: string, p: string, body?: unknown, version = '3.64') =>
-    c.req(method, `${c.url}/volume/v3/${project}${p}`, body, {
-      headers: { 'OpenStack-API-Version': `volume ${version}` },
-    });
+  const t = useAdminCloud('stratus-cinder-paging-api-', { volume: '3.64' });
+  const { cinder } = t;
 
   /** The ids of every page of `path` (limit 2) walked by the next links under `linksKey`. */
   async function walk(first: string, key: string, linksKey: string): Promise<string[]> {
@@ -209,19 +204,10 @@ describe('block storage lists paged in SQL through the API', () => {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       out.push(...(r.body[key] as Array<{ id: string }>).map((x) => x.id));
       const next = r.body[linksKey]?.[0]?.href as string | undefined;
-      url = next ? next.slice(next.indexOf(`/${project}/`) + project.length + 1) : '';
+      url = next ? next.slice(next.indexOf(`/${t.project}/`) + t.project.length + 1) : '';
     }
     return out;
   }
-
-  before(async () => {
-    c = await startCloud({ dataDir });
-    project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
-  });
-  after(async () => {
-    await c?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-  });
 
   it('pages snapshots, attachments and groups, filters them (metadata too) and counts them', async () => {
     const vol = await cinder('POST', '/volumes', { volume: { size: 1, name: 'pv', metadata: { k: 'v' } } });

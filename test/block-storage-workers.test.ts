@@ -1,32 +1,12 @@
-// POST /workers/cleanup (3.24): which services a cleanup goes to (cinder's work_cleanup: the
-// services the filters select, down ones by default; a volume service up is told, one down is
-// unavailable), the resource lookup, and Cinder's 400s and 404.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { until, useAdminCloud } from './lib/cloud.ts';
 
 describe('block storage workers cleanup', () => {
-  let c: TestCloud;
-  let project: string;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-cinder-workers-'));
-  const cinder = (method: string, p: string, body?: unknown, version = '3.24') =>
-    c.req(method, `${c.url}/volume/v3/${project}${p}`, body, {
-      headers: { 'OpenStack-API-Version': `volume ${version}` },
-    });
+  const t = useAdminCloud('stratus-cinder-workers-', { volume: '3.24' });
+  const { cinder } = t;
   type Svc = { id: string; host: string; binary: string; cluster_name: null };
   const names = (xs: Svc[]) => xs.map((s) => `${s.binary} ${s.host}`).sort();
-
-  before(async () => {
-    c = await startCloud({ dataDir });
-    project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
-  });
-  after(async () => {
-    await c?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-  });
 
   it('sends the cleanup to the services the filters select', async () => {
     assert.equal((await cinder('POST', '/workers/cleanup', {}, '3.23')).status, 404);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { it } from 'node:test';
+import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/log.ts';
@@ -152,4 +152,46 @@ export async function until<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A test cloud started before a suite's tests and stopped after them, seen from the admin project. */
+export interface AdminCloud {
+  /** The cloud (set once the suite's `before` ran). */
+  c: TestCloud;
+  /** The admin project's id. */
+  project: string;
+  /** A block-storage (Cinder v3) request in the admin project, at `version` or the suite's default. */
+  cinder(method: string, path: string, body?: unknown, version?: string): ReturnType<TestCloud['req']>;
+  /** A compute (Nova v2.1) request, at `version` or the suite's default. */
+  nova(method: string, path: string, body?: unknown, version?: string): ReturnType<TestCloud['req']>;
+}
+
+/**
+ * Registers the suite's `before`/`after` (call it inside `describe`): a cloud in a temporary data
+ * directory, removed with it at the end.
+ */
+export function useAdminCloud(
+  prefix: string,
+  o: { volume?: string; compute?: string; configure?: (cfg: any) => void } = {},
+): AdminCloud {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const t = {
+    cinder: (method: string, p: string, body?: unknown, version = o.volume ?? '3.0') =>
+      t.c.req(method, `${t.c.url}/volume/v3/${t.project}${p}`, body, {
+        headers: { 'OpenStack-API-Version': `volume ${version}` },
+      }),
+    nova: (method: string, p: string, body?: unknown, version = o.compute ?? '2.1') =>
+      t.c.req(method, `${t.c.url}/compute/v2.1${p}`, body, {
+        headers: { 'OpenStack-API-Version': `compute ${version}` },
+      }),
+  } as AdminCloud;
+  before(async () => {
+    t.c = await startCloud({ dataDir, configure: o.configure });
+    t.project = (await t.c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
+  });
+  after(async () => {
+    await t.c?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
+  return t;
 }
