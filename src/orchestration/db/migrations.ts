@@ -137,4 +137,15 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('stack').addColumn('user_creds', 'text').execute();
     },
   },
+  // An encrypted trust id ("fernet:…", crypt.ts) is longer than a trust id: text. PostgreSQL
+  // enforces varchar lengths (SQLite does not, which is why only PostgreSQL failed).
+  '004_stack_trust_id_text': {
+    async up(db: Kysely<unknown>) {
+      if (db.getExecutor().adapter.constructor.name === 'PostgresAdapter')
+        await db.schema
+          .alterTable('stack')
+          .alterColumn('trust_id', (c) => c.setDataType('text'))
+          .execute();
+    },
+  },
 };
