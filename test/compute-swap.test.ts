@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
 
 describe('compute: swap of attached volumes and migration of in-use volumes', () => {
   let c: TestCloud;
@@ -67,19 +67,9 @@ describe('compute: swap of attached volumes and migration of in-use volumes', ()
       const s = await cinder('GET', '/os-services?binary=cinder-volume');
       return s.body.services.length === 2;
     });
-    const img = await c.req('POST', `${c.url}/image/v2/images`, {
-      name: 'tiny',
-      disk_format: 'raw',
-      container_format: 'bare',
-      visibility: 'public',
-    });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
-      method: 'PUT',
-      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-      body: new Uint8Array(Buffer.alloc(1024)),
-    });
+    const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.alloc(1024)));
     const s = await nova('POST', '/servers', {
-      server: { name: 'vm', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
+      server: { name: 'vm', imageRef: imageId, flavorRef: '1', networks: 'none' },
     });
     assert.equal(s.status, 202, JSON.stringify(s.body));
     server = s.body.server.id;

@@ -6,7 +6,7 @@
 // (Nova's migrate_instance_finish / setup_networks_on_host).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { signInstanceId } from '../src/core/metadata_secret.ts';
 import { netmaskOf, networkData } from '../src/compute/metadata/content.ts';
@@ -94,18 +94,8 @@ describe('network_data.json from the subnets, ports rebound after moves', () => 
     svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
     base = `http://127.0.0.1:${svc.parts.metadata!.port}`;
     hosts = svc.parts.agents.map((a) => a.host);
-    const img = await c.req('POST', `${c.url}/image/v2/images`, {
-      name: 'nd',
-      disk_format: 'raw',
-      container_format: 'bare',
-      visibility: 'public',
-    });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
-      method: 'PUT',
-      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-      body: new Uint8Array(Buffer.from('nd')),
-    });
-    image = img.body.id;
+    const imageId = await uploadImage(c, 'nd', new Uint8Array(Buffer.from('nd')));
+    image = imageId;
     network = (await neutron('POST', '/v2.0/networks', { network: { name: 'nd-net' } })).body.network.id;
     await until('compute nodes', async () => svc.parts.agents.every((a) => a.ready));
   });

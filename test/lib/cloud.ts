@@ -195,3 +195,19 @@ export function useAdminCloud(
   });
   return t;
 }
+
+/** A public raw image holding `bytes`, uploaded as the admin; answers its id. */
+export async function uploadImage(c: TestCloud, name: string, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const img = await c.req('POST', `${c.url}/image/v2/images`, {
+    name,
+    disk_format: 'raw',
+    container_format: 'bare',
+    visibility: 'public',
+  });
+  await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
+    method: 'PUT',
+    headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
+    body: bytes,
+  });
+  return img.body.id as string;
+}
