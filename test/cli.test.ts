@@ -243,7 +243,8 @@ describe('cli: the process', () => {
     const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
     p.kill('SIGINT');
     assert.equal(await exited, 0);
-    assert.ok(Date.now() - t0 < 2000, `stopped in ${Date.now() - t0} ms`);
+    // Stops at once rather than after a shutdown timeout (loose bound: files run two at a time).
+    assert.ok(Date.now() - t0 < 10_000, `stopped in ${Date.now() - t0} ms`);
     assert.equal(fs.existsSync(path.join(dir, 'stratus.pid')), false);
   });
 });

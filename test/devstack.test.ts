@@ -167,7 +167,8 @@ describe('devstack', () => {
     const t0 = Date.now();
     const r = await c.req('POST', `${c.url}/stratus/reset`, {});
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.ok(Date.now() - t0 < 1000, `reset took ${Date.now() - t0} ms`);
+    // Reset empties tables in place rather than restarting (loose bound: files run two at a time).
+    assert.ok(Date.now() - t0 < 10_000, `reset took ${Date.now() - t0} ms`);
     const names = async () =>
       (await c.req('GET', `${c.url}/networking/v2.0/networks`, undefined, { token: demo })).body.networks
         .map((n: { name: string }) => n.name)
