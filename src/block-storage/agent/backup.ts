@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { createHash, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import type { MessageBus } from '../../core/bus.ts';
 import { json } from '../../core/db.ts';
@@ -101,10 +102,11 @@ export class BackupAgent {
       const extents = await dataExtents(path);
       const level = this.o.backupCompressionLevel;
       const fh = await fs.promises.open(path, 'r');
-      // A bounded pipeline (Cinder's chunked driver with its threads): the file is read in order on
-      // this thread while up to `backupWorkers` chunks are hashed, compressed (zlib on libuv's
-      // pool) and sent to the object store at once.
+      // A bounded pipeline (Cinder's chunked driver with its threads): up to `backupWorkers`
+      // chunks are read, hashed (a hashing thread), compressed (zlib on libuv's pool) and sent
+      // to the object store at once, each in a reused buffer of shared memory.
       const pool = new TaskPool(this.o.backupWorkers);
+      const buffers = new ChunkBuffers(chunkSize);
       try {
         for (let offset = 0, i = 0; offset < size; offset += chunkSize, i++) {
           const len = Math.min(chunkSize, size - offset);
@@ -119,27 +121,31 @@ export class BackupAgent {
             continue;
           }
           await pool.ready();
-          const data = Buffer.allocUnsafe(len);
-          const { bytesRead } = await fh.read(data, 0, len, offset);
-          if (bytesRead < len) data.fill(0, bytesRead, len);
+          const data = buffers.take().subarray(0, len);
           const at = i;
           pool.run(async () => {
-            // Zeros (holes of a sparse volume) are compared with memcmp and hashed once per length.
-            const zero = isZero(data);
-            const sha256 = zero ? zeroSha(len) : await sha256Hex(data);
-            if (prev && prev.sha256 === sha256 && prev.length === len) {
-              chunks[at] = prev;
-              return;
+            try {
+              const { bytesRead } = await fh.read(data, 0, len, offset);
+              if (bytesRead < len) data.fill(0, bytesRead, len);
+              // Zeros (holes of a sparse volume) are compared with memcmp and hashed once per length.
+              const zero = isZero(data);
+              const sha256 = zero ? zeroSha(len) : await sha256Hex(data);
+              if (prev && prev.sha256 === sha256 && prev.length === len) {
+                chunks[at] = prev;
+                return;
+              }
+              if (zero) {
+                chunks[at] = { offset, length: len, sha256, object: null };
+                return;
+              }
+              const object = `backup_${b.id}/${String(at).padStart(5, '0')}`;
+              const { compression, body } = await compress(data, level);
+              await this.objects.put(container, object, body);
+              chunks[at] = { offset, length: len, sha256, object, ...(compression === 'none' ? { compression } : {}) };
+              stored++;
+            } finally {
+              buffers.give(data);
             }
-            if (zero) {
-              chunks[at] = { offset, length: len, sha256, object: null };
-              return;
-            }
-            const object = `backup_${b.id}/${String(at).padStart(5, '0')}`;
-            const { compression, body } = await compress(data, level);
-            await this.objects.put(container, object, body);
-            chunks[at] = { offset, length: len, sha256, object, ...(compression === 'none' ? { compression } : {}) };
-            stored++;
           });
         }
         await pool.drain();
@@ -206,15 +212,22 @@ export class BackupAgent {
       const container = b.container ?? 'volumebackups';
       // Up to `backupWorkers` chunks are fetched, inflated, checked and written at their offsets at once.
       const pool = new TaskPool(this.o.backupWorkers);
+      const buffers = new ChunkBuffers(Math.max(0, ...chunks.map((c) => c.length)));
       try {
         for (const c of chunks) {
           await pool.ready();
           pool.run(async () => {
             if (c.object) {
-              const got = await this.objects.get(container, c.object);
-              const data = c.compression === 'none' ? got : await inflate(got);
-              if ((await sha256Hex(data)) !== c.sha256) throw new Error(`chunk at ${c.offset} fails its sha256`);
-              await fh.write(data, 0, data.length, c.offset);
+              // A stored chunk is read into a buffer of the pool (one of its length, at most).
+              const into = buffers.take();
+              try {
+                const got = await this.objects.get(container, c.object, into);
+                const data = c.compression === 'none' ? got : await inflate(got);
+                if ((await sha256Hex(data)) !== c.sha256) throw new Error(`chunk at ${c.offset} fails its sha256`);
+                await writeAll(fh, data, c.offset);
+              } finally {
+                buffers.give(into);
+              }
               return;
             }
             // A chunk of zeros: written only where the volume holds something else (a new volume is all holes).
@@ -342,9 +355,103 @@ async function compress(data: Buffer, level: number): Promise<{ compression: 'zl
 
 const SAMPLE = 256 * 1024;
 
-/** sha256 of a chunk, off the main thread (WebCrypto's digest runs on libuv's pool). */
+/**
+ * sha256 of a chunk, off the main thread. A chunk of the pool (shared memory) is hashed in
+ * place by a hashing thread; WebCrypto's digest, which also runs off the main thread, first
+ * copies its input there (32 MiB of fresh memory per chunk: the copy and its page faults cost
+ * the main thread, which also serves the object store, more than the hash itself with SHA-NI).
+ * Other buffers (an inflated chunk) go through WebCrypto.
+ */
 async function sha256Hex(data: Buffer): Promise<string> {
+  if (data.buffer instanceof SharedArrayBuffer) return sha256Thread.digest(data);
   return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
+const SHA256_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+parentPort.on('message', (m) => {
+  let hex, error;
+  try {
+    hex = createHash('sha256').update(new Uint8Array(m.sab, m.start, m.length)).digest('hex');
+  } catch (e) {
+    error = String(e && e.message || e);
+  }
+  parentPort.postMessage({ id: m.id, hex, error });
+});
+`;
+
+/** One hashing thread for the backups of this process, started on first use, holding no process open while idle. */
+class Sha256Thread {
+  private worker?: Worker;
+  private next = 0;
+  private waiting = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
+
+  digest(data: Buffer): Promise<string> {
+    const w = this.start();
+    const id = this.next++;
+    return new Promise<string>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      if (this.waiting.size === 1) w.ref();
+      w.postMessage({ id, sab: data.buffer, start: data.byteOffset, length: data.length });
+    });
+  }
+
+  private settle(id: number) {
+    const p = this.waiting.get(id);
+    this.waiting.delete(id);
+    if (!this.waiting.size) this.worker?.unref();
+    return p;
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(SHA256_WORKER, { eval: true, name: 'backup-sha256' });
+    w.on('message', (m: { id: number; hex?: string; error?: string }) => {
+      const p = this.settle(m.id);
+      if (m.hex !== undefined) p?.resolve(m.hex);
+      else p?.reject(new Error(`sha256: ${m.error}`));
+    });
+    const fail = (e: Error) => {
+      if (this.worker === w) this.worker = undefined;
+      const all = [...this.waiting.values()];
+      this.waiting.clear();
+      for (const p of all) p.reject(e);
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the sha256 thread exited (code ${code})`)));
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+}
+
+const sha256Thread = new Sha256Thread();
+
+/**
+ * The chunk buffers of one backup or restore, in shared memory (the hashing thread reads them
+ * in place), reused from chunk to chunk: a fresh 32 MiB buffer per chunk costs page faults and
+ * garbage collections. At most the pool's tasks hold one each.
+ */
+class ChunkBuffers {
+  private free: Buffer[] = [];
+  constructor(private size: number) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.from(new SharedArrayBuffer(this.size));
+  }
+
+  give(b: Buffer) {
+    this.free.push(Buffer.from(b.buffer, 0, this.size));
+  }
+}
+
+/** Writes a whole buffer at an offset (a positional write may write less than asked). */
+async function writeAll(fh: fs.promises.FileHandle, data: Buffer, offset: number) {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
+    done += bytesWritten;
+  }
 }
 
 /** At most `size` tasks at once; the first failure stops new tasks and is thrown by ready()/drain(). */

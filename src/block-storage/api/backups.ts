@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bool, json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { BackupRow } from '../backups.ts';
+import { serviceUp } from '../heartbeat.ts';
 import { backupRpc } from '../rpcapi.ts';
 import type { BlockStorageService } from '../service.ts';
 import { eq, pageOf } from '../db/paging.ts';
@@ -60,10 +61,22 @@ export async function visible(svc: BlockStorageService, req: FastifyRequest, id 
   return b;
 }
 
-function backupHost(svc: BlockStorageService) {
-  if (!svc.parts.backupAgent) throw new ApiError(503, 'Service cinder-backup could not be found.', 'ServiceNotFound');
-  return svc.options.host;
+/**
+ * The backup service that does the work (cinder's _get_available_backup_service_host): one of the
+ * enabled cinder-backup services that are up, in the zone asked (the volume's or the backup's), a
+ * different one each time; this process's own agent when none is up and it is not disabled. In the multi-process shape the API process has no backup agent: the
+ * `--role backup` processes' rows name the hosts.
+ */
+async function backupHost(svc: BlockStorageService, zone?: string | null) {
+  const rows = await svc.db.selectFrom('services').selectAll().where('binary', '=', 'cinder-backup').execute();
+  const up = rows.filter(
+    (s) => !s.disabled && serviceUp(s, svc.options.serviceDownTime) && (!zone || s.availability_zone === zone),
+  );
+  if (up.length) return up[backupTurn++ % up.length]!.host;
+  if (svc.parts.backupAgent && !rows.some((s) => s.host === svc.options.host && s.disabled)) return svc.options.host;
+  throw new ApiError(503, 'Service cinder-backup could not be found.', 'ServiceNotFound');
 }
+let backupTurn = 0;
 
 export async function createBackup(svc: BlockStorageService, req: FastifyRequest, reply: FastifyReply) {
   const body = (req.body ?? {}) as { backup?: Record<string, unknown> };
@@ -86,7 +99,7 @@ export async function createBackup(svc: BlockStorageService, req: FastifyRequest
     );
   const parent = incremental ? await svc.parts.backups.latest(v.id, ctx.projectId!) : undefined;
   if (incremental && !parent) throw badRequest('Invalid backup: No backups available to do an incremental backup.');
-  const host = backupHost(svc);
+  const host = await backupHost(svc, v.availability_zone);
   const row = await svc.parts.quotas.lock.run(async () => {
     await svc.parts.quotas.check(ctx.projectId!, { backups: 1, backup_gigabytes: v.size });
     const moved = await svc.parts.volumes.update(
@@ -182,10 +195,9 @@ export async function deleteBackup(svc: BlockStorageService, req: FastifyRequest
     throw badRequest('Invalid backup: Backup status must be available or error');
   if ((await svc.parts.backups.children(b.id)).length)
     throw badRequest('Invalid backup: Incremental backups exist for this backup.');
+  const host = await backupHost(svc, b.availability_zone);
   await svc.parts.backups.update(b.id, { status: 'deleting' });
-  backupRpc(svc.ctx.bus)
-    .cast(backupHost(svc), req.context.toRpc())
-    .delete_backup({ backup_id: b.id, request_id: req.id });
+  backupRpc(svc.ctx.bus).cast(host, req.context.toRpc()).delete_backup({ backup_id: b.id, request_id: req.id });
   reply.code(202);
   return null;
 }
@@ -197,6 +209,7 @@ export async function restoreBackup(svc: BlockStorageService, req: FastifyReques
   if (!r || typeof r !== 'object') throw badRequest("Missing required element 'restore' in request body.");
   if (b.status !== 'available') throw badRequest('Invalid backup: Backup status must be available');
   const ctx = req.context;
+  const host = await backupHost(svc, b.availability_zone);
   let volumeId = typeof r.volume_id === 'string' ? r.volume_id : undefined;
   if (volumeId) {
     const v = await svc.parts.api.visibleVolume(ctx, volumeId);
@@ -224,7 +237,7 @@ export async function restoreBackup(svc: BlockStorageService, req: FastifyReques
   }
   await svc.parts.backups.update(b.id, { status: 'restoring' });
   backupRpc(svc.ctx.bus)
-    .cast(backupHost(svc), ctx.toRpc())
+    .cast(host, ctx.toRpc())
     .restore_backup({ backup_id: b.id, volume_id: volumeId, request_id: req.id });
   const v = (await svc.parts.volumes.get(volumeId))!;
   reply.code(202);
