@@ -17,14 +17,19 @@ describe('SAML2 identity provider and K2K', () => {
   let projectB: string;
   const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-k2k-'));
   const certCopy = path.join(certDir, 'idp-a.pem');
-
-  before(async () => {
-    a = await startCloud();
-    b = await startCloud({
+  // B keeps its data across a restart (its ECP sessions are in its database).
+  const dataB = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-k2k-b-'));
+  const startB = () =>
+    startCloud({
+      dataDir: dataB,
       configure: (cfg) => {
         cfg.federation = { saml2: { trustedIdpCertificates: [certCopy] } };
       },
     });
+
+  before(async () => {
+    a = await startCloud();
+    b = await startB();
     // A's metadata (its certificate is generated into its data dir on first use)
     const md = await fetch(`${a.identity}/v3/OS-FEDERATION/saml2/metadata`);
     assert.equal(md.status, 200);
@@ -80,6 +85,7 @@ describe('SAML2 identity provider and K2K', () => {
     await a?.stop();
     await b?.stop();
     fs.rmSync(certDir, { recursive: true, force: true });
+    fs.rmSync(dataB, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const samlBody = (token: string, sp = 'cloud-b') => ({
@@ -177,5 +183,18 @@ describe('SAML2 identity provider and K2K', () => {
     );
     assert.equal(scoped.status, 201, JSON.stringify(scoped.body));
     assert.ok(scoped.body.token.roles.some((r: { name: string }) => r.name === 'member'));
+
+    // A restart of B loses no acknowledged session: the cookie still authenticates.
+    await b.stop();
+    b = await startB();
+    const again = await fetch(`${b.identity}/v3/OS-FEDERATION/identity_providers/cloud-a/protocols/saml2/auth`, {
+      headers: { cookie },
+    });
+    assert.equal(again.status, 201, await again.text());
+    // An unknown session is no assertion.
+    const forged = await fetch(`${b.identity}/v3/OS-FEDERATION/identity_providers/cloud-a/protocols/saml2/auth`, {
+      headers: { cookie: cookie.replace(/=.*/, `=${'0'.repeat(48)}`) },
+    });
+    assert.equal(forged.status, 401);
   });
 });
