@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 import { verifyAssertion } from '../src/identity/federation/saml.ts';
+import { relayTarget } from '../src/identity/api/saml.ts';
 
 describe('SAML2 identity provider and K2K', () => {
   let a: TestCloud;
@@ -17,14 +18,19 @@ describe('SAML2 identity provider and K2K', () => {
   let projectB: string;
   const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-k2k-'));
   const certCopy = path.join(certDir, 'idp-a.pem');
-
-  before(async () => {
-    a = await startCloud();
-    b = await startCloud({
+  // B keeps its data across a restart (its ECP sessions are in its database).
+  const dataB = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-k2k-b-'));
+  const startB = () =>
+    startCloud({
+      dataDir: dataB,
       configure: (cfg) => {
         cfg.federation = { saml2: { trustedIdpCertificates: [certCopy] } };
       },
     });
+
+  before(async () => {
+    a = await startCloud();
+    b = await startB();
     // A's metadata (its certificate is generated into its data dir on first use)
     const md = await fetch(`${a.identity}/v3/OS-FEDERATION/saml2/metadata`);
     assert.equal(md.status, 200);
@@ -80,6 +86,7 @@ describe('SAML2 identity provider and K2K', () => {
     await a?.stop();
     await b?.stop();
     fs.rmSync(certDir, { recursive: true, force: true });
+    fs.rmSync(dataB, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const samlBody = (token: string, sp = 'cloud-b') => ({
@@ -177,5 +184,62 @@ describe('SAML2 identity provider and K2K', () => {
     );
     assert.equal(scoped.status, 201, JSON.stringify(scoped.body));
     assert.ok(scoped.body.token.roles.some((r: { name: string }) => r.name === 'member'));
+
+    // A restart of B loses no acknowledged session: the cookie still authenticates.
+    await b.stop();
+    b = await startB();
+    const again = await fetch(`${b.identity}/v3/OS-FEDERATION/identity_providers/cloud-a/protocols/saml2/auth`, {
+      headers: { cookie },
+    });
+    assert.equal(again.status, 201, await again.text());
+    // An unknown session is no assertion.
+    const forged = await fetch(`${b.identity}/v3/OS-FEDERATION/identity_providers/cloud-a/protocols/saml2/auth`, {
+      headers: { cookie: cookie.replace(/=.*/, `=${'0'.repeat(48)}`) },
+    });
+    assert.equal(forged.status, 401);
+  });
+
+  it('browser SSO: the HTTP-POST binding opens a session and returns to RelayState', async () => {
+    // B has restarted on another port: A's service provider follows it (the audience is its sp_url).
+    const sp = await a.req('PATCH', '/v3/OS-FEDERATION/service_providers/cloud-b', {
+      service_provider: {
+        auth_url: `${b.identity}/v3/OS-FEDERATION/identity_providers/cloud-a/protocols/saml2/auth`,
+        sp_url: `${b.identity}/Shibboleth.sso/SAML2/POST`,
+      },
+    });
+    assert.equal(sp.status, 200, JSON.stringify(sp.body));
+    const r = await fetch(`${a.identity}/v3/auth/OS-FEDERATION/saml2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(samlBody(a.adminToken)),
+    });
+    const response = Buffer.from(await r.text()).toString('base64');
+    const authPath = '/v3/OS-FEDERATION/identity_providers/cloud-a/protocols/saml2/auth';
+    const post = (form: Record<string, string>) =>
+      fetch(`${b.identity}/Shibboleth.sso/SAML2/POST`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form).toString(),
+        redirect: 'manual',
+      });
+    const posted = await post({ SAMLResponse: response, RelayState: `${b.identity}${authPath}` });
+    assert.equal(posted.status, 302, await posted.text());
+    assert.equal(posted.headers.get('location'), `${b.identity}${authPath}`);
+    const cookie = posted.headers.get('set-cookie')!.split(';')[0]!;
+    const got = await fetch(posted.headers.get('location')!, { headers: { cookie } });
+    assert.equal(got.status, 201, await got.text());
+    // no form field, a tampered response: refused
+    assert.equal((await post({ RelayState: authPath })).status, 400);
+    const tampered = Buffer.from(
+      Buffer.from(response, 'base64').toString('utf8').replace('>admin</saml:NameID>', '>mallory</saml:NameID>'),
+    ).toString('base64');
+    assert.equal((await post({ SAMLResponse: tampered })).status, 401);
+    // RelayState never leaves this identity service (no open redirect)
+    const base = 'http://h:5000/identity';
+    assert.equal(relayTarget('http://evil.example/x', base), `${base}/v3/auth/tokens`);
+    assert.equal(relayTarget('//evil.example/x', base), `${base}/v3/auth/tokens`);
+    assert.equal(relayTarget('/other/x', base), `${base}/v3/auth/tokens`);
+    assert.equal(relayTarget(null, base), `${base}/v3/auth/tokens`);
+    assert.equal(relayTarget(`/identity${authPath}?x=1`, base), `${base}${authPath}?x=1`);
   });
 });

@@ -216,3 +216,38 @@ describe('alarming (Aodh API v2)', () => {
     assert.equal(r.body.api['alarms:query:simple'], true);
   });
 });
+
+describe("alarming under Aodh's new defaults (enforce_new_defaults)", () => {
+  let c: TestCloud;
+  const aodh = (method: string, p: string, body?: unknown, token?: string) =>
+    c.req(method, `${c.url}/alarming${p}`, body, token ? { token } : {});
+  before(async () => {
+    c = await startCloud({
+      configure: (cfg) => (cfg.alarming = { evaluationInterval: 0, policy: { enforceNewDefaults: true } }),
+    });
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  it("another project's alarm: 404 to its members, 403 to an admin (found, then refused as Aodh's _enforce_rbac does)", async () => {
+    const owner = await member(c, 'alarm-owner');
+    const other = await member(c, 'alarm-stranger');
+    // The cloud's admin (a project admin) creates an alarm for the owner's project, as
+    // telemetry_tempest_plugin's threshold scenario does.
+    let r = await aodh('POST', '/v2/alarms', { name: 'theirs', type: 'event', project_id: owner.project });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.project_id, owner.project);
+    const id = r.body.alarm_id as string;
+    r = await aodh('GET', `/v2/alarms/${id}`, undefined, owner.token);
+    assert.equal(r.status, 200);
+    r = await aodh('GET', `/v2/alarms/${id}/history`, undefined, other.token);
+    assert.equal(r.status, 404);
+    assert.match(r.body.error_message.faultstring, /not found/);
+    r = await aodh('GET', `/v2/alarms/${id}/history`);
+    assert.equal(r.status, 403);
+    assert.equal(r.body.error_message.faultstring, 'RBAC Authorization Failed');
+    r = await aodh('DELETE', `/v2/alarms/${id}`, undefined, owner.token);
+    assert.equal(r.status, 204);
+  });
+});

@@ -18,7 +18,7 @@ import {
 import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
 import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
 import { prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2, type ComputeFacts } from './compute.ts';
-import { buildTempestConfig, parseOverride, renderIni } from './tempest-config.ts';
+import { buildTempestConfig, parseOverride, renderIni, type SecureRbacMode } from './tempest-config.ts';
 import { cleanupLibvirtHost, prepareGuest, registerTempestGuest } from './libvirt.ts';
 import type { GuestFiles } from '../../src/compute/guest/build.ts';
 import { TestCeph, cephUnavailable } from '../../test/lib/ceph.ts';
@@ -63,6 +63,11 @@ Options:
                        policies in every service) and tell tempest: [enforce_scope] <service> = true,
                        [identity-feature-enabled] enforce_scope = true (keystone's RBAC tests run);
                        tempest's projects share the 'shared' network, routed to 'public' by router-shared
+  --secure-rbac=gate   Zed's gate shape: the cloud's switch on but identity.policy.enforceScope and
+                       enforceNewDefaults off; tempest told [enforce_scope] nova/neutron/glance/
+                       placement/cinder = true, keystone = false, [identity-feature-enabled]
+                       enforce_scope = false; tempest's admin stays the project admin (compare a
+                       --regression run with and without it: the kept list passes in both)
   --port N             port for the Stratus started here (default: a free one)
   --concurrency N      tempest workers (default 2)
   --set SECTION.KEY=VALUE  extra tempest.conf setting (repeatable)
@@ -91,7 +96,7 @@ interface Args {
   clouds?: string;
   cloud: string;
   securityCompliance: boolean;
-  secureRbac: boolean;
+  secureRbac?: SecureRbacMode;
   port?: number;
   concurrency: number;
   overrides: Record<string, Record<string, string>>;
@@ -111,7 +116,6 @@ function parseArgs(argv: string[]): Args | 'help' {
     updatePassing: false,
     cloud: 'stratus',
     securityCompliance: false,
-    secureRbac: false,
     concurrency: 2,
     overrides: {},
     verbose: false,
@@ -158,9 +162,13 @@ function parseArgs(argv: string[]): Args | 'help' {
       case 'security-compliance':
         a.securityCompliance = true;
         break;
-      case 'secure-rbac':
-        a.secureRbac = true;
+      case 'secure-rbac': {
+        // A bare --secure-rbac takes no value (the next argument is an area or option).
+        const mode = eq > 0 ? arg.slice(eq + 1) : 'all';
+        if (mode !== 'all' && mode !== 'gate') throw new Error('--secure-rbac is --secure-rbac or --secure-rbac=gate');
+        a.secureRbac = mode;
         break;
+      }
       case 'port':
         a.port = int(val());
         break;
@@ -347,7 +355,7 @@ async function run(a: Args): Promise<number> {
         endpoint: networkUrl,
         token,
         log: (s) => log(`network: ${s}`),
-        sharedRouter: a.secureRbac,
+        sharedRouter: a.secureRbac === 'all',
       });
       log(`network: ${network.extensions.length} API extensions, public network ${network.publicNetworkId ?? 'none'}`);
     }

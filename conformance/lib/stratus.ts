@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import YAML from 'yaml';
-import type { CatalogEntry, CloudCredentials, SecurityCompliance } from './tempest-config.ts';
+import type { CatalogEntry, CloudCredentials, SecureRbacMode, SecurityCompliance } from './tempest-config.ts';
 
 /** DevStack's gate runs Keystone with these [security_compliance] numbers; tempest is told the same. */
 export const DEVSTACK_SECURITY_COMPLIANCE: SecurityCompliance = {
@@ -82,8 +82,11 @@ export interface StartOptions {
   /** Written to <data-dir>/stratus.yaml before the start (Keystone's [security_compliance]). */
   securityCompliance?: SecurityCompliance;
   timeoutMs?: number;
-  /** Start with the secure RBAC switch (secureRbac: every service enforces scope and the new defaults). */
-  secureRbac?: boolean;
+  /**
+   * Start with the secure RBAC switch (secureRbac: every service enforces scope and the new
+   * defaults); 'gate': the switch on but identity's `policy.enforceScope`/`enforceNewDefaults` off.
+   */
+  secureRbac?: SecureRbacMode;
   /** The network data plane (default logical); linuxbridge gets DevStack's br-ex shape and is removed at stop. */
   dataplane?: string;
   /** The compute driver: fake (default) or libvirt (real guests; the caller also asks for linuxbridge). */
@@ -107,8 +110,12 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   config.compute = o.driver === 'libvirt' ? libvirtComputeConfig(o.guestDir!, metadataPort) : STRATUS_COMPUTE_CONFIG;
   // Two block storage backends on the host, so that tempest's multi-backend and migration tests run.
   config.blockStorage = { backends: [{ backendName: 'file' }, { backendName: 'file2' }] };
-  if (o.securityCompliance) config.identity = { securityCompliance: o.securityCompliance };
+  const identity: Record<string, unknown> = {};
+  if (o.securityCompliance) identity.securityCompliance = o.securityCompliance;
   if (o.secureRbac) config.secureRbac = true;
+  // Zed's gate ran keystone without scope enforcement and the new defaults (tempest-config.ts).
+  if (o.secureRbac === 'gate') identity.policy = { enforceScope: false, enforceNewDefaults: false };
+  if (Object.keys(identity).length) config.identity = identity;
   if (o.dataplane === 'linuxbridge')
     config.network = {
       dataplane: 'linuxbridge',

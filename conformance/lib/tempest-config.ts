@@ -46,8 +46,12 @@ export interface TempestConfigInput {
   network?: NetworkFacts;
   /** The images and flavors made for tempest when the catalog has `compute`. */
   compute?: ComputeFacts;
-  /** The cloud runs with Stratus's secure RBAC switch (--secure-rbac): tempest knows scope is enforced everywhere. */
-  secureRbac?: boolean;
+  /**
+   * The cloud runs with Stratus's secure RBAC switch: `true`/'all' (--secure-rbac) tells tempest
+   * scope is enforced everywhere, identity included; 'gate' (--secure-rbac=gate) is Zed's gate
+   * shape, where identity enforces neither scope nor the new defaults (see SecureRbacMode).
+   */
+  secureRbac?: boolean | SecureRbacMode;
   /** The cloud boots real guests (--driver libvirt): tempest SSHes into its servers. */
   realGuests?: boolean;
   /** `section.key = value` pairs applied last (the --set flag). */
@@ -55,6 +59,20 @@ export interface TempestConfigInput {
 }
 
 export type IniDocument = Map<string, Map<string, string>>;
+
+/**
+ * The harness's secure RBAC modes. 'all': every service enforces scope and the new defaults,
+ * identity too, and tempest's admin is the system admin (Keystone's RBAC suite). 'gate': as Zed's
+ * gate ran nova, neutron, glance and placement: the cloud's switch on but identity's
+ * enforceScope/enforceNewDefaults off, tempest's admin the project admin as without the switch.
+ */
+export type SecureRbacMode = 'all' | 'gate';
+
+/** The harness mode a `secureRbac` input names (true is 'all'), undefined when off. */
+export function secureRbacMode(v: boolean | SecureRbacMode | undefined): SecureRbacMode | undefined {
+  if (v === true) return 'all';
+  return v || undefined;
+}
 
 /**
  * Catalog service type → tempest [service_available] option. Types a service may be registered
@@ -295,7 +313,8 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   // Secure RBAC (the gate's "enforce_scope" jobs): every service enforces scope types and the new
   // defaults, tempest's personas are system/domain/project admin/member/reader, keystone's RBAC
   // tests run (keystone_tempest_plugin reads [identity-feature-enabled] enforce_scope).
-  if (input.secureRbac) {
+  const rbac = secureRbacMode(input.secureRbac);
+  if (rbac === 'all') {
     for (const svc of ['keystone', 'nova', 'neutron', 'glance', 'placement', 'cinder'])
       set('enforce_scope', svc, 'True');
     set('identity-feature-enabled', 'enforce_scope', 'True');
@@ -307,6 +326,13 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
     // A system-scoped admin may not create a project's network (Neutron's rules are project
     // scoped): the tests' projects use the shared network instead of one of their own each.
     set('auth', 'create_isolated_networks', 'False');
+  } else if (rbac === 'gate') {
+    // Zed's gate: [oslo_policy] enforce_scope and enforce_new_defaults in nova, neutron, glance,
+    // placement (and cinder, which the cloud's switch covers too), not in keystone, so tempest's
+    // admin stays the project admin and keystone's RBAC tests do not run.
+    for (const svc of ['nova', 'neutron', 'glance', 'placement', 'cinder']) set('enforce_scope', svc, 'True');
+    set('enforce_scope', 'keystone', 'False');
+    set('identity-feature-enabled', 'enforce_scope', 'False');
   }
 
   for (const [section, kv] of Object.entries(input.overrides ?? {}))

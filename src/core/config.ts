@@ -89,8 +89,9 @@ export interface StratusConfig {
   policyDir: string;
   /**
    * Secure RBAC for the whole cloud: every service enforces scope types and only the new
-   * default rules (oslo.policy's enforce_scope and enforce_new_defaults), whatever its own
-   * `<service>.policy` says. `stratus start --secure-rbac` says the same.
+   * default rules (oslo.policy's enforce_scope and enforce_new_defaults), unless its own
+   * `<service>.policy` says `false` (Zed's gate: identity.policy's two off, the rest on).
+   * `stratus start --secure-rbac` says the same.
    */
   secureRbac: boolean;
   identity: IdentityConfig;

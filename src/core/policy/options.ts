@@ -1,5 +1,6 @@
 // Which oslo.policy options a service's enforcer runs with: `<section>.policy.enforceScope` /
-// `enforceNewDefaults` of the configuration, both forced on by the cloud-wide `secureRbac`.
+// `enforceNewDefaults` of the configuration; the cloud-wide `secureRbac` turns both on in every
+// service that does not say `false` itself (Zed's gate: the switch on, identity's two off).
 // Image's older `image.enforceScope` still says the same as `image.policy.enforceScope`.
 import type { StratusConfig } from '../config.ts';
 import type { ServicePolicyConfig } from './config.ts';
@@ -15,9 +16,11 @@ function sectionPolicy(config: StratusConfig, section: string): ServicePolicyCon
   const s: unknown = (config as unknown as Record<string, unknown>)[section];
   if (!isPlainObject(s)) return {};
   const p: unknown = s['policy'];
-  const out: ServicePolicyConfig = isPlainObject(p)
-    ? { enforceScope: p['enforceScope'] === true, enforceNewDefaults: p['enforceNewDefaults'] === true }
-    : {};
+  const out: ServicePolicyConfig = {};
+  if (isPlainObject(p)) {
+    if (typeof p['enforceScope'] === 'boolean') out.enforceScope = p['enforceScope'];
+    if (typeof p['enforceNewDefaults'] === 'boolean') out.enforceNewDefaults = p['enforceNewDefaults'];
+  }
   // The alias `<section>.enforceScope` (image's, from before the policy section).
   if (s['enforceScope'] === true) out.enforceScope = true;
   return out;
@@ -28,7 +31,7 @@ export function policyModeOptions(config: StratusConfig, section: string): Polic
   const own = sectionPolicy(config, section);
   const secure = config.secureRbac === true;
   return {
-    enforceScope: secure || own.enforceScope === true,
-    enforceNewDefaults: secure || own.enforceNewDefaults === true,
+    enforceScope: own.enforceScope ?? secure,
+    enforceNewDefaults: own.enforceNewDefaults ?? secure,
   };
 }

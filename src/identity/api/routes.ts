@@ -471,7 +471,11 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
       { parseAs: 'string' },
       (_req, body, done) => done(null, body),
     );
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+      done(null, body),
+    );
     scope.post('/Shibboleth.sso/SAML2/ECP', { config: { auth: false } }, saml.consumeEcp);
+    scope.post('/Shibboleth.sso/SAML2/POST', { config: { auth: false } }, saml.consumePost);
   });
 
   // ---- OS-FEDERATION: identity providers, protocols, mappings, service providers, federated auth, WebSSO (federation.ts) ----

@@ -1,7 +1,8 @@
 // SAML2 (keystone/api/auth.py's saml2 resources and os_federation.py's metadata): Keystone as an
 // identity provider for Keystone-to-Keystone — a signed assertion of a project-scoped token for a
 // service provider, bare or ECP-wrapped, and the IdP's metadata — and, on the service provider
-// side, the ECP endpoint a Shibboleth front would serve (federation/manager.ts consumeEcp).
+// side, the ECP endpoint and the browser SSO (HTTP-POST binding) assertion consumer a Shibboleth
+// front would serve (federation/manager.ts consumeEcp).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import { SAML_SESSION_COOKIE } from '../federation/manager.ts';
@@ -52,5 +53,40 @@ export function samlHandlers(s: IdentityService) {
         .header('location', `${req.baseUrl}/v3/auth/tokens`)
         .send();
     },
+    /**
+     * POST /Shibboleth.sso/SAML2/POST (a service provider's assertion consumer for SAML2's browser
+     * SSO, HTTP-POST binding, as Shibboleth's): the identity provider's page posts the form fields
+     * SAMLResponse (a base64 samlp:Response) and RelayState (where the browser was going, e.g. the
+     * WebSSO URL); the assertion is checked as for ECP, opens the same session (cookie) and the
+     * browser is sent back to RelayState when that is a URL of this cloud's identity service.
+     */
+    async consumePost(req: FastifyRequest, reply: FastifyReply) {
+      const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
+      const response = form.get('SAMLResponse');
+      if (!response)
+        throw badRequest('Expecting a SAMLResponse form field (the SAML2 HTTP-POST binding).', 'ValidationError');
+      const xml = Buffer.from(response, 'base64').toString('utf8');
+      const session = await s.federation.consumeEcp(xml, req.baseUrl);
+      reply
+        .code(302)
+        .header('set-cookie', `${SAML_SESSION_COOKIE}=${session}; Path=/; HttpOnly; Max-Age=300`)
+        .header('location', relayTarget(form.get('RelayState'), req.baseUrl))
+        .send();
+    },
   };
+}
+
+/** Where a browser SSO response sends the browser: RelayState when it is under this identity service (no open redirect). */
+export function relayTarget(relay: string | null, baseUrl: string): string {
+  const fallback = `${baseUrl}/v3/auth/tokens`;
+  if (!relay) return fallback;
+  let url: URL;
+  try {
+    url = new URL(relay, `${baseUrl}/`);
+  } catch {
+    return fallback;
+  }
+  const base = new URL(`${baseUrl}/`);
+  if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) return fallback;
+  return url.href;
 }

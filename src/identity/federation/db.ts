@@ -50,8 +50,21 @@ export interface ExpiringMembershipTable {
   last_verified: number;
 }
 
+/**
+ * A session of a verified ECP assertion on the service-provider side (what Shibboleth's session
+ * cookie names): kept in the database so that a restart loses no acknowledged session.
+ */
+export interface SamlSessionTable {
+  id: string;
+  /** JSON: the assertion's attributes as the mapped method reads them (lower-cased names → values). */
+  attributes: string;
+  /** Epoch milliseconds. */
+  expires: number;
+}
+
 declare module '../db/schema.ts' {
   interface IdentityDb {
+    saml_session: SamlSessionTable;
     expiring_user_group_membership: ExpiringMembershipTable;
     identity_provider: IdentityProviderTable;
     idp_remote_id: IdpRemoteIdTable;
@@ -125,6 +138,17 @@ export const federationMigrations: Record<string, Migration> = {
         .addColumn('last_verified', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('expiring_user_group_membership_pk', ['user_id', 'group_id'])
         .execute();
+    },
+  },
+  '0006_saml_session': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('saml_session')
+        .addColumn('id', id, (c) => c.primaryKey())
+        .addColumn('attributes', 'text', (c) => c.notNull())
+        .addColumn('expires', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('saml_session_expires').on('saml_session').column('expires').execute();
     },
   },
 };

@@ -458,8 +458,8 @@ export class FederationManager {
    * and under its WSGI environment name (HTTP_<NAME>); `X-Remote-User` also as REMOTE_USER. Values
    * are split on ';' (Keystone's multi-valued attributes). 401 when the peer is not a trusted proxy.
    */
-  assertion(env: AuthEnv): Record<string, string[]> {
-    const session = this.samlSession(env);
+  async assertion(env: AuthEnv): Promise<Record<string, string[]>> {
+    const session = await this.samlSession(env);
     if (session) return session;
     const ip = (env.ip ?? '').replace(/^::ffff:/, '');
     if (!this.options.trustedProxies.length || !this.options.trustedProxies.includes(ip))
@@ -492,7 +492,7 @@ export class FederationManager {
 
   /** keystone.auth.plugins.mapped: an assertion through idp/protocol → a user (shadowed if ephemeral) and groups. */
   async authenticate(idpId: string, protocolId: string, env: AuthEnv): Promise<MappedIdentity> {
-    const raw = this.assertion(env);
+    const raw = await this.assertion(env);
     const idp = await this.findIdp(idpId);
     if (!idp) throw unauthorized(`Could not find Identity Provider: ${idpId}.`);
     if (!idp.enabled) throw new ApiError(403, `Identity Provider ${idpId} is disabled.`, 'Forbidden');
@@ -613,7 +613,7 @@ export class FederationManager {
    * protocol's remote id attribute (Keystone's [federation] remote_id_attribute when the protocol has none).
    */
   async idpForWebsso(protocolId: string, env: AuthEnv): Promise<string> {
-    const raw = this.assertion(env);
+    const raw = await this.assertion(env);
     const attrs = new Set<string>();
     if (this.options.remoteIdAttribute) attrs.add(this.options.remoteIdAttribute);
     for (const p of await this.db
@@ -657,8 +657,6 @@ export class FederationManager {
   // ---- SAML2: Keystone as an identity provider (K2K), and the ECP consumer of a service provider ----
 
   private samlKeys?: SigningMaterial;
-  /** Sessions of verified ECP assertions (the Shibboleth session cookie), a few minutes each. */
-  private samlSessions = new Map<string, { attributes: Record<string, string[]>; expires: number }>();
 
   private signingMaterial(): SigningMaterial {
     this.samlKeys ??= ensureSigningMaterial(path.join(this.s.config.dataDir, 'saml2'), {
@@ -736,22 +734,32 @@ export class FederationManager {
       .where('remote_id', '=', v.issuer)
       .executeTakeFirst();
     if (!known) throw unauthorized(`No identity provider has the remote id ${v.issuer}.`);
+    // Sessions of verified ECP assertions (the Shibboleth session cookie), a few minutes each, in
+    // the database: a restart (or another API process) still knows an acknowledged session.
     const now = Date.now();
-    for (const [k, e] of this.samlSessions) if (e.expires <= now) this.samlSessions.delete(k);
+    await this.db.deleteFrom('saml_session').where('expires', '<=', now).execute();
     const id = randomBytes(24).toString('hex');
     const attributes: Record<string, string[]> = { 'shib-identity-provider': [v.issuer], REMOTE_USER: [v.subject] };
     for (const [k, vals] of Object.entries(v.attributes)) attributes[k.toLowerCase()] = vals;
-    this.samlSessions.set(id, { attributes, expires: now + 5 * 60_000 });
+    await this.db
+      .insertInto('saml_session')
+      .values({ id, attributes: JSON.stringify(attributes), expires: now + 5 * 60_000 })
+      .execute();
     return id;
   }
 
-  private samlSession(env: AuthEnv): Record<string, string[]> | undefined {
+  private async samlSession(env: AuthEnv): Promise<Record<string, string[]> | undefined> {
     const raw = env.headers?.cookie;
     const cookie = Array.isArray(raw) ? raw.join('; ') : raw;
     const m = cookie ? new RegExp(`(?:^|;\\s*)${SAML_SESSION_COOKIE}=([0-9a-f]+)`).exec(cookie) : null;
     if (!m) return undefined;
-    const e = this.samlSessions.get(m[1]!);
-    if (!e || e.expires <= Date.now()) return undefined;
-    return e.attributes;
+    const e = await this.db
+      .selectFrom('saml_session')
+      .select(['attributes', 'expires'])
+      .where('id', '=', m[1]!)
+      .executeTakeFirst();
+    // bigint comes back as a string on PostgreSQL.
+    if (!e || Number(e.expires) <= Date.now()) return undefined;
+    return JSON.parse(e.attributes) as Record<string, string[]>;
   }
 }

@@ -65,13 +65,20 @@ export function registerAlarmRoutes(app: FastifyInstance, svc: AlarmingService) 
     projectId: req.context.projectId ?? '',
     admin: req.allowed('context_is_admin'),
   });
+  // Aodh's _enforce_rbac: the alarm is looked up within the caller's project unless the caller
+  // passes `segregation` (an admin), so another project's alarm is a 404; a found alarm whose rule
+  // refuses the caller is a 403 (an admin of another project under the new defaults, a reader
+  // changing an alarm of its own project).
   const load = async (req: FastifyRequest<{ Params: { id: string } }>, rule: string): Promise<Alarm> => {
     const a = await store.find(req.params.id);
-    if (!a || !req.allowed(rule, { project_id: a.project_id, user_id: a.user_id })) {
+    if (!a || (!req.allowed('segregation') && a.project_id !== (req.context.projectId ?? ''))) {
       req.authorized = true;
       throw new ApiError(404, `Alarm ${req.params.id} not found`);
     }
-    req.authorize(rule, { project_id: a.project_id, user_id: a.user_id });
+    req.authorized = true;
+    // aodh.api.rbac.enforce: pecan.abort(403, 'RBAC Authorization Failed').
+    if (!req.allowed(rule, { project_id: a.project_id, user_id: a.user_id }))
+      throw new ApiError(403, 'RBAC Authorization Failed');
     return a;
   };
 
