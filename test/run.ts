@@ -26,7 +26,7 @@ const EXCLUSIVE = [
   /^compute-(swap|console|remote-consoles)\./,
   /^console-proxy\./,
   /^bus-amqp\./,
-  /^multinode\./,
+  /multinode\./, // several Stratus processes and a private RabbitMQ
   /^heat-engines\./,
   /^network-(l2-hosts|speed)\./,
 ];
