@@ -6,7 +6,7 @@
 // after the other (no time-bounded loops); only the polls for ACTIVE/deleted servers depend on
 // timing, and their number is printed with the figures.
 //
-//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--tokens=N] [--networks=N] [--servers=N]
+//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--startup-minutes=15] [--tokens=N] [--networks=N] [--servers=N]
 //
 // --root is the checkout whose bin/stratus.js is started (default: this one): for a before/after,
 // extract the older commit (`git archive <commit> | tar -x -C DIR`, node_modules linked) and run
@@ -86,10 +86,10 @@ async function main() {
   };
   try {
     const origin = `http://127.0.0.1:${port}`;
-    const until = Date.now() + 900_000;
+    const until = Date.now() + Number(opt('startup-minutes', '15')) * 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`stratus exited (${child.exitCode}); log: ${work}/server.log`);
-      if (Date.now() > until) throw new Error('stratus did not answer within 15 minutes');
+      if (Date.now() > until) throw new Error('stratus did not answer in time (--startup-minutes)');
       const ok = await fetch(`${origin}/identity/v3`).then(
         (r) => r.ok,
         () => false,
@@ -99,7 +99,7 @@ async function main() {
     }
     // The start-up's own work (DevStack's world, then clouds.yaml), then a pause for the first periodic tasks.
     while (!fs.existsSync(path.join(work, 'data', 'clouds.yaml'))) {
-      if (Date.now() > until) throw new Error('no clouds.yaml within 15 minutes');
+      if (Date.now() > until) throw new Error('no clouds.yaml in time (--startup-minutes)');
       await sleep(2000);
     }
     await sleep(20_000);
