@@ -107,6 +107,7 @@ function parseArgs(args: string[]): Settings {
 
 interface Answer {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: every OpenStack answer this benchmark reads, unchecked (a benchmark, not a client)
   body: any;
   ms: number;
 }
@@ -152,7 +153,7 @@ function request(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: any = text;
+          let parsed: unknown = text;
           try {
             parsed = text ? JSON.parse(text) : {};
           } catch {

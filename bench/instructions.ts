@@ -6,7 +6,7 @@
 // after the other (no time-bounded loops); only the polls for ACTIVE/deleted servers depend on
 // timing, and their number is printed with the figures.
 //
-//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--tokens=N] [--networks=N] [--servers=N]
+//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--startup-minutes=15] [--tokens=N] [--networks=N] [--servers=N]
 //
 // --root is the checkout whose bin/stratus.js is started (default: this one): for a before/after,
 // extract the older commit (`git archive <commit> | tar -x -C DIR`, node_modules linked) and run
@@ -86,10 +86,10 @@ async function main() {
   };
   try {
     const origin = `http://127.0.0.1:${port}`;
-    const until = Date.now() + 900_000;
+    const until = Date.now() + Number(opt('startup-minutes', '15')) * 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`stratus exited (${child.exitCode}); log: ${work}/server.log`);
-      if (Date.now() > until) throw new Error('stratus did not answer within 15 minutes');
+      if (Date.now() > until) throw new Error('stratus did not answer in time (--startup-minutes)');
       const ok = await fetch(`${origin}/identity/v3`).then(
         (r) => r.ok,
         () => false,
@@ -99,7 +99,7 @@ async function main() {
     }
     // The start-up's own work (DevStack's world, then clouds.yaml), then a pause for the first periodic tasks.
     while (!fs.existsSync(path.join(work, 'data', 'clouds.yaml'))) {
-      if (Date.now() > until) throw new Error('no clouds.yaml within 15 minutes');
+      if (Date.now() > until) throw new Error('no clouds.yaml in time (--startup-minutes)');
       await sleep(2000);
     }
     await sleep(20_000);
@@ -151,10 +151,28 @@ async function main() {
     const h = { 'X-Auth-Token': token, 'OpenStack-API-Version': 'compute 2.93' };
     // Warm-up outside the count: one of each request, so JIT tiers are alike at the start.
     const flavors = (await call('GET', `${nova}/flavors`, undefined, h)).body.flavors as { id: string }[];
-    const images = (await call('GET', `${nova.replace(/\/compute.*$/, '')}/image/v2/images`, undefined, h)).body
-      .images as {
+    const glance = catalog.some((c) => c.type === 'image') ? ep('image') : `${origin}/image`;
+    const images = (await call('GET', `${glance}/v2/images?status=active`, undefined, h)).body.images as {
       id: string;
     }[];
+    if (!images.length) {
+      // An older cloud's start-up may register no image: upload a small raw one (the fake driver boots anything).
+      const img = (
+        await call(
+          'POST',
+          `${glance}/v2/images`,
+          { name: 'instr', disk_format: 'raw', container_format: 'bare', visibility: 'public' },
+          h,
+        )
+      ).body as { id: string };
+      const put = await fetch(`${glance}/v2/images/${img.id}/file`, {
+        method: 'PUT',
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
+        body: Buffer.alloc(64 * 1024),
+      });
+      if (put.status !== 204) throw new Error(`image upload: ${put.status} ${await put.text()}`);
+      images.push(img);
+    }
     await runCommand('callgrind_control', ['--zero', String(child.pid)]);
     const t0 = Date.now();
     // identity

@@ -91,8 +91,8 @@ try {
     );
   }
   const ports = (await call('GET', `/v2.0/ports?network_id=${net.id}&fields=id&fields=fixed_ips&fields=mac_address`))
-    .ports as any[];
-  const ips = new Set(ports.flatMap((p) => p.fixed_ips.map((f: any) => f.ip_address)));
+    .ports as Array<{ fixed_ips: Array<{ ip_address: string }>; mac_address: string }>;
+  const ips = new Set(ports.flatMap((p) => p.fixed_ips.map((f) => f.ip_address)));
   const macs = new Set(ports.map((p) => p.mac_address));
   console.log(`proof: ${ports.length} ports, ${ips.size} distinct IPs, ${macs.size} distinct MACs`);
 } finally {

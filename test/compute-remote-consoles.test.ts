@@ -3,7 +3,7 @@
 // RDP only before), protocols that are off, and the 2.78 topology of a guest without NUMA.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 
 describe('remote consoles', () => {
@@ -19,20 +19,10 @@ describe('remote consoles', () => {
       },
     });
     const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    const img = await c.req('POST', `${c.url}/image/v2/images`, {
-      name: 'tiny',
-      disk_format: 'raw',
-      container_format: 'bare',
-      visibility: 'public',
-    });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
-      method: 'PUT',
-      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-      body: new Uint8Array(Buffer.from('tiny')),
-    });
+    const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.from('tiny')));
     await until('compute node', async () => svc.parts.agent?.ready);
     const r = await nova('POST', '/servers', {
-      server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
+      server: { name: 'con', imageRef: imageId, flavorRef: '1', networks: 'none' },
     });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     server = r.body.server.id;

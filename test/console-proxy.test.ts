@@ -25,7 +25,7 @@ import type { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
 import { registerGuest } from '../src/compute/guest/register.ts';
 import { deleteHostNamespace } from '../src/core/hostns.ts';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 
 describe('core/websocket', () => {
@@ -349,19 +349,9 @@ describe('the console proxies in a cloud (fake driver)', () => {
     });
     svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
     await until('compute node', async () => svc.parts.agent?.ready);
-    const img = await c.req('POST', `${c.url}/image/v2/images`, {
-      name: 'tiny',
-      disk_format: 'raw',
-      container_format: 'bare',
-      visibility: 'public',
-    });
-    await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
-      method: 'PUT',
-      headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-      body: new Uint8Array(Buffer.from('tiny')),
-    });
+    const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.from('tiny')));
     const r = await nova('POST', '/servers', {
-      server: { name: 'con', imageRef: img.body.id, flavorRef: '1', networks: 'none' },
+      server: { name: 'con', imageRef: imageId, flavorRef: '1', networks: 'none' },
     });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     server = r.body.server.id;

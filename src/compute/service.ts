@@ -162,9 +162,7 @@ export const computeService: ServiceFactory = {
   name: 'compute',
   user: 'nova',
   async create(ctx: ServiceContext) {
-    // core's openDatabase() is untyped; the tables in it are compute's (db/schema.ts).
-    const svc = new ComputeService((await ctx.openDatabase()) as Kysely<ComputeDb>, ctx);
-    return svc;
+    return new ComputeService(await ctx.openDatabase<ComputeDb>(), ctx);
   },
 };
 

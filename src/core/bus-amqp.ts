@@ -318,7 +318,7 @@ export class AmqpBus implements MessageBus {
     try {
       const h = req.method ? sub.handlers[req.method] : undefined;
       if (!h) throw new RpcError(`Endpoint does not support RPC method ${req.method}`, 'UnsupportedVersion');
-      reply = { result: await h(req.args ?? {}, req.ctx ?? {}) };
+      reply = { result: await h((req.args ?? {}) as never, req.ctx ?? {}) };
     } catch (e) {
       const err = e as Error & { remoteType?: string };
       reply = {

@@ -3,7 +3,8 @@
 // transport; an AMQP transport implements the same interface.
 import { randomUUID } from 'node:crypto';
 
-export type RpcHandler = (args: any, ctx: RpcContext) => unknown | Promise<unknown>;
+/** A served method: the bus hands it what the caller sent (core/rpc.ts ties both sides to one declaration). */
+export type RpcHandler = (args: never, ctx: RpcContext) => unknown | Promise<unknown>;
 export interface RpcContext {
   requestId?: string;
   [k: string]: unknown;
@@ -101,7 +102,7 @@ export class InProcessBus implements MessageBus {
     const h = s.handlers[method];
     if (!h) throw new RpcError(`Endpoint does not support RPC method ${method}`, 'UnsupportedVersion');
     // Messages are copied as they would be on the wire, so no caller shares objects with a worker.
-    return structuredClone(await h(structuredClone(args), ctx));
+    return structuredClone(await h(structuredClone(args) as never, ctx));
   }
 
   async call<T>(

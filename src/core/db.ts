@@ -206,19 +206,22 @@ export function groupCommit<DB>(
  * A query of a fixed shape compiled once per dialect: Kysely builds and compiles a query on
  * every run, which on a hot path costs more than SQLite takes to run it. `build` gets a marker
  * for each named parameter; a run passes their values (constants in `build` stay constants).
- * DB defaults to any for the services not typed yet; a marker stands for a value of any column.
+ * A marker stands for a value of any column (typed never, so it fits every column); R is the row the caller reads.
+ * DB and R default to any for network's statements, which are not typed yet (src/network is not this file's owner's).
  */
+// biome-ignore lint/suspicious/noExplicitAny: the untyped default of network's callers (see above)
 export function precompiled<N extends string, DB = any>(
   names: readonly N[],
-  build: (db: Kysely<DB>, p: Record<N, any>) => Compilable,
+  build: (db: Kysely<DB>, p: Record<N, never>) => Compilable,
 ) {
   const byDialect = new Map<string, { sql: string; slots: Array<{ name: N } | { value: unknown }> }>();
+  // biome-ignore lint/suspicious/noExplicitAny: the untyped default of network's callers (see above)
   return <R = any>(db: Kysely<DB>, values: Record<N, unknown>): Promise<QueryResult<R>> => {
     const dialect = db.getExecutor().adapter.constructor.name;
     let c = byDialect.get(dialect);
     if (!c) {
       const markers = Object.fromEntries(names.map((n) => [n, `\u0000${n}\u0000`])) as Record<N, string>;
-      const q = build(db, markers).compile();
+      const q = build(db, markers as Record<N, never>).compile();
       const slots = q.parameters.map((v) => {
         const name = names.find((n) => markers[n] === v);
         return name ? { name } : { value: v };

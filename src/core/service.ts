@@ -12,7 +12,7 @@ export interface ServiceContext {
   bus: MessageBus;
   log: Logger;
   /** The service's own database (a SQLite file or a PostgreSQL schema named after the service). */
-  openDatabase<DB = any>(): Promise<Kysely<DB>>; // DB: the service's table interfaces (db/schema.ts)
+  openDatabase<DB>(): Promise<Kysely<DB>>; // DB: the service's table interfaces (db/schema.ts), taken from where it goes
   /** Authenticated as this service's user (project `service`), for REST calls to other services. */
   session: ServiceSession;
 }

@@ -37,6 +37,7 @@ ajv.addFormat('base64', (s: string) => /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(s));
 
 export type SchemaError = ErrorObject;
 
+// A cache, not a registry: each schema object's compiled validator, gone with the schema.
 const compiled = new WeakMap<object, ValidateFunction>();
 /** By the schema's text too: schemas built per request (per microversion) compile once. */
 const compiledByText = new Map<string, ValidateFunction>();

@@ -10,6 +10,7 @@ import { now } from '../../core/db.ts';
 import { PeriodicTasks } from '../../core/periodic.ts';
 import type { ComputeOptions } from '../service.ts';
 import { InstanceStore, PowerState, VmState, type Instance } from '../instances.ts';
+import { BlockDeviceStore } from '../block_devices.ts';
 import type { ComputeClients } from '../clients.ts';
 import type { ImageMeta, LiveMigrationJob, VirtDriver } from '../drivers/virt.ts';
 import { VirtError } from '../drivers/virt.ts';
@@ -44,6 +45,8 @@ export class ComputeAgent {
   readonly liveMigrations = new Map<string, LiveMigrationJob>();
   /** The events spawns and moves wait for (network-vif-plugged, ...). */
   readonly instanceEvents = new InstanceEvents();
+  /** The agent's view of the block device mappings. */
+  readonly blockDevices: BlockDeviceStore;
 
   // Public so that the agent's handler modules (agent/<family>.ts) can use them.
   constructor(
@@ -58,6 +61,7 @@ export class ComputeAgent {
     this.host = o.host;
     this.periodic = new PeriodicTasks(log);
     this.publisher = `nova-compute:${this.host}`;
+    this.blockDevices = new BlockDeviceStore(db);
   }
 
   async start() {

@@ -45,13 +45,8 @@ export interface SwapVolumeRequest extends InstanceRef {
   new_attachment_id: string;
 }
 
-const stores = new WeakMap<ComputeAgent, BlockDeviceStore>();
-/** The agent's view of the block device mappings (one store per agent). */
-export function blockDevices(agent: ComputeAgent): BlockDeviceStore {
-  let s = stores.get(agent);
-  if (!s) stores.set(agent, (s = new BlockDeviceStore(agent.db)));
-  return s;
-}
+/** The agent's view of the block device mappings (its own store, built with it). */
+export const blockDevices = (agent: ComputeAgent): BlockDeviceStore => agent.blockDevices;
 
 /** One volume change of a server at a time (Nova's per-instance lock around (de)attach). */
 const lockKey = (uuid: string) => `volumes:${uuid}`;

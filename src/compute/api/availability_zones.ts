@@ -5,7 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { authorize } from './common.ts';
-import { hostZones } from './aggregates.ts';
+import { hostZones } from '../aggregate_api.ts';
 import { novaTime } from '../times.ts';
 import { INTERNAL_ZONE, listServices, serviceIsUp, serviceZone } from '../services.ts';
 

@@ -320,9 +320,47 @@ function createSchemaOf(v: ReturnType<typeof mv>): object {
   return schema;
 }
 
+/** A create request's server, as the microversion's schema (schemas/servers.ts) lets it through. */
+interface ServerCreate {
+  name: string;
+  imageRef?: string;
+  flavorRef: string | number;
+  availability_zone?: string | null;
+  host?: string;
+  hypervisor_hostname?: string;
+  min_count?: number | string;
+  max_count?: number | string;
+  block_device_mapping?: LegacyBdm[];
+  block_device_mapping_v2?: RequestedBdm[];
+  key_name?: string | null;
+  networks?: unknown;
+  security_groups?: Array<{ name?: string }>;
+  user_data?: string;
+  tags?: string[];
+  adminPass?: string;
+  hostname?: string;
+  config_drive?: unknown;
+  metadata?: Record<string, string>;
+  description?: string | null;
+  accessIPv4?: string | null;
+  accessIPv6?: string | null;
+  trusted_image_certificates?: string[] | null;
+  return_reservation_id?: unknown;
+  'OS-DCF:diskConfig'?: string;
+}
+interface ServerCreateBody {
+  server: ServerCreate;
+  'os:scheduler_hints'?: Record<string, unknown>;
+  'OS-SCH-HNT:scheduler_hints'?: Record<string, unknown>;
+}
+/** An update request's server (schemas/servers.ts updateSchema). */
+type ServerUpdate = Partial<
+  Pick<ServerCreate, 'name' | 'description' | 'accessIPv4' | 'accessIPv6' | 'hostname' | 'OS-DCF:diskConfig'>
+>;
+
 export async function createServer(svc: ComputeService, req: FastifyRequest, reply: FastifyReply) {
   const v = mv(req);
-  const body = validateBody<any>(req, createSchemaOf(v));
+  const body = validateBody<ServerCreateBody>(req, createSchemaOf(v));
   const sd = body.server;
   const ctx = req.ctx!;
   if (!NAME_FORMAT.test(sd.name))
@@ -355,7 +393,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   if (sd.host || sd.hypervisor_hostname) {
     authorize(req, 'compute:servers:create:requested_destination', target);
     // 2.74's host is requested, not forced: the filters still run.
-    forcedHost = sd.host ?? sd.hypervisor_hostname;
+    forcedHost = sd.host ?? sd.hypervisor_hostname ?? null;
     ignoreFilters = false;
   }
   if (forcedHost && !(await computeNodeExists(svc.db, forcedHost))) {
@@ -1107,7 +1145,7 @@ const ACTION_NAMES: Record<string, string> = { 'os-stop': 'stop', 'os-start': 's
 
 /** The one key of an action body (routes.ts has checked that there is exactly one). */
 const actionBody = (req: FastifyRequest) => {
-  const body = req.body as Record<string, any>;
+  const body = req.body as Record<string, unknown>;
   return { body, name: Object.keys(body)[0]! };
 };
 
@@ -1120,8 +1158,7 @@ export async function powerAction(svc: ComputeService, req: FastifyRequest, repl
   let a = power;
   let extra: { reboot_type?: 'SOFT' | 'HARD' } = {};
   if (name === 'reboot') {
-    validateBody(req, REBOOT_SCHEMA);
-    const hard = String(body.reboot.type).toUpperCase() === 'HARD';
+    const hard = validateBody<{ reboot: { type: string } }>(req, REBOOT_SCHEMA).reboot.type.toUpperCase() === 'HARD';
     a = hard
       ? {
           rule: 'os_compute_api:servers:reboot',
@@ -1255,7 +1292,7 @@ export async function showServer(svc: ComputeService, req: FastifyRequest<Id>) {
 
 export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>) {
   const v = mv(req);
-  const body = validateBody<any>(req, updateSchema(v));
+  const body = validateBody<{ server: ServerUpdate }>(req, updateSchema(v));
   const inst = await getServer(svc, req, req.params.id);
   authorize(req, 'os_compute_api:servers:update', { project_id: inst.project_id, user_id: inst.user_id });
   const sd = body.server;

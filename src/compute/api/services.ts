@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ComputeService } from '../service.ts';
 import { authorize, badRequest, mv, notFound, queryOf, validateBody } from './common.ts';
 import { isUuidLike } from '../../core/validate.ts';
-import { hostZones } from './aggregates.ts';
+import { hostZones } from '../aggregate_api.ts';
 import { novaTime } from '../times.ts';
 import { BOOLEAN as BOOL } from './schemas/parameter_types.ts';
 import {
