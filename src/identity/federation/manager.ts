@@ -86,6 +86,8 @@ export interface AuthEnv {
 const unauthorized = (msg = 'The request you have made requires authentication.') =>
   new ApiError(401, msg, 'Unauthorized');
 
+type TokenServiceProvider = { id: string; auth_url: string; sp_url: string };
+
 export class FederationManager {
   readonly options: FederationOptions;
   constructor(private s: IdentityService) {
@@ -442,14 +444,22 @@ export class FederationManager {
     this.s.backend.notify('OS-FEDERATION:service_provider', 'deleted', id);
   }
 
-  /** The `service_providers` of a token: the enabled ones. */
-  async tokenServiceProviders(): Promise<Array<{ id: string; auth_url: string; sp_url: string }>> {
-    return (await this.listSps({ enabled: true })).map((sp) => ({
+  /**
+   * The `service_providers` of a token: the enabled ones. Every token body lists them, so they are
+   * read once per backend generation (every service-provider write bumps it), not once per token.
+   */
+  async tokenServiceProviders(): Promise<TokenServiceProvider[]> {
+    const generation = this.s.backend.generation;
+    if (this.tokenSps?.generation === generation) return this.tokenSps.list;
+    const list = (await this.listSps({ enabled: true })).map((sp) => ({
       id: sp.id,
       auth_url: sp.auth_url,
       sp_url: sp.sp_url,
     }));
+    this.tokenSps = { generation, list };
+    return list;
   }
+  private tokenSps?: { generation: number; list: TokenServiceProvider[] };
 
   // ---- the mapped method ----
 
