@@ -210,6 +210,23 @@ describe('linuxbridge port forwardings', { skip }, () => {
     assert.equal(await get(`http://${FIP}:9081/`), 'hello from the guest\n');
     assert.equal(await get(`http://${FIP}:9080/`), 'hello from the guest\n');
 
+    // A router set down loses its namespace (as upstream's L3 agent drops it): nothing answers,
+    // not even the floating address; set up again, it is built anew and forwards again.
+    await driver.syncRouter({ ...router([pf()]), admin_state_up: false });
+    assert.equal(await get(`http://${FIP}:8080/`), '', 'a router set down forwards nothing');
+    assert.doesNotMatch(await run(['ip', 'netns', 'list']), new RegExp(`qrouter-${ROUTER}`));
+    await driver.syncRouter(
+      router([
+        pf({ internal_port_start: 80, internal_port_end: 81, external_port_start: 9080, external_port_end: 9081 }),
+      ]),
+    );
+    let again = '';
+    for (let i = 0; i < 20 && !again; i++) {
+      again = await get(`http://${FIP}:9080/`);
+      if (!again) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(again, 'hello from the guest\n', 'set up again, the router forwards again');
+
     // Delete: nothing forwarded, the floating address leaves the gateway port.
     await driver.syncRouter(router([]));
     assert.equal(await get(`http://${FIP}:9080/`), '');

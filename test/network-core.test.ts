@@ -257,7 +257,9 @@ for (const engine of databaseEngines('network core')) {
         ipv6_ra_mode: 'slaac',
         ipv6_address_mode: 'slaac',
       });
-      assert.equal(v6.gateway_ip, '2001:db8:1::');
+      // Neutron's default IPv6 gateway is network+1 (prefix::1), not the subnet-router anycast address.
+      assert.equal(v6.gateway_ip, '2001:db8:1::1');
+      assert.deepEqual(v6.allocation_pools, [{ start: '2001:db8:1::2', end: '2001:db8:1:0:ffff:ffff:ffff:ffff' }]);
       error(
         await req('POST', '/v2.0/subnets', {
           subnet: { network_id: n.id, ip_version: 6, cidr: '2001:db8:2::/80', ipv6_address_mode: 'slaac' },

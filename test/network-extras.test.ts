@@ -274,6 +274,28 @@ for (const engine of databaseEngines('network extras')) {
     });
 
     describe('port binding', () => {
+      it("gives the firewall a port's new port security even when its groups stay []", async () => {
+        const { net } = await network({}, undefined, '10.23.0.0/24');
+        const p = await port(net.id, { 'binding:host_id': host, device_owner: 'compute:nova', device_id: 'vm-ps' });
+        const fwPort = () => driver().securityGroups.devices[p.id];
+        await eventually(async () => {
+          await idle();
+          return fwPort()?.port_security_enabled === true;
+        }, 'the port in the firewall');
+        // As tempest's test_port_security_disable_security_group: no groups, then port security off.
+        await req('PUT', `/ports/${p.id}`, { port: { port_security_enabled: true, security_groups: [] } });
+        await eventually(async () => {
+          await idle();
+          return fwPort()?.security_groups.length === 0;
+        }, 'the groups gone');
+        await req('PUT', `/ports/${p.id}`, { port: { port_security_enabled: false, security_groups: [] } });
+        await eventually(async () => {
+          await idle();
+          return fwPort()?.port_security_enabled === false;
+        }, 'port security off in the firewall');
+        await req('DELETE', `/ports/${p.id}`);
+      });
+
       it('binds ports to a host with an alive L2 agent, which plugs them and reports them ACTIVE', async () => {
         const { net } = await network({}, undefined, '10.22.0.0/24');
         const p = await port(net.id, { 'binding:host_id': host, device_owner: 'compute:nova', device_id: 'vm-1' });

@@ -447,11 +447,9 @@ describe('subnet defaults (neutron.ipam.utils.generate_pools)', () => {
 
   test('defaultGateway', () => {
     assert.equal(formatIp(4, defaultGateway(cidr('10.0.0.0/24'))!), '10.0.0.1');
-    assert.equal(formatIp(4, defaultGateway(cidr('10.0.0.0/24'), { fromSubnetPool: true })!), '10.0.0.1');
-    // Neutron gives an IPv6 subnet created with a cidr the subnet-router anycast address…
-    assert.equal(formatIp(6, defaultGateway(cidr('2001:db8::/64'))!), '2001:db8::');
-    // …and one allocated from a subnet pool network+1.
-    assert.equal(formatIp(6, defaultGateway(cidr('2001:db8::/64'), { fromSubnetPool: true })!), '2001:db8::1');
+    // Neutron gives an IPv6 subnet network+1 too, not the subnet-router anycast address (prefix::).
+    assert.equal(formatIp(6, defaultGateway(cidr('2001:db8::/64'))!), '2001:db8::1');
+    assert.equal(formatIp(6, defaultGateway(cidr('fd00:1:2::/48'))!), 'fd00:1:2::1');
     assert.equal(formatIp(4, defaultGateway(cidr('10.0.0.1/32'))!), '10.0.0.2');
     assert.equal(defaultGateway(cidr('255.255.255.255/32')), null);
   });

@@ -3,6 +3,7 @@
 // conformance/work/guest and registered as DevStack registers CirrOS, tempest told to SSH into
 // its servers (run_validation) through floating IPs as root with the key it makes, and, when
 // the run ends, every domain, daemon and namespace of the host removed.
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { buildGuest, type GuestFiles } from '../../src/compute/guest/build.ts';
 import { registerGuest } from '../../src/compute/guest/register.ts';
@@ -29,7 +30,29 @@ export function libvirtComputeConfig(guestDir: string, metadataPort: number): Re
 
 /** The guest in `dir`, built when its inputs changed (seconds; the kernel is downloaded once). */
 export function prepareGuest(dir: string, log: (s: string) => void): Promise<GuestFiles> {
+  ensurePing(log);
   return buildGuest(dir, { log });
+}
+
+/**
+ * Tempest's scenario tests ping the guests' floating IPs from the host (manager.ping_ip_address
+ * runs `ping`): without it every connectivity check fails with "No such file or directory: 'ping'".
+ * Debian's minimal images have no ping, so the run installs iputils-ping as it installs tempest.
+ */
+function ensurePing(log: (s: string) => void): void {
+  if (spawnSync('sh', ['-c', 'command -v ping'], { stdio: 'ignore' }).status === 0) return;
+  if (process.getuid?.() !== 0) throw new Error("tempest's scenario tests need ping: apt-get install -y iputils-ping");
+  log('installing iputils-ping with apt-get (tempest pings the guests)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '-q', 'iputils-ping'], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    r = spawnSync('apt-get', ['install', '-y', '-q', 'iputils-ping'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+  if (r.status !== 0) throw new Error(`apt-get install iputils-ping failed (exit ${r.status})`);
 }
 
 /** Registers the guest's images; tempest boots the self-booting disk (CirrOS's "-disk" image). */

@@ -409,14 +409,14 @@ export function mergeCidrs(cidrs: readonly Cidr[]): Cidr[] {
 // Subnets: gateway, allocation pools, address validity
 
 /**
- * The gateway Neutron picks when a subnet is created with a cidr and no
- * gateway_ip: network+1 for IPv4, the network address itself (the
- * subnet-router anycast address) for IPv6. A subnet allocated from a subnet
- * pool gets network+1 for both versions (fromSubnetPool). null when
- * network+1 would leave the address space (255.255.255.255/32).
+ * The gateway Neutron picks when a subnet is created with no gateway_ip:
+ * network+1, for IPv4 and IPv6 alike, with a cidr or from a subnet pool
+ * (neutron.db.ipam_backend_mixin _gateway_ip_str: its IPv6 branch, the
+ * subnet-router anycast address, tests subnet['version'], a key the subnet
+ * never has, so it is never taken; a Neutron IPv6 subnet gets prefix::1).
+ * null when network+1 would leave the address space (255.255.255.255/32).
  */
-export function defaultGateway(cidr: Cidr, opts: { fromSubnetPool?: boolean } = {}): bigint | null {
-  if (cidr.version === 6 && !opts.fromSubnetPool) return cidr.network;
+export function defaultGateway(cidr: Cidr): bigint | null {
   const gw = cidr.network + 1n;
   return gw > maxIp(cidr.version) ? null : gw;
 }

@@ -76,10 +76,13 @@ for e in /sys/class/input/event*; do
 done
 
 # Network: DHCP on every NIC (up to 30 s each: after a reboot on a busy host the agent may wire the tap late).
+# As CirrOS, udhcpc stays once bound (it goes to the background, its pid in /var/run/udhcpc.<nic>.pid):
+# it renews the lease, and tempest's renew_lease sends it SIGUSR1 to pick up a subnet's new DNS servers.
+mkdir -p /var/run
 for n in /sys/class/net/*; do
   n=\${n##*/}; [ "$n" = lo ] && continue
   ip link set $n up
-  udhcpc -i $n -s /etc/udhcpc.sh -O staticroutes -O mtu -t 15 -T 2 -n -q >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
+  udhcpc -i $n -s /etc/udhcpc.sh -p /var/run/udhcpc.$n.pid -O staticroutes -O mtu -t 15 -T 2 -n >/dev/null 2>&1 && say network $n $(ip -4 -o addr show $n | awk '{print $4}')
 done
 
 # Metadata: the config drive first, then the metadata service.
@@ -195,8 +198,11 @@ exit 2
 export const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   bound|renew)
-    ip addr flush dev $interface
-    ip addr add $ip/\${mask:-24} dev $interface
+    # A renewal that keeps the address keeps the interface as it is (a flush would drop its routes).
+    if [ "$(ip -4 -o addr show dev $interface | awk '{print $4}')" != "$ip/\${mask:-24}" ]; then
+      ip addr flush dev $interface
+      ip addr add $ip/\${mask:-24} dev $interface
+    fi
     [ -n "$mtu" ] && ip link set $interface mtu $mtu
     if [ -n "$staticroutes" ]; then
       set -- $staticroutes

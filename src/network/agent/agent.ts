@@ -361,11 +361,12 @@ export class NetworkAgent {
     const newNetwork = ![...this.plugged.values()].some((p) => p.network_id === d.network_id);
     this.plugged.set(portId, d);
     if (newNetwork) this.fdbLater(d.network_id);
-    if (
-      !before ||
-      JSON.stringify(before.security_groups) !== JSON.stringify(d.security_groups) ||
-      JSON.stringify(before.fixed_ips) !== JSON.stringify(d.fixed_ips)
-    ) {
+    // What the port's firewall is made of: its groups, addresses, port security and pairs (a port
+    // whose port security alone is switched off must lose its chains: tempest's
+    // test_port_security_disable_security_group keeps security_groups [] across that update).
+    const fw = (p: typeof d) =>
+      JSON.stringify([p.security_groups, p.fixed_ips, p.port_security_enabled, p.allowed_address_pairs, p.mac_address]);
+    if (!before || fw(before) !== fw(d)) {
       this.refreshSecurityGroupsLater([portId]);
     }
     if (this.unwired.has(portId)) {

@@ -573,11 +573,10 @@ export function defineSubnets(svc: NetworkService) {
             `Cannot allocate IPv${values.ip_version} subnet from IPv${pool.ip_version} subnet pool`,
           );
         if (cidr && cidr.version !== values.ip_version) throw versionMismatch('cidr', values.cidr, values.ip_version);
-        const any = !cidr && !isSet(values.gateway_ip);
         if (!cidr && isSet(values.gateway_ip))
           cidr = parseCidr(`${values.gateway_ip}/${values.prefixlen ?? pool.default_prefixlen}`)!;
         cidr = await allocateFromPool(tx, pool, { cidr, prefixlen: values.prefixlen, projectId: values.project_id });
-        gatewayDefault = any ? defaultGateway(cidr, { fromSubnetPool: true }) : defaultGateway(cidr);
+        gatewayDefault = defaultGateway(cidr);
       } else {
         if (cidr!.version !== values.ip_version) throw versionMismatch('cidr', values.cidr, values.ip_version);
         gatewayDefault = defaultGateway(cidr!);

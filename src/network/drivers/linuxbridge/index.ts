@@ -419,6 +419,13 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.seenRouters.add(router.id);
     fs.writeFileSync(path.join(this.dir, 'routers', router.id), '');
     this.routers.set(router.id, router);
+    if (!router.admin_state_up) {
+      // As upstream's L3 agent (the server lists only active routers to it): a router set down
+      // loses its namespace, so its floating IPs and SNAT stop; set up again, it is built anew.
+      await deleteNamespace(routerNamespace(router.id));
+      this.routerImpl.removed(router.id);
+      return;
+    }
     await this.routerImpl.sync(router);
     for (const p of [...router.interfaces, ...(router.gw_port ? [router.gw_port] : [])]) {
       await this.wireOwn(p.id);
