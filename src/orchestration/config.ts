@@ -70,7 +70,7 @@ export function orchestrationOptions(
     reportInterval: Number(c.reportInterval ?? 60),
     engineLivenessTimeoutMs: Number(c.engineLivenessTimeoutMs ?? 2000),
     maxParallelResources: Number(c.maxParallelResources ?? 16),
-    convergenceEngine: c.convergenceEngine === undefined ? false : String(c.convergenceEngine) !== 'false',
+    convergenceEngine: c.convergenceEngine === undefined ? true : String(c.convergenceEngine) !== 'false',
     deferredAuthMethod: c.deferredAuthMethod === 'password' ? 'password' : 'trusts',
     stackUserDomainName: c.stackUserDomainName ?? 'heat',
     stackDomainAdmin: c.stackDomainAdmin ?? 'heat_domain_admin',

@@ -194,7 +194,22 @@ export class Convergence {
     jobs.add(job);
     this.running.set(stack.id, jobs);
     let failure: unknown = null;
+    // timeout_mins: counted from the traversal's start; past it the node is cancelled "Timed out".
+    const mins = Number(stack.timeout_mins);
+    const started = Date.parse(stack.updated_at ?? stack.created_at);
+    let timer: NodeJS.Timeout | undefined;
+    if (stack.timeout_mins && Number.isFinite(mins) && mins > 0 && Number.isFinite(started)) {
+      const left = started + mins * 60_000 - Date.now();
+      if (left <= 0) job.cancel = 'timeout';
+      else {
+        timer = setTimeout(() => {
+          if (!job.cancel) job.cancel = 'timeout';
+        }, left);
+        timer.unref();
+      }
+    }
     try {
+      if (job.cancel) throw this.engine.cancelled(job);
       const raw = await store.rawTemplate(stack.raw_template_id ?? '');
       const target = raw ? { ...stack, ...raw } : stack;
       const loaded = await loadStored(this.engine.registry, target);
@@ -217,6 +232,7 @@ export class Convergence {
     } catch (e) {
       failure = e;
     } finally {
+      clearTimeout(timer);
       jobs.delete(job);
       if (!jobs.size) this.running.delete(stack.id);
       if (claimed && r && !this.engine.halted) await store.releaseResource(r.id, engineId).catch(() => undefined);

@@ -155,9 +155,14 @@ export class Engine {
     return new Job(caller);
   }
 
+  /** @internal (convergence.ts) the error of a cancelled job. */
+  cancelled(job: Job): Error {
+    return new Cancelled(job.cancel || 'stop');
+  }
+
   /** @internal (convergence.ts) the stack's failure reason; null when the work was stopped. */
   failureOf(e: unknown, action: string): string | null {
-    return e instanceof Cancelled ? null : failureReason(e, action);
+    return e instanceof Cancelled && e.how === 'stop' ? null : failureReason(e, action);
   }
 
   get engineId() {
