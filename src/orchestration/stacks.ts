@@ -323,6 +323,41 @@ export class StackStore {
     };
   }
 
+  /** Sets a convergence stack's state only while `traversal` is its current one; false when superseded. */
+  async setStackIfTraversal(
+    id: string,
+    traversal: string,
+    patch: Partial<Pick<StackTable, 'action' | 'status' | 'status_reason' | 'updated_at' | 'prev_raw_template_id'>>,
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('stack')
+      .set(patch)
+      .where('id', '=', id)
+      .where('current_traversal', '=', traversal)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Deletes a raw template unless a stack still names it (current or previous). */
+  async dropRawTemplate(id: string | null | undefined) {
+    if (!id) return;
+    const used = await this.db
+      .selectFrom('stack')
+      .select('id')
+      .where((e) => e.or([e('raw_template_id', '=', id), e('prev_raw_template_id', '=', id)]))
+      .executeTakeFirst();
+    if (!used) await this.db.deleteFrom('raw_template').where('id', '=', id).execute();
+  }
+
+  /** Deletes the sync points of one traversal. */
+  async purgeTraversal(stackId: string, traversal: string) {
+    await this.db
+      .deleteFrom('sync_point')
+      .where('stack_id', '=', stackId)
+      .where('traversal_id', '=', traversal)
+      .execute();
+  }
+
   /** Deletes the raw templates of a stack but those kept. */
   async purgeRawTemplates(stackId: string, keep: (string | null | undefined)[]) {
     const ids = keep.filter((x): x is string => !!x);

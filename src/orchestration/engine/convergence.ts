@@ -267,11 +267,19 @@ export class Convergence {
     if (!row || row.current_traversal !== traversal || row.status !== 'IN_PROGRESS') return;
     const reason =
       row.action === 'ROLLBACK' ? 'Rollback completed successfully' : `Stack ${row.action} completed successfully`;
-    await this.engine.setStack(row, row.action, 'COMPLETE', reason);
-    await store.purgeSyncPoints(stackId);
-    await store.purgeRawTemplates(stackId, [row.raw_template_id]);
-    await store.updateStack(stackId, { prev_raw_template_id: null });
+    // Only while this traversal is the current one: an update that came meanwhile keeps its state.
+    const prev = row.prev_raw_template_id;
+    const set = await store.setStackIfTraversal(stackId, traversal, {
+      status: 'COMPLETE',
+      status_reason: reason,
+      prev_raw_template_id: null,
+      ...(row.action !== 'CREATE' ? { updated_at: now() } : {}),
+    });
     this.graphs.delete(traversal);
+    await store.purgeTraversal(stackId, traversal);
+    if (!set) return;
+    await this.engine.stackEvent(row, row.action, 'COMPLETE', reason);
+    if (prev && prev !== row.raw_template_id) await store.dropRawTemplate(prev);
   }
 
   /** A node failed: the stack fails with the resource's reason, and rolls back unless disabled. */
@@ -282,7 +290,17 @@ export class Convergence {
     const action = row.action;
     const reason = this.engine.failureOf(e, action === 'ROLLBACK' ? 'UPDATE' : action);
     if (reason === null) return;
-    await this.engine.setStack(row, action, 'FAILED', reason);
+    if (
+      !(await store.setStackIfTraversal(row.id, m.traversal_id, {
+        status: 'FAILED',
+        status_reason: reason,
+        updated_at: now(),
+      }))
+    )
+      return;
+    row.status = 'FAILED';
+    row.status_reason = reason;
+    await this.engine.stackEvent(row, action, 'FAILED', reason);
     if (action === 'ROLLBACK' || row.disable_rollback) return;
     await this.rollback(row, m.caller, reason);
   }
@@ -306,7 +324,9 @@ export class Convergence {
       Object.assign(row, prev);
     }
     if (!rawId) return;
+    const failedRaw = row.raw_template_id;
     await this.converge(row, 'ROLLBACK', rawId, caller, reason);
+    if (failedRaw !== rawId) await store.dropRawTemplate(failedRaw);
   }
 
   /** Supersedes the running traversal (its messages stop) and stops this engine's nodes of the stack. */

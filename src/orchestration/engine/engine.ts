@@ -316,12 +316,14 @@ export class Engine {
         prev_raw_template_id: prev,
       });
       const rawId = await this.store.addRawTemplate(row.id, next);
+      const superseded = running ? row.raw_template_id : null;
       await this.convergence.converge(
         { ...row, ...next, disable_rollback: req.disable_rollback ?? row.disable_rollback },
         'UPDATE',
         rawId,
         caller,
       );
+      await this.store.dropRawTemplate(superseded);
       return { id: row.id, name: row.name, project_id: row.project_id };
     }
     await this.lock(row.id, row.name);
@@ -396,6 +398,9 @@ export class Engine {
           await this.deleteStack(caller, child.id, { abandon: opts.abandon, wait: true }).catch(() => undefined);
         for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
         await this.store.updateStack(row.id, { deleted_at: now() });
+        // Convergence: the stack's templates and sync points go with it.
+        await this.store.purgeRawTemplates(row.id, []);
+        await this.store.purgeSyncPoints(row.id);
         if (!row.owner_id) await this.deleteTrust(j, row);
         // The stack domain's project of the stack goes with the top-level stack.
         const fresh = await this.store.getStack(row.id);
@@ -724,7 +729,8 @@ export class Engine {
     await this.stackEvent(row, action, status, reason);
   }
 
-  private stackEvent(row: StackRow, action: string, status: string, reason: string) {
+  /** @internal (convergence.ts) */
+  stackEvent(row: StackRow, action: string, status: string, reason: string) {
     return this.store.addEvent({
       stack_id: row.id,
       resource_name: row.name,
@@ -1515,8 +1521,8 @@ export class Engine {
       await this.store.saveResource(existing);
       rows.set(name, fresh);
       await this.store.saveResource(fresh);
+      // As upstream's convergence, the replacement ends CREATE_COMPLETE.
       await this.createOne(job, row, loaded, rows, name, 'CREATE');
-      await this.setResource(row, rows.get(name)!, 'UPDATE', 'COMPLETE', 'state changed');
       return;
     }
     try {
