@@ -258,6 +258,21 @@ export class StackStore {
     return r ? resourceRow(r) : null;
   }
 
+  /** The rows of some names of a stack. */
+  async resourcesNamed(stackId: string, names: string[]): Promise<ResourceRow[]> {
+    if (!names.length) return [];
+    return (
+      await this.db
+        .selectFrom('resource')
+        .selectAll()
+        .where('stack_id', '=', stackId)
+        .where('name', 'in', names)
+        .orderBy('created_at')
+        .orderBy('name')
+        .execute()
+    ).map(resourceRow);
+  }
+
   async resourceById(id: string): Promise<ResourceRow | null> {
     const r = await this.db.selectFrom('resource').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? resourceRow(r) : null;

@@ -18,7 +18,7 @@ import type { Logger } from '../../core/log.ts';
 import { now } from '../../core/db.ts';
 import type { ResourceRow, StackRow } from '../stacks.ts';
 import type { Caller, Engine, Job } from './engine.ts';
-import { loadStored } from './stack.ts';
+import { type LoadedStack, loadStored } from './stack.ts';
 
 /** One node of a traversal, sent to any engine (Heat's worker.check_resource). */
 export interface CheckResourceMsg {
@@ -71,6 +71,7 @@ export class Convergence {
   /** The jobs of the nodes this engine works on now, by stack. */
   private readonly running = new Map<string, Set<Job>>();
   private readonly graphs = new Map<string, Graph>();
+  private readonly loaded = new Map<string, Promise<{ target: StackRow; loaded: LoadedStack }>>();
 
   constructor(
     private readonly engine: Engine,
@@ -156,6 +157,23 @@ export class Convergence {
     return g;
   }
 
+  /** The traversal's target template, loaded once per traversal on this engine. */
+  private loadedFor(stack: StackRow): Promise<{ target: StackRow; loaded: LoadedStack }> {
+    const key = `${stack.current_traversal}:${stack.raw_template_id}`;
+    let p = this.loaded.get(key);
+    if (!p) {
+      p = (async () => {
+        const raw = await this.engine.store.rawTemplate(stack.raw_template_id ?? '');
+        const target = raw ? { ...stack, ...raw } : stack;
+        return { target, loaded: await loadStored(this.engine.registry, target) };
+      })();
+      if (this.loaded.size > 32) this.loaded.clear();
+      this.loaded.set(key, p);
+      p.catch(() => this.loaded.delete(key));
+    }
+    return p;
+  }
+
   /** One node of a traversal (Heat's CheckResource.check). */
   async checkResource(m: CheckResourceMsg): Promise<void> {
     const { store, engineId } = this.engine;
@@ -210,11 +228,11 @@ export class Convergence {
     }
     try {
       if (job.cancel) throw this.engine.cancelled(job);
-      const raw = await store.rawTemplate(stack.raw_template_id ?? '');
-      const target = raw ? { ...stack, ...raw } : stack;
-      const loaded = await loadStored(this.engine.registry, target);
+      const { target, loaded } = await this.loadedFor(stack);
+      // The rows this node resolves against: its own and those it depends on (get_resource, get_attr).
+      const names = r ? [r.name, ...(loaded.deps[r.name] ?? [])] : [];
       const rows = new Map<string, ResourceRow>();
-      for (const x of await store.resources(stack.id)) if (!x.replaced_by) rows.set(x.name, x);
+      for (const x of await store.resourcesNamed(stack.id, names)) if (!x.replaced_by) rows.set(x.name, x);
       if (r && m.is_update) {
         rows.set(r.name, r);
         const action = stack.action === 'ROLLBACK' ? 'ROLLBACK' : stack.action;
