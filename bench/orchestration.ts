@@ -4,7 +4,7 @@
 // 1,000 stacks, and the peak RSS. An all-in-one Stratus (SQLite, in-process bus, one engine).
 // No heat-api side by side: Debian's heat-api/heat-engine are not set up on these machines.
 //
-//   npm run bench -- orchestration [--quick] [--reps=N] [--stacks=N] [--no-write]
+//   npm run bench -- orchestration [--quick] [--reps=N] [--stacks=N] [--no-write] [--engine=legacy|convergence]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,10 +18,12 @@ interface Settings {
   stacks: number;
   randoms: number;
   write: boolean;
+  /** orchestration.convergenceEngine: true (convergence, the default) or false (legacy). */
+  convergence: boolean;
 }
 
 function parseArgs(args: string[]): Settings {
-  const s: Settings = { reps: 20, stacks: 1000, randoms: 1000, write: true };
+  const s: Settings = { reps: 20, stacks: 1000, randoms: 1000, write: true, convergence: true };
   const int = (k: string, v: string | undefined) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`orchestration: ${k} wants a positive integer`);
@@ -33,6 +35,7 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--reps') s.reps = int(k, v);
     else if (k === '--stacks') s.stacks = int(k, v);
     else if (k === '--no-write') s.write = false;
+    else if (k === '--engine' && (v === 'legacy' || v === 'convergence')) s.convergence = v === 'convergence';
     else throw new Error(`orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --no-write)`);
   }
   return s;
@@ -69,7 +72,10 @@ const pct = (xs: number[], p: number) => {
 export async function run(args: string[]) {
   const s = parseArgs(args);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-orchestration-'));
-  fs.writeFileSync(path.join(dataDir, 'stratus.yaml'), 'orchestration:\n  maxStacksPerTenant: 100000\n');
+  fs.writeFileSync(
+    path.join(dataDir, 'stratus.yaml'),
+    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n`,
+  );
   const st = await startStratus({ dataDir, logFile: path.join(dataDir, 'stratus.out'), args: ['--bare'] });
   try {
     const sess = await login(st);
@@ -231,7 +237,10 @@ export async function run(args: string[]) {
     const rss = procStatusKb(st.server.pid, 'VmHWM') / 1024;
 
     const ms = (x: number) => `${fmt(x, 0)} ms`;
-    const rep = new Report('orchestration', 'Orchestration: stack create/delete, 1,000 resources, stack list');
+    const rep = new Report(
+      s.convergence ? 'orchestration' : 'orchestration-legacy',
+      `Orchestration (${s.convergence ? 'convergence engine' : 'legacy engine'}): stack create/delete, 1,000 resources, stack list`,
+    );
     rep.text(machineLine());
     rep.table(
       ['what', 'runs', 'create p50', 'create p99/max', 'delete p50', 'delete p99/max'],

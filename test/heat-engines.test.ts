@@ -79,13 +79,19 @@ describe('heat-engine role: two engines, one killed mid-create', { skip: rabbitm
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   }
 
-  /** The engine that holds a stack's lock, read from the shared database. */
+  /**
+   * The engine that holds a stack's lock, read from the shared database; with the convergence
+   * engine (no stack lock while a traversal runs), the engine that holds one of its resources.
+   */
   async function lockHolder(stackId: string): Promise<string | undefined> {
     if (pgUrl) {
       const c = new pg.Client({ connectionString: pgUrl });
       await c.connect();
       try {
-        const r = await c.query('SELECT engine_id FROM orchestration.stack_lock WHERE stack_id = $1', [stackId]);
+        const r = await c.query(
+          'SELECT engine_id FROM orchestration.stack_lock WHERE stack_id = $1 UNION ALL SELECT engine_id FROM orchestration.resource WHERE stack_id = $1 AND engine_id IS NOT NULL',
+          [stackId],
+        );
         return r.rows[0]?.engine_id;
       } finally {
         await c.end();
@@ -94,9 +100,11 @@ describe('heat-engine role: two engines, one killed mid-create', { skip: rabbitm
     const db = new Database(path.join(dataDir, 'orchestration.sqlite'), { readonly: true, fileMustExist: true });
     try {
       db.pragma('busy_timeout = 5000');
-      const row = db.prepare('SELECT engine_id FROM stack_lock WHERE stack_id = ?').get(stackId) as
-        | { engine_id: string }
-        | undefined;
+      const row = db
+        .prepare(
+          'SELECT engine_id FROM stack_lock WHERE stack_id = ? UNION ALL SELECT engine_id FROM resource WHERE stack_id = ? AND engine_id IS NOT NULL',
+        )
+        .get(stackId, stackId) as { engine_id: string } | undefined;
       return row?.engine_id;
     } finally {
       db.close();

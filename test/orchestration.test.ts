@@ -225,16 +225,19 @@ describe('orchestration', () => {
     assert.deepEqual((await h('GET', `/stacks/rollingback/${id2}/resources`)).body.resources, []);
   });
 
-  it('answers 409 while another action holds the stack lock, and deletes a stack mid-create', async () => {
+  it('answers 409 to an action while a traversal runs (an update supersedes it), and deletes a stack mid-create', async () => {
     const template = {
       heat_template_version: '2016-10-14',
       resources: { slow: { type: 'OS::Heat::TestResource', properties: { wait_secs: 3 } } },
     };
     const id = await create('locked', template);
     await new Promise((r) => setTimeout(r, 200));
+    // The convergence engine (the default): an update while the create runs is a newer traversal.
     const upd = await h('PATCH', `/stacks/locked/${id}`, { parameters: {} });
-    assert.equal(upd.status, 409, JSON.stringify(upd.body));
-    assert.equal(upd.body.error.type, 'ActionInProgress');
+    assert.equal(upd.status, 202, JSON.stringify(upd.body));
+    const act = await h('POST', `/stacks/locked/${id}/actions`, { suspend: null });
+    assert.equal(act.status, 409, JSON.stringify(act.body));
+    assert.equal(act.body.error.type, 'ActionInProgress');
     assert.equal((await h('DELETE', `/stacks/locked/${id}`)).status, 204);
     await waitStatus('locked', id, 'DELETE_COMPLETE');
   });

@@ -21,6 +21,11 @@ export interface OrchestrationOptions {
   reportInterval: number;
   /** Milliseconds to wait for a lock holder's engine to answer before stealing its lock. */
   engineLivenessTimeoutMs: number;
+  /**
+   * Heat's convergence_engine: creates and updates of top-level stacks are traversals shared by
+   * every engine over the bus (engine/convergence.ts); false: one engine walks the stack under its lock.
+   */
+  convergenceEngine: boolean;
   /** Parallel resource actions per stack traversal. */
   maxParallelResources: number;
   /** How the engine acts later without the user (deferred_auth_method): a trust, or the user's stored password. */
@@ -65,6 +70,7 @@ export function orchestrationOptions(
     reportInterval: Number(c.reportInterval ?? 60),
     engineLivenessTimeoutMs: Number(c.engineLivenessTimeoutMs ?? 2000),
     maxParallelResources: Number(c.maxParallelResources ?? 16),
+    convergenceEngine: c.convergenceEngine === undefined ? true : String(c.convergenceEngine) !== 'false',
     deferredAuthMethod: c.deferredAuthMethod === 'password' ? 'password' : 'trusts',
     stackUserDomainName: c.stackUserDomainName ?? 'heat',
     stackDomainAdmin: c.stackDomainAdmin ?? 'heat_domain_admin',

@@ -4,6 +4,7 @@
 import type { MessageBus } from '../core/bus.ts';
 import { rpcClient, serveRpc, type RpcClient } from '../core/rpc.ts';
 import type { Caller, Engine, StackRef, StackRequest } from './engine/engine.ts';
+import type { CheckResourceMsg } from './engine/convergence.ts';
 
 export const ENGINE_TOPIC = 'heat-engine';
 
@@ -27,6 +28,8 @@ export interface EngineRpc {
   mark_unhealthy(a: { stack_id: string; resource: string; unhealthy: boolean; reason: string }): null;
   stack_snapshot(a: { stack_id: string; name: string | null }): Record<string, unknown>;
   stack_restore(a: { caller: Caller; stack_id: string; snapshot_id: string }): null;
+  /** Convergence: one node of a traversal, cast to any engine (Heat's worker check_resource). */
+  check_resource(a: CheckResourceMsg): null;
 }
 
 export function engineClient(bus: MessageBus): RpcClient<EngineRpc> {
@@ -65,6 +68,11 @@ export function serveEngine(bus: MessageBus, engine: Engine): () => void {
     stack_snapshot: (a) => engine.snapshotStack(a.stack_id, a.name),
     stack_restore: async (a) => {
       await engine.restoreSnapshot(a.caller, a.stack_id, a.snapshot_id);
+      return null;
+    },
+    check_resource: async (a) => {
+      // The traversal goes on whatever happens to this message's caller: errors are logged.
+      await engine.convergence.checkResource(a).catch((err) => engine.logError(err, a.stack_id));
       return null;
     },
   });

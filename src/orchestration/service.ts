@@ -95,6 +95,7 @@ export class OrchestrationService implements ServiceModule {
     engine.stopRemote = async (id, stackId) => {
       await this.engineRpc.call(id).stop_stack({ stack_id: stackId });
     };
+    engine.convergence.cast = (m) => this.engineRpc.cast().check_resource(m);
     this.engine = engine;
     this.stopServing = serveEngine(this.ctx.bus, engine);
     const row = {

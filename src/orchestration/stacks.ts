@@ -204,6 +204,11 @@ export class StackStore {
         | 'deleted_at'
         | 'updated_at'
         | 'stack_user_project_id'
+        | 'current_traversal'
+        | 'current_deps'
+        | 'raw_template_id'
+        | 'prev_raw_template_id'
+        | 'convergence'
       >
     >,
   ) {
@@ -240,14 +245,204 @@ export class StackStore {
     ).map(resourceRow);
   }
 
+  /** The resource of that name (during a replacement, the new row rather than the one it replaces). */
   async resource(stackId: string, name: string): Promise<ResourceRow | null> {
-    const r = await this.db
+    const rows = await this.db
       .selectFrom('resource')
       .selectAll()
       .where('stack_id', '=', stackId)
       .where('name', '=', name)
-      .executeTakeFirst();
+      .orderBy('created_at', 'desc')
+      .execute();
+    const r = rows.find((x) => !x.replaced_by) ?? rows[0];
     return r ? resourceRow(r) : null;
+  }
+
+  /** The rows of some names of a stack. */
+  async resourcesNamed(stackId: string, names: string[]): Promise<ResourceRow[]> {
+    if (!names.length) return [];
+    return (
+      await this.db
+        .selectFrom('resource')
+        .selectAll()
+        .where('stack_id', '=', stackId)
+        .where('name', 'in', names)
+        .orderBy('created_at')
+        .orderBy('name')
+        .execute()
+    ).map(resourceRow);
+  }
+
+  async resourceById(id: string): Promise<ResourceRow | null> {
+    const r = await this.db.selectFrom('resource').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? resourceRow(r) : null;
+  }
+
+  // ---- convergence: the resource lock, raw templates, sync points ----
+
+  /** Takes a resource's engine lock; answers null when taken, else the engine that holds it. */
+  async claimResource(id: string, engineId: string, from: string | null = null): Promise<string | null> {
+    let q = this.db.updateTable('resource').set({ engine_id: engineId }).where('id', '=', id);
+    q = from === null ? q.where('engine_id', 'is', null) : q.where('engine_id', '=', from);
+    const r = await q.executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return null;
+    const cur = await this.db.selectFrom('resource').select('engine_id').where('id', '=', id).executeTakeFirst();
+    if (!cur) return null;
+    return cur.engine_id ?? (from === null ? this.claimResource(id, engineId) : null);
+  }
+
+  async releaseResource(id: string, engineId: string) {
+    await this.db
+      .updateTable('resource')
+      .set({ engine_id: null })
+      .where('id', '=', id)
+      .where('engine_id', '=', engineId)
+      .execute();
+  }
+
+  async addRawTemplate(
+    stackId: string,
+    t: Pick<StackRow, 'template' | 'environment' | 'files' | 'params'>,
+  ): Promise<string> {
+    const id = randomUUID();
+    await this.db
+      .insertInto('raw_template')
+      .values({
+        id,
+        stack_id: stackId,
+        template: JSON.stringify(t.template),
+        environment: JSON.stringify(t.environment),
+        files: JSON.stringify(t.files),
+        params: JSON.stringify(this.sealParams(t.params, t.template)),
+        created_at: now(),
+      })
+      .execute();
+    return id;
+  }
+
+  async rawTemplate(id: string): Promise<Pick<StackRow, 'template' | 'environment' | 'files' | 'params'> | null> {
+    const r = await this.db.selectFrom('raw_template').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) return null;
+    // The stored params are opened as a stack row's are.
+    const opened = this.stackRow({
+      template: r.template,
+      params: r.params,
+      user_creds: null,
+      trust_id: null,
+    } as StackTable);
+    return {
+      template: json(r.template, {}),
+      environment: json(r.environment, {}),
+      files: json(r.files, {}),
+      params: opened.params,
+    };
+  }
+
+  /** Sets a convergence stack's state only while `traversal` is its current one; false when superseded. */
+  async setStackIfTraversal(
+    id: string,
+    traversal: string,
+    patch: Partial<Pick<StackTable, 'action' | 'status' | 'status_reason' | 'updated_at' | 'prev_raw_template_id'>>,
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable('stack')
+      .set(patch)
+      .where('id', '=', id)
+      .where('current_traversal', '=', traversal)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Deletes a raw template unless a stack still names it (current or previous). */
+  async dropRawTemplate(id: string | null | undefined) {
+    if (!id) return;
+    const used = await this.db
+      .selectFrom('stack')
+      .select('id')
+      .where((e) => e.or([e('raw_template_id', '=', id), e('prev_raw_template_id', '=', id)]))
+      .executeTakeFirst();
+    if (!used) await this.db.deleteFrom('raw_template').where('id', '=', id).execute();
+  }
+
+  /** Deletes the sync points of one traversal. */
+  async purgeTraversal(stackId: string, traversal: string) {
+    await this.db
+      .deleteFrom('sync_point')
+      .where('stack_id', '=', stackId)
+      .where('traversal_id', '=', traversal)
+      .execute();
+  }
+
+  /** Deletes the raw templates of a stack but those kept. */
+  async purgeRawTemplates(stackId: string, keep: (string | null | undefined)[]) {
+    const ids = keep.filter((x): x is string => !!x);
+    let q = this.db.deleteFrom('raw_template').where('stack_id', '=', stackId);
+    if (ids.length) q = q.where('id', 'not in', ids);
+    await q.execute();
+  }
+
+  async createSyncPoints(stackId: string, traversal: string, entities: Array<[string, boolean]>) {
+    const rows = entities.map(([entity, isUpdate]) => ({
+      entity_id: entity,
+      traversal_id: traversal,
+      is_update: isUpdate ? 1 : 0,
+      stack_id: stackId,
+      atomic_key: 0,
+      input_data: '[]',
+      created_at: now(),
+      updated_at: null,
+    }));
+    for (let i = 0; i < rows.length; i += 100)
+      await this.db
+        .insertInto('sync_point')
+        .values(rows.slice(i, i + 100))
+        .execute();
+  }
+
+  /**
+   * Adds `from` to what a sync point received (compare-and-swap on atomic_key, retried); answers
+   * what it has received now, and whether this write added the last of `expected` (exactly one
+   * writer sees that).
+   */
+  async syncPointAdd(
+    entity: string,
+    traversal: string,
+    isUpdate: boolean,
+    from: string,
+    expected: string[],
+  ): Promise<{ complete: boolean; received: string[] } | null> {
+    for (let i = 0; i < 100; i++) {
+      const r = await this.db
+        .selectFrom('sync_point')
+        .selectAll()
+        .where('entity_id', '=', entity)
+        .where('traversal_id', '=', traversal)
+        .where('is_update', '=', isUpdate ? 1 : 0)
+        .executeTakeFirst();
+      if (!r) return null;
+      const received = json<string[]>(r.input_data, []);
+      const was = expected.every((e) => received.includes(e));
+      if (received.includes(from)) return { complete: false, received };
+      received.push(from);
+      const res = await this.db
+        .updateTable('sync_point')
+        .set({ input_data: JSON.stringify(received), atomic_key: r.atomic_key + 1, updated_at: now() })
+        .where('entity_id', '=', entity)
+        .where('traversal_id', '=', traversal)
+        .where('is_update', '=', isUpdate ? 1 : 0)
+        .where('atomic_key', '=', r.atomic_key)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1)
+        return { complete: !was && expected.every((e) => received.includes(e)), received };
+    }
+    throw new Error(`sync point ${entity} of traversal ${traversal}: too many concurrent writers`);
+  }
+
+  /** Deletes the sync points of a stack's traversals (all but `keep`). */
+  async purgeSyncPoints(stackId: string, keep?: string) {
+    let q = this.db.deleteFrom('sync_point').where('stack_id', '=', stackId);
+    if (keep) q = q.where('traversal_id', '!=', keep);
+    await q.execute();
   }
 
   async saveResource(r: ResourceRow) {
@@ -259,7 +454,8 @@ export class StackStore {
       metadata: JSON.stringify(r.metadata),
       requires: JSON.stringify(r.requires),
     };
-    const { id, ...rest } = row;
+    // The engine lock (convergence) is only taken and released by claimResource/releaseResource.
+    const { id, engine_id: _lock, ...rest } = row;
     const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) await this.db.insertInto('resource').values(row).execute();
   }

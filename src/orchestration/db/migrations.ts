@@ -148,4 +148,51 @@ export const migrations: Record<string, Migration> = {
           .execute();
     },
   },
+  // The convergence engine (engine/convergence.ts): the stack's current traversal and its graph,
+  // the templates traversals converge to, each resource's engine lock and replacement links, and
+  // the sync points of the traversals.
+  '005_convergence': {
+    async up(db: Kysely<unknown>) {
+      for (const [col, type] of [
+        ['current_traversal', 'varchar(36)'],
+        ['current_deps', 'text'],
+        ['raw_template_id', 'varchar(36)'],
+        ['prev_raw_template_id', 'varchar(36)'],
+        ['convergence', 'integer'],
+      ] as const)
+        await db.schema.alterTable('stack').addColumn(col, type).execute();
+      for (const [col, type] of [
+        ['engine_id', 'varchar(64)'],
+        ['current_template_id', 'varchar(36)'],
+        ['needed_by', 'text'],
+        ['replaces', 'varchar(36)'],
+        ['replaced_by', 'varchar(36)'],
+      ] as const)
+        await db.schema.alterTable('resource').addColumn(col, type).execute();
+      await db.schema
+        .createTable('raw_template')
+        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('stack_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('template', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('raw_template_stack').on('raw_template').column('stack_id').execute();
+      await db.schema
+        .createTable('sync_point')
+        .addColumn('entity_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('traversal_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('is_update', 'integer', (c) => c.notNull())
+        .addColumn('stack_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('atomic_key', 'integer', (c) => c.notNull())
+        .addColumn('input_data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)')
+        .addPrimaryKeyConstraint('sync_point_pk', ['entity_id', 'traversal_id', 'is_update'])
+        .execute();
+      await db.schema.createIndex('sync_point_stack').on('sync_point').columns(['stack_id', 'traversal_id']).execute();
+    },
+  },
 };

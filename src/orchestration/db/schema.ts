@@ -37,6 +37,15 @@ export interface StackTable {
   stack_user_project_id: string | null;
   /** deferred_auth_method = password: the owner's name, domain and password (JSON), Heat's user_creds. */
   user_creds: string | null;
+  /** Convergence (migration 005): the traversal now running or last run; older traversals stop at their next check. */
+  current_traversal?: string | null;
+  /** Convergence: the traversal's graph (JSON: nodes `<resource id>:u|c`, edges [from, to]). */
+  current_deps?: string | null;
+  /** Convergence: the raw_template the current traversal converges to, and the one before it (rollback). */
+  raw_template_id?: string | null;
+  prev_raw_template_id?: string | null;
+  /** 1: the stack is walked by the convergence engine. */
+  convergence?: number | null;
 }
 
 export interface ResourceTable {
@@ -57,6 +66,39 @@ export interface ResourceTable {
   metadata: string;
   /** The names of the resources this one depends on (JSON). */
   requires: string;
+  created_at: string;
+  updated_at: string | null;
+  /** Convergence (migration 005): the engine working on the resource now (Heat's resource engine_id lock). */
+  engine_id?: string | null;
+  /** Convergence: the raw_template this resource was last converged to. */
+  current_template_id?: string | null;
+  /** Convergence: the names of the resources that depend on this one (JSON). */
+  needed_by?: string | null;
+  /** Convergence: update by replacement: the row this one replaces, and the row that replaced this one. */
+  replaces?: string | null;
+  replaced_by?: string | null;
+}
+
+/** Convergence: a stack's template, environment, files and parameters, as one traversal converges to. */
+export interface RawTemplateTable {
+  id: string;
+  stack_id: string;
+  template: string;
+  environment: string;
+  files: string;
+  params: string;
+  created_at: string;
+}
+
+/** Convergence: what one graph node of a traversal has received from its predecessors (Heat's sync_point). */
+export interface SyncPointTable {
+  entity_id: string;
+  traversal_id: string;
+  is_update: number;
+  stack_id: string;
+  atomic_key: number;
+  /** The predecessor node keys received so far (JSON array). */
+  input_data: string;
   created_at: string;
   updated_at: string | null;
 }
@@ -139,4 +181,6 @@ export interface OrchestrationDb {
   software_deployment: SoftwareDeploymentTable;
   stack_lock: StackLockTable;
   service: EngineServiceTable;
+  raw_template: RawTemplateTable;
+  sync_point: SyncPointTable;
 }

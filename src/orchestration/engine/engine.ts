@@ -35,6 +35,7 @@ import {
   resolveOutputs,
   templateResourcePlugin,
 } from './stack.ts';
+import { Convergence } from './convergence.ts';
 
 /** Who asked: the engine acts with the caller's token (or, without one, the service's). */
 export interface Caller {
@@ -85,7 +86,7 @@ export interface StackRef {
 
 type Cancel = false | 'stop' | 'rollback' | 'timeout';
 
-class Job {
+export class Job {
   cancel: Cancel = false;
   done!: Promise<void>;
   constructor(readonly caller: Caller) {}
@@ -93,7 +94,7 @@ class Job {
 
 const STACK_NAME = /^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$/;
 
-class Cancelled extends Error {
+export class Cancelled extends Error {
   constructor(readonly how: Exclude<Cancel, false>) {
     super(how === 'rollback' ? 'Stack UPDATE cancelled' : how === 'timeout' ? 'Timed out' : 'Operation cancelled');
   }
@@ -109,6 +110,10 @@ export class Engine {
   /** Trust-scoped tokens by trust id, kept until shortly before they expire. */
   private readonly trustTokens = new Map<string, { token: string; expires: number }>();
   private heatUserId?: string;
+  /** The convergence engine's worker (engine/convergence.ts). */
+  readonly convergence: Convergence;
+  /** Set by halt(): this engine acts as if its process died (tests). */
+  halted = false;
   /** The stack domain (its admin's token): the per-stack users a guest signals with. */
   readonly stackDomain: StackDomain;
 
@@ -121,6 +126,7 @@ export class Engine {
     private readonly log: Logger,
   ) {
     this.identity = new IdentityClient(session);
+    this.convergence = new Convergence(this, log.child({ part: 'convergence' }));
     this.stackDomain = new StackDomain(
       () => this.identity.baseUrl(),
       {
@@ -142,6 +148,21 @@ export class Engine {
       cur = up;
     }
     return cur;
+  }
+
+  /** @internal (convergence.ts) a job of one traversal node. */
+  newJob(caller: Caller): Job {
+    return new Job(caller);
+  }
+
+  /** @internal (convergence.ts) the error of a cancelled job. */
+  cancelled(job: Job): Error {
+    return new Cancelled(job.cancel || 'stop');
+  }
+
+  /** @internal (convergence.ts) the stack's failure reason; null when the work was stopped. */
+  failureOf(e: unknown, action: string): string | null {
+    return e instanceof Cancelled && e.how === 'stop' ? null : failureReason(e, action);
   }
 
   get engineId() {
@@ -214,6 +235,12 @@ export class Engine {
       ...trust,
       user_creds: userCreds,
     });
+    if (this.options.convergenceEngine && !owner && !adopt) {
+      // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack lock.
+      const rawId = await this.store.addRawTemplate(row.id, row);
+      await this.convergence.converge(row, 'CREATE', rawId, caller);
+      return { id: row.id, name: row.name, project_id: row.project_id };
+    }
     await this.lock(row.id, row.name);
     await owner?.created?.(row.id);
     const action = adopt ? 'ADOPT' : 'CREATE';
@@ -263,6 +290,42 @@ export class Engine {
     }
     const loaded = await loadStack(this.registry, template, env, files, params, { region: this.region });
     if (row.action === 'DELETE') throw stackNotFound(row.name);
+    if (row.convergence && !wait) {
+      // Convergence: a newer traversal supersedes a running create or update (no 409).
+      if (row.status === 'IN_PROGRESS' && !['CREATE', 'UPDATE', 'ROLLBACK'].includes(row.action))
+        throw actionInProgress(row.name, row.action);
+      const holder = await this.store.lockHolder(row.id);
+      if (holder && (holder === this.engineId ? this.jobs.has(row.id) : await this.isAlive(holder)))
+        throw actionInProgress(row.name, row.action);
+      const running = row.status === 'IN_PROGRESS' && row.action === 'UPDATE' && row.prev_raw_template_id;
+      const prev = running
+        ? row.prev_raw_template_id
+        : (row.raw_template_id ?? (await this.store.addRawTemplate(row.id, row)));
+      const next = {
+        template: loaded.template.raw as Record<string, unknown>,
+        environment: env as unknown as Record<string, unknown>,
+        files,
+        params,
+      };
+      await this.store.updateStack(row.id, {
+        ...next,
+        disable_rollback: req.disable_rollback ?? row.disable_rollback,
+        timeout_mins: req.timeout_mins ?? row.timeout_mins,
+        tags: req.tags ?? row.tags,
+        updated_at: now(),
+        prev_raw_template_id: prev,
+      });
+      const rawId = await this.store.addRawTemplate(row.id, next);
+      const superseded = running ? row.raw_template_id : null;
+      await this.convergence.converge(
+        { ...row, ...next, disable_rollback: req.disable_rollback ?? row.disable_rollback },
+        'UPDATE',
+        rawId,
+        caller,
+      );
+      await this.store.dropRawTemplate(superseded);
+      return { id: row.id, name: row.name, project_id: row.project_id };
+    }
     await this.lock(row.id, row.name);
     const before = { ...row };
     const oldLoaded = await loadStored(this.registry, before).catch(() => null);
@@ -315,6 +378,8 @@ export class Engine {
     opts: { abandon?: boolean; wait?: boolean } = {},
   ): Promise<Record<string, unknown> | null> {
     const row = await this.liveStack(stackId);
+    // Convergence: the running traversal is superseded and every engine's nodes of it stopped.
+    if (row.convergence) await this.convergence.quiesce(row.id);
     await this.stopStack(row.id);
     await this.lock(row.id, row.name);
     const abandonData = opts.abandon ? await this.exportStack(row.id) : null;
@@ -323,12 +388,19 @@ export class Engine {
       try {
         if (!opts.abandon) {
           const loaded = await loadStored(this.registry, row).catch(() => null);
+          // Rows a convergence update replaced and did not clean up yet go first.
+          const own = Object.assign(new Job(j.caller), { cancel: false as Cancel });
+          for (const r of await this.store.resources(row.id))
+            if (r.replaced_by) await this.deleteOne(own, row, r, null, false);
           await this.deleteResources(j, row, loaded, false);
         } else for (const r of await this.store.resources(row.id)) await this.store.deleteResource(r.id);
         for (const child of await this.store.childStacks(row.id))
           await this.deleteStack(caller, child.id, { abandon: opts.abandon, wait: true }).catch(() => undefined);
         for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
         await this.store.updateStack(row.id, { deleted_at: now() });
+        // Convergence: the stack's templates and sync points go with it.
+        await this.store.purgeRawTemplates(row.id, []);
+        await this.store.purgeSyncPoints(row.id);
         if (!row.owner_id) await this.deleteTrust(j, row);
         // The stack domain's project of the stack goes with the top-level stack.
         const fresh = await this.store.getStack(row.id);
@@ -352,6 +424,14 @@ export class Engine {
           'NotSupported',
           `Cancelling update when stack is ${row.action}_${row.status} is not supported.`,
         );
+      if (row.convergence) {
+        // Convergence: the update's traversal is superseded; cancel_update converges back.
+        await this.convergence.quiesce(row.id);
+        const fresh = await this.liveStack(row.id);
+        await this.setStack(fresh, 'UPDATE', 'FAILED', 'Stack UPDATE cancelled');
+        if (action === 'cancel_update') await this.convergence.rollback(fresh, caller, 'Stack UPDATE cancelled');
+        return;
+      }
       const holder = await this.store.lockHolder(row.id);
       const job = this.jobs.get(row.id);
       if (job) job.cancel = action === 'cancel_update' ? 'rollback' : 'stop';
@@ -360,6 +440,7 @@ export class Engine {
     }
     const act = action.toUpperCase();
     if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
+    if (row.convergence && row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
     if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
       throw new HeatError(
         'NotSupported',
@@ -512,6 +593,7 @@ export class Engine {
 
   /** Stops what this engine does on a stack and waits for it (Heat's stop_stack / thread_group_mgr.stop). */
   async stopStack(stackId: string): Promise<void> {
+    await this.convergence.stop(stackId);
     const job = this.jobs.get(stackId);
     if (job) {
       job.cancel = 'stop';
@@ -532,6 +614,8 @@ export class Engine {
       .execute();
     for (const r of rows) {
       const holder = await this.store.lockHolder(r.id);
+      // A convergence traversal holds no stack lock: it is superseded by the next update or delete.
+      if (r.convergence && !holder) continue;
       if (holder && (holder === this.engineId ? this.jobs.has(r.id) : await this.isAlive(holder))) continue;
       if (holder) await this.store.unlock(r.id, holder);
       const reason = `Engine went down during stack ${r.action}`;
@@ -554,8 +638,19 @@ export class Engine {
     }
   }
 
+  logError(err: unknown, stackId: string) {
+    this.log.error({ err, stack: stackId }, 'check_resource failed');
+  }
+
+  /** Acts as if this engine's process died: it writes nothing more and answers no message (tests). */
+  halt(): void {
+    this.halted = true;
+    this.convergence.haltAll();
+  }
+
   /** Waits for every job of this engine (close). */
   async drain(): Promise<void> {
+    this.convergence.haltAll();
     for (const j of this.jobs.values()) j.cancel = 'stop';
     await Promise.all([...this.jobs.values()].map((j) => j.done.catch(() => undefined)));
   }
@@ -620,7 +715,8 @@ export class Engine {
 
   // ---- events and states -----------------------------------------------------------------
 
-  private async setStack(row: StackRow, action: string, status: string, reason: string) {
+  /** @internal (convergence.ts) */
+  async setStack(row: StackRow, action: string, status: string, reason: string) {
     row.action = action;
     row.status = status;
     row.status_reason = reason;
@@ -633,7 +729,8 @@ export class Engine {
     await this.stackEvent(row, action, status, reason);
   }
 
-  private stackEvent(row: StackRow, action: string, status: string, reason: string) {
+  /** @internal (convergence.ts) */
+  stackEvent(row: StackRow, action: string, status: string, reason: string) {
     return this.store.addEvent({
       stack_id: row.id,
       resource_name: row.name,
@@ -658,6 +755,8 @@ export class Engine {
   }
 
   private async setResource(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
+    // An engine that was halted (the tests' crash) writes nothing more.
+    if (this.halted) throw new Cancelled('stop');
     r.action = action;
     r.status = status;
     r.status_reason = reason;
@@ -1136,7 +1235,8 @@ export class Engine {
     if (failure) throw failure;
   }
 
-  private newRow(
+  /** @internal (convergence.ts) */
+  newRow(
     row: StackRow,
     name: string,
     type: string,
@@ -1262,7 +1362,8 @@ export class Engine {
     );
   }
 
-  private async deleteOne(job: Job, row: StackRow, r: ResourceRow, loaded: LoadedStack | null, retain: boolean) {
+  /** @internal (convergence.ts) */
+  async deleteOne(job: Job, row: StackRow, r: ResourceRow, loaded: LoadedStack | null, retain: boolean) {
     const plugin = loaded?.kinds[r.name] ? this.pluginOf(loaded, r.name) : (await this.pluginFor(row, r)).plugin!;
     if (r.action === 'INIT' && r.status === 'COMPLETE') {
       await this.store.deleteResource(r.id);
@@ -1309,13 +1410,19 @@ export class Engine {
     );
   }
 
-  private async updateOne(
+  /**
+   * @internal (convergence.ts) Creates or updates one resource to `loaded`. `deferReplace`
+   * (convergence): a replacement makes the new row first and leaves the old one, marked
+   * `replaced_by`, to its clean-up node.
+   */
+  async updateOne(
     job: Job,
     row: StackRow,
     loaded: LoadedStack,
     rows: Map<string, ResourceRow>,
     name: string,
     action: string,
+    deferReplace = false,
   ) {
     const existing = rows.get(name);
     const def = loaded.defs[name]!;
@@ -1406,6 +1513,18 @@ export class Engine {
     }
     // Replacement: the old resource goes, a new one is made under the same name.
     await this.resourceEvent(row, existing, 'UPDATE', 'IN_PROGRESS', 'UpdateReplace: the resource is replaced');
+    if (deferReplace) {
+      // Convergence: the new one is made first; the old one goes at its clean-up node.
+      const fresh = this.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
+      fresh.replaces = existing.id;
+      existing.replaced_by = fresh.id;
+      await this.store.saveResource(existing);
+      rows.set(name, fresh);
+      await this.store.saveResource(fresh);
+      // As upstream's convergence, the replacement ends CREATE_COMPLETE.
+      await this.createOne(job, row, loaded, rows, name, 'CREATE');
+      return;
+    }
     try {
       if (existing.physical_resource_id || existing.status !== 'FAILED' || existing.action !== 'CREATE') {
         const old = this.pluginOf(loaded, name);
@@ -1540,7 +1659,7 @@ function resourceFailure(e: unknown, name: string): string {
   return msg.startsWith(`${type}: resources.`) ? msg : `${type}: resources.${name}: ${msg}`;
 }
 
-function failureReason(e: unknown, action: string): string {
+export function failureReason(e: unknown, action: string): string {
   if (e instanceof Cancelled)
     return e.how === 'rollback'
       ? 'Stack UPDATE cancelled'

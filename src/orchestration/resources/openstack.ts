@@ -316,7 +316,8 @@ const Port = neutron({
       description: 'Security group IDs to associate with this port.',
       update_allowed: true,
     },
-    mac_address: str('MAC address to give to this port.'),
+    // Heat's mac_address is update_allowed (Neutron lets an admin change it on an unbound port).
+    mac_address: str('MAC address to give to this port.', { update_allowed: true }),
     admin_state_up: bool('The administrative state of this port.', { default: true, update_allowed: true }),
     device_id: str('Device ID of this port.', { update_allowed: true }),
     device_owner: str('Name of the network owning the port.', { update_allowed: true }),
@@ -365,7 +366,7 @@ const Port = neutron({
       name: p.name ?? (create ? physicalName(r) : undefined),
       fixed_ips: await fixedIps(r, p.fixed_ips),
       security_groups: await securityGroupIds(r, p.security_groups),
-      mac_address: create ? p.mac_address : undefined,
+      mac_address: create || p.mac_address !== r.oldProperties?.mac_address ? p.mac_address : undefined,
       admin_state_up: p.admin_state_up,
       device_id: p.device_id,
       device_owner: p.device_owner,

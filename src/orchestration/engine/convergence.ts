@@ -1,0 +1,391 @@
+// The convergence engine (Heat's convergence_engine = true; upstream heat/engine/worker.py,
+// check_resource.py, sync_point.py and stack.converge_stack). A create or update of a top-level
+// stack is one *traversal*: the stack's `current_traversal` names it, its graph is kept on the stack
+// row (`current_deps`), and its template on a raw_template row. The graph's nodes are
+// `<resource id>:u` (create or update the resource to the traversal's template) and
+// `<resource id>:c` (clean up a row that existed before: a row the template no longer has, or one
+// an update replaced), plus the stack itself as the sink. Each node is one `check_resource`
+// message cast over the bus to any engine of the topic; the engine takes the resource's engine
+// lock (`resource.engine_id`), does that one resource, and reports to each successor's sync point
+// (a row per node and traversal, compare-and-swap on `atomic_key`); the write that completes a
+// successor's inputs casts the successor. A newer traversal supersedes an older one: the older
+// one's messages stop at their next check, and a resource the older one still works on is waited
+// for (its message comes back later). A resource failure fails the stack and, unless
+// `disable_rollback`, starts a ROLLBACK traversal to the previous template (an empty one after a
+// create). Nested stacks are stacks of their own, walked inside their parent resource's node.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../core/log.ts';
+import { now } from '../../core/db.ts';
+import type { ResourceRow, StackRow } from '../stacks.ts';
+import type { Caller, Engine, Job } from './engine.ts';
+import { type LoadedStack, loadStored } from './stack.ts';
+
+/** One node of a traversal, sent to any engine (Heat's worker.check_resource). */
+export interface CheckResourceMsg {
+  caller: Caller;
+  stack_id: string;
+  traversal_id: string;
+  /** The resource row's id (the stack's id for the sink). */
+  entity: string;
+  is_update: boolean;
+}
+
+interface Graph {
+  /** node key → the keys it waits for. */
+  preds: Map<string, string[]>;
+  /** node key → the keys waiting for it ('stack' for a leaf). */
+  succs: Map<string, string[]>;
+}
+
+const SINK = 'stack';
+const nodeKey = (id: string, isUpdate: boolean) => `${id}:${isUpdate ? 'u' : 'c'}`;
+const parseKey = (k: string): [string, boolean] => [k.slice(0, -2), k.endsWith(':u')];
+
+function graphOf(edges: Array<[string, string]>, nodes: string[]): Graph {
+  const preds = new Map<string, string[]>();
+  const succs = new Map<string, string[]>();
+  for (const n of nodes) {
+    preds.set(n, []);
+    succs.set(n, []);
+  }
+  preds.set(SINK, []);
+  for (const [a, b] of edges) {
+    succs.get(a)?.push(b);
+    preds.get(b)?.push(a);
+  }
+  for (const n of nodes)
+    if (!succs.get(n)!.length) {
+      succs.get(n)!.push(SINK);
+      preds.get(SINK)!.push(n);
+    }
+  return { preds, succs };
+}
+
+export class Convergence {
+  /** check_resource messages this engine did (the tests show that engines share a traversal). */
+  handled = 0;
+  /** Sends a check_resource to any engine of the topic (the service sets the RPC cast). */
+  cast: (m: CheckResourceMsg) => void = (m) => {
+    setImmediate(() => void this.checkResource(m));
+  };
+  /** The jobs of the nodes this engine works on now, by stack. */
+  private readonly running = new Map<string, Set<Job>>();
+  private readonly graphs = new Map<string, Graph>();
+  private readonly loaded = new Map<string, Promise<{ target: StackRow; loaded: LoadedStack }>>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts a traversal of `row` to the raw template `rawId` (Heat's Stack.converge_stack). */
+  async converge(row: StackRow, action: string, rawId: string, caller: Caller, reason?: string): Promise<string> {
+    const { store } = this.engine;
+    const target = await store.rawTemplate(rawId);
+    if (!target) throw new Error(`raw template ${rawId} of stack ${row.id} is gone`);
+    const loaded = await loadStored(this.engine.registry, { ...row, ...target });
+    const existing = await store.resources(row.id);
+    const current = new Map<string, ResourceRow>();
+    for (const r of existing) if (!r.replaced_by) current.set(r.name, r);
+    const byName = new Map<string, ResourceRow[]>();
+    for (const r of existing) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+    const traversal = randomUUID();
+    const nodes: string[] = [];
+    const edges: Array<[string, string]> = [];
+    const idOf = new Map<string, string>();
+    const neededBy = new Map<string, string[]>();
+    for (const [name, deps] of Object.entries(loaded.deps))
+      for (const d of deps) neededBy.set(d, [...(neededBy.get(d) ?? []), name]);
+    for (const [name, def] of Object.entries(loaded.defs)) {
+      let r = current.get(name);
+      if (!r) {
+        r = this.engine.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
+        r.needed_by = JSON.stringify(neededBy.get(name) ?? []);
+        await store.saveResource(r);
+      }
+      idOf.set(name, r.id);
+      nodes.push(nodeKey(r.id, true));
+    }
+    for (const name of Object.keys(loaded.defs))
+      for (const d of loaded.deps[name] ?? []) {
+        const dep = idOf.get(d);
+        if (!dep) continue;
+        edges.push([nodeKey(dep, true), nodeKey(idOf.get(name)!, true)]);
+        // A row of the dependency that existed before goes only after this one moved off it.
+        for (const old of byName.get(d) ?? []) edges.push([nodeKey(idOf.get(name)!, true), nodeKey(old.id, false)]);
+      }
+    for (const r of existing) {
+      nodes.push(nodeKey(r.id, false));
+      const now = idOf.get(r.name);
+      if (now) edges.push([nodeKey(now, true), nodeKey(r.id, false)]);
+      // Clean-up in reverse: what required a row goes first.
+      for (const req of r.requires)
+        for (const s of byName.get(req) ?? [])
+          if (s.id !== r.id) edges.push([nodeKey(r.id, false), nodeKey(s.id, false)]);
+    }
+    const graph = graphOf(edges, nodes);
+    this.graphs.set(traversal, graph);
+    await store.purgeSyncPoints(row.id);
+    await store.createSyncPoints(row.id, traversal, [...nodes.map(parseKey), [row.id, true]]);
+    await store.updateStack(row.id, {
+      current_traversal: traversal,
+      current_deps: JSON.stringify({ nodes, edges }),
+      raw_template_id: rawId,
+      convergence: 1,
+    });
+    row.current_traversal = traversal;
+    row.raw_template_id = rawId;
+    await this.engine.setStack(row, action, 'IN_PROGRESS', reason ?? `Stack ${action} started`);
+    const sources = nodes.filter((n) => !graph.preds.get(n)!.length);
+    if (!nodes.length) await this.complete(row.id, traversal);
+    for (const n of sources) {
+      const [entity, is_update] = parseKey(n);
+      this.cast({ caller, stack_id: row.id, traversal_id: traversal, entity, is_update });
+    }
+    return traversal;
+  }
+
+  private graph(row: StackRow): Graph {
+    const t = row.current_traversal!;
+    let g = this.graphs.get(t);
+    if (!g) {
+      const { nodes, edges } = JSON.parse(row.current_deps ?? '{"nodes":[],"edges":[]}');
+      g = graphOf(edges, nodes);
+      if (this.graphs.size > 64) this.graphs.clear();
+      this.graphs.set(t, g);
+    }
+    return g;
+  }
+
+  /** The traversal's target template, loaded once per traversal on this engine. */
+  private loadedFor(stack: StackRow): Promise<{ target: StackRow; loaded: LoadedStack }> {
+    const key = `${stack.current_traversal}:${stack.raw_template_id}`;
+    let p = this.loaded.get(key);
+    if (!p) {
+      p = (async () => {
+        const raw = await this.engine.store.rawTemplate(stack.raw_template_id ?? '');
+        const target = raw ? { ...stack, ...raw } : stack;
+        return { target, loaded: await loadStored(this.engine.registry, target) };
+      })();
+      if (this.loaded.size > 32) this.loaded.clear();
+      this.loaded.set(key, p);
+      p.catch(() => this.loaded.delete(key));
+    }
+    return p;
+  }
+
+  /** One node of a traversal (Heat's CheckResource.check). */
+  async checkResource(m: CheckResourceMsg): Promise<void> {
+    const { store, engineId } = this.engine;
+    if (this.engine.halted) return;
+    const stack = await store.getStack(m.stack_id, false);
+    // Superseded by a newer traversal, or failed: the message stops here.
+    if (!stack || stack.current_traversal !== m.traversal_id || stack.status === 'FAILED') return;
+    const self = nodeKey(m.entity, m.is_update);
+    let r = await store.resourceById(m.entity);
+    let claimed = false;
+    if (r) {
+      const holder = await store.claimResource(r.id, engineId);
+      if (holder !== null) {
+        if (holder === engineId || (await this.engine.isAlive(holder))) {
+          // Another traversal still works on it: this node comes back later.
+          setTimeout(() => this.cast(m), 250).unref();
+          return;
+        }
+        if ((await store.claimResource(r.id, engineId, holder)) !== null) {
+          setTimeout(() => this.cast(m), 250).unref();
+          return;
+        }
+        this.log.info({ stack: stack.id, resource: r.name, engine: holder }, 'taking over a resource of a dead engine');
+        r = (await store.resourceById(r.id))!;
+        if (r.status === 'IN_PROGRESS') {
+          r.status = 'FAILED';
+          r.status_reason = `Engine went down during resource ${r.action}`;
+          await store.saveResource(r);
+        }
+      }
+      claimed = true;
+    }
+    this.handled++;
+    const job = this.engine.newJob(m.caller);
+    const jobs = this.running.get(stack.id) ?? new Set<Job>();
+    jobs.add(job);
+    this.running.set(stack.id, jobs);
+    let failure: unknown = null;
+    // timeout_mins: counted from the traversal's start; past it the node is cancelled "Timed out".
+    const mins = Number(stack.timeout_mins);
+    const started = Date.parse(stack.updated_at ?? stack.created_at);
+    let timer: NodeJS.Timeout | undefined;
+    if (stack.timeout_mins && Number.isFinite(mins) && mins > 0 && Number.isFinite(started)) {
+      const left = started + mins * 60_000 - Date.now();
+      if (left <= 0) job.cancel = 'timeout';
+      else {
+        timer = setTimeout(() => {
+          if (!job.cancel) job.cancel = 'timeout';
+        }, left);
+        timer.unref();
+      }
+    }
+    try {
+      if (job.cancel) throw this.engine.cancelled(job);
+      const { target, loaded } = await this.loadedFor(stack);
+      // The rows this node resolves against: its own and those it depends on (get_resource, get_attr).
+      const names = r ? [r.name, ...(loaded.deps[r.name] ?? [])] : [];
+      const rows = new Map<string, ResourceRow>();
+      for (const x of await store.resourcesNamed(stack.id, names)) if (!x.replaced_by) rows.set(x.name, x);
+      if (r && m.is_update) {
+        rows.set(r.name, r);
+        const action = stack.action === 'ROLLBACK' ? 'ROLLBACK' : stack.action;
+        await this.engine.updateOne(job, target, loaded, rows, r.name, action, true);
+        const cur = rows.get(r.name)!;
+        cur.current_template_id = stack.raw_template_id ?? null;
+        cur.needed_by = JSON.stringify(
+          Object.keys(loaded.defs).filter((n) => (loaded.deps[n] ?? []).includes(cur.name)),
+        );
+        await store.saveResource(cur);
+      } else if (r && (r.replaced_by || !loaded.defs[r.name])) {
+        const policy = String(loaded.defs[r.name]?.deletion_policy ?? 'Delete');
+        await this.engine.deleteOne(job, target, r, null, policy === 'Retain' && !r.replaced_by);
+      }
+    } catch (e) {
+      failure = e;
+    } finally {
+      clearTimeout(timer);
+      jobs.delete(job);
+      if (!jobs.size) this.running.delete(stack.id);
+      if (claimed && r && !this.engine.halted) await store.releaseResource(r.id, engineId).catch(() => undefined);
+    }
+    if (this.engine.halted) return;
+    if (failure) {
+      await this.failed(m, failure);
+      return;
+    }
+    await this.propagate(m, self);
+  }
+
+  /** Reports a done node to its successors' sync points; the write that completes one casts it. */
+  private async propagate(m: CheckResourceMsg, self: string) {
+    const { store } = this.engine;
+    const stack = await store.getStack(m.stack_id, false);
+    if (!stack || stack.current_traversal !== m.traversal_id || stack.status === 'FAILED') return;
+    const g = this.graph(stack);
+    for (const s of g.succs.get(self) ?? [SINK]) {
+      const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
+      const got = await store.syncPointAdd(entity, m.traversal_id, isUpdate, self, g.preds.get(s) ?? []);
+      if (!got?.complete) continue;
+      if (s === SINK) await this.complete(stack.id, m.traversal_id);
+      else this.cast({ ...m, entity, is_update: isUpdate });
+    }
+  }
+
+  /** Every node reported: the stack is COMPLETE, the traversal's sync points and old templates go (purge_db). */
+  private async complete(stackId: string, traversal: string) {
+    const { store } = this.engine;
+    const row = await store.getStack(stackId, false);
+    if (!row || row.current_traversal !== traversal || row.status !== 'IN_PROGRESS') return;
+    const reason =
+      row.action === 'ROLLBACK' ? 'Rollback completed successfully' : `Stack ${row.action} completed successfully`;
+    // Only while this traversal is the current one: an update that came meanwhile keeps its state.
+    const prev = row.prev_raw_template_id;
+    const set = await store.setStackIfTraversal(stackId, traversal, {
+      status: 'COMPLETE',
+      status_reason: reason,
+      prev_raw_template_id: null,
+      ...(row.action !== 'CREATE' ? { updated_at: now() } : {}),
+    });
+    this.graphs.delete(traversal);
+    await store.purgeTraversal(stackId, traversal);
+    if (!set) return;
+    await this.engine.stackEvent(row, row.action, 'COMPLETE', reason);
+    if (prev && prev !== row.raw_template_id) await store.dropRawTemplate(prev);
+  }
+
+  /** A node failed: the stack fails with the resource's reason, and rolls back unless disabled. */
+  private async failed(m: CheckResourceMsg, e: unknown) {
+    const { store } = this.engine;
+    const row = await store.getStack(m.stack_id, false);
+    if (!row || row.current_traversal !== m.traversal_id || row.status !== 'IN_PROGRESS') return;
+    const action = row.action;
+    const reason = this.engine.failureOf(e, action === 'ROLLBACK' ? 'UPDATE' : action);
+    if (reason === null) return;
+    if (
+      !(await store.setStackIfTraversal(row.id, m.traversal_id, {
+        status: 'FAILED',
+        status_reason: reason,
+        updated_at: now(),
+      }))
+    )
+      return;
+    row.status = 'FAILED';
+    row.status_reason = reason;
+    await this.engine.stackEvent(row, action, 'FAILED', reason);
+    if (action === 'ROLLBACK' || row.disable_rollback) return;
+    await this.rollback(row, m.caller, reason);
+  }
+
+  /** Converges back to the template before the failed (or cancelled) create or update. */
+  async rollback(row: StackRow, caller: Caller, reason: string): Promise<void> {
+    const { store } = this.engine;
+    let rawId: string | null = null;
+    if (row.action === 'CREATE') {
+      // An empty template of the same version: every resource the create made is cleaned up.
+      const empty: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(row.template))
+        if (!['resources', 'Resources', 'outputs', 'Outputs', 'conditions', 'Conditions'].includes(k)) empty[k] = v;
+      empty[('AWSTemplateFormatVersion' in row.template ? 'Resources' : 'resources') as string] = {};
+      rawId = await store.addRawTemplate(row.id, { ...row, template: empty });
+    } else if (row.action === 'UPDATE' && row.prev_raw_template_id) {
+      rawId = row.prev_raw_template_id;
+      const prev = await store.rawTemplate(rawId);
+      if (!prev) return;
+      await store.updateStack(row.id, { ...prev, updated_at: now() });
+      Object.assign(row, prev);
+    }
+    if (!rawId) return;
+    const failedRaw = row.raw_template_id;
+    await this.converge(row, 'ROLLBACK', rawId, caller, reason);
+    if (failedRaw !== rawId) await store.dropRawTemplate(failedRaw);
+  }
+
+  /** Supersedes the running traversal (its messages stop) and stops this engine's nodes of the stack. */
+  async stop(stackId: string): Promise<void> {
+    const { store } = this.engine;
+    const row = await store.getStack(stackId, false);
+    if (row?.convergence && row.status === 'IN_PROGRESS') {
+      await store.updateStack(stackId, { current_traversal: randomUUID() });
+      await store.purgeSyncPoints(stackId);
+    }
+    const jobs = this.running.get(stackId);
+    if (!jobs) return;
+    for (const j of jobs) j.cancel = 'stop';
+    const until = Date.now() + 30_000;
+    while (this.running.get(stackId)?.size && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  /** Waits until no live engine works on a resource of the stack (asking each to stop). */
+  async quiesce(stackId: string): Promise<void> {
+    const { store } = this.engine;
+    await this.stop(stackId);
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      const holders = new Set((await store.resources(stackId)).map((r) => r.engine_id).filter((x): x is string => !!x));
+      let busy = false;
+      for (const h of holders) {
+        if (h === this.engine.engineId) {
+          busy = busy || !!this.running.get(stackId)?.size;
+          continue;
+        }
+        if (!(await this.engine.isAlive(h))) continue;
+        busy = true;
+        await this.engine.stopRemote(h, stackId).catch(() => undefined);
+      }
+      if (!busy) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Stops every node this engine works on (close, or the tests' crash). */
+  haltAll() {
+    for (const jobs of this.running.values()) for (const j of jobs) j.cancel = 'stop';
+  }
+}
