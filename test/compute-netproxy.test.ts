@@ -280,6 +280,37 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal((await nova('GET', '/servers/00000000-0000-0000-0000-000000000000/os-security-groups')).status, 404);
     });
 
+    it('a server on a network without port security has no group (as its port), not the default', async () => {
+      const net = (
+        await neutron(
+          'POST',
+          '/v2.0/networks',
+          { network: { name: 'nopsec', port_security_enabled: false } },
+          alice.token,
+        )
+      ).body.network.id;
+      const sub = { subnet: { network_id: net, ip_version: 4, cidr: '10.21.0.0/24' } };
+      assert.equal((await neutron('POST', '/v2.0/subnets', sub, alice.token)).status, 201);
+      const body = { server: { name: 'nopsec', imageRef: image, flavorRef: '1', networks: [{ uuid: net }] } };
+      const r = await nova(
+        'POST',
+        '/servers',
+        { server: { ...body.server, security_groups: [] } },
+        { version: '2.93' },
+      );
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      assert.deepEqual(r.body.server.security_groups, []);
+      const s = await waitFor(r.body.server.id, 'ACTIVE');
+      assert.equal(s.security_groups, undefined, JSON.stringify(s.security_groups));
+      const ports = (await neutron('GET', `/v2.0/ports?device_id=${r.body.server.id}`, undefined, alice.token)).body
+        .ports;
+      assert.deepEqual(
+        ports.map((p: any) => p.security_groups),
+        [[]],
+      );
+      assert.equal((await nova('DELETE', `/servers/${r.body.server.id}`)).status, 204);
+    });
+
     it('os-floating-ips: pools, allocate, show, associate, heal, disassociate and release', async () => {
       const pools = await nova('GET', '/os-floating-ip-pools');
       assert.deepEqual(pools.body.floating_ip_pools, [{ name: 'public' }]);

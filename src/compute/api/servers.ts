@@ -462,7 +462,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
   }
 
   // Networks, validated with the caller's token: only what the caller may see can be used.
-  const requested = await requestedNetworks(svc, req, sd.networks, maxCount);
+  const { requested, portSecurityOff } = await requestedNetworks(svc, req, sd.networks, maxCount);
 
   // Security groups: names or ids, resolved in the caller's project.
   let securityGroups: Array<{ name: string; id: string }> = [];
@@ -485,7 +485,9 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
       securityGroups.push({ name: g.name, id: g.id });
     }
     sgIds = securityGroups.map((g) => g.id);
-  } else if (requested.length) securityGroups = [{ name: 'default', id: '' }];
+  } else if (requested.length && portSecurityOff < requested.length) securityGroups = [{ name: 'default', id: '' }];
+  // else: every port has port security off, so Neutron gives none of them a group, and Nova's
+  // server shows the ports' groups (none), not 'default'.
 
   // User data must be base64 (the schema checks the alphabet; this checks the padding).
   if (
@@ -661,11 +663,11 @@ async function requestedNetworks(
   req: FastifyRequest,
   networks: unknown,
   maxCount: number,
-): Promise<RequestedNetwork[]> {
+): Promise<{ requested: RequestedNetwork[]; portSecurityOff: number }> {
   const { clients } = svc.parts;
   const token = req.ctx!.token;
   const projectId = req.ctx!.projectId!;
-  if (networks === 'none') return [];
+  if (networks === 'none') return { requested: [], portSecurityOff: 0 };
   if (networks === undefined || networks === 'auto') {
     const r = await clients.network.listNetworks({}, { token });
     const visible = (r.body?.networks ?? []).filter(
@@ -675,13 +677,18 @@ async function requestedNetworks(
       throw conflict(
         'More than one possible network found. Specify network ID(s) to select which one(s) to connect to.',
       );
-    if (visible.length === 1) return [{ network_id: visible[0].id }];
-    if (networks === undefined) return [];
+    if (visible.length === 1)
+      return {
+        requested: [{ network_id: visible[0].id }],
+        portSecurityOff: visible[0].port_security_enabled === false ? 1 : 0,
+      };
+    if (networks === undefined) return { requested: [], portSecurityOff: 0 };
     const auto = await clients.network.autoAllocatedTopology(projectId);
     if (auto.status !== 200) throw badRequest(`Unable to automatically allocate a network for project ${projectId}`);
-    return [{ network_id: auto.body.auto_allocated_topology.id }];
+    return { requested: [{ network_id: auto.body.auto_allocated_topology.id }], portSecurityOff: 0 };
   }
   const out: RequestedNetwork[] = [];
+  let portSecurityOff = 0;
   for (const n of networks as Array<{ uuid?: string; port?: string | null; fixed_ip?: string; tag?: string }>) {
     authorize(req, 'os_compute_api:servers:create:attach_network', { project_id: projectId, user_id: req.ctx!.userId });
     if (n.port) {
@@ -690,6 +697,7 @@ async function requestedNetworks(
       if (p.status !== 200) throw badRequest(`Port id ${n.port} could not be found.`);
       if (p.body.port.device_id) throw conflict(`Port ${n.port} is still in use.`);
       out.push({ port_id: n.port, network_id: p.body.port.network_id, tag: n.tag });
+      if (p.body.port.port_security_enabled === false) portSecurityOff++;
       continue;
     }
     if (!n.uuid) throw badRequest('Bad networks format: network uuid is not in proper format ()');
@@ -702,8 +710,9 @@ async function requestedNetworks(
       authorize(req, 'network:attach_external_network', { project_id: projectId });
     if (n.fixed_ip && maxCount > 1) throw badRequest('max_count cannot be greater than 1 if an fixed_ip is specified.');
     out.push({ network_id: n.uuid, fixed_ip: n.fixed_ip, tag: n.tag });
+    if (r.body.network.port_security_enabled === false) portSecurityOff++;
   }
-  return out;
+  return { requested: out, portSecurityOff };
 }
 
 // ---- list ----------------------------------------------------------------------------
