@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { fetchOnce } from './load.ts';
-import { freePort, startServer, waitReady, type Server } from './proc.ts';
+import { freePort, sleep, startServer, waitReady, type Server } from './proc.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
@@ -69,6 +69,10 @@ export async function startStratus(o: {
   );
   try {
     const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, o.timeoutMs ?? 60_000, 200, 20);
+    // Identity answers before bootstrap has written clouds.yaml (the other services are still
+    // starting): wait for the file too, or a loaded machine reads it too early.
+    const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+    while (!fs.existsSync(path.join(o.dataDir, 'clouds.yaml')) && Date.now() < deadline) await sleep(100);
     return { server, port, origin: `http://127.0.0.1:${port}`, startupMs, dataDir: o.dataDir, logFile: o.logFile };
   } catch (e) {
     await server.stop();
