@@ -40,9 +40,12 @@ export const INTERFACES = ['public', 'internal', 'admin'];
 
 export class CatalogManager {
   private catalogCache?: { services: Service[]; endpoints: Endpoint[] };
+  /** Built catalogs by project and user (every token body carries one); read-only to callers. */
+  private built = new Map<string, CatalogEntry[]>();
   constructor(private b: IdentityBackend) {
     b.onChange(() => {
       this.catalogCache = undefined;
+      this.built.clear();
     });
   }
 
@@ -325,6 +328,9 @@ export class CatalogManager {
 
   /** The v3 catalog for a token: enabled services with their enabled endpoints, URLs substituted. */
   async catalog(projectId?: string, userId?: string): Promise<CatalogEntry[]> {
+    const key = `${projectId ?? ''}/${userId ?? ''}`;
+    const done = this.built.get(key);
+    if (done) return done;
     if (!this.catalogCache) {
       this.catalogCache = { services: await this.listServices(), endpoints: await this.listEndpoints() };
     }
@@ -333,7 +339,7 @@ export class CatalogManager {
       url
         .replace(/\$\((tenant_id|project_id)\)s|%\((tenant_id|project_id)\)s/g, projectId ?? '$(project_id)s')
         .replace(/\$\(user_id\)s|%\(user_id\)s/g, userId ?? '$(user_id)s');
-    return services
+    const entries = services
       .filter((s) => s.enabled)
       .map((s) => ({
         endpoints: endpoints
@@ -350,5 +356,8 @@ export class CatalogManager {
         type: s.type,
         name: (s.extra.name as string) ?? '',
       }));
+    if (this.built.size >= 1000) this.built.clear();
+    this.built.set(key, entries);
+    return entries;
   }
 }
