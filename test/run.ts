@@ -1,11 +1,12 @@
-// Runs the test files (`npm test`): the files that share nothing with another run concurrently,
-// one node:test process each, `--jobs` at a time (default 2, one per core); the files that use
-// the machine itself (real guests, namespaces, bridges, a private Ceph or RabbitMQ, the console
-// proxies' fixed ports) run after them, one at a time, on a quiet machine.
+// Runs the test files (`npm test`), one node:test process each, `--jobs` at a time (default 2, one
+// per core). The files that use the machine itself (real guests, namespaces, bridges, a private
+// Ceph or RabbitMQ, the console proxies' fixed ports, several processes) run one after the other
+// in the first lane, which then helps with the rest; the files that share nothing run in every
+// other lane meanwhile.
 //
 //   node --import tsx test/run.ts [--jobs=N] [FILE...]
 //
-// On PostgreSQL (STRATUS_TEST_PG) every concurrent worker gets a database of its own
+// On PostgreSQL (STRATUS_TEST_PG) every lane but the first gets a database of its own
 // (`<database>_w<N>`, created here when the role may create databases, dropped at the end), since
 // a test cloud starts by dropping every service's schema. Without that right, everything runs one
 // at a time. Each file's output is printed whole when it ends, with its time; a summary follows.
@@ -144,12 +145,16 @@ function sweepStaleTestHosts() {
   }
 }
 
-async function pool(files: string[], envs: NodeJS.ProcessEnv[]): Promise<Result[]> {
-  const queue = [...files];
+/** The first lane runs the exclusive files one by one, then joins the others on the shared ones. */
+async function lanes(exclusive: string[], shared: string[], envs: NodeJS.ProcessEnv[]): Promise<Result[]> {
   const results: Result[] = [];
+  const take = async (queue: string[], env: NodeJS.ProcessEnv) => {
+    for (let f = queue.shift(); f; f = queue.shift()) results.push(await runFile(f, env));
+  };
   await Promise.all(
-    envs.map(async (env) => {
-      for (let f = queue.shift(); f; f = queue.shift()) results.push(await runFile(f, env));
+    envs.map(async (env, i) => {
+      if (i === 0) await take(exclusive, env);
+      await take(shared, env);
     }),
   );
   return results;
@@ -163,15 +168,20 @@ async function main() {
   const pgUrl = process.env.STRATUS_TEST_PG;
   const started = Date.now();
   let dbs: string[] | null = [];
-  if (pgUrl && jobs > 1 && shared.length > 1) dbs = await workerDatabases(pgUrl, jobs);
-  const envs =
+  if (pgUrl && jobs > 1) dbs = await workerDatabases(pgUrl, jobs - 1);
+  const envs: NodeJS.ProcessEnv[] =
     dbs === null
       ? [process.env]
-      : Array.from({ length: jobs }, (_, i) => ({ ...process.env, ...(dbs?.[i] ? { STRATUS_TEST_PG: dbs[i] } : {}) }));
-  console.log(`# ${shared.length} files ${envs.length} at a time, then ${exclusive.length} one at a time`);
-  const results = await pool(shared, envs);
+      : [
+          process.env,
+          ...Array.from({ length: jobs - 1 }, (_, i) => ({
+            ...process.env,
+            ...(dbs?.[i] ? { STRATUS_TEST_PG: dbs[i] } : {}),
+          })),
+        ];
+  console.log(`# ${exclusive.length} files one at a time in lane 1, ${shared.length} in ${envs.length} lanes`);
   sweepStaleTestHosts();
-  results.push(...(await pool(exclusive, [process.env])));
+  const results = await lanes([...exclusive], [...shared], envs);
   if (pgUrl && dbs?.length) await dropWorkerDatabases(pgUrl, dbs);
 
   const total: Record<string, number> = {};
