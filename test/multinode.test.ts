@@ -8,15 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import YAML from 'yaml';
 import { SERVICES } from '../src/services.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
 import { until as untilDone } from './lib/cloud.ts';
+import { startStratusProcess } from './lib/processes.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Processes over RabbitMQ take their time: a minute by default.
 const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000) =>
   untilDone(what, fn, ms);
@@ -31,41 +30,7 @@ describe('multi-node: api, conductor + scheduler, three compute agents over Rabb
   let token: string;
   const procs = new Map<string, ChildProcess>();
 
-  /** `stratus start` with some roles, resolved once it says it runs. */
-  async function start(name: string, args: string[]) {
-    const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_USER_CLOUDS: '0' };
-    for (const k of Object.keys(env))
-      if (/^STRATUS_(DATABASE|TRANSPORT|BUS|ROLE|PORT|HOST|DATA_DIR|CONFIG)$/.test(k)) delete env[k];
-    const p = spawn(
-      process.execPath,
-      [
-        path.join(root, 'bin', 'stratus.js'),
-        'start',
-        '--data-dir',
-        dataDir,
-        '--log-file',
-        path.join(dataDir, `${name}.log`),
-        ...args,
-      ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    procs.set(name, p);
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      out += d;
-    });
-    await until(
-      `${name} to start`,
-      async () => {
-        if (p.exitCode !== null) throw new Error(`${name} exited (${p.exitCode}): ${out}`);
-        return /is running/.test(out);
-      },
-      180_000,
-    );
-  }
+  const start = (name: string, args: string[]) => startStratusProcess(procs, dataDir, name, args);
 
   async function api(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
     const res = await fetch(`${base}${p}`, {
