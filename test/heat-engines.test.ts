@@ -4,13 +4,14 @@
 // SIGKILL in the middle of a create: the other engine takes the lock over (its holder does not
 // answer over RPC) and the stack is deleted cleanly; a new stack is then created by the survivor.
 // Starts Debian's rabbitmq-server on loopback; every process is stopped at the end.
+import { startStratusProcess } from './lib/processes.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -33,40 +34,7 @@ describe('heat-engine role: two engines, one killed mid-create', { skip: rabbitm
   const procs = new Map<string, ChildProcess>();
   const ids: Record<string, string> = {};
 
-  async function start(name: string, args: string[]) {
-    const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_USER_CLOUDS: '0' };
-    for (const k of Object.keys(env))
-      if (/^STRATUS_(DATABASE|TRANSPORT|BUS|ROLE|PORT|HOST|DATA_DIR|CONFIG)$/.test(k)) delete env[k];
-    const p = spawn(
-      process.execPath,
-      [
-        path.join(root, 'bin', 'stratus.js'),
-        'start',
-        '--data-dir',
-        dataDir,
-        '--log-file',
-        path.join(dataDir, `${name}.log`),
-        ...args,
-      ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    procs.set(name, p);
-    let out = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      out += d;
-    });
-    await until(
-      `${name} to start`,
-      async () => {
-        if (p.exitCode !== null) throw new Error(`${name} exited (${p.exitCode}): ${out}`);
-        return /is running/.test(out);
-      },
-      180_000,
-    );
-  }
+  const start = (name: string, args: string[]) => startStratusProcess(procs, dataDir, name, args);
 
   async function api(method: string, p: string, body?: unknown) {
     const res = await fetch(`${heat}${p}`, {
