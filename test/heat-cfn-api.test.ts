@@ -158,7 +158,7 @@ for (const engine of databaseEngines('heat-api-cfn actions')) {
 
       const deleted = await cfn({ Action: 'DeleteStack', StackName: arn });
       assert.equal(deleted.status, 200, deleted.text);
-      assert.equal(deleted.text, '<DeleteStackResponse><DeleteStackResult/></DeleteStackResponse>');
+      assert.equal(deleted.text, '<DeleteStackResponse><DeleteStackResult></DeleteStackResult></DeleteStackResponse>');
       await until(
         'cfnmade gone',
         async () => ((await cfn({ Action: 'DescribeStacks', StackName: 'cfnmade' })).status === 400 ? true : null),

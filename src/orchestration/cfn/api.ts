@@ -9,6 +9,7 @@
 // GetTemplate, ValidateTemplate, EstimateTemplateCost; answered in XML, or JSON with
 // `ContentType=JSON` (what boto asks for); errors as AWS error XML. A request with an
 // X-Auth-Token and no signature is authenticated by the token (Heat's ec2token passes it on).
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceModule } from '../../core/http.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -42,6 +43,8 @@ export function toXml(name: string, v: unknown): string {
   if (Array.isArray(v)) return `<${name}>${v.map((m) => toXml('member', m)).join('')}</${name}>`;
   if (typeof v === 'object')
     return `<${name}>${Object.entries(v as Record<string, unknown>)
+      // A member without a value is left out (an empty timestamp would not parse in botocore).
+      .filter(([, x]) => x !== null && x !== undefined)
       .map(([k, x]) => toXml(k, x))
       .join('')}</${name}>`;
   return `<${name}>${xmlEscape(String(v))}</${name}>`;
@@ -157,12 +160,30 @@ export class CfnApi implements ServiceModule {
    * it was signed: host, verb, unquoted path, the parameters without `Signature`).
    */
   async authenticate(req: FastifyRequest, params: Params): Promise<AuthContext> {
-    const signature = params.Signature;
-    const access = params.AWSAccessKeyId;
+    // Signature version 4 (botocore, the aws CLI): the Authorization header, checked by Keystone
+    // with the headers and the body's hash (heat/api/aws/ec2token.py).
+    const authz = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+    const v4 = authz.startsWith('AWS4-HMAC-SHA256');
+    const signature = v4 ? (/Signature=([0-9a-f]+)/.exec(authz)?.[1] ?? '') : params.Signature;
+    const access = v4 ? (/Credential=([^/,\s]+)/.exec(authz)?.[1] ?? '') : params.AWSAccessKeyId;
     if (!signature)
       throw cfnError(400, 'IncompleteSignature', 'The request signature does not conform to AWS standards');
     if (!access) throw cfnError(400, 'MissingParameter', 'The request is missing a required parameter: AWSAccessKeyId');
     const { Signature: _sig, ...signed } = params;
+    // webob's header names (Title-Case), as Heat hands them to Keystone.
+    const headers = v4
+      ? Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [
+            k.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()),
+            Array.isArray(v) ? v.join(',') : String(v ?? ''),
+          ]),
+        )
+      : {};
+    const bodyHash = v4
+      ? createHash('sha256')
+          .update(typeof req.body === 'string' ? req.body : '')
+          .digest('hex')
+      : '';
     const rawPath = req.url.split('?')[0]!;
     let path: string;
     try {
@@ -185,9 +206,11 @@ export class CfnApi implements ServiceModule {
             host: req.headers.host ?? '',
             verb: req.method,
             path,
-            params: signed,
-            headers: {},
-            body_hash: '',
+            // A v4 POST signs its form body (its hash), not its parameters.
+            params:
+              v4 && req.method === 'POST' ? Object.fromEntries(new URL(req.url, 'http://x').searchParams) : signed,
+            headers,
+            body_hash: bodyHash,
           },
         }),
       });
@@ -381,7 +404,7 @@ export class CfnApi implements ServiceModule {
             .call()
             .delete_stack({ caller: callerOf(req, req.context.projectId ?? ''), stack_id: row.id }),
         );
-        return ['DeleteStack', null];
+        return ['DeleteStack', ''];
       }
       case 'ValidateTemplate': {
         authorize('ValidateTemplate');
@@ -606,7 +629,8 @@ export class CfnApi implements ServiceModule {
     const query = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = requestParams(req);
       // A token the core validated (no signature): the caller already; else the EC2 signature.
-      if (!(req.ctx && !p.Signature)) req.ctx = await this.authenticate(req, p);
+      if (!(req.ctx && !p.Signature && !String(req.headers.authorization ?? '').startsWith('AWS4')))
+        req.ctx = await this.authenticate(req, p);
       const [action, result] = await this.actions(req, p);
       const doc = { [`${action}Response`]: { [`${action}Result`]: result } };
       if ((p.ContentType ?? '').toUpperCase() === 'JSON') return reply.type('application/json').send(doc);
