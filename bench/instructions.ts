@@ -6,7 +6,18 @@
 // after the other (no time-bounded loops); only the polls for ACTIVE/deleted servers depend on
 // timing, and their number is printed with the figures.
 //
-//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--startup-minutes=15] [--tokens=N] [--networks=N] [--servers=N]
+//   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--services=a,b,...] [--out=FILE.json]
+//        [--keep=DIR] [--startup-minutes=15] [--tokens=N] [--networks=N] [--servers=N]
+//   node --import tsx bench/instructions.ts --compare BEFORE.json AFTER.json
+//
+// The counters are zeroed before the workload and dumped (which zeroes them again) after each
+// phase: tokens, networks, servers, cleanup; each phase's count is printed, and --out writes them
+// as JSON for --compare, which prints each phase's after/before ratio.
+// --services keeps only the named services of the root's src/services.ts (identity always runs):
+// the root is bundled with esbuild, as bin/stratus.js does, from an entry that drops the others
+// from SERVICES before the CLI starts. A before/after of a tree that has since gained services
+// then counts the same cloud twice (e.g. --services=object-store,image,network,placement,compute).
+// --keep copies the callgrind dumps (one per phase) to DIR for callgrind_annotate.
 //
 // --root is the checkout whose bin/stratus.js is started (default: this one): for a before/after,
 // extract the older commit (`git archive <commit> | tar -x -C DIR`, node_modules linked) and run
@@ -42,14 +53,88 @@ interface Answer {
 
 let polls = 0;
 
+const PHASES = ['tokens', 'networks', 'servers', 'cleanup'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Result {
+  label: string;
+  root: string;
+  services: string;
+  /** Instructions per phase. */
+  phases: Record<Phase, number>;
+  polls: number;
+  seconds: number;
+}
+
+/**
+ * The program to start: the root's bin/stratus.js, or with --services a bundle of the root's
+ * CLI (esbuild, as bin/stratus.js builds it) whose entry first drops the other services from
+ * SERVICES. Written into the root's dist/ so that its packages resolve as the real bundle's do.
+ */
+async function program(services: string): Promise<{ file: string; cleanup: () => void }> {
+  if (!services) return { file: path.join(root, 'bin/stratus.js'), cleanup: () => undefined };
+  const keep = services.split(',').map((x) => x.trim());
+  const dist = path.join(root, 'dist');
+  fs.mkdirSync(dist, { recursive: true });
+  const entry = path.join(dist, `bench-entry-${process.pid}.ts`);
+  const file = path.join(dist, `bench-stratus-${process.pid}.mjs`);
+  fs.writeFileSync(
+    entry,
+    [
+      `import { SERVICES } from ${JSON.stringify(path.join(root, 'src/services.ts'))};`,
+      `const keep = new Set(${JSON.stringify(keep)});`,
+      'const known = SERVICES.map((s) => s.name);',
+      'for (const k of keep) if (!known.includes(k)) throw new Error(`no service ${k} (${known.join(", ")})`);',
+      'for (let i = SERVICES.length - 1; i >= 0; i--) if (!keep.has(SERVICES[i].name)) SERVICES.splice(i, 1);',
+      `await import(${JSON.stringify(path.join(root, 'src/cli.ts'))});`,
+      '',
+    ].join('\n'),
+  );
+  const esbuild = await import('esbuild');
+  esbuild.buildSync({
+    entryPoints: [entry],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'inline',
+    logLevel: 'error',
+  });
+  fs.rmSync(entry);
+  return { file, cleanup: () => fs.rmSync(file, { force: true }) };
+}
+
+function compare(files: string[]) {
+  const [a, b] = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as Result);
+  const row = (name: string, x: number, y: number) =>
+    `| ${name.padEnd(8)} | ${(x / 1e6).toFixed(1).padStart(9)} M | ${(y / 1e6).toFixed(1).padStart(9)} M | ${(((y - x) / x) * 100).toFixed(1).padStart(6)} % |`;
+  console.log(`| phase    | ${a.label.padStart(11)} | ${b.label.padStart(11)} | change   |`);
+  console.log('|:---------|------------:|------------:|---------:|');
+  let ta = 0;
+  let tb = 0;
+  for (const p of PHASES) {
+    console.log(row(p, a.phases[p], b.phases[p]));
+    ta += a.phases[p];
+    tb += b.phases[p];
+  }
+  console.log(row('total', ta, tb));
+  console.log(`polls: ${a.polls} / ${b.polls}; services: ${a.services || 'all'} / ${b.services || 'all'}`);
+}
+
 async function main() {
+  const cmp = process.argv.indexOf('--compare');
+  if (cmp >= 0) return compare(process.argv.slice(cmp + 1, cmp + 3));
+  const services = opt('services', '');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-instr-'));
   const out = path.join(work, 'callgrind.out');
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_PASSWORD_HASH_ROUNDS: '4', STRATUS_USER_CLOUDS: '0' };
   for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST', 'STRATUS_BUS']) delete env[k];
   // Built once outside valgrind (bin/stratus.js bundles the sources when they are newer).
-  await runCommand(process.execPath, [path.join(root, 'bin/stratus.js'), '--help'], { cwd: root, env }).catch(() => '');
+  const prog = await program(services);
+  await runCommand(process.execPath, [prog.file, '--help'], { cwd: root, env }).catch(() => '');
   const child = spawn(
     'valgrind',
     [
@@ -58,7 +143,7 @@ async function main() {
       `--callgrind-out-file=${out}`,
       '--dump-instr=no',
       process.execPath,
-      path.join(root, 'bin/stratus.js'),
+      prog.file,
       'start',
       '--data-dir',
       path.join(work, 'data'),
@@ -175,6 +260,12 @@ async function main() {
     }
     await runCommand('callgrind_control', ['--zero', String(child.pid)]);
     const t0 = Date.now();
+    // Dumping zeroes the counters: each dump holds one phase.
+    const dumped: Phase[] = [];
+    const dump = async (p: Phase) => {
+      await runCommand('callgrind_control', [`--dump=${p}`, String(child.pid)]);
+      dumped.push(p);
+    };
     // identity
     for (let i = 0; i < N.tokens; i++) {
       const t = (await issue()).headers.get('x-subject-token') ?? '';
@@ -183,6 +274,7 @@ async function main() {
         'X-Subject-Token': t,
       });
     }
+    await dump('tokens');
     // network
     const nets: string[] = [];
     for (let i = 0; i < N.networks; i++) {
@@ -199,6 +291,7 @@ async function main() {
       await call('GET', `${neutron}/v2.0/networks`, undefined, h);
       await call('GET', `${neutron}/v2.0/ports`, undefined, h);
     }
+    await dump('networks');
     // compute
     const servers: string[] = [];
     for (let i = 0; i < N.servers; i++) {
@@ -224,24 +317,39 @@ async function main() {
         polls++;
         if ((await call('GET', `${nova}/servers/${id}`, undefined, h)).status === 404) break;
       }
+    await dump('servers');
     for (const id of nets) await call('DELETE', `${neutron}/v2.0/networks/${id}`, undefined, h).catch(() => undefined);
+    await dump('cleanup');
     const ms = Date.now() - t0;
-    await runCommand('callgrind_control', ['--dump', String(child.pid)]);
     await sleep(2000);
-    const dumps = fs.readdirSync(work).filter((f) => f.startsWith('callgrind.out.'));
-    let ir = 0;
-    for (const f of dumps) {
-      const m = /^summary:\s+(\d+)/m.exec(fs.readFileSync(path.join(work, f), 'utf8'));
-      if (m) ir = Math.max(ir, Number(m[1]));
+    // callgrind.out.1, .2, ... in the order of the dumps (the file's "desc: Trigger" names the phase).
+    const phases = {} as Record<Phase, number>;
+    const keepDir = opt('keep', '');
+    if (keepDir) fs.mkdirSync(keepDir, { recursive: true });
+    for (const f of fs.readdirSync(work).filter((x) => /^callgrind\.out\.\d+$/.test(x))) {
+      const text = fs.readFileSync(path.join(work, f), 'utf8');
+      const trigger = /^desc: Trigger: (?:dump |Client Request: )?(\w+)/m.exec(text)?.[1] as Phase | undefined;
+      const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+      if (!trigger || !dumped.includes(trigger) || !m) continue;
+      phases[trigger] = Number(m[1]);
+      if (keepDir) fs.copyFileSync(path.join(work, f), path.join(keepDir, `callgrind.${label}.${trigger}`));
     }
-    const line = `${label}: ${(ir / 1e9).toFixed(3)} G instructions for ${N.tokens} token issues+validations, ${N.networks} networks (subnet, port, 2 lists each), ${N.servers} servers (create, ACTIVE, 5 detail lists, delete); ${polls} polls; ${(ms / 1000).toFixed(0)} s under valgrind`;
-    console.log(line);
+    for (const p of PHASES) if (phases[p] === undefined) throw new Error(`no callgrind dump for phase ${p}`);
+    const total = PHASES.reduce((n, p) => n + phases[p], 0);
+    console.log(
+      `${label}: ${(total / 1e9).toFixed(3)} G instructions for ${N.tokens} token issues+validations, ${N.networks} networks (subnet, port, 2 lists each), ${N.servers} servers (create, ACTIVE, 5 detail lists, delete); ${polls} polls; ${(ms / 1000).toFixed(0)} s under valgrind`,
+    );
+    for (const p of PHASES) console.log(`  ${p.padEnd(8)} ${(phases[p] / 1e6).toFixed(1).padStart(9)} M`);
+    const result: Result = { label, root, services, phases, polls, seconds: ms / 1000 };
+    const outFile = opt('out', '');
+    if (outFile) fs.writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   } catch (e) {
     const log = fs.readFileSync(path.join(work, 'server.log'), 'utf8').split('\n').slice(-30).join('\n');
     console.error(`server log (end):\n${log}`);
     throw e;
   } finally {
     await stop();
+    prog.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
