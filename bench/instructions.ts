@@ -7,7 +7,7 @@
 // timing, and their number is printed with the figures.
 //
 //   node --import tsx bench/instructions.ts [--root=DIR] [--label=NAME] [--services=a,b,...] [--out=FILE.json]
-//        [--keep=DIR] [--startup-minutes=15] [--tokens=N] [--networks=N] [--servers=N]
+//        [--keep=DIR] [--warmup=1] [--startup-minutes=15] [--tokens=N] [--networks=N] [--servers=N]
 //   node --import tsx bench/instructions.ts --compare BEFORE.json AFTER.json
 //
 // The counters are zeroed before the workload and dumped (which zeroes them again) after each
@@ -17,7 +17,10 @@
 // the root is bundled with esbuild, as bin/stratus.js does, from an entry that drops the others
 // from SERVICES before the CLI starts. A before/after of a tree that has since gained services
 // then counts the same cloud twice (e.g. --services=object-store,image,network,placement,compute).
-// --keep copies the callgrind dumps (one per phase) to DIR for callgrind_annotate.
+// --keep copies the callgrind dumps (one per phase and thread) to DIR for callgrind_annotate.
+// Each phase is also counted on the main thread alone: V8 compiles hot functions on other threads
+// (TurboFan), and when that happens depends on what ran before; --warmup rounds of one of each
+// (a token, a network, a server) run before the count so that both trees start warm.
 //
 // --root is the checkout whose bin/stratus.js is started (default: this one): for a before/after,
 // extract the older commit (`git archive <commit> | tar -x -C DIR`, node_modules linked) and run
@@ -60,8 +63,10 @@ interface Result {
   label: string;
   root: string;
   services: string;
-  /** Instructions per phase. */
+  /** Instructions per phase, every thread. */
   phases: Record<Phase, number>;
+  /** Instructions per phase of the main thread (JavaScript and the event loop). */
+  main?: Record<Phase, number>;
   polls: number;
   seconds: number;
 }
@@ -120,6 +125,21 @@ function compare(files: string[]) {
     tb += b.phases[p];
   }
   console.log(row('total', ta, tb));
+  const am = a.main;
+  const bm = b.main;
+  if (am && bm) {
+    console.log(
+      '\nmain thread only (JavaScript and the event loop; without the optimising compiler and GC threads):\n',
+    );
+    let ma = 0;
+    let mb = 0;
+    for (const p of PHASES) {
+      console.log(row(p, am[p], bm[p]));
+      ma += am[p];
+      mb += bm[p];
+    }
+    console.log(row('total', ma, mb));
+  }
   console.log(`polls: ${a.polls} / ${b.polls}; services: ${a.services || 'all'} / ${b.services || 'all'}`);
 }
 
@@ -142,6 +162,7 @@ async function main() {
       '--collect-atstart=yes',
       `--callgrind-out-file=${out}`,
       '--dump-instr=no',
+      '--separate-threads=yes',
       process.execPath,
       prog.file,
       'start',
@@ -258,6 +279,73 @@ async function main() {
       if (put.status !== 204) throw new Error(`image upload: ${put.status} ${await put.text()}`);
       images.push(img);
     }
+    // The workload, phase by phase; `base` keeps the warm-up's names and CIDRs apart.
+    const tokens = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const t = (await issue()).headers.get('x-subject-token') ?? '';
+        await call('GET', `${origin}/identity/v3/auth/tokens`, undefined, {
+          'X-Auth-Token': token,
+          'X-Subject-Token': t,
+        });
+      }
+    };
+    const networks = async (n: number, base: number) => {
+      const nets: string[] = [];
+      for (let i = base; i < base + n; i++) {
+        const net = (await call('POST', `${neutron}/v2.0/networks`, { network: { name: `instr-${i}` } }, h)).body
+          .network as { id: string };
+        nets.push(net.id);
+        await call(
+          'POST',
+          `${neutron}/v2.0/subnets`,
+          { subnet: { network_id: net.id, ip_version: 4, cidr: `10.${i}.0.0/24` } },
+          h,
+        );
+        await call('POST', `${neutron}/v2.0/ports`, { port: { network_id: net.id } }, h);
+        await call('GET', `${neutron}/v2.0/networks`, undefined, h);
+        await call('GET', `${neutron}/v2.0/ports`, undefined, h);
+      }
+      return nets;
+    };
+    const serversOn = async (n: number, net: string) => {
+      const servers: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const body = {
+          server: { name: `instr-${i}`, imageRef: images[0].id, flavorRef: flavors[0].id, networks: [{ uuid: net }] },
+        };
+        const s = (await call('POST', `${nova}/servers`, body, h)).body.server as { id: string };
+        servers.push(s.id);
+        for (;;) {
+          await sleep(3000);
+          polls++;
+          const st = ((await call('GET', `${nova}/servers/${s.id}`, undefined, h)).body.server as { status: string })
+            .status;
+          if (st === 'ACTIVE') break;
+          if (st === 'ERROR') throw new Error(`server ${s.id} went to ERROR`);
+        }
+      }
+      for (let i = 0; i < 5; i++) await call('GET', `${nova}/servers/detail`, undefined, h);
+      for (const id of servers) await call('DELETE', `${nova}/servers/${id}`, undefined, h);
+      for (const id of servers)
+        for (;;) {
+          await sleep(3000);
+          polls++;
+          if ((await call('GET', `${nova}/servers/${id}`, undefined, h)).status === 404) break;
+        }
+    };
+    const cleanup = async (nets: string[]) => {
+      for (const id of nets)
+        await call('DELETE', `${neutron}/v2.0/networks/${id}`, undefined, h).catch(() => undefined);
+    };
+    // Warm-up outside the count (--warmup rounds of one of each, default 1): the code paths are
+    // compiled and optimised before the count starts, so that both trees start from alike JIT tiers.
+    for (let w = 0; w < Number(opt('warmup', '1')); w++) {
+      await tokens(1);
+      const wn = await networks(1, 200 + w);
+      await serversOn(1, wn[0]);
+      await cleanup(wn);
+    }
+    polls = 0;
     await runCommand('callgrind_control', ['--zero', String(child.pid)]);
     const t0 = Date.now();
     // Dumping zeroes the counters: each dump holds one phase.
@@ -266,81 +354,45 @@ async function main() {
       await runCommand('callgrind_control', [`--dump=${p}`, String(child.pid)]);
       dumped.push(p);
     };
-    // identity
-    for (let i = 0; i < N.tokens; i++) {
-      const t = (await issue()).headers.get('x-subject-token') ?? '';
-      await call('GET', `${origin}/identity/v3/auth/tokens`, undefined, {
-        'X-Auth-Token': token,
-        'X-Subject-Token': t,
-      });
-    }
+    await tokens(N.tokens);
     await dump('tokens');
-    // network
-    const nets: string[] = [];
-    for (let i = 0; i < N.networks; i++) {
-      const net = (await call('POST', `${neutron}/v2.0/networks`, { network: { name: `instr-${i}` } }, h)).body
-        .network as { id: string };
-      nets.push(net.id);
-      await call(
-        'POST',
-        `${neutron}/v2.0/subnets`,
-        { subnet: { network_id: net.id, ip_version: 4, cidr: `10.${i}.0.0/24` } },
-        h,
-      );
-      await call('POST', `${neutron}/v2.0/ports`, { port: { network_id: net.id } }, h);
-      await call('GET', `${neutron}/v2.0/networks`, undefined, h);
-      await call('GET', `${neutron}/v2.0/ports`, undefined, h);
-    }
+    const nets = await networks(N.networks, 0);
     await dump('networks');
-    // compute
-    const servers: string[] = [];
-    for (let i = 0; i < N.servers; i++) {
-      const body = {
-        server: { name: `instr-${i}`, imageRef: images[0].id, flavorRef: flavors[0].id, networks: [{ uuid: nets[0] }] },
-      };
-      const s = (await call('POST', `${nova}/servers`, body, h)).body.server as { id: string };
-      servers.push(s.id);
-      for (;;) {
-        await sleep(3000);
-        polls++;
-        const st = ((await call('GET', `${nova}/servers/${s.id}`, undefined, h)).body.server as { status: string })
-          .status;
-        if (st === 'ACTIVE') break;
-        if (st === 'ERROR') throw new Error(`server ${s.id} went to ERROR`);
-      }
-    }
-    for (let i = 0; i < 5; i++) await call('GET', `${nova}/servers/detail`, undefined, h);
-    for (const id of servers) await call('DELETE', `${nova}/servers/${id}`, undefined, h);
-    for (const id of servers)
-      for (;;) {
-        await sleep(3000);
-        polls++;
-        if ((await call('GET', `${nova}/servers/${id}`, undefined, h)).status === 404) break;
-      }
+    await serversOn(N.servers, nets[0]);
     await dump('servers');
-    for (const id of nets) await call('DELETE', `${neutron}/v2.0/networks/${id}`, undefined, h).catch(() => undefined);
+    await cleanup(nets);
     await dump('cleanup');
     const ms = Date.now() - t0;
     await sleep(2000);
-    // callgrind.out.1, .2, ... in the order of the dumps (the file's "desc: Trigger" names the phase).
+    // With --separate-threads one file per dump and thread: callgrind.out.<dump>-<thread>, thread 01
+    // the main one (JavaScript, the event loop); the others are V8's optimising compiler and GC
+    // helpers and libuv's pool. The file's "desc: Trigger" names the phase.
     const phases = {} as Record<Phase, number>;
+    const main = {} as Record<Phase, number>;
     const keepDir = opt('keep', '');
     if (keepDir) fs.mkdirSync(keepDir, { recursive: true });
-    for (const f of fs.readdirSync(work).filter((x) => /^callgrind\.out\.\d+$/.test(x))) {
+    for (const f of fs.readdirSync(work)) {
+      const name = /^callgrind\.out\.\d+-(\d+)$/.exec(f);
+      if (!name) continue;
       const text = fs.readFileSync(path.join(work, f), 'utf8');
       const trigger = /^desc: Trigger: (?:dump |Client Request: )?(\w+)/m.exec(text)?.[1] as Phase | undefined;
       const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
-      if (!trigger || !dumped.includes(trigger) || !m) continue;
-      phases[trigger] = Number(m[1]);
-      if (keepDir) fs.copyFileSync(path.join(work, f), path.join(keepDir, `callgrind.${label}.${trigger}`));
+      if (!trigger || !dumped.includes(trigger)) continue;
+      const ir = m ? Number(m[1]) : 0;
+      phases[trigger] = (phases[trigger] ?? 0) + ir;
+      if (Number(name[1]) === 1) main[trigger] = ir;
+      if (keepDir) fs.copyFileSync(path.join(work, f), path.join(keepDir, `callgrind.${label}.${trigger}-${name[1]}`));
     }
     for (const p of PHASES) if (phases[p] === undefined) throw new Error(`no callgrind dump for phase ${p}`);
     const total = PHASES.reduce((n, p) => n + phases[p], 0);
     console.log(
       `${label}: ${(total / 1e9).toFixed(3)} G instructions for ${N.tokens} token issues+validations, ${N.networks} networks (subnet, port, 2 lists each), ${N.servers} servers (create, ACTIVE, 5 detail lists, delete); ${polls} polls; ${(ms / 1000).toFixed(0)} s under valgrind`,
     );
-    for (const p of PHASES) console.log(`  ${p.padEnd(8)} ${(phases[p] / 1e6).toFixed(1).padStart(9)} M`);
-    const result: Result = { label, root, services, phases, polls, seconds: ms / 1000 };
+    for (const p of PHASES)
+      console.log(
+        `  ${p.padEnd(8)} ${(phases[p] / 1e6).toFixed(1).padStart(9)} M (main thread ${((main[p] ?? 0) / 1e6).toFixed(1)} M)`,
+      );
+    const result: Result = { label, root, services, phases, main, polls, seconds: ms / 1000 };
     const outFile = opt('out', '');
     if (outFile) fs.writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   } catch (e) {
