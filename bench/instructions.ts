@@ -32,6 +32,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { freePort, runCommand, sleep } from './lib/proc.ts';
+import { stratusTarget } from './lib/target.ts';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,46 +70,6 @@ interface Result {
   main?: Record<Phase, number>;
   polls: number;
   seconds: number;
-}
-
-/**
- * The program to start: the root's bin/stratus.js, or with --services a bundle of the root's
- * CLI (esbuild, as bin/stratus.js builds it) whose entry first drops the other services from
- * SERVICES. Written into the root's dist/ so that its packages resolve as the real bundle's do.
- */
-async function program(services: string): Promise<{ file: string; cleanup: () => void }> {
-  if (!services) return { file: path.join(root, 'bin/stratus.js'), cleanup: () => undefined };
-  const keep = services.split(',').map((x) => x.trim());
-  const dist = path.join(root, 'dist');
-  fs.mkdirSync(dist, { recursive: true });
-  const entry = path.join(dist, `bench-entry-${process.pid}.ts`);
-  const file = path.join(dist, `bench-stratus-${process.pid}.mjs`);
-  fs.writeFileSync(
-    entry,
-    [
-      `import { SERVICES } from ${JSON.stringify(path.join(root, 'src/services.ts'))};`,
-      `const keep = new Set(${JSON.stringify(keep)});`,
-      'const known = SERVICES.map((s) => s.name);',
-      'for (const k of keep) if (!known.includes(k)) throw new Error(`no service ${k} (${known.join(", ")})`);',
-      'for (let i = SERVICES.length - 1; i >= 0; i--) if (!keep.has(SERVICES[i].name)) SERVICES.splice(i, 1);',
-      `await import(${JSON.stringify(path.join(root, 'src/cli.ts'))});`,
-      '',
-    ].join('\n'),
-  );
-  const esbuild = await import('esbuild');
-  esbuild.buildSync({
-    entryPoints: [entry],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'inline',
-    logLevel: 'error',
-  });
-  fs.rmSync(entry);
-  return { file, cleanup: () => fs.rmSync(file, { force: true }) };
 }
 
 function compare(files: string[]) {
@@ -153,7 +114,7 @@ async function main() {
   const env: NodeJS.ProcessEnv = { ...process.env, STRATUS_PASSWORD_HASH_ROUNDS: '4', STRATUS_USER_CLOUDS: '0' };
   for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST', 'STRATUS_BUS']) delete env[k];
   // Built once outside valgrind (bin/stratus.js bundles the sources when they are newer).
-  const prog = await program(services);
+  const prog = stratusTarget(root, services);
   await runCommand(process.execPath, [prog.file, '--help'], { cwd: root, env }).catch(() => '');
   const child = spawn(
     'valgrind',
