@@ -54,7 +54,7 @@ describe('server console output', () => {
     assert.equal(s['OS-EXT-STS:task_state'], null);
     assert.equal((await action(server, { 'os-resetState': { state: 'paused' } })).status, 400);
     const actions = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions.map(
-      (a: any) => a.action,
+      (a: { action: string }) => a.action,
     );
     assert.ok(actions.includes('resetState'));
   });
