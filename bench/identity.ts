@@ -328,6 +328,9 @@ class Bench {
     };
     try {
       const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, 30_000, 200, 10);
+      // Identity answers before bootstrap has written clouds.yaml: wait for the file too (a loaded machine).
+      const deadline = Date.now() + 60_000;
+      while (!fs.existsSync(path.join(dataDir, 'clouds.yaml')) && Date.now() < deadline) await sleep(100);
       return { server, port, startupMs };
     } catch (e) {
       await server.stop();
