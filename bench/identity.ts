@@ -31,6 +31,7 @@ import {
 } from './lib/keystone.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { authBody, readCloudsYaml, tokensPath, type Creds } from './lib/stratus.ts';
+import { stratusTarget } from './lib/target.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_COST = 12; // Keystone's default bcrypt cost
@@ -309,18 +310,27 @@ class Bench {
       STRATUS_USER_CLOUDS: '0',
     };
     for (const k of ['STRATUS_DATA_DIR', 'STRATUS_PORT', 'STRATUS_CONFIG', 'STRATUS_HOST']) delete env[k];
+    const target = stratusTarget();
     const server = startServer(
       `stratus (bcrypt ${cost})`,
       process.execPath,
-      [path.join(ROOT, 'bin/stratus.js'), 'start', '--data-dir', dataDir, '--port', String(port)],
+      [target.file, 'start', '--data-dir', dataDir, '--port', String(port)],
       {
-        cwd: ROOT,
+        cwd: target.root,
         logFile,
         env,
       },
     );
+    const stop = server.stop.bind(server);
+    server.stop = async () => {
+      await stop();
+      target.cleanup();
+    };
     try {
       const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, 30_000, 200, 10);
+      // Identity answers before bootstrap has written clouds.yaml: wait for the file too (a loaded machine).
+      const deadline = Date.now() + 60_000;
+      while (!fs.existsSync(path.join(dataDir, 'clouds.yaml')) && Date.now() < deadline) await sleep(100);
       return { server, port, startupMs };
     } catch (e) {
       await server.stop();
@@ -329,7 +339,7 @@ class Bench {
   }
 
   async stratus(): Promise<void> {
-    if (!fs.existsSync(path.join(ROOT, 'bin/stratus.js'))) {
+    if (!fs.existsSync(stratusTarget(undefined, '').file)) {
       this.problems.push('Stratus: bin/stratus.js not found');
       return;
     }

@@ -2,23 +2,17 @@
 // generic host-copy, os-retype with migration_policy on-demand, Cinder's refusals, and
 // os-migrate_volume_completion's checks.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { member, startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { member, type TestCloud, until } from './lib/cloud.ts';
+import { startTwoBackendCloud, type TwoBackendCloud } from './lib/block-storage-backends.ts';
 
 describe('block storage: migration between backends', () => {
+  let b: TwoBackendCloud;
   let c: TestCloud;
-  let project: string;
   let alice: { project: string; token: string };
-  let backends: string[] = [];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-migrate-'));
-  const cinder = (method: string, p: string, body?: unknown, o: { token?: string; project?: string } = {}) =>
-    c.req(method, `${c.url}/volume/v3/${o.project ?? project}${p}`, body, {
-      token: o.token,
-      headers: { 'OpenStack-API-Version': 'volume 3.60' },
-    });
+  const cinder: TwoBackendCloud['cinder'] = (...a) => b.cinder(...a);
   const show = async (id: string) => (await cinder('GET', `/volumes/${id}`)).body.volume;
   const waitStatus = (id: string, status: string) =>
     until(`volume ${id} ${status}`, async () => {
@@ -26,18 +20,8 @@ describe('block storage: migration between backends', () => {
       if (v?.status === 'error' && status !== 'error') throw new Error(`volume ${id} went to error`);
       return v?.status === status ? v : null;
     });
-  const fileOf = (v: { id: string }, backend: string) =>
-    path.join(dataDir, backend === 'lvm1' ? 'volumes' : `volumes-${backend}`, `volume-${v.id}`);
-  const typeFor = async (backend: string) => {
-    const t = await cinder('POST', '/types', {
-      volume_type: {
-        name: `on-${backend}-${Math.random().toString(36).slice(2, 8)}`,
-        extra_specs: { volume_backend_name: backend },
-      },
-    });
-    assert.equal(t.status, 200, JSON.stringify(t.body));
-    return t.body.volume_type as { id: string; name: string };
-  };
+  const fileOf = (v: { id: string }, backend: string) => path.join(b.volumeDir(backend), `volume-${v.id}`);
+  const typeFor = (backend: string) => b.typeFor(backend);
   const writePattern = (file: string) => {
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.alloc(65536, 0xc3), 0, 65536, 3 * 1024 * 1024);
@@ -52,31 +36,16 @@ describe('block storage: migration between backends', () => {
   };
 
   before(async () => {
-    c = await startCloud({
-      dataDir,
-      configure: (cfg) => {
-        cfg.blockStorage = {
-          ...(cfg.blockStorage ?? {}),
-          host: 'storage-1',
-          backends: [{ backendName: 'lvm1' }, { backendName: 'lvm2' }],
-        };
-      },
-    });
-    project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
+    b = await startTwoBackendCloud('stratus-migrate-');
+    c = b.c;
     alice = await member(c, 'alice');
-    await until('two volume services', async () => {
-      const s = await cinder('GET', '/os-services?binary=cinder-volume');
-      backends = s.body.services.map((x: { host: string }) => x.host).sort();
-      return backends.length === 2;
-    });
   });
   after(async () => {
-    await c?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    await b?.stop();
   });
 
   it('runs a volume service per backend, each with its pool', async () => {
-    assert.deepEqual(backends, ['storage-1@lvm1', 'storage-1@lvm2']);
+    assert.deepEqual(b.backends, ['storage-1@lvm1', 'storage-1@lvm2']);
     const pools = await cinder('GET', '/scheduler-stats/get_pools');
     assert.deepEqual(pools.body.pools.map((p: { name: string }) => p.name).sort(), [
       'storage-1@lvm1#lvm1',
@@ -155,7 +124,7 @@ describe('block storage: migration between backends', () => {
     assert.equal(moved['os-vol-host-attr:host'], `${to}#${to.split('@')[1]}`);
     assert.equal(moved['os-vol-mig-status-attr:migstat'], 'success');
     // The volume keeps its id; its bytes are in the other backend's directory (under the copy's file name).
-    const dir = path.join(dataDir, to.endsWith('lvm1') ? 'volumes' : 'volumes-lvm2');
+    const dir = b.volumeDir(to.endsWith('lvm1') ? 'lvm1' : 'lvm2');
     const files = fs.readdirSync(dir).filter((f) => f.startsWith('volume-'));
     assert.ok(
       files.some((f) => hasPattern(path.join(dir, f))),
@@ -201,7 +170,7 @@ describe('block storage: migration between backends', () => {
     assert.equal(done['os-vol-host-attr:host'], 'storage-1@lvm2#lvm2');
     assert.equal(done.status, 'available');
     assert.equal(done.name, 'retype-1');
-    const dir = path.join(dataDir, 'volumes-lvm2');
+    const dir = b.volumeDir('lvm2');
     assert.ok(fs.readdirSync(dir).some((f) => hasPattern(path.join(dir, f))));
     await until('the old bytes are gone', async () => !fs.existsSync(fileOf(v, 'lvm1')));
     await cinder('DELETE', `/volumes/${id}`);

@@ -42,7 +42,7 @@ describe('client gaps (issue 21, items 6–12)', () => {
     c = await startCloud({
       dataDir,
       configure: (cfg) => {
-        cfg.compute.fake = {};
+        cfg.compute = { ...cfg.compute, fake: {} };
       },
     });
   });

@@ -18,7 +18,7 @@ describe('cloud start', () => {
     const cfg = loadConfig({ dataDir, port: 0, adminPassword: 'admin-secret', database: 'sqlite' }, {});
     cfg.identity.passwordHashRounds = 4;
     // The image service refuses a property protection file that is not there (after identity and the object store started).
-    (cfg as any).image = { ...((cfg as any).image ?? {}), propertyProtectionFile: 'missing.conf' };
+    cfg.image = { ...cfg.image, propertyProtectionFile: 'missing.conf' };
     const before = timers();
     const cloud = new Cloud(cfg, createLogger('silent'));
     await assert.rejects(cloud.init(), /missing\.conf|ENOENT/);

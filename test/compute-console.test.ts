@@ -2,28 +2,20 @@
 // log, `length` keeps the last lines, a stopped server still has its log; Nova's errors.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
+import { type TestCloud, until } from './lib/cloud.ts';
+import { type ServerCloud, startServerCloud } from './lib/server-cloud.ts';
 import { tailLog } from '../src/compute/consoles.ts';
 
 describe('server console output', () => {
   let c: TestCloud;
-  const nova = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+  let s: ServerCloud;
+  const nova: ServerCloud['nova'] = (...a) => s.nova(...a);
   const action = (id: string, body: unknown) => nova('POST', `/servers/${id}/action`, body);
   let server: string;
 
   before(async () => {
-    c = await startCloud();
-    const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.from('tiny')));
-    await until('compute node', async () => svc.parts.agent?.ready);
-    const r = await nova('POST', '/servers', {
-      server: { name: 'con', imageRef: imageId, flavorRef: '1', networks: 'none' },
-    });
-    assert.equal(r.status, 202, JSON.stringify(r.body));
-    server = r.body.server.id;
-    await until('ACTIVE', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'ACTIVE');
+    s = await startServerCloud();
+    ({ c, server } = s);
   });
   after(async () => {
     await c.stop();
@@ -62,7 +54,7 @@ describe('server console output', () => {
     assert.equal(s['OS-EXT-STS:task_state'], null);
     assert.equal((await action(server, { 'os-resetState': { state: 'paused' } })).status, 400);
     const actions = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions.map(
-      (a: any) => a.action,
+      (a: { action: string }) => a.action,
     );
     assert.ok(actions.includes('resetState'));
   });

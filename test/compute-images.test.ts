@@ -34,7 +34,7 @@ describe('compute image proxy', () => {
   it("lists and shows images in Nova's view, with its filters", async () => {
     const list = await nova('GET', '/images');
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    const mine = list.body.images.find((i: any) => i.id === image);
+    const mine = list.body.images.find((i: { id: string }) => i.id === image);
     assert.deepEqual(Object.keys(mine).sort(), ['id', 'links', 'name']);
     assert.equal(mine.links[2].rel, 'alternate');
     const detail = await nova('GET', '/images/detail?name=proxied&status=ACTIVE');
@@ -82,7 +82,7 @@ describe('compute image proxy', () => {
   it("lists v2.1's extensions and shows one by alias", async () => {
     const list = await nova('GET', '/extensions');
     assert.equal(list.status, 200);
-    assert.ok(list.body.extensions.some((e: any) => e.name === 'Hosts'));
+    assert.ok(list.body.extensions.some((e: { name: string }) => e.name === 'Hosts'));
     const one = await nova('GET', '/extensions/os-consoles');
     assert.equal(one.body.extension.alias, 'os-consoles');
     assert.equal(one.body.extension.updated, '2014-12-03T00:00:00Z');

@@ -3,30 +3,20 @@
 // RDP only before), protocols that are off, and the 2.78 topology of a guest without NUMA.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
+import type { TestCloud } from './lib/cloud.ts';
+import { type ServerCloud, startServerCloud } from './lib/server-cloud.ts';
 
 describe('remote consoles', () => {
   let c: TestCloud;
-  const nova = (method: string, p: string, body?: unknown, version = '2.93') =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
+  let s: ServerCloud;
+  const nova: ServerCloud['nova'] = (...a) => s.nova(...a);
   let server: string;
 
   before(async () => {
-    c = await startCloud({
-      configure: (cfg: any) => {
-        cfg.compute = { ...(cfg.compute ?? {}), consoles: { serial: 'ws://127.0.0.1:6083/' } };
-      },
+    s = await startServerCloud((cfg) => {
+      cfg.compute = { ...(cfg.compute ?? {}), consoles: { serial: 'ws://127.0.0.1:6083/' } };
     });
-    const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.from('tiny')));
-    await until('compute node', async () => svc.parts.agent?.ready);
-    const r = await nova('POST', '/servers', {
-      server: { name: 'con', imageRef: imageId, flavorRef: '1', networks: 'none' },
-    });
-    assert.equal(r.status, 202, JSON.stringify(r.body));
-    server = r.body.server.id;
-    await until('ACTIVE', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'ACTIVE');
+    ({ c, server } = s);
   });
   after(async () => {
     await c.stop();

@@ -4,21 +4,17 @@
 // os-migrate_volume_completion, and the server keeps the volume's id, now on the other backend,
 // still in-use with one attachment; the old bytes and the copy's row go. Also the user's own swap.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
+import { type TestCloud, until, uploadImage } from './lib/cloud.ts';
+import { startTwoBackendCloud, type TwoBackendCloud } from './lib/block-storage-backends.ts';
 
 describe('compute: swap of attached volumes and migration of in-use volumes', () => {
+  let b: TwoBackendCloud;
   let c: TestCloud;
-  let project: string;
   let server = '';
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-swap-'));
-  const cinder = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/volume/v3/${project}${p}`, body, {
-      headers: { 'OpenStack-API-Version': 'volume 3.60' },
-    });
+  const cinder = (method: string, p: string, body?: unknown) => b.cinder(method, p, body);
   const nova = (method: string, p: string, body?: unknown) =>
     c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.79' } });
   const show = async (id: string) => (await cinder('GET', `/volumes/${id}`)).body.volume;
@@ -31,13 +27,7 @@ describe('compute: swap of attached volumes and migration of in-use volumes', ()
     ((await nova('GET', `/servers/${server}/os-volume_attachments`)).body.volumeAttachments ?? []).map(
       (a: { volumeId: string }) => a.volumeId,
     );
-  const typeFor = async (backend: string) => {
-    const t = await cinder('POST', '/types', {
-      volume_type: { name: `on-${backend}`, extra_specs: { volume_backend_name: backend } },
-    });
-    assert.equal(t.status, 200, JSON.stringify(t.body));
-    return t.body.volume_type as { id: string; name: string };
-  };
+  const typeFor = (backend: string) => b.typeFor(backend, `on-${backend}`);
   const attachNew = async (type: string) => {
     const v = (await cinder('POST', '/volumes', { volume: { size: 1, volume_type: type } })).body.volume;
     await volume(v.id, 'available');
@@ -47,26 +37,13 @@ describe('compute: swap of attached volumes and migration of in-use volumes', ()
     return v.id as string;
   };
   const volumeFiles = (dir: string) =>
-    fs.existsSync(path.join(dataDir, dir))
-      ? fs.readdirSync(path.join(dataDir, dir)).filter((f) => f.startsWith('volume-'))
+    fs.existsSync(path.join(b.dataDir, dir))
+      ? fs.readdirSync(path.join(b.dataDir, dir)).filter((f) => f.startsWith('volume-'))
       : [];
 
   before(async () => {
-    c = await startCloud({
-      dataDir,
-      configure: (cfg) => {
-        cfg.blockStorage = {
-          ...(cfg.blockStorage ?? {}),
-          host: 'storage-1',
-          backends: [{ backendName: 'lvm1' }, { backendName: 'lvm2' }],
-        };
-      },
-    });
-    project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
-    await until('two volume services', async () => {
-      const s = await cinder('GET', '/os-services?binary=cinder-volume');
-      return s.body.services.length === 2;
-    });
+    b = await startTwoBackendCloud('stratus-swap-');
+    c = b.c;
     const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.alloc(1024)));
     const s = await nova('POST', '/servers', {
       server: { name: 'vm', imageRef: imageId, flavorRef: '1', networks: 'none' },
@@ -80,8 +57,7 @@ describe('compute: swap of attached volumes and migration of in-use volumes', ()
     });
   });
   after(async () => {
-    await c?.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    await b?.stop();
   });
 
   it('migrates an in-use volume through compute: same id, other backend, still attached', async () => {

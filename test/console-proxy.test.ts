@@ -25,8 +25,9 @@ import type { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
 import { registerGuest } from '../src/compute/guest/register.ts';
 import { deleteHostNamespace } from '../src/core/hostns.ts';
-import { startCloud, type TestCloud, until, uploadImage } from './lib/cloud.ts';
+import { startCloud, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
+import { type ServerCloud, startServerCloud } from './lib/server-cloud.ts';
 
 describe('core/websocket', () => {
   it('computes the accept key of RFC 6455 section 1.3', () => {
@@ -334,28 +335,18 @@ describe('the console proxies in a cloud (fake driver)', () => {
   let c: TestCloud;
   let svc: ComputeService;
   let server = '';
-  const nova = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+  let s: ServerCloud;
+  const nova = (method: string, p: string, body?: unknown) => s.nova(method, p, body);
 
   before(async () => {
-    c = await startCloud({
-      configure: (cfg) => {
-        cfg.compute = {
-          ...(cfg.compute ?? {}),
-          consoles: { serial: 'ws://127.0.0.1:0/' },
-          consoleProxy: { novnc: { enabled: true, port: 0 }, serial: { enabled: true, port: 0 } },
-        };
-      },
+    s = await startServerCloud((cfg) => {
+      cfg.compute = {
+        ...(cfg.compute ?? {}),
+        consoles: { serial: 'ws://127.0.0.1:0/' },
+        consoleProxy: { novnc: { enabled: true, port: 0 }, serial: { enabled: true, port: 0 } },
+      };
     });
-    svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    await until('compute node', async () => svc.parts.agent?.ready);
-    const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.from('tiny')));
-    const r = await nova('POST', '/servers', {
-      server: { name: 'con', imageRef: imageId, flavorRef: '1', networks: 'none' },
-    });
-    assert.equal(r.status, 202, JSON.stringify(r.body));
-    server = r.body.server.id;
-    await until('ACTIVE', async () => (await nova('GET', `/servers/${server}`)).body.server?.status === 'ACTIVE');
+    ({ c, svc, server } = s);
   });
   after(async () => {
     await c?.stop();

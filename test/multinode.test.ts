@@ -217,7 +217,11 @@ describe('multi-node: api, conductor + scheduler, three compute agents over Rabb
     const port = await until(
       'its port ACTIVE',
       async () => {
-        const p = ((await api('GET', `/networking/v2.0/ports?device_id=${r.body.server.id}`)).body.ports as any[])[0];
+        const p = (
+          (await api('GET', `/networking/v2.0/ports?device_id=${r.body.server.id}`)).body.ports as Array<
+            Record<string, string>
+          >
+        )[0];
         return p?.status === 'ACTIVE' && p;
       },
       60_000,

@@ -11,9 +11,9 @@ for (const engine of databaseEngines('network extensions')) {
     let bob: { project: string; token: string };
     const req = (method: string, p: string, body?: unknown, token?: string) =>
       c.req(method, `${c.url}/networking${p}`, body, { token });
-    const error = (r: { status: number; body: any }, status: number, type?: string) => {
+    const error = (r: { status: number; body: { NeutronError?: { type: string } } }, status: number, type?: string) => {
       assert.equal(r.status, status, JSON.stringify(r.body));
-      if (type) assert.equal(r.body.NeutronError.type, type, JSON.stringify(r.body));
+      if (type) assert.equal(r.body.NeutronError?.type, type, JSON.stringify(r.body));
     };
 
     before(async () => {
@@ -27,7 +27,7 @@ for (const engine of databaseEngines('network extensions')) {
 
     it('lists the extensions that work', async () => {
       const r = await req('GET', '/v2.0/extensions');
-      const aliases = r.body.extensions.map((e: any) => e.alias);
+      const aliases = r.body.extensions.map((e: { alias: string }) => e.alias);
       assert.ok(aliases.includes('address-group'));
       assert.ok(aliases.includes('rbac-address-group') && aliases.includes('security-groups-remote-address-group'));
     });
@@ -316,7 +316,8 @@ for (const engine of databaseEngines('network extensions')) {
       r = await req('GET', `/v2.0/routers/${router.id}`, undefined, alice.token);
       assert.ok(
         r.body.router.conntrack_helpers.some(
-          (h: any) => h.helper === 'tftp' && h.port === 6969 && h.protocol === 'udp',
+          (h: { helper: string; port: number; protocol: string }) =>
+            h.helper === 'tftp' && h.port === 6969 && h.protocol === 'udp',
         ),
       );
       assert.equal(r.body.router.conntrack_helpers.length, 2);

@@ -94,7 +94,7 @@ for (const engine of databaseEngines('l3 API')) {
     });
 
     it('declares the L3 extensions', async () => {
-      const aliases = (await ok('GET', '/extensions')).extensions.map((e: any) => e.alias);
+      const aliases = (await ok('GET', '/extensions')).extensions.map((e: { alias: string }) => e.alias);
       for (const a of [
         'router',
         'ext-gw-mode',
@@ -508,10 +508,10 @@ for (const engine of databaseEngines('l3 API')) {
       assert.equal(after.router_id, null);
       // Admins see all floating IPs, others only theirs; pools list the external IPv4 subnets.
       assert.equal((await ok('GET', '/floatingips', undefined, other)).floatingips.length, 0);
-      assert.ok((await ok('GET', '/floatingips')).floatingips.some((f: any) => f.id === fip.id));
+      assert.ok((await ok('GET', '/floatingips')).floatingips.some((f: { id: string }) => f.id === fip.id));
       const pools = (await ok('GET', '/floatingip-pools', undefined, member)).floatingip_pools;
       assert.deepEqual(
-        pools.find((x: any) => x.subnet_id === publicSubnet),
+        pools.find((x: { subnet_id: string }) => x.subnet_id === publicSubnet),
         {
           subnet_id: publicSubnet,
           subnet_name: '',

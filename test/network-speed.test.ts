@@ -1,5 +1,6 @@
 // The write path's group commit (core/db.ts groupCommit): concurrent transactions on SQLite share
 // one commit, each in its own savepoint, so one that fails leaves the others whole.
+import type { Generated } from 'kysely';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,7 +11,11 @@ import { groupCommit, openDatabase } from '../src/core/db.ts';
 describe('group commit (SQLite)', () => {
   it('runs concurrent transactions together; a failing one is rolled back alone', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupcommit-'));
-    const db = await openDatabase<any>({ url: `sqlite:${dir}`, dataDir: dir, service: 'gc' });
+    const db = await openDatabase<{ t: { id: Generated<number>; v: string | null } }>({
+      url: `sqlite:${dir}`,
+      dataDir: dir,
+      service: 'gc',
+    });
     try {
       await db.schema
         .createTable('t')

@@ -5,14 +5,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
+import { type Generated, sql } from 'kysely';
 import { openDatabase } from '../src/core/db.ts';
 import { until } from './lib/cloud.ts';
 
 describe('SQLite checkpoints', () => {
   it('fold the log into the database file from the worker thread', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-ckpt-'));
-    const db = await openDatabase<any>({ url: 'sqlite', dataDir: dir, service: 'ckpt' });
+    const db = await openDatabase<{ t: { id: Generated<number>; body: string } }>({
+      url: 'sqlite',
+      dataDir: dir,
+      service: 'ckpt',
+    });
     try {
       await sql`create table t (id integer primary key, body text)`.execute(db);
       const file = path.join(dir, 'ckpt.sqlite');

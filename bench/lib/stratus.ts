@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { fetchOnce } from './load.ts';
 import { freePort, sleep, startServer, waitReady, type Server } from './proc.ts';
+import { stratusTarget } from './target.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
@@ -21,7 +22,7 @@ export interface Stratus {
 }
 
 export function stratusAvailable(): boolean {
-  return fs.existsSync(path.join(ROOT, 'bin/stratus.js'));
+  return fs.existsSync(path.join(process.env.STRATUS_BENCH_ROOT || ROOT, 'bin/stratus.js'));
 }
 
 export async function startStratus(o: {
@@ -48,25 +49,23 @@ export async function startStratus(o: {
     'STRATUS_TRANSPORT',
   ])
     delete env[k];
+  const target = stratusTarget();
   const server = startServer(
     'stratus',
     process.execPath,
-    [
-      ...(o.nodeArgs ?? []),
-      path.join(ROOT, 'bin/stratus.js'),
-      'start',
-      '--data-dir',
-      o.dataDir,
-      '--port',
-      String(port),
-      ...(o.args ?? []),
-    ],
+    [...(o.nodeArgs ?? []), target.file, 'start', '--data-dir', o.dataDir, '--port', String(port), ...(o.args ?? [])],
     {
-      cwd: ROOT,
+      cwd: target.root,
       logFile: o.logFile,
       env,
     },
   );
+  // The program is loaded once started: a bundle made for STRATUS_BENCH_SERVICES can go.
+  const stop = server.stop.bind(server);
+  server.stop = async () => {
+    await stop();
+    target.cleanup();
+  };
   try {
     const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, o.timeoutMs ?? 60_000, 200, 20);
     // Identity answers before bootstrap has written clouds.yaml (the other services are still

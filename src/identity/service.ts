@@ -31,7 +31,7 @@ import { EndpointFilterManager } from './endpoint_filter.ts';
 import { DomainConfigManager } from './domain_config.ts';
 import { IDENTITY_POLICIES } from './policies.ts';
 import { registerRoutes } from './api/routes.ts';
-import { oauth1Of } from './api/oauth1.ts';
+import { OAuth1Manager } from './oauth1.ts';
 import { FederationManager } from './federation/manager.ts';
 import { TotpAuth } from './totp.ts';
 import { AUTH_METHODS, MfaManager } from './mfa.ts';
@@ -64,6 +64,8 @@ export class IdentityService implements ServiceModule {
   domainConfig: DomainConfigManager;
   federation: FederationManager;
   mfa: MfaManager;
+  /** OS-OAUTH1's consumers, request and access tokens (api/oauth1.ts; access tokens authenticate). */
+  oauth1: OAuth1Manager;
   periodic: PeriodicTasks;
 
   constructor(
@@ -101,6 +103,7 @@ export class IdentityService implements ServiceModule {
     this.policyBlobs = new PolicyBlobManager(this.backend, this.catalog);
     this.endpointFilter = new EndpointFilterManager(this.backend, this.catalog, this.resource);
     this.domainConfig = new DomainConfigManager(this.backend, config);
+    this.oauth1 = new OAuth1Manager(this.backend);
     // Tokens scoped by a trust or authenticated by an application credential.
     this.tokens.appCreds = this.applicationCredentials;
     this.tokens.trusts = this.trusts;
@@ -125,7 +128,7 @@ export class IdentityService implements ServiceModule {
     this.tokens.formatter.reload();
     await this.revoke.load();
     // OS-OAUTH1's access tokens authenticate; Keystone drops the trusts of deleted users and projects.
-    this.tokens.oauth = oauth1Of(this);
+    this.tokens.oauth = this.oauth1;
     this.backend.bus.onNotification('identity.user.deleted', (n) =>
       this.trusts.deleteForUser((n.payload as { resource_info: string }).resource_info),
     );

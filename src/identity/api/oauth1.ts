@@ -10,19 +10,10 @@ import { newId, notFound } from '../backend.ts';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import { description, listBody, wrap, type Attrs } from './common.ts';
 import type { IdentityService } from '../service.ts';
-import { OAuth1Manager } from '../oauth1.ts';
 import { authHttpRequest } from './signed_request.ts';
 import type { OAuthAccessInfo } from '../token/provider.ts';
 import { renderRole } from './roles.ts';
 import type { Role } from '../assignment.ts';
-
-const managers = new WeakMap<IdentityService, OAuth1Manager>();
-/** The service's OAuth1 manager (one per service). */
-export function oauth1Of(s: IdentityService): OAuth1Manager {
-  let m = managers.get(s);
-  if (!m) managers.set(s, (m = new OAuth1Manager(s.backend)));
-  return m;
-}
 
 const formBody = (t: { id: string; secret: string; expires_at: string | null }) =>
   `oauth_token=${t.id}&oauth_token_secret=${t.secret}${t.expires_at ? `&oauth_expires_at=${t.expires_at}` : ''}`;
@@ -47,7 +38,7 @@ const render = (req: FastifyRequest, r: Selectable<ConsumerTable>) => ({
 });
 
 export function oauth1Handlers(s: IdentityService) {
-  const oauth = oauth1Of(s);
+  const oauth = s.oauth1;
   const db = s.db;
   const get = async (id: string) => {
     const r = await db.selectFrom('consumer').selectAll().where('id', '=', id).executeTakeFirst();

@@ -1,5 +1,5 @@
 // Aodh's options (`alarming:` in stratus.yaml), typed, with Aodh's defaults.
-import type { StratusConfig } from '../../core/config.ts';
+import type { ServicePolicyConfig, StratusConfig } from '../../core/config.ts';
 
 export interface AlarmingOptions {
   /** Seconds between two evaluation rounds ([DEFAULT] evaluation_interval); 0 turns the evaluator off. */
@@ -10,7 +10,8 @@ export interface AlarmingOptions {
   httpTimeout: number;
 }
 
-export type AlarmingConfig = Partial<AlarmingOptions>;
+/** Aodh's [oslo_policy] enforce_scope / enforce_new_defaults (read by core/policy's policyModeOptions) besides the options. */
+export type AlarmingConfig = Partial<AlarmingOptions> & { policy?: ServicePolicyConfig };
 
 declare module '../../core/config.ts' {
   interface StratusConfig {
