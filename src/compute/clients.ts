@@ -97,6 +97,8 @@ export class ComputeClients {
             device_id: inst.uuid,
             device_owner: owner,
             'binding:host_id': host,
+            // Nova with Neutron's dns-integration: the port's DNS name is the instance's hostname.
+            ...(inst.hostname ? { dns_name: inst.hostname } : {}),
           });
           if (![200, 201, 202, 204].includes(r.status))
             throw this.network.failure('PUT', `/v2.0/ports/${rn.port_id}`, r);
@@ -110,6 +112,7 @@ export class ComputeClients {
             device_owner: owner,
             'binding:host_id': host,
             admin_state_up: true,
+            ...(inst.hostname ? { dns_name: inst.hostname } : {}),
           };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;

@@ -63,6 +63,7 @@ export type LinuxBridgeOptions = Partial<
     | 'metadataProxySharedSecret'
     | 'novaMetadataUrl'
     | 'cleanupOnStop'
+    | 'dnsDomain'
   >
 >;
 
@@ -118,7 +119,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.ns = this.o.hostNamespace === false ? undefined : await ensureHostNamespace(host);
     this.dir = stateDir(host);
     fs.mkdirSync(path.join(this.dir, 'routers'), { recursive: true });
-    this.dhcp = new DhcpServer(this.ns, this.dir);
+    this.dhcp = new DhcpServer(this.ns, this.dir, this.o.dnsDomain ?? 'openstacklocal');
     this.routerImpl = new Routers(this.ns, path.join(this.dir, 'radvd'));
     this.metadata = new MetadataProxy({
       socket: path.join(this.dir, 'metadata.sock'),
