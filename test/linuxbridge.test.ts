@@ -299,6 +299,26 @@ describe('linuxbridge data plane', { skip }, () => {
     assert.ok(await canPing(G1, '10.91.0.11'), 'no port security: passes');
     await driver.updateSecurityGroups(sgInfo([rule('egress'), rule('ingress', { protocol: 'icmp' })]));
 
+    // QoS DSCP marking (upstream's Linux bridge QoS driver): guest 1's packets leave the bridge
+    // with DSCP 16; guest 2 counts what arrives with that mark, before and after the rule goes.
+    const marked = async () => {
+      const out = await sh(G2, ['iptables-legacy', '-t', 'mangle', '-nvxL', 'INPUT']);
+      const row = out.split('\n').find((l) => /DSCP match 0x10/.test(l) && l.includes('10.91.0.10'));
+      return Number(row?.trim().split(/\s+/)[0] ?? 'NaN');
+    };
+    await sh(G2, ['iptables-legacy', '-t', 'mangle', '-A', 'INPUT', '-s', '10.91.0.10', '-m', 'dscp', '--dscp', '16']);
+    assert.ok(await canPing(G1, '10.91.0.11'));
+    assert.equal(await marked(), 0, 'no mark without a rule');
+    await driver.plugPort({ ...vm1, qos_dscp_mark: 16 });
+    assert.ok(await canPing(G1, '10.91.0.11'));
+    assert.equal(await marked(), 1, 'the echo request arrives marked DSCP 16');
+    const save = await run(['ip', 'netns', 'exec', hostNamespace(HOST), 'iptables-legacy-save', '-t', 'mangle']);
+    assert.match(save, new RegExp(`--physdev-in ${tapName(VM1)} --physdev-is-bridged -j DSCP --set-dscp 0x10`));
+    await driver.plugPort({ ...vm1, qos_dscp_mark: null });
+    assert.ok(await canPing(G1, '10.91.0.11'));
+    assert.equal(await marked(), 1, 'the mark is gone with the rule');
+    await sh(G2, ['iptables-legacy', '-t', 'mangle', '-F', 'INPUT']);
+
     // Router: the interface, the gateway on the flat public network, a floating IP for guest 1.
     const pubL2 = {
       network_id: PUB,
