@@ -89,6 +89,8 @@ export interface StartOptions {
   secureRbac?: SecureRbacMode;
   /** The network data plane (default logical); linuxbridge gets DevStack's br-ex shape and is removed at stop. */
   dataplane?: string;
+  /** linuxbridge: the uplink's address (the public subnet's gateway, br-ex's 172.24.4.1/24); public-range.ts picks one per run. */
+  publicGatewayCidr?: string;
   /** The compute driver: fake (default) or libvirt (real guests; the caller also asks for linuxbridge). */
   driver?: string;
   /** With driver libvirt: where the test guest is built and cached. */
@@ -122,8 +124,8 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
     config.network = {
       dataplane: 'linuxbridge',
       dnsDomain,
-      // DevStack's br-ex: the host reaches the floating range through 172.24.4.1/24.
-      externalUplink: { physnet: 'public', cidr: '172.24.4.1/24' },
+      // DevStack's br-ex: the host reaches the floating range through its gateway (172.24.4.1/24 when free).
+      externalUplink: { physnet: 'public', cidr: o.publicGatewayCidr ?? '172.24.4.1/24' },
       cleanupOnStop: true,
       // Real guests' taps are wired by the agent of their compute host.
       ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST, novaMetadataUrl: `http://127.0.0.1:${metadataPort}` } : {}),
