@@ -96,7 +96,12 @@ const dhcpNet = (): DhcpNetwork => ({
   admin_state_up: true,
   mtu: 1450,
   subnets: [subnet],
-  ports: [view(dhcpDev), view(vm1), view(vm2)],
+  // Guest 2's port has a DNS name (a server's hostname, as Nova sets it): dnsmasq answers for it.
+  ports: [
+    view(dhcpDev),
+    view(vm1),
+    view(vm2, { dns_assignment: [{ ip_address: '10.91.0.11', hostname: 'leia', fqdn: 'leia.openstackgate.local.' }] }),
+  ],
 });
 
 const rule = (direction: string, extra: Record<string, unknown> = {}) => ({
@@ -145,6 +150,7 @@ describe('linuxbridge data plane', { skip }, () => {
     novaPort = (nova.address() as { port: number }).port;
     driver = new LinuxBridgeDriver({
       externalUplink: { physnet: 'public', cidr: '172.30.99.1/24' },
+      dnsDomain: 'openstackgate.local',
       metadataProxySharedSecret: SECRET,
       novaMetadataUrl: `http://127.0.0.1:${novaPort}`,
     });
@@ -170,7 +176,21 @@ describe('linuxbridge data plane', { skip }, () => {
     const withOpts = dhcpNet();
     withOpts.ports[2] = { ...withOpts.ports[2], extra_dhcp_opts: [{ opt_name: 'tftp-server', opt_value: '10.0.0.9' }] };
     const tagged = dnsmasqConfig(withOpts, view(dhcpDev), '/x', 'ns-x');
-    assert.match(tagged.hosts, new RegExp(`fa:16:3e:00:00:11,set:port-${VM2},host-10-91-0-11`));
+    assert.match(tagged.hosts, new RegExp(`fa:16:3e:00:00:11,set:port-${VM2},leia,10\\.91\\.0\\.11`));
+    // DNS (upstream's dnsmasq driver): the names of the ports, the domain, the DHCP port as DNS server.
+    const named = dnsmasqConfig(dhcpNet(), view(dhcpDev), '/x', 'ns-x', 'openstackgate.local.');
+    assert.match(named.addnHosts, /^10\.91\.0\.10\thost-10-91-0-10\.openstackgate\.local host-10-91-0-10$/m);
+    assert.match(named.addnHosts, /^10\.91\.0\.11\tleia\.openstackgate\.local leia$/m);
+    assert.ok(
+      named.args.includes('--domain=openstackgate.local') && named.args.includes('--local=/openstackgate.local/'),
+    );
+    assert.ok(named.args.includes('--addn-hosts=/x/addn_hosts') && !named.args.includes('--port=0'));
+    assert.match(named.opts, /option:dns-server,10\.91\.0\.2$/m);
+    const withDns = dhcpNet();
+    withDns.subnets = [{ ...subnet, dns_nameservers: ['192.0.2.53'] }];
+    const own = dnsmasqConfig(withDns, view(dhcpDev), '/x', 'ns-x', 'openstackgate.local');
+    assert.match(own.opts, /option:dns-server,192\.0\.2\.53$/m);
+    assert.doesNotMatch(own.opts, /dns-server,10\.91\.0\.2/);
     assert.match(tagged.opts, new RegExp(`tag:port-${VM2},option:tftp-server,10\\.0\\.0\\.9`));
     assert.ok(cfg.args.some((a) => a.startsWith('--dhcp-range=set:subnet-') && a.includes(',static,255.255.255.0,')));
     const plan = firewallPlan(
@@ -212,7 +232,7 @@ describe('linuxbridge data plane', { skip }, () => {
     const script = path.join(tmp, 'udhcpc.sh');
     fs.writeFileSync(
       script,
-      '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip addr add $ip/$mask dev $interface\necho "ip=$ip router=$router routes=$staticroutes mtu=$mtu" > $LEASE_OUT\n',
+      '#!/bin/sh\n[ "$1" = bound ] || exit 0\nip addr add $ip/$mask dev $interface\necho "ip=$ip router=$router routes=$staticroutes mtu=$mtu dns=$dns domain=$domain" > $LEASE_OUT\n',
       { mode: 0o755 },
     );
     for (const [ns, addr] of [
@@ -248,9 +268,17 @@ describe('linuxbridge data plane', { skip }, () => {
       assert.match(lease, new RegExp(`ip=${addr.replace(/\./g, '\\.')} router=10\\.91\\.0\\.1`));
       assert.match(lease, /169\.254\.169\.254\/32 10\.91\.0\.2/);
       assert.match(lease, /mtu=1450/);
+      assert.match(lease, /dns=10\.91\.0\.2 domain=openstackgate\.local/);
       await sh(ns, ['ip', 'route', 'add', '169.254.169.254', 'via', '10.91.0.2']);
       await sh(ns, ['ip', 'route', 'add', 'default', 'via', '10.91.0.1']);
     }
+
+    // Internal DNS: dnsmasq on the DHCP port answers the ports' names, short and qualified.
+    const lookup = async (name: string) => await sh(G1, ['busybox', 'nslookup', '-type=a', name, '10.91.0.2'], true);
+    for (const name of ['leia', 'leia.openstackgate.local'])
+      assert.match(await lookup(name), /Address:\s*10\.91\.0\.11/, `${name} resolves`);
+    assert.match(await lookup('host-10-91-0-10.openstackgate.local'), /Address:\s*10\.91\.0\.10/);
+    assert.doesNotMatch(await lookup('nobody.openstackgate.local'), /Address:\s*10\.91/);
 
     // Security groups: ICMP from members of the group passes; removing the rule stops it.
     assert.ok(await canPing(G1, '10.91.0.11'), 'guest 1 pings guest 2');
@@ -270,6 +298,26 @@ describe('linuxbridge data plane', { skip }, () => {
     });
     assert.ok(await canPing(G1, '10.91.0.11'), 'no port security: passes');
     await driver.updateSecurityGroups(sgInfo([rule('egress'), rule('ingress', { protocol: 'icmp' })]));
+
+    // QoS DSCP marking (upstream's Linux bridge QoS driver): guest 1's packets leave the bridge
+    // with DSCP 16; guest 2 counts what arrives with that mark, before and after the rule goes.
+    const marked = async () => {
+      const out = await sh(G2, ['iptables-legacy', '-t', 'mangle', '-nvxL', 'INPUT']);
+      const row = out.split('\n').find((l) => /DSCP match 0x10/.test(l) && l.includes('10.91.0.10'));
+      return Number(row?.trim().split(/\s+/)[0] ?? 'NaN');
+    };
+    await sh(G2, ['iptables-legacy', '-t', 'mangle', '-A', 'INPUT', '-s', '10.91.0.10', '-m', 'dscp', '--dscp', '16']);
+    assert.ok(await canPing(G1, '10.91.0.11'));
+    assert.equal(await marked(), 0, 'no mark without a rule');
+    await driver.plugPort({ ...vm1, qos_dscp_mark: 16 });
+    assert.ok(await canPing(G1, '10.91.0.11'));
+    assert.equal(await marked(), 1, 'the echo request arrives marked DSCP 16');
+    const save = await run(['ip', 'netns', 'exec', hostNamespace(HOST), 'iptables-legacy-save', '-t', 'mangle']);
+    assert.match(save, new RegExp(`--physdev-in ${tapName(VM1)} --physdev-is-bridged -j DSCP --set-dscp 0x10`));
+    await driver.plugPort({ ...vm1, qos_dscp_mark: null });
+    assert.ok(await canPing(G1, '10.91.0.11'));
+    assert.equal(await marked(), 1, 'the mark is gone with the rule');
+    await sh(G2, ['iptables-legacy', '-t', 'mangle', '-F', 'INPUT']);
 
     // Router: the interface, the gateway on the flat public network, a floating IP for guest 1.
     const pubL2 = {

@@ -17,6 +17,7 @@ import {
 } from './stratus.ts';
 import { collectResults, parseSubunit, requestLinesByCaller } from './subunit.ts';
 import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts';
+import { claimPublicRange, type PublicRange } from './public-range.ts';
 import { prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2, type ComputeFacts } from './compute.ts';
 import { buildTempestConfig, parseOverride, renderIni, type SecureRbacMode } from './tempest-config.ts';
 import { cleanupLibvirtHost, prepareGuest, registerTempestGuest } from './libvirt.ts';
@@ -293,6 +294,12 @@ async function run(a: Args): Promise<number> {
     }
     log(`Ceph is up in ${ceph.bootSeconds.toFixed(1)} s (${ceph.memoryMiB()} MiB)`);
   }
+  // A real data plane: this run's own public /24 (another linuxbridge cloud may be running beside it).
+  let publicRange: PublicRange | undefined;
+  if (!a.url && (libvirt || a.dataplane === 'linuxbridge')) {
+    publicRange = claimPublicRange();
+    log(`network: the public range of this run is ${publicRange.cidr}`);
+  }
   const stopTempest = new AbortController();
   const stopOnSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping`);
@@ -300,7 +307,10 @@ async function run(a: Args): Promise<number> {
     void (stratus?.stop() ?? Promise.resolve())
       .then(() => (libvirt ? cleanupLibvirtHost(path.join(WORK, 'stratus-data', 'libvirt'), log) : undefined))
       .then(() => ceph?.stop())
-      .finally(() => process.exit(130));
+      .finally(() => {
+        publicRange?.release();
+        process.exit(130);
+      });
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
@@ -327,6 +337,7 @@ async function run(a: Args): Promise<number> {
         securityCompliance,
         secureRbac: a.secureRbac,
         dataplane: libvirt ? 'linuxbridge' : a.dataplane,
+        ...(publicRange ? { publicGatewayCidr: publicRange.gatewayCidr } : {}),
         driver: a.driver,
         guestDir: GUEST_DIR,
         ...(ceph
@@ -356,6 +367,7 @@ async function run(a: Args): Promise<number> {
         token,
         log: (s) => log(`network: ${s}`),
         sharedRouter: a.secureRbac === 'all',
+        ...(publicRange ? { floatingRange: publicRange.cidr } : {}),
       });
       log(`network: ${network.extensions.length} API extensions, public network ${network.publicNetworkId ?? 'none'}`);
     }
@@ -501,6 +513,7 @@ async function run(a: Args): Promise<number> {
       await ceph.stop();
       log('Ceph stopped and removed');
     }
+    publicRange?.release();
   }
 }
 

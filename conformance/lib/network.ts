@@ -56,6 +56,8 @@ export interface PrepareNetworkOptions {
    * that attach a floating IP or route out of it would fail only in that mode.
    */
   sharedRouter?: boolean;
+  /** The public subnet's range (default DevStack's 172.24.4.0/24; a linuxbridge run's own, public-range.ts). */
+  floatingRange?: string;
 }
 
 class Refused extends Error {}
@@ -155,7 +157,7 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
         {
           network_id: pub.id,
           ip_version: 4,
-          cidr: D.floatingRange,
+          cidr: o.floatingRange ?? D.floatingRange,
           enable_dhcp: false,
         },
         onPublic,

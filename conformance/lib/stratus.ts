@@ -89,6 +89,8 @@ export interface StartOptions {
   secureRbac?: SecureRbacMode;
   /** The network data plane (default logical); linuxbridge gets DevStack's br-ex shape and is removed at stop. */
   dataplane?: string;
+  /** linuxbridge: the uplink's address (the public subnet's gateway, br-ex's 172.24.4.1/24); public-range.ts picks one per run. */
+  publicGatewayCidr?: string;
   /** The compute driver: fake (default) or libvirt (real guests; the caller also asks for linuxbridge). */
   driver?: string;
   /** With driver libvirt: where the test guest is built and cached. */
@@ -116,16 +118,19 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // Zed's gate ran keystone without scope enforcement and the new defaults (tempest-config.ts).
   if (o.secureRbac === 'gate') identity.policy = { enforceScope: false, enforceNewDefaults: false };
   if (Object.keys(identity).length) config.identity = identity;
+  // The gate's neutron.conf dns_domain (neutron-tempest-plugin's jobs; test_internal_dns expects it in resolv.conf).
+  const dnsDomain = 'openstackgate.local';
   if (o.dataplane === 'linuxbridge')
     config.network = {
       dataplane: 'linuxbridge',
-      // DevStack's br-ex: the host reaches the floating range through 172.24.4.1/24.
-      externalUplink: { physnet: 'public', cidr: '172.24.4.1/24' },
+      dnsDomain,
+      // DevStack's br-ex: the host reaches the floating range through its gateway (172.24.4.1/24 when free).
+      externalUplink: { physnet: 'public', cidr: o.publicGatewayCidr ?? '172.24.4.1/24' },
       cleanupOnStop: true,
       // Real guests' taps are wired by the agent of their compute host.
       ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST, novaMetadataUrl: `http://127.0.0.1:${metadataPort}` } : {}),
     };
-  else if (o.dataplane) config.network = { dataplane: o.dataplane };
+  else config.network = { dnsDomain, ...(o.dataplane ? { dataplane: o.dataplane } : {}) };
   if (o.blockStorage) config.blockStorage = o.blockStorage;
   fs.writeFileSync(path.join(o.dataDir, 'stratus.yaml'), YAML.stringify(config));
   fs.mkdirSync(path.dirname(o.outputFile), { recursive: true });

@@ -13,6 +13,14 @@ import { ApiError } from '../core/errors.ts';
 import type { Instance, Vif, RequestedNetwork } from './instances.ts';
 import type { ImageMeta } from './drivers/virt.ts';
 
+/**
+ * The port's DNS name for an instance (Nova with Neutron's dns-integration: its hostname). Only a
+ * plain DNS label: a hostname Neutron would refuse (dots, an all-numeric last label) leaves it unset
+ * rather than failing the build.
+ */
+const dnsName = (inst: Instance) =>
+  inst.hostname && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(inst.hostname) ? { dns_name: inst.hostname } : {};
+
 export class ComputeClients {
   readonly placement: PlacementClient;
   readonly network: NetworkClient;
@@ -97,6 +105,8 @@ export class ComputeClients {
             device_id: inst.uuid,
             device_owner: owner,
             'binding:host_id': host,
+            // Nova with Neutron's dns-integration: the port's DNS name is the instance's hostname.
+            ...dnsName(inst),
           });
           if (![200, 201, 202, 204].includes(r.status))
             throw this.network.failure('PUT', `/v2.0/ports/${rn.port_id}`, r);
@@ -110,6 +120,7 @@ export class ComputeClients {
             device_owner: owner,
             'binding:host_id': host,
             admin_state_up: true,
+            ...dnsName(inst),
           };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;

@@ -38,6 +38,12 @@ export interface NetworkConfig {
   metadataProxySharedSecret?: string;
   /** Where the metadata proxy forwards to: Nova's metadata API (nova_metadata_host/port). */
   novaMetadataUrl?: string;
+  /**
+   * neutron.conf's dns_domain: the domain of the ports' DNS names (`dns_assignment`'s fqdn) and the
+   * one the DHCP servers hand out and answer for (dnsmasq's `--domain`). Neutron's default
+   * `openstacklocal`; DevStack's gate sets `openstackgate.local`.
+   */
+  dnsDomain: string;
   /** neutron's global_physnet_mtu. */
   mtu: number;
   /** VXLAN VNIs for project networks, as ml2_type_vxlan's vni_ranges ('1:1000', comma-separated). */
@@ -69,6 +75,7 @@ export function networkDefaults(): NetworkConfig {
   return {
     agent: true,
     dataplane: 'logical',
+    dnsDomain: 'openstacklocal',
     mtu: 1500,
     vniRanges: '1:1000',
     flatNetworks: ['*'],

@@ -497,6 +497,14 @@ export class PluginServer implements PluginRpc {
         direction: r.direction,
       }));
     }
+    if (policy && Object.keys(this.mechanism.qosRules).includes('dscp_marking')) {
+      const dscp = await this.svc.db
+        .selectFrom('qos_dscp_marking_rules')
+        .select('dscp_mark')
+        .where('qos_policy_id', '=', policy)
+        .executeTakeFirst();
+      d.qos_dscp_mark = dscp ? Number(dscp.dscp_mark) : null;
+    }
     return d;
   }
 

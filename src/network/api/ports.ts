@@ -59,8 +59,7 @@ const VNIC_TYPES = [
   'remote-managed',
 ];
 const MAX_ALLOWED_ADDRESS_PAIRS = 10;
-/** neutron.conf's dns_domain and base_mac defaults. */
-const DNS_DOMAIN = 'openstacklocal.';
+/** neutron.conf's base_mac default. */
 const BASE_MAC = 'fa:16:3e:00:00:00';
 /** Ports L3 owns: deleted through routers and floating IPs, never directly (l3_db router_device_owners). */
 const L3_PORT_OWNERS = [
@@ -174,9 +173,11 @@ function toExtraDhcpOpts(v: unknown, n: string): Array<Partial<DhcpOpt>> {
   });
 }
 
-/** The DNS integration's assignment: one (hostname, fqdn) per fixed IP. */
-function dnsAssignment(port: PortResource, ips: FixedIp[]) {
-  const domain = DNS_DOMAIN;
+/** A DNS domain as Neutron keeps it: an FQDN ending in '.' ('' stays ''). */
+export const fqdnDomain = (d: string | undefined) => (d ? `${d.replace(/\.+$/, '')}.` : '');
+
+/** The DNS integration's assignment: one (hostname, fqdn) per fixed IP, under `domain` (neutron.conf's dns_domain). */
+function dnsAssignment(port: PortResource, ips: FixedIp[], domain: string) {
   return ips.map((ip) => {
     // Upstream ignores dns_name under the default 'openstacklocal.' domain; we honour it as a configured domain does.
     const hostname = port.dns_name || `host-${ip.ip_address.replace(/[.:]/g, '-')}`;
@@ -363,9 +364,10 @@ export function definePorts(svc: NetworkService) {
       const known = ctx.call.netInfo;
       const netIds = [...new Set(views.map((v) => v.network_id as string))].filter((id) => !known?.has(id));
       const infos = new Map([...(known ?? []), ...(await netInfos(tx, netIds, projectOf(ctx)))]);
+      const dnsDomain = fqdnDomain(svc.config.dnsDomain ?? 'openstacklocal');
       for (const v of views) {
         v.fixed_ips = ips.get(v.id) ?? [];
-        v.dns_assignment = dnsAssignment(v, v.fixed_ips);
+        v.dns_assignment = dnsAssignment(v, v.fixed_ips, dnsDomain);
         v['binding:profile'] ??= {};
         v['binding:vif_details'] ??= {};
         v.extra_dhcp_opts ??= [];

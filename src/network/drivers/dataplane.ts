@@ -51,6 +51,8 @@ export interface DeviceDetails {
   profile: Record<string, unknown>;
   /** The bandwidth limit rules of the port's effective QoS policy (its own, else its network's), for data planes that enforce them. */
   qos_bandwidth_limits?: Array<{ max_kbps: number; max_burst_kbps: number; direction: string }>;
+  /** The DSCP mark of the port's effective QoS policy (its dscp_marking rule), for data planes that mark. */
+  qos_dscp_mark?: number | null;
   /** Set when the port is a trunk's parent. */
   trunk_details?: {
     trunk_id: string;

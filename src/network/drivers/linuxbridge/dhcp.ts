@@ -8,6 +8,11 @@
 // guest reaches the metadata proxy with or without a router. IPv6 subnets in dhcpv6-stateful
 // mode get DHCPv6 with the ports' fixed addresses, dhcpv6-stateless ones DHCPv6 options only
 // (the addresses come from the router's advertisements: router.ts's radvd).
+// DNS as upstream's dnsmasq driver: dnsmasq answers on port 53 of the DHCP port for the ports'
+// names (an `addn_hosts` file, `<ip> <hostname>.<domain> <hostname>`, the hostnames of the ports'
+// `dns_assignment`, `host-<ip-dashes>` otherwise) under the configured domain (`--domain`,
+// `--local=/<domain>/`: never forwarded), and hands that domain out (option 15); the subnet's DNS
+// servers when it has some, else its own address (`0.0.0.0` alone: none announced, as upstream).
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureNamespace, processAlive, run, startDaemon } from '../../../core/hostns.ts';
@@ -21,14 +26,36 @@ const LEASE = 86400;
 export interface DhcpFiles {
   hosts: string;
   opts: string;
+  /** `<ip> <fqdn> <hostname>` per fixed IP (dnsmasq's --addn-hosts, re-read on SIGHUP). */
+  addnHosts: string;
   /** What needs a restart when it changes (the ranges and the interface). */
   args: string[];
 }
 
 const dashed = (ipAddr: string) => ipAddr.replace(/[.:]/g, '-');
 
-/** The dnsmasq configuration of a network: pure, so that tests can look at it. */
-export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string, iface: string): DhcpFiles {
+/** A port's hostname for one of its addresses: its dns_assignment's, else `host-<ip-dashes>` (upstream's _get_dns_assignment). */
+function hostnameOf(p: PortView, ipAddr: string): string {
+  const a = (p.dns_assignment as Array<{ ip_address: string; hostname: string }> | undefined)?.find(
+    (x) => x.ip_address === ipAddr,
+  );
+  // A name given as an FQDN (`dns_name: 'vm.example.org.'`): its first label, the rest is the domain's.
+  const name = (a?.hostname ?? '').replace(/\.+$/, '').split('.')[0];
+  return name || `host-${dashed(ipAddr)}`;
+}
+
+/**
+ * The dnsmasq configuration of a network: pure, so that tests can look at it. `domain` is
+ * neutron.conf's dns_domain (with or without its final dot; '' for none).
+ */
+export function dnsmasqConfig(
+  net: DhcpNetwork,
+  dhcpPort: PortView,
+  dir: string,
+  iface: string,
+  domain = 'openstacklocal',
+): DhcpFiles {
+  const dom = domain.replace(/\.+$/, '');
   const v4 = net.subnets.filter((s) => s.enable_dhcp && s.ip_version === 4);
   // IPv6 subnets dnsmasq answers (upstream's rule): DHCPv6 stateful or stateless, or no mode at
   // all; not slaac (addresses from the router's advertisements alone), not prefixes longer than 64.
@@ -47,10 +74,14 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
   const dhcpIp = (subnetId: string) => dhcpPort.fixed_ips.find((f) => f.subnet_id === subnetId)?.ip_address;
   const hosts: string[] = [];
   const opts: string[] = [];
+  const addn: string[] = [];
+  const served = new Set([...v4, ...v6].map((s) => s.id));
   for (const p of [...net.ports].sort((a, b) => String(a.id).localeCompare(String(b.id)))) {
     for (const f of p.fixed_ips ?? []) {
+      const name = hostnameOf(p, f.ip_address);
+      if (served.has(f.subnet_id)) addn.push(`${f.ip_address}\t${dom ? `${name}.${dom} ` : ''}${name}`);
       if (statefulV6.has(f.subnet_id)) {
-        hosts.push(`${p.mac_address},host-${dashed(f.ip_address)},[${f.ip_address}]`);
+        hosts.push(`${p.mac_address},${name},[${f.ip_address}]`);
         continue;
       }
       if (!bySubnet.has(f.subnet_id)) continue;
@@ -59,7 +90,7 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
       const extra = ((p.extra_dhcp_opts ?? []) as Opt[]).filter((o) => (o.ip_version ?? 4) === 4);
       // A tag only for the ports with options of their own, as upstream (and see sync()).
       const set = extra.length ? `set:${tag},` : '';
-      hosts.push(`${p.mac_address},${set}host-${dashed(f.ip_address)},${f.ip_address}`);
+      hosts.push(`${p.mac_address},${set}${name},${f.ip_address}`);
       for (const o of extra) {
         const name = /^\d+$/.test(o.opt_name) ? o.opt_name : `option:${o.opt_name}`;
         opts.push(`tag:${tag},${name},${o.opt_value}`);
@@ -79,17 +110,19 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
     opts.push(`tag:${tag},option:classless-static-route,${routes.join(',')}`);
     opts.push(`tag:${tag},249,${routes.join(',')}`);
     const dns = (s.dns_nameservers ?? []).filter((d) => !d.includes(':'));
-    if (dns.length) opts.push(`tag:${tag},option:dns-server,${dns.join(',')}`);
+    if (dns.length === 1 && dns[0] === '0.0.0.0') opts.push(`tag:${tag},option:dns-server`);
+    else if (dns.length) opts.push(`tag:${tag},option:dns-server,${dns.join(',')}`);
+    else if (mine) opts.push(`tag:${tag},option:dns-server,${mine}`);
     opts.push(`tag:${tag},option:mtu,${net.mtu}`);
   }
   for (const s of v6) {
     const dns = (s.dns_nameservers ?? []).filter((d) => d.includes(':'));
-    if (dns.length) opts.push(`tag:subnet-${s.id},option6:dns-server,${dns.map((d) => `[${d}]`).join(',')}`);
+    if (dns.length === 1 && dns[0] === '::') opts.push(`tag:subnet-${s.id},option6:dns-server`);
+    else if (dns.length) opts.push(`tag:subnet-${s.id},option6:dns-server,${dns.map((d) => `[${d}]`).join(',')}`);
   }
   const args = [
     '--no-hosts',
     '--no-resolv',
-    '--port=0',
     '--bind-interfaces',
     `--interface=${iface}`,
     '--except-interface=lo',
@@ -98,18 +131,21 @@ export function dnsmasqConfig(net: DhcpNetwork, dhcpPort: PortView, dir: string,
     `--pid-file=${path.join(dir, 'pid')}`,
     `--dhcp-hostsfile=${path.join(dir, 'host')}`,
     `--dhcp-optsfile=${path.join(dir, 'opts')}`,
+    `--addn-hosts=${path.join(dir, 'addn_hosts')}`,
     `--dhcp-leasefile=${path.join(dir, 'leases')}`,
     `--log-facility=${path.join(dir, 'log')}`,
     '--dhcp-authoritative',
     '--dhcp-no-override',
     // A constant: anything that changes here restarts dnsmasq.
     '--dhcp-lease-max=65536',
+    // Names under the domain are answered here alone (no upstream resolver: dnsmasq_dns_servers unset).
+    ...(dom ? [`--domain=${dom}`, `--local=/${dom}/`] : []),
     ...v4.map(
       (s) => `--dhcp-range=set:subnet-${s.id},${s.cidr.split('/')[0]},static,${netmask(prefixLen(s.cidr))},${LEASE}s`,
     ),
     ...v6.map((s) => `--dhcp-range=set:subnet-${s.id},${s.cidr.split('/')[0]},static,${prefixLen(s.cidr)},${LEASE}s`),
   ];
-  return { hosts: `${hosts.join('\n')}\n`, opts: `${opts.join('\n')}\n`, args };
+  return { hosts: `${hosts.join('\n')}\n`, opts: `${opts.join('\n')}\n`, addnHosts: `${addn.join('\n')}\n`, args };
 }
 
 /**
@@ -167,6 +203,8 @@ export class DhcpServer {
   constructor(
     private hostNs: string | undefined,
     private stateDir: string,
+    /** neutron.conf's dns_domain ('' for none). */
+    private domain = 'openstacklocal',
   ) {}
 
   dir(networkId: string) {
@@ -204,9 +242,10 @@ export class DhcpServer {
     await ip(ns, ['addr', 'replace', `${METADATA_IP}/32`, 'dev', iface, 'scope', 'link']);
     const dir = this.dir(net.id);
     fs.mkdirSync(dir, { recursive: true });
-    const cfg = dnsmasqConfig(net, port, dir, iface);
+    const cfg = dnsmasqConfig(net, port, dir, iface, this.domain);
     fs.writeFileSync(path.join(dir, 'host'), cfg.hosts);
     fs.writeFileSync(path.join(dir, 'opts'), cfg.opts);
+    fs.writeFileSync(path.join(dir, 'addn_hosts'), cfg.addnHosts);
     const argsFile = path.join(dir, 'args');
     const before = fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8') : '';
     const args = JSON.stringify(cfg.args);

@@ -41,6 +41,7 @@ import {
 } from './ip.ts';
 import { MetadataProxy, ensureHaproxy, stopHaproxy } from './metadata.ts';
 import { Metering } from './metering.ts';
+import { applyDscp } from './qos.ts';
 import { Routers } from './router.ts';
 
 export const linuxbridgeMechanism: Mechanism = {
@@ -48,7 +49,11 @@ export const linuxbridgeMechanism: Mechanism = {
   vifType: 'bridge',
   vifDetails: { port_filter: true, connectivity: 'l2' },
   networkTypes: ['local', 'flat', 'vxlan'],
-  qosRules: { bandwidth_limit: logicalMechanism.qosRules.bandwidth_limit! },
+  // As upstream's Linux bridge QoS driver: bandwidth limits and DSCP marking (not minimum bandwidth).
+  qosRules: {
+    bandwidth_limit: logicalMechanism.qosRules.bandwidth_limit!,
+    dscp_marking: logicalMechanism.qosRules.dscp_marking!,
+  },
   vifDetailsFor: (networkId: string) => ({ bridge_name: bridgeName(networkId) }),
 };
 
@@ -63,6 +68,7 @@ export type LinuxBridgeOptions = Partial<
     | 'metadataProxySharedSecret'
     | 'novaMetadataUrl'
     | 'cleanupOnStop'
+    | 'dnsDomain'
   >
 >;
 
@@ -118,7 +124,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.ns = this.o.hostNamespace === false ? undefined : await ensureHostNamespace(host);
     this.dir = stateDir(host);
     fs.mkdirSync(path.join(this.dir, 'routers'), { recursive: true });
-    this.dhcp = new DhcpServer(this.ns, this.dir);
+    this.dhcp = new DhcpServer(this.ns, this.dir, this.o.dnsDomain ?? 'openstacklocal');
     this.routerImpl = new Routers(this.ns, path.join(this.dir, 'radvd'));
     this.metadata = new MetadataProxy({
       socket: path.join(this.dir, 'metadata.sock'),
@@ -255,7 +261,20 @@ export class LinuxBridgeDriver implements DataplaneDriver {
       ]);
     this.wired.add(d.port_id);
     await this.applyQos(d);
+    await this.setDscp(d.port_id, d.qos_dscp_mark ?? null);
     return true;
+  }
+
+  /** DSCP marks of this host's ports (qos.ts), rewritten when one changes. */
+  private dscpMarks = new Map<string, number>();
+  private dscpWritten = '';
+  private async setDscp(portId: string, mark: number | null) {
+    if (mark === null) this.dscpMarks.delete(portId);
+    else this.dscpMarks.set(portId, mark);
+    const key = JSON.stringify([...this.dscpMarks].sort());
+    if (key === this.dscpWritten) return;
+    await applyDscp(this.ns, this.dscpMarks);
+    this.dscpWritten = key;
   }
 
   /**
@@ -326,6 +345,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.ports.delete(portId);
     this.wired.delete(portId);
     this.applied.delete(portId);
+    if (this.dscpMarks.has(portId)) await this.setDscp(portId, null);
     if (!d) return;
     // Our own veths (DHCP and router ports) go with their namespaces; a VM's tap is the compute side's.
     if (![...this.ports.values()].some((p) => p.network_id === d.network_id)) await this.removeBridge(d.network_id);
@@ -495,7 +515,9 @@ export async function cleanupHost(host: string, o: LinuxBridgeOptions = {}): Pro
   }
   for (const id of routers) await deleteNamespace(routerNamespace(id));
   await ip(undefined, ['link', 'del', `sx${shortHash(host)}`], true);
-  if (o.hostNamespace === false) await clearFirewall(undefined);
-  else await deleteNamespace(hostNamespace(host));
+  if (o.hostNamespace === false) {
+    await clearFirewall(undefined);
+    await applyDscp(undefined, new Map());
+  } else await deleteNamespace(hostNamespace(host));
   fs.rmSync(dir, { recursive: true, force: true });
 }
