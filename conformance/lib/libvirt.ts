@@ -97,8 +97,8 @@ export const LIBVIRT_COMPUTE_FEATURES: Record<string, boolean> = {
   swap_volume: false,
   // nova-novncproxy relays to the guests' VNC (compute/console_proxy/).
   vnc_console: true,
-  // Nova's libvirt driver sets it through the QEMU guest agent; the test guest runs none.
-  change_password: false,
+  // Nova's libvirt driver sets it through the QEMU guest agent: the test guest's /bin/qemu-ga.
+  change_password: true,
 };
 
 /** Removes what the run left on the host: its domains, libvirtd and virtlogd, its network data plane, its namespace. */
