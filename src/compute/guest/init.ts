@@ -57,6 +57,11 @@ say boot
 for m in $(cat /etc/modules); do insmod /lib/modules/$m 2>/dev/null; done
 ip link set lo up
 hostname stratus-guest
+# The QEMU guest agent's channel (image property hw_qemu_guest_agent=yes): /bin/qemu-ga answers it,
+# from early on (a changePassword may come as soon as the server is ACTIVE).
+for p in /sys/class/virtio-ports/*; do
+  [ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && { qemu-ga /dev/\${p##*/} & say guest-agent; }
+done
 
 # The self-booting disk's FAT volume keeps /mnt across reboots, snapshots and shelves (the
 # guest's root lives in memory; tempest writes its timestamps to /mnt).
@@ -126,10 +131,6 @@ if [ -s $UD ]; then
 fi
 
 dropbear -R -B -p 22 2>/dev/null && say sshd
-# The QEMU guest agent's channel (image property hw_qemu_guest_agent=yes): /bin/qemu-ga answers it.
-for p in /sys/class/virtio-ports/*; do
-  [ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && { qemu-ga /dev/\${p##*/} & say guest-agent; }
-done
 say ready $(hostname)
 while true; do sleep 3600; done
 `;

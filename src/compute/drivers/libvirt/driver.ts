@@ -773,8 +773,15 @@ export class LibvirtDriver implements VirtDriver {
     await this.need(instance);
     const sm = instance.system_metadata ?? {};
     // The domain has the agent's channel exactly when the image asked for it (writeXml).
-    const xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
+    let xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
     if (!xml.includes('org.qemu.guest_agent.0')) throw new VirtError('QEMU guest agent is not enabled', false);
+    // A guest that is still booting has not opened the agent's port yet: wait a little for it
+    // (within the API's RPC call), else libvirt's "not connected" is the answer.
+    const connected = () => /org\.qemu\.guest_agent\.0'[^>]*state='connected'/.test(xml);
+    for (const until = Date.now() + 40_000; !connected() && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 1000));
+      xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
+    }
     const user =
       typeof sm.image_os_admin_user === 'string' && sm.image_os_admin_user
         ? sm.image_os_admin_user
@@ -782,7 +789,7 @@ export class LibvirtDriver implements VirtDriver {
           ? 'Administrator'
           : 'root';
     try {
-      await this.daemon.virsh(['set-user-password', instance.uuid, user, password], 30_000);
+      await this.daemon.virsh(['set-user-password', instance.uuid, user, password], 15_000);
     } catch (e) {
       this.log(
         `set_admin_password failed for ${instance.uuid}: error from libvirt while setting the password for "${user}": ${(e as Error).message.replace(password, '***')}`,
