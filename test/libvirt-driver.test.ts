@@ -227,7 +227,7 @@ describe('libvirt driver with a real guest', { skip }, () => {
       Promise.resolve().then(() => driver.remoteConsole(inst, 'rdp')),
       /no rdp console/,
     );
-    // No guest agent in the test guest: changePassword is refused (the API's 409), as Nova's QemuGuestAgentNotEnabled.
+    // This image does not ask for the guest agent (hw_qemu_guest_agent): changePassword is refused (the API's 409), as Nova's QemuGuestAgentNotEnabled.
     await assert.rejects(driver.setAdminPassword(inst, 'secret'), /QEMU guest agent is not enabled/);
     const d = driver.diagnostics(inst);
     assert.equal(d.driver, 'libvirt');

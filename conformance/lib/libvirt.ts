@@ -93,12 +93,12 @@ export const LIBVIRT_COMPUTE_FEATURES: Record<string, boolean> = {
   // The guest reads both (guest/init.ts).
   metadata_service: true,
   config_drive: true,
-  // Swapping a volume needs QEMU's block copy, not built for real guests.
-  swap_volume: false,
+  // The libvirt driver swaps an attached volume with QEMU's block copy (virsh blockcopy --pivot).
+  swap_volume: true,
   // nova-novncproxy relays to the guests' VNC (compute/console_proxy/).
   vnc_console: true,
-  // Nova's libvirt driver sets it through the QEMU guest agent; the test guest runs none.
-  change_password: false,
+  // Nova's libvirt driver sets it through the QEMU guest agent: the test guest's /bin/qemu-ga.
+  change_password: true,
 };
 
 /** Removes what the run left on the host: its domains, libvirtd and virtlogd, its network data plane, its namespace. */

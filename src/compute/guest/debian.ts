@@ -273,6 +273,8 @@ export function debianImageProperties(): Record<string, string | number> {
     hw_cdrom_bus: 'ide',
     hw_machine_type: 'pc',
     hw_rng_model: 'virtio',
+    // No qemu-guest-agent package in it (the tiny guest's defaults say yes).
+    hw_qemu_guest_agent: 'no',
     stratus_boot_marker: DEBIAN_BOOT_MARKER,
     // cloud-init, sshd and redis need more than the tiny guest.
     min_ram: 512,

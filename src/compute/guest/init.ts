@@ -15,6 +15,7 @@ export const GUEST_MODULES = [
   'kernel/drivers/net/net_failover.ko',
   'kernel/drivers/net/virtio_net.ko',
   'kernel/drivers/block/virtio_blk.ko',
+  'kernel/drivers/char/virtio_console.ko',
   'kernel/drivers/input/evdev.ko',
   'kernel/drivers/acpi/button.ko',
   'kernel/drivers/scsi/scsi_common.ko',
@@ -56,6 +57,11 @@ say boot
 for m in $(cat /etc/modules); do insmod /lib/modules/$m 2>/dev/null; done
 ip link set lo up
 hostname stratus-guest
+# The QEMU guest agent's channel (image property hw_qemu_guest_agent=yes): /bin/qemu-ga answers it,
+# from early on (a changePassword may come as soon as the server is ACTIVE).
+for p in /sys/class/virtio-ports/*; do
+  [ "$(cat $p/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && { qemu-ga /dev/\${p##*/} & say guest-agent; }
+done
 
 # The self-booting disk's FAT volume keeps /mnt across reboots, snapshots and shelves (the
 # guest's root lives in memory; tempest writes its timestamps to /mnt).
@@ -164,6 +170,41 @@ host=\${hp%%:*}; port=\${hp#*:}; [ "$port" = "$hp" ] && port=80
 if [ -n "$fail" ] && ! head -n1 /tmp/curl.$$ | grep -q ' 2[0-9][0-9] '; then rm -f /tmp/curl.$$; exit 22; fi
 sed '1,/^\\r\\{0,1\\}$/d' /tmp/curl.$$
 rm -f /tmp/curl.$$
+`,
+  // The few commands of the QEMU guest agent's protocol that libvirt sends (JSON, one a line, on
+  // the virtio-serial port given): guest-sync(-delimited), guest-ping, guest-info and
+  // guest-set-user-password (Nova's changePassword: virsh set-user-password), answered as
+  // qemu-guest-agent answers them; anything else is CommandNotFound. The port gives EOF while
+  // libvirt is not connected: open it again a second later.
+  'qemu-ga': `#!/bin/sh
+dev=$1
+field() { sed -n "s/.*\\"$1\\": *\\"\\{0,1\\}\\([^\\",}]*\\).*/\\1/p"; }
+while true; do
+  exec 3<>"$dev" || exit 1
+  while IFS= read -r line <&3; do
+    cmd=$(echo "$line" | field execute)
+    case "$cmd" in
+      guest-sync) echo "{\\"return\\": $(echo "$line" | field id)}" >&3;;
+      guest-sync-delimited) printf '\\377{"return": %s}\\n' "$(echo "$line" | field id)" >&3;;
+      guest-ping) echo '{"return": {}}' >&3;;
+      guest-info) echo '{"return": {"version": "7.2.0", "supported_commands": []}}' >&3;;
+      guest-set-user-password)
+        user=$(echo "$line" | field username)
+        pass=$(echo "$line" | field password | base64 -d 2>/dev/null)
+        if echo "$line" | grep -q '"crypted": *true'; then hash=$pass; else hash=$(mkpasswd -m sha512 "$pass"); fi
+        if [ -n "$hash" ] && grep -q "^$user:" /etc/shadow; then
+          sed -i "s|^$user:[^:]*:|$user:$hash:|" /etc/shadow
+          echo '{"return": {}}' >&3; echo "stratus-guest: password of $user set" > /dev/console
+        else
+          echo "{\\"error\\": {\\"class\\": \\"GenericError\\", \\"desc\\": \\"user '$user' not found\\"}}" >&3
+        fi;;
+      '') ;;
+      *) echo "{\\"error\\": {\\"class\\": \\"CommandNotFound\\", \\"desc\\": \\"The command $cmd has not been found\\"}}" >&3;;
+    esac
+  done
+  exec 3<&-
+  sleep 1
+done
 `,
   // busybox's mke2fs makes ext2 (the kernel's ext4 mounts it) and knows no -t.
   mke2fs: `#!/bin/sh

@@ -109,6 +109,8 @@ export async function registerGuest(
     os_type: 'linux',
     os_command_line: GUEST_CMDLINE,
     stratus_boot_marker: GUEST_MARKERS.boot,
+    // Its /bin/qemu-ga answers what libvirt asks (changePassword: guest-set-user-password).
+    hw_qemu_guest_agent: 'yes',
     ...o.properties,
   };
   // A change of the properties registers the image again, as a change of its files does.
@@ -128,6 +130,7 @@ export async function registerGuest(
     container_format: 'bare',
     os_type: 'linux',
     stratus_boot_marker: GUEST_MARKERS.boot,
+    hw_qemu_guest_agent: 'yes',
     stratus_guest_sha256: files.sha256.bootDisk,
   });
   return { kernel, ramdisk, disk, bootDisk };

@@ -467,7 +467,7 @@ export class LibvirtDriver implements VirtDriver {
       spice: this.o.spice,
       videoModel: prop('hw_video_model', 'virtio'),
       rngModel: p.hw_rng_model === 'virtio' ? 'virtio' : undefined,
-      guestAgent: p.hw_qemu_guest_agent === 'yes' || p.hw_qemu_guest_agent === true,
+      guestAgent: p.hw_qemu_guest_agent === true || /^(1|t|true|on|y|yes)$/i.test(String(p.hw_qemu_guest_agent ?? '')),
       version: VERSION,
     });
     const file = path.join(dir, 'libvirt.xml');
@@ -764,15 +764,24 @@ export class LibvirtDriver implements VirtDriver {
 
   /**
    * Nova's set_admin_password: through the QEMU guest agent (`virsh set-user-password`), for the
-   * image's os_admin_user, else root (Administrator on Windows). A guest without the agent's
-   * channel (image property hw_qemu_guest_agent=yes) or whose agent does not answer is refused.
+   * image's os_admin_user, else root (Administrator on Windows). As Nova's, both refusals are a
+   * 409 at the API: an image without hw_qemu_guest_agent (QemuGuestAgentNotEnabled: the domain
+   * has no agent channel) and an agent that fails or does not answer
+   * (InstancePasswordSetFailed, whose text hides libvirt's, the log keeps it).
    */
   async setAdminPassword(instance: Instance, password: string) {
     await this.need(instance);
-    const xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
-    if (!xml.includes('org.qemu.guest_agent.0'))
-      throw new VirtError('QEMU guest agent is not enabled (image property hw_qemu_guest_agent=yes).', false);
     const sm = instance.system_metadata ?? {};
+    // The domain has the agent's channel exactly when the image asked for it (writeXml).
+    let xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
+    if (!xml.includes('org.qemu.guest_agent.0')) throw new VirtError('QEMU guest agent is not enabled', false);
+    // A guest that is still booting has not opened the agent's port yet: wait a little for it
+    // (within the API's RPC call), else libvirt's "not connected" is the answer.
+    const connected = () => /org\.qemu\.guest_agent\.0'[^>]*state='connected'/.test(xml);
+    for (const until = Date.now() + 40_000; !connected() && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 1000));
+      xml = await this.daemon.virsh(['dumpxml', instance.uuid]);
+    }
     const user =
       typeof sm.image_os_admin_user === 'string' && sm.image_os_admin_user
         ? sm.image_os_admin_user
@@ -780,10 +789,13 @@ export class LibvirtDriver implements VirtDriver {
           ? 'Administrator'
           : 'root';
     try {
-      await this.daemon.virsh(['set-user-password', instance.uuid, user, password], 30_000);
+      await this.daemon.virsh(['set-user-password', instance.uuid, user, password], 15_000);
     } catch (e) {
+      this.log(
+        `set_admin_password failed for ${instance.uuid}: error from libvirt while setting the password for "${user}": ${(e as Error).message.replace(password, '***')}`,
+      );
       throw new VirtError(
-        `Error from libvirt while setting the password for "${user}": ${(e as Error).message.replace(password, '***')}`,
+        `Failed to set admin password on ${instance.uuid} because error setting admin password`,
         false,
       );
     }
