@@ -2,7 +2,13 @@
 // JSON-schema validation answering 400 with the field, authentication, policy enforcement,
 // version documents, microversions and pagination helpers.
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HTTPMethods,
+} from 'fastify';
 import { ApiError, STATUS_TITLES } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { AuthContext, TokenValidator } from './auth.ts';
@@ -34,6 +40,8 @@ declare module 'fastify' {
      * 'optional': a token is validated when one is sent (Swift's public containers, temp URLs).
      */
     auth?: boolean | 'optional';
+    /** The 405 route of a known path (methodNotAllowedRoutes): a service's checks of a request let it through. */
+    methodNotAllowed?: boolean;
   }
 }
 
@@ -153,6 +161,35 @@ function validationMessage(err: { message: string; validation?: SchemaError[]; v
 }
 
 /** Turns anything thrown into the service's error body. Never lets an internal error escape as text. */
+/**
+ * A known path asked with a method it lacks answers 405 with Allow, as the WSGI routers of placement,
+ * aodh and gnocchi do: one route per path of `routes` ('METHOD /path') for the other `methods`.
+ */
+export function methodNotAllowedRoutes(
+  scope: FastifyInstance,
+  routes: readonly string[],
+  methods: readonly string[] = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
+) {
+  const byPath = new Map<string, string[]>();
+  for (const r of routes) {
+    const [m, u] = r.split(' ') as [string, string];
+    byPath.set(u, [...(byPath.get(u) ?? []), m]);
+  }
+  for (const [url, allowed] of byPath) {
+    const others = methods.filter((m) => !allowed.includes(m));
+    if (!others.length) continue;
+    scope.route({
+      method: others as HTTPMethods[],
+      url,
+      config: { auth: false, methodNotAllowed: true },
+      handler: async (req, reply) => {
+        reply.header('allow', allowed.join(', '));
+        throw new ApiError(405, `The method ${req.method} is not allowed for this resource.`);
+      },
+    });
+  }
+}
+
 export function toApiError(thrown: unknown): ApiError {
   if (thrown instanceof ApiError) return thrown;
   // What Fastify and Node throw: an Error with a code, a status, or schema errors.

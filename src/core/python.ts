@@ -98,3 +98,12 @@ export function pyTruthy(v: unknown): boolean {
   if (isPlainObject(v)) return Object.keys(v).length > 0;
   return Boolean(v);
 }
+
+/** Python's fnmatch.fnmatchcase for the patterns OpenStack's yaml files use: `*`, `?` and `[...]` classes. */
+export function fnmatch(pattern: string, name: string): boolean {
+  const re = pattern
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${re}$`).test(name);
+}

@@ -190,27 +190,9 @@ export class ResourceManager {
     extra?: Record<string, unknown>;
   }): Promise<Project> {
     const id = body.id ?? newId();
-    await storing('domain', `Duplicate entry found with name ${body.name}`, async () => {
-      await this.b.db.transaction().execute(async (tx) => {
-        await tx
-          .insertInto('project')
-          .values({
-            id,
-            name: body.name,
-            domain_id: ROOT_DOMAIN,
-            parent_id: null,
-            is_domain: 1,
-            enabled: int(body.enabled ?? true),
-            description: body.description ?? '',
-            extra: JSON.stringify(body.extra ?? {}),
-            options: JSON.stringify(body.options ?? {}),
-            created_at: now(),
-          })
-          .execute();
-        for (const t of new Set(body.tags ?? []))
-          await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
-      });
-    });
+    await storing('domain', `Duplicate entry found with name ${body.name}`, () =>
+      this.insert(id, ROOT_DOMAIN, null, true, body),
+    );
     this.b.notify('domain', 'created', id);
     return this.getDomain(id);
   }
@@ -267,30 +249,39 @@ export class ResourceManager {
     await storing(
       'project',
       `it is not permitted to have two projects with either the same name or same id in the same domain: name is ${body.name}, project id ${id}`,
-      async () => {
-        await this.b.db.transaction().execute(async (tx) => {
-          await tx
-            .insertInto('project')
-            .values({
-              id,
-              name: body.name,
-              domain_id: domainId,
-              parent_id: parentId,
-              is_domain: 0,
-              enabled: int(body.enabled ?? true),
-              description: body.description ?? '',
-              extra: JSON.stringify(body.extra ?? {}),
-              options: JSON.stringify(body.options ?? {}),
-              created_at: now(),
-            })
-            .execute();
-          for (const t of new Set(body.tags ?? []))
-            await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
-        });
-      },
+      () => this.insert(id, domainId, parentId, false, body),
     );
     this.b.notify('project', 'created', id);
     return this.getProject(id);
+  }
+
+  /** The project (or domain: a project acting as one) row and its tags, in one transaction. */
+  private async insert(
+    id: string,
+    domainId: string,
+    parentId: string | null,
+    isDomain: boolean,
+    body: { name: string; description?: string; enabled?: boolean; tags?: string[]; options?: object; extra?: object },
+  ) {
+    await this.b.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('project')
+        .values({
+          id,
+          name: body.name,
+          domain_id: domainId,
+          parent_id: parentId,
+          is_domain: int(isDomain),
+          enabled: int(body.enabled ?? true),
+          description: body.description ?? '',
+          extra: JSON.stringify(body.extra ?? {}),
+          options: JSON.stringify(body.options ?? {}),
+          created_at: now(),
+        })
+        .execute();
+      for (const t of new Set(body.tags ?? []))
+        await tx.insertInto('project_tag').values({ project_id: id, name: t }).execute();
+    });
   }
 
   async update(

@@ -167,6 +167,17 @@ export class UserManager {
     return bcrypt.hash(password, this.b.config.identity.passwordHashRounds);
   }
 
+  /** A row of the user's password history: the hash and when it expires (a self-service change counts apart). */
+  private passwordRow(userId: string, hash: string, options: Record<string, unknown>, selfService: boolean) {
+    return {
+      user_id: userId,
+      hash,
+      created_at: now(),
+      expires_at: this.expiresAtFor({ options }, selfService),
+      self_service: int(selfService),
+    };
+  }
+
   private expiresAtFor(user: { options: Record<string, unknown> }, selfService: boolean): string | null {
     const sc = this.b.config.identity.securityCompliance;
     if (user.options.ignore_password_expiry) return null;
@@ -209,13 +220,7 @@ export class UserManager {
         if (hash)
           await tx
             .insertInto('password')
-            .values({
-              user_id: id,
-              hash,
-              created_at: now(),
-              expires_at: this.expiresAtFor({ options }, false),
-              self_service: 0,
-            })
+            .values(this.passwordRow(id, hash, options, false))
             .execute();
       });
     });
@@ -267,13 +272,7 @@ export class UserManager {
         if (hash)
           await tx
             .insertInto('password')
-            .values({
-              user_id: id,
-              hash,
-              created_at: now(),
-              expires_at: this.expiresAtFor({ options }, false),
-              self_service: 0,
-            })
+            .values(this.passwordRow(id, hash, options, false))
             .execute();
         if (patch.enabled === true)
           await tx
@@ -400,18 +399,10 @@ export class UserManager {
       }
     }
     const hash = await this.hash(password);
+    const options = { ...user.options, ignore_change_password_upon_first_use: true };
     await this.b.db
       .insertInto('password')
-      .values({
-        user_id: id,
-        hash,
-        created_at: now(),
-        expires_at: this.expiresAtFor(
-          { options: { ...user.options, ignore_change_password_upon_first_use: true } },
-          true,
-        ),
-        self_service: 1,
-      })
+      .values(this.passwordRow(id, hash, options, true))
       .execute();
     this.b.notify('user', 'updated', id);
     this.b.revokeUser?.(id);

@@ -32,6 +32,9 @@ interface SeedNamespace {
   properties: Record<string, Record<string, unknown>>;
 }
 
+/** The disk controllers libvirt offers for disks and CD-ROMs. */
+const DISK_BUSES = ['scsi', 'virtio', 'uml', 'xen', 'ide', 'usb', 'fdc', 'sata'];
+
 export const SEED_NAMESPACES: SeedNamespace[] = [
   {
     namespace: 'OS::Compute::LibvirtImage',
@@ -39,26 +42,8 @@ export const SEED_NAMESPACES: SeedNamespace[] = [
     description: 'The libvirt compute driver options. These are properties specific to compute drivers.',
     resource_type_associations: [{ name: 'OS::Glance::Image' }],
     properties: {
-      hw_disk_bus: str('Disk Bus', 'Specifies the type of disk controller to attach disk devices to.', [
-        'scsi',
-        'virtio',
-        'uml',
-        'xen',
-        'ide',
-        'usb',
-        'fdc',
-        'sata',
-      ]),
-      hw_cdrom_bus: str('CD-ROM Bus', 'Specifies the type of disk controller to attach CD-ROM devices to.', [
-        'scsi',
-        'virtio',
-        'uml',
-        'xen',
-        'ide',
-        'usb',
-        'fdc',
-        'sata',
-      ]),
+      hw_disk_bus: str('Disk Bus', 'Specifies the type of disk controller to attach disk devices to.', DISK_BUSES),
+      hw_cdrom_bus: str('CD-ROM Bus', 'Specifies the type of disk controller to attach CD-ROM devices to.', DISK_BUSES),
       hw_vif_model: str(
         'Virtual Network Interface',
         'Specifies the model of virtual network interface device to use.',

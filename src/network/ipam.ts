@@ -450,6 +450,13 @@ export async function updatePortIps(
 
 /** The fixed_ips of ports, in address order (IPv4 first). */
 export async function fixedIpsOf(tx: Kysely<NetworkDb>, portIds: string[]): Promise<Map<string, FixedIp[]>> {
+  const out = await readFixedIps(tx, portIds);
+  for (const l of out.values()) sortFixedIps(l);
+  return out;
+}
+
+/** The fixed_ips of ports as the allocations hold them (in the order the database returns them). */
+export async function readFixedIps(tx: Kysely<NetworkDb>, portIds: string[]): Promise<Map<string, FixedIp[]>> {
   const out = new Map<string, FixedIp[]>();
   for (let i = 0; i < portIds.length; i += 500) {
     const rows = await tx
@@ -463,7 +470,6 @@ export async function fixedIpsOf(tx: Kysely<NetworkDb>, portIds: string[]): Prom
       out.set(r.port_id, l);
     }
   }
-  for (const l of out.values()) sortFixedIps(l);
   return out;
 }
 

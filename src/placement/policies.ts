@@ -3,7 +3,11 @@
 // enforce_new_defaults off (Zed's default) oslo.policy or-s the two; `placement.policy.enforceNewDefaults`
 // or the cloud-wide `secureRbac` applies only the new default. Override per rule in
 // <policyDir>/placement.yaml.
-import type { PolicyDefault } from '../core/policy/index.ts';
+import { type PolicyDefault, type RuleDefault, withDefault } from '../core/policy/index.ts';
+
+// The defaults that several rules share.
+const SYSTEM_ADMIN: RuleDefault = { checkStr: 'rule:system_admin_api', scopeTypes: ['system'] };
+const SYSTEM_READER: RuleDefault = { checkStr: 'rule:system_reader_api', scopeTypes: ['system'] };
 
 export const PLACEMENT_POLICIES: PolicyDefault[] = [
   { name: 'admin_api', checkStr: 'role:admin', scopeTypes: ['system'] },
@@ -19,49 +23,41 @@ export const PLACEMENT_POLICIES: PolicyDefault[] = [
     checkStr: 'rule:system_reader_api or rule:project_reader_api',
     deprecatedCheckStr: 'role:admin',
   },
-  { name: 'placement:resource_providers:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:create', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:show', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:update', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:delete', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_classes:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_classes:create', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_classes:show', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_classes:update', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_classes:delete', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:inventories:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  {
-    name: 'placement:resource_providers:inventories:create',
-    checkStr: 'rule:system_admin_api',
-    scopeTypes: ['system'],
-  },
-  { name: 'placement:resource_providers:inventories:show', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  {
-    name: 'placement:resource_providers:inventories:update',
-    checkStr: 'rule:system_admin_api',
-    scopeTypes: ['system'],
-  },
-  {
-    name: 'placement:resource_providers:inventories:delete',
-    checkStr: 'rule:system_admin_api',
-    scopeTypes: ['system'],
-  },
-  { name: 'placement:resource_providers:aggregates:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:aggregates:update', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:usages', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:list'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:resource_providers:create'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:show'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:resource_providers:update', 'placement:resource_providers:delete'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_classes:list'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:resource_classes:create'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_classes:show'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:resource_classes:update', 'placement:resource_classes:delete'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:inventories:list'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:resource_providers:inventories:create'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:inventories:show'),
+  ...withDefault(
+    SYSTEM_ADMIN,
+    'placement:resource_providers:inventories:update',
+    'placement:resource_providers:inventories:delete',
+  ),
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:aggregates:list'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:resource_providers:aggregates:update'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:usages'),
   { name: 'placement:usages', checkStr: 'rule:system_or_project_reader', scopeTypes: ['system', 'project'] },
-  { name: 'placement:traits:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:traits:show', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:traits:update', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:traits:delete', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:traits:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:traits:update', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:traits:delete', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:allocations:manage', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:allocations:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:allocations:update', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:allocations:delete', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
-  { name: 'placement:resource_providers:allocations:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:allocation_candidates:list', checkStr: 'rule:system_reader_api', scopeTypes: ['system'] },
-  { name: 'placement:reshaper:reshape', checkStr: 'rule:system_admin_api', scopeTypes: ['system'] },
+  ...withDefault(SYSTEM_READER, 'placement:traits:list', 'placement:traits:show'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:traits:update', 'placement:traits:delete'),
+  ...withDefault(SYSTEM_READER, 'placement:resource_providers:traits:list'),
+  ...withDefault(
+    SYSTEM_ADMIN,
+    'placement:resource_providers:traits:update',
+    'placement:resource_providers:traits:delete',
+    'placement:allocations:manage',
+  ),
+  ...withDefault(SYSTEM_READER, 'placement:allocations:list'),
+  ...withDefault(SYSTEM_ADMIN, 'placement:allocations:update', 'placement:allocations:delete'),
+  ...withDefault(
+    SYSTEM_READER,
+    'placement:resource_providers:allocations:list',
+    'placement:allocation_candidates:list',
+  ),
+  ...withDefault(SYSTEM_ADMIN, 'placement:reshaper:reshape'),
 ];

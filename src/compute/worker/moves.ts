@@ -6,7 +6,7 @@
 // it was (scheduling failures) or ERROR with a fault (a host failed the move).
 import type { MessageBus } from '../../core/bus.ts';
 import type { Logger } from '../../core/log.ts';
-import { LinearFlow } from '../../core/flow.ts';
+import { LinearFlow, type Task } from '../../core/flow.ts';
 import type { ComputeOptions, Flavor } from '../service.ts';
 import { InstanceStore, VmState, type Instance } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
@@ -76,26 +76,17 @@ export class MoveFailure extends Error {
   }
 }
 
-export interface MigrateRequest {
-  uuid: string;
-  request_id: string;
-  migration_id: number;
+export interface MigrateRequest extends MoveRef {
   flavor: Flavor;
   host?: string | null;
   allow_same_host: boolean;
 }
-export interface LiveMigrateRequest {
-  uuid: string;
-  request_id: string;
-  migration_id: number;
+export interface LiveMigrateRequest extends MoveRef {
   host?: string | null;
   force: boolean;
   block_migration: boolean | null;
 }
-export interface EvacuateRequest {
-  uuid: string;
-  request_id: string;
-  migration_id: number;
+export interface EvacuateRequest extends MoveRef {
   host?: string | null;
   force: boolean;
   admin_pass?: string | null;
@@ -107,6 +98,25 @@ interface MoveState {
   migration: Migration;
   selection?: { host: string; node: string; provider: string };
   moved?: boolean;
+}
+
+/** What a step of a move on a host is told: the server, its migration record, the request (nothing more). */
+const moveRef = (a: MoveRef): MoveRef => ({ uuid: a.uuid, migration_id: a.migration_id, request_id: a.request_id });
+
+/** The move's allocations handed to the migration record (nova's MigrationTask swap), handed back on revert. */
+function allocateMigration(clients: ComputeClients): Task<MoveState> {
+  return {
+    name: 'allocate_migration',
+    execute: async (st) => {
+      st.moved = await moveAllocations(clients, st.inst.uuid, st.migration.uuid);
+    },
+    revert: async (st) => {
+      if (st.moved) {
+        await clients.deleteAllocations(st.inst.uuid);
+        await moveAllocations(clients, st.migration.uuid, st.inst.uuid);
+      }
+    },
+  };
 }
 
 export class MoveConductor {
@@ -170,6 +180,13 @@ export class MoveConductor {
     return f;
   }
 
+  /** The server and its migration record, or undefined when either is gone. */
+  private async state(a: MoveRef): Promise<MoveState | undefined> {
+    const inst = await this.store.get(a.uuid);
+    const migration = await this.migrations.get(a.migration_id);
+    return inst && migration ? { inst, migration } : undefined;
+  }
+
   /** A step of a move on a host, waited for (5 minutes: a disk copy may take long). */
   private async call(
     host: string,
@@ -191,27 +208,14 @@ export class MoveConductor {
 
   /** Resize and cold migration (MigrationTask): schedule, claim, prep on the destination, move, finish. */
   async migrate(a: MigrateRequest): Promise<MoveAnswer> {
-    const inst = await this.store.get(a.uuid);
-    const migration = await this.migrations.get(a.migration_id);
-    if (!inst || !migration)
-      return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
-    const s: MoveState = { inst, migration };
+    const s = await this.state(a);
+    if (!s) return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
+    const { inst } = s;
     const source = inst.host!;
     const flow = new LinearFlow<MoveState>('migrate_server', {
       onRevertError: (task, err) => this.log.error({ err, task }, 'migrate revert failed'),
     })
-      .add({
-        name: 'allocate_migration',
-        execute: async (st) => {
-          st.moved = await moveAllocations(this.clients, st.inst.uuid, st.migration.uuid);
-        },
-        revert: async (st) => {
-          if (st.moved) {
-            await this.clients.deleteAllocations(st.inst.uuid);
-            await moveAllocations(this.clients, st.migration.uuid, st.inst.uuid);
-          }
-        },
-      })
+      .add(allocateMigration(this.clients))
       .add({
         name: 'schedule_and_claim',
         execute: async (st) => {
@@ -222,31 +226,19 @@ export class MoveConductor {
       .add({
         name: 'prep_resize',
         execute: async (st) => {
-          await this.call(st.selection!.host, 'prep_resize', {
-            uuid: a.uuid,
-            migration_id: a.migration_id,
-            request_id: a.request_id,
-          });
+          await this.call(st.selection!.host, 'prep_resize', moveRef(a));
         },
       })
       .add({
         name: 'resize_instance',
         execute: async (st) => {
-          await this.call(source, 'resize_instance', {
-            uuid: a.uuid,
-            migration_id: a.migration_id,
-            request_id: a.request_id,
-          });
+          await this.call(source, 'resize_instance', moveRef(a));
         },
       })
       .add({
         name: 'finish_resize',
         execute: async (st) => {
-          await this.call(st.selection!.host, 'finish_resize', {
-            uuid: a.uuid,
-            migration_id: a.migration_id,
-            request_id: a.request_id,
-          });
+          await this.call(st.selection!.host, 'finish_resize', moveRef(a));
         },
       });
     try {
@@ -267,11 +259,9 @@ export class MoveConductor {
 
   /** Live migration (LiveMigrationTask): the destination checked and claimed, then the source's agent runs it. */
   async liveMigrate(a: LiveMigrateRequest): Promise<MoveAnswer> {
-    const inst = await this.store.get(a.uuid);
-    const migration = await this.migrations.get(a.migration_id);
-    if (!inst || !migration)
-      return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
-    const s: MoveState = { inst, migration };
+    const s = await this.state(a);
+    if (!s) return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
+    const { inst } = s;
     const source = inst.host!;
     const flow = new LinearFlow<MoveState>('live_migrate', {
       onRevertError: (task, err) => this.log.error({ err, task }, 'live migration revert failed'),
@@ -283,18 +273,7 @@ export class MoveConductor {
             throw new MoveFailure(`Unable to migrate instance (${a.uuid}) to current host (${source}).`);
         },
       })
-      .add({
-        name: 'allocate_migration',
-        execute: async (st) => {
-          st.moved = await moveAllocations(this.clients, st.inst.uuid, st.migration.uuid);
-        },
-        revert: async (st) => {
-          if (st.moved) {
-            await this.clients.deleteAllocations(st.inst.uuid);
-            await moveAllocations(this.clients, st.migration.uuid, st.inst.uuid);
-          }
-        },
-      })
+      .add(allocateMigration(this.clients))
       .add({
         name: 'select_destination',
         execute: async (st) => {
@@ -323,9 +302,7 @@ export class MoveConductor {
     computeRpc(this.bus)
       .cast(source)
       .live_migration({
-        uuid: a.uuid,
-        migration_id: a.migration_id,
-        request_id: a.request_id,
+        ...moveRef(a),
         dest: s.selection!.host,
         block_migration: a.block_migration ?? false,
       });
@@ -334,11 +311,9 @@ export class MoveConductor {
 
   /** Evacuation (rebuild with recreate): a new host for a server whose host is down; the source keeps its claim until it comes back. */
   async evacuate(a: EvacuateRequest): Promise<MoveAnswer> {
-    const inst = await this.store.get(a.uuid);
-    const migration = await this.migrations.get(a.migration_id);
-    if (!inst || !migration)
-      return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
-    const s: MoveState = { inst, migration };
+    const s = await this.state(a);
+    if (!s) return { ok: false, message: `Instance ${a.uuid} could not be found.`, noValidHost: false };
+    const { inst } = s;
     const source = inst.host!;
     let claimed: { host: string; provider: string } | undefined;
     const flow = new LinearFlow<MoveState>('evacuate', {
@@ -358,12 +333,7 @@ export class MoveConductor {
         name: 'rebuild_instance',
         execute: async (st) => {
           await this.migrations.update(a.migration_id, { status: 'pre-migrating' });
-          await this.call(st.selection!.host, 'evacuate_instance', {
-            uuid: a.uuid,
-            migration_id: a.migration_id,
-            request_id: a.request_id,
-            admin_pass: a.admin_pass ?? null,
-          });
+          await this.call(st.selection!.host, 'evacuate_instance', { ...moveRef(a), admin_pass: a.admin_pass ?? null });
         },
       });
     try {

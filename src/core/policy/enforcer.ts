@@ -26,6 +26,14 @@ export interface PolicyDefault {
   operations?: Array<{ path: string; method: string }>;
 }
 
+/** A rule's default without its name: what several rules of a service share. */
+export type RuleDefault = Omit<PolicyDefault, 'name'>;
+
+/** The rules `names`, each with the default `d` (the upstream policy files write such a run out rule by rule). */
+export function withDefault(d: RuleDefault, ...names: string[]): PolicyDefault[] {
+  return names.map((name) => ({ name, ...d }));
+}
+
 export interface PolicyEngineOptions {
   /** Rule name -> check string, replacing (or adding to) the defaults. */
   overrides?: Record<string, string>;

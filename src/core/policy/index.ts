@@ -18,6 +18,13 @@ export {
   pythonLiteralStr,
 } from './checks.ts';
 export { type CheckFactories, type PolicyLogger, parseRule } from './parser.ts';
-export { type PolicyDefault, PolicyEngine, type PolicyEngineOptions, type ScopeType } from './enforcer.ts';
+export {
+  type PolicyDefault,
+  PolicyEngine,
+  type PolicyEngineOptions,
+  type RuleDefault,
+  type ScopeType,
+  withDefault,
+} from './enforcer.ts';
 export { type PolicyModeOptions, policyModeOptions } from './options.ts';
 export { pyStr } from '../python.ts';

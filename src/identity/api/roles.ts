@@ -1,6 +1,6 @@
 // /v3/roles, implied roles, grants on projects/domains/system (and OS-INHERIT), and
 // /v3/role_assignments.
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { Assignment, AssignmentType, EffectiveAssignment, Role } from '../assignment.ts';
@@ -27,6 +27,14 @@ const roleProps = {
   description,
   options: { type: 'object', properties: { immutable: { type: ['boolean', 'null'] } }, additionalProperties: false },
 };
+
+/** The handlers of one kind of grant, mounted by api/routes.ts grantRoutes(). */
+export interface GrantHandlers {
+  create: RouteHandlerMethod;
+  check: RouteHandlerMethod;
+  revoke: RouteHandlerMethod;
+  list: RouteHandlerMethod;
+}
 
 export function roleHandlers(s: IdentityService) {
   const a = s.assignment;
@@ -195,7 +203,7 @@ export function roleHandlers(s: IdentityService) {
   });
 
   /** PUT (grant), GET/HEAD (check), DELETE (revoke) of a role and GET (list) of the roles, for one kind of grant. */
-  function grantHandlers(spec: GrantSpec) {
+  function grantHandlers(spec: GrantSpec): GrantHandlers {
     const create = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = req.params as Record<string, string>;
       const { target, role } = await grantTarget(spec, p.scope_id!, p.actor_id!, p.role_id);
@@ -280,7 +288,7 @@ export function roleHandlers(s: IdentityService) {
 
   // ---- system grants ----
   /** GET (list) of the roles, PUT (grant), GET/HEAD (check) and DELETE (revoke) of a role on the system. */
-  function systemGrantHandlers(actor: 'users' | 'groups') {
+  function systemGrantHandlers(actor: 'users' | 'groups'): GrantHandlers {
     const kind = actor === 'users' ? 'user' : 'group';
     const type: AssignmentType = actor === 'users' ? 'UserSystem' : 'GroupSystem';
     const load = async (id: string) => (actor === 'users' ? s.users.get(id) : s.users.getGroup(id));
@@ -398,46 +406,16 @@ export function roleHandlers(s: IdentityService) {
     deleteImpliedRole,
     listImpliedRoles,
     listRoleInferenceRules,
-    createUserProjectGrant: userProject.create,
-    checkUserProjectGrant: userProject.check,
-    revokeUserProjectGrant: userProject.revoke,
-    listUserProjectGrants: userProject.list,
-    createInheritedUserProjectGrant: inheritedUserProject.create,
-    checkInheritedUserProjectGrant: inheritedUserProject.check,
-    revokeInheritedUserProjectGrant: inheritedUserProject.revoke,
-    listInheritedUserProjectGrants: inheritedUserProject.list,
-    createGroupProjectGrant: groupProject.create,
-    checkGroupProjectGrant: groupProject.check,
-    revokeGroupProjectGrant: groupProject.revoke,
-    listGroupProjectGrants: groupProject.list,
-    createInheritedGroupProjectGrant: inheritedGroupProject.create,
-    checkInheritedGroupProjectGrant: inheritedGroupProject.check,
-    revokeInheritedGroupProjectGrant: inheritedGroupProject.revoke,
-    listInheritedGroupProjectGrants: inheritedGroupProject.list,
-    createUserDomainGrant: userDomain.create,
-    checkUserDomainGrant: userDomain.check,
-    revokeUserDomainGrant: userDomain.revoke,
-    listUserDomainGrants: userDomain.list,
-    createInheritedUserDomainGrant: inheritedUserDomain.create,
-    checkInheritedUserDomainGrant: inheritedUserDomain.check,
-    revokeInheritedUserDomainGrant: inheritedUserDomain.revoke,
-    listInheritedUserDomainGrants: inheritedUserDomain.list,
-    createGroupDomainGrant: groupDomain.create,
-    checkGroupDomainGrant: groupDomain.check,
-    revokeGroupDomainGrant: groupDomain.revoke,
-    listGroupDomainGrants: groupDomain.list,
-    createInheritedGroupDomainGrant: inheritedGroupDomain.create,
-    checkInheritedGroupDomainGrant: inheritedGroupDomain.check,
-    revokeInheritedGroupDomainGrant: inheritedGroupDomain.revoke,
-    listInheritedGroupDomainGrants: inheritedGroupDomain.list,
-    listSystemGrantsForUser: systemUser.list,
-    createSystemGrantForUser: systemUser.create,
-    checkSystemGrantForUser: systemUser.check,
-    revokeSystemGrantForUser: systemUser.revoke,
-    listSystemGrantsForGroup: systemGroup.list,
-    createSystemGrantForGroup: systemGroup.create,
-    checkSystemGrantForGroup: systemGroup.check,
-    revokeSystemGrantForGroup: systemGroup.revoke,
+    userProjectGrants: userProject,
+    inheritedUserProjectGrants: inheritedUserProject,
+    groupProjectGrants: groupProject,
+    inheritedGroupProjectGrants: inheritedGroupProject,
+    userDomainGrants: userDomain,
+    inheritedUserDomainGrants: inheritedUserDomain,
+    groupDomainGrants: groupDomain,
+    inheritedGroupDomainGrants: inheritedGroupDomain,
+    systemUserGrants: systemUser,
+    systemGroupGrants: systemGroup,
     listRoleAssignmentsForTree,
   };
 }

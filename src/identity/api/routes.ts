@@ -2,12 +2,12 @@
 // every (method, path) of identity, each mapped to a named handler of the api/ module noted beside
 // its family. The handlers are built once per service (xxxHandlers(s)); each is schema -> policy ->
 // logic -> view. test/identity-routes.test.ts checks this table against a snapshot.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import { authHandlers } from './auth.ts';
 import { resourceHandlers, resourceSchemas } from './resource.ts';
 import { userHandlers, userSchemas } from './users.ts';
-import { roleHandlers, roleSchemas } from './roles.ts';
+import { type GrantHandlers, roleHandlers, roleSchemas } from './roles.ts';
 import { catalogHandlers, catalogSchemas } from './catalog.ts';
 import { credentialHandlers } from './credentials.ts';
 import { applicationCredentialHandlers, applicationCredentialSchemas } from './application_credentials.ts';
@@ -22,6 +22,20 @@ import { federationHandlers, federationSchemas } from './federation.ts';
 import { samlHandlers } from './saml.ts';
 
 export function registerRoutes(app: FastifyInstance, s: IdentityService) {
+  /** GET and HEAD of one path, to the same handler (Keystone answers HEAD wherever it lists or shows). */
+  const getHead = (path: string, handler: RouteHandlerMethod) => {
+    app.get(path, handler);
+    app.head(path, handler);
+  };
+  /** The four routes of one kind of grant: `<roles>/:role_id<suffix>` (PUT, GET/HEAD, DELETE), `<roles><suffix>` (GET). */
+  const grantRoutes = (roles: string, suffix: string, h: GrantHandlers) => {
+    const one = `${roles}/:role_id${suffix}`;
+    app.put(one, h.create);
+    getHead(one, h.check);
+    app.delete(one, h.revoke);
+    app.get(`${roles}${suffix}`, h.list);
+  };
+
   // ---- / and /v3, /v3/auth/* (tokens, catalog, scopes), OS-REVOKE/events (auth.ts) ----
   const auth = authHandlers(s);
   app.get('/', { config: { auth: false } }, auth.listVersions);
@@ -80,8 +94,7 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   app.delete('/v3/groups/:group_id', users.deleteGroup);
   app.get('/v3/groups/:group_id/users', users.listUsersInGroup);
   app.put('/v3/groups/:group_id/users/:user_id', users.addUserToGroup);
-  app.get('/v3/groups/:group_id/users/:user_id', users.checkUserInGroup);
-  app.head('/v3/groups/:group_id/users/:user_id', users.checkUserInGroup);
+  getHead('/v3/groups/:group_id/users/:user_id', users.checkUserInGroup);
   app.delete('/v3/groups/:group_id/users/:user_id', users.removeUserFromGroup);
 
   // ---- /v3/roles, implied roles, grants, /v3/role_assignments (roles.ts) ----
@@ -97,116 +110,19 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   app.delete('/v3/roles/:prior/implies/:implied', roles.deleteImpliedRole);
   app.get('/v3/roles/:prior/implies', roles.listImpliedRoles);
   app.get('/v3/role_inferences', roles.listRoleInferenceRules);
-  app.put('/v3/projects/:scope_id/users/:actor_id/roles/:role_id', roles.createUserProjectGrant);
-  app.get('/v3/projects/:scope_id/users/:actor_id/roles/:role_id', roles.checkUserProjectGrant);
-  app.head('/v3/projects/:scope_id/users/:actor_id/roles/:role_id', roles.checkUserProjectGrant);
-  app.delete('/v3/projects/:scope_id/users/:actor_id/roles/:role_id', roles.revokeUserProjectGrant);
-  app.get('/v3/projects/:scope_id/users/:actor_id/roles', roles.listUserProjectGrants);
-  app.put(
-    '/v3/OS-INHERIT/projects/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.createInheritedUserProjectGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/projects/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedUserProjectGrant,
-  );
-  app.head(
-    '/v3/OS-INHERIT/projects/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedUserProjectGrant,
-  );
-  app.delete(
-    '/v3/OS-INHERIT/projects/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.revokeInheritedUserProjectGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/projects/:scope_id/users/:actor_id/roles/inherited_to_projects',
-    roles.listInheritedUserProjectGrants,
-  );
-  app.put('/v3/projects/:scope_id/groups/:actor_id/roles/:role_id', roles.createGroupProjectGrant);
-  app.get('/v3/projects/:scope_id/groups/:actor_id/roles/:role_id', roles.checkGroupProjectGrant);
-  app.head('/v3/projects/:scope_id/groups/:actor_id/roles/:role_id', roles.checkGroupProjectGrant);
-  app.delete('/v3/projects/:scope_id/groups/:actor_id/roles/:role_id', roles.revokeGroupProjectGrant);
-  app.get('/v3/projects/:scope_id/groups/:actor_id/roles', roles.listGroupProjectGrants);
-  app.put(
-    '/v3/OS-INHERIT/projects/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.createInheritedGroupProjectGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/projects/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedGroupProjectGrant,
-  );
-  app.head(
-    '/v3/OS-INHERIT/projects/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedGroupProjectGrant,
-  );
-  app.delete(
-    '/v3/OS-INHERIT/projects/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.revokeInheritedGroupProjectGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/projects/:scope_id/groups/:actor_id/roles/inherited_to_projects',
-    roles.listInheritedGroupProjectGrants,
-  );
-  app.put('/v3/domains/:scope_id/users/:actor_id/roles/:role_id', roles.createUserDomainGrant);
-  app.get('/v3/domains/:scope_id/users/:actor_id/roles/:role_id', roles.checkUserDomainGrant);
-  app.head('/v3/domains/:scope_id/users/:actor_id/roles/:role_id', roles.checkUserDomainGrant);
-  app.delete('/v3/domains/:scope_id/users/:actor_id/roles/:role_id', roles.revokeUserDomainGrant);
-  app.get('/v3/domains/:scope_id/users/:actor_id/roles', roles.listUserDomainGrants);
-  app.put(
-    '/v3/OS-INHERIT/domains/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.createInheritedUserDomainGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/domains/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedUserDomainGrant,
-  );
-  app.head(
-    '/v3/OS-INHERIT/domains/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedUserDomainGrant,
-  );
-  app.delete(
-    '/v3/OS-INHERIT/domains/:scope_id/users/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.revokeInheritedUserDomainGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/domains/:scope_id/users/:actor_id/roles/inherited_to_projects',
-    roles.listInheritedUserDomainGrants,
-  );
-  app.put('/v3/domains/:scope_id/groups/:actor_id/roles/:role_id', roles.createGroupDomainGrant);
-  app.get('/v3/domains/:scope_id/groups/:actor_id/roles/:role_id', roles.checkGroupDomainGrant);
-  app.head('/v3/domains/:scope_id/groups/:actor_id/roles/:role_id', roles.checkGroupDomainGrant);
-  app.delete('/v3/domains/:scope_id/groups/:actor_id/roles/:role_id', roles.revokeGroupDomainGrant);
-  app.get('/v3/domains/:scope_id/groups/:actor_id/roles', roles.listGroupDomainGrants);
-  app.put(
-    '/v3/OS-INHERIT/domains/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.createInheritedGroupDomainGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/domains/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedGroupDomainGrant,
-  );
-  app.head(
-    '/v3/OS-INHERIT/domains/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.checkInheritedGroupDomainGrant,
-  );
-  app.delete(
-    '/v3/OS-INHERIT/domains/:scope_id/groups/:actor_id/roles/:role_id/inherited_to_projects',
-    roles.revokeInheritedGroupDomainGrant,
-  );
-  app.get(
-    '/v3/OS-INHERIT/domains/:scope_id/groups/:actor_id/roles/inherited_to_projects',
-    roles.listInheritedGroupDomainGrants,
-  );
-  app.get('/v3/system/users/:actor_id/roles', roles.listSystemGrantsForUser);
-  app.put('/v3/system/users/:actor_id/roles/:role_id', roles.createSystemGrantForUser);
-  app.get('/v3/system/users/:actor_id/roles/:role_id', roles.checkSystemGrantForUser);
-  app.head('/v3/system/users/:actor_id/roles/:role_id', roles.checkSystemGrantForUser);
-  app.delete('/v3/system/users/:actor_id/roles/:role_id', roles.revokeSystemGrantForUser);
-  app.get('/v3/system/groups/:actor_id/roles', roles.listSystemGrantsForGroup);
-  app.put('/v3/system/groups/:actor_id/roles/:role_id', roles.createSystemGrantForGroup);
-  app.get('/v3/system/groups/:actor_id/roles/:role_id', roles.checkSystemGrantForGroup);
-  app.head('/v3/system/groups/:actor_id/roles/:role_id', roles.checkSystemGrantForGroup);
-  app.delete('/v3/system/groups/:actor_id/roles/:role_id', roles.revokeSystemGrantForGroup);
+  // Grants of a role to a user or group on a project, a domain (direct, or inherited to the projects
+  // below: OS-INHERIT) or the system: PUT, GET/HEAD (check), DELETE of one role, GET of the list.
+  const inherit = '/inherited_to_projects';
+  grantRoutes('/v3/projects/:scope_id/users/:actor_id/roles', '', roles.userProjectGrants);
+  grantRoutes('/v3/OS-INHERIT/projects/:scope_id/users/:actor_id/roles', inherit, roles.inheritedUserProjectGrants);
+  grantRoutes('/v3/projects/:scope_id/groups/:actor_id/roles', '', roles.groupProjectGrants);
+  grantRoutes('/v3/OS-INHERIT/projects/:scope_id/groups/:actor_id/roles', inherit, roles.inheritedGroupProjectGrants);
+  grantRoutes('/v3/domains/:scope_id/users/:actor_id/roles', '', roles.userDomainGrants);
+  grantRoutes('/v3/OS-INHERIT/domains/:scope_id/users/:actor_id/roles', inherit, roles.inheritedUserDomainGrants);
+  grantRoutes('/v3/domains/:scope_id/groups/:actor_id/roles', '', roles.groupDomainGrants);
+  grantRoutes('/v3/OS-INHERIT/domains/:scope_id/groups/:actor_id/roles', inherit, roles.inheritedGroupDomainGrants);
+  grantRoutes('/v3/system/users/:actor_id/roles', '', roles.systemUserGrants);
+  grantRoutes('/v3/system/groups/:actor_id/roles', '', roles.systemGroupGrants);
   app.get('/v3/role_assignments', roles.listRoleAssignmentsForTree);
 
   // ---- /v3/regions, /v3/services, /v3/endpoints (catalog.ts) ----
@@ -264,15 +180,11 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   // ---- OS-TRUST (trusts.ts) ----
   const trusts = trustHandlers(s);
   app.post('/v3/OS-TRUST/trusts', trusts.createTrust);
-  app.get('/v3/OS-TRUST/trusts', trusts.listTrustsForTrustor);
-  app.head('/v3/OS-TRUST/trusts', trusts.listTrustsForTrustor);
-  app.get('/v3/OS-TRUST/trusts/:trust_id', trusts.getTrust);
-  app.head('/v3/OS-TRUST/trusts/:trust_id', trusts.getTrust);
+  getHead('/v3/OS-TRUST/trusts', trusts.listTrustsForTrustor);
+  getHead('/v3/OS-TRUST/trusts/:trust_id', trusts.getTrust);
   app.delete('/v3/OS-TRUST/trusts/:trust_id', trusts.deleteTrust);
-  app.get('/v3/OS-TRUST/trusts/:trust_id/roles', trusts.listRolesForTrust);
-  app.head('/v3/OS-TRUST/trusts/:trust_id/roles', trusts.listRolesForTrust);
-  app.get('/v3/OS-TRUST/trusts/:trust_id/roles/:role_id', trusts.getRoleForTrust);
-  app.head('/v3/OS-TRUST/trusts/:trust_id/roles/:role_id', trusts.getRoleForTrust);
+  getHead('/v3/OS-TRUST/trusts/:trust_id/roles', trusts.listRolesForTrust);
+  getHead('/v3/OS-TRUST/trusts/:trust_id/roles/:role_id', trusts.getRoleForTrust);
 
   // ---- registered limits and limits (limits.ts) ----
   const limits = limitHandlers(s);
@@ -299,23 +211,16 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   // ---- /v3/policies and OS-ENDPOINT-POLICY (policies.ts) ----
   const policies = policyHandlers(s);
   app.post('/v3/policies', { schema: { body: policySchemas.createPolicy } }, policies.createPolicy);
-  app.get('/v3/policies', policies.listPolicies);
-  app.head('/v3/policies', policies.listPolicies);
-  app.get('/v3/policies/:policy_id', policies.getPolicy);
-  app.head('/v3/policies/:policy_id', policies.getPolicy);
+  getHead('/v3/policies', policies.listPolicies);
+  getHead('/v3/policies/:policy_id', policies.getPolicy);
   app.patch('/v3/policies/:policy_id', { schema: { body: policySchemas.updatePolicy } }, policies.updatePolicy);
   app.delete('/v3/policies/:policy_id', policies.deletePolicy);
-  app.get('/v3/policies/:policy_id/OS-ENDPOINT-POLICY/endpoints', policies.listEndpointsForPolicy);
-  app.head('/v3/policies/:policy_id/OS-ENDPOINT-POLICY/endpoints', policies.listEndpointsForPolicy);
+  getHead('/v3/policies/:policy_id/OS-ENDPOINT-POLICY/endpoints', policies.listEndpointsForPolicy);
   app.put(
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/endpoints/:endpoint_id',
     policies.createPolicyAssociationForEndpoint,
   );
-  app.get(
-    '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/endpoints/:endpoint_id',
-    policies.checkPolicyAssociationForEndpoint,
-  );
-  app.head(
+  getHead(
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/endpoints/:endpoint_id',
     policies.checkPolicyAssociationForEndpoint,
   );
@@ -327,11 +232,7 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id',
     policies.createPolicyAssociationForService,
   );
-  app.get('/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id', policies.checkPolicyAssociationForService);
-  app.head(
-    '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id',
-    policies.checkPolicyAssociationForService,
-  );
+  getHead('/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id', policies.checkPolicyAssociationForService);
   app.delete(
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id',
     policies.deletePolicyAssociationForService,
@@ -340,11 +241,7 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id/regions/:region_id',
     policies.createPolicyAssociationForRegionAndService,
   );
-  app.get(
-    '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id/regions/:region_id',
-    policies.checkPolicyAssociationForRegionAndService,
-  );
-  app.head(
+  getHead(
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id/regions/:region_id',
     policies.checkPolicyAssociationForRegionAndService,
   );
@@ -352,8 +249,7 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/policies/:policy_id/OS-ENDPOINT-POLICY/services/:service_id/regions/:region_id',
     policies.deletePolicyAssociationForRegionAndService,
   );
-  app.get('/v3/endpoints/:endpoint_id/OS-ENDPOINT-POLICY/policy', policies.getPolicyForEndpoint);
-  app.head('/v3/endpoints/:endpoint_id/OS-ENDPOINT-POLICY/policy', policies.getPolicyForEndpoint);
+  getHead('/v3/endpoints/:endpoint_id/OS-ENDPOINT-POLICY/policy', policies.getPolicyForEndpoint);
 
   // ---- OS-EP-FILTER (endpoint_filter.ts) ----
   const epFilter = endpointFilterHandlers(s);
@@ -362,37 +258,23 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: endpointFilterSchemas.createEndpointGroup } },
     epFilter.createEndpointGroup,
   );
-  app.get('/v3/OS-EP-FILTER/endpoint_groups', epFilter.listEndpointGroups);
-  app.head('/v3/OS-EP-FILTER/endpoint_groups', epFilter.listEndpointGroups);
-  app.get('/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id', epFilter.getEndpointGroup);
-  app.head('/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id', epFilter.getEndpointGroup);
+  getHead('/v3/OS-EP-FILTER/endpoint_groups', epFilter.listEndpointGroups);
+  getHead('/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id', epFilter.getEndpointGroup);
   app.patch(
     '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id',
     { schema: { body: endpointFilterSchemas.updateEndpointGroup } },
     epFilter.updateEndpointGroup,
   );
   app.delete('/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id', epFilter.deleteEndpointGroup);
-  app.get(
+  getHead(
     '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/endpoints',
     epFilter.listEndpointsAssociatedWithEndpointGroup,
   );
-  app.head(
-    '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/endpoints',
-    epFilter.listEndpointsAssociatedWithEndpointGroup,
-  );
-  app.get(
+  getHead(
     '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/projects',
     epFilter.listProjectsAssociatedWithEndpointGroup,
   );
-  app.head(
-    '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/projects',
-    epFilter.listProjectsAssociatedWithEndpointGroup,
-  );
-  app.get(
-    '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/projects/:project_id',
-    epFilter.getEndpointGroupInProject,
-  );
-  app.head(
+  getHead(
     '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/projects/:project_id',
     epFilter.getEndpointGroupInProject,
   );
@@ -404,38 +286,28 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     '/v3/OS-EP-FILTER/endpoint_groups/:endpoint_group_id/projects/:project_id',
     epFilter.removeEndpointGroupFromProject,
   );
-  app.get('/v3/OS-EP-FILTER/projects/:project_id/endpoint_groups', epFilter.listEndpointGroupsForProject);
-  app.head('/v3/OS-EP-FILTER/projects/:project_id/endpoint_groups', epFilter.listEndpointGroupsForProject);
-  app.get('/v3/OS-EP-FILTER/projects/:project_id/endpoints/:endpoint_id', epFilter.checkEndpointInProject);
-  app.head('/v3/OS-EP-FILTER/projects/:project_id/endpoints/:endpoint_id', epFilter.checkEndpointInProject);
+  getHead('/v3/OS-EP-FILTER/projects/:project_id/endpoint_groups', epFilter.listEndpointGroupsForProject);
+  getHead('/v3/OS-EP-FILTER/projects/:project_id/endpoints/:endpoint_id', epFilter.checkEndpointInProject);
   app.put('/v3/OS-EP-FILTER/projects/:project_id/endpoints/:endpoint_id', epFilter.addEndpointToProject);
   app.delete('/v3/OS-EP-FILTER/projects/:project_id/endpoints/:endpoint_id', epFilter.removeEndpointFromProject);
-  app.get('/v3/OS-EP-FILTER/projects/:project_id/endpoints', epFilter.listEndpointsForProject);
-  app.head('/v3/OS-EP-FILTER/projects/:project_id/endpoints', epFilter.listEndpointsForProject);
-  app.get('/v3/OS-EP-FILTER/endpoints/:endpoint_id/projects', epFilter.listProjectsForEndpoint);
-  app.head('/v3/OS-EP-FILTER/endpoints/:endpoint_id/projects', epFilter.listProjectsForEndpoint);
+  getHead('/v3/OS-EP-FILTER/projects/:project_id/endpoints', epFilter.listEndpointsForProject);
+  getHead('/v3/OS-EP-FILTER/endpoints/:endpoint_id/projects', epFilter.listProjectsForEndpoint);
 
   // ---- domain-specific configuration (domain_config.ts) ----
   const domainConfig = domainConfigHandlers(s);
-  app.get('/v3/domains/:domain_id/config', domainConfig.getDomainConfig);
-  app.head('/v3/domains/:domain_id/config', domainConfig.getDomainConfig);
+  getHead('/v3/domains/:domain_id/config', domainConfig.getDomainConfig);
   app.patch('/v3/domains/:domain_id/config', domainConfig.updateDomainConfig);
   app.delete('/v3/domains/:domain_id/config', domainConfig.deleteDomainConfig);
-  app.get('/v3/domains/:domain_id/config/:group', domainConfig.getDomainConfig);
-  app.head('/v3/domains/:domain_id/config/:group', domainConfig.getDomainConfig);
+  getHead('/v3/domains/:domain_id/config/:group', domainConfig.getDomainConfig);
   app.patch('/v3/domains/:domain_id/config/:group', domainConfig.updateDomainConfig);
   app.delete('/v3/domains/:domain_id/config/:group', domainConfig.deleteDomainConfig);
-  app.get('/v3/domains/:domain_id/config/:group/:option', domainConfig.getDomainConfig);
-  app.head('/v3/domains/:domain_id/config/:group/:option', domainConfig.getDomainConfig);
+  getHead('/v3/domains/:domain_id/config/:group/:option', domainConfig.getDomainConfig);
   app.patch('/v3/domains/:domain_id/config/:group/:option', domainConfig.updateDomainConfig);
   app.delete('/v3/domains/:domain_id/config/:group/:option', domainConfig.deleteDomainConfig);
   app.put('/v3/domains/:domain_id/config', domainConfig.createDomainConfig);
-  app.get('/v3/domains/config/default', domainConfig.getDomainConfigDefault);
-  app.head('/v3/domains/config/default', domainConfig.getDomainConfigDefault);
-  app.get('/v3/domains/config/:group/default', domainConfig.getDomainConfigDefault);
-  app.head('/v3/domains/config/:group/default', domainConfig.getDomainConfigDefault);
-  app.get('/v3/domains/config/:group/:option/default', domainConfig.getDomainConfigDefault);
-  app.head('/v3/domains/config/:group/:option/default', domainConfig.getDomainConfigDefault);
+  getHead('/v3/domains/config/default', domainConfig.getDomainConfigDefault);
+  getHead('/v3/domains/config/:group/default', domainConfig.getDomainConfigDefault);
+  getHead('/v3/domains/config/:group/:option/default', domainConfig.getDomainConfigDefault);
 
   // ---- OS-OAUTH1 (oauth1.ts) ----
   const oauth1 = oauth1Handlers(s);
@@ -485,10 +357,8 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: federationSchemas.createIdentityProvider } },
     federation.createIdentityProvider,
   );
-  app.get('/v3/OS-FEDERATION/identity_providers', federation.listIdentityProviders);
-  app.head('/v3/OS-FEDERATION/identity_providers', federation.listIdentityProviders);
-  app.get('/v3/OS-FEDERATION/identity_providers/:idp_id', federation.getIdentityProvider);
-  app.head('/v3/OS-FEDERATION/identity_providers/:idp_id', federation.getIdentityProvider);
+  getHead('/v3/OS-FEDERATION/identity_providers', federation.listIdentityProviders);
+  getHead('/v3/OS-FEDERATION/identity_providers/:idp_id', federation.getIdentityProvider);
   app.patch(
     '/v3/OS-FEDERATION/identity_providers/:idp_id',
     { schema: { body: federationSchemas.updateIdentityProvider } },
@@ -500,10 +370,8 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: federationSchemas.createProtocol } },
     federation.createProtocol,
   );
-  app.get('/v3/OS-FEDERATION/identity_providers/:idp_id/protocols', federation.listProtocols);
-  app.head('/v3/OS-FEDERATION/identity_providers/:idp_id/protocols', federation.listProtocols);
-  app.get('/v3/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id', federation.getProtocol);
-  app.head('/v3/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id', federation.getProtocol);
+  getHead('/v3/OS-FEDERATION/identity_providers/:idp_id/protocols', federation.listProtocols);
+  getHead('/v3/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id', federation.getProtocol);
   app.patch(
     '/v3/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id',
     { schema: { body: federationSchemas.updateProtocol } },
@@ -533,10 +401,8 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.post('/v3/auth/OS-FEDERATION/websso/:protocol_id', { config: { auth: false } }, federation.webssoForProtocol);
   app.put('/v3/OS-FEDERATION/mappings/:mapping_id', federation.createMapping);
-  app.get('/v3/OS-FEDERATION/mappings', federation.listMappings);
-  app.head('/v3/OS-FEDERATION/mappings', federation.listMappings);
-  app.get('/v3/OS-FEDERATION/mappings/:mapping_id', federation.getMapping);
-  app.head('/v3/OS-FEDERATION/mappings/:mapping_id', federation.getMapping);
+  getHead('/v3/OS-FEDERATION/mappings', federation.listMappings);
+  getHead('/v3/OS-FEDERATION/mappings/:mapping_id', federation.getMapping);
   app.patch('/v3/OS-FEDERATION/mappings/:mapping_id', federation.updateMapping);
   app.delete('/v3/OS-FEDERATION/mappings/:mapping_id', federation.deleteMapping);
   app.put(
@@ -544,10 +410,8 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
     { schema: { body: federationSchemas.createServiceProvider } },
     federation.createServiceProvider,
   );
-  app.get('/v3/OS-FEDERATION/service_providers', federation.listServiceProviders);
-  app.head('/v3/OS-FEDERATION/service_providers', federation.listServiceProviders);
-  app.get('/v3/OS-FEDERATION/service_providers/:sp_id', federation.getServiceProvider);
-  app.head('/v3/OS-FEDERATION/service_providers/:sp_id', federation.getServiceProvider);
+  getHead('/v3/OS-FEDERATION/service_providers', federation.listServiceProviders);
+  getHead('/v3/OS-FEDERATION/service_providers/:sp_id', federation.getServiceProvider);
   app.patch(
     '/v3/OS-FEDERATION/service_providers/:sp_id',
     { schema: { body: federationSchemas.updateServiceProvider } },
@@ -555,8 +419,6 @@ export function registerRoutes(app: FastifyInstance, s: IdentityService) {
   );
   app.delete('/v3/OS-FEDERATION/service_providers/:sp_id', federation.deleteServiceProvider);
   // Keystone's deprecated aliases of /v3/auth/projects|domains: the same handlers and policies.
-  app.get('/v3/OS-FEDERATION/projects', auth.getAuthProjects);
-  app.head('/v3/OS-FEDERATION/projects', auth.getAuthProjects);
-  app.get('/v3/OS-FEDERATION/domains', auth.getAuthDomains);
-  app.head('/v3/OS-FEDERATION/domains', auth.getAuthDomains);
+  getHead('/v3/OS-FEDERATION/projects', auth.getAuthProjects);
+  getHead('/v3/OS-FEDERATION/domains', auth.getAuthDomains);
 }

@@ -235,16 +235,12 @@ export async function v2Versions(_svc: ImageService, req: FastifyRequest, reply:
   return reply.code(300).send(versions(req));
 }
 
-// Schemas need a valid token in Glance, but no policy rule.
-export async function showImageSchema(_svc: ImageService, _req: FastifyRequest) {
-  return imageSchema();
-}
-
-export async function showImagesSchema(_svc: ImageService, _req: FastifyRequest) {
+/** A paged collection's schema (glance.schema.CollectionSchema): the items, schema, first and next. */
+export function collectionSchema(name: string, item: object) {
   return {
-    name: 'images',
+    name,
     properties: {
-      images: { type: 'array', items: imageSchema() },
+      [name]: { type: 'array', items: item },
       schema: { type: 'string' },
       first: { type: 'string' },
       next: { type: 'string' },
@@ -255,6 +251,15 @@ export async function showImagesSchema(_svc: ImageService, _req: FastifyRequest)
       { rel: 'describedby', href: '{schema}' },
     ],
   };
+}
+
+// Schemas need a valid token in Glance, but no policy rule.
+export async function showImageSchema(_svc: ImageService, _req: FastifyRequest) {
+  return imageSchema();
+}
+
+export async function showImagesSchema(_svc: ImageService, _req: FastifyRequest) {
+  return collectionSchema('images', imageSchema());
 }
 
 export async function showMemberSchema(_svc: ImageService, _req: FastifyRequest) {

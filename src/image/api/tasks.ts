@@ -9,6 +9,7 @@ import type { Selectable } from 'kysely';
 import type { TaskTable } from '../db/schema.ts';
 import type { ImageService } from '../service.ts';
 import { validateAttribute } from '../images.ts';
+import { collectionSchema } from './discovery.ts';
 import { runImportTask } from '../tasks.ts';
 import { isUuidLike } from '../../core/validate.ts';
 
@@ -91,20 +92,7 @@ export async function showTaskSchema(_svc: ImageService, _req: FastifyRequest) {
 }
 
 export async function showTasksSchema(_svc: ImageService, _req: FastifyRequest) {
-  return {
-    name: 'tasks',
-    properties: {
-      tasks: { type: 'array', items: partialTaskSchema() },
-      schema: { type: 'string' },
-      first: { type: 'string' },
-      next: { type: 'string' },
-    },
-    links: [
-      { rel: 'first', href: '{first}' },
-      { rel: 'next', href: '{next}' },
-      { rel: 'describedby', href: '{schema}' },
-    ],
-  };
+  return collectionSchema('tasks', partialTaskSchema());
 }
 
 export async function createTask(svc: ImageService, req: FastifyRequest, reply: FastifyReply) {

@@ -8,7 +8,7 @@ import { formatCidr, parseCidr } from '../../core/netaddr.ts';
 import { bumpRevision, type Tx } from './resource.ts';
 import { badInput, toList, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
-import { rbacScope } from './core_common.ts';
+import { grantedIds, rbacScope } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
 
 export const addressGroupNotFound = (id: string) =>
@@ -79,18 +79,7 @@ export function defineAddressGroups(svc: NetworkService) {
       const ids = views.map((v) => v.id);
       const addrs = await addressesOf(tx, ids);
       const pid = ctx.projectId ?? '';
-      const shared = new Set(
-        (
-          await tx
-            .selectFrom('rbac_policies')
-            .select('object_id')
-            .where('object_type', '=', 'address_group')
-            .where('action', '=', 'access_as_shared')
-            .where('target_tenant', 'in', ['*', pid])
-            .where('object_id', 'in', ids)
-            .execute()
-        ).map((r) => r.object_id),
-      );
+      const shared = await grantedIds(tx, 'address_group', ids, pid, 'access_as_shared');
       for (const v of views) {
         v.addresses = addrs.get(v.id) ?? [];
         v.shared = shared.has(v.id);

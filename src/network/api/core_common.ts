@@ -99,6 +99,19 @@ export function rbacScope(table: string, objectType: string, actions: string[]) 
   };
 }
 
+/** The projects an rbac row grants `action` on the object to by name (the rows other than '*'). */
+export async function namedTargets(tx: Tx, objectType: string, objectId: string, action: string): Promise<string[]> {
+  const rows = await tx
+    .selectFrom('rbac_policies')
+    .select('target_tenant')
+    .where('object_type', '=', objectType)
+    .where('object_id', '=', objectId)
+    .where('action', '=', action)
+    .where('target_tenant', '!=', '*')
+    .execute();
+  return rows.map((r) => r.target_tenant as string);
+}
+
 /** The ids among `ids` that an rbac row grants `action` to the project or to everyone. */
 export async function grantedIds(
   tx: Tx,

@@ -132,28 +132,9 @@ export async function portView(
   return svc.resource('ports').loadInTx(id, elevated(ctx), tx);
 }
 
-export interface FixedIp {
-  subnet_id: string;
-  ip_address: string;
-}
-
-/** The fixed IPs of ports, read from the allocations. */
-export async function fixedIpsOf(tx: Tx, portIds: string[]): Promise<Map<string, FixedIp[]>> {
-  const out = new Map<string, FixedIp[]>();
-  for (let i = 0; i < portIds.length; i += 500) {
-    const rows = await tx
-      .selectFrom('ipallocations')
-      .select(['port_id', 'subnet_id', 'ip_address'])
-      .where('port_id', 'in', portIds.slice(i, i + 500))
-      .execute();
-    for (const r of rows) {
-      const l = out.get(r.port_id) ?? [];
-      l.push({ subnet_id: r.subnet_id, ip_address: r.ip_address });
-      out.set(r.port_id, l);
-    }
-  }
-  return out;
-}
+export type { FixedIp } from '../ipam.ts';
+/** The fixed IPs of ports, read from the allocations (unsorted: ipam's fixedIpsOf sorts them). */
+export { readFixedIps as fixedIpsOf } from '../ipam.ts';
 
 export interface SubnetRow {
   id: string;

@@ -15,6 +15,7 @@ import {
   boolFilter,
   deleteRbac,
   grantedIds,
+  namedTargets,
   inChunks,
   insertRbac,
   notFound,
@@ -114,18 +115,7 @@ async function checkUnshare(tx: Transaction<NetworkDb>, net: NetworkResource) {
   const users = new Set([...ports, ...subnets].map((r) => r.project_id));
   users.delete(net.project_id);
   if (!users.size) return;
-  const allowed = new Set<string | null>(
-    (
-      await tx
-        .selectFrom('rbac_policies')
-        .select('target_tenant')
-        .where('object_type', '=', 'network')
-        .where('object_id', '=', net.id)
-        .where('action', '=', 'access_as_shared')
-        .where('target_tenant', '!=', '*')
-        .execute()
-    ).map((r) => r.target_tenant),
-  );
+  const allowed = new Set<string | null>(await namedTargets(tx, 'network', net.id, 'access_as_shared'));
   if ([...users].some((p) => !allowed.has(p)))
     throw new ApiError(
       409,

@@ -16,7 +16,7 @@ import { pyStr } from '../../core/python.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
-import { NET_INFO, grantedIds, rbacGrants, type NetInfo } from './core_common.ts';
+import { NET_INFO, grantedIds, namedTargets, rbacGrants, type NetInfo } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
 import { dynamic, type DynamicDb, type NetworkDb } from '../db/schema.ts';
 
@@ -136,18 +136,7 @@ async function unshare(tx: Tx, policyId: string) {
   const row = await shareRow(tx, policyId);
   if (!row) return;
   const bound = await qosBoundProjects(tx, policyId);
-  const targets = new Set(
-    (
-      await tx
-        .selectFrom('rbac_policies')
-        .select('target_tenant')
-        .where('object_type', '=', 'qos_policy')
-        .where('object_id', '=', policyId)
-        .where('action', '=', 'access_as_shared')
-        .where('target_tenant', '!=', '*')
-        .execute()
-    ).map((r) => r.target_tenant),
-  );
+  const targets = new Set(await namedTargets(tx, 'qos_policy', policyId, 'access_as_shared'));
   if ([...bound].some((p) => !targets.has(p))) {
     throw new ApiError(
       409,

@@ -26,7 +26,7 @@ import { UUID_LIKE } from '../../core/validate.ts';
 import { sgNotFound } from './security_groups.ts';
 import { addressGroupNotFound } from './address_groups.ts';
 import { bumpRevision } from './resource.ts';
-import { lockRow } from './core_common.ts';
+import { lockRow, namedTargets } from './core_common.ts';
 import type { NetworkContext } from '../context.ts';
 import { dynamic, type NetworkDb } from '../db/schema.ts';
 
@@ -160,16 +160,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         // ensure_no_tenant_ports_on_network
         let ports = tx.selectFrom('ports').select('id').where('network_id', '=', p.object_id);
         if (target === '*') {
-          const others = (
-            await tx
-              .selectFrom('rbac_policies')
-              .select('target_tenant')
-              .where('object_type', '=', 'network')
-              .where('object_id', '=', p.object_id)
-              .where('action', '=', SHARED)
-              .where('target_tenant', '!=', '*')
-              .execute()
-          ).map((r) => r.target_tenant as string);
+          const others = await namedTargets(tx, 'network', p.object_id, SHARED);
           ports = ports.where('project_id', 'not in', [...others, obj.project_id]);
         } else {
           if (await has(tx, { ...base, action: SHARED, target_tenant: '*' })) return;
@@ -189,18 +180,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
         if (bound.has(target)) throw inUse(p.object_id, `project_id=${target}`);
         return;
       }
-      const others = new Set(
-        (
-          await tx
-            .selectFrom('rbac_policies')
-            .select('target_tenant')
-            .where('object_type', '=', p.object_type)
-            .where('object_id', '=', p.object_id)
-            .where('action', '=', SHARED)
-            .where('target_tenant', '!=', '*')
-            .execute()
-        ).map((r) => r.target_tenant as string),
-      );
+      const others = new Set(await namedTargets(tx, p.object_type, p.object_id, SHARED));
       if ([...bound].some((x) => !others.has(x))) throw inUse(p.object_id, `project_id=${target}`);
       return;
     }
@@ -215,16 +195,7 @@ export function defineRbac(svc: NetworkService, tables: Set<string>) {
       } else {
         if (obj.is_default !== undefined && Number(obj.is_default) === 1)
           throw inUse(p.object_id, 'Default external networks must be shared to everyone.');
-        const keep = (
-          await tx
-            .selectFrom('rbac_policies')
-            .select('target_tenant')
-            .where('object_type', '=', 'network')
-            .where('object_id', '=', p.object_id)
-            .where('action', '=', EXTERNAL)
-            .where('target_tenant', '!=', '*')
-            .execute()
-        ).map((r) => r.target_tenant as string);
+        const keep = await namedTargets(tx, 'network', p.object_id, EXTERNAL);
         if (newTarget) keep.push(newTarget);
         if (keep.length) routers = routers.where('project_id', 'not in', keep);
       }

@@ -23,7 +23,7 @@ import { badInput, toBoolean, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import { UUID_LIKE } from '../../core/validate.ts';
 import { addressGroupNotFound } from './address_groups.ts';
-import { NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
+import { grantedIds, NETWORK_ROW, rbacGrants, rbacScope } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
 import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
@@ -488,18 +488,7 @@ export function defineSecurityGroups(svc: NetworkService): {
     async expand(views, ctx, tx) {
       const ids = views.map((v) => v.id);
       const pid = ctx.projectId ?? '';
-      const shared = new Set(
-        (
-          await tx
-            .selectFrom('rbac_policies')
-            .select('object_id')
-            .where('object_type', '=', 'security_group')
-            .where('action', '=', 'access_as_shared')
-            .where('target_tenant', 'in', ['*', pid])
-            .where('object_id', 'in', ids)
-            .execute()
-        ).map((r) => r.object_id),
-      );
+      const shared = await grantedIds(tx, 'security_group', ids, pid, 'access_as_shared');
       const ruleRows = await tx
         .selectFrom('securitygrouprules')
         .selectAll()

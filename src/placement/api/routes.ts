@@ -1,8 +1,14 @@
 // Placement's route table (placement/handler.py ROUTE_DECLARATIONS): every path and method, the
 // microversion each route appeared in, and the request handling around them (microversion, content
 // type, Accept, 405 with Allow, Placement's error body).
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { jsonBodyParser, type MicroversionSpec, negotiateMicroversion, toApiError } from '../../core/http.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  jsonBodyParser,
+  type MicroversionSpec,
+  methodNotAllowedRoutes,
+  negotiateMicroversion,
+  toApiError,
+} from '../../core/http.ts';
 import type { PlacementService } from '../service.ts';
 import { errorBody, perr } from './errors.ts';
 import { MAX_VERSION, MIN_VERSION, mv } from './microversion.ts';
@@ -11,13 +17,6 @@ import { registerProviderRoutes } from './providers.ts';
 import { registerClassAndTraitRoutes } from './classes_traits.ts';
 import { registerAllocationRoutes } from './allocations.ts';
 import { registerCandidateRoutes } from './candidates.ts';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The 405 route of a known path: no microversion-added-route or content-type checks. */
-    methodNotAllowed?: boolean;
-  }
-}
 
 const ROUTES = [
   'GET /',
@@ -162,23 +161,7 @@ export async function registerRoutes(app: FastifyInstance, svc: PlacementService
     registerAllocationRoutes(scope, svc);
     registerCandidateRoutes(scope, svc);
     // A known path with a method it does not have: 405 with Allow, as placement's router answers.
-    const methods = new Map<string, string[]>();
-    for (const r of ROUTES) {
-      const [m, u] = r.split(' ') as [string, string];
-      methods.set(u, [...(methods.get(u) ?? []), m]);
-    }
-    for (const [url, allowed] of methods) {
-      const others = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'].filter((m) => !allowed.includes(m));
-      scope.route({
-        method: others as HTTPMethods[],
-        url,
-        config: { auth: false, methodNotAllowed: true },
-        handler: async (_req, reply) => {
-          reply.header('allow', allowed.join(', '));
-          throw perr(405, `The method ${_req.method} is not allowed for this resource.`);
-        },
-      });
-    }
+    methodNotAllowedRoutes(scope, ROUTES, ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
     scope.route({
       method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
       url: '/*',

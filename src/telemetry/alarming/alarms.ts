@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ApiError, notFound } from '../../core/errors.ts';
 import { bool, int } from '../../core/db.ts';
-import type { AlarmTable, AlarmingDb } from './db/schema.ts';
+import type { AlarmHistoryTable, AlarmTable, AlarmingDb } from './db/schema.ts';
 import { pyJson } from '../pyjson.ts';
 
 export const STATES = ['ok', 'alarm', 'insufficient data'];
@@ -44,17 +44,7 @@ export interface Alarm {
   rule: Rule;
 }
 
-export interface HistoryEntry {
-  event_id: string;
-  alarm_id: string;
-  type: string;
-  detail: string;
-  timestamp: string;
-  user_id: string | null;
-  project_id: string | null;
-  on_behalf_of: string | null;
-  severity: string | null;
-}
+export type HistoryEntry = AlarmHistoryTable;
 
 /** The alarm as the API shows it: the rule under `<type>_rule`. */
 export function alarmView(a: Alarm): Record<string, unknown> {

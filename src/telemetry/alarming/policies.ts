@@ -2,93 +2,52 @@
 // its scope types and its deprecated predecessor (deprecatedCheckStr). With enforce_new_defaults
 // off (Zed's default) oslo.policy or-s the two; `alarming.policy.enforceNewDefaults` or the
 // cloud-wide `secureRbac` applies only the new default. Override per rule in <policyDir>/alarming.yaml.
-import type { PolicyDefault } from '../../core/policy/index.ts';
+import { type PolicyDefault, type RuleDefault, withDefault } from '../../core/policy/index.ts';
+
+// The defaults that several rules share.
+const SYSTEM_OR_PROJECT_READER: RuleDefault = {
+  checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
+  deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
+  scopeTypes: ['system', 'project'],
+};
+const SYSTEM_ADMIN_OR_PROJECT_MEMBER: RuleDefault = {
+  checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
+  deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
+  scopeTypes: ['system', 'project'],
+};
 
 export const ALARMING_POLICIES: PolicyDefault[] = [
   { name: 'context_is_admin', checkStr: 'role:admin' },
   { name: 'segregation', checkStr: 'rule:context_is_admin' },
-  { name: 'admin_or_owner', checkStr: 'rule:context_is_admin or project_id:%(project_id)s' },
-  { name: 'default', checkStr: 'rule:context_is_admin or project_id:%(project_id)s' },
-  {
-    name: 'telemetry:get_alarm',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:get_alarms',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
+  ...withDefault({ checkStr: 'rule:context_is_admin or project_id:%(project_id)s' }, 'admin_or_owner', 'default'),
+  ...withDefault(SYSTEM_OR_PROJECT_READER, 'telemetry:get_alarm', 'telemetry:get_alarms'),
   {
     name: 'telemetry:get_alarms:all_projects',
     checkStr: 'role:reader and system_scope:all',
     deprecatedCheckStr: 'rule:context_is_admin',
     scopeTypes: ['system', 'project'],
   },
-  {
-    name: 'telemetry:query_alarm',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
+  ...withDefault(SYSTEM_OR_PROJECT_READER, 'telemetry:query_alarm'),
   {
     name: 'telemetry:create_alarm',
     checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
     deprecatedCheckStr: '',
     scopeTypes: ['system', 'project'],
   },
-  {
-    name: 'telemetry:change_alarm',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:delete_alarm',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:get_alarm_state',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:change_alarm_state',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:alarm_history',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:query_alarm_history',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:context_is_admin or project_id:%(project_id)s',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'telemetry:update_quotas',
-    checkStr: 'role:admin and system_scope:all',
-    deprecatedCheckStr: 'rule:context_is_admin',
-    scopeTypes: ['system'],
-  },
-  {
-    name: 'telemetry:delete_quotas',
-    checkStr: 'role:admin and system_scope:all',
-    deprecatedCheckStr: 'rule:context_is_admin',
-    scopeTypes: ['system'],
-  },
+  ...withDefault(SYSTEM_ADMIN_OR_PROJECT_MEMBER, 'telemetry:change_alarm', 'telemetry:delete_alarm'),
+  ...withDefault(SYSTEM_OR_PROJECT_READER, 'telemetry:get_alarm_state'),
+  ...withDefault(SYSTEM_ADMIN_OR_PROJECT_MEMBER, 'telemetry:change_alarm_state'),
+  ...withDefault(SYSTEM_OR_PROJECT_READER, 'telemetry:alarm_history', 'telemetry:query_alarm_history'),
+  ...withDefault(
+    {
+      checkStr: 'role:admin and system_scope:all',
+      deprecatedCheckStr: 'rule:context_is_admin',
+      scopeTypes: ['system'],
+    },
+    'telemetry:update_quotas',
+    'telemetry:delete_quotas',
+  ),
   // Names Stratus enforces that this release does not register (a later or earlier release's name for the
   // same check).
-  { name: 'telemetry:get_quotas', checkStr: '' },
-  { name: 'telemetry:get_capabilities', checkStr: '' },
+  ...withDefault({ checkStr: '' }, 'telemetry:get_quotas', 'telemetry:get_capabilities'),
 ];

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import type { Notification } from '../../core/bus.ts';
 import { jsonPath } from './meters.ts';
+import { fnmatch } from '../../core/python.ts';
 
 export type TraitType = 'text' | 'int' | 'float' | 'datetime';
 /** Ceilometer's trait type codes, as events are serialised on the bus (storage/models.py). */
@@ -209,14 +210,6 @@ const DEFAULT_TRAITS: Record<string, unknown> = {
 };
 
 // ---- loading -------------------------------------------------------------------------------
-
-function fnmatch(pattern: string, s: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(s);
-}
 
 function traitDefinition(where: string, name: string, raw: unknown): TraitDefinition {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw))

@@ -7,6 +7,7 @@ import type { ServiceSession } from '../../core/clients/session.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Sample } from './meters.ts';
 import { type CeilometerEvent, traitOf } from './events.ts';
+import { fnmatch } from '../../core/python.ts';
 
 interface ResourceMapping {
   type: string;
@@ -91,14 +92,6 @@ export const RESOURCE_MAPPINGS: ResourceMapping[] = [
 
 /** Meters whose measures are counters (their archive policy keeps rate:mean). */
 const RATE_METERS = ['cpu', 'disk.device.*.bytes', 'disk.device.*.requests', 'network.*.bytes', 'network.*.packets'];
-
-function fnmatch(pattern: string, s: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(s);
-}
 
 export function mappingOf(meter: string): ResourceMapping | undefined {
   return RESOURCE_MAPPINGS.find((m) => m.metrics.some((p) => fnmatch(p, meter)));

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import type { Notification } from '../../core/bus.ts';
+import { fnmatch } from '../../core/python.ts';
 
 export interface Sample {
   name: string;
@@ -113,14 +114,6 @@ export function jsonPath(root: unknown, path: string): unknown {
     node = m[3] !== undefined ? (node as unknown[])[Number(m[3])] : (node as Record<string, unknown>)[key!];
   }
   return node;
-}
-
-function fnmatch(pattern: string, s: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(s);
 }
 
 /** Checks and loads a meters.yaml text. */

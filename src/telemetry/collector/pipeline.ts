@@ -12,6 +12,7 @@ import type { Logger } from '../../core/log.ts';
 import type { GnocchiPublisher } from './gnocchi_publisher.ts';
 import type { Sample } from './meters.ts';
 import { type Transformer, type TransformerSpec, makeTransformer, transform } from './transformers.ts';
+import { fnmatch } from '../../core/python.ts';
 
 export const DEFAULT_PIPELINE = YAML.stringify({
   sources: [{ name: 'meter_source', meters: ['*'], sinks: ['meter_sink'] }],
@@ -32,14 +33,6 @@ function chainOf(sink: PipelineDoc['sinks'][number]): Transformer[] {
       throw new Error(`pipeline.yaml: sink ${sink.name}: transformer ${i} has no name`);
     return makeTransformer(t, `pipeline.yaml: sink ${sink.name}`);
   });
-}
-
-function fnmatch(pattern: string, s: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(s);
 }
 
 export function meterSelected(patterns: string[], name: string): boolean {

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ApiError, conflict, notFound } from '../../core/errors.ts';
 import { isUniqueViolation } from '../../core/db.ts';
-import type { MetricDb, ResourceTable } from './db/schema.ts';
+import type { MetricDb, MetricTable, ResourceTable } from './db/schema.ts';
 import { BASIC_METHODS, validMethod } from './carbonara.ts';
 import { formatTimespan, parseTimespan, parseTimestamp, formatTimestamp } from './timeutil.ts';
 import {
@@ -17,6 +17,7 @@ import {
   checkValue,
 } from './resource_types.ts';
 import { type Query, matches, queryAttributes, validateQuery } from './query.ts';
+import { fnmatch } from '../../core/python.ts';
 
 const bad = (msg: string) => new ApiError(400, `Invalid input: ${msg}`);
 
@@ -37,14 +38,7 @@ export interface Caller {
   projectId: string;
 }
 
-export interface MetricRow {
-  id: string;
-  archive_policy_name: string;
-  name: string | null;
-  unit: string | null;
-  resource_id: string | null;
-  creator: string;
-}
+export type MetricRow = Omit<MetricTable, 'created_at'>;
 
 export type ResourceView = Record<string, unknown> & { id: string; type: string; metrics: Record<string, string> };
 
@@ -76,15 +70,6 @@ function stamp(): string {
   const t = Math.max(Date.now() / 1000, lastStamp + 1e-6);
   lastStamp = t;
   return formatTimestamp(Math.round(t * 1e6) / 1e6);
-}
-
-/** fnmatch for archive policy rules. */
-function fnmatch(pattern: string, name: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
 }
 
 const pyFloat = (n: number) => (Number.isInteger(n) ? `${n}.0` : String(n));

@@ -1,7 +1,13 @@
 // Gnocchi's default policy (Zed, gnocchi/rest/policy.yaml): archive policies and resource types
 // are the admin's; resources and metrics belong to their creator and to the project they are
 // for. Override per rule in <policyDir>/metric.yaml.
-import type { PolicyDefault } from '../../core/policy/index.ts';
+import { type PolicyDefault, type RuleDefault, withDefault } from '../../core/policy/index.ts';
+
+// The defaults that several rules share.
+const ADMIN: RuleDefault = { checkStr: 'role:admin' };
+const ANYONE: RuleDefault = { checkStr: '' };
+const ADMIN_OR_CREATOR: RuleDefault = { checkStr: 'rule:admin_or_creator' };
+const ADMIN_OR_CREATOR_OR_METRIC_OWNER: RuleDefault = { checkStr: 'rule:admin_or_creator or rule:metric_owner' };
 
 export const METRIC_POLICIES: PolicyDefault[] = [
   {
@@ -10,36 +16,29 @@ export const METRIC_POLICIES: PolicyDefault[] = [
   },
   { name: 'resource_owner', checkStr: 'project_id:%(project_id)s' },
   { name: 'metric_owner', checkStr: 'project_id:%(resource.project_id)s' },
-  { name: 'get status', checkStr: 'role:admin' },
-  { name: 'create resource', checkStr: '' },
+  ...withDefault(ADMIN, 'get status'),
+  ...withDefault(ANYONE, 'create resource'),
   { name: 'get resource', checkStr: 'rule:admin_or_creator or rule:resource_owner' },
-  { name: 'update resource', checkStr: 'rule:admin_or_creator' },
-  { name: 'delete resource', checkStr: 'rule:admin_or_creator' },
-  { name: 'delete resources', checkStr: 'rule:admin_or_creator' },
-  { name: 'list resource', checkStr: '' },
-  { name: 'list all resource', checkStr: 'role:admin' },
-  { name: 'search resource', checkStr: '' },
-  { name: 'create resource type', checkStr: 'role:admin' },
-  { name: 'delete resource type', checkStr: 'role:admin' },
-  { name: 'update resource type', checkStr: 'role:admin' },
-  { name: 'get resource type', checkStr: '' },
-  { name: 'list resource type', checkStr: '' },
-  { name: 'get archive policy', checkStr: '' },
-  { name: 'list archive policy', checkStr: '' },
-  { name: 'create archive policy', checkStr: 'role:admin' },
-  { name: 'update archive policy', checkStr: 'role:admin' },
-  { name: 'delete archive policy', checkStr: 'role:admin' },
-  { name: 'create archive policy rule', checkStr: 'role:admin' },
-  { name: 'get archive policy rule', checkStr: '' },
-  { name: 'list archive policy rule', checkStr: '' },
-  { name: 'update archive policy rule', checkStr: 'role:admin' },
-  { name: 'delete archive policy rule', checkStr: 'role:admin' },
-  { name: 'create metric', checkStr: '' },
-  { name: 'delete metric', checkStr: 'rule:admin_or_creator' },
-  { name: 'get metric', checkStr: 'rule:admin_or_creator or rule:metric_owner' },
-  { name: 'search metric', checkStr: 'rule:admin_or_creator or rule:metric_owner' },
-  { name: 'list metric', checkStr: '' },
-  { name: 'list all metric', checkStr: 'role:admin' },
-  { name: 'get measures', checkStr: 'rule:admin_or_creator or rule:metric_owner' },
-  { name: 'post measures', checkStr: 'rule:admin_or_creator' },
+  ...withDefault(ADMIN_OR_CREATOR, 'update resource', 'delete resource', 'delete resources'),
+  ...withDefault(ANYONE, 'list resource'),
+  ...withDefault(ADMIN, 'list all resource'),
+  ...withDefault(ANYONE, 'search resource'),
+  ...withDefault(ADMIN, 'create resource type', 'delete resource type', 'update resource type'),
+  ...withDefault(ANYONE, 'get resource type', 'list resource type', 'get archive policy', 'list archive policy'),
+  ...withDefault(
+    ADMIN,
+    'create archive policy',
+    'update archive policy',
+    'delete archive policy',
+    'create archive policy rule',
+  ),
+  ...withDefault(ANYONE, 'get archive policy rule', 'list archive policy rule'),
+  ...withDefault(ADMIN, 'update archive policy rule', 'delete archive policy rule'),
+  ...withDefault(ANYONE, 'create metric'),
+  ...withDefault(ADMIN_OR_CREATOR, 'delete metric'),
+  ...withDefault(ADMIN_OR_CREATOR_OR_METRIC_OWNER, 'get metric', 'search metric'),
+  ...withDefault(ANYONE, 'list metric'),
+  ...withDefault(ADMIN, 'list all metric'),
+  ...withDefault(ADMIN_OR_CREATOR_OR_METRIC_OWNER, 'get measures'),
+  ...withDefault(ADMIN_OR_CREATOR, 'post measures'),
 ];

@@ -1,18 +1,12 @@
 // Aodh's route table (aodh/api/controllers/v2/root.py) and its request handling: JSON only, the
 // WSME error body, 405 for a known path with a method it lacks.
-import type { FastifyInstance, HTTPMethods } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../../core/errors.ts';
-import { toApiError } from '../../../core/http.ts';
+import { methodNotAllowedRoutes, toApiError } from '../../../core/http.ts';
 import type { AlarmingService } from '../service.ts';
 import { errorBody } from './errors.ts';
 import { registerAlarmRoutes } from './alarms.ts';
 import { registerRootRoutes } from './root.ts';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    aodhMethodNotAllowed?: boolean;
-  }
-}
 
 export const ROUTES = [
   'GET /',
@@ -35,7 +29,7 @@ export const ROUTES = [
 export async function registerRoutes(app: FastifyInstance, svc: AlarmingService) {
   await app.register(async (scope) => {
     scope.addHook('preValidation', async (req) => {
-      if (req.routeOptions.config?.aodhMethodNotAllowed) return;
+      if (req.routeOptions.config?.methodNotAllowed) return;
       if (req.method !== 'POST' && req.method !== 'PUT') return;
       const ct = String(req.headers['content-type'] ?? '')
         .split(';')[0]!
@@ -51,22 +45,6 @@ export async function registerRoutes(app: FastifyInstance, svc: AlarmingService)
     });
     registerRootRoutes(scope, svc);
     registerAlarmRoutes(scope, svc);
-    const methods = new Map<string, string[]>();
-    for (const r of ROUTES) {
-      const [m, u] = r.split(' ') as [string, string];
-      methods.set(u, [...(methods.get(u) ?? []), m]);
-    }
-    for (const [url, allowed] of methods) {
-      const others = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'].filter((m) => !allowed.includes(m));
-      scope.route({
-        method: others as HTTPMethods[],
-        url,
-        config: { auth: false, aodhMethodNotAllowed: true },
-        handler: async (req, reply) => {
-          reply.header('Allow', allowed.join(', '));
-          throw new ApiError(405, `The method ${req.method} is not allowed for this resource.`);
-        },
-      });
-    }
+    methodNotAllowedRoutes(scope, ROUTES);
   });
 }

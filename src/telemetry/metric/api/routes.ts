@@ -1,9 +1,9 @@
 // Gnocchi's route table (gnocchi/rest/api.py's controllers) and the request handling around it:
 // JSON bodies only (415 otherwise; JSON patch for resource types), JSON answers only (406 for an
 // Accept that refuses it), 405 for a known path with a method it lacks, Python-style JSON.
-import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../core/errors.ts';
-import { jsonBodyParser, toApiError } from '../../../core/http.ts';
+import { jsonBodyParser, methodNotAllowedRoutes, toApiError } from '../../../core/http.ts';
 import type { MetricService } from '../service.ts';
 import { errorBody, pyJson } from './errors.ts';
 import { registerRootRoutes } from './root.ts';
@@ -12,13 +12,6 @@ import { registerResourceTypeRoutes } from './resource_types.ts';
 import { registerResourceRoutes } from './resources.ts';
 import { registerMetricRoutes } from './metrics.ts';
 import { registerAggregateRoutes } from './aggregates.ts';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** A 405 route of a known path (no body or Accept checks). */
-    gnocchiMethodNotAllowed?: boolean;
-  }
-}
 
 export const ROUTES = [
   'GET /',
@@ -97,7 +90,7 @@ export async function registerRoutes(app: FastifyInstance, svc: MetricService) {
       return payload;
     });
     scope.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      if (req.routeOptions.config?.gnocchiMethodNotAllowed) return;
+      if (req.routeOptions.config?.methodNotAllowed) return;
       const accept = req.headers.accept;
       if (accept && !acceptsJson(accept)) {
         reply
@@ -110,7 +103,7 @@ export async function registerRoutes(app: FastifyInstance, svc: MetricService) {
       }
     });
     scope.addHook('preValidation', async (req) => {
-      if (req.routeOptions.config?.gnocchiMethodNotAllowed) return;
+      if (req.routeOptions.config?.methodNotAllowed) return;
       if (req.method !== 'POST' && req.method !== 'PATCH' && req.method !== 'PUT') return;
       const ct = String(req.headers['content-type'] ?? '')
         .split(';')[0]!
@@ -131,23 +124,6 @@ export async function registerRoutes(app: FastifyInstance, svc: MetricService) {
     registerResourceRoutes(scope, svc);
     registerMetricRoutes(scope, svc);
     registerAggregateRoutes(scope, svc);
-    const methods = new Map<string, string[]>();
-    for (const r of ROUTES) {
-      const [m, u] = r.split(' ') as [string, string];
-      methods.set(u, [...(methods.get(u) ?? []), m]);
-    }
-    for (const [url, allowed] of methods) {
-      const others = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'].filter((m) => !allowed.includes(m));
-      if (!others.length) continue;
-      scope.route({
-        method: others as HTTPMethods[],
-        url,
-        config: { auth: false, gnocchiMethodNotAllowed: true },
-        handler: async (req, reply) => {
-          reply.header('Allow', allowed.join(', '));
-          throw new ApiError(405, `The method ${req.method} is not allowed for this resource.`);
-        },
-      });
-    }
+    methodNotAllowedRoutes(scope, ROUTES);
   });
 }

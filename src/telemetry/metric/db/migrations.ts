@@ -1,6 +1,19 @@
 // Gnocchi's index schema (the measures live in the measure store's files).
-import type { Kysely } from 'kysely';
+import type { CreateTableBuilder, Kysely } from 'kysely';
 import type { Migration } from '../../../core/db.ts';
+
+/** The columns of a resource that each of its history rows keeps too (gnocchi's ResourceMixin). */
+function resourceColumns<T extends string, C extends string>(t: CreateTableBuilder<T, C>) {
+  return t
+    .addColumn('type', 'varchar(255)', (c) => c.notNull())
+    .addColumn('original_resource_id', 'varchar(255)', (c) => c.notNull())
+    .addColumn('project_id', 'varchar(255)')
+    .addColumn('user_id', 'varchar(255)')
+    .addColumn('creator', 'varchar(255)', (c) => c.notNull())
+    .addColumn('started_at', 'varchar(40)', (c) => c.notNull())
+    .addColumn('ended_at', 'varchar(40)')
+    .addColumn('revision_start', 'varchar(40)', (c) => c.notNull());
+}
 
 export const migrations: Record<string, Migration> = {
   '001_metric': {
@@ -27,28 +40,14 @@ export const migrations: Record<string, Migration> = {
       await db.schema
         .createTable('resources')
         .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
-        .addColumn('type', 'varchar(255)', (c) => c.notNull())
-        .addColumn('original_resource_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('project_id', 'varchar(255)')
-        .addColumn('user_id', 'varchar(255)')
-        .addColumn('creator', 'varchar(255)', (c) => c.notNull())
-        .addColumn('started_at', 'varchar(40)', (c) => c.notNull())
-        .addColumn('ended_at', 'varchar(40)')
-        .addColumn('revision_start', 'varchar(40)', (c) => c.notNull())
+        .$call(resourceColumns)
         .addColumn('attributes', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('resources_type').on('resources').column('type').execute();
       await db.schema
         .createTable('resource_history')
         .addColumn('id', 'varchar(36)', (c) => c.notNull())
-        .addColumn('type', 'varchar(255)', (c) => c.notNull())
-        .addColumn('original_resource_id', 'varchar(255)', (c) => c.notNull())
-        .addColumn('project_id', 'varchar(255)')
-        .addColumn('user_id', 'varchar(255)')
-        .addColumn('creator', 'varchar(255)', (c) => c.notNull())
-        .addColumn('started_at', 'varchar(40)', (c) => c.notNull())
-        .addColumn('ended_at', 'varchar(40)')
-        .addColumn('revision_start', 'varchar(40)', (c) => c.notNull())
+        .$call(resourceColumns)
         .addColumn('revision_end', 'varchar(40)', (c) => c.notNull())
         .addColumn('attributes', 'text', (c) => c.notNull())
         .execute();

@@ -37,18 +37,9 @@ export interface ResourceTable {
   attributes: string;
 }
 
-export interface ResourceHistoryTable {
-  id: string;
-  type: string;
-  original_resource_id: string;
-  project_id: string | null;
-  user_id: string | null;
-  creator: string;
-  started_at: string;
-  ended_at: string | null;
-  revision_start: string;
+/** A resource as it was until revision_end (gnocchi's ResourceHistory: the resource's columns and that). */
+export interface ResourceHistoryTable extends ResourceTable {
   revision_end: string;
-  attributes: string;
 }
 
 export interface MetricTable {
