@@ -8,7 +8,7 @@
 // of the same image file on the same disk; the Stratus process's peak RSS.
 //
 //   npm run bench -- block-storage [--quick] [--creates=N] [--list-volumes=N] [--backup-mib=N]
-//                                  [--image-runs=N] [--only-image] [--no-write]
+//                                  [--image-runs=N] [--only-image] [--image-direct] [--no-write]
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +27,8 @@ interface Settings {
   listReps: number;
   backupMib: number;
   imageRuns: number;
+  /** The volume agent reads the image store's file (allowed_direct_url_schemes = file). */
+  imageDirect: boolean;
   onlyImage: boolean;
   write: boolean;
 }
@@ -39,6 +41,7 @@ function parseArgs(args: string[]): Settings {
     listReps: 20,
     backupMib: 1024,
     imageRuns: 5,
+    imageDirect: false,
     onlyImage: false,
     write: true,
   };
@@ -53,10 +56,11 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--backup-mib') s.backupMib = n;
     else if (k === '--image-runs') s.imageRuns = n;
     else if (k === '--only-image') s.onlyImage = true;
+    else if (k === '--image-direct') s.imageDirect = true;
     else if (k === '--no-write') s.write = false;
     else
       throw new Error(
-        `block-storage: unknown option ${a} (options: --quick --creates=N --attaches=N --list-volumes=N --backup-mib=N --image-runs=N --only-image --no-write)`,
+        `block-storage: unknown option ${a} (options: --quick --creates=N --attaches=N --list-volumes=N --backup-mib=N --image-runs=N --only-image --image-direct --no-write)`,
       );
   }
   return s;
@@ -171,6 +175,11 @@ export async function run(args: string[]): Promise<void> {
   const row = (op: string, detail: string, xs: number[]) =>
     rows.push([op, detail, String(xs.length), fmt(pct(xs, 50), 1), fmt(pct(xs, 99), 1)]);
   try {
+    if (s.imageDirect)
+      fs.writeFileSync(
+        path.join(dataDir, 'stratus.yaml'),
+        'image:\n  showDirectUrl: true\nblockStorage:\n  allowedDirectUrlSchemes: [file]\n',
+      );
     st = await startStratus({ dataDir, logFile: path.join(limitDir, 'stratus.log') });
     // The first start bootstraps and writes clouds.yaml just after the API answers.
     for (let i = 0; i < 300 && !fs.existsSync(path.join(dataDir, 'clouds.yaml')); i++) await sleep(100);
@@ -466,7 +475,7 @@ async function imageToVolume(
     const o50 = pct(ours, 50);
     const l50 = pct(limit, 50);
     tp.push([
-      `volume create --image → available (${fmtName})`,
+      `volume create --image → available (${fmtName}${s.imageDirect ? ', read from the image store: allowed_direct_url_schemes = file' : ', through the image API'})`,
       `1 GiB image (${fmtName}: 512 MiB random data, 512 MiB zeros), p50 of ${ours.length}, ${identical ? 'byte-identical' : 'DIFFERS'}`,
       fmt(o50, 0),
       mbs(o50),

@@ -53,6 +53,13 @@ export interface BlockStorageOptions {
   backup: boolean;
   /** Whether volumes may be created from a zone that is not the service's (allow_availability_zone_fallback). */
   allowAvailabilityZoneFallback: boolean;
+  /**
+   * The image locations a volume agent may read directly instead of downloading the data through
+   * the image API (allowed_direct_url_schemes; Cinder's default: none). `file`: the image service's
+   * file store on a file system this host shares (the all-in-one process; the image service must
+   * show them: `image.showDirectUrl` or `image.showMultipleLocations`).
+   */
+  allowedDirectUrlSchemes: string[];
   /** Every backend of this host (the first is the top-level one): the options each volume agent runs with. */
   backends: BlockStorageOptions[];
   /** The rbd driver: the Ceph pool of volumes (rbd_pool). */
@@ -141,6 +148,7 @@ export function blockStorageOptions(
     agent: (c.agent ?? true) && roles.includes('volume'),
     messageTtl: Number(c.messageTtl ?? 2592000),
     allowAvailabilityZoneFallback: c.allowAvailabilityZoneFallback ?? false,
+    allowedDirectUrlSchemes: Array.isArray(c.allowedDirectUrlSchemes) ? c.allowedDirectUrlSchemes.map(String) : [],
     backupChunkSize: Number(c.backupChunkSize ?? 32 * 1024 * 1024),
     backupCompressionLevel: Math.min(9, Math.max(0, Number(c.backupCompressionLevel ?? 6))),
     backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),

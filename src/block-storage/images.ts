@@ -44,6 +44,32 @@ export class VolumeImages {
     });
   }
 
+  /**
+   * A file the image's data can be read from directly, when one of its locations (`direct_url`,
+   * `locations`) has a scheme in `schemes` (Cinder's allowed_direct_url_schemes) and is a readable
+   * file here; null otherwise (the data then comes through the image API). Only `file` is known.
+   */
+  async localFile(imageId: string, schemes: readonly string[]): Promise<string | null> {
+    if (!schemes.includes('file')) return null;
+    const r = await this.client.getImage(imageId).catch(() => null);
+    if (!r || r.status !== 200) return null;
+    const img = r.body;
+    const urls = [img.direct_url, ...(Array.isArray(img.locations) ? img.locations.map((l) => l?.url) : [])];
+    for (const u of urls) {
+      if (typeof u !== 'string' || !u.startsWith('file://')) continue;
+      const file = decodeURIComponent(u.slice('file://'.length));
+      try {
+        const st = await fs.promises.stat(file);
+        await fs.promises.access(file, fs.constants.R_OK);
+        // A file of another size is not this image's data (a store that changed under us).
+        if (st.isFile() && (img.size == null || st.size === img.size)) return file;
+      } catch {
+        // not on this host's file system: try the next location
+      }
+    }
+    return null;
+  }
+
   async upload(imageId: string, from: string) {
     const base = (await this.client.baseUrl()).replace(/\/+$/, '');
     const size = (await fs.promises.stat(from)).size;

@@ -313,6 +313,10 @@ export class VolumeAgent {
   private async fromImage(v: VolumeRow): Promise<string> {
     const meta = json<Record<string, string>>(v.image_metadata, {});
     const fmt = meta.disk_format && meta.disk_format !== 'iso' && meta.disk_format !== 'ami' ? meta.disk_format : 'raw';
+    // The image store's own file, when allowed_direct_url_schemes lets this host read it: converted
+    // straight into the volume (Cinder copies it to image_conversion_dir first; no need here).
+    const local = await this.images.localFile(v.image_id!, this.o.allowedDirectUrlSchemes);
+    if (local) return await this.driver.copyImageToVolume(dv(v), local, fmt === 'vhd' ? 'vpc' : fmt);
     const direct = this.driver.rawImageTarget?.(dv(v), fmt);
     if (direct) {
       const bytes = await this.images.download(v.image_id!, direct);
