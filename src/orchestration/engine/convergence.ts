@@ -88,6 +88,17 @@ export class Convergence {
     const existing = await store.resources(row.id);
     const current = new Map<string, ResourceRow>();
     for (const r of existing) if (!r.replaced_by) current.set(r.name, r);
+    // A rollback where the replaced resource still exists (Heat's _get_best_existing_rsrc_db): the
+    // row made for the target template is current again, its replacement is cleaned up.
+    for (const old of existing) {
+      const now = current.get(old.name);
+      if (!old.replaced_by || old.current_template_id !== rawId || !now || now.current_template_id === rawId) continue;
+      old.replaced_by = null;
+      now.replaced_by = old.id;
+      await store.saveResource(old);
+      await store.saveResource(now);
+      current.set(old.name, old);
+    }
     const byName = new Map<string, ResourceRow[]>();
     for (const r of existing) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
     const traversal = randomUUID();
@@ -256,10 +267,16 @@ export class Convergence {
         );
         // Set before the work: the resource's state changes save them with it (one write less).
         const stamp = r.updated_at;
+        const was = { current_template_id: r.current_template_id, needed_by: r.needed_by };
         r.current_template_id = templateId;
         r.needed_by = neededBy;
         await this.engine.updateOne(job, target, loaded, rows, r.name, action, true);
         const cur = rows.get(r.name)!;
+        if (cur !== r) {
+          // Replaced: the old row keeps the template it was made for (a rollback finds it by it).
+          Object.assign(r, was);
+          await store.saveResource(r);
+        }
         if (cur !== r || r.updated_at === stamp) {
           cur.current_template_id = templateId;
           cur.needed_by = neededBy;

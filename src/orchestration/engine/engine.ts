@@ -462,6 +462,9 @@ export class Engine {
     }
     const act = action.toUpperCase();
     if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
+    // Zed's stack_suspend/resume/check run under the stack lock, which a convergence traversal does
+    // not hold, and fail on its IN_PROGRESS resources ("State ... invalid for suspend"); later Heat
+    // makes them traversals of their own. Stratus answers 409 ActionInProgress as stack_snapshot does.
     if (row.convergence && row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
     if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
       throw new HeatError(
@@ -480,7 +483,10 @@ export class Engine {
     });
   }
 
-  /** A signal to a resource (POST .../signal, a wait condition handle URL, a hook to clear). */
+  /**
+   * A signal to a resource (POST .../signal, a wait condition handle URL, a hook to clear). As
+   * Heat's resource_signal, whatever the stack's state: a traversal's waiting node sees it.
+   */
   async signalResource(caller: Caller, stackId: string, name: string, details: unknown): Promise<void> {
     const row = await this.liveStack(stackId);
     const r = await this.store.resource(row.id, name);
@@ -563,6 +569,7 @@ export class Engine {
   /** A snapshot of a stack: its template, environment, parameters and resource data. */
   async snapshotStack(stackId: string, name: string | null): Promise<Record<string, unknown>> {
     const row = await this.liveStack(stackId);
+    // Heat's stack_snapshot: ActionInProgress (409) while the stack is IN_PROGRESS.
     if (row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
     const data = await this.exportStack(row.id);
     data.params = row.params;
