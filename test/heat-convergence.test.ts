@@ -253,7 +253,16 @@ for (const db of databaseEngines('heat convergence'))
       const row = (await svc.store.getStack(id))!;
       assert.equal(`${row.action}_${row.status}`, 'DELETE_IN_PROGRESS');
       assert.notEqual(row.current_traversal, createTraversal);
-      await until('conv-del deleted', async () => ((await statusOf(id)) === 'DELETE_COMPLETE' ? true : null), 20_000);
+      // Gone: DELETE_COMPLETE, its event written and the stack's templates purged.
+      await until(
+        'conv-del deleted',
+        async () =>
+          (await statusOf(id)) === 'DELETE_COMPLETE' &&
+          !(await svc.store.db.selectFrom('raw_template').select('id').where('stack_id', '=', id).execute()).length
+            ? true
+            : null,
+        20_000,
+      );
       // The create's 60 s wait was stopped, not waited for.
       assert.ok(Date.now() - t0 < 15_000, `deleted in ${Date.now() - t0} ms`);
       assert.deepEqual(await svc.store.resources(id), []);

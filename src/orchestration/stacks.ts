@@ -447,6 +447,24 @@ export class StackStore {
     await q.execute();
   }
 
+  /** Saves a row that exists (a row deleted meanwhile, by a newer traversal, stays deleted). */
+  async updateResource(r: ResourceRow): Promise<boolean> {
+    const {
+      id,
+      engine_id: _lock,
+      ...rest
+    } = {
+      ...r,
+      properties: JSON.stringify(r.properties),
+      attributes: JSON.stringify(r.attributes),
+      data: JSON.stringify(r.data),
+      metadata: JSON.stringify(r.metadata),
+      requires: JSON.stringify(r.requires),
+    };
+    const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   async saveResource(r: ResourceRow) {
     const row: ResourceTable = {
       ...r,

@@ -232,6 +232,7 @@ export class Convergence {
       claimed = true;
     }
     this.handled++;
+    const replacedBefore = r?.replaced_by ?? null;
     const job = this.engine.newJob(m.caller);
     const jobs = this.running.get(stack.id) ?? new Set<Job>();
     jobs.add(job);
@@ -275,12 +276,13 @@ export class Convergence {
         if (cur !== r) {
           // Replaced: the old row keeps the template it was made for (a rollback finds it by it).
           Object.assign(r, was);
-          await store.saveResource(r);
+          await store.updateResource(r);
         }
         if (cur !== r || r.updated_at === stamp) {
           cur.current_template_id = templateId;
           cur.needed_by = neededBy;
-          await store.saveResource(cur);
+          // Update only: a delete that superseded this traversal may have removed the row.
+          await store.updateResource(cur);
         }
       } else if (r && (r.replaced_by || !loaded.defs[r.name])) {
         // A DELETE traversal's target is empty: the policy is the stack's last template's.
@@ -295,7 +297,12 @@ export class Convergence {
       clearTimeout(timer);
       jobs.delete(job);
       if (!jobs.size) this.running.delete(stack.id);
-      if (claimed && r && !this.engine.halted) await store.releaseResource(r.id, engineId).catch(() => undefined);
+      if (claimed && r && !this.engine.halted) {
+        await store.releaseResource(r.id, engineId).catch(() => undefined);
+        // The replacement this node made (engine.updateOne made it under this engine's lock).
+        if (r.replaced_by && r.replaced_by !== replacedBefore)
+          await store.releaseResource(r.replaced_by, engineId).catch(() => undefined);
+      }
     }
     if (this.engine.halted) return;
     if (failure) {
@@ -361,11 +368,11 @@ export class Convergence {
     }
     const reason = 'Stack DELETE completed successfully';
     if (!(await store.setStackIfTraversal(row.id, traversal, { status: 'COMPLETE', status_reason: reason }))) return;
+    await this.engine.stackEvent(row, 'DELETE', 'COMPLETE', reason);
     await store.updateStack(row.id, { deleted_at: now() });
     this.graphs.delete(traversal);
     await store.purgeRawTemplates(row.id, []);
     await store.purgeSyncPoints(row.id);
-    await this.engine.stackEvent(row, 'DELETE', 'COMPLETE', reason);
   }
 
   /** A node failed: the stack fails with the resource's reason, and rolls back unless disabled. */

@@ -463,7 +463,7 @@ export class Engine {
     const act = action.toUpperCase();
     if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
     // Zed's stack_suspend/resume/check run under the stack lock, which a convergence traversal does
-    // not hold, and fail on its IN_PROGRESS resources ("State ... invalid for suspend"); later Heat
+    // not hold (suspend and resume then fail on its IN_PROGRESS resources: "State ... invalid"); later Heat
     // makes them traversals of their own. Stratus answers 409 ActionInProgress as stack_snapshot does.
     if (row.convergence && row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
     if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
@@ -1549,6 +1549,8 @@ export class Engine {
       // Convergence: the new one is made first; the old one goes at its clean-up node.
       const fresh = this.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
       fresh.replaces = existing.id;
+      // Made under this engine's lock (released with the old row's): a delete waits for it.
+      fresh.engine_id = this.engineId;
       existing.replaced_by = fresh.id;
       await this.store.saveResource(existing);
       rows.set(name, fresh);
