@@ -3,14 +3,19 @@
 // (`qemu-img create` of the same sparse file); attach/detach round trips through compute (fake
 // virt driver); GET /volumes/detail with 1,000 volumes; backup and restore of a 1 GiB volume
 // holding data (MB/s) against a plain object PUT/GET of the same bytes through the object store,
-// and `dd` of the same bytes; the Stratus process's peak RSS.
+// and `dd` of the same bytes; a volume created from a 1 GiB image (raw, and the qcow2 of the same
+// disk: random data in its first and last 256 MiB, zeros between) against `qemu-img convert -O raw`
+// of the same image file on the same disk; the Stratus process's peak RSS.
 //
-//   npm run bench -- block-storage [--quick] [--creates=N] [--list-volumes=N] [--backup-mib=N] [--no-write]
+//   npm run bench -- block-storage [--quick] [--creates=N] [--list-volumes=N] [--backup-mib=N]
+//                                  [--image-runs=N] [--only-image] [--no-write]
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { procStatusKb, sleep, startConditions, stopAll } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { login, startStratus, stratusAvailable, type Session, type Stratus } from './lib/stratus.ts';
@@ -21,23 +26,37 @@ interface Settings {
   listVolumes: number;
   listReps: number;
   backupMib: number;
+  imageRuns: number;
+  onlyImage: boolean;
   write: boolean;
 }
 
 function parseArgs(args: string[]): Settings {
-  const s: Settings = { creates: 50, attaches: 10, listVolumes: 1000, listReps: 20, backupMib: 1024, write: true };
+  const s: Settings = {
+    creates: 50,
+    attaches: 10,
+    listVolumes: 1000,
+    listReps: 20,
+    backupMib: 1024,
+    imageRuns: 5,
+    onlyImage: false,
+    write: true,
+  };
   for (const a of args) {
     const [k, v] = a.split('=', 2) as [string, string | undefined];
     const n = Number(v);
-    if (k === '--quick') Object.assign(s, { creates: 10, attaches: 3, listVolumes: 200, listReps: 5, backupMib: 128 });
+    if (k === '--quick')
+      Object.assign(s, { creates: 10, attaches: 3, listVolumes: 200, listReps: 5, backupMib: 128, imageRuns: 3 });
     else if (k === '--creates') s.creates = n;
     else if (k === '--attaches') s.attaches = n;
     else if (k === '--list-volumes') s.listVolumes = n;
     else if (k === '--backup-mib') s.backupMib = n;
+    else if (k === '--image-runs') s.imageRuns = n;
+    else if (k === '--only-image') s.onlyImage = true;
     else if (k === '--no-write') s.write = false;
     else
       throw new Error(
-        `block-storage: unknown option ${a} (options: --quick --creates=N --attaches=N --list-volumes=N --backup-mib=N --no-write)`,
+        `block-storage: unknown option ${a} (options: --quick --creates=N --attaches=N --list-volumes=N --backup-mib=N --image-runs=N --only-image --no-write)`,
       );
   }
   return s;
@@ -166,163 +185,9 @@ export async function run(args: string[]): Promise<void> {
     if (q.status !== 200) throw new Error(`quota update answered ${q.status}`);
     const hwm = () => procStatusKb(st!.server.pid, 'VmHWM') / 1024;
 
-    // 1. create → available, one after the other; the limit: qemu-img create of the same file.
-    const creates: number[] = [];
-    const made: string[] = [];
-    for (let i = 0; i < s.creates; i++) {
-      const t0 = performance.now();
-      const r = await c.call('POST', '/volumes', { volume: { size: 1, name: `bench-${i}` } });
-      if (r.status !== 202) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
-      const id = (r.body.volume as { id: string }).id;
-      await c.waitVolume(id, 'available');
-      creates.push(performance.now() - t0);
-      made.push(id);
-    }
-    row('volume create → available', '1 GiB, file backend (raw sparse)', creates);
-    const limit: number[] = [];
-    for (let i = 0; i < s.creates; i++) {
-      const t0 = performance.now();
-      const p = spawnSync('qemu-img', ['create', '-q', '-f', 'raw', path.join(limitDir, `v${i}`), '1G']);
-      if (p.status !== 0) throw new Error(`qemu-img create: ${p.stderr}`);
-      limit.push(performance.now() - t0);
-    }
-    row('limit: qemu-img create', '1 GiB raw, same disk', limit);
-
-    // 2. attach/detach through compute (fake virt driver).
-    const nova = sess.endpoint('compute');
-    const img = sess.endpoint('image');
-    if (nova && img) {
-      const auth = { 'X-Auth-Token': sess.token };
-      const im = await request(`${img}/v2/images`, 'POST', auth, {
-        name: 'bench',
-        disk_format: 'raw',
-        container_format: 'bare',
-      });
-      const imageId = (im.body as { id: string }).id;
-      await fetch(`${img}/v2/images/${imageId}/file`, {
-        method: 'PUT',
-        headers: { ...auth, 'Content-Type': 'application/octet-stream' },
-        body: new Uint8Array(1024),
-      });
-      const nv = { ...auth, 'OpenStack-API-Version': 'compute 2.79' };
-      const sv = await request(`${nova}/servers`, 'POST', nv, {
-        server: { name: 'bench', imageRef: imageId, flavorRef: '1', networks: 'none' },
-      });
-      if (sv.status !== 202) throw new Error(`server create answered ${sv.status}: ${JSON.stringify(sv.body)}`);
-      const server = (sv.body.server as { id: string }).id;
-      for (;;) {
-        const x = (await request(`${nova}/servers/${server}`, 'GET', nv)).body.server as Record<string, unknown>;
-        if (x.status === 'ACTIVE' && !x['OS-EXT-STS:task_state']) break;
-        if (x.status === 'ERROR') throw new Error('bench server went to ERROR');
-        await sleep(20);
-      }
-      const rounds: number[] = [];
-      const vol = made[0]!;
-      for (let i = 0; i < s.attaches; i++) {
-        const t0 = performance.now();
-        const a = await request(`${nova}/servers/${server}/os-volume_attachments`, 'POST', nv, {
-          volumeAttachment: { volumeId: vol },
-        });
-        if (a.status !== 200) throw new Error(`attach answered ${a.status}: ${JSON.stringify(a.body)}`);
-        await c.waitVolume(vol, 'in-use');
-        const d = await request(`${nova}/servers/${server}/os-volume_attachments/${vol}`, 'DELETE', nv);
-        if (d.status !== 202) throw new Error(`detach answered ${d.status}`);
-        await c.waitVolume(vol, 'available');
-        rounds.push(performance.now() - t0);
-      }
-      row('attach + detach round trip', 'os-volume_attachments → in-use → available', rounds);
-      await request(`${nova}/servers/${server}`, 'DELETE', nv);
-    }
-
-    // 3. the list with N volumes.
-    for (let i = made.length; i < s.listVolumes; i += 25) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(25, s.listVolumes - i) }, (_, k) =>
-          c.call('POST', '/volumes', { volume: { size: 1, name: `fill-${i + k}` } }),
-        ),
-      );
-      for (const r of batch) if (r.status !== 202) throw new Error(`fill create answered ${r.status}`);
-      for (const r of batch) made.push((r.body.volume as { id: string }).id);
-    }
-    for (const id of made.slice(-25)) await c.waitVolume(id, 'available', 20);
-    const lists: number[] = [];
-    let listed = 0;
-    for (let i = 0; i < s.listReps; i++) {
-      const r = await c.call('GET', `/volumes/detail?limit=${s.listVolumes}`);
-      listed = (r.body.volumes as unknown[]).length;
-      lists.push(r.ms);
-    }
-    row(`GET /volumes/detail?limit=${s.listVolumes}`, `${listed} volumes in the project`, lists);
-
-    // 4. backup and restore of a volume holding data; the limits: an object PUT/GET and dd.
-    const mib = s.backupMib;
-    const gib = Math.max(1, Math.ceil(mib / 1024));
-    const bv = await c.call('POST', '/volumes', { volume: { size: gib, name: 'bench-backup' } });
-    const bvId = (bv.body.volume as { id: string }).id;
-    await c.waitVolume(bvId, 'available');
-    const file = path.join(dataDir, 'volumes', `volume-${bvId}`);
-    fill(file, mib);
-    let t0 = performance.now();
-    const bk = await c.call('POST', '/backups', { backup: { volume_id: bvId, name: 'bench' } });
-    if (bk.status !== 202) throw new Error(`backup answered ${bk.status}: ${JSON.stringify(bk.body)}`);
-    const bkId = (bk.body.backup as { id: string }).id;
-    await c.waitBackup(bkId);
-    const backupMs = performance.now() - t0;
-    t0 = performance.now();
-    const rs = await c.call('POST', `/backups/${bkId}/restore`, { restore: { name: 'bench-restored' } });
-    if (rs.status !== 202) throw new Error(`restore answered ${rs.status}: ${JSON.stringify(rs.body)}`);
-    const restoredId = (rs.body.restore as { volume_id: string }).volume_id;
-    await c.waitVolume(restoredId, 'available', 20);
-    const restoreMs = performance.now() - t0;
-    const cmp = spawnSync('qemu-img', [
-      'compare',
-      '-q',
-      '-f',
-      'raw',
-      '-F',
-      'raw',
-      file,
-      path.join(dataDir, 'volumes', `volume-${restoredId}`),
-    ]);
-    const identical = cmp.status === 0 ? 'byte-identical' : 'DIFFERS';
-    const mbs = (ms: number) => fmt(mib / (ms / 1000), 0);
-    const tp: string[][] = [
-      [
-        'backup (Swift chunks, zlib, sha256)',
-        `${mib} MiB of data in a ${gib} GiB volume`,
-        fmt(backupMs, 0),
-        mbs(backupMs),
-      ],
-      ['restore to a new volume', identical, fmt(restoreMs, 0), mbs(restoreMs)],
-    ];
-    const swift = sess.endpoint('object-store');
-    if (swift) {
-      const data = fs.readFileSync(file).subarray(0, mib * 1024 * 1024);
-      const auth = { 'X-Auth-Token': sess.token };
-      await request(`${swift}/bench-limit`, 'PUT', auth);
-      t0 = performance.now();
-      const put = await fetch(`${swift}/bench-limit/blob`, { method: 'PUT', headers: auth, body: data });
-      const putMs = performance.now() - t0;
-      t0 = performance.now();
-      const got = await fetch(`${swift}/bench-limit/blob`, { headers: auth }).then((r) => r.arrayBuffer());
-      const getMs = performance.now() - t0;
-      if (put.status === 201 && got.byteLength === data.length) {
-        tp.push(['limit: object PUT of the same bytes', 'one object, object store API', fmt(putMs, 0), mbs(putMs)]);
-        tp.push(['limit: object GET of the same bytes', 'one object, object store API', fmt(getMs, 0), mbs(getMs)]);
-      }
-      await fetch(`${swift}/bench-limit/blob`, { method: 'DELETE', headers: auth });
-    }
-    t0 = performance.now();
-    const dd = spawnSync(
-      'dd',
-      [`if=${file}`, `of=${path.join(limitDir, 'dd')}`, 'bs=4M', `count=${mib / 4}`, 'conv=fsync'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const ddMs = performance.now() - t0;
-    if (dd.status === 0)
-      tp.push(['limit: dd of the same bytes', 'bs=4M conv=fsync, same disk', fmt(ddMs, 0), mbs(ddMs)]);
+    const tp: string[][] = [];
+    if (!s.onlyImage) await volumesAndBackups(s, c, sess, dataDir, limitDir, row, tp);
+    await imageToVolume(s, c, sess, dataDir, limitDir, tp, log);
 
     report
       .text(machineLine())
@@ -339,4 +204,279 @@ export async function run(args: string[]): Promise<void> {
     fs.rmSync(limitDir, { recursive: true, force: true });
   }
   report.write({ file: s.write });
+}
+
+async function volumesAndBackups(
+  s: Settings,
+  c: Cinder,
+  sess: Session,
+  dataDir: string,
+  limitDir: string,
+  row: (op: string, detail: string, xs: number[]) => void,
+  tp: string[][],
+) {
+  // 1. create → available, one after the other; the limit: qemu-img create of the same file.
+  const creates: number[] = [];
+  const made: string[] = [];
+  for (let i = 0; i < s.creates; i++) {
+    const t0 = performance.now();
+    const r = await c.call('POST', '/volumes', { volume: { size: 1, name: `bench-${i}` } });
+    if (r.status !== 202) throw new Error(`create answered ${r.status}: ${JSON.stringify(r.body)}`);
+    const id = (r.body.volume as { id: string }).id;
+    await c.waitVolume(id, 'available');
+    creates.push(performance.now() - t0);
+    made.push(id);
+  }
+  row('volume create → available', '1 GiB, file backend (raw sparse)', creates);
+  const limit: number[] = [];
+  for (let i = 0; i < s.creates; i++) {
+    const t0 = performance.now();
+    const p = spawnSync('qemu-img', ['create', '-q', '-f', 'raw', path.join(limitDir, `v${i}`), '1G']);
+    if (p.status !== 0) throw new Error(`qemu-img create: ${p.stderr}`);
+    limit.push(performance.now() - t0);
+  }
+  row('limit: qemu-img create', '1 GiB raw, same disk', limit);
+
+  // 2. attach/detach through compute (fake virt driver).
+  const nova = sess.endpoint('compute');
+  const img = sess.endpoint('image');
+  if (nova && img) {
+    const auth = { 'X-Auth-Token': sess.token };
+    const im = await request(`${img}/v2/images`, 'POST', auth, {
+      name: 'bench',
+      disk_format: 'raw',
+      container_format: 'bare',
+    });
+    const imageId = (im.body as { id: string }).id;
+    await fetch(`${img}/v2/images/${imageId}/file`, {
+      method: 'PUT',
+      headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(1024),
+    });
+    const nv = { ...auth, 'OpenStack-API-Version': 'compute 2.79' };
+    const sv = await request(`${nova}/servers`, 'POST', nv, {
+      server: { name: 'bench', imageRef: imageId, flavorRef: '1', networks: 'none' },
+    });
+    if (sv.status !== 202) throw new Error(`server create answered ${sv.status}: ${JSON.stringify(sv.body)}`);
+    const server = (sv.body.server as { id: string }).id;
+    for (;;) {
+      const x = (await request(`${nova}/servers/${server}`, 'GET', nv)).body.server as Record<string, unknown>;
+      if (x.status === 'ACTIVE' && !x['OS-EXT-STS:task_state']) break;
+      if (x.status === 'ERROR') throw new Error('bench server went to ERROR');
+      await sleep(20);
+    }
+    const rounds: number[] = [];
+    const vol = made[0]!;
+    for (let i = 0; i < s.attaches; i++) {
+      const t0 = performance.now();
+      const a = await request(`${nova}/servers/${server}/os-volume_attachments`, 'POST', nv, {
+        volumeAttachment: { volumeId: vol },
+      });
+      if (a.status !== 200) throw new Error(`attach answered ${a.status}: ${JSON.stringify(a.body)}`);
+      await c.waitVolume(vol, 'in-use');
+      const d = await request(`${nova}/servers/${server}/os-volume_attachments/${vol}`, 'DELETE', nv);
+      if (d.status !== 202) throw new Error(`detach answered ${d.status}`);
+      await c.waitVolume(vol, 'available');
+      rounds.push(performance.now() - t0);
+    }
+    row('attach + detach round trip', 'os-volume_attachments → in-use → available', rounds);
+    await request(`${nova}/servers/${server}`, 'DELETE', nv);
+  }
+
+  // 3. the list with N volumes.
+  for (let i = made.length; i < s.listVolumes; i += 25) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(25, s.listVolumes - i) }, (_, k) =>
+        c.call('POST', '/volumes', { volume: { size: 1, name: `fill-${i + k}` } }),
+      ),
+    );
+    for (const r of batch) if (r.status !== 202) throw new Error(`fill create answered ${r.status}`);
+    for (const r of batch) made.push((r.body.volume as { id: string }).id);
+  }
+  for (const id of made.slice(-25)) await c.waitVolume(id, 'available', 20);
+  const lists: number[] = [];
+  let listed = 0;
+  for (let i = 0; i < s.listReps; i++) {
+    const r = await c.call('GET', `/volumes/detail?limit=${s.listVolumes}`);
+    listed = (r.body.volumes as unknown[]).length;
+    lists.push(r.ms);
+  }
+  row(`GET /volumes/detail?limit=${s.listVolumes}`, `${listed} volumes in the project`, lists);
+
+  // 4. backup and restore of a volume holding data; the limits: an object PUT/GET and dd.
+  const mib = s.backupMib;
+  const gib = Math.max(1, Math.ceil(mib / 1024));
+  const bv = await c.call('POST', '/volumes', { volume: { size: gib, name: 'bench-backup' } });
+  const bvId = (bv.body.volume as { id: string }).id;
+  await c.waitVolume(bvId, 'available');
+  const file = path.join(dataDir, 'volumes', `volume-${bvId}`);
+  fill(file, mib);
+  let t0 = performance.now();
+  const bk = await c.call('POST', '/backups', { backup: { volume_id: bvId, name: 'bench' } });
+  if (bk.status !== 202) throw new Error(`backup answered ${bk.status}: ${JSON.stringify(bk.body)}`);
+  const bkId = (bk.body.backup as { id: string }).id;
+  await c.waitBackup(bkId);
+  const backupMs = performance.now() - t0;
+  t0 = performance.now();
+  const rs = await c.call('POST', `/backups/${bkId}/restore`, { restore: { name: 'bench-restored' } });
+  if (rs.status !== 202) throw new Error(`restore answered ${rs.status}: ${JSON.stringify(rs.body)}`);
+  const restoredId = (rs.body.restore as { volume_id: string }).volume_id;
+  await c.waitVolume(restoredId, 'available', 20);
+  const restoreMs = performance.now() - t0;
+  const cmp = spawnSync('qemu-img', [
+    'compare',
+    '-q',
+    '-f',
+    'raw',
+    '-F',
+    'raw',
+    file,
+    path.join(dataDir, 'volumes', `volume-${restoredId}`),
+  ]);
+  const identical = cmp.status === 0 ? 'byte-identical' : 'DIFFERS';
+  const mbs = (ms: number) => fmt(mib / (ms / 1000), 0);
+  tp.push(
+    [
+      'backup (Swift chunks, zlib, sha256)',
+      `${mib} MiB of data in a ${gib} GiB volume`,
+      fmt(backupMs, 0),
+      mbs(backupMs),
+    ],
+    ['restore to a new volume', identical, fmt(restoreMs, 0), mbs(restoreMs)],
+  );
+  const swift = sess.endpoint('object-store');
+  if (swift) {
+    const data = fs.readFileSync(file).subarray(0, mib * 1024 * 1024);
+    const auth = { 'X-Auth-Token': sess.token };
+    await request(`${swift}/bench-limit`, 'PUT', auth);
+    t0 = performance.now();
+    const put = await fetch(`${swift}/bench-limit/blob`, { method: 'PUT', headers: auth, body: data });
+    const putMs = performance.now() - t0;
+    t0 = performance.now();
+    const got = await fetch(`${swift}/bench-limit/blob`, { headers: auth }).then((r) => r.arrayBuffer());
+    const getMs = performance.now() - t0;
+    if (put.status === 201 && got.byteLength === data.length) {
+      tp.push(['limit: object PUT of the same bytes', 'one object, object store API', fmt(putMs, 0), mbs(putMs)]);
+      tp.push(['limit: object GET of the same bytes', 'one object, object store API', fmt(getMs, 0), mbs(getMs)]);
+    }
+    await fetch(`${swift}/bench-limit/blob`, { method: 'DELETE', headers: auth });
+  }
+  t0 = performance.now();
+  const dd = spawnSync(
+    'dd',
+    [`if=${file}`, `of=${path.join(limitDir, 'dd')}`, 'bs=4M', `count=${mib / 4}`, 'conv=fsync'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const ddMs = performance.now() - t0;
+  if (dd.status === 0) tp.push(['limit: dd of the same bytes', 'bs=4M conv=fsync, same disk', fmt(ddMs, 0), mbs(ddMs)]);
+}
+
+/**
+ * A 1 GiB disk with real content: random bytes in its first and last 256 MiB, a hole between
+ * (zeros), as the raw file and its qcow2.
+ */
+function makeImageDisk(dir: string): { raw: string; qcow2: string } {
+  const raw = path.join(dir, 'disk.raw');
+  const fd = fs.openSync(raw, 'w');
+  const buf = Buffer.alloc(16 * 1024 * 1024);
+  const quarter = 256 * 1024 * 1024;
+  for (const start of [0, 3 * quarter])
+    for (let off = 0; off < quarter; off += buf.length) {
+      crypto.randomFillSync(buf);
+      fs.writeSync(fd, buf, 0, buf.length, start + off);
+    }
+  fs.ftruncateSync(fd, 4 * quarter);
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  const qcow2 = path.join(dir, 'disk.qcow2');
+  const p = spawnSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+  if (p.status !== 0) throw new Error(`qemu-img convert: ${p.stderr}`);
+  return { raw, qcow2 };
+}
+
+async function uploadImage(sess: Session, name: string, file: string, diskFormat: string): Promise<string> {
+  const img = sess.endpoint('image');
+  if (!img) throw new Error('no image endpoint in the catalog');
+  const auth = { 'X-Auth-Token': sess.token };
+  const im = await request(`${img}/v2/images`, 'POST', auth, {
+    name,
+    disk_format: diskFormat,
+    container_format: 'bare',
+  });
+  if (im.status !== 201) throw new Error(`image create answered ${im.status}`);
+  const id = (im.body as { id: string }).id;
+  const put = await fetch(`${img}/v2/images/${id}/file`, {
+    method: 'PUT',
+    headers: { ...auth, 'Content-Type': 'application/octet-stream', 'Content-Length': String(fs.statSync(file).size) },
+    body: Readable.toWeb(fs.createReadStream(file)) as unknown as BodyInit,
+    duplex: 'half',
+  } as RequestInit);
+  if (put.status !== 204) throw new Error(`image upload answered ${put.status}`);
+  return id;
+}
+
+// 5. a volume from a 1 GiB image (upload once, not timed) against qemu-img convert -O raw of the
+// same image file to the same file system; each run alternates ours and the limit.
+async function imageToVolume(
+  s: Settings,
+  c: Cinder,
+  sess: Session,
+  dataDir: string,
+  limitDir: string,
+  tp: string[][],
+  log: (m: string) => void,
+) {
+  if (s.imageRuns <= 0) return;
+  const disk = makeImageDisk(limitDir);
+  const volumesDir = path.join(dataDir, 'volumes');
+  for (const [fmtName, file] of [
+    ['raw', disk.raw],
+    ['qcow2', disk.qcow2],
+  ] as const) {
+    const imageId = await uploadImage(sess, `bench-${fmtName}`, file, fmtName);
+    const ours: number[] = [];
+    const limit: number[] = [];
+    let identical = true;
+    for (let i = 0; i < s.imageRuns; i++) {
+      let t0 = performance.now();
+      const r = await c.call('POST', '/volumes', { volume: { size: 1, name: `bench-img-${i}`, imageRef: imageId } });
+      if (r.status !== 202) throw new Error(`create from image answered ${r.status}: ${JSON.stringify(r.body)}`);
+      const id = (r.body.volume as { id: string }).id;
+      await c.waitVolume(id, 'available', 5);
+      ours.push(performance.now() - t0);
+      const vfile = path.join(volumesDir, `volume-${id}`);
+      if (i === 0) {
+        const cmp = spawnSync('qemu-img', ['compare', '-q', '-f', 'raw', '-F', 'raw', disk.raw, vfile]);
+        identical = cmp.status === 0;
+      }
+      await c.call('DELETE', `/volumes/${id}`);
+      const out = path.join(limitDir, 'converted.raw');
+      t0 = performance.now();
+      const p = spawnSync('qemu-img', ['convert', '-q', '-f', fmtName, '-O', 'raw', file, out]);
+      limit.push(performance.now() - t0);
+      if (p.status !== 0) throw new Error(`qemu-img convert: ${p.stderr}`);
+      fs.rmSync(out, { force: true });
+      log(
+        `image → volume (${fmtName}) run ${i + 1}: ${fmt(ours.at(-1)!, 0)} ms, qemu-img convert ${fmt(limit.at(-1)!, 0)} ms`,
+      );
+    }
+    const mbs = (ms: number) => fmt(1024 / (ms / 1000), 0);
+    const o50 = pct(ours, 50);
+    const l50 = pct(limit, 50);
+    tp.push([
+      `volume create --image → available (${fmtName})`,
+      `1 GiB image (${fmtName}: 512 MiB random data, 512 MiB zeros), p50 of ${ours.length}, ${identical ? 'byte-identical' : 'DIFFERS'}`,
+      fmt(o50, 0),
+      mbs(o50),
+    ]);
+    tp.push([
+      `limit: qemu-img convert -O raw (${fmtName})`,
+      `the same image file, same disk, p50 of ${limit.length}; ours: ${fmt((100 * l50) / o50, 0)} %`,
+      fmt(l50, 0),
+      mbs(l50),
+    ]);
+    await request(`${sess.endpoint('image')}/v2/images/${imageId}`, 'DELETE', { 'X-Auth-Token': sess.token });
+  }
 }

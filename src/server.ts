@@ -242,6 +242,7 @@ export class Cloud {
       bus: this.bus,
       log: this.log.child({ service: f.name }),
       session,
+      services: [...this.services],
       openDatabase: async <DB>() => {
         const db = await openDatabase<DB>({ url: this.cfg.database, dataDir: this.cfg.dataDir, service: f.name });
         this.databases.set(f.name, db as Kysely<unknown>);

@@ -7,6 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { BACKUP_TOPIC, type BackupRpc } from '../src/block-storage/rpcapi.ts';
+import type { BlockStorageService } from '../src/block-storage/service.ts';
+import { serveRpc } from '../src/core/rpc.ts';
 import { databaseEngines, member, startCloud, type TestCloud, until } from './lib/cloud.ts';
 
 for (const engine of databaseEngines('block storage')) {
@@ -364,6 +367,107 @@ for (const engine of databaseEngines('block storage')) {
       assert.equal((await cinder('DELETE', `/backups/${ib.id}`)).status, 202);
       await until('incremental gone', async () => (await cinder('GET', `/backups/${ib.id}`)).status === 404);
       assert.equal((await cinder('DELETE', `/backups/${fb.id}`)).status, 202);
+    });
+
+    it("records the backup's host; restore and delete go to it while it is up, else to another; a starting agent settles only its host's", async () => {
+      const svc = c.cloud.services.find((x) => x.name === 'block-storage') as unknown as BlockStorageService;
+      const db = svc.db;
+      const own = svc.options.host;
+      const hostOf = async (id: string) =>
+        (await db.selectFrom('backups').select(['host', 'status']).where('id', '=', id).executeTakeFirst())!;
+      const r = await cinder('POST', '/volumes', { volume: { size: 1, name: 'hosted' } });
+      const v = await waitStatus(r.body.volume.id, 'available');
+      const bk = await cinder('POST', '/backups', { backup: { volume_id: v.id } });
+      assert.equal(bk.status, 202, JSON.stringify(bk.body));
+      const id = bk.body.backup.id as string;
+      await until(
+        'backup available',
+        async () => (await cinder('GET', `/backups/${id}`)).body.backup.status === 'available',
+      );
+      assert.equal((await hostOf(id)).host, own);
+      // Cinder's backup view has no host.
+      const shown = await cinder('GET', `/backups/${id}`, undefined, { version: '3.70' });
+      assert.equal('host' in shown.body.backup, false);
+
+      // A second backup service, up in the zone, made the backup: its delete goes there (a stand-in
+      // that only records what it is sent).
+      const t = new Date().toISOString();
+      await db
+        .insertInto('services')
+        .values({
+          id: randomUUID(),
+          host: 'backup-2',
+          binary: 'cinder-backup',
+          topic: 'cinder-backup',
+          availability_zone: 'nova',
+          disabled: 0,
+          disabled_reason: null,
+          frozen: 0,
+          report_count: 1,
+          capabilities: null,
+          created_at: t,
+          updated_at: t,
+        })
+        .execute();
+      const sent: string[] = [];
+      const stopServing = serveRpc<BackupRpc>(svc.ctx.bus, BACKUP_TOPIC, 'backup-2', {
+        create_backup: () => null,
+        restore_backup: () => null,
+        delete_backup: (a) => {
+          sent.push(`delete ${a.backup_id}`);
+          return null;
+        },
+      });
+      await db.updateTable('backups').set({ host: 'backup-2' }).where('id', '=', id).execute();
+      assert.equal((await cinder('DELETE', `/backups/${id}`)).status, 202);
+      await until('backup-2 asked', async () => sent.length > 0);
+      assert.deepEqual(sent, [`delete ${id}`]);
+      assert.deepEqual(await hostOf(id), { host: 'backup-2', status: 'deleting' });
+
+      // backup-2 goes down: a restore goes to an up backup service (this process's), which records itself.
+      const old = new Date(Date.now() - 3600_000).toISOString();
+      await db.updateTable('services').set({ updated_at: old }).where('host', '=', 'backup-2').execute();
+      await db.updateTable('backups').set({ status: 'available' }).where('id', '=', id).execute();
+      const rs = await cinder('POST', `/backups/${id}/restore`, { restore: { name: 'restored-hosted' } });
+      assert.equal(rs.status, 202, JSON.stringify(rs.body));
+      await waitStatus(rs.body.restore.volume_id, 'available');
+      await until('backup available again', async () => (await hostOf(id)).status === 'available');
+      assert.equal((await hostOf(id)).host, own);
+
+      // An agent that starts settles its own host's unfinished backups, not backup-2's.
+      const stale = async (host: string) => {
+        const b = await svc.parts.backups.create({
+          volume_id: v.id,
+          snapshot_id: null,
+          project_id: adminProject,
+          user_id: 'u',
+          name: `stale-${host}`,
+          description: null,
+          status: 'creating',
+          size: 1,
+          container: 'volumebackups',
+          parent_id: null,
+          is_incremental: 0,
+          availability_zone: 'nova',
+          host,
+          metadata: '{}',
+        });
+        await db.updateTable('backups').set({ created_at: old, updated_at: old }).where('id', '=', b.id).execute();
+        return b.id;
+      };
+      const mine = await stale(own);
+      const theirs = await stale('backup-2');
+      svc.parts.backupAgent!.stop();
+      await svc.parts.backupAgent!.start();
+      assert.equal((await hostOf(mine)).status, 'error');
+      assert.equal((await hostOf(theirs)).status, 'creating');
+      for (const b of [mine, theirs])
+        await db.updateTable('backups').set({ status: 'error' }).where('id', '=', b).execute();
+      for (const b of [mine, theirs, id]) assert.equal((await cinder('DELETE', `/backups/${b}`)).status, 202);
+      for (const b of [mine, theirs, id])
+        await until(`backup ${b} gone`, async () => (await cinder('GET', `/backups/${b}`)).status === 404);
+      stopServing();
+      await db.deleteFrom('services').where('host', '=', 'backup-2').execute();
     });
 
     it('lists services, zones and pools', async () => {

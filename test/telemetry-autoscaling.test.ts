@@ -166,7 +166,13 @@ describe('autoscaling with Heat, Aodh, Gnocchi and Ceilometer', () => {
     assert.equal(high.type, 'gnocchi_aggregation_by_resources_threshold');
     assert.equal(high.gnocchi_aggregation_by_resources_threshold_rule.aggregation_method, 'rate:mean');
     assert.match(high.gnocchi_aggregation_by_resources_threshold_rule.query, new RegExp(stackId));
-    assert.match(high.alarm_actions[0], new RegExp(`/signals/${stackId}/scaleup_policy\\?token=`));
+    // The policy's alarm_url: heat-api-cfn's EC2-signed /signal/{arn} (as Heat's).
+    assert.match(
+      high.alarm_actions[0],
+      new RegExp(
+        `/heat-api-cfn/v1/signal/arn%3Aopenstack%3Aheat%3A%3A[^/]+/[^/]+/${stackId}/resources/scaleup_policy\\?.*Signature=`,
+      ),
+    );
 
     const servers = async () =>
       // The servers a signal adds are made through the stack's trust, in the owner's project

@@ -15,6 +15,8 @@ export interface ServiceContext {
   openDatabase<DB>(): Promise<Kysely<DB>>; // DB: the service's table interfaces (db/schema.ts), taken from where it goes
   /** Authenticated as this service's user (project `service`), for REST calls to other services. */
   session: ServiceSession;
+  /** The services this process created before this one, in SERVICES order (heat-api-cfn finds orchestration here). */
+  services: readonly ServiceModule[];
 }
 
 export interface ServiceFactory {

@@ -26,10 +26,6 @@ import { type EngineRpc, engineClient, serveEngine } from './rpcapi.ts';
 import { registerRoutes } from './api/routes.ts';
 import { CfnApi } from './cfn/api.ts';
 import { Crypt, loadEncryptionKey } from './crypt.ts';
-import type { StratusConfig } from '../core/config.ts';
-
-/** The orchestration service of each cloud (by its config), for heat-api-cfn that serves beside it. */
-const RUNNING = new WeakMap<StratusConfig, OrchestrationService>();
 
 export class OrchestrationService implements ServiceModule {
   name = 'orchestration';
@@ -151,9 +147,7 @@ export const orchestrationService: ServiceFactory = {
   name: 'orchestration',
   user: 'heat',
   async create(ctx: ServiceContext) {
-    const svc = new OrchestrationService((await ctx.openDatabase()) as Kysely<OrchestrationDb>, ctx);
-    RUNNING.set(ctx.config, svc);
-    return svc;
+    return new OrchestrationService((await ctx.openDatabase()) as Kysely<OrchestrationDb>, ctx);
   },
 };
 
@@ -166,7 +160,8 @@ export const cloudformationService: ServiceFactory = {
   configSections: [],
   user: 'heat',
   async create(ctx: ServiceContext) {
-    const svc = RUNNING.get(ctx.config);
+    // The orchestration service this process created just before (SERVICES lists it first).
+    const svc = ctx.services.find((s): s is OrchestrationService => s instanceof OrchestrationService);
     if (!svc) throw new Error('heat-api-cfn needs the orchestration service in the same process');
     return new CfnApi(svc);
   },

@@ -52,8 +52,11 @@ export class BackupAgent {
 
   async start() {
     const startedAt = new Date().toISOString();
-    // What a previous run left unfinished: a backup that did not complete is an error, its volume back as it was.
+    // What a previous run of this host left unfinished (cinder's _cleanup_incomplete_backup_operations,
+    // by host: another host's backups are that host's): a backup that did not complete is an
+    // error, its volume back as it was.
     for (const b of await this.backups.list()) {
+      if (b.host && b.host !== this.o.host) continue;
       if ((b.updated_at ?? b.created_at) >= startedAt) continue;
       if (b.status === 'creating') {
         await this.backups.update(b.id, {
@@ -84,6 +87,8 @@ export class BackupAgent {
   private async createBackup(id: string, requestId?: string) {
     const b = await this.backups.get(id);
     if (!b || b.status !== 'creating') return;
+    // The host that makes it (cinder's backup.host): its restore and delete come back here.
+    if (b.host !== this.o.host) await this.backups.update(id, { host: this.o.host });
     const v = await this.volumes.get(b.volume_id);
     const restoreStatus = v?.previous_status ?? 'available';
     let local: LocalCopy | undefined;
@@ -201,7 +206,7 @@ export class BackupAgent {
     if (!b || !v) return;
     // A new volume made from the backup (3.47): still `creating`; its failure leaves it `error`.
     const isNew = v.status === 'creating' && v.backup_id === id;
-    if (isNew) await this.backups.update(b.id, { status: 'restoring' });
+    if (isNew) await this.backups.update(b.id, { status: 'restoring', host: this.o.host });
     let local: LocalCopy | undefined;
     try {
       local = await localCopy(this.driver, { id: v.id, size: v.size, provider_location: v.provider_location }, 'write');

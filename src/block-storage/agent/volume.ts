@@ -21,6 +21,7 @@ import { Action, Detail, type MessageStore } from '../messages.ts';
 import { VOLUME_TOPIC, type VolumeRpc, backupRpc } from '../rpcapi.ts';
 import { type SnapshotRow, VolumeStatus, type VolumeRow, type VolumeStore } from '../volumes.ts';
 
+const GiB = 1024 ** 3;
 const dv = (v: VolumeRow): DriverVolume => ({ id: v.id, size: v.size, provider_location: v.provider_location });
 
 export class VolumeAgent {
@@ -303,14 +304,26 @@ export class VolumeAgent {
     }
   }
 
+  /**
+   * A volume from an image (Cinder's fetch_to_raw + copy_image_to_volume): a raw image onto a raw
+   * backend file is written straight into the volume file (sparse, no temporary copy, no
+   * conversion); any other goes through a sparse temporary file in the volumes' file system and
+   * the driver's qemu-img convert.
+   */
   private async fromImage(v: VolumeRow): Promise<string> {
+    const meta = json<Record<string, string>>(v.image_metadata, {});
+    const fmt = meta.disk_format && meta.disk_format !== 'iso' && meta.disk_format !== 'ami' ? meta.disk_format : 'raw';
+    const direct = this.driver.rawImageTarget?.(dv(v), fmt);
+    if (direct) {
+      const bytes = await this.images.download(v.image_id!, direct);
+      if (bytes > v.size * GiB) throw new Error(`image ${v.image_id} (${bytes} bytes) is larger than the volume`);
+      if (bytes < v.size * GiB) await this.driver.extendVolume({ ...dv(v), provider_location: direct }, v.size);
+      return direct;
+    }
     const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'stratus-image-'));
     try {
       const file = path.join(tmp, 'image');
       await this.images.download(v.image_id!, file);
-      const meta = json<Record<string, string>>(v.image_metadata, {});
-      const fmt =
-        meta.disk_format && meta.disk_format !== 'iso' && meta.disk_format !== 'ami' ? meta.disk_format : 'raw';
       return await this.driver.copyImageToVolume(dv(v), file, fmt === 'vhd' ? 'vpc' : fmt);
     } finally {
       await fs.promises.rm(tmp, { recursive: true, force: true });

@@ -62,16 +62,19 @@ export async function visible(svc: BlockStorageService, req: FastifyRequest, id 
 }
 
 /**
- * The backup service that does the work (cinder's _get_available_backup_service_host): one of the
- * enabled cinder-backup services that are up, in the zone asked (the volume's or the backup's), a
- * different one each time; this process's own agent when none is up and it is not disabled. In the multi-process shape the API process has no backup agent: the
- * `--role backup` processes' rows name the hosts.
+ * The backup service that does the work (cinder's _get_available_backup_service_host): the host
+ * that made the backup (`host`) while its service is enabled and up in the zone; else one of the
+ * enabled cinder-backup services that are up, in the zone asked (the volume's or the backup's),
+ * a different one each time; this process's own agent when none is up and it is not disabled. In
+ * the multi-process shape the API process has no backup agent: the `--role backup` processes'
+ * rows name the hosts.
  */
-async function backupHost(svc: BlockStorageService, zone?: string | null) {
+async function backupHost(svc: BlockStorageService, zone?: string | null, host?: string | null) {
   const rows = await svc.db.selectFrom('services').selectAll().where('binary', '=', 'cinder-backup').execute();
   const up = rows.filter(
     (s) => !s.disabled && serviceUp(s, svc.options.serviceDownTime) && (!zone || s.availability_zone === zone),
   );
+  if (host && up.some((s) => s.host === host)) return host;
   if (up.length) return up[backupTurn++ % up.length]!.host;
   if (svc.parts.backupAgent && !rows.some((s) => s.host === svc.options.host && s.disabled)) return svc.options.host;
   throw new ApiError(503, 'Service cinder-backup could not be found.', 'ServiceNotFound');
@@ -121,6 +124,7 @@ export async function createBackup(svc: BlockStorageService, req: FastifyRequest
       parent_id: parent?.id ?? null,
       is_incremental: incremental ? 1 : 0,
       availability_zone: v.availability_zone,
+      host,
       metadata: JSON.stringify((b.metadata as Record<string, string> | undefined) ?? {}),
     });
   });
@@ -195,8 +199,8 @@ export async function deleteBackup(svc: BlockStorageService, req: FastifyRequest
     throw badRequest('Invalid backup: Backup status must be available or error');
   if ((await svc.parts.backups.children(b.id)).length)
     throw badRequest('Invalid backup: Incremental backups exist for this backup.');
-  const host = await backupHost(svc, b.availability_zone);
-  await svc.parts.backups.update(b.id, { status: 'deleting' });
+  const host = await backupHost(svc, b.availability_zone, b.host);
+  await svc.parts.backups.update(b.id, { status: 'deleting', host });
   backupRpc(svc.ctx.bus).cast(host, req.context.toRpc()).delete_backup({ backup_id: b.id, request_id: req.id });
   reply.code(202);
   return null;
@@ -209,7 +213,7 @@ export async function restoreBackup(svc: BlockStorageService, req: FastifyReques
   if (!r || typeof r !== 'object') throw badRequest("Missing required element 'restore' in request body.");
   if (b.status !== 'available') throw badRequest('Invalid backup: Backup status must be available');
   const ctx = req.context;
-  const host = await backupHost(svc, b.availability_zone);
+  const host = await backupHost(svc, b.availability_zone, b.host);
   let volumeId = typeof r.volume_id === 'string' ? r.volume_id : undefined;
   if (volumeId) {
     const v = await svc.parts.api.visibleVolume(ctx, volumeId);
@@ -235,7 +239,7 @@ export async function restoreBackup(svc: BlockStorageService, req: FastifyReques
     });
     await svc.parts.volumes.update(v.id, { status: 'restoring-backup' });
   }
-  await svc.parts.backups.update(b.id, { status: 'restoring' });
+  await svc.parts.backups.update(b.id, { status: 'restoring', host });
   backupRpc(svc.ctx.bus)
     .cast(host, ctx.toRpc())
     .restore_backup({ backup_id: b.id, volume_id: volumeId, request_id: req.id });

@@ -192,6 +192,8 @@ export interface BackupsTable {
   parent_id: string | null;
   is_incremental: IntBool;
   availability_zone: string;
+  /** The cinder-backup host that made it (null: made before the column, any host serves it). */
+  host: string | null;
   metadata: JsonText;
   /** The chunk list (name, offset, length, sha256) the backup agent wrote, JSON. */
   chunks: JsonText;

@@ -63,6 +63,11 @@ export interface VolumeDriver {
   createClonedVolume(v: DriverVolume, src: DriverVolume): Promise<string>;
   /** Writes an image file (`format`: raw, qcow2, ...) into a new volume; answers its location. */
   copyImageToVolume(v: DriverVolume, imageFile: string, format: string): Promise<string>;
+  /**
+   * Where a raw image's bytes may be written as they are to make the volume (a raw file of the
+   * backend), or null when the image must go through copyImageToVolume. Absent: never.
+   */
+  rawImageTarget?(v: DriverVolume, format: string): string | null;
   /** Writes the volume into a file in `format` (raw or qcow2), for an upload to the image service. */
   copyVolumeToImage(v: DriverVolume, outFile: string, format: string): Promise<void>;
   /** A path the backup agent can read and the restore write (the file driver: the file itself, raw). */

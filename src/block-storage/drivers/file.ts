@@ -93,9 +93,14 @@ export class FileDriver implements VolumeDriver {
     return p;
   }
 
+  rawImageTarget(v: DriverVolume, format: string): string | null {
+    return format === 'raw' && this.o.format === 'raw' ? this.pathOf('volume', v.id) : null;
+  }
+
   async copyImageToVolume(v: DriverVolume, imageFile: string, format: string): Promise<string> {
     const p = this.pathOf('volume', v.id);
-    await run('qemu-img', ['convert', '-q', '-f', format, '-O', this.o.format, imageFile, p]);
+    // -W: qemu-img's coroutines write out of order (Cinder passes it too where it may).
+    await run('qemu-img', ['convert', '-q', '-W', '-f', format, '-O', this.o.format, imageFile, p]);
     // The volume is its own size, not the image's.
     const info = JSON.parse((await run('qemu-img', ['info', '--output=json', p])).stdout) as { 'virtual-size': number };
     if (info['virtual-size'] < v.size * GiB) await this.extendVolume({ ...v, provider_location: p }, v.size);

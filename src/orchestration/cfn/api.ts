@@ -3,9 +3,13 @@
 // are EC2-signed (heat/api/aws/ec2token.py): the signature, the access key and the request as it
 // was signed are checked by Keystone's POST /v3/ec2tokens, whose token is the caller. Served: the
 // pre-signed signal URLs (`PUT /v1/waitcondition/{arn}` of AWS::CloudFormation::WaitConditionHandle,
-// `POST /v1/signal/{arn}`) and the read actions cfn clients call (ListStacks, DescribeStacks,
+// `POST /v1/signal/{arn}`, a scaling policy's alarm_url) and the query actions of
+// heat/api/cfn/v1/stacks.py: CreateStack, UpdateStack, DeleteStack, ListStacks, DescribeStacks,
 // DescribeStackResource, DescribeStackResources, ListStackResources, DescribeStackEvents,
-// GetTemplate), answered in XML, or JSON with `ContentType=JSON` (what boto asks for).
+// GetTemplate, ValidateTemplate, EstimateTemplateCost; answered in XML, or JSON with
+// `ContentType=JSON` (what boto asks for); errors as AWS error XML. A request with an
+// X-Auth-Token and no signature is authenticated by the token (Heat's ec2token passes it on).
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceModule } from '../../core/http.ts';
 import { ApiError } from '../../core/errors.ts';
@@ -14,7 +18,12 @@ import type { OrchestrationService } from '../service.ts';
 import type { StackRow } from '../stacks.ts';
 import { stackView } from '../api/stacks.ts';
 import { serverDeployments } from '../api/software.ts';
-import { heatTime } from '../api/common.ts';
+import { callerOf, heatTime } from '../api/common.ts';
+import { HeatError } from '../errors.ts';
+import { parseTemplate } from '../template/index.ts';
+import { asValidationError, loadStack } from '../engine/stack.ts';
+import { RpcError } from '../../core/bus.ts';
+import { emptyEnvironment } from '../template/environment.ts';
 import { parseArn, stackArn } from './signer.ts';
 
 type Params = Record<string, string>;
@@ -34,6 +43,8 @@ export function toXml(name: string, v: unknown): string {
   if (Array.isArray(v)) return `<${name}>${v.map((m) => toXml('member', m)).join('')}</${name}>`;
   if (typeof v === 'object')
     return `<${name}>${Object.entries(v as Record<string, unknown>)
+      // A member without a value is left out (an empty timestamp would not parse in botocore).
+      .filter(([, x]) => x !== null && x !== undefined)
       .map(([k, x]) => toXml(k, x))
       .join('')}</${name}>`;
   return `<${name}>${xmlEscape(String(v))}</${name}>`;
@@ -47,6 +58,72 @@ export function cfnErrorBody(e: ApiError): string {
 }
 
 const cfnTime = (t: string | null | undefined) => heatTime(t);
+
+/** Heat's map_remote_error: an engine error as the HeatAPIException the cfn API answers. */
+const INVALID_PARAM = new Set([
+  'AttributeError',
+  'ValueError',
+  'InvalidTenant',
+  'EntityNotFound',
+  'NotFound',
+  'ResourceActionNotSupported',
+  'ResourceNotFound',
+  'ResourceNotAvailable',
+  'StackValidationFailed',
+  'InvalidSchemaError',
+  'InvalidTemplateReference',
+  'InvalidTemplateVersion',
+  'InvalidTemplateSection',
+  'UnknownUserParameter',
+  'UserParameterMissing',
+  'MissingCredentialError',
+  'ResourcePropertyConflict',
+  'PropertyUnspecifiedError',
+  'NotSupported',
+  'InvalidBreakPointHook',
+  'PhysicalResourceIDAmbiguity',
+  'HTTPBadRequest',
+  'BadRequest',
+]);
+export function cfnEngineError(e: unknown): unknown {
+  let type: string | undefined;
+  let message = e instanceof Error ? e.message : String(e);
+  if (e instanceof HeatError) type = e.type as string;
+  else if (e instanceof RpcError) type = e.remoteType;
+  else if (e instanceof ApiError) {
+    if (e.status >= 500) return e;
+    type = e.type;
+  } else return e;
+  message = message.replace(/^[A-Za-z]+: /, '');
+  if (type === 'StackExists') return cfnError(400, 'AlreadyExists', message);
+  if (type === 'ActionInProgress') return cfnError(400, 'InvalidAction', message);
+  if (type === 'RequestLimitExceeded') return cfnError(400, 'RequestLimitExceeded', message);
+  if (type === 'Forbidden' || type === 'NotAuthorized') return cfnError(403, 'AccessDenied', message);
+  if (type && INVALID_PARAM.has(type)) return cfnError(400, 'InvalidParameterValue', message);
+  if (e instanceof ApiError && e.status < 500) return cfnError(400, 'InvalidParameterValue', message);
+  return cfnError(500, 'InternalFailure', message);
+}
+
+async function engine<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw cfnEngineError(e);
+  }
+}
+
+/** api_utils.extract_param_pairs: `Parameters.member.N.ParameterKey` / `.ParameterValue` as a map. */
+export function extractParamPairs(p: Params, prefix = 'Parameters', key = 'ParameterKey', value = 'ParameterValue') {
+  const members: Record<string, Record<string, string>> = {};
+  const re = new RegExp(`^${prefix}\\.member\\.(\\d+)\\.(${key}|${value})$`);
+  for (const [k, v] of Object.entries(p)) {
+    const m = re.exec(k);
+    if (m) (members[m[1]!] ??= {})[m[2]!] = v;
+  }
+  const out: Record<string, string> = {};
+  for (const m of Object.values(members)) if (m[key] !== undefined && m[value] !== undefined) out[m[key]] = m[value];
+  return out;
+}
 
 /** The parameters of a query request: the query string, and a POST's form body. */
 function requestParams(req: FastifyRequest): Params {
@@ -83,12 +160,30 @@ export class CfnApi implements ServiceModule {
    * it was signed: host, verb, unquoted path, the parameters without `Signature`).
    */
   async authenticate(req: FastifyRequest, params: Params): Promise<AuthContext> {
-    const signature = params.Signature;
-    const access = params.AWSAccessKeyId;
+    // Signature version 4 (botocore, the aws CLI): the Authorization header, checked by Keystone
+    // with the headers and the body's hash (heat/api/aws/ec2token.py).
+    const authz = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+    const v4 = authz.startsWith('AWS4-HMAC-SHA256');
+    const signature = v4 ? (/Signature=([0-9a-f]+)/.exec(authz)?.[1] ?? '') : params.Signature;
+    const access = v4 ? (/Credential=([^/,\s]+)/.exec(authz)?.[1] ?? '') : params.AWSAccessKeyId;
     if (!signature)
       throw cfnError(400, 'IncompleteSignature', 'The request signature does not conform to AWS standards');
     if (!access) throw cfnError(400, 'MissingParameter', 'The request is missing a required parameter: AWSAccessKeyId');
     const { Signature: _sig, ...signed } = params;
+    // webob's header names (Title-Case), as Heat hands them to Keystone.
+    const headers = v4
+      ? Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [
+            k.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()),
+            Array.isArray(v) ? v.join(',') : String(v ?? ''),
+          ]),
+        )
+      : {};
+    const bodyHash = v4
+      ? createHash('sha256')
+          .update(typeof req.body === 'string' ? req.body : '')
+          .digest('hex')
+      : '';
     const rawPath = req.url.split('?')[0]!;
     let path: string;
     try {
@@ -111,9 +206,11 @@ export class CfnApi implements ServiceModule {
             host: req.headers.host ?? '',
             verb: req.method,
             path,
-            params: signed,
-            headers: {},
-            body_hash: '',
+            // A v4 POST signs its form body (its hash), not its parameters.
+            params:
+              v4 && req.method === 'POST' ? Object.fromEntries(new URL(req.url, 'http://x').searchParams) : signed,
+            headers,
+            body_hash: bodyHash,
           },
         }),
       });
@@ -182,10 +279,142 @@ export class CfnApi implements ServiceModule {
     };
   }
 
+  /** The template of a CreateStack/UpdateStack/ValidateTemplate: TemplateBody, or fetched from TemplateUrl. */
+  private async templateOf(p: Params): Promise<unknown> {
+    let body = p.TemplateBody;
+    if (body === undefined && p.TemplateUrl) {
+      try {
+        const res = await fetch(p.TemplateUrl);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        body = await res.text();
+      } catch (e) {
+        throw cfnError(400, 'InvalidParameterValue', `Could not retrieve template: ${(e as Error).message}`);
+      }
+    }
+    if (body === undefined)
+      throw cfnError(
+        400,
+        'MissingParameter',
+        'The request is missing a required parameter: TemplateBody or TemplateUrl',
+      );
+    return body;
+  }
+
+  /** CreateStack and UpdateStack (heat/api/cfn/v1/stacks.py create_or_update). */
+  private async createOrUpdate(req: FastifyRequest, p: Params, action: 'CreateStack' | 'UpdateStack') {
+    if (!p.StackName) throw cfnError(400, 'MissingParameter', 'The request is missing a required parameter: StackName');
+    const template = await this.templateOf(p);
+    const parameters = extractParamPairs(p);
+    const timeout = p.TimeoutInMinutes !== undefined ? Number(p.TimeoutInMinutes) : undefined;
+    if (timeout !== undefined && !Number.isInteger(timeout))
+      throw cfnError(400, 'InvalidParameterValue', `Invalid TimeoutInMinutes: ${p.TimeoutInMinutes}`);
+    const disable = p.DisableRollback === undefined ? undefined : p.DisableRollback.toLowerCase() === 'true';
+    const tenant = req.context.projectId ?? '';
+    const caller = callerOf(req, tenant);
+    const rpc = this.svc.engineRpc.call();
+    if (action === 'CreateStack') {
+      const count = (await this.svc.store.listStacks({ projectId: tenant })).length;
+      if (count >= this.svc.options.maxStacksPerTenant)
+        throw cfnError(
+          400,
+          'RequestLimitExceeded',
+          `You have reached the maximum stacks per tenant, ${this.svc.options.maxStacksPerTenant}. Please delete some stacks.`,
+        );
+      const ref = await engine(
+        rpc.create_stack({
+          caller,
+          req: {
+            stack_name: p.StackName,
+            template,
+            parameters,
+            timeout_mins: timeout ?? null,
+            disable_rollback: disable ?? true,
+          },
+        }),
+      );
+      return { StackId: stackArn(ref.project_id, ref.name, ref.id) };
+    }
+    const row = await this.stackFor(req, p.StackName);
+    await engine(
+      rpc.update_stack({
+        caller,
+        stack_id: row.id,
+        req: {
+          stack_name: row.name,
+          template,
+          parameters,
+          existing: false,
+          ...(timeout !== undefined ? { timeout_mins: timeout } : {}),
+          ...(disable !== undefined ? { disable_rollback: disable } : {}),
+        },
+      }),
+    );
+    return { StackId: stackArn(row.project_id, row.name, row.id) };
+  }
+
+  /** ValidateTemplate: the description and the parameters, or Heat's validation error. */
+  private async validate(p: Params) {
+    const template = await this.templateOf(p);
+    let parsed: ReturnType<typeof parseTemplate>;
+    try {
+      parsed = parseTemplate(template as string, {});
+    } catch (e) {
+      throw cfnEngineError(asValidationError(e));
+    }
+    // Validation needs no parameter values: a placeholder stands for each one without a default.
+    const placeholders: Record<string, unknown> = {};
+    for (const [k, def] of Object.entries(parsed.parameters)) {
+      const d = def as unknown as Record<string, unknown>;
+      if (d.default === undefined)
+        placeholders[k] = /number/i.test(String(d.type)) ? 0 : /list/i.test(String(d.type)) ? '' : 'x';
+    }
+    try {
+      await loadStack(this.svc.registry, template, emptyEnvironment(), {}, placeholders);
+    } catch (e) {
+      throw cfnEngineError(asValidationError(e));
+    }
+    return {
+      Description: parsed.description || 'No description',
+      Parameters: Object.entries(parsed.parameters).map(([k, def]) => {
+        const d = def as unknown as Record<string, unknown>;
+        return {
+          ParameterKey: k,
+          DefaultValue: d.default === undefined ? undefined : String(d.default),
+          NoEcho: String(d.hidden === true || String(d.NoEcho).toLowerCase() === 'true'),
+          Description: String(d.description ?? d.Description ?? ''),
+        };
+      }),
+    };
+  }
+
   private async actions(req: FastifyRequest, p: Params): Promise<[string, unknown]> {
     const target = { project_id: req.context.projectId ?? '', tenant_id: req.context.projectId ?? '' };
     const authorize = (action: string) => req.authorize(`cloudformation:${action}`, target);
     switch (p.Action) {
+      case 'CreateStack':
+      case 'UpdateStack': {
+        authorize(p.Action);
+        return [p.Action, await this.createOrUpdate(req, p, p.Action)];
+      }
+      case 'DeleteStack': {
+        authorize('DeleteStack');
+        const row = await this.stackFor(req, p.StackName);
+        await engine(
+          this.svc.engineRpc
+            .call()
+            .delete_stack({ caller: callerOf(req, req.context.projectId ?? ''), stack_id: row.id }),
+        );
+        return ['DeleteStack', ''];
+      }
+      case 'ValidateTemplate': {
+        authorize('ValidateTemplate');
+        return ['ValidateTemplate', await this.validate(p)];
+      }
+      case 'EstimateTemplateCost': {
+        authorize('EstimateTemplateCost');
+        await this.templateOf(p);
+        return ['EstimateTemplateCost', { Url: 'http://en.wikipedia.org/wiki/Gratis' }];
+      }
       case 'ListStacks': {
         authorize('ListStacks');
         const rows = await this.svc.store.listStacks({ projectId: req.context.projectId });
@@ -399,13 +628,15 @@ export class CfnApi implements ServiceModule {
     });
     const query = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = requestParams(req);
-      req.ctx = await this.authenticate(req, p);
+      // A token the core validated (no signature): the caller already; else the EC2 signature.
+      if (!(req.ctx && !p.Signature && !String(req.headers.authorization ?? '').startsWith('AWS4')))
+        req.ctx = await this.authenticate(req, p);
       const [action, result] = await this.actions(req, p);
       const doc = { [`${action}Response`]: { [`${action}Result`]: result } };
       if ((p.ContentType ?? '').toUpperCase() === 'JSON') return reply.type('application/json').send(doc);
       return reply.type('text/xml').send(toXml(`${action}Response`, doc[`${action}Response`]));
     };
-    app.route({ method: ['GET', 'POST'], url: '/v1', config: { auth: false }, handler: query });
+    app.route({ method: ['GET', 'POST'], url: '/v1', config: { auth: 'optional' }, handler: query });
     app.put('/v1/waitcondition/*', { config: { auth: false } }, async (req, reply) =>
       reply.type('application/json').send(await this.signal(req, 'waitcondition')),
     );

@@ -1034,11 +1034,30 @@ export const ScalingPolicy: ResourcePlugin = {
   async create(r) {
     r.data.token = randomBytes(24).toString('hex');
     r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    // As Heat's signal responder: a stack-domain user with an EC2 keypair, whose signature makes
+    // alarm_url heat-api-cfn's POST /signal/{arn} (never expires). Without heat-api-cfn, alarm_url
+    // is Stratus's token-presigned URL.
+    const cfn = r.cfnUrl ? await r.cfnUrl() : null;
+    if (cfn) {
+      const user = await r.stackUser.create({ ec2: true });
+      if (user.access && user.secret)
+        r.data.alarm_url = ec2SignedUrl({
+          cfnUrl: cfn,
+          kind: 'signal',
+          arn: resourceArn(r.stack.projectId, r.stack.name, r.stack.id, r.name),
+          access: user.access,
+          secret: user.secret,
+        });
+    }
     r.physicalId = randomUUID();
   },
   async update() {},
   async delete() {},
-  async signal(r) {
+  async signal(r, details) {
+    // Aodh posts {alarm_id, previous, current, reason}: only `alarm` scales (Heat's handle_signal).
+    const d = (details && typeof details === 'object' ? details : {}) as Record<string, unknown>;
+    const state = String(d.current ?? d.state ?? 'alarm').toLowerCase();
+    if (state !== 'alarm') return;
     const last = typeof r.data.last_scaled === 'number' ? r.data.last_scaled : 0;
     const cooldown = num(r.properties.cooldown, 0);
     if (cooldown > 0 && Date.now() - last < cooldown * 1000) return;
@@ -1050,7 +1069,7 @@ export const ScalingPolicy: ResourcePlugin = {
     r.data.last_scaled = Date.now();
   },
   async resolveAttributes(r) {
-    return { alarm_url: r.data.url, signal_url: r.data.url };
+    return { alarm_url: r.data.alarm_url ?? r.data.url, signal_url: r.data.url };
   },
 };
 
