@@ -20,6 +20,8 @@ interface Settings {
   write: boolean;
   /** orchestration.convergenceEngine: true (convergence, the default) or false (legacy). */
   convergence: boolean;
+  /** --convergence-delete: orchestration.convergenceDelete (a stack delete as a traversal). */
+  convergenceDelete: boolean;
   /** --only=fifty: just the 50-resource stack and its direct calls (profiling). */
   only: string | null;
   /** --cpu-prof=DIR: the server runs with node --cpu-prof into DIR. */
@@ -33,6 +35,7 @@ function parseArgs(args: string[]): Settings {
     randoms: 1000,
     write: true,
     convergence: true,
+    convergenceDelete: false,
     only: null,
     cpuProf: null,
   };
@@ -47,7 +50,9 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--reps') s.reps = int(k, v);
     else if (k === '--stacks') s.stacks = int(k, v);
     else if (k === '--no-write') s.write = false;
-    else if (k === '--only' && v === 'fifty') s.only = v;
+    else if (k === '--convergence-delete') s.convergenceDelete = true;
+    else if (k === '--only' && (v === 'fifty' || v === 'many')) s.only = v;
+    else if (k === '--randoms') s.randoms = int(k, v);
     else if (k === '--cpu-prof' && v) s.cpuProf = path.resolve(v);
     else if (k === '--engine' && (v === 'legacy' || v === 'convergence')) s.convergence = v === 'convergence';
     else throw new Error(`orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --no-write)`);
@@ -88,7 +93,7 @@ export async function run(args: string[]) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-orchestration-'));
   fs.writeFileSync(
     path.join(dataDir, 'stratus.yaml'),
-    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n`,
+    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n  convergenceDelete: ${s.convergenceDelete}\n`,
   );
   const st = await startStratus({
     dataDir,
@@ -187,6 +192,16 @@ export async function run(args: string[]) {
         `50-resource stack create p50 ${fmt(pct(c, 50), 0)} ms, direct p50 ${fmt(pct(d, 50), 0)} ms, ` +
           `ratio ${fmt(pct(c, 50) / pct(d, 50), 2)}x (${s.reps} each, interleaved; load ${os.loadavg()[0]!.toFixed(2)})`,
       );
+      return;
+    }
+    if (s.only === 'many') {
+      // --only=many: the stack of s.randoms random strings, s.reps times.
+      for (let i = 0; i < s.reps; i++) {
+        const r = await cycle(many);
+        console.log(
+          `${s.randoms} random strings: create ${fmt(r.create, 0)} ms, delete ${fmt(r.del, 0)} ms (load ${os.loadavg()[0]!.toFixed(2)})`,
+        );
+      }
       return;
     }
     const r1 = await runCycles(one, s.reps);

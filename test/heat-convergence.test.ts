@@ -41,7 +41,12 @@ for (const db of databaseEngines('heat convergence'))
       c = await startCloud({
         database: db.database,
         configure: (cfg) => {
-          cfg.orchestration = { ...(cfg.orchestration ?? {}), convergenceEngine: true, engineLivenessTimeoutMs: 500 };
+          cfg.orchestration = {
+            ...(cfg.orchestration ?? {}),
+            convergenceEngine: true,
+            convergenceDelete: true,
+            engineLivenessTimeoutMs: 500,
+          };
         },
       });
       const tok = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } });

@@ -378,7 +378,7 @@ export class Engine {
     opts: { abandon?: boolean; wait?: boolean } = {},
   ): Promise<Record<string, unknown> | null> {
     const row = await this.liveStack(stackId);
-    if (row.convergence && !row.owner_id && !opts.abandon) {
+    if (row.convergence && this.options.convergenceDelete && !row.owner_id && !opts.abandon) {
       // Convergence (Heat's delete_stack: stop_traversal, then converge_stack of an empty
       // template): the delete is a traversal of clean-up nodes over every engine; the running
       // traversal is superseded and stops at its next check.
