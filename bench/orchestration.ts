@@ -20,10 +20,25 @@ interface Settings {
   write: boolean;
   /** orchestration.convergenceEngine: true (convergence, the default) or false (legacy). */
   convergence: boolean;
+  /** --convergence-delete: orchestration.convergenceDelete (a stack delete as a traversal). */
+  convergenceDelete: boolean;
+  /** --only=fifty: just the 50-resource stack and its direct calls (profiling). */
+  only: string | null;
+  /** --cpu-prof=DIR: the server runs with node --cpu-prof into DIR. */
+  cpuProf: string | null;
 }
 
 function parseArgs(args: string[]): Settings {
-  const s: Settings = { reps: 20, stacks: 1000, randoms: 1000, write: true, convergence: true };
+  const s: Settings = {
+    reps: 20,
+    stacks: 1000,
+    randoms: 1000,
+    write: true,
+    convergence: true,
+    convergenceDelete: false,
+    only: null,
+    cpuProf: null,
+  };
   const int = (k: string, v: string | undefined) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`orchestration: ${k} wants a positive integer`);
@@ -35,6 +50,10 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--reps') s.reps = int(k, v);
     else if (k === '--stacks') s.stacks = int(k, v);
     else if (k === '--no-write') s.write = false;
+    else if (k === '--convergence-delete') s.convergenceDelete = true;
+    else if (k === '--only' && (v === 'fifty' || v === 'many')) s.only = v;
+    else if (k === '--randoms') s.randoms = int(k, v);
+    else if (k === '--cpu-prof' && v) s.cpuProf = path.resolve(v);
     else if (k === '--engine' && (v === 'legacy' || v === 'convergence')) s.convergence = v === 'convergence';
     else throw new Error(`orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --no-write)`);
   }
@@ -74,9 +93,14 @@ export async function run(args: string[]) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-orchestration-'));
   fs.writeFileSync(
     path.join(dataDir, 'stratus.yaml'),
-    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n`,
+    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n  convergenceDelete: ${s.convergenceDelete}\n`,
   );
-  const st = await startStratus({ dataDir, logFile: path.join(dataDir, 'stratus.out'), args: ['--bare'] });
+  const st = await startStratus({
+    dataDir,
+    logFile: path.join(dataDir, 'stratus.out'),
+    args: ['--bare'],
+    nodeArgs: s.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf}`] : [],
+  });
   try {
     const sess = await login(st);
     const heat = sess.endpoint('orchestration')!;
@@ -153,14 +177,39 @@ export async function run(args: string[]) {
       ),
     };
 
+    const direct: number[] = [];
+    const directDel: number[] = [];
     await runCycles(one, 2); // warm-up
+    if (s.only === 'fifty') {
+      // Interleaved: a stack, then the same objects by direct calls, so both see the same load.
+      const c: number[] = [];
+      const d: number[] = [];
+      for (let i = 0; i < s.reps; i++) {
+        c.push((await cycle(fifty)).create);
+        d.push(await directOnce());
+      }
+      console.log(
+        `50-resource stack create p50 ${fmt(pct(c, 50), 0)} ms, direct p50 ${fmt(pct(d, 50), 0)} ms, ` +
+          `ratio ${fmt(pct(c, 50) / pct(d, 50), 2)}x (${s.reps} each, interleaved; load ${os.loadavg()[0]!.toFixed(2)})`,
+      );
+      return;
+    }
+    if (s.only === 'many') {
+      // --only=many: the stack of s.randoms random strings, s.reps times.
+      for (let i = 0; i < s.reps; i++) {
+        const r = await cycle(many);
+        console.log(
+          `${s.randoms} random strings: create ${fmt(r.create, 0)} ms, delete ${fmt(r.del, 0)} ms (load ${os.loadavg()[0]!.toFixed(2)})`,
+        );
+      }
+      return;
+    }
     const r1 = await runCycles(one, s.reps);
     const r50 = await runCycles(fifty, Math.max(3, Math.ceil(s.reps / 4)));
 
     // The same 40 Neutron objects made directly, 10 groups at once (the engine's parallelism is 16).
-    const direct: number[] = [];
-    const directDel: number[] = [];
-    for (let rep = 0; rep < Math.max(3, Math.ceil(s.reps / 4)); rep++) {
+    for (let rep = 0; rep < Math.max(3, Math.ceil(s.reps / 4)); rep++) await directOnce();
+    async function directOnce(): Promise<number> {
       const made: Array<[string, string]> = [];
       let t0 = performance.now();
       await pool(
@@ -212,6 +261,7 @@ export async function run(args: string[]) {
         need(await call(sess, 'DELETE', `${neutron}/${kind}/${id}`), 204, `delete ${kind}`);
       });
       directDel.push(performance.now() - t0);
+      return direct[direct.length - 1]!;
     }
 
     const rMany = await runCycles(many, 1);

@@ -41,7 +41,12 @@ for (const db of databaseEngines('heat convergence'))
       c = await startCloud({
         database: db.database,
         configure: (cfg) => {
-          cfg.orchestration = { ...(cfg.orchestration ?? {}), convergenceEngine: true, engineLivenessTimeoutMs: 500 };
+          cfg.orchestration = {
+            ...(cfg.orchestration ?? {}),
+            convergenceEngine: true,
+            convergenceDelete: true,
+            engineLivenessTimeoutMs: 500,
+          };
         },
       });
       const tok = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } });
@@ -231,6 +236,121 @@ for (const db of databaseEngines('heat convergence'))
         [['a', 'keep']],
       );
       await remove('conv-rb2', id2);
+    });
+
+    it('a delete while a create runs supersedes it: a traversal of clean-up nodes shared by the engines', async () => {
+      const resources: Record<string, unknown> = {};
+      for (let i = 0; i < 10; i++) resources[`r${i}`] = { type: 'OS::Heat::RandomString' };
+      resources.slow = {
+        type: 'OS::Heat::TestResource',
+        properties: { value: 'x', action_wait_secs: { create: 60, delete: 0 } },
+        depends_on: ['r0'],
+      };
+      const id = await create('conv-del', tmpl(resources));
+      await until('slow creating', async () => {
+        const r = await svc.store.resource(id, 'slow');
+        return r?.status === 'IN_PROGRESS' && r.engine_id ? true : null;
+      });
+      const createTraversal = (await svc.store.getStack(id))!.current_traversal;
+      const before = engines.map((e) => e.convergence.handled);
+      const t0 = Date.now();
+      assert.equal((await h('DELETE', `/stacks/conv-del/${id}`)).status, 204);
+      const row = (await svc.store.getStack(id))!;
+      assert.equal(`${row.action}_${row.status}`, 'DELETE_IN_PROGRESS');
+      assert.notEqual(row.current_traversal, createTraversal);
+      // Gone: DELETE_COMPLETE, its event written and the stack's templates purged.
+      await until(
+        'conv-del deleted',
+        async () =>
+          (await statusOf(id)) === 'DELETE_COMPLETE' &&
+          !(await svc.store.db.selectFrom('raw_template').select('id').where('stack_id', '=', id).execute()).length
+            ? true
+            : null,
+        20_000,
+      );
+      // The create's 60 s wait was stopped, not waited for.
+      assert.ok(Date.now() - t0 < 15_000, `deleted in ${Date.now() - t0} ms`);
+      assert.deepEqual(await svc.store.resources(id), []);
+      const did = engines.map((e, i) => e.convergence.handled - before[i]!);
+      assert.ok(did.reduce((a, b) => a + b, 0) >= 11, `clean-up nodes: ${did}`);
+      assert.ok(
+        did.every((n) => n > 0),
+        `each engine did some clean-up nodes: ${did}`,
+      );
+      const events = await svc.store.events(id, 'conv-del');
+      assert.ok(!events.some((e) => e.action === 'CREATE' && e.status === 'COMPLETE'));
+      assert.ok(events.some((e) => e.action === 'DELETE' && e.status === 'COMPLETE'));
+      for (const table of ['sync_point', 'raw_template'] as const)
+        assert.deepEqual(
+          await svc.store.db.selectFrom(table).select('stack_id').where('stack_id', '=', id).execute(),
+          [],
+          table,
+        );
+    });
+
+    it('during a traversal: signals and hooks work; suspend, resume, check and snapshot answer 409', async () => {
+      const id = await create(
+        'conv-act',
+        tmpl({
+          handle: { type: 'OS::Heat::WaitConditionHandle' },
+          wait: {
+            type: 'OS::Heat::WaitCondition',
+            properties: { handle: { get_resource: 'handle' }, timeout: 60 },
+          },
+          held: { type: 'OS::Heat::RandomString' },
+        }),
+        { environment: { resource_registry: { resources: { held: { hooks: 'pre-create' } } } } },
+      );
+      await until('waiting', async () => {
+        const w = await svc.store.resource(id, 'wait');
+        const held = await svc.store.resource(id, 'held');
+        return w?.status === 'IN_PROGRESS' && held?.data.pending_hook ? true : null;
+      });
+      for (const action of ['suspend', 'resume', 'check']) {
+        const res = await h('POST', `/stacks/conv-act/${id}/actions`, { [action]: null });
+        assert.equal(res.status, 409, `${action}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.type, 'ActionInProgress');
+      }
+      const snap = await h('POST', `/stacks/conv-act/${id}/snapshots`, { name: 's' });
+      assert.equal(snap.status, 409, JSON.stringify(snap.body));
+      assert.equal(await statusOf(id), 'CREATE_IN_PROGRESS');
+      const hook = await h('POST', `/stacks/conv-act/${id}/resources/held/signal`, { unset_hook: 'pre-create' });
+      assert.equal(hook.status, 200, JSON.stringify(hook.body));
+      const sig = await h('POST', `/stacks/conv-act/${id}/resources/handle/signal`, {
+        status: 'SUCCESS',
+        reason: 'ok',
+        data: 'done',
+        id: '1',
+      });
+      assert.equal(sig.status, 200, JSON.stringify(sig.body));
+      await reach(id, 'CREATE_COMPLETE');
+      assert.equal((await svc.store.resource(id, 'held'))?.status, 'COMPLETE');
+      await remove('conv-act', id);
+    });
+
+    it('a rollback after a failed replacement makes the replaced resource current again (no new one)', async () => {
+      const t = (v: string, fail: boolean) =>
+        tmpl({
+          r: { type: 'OS::Heat::TestResource', properties: { update_replace_value: v } },
+          d: { type: 'OS::Heat::TestResource', properties: { value: { get_resource: 'r' } } },
+          ...(fail ? { boom: { type: 'OS::Heat::TestResource', properties: { fail: true }, depends_on: 'r' } } : {}),
+        });
+      const id = await create('conv-rbrepl', t('one', false), { disable_rollback: false });
+      await reach(id, 'CREATE_COMPLETE');
+      const old = (await svc.store.resource(id, 'r'))!;
+      await update('conv-rbrepl', id, t('two', true));
+      await reach(id, 'ROLLBACK_COMPLETE');
+      const rows = await svc.store.resources(id);
+      assert.deepEqual(rows.map((x) => x.name).sort(), ['d', 'r']);
+      const r = rows.find((x) => x.name === 'r')!;
+      assert.equal(r.id, old.id);
+      assert.equal(r.physical_resource_id, old.physical_resource_id);
+      assert.equal(r.replaced_by ?? null, null);
+      assert.equal(rows.find((x) => x.name === 'd')?.properties.value, old.physical_resource_id);
+      // Two creates of r: the first and the failed update's replacement; none in the rollback.
+      const creates = (await svc.store.events(id, 'r')).filter((e) => e.action === 'CREATE' && e.status === 'COMPLETE');
+      assert.equal(creates.length, 2);
+      await remove('conv-rbrepl', id);
     });
 
     it('an engine killed mid-traversal: the stack is updated, then deleted, by the others', async () => {

@@ -26,6 +26,13 @@ export interface OrchestrationOptions {
    * every engine over the bus (engine/convergence.ts); false: one engine walks the stack under its lock.
    */
   convergenceEngine: boolean;
+  /**
+   * With the convergence engine, a stack delete is a traversal of clean-up nodes shared by the
+   * engines (Heat's delete_stack in convergence mode). Default false: the engine that takes the
+   * delete supersedes the running traversal and deletes the resources itself, dependents first (a
+   * traversal's node per resource costs about 4× as much: 1,000 random strings 2.2 s against 0.5 s).
+   */
+  convergenceDelete: boolean;
   /** Parallel resource actions per stack traversal. */
   maxParallelResources: number;
   /** How the engine acts later without the user (deferred_auth_method): a trust, or the user's stored password. */
@@ -71,6 +78,7 @@ export function orchestrationOptions(
     engineLivenessTimeoutMs: Number(c.engineLivenessTimeoutMs ?? 2000),
     maxParallelResources: Number(c.maxParallelResources ?? 16),
     convergenceEngine: c.convergenceEngine === undefined ? true : String(c.convergenceEngine) !== 'false',
+    convergenceDelete: String(c.convergenceDelete ?? false) === 'true',
     deferredAuthMethod: c.deferredAuthMethod === 'password' ? 'password' : 'trusts',
     stackUserDomainName: c.stackUserDomainName ?? 'heat',
     stackDomainAdmin: c.stackDomainAdmin ?? 'heat_domain_admin',

@@ -137,10 +137,19 @@ export function makeResourceHandlers(svc: OrchestrationService) {
       const detail = truthy(String(q.with_detail ?? ''));
       const out: Record<string, unknown>[] = [];
       for (const { stack: s, rows } of await walk(stack, depth)) {
-        const children = new Map(
-          (await svc.store.childStacks(s.id)).map((c) => [c.parent_resource, { id: c.id, name: c.name }]),
-        );
-        for (const r of rows) out.push(resourceView(req, s, r, rows, children.get(r.name) ?? null, detail));
+        // By the row's physical id (see show).
+        const children = new Map((await svc.store.childStacks(s.id)).map((c) => [c.id, { id: c.id, name: c.name }]));
+        for (const r of rows)
+          out.push(
+            resourceView(
+              req,
+              s,
+              r,
+              rows,
+              (r.physical_resource_id && children.get(r.physical_resource_id)) || null,
+              detail,
+            ),
+          );
       }
       const filters: Array<[string, (v: Record<string, unknown>) => unknown]> = [
         ['type', (v) => v.resource_type],
@@ -168,7 +177,12 @@ export function makeResourceHandlers(svc: OrchestrationService) {
           ])
         ).get(stored.name) ?? stored;
       const all = await svc.store.resources(stack.id);
-      const child = (await svc.store.childStacks(stack.id)).find((c) => c.parent_resource === r.name);
+      // The nested stack is the one the row's physical id names (Heat's nested_identifier, from
+      // resource_id): the engine makes the child stack before it saves its id in the row, so a child
+      // found by its parent_resource may not be in the row read before it yet.
+      const child = (await svc.store.childStacks(stack.id)).find(
+        (c) => !!r.physical_resource_id && c.id === r.physical_resource_id,
+      );
       const v = resourceView(req, stack, r, all, child ? { id: child.id, name: child.name } : null, true);
       const plugin = svc.registry.plugins.get(r.type);
       const attrs: Record<string, unknown> = {};
@@ -182,7 +196,9 @@ export function makeResourceHandlers(svc: OrchestrationService) {
             k,
           );
       v.attributes = attrs;
-      v.physical_resource_id = r.physical_resource_id ?? refIdOf(r, plugin) ?? '';
+      // Heat's resource_id or '': a plugin's own reference id only where it has one (not the name of a
+      // resource that has no physical id yet, e.g. a template resource whose nested stack is being made).
+      v.physical_resource_id = r.physical_resource_id ?? (plugin?.refId ? refIdOf(r, plugin) : null) ?? '';
       return { resource: v };
     },
 

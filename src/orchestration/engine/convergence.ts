@@ -72,6 +72,7 @@ export class Convergence {
   private readonly running = new Map<string, Set<Job>>();
   private readonly graphs = new Map<string, Graph>();
   private readonly loaded = new Map<string, Promise<{ target: StackRow; loaded: LoadedStack }>>();
+  private readonly owns = new Map<string, Promise<LoadedStack>>();
 
   constructor(
     private readonly engine: Engine,
@@ -87,6 +88,17 @@ export class Convergence {
     const existing = await store.resources(row.id);
     const current = new Map<string, ResourceRow>();
     for (const r of existing) if (!r.replaced_by) current.set(r.name, r);
+    // A rollback where the replaced resource still exists (Heat's _get_best_existing_rsrc_db): the
+    // row made for the target template is current again, its replacement is cleaned up.
+    for (const old of existing) {
+      const now = current.get(old.name);
+      if (!old.replaced_by || old.current_template_id !== rawId || !now || now.current_template_id === rawId) continue;
+      old.replaced_by = null;
+      now.replaced_by = old.id;
+      await store.saveResource(old);
+      await store.saveResource(now);
+      current.set(old.name, old);
+    }
     const byName = new Map<string, ResourceRow[]>();
     for (const r of existing) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
     const traversal = randomUUID();
@@ -137,7 +149,7 @@ export class Convergence {
     row.raw_template_id = rawId;
     await this.engine.setStack(row, action, 'IN_PROGRESS', reason ?? `Stack ${action} started`);
     const sources = nodes.filter((n) => !graph.preds.get(n)!.length);
-    if (!nodes.length) await this.complete(row.id, traversal);
+    if (!nodes.length) await this.complete(row.id, traversal, caller);
     for (const n of sources) {
       const [entity, is_update] = parseKey(n);
       this.cast({ caller, stack_id: row.id, traversal_id: traversal, entity, is_update });
@@ -170,6 +182,19 @@ export class Convergence {
       if (this.loaded.size > 32) this.loaded.clear();
       this.loaded.set(key, p);
       p.catch(() => this.loaded.delete(key));
+    }
+    return p;
+  }
+
+  /** The stack's own (last applied) template, loaded once per traversal on this engine. */
+  private ownFor(stack: StackRow): Promise<LoadedStack> {
+    const key = `${stack.current_traversal}:own`;
+    let p = this.owns.get(key);
+    if (!p) {
+      p = loadStored(this.engine.registry, stack);
+      if (this.owns.size > 32) this.owns.clear();
+      this.owns.set(key, p);
+      p.catch(() => this.owns.delete(key));
     }
     return p;
   }
@@ -207,6 +232,7 @@ export class Convergence {
       claimed = true;
     }
     this.handled++;
+    const replacedBefore = r?.replaced_by ?? null;
     const job = this.engine.newJob(m.caller);
     const jobs = this.running.get(stack.id) ?? new Set<Job>();
     jobs.add(job);
@@ -236,15 +262,33 @@ export class Convergence {
       if (r && m.is_update) {
         rows.set(r.name, r);
         const action = stack.action === 'ROLLBACK' ? 'ROLLBACK' : stack.action;
+        const templateId = stack.raw_template_id ?? null;
+        const neededBy = JSON.stringify(
+          Object.keys(loaded.defs).filter((n) => (loaded.deps[n] ?? []).includes(r!.name)),
+        );
+        // Set before the work: the resource's state changes save them with it (one write less).
+        const stamp = r.updated_at;
+        const was = { current_template_id: r.current_template_id, needed_by: r.needed_by };
+        r.current_template_id = templateId;
+        r.needed_by = neededBy;
         await this.engine.updateOne(job, target, loaded, rows, r.name, action, true);
         const cur = rows.get(r.name)!;
-        cur.current_template_id = stack.raw_template_id ?? null;
-        cur.needed_by = JSON.stringify(
-          Object.keys(loaded.defs).filter((n) => (loaded.deps[n] ?? []).includes(cur.name)),
-        );
-        await store.saveResource(cur);
+        if (cur !== r) {
+          // Replaced: the old row keeps the template it was made for (a rollback finds it by it).
+          Object.assign(r, was);
+          await store.updateResource(r);
+        }
+        if (cur !== r || r.updated_at === stamp) {
+          cur.current_template_id = templateId;
+          cur.needed_by = neededBy;
+          // Update only: a delete that superseded this traversal may have removed the row.
+          await store.updateResource(cur);
+        }
       } else if (r && (r.replaced_by || !loaded.defs[r.name])) {
-        const policy = String(loaded.defs[r.name]?.deletion_policy ?? 'Delete');
+        // A DELETE traversal's target is empty: the policy is the stack's last template's.
+        const def =
+          loaded.defs[r.name] ?? (stack.action === 'DELETE' ? (await this.ownFor(stack)).defs[r.name] : undefined);
+        const policy = String(def?.deletion_policy ?? 'Delete');
         await this.engine.deleteOne(job, target, r, null, policy === 'Retain' && !r.replaced_by);
       }
     } catch (e) {
@@ -253,7 +297,12 @@ export class Convergence {
       clearTimeout(timer);
       jobs.delete(job);
       if (!jobs.size) this.running.delete(stack.id);
-      if (claimed && r && !this.engine.halted) await store.releaseResource(r.id, engineId).catch(() => undefined);
+      if (claimed && r && !this.engine.halted) {
+        await store.releaseResource(r.id, engineId).catch(() => undefined);
+        // The replacement this node made (engine.updateOne made it under this engine's lock).
+        if (r.replaced_by && r.replaced_by !== replacedBefore)
+          await store.releaseResource(r.replaced_by, engineId).catch(() => undefined);
+      }
     }
     if (this.engine.halted) return;
     if (failure) {
@@ -273,16 +322,20 @@ export class Convergence {
       const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
       const got = await store.syncPointAdd(entity, m.traversal_id, isUpdate, self, g.preds.get(s) ?? []);
       if (!got?.complete) continue;
-      if (s === SINK) await this.complete(stack.id, m.traversal_id);
+      if (s === SINK) await this.complete(stack.id, m.traversal_id, m.caller);
       else this.cast({ ...m, entity, is_update: isUpdate });
     }
   }
 
   /** Every node reported: the stack is COMPLETE, the traversal's sync points and old templates go (purge_db). */
-  private async complete(stackId: string, traversal: string) {
+  private async complete(stackId: string, traversal: string, caller: Caller) {
     const { store } = this.engine;
     const row = await store.getStack(stackId, false);
     if (!row || row.current_traversal !== traversal || row.status !== 'IN_PROGRESS') return;
+    if (row.action === 'DELETE') {
+      await this.deleted(row, traversal, caller);
+      return;
+    }
     const reason =
       row.action === 'ROLLBACK' ? 'Rollback completed successfully' : `Stack ${row.action} completed successfully`;
     // Only while this traversal is the current one: an update that came meanwhile keeps its state.
@@ -298,6 +351,28 @@ export class Convergence {
     if (!set) return;
     await this.engine.stackEvent(row, row.action, 'COMPLETE', reason);
     if (prev && prev !== row.raw_template_id) await store.dropRawTemplate(prev);
+  }
+
+  /** The end of a DELETE traversal: what is left of the stack goes, and the stack is DELETE_COMPLETE. */
+  private async deleted(row: StackRow, traversal: string, caller: Caller) {
+    const { store } = this.engine;
+    const job = this.engine.newJob(caller);
+    try {
+      // Nested stacks a resource's node did not remove (an engine that died in it).
+      for (const child of await store.childStacks(row.id))
+        await this.engine.deleteStack(caller, child.id, { wait: true }).catch(() => undefined);
+      await this.engine.deleteLeftovers(job, row);
+    } catch (e) {
+      await this.failed({ caller, stack_id: row.id, traversal_id: traversal, entity: row.id, is_update: true }, e);
+      return;
+    }
+    const reason = 'Stack DELETE completed successfully';
+    if (!(await store.setStackIfTraversal(row.id, traversal, { status: 'COMPLETE', status_reason: reason }))) return;
+    await this.engine.stackEvent(row, 'DELETE', 'COMPLETE', reason);
+    await store.updateStack(row.id, { deleted_at: now() });
+    this.graphs.delete(traversal);
+    await store.purgeRawTemplates(row.id, []);
+    await store.purgeSyncPoints(row.id);
   }
 
   /** A node failed: the stack fails with the resource's reason, and rolls back unless disabled. */
@@ -323,17 +398,33 @@ export class Convergence {
     await this.rollback(row, m.caller, reason);
   }
 
+  /**
+   * A stack delete (Heat's delete_stack in convergence mode): the running traversal is superseded
+   * (its messages stop at their next check; this engine's and the other live engines' nodes of it
+   * are stopped), and the stack converges to an empty template: every resource is a clean-up
+   * node, dependents first, shared by the engines. Its end (complete) removes the stack.
+   */
+  async deleteTraversal(row: StackRow, caller: Caller): Promise<void> {
+    const { store } = this.engine;
+    if (row.status === 'IN_PROGRESS') {
+      await this.stop(row.id);
+      const holders = new Set((await store.resources(row.id)).map((r) => r.engine_id).filter((x): x is string => !!x));
+      for (const h of holders)
+        if (h !== this.engine.engineId && (await this.engine.isAlive(h)))
+          await this.engine.stopRemote(h, row.id).catch(() => undefined);
+    }
+    const fresh = (await store.getStack(row.id, false)) ?? row;
+    const rawId = await store.addRawTemplate(row.id, { ...fresh, template: emptyTemplate(fresh.template) });
+    await this.converge(fresh, 'DELETE', rawId, caller);
+  }
+
   /** Converges back to the template before the failed (or cancelled) create or update. */
   async rollback(row: StackRow, caller: Caller, reason: string): Promise<void> {
     const { store } = this.engine;
     let rawId: string | null = null;
     if (row.action === 'CREATE') {
       // An empty template of the same version: every resource the create made is cleaned up.
-      const empty: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(row.template))
-        if (!['resources', 'Resources', 'outputs', 'Outputs', 'conditions', 'Conditions'].includes(k)) empty[k] = v;
-      empty[('AWSTemplateFormatVersion' in row.template ? 'Resources' : 'resources') as string] = {};
-      rawId = await store.addRawTemplate(row.id, { ...row, template: empty });
+      rawId = await store.addRawTemplate(row.id, { ...row, template: emptyTemplate(row.template) });
     } else if (row.action === 'UPDATE' && row.prev_raw_template_id) {
       rawId = row.prev_raw_template_id;
       const prev = await store.rawTemplate(rawId);
@@ -388,4 +479,13 @@ export class Convergence {
   haltAll() {
     for (const jobs of this.running.values()) for (const j of jobs) j.cancel = 'stop';
   }
+}
+
+/** An empty template of the same version (Heat's Template.create_empty_template). */
+function emptyTemplate(template: Record<string, unknown>): Record<string, unknown> {
+  const empty: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(template))
+    if (!['resources', 'Resources', 'outputs', 'Outputs', 'conditions', 'Conditions'].includes(k)) empty[k] = v;
+  empty['AWSTemplateFormatVersion' in template ? 'Resources' : 'resources'] = {};
+  return empty;
 }

@@ -378,6 +378,21 @@ export class Engine {
     opts: { abandon?: boolean; wait?: boolean } = {},
   ): Promise<Record<string, unknown> | null> {
     const row = await this.liveStack(stackId);
+    if (row.convergence && this.options.convergenceDelete && !row.owner_id && !opts.abandon) {
+      // Convergence (Heat's delete_stack: stop_traversal, then converge_stack of an empty
+      // template): the delete is a traversal of clean-up nodes over every engine; the running
+      // traversal is superseded and stops at its next check.
+      await this.convergence.deleteTraversal(row, caller);
+      if (opts.wait) {
+        const until = Date.now() + 600_000;
+        for (;;) {
+          const cur = await this.store.getStack(row.id);
+          if (!cur || cur.action !== 'DELETE' || cur.status !== 'IN_PROGRESS' || Date.now() > until) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      return null;
+    }
     // Convergence: the running traversal is superseded and every engine's nodes of it stopped.
     if (row.convergence) await this.convergence.quiesce(row.id);
     await this.stopStack(row.id);
@@ -396,16 +411,11 @@ export class Engine {
         } else for (const r of await this.store.resources(row.id)) await this.store.deleteResource(r.id);
         for (const child of await this.store.childStacks(row.id))
           await this.deleteStack(caller, child.id, { abandon: opts.abandon, wait: true }).catch(() => undefined);
-        for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
+        await this.deleteLeftovers(j, row);
         await this.store.updateStack(row.id, { deleted_at: now() });
         // Convergence: the stack's templates and sync points go with it.
         await this.store.purgeRawTemplates(row.id, []);
         await this.store.purgeSyncPoints(row.id);
-        if (!row.owner_id) await this.deleteTrust(j, row);
-        // The stack domain's project of the stack goes with the top-level stack.
-        const fresh = await this.store.getStack(row.id);
-        if (!row.owner_id && fresh?.stack_user_project_id)
-          await this.stackDomain.deleteProject(fresh.stack_user_project_id);
         await this.setStack(row, 'DELETE', 'COMPLETE', 'Stack DELETE completed successfully');
       } catch (e) {
         await this.setStack(row, 'DELETE', 'FAILED', failureReason(e, 'DELETE'));
@@ -413,6 +423,18 @@ export class Engine {
     });
     if (opts.wait) await job.done;
     return abandonData;
+  }
+
+  /**
+   * What goes with a deleted stack besides its resources: its snapshots, the trust and the stack
+   * domain project of a top-level stack. @internal (convergence.ts: a DELETE traversal's end)
+   */
+  async deleteLeftovers(job: Job, row: StackRow) {
+    for (const s of await this.store.snapshots(row.id)) await this.store.deleteSnapshot(s.id);
+    if (row.owner_id) return;
+    await this.deleteTrust(job, row);
+    const fresh = await this.store.getStack(row.id);
+    if (fresh?.stack_user_project_id) await this.stackDomain.deleteProject(fresh.stack_user_project_id);
   }
 
   /** suspend, resume, check; cancel_update (with rollback) and cancel_without_rollback. */
@@ -440,6 +462,9 @@ export class Engine {
     }
     const act = action.toUpperCase();
     if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
+    // Zed's stack_suspend/resume/check run under the stack lock, which a convergence traversal does
+    // not hold (suspend and resume then fail on its IN_PROGRESS resources: "State ... invalid"); later Heat
+    // makes them traversals of their own. Stratus answers 409 ActionInProgress as stack_snapshot does.
     if (row.convergence && row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
     if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
       throw new HeatError(
@@ -458,7 +483,10 @@ export class Engine {
     });
   }
 
-  /** A signal to a resource (POST .../signal, a wait condition handle URL, a hook to clear). */
+  /**
+   * A signal to a resource (POST .../signal, a wait condition handle URL, a hook to clear). As
+   * Heat's resource_signal, whatever the stack's state: a traversal's waiting node sees it.
+   */
   async signalResource(caller: Caller, stackId: string, name: string, details: unknown): Promise<void> {
     const row = await this.liveStack(stackId);
     const r = await this.store.resource(row.id, name);
@@ -541,6 +569,7 @@ export class Engine {
   /** A snapshot of a stack: its template, environment, parameters and resource data. */
   async snapshotStack(stackId: string, name: string | null): Promise<Record<string, unknown>> {
     const row = await this.liveStack(stackId);
+    // Heat's stack_snapshot: ActionInProgress (409) while the stack is IN_PROGRESS.
     if (row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
     const data = await this.exportStack(row.id);
     data.params = row.params;
@@ -1302,6 +1331,7 @@ export class Engine {
       r.metadata = metadata;
       r.properties = props;
       ctx = this.resourceContext(job, row, r, plugin, props, undefined, loaded);
+      ctx.typeOfOwn = ownTypes(rows, r);
       const kind = loaded.kinds[name]!;
       const adopted = (adopt?.resources as Record<string, Record<string, unknown>> | undefined)?.[name];
       const external = externalIdOf(loaded, row, rows, name, this.region, (n) => this.pluginOf(loaded, n));
@@ -1433,7 +1463,8 @@ export class Engine {
       r.requires = loaded.deps[name] ?? [];
       r.type = def.type;
       rows.set(name, r);
-      await this.store.saveResource(r);
+      // A row that exists is saved by createOne's first state change.
+      if (!existing) await this.store.saveResource(r);
       await this.createOne(job, row, loaded, rows, name, 'CREATE');
       return;
     }
@@ -1482,6 +1513,7 @@ export class Engine {
       );
       try {
         const ctx = this.resourceContext(job, row, existing, plugin, props, existing.properties, loaded);
+        ctx.typeOfOwn = ownTypes(rows, existing);
         if (nested && 'template' in kind) {
           await ctx.nested.apply(kind.template, props, loaded.files);
           ctx.data.outputs = await ctx.nested.outputs();
@@ -1517,6 +1549,8 @@ export class Engine {
       // Convergence: the new one is made first; the old one goes at its clean-up node.
       const fresh = this.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
       fresh.replaces = existing.id;
+      // Made under this engine's lock (released with the old row's): a delete waits for it.
+      fresh.engine_id = this.engineId;
       existing.replaced_by = fresh.id;
       await this.store.saveResource(existing);
       rows.set(name, fresh);
@@ -1700,4 +1734,14 @@ function apiFailure(service: string, method: string, path: string, status: numbe
             ? 'InternalServerError'
             : 'BadRequest';
   return `${kind}: ${message} (${service} ${method} ${path}: HTTP ${status})`;
+}
+
+/** The types of the COMPLETE resources among `rows` (the node's dependencies), by physical id. */
+function ownTypes(rows: Map<string, ResourceRow>, self: ResourceRow): (id: string) => string | null {
+  return (id) => {
+    for (const x of rows.values())
+      if (x !== self && x.physical_resource_id === id && x.status === 'COMPLETE' && x.action !== 'DELETE')
+        return x.type;
+    return null;
+  };
 }

@@ -17,11 +17,27 @@ export const physicalName = (r: ResourceContext) =>
 const defined = (o: Json): Json =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 
+/** The resource types whose physical ids are objects of a Neutron collection. */
+const OWN_TYPES: Record<string, string[]> = {
+  networks: ['OS::Neutron::Net', 'OS::Neutron::ProviderNet'],
+  subnets: ['OS::Neutron::Subnet'],
+  ports: ['OS::Neutron::Port'],
+  routers: ['OS::Neutron::Router'],
+  'security-groups': ['OS::Neutron::SecurityGroup'],
+  subnetpools: ['OS::Neutron::SubnetPool'],
+};
+
+/** What a create or update just answered, so that resolveAttributes need not GET it again. */
+const answered = new WeakMap<ResourceContext, Json>();
+
 /** Finds a Neutron object by id or name (Heat's find_resourceid_by_name_or_id). */
 async function neutronId(r: ResourceContext, collection: string, ref: unknown): Promise<string> {
   const s = String(ref ?? '');
   if (!s) throw new HeatError('StackValidationFailed', `No ${collection} given`);
   if (UUID.test(s)) {
+    // A dependency of this stack the engine made (get_resource): it exists, no look-up needed.
+    const own = r.typeOfOwn?.(s);
+    if (own && OWN_TYPES[collection]?.includes(own)) return s;
     const got = await r.api<Json>('network', 'GET', `/v2.0/${collection}/${s}`, undefined, [200, 404]);
     if (got && Object.values(got)[0]) return s;
   }
@@ -60,6 +76,7 @@ function neutron(o: {
       const body = await o.body(r, r.properties, true);
       const got = await r.api<Json>('network', 'POST', `/v2.0/${o.collection}`, { [o.singular]: body }, [201]);
       r.physicalId = String((got[o.singular] as Json).id);
+      answered.set(r, got[o.singular] as Json);
     },
     ...(o.noUpdate
       ? {}
@@ -67,7 +84,8 @@ function neutron(o: {
           async update(r: ResourceContext) {
             if (!r.physicalId) return;
             const body = await o.body(r, r.properties, false);
-            await r.api('network', 'PUT', url(r.physicalId), { [o.singular]: body }, [200]);
+            const got = await r.api<Json>('network', 'PUT', url(r.physicalId), { [o.singular]: body }, [200]);
+            if (got?.[o.singular]) answered.set(r, got[o.singular] as Json);
           },
         }),
     async delete(r) {
@@ -89,7 +107,10 @@ function neutron(o: {
     },
     async resolveAttributes(r) {
       if (!r.physicalId) return {};
-      const got = (await r.api<Json>('network', 'GET', url(r.physicalId), undefined, [200]))[o.singular] as Json;
+      const got =
+        answered.get(r) ??
+        ((await r.api<Json>('network', 'GET', url(r.physicalId), undefined, [200]))[o.singular] as Json);
+      answered.delete(r);
       const out: Json = { show: got };
       for (const k of Object.keys(o.attributes)) if (k in got) out[k] = got[k];
       return out;
@@ -631,8 +652,11 @@ const SecurityGroup: ResourcePlugin = {
     r.physicalId = String(sg.id);
     // Heat's group keeps only the rules of the template: the default egress rules go when rules are given.
     if (((r.properties.rules as Json[]) ?? []).length) {
-      for (const rule of (sg.security_group_rules ?? []) as Json[])
-        await r.api('network', 'DELETE', `/v2.0/security-group-rules/${rule.id}`, undefined, [204, 404]);
+      await Promise.all(
+        ((sg.security_group_rules ?? []) as Json[]).map((rule) =>
+          r.api('network', 'DELETE', `/v2.0/security-group-rules/${rule.id}`, undefined, [204, 404]),
+        ),
+      );
       for (const rule of r.properties.rules as Json[])
         await r.api(
           'network',

@@ -127,6 +127,11 @@ export interface ResourceContext {
   sibling(ref: string): Promise<(StoredResource & { name: string }) | null>;
   /** Signals another resource of the same stack (by name or reference id), as POST .../signal would. */
   signalSibling(ref: string, details: unknown): Promise<void>;
+  /**
+   * The type of a resource of the same stack whose physical id this is, when the engine made it
+   * and it is COMPLETE (a get_resource of a dependency): a plugin need not look it up again.
+   */
+  typeOfOwn?(physicalId: string): string | null;
   /** Resolves once `ms` passed, or throws when the action is cancelled. */
   sleep(ms: number): Promise<void>;
   log: Logger;
