@@ -5,7 +5,8 @@
 // holding data (MB/s) against a plain object PUT/GET of the same bytes through the object store,
 // and `dd` of the same bytes; a volume created from a 1 GiB image (raw, and the qcow2 of the same
 // disk: random data in its first and last 256 MiB, zeros between) against `qemu-img convert -O raw`
-// of the same image file on the same disk; the Stratus process's peak RSS.
+// of the same image file on the same disk; 100 creates at once under a volumes quota of 10 (exactly
+// 10 accepted); the Stratus process's peak RSS.
 //
 //   npm run bench -- block-storage [--quick] [--creates=N] [--list-volumes=N] [--backup-mib=N]
 //                                  [--image-runs=N] [--only-image] [--image-direct] [--no-write]
@@ -195,6 +196,8 @@ export async function run(args: string[]): Promise<void> {
     const hwm = () => procStatusKb(st!.server.pid, 'VmHWM') / 1024;
 
     const tp: string[][] = [];
+    // First, while the project has no volume (a quota below the usage is refused, as in Cinder).
+    const race = s.onlyImage ? [] : await quotaRace(c, sess, log);
     if (!s.onlyImage) await volumesAndBackups(s, c, sess, dataDir, limitDir, row, tp);
     await imageToVolume(s, c, sess, dataDir, limitDir, tp, log);
 
@@ -205,6 +208,16 @@ export async function run(args: string[]): Promise<void> {
       .table(['op', 'detail', 'n', 'p50', 'p99'], rows, ['l', 'l', 'r', 'r', 'r'])
       .heading('Throughput')
       .table(['op', 'detail', 'ms', 'MB/s'], tp, ['l', 'l', 'r', 'r'])
+      .heading('Quota under concurrent creates')
+      .table(['creates', 'quota', 'accepted (202)', 'refused (413)', 'other', 'in use after', 'ms'], race, [
+        'r',
+        'r',
+        'r',
+        'r',
+        'r',
+        'r',
+        'r',
+      ])
       .heading('Memory')
       .text(`Stratus peak RSS (VmHWM) at the end: ${fmt(hwm(), 0)} MB.`);
   } finally {
@@ -213,6 +226,42 @@ export async function run(args: string[]): Promise<void> {
     fs.rmSync(limitDir, { recursive: true, force: true });
   }
   report.write({ file: s.write });
+}
+
+// 6. 100 creates at once under a volumes quota of 10: exactly 10 are accepted (the reservation is
+// atomic), the rest answer 413, and the usage says 10.
+async function quotaRace(c: Cinder, sess: Session, log: (m: string) => void): Promise<string[][]> {
+  const n = 100;
+  const quota = 10;
+  const q = await c.call('PUT', `/os-quota-sets/${sess.projectId}`, { quota_set: { volumes: quota } });
+  if (q.status !== 200) throw new Error(`quota update answered ${q.status}: ${JSON.stringify(q.body)}`);
+  const t0 = performance.now();
+  const rs = await Promise.all(
+    Array.from({ length: n }, (_, i) => c.call('POST', '/volumes', { volume: { size: 1, name: `race-${i}` } })),
+  );
+  const ms = performance.now() - t0;
+  const ok = rs.filter((r) => r.status === 202);
+  const refused = rs.filter((r) => r.status === 413).length;
+  const usage = await c.call('GET', `/os-quota-sets/${sess.projectId}?usage=True`);
+  const inUse = (usage.body.quota_set as { volumes: { in_use: number } }).volumes.in_use;
+  log(`${n} concurrent creates under a quota of ${quota}: ${ok.length} accepted, ${refused} refused, in use ${inUse}`);
+  for (const r of ok) {
+    const id = (r.body.volume as { id: string }).id;
+    await c.waitVolume(id, 'available');
+    await c.call('DELETE', `/volumes/${id}`);
+  }
+  await c.call('PUT', `/os-quota-sets/${sess.projectId}`, { quota_set: { volumes: -1 } });
+  return [
+    [
+      String(n),
+      String(quota),
+      String(ok.length),
+      String(refused),
+      String(n - ok.length - refused),
+      String(inUse),
+      fmt(ms, 0),
+    ],
+  ];
 }
 
 async function volumesAndBackups(
