@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseEngines, startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { adminEngineCaller } from './lib/heat-engine.ts';
 import type { OrchestrationService } from '../src/orchestration/service.ts';
 import { type Caller, Engine } from '../src/orchestration/engine/engine.ts';
 import { serveEngine } from '../src/orchestration/rpcapi.ts';
@@ -49,17 +50,7 @@ for (const db of databaseEngines('heat convergence'))
           };
         },
       });
-      const tok = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } });
-      const project = tok.body.token.project.id;
-      base = `${c.url}/heat-api/v1/${project}`;
-      svc = c.cloud.services.find((s) => s.name === 'orchestration') as unknown as OrchestrationService;
-      caller = {
-        projectId: project,
-        userId: tok.body.token.user.id,
-        username: tok.body.token.user.name,
-        token: c.adminToken,
-        roles: ['admin', 'member', 'reader'],
-      };
+      ({ svc, base, caller } = await adminEngineCaller(c));
       engines.push(svc.engine!);
       extraEngine('engine-two');
     });
