@@ -56,6 +56,11 @@ const AREAS: Record<string, { describe: string; load: () => Promise<{ run(args: 
       'stack create/delete of 1 and 50 resources (vs the direct API calls), 1,000 random strings in one stack, a stack list with 1,000 stacks; peak RSS',
     load: () => import('./orchestration.ts'),
   },
+  'orchestration-side': {
+    describe:
+      "Heat side by side with Debian's heat-api + heat-engine (Zed, 1 worker each, RabbitMQ): stack list/show/validate at c=1 and c=8, 1,000 random strings, 20 stacks at once; RSS",
+    load: () => import('./orchestration-side.ts'),
+  },
 };
 
 function usage(): string {
