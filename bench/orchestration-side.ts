@@ -175,6 +175,17 @@ export async function run(args: string[]): Promise<void> {
   const conditions = await startConditions(0, log);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-heat-side-'));
   const broker = new TestBroker();
+  // On ^C or SIGTERM proc.ts kills the servers and exits: the broker and the directories go too.
+  const onExit = () => {
+    const pid = (broker as unknown as { proc?: { pid?: number } }).proc?.pid;
+    try {
+      if (pid) process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    if (!s.keep) for (const d of [tmp, broker.dir]) fs.rmSync(d, { recursive: true, force: true });
+  };
+  process.on('exit', onExit);
   try {
     // -- the services ------------------------------------------------------------------------
     await broker.start();
@@ -231,8 +242,26 @@ export async function run(args: string[]): Promise<void> {
     // Polls back off with the time spent (every elapsed/20, 20 ms to 1 s): a resolution of about
     // 5 % of the cell without the polls themselves loading a slow API (heat-api answers ~20/s).
     const pollMs = (t0: number) => Math.min(1000, Math.max(20, (performance.now() - t0) / 20));
+    // A poll that fails (heat-api answers 500 when the engine does not answer its RPC within 60 s)
+    // is counted and retried: the stacks go on converging meanwhile.
+    const pollErrors = new Map<Target, { n: number; first: string }>();
+    const pollFailed = (t: Target, what: string) => {
+      const e = pollErrors.get(t);
+      if (e) e.n++;
+      else pollErrors.set(t, { n: 1, first: what.slice(0, 160) });
+      return undefined;
+    };
+    async function poll(t: Target, url: string): Promise<{ status: number; body: string } | undefined> {
+      try {
+        const r = await call(t, 'GET', url, undefined, 90_000);
+        return r.status === 200 || r.status === 404 ? r : pollFailed(t, `${r.status} ${r.body}`);
+      } catch (e) {
+        return pollFailed(t, (e as Error).message);
+      }
+    }
     async function status(t: Target, url: string): Promise<string> {
-      const r = await call(t, 'GET', url);
+      const r = await poll(t, url);
+      if (!r) return 'unknown';
       if (r.status === 404) return 'DELETE_COMPLETE';
       return (need(r, 200, `${t.short} show`).stack as { stack_status: string }).stack_status;
     }
@@ -253,7 +282,12 @@ export async function run(args: string[]): Promise<void> {
     async function untilAll(t: Target, names: Set<string>, want: 'CREATE_COMPLETE' | 'gone'): Promise<void> {
       const t0 = performance.now();
       for (;;) {
-        const list = need(await call(t, 'GET', '/stacks'), 200, `${t.short} list`).stacks as Array<{
+        const r = await poll(t, '/stacks');
+        if (!r) {
+          await sleep(pollMs(t0));
+          continue;
+        }
+        const list = need(r, 200, `${t.short} list`).stacks as Array<{
           stack_name: string;
           stack_status: string;
           stack_status_reason?: string;
@@ -515,6 +549,15 @@ export async function run(args: string[]): Promise<void> {
       .heading('Memory (all processes of each side)')
       .table(['side', 'processes', 'idle RSS', 'peak RSS (Σ VmHWM)'], memRows, ['l', 'r', 'r', 'r'])
       .text(`Peak per process: ${perProcess}.`)
+      .text(
+        sides
+          .filter((t) => pollErrors.has(t))
+          .map(
+            (t) =>
+              `${t.short}: ${pollErrors.get(t)!.n} status polls failed during the stack cells and were retried (first: ${pollErrors.get(t)!.first.replace(/\s+/g, ' ')}).`,
+          )
+          .join(' ') || 'No status poll failed.',
+      )
       .heading("The machine's limit")
       .table(['server', 'c', 'req/s', 'p50'], limit);
     const file = report.write({ file: s.write });
@@ -522,6 +565,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await stopAll();
     await broker.stop().catch(() => undefined);
+    process.off('exit', onExit);
     if (s.keep) log(`kept: ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
