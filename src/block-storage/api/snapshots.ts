@@ -13,7 +13,7 @@ import {
   badRequest,
   boolParam,
   notFound,
-  pageLinks,
+  pageBody,
   pageNumbers,
   parseDictParam,
   snapshotView,
@@ -91,21 +91,17 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   });
   if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
   const page = r.rows;
-  const out: Record<string, unknown> = {
-    snapshots: page.map((s) => {
-      const view = snapshotView(req, s);
-      if (detail) return view;
-      const {
-        ['os-extended-snapshot-attributes:project_id']: _p,
-        ['os-extended-snapshot-attributes:progress']: _g,
-        ...rest
-      } = view;
-      return rest;
-    }),
-  };
-  if (r.more && page.length) out.snapshots_links = pageLinks(req, page[page.length - 1]!.id);
-  if (withCount) out.count = r.total;
-  return out;
+  const views = page.map((s) => {
+    const view = snapshotView(req, s);
+    if (detail) return view;
+    const {
+      ['os-extended-snapshot-attributes:project_id']: _p,
+      ['os-extended-snapshot-attributes:progress']: _g,
+      ...rest
+    } = view;
+    return rest;
+  });
+  return pageBody(req, 'snapshots', views, r, { count: withCount });
 }
 
 export const listSnapshots = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);

@@ -16,7 +16,7 @@ import {
   at,
   badRequest,
   boolParam,
-  pageLinks,
+  pageBody,
   notFound,
   pageNumbers,
   parseDictParam,
@@ -244,16 +244,14 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
     count: withCount,
   });
   if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
-  const { rows: page, more, total } = r;
-  const out: Record<string, unknown> = {};
+  const page = r.rows;
+  let views: unknown[];
   if (detail) {
     const atts = await svc.parts.volumes.attachmentsOf(page.map((v) => v.id));
     const types = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
-    out.volumes = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
-  } else out.volumes = page.map((v) => volumeSummary(req, v));
-  if (more && page.length) out.volumes_links = pageLinks(req, page[page.length - 1]!.id);
-  if (withCount) out.count = total;
-  return out;
+    views = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
+  } else views = page.map((v) => volumeSummary(req, v));
+  return pageBody(req, 'volumes', views, r, { count: withCount });
 }
 
 /** The volumes the query selects (every one, for the summary). */
