@@ -17,7 +17,7 @@ import {
   schemaError,
   validate,
 } from '../src/core/validate.ts';
-import { pyRepr, pyStr } from '../src/core/python.ts';
+import { fnmatch, pyRepr, pyStr } from '../src/core/python.ts';
 
 describe('microversions', () => {
   const spec = { service: 'compute', legacyHeader: 'x-openstack-nova-api-version', min: '2.1', max: '2.93' };
@@ -95,6 +95,22 @@ describe('validation (core/validate.ts)', () => {
     assert.equal(canonicalUuid('0B5A2E2F5C3D4E1F9A8B7C6D5E4F3A2B'), '0b5a2e2f-5c3d-4e1f-9a8b-7c6d5e4f3a2b');
     assert.equal(pyRepr({ a: [1, 1.5, null, true, "o'k"] }), `{'a': [1, 1.5, None, True, "o'k"]}`);
     assert.equal(pyStr('x'), 'x');
+  });
+  it("matches as Python's fnmatch.fnmatchcase", () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['OS::Nova::*', 'OS::Nova::Server', true],
+      ['OS::*::Server', 'OS::Neutron::Net', false],
+      ['my_server?', 'my_server1', true],
+      ['a.b', 'axb', false],
+      ['[ab]c', 'bc', true],
+      ['[!ab]c', 'bc', false],
+      ['[!ab]c', 'dc', true],
+      ['[]a]', ']', true],
+      ['a[b', 'a[b', true],
+      ['[z-a]', 'b', false],
+      ['*', 'a\nb', true],
+    ];
+    for (const [p, n, want] of cases) assert.equal(fnmatch(p, n), want, `${p} ~ ${n}`);
   });
 });
 

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { StratusConfig } from '../core/config.ts';
+import { numberOptions } from '../core/options.ts';
 
 export interface BlockStorageOptions {
   /** The host of this process's volume agent (cinder's `host`); its backend is `<host>@<backendName>`. */
@@ -131,25 +132,28 @@ export function blockStorageOptions(
     backendName: c.backendName ?? 'file',
     driver: c.driver ?? 'file',
     iscsiIp: c.iscsiIp ?? '127.0.0.1',
-    iscsiPort: Number(c.iscsiPort ?? 3260),
-    tgtControlPort: Number(c.tgtControlPort ?? 0),
+    ...numberOptions(c, {
+      iscsiPort: 3260,
+      tgtControlPort: 0,
+      capacityGb: 1000,
+      maxOverSubscriptionRatio: 20,
+      reservedPercentage: 0,
+      reportInterval: 10,
+      serviceDownTime: 60,
+      messageTtl: 2592000,
+      backupChunkSize: 32 * 1024 * 1024,
+      rbdMaxCloneDepth: 5,
+    }),
     iscsiChap: c.iscsiChap ?? true,
     iscsiTargetPrefix: c.iscsiTargetPrefix ?? 'iqn.2010-10.org.openstack:',
     volumesDir: c.volumesDir ?? path.join(dataDir, 'volumes'),
     fileFormat: c.fileFormat === 'qcow2' ? 'qcow2' : 'raw',
-    capacityGb: Number(c.capacityGb ?? 1000),
-    maxOverSubscriptionRatio: Number(c.maxOverSubscriptionRatio ?? 20),
-    reservedPercentage: Number(c.reservedPercentage ?? 0),
     availabilityZone: c.availabilityZone ?? 'nova',
     defaultVolumeType: c.defaultVolumeType ?? '__DEFAULT__',
-    reportInterval: Number(c.reportInterval ?? 10),
-    serviceDownTime: Number(c.serviceDownTime ?? 60),
     scheduler: (c.scheduler ?? true) && roles.includes('scheduler'),
     agent: (c.agent ?? true) && roles.includes('volume'),
-    messageTtl: Number(c.messageTtl ?? 2592000),
     allowAvailabilityZoneFallback: c.allowAvailabilityZoneFallback ?? false,
     allowedDirectUrlSchemes: Array.isArray(c.allowedDirectUrlSchemes) ? c.allowedDirectUrlSchemes.map(String) : [],
-    backupChunkSize: Number(c.backupChunkSize ?? 32 * 1024 * 1024),
     backupCompressionLevel: Math.min(9, Math.max(0, Number(c.backupCompressionLevel ?? 6))),
     backupWorkers: Math.max(1, Number(c.backupWorkers ?? 4)),
     backup: (c.backup ?? true) && roles.includes('backup'),
@@ -160,7 +164,6 @@ export function blockStorageOptions(
     rbdKeyring: c.rbdKeyring ?? '',
     rbdSecretUuid: c.rbdSecretUuid ?? null,
     rbdFlattenVolumeFromSnapshot: c.rbdFlattenVolumeFromSnapshot ?? false,
-    rbdMaxCloneDepth: Number(c.rbdMaxCloneDepth ?? 5),
   };
   const list = c.backends?.length ? c.backends : [{}];
   const names = new Set<string>();

@@ -3,75 +3,42 @@
 // its heartbeat stops, and a volume service's row carries the capabilities it reported last.
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import { isUniqueViolation, now } from '../core/db.ts';
+import { ServiceHeartbeat as CoreServiceHeartbeat } from '../core/heartbeat.ts';
 import type { Logger } from '../core/log.ts';
-import { PeriodicTasks } from '../core/periodic.ts';
 import type { BlockStorageDb, ServicesTable } from './db/schema.ts';
 
 export type ServiceRow = Selectable<ServicesTable>;
 
-export class ServiceHeartbeat {
-  private periodic: PeriodicTasks;
+export class ServiceHeartbeat extends CoreServiceHeartbeat<BlockStorageDb> {
   constructor(
-    private db: Kysely<BlockStorageDb>,
-    readonly host: string,
-    readonly binary: string,
-    private zone: string,
-    private intervalSeconds: number,
+    db: Kysely<BlockStorageDb>,
+    host: string,
+    binary: string,
+    zone: string,
+    intervalSeconds: number,
     log: Logger,
     /** Called at each beat: the capabilities to record (volume services). */
-    private report?: () => Promise<unknown>,
+    report?: () => Promise<unknown>,
   ) {
-    this.periodic = new PeriodicTasks(log);
-  }
-
-  async start() {
-    await this.beat();
-    this.periodic.add(`${this.binary} heartbeat`, this.intervalSeconds, () => this.beat());
-  }
-
-  stop() {
-    this.periodic.stop();
-  }
-
-  async beat() {
-    const t = now();
-    const caps = this.report ? JSON.stringify(await this.report()) : null;
-    const row = await this.db
-      .selectFrom('services')
-      .select(['id', 'report_count'])
-      .where('host', '=', this.host)
-      .where('binary', '=', this.binary)
-      .executeTakeFirst();
-    if (row) {
-      await this.db
-        .updateTable('services')
-        .set({ updated_at: t, report_count: Number(row.report_count) + 1, ...(caps ? { capabilities: caps } : {}) })
-        .where('id', '=', row.id)
-        .execute();
-      return;
-    }
-    try {
-      await this.db
-        .insertInto('services')
-        .values({
+    super(
+      db,
+      {
+        host,
+        binary,
+        row: () => ({
           id: randomUUID(),
-          host: this.host,
-          binary: this.binary,
-          topic: this.binary,
-          availability_zone: this.zone,
+          topic: binary,
+          availability_zone: zone,
           disabled: 0,
           disabled_reason: null,
           frozen: 0,
           report_count: 1,
-          capabilities: caps,
-          created_at: t,
-          updated_at: t,
-        })
-        .execute();
-    } catch (e) {
-      if (!isUniqueViolation(e)) throw e;
-    }
+        }),
+        beat: async () => (report ? { capabilities: JSON.stringify(await report()) } : {}),
+      },
+      intervalSeconds,
+      log,
+    );
   }
 }
 

@@ -99,11 +99,46 @@ export function pyTruthy(v: unknown): boolean {
   return Boolean(v);
 }
 
-/** Python's fnmatch.fnmatchcase for the patterns OpenStack's yaml files use: `*`, `?` and `[...]` classes. */
+/**
+ * Python's fnmatch.fnmatchcase (fnmatch.translate): `*`, `?`, `[seq]` and `[!seq]`; a `[` with no closing `]` is
+ * itself; everything else matches literally. The patterns OpenStack's yaml files and Heat's registry use.
+ */
 export function fnmatch(pattern: string, name: string): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
+  let re = fnmatchCache.get(pattern);
+  if (!re) {
+    if (fnmatchCache.size >= 1024) fnmatchCache.clear();
+    re = fnmatchTranslate(pattern);
+    fnmatchCache.set(pattern, re);
+  }
+  return re.test(name);
+}
+
+const fnmatchCache = new Map<string, RegExp>();
+
+function fnmatchTranslate(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; ) {
+    const c = pattern[i++];
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      let j = i;
+      if (pattern[j] === '!') j++;
+      if (pattern[j] === ']') j++;
+      while (j < pattern.length && pattern[j] !== ']') j++;
+      if (j >= pattern.length) re += '\\[';
+      else {
+        let set = pattern.slice(i, j).replace(/[\\\]]/g, '\\$&');
+        if (set.startsWith('!')) set = `^${set.slice(1)}`;
+        else if (set.startsWith('^')) set = `\\${set}`;
+        re += `[${set}]`;
+        i = j + 1;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`^(?:${re})$`, 's');
+  } catch {
+    return /(?!)/; // a reversed range such as [z-a]: Python drops it, and the pattern matches nothing here
+  }
 }

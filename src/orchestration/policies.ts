@@ -1,10 +1,33 @@
 // Heat's default policy (stable/zed, heat/policies/*.py; heat 19): each rule's new default
 // (checkStr), its scope types and its deprecated predecessor (deprecatedCheckStr). With
-// enforce_new_defaults off (Zed's default) oslo.policy or-s the two;
-// `orchestration.policy.enforceNewDefaults`
-// or the cloud-wide `secureRbac` applies only the new default. Override per rule in
-// <policyDir>/orchestration.yaml.
-import type { PolicyDefault } from '../core/policy/index.ts';
+// enforce_new_defaults off (Zed's default) oslo.policy or-s the two; `orchestration.policy.enforceNewDefaults`
+// or the cloud-wide `secureRbac` applies only the new default. Override per rule in <policyDir>/orchestration.yaml.
+import { type PolicyDefault, type RuleDefault, withDefault } from '../core/policy/index.ts';
+
+// The defaults that several rules share (X_WAS_Y: new default X, deprecated predecessor Y; MEMBER and READER are
+// heat/policies/base.py's SYSTEM_ADMIN_OR_PROJECT_MEMBER and SYSTEM_OR_PROJECT_READER).
+const MEMBER_WAS_DENY_STACK_USER: RuleDefault = {
+  checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
+  deprecatedCheckStr: 'rule:deny_stack_user',
+  scopeTypes: ['system', 'project'],
+};
+const READER_WAS_DENY_STACK_USER: RuleDefault = {
+  checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
+  deprecatedCheckStr: 'rule:deny_stack_user',
+  scopeTypes: ['system', 'project'],
+};
+const READER_OR_STACK_USER_WAS_ALLOW_EVERYBODY: RuleDefault = {
+  checkStr:
+    '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s) or (role:heat_stack_user and project_id:%(project_id)s)',
+  deprecatedCheckStr: 'rule:allow_everybody',
+  scopeTypes: ['system', 'project'],
+};
+const PROJECT_ADMIN: RuleDefault = { checkStr: 'rule:project_admin' };
+const SYSTEM_READER_WAS_DENY_EVERYBODY: RuleDefault = {
+  checkStr: 'role:reader and system_scope:all',
+  deprecatedCheckStr: 'rule:deny_everybody',
+  scopeTypes: ['system', 'project'],
+};
 
 export const ORCHESTRATION_POLICIES: PolicyDefault[] = [
   // Heat's default is '(role:admin and is_admin_project:True) OR (role:admin and system_scope:all)';
@@ -20,446 +43,120 @@ export const ORCHESTRATION_POLICIES: PolicyDefault[] = [
     checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
     deprecatedCheckStr: 'rule:deny_stack_user',
   },
-  {
-    name: 'actions:snapshot',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'actions:suspend',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'actions:resume',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'actions:check',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'actions:cancel_update',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'actions:cancel_without_rollback',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'build_info:build_info',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:ListStacks',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:CreateStack',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:DescribeStacks',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:DeleteStack',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:UpdateStack',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:CancelUpdateStack',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:DescribeStackEvents',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:ValidateTemplate',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:GetTemplate',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:EstimateTemplateCost',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:DescribeStackResource',
-    checkStr:
-      '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s) or (role:heat_stack_user and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:allow_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:DescribeStackResources',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'cloudformation:ListStackResources',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'events:index',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'events:show',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'resource:index',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'resource:metadata',
-    checkStr:
-      '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s) or (role:heat_stack_user and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:allow_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'resource:signal',
-    checkStr:
-      '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s) or (role:heat_stack_user and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:allow_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'resource:mark_unhealthy',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'resource:show',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  { name: 'resource_types:OS::Nova::Flavor', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Cinder::EncryptedVolumeType', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Cinder::VolumeType', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Cinder::Quota', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::Quota', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Nova::Quota', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Octavia::Quota', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Manila::ShareType', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::ProviderNet', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::QoSPolicy', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::QoSBandwidthLimitRule', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::QoSDscpMarkingRule', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::QoSMinimumBandwidthRule', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::QoSMinimumPacketRateRule', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Neutron::Segment', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Nova::HostAggregate', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Cinder::QoSSpecs', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Cinder::QoSAssociation', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Keystone::*', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Blazar::Host', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Octavia::Flavor', checkStr: 'rule:project_admin' },
-  { name: 'resource_types:OS::Octavia::FlavorProfile', checkStr: 'rule:project_admin' },
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'actions:snapshot', 'actions:suspend', 'actions:resume'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'actions:check'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'actions:cancel_update', 'actions:cancel_without_rollback'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'build_info:build_info', 'cloudformation:ListStacks'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'cloudformation:CreateStack'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'cloudformation:DescribeStacks'),
+  ...withDefault(
+    MEMBER_WAS_DENY_STACK_USER,
+    'cloudformation:DeleteStack',
+    'cloudformation:UpdateStack',
+    'cloudformation:CancelUpdateStack',
+  ),
+  ...withDefault(
+    READER_WAS_DENY_STACK_USER,
+    'cloudformation:DescribeStackEvents',
+    'cloudformation:ValidateTemplate',
+    'cloudformation:GetTemplate',
+    'cloudformation:EstimateTemplateCost',
+  ),
+  ...withDefault(READER_OR_STACK_USER_WAS_ALLOW_EVERYBODY, 'cloudformation:DescribeStackResource'),
+  ...withDefault(
+    READER_WAS_DENY_STACK_USER,
+    'cloudformation:DescribeStackResources',
+    'cloudformation:ListStackResources',
+    'events:index',
+    'events:show',
+    'resource:index',
+  ),
+  ...withDefault(READER_OR_STACK_USER_WAS_ALLOW_EVERYBODY, 'resource:metadata', 'resource:signal'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'resource:mark_unhealthy'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'resource:show'),
+  ...withDefault(
+    PROJECT_ADMIN,
+    'resource_types:OS::Nova::Flavor',
+    'resource_types:OS::Cinder::EncryptedVolumeType',
+    'resource_types:OS::Cinder::VolumeType',
+    'resource_types:OS::Cinder::Quota',
+    'resource_types:OS::Neutron::Quota',
+    'resource_types:OS::Nova::Quota',
+    'resource_types:OS::Octavia::Quota',
+    'resource_types:OS::Manila::ShareType',
+    'resource_types:OS::Neutron::ProviderNet',
+    'resource_types:OS::Neutron::QoSPolicy',
+    'resource_types:OS::Neutron::QoSBandwidthLimitRule',
+    'resource_types:OS::Neutron::QoSDscpMarkingRule',
+    'resource_types:OS::Neutron::QoSMinimumBandwidthRule',
+    'resource_types:OS::Neutron::QoSMinimumPacketRateRule',
+    'resource_types:OS::Neutron::Segment',
+    'resource_types:OS::Nova::HostAggregate',
+    'resource_types:OS::Cinder::QoSSpecs',
+    'resource_types:OS::Cinder::QoSAssociation',
+    'resource_types:OS::Keystone::*',
+    'resource_types:OS::Blazar::Host',
+    'resource_types:OS::Octavia::Flavor',
+    'resource_types:OS::Octavia::FlavorProfile',
+  ),
   { name: 'service:index', checkStr: 'role:reader and system_scope:all', deprecatedCheckStr: 'rule:context_is_admin' },
-  {
-    name: 'software_configs:global_index',
-    checkStr: 'role:reader and system_scope:all',
-    deprecatedCheckStr: 'rule:deny_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_configs:index',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_configs:create',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_configs:show',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_configs:delete',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_deployments:index',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_deployments:create',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_deployments:show',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_deployments:update',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'software_deployments:delete',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  // Stratus: the deprecated rule lets everybody read a server's deployment metadata (as Stratus answered
-  // before the split; Zed's rule has no predecessor).
-  {
-    name: 'software_deployments:metadata',
-    checkStr:
-      '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s) or (role:heat_stack_user and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:allow_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:abandon',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:create',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:delete',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:detail',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:export',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:generate_template',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:global_index',
-    checkStr: 'role:reader and system_scope:all',
-    deprecatedCheckStr: 'rule:deny_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:index',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:list_resource_types',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:list_template_versions',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:list_template_functions',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:lookup',
-    checkStr:
-      '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s) or (role:heat_stack_user and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:allow_everybody',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:preview',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:resource_schema',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:show',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:template',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:environment',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:files',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:update',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:update_patch',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
+  ...withDefault(SYSTEM_READER_WAS_DENY_EVERYBODY, 'software_configs:global_index'),
+  ...withDefault(
+    READER_WAS_DENY_STACK_USER,
+    'software_configs:index',
+    'software_configs:create',
+    'software_configs:show',
+  ),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'software_configs:delete'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'software_deployments:index'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'software_deployments:create'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'software_deployments:show'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'software_deployments:update', 'software_deployments:delete'),
+  ...withDefault(
+    READER_OR_STACK_USER_WAS_ALLOW_EVERYBODY,
+    // Stratus: the deprecated rule lets everybody read a server's deployment metadata (as Stratus answered
+    // before the split; Zed's rule has no predecessor).
+    'software_deployments:metadata',
+  ),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'stacks:abandon', 'stacks:create', 'stacks:delete'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'stacks:detail'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'stacks:export', 'stacks:generate_template'),
+  ...withDefault(SYSTEM_READER_WAS_DENY_EVERYBODY, 'stacks:global_index'),
+  ...withDefault(
+    READER_WAS_DENY_STACK_USER,
+    'stacks:index',
+    'stacks:list_resource_types',
+    'stacks:list_template_versions',
+    'stacks:list_template_functions',
+  ),
+  ...withDefault(READER_OR_STACK_USER_WAS_ALLOW_EVERYBODY, 'stacks:lookup'),
+  ...withDefault(
+    READER_WAS_DENY_STACK_USER,
+    'stacks:preview',
+    'stacks:resource_schema',
+    'stacks:show',
+    'stacks:template',
+    'stacks:environment',
+    'stacks:files',
+  ),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'stacks:update', 'stacks:update_patch'),
   { name: 'stacks:update_no_change', checkStr: 'rule:stacks:update_patch', scopeTypes: ['system', 'project'] },
-  {
-    name: 'stacks:preview_update',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:preview_update_patch',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:validate_template',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:snapshot',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:show_snapshot',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:delete_snapshot',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:list_snapshots',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:restore_snapshot',
-    checkStr: '(role:admin and system_scope:all) or (role:member and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:list_outputs',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  {
-    name: 'stacks:show_output',
-    checkStr: '(role:reader and system_scope:all) or (role:reader and project_id:%(project_id)s)',
-    deprecatedCheckStr: 'rule:deny_stack_user',
-    scopeTypes: ['system', 'project'],
-  },
-  // Names Stratus enforces that this release does not register (a later or earlier release's name for the
-  // same check).
-  { name: 'resource_types:OS::Senlin::*', checkStr: 'rule:project_admin' },
+  ...withDefault(
+    MEMBER_WAS_DENY_STACK_USER,
+    'stacks:preview_update',
+    'stacks:preview_update_patch',
+    'stacks:validate_template',
+    'stacks:snapshot',
+  ),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'stacks:show_snapshot'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'stacks:delete_snapshot'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'stacks:list_snapshots'),
+  ...withDefault(MEMBER_WAS_DENY_STACK_USER, 'stacks:restore_snapshot'),
+  ...withDefault(READER_WAS_DENY_STACK_USER, 'stacks:list_outputs', 'stacks:show_output'),
+  ...withDefault(
+    PROJECT_ADMIN,
+    // Names Stratus enforces that this release does not register (a later or earlier release's name for the
+    // same check).
+    'resource_types:OS::Senlin::*',
+  ),
 ];

@@ -4,7 +4,7 @@
 // same generation cannot both commit: the loser sees ConcurrentUpdate and retries or answers 409.
 import type { Kysely, Transaction } from 'kysely';
 import { isUniqueViolation, now } from '../core/db.ts';
-import type { PlacementDb } from './db/schema.ts';
+import type { InventoryTable, PlacementDb } from './db/schema.ts';
 import { STANDARD_RESOURCE_CLASSES, STANDARD_TRAITS } from './standard.ts';
 
 export const MAX_INT = 2147483647;
@@ -32,16 +32,10 @@ export interface Provider {
   created_at: string;
   updated_at: string;
 }
-export interface Inventory {
-  resource_class: string;
-  total: number;
-  reserved: number;
-  min_unit: number;
-  max_unit: number;
-  step_size: number;
-  allocation_ratio: number;
-  updated_at?: string;
-}
+/** An inventory of one resource class: its row without the provider and the creation time. */
+export type Inventory = Omit<InventoryTable, 'rp_uuid' | 'created_at' | 'updated_at'> & { updated_at?: string };
+/** An inventory's amounts, the part a client reads and writes. */
+export type InventoryAmounts = Omit<Inventory, 'resource_class' | 'updated_at'>;
 export interface Consumer {
   uuid: string;
   project_id: string;
@@ -85,14 +79,18 @@ export const capacity = (inv: Pick<Inventory, 'total' | 'reserved' | 'allocation
   Math.floor((inv.total - inv.reserved) * inv.allocation_ratio);
 
 const toProvider = (r: Provider): Provider => ({ ...r, generation: Number(r.generation) });
+/** An inventory's amounts, as numbers (PostgreSQL hands some back as strings), in placement's order. */
+export const inventoryAmounts = (inv: InventoryAmounts): InventoryAmounts => ({
+  total: Number(inv.total),
+  reserved: Number(inv.reserved),
+  min_unit: Number(inv.min_unit),
+  max_unit: Number(inv.max_unit),
+  step_size: Number(inv.step_size),
+  allocation_ratio: Number(inv.allocation_ratio),
+});
 const toInventory = (r: Inventory): Inventory => ({
   resource_class: r.resource_class,
-  total: Number(r.total),
-  reserved: Number(r.reserved),
-  min_unit: Number(r.min_unit),
-  max_unit: Number(r.max_unit),
-  step_size: Number(r.step_size),
-  allocation_ratio: Number(r.allocation_ratio),
+  ...inventoryAmounts(r),
   updated_at: r.updated_at,
 });
 
@@ -418,15 +416,7 @@ export class PlacementStore {
           .execute();
       const t = now();
       for (const inv of invs) {
-        const row = {
-          total: inv.total,
-          reserved: inv.reserved,
-          min_unit: inv.min_unit,
-          max_unit: inv.max_unit,
-          step_size: inv.step_size,
-          allocation_ratio: inv.allocation_ratio,
-          updated_at: t,
-        };
+        const row = { ...inventoryAmounts(inv), updated_at: t };
         const r = await trx
           .updateTable('inventories')
           .set(row)

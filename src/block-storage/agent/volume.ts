@@ -176,44 +176,46 @@ export class VolumeAgent {
   private async createGroupFromSource(id: string, requestId?: string) {
     const g = await this.groups.get(id);
     if (!g || g.status !== 'creating') return;
-    const vols = await this.groups.volumes(id);
-    for (const v of vols) await this.createVolume(v.id, requestId);
-    const after = await this.groups.volumes(id);
-    const ok = after.every((v) => v.status === VolumeStatus.AVAILABLE);
+    const ok = await makeEach(
+      () => this.groups.volumes(id),
+      (v) => this.createVolume(v, requestId),
+      VolumeStatus.AVAILABLE,
+    );
     await this.groups.update(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
   }
 
   private async deleteGroup(id: string) {
     const g = await this.groups.get(id);
     if (!g) return;
-    let failed = false;
-    for (const v of await this.groups.volumes(id)) {
-      await this.deleteVolume(v.id);
-      if (await this.volumes.get(v.id)) failed = true;
-    }
-    if (failed) await this.groups.update(id, { status: 'error_deleting' });
+    const gone = await deleteEach(
+      await this.groups.volumes(id),
+      (v) => this.deleteVolume(v),
+      (v) => this.volumes.get(v),
+    );
+    if (!gone) await this.groups.update(id, { status: 'error_deleting' });
     else await this.groups.destroy(id);
   }
 
   private async createGroupSnapshot(id: string, requestId?: string) {
     const gs = await this.groups.snapshot(id);
     if (!gs || gs.status !== 'creating') return;
-    const snaps = await this.groups.memberSnapshots(id);
-    for (const s of snaps) await this.createSnapshot(s.id, requestId);
-    const after = await this.groups.memberSnapshots(id);
-    const ok = after.every((s) => s.status === 'available');
+    const ok = await makeEach(
+      () => this.groups.memberSnapshots(id),
+      (s) => this.createSnapshot(s, requestId),
+      'available',
+    );
     await this.groups.updateSnapshot(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
   }
 
   private async deleteGroupSnapshot(id: string) {
     const gs = await this.groups.snapshot(id);
     if (!gs) return;
-    let failed = false;
-    for (const s of await this.groups.memberSnapshots(id)) {
-      await this.deleteSnapshot(s.id);
-      if (await this.volumes.snapshot(s.id)) failed = true;
-    }
-    if (failed) await this.groups.updateSnapshot(id, { status: 'error_deleting' });
+    const gone = await deleteEach(
+      await this.groups.memberSnapshots(id),
+      (s) => this.deleteSnapshot(s),
+      (s) => this.volumes.snapshot(s),
+    );
+    if (!gone) await this.groups.updateSnapshot(id, { status: 'error_deleting' });
     else await this.groups.destroySnapshot(id);
   }
 
@@ -527,4 +529,28 @@ export class VolumeAgent {
       );
     }
   }
+}
+
+/** A group's (or group snapshot's) members made one by one: whether every one of them came out `available`. */
+async function makeEach(
+  members: () => Promise<Array<{ id: string; status: string }>>,
+  make: (id: string) => Promise<unknown>,
+  available: string,
+): Promise<boolean> {
+  for (const m of await members()) await make(m.id);
+  return (await members()).every((m) => m.status === available);
+}
+
+/** A group's (or group snapshot's) members deleted one by one: whether all of them are gone. */
+async function deleteEach(
+  members: Array<{ id: string }>,
+  del: (id: string) => Promise<unknown>,
+  find: (id: string) => Promise<unknown>,
+): Promise<boolean> {
+  let gone = true;
+  for (const m of members) {
+    await del(m.id);
+    if (await find(m.id)) gone = false;
+  }
+  return gone;
 }

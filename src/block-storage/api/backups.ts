@@ -17,7 +17,7 @@ import {
   isoTime,
   links,
   notFound,
-  pageLinks,
+  pageBody,
   pageNumbers,
   sortKeys,
 } from './common.ts';
@@ -160,12 +160,8 @@ async function list(svc: BlockStorageService, req: FastifyRequest, isDetail: boo
   });
   if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
   const page = r.rows;
-  const out: Record<string, unknown> = {
-    backups: isDetail ? await Promise.all(page.map((b) => detail(svc, req, b))) : page.map((b) => summary(req, b)),
-  };
-  if (r.more && page.length) out.backups_links = pageLinks(req, page[page.length - 1]!.id);
-  if (withCount) out.count = r.total;
-  return out;
+  const views = isDetail ? await Promise.all(page.map((b) => detail(svc, req, b))) : page.map((b) => summary(req, b));
+  return pageBody(req, 'backups', views, r, { count: withCount });
 }
 
 export const listBackups = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);

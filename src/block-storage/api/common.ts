@@ -50,6 +50,24 @@ export function pageLinks(req: FastifyRequest, lastId: string) {
   return [{ href: nextPageHref(req, lastId), rel: 'next' }];
 }
 
+/**
+ * A list's body: the page's views under `key`, then the link to the next page when there is one (under
+ * `links`, default `<key>_links`), then `count` when the request asked for it (with_count).
+ */
+export function pageBody(
+  req: FastifyRequest,
+  key: string,
+  views: unknown[],
+  page: { rows: ReadonlyArray<{ id: string }>; more: boolean; total?: number },
+  o: { links?: string; count?: boolean } = {},
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { [key]: views };
+  const last = page.rows[page.rows.length - 1];
+  if (page.more && last) out[o.links ?? `${key}_links`] = pageLinks(req, last.id);
+  if (o.count) out.count = page.total;
+  return out;
+}
+
 export type Query = Record<string, string | undefined>;
 
 /** Cinder's boolean query values (strutils.bool_from_string, strict). */

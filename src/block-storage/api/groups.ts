@@ -8,17 +8,7 @@ import { volumeTypeIds } from '../groups.ts';
 import type { BlockStorageService } from '../service.ts';
 import { sql } from 'kysely';
 import { type Condition, eq, pageOf } from '../db/paging.ts';
-import {
-  type Query,
-  at,
-  badRequest,
-  boolParam,
-  isoTime,
-  notFound,
-  pageLinks,
-  pageNumbers,
-  sortKeys,
-} from './common.ts';
+import { type Query, at, badRequest, boolParam, isoTime, notFound, pageBody, pageNumbers, sortKeys } from './common.ts';
 
 type P = { id: string };
 type Body = Record<string, unknown>;
@@ -168,9 +158,7 @@ async function listGroupsOf(svc: BlockStorageService, req: FastifyRequest, detai
     ['id', 'name', 'status', 'created_at', 'updated_at', 'availability_zone'],
   );
   const groups = detail ? await Promise.all(page.map((g) => groupDetail(svc, req, g))) : page.map(groupSummary);
-  const out: Record<string, unknown> = { groups };
-  if (more && page.length) out.group_links = pageLinks(req, page[page.length - 1]!.id);
-  return out;
+  return pageBody(req, 'groups', groups, { rows: page, more }, { links: 'group_links' });
 }
 
 export const listGroups = (svc: BlockStorageService, req: FastifyRequest) => listGroupsOf(svc, req, false);
@@ -291,11 +279,8 @@ async function listSnapshotsOf(svc: BlockStorageService, req: FastifyRequest, de
     ['name', 'status', 'group_id', 'id'],
     ['id', 'name', 'status', 'created_at', 'updated_at', 'group_id'],
   );
-  const out: Record<string, unknown> = {
-    group_snapshots: page.map((s) => (detail ? snapshotDetail(req, s) : snapshotSummary(s))),
-  };
-  if (more && page.length) out.group_snapshot_links = pageLinks(req, page[page.length - 1]!.id);
-  return out;
+  const views = page.map((s) => (detail ? snapshotDetail(req, s) : snapshotSummary(s)));
+  return pageBody(req, 'group_snapshots', views, { rows: page, more }, { links: 'group_snapshot_links' });
 }
 
 export const listGroupSnapshots = (svc: BlockStorageService, req: FastifyRequest) => listSnapshotsOf(svc, req, false);

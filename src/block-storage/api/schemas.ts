@@ -2,6 +2,13 @@
 // resource body are a 400, as Cinder's additionalProperties: False.
 const nullableString = (max = 255) => ({ type: ['string', 'null'], maxLength: max });
 const uuidish = { type: ['string', 'null'], maxLength: 255 };
+/** A volume's or a snapshot's name and description, each also under its v1 `display_` name. */
+const nameAndDescription = {
+  name: nullableString(),
+  display_name: nullableString(),
+  description: nullableString(65535),
+  display_description: nullableString(65535),
+};
 
 export const metadataValue = {
   type: 'object',
@@ -22,10 +29,7 @@ export const volumeCreateSchema = {
     volume: {
       type: 'object',
       properties: {
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(65535),
-        display_description: nullableString(65535),
+        ...nameAndDescription,
         size: { type: ['integer', 'string', 'null'] },
         volume_type: uuidish,
         availability_zone: nullableString(),
@@ -55,10 +59,7 @@ export const volumeUpdateSchema = {
     volume: {
       type: 'object',
       properties: {
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(65535),
-        display_description: nullableString(65535),
+        ...nameAndDescription,
         metadata: metadataValue,
       },
       additionalProperties: false,
@@ -75,10 +76,7 @@ export const snapshotCreateSchema = {
       type: 'object',
       required: ['volume_id'],
       properties: {
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(65535),
-        display_description: nullableString(65535),
+        ...nameAndDescription,
         volume_id: { type: ['string', 'null'], maxLength: 255 },
         force: { type: ['boolean', 'string'] },
         metadata: { ...metadataValue, type: ['object', 'null'] },
@@ -96,10 +94,7 @@ export const snapshotUpdateSchema = {
     snapshot: {
       type: 'object',
       properties: {
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(65535),
-        display_description: nullableString(65535),
+        ...nameAndDescription,
       },
       additionalProperties: false,
     },

@@ -1,7 +1,6 @@
 // /snapshots: create (also of in-use volumes with force, or at 3.66 without), list and detail
 // with filters, sorting and pages, show, update, delete, metadata and the snapshot actions.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
@@ -13,14 +12,15 @@ import {
   badRequest,
   boolParam,
   notFound,
-  pageLinks,
+  pageBody,
   pageNumbers,
   parseDictParam,
   snapshotView,
   sortKeys,
 } from './common.ts';
 import { unmanageSnapshot } from './manage.ts';
-import { metadataSchema, snapshotCreateSchema, snapshotUpdateSchema } from './schemas.ts';
+import { metadataHandlers } from './metadata.ts';
+import { snapshotCreateSchema, snapshotUpdateSchema } from './schemas.ts';
 
 type P = { id: string };
 
@@ -91,21 +91,17 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   });
   if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
   const page = r.rows;
-  const out: Record<string, unknown> = {
-    snapshots: page.map((s) => {
-      const view = snapshotView(req, s);
-      if (detail) return view;
-      const {
-        ['os-extended-snapshot-attributes:project_id']: _p,
-        ['os-extended-snapshot-attributes:progress']: _g,
-        ...rest
-      } = view;
-      return rest;
-    }),
-  };
-  if (r.more && page.length) out.snapshots_links = pageLinks(req, page[page.length - 1]!.id);
-  if (withCount) out.count = r.total;
-  return out;
+  const views = page.map((s) => {
+    const view = snapshotView(req, s);
+    if (detail) return view;
+    const {
+      ['os-extended-snapshot-attributes:project_id']: _p,
+      ['os-extended-snapshot-attributes:progress']: _g,
+      ...rest
+    } = view;
+    return rest;
+  });
+  return pageBody(req, 'snapshots', views, r, { count: withCount });
 }
 
 export const listSnapshots = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);
@@ -140,61 +136,28 @@ export async function deleteSnapshot(svc: BlockStorageService, req: FastifyReque
 
 // ---- metadata -------------------------------------------------------------------------------
 
-async function target(svc: BlockStorageService, req: FastifyRequest, rule: string) {
-  const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
-  req.authorize(rule, { project_id: s.project_id });
-  return s;
-}
-
-export async function listSnapshotMetadata(svc: BlockStorageService, req: FastifyRequest) {
-  const s = await target(svc, req, 'volume:get_snapshot_metadata');
-  return { metadata: json(s.metadata, {}) };
-}
-
-export async function createSnapshotMetadata(svc: BlockStorageService, req: FastifyRequest) {
-  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
-  const s = await target(svc, req, 'volume:update_snapshot_metadata');
-  const meta = { ...json<Record<string, string>>(s.metadata, {}), ...body.metadata };
-  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(meta) });
-  return { metadata: meta };
-}
-
-export async function replaceSnapshotMetadata(svc: BlockStorageService, req: FastifyRequest) {
-  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
-  const s = await target(svc, req, 'volume:update_snapshot_metadata');
-  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(body.metadata) });
-  return { metadata: body.metadata };
-}
-
-export async function showSnapshotMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
-  const { key } = req.params as { key: string };
-  const s = await target(svc, req, 'volume:get_snapshot_metadata');
-  const meta = json<Record<string, string>>(s.metadata, {});
-  if (!(key in meta)) throw new ApiError(404, `Snapshot metadata for ${s.id} with key ${key} could not be found.`);
-  return { meta: { [key]: meta[key] } };
-}
-
-export async function updateSnapshotMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
-  const { key } = req.params as { key: string };
-  const body = validate<{ meta: Record<string, string> }>(req.body, metadataSchema('meta'));
-  const keys = Object.keys(body.meta);
-  if (keys.length > 1) throw badRequest('Request body contains too many items.');
-  if (keys[0] !== key) throw badRequest('Request body and URI mismatch');
-  const s = await target(svc, req, 'volume:update_snapshot_metadata');
-  const meta = { ...json<Record<string, string>>(s.metadata, {}), ...body.meta };
-  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(meta) });
-  return { meta: body.meta };
-}
-
-export async function deleteSnapshotMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
-  const { key } = req.params as { key: string };
-  const s = await target(svc, req, 'volume:delete_snapshot_metadata');
-  const meta = json<Record<string, string>>(s.metadata, {});
-  if (!(key in meta)) throw new ApiError(404, `Snapshot metadata for ${s.id} with key ${key} could not be found.`);
-  delete meta[key];
-  await svc.parts.volumes.updateSnapshot(s.id, { metadata: JSON.stringify(meta) });
-  return null;
-}
+export const {
+  list: listSnapshotMetadata,
+  create: createSnapshotMetadata,
+  replace: replaceSnapshotMetadata,
+  show: showSnapshotMetadataItem,
+  update: updateSnapshotMetadataItem,
+  delete: deleteSnapshotMetadataItem,
+} = metadataHandlers<SnapshotRow>({
+  async target(svc, req, rule) {
+    const s = await svc.parts.api.visibleSnapshot(req.context, (req.params as P).id);
+    req.authorize(rule, { project_id: s.project_id });
+    return s;
+  },
+  rules: {
+    get: 'volume:get_snapshot_metadata',
+    create: 'volume:update_snapshot_metadata',
+    update: 'volume:update_snapshot_metadata',
+    delete: 'volume:delete_snapshot_metadata',
+  },
+  save: (svc, id, metadata) => svc.parts.volumes.updateSnapshot(id, { metadata }),
+  notFound: (id, key) => new ApiError(404, `Snapshot metadata for ${id} with key ${key} could not be found.`),
+});
 
 // ---- actions --------------------------------------------------------------------------------
 

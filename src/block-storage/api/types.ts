@@ -5,7 +5,7 @@ import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
 import { type VolumeTypeRow, specsOf } from '../types.ts';
-import { type Query, at, badRequest, boolParam, pageLinks, pageRows, sortKeys, typeView } from './common.ts';
+import { type Query, at, badRequest, boolParam, pageBody, pageRows, sortKeys, typeView } from './common.ts';
 import { extraSpecsSchema, metadataSchema, typeCreateSchema, typeUpdateSchema } from './schemas.ts';
 
 type P = { id: string };
@@ -56,9 +56,8 @@ export async function listTypes(svc: BlockStorageService, req: FastifyRequest) {
   }
   const keys = sortKeys(q, ['id', 'name', 'is_public', 'description', 'created_at'], 'id');
   const { page, more } = pageRows(rows, q, keys, (t, k) => (t as unknown as Record<string, unknown>)[k]);
-  const out: Record<string, unknown> = { volume_types: page.map((t) => typeView(req, t)) };
-  if (more && page.length) out.volume_type_links = pageLinks(req, page[page.length - 1]!.id);
-  return out;
+  const views = page.map((t) => typeView(req, t));
+  return pageBody(req, 'volume_types', views, { rows: page, more }, { links: 'volume_type_links' });
 }
 
 export async function showType(svc: BlockStorageService, req: FastifyRequest) {

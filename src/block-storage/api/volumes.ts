@@ -16,7 +16,7 @@ import {
   at,
   badRequest,
   boolParam,
-  pageLinks,
+  pageBody,
   notFound,
   pageNumbers,
   parseDictParam,
@@ -25,7 +25,8 @@ import {
   volumeSummary,
   volumeView,
 } from './common.ts';
-import { metadataSchema, volumeCreateSchema, volumeUpdateSchema } from './schemas.ts';
+import { metadataHandlers } from './metadata.ts';
+import { volumeCreateSchema, volumeUpdateSchema } from './schemas.ts';
 
 type P = { id: string };
 
@@ -244,16 +245,14 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
     count: withCount,
   });
   if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
-  const { rows: page, more, total } = r;
-  const out: Record<string, unknown> = {};
+  const page = r.rows;
+  let views: unknown[];
   if (detail) {
     const atts = await svc.parts.volumes.attachmentsOf(page.map((v) => v.id));
     const types = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
-    out.volumes = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
-  } else out.volumes = page.map((v) => volumeSummary(req, v));
-  if (more && page.length) out.volumes_links = pageLinks(req, page[page.length - 1]!.id);
-  if (withCount) out.count = total;
-  return out;
+    views = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
+  } else views = page.map((v) => volumeSummary(req, v));
+  return pageBody(req, 'volumes', views, r, { count: withCount });
 }
 
 /** The volumes the query selects (every one, for the summary). */
@@ -320,70 +319,29 @@ export async function deleteVolume(svc: BlockStorageService, req: FastifyRequest
 
 // ---- metadata -------------------------------------------------------------------------------
 
-async function metaTarget(svc: BlockStorageService, req: FastifyRequest, rule: string) {
-  const { id } = req.params as P;
-  const v = await svc.parts.api.visibleVolume(req.context, id);
-  req.authorize(rule, { project_id: v.project_id });
-  return v;
-}
-
-function checkWritable(v: VolumeRow) {
-  if (v.status === 'maintenance') throw badRequest(`Invalid volume: Volume ${v.id} is in maintenance.`);
-}
-
-export async function listMetadata(svc: BlockStorageService, req: FastifyRequest) {
-  const v = await metaTarget(svc, req, 'volume:get_volume_metadata');
-  return { metadata: json(v.metadata, {}) };
-}
-
-export async function createMetadata(svc: BlockStorageService, req: FastifyRequest) {
-  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
-  const v = await metaTarget(svc, req, 'volume:create_volume_metadata');
-  checkWritable(v);
-  const meta = { ...json<Record<string, string>>(v.metadata, {}), ...body.metadata };
-  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(meta) });
-  return { metadata: meta };
-}
-
-export async function replaceMetadata(svc: BlockStorageService, req: FastifyRequest) {
-  const body = validate<{ metadata: Record<string, string> }>(req.body, metadataSchema('metadata'));
-  const v = await metaTarget(svc, req, 'volume:update_volume_metadata');
-  checkWritable(v);
-  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(body.metadata) });
-  return { metadata: body.metadata };
-}
-
-export async function showMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
-  const { key } = req.params as { key: string };
-  const v = await metaTarget(svc, req, 'volume:get_volume_metadata');
-  const meta = json<Record<string, string>>(v.metadata, {});
-  if (!(key in meta)) throw notFoundMeta(v.id, key);
-  return { meta: { [key]: meta[key] } };
-}
-
-const notFoundMeta = (id: string, key: string) =>
-  new ApiError(404, `Volume metadata for volume ${id} with key ${key} could not be found.`, 'MetadataNotFound');
-
-export async function updateMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
-  const { key } = req.params as { key: string };
-  const body = validate<{ meta: Record<string, string> }>(req.body, metadataSchema('meta'));
-  const keys = Object.keys(body.meta);
-  if (keys.length > 1) throw badRequest('Request body contains too many items.');
-  if (keys[0] !== key) throw badRequest('Request body and URI mismatch');
-  const v = await metaTarget(svc, req, 'volume:update_volume_metadata');
-  checkWritable(v);
-  const meta = { ...json<Record<string, string>>(v.metadata, {}), ...body.meta };
-  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(meta) });
-  return { meta: body.meta };
-}
-
-export async function deleteMetadataItem(svc: BlockStorageService, req: FastifyRequest) {
-  const { key } = req.params as { key: string };
-  const v = await metaTarget(svc, req, 'volume:delete_volume_metadata');
-  checkWritable(v);
-  const meta = json<Record<string, string>>(v.metadata, {});
-  if (!(key in meta)) throw notFoundMeta(v.id, key);
-  delete meta[key];
-  await svc.parts.volumes.update(v.id, { metadata: JSON.stringify(meta) });
-  return null;
-}
+export const {
+  list: listMetadata,
+  create: createMetadata,
+  replace: replaceMetadata,
+  show: showMetadataItem,
+  update: updateMetadataItem,
+  delete: deleteMetadataItem,
+} = metadataHandlers<VolumeRow>({
+  async target(svc, req, rule) {
+    const v = await svc.parts.api.visibleVolume(req.context, (req.params as P).id);
+    req.authorize(rule, { project_id: v.project_id });
+    return v;
+  },
+  rules: {
+    get: 'volume:get_volume_metadata',
+    create: 'volume:create_volume_metadata',
+    update: 'volume:update_volume_metadata',
+    delete: 'volume:delete_volume_metadata',
+  },
+  checkWritable(v) {
+    if (v.status === 'maintenance') throw badRequest(`Invalid volume: Volume ${v.id} is in maintenance.`);
+  },
+  save: (svc, id, metadata) => svc.parts.volumes.update(id, { metadata }),
+  notFound: (id, key) =>
+    new ApiError(404, `Volume metadata for volume ${id} with key ${key} could not be found.`, 'MetadataNotFound'),
+});

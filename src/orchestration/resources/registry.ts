@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '../../core/log.ts';
+import { fnmatch } from '../../core/python.ts';
 import { HeatError } from '../errors.ts';
 import { AODH_RESOURCES } from './aodh.ts';
 import { HEAT_RESOURCES } from './heat.ts';
@@ -19,17 +20,6 @@ export type RegistryMap = Record<string, unknown>;
 export type Resolved = { plugin: ResourcePlugin } | { template: string; templateName: string };
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** fnmatch's `*` and `?` (Heat matches per-resource registry entries and hooks that way). */
-export function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
-  return re.test(name);
-}
 
 export class ResourceRegistry {
   readonly plugins = new Map<string, ResourcePlugin>();
@@ -83,7 +73,7 @@ export class ResourceRegistry {
     const perResource: Record<string, unknown> = {};
     const resources = isMap(registry.resources) ? registry.resources : {};
     for (const [pattern, entry] of Object.entries(resources))
-      if (isMap(entry) && globMatch(pattern, name)) Object.assign(perResource, entry);
+      if (isMap(entry) && fnmatch(pattern, name)) Object.assign(perResource, entry);
     const seen = new Set<string>();
     for (let i = 0; i < 10; i++) {
       const mapped = mapType(current, perResource) ?? mapType(current, registry);
@@ -111,7 +101,7 @@ export class ResourceRegistry {
     const out: string[] = [];
     const resources = isMap(registry.resources) ? registry.resources : {};
     for (const [pattern, entry] of Object.entries(resources)) {
-      if (!isMap(entry) || !globMatch(pattern, name)) continue;
+      if (!isMap(entry) || !fnmatch(pattern, name)) continue;
       const h = entry.hooks;
       if (typeof h === 'string') out.push(h);
       else if (Array.isArray(h)) out.push(...h.map(String));
@@ -126,8 +116,7 @@ export class ResourceRegistry {
     const resources = isMap(registry.resources) ? registry.resources : {};
     const own: Record<string, unknown> = {};
     for (const [pattern, entry] of Object.entries(resources))
-      if (isMap(entry) && globMatch(pattern, name))
-        for (const [k, v] of Object.entries(entry)) if (isMap(v)) own[k] = v;
+      if (isMap(entry) && fnmatch(pattern, name)) for (const [k, v] of Object.entries(entry)) if (isMap(v)) own[k] = v;
     out.resources = own;
     return out;
   }

@@ -7,7 +7,14 @@ import { cacheHeaders, jsonBody, queryAll, queryParams } from './util.ts';
 import { canonicalUuid } from '../../core/validate.ts';
 import { mv } from './microversion.ts';
 import type { PlacementService } from '../service.ts';
-import { DEFAULT_INVENTORY, MAX_INT, PlacementFailure, type Inventory, type Provider } from '../store.ts';
+import {
+  DEFAULT_INVENTORY,
+  MAX_INT,
+  PlacementFailure,
+  type Inventory,
+  inventoryAmounts,
+  type Provider,
+} from '../store.ts';
 import {
   absoluteUrl,
   findProvider,
@@ -131,15 +138,6 @@ export function inventoryFrom(
     );
   return inv;
 }
-
-const invView = (inv: Inventory) => ({
-  total: inv.total,
-  reserved: inv.reserved,
-  min_unit: inv.min_unit,
-  max_unit: inv.max_unit,
-  step_size: inv.step_size,
-  allocation_ratio: inv.allocation_ratio,
-});
 
 /** The 409 of a write whose resource_provider_generation is not the provider's. */
 const generationConflict = () =>
@@ -335,7 +333,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     const invs = await store.inventories(rp.uuid);
     return {
       resource_provider_generation: rp.generation,
-      inventories: Object.fromEntries(invs.map((i) => [i.resource_class, invView(i)])),
+      inventories: Object.fromEntries(invs.map((i) => [i.resource_class, inventoryAmounts(i)])),
     };
   };
 
@@ -362,7 +360,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     const inv = (await store.inventories(uuid)).find((i) => i.resource_class === rc);
     if (!inv) throw perr(404, `No inventory of class ${rc} for ${uuid}`);
     cacheHeaders(req, reply, inv.updated_at);
-    return { resource_provider_generation: rp.generation, ...invView(inv) };
+    return { resource_provider_generation: rp.generation, ...inventoryAmounts(inv) };
   });
 
   app.post('/resource_providers/:uuid/inventories', async (req, reply) => {
@@ -393,7 +391,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
     }
     reply.code(201).header('location', absoluteUrl(req, `${providerUrl(req, uuid)}/inventories/${rc}`));
     cacheHeaders(req, reply);
-    return { resource_provider_generation: newGen, ...invView(inv) };
+    return { resource_provider_generation: newGen, ...inventoryAmounts(inv) };
   });
 
   app.put('/resource_providers/:uuid/inventories', async (req, reply) => {
@@ -442,7 +440,7 @@ export function registerProviderRoutes(app: FastifyInstance, svc: PlacementServi
       failure(e, 'update conflict');
     }
     cacheHeaders(req, reply);
-    return { resource_provider_generation: gen, ...invView(inv) };
+    return { resource_provider_generation: gen, ...inventoryAmounts(inv) };
   });
 
   app.delete('/resource_providers/:uuid/inventories', async (req, reply) => {

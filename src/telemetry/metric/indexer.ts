@@ -66,6 +66,24 @@ export function resourceUuid(id: string, creator: string): string {
 
 let lastStamp = 0;
 /** A strictly increasing timestamp (revision_start orders resources created in the same millisecond). */
+/** A new metric's row (its creator `user:project`). */
+function metricRow(
+  spec: { name: string | null; unit: string | null; policy: string },
+  creator: string,
+  resourceId: string | null,
+  id: string = randomUUID(),
+) {
+  return {
+    id,
+    archive_policy_name: spec.policy,
+    name: spec.name,
+    unit: spec.unit,
+    resource_id: resourceId,
+    creator,
+    created_at: new Date().toISOString(),
+  };
+}
+
 function stamp(): string {
   const t = Math.max(Date.now() / 1000, lastStamp + 1e-6);
   lastStamp = t;
@@ -518,15 +536,7 @@ export class Indexer {
     resourceId: string | null = null,
     id: string = randomUUID(),
   ): Promise<MetricRow> {
-    const row = {
-      id,
-      archive_policy_name: spec.policy,
-      name: spec.name,
-      unit: spec.unit,
-      resource_id: resourceId,
-      creator: `${caller.userId}:${caller.projectId}`,
-      created_at: new Date().toISOString(),
-    };
+    const row = metricRow(spec, `${caller.userId}:${caller.projectId}`, resourceId, id);
     await this.db.insertInto('metrics').values(row).execute();
     return row;
   }
@@ -688,15 +698,7 @@ export class Indexer {
           } else
             await trx
               .insertInto('metrics')
-              .values({
-                id: randomUUID(),
-                archive_policy_name: m.spec!.policy,
-                name: m.name,
-                unit: m.spec!.unit,
-                resource_id: id,
-                creator,
-                created_at: new Date().toISOString(),
-              })
+              .values(metricRow({ ...m.spec!, name: m.name }, creator, id))
               .execute();
         }
       });
@@ -802,15 +804,7 @@ export class Indexer {
         else
           await trx
             .insertInto('metrics')
-            .values({
-              id: randomUUID(),
-              archive_policy_name: m.spec!.policy,
-              name: m.name,
-              unit: m.spec!.unit,
-              resource_id: r.id,
-              creator: `${caller.userId}:${caller.projectId}`,
-              created_at: new Date().toISOString(),
-            })
+            .values(metricRow({ ...m.spec!, name: m.name }, `${caller.userId}:${caller.projectId}`, r.id))
             .execute();
       }
     });

@@ -143,16 +143,8 @@ export function registerAggregateRoutes(app: FastifyInstance, svc: MetricService
       return out;
     };
     if (!groupby.length) return measuresOf(resources);
-    const groups = new Map<string, { group: Record<string, unknown>; rs: ResourceView[] }>();
-    for (const r of resources) {
-      const group = Object.fromEntries(groupby.map((g) => [g, r[g] ?? null]));
-      const key = JSON.stringify(group);
-      const e = groups.get(key) ?? { group, rs: [] };
-      e.rs.push(r);
-      groups.set(key, e);
-    }
     const results = [];
-    for (const { group, rs } of [...groups.values()].sort((a, b) =>
+    for (const { group, rs } of groupResources(resources, groupby).sort((a, b) =>
       JSON.stringify(a.group) < JSON.stringify(b.group) ? -1 : 1,
     ))
       results.push({ group, measures: await measuresOf(rs) });
@@ -230,16 +222,22 @@ export function registerAggregateRoutes(app: FastifyInstance, svc: MetricService
     };
     const groupby = [...new Set(all(q, 'groupby'))].sort();
     if (!groupby.length) return legacy(req, await pairsOf(resources));
-    const groups = new Map<string, { group: Record<string, unknown>; rs: ResourceView[] }>();
-    for (const r of resources) {
-      const group = Object.fromEntries(groupby.map((g) => [g, r[g] ?? null]));
-      const key = JSON.stringify(group);
-      const e = groups.get(key) ?? { group, rs: [] };
-      e.rs.push(r);
-      groups.set(key, e);
-    }
     const out = [];
-    for (const { group, rs } of groups.values()) out.push({ group, measures: await legacy(req, await pairsOf(rs)) });
+    for (const { group, rs } of groupResources(resources, groupby))
+      out.push({ group, measures: await legacy(req, await pairsOf(rs)) });
     return out;
   });
+}
+
+/** Resources grouped by their values of the `groupby` attributes (Gnocchi's groupby), groups in the order first seen. */
+function groupResources(resources: ResourceView[], groupby: string[]) {
+  const groups = new Map<string, { group: Record<string, unknown>; rs: ResourceView[] }>();
+  for (const r of resources) {
+    const group = Object.fromEntries(groupby.map((g) => [g, r[g] ?? null]));
+    const key = JSON.stringify(group);
+    const e = groups.get(key) ?? { group, rs: [] };
+    e.rs.push(r);
+    groups.set(key, e);
+  }
+  return [...groups.values()];
 }
