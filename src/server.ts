@@ -22,10 +22,9 @@ import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
 import { ServiceSession } from './core/clients/session.ts';
 import { policyModeOptions } from './core/policy/index.ts';
-import { SERVICES, WORKER_ROLES } from './services.ts';
+import { loadService, SERVICES, WORKER_ROLES } from './services.ts';
 import type { ServiceFactory } from './core/service.ts';
-import { agentHosts, computeOptions } from './compute/service.ts';
-import { l2OnlyHosts, startL2Agents, startNetworkAgent } from './network/agent/l2_agents.ts';
+import { agentHosts, computeOptions } from './compute/config.ts';
 import type { NetworkAgent } from './network/agent/agent.ts';
 import { Health } from './core/health.ts';
 import { FaultInjector } from './devstack/faults.ts';
@@ -166,9 +165,12 @@ export class Cloud {
     this.services = [this.identity];
     await this.identity.init();
     this.secrets = loadSecrets(this.cfg);
-    for (const f of SERVICES) {
+    const started: ServiceFactory[] = [];
+    for (const e of SERVICES) {
       this.checkInterrupted();
-      this.health.step = `starting ${f.name}`;
+      this.health.step = `starting ${e.name}`;
+      const f = await loadService(e);
+      started.push(f);
       const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
       await this.startService(f, session);
     }
@@ -182,7 +184,7 @@ export class Cloud {
         services: catalogServices(this.cfg, this.services),
         resetAdminPassword: opts.resetAdminPassword,
         systemAdmins: policyModeOptions(this.cfg, 'placement').enforceScope ? ['nova'] : [],
-        extraUsers: SERVICES.flatMap((f) => f.agentUsers ?? []),
+        extraUsers: started.flatMap((f) => f.agentUsers ?? []),
       });
     }
   }
@@ -213,13 +215,18 @@ export class Cloud {
         `${file} not found: a worker role needs the API's data directory (or a copy of its secrets.yaml)`,
       );
     this.secrets = loadSecrets(this.cfg);
-    for (const f of SERVICES) {
-      if (!(WORKER_ROLES[f.name] ?? []).some((r) => this.cfg.roles.includes(r))) continue;
+    for (const e of SERVICES) {
+      if (!(WORKER_ROLES[e.name] ?? []).some((r) => this.cfg.roles.includes(r))) continue;
+      const f = await loadService(e);
       const session = new ServiceSession(() => this.authUrl(), f.user, this.secrets.servicePassword, this.cfg.region);
       await this.startService(f, session);
     }
     // A compute node runs the network's L2 agent next to nova-compute, for the same hosts.
     const compute = computeOptions(this.cfg);
+    const wantsNetworkAgent = this.cfg.roles.includes('network-agent');
+    if (!wantsNetworkAgent && !(compute.agent && this.cfg.network?.agent !== false)) return;
+    // The network agents' code, loaded only by a process that runs one.
+    const { l2OnlyHosts, startL2Agents, startNetworkAgent } = await import('./network/agent/l2_agents.ts');
     if (compute.agent && this.cfg.network?.agent !== false) {
       // A process that is also the network node of one of its hosts runs that host's whole agent
       // (below) instead of a second, L2-only one under the same host name.
@@ -231,7 +238,7 @@ export class Cloud {
       );
     }
     // A network node: the whole network agent (L2, DHCP, L3) of network.host.
-    if (this.cfg.roles.includes('network-agent'))
+    if (wantsNetworkAgent)
       this.l2Agents.push(await startNetworkAgent(this.cfg, this.bus, this.log.child({ service: 'network-agent' })));
   }
 

@@ -4,6 +4,8 @@
 //   STRATUS_BENCH_SERVICES=a,b  keep only these services of the root's src/services.ts (identity
 //                               always runs): the root is bundled with esbuild as bin/stratus.js
 //                               does, from an entry that first drops the others from SERVICES
+//                               (where a service's code is imported only when it starts, as in
+//                               src/services.ts since the re-layout, the others are never loaded)
 // bench/instructions.ts takes the same as --root and --services.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -58,13 +60,21 @@ export function stratusTarget(
       format: 'esm',
       target: 'node20',
       packages: 'external',
-      sourcemap: 'inline',
+      // As bin/stratus.js: the map in a file beside the bundle (an inline one is read at every start).
+      sourcemap: 'linked',
       logLevel: 'error',
     });
   } finally {
     fs.rmSync(entry, { force: true });
   }
-  return { root, file, cleanup: () => fs.rmSync(file, { force: true }) };
+  return {
+    root,
+    file,
+    cleanup: () => {
+      fs.rmSync(file, { force: true });
+      fs.rmSync(`${file}.map`, { force: true });
+    },
+  };
 }
 
 function requireFrom(root: string, name: string): unknown {

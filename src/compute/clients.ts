@@ -7,7 +7,7 @@ import { IdentityClient } from '../core/clients/identity.ts';
 import { BlockStorageClient } from '../core/clients/block-storage.ts';
 import { type ImageRecord, ImageClient } from '../core/clients/image.ts';
 import { type Port, NetworkClient } from '../core/clients/network.ts';
-import { subnetMetas } from './subnet_meta.ts';
+import { networkSubnetMetas, subnetMetas, type SubnetMeta } from './subnet_meta.ts';
 import { PlacementClient } from '../core/clients/placement.ts';
 import { ApiError } from '../core/errors.ts';
 import type { Instance, Vif, RequestedNetwork } from './instances.ts';
@@ -124,6 +124,8 @@ export class ComputeClients {
           };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;
+          // The network's subnets are read while the port is made (the info cache keeps them).
+          const subnets = rn.network_id ? networkSubnetMetas(this.network, rn.network_id) : undefined;
           const r = await this.network.createPort(body);
           if (r.status !== 201)
             throw new ApiError(
@@ -131,7 +133,7 @@ export class ComputeClients {
               r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`,
             );
           port = r.body.port;
-          vifs.push(await this.vif(port, false));
+          vifs.push(await this.vif(port, false, await subnets));
         }
       }
     } catch (e) {
@@ -142,7 +144,7 @@ export class ComputeClients {
   }
 
   private networkNames = new Map<string, string>();
-  private async vif(port: Port, preserve: boolean): Promise<Vif> {
+  private async vif(port: Port, preserve: boolean, known?: Map<string, SubnetMeta>): Promise<Vif> {
     let label = this.networkNames.get(port.network_id);
     if (label === undefined) {
       const n = await this.network.getNetwork(port.network_id);
@@ -152,6 +154,7 @@ export class ComputeClients {
     const subnets = await subnetMetas(
       this.network,
       (port.fixed_ips ?? []).map((f) => f.subnet_id),
+      known,
     );
     return {
       port_id: port.id,

@@ -130,6 +130,10 @@ function schemaAt(schema: Schema, pointer: string): Schema | undefined {
  */
 export function configProblems(doc: unknown, where: string, serviceSections: string[] = []): string[] {
   const schema = configSchema(serviceSections);
+  // Compiling this schema with Ajv costs more than the rest of a start-up's checks (100+ ms):
+  // a configuration the walk below finds valid is valid; Ajv (the same answer, with its error
+  // messages) runs only for one that is not, or one the walk cannot decide.
+  if (plainlyValid(schema, doc)) return [];
   const validate = compileSchema(schema);
   if (validate(doc)) return [];
   const e = validate.errors?.[0];
@@ -147,6 +151,83 @@ export function configProblems(doc: unknown, where: string, serviceSections: str
   }
   const value = JSON.stringify(e.data);
   return [`${where}: option '${at || '(top level)'}' ${e.message ?? 'is invalid'} (got ${value ?? 'nothing'})`];
+}
+
+const KNOWN = new Set([
+  'type',
+  'properties',
+  'additionalProperties',
+  'required',
+  'items',
+  'enum',
+  'minimum',
+  'maximum',
+  'minLength',
+  'pattern',
+]);
+
+/** Whether `v` is of the JSON schema type `t`, as Ajv decides it. */
+function isType(t: unknown, v: unknown): boolean {
+  switch (t) {
+    case 'object':
+      return !!v && typeof v === 'object' && !Array.isArray(v);
+    case 'array':
+      return Array.isArray(v);
+    case 'string':
+      return typeof v === 'string';
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'null':
+      return v === null;
+    default:
+      return false;
+  }
+}
+
+/**
+ * True only when `v` is valid against `schema` (a subset of JSON schema: the keywords in KNOWN,
+ * enums of primitives); false when it is not, or when the schema uses anything else.
+ */
+export function plainlyValid(schema: unknown, v: unknown): boolean {
+  if (schema === true || (schema && typeof schema === 'object' && Object.keys(schema).length === 0)) return true;
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) return false;
+  const s = schema as Record<string, unknown>;
+  for (const k of Object.keys(s)) if (!KNOWN.has(k)) return false;
+  if (s.type !== undefined && !(Array.isArray(s.type) ? s.type : [s.type]).some((t) => isType(t, v))) return false;
+  if (s.enum !== undefined) {
+    if (!Array.isArray(s.enum) || s.enum.some((x) => x !== null && typeof x === 'object')) return false;
+    if (!s.enum.includes(v)) return false;
+  }
+  if (typeof v === 'number') {
+    if (s.minimum !== undefined && !(typeof s.minimum === 'number' && v >= s.minimum)) return false;
+    if (s.maximum !== undefined && !(typeof s.maximum === 'number' && v <= s.maximum)) return false;
+  }
+  if (typeof v === 'string') {
+    if (s.minLength !== undefined && !(typeof s.minLength === 'number' && [...v].length >= s.minLength)) return false;
+    if (s.pattern !== undefined && !(typeof s.pattern === 'string' && new RegExp(s.pattern, 'u').test(v))) return false;
+  }
+  if (Array.isArray(v) && s.items !== undefined && !v.every((x) => plainlyValid(s.items, x))) return false;
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (
+      s.required !== undefined &&
+      !(Array.isArray(s.required) && s.required.every((k) => typeof k === 'string' && o[k] !== undefined))
+    )
+      return false;
+    const props = (s.properties ?? {}) as Record<string, unknown>;
+    if (s.properties !== undefined && (typeof s.properties !== 'object' || Array.isArray(s.properties))) return false;
+    for (const [k, x] of Object.entries(o)) {
+      if (Object.hasOwn(props, k)) {
+        if (!plainlyValid(props[k], x)) return false;
+      } else if (s.additionalProperties === false) return false;
+      else if (s.additionalProperties !== undefined && !plainlyValid(s.additionalProperties, x)) return false;
+    }
+  }
+  return true;
 }
 
 /** Checks the merged configuration; throws an Error listing the problem. */
