@@ -464,10 +464,16 @@ export class Engine {
     const act = action.toUpperCase();
     if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
     // Zed's stack_suspend/resume/check run under the stack lock, which a convergence traversal does
-    // not hold (suspend and resume then fail on its IN_PROGRESS resources: "State ... invalid"); later Heat
-    // makes them traversals of their own. Stratus answers 409 ActionInProgress as stack_snapshot does.
-    if (row.convergence && row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
-    if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
+    // not hold: they are accepted while one runs, and the resources decide (Resource.suspend:
+    // "State ('CREATE', 'IN_PROGRESS') invalid for suspend"); the traversal goes on, and its end
+    // leaves the stack the state of that action (convergence.ts).
+    const traversing = row.convergence && row.status === 'IN_PROGRESS' && row.action !== 'DELETE';
+    if (
+      act === 'RESUME' &&
+      !traversing &&
+      !(row.action === 'SUSPEND' && row.status === 'COMPLETE') &&
+      row.status !== 'FAILED'
+    )
       throw new HeatError(
         'NotSupported',
         `Resume of stack ${row.name} in state ${row.action}_${row.status} is not supported.`,
@@ -1635,6 +1641,21 @@ export class Engine {
         const r = byName.get(n)!;
         const plugin = loaded?.kinds[n] ? this.pluginOf(loaded, n) : (await this.pluginFor(row, r)).plugin!;
         const handler = action === 'SUSPEND' ? plugin.suspend : action === 'RESUME' ? plugin.resume : plugin.check;
+        // Heat's Resource.suspend/resume/check: a resource in a state they do not act on fails the
+        // action without a state change of its own (one a traversal is creating, one not yet made).
+        const state = `('${r.action}', '${r.status}')`;
+        if (action === 'SUSPEND' && (r.action === 'DELETE' || (r.action !== 'SUSPEND' && r.status !== 'COMPLETE')))
+          throw new ResourceFailed(`Error: resources.${n}: State ${state} invalid for suspend`);
+        if (
+          action === 'RESUME' &&
+          !['SUSPEND_COMPLETE', 'RESUME_FAILED', 'RESUME_COMPLETE'].includes(`${r.action}_${r.status}`)
+        )
+          throw new ResourceFailed(`Error: resources.${n}: State ${state} invalid for resume`);
+        if (action === 'CHECK' && r.action === 'INIT' && r.status === 'COMPLETE') {
+          if (!handler) return;
+          await this.setResource(row, r, action, 'FAILED', `Can not check ${n}, resource not created yet.`);
+          throw new ResourceFailed(`Exception: resources.${n}: Resource ${n} not created yet.`);
+        }
         await this.setResource(row, r, action, 'IN_PROGRESS', 'state changed');
         try {
           if (handler)
