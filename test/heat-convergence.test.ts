@@ -350,6 +350,24 @@ for (const db of databaseEngines('heat convergence'))
       await remove('conv-act', id);
     });
 
+    it('cancel_without_rollback stops a create (Zed allows it beside UPDATE); cancel_update refuses a create', async () => {
+      const id = await create(
+        'conv-cwr',
+        tmpl({ slow: { type: 'OS::Heat::TestResource', properties: { action_wait_secs: { create: 30 } } } }),
+      );
+      await until('creating', async () =>
+        (await svc.store.resource(id, 'slow'))?.status === 'IN_PROGRESS' ? true : null,
+      );
+      const refused = await h('POST', `/stacks/conv-cwr/${id}/actions`, { cancel_update: null });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.message, 'Cancelling update when stack is CREATE_IN_PROGRESS is not supported.');
+      const res = await h('POST', `/stacks/conv-cwr/${id}/actions`, { cancel_without_rollback: null });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      await until('cancelled', async () => ((await statusOf(id)) === 'CREATE_FAILED' ? true : null));
+      assert.equal((await svc.store.getStack(id))?.status_reason, 'Stack CREATE cancelled');
+      await remove('conv-cwr', id);
+    });
+
     it('a rollback after a failed replacement makes the replaced resource current again (no new one)', async () => {
       const t = (v: string, fail: boolean) =>
         tmpl({

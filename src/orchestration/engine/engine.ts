@@ -442,16 +442,19 @@ export class Engine {
   async stackAction(caller: Caller, stackId: string, action: string): Promise<void> {
     const row = await this.liveStack(stackId);
     if (action === 'cancel_update' || action === 'cancel_without_rollback') {
-      if (row.action !== 'UPDATE' || row.status !== 'IN_PROGRESS')
+      // Zed's stack_cancel_update: with rollback an UPDATE only, without it a CREATE too.
+      const allowed = action === 'cancel_update' ? ['UPDATE'] : ['UPDATE', 'CREATE'];
+      if (!allowed.includes(row.action) || row.status !== 'IN_PROGRESS')
         throw new HeatError(
           'NotSupported',
           `Cancelling update when stack is ${row.action}_${row.status} is not supported.`,
         );
       if (row.convergence) {
-        // Convergence: the update's traversal is superseded; cancel_update converges back.
+        // Convergence: the traversal is superseded (stop_traversal: "Stack <action> cancelled");
+        // cancel_update converges back.
         await this.convergence.quiesce(row.id);
         const fresh = await this.liveStack(row.id);
-        await this.setStack(fresh, 'UPDATE', 'FAILED', 'Stack UPDATE cancelled');
+        await this.setStack(fresh, row.action, 'FAILED', `Stack ${row.action} cancelled`);
         if (action === 'cancel_update') await this.convergence.rollback(fresh, caller, 'Stack UPDATE cancelled');
         return;
       }
