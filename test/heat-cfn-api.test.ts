@@ -169,6 +169,44 @@ for (const engine of databaseEngines('heat-api-cfn actions')) {
       assert.match(gone.text, /<Code>ValidationError<\/Code>/);
     });
 
+    it('CancelUpdateStack rolls a running update back; refused when no update runs', async () => {
+      const slow = (v: string) => ({
+        heat_template_version: '2016-10-14',
+        resources: {
+          t: { type: 'OS::Heat::TestResource', properties: { value: v, action_wait_secs: { update: 30 } } },
+        },
+      });
+      const created = await heat('POST', '/stacks', { stack_name: 'cfncancel', template: slow('one') });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await waitFor('cfncancel', 'CREATE_COMPLETE');
+      const early = await cfn({ Action: 'CancelUpdateStack', StackName: 'cfncancel' });
+      assert.equal(early.status, 400, early.text);
+      assert.match(
+        early.text,
+        /<Code>InvalidParameterValue<\/Code><Message>Cancelling update when stack is CREATE_COMPLETE is not supported\.<\/Message>/,
+      );
+      const upd = await cfn({
+        Action: 'UpdateStack',
+        StackName: 'cfncancel',
+        TemplateBody: JSON.stringify(slow('two')),
+      });
+      assert.equal(upd.status, 200, upd.text);
+      await waitFor('cfncancel', 'UPDATE_IN_PROGRESS');
+      const cancel = await cfn({ Action: 'CancelUpdateStack', StackName: 'cfncancel' });
+      assert.equal(cancel.status, 200, cancel.text);
+      assert.equal(
+        cancel.text,
+        '<CancelUpdateStackResponse><CancelUpdateStackResult></CancelUpdateStackResult></CancelUpdateStackResponse>',
+      );
+      // Cancelled (UPDATE_FAILED "Stack UPDATE cancelled"), then rolled back to the first template.
+      await until(
+        'cfncancel rolled back',
+        async () => ((await statusOf('cfncancel')) === 'ROLLBACK_COMPLETE' ? true : null),
+        30_000,
+      );
+      assert.equal((await heat('DELETE', `/stacks/cfncancel/${created.body.stack.id}`)).status, 204);
+    });
+
     it('ValidateTemplate, EstimateTemplateCost and the errors of bad requests', async () => {
       const v = await cfn({ Action: 'ValidateTemplate', TemplateBody: JSON.stringify(TEMPLATE) });
       assert.equal(v.status, 200, v.text);
@@ -180,12 +218,23 @@ for (const engine of databaseEngines('heat-api-cfn actions')) {
         v.text,
         /<member><ParameterKey>Len<\/ParameterKey><DefaultValue>8<\/DefaultValue><NoEcho>false<\/NoEcho><Description>the length<\/Description><\/member>/,
       );
+      // Salt has no default: DefaultValue is '' (format_validate_parameter); the (empty) Environment follows.
+      assert.match(v.text, /<member><ParameterKey>Salt<\/ParameterKey><DefaultValue><\/DefaultValue>/);
+      assert.match(v.text, /<Environment>.*<resource_registry><resources><\/resources><\/resource_registry>/);
       const bad = await cfn({
         Action: 'ValidateTemplate',
         TemplateBody: JSON.stringify({ ...TEMPLATE, Resources: { r: { Type: 'OS::Nope' } }, Outputs: {} }),
       });
-      assert.equal(bad.status, 400, bad.text);
-      assert.match(bad.text, /<Code>InvalidParameterValue<\/Code><Message>[^<]*OS::Nope/);
+      // As Zed: the engine's {'Error': ...} is the action's result (200), not an error response.
+      assert.equal(bad.status, 200, bad.text);
+      assert.match(
+        bad.text,
+        /^<ValidateTemplateResponse><ValidateTemplateResult>[^<]*OS::Nope[^<]*<\/ValidateTemplateResult>/,
+      );
+      // A body that is no template at all: InvalidParameterValue.
+      const junk = await cfn({ Action: 'ValidateTemplate', TemplateBody: '{"a": [1' });
+      assert.equal(junk.status, 400, junk.text);
+      assert.match(junk.text, /<Code>InvalidParameterValue<\/Code>/);
       const none = await cfn({ Action: 'ValidateTemplate' });
       assert.equal(none.status, 400);
       assert.match(none.text, /<Code>MissingParameter<\/Code>/);
@@ -228,7 +277,8 @@ for (const engine of databaseEngines('heat-api-cfn actions')) {
       const arn = `arn%3Aopenstack%3Aheat%3A%3A${owner.project}%3Astacks/asgcfn/${id}/resources/up`;
       assert.ok(alarmUrl.startsWith(`${c.url}/heat-api-cfn/v1/signal/${arn}?`), alarmUrl);
       assert.match(alarmUrl, /SignatureMethod=HmacSHA256&SignatureVersion=2&AWSAccessKeyId=[0-9a-f]+&Signature=/);
-      assert.notEqual(o.signal_url, alarmUrl);
+      // signal_url: Heat's native signal URL of the policy (a Keystone token is needed).
+      assert.equal(o.signal_url, `${c.url}/heat-api/v1/${owner.project}/stacks/asgcfn/${id}/resources/up/signal`);
       // curl -X POST '<alarm_url>': no token, no body.
       const res = await fetch(alarmUrl, { method: 'POST' });
       assert.equal(res.status, 200, await res.clone().text());
@@ -236,14 +286,15 @@ for (const engine of databaseEngines('heat-api-cfn actions')) {
       // A tampered signature: refused.
       const bad = await fetch(alarmUrl.replace(/Signature=[^&]+/, 'Signature=AAAA'), { method: 'POST' });
       assert.equal(bad.status, 403);
-      // An Aodh body whose state is not `alarm` does not scale (Heat's handle_signal).
+      // An Aodh body whose state is `ok` scales too: Zed's handle_signal acts whatever the alarm's
+      // state (the template chooses the alarm actions that name the policy).
       const ok = await fetch(alarmUrl, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ alarm_id: 'x', previous: 'alarm', current: 'ok', reason: 'quiet' }),
       });
       assert.equal(ok.status, 200);
-      assert.equal((await outputs())?.size, 2);
+      assert.equal((await outputs())?.size, 3);
 
       // An Aodh alarm whose alarm_actions is the alarm_url: set to alarm, the notifier POSTs it.
       const aodh = (method: string, p: string, body?: unknown) =>
@@ -257,7 +308,7 @@ for (const engine of databaseEngines('heat-api-cfn actions')) {
       assert.equal(alarm.status, 201, JSON.stringify(alarm.body));
       const state = await aodh('PUT', `/v2/alarms/${alarm.body.alarm_id}/state`, 'alarm');
       assert.equal(state.status, 200, JSON.stringify(state.body));
-      await until('size 3', async () => ((await outputs())?.size === 3 ? true : null), 30_000);
+      await until('size 4', async () => ((await outputs())?.size === 4 ? true : null), 30_000);
 
       assert.equal((await heat('DELETE', `/stacks/asgcfn/${id}`)).status, 204);
       await until(

@@ -279,7 +279,7 @@ for (const db of databaseEngines('heat convergence'))
         );
     });
 
-    it('during a traversal: signals and hooks work; suspend, resume, check and snapshot answer 409', async () => {
+    it('during a traversal: signals and hooks work; snapshot answers 409; suspend, resume and check run under the stack lock as Zed', async () => {
       const id = await create(
         'conv-act',
         tmpl({
@@ -297,14 +297,36 @@ for (const db of databaseEngines('heat convergence'))
         const held = await svc.store.resource(id, 'held');
         return w?.status === 'IN_PROGRESS' && held?.data.pending_hook ? true : null;
       });
-      for (const action of ['suspend', 'resume', 'check']) {
-        const res = await h('POST', `/stacks/conv-act/${id}/actions`, { [action]: null });
-        assert.equal(res.status, 409, `${action}: ${JSON.stringify(res.body)}`);
-        assert.equal(res.body.error.type, 'ActionInProgress');
-      }
+      // Zed's stack_snapshot refuses an IN_PROGRESS stack.
       const snap = await h('POST', `/stacks/conv-act/${id}/snapshots`, { name: 's' });
       assert.equal(snap.status, 409, JSON.stringify(snap.body));
+      assert.equal(snap.body.error.type, 'ActionInProgress');
       assert.equal(await statusOf(id), 'CREATE_IN_PROGRESS');
+      // suspend: accepted (the traversal holds no stack lock); the resource being created fails it.
+      const reason = async () => (await svc.store.getStack(id))?.status_reason ?? '';
+      const act = async (action: string) => {
+        const res = await h('POST', `/stacks/conv-act/${id}/actions`, { [action]: null });
+        assert.equal(res.status, 200, `${action}: ${JSON.stringify(res.body)}`);
+        await until(`${action} done`, async () => {
+          const s = await statusOf(id);
+          return s.startsWith(action.toUpperCase()) && !s.endsWith('IN_PROGRESS') ? s : null;
+        });
+        return statusOf(id);
+      };
+      assert.equal(await act('suspend'), 'SUSPEND_FAILED');
+      assert.match(
+        await reason(),
+        /^Resource SUSPEND failed: Error: resources\.(wait|held): State \('CREATE', 'IN_PROGRESS'\) invalid for suspend$/,
+      );
+      assert.equal((await svc.store.resource(id, 'wait'))?.action, 'CREATE', 'the resource keeps its state');
+      assert.equal(await act('resume'), 'RESUME_FAILED');
+      assert.match(
+        await reason(),
+        /^Resource RESUME failed: Error: resources\.\w+: State \('\w+', '\w+'\) invalid for resume$/,
+      );
+      assert.match(await act('check'), /^CHECK_(COMPLETE|FAILED)$/);
+      // The traversal went on: the hook and the signal still finish the create, whose end leaves the
+      // stack the state of the last action (Zed's mark_complete does not persist it).
       const hook = await h('POST', `/stacks/conv-act/${id}/resources/held/signal`, { unset_hook: 'pre-create' });
       assert.equal(hook.status, 200, JSON.stringify(hook.body));
       const sig = await h('POST', `/stacks/conv-act/${id}/resources/handle/signal`, {
@@ -314,9 +336,36 @@ for (const db of databaseEngines('heat convergence'))
         id: '1',
       });
       assert.equal(sig.status, 200, JSON.stringify(sig.body));
-      await reach(id, 'CREATE_COMPLETE');
-      assert.equal((await svc.store.resource(id, 'held'))?.status, 'COMPLETE');
+      await until('created', async () => {
+        const w = await svc.store.resource(id, 'wait');
+        const held = await svc.store.resource(id, 'held');
+        return w?.action === 'CREATE' && w.status === 'COMPLETE' && held?.status === 'COMPLETE' ? true : null;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.match(await statusOf(id), /^CHECK_(COMPLETE|FAILED)$/);
+      // A stack the traversal finished under another action is updated and deleted as any.
+      const upd = await h('PATCH', `/stacks/conv-act/${id}`, { existing: true, parameters: {} });
+      assert.equal(upd.status, 202, JSON.stringify(upd.body));
+      await reach(id, 'UPDATE_COMPLETE');
       await remove('conv-act', id);
+    });
+
+    it('cancel_without_rollback stops a create (Zed allows it beside UPDATE); cancel_update refuses a create', async () => {
+      const id = await create(
+        'conv-cwr',
+        tmpl({ slow: { type: 'OS::Heat::TestResource', properties: { action_wait_secs: { create: 30 } } } }),
+      );
+      await until('creating', async () =>
+        (await svc.store.resource(id, 'slow'))?.status === 'IN_PROGRESS' ? true : null,
+      );
+      const refused = await h('POST', `/stacks/conv-cwr/${id}/actions`, { cancel_update: null });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.message, 'Cancelling update when stack is CREATE_IN_PROGRESS is not supported.');
+      const res = await h('POST', `/stacks/conv-cwr/${id}/actions`, { cancel_without_rollback: null });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      await until('cancelled', async () => ((await statusOf(id)) === 'CREATE_FAILED' ? true : null));
+      assert.equal((await svc.store.getStack(id))?.status_reason, 'Stack CREATE cancelled');
+      await remove('conv-cwr', id);
     });
 
     it('a rollback after a failed replacement makes the replaced resource current again (no new one)', async () => {

@@ -142,7 +142,8 @@ describe('orchestration: deferred_auth_method = password', () => {
     // No trust with the password method.
     const trusts = await c.req('GET', '/v3/OS-TRUST/trusts');
     assert.equal(trusts.body.trusts.length, 0);
-    const sig = await fetch(String(out('up_url', s)), { method: 'POST' });
+    // The native signal_url, with the owner's token; the engine acts as the stored user.
+    const sig = await fetch(String(out('up_url', s)), { method: 'POST', headers: { 'X-Auth-Token': owner.token } });
     assert.equal(sig.status, 200, await sig.text());
     await until(
       'the group at 2',

@@ -122,8 +122,10 @@ describe('orchestration: deferred auth with trusts', () => {
     };
     const o = await outputs();
     assert.equal(o.size, 1);
-    // The pre-signed URL: no Keystone token at all.
-    const sig = await fetch(String(o.up_url), { method: 'POST' });
+    // signal_url is the native URL: the owner's token authenticates the POST, and the engine acts
+    // with the stack's stored context (the trust), as Heat's resource_signal does.
+    assert.equal((await fetch(String(o.up_url), { method: 'POST' })).status, 401);
+    const sig = await fetch(String(o.up_url), { method: 'POST', headers: { 'X-Auth-Token': owner.token } });
     assert.equal(sig.status, 200, await sig.text());
     await until('the group at 2', async () => (await outputs()).size === 2, 60_000);
 

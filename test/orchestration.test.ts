@@ -232,7 +232,7 @@ for (const engine of databaseEngines('orchestration')) {
       assert.deepEqual((await h('GET', `/stacks/rollingback/${id2}/resources`)).body.resources, []);
     });
 
-    it('answers 409 to an action while a traversal runs (an update supersedes it), and deletes a stack mid-create', async () => {
+    it('runs a suspend under the stack lock while a traversal runs (an update supersedes it), and deletes a stack mid-create', async () => {
       const template = {
         heat_template_version: '2016-10-14',
         resources: { slow: { type: 'OS::Heat::TestResource', properties: { wait_secs: 3 } } },
@@ -242,9 +242,21 @@ for (const engine of databaseEngines('orchestration')) {
       // The convergence engine (the default): an update while the create runs is a newer traversal.
       const upd = await h('PATCH', `/stacks/locked/${id}`, { parameters: {} });
       assert.equal(upd.status, 202, JSON.stringify(upd.body));
+      // A suspend meanwhile runs as Zed's stack_suspend, under the stack lock a traversal does not
+      // hold: accepted, and failed by the resource the traversal is working on.
       const act = await h('POST', `/stacks/locked/${id}/actions`, { suspend: null });
-      assert.equal(act.status, 409, JSON.stringify(act.body));
-      assert.equal(act.body.error.type, 'ActionInProgress');
+      assert.equal(act.status, 200, JSON.stringify(act.body));
+      let st: { stack_status: string; stack_status_reason: string } | null = null;
+      await until('suspend done', async () => {
+        st = (await h('GET', `/stacks/locked/${id}`)).body.stack;
+        return st && /^SUSPEND_(COMPLETE|FAILED)$/.test(st.stack_status) ? true : null;
+      });
+      const done = st as unknown as { stack_status: string; stack_status_reason: string };
+      if (done.stack_status === 'SUSPEND_FAILED')
+        assert.match(
+          done.stack_status_reason,
+          /^Resource SUSPEND failed: Error: resources\.slow: State \('\w+', '\w+'\) invalid for suspend$/,
+        );
       assert.equal((await h('DELETE', `/stacks/locked/${id}`)).status, 204);
       await waitStatus('locked', id, 'DELETE_COMPLETE');
     });
@@ -428,7 +440,7 @@ for (const engine of databaseEngines('orchestration')) {
       assert.equal(a.outputs[0].output_value, value);
     });
 
-    it("scales an autoscaling group out and in through its policies' pre-signed URLs", async () => {
+    it("scales an autoscaling group out and in through its policies' native signal_url and pre-signed alarm_url", async () => {
       const id = await create('asg', {
         heat_template_version: '2016-10-14',
         resources: {
@@ -468,11 +480,33 @@ for (const engine of databaseEngines('orchestration')) {
       await waitStatus('asg', id, 'CREATE_COMPLETE');
       const o = await out();
       assert.equal(o.size, 1);
-      // The URL is pre-signed: no Keystone token.
-      for (let i = 0; i < 3; i++) assert.equal((await fetch(o.up_url, { method: 'POST' })).status, 200);
+      // signal_url is Heat's native signal URL of the resource: a Keystone token is needed.
+      assert.equal(o.up_url, `${base}/stacks/asg/${id}/resources/up/signal`);
+      assert.equal((await fetch(o.up_url, { method: 'POST' })).status, 401);
+      const aodh = { alarm_id: 'a1', previous: 'ok', current: 'alarm', reason: 'Transition to alarm' };
+      for (let i = 0; i < 3; i++) assert.equal((await c.req('POST', o.up_url, i ? null : aodh)).status, 200);
+      assert.equal((await out()).size, 3);
+      // Each SIGNAL event's reason as Heat's: from the alarm's body, else "No signal details provided".
+      const evs = (await h('GET', `/stacks/asg/${id}/resources/up/events`)).body.events as Array<{
+        resource_status: string;
+        resource_status_reason: string;
+      }>;
+      assert.deepEqual(
+        evs.filter((e) => e.resource_status === 'SIGNAL_COMPLETE').map((e) => e.resource_status_reason),
+        // The third found the group at max_size (3): NoActionRequired, no event (Heat's adjust).
+        ['alarm state changed from ok to alarm (Transition to alarm)', 'No signal details provided'],
+      );
+      // Still at max_size: no event; an alarm's `ok` state scales too (Zed acts whatever the state).
+      assert.equal((await c.req('POST', o.up_url, { current: 'alarm' })).status, 200);
+      const evs2 = (await h('GET', `/stacks/asg/${id}/resources/up/events`)).body.events as unknown[];
+      assert.equal(evs2.length, evs.length);
       assert.equal((await out()).size, 3);
       assert.equal((await fetch(o.down_url, { method: 'POST' })).status, 200);
       assert.equal((await out()).size, 2);
+      // Aodh's `ok` notification to the scale-down policy scales too (Zed's handle_signal acts whatever the state).
+      const ok = { alarm_id: 'a2', previous: 'alarm', current: 'ok', reason: 'Transition to ok' };
+      assert.equal((await c.req('POST', `${base}/stacks/asg/${id}/resources/down/signal`, ok)).status, 200);
+      assert.equal((await out()).size, 1);
       assert.equal((await fetch(`${o.down_url}x`, { method: 'POST' })).status, 403);
       assert.equal((await h('DELETE', `/stacks/asg/${id}`)).status, 204);
       await waitStatus('asg', id, 'DELETE_COMPLETE');

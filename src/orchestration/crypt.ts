@@ -71,8 +71,16 @@ export class Crypt {
   /** A column value in clear (a value stored before encryption reads as it was). */
   open(v: string | null): string | null {
     if (v === null || !v.startsWith(ENCRYPTED_PREFIX)) return v;
-    return this.decrypt(v.slice(ENCRYPTED_PREFIX.length));
+    // A stack row is read at every node of a traversal: its trust id is decrypted once (the
+    // same token always opens to the same text), not at each read.
+    const hit = this.opened.get(v);
+    if (hit !== undefined) return hit;
+    const plain = this.decrypt(v.slice(ENCRYPTED_PREFIX.length));
+    if (this.opened.size >= 1024) this.opened.clear();
+    this.opened.set(v, plain);
+    return plain;
   }
+  private readonly opened = new Map<string, string>();
 }
 
 /** The names of a template's hidden parameters (HOT `hidden: true`, CFN `NoEcho: true`). */

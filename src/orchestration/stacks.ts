@@ -31,15 +31,40 @@ export interface SnapshotRow extends Omit<SnapshotTable, 'data'> {
 }
 
 function stackRow(r: StackTable): StackRow {
-  return {
+  const row = {
     ...r,
-    template: json(r.template, {}),
-    environment: json(r.environment, {}),
-    files: json(r.files, {}),
     params: json(r.params, {}),
     tags: json(r.tags, []),
     disable_rollback: !!r.disable_rollback,
-  };
+  } as unknown as StackRow;
+  // The template, environment and files (the template of 1,000 resources is ~100 KB) are parsed
+  // on first use: a convergence node reads the stack row two or three times and most reads need
+  // only its state (parsing them every time was most of a 1,000-resource traversal's CPU).
+  lazyJson(row, 'template', r.template, {});
+  lazyJson(row, 'environment', r.environment, {});
+  lazyJson(row, 'files', r.files, {});
+  return row;
+}
+
+/** `row[key]` = JSON.parse(text) when first read (an own, enumerable, writable property as before). */
+function lazyJson(row: object, key: string, text: string | null, fallback: unknown) {
+  let parsed = false;
+  let value: unknown;
+  Object.defineProperty(row, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!parsed) {
+        value = json(text, fallback);
+        parsed = true;
+      }
+      return value;
+    },
+    set(v: unknown) {
+      value = v;
+      parsed = true;
+    },
+  });
 }
 
 function resourceRow(r: ResourceTable): ResourceRow {

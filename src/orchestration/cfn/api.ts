@@ -4,7 +4,7 @@
 // was signed are checked by Keystone's POST /v3/ec2tokens, whose token is the caller. Served: the
 // pre-signed signal URLs (`PUT /v1/waitcondition/{arn}` of AWS::CloudFormation::WaitConditionHandle,
 // `POST /v1/signal/{arn}`, a scaling policy's alarm_url) and the query actions of
-// heat/api/cfn/v1/stacks.py: CreateStack, UpdateStack, DeleteStack, ListStacks, DescribeStacks,
+// heat/api/cfn/v1/stacks.py: CreateStack, UpdateStack, CancelUpdateStack, DeleteStack, ListStacks, DescribeStacks,
 // DescribeStackResource, DescribeStackResources, ListStackResources, DescribeStackEvents,
 // GetTemplate, ValidateTemplate, EstimateTemplateCost; answered in XML, or JSON with
 // `ContentType=JSON` (what boto asks for); errors as AWS error XML. A request with an
@@ -20,7 +20,7 @@ import { stackView } from '../api/stacks.ts';
 import { serverDeployments } from '../api/software.ts';
 import { callerOf, heatTime } from '../api/common.ts';
 import { HeatError } from '../errors.ts';
-import { parseTemplate } from '../template/index.ts';
+import { environmentView, parseTemplate } from '../template/index.ts';
 import { asValidationError, loadStack } from '../engine/stack.ts';
 import { RpcError } from '../../core/bus.ts';
 import { emptyEnvironment } from '../template/environment.ts';
@@ -359,7 +359,11 @@ export class CfnApi implements ServiceModule {
     try {
       parsed = parseTemplate(template as string, {});
     } catch (e) {
-      throw cfnEngineError(asValidationError(e));
+      const v = cfnEngineError(asValidationError(e));
+      // template_format.parse's ValueError: Zed's "The Template must be a JSON or YAML document."
+      if (v instanceof ApiError && v.status >= 500)
+        throw cfnError(400, 'InvalidParameterValue', 'The Template must be a JSON or YAML document.');
+      throw v;
     }
     // Validation needs no parameter values: a placeholder stands for each one without a default.
     const placeholders: Record<string, unknown> = {};
@@ -371,19 +375,29 @@ export class CfnApi implements ServiceModule {
     try {
       await loadStack(this.svc.registry, template, emptyEnvironment(), {}, placeholders);
     } catch (e) {
-      throw cfnEngineError(asValidationError(e));
+      // Zed's engine answers a template that parses but does not validate with {'Error': str(ex)},
+      // and the cfn API wraps that string as the result (200), where the native API says 400.
+      const v = asValidationError(e);
+      if (v instanceof HeatError) return v.message.replace(/^[A-Za-z]+: /, '');
+      throw cfnEngineError(v);
     }
+    // Zed's validate_template result as format_response wraps it: also ParameterGroups (when any)
+    // and Environment (the user environment, empty here: the AWS API takes none).
+    const { encrypted_param_names: _hidden, ...envView } = environmentView(emptyEnvironment());
     return {
       Description: parsed.description || 'No description',
       Parameters: Object.entries(parsed.parameters).map(([k, def]) => {
         const d = def as unknown as Record<string, unknown>;
         return {
           ParameterKey: k,
-          DefaultValue: d.default === undefined ? undefined : String(d.default),
+          // format_validate_parameter: value.get('Default', '').
+          DefaultValue: d.default === undefined ? '' : String(d.default),
           NoEcho: String(d.hidden === true || String(d.NoEcho).toLowerCase() === 'true'),
           Description: String(d.description ?? d.Description ?? ''),
         };
       }),
+      ...(parsed.parameterGroups.length ? { ParameterGroups: parsed.parameterGroups } : {}),
+      Environment: envView,
     };
   }
 
@@ -405,6 +419,19 @@ export class CfnApi implements ServiceModule {
             .delete_stack({ caller: callerOf(req, req.context.projectId ?? ''), stack_id: row.id }),
         );
         return ['DeleteStack', ''];
+      }
+      case 'CancelUpdateStack': {
+        // Heat's cancel_update: the engine's stack_cancel_update with rollback (cancel_update).
+        authorize('CancelUpdateStack');
+        const row = await this.stackFor(req, p.StackName);
+        await engine(
+          this.svc.engineRpc.call().stack_action({
+            caller: callerOf(req, req.context.projectId ?? ''),
+            stack_id: row.id,
+            action: 'cancel_update',
+          }),
+        );
+        return ['CancelUpdateStack', {}];
       }
       case 'ValidateTemplate': {
         authorize('ValidateTemplate');

@@ -205,7 +205,7 @@ export class Convergence {
     if (this.engine.halted) return;
     const stack = await store.getStack(m.stack_id, false);
     // Superseded by a newer traversal, or failed: the message stops here.
-    if (!stack || stack.current_traversal !== m.traversal_id || stack.status === 'FAILED') return;
+    if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const self = nodeKey(m.entity, m.is_update);
     let r = await store.resourceById(m.entity);
     let claimed = false;
@@ -316,7 +316,7 @@ export class Convergence {
   private async propagate(m: CheckResourceMsg, self: string) {
     const { store } = this.engine;
     const stack = await store.getStack(m.stack_id, false);
-    if (!stack || stack.current_traversal !== m.traversal_id || stack.status === 'FAILED') return;
+    if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const g = this.graph(stack);
     for (const s of g.succs.get(self) ?? [SINK]) {
       const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
@@ -332,6 +332,13 @@ export class Convergence {
     const { store } = this.engine;
     const row = await store.getStack(stackId, false);
     if (!row || row.current_traversal !== traversal || row.status !== 'IN_PROGRESS') return;
+    if (LOCKED_ACTIONS.has(row.action)) {
+      // A suspend, resume or check came during the traversal (under the stack lock, which a
+      // traversal does not hold): as Zed's mark_complete, whose state_set of such an action is
+      // not persisted, the stack keeps what that action gives it.
+      this.graphs.delete(traversal);
+      return;
+    }
     if (row.action === 'DELETE') {
       await this.deleted(row, traversal, caller);
       return;
@@ -380,6 +387,9 @@ export class Convergence {
     const { store } = this.engine;
     const row = await store.getStack(m.stack_id, false);
     if (!row || row.current_traversal !== m.traversal_id || row.status !== 'IN_PROGRESS') return;
+    // The stack's action is a suspend, resume or check that came meanwhile: as Zed's mark_failed
+    // (not persisted for those actions; no rollback), the stack keeps that action's state.
+    if (LOCKED_ACTIONS.has(row.action)) return;
     const action = row.action;
     const reason = this.engine.failureOf(e, action === 'ROLLBACK' ? 'UPDATE' : action);
     if (reason === null) return;
@@ -488,4 +498,15 @@ function emptyTemplate(template: Record<string, unknown>): Record<string, unknow
     if (!['resources', 'Resources', 'outputs', 'Outputs', 'conditions', 'Conditions'].includes(k)) empty[k] = v;
   empty['AWSTemplateFormatVersion' in template ? 'Resources' : 'resources'] = {};
   return empty;
+}
+
+/** Actions run under the stack lock beside a traversal (Zed's stack_suspend, stack_resume, stack_check). */
+const LOCKED_ACTIONS = new Set(['SUSPEND', 'RESUME', 'CHECK']);
+
+/**
+ * A traversal's messages stop at a FAILED stack (the traversal failed, or was cancelled); a
+ * suspend, resume or check that failed meanwhile does not stop it (Zed's nodes go on).
+ */
+function stoppedBy(stack: { status: string; action: string }): boolean {
+  return stack.status === 'FAILED' && !LOCKED_ACTIONS.has(stack.action);
 }

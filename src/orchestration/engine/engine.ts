@@ -19,6 +19,7 @@ import {
   type ApiCall,
   type ResourceContext,
   type ResourcePlugin,
+  NoActionRequired,
   type StackUserCreds,
   UpdateReplace,
   validateProperties,
@@ -441,16 +442,19 @@ export class Engine {
   async stackAction(caller: Caller, stackId: string, action: string): Promise<void> {
     const row = await this.liveStack(stackId);
     if (action === 'cancel_update' || action === 'cancel_without_rollback') {
-      if (row.action !== 'UPDATE' || row.status !== 'IN_PROGRESS')
+      // Zed's stack_cancel_update: with rollback an UPDATE only, without it a CREATE too.
+      const allowed = action === 'cancel_update' ? ['UPDATE'] : ['UPDATE', 'CREATE'];
+      if (!allowed.includes(row.action) || row.status !== 'IN_PROGRESS')
         throw new HeatError(
           'NotSupported',
           `Cancelling update when stack is ${row.action}_${row.status} is not supported.`,
         );
       if (row.convergence) {
-        // Convergence: the update's traversal is superseded; cancel_update converges back.
+        // Convergence: the traversal is superseded (stop_traversal: "Stack <action> cancelled");
+        // cancel_update converges back.
         await this.convergence.quiesce(row.id);
         const fresh = await this.liveStack(row.id);
-        await this.setStack(fresh, 'UPDATE', 'FAILED', 'Stack UPDATE cancelled');
+        await this.setStack(fresh, row.action, 'FAILED', `Stack ${row.action} cancelled`);
         if (action === 'cancel_update') await this.convergence.rollback(fresh, caller, 'Stack UPDATE cancelled');
         return;
       }
@@ -463,10 +467,16 @@ export class Engine {
     const act = action.toUpperCase();
     if (!['SUSPEND', 'RESUME', 'CHECK'].includes(act)) throw validationFailed(`Invalid action ${action}`);
     // Zed's stack_suspend/resume/check run under the stack lock, which a convergence traversal does
-    // not hold (suspend and resume then fail on its IN_PROGRESS resources: "State ... invalid"); later Heat
-    // makes them traversals of their own. Stratus answers 409 ActionInProgress as stack_snapshot does.
-    if (row.convergence && row.status === 'IN_PROGRESS') throw actionInProgress(row.name, row.action);
-    if (act === 'RESUME' && !(row.action === 'SUSPEND' && row.status === 'COMPLETE') && row.status !== 'FAILED')
+    // not hold: they are accepted while one runs, and the resources decide (Resource.suspend:
+    // "State ('CREATE', 'IN_PROGRESS') invalid for suspend"); the traversal goes on, and its end
+    // leaves the stack the state of that action (convergence.ts).
+    const traversing = row.convergence && row.status === 'IN_PROGRESS' && row.action !== 'DELETE';
+    if (
+      act === 'RESUME' &&
+      !traversing &&
+      !(row.action === 'SUSPEND' && row.status === 'COMPLETE') &&
+      row.status !== 'FAILED'
+    )
       throw new HeatError(
         'NotSupported',
         `Resume of stack ${row.name} in state ${row.action}_${row.status} is not supported.`,
@@ -487,7 +497,13 @@ export class Engine {
    * A signal to a resource (POST .../signal, a wait condition handle URL, a hook to clear). As
    * Heat's resource_signal, whatever the stack's state: a traversal's waiting node sees it.
    */
-  async signalResource(caller: Caller, stackId: string, name: string, details: unknown): Promise<void> {
+  async signalResource(
+    caller: Caller,
+    stackId: string,
+    name: string,
+    details: unknown,
+    opts: { quiet?: boolean } = {},
+  ): Promise<void> {
     const row = await this.liveStack(stackId);
     const r = await this.store.resource(row.id, name);
     if (!r) throw resourceNotFound(name, row.name);
@@ -507,8 +523,22 @@ export class Engine {
     const kind = (await this.pluginFor(row, r)).plugin;
     if (!kind?.signal)
       throw new HeatError('ResourceActionNotSupported', `Signal resource during ${r.action} is not supported.`);
-    const ctx = this.resourceContext(new Job(caller), row, r, kind, r.properties);
-    await kind.signal(ctx, details);
+    // As Heat's resource_signal (the stack loaded with use_stored_context): the handler acts with
+    // the stack's stored context (its trust, or the stored credentials), not the signaller's token
+    // (a guest's stack-domain user, an alarm's), when the stack has one.
+    const stored = row.trust_id || row.user_creds ? { ...caller, token: undefined } : caller;
+    const ctx = this.resourceContext(new Job(stored), row, r, kind, r.properties);
+    let result: string | undefined | void;
+    try {
+      result = await kind.signal(ctx, details);
+    } catch (e) {
+      if (!(e instanceof NoActionRequired)) throw e;
+      if (opts.quiet) throw e;
+      // Heat: "Don't log an event as it just spams the user"; what the handler kept is saved.
+      r.data = ctx.data;
+      await this.store.saveResource(r);
+      return;
+    }
     r.data = ctx.data;
     r.physical_resource_id = ctx.physicalId;
     if (kind.resolveAttributes) r.attributes = await kind.resolveAttributes(ctx);
@@ -516,7 +546,7 @@ export class Engine {
       r.metadata = (ctx.data.signals ?? {}) as Record<string, unknown>;
     r.updated_at = now();
     await this.store.saveResource(r);
-    await this.resourceEvent(row, r, 'SIGNAL', 'COMPLETE', signalReason(details));
+    if (!opts.quiet) await this.resourceEvent(row, r, 'SIGNAL', r.status, signalReason(result, details));
   }
 
   /** PATCH .../resources/{name} {mark_unhealthy}: the resource is CHECK_FAILED (or back to CHECK_COMPLETE). */
@@ -1082,7 +1112,7 @@ export class Engine {
         const sib = await ctx.sibling(ref);
         if (!sib)
           throw new HeatError('EntityNotFound', `The Resource (${ref}) could not be found in Stack ${row.name}.`);
-        await engine.signalResource(job.caller, row.id, sib.name, details);
+        await engine.signalResource(job.caller, row.id, sib.name, details, { quiet: true });
       },
       nested: {
         async apply(template, params, files) {
@@ -1614,6 +1644,21 @@ export class Engine {
         const r = byName.get(n)!;
         const plugin = loaded?.kinds[n] ? this.pluginOf(loaded, n) : (await this.pluginFor(row, r)).plugin!;
         const handler = action === 'SUSPEND' ? plugin.suspend : action === 'RESUME' ? plugin.resume : plugin.check;
+        // Heat's Resource.suspend/resume/check: a resource in a state they do not act on fails the
+        // action without a state change of its own (one a traversal is creating, one not yet made).
+        const state = `('${r.action}', '${r.status}')`;
+        if (action === 'SUSPEND' && (r.action === 'DELETE' || (r.action !== 'SUSPEND' && r.status !== 'COMPLETE')))
+          throw new ResourceFailed(`Error: resources.${n}: State ${state} invalid for suspend`);
+        if (
+          action === 'RESUME' &&
+          !['SUSPEND_COMPLETE', 'RESUME_FAILED', 'RESUME_COMPLETE'].includes(`${r.action}_${r.status}`)
+        )
+          throw new ResourceFailed(`Error: resources.${n}: State ${state} invalid for resume`);
+        if (action === 'CHECK' && r.action === 'INIT' && r.status === 'COMPLETE') {
+          if (!handler) return;
+          await this.setResource(row, r, action, 'FAILED', `Can not check ${n}, resource not created yet.`);
+          throw new ResourceFailed(`Exception: resources.${n}: Resource ${n} not created yet.`);
+        }
         await this.setResource(row, r, action, 'IN_PROGRESS', 'state changed');
         try {
           if (handler)
@@ -1704,12 +1749,27 @@ export function failureReason(e: unknown, action: string): string {
   return `${action} failed: ${(e as Error)?.message ?? String(e)}`;
 }
 
-function signalReason(details: unknown): string {
-  if (details && typeof details === 'object') {
+/** A SIGNAL event's reason, as Heat's Resource._handle_signal words it. */
+export function signalReason(result: string | undefined | void, details: unknown): string {
+  if (result) return `Signal: ${result}`;
+  if (details === null || details === undefined) return 'No signal details provided';
+  if (typeof details === 'string') return details;
+  if (typeof details === 'object' && !Array.isArray(details)) {
     const d = details as Record<string, unknown>;
-    if (typeof d.reason === 'string') return `Signal: ${d.reason}`;
+    // From Aodh (Ceilometer): its alarm notification.
+    if ('previous' in d && 'current' in d && 'reason' in d)
+      return `alarm state changed from ${pyStr(d.previous)} to ${pyStr(d.current)} (${pyStr(d.reason)})`;
   }
-  return 'Signal: unknown reason';
+  return 'Unknown';
+}
+
+/** Python's str() of a JSON value, as Heat's '%s' formatting shows it. */
+function pyStr(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
 }
 
 function apiFailure(service: string, method: string, path: string, status: number, body: unknown): string {

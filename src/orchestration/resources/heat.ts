@@ -2,7 +2,13 @@
 // ResourceGroup, Stack, the software configs, and the wait conditions.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { HeatError } from '../errors.ts';
-import { type ResourceContext, type ResourcePlugin, type StoredResource, UpdateReplace } from './plugin.ts';
+import {
+  NoActionRequired,
+  type ResourceContext,
+  type ResourcePlugin,
+  type StoredResource,
+  UpdateReplace,
+} from './plugin.ts';
 import { ec2SignedUrl, resourceArn } from '../cfn/signer.ts';
 import { type SwiftSignalData, deleteSwiftSignal, swiftSignalUrl, swiftSignals } from './swiftsignal.ts';
 
@@ -706,12 +712,11 @@ export const WaitConditionHandle: ResourcePlugin = {
         'ValidationError',
         `Metadata format invalid: status must be SUCCESS or FAILURE, not ${status}`,
       );
-    signals[id] = {
-      status,
-      reason: d.reason ?? `Signal ${Object.keys(signals).length + 1} received`,
-      data: d.data ?? null,
-    };
+    const reason = d.reason ?? `Signal ${Object.keys(signals).length + 1} received`;
+    signals[id] = { status, reason, data: d.data ?? null };
     r.data.signals = signals;
+    // Heat's BaseWaitConditionHandle.handle_signal result: the SIGNAL event's reason.
+    return `status:${status} reason:${pyText(reason)}`;
   },
 };
 
@@ -825,6 +830,7 @@ export const CfnWaitConditionHandle: ResourcePlugin = {
     const signals = (r.data.signals ?? {}) as Record<string, unknown>;
     signals[String(d.UniqueId)] = { status, reason: d.Reason, data: d.Data };
     r.data.signals = signals;
+    return `status:${status} reason:${pyText(d.Reason)}`;
   },
 };
 
@@ -976,8 +982,17 @@ export const AutoScalingGroup: ResourcePlugin = {
       const step = Math.max(num(d.min_adjustment_step, 0), Math.abs(delta) < 1 ? 1 : 0);
       next = current + Math.sign(delta) * Math.max(Math.trunc(Math.abs(delta)), step);
     } else next = current + adj;
-    r.data.capacity = Math.min(num(r.properties.max_size), Math.max(num(r.properties.min_size), next));
+    next = Math.min(num(r.properties.max_size), Math.max(num(r.properties.min_size), next));
+    // Heat's AutoScalingGroup.adjust: no change, or the group in cooldown, is NoActionRequired (no
+    // event); the cooldown (the policy's, else the group's) runs from the end of a resize.
+    if (next === current) throw new NoActionRequired(r.name, 'no change in capacity');
+    const cooldown = Math.max(0, num(d.cooldown ?? r.properties.cooldown, 0));
+    if (typeof r.data.cooldown_end === 'number' && Date.now() < r.data.cooldown_end)
+      throw new NoActionRequired(r.name, `due to cooldown, cooldown ${cooldown}`);
+    r.data.capacity = next;
     await applyGroup(r);
+    const end = Date.now() + cooldown * 1000;
+    r.data.cooldown_end = Math.max(end, typeof r.data.cooldown_end === 'number' ? r.data.cooldown_end : 0);
   },
   async resolveAttributes(r) {
     const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
@@ -1003,7 +1018,7 @@ export const AutoScalingGroup: ResourcePlugin = {
   check: (r) => r.nested.action('CHECK'),
 };
 
-/** OS::Heat::ScalingPolicy: a signal (its pre-signed `signal_url`/`alarm_url`) resizes its group. */
+/** OS::Heat::ScalingPolicy: a signal (its native `signal_url`, its EC2-signed `alarm_url`) resizes its group. */
 export const ScalingPolicy: ResourcePlugin = {
   type: 'OS::Heat::ScalingPolicy',
   description: 'A resource to manage scaling of OS::Heat::AutoScalingGroup.',
@@ -1034,6 +1049,9 @@ export const ScalingPolicy: ResourcePlugin = {
   async create(r) {
     r.data.token = randomBytes(24).toString('hex');
     r.data.url = `${await r.heatUrl()}/signals/${r.stack.id}/${encodeURIComponent(r.name)}?token=${r.data.token}`;
+    // signal_url: Heat's _get_heat_signal_url, the native signal URL of the resource (a Keystone
+    // token is needed to POST it), kept in the resource's data as `heat_signal_url`.
+    r.data.heat_signal_url = `${await r.heatUrl()}/stacks/${encodeURIComponent(r.stack.name)}/${r.stack.id}/resources/${encodeURIComponent(r.name)}/signal`;
     // As Heat's signal responder: a stack-domain user with an EC2 keypair, whose signature makes
     // alarm_url heat-api-cfn's POST /signal/{arn} (never expires). Without heat-api-cfn, alarm_url
     // is Stratus's token-presigned URL.
@@ -1054,22 +1072,21 @@ export const ScalingPolicy: ResourcePlugin = {
   async update() {},
   async delete() {},
   async signal(r, details) {
-    // Aodh posts {alarm_id, previous, current, reason}: only `alarm` scales (Heat's handle_signal).
-    const d = (details && typeof details === 'object' ? details : {}) as Record<string, unknown>;
-    const state = String(d.current ?? d.state ?? 'alarm').toLowerCase();
-    if (state !== 'alarm') return;
-    const last = typeof r.data.last_scaled === 'number' ? r.data.last_scaled : 0;
-    const cooldown = num(r.properties.cooldown, 0);
-    if (cooldown > 0 && Date.now() - last < cooldown * 1000) return;
+    // Zed's handle_signal: whatever the alarm's state (`current`, else `state`; the template puts
+    // the policy in the actions it wants), the group is adjusted; the group answers
+    // NoActionRequired (no event) when in cooldown or when its size would not change.
     await r.signalSibling(String(r.properties.auto_scaling_group_id), {
       adjustment: r.properties.scaling_adjustment,
       adjustment_type: r.properties.adjustment_type,
       min_adjustment_step: r.properties.min_adjustment_step,
+      cooldown: r.properties.cooldown ?? undefined,
     });
-    r.data.last_scaled = Date.now();
   },
   async resolveAttributes(r) {
-    return { alarm_url: r.data.alarm_url ?? r.data.url, signal_url: r.data.url };
+    const native =
+      (r.data.heat_signal_url as string | undefined) ??
+      `${await r.heatUrl()}/stacks/${encodeURIComponent(r.stack.name)}/${r.stack.id}/resources/${encodeURIComponent(r.name)}/signal`;
+    return { alarm_url: r.data.alarm_url ?? r.data.url, signal_url: native };
   },
 };
 
@@ -1177,3 +1194,11 @@ export const HEAT_RESOURCES: ResourcePlugin[] = [
   SwiftSignalHandle,
   SwiftSignal,
 ];
+
+/** Python's str() of a JSON value (what Heat's '%s' shows). */
+function pyText(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (v === true) return 'True';
+  if (v === false) return 'False';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}

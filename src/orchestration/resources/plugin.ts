@@ -125,7 +125,10 @@ export interface ResourceContext {
   cfnUrl?(): Promise<string | null>;
   /** Another resource of the same stack, by name or reference id (what get_resource answered). */
   sibling(ref: string): Promise<(StoredResource & { name: string }) | null>;
-  /** Signals another resource of the same stack (by name or reference id), as POST .../signal would. */
+  /**
+   * Hands a signal to another resource of the same stack (by name or reference id) as a call of
+   * its handler (Heat's policy calling `group.adjust`): no SIGNAL event of its own is written.
+   */
   signalSibling(ref: string, details: unknown): Promise<void>;
   /**
    * The type of a resource of the same stack whose physical id this is, when the engine made it
@@ -141,6 +144,16 @@ export interface ResourceContext {
 export class UpdateReplace extends Error {
   constructor(public readonly resource: string) {
     super(`The Resource ${resource} requires replacement.`);
+  }
+}
+
+/**
+ * A signal handler's way of saying "nothing to do" (Heat's NoActionRequired: a scaling policy in
+ * cooldown, a group whose size would not change): the signal is accepted and no event is written.
+ */
+export class NoActionRequired extends Error {
+  constructor(resource = 'unknown', reason = 'resource in unknown state') {
+    super(`The resource ${resource} doesn't need action: ${reason}`);
   }
 }
 
@@ -165,8 +178,13 @@ export interface ResourcePlugin {
   resume?(r: ResourceContext): Promise<void>;
   /** Checks the resource still exists and is sound; throws when not. */
   check?(r: ResourceContext): Promise<void>;
-  /** A signal (POST .../resources/{name}/signal, a wait condition, a scaling policy's URL). */
-  signal?(r: ResourceContext, details: unknown): Promise<void>;
+  /**
+   * A signal (POST .../resources/{name}/signal, a wait condition, a scaling policy's URL). What it
+   * returns becomes the SIGNAL event's reason as `Signal: <result>` (Heat's handle_signal result);
+   * without one the reason is made from the details (Aodh's `previous`/`current`/`reason`). Throw
+   * `NoActionRequired` to accept the signal without an event.
+   */
+  signal?(r: ResourceContext, details: unknown): Promise<string | undefined | void>;
   /** Any properties are accepted as given (OS::Heat::None stands in for any type). */
   anyProperties?: boolean;
   /** An attribute not in the stored ones (dynamic names such as ResourceGroup's `resource.0`), from the stored data. */

@@ -292,14 +292,17 @@ async function signalDeployments(r: ResourceContext, details: unknown) {
       d.status === 'IN_PROGRESS'
     );
   });
-  for (const m of mine) await completeDeployment(r, String(m.id), details);
+  // Heat's signal_software_deployment result (the SIGNAL event's reason): the deployment's outcome.
+  let reason: string | undefined;
+  for (const m of mine) reason = await completeDeployment(r, String(m.id), details);
+  return reason;
 }
 
 /** A deployment's outputs received: COMPLETE, or FAILED with a non-zero deploy_status_code. */
-async function completeDeployment(r: ResourceContext, id: string, details: unknown) {
+async function completeDeployment(r: ResourceContext, id: string, details: unknown): Promise<string> {
   const out = (details && typeof details === 'object' && !Array.isArray(details) ? details : {}) as Json;
   const code = out.deploy_status_code;
-  const failed = code !== undefined && code !== null && code !== 0 && code !== '0';
+  const failed = Boolean(code) && String(code) !== '0';
   await r.api('orchestration', 'PUT', `/software_deployments/${id}`, {
     output_values: out,
     status: failed ? 'FAILED' : 'COMPLETE',
@@ -307,6 +310,7 @@ async function completeDeployment(r: ResourceContext, id: string, details: unkno
       ? `deploy_status_code : Deployment exited with non-zero status code: ${String(code)}`
       : 'Outputs received',
   });
+  return failed ? `deployment ${id} failed (${String(code)})` : `deployment ${id} succeeded`;
 }
 
 function outputsOf(o: Json | undefined) {
