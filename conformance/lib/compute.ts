@@ -74,7 +74,9 @@ export const COMPUTE_FEATURES: Record<string, boolean> = {
   xenapi_apis: false,
   // Quotas are Nova's own (quota classes, os-quota-sets), not Keystone unified limits.
   unified_limits: false,
-  hostname_fqdn_sanitization: false,
+  // Nova's sanitize_hostname since Wallaby (instances.ts): `a.b.c` is hostname `a-b-c`. Its one
+  // test (ServersTestFqdnHostnames) reads the hostname in the guest, so it runs with real guests.
+  hostname_fqdn_sanitization: true,
 };
 
 /**

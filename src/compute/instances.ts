@@ -23,6 +23,38 @@ export const VmState = {
   SHELVED_OFFLOADED: 'shelved_offloaded',
 } as const;
 
+/**
+ * A hostname from a display name, as nova.utils.sanitize_hostname makes it (Wallaby on): the
+ * characters outside U+0000-U+00FF dropped, truncated to 63 (dnsmasq's limit), spaces,
+ * underscores and dots turned into dashes (so `guest-1.domain.com` is `guest-1-domain-com`,
+ * tempest's hostname_fqdn_sanitization), what is not a word character, dot or dash removed,
+ * lower-cased, dots and dashes stripped from both ends. '' when nothing is left.
+ */
+export function sanitizeHostname(name: string): string {
+  return (
+    [...name]
+      .filter((c) => c.codePointAt(0)! <= 0xff)
+      .join('')
+      .slice(0, 63)
+      .replace(/[ _.]/g, '-')
+      // Python's \w on str: letters, digits (any script) and the underscore.
+      .replace(/[^\p{L}\p{N}_.-]+/gu, '')
+      .toLowerCase()
+      .replace(/^[.-]+|[.-]+$/g, '')
+  );
+}
+
+/**
+ * The hostname Nova gives a server created without one (compute.api._populate_instance_names):
+ * its sanitised name, `Server-<uuid>` when that is empty, `-<n>` appended (n from 1) when one
+ * request creates several.
+ */
+export function defaultHostname(name: string, uuid: string, count: number, index: number): string {
+  const h = sanitizeHostname(name);
+  if (!h) return `Server-${uuid}`;
+  return count > 1 ? `${h}-${index + 1}` : h;
+}
+
 /** Nova's power states (nova.compute.power_state). */
 export const PowerState = { NOSTATE: 0, RUNNING: 1, PAUSED: 3, SHUTDOWN: 4, CRASHED: 6, SUSPENDED: 7 } as const;
 

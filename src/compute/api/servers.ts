@@ -6,7 +6,14 @@ import type { FastifyRequest, FastifyReply } from 'fastify';
 import { computeHostIsUp, computeNodeExists } from '../hosts.ts';
 import type { ComputeService, Family, Flavor } from '../service.ts';
 import { serverMigrations } from '../db/migrations/servers.ts';
-import { PowerState, VmState, type Instance, type InstanceAction, type RequestedNetwork } from '../instances.ts';
+import {
+  defaultHostname,
+  PowerState,
+  VmState,
+  type Instance,
+  type InstanceAction,
+  type RequestedNetwork,
+} from '../instances.ts';
 import type { BuildRequest } from '../worker/conductor.ts';
 import { computeRpc, conductorRpc, type ComputeCoreRpc } from '../rpcapi.ts';
 import { notifyInstance } from '../notifications.ts';
@@ -279,20 +286,6 @@ const idFromHref = (ref: string) => {
   return s.slice(s.lastIndexOf('/') + 1);
 };
 
-/** A hostname from a display name (nova.utils.sanitize_hostname). */
-function sanitizeHostname(name: string): string {
-  let h = name
-    .toLowerCase()
-    .replace(/[ _]/g, '-')
-    .replace(/[^\w.-]+/g, '')
-    .replace(/_/g, '-');
-  h = h
-    .replace(/^[.-]+|[.-]+$/g, '')
-    .slice(0, 63)
-    .replace(/[.-]+$/, '');
-  return h || 'server';
-}
-
 /** ISO 8601 as Nova's query schema takes it (a date, optionally a time and an offset). */
 const ISO8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -527,7 +520,8 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     const count = await quotas.checkServers(ctx.projectId!, ctx.userId, flavor, minCount, maxCount);
     for (let n = 0; n < count; n++) {
       const uuid = randomUUID();
-      const name = maxCount > 1 ? `${sd.name}-${n + 1}` : sd.name;
+      // Nova's _populate_instance_names: the suffix when the request makes more than one.
+      const name = count > 1 ? `${sd.name}-${n + 1}` : sd.name;
       const inst = await store.create({
         uuid,
         display_name: name,
@@ -570,7 +564,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
         locked: false,
         locked_by: null,
         locked_reason: null,
-        hostname: sd.hostname ?? sanitizeHostname(name),
+        hostname: sd.hostname ?? defaultHostname(sd.name, uuid, count, n),
         launch_index: n,
         reservation_id: reservationId,
         progress: 0,

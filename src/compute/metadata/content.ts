@@ -1,7 +1,7 @@
 // What a guest learns about itself (nova/api/metadata/base.py's InstanceMetadata): the OpenStack
 // tree (meta_data.json, user_data, network_data.json, vendor_data*.json) and the EC2 tree, the
 // same for the metadata service and the config drive.
-import type { Instance } from '../instances.ts';
+import { sanitizeHostname, type Instance } from '../instances.ts';
 
 /** The versions of the OpenStack tree Nova serves (oldest first; 'latest' is the newest). */
 export const OPENSTACK_VERSIONS = [
@@ -34,14 +34,7 @@ export function userData(i: Instance): Buffer | null {
 }
 
 export function hostnameOf(i: Instance): string {
-  return (
-    i.hostname ??
-    i.display_name
-      .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, '-')
-      .replace(/^-+|-+$/g, '') ??
-    'server'
-  );
+  return i.hostname || sanitizeHostname(i.display_name) || `Server-${i.uuid}`;
 }
 
 export function metaData(i: Instance): Record<string, unknown> {
