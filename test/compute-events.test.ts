@@ -5,16 +5,12 @@
 // task; the fake hosts besides the network's own get an L2 agent, so their ports go ACTIVE.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiPort, FixedIp, ServerAddress } from './lib/api-types.ts';
 import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
-import type { NetworkService } from '../src/network/service.ts';
+import type { FakeDriver } from '../src/compute/drivers/fake.ts';
+import { computeService, networkService } from './lib/services.ts';
 import { novaNotifier, isComputePort, statusEvent } from '../src/network/nova_notifier.ts';
 import { InstanceEvents, instanceEvents } from '../src/compute/agent/events.ts';
-
-const computeService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-const networkService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'network') as unknown as NetworkService;
 
 describe('nova notifier rules', () => {
   const uuid = '0b5f2f5e-8d36-4c2b-a1a4-3e0e4a6c7d10';
@@ -82,7 +78,7 @@ for (const engine of databaseEngines('compute external events')) {
         return s?.status === status && !s['OS-EXT-STS:task_state'] ? s : null;
       });
     const sentEvents = () => novaNotifier(networkService(c)).sent.flat();
-    const cfg = () => networkService(c).ctx.config as any;
+    const cfg = () => networkService(c).ctx.config;
 
     before(async () => {
       c = await startCloud({
@@ -95,7 +91,7 @@ for (const engine of databaseEngines('compute external events')) {
             vifPluggingTimeout: 2,
             healInstanceInfoCacheInterval: 0,
           };
-          x.network = { ...x.network, sendEventsInterval: 0.05 } as any;
+          x.network = { ...x.network, sendEventsInterval: 0.05 };
         },
       });
       alice = await member(c, 'alice');
@@ -178,14 +174,14 @@ for (const engine of databaseEngines('compute external events')) {
         // Nova records no instance action for network events.
         const actions = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
         assert.deepEqual(
-          actions.map((a: any) => a.action),
+          actions.map((a: { action: string }) => a.action),
           ['create'],
         );
       }
       // The network lists an L2 agent for the second host (and DHCP/L3 only on its own).
       const agents = (await neutron('GET', '/v2.0/agents')).body.agents;
       assert.deepEqual(
-        agents.filter((a: any) => a.host === hosts[1]).map((a: any) => a.agent_type),
+        agents.filter((a: { host: string }) => a.host === hosts[1]).map((a: { agent_type: string }) => a.agent_type),
         ['Logical agent'],
       );
       assert.equal(instanceEvents(computeService(c).parts.agents[0]!).size, 0, 'no waiter left');
@@ -239,7 +235,7 @@ for (const engine of databaseEngines('compute external events')) {
           `/servers/${id}/os-instance-actions/${(await admin('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions[0].request_id}`,
         )
       ).body.instanceAction.events;
-      assert.equal(events.filter((e: any) => e.event === 'compute__do_build_and_run_instance').length, 1);
+      assert.equal(events.filter((e: { event: string }) => e.event === 'compute__do_build_and_run_instance').length, 1);
       await admin('DELETE', `/servers/${id}`);
     });
 
@@ -262,11 +258,11 @@ for (const engine of databaseEngines('compute external events')) {
         const s = await show(id);
         return (
           s.addresses.private.length === 1 &&
-          !s.addresses.private.some((a: any) => a.addr === port.fixed_ips[0].ip_address)
+          !s.addresses.private.some((a: ServerAddress) => a.addr === port.fixed_ips[0].ip_address)
         );
       });
-      const fake = computeService(c).parts.agents[1]!.driver as any;
-      assert.equal(fake.nics.get(id)?.has(port.id) ?? false, false, 'the guest lost the nic');
+      const fake = computeService(c).parts.agents[1]!.driver as FakeDriver;
+      assert.equal(fake.interfaces(id).includes(port.id), false, 'the guest lost the nic');
     });
 
     it('a floating IP associated and disassociated in the network: addresses follow without the heal task', async () => {
@@ -281,7 +277,7 @@ for (const engine of databaseEngines('compute external events')) {
       );
       await until('the floating IP in addresses', async () =>
         (await show(id)).addresses.private.some(
-          (a: any) => a.addr === fip.floating_ip_address && a['OS-EXT-IPS:type'] === 'floating',
+          (a: ServerAddress) => a.addr === fip.floating_ip_address && a['OS-EXT-IPS:type'] === 'floating',
         ),
       );
       assert.ok(sentEvents().some((e) => e.name === 'network-changed' && e.tag === port.id && e.server_uuid === id));
@@ -291,13 +287,13 @@ for (const engine of databaseEngines('compute external events')) {
       );
       await until(
         'the floating IP gone from addresses',
-        async () => !(await show(id)).addresses.private.some((a: any) => a.addr === fip.floating_ip_address),
+        async () => !(await show(id)).addresses.private.some((a: ServerAddress) => a.addr === fip.floating_ip_address),
       );
       // Fixed IPs changed in the network: network-changed, the new address shows. The address is
       // one no port holds (the IPAM picks addresses at random, so a fixed choice could be taken).
       const used = new Set<string>(
-        (await neutron('GET', '/v2.0/ports')).body.ports.flatMap((p: any) =>
-          p.fixed_ips.map((f: any) => f.ip_address as string),
+        (await neutron('GET', '/v2.0/ports')).body.ports.flatMap((p: ApiPort) =>
+          p.fixed_ips.map((f: FixedIp) => f.ip_address as string),
         ),
       );
       const free = Array.from({ length: 50 }, (_, i) => `10.30.0.${200 + i}`).find((a) => !used.has(a))!;
@@ -306,7 +302,7 @@ for (const engine of databaseEngines('compute external events')) {
       });
       assert.equal(put.status, 200, JSON.stringify(put.body));
       await until('the new fixed IP in addresses', async () =>
-        (await show(id)).addresses.private.some((a: any) => a.addr === free),
+        (await show(id)).addresses.private.some((a: ServerAddress) => a.addr === free),
       );
     });
 
@@ -351,7 +347,7 @@ for (const engine of databaseEngines('compute external events')) {
       });
       assert.equal(r.status, 207);
       assert.deepEqual(
-        r.body.events.map((e: any) => [e.code, e.status]),
+        r.body.events.map((e: { code: string; status: string }) => [e.code, e.status]),
         [
           [200, 'completed'],
           [404, 'failed'],

@@ -1,6 +1,7 @@
 // The conformance harness's compute part: DevStack's images and flavors for tempest, [compute] in tempest.conf.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { JsonObject } from './lib/api-types.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -149,9 +150,9 @@ describe('tempest.conf for compute', () => {
 
 /** A Nova and a Glance in one server: flavors by id, images by name; records what was sent. */
 async function fakeCloud(opts: { refuseFlavors?: boolean } = {}) {
-  const flavors = new Map<string, any>();
-  const specs = new Map<string, any>();
-  const images: any[] = [];
+  const flavors = new Map<string, JsonObject>();
+  const specs = new Map<string, JsonObject>();
+  const images: JsonObject[] = [];
   const uploads = new Map<string, Buffer>();
   let n = 0;
   const server = http.createServer((req, res) => {

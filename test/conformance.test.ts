@@ -1,6 +1,7 @@
 // The conformance harness's pieces: tempest.conf from a catalog, subunit parsing, reports, the kept list.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { JsonObject } from './lib/api-types.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -298,10 +299,10 @@ describe('tempest.conf for networking', () => {
 /** A Neutron that knows networks, subnets and subnet pools by name; records what it was sent. */
 async function fakeNeutron(
   extensions: string[],
-  refuse: (method: string, path: string, body: any) => boolean = () => false,
+  refuse: (method: string, path: string, body: Record<string, JsonObject> | undefined) => boolean = () => false,
 ) {
-  const store: Record<string, any[]> = { networks: [], subnets: [], subnetpools: [] };
-  const posts: Array<{ plural: string; body: any }> = [];
+  const store: Record<string, JsonObject[]> = { networks: [], subnets: [], subnetpools: [] };
+  const posts: Array<{ plural: string; body: JsonObject }> = [];
   const tokens: string[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
@@ -312,7 +313,7 @@ async function fakeNeutron(
     req.on('end', () => {
       tokens.push(String(req.headers['x-auth-token']));
       const url = new URL(req.url!, 'http://x');
-      const body = raw ? JSON.parse(raw) : undefined;
+      const body: Record<string, JsonObject> | undefined = raw ? JSON.parse(raw) : undefined;
       const send = (status: number, doc: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(doc));
@@ -331,9 +332,9 @@ async function fakeNeutron(
         return send(200, { [plural]: list.filter((r) => filters.every(([k, v]) => String(r[k]) === v)) });
       }
       const singular = plural.replace(/s$/, '');
-      const item = { id: `${singular}-${++n}`, ...body[singular] };
+      const item = { id: `${singular}-${++n}`, ...body?.[singular] };
       list.push(item);
-      posts.push({ plural, body: body[singular] });
+      posts.push({ plural, body: body?.[singular] ?? {} });
       send(201, { [singular]: item });
     });
   });
@@ -358,7 +359,7 @@ describe('what DevStack creates in Neutron before tempest', () => {
     try {
       const facts = await prepareNetwork({ endpoint: f.endpoint, token: 'tok', log: (s) => logs.push(s) });
       assert.deepEqual(facts.extensions, ALL);
-      const pub = f.store.networks!.find((x) => x.name === 'public');
+      const pub = f.store.networks!.find((x) => x.name === 'public')!;
       assert.equal(facts.publicNetworkId, pub.id);
       assert.deepEqual(f.posts.find((p) => p.body.name === 'public')!.body, {
         name: 'public',
@@ -390,7 +391,7 @@ describe('what DevStack creates in Neutron before tempest', () => {
         is_default: true,
       });
       const v6 = f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v6')!.body;
-      assert.equal(v6.prefixes[0], DEVSTACK_NETWORK.subnetPoolV6.prefix);
+      assert.equal((v6.prefixes as string[])[0], DEVSTACK_NETWORK.subnetPoolV6.prefix);
       assert.equal(v6.default_prefixlen, 64);
       assert.equal(f.posts.find((p) => p.body.name === 'shared')!.body.shared, true);
       assert.equal(f.posts.find((p) => p.body.name === 'shared-subnet')!.body.cidr, '192.168.233.0/24');
@@ -411,7 +412,7 @@ describe('what DevStack creates in Neutron before tempest', () => {
     const f = await fakeNeutron(
       ['external-net', 'subnet_allocation'],
       (method, plural, body) =>
-        method === 'POST' && plural === 'subnetpools' && body.subnetpool.prefixes[0].includes(':'),
+        method === 'POST' && plural === 'subnetpools' && (body?.subnetpool?.prefixes as string[])[0]!.includes(':'),
     );
     const logs: string[] = [];
     try {

@@ -2,6 +2,9 @@
 // them (snake_case, OpenStack's extension prefixes). A test reads `body.x.map((s: ApiServer) => …)`
 // with these instead of `any`; a shape one test alone reads stays in that test.
 
+/** A JSON object whose fields a test reads one by one (and so narrows or compares as `unknown`). */
+export type JsonObject = Record<string, unknown>;
+
 /** Anything with an id (most OpenStack resources). */
 export interface WithId {
   id: string;
@@ -79,6 +82,7 @@ export interface Hypervisor {
 /** A migration (`os-migrations`, `servers/{id}/migrations`). */
 export interface Migration {
   id: number | string;
+  uuid: string;
   status: string;
   migration_type: string;
   source_compute?: string;
@@ -151,5 +155,21 @@ export interface ApiImage {
   id: string;
   name: string | null;
   status: string;
+  size?: number | null;
+  checksum?: string | null;
+  os_hash_value?: string | null;
+  [field: string]: unknown;
+}
+
+/** An image task (`/v2/tasks`, `/v2/images/{id}/tasks`). */
+export interface ImageTask {
+  id: string;
+  type?: string;
+  status: string;
+  message?: string;
+  expires_at?: string | null;
+  result?: { image_id?: string } | null;
+  request_id?: string;
+  input?: { image_id?: string; import_req?: { method?: { name?: string } } };
   [field: string]: unknown;
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig, type StratusConfig } from '../../src/core/config.ts';
@@ -27,6 +28,21 @@ export interface TestCloud {
   ): Promise<{ status: number; body: any; headers: Headers }>;
   token(user: { name?: string; id?: string; password: string; domain?: string }, scope?: unknown): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** What `TestCloud.req` answers. */
+export type ApiAnswer = Awaited<ReturnType<TestCloud['req']>>;
+
+/** The answer of a fetch made by hand (a request `req` cannot make), read as `req` reads its own. */
+export async function answerOf(res: Response): Promise<ApiAnswer> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
 }
 
 /** The databases an API test runs on: SQLite always, PostgreSQL when STRATUS_TEST_PG is set (CI sets it). */
@@ -83,14 +99,7 @@ export async function startCloud(
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
+    return answerOf(res);
   };
   const token: TestCloud['token'] = async (u, scope) => {
     const user = u.id
@@ -211,4 +220,12 @@ export async function uploadImage(c: TestCloud, name: string, bytes: Uint8Array<
     body: bytes,
   });
   return img.body.id as string;
+}
+
+/**
+ * The `body` and `duplex` of a fetch that streams `r` (a chunked upload). Node's fetch takes a web
+ * stream with `duplex: 'half'`; its typings name a different ReadableStream, hence the one cast.
+ */
+export function streamedBody(r: Readable): { body: BodyInit; duplex: 'half' } {
+  return { body: Readable.toWeb(r) as unknown as BodyInit, duplex: 'half' };
 }
