@@ -152,50 +152,13 @@ for (const engine of databaseEngines('compute around servers')) {
       assert.deepEqual((await nova('GET', '/flavors/specs/os-extra_specs/mine')).body, { mine: '5' });
       assert.equal((await nova('PUT', '/flavors/specs/os-extra_specs/mine', { mine: 'six' })).status, 200);
       assert.equal((await nova('PUT', '/flavors/specs/os-extra_specs/mine', { other: 'x' })).status, 400);
-      assert.equal(
-        (
-          await nova(
-            'POST',
-            '/flavors/specs/os-extra_specs',
-            { extra_specs: { 'hw:cpu_policy': 'bogus' } },
-            { version: '2.86' },
-          )
-        ).status,
-        400,
-      );
-      assert.equal(
-        (
-          await nova(
-            'POST',
-            '/flavors/specs/os-extra_specs',
-            { extra_specs: { 'hw:not_a_spec': '1' } },
-            { version: '2.86' },
-          )
-        ).status,
-        400,
-      );
-      assert.equal(
-        (
-          await nova(
-            'POST',
-            '/flavors/specs/os-extra_specs',
-            { extra_specs: { 'hw:numa_nodes': 'x' } },
-            { version: '2.86' },
-          )
-        ).status,
-        400,
-      );
-      assert.equal(
-        (
-          await nova(
-            'POST',
-            '/flavors/specs/os-extra_specs',
-            { extra_specs: { 'hw:numa_nodes': '2', 'custom:thing': 'ok' } },
-            { version: '2.86' },
-          )
-        ).status,
-        200,
-      );
+      // From 2.86 the known namespaces are validated; other namespaces pass.
+      const at286 = async (extra_specs: Record<string, string>) =>
+        (await nova('POST', '/flavors/specs/os-extra_specs', { extra_specs }, { version: '2.86' })).status;
+      assert.equal(await at286({ 'hw:cpu_policy': 'bogus' }), 400);
+      assert.equal(await at286({ 'hw:not_a_spec': '1' }), 400);
+      assert.equal(await at286({ 'hw:numa_nodes': 'x' }), 400);
+      assert.equal(await at286({ 'hw:numa_nodes': '2', 'custom:thing': 'ok' }), 200);
       assert.equal(
         (await nova('POST', '/flavors/specs/os-extra_specs', { extra_specs: { 'bad/key': 'x' } })).status,
         400,

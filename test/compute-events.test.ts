@@ -6,7 +6,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiPort, FixedIp, ServerAddress } from './lib/api-types.ts';
-import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
+import { startCloud, databaseEngines, member, type TestCloud, until, uploadImage, serviceApi } from './lib/cloud.ts';
+import { routedNetwork } from './lib/networks.ts';
 import type { FakeDriver } from '../src/compute/drivers/fake.ts';
 import { computeService, networkService } from './lib/services.ts';
 import { novaNotifier, isComputePort, statusEvent } from '../src/network/nova_notifier.ts';
@@ -60,11 +61,7 @@ for (const engine of databaseEngines('compute external events')) {
     let privateNet: string;
     let publicNet: string;
     let hosts: string[];
-    const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
-        token: opts.token,
-        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
-      });
+    const nova = serviceApi(() => c, '/compute/v2.1', 'compute', '2.93');
     const admin = (method: string, p: string, body?: unknown) =>
       c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
     const neutron = (method: string, p: string, body?: unknown, token?: string) =>
@@ -95,53 +92,8 @@ for (const engine of databaseEngines('compute external events')) {
         },
       });
       alice = await member(c, 'alice');
-      const img = await c.req('POST', `${c.url}/image/v2/images`, {
-        name: 'cirros',
-        disk_format: 'qcow2',
-        container_format: 'bare',
-        visibility: 'public',
-      });
-      image = img.body.id;
-      await fetch(`${c.url}/image/v2/images/${image}/file`, {
-        method: 'PUT',
-        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-        body: new Uint8Array(Buffer.from('fake image')),
-      });
-      publicNet = (
-        await neutron('POST', '/v2.0/networks', {
-          network: {
-            name: 'public',
-            'router:external': true,
-            'provider:network_type': 'flat',
-            'provider:physical_network': 'public',
-          },
-        })
-      ).body.network.id;
-      assert.equal(
-        (
-          await neutron('POST', '/v2.0/subnets', {
-            subnet: { network_id: publicNet, ip_version: 4, cidr: '172.24.4.0/24' },
-          })
-        ).status,
-        201,
-      );
-      privateNet = (await neutron('POST', '/v2.0/networks', { network: { name: 'private', shared: true } })).body
-        .network.id;
-      const s = await neutron('POST', '/v2.0/subnets', {
-        subnet: { network_id: privateNet, ip_version: 4, cidr: '10.30.0.0/24' },
-      });
-      assert.equal(s.status, 201, JSON.stringify(s.body));
-      const router = await neutron('POST', '/v2.0/routers', {
-        router: { name: 'r', external_gateway_info: { network_id: publicNet } },
-      });
-      assert.equal(
-        (
-          await neutron('PUT', `/v2.0/routers/${router.body.router.id}/add_router_interface`, {
-            subnet_id: s.body.subnet.id,
-          })
-        ).status,
-        200,
-      );
+      image = await uploadImage(c, 'cirros', new Uint8Array(Buffer.from('fake image')), 'qcow2');
+      ({ publicNet, privateNet } = await routedNetwork(c, { cidr: '10.30.0.0/24', shared: true }));
       await until('compute nodes in placement', async () => computeService(c).parts.agents.every((a) => a.ready));
       hosts = computeService(c).parts.agents.map((a) => a.host);
     });

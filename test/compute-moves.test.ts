@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiServer, Hypervisor, InstanceAction, Migration } from './lib/api-types.ts';
-import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
+import { startCloud, databaseEngines, member, type TestCloud, until, serviceApi } from './lib/cloud.ts';
 import type { Instance } from '../src/compute/instances.ts';
 import { computeService } from './lib/services.ts';
 
@@ -14,13 +14,8 @@ for (const engine of databaseEngines('compute moves')) {
     let image: string;
     let network: string;
     let hosts: string[];
-    const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
-        token: opts.token,
-        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
-      });
-    const placement = (method: string, p: string) =>
-      c.req(method, `${c.url}/placement${p}`, undefined, { headers: { 'OpenStack-API-Version': 'placement 1.36' } });
+    const nova = serviceApi(() => c, '/compute/v2.1', 'compute', '2.93');
+    const placement = serviceApi(() => c, '/placement', 'placement', '1.36');
     const neutron = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/networking${p}`, body);
     const server = async (id: string) => (await nova('GET', `/servers/${id}`)).body.server;
     const waitFor = (id: string, status: string, opts: { task?: boolean } = {}) =>

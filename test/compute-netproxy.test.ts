@@ -7,7 +7,16 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceAction, SecurityGroup, ServerAddress, WithId, WithName } from './lib/api-types.ts';
-import { startCloud, databaseEngines, member, type TestCloud, until, type ApiAnswer } from './lib/cloud.ts';
+import {
+  startCloud,
+  databaseEngines,
+  member,
+  type TestCloud,
+  until,
+  type ApiAnswer,
+  uploadImage,
+} from './lib/cloud.ts';
+import { routedNetwork } from './lib/networks.ts';
 import type { Instance } from '../src/compute/instances.ts';
 import { computeService } from './lib/services.ts';
 import { InfoCacheHealer, syncPowerStates } from '../src/compute/agent/netproxy.ts';
@@ -64,64 +73,8 @@ for (const engine of databaseEngines('compute network proxies')) {
         },
       });
       alice = await member(c, 'alice');
-      const img = await c.req('POST', `${c.url}/image/v2/images`, {
-        name: 'cirros',
-        disk_format: 'qcow2',
-        container_format: 'bare',
-        visibility: 'public',
-      });
-      image = img.body.id;
-      await fetch(`${c.url}/image/v2/images/${image}/file`, {
-        method: 'PUT',
-        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-        body: new Uint8Array(Buffer.from('fake image')),
-      });
-      publicNet = (
-        await neutron('POST', '/v2.0/networks', {
-          network: {
-            name: 'public',
-            'router:external': true,
-            'provider:network_type': 'flat',
-            'provider:physical_network': 'public',
-          },
-        })
-      ).body.network.id;
-      assert.equal(
-        (
-          await neutron('POST', '/v2.0/subnets', {
-            subnet: { network_id: publicNet, ip_version: 4, cidr: '172.24.4.0/24' },
-          })
-        ).status,
-        201,
-      );
-      privateNet = (await neutron('POST', '/v2.0/networks', { network: { name: 'private' } }, alice.token)).body.network
-        .id;
-      const s = await neutron(
-        'POST',
-        '/v2.0/subnets',
-        { subnet: { network_id: privateNet, ip_version: 4, cidr: '10.20.0.0/24' } },
-        alice.token,
-      );
-      assert.equal(s.status, 201, JSON.stringify(s.body));
-      privateSubnet = s.body.subnet.id;
-      const router = await neutron(
-        'POST',
-        '/v2.0/routers',
-        { router: { name: 'r', external_gateway_info: { network_id: publicNet } } },
-        alice.token,
-      );
-      assert.equal(router.status, 201, JSON.stringify(router.body));
-      assert.equal(
-        (
-          await neutron(
-            'PUT',
-            `/v2.0/routers/${router.body.router.id}/add_router_interface`,
-            { subnet_id: privateSubnet },
-            alice.token,
-          )
-        ).status,
-        200,
-      );
+      image = await uploadImage(c, 'cirros', new Uint8Array(Buffer.from('fake image')), 'qcow2');
+      ({ publicNet, privateNet, privateSubnet } = await routedNetwork(c, { cidr: '10.20.0.0/24', token: alice.token }));
       await until('compute node in placement', async () => computeService(c).parts.agent?.ready);
       server = await boot('web');
     });

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApiProject, ApiServer, InstanceAction } from './lib/api-types.ts';
-import { startCloud, databaseEngines, member, type TestCloud, until, type ApiAnswer } from './lib/cloud.ts';
+import { startCloud, databaseEngines, member, type TestCloud, until, type ApiAnswer, serviceApi } from './lib/cloud.ts';
 import { computeService } from './lib/services.ts';
 import type { Flavor } from '../src/compute/service.ts';
 
@@ -17,13 +17,8 @@ for (const engine of databaseEngines('compute servers')) {
     let failingImage: string;
     let network: string;
     const flavors = new Map<string, Flavor>();
-    const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
-        token: opts.token,
-        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
-      });
-    const placement = (method: string, p: string) =>
-      c.req(method, `${c.url}/placement${p}`, undefined, { headers: { 'OpenStack-API-Version': 'placement 1.36' } });
+    const nova = serviceApi(() => c, '/compute/v2.1', 'compute', '2.93');
+    const placement = serviceApi(() => c, '/placement', 'placement', '1.36');
     const neutron = (method: string, p: string, body?: unknown, token?: string) =>
       c.req(method, `${c.url}/networking${p}`, body, { token });
     const createImage = async (props: Record<string, unknown> = {}) => {

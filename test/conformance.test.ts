@@ -2,6 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JsonObject } from './lib/api-types.ts';
+import { adminCredentials, catalogEndpoint, parseIni } from './lib/tempest-fixtures.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -46,7 +47,6 @@ import {
   parseOverride,
   renderIni,
   type CatalogEntry,
-  type CloudCredentials,
 } from '../conformance/lib/tempest-config.ts';
 import { stestrConf } from '../conformance/lib/tempest.ts';
 
@@ -65,21 +65,8 @@ const DEBIAN_PYTHON = '/usr/bin/python3';
 const hasPythonSubunit =
   fs.existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import subunit, testtools']).status === 0;
 
-const creds: CloudCredentials = {
-  authUrl: 'http://127.0.0.1:8000/identity/v3',
-  username: 'admin',
-  password: 's3cret=%x',
-  projectName: 'admin',
-  userDomainName: 'Default',
-  projectDomainName: 'Default',
-  regionName: 'RegionOne',
-};
-const ep = (url: string, iface = 'public', region = 'RegionOne') => ({
-  interface: iface,
-  url,
-  region,
-  region_id: region,
-});
+const creds = adminCredentials('s3cret=%x');
+const ep = catalogEndpoint;
 const catalog: CatalogEntry[] = [
   {
     type: 'identity',
@@ -90,22 +77,6 @@ const catalog: CatalogEntry[] = [
   { type: 'block-storage', name: 'cinder', endpoints: [ep('http://127.0.0.1:8000/volume/v3')] },
   { type: 'metric', name: 'gnocchi', endpoints: [ep('http://127.0.0.1:8000/metric')] },
 ];
-
-/** Parses rendered ini back into section → key → value (the reading side of oslo.config's format). */
-function parseIni(text: string): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  let cur: Record<string, string> | undefined;
-  for (const line of text.split('\n')) {
-    const sec = /^\[(.+)\]$/.exec(line);
-    if (sec) {
-      cur = out[sec[1]!] = {};
-      continue;
-    }
-    const kv = /^([^=]+?) = (.*)$/.exec(line);
-    if (kv && cur) cur[kv[1]!] = kv[2]!;
-  }
-  return out;
-}
 
 describe('tempest.conf from the cloud', () => {
   const ws = '/work/ws';

@@ -30,6 +30,20 @@ export interface TestCloud {
   stop(): Promise<void>;
 }
 
+/**
+ * Requests to one API of the test cloud `cloud()` (read at each call, so a suite may start it in
+ * `before`): `prefix` below the cloud's URL, the `service`'s microversion header at `version`.
+ */
+export function serviceApi(cloud: () => TestCloud, prefix: string, service: string, version: string) {
+  return (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) => {
+    const c = cloud();
+    return c.req(method, `${c.url}${prefix}${p}`, body, {
+      token: opts.token,
+      headers: { 'OpenStack-API-Version': `${service} ${opts.version ?? version}` },
+    });
+  };
+}
+
 /** What `TestCloud.req` answers. */
 export type ApiAnswer = Awaited<ReturnType<TestCloud['req']>>;
 
@@ -206,11 +220,16 @@ export function useAdminCloud(
   return t;
 }
 
-/** A public raw image holding `bytes`, uploaded as the admin; answers its id. */
-export async function uploadImage(c: TestCloud, name: string, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+/** A public image (raw unless `diskFormat` says) holding `bytes`, uploaded as the admin; answers its id. */
+export async function uploadImage(
+  c: TestCloud,
+  name: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  diskFormat = 'raw',
+): Promise<string> {
   const img = await c.req('POST', `${c.url}/image/v2/images`, {
     name,
-    disk_format: 'raw',
+    disk_format: diskFormat,
     container_format: 'bare',
     visibility: 'public',
   });
