@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApiFlavor, Hypervisor } from './lib/api-types.ts';
+import type { ApiFlavor, ComputeServiceRow, Hypervisor } from './lib/api-types.ts';
 import { databaseEngines, member, startCloud, type TestCloud } from './lib/cloud.ts';
 import { computeService } from './lib/services.ts';
 
@@ -547,7 +547,7 @@ for (const engine of databaseEngines('compute around servers')) {
       const svcs = await nova('GET', '/os-services');
       assert.equal(svcs.status, 200);
       let host: string | undefined = svcs.body.services.find(
-        (s: { binary: string }) => s.binary === 'nova-compute',
+        (s: ComputeServiceRow) => s.binary === 'nova-compute',
       )?.host;
       if (!host && db) {
         const t = new Date().toISOString();
@@ -673,9 +673,7 @@ for (const engine of databaseEngines('compute around servers')) {
       );
       assert.equal((await nova('PUT', '/os-services/disable', { host, binary: 'nova-scheduler' })).status, 400);
       const listed = await nova('GET', '/os-services', undefined, { version: '2.53' });
-      const mine = listed.body.services.find(
-        (s: { host: string; binary: string }) => s.host === host && s.binary === 'nova-compute',
-      );
+      const mine = listed.body.services.find((s: ComputeServiceRow) => s.host === host && s.binary === 'nova-compute');
       assert.equal(mine.status, 'disabled');
       assert.equal(mine.disabled_reason, 'maintenance');
       assert.equal(mine.forced_down, false);

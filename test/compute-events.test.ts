@@ -5,7 +5,7 @@
 // task; the fake hosts besides the network's own get an L2 agent, so their ports go ACTIVE.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApiPort, FixedIp, ServerAddress } from './lib/api-types.ts';
+import type { ActionEvent, ApiPort, FixedIp, InstanceAction, ServerAddress } from './lib/api-types.ts';
 import { startCloud, databaseEngines, member, type TestCloud, until, uploadImage, serviceApi } from './lib/cloud.ts';
 import { routedNetwork } from './lib/networks.ts';
 import type { FakeDriver } from '../src/compute/drivers/fake.ts';
@@ -126,7 +126,7 @@ for (const engine of databaseEngines('compute external events')) {
         // Nova records no instance action for network events.
         const actions = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
         assert.deepEqual(
-          actions.map((a: { action: string }) => a.action),
+          actions.map((a: InstanceAction) => a.action),
           ['create'],
         );
       }
@@ -187,7 +187,7 @@ for (const engine of databaseEngines('compute external events')) {
           `/servers/${id}/os-instance-actions/${(await admin('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions[0].request_id}`,
         )
       ).body.instanceAction.events;
-      assert.equal(events.filter((e: { event: string }) => e.event === 'compute__do_build_and_run_instance').length, 1);
+      assert.equal(events.filter((e: ActionEvent) => e.event === 'compute__do_build_and_run_instance').length, 1);
       await admin('DELETE', `/servers/${id}`);
     });
 

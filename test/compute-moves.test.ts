@@ -2,7 +2,14 @@
 // with their own service, compute node and placement provider; anti-affinity spreads over them.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApiServer, Hypervisor, InstanceAction, Migration } from './lib/api-types.ts';
+import type {
+  ActionEvent,
+  ApiServer,
+  ComputeServiceRow,
+  Hypervisor,
+  InstanceAction,
+  Migration,
+} from './lib/api-types.ts';
 import { startCloud, databaseEngines, member, type TestCloud, until, serviceApi } from './lib/cloud.ts';
 import type { Instance } from '../src/compute/instances.ts';
 import { computeService } from './lib/services.ts';
@@ -81,9 +88,9 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal(hosts.length, 3);
       assert.equal(hosts[1], `${hosts[0]}-2`);
       const hv = (await nova('GET', '/os-hypervisors/detail')).body.hypervisors;
-      assert.deepEqual(hv.map((h: { hypervisor_hostname: string }) => h.hypervisor_hostname).sort(), [...hosts].sort());
+      assert.deepEqual(hv.map((h: Hypervisor) => h.hypervisor_hostname).sort(), [...hosts].sort());
       const services = (await nova('GET', '/os-services?binary=nova-compute')).body.services;
-      assert.deepEqual(services.map((s: { host: string }) => s.host).sort(), [...hosts].sort());
+      assert.deepEqual(services.map((s: ComputeServiceRow) => s.host).sort(), [...hosts].sort());
       for (const h of hosts) assert.ok(await providerOf(h));
     });
 
@@ -220,7 +227,7 @@ for (const engine of databaseEngines('compute moves')) {
       );
       const events = (
         await nova('GET', `/servers/${id}/os-instance-actions/${resizeAct.request_id}`)
-      ).body.instanceAction.events.map((e: { event: string }) => e.event);
+      ).body.instanceAction.events.map((e: ActionEvent) => e.event);
       for (const e of [
         'conductor_migrate_server',
         'compute_prep_resize',

@@ -6,7 +6,15 @@
 // shut down by itself).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { InstanceAction, SecurityGroup, ServerAddress, WithId, WithName } from './lib/api-types.ts';
+import type {
+  ActionEvent,
+  ApiPort,
+  InstanceAction,
+  SecurityGroup,
+  ServerAddress,
+  WithId,
+  WithName,
+} from './lib/api-types.ts';
 import {
   startCloud,
   databaseEngines,
@@ -258,7 +266,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       const ports = (await neutron('GET', `/v2.0/ports?device_id=${r.body.server.id}`, undefined, alice.token)).body
         .ports;
       assert.deepEqual(
-        ports.map((p: { security_groups: string }) => p.security_groups),
+        ports.map((p: ApiPort) => p.security_groups),
         [[]],
       );
       assert.equal((await nova('DELETE', `/servers/${r.body.server.id}`)).status, 204);
@@ -295,7 +303,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal((await nova('GET', `/os-floating-ips/${f.id}`)).body.floating_ip.instance_id, server);
       const addrs = (await show(server)).addresses.private;
       assert.deepEqual(
-        addrs.map((a: { 'OS-EXT-IPS:type': string }) => a['OS-EXT-IPS:type']),
+        addrs.map((a: ServerAddress) => a['OS-EXT-IPS:type']),
         ['fixed', 'floating'],
       );
       assert.equal(addrs[1].addr, f.ip);
@@ -537,7 +545,7 @@ for (const engine of databaseEngines('compute network proxies')) {
         await nova('GET', `/servers/${server}/os-instance-actions/${detach.request_id}`, undefined, { version: '2.93' })
       ).body.instanceAction.events;
       assert.deepEqual(
-        events.map((e: { event: string; result: string }) => [e.event, e.result]),
+        events.map((e: ActionEvent) => [e.event, e.result]),
         [['compute_detach_interface', 'Success']],
       );
       assert.equal((await neutron('DELETE', `/v2.0/ports/${port.id}`)).status, 204);

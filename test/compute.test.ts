@@ -4,7 +4,7 @@
 // leaves ERROR with a fault and gives back its allocation and ports.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApiProject, ApiServer, InstanceAction } from './lib/api-types.ts';
+import type { ActionEvent, ApiProject, ApiServer, InstanceAction } from './lib/api-types.ts';
 import { startCloud, databaseEngines, member, type TestCloud, until, type ApiAnswer, serviceApi } from './lib/cloud.ts';
 import { computeService } from './lib/services.ts';
 import type { Flavor } from '../src/compute/service.ts';
@@ -228,13 +228,10 @@ for (const engine of databaseEngines('compute servers')) {
       const shown = await nova('GET', `/servers/${s.id}/os-instance-actions/${create.request_id}`, undefined, {
         token: alice.token,
       });
-      assert.deepEqual(
-        shown.body.instanceAction.events.map((e: { event: string; result: string }) => [e.event, e.result]).sort(),
-        [
-          ['compute__do_build_and_run_instance', 'Success'],
-          ['conductor_schedule_and_build_instances', 'Success'],
-        ],
-      );
+      assert.deepEqual(shown.body.instanceAction.events.map((e: ActionEvent) => [e.event, e.result]).sort(), [
+        ['compute__do_build_and_run_instance', 'Success'],
+        ['conductor_schedule_and_build_instances', 'Success'],
+      ]);
       assert.equal(shown.body.instanceAction.events[0].traceback, undefined);
     });
 

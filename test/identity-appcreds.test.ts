@@ -163,7 +163,7 @@ describe('identity application credentials', () => {
     assert.equal(list.status, 200);
     const names = list.body.application_credentials.map((x: WithName) => x.name);
     assert.ok(names.includes('ci') && names.includes('auth-me'));
-    assert.ok(list.body.application_credentials.every((x: { secret: string }) => x.secret === undefined));
+    assert.ok(list.body.application_credentials.every((x: { secret?: string }) => x.secret === undefined));
     const one = await c.req('GET', `${base()}?name=ci`, undefined, { token: userToken });
     assert.deepEqual(
       one.body.application_credentials.map((x: WithName) => x.name),

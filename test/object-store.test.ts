@@ -112,7 +112,7 @@ for (const engine of databaseEngines('object-store'))
       assert.equal((await sw('GET', '/box')).text, 'a/1\na/2\nb\nc/x/y\n');
       const j = JSON.parse((await sw('GET', '/box?format=json&delimiter=/')).text);
       assert.deepEqual(
-        j.map((x: { subdir: string; name: string }) => x.subdir ?? x.name),
+        j.map((x: { subdir?: string; name?: string }) => x.subdir ?? x.name),
         ['a/', 'b', 'c/'],
       );
       assert.deepEqual(
