@@ -6,7 +6,16 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ActionEvent, ApiPort, FixedIp, InstanceAction, ServerAddress } from './lib/api-types.ts';
-import { startCloud, databaseEngines, member, type TestCloud, until, uploadImage, serviceApi } from './lib/cloud.ts';
+import {
+  startCloud,
+  databaseEngines,
+  member,
+  type TestCloud,
+  until,
+  uploadImage,
+  serviceApi,
+  untilServer,
+} from './lib/cloud.ts';
 import { routedNetwork } from './lib/networks.ts';
 import type { FakeDriver } from '../src/compute/drivers/fake.ts';
 import { computeService, networkService } from './lib/services.ts';
@@ -67,13 +76,7 @@ for (const engine of databaseEngines('compute external events')) {
     const neutron = (method: string, p: string, body?: unknown, token?: string) =>
       c.req(method, `${c.url}/networking${p}`, body, { token });
     const show = async (id: string) => (await nova('GET', `/servers/${id}`)).body.server;
-    const waitFor = (id: string, status: string) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await show(id);
-        if (s?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
-        return s?.status === status && !s['OS-EXT-STS:task_state'] ? s : null;
-      });
+    const waitFor = (id: string, status: string) => untilServer(show, id, status);
     const sentEvents = () => novaNotifier(networkService(c)).sent.flat();
     const cfg = () => networkService(c).ctx.config;
 
@@ -179,7 +182,7 @@ for (const engine of databaseEngines('compute external events')) {
         .body.port;
       const id = await boot('never-plugged', hosts[0]!, [{ port: port.id }]);
       const s = await waitFor(id, 'ERROR');
-      assert.match(s.fault.message, /Failed to allocate the network\(s\), not rescheduling/);
+      assert.match(String(s.fault?.message), /Failed to allocate the network\(s\), not rescheduling/);
       // Not rescheduled: one attempt only.
       const events = (
         await admin(

@@ -10,7 +10,7 @@ import type {
   InstanceAction,
   Migration,
 } from './lib/api-types.ts';
-import { startCloud, databaseEngines, member, type TestCloud, until, serviceApi } from './lib/cloud.ts';
+import { startCloud, databaseEngines, member, type TestCloud, until, serviceApi, untilServer } from './lib/cloud.ts';
 import type { Instance } from '../src/compute/instances.ts';
 import { computeService } from './lib/services.ts';
 
@@ -26,12 +26,7 @@ for (const engine of databaseEngines('compute moves')) {
     const neutron = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/networking${p}`, body);
     const server = async (id: string) => (await nova('GET', `/servers/${id}`)).body.server;
     const waitFor = (id: string, status: string, opts: { task?: boolean } = {}) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await server(id);
-        if (s?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
-        return s?.status === status && (opts.task || !s['OS-EXT-STS:task_state']) ? s : null;
-      });
+      untilServer(server, id, status, { anyTask: opts.task });
     const boot = async (body: Record<string, unknown> = {}, token?: string) => {
       const r = await nova(
         'POST',
@@ -350,7 +345,7 @@ for (const engine of databaseEngines('compute moves')) {
       );
       assert.equal(m2.migration_type, 'live-migration');
       assert.equal(m2.links, undefined);
-      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(moved['OS-EXT-SRV-ATTR:host'])]);
+      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(moved['OS-EXT-SRV-ATTR:host']!)]);
       assert.equal(
         (await nova('POST', `/servers/${id}/migrations/${second.id}/action`, { force_complete: null })).status,
         409,
@@ -470,7 +465,7 @@ for (const engine of databaseEngines('compute moves')) {
       await srcAgent.stop();
       await srcAgent.start();
       await until('source cleaned up', async () => (await migrationsOf(id))[0].status === 'completed', 8000);
-      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(s['OS-EXT-SRV-ATTR:host'])]);
+      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(s['OS-EXT-SRV-ATTR:host']!)]);
       assert.equal(srcAgent.driver.powerState({ uuid: id } as Instance), 0);
       await nova('DELETE', `/servers/${id}`);
     });

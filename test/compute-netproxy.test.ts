@@ -23,6 +23,7 @@ import {
   until,
   type ApiAnswer,
   uploadImage,
+  untilServer,
 } from './lib/cloud.ts';
 import { routedNetwork } from './lib/networks.ts';
 import type { Instance } from '../src/compute/instances.ts';
@@ -52,13 +53,7 @@ for (const engine of databaseEngines('compute network proxies')) {
     const msg = (r: ApiAnswer) => Object.values<{ message?: string } | undefined>(r.body ?? {})[0]?.message;
     const show = async (id: string) =>
       (await nova('GET', `/servers/${id}`, undefined, { version: '2.93' })).body.server;
-    const waitFor = (id: string, status: string) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await show(id);
-        if (s?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
-        return s?.status === status && !s['OS-EXT-STS:task_state'] ? s : null;
-      });
+    const waitFor = (id: string, status: string) => untilServer(show, id, status);
     const boot = async (name: string) => {
       const r = await nova(
         'POST',

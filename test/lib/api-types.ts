@@ -31,6 +31,10 @@ export interface ApiServer {
   status: string;
   fault?: { code: number; message: string; details?: string };
   addresses: Record<string, ServerAddress[]>;
+  /** The flavor as 2.47 and later embed it. */
+  flavor: { original_name?: string; id?: string; [field: string]: unknown };
+  /** '' for a server booted from a volume. */
+  image: { id: string } | '';
   'OS-EXT-STS:task_state'?: string | null;
   'OS-EXT-STS:vm_state'?: string;
   'OS-EXT-STS:power_state'?: number;

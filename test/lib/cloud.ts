@@ -10,6 +10,7 @@ import { loadConfig, type StratusConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { Cloud } from '../../src/server.ts';
 import { SERVICES } from '../../src/services.ts';
+import type { ApiServer } from './api-types.ts';
 
 export interface TestCloud {
   cloud: Cloud;
@@ -42,6 +43,28 @@ export function serviceApi(cloud: () => TestCloud, prefix: string, service: stri
       headers: { 'OpenStack-API-Version': `${service} ${opts.version ?? version}` },
     });
   };
+}
+
+/**
+ * Waits until `show(id)` is `status` with no task in progress (any task with `anyTask`) and
+ * answers it; a server gone to ERROR (unless that is awaited) fails at once with its fault.
+ */
+export function untilServer(
+  show: (id: string) => Promise<ApiServer | undefined>,
+  id: string,
+  status: string,
+  o: { anyTask?: boolean; ms?: number } = {},
+): Promise<ApiServer> {
+  return until(
+    `server ${id} ${status}`,
+    async () => {
+      const s = await show(id);
+      if (s?.status === 'ERROR' && status !== 'ERROR')
+        throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
+      return s?.status === status && (o.anyTask || !s['OS-EXT-STS:task_state']) ? s : null;
+    },
+    o.ms,
+  );
 }
 
 /** What `TestCloud.req` answers. */

@@ -12,7 +12,7 @@ import type { ComputeService } from '../../src/compute/service.ts';
 import type { StratusConfig } from '../../src/core/config.ts';
 import { deleteHostNamespace } from '../../src/core/hostns.ts';
 import type { ApiServer } from './api-types.ts';
-import { startCloud, type TestCloud, until } from './cloud.ts';
+import { startCloud, type TestCloud, until, untilServer } from './cloud.ts';
 
 /** Why a libvirt test cannot run here (not root; Debian's libvirt/qemu packages or `missingTools` absent), or false. */
 export function libvirtSkip(
@@ -69,15 +69,7 @@ export function useLibvirtCloud(o: {
     act: (body) => t.nova('POST', `/servers/${t.server}/action`, body),
     consoleText: async () => ((await t.act({ 'os-getConsoleOutput': {} })).body.output ?? '') as string,
     waitStatus: async (want, ms = 180_000) => {
-      await until(
-        want,
-        async () => {
-          const s = await t.show();
-          if (s?.status === 'ERROR') assert.fail(JSON.stringify(s.fault));
-          return s?.status === want && !s['OS-EXT-STS:task_state'];
-        },
-        ms,
-      );
+      await untilServer(() => t.show(), t.server, want, { ms });
     },
   };
   before(async () => {
