@@ -4,7 +4,7 @@
 // servers are served again after the reconnection. Starts Debian's rabbitmq-server on loopback.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { InProcessBus, RpcError, type MessageBus } from '../src/core/bus.ts';
+import { InProcessBus, RpcError, type MessageBus, type RpcContext } from '../src/core/bus.ts';
 import { AmqpBus } from '../src/core/bus-amqp.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
 import { until } from './lib/cloud.ts';
@@ -34,8 +34,8 @@ function contract(
     it('calls one server by name or any server of a topic, and carries the remote error', async () => {
       const seen: string[] = [];
       const handlers = (host: string) => ({
-        ping: (a: any, ctx: any) => ({ pong: a.n + 1, host, request: ctx.requestId ?? null }),
-        note: (a: any) => {
+        ping: (a: { n: number }, ctx: RpcContext) => ({ pong: a.n + 1, host, request: ctx.requestId ?? null }),
+        note: (a: { x: number }) => {
           seen.push(`${host}:${a.x}`);
         },
         boom: () => {
@@ -45,7 +45,7 @@ function contract(
           await sleep(1000);
           return 'late';
         },
-        mutate: (a: any) => {
+        mutate: (a: { list: number[] }) => {
           a.list.push(2);
           return a.list;
         },
@@ -59,7 +59,7 @@ function contract(
         request: 'req-1',
       });
       const hosts = new Set<string>();
-      for (let i = 0; i < 6; i++) hosts.add((await client.call<any>('contract', 'ping', { n: 0 })).host);
+      for (let i = 0; i < 6; i++) hosts.add((await client.call<{ host: string }>('contract', 'ping', { n: 0 })).host);
       assert.deepEqual([...hosts].sort(), ['host1', 'host2'], 'a topic call goes round the servers');
       // What crosses the bus is a copy.
       const list = [1];
@@ -94,14 +94,15 @@ function contract(
       // A stopped server is not served any more; the other one still is.
       stop1();
       await settled(server);
-      for (let i = 0; i < 3; i++) assert.equal((await client.call<any>('contract', 'ping', { n: 0 })).host, 'host2');
+      for (let i = 0; i < 3; i++)
+        assert.equal((await client.call<{ host: string }>('contract', 'ping', { n: 0 })).host, 'host2');
       stop2();
     });
 
     it('delivers notifications to the listeners of their prefix', async () => {
       const got: string[] = [];
       const off = server.onNotification('identity.', (n) => {
-        got.push(`${n.event_type}:${n.priority}:${n.publisher_id}:${(n.payload as any).id}`);
+        got.push(`${n.event_type}:${n.priority}:${n.publisher_id}:${(n.payload as { id?: string }).id}`);
       });
       const all: string[] = [];
       server.onNotification('', (n) => {
@@ -166,7 +167,7 @@ if (unavailable) {
         await worker.connect();
         const answered: string[] = [];
         worker.serve('echo', 'w1', {
-          echo: (a: any) => {
+          echo: (a: { v: string }) => {
             answered.push(a.v);
             return a.v;
           },
@@ -213,7 +214,7 @@ if (unavailable) {
         const got: number[] = [];
         await consumer.connect();
         consumer.serve('jobs', 'c1', {
-          job: (a: any) => {
+          job: (a: { n: number }) => {
             got.push(a.n);
           },
         });

@@ -5,16 +5,22 @@
 // task; the fake hosts besides the network's own get an L2 agent, so their ports go ACTIVE.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
-import type { NetworkService } from '../src/network/service.ts';
+import type { ActionEvent, ApiPort, FixedIp, InstanceAction, ServerAddress } from './lib/api-types.ts';
+import {
+  startCloud,
+  databaseEngines,
+  member,
+  type TestCloud,
+  until,
+  uploadImage,
+  serviceApi,
+  untilServer,
+} from './lib/cloud.ts';
+import { routedNetwork } from './lib/networks.ts';
+import type { FakeDriver } from '../src/compute/drivers/fake.ts';
+import { computeService, networkService } from './lib/services.ts';
 import { novaNotifier, isComputePort, statusEvent } from '../src/network/nova_notifier.ts';
 import { InstanceEvents, instanceEvents } from '../src/compute/agent/events.ts';
-
-const computeService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-const networkService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'network') as unknown as NetworkService;
 
 describe('nova notifier rules', () => {
   const uuid = '0b5f2f5e-8d36-4c2b-a1a4-3e0e4a6c7d10';
@@ -64,25 +70,15 @@ for (const engine of databaseEngines('compute external events')) {
     let privateNet: string;
     let publicNet: string;
     let hosts: string[];
-    const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
-        token: opts.token,
-        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
-      });
+    const nova = serviceApi(() => c, '/compute/v2.1', 'compute', '2.93');
     const admin = (method: string, p: string, body?: unknown) =>
       c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
     const neutron = (method: string, p: string, body?: unknown, token?: string) =>
       c.req(method, `${c.url}/networking${p}`, body, { token });
     const show = async (id: string) => (await nova('GET', `/servers/${id}`)).body.server;
-    const waitFor = (id: string, status: string) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await show(id);
-        if (s?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
-        return s?.status === status && !s['OS-EXT-STS:task_state'] ? s : null;
-      });
+    const waitFor = (id: string, status: string) => untilServer(show, id, status);
     const sentEvents = () => novaNotifier(networkService(c)).sent.flat();
-    const cfg = () => networkService(c).ctx.config as any;
+    const cfg = () => networkService(c).ctx.config;
 
     before(async () => {
       c = await startCloud({
@@ -95,57 +91,12 @@ for (const engine of databaseEngines('compute external events')) {
             vifPluggingTimeout: 2,
             healInstanceInfoCacheInterval: 0,
           };
-          x.network = { ...x.network, sendEventsInterval: 0.05 } as any;
+          x.network = { ...x.network, sendEventsInterval: 0.05 };
         },
       });
       alice = await member(c, 'alice');
-      const img = await c.req('POST', `${c.url}/image/v2/images`, {
-        name: 'cirros',
-        disk_format: 'qcow2',
-        container_format: 'bare',
-        visibility: 'public',
-      });
-      image = img.body.id;
-      await fetch(`${c.url}/image/v2/images/${image}/file`, {
-        method: 'PUT',
-        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-        body: new Uint8Array(Buffer.from('fake image')),
-      });
-      publicNet = (
-        await neutron('POST', '/v2.0/networks', {
-          network: {
-            name: 'public',
-            'router:external': true,
-            'provider:network_type': 'flat',
-            'provider:physical_network': 'public',
-          },
-        })
-      ).body.network.id;
-      assert.equal(
-        (
-          await neutron('POST', '/v2.0/subnets', {
-            subnet: { network_id: publicNet, ip_version: 4, cidr: '172.24.4.0/24' },
-          })
-        ).status,
-        201,
-      );
-      privateNet = (await neutron('POST', '/v2.0/networks', { network: { name: 'private', shared: true } })).body
-        .network.id;
-      const s = await neutron('POST', '/v2.0/subnets', {
-        subnet: { network_id: privateNet, ip_version: 4, cidr: '10.30.0.0/24' },
-      });
-      assert.equal(s.status, 201, JSON.stringify(s.body));
-      const router = await neutron('POST', '/v2.0/routers', {
-        router: { name: 'r', external_gateway_info: { network_id: publicNet } },
-      });
-      assert.equal(
-        (
-          await neutron('PUT', `/v2.0/routers/${router.body.router.id}/add_router_interface`, {
-            subnet_id: s.body.subnet.id,
-          })
-        ).status,
-        200,
-      );
+      image = await uploadImage(c, 'cirros', new Uint8Array(Buffer.from('fake image')), 'qcow2');
+      ({ publicNet, privateNet } = await routedNetwork(c, { cidr: '10.30.0.0/24', shared: true }));
       await until('compute nodes in placement', async () => computeService(c).parts.agents.every((a) => a.ready));
       hosts = computeService(c).parts.agents.map((a) => a.host);
     });
@@ -178,14 +129,14 @@ for (const engine of databaseEngines('compute external events')) {
         // Nova records no instance action for network events.
         const actions = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
         assert.deepEqual(
-          actions.map((a: any) => a.action),
+          actions.map((a: InstanceAction) => a.action),
           ['create'],
         );
       }
       // The network lists an L2 agent for the second host (and DHCP/L3 only on its own).
       const agents = (await neutron('GET', '/v2.0/agents')).body.agents;
       assert.deepEqual(
-        agents.filter((a: any) => a.host === hosts[1]).map((a: any) => a.agent_type),
+        agents.filter((a: { host: string }) => a.host === hosts[1]).map((a: { agent_type: string }) => a.agent_type),
         ['Logical agent'],
       );
       assert.equal(instanceEvents(computeService(c).parts.agents[0]!).size, 0, 'no waiter left');
@@ -231,7 +182,7 @@ for (const engine of databaseEngines('compute external events')) {
         .body.port;
       const id = await boot('never-plugged', hosts[0]!, [{ port: port.id }]);
       const s = await waitFor(id, 'ERROR');
-      assert.match(s.fault.message, /Failed to allocate the network\(s\), not rescheduling/);
+      assert.match(String(s.fault?.message), /Failed to allocate the network\(s\), not rescheduling/);
       // Not rescheduled: one attempt only.
       const events = (
         await admin(
@@ -239,7 +190,7 @@ for (const engine of databaseEngines('compute external events')) {
           `/servers/${id}/os-instance-actions/${(await admin('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions[0].request_id}`,
         )
       ).body.instanceAction.events;
-      assert.equal(events.filter((e: any) => e.event === 'compute__do_build_and_run_instance').length, 1);
+      assert.equal(events.filter((e: ActionEvent) => e.event === 'compute__do_build_and_run_instance').length, 1);
       await admin('DELETE', `/servers/${id}`);
     });
 
@@ -262,11 +213,11 @@ for (const engine of databaseEngines('compute external events')) {
         const s = await show(id);
         return (
           s.addresses.private.length === 1 &&
-          !s.addresses.private.some((a: any) => a.addr === port.fixed_ips[0].ip_address)
+          !s.addresses.private.some((a: ServerAddress) => a.addr === port.fixed_ips[0].ip_address)
         );
       });
-      const fake = computeService(c).parts.agents[1]!.driver as any;
-      assert.equal(fake.nics.get(id)?.has(port.id) ?? false, false, 'the guest lost the nic');
+      const fake = computeService(c).parts.agents[1]!.driver as FakeDriver;
+      assert.equal(fake.interfaces(id).includes(port.id), false, 'the guest lost the nic');
     });
 
     it('a floating IP associated and disassociated in the network: addresses follow without the heal task', async () => {
@@ -281,7 +232,7 @@ for (const engine of databaseEngines('compute external events')) {
       );
       await until('the floating IP in addresses', async () =>
         (await show(id)).addresses.private.some(
-          (a: any) => a.addr === fip.floating_ip_address && a['OS-EXT-IPS:type'] === 'floating',
+          (a: ServerAddress) => a.addr === fip.floating_ip_address && a['OS-EXT-IPS:type'] === 'floating',
         ),
       );
       assert.ok(sentEvents().some((e) => e.name === 'network-changed' && e.tag === port.id && e.server_uuid === id));
@@ -291,13 +242,13 @@ for (const engine of databaseEngines('compute external events')) {
       );
       await until(
         'the floating IP gone from addresses',
-        async () => !(await show(id)).addresses.private.some((a: any) => a.addr === fip.floating_ip_address),
+        async () => !(await show(id)).addresses.private.some((a: ServerAddress) => a.addr === fip.floating_ip_address),
       );
       // Fixed IPs changed in the network: network-changed, the new address shows. The address is
       // one no port holds (the IPAM picks addresses at random, so a fixed choice could be taken).
       const used = new Set<string>(
-        (await neutron('GET', '/v2.0/ports')).body.ports.flatMap((p: any) =>
-          p.fixed_ips.map((f: any) => f.ip_address as string),
+        (await neutron('GET', '/v2.0/ports')).body.ports.flatMap((p: ApiPort) =>
+          p.fixed_ips.map((f: FixedIp) => f.ip_address as string),
         ),
       );
       const free = Array.from({ length: 50 }, (_, i) => `10.30.0.${200 + i}`).find((a) => !used.has(a))!;
@@ -306,7 +257,7 @@ for (const engine of databaseEngines('compute external events')) {
       });
       assert.equal(put.status, 200, JSON.stringify(put.body));
       await until('the new fixed IP in addresses', async () =>
-        (await show(id)).addresses.private.some((a: any) => a.addr === free),
+        (await show(id)).addresses.private.some((a: ServerAddress) => a.addr === free),
       );
     });
 
@@ -351,7 +302,7 @@ for (const engine of databaseEngines('compute external events')) {
       });
       assert.equal(r.status, 207);
       assert.deepEqual(
-        r.body.events.map((e: any) => [e.code, e.status]),
+        r.body.events.map((e: { code: string; status: string }) => [e.code, e.status]),
         [
           [200, 'completed'],
           [404, 'failed'],

@@ -2,11 +2,17 @@
 // with their own service, compute node and placement provider; anti-affinity spreads over them.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
-
-const computeService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+import type {
+  ActionEvent,
+  ApiServer,
+  ComputeServiceRow,
+  Hypervisor,
+  InstanceAction,
+  Migration,
+} from './lib/api-types.ts';
+import { startCloud, databaseEngines, member, type TestCloud, until, serviceApi, untilServer } from './lib/cloud.ts';
+import type { Instance } from '../src/compute/instances.ts';
+import { computeService } from './lib/services.ts';
 
 for (const engine of databaseEngines('compute moves')) {
   describe(`compute moves (${engine.name})`, () => {
@@ -15,22 +21,12 @@ for (const engine of databaseEngines('compute moves')) {
     let image: string;
     let network: string;
     let hosts: string[];
-    const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
-        token: opts.token,
-        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
-      });
-    const placement = (method: string, p: string) =>
-      c.req(method, `${c.url}/placement${p}`, undefined, { headers: { 'OpenStack-API-Version': 'placement 1.36' } });
+    const nova = serviceApi(() => c, '/compute/v2.1', 'compute', '2.93');
+    const placement = serviceApi(() => c, '/placement', 'placement', '1.36');
     const neutron = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/networking${p}`, body);
     const server = async (id: string) => (await nova('GET', `/servers/${id}`)).body.server;
     const waitFor = (id: string, status: string, opts: { task?: boolean } = {}) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await server(id);
-        if (s?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
-        return s?.status === status && (opts.task || !s['OS-EXT-STS:task_state']) ? s : null;
-      });
+      untilServer(server, id, status, { anyTask: opts.task });
     const boot = async (body: Record<string, unknown> = {}, token?: string) => {
       const r = await nova(
         'POST',
@@ -87,9 +83,9 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal(hosts.length, 3);
       assert.equal(hosts[1], `${hosts[0]}-2`);
       const hv = (await nova('GET', '/os-hypervisors/detail')).body.hypervisors;
-      assert.deepEqual(hv.map((h: any) => h.hypervisor_hostname).sort(), [...hosts].sort());
+      assert.deepEqual(hv.map((h: Hypervisor) => h.hypervisor_hostname).sort(), [...hosts].sort());
       const services = (await nova('GET', '/os-services?binary=nova-compute')).body.services;
-      assert.deepEqual(services.map((s: any) => s.host).sort(), [...hosts].sort());
+      assert.deepEqual(services.map((s: ComputeServiceRow) => s.host).sort(), [...hosts].sort());
       for (const h of hosts) assert.ok(await providerOf(h));
     });
 
@@ -148,10 +144,10 @@ for (const engine of databaseEngines('compute moves')) {
           await nova('GET', `/servers/detail?reservation_id=${r.body.reservation_id}`, undefined, {
             token: alice.token,
           })
-        ).body.servers as any[];
+        ).body.servers as ApiServer[];
         return l.length === 3 && l.every((x) => x.status === 'ACTIVE') && l;
       });
-      const trioHosts = await Promise.all(trio.map(async (x: any) => (await server(x.id))['OS-EXT-SRV-ATTR:host']));
+      const trioHosts = await Promise.all(trio.map(async (x) => (await server(x.id))['OS-EXT-SRV-ATTR:host']));
       assert.deepEqual([...trioHosts].sort(), [...hosts].sort());
       for (const x of trio) await nova('DELETE', `/servers/${x.id}`);
     });
@@ -162,7 +158,7 @@ for (const engine of databaseEngines('compute moves')) {
     const usedOn = async (consumer: string) =>
       Object.fromEntries(Object.entries(await allocations(consumer)).map(([rp, a]) => [rp, a.resources]));
     const migrationsOf = async (id: string, version = '2.93') =>
-      (await nova('GET', `/os-migrations?instance_uuid=${id}`, undefined, { version })).body.migrations as any[];
+      (await nova('GET', `/os-migrations?instance_uuid=${id}`, undefined, { version })).body.migrations as Migration[];
 
     it('resizes to another flavor: VERIFY_RESIZE with the source held by the migration, then confirm', async () => {
       const id = await boot({ name: 'resize-me' }, alice.token);
@@ -211,22 +207,22 @@ for (const engine of databaseEngines('compute moves')) {
       const dest = done['OS-EXT-SRV-ATTR:host'];
       await until(`usage of ${dest}`, async () => {
         const hv = (await nova('GET', '/os-hypervisors/detail', undefined, { version: '2.87' })).body.hypervisors.find(
-          (h: any) => h.service.host === dest,
+          (h: Hypervisor) => h.service.host === dest,
         );
         return (
           hv.running_vms === 1 && hv.vcpus_used === 1 && hv.memory_mb_used === 512 + 2048 && hv.local_gb_used === 20
         );
       });
       const acts = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.map(
-        (a: any) => a.action,
+        (a: InstanceAction) => a.action,
       );
       assert.deepEqual(acts.slice(0, 2), ['confirmResize', 'resize']);
       const resizeAct = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.find(
-        (a: any) => a.action === 'resize',
+        (a: InstanceAction) => a.action === 'resize',
       );
       const events = (
         await nova('GET', `/servers/${id}/os-instance-actions/${resizeAct.request_id}`)
-      ).body.instanceAction.events.map((e: any) => e.event);
+      ).body.instanceAction.events.map((e: ActionEvent) => e.event);
       for (const e of [
         'conductor_migrate_server',
         'compute_prep_resize',
@@ -283,14 +279,14 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal(m.migration_type, 'migration');
       const svc = computeService(c);
       const destAgent = svc.parts.agents.find((a) => a.host === target)!;
-      assert.equal(destAgent.driver.powerState({ uuid: id } as any), 1);
+      assert.equal(destAgent.driver.powerState({ uuid: id } as Instance), 1);
       // Deleting a server waiting for confirmation frees both claims.
       assert.equal((await nova('DELETE', `/servers/${id}`)).status, 204);
       await until('deleted', async () => (await nova('GET', `/servers/${id}`)).status === 404);
       await until('migration claim freed', async () => Object.keys(await allocations(m.uuid)).length === 0);
       assert.deepEqual(await allocations(id), {});
       const srcAgent = svc.parts.agents.find((a) => a.host === source)!;
-      await until('source guest gone', async () => srcAgent.driver.powerState({ uuid: id } as any) === 0);
+      await until('source guest gone', async () => srcAgent.driver.powerState({ uuid: id } as Instance) === 0);
     });
 
     it('live-migrates: shows the running migration, aborts one, forces another to complete', async () => {
@@ -318,7 +314,7 @@ for (const engine of databaseEngines('compute moves')) {
       // monitor fills the memory figures later): wait for a running migration with its figures.
       const running = await until('running migration', async () =>
         (await nova('GET', `/servers/${id}/migrations`)).body.migrations.find(
-          (m: any) => m.status === 'running' && m.memory_total_bytes > 0,
+          (m: Migration) => m.status === 'running' && (m.memory_total_bytes ?? 0) > 0,
         ),
       );
       assert.equal(running.source_compute, source);
@@ -331,13 +327,13 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal((await nova('DELETE', `/servers/${id}/migrations/${running.id}`)).status, 202);
       await waitFor(id, 'ACTIVE');
       assert.equal(await hostOf(id), source);
-      assert.equal((await migrationsOf(id)).find((m) => m.id === running.id).status, 'cancelled');
+      assert.equal((await migrationsOf(id)).find((m) => m.id === running.id)?.status, 'cancelled');
       assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(source)]);
       assert.deepEqual(await allocations(running.uuid), {});
       // Force complete.
       assert.equal((await act(id, { 'os-migrateLive': { host: null, block_migration: 'auto' } })).status, 202);
       const second = await until('running migration', async () =>
-        (await nova('GET', `/servers/${id}/migrations`)).body.migrations.find((m: any) => m.status === 'running'),
+        (await nova('GET', `/servers/${id}/migrations`)).body.migrations.find((m: Migration) => m.status === 'running'),
       );
       const fc = await nova('POST', `/servers/${id}/migrations/${second.id}/action`, { force_complete: null });
       assert.equal(fc.status, 202, JSON.stringify(fc.body));
@@ -349,7 +345,7 @@ for (const engine of databaseEngines('compute moves')) {
       );
       assert.equal(m2.migration_type, 'live-migration');
       assert.equal(m2.links, undefined);
-      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(moved['OS-EXT-SRV-ATTR:host'])]);
+      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(moved['OS-EXT-SRV-ATTR:host']!)]);
       assert.equal(
         (await nova('POST', `/servers/${id}/migrations/${second.id}/action`, { force_complete: null })).status,
         409,
@@ -420,7 +416,7 @@ for (const engine of databaseEngines('compute moves')) {
       assert.equal(old.uuid, undefined);
       assert.equal(
         (await nova('GET', '/os-migrations?migration_type=resize')).body.migrations.every(
-          (m: any) => m.migration_type === 'resize',
+          (m: Migration) => m.migration_type === 'resize',
         ),
         true,
       );
@@ -469,8 +465,8 @@ for (const engine of databaseEngines('compute moves')) {
       await srcAgent.stop();
       await srcAgent.start();
       await until('source cleaned up', async () => (await migrationsOf(id))[0].status === 'completed', 8000);
-      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(s['OS-EXT-SRV-ATTR:host'])]);
-      assert.equal(srcAgent.driver.powerState({ uuid: id } as any), 0);
+      assert.deepEqual(Object.keys(await allocations(id)), [await providerOf(s['OS-EXT-SRV-ATTR:host']!)]);
+      assert.equal(srcAgent.driver.powerState({ uuid: id } as Instance), 0);
       await nova('DELETE', `/servers/${id}`);
     });
   });

@@ -6,14 +6,31 @@
 // shut down by itself).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
+import type {
+  ActionEvent,
+  ApiPort,
+  InstanceAction,
+  SecurityGroup,
+  ServerAddress,
+  WithId,
+  WithName,
+} from './lib/api-types.ts';
+import {
+  startCloud,
+  databaseEngines,
+  member,
+  type TestCloud,
+  until,
+  type ApiAnswer,
+  uploadImage,
+  untilServer,
+} from './lib/cloud.ts';
+import { routedNetwork } from './lib/networks.ts';
+import type { Instance } from '../src/compute/instances.ts';
+import { computeService } from './lib/services.ts';
 import { InfoCacheHealer, syncPowerStates } from '../src/compute/agent/netproxy.ts';
 import type { FakeDriver } from '../src/compute/drivers/fake.ts';
 import { PowerState } from '../src/compute/instances.ts';
-
-const computeService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
 
 for (const engine of databaseEngines('compute network proxies')) {
   describe(`compute network proxies (${engine.name})`, () => {
@@ -33,16 +50,10 @@ for (const engine of databaseEngines('compute network proxies')) {
       c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
     const neutron = (method: string, p: string, body?: unknown, token?: string) =>
       c.req(method, `${c.url}/networking${p}`, body, { token });
-    const msg = (r: { body: any }) => (Object.values(r.body ?? {})[0] as any)?.message;
+    const msg = (r: ApiAnswer) => Object.values<{ message?: string } | undefined>(r.body ?? {})[0]?.message;
     const show = async (id: string) =>
       (await nova('GET', `/servers/${id}`, undefined, { version: '2.93' })).body.server;
-    const waitFor = (id: string, status: string) =>
-      until(`server ${id} ${status}`, async () => {
-        const s = await show(id);
-        if (s?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
-        return s?.status === status && !s['OS-EXT-STS:task_state'] ? s : null;
-      });
+    const waitFor = (id: string, status: string) => untilServer(show, id, status);
     const boot = async (name: string) => {
       const r = await nova(
         'POST',
@@ -61,68 +72,12 @@ for (const engine of databaseEngines('compute network proxies')) {
       c = await startCloud({
         database: engine.database,
         configure: (cfg) => {
-          cfg.network = { ...cfg.network, notifyNovaOnPortDataChanges: false } as any;
+          cfg.network = { ...cfg.network, notifyNovaOnPortDataChanges: false };
         },
       });
       alice = await member(c, 'alice');
-      const img = await c.req('POST', `${c.url}/image/v2/images`, {
-        name: 'cirros',
-        disk_format: 'qcow2',
-        container_format: 'bare',
-        visibility: 'public',
-      });
-      image = img.body.id;
-      await fetch(`${c.url}/image/v2/images/${image}/file`, {
-        method: 'PUT',
-        headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-        body: new Uint8Array(Buffer.from('fake image')),
-      });
-      publicNet = (
-        await neutron('POST', '/v2.0/networks', {
-          network: {
-            name: 'public',
-            'router:external': true,
-            'provider:network_type': 'flat',
-            'provider:physical_network': 'public',
-          },
-        })
-      ).body.network.id;
-      assert.equal(
-        (
-          await neutron('POST', '/v2.0/subnets', {
-            subnet: { network_id: publicNet, ip_version: 4, cidr: '172.24.4.0/24' },
-          })
-        ).status,
-        201,
-      );
-      privateNet = (await neutron('POST', '/v2.0/networks', { network: { name: 'private' } }, alice.token)).body.network
-        .id;
-      const s = await neutron(
-        'POST',
-        '/v2.0/subnets',
-        { subnet: { network_id: privateNet, ip_version: 4, cidr: '10.20.0.0/24' } },
-        alice.token,
-      );
-      assert.equal(s.status, 201, JSON.stringify(s.body));
-      privateSubnet = s.body.subnet.id;
-      const router = await neutron(
-        'POST',
-        '/v2.0/routers',
-        { router: { name: 'r', external_gateway_info: { network_id: publicNet } } },
-        alice.token,
-      );
-      assert.equal(router.status, 201, JSON.stringify(router.body));
-      assert.equal(
-        (
-          await neutron(
-            'PUT',
-            `/v2.0/routers/${router.body.router.id}/add_router_interface`,
-            { subnet_id: privateSubnet },
-            alice.token,
-          )
-        ).status,
-        200,
-      );
+      image = await uploadImage(c, 'cirros', new Uint8Array(Buffer.from('fake image')), 'qcow2');
+      ({ publicNet, privateNet, privateSubnet } = await routedNetwork(c, { cidr: '10.20.0.0/24', token: alice.token }));
       await until('compute node in placement', async () => computeService(c).parts.agent?.ready);
       server = await boot('web');
     });
@@ -142,7 +97,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal((await nova('GET', `/os-security-groups/${sg.id}`)).body.security_group.name, 'web');
       const list = (await nova('GET', '/os-security-groups')).body.security_groups;
       assert.deepEqual(
-        list.map((g: any) => g.name),
+        list.map((g: WithName) => g.name),
         ['default', 'web'],
       );
       // limit/offset cut the network's list (then sorted, as Nova does).
@@ -158,7 +113,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal(msg(await nova('GET', '/os-security-groups/abc')), 'Security group id should be uuid');
       assert.equal((await nova('GET', '/os-security-groups/00000000-0000-0000-0000-000000000000')).status, 404);
       assert.equal((await nova('DELETE', '/os-security-groups/00000000-0000-0000-0000-000000000000')).status, 404);
-      const dflt = list.find((g: any) => g.name === 'default');
+      const dflt = list.find((g: WithName) => g.name === 'default');
       const delDefault = await nova('DELETE', `/os-security-groups/${dflt.id}`);
       assert.equal(delDefault.status, 400, JSON.stringify(delDefault.body));
       assert.equal(
@@ -174,7 +129,8 @@ for (const engine of databaseEngines('compute network proxies')) {
       // Admins see every project's groups with all_tenants.
       const all = (await admin('GET', '/os-security-groups?all_tenants=1')).body.security_groups;
       assert.ok(
-        all.some((g: any) => g.tenant_id === alice.project) && all.some((g: any) => g.tenant_id !== alice.project),
+        all.some((g: { tenant_id: string }) => g.tenant_id === alice.project) &&
+          all.some((g: { tenant_id: string }) => g.tenant_id !== alice.project),
       );
       assert.equal((await nova('DELETE', `/os-security-groups/${sg.id}`)).status, 202);
       assert.equal((await nova('GET', `/os-security-groups/${sg.id}`)).status, 404);
@@ -273,7 +229,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       const r = await nova('GET', `/servers/${server}/os-security-groups`);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.deepEqual(
-        r.body.security_groups.map((g: any) => g.name),
+        r.body.security_groups.map((g: SecurityGroup) => g.name),
         ['default'],
       );
       assert.ok(r.body.security_groups[0].rules.length >= 2, 'the default group lets its members in');
@@ -305,7 +261,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       const ports = (await neutron('GET', `/v2.0/ports?device_id=${r.body.server.id}`, undefined, alice.token)).body
         .ports;
       assert.deepEqual(
-        ports.map((p: any) => p.security_groups),
+        ports.map((p: ApiPort) => p.security_groups),
         [[]],
       );
       assert.equal((await nova('DELETE', `/servers/${r.body.server.id}`)).status, 204);
@@ -328,7 +284,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal(byId.status, 200);
       assert.equal(msg(await nova('POST', '/os-floating-ips', { pool: 'nope' })), 'Floating IP pool not found.');
       assert.deepEqual(
-        (await nova('GET', '/os-floating-ips')).body.floating_ips.map((x: any) => x.id).sort(),
+        (await nova('GET', '/os-floating-ips')).body.floating_ips.map((x: WithId) => x.id).sort(),
         [f.id, byDefault.body.floating_ip.id, byId.body.floating_ip.id].sort(),
       );
       assert.deepEqual((await nova('GET', `/os-floating-ips/${f.id}`)).body.floating_ip, f);
@@ -342,7 +298,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal((await nova('GET', `/os-floating-ips/${f.id}`)).body.floating_ip.instance_id, server);
       const addrs = (await show(server)).addresses.private;
       assert.deepEqual(
-        addrs.map((a: any) => a['OS-EXT-IPS:type']),
+        addrs.map((a: ServerAddress) => a['OS-EXT-IPS:type']),
         ['fixed', 'floating'],
       );
       assert.equal(addrs[1].addr, f.ip);
@@ -392,7 +348,7 @@ for (const engine of databaseEngines('compute network proxies')) {
         202,
       );
       assert.deepEqual(
-        (await show(server)).addresses.private.map((a: any) => a['OS-EXT-IPS:type']),
+        (await show(server)).addresses.private.map((a: ServerAddress) => a['OS-EXT-IPS:type']),
         ['fixed'],
       );
       // Associated in the network alone: the heal task brings it into the addresses.
@@ -402,7 +358,7 @@ for (const engine of databaseEngines('compute network proxies')) {
         200,
       );
       assert.deepEqual(
-        (await show(server)).addresses.private.map((a: any) => a['OS-EXT-IPS:type']),
+        (await show(server)).addresses.private.map((a: ServerAddress) => a['OS-EXT-IPS:type']),
         ['fixed'],
         'not seen before a heal',
       );
@@ -410,13 +366,13 @@ for (const engine of databaseEngines('compute network proxies')) {
       const healed = await healer.run();
       assert.equal(healed, server);
       assert.deepEqual(
-        (await show(server)).addresses.private.map((a: any) => a.addr),
+        (await show(server)).addresses.private.map((a: ServerAddress) => a.addr),
         [port.fixed_ips[0].ip_address, f.ip],
       );
       // Release while associated: the server's addresses lose it at once.
       assert.equal((await nova('DELETE', `/os-floating-ips/${f.id}`)).status, 202);
       assert.deepEqual(
-        (await show(server)).addresses.private.map((a: any) => a['OS-EXT-IPS:type']),
+        (await show(server)).addresses.private.map((a: ServerAddress) => a['OS-EXT-IPS:type']),
         ['fixed'],
       );
       assert.equal((await nova('DELETE', `/os-floating-ips/${f.id}`)).status, 404);
@@ -429,7 +385,7 @@ for (const engine of databaseEngines('compute network proxies')) {
 
     it("os-networks and os-tenant-networks: the visible networks in nova-network's view, 410 for the rest", async () => {
       const nets = (await nova('GET', '/os-networks')).body.networks;
-      const mine = nets.find((n: any) => n.id === privateNet);
+      const mine = nets.find((n: WithId) => n.id === privateNet);
       assert.equal(mine.label, 'private');
       assert.equal(mine.cidr, null);
       assert.equal('project_id' in mine, false, 'admin fields are for admins');
@@ -437,7 +393,7 @@ for (const engine of databaseEngines('compute network proxies')) {
       assert.equal(msg(await nova('GET', '/os-networks/00000000-0000-0000-0000-000000000000')), 'Network not found');
       const tenant = (await nova('GET', '/os-tenant-networks')).body.networks;
       assert.deepEqual(
-        tenant.find((n: any) => n.id === privateNet),
+        tenant.find((n: WithId) => n.id === privateNet),
         { id: privateNet, cidr: 'None', label: 'private' },
       );
       assert.deepEqual((await nova('GET', `/os-tenant-networks/${privateNet}`)).body.network, {
@@ -470,7 +426,9 @@ for (const engine of databaseEngines('compute network proxies')) {
         (await nova('POST', `/servers/${server}/action`, { addFixedIp: { networkId: privateNet } })).status,
         202,
       );
-      const fixed = (await show(server)).addresses.private.filter((a: any) => a['OS-EXT-IPS:type'] === 'fixed');
+      const fixed = (await show(server)).addresses.private.filter(
+        (a: ServerAddress) => a['OS-EXT-IPS:type'] === 'fixed',
+      );
       assert.equal(fixed.length, 2);
       assert.equal(
         (await nova('POST', `/servers/${server}/action`, { removeFixedIp: { address: fixed[1].addr } })).status,
@@ -572,17 +530,17 @@ for (const engine of databaseEngines('compute network proxies')) {
         [],
       );
       const actions = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions.map(
-        (a: any) => a.action,
+        (a: InstanceAction) => a.action,
       );
       assert.ok(actions.includes('attach_interface') && actions.includes('detach_interface'));
       const detach = (
         await nova('GET', `/servers/${server}/os-instance-actions`, undefined, { version: '2.93' })
-      ).body.instanceActions.find((a: any) => a.action === 'detach_interface');
+      ).body.instanceActions.find((a: InstanceAction) => a.action === 'detach_interface');
       const events = (
         await nova('GET', `/servers/${server}/os-instance-actions/${detach.request_id}`, undefined, { version: '2.93' })
       ).body.instanceAction.events;
       assert.deepEqual(
-        events.map((e: any) => [e.event, e.result]),
+        events.map((e: ActionEvent) => [e.event, e.result]),
         [['compute_detach_interface', 'Success']],
       );
       assert.equal((await neutron('DELETE', `/v2.0/ports/${port.id}`)).status, 204);
@@ -618,13 +576,13 @@ for (const engine of databaseEngines('compute network proxies')) {
       const s = await waitFor(id, 'SHUTOFF');
       assert.equal(s['OS-EXT-STS:power_state'], PowerState.SHUTDOWN);
       const actions = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.map(
-        (a: any) => a.action,
+        (a: InstanceAction) => a.action,
       );
       assert.ok(actions.includes('stop'));
       // Running while the database says stopped: powered off again.
       driver.setPowerState(id, PowerState.RUNNING);
       await syncPowerStates(agent());
-      assert.equal(driver.powerState({ uuid: id } as any), PowerState.SHUTDOWN);
+      assert.equal(driver.powerState({ uuid: id } as Instance), PowerState.SHUTDOWN);
       assert.equal((await waitFor(id, 'SHUTOFF'))['OS-EXT-STS:power_state'], PowerState.SHUTDOWN);
       // Paused behind the agent's back: only the power state is written.
       assert.equal((await nova('POST', `/servers/${id}/action`, { 'os-start': null })).status, 202);

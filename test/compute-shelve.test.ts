@@ -4,6 +4,7 @@
 // forceDelete, reclaim) — states, instance actions and notifications.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiImage, InstanceAction } from './lib/api-types.ts';
 import { startCloud, databaseEngines, type TestCloud, until } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 
@@ -41,7 +42,7 @@ for (const engine of databaseEngines('guest actions'))
         },
       });
       svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-      svc.ctx.bus.onNotification('instance.', (n: any) => {
+      svc.ctx.bus.onNotification('instance.', (n: { event_type: string }) => {
         events.push(n.event_type);
       });
       const img = await glance('POST', '/images', {
@@ -51,7 +52,7 @@ for (const engine of databaseEngines('guest actions'))
         visibility: 'public',
         os_distro: 'debian',
         min_ram: 64,
-      } as any);
+      });
       assert.equal(img.status, 201, JSON.stringify(img.body));
       imageId = img.body.id;
       await fetch(`${c.url}/image/v2/images/${imageId}/file`, {
@@ -90,7 +91,7 @@ for (const engine of databaseEngines('guest actions'))
       assert.match(old.headers.get('location') ?? '', /\/images\/[0-9a-f-]{36}$/);
       await status(id, 'ACTIVE');
       const actions = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.map(
-        (a: any) => a.action,
+        (a: InstanceAction) => a.action,
       );
       assert.ok(actions.includes('createImage'));
       await until(
@@ -128,7 +129,7 @@ for (const engine of databaseEngines('guest actions'))
         'rotation',
         async () => (await glance('GET', `/images?instance_uuid=${id}&image_type=backup`)).body.images.length === 2,
       );
-      const left = (await glance('GET', `/images?instance_uuid=${id}`)).body.images.map((i: any) => i.id).sort();
+      const left = (await glance('GET', `/images?instance_uuid=${id}`)).body.images.map((i: ApiImage) => i.id).sort();
       assert.deepEqual(left, ids.slice(1).sort());
       assert.equal((await glance('GET', `/images/${ids[1]}`)).body.backup_type, 'daily');
       assert.equal((await action(id, { createBackup: { name: 'b', backup_type: 'daily', rotation: -1 } })).status, 400);
@@ -168,7 +169,7 @@ for (const engine of databaseEngines('guest actions'))
       const a = await c.req('GET', `${c.url}/placement/allocations/${id}`);
       assert.equal(Object.keys(a.body.allocations).length, 1);
       const actions = (await nova('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions.map(
-        (x: any) => x.action,
+        (x: InstanceAction) => x.action,
       );
       assert.ok(actions.includes('shelve') && actions.includes('unshelve'));
       for (const e of [
@@ -222,7 +223,7 @@ for (const engine of databaseEngines('guest actions'))
         container_format: 'bare',
         hw_rescue_device: 'disk',
         hw_rescue_bus: 'scsi',
-      } as any);
+      });
       assert.equal(img.status, 201, JSON.stringify(img.body));
       await fetch(`${c.url}/image/v2/images/${img.body.id}/file`, {
         method: 'PUT',

@@ -4,11 +4,19 @@
 // leaves ERROR with a fault and gives back its allocation and ports.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, member, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService, Flavor } from '../src/compute/service.ts';
-
-const computeService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+import type { ActionEvent, ApiProject, ApiServer, InstanceAction } from './lib/api-types.ts';
+import {
+  startCloud,
+  databaseEngines,
+  member,
+  type TestCloud,
+  until,
+  type ApiAnswer,
+  serviceApi,
+  untilServer,
+} from './lib/cloud.ts';
+import { computeService } from './lib/services.ts';
+import type { Flavor } from '../src/compute/service.ts';
 
 for (const engine of databaseEngines('compute servers')) {
   describe(`compute servers (${engine.name})`, () => {
@@ -18,13 +26,8 @@ for (const engine of databaseEngines('compute servers')) {
     let failingImage: string;
     let network: string;
     const flavors = new Map<string, Flavor>();
-    const nova = (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) =>
-      c.req(method, `${c.url}/compute/v2.1${p}`, body, {
-        token: opts.token,
-        headers: { 'OpenStack-API-Version': `compute ${opts.version ?? '2.93'}` },
-      });
-    const placement = (method: string, p: string) =>
-      c.req(method, `${c.url}/placement${p}`, undefined, { headers: { 'OpenStack-API-Version': 'placement 1.36' } });
+    const nova = serviceApi(() => c, '/compute/v2.1', 'compute', '2.93');
+    const placement = serviceApi(() => c, '/placement', 'placement', '1.36');
     const neutron = (method: string, p: string, body?: unknown, token?: string) =>
       c.req(method, `${c.url}/networking${p}`, body, { token });
     const createImage = async (props: Record<string, unknown> = {}) => {
@@ -45,12 +48,7 @@ for (const engine of databaseEngines('compute servers')) {
       return r.body.id as string;
     };
     const waitFor = (id: string, status: string, token?: string) =>
-      until(`server ${id} ${status}`, async () => {
-        const r = await nova('GET', `/servers/${id}`, undefined, { token });
-        if (r.body.server?.status === 'ERROR' && status !== 'ERROR')
-          throw new Error(`server went to ERROR: ${JSON.stringify(r.body.server.fault)}`);
-        return r.body.server?.status === status && !r.body.server['OS-EXT-STS:task_state'] ? r.body.server : null;
-      });
+      untilServer(async (x) => (await nova('GET', `/servers/${x}`, undefined, { token })).body.server, id, status);
     const boot = async (body: Record<string, unknown>, token?: string) => {
       const r = await nova(
         'POST',
@@ -106,7 +104,7 @@ for (const engine of databaseEngines('compute servers')) {
     it('serves version documents and negotiates microversions', async () => {
       const root = await c.req('GET', `${c.url}/compute/`, undefined, { token: null });
       assert.deepEqual(
-        root.body.versions.map((v: any) => [v.id, v.status]),
+        root.body.versions.map((v: { id: string; status: string }) => [v.id, v.status]),
         [
           ['v2.0', 'SUPPORTED'],
           ['v2.1', 'CURRENT'],
@@ -152,14 +150,14 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(ports.body.ports[0].device_owner, 'compute:nova');
       assert.equal(ports.body.ports[0].project_id, alice.project);
       const alloc = await placement('GET', `/allocations/${created.id}`);
-      const rps = Object.values(alloc.body.allocations) as any[];
+      const rps = Object.values<{ resources: Record<string, number> }>(alloc.body.allocations);
       assert.equal(rps.length, 1);
       assert.deepEqual(rps[0].resources, { VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 });
       assert.equal(alloc.body.project_id, alice.project);
       // Lists: the owner sees it, another project does not; detail has the full view.
       const list = await nova('GET', '/servers', undefined, { token: alice.token });
       assert.deepEqual(
-        list.body.servers.map((x: any) => x.id),
+        list.body.servers.map((x: ApiServer) => x.id),
         [created.id],
       );
       const detail = await nova('GET', '/servers/detail?name=^we&status=ACTIVE', undefined, { token: alice.token });
@@ -171,7 +169,7 @@ for (const engine of databaseEngines('compute servers')) {
       const bob = await member(c, 'bob');
       assert.equal((await nova('GET', `/servers/${created.id}`, undefined, { token: bob.token })).status, 404);
       assert.equal((await nova('GET', '/servers', undefined, { token: bob.token })).body.servers.length, 0);
-      assert.ok((await nova('GET', '/servers?all_tenants=1')).body.servers.some((x: any) => x.id === created.id));
+      assert.ok((await nova('GET', '/servers?all_tenants=1')).body.servers.some((x: ApiServer) => x.id === created.id));
       assert.equal((await nova('GET', '/servers?all_tenants=1', undefined, { token: bob.token })).status, 403);
       // Update.
       const up = await nova(
@@ -227,14 +225,14 @@ for (const engine of databaseEngines('compute servers')) {
       // Instance actions, with their events (tracebacks for admins only).
       const actions = await nova('GET', `/servers/${s.id}/os-instance-actions`, undefined, { token: alice.token });
       assert.deepEqual(
-        actions.body.instanceActions.map((a: any) => a.action),
+        actions.body.instanceActions.map((a: InstanceAction) => a.action),
         ['unlock', 'lock', 'resume', 'suspend', 'unpause', 'pause', 'reboot', 'start', 'stop', 'create'],
       );
       const create = actions.body.instanceActions.at(-1);
       const shown = await nova('GET', `/servers/${s.id}/os-instance-actions/${create.request_id}`, undefined, {
         token: alice.token,
       });
-      assert.deepEqual(shown.body.instanceAction.events.map((e: any) => [e.event, e.result]).sort(), [
+      assert.deepEqual(shown.body.instanceAction.events.map((e: ActionEvent) => [e.event, e.result]).sort(), [
         ['compute__do_build_and_run_instance', 'Success'],
         ['conductor_schedule_and_build_instances', 'Success'],
       ]);
@@ -280,7 +278,7 @@ for (const engine of databaseEngines('compute servers')) {
       assert.equal(rb.body.server.status, 'REBUILD');
       assert.ok(rb.body.server.adminPass);
       const after = await waitFor(s.id, 'ACTIVE', alice.token);
-      assert.equal(after.image.id, other);
+      assert.equal(after.image && after.image.id, other);
       assert.equal(after.name, 'rebuilt');
       assert.equal((await act({ 'os-stop': null })).status, 202);
       await waitFor(s.id, 'SHUTOFF', alice.token);
@@ -326,7 +324,7 @@ for (const engine of databaseEngines('compute servers')) {
         { token: alice.token },
       );
       const err = await waitFor(second.body.server.id, 'ERROR', alice.token);
-      assert.match(err.fault.message, /^No valid host was found/);
+      assert.match(String(err.fault?.message), /^No valid host was found/);
       assert.deepEqual(err.server_groups, [g.body.server_group.id]);
       const members = (
         await nova('GET', `/os-server-groups/${g.body.server_group.id}`, undefined, { token: alice.token })
@@ -372,7 +370,7 @@ for (const engine of databaseEngines('compute servers')) {
             await nova('GET', `/servers/detail?reservation_id=${r.body.reservation_id}`, undefined, {
               token: alice.token,
             })
-          ).body.servers.filter((x: any) => x.status === 'ACTIVE').length === 3,
+          ).body.servers.filter((x: ApiServer) => x.status === 'ACTIVE').length === 3,
       );
       // Walks every page; `filter` (a name that matches every server) sends the same list through the filtered path.
       const walk = async (query: string, filter: string) => {
@@ -381,7 +379,7 @@ for (const engine of databaseEngines('compute servers')) {
         while (next) {
           const page = await nova('GET', next, undefined, { token: alice.token });
           assert.equal(page.status, 200, JSON.stringify(page.body));
-          ids.push(...page.body.servers.map((x: any) => x.id));
+          ids.push(...page.body.servers.map((x: ApiServer) => x.id));
           const href: string | undefined = page.body.servers_links?.[0]?.href;
           next = href ? href.slice(href.indexOf('/servers')) : undefined;
         }
@@ -399,8 +397,8 @@ for (const engine of databaseEngines('compute servers')) {
       }
       const all = await nova('GET', '/servers?sort_key=uuid&sort_dir=asc', undefined, { token: alice.token });
       assert.deepEqual(
-        all.body.servers.map((x: any) => x.id),
-        all.body.servers.map((x: any) => x.id).sort(),
+        all.body.servers.map((x: ApiServer) => x.id),
+        all.body.servers.map((x: ApiServer) => x.id).sort(),
       );
       assert.equal(
         (await nova('GET', '/servers?marker=00000000-0000-0000-0000-000000000000', undefined, { token: alice.token }))
@@ -409,7 +407,7 @@ for (const engine of databaseEngines('compute servers')) {
       );
       // Another project's server is no marker here.
       const other = (await nova('GET', '/servers?all_tenants=1')).body.servers.find(
-        (x: any) => !all.body.servers.some((y: any) => y.id === x.id),
+        (x: ApiServer) => !all.body.servers.some((y: ApiServer) => y.id === x.id),
       );
       if (other)
         assert.equal((await nova('GET', `/servers?marker=${other.id}`, undefined, { token: alice.token })).status, 400);
@@ -431,16 +429,16 @@ for (const engine of databaseEngines('compute servers')) {
         'GET',
         `/servers/detail?changes-since=${encodeURIComponent(new Date(Date.now() - 60000).toISOString())}`,
       );
-      assert.equal(since.body.servers.find((x: any) => x.id === s.id)?.status, 'DELETED');
+      assert.equal(since.body.servers.find((x: ApiServer) => x.id === s.id)?.status, 'DELETED');
     });
 
     it('a failing spawn leaves ERROR with a fault and no allocation or port', async () => {
       for (const body of [{ imageRef: failingImage }, { flavorRef: 'fail' }]) {
         const s = await boot({ name: 'doomed', ...body });
         const err = await waitFor(s.id, 'ERROR');
-        assert.equal(err.fault.code, 500);
-        assert.match(err.fault.message, /Exceeded maximum number of retries|spawn failed/);
-        assert.match(err.fault.details, /Fake driver: spawn failed/);
+        assert.equal(err.fault?.code, 500);
+        assert.match(String(err.fault?.message), /Exceeded maximum number of retries|spawn failed/);
+        assert.match(String(err.fault?.details), /Fake driver: spawn failed/);
         assert.equal(err['OS-EXT-SRV-ATTR:host'], null);
         assert.equal((await neutron('GET', `/v2.0/ports?device_id=${s.id}`)).body.ports.length, 0);
         assert.deepEqual((await placement('GET', `/allocations/${s.id}`)).body.allocations, {});
@@ -463,12 +461,13 @@ for (const engine of databaseEngines('compute servers')) {
       // Past the quota check (ram unlimited for the project), the scheduler finds no host.
       const project =
         (await nova('GET', '/servers/detail')).body.servers[0]?.tenant_id ??
-        (await c.req('GET', `${c.url}/identity/v3/auth/projects`)).body.projects.find((p: any) => p.name === 'admin')
-          .id;
+        (await c.req('GET', `${c.url}/identity/v3/auth/projects`)).body.projects.find(
+          (p: ApiProject) => p.name === 'admin',
+        ).id;
       assert.equal((await nova('PUT', `/os-quota-sets/${project}`, { quota_set: { ram: -1 } })).status, 200);
       const s = await boot({ name: 'big', flavorRef: 'huge' });
       const err = await waitFor(s.id, 'ERROR');
-      assert.match(err.fault.message, /^No valid host was found\./);
+      assert.match(String(err.fault?.message), /^No valid host was found\./);
     });
 
     it("refuses bad create requests with Nova's messages", async () => {
@@ -479,7 +478,7 @@ for (const engine of databaseEngines('compute servers')) {
           { server: { name: 'x', imageRef: image, flavorRef: '1', networks: 'none', ...server } },
           { version },
         );
-      const msg = (r: { status: number; body: any }) => {
+      const msg = (r: ApiAnswer) => {
         assert.equal(r.status, 400, JSON.stringify(r.body));
         return r.body.badRequest.message as string;
       };

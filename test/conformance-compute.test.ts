@@ -1,6 +1,8 @@
 // The conformance harness's compute part: DevStack's images and flavors for tempest, [compute] in tempest.conf.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { JsonObject } from './lib/api-types.ts';
+import { adminCredentials, catalogEndpoint, parseIni } from './lib/tempest-fixtures.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,33 +16,15 @@ import {
   TEMPEST_IMAGES,
   tinyQcow2,
 } from '../conformance/lib/compute.ts';
-import {
-  buildTempestConfig,
-  renderIni,
-  type CatalogEntry,
-  type CloudCredentials,
-} from '../conformance/lib/tempest-config.ts';
+import { buildTempestConfig, renderIni, type CatalogEntry } from '../conformance/lib/tempest-config.ts';
 
 const tmpDirs: string[] = [];
 after(() => {
   for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
-const creds: CloudCredentials = {
-  authUrl: 'http://127.0.0.1:8000/identity/v3',
-  username: 'admin',
-  password: 'pw',
-  projectName: 'admin',
-  userDomainName: 'Default',
-  projectDomainName: 'Default',
-  regionName: 'RegionOne',
-};
-const ep = (url: string, iface = 'public', region = 'RegionOne') => ({
-  interface: iface,
-  url,
-  region,
-  region_id: region,
-});
+const creds = adminCredentials('pw');
+const ep = catalogEndpoint;
 const catalog: CatalogEntry[] = [
   { type: 'identity', endpoints: [ep('http://127.0.0.1:8000/identity')] },
   {
@@ -49,21 +33,6 @@ const catalog: CatalogEntry[] = [
   },
   { type: 'network', endpoints: [ep('http://127.0.0.1:8000/networking')] },
 ];
-
-function parseIni(text: string): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  let cur: Record<string, string> | undefined;
-  for (const line of text.split('\n')) {
-    const sec = /^\[(.+)\]$/.exec(line);
-    if (sec) {
-      cur = out[sec[1]!] = {};
-      continue;
-    }
-    const kv = /^([^=]+?) = (.*)$/.exec(line);
-    if (kv && cur) cur[kv[1]!] = kv[2]!;
-  }
-  return out;
-}
 
 describe('the tempest image', () => {
   test('an empty qcow2 v2 with the virtual size in its header', () => {
@@ -149,9 +118,9 @@ describe('tempest.conf for compute', () => {
 
 /** A Nova and a Glance in one server: flavors by id, images by name; records what was sent. */
 async function fakeCloud(opts: { refuseFlavors?: boolean } = {}) {
-  const flavors = new Map<string, any>();
-  const specs = new Map<string, any>();
-  const images: any[] = [];
+  const flavors = new Map<string, JsonObject>();
+  const specs = new Map<string, JsonObject>();
+  const images: JsonObject[] = [];
   const uploads = new Map<string, Buffer>();
   let n = 0;
   const server = http.createServer((req, res) => {

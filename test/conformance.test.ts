@@ -1,6 +1,8 @@
 // The conformance harness's pieces: tempest.conf from a catalog, subunit parsing, reports, the kept list.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { JsonObject } from './lib/api-types.ts';
+import { adminCredentials, catalogEndpoint, parseIni } from './lib/tempest-fixtures.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -45,7 +47,6 @@ import {
   parseOverride,
   renderIni,
   type CatalogEntry,
-  type CloudCredentials,
 } from '../conformance/lib/tempest-config.ts';
 import { stestrConf } from '../conformance/lib/tempest.ts';
 
@@ -64,21 +65,8 @@ const DEBIAN_PYTHON = '/usr/bin/python3';
 const hasPythonSubunit =
   fs.existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', 'import subunit, testtools']).status === 0;
 
-const creds: CloudCredentials = {
-  authUrl: 'http://127.0.0.1:8000/identity/v3',
-  username: 'admin',
-  password: 's3cret=%x',
-  projectName: 'admin',
-  userDomainName: 'Default',
-  projectDomainName: 'Default',
-  regionName: 'RegionOne',
-};
-const ep = (url: string, iface = 'public', region = 'RegionOne') => ({
-  interface: iface,
-  url,
-  region,
-  region_id: region,
-});
+const creds = adminCredentials('s3cret=%x');
+const ep = catalogEndpoint;
 const catalog: CatalogEntry[] = [
   {
     type: 'identity',
@@ -89,22 +77,6 @@ const catalog: CatalogEntry[] = [
   { type: 'block-storage', name: 'cinder', endpoints: [ep('http://127.0.0.1:8000/volume/v3')] },
   { type: 'metric', name: 'gnocchi', endpoints: [ep('http://127.0.0.1:8000/metric')] },
 ];
-
-/** Parses rendered ini back into section → key → value (the reading side of oslo.config's format). */
-function parseIni(text: string): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
-  let cur: Record<string, string> | undefined;
-  for (const line of text.split('\n')) {
-    const sec = /^\[(.+)\]$/.exec(line);
-    if (sec) {
-      cur = out[sec[1]!] = {};
-      continue;
-    }
-    const kv = /^([^=]+?) = (.*)$/.exec(line);
-    if (kv && cur) cur[kv[1]!] = kv[2]!;
-  }
-  return out;
-}
 
 describe('tempest.conf from the cloud', () => {
   const ws = '/work/ws';
@@ -298,10 +270,10 @@ describe('tempest.conf for networking', () => {
 /** A Neutron that knows networks, subnets and subnet pools by name; records what it was sent. */
 async function fakeNeutron(
   extensions: string[],
-  refuse: (method: string, path: string, body: any) => boolean = () => false,
+  refuse: (method: string, path: string, body: Record<string, JsonObject> | undefined) => boolean = () => false,
 ) {
-  const store: Record<string, any[]> = { networks: [], subnets: [], subnetpools: [] };
-  const posts: Array<{ plural: string; body: any }> = [];
+  const store: Record<string, JsonObject[]> = { networks: [], subnets: [], subnetpools: [] };
+  const posts: Array<{ plural: string; body: JsonObject }> = [];
   const tokens: string[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
@@ -312,7 +284,7 @@ async function fakeNeutron(
     req.on('end', () => {
       tokens.push(String(req.headers['x-auth-token']));
       const url = new URL(req.url!, 'http://x');
-      const body = raw ? JSON.parse(raw) : undefined;
+      const body: Record<string, JsonObject> | undefined = raw ? JSON.parse(raw) : undefined;
       const send = (status: number, doc: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(doc));
@@ -331,9 +303,9 @@ async function fakeNeutron(
         return send(200, { [plural]: list.filter((r) => filters.every(([k, v]) => String(r[k]) === v)) });
       }
       const singular = plural.replace(/s$/, '');
-      const item = { id: `${singular}-${++n}`, ...body[singular] };
+      const item = { id: `${singular}-${++n}`, ...body?.[singular] };
       list.push(item);
-      posts.push({ plural, body: body[singular] });
+      posts.push({ plural, body: body?.[singular] ?? {} });
       send(201, { [singular]: item });
     });
   });
@@ -358,7 +330,7 @@ describe('what DevStack creates in Neutron before tempest', () => {
     try {
       const facts = await prepareNetwork({ endpoint: f.endpoint, token: 'tok', log: (s) => logs.push(s) });
       assert.deepEqual(facts.extensions, ALL);
-      const pub = f.store.networks!.find((x) => x.name === 'public');
+      const pub = f.store.networks!.find((x) => x.name === 'public')!;
       assert.equal(facts.publicNetworkId, pub.id);
       assert.deepEqual(f.posts.find((p) => p.body.name === 'public')!.body, {
         name: 'public',
@@ -390,7 +362,7 @@ describe('what DevStack creates in Neutron before tempest', () => {
         is_default: true,
       });
       const v6 = f.posts.find((p) => p.body.name === 'shared-default-subnetpool-v6')!.body;
-      assert.equal(v6.prefixes[0], DEVSTACK_NETWORK.subnetPoolV6.prefix);
+      assert.equal((v6.prefixes as string[])[0], DEVSTACK_NETWORK.subnetPoolV6.prefix);
       assert.equal(v6.default_prefixlen, 64);
       assert.equal(f.posts.find((p) => p.body.name === 'shared')!.body.shared, true);
       assert.equal(f.posts.find((p) => p.body.name === 'shared-subnet')!.body.cidr, '192.168.233.0/24');
@@ -411,7 +383,7 @@ describe('what DevStack creates in Neutron before tempest', () => {
     const f = await fakeNeutron(
       ['external-net', 'subnet_allocation'],
       (method, plural, body) =>
-        method === 'POST' && plural === 'subnetpools' && body.subnetpool.prefixes[0].includes(':'),
+        method === 'POST' && plural === 'subnetpools' && (body?.subnetpool?.prefixes as string[])[0]!.includes(':'),
     );
     const logs: string[] = [];
     try {

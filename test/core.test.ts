@@ -148,21 +148,21 @@ describe('message bus (in-process)', () => {
     const bus = new InProcessBus();
     const seen: string[] = [];
     bus.serve('compute', 'host1', {
-      ping: (a: any) => ({ pong: a.n + 1, host: 'host1' }),
-      note: (a: any) => {
+      ping: (a: { n: number }) => ({ pong: a.n + 1, host: 'host1' }),
+      note: (a: { x: number }) => {
         seen.push(`h1:${a.x}`);
       },
     });
     bus.serve('compute', 'host2', {
-      ping: (a: any) => ({ pong: a.n + 1, host: 'host2' }),
-      note: (a: any) => {
+      ping: (a: { n: number }) => ({ pong: a.n + 1, host: 'host2' }),
+      note: (a: { x: number }) => {
         seen.push(`h2:${a.x}`);
       },
     });
     assert.deepEqual(await bus.call('compute.host2', 'ping', { n: 1 }), { pong: 2, host: 'host2' });
     const hosts = new Set([
-      (await bus.call<any>('compute', 'ping', { n: 0 })).host,
-      (await bus.call<any>('compute', 'ping', { n: 0 })).host,
+      (await bus.call<{ host: string }>('compute', 'ping', { n: 0 })).host,
+      (await bus.call<{ host: string }>('compute', 'ping', { n: 0 })).host,
     ]);
     assert.equal(hosts.size, 2, 'round robin over the servers of a topic');
     await assert.rejects(bus.call('compute', 'nope'), /does not support/);

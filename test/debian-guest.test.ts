@@ -5,17 +5,16 @@
 // QEMU, a reachable Debian archive and minutes of TCG: skipped unless STRATUS_TEST_DEBIAN_GUEST=1
 // (never in CI's normal run). The build is cached in STRATUS_DEBIAN_GUEST_DIR
 // (default <tmp>/stratus-debian-guest-cache).
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
-import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
-import type { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
+import { until } from './lib/cloud.ts';
+import type { ServerAddress } from './lib/api-types.ts';
+import { libvirtSkip, useLibvirtCloud } from './lib/libvirt-cloud.ts';
 import {
   aptSources,
   buildDebianGuest,
@@ -26,7 +25,6 @@ import {
   missingDebianTools,
 } from '../src/compute/guest/debian.ts';
 import { registerGuest } from '../src/compute/guest/register.ts';
-import { deleteHostNamespace } from '../src/core/hostns.ts';
 import { cleanupHost } from '../src/network/drivers/linuxbridge/index.ts';
 
 const run = promisify(execFile);
@@ -50,11 +48,7 @@ describe('the Debian guest image (no build)', () => {
 const skip =
   process.env.STRATUS_TEST_DEBIAN_GUEST !== '1'
     ? 'set STRATUS_TEST_DEBIAN_GUEST=1 (builds a Debian image, boots it for minutes under TCG)'
-    : process.getuid?.() !== 0
-      ? 'needs root (mmdebstrap, libvirtd, namespaces)'
-      : missingLibvirtPackages().length || missingDebianTools().length
-        ? `needs the Debian packages ${[...missingLibvirtPackages(), ...missingDebianTools()].join(' ')}`
-        : false;
+    : libvirtSkip(missingDebianTools, 'needs root (mmdebstrap, libvirtd, namespaces)');
 const GUEST_DIR = process.env.STRATUS_DEBIAN_GUEST_DIR ?? path.join(os.tmpdir(), 'stratus-debian-guest-cache');
 
 const USER_DATA = `#cloud-config
@@ -68,16 +62,23 @@ final_message: "stratus-redis: cloud-init done after $UPTIME s"
 describe('a Debian 12 guest with cloud-init on the libvirt driver', { skip }, () => {
   const host = `dbg${process.pid % 100000}`;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'debian-guest-test-'));
-  let c: TestCloud;
-  let driver: LibvirtDriver | undefined;
-  let server = '';
+  const lv = useLibvirtCloud({
+    hosts: [host],
+    compute: { libvirt: { virtType: 'qemu', bootTimeout: 600, statsInterval: 5, shutdownTimeout: 30 } },
+    configure: (cfg) => {
+      cfg.network = { ...cfg.network, host, dataplane: 'linuxbridge', agentReportInterval: 1 };
+    },
+    deleteMs: 120_000,
+    cleanup: async () => {
+      await cleanupHost(host).catch(() => undefined);
+      fs.rmSync(work, { recursive: true, force: true });
+    },
+  });
+  const { nova, consoleText } = lv;
   let ns = '';
   let ip = '';
-  const nova = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
-  const neutron = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/networking/v2.0${p}`, body);
-  const consoleText = async () =>
-    ((await nova('POST', `/servers/${server}/action`, { 'os-getConsoleOutput': {} })).body.output ?? '') as string;
+  const neutron = (method: string, p: string, body?: unknown) =>
+    lv.c.req(method, `${lv.c.url}/networking/v2.0${p}`, body);
   const ssh = (cmd: string) =>
     run(
       'ip',
@@ -104,24 +105,9 @@ describe('a Debian 12 guest with cloud-init on the libvirt driver', { skip }, ()
 
   before(async () => {
     const guest = await buildDebianGuest(GUEST_DIR, { log: (m) => console.log(`# ${m}`) });
-    c = await startCloud({
-      configure: (cfg) => {
-        cfg.compute = {
-          ...(cfg.compute ?? {}),
-          host,
-          driver: 'libvirt',
-          libvirt: { virtType: 'qemu', bootTimeout: 600, statsInterval: 5, shutdownTimeout: 30 },
-          metadata: { port: 0 },
-        };
-        cfg.network = { ...cfg.network, host, dataplane: 'linuxbridge', agentReportInterval: 1 };
-      },
-    });
-    const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    driver = svc.parts.agent!.driver as LibvirtDriver;
-    await until('compute node', async () => svc.parts.agent?.ready, 120_000);
     const ids = await registerGuest(guest, {
-      authUrl: `${c.identity}/v3`,
-      password: c.adminPassword,
+      authUrl: `${lv.c.identity}/v3`,
+      password: lv.c.adminPassword,
       name: DEBIAN_IMAGE_NAME,
       properties: guest.properties,
     });
@@ -162,38 +148,13 @@ describe('a Debian 12 guest with cloud-init on the libvirt driver', { skip }, ()
       },
     });
     assert.equal(r.status, 202, JSON.stringify(r.body));
-    server = r.body.server.id;
-  });
-
-  after(async () => {
-    try {
-      if (server) {
-        await nova('DELETE', `/servers/${server}`).catch(() => undefined);
-        await until('deleted', async () => (await nova('GET', `/servers/${server}`)).status === 404, 120_000).catch(
-          () => undefined,
-        );
-      }
-      await c?.stop();
-    } finally {
-      await driver?.close();
-      await cleanupHost(host).catch(() => undefined);
-      await deleteHostNamespace(host);
-      fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-      fs.rmSync(work, { recursive: true, force: true });
-    }
+    lv.server = r.body.server.id;
   });
 
   it('boots: ACTIVE once cloud-init runs from the root file system', async () => {
-    await until(
-      'ACTIVE',
-      async () => {
-        const s = (await nova('GET', `/servers/${server}`)).body.server;
-        if (s.status === 'ERROR') assert.fail(JSON.stringify(s.fault));
-        if (s.status === 'ACTIVE') ip = (Object.values(s.addresses).flat() as Array<{ addr: string }>)[0]!.addr;
-        return s.status === 'ACTIVE';
-      },
-      600_000,
-    );
+    await lv.waitStatus('ACTIVE', 600_000);
+    const s = await lv.show();
+    ip = Object.values<ServerAddress[]>(s?.addresses ?? {}).flat()[0]!.addr;
     assert.match(await consoleText(), /Cloud-init v\. \S+ running 'init-local'/);
   });
 

@@ -1,6 +1,7 @@
 // Application credentials, their access rules and the application_credential auth method.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RoleRef, WithName } from './lib/api-types.ts';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 
 describe('identity application credentials', () => {
@@ -52,7 +53,7 @@ describe('identity application credentials', () => {
     assert.equal(ac.expires_at, null);
     assert.match(ac.secret, /^[A-Za-z0-9_-]{86}$/);
     // member implies reader: the token's roles, implied ones included.
-    assert.deepEqual(ac.roles.map((x: any) => x.id).sort(), [member, reader].sort());
+    assert.deepEqual(ac.roles.map((x: RoleRef) => x.id).sort(), [member, reader].sort());
     assert.deepEqual(Object.keys(ac.roles[0]).sort(), ['domain_id', 'id', 'name']);
     assert.match(ac.links.self, new RegExp(`${base()}/${ac.id}$`));
     const shown = await c.req('GET', `${base()}/${ac.id}`, undefined, { token: userToken });
@@ -60,11 +61,12 @@ describe('identity application credentials', () => {
     assert.equal(shown.body.application_credential.secret, undefined);
     assert.equal(shown.body.application_credential.name, 'ci');
     // The secret is stored hashed.
-    const row: any = await (c.cloud as any).identity.db
+    const row = await c.cloud.identity.db
       .selectFrom('application_credential')
       .selectAll()
       .where('id', '=', ac.id)
       .executeTakeFirst();
+    assert.ok(row);
     assert.ok(row.secret_hash.startsWith('$2'));
     assert.ok(!row.secret_hash.includes(ac.secret));
   });
@@ -131,7 +133,7 @@ describe('identity application credentials', () => {
     const byName = await create({ name: 'reader-only', roles: [{ name: 'reader' }] });
     assert.equal(byName.status, 201);
     assert.deepEqual(
-      byName.body.application_credential.roles.map((x: any) => x.id),
+      byName.body.application_credential.roles.map((x: RoleRef) => x.id),
       [reader],
     );
 
@@ -159,12 +161,12 @@ describe('identity application credentials', () => {
   it('lists, filters by name and keeps users apart', async () => {
     const list = await c.req('GET', base(), undefined, { token: userToken });
     assert.equal(list.status, 200);
-    const names = list.body.application_credentials.map((x: any) => x.name);
+    const names = list.body.application_credentials.map((x: WithName) => x.name);
     assert.ok(names.includes('ci') && names.includes('auth-me'));
-    assert.ok(list.body.application_credentials.every((x: any) => x.secret === undefined));
+    assert.ok(list.body.application_credentials.every((x: { secret?: string }) => x.secret === undefined));
     const one = await c.req('GET', `${base()}?name=ci`, undefined, { token: userToken });
     assert.deepEqual(
-      one.body.application_credentials.map((x: any) => x.name),
+      one.body.application_credentials.map((x: WithName) => x.name),
       ['ci'],
     );
     const id = one.body.application_credentials[0].id;

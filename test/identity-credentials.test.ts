@@ -1,6 +1,7 @@
 // /v3/credentials and /v3/users/{user_id}/credentials/OS-EC2 against the real HTTP API.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { WithId } from './lib/api-types.ts';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,11 +45,12 @@ describe('identity credentials', () => {
     assert.equal(r.body.credential.type, 'ec2');
     assert.match(r.body.credential.links.self, new RegExp(`/v3/credentials/${r.body.credential.id}$`));
     // At rest: no plaintext, and the hash of the primary key (the highest-numbered file) as Keystone writes it.
-    const row: any = await (c.cloud as any).identity.db
+    const row = await c.cloud.identity.db
       .selectFrom('credential')
       .selectAll()
       .where('id', '=', r.body.credential.id)
       .executeTakeFirst();
+    assert.ok(row);
     assert.ok(!row.encrypted_blob.includes('s3cr3t-one'));
     const dir = path.join(c.dataDir, 'credential-keys');
     const primary = fs
@@ -112,7 +114,7 @@ describe('identity credentials', () => {
     assert.ok(all.body.credentials.length >= 2);
     const totp = await c.req('GET', `/v3/credentials?type=totp&user_id=${adminId}`);
     assert.deepEqual(
-      totp.body.credentials.map((x: any) => x.type),
+      totp.body.credentials.map((x: { type: string }) => x.type),
       ['totp'],
     );
     assert.equal((await c.req('GET', `/v3/credentials?user_id=${userId}`)).body.credentials.length, 0);
@@ -160,7 +162,7 @@ describe('identity credentials', () => {
     const list = await c.req('GET', '/v3/credentials', undefined, { token: userToken });
     assert.equal(list.status, 200);
     assert.deepEqual(
-      list.body.credentials.map((x: any) => x.id),
+      list.body.credentials.map((x: WithId) => x.id),
       [own.body.credential.id],
     );
     const adminCred = (await c.req('GET', `/v3/credentials?user_id=${adminId}`)).body.credentials[0];
@@ -219,7 +221,7 @@ describe('identity credentials', () => {
     const list = await c.req('GET', base, undefined, { token: userToken });
     assert.equal(list.status, 200);
     assert.deepEqual(
-      list.body.credentials.map((x: any) => x.access),
+      list.body.credentials.map((x: { access: string }) => x.access),
       [cred.access],
     );
     const show = await c.req('GET', `${base}/${cred.access}`, undefined, { token: userToken });
@@ -255,7 +257,7 @@ describe('identity credentials', () => {
       credential: { user_id: adminId, project_id: projectId, type: 'ec2', blob },
     });
     assert.equal(r.status, 201);
-    (c.cloud as any).identity.credentialKeys.rotate();
+    c.cloud.identity.credentialKeys.rotate();
     const got = await c.req('GET', `/v3/credentials/${r.body.credential.id}`);
     assert.equal(got.status, 200);
     assert.equal(got.body.credential.blob, blob);

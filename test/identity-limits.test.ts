@@ -2,6 +2,7 @@
 // validation, conflicts, scope-dependent listing and policy.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { WithId } from './lib/api-types.ts';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 
 describe('identity unified limits', () => {
@@ -73,7 +74,7 @@ describe('identity unified limits', () => {
     assert.match(list.body.links.self, /\/v3\/registered_limits$/);
     const filtered = await c.req('GET', '/v3/registered_limits?resource_name=widgets');
     assert.deepEqual(
-      filtered.body.registered_limits.map((x: any) => x.id),
+      filtered.body.registered_limits.map((x: WithId) => x.id),
       [w.id],
     );
     assert.equal((await c.req('GET', '/v3/registered_limits?region_id=RegionOne')).body.registered_limits.length, 1);
@@ -257,7 +258,7 @@ describe('identity unified limits', () => {
     const mine = await c.req('GET', '/v3/limits', undefined, { token: memberToken });
     assert.equal(mine.status, 200);
     assert.deepEqual(
-      mine.body.limits.map((l: any) => l.project_id),
+      mine.body.limits.map((l: { project_id: string }) => l.project_id),
       [projectId],
     );
     assert.equal(
@@ -267,7 +268,7 @@ describe('identity unified limits', () => {
     );
     const adminView = await c.req('GET', '/v3/limits');
     assert.deepEqual(
-      adminView.body.limits.map((l: any) => l.project_id),
+      adminView.body.limits.map((l: { project_id: string }) => l.project_id),
       [adminProjectId],
     );
     // Domain scope: the domain's limit and its projects' limits.
@@ -290,8 +291,8 @@ describe('identity unified limits', () => {
 
   it("shows, updates and deletes limits with Keystone's policy", async () => {
     const all = (await c.req('GET', '/v3/limits', undefined, { token: systemToken })).body.limits;
-    const own = all.find((l: any) => l.project_id === projectId);
-    const other = all.find((l: any) => l.project_id === adminProjectId);
+    const own = all.find((l: { project_id: string }) => l.project_id === projectId);
+    const other = all.find((l: { project_id: string }) => l.project_id === adminProjectId);
     const g = await c.req('GET', `/v3/limits/${own.id}`, undefined, { token: memberToken });
     assert.equal(g.status, 200);
     assert.equal(g.body.limit.resource_limit, 5);

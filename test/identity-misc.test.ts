@@ -2,7 +2,8 @@
 // real HTTP API, on SQLite and (when STRATUS_TEST_PG is set) PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { databaseEngines, startCloud, type TestCloud } from './lib/cloud.ts';
+import type { ApiProject, WithId } from './lib/api-types.ts';
+import { databaseEngines, startCloud, type TestCloud, type ApiAnswer } from './lib/cloud.ts';
 
 const engines = databaseEngines('identity-misc');
 
@@ -73,11 +74,11 @@ for (const engine of engines) {
 
         const all = await c.req('GET', '/v3/policies');
         assert.equal(all.status, 200);
-        assert.deepEqual(all.body.policies.map((x: any) => x.id).sort(), [p.id, other.id].sort());
+        assert.deepEqual(all.body.policies.map((x: WithId) => x.id).sort(), [p.id, other.id].sort());
         assert.equal(all.body.links.self, `${c.identity}/v3/policies`);
         const filtered = await c.req('GET', '/v3/policies?type=text/plain');
         assert.deepEqual(
-          filtered.body.policies.map((x: any) => x.id),
+          filtered.body.policies.map((x: WithId) => x.id),
           [other.id],
         );
 
@@ -163,9 +164,9 @@ for (const engine of engines) {
 
         const listed = await c.req('GET', `${base(pRegion)}/endpoints`);
         assert.equal(listed.status, 200);
-        assert.deepEqual(listed.body.endpoints.map((e: any) => e.id).sort(), Object.values(endpoints).sort());
+        assert.deepEqual(listed.body.endpoints.map((e: WithId) => e.id).sort(), Object.values(endpoints).sort());
         assert.deepEqual(
-          (await c.req('GET', `${base(pEndpoint)}/endpoints`)).body.endpoints.map((e: any) => e.id),
+          (await c.req('GET', `${base(pEndpoint)}/endpoints`)).body.endpoints.map((e: WithId) => e.id),
           [endpoints.public],
         );
 
@@ -213,21 +214,21 @@ for (const engine of engines) {
         assert.equal((await c.req('HEAD', `${EG}/${g.id}`)).status, 200);
         const list = await c.req('GET', EG);
         assert.equal(list.status, 200);
-        assert.ok(list.body.endpoint_groups.some((x: any) => JSON.stringify(x) === JSON.stringify(g)));
+        assert.ok(list.body.endpoint_groups.some((x: unknown) => JSON.stringify(x) === JSON.stringify(g)));
         assert.deepEqual(
-          (await c.req('GET', `${EG}?name=eg-region`)).body.endpoint_groups.map((x: any) => x.id),
+          (await c.req('GET', `${EG}?name=eg-region`)).body.endpoint_groups.map((x: WithId) => x.id),
           [bare.id],
         );
 
         const inGroup = await c.req('GET', `${EG}/${g.id}/endpoints`);
         assert.equal(inGroup.status, 200);
         assert.deepEqual(
-          inGroup.body.endpoints.map((e: any) => e.id),
+          inGroup.body.endpoints.map((e: WithId) => e.id),
           [endpoints.public],
         );
         assert.equal(inGroup.body.endpoints[0].region, 'RegionOne');
         // region_id matches exactly (misc-child's endpoint is not in RegionOne's group).
-        const regionEps = (await c.req('GET', `${EG}/${bare.id}/endpoints`)).body.endpoints.map((e: any) => e.id);
+        const regionEps = (await c.req('GET', `${EG}/${bare.id}/endpoints`)).body.endpoints.map((e: WithId) => e.id);
         assert.ok(
           regionEps.includes(endpoints.public) &&
             regionEps.includes(endpoints.internal) &&
@@ -246,7 +247,7 @@ for (const engine of engines) {
         assert.equal(upd.body.endpoint_group.description, null);
         assert.deepEqual(upd.body.endpoint_group.filters, { interface: 'admin', service_id: serviceId });
         assert.deepEqual(
-          (await c.req('GET', `${EG}/${g.id}/endpoints`)).body.endpoints.map((e: any) => e.id),
+          (await c.req('GET', `${EG}/${g.id}/endpoints`)).body.endpoints.map((e: WithId) => e.id),
           [endpoints.admin],
         );
 
@@ -325,7 +326,7 @@ for (const engine of engines) {
         const projects = await c.req('GET', `${EG}/${g.id}/projects`);
         assert.equal(projects.status, 200);
         assert.deepEqual(
-          projects.body.projects.map((p: any) => p.id),
+          projects.body.projects.map((p: ApiProject) => p.id),
           [projectId],
         );
         assert.equal(projects.body.projects[0].name, 'misc-project');
@@ -336,7 +337,7 @@ for (const engine of engines) {
         assert.deepEqual(groups.body.endpoint_groups, [g]);
         const eps = await c.req('GET', `/v3/OS-EP-FILTER/projects/${projectId}/endpoints`);
         assert.deepEqual(
-          eps.body.endpoints.map((e: any) => e.id),
+          eps.body.endpoints.map((e: WithId) => e.id),
           [endpoints.internal],
         );
 
@@ -384,7 +385,7 @@ for (const engine of engines) {
         const eps = await c.req('GET', `/v3/OS-EP-FILTER/projects/${projectId}/endpoints`);
         assert.equal(eps.status, 200);
         assert.deepEqual(
-          eps.body.endpoints.map((e: any) => e.id).sort(),
+          eps.body.endpoints.map((e: WithId) => e.id).sort(),
           [endpoints.public, endpoints.internal].sort(),
         );
         assert.equal(eps.body.endpoints[0].links.self, `${c.identity}/v3/endpoints/${eps.body.endpoints[0].id}`);
@@ -392,7 +393,7 @@ for (const engine of engines) {
         const projects = await c.req('GET', `/v3/OS-EP-FILTER/endpoints/${endpoints.public}/projects`);
         assert.equal(projects.status, 200);
         assert.deepEqual(
-          projects.body.projects.map((p: any) => p.id),
+          projects.body.projects.map((p: ApiProject) => p.id),
           [projectId],
         );
         assert.deepEqual(
@@ -558,7 +559,7 @@ for (const engine of engines) {
       it('rejects unsupported or inconsistent configurations with 403, unknown parts with 404', async () => {
         const put = (config: unknown) =>
           c.req('PUT', `/v3/domains/${domainId}/config`, config === undefined ? {} : { config });
-        const expect403 = async (r: Promise<{ status: number; body: any }>, reason: string) => {
+        const expect403 = async (r: Promise<ApiAnswer>, reason: string) => {
           const res = await r;
           assert.equal(res.status, 403);
           assert.equal(res.body.error.message, `Invalid domain specific configuration: ${reason}.`);

@@ -2,6 +2,7 @@
 // end to end (impersonation, role narrowing, remaining uses, deletion) and redelegation.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RoleRef, WithId } from './lib/api-types.ts';
 import { startCloud, type TestCloud } from './lib/cloud.ts';
 
 describe('identity trusts', () => {
@@ -129,7 +130,7 @@ describe('identity trusts', () => {
     assert.equal((await post({ trust: {} })).status, 403);
     assert.equal((await post(trustBody({ trustor_user_id: users.third!.id }))).status, 403);
     const noImp = trustBody();
-    delete (noImp.trust as any).impersonation;
+    delete (noImp.trust as { impersonation?: boolean }).impersonation;
     const r1 = await post(noImp);
     assert.equal(r1.status, 400);
     assert.match(r1.body.error.message, /impersonation/);
@@ -182,8 +183,8 @@ describe('identity trusts', () => {
     // Lists: admin everything; others only their own, with the matching filter.
     const all = await c.req('GET', '/v3/OS-TRUST/trusts');
     assert.equal(all.status, 200);
-    assert.ok(all.body.trusts.some((x: any) => x.id === t.id));
-    const summary = all.body.trusts.find((x: any) => x.id === t.id);
+    assert.ok(all.body.trusts.some((x: WithId) => x.id === t.id));
+    const summary = all.body.trusts.find((x: WithId) => x.id === t.id);
     assert.ok(!('roles' in summary));
     assert.match(summary.links.self, /\/v3\/OS-TRUST\/trusts\//);
     assert.equal((await c.req('GET', '/v3/OS-TRUST/trusts', undefined, { token: trustorToken })).status, 403);
@@ -192,12 +193,12 @@ describe('identity trusts', () => {
     });
     assert.equal(mine.status, 200);
     assert.ok(mine.body.trusts.length >= 1);
-    assert.ok(mine.body.trusts.every((x: any) => x.trustor_user_id === users.trustor!.id));
+    assert.ok(mine.body.trusts.every((x: { trustor_user_id: string }) => x.trustor_user_id === users.trustor!.id));
     const asTrustee = await c.req('GET', `/v3/OS-TRUST/trusts?trustee_user_id=${users.trustee!.id}`, undefined, {
       token: trusteeToken,
     });
     assert.equal(asTrustee.status, 200);
-    assert.ok(asTrustee.body.trusts.some((x: any) => x.id === t.id));
+    assert.ok(asTrustee.body.trusts.some((x: WithId) => x.id === t.id));
     assert.equal(
       (await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, { token: thirdToken }))
         .status,
@@ -224,7 +225,7 @@ describe('identity trusts', () => {
     const roles = await c.req('GET', `/v3/OS-TRUST/trusts/${t.id}/roles`, undefined, { token: trusteeToken });
     assert.equal(roles.status, 200);
     assert.deepEqual(
-      roles.body.roles.map((r: any) => r.id),
+      roles.body.roles.map((r: RoleRef) => r.id),
       [memberRole.id],
     );
     assert.match(roles.body.links.self, new RegExp(`/trusts/${t.id}/roles$`));
@@ -269,7 +270,7 @@ describe('identity trusts', () => {
     const after = await c.req('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor!.id}`, undefined, {
       token: trustorToken,
     });
-    assert.ok(!after.body.trusts.some((x: any) => x.id === t.id));
+    assert.ok(!after.body.trusts.some((x: WithId) => x.id === t.id));
   });
 
   it("issues trust-scoped tokens limited to the trust's roles", async () => {
@@ -280,8 +281,8 @@ describe('identity trusts', () => {
     assert.equal(tok.user.id, users.trustee!.id);
     assert.equal(tok.project.id, projectId);
     // The delegated role and what it implies (member implies reader), nothing else the trustor holds.
-    assert.deepEqual(tok.roles.map((x: any) => x.name).sort(), ['member', 'reader']);
-    assert.ok(!tok.roles.some((x: any) => x.id === extraRole.id));
+    assert.deepEqual(tok.roles.map((x: RoleRef) => x.name).sort(), ['member', 'reader']);
+    assert.ok(!tok.roles.some((x: RoleRef) => x.id === extraRole.id));
     assert.deepEqual(tok['OS-TRUST:trust'], {
       id: t.id,
       trustor_user: { id: users.trustor!.id },
@@ -304,7 +305,7 @@ describe('identity trusts', () => {
     assert.equal(r.status, 201);
     assert.equal(r.body.token.user.id, users.trustor!.id);
     assert.equal(r.body.token['OS-TRUST:trust'].impersonation, true);
-    assert.deepEqual(r.body.token.roles.map((x: any) => x.name).sort(), ['member', 'reader']);
+    assert.deepEqual(r.body.token.roles.map((x: RoleRef) => x.name).sort(), ['member', 'reader']);
   });
 
   it('counts down remaining_uses and refuses when none is left', async () => {
@@ -339,7 +340,7 @@ describe('identity trusts', () => {
     assert.ok([401, 404].includes(again.status), String(again.status));
     // The deletion is a revocation event too.
     const ev = await c.req('GET', '/v3/OS-REVOKE/events');
-    if (ev.status === 200) assert.ok(ev.body.events.some((e: any) => e.trust_id === t.id));
+    if (ev.status === 200) assert.ok(ev.body.events.some((e: { trust_id: string }) => e.trust_id === t.id));
   });
 
   it('drops the trust from tokens when the trustor loses the role', async () => {
@@ -403,7 +404,7 @@ describe('identity trusts', () => {
     // The third user can use the redelegated trust.
     const third = await trustAuth('third', b.id);
     assert.equal(third.status, 201);
-    assert.deepEqual(third.body.token.roles.map((x: any) => x.name).sort(), ['member', 'reader']);
+    assert.deepEqual(third.body.token.roles.map((x: RoleRef) => x.name).sort(), ['member', 'reader']);
     const thirdToken = third.headers.get('x-subject-token')!;
     // A terminator: no further redelegation from it.
     const term = await c.req(

@@ -1,6 +1,7 @@
 // Identity core against the real HTTP API, on SQLite and (when STRATUS_TEST_PG is set, as in CI) PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiProject, CatalogEntry, RoleRef } from './lib/api-types.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,8 +38,8 @@ for (const engine of engines) {
       assert.equal(v.status, 200);
       assert.deepEqual(v.body.token.methods, ['password']);
       assert.equal(v.body.token.project.name, 'admin');
-      assert.deepEqual(v.body.token.roles.map((r: any) => r.name).sort(), ['admin', 'member', 'reader']);
-      assert.ok(v.body.token.catalog.some((s: any) => s.type === 'identity'));
+      assert.deepEqual(v.body.token.roles.map((r: RoleRef) => r.name).sort(), ['admin', 'member', 'reader']);
+      assert.ok(v.body.token.catalog.some((s: CatalogEntry) => s.type === 'identity'));
       assert.match(v.body.token.expires_at, /\.000000Z$/);
       const nocat = await c.req('GET', '/v3/auth/tokens?nocatalog', undefined, { headers: { 'X-Subject-Token': t } });
       assert.equal(nocat.body.token.catalog, undefined);
@@ -93,18 +94,18 @@ for (const engine of engines) {
       assert.equal(dup.status, 409);
       const sub = await c.req('GET', `/v3/projects/${p.body.project.id}?subtree_as_list`);
       assert.deepEqual(
-        sub.body.project.subtree.map((x: any) => x.project.name),
+        sub.body.project.subtree.map((x: { project: ApiProject }) => x.project.name),
         ['kid'],
       );
       const par = await c.req('GET', `/v3/projects/${k.body.project.id}?parents_as_list`);
       assert.deepEqual(
-        par.body.project.parents.map((x: any) => x.project.name),
+        par.body.project.parents.map((x: { project: ApiProject }) => x.project.name),
         ['top'],
       );
       assert.equal((await c.req('DELETE', `/v3/projects/${p.body.project.id}`)).status, 403);
       const tagged = await c.req('GET', '/v3/projects?tags=a');
       assert.deepEqual(
-        tagged.body.projects.map((x: any) => x.name),
+        tagged.body.projects.map((x: ApiProject) => x.name),
         ['top'],
       );
     });
@@ -127,11 +128,16 @@ for (const engine of engines) {
       );
       assert.equal(inh.status, 204);
       const eff = await c.req('GET', `/v3/role_assignments?effective&include_names&user.id=${u.body.user.id}`);
-      const names = eff.body.role_assignments.map((a: any) => `${a.role.name}@${a.scope.project?.name}`).sort();
+      const names = eff.body.role_assignments
+        .map(
+          (a: { role: { name: string }; scope: { project?: { name: string } } }) =>
+            `${a.role.name}@${a.scope.project?.name}`,
+        )
+        .sort();
       assert.deepEqual(names, ['member@inh-child', 'reader@inh-child']);
       const t = await c.token({ name: 'alice', password: 'pw-alice' }, { project: { id: child.body.project.id } });
       const v = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': t } });
-      assert.deepEqual(v.body.token.roles.map((r: any) => r.name).sort(), ['member', 'reader']);
+      assert.deepEqual(v.body.token.roles.map((r: RoleRef) => r.name).sort(), ['member', 'reader']);
       // no role on the parent itself: scoping there is refused
       const body = {
         auth: {

@@ -5,12 +5,14 @@
 // tasks, property protections; unified-limits quotas in a cloud of their own.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ImageTask } from './lib/api-types.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
-import { startCloud, member, databaseEngines, type TestCloud } from './lib/cloud.ts';
+import { answerOf, startCloud, member, databaseEngines, type TestCloud } from './lib/cloud.ts';
+import type { AddressInfo } from 'node:net';
 import { PropertyProtections } from '../src/image/protections.ts';
 
 const PATCH = 'application/openstack-images-v2.1-json-patch';
@@ -79,7 +81,7 @@ for (const engine of databaseEngines('image options'))
         rs.end(rq.method === 'HEAD' ? undefined : bytes);
       });
       await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
-      webUrl = `http://127.0.0.1:${(web.address() as any).port}`;
+      webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
       c = await startCloud({ dataDir, database: engine.database });
       systemToken = await c.token({ name: 'admin', password: c.adminPassword }, { system: { all: true } });
       const m = await member(c, 'img-scope');
@@ -153,7 +155,7 @@ for (const engine of databaseEngines('image options'))
         headers: { 'X-Auth-Token': token ?? c.adminToken, 'Content-Type': PATCH },
         body: JSON.stringify(ops),
       });
-      return { status: r.status, body: (await r.json()) as any };
+      return answerOf(r);
     };
 
     it('shows locations and direct_url; an uploaded image has one location in its store', async () => {
@@ -313,7 +315,7 @@ for (const engine of databaseEngines('image options'))
       const rm = await patch(img.id, [{ op: 'remove', path: '/locations/0' }]);
       assert.equal(rm.status, 200);
       assert.deepEqual(
-        rm.body.locations.map((l: any) => l.url),
+        rm.body.locations.map((l: { url: string }) => l.url),
         [`${webUrl}/b`],
       );
       assert.equal((await patch(img.id, [{ op: 'remove', path: '/locations/0' }])).status, 403);
@@ -417,7 +419,7 @@ for (const engine of databaseEngines('image options'))
       const waitTask = async (id: string, status: string) => {
         for (let i = 0; i < 100; i++) {
           const tasks = (await req('GET', `/v2/images/${id}/tasks`, undefined, memberToken)).body.tasks;
-          if (tasks.length && tasks.every((t: any) => t.status === status)) return;
+          if (tasks.length && tasks.every((t: { status: string }) => t.status === status)) return;
           await new Promise((r) => setTimeout(r, 50));
         }
         throw new Error(`tasks of ${id} did not reach ${status}`);
@@ -480,7 +482,7 @@ for (const engine of databaseEngines('image options'))
     const waitCached = async (id: string) => {
       for (let i = 0; i < 100; i++) {
         const l = (await req('GET', '/v2/cache')).body;
-        if (l.cached_images.some((x: any) => x.image_id === id)) return l;
+        if (l.cached_images.some((x: { image_id: string }) => x.image_id === id)) return l;
         await new Promise((r) => setTimeout(r, 50));
       }
       throw new Error(`${id} was not cached`);
@@ -511,7 +513,7 @@ for (const engine of databaseEngines('image options'))
       assert.equal((await req('PUT', `/v2/cache/${img.id}`)).status, 202);
       const l = await waitCached(img.id);
       assert.deepEqual(l.queued_images, []);
-      const entry = l.cached_images.find((x: any) => x.image_id === img.id);
+      const entry = l.cached_images.find((x: { image_id: string }) => x.image_id === img.id);
       assert.equal(entry.size, 12);
       assert.equal(entry.hits, 0);
       assert.equal(typeof entry.last_accessed, 'number');
@@ -521,7 +523,11 @@ for (const engine of databaseEngines('image options'))
         headers: { 'X-Auth-Token': c.adminToken, Range: 'bytes=0-5' },
       });
       assert.equal(await part.text(), 'cached');
-      assert.equal((await req('GET', '/v2/cache')).body.cached_images.find((x: any) => x.image_id === img.id).hits, 2);
+      assert.equal(
+        (await req('GET', '/v2/cache')).body.cached_images.find((x: { image_id: string }) => x.image_id === img.id)
+          .hits,
+        2,
+      );
       // An object-store image is cached by its first whole download.
       const remote = (await req('POST', '/v2/images', { name: 'r', disk_format: 'raw', container_format: 'bare' }))
         .body;
@@ -574,26 +580,26 @@ for (const engine of databaseEngines('image options'))
       assert.equal(r.status, 201, JSON.stringify(r.body));
       assert.equal(r.body.status, 'pending');
       assert.equal(r.headers.get('location'), `/v2/tasks/${r.body.id}`);
-      let t: any;
+      let t: ImageTask | undefined;
       for (let i = 0; i < 100; i++) {
         t = (await req('GET', `/v2/tasks/${r.body.id}`)).body;
-        if (t.status === 'success' || t.status === 'failure') break;
+        if (t?.status === 'success' || t?.status === 'failure') break;
         await new Promise((res) => setTimeout(res, 50));
       }
-      assert.equal(t.status, 'success', t.message);
-      assert.ok(t.expires_at);
-      const img = (await req('GET', `/v2/images/${t.result.image_id}`)).body;
+      assert.equal(t?.status, 'success', t?.message);
+      assert.ok(t?.expires_at);
+      const img = (await req('GET', `/v2/images/${t?.result?.image_id}`)).body;
       assert.equal(img.status, 'active');
       assert.equal(img.size, bytes.length);
       assert.equal(img.name, 'from-task');
       const bad = await req('POST', '/v2/tasks', { type: 'import', input: { import_from: 'gopher://x' } });
       for (let i = 0; i < 100; i++) {
         t = (await req('GET', `/v2/tasks/${bad.body.id}`)).body;
-        if (t.status === 'failure') break;
+        if (t?.status === 'failure') break;
         await new Promise((res) => setTimeout(res, 50));
       }
-      assert.equal(t.status, 'failure');
-      assert.match(t.message, /import_from_format/);
+      assert.equal(t?.status, 'failure');
+      assert.match(t?.message ?? '', /import_from_format/);
       const list = await req('GET', '/v2/tasks?type=import&sort_dir=asc&limit=1');
       assert.equal(list.status, 200);
       assert.equal(list.body.tasks.length, 1);

@@ -3,11 +3,12 @@
 // interrupted uploads, version documents.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiImage, ImageTask, WithId } from './lib/api-types.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { answerOf, startCloud, type TestCloud } from './lib/cloud.ts';
 
 const PATCH = 'application/openstack-images-v2.1-json-patch';
 
@@ -32,7 +33,7 @@ describe('image service', () => {
           body: JSON.stringify(ops),
         }),
       )
-      .then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+      .then(answerOf);
   const upload = (id: string, data: Buffer, token?: string) =>
     fetch(api(`/v2/images/${id}/file`), {
       method: 'PUT',
@@ -58,7 +59,7 @@ describe('image service', () => {
   it('keeps image data in the object store when asked (X-Image-Meta-Store), and removes it on delete', async () => {
     const stores = await req('GET', '/v2/info/stores');
     assert.deepEqual(
-      stores.body.stores.map((s: any) => s.id),
+      stores.body.stores.map((s: WithId) => s.id),
       ['file', 'object-store'],
     );
     const r = await req('POST', '/v2/images', { name: 'in-swift', disk_format: 'raw', container_format: 'bare' });
@@ -231,28 +232,28 @@ describe('image service', () => {
     let r = await req('GET', '/v2/images?tag=paged&sort=name:asc&limit=2');
     assert.equal(r.status, 200);
     assert.deepEqual(
-      r.body.images.map((i: any) => i.name),
+      r.body.images.map((i: ApiImage) => i.name),
       ['p1', 'p2'],
     );
     assert.ok(r.body.next);
     r = await req('GET', r.body.next);
     assert.deepEqual(
-      r.body.images.map((i: any) => i.name),
+      r.body.images.map((i: ApiImage) => i.name),
       ['p3'],
     );
     r = await req('GET', '/v2/images?flavor=big');
     assert.deepEqual(
-      r.body.images.map((i: any) => i.name),
+      r.body.images.map((i: ApiImage) => i.name),
       ['p2'],
     );
     r = await req('GET', '/v2/images?size_min=4000&status=active');
     assert.deepEqual(
-      r.body.images.map((i: any) => i.id),
+      r.body.images.map((i: ApiImage) => i.id),
       [img],
     );
     r = await req('GET', `/v2/images?created_at=gte:2000-01-01T00:00:00Z&name=in:p1,p3&sort_key=name&sort_dir=desc`);
     assert.deepEqual(
-      r.body.images.map((i: any) => i.name),
+      r.body.images.map((i: ApiImage) => i.name),
       ['p3', 'p1'],
     );
     assert.equal((await req('GET', '/v2/images?sort_key=bogus')).status, 400);
@@ -269,7 +270,7 @@ describe('image service', () => {
     assert.equal((await req('POST', `/v2/images/${img}/members`, { member: memberProject })).status, 409);
     assert.equal((await req('GET', `/v2/images/${img}`, undefined, { token: memberToken })).status, 200);
     let list = await req('GET', '/v2/images', undefined, { token: memberToken });
-    assert.ok(!list.body.images.some((i: any) => i.id === img));
+    assert.ok(!list.body.images.some((i: ApiImage) => i.id === img));
     assert.equal(
       (await req('POST', `/v2/images/${img}/members`, { member: 'someone' }, { token: memberToken })).status,
       403,
@@ -277,7 +278,7 @@ describe('image service', () => {
     r = await req('PUT', `/v2/images/${img}/members/${memberProject}`, { status: 'accepted' }, { token: memberToken });
     assert.equal(r.status, 200);
     list = await req('GET', '/v2/images', undefined, { token: memberToken });
-    assert.ok(list.body.images.some((i: any) => i.id === img));
+    assert.ok(list.body.images.some((i: ApiImage) => i.id === img));
     r = await req('GET', `/v2/images/${img}/members`);
     assert.equal(r.body.members.length, 1);
     assert.equal((await req('DELETE', `/v2/images/${img}`, undefined, { token: memberToken })).status, 403);
@@ -315,24 +316,25 @@ describe('image service', () => {
     assert.equal((await req('GET', `/v2/images/${id}`)).body.status, 'uploading');
     const imp = await req('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } });
     assert.equal(imp.status, 202, JSON.stringify(imp.body));
-    let img: any;
+    let img: ApiImage | undefined;
     for (let i = 0; i < 50; i++) {
       img = (await req('GET', `/v2/images/${id}`)).body;
-      if (img.status === 'active') break;
+      if (img?.status === 'active') break;
       await new Promise((res) => setTimeout(res, 50));
     }
-    assert.equal(img.status, 'active');
-    assert.equal(img.stores, 'file');
-    assert.equal(img.size, 12);
-    let tasks: any[] = [];
+    assert.equal(img?.status, 'active');
+    assert.equal(img?.stores, 'file');
+    assert.equal(img?.size, 12);
+    let tasks: ImageTask[] = [];
     for (let i = 0; i < 50; i++) {
       tasks = (await req('GET', `/v2/images/${id}/tasks`)).body.tasks;
       if (tasks[0]?.status === 'success') break;
       await new Promise((res) => setTimeout(res, 50));
     }
     assert.equal(tasks.length, 1);
-    assert.equal(tasks[0].status, 'success');
-    assert.equal(tasks[0].request_id, imp.headers.get('x-openstack-request-id'));
-    assert.equal(tasks[0].input.import_req.method.name, 'glance-direct');
+    const [task] = tasks;
+    assert.equal(task?.status, 'success');
+    assert.equal(task?.request_id, imp.headers.get('x-openstack-request-id'));
+    assert.equal(task?.input?.import_req?.method?.name, 'glance-direct');
   });
 });

@@ -8,73 +8,43 @@
 //   running: it answers the ACPI power button on its new host (its console says so);
 // - deleted, leaving no domain or file on either host.
 // Needs root and Debian's libvirt/qemu packages; skipped otherwise. One guest, a few minutes.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
-import type { ComputeService } from '../src/compute/service.ts';
-import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
-import type { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
+import { until } from './lib/cloud.ts';
+import type { Migration } from './lib/api-types.ts';
+import { libvirtSkip, useLibvirtCloud } from './lib/libvirt-cloud.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
 import { GUEST_MARKERS } from '../src/compute/guest/init.ts';
 import { registerGuest } from '../src/compute/guest/register.ts';
-import { deleteHostNamespace } from '../src/core/hostns.ts';
 
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root (libvirtd, namespaces)'
-    : missingLibvirtPackages().length || missingGuestTools().length
-      ? `needs the Debian packages ${[...missingLibvirtPackages(), ...missingGuestTools()].join(' ')}`
-      : false;
+const skip = libvirtSkip(missingGuestTools);
 const GUEST_DIR = process.env.STRATUS_GUEST_DIR ?? path.join(os.tmpdir(), 'stratus-guest-cache');
 
 describe('two libvirt hosts: events, cold and live migration', { skip }, () => {
   const A = `lvh${process.pid}`;
   const B = `${A}-2`;
-  let c: TestCloud;
-  let drivers: Record<string, LibvirtDriver> = {};
-  let server = '';
-  const nova = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
-  const show = async () => (await nova('GET', `/servers/${server}`)).body.server;
-  const act = (body: unknown) => nova('POST', `/servers/${server}/action`, body);
-  const consoleText = async () => ((await act({ 'os-getConsoleOutput': {} })).body.output ?? '') as string;
-  const waitStatus = async (want: string, ms = 180_000) =>
-    until(
-      want,
-      async () => {
-        const s = await show();
-        if (s?.status === 'ERROR') assert.fail(JSON.stringify(s.fault));
-        return s?.status === want && !s['OS-EXT-STS:task_state'];
-      },
-      ms,
-    );
-  const hostOf = async () => (await show())['OS-EXT-SRV-ATTR:host'] as string;
+  const lv = useLibvirtCloud({
+    hosts: [A, B],
+    compute: {
+      fakeHosts: 2,
+      libvirt: { guestDir: GUEST_DIR, statsInterval: 600, shutdownTimeout: 30, virtType: 'qemu' },
+      syncPowerStateInterval: 600,
+    },
+  });
+  const { nova, act, consoleText, waitStatus, drivers } = lv;
+  const hostOf = async () => (await lv.show())?.['OS-EXT-SRV-ATTR:host'];
   const dirOn = (h: string) =>
-    path.join(h === A ? path.join(c.dataDir, 'instances') : `${path.join(c.dataDir, 'instances')}-${h}`, server);
+    path.join(
+      h === A ? path.join(lv.c.dataDir, 'instances') : `${path.join(lv.c.dataDir, 'instances')}-${h}`,
+      lv.server,
+    );
 
   before(async () => {
     const guest = await buildGuest(GUEST_DIR);
-    c = await startCloud({
-      configure: (cfg) => {
-        cfg.compute = {
-          ...(cfg.compute ?? {}),
-          host: A,
-          fakeHosts: 2,
-          driver: 'libvirt',
-          libvirt: { guestDir: GUEST_DIR, statsInterval: 600, shutdownTimeout: 30, virtType: 'qemu' },
-          syncPowerStateInterval: 600,
-          metadata: { port: 0 },
-        };
-      },
-    });
-    const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    for (const a of svc.parts.agents) drivers[a.host] = a.driver as LibvirtDriver;
-    assert.deepEqual(Object.keys(drivers).sort(), [A, B].sort());
-    await until('compute nodes', async () => svc.parts.agents.every((a) => a.ready), 120_000);
-    const ids = await registerGuest(guest, { authUrl: `${c.identity}/v3`, password: c.adminPassword });
+    const ids = await registerGuest(guest, { authUrl: `${lv.c.identity}/v3`, password: lv.c.adminPassword });
     const r = await nova('POST', '/servers', {
       server: {
         name: 'lv-hosts',
@@ -85,38 +55,19 @@ describe('two libvirt hosts: events, cold and live migration', { skip }, () => {
       },
     });
     assert.equal(r.status, 202, JSON.stringify(r.body));
-    server = r.body.server.id;
-  });
-
-  after(async () => {
-    try {
-      if (server) {
-        await nova('DELETE', `/servers/${server}`).catch(() => undefined);
-        await until('deleted', async () => (await nova('GET', `/servers/${server}`)).status === 404, 60_000).catch(
-          () => undefined,
-        );
-      }
-      await c?.stop();
-    } finally {
-      for (const d of Object.values(drivers)) await d.close().catch(() => undefined);
-      for (const h of [A, B]) {
-        await deleteHostNamespace(h);
-        fs.rmSync(path.join('/run/stratus', h), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-      }
-      drivers = {};
-    }
+    lv.server = r.body.server.id;
   });
 
   it('boots on the first host; a guest destroyed behind Stratus is SHUTOFF within seconds', async () => {
     await waitStatus('ACTIVE');
     assert.equal(await hostOf(), A);
     const t0 = Date.now();
-    await drivers[A]!.daemon.virsh(['destroy', server]);
+    await drivers[A]!.daemon.virsh(['destroy', lv.server]);
     await waitStatus('SHUTOFF', 15_000);
     const ms = Date.now() - t0;
     assert.ok(ms < 10_000, `${ms} ms`);
     process.stderr.write(`# SHUTOFF ${ms} ms after virsh destroy\n`);
-    const acts = (await nova('GET', `/servers/${server}/os-instance-actions`)).body.instanceActions;
+    const acts = (await nova('GET', `/servers/${lv.server}/os-instance-actions`)).body.instanceActions;
     assert.equal(acts[0].action, 'stop');
     assert.equal((await act({ 'os-start': null })).status, 202);
     await waitStatus('ACTIVE');
@@ -128,7 +79,7 @@ describe('two libvirt hosts: events, cold and live migration', { skip }, () => {
     assert.equal(await hostOf(), B);
     assert.ok(fs.existsSync(path.join(dirOn(B), 'disk')));
     assert.ok(fs.existsSync(`${dirOn(A)}_resize`));
-    assert.match((await drivers[B]!.daemon.virsh(['domstate', server])).trim(), /running/);
+    assert.match((await drivers[B]!.daemon.virsh(['domstate', lv.server])).trim(), /running/);
     await until('booted on B', async () => (await consoleText()).includes(GUEST_MARKERS.boot), 120_000);
     assert.equal((await act({ revertResize: null })).status, 202);
     await waitStatus('ACTIVE');
@@ -153,11 +104,11 @@ describe('two libvirt hosts: events, cold and live migration', { skip }, () => {
     assert.equal((await act({ 'os-migrateLive': { host: A, block_migration: 'auto' } })).status, 202);
     await waitStatus('ACTIVE', 300_000);
     assert.equal(await hostOf(), A);
-    const migs = (await nova('GET', `/servers/${server}/migrations`)).body.migrations;
-    const all = (await nova('GET', `/os-migrations?instance_uuid=${server}`)).body.migrations;
-    const live = all.find((m: { migration_type: string }) => m.migration_type === 'live-migration');
+    const migs = (await nova('GET', `/servers/${lv.server}/migrations`)).body.migrations;
+    const all = (await nova('GET', `/os-migrations?instance_uuid=${lv.server}`)).body.migrations;
+    const live = all.find((m: Migration) => m.migration_type === 'live-migration');
     assert.equal(live?.status, 'completed', JSON.stringify({ migs, all }));
-    assert.match((await drivers[A]!.daemon.virsh(['domstate', server])).trim(), /running/);
+    assert.match((await drivers[A]!.daemon.virsh(['domstate', lv.server])).trim(), /running/);
     assert.equal((await drivers[B]!.daemon.virsh(['list', '--all', '--uuid'])).trim(), '');
     assert.equal(fs.existsSync(dirOn(B)), false);
     // The console log came along (the destination's virtlogd appends to it).
@@ -170,18 +121,18 @@ describe('two libvirt hosts: events, cold and live migration', { skip }, () => {
     assert.equal((await act({ 'os-start': null })).status, 202);
     await waitStatus('ACTIVE', 90_000);
     assert.doesNotMatch(
-      await drivers[A]!.daemon.virsh(['dumpxml', '--inactive', server]),
+      await drivers[A]!.daemon.virsh(['dumpxml', '--inactive', lv.server]),
       new RegExp(`instances-${B}`),
     );
   });
 
   it('deletes the server leaving no domain or file on either host', async () => {
-    assert.equal((await nova('DELETE', `/servers/${server}`)).status, 204);
-    await until('gone', async () => (await nova('GET', `/servers/${server}`)).status === 404, 60_000);
+    assert.equal((await nova('DELETE', `/servers/${lv.server}`)).status, 204);
+    await until('gone', async () => (await nova('GET', `/servers/${lv.server}`)).status === 404, 60_000);
     for (const h of [A, B]) {
       assert.equal((await drivers[h]!.daemon.virsh(['list', '--all', '--uuid'])).trim(), '');
       assert.equal(fs.existsSync(dirOn(h)), false);
     }
-    server = '';
+    lv.server = '';
   });
 });

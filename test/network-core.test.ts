@@ -4,11 +4,9 @@
 // IP availability, and IPAM under concurrency on SQLite and PostgreSQL.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, type TestCloud, member } from './lib/cloud.ts';
-import type { NetworkService } from '../src/network/service.ts';
-
-const networkService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'network') as unknown as NetworkService;
+import type { ApiPort, FixedIp, WithId } from './lib/api-types.ts';
+import { startCloud, databaseEngines, type TestCloud, member, type ApiAnswer } from './lib/cloud.ts';
+import { networkService } from './lib/services.ts';
 
 for (const engine of databaseEngines('network core')) {
   describe(`network core (${engine.name})`, () => {
@@ -32,7 +30,7 @@ for (const engine of databaseEngines('network core')) {
       assert.equal(r.status, 201, JSON.stringify(r.body));
       return r.body.port;
     };
-    const error = (r: { status: number; body: any }, status: number, type: string) => {
+    const error = (r: ApiAnswer, status: number, type: string) => {
       assert.equal(r.status, status, JSON.stringify(r.body));
       assert.equal(r.body.NeutronError.type, type, JSON.stringify(r.body));
     };
@@ -99,7 +97,10 @@ for (const engine of databaseEngines('network core')) {
       assert.equal(multi.segments.length, 2);
       assert.equal(multi['provider:network_type'], undefined);
       const segs = await req('GET', `/v2.0/segments?network_id=${multi.id}`);
-      assert.deepEqual(segs.body.segments.map((s: any) => s.network_type).sort(), ['local', 'vxlan']);
+      assert.deepEqual(segs.body.segments.map((s: { network_type: string }) => s.network_type).sort(), [
+        'local',
+        'vxlan',
+      ]);
       // Segments of their own: a VNI taken by a network is refused, a subnet on a segment keeps it.
       const extra = await req('POST', '/v2.0/segments', {
         segment: { network_id: multi.id, network_type: 'vxlan', segmentation_id: 4001, name: 'third' },
@@ -153,9 +154,9 @@ for (const engine of databaseEngines('network core')) {
       const shared = await net({ shared: true });
       assert.equal(shared.shared, true);
       const seen = await req('GET', `/v2.0/networks?shared=true`, undefined, bob.token);
-      assert.ok(seen.body.networks.some((n: any) => n.id === shared.id));
+      assert.ok(seen.body.networks.some((n: WithId) => n.id === shared.id));
       assert.ok(
-        !(await req('GET', '/v2.0/networks', undefined, bob.token)).body.networks.some((n: any) => n.id === priv.id),
+        !(await req('GET', '/v2.0/networks', undefined, bob.token)).body.networks.some((n: WithId) => n.id === priv.id),
       );
       const s = await subnet({ network_id: shared.id, cidr: '10.55.0.0/24' });
       const bobsPort = await port({ network_id: shared.id }, bob.token);
@@ -268,7 +269,7 @@ for (const engine of databaseEngines('network core')) {
         'InvalidInput',
       );
       const p = await port({ network_id: n.id, mac_address: 'fa:16:3e:00:00:01' });
-      const v6ip = p.fixed_ips.find((f: any) => f.subnet_id === v6.id);
+      const v6ip = p.fixed_ips.find((f: FixedIp) => f.subnet_id === v6.id);
       assert.equal(v6ip.ip_address, '2001:db8:1:0:f816:3eff:fe00:1', 'SLAAC address from the MAC (EUI-64)');
       assert.equal(p.fixed_ips.length, 2, 'one IPv4 address (first subnet with room) and the SLAAC one');
       // Updating the gateway into the pools is refused; the pools follow an update.
@@ -337,7 +338,7 @@ for (const engine of databaseEngines('network core')) {
       assert.equal(reuse.fixed_ips[0].ip_address, '10.80.0.3');
       const filtered = await req('GET', '/v2.0/ports?fixed_ips=ip_address%3D10.80.0.5');
       assert.deepEqual(
-        filtered.body.ports.map((p: any) => p.id),
+        filtered.body.ports.map((p: ApiPort) => p.id),
         [a.id],
       );
       const substr = await req('GET', `/v2.0/ports?network_id=${n.id}&fixed_ips=ip_address_substr%3D10.80.0.`);
@@ -387,7 +388,7 @@ for (const engine of databaseEngines('network core')) {
       assert.equal(u.status, 200, JSON.stringify(u.body));
       assert.equal(u.body.port.dns_assignment[0].hostname, `host-${p.fixed_ips[0].ip_address.replace(/\./g, '-')}`);
       assert.deepEqual(
-        u.body.port.extra_dhcp_opts.map((o: any) => o.opt_name),
+        u.body.port.extra_dhcp_opts.map((o: { opt_name: string }) => o.opt_name),
         ['tftp-server'],
       );
       assert.equal(u.body.port['binding:host_id'], 'compute-1');
@@ -659,7 +660,7 @@ for (const engine of databaseEngines('network core')) {
       assert.match(text, /"total_ips":18446744073709551614[,}]/, 'the IPv6 /64 pool size, exactly');
       const body = JSON.parse(text).network_ip_availability;
       assert.equal(body.used_ips, 2);
-      assert.equal(body.subnet_ip_availability.find((s: any) => s.ip_version === 4).total_ips, 253);
+      assert.equal(body.subnet_ip_availability.find((s: { ip_version: number }) => s.ip_version === 4).total_ips, 253);
       error(await req('GET', '/v2.0/network-ip-availabilities', undefined, alice.token), 403, 'PolicyNotAuthorized');
       error(
         await req('GET', '/v2.0/network-ip-availabilities/00000000-0000-0000-0000-000000000000'),
@@ -689,10 +690,10 @@ for (const engine of databaseEngines('network core')) {
       assert.equal(ids.length, 1000);
       const dup = await svc.db
         .selectFrom('ipallocations')
-        .select(['ip_address', (eb: any) => eb.fn.countAll().as('n')])
+        .select(['ip_address', (eb) => eb.fn.countAll().as('n')])
         .where('subnet_id', '=', s.id)
         .groupBy('ip_address')
-        .having((eb: any) => eb(eb.fn.countAll(), '>', 1))
+        .having((eb) => eb(eb.fn.countAll(), '>', 1))
         .execute();
       assert.deepEqual(dup, []);
       const rows = await svc.db
@@ -701,12 +702,12 @@ for (const engine of databaseEngines('network core')) {
         .where('subnet_id', '=', s.id)
         .execute();
       assert.equal(rows.length, 1000);
-      assert.equal(new Set(rows.map((r: any) => r.ip_address)).size, 1000);
-      assert.equal(new Set(rows.map((r: any) => r.port_id)).size, 1000);
+      assert.equal(new Set(rows.map((r) => r.ip_address)).size, 1000);
+      assert.equal(new Set(rows.map((r) => r.port_id)).size, 1000);
       // Through the API too: every port has exactly one address, all distinct.
       const listed = (await req('GET', `/v2.0/ports?network_id=${n.id}&fields=fixed_ips`)).body.ports;
       assert.equal(listed.length, 1000);
-      assert.equal(new Set(listed.map((p: any) => p.fixed_ips[0].ip_address)).size, 1000);
+      assert.equal(new Set(listed.map((p: { fixed_ips: FixedIp[] }) => p.fixed_ips[0].ip_address)).size, 1000);
     });
   });
 }

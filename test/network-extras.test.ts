@@ -3,6 +3,7 @@
 // availability zones, QoS policies and rules, trunks, the L3 agent's router sync.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiPort, WithId, WithName } from './lib/api-types.ts';
 import { startCloud, databaseEngines, type TestCloud, member } from './lib/cloud.ts';
 import type { NetworkService } from '../src/network/service.ts';
 import { localAgent } from '../src/network/api/extras.ts';
@@ -68,7 +69,7 @@ for (const engine of databaseEngines('network extras')) {
       it('lists the three roles of the in-process agent, alive, to admins only', async () => {
         const r = await req('GET', '/agents');
         assert.equal(r.status, 200);
-        const types = r.body.agents.map((a: any) => a.agent_type).sort();
+        const types = r.body.agents.map((a: { agent_type: string }) => a.agent_type).sort();
         assert.deepEqual(types, ['DHCP agent', 'L3 agent', 'Logical agent']);
         for (const a of r.body.agents) {
           assert.equal(a.host, host);
@@ -77,7 +78,10 @@ for (const engine of databaseEngines('network extras')) {
           assert.match(a.heartbeat_timestamp, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
           assert.equal(typeof a.configurations, 'object');
         }
-        assert.equal(r.body.agents.find((a: any) => a.agent_type === 'DHCP agent').availability_zone, 'nova');
+        assert.equal(
+          r.body.agents.find((a: { agent_type: string }) => a.agent_type === 'DHCP agent').availability_zone,
+          'nova',
+        );
         assert.equal((await req('GET', '/agents', undefined, alice.token)).body.agents.length, 0);
         assert.equal((await req('GET', `/agents/${r.body.agents[0].id}`, undefined, alice.token)).status, 404);
         assert.equal((await req('GET', '/agents?alive=false')).body.agents.length, 0);
@@ -95,7 +99,7 @@ for (const engine of databaseEngines('network extras')) {
         assert.equal(missing.status, 404);
         assert.equal(missing.body.NeutronError.type, 'AgentNotFound');
         // A report from another host registers it; a stale heartbeat makes it dead.
-        const bus = (svc as any).ctx.bus;
+        const bus = svc.ctx.bus;
         assert.equal(
           await bus.call(PLUGIN_TOPIC, 'report_state', {
             agent_state: {
@@ -118,7 +122,7 @@ for (const engine of databaseEngines('network extras')) {
           .execute();
         assert.equal((await req('GET', `/agents/${far.id}`)).body.agent.alive, false);
         assert.deepEqual(
-          (await req('GET', '/agents?alive=false')).body.agents.map((x: any) => x.id),
+          (await req('GET', '/agents?alive=false')).body.agents.map((x: WithId) => x.id),
           [far.id],
         );
         assert.equal(
@@ -136,7 +140,7 @@ for (const engine of databaseEngines('network extras')) {
         );
         const zones = (await req('GET', '/availability_zones?resource=network')).body.availability_zones;
         assert.deepEqual(
-          zones.map((z: any) => z.name),
+          zones.map((z: WithName) => z.name),
           ['az2', 'nova'],
         );
         await req('PUT', `/agents/${far.id}`, { agent: { admin_state_up: false } });
@@ -154,7 +158,7 @@ for (const engine of databaseEngines('network extras')) {
         const r = await req('GET', '/availability_zones', undefined, alice.token);
         assert.equal(r.status, 200);
         assert.deepEqual(
-          r.body.availability_zones.filter((z: any) => z.name === 'nova'),
+          r.body.availability_zones.filter((z: WithName) => z.name === 'nova'),
           [
             { name: 'nova', resource: 'network', state: 'available' },
             { name: 'nova', resource: 'router', state: 'available' },
@@ -191,7 +195,7 @@ for (const engine of databaseEngines('network extras')) {
         assert.ok(driver().dhcp.get(net.id), 'the driver serves the network');
         assert.ok(driver().ports.get(dhcp.id), 'the DHCP port is plugged');
         const nets = (await req('GET', `/agents/${hosting.body.agents[0].id}/dhcp-networks`)).body.networks.map(
-          (x: any) => x.id,
+          (x: WithId) => x.id,
         );
         assert.ok(nets.includes(net.id));
         // The owner may delete the network: its DHCP port goes with it.
@@ -216,8 +220,8 @@ for (const engine of databaseEngines('network extras')) {
           'a DHCP port',
         );
         await idle();
-        const served = () => (driver().dhcp.get(net.id)?.ports ?? []).map((p: any) => p.id).sort();
-        const ports: any[] = [];
+        const served = () => (driver().dhcp.get(net.id)?.ports ?? []).map((p) => p.id).sort();
+        const ports: ApiPort[] = [];
         for (let i = 0; i < 3; i++)
           ports.push((await req('POST', '/ports', { port: { network_id: net.id, name: `p${i}` } })).body.port);
         const want = (ids: string[]) =>
@@ -229,7 +233,7 @@ for (const engine of databaseEngines('network extras')) {
         assert.equal(
           driver()
             .dhcp.get(net.id)!
-            .ports.find((p: any) => p.id === ports[0].id)!.name,
+            .ports.find((p) => p.id === ports[0]!.id)!.name,
           'renamed',
         );
         assert.equal((await req('DELETE', `/ports/${dhcp.id}`)).status, 204);
@@ -329,18 +333,19 @@ for (const engine of databaseEngines('network extras')) {
       it('serves the rule types of the data plane, details to admins only', async () => {
         const types = await req('GET', '/qos/rule-types', undefined, alice.token);
         assert.deepEqual(
-          types.body.rule_types.map((t: any) => t.type),
+          types.body.rule_types.map((t: { type: string }) => t.type),
           ['bandwidth_limit', 'dscp_marking', 'minimum_bandwidth'],
         );
         assert.equal((await req('GET', '/qos/rule-types/dscp_marking', undefined, alice.token)).status, 403);
         const d = (await req('GET', '/qos/rule-types/bandwidth_limit')).body.rule_type;
         assert.equal(d.drivers[0].name, 'logical');
         assert.deepEqual(
-          d.drivers[0].supported_parameters.find((p: any) => p.parameter_name === 'direction'),
+          d.drivers[0].supported_parameters.find((p: { parameter_name: string }) => p.parameter_name === 'direction'),
           { parameter_name: 'direction', parameter_values: ['ingress', 'egress'], parameter_type: 'choices' },
         );
         assert.deepEqual(
-          d.drivers[0].supported_parameters.find((p: any) => p.parameter_name === 'max_kbps').parameter_values,
+          d.drivers[0].supported_parameters.find((p: { parameter_name: string }) => p.parameter_name === 'max_kbps')
+            .parameter_values,
           { start: 0, end: 2147483647 },
         );
         assert.deepEqual((await req('GET', '/qos/rule-types/packet_rate_limit')).body.rule_type, {
@@ -411,11 +416,14 @@ for (const engine of databaseEngines('network extras')) {
         });
         assert.equal(min.body.NeutronError.type, 'QoSRuleParameterConflict');
         const shown = (await show(`/qos/policies/${id}`)).policy;
-        assert.deepEqual(shown.rules.map((r: any) => [r.type, r.qos_policy_id === id]).sort(), [
-          ['bandwidth_limit', true],
-          ['bandwidth_limit', true],
-          ['dscp_marking', true],
-        ]);
+        assert.deepEqual(
+          shown.rules.map((r: { type: string; qos_policy_id: string }) => [r.type, r.qos_policy_id === id]).sort(),
+          [
+            ['bandwidth_limit', true],
+            ['bandwidth_limit', true],
+            ['dscp_marking', true],
+          ],
+        );
         assert.equal(shown.revision_number, 3);
         const upd = await req('PUT', `${dscp}/${mark.body.dscp_marking_rule.id}`, {
           dscp_marking_rule: { dscp_mark: 48 },
@@ -485,7 +493,11 @@ for (const engine of databaseEngines('network extras')) {
         assert.equal(shared.body.policy.shared, true);
         const rbac = (await req('GET', `/rbac-policies?object_id=${admins.id}`)).body.rbac_policies;
         assert.deepEqual(
-          rbac.map((r: any) => [r.object_type, r.action, r.target_tenant]),
+          rbac.map((r: { object_type: string; action: string; target_tenant: string }) => [
+            r.object_type,
+            r.action,
+            r.target_tenant,
+          ]),
           [['qos_policy', 'access_as_shared', '*']],
         );
         assert.equal((await req('GET', `/qos/policies/${admins.id}`, undefined, bob.token)).body.policy.shared, true);
@@ -531,8 +543,8 @@ for (const engine of databaseEngines('network extras')) {
     });
 
     describe('trunks', () => {
-      let net: any;
-      let net2: any;
+      let net: WithId;
+      let net2: WithId;
       before(async () => {
         net = (await network({}, alice.token, '10.30.0.0/24')).net;
         net2 = (await network({}, alice.token, '10.31.0.0/24')).net;

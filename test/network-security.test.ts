@@ -4,13 +4,14 @@
 // STRATUS_TEST_PG is set.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiPort, ApiProject, SecurityGroup, SecurityGroupRule, WithId } from './lib/api-types.ts';
 import { startCloud, databaseEngines, type TestCloud } from './lib/cloud.ts';
 
 for (const engine of databaseEngines('network security')) {
   describe(`network security (${engine.name})`, () => {
     let c: TestCloud;
     let adminProject: string;
-    const users: Record<'member' | 'alt', { token: string; project: string }> = {} as any;
+    const users = {} as Record<'member' | 'alt', { token: string; project: string }>;
     const api = (p: string) => `${c.url}/networking/v2.0${p}`;
     const req = (method: string, p: string, body?: unknown, token?: string) => c.req(method, api(p), body, { token });
     const as = (who: 'member' | 'alt') => ({
@@ -23,7 +24,9 @@ for (const engine of databaseEngines('network security')) {
 
     before(async () => {
       c = await startCloud({ database: engine.database });
-      adminProject = (await c.req('GET', '/v3/auth/projects')).body.projects.find((p: any) => p.name === 'admin').id;
+      adminProject = (await c.req('GET', '/v3/auth/projects')).body.projects.find(
+        (p: ApiProject) => p.name === 'admin',
+      ).id;
       const member = (await c.req('GET', '/v3/roles?name=member')).body.roles[0].id;
       for (const who of ['member', 'alt'] as const) {
         const p = await c.req('POST', '/v3/projects', { project: { name: `sec-${who}`, domain_id: 'default' } });
@@ -45,7 +48,7 @@ for (const engine of databaseEngines('network security')) {
       const lists = await Promise.all([1, 2, 3, 4, 5].map(() => as('member').get('/security-groups')));
       for (const l of lists) assert.equal(l.status, 200, JSON.stringify(l.body));
       const again = await as('member').get('/security-groups');
-      const defaults = again.body.security_groups.filter((g: any) => g.name === 'default');
+      const defaults = again.body.security_groups.filter((g: SecurityGroup) => g.name === 'default');
       assert.equal(defaults.length, 1);
       const d = defaults[0];
       assert.equal(d.project_id, users.member.project);
@@ -54,7 +57,10 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(d.stateful, true);
       assert.equal(d.shared, false);
       const rules = d.security_group_rules
-        .map((r: any) => `${r.direction}/${r.ethertype}/${r.remote_group_id === d.id ? 'self' : r.remote_group_id}`)
+        .map(
+          (r: SecurityGroupRule) =>
+            `${r.direction}/${r.ethertype}/${r.remote_group_id === d.id ? 'self' : r.remote_group_id}`,
+        )
         .sort();
       assert.deepEqual(rules, ['egress/IPv4/null', 'egress/IPv6/null', 'ingress/IPv4/self', 'ingress/IPv6/self']);
       // Rules listing shows them too; another project's default is not made by a member.
@@ -98,7 +104,7 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const g = r.body.security_group;
       assert.equal(g.stateful, false);
-      assert.deepEqual(g.security_group_rules.map((x: any) => `${x.direction}/${x.ethertype}`).sort(), [
+      assert.deepEqual(g.security_group_rules.map((x: SecurityGroupRule) => `${x.direction}/${x.ethertype}`).sort(), [
         'egress/IPv4',
         'egress/IPv6',
       ]);
@@ -121,7 +127,7 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(rule.status, 201, JSON.stringify(rule.body));
       const shown = (await as('member').get(`/security-groups/${g.id}`)).body.security_group;
       assert.ok(shown.revision_number > 1);
-      assert.ok(shown.security_group_rules.some((x: any) => x.id === rule.body.security_group_rule.id));
+      assert.ok(shown.security_group_rules.some((x: SecurityGroupRule) => x.id === rule.body.security_group_rule.id));
       assert.equal((await as('alt').get(`/security-groups/${g.id}`)).status, 404);
       assert.equal((await as('member').del(`/security-groups/${g.id}`)).status, 204);
       assert.equal((await as('member').get(`/security-group-rules/${rule.body.security_group_rule.id}`)).status, 404);
@@ -132,7 +138,7 @@ for (const engine of databaseEngines('network security')) {
       r = await as('member').get('/security-groups?name=b1&sort_key=name&sort_dir=desc');
       assert.equal(r.body.security_groups.length, 2);
       r = await as('member').get('/security-groups?shared=false&fields=id&fields=name');
-      assert.ok(r.body.security_groups.every((x: any) => Object.keys(x).sort().join() === 'id,name'));
+      assert.ok(r.body.security_groups.every((x: SecurityGroup) => Object.keys(x).sort().join() === 'id,name'));
     });
 
     it('validates rules as upstream does and normalizes what it stores', async () => {
@@ -268,8 +274,8 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.NeutronError.type, 'SecurityGroupNotFound');
       assert.equal((await as('member').get(`/security-group-rules/${admins.security_group_rules[0].id}`)).status, 404);
       const mine = (await as('member').get('/security-group-rules')).body.security_group_rules;
-      assert.ok(!mine.some((x: any) => x.security_group_id === admins.id));
-      assert.ok(mine.some((x: any) => x.id === rule.id));
+      assert.ok(!mine.some((x: { security_group_id: string }) => x.security_group_id === admins.id));
+      assert.ok(mine.some((x: WithId) => x.id === rule.id));
       assert.equal((await as('member').del(`/security-group-rules/${rule.id}`)).status, 204);
       assert.equal((await as('member').get(`/security-group-rules/${rule.id}`)).status, 404);
       // An admin's rule in the member's group is the member's to see.
@@ -284,7 +290,7 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.status, 201, JSON.stringify(r.body));
       assert.ok(
         (await as('member').get('/security-group-rules')).body.security_group_rules.some(
-          (x: any) => x.id === r.body.security_group_rule.id,
+          (x: SecurityGroupRule) => x.id === r.body.security_group_rule.id,
         ),
       );
       assert.equal((await as('member').get(`/security-group-rules/${r.body.security_group_rule.id}`)).status, 200);
@@ -349,7 +355,7 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.status, 200);
       assert.equal(r.body.quota.security_group, 7);
       assert.equal(r.body.quota.rbac_policy, 2147483647);
-      const listed = (await req('GET', '/quotas')).body.quotas.find((q: any) => q.project_id === p);
+      const listed = (await req('GET', '/quotas')).body.quotas.find((q: { project_id: string }) => q.project_id === p);
       assert.equal(listed.tenant_id, p);
       assert.equal(listed.security_group, 7);
       // check_limit refuses a limit under the usage.
@@ -382,7 +388,7 @@ for (const engine of databaseEngines('network security')) {
       r = await req('DELETE', `/quotas/${p}`);
       assert.equal(r.status, 404);
       assert.equal(r.body.NeutronError.type, 'TenantQuotaNotFound');
-      assert.ok(!(await req('GET', '/quotas')).body.quotas.some((q: any) => q.project_id === p));
+      assert.ok(!(await req('GET', '/quotas')).body.quotas.some((q: { project_id: string }) => q.project_id === p));
     });
 
     it('shares security groups through RBAC policies', async () => {
@@ -414,11 +420,13 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.security_group.shared, true);
       assert.equal(r.body.security_group.security_group_rules.length, 2);
       assert.ok(
-        (await as('member').get('/security-groups?shared=true')).body.security_groups.some((g: any) => g.id === sg.id),
+        (await as('member').get('/security-groups?shared=true')).body.security_groups.some(
+          (g: SecurityGroup) => g.id === sg.id,
+        ),
       );
       assert.ok(
         !(await as('member').get('/security-groups?shared=false')).body.security_groups.some(
-          (g: any) => g.id === sg.id,
+          (g: SecurityGroup) => g.id === sg.id,
         ),
       );
       assert.equal((await req('GET', `/security-groups/${sg.id}`)).body.security_group.shared, false);
@@ -552,7 +560,7 @@ for (const engine of databaseEngines('network security')) {
     });
 
     it('declares the extensions it serves', async () => {
-      const aliases = (await req('GET', '/extensions')).body.extensions.map((e: any) => e.alias);
+      const aliases = (await req('GET', '/extensions')).body.extensions.map((e: { alias: string }) => e.alias);
       for (const a of [
         'security-group',
         'port-security',
@@ -593,7 +601,7 @@ for (const engine of databaseEngines('network security')) {
       assert.equal(r.body.NeutronError.type, 'SecurityGroupInUse');
       assert.equal((await m.put(`/security-groups/${sg.id}`, { security_group: { stateful: false } })).status, 409);
       assert.deepEqual(
-        (await m.get(`/ports?security_groups=${sg.id}`)).body.ports.map((p: any) => p.id),
+        (await m.get(`/ports?security_groups=${sg.id}`)).body.ports.map((p: ApiPort) => p.id),
         [port.id],
       );
       assert.deepEqual((await m.get(`/ports?security_groups=${def.id}`)).body.ports, []);

@@ -4,6 +4,7 @@
 // kept across a restart.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ApiImage } from './lib/api-types.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { Readable } from 'node:stream';
 import { BodyHash } from '../src/core/hashing.ts';
 import { FdWriter } from '../src/core/filewrite.ts';
 import { FsBackend } from '../src/object-store/drivers/fs.ts';
-import { startCloud, type TestCloud } from './lib/cloud.ts';
+import { startCloud, streamedBody, type TestCloud } from './lib/cloud.ts';
 
 const MiB = 1 << 20;
 /** Deterministic bytes that differ from one megabyte to the next. */
@@ -105,10 +106,9 @@ describe('large bodies: hashing and writing', () => {
         throw new Error('client went away');
       }
       await assert.rejects(b.put(failing()), /client went away/);
-      await assert.rejects(
-        b.put(Readable.from(pieces(bytes(4 * MiB, 7), [65536])), { maxBytes: 2 * MiB }),
-        (e: any) => e.status === 413,
-      );
+      await assert.rejects(b.put(Readable.from(pieces(bytes(4 * MiB, 7), [65536])), { maxBytes: 2 * MiB }), {
+        status: 413,
+      });
       const left: string[] = [];
       for await (const x of b.list()) left.push(x.blob);
       assert.deepEqual(left, [r.blob]);
@@ -129,9 +129,8 @@ describe('large objects and images over HTTP, across a restart', () => {
     const res = await fetch(`${base}${p}`, {
       method,
       headers: { 'X-Auth-Token': c.adminToken, ...headers },
-      body,
-      ...(body instanceof Readable ? { duplex: 'half' } : {}),
-    } as any);
+      ...(body instanceof Readable ? streamedBody(body) : { body: body && new Uint8Array(body) }),
+    });
     return { status: res.status, headers: res.headers, buf: Buffer.from(await res.arrayBuffer()) };
   };
   const boot = async () => {
@@ -164,17 +163,16 @@ describe('large objects and images over HTTP, across a restart', () => {
       headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/json' },
       body: JSON.stringify({ name: 'large', disk_format: 'raw', container_format: 'bare' }),
     });
-    imageId = ((await img.json()) as any).id;
+    imageId = ((await img.json()) as ApiImage).id;
     const up = await fetch(`${c.url}/image/v2/images/${imageId}/file`, {
       method: 'PUT',
       headers: { 'X-Auth-Token': c.adminToken, 'Content-Type': 'application/octet-stream' },
-      body: Readable.from(pieces(image, [65536])),
-      duplex: 'half',
-    } as any);
+      ...streamedBody(Readable.from(pieces(image, [65536]))),
+    });
     assert.equal(up.status, 204);
     const s = (await (
       await fetch(`${c.url}/image/v2/images/${imageId}`, { headers: { 'X-Auth-Token': c.adminToken } })
-    ).json()) as any;
+    ).json()) as ApiImage;
     assert.equal(s.status, 'active');
     assert.equal(s.size, image.length);
     assert.equal(s.checksum, hex('md5', image));

@@ -3,15 +3,24 @@
 // bulk delete, expiry, and the fs driver's atomic writes and root confinement.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { CatalogEntry, WithName } from './lib/api-types.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
-import { databaseEngines, startCloud, type TestCloud } from './lib/cloud.ts';
+import { databaseEngines, startCloud, streamedBody, type TestCloud } from './lib/cloud.ts';
+import { objectStoreService } from './lib/services.ts';
 import { FsBackend } from '../src/object-store/drivers/fs.ts';
 import { parseRanges } from '../src/object-store/api/common.ts';
+
+/** The parts of Swift's /info the tests read. */
+interface SwiftInfo {
+  swift: { max_file_size: number; allow_account_management?: boolean };
+  tempurl: { allowed_digests: string[] };
+  symlink?: { symloop_max: number; static_links: boolean };
+}
 
 for (const engine of databaseEngines('object-store'))
   describe(`object-store on ${engine.name}`, () => {
@@ -23,7 +32,12 @@ for (const engine of databaseEngines('object-store'))
     const sw = async (
       method: string,
       p: string,
-      opts: { token?: string | null; headers?: Record<string, string>; body?: any; manual?: boolean } = {},
+      opts: {
+        token?: string | null;
+        headers?: Record<string, string>;
+        body?: string | Buffer | Readable;
+        manual?: boolean;
+      } = {},
     ) => {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       const token = opts.token === undefined ? c.adminToken : opts.token;
@@ -31,10 +45,11 @@ for (const engine of databaseEngines('object-store'))
       const res = await fetch(p.startsWith('http') ? p : `${base}${p}`, {
         method,
         headers,
-        body: opts.body,
-        ...(opts.body instanceof Readable ? { duplex: 'half' } : {}),
-        ...(opts.manual ? { redirect: 'manual' } : {}),
-      } as any);
+        ...(opts.body instanceof Readable
+          ? streamedBody(opts.body)
+          : { body: typeof opts.body === 'string' ? opts.body : opts.body && new Uint8Array(opts.body) }),
+        ...(opts.manual ? { redirect: 'manual' as const } : {}),
+      });
       const buf = Buffer.from(await res.arrayBuffer());
       return { status: res.status, headers: res.headers, text: buf.toString('utf8'), buf };
     };
@@ -59,11 +74,11 @@ for (const engine of databaseEngines('object-store'))
 
     it('serves /info and the catalog entry', async () => {
       const r = await fetch(`${c.url}/object-store/info`);
-      const info = (await r.json()) as any;
+      const info = (await r.json()) as SwiftInfo;
       assert.equal(info.swift.max_file_size, 5368709122);
       assert.ok(info.tempurl.allowed_digests.includes('sha512'));
       const cat = await c.req('GET', '/v3/auth/catalog');
-      const swift = cat.body.catalog.find((s: any) => s.type === 'object-store');
+      const swift = cat.body.catalog.find((s: CatalogEntry) => s.type === 'object-store');
       assert.ok(swift.endpoints[0].url.endsWith(`/object-store/v1/${account}`));
     });
 
@@ -97,19 +112,21 @@ for (const engine of databaseEngines('object-store'))
       assert.equal((await sw('GET', '/box')).text, 'a/1\na/2\nb\nc/x/y\n');
       const j = JSON.parse((await sw('GET', '/box?format=json&delimiter=/')).text);
       assert.deepEqual(
-        j.map((x: any) => x.subdir ?? x.name),
+        j.map((x: { subdir?: string; name?: string }) => x.subdir ?? x.name),
         ['a/', 'b', 'c/'],
       );
       assert.deepEqual(
-        JSON.parse((await sw('GET', '/box?format=json&prefix=a/&reverse=true')).text).map((x: any) => x.name),
+        JSON.parse((await sw('GET', '/box?format=json&prefix=a/&reverse=true')).text).map((x: WithName) => x.name),
         ['a/2', 'a/1'],
       );
       assert.deepEqual(
-        JSON.parse((await sw('GET', '/box?format=json&marker=a/1&end_marker=c&limit=5')).text).map((x: any) => x.name),
+        JSON.parse((await sw('GET', '/box?format=json&marker=a/1&end_marker=c&limit=5')).text).map(
+          (x: WithName) => x.name,
+        ),
         ['a/2', 'b'],
       );
       assert.deepEqual(
-        JSON.parse((await sw('GET', '/box?format=json&limit=1')).text).map((x: any) => x.name),
+        JSON.parse((await sw('GET', '/box?format=json&limit=1')).text).map((x: WithName) => x.name),
         ['a/1'],
       );
       const xml = await sw('GET', '/box?format=xml&prefix=b');
@@ -423,12 +440,12 @@ for (const engine of databaseEngines('object-store'))
       const again = await sw('PUT', acct, { token: reseller });
       assert.equal(again.status, 403);
       assert.match(again.text, /Recently deleted/);
-      const svc = c.cloud.services.find((x) => x.name === 'object-store') as any;
+      const svc = objectStoreService(c);
       await svc.reapAccounts();
       const rows = await svc.store.objectsOf('AUTH_reaped', 10);
       assert.equal(rows.length, 0);
       assert.deepEqual(await svc.store.containerNames('AUTH_reaped', 10), []);
-      const info = (await (await fetch(`${c.url}/object-store/info`)).json()) as any;
+      const info = (await (await fetch(`${c.url}/object-store/info`)).json()) as SwiftInfo;
       assert.equal(info.swift.allow_account_management, true);
     });
 
@@ -511,7 +528,7 @@ for (const engine of databaseEngines('object-store'))
         'X-Symlink-Target does not exist',
       );
       const listing = JSON.parse((await sw('GET', '/sl?format=json')).text);
-      const byName = Object.fromEntries(listing.map((o: any) => [o.name, o]));
+      const byName = Object.fromEntries(listing.map((o: WithName) => [o.name, o]));
       assert.equal(byName.link.symlink_path, `/v1/${account}/sl-t/target`);
       assert.equal(byName.link.hash, 'd41d8cd98f00b204e9800998ecf8427e');
       assert.equal(byName.static.symlink_etag, etag);
@@ -560,7 +577,7 @@ for (const engine of databaseEngines('object-store'))
       });
       assert.equal(viaTemp.status, 400);
       assert.equal(viaTemp.text, "The header 'X-Symlink-Target' is not allowed in this tempurl");
-      const info = (await (await fetch(`${c.url}/object-store/info`)).json()) as any;
+      const info = (await (await fetch(`${c.url}/object-store/info`)).json()) as SwiftInfo;
       assert.deepEqual(info.symlink, { symloop_max: 2, static_links: true });
     });
 
@@ -611,7 +628,7 @@ for (const engine of databaseEngines('object-store'))
     });
 
     it('reaps blobs that no object row references', async () => {
-      const svc = c.cloud.services.find((x) => x.name === 'object-store') as any;
+      const svc = objectStoreService(c);
       const orphan = await svc.backend.put(Readable.from([Buffer.from('lost')]));
       assert.ok(await svc.backend.exists(orphan.blob));
       await svc.reapOrphans(0);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, databaseEngines, type TestCloud, member } from './lib/cloud.ts';
+import type { WithName } from './lib/api-types.ts';
+import { startCloud, databaseEngines, type TestCloud, member, type ApiAnswer } from './lib/cloud.ts';
 
 const NEW_CONSUMER = null;
 
@@ -28,7 +29,7 @@ for (const engine of databaseEngines('placement')) {
         token: opts.token,
         headers: { 'OpenStack-API-Version': `placement ${opts.v ?? '1.39'}`, ...(opts.headers ?? {}) },
       });
-    const error = (r: { status: number; body: any }, status: number, code?: string) => {
+    const error = (r: ApiAnswer, status: number, code?: string) => {
       assert.equal(r.status, status, JSON.stringify(r.body));
       assert.equal(r.body.errors[0].status, status);
       if (code) assert.equal(r.body.errors[0].code, code, JSON.stringify(r.body));
@@ -88,7 +89,15 @@ for (const engine of databaseEngines('placement')) {
           allocations: Record<string, { resources: Record<string, number> }>;
           mappings?: Record<string, string[]>;
         }>;
-        provider_summaries: Record<string, any>;
+        provider_summaries: Record<
+          string,
+          {
+            resources: Record<string, { capacity: number; used: number }>;
+            traits?: string[];
+            parent_provider_uuid?: string | null;
+            root_provider_uuid?: string;
+          }
+        >;
       };
     };
 
@@ -167,7 +176,7 @@ for (const engine of databaseEngines('placement')) {
         undefined,
       );
       const inTree = (await req('GET', `/resource_providers?in_tree=${child}`)).body.resource_providers
-        .map((p: any) => p.name)
+        .map((p: WithName) => p.name)
         .sort();
       assert.deepEqual(inTree, ['tree-child', 'tree-grandchild', 'tree-root']);
       error(
@@ -282,7 +291,7 @@ for (const engine of databaseEngines('placement')) {
       error(await req('POST', '/resource_classes', { name: 'CUSTOM_GOLD' }), 409, 'placement.duplicate_name');
       error(await req('POST', '/resource_classes', { name: 'GOLD' }), 400);
       error(await req('DELETE', '/resource_classes/VCPU'), 400);
-      const list = (await req('GET', '/resource_classes')).body.resource_classes.map((r: any) => r.name);
+      const list = (await req('GET', '/resource_classes')).body.resource_classes.map((r: WithName) => r.name);
       assert.ok(list.includes('VCPU') && list.includes('CUSTOM_GOLD') && list.includes('PCPU'));
       assert.equal((await req('DELETE', '/resource_classes/CUSTOM_GOLD')).status, 204);
       assert.equal((await req('PUT', '/traits/CUSTOM_SHINY')).status, 201);
@@ -311,7 +320,7 @@ for (const engine of databaseEngines('placement')) {
       assert.ok((await req('GET', '/traits')).body.traits.length > 300);
       const listed = (
         await req('GET', '/resource_providers?required=CUSTOM_SHINY,!HW_CPU_X86_SSE')
-      ).body.resource_providers.map((p: any) => p.uuid);
+      ).body.resource_providers.map((p: { uuid: string }) => p.uuid);
       assert.deepEqual(listed, [u]);
       assert.deepEqual(
         (await req('GET', '/resource_providers?required=in:CUSTOM_SHINY,CUSTOM_NONE_SUCH_X')).status,
@@ -338,7 +347,7 @@ for (const engine of databaseEngines('placement')) {
       assert.equal(got.resource_provider_generation, 2);
       assert.deepEqual(
         (await req('GET', `/resource_providers?member_of=in:${a2},${randomUUID()}`)).body.resource_providers.map(
-          (p: any) => p.uuid,
+          (p: { uuid: string }) => p.uuid,
         ),
         [u],
       );
@@ -637,7 +646,7 @@ for (const engine of databaseEngines('placement')) {
       };
       // Leaving the allocation on the old provider is refused as a whole.
       const bad = structuredClone(body);
-      bad.allocations[consumer]!.allocations = { [host]: { resources: { CUSTOM_RESHAPE: 4 } } } as any;
+      bad.allocations[consumer]!.allocations = { [host]: { resources: { CUSTOM_RESHAPE: 4 } } };
       error(await req('POST', '/reshaper', bad), 409, 'placement.inventory.inuse');
       assert.equal(
         (await req('GET', `/resource_providers/${host}/inventories`)).body.inventories.CUSTOM_RESHAPE.total,

@@ -187,7 +187,9 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
 /** The admin credentials of cloud `name` in a clouds.yaml. */
 export function readCloudsYaml(file: string, name = 'stratus'): CloudCredentials {
   if (!fs.existsSync(file)) throw new Error(`no clouds.yaml at ${file} (give the cloud's with --clouds)`);
-  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as { clouds?: Record<string, any> } | null;
+  const doc = YAML.parse(fs.readFileSync(file, 'utf8')) as {
+    clouds?: Record<string, { auth?: Record<string, unknown>; region_name?: unknown } | undefined>;
+  } | null;
   const cloud = doc?.clouds?.[name];
   if (!cloud) throw new Error(`${file} has no cloud named ${JSON.stringify(name)}`);
   const a = cloud.auth ?? {};

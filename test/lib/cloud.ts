@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig, type StratusConfig } from '../../src/core/config.ts';
 import { createLogger } from '../../src/core/log.ts';
 import { Cloud } from '../../src/server.ts';
 import { SERVICES } from '../../src/services.ts';
+import type { ApiServer } from './api-types.ts';
 
 export interface TestCloud {
   cloud: Cloud;
@@ -27,6 +29,57 @@ export interface TestCloud {
   ): Promise<{ status: number; body: any; headers: Headers }>;
   token(user: { name?: string; id?: string; password: string; domain?: string }, scope?: unknown): Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * Requests to one API of the test cloud `cloud()` (read at each call, so a suite may start it in
+ * `before`): `prefix` below the cloud's URL, the `service`'s microversion header at `version`.
+ */
+export function serviceApi(cloud: () => TestCloud, prefix: string, service: string, version: string) {
+  return (method: string, p: string, body?: unknown, opts: { token?: string; version?: string } = {}) => {
+    const c = cloud();
+    return c.req(method, `${c.url}${prefix}${p}`, body, {
+      token: opts.token,
+      headers: { 'OpenStack-API-Version': `${service} ${opts.version ?? version}` },
+    });
+  };
+}
+
+/**
+ * Waits until `show(id)` is `status` with no task in progress (any task with `anyTask`) and
+ * answers it; a server gone to ERROR (unless that is awaited) fails at once with its fault.
+ */
+export function untilServer(
+  show: (id: string) => Promise<ApiServer | undefined>,
+  id: string,
+  status: string,
+  o: { anyTask?: boolean; ms?: number } = {},
+): Promise<ApiServer> {
+  return until(
+    `server ${id} ${status}`,
+    async () => {
+      const s = await show(id);
+      if (s?.status === 'ERROR' && status !== 'ERROR')
+        throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
+      return s?.status === status && (o.anyTask || !s['OS-EXT-STS:task_state']) ? s : null;
+    },
+    o.ms,
+  );
+}
+
+/** What `TestCloud.req` answers. */
+export type ApiAnswer = Awaited<ReturnType<TestCloud['req']>>;
+
+/** The answer of a fetch made by hand (a request `req` cannot make), read as `req` reads its own. */
+export async function answerOf(res: Response): Promise<ApiAnswer> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
 }
 
 /** The databases an API test runs on: SQLite always, PostgreSQL when STRATUS_TEST_PG is set (CI sets it). */
@@ -83,14 +136,7 @@ export async function startCloud(
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
+    return answerOf(res);
   };
   const token: TestCloud['token'] = async (u, scope) => {
     const user = u.id
@@ -197,11 +243,16 @@ export function useAdminCloud(
   return t;
 }
 
-/** A public raw image holding `bytes`, uploaded as the admin; answers its id. */
-export async function uploadImage(c: TestCloud, name: string, bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+/** A public image (raw unless `diskFormat` says) holding `bytes`, uploaded as the admin; answers its id. */
+export async function uploadImage(
+  c: TestCloud,
+  name: string,
+  bytes: Uint8Array<ArrayBuffer>,
+  diskFormat = 'raw',
+): Promise<string> {
   const img = await c.req('POST', `${c.url}/image/v2/images`, {
     name,
-    disk_format: 'raw',
+    disk_format: diskFormat,
     container_format: 'bare',
     visibility: 'public',
   });
@@ -211,4 +262,12 @@ export async function uploadImage(c: TestCloud, name: string, bytes: Uint8Array<
     body: bytes,
   });
   return img.body.id as string;
+}
+
+/**
+ * The `body` and `duplex` of a fetch that streams `r` (a chunked upload). Node's fetch takes a web
+ * stream with `duplex: 'half'`; its typings name a different ReadableStream, hence the one cast.
+ */
+export function streamedBody(r: Readable): { body: BodyInit; duplex: 'half' } {
+  return { body: Readable.toWeb(r) as unknown as BodyInit, duplex: 'half' };
 }
