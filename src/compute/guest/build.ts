@@ -224,6 +224,9 @@ async function buildInitramfs(modulesDir: string, out: string) {
       put(`bin/${path.basename(prog)}`, fs.readFileSync(prog), 0o755);
       for (const lib of await libsOf(prog)) put(lib.slice(1), fs.readFileSync(lib), 0o755);
     }
+    // busybox's nc under the name nc, for GUEST_TOOLS's nc (pidof and killall look for "nc").
+    fs.mkdirSync(path.join(root, 'usr/lib/stratus'), { recursive: true });
+    fs.symlinkSync('/bin/busybox', path.join(root, 'usr/lib/stratus/nc'));
     put('init', INIT_SCRIPT, 0o755);
     put('etc/udhcpc.sh', UDHCPC_SCRIPT, 0o755);
     // Replaces busybox's link where there is one (its mke2fs would refuse tempest's `-t ext4`).
