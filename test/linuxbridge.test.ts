@@ -370,6 +370,10 @@ describe('linuxbridge data plane', { skip }, () => {
     assert.match(rootPing, /1 packets received/, 'the floating IP is reached from the host');
     // Guest 2 (no floating IP) goes out with SNAT to the router's gateway address.
     assert.ok(await canPing(G2, '172.30.99.1'), 'guest 2 reaches the external gateway through SNAT');
+    // Hairpin (neutron_tempest_plugin's admin test_two_vms_fips): guest 2 pings guest 1's floating
+    // IP from behind the same router; the answer comes from the floating IP, not the fixed address.
+    const hairpin = await sh(G2, ['busybox', 'ping', '-c', '1', '-W', '2', '172.30.99.20'], true);
+    assert.match(hairpin, /bytes from 172\.30\.99\.20/, hairpin);
 
     // Metadata: haproxy in qdhcp → this process → "Nova" with the instance headers.
     const body = await sh(G1, [
