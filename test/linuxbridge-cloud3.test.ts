@@ -2,7 +2,8 @@
 // driven through the networking API: a floating IP port forwarding (FIP:8080 → the guest's
 // httpd on 80) answers from the host, follows an update and goes with a delete; a SLAAC subnet on
 // the router gives the guest its EUI-64 address (radvd); a metering label counts the guest's
-// traffic through the gateway and the metering agent sends `l3.meter` on the bus. Needs root
+// traffic through the gateway and the metering agent sends `l3.meter` on the bus; a QoS policy's
+// egress limit reaches the host and follows an edited rule; the L3 agent reports port_forwarding. Needs root
 // (skips otherwise); removes everything it made, also on failure.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -155,6 +156,35 @@ describe('linuxbridge cloud: port forwardings, IPv6, metering', { skip }, () => 
     assert.equal(await get(at(8080)), '', 'the old external port is closed');
     await ok('DELETE', `/floatingips/${fip.id}/port_forwardings/${pf.id}`);
     await until('FIP:8081 to close', async () => (await get(at(8081))) === '');
+
+    // QoS from the API: a policy on the network limits what the guest sends (hashlimit in the
+    // host namespace); a rule edited inside the policy reaches the tap without touching the port.
+    const hns = `stratus-host-${HOST}`;
+    // iptables shows the rate in its own granularity (125000 B/s reads 124992b/s): kB/s, rounded.
+    const policed = async () => {
+      const save = await run(['ip', 'netns', 'exec', hns, 'iptables-legacy-save', '-t', 'mangle']);
+      assert.ok(save.split('\n').filter((l) => l === '-A POSTROUTING -j stratus-qos').length <= 1, 'hooked once');
+      const m = /--hashlimit-above (\d+)b\/s/.exec(save);
+      return m ? String(Math.round(Number(m[1]) / 1000)) : undefined;
+    };
+    const policy = (await ok('POST', '/qos/policies', { policy: { name: 'bw' } })).policy;
+    const bw = (
+      await ok('POST', `/qos/policies/${policy.id}/bandwidth_limit_rules`, {
+        bandwidth_limit_rule: { max_kbps: 1000, max_burst_kbps: 1000 },
+      })
+    ).bandwidth_limit_rule;
+    await ok('PUT', `/networks/${net.id}`, { network: { qos_policy_id: policy.id } });
+    await until('the egress limit of 1000 kbit/s', async () => (await policed()) === '125');
+    await ok('PUT', `/qos/policies/${policy.id}/bandwidth_limit_rules/${bw.id}`, {
+      bandwidth_limit_rule: { max_kbps: 2000, max_burst_kbps: 2000 },
+    });
+    await until('the edited rule: 2000 kbit/s', async () => (await policed()) === '250');
+    await ok('DELETE', `/qos/policies/${policy.id}/bandwidth_limit_rules/${bw.id}`);
+    await until('no limit once the rule is gone', async () => (await policed()) === undefined);
+    await ok('PUT', `/networks/${net.id}`, { network: { qos_policy_id: null } });
+    // The L3 agent names the extensions it realises (upstream's `[agent] extensions`).
+    const l3 = (await ok('GET', `/agents?agent_type=${encodeURIComponent('L3 agent')}`)).agents;
+    assert.deepEqual(l3[0]?.configurations?.extensions, ['port_forwarding']);
 
     // Metering: a label of the router's project counting everything out through the gateway.
     const label = (await ok('POST', '/metering/metering-labels', { metering_label: { name: 'out' } })).metering_label;

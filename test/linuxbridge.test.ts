@@ -370,6 +370,10 @@ describe('linuxbridge data plane', { skip }, () => {
     assert.match(rootPing, /1 packets received/, 'the floating IP is reached from the host');
     // Guest 2 (no floating IP) goes out with SNAT to the router's gateway address.
     assert.ok(await canPing(G2, '172.30.99.1'), 'guest 2 reaches the external gateway through SNAT');
+    // Hairpin (neutron_tempest_plugin's admin test_two_vms_fips): guest 2 pings guest 1's floating
+    // IP from behind the same router; the answer comes from the floating IP, not the fixed address.
+    const hairpin = await sh(G2, ['busybox', 'ping', '-c', '1', '-W', '2', '172.30.99.20'], true);
+    assert.match(hairpin, /bytes from 172\.30\.99\.20/, hairpin);
 
     // Metadata: haproxy in qdhcp → this process → "Nova" with the instance headers.
     const body = await sh(G1, [
@@ -396,8 +400,25 @@ describe('linuxbridge data plane', { skip }, () => {
       ],
     });
     assert.match(await run(['tc', '-n', hns, 'qdisc', 'show', 'dev', tapName(VM1)]), /tbf .*rate 1Mbit/);
+    // From the guest (`egress`): hashlimit drops above 2000 kbit/s (250 000 B/s, the burst one second
+    // of it): 40 pings of 30 kB in 0.8 s (1.5 MB/s) lose some; the rule's counter shows the drops.
+    const police = await run(['ip', 'netns', 'exec', hns, 'iptables-legacy-save', '-t', 'mangle']);
+    assert.match(police, new RegExp(`--physdev-in ${tapName(VM1)} .*--hashlimit-above 250000b/s .*-j DROP`));
+    const pinged = await sh(G1, ['busybox', 'ping', '-q', '-c', '40', '-s', '30000', '-i', '0.02', '10.91.0.11'], true);
+    const lost = Number(/(\d+)% packet loss/.exec(pinged)?.[1] ?? 'NaN');
+    const drops = (await run(['ip', 'netns', 'exec', hns, 'iptables-legacy', '-t', 'mangle', '-nvxL', 'stratus-qos']))
+      .split('\n')
+      .filter((l) => l.includes('DROP'))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+    assert.ok(lost > 10 && lost < 100, `1.5 MB/s against 2000 kbit/s: ${lost} % lost`);
+    assert.ok(drops[0]! > 0, `the police rule dropped ${drops[0]} packets`);
     await driver.plugPort(vm1);
     assert.doesNotMatch(await run(['tc', '-n', hns, 'qdisc', 'show', 'dev', tapName(VM1)]), /tbf/);
+    assert.doesNotMatch(
+      await run(['ip', 'netns', 'exec', hns, 'iptables-legacy-save', '-t', 'mangle']),
+      /hashlimit/,
+      'the limit goes with the policy',
+    );
   });
 
   it("hands a deleted port's address to the next port that gets it (the old lease released)", async () => {

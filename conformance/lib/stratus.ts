@@ -109,7 +109,14 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
   // Real guests: Nova's metadata API on a free port, and the network's proxy told where it is.
   const metadataPort = o.driver === 'libvirt' ? await freePort() : 0;
-  config.compute = o.driver === 'libvirt' ? libvirtComputeConfig(o.guestDir!, metadataPort) : STRATUS_COMPUTE_CONFIG;
+  // A linuxbridge run's hosts are its own (`tempest-<port>`, `tempest-<port>-2`): their data planes are the
+  // namespaces `stratus-host-<host>` and the uplink `sx<hash(host)>`, so two runs at once share nothing (the
+  // machine's hostname was both runs' host). Real guests' runs hold the libvirt lock: LIBVIRT_HOST.
+  const runHost = o.dataplane === 'linuxbridge' && o.driver !== 'libvirt' ? `tempest-${o.port}` : undefined;
+  config.compute =
+    o.driver === 'libvirt'
+      ? libvirtComputeConfig(o.guestDir!, metadataPort)
+      : { ...STRATUS_COMPUTE_CONFIG, ...(runHost ? { host: runHost } : {}) };
   // Two block storage backends on the host, so that tempest's multi-backend and migration tests run.
   config.blockStorage = { backends: [{ backendName: 'file' }, { backendName: 'file2' }] };
   const identity: Record<string, unknown> = {};
@@ -129,6 +136,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
       cleanupOnStop: true,
       // Real guests' taps are wired by the agent of their compute host.
       ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST, novaMetadataUrl: `http://127.0.0.1:${metadataPort}` } : {}),
+      ...(runHost ? { host: runHost } : {}),
     };
   else config.network = { dnsDomain, ...(o.dataplane ? { dataplane: o.dataplane } : {}) };
   if (o.blockStorage) config.blockStorage = o.blockStorage;

@@ -18,6 +18,8 @@ const run = promisify(execFile);
 const EPOCH = 1700000000;
 const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 const HOST_PROGRAMS = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];
+/** The initramfs's layout version: a change to how buildInitramfs lays files out rebuilds. */
+const LAYOUT = 'applets-at-full-paths';
 
 export interface GuestFiles {
   dir: string;
@@ -54,7 +56,11 @@ export function missingGuestTools(): string[] {
 
 /** The hash of the build's inputs. */
 function buildInputs(): string {
-  const h = createHash('sha256').update(INIT_SCRIPT).update(UDHCPC_SCRIPT).update(GUEST_MODULES.join(','));
+  const h = createHash('sha256')
+    .update(LAYOUT)
+    .update(INIT_SCRIPT)
+    .update(UDHCPC_SCRIPT)
+    .update(GUEST_MODULES.join(','));
   for (const [name, text] of Object.entries(GUEST_TOOLS)) h.update(name).update(text);
   h.update(SYSLINUX_CFG);
   for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS])
@@ -205,10 +211,22 @@ async function buildInitramfs(modulesDir: string, out: string) {
     put('bin/busybox', fs.readFileSync('/usr/bin/busybox'), 0o755);
     const applets = (await run('/usr/bin/busybox', ['--list'])).stdout.split('\n').filter((a) => /^[\w.-]+$/.test(a));
     for (const a of applets) if (a !== 'busybox') fs.symlinkSync('busybox', path.join(root, 'bin', a));
+    // Each applet also at busybox's own path (/sbin/ip, /usr/bin/nc, /usr/sbin/arping...), as
+    // CirrOS has them: neutron_tempest_plugin runs `sudo /sbin/ip` over SSH. They point at /bin's
+    // link, so GUEST_TOOLS's replacements below win there too.
+    for (const full of (await run('/usr/bin/busybox', ['--list-full'])).stdout.split('\n')) {
+      const name = path.basename(full);
+      if (!/^(usr\/)?s?bin\/[\w.-]+$/.test(full) || full.startsWith('bin/') || !applets.includes(name)) continue;
+      fs.mkdirSync(path.join(root, path.dirname(full)), { recursive: true });
+      fs.symlinkSync(`/bin/${name}`, path.join(root, full));
+    }
     for (const prog of HOST_PROGRAMS) {
       put(`bin/${path.basename(prog)}`, fs.readFileSync(prog), 0o755);
       for (const lib of await libsOf(prog)) put(lib.slice(1), fs.readFileSync(lib), 0o755);
     }
+    // busybox's nc under the name nc, for GUEST_TOOLS's nc (pidof and killall look for "nc").
+    fs.mkdirSync(path.join(root, 'usr/lib/stratus'), { recursive: true });
+    fs.symlinkSync('/bin/busybox', path.join(root, 'usr/lib/stratus/nc'));
     put('init', INIT_SCRIPT, 0o755);
     put('etc/udhcpc.sh', UDHCPC_SCRIPT, 0o755);
     // Replaces busybox's link where there is one (its mke2fs would refuse tempest's `-t ext4`).

@@ -137,7 +137,7 @@ while true; do sleep 3600; done
 
 /**
  * The commands tempest's remote client runs on a guest that busybox does not have (CirrOS has
- * them): sudo, curl, lsblk and blkid, as small shell scripts in /bin; mke2fs drops `-t`.
+ * them): sudo, curl, lsblk, blkid and nc's -k, as small shell scripts in /bin; mke2fs drops `-t`.
  */
 export const GUEST_TOOLS: Record<string, string> = {
   // The guest logs in as root: sudo only runs its command.
@@ -205,6 +205,30 @@ while true; do
   exec 3<&-
   sleep 1
 done
+`,
+  // nc as neutron_tempest_plugin calls it on CirrOS: a persistent server `nc -p PORT -lk [-e PROG
+  // ARGS|-c CMD] < /dev/zero &` and a client `nc [-z] -w N HOST PORT`. busybox's small nc knows no
+  // -k, -c, -z: -lk is its -ll with -e (stdin /dev/zero served by `cat /dev/zero`), -z is dropped.
+  // It runs as /usr/lib/stratus/nc (a busybox link named nc), so pidof and killall find "nc". No UDP.
+  nc: `#!/bin/sh
+NC=/usr/lib/stratus/nc
+l= k= u= p= w= c= e= pos=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -l) l=1;; -k) k=1;; -lk|-kl) l=1; k=1;; -u) u=1;; -z|-n|-v|-q) ;;
+    -p) p=$2; shift;; -w) w=$2; shift;; -c) c=$2; shift;;
+    -e) shift; e=1; break;;
+    *) pos="$pos $1";;
+  esac
+  shift
+done
+[ -n "$u" ] && { echo "nc: no UDP in this guest" >&2; exit 1; }
+if [ -z "$l" ]; then exec $NC \${w:+-w $w} $pos; fi
+ll=-l; [ -n "$k" ] && ll=-ll
+[ -n "$e" ] && exec $NC $ll -p $p -e "$@"
+[ -n "$c" ] && exec $NC $ll -p $p -e sh -c "$c"
+if [ -n "$k" ] && [ "$(readlink /proc/self/fd/0)" = /dev/zero ]; then exec $NC -ll -p $p -e cat /dev/zero; fi
+exec $NC -l -p $p
 `,
   // busybox's mke2fs makes ext2 (the kernel's ext4 mounts it) and knows no -t.
   mke2fs: `#!/bin/sh

@@ -259,6 +259,7 @@ export class NetworkAgent {
         availability_zone: this.o.availabilityZone,
         configurations: {
           agent_mode: 'legacy',
+          extensions: [...(this.o.driver.l3Extensions ?? [])],
           routers: this.routers.size,
           floating_ips: fips,
           log_agent_heartbeats: false,

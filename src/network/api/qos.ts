@@ -10,7 +10,8 @@ import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
 import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx } from './resource.ts';
-import type { QosRuleResource } from './types.ts';
+import type { NetworkResource, PortResource, QosRuleResource } from './types.ts';
+import { afterCommit, flushAfterCommit } from './l3_common.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
@@ -148,6 +149,23 @@ async function unshare(tx: Tx, policyId: string) {
 }
 
 const bumpPolicy = (tx: Tx, policyId: string) => bumpRevision(tx, 'qos_policies', policyId);
+
+/**
+ * A policy's rules changed: after the commit, the L2 agents re-read the ports that use it (through
+ * their network or their own `qos_policy_id`), as upstream pushes the policy to the agents.
+ */
+function rulesChanged(svc: NetworkService, ctx: NetworkContext, policyId: string) {
+  afterCommit(ctx, async () => {
+    const nets = await svc.db.selectFrom('networks').select('id').where('qos_policy_id', '=', policyId).execute();
+    for (const n of nets) svc.notifier.networkUpdated({ id: n.id } as NetworkResource);
+    const ports = await svc.db
+      .selectFrom('ports')
+      .select(['id', 'network_id'])
+      .where('qos_policy_id', '=', policyId)
+      .execute();
+    for (const p of ports) svc.notifier.portUpdated({ id: p.id, network_id: p.network_id } as PortResource);
+  });
+}
 
 interface RuleType {
   type: 'bandwidth_limit' | 'dscp_marking' | 'minimum_bandwidth';
@@ -379,11 +397,12 @@ export function defineQos(svc: NetworkService) {
       attrs: { qos_policy_id: { visible: false }, ...rt.attrs },
       notFound: (id, policyId) =>
         new ApiError(404, `QoS rule ${id} for policy ${policyId ?? ''} could not be found.`, 'QosRuleNotFound'),
-      async beforeCreate(values, _req, tx) {
+      async beforeCreate(values, ctx, tx) {
         await checkRule(tx, rt, values);
         await bumpPolicy(tx, values.qos_policy_id);
+        rulesChanged(svc, ctx, values.qos_policy_id);
       },
-      async beforeUpdate(existing, changes, _req, tx) {
+      async beforeUpdate(existing, changes, ctx, tx) {
         const row = await tx
           .selectFrom(rt.table)
           .select('qos_policy_id')
@@ -391,14 +410,21 @@ export function defineQos(svc: NetworkService) {
           .executeTakeFirstOrThrow();
         await checkRule(tx, rt, { ...existing, ...changes, qos_policy_id: row.qos_policy_id });
         await bumpPolicy(tx, row.qos_policy_id);
+        rulesChanged(svc, ctx, row.qos_policy_id);
       },
-      async beforeDelete(existing, _req, tx) {
+      async beforeDelete(existing, ctx, tx) {
         const row = await tx
           .selectFrom(rt.table)
           .select('qos_policy_id')
           .where('id', '=', existing.id)
           .executeTakeFirst();
-        if (row) await bumpPolicy(tx, row.qos_policy_id);
+        if (row) {
+          await bumpPolicy(tx, row.qos_policy_id);
+          rulesChanged(svc, ctx, row.qos_policy_id);
+        }
+      },
+      async committed(_event, _view, ctx) {
+        await flushAfterCommit(svc, ctx);
       },
     });
   }

@@ -153,6 +153,11 @@ export interface DataplaneDriver {
   watch?(listener: (portId: string) => void): void;
   /** What the L2 agent adds to its reported configurations (linuxbridge: tunneling_ip). */
   configurations?(): Record<string, unknown>;
+  /**
+   * The L3 agent extensions it realises (neutron-l3-agent's `[agent] extensions`, reported in the L3
+   * agent's configurations).
+   */
+  readonly l3Extensions?: readonly string[];
   /** L2 population: the other hosts' ports of a network this host wires (static FDB entries instead of flooding). */
   updateFdb?(networkId: string, entries: FdbEntry[]): Promise<void>;
   /** Called after the agent's first full resync: remove what the server no longer wants. */

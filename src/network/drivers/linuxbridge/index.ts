@@ -41,7 +41,7 @@ import {
 } from './ip.ts';
 import { MetadataProxy, ensureHaproxy, stopHaproxy } from './metadata.ts';
 import { Metering } from './metering.ts';
-import { applyDscp } from './qos.ts';
+import { applyDscp, type EgressLimit } from './qos.ts';
 import { Routers } from './router.ts';
 
 export const linuxbridgeMechanism: Mechanism = {
@@ -86,6 +86,8 @@ interface NetworkL2 {
 
 export class LinuxBridgeDriver implements DataplaneDriver {
   readonly name = 'linuxbridge';
+  /** Port forwardings are DNAT rules in qrouter- (router.ts); no fip_qos (no police action in this kernel). */
+  readonly l3Extensions = ['port_forwarding'] as const;
   host = '';
   /** The host's namespace (undefined: the root namespace, a real host). */
   ns: string | undefined;
@@ -261,27 +263,38 @@ export class LinuxBridgeDriver implements DataplaneDriver {
       ]);
     this.wired.add(d.port_id);
     await this.applyQos(d);
-    await this.setDscp(d.port_id, d.qos_dscp_mark ?? null);
+    const egress = (d.qos_bandwidth_limits ?? []).find((r) => r.direction !== 'ingress');
+    await this.setDscp(d.port_id, d.qos_dscp_mark ?? null, egress ?? null);
     return true;
   }
 
-  /** DSCP marks of this host's ports (qos.ts), rewritten when one changes. */
+  /** DSCP marks and egress limits of this host's ports (qos.ts), rewritten when one changes. */
   private dscpMarks = new Map<string, number>();
+  private egressLimits = new Map<string, EgressLimit>();
   private dscpWritten = '';
-  private async setDscp(portId: string, mark: number | null) {
+  private async setDscp(portId: string, mark: number | null, limit: EgressLimit | null = null) {
     if (mark === null) this.dscpMarks.delete(portId);
     else this.dscpMarks.set(portId, mark);
-    const key = JSON.stringify([...this.dscpMarks].sort());
-    if (key === this.dscpWritten) return;
-    await applyDscp(this.ns, this.dscpMarks);
-    this.dscpWritten = key;
+    if (limit === null) this.egressLimits.delete(portId);
+    else this.egressLimits.set(portId, { max_kbps: limit.max_kbps, max_burst_kbps: limit.max_burst_kbps });
+    // One write at a time: two at once would both find the POSTROUTING hook missing and add it twice
+    // (every packet would then pass the police rules twice).
+    const write = this.dscpWriting.then(async () => {
+      const key = JSON.stringify([[...this.dscpMarks].sort(), [...this.egressLimits].sort()]);
+      if (key === this.dscpWritten) return;
+      await applyDscp(this.ns, this.dscpMarks, this.egressLimits);
+      this.dscpWritten = key;
+    });
+    this.dscpWriting = write.catch(() => undefined);
+    await write;
   }
+  private dscpWriting: Promise<unknown> = Promise.resolve();
 
   /**
    * QoS bandwidth limits on the tap, as upstream's tc_lib: to the guest (`ingress` rules) a tbf
    * on the tap's root. From the guest (`egress`) upstream polices the tap's ingress, which needs
-   * a tc classifier and the police action: this kernel has neither (measured), so those rules are
-   * not enforced here (README).
+   * a tc classifier and the police action: this kernel has neither (measured), so those are
+   * hashlimit drops in the QoS chain instead (setDscp, qos.ts).
    */
   private applied = new Map<string, string>();
   private async applyQos(d: DeviceDetails) {
@@ -345,7 +358,7 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     this.ports.delete(portId);
     this.wired.delete(portId);
     this.applied.delete(portId);
-    if (this.dscpMarks.has(portId)) await this.setDscp(portId, null);
+    if (this.dscpMarks.has(portId) || this.egressLimits.has(portId)) await this.setDscp(portId, null);
     if (!d) return;
     // Our own veths (DHCP and router ports) go with their namespaces; a VM's tap is the compute side's.
     if (![...this.ports.values()].some((p) => p.network_id === d.network_id)) await this.removeBridge(d.network_id);

@@ -45,11 +45,17 @@ export function natTable(r: RouterInfo): string {
   const gwIp = gw && (gw.fixed_ips ?? []).map((f) => f.ip_address).find(v4);
   if (gw && gwIp && r.admin_state_up) {
     const qg = qgName(gw.id);
+    // As upstream's L3 agent: what neither leaves through the gateway nor was DNATed (east-west
+    // between the router's subnets) keeps its addresses; the rest goes on to the SNAT rules. So a
+    // guest reaching another guest's floating IP from behind the same router (hairpin: DNATed and
+    // sent back out of a qr-) is SNATed too, to its own floating IP (or, without one, to the
+    // gateway address): the answer comes back through the router, from the floating IP it pinged.
+    lines.push(`-A POSTROUTING ! -o ${qg} -m conntrack ! --ctstate DNAT -j ACCEPT`);
     for (const f of r.floating_ips) {
       if (!f.port_id || !f.fixed_ip_address || !v4(f.floating_ip_address)) continue;
       lines.push(`-A PREROUTING -d ${f.floating_ip_address}/32 -j DNAT --to-destination ${f.fixed_ip_address}`);
       lines.push(`-A OUTPUT -d ${f.floating_ip_address}/32 -j DNAT --to-destination ${f.fixed_ip_address}`);
-      lines.push(`-A POSTROUTING -s ${f.fixed_ip_address}/32 -o ${qg} -j SNAT --to-source ${f.floating_ip_address}`);
+      lines.push(`-A POSTROUTING -s ${f.fixed_ip_address}/32 -j SNAT --to-source ${f.floating_ip_address}`);
     }
     for (const pf of r.port_forwardings ?? []) {
       if (!v4(pf.floating_ip_address)) continue;
@@ -62,6 +68,7 @@ export function natTable(r: RouterInfo): string {
           if (v4(s.cidr))
             lines.push(
               `-A POSTROUTING -s ${s.cidr} -o ${qg} -m conntrack ! --ctstate DNAT -j SNAT --to-source ${gwIp}`,
+              `-A POSTROUTING -s ${s.cidr} ! -o ${qg} -m conntrack --ctstate DNAT -j SNAT --to-source ${gwIp}`,
             );
     }
   }
