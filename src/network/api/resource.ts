@@ -269,29 +269,7 @@ function viewToRow(values: Attrs, columns: Columns, only?: Set<string>): Row {
   return row;
 }
 
-/**
- * What another family adds to a resource, as ML2 extension drivers and service plugins do
- * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
- * networks): attributes, filters and hooks, run after the resource's own.
- */
-export type ResourceExtension<V extends object = View> = Pick<
-  ResourceSpec<V>,
-  | 'expand'
-  | 'beforeCreate'
-  | 'afterCreate'
-  | 'beforeUpdate'
-  | 'afterUpdate'
-  | 'beforeDelete'
-  | 'committed'
-  | 'checkDelete'
-> & {
-  attrs?: Record<string, Attr>;
-  filters?: ResourceSpec<V>['filters'];
-};
-
-/** Any of the hooks, as extend() chains them. */
-type Hook = (...a: unknown[]) => unknown;
-
+/** The hooks of a resource spec that an extension may add (extend() chains them). */
 type HookName =
   | 'expand'
   | 'beforeCreate'
@@ -301,6 +279,19 @@ type HookName =
   | 'beforeDelete'
   | 'committed'
   | 'checkDelete';
+
+/**
+ * What another family adds to a resource, as ML2 extension drivers and service plugins do
+ * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
+ * networks): attributes, filters and hooks, run after the resource's own.
+ */
+export type ResourceExtension<V extends object = View> = Pick<ResourceSpec<V>, HookName> & {
+  attrs?: Record<string, Attr>;
+  filters?: ResourceSpec<V>['filters'];
+};
+
+/** Any of the hooks, as extend() chains them. */
+type Hook = (...a: unknown[]) => unknown;
 
 export class ResourceApi<V extends object = View> {
   attrs: Record<string, Attr>;
