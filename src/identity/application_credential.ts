@@ -20,17 +20,9 @@ export interface AccessRule {
   method: string;
 }
 
-export interface ApplicationCredential {
-  id: string;
-  name: string;
+/** An application credential: what the token provider reads of it (AppCredInfo; expires_at is ISO 8601 with microseconds and Z, or null) and more. */
+export interface ApplicationCredential extends Omit<AppCredInfo, 'access_rules'> {
   description: string | null;
-  user_id: string;
-  project_id: string | null;
-  system: string | null;
-  /** ISO 8601 with microseconds and Z, or null. */
-  expires_at: string | null;
-  unrestricted: boolean;
-  roleIds: string[];
   access_rules: AccessRule[];
 }
 

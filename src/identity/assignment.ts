@@ -48,6 +48,15 @@ export interface EffectiveAssignment {
 
 export const SYSTEM_TARGET = 'system';
 
+/** The columns that name one assignment row (its primary key). */
+const assignmentRow = (a: Assignment) => ({
+  type: a.type,
+  actor_id: a.actor_id,
+  target_id: a.target_id,
+  role_id: a.role_id,
+  inherited: int(a.inherited),
+});
+
 export class AssignmentManager {
   private roleCache?: Map<string, Role>;
   private impliesCache?: Map<string, string[]>;
@@ -262,11 +271,7 @@ export class AssignmentManager {
     return !!(await this.b.db
       .selectFrom('assignment')
       .select('role_id')
-      .where('type', '=', a.type)
-      .where('actor_id', '=', a.actor_id)
-      .where('target_id', '=', a.target_id)
-      .where('role_id', '=', a.role_id)
-      .where('inherited', '=', int(a.inherited))
+      .where((eb) => eb.and(assignmentRow(a)))
       .executeTakeFirst());
   }
   async revoke(a: Assignment) {
@@ -279,11 +284,7 @@ export class AssignmentManager {
     }
     await this.b.db
       .deleteFrom('assignment')
-      .where('type', '=', a.type)
-      .where('actor_id', '=', a.actor_id)
-      .where('target_id', '=', a.target_id)
-      .where('role_id', '=', a.role_id)
-      .where('inherited', '=', int(a.inherited))
+      .where((eb) => eb.and(assignmentRow(a)))
       .execute();
     this.b.changed();
   }

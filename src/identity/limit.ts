@@ -7,24 +7,10 @@ import type { IdentityService } from './service.ts';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { IdentityDb, LimitTable, RegisteredLimitTable } from './db/schema.ts';
 
-export interface RegisteredLimit {
-  id: string;
-  service_id: string;
-  region_id: string | null;
-  resource_name: string;
-  default_limit: number;
-  description: string | null;
-}
-export interface Limit {
-  id: string;
-  project_id: string | null;
-  domain_id: string | null;
-  service_id: string;
-  region_id: string | null;
-  resource_name: string;
-  resource_limit: number;
-  description: string | null;
-}
+/** A registered limit as the API shows it: its row (db/schema.ts), all of it. */
+export type RegisteredLimit = RegisteredLimitTable;
+/** A project's or domain's limit as the API shows it: its row, all of it. */
+export type Limit = LimitTable;
 
 export const LIMIT_MODEL = {
   name: 'flat',

@@ -10,18 +10,10 @@ import type { TrustInfo, TrustLookup } from './token/provider.ts';
 import type { Selectable } from 'kysely';
 import type { TrustTable } from './db/schema.ts';
 
-export interface Trust {
-  id: string;
-  trustor_user_id: string;
-  trustee_user_id: string;
-  project_id: string | null;
-  impersonation: boolean;
-  /** ISO time (UTC, with milliseconds) or null for a trust that never expires. */
-  expires_at: string | null;
-  remaining_uses: number | null;
+/** A trust: what the token provider reads of it (TrustInfo; expires_at is an ISO time, UTC, with milliseconds, or null) and more. */
+export interface Trust extends Omit<TrustInfo, 'deleted' | 'redelegation_count' | 'originalTrustorId'> {
   redelegated_trust_id: string | null;
   redelegation_count: number | null;
-  roleIds: string[];
   deleted_at: string | null;
   /** Properties the client sent beyond the known ones (Keystone keeps and returns them). */
   extra: Record<string, unknown>;

@@ -2,7 +2,21 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import type { Endpoint, Region, Service } from '../catalog.ts';
-import { boolean, description, listBody, q, queryBool, selfLink, wrap, type Attrs } from './common.ts';
+import {
+  boolean,
+  created,
+  deleteOne,
+  description,
+  getOne,
+  listOf,
+  param,
+  q,
+  queryBool,
+  selfLink,
+  updateOne,
+  wrap,
+  type Attrs,
+} from './common.ts';
 
 export const renderRegion = (req: FastifyRequest, r: Region) => ({
   ...r.extra,
@@ -50,23 +64,31 @@ const endpointProps = {
   enabled: boolean,
 };
 
+type RegionBody = Attrs<{ description?: string; parent_region_id?: string | null }>;
+type ServiceBody = Attrs<{ type: string; enabled?: boolean }>;
+type EndpointBody = Attrs<{
+  service_id: string;
+  interface: string;
+  region_id?: string | null;
+  region?: string | null;
+  url: string;
+  enabled?: boolean;
+}>;
+
 export function catalogHandlers(s: IdentityService) {
   const c = s.catalog;
   // regions
   async function createRegion(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_region');
-    const {
-      id,
-      description: d,
-      parent_region_id,
-      links: _l,
-      ...extra
-    } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
-    reply.code(201);
-    return { region: renderRegion(req, await c.createRegion({ id, description: d, parent_region_id, extra })) };
+    const { id, description: d, parent_region_id, links: _l, ...extra } = (req.body as { region: RegionBody }).region;
+    return created(
+      reply,
+      'region',
+      renderRegion(req, await c.createRegion({ id, description: d, parent_region_id, extra })),
+    );
   }
   async function createRegionWithId(req: FastifyRequest, reply: FastifyReply) {
-    const { region_id } = req.params as { region_id: string };
+    const region_id = param(req, 'region_id');
     req.authorize('identity:create_region');
     const {
       id: _i,
@@ -74,84 +96,46 @@ export function catalogHandlers(s: IdentityService) {
       parent_region_id,
       links: _l,
       ...extra
-    } = (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region;
-    reply.code(201);
-    return {
-      region: renderRegion(req, await c.createRegion({ id: region_id, description: d, parent_region_id, extra })),
-    };
+    } = (req.body as { region: RegionBody }).region;
+    return created(
+      reply,
+      'region',
+      renderRegion(req, await c.createRegion({ id: region_id, description: d, parent_region_id, extra })),
+    );
   }
   async function listRegions(req: FastifyRequest) {
     req.authorize('identity:list_regions');
-    return listBody(
-      req,
-      'regions',
-      (await c.listRegions(q(req).parent_region_id)).map((r) => renderRegion(req, r)),
-    );
+    return listOf(req, 'regions', await c.listRegions(q(req).parent_region_id), renderRegion);
   }
-  async function getRegion(req: FastifyRequest) {
-    req.authorize('identity:get_region');
-    return { region: renderRegion(req, await c.getRegion((req.params as Record<string, string>).region_id)) };
-  }
-  async function updateRegion(req: FastifyRequest) {
-    req.authorize('identity:update_region');
-    return {
-      region: renderRegion(
-        req,
-        await c.updateRegion(
-          (req.params as Record<string, string>).region_id,
-          (req.body as { region: Attrs<{ description?: string; parent_region_id?: string | null }> }).region,
-        ),
-      ),
-    };
-  }
-  async function deleteRegion(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_region');
-    await c.deleteRegion((req.params as Record<string, string>).region_id);
-    reply.code(204).send();
-  }
+  const getRegion = getOne('identity:get_region', 'region', 'region_id', (id) => c.getRegion(id), renderRegion);
+  const updateRegion = updateOne(
+    'identity:update_region',
+    'region',
+    'region_id',
+    (id, patch: RegionBody) => c.updateRegion(id, patch),
+    renderRegion,
+  );
+  const deleteRegion = deleteOne('identity:delete_region', 'region_id', (id) => c.deleteRegion(id));
   // services
   async function createService(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_service');
-    const {
-      type,
-      enabled,
-      id: _i,
-      links: _l,
-      ...extra
-    } = (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service;
-    reply.code(201);
-    return { service: renderService(req, await c.createService({ type, enabled, extra })) };
+    const { type, enabled, id: _i, links: _l, ...extra } = (req.body as { service: ServiceBody }).service;
+    return created(reply, 'service', renderService(req, await c.createService({ type, enabled, extra })));
   }
   async function listServices(req: FastifyRequest) {
     req.authorize('identity:list_services');
     const query = q(req);
-    return listBody(
-      req,
-      'services',
-      (await c.listServices({ type: query.type, name: query.name })).map((x) => renderService(req, x)),
-    );
+    return listOf(req, 'services', await c.listServices({ type: query.type, name: query.name }), renderService);
   }
-  async function getService(req: FastifyRequest) {
-    req.authorize('identity:get_service');
-    return { service: renderService(req, await c.getService((req.params as Record<string, string>).service_id)) };
-  }
-  async function updateService(req: FastifyRequest) {
-    req.authorize('identity:update_service');
-    return {
-      service: renderService(
-        req,
-        await c.updateService(
-          (req.params as Record<string, string>).service_id,
-          (req.body as { service: Attrs<{ type: string; enabled?: boolean }> }).service,
-        ),
-      ),
-    };
-  }
-  async function deleteService(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_service');
-    await c.deleteService((req.params as Record<string, string>).service_id);
-    reply.code(204).send();
-  }
+  const getService = getOne('identity:get_service', 'service', 'service_id', (id) => c.getService(id), renderService);
+  const updateService = updateOne(
+    'identity:update_service',
+    'service',
+    'service_id',
+    (id, patch: ServiceBody) => c.updateService(id, patch),
+    renderService,
+  );
+  const deleteService = deleteOne('identity:delete_service', 'service_id', (id) => c.deleteService(id));
   // endpoints
   async function createEndpoint(req: FastifyRequest, reply: FastifyReply) {
     req.authorize('identity:create_endpoint');
@@ -165,25 +149,15 @@ export function catalogHandlers(s: IdentityService) {
       id: _i,
       links: _l,
       ...extra
-    } = (
-      req.body as {
-        endpoint: Attrs<{
-          service_id: string;
-          interface: string;
-          region_id?: string | null;
-          region?: string | null;
-          url: string;
-          enabled?: boolean;
-        }>;
-      }
-    ).endpoint;
-    reply.code(201);
-    return {
-      endpoint: renderEndpoint(
+    } = (req.body as { endpoint: EndpointBody }).endpoint;
+    return created(
+      reply,
+      'endpoint',
+      renderEndpoint(
         req,
         await c.createEndpoint({ service_id, interface: iface, region_id: region_id ?? region, url, enabled, extra }),
       ),
-    };
+    );
   }
   async function listEndpoints(req: FastifyRequest) {
     req.authorize('identity:list_endpoints');
@@ -194,44 +168,27 @@ export function catalogHandlers(s: IdentityService) {
       regionId: query.region_id,
     });
     if (query.enabled !== undefined) list = list.filter((e) => e.enabled === queryBool(query.enabled));
-    return listBody(
-      req,
-      'endpoints',
-      list.map((e) => renderEndpoint(req, e)),
-    );
+    return listOf(req, 'endpoints', list, renderEndpoint);
   }
+  // Keystone loads an endpoint before the policy (its member_key lookup): an unknown one is a 404 for anyone.
   async function getEndpoint(req: FastifyRequest) {
-    // Keystone loads the endpoint before the policy (its member_key lookup): an unknown one is a 404 for anyone.
-    const e = await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
+    const e = await c.getEndpoint(param(req, 'endpoint_id'));
     req.authorize('identity:get_endpoint');
     return { endpoint: renderEndpoint(req, e) };
   }
   async function updateEndpoint(req: FastifyRequest) {
-    await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
+    const id = param(req, 'endpoint_id');
+    await c.getEndpoint(id);
     req.authorize('identity:update_endpoint');
-    const patch = {
-      ...(
-        req.body as {
-          endpoint: Attrs<{
-            service_id: string;
-            interface: string;
-            region_id?: string | null;
-            region?: string | null;
-            url: string;
-            enabled?: boolean;
-          }>;
-        }
-      ).endpoint,
-    };
+    const patch = { ...(req.body as { endpoint: EndpointBody }).endpoint };
     if (patch.region !== undefined && patch.region_id === undefined) patch.region_id = patch.region;
-    return {
-      endpoint: renderEndpoint(req, await c.updateEndpoint((req.params as Record<string, string>).endpoint_id, patch)),
-    };
+    return { endpoint: renderEndpoint(req, await c.updateEndpoint(id, patch)) };
   }
   async function deleteEndpoint(req: FastifyRequest, reply: FastifyReply) {
-    await c.getEndpoint((req.params as Record<string, string>).endpoint_id);
+    const id = param(req, 'endpoint_id');
+    await c.getEndpoint(id);
     req.authorize('identity:delete_endpoint');
-    await c.deleteEndpoint((req.params as Record<string, string>).endpoint_id);
+    await c.deleteEndpoint(id);
     reply.code(204).send();
   }
   return {

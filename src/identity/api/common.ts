@@ -1,5 +1,5 @@
 // Shared pieces of identity's routes: links, list envelopes, query parsing, JSON schemas.
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import { applyInexactFilters } from '../list_filters.ts';
 
@@ -61,3 +61,63 @@ export function requireBody(body: unknown, key: string): Record<string, unknown>
  * key (kept as an extra, as Keystone keeps unknown attributes).
  */
 export type Attrs<T> = T & { id?: string; links?: unknown; [extra: string]: unknown };
+
+// ---- the handlers every collection has (Keystone's ResourceBase: _get_single, _update, _delete) ----
+
+/** How a resource is shown: the view of one item for this request. */
+export type Render<T> = (req: FastifyRequest, item: T) => unknown;
+
+/** A path parameter of the request. */
+export const param = (req: FastifyRequest, name: string) => (req.params as Record<string, string>)[name]!;
+
+/** The answer to a create: 201 and the new resource's view under its member key. */
+export function created(reply: FastifyReply, key: string, view: unknown) {
+  reply.code(201);
+  return { [key]: view };
+}
+
+/** A collection in Keystone's list envelope, each item rendered. */
+export function listOf<T>(req: FastifyRequest, key: string, items: T[], render: Render<T>) {
+  return listBody(
+    req,
+    key,
+    items.map((x) => render(req, x)),
+  );
+}
+
+/** GET of one resource: the policy, then the manager's get of the path parameter, then its view. */
+export function getOne<T>(
+  rule: string,
+  key: string,
+  idParam: string,
+  get: (id: string) => Promise<T>,
+  render: Render<T>,
+) {
+  return async (req: FastifyRequest) => {
+    req.authorize(rule);
+    return { [key]: render(req, await get(param(req, idParam))) };
+  };
+}
+
+/** PATCH of one resource: the policy, then the manager's update with the body's member, then its view. */
+export function updateOne<T, P>(
+  rule: string,
+  key: string,
+  idParam: string,
+  update: (id: string, patch: P) => Promise<T>,
+  render: Render<T>,
+) {
+  return async (req: FastifyRequest) => {
+    req.authorize(rule);
+    return { [key]: render(req, await update(param(req, idParam), (req.body as Record<string, P>)[key]!)) };
+  };
+}
+
+/** DELETE of one resource: the policy, then the manager's delete of the path parameter, then a 204. */
+export function deleteOne(rule: string, idParam: string, remove: (id: string) => Promise<unknown>) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    req.authorize(rule);
+    await remove(param(req, idParam));
+    reply.code(204).send();
+  };
+}

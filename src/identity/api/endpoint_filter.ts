@@ -4,7 +4,18 @@ import type { IdentityService } from '../service.ts';
 import { EndpointFilterManager, type EndpointGroup } from '../endpoint_filter.ts';
 import { renderEndpoint } from './catalog.ts';
 import { renderProject } from './resource.ts';
-import { description, listBody, name255, q, selfLink, wrap, type Attrs } from './common.ts';
+import {
+  deleteOne,
+  description,
+  getOne,
+  listBody,
+  name255,
+  q,
+  selfLink,
+  updateOne,
+  wrap,
+  type Attrs,
+} from './common.ts';
 import { applyInexactFilters } from '../list_filters.ts';
 
 const PREFIX = '/v3/OS-EP-FILTER';
@@ -48,29 +59,23 @@ export function endpointFilterHandlers(s: IdentityService) {
       (await m().listGroups(q(req).name)).map((g) => renderGroup(req, g)),
     );
   }
-  async function getEndpointGroup(req: FastifyRequest) {
-    req.authorize('identity:get_endpoint_group');
-    return {
-      endpoint_group: renderGroup(req, await m().getGroup((req.params as Record<string, string>).endpoint_group_id)),
-    };
-  }
-  async function updateEndpointGroup(req: FastifyRequest) {
-    req.authorize('identity:update_endpoint_group');
-    return {
-      endpoint_group: renderGroup(
-        req,
-        await m().updateGroup(
-          (req.params as Record<string, string>).endpoint_group_id,
-          (req.body as { endpoint_group: Attrs<object> }).endpoint_group,
-        ),
-      ),
-    };
-  }
-  async function deleteEndpointGroup(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_endpoint_group');
-    await m().deleteGroup((req.params as Record<string, string>).endpoint_group_id);
-    reply.code(204).send();
-  }
+  const getEndpointGroup = getOne(
+    'identity:get_endpoint_group',
+    'endpoint_group',
+    'endpoint_group_id',
+    (id) => m().getGroup(id),
+    renderGroup,
+  );
+  const updateEndpointGroup = updateOne(
+    'identity:update_endpoint_group',
+    'endpoint_group',
+    'endpoint_group_id',
+    (id, patch: Attrs<object>) => m().updateGroup(id, patch),
+    renderGroup,
+  );
+  const deleteEndpointGroup = deleteOne('identity:delete_endpoint_group', 'endpoint_group_id', (id) =>
+    m().deleteGroup(id),
+  );
   async function listEndpointsAssociatedWithEndpointGroup(req: FastifyRequest) {
     req.authorize('identity:list_endpoints_associated_with_endpoint_group');
     return listBody(

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import type { IdentityProvider, Mapping, Protocol, ServiceProvider } from '../federation/manager.ts';
-import { listBody, q, queryBool, wrap } from './common.ts';
+import { deleteOne, getOne, listBody, q, queryBool, updateOne, wrap } from './common.ts';
 
 const FED = 'OS-FEDERATION';
 const link = (req: FastifyRequest, path: string) => `${req.baseUrl}/v3/${FED}/${path}`;
@@ -142,20 +142,23 @@ export function federationHandlers(s: IdentityService) {
       list.map((i) => renderIdp(req, i)),
     );
   }
-  async function getIdentityProvider(req: FastifyRequest) {
-    req.authorize('identity:get_identity_provider');
-    return { identity_provider: renderIdp(req, await f().getIdp(params(req).idp_id!)) };
-  }
-  async function updateIdentityProvider(req: FastifyRequest) {
-    req.authorize('identity:update_identity_provider');
-    const idp = await f().updateIdp(params(req).idp_id!, bodyOf(req, 'identity_provider'));
-    return { identity_provider: renderIdp(req, idp) };
-  }
-  async function deleteIdentityProvider(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_identity_provider');
-    await f().deleteIdp(params(req).idp_id!);
-    reply.code(204).send();
-  }
+  const getIdentityProvider = getOne(
+    'identity:get_identity_provider',
+    'identity_provider',
+    'idp_id',
+    (id) => f().getIdp(id),
+    renderIdp,
+  );
+
+  const updateIdentityProvider = updateOne(
+    'identity:update_identity_provider',
+    'identity_provider',
+    'idp_id',
+    (id, patch: Parameters<IdentityService['federation']['updateIdp']>[1]) => f().updateIdp(id, patch),
+    renderIdp,
+  );
+
+  const deleteIdentityProvider = deleteOne('identity:delete_identity_provider', 'idp_id', (id) => f().deleteIdp(id));
 
   // ---- protocols ----
   const protocols = `${idps}/:idp_id/protocols`;
@@ -242,19 +245,13 @@ export function federationHandlers(s: IdentityService) {
       (await f().listMappings()).map((m) => renderMapping(req, m)),
     );
   }
-  async function getMapping(req: FastifyRequest) {
-    req.authorize('identity:get_mapping');
-    return { mapping: renderMapping(req, await f().getMapping(params(req).mapping_id!)) };
-  }
+  const getMapping = getOne('identity:get_mapping', 'mapping', 'mapping_id', (id) => f().getMapping(id), renderMapping);
+
   async function updateMapping(req: FastifyRequest) {
     req.authorize('identity:update_mapping');
     return { mapping: renderMapping(req, await f().updateMapping(params(req).mapping_id!, mappingBody(req))) };
   }
-  async function deleteMapping(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_mapping');
-    await f().deleteMapping(params(req).mapping_id!);
-    reply.code(204).send();
-  }
+  const deleteMapping = deleteOne('identity:delete_mapping', 'mapping_id', (id) => f().deleteMapping(id));
 
   // ---- service providers ----
   const sps = `/v3/${FED}/service_providers`;
@@ -273,19 +270,23 @@ export function federationHandlers(s: IdentityService) {
       list.map((sp) => renderSp(req, sp)),
     );
   }
-  async function getServiceProvider(req: FastifyRequest) {
-    req.authorize('identity:get_service_provider');
-    return { service_provider: renderSp(req, await f().getSp(params(req).sp_id!)) };
-  }
-  async function updateServiceProvider(req: FastifyRequest) {
-    req.authorize('identity:update_service_provider');
-    return { service_provider: renderSp(req, await f().updateSp(params(req).sp_id!, bodyOf(req, 'service_provider'))) };
-  }
-  async function deleteServiceProvider(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_service_provider');
-    await f().deleteSp(params(req).sp_id!);
-    reply.code(204).send();
-  }
+  const getServiceProvider = getOne(
+    'identity:get_service_provider',
+    'service_provider',
+    'sp_id',
+    (id) => f().getSp(id),
+    renderSp,
+  );
+
+  const updateServiceProvider = updateOne(
+    'identity:update_service_provider',
+    'service_provider',
+    'sp_id',
+    (id, patch: Parameters<IdentityService['federation']['updateSp']>[1]) => f().updateSp(id, patch),
+    renderSp,
+  );
+
+  const deleteServiceProvider = deleteOne('identity:delete_service_provider', 'sp_id', (id) => f().deleteSp(id));
 
   return {
     webssoForIdentityProvider,

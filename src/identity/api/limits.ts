@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
-import { idString, listBody, q, selfLink } from './common.ts';
+import { created, deleteOne, getOne, idString, listOf, q, selfLink, updateOne } from './common.ts';
 
 const renderRegistered = (req: FastifyRequest, r: RegisteredLimit) => ({
   ...r,
@@ -90,8 +90,11 @@ export function limitHandlers(s: IdentityService) {
     const refs = await m.createRegistered(
       (req.body as { registered_limits: Parameters<LimitManager['createRegistered']>[0] }).registered_limits,
     );
-    reply.code(201);
-    return { registered_limits: refs.map((r) => renderRegistered(req, r)) };
+    return created(
+      reply,
+      'registered_limits',
+      refs.map((r) => renderRegistered(req, r)),
+    );
   }
   async function listRegisteredLimits(req: FastifyRequest) {
     req.authorize('identity:list_registered_limits');
@@ -101,38 +104,25 @@ export function limitHandlers(s: IdentityService) {
       region_id: query.region_id,
       resource_name: query.resource_name,
     });
-    return listBody(
-      req,
-      'registered_limits',
-      list.map((r) => renderRegistered(req, r)),
-    );
+    return listOf(req, 'registered_limits', list, renderRegistered);
   }
-  async function getRegisteredLimit(req: FastifyRequest) {
-    req.authorize('identity:get_registered_limit');
-    return {
-      registered_limit: renderRegistered(
-        req,
-        await m.getRegistered((req.params as Record<string, string>).registered_limit_id),
-      ),
-    };
-  }
-  async function updateRegisteredLimit(req: FastifyRequest) {
-    req.authorize('identity:update_registered_limit');
-    return {
-      registered_limit: renderRegistered(
-        req,
-        await m.updateRegistered(
-          (req.params as Record<string, string>).registered_limit_id,
-          (req.body as { registered_limit: Parameters<LimitManager['updateRegistered']>[1] }).registered_limit,
-        ),
-      ),
-    };
-  }
-  async function deleteRegisteredLimit(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_registered_limit');
-    await m.deleteRegistered((req.params as Record<string, string>).registered_limit_id);
-    reply.code(204).send();
-  }
+  const getRegisteredLimit = getOne(
+    'identity:get_registered_limit',
+    'registered_limit',
+    'registered_limit_id',
+    (id) => m.getRegistered(id),
+    renderRegistered,
+  );
+  const updateRegisteredLimit = updateOne(
+    'identity:update_registered_limit',
+    'registered_limit',
+    'registered_limit_id',
+    (id, patch: Parameters<LimitManager['updateRegistered']>[1]) => m.updateRegistered(id, patch),
+    renderRegistered,
+  );
+  const deleteRegisteredLimit = deleteOne('identity:delete_registered_limit', 'registered_limit_id', (id) =>
+    m.deleteRegistered(id),
+  );
 
   // ---- limits ----
   async function getLimitModel(req: FastifyRequest) {
@@ -151,8 +141,11 @@ export function limitHandlers(s: IdentityService) {
       }
     });
     const refs = await m.createLimits(items);
-    reply.code(201);
-    return { limits: refs.map((l) => renderLimit(req, l)) };
+    return created(
+      reply,
+      'limits',
+      refs.map((l) => renderLimit(req, l)),
+    );
   }
   async function listLimits(req: FastifyRequest) {
     req.authorize('identity:list_limits');
@@ -175,11 +168,7 @@ export function limitHandlers(s: IdentityService) {
       if (f.project_id === undefined || f.project_id === ctx.projectId)
         list = await m.listLimits({ ...f, project_id: ctx.projectId });
     }
-    return listBody(
-      req,
-      'limits',
-      list.map((l) => renderLimit(req, l)),
-    );
+    return listOf(req, 'limits', list, renderLimit);
   }
   async function getLimit(req: FastifyRequest) {
     const { limit_id } = req.params as { limit_id: string };
@@ -200,23 +189,14 @@ export function limitHandlers(s: IdentityService) {
     req.authorize('identity:get_limit', { target });
     return { limit: renderLimit(req, await m.getLimit(limit_id)) };
   }
-  async function updateLimit(req: FastifyRequest) {
-    req.authorize('identity:update_limit');
-    return {
-      limit: renderLimit(
-        req,
-        await m.updateLimit(
-          (req.params as Record<string, string>).limit_id,
-          (req.body as { limit: Parameters<LimitManager['updateLimit']>[1] }).limit,
-        ),
-      ),
-    };
-  }
-  async function deleteLimit(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_limit');
-    await m.deleteLimit((req.params as Record<string, string>).limit_id);
-    reply.code(204).send();
-  }
+  const updateLimit = updateOne(
+    'identity:update_limit',
+    'limit',
+    'limit_id',
+    (id, patch: Parameters<LimitManager['updateLimit']>[1]) => m.updateLimit(id, patch),
+    renderLimit,
+  );
+  const deleteLimit = deleteOne('identity:delete_limit', 'limit_id', (id) => m.deleteLimit(id));
   return {
     createRegisteredLimits,
     listRegisteredLimits,

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService } from '../service.ts';
 import { PolicyBlobManager, type PolicyBlob, type PolicyTarget } from '../policy_blob.ts';
 import { renderEndpoint } from './catalog.ts';
-import { listBody, q, selfLink, wrap, type Attrs } from './common.ts';
+import { deleteOne, getOne, listBody, q, selfLink, updateOne, wrap, type Attrs } from './common.ts';
 import { applyInexactFilters } from '../list_filters.ts';
 
 const renderPolicy = (req: FastifyRequest, p: PolicyBlob) => ({
@@ -38,27 +38,15 @@ export function policyHandlers(s: IdentityService) {
       ? listBody(req, 'policies', items.slice(0, limit), true)
       : listBody(req, 'policies', items);
   }
-  async function getPolicy(req: FastifyRequest) {
-    req.authorize('identity:get_policy');
-    return { policy: renderPolicy(req, await m().get((req.params as Record<string, string>).policy_id)) };
-  }
-  async function updatePolicy(req: FastifyRequest) {
-    req.authorize('identity:update_policy');
-    return {
-      policy: renderPolicy(
-        req,
-        await m().update(
-          (req.params as Record<string, string>).policy_id,
-          (req.body as { policy: Attrs<object> }).policy,
-        ),
-      ),
-    };
-  }
-  async function deletePolicy(req: FastifyRequest, reply: FastifyReply) {
-    req.authorize('identity:delete_policy');
-    await m().delete((req.params as Record<string, string>).policy_id);
-    reply.code(204).send();
-  }
+  const getPolicy = getOne('identity:get_policy', 'policy', 'policy_id', (id) => m().get(id), renderPolicy);
+  const updatePolicy = updateOne(
+    'identity:update_policy',
+    'policy',
+    'policy_id',
+    (id, patch: Attrs<object>) => m().update(id, patch),
+    renderPolicy,
+  );
+  const deletePolicy = deleteOne('identity:delete_policy', 'policy_id', (id) => m().delete(id));
 
   // ---- OS-ENDPOINT-POLICY ----
   async function listEndpointsForPolicy(req: FastifyRequest) {

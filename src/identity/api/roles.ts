@@ -203,6 +203,18 @@ export function roleHandlers(s: IdentityService) {
   });
 
   /** PUT (grant), GET/HEAD (check), DELETE (revoke) of a role and GET (list) of the roles, for one kind of grant. */
+  /** The roles of assignment rows, in Keystone's list envelope (rows of a role since deleted drop out). */
+  const rolesOfRows = async (req: FastifyRequest, rows: Array<{ role_id: string }>) => {
+    const roles = await a.roles();
+    return listBody(
+      req,
+      'roles',
+      rows
+        .map((r) => roles.get(r.role_id))
+        .filter(Boolean)
+        .map((r) => renderRole(req, r!)),
+    );
+  };
   function grantHandlers(spec: GrantSpec): GrantHandlers {
     const create = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = req.params as Record<string, string>;
@@ -265,15 +277,7 @@ export function roleHandlers(s: IdentityService) {
         targetIds: [p.scope_id!],
         inherited: spec.inherited,
       });
-      const roles = await a.roles();
-      return listBody(
-        req,
-        'roles',
-        rows
-          .map((r) => roles.get(r.role_id))
-          .filter(Boolean)
-          .map((r) => renderRole(req, r!)),
-      );
+      return rolesOfRows(req, rows);
     };
     return { create, check, revoke, list };
   }
@@ -297,15 +301,7 @@ export function roleHandlers(s: IdentityService) {
       await load(actor_id);
       req.authorize(`identity:list_system_grants_for_${kind}`);
       const rows = await a.listDirect({ type: [type], actorIds: [actor_id], targetIds: [SYSTEM_TARGET] });
-      const roles = await a.roles();
-      return listBody(
-        req,
-        'roles',
-        rows
-          .map((r) => roles.get(r.role_id))
-          .filter(Boolean)
-          .map((r) => renderRole(req, r!)),
-      );
+      return rolesOfRows(req, rows);
     };
     const create = async (req: FastifyRequest, reply: FastifyReply) => {
       const { actor_id, role_id } = req.params as { actor_id: string; role_id: string };

@@ -2,9 +2,9 @@
 // networks take the scope of their subnets' pools. `shared` is an RBAC row, as upstream.
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import type { Tx } from './resource.ts';
+import { derivedFlag, type Tx } from './resource.ts';
 import type { AddressScopeRow } from '../db/schema.ts';
-import { toBoolean, toString, badInput } from './validate.ts';
+import { toString, badInput } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
 import {
   boolFilter,
@@ -56,14 +56,7 @@ export function defineAddressScopes(svc: NetworkService) {
     notFound: notFound.addressScope,
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
-      shared: {
-        type: 'boolean',
-        column: false,
-        post: true,
-        put: true,
-        default: false,
-        validate: (v, n) => toBoolean(v, n),
-      },
+      shared: derivedFlag(),
       ip_version: { type: 'integer', post: true, required: true, validate: toIpVersion },
     },
     scope: rbacScope('address_scopes', 'address_scope', ['access_as_shared']),

@@ -1,7 +1,6 @@
 // What the core family's resources share: RBAC-based visibility (networks, subnet pools and
 // address scopes are shared through rbac_policies rows, as upstream since Ussuri), errors,
 // row locks and device owner constants.
-import { randomUUID } from 'node:crypto';
 import {
   sql,
   type AliasableExpression,
@@ -13,7 +12,7 @@ import {
 } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import { serialType } from '../../core/db.ts';
-import { timestamp, type ResourceQuery, type Tx } from './resource.ts';
+import { standardColumns, type ResourceQuery, type Tx } from './resource.ts';
 import type { NetworkContext } from '../context.ts';
 import type { DynamicDb, NetworkDb } from '../db/schema.ts';
 
@@ -53,6 +52,14 @@ export const notFound = {
   addressScope: (id: string) => new ApiError(404, `Address scope ${id} could not be found.`, 'AddressScopeNotFound'),
   segment: (id: string) => new ApiError(404, `Segment ${id} could not be found.`, 'SegmentNotFound'),
 };
+
+/** neutron_lib PortInUse: the port is already attached to a device. */
+export const portInUse = (port: { id: string; network_id: string; device_id: string }) =>
+  new ApiError(
+    409,
+    `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`,
+    'PortInUse',
+  );
 
 /** neutron_lib BadRequest: "Bad <resource> request: <msg>." */
 export const badRequest = (resource: string, msg: string) =>
@@ -137,19 +144,14 @@ export async function grantedIds(
 }
 
 export async function insertRbac(
-  tx: Transaction<NetworkDb>,
+  tx: Tx,
   r: { projectId: string; objectType: string; objectId: string; action: string; target: string },
 ) {
-  const now = timestamp();
   await tx
     .insertInto('rbac_policies')
     .values({
-      id: randomUUID(),
+      ...standardColumns(),
       project_id: r.projectId,
-      description: '',
-      created_at: now,
-      updated_at: now,
-      revision_number: 0,
       object_type: r.objectType,
       object_id: r.objectId,
       action: r.action,

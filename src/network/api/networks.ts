@@ -5,7 +5,7 @@ import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely
 import { precompiled } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, setHidden, type Tx } from './resource.ts';
+import { derivedFlag, hidden, setHidden, type Tx } from './resource.ts';
 import type { NetworkResource, PortResource } from './types.ts';
 import { badInput, invalidInput, toBoolean, toInt, toString } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
@@ -154,14 +154,7 @@ export function defineNetworks(svc: NetworkService) {
       admin_state_up: { type: 'boolean', post: true, put: true, default: true, validate: (v, n) => toBoolean(v, n) },
       status: {},
       subnets: { column: false, filter: false },
-      shared: {
-        type: 'boolean',
-        column: false,
-        post: true,
-        put: true,
-        default: false,
-        validate: (v, n) => toBoolean(v, n),
-      },
+      shared: derivedFlag(),
       mtu: { type: 'integer', post: true, put: true, default: 0, validate: (v, n) => toNonNegative(v, n) },
       'router:external': {
         type: 'boolean',

@@ -101,9 +101,21 @@ interface PfSocket {
 
 /** _check_port_collisions: the same internal socket range, or the same external range of the floating IP, is taken. */
 async function checkCollisions(tx: Tx, pf: PfSocket, exceptId?: string) {
-  const others = async <R extends { id: string }>(q: { execute(): Promise<R[]> }) =>
-    (await q.execute()).filter((r) => r.id !== exceptId);
-  const internal = await others(
+  /** The first range of the other rows that overlaps the wanted one is a 400. */
+  const collides = async (
+    which: 'internal' | 'external',
+    q: { execute(): Promise<Array<Record<string, unknown> & { id: string }>> },
+  ) => {
+    for (const r of (await q.execute()).filter((x) => x.id !== exceptId)) {
+      const existing: Range = [Number(r[`${which}_port_start`]), Number(r[`${which}_port_end`])];
+      if (overlaps(existing, pf[which]))
+        throw pfBadRequest(
+          `There is a port collision with the ${which}_port_range. The following ranges collides: ${rangeText(existing)} and ${rangeText(pf[which])}`,
+        );
+    }
+  };
+  await collides(
+    'internal',
     tx
       .selectFrom('portforwardings')
       .selectAll()
@@ -111,27 +123,14 @@ async function checkCollisions(tx: Tx, pf: PfSocket, exceptId?: string) {
       .where('protocol', '=', pf.protocol)
       .where('internal_ip_address', '=', pf.internal_ip_address),
   );
-  for (const r of internal) {
-    const existing: Range = [Number(r.internal_port_start), Number(r.internal_port_end)];
-    if (overlaps(existing, pf.internal))
-      throw pfBadRequest(
-        `There is a port collision with the internal_port_range. The following ranges collides: ${rangeText(existing)} and ${rangeText(pf.internal)}`,
-      );
-  }
-  const external = await others(
+  await collides(
+    'external',
     tx
       .selectFrom('portforwardings')
       .selectAll()
       .where('floatingip_id', '=', pf.floatingip_id)
       .where('protocol', '=', pf.protocol),
   );
-  for (const r of external) {
-    const existing: Range = [Number(r.external_port_start), Number(r.external_port_end)];
-    if (overlaps(existing, pf.external))
-      throw pfBadRequest(
-        `There is a port collision with the external_port_range. The following ranges collides: ${rangeText(existing)} and ${rangeText(pf.external)}`,
-      );
-  }
 }
 
 /** _check_port_has_binding_floating_ip */

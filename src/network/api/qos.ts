@@ -4,12 +4,11 @@
 // rules as sub-resources, the rule types the data plane supports, and `qos_policy_id` on
 // networks and ports. The data plane hears about a port's policy through the device details
 // (agent/server.ts).
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Expression, ExpressionBuilder, SqlBool, Transaction } from 'kysely';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { hidden, bumpRevision, timestamp, type Attr, type ResourceApi, type Tx } from './resource.ts';
+import { derivedFlag, hidden, bumpRevision, type Attr, type ResourceApi, type Tx } from './resource.ts';
 import type { NetworkResource, PortResource, QosRuleResource } from './types.ts';
 import { afterCommit, flushAfterCommit } from './l3_common.ts';
 import { badInput, invalidInput, toBoolean, toString, toUuidOrNull } from './validate.ts';
@@ -17,7 +16,7 @@ import { pyStr } from '../../core/python.ts';
 import type { QosParameter } from '../drivers/dataplane.ts';
 import { VALID_DSCP_MARKS } from '../drivers/logical.ts';
 import { extrasState } from './extras_state.ts';
-import { NET_INFO, grantedIds, namedTargets, rbacGrants, type NetInfo } from './core_common.ts';
+import { NET_INFO, grantedIds, insertRbac, namedTargets, rbacGrants, type NetInfo } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
 import { dynamic, type DynamicDb, type NetworkDb } from '../db/schema.ts';
 
@@ -113,24 +112,9 @@ async function shareRow(tx: Tx, policyId: string) {
     .executeTakeFirst();
 }
 
-async function share(tx: Tx, policyId: string, projectId: string) {
-  const now = timestamp();
-  await tx
-    .insertInto('rbac_policies')
-    .values({
-      id: randomUUID(),
-      project_id: projectId,
-      description: '',
-      created_at: now,
-      updated_at: now,
-      revision_number: 0,
-      object_type: 'qos_policy',
-      object_id: policyId,
-      action: 'access_as_shared',
-      target_tenant: '*',
-    })
-    .execute();
-}
+/** Shares a policy with every project (its callers know it is not shared yet). */
+const share = (tx: Tx, policyId: string, projectId: string) =>
+  insertRbac(tx, { projectId, objectType: 'qos_policy', objectId: policyId, action: 'access_as_shared', target: '*' });
 
 /** Unsharing removes the '*' row, unless projects other than those shared to explicitly use the policy (rbac_db). */
 async function unshare(tx: Tx, policyId: string) {
@@ -276,22 +260,8 @@ export function defineQos(svc: NetworkService) {
     table: 'qos_policies',
     attrs: {
       name: { post: true, put: true, default: '', validate: (v, n) => toString(v, n, 255) },
-      shared: {
-        column: false,
-        type: 'boolean',
-        post: true,
-        put: true,
-        default: false,
-        validate: (v, n) => toBoolean(v, n),
-      },
-      is_default: {
-        column: false,
-        type: 'boolean',
-        post: true,
-        put: true,
-        default: false,
-        validate: (v, n) => toBoolean(v, n),
-      },
+      shared: derivedFlag(),
+      is_default: derivedFlag(),
       rules: { column: false, filter: false },
     },
     notFound: qosPolicyNotFound,

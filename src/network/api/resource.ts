@@ -180,6 +180,22 @@ export const colName = (attr: string, a: Attr) =>
 /** Neutron's timestamps: second precision, 'Z'. */
 export const timestamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+/** A boolean that clients read and write but no column of the table holds (RBAC rows or another table do): false by default. */
+export const derivedFlag = (): Attr => ({
+  type: 'boolean',
+  column: false,
+  post: true,
+  put: true,
+  default: false,
+  validate: (v, n) => toBoolean(v, n),
+});
+
+/** The standard columns of a row written beside the resource API: a new id, no description, now, revision 0. */
+export function standardColumns() {
+  const now = timestamp();
+  return { id: randomUUID(), description: '', created_at: now, updated_at: now, revision_number: 0 };
+}
+
 /** A new revision of a resource whose related state changed (its rules, interfaces, tags, RBAC). */
 export async function bumpRevision(tx: Tx, table: string, id: string) {
   await dynamic(tx)
@@ -253,29 +269,7 @@ function viewToRow(values: Attrs, columns: Columns, only?: Set<string>): Row {
   return row;
 }
 
-/**
- * What another family adds to a resource, as ML2 extension drivers and service plugins do
- * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
- * networks): attributes, filters and hooks, run after the resource's own.
- */
-export type ResourceExtension<V extends object = View> = Pick<
-  ResourceSpec<V>,
-  | 'expand'
-  | 'beforeCreate'
-  | 'afterCreate'
-  | 'beforeUpdate'
-  | 'afterUpdate'
-  | 'beforeDelete'
-  | 'committed'
-  | 'checkDelete'
-> & {
-  attrs?: Record<string, Attr>;
-  filters?: ResourceSpec<V>['filters'];
-};
-
-/** Any of the hooks, as extend() chains them. */
-type Hook = (...a: unknown[]) => unknown;
-
+/** The hooks of a resource spec that an extension may add (extend() chains them). */
 type HookName =
   | 'expand'
   | 'beforeCreate'
@@ -285,6 +279,19 @@ type HookName =
   | 'beforeDelete'
   | 'committed'
   | 'checkDelete';
+
+/**
+ * What another family adds to a resource, as ML2 extension drivers and service plugins do
+ * upstream (security groups add `security_groups` to ports, L3 adds `router:external` to
+ * networks): attributes, filters and hooks, run after the resource's own.
+ */
+export type ResourceExtension<V extends object = View> = Pick<ResourceSpec<V>, HookName> & {
+  attrs?: Record<string, Attr>;
+  filters?: ResourceSpec<V>['filters'];
+};
+
+/** Any of the hooks, as extend() chains them. */
+type Hook = (...a: unknown[]) => unknown;
 
 export class ResourceApi<V extends object = View> {
   attrs: Record<string, Attr>;
@@ -630,8 +637,8 @@ export class ResourceApi<V extends object = View> {
 
   // ---- writing ----------------------------------------------------------------------
 
-  /** Validates a POST item: unknown or read-only attributes are 400s; defaults fill the rest. */
-  prepareCreate(item: unknown, ctx: NetworkContext): { values: V; given: Set<string> } {
+  /** A POST or PUT item: a dictionary of known attributes, else a 400. */
+  private bodyOf(item: unknown): Record<string, unknown> {
     if (!item || typeof item !== 'object' || Array.isArray(item))
       throw new ApiError(
         400,
@@ -641,6 +648,12 @@ export class ResourceApi<V extends object = View> {
     const body = item as Record<string, unknown>;
     const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
     if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
+    return body;
+  }
+
+  /** Validates a POST item: unknown or read-only attributes are 400s; defaults fill the rest. */
+  prepareCreate(item: unknown, ctx: NetworkContext): { values: V; given: Set<string> } {
+    const body = this.bodyOf(item);
     for (const k of Object.keys(body)) {
       if (!this.attrs[k]!.post) throw new ApiError(400, `Attribute '${k}' not allowed in POST`, 'HTTPBadRequest');
     }
@@ -814,15 +827,7 @@ export class ResourceApi<V extends object = View> {
   }
 
   prepareUpdate(item: unknown, ctx: NetworkContext, existing: Partial<V>): Partial<V> {
-    if (!item || typeof item !== 'object' || Array.isArray(item))
-      throw new ApiError(
-        400,
-        `Invalid input for operation: ${this.spec.singular} body must be a dictionary.`,
-        'HTTPBadRequest',
-      );
-    const body = item as Record<string, unknown>;
-    const unknown = Object.keys(body).filter((k) => !this.attrs[k]);
-    if (unknown.length) throw new ApiError(400, `Unrecognized attribute(s) '${unknown.join(', ')}'`, 'HTTPBadRequest');
+    const body = this.bodyOf(item);
     const changes: Attrs = {};
     for (const [k, v] of Object.entries(body)) {
       const a = this.attrs[k]!;

@@ -41,7 +41,7 @@ import {
   type FixedIp,
   type SubnetRow,
 } from './l3_common.ts';
-import { lockRow } from './core_common.ts';
+import { lockRow, portInUse } from './core_common.ts';
 import { NetworkContext } from '../context.ts';
 import type { NetworkDb } from '../db/schema.ts';
 
@@ -497,6 +497,16 @@ function checkPortInRange(svc: NetworkService, ctx: NetworkContext, subnets: Sub
   }
 }
 
+/**
+ * Before a change of a router's interfaces: one change of its ports at a time (a row lock on PostgreSQL;
+ * SQLite writes one transaction at a time), and its revision moves with them, as upstream's revision
+ * plugin bumps the port's router.
+ */
+async function changingInterfaces(tx: Tx, routerId: string) {
+  await lockRow(tx, 'routers', routerId);
+  await bumpRevision(tx, 'routers', routerId);
+}
+
 /** add_router_interface (l3_db.py) inside a transaction. */
 export async function addInterface(
   svc: NetworkService,
@@ -505,19 +515,10 @@ export async function addInterface(
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
-  // One change of a router's ports at a time (PostgreSQL; SQLite writes one transaction at a time).
-  await lockRow(tx, 'routers', router.id);
-  // A router's revision moves with its interfaces, as upstream's revision plugin bumps the port's router.
-  await bumpRevision(tx, 'routers', router.id);
+  await changingInterfaces(tx, router.id);
   if (info.port_id) {
     const port = await svc.resource('ports').load(ctx, info.port_id, tx);
-    if (port.device_id) {
-      throw new ApiError(
-        409,
-        `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`,
-        'PortInUse',
-      );
-    }
+    if (port.device_id) throw portInUse(port);
     const fixed = (port.fixed_ips ?? []) as FixedIp[];
     if (!fixed.length) throw badRequest('router', 'Router port must have at least one fixed IP');
     const bySubnet = new Map(
@@ -661,8 +662,7 @@ export async function removeInterface(
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
 ): Promise<InterfaceInfo> {
-  await lockRow(tx, 'routers', router.id);
-  await bumpRevision(tx, 'routers', router.id);
+  await changingInterfaces(tx, router.id);
   if (info.port_id) {
     const owned = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find((p) => p.id === info.port_id);
     if (!owned)

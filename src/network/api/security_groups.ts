@@ -12,6 +12,7 @@ import { formatCidr, normalizeIp, parseCidr } from '../../core/netaddr.ts';
 import {
   hidden,
   bumpRevision,
+  standardColumns,
   timestamp,
   type ListQuery,
   type ResourceApi,
@@ -340,16 +341,11 @@ function insertRule(
   tx: Tx,
   r: { projectId: string; sgId: string; direction: string; ethertype: string; remoteGroupId?: string },
 ) {
-  const now = timestamp();
   return tx
     .insertInto('securitygrouprules')
     .values({
-      id: randomUUID(),
+      ...standardColumns(),
       project_id: r.projectId,
-      description: '',
-      created_at: now,
-      updated_at: now,
-      revision_number: 0,
       security_group_id: r.sgId,
       remote_group_id: r.remoteGroupId ?? null,
       direction: r.direction,

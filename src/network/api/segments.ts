@@ -2,10 +2,9 @@
 // segment, the provider/multi-provider attributes they back, and the `segment` extension's
 // /v2.0/segments resource.
 import { sql, type Selectable, type Transaction } from 'kysely';
-import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/errors.ts';
 import type { NetworkService } from '../service.ts';
-import { timestamp, type Tx } from './resource.ts';
+import { standardColumns, type Tx } from './resource.ts';
 import type { NetworkResource } from './types.ts';
 import { invalidInput, toInt, toString, toStringOrNull, toUuid } from './validate.ts';
 import { pyStr } from '../../core/python.ts';
@@ -130,17 +129,12 @@ export async function reserveSegment(
 
 /** Stores a reserved segment of a network. */
 export async function insertSegment(tx: Transaction<NetworkDb>, networkId: string, s: ReservedSegment, index: number) {
-  const now = timestamp();
   await tx
     .insertInto('network_segments')
     .values({
-      id: randomUUID(),
+      ...standardColumns(),
       network_id: networkId,
       name: null,
-      description: '',
-      created_at: now,
-      updated_at: now,
-      revision_number: 0,
       network_type: s.network_type,
       physical_network: s.physical_network,
       segmentation_id: s.segmentation_id,

@@ -64,18 +64,24 @@ function toIpOrNull(v: unknown, n: string): string | null {
   return normalizeIp(v)!;
 }
 
+/** validate_dict with exactly these keys (named in the messages in this order), else a 400. */
+function dictWithKeys<K extends string>(v: unknown, n: string, expected: K[]): Record<K, unknown> {
+  const names = expected.map((k) => `'${k}'`).join(', ');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw badInput(n, `Invalid input. '${pyStr(v)}' must be a dictionary with keys: [${names}]`);
+  const keys = Object.keys(v).sort();
+  if (keys.join() !== [...expected].sort().join())
+    throw badInput(
+      n,
+      `Validation of dictionary's keys failed. Expected keys: {${names}} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`,
+    );
+  return v as Record<K, unknown>;
+}
+
 function toPools(v: unknown, n: string): Array<{ start: string; end: string }> {
   if (!Array.isArray(v)) throw badInput(n, `Invalid data format for IP pool: '${pyStr(v)}'`);
   return v.map((p) => {
-    if (!p || typeof p !== 'object' || Array.isArray(p))
-      throw badInput(n, `Invalid input. '${pyStr(p)}' must be a dictionary with keys: ['start', 'end']`);
-    const keys = Object.keys(p).sort();
-    if (keys.join() !== 'end,start')
-      throw badInput(
-        n,
-        `Validation of dictionary's keys failed. Expected keys: {'start', 'end'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`,
-      );
-    const d = p as { start: unknown; end: unknown };
+    const d = dictWithKeys(p, n, ['start', 'end']);
     for (const k of ['start', 'end'] as const)
       if (typeof d[k] !== 'string' || !parseIp(d[k])) throw badInput(n, `'${pyStr(d[k])}' is not a valid IP address`);
     return { start: normalizeIp(d.start)!, end: normalizeIp(d.end)! };
@@ -100,15 +106,7 @@ function toHostRoutes(v: unknown, n: string): Array<{ destination: string; nexth
   if (!Array.isArray(v)) throw badInput(n, `Invalid data format for hostroute: '${pyStr(v)}'`);
   const out: Array<{ destination: string; nexthop: string }> = [];
   for (const r of v) {
-    if (!r || typeof r !== 'object' || Array.isArray(r))
-      throw badInput(n, `Invalid input. '${pyStr(r)}' must be a dictionary with keys: ['destination', 'nexthop']`);
-    const keys = Object.keys(r).sort();
-    if (keys.join() !== 'destination,nexthop')
-      throw badInput(
-        n,
-        `Validation of dictionary's keys failed. Expected keys: {'destination', 'nexthop'} Provided keys: {${keys.map((k) => `'${k}'`).join(', ')}}`,
-      );
-    const { destination, nexthop } = r as { destination: unknown; nexthop: unknown };
+    const { destination, nexthop } = dictWithKeys(r, n, ['destination', 'nexthop']);
     // validate_route_cidr: a CIDR without host bits.
     const c = typeof destination === 'string' ? parseCidr(destination, { allowBareIp: true }) : null;
     if (!c) throw badInput(n, `'${pyStr(destination)}' is not a valid CIDR`);

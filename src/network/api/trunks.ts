@@ -12,6 +12,7 @@ import { UUID_LIKE } from '../../core/validate.ts';
 import { pyRepr, pyStr } from '../../core/python.ts';
 import { extrasState } from './extras_state.ts';
 import { NetworkContext } from '../context.ts';
+import { portInUse } from './core_common.ts';
 
 const trunkNotFound = (id: string) => new ApiError(404, `Trunk ${id} could not be found.`, 'TrunkNotFound');
 const parentInUse = (id: string) =>
@@ -161,13 +162,7 @@ async function validateSubports(
       throw invalidInput(`Segmentation ID '${segId}' is not in range`);
     await checkFree(tx, s.port_id);
     const port = await svc.resource('ports').load(ctx, s.port_id, tx);
-    if (port.device_id) {
-      throw new ApiError(
-        409,
-        `Unable to complete operation on port ${port.id} for network ${port.network_id}. Port already has an attached device ${port.device_id}.`,
-        'PortInUse',
-      );
-    }
+    if (port.device_id) throw portInUse(port);
     if (
       trunkId &&
       (await tx
