@@ -468,6 +468,19 @@ for (const engine of databaseEngines('compute servers')) {
       const s = await boot({ name: 'big', flavorRef: 'huge' });
       const err = await waitFor(s.id, 'ERROR');
       assert.match(String(err.fault?.message), /^No valid host was found\./);
+      // Usage lists only launched servers, as Nova's `launched_at < end` (tempest's schema wants started_at).
+      const at = (ms: number) => new Date(Date.now() + ms).toISOString().slice(0, 19);
+      const usage = await nova(
+        'GET',
+        `/os-simple-tenant-usage?start=${at(-3_600_000)}&end=${at(3_600_000)}&detailed=1`,
+      );
+      assert.equal(usage.status, 200);
+      type Usage = { instance_id: string; started_at: unknown };
+      const listed: Usage[] = usage.body.tenant_usages.flatMap(
+        (t: { server_usages?: Usage[] }) => t.server_usages ?? [],
+      );
+      assert.ok(!listed.some((u) => u.instance_id === s.id));
+      assert.ok(listed.every((u) => typeof u.started_at === 'string'));
     });
 
     it("refuses bad create requests with Nova's messages", async () => {

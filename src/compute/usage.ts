@@ -95,10 +95,11 @@ export async function tenantUsages(db: Kysely<ComputeDb>, u: UsageQuery) {
     .orderBy('uuid')
     .execute()
     .catch(() => []);
-  // Nova's get_active_by_window_joined: not terminated before the period, launched before its end.
+  // Nova's get_active_by_window_joined: not terminated before the period, launched before its end. Its
+  // SQL `launched_at < end` leaves out a server never launched (NULL): tempest's schema wants started_at.
   rows = rows.filter(
     (r) =>
-      (!r.terminated_at || Date.parse(r.terminated_at) > start) && (!r.launched_at || Date.parse(r.launched_at) < stop),
+      (!r.terminated_at || Date.parse(r.terminated_at) > start) && !!r.launched_at && Date.parse(r.launched_at) < stop,
   );
   if (marker !== null) {
     const i = rows.findIndex((r) => r.uuid === marker);
