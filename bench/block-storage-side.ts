@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad, type LoadResult, type RequestSpec } from './lib/load.ts';
 import { freePort, sleep, startConditions, startServer, stopAll, waitReady, type Server } from './lib/proc.ts';
-import { fmt, machineLine, Report } from './lib/report.ts';
+import { fmt, machineLine, Report, sideBySideRow } from './lib/report.ts';
 import { login, startStratus } from './lib/stratus.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -205,15 +205,7 @@ export async function run(args: string[]): Promise<void> {
           log(`${cell.what} c=${c} ${t.name}: ${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms`);
         }
         const [cr, sr] = [results[0]![1], results[1]![1]];
-        rows.push([
-          cell.what,
-          c,
-          fmt(cr.rps),
-          fmt(cr.p50, 2),
-          fmt(sr.rps),
-          fmt(sr.p50, 2),
-          `${fmt(sr.rps / cr.rps, 1)}×`,
-        ]);
+        rows.push(sideBySideRow(cell.what, c, cr, sr));
       }
     const limit: Array<Array<string | number>> = [];
     for (const c of [1, 8]) {

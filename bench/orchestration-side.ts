@@ -32,7 +32,7 @@ import {
   waitReady,
   type Server,
 } from './lib/proc.ts';
-import { fmt, machineLine, Report } from './lib/report.ts';
+import { fmt, machineLine, Report, sideBySideRow } from './lib/report.ts';
 import { login, readCloudsYaml, startStratus } from './lib/stratus.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -400,15 +400,7 @@ export async function run(args: string[]): Promise<void> {
           log(`${cell.what} c=${c} ${t.short}: ${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms`);
         }
         const [hr, sr] = results as [LoadResult, LoadResult];
-        rows.push([
-          cell.what,
-          c,
-          fmt(hr.rps),
-          fmt(hr.p50, 2),
-          fmt(sr.rps),
-          fmt(sr.p50, 2),
-          `${fmt(sr.rps / hr.rps, 1)}×`,
-        ]);
+        rows.push(sideBySideRow(cell.what, c, hr, sr));
       }
 
     // -- stacks created and deleted ----------------------------------------------------------

@@ -18,6 +18,25 @@ export function fmt(v: number | undefined | null, digits?: number): string {
   return v.toFixed(d);
 }
 
+/** One row of a side-by-side table: the request, the concurrency, req/s and p50 of the upstream service
+ * and of Stratus, and Stratus's req/s as a multiple of the upstream's. */
+export function sideBySideRow(
+  what: string,
+  c: number,
+  upstream: { rps: number; p50: number },
+  stratus: { rps: number; p50: number },
+): Array<string | number> {
+  return [
+    what,
+    c,
+    fmt(upstream.rps),
+    fmt(upstream.p50, 2),
+    fmt(stratus.rps),
+    fmt(stratus.p50, 2),
+    `${fmt(stratus.rps / upstream.rps, 1)}×`,
+  ];
+}
+
 export function table(headers: string[], rows: Cell[][], align?: ('l' | 'r')[]): string {
   const cells = rows.map((r) => r.map((c) => (c === undefined || c === null ? '' : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
