@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad, type LoadResult, type RequestSpec } from './lib/load.ts';
 import { freePort, sleep, startConditions, startServer, stopAll, waitReady, type Server } from './lib/proc.ts';
-import { fmt, machineLine, Report, sideBySideRow } from './lib/report.ts';
+import { fmt, machineLine, Report, sideBySideRow, bareLimitRows } from './lib/report.ts';
 import { login, startStratus } from './lib/stratus.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -207,17 +207,7 @@ export async function run(args: string[]): Promise<void> {
         const [cr, sr] = [results[0]![1], results[1]![1]];
         rows.push(sideBySideRow(cell.what, c, cr, sr));
       }
-    const limit: Array<Array<string | number>> = [];
-    for (const c of [1, 8]) {
-      const r = await runLoad({
-        origin: `http://127.0.0.1:${barePort}`,
-        request: { path: '/' },
-        concurrency: c,
-        durationMs: seconds * 1000,
-        warmupRequests: 20,
-      });
-      limit.push(['bare node:http, ~1 KiB JSON', c, fmt(r.rps), fmt(r.p50, 2)]);
-    }
+    const limit = await bareLimitRows(barePort, seconds);
     report
       .text(machineLine())
       .bullets([

@@ -32,7 +32,7 @@ import {
   waitReady,
   type Server,
 } from './lib/proc.ts';
-import { fmt, machineLine, Report, sideBySideRow } from './lib/report.ts';
+import { fmt, machineLine, Report, sideBySideRow, bareLimitRows } from './lib/report.ts';
 import { login, readCloudsYaml, startStratus } from './lib/stratus.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -499,17 +499,7 @@ export async function run(args: string[]): Promise<void> {
       .join('; ');
 
     // -- the machine's limit -------------------------------------------------------------------
-    const limit: Array<Array<string | number>> = [];
-    for (const c of [1, 8]) {
-      const r = await runLoad({
-        origin: `http://127.0.0.1:${barePort}`,
-        request: { path: '/' },
-        concurrency: c,
-        durationMs: s.seconds * 1000,
-        warmupRequests: 20,
-      });
-      limit.push(['bare node:http, ~1 KiB JSON', c, fmt(r.rps), fmt(r.p50, 2)]);
-    }
+    const limit = await bareLimitRows(barePort, s.seconds);
     const showBytes = new Map<Target, number>();
     for (const t of sides) showBytes.set(t, (await call(t, 'GET', shown.get(t)!)).body.length);
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLoad } from './load.ts';
 
 export const REPORTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'reports');
 
@@ -35,6 +36,23 @@ export function sideBySideRow(
     fmt(stratus.p50, 2),
     `${fmt(stratus.rps / upstream.rps, 1)}×`,
   ];
+}
+
+/** The machine's limit rows of a side-by-side table: the bare node:http server (bench/lib/bare-server.ts,
+ * already listening on `port`) at 1 and 8 clients. */
+export async function bareLimitRows(port: number, seconds: number): Promise<Array<Array<string | number>>> {
+  const rows: Array<Array<string | number>> = [];
+  for (const c of [1, 8]) {
+    const r = await runLoad({
+      origin: `http://127.0.0.1:${port}`,
+      request: { path: '/' },
+      concurrency: c,
+      durationMs: seconds * 1000,
+      warmupRequests: 20,
+    });
+    rows.push(['bare node:http, ~1 KiB JSON', c, fmt(r.rps), fmt(r.p50, 2)]);
+  }
+  return rows;
 }
 
 export function table(headers: string[], rows: Cell[][], align?: ('l' | 'r')[]): string {
