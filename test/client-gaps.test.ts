@@ -71,6 +71,8 @@ describe('client gaps (issue 21, items 6–12)', () => {
       '2.37',
     );
     assert.equal(s.status, 202);
+    // Only a launched server counts (Nova filters on launched_at): wait for it to be ACTIVE.
+    await waitStatus(s.body.server.id, 'ACTIVE');
     const u = await nova(
       'GET',
       `/os-simple-tenant-usage/${p}?start=2020-01-01%2000:00:00.123456&end=2099-01-02T00:00:00.5`,

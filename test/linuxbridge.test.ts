@@ -454,7 +454,7 @@ describe('linuxbridge data plane', { skip }, () => {
         '-n',
         '-q',
         '-t',
-        '5',
+        '10',
         '-T',
         '1',
         '-s',

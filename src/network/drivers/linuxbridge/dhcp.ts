@@ -155,47 +155,58 @@ export function dnsmasqConfig(
  * next server on a shared network) would get no answer for a day.
  */
 async function releaseUnusedLeases(ns: string, iface: string, leaseFile: string, hosts: string): Promise<void> {
-  let text: string;
-  try {
-    text = fs.readFileSync(leaseFile, 'utf8');
-  } catch {
-    return;
-  }
   const wanted = new Set<string>();
   for (const line of hosts.split('\n')) {
     const f = line.split(',');
     if (f.length >= 3) wanted.add(`${f[0]!.toLowerCase()} ${f[f.length - 1]!.replace(/^\[|\]$/g, '')}`);
   }
   const wantedIps = new Set([...wanted].map((w) => w.split(' ')[1]));
-  let serverDuid = '';
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    if (f[0] === 'duid') {
-      serverDuid = f[1] ?? '';
-      continue;
+  // The release is a datagram to dnsmasq: one sent while a just-started or just-signalled dnsmasq
+  // is not yet reading is lost (seen under load). dnsmasq rewrites the lease file when it drops a
+  // lease, so send, read the file again, and send again what is still there, for up to 1.5 s.
+  for (let attempt = 0; attempt < 15; attempt++) {
+    const stale = staleLeases(leaseFile, wanted, wantedIps);
+    if (!stale.length) return;
+    if (attempt % 5 === 0) for (const cmd of stale) await run(cmd, { ns, allowFail: true });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  function staleLeases(file: string, wantedPairs: Set<string>, ips: Set<string | undefined>): string[][] {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return [];
     }
-    if (f.length < 5) continue;
-    const [, macOrIaid, addr, , clientId] = f as [string, string, string, string, string];
-    if (!addr.includes(':')) {
-      if (wanted.has(`${macOrIaid.toLowerCase()} ${addr}`)) continue;
-      const cmd = ['dhcp_release', iface, addr, macOrIaid, ...(clientId !== '*' ? [clientId] : [])];
-      await run(cmd, { ns, allowFail: true });
-    } else if (!wantedIps.has(addr) && serverDuid) {
-      const cmd = [
-        'dhcp_release6',
-        '--iface',
-        iface,
-        '--ip',
-        addr,
-        '--client-id',
-        clientId,
-        '--server-id',
-        serverDuid,
-        '--iaid',
-        macOrIaid,
-      ];
-      await run(cmd, { ns, allowFail: true });
+    const cmds: string[][] = [];
+    let serverDuid = '';
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f[0] === 'duid') {
+        serverDuid = f[1] ?? '';
+        continue;
+      }
+      if (f.length < 5) continue;
+      const [, macOrIaid, addr, , clientId] = f as [string, string, string, string, string];
+      if (!addr.includes(':')) {
+        if (wantedPairs.has(`${macOrIaid.toLowerCase()} ${addr}`)) continue;
+        cmds.push(['dhcp_release', iface, addr, macOrIaid, ...(clientId !== '*' ? [clientId] : [])]);
+      } else if (!ips.has(addr) && serverDuid) {
+        cmds.push([
+          'dhcp_release6',
+          '--iface',
+          iface,
+          '--ip',
+          addr,
+          '--client-id',
+          clientId,
+          '--server-id',
+          serverDuid,
+          '--iaid',
+          macOrIaid,
+        ]);
+      }
     }
+    return cmds;
   }
 }
 
