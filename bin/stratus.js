@@ -34,7 +34,7 @@ if (built < Math.max(newestSource(path.join(root, 'src')), fs.statSync(path.join
   // Built aside and renamed into place: processes started together (the roles of a multi-node
   // cloud) never load a half-written bundle.
   const tmp = `${out}.${process.pid}.tmp`;
-  const { outputFiles } = esbuild.buildSync({
+  const { outputFiles } = await esbuild.build({
     entryPoints: [path.join(root, 'src', 'cli.ts')],
     outfile: out,
     write: false,
@@ -52,5 +52,9 @@ if (built < Math.max(newestSource(path.join(root, 'src')), fs.statSync(path.join
     fs.writeFileSync(tmp, f.contents);
     fs.renameSync(tmp, f.path);
   }
+  // esbuild's service process (~170 MB) would otherwise live as long as this one, waiting for
+  // more builds. (The async API: buildSync runs in a worker thread whose service child, once the
+  // worker is stopped, is never reaped.)
+  await esbuild.stop();
 }
 await import(pathToFileURL(out).href);
