@@ -8,7 +8,7 @@
 // batches again (the lists and the candidates never touch the bus).
 //
 //   npm run bench -- compute [--quick] [--singles=N] [--batch=N] [--batch-size=N] [--batch-network=port|none] [--list-servers=N]
-//                            [--providers=N] [--reps=N] [--poll-ms=N] [--fill-minutes=N] [--singles-only] [--no-rabbitmq]
+//                            [--providers=N] [--reps=N] [--poll-ms=N] [--fill-minutes=N] [--singles-only] [--batches-only] [--no-rabbitmq]
 //                            [--no-write] [--keep] [--cpu-prof[=DIR]] [--wait-quiet[=S]]
 import fs from 'node:fs';
 import http from 'node:http';
@@ -49,6 +49,8 @@ interface Settings {
   waitQuietMs: number;
   /** Only the single servers (no batches, lists, candidates): for latency work. */
   singlesOnly: boolean;
+  /** Only the batches (after the warm-up; no singles, lists, candidates): for batch work. */
+  batchesOnly: boolean;
   /** Measure over RabbitMQ too (when rabbitmq-server is installed). */
   rabbitmq: boolean;
 }
@@ -69,6 +71,7 @@ function parseArgs(args: string[]): Settings {
     keep: false,
     waitQuietMs: 0,
     singlesOnly: false,
+    batchesOnly: false,
     rabbitmq: true,
   };
   const int = (k: string, v: string | undefined, min = 1) => {
@@ -93,13 +96,14 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--poll-ms') s.pollMs = int(k, v, 0);
     else if (k === '--no-write') s.write = false;
     else if (k === '--singles-only') s.singlesOnly = true;
+    else if (k === '--batches-only') s.batchesOnly = true;
     else if (k === '--no-rabbitmq') s.rabbitmq = false;
     else if (k === '--keep') s.keep = true;
     else if (k === '--cpu-prof') s.cpuProf = v ?? path.join(os.tmpdir(), 'bench-compute-prof');
     else if (k === '--wait-quiet') s.waitQuietMs = Number(v ?? 60) * 1000;
     else
       throw new Error(
-        `compute: unknown option ${a} (options: --quick --singles=N --batch=N --batch-size=N --batch-network=port|none --list-servers=N --fill-batch=N --fill-minutes=N --providers=N --reps=N --poll-ms=N --singles-only --no-rabbitmq --no-write --keep --cpu-prof[=DIR] --wait-quiet[=S])`,
+        `compute: unknown option ${a} (options: --quick --singles=N --batch=N --batch-size=N --batch-network=port|none --list-servers=N --fill-batch=N --fill-minutes=N --providers=N --reps=N --poll-ms=N --singles-only --batches-only --no-rabbitmq --no-write --keep --cpu-prof[=DIR] --wait-quiet[=S])`,
       );
   }
   return s;
@@ -188,7 +192,7 @@ class Bench {
   problems: string[] = [];
   conditions: string[] = [];
   info: string[] = [];
-  batchResult?: { servers: number; ms: number; postMs: number; errors: number };
+  batchResult?: { servers: number; ms: number; postMs: number; errors: number; cpuMs: number };
   /** Servers in the project when the lists ran. */
   listed = 0;
   startupMs?: number;
@@ -318,8 +322,9 @@ class Bench {
     size: number,
     server: Record<string, unknown>,
     deadline = Infinity,
-  ): Promise<{ servers: number; ms: number; postMs: number; errors: number }> {
+  ): Promise<{ servers: number; ms: number; postMs: number; errors: number; cpuMs: number }> {
     const errorsBefore = await this.countStatus('ERROR');
+    const cpu0 = procCpuMs(this.st!.server.pid);
     const t0 = performance.now();
     let made = 0;
     for (let b = 0; made < total && performance.now() < deadline; b++) {
@@ -342,8 +347,10 @@ class Bench {
       await sleep(200);
     }
     const ms = performance.now() - t0;
+    // The server's CPU time for the whole run (the waiting GETs included): steadier than wall time.
+    const cpuMs = procCpuMs(this.st!.server.pid) - cpu0;
     const errors = (await this.countStatus('ERROR')) - errorsBefore;
-    return { servers: made, ms, postMs, errors };
+    return { servers: made, ms, postMs, errors, cpuMs };
   }
 
   async run(session: Session): Promise<void> {
@@ -402,10 +409,12 @@ class Bench {
     for (let i = 0; i < 5; i++) await this.createAndWait({ ...withNet, name: `warm-${i}` });
 
     // Single servers: POST then poll, one at a time.
-    for (const [label, body] of [
-      ['one port', withNet],
-      ['networks none', noNet],
-    ] as const) {
+    for (const [label, body] of this.s.batchesOnly
+      ? []
+      : ([
+          ['one port', withNet],
+          ['networks none', noNet],
+        ] as const)) {
       const totals: number[] = [];
       const posts: number[] = [];
       let pollMean = 0;
@@ -438,12 +447,12 @@ class Bench {
     });
     const b = this.batchResult;
     this.log(
-      `${b.servers} servers in batches of ${this.s.batchSize}: ${fmt(b.ms / 1000)} s (POSTs done after ${fmt(b.postMs / 1000)} s), ${b.errors} in ERROR`,
+      `${b.servers} servers in batches of ${this.s.batchSize}: ${fmt(b.ms / 1000)} s (POSTs done after ${fmt(b.postMs / 1000)} s), Stratus CPU ${fmt(b.cpuMs / b.servers)} ms a server, ${b.errors} in ERROR`,
     );
     if (b.errors) this.problems.push(`${b.errors} servers of the batch run went to ERROR`);
     this.rssPoint(`${b.servers} servers in batches`);
     // Over RabbitMQ only what goes over the bus: the lists and the candidates are API reads.
-    if (this.bus === 'RabbitMQ') return;
+    if (this.bus === 'RabbitMQ' || this.s.batchesOnly) return;
 
     // Fill to listServers (not timed per server): batches of fillBatch, networks none.
     let have = await this.countStatus('ACTIVE');
@@ -622,7 +631,7 @@ class Bench {
     rep.heading('Servers in batches');
     rep.text(
       b
-        ? `${b.servers} servers in batches of ${this.s.batchSize}: **${fmt(b.ms / 1000)} s** (${fmt(b.servers / (b.ms / 1000), 1)} servers/s; the POSTs were answered after ${fmt(b.postMs / 1000)} s), ${b.errors} in ERROR.`
+        ? `${b.servers} servers in batches of ${this.s.batchSize}: **${fmt(b.ms / 1000)} s** (${fmt(b.servers / (b.ms / 1000), 1)} servers/s; the POSTs were answered after ${fmt(b.postMs / 1000)} s; Stratus CPU ${fmt(b.cpuMs / b.servers)} ms a server), ${b.errors} in ERROR.`
         : 'Not reached.',
     );
     if (this.info.length) rep.bullets(this.info);

@@ -87,13 +87,15 @@ export class ComputeClients {
   /**
    * Ports for a server on `host`: creates one per requested network (Nova's own ports,
    * deleted with the server), binds the ports the user brought. Returns the info cache.
-   * On failure, what it did is undone before the error is rethrown.
+   * On failure, what it did is undone before the error is rethrown. `subnetsOf`: a network's
+   * subnet details (the servers of one request share one read: worker/conductor.ts).
    */
   async allocatePorts(
     inst: Instance,
     host: string,
     requested: RequestedNetwork[],
     securityGroupIds: string[] | undefined,
+    subnetsOf = (networkId: string) => networkSubnetMetas(this.network, networkId),
   ): Promise<Vif[]> {
     const vifs: Vif[] = [];
     const owner = `compute:${inst.availability_zone ?? 'nova'}`;
@@ -125,7 +127,7 @@ export class ComputeClients {
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;
           // The network's subnets are read while the port is made (the info cache keeps them).
-          const subnets = rn.network_id ? networkSubnetMetas(this.network, rn.network_id) : undefined;
+          const subnets = rn.network_id ? subnetsOf(rn.network_id) : undefined;
           const r = await this.network.createPort(body);
           if (r.status !== 201)
             throw new ApiError(

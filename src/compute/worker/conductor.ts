@@ -16,6 +16,10 @@ import { computeRpc, schedulerRpc, serveConductor, type AgentResult } from '../r
 import type { UnshelveRequest } from './shelve.ts';
 import type { RequestSpec } from './scheduler.ts';
 import { notifyInstance } from '../notifications.ts';
+import { networkSubnetMetas, type SubnetMeta } from '../subnet_meta.ts';
+
+/** A network's subnet details, read once for the servers of one build request. */
+type SubnetsOf = (networkId: string) => Promise<Map<string, SubnetMeta>>;
 
 export interface BuildRequest {
   uuids: string[];
@@ -149,7 +153,15 @@ export class Conductor {
 
   /** The servers of one request build side by side (members of one group take turns to be scheduled: scheduleAndClaimTask). */
   async buildInstances(req: BuildRequest) {
-    await Promise.all(req.uuids.map((u) => this.limited(u, req)));
+    // The servers of one request are on the same networks: their subnets are read once, beside
+    // the first port create (a subnet the read did not see is read by id: clients.ts subnetMetas).
+    const read = new Map<string, Promise<Map<string, SubnetMeta>>>();
+    const subnetsOf = (networkId: string) => {
+      let p = read.get(networkId);
+      if (!p) read.set(networkId, (p = networkSubnetMetas(this.clients.network, networkId)));
+      return p;
+    };
+    await Promise.all(req.uuids.map((u) => this.limited(u, req, subnetsOf)));
   }
 
   /**
@@ -158,11 +170,13 @@ export class Conductor {
    */
   private running = 0;
   private waiting: Array<() => void> = [];
-  private async limited(uuid: string, req: BuildRequest) {
+  private async limited(uuid: string, req: BuildRequest, subnetsOf: SubnetsOf) {
     if (this.running >= BUILD_SLOTS) await new Promise<void>((r) => this.waiting.push(r));
     else this.running++;
     try {
-      await this.build(uuid, req).catch((err) => this.log.error({ err, instance: uuid }, 'build failed unexpectedly'));
+      await this.build(uuid, req, subnetsOf).catch((err) =>
+        this.log.error({ err, instance: uuid }, 'build failed unexpectedly'),
+      );
     } finally {
       const next = this.waiting.shift();
       if (next) next();
@@ -170,7 +184,7 @@ export class Conductor {
     }
   }
 
-  private async build(uuid: string, req: BuildRequest) {
+  private async build(uuid: string, req: BuildRequest, subnetsOf: SubnetsOf) {
     const excluded: string[] = [];
     let lastFailure: BuildFailure | undefined;
     for (let attempt = 1; ; attempt++) {
@@ -184,7 +198,7 @@ export class Conductor {
           attempt === 1 ? 'conductor_schedule_and_build_instances' : `conductor_reschedule_${attempt}`,
           this.o.host,
           async () => {
-            await this.flow(req, excluded).run({ inst, vifs: [] });
+            await this.flow(req, excluded, subnetsOf).run({ inst, vifs: [] });
           },
         );
         return;
@@ -288,7 +302,7 @@ export class Conductor {
     return run;
   }
 
-  private flow(req: BuildRequest, excluded: string[]) {
+  private flow(req: BuildRequest, excluded: string[], subnetsOf: SubnetsOf) {
     const onRevertError = (task: string, err: unknown) => this.log.error({ err, task }, 'build revert failed');
     return new LinearFlow<BuildState>('build_instance', { onRevertError })
       .add(this.scheduleAndClaimTask(req, excluded, ['scheduling'], 'networking'))
@@ -297,7 +311,13 @@ export class Conductor {
         execute: async (s) => {
           const requested = s.inst.requested_networks;
           try {
-            s.vifs = await this.clients.allocatePorts(s.inst, s.selection!.host, requested, req.security_group_ids);
+            s.vifs = await this.clients.allocatePorts(
+              s.inst,
+              s.selection!.host,
+              requested,
+              req.security_group_ids,
+              subnetsOf,
+            );
           } catch (e) {
             throw new BuildFailure(`Build of instance ${s.inst.uuid} aborted: ${(e as Error).message}`, false);
           }
