@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { fetchOnce } from './load.ts';
 import { freePort, sleep, startServer, waitReady, type Server } from './proc.ts';
-import { stratusTarget } from './target.ts';
+import { stratusTarget, type Target } from './target.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LOOPBACK = ['127.0.0.1', 'localhost', '::1', '[::1]'];
@@ -32,6 +32,8 @@ export async function startStratus(o: {
   timeoutMs?: number;
   nodeArgs?: string[];
   args?: string[];
+  /** The program to run, made (and removed) by the caller; by default one made for this start. */
+  target?: Target;
 }): Promise<Stratus> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -49,7 +51,7 @@ export async function startStratus(o: {
     'STRATUS_TRANSPORT',
   ])
     delete env[k];
-  const target = stratusTarget();
+  const target = o.target ?? stratusTarget();
   const server = startServer(
     'stratus',
     process.execPath,
@@ -64,7 +66,7 @@ export async function startStratus(o: {
   const stop = server.stop.bind(server);
   server.stop = async () => {
     await stop();
-    target.cleanup();
+    if (!o.target) target.cleanup();
   };
   try {
     const startupMs = await waitReady(server, `http://127.0.0.1:${port}/identity/v3`, o.timeoutMs ?? 60_000, 200, 20);
