@@ -50,8 +50,14 @@ export function stratusTarget(
     ].join('\n'),
   );
   try {
-    // esbuild from the root's own packages, as its bin/stratus.js would use.
+    // esbuild from the root's own packages, as its bin/stratus.js would use; its buildSync without
+    // a worker thread (read when esbuild is loaded), whose service process would stay alive
+    // beside the benchmark until it exits.
+    const workers = process.env.ESBUILD_WORKER_THREADS;
+    process.env.ESBUILD_WORKER_THREADS = '0';
     const esbuild = requireFrom(root, 'esbuild') as typeof import('esbuild');
+    if (workers === undefined) delete process.env.ESBUILD_WORKER_THREADS;
+    else process.env.ESBUILD_WORKER_THREADS = workers;
     esbuild.buildSync({
       entryPoints: [entry],
       outfile: file,
