@@ -145,6 +145,9 @@ export function pageRows<T extends { id: string }>(
   return { page, more: limit !== undefined && limit > 0 && page.length === limit };
 }
 
+/** The query parameters of paging, sorting and scope, which a list's filters pass over. */
+export const LIST_PARAMS = ['all_tenants', 'limit', 'marker', 'offset', 'sort', 'sort_key', 'sort_dir'];
+
 /** The offset and limit of a page (400 when not non-negative integers). */
 export function pageNumbers(q: Query): { offset?: number; limit?: number } {
   let offset: number | undefined;

@@ -8,7 +8,18 @@ import { volumeTypeIds } from '../groups.ts';
 import type { BlockStorageService } from '../service.ts';
 import { sql } from 'kysely';
 import { type Condition, eq, pageOf } from '../db/paging.ts';
-import { type Query, at, badRequest, boolParam, isoTime, notFound, pageBody, pageNumbers, sortKeys } from './common.ts';
+import {
+  type Query,
+  at,
+  badRequest,
+  boolParam,
+  isoTime,
+  LIST_PARAMS,
+  notFound,
+  pageBody,
+  pageNumbers,
+  sortKeys,
+} from './common.ts';
 
 type P = { id: string };
 type Body = Record<string, unknown>;
@@ -79,16 +90,7 @@ function snapshotDetail(req: FastifyRequest, s: GroupSnapshotRow) {
   return out;
 }
 
-const LIST_IGNORED = new Set([
-  'all_tenants',
-  'limit',
-  'marker',
-  'offset',
-  'sort',
-  'sort_key',
-  'sort_dir',
-  'list_volume',
-]);
+const LIST_IGNORED = new Set([...LIST_PARAMS, 'list_volume']);
 
 /** A list's filters as SQL conditions (a null column matches ''; `key~` at 3.34 is a like-filter). */
 function filterConditions(req: FastifyRequest, fields: string[]): Condition[] {

@@ -5,8 +5,8 @@ import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
-import { type RawBuilder, type SqlBool, sql } from 'kysely';
-import { jsonHas } from '../db/paging.ts';
+import type { RawBuilder, SqlBool } from 'kysely';
+import { contains, jsonHas } from '../db/paging.ts';
 import type { VolumeQuery, VolumeRow, VolumeSortColumn } from '../volumes.ts';
 import { volumeTypeIds } from '../groups.ts';
 import type { BackupRow } from '../backups.ts';
@@ -16,6 +16,7 @@ import {
   at,
   badRequest,
   boolParam,
+  LIST_PARAMS,
   pageBody,
   notFound,
   pageNumbers,
@@ -124,18 +125,7 @@ async function query(
     const p = q.project_id;
     wheres.push((x) => x.where('project_id', '=', p));
   }
-  const ignored = new Set([
-    'all_tenants',
-    'limit',
-    'marker',
-    'offset',
-    'sort',
-    'sort_key',
-    'sort_dir',
-    'with_count',
-    'project_id',
-    'is_public',
-  ]);
+  const ignored = new Set([...LIST_PARAMS, 'with_count', 'project_id', 'is_public']);
   for (const [key, raw] of Object.entries(q)) {
     if (raw === undefined || ignored.has(key)) continue;
     const like = key.endsWith('~') && at(req, '3.34');
@@ -143,11 +133,7 @@ async function query(
     const val = String(raw);
     // `name~=x`: the column contains x (Cinder's LIKE '%x%').
     const match = (c: 'name' | 'status' | 'availability_zone' | 'host') =>
-      wheres.push((x) =>
-        like
-          ? x.where(sql<boolean>`${sql.ref(c)} like ${`%${val.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} escape '\\'`)
-          : x.where(c, '=', val),
-      );
+      wheres.push((x) => (like ? x.where(contains(c, val) as RawBuilder<SqlBool>) : x.where(c, '=', val)));
     switch (k) {
       case 'name':
       case 'display_name':

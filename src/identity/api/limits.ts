@@ -22,27 +22,27 @@ const registeredProps = {
   default_limit: limitValue,
   description: nullableDescription,
 };
-const registeredCreate = {
+/** A body of one object under `key`, no other properties in it. */
+const oneBody = (key: string, properties: object) => ({
   type: 'object',
-  required: ['registered_limits'],
+  required: [key],
+  properties: { [key]: { type: 'object', properties, additionalProperties: false } },
+});
+/** A create body: a list of at least one object under `key`, each with its required properties and no others. */
+const listBody = (key: string, properties: object, required: string[]) => ({
+  type: 'object',
+  required: [key],
   properties: {
-    registered_limits: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        properties: registeredProps,
-        additionalProperties: false,
-        required: ['service_id', 'resource_name', 'default_limit'],
-      },
-    },
+    [key]: { type: 'array', minItems: 1, items: { type: 'object', properties, additionalProperties: false, required } },
   },
-};
-const registeredUpdate = {
-  type: 'object',
-  required: ['registered_limit'],
-  properties: { registered_limit: { type: 'object', properties: registeredProps, additionalProperties: false } },
-};
+});
+
+const registeredCreate = listBody('registered_limits', registeredProps, [
+  'service_id',
+  'resource_name',
+  'default_limit',
+]);
+const registeredUpdate = oneBody('registered_limit', registeredProps);
 
 // Keystone's limit_create is a oneOf project/domain limit; the either-or is checked in the handler.
 const limitProps = {
@@ -54,33 +54,8 @@ const limitProps = {
   resource_limit: limitValue,
   description: nullableDescription,
 };
-const limitCreate = {
-  type: 'object',
-  required: ['limits'],
-  properties: {
-    limits: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        properties: limitProps,
-        additionalProperties: false,
-        required: ['service_id', 'resource_name', 'resource_limit'],
-      },
-    },
-  },
-};
-const limitUpdate = {
-  type: 'object',
-  required: ['limit'],
-  properties: {
-    limit: {
-      type: 'object',
-      properties: { resource_limit: limitValue, description: nullableDescription },
-      additionalProperties: false,
-    },
-  },
-};
+const limitCreate = listBody('limits', limitProps, ['service_id', 'resource_name', 'resource_limit']);
+const limitUpdate = oneBody('limit', { resource_limit: limitValue, description: nullableDescription });
 
 export function limitHandlers(s: IdentityService) {
   const m = s.limits;
