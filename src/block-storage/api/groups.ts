@@ -15,10 +15,10 @@ import {
   boolParam,
   isoTime,
   LIST_PARAMS,
-  notFound,
   pageBody,
-  pageNumbers,
   sortKeys,
+  markerFound,
+  pageParams,
 } from './common.ts';
 
 type P = { id: string };
@@ -133,18 +133,16 @@ async function pageList<R extends { id: string }>(
   const projectId = scope(req);
   const markerScope = projectId ? [eq('project_id', projectId)] : [];
   const keys = sortKeys(q, sortable, 'created_at');
-  const { offset, limit } = pageNumbers(q);
-  const r = await pageOf<R>(svc.parts.volumes.db, table, {
-    where: [...markerScope, ...filterConditions(req, fields)],
-    markerScope,
-    order: keys,
-    nullable: GROUP_NULLABLE,
-    marker: q.marker,
-    offset,
-    limit,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
-  return r;
+  return markerFound(
+    req,
+    await pageOf<R>(svc.parts.volumes.db, table, {
+      where: [...markerScope, ...filterConditions(req, fields)],
+      markerScope,
+      order: keys,
+      nullable: GROUP_NULLABLE,
+      ...pageParams(req),
+    }),
+  );
 }
 
 // ---- groups ---------------------------------------------------------------------------------

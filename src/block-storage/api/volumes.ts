@@ -18,13 +18,14 @@ import {
   boolParam,
   LIST_PARAMS,
   pageBody,
-  notFound,
-  pageNumbers,
   parseDictParam,
   sortKeys,
   timeConditions,
   volumeSummary,
   volumeView,
+  markerFound,
+  pageParams,
+  withCount,
 } from './common.ts';
 import { metadataHandlers } from './metadata.ts';
 import { volumeCreateSchema, volumeUpdateSchema } from './schemas.ts';
@@ -218,19 +219,18 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   if (req.url.split('?')[0]!.endsWith('/')) throw new ApiError(404, 'Volume  could not be found.', 'VolumeNotFound');
   const f = await query(svc, req);
   const keys = sortKeys(q, SORT_KEYS);
-  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
+  const count = withCount(req);
   // The page in SQL: filters, order, marker (keyset), offset and limit in the query.
-  const { offset, limit } = pageNumbers(q);
-  const r = await svc.parts.volumes.page({
-    filter: f.sql,
-    scope: f.scope,
-    order: keys.map(([k, d]) => [sortColumn(k), d]),
-    marker: q.marker,
-    offset,
-    limit,
-    count: withCount,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const r = markerFound(
+    req,
+    await svc.parts.volumes.page({
+      filter: f.sql,
+      scope: f.scope,
+      order: keys.map(([k, d]) => [sortColumn(k), d]),
+      ...pageParams(req),
+      count,
+    }),
+  );
   const page = r.rows;
   let views: unknown[];
   if (detail) {
@@ -238,7 +238,7 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
     const types = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
     views = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
   } else views = page.map((v) => volumeSummary(req, v));
-  return pageBody(req, 'volumes', views, r, { count: withCount });
+  return pageBody(req, 'volumes', views, r, { count });
 }
 
 /** The volumes the query selects (every one, for the summary). */
