@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
-import { created, deleteOne, getOne, idString, listOf, q, selfLink, updateOne } from './common.ts';
+import { created, deleteOne, description, getOne, idString, listOf, q, selfLink, updateOne, wrap } from './common.ts';
 
 const renderRegistered = (req: FastifyRequest, r: RegisteredLimit) => ({
   ...r,
@@ -13,23 +13,16 @@ const renderLimit = (req: FastifyRequest, l: Limit) => ({ ...l, links: selfLink(
 
 const limitValue = { type: 'integer', minimum: -1, maximum: 0x7fffffff };
 const resourceName = { type: 'string', minLength: 1, maxLength: 255 };
-const nullableDescription = { type: ['string', 'null'] };
 
 const registeredProps = {
   service_id: idString,
   region_id: { type: ['null', 'string'] },
   resource_name: resourceName,
   default_limit: limitValue,
-  description: nullableDescription,
+  description,
 };
-/** A body of one object under `key`, no other properties in it. */
-const oneBody = (key: string, properties: object) => ({
-  type: 'object',
-  required: [key],
-  properties: { [key]: { type: 'object', properties, additionalProperties: false } },
-});
-/** A create body: a list of at least one object under `key`, each with its required properties and no others. */
-const listBody = (key: string, properties: object, required: string[]) => ({
+/** A create body {<key>: [...]}: at least one object, each with its required properties and no others (as wrap()). */
+const wrapList = (key: string, properties: object, required: string[]) => ({
   type: 'object',
   required: [key],
   properties: {
@@ -37,12 +30,12 @@ const listBody = (key: string, properties: object, required: string[]) => ({
   },
 });
 
-const registeredCreate = listBody('registered_limits', registeredProps, [
+const registeredCreate = wrapList('registered_limits', registeredProps, [
   'service_id',
   'resource_name',
   'default_limit',
 ]);
-const registeredUpdate = oneBody('registered_limit', registeredProps);
+const registeredUpdate = wrap('registered_limit', { properties: registeredProps, additionalProperties: false });
 
 // Keystone's limit_create is a oneOf project/domain limit; the either-or is checked in the handler.
 const limitProps = {
@@ -52,10 +45,13 @@ const limitProps = {
   region_id: { type: 'string' },
   resource_name: resourceName,
   resource_limit: limitValue,
-  description: nullableDescription,
+  description,
 };
-const limitCreate = listBody('limits', limitProps, ['service_id', 'resource_name', 'resource_limit']);
-const limitUpdate = oneBody('limit', { resource_limit: limitValue, description: nullableDescription });
+const limitCreate = wrapList('limits', limitProps, ['service_id', 'resource_name', 'resource_limit']);
+const limitUpdate = wrap('limit', {
+  properties: { resource_limit: limitValue, description },
+  additionalProperties: false,
+});
 
 export function limitHandlers(s: IdentityService) {
   const m = s.limits;
