@@ -20,12 +20,10 @@ import { ConsoleProxyServer } from '../src/compute/console_proxy/server.ts';
 import type { ConsoleConnection } from '../src/compute/consoles.ts';
 import { computeOptions } from '../src/compute/config.ts';
 import { type TestWs as TestWsClient, wsConnect } from './lib/wsclient.ts';
-import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
-import type { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
 import { registerGuest } from '../src/compute/guest/register.ts';
-import { deleteHostNamespace } from '../src/core/hostns.ts';
-import { startCloud, type TestCloud, until } from './lib/cloud.ts';
+import { libvirtSkip, useLibvirtCloud } from './lib/libvirt-cloud.ts';
+import type { TestCloud } from './lib/cloud.ts';
 import type { ComputeService } from '../src/compute/service.ts';
 import { type ServerCloud, startServerCloud } from './lib/server-cloud.ts';
 
@@ -402,13 +400,8 @@ describe('the console proxies in a cloud (fake driver)', () => {
 });
 
 const realSkip =
-  process.getuid?.() !== 0
-    ? 'needs root (libvirtd, namespaces)'
-    : missingLibvirtPackages().length || missingGuestTools().length
-      ? `needs the Debian packages ${[...missingLibvirtPackages(), ...missingGuestTools()].join(' ')}`
-      : !fs.existsSync('/usr/share/novnc/vnc_lite.html')
-        ? 'needs the Debian package novnc'
-        : false;
+  libvirtSkip(missingGuestTools) ||
+  (!fs.existsSync('/usr/share/novnc/vnc_lite.html') && 'needs the Debian package novnc');
 const GUEST_DIR = process.env.STRATUS_GUEST_DIR ?? path.join(os.tmpdir(), 'stratus-guest-cache');
 
 /** Tempest's test_novnc RFB exchange: version, security None, ServerInit; the version answered. */
@@ -432,41 +425,26 @@ async function rfbHandshake(c: TestWsClient): Promise<string> {
 }
 
 describe('the console proxies with a real guest (libvirt)', { skip: realSkip }, () => {
-  const host = `cpx${process.pid}`;
-  let c: TestCloud;
-  let svc: ComputeService;
-  let driver: LibvirtDriver;
-  let server = '';
-  const nova = (method: string, p: string, body?: unknown) =>
-    c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
+  const lv = useLibvirtCloud({
+    hosts: [`cpx${process.pid}`],
+    compute: {
+      libvirt: { guestDir: GUEST_DIR, statsInterval: 2, shutdownTimeout: 30 },
+      consoles: { serial: 'ws://127.0.0.1:0/' },
+      consoleProxy: { novnc: { port: 0 }, serial: { port: 0 } },
+    },
+  });
   const consoleUrlOf = async (protocol: string, type: string) => {
-    const r = await nova('POST', `/servers/${server}/remote-consoles`, { remote_console: { protocol, type } });
+    const r = await lv.nova('POST', `/servers/${lv.server}/remote-consoles`, { remote_console: { protocol, type } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return new URL(r.body.remote_console.url as string);
   };
 
   before(async () => {
     const guest = await buildGuest(GUEST_DIR);
-    c = await startCloud({
-      configure: (cfg) => {
-        cfg.compute = {
-          ...(cfg.compute ?? {}),
-          host,
-          driver: 'libvirt',
-          libvirt: { guestDir: GUEST_DIR, statsInterval: 2, shutdownTimeout: 30 },
-          metadata: { port: 0 },
-          consoles: { serial: 'ws://127.0.0.1:0/' },
-          consoleProxy: { novnc: { port: 0 }, serial: { port: 0 } },
-        };
-      },
-    });
-    svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
-    driver = svc.parts.agent!.driver as LibvirtDriver;
-    await until('compute node', async () => svc.parts.agent?.ready, 60_000);
-    const ids = await registerGuest(guest, { authUrl: `${c.identity}/v3`, password: c.adminPassword });
+    const ids = await registerGuest(guest, { authUrl: `${lv.c.identity}/v3`, password: lv.c.adminPassword });
     // The user data writes to the serial console every second (the serial proxy's test).
     const userData = '#!/bin/sh\n(while true; do echo serial-tick; sleep 1; done) &\n';
-    const r = await nova('POST', '/servers', {
+    const r = await lv.nova('POST', '/servers', {
       server: {
         name: 'console-proxy',
         imageRef: ids.disk,
@@ -477,32 +455,8 @@ describe('the console proxies with a real guest (libvirt)', { skip: realSkip }, 
       },
     });
     assert.equal(r.status, 202, JSON.stringify(r.body));
-    server = r.body.server.id;
-    await until(
-      'ACTIVE',
-      async () => {
-        const s = (await nova('GET', `/servers/${server}`)).body.server;
-        if (s?.status === 'ERROR') assert.fail(JSON.stringify(s.fault));
-        return s?.status === 'ACTIVE';
-      },
-      180_000,
-    );
-  });
-
-  after(async () => {
-    try {
-      if (server) {
-        await nova('DELETE', `/servers/${server}`).catch(() => undefined);
-        await until('deleted', async () => (await nova('GET', `/servers/${server}`)).status === 404, 60_000).catch(
-          () => undefined,
-        );
-      }
-      await c?.stop();
-    } finally {
-      await driver?.close();
-      await deleteHostNamespace(host);
-      fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    }
+    lv.server = r.body.server.id;
+    await lv.waitStatus('ACTIVE');
   });
 
   it("serves noVNC at the console URL and relays the guest's VNC server (RFB) through it", async () => {
@@ -536,7 +490,7 @@ describe('the console proxies with a real guest (libvirt)', { skip: realSkip }, 
     while (!text.includes('serial-tick')) text += (await s.next(30_000))!.toString();
     s.ws.close(1000);
     await s.closed;
-    const log = (await nova('POST', `/servers/${server}/action`, { 'os-getConsoleOutput': {} })).body.output as string;
+    const log = await lv.consoleText();
     assert.match(log, /stratus-guest: boot/);
     assert.match(log, /serial-tick/);
   });

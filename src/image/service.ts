@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ImageDb } from './db/schema.ts';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
-import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
+import type { ServiceModule } from '../core/http.ts';
+import { setBodyParsers } from '../core/body_parsers.ts';
 import { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
@@ -130,13 +131,11 @@ export class ImageService implements ServiceModule {
 
   async register(app: FastifyInstance) {
     // Image data streams through; JSON (and JSON patch) bodies are small and parsed whole.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser(
-      ['application/json', JSON_PATCH, 'application/openstack-images-v2.0-json-patch'],
-      { parseAs: 'string' },
-      jsonBodyParser(() => new ApiError(400, 'Malformed JSON in request body.')),
-    );
-    app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    setBodyParsers(app, {
+      json: ['application/json', JSON_PATCH, 'application/openstack-images-v2.0-json-patch'],
+      malformed: () => new ApiError(400, 'Malformed JSON in request body.'),
+      stream: true,
+    });
     registerRoutes(app, this);
   }
 

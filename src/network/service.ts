@@ -12,7 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from './config.ts';
-import { jsonBodyParser, type ServiceModule } from '../core/http.ts';
+import type { ServiceModule } from '../core/http.ts';
+import { setBodyParsers } from '../core/body_parsers.ts';
 import { ApiError } from '../core/errors.ts';
 import { Check, PolicyEngine, type PolicyTarget } from '../core/policy/index.ts';
 import { groupCommit, migrate } from '../core/db.ts';
@@ -225,12 +226,7 @@ export class NetworkService implements ServiceModule {
   }
 
   async register(app: FastifyInstance) {
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser(
-      '*',
-      { parseAs: 'string' },
-      jsonBodyParser(() => new ApiError(400, 'Malformed request body', 'HTTPBadRequest')),
-    );
+    setBodyParsers(app, { json: '*', malformed: () => new ApiError(400, 'Malformed request body', 'HTTPBadRequest') });
     // The whole route table is api/routes.ts: the resources mount their entries there, the rest is
     // checked against its list.
     for (const r of this.resources.values()) r.register(app);

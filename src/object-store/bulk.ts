@@ -8,7 +8,7 @@ import { Bzip2Error, bunzip2 } from './bzip2.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import type { SwiftRequest, SwiftResponse } from './request.ts';
-import { isoOf, xTimestamp } from './store.ts';
+import { newObjectRow } from './store.ts';
 import { CONSTRAINTS, applyMeta, guessContentType, hdr, xmlEscape } from './api/common.ts';
 
 export const MAX_DELETES_PER_REQUEST = 10000;
@@ -291,24 +291,13 @@ export class Bulk {
           await this.s.objects.checkQuotas(c, size, 1);
           consumed = true;
           const res = await this.s.backend.put(reader.chunks(size));
-          const ts = xTimestamp();
-          const existing = await this.s.store.getObject(account, container, object);
-          await this.s.objects.store(
+          await this.s.objects.storeReplacing(
             c,
-            {
-              account,
-              container,
-              name: object,
-              blob: res.blob,
-              etag: res.etag,
-              bytes: res.bytes,
+            newObjectRow({ account, container, name: object }, res, {
               content_type: guessContentType(object),
-              timestamp: ts,
-              last_modified: isoOf(ts),
               metadata,
               delete_at: deleteAt,
-            },
-            existing,
+            }),
           );
           created++;
         } catch (e) {

@@ -5,7 +5,7 @@
 import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { sigMatches } from './tempurl.ts';
-import { isoOf, xTimestamp } from './store.ts';
+import { newObjectRow } from './store.ts';
 import { guessContentType, hdr } from './api/common.ts';
 import type { SwiftRequest, SwiftResponse } from './request.ts';
 
@@ -176,31 +176,20 @@ export class FormPost {
         if (e instanceof ApiError && e.status === 413) throw new ApiError(400, 'FormPost: max_file_size exceeded');
         throw e;
       }
-      const ts = xTimestamp();
-      const existing = await this.s.store.getObject(account, container, objName);
-      await this.s.objects.store(
+      await this.s.objects.storeReplacing(
         c,
-        {
-          account,
-          container,
-          name: objName,
-          blob: res.blob,
-          etag: res.etag,
-          bytes: res.bytes,
+        newObjectRow({ account, container, name: objName }, res, {
           content_type:
             (h['content-type'] && h['content-type'] !== 'application/octet-stream'
               ? h['content-type']
               : guessContentType(objName)) || 'application/octet-stream',
-          timestamp: ts,
-          last_modified: isoOf(ts),
           metadata: {},
           delete_at: fields.x_delete_after
             ? Math.floor(Date.now() / 1000 + Number(fields.x_delete_after))
             : fields.x_delete_at
               ? Number(fields.x_delete_at)
               : null,
-        },
-        existing,
+        }),
       );
     }
     verify();

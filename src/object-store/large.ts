@@ -8,7 +8,7 @@ import type { ObjectStoreService } from './service.ts';
 import { authorize } from './acl.ts';
 import type { SwiftRequest, SwiftResponse } from './request.ts';
 import { bulkResult } from './bulk.ts';
-import { isoOf, xTimestamp, type ObjectRow } from './store.ts';
+import { newObjectRow, type ObjectRow } from './store.ts';
 import { applyMeta, bodyStream, hdr, httpDate } from './api/common.ts';
 
 interface Segment {
@@ -253,31 +253,23 @@ export class LargeObjects {
     const res = await this.s.backend.put(Readable.from([Buffer.from(JSON.stringify(entries))]));
     const metadata = applyMeta(req, 'object', {}, ['content-disposition', 'content-encoding']);
     metadata['x-static-large-object'] = 'True';
-    const ts = xTimestamp();
-    const existing = await this.s.store.getObject(account, container, object);
-    await this.s.objects.store(
-      c,
+    // The manifest's stored bytes are the segment list; its ETag and size are the whole object's.
+    const row = newObjectRow(
+      { account, container, name: object },
+      { blob: res.blob, etag, bytes: total },
       {
-        account,
-        container,
-        name: object,
-        blob: res.blob,
-        etag,
-        bytes: total,
         content_type: hdr(req, 'content-type') || 'application/octet-stream',
-        timestamp: ts,
-        last_modified: isoOf(ts),
         metadata,
         delete_at: this.s.objects.deleteAtFrom(req) ?? null,
       },
-      existing,
     );
+    await this.s.objects.storeReplacing(c, row);
     return {
       status: 201,
       headers: {
         'content-type': 'text/html; charset=UTF-8',
         etag: `"${etag}"`,
-        'last-modified': httpDate(ts),
+        'last-modified': httpDate(row.timestamp),
         'content-length': '0',
       },
     };

@@ -7,7 +7,7 @@ import { ApiError } from '../core/errors.ts';
 import type { ObjectStoreService } from './service.ts';
 import { authorize, loadAccountAcls } from './acl.ts';
 import type { SwiftRequest, SwiftResponse } from './request.ts';
-import { isoOf, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
+import { isoOf, newObjectRow, xTimestamp, type ContainerRow, type Meta, type ObjectRow } from './store.ts';
 import { PLAIN_ERROR } from './symlink.ts';
 import { CONSTRAINTS, applyMeta, bodyStream, guessContentType, hdr, httpDate, truthy } from './api/common.ts';
 
@@ -138,25 +138,26 @@ export class ObjectWriter {
     if (link) Object.assign(metadata, link.meta);
     if (link?.contentType) contentType = link.contentType;
     else if (!contentType || truthy(hdr(req, 'x-detect-content-type'))) contentType = guessContentType(object);
-    const ts = xTimestamp();
-    const row: ObjectRow = {
-      account,
-      container,
-      name: object,
-      blob: res.blob,
-      etag: res.etag,
-      bytes: res.bytes,
+    const row = newObjectRow({ account, container, name: object }, res, {
       content_type: contentType,
-      timestamp: ts,
-      last_modified: isoOf(ts),
       metadata,
       delete_at: deleteAt ?? null,
-    };
+    });
     await this.store(c, row, liveExisting);
     return {
       status: 201,
-      headers: { 'content-type': HTML, etag: res.etag, 'last-modified': httpDate(ts), 'content-length': '0' },
+      headers: {
+        'content-type': HTML,
+        etag: res.etag,
+        'last-modified': httpDate(row.timestamp),
+        'content-length': '0',
+      },
     };
+  }
+
+  /** Writes a new row over whatever object has its name now (archived when the container keeps versions). */
+  async storeReplacing(c: ContainerRow, row: ObjectRow) {
+    await this.store(c, row, await this.s.store.getObject(row.account, row.container, row.name));
   }
 
   /** Writes a row, archiving the object it replaces when the container keeps versions. */
@@ -244,30 +245,20 @@ export class ObjectWriter {
     }
     const metadata = applyMeta(req, 'object', base, OBJECT_SYSTEM);
     const deleteAt = this.deleteAtFrom(req);
-    const ts = xTimestamp();
     const ctype =
       hdr(req, 'content-type') && req.method !== 'COPY'
         ? hdr(req, 'content-type')!
         : (hdr(req, 'content-type') ?? so.content_type);
-    const existing = await this.s.store.getObject(dst.account, dst.container, dst.object);
-    const row: ObjectRow = {
-      account: dst.account,
-      container: dst.container,
-      name: dst.object,
-      blob: res.blob,
-      etag: res.etag,
-      bytes: res.bytes,
+    const row = newObjectRow({ account: dst.account, container: dst.container, name: dst.object }, res, {
       content_type: ctype,
-      timestamp: ts,
-      last_modified: isoOf(ts),
       metadata,
       delete_at: deleteAt ?? null,
-    };
-    await this.store(dc, row, existing);
+    });
+    await this.storeReplacing(dc, row);
     const headers: Record<string, string> = {
       'content-type': HTML,
       etag: res.etag,
-      'last-modified': httpDate(ts),
+      'last-modified': httpDate(row.timestamp),
       'content-length': '0',
       'x-copied-from': `${encodeURIComponent(src.container)}/${encodeURIComponent(src.object).replace(/%2F/g, '/')}`,
       'x-copied-from-last-modified': httpDate(so.timestamp),

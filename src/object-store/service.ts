@@ -9,6 +9,7 @@ import type { SwiftDb } from './db/schema.ts';
 import { ApiError } from '../core/errors.ts';
 import { pythonTitle } from '../core/header_case.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { setBodyParsers } from '../core/body_parsers.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
 import { PeriodicTasks } from '../core/periodic.ts';
@@ -211,8 +212,7 @@ export class ObjectStoreService implements ServiceModule {
 
   async register(app: FastifyInstance) {
     // Bodies are streams handed to the handlers: nothing is parsed or buffered here.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    setBodyParsers(app, { stream: true });
     app.addHttpMethod('COPY', { hasBody: true });
     app.addHook('onRequest', async (req, reply) => {
       const tx = transId();

@@ -2,6 +2,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { groupCommit, json, precompiled } from '../core/db.ts';
 import type { SwiftAccountTable, SwiftContainerTable, SwiftDb, SwiftObjectTable } from './db/schema.ts';
+import type { PutResult } from './drivers/backend.ts';
 
 export type Meta = Record<string, string>;
 
@@ -40,6 +41,31 @@ export const isoOf = (ts: string) =>
     .toISOString()
     .replace('Z', '')
     .replace(/\.(\d{3})$/, '.$1000');
+
+/**
+ * The row of an object whose bytes the backend has just stored (PUT, copy, SLO manifest, bulk
+ * extraction, form post), stamped now: its X-Timestamp and the listing's last_modified.
+ */
+export function newObjectRow(
+  at: Pick<ObjectRow, 'account' | 'container' | 'name'>,
+  stored: PutResult,
+  attrs: Pick<ObjectRow, 'content_type' | 'metadata' | 'delete_at'>,
+): ObjectRow {
+  const timestamp = xTimestamp();
+  return {
+    account: at.account,
+    container: at.container,
+    name: at.name,
+    blob: stored.blob,
+    etag: stored.etag,
+    bytes: stored.bytes,
+    content_type: attrs.content_type,
+    timestamp,
+    last_modified: isoOf(timestamp),
+    metadata: attrs.metadata,
+    delete_at: attrs.delete_at,
+  };
+}
 
 const objRow = (r: Selectable<SwiftObjectTable>): ObjectRow => ({
   ...r,

@@ -8,7 +8,7 @@ import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
 import type { AttachmentRow } from '../volumes.ts';
 import { eq, pageOf } from '../db/paging.ts';
-import { type Query, at, isoTime, notFound, pageLinks, pageNumbers, sortKeys } from './common.ts';
+import { type Query, at, isoTime, pageLinks, sortKeys, markerFound, pageParams } from './common.ts';
 import { attachmentCreateSchema, attachmentUpdateSchema } from './schemas.ts';
 
 type P = { id: string };
@@ -137,18 +137,16 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   if (q.volume_id) where.push(eq('volume_id', q.volume_id));
   if (q.instance_id) where.push(eq('instance_uuid', q.instance_id));
   if (q.status) where.push(eq('attach_status', q.status));
-  const { offset, limit } = pageNumbers(q);
-  const r = await pageOf<AttachmentRow>(svc.parts.volumes.db, 'volume_attachments', {
-    where,
-    markerScope: scope,
-    order: sortKeys(q, ['id', 'created_at', 'volume_id', 'instance_uuid']),
-    nullable: new Set(['instance_uuid']),
-    marker: q.marker,
-    offset,
-    limit,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
-  const { rows: page, more } = r;
+  const { rows: page, more } = markerFound(
+    req,
+    await pageOf<AttachmentRow>(svc.parts.volumes.db, 'volume_attachments', {
+      where,
+      markerScope: scope,
+      order: sortKeys(q, ['id', 'created_at', 'volume_id', 'instance_uuid']),
+      nullable: new Set(['instance_uuid']),
+      ...pageParams(req),
+    }),
+  );
   const out: Record<string, unknown> = { attachments: page.map((a) => attachmentView(a, detail)) };
   if (more && page.length) out.attachments_links = pageLinks(req, page[page.length - 1]!.id);
   return out;

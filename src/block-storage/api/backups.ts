@@ -16,10 +16,11 @@ import {
   boolParam,
   isoTime,
   links,
-  notFound,
   pageBody,
-  pageNumbers,
   sortKeys,
+  markerFound,
+  pageParams,
+  withCount,
 } from './common.ts';
 
 type P = { id: string };
@@ -146,22 +147,21 @@ async function list(svc: BlockStorageService, req: FastifyRequest, isDetail: boo
   const where = [...scope];
   for (const k of ['name', 'status', 'volume_id'] as const) if (q[k] !== undefined) where.push(eq(k, q[k]));
   const keys = sortKeys(q, ['id', 'name', 'status', 'created_at', 'updated_at', 'size', 'volume_id']);
-  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
-  const { offset, limit } = pageNumbers(q);
-  const r = await pageOf<BackupRow>(svc.parts.volumes.db, 'backups', {
-    where,
-    markerScope: scope,
-    order: keys,
-    nullable: BACKUP_NULLABLE,
-    marker: q.marker,
-    offset,
-    limit,
-    count: withCount,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const count = withCount(req);
+  const r = markerFound(
+    req,
+    await pageOf<BackupRow>(svc.parts.volumes.db, 'backups', {
+      where,
+      markerScope: scope,
+      order: keys,
+      nullable: BACKUP_NULLABLE,
+      ...pageParams(req),
+      count,
+    }),
+  );
   const page = r.rows;
   const views = isDetail ? await Promise.all(page.map((b) => detail(svc, req, b))) : page.map((b) => summary(req, b));
-  return pageBody(req, 'backups', views, r, { count: withCount });
+  return pageBody(req, 'backups', views, r, { count });
 }
 
 export const listBackups = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);

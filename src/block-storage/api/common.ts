@@ -145,6 +145,9 @@ export function pageRows<T extends { id: string }>(
   return { page, more: limit !== undefined && limit > 0 && page.length === limit };
 }
 
+/** The query parameters of paging, sorting and scope, which a list's filters pass over. */
+export const LIST_PARAMS = ['all_tenants', 'limit', 'marker', 'offset', 'sort', 'sort_key', 'sort_dir'];
+
 /** The offset and limit of a page (400 when not non-negative integers). */
 export function pageNumbers(q: Query): { offset?: number; limit?: number } {
   let offset: number | undefined;
@@ -158,6 +161,24 @@ export function pageNumbers(q: Query): { offset?: number; limit?: number } {
     if (!Number.isInteger(limit) || limit < 0) throw badRequest(`Invalid limit: '${q.limit}'`);
   }
   return { offset, limit };
+}
+
+/** The page a list request asks for: after its marker, its offset and limit (400 when not non-negative integers). */
+export function pageParams(req: FastifyRequest): { marker?: string; offset?: number; limit?: number } {
+  const q = req.query as Query;
+  return { marker: q.marker, ...pageNumbers(q) };
+}
+
+/** with_count (3.45): the list's body also says how many rows match. */
+export const withCount = (req: FastifyRequest): boolean => {
+  const q = req.query as Query;
+  return at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
+};
+
+/** The page read, or 404 when the request's marker names no row of the list. */
+export function markerFound<P>(req: FastifyRequest, page: P | null | undefined): P {
+  if (!page) throw notFound(`Marker ${(req.query as Query).marker} could not be found.`);
+  return page;
 }
 
 /** created_at=gt:2020-01-01T00:00:00 style comparisons (3.60) as SQL comparisons of the stored ISO text. */

@@ -8,7 +8,18 @@ import { volumeTypeIds } from '../groups.ts';
 import type { BlockStorageService } from '../service.ts';
 import { sql } from 'kysely';
 import { type Condition, eq, pageOf } from '../db/paging.ts';
-import { type Query, at, badRequest, boolParam, isoTime, notFound, pageBody, pageNumbers, sortKeys } from './common.ts';
+import {
+  type Query,
+  at,
+  badRequest,
+  boolParam,
+  isoTime,
+  LIST_PARAMS,
+  pageBody,
+  sortKeys,
+  markerFound,
+  pageParams,
+} from './common.ts';
 
 type P = { id: string };
 type Body = Record<string, unknown>;
@@ -79,16 +90,7 @@ function snapshotDetail(req: FastifyRequest, s: GroupSnapshotRow) {
   return out;
 }
 
-const LIST_IGNORED = new Set([
-  'all_tenants',
-  'limit',
-  'marker',
-  'offset',
-  'sort',
-  'sort_key',
-  'sort_dir',
-  'list_volume',
-]);
+const LIST_IGNORED = new Set([...LIST_PARAMS, 'list_volume']);
 
 /** A list's filters as SQL conditions (a null column matches ''; `key~` at 3.34 is a like-filter). */
 function filterConditions(req: FastifyRequest, fields: string[]): Condition[] {
@@ -131,18 +133,16 @@ async function pageList<R extends { id: string }>(
   const projectId = scope(req);
   const markerScope = projectId ? [eq('project_id', projectId)] : [];
   const keys = sortKeys(q, sortable, 'created_at');
-  const { offset, limit } = pageNumbers(q);
-  const r = await pageOf<R>(svc.parts.volumes.db, table, {
-    where: [...markerScope, ...filterConditions(req, fields)],
-    markerScope,
-    order: keys,
-    nullable: GROUP_NULLABLE,
-    marker: q.marker,
-    offset,
-    limit,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
-  return r;
+  return markerFound(
+    req,
+    await pageOf<R>(svc.parts.volumes.db, table, {
+      where: [...markerScope, ...filterConditions(req, fields)],
+      markerScope,
+      order: keys,
+      nullable: GROUP_NULLABLE,
+      ...pageParams(req),
+    }),
+  );
 }
 
 // ---- groups ---------------------------------------------------------------------------------

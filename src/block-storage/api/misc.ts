@@ -5,6 +5,7 @@ import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BackendStats } from '../drivers/driver.ts';
+import type { MessagesTable } from '../db/schema.ts';
 import { serviceUp } from '../heartbeat.ts';
 import { capabilitiesOk } from '../scheduler/scheduler.ts';
 import type { BlockStorageService } from '../service.ts';
@@ -330,21 +331,7 @@ export async function showHost(svc: BlockStorageService, req: FastifyRequest) {
 
 // ---- messages (3.3) -------------------------------------------------------------------------
 
-function messageView(
-  req: FastifyRequest,
-  m: {
-    id: string;
-    project_id: string;
-    request_id: string | null;
-    resource_type: string;
-    resource_uuid: string | null;
-    event_id: string;
-    message_level: string;
-    user_message: string;
-    created_at: string;
-    expires_at: string;
-  },
-) {
+function messageView(req: FastifyRequest, m: MessagesTable) {
   return {
     id: m.id,
     message_level: m.message_level,

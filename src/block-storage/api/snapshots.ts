@@ -11,12 +11,13 @@ import {
   at,
   badRequest,
   boolParam,
-  notFound,
   pageBody,
-  pageNumbers,
   parseDictParam,
   snapshotView,
   sortKeys,
+  markerFound,
+  pageParams,
+  withCount,
 } from './common.ts';
 import { unmanageSnapshot } from './manage.ts';
 import { metadataHandlers } from './metadata.ts';
@@ -77,19 +78,18 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   if (q.volume_id !== undefined) where.push(eq('volume_id', q.volume_id));
   if (q.metadata !== undefined) where.push(...jsonHas(db, 'metadata', parseDictParam(q.metadata, 'metadata')));
   const keys = sortKeys(q, SNAPSHOT_SORT);
-  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
-  const { offset, limit } = pageNumbers(q);
-  const r = await pageOf<SnapshotRow>(db, 'snapshots', {
-    where,
-    markerScope: scope,
-    order: keys.map(([k, d]) => [snapshotColumn(k), d]),
-    nullable: SNAPSHOT_NULLABLE,
-    marker: q.marker,
-    offset,
-    limit,
-    count: withCount,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const count = withCount(req);
+  const r = markerFound(
+    req,
+    await pageOf<SnapshotRow>(db, 'snapshots', {
+      where,
+      markerScope: scope,
+      order: keys.map(([k, d]) => [snapshotColumn(k), d]),
+      nullable: SNAPSHOT_NULLABLE,
+      ...pageParams(req),
+      count,
+    }),
+  );
   const page = r.rows;
   const views = page.map((s) => {
     const view = snapshotView(req, s);
@@ -101,7 +101,7 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
     } = view;
     return rest;
   });
-  return pageBody(req, 'snapshots', views, r, { count: withCount });
+  return pageBody(req, 'snapshots', views, r, { count });
 }
 
 export const listSnapshots = (svc: BlockStorageService, req: FastifyRequest) => list(svc, req, false);

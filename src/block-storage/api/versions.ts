@@ -4,7 +4,8 @@
 // (and, since 3.67, /v3 without the project).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
-import { jsonBodyParser, negotiateMicroversion } from '../../core/http.ts';
+import { negotiateMicroversion } from '../../core/http.ts';
+import { setBodyParsers } from '../../core/body_parsers.ts';
 import type { BlockStorageService } from '../service.ts';
 import { registerRoutes } from './routes.ts';
 
@@ -27,12 +28,7 @@ function versionEntry(base: string) {
 }
 
 export async function registerApi(app: FastifyInstance, svc: BlockStorageService) {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'string' },
-    jsonBodyParser(() => new ApiError(400, 'Malformed request body')),
-  );
+  setBodyParsers(app, { json: '*', malformed: () => new ApiError(400, 'Malformed request body') });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const url = req.routeOptions.url ?? '';
     if (url === '/' || url === '/v3' || url === '') return;

@@ -5,8 +5,8 @@ import { json } from '../../core/db.ts';
 import { ApiError } from '../../core/errors.ts';
 import { validate } from '../../core/validate.ts';
 import type { BlockStorageService } from '../service.ts';
-import { type RawBuilder, type SqlBool, sql } from 'kysely';
-import { jsonHas } from '../db/paging.ts';
+import type { RawBuilder, SqlBool } from 'kysely';
+import { contains, jsonHas } from '../db/paging.ts';
 import type { VolumeQuery, VolumeRow, VolumeSortColumn } from '../volumes.ts';
 import { volumeTypeIds } from '../groups.ts';
 import type { BackupRow } from '../backups.ts';
@@ -16,14 +16,16 @@ import {
   at,
   badRequest,
   boolParam,
+  LIST_PARAMS,
   pageBody,
-  notFound,
-  pageNumbers,
   parseDictParam,
   sortKeys,
   timeConditions,
   volumeSummary,
   volumeView,
+  markerFound,
+  pageParams,
+  withCount,
 } from './common.ts';
 import { metadataHandlers } from './metadata.ts';
 import { volumeCreateSchema, volumeUpdateSchema } from './schemas.ts';
@@ -124,18 +126,7 @@ async function query(
     const p = q.project_id;
     wheres.push((x) => x.where('project_id', '=', p));
   }
-  const ignored = new Set([
-    'all_tenants',
-    'limit',
-    'marker',
-    'offset',
-    'sort',
-    'sort_key',
-    'sort_dir',
-    'with_count',
-    'project_id',
-    'is_public',
-  ]);
+  const ignored = new Set([...LIST_PARAMS, 'with_count', 'project_id', 'is_public']);
   for (const [key, raw] of Object.entries(q)) {
     if (raw === undefined || ignored.has(key)) continue;
     const like = key.endsWith('~') && at(req, '3.34');
@@ -143,11 +134,7 @@ async function query(
     const val = String(raw);
     // `name~=x`: the column contains x (Cinder's LIKE '%x%').
     const match = (c: 'name' | 'status' | 'availability_zone' | 'host') =>
-      wheres.push((x) =>
-        like
-          ? x.where(sql<boolean>`${sql.ref(c)} like ${`%${val.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`} escape '\\'`)
-          : x.where(c, '=', val),
-      );
+      wheres.push((x) => (like ? x.where(contains(c, val) as RawBuilder<SqlBool>) : x.where(c, '=', val)));
     switch (k) {
       case 'name':
       case 'display_name':
@@ -232,19 +219,18 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
   if (req.url.split('?')[0]!.endsWith('/')) throw new ApiError(404, 'Volume  could not be found.', 'VolumeNotFound');
   const f = await query(svc, req);
   const keys = sortKeys(q, SORT_KEYS);
-  const withCount = at(req, '3.45') && q.with_count !== undefined && boolParam(q.with_count, 'with_count');
+  const count = withCount(req);
   // The page in SQL: filters, order, marker (keyset), offset and limit in the query.
-  const { offset, limit } = pageNumbers(q);
-  const r = await svc.parts.volumes.page({
-    filter: f.sql,
-    scope: f.scope,
-    order: keys.map(([k, d]) => [sortColumn(k), d]),
-    marker: q.marker,
-    offset,
-    limit,
-    count: withCount,
-  });
-  if (!r) throw notFound(`Marker ${q.marker} could not be found.`);
+  const r = markerFound(
+    req,
+    await svc.parts.volumes.page({
+      filter: f.sql,
+      scope: f.scope,
+      order: keys.map(([k, d]) => [sortColumn(k), d]),
+      ...pageParams(req),
+      count,
+    }),
+  );
   const page = r.rows;
   let views: unknown[];
   if (detail) {
@@ -252,7 +238,7 @@ async function list(svc: BlockStorageService, req: FastifyRequest, detail: boole
     const types = new Map((await svc.parts.types.list()).map((t) => [t.id, t]));
     views = page.map((v) => volumeView(req, v, atts.get(v.id) ?? [], types.get(v.volume_type_id)));
   } else views = page.map((v) => volumeSummary(req, v));
-  return pageBody(req, 'volumes', views, r, { count: withCount });
+  return pageBody(req, 'volumes', views, r, { count });
 }
 
 /** The volumes the query selects (every one, for the summary). */

@@ -38,6 +38,29 @@ export interface PoolStats {
   QoS_support: boolean;
 }
 
+/**
+ * The one pool of a thin-provisioning backend (file, iSCSI over files, RBD), multiattach and no QoS:
+ * its capacity as the driver measured it, what volumes were given, and the backend's over-subscription options.
+ */
+export function thinPoolStats(
+  o: { backendName: string; reservedPercentage: number; maxOverSubscriptionRatio: number },
+  capacity: { total: number; free: number; allocatedGb: number },
+): PoolStats {
+  return {
+    pool_name: o.backendName,
+    total_capacity_gb: capacity.total,
+    free_capacity_gb: capacity.free,
+    provisioned_capacity_gb: capacity.allocatedGb,
+    allocated_capacity_gb: capacity.allocatedGb,
+    reserved_percentage: o.reservedPercentage,
+    max_over_subscription_ratio: o.maxOverSubscriptionRatio,
+    thin_provisioning_support: true,
+    thick_provisioning_support: false,
+    multiattach: true,
+    QoS_support: false,
+  };
+}
+
 export interface BackendStats {
   volume_backend_name: string;
   vendor_name: string;

@@ -6,7 +6,14 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { BackendStats, ConnectionInfo, DriverSnapshot, DriverVolume, VolumeDriver } from './driver.ts';
+import {
+  type BackendStats,
+  type ConnectionInfo,
+  type DriverSnapshot,
+  type DriverVolume,
+  thinPoolStats,
+  type VolumeDriver,
+} from './driver.ts';
 
 const run = promisify(execFile);
 const GiB = 1024 ** 3;
@@ -201,19 +208,11 @@ export class FileDriver implements VolumeDriver {
       driver_version: '1.0.0',
       storage_protocol: 'file',
       pools: [
-        {
-          pool_name: this.o.backendName,
-          total_capacity_gb: total,
-          free_capacity_gb: Math.max(0, Math.round((total - used / GiB) * 100) / 100),
-          provisioned_capacity_gb: allocatedGb,
-          allocated_capacity_gb: allocatedGb,
-          reserved_percentage: this.o.reservedPercentage,
-          max_over_subscription_ratio: this.o.maxOverSubscriptionRatio,
-          thin_provisioning_support: true,
-          thick_provisioning_support: false,
-          multiattach: true,
-          QoS_support: false,
-        },
+        thinPoolStats(this.o, {
+          total,
+          free: Math.max(0, Math.round((total - used / GiB) * 100) / 100),
+          allocatedGb,
+        }),
       ],
     };
   }

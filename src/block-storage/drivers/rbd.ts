@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { BackendStats, ConnectionInfo, DriverSnapshot, DriverVolume, LocalCopy, VolumeDriver } from './driver.ts';
-import { SnapshotIsBusy } from './driver.ts';
+import { SnapshotIsBusy, thinPoolStats } from './driver.ts';
 import { ManageError } from './file.ts';
 
 const run = promisify(execFile);
@@ -498,21 +498,7 @@ export class RbdDriver implements VolumeDriver {
       vendor_name: 'Open Source',
       driver_version: '1.2.0',
       storage_protocol: 'ceph',
-      pools: [
-        {
-          pool_name: this.o.backendName,
-          total_capacity_gb: r2(total),
-          free_capacity_gb: r2(free),
-          provisioned_capacity_gb: allocatedGb,
-          allocated_capacity_gb: allocatedGb,
-          reserved_percentage: this.o.reservedPercentage,
-          max_over_subscription_ratio: this.o.maxOverSubscriptionRatio,
-          thin_provisioning_support: true,
-          thick_provisioning_support: false,
-          multiattach: true,
-          QoS_support: false,
-        },
-      ],
+      pools: [thinPoolStats(this.o, { total: r2(total), free: r2(free), allocatedGb })],
     };
   }
 }

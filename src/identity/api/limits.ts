@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../core/errors.ts';
 import type { IdentityService } from '../service.ts';
 import { LIMIT_MODEL, LimitManager, type Limit, type RegisteredLimit } from '../limit.ts';
-import { created, deleteOne, getOne, idString, listOf, q, selfLink, updateOne } from './common.ts';
+import { created, deleteOne, description, getOne, idString, listOf, q, selfLink, updateOne, wrap } from './common.ts';
 
 const renderRegistered = (req: FastifyRequest, r: RegisteredLimit) => ({
   ...r,
@@ -13,36 +13,29 @@ const renderLimit = (req: FastifyRequest, l: Limit) => ({ ...l, links: selfLink(
 
 const limitValue = { type: 'integer', minimum: -1, maximum: 0x7fffffff };
 const resourceName = { type: 'string', minLength: 1, maxLength: 255 };
-const nullableDescription = { type: ['string', 'null'] };
 
 const registeredProps = {
   service_id: idString,
   region_id: { type: ['null', 'string'] },
   resource_name: resourceName,
   default_limit: limitValue,
-  description: nullableDescription,
+  description,
 };
-const registeredCreate = {
+/** A create body {<key>: [...]}: at least one object, each with its required properties and no others (as wrap()). */
+const wrapList = (key: string, properties: object, required: string[]) => ({
   type: 'object',
-  required: ['registered_limits'],
+  required: [key],
   properties: {
-    registered_limits: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        properties: registeredProps,
-        additionalProperties: false,
-        required: ['service_id', 'resource_name', 'default_limit'],
-      },
-    },
+    [key]: { type: 'array', minItems: 1, items: { type: 'object', properties, additionalProperties: false, required } },
   },
-};
-const registeredUpdate = {
-  type: 'object',
-  required: ['registered_limit'],
-  properties: { registered_limit: { type: 'object', properties: registeredProps, additionalProperties: false } },
-};
+});
+
+const registeredCreate = wrapList('registered_limits', registeredProps, [
+  'service_id',
+  'resource_name',
+  'default_limit',
+]);
+const registeredUpdate = wrap('registered_limit', { properties: registeredProps, additionalProperties: false });
 
 // Keystone's limit_create is a oneOf project/domain limit; the either-or is checked in the handler.
 const limitProps = {
@@ -52,35 +45,13 @@ const limitProps = {
   region_id: { type: 'string' },
   resource_name: resourceName,
   resource_limit: limitValue,
-  description: nullableDescription,
+  description,
 };
-const limitCreate = {
-  type: 'object',
-  required: ['limits'],
-  properties: {
-    limits: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        properties: limitProps,
-        additionalProperties: false,
-        required: ['service_id', 'resource_name', 'resource_limit'],
-      },
-    },
-  },
-};
-const limitUpdate = {
-  type: 'object',
-  required: ['limit'],
-  properties: {
-    limit: {
-      type: 'object',
-      properties: { resource_limit: limitValue, description: nullableDescription },
-      additionalProperties: false,
-    },
-  },
-};
+const limitCreate = wrapList('limits', limitProps, ['service_id', 'resource_name', 'resource_limit']);
+const limitUpdate = wrap('limit', {
+  properties: { resource_limit: limitValue, description },
+  additionalProperties: false,
+});
 
 export function limitHandlers(s: IdentityService) {
   const m = s.limits;

@@ -507,14 +507,17 @@ async function changingInterfaces(tx: Tx, routerId: string) {
   await bumpRevision(tx, 'routers', routerId);
 }
 
-/** add_router_interface (l3_db.py) inside a transaction. */
-export async function addInterface(
+/** A change of a router's interfaces, by a port or a subnet, inside a transaction. */
+type InterfaceChange = (
   svc: NetworkService,
   ctx: NetworkContext,
   router: RouterResource,
   info: { port_id?: string; subnet_id?: string },
   tx: Transaction<NetworkDb>,
-): Promise<InterfaceInfo> {
+) => Promise<InterfaceInfo>;
+
+/** add_router_interface (l3_db.py) inside a transaction. */
+export const addInterface: InterfaceChange = async (svc, ctx, router, info, tx) => {
   await changingInterfaces(tx, router.id);
   if (info.port_id) {
     const port = await svc.resource('ports').load(ctx, info.port_id, tx);
@@ -601,7 +604,7 @@ export async function addInterface(
     tx,
   );
   return interfaceInfo(router.id, port as InterfacePort, subnet.id, [subnet.id]);
-}
+};
 
 /** _confirm_router_interface_not_in_use: floating IPs, port forwardings and extra routes that need the subnet. */
 async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: string; cidr: string }) {
@@ -655,13 +658,7 @@ async function confirmInterfaceNotInUse(tx: Tx, routerId: string, subnet: { id: 
 }
 
 /** remove_router_interface (l3_db.py) inside a transaction. */
-export async function removeInterface(
-  svc: NetworkService,
-  ctx: NetworkContext,
-  router: RouterResource,
-  info: { port_id?: string; subnet_id?: string },
-  tx: Transaction<NetworkDb>,
-): Promise<InterfaceInfo> {
+export const removeInterface: InterfaceChange = async (svc, ctx, router, info, tx) => {
   await changingInterfaces(tx, router.id);
   if (info.port_id) {
     const owned = (await routerPorts(tx, router.id, [DEVICE_OWNER_ROUTER_INTF])).find((p) => p.id === info.port_id);
@@ -717,7 +714,7 @@ export async function removeInterface(
     `Router ${router.id} has no interface on subnet ${subnet.id}`,
     'RouterInterfaceNotFoundForSubnet',
   );
-}
+};
 
 // ---- the resource ------------------------------------------------------------------------------
 

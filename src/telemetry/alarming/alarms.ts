@@ -23,19 +23,12 @@ export const clientError = (msg: string, status = 400) => new ApiError(status, m
 
 export type Rule = Record<string, unknown>;
 
-export interface Alarm {
-  alarm_id: string;
-  name: string;
-  description: string;
-  type: string;
+type ActionList = 'ok_actions' | 'alarm_actions' | 'insufficient_data_actions';
+
+/** An alarm: its row (db/schema.ts) with the flags as booleans and the JSON columns parsed. */
+export interface Alarm
+  extends Omit<AlarmTable, 'enabled' | 'repeat_actions' | ActionList | 'time_constraints' | 'rule'> {
   enabled: boolean;
-  state: string;
-  state_reason: string;
-  state_timestamp: string;
-  timestamp: string;
-  severity: string;
-  user_id: string;
-  project_id: string;
   repeat_actions: boolean;
   ok_actions: string[];
   alarm_actions: string[];
