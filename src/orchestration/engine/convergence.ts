@@ -108,16 +108,19 @@ export class Convergence {
     const neededBy = new Map<string, string[]>();
     for (const [name, deps] of Object.entries(loaded.deps))
       for (const d of deps) neededBy.set(d, [...(neededBy.get(d) ?? []), name]);
+    const made: ResourceRow[] = [];
     for (const [name, def] of Object.entries(loaded.defs)) {
       let r = current.get(name);
       if (!r) {
         r = this.engine.newRow(row, name, def.type, loaded.deps[name] ?? [], {});
         r.needed_by = JSON.stringify(neededBy.get(name) ?? []);
-        await store.saveResource(r);
+        made.push(r);
       }
       idOf.set(name, r.id);
       nodes.push(nodeKey(r.id, true));
     }
+    // The new INIT rows in one statement per 100 (a statement each was 2 per row on the critical path).
+    await store.insertResources(made);
     for (const name of Object.keys(loaded.defs))
       for (const d of loaded.deps[name] ?? []) {
         const dep = idOf.get(d);
