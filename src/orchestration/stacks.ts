@@ -30,6 +30,35 @@ export interface SnapshotRow extends Omit<SnapshotTable, 'data'> {
   data: Record<string, unknown>;
 }
 
+/** The stack's columns but its template, environment, files and graph (stackState). */
+const STATE_COLUMNS = [
+  'id',
+  'name',
+  'project_id',
+  'user_id',
+  'username',
+  'owner_id',
+  'parent_resource',
+  'action',
+  'status',
+  'status_reason',
+  'params',
+  'disable_rollback',
+  'timeout_mins',
+  'tags',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+  'trust_id',
+  'trustor_user_id',
+  'stack_user_project_id',
+  'user_creds',
+  'current_traversal',
+  'raw_template_id',
+  'prev_raw_template_id',
+  'convergence',
+] as const satisfies ReadonlyArray<keyof StackTable>;
+
 function stackRow(r: StackTable): StackRow {
   const row = {
     ...r,
@@ -209,6 +238,31 @@ export class StackStore {
     if (!showDeleted) q = q.where('deleted_at', 'is', null);
     const r = await q.executeTakeFirst();
     return r ? this.stackRow(r) : null;
+  }
+
+  /**
+   * A live stack's state without its template, environment, files and graph (what a convergence
+   * node checks twice: a 1,000-resource stack's template and graph are ~200 KB a read). Reading
+   * one of those four throws: the caller reads the whole row when it needs them.
+   */
+  async stackState(id: string): Promise<StackRow | null> {
+    const r = await this.db
+      .selectFrom('stack')
+      .select(STATE_COLUMNS)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!r) return null;
+    const row = this.stackRow({ ...r, template: 'null', environment: 'null', files: 'null' });
+    (row as unknown as { [STORED]: Stored })[STORED].changed = true;
+    for (const k of ['template', 'environment', 'files', 'current_deps'])
+      Object.defineProperty(row, k, {
+        enumerable: false,
+        get() {
+          throw new Error(`stack ${id}: ${k} is not read with the stack's state`);
+        },
+      });
+    return row;
   }
 
   /** A live stack of a project by name (or id). */

@@ -160,11 +160,13 @@ export class Convergence {
     return traversal;
   }
 
-  private graph(row: StackRow): Graph {
+  private async graph(row: StackRow): Promise<Graph> {
     const t = row.current_traversal!;
     let g = this.graphs.get(t);
     if (!g) {
-      const { nodes, edges } = JSON.parse(row.current_deps ?? '{"nodes":[],"edges":[]}');
+      // Not on this engine yet: the graph from the stack's whole row (not in its state).
+      const deps = (await this.engine.store.getStack(row.id, false))?.current_deps;
+      const { nodes, edges } = JSON.parse(deps ?? '{"nodes":[],"edges":[]}');
       g = graphOf(edges, nodes);
       if (this.graphs.size > 64) this.graphs.clear();
       this.graphs.set(t, g);
@@ -179,7 +181,9 @@ export class Convergence {
     if (!p) {
       p = (async () => {
         const raw = await this.engine.store.rawTemplate(stack.raw_template_id ?? '');
-        const target = raw ? { ...stack, ...raw } : stack;
+        // `stack` is its state (stackState): the template, environment and files are the raw
+        // template's, or else the stack's own from its whole row.
+        const target = raw ? { ...stack, ...raw } : ((await this.engine.store.getStack(stack.id, false)) ?? stack);
         return { target, loaded: await loadStored(this.engine.registry, target) };
       })();
       if (this.loaded.size > 32) this.loaded.clear();
@@ -194,7 +198,8 @@ export class Convergence {
     const key = `${stack.current_traversal}:own`;
     let p = this.owns.get(key);
     if (!p) {
-      p = loadStored(this.engine.registry, stack);
+      // The stack's whole row (`stack` is its state).
+      p = this.engine.store.getStack(stack.id, false).then((row) => loadStored(this.engine.registry, row ?? stack));
       if (this.owns.size > 32) this.owns.clear();
       this.owns.set(key, p);
       p.catch(() => this.owns.delete(key));
@@ -206,7 +211,7 @@ export class Convergence {
   async checkResource(m: CheckResourceMsg): Promise<void> {
     const { store, engineId } = this.engine;
     if (this.engine.halted) return;
-    const stack = await store.getStack(m.stack_id, false);
+    const stack = await store.stackState(m.stack_id);
     // Superseded by a newer traversal, or failed: the message stops here.
     if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const self = nodeKey(m.entity, m.is_update);
@@ -318,9 +323,9 @@ export class Convergence {
   /** Reports a done node to its successors' sync points; the write that completes one casts it. */
   private async propagate(m: CheckResourceMsg, self: string) {
     const { store } = this.engine;
-    const stack = await store.getStack(m.stack_id, false);
+    const stack = await store.stackState(m.stack_id);
     if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
-    const g = this.graph(stack);
+    const g = await this.graph(stack);
     for (const s of g.succs.get(self) ?? [SINK]) {
       const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
       const got = await store.syncPointAdd(entity, m.traversal_id, isUpdate, self, g.preds.get(s) ?? []);
