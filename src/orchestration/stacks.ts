@@ -527,11 +527,18 @@ export class StackStore {
       const b = batch;
       // The write starts at once (after the inputs sent in the same turn) when this process writes
       // no other batch of the same sync point, else after that write (no compare-and-swap conflicts
-      // between them): the inputs sent meanwhile join it. It used to wait for the next turn of the
-      // event loop (setImmediate) in every case, which on a busy process cost each node of a
-      // traversal tens of milliseconds on its critical path.
+      // between them): the inputs sent meanwhile join it. Waiting for the next turn of the event
+      // loop (setImmediate) in every case cost each node of a traversal tens of milliseconds on its
+      // critical path on a busy process.
+      // A sync point of many inputs (the stack's own, of a large stack) still waits for the next
+      // turn: its inputs arrive together, and one write each would rewrite its list n times.
       const prev = this.syncWriting.get(key);
-      const start = prev ? prev.catch(() => undefined) : Promise.resolve();
+      const start =
+        expected.length > 100
+          ? Promise.all([new Promise((resolve) => setImmediate(resolve)), prev?.catch(() => undefined)])
+          : prev
+            ? prev.catch(() => undefined)
+            : Promise.resolve();
       const done = start.then(async () => {
         this.syncBatches.delete(key);
         return this.syncPointWrite(entity, traversal, isUpdate, b.inputs);
@@ -644,6 +651,15 @@ export class StackStore {
     const { id, engine_id: _lock, ...rest } = row;
     const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) await this.db.insertInto('resource').values(row).execute();
+  }
+
+  /** Sets a resource's metadata alone (Heat's metadata_set). */
+  async setResourceMetadata(id: string, metadata: Record<string, unknown>) {
+    await this.db
+      .updateTable('resource')
+      .set({ metadata: JSON.stringify(metadata) })
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Inserts new rows (a traversal's INIT rows), 100 a statement. */

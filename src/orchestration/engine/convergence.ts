@@ -246,6 +246,8 @@ export class Convergence {
     jobs.add(job);
     this.running.set(stack.id, jobs);
     let failure: unknown = null;
+    /** The node deleted its row (nothing to release). */
+    let gone = false;
     // timeout_mins: counted from the traversal's start; past it the node is cancelled "Timed out".
     const mins = Number(stack.timeout_mins);
     const started = Date.parse(stack.updated_at ?? stack.created_at);
@@ -264,10 +266,10 @@ export class Convergence {
       if (job.cancel) throw this.engine.cancelled(job);
       const { target, loaded } = await this.loadedFor(stack);
       // The rows this node resolves against: its own and those it depends on (get_resource, get_attr).
-      const names = r ? [r.name, ...(loaded.deps[r.name] ?? [])] : [];
-      const rows = new Map<string, ResourceRow>();
-      for (const x of await store.resourcesNamed(stack.id, names)) if (!x.replaced_by) rows.set(x.name, x);
       if (r && m.is_update) {
+        const rows = new Map<string, ResourceRow>();
+        for (const x of await store.resourcesNamed(stack.id, [r.name, ...(loaded.deps[r.name] ?? [])]))
+          if (!x.replaced_by) rows.set(x.name, x);
         rows.set(r.name, r);
         const action = stack.action === 'ROLLBACK' ? 'ROLLBACK' : stack.action;
         const templateId = stack.raw_template_id ?? null;
@@ -298,6 +300,7 @@ export class Convergence {
           loaded.defs[r.name] ?? (stack.action === 'DELETE' ? (await this.ownFor(stack)).defs[r.name] : undefined);
         const policy = String(def?.deletion_policy ?? 'Delete');
         await this.engine.deleteOne(job, target, r, null, policy === 'Retain' && !r.replaced_by);
+        gone = true;
       }
     } catch (e) {
       failure = e;
@@ -305,7 +308,7 @@ export class Convergence {
       clearTimeout(timer);
       jobs.delete(job);
       if (!jobs.size) this.running.delete(stack.id);
-      if (claimed && r && !this.engine.halted) {
+      if (claimed && r && !gone && !this.engine.halted) {
         await store.releaseResource(r.id, engineId).catch(() => undefined);
         // The replacement this node made (engine.updateOne made it under this engine's lock).
         if (r.replaced_by && r.replaced_by !== replacedBefore)
@@ -317,14 +320,16 @@ export class Convergence {
       await this.failed(m, failure);
       return;
     }
-    await this.propagate(m, self);
+    await this.propagate(m, self, stack);
   }
 
-  /** Reports a done node to its successors' sync points; the write that completes one casts it. */
-  private async propagate(m: CheckResourceMsg, self: string) {
+  /**
+   * Reports a done node to its successors' sync points; the write that completes one casts it.
+   * `stack` is the state the node started from (not read again: a successor cast after the
+   * traversal was superseded or failed stops at its own check, and a purged sync point casts none).
+   */
+  private async propagate(m: CheckResourceMsg, self: string, stack: StackRow) {
     const { store } = this.engine;
-    const stack = await store.stackState(m.stack_id);
-    if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const g = await this.graph(stack);
     for (const s of g.succs.get(self) ?? [SINK]) {
       const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
