@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fetchOnce } from './lib/load.ts';
-import { procStatusKb, sleep, stopAll } from './lib/proc.ts';
+import { procCpuMs, procStatusKb, sleep, stopAll } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { login, startStratus, type Session } from './lib/stratus.ts';
 
@@ -115,8 +115,9 @@ export async function run(args: string[]) {
     );
 
     /** Creates a stack and waits for CREATE_COMPLETE; deletes it and waits for it to go. */
-    async function cycle(template: unknown): Promise<{ create: number; del: number }> {
+    async function cycle(template: unknown): Promise<{ create: number; del: number; cpu: number }> {
       const name = `bench-${n++}`;
+      const cpu0 = procCpuMs(st.server.pid);
       let t0 = performance.now();
       const created = need(await call(sess, 'POST', `${heat}/stacks`, { stack_name: name, template }), 201, 'create');
       const id = (created.stack as { id: string }).id;
@@ -135,10 +136,11 @@ export async function run(args: string[]) {
       };
       await until('CREATE_COMPLETE');
       const create = performance.now() - t0;
+      const cpu = procCpuMs(st.server.pid) - cpu0;
       t0 = performance.now();
       need(await call(sess, 'DELETE', url), 204, 'delete');
       await until('DELETE_COMPLETE');
-      return { create, del: performance.now() - t0 };
+      return { create, del: performance.now() - t0, cpu };
     }
     const runCycles = async (template: unknown, reps: number) => {
       const c: number[] = [];
@@ -182,15 +184,23 @@ export async function run(args: string[]) {
     await runCycles(one, 2); // warm-up
     if (s.only === 'fifty') {
       // Interleaved: a stack, then the same objects by direct calls, so both see the same load.
+      // Also the server's CPU time of each (from /proc; what the wall time is made of on a busy machine).
       const c: number[] = [];
       const d: number[] = [];
+      const cc: number[] = [];
+      const dc: number[] = [];
       for (let i = 0; i < s.reps; i++) {
-        c.push((await cycle(fifty)).create);
+        const r = await cycle(fifty);
+        c.push(r.create);
+        cc.push(r.cpu);
+        const cpu0 = procCpuMs(st.server.pid);
         d.push(await directOnce());
+        dc.push(procCpuMs(st.server.pid) - cpu0);
       }
       console.log(
         `50-resource stack create p50 ${fmt(pct(c, 50), 0)} ms, direct p50 ${fmt(pct(d, 50), 0)} ms, ` +
-          `ratio ${fmt(pct(c, 50) / pct(d, 50), 2)}x (${s.reps} each, interleaved; load ${os.loadavg()[0]!.toFixed(2)})`,
+          `ratio ${fmt(pct(c, 50) / pct(d, 50), 2)}x; server CPU p50 ${fmt(pct(cc, 50), 0)} ms vs ${fmt(pct(dc, 50), 0)} ms, ` +
+          `ratio ${fmt(pct(cc, 50) / pct(dc, 50), 2)}x (${s.reps} each, interleaved; load ${os.loadavg()[0]!.toFixed(2)})`,
       );
       return;
     }

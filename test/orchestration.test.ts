@@ -486,6 +486,16 @@ for (const engine of databaseEngines('orchestration')) {
       const aodh = { alarm_id: 'a1', previous: 'ok', current: 'alarm', reason: 'Transition to alarm' };
       for (let i = 0; i < 3; i++) assert.equal((await c.req('POST', o.up_url, i ? null : aodh)).status, 200);
       assert.equal((await out()).size, 3);
+      // Heat's CooldownMixin keeps the cooldown and the scaling guard in the resources' metadata.
+      for (const [res, reason] of [
+        ['group', 'change_in_capacity : 1'],
+        ['up', 'change_in_capacity : 1'],
+      ]) {
+        const md = (await h('GET', `/stacks/asg/${id}/resources/${res}/metadata`)).body.metadata;
+        assert.equal(md.scaling_in_progress, false, JSON.stringify(md));
+        assert.deepEqual(Object.values(md.cooldown_end), [reason], JSON.stringify(md));
+        assert.match(Object.keys(md.cooldown_end)[0]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+      }
       // Each SIGNAL event's reason as Heat's: from the alarm's body, else "No signal details provided".
       const evs = (await h('GET', `/stacks/asg/${id}/resources/up/events`)).body.events as Array<{
         resource_status: string;
@@ -510,6 +520,33 @@ for (const engine of databaseEngines('orchestration')) {
       assert.equal((await fetch(`${o.down_url}x`, { method: 'POST' })).status, 403);
       assert.equal((await h('DELETE', `/stacks/asg/${id}`)).status, 204);
       await waitStatus('asg', id, 'DELETE_COMPLETE');
+    });
+
+    it('reports every resource a stack check finds failed, not only the first', async () => {
+      const net = { type: 'OS::Neutron::Net' };
+      const id = await create('checked', {
+        heat_template_version: '2016-10-14',
+        resources: { n1: net, n2: net, r: { type: 'OS::Heat::RandomString' } },
+      });
+      await waitStatus('checked', id, 'CREATE_COMPLETE');
+      const res = (await h('GET', `/stacks/checked/${id}/resources`)).body.resources as Array<{
+        resource_name: string;
+        physical_resource_id: string;
+      }>;
+      for (const r of res.filter((x) => x.resource_name !== 'r'))
+        assert.equal(
+          (await c.req('DELETE', `${c.url}/networking/v2.0/networks/${r.physical_resource_id}`)).status,
+          204,
+        );
+      assert.equal((await h('POST', `/stacks/checked/${id}/actions`, { check: null })).status, 200);
+      const st = await waitStatus('checked', id, 'CHECK_FAILED');
+      // Heat's ExceptionGroup: str() of the list of every failure.
+      assert.match(st.stack_status_reason, /^Resource CHECK failed: \['.*resources\.n\d.*', '.*resources\.n\d.*'\]$/);
+      assert.ok(st.stack_status_reason.includes('n1') && st.stack_status_reason.includes('n2'), st.stack_status_reason);
+      const r = (await h('GET', `/stacks/checked/${id}/resources/r`)).body.resource;
+      assert.equal(r.resource_status, 'CHECK_COMPLETE');
+      assert.equal((await h('DELETE', `/stacks/checked/${id}`)).status, 204);
+      await waitStatus('checked', id, 'DELETE_COMPLETE');
     });
 
     it('stores software configs and deployments and answers server metadata', async () => {

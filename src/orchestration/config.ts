@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { StratusConfig } from '../core/config.ts';
+import { numberOptions } from '../core/options.ts';
 
 export interface OrchestrationOptions {
   /** Run a heat-engine inside this process (the all-in-one shape). */
@@ -71,12 +72,14 @@ export function orchestrationOptions(
     engineId: c.engineId ?? randomUUID(),
     host: c.host ?? os.hostname(),
     pluginDirs: c.pluginDirs ?? [],
-    maxResourcesPerStack: Number(c.maxResourcesPerStack ?? 1000),
-    maxNestedStackDepth: Number(c.maxNestedStackDepth ?? 5),
-    maxStacksPerTenant: Number(c.maxStacksPerTenant ?? 512),
-    reportInterval: Number(c.reportInterval ?? 60),
-    engineLivenessTimeoutMs: Number(c.engineLivenessTimeoutMs ?? 2000),
-    maxParallelResources: Number(c.maxParallelResources ?? 16),
+    ...numberOptions(c, {
+      maxResourcesPerStack: 1000,
+      maxNestedStackDepth: 5,
+      maxStacksPerTenant: 512,
+      reportInterval: 60,
+      engineLivenessTimeoutMs: 2000,
+      maxParallelResources: 16,
+    }),
     convergenceEngine: c.convergenceEngine === undefined ? true : String(c.convergenceEngine) !== 'false',
     convergenceDelete: String(c.convergenceDelete ?? false) === 'true',
     deferredAuthMethod: c.deferredAuthMethod === 'password' ? 'password' : 'trusts',

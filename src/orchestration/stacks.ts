@@ -30,6 +30,35 @@ export interface SnapshotRow extends Omit<SnapshotTable, 'data'> {
   data: Record<string, unknown>;
 }
 
+/** The stack's columns but its template, environment, files and graph (stackState). */
+const STATE_COLUMNS = [
+  'id',
+  'name',
+  'project_id',
+  'user_id',
+  'username',
+  'owner_id',
+  'parent_resource',
+  'action',
+  'status',
+  'status_reason',
+  'params',
+  'disable_rollback',
+  'timeout_mins',
+  'tags',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+  'trust_id',
+  'trustor_user_id',
+  'stack_user_project_id',
+  'user_creds',
+  'current_traversal',
+  'raw_template_id',
+  'prev_raw_template_id',
+  'convergence',
+] as const satisfies ReadonlyArray<keyof StackTable>;
+
 function stackRow(r: StackTable): StackRow {
   const row = {
     ...r,
@@ -40,14 +69,39 @@ function stackRow(r: StackTable): StackRow {
   // The template, environment and files (the template of 1,000 resources is ~100 KB) are parsed
   // on first use: a convergence node reads the stack row two or three times and most reads need
   // only its state (parsing them every time was most of a 1,000-resource traversal's CPU).
-  lazyJson(row, 'template', r.template, {});
-  lazyJson(row, 'environment', r.environment, {});
-  lazyJson(row, 'files', r.files, {});
+  const stored: Stored = {
+    key: [r.id, r.template, r.environment, r.files, r.params].join('\0'),
+    params: row.params,
+    changed: false,
+  };
+  Object.defineProperty(row, STORED, { value: stored });
+  lazyJson(row, 'template', r.template, {}, stored);
+  lazyJson(row, 'environment', r.environment, {}, stored);
+  lazyJson(row, 'files', r.files, {}, stored);
   return row;
 }
 
+/** What a row read from the database was made of (non-enumerable: a copy by spread has none). */
+const STORED = Symbol('stored');
+interface Stored {
+  key: string;
+  params: Record<string, unknown>;
+  /** template, environment or files set since it was read. */
+  changed: boolean;
+}
+
+/**
+ * A key of the stored template, environment, files and parameters of a stack row as read from the
+ * database, while none of them was replaced on the row (a cache of what is loaded from them, e.g.
+ * a stack show polled every few milliseconds during a create); null otherwise.
+ */
+export function storedKey(row: StackRow): string | null {
+  const s = (row as unknown as { [STORED]?: Stored })[STORED];
+  return s && !s.changed && row.params === s.params ? s.key : null;
+}
+
 /** `row[key]` = JSON.parse(text) when first read (an own, enumerable, writable property as before). */
-function lazyJson(row: object, key: string, text: string | null, fallback: unknown) {
+function lazyJson(row: object, key: string, text: string | null, fallback: unknown, stored: Stored) {
   let parsed = false;
   let value: unknown;
   Object.defineProperty(row, key, {
@@ -63,6 +117,7 @@ function lazyJson(row: object, key: string, text: string | null, fallback: unkno
     set(v: unknown) {
       value = v;
       parsed = true;
+      stored.changed = true;
     },
   });
 }
@@ -183,6 +238,31 @@ export class StackStore {
     if (!showDeleted) q = q.where('deleted_at', 'is', null);
     const r = await q.executeTakeFirst();
     return r ? this.stackRow(r) : null;
+  }
+
+  /**
+   * A live stack's state without its template, environment, files and graph (what a convergence
+   * node checks twice: a 1,000-resource stack's template and graph are ~200 KB a read). Reading
+   * one of those four throws: the caller reads the whole row when it needs them.
+   */
+  async stackState(id: string): Promise<StackRow | null> {
+    const r = await this.db
+      .selectFrom('stack')
+      .select(STATE_COLUMNS)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!r) return null;
+    const row = this.stackRow({ ...r, template: 'null', environment: 'null', files: 'null' });
+    (row as unknown as { [STORED]: Stored })[STORED].changed = true;
+    for (const k of ['template', 'environment', 'files', 'current_deps'])
+      Object.defineProperty(row, k, {
+        enumerable: false,
+        get() {
+          throw new Error(`stack ${id}: ${k} is not read with the stack's state`);
+        },
+      });
+    return row;
   }
 
   /** A live stack of a project by name (or id). */
@@ -445,10 +525,20 @@ export class StackStore {
       batch = { inputs: [] };
       this.syncBatches.set(key, batch);
       const b = batch;
-      // The write starts on the next turn of the event loop, after this process's write of the same
-      // sync point (no compare-and-swap conflicts between them): the inputs sent meanwhile join it.
+      // The write starts at once (after the inputs sent in the same turn) when this process writes
+      // no other batch of the same sync point, else after that write (no compare-and-swap conflicts
+      // between them): the inputs sent meanwhile join it. Waiting for the next turn of the event
+      // loop (setImmediate) in every case cost each node of a traversal tens of milliseconds on its
+      // critical path on a busy process.
+      // A sync point of many inputs (the stack's own, of a large stack) still waits for the next
+      // turn: its inputs arrive together, and one write each would rewrite its list n times.
       const prev = this.syncWriting.get(key);
-      const start = Promise.all([new Promise((resolve) => setImmediate(resolve)), prev?.catch(() => undefined)]);
+      const start =
+        expected.length > 100
+          ? Promise.all([new Promise((resolve) => setImmediate(resolve)), prev?.catch(() => undefined)])
+          : prev
+            ? prev.catch(() => undefined)
+            : Promise.resolve();
       const done = start.then(async () => {
         this.syncBatches.delete(key);
         return this.syncPointWrite(entity, traversal, isUpdate, b.inputs);
@@ -561,6 +651,32 @@ export class StackStore {
     const { id, engine_id: _lock, ...rest } = row;
     const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) await this.db.insertInto('resource').values(row).execute();
+  }
+
+  /** Sets a resource's metadata alone (Heat's metadata_set). */
+  async setResourceMetadata(id: string, metadata: Record<string, unknown>) {
+    await this.db
+      .updateTable('resource')
+      .set({ metadata: JSON.stringify(metadata) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Inserts new rows (a traversal's INIT rows), 100 a statement. */
+  async insertResources(rs: ResourceRow[]) {
+    const rows: ResourceTable[] = rs.map((r) => ({
+      ...r,
+      properties: JSON.stringify(r.properties),
+      attributes: JSON.stringify(r.attributes),
+      data: JSON.stringify(r.data),
+      metadata: JSON.stringify(r.metadata),
+      requires: JSON.stringify(r.requires),
+    }));
+    for (let i = 0; i < rows.length; i += 100)
+      await this.db
+        .insertInto('resource')
+        .values(rows.slice(i, i + 100))
+        .execute();
   }
 
   async deleteResource(id: string) {

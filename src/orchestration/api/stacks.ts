@@ -95,7 +95,7 @@ export async function stackView(
     parameters,
     template_description: view.description,
     outputs:
-      loaded && row.action !== 'DELETE'
+      loaded && row.action !== 'DELETE' && Object.keys(loaded.template.outputs).length
         ? resolveOutputs(loaded, identityOf(row, svc.region), await outputRows(svc, row, loaded, live), (n) =>
             svc.pluginOf(loaded!, n),
           )

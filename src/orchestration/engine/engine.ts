@@ -3,6 +3,7 @@
 // delete in reverse), each resource through its state machine (INIT → action IN_PROGRESS →
 // COMPLETE | FAILED) with an event per transition. One engine acts on a stack at a time: Heat's
 // stack lock (a row naming the engine); a lock whose engine no longer answers is stolen.
+import { pyStr as pythonStr } from '../../core/python.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
@@ -1094,6 +1095,11 @@ export class Engine {
         },
       },
       sleep: (ms) => this.sleep(job, ms),
+      metadataSet: async (metadata) => {
+        r.metadata = metadata;
+        (ctx as { metadata: Record<string, unknown> }).metadata = metadata;
+        await engine.store.setResourceMetadata(r.id, metadata);
+      },
       sibling: async (ref) => {
         for (const s of await engine.store.resources(row.id)) {
           const p = engine.registry.plugins.get(s.type);
@@ -1258,17 +1264,37 @@ export class Engine {
   }
 
   /** Runs `work` on every name once its `after` names are done, in parallel where allowed. */
-  private async walk(job: Job, names: string[], after: (n: string) => string[], work: (n: string) => Promise<void>) {
+  /**
+   * `aggregate` (Heat's DependencyTaskGroup with aggregate_exceptions, a stack check): a failure
+   * does not stop the walk; what depends on a failed name is not done, the others are, and the
+   * failures are thrown together as Heat's ExceptionGroup words them (`['<reason>', ...]`).
+   */
+  private async walk(
+    job: Job,
+    names: string[],
+    after: (n: string) => string[],
+    work: (n: string) => Promise<void>,
+    aggregate = false,
+  ) {
     const done = new Set<string>();
     const running = new Map<string, Promise<void>>();
     const pending = new Set(names);
+    const failed = new Set<string>();
+    const failures: unknown[] = [];
     let failure: unknown = null;
     while (pending.size || running.size) {
       if (!failure && job.cancel) failure = new Cancelled(job.cancel);
       if (!failure)
         for (const n of [...pending]) {
           if (running.size >= this.options.maxParallelResources) break;
-          if (after(n).every((d) => done.has(d) || !names.includes(d))) {
+          const deps = after(n);
+          if (aggregate && deps.some((d) => failed.has(d))) {
+            // Heat's _cancel_recursively: what needs a failed resource is not done.
+            pending.delete(n);
+            failed.add(n);
+            continue;
+          }
+          if (deps.every((d) => done.has(d) || !names.includes(d))) {
             pending.delete(n);
             running.set(
               n,
@@ -1278,7 +1304,10 @@ export class Engine {
                   running.delete(n);
                 },
                 (e) => {
-                  failure ??= e;
+                  if (aggregate && !(e instanceof Cancelled)) {
+                    failed.add(n);
+                    failures.push(e);
+                  } else failure ??= e;
                   running.delete(n);
                 },
               ),
@@ -1287,11 +1316,15 @@ export class Engine {
         }
       if (!running.size) {
         if (failure || !pending.size) break;
+        // A name freed by a failure above: another round.
+        if (aggregate && [...pending].some((n) => after(n).some((d) => failed.has(d)))) continue;
         throw new Error(`Circular dependency among ${[...pending].join(', ')}`);
       }
       await Promise.race(running.values());
     }
     if (failure) throw failure;
+    if (failures.length)
+      throw new ResourceFailed(pythonStr(failures.map((e) => (e instanceof Error ? e.message : String(e)))));
   }
 
   /** @internal (convergence.ts) */
@@ -1679,6 +1712,8 @@ export class Engine {
           handler || action !== 'CHECK' ? 'state changed' : `${action} not supported for ${r.type}`,
         );
       },
+      // Heat's Stack.check runs with aggregate_exceptions: every failed resource is reported.
+      action === 'CHECK',
     );
   }
 }

@@ -18,7 +18,7 @@ import {
   resolveParameters,
 } from '../template/index.ts';
 import { HeatError } from '../errors.ts';
-import type { ResourceRow, StackRow } from '../stacks.ts';
+import { type ResourceRow, type StackRow, storedKey } from '../stacks.ts';
 import type { ResourceRegistry, Resolved } from '../resources/registry.ts';
 import type { ResourcePlugin } from '../resources/plugin.ts';
 
@@ -331,8 +331,25 @@ export function identityOf(row: StackRow, region: string): StackIdentity {
 
 /** Loads a stored stack (its template, environment and parameters as stored), without strict checks. */
 export function loadStored(registry: ResourceRegistry, row: StackRow): Promise<LoadedStack> {
-  return loadStack(registry, row.template, parseEnvironment(row.environment), row.files, row.params, { strict: false });
+  const load = () =>
+    loadStack(registry, row.template, parseEnvironment(row.environment), row.files, row.params, { strict: false });
+  // A row as read from the database: the same stored stack is loaded once (a LoadedStack is not
+  // changed by its users; the convergence engine already shares one between the nodes of a traversal).
+  const key = storedKey(row);
+  if (key === null) return load();
+  let cache = loadedCache.get(registry);
+  if (!cache) loadedCache.set(registry, (cache = new Map()));
+  let p = cache.get(key);
+  if (!p) {
+    p = load();
+    if (cache.size >= 32) cache.clear();
+    cache.set(key, p);
+    const c = cache;
+    p.catch(() => c.delete(key));
+  }
+  return p;
 }
+const loadedCache = new WeakMap<ResourceRegistry, Map<string, Promise<LoadedStack>>>();
 
 /** Heat's template resource: a nested stack whose parameters are the resource's properties. */
 export function templateResourcePlugin(type: string): ResourcePlugin {

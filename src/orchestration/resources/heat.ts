@@ -983,16 +983,20 @@ export const AutoScalingGroup: ResourcePlugin = {
       next = current + Math.sign(delta) * Math.max(Math.trunc(Math.abs(delta)), step);
     } else next = current + adj;
     next = Math.min(num(r.properties.max_size), Math.max(num(r.properties.min_size), next));
-    // Heat's AutoScalingGroup.adjust: no change, or the group in cooldown, is NoActionRequired (no
-    // event); the cooldown (the policy's, else the group's) runs from the end of a resize.
+    // Heat's AutoScalingGroup.adjust: no change is NoActionRequired (no event); then the group's
+    // own cooldown and scaling_in_progress guard (CooldownMixin, in the group's metadata), and
+    // its cooldown runs from the end of a resize.
     if (next === current) throw new NoActionRequired(r.name, 'no change in capacity');
-    const cooldown = Math.max(0, num(d.cooldown ?? r.properties.cooldown, 0));
-    if (typeof r.data.cooldown_end === 'number' && Date.now() < r.data.cooldown_end)
-      throw new NoActionRequired(r.name, `due to cooldown, cooldown ${cooldown}`);
-    r.data.capacity = next;
-    await applyGroup(r);
-    const end = Date.now() + cooldown * 1000;
-    r.data.cooldown_end = Math.max(end, typeof r.data.cooldown_end === 'number' ? r.data.cooldown_end : 0);
+    const cooldown = Math.max(0, num(r.properties.cooldown, 0));
+    await checkScalingAllowed(r, cooldown);
+    let changed = false;
+    try {
+      r.data.capacity = next;
+      await applyGroup(r);
+      changed = true;
+    } finally {
+      await finishedScaling(r, cooldown, `${d.adjustment_type ?? 'change_in_capacity'} : ${adj}`, changed);
+    }
   },
   async resolveAttributes(r) {
     const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
@@ -1017,6 +1021,37 @@ export const AutoScalingGroup: ResourcePlugin = {
   resume: (r) => r.nested.action('RESUME'),
   check: (r) => r.nested.action('CHECK'),
 };
+
+/** Heat's utcnow().isoformat() (microseconds, no zone), what a cooldown_end is compared as. */
+const isoNow = (plusMs = 0) => `${new Date(Date.now() + plusMs).toISOString().slice(0, -1)}000`;
+
+/**
+ * Heat's CooldownMixin._check_scaling_allowed, over the resource's metadata: a scaling already
+ * running (`scaling_in_progress`) or a `cooldown_end` not reached is NoActionRequired (the signal
+ * is accepted, no event); else `scaling_in_progress` is set and saved before the scaling starts,
+ * so that a signal meanwhile is refused.
+ */
+async function checkScalingAllowed(r: ResourceContext, cooldown: number) {
+  const m = { ...r.metadata };
+  if (m.scaling_in_progress) throw new NoActionRequired(r.name, 'due to scaling activity');
+  const end = m.cooldown_end && typeof m.cooldown_end === 'object' ? Object.keys(m.cooldown_end)[0] : undefined;
+  if (end && isoNow() < end) throw new NoActionRequired(r.name, `due to cooldown, cooldown ${cooldown}`);
+  m.scaling_in_progress = true;
+  await r.metadataSet?.(m);
+}
+
+/** Heat's CooldownMixin._finished_scaling: the cooldown runs from now when the size changed; the scaling is over. */
+async function finishedScaling(r: ResourceContext, cooldown: number, reason: string, sizeChanged: boolean) {
+  const m = { ...r.metadata };
+  if (sizeChanged) {
+    let end = isoNow(cooldown * 1000);
+    const prev = m.cooldown_end && typeof m.cooldown_end === 'object' ? Object.keys(m.cooldown_end)[0] : undefined;
+    if (prev && prev > end) end = prev;
+    m.cooldown_end = { [end]: reason };
+  }
+  m.scaling_in_progress = false;
+  await r.metadataSet?.(m);
+}
 
 /** OS::Heat::ScalingPolicy: a signal (its native `signal_url`, its EC2-signed `alarm_url`) resizes its group. */
 export const ScalingPolicy: ResourcePlugin = {
@@ -1075,12 +1110,25 @@ export const ScalingPolicy: ResourcePlugin = {
     // Zed's handle_signal: whatever the alarm's state (`current`, else `state`; the template puts
     // the policy in the actions it wants), the group is adjusted; the group answers
     // NoActionRequired (no event) when in cooldown or when its size would not change.
-    await r.signalSibling(String(r.properties.auto_scaling_group_id), {
-      adjustment: r.properties.scaling_adjustment,
-      adjustment_type: r.properties.adjustment_type,
-      min_adjustment_step: r.properties.min_adjustment_step,
-      cooldown: r.properties.cooldown ?? undefined,
-    });
+    // The policy's own cooldown and scaling_in_progress guard (Heat's CooldownMixin on the policy).
+    const cooldown = Math.max(0, num(r.properties.cooldown, 0));
+    await checkScalingAllowed(r, cooldown);
+    let changed = false;
+    try {
+      await r.signalSibling(String(r.properties.auto_scaling_group_id), {
+        adjustment: r.properties.scaling_adjustment,
+        adjustment_type: r.properties.adjustment_type,
+        min_adjustment_step: r.properties.min_adjustment_step,
+      });
+      changed = true;
+    } finally {
+      await finishedScaling(
+        r,
+        cooldown,
+        `${r.properties.adjustment_type} : ${r.properties.scaling_adjustment}`,
+        changed,
+      );
+    }
   },
   async resolveAttributes(r) {
     const native =

@@ -97,8 +97,14 @@ export interface ResourceContext {
   readonly properties: Record<string, unknown>;
   /** The properties before an update (update handlers only). */
   readonly oldProperties?: Record<string, unknown>;
-  /** The resource's metadata from the template. */
+  /** The resource's metadata (from the template, or what `metadataSet` kept). */
   readonly metadata: Record<string, unknown>;
+  /**
+   * Replaces the resource's metadata and saves it at once (Heat's `metadata_set`), e.g. a scaling
+   * group's `scaling_in_progress` that a concurrent signal must see. Absent where the engine does
+   * not offer it.
+   */
+  metadataSet?(metadata: Record<string, unknown>): Promise<void>;
   physicalId: string | null;
   /** What the plugin keeps about its resource between calls (Heat's resource_data), saved by the engine. */
   data: Record<string, unknown>;
