@@ -33,6 +33,21 @@ describe('linuxbridge behind the cloud', { skip }, () => {
     await lb?.stop();
   });
 
+  it("lists the host's agents with upstream's binaries, the metadata agent among them", async () => {
+    const agents = (await ok('GET', '/agents')).agents as { agent_type: string; binary: string; host: string }[];
+    const mine = Object.fromEntries(agents.filter((a) => a.host === HOST).map((a) => [a.agent_type, a.binary]));
+    assert.deepEqual(mine, {
+      'DHCP agent': 'neutron-dhcp-agent',
+      'L3 agent': 'neutron-l3-agent',
+      'Linux bridge agent': 'neutron-linuxbridge-agent',
+      'Metadata agent': 'neutron-metadata-agent',
+    });
+    const md = agents.find((a) => a.agent_type === 'Metadata agent') as unknown as {
+      configurations: Record<string, unknown>;
+    };
+    assert.match(String(md.configurations.metadata_proxy_socket), /metadata\.sock$/);
+  });
+
   it('a port goes ACTIVE when its tap appears, gets DHCP, a floating IP answers while a rule allows it', async () => {
     const net = (await ok('POST', '/networks', { network: { name: 'selfservice' } })).network;
     assert.equal(net['provider:network_type'], 'vxlan');
