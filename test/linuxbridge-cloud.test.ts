@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { run } from '../src/core/hostns.ts';
+import { run, shortHash } from '../src/core/hostns.ts';
 import { until } from './lib/cloud.ts';
 import { startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
 import { addressGuest, needsRoot, testTag } from './lib/netns.ts';
@@ -23,6 +23,10 @@ describe('linuxbridge behind the cloud', { skip }, () => {
   const ok = (method: string, p: string, body?: unknown) => lb.ok(method, p, body);
 
   before(async () => {
+    // The root end of the uplink left by an earlier run of this host with another public range
+    // (a run killed before its stop): the driver must make it again with this run's address.
+    await run(['ip', 'link', 'add', `sx${shortHash(HOST)}`, 'type', 'veth', 'peer', 'name', `sxs${shortHash(HOST)}`]);
+    await run(['ip', 'addr', 'add', '172.30.97.1/24', 'dev', `sx${shortHash(HOST)}`]);
     lb = await startLinuxbridgeCloud(
       { host: HOST, l2Hosts: [], externalUplink: { physnet: 'public', cidr: '172.30.98.1/24' } },
       [HOST],
@@ -31,6 +35,7 @@ describe('linuxbridge behind the cloud', { skip }, () => {
 
   after(async () => {
     await lb?.stop();
+    await run(['ip', 'link', 'del', `sx${shortHash(HOST)}`], { allowFail: true });
   });
 
   it("lists the host's agents with upstream's binaries, the metadata agent among them", async () => {

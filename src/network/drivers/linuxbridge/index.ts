@@ -209,6 +209,12 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     const up = this.o.externalUplink;
     if (!up || !this.ns) return;
     const { root, inner } = this.uplinkNames();
+    // A root end left by an earlier run of this host (killed before its stop) may carry another
+    // run's public range: made again then, else this run's floating IPs have no route.
+    if (await linkExists(undefined, root)) {
+      const addrs = await run(['ip', '-o', 'addr', 'show', 'dev', root], { allowFail: true });
+      if (!addrs.split(/\s+/).includes(up.cidr)) await ip(undefined, ['link', 'del', root], true);
+    }
     if (!(await linkExists(undefined, root))) {
       await ip(this.ns, ['link', 'del', inner], true);
       await ip(undefined, ['link', 'add', root, 'type', 'veth', 'peer', 'name', inner, 'netns', this.ns]);
