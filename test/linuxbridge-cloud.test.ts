@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { run } from '../src/core/hostns.ts';
+import { run, shortHash } from '../src/core/hostns.ts';
 import { until } from './lib/cloud.ts';
 import { startLinuxbridgeCloud, type LinuxbridgeCloud } from './lib/linuxbridge-cloud.ts';
 import { addressGuest, needsRoot, testTag } from './lib/netns.ts';
@@ -23,6 +23,10 @@ describe('linuxbridge behind the cloud', { skip }, () => {
   const ok = (method: string, p: string, body?: unknown) => lb.ok(method, p, body);
 
   before(async () => {
+    // The root end of the uplink left by an earlier run of this host with another public range
+    // (a run killed before its stop): the driver must make it again with this run's address.
+    await run(['ip', 'link', 'add', `sx${shortHash(HOST)}`, 'type', 'veth', 'peer', 'name', `sxs${shortHash(HOST)}`]);
+    await run(['ip', 'addr', 'add', '172.30.97.1/24', 'dev', `sx${shortHash(HOST)}`]);
     lb = await startLinuxbridgeCloud(
       { host: HOST, l2Hosts: [], externalUplink: { physnet: 'public', cidr: '172.30.98.1/24' } },
       [HOST],
@@ -31,6 +35,22 @@ describe('linuxbridge behind the cloud', { skip }, () => {
 
   after(async () => {
     await lb?.stop();
+    await run(['ip', 'link', 'del', `sx${shortHash(HOST)}`], { allowFail: true });
+  });
+
+  it("lists the host's agents with upstream's binaries, the metadata agent among them", async () => {
+    const agents = (await ok('GET', '/agents')).agents as { agent_type: string; binary: string; host: string }[];
+    const mine = Object.fromEntries(agents.filter((a) => a.host === HOST).map((a) => [a.agent_type, a.binary]));
+    assert.deepEqual(mine, {
+      'DHCP agent': 'neutron-dhcp-agent',
+      'L3 agent': 'neutron-l3-agent',
+      'Linux bridge agent': 'neutron-linuxbridge-agent',
+      'Metadata agent': 'neutron-metadata-agent',
+    });
+    const md = agents.find((a) => a.agent_type === 'Metadata agent') as unknown as {
+      configurations: Record<string, unknown>;
+    };
+    assert.match(String(md.configurations.metadata_proxy_socket), /metadata\.sock$/);
   });
 
   it('a port goes ACTIVE when its tap appears, gets DHCP, a floating IP answers while a rule allows it', async () => {

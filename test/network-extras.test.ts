@@ -86,6 +86,20 @@ for (const engine of databaseEngines('network extras')) {
         assert.equal((await req('GET', `/agents/${r.body.agents[0].id}`, undefined, alice.token)).status, 404);
         assert.equal((await req('GET', '/agents?alive=false')).body.agents.length, 0);
         assert.equal((await req('GET', '/agents?agent_type=L3%20agent')).body.agents.length, 1);
+        // Upstream's binaries per role (neutron_tempest_plugin looks the L3 agents up by binary).
+        const binaries = Object.fromEntries(
+          r.body.agents.map((a: { agent_type: string; binary: string }) => [a.agent_type, a.binary]),
+        );
+        assert.deepEqual(binaries, {
+          'DHCP agent': 'neutron-dhcp-agent',
+          'L3 agent': 'neutron-l3-agent',
+          'Logical agent': 'stratus-network-agent',
+        });
+        const l3 = (await req('GET', '/agents?binary=neutron-l3-agent')).body.agents;
+        assert.deepEqual(
+          l3.map((a: { agent_type: string }) => a.agent_type),
+          ['L3 agent'],
+        );
       });
 
       it('updates description and admin_state_up only, and deletes (the agent comes back on its next report)', async () => {

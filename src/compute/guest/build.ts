@@ -18,8 +18,16 @@ const run = promisify(execFile);
 const EPOCH = 1700000000;
 const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 const HOST_PROGRAMS = ['/usr/sbin/dropbear', '/usr/bin/dropbearkey'];
+/** The guest's UDP nc (busybox's has none): /usr/lib/stratus/udp/nc, behind GUEST_TOOLS's nc. */
+const UDP_NC = '/usr/bin/nc.openbsd';
 /** The initramfs's layout version: a change to how buildInitramfs lays files out rebuilds. */
-const LAYOUT = 'applets-at-full-paths';
+const LAYOUT = 'applets-at-full-paths,sh-from-busybox-deb';
+/**
+ * The guest's /bin/sh: the ash of Debian's dynamic `busybox` package. busybox-static's ash is built
+ * "standalone" (it runs its own applets before looking in PATH), so GUEST_TOOLS's nc and mke2fs
+ * were never found by `sh -c 'nc …'`; the dynamic build looks in PATH as CirrOS's ash does.
+ */
+const SHELL_PACKAGE = 'busybox';
 
 export interface GuestFiles {
   dir: string;
@@ -40,6 +48,7 @@ export interface GuestFiles {
 export const GUEST_BUILD_NEEDS: Record<string, string> = {
   '/usr/bin/busybox': 'busybox-static',
   '/usr/sbin/dropbear': 'dropbear-bin',
+  '/usr/bin/nc.openbsd': 'netcat-openbsd',
   '/usr/bin/cpio': 'cpio',
   '/usr/bin/apt-get': 'apt',
   '/usr/bin/dpkg-deb': 'dpkg',
@@ -63,7 +72,7 @@ function buildInputs(): string {
     .update(GUEST_MODULES.join(','));
   for (const [name, text] of Object.entries(GUEST_TOOLS)) h.update(name).update(text);
   h.update(SYSLINUX_CFG);
-  for (const f of ['/usr/bin/busybox', ...HOST_PROGRAMS])
+  for (const f of ['/usr/bin/busybox', UDP_NC, ...HOST_PROGRAMS])
     h.update(fs.existsSync(f) ? String(fs.statSync(f).size) : '-');
   return h.digest('hex');
 }
@@ -84,6 +93,7 @@ export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: 
   fs.mkdirSync(dir, { recursive: true });
   const kernelDir = path.join(dir, 'kernel');
   const kernelPackage = await fetchKernel(kernelDir, log);
+  const shell = await fetchShell(path.join(dir, 'shell'), log);
   const release = fs.readdirSync(path.join(kernelDir, 'lib/modules'))[0]!;
   const files: GuestFiles = {
     dir,
@@ -97,7 +107,7 @@ export async function buildGuest(dir: string, o: { force?: boolean; log?: (msg: 
   };
   fs.copyFileSync(path.join(kernelDir, 'boot', `vmlinuz-${release}`), files.kernel);
   log('building the initramfs');
-  await buildInitramfs(path.join(kernelDir, 'lib/modules', release), files.ramdisk);
+  await buildInitramfs(path.join(kernelDir, 'lib/modules', release), shell, files.ramdisk);
   fs.writeFileSync(files.disk, tinyQcow2(1024 ** 3));
   log('building the self-booting disk');
   const bootDisk = path.join(dir, 'disk-boot.qcow2');
@@ -192,13 +202,36 @@ async function fetchKernel(dir: string, log: (m: string) => void): Promise<strin
   return deb.replace(/\.deb$/, '');
 }
 
+/** Debian's dynamic busybox (the guest's /bin/sh), extracted into `dir`; returns the binary's path. */
+async function fetchShell(dir: string, log: (m: string) => void): Promise<string> {
+  const bin = path.join(dir, 'busybox');
+  if (fs.existsSync(bin)) return bin;
+  fs.rmSync(dir, { recursive: true, force: true });
+  const dl = path.join(dir, 'deb');
+  fs.mkdirSync(dl, { recursive: true });
+  log(`downloading ${SHELL_PACKAGE}`);
+  await run('apt-get', ['download', SHELL_PACKAGE], { cwd: dl, maxBuffer: 1 << 24 }).catch(async () => {
+    log('apt-get update (no package lists)');
+    await run('apt-get', ['update', '-q'], { maxBuffer: 1 << 24 });
+    await run('apt-get', ['download', SHELL_PACKAGE], { cwd: dl, maxBuffer: 1 << 24 });
+  });
+  const deb = fs.readdirSync(dl).find((f) => f.endsWith('.deb'));
+  if (!deb) throw new Error(`apt-get download ${SHELL_PACKAGE} gave no .deb`);
+  const x = path.join(dir, 'x');
+  await run('dpkg-deb', ['-x', path.join(dl, deb), x]);
+  fs.renameSync(path.join(x, 'bin/busybox'), bin);
+  fs.rmSync(x, { recursive: true, force: true });
+  fs.rmSync(dl, { recursive: true, force: true });
+  return bin;
+}
+
 /** The shared libraries a host program needs (from ldd), with the loader. */
 async function libsOf(program: string): Promise<string[]> {
   const out = (await run('ldd', [program])).stdout;
   return [...out.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1]!);
 }
 
-async function buildInitramfs(modulesDir: string, out: string) {
+async function buildInitramfs(modulesDir: string, shell: string, out: string) {
   const root = fs.mkdtempSync(path.join(path.dirname(out), '.initramfs-'));
   try {
     const put = (rel: string, data: string | Buffer, mode = 0o644) => {
@@ -227,6 +260,14 @@ async function buildInitramfs(modulesDir: string, out: string) {
     // busybox's nc under the name nc, for GUEST_TOOLS's nc (pidof and killall look for "nc").
     fs.mkdirSync(path.join(root, 'usr/lib/stratus'), { recursive: true });
     fs.symlinkSync('/bin/busybox', path.join(root, 'usr/lib/stratus/nc'));
+    put('usr/lib/stratus/udp/nc', fs.readFileSync(UDP_NC), 0o755);
+    for (const lib of await libsOf(UDP_NC)) put(lib.slice(1), fs.readFileSync(lib), 0o755);
+    // /bin/sh: the dynamic busybox's ash (see SHELL_PACKAGE), linked as sh (busybox runs the applet
+    // its name says); every other applet stays the static busybox's.
+    put('usr/lib/stratus/busybox-sh', fs.readFileSync(shell), 0o755);
+    for (const lib of await libsOf(shell)) put(lib.slice(1), fs.readFileSync(lib), 0o755);
+    fs.rmSync(path.join(root, 'bin/sh'));
+    fs.symlinkSync('/usr/lib/stratus/busybox-sh', path.join(root, 'bin/sh'));
     put('init', INIT_SCRIPT, 0o755);
     put('etc/udhcpc.sh', UDHCPC_SCRIPT, 0o755);
     // Replaces busybox's link where there is one (its mke2fs would refuse tempest's `-t ext4`).

@@ -206,23 +206,42 @@ while true; do
   sleep 1
 done
 `,
-  // nc as neutron_tempest_plugin calls it on CirrOS: a persistent server `nc -p PORT -lk [-e PROG
-  // ARGS|-c CMD] < /dev/zero &` and a client `nc [-z] -w N HOST PORT`. busybox's small nc knows no
-  // -k, -c, -z: -lk is its -ll with -e (stdin /dev/zero served by `cat /dev/zero`), -z is dropped.
-  // It runs as /usr/lib/stratus/nc (a busybox link named nc), so pidof and killall find "nc". No UDP.
+  // nc as neutron_tempest_plugin calls it on CirrOS: a persistent server `nc [-u] -p PORT -lk [-e
+  // PROG ARGS|-c CMD] < /dev/zero &`, a one-shot server `nc -lp PORT`, a client `nc [-u] [-z] -w N
+  // HOST PORT`. busybox's small nc knows no -k, -c, -z, -u: -lk is its -ll with -e (stdin
+  // /dev/zero served by `cat /dev/zero`), -z is dropped; UDP is Debian's netcat-openbsd
+  // (/usr/lib/stratus/udp/nc), a server answering each datagram's sender with PROG's output. Both
+  // run under the name nc (busybox through a link so named), so pidof and killall find "nc".
   nc: `#!/bin/sh
-NC=/usr/lib/stratus/nc
+NC=/usr/lib/stratus/nc UNC=/usr/lib/stratus/udp/nc
 l= k= u= p= w= c= e= pos=
 while [ $# -gt 0 ]; do
   case "$1" in
-    -l) l=1;; -k) k=1;; -lk|-kl) l=1; k=1;; -u) u=1;; -z|-n|-v|-q) ;;
-    -p) p=$2; shift;; -w) w=$2; shift;; -c) c=$2; shift;;
     -e) shift; e=1; break;;
+    -?*)
+      o=\${1#-}
+      while [ -n "$o" ]; do
+        f=\${o%"\${o#?}"}; o=\${o#?}
+        case "$f" in
+          l) l=1;; k) k=1;; u) u=1;;
+          p|w|c|q|i|s)
+            if [ -z "$o" ]; then v=$2; shift; else v=$o; o=; fi
+            case "$f" in p) p=$v;; w) w=$v;; c) c=$v;; esac;;
+          *) ;;
+        esac
+      done;;
     *) pos="$pos $1";;
   esac
   shift
 done
-[ -n "$u" ] && { echo "nc: no UDP in this guest" >&2; exit 1; }
+if [ -n "$u" ]; then
+  [ -z "$l" ] && exec $UNC -u \${w:+-w $w} $pos
+  [ -n "$c" ] && set -- sh -c "$c"
+  while true; do
+    if [ $# -gt 0 ]; then "$@" | $UNC -u -l -q 1 -p $p; else $UNC -u -l -p $p; fi
+    [ -n "$k" ] || exit 0
+  done
+fi
 if [ -z "$l" ]; then exec $NC \${w:+-w $w} $pos; fi
 ll=-l; [ -n "$k" ] && ll=-ll
 [ -n "$e" ] && exec $NC $ll -p $p -e "$@"

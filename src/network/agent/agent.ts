@@ -25,7 +25,7 @@ import type {
 } from '../drivers/dataplane.ts';
 import { MeteringAgent } from './metering.ts';
 import { dhcpDeviceId } from './server.ts';
-import { AGENT_TYPE_DHCP, AGENT_TYPE_L3 } from './rpc.ts';
+import { AGENT_BINARIES, AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_METADATA } from './rpc.ts';
 import {
   DHCP_AGENT_TOPIC,
   L2_AGENT_TOPIC,
@@ -40,6 +40,7 @@ import {
   type PluginRpc,
 } from '../rpcapi.ts';
 
+/** The L2 agent's binary when the mechanism names none (the `logical` driver: no upstream agent). */
 export const AGENT_BINARY = 'stratus-network-agent';
 
 export interface AgentOptions {
@@ -221,12 +222,13 @@ export class NetworkAgent {
 
   /** What each role reports (neutron's agent_state); true when the server saw an agent come back. */
   states(startFlag: boolean): AgentState[] {
-    const base = { binary: AGENT_BINARY, host: this.o.host, start_flag: startFlag };
+    const base = { host: this.o.host, start_flag: startFlag };
     const dhcpPorts = [...this.plugged.values()].filter((p) => p.device_owner === 'network:dhcp').length;
     let fips = 0;
     for (const s of this.routers.values()) fips += s.size;
     const l2: AgentState = {
       ...base,
+      binary: this.o.mechanism.agentBinary ?? AGENT_BINARY,
       topic: 'N/A',
       agent_type: this.o.mechanism.agentType,
       configurations: {
@@ -237,10 +239,12 @@ export class NetworkAgent {
       },
     };
     if (this.o.l2Only) return [l2];
+    const metadata = this.o.driver.metadataAgent?.();
     return [
       l2,
       {
         ...base,
+        binary: AGENT_BINARIES[AGENT_TYPE_DHCP],
         topic: DHCP_AGENT_TOPIC,
         agent_type: AGENT_TYPE_DHCP,
         availability_zone: this.o.availabilityZone,
@@ -254,6 +258,7 @@ export class NetworkAgent {
       },
       {
         ...base,
+        binary: AGENT_BINARIES[AGENT_TYPE_L3],
         topic: L3_AGENT_TOPIC,
         agent_type: AGENT_TYPE_L3,
         availability_zone: this.o.availabilityZone,
@@ -265,6 +270,17 @@ export class NetworkAgent {
           log_agent_heartbeats: false,
         },
       },
+      ...(metadata
+        ? [
+            {
+              ...base,
+              binary: AGENT_BINARIES[AGENT_TYPE_METADATA],
+              topic: 'N/A',
+              agent_type: AGENT_TYPE_METADATA,
+              configurations: metadata,
+            },
+          ]
+        : []),
     ];
   }
 

@@ -19,6 +19,14 @@ export {
 /** Upstream's agent types (neutron_lib.constants.AGENT_TYPE_*) for the roles Stratus's agent plays. */
 export const AGENT_TYPE_DHCP = 'DHCP agent';
 export const AGENT_TYPE_L3 = 'L3 agent';
+export const AGENT_TYPE_METADATA = 'Metadata agent';
+
+/** Upstream's binary per agent type, as GET /v2.0/agents shows it (`binary=neutron-l3-agent` filters). */
+export const AGENT_BINARIES = {
+  [AGENT_TYPE_DHCP]: 'neutron-dhcp-agent',
+  [AGENT_TYPE_L3]: 'neutron-l3-agent',
+  [AGENT_TYPE_METADATA]: 'neutron-metadata-agent',
+} as const;
 
 /** What the API tells the agents after a change committed (never awaited by the request). */
 export interface AgentNotifier {

@@ -17,6 +17,8 @@ export type QosParameter = { range: [number, number] } | { values: ReadonlyArray
 export interface Mechanism {
   /** The agent_type of the L2 agent that runs this driver (must be alive on a host to bind there). */
   agentType: string;
+  /** That agent's binary in GET /v2.0/agents (upstream's, e.g. `neutron-linuxbridge-agent`). */
+  agentBinary?: string;
   vifType: string;
   vifDetails: Record<string, unknown>;
   /** Network types it can wire (flat, vxlan, ...). */
@@ -153,6 +155,11 @@ export interface DataplaneDriver {
   watch?(listener: (portId: string) => void): void;
   /** What the L2 agent adds to its reported configurations (linuxbridge: tunneling_ip). */
   configurations?(): Record<string, unknown>;
+  /**
+   * The metadata agent's configurations when this driver proxies the metadata service (upstream's
+   * neutron-metadata-agent, reported as its own agent on network nodes).
+   */
+  metadataAgent?(): Record<string, unknown>;
   /**
    * The L3 agent extensions it realises (neutron-l3-agent's `[agent] extensions`, reported in the L3
    * agent's configurations).

@@ -46,6 +46,7 @@ import { Routers } from './router.ts';
 
 export const linuxbridgeMechanism: Mechanism = {
   agentType: 'Linux bridge agent',
+  agentBinary: 'neutron-linuxbridge-agent',
   vifType: 'bridge',
   vifDetails: { port_filter: true, connectivity: 'l2' },
   networkTypes: ['local', 'flat', 'vxlan'],
@@ -208,6 +209,12 @@ export class LinuxBridgeDriver implements DataplaneDriver {
     const up = this.o.externalUplink;
     if (!up || !this.ns) return;
     const { root, inner } = this.uplinkNames();
+    // A root end left by an earlier run of this host (killed before its stop) may carry another
+    // run's public range: made again then, else this run's floating IPs have no route.
+    if (await linkExists(undefined, root)) {
+      const addrs = await run(['ip', '-o', 'addr', 'show', 'dev', root], { allowFail: true });
+      if (!addrs.split(/\s+/).includes(up.cidr)) await ip(undefined, ['link', 'del', root], true);
+    }
     if (!(await linkExists(undefined, root))) {
       await ip(this.ns, ['link', 'del', inner], true);
       await ip(undefined, ['link', 'add', root, 'type', 'veth', 'peer', 'name', inner, 'netns', this.ns]);
@@ -374,6 +381,18 @@ export class LinuxBridgeDriver implements DataplaneDriver {
   }
 
   // ---- L2 population ------------------------------------------------------------------------
+
+  /** As neutron-metadata-agent reports itself (haproxy forwards to this process's unix socket). */
+  metadataAgent() {
+    const nova = new URL(this.o.novaMetadataUrl ?? 'http://127.0.0.1:8775');
+    return {
+      metadata_proxy_socket: path.join(this.dir, 'metadata.sock'),
+      nova_metadata_host: nova.hostname,
+      nova_metadata_port: Number(nova.port || (nova.protocol === 'https:' ? 443 : 80)),
+      nova_metadata_protocol: nova.protocol.replace(/:$/, ''),
+      log_agent_heartbeats: false,
+    };
+  }
 
   configurations() {
     return this.o.underlayIp ? { tunneling_ip: this.o.underlayIp, tunnel_types: ['vxlan'], l2_population: true } : {};
