@@ -478,7 +478,7 @@ export class ComputeAgent {
     return { ok: true };
   }
 
-  /** Rebuild: the guest destroyed and spawned again from the new image; a stopped server stays stopped. */
+  /** Rebuild: the guest powered off cleanly, destroyed and spawned again from the new image; a stopped server stays stopped. */
   private async rebuild(
     uuid: string,
     requestId: string,
@@ -491,6 +491,10 @@ export class ComputeAgent {
     notifyInstance(this.bus, this.publisher, 'rebuild.start', inst);
     try {
       await this.store.event(uuid, requestId, 'compute_rebuild_instance', this.host, async () => {
+        // Nova's _rebuild_default_impl: a clean power-off first (the guest's own shutdown, as
+        // stop does, destroyed after shutdownTimeout), then the volumes detached and the guest
+        // destroyed; a guest that is not there any more is no reason to fail the rebuild.
+        if (!wasStopped) await this.driver.powerOff(inst).catch(() => undefined);
         await disconnectVolumes(this, inst);
         await this.driver.destroy(inst);
         if (reimage && image) {

@@ -175,12 +175,15 @@ rm -f /tmp/curl.$$
   // the virtio-serial port given): guest-sync(-delimited), guest-ping, guest-info and
   // guest-set-user-password (Nova's changePassword: virsh set-user-password), answered as
   // qemu-guest-agent answers them; anything else is CommandNotFound. The port gives EOF while
-  // libvirt is not connected: open it again a second later.
+  // libvirt is not connected: read again a second later, the port held open all along on fd 4
+  // (libvirt connects to the agent when the guest opens the port and drops it when the guest
+  // closes it: closing on each EOF lost that race under load, as qemu-ga's sleep-and-retry does not).
   'qemu-ga': `#!/bin/sh
 dev=$1
 field() { sed -n "s/.*\\"$1\\": *\\"\\{0,1\\}\\([^\\",}]*\\).*/\\1/p"; }
+exec 4<>"$dev" || exit 1
 while true; do
-  exec 3<>"$dev" || exit 1
+  exec 3<&4
   while IFS= read -r line <&3; do
     cmd=$(echo "$line" | field execute)
     case "$cmd" in
