@@ -135,6 +135,9 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
         notify('resize_revert.start', x.inst);
         await agent.driver.destroy(x.inst);
         await clients.deleteAllocations(x.inst.uuid);
+        // Nova's drop_move_claim_at_dest: 'reverted' on the destination, before the source takes the
+        // server back (the server is never back while its migration still says 'reverting').
+        await migrations.update(x.m.id, { status: 'reverted' });
         refresh();
       });
       if (!r.ok) {
@@ -174,7 +177,6 @@ export function moveHandlers(agent: ComputeAgent): RpcHandlers<ComputeMoveRpc> {
           task_state: null,
           power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
         });
-        await migrations.update(x.m.id, { status: 'reverted' });
         const done = await store.get(x.inst.uuid);
         if (done) notify('resize_revert.end', done);
         refresh();

@@ -148,65 +148,82 @@ export function dnsmasqConfig(
   return { hosts: `${hosts.join('\n')}\n`, opts: `${opts.join('\n')}\n`, addnHosts: `${addn.join('\n')}\n`, args };
 }
 
+/** dnsmasq's lease file ('' when there is none). */
+function readLeases(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /**
- * Releases the leases dnsmasq holds for addresses no port of the network has any more with that
- * MAC, as upstream's DHCP agent does (`dhcp_release`): dnsmasq refuses a host's configured address
- * while another MAC's lease on it lasts, so the next port given a deleted port's address (tempest's
- * next server on a shared network) would get no answer for a day.
+ * The `dhcp_release`/`dhcp_release6` commands for the leases in `leases` (dnsmasq's lease file)
+ * that no port of the network has any more with that MAC (`hosts`: dnsmasq's hosts file).
  */
-async function releaseUnusedLeases(ns: string, iface: string, leaseFile: string, hosts: string): Promise<void> {
+function staleLeases(leases: string, hosts: string, iface: string): Map<string, string[]> {
   const wanted = new Set<string>();
   for (const line of hosts.split('\n')) {
     const f = line.split(',');
     if (f.length >= 3) wanted.add(`${f[0]!.toLowerCase()} ${f[f.length - 1]!.replace(/^\[|\]$/g, '')}`);
   }
   const wantedIps = new Set([...wanted].map((w) => w.split(' ')[1]));
-  // The release is a datagram to dnsmasq: one sent while a just-started or just-signalled dnsmasq
-  // is not yet reading is lost (seen under load). dnsmasq rewrites the lease file when it drops a
-  // lease, so send, read the file again, and send again what is still there, for up to 1.5 s.
-  for (let attempt = 0; attempt < 15; attempt++) {
-    const stale = staleLeases(leaseFile, wanted, wantedIps);
-    if (!stale.length) return;
-    if (attempt % 5 === 0) for (const cmd of stale) await run(cmd, { ns, allowFail: true });
-    await new Promise((r) => setTimeout(r, 100));
+  const cmds = new Map<string, string[]>();
+  let serverDuid = '';
+  for (const line of leases.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === 'duid') {
+      serverDuid = f[1] ?? '';
+      continue;
+    }
+    if (f.length < 5) continue;
+    const [, macOrIaid, addr, , clientId] = f as [string, string, string, string, string];
+    const key = `${macOrIaid.toLowerCase()} ${addr}`;
+    if (!addr.includes(':')) {
+      if (!wanted.has(key))
+        cmds.set(key, ['dhcp_release', iface, addr, macOrIaid, ...(clientId !== '*' ? [clientId] : [])]);
+    } else if (!wantedIps.has(addr) && serverDuid) {
+      cmds.set(key, [
+        'dhcp_release6',
+        '--iface',
+        iface,
+        '--ip',
+        addr,
+        '--client-id',
+        clientId,
+        '--server-id',
+        serverDuid,
+        '--iaid',
+        macOrIaid,
+      ]);
+    }
   }
-  function staleLeases(file: string, wantedPairs: Set<string>, ips: Set<string | undefined>): string[][] {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return [];
-    }
-    const cmds: string[][] = [];
-    let serverDuid = '';
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f[0] === 'duid') {
-        serverDuid = f[1] ?? '';
-        continue;
-      }
-      if (f.length < 5) continue;
-      const [, macOrIaid, addr, , clientId] = f as [string, string, string, string, string];
-      if (!addr.includes(':')) {
-        if (wantedPairs.has(`${macOrIaid.toLowerCase()} ${addr}`)) continue;
-        cmds.push(['dhcp_release', iface, addr, macOrIaid, ...(clientId !== '*' ? [clientId] : [])]);
-      } else if (!ips.has(addr) && serverDuid) {
-        cmds.push([
-          'dhcp_release6',
-          '--iface',
-          iface,
-          '--ip',
-          addr,
-          '--client-id',
-          clientId,
-          '--server-id',
-          serverDuid,
-          '--iaid',
-          macOrIaid,
-        ]);
-      }
-    }
-    return cmds;
+  return cmds;
+}
+
+/**
+ * Releases the leases dnsmasq holds for addresses no port of the network has any more with that
+ * MAC, as upstream's DHCP agent does (`dhcp_release`): dnsmasq refuses a host's configured address
+ * while another MAC's lease on it lasts, so the next port given a deleted port's address (tempest's
+ * next server on a shared network) would get no answer for a day.
+ *
+ * `leases` is the lease file as read before dnsmasq was signalled: dnsmasq rewrites the file in place
+ * after a SIGHUP re-read, and a read then can find it empty (seen: the release never sent). A release
+ * is a datagram: one sent while dnsmasq is busy re-reading or not yet listening is lost, so what is
+ * still in the file is sent again, for up to 1.5 s (one empty read proves nothing).
+ */
+async function releaseUnusedLeases(ns: string, iface: string, leases: string, leaseFile: string, hosts: string) {
+  let pending = staleLeases(leases, hosts, iface);
+  let empty = 0;
+  for (let attempt = 0; attempt < 15 && pending.size; attempt++) {
+    if (attempt % 5 === 0) for (const cmd of pending.values()) await run(cmd, { ns, allowFail: true });
+    await new Promise((r) => setTimeout(r, 100));
+    const now = readLeases(leaseFile);
+    // Empty three reads running (300 ms): no lease left, not a rewrite caught half-way.
+    if (!now.trim() && ++empty < 3) continue;
+    empty = 0;
+    const still = staleLeases(now, hosts, iface);
+    pending = new Map([...pending].filter(([key]) => still.has(key)));
   }
 }
 
@@ -257,6 +274,9 @@ export class DhcpServer {
     fs.writeFileSync(path.join(dir, 'host'), cfg.hosts);
     fs.writeFileSync(path.join(dir, 'opts'), cfg.opts);
     fs.writeFileSync(path.join(dir, 'addn_hosts'), cfg.addnHosts);
+    // Read before dnsmasq is signalled or restarted (it rewrites the file then): releaseUnusedLeases.
+    const leaseFile = path.join(dir, 'leases');
+    const leases = readLeases(leaseFile);
     const argsFile = path.join(dir, 'args');
     const before = fs.existsSync(argsFile) ? fs.readFileSync(argsFile, 'utf8') : '';
     const args = JSON.stringify(cfg.args);
@@ -272,7 +292,7 @@ export class DhcpServer {
       if (!cfg.args.some((a) => a.startsWith('--dhcp-range'))) return;
       await startDaemon(ns, ['dnsmasq', ...cfg.args], path.join(dir, 'stderr'));
     }
-    await releaseUnusedLeases(ns, iface, path.join(dir, 'leases'), cfg.hosts);
+    await releaseUnusedLeases(ns, iface, leases, leaseFile, cfg.hosts);
   }
 
   private async kill(networkId: string) {
