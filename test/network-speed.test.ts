@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { groupCommit, openDatabase } from '../src/core/db.ts';
+import { checkpointsClosed } from '../src/core/sqlite-checkpoint.ts';
 
 describe('group commit (SQLite)', () => {
   it('runs concurrent transactions together; a failing one is rolled back alone', async () => {
@@ -55,6 +56,8 @@ describe('group commit (SQLite)', () => {
       assert.equal((await db.selectFrom('t').select('v').where('id', '=', 100).executeTakeFirst())?.v, 'x');
     } finally {
       await db.destroy();
+      // The checkpoint worker's connection closes after ours (core/sqlite-checkpoint.ts).
+      await checkpointsClosed();
       fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });

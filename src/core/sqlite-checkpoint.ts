@@ -19,7 +19,7 @@ const Database = require(workerData.driver);
 const dbs = new Map();
 parentPort.on('message', (m) => {
   if (m.op === 'open' && !dbs.has(m.file)) {
-    try { const db = new Database(m.file); db.pragma('busy_timeout = 1000'); dbs.set(m.file, db); } catch { /* the file went away */ }
+    try { const db = new Database(m.file, { fileMustExist: true }); db.pragma('busy_timeout = 1000'); dbs.set(m.file, db); } catch { /* the file went away */ }
   } else if (m.op === 'close') {
     const db = dbs.get(m.file);
     if (db) { dbs.delete(m.file); try { db.close(); } catch { /* closing anyway */ } }
