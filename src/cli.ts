@@ -10,7 +10,8 @@ import pino from 'pino';
 import YAML from 'yaml';
 import { loadConfig, type ConfigFlags, type StratusConfig } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
-import { Cloud, StartInterrupted } from './server.ts';
+import { Cloud, serviceUrl, StartInterrupted } from './server.ts';
+import { SERVICE_CATALOG } from './core/catalog_services.ts';
 import { KeyRepository } from './identity/token/keys.ts';
 import { SERVICES } from './services.ts';
 import { configProblems, assertValidConfig } from './devstack/config-schema.ts';
@@ -371,7 +372,7 @@ async function start(v: Values) {
   if (v['fault-api']) cfg.devstack = { ...cfg.devstack, faultApi: true };
   const api = cfg.roles.includes('api');
   if (api) {
-    const ports = cfg.separatePorts ? [5000] : [cfg.port];
+    const ports = cfg.separatePorts ? [SERVICE_CATALOG.identity.standardPort] : [cfg.port];
     for (const p of ports) {
       const busy = p ? await portFree(cfg.host, p) : undefined;
       if (busy) {
@@ -678,8 +679,8 @@ async function buildGuestCmd(v: Values) {
     out('No cloud in this data directory: not registered (start Stratus, then run this again).');
     return;
   }
-  const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
-  const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword, ...extra });
+  const authUrl = `${serviceUrl(cfg, SERVICE_CATALOG.identity)}/v3`;
+  const ids = await registerGuest(files, { authUrl, password: loadSecrets(cfg).adminPassword, ...extra });
   const boot = ids.bootDisk ? `, ${extra.name}-disk ${ids.bootDisk} (self-booting)` : '';
   out(`Registered: ${extra.name} ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})${boot}`);
 }
