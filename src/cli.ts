@@ -605,36 +605,32 @@ async function stateCmd(v: Values, what: string, file?: string) {
     );
 }
 
-async function bootstrapCmd(v: Values) {
+/** Runs `work` on this data directory's cloud, initialised but not listening, holding the directory's lock. */
+async function withCloud(v: Values, init: Parameters<Cloud['init']>[0], work: (cloud: Cloud) => void) {
   const flags = toFlags(v);
   const cfg = checkedConfig(flags);
   const lock = new DataDirLock(cfg.dataDir);
   lock.acquire();
   try {
     const cloud = new Cloud(cfg, await logger(cfg, flags.logFile, false));
-    await cloud.init({ bootstrap: true, resetAdminPassword: true });
-    const cc = cloud.writeClientConfig();
-    out(`Bootstrapped. Admin password: ${cloud.secrets.adminPassword}. clouds.yaml: ${cc.cloudsYaml.join(', ')}`);
-    for (const w of cc.warnings) out(`Warning: ${w}`);
+    await cloud.init(init);
+    work(cloud);
     await cloud.close();
   } finally {
     lock.release();
   }
 }
 
+async function bootstrapCmd(v: Values) {
+  await withCloud(v, { bootstrap: true, resetAdminPassword: true }, (cloud) => {
+    const cc = cloud.writeClientConfig();
+    out(`Bootstrapped. Admin password: ${cloud.secrets.adminPassword}. clouds.yaml: ${cc.cloudsYaml.join(', ')}`);
+    for (const w of cc.warnings) out(`Warning: ${w}`);
+  });
+}
+
 async function migrate(v: Values) {
-  const flags = toFlags(v);
-  const cfg = checkedConfig(flags);
-  const lock = new DataDirLock(cfg.dataDir);
-  lock.acquire();
-  try {
-    const cloud = new Cloud(cfg, await logger(cfg, flags.logFile, false));
-    await cloud.init({ bootstrap: false });
-    out(`Migrated: ${cloud.services.map((s) => s.name).join(', ')}`);
-    await cloud.close();
-  } finally {
-    lock.release();
-  }
+  await withCloud(v, { bootstrap: false }, (cloud) => out(`Migrated: ${cloud.services.map((s) => s.name).join(', ')}`));
 }
 
 async function rotate(v: Values) {
