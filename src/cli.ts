@@ -630,7 +630,9 @@ async function bootstrapCmd(v: Values) {
 }
 
 async function migrate(v: Values) {
-  await withCloud(v, { bootstrap: false }, (cloud) => out(`Migrated: ${cloud.services.map((s) => s.name).join(', ')}`));
+  await withCloud(v, { bootstrap: false }, (cloud) =>
+    out(`Migrated: ${cloud.services.map((s) => s.catalogEntry.name).join(', ')}`),
+  );
 }
 
 async function rotate(v: Values) {

@@ -289,7 +289,7 @@ export class Cloud {
       const app = createHttpApp(this.log);
       extras(app);
       // The whole cloud's readiness at /healthcheck, each service's at <prefix>/healthcheck.
-      this.health.register(app, '', () => ({ services: this.services.map((s) => s.name) }));
+      this.health.register(app, '', () => ({ services: this.services.map((s) => s.catalogEntry.name) }));
       for (const s of this.services) {
         await mountService(app, s, { prefix: s.catalogEntry.prefix, validator, identityUrl });
         // A service with its own healthcheck (Swift's) keeps it.
@@ -324,8 +324,10 @@ export class Cloud {
     for (const a of this.l2Agents) await a.stop().catch((err) => this.log.warn({ err }, 'stopping an L2 agent failed'));
     this.l2Agents = [];
     for (const s of this.services) {
-      await s.close?.().catch((err) => this.log.warn({ err, service: s.name }, 'closing a service failed'));
-      this.log.debug({ service: s.name }, 'service closed');
+      await s
+        .close?.()
+        .catch((err) => this.log.warn({ err, service: s.catalogEntry.name }, 'closing a service failed'));
+      this.log.debug({ service: s.catalogEntry.name }, 'service closed');
     }
     this.services = [];
     await this.bus.close();

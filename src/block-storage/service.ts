@@ -66,7 +66,6 @@ export interface BlockStorageParts {
 
 export class BlockStorageService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG['block-storage'];
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   options: BlockStorageOptions;
   readonly parts: BlockStorageParts;

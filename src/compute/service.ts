@@ -108,7 +108,6 @@ export interface ComputeProviders {
 
 export class ComputeService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.compute;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   options: ComputeOptions;
   periodic: PeriodicTasks;

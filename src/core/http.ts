@@ -48,10 +48,8 @@ declare module 'fastify' {
 }
 
 export interface ServiceModule {
-  /** Its type, prefix, standard port, catalog URL path and upstream name: its line of core/catalog_services.ts. */
+  /** Its name, type, prefix, standard port, catalog URL path and upstream name: its line of core/catalog_services.ts. */
   readonly catalogEntry: CatalogEntry;
-  /** Service folder name, e.g. 'identity' (its catalogEntry's). */
-  readonly name: string;
   /** Render an error in the service's own body. */
   renderError(e: ApiError): unknown;
   /** Content type of rendered errors (Swift answers text/html), default application/json. */

@@ -39,7 +39,6 @@ import { AUTH_METHODS, MfaManager } from './mfa.ts';
 
 export class IdentityService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.identity;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   backend: IdentityBackend;
   resource: ResourceManager;

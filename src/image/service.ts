@@ -31,7 +31,6 @@ import { storeOf } from './stores.ts';
 
 export class ImageService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.image;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   repo: ImageRepo;
   tasks: TaskStore;

@@ -94,7 +94,6 @@ const NO_AGENTS: AgentNotifier = {
 
 export class NetworkService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.network;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   quotas: Quotas;
   readonly resources = new Map<string, ResourceApi>();

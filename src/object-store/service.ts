@@ -53,7 +53,6 @@ const ERROR_TEXT: Record<number, string> = {
 
 export class ObjectStoreService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG['object-store'];
-  readonly name = this.catalogEntry.name;
   errorContentType = 'text/html; charset=UTF-8';
   /** swob title-cases every response header name (X-Container-Meta-K1, Etag, X-Trans-Id). */
   headerName = pythonTitle;

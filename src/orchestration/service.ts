@@ -30,7 +30,6 @@ import { Crypt, loadEncryptionKey } from './crypt.ts';
 
 export class OrchestrationService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.orchestration;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   options: OrchestrationOptions;
   store: StackStore;

@@ -19,7 +19,6 @@ import { registerRoutes } from './api/routes.ts';
 
 export class PlacementService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.placement;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   store: PlacementStore;
   /** Placement's randomize_allocation_candidates (off by default, as upstream). */

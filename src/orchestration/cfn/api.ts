@@ -139,7 +139,6 @@ function requestParams(req: FastifyRequest): Params {
 
 export class CfnApi implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.cloudformation;
-  readonly name = this.catalogEntry.name;
   errorContentType = 'text/xml';
 
   constructor(readonly svc: OrchestrationService) {}

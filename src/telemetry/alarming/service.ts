@@ -23,7 +23,6 @@ import { registerRoutes } from './api/routes.ts';
 
 export class AlarmingService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.alarming;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   options: AlarmingOptions;
   alarms: AlarmStore;

@@ -26,7 +26,6 @@ export const CEILOMETER_USER = 'ceilometer';
 
 export class MetricService implements ServiceModule {
   readonly catalogEntry = SERVICE_CATALOG.metric;
-  readonly name = this.catalogEntry.name;
   policy: PolicyEngine;
   indexer: Indexer;
   store: MeasureStore;
