@@ -10,7 +10,8 @@ import pino from 'pino';
 import YAML from 'yaml';
 import { loadConfig, type ConfigFlags, type StratusConfig } from './core/config.ts';
 import { createLogger, type Logger } from './core/log.ts';
-import { Cloud, StartInterrupted } from './server.ts';
+import { Cloud, serviceUrl, StartInterrupted } from './server.ts';
+import { SERVICE_CATALOG } from './core/catalog_services.ts';
 import { KeyRepository } from './identity/token/keys.ts';
 import { SERVICES } from './services.ts';
 import { configProblems, assertValidConfig } from './devstack/config-schema.ts';
@@ -371,7 +372,7 @@ async function start(v: Values) {
   if (v['fault-api']) cfg.devstack = { ...cfg.devstack, faultApi: true };
   const api = cfg.roles.includes('api');
   if (api) {
-    const ports = cfg.separatePorts ? [5000] : [cfg.port];
+    const ports = cfg.separatePorts ? [SERVICE_CATALOG.identity.standardPort] : [cfg.port];
     for (const p of ports) {
       const busy = p ? await portFree(cfg.host, p) : undefined;
       if (busy) {
@@ -604,36 +605,34 @@ async function stateCmd(v: Values, what: string, file?: string) {
     );
 }
 
-async function bootstrapCmd(v: Values) {
+/** Runs `work` on this data directory's cloud, initialised but not listening, holding the directory's lock. */
+async function withCloud(v: Values, init: Parameters<Cloud['init']>[0], work: (cloud: Cloud) => void) {
   const flags = toFlags(v);
   const cfg = checkedConfig(flags);
   const lock = new DataDirLock(cfg.dataDir);
   lock.acquire();
   try {
     const cloud = new Cloud(cfg, await logger(cfg, flags.logFile, false));
-    await cloud.init({ bootstrap: true, resetAdminPassword: true });
-    const cc = cloud.writeClientConfig();
-    out(`Bootstrapped. Admin password: ${cloud.secrets.adminPassword}. clouds.yaml: ${cc.cloudsYaml.join(', ')}`);
-    for (const w of cc.warnings) out(`Warning: ${w}`);
+    await cloud.init(init);
+    work(cloud);
     await cloud.close();
   } finally {
     lock.release();
   }
 }
 
+async function bootstrapCmd(v: Values) {
+  await withCloud(v, { bootstrap: true, resetAdminPassword: true }, (cloud) => {
+    const cc = cloud.writeClientConfig();
+    out(`Bootstrapped. Admin password: ${cloud.secrets.adminPassword}. clouds.yaml: ${cc.cloudsYaml.join(', ')}`);
+    for (const w of cc.warnings) out(`Warning: ${w}`);
+  });
+}
+
 async function migrate(v: Values) {
-  const flags = toFlags(v);
-  const cfg = checkedConfig(flags);
-  const lock = new DataDirLock(cfg.dataDir);
-  lock.acquire();
-  try {
-    const cloud = new Cloud(cfg, await logger(cfg, flags.logFile, false));
-    await cloud.init({ bootstrap: false });
-    out(`Migrated: ${cloud.services.map((s) => s.name).join(', ')}`);
-    await cloud.close();
-  } finally {
-    lock.release();
-  }
+  await withCloud(v, { bootstrap: false }, (cloud) =>
+    out(`Migrated: ${cloud.services.map((s) => s.catalogEntry.name).join(', ')}`),
+  );
 }
 
 async function rotate(v: Values) {
@@ -678,8 +677,8 @@ async function buildGuestCmd(v: Values) {
     out('No cloud in this data directory: not registered (start Stratus, then run this again).');
     return;
   }
-  const base = cfg.separatePorts ? `http://${cfg.publicHost}:5000` : `http://${cfg.publicHost}:${cfg.port}/identity`;
-  const ids = await registerGuest(files, { authUrl: `${base}/v3`, password: loadSecrets(cfg).adminPassword, ...extra });
+  const authUrl = `${serviceUrl(cfg, SERVICE_CATALOG.identity)}/v3`;
+  const ids = await registerGuest(files, { authUrl, password: loadSecrets(cfg).adminPassword, ...extra });
   const boot = ids.bootDisk ? `, ${extra.name}-disk ${ids.bootDisk} (self-booting)` : '';
   out(`Registered: ${extra.name} ${ids.disk} (kernel ${ids.kernel}, ramdisk ${ids.ramdisk})${boot}`);
 }

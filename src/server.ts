@@ -20,6 +20,7 @@ import { openDatabase } from './core/db.ts';
 import { createHttpApp, mountService, type ServiceModule } from './core/http.ts';
 import { IdentityService } from './identity/service.ts';
 import { bootstrap, type CatalogService } from './identity/bootstrap.ts';
+import { type CatalogEntry, SERVICE_CATALOG } from './core/catalog_services.ts';
 import { ServiceSession } from './core/clients/session.ts';
 import { policyModeOptions } from './core/policy/index.ts';
 import { loadService, SERVICES, WORKER_ROLES } from './services.ts';
@@ -60,26 +61,21 @@ export function loadSecrets(cfg: StratusConfig): Secrets {
 
 /** The catalog entries of the services this process runs. */
 export function catalogServices(cfg: StratusConfig, services: ServiceModule[]): CatalogService[] {
-  return services.flatMap((s) =>
-    [s.type, ...(s.catalogAliases ?? [])].map((type) => ({
+  return services.flatMap(({ catalogEntry: e }) =>
+    [e.type, ...(e.aliases ?? [])].map((type) => ({
       type,
-      name: s.catalogName,
-      description: `Stratus ${s.name} service`,
-      url: serviceUrl(cfg, s),
+      name: e.upstream,
+      description: `Stratus ${e.name} service`,
+      url: serviceUrl(cfg, e),
     })),
   );
 }
 
-/** Where identity answers, known without running it (the roles without `api` ask the API's process). */
-const IDENTITY_ENDPOINT = { prefix: '/identity', standardPort: 5000, catalogPath: '' };
-
-export function serviceUrl(
-  cfg: StratusConfig,
-  s: Pick<ServiceModule, 'prefix' | 'standardPort' | 'catalogPath'>,
-): string {
+/** A service's public URL, as the catalog lists it. */
+export function serviceUrl(cfg: StratusConfig, e: CatalogEntry): string {
   return cfg.separatePorts
-    ? `http://${cfg.publicHost}:${s.standardPort}${s.catalogPath}`
-    : `http://${cfg.publicHost}:${cfg.port}${s.prefix}${s.catalogPath}`;
+    ? `http://${cfg.publicHost}:${e.standardPort}${e.path}`
+    : `http://${cfg.publicHost}:${cfg.port}${e.prefix}${e.path}`;
 }
 
 export class Cloud {
@@ -263,7 +259,7 @@ export class Cloud {
   async listen(): Promise<string[]> {
     if (!this.api) return [];
     const validator = this.identity.validator();
-    const identityUrl = () => serviceUrl(this.cfg, this.identity);
+    const identityUrl = () => serviceUrl(this.cfg, SERVICE_CATALOG.identity);
     const urls: string[] = [];
     const ds = devstackOptions(this.cfg);
     /** What every app serves besides the services: fault injection, healthchecks, the admin test API. */
@@ -285,27 +281,28 @@ export class Cloud {
         await mountService(app, s, { prefix: '', validator, identityUrl });
         await app.after();
         if (!app.hasRoute({ method: 'GET', url: '/healthcheck' })) this.health.register(app, '');
-        await app.listen({ host: this.cfg.host, port: s.standardPort });
+        await app.listen({ host: this.cfg.host, port: s.catalogEntry.standardPort });
         this.apps.push(app);
-        urls.push(`${s.type}: ${serviceUrl(this.cfg, s)}`);
+        urls.push(`${s.catalogEntry.type}: ${serviceUrl(this.cfg, s.catalogEntry)}`);
       }
     } else {
       const app = createHttpApp(this.log);
       extras(app);
       // The whole cloud's readiness at /healthcheck, each service's at <prefix>/healthcheck.
-      this.health.register(app, '', () => ({ services: this.services.map((s) => s.name) }));
+      this.health.register(app, '', () => ({ services: this.services.map((s) => s.catalogEntry.name) }));
       for (const s of this.services) {
-        await mountService(app, s, { prefix: s.prefix, validator, identityUrl });
+        await mountService(app, s, { prefix: s.catalogEntry.prefix, validator, identityUrl });
         // A service with its own healthcheck (Swift's) keeps it.
         await app.after();
-        if (!app.hasRoute({ method: 'GET', url: `${s.prefix}/healthcheck` })) this.health.register(app, s.prefix);
+        const { prefix } = s.catalogEntry;
+        if (!app.hasRoute({ method: 'GET', url: `${prefix}/healthcheck` })) this.health.register(app, prefix);
       }
       app.get('/', async () => ({
-        versions: this.services.map((s) => ({ type: s.type, href: serviceUrl(this.cfg, s) })),
+        versions: this.services.map(({ catalogEntry: e }) => ({ type: e.type, href: serviceUrl(this.cfg, e) })),
       }));
       await app.listen({ host: this.cfg.host, port: this.cfg.port });
       this.apps.push(app);
-      for (const s of this.services) urls.push(`${s.type}: ${serviceUrl(this.cfg, s)}`);
+      for (const s of this.services) urls.push(`${s.catalogEntry.type}: ${serviceUrl(this.cfg, s.catalogEntry)}`);
     }
     return urls;
   }
@@ -327,8 +324,10 @@ export class Cloud {
     for (const a of this.l2Agents) await a.stop().catch((err) => this.log.warn({ err }, 'stopping an L2 agent failed'));
     this.l2Agents = [];
     for (const s of this.services) {
-      await s.close?.().catch((err) => this.log.warn({ err, service: s.name }, 'closing a service failed'));
-      this.log.debug({ service: s.name }, 'service closed');
+      await s
+        .close?.()
+        .catch((err) => this.log.warn({ err, service: s.catalogEntry.name }, 'closing a service failed'));
+      this.log.debug({ service: s.catalogEntry.name }, 'service closed');
     }
     this.services = [];
     await this.bus.close();
@@ -338,7 +337,7 @@ export class Cloud {
   }
 
   authUrl() {
-    return `${serviceUrl(this.cfg, this.identity ?? IDENTITY_ENDPOINT)}/v3`;
+    return `${serviceUrl(this.cfg, SERVICE_CATALOG.identity)}/v3`;
   }
 
   /**

@@ -119,7 +119,7 @@ describe('a real guest on iSCSI volumes (attach, write, swap, detach)', { skip }
         };
       },
     });
-    svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+    svc = c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
     driver = svc.parts.agent!.driver as LibvirtDriver;
     project = (await c.req('GET', '/v3/projects?name=admin')).body.projects[0].id;
     await until('compute node', async () => svc.parts.agent?.ready, 60_000);

@@ -13,7 +13,9 @@ function volumeFromImage(direct: boolean) {
     const bytes = new Uint8Array(3 * 1024 * 1024);
     for (let i = 0; i < bytes.length; i += 4096) bytes.fill((i / 4096) % 251, i, i + 512);
     const image = await uploadImage(t.c, 'direct-src', bytes);
-    const svc = t.c.cloud.services.find((s) => s.name === 'block-storage') as unknown as BlockStorageService;
+    const svc = t.c.cloud.services.find(
+      (s) => s.catalogEntry.name === 'block-storage',
+    ) as unknown as BlockStorageService;
     let downloads = 0;
     const download = svc.parts.images.download.bind(svc.parts.images);
     svc.parts.images.download = (id: string, to: string) => {

@@ -370,7 +370,9 @@ for (const engine of databaseEngines('block storage')) {
     });
 
     it("records the backup's host; restore and delete go to it while it is up, else to another; a starting agent settles only its host's", async () => {
-      const svc = c.cloud.services.find((x) => x.name === 'block-storage') as unknown as BlockStorageService;
+      const svc = c.cloud.services.find(
+        (x) => x.catalogEntry.name === 'block-storage',
+      ) as unknown as BlockStorageService;
       const db = svc.db;
       const own = svc.options.host;
       const hostOf = async (id: string) =>

@@ -41,7 +41,7 @@ for (const engine of databaseEngines('guest actions'))
           cfg.compute = { ...(cfg.compute ?? {}), reclaimInstanceInterval: 1 };
         },
       });
-      svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+      svc = c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
       svc.ctx.bus.onNotification('instance.', (n: { event_type: string }) => {
         events.push(n.event_type);
       });

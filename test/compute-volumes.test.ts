@@ -14,7 +14,7 @@ import { BlockStorageClient } from '../src/core/clients/block-storage.ts';
 import type { ServiceSession } from '../src/core/clients/session.ts';
 
 const computeService = (c: TestCloud) =>
-  c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+  c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
 
 describe('compute volumes', () => {
   let c: TestCloud;

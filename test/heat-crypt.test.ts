@@ -63,7 +63,9 @@ describe('orchestration: stored secrets encrypted', () => {
     assert.match(row.params, /"name":"visible"/);
     assert.match(String(row.trust_id), /^fernet:/);
     // The trust is real: the engine read it in clear (and deletes it with the stack).
-    const svc = c.cloud.services.find((x) => x.name === 'orchestration') as unknown as OrchestrationService;
+    const svc = c.cloud.services.find(
+      (x) => x.catalogEntry.name === 'orchestration',
+    ) as unknown as OrchestrationService;
     const trustId = (await svc.store.getStack(id))!.trust_id!;
     assert.match(trustId, /^[0-9a-f]{32}$/);
     assert.equal((await heat('DELETE', `/stacks/secret/${id}`)).status, 204);
@@ -75,7 +77,9 @@ describe('orchestration: stored secrets encrypted', () => {
   });
 
   it('seals rows kept in clear and refuses a wrong key', async () => {
-    const svc = c.cloud.services.find((x) => x.name === 'orchestration') as unknown as OrchestrationService;
+    const svc = c.cloud.services.find(
+      (x) => x.catalogEntry.name === 'orchestration',
+    ) as unknown as OrchestrationService;
     const creds = JSON.stringify({ username: 'u', password: 'plain-password' });
     await db
       .insertInto('stack')

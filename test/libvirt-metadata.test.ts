@@ -32,7 +32,7 @@ describe('metadata API', () => {
         cfg.compute = { ...(cfg.compute ?? {}), metadata: { enabled: true, port: 0, sharedSecret: secret } };
       },
     });
-    svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+    svc = c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
     base = `http://127.0.0.1:${svc.parts.metadata!.port}`;
     const img = await c.req('POST', `${c.url}/image/v2/images`, {
       name: 'md',

@@ -91,7 +91,7 @@ describe('network_data.json from the subnets, ports rebound after moves', () => 
         };
       },
     });
-    svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+    svc = c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
     base = `http://127.0.0.1:${svc.parts.metadata!.port}`;
     hosts = svc.parts.agents.map((a) => a.host);
     const imageId = await uploadImage(c, 'nd', new Uint8Array(Buffer.from('nd')));

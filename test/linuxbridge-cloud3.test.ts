@@ -191,7 +191,7 @@ describe('linuxbridge cloud: port forwardings, IPv6, metering', { skip }, () => 
     await ok('POST', '/metering/metering-label-rules', {
       metering_label_rule: { metering_label_id: label.id, direction: 'egress', remote_ip_prefix: '0.0.0.0/0' },
     });
-    const svc = lb.c.cloud.services.find((s) => s.name === 'network') as unknown as NetworkService;
+    const svc = lb.c.cloud.services.find((s) => s.catalogEntry.name === 'network') as unknown as NetworkService;
     const agent = svc.extras?.agent?.metering;
     assert.ok(agent, 'the network agent runs the metering role with linuxbridge');
     const sent: MeterPayload[] = [];

@@ -56,7 +56,7 @@ for (const engine of databaseEngines('network extras')) {
 
     before(async () => {
       c = await startCloud({ database: engine.database });
-      svc = c.cloud.services.find((s) => s.name === 'network') as unknown as NetworkService;
+      svc = c.cloud.services.find((s) => s.catalogEntry.name === 'network') as unknown as NetworkService;
       host = svc.host;
       alice = await member(c, 'ext-alice');
       bob = await member(c, 'ext-bob');

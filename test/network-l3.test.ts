@@ -4,6 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseEngines, startCloud, type TestCloud } from './lib/cloud.ts';
+import { publicNetwork } from './lib/networks.ts';
 
 for (const engine of databaseEngines('l3 API')) {
   describe(`network l3 (${engine.name})`, () => {
@@ -73,21 +74,7 @@ for (const engine of databaseEngines('l3 API')) {
       member = m.token;
       proj = m.project;
       other = (await user('l3-other')).token;
-      publicNet = (
-        await ok('POST', '/networks', {
-          network: {
-            name: 'public',
-            'router:external': true,
-            'provider:network_type': 'flat',
-            'provider:physical_network': 'public',
-          },
-        })
-      ).network.id;
-      publicSubnet = (
-        await ok('POST', '/subnets', {
-          subnet: { network_id: publicNet, ip_version: 4, cidr: '172.24.4.0/24', enable_dhcp: false },
-        })
-      ).subnet.id;
+      ({ publicNet, publicSubnet } = await publicNetwork(c, { enableDhcp: false }));
     });
     after(async () => {
       await c?.stop();

@@ -262,7 +262,7 @@ for (const engine of databaseEngines('orchestration')) {
     });
 
     it('steals the lock of a dead engine and fails what it left in progress', async () => {
-      const svc = c.cloud.services.find((s) => s.name === 'orchestration') as unknown as {
+      const svc = c.cloud.services.find((s) => s.catalogEntry.name === 'orchestration') as unknown as {
         store: { tryLock(id: string, engine: string): Promise<string | null> };
         engine: { recover(): Promise<void> };
       };

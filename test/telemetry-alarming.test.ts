@@ -15,7 +15,7 @@ describe('alarming (Aodh API v2)', () => {
   const aodh = (method: string, p: string, body?: unknown, token?: string) =>
     c.req(method, `${c.url}/alarming${p}`, body, token ? { token } : {});
   const gnocchi = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/metric${p}`, body);
-  const svc = () => c.cloud.services.find((s) => s.name === 'alarming') as unknown as AlarmingService;
+  const svc = () => c.cloud.services.find((s) => s.catalogEntry.name === 'alarming') as unknown as AlarmingService;
   before(async () => {
     c = await startCloud({ configure: (cfg) => (cfg.alarming = { evaluationInterval: 0 }) });
     hook = http.createServer((req, res) => {

@@ -70,7 +70,7 @@ describe('autoscaling with Heat, Aodh, Gnocchi and Ceilometer', () => {
   const aodh = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/alarming${p}`, body);
   const heat = (method: string, p: string, body?: unknown) =>
     c.req(method, `${c.url}/heat-api/v1/${project}${p}`, body);
-  const service = <T>(name: string) => c.cloud.services.find((s) => s.name === name) as unknown as T;
+  const service = <T>(name: string) => c.cloud.services.find((s) => s.catalogEntry.name === name) as unknown as T;
 
   before(async () => {
     c = await startCloud({

@@ -16,7 +16,7 @@ describe('collector (Ceilometer agents)', () => {
   const nova = (method: string, p: string, body?: unknown) =>
     c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
   const gnocchi = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/metric${p}`, body);
-  const metric = () => c.cloud.services.find((s) => s.name === 'metric') as unknown as MetricService;
+  const metric = () => c.cloud.services.find((s) => s.catalogEntry.name === 'metric') as unknown as MetricService;
   before(async () => {
     c = await startCloud({ configure: (cfg) => (cfg.collector = { pollingInterval: 0 }) });
   });

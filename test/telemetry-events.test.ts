@@ -190,7 +190,7 @@ describe('events (Ceilometer event definitions, event pipeline, Aodh event alarm
       c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': 'compute 2.93' } });
     const aodh = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/alarming${p}`, body);
     const gnocchi = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/metric${p}`, body);
-    const metric = () => c.cloud.services.find((s) => s.name === 'metric') as unknown as MetricService;
+    const metric = () => c.cloud.services.find((s) => s.catalogEntry.name === 'metric') as unknown as MetricService;
     before(async () => {
       const configDir = path.join(dir, 'telemetry');
       fs.mkdirSync(configDir);

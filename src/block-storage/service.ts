@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import { migrate } from '../core/db.ts';
 import type { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import type { ServiceContext, ServiceFactory } from '../core/service.ts';
 import { VolumeAgent } from './agent/volume.ts';
@@ -64,14 +65,7 @@ export interface BlockStorageParts {
 }
 
 export class BlockStorageService implements ServiceModule {
-  name = 'block-storage';
-  type = 'block-storage';
-  /** Zed clients and tempest look volumes up as volumev3. */
-  catalogAliases = ['volumev3'];
-  prefix = '/volume';
-  standardPort = 8776;
-  catalogPath = '/v3/$(project_id)s';
-  catalogName = 'cinder';
+  readonly catalogEntry = SERVICE_CATALOG['block-storage'];
   policy: PolicyEngine;
   options: BlockStorageOptions;
   readonly parts: BlockStorageParts;

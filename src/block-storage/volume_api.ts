@@ -2,6 +2,7 @@
 // volumes, snapshots and attachments (status checks with Cinder's messages, quotas, the
 // default type), then the row change and the cast to the scheduler or the backend's agent.
 // It takes the request context, never the HTTP request.
+import { imageProperties } from '../core/clients/image.ts';
 import type { RequestContext } from '../core/context.ts';
 import { ApiError } from '../core/errors.ts';
 import { bool, json, now } from '../core/db.ts';
@@ -127,8 +128,7 @@ export class VolumeApi {
       imageMeta = { image_id: image.id, image_name: String(image.name ?? '') };
       for (const k of ['checksum', 'container_format', 'disk_format', 'min_disk', 'min_ram', 'size'])
         if (image[k] !== undefined && image[k] !== null) imageMeta[k] = String(image[k]);
-      for (const [k, val] of Object.entries(image))
-        if (!STANDARD_IMAGE_KEYS.has(k) && typeof val === 'string') imageMeta[k] = val;
+      for (const [k, val] of Object.entries(imageProperties(image))) if (typeof val === 'string') imageMeta[k] = val;
     }
     if (size === undefined)
       throw bad('Invalid input received: Size must be specified when not creating from a source.');
@@ -502,31 +502,3 @@ export class VolumeApi {
     }
   }
 }
-
-const STANDARD_IMAGE_KEYS = new Set([
-  'id',
-  'name',
-  'status',
-  'visibility',
-  'protected',
-  'checksum',
-  'os_hash_algo',
-  'os_hash_value',
-  'owner',
-  'size',
-  'virtual_size',
-  'min_ram',
-  'min_disk',
-  'disk_format',
-  'container_format',
-  'created_at',
-  'updated_at',
-  'tags',
-  'self',
-  'file',
-  'schema',
-  'direct_url',
-  'locations',
-  'os_hidden',
-  'stores',
-]);

@@ -5,7 +5,7 @@
 import type { ServiceSession } from '../core/clients/session.ts';
 import { IdentityClient } from '../core/clients/identity.ts';
 import { BlockStorageClient } from '../core/clients/block-storage.ts';
-import { type ImageRecord, ImageClient } from '../core/clients/image.ts';
+import { type ImageRecord, ImageClient, imageProperties } from '../core/clients/image.ts';
 import { type Port, NetworkClient } from '../core/clients/network.ts';
 import { networkSubnetMetas, subnetMetas, type SubnetMeta } from './subnet_meta.ts';
 import { PlacementClient } from '../core/clients/placement.ts';
@@ -43,35 +43,7 @@ export class ComputeClients {
     if (r.status === 404) return null;
     if (r.status !== 200) throw new ApiError(503, `image GET answered ${r.status}`);
     const b = r.body;
-    const known = new Set([
-      'id',
-      'name',
-      'status',
-      'disk_format',
-      'container_format',
-      'size',
-      'visibility',
-      'owner',
-      'protected',
-      'checksum',
-      'created_at',
-      'updated_at',
-      'tags',
-      'self',
-      'file',
-      'schema',
-      'min_disk',
-      'min_ram',
-      'virtual_size',
-      'os_hidden',
-      'os_hash_algo',
-      'os_hash_value',
-      'locations',
-      'direct_url',
-      'stores',
-    ]);
-    const properties: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(b)) if (!known.has(k)) properties[k] = v;
+    const properties = imageProperties(b);
     return {
       id: b.id,
       // Glance's null name and formats are passed on as they come.

@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import type { ComputeDb } from './db/schema.ts';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { type ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import { ApiError } from '../core/errors.ts';
 import { PolicyEngine, policyModeOptions } from '../core/policy/index.ts';
 import { migrate, type Migration } from '../core/db.ts';
@@ -106,12 +107,7 @@ export interface ComputeProviders {
 }
 
 export class ComputeService implements ServiceModule {
-  name = 'compute';
-  type = 'compute';
-  prefix = '/compute';
-  standardPort = 8774;
-  catalogPath = '/v2.1';
-  catalogName = 'nova';
+  readonly catalogEntry = SERVICE_CATALOG.compute;
   policy: PolicyEngine;
   options: ComputeOptions;
   periodic: PeriodicTasks;

@@ -16,6 +16,7 @@ import type { AuthContext, TokenValidator } from './auth.ts';
 import { RequestContext } from './context.ts';
 const CONTEXT = Symbol('requestContext');
 import type { PolicyEngine } from './policy/index.ts';
+import type { CatalogEntry } from './catalog_services.ts';
 import { AJV_OPTIONS, invalidInputMessage, type SchemaError } from './validate.ts';
 import { caseResponseHeaders, openstackHeaderName } from './header_case.ts';
 
@@ -47,20 +48,8 @@ declare module 'fastify' {
 }
 
 export interface ServiceModule {
-  /** Service folder name, e.g. 'identity'. */
-  name: string;
-  /** Catalog service type, e.g. 'identity', 'compute'. */
-  type: string;
-  /** Other types the catalog also registers the service under (block-storage: 'volumev3', as Zed clients look it up). */
-  catalogAliases?: string[];
-  /** Path prefix in the single-port mode (DevStack's), e.g. '/identity'. */
-  prefix: string;
-  /** The port of the separate-ports mode (the upstream default). */
-  standardPort: number;
-  /** Path appended to the base URL in the catalog (e.g. '/v3' for identity). */
-  catalogPath: string;
-  /** Upstream project name, as the catalog names the service (keystone, glance, swift, ...). */
-  catalogName: string;
+  /** Its name, type, prefix, standard port, catalog URL path and upstream name: its line of core/catalog_services.ts. */
+  readonly catalogEntry: CatalogEntry;
   /** Render an error in the service's own body. */
   renderError(e: ApiError): unknown;
   /** Content type of rendered errors (Swift answers text/html), default application/json. */

@@ -152,7 +152,7 @@ export class FaultInjector {
       const prefix = req.service.prefix;
       const pathOnly = req.url.split('?')[0]!;
       const rule = this.match({
-        service: { name: req.service.module.name, type: req.service.module.type },
+        service: { name: req.service.module.catalogEntry.name, type: req.service.module.catalogEntry.type },
         method: req.method,
         path: prefix && pathOnly.startsWith(prefix) ? pathOnly.slice(prefix.length) || '/' : pathOnly,
         body: req.body,

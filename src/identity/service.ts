@@ -8,6 +8,7 @@ import type { MessageBus } from '../core/bus.ts';
 import type { Logger } from '../core/log.ts';
 import { ApiError } from '../core/errors.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import type { TokenValidator } from '../core/auth.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
@@ -37,12 +38,7 @@ import { TotpAuth } from './totp.ts';
 import { AUTH_METHODS, MfaManager } from './mfa.ts';
 
 export class IdentityService implements ServiceModule {
-  name = 'identity';
-  type = 'identity';
-  prefix = '/identity';
-  standardPort = 5000;
-  catalogPath = '';
-  catalogName = 'keystone';
+  readonly catalogEntry = SERVICE_CATALOG.identity;
   policy: PolicyEngine;
   backend: IdentityBackend;
   resource: ResourceManager;

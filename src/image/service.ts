@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { ImageDb } from './db/schema.ts';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import { setBodyParsers } from '../core/body_parsers.ts';
 import { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
@@ -29,12 +30,7 @@ import { MetadefStore } from './metadefs.ts';
 import { storeOf } from './stores.ts';
 
 export class ImageService implements ServiceModule {
-  name = 'image';
-  type = 'image';
-  prefix = '/image';
-  standardPort = 9292;
-  catalogPath = '';
-  catalogName = 'glance';
+  readonly catalogEntry = SERVICE_CATALOG.image;
   policy: PolicyEngine;
   repo: ImageRepo;
   tasks: TaskStore;

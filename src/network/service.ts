@@ -13,6 +13,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import type { NetworkConfig } from './config.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import { setBodyParsers } from '../core/body_parsers.ts';
 import { ApiError } from '../core/errors.ts';
 import { Check, PolicyEngine, type PolicyTarget } from '../core/policy/index.ts';
@@ -92,12 +93,7 @@ const NO_AGENTS: AgentNotifier = {
 };
 
 export class NetworkService implements ServiceModule {
-  name = 'network';
-  type = 'network';
-  prefix = '/networking';
-  standardPort = 9696;
-  catalogPath = '';
-  catalogName = 'neutron';
+  readonly catalogEntry = SERVICE_CATALOG.network;
   policy: PolicyEngine;
   quotas: Quotas;
   readonly resources = new Map<string, ResourceApi>();

@@ -9,6 +9,7 @@ import type { SwiftDb } from './db/schema.ts';
 import { ApiError } from '../core/errors.ts';
 import { pythonTitle } from '../core/header_case.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import { setBodyParsers } from '../core/body_parsers.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
@@ -51,12 +52,7 @@ const ERROR_TEXT: Record<number, string> = {
 };
 
 export class ObjectStoreService implements ServiceModule {
-  name = 'object-store';
-  type = 'object-store';
-  prefix = '/object-store';
-  standardPort = 8080;
-  catalogPath = '/v1/AUTH_$(project_id)s';
-  catalogName = 'swift';
+  readonly catalogEntry = SERVICE_CATALOG['object-store'];
   errorContentType = 'text/html; charset=UTF-8';
   /** swob title-cases every response header name (X-Container-Meta-K1, Etag, X-Trans-Id). */
   headerName = pythonTitle;

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceContext, ServiceFactory } from '../core/service.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import type { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate, now } from '../core/db.ts';
@@ -28,12 +29,7 @@ import { CfnApi } from './cfn/api.ts';
 import { Crypt, loadEncryptionKey } from './crypt.ts';
 
 export class OrchestrationService implements ServiceModule {
-  name = 'orchestration';
-  type = 'orchestration';
-  prefix = '/heat-api';
-  standardPort = 8004;
-  catalogPath = '/v1/$(project_id)s';
-  catalogName = 'heat';
+  readonly catalogEntry = SERVICE_CATALOG.orchestration;
   policy: PolicyEngine;
   options: OrchestrationOptions;
   store: StackStore;

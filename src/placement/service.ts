@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { ServiceFactory, ServiceContext } from '../core/service.ts';
 import { placementOptions } from './config.ts';
 import type { ServiceModule } from '../core/http.ts';
+import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import type { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate } from '../core/db.ts';
@@ -17,12 +18,7 @@ import { errorBody } from './api/errors.ts';
 import { registerRoutes } from './api/routes.ts';
 
 export class PlacementService implements ServiceModule {
-  name = 'placement';
-  type = 'placement';
-  prefix = '/placement';
-  standardPort = 8778;
-  catalogPath = '';
-  catalogName = 'placement';
+  readonly catalogEntry = SERVICE_CATALOG.placement;
   policy: PolicyEngine;
   store: PlacementStore;
   /** Placement's randomize_allocation_candidates (off by default, as upstream). */

@@ -9,7 +9,7 @@ export async function adminEngineCaller(
 ): Promise<{ svc: OrchestrationService; base: string; project: string; caller: Caller }> {
   const tok = await c.req('GET', '/v3/auth/tokens', undefined, { headers: { 'X-Subject-Token': c.adminToken } });
   const project: string = tok.body.token.project.id;
-  const svc = c.cloud.services.find((s) => s.name === 'orchestration') as unknown as OrchestrationService;
+  const svc = c.cloud.services.find((s) => s.catalogEntry.name === 'orchestration') as unknown as OrchestrationService;
   const caller: Caller = {
     projectId: project,
     userId: tok.body.token.user.id,

@@ -85,7 +85,7 @@ export function useLibvirtCloud(o: {
         o.configure?.(cfg);
       },
     });
-    t.svc = t.c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+    t.svc = t.c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
     for (const a of t.svc.parts.agents) t.drivers[a.host] = a.driver as LibvirtDriver;
     assert.deepEqual(Object.keys(t.drivers).sort(), [...o.hosts].sort());
     await until('compute nodes', async () => t.svc.parts.agents.every((a) => a.ready), o.readyMs ?? 120_000);

@@ -20,7 +20,7 @@ export async function startServerCloud(configure?: (cfg: StratusConfig) => void)
   const c = await startCloud({ configure });
   const nova: ServerCloud['nova'] = (method, p, body, version = '2.93') =>
     c.req(method, `${c.url}/compute/v2.1${p}`, body, { headers: { 'OpenStack-API-Version': `compute ${version}` } });
-  const svc = c.cloud.services.find((s) => s.name === 'compute') as unknown as ComputeService;
+  const svc = c.cloud.services.find((s) => s.catalogEntry.name === 'compute') as unknown as ComputeService;
   const imageId = await uploadImage(c, 'tiny', new Uint8Array(Buffer.from('tiny')));
   await until('compute node', async () => svc.parts.agent?.ready);
   const r = await nova('POST', '/servers', {

@@ -6,7 +6,7 @@ import type { ObjectStoreService } from '../../src/object-store/service.ts';
 import type { TestCloud } from './cloud.ts';
 
 function service(c: TestCloud, name: string): unknown {
-  const s = c.cloud.services.find((x) => x.name === name);
+  const s = c.cloud.services.find((x) => x.catalogEntry.name === name);
   if (!s) throw new Error(`the test cloud runs no ${name} service`);
   return s;
 }

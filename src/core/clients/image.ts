@@ -15,6 +15,40 @@ export interface ImageRecord {
   [property: string]: unknown;
 }
 
+/** The fields Glance v2 shows of every image (its schema's base properties); the others of a record are its properties. */
+export const IMAGE_BASE_FIELDS: ReadonlySet<string> = new Set([
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'protected',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'owner',
+  'size',
+  'virtual_size',
+  'min_ram',
+  'min_disk',
+  'disk_format',
+  'container_format',
+  'created_at',
+  'updated_at',
+  'tags',
+  'self',
+  'file',
+  'schema',
+  'direct_url',
+  'locations',
+  'os_hidden',
+  'stores',
+]);
+
+/** An image record's own properties (hw_*, os_distro, user properties): what is not a base field. */
+export function imageProperties(r: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r).filter(([k]) => !IMAGE_BASE_FIELDS.has(k)));
+}
+
 export class ImageClient extends RestClient {
   constructor(session: ServiceSession) {
     super(session, 'image');

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceModule } from '../../core/http.ts';
+import { SERVICE_CATALOG } from '../../core/catalog_services.ts';
 import { ApiError } from '../../core/errors.ts';
 import type { AuthContext } from '../../core/auth.ts';
 import type { OrchestrationService } from '../service.ts';
@@ -137,12 +138,7 @@ function requestParams(req: FastifyRequest): Params {
 }
 
 export class CfnApi implements ServiceModule {
-  name = 'cloudformation';
-  type = 'cloudformation';
-  prefix = '/heat-api-cfn';
-  standardPort = 8000;
-  catalogPath = '/v1';
-  catalogName = 'heat-cfn';
+  readonly catalogEntry = SERVICE_CATALOG.cloudformation;
   errorContentType = 'text/xml';
 
   constructor(readonly svc: OrchestrationService) {}

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceContext, ServiceFactory } from '../../core/service.ts';
 import type { ServiceModule } from '../../core/http.ts';
+import { SERVICE_CATALOG } from '../../core/catalog_services.ts';
 import type { ApiError } from '../../core/errors.ts';
 import { PolicyEngine } from '../../core/policy/index.ts';
 import { PeriodicTasks } from '../../core/periodic.ts';
@@ -21,12 +22,7 @@ import { errorBody } from './api/errors.ts';
 import { registerRoutes } from './api/routes.ts';
 
 export class AlarmingService implements ServiceModule {
-  name = 'alarming';
-  type = 'alarming';
-  prefix = '/alarming';
-  standardPort = 8042;
-  catalogPath = '';
-  catalogName = 'aodh';
+  readonly catalogEntry = SERVICE_CATALOG.alarming;
   policy: PolicyEngine;
   options: AlarmingOptions;
   alarms: AlarmStore;

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ServiceContext, ServiceFactory } from '../../core/service.ts';
 import type { ServiceModule } from '../../core/http.ts';
+import { SERVICE_CATALOG } from '../../core/catalog_services.ts';
 import type { ApiError } from '../../core/errors.ts';
 import { PolicyEngine } from '../../core/policy/index.ts';
 import { migrate } from '../../core/db.ts';
@@ -24,12 +25,7 @@ import { collectorOptions } from '../collector/config.ts';
 export const CEILOMETER_USER = 'ceilometer';
 
 export class MetricService implements ServiceModule {
-  name = 'metric';
-  type = 'metric';
-  prefix = '/metric';
-  standardPort = 8041;
-  catalogPath = '';
-  catalogName = 'gnocchi';
+  readonly catalogEntry = SERVICE_CATALOG.metric;
   policy: PolicyEngine;
   indexer: Indexer;
   store: MeasureStore;
