@@ -3,7 +3,7 @@
 // delete in reverse), each resource through its state machine (INIT → action IN_PROGRESS →
 // COMPLETE | FAILED) with an event per transition. One engine acts on a stack at a time: Heat's
 // stack lock (a row naming the engine); a lock whose engine no longer answers is stolen.
-import { pyStr as pythonStr } from '../../core/python.ts';
+import { pyStr } from '../../core/python.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
@@ -803,7 +803,11 @@ export class Engine {
   }
 
   private resourceEvent(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
-    return this.store.addEvent({
+    return this.store.addEvent(this.eventOf(row, r, action, status, reason));
+  }
+
+  private eventOf(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
+    return {
       stack_id: row.id,
       resource_name: r.name,
       physical_resource_id: r.physical_resource_id,
@@ -811,7 +815,7 @@ export class Engine {
       action,
       status,
       status_reason: reason,
-    });
+    };
   }
 
   private async setResource(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
@@ -1324,7 +1328,7 @@ export class Engine {
     }
     if (failure) throw failure;
     if (failures.length)
-      throw new ResourceFailed(pythonStr(failures.map((e) => (e instanceof Error ? e.message : String(e)))));
+      throw new ResourceFailed(pyStr(failures.map((e) => (e instanceof Error ? e.message : String(e)))));
   }
 
   /** @internal (convergence.ts) */
@@ -1479,6 +1483,65 @@ export class Engine {
     }
     await this.resourceEvent(row, r, 'DELETE', 'COMPLETE', 'state changed');
     await this.store.deleteResource(r.id);
+  }
+
+  /**
+   * @internal (convergence.ts) Deletes some rows at once (a batch of a traversal's clean-up nodes),
+   * each as deleteOne does, with the database work of the batch in a few statements: the rows set
+   * DELETE IN_PROGRESS together, the events of each step inserted together, the rows deleted
+   * together; the plugins' deletes run in parallel. A row with a pre-delete hook goes through
+   * deleteOne. Answers the failure of each row that failed (the others are gone).
+   */
+  async deleteMany(job: Job, row: StackRow, items: Array<{ r: ResourceRow; retain: boolean }>) {
+    const failures = new Map<string, unknown>();
+    const env: Environment = parseEnvironment(row.environment);
+    const registry = (env.resource_registry ?? {}) as Record<string, unknown>;
+    const unmade: string[] = [];
+    const batch: Array<{ r: ResourceRow; retain: boolean }> = [];
+    const single: Array<{ r: ResourceRow; retain: boolean }> = [];
+    for (const it of items) {
+      if (it.r.action === 'INIT' && it.r.status === 'COMPLETE') unmade.push(it.r.id);
+      else if (this.registry.hooks(it.r.name, registry).includes('pre-delete')) single.push(it);
+      else batch.push(it);
+    }
+    const one = Promise.all(
+      single.map(({ r, retain }) => this.deleteOne(job, row, r, null, retain).catch((e) => failures.set(r.id, e))),
+    );
+    if (batch.length) {
+      if (this.halted) throw new Cancelled('stop');
+      const at = now();
+      for (const { r } of batch)
+        Object.assign(r, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed', updated_at: at });
+      await this.store.setResourcesState(
+        batch.map((x) => x.r.id),
+        { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed', updated_at: at },
+      );
+      await this.store.addEvents(batch.map(({ r }) => this.eventOf(row, r, 'DELETE', 'IN_PROGRESS', 'state changed')));
+      const done: ResourceRow[] = [];
+      await Promise.all(
+        batch.map(async ({ r, retain }) => {
+          try {
+            if (!retain && !r.data.external_id) {
+              const plugin = (await this.pluginFor(row, r)).plugin!;
+              await plugin.delete(this.resourceContext(job, row, r, plugin, r.properties));
+            }
+            const user = r.data.stack_user as StackUserCreds | undefined;
+            if (user?.user_id) await this.stackDomain.deleteUser(user.user_id);
+            done.push(r);
+          } catch (e) {
+            const reason = resourceFailure(e, r.name);
+            failures.set(r.id, new ResourceFailed(reason));
+            await this.setResource(row, r, 'DELETE', 'FAILED', reason).catch(() => undefined);
+          }
+        }),
+      );
+      if (this.halted) throw new Cancelled('stop');
+      await this.store.addEvents(done.map((r) => this.eventOf(row, r, 'DELETE', 'COMPLETE', 'state changed')));
+      unmade.push(...done.map((r) => r.id));
+    }
+    await this.store.deleteResources(unmade);
+    await one;
+    return failures;
   }
 
   private async deleteResources(
@@ -1793,18 +1856,10 @@ export function signalReason(result: string | undefined | void, details: unknown
     const d = details as Record<string, unknown>;
     // From Aodh (Ceilometer): its alarm notification.
     if ('previous' in d && 'current' in d && 'reason' in d)
+      // Heat's '%s' formatting: Python's str() (a dict or list reads as its repr).
       return `alarm state changed from ${pyStr(d.previous)} to ${pyStr(d.current)} (${pyStr(d.reason)})`;
   }
   return 'Unknown';
-}
-
-/** Python's str() of a JSON value, as Heat's '%s' formatting shows it. */
-function pyStr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
 }
 
 function apiFailure(service: string, method: string, path: string, status: number, body: unknown): string {
