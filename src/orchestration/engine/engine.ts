@@ -237,8 +237,11 @@ export class Engine {
       ...trust,
       user_creds: userCreds,
     });
-    if (this.options.convergenceEngine && !owner && !adopt) {
-      // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack lock.
+    if (this.options.convergenceEngine && !adopt && (!owner || parent?.convergence)) {
+      // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack
+      // lock. A nested stack of a convergence stack too (Heat's StackResource casts create_stack):
+      // its nodes go to any engine, and the parent resource's node waits for it (awaitNested).
+      await owner?.created?.(row.id);
       const rawId = await this.store.addRawTemplate(row.id, row);
       await this.convergence.converge(row, 'CREATE', rawId, caller);
       return { id: row.id, name: row.name, project_id: row.project_id };
@@ -380,7 +383,7 @@ export class Engine {
     opts: { abandon?: boolean; wait?: boolean } = {},
   ): Promise<Record<string, unknown> | null> {
     const row = await this.liveStack(stackId);
-    if (row.convergence && this.options.convergenceDelete && !row.owner_id && !opts.abandon) {
+    if (row.convergence && this.options.convergenceDelete && !opts.abandon) {
       // Convergence (Heat's delete_stack: stop_traversal, then converge_stack of an empty
       // template): the delete is a traversal of clean-up nodes over every engine; the running
       // traversal is superseded and stops at its next check.
@@ -1137,12 +1140,15 @@ export class Engine {
           };
           const allFiles = { ...row.files, ...(files ?? {}) };
           if (existing) {
+            // A convergence nested stack is updated as a traversal of its own (any engine's).
+            const conv = !!existing.convergence;
             await engine.updateStack(
               job.caller,
               existing.id,
               { template, parameters: params, environment: env, files: allFiles },
-              true,
+              !conv,
             );
+            if (conv) await engine.awaitNested(job, existing.id);
             const after = await engine.store.getStack(existing.id);
             if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack update failed');
             ctx.physicalId = existing.id;
@@ -1169,6 +1175,7 @@ export class Engine {
             },
           );
           ctx.physicalId = ref.id;
+          await engine.awaitNested(job, ref.id);
           const after = await engine.store.getStack(ref.id);
           if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack create failed');
           return ref.id;
@@ -1213,6 +1220,26 @@ export class Engine {
       },
     };
     return ctx;
+  }
+
+  /**
+   * @internal Waits while a nested stack's traversal runs (Heat's StackResource.check_create_complete
+   * and check_update_complete poll the nested stack). The parent's node stopped (cancel, timeout):
+   * the nested traversal is stopped too, its stack FAILED "Stack <action> cancelled".
+   */
+  async awaitNested(job: Job, stackId: string) {
+    for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
+      const s = await this.store.stackState(stackId);
+      if (!s || s.status !== 'IN_PROGRESS') return;
+      if (job.cancel) {
+        await this.convergence.quiesce(stackId);
+        const fresh = await this.store.getStack(stackId, false);
+        if (fresh?.status === 'IN_PROGRESS')
+          await this.setStack(fresh, fresh.action, 'FAILED', `Stack ${fresh.action} cancelled`);
+        throw new Cancelled(job.cancel);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /** The outputs of a nested stack that failed to resolve, name → message (get_attr on them fails). */
