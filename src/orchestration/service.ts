@@ -25,7 +25,7 @@ import { Engine } from './engine/engine.ts';
 import { type LoadedStack, pluginOfLoaded } from './engine/stack.ts';
 import { type EngineRpc, engineClient, serveEngine } from './rpcapi.ts';
 import { registerRoutes } from './api/routes.ts';
-import { CfnApi } from './cfn/api.ts';
+import { CfnApi } from './api/cfn/routes.ts';
 import { Crypt, loadEncryptionKey } from './crypt.ts';
 
 export class OrchestrationService implements ServiceModule {
@@ -168,7 +168,7 @@ export const orchestrationService: ServiceFactory = {
 };
 
 /**
- * heat-api-cfn (cfn/api.ts): the CloudFormation-compatible API of the same service, its own
+ * heat-api-cfn (api/cfn/routes.ts): the CloudFormation-compatible API of the same service, its own
  * catalog entry (`cloudformation`, heat-cfn) and port (8000); listed after orchestration.
  */
 export const cloudformationService: ServiceFactory = {
