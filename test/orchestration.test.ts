@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { signalReason } from '../src/orchestration/engine/engine.ts';
 import { databaseEngines, startCloud, type TestCloud, until } from './lib/cloud.ts';
 
 for (const engine of databaseEngines('orchestration')) {
@@ -96,6 +97,22 @@ for (const engine of databaseEngines('orchestration')) {
       assert.equal(s.status, 200);
       assert.equal(s.body.services[0].binary, 'heat-engine');
       assert.equal(s.body.services[0].status, 'up');
+      // Heat's service row (format_service), kept by core's heartbeat.
+      assert.deepEqual(Object.keys(s.body.services[0]).sort(), [
+        'binary',
+        'created_at',
+        'deleted_at',
+        'engine_id',
+        'host',
+        'hostname',
+        'id',
+        'report_interval',
+        'status',
+        'topic',
+        'updated_at',
+      ]);
+      assert.equal(s.body.services[0].topic, 'engine');
+      assert.equal(s.body.services[0].deleted_at, null);
     });
 
     it('creates, shows, updates and deletes a stack with outputs, resources and events', async () => {
@@ -597,3 +614,16 @@ for (const engine of databaseEngines('orchestration')) {
     });
   });
 }
+
+describe('orchestration: the reason of an alarm signal as Heat formats it', () => {
+  it('reads its values with Python str() (a dict as its repr)', () => {
+    assert.equal(
+      signalReason(undefined, { previous: 'ok', current: 'alarm', reason: { n: 1, up: true, x: null, s: "it's" } }),
+      `alarm state changed from ok to alarm ({'n': 1, 'up': True, 'x': None, 's': "it's"})`,
+    );
+    assert.equal(
+      signalReason(undefined, { previous: 'ok', current: 'alarm', reason: ['a', 1.5] }),
+      "alarm state changed from ok to alarm (['a', 1.5])",
+    );
+  });
+});

@@ -1,7 +1,8 @@
 // A service's heartbeat, as oslo.service's report_state keeps it in nova's and cinder's DB servicegroup
 // driver: every interval the row of (host, binary) in the service's own `services` table is created when it
 // is missing, or has its report_count bumped and updated_at set, so that os-services shows the service
-// `down` once its process stops beating.
+// `down` once its process stops beating. Heat's `service` table (a row per engine process, by id, no
+// report_count) is kept by the same beat through `table`, `key` and `noReportCount`.
 import type { Insertable, Kysely, Updateable } from 'kysely';
 import { isUniqueViolation, now } from './db.ts';
 import type { Logger } from './log.ts';
@@ -16,6 +17,12 @@ export interface ServiceRowSpec<T> {
   binary: string;
   /** The table keeps soft-deleted rows (nova's `deleted`): only a row with deleted = 0 is the service's. */
   softDelete?: boolean;
+  /** The service's table when it is not `services` (Heat's `service`). */
+  table?: string;
+  /** The columns that name the row instead of (host, binary) (Heat: a row per engine process, by id). */
+  key?: Record<string, string>;
+  /** The table has no report_count (Heat's). */
+  noReportCount?: boolean;
   /** The new row's other columns. */
   row(): Omit<Insertable<T>, OwnColumns>;
   /** The columns each beat sets besides report_count and updated_at (also written into a new row). */
@@ -35,11 +42,11 @@ interface HeartbeatDb {
   };
 }
 
-export class ServiceHeartbeat<DB extends { services: object }> {
+export class ServiceHeartbeat<DB, Table extends keyof DB & string = 'services' & keyof DB> {
   private readonly periodic: PeriodicTasks;
   constructor(
     private readonly db: Kysely<DB>,
-    private readonly spec: ServiceRowSpec<DB['services']>,
+    private readonly spec: ServiceRowSpec<DB[Table]>,
     private readonly intervalSeconds: number,
     log: Logger,
   ) {
@@ -70,24 +77,24 @@ export class ServiceHeartbeat<DB extends { services: object }> {
     const db = this.db as unknown as Kysely<HeartbeatDb>;
     const t = now();
     const extra = (await this.spec.beat?.(t)) ?? {};
-    let q = db
-      .selectFrom('services')
-      .select(['id', 'report_count'])
-      .where('host', '=', host)
-      .where('binary', '=', binary);
+    const table = (this.spec.table ?? 'services') as 'services';
+    const counted = !this.spec.noReportCount;
+    let q = db.selectFrom(table).select(counted ? ['id', 'report_count'] : ['id']);
+    const key = this.spec.key ?? { host, binary };
+    for (const [k, v] of Object.entries(key)) q = q.where(k as 'host', '=', v);
     if (this.spec.softDelete) q = q.where('deleted', '=', 0);
     const row = await q.executeTakeFirst();
     if (row) {
       await db
-        .updateTable('services')
-        .set({ ...extra, updated_at: t, report_count: Number(row.report_count) + 1 })
+        .updateTable(table)
+        .set({ ...extra, updated_at: t, ...(counted ? { report_count: Number(row.report_count) + 1 } : {}) })
         .where('id', '=', row.id)
         .execute();
       return;
     }
     try {
       await db
-        .insertInto('services')
+        .insertInto(table)
         .values({ ...this.spec.row(), ...extra, host, binary, created_at: t, updated_at: t } as Insertable<
           HeartbeatDb['services']
         >)

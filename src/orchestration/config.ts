@@ -29,9 +29,10 @@ export interface OrchestrationOptions {
   convergenceEngine: boolean;
   /**
    * With the convergence engine, a stack delete is a traversal of clean-up nodes shared by the
-   * engines (Heat's delete_stack in convergence mode). Default false: the engine that takes the
-   * delete supersedes the running traversal and deletes the resources itself, dependents first (a
-   * traversal's node per resource costs about 4× as much: 1,000 random strings 2.2 s against 0.5 s).
+   * engines (Heat's delete_stack in convergence mode; clean-up nodes ready together go in one
+   * message and share their database work). Default true; false: the engine that takes the delete
+   * supersedes the running traversal and deletes the resources itself, dependents first, under the
+   * stack lock.
    */
   convergenceDelete: boolean;
   /** Parallel resource actions per stack traversal. */
@@ -81,7 +82,7 @@ export function orchestrationOptions(
       maxParallelResources: 16,
     }),
     convergenceEngine: c.convergenceEngine === undefined ? true : String(c.convergenceEngine) !== 'false',
-    convergenceDelete: String(c.convergenceDelete ?? false) === 'true',
+    convergenceDelete: String(c.convergenceDelete ?? true) !== 'false',
     deferredAuthMethod: c.deferredAuthMethod === 'password' ? 'password' : 'trusts',
     stackUserDomainName: c.stackUserDomainName ?? 'heat',
     stackDomainAdmin: c.stackDomainAdmin ?? 'heat_domain_admin',

@@ -13,6 +13,7 @@ import type { ApiError } from '../core/errors.ts';
 import { PolicyEngine } from '../core/policy/index.ts';
 import { migrate, now } from '../core/db.ts';
 import type { RpcClient } from '../core/rpc.ts';
+import { ServiceHeartbeat } from '../core/heartbeat.ts';
 import { type OrchestrationOptions, orchestrationOptions } from './config.ts';
 import type { OrchestrationDb } from './db/schema.ts';
 import { migrations } from './db/migrations.ts';
@@ -25,7 +26,7 @@ import { Engine } from './engine/engine.ts';
 import { type LoadedStack, pluginOfLoaded } from './engine/stack.ts';
 import { type EngineRpc, engineClient, serveEngine } from './rpcapi.ts';
 import { registerRoutes } from './api/routes.ts';
-import { CfnApi } from './cfn/api.ts';
+import { CfnApi } from './api/cfn/routes.ts';
 import { Crypt, loadEncryptionKey } from './crypt.ts';
 
 export class OrchestrationService implements ServiceModule {
@@ -38,7 +39,8 @@ export class OrchestrationService implements ServiceModule {
   engine?: Engine;
   region: string;
   private stopServing?: () => void;
-  private heartbeat?: NodeJS.Timeout;
+  private heartbeat?: ServiceHeartbeat<OrchestrationDb, 'service'>;
+  private serviceId?: string;
 
   constructor(
     public db: Kysely<OrchestrationDb>,
@@ -90,27 +92,39 @@ export class OrchestrationService implements ServiceModule {
     engine.convergence.cast = (m) => this.engineRpc.cast().check_resource(m);
     this.engine = engine;
     this.stopServing = serveEngine(this.ctx.bus, engine);
-    const row = {
-      id: randomUUID(),
-      engine_id: o.engineId,
-      host: o.host,
-      hostname: os.hostname(),
-      binary: 'heat-engine',
-      topic: 'engine',
-      report_interval: o.reportInterval,
-      created_at: now(),
-      updated_at: now(),
-    };
-    await this.db.insertInto('service').values(row).execute();
-    this.heartbeat = setInterval(() => {
-      this.db
-        .updateTable('service')
-        .set({ updated_at: now() })
-        .where('id', '=', row.id)
-        .execute()
-        .catch((err) => this.ctx.log.warn({ err }, 'heat-engine heartbeat failed'));
-    }, o.reportInterval * 1000);
-    this.heartbeat.unref();
+    // Heat's service_manage_report through core's heartbeat: a row per engine process (by its id)
+    // in Heat's `service` table, updated_at set (and deleted_at cleared) at every beat.
+    const id = randomUUID();
+    const hostname = os.hostname();
+    this.heartbeat = new ServiceHeartbeat<OrchestrationDb, 'service'>(
+      this.db,
+      {
+        host: o.host,
+        binary: 'heat-engine',
+        table: 'service',
+        key: { id },
+        noReportCount: true,
+        row: () => ({ id, engine_id: o.engineId, hostname, topic: 'engine', report_interval: o.reportInterval }),
+        beat: () => ({ deleted_at: null }),
+      },
+      o.reportInterval,
+      this.ctx.log.child({ role: 'heat-engine' }),
+    );
+    this.serviceId = id;
+    await this.heartbeat.start();
+    // Heat's service_manage_cleanup: a row of this host's engines not updated for three intervals
+    // is an engine that died; it is soft-deleted.
+    const cutoff = new Date(Date.now() - 3 * o.reportInterval * 1000).toISOString();
+    await this.db
+      .updateTable('service')
+      .set({ deleted_at: now() })
+      .where('host', '=', o.host)
+      .where('binary', '=', 'heat-engine')
+      .where('hostname', '=', hostname)
+      .where('id', '!=', id)
+      .where('deleted_at', 'is', null)
+      .where('updated_at', '<', cutoff)
+      .execute();
     // Stacks an engine that is gone left IN_PROGRESS are failed (after the cloud listens).
     setTimeout(() => {
       engine.recover().catch((err) => this.ctx.log.error({ err }, 'heat-engine recovery failed'));
@@ -126,13 +140,15 @@ export class OrchestrationService implements ServiceModule {
   }
 
   async close() {
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat?.stop();
     this.stopServing?.();
     await this.engine?.drain();
-    if (this.engine)
+    // Heat's engine stop: its service row soft-deleted.
+    if (this.serviceId)
       await this.db
-        .deleteFrom('service')
-        .where('engine_id', '=', this.options.engineId)
+        .updateTable('service')
+        .set({ deleted_at: now() })
+        .where('id', '=', this.serviceId)
         .execute()
         .catch(() => undefined);
     await this.db.destroy();
@@ -148,7 +164,7 @@ export const orchestrationService: ServiceFactory = {
 };
 
 /**
- * heat-api-cfn (cfn/api.ts): the CloudFormation-compatible API of the same service, its own
+ * heat-api-cfn (api/cfn/routes.ts): the CloudFormation-compatible API of the same service, its own
  * catalog entry (`cloudformation`, heat-cfn) and port (8000); listed after orchestration.
  */
 export const cloudformationService: ServiceFactory = {

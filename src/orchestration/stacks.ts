@@ -396,6 +396,48 @@ export class StackStore {
     return cur.engine_id ?? (from === null ? this.claimResource(id, engineId) : null);
   }
 
+  /**
+   * Takes the engine lock of the free rows among `ids` in one statement (a batch of clean-up nodes);
+   * answers the ids taken (a row held by an engine, or gone, is not among them).
+   */
+  async claimResources(ids: string[], engineId: string): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows = await this.db
+      .updateTable('resource')
+      .set({ engine_id: engineId })
+      .where('id', 'in', ids)
+      .where('engine_id', 'is', null)
+      .returning('id')
+      .execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Releases the engine lock of some rows this engine holds, in one statement. */
+  async releaseResources(ids: string[], engineId: string) {
+    if (!ids.length) return;
+    await this.db
+      .updateTable('resource')
+      .set({ engine_id: null })
+      .where('id', 'in', ids)
+      .where('engine_id', '=', engineId)
+      .execute();
+  }
+
+  /** The rows of some ids. */
+  async resourcesByIds(ids: string[]): Promise<ResourceRow[]> {
+    if (!ids.length) return [];
+    return (await this.db.selectFrom('resource').selectAll().where('id', 'in', ids).execute()).map(resourceRow);
+  }
+
+  /** Sets the state of some rows at once (a batch of deletes going IN_PROGRESS). */
+  async setResourcesState(
+    ids: string[],
+    state: Pick<ResourceRow, 'action' | 'status' | 'status_reason' | 'updated_at'>,
+  ) {
+    if (!ids.length) return;
+    await this.db.updateTable('resource').set(state).where('id', 'in', ids).execute();
+  }
+
   async releaseResource(id: string, engineId: string) {
     await this.db
       .updateTable('resource')
@@ -683,12 +725,31 @@ export class StackStore {
     await this.db.deleteFrom('resource').where('id', '=', id).execute();
   }
 
+  async deleteResources(ids: string[]) {
+    for (let i = 0; i < ids.length; i += 500)
+      await this.db
+        .deleteFrom('resource')
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+  }
+
   // ---- events ----
 
   async addEvent(e: Omit<EventRow, 'id' | 'seq' | 'created_at'>): Promise<EventRow> {
     const row: EventRow = { ...e, id: randomUUID(), seq: ++this.seq, created_at: now() };
     await this.db.insertInto('event').values(row).execute();
     return row;
+  }
+
+  /** Adds events in order, 100 a statement. */
+  async addEvents(es: Array<Omit<EventRow, 'id' | 'seq' | 'created_at'>>): Promise<void> {
+    const at = now();
+    const rows: EventRow[] = es.map((e) => ({ ...e, id: randomUUID(), seq: ++this.seq, created_at: at }));
+    for (let i = 0; i < rows.length; i += 100)
+      await this.db
+        .insertInto('event')
+        .values(rows.slice(i, i + 100))
+        .execute();
   }
 
   async events(stackId: string, resourceName?: string): Promise<EventRow[]> {

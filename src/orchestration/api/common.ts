@@ -62,7 +62,7 @@ export async function stackOf(svc: OrchestrationService, tenant: string, name: s
   return row;
 }
 
-export function stackUrl(req: FastifyRequest, row: Pick<StackRow, 'project_id' | 'name' | 'id'>): string {
+export function stackUrl(req: { baseUrl: string }, row: Pick<StackRow, 'project_id' | 'name' | 'id'>): string {
   return `${req.baseUrl}/v1/${row.project_id}/stacks/${encodeURIComponent(row.name)}/${row.id}`;
 }
 

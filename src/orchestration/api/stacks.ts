@@ -39,7 +39,8 @@ const PSEUDO = ['OS::stack_id', 'OS::stack_name', 'OS::project_id'];
 /** The stack document of list (summary) and show (detail). */
 export async function stackView(
   svc: OrchestrationService,
-  req: FastifyRequest,
+  /** The API's base URL (the request, or heat-api-cfn's call). */
+  req: { baseUrl: string },
   row: StackRow,
   detail: boolean,
   /** Stack show: the outputs read the attributes live, as this caller. */

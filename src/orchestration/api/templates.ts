@@ -271,7 +271,13 @@ export function makeTemplateHandlers(svc: OrchestrationService) {
 
     async services(req: FastifyRequest) {
       enforce(req, 'service:index');
-      const rows = await svc.store.db.selectFrom('service').selectAll().orderBy('created_at').execute();
+      // Heat's service_get_all: the rows not soft-deleted; format_service: up when beaten within two intervals.
+      const rows = await svc.store.db
+        .selectFrom('service')
+        .selectAll()
+        .where('deleted_at', 'is', null)
+        .orderBy('created_at')
+        .execute();
       const down = Date.now();
       return {
         services: rows.map((r) => ({
@@ -284,8 +290,8 @@ export function makeTemplateHandlers(svc: OrchestrationService) {
           report_interval: r.report_interval,
           created_at: heatTime(r.created_at),
           updated_at: heatTime(r.updated_at),
-          deleted_at: null,
-          status: down - Date.parse(r.updated_at) <= r.report_interval * 3000 ? 'up' : 'down',
+          deleted_at: r.deleted_at ? heatTime(r.deleted_at) : null,
+          status: down - Date.parse(r.updated_at ?? r.created_at) <= r.report_interval * 2000 ? 'up' : 'down',
         })),
       };
     },

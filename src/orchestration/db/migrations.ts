@@ -195,4 +195,10 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sync_point_stack').on('sync_point').columns(['stack_id', 'traversal_id']).execute();
     },
   },
+  // Heat's service table keeps a stopped engine's row soft-deleted (service_delete, soft_delete=True).
+  '006_service_deleted_at': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('service').addColumn('deleted_at', 'varchar(32)').execute();
+    },
+  },
 };

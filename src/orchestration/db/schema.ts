@@ -170,6 +170,7 @@ export interface EngineServiceTable {
   report_interval: number;
   created_at: string;
   updated_at: string;
+  deleted_at: string | null;
 }
 
 export interface OrchestrationDb {

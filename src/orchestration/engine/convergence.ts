@@ -28,7 +28,16 @@ export interface CheckResourceMsg {
   /** The resource row's id (the stack's id for the sink). */
   entity: string;
   is_update: boolean;
+  /**
+   * Clean-up nodes cast together (`entity` is the first): one message, one claim, one read of
+   * the rows and a few statements for all of them (a DELETE traversal's 1,000 sources were 1,000
+   * messages of ~7 statements each).
+   */
+  batch?: string[];
 }
+
+/** Clean-up nodes ready together go in one message of up to this many. */
+const BATCH = 100;
 
 interface Graph {
   /** node key → the keys it waits for. */
@@ -153,11 +162,29 @@ export class Convergence {
     await this.engine.setStack(row, action, 'IN_PROGRESS', reason ?? `Stack ${action} started`);
     const sources = nodes.filter((n) => !graph.preds.get(n)!.length);
     if (!nodes.length) await this.complete(row.id, traversal, caller);
-    for (const n of sources) {
-      const [entity, is_update] = parseKey(n);
-      this.cast({ caller, stack_id: row.id, traversal_id: traversal, entity, is_update });
-    }
+    this.castNodes(caller, row.id, traversal, sources);
     return traversal;
+  }
+
+  /** Casts nodes ready to run: an update node alone, clean-up nodes up to BATCH a message. */
+  private castNodes(caller: Caller, stackId: string, traversal: string, keys: string[]) {
+    const cleanups: string[] = [];
+    for (const k of keys) {
+      const [entity, is_update] = parseKey(k);
+      if (is_update) this.cast({ caller, stack_id: stackId, traversal_id: traversal, entity, is_update });
+      else cleanups.push(entity);
+    }
+    for (let i = 0; i < cleanups.length; i += BATCH) {
+      const batch = cleanups.slice(i, i + BATCH);
+      this.cast({
+        caller,
+        stack_id: stackId,
+        traversal_id: traversal,
+        entity: batch[0]!,
+        is_update: false,
+        ...(batch.length > 1 ? { batch } : {}),
+      });
+    }
   }
 
   private async graph(row: StackRow): Promise<Graph> {
@@ -209,6 +236,7 @@ export class Convergence {
 
   /** One node of a traversal (Heat's CheckResource.check). */
   async checkResource(m: CheckResourceMsg): Promise<void> {
+    if (m.batch && m.batch.length > 1) return this.checkCleanups(m);
     const { store, engineId } = this.engine;
     if (this.engine.halted) return;
     const stack = await store.stackState(m.stack_id);
@@ -248,20 +276,7 @@ export class Convergence {
     let failure: unknown = null;
     /** The node deleted its row (nothing to release). */
     let gone = false;
-    // timeout_mins: counted from the traversal's start; past it the node is cancelled "Timed out".
-    const mins = Number(stack.timeout_mins);
-    const started = Date.parse(stack.updated_at ?? stack.created_at);
-    let timer: NodeJS.Timeout | undefined;
-    if (stack.timeout_mins && Number.isFinite(mins) && mins > 0 && Number.isFinite(started)) {
-      const left = started + mins * 60_000 - Date.now();
-      if (left <= 0) job.cancel = 'timeout';
-      else {
-        timer = setTimeout(() => {
-          if (!job.cancel) job.cancel = 'timeout';
-        }, left);
-        timer.unref();
-      }
-    }
+    const timer = timeoutOf(job, stack);
     try {
       if (job.cancel) throw this.engine.cancelled(job);
       const { target, loaded } = await this.loadedFor(stack);
@@ -324,20 +339,95 @@ export class Convergence {
   }
 
   /**
-   * Reports a done node to its successors' sync points; the write that completes one casts it.
-   * `stack` is the state the node started from (not read again: a successor cast after the
-   * traversal was superseded or failed stops at its own check, and a purged sync point casts none).
+   * A batch of clean-up nodes (one message): each row is claimed, cleaned up (engine.deleteMany)
+   * and reported as its own node would be, with the database work of the batch shared. A row
+   * another engine holds (or one gone) is done as a node of its own.
    */
-  private async propagate(m: CheckResourceMsg, self: string, stack: StackRow) {
+  private async checkCleanups(m: CheckResourceMsg): Promise<void> {
+    const { store, engineId } = this.engine;
+    if (this.engine.halted) return;
+    const stack = await store.stackState(m.stack_id);
+    if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
+    const ids = m.batch!;
+    const claimed = await store.claimResources(ids, engineId);
+    for (const id of ids)
+      if (!claimed.has(id))
+        void this.checkResource({ ...m, entity: id, batch: undefined }).catch((err) =>
+          this.engine.logError(err, m.stack_id),
+        );
+    if (!claimed.size) return;
+    const rows = await store.resourcesByIds([...claimed]);
+    this.handled += rows.length;
+    const job = this.engine.newJob(m.caller);
+    const jobs = this.running.get(stack.id) ?? new Set<Job>();
+    jobs.add(job);
+    this.running.set(stack.id, jobs);
+    const timer = timeoutOf(job, stack);
+    /** The claimed rows still there at the end (released). */
+    let kept = rows.map((r) => r.id);
+    let failure: [string, unknown] | null = null;
+    try {
+      if (job.cancel) throw this.engine.cancelled(job);
+      const { target, loaded } = await this.loadedFor(stack);
+      const items: Array<{ r: ResourceRow; retain: boolean }> = [];
+      for (const r of rows) {
+        if (!r.replaced_by && loaded.defs[r.name]) continue;
+        // A DELETE traversal's target is empty: the policy is the stack's last template's.
+        const def =
+          loaded.defs[r.name] ?? (stack.action === 'DELETE' ? (await this.ownFor(stack)).defs[r.name] : undefined);
+        const policy = String(def?.deletion_policy ?? 'Delete');
+        items.push({ r, retain: policy === 'Retain' && !r.replaced_by });
+      }
+      const failures = await this.engine.deleteMany(job, target, items);
+      const gone = new Set(items.filter((it) => !failures.has(it.r.id)).map((it) => it.r.id));
+      kept = kept.filter((id) => !gone.has(id));
+      const first = failures.entries().next();
+      if (!first.done) failure = first.value;
+    } catch (e) {
+      failure = [m.entity, e];
+    } finally {
+      clearTimeout(timer);
+      jobs.delete(job);
+      if (!jobs.size) this.running.delete(stack.id);
+      if (!this.engine.halted) await store.releaseResources(kept, engineId).catch(() => undefined);
+    }
+    if (this.engine.halted) return;
+    if (failure) {
+      await this.failed({ ...m, entity: failure[0], batch: undefined }, failure[1]);
+      return;
+    }
+    await this.propagate(
+      m,
+      rows.map((r) => nodeKey(r.id, false)),
+      stack,
+    );
+  }
+
+  /**
+   * Reports done nodes to their successors' sync points; the write that completes one casts it
+   * (clean-up nodes ready together in one message). `stack` is the state the nodes started from
+   * (not read again: a successor cast after the traversal was superseded or failed stops at its
+   * own check, and a purged sync point casts none).
+   */
+  private async propagate(m: CheckResourceMsg, selves: string | string[], stack: StackRow) {
     const { store } = this.engine;
     const g = await this.graph(stack);
-    for (const s of g.succs.get(self) ?? [SINK]) {
-      const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
-      const got = await store.syncPointAdd(entity, m.traversal_id, isUpdate, self, g.preds.get(s) ?? []);
-      if (!got?.complete) continue;
-      if (s === SINK) await this.complete(stack.id, m.traversal_id, m.caller);
-      else this.cast({ ...m, entity, is_update: isUpdate });
-    }
+    const ready: string[] = [];
+    let sink = false;
+    // Together: the inputs of one sync point sent in the same turn are one write (stacks.ts).
+    await Promise.all(
+      (typeof selves === 'string' ? [selves] : selves).flatMap((self) =>
+        (g.succs.get(self) ?? [SINK]).map(async (s) => {
+          const [entity, isUpdate] = s === SINK ? [stack.id, true] : parseKey(s);
+          const got = await store.syncPointAdd(entity, m.traversal_id, isUpdate, self, g.preds.get(s) ?? []);
+          if (!got?.complete) return;
+          if (s === SINK) sink = true;
+          else ready.push(s);
+        }),
+      ),
+    );
+    this.castNodes(m.caller, stack.id, m.traversal_id, ready);
+    if (sink) await this.complete(stack.id, m.traversal_id, m.caller);
   }
 
   /** Every node reported: the stack is COMPLETE, the traversal's sync points and old templates go (purge_db). */
@@ -511,6 +601,23 @@ function emptyTemplate(template: Record<string, unknown>): Record<string, unknow
     if (!['resources', 'Resources', 'outputs', 'Outputs', 'conditions', 'Conditions'].includes(k)) empty[k] = v;
   empty['AWSTemplateFormatVersion' in template ? 'Resources' : 'resources'] = {};
   return empty;
+}
+
+/** timeout_mins: counted from the traversal's start; past it the node is cancelled "Timed out". */
+function timeoutOf(job: Job, stack: StackRow): NodeJS.Timeout | undefined {
+  const mins = Number(stack.timeout_mins);
+  const started = Date.parse(stack.updated_at ?? stack.created_at);
+  if (!stack.timeout_mins || !Number.isFinite(mins) || mins <= 0 || !Number.isFinite(started)) return undefined;
+  const left = started + mins * 60_000 - Date.now();
+  if (left <= 0) {
+    job.cancel = 'timeout';
+    return undefined;
+  }
+  const timer = setTimeout(() => {
+    if (!job.cancel) job.cancel = 'timeout';
+  }, left);
+  timer.unref();
+  return timer;
 }
 
 /** Actions run under the stack lock beside a traversal (Zed's stack_suspend, stack_resume, stack_check). */

@@ -3,7 +3,7 @@
 // delete in reverse), each resource through its state machine (INIT → action IN_PROGRESS →
 // COMPLETE | FAILED) with an event per transition. One engine acts on a stack at a time: Heat's
 // stack lock (a row naming the engine); a lock whose engine no longer answers is stolen.
-import { pyStr as pythonStr } from '../../core/python.ts';
+import { pyStr } from '../../core/python.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
@@ -237,8 +237,11 @@ export class Engine {
       ...trust,
       user_creds: userCreds,
     });
-    if (this.options.convergenceEngine && !owner && !adopt) {
-      // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack lock.
+    if (this.options.convergenceEngine && !adopt && (!owner || parent?.convergence)) {
+      // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack
+      // lock. A nested stack of a convergence stack too (Heat's StackResource casts create_stack):
+      // its nodes go to any engine, and the parent resource's node waits for it (awaitNested).
+      await owner?.created?.(row.id);
       const rawId = await this.store.addRawTemplate(row.id, row);
       await this.convergence.converge(row, 'CREATE', rawId, caller);
       return { id: row.id, name: row.name, project_id: row.project_id };
@@ -380,7 +383,7 @@ export class Engine {
     opts: { abandon?: boolean; wait?: boolean } = {},
   ): Promise<Record<string, unknown> | null> {
     const row = await this.liveStack(stackId);
-    if (row.convergence && this.options.convergenceDelete && !row.owner_id && !opts.abandon) {
+    if (row.convergence && this.options.convergenceDelete && !opts.abandon) {
       // Convergence (Heat's delete_stack: stop_traversal, then converge_stack of an empty
       // template): the delete is a traversal of clean-up nodes over every engine; the running
       // traversal is superseded and stops at its next check.
@@ -803,7 +806,11 @@ export class Engine {
   }
 
   private resourceEvent(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
-    return this.store.addEvent({
+    return this.store.addEvent(this.eventOf(row, r, action, status, reason));
+  }
+
+  private eventOf(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
+    return {
       stack_id: row.id,
       resource_name: r.name,
       physical_resource_id: r.physical_resource_id,
@@ -811,7 +818,7 @@ export class Engine {
       action,
       status,
       status_reason: reason,
-    });
+    };
   }
 
   private async setResource(row: StackRow, r: ResourceRow, action: string, status: string, reason: string) {
@@ -1133,12 +1140,15 @@ export class Engine {
           };
           const allFiles = { ...row.files, ...(files ?? {}) };
           if (existing) {
+            // A convergence nested stack is updated as a traversal of its own (any engine's).
+            const conv = !!existing.convergence;
             await engine.updateStack(
               job.caller,
               existing.id,
               { template, parameters: params, environment: env, files: allFiles },
-              true,
+              !conv,
             );
+            if (conv) await engine.awaitNested(job, existing.id);
             const after = await engine.store.getStack(existing.id);
             if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack update failed');
             ctx.physicalId = existing.id;
@@ -1165,6 +1175,7 @@ export class Engine {
             },
           );
           ctx.physicalId = ref.id;
+          await engine.awaitNested(job, ref.id);
           const after = await engine.store.getStack(ref.id);
           if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack create failed');
           return ref.id;
@@ -1209,6 +1220,26 @@ export class Engine {
       },
     };
     return ctx;
+  }
+
+  /**
+   * @internal Waits while a nested stack's traversal runs (Heat's StackResource.check_create_complete
+   * and check_update_complete poll the nested stack). The parent's node stopped (cancel, timeout):
+   * the nested traversal is stopped too, its stack FAILED "Stack <action> cancelled".
+   */
+  async awaitNested(job: Job, stackId: string) {
+    for (let wait = 20; ; wait = Math.min(wait * 2, 250)) {
+      const s = await this.store.stackState(stackId);
+      if (!s || s.status !== 'IN_PROGRESS') return;
+      if (job.cancel) {
+        await this.convergence.quiesce(stackId);
+        const fresh = await this.store.getStack(stackId, false);
+        if (fresh?.status === 'IN_PROGRESS')
+          await this.setStack(fresh, fresh.action, 'FAILED', `Stack ${fresh.action} cancelled`);
+        throw new Cancelled(job.cancel);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /** The outputs of a nested stack that failed to resolve, name → message (get_attr on them fails). */
@@ -1324,7 +1355,7 @@ export class Engine {
     }
     if (failure) throw failure;
     if (failures.length)
-      throw new ResourceFailed(pythonStr(failures.map((e) => (e instanceof Error ? e.message : String(e)))));
+      throw new ResourceFailed(pyStr(failures.map((e) => (e instanceof Error ? e.message : String(e)))));
   }
 
   /** @internal (convergence.ts) */
@@ -1479,6 +1510,65 @@ export class Engine {
     }
     await this.resourceEvent(row, r, 'DELETE', 'COMPLETE', 'state changed');
     await this.store.deleteResource(r.id);
+  }
+
+  /**
+   * @internal (convergence.ts) Deletes some rows at once (a batch of a traversal's clean-up nodes),
+   * each as deleteOne does, with the database work of the batch in a few statements: the rows set
+   * DELETE IN_PROGRESS together, the events of each step inserted together, the rows deleted
+   * together; the plugins' deletes run in parallel. A row with a pre-delete hook goes through
+   * deleteOne. Answers the failure of each row that failed (the others are gone).
+   */
+  async deleteMany(job: Job, row: StackRow, items: Array<{ r: ResourceRow; retain: boolean }>) {
+    const failures = new Map<string, unknown>();
+    const env: Environment = parseEnvironment(row.environment);
+    const registry = (env.resource_registry ?? {}) as Record<string, unknown>;
+    const unmade: string[] = [];
+    const batch: Array<{ r: ResourceRow; retain: boolean }> = [];
+    const single: Array<{ r: ResourceRow; retain: boolean }> = [];
+    for (const it of items) {
+      if (it.r.action === 'INIT' && it.r.status === 'COMPLETE') unmade.push(it.r.id);
+      else if (this.registry.hooks(it.r.name, registry).includes('pre-delete')) single.push(it);
+      else batch.push(it);
+    }
+    const one = Promise.all(
+      single.map(({ r, retain }) => this.deleteOne(job, row, r, null, retain).catch((e) => failures.set(r.id, e))),
+    );
+    if (batch.length) {
+      if (this.halted) throw new Cancelled('stop');
+      const at = now();
+      for (const { r } of batch)
+        Object.assign(r, { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed', updated_at: at });
+      await this.store.setResourcesState(
+        batch.map((x) => x.r.id),
+        { action: 'DELETE', status: 'IN_PROGRESS', status_reason: 'state changed', updated_at: at },
+      );
+      await this.store.addEvents(batch.map(({ r }) => this.eventOf(row, r, 'DELETE', 'IN_PROGRESS', 'state changed')));
+      const done: ResourceRow[] = [];
+      await Promise.all(
+        batch.map(async ({ r, retain }) => {
+          try {
+            if (!retain && !r.data.external_id) {
+              const plugin = (await this.pluginFor(row, r)).plugin!;
+              await plugin.delete(this.resourceContext(job, row, r, plugin, r.properties));
+            }
+            const user = r.data.stack_user as StackUserCreds | undefined;
+            if (user?.user_id) await this.stackDomain.deleteUser(user.user_id);
+            done.push(r);
+          } catch (e) {
+            const reason = resourceFailure(e, r.name);
+            failures.set(r.id, new ResourceFailed(reason));
+            await this.setResource(row, r, 'DELETE', 'FAILED', reason).catch(() => undefined);
+          }
+        }),
+      );
+      if (this.halted) throw new Cancelled('stop');
+      await this.store.addEvents(done.map((r) => this.eventOf(row, r, 'DELETE', 'COMPLETE', 'state changed')));
+      unmade.push(...done.map((r) => r.id));
+    }
+    await this.store.deleteResources(unmade);
+    await one;
+    return failures;
   }
 
   private async deleteResources(
@@ -1793,18 +1883,10 @@ export function signalReason(result: string | undefined | void, details: unknown
     const d = details as Record<string, unknown>;
     // From Aodh (Ceilometer): its alarm notification.
     if ('previous' in d && 'current' in d && 'reason' in d)
+      // Heat's '%s' formatting: Python's str() (a dict or list reads as its repr).
       return `alarm state changed from ${pyStr(d.previous)} to ${pyStr(d.current)} (${pyStr(d.reason)})`;
   }
   return 'Unknown';
-}
-
-/** Python's str() of a JSON value, as Heat's '%s' formatting shows it. */
-function pyStr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
 }
 
 function apiFailure(service: string, method: string, path: string, status: number, body: unknown): string {

@@ -1,36 +1,28 @@
-// heat-api-cfn (heat/api/cfn): the CloudFormation-compatible query API, service type
-// `cloudformation`, DevStack path /heat-api-cfn/v1, port 8000 in the separate-ports mode. Requests
-// are EC2-signed (heat/api/aws/ec2token.py): the signature, the access key and the request as it
-// was signed are checked by Keystone's POST /v3/ec2tokens, whose token is the caller. Served: the
-// pre-signed signal URLs (`PUT /v1/waitcondition/{arn}` of AWS::CloudFormation::WaitConditionHandle,
-// `POST /v1/signal/{arn}`, a scaling policy's alarm_url) and the query actions of
-// heat/api/cfn/v1/stacks.py: CreateStack, UpdateStack, CancelUpdateStack, DeleteStack, ListStacks, DescribeStacks,
-// DescribeStackResource, DescribeStackResources, ListStackResources, DescribeStackEvents,
-// GetTemplate, ValidateTemplate, EstimateTemplateCost; answered in XML, or JSON with
-// `ContentType=JSON` (what boto asks for); errors as AWS error XML. A request with an
-// X-Auth-Token and no signature is authenticated by the token (Heat's ec2token passes it on).
+// heat-api-cfn's logic (heat/api/cfn/v1/stacks.py, heat/api/aws/ec2token.py): the EC2 signature
+// checked by Keystone, the query actions and the pre-signed signals, each given the request's
+// context (who calls, its policy) and parameters, never the HTTP request (api/cfn/routes.ts builds
+// them). Answers and errors as heat-api-cfn words them (XML, or JSON with `ContentType=JSON`).
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServiceModule } from '../../core/http.ts';
-import { SERVICE_CATALOG } from '../../core/catalog_services.ts';
-import { ApiError } from '../../core/errors.ts';
-import type { AuthContext } from '../../core/auth.ts';
-import type { OrchestrationService } from '../service.ts';
-import type { StackRow } from '../stacks.ts';
-import { stackView } from '../api/stacks.ts';
-import { serverDeployments } from '../api/software.ts';
-import { callerOf, heatTime } from '../api/common.ts';
-import { HeatError } from '../errors.ts';
-import { environmentView, parseTemplate } from '../template/index.ts';
-import { asValidationError, loadStack } from '../engine/stack.ts';
-import { RpcError } from '../../core/bus.ts';
-import { emptyEnvironment } from '../template/environment.ts';
-import { parseArn, stackArn } from './signer.ts';
+import { ApiError } from '../../../core/errors.ts';
+import type { AuthContext } from '../../../core/auth.ts';
+import type { RequestContext } from '../../../core/context.ts';
+import type { OrchestrationService } from '../../service.ts';
+import type { StackRow } from '../../stacks.ts';
+import type { Caller } from '../../engine/engine.ts';
+import { stackView } from '../stacks.ts';
+import { serverDeployments } from '../software.ts';
+import { heatTime } from '../common.ts';
+import { HeatError } from '../../errors.ts';
+import { environmentView, parseTemplate } from '../../template/index.ts';
+import { asValidationError, loadStack } from '../../engine/stack.ts';
+import { RpcError } from '../../../core/bus.ts';
+import { emptyEnvironment } from '../../template/environment.ts';
+import { parseArn, stackArn } from '../../cfn/signer.ts';
 
-type Params = Record<string, string>;
+export type Params = Record<string, string>;
 
 /** Heat's HeatAPIException family: `Code`, the status and the message. */
-function cfnError(status: number, code: string, message: string): ApiError {
+export function cfnError(status: number, code: string, message: string): ApiError {
   return new ApiError(status, message, code);
 }
 
@@ -126,39 +118,47 @@ export function extractParamPairs(p: Params, prefix = 'Parameters', key = 'Param
   return out;
 }
 
-/** The parameters of a query request: the query string, and a POST's form body. */
-function requestParams(req: FastifyRequest): Params {
-  const out: Params = {};
-  for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>))
-    out[k] = Array.isArray(v) ? String(v[0]) : String(v);
-  const form = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
-  if (form && typeof req.body === 'string' && req.body)
-    for (const [k, v] of new URLSearchParams(req.body)) if (!(k in out)) out[k] = v;
-  return out;
+/** What a query action or a signal is given: the caller's context, the parameters, the API's base URL. */
+export interface CfnCall {
+  context: RequestContext;
+  params: Params;
+  baseUrl: string;
 }
 
-export class CfnApi implements ServiceModule {
-  readonly catalogEntry = SERVICE_CATALOG.cloudformation;
-  errorContentType = 'text/xml';
+/** A request as it was signed (EC2 signature v2 or v4), for Keystone's ec2tokens. */
+export interface SignedRequest {
+  method: string;
+  /** The path and query string as received. */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  params: Params;
+}
 
+/** The engine's caller: the context's user in `tenant`, with its token when it is of that project. */
+function callerOf(context: RequestContext, tenant: string): Caller {
+  const a = context.auth;
+  return {
+    projectId: tenant,
+    userId: a?.userId ?? '',
+    username: a?.userName ?? '',
+    token: tenant === a?.projectId ? a?.token : undefined,
+    roles: context.roles,
+  };
+}
+
+export class CfnLogic {
   constructor(readonly svc: OrchestrationService) {}
-
-  get policy() {
-    return this.svc.policy;
-  }
-
-  renderError(e: ApiError) {
-    return cfnErrorBody(e);
-  }
 
   /**
    * EC2Token: the request's signature checked by Keystone (POST /v3/ec2tokens with the request as
    * it was signed: host, verb, unquoted path, the parameters without `Signature`).
    */
-  async authenticate(req: FastifyRequest, params: Params): Promise<AuthContext> {
+  async authenticate(request: SignedRequest): Promise<AuthContext> {
+    const params = request.params;
     // Signature version 4 (botocore, the aws CLI): the Authorization header, checked by Keystone
     // with the headers and the body's hash (heat/api/aws/ec2token.py).
-    const authz = typeof req.headers.authorization === 'string' ? req.headers.authorization : '';
+    const authz = typeof request.headers.authorization === 'string' ? request.headers.authorization : '';
     const v4 = authz.startsWith('AWS4-HMAC-SHA256');
     const signature = v4 ? (/Signature=([0-9a-f]+)/.exec(authz)?.[1] ?? '') : params.Signature;
     const access = v4 ? (/Credential=([^/,\s]+)/.exec(authz)?.[1] ?? '') : params.AWSAccessKeyId;
@@ -169,7 +169,7 @@ export class CfnApi implements ServiceModule {
     // webob's header names (Title-Case), as Heat hands them to Keystone.
     const headers = v4
       ? Object.fromEntries(
-          Object.entries(req.headers).map(([k, v]) => [
+          Object.entries(request.headers).map(([k, v]) => [
             k.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()),
             Array.isArray(v) ? v.join(',') : String(v ?? ''),
           ]),
@@ -177,10 +177,10 @@ export class CfnApi implements ServiceModule {
       : {};
     const bodyHash = v4
       ? createHash('sha256')
-          .update(typeof req.body === 'string' ? req.body : '')
+          .update(typeof request.body === 'string' ? request.body : '')
           .digest('hex')
       : '';
-    const rawPath = req.url.split('?')[0]!;
+    const rawPath = request.url.split('?')[0]!;
     let path: string;
     try {
       path = decodeURIComponent(rawPath);
@@ -199,12 +199,14 @@ export class CfnApi implements ServiceModule {
           credentials: {
             access,
             signature,
-            host: req.headers.host ?? '',
-            verb: req.method,
+            host: request.headers.host ?? '',
+            verb: request.method,
             path,
             // A v4 POST signs its form body (its hash), not its parameters.
             params:
-              v4 && req.method === 'POST' ? Object.fromEntries(new URL(req.url, 'http://x').searchParams) : signed,
+              v4 && request.method === 'POST'
+                ? Object.fromEntries(new URL(request.url, 'http://x').searchParams)
+                : signed,
             headers,
             body_hash: bodyHash,
           },
@@ -246,9 +248,9 @@ export class CfnApi implements ServiceModule {
   }
 
   /** A stack by ARN, id or name, of the caller's project (or, for a stack user, of its stack user project). */
-  private async stackFor(req: FastifyRequest, nameOrArn: string | undefined, stackUsers = false): Promise<StackRow> {
+  private async stackFor(call: CfnCall, nameOrArn: string | undefined, stackUsers = false): Promise<StackRow> {
     if (!nameOrArn) throw cfnError(400, 'MissingParameter', 'The request is missing a required parameter: StackName');
-    const project = req.context.projectId ?? '';
+    const project = call.context.projectId ?? '';
     const arn = parseArn(nameOrArn);
     const key = arn ? arn.stackId : nameOrArn;
     let row = await this.svc.store.findStack(project, key);
@@ -297,7 +299,7 @@ export class CfnApi implements ServiceModule {
   }
 
   /** CreateStack and UpdateStack (heat/api/cfn/v1/stacks.py create_or_update). */
-  private async createOrUpdate(req: FastifyRequest, p: Params, action: 'CreateStack' | 'UpdateStack') {
+  private async createOrUpdate(call: CfnCall, p: Params, action: 'CreateStack' | 'UpdateStack') {
     if (!p.StackName) throw cfnError(400, 'MissingParameter', 'The request is missing a required parameter: StackName');
     const template = await this.templateOf(p);
     const parameters = extractParamPairs(p);
@@ -305,8 +307,8 @@ export class CfnApi implements ServiceModule {
     if (timeout !== undefined && !Number.isInteger(timeout))
       throw cfnError(400, 'InvalidParameterValue', `Invalid TimeoutInMinutes: ${p.TimeoutInMinutes}`);
     const disable = p.DisableRollback === undefined ? undefined : p.DisableRollback.toLowerCase() === 'true';
-    const tenant = req.context.projectId ?? '';
-    const caller = callerOf(req, tenant);
+    const tenant = call.context.projectId ?? '';
+    const caller = callerOf(call.context, tenant);
     const rpc = this.svc.engineRpc.call();
     if (action === 'CreateStack') {
       const count = (await this.svc.store.listStacks({ projectId: tenant })).length;
@@ -330,7 +332,7 @@ export class CfnApi implements ServiceModule {
       );
       return { StackId: stackArn(ref.project_id, ref.name, ref.id) };
     }
-    const row = await this.stackFor(req, p.StackName);
+    const row = await this.stackFor(call, p.StackName);
     await engine(
       rpc.update_stack({
         caller,
@@ -397,32 +399,33 @@ export class CfnApi implements ServiceModule {
     };
   }
 
-  private async actions(req: FastifyRequest, p: Params): Promise<[string, unknown]> {
-    const target = { project_id: req.context.projectId ?? '', tenant_id: req.context.projectId ?? '' };
-    const authorize = (action: string) => req.authorize(`cloudformation:${action}`, target);
+  async actions(call: CfnCall): Promise<[string, unknown]> {
+    const p = call.params;
+    const target = { project_id: call.context.projectId ?? '', tenant_id: call.context.projectId ?? '' };
+    const authorize = (action: string) => call.context.authorize(`cloudformation:${action}`, target);
     switch (p.Action) {
       case 'CreateStack':
       case 'UpdateStack': {
         authorize(p.Action);
-        return [p.Action, await this.createOrUpdate(req, p, p.Action)];
+        return [p.Action, await this.createOrUpdate(call, p, p.Action)];
       }
       case 'DeleteStack': {
         authorize('DeleteStack');
-        const row = await this.stackFor(req, p.StackName);
+        const row = await this.stackFor(call, p.StackName);
         await engine(
           this.svc.engineRpc
             .call()
-            .delete_stack({ caller: callerOf(req, req.context.projectId ?? ''), stack_id: row.id }),
+            .delete_stack({ caller: callerOf(call.context, call.context.projectId ?? ''), stack_id: row.id }),
         );
         return ['DeleteStack', ''];
       }
       case 'CancelUpdateStack': {
         // Heat's cancel_update: the engine's stack_cancel_update with rollback (cancel_update).
         authorize('CancelUpdateStack');
-        const row = await this.stackFor(req, p.StackName);
+        const row = await this.stackFor(call, p.StackName);
         await engine(
           this.svc.engineRpc.call().stack_action({
-            caller: callerOf(req, req.context.projectId ?? ''),
+            caller: callerOf(call.context, call.context.projectId ?? ''),
             stack_id: row.id,
             action: 'cancel_update',
           }),
@@ -440,17 +443,17 @@ export class CfnApi implements ServiceModule {
       }
       case 'ListStacks': {
         authorize('ListStacks');
-        const rows = await this.svc.store.listStacks({ projectId: req.context.projectId });
+        const rows = await this.svc.store.listStacks({ projectId: call.context.projectId });
         return ['ListStacks', { StackSummaries: rows.map((r) => this.stackSummary(r)) }];
       }
       case 'DescribeStacks': {
         authorize('DescribeStacks');
         const rows = p.StackName
-          ? [await this.stackFor(req, p.StackName)]
-          : await this.svc.store.listStacks({ projectId: req.context.projectId });
+          ? [await this.stackFor(call, p.StackName)]
+          : await this.svc.store.listStacks({ projectId: call.context.projectId });
         const stacks = [];
         for (const row of rows) {
-          const v = (await stackView(this.svc, req, row, true)) as Record<string, unknown>;
+          const v = (await stackView(this.svc, call, row, true)) as Record<string, unknown>;
           const s = this.stackSummary(row);
           stacks.push({
             StackId: s.StackId,
@@ -479,7 +482,7 @@ export class CfnApi implements ServiceModule {
       }
       case 'DescribeStackResource': {
         authorize('DescribeStackResource');
-        const row = await this.stackFor(req, p.StackName, true);
+        const row = await this.stackFor(call, p.StackName, true);
         const name = p.LogicalResourceId;
         const r = name ? await this.svc.store.resource(row.id, name) : null;
         if (!r)
@@ -522,8 +525,8 @@ export class CfnApi implements ServiceModule {
             .select('stack_id')
             .where('physical_resource_id', '=', p.PhysicalResourceId)
             .executeTakeFirst();
-          row = await this.stackFor(req, found?.stack_id ?? p.PhysicalResourceId);
-        } else row = await this.stackFor(req, p.StackName);
+          row = await this.stackFor(call, found?.stack_id ?? p.PhysicalResourceId);
+        } else row = await this.stackFor(call, p.StackName);
         const rs = (await this.svc.store.resources(row.id)).filter(
           (r) => !p.LogicalResourceId || r.name === p.LogicalResourceId,
         );
@@ -546,7 +549,7 @@ export class CfnApi implements ServiceModule {
       }
       case 'ListStackResources': {
         authorize('ListStackResources');
-        const row = await this.stackFor(req, p.StackName);
+        const row = await this.stackFor(call, p.StackName);
         return [
           'ListStackResources',
           {
@@ -564,8 +567,8 @@ export class CfnApi implements ServiceModule {
       case 'DescribeStackEvents': {
         authorize('DescribeStackEvents');
         const rows = p.StackName
-          ? [await this.stackFor(req, p.StackName)]
-          : await this.svc.store.listStacks({ projectId: req.context.projectId });
+          ? [await this.stackFor(call, p.StackName)]
+          : await this.svc.store.listStacks({ projectId: call.context.projectId });
         const events = [];
         for (const row of rows)
           for (const e of await this.svc.store.events(row.id))
@@ -584,7 +587,7 @@ export class CfnApi implements ServiceModule {
       }
       case 'GetTemplate': {
         authorize('GetTemplate');
-        const row = await this.stackFor(req, p.StackName);
+        const row = await this.stackFor(call, p.StackName);
         return ['GetTemplate', { TemplateBody: JSON.stringify(row.template) }];
       }
       case undefined:
@@ -595,36 +598,33 @@ export class CfnApi implements ServiceModule {
   }
 
   /** A signal through a pre-signed URL: the ARN names the resource; the signer must be of its stack. */
-  private async signal(req: FastifyRequest, kind: 'waitcondition' | 'signal') {
-    const p = requestParams(req);
-    req.ctx = await this.authenticate(req, p);
-    const raw = (req.params as Params)['*'] ?? '';
+  async signal(call: CfnCall, raw: string, given: unknown, kind: 'waitcondition' | 'signal') {
     const arn = parseArn(raw.startsWith('/') ? raw.slice(1) : raw);
     if (!arn?.resource) throw cfnError(400, 'InvalidParameterValue', `Invalid ARN: ${raw}`);
-    const row = await this.stackFor(req, arn.stackId, true);
-    req.context.enforced = true;
+    const row = await this.stackFor(call, arn.stackId, true);
+    call.context.enforced = true;
     const res = await this.svc.store.resource(row.id, arn.resource);
     if (!res)
       throw cfnError(400, 'ValidationError', `The Resource (${arn.resource}) could not be found in Stack ${row.name}.`);
     // The keypair must be the resource's own stack user's (Heat's signal responders sign with it).
     const user = res.data.stack_user as { user_id?: string } | undefined;
-    if (user?.user_id && user.user_id !== req.context.userId && req.context.projectId !== row.project_id)
+    if (user?.user_id && user.user_id !== call.context.userId && call.context.projectId !== row.project_id)
       throw cfnError(403, 'AccessDenied', 'User is not authorized to perform action');
     let body: unknown = null;
-    if (typeof req.body === 'string' && req.body.trim()) {
+    if (typeof given === 'string' && given.trim()) {
       try {
-        body = JSON.parse(req.body);
+        body = JSON.parse(given);
       } catch {
         throw cfnError(400, 'InvalidParameterValue', 'The signal body is not valid JSON');
       }
-    } else if (req.body && typeof req.body === 'object') body = req.body;
+    } else if (given && typeof given === 'object') body = given;
     try {
       await this.svc.engineRpc.call().signal_resource({
         caller: {
           projectId: row.project_id,
-          userId: req.context.userId ?? '',
-          username: req.context.auth?.userName ?? '',
-          roles: req.context.roles,
+          userId: call.context.userId ?? '',
+          username: call.context.auth?.userName ?? '',
+          roles: call.context.roles,
         },
         stack_id: row.id,
         resource: res.name,
@@ -636,35 +636,5 @@ export class CfnApi implements ServiceModule {
       throw cfnError(err.status && err.status < 500 ? 400 : 400, 'ValidationError', msg);
     }
     return kind === 'waitcondition' ? { resource: res.name, metadata: res.metadata } : null;
-  }
-
-  async register(app: FastifyInstance) {
-    // Query requests come as a form body; signals as JSON of any declared type (cfn-signal sends none).
-    app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    app.removeContentTypeParser('application/json');
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    app.get('/', { config: { auth: false } }, async (req) => {
-      req.context.enforced = true;
-      return {
-        versions: [{ id: 'v1.0', status: 'CURRENT', links: [{ rel: 'self', href: `${req.baseUrl}/v1/` }] }],
-      };
-    });
-    const query = async (req: FastifyRequest, reply: FastifyReply) => {
-      const p = requestParams(req);
-      // A token the core validated (no signature): the caller already; else the EC2 signature.
-      if (!(req.ctx && !p.Signature && !String(req.headers.authorization ?? '').startsWith('AWS4')))
-        req.ctx = await this.authenticate(req, p);
-      const [action, result] = await this.actions(req, p);
-      const doc = { [`${action}Response`]: { [`${action}Result`]: result } };
-      if ((p.ContentType ?? '').toUpperCase() === 'JSON') return reply.type('application/json').send(doc);
-      return reply.type('text/xml').send(toXml(`${action}Response`, doc[`${action}Response`]));
-    };
-    app.route({ method: ['GET', 'POST'], url: '/v1', config: { auth: 'optional' }, handler: query });
-    app.put('/v1/waitcondition/*', { config: { auth: false } }, async (req, reply) =>
-      reply.type('application/json').send(await this.signal(req, 'waitcondition')),
-    );
-    app.post('/v1/signal/*', { config: { auth: false } }, async (req, reply) =>
-      reply.type('application/json').send(JSON.stringify(await this.signal(req, 'signal'))),
-    );
   }
 }
