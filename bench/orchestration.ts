@@ -7,6 +7,7 @@
 //
 //   npm run bench -- orchestration [--quick] [--reps=N] [--stacks=N] [--no-write] [--engine=legacy|convergence]
 //                                  [--only=fifty|hundred|many] [--server-poll=MS] [--cpu-prof=DIR]
+//                                  [--hundred-only=stack|direct] (one half only: a profile of each)
 // --only=hundred: only the 100-resource stack and its direct calls, interleaved (A B A B), --reps
 // times each; writes bench/reports/orchestration-<date>-hundred.md.
 import fs from 'node:fs';
@@ -32,6 +33,8 @@ interface Settings {
   cpuProf: string | null;
   /** --server-poll=MS: the direct client's GET /servers/{id} interval while it waits (the engine's: 300 ms). */
   serverPollMs: number;
+  /** --hundred-only=stack|direct: with --only=hundred, only that half (a profile of one side). */
+  hundredOnly: 'stack' | 'direct' | null;
 }
 
 function parseArgs(args: string[]): Settings {
@@ -45,6 +48,7 @@ function parseArgs(args: string[]): Settings {
     only: null,
     cpuProf: null,
     serverPollMs: 300,
+    hundredOnly: null,
   };
   const int = (k: string, v: string | undefined) => {
     const n = Number(v);
@@ -60,12 +64,13 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--convergence-delete') s.convergenceDelete = true;
     else if (k === '--only' && (v === 'fifty' || v === 'many' || v === 'hundred')) s.only = v;
     else if (k === '--server-poll') s.serverPollMs = int(k, v);
+    else if (k === '--hundred-only' && (v === 'stack' || v === 'direct')) s.hundredOnly = v;
     else if (k === '--randoms') s.randoms = int(k, v);
     else if (k === '--cpu-prof' && v) s.cpuProf = path.resolve(v);
     else if (k === '--engine' && (v === 'legacy' || v === 'convergence')) s.convergence = v === 'convergence';
     else
       throw new Error(
-        `orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --randoms=N --no-write --engine=legacy|convergence --convergence-delete --only=fifty|hundred|many --server-poll=MS --cpu-prof=DIR)`,
+        `orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --randoms=N --no-write --engine=legacy|convergence --convergence-delete --only=fifty|hundred|many --server-poll=MS --hundred-only=stack|direct --cpu-prof=DIR)`,
       );
   }
   return s;
@@ -357,8 +362,9 @@ export async function run(args: string[]) {
       await directHundred(b);
       const runs: HundredRun[] = [];
       for (let i = 0; i < reps; i++) {
-        const stack = await cycle(tpl);
-        const direct = await directHundred(b);
+        const none = { create: Number.NaN, del: Number.NaN, cpu: Number.NaN, delCpu: Number.NaN };
+        const stack = s.hundredOnly === 'direct' ? none : await cycle(tpl);
+        const direct = s.hundredOnly === 'stack' ? none : await directHundred(b);
         const load = os.loadavg()[0]!;
         runs.push({ stack, direct, load });
         console.log(
@@ -381,6 +387,9 @@ export async function run(args: string[]) {
         dDel: p((r) => r.direct.del),
         dDelCpu: p((r) => r.direct.delCpu),
         loads: runs.map((r) => r.load),
+        // Each pair ran back to back on the same load: the median of the pairs' own ratios.
+        pairWall: p((r) => r.stack.create / r.direct.create),
+        pairCpu: p((r) => r.stack.cpu / r.direct.cpu),
       };
     };
     const ms = (x: number) => `${fmt(x, 0)} ms`;
@@ -406,6 +415,10 @@ export async function run(args: string[]) {
       [
         'overhead ratio, 100-resource stack create vs direct calls (p50): wall / server CPU',
         `${fmt(h.create / h.dCreate, 2)}× / ${fmt(h.createCpu / h.dCreateCpu, 2)}×`,
+      ],
+      [
+        "… the median of each pair's own ratio (stack, then direct, back to back): wall / server CPU",
+        `${fmt(h.pairWall, 2)}× / ${fmt(h.pairCpu, 2)}×`,
       ],
       [
         '… its delete vs direct calls (p50): wall / server CPU',
