@@ -689,6 +689,7 @@ async function hundredCells(
     ms === null ? '–' : ms >= 10_000 ? `${fmt(ms / 1000, 1)} s` : `${fmt(ms, 0)} ms`;
   const cpuS = (ms: number | null) => (ms === null ? '–' : `${fmt(ms / 1000, 2)} s`);
   const rows: Array<Array<string | number>> = [];
+  const got: Array<{ t: Target; r: Awaited<ReturnType<Cycle>> | string; sc: number }> = [];
   const order: Array<[Target, number]> = [
     [stratus, 1],
     [debian, 1],
@@ -704,6 +705,7 @@ async function hundredCells(
       r = (e as Error).message;
     }
     const sc = stratusCpu() - sc0;
+    got.push({ t, r, sc });
     const load1 = os.loadavg()[0]!;
     const loads = `${fmt(load0, 1)} → ${fmt(load1, 1)}`;
     if (typeof r === 'string') {
@@ -729,6 +731,21 @@ async function hundredCells(
     ]);
   }
   const peak = new Map(sides.map((t) => [t, sideMem(t, 'VmHWM')]));
+  // heat against the mean of the two Stratus runs that bracket it.
+  const x = got.filter((g) => g.t === stratus && typeof g.r !== 'string').map((g) => g.r as Awaited<ReturnType<Cycle>>);
+  const h = got.find((g) => g.t === debian && typeof g.r !== 'string');
+  const mean = (f: (r: Awaited<ReturnType<Cycle>>) => number | null) =>
+    x.reduce((a, r) => a + (f(r) ?? Number.NaN), 0) / x.length;
+  let summary = "Debian's heat did not complete the stack: no ratio.";
+  if (h && x.length && typeof h.r !== 'string' && !h.r.partial && h.r.deleted !== null) {
+    const hr = h.r;
+    const xCpu = mean((r) => r.createCpu + (r.deleteCpu ?? Number.NaN));
+    summary =
+      `heat / Stratus (Stratus: the mean of its two runs): create ${fmt(hr.created / mean((r) => r.created), 1)}× the wall time, ` +
+      `delete ${fmt((hr.deleted ?? 0) / mean((r) => r.deleted), 1)}×; CPU for create + delete: heat's processes ${cpuS(hr.createCpu + (hr.deleteCpu ?? 0))} ` +
+      `plus ${cpuS(h.sc)} in the Stratus process serving its calls, against ${cpuS(xCpu)} for Stratus alone ` +
+      `(${fmt((hr.createCpu + (hr.deleteCpu ?? 0) + h.sc) / xCpu, 1)}×).`;
+  }
   const report = new Report(
     'orchestration-side',
     "Orchestration side by side: issue 16's 100-resource stack (networks, subnets, ports, servers) through Stratus and Debian's heat",
@@ -759,6 +776,7 @@ async function hundredCells(
       rows,
       ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
     )
+    .text(summary)
     .table(
       ['side', 'processes', 'idle RSS', 'peak RSS (Σ VmHWM)'],
       sides.map((t) => [
