@@ -770,7 +770,7 @@ async function hundredCells(
         'side CPU',
         'delete → gone',
         'side CPU',
-        'Stratus CPU for heat',
+        'Stratus CPU for heat (create + delete)',
         'load (1 min)',
       ],
       rows,

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { fetchOnce } from './lib/load.ts';
 import { procCpuMs, procStatusKb, sleep, stopAll } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
@@ -35,6 +36,8 @@ interface Settings {
   serverPollMs: number;
   /** --hundred-only=stack|direct: with --only=hundred, only that half (a profile of one side). */
   hundredOnly: 'stack' | 'direct' | null;
+  /** --hops: with --only=hundred, where each chain's time goes (the engine's events vs the direct calls). */
+  hops: boolean;
 }
 
 function parseArgs(args: string[]): Settings {
@@ -49,6 +52,7 @@ function parseArgs(args: string[]): Settings {
     cpuProf: null,
     serverPollMs: 300,
     hundredOnly: null,
+    hops: false,
   };
   const int = (k: string, v: string | undefined) => {
     const n = Number(v);
@@ -65,12 +69,13 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--only' && (v === 'fifty' || v === 'many' || v === 'hundred')) s.only = v;
     else if (k === '--server-poll') s.serverPollMs = int(k, v);
     else if (k === '--hundred-only' && (v === 'stack' || v === 'direct')) s.hundredOnly = v;
+    else if (k === '--hops') s.hops = true;
     else if (k === '--randoms') s.randoms = int(k, v);
     else if (k === '--cpu-prof' && v) s.cpuProf = path.resolve(v);
     else if (k === '--engine' && (v === 'legacy' || v === 'convergence')) s.convergence = v === 'convergence';
     else
       throw new Error(
-        `orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --randoms=N --no-write --engine=legacy|convergence --convergence-delete --only=fifty|hundred|many --server-poll=MS --hundred-only=stack|direct --cpu-prof=DIR)`,
+        `orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --randoms=N --no-write --engine=legacy|convergence --convergence-delete --only=fifty|hundred|many --server-poll=MS --hundred-only=stack|direct --hops --cpu-prof=DIR)`,
       );
   }
   return s;
@@ -133,9 +138,13 @@ export async function run(args: string[]) {
     );
 
     /** Creates a stack and waits for CREATE_COMPLETE; deletes it and waits for it to go. */
-    async function cycle(template: unknown): Promise<{ create: number; del: number; cpu: number; delCpu: number }> {
+    async function cycle(
+      template: unknown,
+      afterCreate?: (id: string, postedAt: number, doneAt: number) => void,
+    ): Promise<{ create: number; del: number; cpu: number; delCpu: number }> {
       const name = `bench-${n++}`;
       const cpu0 = procCpuMs(st.server.pid);
+      const postedAt = Date.now();
       let t0 = performance.now();
       const created = need(await call(sess, 'POST', `${heat}/stacks`, { stack_name: name, template }), 201, 'create');
       const id = (created.stack as { id: string }).id;
@@ -154,6 +163,7 @@ export async function run(args: string[]) {
       };
       await until('CREATE_COMPLETE');
       const create = performance.now() - t0;
+      afterCreate?.(id, postedAt, Date.now());
       const cpu = procCpuMs(st.server.pid) - cpu0;
       const cpu1 = procCpuMs(st.server.pid);
       t0 = performance.now();
@@ -296,14 +306,17 @@ export async function run(args: string[]) {
       const made: Array<{ net: string; subnet: string; port: string; server: string }> = [];
       const cpu0 = procCpuMs(st.server.pid);
       let t0 = performance.now();
+      const t00 = Date.now();
       await pool(
         Array.from({ length: serverGroups }, (_, g) => g),
         serverGroups,
         async (g) => {
+          const mark: number[] = [Date.now()];
           const net = (
             need(await call(sess, 'POST', `${neutron}/networks`, { network: { name: `d${g}` } }), 201, 'net')
               .network as { id: string }
           ).id;
+          mark.push(Date.now());
           const subnet = (
             need(
               await call(sess, 'POST', `${neutron}/subnets`, {
@@ -313,6 +326,7 @@ export async function run(args: string[]) {
               'subnet',
             ).subnet as { id: string }
           ).id;
+          mark.push(Date.now());
           const port = (
             need(
               await call(sess, 'POST', `${neutron}/ports`, {
@@ -322,6 +336,7 @@ export async function run(args: string[]) {
               'port',
             ).port as { id: string }
           ).id;
+          mark.push(Date.now());
           const server = (
             need(
               await call(sess, 'POST', `${nova}/servers`, {
@@ -331,8 +346,11 @@ export async function run(args: string[]) {
               'server',
             ).server as { id: string }
           ).id;
+          mark.push(Date.now());
           made.push({ net, subnet, port, server });
           await waitServer(server, 'ACTIVE');
+          mark.push(Date.now());
+          if (s.hops) directMarks.push(mark.map((x) => x - t00));
         },
       );
       const create = performance.now() - t0;
@@ -348,6 +366,35 @@ export async function run(args: string[]) {
       });
       return { create, del: performance.now() - t0, cpu, delCpu: procCpuMs(st.server.pid) - cpu1 };
     }
+    // --hops: per chain, ms since the start: direct [start, net, subnet, port, server POST, ACTIVE];
+    // stack [net IN_PROGRESS, COMPLETE, subnet .., port .., server .., the client saw CREATE_COMPLETE].
+    const directMarks: number[][] = [];
+    const stackMarks: number[][] = [];
+    function readHops(stackId: string, postedAt: number, doneAt: number) {
+      const file = findFile(dataDir, 'orchestration.sqlite');
+      if (!file) return;
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        const rows = db
+          .prepare('select resource_name, status, created_at from event where stack_id = ? and action = ?')
+          .all(stackId, 'CREATE') as Array<{ resource_name: string; status: string; created_at: string }>;
+        const at = (name: string, status: string) => {
+          const r = rows.find((x) => x.resource_name === name && x.status === status);
+          return r ? Date.parse(r.created_at) - postedAt : Number.NaN;
+        };
+        const chains = Array.from({ length: serverGroups }, (_, g) =>
+          ['net', 'subnet', 'port', 'server'].flatMap((k) => [
+            at(`${k}${g}`, 'IN_PROGRESS'),
+            at(`${k}${g}`, 'COMPLETE'),
+          ]),
+        );
+        // The last entry: from this stack's last server COMPLETE until the client saw CREATE_COMPLETE.
+        const last = Math.max(...chains.map((c) => c[7]!));
+        for (const c of chains) stackMarks.push([...c, doneAt - postedAt - last]);
+      } finally {
+        db.close();
+      }
+    }
     interface HundredRun {
       stack: { create: number; del: number; cpu: number; delCpu: number };
       direct: { create: number; del: number; cpu: number; delCpu: number };
@@ -360,10 +407,11 @@ export async function run(args: string[]) {
       // Warm-up (first servers, first ports on each path), not counted.
       await cycle(tpl);
       await directHundred(b);
+      directMarks.length = 0;
       const runs: HundredRun[] = [];
       for (let i = 0; i < reps; i++) {
         const none = { create: Number.NaN, del: Number.NaN, cpu: Number.NaN, delCpu: Number.NaN };
-        const stack = s.hundredOnly === 'direct' ? none : await cycle(tpl);
+        const stack = s.hundredOnly === 'direct' ? none : await cycle(tpl, s.hops ? readHops : undefined);
         const direct = s.hundredOnly === 'stack' ? none : await directHundred(b);
         const load = os.loadavg()[0]!;
         runs.push({ stack, direct, load });
@@ -373,7 +421,29 @@ export async function run(args: string[]) {
             `(CPU ${fmt(stack.delCpu, 0)}) vs ${fmt(direct.del, 0)} ms (CPU ${fmt(direct.delCpu, 0)}); load ${fmt(load, 2)}`,
         );
       }
+      if (s.hops) printHops();
       return runs;
+    }
+    function printHops() {
+      const med = (xs: number[]) =>
+        pct(
+          xs.filter((x) => !Number.isNaN(x)),
+          50,
+        );
+      const col = (m: number[][], f: (r: number[]) => number) => fmt(med(m.map(f)), 0);
+      const d = directMarks;
+      const k = stackMarks;
+      console.log(`where a chain's time goes (median over ${d.length} direct and ${k.length} stack chains, ms):`);
+      console.log(
+        `  direct: start → net ${col(d, (r) => r[1]! - r[0]!)}, subnet call ${col(d, (r) => r[2]! - r[1]!)}, port call ${col(d, (r) => r[3]! - r[2]!)}, ` +
+          `server POST ${col(d, (r) => r[4]! - r[3]!)}, POST → ACTIVE seen ${col(d, (r) => r[5]! - r[4]!)}; chain ${col(d, (r) => r[5]!)}, last chain ${fmt(Math.max(...d.map((r) => r[5]!)), 0)}`,
+      );
+      console.log(
+        `  stack:  POST → net IN_PROGRESS ${col(k, (r) => r[0]!)}, net ${col(k, (r) => r[1]! - r[0]!)}, hop ${col(k, (r) => r[2]! - r[1]!)}, ` +
+          `subnet ${col(k, (r) => r[3]! - r[2]!)}, hop ${col(k, (r) => r[4]! - r[3]!)}, port ${col(k, (r) => r[5]! - r[4]!)}, hop ${col(k, (r) => r[6]! - r[5]!)}, ` +
+          `server ${col(k, (r) => r[7]! - r[6]!)}; chain ${col(k, (r) => r[7]!)}, last chain ${fmt(Math.max(...k.map((r) => r[7]!)), 0)}, ` +
+          `last server COMPLETE → client saw CREATE_COMPLETE ${col(k, (r) => r[8]!)}`,
+      );
     }
     const hundredSummary = (runs: HundredRun[]) => {
       const p = (f: (r: HundredRun) => number) => pct(runs.map(f), 50);
@@ -657,4 +727,17 @@ export async function run(args: string[]) {
     await stopAll();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The first file named `name` under `dir` (the services' SQLite files sit in the data directory or below). */
+function findFile(dir: string, name: string): string | null {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isFile() && e.name === name) return p;
+    if (e.isDirectory()) {
+      const got = findFile(p, name);
+      if (got) return got;
+    }
+  }
+  return null;
 }
