@@ -307,6 +307,7 @@ export async function run(args: string[]) {
       const cpu0 = procCpuMs(st.server.pid);
       let t0 = performance.now();
       const t00 = Date.now();
+      const madeMarks: number[][] = [];
       await pool(
         Array.from({ length: serverGroups }, (_, g) => g),
         serverGroups,
@@ -350,11 +351,26 @@ export async function run(args: string[]) {
           made.push({ net, subnet, port, server });
           await waitServer(server, 'ACTIVE');
           mark.push(Date.now());
-          if (s.hops) directMarks.push(mark.map((x) => x - t00));
+          if (s.hops) {
+            const rel = mark.map((x) => x - t00);
+            directMarks.push(rel);
+            madeMarks[made.findIndex((m) => m.server === server)] = rel;
+          }
         },
       );
       const create = performance.now() - t0;
       const cpu = procCpuMs(st.server.pid) - cpu0;
+      if (s.hops) {
+        const times = serverTimes(
+          made.map((m) => m.server),
+          t00,
+        );
+        made.forEach((m, i) => {
+          const t = times.get(m.server);
+          const mk = madeMarks[i]!;
+          if (t) directServers.push([mk[3]!, t[0], t[1], mk[5]!]);
+        });
+      }
       const cpu1 = procCpuMs(st.server.pid);
       t0 = performance.now();
       await pool(made, 16, async (m) => {
@@ -370,6 +386,31 @@ export async function run(args: string[]) {
     // stack [net IN_PROGRESS, COMPLETE, subnet .., port .., server .., the client saw CREATE_COMPLETE].
     const directMarks: number[][] = [];
     const stackMarks: number[][] = [];
+    /** created_at and launched_at (ms since `base`) of servers, from compute's SQLite file. */
+    function serverTimes(ids: string[], base: number): Map<string, [number, number]> {
+      const out = new Map<string, [number, number]>();
+      const file = findFile(dataDir, 'compute.sqlite');
+      if (!file || !ids.length) return out;
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        const rows = db
+          .prepare(
+            `select uuid, created_at, launched_at from instances where uuid in (${ids.map(() => '?').join(',')})`,
+          )
+          .all(...ids) as Array<{ uuid: string; created_at: string; launched_at: string | null }>;
+        for (const r of rows)
+          out.set(r.uuid, [
+            Date.parse(r.created_at) - base,
+            r.launched_at ? Date.parse(r.launched_at) - base : Number.NaN,
+          ]);
+      } finally {
+        db.close();
+      }
+      return out;
+    }
+    // Per server: [POST sent or node IN_PROGRESS, created_at, launched_at, ACTIVE seen or node COMPLETE].
+    const directServers: number[][] = [];
+    const stackServers: number[][] = [];
     function readHops(stackId: string, postedAt: number, doneAt: number) {
       const file = findFile(dataDir, 'orchestration.sqlite');
       if (!file) return;
@@ -382,6 +423,14 @@ export async function run(args: string[]) {
           const r = rows.find((x) => x.resource_name === name && x.status === status);
           return r ? Date.parse(r.created_at) - postedAt : Number.NaN;
         };
+        const phys = db
+          .prepare('select name, physical_resource_id from resource where stack_id = ? and type = ?')
+          .all(stackId, 'OS::Nova::Server') as Array<{ name: string; physical_resource_id: string | null }>;
+        const times = serverTimes(phys.map((x) => x.physical_resource_id ?? '').filter(Boolean), postedAt);
+        for (const x of phys) {
+          const t = times.get(x.physical_resource_id ?? '');
+          if (t) stackServers.push([at(x.name, 'IN_PROGRESS'), t[0], t[1], at(x.name, 'COMPLETE')]);
+        }
         const chains = Array.from({ length: serverGroups }, (_, g) =>
           ['net', 'subnet', 'port', 'server'].flatMap((k) => [
             at(`${k}${g}`, 'IN_PROGRESS'),
@@ -408,6 +457,9 @@ export async function run(args: string[]) {
       await cycle(tpl);
       await directHundred(b);
       directMarks.length = 0;
+      directServers.length = 0;
+      stackServers.length = 0;
+      stackMarks.length = 0;
       const runs: HundredRun[] = [];
       for (let i = 0; i < reps; i++) {
         const none = { create: Number.NaN, del: Number.NaN, cpu: Number.NaN, delCpu: Number.NaN };
@@ -424,7 +476,20 @@ export async function run(args: string[]) {
       if (s.hops) printHops();
       return runs;
     }
+    function printServers() {
+      const med = (xs: number[]) =>
+        pct(
+          xs.filter((x) => !Number.isNaN(x)),
+          50,
+        );
+      const line = (what: string, m: number[][]) =>
+        `  ${what}: → POST received (created_at) ${fmt(med(m.map((r) => r[1]! - r[0]!)), 0)}, → launched_at ${fmt(med(m.map((r) => r[2]! - r[1]!)), 0)}, → ACTIVE seen ${fmt(med(m.map((r) => r[3]! - r[2]!)), 0)} (${m.length} servers)`;
+      console.log("each server (median ms): from the direct client's POST sent / the engine's IN_PROGRESS event");
+      console.log(line('direct', directServers));
+      console.log(line('stack ', stackServers));
+    }
     function printHops() {
+      printServers();
       const med = (xs: number[]) =>
         pct(
           xs.filter((x) => !Number.isNaN(x)),
