@@ -4,6 +4,11 @@
 //   npm run bench -- orchestration-side [--seconds=5] [--randoms=1000] [--mid=100] [--heat-cap-minutes=6]
 //                                       [--concurrent=20] [--quick]
 //                                       [--deferred-auth=trusts|password] [--no-write] [--keep]
+//                                       [--only=hundred] [--hundred-cap-minutes=10]
+// --only=hundred: issue 16's 100-resource stack (25 × OS::Neutron::Net, Subnet, Port, OS::Nova::Server
+// on that port; Stratus's fake compute driver, a flavor and an image made by the bench) through each
+// side (Stratus, heat, Stratus), wall and CPU; heat's engine calls Stratus's nova, neutron and glance
+// from the catalog. Writes bench/reports/orchestration-side-<date>-hundred.md.
 // Debian's heat runs from a temporary directory (bench/lib/heat.ts): heat-api (1 worker) and
 // heat-engine (num_engine_workers = 1), convergence on (Zed's default), SQLite, RabbitMQ transport
 // (a private broker as the tests start it, test/lib/rabbitmq.ts), keystonemiddleware and the
@@ -33,7 +38,7 @@ import {
   type Server,
 } from './lib/proc.ts';
 import { fmt, machineLine, Report, sideBySideRow, bareLimitRows } from './lib/report.ts';
-import { login, readCloudsYaml, startStratus } from './lib/stratus.ts';
+import { login, readCloudsYaml, startStratus, type Session } from './lib/stratus.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -52,6 +57,10 @@ interface Settings {
   write: boolean;
   keep: boolean;
   timeoutMs: number;
+  /** --only=hundred: only the 100-resource stack with servers, through each side. */
+  only: 'hundred' | null;
+  /** Debian's heat is cut short after this on the 100-resource stack. */
+  hundredCapMs: number;
 }
 
 function parseArgs(args: string[]): Settings {
@@ -67,6 +76,8 @@ function parseArgs(args: string[]): Settings {
     write: true,
     keep: false,
     timeoutMs: 15 * 60_000,
+    only: null,
+    hundredCapMs: 10 * 60_000,
   };
   const int = (k: string, v: string | undefined) => {
     const n = Number(v);
@@ -86,9 +97,11 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--deferred-auth' && (v === 'trusts' || v === 'password')) s.deferredAuth = v;
     else if (k === '--no-write') s.write = false;
     else if (k === '--keep') s.keep = true;
+    else if (k === '--only' && v === 'hundred') s.only = v;
+    else if (k === '--hundred-cap-minutes') s.hundredCapMs = int(k, v) * 60_000;
     else
       throw new Error(
-        `orchestration-side: unknown option ${a} (options: --seconds=N --randoms=N --mid=N --heat-cap-minutes=N --concurrent=N --quick --deferred-auth=trusts|password --timeout-minutes=N --no-write --keep)`,
+        `orchestration-side: unknown option ${a} (options: --seconds=N --randoms=N --mid=N --heat-cap-minutes=N --concurrent=N --quick --deferred-auth=trusts|password --timeout-minutes=N --no-write --keep --only=hundred --hundred-cap-minutes=N)`,
       );
   }
   return s;
@@ -193,7 +206,9 @@ export async function run(args: string[]): Promise<void> {
     fs.mkdirSync(dataDir);
     fs.writeFileSync(
       path.join(dataDir, 'stratus.yaml'),
-      `orchestration:\n  maxStacksPerTenant: 100000\n  deferredAuthMethod: ${s.deferredAuth}\n`,
+      `orchestration:\n  maxStacksPerTenant: 100000\n  deferredAuthMethod: ${s.deferredAuth}\n` +
+        // The fake host's capacity (as bench/compute.ts), for the 100-resource stack's servers.
+        'compute:\n  vcpus: 4096\n  memoryMb: 4194304\n  localGb: 1000000\n',
     );
     const st = await startStratus({ dataDir, logFile: path.join(tmp, 'stratus.log'), args: ['--bare'] });
     await sleep(500);
@@ -355,6 +370,11 @@ export async function run(args: string[]): Promise<void> {
     const idle = new Map(sides.map((t) => [t, sideMem(t, 'VmRSS')]));
     for (const t of sides)
       log(`${t.short} idle RSS ${fmt(idle.get(t)!.mb, 0)} MB (${idle.get(t)!.processes} processes)`);
+
+    if (s.only === 'hundred') {
+      await hundredCells(s, sess, sides, debian, stratus, cycle, log, conditions, heat.readyMs, idle, sideMem);
+      return;
+    }
 
     // -- the same 50 stacks (one RandomString each) in each ---------------------------------
     const shown = new Map<Target, string>();
@@ -551,6 +571,224 @@ export async function run(args: string[]): Promise<void> {
     if (s.keep) log(`kept: ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
+}
+
+type Cycle = (
+  t: Target,
+  name: string,
+  tpl: unknown,
+  capMs?: number,
+) => Promise<{
+  created: number;
+  deleted: number | null;
+  createCpu: number;
+  deleteCpu: number | null;
+  partial?: { done: number; total: number };
+  deleteCapMs?: number;
+}>;
+
+/**
+ * Issue 16's 100-resource stack through each side: Stratus, Debian's heat, Stratus again (the two
+ * Stratus runs bracket heat's, which takes minutes on the same machine). Heat's engine makes the
+ * objects in Stratus's nova, neutron and glance (its catalog), so heat's CPU column is heat's own
+ * processes only: the Stratus process it calls is counted apart.
+ */
+async function hundredCells(
+  s: Settings,
+  sess: Session,
+  sides: Target[],
+  debian: Target,
+  stratus: Target,
+  cycle: Cycle,
+  log: (line: string) => void,
+  conditions: string[],
+  heatReadyMs: number,
+  idle: Map<Target, { mb: number; processes: number }>,
+  sideMem: (t: Target, f: 'VmRSS' | 'VmHWM') => { mb: number; processes: number },
+) {
+  const api = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetchOnce(url, {
+      method,
+      headers: {
+        'X-Auth-Token': sess.token,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return r;
+  };
+  const nova = sess.endpoint('compute')!;
+  const neutron = sess.endpoint('network')!;
+  const glance = sess.endpoint('image')!;
+  const placement = sess.endpoint('placement')!;
+  need(
+    await api('PUT', `${nova}/os-quota-sets/${sess.projectId}`, { quota_set: { instances: -1, cores: -1, ram: -1 } }),
+    200,
+    'compute quotas',
+  );
+  need(
+    await api('PUT', `${neutron}/v2.0/quotas/${sess.projectId}`, { quota: { network: -1, subnet: -1, port: -1 } }),
+    200,
+    'network quotas',
+  );
+  const flavor = need(
+    await api('POST', `${nova}/flavors`, {
+      flavor: { name: 'bench.nano', ram: 64, vcpus: 1, disk: 1, id: 'bench-nano' },
+    }),
+    200,
+    'flavor',
+  ).flavor as { id: string };
+  const image = need(
+    await api('POST', `${glance}/v2/images`, {
+      name: 'bench',
+      disk_format: 'raw',
+      container_format: 'bare',
+      visibility: 'public',
+    }),
+    201,
+    'image',
+  ) as { id: string };
+  need(
+    await api('PUT', `${glance}/v2/images/${image.id}/file`, 'bench image', {
+      'Content-Type': 'application/octet-stream',
+    }),
+    204,
+    'image upload',
+  );
+  for (let i = 0; ; i++) {
+    const rps = need(await api('GET', `${placement}/resource_providers`), 200, 'placement')
+      .resource_providers as unknown[];
+    if (rps.length) break;
+    if (i > 300) throw new Error('no compute node in placement after 30 s');
+    await sleep(100);
+  }
+  const groups = 25;
+  const tpl: { heat_template_version: string; resources: Record<string, unknown> } = {
+    heat_template_version: '2021-04-16',
+    resources: {},
+  };
+  for (let g = 0; g < groups; g++) {
+    tpl.resources[`net${g}`] = { type: 'OS::Neutron::Net' };
+    tpl.resources[`subnet${g}`] = {
+      type: 'OS::Neutron::Subnet',
+      properties: { network: { get_resource: `net${g}` }, cidr: `10.${g}.0.0/24` },
+    };
+    tpl.resources[`port${g}`] = {
+      type: 'OS::Neutron::Port',
+      properties: { network: { get_resource: `net${g}` }, fixed_ips: [{ subnet: { get_resource: `subnet${g}` } }] },
+    };
+    tpl.resources[`server${g}`] = {
+      type: 'OS::Nova::Server',
+      properties: { flavor: flavor.id, image: image.id, networks: [{ port: { get_resource: `port${g}` } }] },
+    };
+  }
+  // The Stratus process's CPU during heat's cell: the nova/neutron/glance/identity work heat asked for.
+  const stratusCpu = () => procCpuMs(stratus.pids()[0]!);
+  const wall = (ms: number | null) =>
+    ms === null ? '–' : ms >= 10_000 ? `${fmt(ms / 1000, 1)} s` : `${fmt(ms, 0)} ms`;
+  const cpuS = (ms: number | null) => (ms === null ? '–' : `${fmt(ms / 1000, 2)} s`);
+  const rows: Array<Array<string | number>> = [];
+  const got: Array<{ t: Target; r: Awaited<ReturnType<Cycle>> | string; sc: number }> = [];
+  const order: Array<[Target, number]> = [
+    [stratus, 1],
+    [debian, 1],
+    [stratus, 2],
+  ];
+  for (const [t, i] of order) {
+    const load0 = os.loadavg()[0]!;
+    const sc0 = stratusCpu();
+    let r: Awaited<ReturnType<Cycle>> | string;
+    try {
+      r = await cycle(t, `hundred-${i}`, tpl, t === debian ? s.hundredCapMs : s.timeoutMs);
+    } catch (e) {
+      r = (e as Error).message;
+    }
+    const sc = stratusCpu() - sc0;
+    got.push({ t, r, sc });
+    const load1 = os.loadavg()[0]!;
+    const loads = `${fmt(load0, 1)} → ${fmt(load1, 1)}`;
+    if (typeof r === 'string') {
+      log(`${t.short} 100 resources #${i}: failed: ${r}`);
+      rows.push([`${t.short} #${i}`, `failed: ${r.slice(0, 200)}`, '', '', '', '', loads]);
+      continue;
+    }
+    const created = r.partial
+      ? `not done at the cap, ${wall(r.created)}: ${r.partial.done} of ${r.partial.total} COMPLETE`
+      : wall(r.created);
+    const deleted = r.deleted === null ? `not gone within ${wall(r.deleteCapMs ?? 0)}` : wall(r.deleted);
+    log(
+      `${t.short} 100 resources #${i}: create ${created} (CPU ${cpuS(r.createCpu)}), delete ${deleted} (CPU ${cpuS(r.deleteCpu)}); Stratus process CPU over both ${cpuS(sc)}; load ${loads}`,
+    );
+    rows.push([
+      `${t === debian ? "Debian's heat" : 'Stratus'} #${i}`,
+      created,
+      cpuS(r.createCpu),
+      deleted,
+      cpuS(r.deleteCpu),
+      t === debian ? cpuS(sc) : '(same process)',
+      loads,
+    ]);
+  }
+  const peak = new Map(sides.map((t) => [t, sideMem(t, 'VmHWM')]));
+  // heat against the mean of the two Stratus runs that bracket it.
+  const x = got.filter((g) => g.t === stratus && typeof g.r !== 'string').map((g) => g.r as Awaited<ReturnType<Cycle>>);
+  const h = got.find((g) => g.t === debian && typeof g.r !== 'string');
+  const mean = (f: (r: Awaited<ReturnType<Cycle>>) => number | null) =>
+    x.reduce((a, r) => a + (f(r) ?? Number.NaN), 0) / x.length;
+  let summary = "Debian's heat did not complete the stack: no ratio.";
+  if (h && x.length && typeof h.r !== 'string' && !h.r.partial && h.r.deleted !== null) {
+    const hr = h.r;
+    const xCpu = mean((r) => r.createCpu + (r.deleteCpu ?? Number.NaN));
+    summary =
+      `heat / Stratus (Stratus: the mean of its two runs): create ${fmt(hr.created / mean((r) => r.created), 1)}× the wall time, ` +
+      `delete ${fmt((hr.deleted ?? 0) / mean((r) => r.deleted), 1)}×; CPU for create + delete: heat's processes ${cpuS(hr.createCpu + (hr.deleteCpu ?? 0))} ` +
+      `plus ${cpuS(h.sc)} in the Stratus process serving its calls, against ${cpuS(xCpu)} for Stratus alone ` +
+      `(${fmt((hr.createCpu + (hr.deleteCpu ?? 0) + h.sc) / xCpu, 1)}×).`;
+  }
+  const report = new Report(
+    'orchestration-side',
+    "Orchestration side by side: issue 16's 100-resource stack (networks, subnets, ports, servers) through Stratus and Debian's heat",
+  );
+  report
+    .text(machineLine())
+    .bullets([
+      ...conditions,
+      `load average at the end: ${os
+        .loadavg()
+        .map((l) => fmt(l))
+        .join(' ')}`,
+      `Debian's heat: python3-heat ${heatVersion()}: heat-api (1 worker) and heat-engine (num_engine_workers = 1), convergence on, SQLite, a private RabbitMQ broker, keystonemiddleware against Stratus's identity, deferred_auth_method = ${s.deferredAuth}; engine ready ${fmt(heatReadyMs / 1000, 1)} s after its start. Its engine makes the objects through Stratus's nova, neutron and glance (the catalog of Stratus's identity).`,
+      "Stratus: `stratus start --bare` (SQLite, in-process bus, one engine, convergence), the fake compute driver; a flavor (1 vCPU, 64 MB) and a raw image made by the bench, used by both sides' templates (by id).",
+      "The stack: 25 × (OS::Neutron::Net, OS::Neutron::Subnet on it, OS::Neutron::Port on both, OS::Nova::Server on that port) = 100 resources. Wall: from the POST until the stack show says CREATE_COMPLETE, then from the DELETE until 404/DELETE_COMPLETE; polled every 5 % of the time spent (20 ms to 1 s). CPU: user + system time of the side's own processes; for heat, the Stratus process it called (nova, neutron, glance, identity) is shown apart.",
+      `Zed's convergence engine sleeps one second after dispatching each leaf of the graph (Stack.converge_stack): this stack has 25 leaves (the networks). Heat is cut short after ${wall(s.hundredCapMs)} (create) and its delete after 1 min when cut short.`,
+    ])
+    .table(
+      [
+        'run (in this order)',
+        'create → COMPLETE',
+        'side CPU',
+        'delete → gone',
+        'side CPU',
+        'Stratus CPU for heat (create + delete)',
+        'load (1 min)',
+      ],
+      rows,
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    )
+    .text(summary)
+    .table(
+      ['side', 'processes', 'idle RSS', 'peak RSS (Σ VmHWM)'],
+      sides.map((t) => [
+        t.name,
+        idle.get(t)!.processes,
+        `${fmt(idle.get(t)!.mb, 0)} MB`,
+        `${fmt(peak.get(t)!.mb, 0)} MB`,
+      ]),
+      ['l', 'r', 'r', 'r'],
+    );
+  const file = report.write({ file: s.write, suffix: 'hundred' });
+  if (file) log(`written: ${path.relative(ROOT, file)}`);
 }
 
 /** A short name for a process: its program and, for python -c, the module it runs. */

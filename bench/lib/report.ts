@@ -93,13 +93,13 @@ export class Report {
     return [`# ${this.title}`, ...this.parts].join('\n\n') + '\n';
   }
 
-  /** Print to stdout and write bench/reports/<area>-<date>.md; returns the path written. */
-  write(opts: { print?: boolean; file?: boolean } = {}): string | undefined {
+  /** Print to stdout and write bench/reports/<area>-<date>[-<suffix>].md; returns the path written. */
+  write(opts: { print?: boolean; file?: boolean; suffix?: string } = {}): string | undefined {
     const md = this.render();
     if (opts.print ?? true) process.stdout.write('\n' + md);
     if (opts.file === false) return undefined;
     fs.mkdirSync(REPORTS_DIR, { recursive: true });
-    const file = path.join(REPORTS_DIR, `${this.area}-${today()}.md`);
+    const file = path.join(REPORTS_DIR, `${this.area}-${today()}${opts.suffix ? `-${opts.suffix}` : ''}.md`);
     const tmp = file + '.tmp';
     fs.writeFileSync(tmp, md);
     fs.renameSync(tmp, file);
