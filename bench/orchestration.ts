@@ -26,8 +26,8 @@ interface Settings {
   write: boolean;
   /** orchestration.convergenceEngine: true (convergence, the default) or false (legacy). */
   convergence: boolean;
-  /** --convergence-delete: orchestration.convergenceDelete (a stack delete as a traversal). */
-  convergenceDelete: boolean;
+  /** orchestration.convergenceDelete: --convergence-delete true, --locked-delete false, else the engine's default (true). */
+  convergenceDelete: boolean | null;
   /** --only=fifty: just the 50-resource stack and its direct calls (profiling). */
   only: string | null;
   /** --cpu-prof=DIR: the server runs with node --cpu-prof into DIR. */
@@ -47,7 +47,7 @@ function parseArgs(args: string[]): Settings {
     randoms: 1000,
     write: true,
     convergence: true,
-    convergenceDelete: false,
+    convergenceDelete: null,
     only: null,
     cpuProf: null,
     serverPollMs: 300,
@@ -66,6 +66,7 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--stacks') s.stacks = int(k, v);
     else if (k === '--no-write') s.write = false;
     else if (k === '--convergence-delete') s.convergenceDelete = true;
+    else if (k === '--locked-delete') s.convergenceDelete = false;
     else if (k === '--only' && (v === 'fifty' || v === 'many' || v === 'hundred')) s.only = v;
     else if (k === '--server-poll') s.serverPollMs = int(k, v);
     else if (k === '--hundred-only' && (v === 'stack' || v === 'direct')) s.hundredOnly = v;
@@ -75,7 +76,7 @@ function parseArgs(args: string[]): Settings {
     else if (k === '--engine' && (v === 'legacy' || v === 'convergence')) s.convergence = v === 'convergence';
     else
       throw new Error(
-        `orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --randoms=N --no-write --engine=legacy|convergence --convergence-delete --only=fifty|hundred|many --server-poll=MS --hundred-only=stack|direct --hops --cpu-prof=DIR)`,
+        `orchestration: unknown option ${a} (options: --quick --reps=N --stacks=N --randoms=N --no-write --engine=legacy|convergence --convergence-delete --locked-delete --only=fifty|hundred|many --server-poll=MS --hundred-only=stack|direct --hops --cpu-prof=DIR)`,
       );
   }
   return s;
@@ -114,7 +115,8 @@ export async function run(args: string[]) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-bench-orchestration-'));
   fs.writeFileSync(
     path.join(dataDir, 'stratus.yaml'),
-    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n  convergenceDelete: ${s.convergenceDelete}\n` +
+    `orchestration:\n  maxStacksPerTenant: 100000\n  convergenceEngine: ${s.convergence}\n` +
+      (s.convergenceDelete === null ? '' : `  convergenceDelete: ${s.convergenceDelete}\n`) +
       // The fake host's capacity (as bench/compute.ts): 25 servers at a time and their leftovers.
       'compute:\n  vcpus: 4096\n  memoryMb: 4194304\n  localGb: 1000000\n',
   );
