@@ -30,6 +30,12 @@ export const VmState = {
  * tempest's hostname_fqdn_sanitization), what is not a word character, dot or dash removed,
  * lower-cased, dots and dashes stripped from both ends. '' when nothing is left.
  */
+/** The server asked for a config drive (its `config_drive` is set, and not 'False' or '0'). */
+export function wantsConfigDrive(i: Pick<Instance, 'config_drive'>): boolean {
+  const c = String(i.config_drive ?? '').toLowerCase();
+  return c !== '' && c !== 'false' && c !== '0';
+}
+
 export function sanitizeHostname(name: string): string {
   return (
     [...name]
@@ -249,6 +255,37 @@ export class InstanceStore {
     const r = await q.executeTakeFirst();
     if (!r) return null;
     return rowToInstance(r, (await this.tagsOf([uuid])).get(uuid) ?? []);
+  }
+
+  /**
+   * A server and whether it has a volume (a live block device mapping onto a volume), in one
+   * statement: the server view reads the mappings (`volumes_attached`) only when it has one.
+   */
+  async getWithVolumeFlag(
+    uuid: string,
+    opts: { readDeleted?: boolean } = {},
+  ): Promise<{ inst: Instance; hasVolumes: boolean } | null> {
+    let q = this.db
+      .selectFrom('instances')
+      .selectAll('instances')
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('block_device_mapping')
+              .select('block_device_mapping.id')
+              .whereRef('block_device_mapping.instance_uuid', '=', 'instances.uuid')
+              .where('block_device_mapping.deleted', '=', 0)
+              .where('block_device_mapping.destination_type', '=', 'volume'),
+          )
+          .as('has_volumes'),
+      )
+      .where('instances.uuid', '=', uuid);
+    if (!opts.readDeleted) q = q.where('instances.deleted', '=', 0);
+    const r = await q.executeTakeFirst();
+    if (!r) return null;
+    const { has_volumes, ...row } = r;
+    return { inst: rowToInstance(row, (await this.tagsOf([uuid])).get(uuid) ?? []), hasVolumes: bool(has_volumes) };
   }
 
   async list(where: { projectId?: string; deleted?: boolean; host?: string } = {}): Promise<Instance[]> {
