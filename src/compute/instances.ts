@@ -5,7 +5,7 @@ import type { SubnetMeta } from './subnet_meta.ts';
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ComputeDb, InstanceActionsTable, InstancesTable } from './db/schema.ts';
-import { bool, json, now } from '../core/db.ts';
+import { bool, json, now, precompiled } from '../core/db.ts';
 import type { Flavor } from './service.ts';
 
 export const VmState = {
@@ -231,6 +231,56 @@ function toRow(patch: Partial<Instance>): Updateable<InstancesTable> {
   return row as Updateable<InstancesTable>;
 }
 
+// The hot reads of a server (every GET /servers/{id}, every step of a build), compiled once
+// (core/db.ts precompiled: Kysely builds and compiles a query at every run, which costs more
+// than SQLite takes to run it).
+const instanceLive = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db.selectFrom('instances').selectAll().where('uuid', '=', p.uuid).where('deleted', '=', 0),
+);
+const instanceAny = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db.selectFrom('instances').selectAll().where('uuid', '=', p.uuid),
+);
+const instanceWithVolumeFlag = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db
+    .selectFrom('instances')
+    .selectAll('instances')
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom('block_device_mapping')
+            .select('block_device_mapping.id')
+            .whereRef('block_device_mapping.instance_uuid', '=', 'instances.uuid')
+            .where('block_device_mapping.deleted', '=', 0)
+            .where('block_device_mapping.destination_type', '=', 'volume'),
+        )
+        .as('has_volumes'),
+    )
+    .where('instances.uuid', '=', p.uuid)
+    .where('instances.deleted', '=', 0),
+);
+const tagsOfInstance = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db.selectFrom('instance_tags').select('tag').where('instance_uuid', '=', p.uuid),
+);
+const actionOf = precompiled<'uuid' | 'requestId', ComputeDb>(['uuid', 'requestId'], (db, p) =>
+  db
+    .selectFrom('instance_actions')
+    .select('id')
+    .where('instance_uuid', '=', p.uuid)
+    .where('request_id', '=', p.requestId)
+    .orderBy('id', 'desc')
+    .limit(1),
+);
+const eventOf = precompiled<'actionId' | 'event', ComputeDb>(['actionId', 'event'], (db, p) =>
+  db
+    .selectFrom('instance_action_events')
+    .select('id')
+    .where('action_id', '=', p.actionId)
+    .where('event', '=', p.event)
+    .orderBy('id', 'desc')
+    .limit(1),
+);
+
 export class InstanceStore {
   constructor(public db: Kysely<ComputeDb>) {}
 
@@ -250,42 +300,27 @@ export class InstanceStore {
   }
 
   async get(uuid: string, opts: { readDeleted?: boolean } = {}): Promise<Instance | null> {
-    let q = this.db.selectFrom('instances').selectAll().where('uuid', '=', uuid);
-    if (!opts.readDeleted) q = q.where('deleted', '=', 0);
-    const r = await q.executeTakeFirst();
+    const q = opts.readDeleted ? instanceAny : instanceLive;
+    const r = (await q<InstanceRow>(this.db, { uuid })).rows[0];
     if (!r) return null;
-    return rowToInstance(r, (await this.tagsOf([uuid])).get(uuid) ?? []);
+    return rowToInstance(r, await this.tagsOfOne(uuid));
   }
 
   /**
    * A server and whether it has a volume (a live block device mapping onto a volume), in one
    * statement: the server view reads the mappings (`volumes_attached`) only when it has one.
    */
-  async getWithVolumeFlag(
-    uuid: string,
-    opts: { readDeleted?: boolean } = {},
-  ): Promise<{ inst: Instance; hasVolumes: boolean } | null> {
-    let q = this.db
-      .selectFrom('instances')
-      .selectAll('instances')
-      .select((eb) =>
-        eb
-          .exists(
-            eb
-              .selectFrom('block_device_mapping')
-              .select('block_device_mapping.id')
-              .whereRef('block_device_mapping.instance_uuid', '=', 'instances.uuid')
-              .where('block_device_mapping.deleted', '=', 0)
-              .where('block_device_mapping.destination_type', '=', 'volume'),
-          )
-          .as('has_volumes'),
-      )
-      .where('instances.uuid', '=', uuid);
-    if (!opts.readDeleted) q = q.where('instances.deleted', '=', 0);
-    const r = await q.executeTakeFirst();
+  async getWithVolumeFlag(uuid: string): Promise<{ inst: Instance; hasVolumes: boolean } | null> {
+    const r = (await instanceWithVolumeFlag<InstanceRow & { has_volumes: unknown }>(this.db, { uuid })).rows[0];
     if (!r) return null;
     const { has_volumes, ...row } = r;
-    return { inst: rowToInstance(row, (await this.tagsOf([uuid])).get(uuid) ?? []), hasVolumes: bool(has_volumes) };
+    return { inst: rowToInstance(row, await this.tagsOfOne(uuid)), hasVolumes: bool(has_volumes) };
+  }
+
+  /** One server's tags, sorted. */
+  private async tagsOfOne(uuid: string): Promise<string[]> {
+    const rows = (await tagsOfInstance<{ tag: string }>(this.db, { uuid })).rows;
+    return rows.map((r) => r.tag).sort();
   }
 
   async list(where: { projectId?: string; deleted?: boolean; host?: string } = {}): Promise<Instance[]> {
@@ -483,13 +518,7 @@ export class InstanceStore {
   }
 
   private async actionId(uuid: string, requestId: string): Promise<number | null> {
-    const r = await this.db
-      .selectFrom('instance_actions')
-      .select('id')
-      .where('instance_uuid', '=', uuid)
-      .where('request_id', '=', requestId)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
+    const r = (await actionOf<{ id: number | string }>(this.db, { uuid, requestId })).rows[0];
     return r ? Number(r.id) : null;
   }
 
@@ -514,13 +543,7 @@ export class InstanceStore {
     const id = await this.actionId(uuid, requestId);
     if (id === null) return;
     const t = now();
-    const ev = await this.db
-      .selectFrom('instance_action_events')
-      .select('id')
-      .where('action_id', '=', id)
-      .where('event', '=', event)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
+    const ev = (await eventOf<{ id: number }>(this.db, { actionId: id, event })).rows[0];
     if (ev)
       await this.db
         .updateTable('instance_action_events')
