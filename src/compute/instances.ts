@@ -281,6 +281,51 @@ const eventOf = precompiled<'actionId' | 'event', ComputeDb>(['actionId', 'event
     .limit(1),
 );
 
+/**
+ * The update of one server, compiled once for each shape (its columns, how many task and vm
+ * states it expects): a build updates its server at every step. `ts`: expected task states
+ * (undefined: none expected), `withNull`: a null task state is expected too.
+ */
+const updates = new Map<string, ReturnType<typeof precompiled<string, ComputeDb>>>();
+function updateOf(columns: string[], ts: number | undefined, withNull: boolean, vm: number | undefined) {
+  const key = `${columns.join(',')}|${ts ?? '-'}|${withNull}|${vm ?? '-'}`;
+  let u = updates.get(key);
+  if (!u) {
+    const names = [
+      'uuid',
+      ...columns.map((c) => `c_${c}`),
+      ...Array.from({ length: ts ?? 0 }, (_, i) => `ts${i}`),
+      ...Array.from({ length: vm ?? 0 }, (_, i) => `vm${i}`),
+    ];
+    u = precompiled<string, ComputeDb>(names, (db, p) => {
+      let q = db
+        .updateTable('instances')
+        .set(Object.fromEntries(columns.map((c) => [c, p[`c_${c}`]])))
+        .where('uuid', '=', p.uuid)
+        .where('deleted', '=', 0);
+      if (ts !== undefined) {
+        const tsNames = Array.from({ length: ts }, (_, i) => p[`ts${i}`]);
+        q = q.where((eb) => {
+          const ors = [];
+          if (tsNames.length) ors.push(eb('task_state', 'in', tsNames));
+          if (withNull) ors.push(eb('task_state', 'is', null));
+          return eb.or(ors);
+        });
+      }
+      if (vm !== undefined)
+        q = q.where(
+          'vm_state',
+          'in',
+          Array.from({ length: vm }, (_, i) => p[`vm${i}`]),
+        );
+      return q;
+    });
+    // The shapes are those of the code's calls; a bound all the same.
+    if (updates.size < 500) updates.set(key, u);
+  }
+  return u;
+}
+
 export class InstanceStore {
   constructor(public db: Kysely<ComputeDb>) {}
 
@@ -425,24 +470,19 @@ export class InstanceStore {
     patch: Partial<Instance>,
     opts: { expectTaskState?: Array<string | null>; expectVmState?: string[] } = {},
   ): Promise<boolean> {
-    let q = this.db
-      .updateTable('instances')
-      .set({ ...toRow(patch), updated_at: now() })
-      .where('uuid', '=', uuid)
-      .where('deleted', '=', 0);
-    if (opts.expectTaskState) {
-      const vals = opts.expectTaskState.filter((x): x is string => x !== null);
-      const withNull = opts.expectTaskState.includes(null);
-      q = q.where((eb) => {
-        const ors = [];
-        if (vals.length) ors.push(eb('task_state', 'in', vals));
-        if (withNull) ors.push(eb('task_state', 'is', null));
-        return eb.or(ors);
-      });
-    }
-    if (opts.expectVmState) q = q.where('vm_state', 'in', opts.expectVmState);
-    const res = await q.executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    // As Kysely's set(): an undefined value leaves the column alone.
+    const row = Object.fromEntries(
+      Object.entries({ ...toRow(patch), updated_at: now() }).filter(([, v]) => v !== undefined),
+    );
+    const taskStates = opts.expectTaskState?.filter((x): x is string => x !== null);
+    const withNull = !!opts.expectTaskState?.includes(null);
+    const vmStates = opts.expectVmState;
+    const values: Record<string, unknown> = { uuid };
+    for (const [k, v] of Object.entries(row)) values[`c_${k}`] = v;
+    taskStates?.forEach((v, i) => (values[`ts${i}`] = v));
+    vmStates?.forEach((v, i) => (values[`vm${i}`] = v));
+    const res = await updateOf(Object.keys(row), taskStates?.length, withNull, vmStates?.length)(this.db, values);
+    return Number(res.numAffectedRows ?? 0) > 0;
   }
 
   async setTags(uuid: string, tags: string[]) {
