@@ -128,7 +128,7 @@ export class ComputeClients {
           };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;
-          // The network's subnets are read while the port is made (the info cache keeps them).
+          // The network's subnets are read while the port is made (kept for a config drive).
           const subnets = subnetsOf && rn.network_id ? subnetsOf(rn.network_id) : undefined;
           const r = await this.network.createPort(body);
           if (r.status !== 201)
