@@ -112,6 +112,49 @@ describe('metadata API', () => {
     assert.equal((await signed('/latest/meta-data/%E0%A4%A')).status, 400);
   });
 
+  it('keeps subnet details in the info cache only for a config drive; network_data.json reads them', async () => {
+    const neutron = (method: string, p: string, body?: unknown) => c.req(method, `${c.url}/networking${p}`, body);
+    const net = (await neutron('POST', '/v2.0/networks', { network: { name: 'md-net' } })).body.network.id;
+    const sub = await neutron('POST', '/v2.0/subnets', {
+      subnet: {
+        network_id: net,
+        ip_version: 4,
+        cidr: '10.44.0.0/24',
+        enable_dhcp: false,
+        dns_nameservers: ['10.44.0.53'],
+      },
+    });
+    assert.equal(sub.status, 201, JSON.stringify(sub.body));
+    const image = (await nova('GET', `/servers/${server}`)).body.server.image.id;
+    const make = async (name: string, configDrive: boolean) => {
+      const r = await nova('POST', '/servers', {
+        server: { name, imageRef: image, flavorRef: '1', networks: [{ uuid: net }], config_drive: configDrive },
+      });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const id = r.body.server.id as string;
+      await until(`${name} ACTIVE`, async () => (await nova('GET', `/servers/${id}`)).body.server?.status === 'ACTIVE');
+      return id;
+    };
+    const plain = await make('md-plain', false);
+    const drive = await make('md-drive', true);
+    const cached = async (id: string) => (await svc.parts.store.get(id))!.network_info[0]!.fixed_ips[0]!.subnet;
+    assert.equal(await cached(plain), undefined);
+    assert.equal((await cached(drive))?.cidr, '10.44.0.0/24');
+    for (const id of [plain, drive]) {
+      const nd = JSON.parse((await signed('/openstack/latest/network_data.json', id)).text);
+      assert.equal(nd.networks[0].type, 'ipv4', id);
+      assert.equal(nd.networks[0].netmask, '255.255.255.0');
+      assert.deepEqual(nd.services, [{ type: 'dns', address: '10.44.0.53' }]);
+    }
+    // Shown with no volume (its mappings not read) and the same for both.
+    for (const id of [plain, drive])
+      assert.deepEqual((await nova('GET', `/servers/${id}`)).body.server['os-extended-volumes:volumes_attached'], []);
+    for (const id of [plain, drive]) await nova('DELETE', `/servers/${id}`);
+    for (const id of [plain, drive])
+      await until('deleted', async () => (await nova('GET', `/servers/${id}`)).status === 404);
+    await neutron('DELETE', `/v2.0/networks/${net}`);
+  });
+
   it('writes the same tree on a config drive (ISO 9660, label config-2)', async (t) => {
     if (!fs.existsSync('/usr/bin/genisoimage') || !fs.existsSync('/usr/bin/isoinfo'))
       return t.skip('needs the Debian package genisoimage');

@@ -60,14 +60,16 @@ export class ComputeClients {
    * Ports for a server on `host`: creates one per requested network (Nova's own ports,
    * deleted with the server), binds the ports the user brought. Returns the info cache.
    * On failure, what it did is undone before the error is rethrown. `subnetsOf`: a network's
-   * subnet details (the servers of one request share one read: worker/conductor.ts).
+   * subnet details (the servers of one request share one read: worker/conductor.ts); null: the
+   * info cache keeps no subnet details (the metadata service reads them when asked).
    */
   async allocatePorts(
     inst: Instance,
     host: string,
     requested: RequestedNetwork[],
     securityGroupIds: string[] | undefined,
-    subnetsOf = (networkId: string) => networkSubnetMetas(this.network, networkId),
+    subnetsOf: ((networkId: string) => Promise<Map<string, SubnetMeta>>) | null = (networkId: string) =>
+      networkSubnetMetas(this.network, networkId),
   ): Promise<Vif[]> {
     const vifs: Vif[] = [];
     const owner = `compute:${inst.availability_zone ?? 'nova'}`;
@@ -85,7 +87,7 @@ export class ComputeClients {
           if (![200, 201, 202, 204].includes(r.status))
             throw this.network.failure('PUT', `/v2.0/ports/${rn.port_id}`, r);
           port = r.body.port;
-          vifs.push(await this.vif(port, true));
+          vifs.push(await this.vif(port, true, subnetsOf ? undefined : null));
         } else {
           const body: Record<string, unknown> = {
             network_id: rn.network_id,
@@ -98,8 +100,8 @@ export class ComputeClients {
           };
           if (rn.fixed_ip) body.fixed_ips = [{ ip_address: rn.fixed_ip }];
           if (securityGroupIds) body.security_groups = securityGroupIds;
-          // The network's subnets are read while the port is made (the info cache keeps them).
-          const subnets = rn.network_id ? subnetsOf(rn.network_id) : undefined;
+          // The network's subnets are read while the port is made (kept for a config drive).
+          const subnets = subnetsOf && rn.network_id ? subnetsOf(rn.network_id) : undefined;
           const r = await this.network.createPort(body);
           if (r.status !== 201)
             throw new ApiError(
@@ -107,7 +109,7 @@ export class ComputeClients {
               r.body?.NeutronError?.message ?? `network answered ${r.status} creating a port`,
             );
           port = r.body.port;
-          vifs.push(await this.vif(port, false, await subnets));
+          vifs.push(await this.vif(port, false, subnetsOf ? await subnets : null));
         }
       }
     } catch (e) {
@@ -118,18 +120,22 @@ export class ComputeClients {
   }
 
   private networkNames = new Map<string, string>();
-  private async vif(port: Port, preserve: boolean, known?: Map<string, SubnetMeta>): Promise<Vif> {
+  /** `known`: subnet details already read; null: none read (the vif then has no subnet details). */
+  private async vif(port: Port, preserve: boolean, known?: Map<string, SubnetMeta> | null): Promise<Vif> {
     let label = this.networkNames.get(port.network_id);
     if (label === undefined) {
       const n = await this.network.getNetwork(port.network_id);
       label = n.body?.network?.name ?? port.network_id;
       this.networkNames.set(port.network_id, label!);
     }
-    const subnets = await subnetMetas(
-      this.network,
-      (port.fixed_ips ?? []).map((f) => f.subnet_id),
-      known,
-    );
+    const subnets =
+      known === null
+        ? new Map<string, SubnetMeta>()
+        : await subnetMetas(
+            this.network,
+            (port.fixed_ips ?? []).map((f) => f.subnet_id),
+            known,
+          );
     return {
       port_id: port.id,
       network_id: port.network_id,

@@ -5,7 +5,7 @@ import type { SubnetMeta } from './subnet_meta.ts';
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ComputeDb, InstanceActionsTable, InstancesTable } from './db/schema.ts';
-import { bool, json, now } from '../core/db.ts';
+import { bool, json, now, precompiled } from '../core/db.ts';
 import type { Flavor } from './service.ts';
 
 export const VmState = {
@@ -30,6 +30,12 @@ export const VmState = {
  * tempest's hostname_fqdn_sanitization), what is not a word character, dot or dash removed,
  * lower-cased, dots and dashes stripped from both ends. '' when nothing is left.
  */
+/** The server asked for a config drive (its `config_drive` is set, and not 'False' or '0'). */
+export function wantsConfigDrive(i: Pick<Instance, 'config_drive'>): boolean {
+  const c = String(i.config_drive ?? '').toLowerCase();
+  return c !== '' && c !== 'false' && c !== '0';
+}
+
 export function sanitizeHostname(name: string): string {
   return (
     [...name]
@@ -225,6 +231,101 @@ function toRow(patch: Partial<Instance>): Updateable<InstancesTable> {
   return row as Updateable<InstancesTable>;
 }
 
+// The hot reads of a server (every GET /servers/{id}, every step of a build), compiled once
+// (core/db.ts precompiled: Kysely builds and compiles a query at every run, which costs more
+// than SQLite takes to run it).
+const instanceLive = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db.selectFrom('instances').selectAll().where('uuid', '=', p.uuid).where('deleted', '=', 0),
+);
+const instanceAny = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db.selectFrom('instances').selectAll().where('uuid', '=', p.uuid),
+);
+const instanceWithVolumeFlag = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db
+    .selectFrom('instances')
+    .selectAll('instances')
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom('block_device_mapping')
+            .select('block_device_mapping.id')
+            .whereRef('block_device_mapping.instance_uuid', '=', 'instances.uuid')
+            .where('block_device_mapping.deleted', '=', 0)
+            .where('block_device_mapping.destination_type', '=', 'volume'),
+        )
+        .as('has_volumes'),
+    )
+    .where('instances.uuid', '=', p.uuid)
+    .where('instances.deleted', '=', 0),
+);
+const tagsOfInstance = precompiled<'uuid', ComputeDb>(['uuid'], (db, p) =>
+  db.selectFrom('instance_tags').select('tag').where('instance_uuid', '=', p.uuid),
+);
+const actionOf = precompiled<'uuid' | 'requestId', ComputeDb>(['uuid', 'requestId'], (db, p) =>
+  db
+    .selectFrom('instance_actions')
+    .select('id')
+    .where('instance_uuid', '=', p.uuid)
+    .where('request_id', '=', p.requestId)
+    .orderBy('id', 'desc')
+    .limit(1),
+);
+const eventOf = precompiled<'actionId' | 'event', ComputeDb>(['actionId', 'event'], (db, p) =>
+  db
+    .selectFrom('instance_action_events')
+    .select('id')
+    .where('action_id', '=', p.actionId)
+    .where('event', '=', p.event)
+    .orderBy('id', 'desc')
+    .limit(1),
+);
+
+/**
+ * The update of one server, compiled once for each shape (its columns, how many task and vm
+ * states it expects): a build updates its server at every step. `ts`: expected task states
+ * (undefined: none expected), `withNull`: a null task state is expected too.
+ */
+const updates = new Map<string, ReturnType<typeof precompiled<string, ComputeDb>>>();
+function updateOf(columns: string[], ts: number | undefined, withNull: boolean, vm: number | undefined) {
+  const key = `${columns.join(',')}|${ts ?? '-'}|${withNull}|${vm ?? '-'}`;
+  let u = updates.get(key);
+  if (!u) {
+    const names = [
+      'uuid',
+      ...columns.map((c) => `c_${c}`),
+      ...Array.from({ length: ts ?? 0 }, (_, i) => `ts${i}`),
+      ...Array.from({ length: vm ?? 0 }, (_, i) => `vm${i}`),
+    ];
+    u = precompiled<string, ComputeDb>(names, (db, p) => {
+      let q = db
+        .updateTable('instances')
+        .set(Object.fromEntries(columns.map((c) => [c, p[`c_${c}`]])))
+        .where('uuid', '=', p.uuid)
+        .where('deleted', '=', 0);
+      if (ts !== undefined) {
+        const tsNames = Array.from({ length: ts }, (_, i) => p[`ts${i}`]);
+        q = q.where((eb) => {
+          const ors = [];
+          if (tsNames.length) ors.push(eb('task_state', 'in', tsNames));
+          if (withNull) ors.push(eb('task_state', 'is', null));
+          return eb.or(ors);
+        });
+      }
+      if (vm !== undefined)
+        q = q.where(
+          'vm_state',
+          'in',
+          Array.from({ length: vm }, (_, i) => p[`vm${i}`]),
+        );
+      return q;
+    });
+    // The shapes are those of the code's calls; a bound all the same.
+    if (updates.size < 500) updates.set(key, u);
+  }
+  return u;
+}
+
 export class InstanceStore {
   constructor(public db: Kysely<ComputeDb>) {}
 
@@ -244,11 +345,27 @@ export class InstanceStore {
   }
 
   async get(uuid: string, opts: { readDeleted?: boolean } = {}): Promise<Instance | null> {
-    let q = this.db.selectFrom('instances').selectAll().where('uuid', '=', uuid);
-    if (!opts.readDeleted) q = q.where('deleted', '=', 0);
-    const r = await q.executeTakeFirst();
+    const q = opts.readDeleted ? instanceAny : instanceLive;
+    const r = (await q<InstanceRow>(this.db, { uuid })).rows[0];
     if (!r) return null;
-    return rowToInstance(r, (await this.tagsOf([uuid])).get(uuid) ?? []);
+    return rowToInstance(r, await this.tagsOfOne(uuid));
+  }
+
+  /**
+   * A server and whether it has a volume (a live block device mapping onto a volume), in one
+   * statement: the server view reads the mappings (`volumes_attached`) only when it has one.
+   */
+  async getWithVolumeFlag(uuid: string): Promise<{ inst: Instance; hasVolumes: boolean } | null> {
+    const r = (await instanceWithVolumeFlag<InstanceRow & { has_volumes: unknown }>(this.db, { uuid })).rows[0];
+    if (!r) return null;
+    const { has_volumes, ...row } = r;
+    return { inst: rowToInstance(row, await this.tagsOfOne(uuid)), hasVolumes: bool(has_volumes) };
+  }
+
+  /** One server's tags, sorted. */
+  private async tagsOfOne(uuid: string): Promise<string[]> {
+    const rows = (await tagsOfInstance<{ tag: string }>(this.db, { uuid })).rows;
+    return rows.map((r) => r.tag).sort();
   }
 
   async list(where: { projectId?: string; deleted?: boolean; host?: string } = {}): Promise<Instance[]> {
@@ -353,24 +470,19 @@ export class InstanceStore {
     patch: Partial<Instance>,
     opts: { expectTaskState?: Array<string | null>; expectVmState?: string[] } = {},
   ): Promise<boolean> {
-    let q = this.db
-      .updateTable('instances')
-      .set({ ...toRow(patch), updated_at: now() })
-      .where('uuid', '=', uuid)
-      .where('deleted', '=', 0);
-    if (opts.expectTaskState) {
-      const vals = opts.expectTaskState.filter((x): x is string => x !== null);
-      const withNull = opts.expectTaskState.includes(null);
-      q = q.where((eb) => {
-        const ors = [];
-        if (vals.length) ors.push(eb('task_state', 'in', vals));
-        if (withNull) ors.push(eb('task_state', 'is', null));
-        return eb.or(ors);
-      });
-    }
-    if (opts.expectVmState) q = q.where('vm_state', 'in', opts.expectVmState);
-    const res = await q.executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    // As Kysely's set(): an undefined value leaves the column alone.
+    const row = Object.fromEntries(
+      Object.entries({ ...toRow(patch), updated_at: now() }).filter(([, v]) => v !== undefined),
+    );
+    const taskStates = opts.expectTaskState?.filter((x): x is string => x !== null);
+    const withNull = !!opts.expectTaskState?.includes(null);
+    const vmStates = opts.expectVmState;
+    const values: Record<string, unknown> = { uuid };
+    for (const [k, v] of Object.entries(row)) values[`c_${k}`] = v;
+    taskStates?.forEach((v, i) => (values[`ts${i}`] = v));
+    vmStates?.forEach((v, i) => (values[`vm${i}`] = v));
+    const res = await updateOf(Object.keys(row), taskStates?.length, withNull, vmStates?.length)(this.db, values);
+    return Number(res.numAffectedRows ?? 0) > 0;
   }
 
   async setTags(uuid: string, tags: string[]) {
@@ -446,13 +558,7 @@ export class InstanceStore {
   }
 
   private async actionId(uuid: string, requestId: string): Promise<number | null> {
-    const r = await this.db
-      .selectFrom('instance_actions')
-      .select('id')
-      .where('instance_uuid', '=', uuid)
-      .where('request_id', '=', requestId)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
+    const r = (await actionOf<{ id: number | string }>(this.db, { uuid, requestId })).rows[0];
     return r ? Number(r.id) : null;
   }
 
@@ -477,13 +583,7 @@ export class InstanceStore {
     const id = await this.actionId(uuid, requestId);
     if (id === null) return;
     const t = now();
-    const ev = await this.db
-      .selectFrom('instance_action_events')
-      .select('id')
-      .where('action_id', '=', id)
-      .where('event', '=', event)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
+    const ev = (await eventOf<{ id: number }>(this.db, { actionId: id, event })).rows[0];
     if (ev)
       await this.db
         .updateTable('instance_action_events')

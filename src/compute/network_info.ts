@@ -3,12 +3,18 @@
 // them, in the cache's order with new ports after. What the cache knew of a port and the
 // network does not say (the user brought it, its device tag, its network's name) is kept.
 // The API (external events, floating IP actions) and the agent (the heal task, interface
-// detach) both use it.
-import type { InstanceStore, Vif } from './instances.ts';
+// detach) both use it. The subnets' details are kept only for a server with a config drive
+// (written from the cache); the metadata service reads them when a guest asks.
+import { type InstanceStore, type Vif, wantsConfigDrive } from './instances.ts';
 import type { ComputeClients } from './clients.ts';
 import { subnetMetas } from './subnet_meta.ts';
 
-export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid: string): Promise<Vif[]> {
+export async function buildInfoCache(
+  clients: ComputeClients,
+  known: Vif[],
+  uuid: string,
+  opts: { subnets?: boolean } = {},
+): Promise<Vif[]> {
   const ports = await clients.portsOf(uuid);
   const byPortId = new Map(known.map((v) => [v.port_id, v]));
   const floating = new Map<string, string[]>();
@@ -19,10 +25,12 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
   }
   const order = new Map(known.map((v, i) => [v.port_id, i]));
   ports.sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
-  const subnets = await subnetMetas(
-    clients.network,
-    ports.flatMap((p) => (p.fixed_ips ?? []).map((f) => f.subnet_id)),
-  );
+  const subnets = opts.subnets
+    ? await subnetMetas(
+        clients.network,
+        ports.flatMap((p) => (p.fixed_ips ?? []).map((f) => f.subnet_id)),
+      )
+    : new Map();
   const vifs: Vif[] = [];
   for (const p of ports) {
     const was = byPortId.get(p.id);
@@ -56,6 +64,6 @@ export async function buildInfoCache(clients: ComputeClients, known: Vif[], uuid
 export async function refreshInfoCache(store: InstanceStore, clients: ComputeClients, uuid: string): Promise<void> {
   const inst = await store.get(uuid);
   if (!inst) return;
-  const vifs = await buildInfoCache(clients, inst.network_info, uuid);
+  const vifs = await buildInfoCache(clients, inst.network_info, uuid, { subnets: wantsConfigDrive(inst) });
   await store.update(uuid, { network_info: vifs });
 }

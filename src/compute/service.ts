@@ -29,6 +29,7 @@ import { ServiceHeartbeat } from './worker/heartbeat.ts';
 import { ComputeAgent } from './agent/compute.ts';
 import { virtDriver } from './drivers/index.ts';
 import { MetadataServer } from './metadata/server.ts';
+import { subnetMetas } from './subnet_meta.ts';
 import { ConsoleProxies } from './console_proxy/index.ts';
 import { consoleByToken } from './consoles.ts';
 import { metadataSharedSecret } from '../core/metadata_secret.ts';
@@ -277,7 +278,12 @@ async function startRoles(svc: ComputeService) {
       if (inst) await p.store.update(uuid, { system_metadata: { ...inst.system_metadata, password } });
     };
     p.metadata = new MetadataServer(
-      { secret, getInstance: (u) => p.store.get(u), setPassword },
+      {
+        secret,
+        getInstance: (u) => p.store.get(u),
+        setPassword,
+        subnets: (ids) => subnetMetas(p.clients.network, ids),
+      },
       log.child({ role: 'metadata' }),
     );
     await p.metadata.start(o.metadata);

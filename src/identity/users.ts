@@ -53,6 +53,8 @@ export class UserManager {
   /** Users and group memberships by user id, dropped on any identity change. */
   private cache = new Map<string, User>();
   private groupsCache = new Map<string, string[]>();
+  /** Users with no federated (expiring) group membership: not read again until an identity change. */
+  private noExpiring = new Set<string>();
   /**
    * Minutes a federated login's group memberships count when their identity provider has no
    * authorization_ttl (federation's defaultAuthorizationTtl; null: until the next login).
@@ -62,6 +64,7 @@ export class UserManager {
     b.onChange(() => {
       this.cache.clear();
       this.groupsCache.clear();
+      this.noExpiring.clear();
     });
   }
 
@@ -546,12 +549,18 @@ export class UserManager {
     userId: string,
     now = Date.now(),
   ): Promise<{ groupId: string; expiresAt: number | null }[]> {
+    // Most users have none (every password login would read them): that is kept as groupsCache is.
+    if (this.noExpiring.has(userId)) return [];
     const rows = await this.b.db
       .selectFrom('expiring_user_group_membership as m')
       .leftJoin('identity_provider as i', 'i.id', 'm.idp_id')
       .select(['m.group_id', 'm.last_verified', 'i.authorization_ttl', 'i.id as idp'])
       .where('m.user_id', '=', userId)
       .execute();
+    if (!rows.length) {
+      if (this.noExpiring.size > 10000) this.noExpiring.clear();
+      this.noExpiring.add(userId);
+    }
     const out: { groupId: string; expiresAt: number | null }[] = [];
     for (const r of rows) {
       if (!r.idp) continue; // the provider is gone

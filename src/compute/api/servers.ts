@@ -275,7 +275,11 @@ export async function getServer(
   id: string,
   opts: { readDeleted?: boolean } = {},
 ): Promise<Instance> {
-  const inst = await svc.parts.store.get(id, opts);
+  return visibleServer(req, await svc.parts.store.get(id, opts), id);
+}
+
+/** The server if the caller may see it (an admin, or its project), else Nova's 404. */
+function visibleServer(req: FastifyRequest, inst: Instance | null, id: string): Instance {
   if (!inst || (!isAdmin(req) && inst.project_id !== req.ctx?.projectId))
     throw notFound(`Instance ${id} could not be found.`);
   return inst;
@@ -1288,9 +1292,12 @@ type Id = { Params: { id: string } };
 type ActionId = { Params: { id: string; rid: string } };
 
 export async function showServer(svc: ComputeService, req: FastifyRequest<Id>) {
-  const inst = await getServer(svc, req, req.params.id);
+  // The server and whether it has a volume in one read: its mappings are read only then.
+  const got = await svc.parts.store.getWithVolumeFlag(req.params.id);
+  const inst = visibleServer(req, got?.inst ?? null, req.params.id);
   authorize(req, 'os_compute_api:servers:show', { project_id: inst.project_id, user_id: inst.user_id });
-  return { server: serverView(req, inst, { volumes: await svc.parts.blockDevices.ofInstance(inst.uuid) }) };
+  const volumes = got?.hasVolumes ? await svc.parts.blockDevices.ofInstance(inst.uuid) : [];
+  return { server: serverView(req, inst, { volumes }) };
 }
 
 export async function updateServer(svc: ComputeService, req: FastifyRequest<Id>) {

@@ -2,6 +2,7 @@
 // tree (meta_data.json, user_data, network_data.json, vendor_data*.json) and the EC2 tree, the
 // same for the metadata service and the config drive.
 import { sanitizeHostname, type Instance } from '../instances.ts';
+import type { SubnetMeta } from '../subnet_meta.ts';
 
 /** The versions of the OpenStack tree Nova serves (oldest first; 'latest' is the newest). */
 export const OPENSTACK_VERSIONS = [
@@ -105,6 +106,32 @@ function networkOf(ip: FixedIp, link: string, networkId: string, id: string): Re
     routes,
     network_id: networkId,
     services: s.dns_nameservers.map((address) => ({ type: 'dns', address })),
+  };
+}
+
+/** The subnet ids of the server's fixed IPs whose details the info cache does not keep. */
+export function subnetsToRead(i: Instance): string[] {
+  const ids = i.network_info.flatMap((v) =>
+    v.fixed_ips.filter((f) => !f.subnet && f.subnet_id).map((f) => f.subnet_id),
+  );
+  return [...new Set(ids)];
+}
+
+/**
+ * The server with subnet details filled in from `subnets` where its info cache has none (the
+ * cache keeps them only for a server with a config drive: network_info.ts).
+ */
+export function withSubnets(i: Instance, subnets: Map<string, SubnetMeta>): Instance {
+  if (!subnets.size) return i;
+  return {
+    ...i,
+    network_info: i.network_info.map((v) => ({
+      ...v,
+      fixed_ips: v.fixed_ips.map((f) => {
+        const s = f.subnet ?? subnets.get(f.subnet_id);
+        return s ? { ...f, subnet: s } : f;
+      }),
+    })),
   };
 }
 

@@ -4,7 +4,16 @@
 // secret). It then reads its own OpenStack tree (/openstack/<version>/...) and EC2 tree
 // (/<version>/meta-data/..., /<version>/user-data). Plain text or JSON, as Nova answers.
 import type { Instance } from '../instances.ts';
-import { EC2_VERSIONS, OPENSTACK_VERSIONS, ec2MetaData, openstackFiles, userData } from './content.ts';
+import {
+  EC2_VERSIONS,
+  OPENSTACK_VERSIONS,
+  ec2MetaData,
+  openstackFiles,
+  subnetsToRead,
+  userData,
+  withSubnets,
+} from './content.ts';
+import type { SubnetMeta } from '../subnet_meta.ts';
 import { signatureValid } from '../../core/metadata_secret.ts';
 
 export interface MetadataRequest {
@@ -25,6 +34,11 @@ export interface MetadataDeps {
   getInstance(uuid: string): Promise<Instance | null>;
   /** Keeps the password a guest posts (the server's system metadata, read by os-server-password). */
   setPassword(uuid: string, password: string): Promise<void>;
+  /**
+   * The details of these subnets from the network service (network_data.json's address types,
+   * for the fixed IPs whose subnet the info cache does not keep); a subnet not read is left out.
+   */
+  subnets?(ids: string[]): Promise<Map<string, SubnetMeta>>;
 }
 
 /** nova.api.metadata.password.MAX_SIZE: what a guest may post as its (encrypted) password. */
@@ -73,12 +87,15 @@ export async function handleMetadata(r: MetadataRequest, deps: MetadataDeps): Pr
   if (!tenant) return text(400, 'X-Tenant-ID header is missing from request.');
   if (!sig || !signatureValid(deps.secret, id, sig)) return text(403, 'Invalid proxy request signature.');
   if (!UUID.test(id)) return text(404, 'Instance not found.');
-  const inst = await deps.getInstance(id);
+  let inst = await deps.getInstance(id);
   if (!inst || inst.deleted) return text(404, 'Instance not found.');
   if (inst.project_id !== tenant) return text(404, 'Tenant ID does not match.');
   const parts = path.split('/').filter(Boolean);
 
   if (parts[0] === 'openstack') {
+    // The subnets are read only for network_data.json (the other files do not need them).
+    const want = parts[parts.length - 1] === 'network_data.json' && deps.subnets ? subnetsToRead(inst) : [];
+    if (want.length && deps.subnets) inst = withSubnets(inst, await deps.subnets(want));
     const files = openstackFiles(inst);
     const names = ['meta_data.json', 'password', 'vendor_data.json', 'network_data.json', 'vendor_data2.json'];
     if (files.user_data) names.push('user_data');

@@ -9,7 +9,7 @@ import type { ComputeDb } from '../db/schema.ts';
 import type { Logger } from '../../core/log.ts';
 import { LinearFlow } from '../../core/flow.ts';
 import type { ComputeOptions } from '../service.ts';
-import { InstanceStore, VmState, type Instance, type Vif } from '../instances.ts';
+import { InstanceStore, VmState, type Instance, type Vif, wantsConfigDrive } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
 import { computeRpc, schedulerRpc, serveConductor, type AgentResult } from '../rpcapi.ts';
@@ -153,8 +153,10 @@ export class Conductor {
 
   /** The servers of one request build side by side (members of one group take turns to be scheduled: scheduleAndClaimTask). */
   async buildInstances(req: BuildRequest) {
-    // The servers of one request are on the same networks: their subnets are read once, beside
-    // the first port create (a subnet the read did not see is read by id: clients.ts subnetMetas).
+    // The info cache keeps the subnets' details only for a server with a config drive (the drive
+    // is written from the cache; the metadata service reads them when a guest asks for
+    // network_data.json). The servers of one request are on the same networks: their subnets
+    // are read once, beside the first port create (a subnet the read did not see is read by id).
     const read = new Map<string, Promise<Map<string, SubnetMeta>>>();
     const subnetsOf = (networkId: string) => {
       let p = read.get(networkId);
@@ -316,7 +318,7 @@ export class Conductor {
               s.selection!.host,
               requested,
               req.security_group_ids,
-              subnetsOf,
+              wantsConfigDrive(s.inst) ? subnetsOf : null,
             );
           } catch (e) {
             throw new BuildFailure(`Build of instance ${s.inst.uuid} aborted: ${(e as Error).message}`, false);
