@@ -127,6 +127,53 @@ export interface PrepareComputeOptions {
 
 class Refused extends Error {}
 
+/** The parts of the compute version document (GET /v2.1/) read here. */
+interface VersionDocument {
+  version?: { version?: string; min_version?: string };
+}
+
+/** An image of the image API v2, as far as it is read here. */
+interface GlanceImage {
+  id: string;
+  status?: string;
+}
+
+/** A flavor of the compute API, as far as it is read here. */
+interface NovaFlavor {
+  id: string | number;
+  name?: string;
+}
+
+/** The answers of the calls made here, by what they list or return. */
+interface ImageList {
+  images?: GlanceImage[];
+}
+interface FlavorList {
+  flavors?: NovaFlavor[];
+}
+interface HypervisorList {
+  hypervisors?: unknown;
+}
+
+/** A JSON body as a record when it is one (an object that is not an array), else an empty one. */
+function asRecord(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** The objects of a list field of an answer that have a string `id` (other entries are dropped). */
+function withIds<T extends { id: string | number }>(v: unknown): T[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter((x): x is T => {
+    const id = asRecord(x).id;
+    return typeof id === 'string' || typeof id === 'number';
+  });
+}
+
+/** The optional string field of an answer (undefined when absent or not a string). */
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
 /** Creates DevStack's images and flavors for tempest (unless they exist) and returns what tempest.conf needs. */
 export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeFacts> {
   const warn = (s: string) => o.log(`warning: ${s}`);
@@ -135,7 +182,7 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
     url: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<any> => {
+  ): Promise<Record<string, unknown>> => {
     const json = body !== undefined && !Buffer.isBuffer(body);
     const res = await fetch(url, {
       method,
@@ -151,7 +198,7 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
     const text = await res.text();
     if (res.status >= 300)
       throw new Refused(`${method} ${url} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
-    return text ? JSON.parse(text) : {};
+    return text ? asRecord(JSON.parse(text)) : {};
   };
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -164,7 +211,10 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
   const facts: ComputeFacts = {};
   const nova = o.computeEndpoint.replace(/\/+$/, '');
 
-  const version = await step('the compute version document', () => call('GET', `${nova}/`));
+  const version = await step('the compute version document', async (): Promise<VersionDocument> => {
+    const v = asRecord((await call('GET', `${nova}/`)).version);
+    return { version: { version: str(v.version), min_version: str(v.min_version) } };
+  });
   if (version?.version?.version) {
     facts.minMicroversion = version.version.min_version || undefined;
     facts.maxMicroversion = version.version.version || undefined;
@@ -174,20 +224,27 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
     const glance = `${o.imageEndpoint.replace(/\/+$/, '')}/v2`;
     const data = tinyQcow2(TEMPEST_IMAGES.virtualSize);
     const ensureImage = async (name: string): Promise<string> => {
-      const found = ((await call('GET', `${glance}/images?name=${encodeURIComponent(name)}`)).images ?? []) as any[];
-      const active = found.find((i) => i.status === 'active');
-      if (active) return active.id;
-      const image = await call('POST', `${glance}/images`, {
-        name,
-        disk_format: 'qcow2',
-        container_format: 'bare',
-        visibility: 'public',
-      });
-      await call('PUT', `${glance}/images/${image.id}/file`, data, { 'content-type': 'application/octet-stream' });
-      const after = await call('GET', `${glance}/images/${image.id}`);
-      if (after.status !== 'active') throw new Refused(`image ${image.id} is ${after.status} after its upload`);
-      o.log(`created image ${name} (${image.id})`);
-      return image.id;
+      const list: ImageList = {
+        images: withIds<GlanceImage>((await call('GET', `${glance}/images?name=${encodeURIComponent(name)}`)).images),
+      };
+      const active = (list.images ?? []).find((i) => i.status === 'active');
+      if (active) return String(active.id);
+      const id = str(
+        (
+          await call('POST', `${glance}/images`, {
+            name,
+            disk_format: 'qcow2',
+            container_format: 'bare',
+            visibility: 'public',
+          })
+        ).id,
+      );
+      if (!id) throw new Refused(`POST ${glance}/images answered no image id`);
+      await call('PUT', `${glance}/images/${id}/file`, data, { 'content-type': 'application/octet-stream' });
+      const status = str((await call('GET', `${glance}/images/${id}`)).status);
+      if (status !== 'active') throw new Refused(`image ${id} is ${status} after its upload`);
+      o.log(`created image ${name} (${id})`);
+      return id;
     };
     facts.imageRef = await step(`image ${TEMPEST_IMAGES.name}`, () => ensureImage(TEMPEST_IMAGES.name));
     facts.imageRefAlt = await step(`image ${TEMPEST_IMAGES.altName}`, () => ensureImage(TEMPEST_IMAGES.altName));
@@ -204,8 +261,10 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
     });
     await r.arrayBuffer();
     if (r.status === 200) return f.id;
-    const byName = ((await call('GET', `${nova}/flavors/detail?is_public=None`)).flavors ?? []) as any[];
-    const same = byName.find((x) => x.name === f.name);
+    const list: FlavorList = {
+      flavors: withIds<NovaFlavor>((await call('GET', `${nova}/flavors/detail?is_public=None`)).flavors),
+    };
+    const same = (list.flavors ?? []).find((x) => x.name === f.name);
     if (same) return String(same.id);
     await call('POST', `${nova}/flavors`, { flavor: { id: f.id, name: f.name, ram: f.ram, disk, vcpus: f.vcpus } });
     await call('POST', `${nova}/flavors/${f.id}/os-extra_specs`, { extra_specs: { 'hw_rng:allowed': 'True' } });
@@ -219,7 +278,9 @@ export async function prepareCompute(o: PrepareComputeOptions): Promise<ComputeF
     ensureFlavor(DEVSTACK_TEMPEST_FLAVORS[1]),
   );
 
-  const hypervisors = await step('listing the hypervisors', () => call('GET', `${nova}/os-hypervisors`));
+  const hypervisors: HypervisorList | undefined = await step('listing the hypervisors', () =>
+    call('GET', `${nova}/os-hypervisors`),
+  );
   if (Array.isArray(hypervisors?.hypervisors)) facts.computeNodes = hypervisors.hypervisors.length;
   return facts;
 }
