@@ -34,6 +34,9 @@ export function filtered(d: DeviceDetails): boolean {
 function ruleMatch(r: SecurityGroupRuleView, v: 4 | 6, direction: 'ingress' | 'egress'): string[] | null {
   const m: string[] = [];
   const remote = direction === 'ingress' ? '-s' : '-d';
+  // The server hands address groups over as prefixes (agent/server.ts): one left as it is
+  // matches nothing here, never everything.
+  if (r.remote_address_group_id) return null;
   if (r.remote_ip_prefix) m.push(remote, r.remote_ip_prefix);
   if (r.remote_group_id)
     m.push('-m', 'set', '--match-set', ipsetName(r.remote_group_id, v), direction === 'ingress' ? 'src' : 'dst');
