@@ -38,7 +38,7 @@ describe('linuxbridge behind the cloud', { skip }, () => {
     await run(['ip', 'link', 'del', `sx${shortHash(HOST)}`], { allowFail: true });
   });
 
-  it("lists the host's agents with upstream's binaries, the metadata agent among them", async () => {
+  it("lists the host's agents with upstream's binaries, the metadata and metering agents among them", async () => {
     const agents = (await ok('GET', '/agents')).agents as { agent_type: string; binary: string; host: string }[];
     const mine = Object.fromEntries(agents.filter((a) => a.host === HOST).map((a) => [a.agent_type, a.binary]));
     assert.deepEqual(mine, {
@@ -46,11 +46,22 @@ describe('linuxbridge behind the cloud', { skip }, () => {
       'L3 agent': 'neutron-l3-agent',
       'Linux bridge agent': 'neutron-linuxbridge-agent',
       'Metadata agent': 'neutron-metadata-agent',
+      'Metering agent': 'neutron-metering-agent',
     });
     const md = agents.find((a) => a.agent_type === 'Metadata agent') as unknown as {
       configurations: Record<string, unknown>;
     };
     assert.match(String(md.configurations.metadata_proxy_socket), /metadata\.sock$/);
+    const metering = agents.find((a) => a.agent_type === 'Metering agent' && a.host === HOST) as unknown as {
+      topic: string;
+      alive: boolean;
+      configurations: Record<string, unknown>;
+    };
+    assert.equal(metering.topic, 'metering_agent');
+    assert.equal(metering.alive, true);
+    assert.equal(metering.configurations.measure_interval, 30);
+    assert.equal(metering.configurations.report_interval, 300);
+    assert.equal(metering.configurations.metering_driver, 'stratus.linuxbridge');
   });
 
   it('a port goes ACTIVE when its tap appears, gets DHCP, a floating IP answers while a rule allows it', async () => {

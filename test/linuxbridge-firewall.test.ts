@@ -1,11 +1,14 @@
 // The security groups' dispatch with many ports on a host: above a few filtered ports the frames
 // reach their ports' chains through buckets (`--physdev-out tap<c>+`) instead of a flat list that
 // every frame walks. The plan's shape, then on real kernel objects: two guests among 40 filtered
-// ports, a rule lets ICMP in and its removal stops it, a spoofed source is dropped. Needs root for
+// ports, a rule lets ICMP in and its removal stops it, a spoofed source is dropped; an established
+// TCP connection stops when the rule that let it in is removed and goes on when it is back
+// (neutron_tempest_plugin's test_established_tcp_session_after_re_attachinging_sg). Needs root for
 // the second part (skips otherwise); removes everything it made, also on failure.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { run } from '../src/core/hostns.ts';
+import { spawn } from 'node:child_process';
+import { run, spawnIn } from '../src/core/hostns.ts';
 import type { DeviceDetails, SecurityGroupInfo } from '../src/network/drivers/dataplane.ts';
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
@@ -136,5 +139,51 @@ describe('linuxbridge security groups with many ports', { skip }, () => {
     await run(['ip', '-n', G[0]!, 'addr', 'add', '10.97.0.99/24', 'dev', 'eth0']);
     assert.ok(!(await ping(G[0]!, '10.97.0.99')), 'a spoofed source is dropped');
     assert.ok(await ping(G[0]!), 'its own address passes');
+  });
+
+  it('an established TCP connection stops when its rule is removed, goes on when it is back', async () => {
+    // A line echo server in guest 2 (killed with its namespace), a client in guest 1 that keeps
+    // one connection: lines on its stdin go out, what comes back goes to its stdout.
+    const server = `require('node:net').createServer((c) => c.pipe(c)).listen(6666, '10.97.0.12')`;
+    const client = `
+const c = require('node:net').connect({ host: '10.97.0.12', port: 6666, localAddress: '10.97.0.11' });
+c.on('connect', () => process.stdout.write('connected\\n'));
+process.stdin.pipe(c);
+c.pipe(process.stdout);`;
+    await driver.updateSecurityGroups(info([rule('egress'), rule('ingress', 'tcp')]));
+    spawnIn(G[1]!, [process.execPath, '-e', server]);
+    let out = '';
+    const seen = async (what: string, ms: number) => {
+      for (const end = Date.now() + ms; Date.now() < end; ) {
+        if (out.includes(what)) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return out.includes(what);
+    };
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      for (let i = 0; i < 20 && !out.includes('connected'); i++) {
+        child?.kill();
+        child = spawn('ip', ['netns', 'exec', G[0]!, process.execPath, '-e', client], { stdio: 'pipe' });
+        child.stdout?.on('data', (b: Buffer) => {
+          out += b.toString();
+        });
+        await seen('connected', 500);
+      }
+      assert.ok(out.includes('connected'), 'the client connected');
+      child?.stdin?.write('one\n');
+      assert.ok(await seen('one\n', 5000), 'the connection carries data while the rule allows it');
+      // The rule removed: the guest's connection to 6666 carries nothing more (not only new ones).
+      await driver.updateSecurityGroups(info([rule('egress')]));
+      child?.stdin?.write('two\n');
+      assert.ok(!(await seen('two\n', 2000)), 'the established connection stopped with its rule');
+      // Back: TCP's retransmission gets through and the connection goes on.
+      await driver.updateSecurityGroups(info([rule('egress'), rule('ingress', 'tcp')]));
+      assert.ok(await seen('two\n', 15000), 'the connection goes on with the rule back');
+      child?.stdin?.write('three\n');
+      assert.ok(await seen('three\n', 5000));
+    } finally {
+      child?.kill();
+    }
   });
 });

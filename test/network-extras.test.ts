@@ -314,6 +314,51 @@ for (const engine of databaseEngines('network extras')) {
         await req('DELETE', `/ports/${p.id}`);
       });
 
+      it("gives the firewall a remote address group's addresses as prefixes, and its changes", async () => {
+        const { net } = await network({}, undefined, '10.24.0.0/24');
+        const ag = (
+          await req('POST', '/address-groups', {
+            address_group: { name: 'ag', addresses: ['10.77.0.5/32', 'fd00::5/128'] },
+          })
+        ).body.address_group;
+        const sg = (await req('POST', '/security-groups', { security_group: { name: 'ag-sg' } })).body.security_group;
+        const r = await req('POST', '/security-group-rules', {
+          security_group_rule: {
+            security_group_id: sg.id,
+            direction: 'ingress',
+            protocol: 'icmp',
+            remote_address_group_id: ag.id,
+          },
+        });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        const p = await port(net.id, {
+          'binding:host_id': host,
+          device_owner: 'compute:nova',
+          device_id: 'vm-ag',
+          security_groups: [sg.id],
+        });
+        const prefixes = () =>
+          (driver().securityGroups.security_groups[sg.id] ?? [])
+            .filter((x) => x.protocol === 'icmp')
+            .map((x) => `${x.remote_ip_prefix}|${x.remote_address_group_id ?? null}`)
+            .sort();
+        await eventually(async () => {
+          await idle();
+          return prefixes().join(',') === '10.77.0.5/32|null';
+        }, 'the address group as a prefix of the IPv4 rule');
+        await req('PUT', `/address-groups/${ag.id}/add_addresses`, { addresses: ['10.77.0.6/32'] });
+        await eventually(async () => {
+          await idle();
+          return prefixes().join(',') === '10.77.0.5/32|null,10.77.0.6/32|null';
+        }, 'an added address');
+        await req('PUT', `/address-groups/${ag.id}/remove_addresses`, { addresses: ['10.77.0.5/32', '10.77.0.6/32'] });
+        await eventually(async () => {
+          await idle();
+          return prefixes().length === 0;
+        }, 'no IPv4 address: the rule allows nothing');
+        await req('DELETE', `/ports/${p.id}`);
+      });
+
       it('binds ports to a host with an alive L2 agent, which plugs them and reports them ACTIVE', async () => {
         const { net } = await network({}, undefined, '10.22.0.0/24');
         const p = await port(net.id, { 'binding:host_id': host, device_owner: 'compute:nova', device_id: 'vm-1' });

@@ -62,11 +62,24 @@ export interface PrepareNetworkOptions {
 
 class Refused extends Error {}
 
+/** A JSON object as the network API answers it (its shape open: narrowed where read). */
+type JsonObject = Record<string, unknown>;
+
+/** A Neutron resource of an answer: what this file reads of it is its id. */
+interface NeutronResource extends JsonObject {
+  id: string;
+  name?: string;
+}
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isResource = (v: unknown): v is NeutronResource => isObject(v) && typeof v.id === 'string';
+const asObject = (v: unknown): JsonObject => (isObject(v) ? v : {});
+
 /** Creates what DevStack creates (unless it exists) and returns what tempest.conf needs. */
 export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkFacts> {
   const base = `${o.endpoint.replace(/\/+$/, '')}/v2.0`;
   const warn = (s: string) => o.log(`warning: ${s}`);
-  const call = async (method: string, path: string, body?: unknown): Promise<any> => {
+  const call = async (method: string, path: string, body?: unknown): Promise<JsonObject> => {
     const res = await fetch(base + path, {
       method,
       headers: {
@@ -80,22 +93,29 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
     const text = await res.text();
     if (res.status >= 300)
       throw new Refused(`${method} /v2.0${path} answered ${res.status}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`);
-    return text ? JSON.parse(text) : {};
+    return text ? asObject(JSON.parse(text)) : {};
+  };
+  /** The resources of a list answer (`{<plural>: [...]}`), those with an id. */
+  const listOf = (answer: JsonObject, plural: string): NeutronResource[] => {
+    const items = answer[plural];
+    return Array.isArray(items) ? items.filter(isResource) : [];
   };
   /** The resource named `name` (of `plural`, with `filter`), created with `body` when there is none. */
   const ensure = async (
     singular: string,
     plural: string,
     name: string,
-    body: Record<string, unknown>,
+    body: JsonObject,
     filter = '',
-  ): Promise<any> => {
-    const found = (await call('GET', `/${plural}?name=${encodeURIComponent(name)}${filter}`))[plural] as
-      | any[]
-      | undefined;
-    if (found?.length) return found[0];
+  ): Promise<NeutronResource | undefined> => {
+    const found = listOf(await call('GET', `/${plural}?name=${encodeURIComponent(name)}${filter}`), plural);
+    if (found.length) return found[0];
     const created = (await call('POST', `/${plural}`, { [singular]: { name, ...body } }))[singular];
-    o.log(`created ${singular} ${name} (${created?.id})`);
+    if (!isResource(created)) {
+      warn(`${singular} ${name}: the answer to its creation has no id`);
+      return undefined;
+    }
+    o.log(`created ${singular} ${name} (${created.id})`);
     return created;
   };
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -110,9 +130,10 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
   const D = DEVSTACK_NETWORK;
   const facts: NetworkFacts = { extensions: [] };
   const listed = await step('listing the extensions', () => call('GET', '/extensions'));
-  facts.extensions = ((listed?.extensions ?? []) as { alias: string }[])
-    .map((e) => e.alias)
-    .filter((a) => typeof a === 'string');
+  const extensions = listed?.extensions;
+  facts.extensions = (Array.isArray(extensions) ? extensions : [])
+    .map((e: unknown) => (isObject(e) ? e.alias : undefined))
+    .filter((a): a is string => typeof a === 'string');
   const has = (alias: string) => facts.extensions.includes(alias);
 
   // `openstack subnet pool create --share [--default]`, one per IP version.
@@ -202,10 +223,10 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
   }
   const sharedSubnet = shared?.id
     ? await step('looking up the shared subnet', () =>
-        call('GET', `/subnets?name=${D.sharedSubnetName}&network_id=${shared.id}`).then((r) => r.subnets?.[0]),
+        call('GET', `/subnets?name=${D.sharedSubnetName}&network_id=${shared.id}`).then((r) => listOf(r, 'subnets')[0]),
       )
     : undefined;
-  if (o.sharedRouter && pub?.id && sharedSubnet?.id && has('router')) {
+  if (o.sharedRouter && pub?.id && shared && sharedSubnet?.id && has('router')) {
     const router = await step(`router ${D.sharedRouterName}`, () =>
       ensure('router', 'routers', D.sharedRouterName, { external_gateway_info: { network_id: pub.id } }),
     );
@@ -213,7 +234,7 @@ export async function prepareNetwork(o: PrepareNetworkOptions): Promise<NetworkF
       const ports = await step('the shared router interfaces', () =>
         call('GET', `/ports?device_id=${router.id}&network_id=${shared.id}`),
       );
-      if (!ports?.ports?.length)
+      if (!ports || !listOf(ports, 'ports').length)
         await step(`router ${D.sharedRouterName}: interface on ${D.sharedSubnetName}`, () =>
           call('PUT', `/routers/${router.id}/add_router_interface`, { subnet_id: sharedSubnet.id }),
         );

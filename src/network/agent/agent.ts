@@ -25,7 +25,14 @@ import type {
 } from '../drivers/dataplane.ts';
 import { MeteringAgent } from './metering.ts';
 import { dhcpDeviceId } from './server.ts';
-import { AGENT_BINARIES, AGENT_TYPE_DHCP, AGENT_TYPE_L3, AGENT_TYPE_METADATA } from './rpc.ts';
+import {
+  AGENT_BINARIES,
+  AGENT_TYPE_DHCP,
+  AGENT_TYPE_L3,
+  AGENT_TYPE_METADATA,
+  AGENT_TYPE_METERING,
+  METERING_AGENT_TOPIC,
+} from './rpc.ts';
 import {
   DHCP_AGENT_TOPIC,
   L2_AGENT_TOPIC,
@@ -278,6 +285,18 @@ export class NetworkAgent {
               topic: 'N/A',
               agent_type: AGENT_TYPE_METADATA,
               configurations: metadata,
+            },
+          ]
+        : []),
+      // The metering role (upstream's neutron-metering-agent), where the data plane counts traffic.
+      ...(this.metering
+        ? [
+            {
+              ...base,
+              binary: AGENT_BINARIES[AGENT_TYPE_METERING],
+              topic: METERING_AGENT_TOPIC,
+              agent_type: AGENT_TYPE_METERING,
+              configurations: this.metering.configurations(this.o.driver.name),
             },
           ]
         : []),

@@ -50,6 +50,8 @@ export class MeteringAgent {
   readonly labels = new Map<string, LabelInfo>();
   private timers: NodeJS.Timeout[] = [];
   private measuring?: Promise<void>;
+  /** Routers counted in the last measure round. */
+  private routers = 0;
 
   constructor(private o: MeteringOptions) {}
 
@@ -82,6 +84,17 @@ export class MeteringAgent {
     every(this.o.reportInterval ?? 300, () => this.report());
   }
 
+  /** What upstream's neutron-metering-agent reports in its agent state's configurations. */
+  configurations(driverName: string): Record<string, unknown> {
+    return {
+      metering_driver: `stratus.${driverName}`,
+      measure_interval: this.o.measureInterval ?? 30,
+      report_interval: this.o.reportInterval ?? 300,
+      routers: this.routers,
+      labels: this.labels.size,
+    };
+  }
+
   async stop() {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
@@ -100,6 +113,7 @@ export class MeteringAgent {
     const { driver } = this.o;
     if (!driver.syncMetering || !driver.meteringCounters) return;
     const routers = await this.o.fetch();
+    this.routers = routers.length;
     const tenants = new Map<string, string | null>();
     for (const r of routers) for (const l of r.labels) tenants.set(l.id, l.project_id);
     await driver.syncMetering(routers);

@@ -20,12 +20,16 @@ export {
 export const AGENT_TYPE_DHCP = 'DHCP agent';
 export const AGENT_TYPE_L3 = 'L3 agent';
 export const AGENT_TYPE_METADATA = 'Metadata agent';
+export const AGENT_TYPE_METERING = 'Metering agent';
+/** neutron_lib's topics.METERING_AGENT. */
+export const METERING_AGENT_TOPIC = 'metering_agent';
 
 /** Upstream's binary per agent type, as GET /v2.0/agents shows it (`binary=neutron-l3-agent` filters). */
 export const AGENT_BINARIES = {
   [AGENT_TYPE_DHCP]: 'neutron-dhcp-agent',
   [AGENT_TYPE_L3]: 'neutron-l3-agent',
   [AGENT_TYPE_METADATA]: 'neutron-metadata-agent',
+  [AGENT_TYPE_METERING]: 'neutron-metering-agent',
 } as const;
 
 /** What the API tells the agents after a change committed (never awaited by the request). */

@@ -31,7 +31,15 @@ import {
 } from './rpc.ts';
 import { NetworkContext } from '../context.ts';
 import { dynamic, type NetworkDb } from '../db/schema.ts';
-import { asFloatingIp, asPort, asRule, asSubnet, type PortView, type RouterPortView } from '../views.ts';
+import {
+  asFloatingIp,
+  asPort,
+  asRule,
+  asSubnet,
+  type PortView,
+  type RouterPortView,
+  type SecurityGroupRuleView,
+} from '../views.ts';
 
 const asRouterPort = (v: PortResource | undefined): RouterPortView | null => (v ? asPort(v) : null);
 
@@ -598,6 +606,7 @@ export class PluginServer implements PluginRpc {
         .where(`${rules.spec.table}.security_group_id`, 'in', [...ids])
         .execute();
       for (const r of await rules.views(rows, ctx)) info.security_groups[r.security_group_id]?.push(asRule(r));
+      await this.expandAddressGroups(info.security_groups);
     }
     // The addresses of the remote groups' members (upstream's sg_member_ips), for data planes that filter.
     if (this.mechanism.vifDetails.port_filter) {
@@ -626,6 +635,34 @@ export class PluginServer implements PluginRpc {
       }
     }
     return info;
+  }
+
+  /**
+   * Rules naming a remote address group become one rule per address of the group (of the rule's
+   * ethertype) with that address as its remote_ip_prefix, which is what a firewall of prefixes
+   * can enforce (upstream's iptables firewall gets address groups the same way); a rule whose
+   * group has no address of its ethertype allows nothing and goes.
+   */
+  private async expandAddressGroups(groups: Record<string, SecurityGroupRuleView[]>) {
+    const ids = new Set<string>();
+    for (const list of Object.values(groups))
+      for (const r of list) if (r.remote_address_group_id) ids.add(r.remote_address_group_id);
+    if (!ids.size) return;
+    const rows = await this.svc.db
+      .selectFrom('address_group_addresses')
+      .select(['address_group_id', 'address'])
+      .where('address_group_id', 'in', [...ids])
+      .execute();
+    const byGroup = new Map<string, string[]>();
+    for (const r of rows) byGroup.set(r.address_group_id, [...(byGroup.get(r.address_group_id) ?? []), r.address]);
+    for (const [g, list] of Object.entries(groups))
+      groups[g] = list.flatMap((r) => {
+        if (!r.remote_address_group_id) return [r];
+        const v6 = r.ethertype === 'IPv6';
+        return (byGroup.get(r.remote_address_group_id) ?? [])
+          .filter((a) => a.includes(':') === v6)
+          .map((a) => ({ ...r, remote_ip_prefix: a, remote_address_group_id: null }));
+      });
   }
 
   // ---- L3 agent RPCs ------------------------------------------------------------------

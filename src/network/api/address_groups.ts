@@ -174,6 +174,13 @@ export function addressGroupRoutes(app: FastifyInstance, svc: NetworkService) {
       return groups.loadInTx(id, ctx, tx);
     });
     svc.notify(ctx, 'address_group.update.end', { address_group: view, original: before });
+    // The groups whose rules name it are enforced with its addresses: their agents refresh them.
+    const using = await svc.db
+      .selectFrom('securitygrouprules')
+      .select('security_group_id')
+      .where('remote_address_group_id', '=', id)
+      .execute();
+    if (using.length) svc.notifier.securityGroupRulesUpdated([...new Set(using.map((r) => r.security_group_id))]);
     return { address_group: await groups.present(view, ctx) };
   };
   app.put('/v2.0/address-groups/:id/add_addresses', action('add_addresses'));

@@ -4,11 +4,13 @@
 // written at once with iptables-restore, atomically), and ipsets for remote groups.
 //
 // Per filtered port (a port whose owner is not network:*, with port security on):
-// - `i<port>` (ingress, to the guest: --physdev-out tap): established/related back, invalid
-//   dropped, DHCP offers from the network's server, then the group rules, else dropped;
+// - `i<port>` (ingress, to the guest: --physdev-out tap): the replies of the guest's own
+//   connections and related ICMP back, invalid dropped, DHCP offers from the network's server,
+//   then the group rules (also for the later packets of a connection opened towards the guest:
+//   a rule removed stops it), else dropped;
 // - `o<port>` (egress, from the guest: --physdev-in tap): DHCP requests, then anti-spoofing
 //   (`s<port>`: its MAC with its fixed IPs and allowed address pairs only), no DHCP server in the
-//   guest, established back, the group rules, else dropped.
+//   guest, the replies of connections opened towards the guest back, the group rules, else dropped.
 // A packet between two guests of one host passes the receiver's ingress and the sender's egress.
 import { run } from '../../../core/hostns.ts';
 import type { SecurityGroupRuleView } from '../../views.ts';
@@ -32,6 +34,9 @@ export function filtered(d: DeviceDetails): boolean {
 function ruleMatch(r: SecurityGroupRuleView, v: 4 | 6, direction: 'ingress' | 'egress'): string[] | null {
   const m: string[] = [];
   const remote = direction === 'ingress' ? '-s' : '-d';
+  // The server hands address groups over as prefixes (agent/server.ts): one left as it is
+  // matches nothing here, never everything.
+  if (r.remote_address_group_id) return null;
   if (r.remote_ip_prefix) m.push(remote, r.remote_ip_prefix);
   if (r.remote_group_id)
     m.push('-m', 'set', '--match-set', ipsetName(r.remote_group_id, v), direction === 'ingress' ? 'src' : 'dst');
@@ -141,7 +146,12 @@ export function firewallPlan(
       decl.push(`:${i} - [0:0]`, `:${o} - [0:0]`, `:${s} - [0:0]`);
       dispatch.push({ tap, i, o });
       // ingress
-      rules.push(`-A ${i} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`);
+      // Only the replies of the guest's own connections (and related ICMP errors) come back
+      // unchecked; the packets of connections opened towards the guest walk the rules every
+      // time, so a rule removed stops an established connection at once (as upstream's firewall
+      // deleting the conntrack entries of a removed rule; re-added, the connection goes on).
+      rules.push(`-A ${i} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN`);
+      rules.push(`-A ${i} -m conntrack --ctstate RELATED -j RETURN`);
       rules.push(`-A ${i} -m conntrack --ctstate INVALID -j DROP`);
       if (v === 4) rules.push(`-A ${i} -p udp --sport 67 --dport 68 -j RETURN`);
       else rules.push(`-A ${i} -p ipv6-icmp -j RETURN`, `-A ${i} -p udp --sport 547 --dport 546 -j RETURN`);
@@ -169,7 +179,8 @@ export function firewallPlan(
           `-A ${o} -p udp --sport 547 --dport 546 -j DROP`,
           `-A ${o} -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP`,
         );
-      rules.push(`-A ${o} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`);
+      rules.push(`-A ${o} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN`);
+      rules.push(`-A ${o} -m conntrack --ctstate RELATED -j RETURN`);
       rules.push(`-A ${o} -m conntrack --ctstate INVALID -j DROP`);
       for (const g of d.security_groups) {
         for (const r of info.security_groups[g] ?? []) {
