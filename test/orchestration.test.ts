@@ -1,7 +1,7 @@
 // The orchestration service (Heat v1) against the real HTTP API of an in-process cloud: stacks
 // created, shown by name (redirect) and id, updated (PUT and PATCH), deleted; resources, events,
 // outputs; failures with rollback; the stack lock; hooks; nested stacks (ResourceGroup, template
-// resources); Neutron resources through the network API; snapshots, abandon and adopt; software
+// resources); Neutron resources through the network API (trunks, extra route sets); snapshots, abandon and adopt; software
 // configs; validation errors in Heat's body; a resource plugin loaded from a plugin directory.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -420,6 +420,84 @@ for (const engine of databaseEngines('orchestration')) {
       await waitStatus('netstack', id, 'DELETE_COMPLETE');
       const after = await c.req('GET', `${c.url}/networking/v2.0/networks?name=heat-net`);
       assert.equal(after.body.networks.length, 0);
+    });
+
+    it('keeps the extra routes of a router (ExtraRouteSet) and the subports of a trunk in step with updates', async () => {
+      const tpl = (routes: unknown[], subs: unknown[]) => ({
+        heat_template_version: 'pike',
+        resources: {
+          net: { type: 'OS::Neutron::Net' },
+          subnet: {
+            type: 'OS::Neutron::Subnet',
+            properties: { network: { get_resource: 'net' }, cidr: '10.78.0.0/24' },
+          },
+          router: { type: 'OS::Neutron::Router' },
+          ri: {
+            type: 'OS::Neutron::RouterInterface',
+            properties: { router: { get_resource: 'router' }, subnet: { get_resource: 'subnet' } },
+          },
+          ers: { type: 'OS::Neutron::ExtraRouteSet', properties: { router: { get_resource: 'router' }, routes } },
+          parent: { type: 'OS::Neutron::Port', properties: { network: { get_resource: 'net' } } },
+          sub1: { type: 'OS::Neutron::Port', properties: { network: { get_resource: 'net' } } },
+          sub2: { type: 'OS::Neutron::Port', properties: { network: { get_resource: 'net' } } },
+          trunk: {
+            type: 'OS::Neutron::Trunk',
+            properties: { name: 'heat-trunk', port: { get_resource: 'parent' }, sub_ports: subs },
+          },
+        },
+        outputs: {
+          parent: { value: { get_attr: ['trunk', 'port_id'] } },
+          router: { value: { get_resource: 'router' } },
+        },
+      });
+      const sub = (p: string, id: number) => ({
+        port: { get_resource: p },
+        segmentation_type: 'vlan',
+        segmentation_id: id,
+      });
+      const r1 = { destination: '10.0.10.0/24', nexthop: '10.78.0.10' };
+      const r2 = { destination: '10.0.11.0/24', nexthop: '10.78.0.11' };
+      const id = await create('ers', tpl([r1, r2], [sub('sub1', 10)]));
+      const s = await waitStatus('ers', id, 'CREATE_COMPLETE');
+      const out = (k: string) => s.outputs.find((o: { output_key: string }) => o.output_key === k).output_value;
+      const routes = async () =>
+        (
+          (await c.req('GET', `${c.url}/networking/v2.0/routers/${out('router')}`)).body.router.routes as Array<{
+            destination: string;
+          }>
+        )
+          .map((x) => x.destination)
+          .sort();
+      const subports = async () =>
+        (
+          (await c.req('GET', `${c.url}/networking/v2.0/ports/${out('parent')}`)).body.port.trunk_details
+            .sub_ports as Array<{
+            segmentation_id: number;
+          }>
+        )
+          .map((x) => x.segmentation_id)
+          .sort();
+      assert.deepEqual(await routes(), ['10.0.10.0/24', '10.0.11.0/24']);
+      assert.deepEqual(await subports(), [10]);
+      // A route the router has (made outside the set) is kept; the set's own are diffed.
+      const extra = { destination: '10.0.12.0/24', nexthop: '10.78.0.12' };
+      const add = await c.req('PUT', `${c.url}/networking/v2.0/routers/${out('router')}/add_extraroutes`, {
+        router: { routes: [extra] },
+      });
+      assert.equal(add.status, 200, JSON.stringify(add.body));
+      assert.equal(
+        (await h('PUT', `/stacks/ers/${id}`, { template: tpl([r2], [sub('sub1', 99), sub('sub2', 20)]) })).status,
+        202,
+      );
+      await waitStatus('ers', id, 'UPDATE_COMPLETE');
+      assert.deepEqual(await routes(), ['10.0.11.0/24', '10.0.12.0/24']);
+      assert.deepEqual(await subports(), [20, 99]);
+      // The outside route would keep the interface (its next hop's) from going away.
+      await c.req('PUT', `${c.url}/networking/v2.0/routers/${out('router')}/remove_extraroutes`, {
+        router: { routes: [extra] },
+      });
+      assert.equal((await h('DELETE', `/stacks/ers/${id}`)).status, 204);
+      await waitStatus('ers', id, 'DELETE_COMPLETE');
     });
 
     it('snapshots, abandons and adopts, exports, and suspends and resumes a stack', async () => {

@@ -169,7 +169,8 @@ function refName(v: unknown): string | undefined {
 /**
  * Heat's implicit dependencies (Server/Port add_dependencies): a server or port on a network of the
  * stack also depends on the stack's subnets of that network, so the port it makes has its IP before
- * and loses it before the subnet is deleted.
+ * and loses it before the subnet is deleted; an ExtraRouteSet depends on the stack's interfaces of
+ * its router (its next hops are reached through them).
  */
 function addSubnetDependencies(
   defs: Record<string, ResourceDef>,
@@ -187,7 +188,6 @@ function addSubnetDependencies(
     const net = refName(p.network) ?? refName(p.network_id);
     if (net) subnetsOf.set(net, [...(subnetsOf.get(net) ?? []), name]);
   }
-  if (!subnetsOf.size) return;
   for (const [name, def] of Object.entries(defs)) {
     const type = typeOf(name);
     const p = (def.properties ?? {}) as Record<string, unknown>;
@@ -198,6 +198,16 @@ function addSubnetDependencies(
         return refName(m.network) ?? refName(m.uuid);
       });
     else if (type === 'OS::Neutron::Port') nets = [refName(p.network) ?? refName(p.network_id)];
+    else if (type === 'OS::Neutron::ExtraRouteSet') {
+      // Its next hops are reached through the router's interfaces (ExtraRouteSet.add_dependencies).
+      const router = refName(p.router);
+      for (const [other, d] of Object.entries(defs)) {
+        const q = (d.properties ?? {}) as Record<string, unknown>;
+        if (typeOf(other) === 'OS::Neutron::RouterInterface' && router && refName(q.router) === router)
+          if (!(deps[other] ?? []).includes(name) && !(deps[name] ?? []).includes(other))
+            deps[name] = [...(deps[name] ?? []), other];
+      }
+    }
     for (const net of nets) {
       if (!net) continue;
       for (const subnet of subnetsOf.get(net) ?? [])

@@ -725,6 +725,219 @@ const SecurityGroupRule: ResourcePlugin = {
   },
 };
 
+// ---- trunks and extra routes -----------------------------------------------------------------
+
+/** A trunk's subport as Neutron takes it, the port resolved to its id. */
+interface SubPort {
+  port_id: string;
+  segmentation_type: string;
+  segmentation_id: number;
+}
+
+async function subPorts(r: ResourceContext, list: unknown): Promise<SubPort[]> {
+  const out: SubPort[] = [];
+  for (const s of Array.isArray(list) ? (list as Json[]) : [])
+    out.push({
+      port_id: await neutronId(r, 'ports', s.port),
+      segmentation_type: String(s.segmentation_type),
+      segmentation_id: Number(s.segmentation_id),
+    });
+  return out;
+}
+
+const subPortKey = (s: SubPort) => JSON.stringify([s.port_id, s.segmentation_type, s.segmentation_id]);
+
+/** Heat's is_built: a trunk in ERROR failed; ACTIVE, DOWN (an unbound parent) are built. */
+async function trunkBuilt(r: ResourceContext) {
+  if (!r.physicalId) return;
+  const got = (await r.api<Json>('network', 'GET', `/v2.0/trunks/${r.physicalId}`, undefined, [200])).trunk as Json;
+  if (got?.status === 'ERROR') throw new HeatError('ResourceInError', `Went to status ERROR due to "Unknown"`);
+  answered.set(r, got);
+}
+
+const Trunk = neutron({
+  type: 'OS::Neutron::Trunk',
+  description: 'A resource for managing Neutron trunks.',
+  collection: 'trunks',
+  singular: 'trunk',
+  properties: {
+    name: str('A string specifying a symbolic name for the trunk, which is not required to be uniqe.', {
+      update_allowed: true,
+    }),
+    port: str('ID or name of a port to be used as a parent port.', {
+      required: true,
+      immutable: true,
+      constraints: [{ custom_constraint: 'neutron.port' }],
+    }),
+    sub_ports: {
+      type: 'list',
+      description: 'List with 0 or more map elements containing subport details.',
+      update_allowed: true,
+      schema: {
+        '*': {
+          type: 'map',
+          schema: {
+            port: str('ID or name of a port to be used as a subport.', {
+              required: true,
+              constraints: [{ custom_constraint: 'neutron.port' }],
+            }),
+            segmentation_type: str('Segmentation type to be used on the subport.', {
+              required: true,
+              constraints: [{ allowed_values: ['vlan'] }],
+            }),
+            segmentation_id: {
+              type: 'integer',
+              description: 'The segmentation ID on which the subport network is presented to the instance.',
+              required: true,
+              constraints: [{ range: { min: 1, max: 4094 } }],
+            },
+          },
+        },
+      },
+    },
+    description: str('Description for the trunk.', { update_allowed: true }),
+    admin_state_up: bool('Enable/disable subport addition, removal and trunk delete.', { update_allowed: true }),
+  },
+  attributes: {
+    port_id: attr('ID or name of a port used as a parent port.', 'string'),
+  },
+  async body(r, p) {
+    const subs = await subPorts(r, p.sub_ports);
+    return defined({
+      name: p.name ?? physicalName(r),
+      port_id: await neutronId(r, 'ports', p.port),
+      description: p.description,
+      admin_state_up: p.admin_state_up,
+      ...(subs.length ? { sub_ports: subs } : {}),
+    });
+  },
+});
+const trunkCreate = Trunk.create;
+Trunk.create = async (r) => {
+  await trunkCreate.call(Trunk, r);
+  await trunkBuilt(r);
+};
+// Heat's handle_update: the plain properties in one PUT, then the subports that went away are
+// removed before the new ones are added (a port cannot be two subports at once).
+Trunk.update = async (r, changed) => {
+  if (!r.physicalId) return;
+  const url = `/v2.0/trunks/${r.physicalId}`;
+  const plain: Json = {};
+  for (const k of ['name', 'description', 'admin_state_up'])
+    if (changed.includes(k) && r.properties[k] !== undefined && r.properties[k] !== null) plain[k] = r.properties[k];
+  if (changed.includes('name') && (r.properties.name === undefined || r.properties.name === null))
+    plain.name = physicalName(r);
+  if (Object.keys(plain).length) await r.api('network', 'PUT', url, { trunk: plain }, [200]);
+  if (changed.includes('sub_ports')) {
+    const before = await subPorts(r, r.oldProperties?.sub_ports);
+    const after = await subPorts(r, r.properties.sub_ports);
+    const was = new Set(before.map(subPortKey));
+    const now = new Set(after.map(subPortKey));
+    const remove = before.filter((s) => !now.has(subPortKey(s)));
+    const add = after.filter((s) => !was.has(subPortKey(s)));
+    if (remove.length)
+      await r.api(
+        'network',
+        'PUT',
+        `${url}/remove_subports`,
+        { sub_ports: remove.map((s) => ({ port_id: s.port_id })) },
+        [200],
+      );
+    if (add.length) await r.api('network', 'PUT', `${url}/add_subports`, { sub_ports: add }, [200]);
+  }
+  await trunkBuilt(r);
+};
+
+interface Route {
+  destination: string;
+  nexthop: string;
+}
+const routeList = (v: unknown): Route[] =>
+  (Array.isArray(v) ? (v as Json[]) : []).map((x) => ({
+    destination: String(x.destination),
+    nexthop: String(x.nexthop),
+  }));
+const routeKey = (x: Route) => `${x.destination}=${x.nexthop}`;
+
+/** Heat's _raise_if_duplicate: a route the router already has is another's (PhysicalResourceExists). */
+async function raiseIfDuplicate(r: ResourceContext, router: string, add: Route[]) {
+  if (!add.length) return;
+  const got = (await r.api<Json>('network', 'GET', `/v2.0/routers/${router}`, undefined, [200])).router as Json;
+  const existing = new Set(routeList(got?.routes).map(routeKey));
+  for (const x of add)
+    if (existing.has(routeKey(x)))
+      throw new HeatError('PhysicalResourceExists', `The Resource (${router},${routeKey(x)}) already exists.`);
+}
+
+/**
+ * OS::Neutron::ExtraRouteSet (extraroute-atomic): a set of extra routes of a router, added and
+ * removed without touching the router's other routes. Its physical id is the router's id. The
+ * engine makes it depend on the stack's interfaces of the same router (Heat's add_dependencies).
+ */
+const ExtraRouteSet: ResourcePlugin = {
+  type: 'OS::Neutron::ExtraRouteSet',
+  description: 'Resource for specifying extra routes for a Neutron router.',
+  supportStatus: { status: 'SUPPORTED', version: '14.0.0', message: null },
+  properties: {
+    router: str('The router id.', { required: true, constraints: [{ custom_constraint: 'neutron.router' }] }),
+    routes: {
+      type: 'list',
+      description: 'A set of route dictionaries for the router.',
+      default: [],
+      update_allowed: true,
+      schema: {
+        '*': {
+          type: 'map',
+          schema: {
+            destination: str('The destination network in CIDR notation.', {
+              required: true,
+              constraints: [{ custom_constraint: 'net_cidr' }],
+            }),
+            nexthop: str('The next hop for the destination.', {
+              required: true,
+              constraints: [{ custom_constraint: 'ip_addr' }],
+            }),
+          },
+        },
+      },
+    },
+  },
+  attributes: {},
+  async create(r) {
+    const router = await neutronId(r, 'routers', r.properties.router);
+    const routes = routeList(r.properties.routes);
+    await raiseIfDuplicate(r, router, routes);
+    await r.api('network', 'PUT', `/v2.0/routers/${router}/add_extraroutes`, { router: { routes } }, [200]);
+    r.physicalId = router;
+  },
+  async update(r, changed) {
+    if (!r.physicalId || !changed.includes('routes')) return;
+    const before = routeList(r.oldProperties?.routes);
+    const after = routeList(r.properties.routes);
+    const was = new Set(before.map(routeKey));
+    const now = new Set(after.map(routeKey));
+    const add = after.filter((x) => !was.has(routeKey(x)));
+    const remove = before.filter((x) => !now.has(routeKey(x)));
+    await raiseIfDuplicate(r, r.physicalId, add);
+    const base = `/v2.0/routers/${r.physicalId}`;
+    if (remove.length)
+      await r.api('network', 'PUT', `${base}/remove_extraroutes`, { router: { routes: remove } }, [200]);
+    if (add.length) await r.api('network', 'PUT', `${base}/add_extraroutes`, { router: { routes: add } }, [200]);
+  },
+  async delete(r) {
+    if (!r.physicalId) return;
+    const routes = routeList(r.properties.routes);
+    if (!routes.length) return;
+    await r.api(
+      'network',
+      'PUT',
+      `/v2.0/routers/${r.physicalId}/remove_extraroutes`,
+      { router: { routes } },
+      [200, 404],
+    );
+  },
+};
+
 // ---- compute ---------------------------------------------------------------------------------
 
 const KeyPair: ResourcePlugin = {
@@ -1679,6 +1892,8 @@ export const OPENSTACK_RESOURCES: ResourcePlugin[] = [
   FloatingIPAssociation,
   SecurityGroup,
   SecurityGroupRule,
+  Trunk,
+  ExtraRouteSet,
   KeyPair,
   Flavor,
   ServerGroup,
