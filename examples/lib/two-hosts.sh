@@ -124,7 +124,13 @@ bus: $BUS
 compute:
   host: $1
   driver: libvirt
-  libvirt: {guestDir: $GUEST_DIR, statsInterval: 2, shutdownTimeout: 30, instancesPath: $D/instances-$1}
+  libvirt:
+    guestDir: $GUEST_DIR
+    statsInterval: 2
+    shutdownTimeout: 30
+    instancesPath: $D/instances-$1
+    # Where each host keeps its instances: a resize or migration copies the disk into the other host's.
+    hostInstancesPaths: {$HA: $D/instances-$HA, $HB: $D/instances-$HB}
   metadata: {port: $META}
 network:
   dataplane: linuxbridge
