@@ -68,7 +68,11 @@ describe('cli: configuration schema', () => {
       roles: 'api,compute',
       identity: { securityCompliance: { lockoutFailureAttempts: 2 } },
       network: { flatNetworks: ['*'], quotas: { network: 10 }, host: 'h' },
-      compute: { fakeHosts: 2, consoles: { spice: 'http://x/' } },
+      compute: {
+        fakeHosts: 2,
+        consoles: { spice: 'http://x/' },
+        libvirt: { instancesPath: '/srv/a', hostInstancesPaths: { a: '/srv/a', b: '/srv/b' } },
+      },
       image: { cache: true },
       devstack: { world: false, faultApi: true, faults: [{ service: 'compute', action: 'fail', status: 503 }] },
       volume: { anything: 1 },

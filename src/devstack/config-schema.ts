@@ -39,6 +39,9 @@ export function configSchema(serviceSections: string[] = []): Schema {
       ),
     },
   });
+  // compute.libvirt.hostInstancesPaths: host → instances path (its default {} says nothing of its keys).
+  const libvirt = (compute.properties as Record<string, Schema>).libvirt as { properties: Record<string, Schema> };
+  libvirt.properties.hostInstancesPaths = { type: 'object', additionalProperties: { type: 'string' } };
   const network = fromDefault(d.network, {
     host: { type: 'string' },
     quotas: { type: 'object', additionalProperties: { type: 'integer' } },
