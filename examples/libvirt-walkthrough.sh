@@ -86,7 +86,7 @@ wait_status vm1 VERIFY_RESIZE
 os server resize confirm vm1
 wait_status vm1 ACTIVE
 until_ok 240 "SSH after the resize" gssh "root@$FIP" true
-say "  flavor $(os server show vm1 -f json -c flavor | python3 -c 'import json,sys; print(json.load(sys.stdin)["flavor"]["original_name"])'), MemTotal after: $(mem) kB, on $(host_of vm1)"
+say "  flavor $(os server show vm1 -f value -c flavor), MemTotal after: $(mem) kB, on $(host_of vm1)"
 
 say "server migrate (cold) to the other host, then confirm"
 from=$(host_of vm1)
@@ -148,12 +148,15 @@ until_ok 240 "SSH after unshelve" gssh "root@$FIP" true
 say "  unshelved on $(host_of vm1): /mnt/mark = $(gssh "root@$FIP" 'cat /mnt/mark')"
 
 say "server delete: no domain, tap or instance file left"
+PORTS=$(for s in vm1 vm2; do os port list --server "$s" -f value -c ID; done)
 os server delete --wait vm1 vm2
 os volume delete vol1
 for h in $HA $HB; do
   doms=$(virsh_on "$h" list --all --name | grep -c . || true)
-  taps=$(ip -n "stratus-host-$h" -o link show | grep -c ' tap' || true)
-  say "  $h: $doms domain(s), $taps tap(s)"
+  # The servers' taps (tap<port id[0:11]>); the network node's own (DHCP, router) stay on host A.
+  taps=0
+  for p in $PORTS; do ip -n "stratus-host-$h" link show "tap${p:0:11}" >/dev/null 2>&1 && taps=$((taps + 1)); done
+  say "  $h: $doms domain(s), $taps tap(s) of the servers' ports ($(echo $PORTS | wc -w) ports)"
   [ "$doms" = 0 ] && [ "$taps" = 0 ] || { say "FAILED: something left on $h"; exit 1; }
 done
 left=$(find "$D"/instances* -mindepth 1 -maxdepth 1 ! -name _base ! -name locks ! -name compute_nodes 2>/dev/null | wc -l)
