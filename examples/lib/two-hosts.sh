@@ -132,6 +132,8 @@ compute:
     # Where each host keeps its instances: a resize or migration copies the disk into the other host's.
     hostInstancesPaths: {$HA: $D/instances-$HA, $HB: $D/instances-$HB}
   metadata: {port: $META}
+  # The console proxies on free ports: another cloud on this machine may hold 6080/6082/6083.
+  consoleProxy: {novnc: {port: 0}, serial: {port: 0}, spice: {port: 0}}
 network:
   dataplane: linuxbridge
   host: $1
