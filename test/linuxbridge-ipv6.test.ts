@@ -16,14 +16,13 @@ import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
 import { radvdConfig } from '../src/network/drivers/linuxbridge/router.ts';
 import type { SubnetView } from '../src/network/views.ts';
-import { TestNet, guestUp, needsRoot, testTag } from './lib/netns.ts';
+import { guestUp, needsRoot, tagUuid, TestNet, testTag } from './lib/netns.ts';
 
 const hasRadvd = fs.existsSync('/usr/sbin/radvd');
 const skip = needsRoot('namespaces, bridges') || (hasRadvd ? false : 'needs radvd');
 const tag = testTag;
 const HOST = `lbv6${tag}`;
-const uuid = (n: number, prefix: string) =>
-  `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
+const uuid = tagUuid;
 const NET = uuid(1, 'e1');
 const SLAAC = uuid(2, 'e2');
 const STATEFUL = uuid(3, 'e3');

@@ -10,13 +10,12 @@ import type { DeviceDetails, MeteringRouterInfo, RouterInfo } from '../src/netwo
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { meteringTable, parseCounters } from '../src/network/drivers/linuxbridge/metering.ts';
 import { MeteringAgent, type MeterPayload } from '../src/network/agent/metering.ts';
-import { TestNet, needsRoot, testTag } from './lib/netns.ts';
+import { needsRoot, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = testTag;
 const HOST = `lbmt${tag}`;
-const uuid = (n: number, prefix: string) =>
-  `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
+const uuid = tagUuid;
 const NET = uuid(1, 'e1');
 const PUB = uuid(2, 'e2');
 const SUBNET = uuid(3, 'e3');
@@ -29,26 +28,11 @@ const ALL = uuid(12, 'f2');
 const NONE = uuid(13, 'f3');
 const GUEST = `lbmtg-${tag}`;
 
-const device = (port: string, ipAddr: string, mac: string, extra: Partial<DeviceDetails> = {}): DeviceDetails => ({
-  device: port,
-  port_id: port,
+const device = vxlanDevices({
   network_id: NET,
-  mac_address: mac,
-  admin_state_up: true,
-  status: 'DOWN',
-  network_type: 'vxlan',
+  subnet_id: SUBNET,
   segmentation_id: 6000 + (Number(tag) % 1000),
-  physical_network: null,
-  mtu: 1450,
-  fixed_ips: [{ subnet_id: SUBNET, ip_address: ipAddr }],
-  device_owner: 'compute:nova',
-  allowed_address_pairs: [],
-  port_security_enabled: false,
   security_groups: [],
-  qos_policy_id: null,
-  network_qos_policy_id: null,
-  profile: {},
-  ...extra,
 });
 const vm = device(VM, '10.95.0.10', 'fa:16:3e:00:95:10');
 const rif = device(RIF, '10.95.0.1', 'fa:16:3e:00:95:01', { device_owner: 'network:router_interface' });

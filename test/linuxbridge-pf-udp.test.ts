@@ -11,13 +11,12 @@ import assert from 'node:assert/strict';
 import { run, spawnIn } from '../src/core/hostns.ts';
 import type { DeviceDetails, PortForwardingInfo, RouterInfo } from '../src/network/drivers/dataplane.ts';
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
-import { TestNet, needsRoot, testTag } from './lib/netns.ts';
+import { needsRoot, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = testTag;
 const HOST = `lbpu${tag}`;
-const uuid = (n: number, prefix: string) =>
-  `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
+const uuid = tagUuid;
 const NET = uuid(1, 'd1');
 const PUB = uuid(2, 'd2');
 const SUBNET = uuid(3, 'd3');
@@ -33,26 +32,11 @@ const OUTSIDE = `lbpuo-${tag}`;
 const FIP = '172.30.93.30';
 const GUEST_IP = '10.89.0.10';
 
-const device = (port: string, ipAddr: string, mac: string, extra: Partial<DeviceDetails> = {}): DeviceDetails => ({
-  device: port,
-  port_id: port,
+const device = vxlanDevices({
   network_id: NET,
-  mac_address: mac,
-  admin_state_up: true,
-  status: 'DOWN',
-  network_type: 'vxlan',
+  subnet_id: SUBNET,
   segmentation_id: 4000 + (Number(tag) % 1000),
-  physical_network: null,
-  mtu: 1450,
-  fixed_ips: [{ subnet_id: SUBNET, ip_address: ipAddr }],
-  device_owner: 'compute:nova',
-  allowed_address_pairs: [],
-  port_security_enabled: true,
   security_groups: [SG],
-  qos_policy_id: null,
-  network_qos_policy_id: null,
-  profile: {},
-  ...extra,
 });
 const onPublic: Partial<DeviceDetails> = {
   network_id: PUB,

@@ -13,13 +13,12 @@ import { run, spawnIn } from '../src/core/hostns.ts';
 import type { DeviceDetails, PortForwardingInfo, RouterInfo } from '../src/network/drivers/dataplane.ts';
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { natTable, portForwardingRule } from '../src/network/drivers/linuxbridge/router.ts';
-import { TestNet, needsRoot, testTag } from './lib/netns.ts';
+import { needsRoot, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = testTag;
 const HOST = `lbpf${tag}`;
-const uuid = (n: number, prefix: string) =>
-  `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
+const uuid = tagUuid;
 const NET = uuid(1, 'e1');
 const PUB = uuid(2, 'e2');
 const SUBNET = uuid(3, 'e3');
@@ -32,26 +31,11 @@ const SG = uuid(11, 'f1');
 const GUEST = `lbpfg-${tag}`;
 const FIP = '172.30.96.30';
 
-const device = (port: string, ipAddr: string, mac: string, extra: Partial<DeviceDetails> = {}): DeviceDetails => ({
-  device: port,
-  port_id: port,
+const device = vxlanDevices({
   network_id: NET,
-  mac_address: mac,
-  admin_state_up: true,
-  status: 'DOWN',
-  network_type: 'vxlan',
+  subnet_id: SUBNET,
   segmentation_id: 3000 + (Number(tag) % 1000),
-  physical_network: null,
-  mtu: 1450,
-  fixed_ips: [{ subnet_id: SUBNET, ip_address: ipAddr }],
-  device_owner: 'compute:nova',
-  allowed_address_pairs: [],
-  port_security_enabled: true,
   security_groups: [SG],
-  qos_policy_id: null,
-  network_qos_policy_id: null,
-  profile: {},
-  ...extra,
 });
 const view = (d: DeviceDetails) => ({
   id: d.port_id,

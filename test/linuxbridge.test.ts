@@ -17,13 +17,12 @@ import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
 import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
 import { bridgeName, tapName } from '../src/network/drivers/linuxbridge/ip.ts';
 import { signInstanceId } from '../src/core/metadata_secret.ts';
-import { TestNet, needsRoot } from './lib/netns.ts';
+import { needsRoot, tagUuid, TestNet, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = `${process.pid % 100000}`;
 const HOST = `lbtest${tag}`;
-const uuid = (n: number, prefix: string) =>
-  `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${tag.padStart(12, '0')}`;
+const uuid = tagUuid;
 
 const NET = uuid(1, 'e1');
 const PUB = uuid(2, 'e2');
@@ -42,26 +41,11 @@ const G3 = `lbg3-${tag}`;
 const VM3 = uuid(12, 'a8');
 const SECRET = 'shared-secret';
 
-const device = (port: string, ip: string, mac: string, extra: Partial<DeviceDetails> = {}): DeviceDetails => ({
-  device: port,
-  port_id: port,
+const device = vxlanDevices({
   network_id: NET,
-  mac_address: mac,
-  admin_state_up: true,
-  status: 'DOWN',
-  network_type: 'vxlan',
+  subnet_id: SUBNET,
   segmentation_id: 4000 + (Number(tag) % 1000),
-  physical_network: null,
-  mtu: 1450,
-  fixed_ips: [{ subnet_id: SUBNET, ip_address: ip }],
-  device_owner: 'compute:nova',
-  allowed_address_pairs: [],
-  port_security_enabled: true,
   security_groups: [SG],
-  qos_policy_id: null,
-  network_qos_policy_id: null,
-  profile: {},
-  ...extra,
 });
 
 const subnet = {

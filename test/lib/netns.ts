@@ -5,12 +5,50 @@
 import { deleteNamespace, ensureNamespace, hostNamespace, run } from '../../src/core/hostns.ts';
 import { cleanupHost } from '../../src/network/drivers/linuxbridge/index.ts';
 import { tapName } from '../../src/network/drivers/linuxbridge/ip.ts';
+import type { DeviceDetails } from '../../src/network/drivers/dataplane.ts';
 
 /** The skip reason of a test that needs root (false when it runs as root). */
 export const needsRoot = (what: string): string | false => (process.getuid?.() === 0 ? false : `needs root (${what})`);
 
 /** A tag unique to this test process, for the names of its namespaces, hosts and ports. */
 export const testTag = `${process.pid % 100000}`;
+
+/** A UUID of this test process: `prefix` and `n` in the first group, the tag in the last. */
+export const tagUuid = (n: number, prefix: string) =>
+  `${prefix}${String(n).padStart(8 - prefix.length, '0')}-aaaa-4bbb-8ccc-${testTag.padStart(12, '0')}`;
+
+/**
+ * The agent's device details of ports on one VXLAN network (what get_devices_details_list answers
+ * for a compute port), a test's own fields in `extra`.
+ */
+export function vxlanDevices(net: {
+  network_id: string;
+  subnet_id: string;
+  segmentation_id: number;
+  security_groups: string[];
+}) {
+  return (port: string, ip: string, mac: string, extra: Partial<DeviceDetails> = {}): DeviceDetails => ({
+    device: port,
+    port_id: port,
+    network_id: net.network_id,
+    mac_address: mac,
+    admin_state_up: true,
+    status: 'DOWN',
+    network_type: 'vxlan',
+    segmentation_id: net.segmentation_id,
+    physical_network: null,
+    mtu: 1450,
+    fixed_ips: [{ subnet_id: net.subnet_id, ip_address: ip }],
+    device_owner: 'compute:nova',
+    allowed_address_pairs: [],
+    port_security_enabled: net.security_groups.length > 0,
+    security_groups: net.security_groups,
+    qos_policy_id: null,
+    network_qos_policy_id: null,
+    profile: {},
+    ...extra,
+  });
+}
 
 /** A guest: where its tap is, what its eth0 looks like. */
 export interface GuestOptions {
