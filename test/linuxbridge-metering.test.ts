@@ -10,7 +10,7 @@ import type { DeviceDetails, MeteringRouterInfo, RouterInfo } from '../src/netwo
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { meteringTable, parseCounters } from '../src/network/drivers/linuxbridge/metering.ts';
 import { MeteringAgent, type MeterPayload } from '../src/network/agent/metering.ts';
-import { needsRoot, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
+import { needsRoot, portView, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = testTag;
@@ -45,15 +45,7 @@ const rgw = device(RGW, '172.30.95.10', 'fa:16:3e:00:95:99', {
   fixed_ips: [{ subnet_id: PUBSUB, ip_address: '172.30.95.10' }],
   device_owner: 'network:router_gateway',
 });
-const view = (d: DeviceDetails) => ({
-  id: d.port_id,
-  network_id: d.network_id,
-  mac_address: d.mac_address,
-  fixed_ips: d.fixed_ips,
-  device_owner: d.device_owner,
-  device_id: ROUTER,
-  project_id: 'proj1',
-});
+const view = (d: DeviceDetails) => portView(d, ROUTER);
 const router: RouterInfo = {
   id: ROUTER,
   admin_state_up: true,

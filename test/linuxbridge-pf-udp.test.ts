@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { run, spawnIn } from '../src/core/hostns.ts';
 import type { DeviceDetails, PortForwardingInfo, RouterInfo } from '../src/network/drivers/dataplane.ts';
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
-import { needsRoot, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
+import { needsRoot, portView, sgRule, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = testTag;
@@ -45,28 +45,8 @@ const onPublic: Partial<DeviceDetails> = {
   physical_network: 'public',
   mtu: 1500,
 };
-const view = (d: DeviceDetails) => ({
-  id: d.port_id,
-  network_id: d.network_id,
-  mac_address: d.mac_address,
-  fixed_ips: d.fixed_ips,
-  device_owner: d.device_owner,
-  device_id: ROUTER,
-  project_id: 'proj1',
-  'binding:host_id': HOST,
-});
-const rule = (direction: string, extra: Record<string, unknown> = {}) => ({
-  id: `r-${Math.random()}`,
-  security_group_id: SG,
-  direction,
-  ethertype: 'IPv4',
-  protocol: null,
-  port_range_min: null,
-  port_range_max: null,
-  remote_ip_prefix: null,
-  remote_group_id: null,
-  ...extra,
-});
+const view = (d: DeviceDetails) => portView(d, ROUTER, { 'binding:host_id': HOST });
+const rule = (direction: string, extra: Record<string, unknown> = {}) => sgRule(SG, direction, extra);
 
 const vm = device(VM, GUEST_IP, 'fa:16:3e:00:89:10');
 const rif = device(RIF, '10.89.0.1', 'fa:16:3e:00:89:01', {

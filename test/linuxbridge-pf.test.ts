@@ -13,7 +13,7 @@ import { run, spawnIn } from '../src/core/hostns.ts';
 import type { DeviceDetails, PortForwardingInfo, RouterInfo } from '../src/network/drivers/dataplane.ts';
 import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { natTable, portForwardingRule } from '../src/network/drivers/linuxbridge/router.ts';
-import { needsRoot, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
+import { needsRoot, portView, sgRule, tagUuid, TestNet, testTag, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = testTag;
@@ -37,28 +37,8 @@ const device = vxlanDevices({
   segmentation_id: 3000 + (Number(tag) % 1000),
   security_groups: [SG],
 });
-const view = (d: DeviceDetails) => ({
-  id: d.port_id,
-  network_id: d.network_id,
-  mac_address: d.mac_address,
-  fixed_ips: d.fixed_ips,
-  device_owner: d.device_owner,
-  device_id: ROUTER,
-  project_id: 'proj1',
-  'binding:host_id': HOST,
-});
-const rule = (direction: string, extra: Record<string, unknown> = {}) => ({
-  id: `r-${Math.random()}`,
-  security_group_id: SG,
-  direction,
-  ethertype: 'IPv4',
-  protocol: null,
-  port_range_min: null,
-  port_range_max: null,
-  remote_ip_prefix: null,
-  remote_group_id: null,
-  ...extra,
-});
+const view = (d: DeviceDetails) => portView(d, ROUTER, { 'binding:host_id': HOST });
+const rule = (direction: string, extra: Record<string, unknown> = {}) => sgRule(SG, direction, extra);
 
 const vm = device(VM, '10.93.0.10', 'fa:16:3e:00:93:10');
 const rif = device(RIF, '10.93.0.1', 'fa:16:3e:00:93:01', {

@@ -17,7 +17,7 @@ import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
 import { firewallPlan } from '../src/network/drivers/linuxbridge/firewall.ts';
 import { bridgeName, tapName } from '../src/network/drivers/linuxbridge/ip.ts';
 import { signInstanceId } from '../src/core/metadata_secret.ts';
-import { needsRoot, tagUuid, TestNet, vxlanDevices } from './lib/netns.ts';
+import { needsRoot, sgRule, tagUuid, TestNet, vxlanDevices } from './lib/netns.ts';
 
 const skip = needsRoot('namespaces, bridges, iptables');
 const tag = `${process.pid % 100000}`;
@@ -88,18 +88,7 @@ const dhcpNet = (): DhcpNetwork => ({
   ],
 });
 
-const rule = (direction: string, extra: Record<string, unknown> = {}) => ({
-  id: `r-${Math.random()}`,
-  security_group_id: SG,
-  direction,
-  ethertype: 'IPv4',
-  protocol: null,
-  port_range_min: null,
-  port_range_max: null,
-  remote_ip_prefix: null,
-  remote_group_id: null,
-  ...extra,
-});
+const rule = (direction: string, extra: Record<string, unknown> = {}) => sgRule(SG, direction, extra);
 
 const sh = (ns: string, cmd: string[], allowFail = false) => run(cmd, { ns, allowFail });
 const canPing = async (ns: string, addr: string) =>

@@ -50,6 +50,32 @@ export function vxlanDevices(net: {
   });
 }
 
+/** A security group rule as the agent's RPC gives it: any protocol, port and remote unless `extra` says. */
+export const sgRule = (securityGroupId: string, direction: string, extra: Record<string, unknown> = {}) => ({
+  id: `r-${Math.random()}`,
+  security_group_id: securityGroupId,
+  direction,
+  ethertype: 'IPv4',
+  protocol: null,
+  port_range_min: null,
+  port_range_max: null,
+  remote_ip_prefix: null,
+  remote_group_id: null,
+  ...extra,
+});
+
+/** A port as the server lists it to the DHCP and L3 agents (project `proj1`). */
+export const portView = (d: DeviceDetails, deviceId: string, extra: Record<string, unknown> = {}) => ({
+  id: d.port_id,
+  network_id: d.network_id,
+  mac_address: d.mac_address,
+  fixed_ips: d.fixed_ips,
+  device_owner: d.device_owner,
+  device_id: deviceId,
+  project_id: 'proj1',
+  ...extra,
+});
+
 /** A guest: where its tap is, what its eth0 looks like. */
 export interface GuestOptions {
   /** The Stratus host (its namespace holds the tap end of the veth). */
