@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { databaseEngines, startCloud, type TestCloud, until } from './lib/cloud.ts';
-import { adminEngineCaller } from './lib/heat-engine.ts';
+import { adminEngineCaller, reachStackStatus, stackStatus } from './lib/heat-engine.ts';
 import type { OrchestrationService } from '../src/orchestration/service.ts';
 import { Engine } from '../src/orchestration/engine/engine.ts';
 import { serveEngine } from '../src/orchestration/rpcapi.ts';
@@ -49,22 +49,8 @@ for (const db of databaseEngines('orchestration nested engines'))
     });
 
     const h = (method: string, p: string, body?: unknown) => c.req(method, `${base}${p}`, body);
-    const statusOf = async (id: string) => {
-      const row = await svc.store.getStack(id);
-      return row ? `${row.action}_${row.status}` : 'GONE';
-    };
-    const reach = (id: string, want: string, ms = 60_000) =>
-      until(
-        `${id} ${want}`,
-        async () => {
-          const s = await statusOf(id);
-          if (s === want) return true;
-          if (s.endsWith('_COMPLETE') || s.endsWith('_FAILED'))
-            throw new Error(`${s}: ${(await svc.store.getStack(id))?.status_reason}`);
-          return null;
-        },
-        ms,
-      );
+    const statusOf = (id: string) => stackStatus(svc, id);
+    const reach = (id: string, want: string, ms = 60_000) => reachStackStatus(svc, id, want, ms);
     const nestedTemplate = (n: number, length: number) => {
       const resources: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) resources[`s${i}`] = { type: 'OS::Heat::RandomString', properties: { length } };
