@@ -39,6 +39,7 @@ import {
 } from './lib/proc.ts';
 import { fmt, machineLine, Report, sideBySideRow, bareLimitRows } from './lib/report.ts';
 import { login, readCloudsYaml, startStratus, type Session } from './lib/stratus.ts';
+import { serverTemplate } from './lib/heat-templates.ts';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -664,25 +665,7 @@ async function hundredCells(
     await sleep(100);
   }
   const groups = 25;
-  const tpl: { heat_template_version: string; resources: Record<string, unknown> } = {
-    heat_template_version: '2021-04-16',
-    resources: {},
-  };
-  for (let g = 0; g < groups; g++) {
-    tpl.resources[`net${g}`] = { type: 'OS::Neutron::Net' };
-    tpl.resources[`subnet${g}`] = {
-      type: 'OS::Neutron::Subnet',
-      properties: { network: { get_resource: `net${g}` }, cidr: `10.${g}.0.0/24` },
-    };
-    tpl.resources[`port${g}`] = {
-      type: 'OS::Neutron::Port',
-      properties: { network: { get_resource: `net${g}` }, fixed_ips: [{ subnet: { get_resource: `subnet${g}` } }] },
-    };
-    tpl.resources[`server${g}`] = {
-      type: 'OS::Nova::Server',
-      properties: { flavor: flavor.id, image: image.id, networks: [{ port: { get_resource: `port${g}` } }] },
-    };
-  }
+  const tpl = serverTemplate(groups, { flavor: flavor.id, image: image.id });
   // The Stratus process's CPU during heat's cell: the nova/neutron/glance/identity work heat asked for.
   const stratusCpu = () => procCpuMs(stratus.pids()[0]!);
   const wall = (ms: number | null) =>

@@ -18,6 +18,7 @@ import { fetchOnce } from './lib/load.ts';
 import { procCpuMs, procStatusKb, sleep, stopAll } from './lib/proc.ts';
 import { fmt, machineLine, Report } from './lib/report.ts';
 import { login, startStratus, type Session } from './lib/stratus.ts';
+import { neutronTemplate, serverTemplate } from './lib/heat-templates.ts';
 
 interface Settings {
   reps: number;
@@ -186,23 +187,7 @@ export async function run(args: string[]) {
 
     const one = { heat_template_version: '2021-04-16', resources: { r: { type: 'OS::Heat::RandomString' } } };
     const groups = 10;
-    const fifty: { heat_template_version: string; resources: Record<string, unknown> } = {
-      heat_template_version: '2021-04-16',
-      resources: {},
-    };
-    for (let g = 0; g < groups; g++) {
-      fifty.resources[`net${g}`] = { type: 'OS::Neutron::Net' };
-      fifty.resources[`subnet${g}`] = {
-        type: 'OS::Neutron::Subnet',
-        properties: { network: { get_resource: `net${g}` }, cidr: `10.${g}.0.0/24` },
-      };
-      fifty.resources[`port${g}`] = {
-        type: 'OS::Neutron::Port',
-        properties: { network: { get_resource: `net${g}` }, fixed_ips: [{ subnet: { get_resource: `subnet${g}` } }] },
-      };
-      fifty.resources[`sg${g}`] = { type: 'OS::Neutron::SecurityGroup', properties: { rules: [{ protocol: 'icmp' }] } };
-      fifty.resources[`rand${g}`] = { type: 'OS::Heat::RandomString' };
-    }
+    const fifty = neutronTemplate(groups);
     const many = {
       heat_template_version: '2021-04-16',
       resources: Object.fromEntries(
@@ -263,28 +248,8 @@ export async function run(args: string[]) {
       boot = { flavorRef: flavor.id, imageRef: image.id };
       return boot;
     }
-    const hundredTemplate = (b: { flavorRef: string; imageRef: string }) => {
-      const t: { heat_template_version: string; resources: Record<string, unknown> } = {
-        heat_template_version: '2021-04-16',
-        resources: {},
-      };
-      for (let g = 0; g < serverGroups; g++) {
-        t.resources[`net${g}`] = { type: 'OS::Neutron::Net' };
-        t.resources[`subnet${g}`] = {
-          type: 'OS::Neutron::Subnet',
-          properties: { network: { get_resource: `net${g}` }, cidr: `10.${g}.0.0/24` },
-        };
-        t.resources[`port${g}`] = {
-          type: 'OS::Neutron::Port',
-          properties: { network: { get_resource: `net${g}` }, fixed_ips: [{ subnet: { get_resource: `subnet${g}` } }] },
-        };
-        t.resources[`server${g}`] = {
-          type: 'OS::Nova::Server',
-          properties: { flavor: b.flavorRef, image: b.imageRef, networks: [{ port: { get_resource: `port${g}` } }] },
-        };
-      }
-      return t;
-    };
+    const hundredTemplate = (b: { flavorRef: string; imageRef: string }) =>
+      serverTemplate(serverGroups, { flavor: b.flavorRef, image: b.imageRef });
     /** GET /servers/{id} every s.serverPollMs until `want` (ACTIVE, or 404 for 'gone'), as the engine waits. */
     async function waitServer(id: string, want: 'ACTIVE' | 'gone') {
       const t0 = performance.now();
