@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { HeatError } from '../errors.ts';
 import {
   NoActionRequired,
+  type PropertySchema,
   type ResourceContext,
   type ResourcePlugin,
   type StoredResource,
@@ -482,14 +483,37 @@ async function storeConfig(r: ResourceContext, group: string, config: string) {
   r.data.config = config;
 }
 
-async function deleteConfig(r: ResourceContext) {
-  if (r.physicalId) await r.api('orchestration', 'DELETE', `/software_configs/${r.physicalId}`, undefined, [204, 404]);
+/**
+ * A software config resource: its text (from its properties) stored as a software config when created, deleted
+ * with the resource, and shown as the attribute `config`.
+ */
+function configResource(o: {
+  type: string;
+  description: string;
+  properties: Record<string, PropertySchema>;
+  group(r: ResourceContext): string;
+  config(r: ResourceContext): string | Promise<string>;
+}): ResourcePlugin {
+  return {
+    type: o.type,
+    description: o.description,
+    supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+    properties: o.properties,
+    attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
+    create: async (r) => storeConfig(r, o.group(r), await o.config(r)),
+    async delete(r) {
+      if (r.physicalId)
+        await r.api('orchestration', 'DELETE', `/software_configs/${r.physicalId}`, undefined, [204, 404]);
+    },
+    async resolveAttributes(r) {
+      return { config: r.data.config };
+    },
+  };
 }
 
-export const SoftwareConfig: ResourcePlugin = {
+export const SoftwareConfig = configResource({
   type: 'OS::Heat::SoftwareConfig',
   description: 'A resource for describing and storing software configuration.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     ...CONFIG_PROPS,
     config: {
@@ -497,18 +521,13 @@ export const SoftwareConfig: ResourcePlugin = {
       description: 'Configuration script or manifest which specifies what actual configuration is performed.',
     },
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  create: (r) => storeConfig(r, r.properties.group as string, (r.properties.config as string) ?? ''),
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+  group: (r) => r.properties.group as string,
+  config: (r) => (r.properties.config as string) ?? '',
+});
 
-export const StructuredConfig: ResourcePlugin = {
+export const StructuredConfig = configResource({
   type: 'OS::Heat::StructuredConfig',
   description: 'A resource which has same logic with OS::Heat::SoftwareConfig, with a map for the config.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     ...CONFIG_PROPS,
     config: {
@@ -516,18 +535,13 @@ export const StructuredConfig: ResourcePlugin = {
       description: 'Map representing the configuration data structure which will be serialized to JSON format.',
     },
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  create: (r) => storeConfig(r, r.properties.group as string, JSON.stringify(r.properties.config ?? {})),
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+  group: (r) => r.properties.group as string,
+  config: (r) => JSON.stringify(r.properties.config ?? {}),
+});
 
-export const CloudConfig: ResourcePlugin = {
+export const CloudConfig = configResource({
   type: 'OS::Heat::CloudConfig',
   description: 'A configuration resource for representing cloud-init cloud-config.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     cloud_config: {
       type: 'map',
@@ -535,21 +549,16 @@ export const CloudConfig: ResourcePlugin = {
       default: {},
     },
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  async create(r) {
+  group: () => 'Heat::Ungrouped',
+  async config(r) {
     const { stringify } = await import('yaml');
-    await storeConfig(r, 'Heat::Ungrouped', `#cloud-config\n${stringify(r.properties.cloud_config ?? {})}`);
+    return `#cloud-config\n${stringify(r.properties.cloud_config ?? {})}`;
   },
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+});
 
-export const MultipartMime: ResourcePlugin = {
+export const MultipartMime = configResource({
   type: 'OS::Heat::MultipartMime',
   description: 'Assembles a collection of software configurations as a multi-part mime message.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     parts: {
       type: 'list',
@@ -579,8 +588,8 @@ export const MultipartMime: ResourcePlugin = {
     },
     group: CONFIG_PROPS.group,
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  async create(r) {
+  group: (r) => (r.properties.group as string) ?? 'Heat::Ungrouped',
+  async config(r) {
     const boundary = `===============${randomBytes(8).toString('hex')}==`;
     const parts = (r.properties.parts ?? []) as Array<{ config: string; filename?: string; subtype?: string }>;
     let out = `Content-Type: multipart/mixed; boundary="${boundary}"\nMIME-Version: 1.0\n`;
@@ -602,13 +611,9 @@ export const MultipartMime: ResourcePlugin = {
       out += `\n${content}\n`;
     }
     out += `\n--${boundary}--\n`;
-    await storeConfig(r, (r.properties.group as string) ?? 'Heat::Ungrouped', out);
+    return out;
   },
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+});
 
 // ---- wait conditions ------------------------------------------------------------------------
 
