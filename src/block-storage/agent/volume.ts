@@ -375,15 +375,7 @@ export class VolumeAgent {
       );
     } catch (err) {
       this.log.warn({ err, snapshot: id }, 'manage existing snapshot failed');
-      await this.volumes.updateSnapshot(id, { status: 'error' });
-      await this.messages.create({
-        projectId: s.project_id,
-        requestId,
-        resourceType: 'VOLUME_SNAPSHOT',
-        resourceId: id,
-        action: Action.SNAPSHOT_CREATE,
-        detail: Detail.SNAPSHOT_CREATE_ERROR,
-      });
+      await this.snapshotFailed(s, requestId);
     }
   }
 
@@ -442,16 +434,21 @@ export class VolumeAgent {
     } catch (err) {
       this.log.warn({ err, snapshot: id }, 'snapshot create failed');
       await this.driver.deleteSnapshot(s).catch(() => undefined);
-      await this.volumes.updateSnapshot(id, { status: 'error' });
-      await this.messages.create({
-        projectId: s.project_id,
-        requestId,
-        resourceType: 'VOLUME_SNAPSHOT',
-        resourceId: id,
-        action: Action.SNAPSHOT_CREATE,
-        detail: Detail.SNAPSHOT_CREATE_ERROR,
-      });
+      await this.snapshotFailed(s, requestId);
     }
+  }
+
+  /** A snapshot that could not be made (or taken over): `error`, and a user message that says so. */
+  private async snapshotFailed(s: SnapshotRow, requestId?: string) {
+    await this.volumes.updateSnapshot(s.id, { status: 'error' });
+    await this.messages.create({
+      projectId: s.project_id,
+      requestId,
+      resourceType: 'VOLUME_SNAPSHOT',
+      resourceId: s.id,
+      action: Action.SNAPSHOT_CREATE,
+      detail: Detail.SNAPSHOT_CREATE_ERROR,
+    });
   }
 
   private async deleteSnapshot(id: string, unmanageOnly = false) {

@@ -390,20 +390,14 @@ export const ResourceGroup: ResourcePlugin = {
     await r.nested.delete();
   },
   async resolveAttributes(r) {
-    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(r.data);
     return {
-      refs: names.map((n) => members[n]!.refId),
-      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+      ...memberRefs(members, names),
       removed_rsrc_list: [],
     };
   },
   attribute(state: StoredResource, name: string) {
-    const members = (state.data.members ?? {}) as Record<
-      string,
-      { refId: string | null; attributes: Record<string, unknown> }
-    >;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(state.data);
     const m = /^resource\.(\d+)(?:\.(.+))?$/.exec(name);
     if (m) {
       const member = members[m[1]!];
@@ -416,6 +410,23 @@ export const ResourceGroup: ResourcePlugin = {
   resume: (r) => r.nested.action('RESUME'),
   check: (r) => r.nested.action('CHECK'),
 };
+
+/** A member of a group (ResourceGroup, AutoScalingGroup) as its data keeps it: its reference and attributes. */
+type GroupMember = { refId: string | null; attributes: Record<string, unknown> };
+
+/** A group's members (its nested stack's resources, named by index) and their names in index order. */
+function groupMembers(data: Record<string, unknown>): { members: Record<string, GroupMember>; names: string[] } {
+  const members = (data.members ?? {}) as Record<string, GroupMember>;
+  return { members, names: Object.keys(members).sort((a, b) => Number(a) - Number(b)) };
+}
+
+/** The attributes `refs` and `refs_map` of a group: its members' references, in index order and by name. */
+function memberRefs(members: Record<string, GroupMember>, names: string[]) {
+  return {
+    refs: names.map((n) => members[n]!.refId),
+    refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+  };
+}
 
 function replaceIndex(v: unknown, indexVar: string, i: number): unknown {
   if (typeof v === 'string') return v.split(indexVar).join(String(i));
@@ -1004,20 +1015,14 @@ export const AutoScalingGroup: ResourcePlugin = {
     }
   },
   async resolveAttributes(r) {
-    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(r.data);
     return {
       current_size: names.length,
-      refs: names.map((n) => members[n]!.refId),
-      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+      ...memberRefs(members, names),
     };
   },
   attribute(state: StoredResource, name: string) {
-    const members = (state.data.members ?? {}) as Record<
-      string,
-      { refId: string | null; attributes: Record<string, unknown> }
-    >;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(state.data);
     const m = /^outputs(_list)?$/.exec(name);
     if (m) return null;
     return names.map((n) => members[n]!.attributes[name]);
