@@ -142,3 +142,13 @@ function fnmatchTranslate(pattern: string): RegExp {
     return /(?!)/; // a reversed range such as [z-a]: Python drops it, and the pattern matches nothing here
   }
 }
+
+/** A Python `re` pattern as a JS RegExp: named groups `(?P<n>…)` and `(?P=n)`, `\\A` and `\\Z` translated. */
+export function pyRegex(pattern: string, flags = ''): RegExp {
+  const js = pattern
+    .replace(/\(\?P</g, '(?<')
+    .replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
+    .replace(/\\A/g, '^')
+    .replace(/\\Z/g, '$');
+  return new RegExp(js, flags);
+}

@@ -664,31 +664,13 @@ export class StackStore {
 
   /** Saves a row that exists (a row deleted meanwhile, by a newer traversal, stays deleted). */
   async updateResource(r: ResourceRow): Promise<boolean> {
-    const {
-      id,
-      engine_id: _lock,
-      ...rest
-    } = {
-      ...r,
-      properties: JSON.stringify(r.properties),
-      attributes: JSON.stringify(r.attributes),
-      data: JSON.stringify(r.data),
-      metadata: JSON.stringify(r.metadata),
-      requires: JSON.stringify(r.requires),
-    };
+    const { id, engine_id: _lock, ...rest } = resourceTable(r);
     const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
   }
 
   async saveResource(r: ResourceRow) {
-    const row: ResourceTable = {
-      ...r,
-      properties: JSON.stringify(r.properties),
-      attributes: JSON.stringify(r.attributes),
-      data: JSON.stringify(r.data),
-      metadata: JSON.stringify(r.metadata),
-      requires: JSON.stringify(r.requires),
-    };
+    const row = resourceTable(r);
     // The engine lock (convergence) is only taken and released by claimResource/releaseResource.
     const { id, engine_id: _lock, ...rest } = row;
     const res = await this.db.updateTable('resource').set(rest).where('id', '=', id).executeTakeFirst();
@@ -706,14 +688,7 @@ export class StackStore {
 
   /** Inserts new rows (a traversal's INIT rows), 100 a statement. */
   async insertResources(rs: ResourceRow[]) {
-    const rows: ResourceTable[] = rs.map((r) => ({
-      ...r,
-      properties: JSON.stringify(r.properties),
-      attributes: JSON.stringify(r.attributes),
-      data: JSON.stringify(r.data),
-      metadata: JSON.stringify(r.metadata),
-      requires: JSON.stringify(r.requires),
-    }));
+    const rows = rs.map(resourceTable);
     for (let i = 0; i < rows.length; i += 100)
       await this.db
         .insertInto('resource')
@@ -838,4 +813,16 @@ export class StackStore {
       .executeTakeFirst();
     return r?.engine_id ?? null;
   }
+}
+
+/** A resource row as its table stores it: the JSON columns serialized. */
+function resourceTable(r: ResourceRow): ResourceTable {
+  return {
+    ...r,
+    properties: JSON.stringify(r.properties),
+    attributes: JSON.stringify(r.attributes),
+    data: JSON.stringify(r.data),
+    metadata: JSON.stringify(r.metadata),
+    requires: JSON.stringify(r.requires),
+  };
 }

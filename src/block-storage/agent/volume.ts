@@ -103,10 +103,11 @@ export class VolumeAgent {
       migrate_volume: (a) => h(() => this.migrations.migrate(a.volume_id, a.host, a.new_type_id ?? null)),
       migrate_volume_completion: (a) => this.migrations.complete(a.volume_id, a.new_volume_id, a.error),
       create_group: (a) => h(() => this.createGroup(a.group_id)),
-      create_group_from_src: (a) => h(() => this.createGroupFromSource(a.group_id, a.request_id)),
-      delete_group: (a) => h(() => this.deleteGroup(a.group_id)),
-      create_group_snapshot: (a) => h(() => this.createGroupSnapshot(a.group_snapshot_id, a.request_id)),
-      delete_group_snapshot: (a) => h(() => this.deleteGroupSnapshot(a.group_snapshot_id)),
+      create_group_from_src: (a) => h(() => this.createMembers(this.groupSet, a.group_id, a.request_id)),
+      delete_group: (a) => h(() => this.deleteMembers(this.groupSet, a.group_id)),
+      create_group_snapshot: (a) =>
+        h(() => this.createMembers(this.groupSnapshotSet, a.group_snapshot_id, a.request_id)),
+      delete_group_snapshot: (a) => h(() => this.deleteMembers(this.groupSnapshotSet, a.group_snapshot_id)),
       // workers/cleanup: what was left before this run started (never this run's own work).
       do_cleanup: () => h(() => this.recover(this.startedAt).then(() => this.recoverGroups(this.startedAt))),
     });
@@ -159,10 +160,10 @@ export class VolumeAgent {
     for (const g of await this.groups.list()) {
       if (!g.host?.startsWith(`${this.backend}#`) || (g.updated_at ?? g.created_at) >= startedAt) continue;
       if (g.status === 'creating') await this.groups.update(g.id, { status: 'error' }, { status: ['creating'] });
-      else if (g.status === 'deleting') await this.deleteGroup(g.id);
+      else if (g.status === 'deleting') await this.deleteMembers(this.groupSet, g.id);
       for (const gs of await this.groups.snapshots({ groupId: g.id })) {
         if (gs.status === 'creating') await this.groups.updateSnapshot(gs.id, { status: 'error' });
-        else if (gs.status === 'deleting') await this.deleteGroupSnapshot(gs.id);
+        else if (gs.status === 'deleting') await this.deleteMembers(this.groupSnapshotSet, gs.id);
       }
     }
   }
@@ -173,50 +174,51 @@ export class VolumeAgent {
     await this.groups.update(id, { status: 'available' }, { status: ['creating'] });
   }
 
-  private async createGroupFromSource(id: string, requestId?: string) {
-    const g = await this.groups.get(id);
-    if (!g || g.status !== 'creating') return;
-    const ok = await makeEach(
-      () => this.groups.volumes(id),
-      (v) => this.createVolume(v, requestId),
-      VolumeStatus.AVAILABLE,
-    );
-    await this.groups.update(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
+  /** A group as its create from a source and its delete see it: its member volumes. */
+  private get groupSet(): MemberSet {
+    return {
+      get: (id) => this.groups.get(id),
+      members: (id) => this.groups.volumes(id),
+      make: (v, requestId) => this.createVolume(v, requestId),
+      remove: (v) => this.deleteVolume(v),
+      find: (v) => this.volumes.get(v),
+      setStatus: (id, status, expect) => this.groups.update(id, { status }, expect),
+      destroy: (id) => this.groups.destroy(id),
+    };
   }
 
-  private async deleteGroup(id: string) {
-    const g = await this.groups.get(id);
-    if (!g) return;
-    const gone = await deleteEach(
-      await this.groups.volumes(id),
-      (v) => this.deleteVolume(v),
-      (v) => this.volumes.get(v),
-    );
-    if (!gone) await this.groups.update(id, { status: 'error_deleting' });
-    else await this.groups.destroy(id);
+  /** A group snapshot as its create and its delete see it: its member snapshots. */
+  private get groupSnapshotSet(): MemberSet {
+    return {
+      get: (id) => this.groups.snapshot(id),
+      members: (id) => this.groups.memberSnapshots(id),
+      make: (s, requestId) => this.createSnapshot(s, requestId),
+      remove: (s) => this.deleteSnapshot(s),
+      find: (s) => this.volumes.snapshot(s),
+      setStatus: (id, status, expect) => this.groups.updateSnapshot(id, { status }, expect),
+      destroy: (id) => this.groups.destroySnapshot(id),
+    };
   }
 
-  private async createGroupSnapshot(id: string, requestId?: string) {
-    const gs = await this.groups.snapshot(id);
-    if (!gs || gs.status !== 'creating') return;
-    const ok = await makeEach(
-      () => this.groups.memberSnapshots(id),
-      (s) => this.createSnapshot(s, requestId),
-      'available',
-    );
-    await this.groups.updateSnapshot(id, { status: ok ? 'available' : 'error' }, { status: ['creating'] });
+  /** A group (snapshot) being created gets its members made one by one: `available` if every one of them is. */
+  private async createMembers(set: MemberSet, id: string, requestId?: string) {
+    const row = await set.get(id);
+    if (!row || row.status !== 'creating') return;
+    for (const m of await set.members(id)) await set.make(m.id, requestId);
+    const ok = (await set.members(id)).every((m) => m.status === 'available');
+    await set.setStatus(id, ok ? 'available' : 'error', { status: ['creating'] });
   }
 
-  private async deleteGroupSnapshot(id: string) {
-    const gs = await this.groups.snapshot(id);
-    if (!gs) return;
-    const gone = await deleteEach(
-      await this.groups.memberSnapshots(id),
-      (s) => this.deleteSnapshot(s),
-      (s) => this.volumes.snapshot(s),
-    );
-    if (!gone) await this.groups.updateSnapshot(id, { status: 'error_deleting' });
-    else await this.groups.destroySnapshot(id);
+  /** A group (snapshot) deleted member by member: gone when all of them are, else `error_deleting`. */
+  private async deleteMembers(set: MemberSet, id: string) {
+    if (!(await set.get(id))) return;
+    let gone = true;
+    for (const m of await set.members(id)) {
+      await set.remove(m.id);
+      if (await set.find(m.id)) gone = false;
+    }
+    if (!gone) await set.setStatus(id, 'error_deleting');
+    else await set.destroy(id);
   }
 
   private async createVolume(id: string, requestId?: string) {
@@ -373,15 +375,7 @@ export class VolumeAgent {
       );
     } catch (err) {
       this.log.warn({ err, snapshot: id }, 'manage existing snapshot failed');
-      await this.volumes.updateSnapshot(id, { status: 'error' });
-      await this.messages.create({
-        projectId: s.project_id,
-        requestId,
-        resourceType: 'VOLUME_SNAPSHOT',
-        resourceId: id,
-        action: Action.SNAPSHOT_CREATE,
-        detail: Detail.SNAPSHOT_CREATE_ERROR,
-      });
+      await this.snapshotFailed(s, requestId);
     }
   }
 
@@ -440,16 +434,21 @@ export class VolumeAgent {
     } catch (err) {
       this.log.warn({ err, snapshot: id }, 'snapshot create failed');
       await this.driver.deleteSnapshot(s).catch(() => undefined);
-      await this.volumes.updateSnapshot(id, { status: 'error' });
-      await this.messages.create({
-        projectId: s.project_id,
-        requestId,
-        resourceType: 'VOLUME_SNAPSHOT',
-        resourceId: id,
-        action: Action.SNAPSHOT_CREATE,
-        detail: Detail.SNAPSHOT_CREATE_ERROR,
-      });
+      await this.snapshotFailed(s, requestId);
     }
+  }
+
+  /** A snapshot that could not be made (or taken over): `error`, and a user message that says so. */
+  private async snapshotFailed(s: SnapshotRow, requestId?: string) {
+    await this.volumes.updateSnapshot(s.id, { status: 'error' });
+    await this.messages.create({
+      projectId: s.project_id,
+      requestId,
+      resourceType: 'VOLUME_SNAPSHOT',
+      resourceId: s.id,
+      action: Action.SNAPSHOT_CREATE,
+      detail: Detail.SNAPSHOT_CREATE_ERROR,
+    });
   }
 
   private async deleteSnapshot(id: string, unmanageOnly = false) {
@@ -531,26 +530,13 @@ export class VolumeAgent {
   }
 }
 
-/** A group's (or group snapshot's) members made one by one: whether every one of them came out `available`. */
-async function makeEach(
-  members: () => Promise<Array<{ id: string; status: string }>>,
-  make: (id: string) => Promise<unknown>,
-  available: string,
-): Promise<boolean> {
-  for (const m of await members()) await make(m.id);
-  return (await members()).every((m) => m.status === available);
-}
-
-/** A group's (or group snapshot's) members deleted one by one: whether all of them are gone. */
-async function deleteEach(
-  members: Array<{ id: string }>,
-  del: (id: string) => Promise<unknown>,
-  find: (id: string) => Promise<unknown>,
-): Promise<boolean> {
-  let gone = true;
-  for (const m of members) {
-    await del(m.id);
-    if (await find(m.id)) gone = false;
-  }
-  return gone;
+/** A group or a group snapshot, as the agent makes and deletes it member by member (volumes or snapshots). */
+interface MemberSet {
+  get(id: string): Promise<{ status: string } | undefined>;
+  members(id: string): Promise<Array<{ id: string; status: string }>>;
+  make(member: string, requestId?: string): Promise<unknown>;
+  remove(member: string): Promise<unknown>;
+  find(member: string): Promise<unknown>;
+  setStatus(id: string, status: string, expect?: { status: string[] }): Promise<unknown>;
+  destroy(id: string): Promise<unknown>;
 }

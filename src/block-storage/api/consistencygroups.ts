@@ -55,7 +55,8 @@ async function cgType(svc: BlockStorageService): Promise<string> {
   return (await find())!.id;
 }
 
-const cgDetail = (g: GroupRow) => ({
+/** A consistency group's detail: the fields of a generic group's detail (groups.ts) that it has. */
+export const cgDetail = (g: GroupRow) => ({
   id: g.id,
   status: g.status,
   availability_zone: g.availability_zone,

@@ -4,8 +4,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.ts';
 import type { GroupRow, GroupSnapshotRow } from '../groups.ts';
-import { volumeTypeIds } from '../groups.ts';
 import type { BlockStorageService } from '../service.ts';
+import { cgDetail } from './consistencygroups.ts';
 import { sql } from 'kysely';
 import { type Condition, eq, pageOf } from '../db/paging.ts';
 import {
@@ -48,16 +48,7 @@ function optString(b: Body, key: string, max = 255): string | null | undefined {
 const groupSummary = (g: GroupRow) => ({ id: g.id, name: g.name });
 
 async function groupDetail(svc: BlockStorageService, req: FastifyRequest, g: GroupRow) {
-  const out: Record<string, unknown> = {
-    id: g.id,
-    status: g.status,
-    availability_zone: g.availability_zone,
-    created_at: isoTime(g.created_at),
-    name: g.name,
-    description: g.description,
-    group_type: g.group_type_id,
-    volume_types: volumeTypeIds(g),
-  };
+  const out: Record<string, unknown> = { ...cgDetail(g), group_type: g.group_type_id };
   if (at(req, '3.14')) {
     out.group_snapshot_id = g.group_snapshot_id;
     out.source_group_id = g.source_group_id;

@@ -1,5 +1,6 @@
 // YAQL evaluation: contexts with `$` and variables, lazy arguments (lambdas for where/select/...),
 // the operators, and the standard library (stdlib.ts).
+import { pyRegex as pythonRegex } from '../python.ts';
 import { YaqlError } from './errors.ts';
 import type { Node } from './parser.ts';
 
@@ -211,15 +212,10 @@ function binary(op: string, l: unknown, r: unknown): unknown {
   throw new YaqlError(`Unknown operator "${op}"`);
 }
 
-/** Python re syntax → JS RegExp. */
+/** Python re syntax → JS RegExp; a pattern JS cannot compile is a YaqlError. */
 export function pyRegex(pattern: string, flags = ''): RegExp {
-  const js = pattern
-    .replace(/\(\?P</g, '(?<')
-    .replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
-    .replace(/\\A/g, '^')
-    .replace(/\\Z/g, '$');
   try {
-    return new RegExp(js, flags);
+    return pythonRegex(pattern, flags);
   } catch (e) {
     throw new YaqlError((e as Error).message);
   }

@@ -35,14 +35,8 @@ export interface MeteringOptions {
   log?: Logger;
 }
 
-interface LabelInfo {
-  tenant_id: string | null;
-  pkts: number;
-  bytes: number;
-  time: number;
-  first_update: number;
-  last_update: number;
-}
+/** What the agent counts for a label between its reports: a payload but for the label and the host. */
+type LabelInfo = Omit<MeterPayload, 'label_id' | 'host'>;
 
 const now = () => Math.floor(Date.now() / 1000);
 

@@ -58,6 +58,16 @@ const MAX_HOST_ROUTES = 20;
 
 const isSet = <T>(v: T): v is NonNullable<T> => v !== undefined && v !== null;
 
+/** A subnet's list (DNS nameservers, host routes) at most `max` long, else 400 `type`. */
+function checkCount(id: string | undefined, list: unknown[], max: number, what: string, type: string): void {
+  if (list.length > max)
+    throw new ApiError(
+      400,
+      `Unable to complete operation for ${id ?? 'new subnet'}. The number of ${what} exceeds the limit ${max}.`,
+      type,
+    );
+}
+
 function toIpOrNull(v: unknown, n: string): string | null {
   if (v === null) return null;
   if (typeof v !== 'string' || !parseIp(v)) throw badInput(n, `'${pyStr(v)}' is not a valid IP address`);
@@ -163,23 +173,11 @@ function validateSubnet(s: Partial<SubnetResource>, cidr: Cidr, cur?: SubnetReso
     if (gatewayInvalidInSubnet(cidr, parseIp(s.gateway_ip)!)) throw invalidInput('Gateway is not valid on subnet');
   }
   if (isSet(s.dns_nameservers)) {
-    if (s.dns_nameservers.length > MAX_DNS_NAMESERVERS) {
-      throw new ApiError(
-        400,
-        `Unable to complete operation for ${s.id ?? 'new subnet'}. The number of DNS nameservers exceeds the limit ${MAX_DNS_NAMESERVERS}.`,
-        'DNSNameServersExhausted',
-      );
-    }
+    checkCount(s.id, s.dns_nameservers, MAX_DNS_NAMESERVERS, 'DNS nameservers', 'DNSNameServersExhausted');
     for (const d of s.dns_nameservers) if (versionOf(d) !== v) throw versionMismatch('dns_nameserver', d, v);
   }
   if (isSet(s.host_routes)) {
-    if (s.host_routes.length > MAX_HOST_ROUTES) {
-      throw new ApiError(
-        400,
-        `Unable to complete operation for ${s.id ?? 'new subnet'}. The number of host routes exceeds the limit ${MAX_HOST_ROUTES}.`,
-        'HostRoutesExhausted',
-      );
-    }
+    checkCount(s.id, s.host_routes, MAX_HOST_ROUTES, 'host routes', 'HostRoutesExhausted');
     for (const r of s.host_routes) {
       if (versionOf(r.nexthop) !== v) throw versionMismatch('nexthop', r.nexthop, v);
       if (versionOf(r.destination) !== v) throw versionMismatch('destination', r.destination, v);

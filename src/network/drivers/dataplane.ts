@@ -9,6 +9,7 @@
 //   groups, serve DHCP for networks, realise routers.
 // `logical` (drivers/logical.ts) keeps state only; a driver with a real data plane
 // (linuxbridge) is one more file registered in drivers/index.ts.
+import type { PortForwardingTable } from '../db/schema.ts';
 import type { FloatingIpView, PortView, RouterPortView, SecurityGroupRuleView, SubnetView } from '../views.ts';
 
 /** A QoS rule parameter's allowed values, as upstream's `type:range` / `type:values` validators. */
@@ -86,16 +87,16 @@ export interface RouterInfo {
 }
 
 /** A floating IP port forwarding as the L3 role realises it (upstream's port_forwarding L3 agent extension). */
-export interface PortForwardingInfo {
-  id: string;
-  floating_ip_address: string;
-  protocol: string;
-  internal_ip_address: string;
-  internal_port_start: number;
-  internal_port_end: number;
-  external_port_start: number;
-  external_port_end: number;
-}
+export type PortForwardingInfo = Pick<
+  PortForwardingTable,
+  | 'id'
+  | 'protocol'
+  | 'internal_ip_address'
+  | 'internal_port_start'
+  | 'internal_port_end'
+  | 'external_port_start'
+  | 'external_port_end'
+> & { floating_ip_address: string };
 
 /** A metering label rule (metering, metering_source_and_destination_fields). */
 export interface MeteringRuleInfo {

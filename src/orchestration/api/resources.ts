@@ -22,6 +22,15 @@ import {
   withLiveAttributes,
 } from './common.ts';
 
+/** The query's `nested_depth`: 0 when absent, a whole number from 0 up, else 400. */
+function nestedDepth(v: string | string[] | undefined): number {
+  if (v === undefined) return 0;
+  const depth = Number(v);
+  if (!Number.isInteger(depth) || depth < 0)
+    throw new ApiError(400, `Only integer is acceptable by 'nested_depth'.`, 'HTTPBadRequest');
+  return depth;
+}
+
 function resourceView(
   req: FastifyRequest,
   stack: StackRow,
@@ -128,12 +137,7 @@ export function makeResourceHandlers(svc: OrchestrationService) {
       const p = params(req);
       const q = query(req);
       const stack = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
-      let depth = 0;
-      if (q.nested_depth !== undefined) {
-        depth = Number(q.nested_depth);
-        if (!Number.isInteger(depth) || depth < 0)
-          throw new ApiError(400, `Only integer is acceptable by 'nested_depth'.`, 'HTTPBadRequest');
-      }
+      const depth = nestedDepth(q.nested_depth);
       const detail = truthy(String(q.with_detail ?? ''));
       const out: Record<string, unknown>[] = [];
       for (const { stack: s, rows } of await walk(stack, depth)) {
@@ -261,12 +265,7 @@ export function makeResourceHandlers(svc: OrchestrationService) {
       const p = params(req);
       const q = query(req);
       const stack = await stackOf(svc, tenant, p.stack_name!, p.stack_id);
-      let depth = 0;
-      if (q.nested_depth !== undefined) {
-        depth = Number(q.nested_depth);
-        if (!Number.isInteger(depth) || depth < 0)
-          throw new ApiError(400, `Only integer is acceptable by 'nested_depth'.`, 'HTTPBadRequest');
-      }
+      const depth = nestedDepth(q.nested_depth);
       if (
         p.resource_name &&
         !(await svc.store.resource(stack.id, p.resource_name)) &&

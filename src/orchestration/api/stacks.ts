@@ -182,6 +182,14 @@ function safeJson(s: string): unknown {
 }
 
 export function makeStackHandlers(svc: OrchestrationService) {
+  /** GET …/template, /environment and /files: that stored part of the stack, as it was given. */
+  const storedPart =
+    (rule: string, part: 'template' | 'environment' | 'files') =>
+    async (req: FastifyRequest): Promise<unknown> => {
+      const tenant = enforce(req, rule);
+      const p = params(req);
+      return (await stackOf(svc, tenant, p.stack_name!, p.stack_id))[part];
+    };
   const rpc = () => svc.engineRpc.call();
   return {
     async create(req: FastifyRequest, reply: FastifyReply) {
@@ -529,23 +537,9 @@ export function makeStackHandlers(svc: OrchestrationService) {
       return engineCall(rpc().export_stack({ stack_id: row.id }));
     },
 
-    async template(req: FastifyRequest) {
-      const tenant = enforce(req, 'stacks:template');
-      const p = params(req);
-      return (await stackOf(svc, tenant, p.stack_name!, p.stack_id)).template;
-    },
-
-    async environment(req: FastifyRequest) {
-      const tenant = enforce(req, 'stacks:environment');
-      const p = params(req);
-      return (await stackOf(svc, tenant, p.stack_name!, p.stack_id)).environment;
-    },
-
-    async files(req: FastifyRequest) {
-      const tenant = enforce(req, 'stacks:files');
-      const p = params(req);
-      return (await stackOf(svc, tenant, p.stack_name!, p.stack_id)).files;
-    },
+    template: storedPart('stacks:template', 'template'),
+    environment: storedPart('stacks:environment', 'environment'),
+    files: storedPart('stacks:files', 'files'),
 
     async outputs(req: FastifyRequest) {
       const tenant = enforce(req, 'stacks:list_outputs');

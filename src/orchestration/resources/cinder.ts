@@ -261,6 +261,15 @@ async function detach(r: ResourceContext, server: string, volume: string): Promi
   if (v?.volume) await waitVolume(r, volume, ['available', 'deleted']);
 }
 
+/** A VolumeAttachment's volume attached to its server as its properties say; the pair kept for its detach. */
+async function attachVolume(r: ResourceContext) {
+  const server = String(r.properties.instance_uuid);
+  const volume = await cinderId(r, 'volumes', 'volume', r.properties.volume_id);
+  await attach(r, server, volume, r.properties.mountpoint);
+  r.data = { ...r.data, server, volume };
+  r.physicalId = volume;
+}
+
 const VolumeAttachment: ResourcePlugin = {
   type: 'OS::Cinder::VolumeAttachment',
   description: 'Resource for associating volume to instance.',
@@ -278,22 +287,12 @@ const VolumeAttachment: ResourcePlugin = {
     ),
   },
   attributes: {},
-  async create(r) {
-    const server = String(r.properties.instance_uuid);
-    const volume = await cinderId(r, 'volumes', 'volume', r.properties.volume_id);
-    await attach(r, server, volume, r.properties.mountpoint);
-    r.data = { ...r.data, server, volume };
-    r.physicalId = volume;
-  },
+  create: attachVolume,
   async update(r) {
     const oldServer = String(r.data.server ?? r.oldProperties?.instance_uuid ?? '');
     const oldVolume = String(r.data.volume ?? r.physicalId ?? '');
     if (oldServer && oldVolume) await detach(r, oldServer, oldVolume);
-    const server = String(r.properties.instance_uuid);
-    const volume = await cinderId(r, 'volumes', 'volume', r.properties.volume_id);
-    await attach(r, server, volume, r.properties.mountpoint);
-    r.data = { ...r.data, server, volume };
-    r.physicalId = volume;
+    await attachVolume(r);
   },
   async delete(r) {
     const server = String(r.data.server ?? r.properties.instance_uuid ?? '');

@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { HeatError } from '../errors.ts';
 import {
   NoActionRequired,
+  type PropertySchema,
   type ResourceContext,
   type ResourcePlugin,
   type StoredResource,
@@ -389,20 +390,14 @@ export const ResourceGroup: ResourcePlugin = {
     await r.nested.delete();
   },
   async resolveAttributes(r) {
-    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(r.data);
     return {
-      refs: names.map((n) => members[n]!.refId),
-      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+      ...memberRefs(members, names),
       removed_rsrc_list: [],
     };
   },
   attribute(state: StoredResource, name: string) {
-    const members = (state.data.members ?? {}) as Record<
-      string,
-      { refId: string | null; attributes: Record<string, unknown> }
-    >;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(state.data);
     const m = /^resource\.(\d+)(?:\.(.+))?$/.exec(name);
     if (m) {
       const member = members[m[1]!];
@@ -415,6 +410,23 @@ export const ResourceGroup: ResourcePlugin = {
   resume: (r) => r.nested.action('RESUME'),
   check: (r) => r.nested.action('CHECK'),
 };
+
+/** A member of a group (ResourceGroup, AutoScalingGroup) as its data keeps it: its reference and attributes. */
+type GroupMember = { refId: string | null; attributes: Record<string, unknown> };
+
+/** A group's members (its nested stack's resources, named by index) and their names in index order. */
+function groupMembers(data: Record<string, unknown>): { members: Record<string, GroupMember>; names: string[] } {
+  const members = (data.members ?? {}) as Record<string, GroupMember>;
+  return { members, names: Object.keys(members).sort((a, b) => Number(a) - Number(b)) };
+}
+
+/** The attributes `refs` and `refs_map` of a group: its members' references, in index order and by name. */
+function memberRefs(members: Record<string, GroupMember>, names: string[]) {
+  return {
+    refs: names.map((n) => members[n]!.refId),
+    refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+  };
+}
 
 function replaceIndex(v: unknown, indexVar: string, i: number): unknown {
   if (typeof v === 'string') return v.split(indexVar).join(String(i));
@@ -482,14 +494,37 @@ async function storeConfig(r: ResourceContext, group: string, config: string) {
   r.data.config = config;
 }
 
-async function deleteConfig(r: ResourceContext) {
-  if (r.physicalId) await r.api('orchestration', 'DELETE', `/software_configs/${r.physicalId}`, undefined, [204, 404]);
+/**
+ * A software config resource: its text (from its properties) stored as a software config when created, deleted
+ * with the resource, and shown as the attribute `config`.
+ */
+function configResource(o: {
+  type: string;
+  description: string;
+  properties: Record<string, PropertySchema>;
+  group(r: ResourceContext): string;
+  config(r: ResourceContext): string | Promise<string>;
+}): ResourcePlugin {
+  return {
+    type: o.type,
+    description: o.description,
+    supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
+    properties: o.properties,
+    attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
+    create: async (r) => storeConfig(r, o.group(r), await o.config(r)),
+    async delete(r) {
+      if (r.physicalId)
+        await r.api('orchestration', 'DELETE', `/software_configs/${r.physicalId}`, undefined, [204, 404]);
+    },
+    async resolveAttributes(r) {
+      return { config: r.data.config };
+    },
+  };
 }
 
-export const SoftwareConfig: ResourcePlugin = {
+export const SoftwareConfig = configResource({
   type: 'OS::Heat::SoftwareConfig',
   description: 'A resource for describing and storing software configuration.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     ...CONFIG_PROPS,
     config: {
@@ -497,18 +532,13 @@ export const SoftwareConfig: ResourcePlugin = {
       description: 'Configuration script or manifest which specifies what actual configuration is performed.',
     },
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  create: (r) => storeConfig(r, r.properties.group as string, (r.properties.config as string) ?? ''),
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+  group: (r) => r.properties.group as string,
+  config: (r) => (r.properties.config as string) ?? '',
+});
 
-export const StructuredConfig: ResourcePlugin = {
+export const StructuredConfig = configResource({
   type: 'OS::Heat::StructuredConfig',
   description: 'A resource which has same logic with OS::Heat::SoftwareConfig, with a map for the config.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     ...CONFIG_PROPS,
     config: {
@@ -516,18 +546,13 @@ export const StructuredConfig: ResourcePlugin = {
       description: 'Map representing the configuration data structure which will be serialized to JSON format.',
     },
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  create: (r) => storeConfig(r, r.properties.group as string, JSON.stringify(r.properties.config ?? {})),
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+  group: (r) => r.properties.group as string,
+  config: (r) => JSON.stringify(r.properties.config ?? {}),
+});
 
-export const CloudConfig: ResourcePlugin = {
+export const CloudConfig = configResource({
   type: 'OS::Heat::CloudConfig',
   description: 'A configuration resource for representing cloud-init cloud-config.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     cloud_config: {
       type: 'map',
@@ -535,21 +560,16 @@ export const CloudConfig: ResourcePlugin = {
       default: {},
     },
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  async create(r) {
+  group: () => 'Heat::Ungrouped',
+  async config(r) {
     const { stringify } = await import('yaml');
-    await storeConfig(r, 'Heat::Ungrouped', `#cloud-config\n${stringify(r.properties.cloud_config ?? {})}`);
+    return `#cloud-config\n${stringify(r.properties.cloud_config ?? {})}`;
   },
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+});
 
-export const MultipartMime: ResourcePlugin = {
+export const MultipartMime = configResource({
   type: 'OS::Heat::MultipartMime',
   description: 'Assembles a collection of software configurations as a multi-part mime message.',
-  supportStatus: { status: 'SUPPORTED', version: '2014.1', message: null },
   properties: {
     parts: {
       type: 'list',
@@ -579,8 +599,8 @@ export const MultipartMime: ResourcePlugin = {
     },
     group: CONFIG_PROPS.group,
   },
-  attributes: { config: { description: 'The config value of the software config.', type: 'string' } },
-  async create(r) {
+  group: (r) => (r.properties.group as string) ?? 'Heat::Ungrouped',
+  async config(r) {
     const boundary = `===============${randomBytes(8).toString('hex')}==`;
     const parts = (r.properties.parts ?? []) as Array<{ config: string; filename?: string; subtype?: string }>;
     let out = `Content-Type: multipart/mixed; boundary="${boundary}"\nMIME-Version: 1.0\n`;
@@ -602,13 +622,9 @@ export const MultipartMime: ResourcePlugin = {
       out += `\n${content}\n`;
     }
     out += `\n--${boundary}--\n`;
-    await storeConfig(r, (r.properties.group as string) ?? 'Heat::Ungrouped', out);
+    return out;
   },
-  delete: deleteConfig,
-  async resolveAttributes(r) {
-    return { config: r.data.config };
-  },
-};
+});
 
 // ---- wait conditions ------------------------------------------------------------------------
 
@@ -999,20 +1015,14 @@ export const AutoScalingGroup: ResourcePlugin = {
     }
   },
   async resolveAttributes(r) {
-    const members = (r.data.members ?? {}) as Record<string, { refId: string | null }>;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(r.data);
     return {
       current_size: names.length,
-      refs: names.map((n) => members[n]!.refId),
-      refs_map: Object.fromEntries(names.map((n) => [n, members[n]!.refId])),
+      ...memberRefs(members, names),
     };
   },
   attribute(state: StoredResource, name: string) {
-    const members = (state.data.members ?? {}) as Record<
-      string,
-      { refId: string | null; attributes: Record<string, unknown> }
-    >;
-    const names = Object.keys(members).sort((a, b) => Number(a) - Number(b));
+    const { members, names } = groupMembers(state.data);
     const m = /^outputs(_list)?$/.exec(name);
     if (m) return null;
     return names.map((n) => members[n]!.attributes[name]);

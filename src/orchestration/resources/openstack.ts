@@ -1717,9 +1717,23 @@ function keystone(o: {
   collection: string;
   singular: string;
   properties: Record<string, PropertySchema>;
-  body(r: ResourceContext, create: boolean): Json;
+  /** The request body's fields (beside `name`) and the property each is, on create and on update. */
+  fields: Record<string, string>;
+  /** The fields that only a create sends. */
+  createFields?: Record<string, string>;
   attributes?: Record<string, AttributeSchema>;
 }): ResourcePlugin {
+  // The body of a create (`create`) or an update: the name (on create the physical name when none is given) and
+  // the fields from their properties, without those not set.
+  const body = (r: ResourceContext, create: boolean): Json => {
+    const from = (fields: Record<string, string>) =>
+      Object.fromEntries(Object.entries(fields).map(([field, prop]) => [field, r.properties[prop]]));
+    return defined({
+      name: r.properties.name ?? (create ? physicalName(r) : undefined),
+      ...from(o.fields),
+      ...(create ? from(o.createFields ?? {}) : {}),
+    });
+  };
   return {
     type: o.type,
     description: `A resource for managing Keystone ${o.collection}.`,
@@ -1727,13 +1741,7 @@ function keystone(o: {
     properties: o.properties,
     attributes: o.attributes ?? {},
     async create(r) {
-      const got = await r.api<Json>(
-        'identity',
-        'POST',
-        `/v3/${o.collection}`,
-        { [o.singular]: o.body(r, true) },
-        [201],
-      );
+      const got = await r.api<Json>('identity', 'POST', `/v3/${o.collection}`, { [o.singular]: body(r, true) }, [201]);
       r.physicalId = String((got[o.singular] as Json).id);
     },
     async update(r) {
@@ -1742,7 +1750,7 @@ function keystone(o: {
           'identity',
           'PATCH',
           `/v3/${o.collection}/${r.physicalId}`,
-          { [o.singular]: o.body(r, false) },
+          { [o.singular]: body(r, false) },
           [200],
         );
     },
@@ -1784,14 +1792,8 @@ const KsProject = keystone({
     enabled: attr('Flag of enable project.', 'boolean'),
     description: attr('Description of project.', 'string'),
   },
-  body: (r, create) =>
-    defined({
-      name: r.properties.name ?? (create ? physicalName(r) : undefined),
-      description: r.properties.description,
-      enabled: r.properties.enabled,
-      tags: r.properties.tags,
-      ...(create ? { domain_id: r.properties.domain, parent_id: r.properties.parent } : {}),
-    }),
+  fields: { description: 'description', enabled: 'enabled', tags: 'tags' },
+  createFields: { domain_id: 'domain', parent_id: 'parent' },
 });
 
 const KsUser = keystone({
@@ -1814,16 +1816,14 @@ const KsUser = keystone({
     enabled: attr('Flag of enable user.', 'boolean'),
     password_expires_at: attr('Show user password expiration time.', 'string'),
   },
-  body: (r, create) =>
-    defined({
-      name: r.properties.name ?? (create ? physicalName(r) : undefined),
-      description: r.properties.description,
-      enabled: r.properties.enabled,
-      email: r.properties.email,
-      password: r.properties.password,
-      default_project_id: r.properties.default_project,
-      ...(create ? { domain_id: r.properties.domain } : {}),
-    }),
+  fields: {
+    description: 'description',
+    enabled: 'enabled',
+    email: 'email',
+    password: 'password',
+    default_project_id: 'default_project',
+  },
+  createFields: { domain_id: 'domain' },
 });
 
 const KsRole = keystone({
@@ -1834,11 +1834,8 @@ const KsRole = keystone({
     name: str('Name of keystone role.', { update_allowed: true }),
     domain: str('Name or id of keystone domain.'),
   },
-  body: (r, create) =>
-    defined({
-      name: r.properties.name ?? (create ? physicalName(r) : undefined),
-      ...(create ? { domain_id: r.properties.domain } : {}),
-    }),
+  fields: {},
+  createFields: { domain_id: 'domain' },
 });
 
 const KsGroup = keystone({
@@ -1850,12 +1847,8 @@ const KsGroup = keystone({
     domain: str('Name or id of keystone domain.', { default: 'default', update_allowed: true }),
     description: str('Description of keystone group.', { default: '', update_allowed: true }),
   },
-  body: (r, create) =>
-    defined({
-      name: r.properties.name ?? (create ? physicalName(r) : undefined),
-      description: r.properties.description,
-      ...(create ? { domain_id: r.properties.domain } : {}),
-    }),
+  fields: { description: 'description' },
+  createFields: { domain_id: 'domain' },
 });
 
 const KsDomain = keystone({
@@ -1867,12 +1860,7 @@ const KsDomain = keystone({
     description: str('Description of keystone domain.', { update_allowed: true }),
     enabled: bool('This domain is enabled or disabled.', { default: true, update_allowed: true }),
   },
-  body: (r, create) =>
-    defined({
-      name: r.properties.name ?? (create ? physicalName(r) : undefined),
-      description: r.properties.description,
-      enabled: r.properties.enabled,
-    }),
+  fields: { description: 'description', enabled: 'enabled' },
 });
 // A domain must be disabled before it is deleted.
 const ksDomainDelete = KsDomain.delete;

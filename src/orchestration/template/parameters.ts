@@ -1,6 +1,7 @@
 // Parameters: the schemas of a template (HOT and CFN), parameter groups, and resolveParameters (user
 // values and environment defaults checked against types and constraints), with Heat's messages
 // (heat/engine/parameters.py, hot/parameters.py, constraints.py, parameter_groups.py).
+import { pyRegex } from '../../core/python.ts';
 import { TemplateError } from './errors.ts';
 import type {
   Constraint,
@@ -281,14 +282,10 @@ export function parseParameterValue(type: ParameterType, v: unknown): unknown {
   }
 }
 
-/** Python re pattern → JS (named groups, \A \Z). */
-export function pyRegex(pattern: string, flags = ''): RegExp {
-  const js = pattern
-    .replace(/\(\?P</g, '(?<')
-    .replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
-    .replace(/\\A/g, '^')
-    .replace(/\\Z/g, '$');
-  return new RegExp(js, flags);
+/** What a `length` constraint measures: a string's or a list's length, a map's key count, else 0. */
+function lengthOf(value: unknown): number {
+  if (typeof value === 'string' || Array.isArray(value)) return value.length;
+  return isPlainObject(value) ? Object.keys(value).length : 0;
 }
 
 function constraintValid(c: Constraint, type: ParameterType, value: unknown): boolean {
@@ -298,12 +295,7 @@ function constraintValid(c: Constraint, type: ParameterType, value: unknown): bo
       return !((c.min !== undefined && n < c.min) || (c.max !== undefined && n > c.max));
     }
     case 'length': {
-      const n =
-        typeof value === 'string' || Array.isArray(value)
-          ? value.length
-          : isPlainObject(value)
-            ? Object.keys(value).length
-            : 0;
+      const n = lengthOf(value);
       return !((c.min !== undefined && n < c.min) || (c.max !== undefined && n > c.max));
     }
     case 'modulo': {
@@ -346,12 +338,7 @@ function constraintMessage(c: Constraint, value: unknown): string {
     case 'range':
       return `${pyStr(value)} is out of range (min: ${mm(c.min)}, max: ${mm(c.max)})`;
     case 'length': {
-      const n =
-        typeof value === 'string' || Array.isArray(value)
-          ? value.length
-          : isPlainObject(value)
-            ? Object.keys(value).length
-            : 0;
+      const n = lengthOf(value);
       return `length (${n}) is out of range (min: ${mm(c.min)}, max: ${mm(c.max)})`;
     }
     case 'modulo':

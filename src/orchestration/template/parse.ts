@@ -66,19 +66,30 @@ function section(data: Record<string, unknown>, name: string): Record<string, un
   return s as Record<string, unknown>;
 }
 
+/**
+ * HOTemplate.validate_section: an entry of the section `section` is a map (`missing` when it is empty) whose keys
+ * are all `allowed` ones of a `kind` definition.
+ */
+function validateEntry(
+  section: string,
+  kind: string,
+  entry: unknown,
+  allowed: readonly string[],
+  missing: string,
+): asserts entry is Record<string, unknown> {
+  if (!entry) throw new TemplateError(missing);
+  if (!isPlainObject(entry))
+    throw new TemplateError(
+      `"${section}" must contain a map of ${kind} maps. Found a [<class '${pyTypeName(entry)}'>] instead`,
+    );
+  for (const k of Object.keys(entry))
+    if (!allowed.includes(k)) throw new TemplateError(`"${k}" is not a valid keyword inside a ${kind} definition`);
+}
+
 function hotResource(v: VersionInfo, name: string, snippet: unknown): ResourceDefinition {
   const path = ['resources', name];
   // HOTemplate.validate_section, then the CFN-side check of Template.validate
-  if (!snippet) throw new TemplateError('Each resource must contain a type key.');
-  if (!isPlainObject(snippet)) {
-    throw new TemplateError(
-      `"resources" must contain a map of resource maps. Found a [<class '${pyTypeName(snippet)}'>] instead`,
-    );
-  }
-  for (const k of Object.keys(snippet)) {
-    if (!v.resourceKeys.includes(k))
-      throw new TemplateError(`"${k}" is not a valid keyword inside a resource definition`);
-  }
+  validateEntry('resources', 'resource', snippet, v.resourceKeys, 'Each resource must contain a type key.');
   if (!('type' in snippet)) throw new TemplateError('Each resource must contain a type key.');
   if (!snippet.type) throw new TemplateError('Each Resource must contain a Type key.');
   return resourceFrom(v, name, path, {
@@ -224,16 +235,7 @@ function parseOutputs(v: VersionInfo, data: Record<string, unknown>): Record<str
   const out: Record<string, OutputDefinition> = {};
   for (const oname of Object.keys(raw).sort()) {
     const o = raw[oname];
-    if (!o) throw new TemplateError(`Each output must contain a ${valueKey} key.`);
-    if (!isPlainObject(o)) {
-      throw new TemplateError(
-        `"${name}" must contain a map of output maps. Found a [<class '${pyTypeName(o)}'>] instead`,
-      );
-    }
-    for (const k of Object.keys(o)) {
-      if (!v.outputKeys.includes(k))
-        throw new TemplateError(`"${k}" is not a valid keyword inside a output definition`);
-    }
+    validateEntry(name, 'output', o, v.outputKeys, `Each output must contain a ${valueKey} key.`);
     if (!(valueKey in o)) throw new TemplateError(`Each output must contain a ${valueKey} key.`);
     const def: OutputDefinition = { value: o[valueKey] };
     const d = o[v.kind === 'hot' ? 'description' : 'Description'];

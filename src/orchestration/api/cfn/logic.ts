@@ -7,7 +7,7 @@ import { ApiError } from '../../../core/errors.ts';
 import type { AuthContext } from '../../../core/auth.ts';
 import type { RequestContext } from '../../../core/context.ts';
 import type { OrchestrationService } from '../../service.ts';
-import type { StackRow } from '../../stacks.ts';
+import type { ResourceRow, StackRow } from '../../stacks.ts';
 import type { Caller } from '../../engine/engine.ts';
 import { stackView } from '../stacks.ts';
 import { serverDeployments } from '../software.ts';
@@ -248,6 +248,12 @@ export class CfnLogic {
   }
 
   /** A stack by ARN, id or name, of the caller's project (or, for a stack user, of its stack user project). */
+  /** The stack named (or ARN'd) by `nameOrArn`, or, without one, every stack of the caller's project. */
+  private async stacksFor(call: CfnCall, nameOrArn: string | undefined): Promise<StackRow[]> {
+    if (nameOrArn) return [await this.stackFor(call, nameOrArn)];
+    return this.svc.store.listStacks({ projectId: call.context.projectId });
+  }
+
   private async stackFor(call: CfnCall, nameOrArn: string | undefined, stackUsers = false): Promise<StackRow> {
     if (!nameOrArn) throw cfnError(400, 'MissingParameter', 'The request is missing a required parameter: StackName');
     const project = call.context.projectId ?? '';
@@ -448,9 +454,7 @@ export class CfnLogic {
       }
       case 'DescribeStacks': {
         authorize('DescribeStacks');
-        const rows = p.StackName
-          ? [await this.stackFor(call, p.StackName)]
-          : await this.svc.store.listStacks({ projectId: call.context.projectId });
+        const rows = await this.stacksFor(call, p.StackName);
         const stacks = [];
         for (const row of rows) {
           const v = (await stackView(this.svc, call, row, true)) as Record<string, unknown>;
@@ -502,11 +506,7 @@ export class CfnLogic {
             StackResourceDetail: {
               StackId: stackArn(row.project_id, row.name, row.id),
               StackName: row.name,
-              LogicalResourceId: r.name,
-              PhysicalResourceId: r.physical_resource_id ?? '',
-              ResourceType: r.type,
-              ResourceStatus: `${r.action}_${r.status}`,
-              ResourceStatusReason: r.status_reason,
+              ...cfnResource(r),
               LastUpdatedTimestamp: cfnTime(r.updated_at ?? r.created_at),
               Metadata: JSON.stringify(metadata),
               Description: '',
@@ -536,12 +536,8 @@ export class CfnLogic {
             StackResources: rs.map((r) => ({
               StackId: stackArn(row.project_id, row.name, row.id),
               StackName: row.name,
-              LogicalResourceId: r.name,
-              PhysicalResourceId: r.physical_resource_id ?? '',
-              ResourceType: r.type,
+              ...cfnResource(r),
               Timestamp: cfnTime(r.updated_at ?? r.created_at),
-              ResourceStatus: `${r.action}_${r.status}`,
-              ResourceStatusReason: r.status_reason,
               Description: '',
             })),
           },
@@ -554,21 +550,15 @@ export class CfnLogic {
           'ListStackResources',
           {
             StackResourceSummaries: (await this.svc.store.resources(row.id)).map((r) => ({
-              LogicalResourceId: r.name,
-              PhysicalResourceId: r.physical_resource_id ?? '',
-              ResourceType: r.type,
+              ...cfnResource(r),
               LastUpdatedTimestamp: cfnTime(r.updated_at ?? r.created_at),
-              ResourceStatus: `${r.action}_${r.status}`,
-              ResourceStatusReason: r.status_reason,
             })),
           },
         ];
       }
       case 'DescribeStackEvents': {
         authorize('DescribeStackEvents');
-        const rows = p.StackName
-          ? [await this.stackFor(call, p.StackName)]
-          : await this.svc.store.listStacks({ projectId: call.context.projectId });
+        const rows = await this.stacksFor(call, p.StackName);
         const events = [];
         for (const row of rows)
           for (const e of await this.svc.store.events(row.id))
@@ -637,4 +627,15 @@ export class CfnLogic {
     }
     return kind === 'waitcondition' ? { resource: res.name, metadata: res.metadata } : null;
   }
+}
+
+/** The fields of a resource that DescribeStackResource(s) and ListStackResources all show. */
+function cfnResource(r: ResourceRow) {
+  return {
+    LogicalResourceId: r.name,
+    PhysicalResourceId: r.physical_resource_id ?? '',
+    ResourceType: r.type,
+    ResourceStatus: `${r.action}_${r.status}`,
+    ResourceStatusReason: r.status_reason,
+  };
 }
