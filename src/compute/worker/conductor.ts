@@ -35,6 +35,8 @@ export interface BuildRequest {
   group?: string;
   same_host?: string[];
   different_host?: string[];
+  /** Whether the servers have mapped volumes (false: the agent reads no block device mappings). */
+  volumes?: boolean;
 }
 
 const BUILD_SLOTS = 10;
@@ -355,6 +357,7 @@ export class Conductor {
               uuid: s.inst.uuid,
               request_id: req.request_id,
               image: req.image,
+              volumes: req.volumes,
             });
           } catch (e) {
             // The agent did not answer (down, or killed mid-build): another host may.
