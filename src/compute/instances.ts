@@ -5,7 +5,7 @@ import type { SubnetMeta } from './subnet_meta.ts';
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ComputeDb, InstanceActionsTable, InstancesTable } from './db/schema.ts';
-import { bool, json, now, precompiled } from '../core/db.ts';
+import { bool, json, now, precompiled, sortedTags } from '../core/db.ts';
 import type { Flavor } from './service.ts';
 
 export const VmState = {
@@ -428,21 +428,13 @@ export class InstanceStore {
   }
 
   async tagsOf(uuids: string[]): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
-    for (let i = 0; i < uuids.length; i += 500) {
-      const rows = await this.db
+    return sortedTags(uuids, (chunk) =>
+      this.db
         .selectFrom('instance_tags')
-        .selectAll()
-        .where('instance_uuid', 'in', uuids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) {
-        const l = out.get(r.instance_uuid) ?? [];
-        l.push(r.tag);
-        out.set(r.instance_uuid, l);
-      }
-    }
-    for (const l of out.values()) l.sort();
-    return out;
+        .select(['instance_uuid as owner', 'tag'])
+        .where('instance_uuid', 'in', chunk)
+        .execute(),
+    );
   }
 
   /**
