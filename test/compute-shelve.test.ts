@@ -281,3 +281,54 @@ for (const engine of databaseEngines('guest actions'))
       );
     });
   });
+
+// The spawn step the build and unshelve share (Conductor.spawnOn): a real hypervisor's spawn gets
+// the build's longer wait (unshelve had the bus's 60 s default), the fake driver the default; a
+// host that does not answer is one the flow may replace, an agent's failure is its own.
+describe('the spawn step of builds and unshelves', () => {
+  it('waits as long as a real spawn may take, and turns failures into BuildFailures', async () => {
+    const { Conductor, BuildFailure } = await import('../src/compute/worker/conductor.ts');
+    const calls: Array<{ to: string; method: string; timeoutMs?: number }> = [];
+    let answer: () => Promise<unknown> = async () => ({ ok: true });
+    const bus = {
+      call: (to: string, method: string, _args: unknown, _ctx: unknown, timeoutMs?: number) => {
+        calls.push({ to, method, timeoutMs });
+        return answer();
+      },
+    };
+    const conductorWith = (driver: string) =>
+      new Conductor(
+        null as never,
+        null as never,
+        bus as never,
+        { driver, vifPluggingTimeout: 300, libvirt: { bootTimeout: 180 } } as never,
+        null as never,
+      );
+    const lv = conductorWith('libvirt');
+    await lv.spawnOn('h1', (agent) => agent.unshelve_instance({ uuid: 'u', request_id: 'r', image: null }));
+    await lv.spawnOn('h1', (agent) => agent.build_and_run_instance({ uuid: 'u', request_id: 'r' }));
+    assert.deepEqual(calls, [
+      { to: 'compute.h1', method: 'unshelve_instance', timeoutMs: 600_000 },
+      { to: 'compute.h1', method: 'build_and_run_instance', timeoutMs: 600_000 },
+    ]);
+    await conductorWith('fake').spawnOn('h2', (agent) => agent.build_and_run_instance({ uuid: 'u', request_id: 'r' }));
+    assert.equal(calls[2]!.timeoutMs, undefined);
+    answer = async () => {
+      throw new Error('timed out');
+    };
+    const down = await lv
+      .spawnOn('h3', (agent) => agent.unshelve_instance({ uuid: 'u', request_id: 'r', image: null }))
+      .catch((e) => e);
+    assert.ok(down instanceof BuildFailure);
+    assert.equal(down.reschedule, true);
+    assert.equal(down.host, 'h3');
+    assert.match(down.message, /^Compute host h3 did not answer: timed out/);
+    answer = async () => ({ ok: false, message: 'no room', reschedule: false });
+    const failed = await lv
+      .spawnOn('h4', (agent) => agent.unshelve_instance({ uuid: 'u', request_id: 'r', image: null }))
+      .catch((e) => e);
+    assert.ok(failed instanceof BuildFailure);
+    assert.equal(failed.message, 'no room');
+    assert.equal(failed.reschedule, false);
+  });
+});

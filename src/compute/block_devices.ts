@@ -9,27 +9,16 @@ import { bool, int, json, now } from '../core/db.ts';
 export type SourceType = 'volume' | 'snapshot' | 'image' | 'blank';
 export type DestinationType = 'volume' | 'local';
 
-export interface BlockDevice {
-  id: number;
-  uuid: string;
-  instance_uuid: string;
+/** A mapping as the code uses it: its `block_device_mapping` row with its flag as a boolean and its connection info parsed. */
+export interface BlockDevice
+  extends Omit<
+    Selectable<BlockDeviceMappingTable>,
+    'source_type' | 'destination_type' | 'delete_on_termination' | 'connection_info' | 'updated_at' | 'deleted'
+  > {
   source_type: SourceType;
   destination_type: DestinationType;
-  boot_index: number | null;
-  device_name: string | null;
-  device_type: string | null;
-  disk_bus: string | null;
-  guest_format: string | null;
-  volume_id: string | null;
-  snapshot_id: string | null;
-  image_id: string | null;
-  volume_size: number | null;
-  volume_type: string | null;
   delete_on_termination: boolean;
-  tag: string | null;
-  attachment_id: string | null;
   connection_info: Record<string, unknown> | null;
-  created_at: string;
 }
 
 export type NewBlockDevice = Omit<BlockDevice, 'id' | 'uuid' | 'created_at'> & { uuid?: string };

@@ -7,22 +7,10 @@ import type { ComputeDb, FlavorsTable } from './db/schema.ts';
 
 const conflict = (m: string) => new ApiError(409, m);
 
-export interface Flavor {
-  id: number;
-  flavorid: string;
-  name: string;
-  memory_mb: number;
-  vcpus: number;
-  root_gb: number;
-  ephemeral_gb: number;
-  swap: number;
-  rxtx_factor: number;
-  vcpu_weight: number | null;
+/** A flavor as the code uses it: its `flavors` row with the flags as booleans, and its extra specs. */
+export interface Flavor extends Omit<Selectable<FlavorsTable>, 'disabled' | 'is_public'> {
   disabled: boolean;
   is_public: boolean;
-  description: string | null;
-  created_at: string;
-  updated_at: string | null;
   extra_specs: Record<string, string>;
 }
 

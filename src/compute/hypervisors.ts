@@ -3,25 +3,29 @@
 // with its nova-compute service, the servers on a host, the statistics summed over the enabled
 // hosts, and the host's uptime line. The os-hypervisors handlers (api/hypervisors.ts) call these.
 import os from 'node:os';
+import type { Selectable } from 'kysely';
+import type { ComputeNodesTable } from './db/schema.ts';
 import { listServices, type ComputeServiceDeps as ComputeService, type ServiceRow } from './services.ts';
 
-export interface ComputeNode {
-  id: number;
-  uuid: string;
-  host: string;
-  hypervisor_hostname: string;
-  hypervisor_type: string;
-  hypervisor_version: number;
-  host_ip: string | null;
-  vcpus: number;
-  memory_mb: number;
-  local_gb: number;
-  vcpus_used: number;
-  memory_mb_used: number;
-  local_gb_used: number;
-  running_vms: number;
-  cpu_info: string | null;
-}
+/** A compute node as the hypervisor views show it: the columns of its `compute_nodes` row they read. */
+export type ComputeNode = Pick<
+  Selectable<ComputeNodesTable>,
+  | 'id'
+  | 'uuid'
+  | 'host'
+  | 'hypervisor_hostname'
+  | 'hypervisor_type'
+  | 'hypervisor_version'
+  | 'host_ip'
+  | 'vcpus'
+  | 'memory_mb'
+  | 'local_gb'
+  | 'vcpus_used'
+  | 'memory_mb_used'
+  | 'local_gb_used'
+  | 'running_vms'
+  | 'cpu_info'
+>;
 
 /** Every compute node not deleted, oldest first. */
 export async function listNodes(svc: ComputeService): Promise<ComputeNode[]> {
@@ -79,18 +83,16 @@ export function uptimeLine(): string {
   return ` ${clock} up ${days ? `${days} days, ` : ''}${String(h).padStart(2, ' ')}:${String(m).padStart(2, '0')},  0 users,  load average: ${load}`;
 }
 
-export interface HypervisorStatistics {
+/** The nodes' sizes summed, with what is free (Nova's compute_node_statistics). */
+export interface HypervisorStatistics
+  extends Pick<
+    ComputeNode,
+    'vcpus' | 'memory_mb' | 'local_gb' | 'vcpus_used' | 'memory_mb_used' | 'local_gb_used' | 'running_vms'
+  > {
   count: number;
-  vcpus: number;
-  memory_mb: number;
-  local_gb: number;
-  vcpus_used: number;
-  memory_mb_used: number;
-  local_gb_used: number;
   free_ram_mb: number;
   free_disk_gb: number;
   current_workload: number;
-  running_vms: number;
   disk_available_least: number;
 }
 

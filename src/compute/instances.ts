@@ -5,7 +5,7 @@ import type { SubnetMeta } from './subnet_meta.ts';
 import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { ComputeDb, InstanceActionsTable, InstancesTable } from './db/schema.ts';
-import { bool, json, now, precompiled } from '../core/db.ts';
+import { bool, json, now, precompiled, sortedTags } from '../core/db.ts';
 import type { Flavor } from './service.ts';
 
 export const VmState = {
@@ -85,26 +85,21 @@ export interface Fault {
   created: string;
 }
 
-export interface Instance {
-  uuid: string;
-  display_name: string;
-  display_description: string | null;
-  project_id: string;
-  user_id: string;
-  image_ref: string | null;
+/** A server as the code uses it: its `instances` row with the JSON columns parsed and the flags as booleans. */
+export interface Instance
+  extends Omit<
+    Selectable<InstancesTable>,
+    | (typeof JSON_COLUMNS)[number]
+    | 'config_drive'
+    | 'locked'
+    | 'deleted'
+    | 'vcpus'
+    | 'memory_mb'
+    | 'root_gb'
+    | 'ephemeral_gb'
+  > {
   flavor: Flavor;
-  host: string | null;
-  node: string | null;
-  availability_zone: string | null;
-  vm_state: string;
-  task_state: string | null;
-  power_state: number;
-  key_name: string | null;
-  key_data: string | null;
-  user_data: string | null;
   config_drive: string;
-  access_ip_v4: string | null;
-  access_ip_v6: string | null;
   metadata: Record<string, string>;
   system_metadata: Record<string, unknown>;
   security_groups: Array<{ name: string; id?: string }>;
@@ -113,19 +108,8 @@ export interface Instance {
   network_info: Vif[];
   fault: Fault | null;
   locked: boolean;
-  locked_by: string | null;
-  locked_reason: string | null;
-  hostname: string | null;
-  launch_index: number;
-  reservation_id: string;
-  progress: number;
   trusted_certs: string[] | null;
   tags: string[];
-  launched_at: string | null;
-  terminated_at: string | null;
-  created_at: string;
-  updated_at: string;
-  deleted_at: string | null;
   deleted: boolean;
 }
 
@@ -444,21 +428,13 @@ export class InstanceStore {
   }
 
   async tagsOf(uuids: string[]): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
-    for (let i = 0; i < uuids.length; i += 500) {
-      const rows = await this.db
+    return sortedTags(uuids, (chunk) =>
+      this.db
         .selectFrom('instance_tags')
-        .selectAll()
-        .where('instance_uuid', 'in', uuids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) {
-        const l = out.get(r.instance_uuid) ?? [];
-        l.push(r.tag);
-        out.set(r.instance_uuid, l);
-      }
-    }
-    for (const l of out.values()) l.sort();
-    return out;
+        .select(['instance_uuid as owner', 'tag'])
+        .where('instance_uuid', 'in', chunk)
+        .execute(),
+    );
   }
 
   /**

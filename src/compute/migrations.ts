@@ -9,24 +9,27 @@ import type { Flavor } from './service.ts';
 import type { Instance } from './instances.ts';
 export type MigrationType = 'migration' | 'resize' | 'live-migration' | 'evacuation';
 
-export interface Migration {
-  id: number;
-  uuid: string;
-  instance_uuid: string;
+/** A move as the code uses it: its `migrations` row with the flavors parsed, the counters as numbers, the flags as booleans. */
+export interface Migration
+  extends Omit<
+    Selectable<MigrationsTable>,
+    | 'migration_type'
+    | 'old_flavor'
+    | 'new_flavor'
+    | 'memory_total'
+    | 'memory_processed'
+    | 'memory_remaining'
+    | 'disk_total'
+    | 'disk_processed'
+    | 'disk_remaining'
+    | 'hidden'
+    | 'cross_cell_move'
+    | 'deleted'
+  > {
   migration_type: MigrationType;
-  status: string;
-  source_compute: string | null;
-  source_node: string | null;
-  dest_compute: string | null;
-  dest_node: string | null;
-  dest_host: string | null;
-  old_instance_type_id: number | null;
-  new_instance_type_id: number | null;
   /** The flavors before and after (Nova keeps them on the instance as old_flavor/new_flavor). */
   old_flavor: Flavor | null;
   new_flavor: Flavor | null;
-  /** The vm_state before the move (Nova's system_metadata old_vm_state), to come back to. */
-  old_vm_state: string | null;
   memory_total: number | null;
   memory_processed: number | null;
   memory_remaining: number | null;
@@ -35,11 +38,6 @@ export interface Migration {
   disk_remaining: number | null;
   hidden: boolean;
   cross_cell_move: boolean;
-  user_id: string | null;
-  project_id: string | null;
-  created_at: string;
-  updated_at: string | null;
-  deleted_at: string | null;
   deleted: boolean;
 }
 

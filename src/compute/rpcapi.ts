@@ -64,7 +64,8 @@ export interface ConductorMovesRpc {
 
 /** `compute.<host>` (nova-compute): building, running and ending guests; agent/compute.ts. */
 export interface ComputeCoreRpc {
-  build_and_run_instance(a: InstanceRef & { image?: ImageMeta | null }): AgentResult;
+  /** `volumes`: whether the server has mapped volumes (Nova's block_device_mapping; false: none to read). */
+  build_and_run_instance(a: InstanceRef & { image?: ImageMeta | null; volumes?: boolean }): AgentResult;
   terminate_instance(a: InstanceRef): AgentResult;
   /** `reimage_boot_volume`: a volume-backed server's new image is written onto its boot volume (2.93). */
   rebuild_instance(a: InstanceRef & { image: ImageMeta | null; reimage_boot_volume?: boolean }): AgentResult;

@@ -297,6 +297,27 @@ export const json = <T = unknown>(v: unknown, fallback: T): T => {
 };
 export const now = () => new Date().toISOString();
 
+/**
+ * The tags of many resources (servers, ports, ...), each resource's sorted: `read` gives the
+ * (owner, tag) rows of a list of owners and is called with at most 500 at a time (far below
+ * SQLite's and PostgreSQL's limits on bound values).
+ */
+export async function sortedTags(
+  owners: string[],
+  read: (chunk: string[]) => Promise<Array<{ owner: string; tag: string }>>,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < owners.length; i += 500) {
+    for (const r of await read(owners.slice(i, i + 500))) {
+      const l = out.get(r.owner);
+      if (l) l.push(r.tag);
+      else out.set(r.owner, [r.tag]);
+    }
+  }
+  for (const l of out.values()) l.sort();
+  return out;
+}
+
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return (

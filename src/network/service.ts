@@ -17,7 +17,7 @@ import { SERVICE_CATALOG } from '../core/catalog_services.ts';
 import { setBodyParsers } from '../core/body_parsers.ts';
 import { ApiError } from '../core/errors.ts';
 import { Check, PolicyEngine, type PolicyTarget } from '../core/policy/index.ts';
-import { groupCommit, migrate } from '../core/db.ts';
+import { groupCommit, migrate, sortedTags } from '../core/db.ts';
 import { migrations } from './db/migrations.ts';
 import { NETWORK_POLICIES } from './policies.ts';
 import { ResourceApi, type ResourceExtension, type ResourceSpec, type Tx } from './api/resource.ts';
@@ -179,22 +179,14 @@ export class NetworkService implements ServiceModule {
   private runTransaction: <T>(fn: (tx: Transaction<NetworkDb>) => Promise<T>) => Promise<T>;
 
   async tagsOf(tx: Tx, resourceType: string, ids: string[]): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await tx
+    return sortedTags(ids, (chunk) =>
+      tx
         .selectFrom('tags')
-        .select(['resource_id', 'tag'])
+        .select(['resource_id as owner', 'tag'])
         .where('resource_type', '=', resourceType)
-        .where('resource_id', 'in', ids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) {
-        const l = out.get(r.resource_id) ?? [];
-        l.push(r.tag);
-        out.set(r.resource_id, l);
-      }
-    }
-    for (const l of out.values()) l.sort();
-    return out;
+        .where('resource_id', 'in', chunk)
+        .execute(),
+    );
   }
 
   /** Neutron's notifications (`network.create.end`, ...), publisher `network.<host>`. */

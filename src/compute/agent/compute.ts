@@ -68,7 +68,7 @@ export class ComputeAgent {
     await this.registerService();
     await this.initInstances();
     this.stopServing = serveCompute(this.bus, this.host, {
-      build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null),
+      build_and_run_instance: (a) => this.buildAndRun(a.uuid, a.request_id, a.image ?? null, a.volumes !== false),
       terminate_instance: (a) => this.terminate(a.uuid, a.request_id),
       get_console_output: (a) => this.consoleOutput(a.uuid),
       get_diagnostics: (a) => this.diagnostics(a.uuid),
@@ -368,7 +368,12 @@ export class ComputeAgent {
     return this.registered;
   }
 
-  private async buildAndRun(uuid: string, requestId: string, image: ImageMeta | null): Promise<AgentResult> {
+  private async buildAndRun(
+    uuid: string,
+    requestId: string,
+    image: ImageMeta | null,
+    volumes: boolean,
+  ): Promise<AgentResult> {
     const inst = await this.store.get(uuid);
     if (!inst) return { ok: false, message: `Instance ${uuid} could not be found.`, reschedule: false };
     try {
@@ -379,8 +384,9 @@ export class ComputeAgent {
         const aborted = (e: Error) => {
           throw new VirtError(`Build of instance ${inst.uuid} aborted: ${e.message}`, false);
         };
-        // The mapped volumes, made by the volume service for this server or brought (boot from volume).
-        await spawnWithVolumes(this, inst, image, { volumes: 'connect', volumeError: aborted });
+        // The mapped volumes, made by the volume service for this server or brought (boot from volume);
+        // a server the build request says has none spawns without reading its mappings.
+        await spawnWithVolumes(this, inst, image, { volumes: volumes ? 'connect' : 'none', volumeError: aborted });
       });
     } catch (e) {
       const reschedule = e instanceof VirtError ? e.reschedule : false;

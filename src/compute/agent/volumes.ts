@@ -296,15 +296,20 @@ async function releasePreparedVolumes(agent: ComputeAgent, volumes: PreparedVolu
  * gets them connected to this host first and the attachments are completed once it runs; the
  * others attach them after the spawn. `connect`: attachments to make or to give this host's
  * connector (a build, an unshelve); `connected`: the ones the server has, as they are (a rebuild);
- * `reconnect`: the ones another host had, reserved anew for this one (an evacuation).
+ * `reconnect`: the ones another host had, reserved anew for this one (an evacuation); `none`: the
+ * server has none (a build whose request mapped no volume: no mapping is read).
  * `volumeError` wraps a failure of the volume steps (a build's "aborted").
  */
 export async function spawnWithVolumes(
   agent: ComputeAgent,
   inst: Instance,
   image: ImageMeta | null,
-  o: { volumes: 'connect' | 'connected' | 'reconnect'; volumeError?: (e: Error) => never },
+  o: { volumes: 'connect' | 'connected' | 'reconnect' | 'none'; volumeError?: (e: Error) => never },
 ) {
+  if (o.volumes === 'none')
+    return agent.driver.spawnsWithVolumes
+      ? agent.driver.spawn(inst, image, inst.network_info, [])
+      : agent.driver.spawn(inst, image, inst.network_info);
   const wrap =
     o.volumeError ??
     ((e: Error) => {

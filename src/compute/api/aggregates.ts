@@ -5,72 +5,42 @@ import { type Aggregate } from '../aggregates.ts';
 import * as aggregates from '../aggregate_api.ts';
 import { novaTime } from '../times.ts';
 import { authorize, badRequest, mv, validateBody } from './common.ts';
+import { envelope } from './schemas/parameter_types.ts';
 import { checkName } from './flavors.ts';
 
 const AG = 'os_compute_api:os-aggregates';
 type Id = { Params: { id: string } };
 
 const AZ = { oneOf: [{ type: 'string', minLength: 1, maxLength: 255 }, { type: 'null' }] };
-const CREATE = {
+const CREATE = envelope('aggregate', {
   type: 'object',
-  required: ['aggregate'],
+  required: ['name'],
   additionalProperties: false,
-  properties: {
-    aggregate: {
-      type: 'object',
-      required: ['name'],
-      additionalProperties: false,
-      properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
-    },
-  },
-};
-const UPDATE = {
-  type: 'object',
-  required: ['aggregate'],
-  additionalProperties: false,
-  properties: {
-    aggregate: {
-      type: 'object',
-      additionalProperties: false,
-      anyOf: [{ required: ['name'] }, { required: ['availability_zone'] }],
-      properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
-    },
-  },
-};
-const hostAction = (action: string) => ({
-  type: 'object',
-  required: [action],
-  additionalProperties: false,
-  properties: {
-    [action]: {
-      type: 'object',
-      required: ['host'],
-      additionalProperties: false,
-      properties: { host: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' } },
-    },
-  },
+  properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
 });
+const UPDATE = envelope('aggregate', {
+  type: 'object',
+  additionalProperties: false,
+  anyOf: [{ required: ['name'] }, { required: ['availability_zone'] }],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, availability_zone: AZ },
+});
+const hostAction = (action: string) =>
+  envelope(action, {
+    type: 'object',
+    required: ['host'],
+    additionalProperties: false,
+    properties: { host: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' } },
+  });
 const ADD_HOST = hostAction('add_host');
 const REMOVE_HOST = hostAction('remove_host');
-const SET_METADATA = {
-  type: 'object',
-  required: ['set_metadata'],
-  additionalProperties: false,
-  properties: {
-    set_metadata: {
-      type: 'object',
-      required: ['metadata'],
-      additionalProperties: false,
-      properties: {
-        metadata: {
-          type: 'object',
-          patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: ['string', 'null'], maxLength: 255 } },
-          additionalProperties: false,
-        },
-      },
-    },
-  },
-};
+const SET_METADATA = envelope(
+  'set_metadata',
+  envelope('metadata', {
+    type: 'object',
+    patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: ['string', 'null'], maxLength: 255 } },
+    additionalProperties: false,
+  }),
+);
 
 function view(req: FastifyRequest, a: Aggregate, brief = false) {
   const out: Record<string, unknown> = {

@@ -22,7 +22,7 @@ import { pyRepr } from '../../core/python.ts';
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_RULES } from '../db/flavors.ts';
 import { flavorMigrations } from '../db/migrations/flavors.ts';
 import { verifyProjectId } from './quotas.ts';
-import { BOOLEAN as booleanParam } from './schemas/parameter_types.ts';
+import { BOOLEAN as booleanParam, envelope } from './schemas/parameter_types.ts';
 
 const MAX_INT = 0x7fffffff;
 const SORT_KEYS = [
@@ -51,53 +51,40 @@ const FES = 'os_compute_api:os-flavor-extra-specs';
 const positive = { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: MAX_INT };
 const nonNegative = { ...positive, minimum: 0 };
 const description = { type: ['string', 'null'], minLength: 0, maxLength: 65535 };
-const CREATE = {
+const FLAVOR = {
   type: 'object',
-  required: ['flavor'],
+  required: ['name', 'ram', 'vcpus', 'disk'],
   additionalProperties: false,
   properties: {
-    flavor: {
-      type: 'object',
-      required: ['name', 'ram', 'vcpus', 'disk'],
-      additionalProperties: false,
-      properties: {
-        name: { type: 'string', minLength: 1, maxLength: 255 },
-        id: {
-          type: ['string', 'number', 'null'],
-          minLength: 1,
-          maxLength: 255,
-          pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$',
-        },
-        ram: positive,
-        vcpus: positive,
-        disk: nonNegative,
-        'OS-FLV-EXT-DATA:ephemeral': nonNegative,
-        swap: nonNegative,
-        rxtx_factor: {
-          type: ['number', 'string'],
-          pattern: '^[0-9]+(\\.[0-9]+)?$',
-          exclusiveMinimum: 0,
-          maximum: 3.40282e38,
-        },
-        'os-flavor-access:is_public': booleanParam,
-      },
+    name: { type: 'string', minLength: 1, maxLength: 255 },
+    id: {
+      type: ['string', 'number', 'null'],
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$',
     },
+    ram: positive,
+    vcpus: positive,
+    disk: nonNegative,
+    'OS-FLV-EXT-DATA:ephemeral': nonNegative,
+    swap: nonNegative,
+    rxtx_factor: {
+      type: ['number', 'string'],
+      pattern: '^[0-9]+(\\.[0-9]+)?$',
+      exclusiveMinimum: 0,
+      maximum: 3.40282e38,
+    },
+    'os-flavor-access:is_public': booleanParam,
   },
 };
-const CREATE_255 = {
-  ...CREATE,
-  properties: {
-    flavor: { ...CREATE.properties.flavor, properties: { ...CREATE.properties.flavor.properties, description } },
-  },
-};
-const UPDATE_255 = {
+const CREATE = envelope('flavor', FLAVOR);
+const CREATE_255 = envelope('flavor', { ...FLAVOR, properties: { ...FLAVOR.properties, description } });
+const UPDATE_255 = envelope('flavor', {
   type: 'object',
-  required: ['flavor'],
+  required: ['description'],
   additionalProperties: false,
-  properties: {
-    flavor: { type: 'object', required: ['description'], additionalProperties: false, properties: { description } },
-  },
-};
+  properties: { description },
+});
 const SPEC_KEY = '^[a-zA-Z0-9-_:. ]{1,255}$';
 const SPECS = {
   type: 'object',
@@ -111,19 +98,13 @@ const SPECS_CREATE = {
   properties: { extra_specs: SPECS },
 };
 const SPECS_UPDATE = { ...SPECS, minProperties: 1, maxProperties: 1 };
-const tenantAction = (action: string) => ({
-  type: 'object',
-  required: [action],
-  additionalProperties: false,
-  properties: {
-    [action]: {
-      type: 'object',
-      required: ['tenant'],
-      additionalProperties: false,
-      properties: { tenant: { type: 'string', minLength: 1, maxLength: 255 } },
-    },
-  },
-});
+const tenantAction = (action: string) =>
+  envelope(action, {
+    type: 'object',
+    required: ['tenant'],
+    additionalProperties: false,
+    properties: { tenant: { type: 'string', minLength: 1, maxLength: 255 } },
+  });
 const ADD_TENANT = tenantAction('addTenantAccess');
 const REMOVE_TENANT = tenantAction('removeTenantAccess');
 

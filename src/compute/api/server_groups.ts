@@ -3,6 +3,7 @@ import type { ComputeService, Family } from '../service.ts';
 import { serverGroupMigrations } from '../db/migrations/server_groups.ts';
 import { type ServerGroup } from '../server_groups.ts';
 import { authorize, badRequest, forbidden, isAdmin, mv, notFound, queryOf, validateBody } from './common.ts';
+import { envelope } from './schemas/parameter_types.ts';
 import { checkName } from './flavors.ts';
 import { OverQuota } from '../quota.ts';
 
@@ -11,54 +12,41 @@ const SG = 'os_compute_api:os-server-groups';
 // ---- the API ------------------------------------------------------------------------------
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
-const legacy = (policies: string[]) => ({
+const legacy = (policies: string[]) =>
+  envelope('server_group', {
+    type: 'object',
+    required: ['name', 'policies'],
+    additionalProperties: false,
+    properties: {
+      name: NAME,
+      policies: {
+        type: 'array',
+        items: [{ type: 'string', enum: policies }],
+        uniqueItems: true,
+        minItems: 1,
+        maxItems: 1,
+        additionalItems: false,
+      },
+    },
+  });
+const CREATE = legacy(['anti-affinity', 'affinity']);
+const CREATE_215 = legacy(['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']);
+const CREATE_264 = envelope('server_group', {
   type: 'object',
-  required: ['server_group'],
+  required: ['name', 'policy'],
   additionalProperties: false,
   properties: {
-    server_group: {
+    name: NAME,
+    policy: { type: 'string', enum: ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity'] },
+    rules: {
       type: 'object',
-      required: ['name', 'policies'],
       additionalProperties: false,
       properties: {
-        name: NAME,
-        policies: {
-          type: 'array',
-          items: [{ type: 'string', enum: policies }],
-          uniqueItems: true,
-          minItems: 1,
-          maxItems: 1,
-          additionalItems: false,
-        },
+        max_server_per_host: { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, minLength: 1 },
       },
     },
   },
 });
-const CREATE = legacy(['anti-affinity', 'affinity']);
-const CREATE_215 = legacy(['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity']);
-const CREATE_264 = {
-  type: 'object',
-  required: ['server_group'],
-  additionalProperties: false,
-  properties: {
-    server_group: {
-      type: 'object',
-      required: ['name', 'policy'],
-      additionalProperties: false,
-      properties: {
-        name: NAME,
-        policy: { type: 'string', enum: ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity'] },
-        rules: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            max_server_per_host: { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, minLength: 1 },
-          },
-        },
-      },
-    },
-  },
-};
 
 function view(req: FastifyRequest, g: ServerGroup) {
   const out: Record<string, unknown> = { id: g.uuid, name: g.name };

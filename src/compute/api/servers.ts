@@ -618,6 +618,7 @@ export async function createServer(svc: ComputeService, req: FastifyRequest, rep
     group: group?.uuid,
     different_host: hostList(hints.different_host),
     same_host: hostList(hints.same_host),
+    volumes: plan.devices.length > 0,
   };
   conductorRpc(svc.ctx.bus).cast().build_instances(build);
 

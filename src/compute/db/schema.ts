@@ -275,6 +275,7 @@ export interface MigrationsTable {
   new_instance_type_id: number | null;
   old_flavor: JsonText | null;
   new_flavor: JsonText | null;
+  /** The vm_state before the move (Nova's system_metadata old_vm_state), to come back to. */
   old_vm_state: string | null;
   memory_total: BigIntColumn;
   memory_processed: BigIntColumn;

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { GuestFiles } from './build.ts';
 import { GUEST_MARKERS } from './init.ts';
+import { passwordLogin } from '../../core/clients/session.ts';
 
 export const GUEST_IMAGE_NAME = 'stratus-guest';
 /**
@@ -28,30 +29,18 @@ export interface RegisterOptions {
   properties?: Record<string, unknown>;
 }
 
-interface Catalog {
-  token: { catalog: Array<{ type: string; endpoints: Array<{ interface: string; url: string }> }> };
-}
-
 export async function registerGuest(
   files: GuestFiles,
   o: RegisterOptions,
 ): Promise<Record<'kernel' | 'ramdisk' | 'disk', string> & { bootDisk?: string }> {
-  const auth = await fetch(`${o.authUrl.replace(/\/+$/, '')}/auth/tokens`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: o.username ?? 'admin', domain: { id: 'default' }, password: o.password } },
-        },
-        scope: { project: { name: o.project ?? 'admin', domain: { id: 'default' } } },
-      },
-    }),
+  const auth = await passwordLogin(o.authUrl, {
+    username: o.username ?? 'admin',
+    password: o.password,
+    project: o.project ?? 'admin',
   });
-  if (auth.status !== 201) throw new Error(`identity answered ${auth.status} to the admin's login`);
-  const token = auth.headers.get('x-subject-token')!;
-  const catalog = (await auth.json()) as Catalog;
+  if (!auth.body) throw new Error(`identity answered ${auth.status} to the admin's login`);
+  const token = auth.token;
+  const catalog = auth.body;
   const base =
     o.imageUrl ??
     catalog.token.catalog.find((s) => s.type === 'image')?.endpoints.find((e) => e.interface === 'public')?.url;

@@ -12,7 +12,8 @@ import type { ComputeOptions } from '../service.ts';
 import { InstanceStore, VmState, type Instance, type Vif, wantsConfigDrive } from '../instances.ts';
 import type { ComputeClients } from '../clients.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import { computeRpc, schedulerRpc, serveConductor, type AgentResult } from '../rpcapi.ts';
+import { computeRpc, schedulerRpc, serveConductor, type AgentResult, type ComputeRpc } from '../rpcapi.ts';
+import type { RpcCalls } from '../../core/rpc.ts';
 import type { UnshelveRequest } from './shelve.ts';
 import type { RequestSpec } from './scheduler.ts';
 import { notifyInstance } from '../notifications.ts';
@@ -35,6 +36,8 @@ export interface BuildRequest {
   group?: string;
   same_host?: string[];
   different_host?: string[];
+  /** Whether the servers have mapped volumes (false: the agent reads no block device mappings). */
+  volumes?: boolean;
 }
 
 const BUILD_SLOTS = 10;
@@ -290,6 +293,25 @@ export class Conductor {
     };
   }
 
+  /**
+   * The spawn step of a flow (the build's, and unshelve's): the chosen host's agent spawns the
+   * guest. A real hypervisor's spawn (image download, vif plugging, boot) may outlast the bus's
+   * default wait; a host that does not answer (down, or killed mid-spawn) is one another may replace.
+   */
+  async spawnOn(host: string, spawn: (agent: RpcCalls<ComputeRpc>) => Promise<AgentResult>): Promise<void> {
+    const timeoutMs =
+      this.o.driver === 'fake'
+        ? undefined
+        : ((this.o.vifPluggingTimeout ?? 300) + this.o.libvirt.bootTimeout + 120) * 1000;
+    let res: AgentResult;
+    try {
+      res = await spawn(computeRpc(this.bus).call(host, { timeoutMs }));
+    } catch (e) {
+      throw new BuildFailure(`Compute host ${host} did not answer: ${(e as Error).message}`, true, host);
+    }
+    if (!res.ok) throw new BuildFailure(res.message, res.reschedule, host);
+  }
+
   /** Runs `fn` after every earlier `fn` of the same key has finished (no key: at once). */
   private turns = new Map<string, Promise<unknown>>();
   private inTurn<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
@@ -342,26 +364,15 @@ export class Conductor {
       })
       .add({
         name: 'spawn',
-        execute: async (s) => {
-          const host = s.selection!.host;
-          let res: AgentResult;
-          try {
-            // A real hypervisor's build (image download, vif plugging, boot) may outlast the bus's default wait.
-            const timeoutMs =
-              this.o.driver === 'fake'
-                ? undefined
-                : ((this.o.vifPluggingTimeout ?? 300) + this.o.libvirt.bootTimeout + 120) * 1000;
-            res = await computeRpc(this.bus).call(host, { timeoutMs }).build_and_run_instance({
+        execute: (s) =>
+          this.spawnOn(s.selection!.host, (agent) =>
+            agent.build_and_run_instance({
               uuid: s.inst.uuid,
               request_id: req.request_id,
               image: req.image,
-            });
-          } catch (e) {
-            // The agent did not answer (down, or killed mid-build): another host may.
-            throw new BuildFailure(`Compute host ${host} did not answer: ${(e as Error).message}`, true, host);
-          }
-          if (!res.ok) throw new BuildFailure(res.message, res.reschedule, host);
-        },
+              volumes: req.volumes,
+            }),
+          ),
       });
   }
 }

@@ -7,7 +7,7 @@
 import { LinearFlow } from '../../core/flow.ts';
 import { VmState, type Instance } from '../instances.ts';
 import type { ImageMeta } from '../drivers/virt.ts';
-import { computeRpc, type AgentResult } from '../rpcapi.ts';
+import { computeRpc } from '../rpcapi.ts';
 import { BuildFailure, type Conductor } from './conductor.ts';
 import { notifyInstance } from '../notifications.ts';
 
@@ -110,20 +110,11 @@ export function addUnshelve(conductor: Conductor, zoneOf: (host: string) => Prom
       })
       .add({
         name: 'spawn',
-        execute: async (s) => {
-          const host = s.selection!.host;
-          let res: AgentResult;
-          try {
-            res = await computeRpc(bus).call(host).unshelve_instance({
-              uuid: s.inst.uuid,
-              request_id: r.request_id,
-              image,
-            });
-          } catch (e) {
-            throw new BuildFailure(`Compute host ${host} did not answer: ${(e as Error).message}`, true, host);
-          }
-          if (!res.ok) throw new BuildFailure(res.message, res.reschedule, host);
-        },
+        // The build's spawn step (with its longer wait for a real hypervisor's spawn).
+        execute: (s) =>
+          conductor.spawnOn(s.selection!.host, (agent) =>
+            agent.unshelve_instance({ uuid: s.inst.uuid, request_id: r.request_id, image }),
+          ),
       });
   };
 

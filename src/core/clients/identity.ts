@@ -20,14 +20,18 @@ export interface ProjectLimit {
   resource_limit: number;
 }
 
-/** A trust (OS-TRUST) as Keystone answers it. */
-export interface Trust {
+/** A trust's own fields (OS-TRUST): what Keystone answers and what its token provider reads. */
+export interface TrustFields {
   id: string;
   trustor_user_id: string;
   trustee_user_id: string;
   project_id: string | null;
   impersonation: boolean;
   expires_at: string | null;
+}
+
+/** A trust (OS-TRUST) as Keystone answers it. */
+export interface Trust extends TrustFields {
   roles?: Array<{ id: string; name: string }>;
 }
 

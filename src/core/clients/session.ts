@@ -3,9 +3,45 @@
 // it expires, and finds the other services in the token's catalog.
 import { ApiError } from '../errors.ts';
 
-interface CatalogEntry {
+export interface CatalogEntry {
   type: string;
   endpoints: Array<{ interface: string; region_id: string | null; url: string }>;
+}
+
+/** A password login's answer: the token and its body when Keystone issued one (201), else only the status. */
+export interface LoginAnswer {
+  status: number;
+  token: string;
+  body?: { token: { expires_at: string; catalog: CatalogEntry[] } };
+}
+
+/**
+ * A password login to Keystone (POST /v3/auth/tokens) of a user of the default domain, scoped
+ * to a project of that domain or to the system. `authUrl`: the identity v3 URL.
+ */
+export async function passwordLogin(
+  authUrl: string,
+  u: { username: string; password: string; project: string; system?: boolean },
+): Promise<LoginAnswer> {
+  const res = await fetch(`${authUrl.replace(/\/+$/, '')}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: u.username, domain: { id: 'default' }, password: u.password } },
+        },
+        scope: u.system ? { system: { all: true } } : { project: { name: u.project, domain: { id: 'default' } } },
+      },
+    }),
+  });
+  if (res.status !== 201) return { status: res.status, token: '' };
+  return {
+    status: res.status,
+    token: res.headers.get('x-subject-token')!,
+    body: (await res.json()) as LoginAnswer['body'],
+  };
 }
 
 export class ServiceSession {
@@ -31,29 +67,14 @@ export class ServiceSession {
   }
 
   private async login() {
-    const res = await fetch(`${this.authUrl()}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: this.username, domain: { id: 'default' }, password: this.password } },
-          },
-          scope: this.system
-            ? { system: { all: true } }
-            : { project: { name: this.project, domain: { id: 'default' } } },
-        },
-      }),
+    const res = await passwordLogin(this.authUrl(), {
+      username: this.username,
+      password: this.password,
+      project: this.project,
+      system: this.system,
     });
-    if (res.status !== 201)
-      throw new ApiError(503, `Service user ${this.username} could not authenticate (${res.status}).`);
-    const body = (await res.json()) as { token: { expires_at: string; catalog: CatalogEntry[] } };
-    return {
-      token: res.headers.get('x-subject-token')!,
-      expires: Date.parse(body.token.expires_at),
-      catalog: body.token.catalog,
-    };
+    if (!res.body) throw new ApiError(503, `Service user ${this.username} could not authenticate (${res.status}).`);
+    return { token: res.token, expires: Date.parse(res.body.token.expires_at), catalog: res.body.token.catalog };
   }
 
   private async current() {

@@ -4,6 +4,7 @@
 // disabled project invalidates tokens at once).
 import { ApiError, badRequest } from '../../core/errors.ts';
 import type { AuthContext } from '../../core/auth.ts';
+import type { TrustFields } from '../../core/clients/identity.ts';
 import { IdentityBackend, isoMicro } from '../backend.ts';
 import type { Project, ResourceManager } from '../resource.ts';
 import type { User, UserManager } from '../users.ts';
@@ -13,14 +14,8 @@ import type { RevokeManager } from '../revoke.ts';
 import { InvalidToken, TokenFormatter, randomAuditId, type TokenPayload } from './formatter.ts';
 import type { AppCredMethod, AuthRequest, DomainRef, PasswordMethod, TotpMethod } from './auth_body.ts';
 
-/** What the trust manager offers the token provider. */
-export interface TrustInfo {
-  id: string;
-  trustor_user_id: string;
-  trustee_user_id: string;
-  project_id: string | null;
-  impersonation: boolean;
-  expires_at: string | null;
+/** What the trust manager offers the token provider: the trust's fields and its state. */
+export interface TrustInfo extends TrustFields {
   remaining_uses: number | null;
   roleIds: string[];
   deleted: boolean;

@@ -4,6 +4,14 @@
 const TRUE_STRINGS = ['True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes'];
 const FALSE_STRINGS = ['False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'];
 
+/** A body that is one object under `key` and nothing else (Nova's {"aggregate": {...}}, {"addHost": {...}}). */
+export const envelope = (key: string, inner: Record<string, unknown>) => ({
+  type: 'object',
+  required: [key],
+  additionalProperties: false,
+  properties: { [key]: inner },
+});
+
 export const BOOLEAN = {
   type: ['boolean', 'string'],
   enum: [true, ...TRUE_STRINGS, false, ...FALSE_STRINGS],

@@ -27,7 +27,7 @@ import {
   type VirtDriver,
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
-import { startLiveMigration } from './migrate.ts';
+import { noProgress, startLiveMigration } from './migrate.ts';
 import { type DomainEvent, LifecycleEventStream } from './events.ts';
 import { hostInstancesPath, type LibvirtOptions } from './options.ts';
 import { type ProbeLinux, probeVirtType } from './probe.ts';
@@ -393,31 +393,18 @@ export class LibvirtDriver implements VirtDriver {
       disks.push({ path: rdisk, format: 'qcow2', device: 'disk', bus: diskBus, target: diskTarget(diskBus, n++) });
     }
     // A root volume takes vda itself (attached before the start); the local disk otherwise.
+    const local = (file: string) =>
+      disks.push({
+        path: path.join(dir, file),
+        format: 'qcow2',
+        device: 'disk',
+        bus: diskBus,
+        target: diskTarget(diskBus, n++),
+      });
     if (rootVolume) n++;
-    else
-      disks.push({
-        path: path.join(dir, 'disk'),
-        format: 'qcow2',
-        device: 'disk',
-        bus: diskBus,
-        target: diskTarget(diskBus, n++),
-      });
-    if (fs.existsSync(path.join(dir, 'disk.eph0')))
-      disks.push({
-        path: path.join(dir, 'disk.eph0'),
-        format: 'qcow2',
-        device: 'disk',
-        bus: diskBus,
-        target: diskTarget(diskBus, n++),
-      });
-    if (fs.existsSync(path.join(dir, 'disk.swap')))
-      disks.push({
-        path: path.join(dir, 'disk.swap'),
-        format: 'qcow2',
-        device: 'disk',
-        bus: diskBus,
-        target: diskTarget(diskBus, n++),
-      });
+    else local('disk');
+    // The flavor's ephemeral and swap disks, where the spawn made them.
+    for (const file of ['disk.eph0', 'disk.swap']) if (fs.existsSync(path.join(dir, file))) local(file);
     if (fs.existsSync(path.join(dir, 'disk.config')))
       disks.push({
         path: path.join(dir, 'disk.config'),
@@ -1170,14 +1157,7 @@ export class LibvirtDriver implements VirtDriver {
           } else if (job) clearInterval(t);
         }, 100);
       });
-    const zero = {
-      memory_total: 0,
-      memory_processed: 0,
-      memory_remaining: 0,
-      disk_total: 0,
-      disk_processed: 0,
-      disk_remaining: 0,
-    };
+    const zero = noProgress();
     return {
       done: when().then((j) => j.done),
       progress: () => job?.progress() ?? zero,

@@ -17,6 +17,16 @@ import type { Libvirtd } from './daemon.ts';
 
 type Progress = ReturnType<LiveMigrationJob['progress']>;
 
+/** A job's counters before libvirt reported any. */
+export const noProgress = (): Progress => ({
+  memory_total: 0,
+  memory_processed: 0,
+  memory_remaining: 0,
+  disk_total: 0,
+  disk_processed: 0,
+  disk_remaining: 0,
+});
+
 const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
 
 /** `virsh domjobinfo`'s Memory/File total, processed, remaining lines, in bytes. */
@@ -45,14 +55,7 @@ export interface LiveMigrationSpec {
 
 export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
   const { source, dest, uuid } = spec;
-  let progress: Progress = {
-    memory_total: 0,
-    memory_processed: 0,
-    memory_remaining: 0,
-    disk_total: 0,
-    disk_processed: 0,
-    disk_remaining: 0,
-  };
+  let progress = noProgress();
   let aborted = false;
   let paused = false;
   const sockDir = fs.mkdtempSync(path.join(dest.runDir, `migrate-${uuid.slice(0, 8)}-`));
