@@ -38,7 +38,10 @@ export function engineClient(bus: MessageBus): RpcClient<EngineRpc> {
 
 /** Serves the engine's methods on the topic, as this engine's id; answers the function that stops. */
 export function serveEngine(bus: MessageBus, engine: Engine): () => void {
-  return serveRpc<EngineRpc>(bus, ENGINE_TOPIC, engine.engineId, {
+  // Compute's instance notifications wake the engine's waits on a server (OS::Nova::Server) at once
+  // instead of at their next poll; the polls stay (a bus that does not carry them, a lost one).
+  const unlisten = bus.onNotification('instance.', (n) => engine.instanceNotification(n));
+  const stop = serveRpc<EngineRpc>(bus, ENGINE_TOPIC, engine.engineId, {
     listening: () => true,
     stop_stack: async (a) => {
       await engine.stopStack(a.stack_id);
@@ -76,4 +79,8 @@ export function serveEngine(bus: MessageBus, engine: Engine): () => void {
       return null;
     },
   });
+  return () => {
+    unlisten();
+    stop();
+  };
 }

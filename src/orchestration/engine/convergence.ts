@@ -239,11 +239,12 @@ export class Convergence {
     if (m.batch && m.batch.length > 1) return this.checkCleanups(m);
     const { store, engineId } = this.engine;
     if (this.engine.halted) return;
-    const stack = await store.stackState(m.stack_id);
+    // The stack's state and the node's row read together (one wait less before the work).
+    const [stack, row] = await Promise.all([store.stackState(m.stack_id), store.resourceById(m.entity)]);
     // Superseded by a newer traversal, or failed: the message stops here.
     if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const self = nodeKey(m.entity, m.is_update);
-    let r = await store.resourceById(m.entity);
+    let r = row;
     let claimed = false;
     if (r) {
       const holder = await store.claimResource(r.id, engineId);
@@ -323,19 +324,24 @@ export class Convergence {
       clearTimeout(timer);
       jobs.delete(job);
       if (!jobs.size) this.running.delete(stack.id);
-      if (claimed && r && !gone && !this.engine.halted) {
-        await store.releaseResource(r.id, engineId).catch(() => undefined);
-        // The replacement this node made (engine.updateOne made it under this engine's lock).
-        if (r.replaced_by && r.replaced_by !== replacedBefore)
-          await store.releaseResource(r.replaced_by, engineId).catch(() => undefined);
-      }
     }
+    // The lock released while the successors' sync points are written (they are cast after both).
+    const held = claimed && r && !gone && !this.engine.halted ? r : null;
+    const released = held
+      ? (async () => {
+          await store.releaseResource(held.id, engineId).catch(() => undefined);
+          // The replacement this node made (engine.updateOne made it under this engine's lock).
+          if (held.replaced_by && held.replaced_by !== replacedBefore)
+            await store.releaseResource(held.replaced_by, engineId).catch(() => undefined);
+        })()
+      : Promise.resolve();
+    if (this.engine.halted || failure) await released;
     if (this.engine.halted) return;
     if (failure) {
       await this.failed(m, failure);
       return;
     }
-    await this.propagate(m, self, stack);
+    await this.propagate(m, self, stack, released);
   }
 
   /**
@@ -409,7 +415,12 @@ export class Convergence {
    * (not read again: a successor cast after the traversal was superseded or failed stops at its
    * own check, and a purged sync point casts none).
    */
-  private async propagate(m: CheckResourceMsg, selves: string | string[], stack: StackRow) {
+  private async propagate(
+    m: CheckResourceMsg,
+    selves: string | string[],
+    stack: StackRow,
+    released: Promise<void> = Promise.resolve(),
+  ) {
     const { store } = this.engine;
     const g = await this.graph(stack);
     const ready: string[] = [];
@@ -426,6 +437,8 @@ export class Convergence {
         }),
       ),
     );
+    // Released before a successor is cast: the clean-up node of this same row would find it held.
+    await released;
     this.castNodes(m.caller, stack.id, m.traversal_id, ready);
     if (sink) await this.complete(stack.id, m.traversal_id, m.caller);
   }

@@ -6,6 +6,7 @@
 import { pyStr } from '../../core/python.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
+import type { Notification } from '../../core/bus.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
 import { IdentityClient } from '../../core/clients/identity.ts';
 import { StackDomain } from './stackdomain.ts';
@@ -118,6 +119,8 @@ export class Engine {
   halted = false;
   /** The stack domain (its admin's token): the per-stack users a guest signals with. */
   readonly stackDomain: StackDomain;
+  /** What waits on a compute server now (ResourceContext.watchServer), by server id. */
+  private readonly serverWatches = new Map<string, Set<() => void>>();
 
   constructor(
     readonly store: StackStore,
@@ -828,8 +831,8 @@ export class Engine {
     r.status = status;
     r.status_reason = reason;
     r.updated_at = now();
-    await this.store.saveResource(r);
-    await this.resourceEvent(row, r, action, status, reason);
+    // The row and its event together (one wait on a node's critical path, not two).
+    await Promise.all([this.store.saveResource(r), this.resourceEvent(row, r, action, status, reason)]);
   }
 
   // ---- resources ---------------------------------------------------------------------------
@@ -1102,6 +1105,7 @@ export class Engine {
         },
       },
       sleep: (ms) => this.sleep(job, ms),
+      watchServer: (id) => this.watchServer(job, id),
       metadataSet: async (metadata) => {
         r.metadata = metadata;
         (ctx as { metadata: Record<string, unknown> }).metadata = metadata;
@@ -1258,6 +1262,53 @@ export class Engine {
     const rows = new Map((await this.store.resources(row.id)).map((x) => [x.name, x]));
     const outs = resolveOutputs(loaded, identityOf(row, this.region), rows, (n) => this.pluginOf(loaded, n));
     return Object.fromEntries(outs.map((o) => [o.output_key, o.output_value]));
+  }
+
+  /**
+   * A compute `instance.*` notification (rpcapi.ts routes them here): an action on a server that
+   * ended (`.end`) or failed (`.error`) wakes what waits on that server.
+   */
+  instanceNotification(n: Notification) {
+    if (!this.serverWatches.size || !/\.(end|error)$/.test(n.event_type)) return;
+    const id = (n.payload as { 'nova_object.data'?: { uuid?: unknown } } | null)?.['nova_object.data']?.uuid;
+    if (typeof id !== 'string') return;
+    for (const wake of this.serverWatches.get(id) ?? []) wake();
+  }
+
+  /** ResourceContext.watchServer: polls of a server between which a notification of it wakes the waiter. */
+  private watchServer(job: Job, id: string): { next(ms: number): Promise<void>; close(): void } {
+    let heard = false;
+    let wake: (() => void) | null = null;
+    const fn = () => {
+      heard = true;
+      wake?.();
+    };
+    const set = this.serverWatches.get(id) ?? new Set();
+    set.add(fn);
+    this.serverWatches.set(id, set);
+    return {
+      next: async (ms) => {
+        const end = Date.now() + ms;
+        while (!heard && Date.now() < end) {
+          if (job.cancel) throw new Cancelled(job.cancel);
+          await new Promise<void>((res) => {
+            const t = setTimeout(done, Math.min(200, end - Date.now()));
+            function done() {
+              clearTimeout(t);
+              wake = null;
+              res();
+            }
+            wake = done;
+          });
+        }
+        heard = false;
+        if (job.cancel) throw new Cancelled(job.cancel);
+      },
+      close: () => {
+        set.delete(fn);
+        if (!set.size && this.serverWatches.get(id) === set) this.serverWatches.delete(id);
+      },
+    };
   }
 
   private async sleep(job: Job, ms: number) {
