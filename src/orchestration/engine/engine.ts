@@ -6,7 +6,7 @@
 import { pyStr } from '../../core/python.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
-import type { Notification } from '../../core/bus.ts';
+import { type Notification, RpcError } from '../../core/bus.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
 import { IdentityClient } from '../../core/clients/identity.ts';
 import { StackDomain } from './stackdomain.ts';
@@ -41,6 +41,15 @@ import {
 import { Convergence } from './convergence.ts';
 
 /** Who asked: the engine acts with the caller's token (or, without one, the service's). */
+/** The parent of a nested stack being created: its stack, its resource (name and row id), the files. */
+export interface NestedOwner {
+  id: string;
+  resource: string;
+  /** The parent resource's row: the engine that creates the nested stack sets its physical id. */
+  resourceId?: string;
+  files: Record<string, string>;
+}
+
 export interface Caller {
   projectId: string;
   userId: string;
@@ -119,6 +128,13 @@ export class Engine {
   halted = false;
   /** The stack domain (its admin's token): the per-stack users a guest signals with. */
   readonly stackDomain: StackDomain;
+  /**
+   * Creates a nested stack of a convergence stack (Heat's StackResource.create_with_template asks
+   * the engines over RPC, create_stack): the service makes it a call to any engine of the topic;
+   * without one, this engine.
+   */
+  createNested: (caller: Caller, req: StackRequest, owner: NestedOwner) => Promise<StackRef> = (caller, req, owner) =>
+    this.createStack(caller, req, owner);
   /** What waits on a compute server now (ResourceContext.watchServer), by server id. */
   private readonly serverWatches = new Map<string, Set<() => void>>();
 
@@ -179,10 +195,7 @@ export class Engine {
   async createStack(
     caller: Caller,
     req: StackRequest,
-    owner?: {
-      id: string;
-      resource: string;
-      files: Record<string, string>;
+    owner?: NestedOwner & {
       /** Called once the nested stack's row exists (the parent resource shows it while it is created). */
       created?: (id: string) => Promise<void>;
     },
@@ -240,17 +253,21 @@ export class Engine {
       ...trust,
       user_creds: userCreds,
     });
+    // The parent resource shows the nested stack while it is created: set here when the create
+    // came over RPC (createNested), by the parent's node otherwise.
+    const created =
+      owner?.created ?? (owner?.resourceId ? (id: string) => this.nestedCreated(owner.resourceId!, id) : undefined);
     if (this.options.convergenceEngine && !adopt && (!owner || parent?.convergence)) {
       // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack
-      // lock. A nested stack of a convergence stack too (Heat's StackResource casts create_stack):
-      // its nodes go to any engine, and the parent resource's node waits for it (awaitNested).
-      await owner?.created?.(row.id);
+      // lock. A nested stack of a convergence stack too (Heat's StackResource asks any engine to
+      // create_stack): its nodes go to any engine, and the parent resource's node waits for it (awaitNested).
+      await created?.(row.id);
       const rawId = await this.store.addRawTemplate(row.id, row);
       await this.convergence.converge(row, 'CREATE', rawId, caller);
       return { id: row.id, name: row.name, project_id: row.project_id };
     }
     await this.lock(row.id, row.name);
-    await owner?.created?.(row.id);
+    await created?.(row.id);
     const action = adopt ? 'ADOPT' : 'CREATE';
     await this.stackEvent(row, action, 'IN_PROGRESS', `Stack ${action} started`);
     const job = this.start(row.id, caller, async (j) => {
@@ -1158,27 +1175,34 @@ export class Engine {
             ctx.physicalId = existing.id;
             return existing.id;
           }
-          const ref = await engine.createStack(
-            job.caller,
-            {
-              stack_name: `${row.name}-${r.name}-${randomUUID().slice(0, 12)}`,
-              template,
-              parameters: params,
-              environment: env,
-              disable_rollback: true,
-            },
-            {
-              id: row.id,
-              resource: r.name,
-              files: allFiles,
-              created: async (id) => {
-                ctx.physicalId = id;
-                r.physical_resource_id = id;
-                await engine.store.saveResource(r);
-              },
-            },
-          );
+          const req: StackRequest = {
+            stack_name: `${row.name}-${r.name}-${randomUUID().slice(0, 12)}`,
+            template,
+            parameters: params,
+            environment: env,
+            disable_rollback: true,
+          };
+          // A convergence stack's nested stack is created by any engine (an RPC call, as Heat's
+          // StackResource does), which sets this resource's physical id once its row exists.
+          const ref =
+            row.convergence && engine.options.convergenceEngine
+              ? await engine
+                  .createNested(job.caller, req, { id: row.id, resource: r.name, resourceId: r.id, files: allFiles })
+                  .catch((e) => {
+                    throw e instanceof RpcError && e.remoteType ? new HeatError(e.remoteType, e.message) : e;
+                  })
+              : await engine.createStack(job.caller, req, {
+                  id: row.id,
+                  resource: r.name,
+                  files: allFiles,
+                  created: async (id) => {
+                    ctx.physicalId = id;
+                    r.physical_resource_id = id;
+                    await engine.store.saveResource(r);
+                  },
+                });
           ctx.physicalId = ref.id;
+          r.physical_resource_id = ref.id;
           await engine.awaitNested(job, ref.id);
           const after = await engine.store.getStack(ref.id);
           if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack create failed');
@@ -1262,6 +1286,14 @@ export class Engine {
     const rows = new Map((await this.store.resources(row.id)).map((x) => [x.name, x]));
     const outs = resolveOutputs(loaded, identityOf(row, this.region), rows, (n) => this.pluginOf(loaded, n));
     return Object.fromEntries(outs.map((o) => [o.output_key, o.output_value]));
+  }
+
+  /** A nested stack's row exists: its parent resource's row (by id) shows it (an RPC createNested). */
+  private async nestedCreated(resourceId: string, stackId: string) {
+    const pr = await this.store.resourceById(resourceId);
+    if (!pr || pr.physical_resource_id) return;
+    pr.physical_resource_id = stackId;
+    await this.store.updateResource(pr);
   }
 
   /**
