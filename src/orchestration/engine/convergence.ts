@@ -245,6 +245,16 @@ export class Convergence {
     if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const self = nodeKey(m.entity, m.is_update);
     let r = row;
+    // The rows the node resolves against (its own and those it depends on: get_resource, get_attr)
+    // read while its lock is taken: what it depends on was done before it was cast, and its own
+    // row is the one read above.
+    const named =
+      row && m.is_update
+        ? this.loadedFor(stack).then(({ loaded }) =>
+            store.resourcesNamed(stack.id, [row.name, ...(loaded.deps[row.name] ?? [])]),
+          )
+        : null;
+    named?.catch(() => undefined);
     let claimed = false;
     if (r) {
       const holder = await store.claimResource(r.id, engineId);
@@ -284,7 +294,7 @@ export class Convergence {
       // The rows this node resolves against: its own and those it depends on (get_resource, get_attr).
       if (r && m.is_update) {
         const rows = new Map<string, ResourceRow>();
-        for (const x of await store.resourcesNamed(stack.id, [r.name, ...(loaded.deps[r.name] ?? [])]))
+        for (const x of await (named ?? store.resourcesNamed(stack.id, [r.name, ...(loaded.deps[r.name] ?? [])])))
           if (!x.replaced_by) rows.set(x.name, x);
         rows.set(r.name, r);
         const action = stack.action === 'ROLLBACK' ? 'ROLLBACK' : stack.action;
