@@ -594,7 +594,17 @@ export async function run(args: string[]) {
         const cpu0 = procCpuMs(st.server.pid);
         d.push(await directOnce());
         dc.push(procCpuMs(st.server.pid) - cpu0);
+        console.log(
+          `50 resources #${i + 1}: stack create ${fmt(c[i]!, 0)} ms (CPU ${fmt(cc[i]!, 0)} ms), direct ${fmt(d[i]!, 0)} ms ` +
+            `(CPU ${fmt(dc[i]!, 0)} ms), ratio ${fmt(c[i]! / d[i]!, 2)}x / CPU ${fmt(cc[i]! / Math.max(1, dc[i]!), 2)}x; load ${os.loadavg()[0]!.toFixed(2)}`,
+        );
       }
+      // Each pair's own ratio (a stack and the direct calls right after it): steadier on a drifting load.
+      const pairs = c.map((x, i) => x / d[i]!);
+      const cpuPairs = cc.map((x, i) => x / Math.max(1, dc[i]!));
+      console.log(
+        `50-resource stack create: the median of the pairs' own ratios ${fmt(pct(pairs, 50), 2)}x wall / ${fmt(pct(cpuPairs, 50), 2)}x server CPU`,
+      );
       console.log(
         `50-resource stack create p50 ${fmt(pct(c, 50), 0)} ms, direct p50 ${fmt(pct(d, 50), 0)} ms, ` +
           `ratio ${fmt(pct(c, 50) / pct(d, 50), 2)}x; server CPU p50 ${fmt(pct(cc, 50), 0)} ms vs ${fmt(pct(dc, 50), 0)} ms, ` +

@@ -39,6 +39,7 @@ for (const db of databaseEngines('orchestration nested engines'))
       e2.isAlive = e1.isAlive;
       e2.stopRemote = e1.stopRemote;
       e2.convergence.cast = (m) => svc.engineRpc.cast().check_resource(m);
+      e2.createNested = e1.createNested;
       unserve = serveEngine(svc.ctx.bus, e2);
       engines.push(e1, e2);
     });
@@ -77,6 +78,15 @@ for (const db of databaseEngines('orchestration nested engines'))
 
     it('a nested stack is a traversal of its own shared by the engines; update and delete too', async () => {
       const before = engines.map((e) => e.convergence.handled);
+      // Which engine created which stack, and how it was asked (an owner over RPC has no callback).
+      const creates: Array<{ engine: number; owner?: Record<string, unknown> }> = [];
+      const originals = engines.map((e) => e.createStack);
+      engines.forEach((e, i) => {
+        e.createStack = (caller, req, owner) => {
+          creates.push({ engine: i, owner: owner as Record<string, unknown> | undefined });
+          return originals[i]!.call(e, caller, req, owner);
+        };
+      });
       const res = await h('POST', '/stacks', { stack_name: 'nest-engines', template: parent(8) });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const id = res.body.stack.id as string;
@@ -106,6 +116,16 @@ for (const db of databaseEngines('orchestration nested engines'))
       );
       const inner = (await svc.store.resources(id))[0]!;
       assert.equal(inner.physical_resource_id, child.id);
+      // The nested stack's create_stack went over the bus (Heat's StackResource asks any engine):
+      // its owner came as data, the parent resource's row id and no callback.
+      engines.forEach((e, i) => {
+        e.createStack = originals[i]!;
+      });
+      const nested = creates.filter((x) => x.owner);
+      assert.equal(nested.length, 1, JSON.stringify(creates));
+      assert.equal(nested[0]!.owner!.resourceId, inner.id);
+      assert.equal(nested[0]!.owner!.created, undefined);
+      assert.equal(nested[0]!.owner!.id, id);
       const out = await h('GET', `/stacks/nest-engines/${id}/outputs/joined`);
       assert.equal(out.status, 200, JSON.stringify(out.body));
       assert.match(String(out.body.output.output_value), /^[A-Za-z0-9]{8}-[A-Za-z0-9]{8}$/);

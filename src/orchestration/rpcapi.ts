@@ -3,7 +3,7 @@
 // engine is stolen) and to stop what they do on a stack.
 import type { MessageBus } from '../core/bus.ts';
 import { rpcClient, serveRpc, type RpcClient } from '../core/rpc.ts';
-import type { Caller, Engine, StackRef, StackRequest } from './engine/engine.ts';
+import type { Caller, Engine, NestedOwner, StackRef, StackRequest } from './engine/engine.ts';
 import type { CheckResourceMsg } from './engine/convergence.ts';
 
 export const ENGINE_TOPIC = 'heat-engine';
@@ -13,7 +13,8 @@ export type UpdateRequest = Partial<StackRequest> & { existing?: boolean; clear_
 export interface EngineRpc {
   listening(a: Record<string, never>): boolean;
   stop_stack(a: { stack_id: string }): null;
-  create_stack(a: { caller: Caller; req: StackRequest }): StackRef;
+  /** `owner`: a nested stack, asked by its parent resource's engine (Engine.createNested). */
+  create_stack(a: { caller: Caller; req: StackRequest; owner?: NestedOwner }): StackRef;
   update_stack(a: { caller: Caller; stack_id: string; req: UpdateRequest }): StackRef;
   delete_stack(a: { caller: Caller; stack_id: string }): null;
   abandon_stack(a: { caller: Caller; stack_id: string }): Record<string, unknown>;
@@ -38,13 +39,16 @@ export function engineClient(bus: MessageBus): RpcClient<EngineRpc> {
 
 /** Serves the engine's methods on the topic, as this engine's id; answers the function that stops. */
 export function serveEngine(bus: MessageBus, engine: Engine): () => void {
-  return serveRpc<EngineRpc>(bus, ENGINE_TOPIC, engine.engineId, {
+  // Compute's instance notifications wake the engine's waits on a server (OS::Nova::Server) at once
+  // instead of at their next poll; the polls stay (a bus that does not carry them, a lost one).
+  const unlisten = bus.onNotification('instance.', (n) => engine.instanceNotification(n));
+  const stop = serveRpc<EngineRpc>(bus, ENGINE_TOPIC, engine.engineId, {
     listening: () => true,
     stop_stack: async (a) => {
       await engine.stopStack(a.stack_id);
       return null;
     },
-    create_stack: (a) => engine.createStack(a.caller, a.req),
+    create_stack: (a) => engine.createStack(a.caller, a.req, a.owner),
     update_stack: (a) => engine.updateStack(a.caller, a.stack_id, a.req),
     delete_stack: async (a) => {
       await engine.deleteStack(a.caller, a.stack_id);
@@ -76,4 +80,8 @@ export function serveEngine(bus: MessageBus, engine: Engine): () => void {
       return null;
     },
   });
+  return () => {
+    unlisten();
+    stop();
+  };
 }

@@ -90,6 +90,7 @@ export class OrchestrationService implements ServiceModule {
       await this.engineRpc.call(id).stop_stack({ stack_id: stackId });
     };
     engine.convergence.cast = (m) => this.engineRpc.cast().check_resource(m);
+    engine.createNested = (caller, req, owner) => this.engineRpc.call().create_stack({ caller, req, owner });
     this.engine = engine;
     this.stopServing = serveEngine(this.ctx.bus, engine);
     // Heat's service_manage_report through core's heartbeat: a row per engine process (by its id)

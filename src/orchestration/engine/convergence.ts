@@ -239,11 +239,22 @@ export class Convergence {
     if (m.batch && m.batch.length > 1) return this.checkCleanups(m);
     const { store, engineId } = this.engine;
     if (this.engine.halted) return;
-    const stack = await store.stackState(m.stack_id);
+    // The stack's state and the node's row read together (one wait less before the work).
+    const [stack, row] = await Promise.all([store.stackState(m.stack_id), store.resourceById(m.entity)]);
     // Superseded by a newer traversal, or failed: the message stops here.
     if (!stack || stack.current_traversal !== m.traversal_id || stoppedBy(stack)) return;
     const self = nodeKey(m.entity, m.is_update);
-    let r = await store.resourceById(m.entity);
+    let r = row;
+    // The rows the node resolves against (its own and those it depends on: get_resource, get_attr)
+    // read while its lock is taken: what it depends on was done before it was cast, and its own
+    // row is the one read above.
+    const named =
+      row && m.is_update
+        ? this.loadedFor(stack).then(({ loaded }) =>
+            store.resourcesNamed(stack.id, [row.name, ...(loaded.deps[row.name] ?? [])]),
+          )
+        : null;
+    named?.catch(() => undefined);
     let claimed = false;
     if (r) {
       const holder = await store.claimResource(r.id, engineId);
@@ -283,7 +294,7 @@ export class Convergence {
       // The rows this node resolves against: its own and those it depends on (get_resource, get_attr).
       if (r && m.is_update) {
         const rows = new Map<string, ResourceRow>();
-        for (const x of await store.resourcesNamed(stack.id, [r.name, ...(loaded.deps[r.name] ?? [])]))
+        for (const x of await (named ?? store.resourcesNamed(stack.id, [r.name, ...(loaded.deps[r.name] ?? [])])))
           if (!x.replaced_by) rows.set(x.name, x);
         rows.set(r.name, r);
         const action = stack.action === 'ROLLBACK' ? 'ROLLBACK' : stack.action;
@@ -323,19 +334,24 @@ export class Convergence {
       clearTimeout(timer);
       jobs.delete(job);
       if (!jobs.size) this.running.delete(stack.id);
-      if (claimed && r && !gone && !this.engine.halted) {
-        await store.releaseResource(r.id, engineId).catch(() => undefined);
-        // The replacement this node made (engine.updateOne made it under this engine's lock).
-        if (r.replaced_by && r.replaced_by !== replacedBefore)
-          await store.releaseResource(r.replaced_by, engineId).catch(() => undefined);
-      }
     }
+    // The lock released while the successors' sync points are written (they are cast after both).
+    const held = claimed && r && !gone && !this.engine.halted ? r : null;
+    const released = held
+      ? (async () => {
+          await store.releaseResource(held.id, engineId).catch(() => undefined);
+          // The replacement this node made (engine.updateOne made it under this engine's lock).
+          if (held.replaced_by && held.replaced_by !== replacedBefore)
+            await store.releaseResource(held.replaced_by, engineId).catch(() => undefined);
+        })()
+      : Promise.resolve();
+    if (this.engine.halted || failure) await released;
     if (this.engine.halted) return;
     if (failure) {
       await this.failed(m, failure);
       return;
     }
-    await this.propagate(m, self, stack);
+    await this.propagate(m, self, stack, released);
   }
 
   /**
@@ -409,7 +425,12 @@ export class Convergence {
    * (not read again: a successor cast after the traversal was superseded or failed stops at its
    * own check, and a purged sync point casts none).
    */
-  private async propagate(m: CheckResourceMsg, selves: string | string[], stack: StackRow) {
+  private async propagate(
+    m: CheckResourceMsg,
+    selves: string | string[],
+    stack: StackRow,
+    released: Promise<void> = Promise.resolve(),
+  ) {
     const { store } = this.engine;
     const g = await this.graph(stack);
     const ready: string[] = [];
@@ -426,6 +447,8 @@ export class Convergence {
         }),
       ),
     );
+    // Released before a successor is cast: the clean-up node of this same row would find it held.
+    await released;
     this.castNodes(m.caller, stack.id, m.traversal_id, ready);
     if (sink) await this.complete(stack.id, m.traversal_id, m.caller);
   }

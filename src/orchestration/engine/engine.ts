@@ -6,6 +6,7 @@
 import { pyStr } from '../../core/python.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
+import { type Notification, RpcError } from '../../core/bus.ts';
 import type { ServiceSession } from '../../core/clients/session.ts';
 import { IdentityClient } from '../../core/clients/identity.ts';
 import { StackDomain } from './stackdomain.ts';
@@ -40,6 +41,15 @@ import {
 import { Convergence } from './convergence.ts';
 
 /** Who asked: the engine acts with the caller's token (or, without one, the service's). */
+/** The parent of a nested stack being created: its stack, its resource (name and row id), the files. */
+export interface NestedOwner {
+  id: string;
+  resource: string;
+  /** The parent resource's row: the engine that creates the nested stack sets its physical id. */
+  resourceId?: string;
+  files: Record<string, string>;
+}
+
 export interface Caller {
   projectId: string;
   userId: string;
@@ -118,6 +128,15 @@ export class Engine {
   halted = false;
   /** The stack domain (its admin's token): the per-stack users a guest signals with. */
   readonly stackDomain: StackDomain;
+  /**
+   * Creates a nested stack of a convergence stack (Heat's StackResource.create_with_template asks
+   * the engines over RPC, create_stack): the service makes it a call to any engine of the topic;
+   * without one, this engine.
+   */
+  createNested: (caller: Caller, req: StackRequest, owner: NestedOwner) => Promise<StackRef> = (caller, req, owner) =>
+    this.createStack(caller, req, owner);
+  /** What waits on a compute server now (ResourceContext.watchServer), by server id. */
+  private readonly serverWatches = new Map<string, Set<() => void>>();
 
   constructor(
     readonly store: StackStore,
@@ -176,10 +195,7 @@ export class Engine {
   async createStack(
     caller: Caller,
     req: StackRequest,
-    owner?: {
-      id: string;
-      resource: string;
-      files: Record<string, string>;
+    owner?: NestedOwner & {
       /** Called once the nested stack's row exists (the parent resource shows it while it is created). */
       created?: (id: string) => Promise<void>;
     },
@@ -237,17 +253,21 @@ export class Engine {
       ...trust,
       user_creds: userCreds,
     });
+    // The parent resource shows the nested stack while it is created: set here when the create
+    // came over RPC (createNested), by the parent's node otherwise.
+    const created =
+      owner?.created ?? (owner?.resourceId ? (id: string) => this.nestedCreated(owner.resourceId!, id) : undefined);
     if (this.options.convergenceEngine && !adopt && (!owner || parent?.convergence)) {
       // Convergence: the create is a traversal over every engine (engine/convergence.ts), no stack
-      // lock. A nested stack of a convergence stack too (Heat's StackResource casts create_stack):
-      // its nodes go to any engine, and the parent resource's node waits for it (awaitNested).
-      await owner?.created?.(row.id);
+      // lock. A nested stack of a convergence stack too (Heat's StackResource asks any engine to
+      // create_stack): its nodes go to any engine, and the parent resource's node waits for it (awaitNested).
+      await created?.(row.id);
       const rawId = await this.store.addRawTemplate(row.id, row);
       await this.convergence.converge(row, 'CREATE', rawId, caller);
       return { id: row.id, name: row.name, project_id: row.project_id };
     }
     await this.lock(row.id, row.name);
-    await owner?.created?.(row.id);
+    await created?.(row.id);
     const action = adopt ? 'ADOPT' : 'CREATE';
     await this.stackEvent(row, action, 'IN_PROGRESS', `Stack ${action} started`);
     const job = this.start(row.id, caller, async (j) => {
@@ -828,8 +848,8 @@ export class Engine {
     r.status = status;
     r.status_reason = reason;
     r.updated_at = now();
-    await this.store.saveResource(r);
-    await this.resourceEvent(row, r, action, status, reason);
+    // The row and its event together (one wait on a node's critical path, not two).
+    await Promise.all([this.store.saveResource(r), this.resourceEvent(row, r, action, status, reason)]);
   }
 
   // ---- resources ---------------------------------------------------------------------------
@@ -1102,6 +1122,7 @@ export class Engine {
         },
       },
       sleep: (ms) => this.sleep(job, ms),
+      watchServer: (id) => this.watchServer(job, id),
       metadataSet: async (metadata) => {
         r.metadata = metadata;
         (ctx as { metadata: Record<string, unknown> }).metadata = metadata;
@@ -1154,27 +1175,34 @@ export class Engine {
             ctx.physicalId = existing.id;
             return existing.id;
           }
-          const ref = await engine.createStack(
-            job.caller,
-            {
-              stack_name: `${row.name}-${r.name}-${randomUUID().slice(0, 12)}`,
-              template,
-              parameters: params,
-              environment: env,
-              disable_rollback: true,
-            },
-            {
-              id: row.id,
-              resource: r.name,
-              files: allFiles,
-              created: async (id) => {
-                ctx.physicalId = id;
-                r.physical_resource_id = id;
-                await engine.store.saveResource(r);
-              },
-            },
-          );
+          const req: StackRequest = {
+            stack_name: `${row.name}-${r.name}-${randomUUID().slice(0, 12)}`,
+            template,
+            parameters: params,
+            environment: env,
+            disable_rollback: true,
+          };
+          // A convergence stack's nested stack is created by any engine (an RPC call, as Heat's
+          // StackResource does), which sets this resource's physical id once its row exists.
+          const ref =
+            row.convergence && engine.options.convergenceEngine
+              ? await engine
+                  .createNested(job.caller, req, { id: row.id, resource: r.name, resourceId: r.id, files: allFiles })
+                  .catch((e) => {
+                    throw e instanceof RpcError && e.remoteType ? new HeatError(e.remoteType, e.message) : e;
+                  })
+              : await engine.createStack(job.caller, req, {
+                  id: row.id,
+                  resource: r.name,
+                  files: allFiles,
+                  created: async (id) => {
+                    ctx.physicalId = id;
+                    r.physical_resource_id = id;
+                    await engine.store.saveResource(r);
+                  },
+                });
           ctx.physicalId = ref.id;
+          r.physical_resource_id = ref.id;
           await engine.awaitNested(job, ref.id);
           const after = await engine.store.getStack(ref.id);
           if (after?.status !== 'COMPLETE') throw new Error(after?.status_reason ?? 'nested stack create failed');
@@ -1258,6 +1286,61 @@ export class Engine {
     const rows = new Map((await this.store.resources(row.id)).map((x) => [x.name, x]));
     const outs = resolveOutputs(loaded, identityOf(row, this.region), rows, (n) => this.pluginOf(loaded, n));
     return Object.fromEntries(outs.map((o) => [o.output_key, o.output_value]));
+  }
+
+  /** A nested stack's row exists: its parent resource's row (by id) shows it (an RPC createNested). */
+  private async nestedCreated(resourceId: string, stackId: string) {
+    const pr = await this.store.resourceById(resourceId);
+    if (!pr || pr.physical_resource_id) return;
+    pr.physical_resource_id = stackId;
+    await this.store.updateResource(pr);
+  }
+
+  /**
+   * A compute `instance.*` notification (rpcapi.ts routes them here): an action on a server that
+   * ended (`.end`) or failed (`.error`) wakes what waits on that server.
+   */
+  instanceNotification(n: Notification) {
+    if (!this.serverWatches.size || !/\.(end|error)$/.test(n.event_type)) return;
+    const id = (n.payload as { 'nova_object.data'?: { uuid?: unknown } } | null)?.['nova_object.data']?.uuid;
+    if (typeof id !== 'string') return;
+    for (const wake of this.serverWatches.get(id) ?? []) wake();
+  }
+
+  /** ResourceContext.watchServer: polls of a server between which a notification of it wakes the waiter. */
+  private watchServer(job: Job, id: string): { next(ms: number): Promise<void>; close(): void } {
+    let heard = false;
+    let wake: (() => void) | null = null;
+    const fn = () => {
+      heard = true;
+      wake?.();
+    };
+    const set = this.serverWatches.get(id) ?? new Set();
+    set.add(fn);
+    this.serverWatches.set(id, set);
+    return {
+      next: async (ms) => {
+        const end = Date.now() + ms;
+        while (!heard && Date.now() < end) {
+          if (job.cancel) throw new Cancelled(job.cancel);
+          await new Promise<void>((res) => {
+            const t = setTimeout(done, Math.min(200, end - Date.now()));
+            function done() {
+              clearTimeout(t);
+              wake = null;
+              res();
+            }
+            wake = done;
+          });
+        }
+        heard = false;
+        if (job.cancel) throw new Cancelled(job.cancel);
+      },
+      close: () => {
+        set.delete(fn);
+        if (!set.size && this.serverWatches.get(id) === set) this.serverWatches.delete(id);
+      },
+    };
   }
 
   private async sleep(job: Job, ms: number) {

@@ -1220,6 +1220,23 @@ async function deleteInternalPorts(r: ResourceContext) {
 
 async function waitServer(r: ResourceContext, id: string, want: string[], timeoutMs = 600_000): Promise<Json | null> {
   const end = Date.now() + timeoutMs;
+  // Polled every 300 ms as Heat polls; the engine wakes the wait at once when compute says an
+  // action on the server ended (its notification), so a build is seen when it is done.
+  const watch = r.watchServer?.(id);
+  try {
+    return await pollServer(r, id, want, end, watch);
+  } finally {
+    watch?.close();
+  }
+}
+
+async function pollServer(
+  r: ResourceContext,
+  id: string,
+  want: string[],
+  end: number,
+  watch: ReturnType<NonNullable<ResourceContext['watchServer']>> | undefined,
+): Promise<Json | null> {
   for (;;) {
     const got = await r.api<Json>('compute', 'GET', `/servers/${id}`, undefined, [200, 404]);
     const server = got?.server as Json | undefined;
@@ -1234,7 +1251,8 @@ async function waitServer(r: ResourceContext, id: string, want: string[], timeou
       throw new Error(`ResourceInError: resources.${r.name}: Went to status ERROR due to "${fault ?? 'Unknown'}"`);
     }
     if (Date.now() > end) throw new Error(`Timed out waiting for server ${id} to become ${want.join('/')}`);
-    await r.sleep(300);
+    if (watch) await watch.next(300);
+    else await r.sleep(300);
   }
 }
 
@@ -1378,7 +1396,9 @@ async function updateNetworks(r: ResourceContext) {
     await r.api('compute', 'POST', `/servers/${id}/os-interface`, { interfaceAttachment: { port_id: portId } }, [200]);
   }
   r.data.internal_ports = [...internal];
-  r.data.server = await waitServer(r, id, ['ACTIVE']);
+  // What resolveAttributes reads (not kept in the resource's data: Heat keeps none of it).
+  const server = await waitServer(r, id, ['ACTIVE']);
+  if (server) answered.set(r, server);
 }
 
 const Server: ResourcePlugin = {
@@ -1484,8 +1504,9 @@ const Server: ResourcePlugin = {
         : {};
     const got = (await r.api<Json>('compute', 'POST', '/servers', { server: body, ...hints }, [202])).server as Json;
     r.physicalId = String(got.id);
+    // What resolveAttributes reads (not kept in the resource's data: Heat keeps none of it).
     const server = await waitServer(r, r.physicalId, ['ACTIVE']);
-    r.data.server = server;
+    if (server) answered.set(r, server);
   },
   async update(r, changed) {
     if (!r.physicalId) return;
@@ -1558,7 +1579,10 @@ const Server: ResourcePlugin = {
   },
   async resolveAttributes(r) {
     if (!r.physicalId) return {};
-    const got = (await r.api<Json>('compute', 'GET', `/servers/${r.physicalId}`, undefined, [200])).server as Json;
+    const got =
+      answered.get(r) ??
+      ((await r.api<Json>('compute', 'GET', `/servers/${r.physicalId}`, undefined, [200])).server as Json);
+    answered.delete(r);
     const ports = await r
       .api<Json>('network', 'GET', `/v2.0/ports?device_id=${r.physicalId}`, undefined, [200])
       .then((b) => (b.ports ?? []) as Json[])

@@ -143,6 +143,12 @@ export interface ResourceContext {
   typeOfOwn?(physicalId: string): string | null;
   /** Resolves once `ms` passed, or throws when the action is cancelled. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Waits on a compute server between polls: `next(ms)` resolves once `ms` passed or, earlier, once
+   * the engine heard that an action on the server ended (a compute notification since the last
+   * `next`); it throws when the action is cancelled. `close()` when done. Absent: `sleep` between polls.
+   */
+  watchServer?(id: string): { next(ms: number): Promise<void>; close(): void };
   log: Logger;
 }
 
