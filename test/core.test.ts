@@ -220,3 +220,16 @@ describe('token validation over REST (services apart from identity)', () => {
     }
   });
 });
+
+describe('hostns.run', () => {
+  it('answers a CommandError, not a crash, when the command exits before reading its input (EPIPE)', async () => {
+    const { run, CommandError } = await import('../src/core/hostns.ts');
+    // 8 MiB cannot fit the pipe's buffer, so the write is still going when the shell has exited.
+    await assert.rejects(run(['sh', '-c', 'exit 3'], { input: 'x'.repeat(8 << 20) }), (e: unknown) => {
+      assert.ok(e instanceof CommandError);
+      assert.equal(e.code, 3);
+      return true;
+    });
+    assert.equal(await run(['sh', '-c', 'exit 3'], { input: 'x'.repeat(8 << 20), allowFail: true }), '');
+  });
+});

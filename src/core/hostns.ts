@@ -38,7 +38,12 @@ export function run(cmd: string[], o: RunOptions = {}): Promise<string> {
       const code = typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null;
       reject(new CommandError(argv, code, String(stderr || err.message)));
     });
-    if (o.input !== undefined) child.stdin?.end(o.input);
+    if (o.input !== undefined) {
+      // A command that exits before reading all its input (say, `iptables-restore` refusing line 1) closes the
+      // pipe: the write's EPIPE must not crash the process; the exit status above says what went wrong.
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(o.input);
+    }
   });
 }
 
