@@ -209,10 +209,13 @@ export async function run_(args: string[]) {
       ),
     );
     const oneHost =
-      (devices: DeviceDetails[], flat = false) =>
+      (devices: DeviceDetails[], flat = false, early = false) =>
       async () => {
         // flat: every port's two dispatch rules in one list (as before the buckets), for the comparison.
+        // early: upstream's RELATED,ESTABLISHED → RETURN first (before every packet of a connection
+        // opened towards a port walked its rules), for the comparison.
         if (flat) await applyFirewall(hostNamespace(H), firewallPlan(sgInfo(devices), {}, Number.POSITIVE_INFINITY));
+        else if (early) await applyFirewall(hostNamespace(H), firewallPlan(sgInfo(devices), {}, undefined, true));
         else await d.updateSecurityGroups(sgInfo(devices));
         return throughput(`lbb-g1${tag}`, `lbb-g2${tag}`, '10.96.0.2', seconds, script);
       };
@@ -288,18 +291,20 @@ export async function run_(args: string[]) {
     await db.updateSecurityGroups(sgInfo([x2]));
     await da.updateFdb(NET2, [{ mac_address: x2.mac_address, ip_address: '10.98.0.2', vtep: '192.168.253.2' }]);
     await db.updateFdb(NET2, [{ mac_address: x1.mac_address, ip_address: '10.98.0.1', vtep: '192.168.253.1' }]);
-    const [bareVeth, bridged, bridgedOpen, bridged100, bridged100Flat, bareVxlan, crossHost] = await alternate(rounds, [
-      () => throughput(a, b, '10.95.0.2', seconds, script),
-      oneHost([g1, g2]),
-      oneHost([
-        { ...g1, port_security_enabled: false },
-        { ...g2, port_security_enabled: false },
-      ]),
-      oneHost([...others, g1, g2]),
-      oneHost([...others, g1, g2], true),
-      () => throughput(va, vb, '10.97.0.2', seconds, script),
-      () => throughput(`lbb-x1${tag}`, `lbb-x2${tag}`, '10.98.0.2', seconds, script),
-    ]);
+    const [bareVeth, bridged, bridgedEarly, bridgedOpen, bridged100, bridged100Flat, bareVxlan, crossHost] =
+      await alternate(rounds, [
+        () => throughput(a, b, '10.95.0.2', seconds, script),
+        oneHost([g1, g2]),
+        oneHost([g1, g2], false, true),
+        oneHost([
+          { ...g1, port_security_enabled: false },
+          { ...g2, port_security_enabled: false },
+        ]),
+        oneHost([...others, g1, g2]),
+        oneHost([...others, g1, g2], true),
+        () => throughput(va, vb, '10.97.0.2', seconds, script),
+        () => throughput(`lbb-x1${tag}`, `lbb-x2${tag}`, '10.98.0.2', seconds, script),
+      ]);
     await d.updateSecurityGroups(sgInfo([g1, g2]));
 
     // 5. wiring: N taps plugged at once vs the same ip calls in a plain loop
@@ -356,6 +361,10 @@ export async function run_(args: string[]) {
     const flows: Array<[string, string]> = [
       ['bare veth, namespace ↔ namespace (MTU 1450)', vs(bareVeth!, bareVeth!)],
       ['linuxbridge, two guests on one host (bridge + iptables security groups)', vs(bridged!, bareVeth!)],
+      [
+        'the same, established connections returning first (upstream’s shape, before 24830ee)',
+        vs(bridgedEarly!, bareVeth!),
+      ],
       ['linuxbridge, the same without security groups (port security off)', vs(bridgedOpen!, bareVeth!)],
       ['linuxbridge, the same with 100 other filtered ports on the host', vs(bridged100!, bareVeth!)],
       ['the same, the ports dispatched by a flat list (before the buckets)', vs(bridged100Flat!, bareVeth!)],

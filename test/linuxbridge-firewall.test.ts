@@ -93,6 +93,19 @@ describe('security group dispatch (pure)', () => {
     );
     assert.match(many, /^:sgi-a - \[0:0\]$/m);
   });
+
+  it('only replies skip a port’s rules; upstream’s early ESTABLISHED return only when asked (the bench)', () => {
+    const d = { security_groups: { [SG]: [rule('ingress', 'tcp')] }, devices: { [g1.port_id]: g1 } };
+    const i = `i${g1.port_id.slice(0, 10)}`;
+    const chainOf = (t: string) => t.split('\n').filter((l) => l.startsWith(`-A ${i} `));
+    const ours = chainOf(firewallPlan(d, {}).tables[4]);
+    assert.equal(ours[0], `-A ${i} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN`);
+    assert.equal(ours[1], `-A ${i} -m conntrack --ctstate RELATED -j RETURN`);
+    assert.ok(!ours.some((l) => l.includes('RELATED,ESTABLISHED')));
+    const early = chainOf(firewallPlan(d, {}, undefined, true).tables[4]);
+    assert.equal(early[0], `-A ${i} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`);
+    assert.ok(!early.some((l) => l.includes('--ctdir')));
+  });
 });
 
 describe('linuxbridge security groups with many ports', { skip }, () => {

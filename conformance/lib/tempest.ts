@@ -181,9 +181,10 @@ export function listTests(ws: string, o: { regex?: string; includeList?: string 
   const r = spawnSync(PYTHON, args, { cwd: ws, env: tempestEnv(ws), encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`stestr list failed (exit ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
-  // Discovery may print warnings; test ids are dotted names.
+  // Discovery may print warnings; test ids are dotted names (testscenarios' add their scenario:
+  // `…test_east_west[id-…](SRC with FIP,DEST with FIP)`).
   return r.stdout
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => /^[A-Za-z_][\w]*(\.[\w]+)+(\[[^\]]*\])?$/.test(l));
+    .filter((l) => /^[A-Za-z_][\w]*(\.[\w]+)+(\[[^\]]*\])?(\([^)]*\))?$/.test(l));
 }

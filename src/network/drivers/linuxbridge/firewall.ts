@@ -122,7 +122,17 @@ export function firewallPlan(
   memberIps: Record<string, string[]>,
   /** The most ports dispatched by a flat list (the bench compares with Infinity: a flat list always). */
   flatDispatchMax = FLAT_DISPATCH_MAX,
+  /**
+   * Upstream's shape (the bench compares with it): every packet of an established connection, in
+   * either direction, returns at the chain's first rule. Without deleting the conntrack entries of
+   * a removed rule (upstream's `conntrack -D`; not possible here, see README) a removed rule would
+   * not stop a connection already open, so the driver never asks for it.
+   */
+  earlyEstablished = false,
 ): FirewallPlan {
+  const established = earlyEstablished
+    ? ['-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN']
+    : ['-m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN', '-m conntrack --ctstate RELATED -j RETURN'];
   const devices = Object.values(info.devices)
     .filter(filtered)
     .sort((a, b) => a.port_id.localeCompare(b.port_id));
@@ -150,8 +160,7 @@ export function firewallPlan(
       // unchecked; the packets of connections opened towards the guest walk the rules every
       // time, so a rule removed stops an established connection at once (as upstream's firewall
       // deleting the conntrack entries of a removed rule; re-added, the connection goes on).
-      rules.push(`-A ${i} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN`);
-      rules.push(`-A ${i} -m conntrack --ctstate RELATED -j RETURN`);
+      for (const e of established) rules.push(`-A ${i} ${e}`);
       rules.push(`-A ${i} -m conntrack --ctstate INVALID -j DROP`);
       if (v === 4) rules.push(`-A ${i} -p udp --sport 67 --dport 68 -j RETURN`);
       else rules.push(`-A ${i} -p ipv6-icmp -j RETURN`, `-A ${i} -p udp --sport 547 --dport 546 -j RETURN`);
@@ -179,8 +188,7 @@ export function firewallPlan(
           `-A ${o} -p udp --sport 547 --dport 546 -j DROP`,
           `-A ${o} -p ipv6-icmp -m icmp6 --icmpv6-type 134 -j DROP`,
         );
-      rules.push(`-A ${o} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j RETURN`);
-      rules.push(`-A ${o} -m conntrack --ctstate RELATED -j RETURN`);
+      for (const e of established) rules.push(`-A ${o} ${e}`);
       rules.push(`-A ${o} -m conntrack --ctstate INVALID -j DROP`);
       for (const g of d.security_groups) {
         for (const r of info.security_groups[g] ?? []) {
