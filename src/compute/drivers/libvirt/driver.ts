@@ -32,7 +32,16 @@ import { type DomainEvent, LifecycleEventStream } from './events.ts';
 import { hostInstancesPath, type LibvirtOptions } from './options.ts';
 import { type ProbeLinux, probeVirtType } from './probe.ts';
 import { GUEST_MARKERS } from '../../guest/init.ts';
-import { type DomainDisk, consoleSockets, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
+import {
+  type DomainDisk,
+  consoleSocketDir,
+  consoleSockets,
+  diskTarget,
+  domainXml,
+  esc,
+  interfaceXml,
+  removeConsoleSocketDir,
+} from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
 
 const run = promisify(execFile);
@@ -617,6 +626,7 @@ export class LibvirtDriver implements VirtDriver {
     for (const v of instance.network_info ?? []) await this.unplugVif(v);
     fs.rmSync(this.dir(instance), { recursive: true, force: true });
     fs.rmSync(this.resizeDir(instance), { recursive: true, force: true });
+    removeConsoleSocketDir(this.dir(instance));
     await this.refreshQuietly();
   }
 
@@ -1076,6 +1086,7 @@ export class LibvirtDriver implements VirtDriver {
       await this.daemon.virsh(['undefine', instance.uuid, '--managed-save']).catch(() => undefined);
     }
     fs.rmSync(kept, { recursive: true, force: true });
+    removeConsoleSocketDir(this.dir(instance));
     await this.refreshQuietly();
   }
 
@@ -1139,11 +1150,16 @@ export class LibvirtDriver implements VirtDriver {
     void (async () => {
       await this.need(instance);
       const xml = await this.daemon.virsh(['dumpxml', '--migratable', instance.uuid]);
+      // The console sockets first: either end may keep them in a short directory of their own (xml.ts).
+      const [fromSockets, toSockets] = [consoleSocketDir(fromDir), consoleSockets(toDir)];
+      let destXml = xml;
+      for (const name of ['vnc', 'serial', 'spice'] as const)
+        destXml = destXml.split(`'${path.join(fromSockets, `${name}.sock`)}'`).join(`'${toSockets[name]}'`);
       job = startLiveMigration({
         source: this.daemon,
         dest: destDaemon,
         uuid: instance.uuid,
-        destXml: xml
+        destXml: destXml
           .split(`${fromDir}/`)
           .join(`${toDir}/`)
           .replace(/(<log file='[^']*console\.log' append=)'off'/g, "$1'on'"),
@@ -1151,6 +1167,7 @@ export class LibvirtDriver implements VirtDriver {
         cleanupSource: async () => {
           for (const v of instance.network_info ?? []) await this.unplugVif(v);
           fs.rmSync(fromDir, { recursive: true, force: true });
+          removeConsoleSocketDir(fromDir);
           await this.refreshQuietly();
         },
       });
