@@ -73,10 +73,16 @@ function ensurePing(log: (s: string) => void): void {
   if (r.status !== 0) throw new Error(`apt-get install iputils-ping failed (exit ${r.status})`);
 }
 
-/** network: additions for two hosts: each host's VXLAN end on the underlay (the L2 agent of the second runs in the process). */
+/** network: additions for two hosts: each host's VXLAN end on the underlay, the L2 agent of the second in the process. */
 export function libvirtNetworkConfig(hosts: number): Record<string, unknown> {
   if (hosts < 2) return {};
-  return { underlayIps: Object.fromEntries(libvirtHosts(hosts).map((h, i) => [h, underlayIp(i)])) };
+  const names = libvirtHosts(hosts);
+  return {
+    underlayIps: Object.fromEntries(names.map((h, i) => [h, underlayIp(i)])),
+    // The other hosts' L2 agents in this process: network's default (api/extras_state.ts extraL2Hosts) names
+    // them for the fake driver only, and a guest on a host without one waits for network-vif-plugged in vain.
+    l2Hosts: names.slice(1),
+  };
 }
 
 /**
