@@ -27,7 +27,7 @@ import {
   type VirtDriver,
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
-import { startLiveMigration } from './migrate.ts';
+import { localDisksToMigrate, startLiveMigration } from './migrate.ts';
 import { type DomainEvent, LifecycleEventStream } from './events.ts';
 import { hostInstancesPath, type LibvirtOptions } from './options.ts';
 import { type ProbeLinux, probeVirtType } from './probe.ts';
@@ -1159,6 +1159,7 @@ export class LibvirtDriver implements VirtDriver {
         source: this.daemon,
         dest: destDaemon,
         uuid: instance.uuid,
+        migrateDisks: localDisksToMigrate(xml, fromDir),
         destXml: destXml
           .split(`${fromDir}/`)
           .join(`${toDir}/`)
