@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
 import { parseEventLine } from '../src/compute/drivers/libvirt/events.ts';
-import { localDisksToMigrate, parseJobInfo } from '../src/compute/drivers/libvirt/migrate.ts';
+import { hasSharedDisks, localDisksToMigrate, parseJobInfo } from '../src/compute/drivers/libvirt/migrate.ts';
 import { libvirtOptions } from '../src/compute/drivers/libvirt/options.ts';
 import { bootProbe, probeBootSector, PROBE_MARKER } from '../src/compute/drivers/libvirt/probe.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
@@ -68,6 +68,8 @@ describe('libvirt event lines and the probe boot sector', () => {
       "<disk type='network' device='disk'><source protocol='iscsi' name='iqn/1'/><target dev='vdd' bus='virtio'/></disk>",
     ].join('')}</devices></domain>`;
     assert.deepEqual(localDisksToMigrate(xml, dir), ['vda', 'vdb']);
+    assert.equal(hasSharedDisks(xml, dir), true, 'the volume stays: virsh migrate --unsafe');
+    assert.equal(hasSharedDisks(`<domain><devices>${disk(`${dir}/disk`, 'vda')}</devices></domain>`, dir), false);
     // A volume-backed guest: nothing to copy.
     assert.deepEqual(
       localDisksToMigrate(`<domain><devices>${disk('/srv/volumes/v', 'vda')}</devices></domain>`, dir),

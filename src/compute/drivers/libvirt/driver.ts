@@ -27,7 +27,7 @@ import {
   type VirtDriver,
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
-import { localDisksToMigrate, startLiveMigration } from './migrate.ts';
+import { hasSharedDisks, localDisksToMigrate, startLiveMigration } from './migrate.ts';
 import { type DomainEvent, LifecycleEventStream } from './events.ts';
 import { hostInstancesPath, type LibvirtOptions } from './options.ts';
 import { type ProbeLinux, probeVirtType } from './probe.ts';
@@ -1160,6 +1160,7 @@ export class LibvirtDriver implements VirtDriver {
         dest: destDaemon,
         uuid: instance.uuid,
         migrateDisks: localDisksToMigrate(xml, fromDir),
+        sharedDisks: hasSharedDisks(xml, fromDir),
         destXml: destXml
           .split(`${fromDir}/`)
           .join(`${toDir}/`)

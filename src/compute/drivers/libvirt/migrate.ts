@@ -44,6 +44,11 @@ export interface LiveMigrationSpec {
    * Empty: nothing copied (a volume-backed guest).
    */
   migrateDisks?: string[];
+  /**
+   * Some disks stay where they are (volumes: a path both hosts of this machine reach). libvirt
+   * calls that unsafe unless it knows the storage is shared (NFS, Ceph, cache=none), so `--unsafe`.
+   */
+  sharedDisks?: boolean;
   /** Runs on the source once the guest runs on the destination (taps, instance directory). */
   cleanupSource: () => Promise<void>;
   log: (msg: string) => void;
@@ -79,6 +84,7 @@ export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
     : spec.migrateDisks.length
       ? ['--copy-storage-all', '--migrate-disks', spec.migrateDisks.join(',')]
       : [];
+  if (spec.sharedDisks) copyStorage.push('--unsafe');
   const done = (async (): Promise<'completed' | 'cancelled'> => {
     const t0 = Date.now();
     try {
@@ -159,4 +165,13 @@ export function localDisksToMigrate(domainXml: string, instanceDir: string): str
     if (file.startsWith(`${instanceDir}/`)) out.push(target);
   }
   return out;
+}
+
+/** Whether a domain has disks outside its instance directory (volumes), which a migration leaves in place. */
+export function hasSharedDisks(domainXml: string, instanceDir: string): boolean {
+  for (const m of domainXml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)) {
+    const file = /<source\s+(?:file|dev)='([^']*)'/.exec(m[0])?.[1];
+    if (file && !file.startsWith(`${instanceDir}/`)) return true;
+  }
+  return false;
 }
