@@ -892,6 +892,9 @@ export class LibvirtDriver implements VirtDriver {
     await this.need(instance);
     const target = path.basename(mountpoint);
     const xml = volumeDiskXml(connectionInfo, target);
+    // Already there (a live migration brings the guest's volumes in its definition, and the move's
+    // volume reconnect attaches them again): nothing to do, as libvirt would refuse "target exists".
+    if (await this.hasVolumeDisk(instance, xml, target)) return;
     const file = path.join(this.dir(instance), `vol-${target}.xml`);
     try {
       await this.defineVolumeSecret(connectionInfo, file);
@@ -901,6 +904,16 @@ export class LibvirtDriver implements VirtDriver {
       fs.rmSync(file, { force: true });
     }
     await this.refreshQuietly();
+  }
+
+  /** Whether the running domain has a disk at `target` with the source of `diskXml`. */
+  private async hasVolumeDisk(instance: Instance, diskXml: string, target: string): Promise<boolean> {
+    const source = /<source\s+[^>]*?(?:file|dev|name)='([^']*)'/.exec(diskXml)?.[1];
+    if (!source) return false;
+    const live = await this.daemon.virsh(['dumpxml', instance.uuid]).catch(() => '');
+    for (const m of live.matchAll(/<disk\b[\s\S]*?<\/disk>/g))
+      if (m[0].includes(`<target dev='${target}'`) && m[0].includes(`'${source}'`)) return true;
+    return false;
   }
 
   /** The CHAP password of an iSCSI volume as a libvirt secret (defining it again answers the same uuid); `file` is scratch. */
