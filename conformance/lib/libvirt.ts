@@ -4,10 +4,12 @@
 // its servers (run_validation) through floating IPs as root with the key it makes, and, when
 // the run ends, every domain, daemon and namespace of the host removed.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { buildGuest, type GuestFiles } from '../../src/compute/guest/build.ts';
 import { registerGuest } from '../../src/compute/guest/register.ts';
 import { Libvirtd } from '../../src/compute/drivers/libvirt/daemon.ts';
+import { removeConsoleSocketDir } from '../../src/compute/drivers/libvirt/xml.ts';
 import { deleteHostNamespace, ensureHostNamespace, hostNamespace, run } from '../../src/core/hostns.ts';
 import { cleanupHost } from '../../src/network/drivers/linuxbridge/index.ts';
 
@@ -175,7 +177,12 @@ async function cleanupOneHost(host: string, stateDir: string, log: (s: string) =
       .split('\n')
       .map((s) => s.trim())
       .filter(Boolean);
+    // The run's instances (options.ts: `<dataDir>/instances`, `<dataDir>/instances-<host>` for the other host).
+    const instances = path.join(path.dirname(stateDir), host === LIBVIRT_HOST ? 'instances' : `instances-${host}`);
     for (const n of names) {
+      const uuid = (await d.virsh(['domuuid', n]).catch(() => '')).trim();
+      // Its console sockets' own directory under /run/stratus when the instance directory is deep (xml.ts).
+      if (uuid) removeConsoleSocketDir(path.join(instances, uuid));
       await d.virsh(['destroy', n]).catch(() => undefined);
       await d
         .virsh(['undefine', '--managed-save', '--nvram', n])
@@ -187,4 +194,6 @@ async function cleanupOneHost(host: string, stateDir: string, log: (s: string) =
   // The host's network data plane too, when Stratus did not get to remove it (killed at stop).
   await cleanupHost(host).catch((e: Error) => log(`network cleanup of ${host}: ${e.message}`));
   await deleteHostNamespace(host);
+  // Its run directory (libvirtd's socket and pid files, the linuxbridge state): /run/stratus/<host>.
+  fs.rmSync(path.join('/run/stratus', host), { recursive: true, force: true });
 }
