@@ -110,6 +110,32 @@ describe('tempest.conf for compute', () => {
     assert.equal(c.service_available!.nova, 'False');
   });
 
+  test('real guests: one libvirt host skips the moves; --libvirt-hosts 2 runs them on 2 compute nodes', () => {
+    const realGuests = (libvirtHosts?: number) =>
+      parseIni(
+        renderIni(
+          buildTempestConfig({
+            workspace: '/ws',
+            credentials: creds,
+            catalog,
+            network: { extensions: [] },
+            compute: { imageRef: 'img-1', computeNodes: libvirtHosts ?? 1 },
+            realGuests: true,
+            ...(libvirtHosts ? { libvirtHosts } : {}),
+          }),
+        ),
+      );
+    const one = realGuests();
+    assert.equal(one.compute!.min_compute_nodes, '1');
+    assert.equal(one.validation!.run_validation, 'True');
+    for (const k of ['cold_migration', 'live_migration', 'block_migration_for_live_migration'])
+      assert.equal(one['compute-feature-enabled']![k], 'False', k);
+    const two = realGuests(2);
+    assert.equal(two.compute!.min_compute_nodes, '2');
+    for (const k of ['cold_migration', 'live_migration', 'block_migration_for_live_migration', 'resize'])
+      assert.equal(two['compute-feature-enabled']![k], 'True', k);
+  });
+
   test('serviceEndpoint: public first, no trailing slash', () => {
     assert.equal(serviceEndpoint(catalog, 'compute'), 'http://127.0.0.1:8000/compute/v2.1');
     assert.equal(serviceEndpoint(catalog, 'image'), undefined);

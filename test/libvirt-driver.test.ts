@@ -17,7 +17,12 @@ import { GUEST_MARKERS } from '../src/compute/guest/init.ts';
 import { deleteHostNamespace, hostNamespace } from '../src/core/hostns.ts';
 import { PowerState, type Instance } from '../src/compute/instances.ts';
 import type { ImageMeta, WaitedEvent } from '../src/compute/drivers/virt.ts';
-import { domainXml } from '../src/compute/drivers/libvirt/xml.ts';
+import {
+  CONSOLE_SOCKET_ROOT,
+  consoleSocketDir,
+  domainXml,
+  removeConsoleSocketDir,
+} from '../src/compute/drivers/libvirt/xml.ts';
 import { metaData, networkData, ec2MetaData } from '../src/compute/metadata/content.ts';
 
 const skip =
@@ -121,6 +126,40 @@ describe('libvirt domain XML and metadata content', () => {
     assert.equal(nd.links[0]!.ethernet_mac_address, 'fa:16:3e:00:00:01');
     assert.equal(nd.networks.length, 1);
     assert.equal(ec2MetaData(i)['local-ipv4'], '10.0.0.5');
+  });
+
+  it('puts the console sockets of a too deep instance directory in a short one of their own', () => {
+    const uuid = '11111111-2222-3333-4444-555555555555';
+    const shallow = `/srv/instances/${uuid}`;
+    assert.equal(consoleSocketDir(shallow), shallow);
+    // 116 bytes for serial.sock: more than a UNIX socket's path may hold (libvirt: "too long").
+    const deep = `/work/wt/guest/conformance/work/stratus-data/instances-tempest-lv-2/${uuid}`;
+    const other = `/work/wt/guest/conformance/work/stratus-data/instances-tempest-lv-3/${uuid}`;
+    const dir = consoleSocketDir(deep);
+    assert.ok(dir.startsWith(`${CONSOLE_SOCKET_ROOT}/`), dir);
+    assert.equal(consoleSocketDir(deep), dir, 'the same for the same directory');
+    assert.notEqual(consoleSocketDir(other), dir, "another host's directory: another (live migration's two ends)");
+    assert.ok(Buffer.byteLength(path.join(dir, 'serial.sock')) <= 107);
+    const xml = domainXml({
+      uuid,
+      name: 'instance-11111111',
+      nova: { displayName: 'x', flavor: 'm1', projectId: 'p', userId: 'u', imageId: 'i', created: 'now' },
+      memoryMb: 128,
+      vcpus: 1,
+      virtType: 'qemu',
+      machine: 'pc',
+      osType: 'linux',
+      disks: [],
+      interfaces: [],
+      consoleLog: `${deep}/console.log`,
+      vncListen: '',
+      videoModel: 'virtio',
+      version: '1',
+    });
+    assert.ok(xml.includes(`<source mode='bind' path='${dir}/serial.sock'/>`), xml);
+    assert.ok(fs.existsSync(dir), 'made for QEMU to bind in');
+    removeConsoleSocketDir(deep);
+    assert.ok(!fs.existsSync(dir));
   });
 });
 

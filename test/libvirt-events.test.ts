@@ -12,7 +12,7 @@ import path from 'node:path';
 import { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
 import { parseEventLine } from '../src/compute/drivers/libvirt/events.ts';
-import { parseJobInfo } from '../src/compute/drivers/libvirt/migrate.ts';
+import { hasSharedDisks, localDisksToMigrate, parseJobInfo } from '../src/compute/drivers/libvirt/migrate.ts';
 import { libvirtOptions } from '../src/compute/drivers/libvirt/options.ts';
 import { bootProbe, probeBootSector, PROBE_MARKER } from '../src/compute/drivers/libvirt/probe.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
@@ -55,6 +55,26 @@ describe('libvirt event lines and the probe boot sector', () => {
     assert.equal(p.memory_total, 128 * 1024 ** 2);
     assert.equal(p.disk_total, 1024 ** 3);
     assert.equal(p.disk_processed, 0);
+  });
+  it("block-migrates the guest's own writable disks, not its volumes or its config drive", () => {
+    const dir = '/srv/instances/u1';
+    const disk = (file: string, dev: string, extra = '') =>
+      `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${file}'/><target dev='${dev}' bus='virtio'/>${extra}</disk>`;
+    const xml = `<domain><devices>${[
+      disk(`${dir}/disk`, 'vda'),
+      disk(`${dir}/disk.eph0`, 'vdb'),
+      disk(`${dir}/disk.config`, 'hda', '<readonly/>'),
+      disk('/srv/volumes/volume-1', 'vdc'),
+      "<disk type='network' device='disk'><source protocol='iscsi' name='iqn/1'/><target dev='vdd' bus='virtio'/></disk>",
+    ].join('')}</devices></domain>`;
+    assert.deepEqual(localDisksToMigrate(xml, dir), ['vda', 'vdb']);
+    assert.equal(hasSharedDisks(xml, dir), true, 'the volume stays: virsh migrate --unsafe');
+    assert.equal(hasSharedDisks(`<domain><devices>${disk(`${dir}/disk`, 'vda')}</devices></domain>`, dir), false);
+    // A volume-backed guest: nothing to copy.
+    assert.deepEqual(
+      localDisksToMigrate(`<domain><devices>${disk('/srv/volumes/v', 'vda')}</devices></domain>`, dir),
+      [],
+    );
   });
   it('builds a 512-byte boot sector with its marker and signature', () => {
     const b = probeBootSector();

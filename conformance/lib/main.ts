@@ -20,7 +20,7 @@ import { networkEndpoint, prepareNetwork, type NetworkFacts } from './network.ts
 import { claimPublicRange, type PublicRange } from './public-range.ts';
 import { prepareCompute, serviceEndpoint, TEMPEST_IMAGES, tinyQcow2, type ComputeFacts } from './compute.ts';
 import { buildTempestConfig, parseOverride, renderIni, type SecureRbacMode } from './tempest-config.ts';
-import { cleanupLibvirtHost, prepareGuest, registerTempestGuest } from './libvirt.ts';
+import { cleanupLibvirtHost, linkLibvirtHosts, prepareGuest, registerTempestGuest } from './libvirt.ts';
 import type { GuestFiles } from '../../src/compute/guest/build.ts';
 import { TestCeph, cephUnavailable } from '../../test/lib/ceph.ts';
 import {
@@ -77,6 +77,10 @@ Options:
   --driver NAME        the compute driver of the Stratus started here: fake (default) or libvirt
                        (real guests under QEMU, with the linuxbridge data plane; tempest SSHes
                        into them: [validation] run_validation; needs root)
+  --libvirt-hosts N    with --driver libvirt: 1 (default) or 2 compute hosts (tempest-lv and
+                       tempest-lv-2, each its own namespace, libvirtd and instances path, joined
+                       by an underlay veth for VXLAN): min_compute_nodes 2, so tempest's cold and
+                       live migration tests run; both hosts are removed at the end
   --changed-since-baseline  in --regression mode, run only the kept tests that what changed since
                        the commit in conformance/ci-baseline can break (conformance/lib/select.ts:
                        a change in src/core or identity runs them all); CI uses it
@@ -105,6 +109,7 @@ interface Args {
   passing: string;
   dataplane?: string;
   driver?: string;
+  libvirtHosts: number;
   retryFailed: boolean;
   changedSinceBaseline: boolean;
   volumeDriver?: string;
@@ -123,6 +128,7 @@ function parseArgs(argv: string[]): Args | 'help' {
     passing: DEFAULT_PASSING,
     retryFailed: false,
     changedSinceBaseline: false,
+    libvirtHosts: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -195,6 +201,10 @@ function parseArgs(argv: string[]): Args | 'help' {
         a.driver = val();
         if (a.driver !== 'fake' && a.driver !== 'libvirt') throw new Error('--driver is fake or libvirt');
         break;
+      case 'libvirt-hosts':
+        a.libvirtHosts = Number(val());
+        if (a.libvirtHosts !== 1 && a.libvirtHosts !== 2) throw new Error('--libvirt-hosts is 1 or 2');
+        break;
       case 'volume-driver':
         a.volumeDriver = val();
         if (a.volumeDriver !== 'file' && a.volumeDriver !== 'rbd') throw new Error('--volume-driver is file or rbd');
@@ -209,6 +219,7 @@ function parseArgs(argv: string[]): Args | 'help' {
   if (!a.regression && !a.selections.length) return 'help';
   if (a.regression && a.selections.length)
     throw new Error('--regression runs conformance/passing.txt; give no area with it');
+  if (a.libvirtHosts > 1 && a.driver !== 'libvirt') throw new Error('--libvirt-hosts goes with --driver libvirt');
   if ((a.retryFailed || a.changedSinceBaseline) && !a.regression)
     throw new Error('--retry-failed and --changed-since-baseline go with --regression');
   return a;
@@ -328,6 +339,10 @@ async function run(a: Args): Promise<number> {
       await waitFor200(`${url}/identity/v3`, 10_000);
     } else {
       const port = a.port ?? (await freePort());
+      if (libvirt && a.libvirtHosts > 1) {
+        log(`compute: ${a.libvirtHosts} libvirt hosts joined by an underlay veth`);
+        await linkLibvirtHosts(a.libvirtHosts);
+      }
       log(`starting Stratus on port ${port} (data in ${path.relative(REPO, path.join(WORK, 'stratus-data'))})`);
       stratus = await startStratus({
         repoRoot: REPO,
@@ -340,6 +355,7 @@ async function run(a: Args): Promise<number> {
         ...(publicRange ? { publicGatewayCidr: publicRange.gatewayCidr } : {}),
         driver: a.driver,
         guestDir: GUEST_DIR,
+        libvirtHosts: libvirt ? a.libvirtHosts : undefined,
         ...(ceph
           ? {
               blockStorage: {
@@ -406,6 +422,7 @@ async function run(a: Args): Promise<number> {
       network,
       compute,
       realGuests: libvirt,
+      libvirtHosts: a.libvirtHosts,
       overrides: a.overrides,
     });
     prepareWorkspace(ws, renderIni(conf));
@@ -507,8 +524,9 @@ async function run(a: Args): Promise<number> {
     if (stratus) {
       await stratus.stop();
       log(`Stratus stopped (its log: ${path.relative(REPO, path.join(stratus.dataDir, 'stratus.log'))})`);
-      if (libvirt) await cleanupLibvirtHost(path.join(stratus.dataDir, 'libvirt'), log);
     }
+    // Also when the cloud did not start: the hosts' namespaces (and their underlay) were made before it.
+    if (libvirt) await cleanupLibvirtHost(path.join(WORK, 'stratus-data', 'libvirt'), log);
     if (ceph) {
       await ceph.stop();
       log('Ceph stopped and removed');

@@ -1,6 +1,6 @@
 // The cloud under test: a Stratus started for the run (or one already running), its admin
 // credentials from the clouds.yaml it writes, and its service catalog from a token.
-import { LIBVIRT_HOST, libvirtComputeConfig } from './libvirt.ts';
+import { LIBVIRT_HOST, libvirtComputeConfig, libvirtNetworkConfig } from './libvirt.ts';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -95,6 +95,8 @@ export interface StartOptions {
   driver?: string;
   /** With driver libvirt: where the test guest is built and cached. */
   guestDir?: string;
+  /** With driver libvirt: 1 (default) or 2 compute hosts (libvirt.ts; the caller links them first: linkLibvirtHosts). */
+  libvirtHosts?: number;
   /** `blockStorage:` options (the rbd driver and its one-node Ceph, from --volume-driver rbd). */
   blockStorage?: Record<string, unknown>;
 }
@@ -115,7 +117,7 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   const runHost = o.dataplane === 'linuxbridge' && o.driver !== 'libvirt' ? `tempest-${o.port}` : undefined;
   config.compute =
     o.driver === 'libvirt'
-      ? libvirtComputeConfig(o.guestDir!, metadataPort)
+      ? libvirtComputeConfig(o.guestDir!, metadataPort, o.libvirtHosts)
       : { ...STRATUS_COMPUTE_CONFIG, ...(runHost ? { host: runHost } : {}) };
   // Two block storage backends on the host, so that tempest's multi-backend and migration tests run.
   config.blockStorage = { backends: [{ backendName: 'file' }, { backendName: 'file2' }] };
@@ -135,7 +137,13 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
       externalUplink: { physnet: 'public', cidr: o.publicGatewayCidr ?? '172.24.4.1/24' },
       cleanupOnStop: true,
       // Real guests' taps are wired by the agent of their compute host.
-      ...(o.driver === 'libvirt' ? { host: LIBVIRT_HOST, novaMetadataUrl: `http://127.0.0.1:${metadataPort}` } : {}),
+      ...(o.driver === 'libvirt'
+        ? {
+            host: LIBVIRT_HOST,
+            novaMetadataUrl: `http://127.0.0.1:${metadataPort}`,
+            ...libvirtNetworkConfig(o.libvirtHosts ?? 1),
+          }
+        : {}),
       ...(runHost ? { host: runHost } : {}),
     };
   else config.network = { dnsDomain, ...(o.dataplane ? { dataplane: o.dataplane } : {}) };

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { DEVSTACK_NETWORK, type NetworkFacts } from './network.ts';
 import { computeSections, type ComputeFacts } from './compute.ts';
-import { LIBVIRT_COMPUTE_FEATURES, validationSections } from './libvirt.ts';
+import { LIBVIRT_COMPUTE_FEATURES, LIBVIRT_TWO_HOST_FEATURES, validationSections } from './libvirt.ts';
 
 export interface CloudCredentials {
   authUrl: string;
@@ -54,6 +54,8 @@ export interface TempestConfigInput {
   secureRbac?: boolean | SecureRbacMode;
   /** The cloud boots real guests (--driver libvirt): tempest SSHes into its servers. */
   realGuests?: boolean;
+  /** With realGuests: how many libvirt compute hosts (2: tempest's migration tests run). */
+  libvirtHosts?: number;
   /** `section.key = value` pairs applied last (the --set flag). */
   overrides?: Record<string, Record<string, string>>;
 }
@@ -238,7 +240,10 @@ export function buildTempestConfig(input: TempestConfigInput): IniDocument {
   if (input.realGuests && types.has('compute')) {
     validationSections(set, DEVSTACK_NETWORK.sharedNetworkName);
     for (const [k, v] of Object.entries(LIBVIRT_COMPUTE_FEATURES)) set('compute-feature-enabled', k, b(v));
-    set('compute', 'min_compute_nodes', '1');
+    const hosts = input.libvirtHosts ?? 1;
+    if (hosts > 1)
+      for (const [k, v] of Object.entries(LIBVIRT_TWO_HOST_FEATURES)) set('compute-feature-enabled', k, b(v));
+    set('compute', 'min_compute_nodes', String(hosts));
     // Features the network's proxy gives guests (tempest cannot discover them).
     set('network-feature-enabled', 'available_features', '');
   } else set('validation', 'run_validation', 'False');

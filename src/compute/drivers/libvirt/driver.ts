@@ -27,12 +27,21 @@ import {
   type VirtDriver,
 } from '../virt.ts';
 import { Libvirtd, missingLibvirtPackages } from './daemon.ts';
-import { noProgress, startLiveMigration } from './migrate.ts';
+import { hasSharedDisks, localDisksToMigrate, noProgress, startLiveMigration } from './migrate.ts';
 import { type DomainEvent, LifecycleEventStream } from './events.ts';
 import { hostInstancesPath, type LibvirtOptions } from './options.ts';
 import { type ProbeLinux, probeVirtType } from './probe.ts';
 import { GUEST_MARKERS } from '../../guest/init.ts';
-import { type DomainDisk, consoleSockets, diskTarget, domainXml, esc, interfaceXml } from './xml.ts';
+import {
+  type DomainDisk,
+  consoleSocketDir,
+  consoleSockets,
+  diskTarget,
+  domainXml,
+  esc,
+  interfaceXml,
+  removeConsoleSocketDir,
+} from './xml.ts';
 import { buildConfigDrive } from '../../metadata/configdrive.ts';
 
 const run = promisify(execFile);
@@ -604,6 +613,7 @@ export class LibvirtDriver implements VirtDriver {
     for (const v of instance.network_info ?? []) await this.unplugVif(v);
     fs.rmSync(this.dir(instance), { recursive: true, force: true });
     fs.rmSync(this.resizeDir(instance), { recursive: true, force: true });
+    removeConsoleSocketDir(this.dir(instance));
     await this.refreshQuietly();
   }
 
@@ -869,6 +879,9 @@ export class LibvirtDriver implements VirtDriver {
     await this.need(instance);
     const target = path.basename(mountpoint);
     const xml = volumeDiskXml(connectionInfo, target);
+    // Already there (a live migration brings the guest's volumes in its definition, and the move's
+    // volume reconnect attaches them again): nothing to do, as libvirt would refuse "target exists".
+    if (await this.hasVolumeDisk(instance, xml, target)) return;
     const file = path.join(this.dir(instance), `vol-${target}.xml`);
     try {
       await this.defineVolumeSecret(connectionInfo, file);
@@ -878,6 +891,16 @@ export class LibvirtDriver implements VirtDriver {
       fs.rmSync(file, { force: true });
     }
     await this.refreshQuietly();
+  }
+
+  /** Whether the running domain has a disk at `target` with the source of `diskXml`. */
+  private async hasVolumeDisk(instance: Instance, diskXml: string, target: string): Promise<boolean> {
+    const source = /<source\s+[^>]*?(?:file|dev|name)='([^']*)'/.exec(diskXml)?.[1];
+    if (!source) return false;
+    const live = await this.daemon.virsh(['dumpxml', instance.uuid]).catch(() => '');
+    for (const m of live.matchAll(/<disk\b[\s\S]*?<\/disk>/g))
+      if (m[0].includes(`<target dev='${target}'`) && m[0].includes(`'${source}'`)) return true;
+    return false;
   }
 
   /** The CHAP password of an iSCSI volume as a libvirt secret (defining it again answers the same uuid); `file` is scratch. */
@@ -1063,6 +1086,7 @@ export class LibvirtDriver implements VirtDriver {
       await this.daemon.virsh(['undefine', instance.uuid, '--managed-save']).catch(() => undefined);
     }
     fs.rmSync(kept, { recursive: true, force: true });
+    removeConsoleSocketDir(this.dir(instance));
     await this.refreshQuietly();
   }
 
@@ -1126,11 +1150,18 @@ export class LibvirtDriver implements VirtDriver {
     void (async () => {
       await this.need(instance);
       const xml = await this.daemon.virsh(['dumpxml', '--migratable', instance.uuid]);
+      // The console sockets first: either end may keep them in a short directory of their own (xml.ts).
+      const [fromSockets, toSockets] = [consoleSocketDir(fromDir), consoleSockets(toDir)];
+      let destXml = xml;
+      for (const name of ['vnc', 'serial', 'spice'] as const)
+        destXml = destXml.split(`'${path.join(fromSockets, `${name}.sock`)}'`).join(`'${toSockets[name]}'`);
       job = startLiveMigration({
         source: this.daemon,
         dest: destDaemon,
         uuid: instance.uuid,
-        destXml: xml
+        migrateDisks: localDisksToMigrate(xml, fromDir),
+        sharedDisks: hasSharedDisks(xml, fromDir),
+        destXml: destXml
           .split(`${fromDir}/`)
           .join(`${toDir}/`)
           .replace(/(<log file='[^']*console\.log' append=)'off'/g, "$1'on'"),
@@ -1138,6 +1169,7 @@ export class LibvirtDriver implements VirtDriver {
         cleanupSource: async () => {
           for (const v of instance.network_info ?? []) await this.unplugVif(v);
           fs.rmSync(fromDir, { recursive: true, force: true });
+          removeConsoleSocketDir(fromDir);
           await this.refreshQuietly();
         },
       });

@@ -48,6 +48,17 @@ export interface LiveMigrationSpec {
   uuid: string;
   /** The domain XML for the destination (its paths). */
   destXml: string;
+  /**
+   * The targets of the disks copied to the destination (localDisksToMigrate): the guest's own
+   * writable disks; volumes stay where they are (both hosts reach them), as Nova's migrate_disks.
+   * Empty: nothing copied (a volume-backed guest).
+   */
+  migrateDisks?: string[];
+  /**
+   * Some disks stay where they are (volumes: a path both hosts of this machine reach). libvirt
+   * calls that unsafe unless it knows the storage is shared (NFS, Ceph, cache=none), so `--unsafe`.
+   */
+  sharedDisks?: boolean;
   /** Runs on the source once the guest runs on the destination (taps, instance directory). */
   cleanupSource: () => Promise<void>;
   log: (msg: string) => void;
@@ -70,6 +81,13 @@ export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
       .catch(() => undefined);
   }, 1000);
   poll.unref();
+  // Without a list every disk is copied (a volume too: onto itself, which QEMU refuses).
+  const copyStorage = !spec.migrateDisks
+    ? ['--copy-storage-all']
+    : spec.migrateDisks.length
+      ? ['--copy-storage-all', '--migrate-disks', spec.migrateDisks.join(',')]
+      : [];
+  if (spec.sharedDisks) copyStorage.push('--unsafe');
   const done = (async (): Promise<'completed' | 'cancelled'> => {
     const t0 = Date.now();
     try {
@@ -79,7 +97,7 @@ export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
           '--live',
           '--persistent',
           '--undefinesource',
-          '--copy-storage-all',
+          ...copyStorage,
           '--xml',
           xmlFile,
           // The persistent definition too: without it the destination keeps the source's paths.
@@ -91,8 +109,7 @@ export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
           dest.uri,
           '--migrateuri',
           `unix://${path.join(sockDir, 'qemu.sock')}`,
-          '--disks-uri',
-          `unix://${path.join(sockDir, 'nbd.sock')}`,
+          ...(copyStorage.length ? ['--disks-uri', `unix://${path.join(sockDir, 'nbd.sock')}`] : []),
         ],
         3_600_000,
       );
@@ -133,4 +150,31 @@ export function startLiveMigration(spec: LiveMigrationSpec): LiveMigrationJob {
       void source.virsh(['domjobabort', uuid]).catch(() => undefined);
     },
   };
+}
+
+/**
+ * The targets (vda, ...) of a domain's disks that a block migration copies: files in the
+ * instance directory that the guest writes (root, ephemeral, swap). Volumes live elsewhere and
+ * stay where they are; read-only ones (the config drive) the destination has already
+ * (preLiveMigration copies them).
+ */
+export function localDisksToMigrate(domainXml: string, instanceDir: string): string[] {
+  const out: string[] = [];
+  for (const m of domainXml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)) {
+    const disk = m[0];
+    const file = /<source\s+file='([^']*)'/.exec(disk)?.[1];
+    const target = /<target\s+dev='([^']*)'/.exec(disk)?.[1];
+    if (!file || !target || /<readonly\s*\/>/.test(disk)) continue;
+    if (file.startsWith(`${instanceDir}/`)) out.push(target);
+  }
+  return out;
+}
+
+/** Whether a domain has disks outside its instance directory (volumes), which a migration leaves in place. */
+export function hasSharedDisks(domainXml: string, instanceDir: string): boolean {
+  for (const m of domainXml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)) {
+    const file = /<source\s+(?:file|dev)='([^']*)'/.exec(m[0])?.[1];
+    if (file && !file.startsWith(`${instanceDir}/`)) return true;
+  }
+  return false;
 }

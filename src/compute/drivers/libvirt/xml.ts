@@ -6,6 +6,8 @@
 // socket there too (nova-novncproxy's end: libvirtd runs in the host's network namespace, whose
 // loopback the API process cannot reach; a socket in the file system it can), taps the compute
 // side created (managed='no').
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface DomainDisk {
@@ -102,12 +104,41 @@ export function interfaceXml(i: DomainInterface): string {
     .join('\n');
 }
 
-/** The unix sockets of a guest's VNC server and serial console, in its instance directory. */
+/** A UNIX socket's path holds at most 107 bytes (sun_path); libvirt refuses a longer one ("too long"). */
+const SUN_PATH_MAX = 107;
+
+/** Where the guest's console sockets go when its instance directory is too deep for them. */
+export const CONSOLE_SOCKET_ROOT = '/run/stratus/consoles';
+
+/**
+ * The directory of a guest's console sockets: its instance directory, or, when a socket there
+ * would be longer than a UNIX socket's path may be (a deep instancesPath, e.g.
+ * `<checkout>/conformance/work/stratus-data/instances-<host>/<uuid>/serial.sock`), a short one
+ * under /run/stratus named by a hash of the instance directory: one per host and instance, so the
+ * two ends of a live migration (two hosts' instance directories) never share a socket.
+ */
+export function consoleSocketDir(instanceDir: string): string {
+  if (Buffer.byteLength(path.join(instanceDir, 'serial.sock')) <= SUN_PATH_MAX) return instanceDir;
+  return path.join(CONSOLE_SOCKET_ROOT, createHash('sha1').update(instanceDir).digest('hex').slice(0, 20));
+}
+
+/** Removes the short socket directory of an instance directory (consoleSocketDir), if it has one. */
+export function removeConsoleSocketDir(instanceDir: string): void {
+  const dir = consoleSocketDir(instanceDir);
+  if (dir !== instanceDir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The unix sockets of a guest's VNC server and serial console, in its instance directory (or the
+ * short directory consoleSocketDir gives, made here: QEMU binds the sockets there).
+ */
 export function consoleSockets(instanceDir: string): { vnc: string; serial: string; spice: string } {
+  const dir = consoleSocketDir(instanceDir);
+  if (dir !== instanceDir) fs.mkdirSync(dir, { recursive: true });
   return {
-    vnc: path.join(instanceDir, 'vnc.sock'),
-    serial: path.join(instanceDir, 'serial.sock'),
-    spice: path.join(instanceDir, 'spice.sock'),
+    vnc: path.join(dir, 'vnc.sock'),
+    serial: path.join(dir, 'serial.sock'),
+    spice: path.join(dir, 'spice.sock'),
   };
 }
 
