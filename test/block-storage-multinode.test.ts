@@ -22,6 +22,7 @@ import { SERVICES } from '../src/services.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
 import { until as untilDone } from './lib/cloud.ts';
 import { startStratusProcess } from './lib/processes.ts';
+import { passwordLogin } from '../src/core/clients/session.ts';
 
 const run = promisify(execFile);
 const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000) =>
@@ -123,22 +124,14 @@ describe('block storage roles: api, scheduler, two volume hosts and a backup hos
         await start('backup', ['--role', 'backup', '--config', file]);
       })(),
     ]);
-    const auth = await fetch(`${base}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin-secret' } },
-          },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
+    const auth = await passwordLogin(`${base}/identity/v3`, {
+      username: 'admin',
+      password: 'admin-secret',
+      project: 'admin',
     });
     assert.equal(auth.status, 201);
-    token = auth.headers.get('x-subject-token')!;
-    projectId = ((await auth.json()) as { token: { project: { id: string } } }).token.project.id;
+    token = auth.token;
+    projectId = auth.body!.token.project!.id;
   });
 
   after(async () => {

@@ -19,6 +19,7 @@ import YAML from 'yaml';
 import { SERVICES } from '../src/services.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
 import { until as untilDone } from './lib/cloud.ts';
+import { passwordLogin } from '../src/core/clients/session.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000) =>
@@ -116,23 +117,14 @@ describe('heat-engine role: two engines, one killed mid-create', { skip: rabbitm
         start(e, ['--role', 'heat-engine', '--config', path.join(dataDir, `${e}.yaml`)]),
       ),
     );
-    const auth = await fetch(`${base}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin-secret' } },
-          },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
+    const auth = await passwordLogin(`${base}/identity/v3`, {
+      username: 'admin',
+      password: 'admin-secret',
+      project: 'admin',
     });
     assert.equal(auth.status, 201);
-    token = auth.headers.get('x-subject-token')!;
-    const body = (await auth.json()) as { token: { project: { id: string } } };
-    heat = `${base}/heat-api/v1/${body.token.project.id}`;
+    token = auth.token;
+    heat = `${base}/heat-api/v1/${auth.body!.token.project!.id}`;
   });
 
   after(async () => {

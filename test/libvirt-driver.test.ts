@@ -24,6 +24,7 @@ import {
   removeConsoleSocketDir,
 } from '../src/compute/drivers/libvirt/xml.ts';
 import { metaData, networkData, ec2MetaData } from '../src/compute/metadata/content.ts';
+import { domainSpec } from './lib/domain-spec.ts';
 
 const skip =
   process.getuid?.() !== 0
@@ -140,22 +141,7 @@ describe('libvirt domain XML and metadata content', () => {
     assert.equal(consoleSocketDir(deep), dir, 'the same for the same directory');
     assert.notEqual(consoleSocketDir(other), dir, "another host's directory: another (live migration's two ends)");
     assert.ok(Buffer.byteLength(path.join(dir, 'serial.sock')) <= 107);
-    const xml = domainXml({
-      uuid,
-      name: 'instance-11111111',
-      nova: { displayName: 'x', flavor: 'm1', projectId: 'p', userId: 'u', imageId: 'i', created: 'now' },
-      memoryMb: 128,
-      vcpus: 1,
-      virtType: 'qemu',
-      machine: 'pc',
-      osType: 'linux',
-      disks: [],
-      interfaces: [],
-      consoleLog: `${deep}/console.log`,
-      vncListen: '',
-      videoModel: 'virtio',
-      version: '1',
-    });
+    const xml = domainXml(domainSpec({ uuid, name: 'instance-11111111', consoleLog: `${deep}/console.log` }));
     assert.ok(xml.includes(`<source mode='bind' path='${dir}/serial.sock'/>`), xml);
     assert.ok(fs.existsSync(dir), 'made for QEMU to bind in');
     removeConsoleSocketDir(deep);

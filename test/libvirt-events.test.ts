@@ -12,7 +12,12 @@ import path from 'node:path';
 import { LibvirtDriver } from '../src/compute/drivers/libvirt/driver.ts';
 import { missingLibvirtPackages } from '../src/compute/drivers/libvirt/daemon.ts';
 import { parseEventLine } from '../src/compute/drivers/libvirt/events.ts';
-import { hasSharedDisks, localDisksToMigrate, parseJobInfo } from '../src/compute/drivers/libvirt/migrate.ts';
+import {
+  hasSharedDisks,
+  localDisksToMigrate,
+  noProgress,
+  parseJobInfo,
+} from '../src/compute/drivers/libvirt/migrate.ts';
 import { libvirtOptions } from '../src/compute/drivers/libvirt/options.ts';
 import { bootProbe, probeBootSector, PROBE_MARKER } from '../src/compute/drivers/libvirt/probe.ts';
 import { buildGuest, missingGuestTools } from '../src/compute/guest/build.ts';
@@ -39,14 +44,7 @@ describe('libvirt event lines and the probe boot sector', () => {
     assert.equal(parseEventLine('events received: 3'), null);
   });
   it('parses virsh domjobinfo into migration progress', () => {
-    const zero = {
-      memory_total: 0,
-      memory_processed: 0,
-      memory_remaining: 0,
-      disk_total: 0,
-      disk_processed: 0,
-      disk_remaining: 0,
-    };
+    const zero = noProgress();
     const p = parseJobInfo(
       'Job type:         Unbounded\nMemory processed: 12.500 MiB\nMemory remaining: 100.000 MiB\nMemory total:     128.000 MiB\nFile total:       1.000 GiB\n',
       zero,

@@ -9,35 +9,18 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { domainXml, type DomainSpec } from '../src/compute/drivers/libvirt/xml.ts';
+import { domainXml } from '../src/compute/drivers/libvirt/xml.ts';
 import { libvirtOptions } from '../src/compute/drivers/libvirt/options.ts';
 import { ConsoleProxyServer } from '../src/compute/console_proxy/server.ts';
 import { SPICE_HTML5, webAnswer } from '../src/compute/console_proxy/web.ts';
 import { computeOptions } from '../src/compute/config.ts';
 import type { ConsoleConnection } from '../src/compute/consoles.ts';
 import { wsConnect } from './lib/wsclient.ts';
-
-const spec = (over: Partial<DomainSpec>): DomainSpec => ({
-  uuid: '11111111-2222-4333-8444-555555555555',
-  name: 'instance-1',
-  nova: { displayName: 'g', flavor: 'm1', projectId: 'p', userId: 'u', imageId: 'i', created: '2026-12-06 00:00:00' },
-  memoryMb: 128,
-  vcpus: 1,
-  virtType: 'qemu',
-  machine: 'pc',
-  osType: 'linux',
-  disks: [],
-  interfaces: [],
-  consoleLog: '/var/lib/stratus/instances/u1/console.log',
-  vncListen: '',
-  videoModel: 'virtio',
-  version: 'test',
-  ...over,
-});
+import { domainSpec } from './lib/domain-spec.ts';
 
 describe('libvirt graphics: VNC listen address and SPICE', () => {
   it('VNC on the unix socket by default, no SPICE', () => {
-    const x = domainXml(spec({}));
+    const x = domainXml(domainSpec({}));
     assert.match(
       x,
       /<graphics type='vnc'><listen type='socket' socket='\/var\/lib\/stratus\/instances\/u1\/vnc.sock'\/>/,
@@ -47,7 +30,7 @@ describe('libvirt graphics: VNC listen address and SPICE', () => {
   });
 
   it('VNC on a TCP port of vncListen (autoport), SPICE on its unix socket, or VNC off', () => {
-    const x = domainXml(spec({ vncListen: '192.0.2.10', spice: true }));
+    const x = domainXml(domainSpec({ vncListen: '192.0.2.10', spice: true }));
     assert.match(
       x,
       /<graphics type='vnc' autoport='yes' listen='192.0.2.10'><listen type='address' address='192.0.2.10'\/>/,
@@ -56,7 +39,7 @@ describe('libvirt graphics: VNC listen address and SPICE', () => {
       x,
       /<graphics type='spice'><listen type='socket' socket='\/var\/lib\/stratus\/instances\/u1\/spice.sock'\/>/,
     );
-    const y = domainXml(spec({ vnc: false, spice: true }));
+    const y = domainXml(domainSpec({ vnc: false, spice: true }));
     assert.doesNotMatch(y, /type='vnc'/);
     assert.match(y, /type='spice'/);
   });

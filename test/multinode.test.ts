@@ -15,6 +15,7 @@ import { SERVICES } from '../src/services.ts';
 import { TestBroker, rabbitmqUnavailable } from './lib/rabbitmq.ts';
 import { until as untilDone } from './lib/cloud.ts';
 import { startStratusProcess } from './lib/processes.ts';
+import { passwordLogin } from '../src/core/clients/session.ts';
 
 // Processes over RabbitMQ take their time: a minute by default.
 const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000) =>
@@ -81,21 +82,13 @@ describe('multi-node: api, conductor + scheduler, three compute agents over Rabb
       start('conductor', ['--role', 'conductor,scheduler']),
       ...['node1', 'node2', 'node3'].map((h) => start(h, ['--role', 'compute', '--compute-host', h])),
     ]);
-    const auth = await fetch(`${base}/identity/v3/auth/tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin-secret' } },
-          },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
+    const auth = await passwordLogin(`${base}/identity/v3`, {
+      username: 'admin',
+      password: 'admin-secret',
+      project: 'admin',
     });
     assert.equal(auth.status, 201);
-    token = auth.headers.get('x-subject-token')!;
+    token = auth.token;
   });
 
   after(async () => {

@@ -12,7 +12,7 @@ export interface CatalogEntry {
 export interface LoginAnswer {
   status: number;
   token: string;
-  body?: { token: { expires_at: string; catalog: CatalogEntry[] } };
+  body?: { token: { expires_at: string; catalog: CatalogEntry[]; project?: { id: string; name: string } } };
 }
 
 /**
