@@ -16,7 +16,7 @@ import { LinuxBridgeDriver } from '../src/network/drivers/linuxbridge/index.ts';
 import { dnsmasqConfig } from '../src/network/drivers/linuxbridge/dhcp.ts';
 import { radvdConfig } from '../src/network/drivers/linuxbridge/router.ts';
 import type { SubnetView } from '../src/network/views.ts';
-import { guestUp, needsRoot, tagUuid, TestNet, testTag } from './lib/netns.ts';
+import { guestUp, needsRoot, portView, tagUuid, TestNet, testTag } from './lib/netns.ts';
 
 const hasRadvd = fs.existsSync('/usr/sbin/radvd');
 const skip = needsRoot('namespaces, bridges') || (hasRadvd ? false : 'needs radvd');
@@ -97,16 +97,7 @@ const rif = device(
   subnets.map((s) => ({ subnet_id: s.id, ip_address: String(s.gateway_ip) })),
   { device_owner: 'network:router_interface', security_groups: [] },
 );
-const view = (d: DeviceDetails, deviceId: string) => ({
-  id: d.port_id,
-  network_id: d.network_id,
-  mac_address: d.mac_address,
-  fixed_ips: d.fixed_ips,
-  device_owner: d.device_owner,
-  device_id: deviceId,
-  project_id: 'proj1',
-  'binding:host_id': HOST,
-});
+const view = (d: DeviceDetails, deviceId: string) => portView(d, deviceId, { 'binding:host_id': HOST });
 const network = (): DhcpNetwork => ({
   id: NET,
   project_id: 'proj1',
