@@ -255,17 +255,31 @@ export class Convergence {
           )
         : null;
     named?.catch(() => undefined);
+    // The job is known before the lock is taken: a stop (a delete or update that supersedes this
+    // traversal, here or from another engine) that comes while the lock is taken cancels it.
+    const job = this.engine.newJob(m.caller);
+    const jobs = this.running.get(stack.id) ?? new Set<Job>();
+    jobs.add(job);
+    this.running.set(stack.id, jobs);
+    const forget = () => {
+      jobs.delete(job);
+      if (!jobs.size && this.running.get(stack.id) === jobs) this.running.delete(stack.id);
+    };
     let claimed = false;
     if (r) {
       const holder = await store.claimResource(r.id, engineId);
       if (holder !== null) {
+        const comeBack = () => {
+          forget();
+          setTimeout(() => this.cast(m), 250).unref();
+        };
         if (holder === engineId || (await this.engine.isAlive(holder))) {
           // Another traversal still works on it: this node comes back later.
-          setTimeout(() => this.cast(m), 250).unref();
+          comeBack();
           return;
         }
         if ((await store.claimResource(r.id, engineId, holder)) !== null) {
-          setTimeout(() => this.cast(m), 250).unref();
+          comeBack();
           return;
         }
         this.log.info({ stack: stack.id, resource: r.name, engine: holder }, 'taking over a resource of a dead engine');
@@ -275,15 +289,19 @@ export class Convergence {
           r.status_reason = `Engine went down during resource ${r.action}`;
           await store.saveResource(r);
         }
+        // The liveness answer took a while (engineLivenessTimeoutMs): a delete or update may have
+        // superseded this traversal meanwhile; its own node of the row finds the lock free.
+        const later = await store.stackState(m.stack_id);
+        if (!later || later.current_traversal !== m.traversal_id || stoppedBy(later)) {
+          forget();
+          await store.releaseResource(r.id, engineId);
+          return;
+        }
       }
       claimed = true;
     }
     this.handled++;
     const replacedBefore = r?.replaced_by ?? null;
-    const job = this.engine.newJob(m.caller);
-    const jobs = this.running.get(stack.id) ?? new Set<Job>();
-    jobs.add(job);
-    this.running.set(stack.id, jobs);
     let failure: unknown = null;
     /** The node deleted its row (nothing to release). */
     let gone = false;
@@ -332,8 +350,7 @@ export class Convergence {
       failure = e;
     } finally {
       clearTimeout(timer);
-      jobs.delete(job);
-      if (!jobs.size) this.running.delete(stack.id);
+      forget();
     }
     // The lock released while the successors' sync points are written (they are cast after both).
     const held = claimed && r && !gone && !this.engine.halted ? r : null;
