@@ -33,7 +33,12 @@ const UNDERLAY = '192.168.253';
 const underlayIp = (i: number) => `${UNDERLAY}.${i + 1}`;
 
 /** compute: in stratus.yaml for `--driver libvirt` (`hosts`: --libvirt-hosts). */
-export function libvirtComputeConfig(guestDir: string, metadataPort: number, hosts = 1): Record<string, unknown> {
+export function libvirtComputeConfig(
+  guestDir: string,
+  metadataPort: number,
+  hosts = 1,
+  novncPort = 0,
+): Record<string, unknown> {
   return {
     host: LIBVIRT_HOST,
     driver: 'libvirt',
@@ -42,8 +47,9 @@ export function libvirtComputeConfig(guestDir: string, metadataPort: number, hos
     // DevStack sets allow_resize_to_same_host in single- and multi-node jobs alike.
     allowResizeToSameHost: true,
     libvirt: { guestDir, statsInterval: 2, shutdownTimeout: 30 },
-    // nova-novncproxy on a free port (the URLs the API hands out name it).
-    consoleProxy: { novnc: { port: 0 } },
+    // nova-novncproxy on a free port (the URLs the API hands out name it): the harness picks it
+    // (with 0 the proxy, listening before the API, once took the port picked for the API).
+    consoleProxy: { novnc: { port: novncPort } },
     metadata: { port: metadataPort },
   };
 }

@@ -37,6 +37,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` free ports, distinct from each other and from `avoid`: the listeners stay open until
+ * all are picked (two freePort() calls in a row may get the same port back, and a listener on
+ * port 0 may get the port just picked for another: the console proxy once took the API's).
+ */
+export async function freePorts(count: number, avoid: number[] = []): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    while (ports.length < count) {
+      const srv = net.createServer();
+      srv.unref();
+      servers.push(srv);
+      const port = await new Promise<number>((resolve, reject) => {
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port));
+      });
+      if (!avoid.includes(port)) ports.push(port);
+    }
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+  return ports;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until GET <url> answers 200; fails early if `child` exits. */
@@ -109,15 +134,16 @@ export async function startStratus(o: StartOptions): Promise<StartedStratus> {
   // enforced, locations shown and manageable, the image cache on.
   const config: Record<string, unknown> = { image: STRATUS_IMAGE_CONFIG };
   // Two fake compute hosts, so that tempest (min_compute_nodes 2) runs its multi-host tests: moves, anti-affinity.
-  // Real guests: Nova's metadata API on a free port, and the network's proxy told where it is.
-  const metadataPort = o.driver === 'libvirt' ? await freePort() : 0;
+  // Real guests: Nova's metadata API and nova-novncproxy on free ports other than the API's (the
+  // network's proxy told where the metadata API is; the console URLs name the proxy's port).
+  const [metadataPort, novncPort] = o.driver === 'libvirt' ? await freePorts(2, [o.port]) : [0, 0];
   // A linuxbridge run's hosts are its own (`tempest-<port>`, `tempest-<port>-2`): their data planes are the
   // namespaces `stratus-host-<host>` and the uplink `sx<hash(host)>`, so two runs at once share nothing (the
   // machine's hostname was both runs' host). Real guests' runs hold the libvirt lock: LIBVIRT_HOST.
   const runHost = o.dataplane === 'linuxbridge' && o.driver !== 'libvirt' ? `tempest-${o.port}` : undefined;
   config.compute =
     o.driver === 'libvirt'
-      ? libvirtComputeConfig(o.guestDir!, metadataPort, o.libvirtHosts)
+      ? libvirtComputeConfig(o.guestDir!, metadataPort, o.libvirtHosts, novncPort)
       : { ...STRATUS_COMPUTE_CONFIG, ...(runHost ? { host: runHost } : {}) };
   // Two block storage backends on the host, so that tempest's multi-backend and migration tests run.
   config.blockStorage = { backends: [{ backendName: 'file' }, { backendName: 'file2' }] };
