@@ -132,6 +132,9 @@ fi
 
 dropbear -R -B -p 22 2>/dev/null && say sshd
 say ready $(hostname)
+# CirrOS's getty prompt: neutron_tempest_plugin's wait_for_guest_os_ready polls the console for
+# "login:" and, without it, waits its whole 90 s for every server before going on.
+echo "$(hostname) login: "
 while true; do sleep 3600; done
 `;
 
