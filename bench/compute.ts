@@ -22,6 +22,7 @@ import { TestBroker } from '../test/lib/rabbitmq.ts';
 
 /** Debian's broker (the tests start it the same way: test/lib/rabbitmq.ts). */
 const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const TIMELINE = process.env.STRATUS_BENCH_TIMELINE;
 
 interface Settings {
   /** Single servers created one after the other, each waited for until ACTIVE (per network mode). */
@@ -284,17 +285,28 @@ class Bench {
     server: Record<string, unknown>,
   ): Promise<{ total: number; post: number; polls: number; pollMean: number }> {
     const t0 = performance.now();
+    const wall0 = Date.now();
     const r = await this.call(this.nova, 'POST', '/servers', { server });
     const id = r.body.server.id as string;
     let polls = 0;
     let pollSum = 0;
+    // STRATUS_BENCH_TIMELINE=FILE: one JSON line a server (POST and each poll: start, end, status).
+    const line: Array<[number, number, string]> | undefined = TIMELINE ? [[0, r.ms, 'POST']] : undefined;
     for (;;) {
       const started = performance.now();
       const g = await this.call(this.nova, 'GET', `/servers/${id}`);
       polls++;
       pollSum += g.ms;
       const st = g.body.server.status;
-      if (st === 'ACTIVE') return { total: performance.now() - t0, post: r.ms, polls, pollMean: pollSum / polls };
+      line?.push([started - t0, performance.now() - t0, st]);
+      if (st === 'ACTIVE') {
+        if (TIMELINE)
+          fs.appendFileSync(
+            TIMELINE,
+            `${JSON.stringify({ name: server.name, wall0, launched: g.body.server['OS-SRV-USG:launched_at'], updated: g.body.server.updated, line })}\n`,
+          );
+        return { total: performance.now() - t0, post: r.ms, polls, pollMean: pollSum / polls };
+      }
       if (st === 'ERROR') throw new Error(`server ${id} went to ERROR: ${JSON.stringify(g.body.server.fault)}`);
       if (performance.now() - t0 > 120_000) throw new Error(`server ${id} not ACTIVE after 120 s (status ${st})`);
       const wait = started + this.s.pollMs - performance.now();
@@ -764,6 +776,8 @@ export async function run(args: string[]): Promise<void> {
   if (!stratusAvailable()) throw new Error('bin/stratus.js not found');
   bench.conditions.push(...(await startConditions(s.waitQuietMs, (line) => bench.log(line))));
   const nodeArgs = s.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf}`] : [];
+  // STRATUS_BENCH_NODE_ARGS='--trace-gc ...': more flags for the server's node (those NODE_OPTIONS refuses).
+  nodeArgs.push(...(process.env.STRATUS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const main = await onStratus(bench, [], nodeArgs);
   let failed = main.failed;
   const dirs = [main.dataDir, main.logFile];

@@ -6,6 +6,8 @@
 //                               does, from an entry that first drops the others from SERVICES
 //                               (where a service's code is imported only when it starts, as in
 //                               src/services.ts since the re-layout, the others are never loaded)
+//   STRATUS_BENCH_FILE=FILE     run FILE (a bundle made beforehand, e.g. to read a profile's lines
+//                               against it) instead of bundling; the root is still the working directory
 // bench/instructions.ts takes the same as --root and --services.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +31,7 @@ export function stratusTarget(
   services = process.env.STRATUS_BENCH_SERVICES ?? '',
 ): Target {
   root = path.resolve(root);
+  if (process.env.STRATUS_BENCH_FILE) return { root, file: process.env.STRATUS_BENCH_FILE, cleanup: () => undefined };
   if (!services) return { root, file: path.join(root, 'bin/stratus.js'), cleanup: () => undefined };
   const keep = services.split(',').map((x) => x.trim());
   const dist = path.join(root, 'dist');
